@@ -1,0 +1,447 @@
+#!/usr/bin/env bash
+# Compares cnio with its peers on this one machine, over loopback, and plots the result.
+#
+#   bench/compare.sh [--quick] [--ranks 1,2,4] [--servers 1,2,4] [--size 256M] [--reps 5]
+#                    [--lanes 1] [--open-ranks 4,16,64] [--build DIR] [--no-build]
+#   bench/compare.sh --replot bench/results/compare-STAMP.csv
+#
+# For every repetition, and within it every (ranks N, servers M) pair, it runs one after
+# another (alternating, so that drift hits every tool alike):
+#   iperf3      iperf3 -P N*M*lanes, memory to memory: the loopback path's limit
+#   cnio        mpirun -n N cnio bench --pattern contiguous: a collective write, then read,
+#               of SIZE per rank to M cnio-servers whose roots are in /dev/shm
+#   gridftp     globus-url-copy -p N*M*lanes of the same total bytes from a file in
+#               /dev/shm to a globus-gridftp-server on loopback, into /dev/null and into
+#               a file in /dev/shm (wall time of the client, setup included)
+# and for every N:
+#   gather0     MPI_Gatherv to rank 0, then one TCP stream to bench/tcpsink writing a file
+#               in /dev/shm (the hand-rolled practice)
+#   romio       MPI_File_write_at_all / read_at_all (Open MPI's ROMIO) of the same pattern
+#               to a file in /dev/shm: a collective layer's cost without a network
+# and, for every --open-ranks count with the largest server count, `cnio bench --pattern
+# open` (collective open+close, paced by cnio_connect_window=16 versus unpaced).
+#
+# Every figure is one run; the summary prints the median over repetitions of each, the
+# ratios, and writes bench/results/compare-STAMP.{csv,txt,png}. Everything it starts it
+# stops; every run is bounded by a timeout. --replot remakes the summary and the plot of an
+# earlier run from its CSV, running nothing. Default run: about 4.5 minutes on 2 cores;
+# --quick (ranks 1,2; servers 1,2; 64M; 3 repetitions): about 30 seconds.
+set -euo pipefail
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+ranks=1,2,4 servers=1,2,4 size=256M reps=5 lanes=1 open_ranks=4,16,64
+build=${CNIO_BUILD_DIR:-$top/_build} do_build=1 replot=
+run_timeout=180
+
+usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) ranks=1,2 servers=1,2 size=64M reps=3 open_ranks=4,16 ;;
+    --ranks) ranks=$2; shift ;;
+    --servers) servers=$2; shift ;;
+    --size) size=$2; shift ;;
+    --reps) reps=$2; shift ;;
+    --lanes) lanes=$2; shift ;;
+    --open-ranks) open_ranks=$2; shift ;;
+    --build) build=$2; shift ;;
+    --no-build) do_build=0 ;;
+    --replot) replot=$2; shift ;;
+    -h|--help) usage 0 ;;
+    *) echo "compare.sh: unknown option $1" >&2; usage ;;
+  esac
+  shift
+done
+IFS=, read -r -a rank_list <<<"$ranks"
+IFS=, read -r -a server_list <<<"$servers"
+IFS=, read -r -a open_list <<<"$open_ranks"
+max() { local m=0 v; for v in "$@"; do ((v > m)) && m=$v; done; echo "$m"; }
+rmax=$(max "${rank_list[@]}") smax=$(max "${server_list[@]}")
+case $size in
+  *K) bytes=$((${size%K} << 10)) ;; *M) bytes=$((${size%M} << 20)) ;;
+  *G) bytes=$((${size%G} << 30)) ;; *) bytes=$size ;;
+esac
+
+bash "$top/scripts/install-deps.sh" --bench
+# Builds (unless --no-build), checks the programs, makes the work directory and the names.
+setup_run() {
+  if [ "$do_build" = 1 ]; then
+    echo "== building cnio in $build" >&2
+    CNIO_BUILD_DIR=$build bash "$top/scripts/build.sh"
+  fi
+  export CNIO_SERVER_BIN=$build/src/server/cnio-server CNIO_BIN=$build/src/cli/cnio
+  for b in "$CNIO_SERVER_BIN" "$CNIO_BIN" "$build/bench/gather0" "$build/bench/tcpsink" \
+           "$build/bench/romio"; do
+    [ -x "$b" ] || { echo "compare.sh: $b is missing (build first)" >&2; exit 1; }
+  done
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  mpirun=(timeout -k 5 "$run_timeout" mpirun --oversubscribe)
+  . "$top/scripts/servers.sh"
+
+  stamp=$(date +%Y%m%d-%H%M%S)
+  results=$top/bench/results
+  mkdir -p "$results"
+  csv=$results/compare-$stamp.csv txt=$results/compare-$stamp.txt png=$results/compare-$stamp.png
+  work=$(mktemp -d /dev/shm/cnio-compare-XXXXXX)
+  chmod 755 "$work"
+  pids=()
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+
+cleanup() {
+  local p
+  servers_stop
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+
+free_port() {
+  local p
+  for _ in $(seq 100); do
+    p=$((20000 + RANDOM % 40000))
+    ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return 0; }
+  done
+  return 1
+}
+
+wait_port() {
+  local t
+  for t in $(seq 100); do ss -Hltn "sport = :$1" | grep -q . && return 0; sleep 0.1; done
+  echo "compare.sh: nothing listens on port $1 ($2)" >&2
+  return 1
+}
+
+# A number from a one-line JSON object: jnum JSON KEY.
+jnum() { sed -n "s/.*\"$2\":\([-0-9.e+]*\).*/\1/p" <<<"$1"; }
+
+# row TOOL OP RANKS SERVERS STREAMS BYTES SECONDS CPU_SECONDS
+row() {
+  awk -v rep="$rep" -v t="$1" -v op="$2" -v r="$3" -v s="$4" -v st="$5" -v by="$6" \
+      -v sec="$7" -v cpu="$8" -v l="$lanes" 'BEGIN {
+    gbps = (by > 0 && sec > 0) ? sprintf("%.4f", by / sec / 1e9) : "";
+    cpg = (by > 0 && cpu != "") ? sprintf("%.4f", cpu / (by / 1e9)) : "";
+    printf "%s,%s,%s,%s,%s,%s,%s,%s,%.6f,%s,%s\n", rep, t, op, r, s, l, st, by, sec, gbps, cpg
+  }' >>"$csv"
+}
+
+start_peers() {
+  mkdir -p "$work/cnio"
+  servers_start "$smax" "$work/cnio"
+  all_hosts=$CNIO_HOSTS
+  iperf_port=$(free_port)
+  iperf3 -s -B 127.0.0.1 -p "$iperf_port" >"$work/iperf3.log" 2>&1 &
+  pids+=($!)
+  mkdir -p "$work/gftp" && chmod 1777 "$work/gftp"
+  gftp_port=$(free_port)
+  # Running as root it needs an unprivileged user for anonymous access: nobody.
+  globus-gridftp-server -aa -anonymous-user nobody -p "$gftp_port" \
+    -control-interface 127.0.0.1 -data-interface 127.0.0.1 -log-level error \
+    -l "$work/gridftp.log" >"$work/gridftp.out" 2>&1 &
+  pids+=($!)
+  wait_port "$iperf_port" iperf3
+  wait_port "$gftp_port" globus-gridftp-server
+}
+
+# The first M servers' host list.
+hosts_of() { cut -d, -f1-"$1" <<<"$all_hosts"; }
+
+run_iperf3() {
+  local n=$1 s=$2 st=$(($1 * $2 * lanes)) total=$(($1 * bytes)) out sec cpu
+  # At least 1 GiB, so that the path's limit shows past TCP's start-up.
+  out=$(timeout -k 5 "$run_timeout" iperf3 -c 127.0.0.1 -p "$iperf_port" -P "$st" \
+        -n "$((total > 1 << 30 ? total : 1 << 30))" -J)
+  sec=$(awk '/"sum_received"/ { f = 1 } f && /"seconds"/ { gsub(/[,\t ]/, ""); split($0, a, ":");
+              print a[2]; exit }' <<<"$out")
+  cpu=$(awk '/"host_total"/ { gsub(/[,\t ]/, ""); split($0, a, ":"); print a[2]; exit }' <<<"$out")
+  total=$(awk '/"sum_received"/ { f = 1 } f && /"bytes"/ { gsub(/[,\t ]/, ""); split($0, a, ":");
+                print a[2]; exit }' <<<"$out")
+  row iperf3 mem "$n" "$s" "$st" "$total" "$sec" "$(awk -v c="$cpu" -v t="$sec" \
+      'BEGIN { print c * t / 100 }')"
+}
+
+run_cnio() {
+  local n=$1 s=$2 out total op
+  out=$("${mpirun[@]}" -n "$n" "$CNIO_BIN" bench --pattern contiguous --size "$size" --reps 1 \
+        --lanes "$lanes" --hosts "$(hosts_of "$s")" --json)
+  total=$(jnum "$out" total_bytes)
+  for op in write read; do
+    row cnio "$op" "$n" "$s" $((n * s * lanes)) "$total" "$(jnum "$out" "${op}_s")" \
+        "$(per_gb_to_s "$(jnum "$out" "${op}_cpu_s_per_gb")" "$total")"
+  done
+}
+
+# CPU seconds from CPU seconds per GB and bytes.
+per_gb_to_s() { awk -v c="$1" -v b="$2" 'BEGIN { print c * b / 1e9 }'; }
+
+# globus-url-copy of a file of the same total bytes: run_gridftp N M devnull|shm
+run_gridftp() {
+  local n=$1 s=$2 mode=$3 dst st=$(($1 * $2 * lanes)) total=$(($1 * bytes)) t real user sys
+  local src=$work/gftp-src.$total
+  [ -f "$src" ] || { head -c "$total" /dev/zero >"$src"; chmod 644 "$src"; }
+  if [ "$mode" = devnull ]; then dst=/dev/null; else dst=$work/gftp/dst; rm -f "$dst"; fi
+  t=$( { TIMEFORMAT='%R %U %S'; time timeout -k 5 "$run_timeout" globus-url-copy -p "$st" \
+         "file://$src" "ftp://127.0.0.1:$gftp_port$dst" >/dev/null; } 2>&1 | tail -1)
+  read -r real user sys <<<"$t"
+  row gridftp "$mode" "$n" "$s" "$st" "$total" "$real" \
+      "$(awk -v u="$user" -v y="$sys" 'BEGIN { print u + y }')"
+  rm -f "$work/gftp/dst"
+}
+
+# MPI_Gatherv to rank 0 and one TCP stream to tcpsink (writing to /dev/shm).
+run_gather0() {
+  local n=$1 out pf=$work/sink.port sp total
+  rm -f "$pf"
+  timeout -k 5 "$run_timeout" "$build/bench/tcpsink" --port-file "$pf" --out "$work/sink.dat" \
+    --timeout 60 >"$work/sink.log" 2>&1 &
+  sp=$!
+  pids+=("$sp")
+  for _ in $(seq 100); do [ -s "$pf" ] && break; sleep 0.05; done
+  out=$("${mpirun[@]}" -n "$n" "$build/bench/gather0" --size "$size" --json \
+        "127.0.0.1:$(cat "$pf")")
+  wait "$sp"
+  rm -f "$work/sink.dat"
+  total=$(jnum "$out" total_bytes)
+  row gather0 write "$n" 1 1 "$total" "$(jnum "$out" write_s)" \
+      "$(per_gb_to_s "$(jnum "$out" write_cpu_s_per_gb)" "$total")"
+}
+
+# MPI-IO (ROMIO) write_at_all / read_at_all of the contiguous pattern to /dev/shm.
+run_romio() {
+  local n=$1 out total op
+  out=$("${mpirun[@]}" --mca io romio321 -n "$n" "$build/bench/romio" --size "$size" \
+        --reps 1 --json "$work/romio.dat")
+  total=$(jnum "$out" total_bytes)
+  for op in write read; do
+    row romio "$op" "$n" 0 0 "$total" "$(jnum "$out" "${op}_s")" \
+        "$(per_gb_to_s "$(jnum "$out" "${op}_cpu_s_per_gb")" "$total")"
+  done
+}
+
+# Connection setup: collective open+close with N ranks to every server, paced and unpaced
+# (the median of 3 inside one run, after the run's first open has warmed up nothing else).
+run_open() {
+  local n=$1 out conns k
+  out=$("${mpirun[@]}" -n "$n" "$CNIO_BIN" bench --pattern open --reps 3 --lanes "$lanes" \
+        --hosts "$all_hosts" --json)
+  conns=$(jnum "$out" connections)
+  for k in paced unpaced; do
+    row cnio "open_$k" "$n" "$smax" "$conns" 0 \
+        "$(awk -v m="$(jnum "$out" "${k}_ms")" 'BEGIN { print m / 1e3 }')" ""
+  done
+}
+
+# One repetition: every tool once for every configuration, always in the same order.
+run_rep() {
+  local n s
+  for n in "${rank_list[@]}"; do
+    for s in "${server_list[@]}"; do
+      echo "== rep $rep/$reps: $n rank(s), $s server(s): iperf3, cnio, gridftp" >&2
+      run_iperf3 "$n" "$s"
+      run_cnio "$n" "$s"
+      run_gridftp "$n" "$s" devnull
+      run_gridftp "$n" "$s" shm
+    done
+    echo "== rep $rep/$reps: $n rank(s): gather0, romio" >&2
+    run_gather0 "$n"
+    run_romio "$n"
+  done
+  for n in "${open_list[@]}"; do
+    echo "== rep $rep/$reps: open+close, $n ranks x $smax servers" >&2
+    run_open "$n"
+  done
+}
+
+# Medians over repetitions, one line per measurement:
+#   tool,op,ranks,servers,streams,gbps,cpu_s_per_gb,seconds
+medians() {
+  tail -n +2 "$csv" | sort -t, -k2,2 -k3,3 -k4,4n -k5,5n -k7,7n | awk -F, '
+    function med(a, k,   i, j, x) {
+      for (i = 2; i <= k; i++) {
+        x = a[i]
+        for (j = i - 1; j >= 1 && a[j] + 0 > x + 0; j--)
+          a[j + 1] = a[j]
+        a[j + 1] = x
+      }
+      if (a[1] == "")
+        return ""
+      return k % 2 ? a[(k + 1) / 2] : sprintf("%.4f", (a[k / 2] + a[k / 2 + 1]) / 2)
+    }
+    function flush() {
+      if (key != "")
+        printf "%s,%s,%s,%s\n", key, med(g, n), med(c, n), med(t, n)
+    }
+    {
+      k = $2 "," $3 "," $4 "," $5 "," $7
+      if (k != key) { flush(); key = k; n = 0 }
+      n++; g[n] = $10; c[n] = $11; t[n] = $9
+    }
+    END { flush() }'
+}
+
+# m TOOL OP RANKS SERVERS FIELD (6 GB/s, 7 CPU s/GB, 8 seconds): one median, or "-".
+m() {
+  awk -F, -v t="$1" -v o="$2" -v r="$3" -v s="$4" -v f="$5" '
+    $1 == t && $2 == o && $3 == r && $4 == s && $f != "" { v = $f }
+    END { print (v == "" ? "-" : v) }' "$work/medians"
+}
+
+ratio() {
+  awk -v a="$1" -v b="$2" 'BEGIN {
+    print (a == "-" || b == "-" || b + 0 == 0) ? "-" : sprintf("%.2f", a / b) }'
+}
+
+# How many (ranks, servers) configurations meet the targets: cnio >= 0.9 x iperf3 with
+# the same streams, and >= 2 x GridFTP with the same streams (both to /dev/shm).
+targets() {
+  local n s cw cr iw gw a=0 b=0 c=0 total=0
+  for n in "${rank_list[@]}"; do
+    for s in "${server_list[@]}"; do
+      cw=$(m cnio write "$n" "$s" 6) cr=$(m cnio read "$n" "$s" 6)
+      iw=$(m iperf3 mem "$n" "$s" 6) gw=$(m gridftp shm "$n" "$s" 6)
+      total=$((total + 1))
+      awk -v x="$cw" -v y="$iw" 'BEGIN { exit !(x != "-" && y != "-" && x >= 0.9 * y) }' && a=$((a + 1))
+      awk -v x="$cr" -v y="$iw" 'BEGIN { exit !(x != "-" && y != "-" && x >= 0.9 * y) }' && b=$((b + 1))
+      awk -v x="$cw" -v y="$gw" 'BEGIN { exit !(x != "-" && y != "-" && x >= 2 * y) }' && c=$((c + 1))
+    done
+  done
+  echo "targets met (of $total configurations): cnio write >= 0.9 x iperf3: $a;" \
+       "cnio read >= 0.9 x iperf3: $b; cnio write >= 2 x GridFTP to /dev/shm: $c"
+}
+
+summary() {
+  local n s iw
+  echo "cnio bench/compare.sh, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores" \
+       "($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), Linux $(uname -r)"
+  echo "size $size per rank, lanes $lanes, median of $reps repetition(s); GB/s = 10^9 bytes/s"
+  if [ -n "$replot" ]; then
+    echo "(replotted from $replot: machine and date above are today's)"
+  else
+    echo "load average before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  fi
+  echo
+  echo "Throughput, GB/s (streams = ranks x servers x lanes; gridftp wall time incl. setup)"
+  printf '%5s %7s %7s | %7s | %7s %7s | %8s %8s | %8s %8s %8s\n' ranks servers streams \
+    iperf3 cnio-w cnio-r gftp-null gftp-shm w/iperf3 r/iperf3 w/gftp
+  for n in "${rank_list[@]}"; do
+    for s in "${server_list[@]}"; do
+      iw=$(m iperf3 mem "$n" "$s" 6)
+      printf '%5s %7s %7s | %7s | %7s %7s | %8s %8s | %8s %8s %8s\n' "$n" "$s" \
+        $((n * s * lanes)) "$iw" "$(m cnio write "$n" "$s" 6)" "$(m cnio read "$n" "$s" 6)" \
+        "$(m gridftp devnull "$n" "$s" 6)" "$(m gridftp shm "$n" "$s" 6)" \
+        "$(ratio "$(m cnio write "$n" "$s" 6)" "$iw")" "$(ratio "$(m cnio read "$n" "$s" 6)" "$iw")" \
+        "$(ratio "$(m cnio write "$n" "$s" 6)" "$(m gridftp shm "$n" "$s" 6)")"
+    done
+  done
+  targets
+  echo
+  echo "Per rank count, with $smax server(s) for cnio: GB/s, and CPU s/GB of the ranks"
+  printf '%5s | %7s %7s | %7s | %7s %7s | %9s | %6s %6s %6s %6s\n' ranks cnio-w cnio-r \
+    gather0 romio-w romio-r cnio/g0 cpu-cw cpu-cr cpu-g0 cpu-rw
+  for n in "${rank_list[@]}"; do
+    printf '%5s | %7s %7s | %7s | %7s %7s | %9s | %6s %6s %6s %6s\n' "$n" \
+      "$(m cnio write "$n" "$smax" 6)" "$(m cnio read "$n" "$smax" 6)" "$(m gather0 write "$n" 1 6)" \
+      "$(m romio write "$n" 0 6)" "$(m romio read "$n" 0 6)" \
+      "$(ratio "$(m cnio write "$n" "$smax" 6)" "$(m gather0 write "$n" 1 6)")" \
+      "$(m cnio write "$n" "$smax" 7)" "$(m cnio read "$n" "$smax" 7)" \
+      "$(m gather0 write "$n" 1 7)" "$(m romio write "$n" 0 7)"
+  done
+  echo
+  echo "Connection setup: collective open+close to $smax server(s), ms (cnio_connect_window 16 vs 2^20)"
+  printf '%5s %11s | %8s %8s\n' ranks connections paced unpaced
+  for n in "${open_list[@]}"; do
+    printf '%5s %11s | %8s %8s\n' "$n" \
+      "$(awk -F, -v r="$n" '$1 == "cnio" && $2 == "open_paced" && $3 == r { print $5 }' "$work/medians")" \
+      "$(awk -v s="$(m cnio open_paced "$n" "$smax" 8)" 'BEGIN { printf "%.1f", s * 1e3 }')" \
+      "$(awk -v s="$(m cnio open_unpaced "$n" "$smax" 8)" 'BEGIN { printf "%.1f", s * 1e3 }')"
+  done
+}
+
+plot() {
+  local n s
+  for n in "${rank_list[@]}"; do
+    echo "$n $(m iperf3 mem "$n" "$smax" 6) $(m cnio write "$n" "$smax" 6)" \
+         "$(m cnio read "$n" "$smax" 6) $(m gather0 write "$n" 1 6)" \
+         "$(m gridftp shm "$n" "$smax" 6) $(m romio write "$n" 0 6)"
+  done >"$work/by_ranks.dat"
+  for s in "${server_list[@]}"; do
+    echo "$s $(m iperf3 mem "$rmax" "$s" 6) $(m cnio write "$rmax" "$s" 6)" \
+         "$(m cnio read "$rmax" "$s" 6) $(m gridftp shm "$rmax" "$s" 6)"
+  done >"$work/by_servers.dat"
+  gnuplot <<GNUPLOT
+set terminal pngcairo size 1100,480 font ",10" noenhanced
+set output "$png"
+set datafile missing "-"
+set style line 1 lc rgb "#777777" dt 2 lw 1.5 pt 1
+set style line 2 lc rgb "#08519c" lw 2.5 pt 7
+set style line 3 lc rgb "#6baed6" lw 2.5 pt 5
+set style line 4 lc rgb "#cb181d" lw 1.5 pt 9
+set style line 5 lc rgb "#e6550d" lw 1.5 pt 11
+set style line 6 lc rgb "#31a354" dt 3 lw 1.5 pt 13
+set multiplot layout 1,2 title "cnio and its peers on loopback: $(nproc) cores, $size per rank, lanes $lanes, median of $reps"
+set ylabel "GB/s (10^9 bytes/s)"
+set yrange [0:*]
+set key top right vertical opaque box samplen 3
+set offsets graph 0, graph 0, graph 0.55, graph 0
+set grid
+set xlabel "MPI ranks (cnio: $smax servers; streams = ranks x servers x lanes)"
+set xtics (${ranks//,/, })
+plot "$work/by_ranks.dat" u 1:2 w lp ls 1 t "iperf3 -P streams (path limit)", \
+     "" u 1:3 w lp ls 2 t "cnio write_at_all", "" u 1:4 w lp ls 3 t "cnio read_at_all", \
+     "" u 1:5 w lp ls 4 t "gather to rank 0 + one TCP stream", \
+     "" u 1:6 w lp ls 5 t "GridFTP -p streams, to /dev/shm", \
+     "" u 1:7 w lp ls 6 t "ROMIO write_at_all, local /dev/shm"
+set xlabel "cnio-servers ($rmax ranks)"
+set xtics (${servers//,/, })
+plot "$work/by_servers.dat" u 1:2 w lp ls 1 t "iperf3 -P streams (path limit)", \
+     "" u 1:3 w lp ls 2 t "cnio write_at_all", "" u 1:4 w lp ls 3 t "cnio read_at_all", \
+     "" u 1:5 w lp ls 5 t "GridFTP -p streams, to /dev/shm"
+unset multiplot
+GNUPLOT
+}
+
+# --replot: the lists, size and repetitions of an earlier run, from its CSV.
+replot_main() {
+  local list
+  list() { awk -F, -v o="$1" -v c="$2" 'NR > 1 && $3 == o && !s[$c]++ { print $c }' "$replot" |
+           sort -n | paste -sd, -; }
+  ranks=$(list write 4) servers=$(awk -F, 'NR > 1 && $2 == "cnio" && $3 == "write" && !s[$5]++ {
+    print $5 }' "$replot" | sort -n | paste -sd, -) open_ranks=$(list open_paced 4)
+  lanes=$(awk -F, 'NR == 2 { print $6 }' "$replot")
+  reps=$(awk -F, 'NR > 1 && $1 > r { r = $1 } END { print r }' "$replot")
+  size=$(awk -F, 'NR > 1 && $2 == "cnio" && $3 == "write" { printf "%dM", $8 / $4 / 1048576; exit }' "$replot")
+  IFS=, read -r -a rank_list <<<"$ranks"
+  IFS=, read -r -a server_list <<<"$servers"
+  IFS=, read -r -a open_list <<<"$open_ranks"
+  rmax=$(max "${rank_list[@]}") smax=$(max "${server_list[@]}")
+  csv=$replot png=${replot%.csv}.png
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  medians >"$work/medians"
+  summary
+  plot
+  echo "wrote $png"
+}
+
+if [ -n "$replot" ]; then
+  replot_main
+  exit 0
+fi
+setup_run
+echo "rep,tool,op,ranks,servers,lanes,streams,bytes,seconds,gbps,cpu_s_per_gb" >"$csv"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+if awk -v l="${load_before%% *}" 'BEGIN { exit !(l > 0.5) }'; then
+  echo "compare.sh: WARNING: load average $load_before: something else runs here; the" \
+       "figures will be noisy" >&2
+fi
+start_peers
+t0=$SECONDS
+for ((rep = 1; rep <= reps; rep++)); do
+  run_rep
+done
+medians >"$work/medians"
+summary | tee "$txt"
+plot
+echo
+echo "took $((SECONDS - t0)) s; wrote $csv, $txt and $png"

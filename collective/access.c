@@ -1,0 +1,117 @@
+/*
+ * access.c - building one rank's access: view mapping, the one pack (or unpack) of
+ * non-contiguous memory, and the direct path that sends the extents straight to the
+ * servers.
+ */
+#include "access.h"
+#include "client.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Copies between the memory layout (count instances of mem at user) and the stream. */
+static void access_copy(const struct cnio_flat *mem, int count, char *user, char *stream,
+                        int to_stream)
+{
+    int64_t pos = 0;
+
+    for (int i = 0; i < count; i++) {
+        char *base = user + (int64_t)i * mem->extent;
+
+        for (int64_t b = 0; b < mem->n; b++) {
+            if (to_stream)
+                memcpy(stream + pos, base + mem->off[b], (size_t)mem->len[b]);
+            else
+                memcpy(base + mem->off[b], stream + pos, (size_t)mem->len[b]);
+            pos += mem->len[b];
+        }
+    }
+}
+
+static int access_contiguous(const struct cnio_flat *mem, int count)
+{
+    return mem->n == 0 || (mem->n == 1 && mem->off[0] == 0 &&
+                           (count <= 1 || mem->extent == mem->len[0]));
+}
+
+int cnio__access_init(cnio_file_t *fh, MPI_Offset offset, const void *buf, int count,
+                      MPI_Datatype datatype, int write, struct coll_access *a)
+{
+    int rc;
+
+    memset(a, 0, sizeof(*a));
+    a->write = write;
+    a->user = (void *)buf;
+    a->count = count;
+    if (offset < 0 || count < 0)
+        return -CNIO_ERR_INVAL;
+    if ((write && (fh->amode & MPI_MODE_RDONLY)) || (!write && (fh->amode & MPI_MODE_WRONLY)))
+        return -CNIO_ERR_AMODE;
+    rc = cnio__flat_get(datatype, &a->mem);
+    if (rc)
+        return rc;
+    if (a->mem->size > 0 && count > INT64_MAX / a->mem->size)
+        return -CNIO_ERR_OVERFLOW;
+    a->nbytes = a->mem->size * count;
+    if (a->nbytes == 0)
+        return 0;
+    if (!buf)
+        return -CNIO_ERR_INVAL;
+    if (a->nbytes % fh->view.etype_size)
+        return -CNIO_ERR_INVAL;
+    rc = cnio__view_map(&fh->view, offset, a->nbytes, &a->ext, &a->next);
+    if (rc)
+        return rc;
+    if (access_contiguous(a->mem, count)) {
+        a->stream = (char *)buf + (a->mem->n ? a->mem->off[0] : 0);
+        return 0;
+    }
+    a->packed = malloc((size_t)a->nbytes);
+    if (!a->packed) {
+        cnio__access_free(a);
+        return -CNIO_ERR_NOMEM;
+    }
+    a->stream = a->packed;
+    if (write)
+        access_copy(a->mem, count, a->user, a->packed, 1);
+    return 0;
+}
+
+void cnio__access_unpack(struct coll_access *a)
+{
+    if (a->packed && !a->write)
+        access_copy(a->mem, a->count, a->user, a->packed, 0);
+}
+
+void cnio__access_free(struct coll_access *a)
+{
+    free(a->ext);
+    free(a->packed);
+    a->ext = NULL;
+    a->packed = NULL;
+}
+
+int cnio__access_direct(cnio_file_t *fh, struct coll_access *a, uint64_t *end_out)
+{
+    struct cnio_xfer *x;
+    int64_t pos = 0;
+    int rc;
+
+    if (end_out)
+        *end_out = 0;
+    if (a->next == 0)
+        return 0;
+    x = malloc((size_t)a->next * sizeof(*x));
+    if (!x)
+        return -CNIO_ERR_NOMEM;
+    for (int64_t i = 0; i < a->next; i++) {
+        x[i].off = (uint64_t)a->ext[i].off;
+        x[i].len = (uint64_t)a->ext[i].len;
+        x[i].buf = a->stream + pos;
+        pos += a->ext[i].len;
+    }
+    rc = a->write ? cnio__obj_writex(fh->obj, x, (size_t)a->next)
+                  : cnio__obj_readx(fh->obj, x, (size_t)a->next, end_out);
+    free(x);
+    return rc;
+}

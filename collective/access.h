@@ -1,0 +1,42 @@
+/*
+ * access.h - one rank's side of a data access: where its bytes go in the file (extents
+ * through the view, in stream order) and where they are in memory (the "stream": the
+ * user's buffer when it is contiguous, else one packed copy).
+ */
+#ifndef CNIO_ACCESS_H
+#define CNIO_ACCESS_H
+
+#include "coll.h"
+#include "view.h"
+
+struct coll_access {
+    int write;
+    int64_t nbytes;                 /* bytes in the stream */
+    struct cnio_extent *ext;        /* file extents in stream order (sorted, disjoint) */
+    int64_t next;
+    char *stream;                   /* nbytes of data in stream order */
+    char *packed;                   /* owned copy when memory is not contiguous, else NULL */
+    void *user;                     /* the caller's buffer */
+    int count;
+    const struct cnio_flat *mem;    /* flattened memory datatype */
+};
+
+/*
+ * Maps (offset, count, datatype) through fh's view. For writes, packs a non-contiguous
+ * memory layout into one stream copy; for reads, prepares a stream to unpack later.
+ * 0 or a negative CNIO_ERR_*; on error nothing is left allocated.
+ */
+int cnio__access_init(cnio_file_t *fh, MPI_Offset offset, const void *buf, int count,
+                      MPI_Datatype datatype, int write, struct coll_access *a);
+/* Reads: copies the stream into the caller's memory layout (no-op when contiguous). */
+void cnio__access_unpack(struct coll_access *a);
+void cnio__access_free(struct coll_access *a);
+/* Moves the whole access directly between this rank and the servers (no aggregation). */
+int cnio__access_direct(cnio_file_t *fh, struct coll_access *a, uint64_t *end_out);
+
+/* Bytes of the stream that lie before file offset eof (a read's element count). */
+int64_t cnio__access_bytes_before(const struct coll_access *a, uint64_t eof);
+/* The object's end as a read sees it, from the largest end the hosts returned. */
+int cnio__access_eof(cnio_file_t *fh, const struct coll_access *a, uint64_t end, uint64_t *eof);
+
+#endif /* CNIO_ACCESS_H */

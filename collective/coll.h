@@ -1,0 +1,44 @@
+/*
+ * coll.h - the collective layer's private header: the file handle and helpers shared by
+ * the files of collective/ (the only part of libcnio, with the cnio command, that uses MPI).
+ */
+#ifndef CNIO_COLL_H
+#define CNIO_COLL_H
+
+#include "cnio.h"
+#include "common.h"
+#include "config.h"
+#include "view.h"
+
+struct cnio_stack;
+struct cnio_obj;
+
+struct cnio_file {
+    MPI_Comm comm;            /* a duplicate of the caller's communicator */
+    int rank, size;
+    int amode;
+    struct cnio_hints hints;  /* in effect for this handle */
+    struct cnio_stack *st;    /* this rank's protocol stack */
+    struct cnio_obj *obj;     /* this rank's view of the remote object */
+    char *uri;
+    int64_t *summary;         /* 5 int64 per rank: scratch for the collectives' allgather */
+    struct cnio_view view;    /* set by cnio_file_set_view; default: bytes */
+    struct coll_stats {
+        uint64_t bytes_written, bytes_read;   /* this rank's user bytes */
+        uint64_t calls;                       /* collective data calls */
+        int64_t exch_ns, net_ns;              /* time in MPI exchange / network I/O */
+        int64_t open_ns;                      /* time this rank spent in open */
+        int64_t opened_at;                    /* cnio__now_ns() when open returned */
+    } stats;
+};
+
+/* Every rank's rc in, the minimum (the most negative: an error wins) out on every rank. */
+int cnio__coll_agree(MPI_Comm comm, int rc);
+/* Hints: defaults, then CNIO_* environment, then the URI's query, then info. */
+int cnio__coll_hints(const struct cnio_uri *u, MPI_Info info, struct cnio_hints *h);
+/* With CNIO_STATS set: gathers and prints the statistics summary (collective). */
+int cnio__coll_stats(cnio_file_t *fh, double secs);
+/* Sets status (if not MPI_STATUS_IGNORE) to nbytes transferred of datatype. */
+void cnio__coll_set_status(MPI_Status *status, MPI_Datatype datatype, int64_t nbytes);
+
+#endif /* CNIO_COLL_H */

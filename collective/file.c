@@ -1,0 +1,308 @@
+/*
+ * file.c - collective open, close, size, sync and delete.
+ *
+ * Open is the proxy's moment (DESIGN.md, "Control plane"): rank 0 alone holds the key,
+ * resolves the hosts, authenticates and opens the object on every host; it then hands
+ * each rank a description of the open object with that rank's own tokens, and every rank
+ * attaches directly to the servers. No data ever passes through rank 0. Every call ends
+ * with an agreement so that all ranks return the same code.
+ */
+#include "coll.h"
+#include "client.h"
+#include "stack.h"
+#include "wire.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int cnio__coll_agree(MPI_Comm comm, int rc)
+{
+    int out;
+
+    if (MPI_Allreduce(&rc, &out, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
+        return -CNIO_ERR_MPI;
+    return out;
+}
+
+int cnio__coll_hints(const struct cnio_uri *u, MPI_Info info, struct cnio_hints *h)
+{
+    char key[MPI_MAX_INFO_KEY + 1], *val;
+    int rc, nkeys, flag;
+
+    rc = cnio__hints_resolve(h, u);
+    if (rc || info == MPI_INFO_NULL)
+        return rc;
+    if (MPI_Info_get_nkeys(info, &nkeys) != MPI_SUCCESS)
+        return -CNIO_ERR_MPI;
+    val = malloc(MPI_MAX_INFO_VAL + 1);
+    if (!val)
+        return -CNIO_ERR_NOMEM;
+    for (int i = 0; i < nkeys && rc == 0; i++) {
+        if (MPI_Info_get_nthkey(info, i, key) != MPI_SUCCESS ||
+            MPI_Info_get(info, key, MPI_MAX_INFO_VAL, val, &flag) != MPI_SUCCESS) {
+            rc = -CNIO_ERR_MPI;
+            break;
+        }
+        if (flag && cnio__hints_set(h, key, val) < 0)
+            rc = -CNIO_ERR_HINT;
+    }
+    free(val);
+    return rc;
+}
+
+void cnio__coll_set_status(MPI_Status *status, MPI_Datatype datatype, int64_t nbytes)
+{
+    (void)datatype;
+    if (status != MPI_STATUS_IGNORE)
+        MPI_Status_set_elements_x(status, MPI_BYTE, (MPI_Count)nbytes);
+}
+
+static int file_oflags(int amode, uint32_t *oflags)
+{
+    int acc = amode & (MPI_MODE_RDONLY | MPI_MODE_WRONLY | MPI_MODE_RDWR);
+
+    if (acc != MPI_MODE_RDONLY && acc != MPI_MODE_WRONLY && acc != MPI_MODE_RDWR)
+        return -CNIO_ERR_AMODE;
+    if (acc == MPI_MODE_RDONLY && (amode & (MPI_MODE_CREATE | MPI_MODE_EXCL)))
+        return -CNIO_ERR_AMODE;
+    if (amode & MPI_MODE_SEQUENTIAL)
+        return -CNIO_ERR_NOTSUP;
+    *oflags = 0;
+    if (acc != MPI_MODE_RDONLY)
+        *oflags |= CNIO_WIRE_O_WRITE;
+    if (amode & MPI_MODE_CREATE)
+        *oflags |= CNIO_WIRE_O_CREATE;
+    if (amode & MPI_MODE_EXCL)
+        *oflags |= CNIO_WIRE_O_EXCL;
+    return 0;
+}
+
+/*
+ * Rank 0 exports one description per rank and scatters them; every other rank attaches
+ * with its own. Rank 0's rc travels with the lengths so a failed open reaches everyone.
+ */
+static int file_share(cnio_file_t *fh, int rc)
+{
+    int *lens = NULL, *displs = NULL, mylen = 0, total = 0;
+    char *all = NULL, *mine = NULL;
+
+    if (fh->rank == 0 && rc == 0) {
+        lens = calloc((size_t)fh->size, sizeof(int));
+        displs = calloc((size_t)fh->size, sizeof(int));
+        rc = (lens && displs) ? 0 : -CNIO_ERR_NOMEM;
+        for (int r = 0; r < fh->size && rc == 0; r++) {
+            ssize_t n = cnio__obj_export(fh->obj, (uint32_t)r, NULL, 0);
+            if (n < 0 || n > INT32_MAX / fh->size)
+                rc = n < 0 ? (int)n : -CNIO_ERR_OVERFLOW;
+            else
+                lens[r] = (int)n, displs[r] = total, total += (int)n;
+        }
+        if (rc == 0 && !(all = malloc((size_t)total)))
+            rc = -CNIO_ERR_NOMEM;
+        for (int r = 0; r < fh->size && rc == 0; r++) {
+            ssize_t n = cnio__obj_export(fh->obj, (uint32_t)r, all + displs[r], (size_t)lens[r]);
+            if (n != lens[r])
+                rc = n < 0 ? (int)n : -CNIO_ERR_PROTO;
+        }
+        for (int r = 0; r < fh->size && lens; r++)
+            if (rc)
+                lens[r] = rc;
+    }
+    if (MPI_Scatter(lens, 1, MPI_INT, &mylen, 1, MPI_INT, 0, fh->comm) != MPI_SUCCESS)
+        mylen = -CNIO_ERR_MPI;
+    if (mylen < 0) {
+        rc = mylen;
+        goto out;
+    }
+    mine = malloc(mylen ? (size_t)mylen : 1);
+    if (MPI_Scatterv(all, lens, displs, MPI_BYTE, mine, mylen, MPI_BYTE, 0, fh->comm) != MPI_SUCCESS)
+        rc = -CNIO_ERR_MPI;
+    else
+        rc = mine ? 0 : -CNIO_ERR_NOMEM;
+    /* The proxy's pacing: ranks connect in waves of cnio_connect_window, so that no
+     * server sees more than that many connection setups from this job at once. */
+    for (int wave = 0, w = fh->hints.connect_window; wave * w < fh->size - 1; wave++) {
+        if (rc == 0 && fh->rank != 0 && (fh->rank - 1) / w == wave)
+            rc = cnio__obj_attach(fh->st, mine, (size_t)mylen, &fh->obj);
+        if (MPI_Barrier(fh->comm) != MPI_SUCCESS)
+            rc = -CNIO_ERR_MPI;
+    }
+out:
+    free(mine);
+    free(all);
+    free(displs);
+    free(lens);
+    return rc;
+}
+
+static void file_free(cnio_file_t *fh)
+{
+    if (fh->obj)
+        cnio__obj_close(fh->obj);
+    if (fh->st)
+        cnio__stack_close(fh->st);
+    if (fh->comm != MPI_COMM_NULL)
+        MPI_Comm_free(&fh->comm);
+    if (fh->view.ft)
+        cnio__view_free(&fh->view);
+    free(fh->summary);
+    free(fh->uri);
+    free(fh);
+}
+
+CNIO_API int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info info,
+                            cnio_file_t **fhp)
+{
+    struct cnio_uri u = { 0 };
+    cnio_file_t *fh;
+    uint32_t oflags = 0;
+    int64_t t0 = cnio__now_ns();
+    int rc;
+
+    if (!fhp || !uri || comm == MPI_COMM_NULL)
+        return -CNIO_ERR_INVAL;
+    *fhp = NULL;
+    fh = calloc(1, sizeof(*fh));
+    if (!fh)
+        return -CNIO_ERR_NOMEM;
+    fh->comm = MPI_COMM_NULL;
+    if (MPI_Comm_dup(comm, &fh->comm) != MPI_SUCCESS) {
+        free(fh);
+        return -CNIO_ERR_MPI;
+    }
+    MPI_Comm_rank(fh->comm, &fh->rank);
+    MPI_Comm_size(fh->comm, &fh->size);
+    fh->amode = amode;
+    rc = file_oflags(amode, &oflags);
+    if (rc == 0)
+        rc = cnio__view_init(&fh->view);
+    if (rc == 0)
+        rc = (fh->summary = malloc(5 * sizeof(int64_t) * (size_t)fh->size)) ? 0 : -CNIO_ERR_NOMEM;
+    if (rc == 0)
+        rc = cnio__uri_parse(uri, &u);
+    if (rc == 0 && !u.path[0])
+        rc = -CNIO_ERR_URI;
+    if (rc == 0)
+        rc = cnio__coll_hints(&u, info, &fh->hints);
+    if (rc == 0)
+        rc = (fh->uri = strdup(uri)) ? 0 : -CNIO_ERR_NOMEM;
+    if (rc == 0)
+        rc = cnio__stack_open(&fh->st);
+    if (rc == 0 && fh->rank == 0)
+        rc = cnio__obj_open(fh->st, &u, &fh->hints, oflags, &fh->obj);
+    rc = cnio__coll_agree(fh->comm, rc);
+    if (rc == 0 && fh->size > 1)
+        rc = cnio__coll_agree(fh->comm, file_share(fh, rc));
+    cnio__uri_free(&u);
+    if (rc) {
+        file_free(fh);
+        return rc;
+    }
+    fh->stats.opened_at = cnio__now_ns();
+    fh->stats.open_ns = fh->stats.opened_at - t0;
+    *fhp = fh;
+    return 0;
+}
+
+CNIO_API int cnio_file_close(cnio_file_t **fhp)
+{
+    cnio_file_t *fh;
+    struct cnio_uri u = { 0 };
+    int rc = 0, rc2;
+
+    if (!fhp || !*fhp)
+        return -CNIO_ERR_INVAL;
+    fh = *fhp;
+    *fhp = NULL;
+    cnio__coll_stats(fh, (cnio__now_ns() - fh->stats.opened_at) / 1e9);
+    /* Every rank's writes are acknowledged; rank 0 closes the handles last. */
+    if (fh->rank != 0) {
+        rc = cnio__obj_close(fh->obj);
+        fh->obj = NULL;
+    }
+    rc = cnio__coll_agree(fh->comm, rc);
+    if (fh->rank == 0) {
+        rc2 = cnio__obj_close(fh->obj);
+        fh->obj = NULL;
+        if (rc2 == 0 && (fh->amode & MPI_MODE_DELETE_ON_CLOSE)) {
+            rc2 = cnio__uri_parse(fh->uri, &u);
+            if (rc2 == 0)
+                rc2 = cnio__obj_unlink(fh->st, &u, &fh->hints);
+            cnio__uri_free(&u);
+        }
+        if (rc == 0)
+            rc = rc2;
+    }
+    rc = cnio__coll_agree(fh->comm, rc);
+    file_free(fh);
+    return rc;
+}
+
+CNIO_API int cnio_file_get_size(cnio_file_t *fh, MPI_Offset *size)
+{
+    uint64_t s = 0;
+    int rc;
+
+    if (!fh || !size)
+        return -CNIO_ERR_INVAL;
+    rc = cnio__obj_size(fh->obj, &s);
+    if (rc == 0 && s > (uint64_t)INT64_MAX)
+        rc = -CNIO_ERR_OVERFLOW;
+    if (rc == 0)
+        *size = (MPI_Offset)s;
+    return rc;
+}
+
+CNIO_API int cnio_file_set_size(cnio_file_t *fh, MPI_Offset size)
+{
+    int rc = 0;
+
+    if (!fh)
+        return -CNIO_ERR_INVAL;
+    if (size < 0)
+        rc = -CNIO_ERR_INVAL;
+    else if ((fh->amode & MPI_MODE_RDONLY))
+        rc = -CNIO_ERR_AMODE;
+    rc = cnio__coll_agree(fh->comm, rc);
+    if (rc == 0 && fh->rank == 0)
+        rc = cnio__obj_set_size(fh->obj, (uint64_t)size);
+    return cnio__coll_agree(fh->comm, rc);
+}
+
+CNIO_API int cnio_file_sync(cnio_file_t *fh)
+{
+    int rc;
+
+    if (!fh)
+        return -CNIO_ERR_INVAL;
+    /* After the first agreement every rank's acknowledged writes are in the servers'
+     * files; one fsync per host then covers them all. */
+    rc = cnio__coll_agree(fh->comm, 0);
+    if (rc == 0 && fh->rank == 0)
+        rc = cnio__obj_sync(fh->obj);
+    return cnio__coll_agree(fh->comm, rc);
+}
+
+CNIO_API int cnio_file_delete(const char *uri, MPI_Info info)
+{
+    struct cnio_uri u = { 0 };
+    struct cnio_hints h;
+    struct cnio_stack *st = NULL;
+    int rc;
+
+    if (!uri)
+        return -CNIO_ERR_INVAL;
+    rc = cnio__uri_parse(uri, &u);
+    if (rc == 0 && !u.path[0])
+        rc = -CNIO_ERR_URI;
+    if (rc == 0)
+        rc = cnio__coll_hints(&u, info, &h);
+    if (rc == 0)
+        rc = cnio__stack_open(&st);
+    if (rc == 0)
+        rc = cnio__obj_unlink(st, &u, &h);
+    if (st)
+        cnio__stack_close(st);
+    cnio__uri_free(&u);
+    return rc;
+}

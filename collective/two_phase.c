@@ -1,0 +1,604 @@
+/*
+ * two_phase.c - collective data access: cnio_file_write_at_all / cnio_file_read_at_all.
+ *
+ * The algorithm (ROMIO's two-phase I/O, with file domains cut along stripes):
+ *
+ *  1. Every rank maps its access through its view to file extents (access.c) and the
+ *     ranks allgather (lo, hi, bytes, extents, rc). If every rank's access is one large
+ *     extent and no two ranks' ranges interleave, romio_cb_* = automatic goes direct:
+ *     each rank moves its own extent straight to the servers.
+ *  2. Otherwise A aggregators (hint cb_nodes; default one per stripe column, at most
+ *     one per rank) own the file's stripes cyclically so that each aggregator talks to
+ *     as few servers as possible: with A <= C (stripe count), aggregator a owns every
+ *     stripe on the columns j with j mod A == a; with A > C, the aggregators of column j
+ *     take turns by stripe row.
+ *  3. The accessed range is cut into rounds of whole stripe rows, sized so that each
+ *     aggregator holds about cb_buffer_size bytes per round. In each round every rank
+ *     sends each aggregator the (offset, length) pieces it has in that aggregator's
+ *     stripes (MPI_Alltoall of counts, MPI_Alltoallv of descriptors and data); the
+ *     aggregator places them into a buffer of its stripes, merges them into runs, and
+ *     writes the runs over its own endpoints. Reads run the same plan backwards: the
+ *     aggregator reads the runs, then returns each rank its pieces.
+ *  4. Each round starts with an agreement (MPI_Allreduce, MIN) on every rank's status, so
+ *     a failed server or allocation stops every rank at the same round; the call ends
+ *     with one more agreement, and all ranks return the same code.
+ */
+#include "access.h"
+#include "client.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct tp_plan {
+    int nagg, my_agg;
+    int *agg_rank;              /* aggregator index -> rank */
+    int *agg_of_rank;           /* rank -> aggregator index or -1 */
+    uint64_t S, C;
+    uint64_t glo, ghi;          /* accessed range over all ranks */
+    uint64_t rows;              /* stripe rows per round */
+    int64_t nrounds;
+};
+
+/* One piece of this rank's access in one round: file range, stream position, owner. */
+struct tp_piece {
+    int64_t off, len, pos;
+    int agg;
+};
+
+/* Per-round buffers, reused across rounds. */
+struct tp_bufs {
+    struct tp_piece *pc;
+    int64_t npc, cappc;
+    int *scount, *sdispl, *rcount, *rdispl;  /* per rank, in units of the exchange */
+    int *cnt;                                /* Alltoall counts: [npieces, nbytes] per rank */
+    int *rcnt;
+    int64_t *sdesc, *rdesc;
+    size_t cap_sdesc, cap_rdesc;
+    char *sdata, *rdata, *dom;
+    size_t cap_sdata, cap_rdata, cap_dom;
+    int64_t *slot;              /* stripe (relative to the round's first) -> slot or -1 */
+    size_t cap_slot;
+    struct cnio_xfer *x;
+    size_t cap_x;
+};
+
+static int tp_grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    void *q;
+
+    if (need <= *cap)
+        return 0;
+    need = CNIO_MAX(need, *cap * 2);
+    q = realloc(*p, need * elem);
+    if (!q)
+        return -CNIO_ERR_NOMEM;
+    *p = q;
+    *cap = need;
+    return 0;
+}
+
+static int tp_owner(const struct tp_plan *p, uint64_t stripe)
+{
+    uint64_t j = stripe % p->C, k = stripe / p->C, m;
+
+    if ((uint64_t)p->nagg <= p->C)
+        return (int)(j % (uint64_t)p->nagg);
+    m = ((uint64_t)p->nagg - 1 - j) / p->C + 1;
+    return (int)(j + p->C * (k % m));
+}
+
+/* What every rank tells every other before the plan: its range, bytes and status. */
+struct tp_summary {
+    int64_t lo, hi, nbytes, next, rc;
+};
+
+static int tp_cmp_lo(const void *a, const void *b)
+{
+    const struct tp_summary *x = a, *y = b;
+
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* 1 when the access can skip aggregation (romio_cb_* = automatic). */
+static int tp_direct_ok(const struct tp_summary *all, int n, uint64_t stripe_unit)
+{
+    struct tp_summary *s = malloc((size_t)n * sizeof(*s));
+    int k = 0, ok = 1;
+
+    if (!s)
+        return 0;
+    for (int r = 0; r < n; r++) {
+        if (all[r].nbytes == 0)
+            continue;
+        if (all[r].next != 1 || (uint64_t)all[r].nbytes < CNIO_MIN(stripe_unit, 1u << 20))
+            ok = 0;
+        s[k++] = all[r];
+    }
+    qsort(s, (size_t)k, sizeof(*s), tp_cmp_lo);
+    for (int i = 1; i < k && ok; i++)
+        if (s[i].lo < s[i - 1].hi)
+            ok = 0;
+    free(s);
+    return ok;
+}
+
+static int tp_plan_make(cnio_file_t *fh, const struct tp_summary *all, struct tp_plan *p)
+{
+    const struct cnio_layout *l = cnio__obj_layout(fh->obj);
+    uint64_t per_agg_row;
+
+    memset(p, 0, sizeof(*p));
+    p->S = l->unit;
+    p->C = l->count;
+    p->glo = UINT64_MAX;
+    for (int r = 0; r < fh->size; r++)
+        if (all[r].nbytes) {
+            p->glo = CNIO_MIN(p->glo, (uint64_t)all[r].lo);
+            p->ghi = CNIO_MAX(p->ghi, (uint64_t)all[r].hi);
+        }
+    p->nagg = fh->hints.cb_nodes ? (int)fh->hints.cb_nodes : (int)p->C;
+    p->nagg = CNIO_MAX(1, CNIO_MIN(p->nagg, fh->size));
+    p->agg_rank = malloc((size_t)p->nagg * sizeof(int));
+    p->agg_of_rank = malloc((size_t)fh->size * sizeof(int));
+    if (!p->agg_rank || !p->agg_of_rank)
+        return -CNIO_ERR_NOMEM;
+    for (int r = 0; r < fh->size; r++)
+        p->agg_of_rank[r] = -1;
+    for (int a = 0; a < p->nagg; a++) {
+        p->agg_rank[a] = (int)((int64_t)a * fh->size / p->nagg);
+        p->agg_of_rank[p->agg_rank[a]] = a;
+    }
+    p->my_agg = p->agg_of_rank[fh->rank];
+    /* Bytes one aggregator owns per stripe row, rounded up. */
+    per_agg_row = (p->C + (uint64_t)p->nagg - 1) / (uint64_t)p->nagg * p->S;
+    if ((uint64_t)p->nagg > p->C)
+        per_agg_row = p->S;
+    p->rows = CNIO_MAX(1, fh->hints.cb_buffer_size / per_agg_row);
+    if ((uint64_t)p->nagg > p->C)
+        p->rows *= ((uint64_t)p->nagg + p->C - 1) / p->C;
+    if (p->ghi > p->glo) {
+        uint64_t row = p->S * p->C, k0 = p->glo / row, k1 = (p->ghi + row - 1) / row;
+        p->nrounds = (int64_t)((k1 - k0 + p->rows - 1) / p->rows);
+    }
+    return 0;
+}
+
+static void tp_plan_free(struct tp_plan *p)
+{
+    free(p->agg_rank);
+    free(p->agg_of_rank);
+}
+
+/* The file range of round r. */
+static void tp_round_range(const struct tp_plan *p, int64_t r, uint64_t *lo, uint64_t *hi)
+{
+    uint64_t row = p->S * p->C, k0 = p->glo / row;
+
+    *lo = CNIO_MAX(p->glo, (k0 + (uint64_t)r * p->rows) * row);
+    *hi = CNIO_MIN(p->ghi, (k0 + (uint64_t)(r + 1) * p->rows) * row);
+}
+
+struct tp_cursor {
+    int64_t i, done, pos;       /* extent index, bytes of it done, stream position */
+};
+
+static int tp_cmp_agg(const void *a, const void *b)
+{
+    const struct tp_piece *x = a, *y = b;
+
+    if (x->agg != y->agg)
+        return x->agg < y->agg ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* This rank's pieces in [rlo, rhi), cut at stripes, grouped by aggregator. */
+static int tp_collect(const struct tp_plan *p, const struct coll_access *a, struct tp_cursor *c,
+                      uint64_t rhi, struct tp_bufs *b)
+{
+    b->npc = 0;
+    while (c->i < a->next) {
+        const struct cnio_extent *e = &a->ext[c->i];
+        uint64_t start = (uint64_t)(e->off + c->done), end;
+        int agg;
+
+        if (start >= rhi)
+            break;
+        end = CNIO_MIN((uint64_t)(e->off + e->len), rhi);
+        end = CNIO_MIN(end, (start / p->S + 1) * p->S);
+        agg = tp_owner(p, start / p->S);
+        if (b->npc && b->pc[b->npc - 1].agg == agg &&
+            b->pc[b->npc - 1].off + b->pc[b->npc - 1].len == (int64_t)start &&
+            b->pc[b->npc - 1].pos + b->pc[b->npc - 1].len == c->pos) {
+            b->pc[b->npc - 1].len += (int64_t)(end - start);
+        } else {
+            size_t cap = (size_t)b->cappc;
+            if (tp_grow((void **)&b->pc, &cap, (size_t)b->npc + 1, sizeof(*b->pc)))
+                return -CNIO_ERR_NOMEM;
+            b->cappc = (int64_t)cap;
+            b->pc[b->npc++] = (struct tp_piece){ (int64_t)start, (int64_t)(end - start), c->pos, agg };
+        }
+        c->pos += (int64_t)(end - start);
+        c->done += (int64_t)(end - start);
+        if (c->done == e->len)
+            c->i++, c->done = 0;
+    }
+    qsort(b->pc, (size_t)b->npc, sizeof(*b->pc), tp_cmp_agg);
+    return 0;
+}
+
+/* Counts per destination rank: cnt[2r] pieces, cnt[2r+1] bytes. */
+static int tp_counts(const struct tp_plan *p, int nranks, struct tp_bufs *b)
+{
+    memset(b->cnt, 0, 2 * (size_t)nranks * sizeof(int));
+    for (int64_t k = 0; k < b->npc; k++) {
+        int r = p->agg_rank[b->pc[k].agg];
+        if (b->cnt[2 * r] > INT32_MAX / 2 - 1 || b->pc[k].len > INT32_MAX - b->cnt[2 * r + 1])
+            return -CNIO_ERR_OVERFLOW;
+        b->cnt[2 * r]++;
+        b->cnt[2 * r + 1] += (int)b->pc[k].len;
+    }
+    return 0;
+}
+
+/* Displacements from counts[stride*r + which] * mult; returns the total. */
+static int64_t tp_displs(const int *counts, int stride, int which, int mult, int n, int *cnt,
+                         int *displ)
+{
+    int64_t total = 0;
+
+    for (int r = 0; r < n; r++) {
+        cnt[r] = counts[stride * r + which] * mult;
+        displ[r] = (int)total;
+        total += cnt[r];
+    }
+    return total;
+}
+
+static int tp_mpi(int err)
+{
+    return err == MPI_SUCCESS ? 0 : -CNIO_ERR_MPI;
+}
+
+/* Slots of the aggregator's stripes in [rlo, rhi); returns their number or < 0. */
+static int64_t tp_slots(const struct tp_plan *p, uint64_t rlo, uint64_t rhi, struct tp_bufs *b)
+{
+    uint64_t s0 = rlo / p->S, s1 = (rhi - 1) / p->S;
+    int64_t n = 0;
+
+    if (tp_grow((void **)&b->slot, &b->cap_slot, (size_t)(s1 - s0 + 1), sizeof(int64_t)))
+        return -CNIO_ERR_NOMEM;
+    for (uint64_t s = s0; s <= s1; s++)
+        b->slot[s - s0] = tp_owner(p, s) == p->my_agg ? n++ : -1;
+    if (tp_grow((void **)&b->dom, &b->cap_dom, (size_t)n * p->S, 1))
+        return -CNIO_ERR_NOMEM;
+    return n;
+}
+
+static char *tp_dom_at(const struct tp_plan *p, const struct tp_bufs *b, uint64_t rlo, int64_t off)
+{
+    uint64_t s = (uint64_t)off / p->S;
+
+    return b->dom + b->slot[s - rlo / p->S] * (int64_t)p->S + (int64_t)((uint64_t)off % p->S);
+}
+
+static int tp_cmp_desc(const void *a, const void *b)
+{
+    const int64_t *x = a, *y = b;
+
+    return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+/* The aggregator's runs: received pieces sorted, merged, cut at stripes, as transfers. */
+static int tp_runs(const struct tp_plan *p, struct tp_bufs *b, int64_t npieces, uint64_t rlo,
+                   size_t *nx)
+{
+    int64_t *d;
+    size_t n = 0;
+
+    d = malloc((size_t)CNIO_MAX(npieces, 1) * 2 * sizeof(int64_t));
+    if (!d)
+        return -CNIO_ERR_NOMEM;
+    memcpy(d, b->rdesc, (size_t)npieces * 2 * sizeof(int64_t));
+    qsort(d, (size_t)npieces, 2 * sizeof(int64_t), tp_cmp_desc);
+    for (int64_t k = 0; k < npieces;) {
+        int64_t lo = d[2 * k], hi = lo + d[2 * k + 1];
+
+        for (k++; k < npieces && d[2 * k] <= hi; k++)
+            hi = CNIO_MAX(hi, d[2 * k] + d[2 * k + 1]);
+        for (int64_t off = lo; off < hi;) {
+            int64_t end = CNIO_MIN(hi, (int64_t)(((uint64_t)off / p->S + 1) * p->S));
+            if (tp_grow((void **)&b->x, &b->cap_x, n + 1, sizeof(*b->x))) {
+                free(d);
+                return -CNIO_ERR_NOMEM;
+            }
+            b->x[n++] = (struct cnio_xfer){ (uint64_t)off, (uint64_t)(end - off),
+                                            tp_dom_at(p, b, rlo, off) };
+            off = end;
+        }
+    }
+    free(d);
+    *nx = n;
+    return 0;
+}
+
+/* Sender side: descriptors (and, for writes, data) grouped by aggregator. */
+static int tp_pack_send(const struct coll_access *a, struct tp_bufs *b, int64_t nbytes)
+{
+    if (tp_grow((void **)&b->sdesc, &b->cap_sdesc, (size_t)b->npc * 2 + 1, sizeof(int64_t)) ||
+        (a->write && tp_grow((void **)&b->sdata, &b->cap_sdata, (size_t)nbytes + 1, 1)))
+        return -CNIO_ERR_NOMEM;
+    for (int64_t k = 0, pos = 0; k < b->npc; k++) {
+        b->sdesc[2 * k] = b->pc[k].off;
+        b->sdesc[2 * k + 1] = b->pc[k].len;
+        if (a->write)
+            memcpy(b->sdata + pos, a->stream + b->pc[k].pos, (size_t)b->pc[k].len);
+        pos += b->pc[k].len;
+    }
+    return 0;
+}
+
+/* Aggregator, write: place every received piece, then write the merged runs. */
+static int tp_agg_write(cnio_file_t *fh, const struct tp_plan *p, struct tp_bufs *b,
+                        int64_t npieces, uint64_t rlo)
+{
+    size_t nx = 0;
+    int64_t pos = 0;
+    int rc;
+
+    for (int64_t k = 0; k < npieces; k++) {
+        memcpy(tp_dom_at(p, b, rlo, b->rdesc[2 * k]), b->rdata + pos, (size_t)b->rdesc[2 * k + 1]);
+        pos += b->rdesc[2 * k + 1];
+    }
+    rc = tp_runs(p, b, npieces, rlo, &nx);
+    if (rc == 0 && nx)
+        rc = cnio__obj_writex(fh->obj, b->x, nx);
+    return rc;
+}
+
+/* Aggregator, read: read the merged runs, then lay out every rank's pieces to send back. */
+static int tp_agg_read(cnio_file_t *fh, const struct tp_plan *p, struct tp_bufs *b,
+                       int64_t npieces, int64_t nbytes, uint64_t rlo, uint64_t *end)
+{
+    size_t nx = 0;
+    uint64_t e = 0;
+    int64_t pos = 0;
+    int rc;
+
+    if (tp_grow((void **)&b->sdata, &b->cap_sdata, (size_t)nbytes + 1, 1))
+        return -CNIO_ERR_NOMEM;
+    rc = tp_runs(p, b, npieces, rlo, &nx);
+    if (rc == 0 && nx)
+        rc = cnio__obj_readx(fh->obj, b->x, nx, &e);
+    *end = CNIO_MAX(*end, e);
+    for (int64_t k = 0; k < npieces && rc == 0; k++) {
+        memcpy(b->sdata + pos, tp_dom_at(p, b, rlo, b->rdesc[2 * k]), (size_t)b->rdesc[2 * k + 1]);
+        pos += b->rdesc[2 * k + 1];
+    }
+    return rc;
+}
+
+/* Rank side, read: the returned data, in piece order per aggregator, into the stream. */
+static void tp_scatter(struct coll_access *a, struct tp_bufs *b)
+{
+    int64_t pos = 0;
+
+    for (int64_t k = 0; k < b->npc; k++) {
+        memcpy(a->stream + b->pc[k].pos, b->rdata + pos, (size_t)b->pc[k].len);
+        pos += b->pc[k].len;
+    }
+}
+
+/* One round of the plan (see the top of this file). rc: this rank's status so far. */
+static int tp_round(cnio_file_t *fh, const struct tp_plan *p, struct coll_access *a,
+                    struct tp_cursor *c, int64_t r, struct tp_bufs *b, int rc, uint64_t *end)
+{
+    uint64_t rlo, rhi;
+    int64_t np_in = 0, nb_in = 0, nb_out = 0;
+    int64_t t0 = cnio__now_ns();
+    int n = fh->size;
+
+    tp_round_range(p, r, &rlo, &rhi);
+    if (rc == 0)
+        rc = tp_collect(p, a, c, rhi, b);
+    if (rc == 0)
+        rc = tp_counts(p, n, b);
+    if (rc)
+        b->npc = 0, memset(b->cnt, 0, 2 * (size_t)n * sizeof(int));
+    if (MPI_Alltoall(b->cnt, 2, MPI_INT, b->rcnt, 2, MPI_INT, fh->comm) != MPI_SUCCESS)
+        rc = -CNIO_ERR_MPI;
+    for (int k = 0; k < n; k++)
+        np_in += b->rcnt[2 * k], nb_in += b->rcnt[2 * k + 1], nb_out += b->cnt[2 * k + 1];
+    if (rc == 0)
+        rc = tp_pack_send(a, b, nb_out);
+    if (rc == 0 && (tp_grow((void **)&b->rdesc, &b->cap_rdesc, (size_t)np_in * 2 + 1, 8) ||
+                    tp_grow((void **)&b->rdata, &b->cap_rdata,
+                            (size_t)(a->write ? nb_in : nb_out) + 1, 1)))
+        rc = -CNIO_ERR_NOMEM;
+    if (rc == 0 && p->my_agg >= 0 && np_in && tp_slots(p, rlo, rhi, b) < 0)
+        rc = -CNIO_ERR_NOMEM;
+    rc = cnio__coll_agree(fh->comm, rc);
+    if (rc)
+        return rc;
+    tp_displs(b->cnt, 2, 0, 2, n, b->scount, b->sdispl);
+    tp_displs(b->rcnt, 2, 0, 2, n, b->rcount, b->rdispl);
+    rc = tp_mpi(MPI_Alltoallv(b->sdesc, b->scount, b->sdispl, MPI_INT64_T, b->rdesc, b->rcount,
+                              b->rdispl, MPI_INT64_T, fh->comm));
+    if (rc == 0 && a->write) {
+        tp_displs(b->cnt, 2, 1, 1, n, b->scount, b->sdispl);
+        tp_displs(b->rcnt, 2, 1, 1, n, b->rcount, b->rdispl);
+        rc = tp_mpi(MPI_Alltoallv(b->sdata, b->scount, b->sdispl, MPI_BYTE, b->rdata, b->rcount,
+                                  b->rdispl, MPI_BYTE, fh->comm));
+    }
+    fh->stats.exch_ns += cnio__now_ns() - t0;
+    t0 = cnio__now_ns();
+    if (rc == 0 && p->my_agg >= 0 && np_in)
+        rc = a->write ? tp_agg_write(fh, p, b, np_in, rlo)
+                      : tp_agg_read(fh, p, b, np_in, nb_in, rlo, end);
+    fh->stats.net_ns += cnio__now_ns() - t0;
+    if (!a->write) {
+        /* Every rank takes part in the return exchange even after a failed read, so
+         * nobody waits; the status is agreed at the next round or at the end. */
+        int rc2;
+
+        t0 = cnio__now_ns();
+        tp_displs(b->rcnt, 2, 1, 1, n, b->scount, b->sdispl);
+        tp_displs(b->cnt, 2, 1, 1, n, b->rcount, b->rdispl);
+        rc2 = tp_mpi(MPI_Alltoallv(b->sdata, b->scount, b->sdispl, MPI_BYTE, b->rdata,
+                                   b->rcount, b->rdispl, MPI_BYTE, fh->comm));
+        if (rc2 == 0 && rc == 0)
+            tp_scatter(a, b);
+        rc = rc ? rc : rc2;
+        fh->stats.exch_ns += cnio__now_ns() - t0;
+    }
+    return rc;
+}
+
+static int tp_bufs_init(struct tp_bufs *b, int n)
+{
+    memset(b, 0, sizeof(*b));
+    b->scount = malloc((size_t)n * sizeof(int));
+    b->sdispl = malloc((size_t)n * sizeof(int));
+    b->rcount = malloc((size_t)n * sizeof(int));
+    b->rdispl = malloc((size_t)n * sizeof(int));
+    b->cnt = malloc(2 * (size_t)n * sizeof(int));
+    b->rcnt = malloc(2 * (size_t)n * sizeof(int));
+    if (!b->scount || !b->sdispl || !b->rcount || !b->rdispl || !b->cnt || !b->rcnt)
+        return -CNIO_ERR_NOMEM;
+    return 0;
+}
+
+static void tp_bufs_free(struct tp_bufs *b)
+{
+    free(b->pc);
+    free(b->scount);
+    free(b->sdispl);
+    free(b->rcount);
+    free(b->rdispl);
+    free(b->cnt);
+    free(b->rcnt);
+    free(b->sdesc);
+    free(b->rdesc);
+    free(b->sdata);
+    free(b->rdata);
+    free(b->dom);
+    free(b->slot);
+    free(b->x);
+}
+
+/* Two-phase over all rounds; returns this rank's status (agreed by the caller). */
+static int tp_two_phase(cnio_file_t *fh, const struct tp_summary *all, struct coll_access *a,
+                        uint64_t *end)
+{
+    struct tp_plan p;
+    struct tp_bufs b;
+    struct tp_cursor c = { 0, 0, 0 };
+    int rc;
+
+    rc = tp_plan_make(fh, all, &p);
+    if (rc == 0)
+        rc = tp_bufs_init(&b, fh->size);
+    else
+        memset(&b, 0, sizeof(b));
+    rc = cnio__coll_agree(fh->comm, rc);
+    for (int64_t r = 0; r < p.nrounds && rc == 0; r++)
+        rc = tp_round(fh, &p, a, &c, r, &b, rc, end);
+    tp_bufs_free(&b);
+    tp_plan_free(&p);
+    return rc;
+}
+
+static int tp_use_aggregation(cnio_file_t *fh, const struct tp_summary *all, int write)
+{
+    int mode = write ? fh->hints.romio_cb_write : fh->hints.romio_cb_read;
+
+    if (mode == CNIO_CB_ENABLE)
+        return 1;
+    if (mode == CNIO_CB_DISABLE)
+        return 0;
+    return !tp_direct_ok(all, fh->size, cnio__obj_layout(fh->obj)->unit);
+}
+
+/* A read's element count: the bytes before the object's end, agreed over the ranks. */
+static int tp_read_count(cnio_file_t *fh, const struct coll_access *a, uint64_t end,
+                         int64_t *count)
+{
+    uint64_t gend = 0, want, eof = 0;
+    int need, any, rc = 0;
+
+    if (MPI_Allreduce(&end, &gend, 1, MPI_UINT64_T, MPI_MAX, fh->comm) != MPI_SUCCESS)
+        return -CNIO_ERR_MPI;
+    want = a->next ? (uint64_t)(a->ext[a->next - 1].off + a->ext[a->next - 1].len) : 0;
+    need = want > gend;
+    if (MPI_Allreduce(&need, &any, 1, MPI_INT, MPI_MAX, fh->comm) != MPI_SUCCESS)
+        return -CNIO_ERR_MPI;
+    eof = gend;
+    if (any) {
+        if (fh->rank == 0)
+            rc = cnio__obj_size(fh->obj, &eof);
+        rc = cnio__coll_agree(fh->comm, rc);
+        if (rc == 0 && MPI_Bcast(&eof, 1, MPI_UINT64_T, 0, fh->comm) != MPI_SUCCESS)
+            rc = -CNIO_ERR_MPI;
+        eof = CNIO_MAX(eof, gend);
+    }
+    *count = cnio__access_bytes_before(a, eof);
+    return rc;
+}
+
+static int tp_access_all(cnio_file_t *fh, MPI_Offset offset, const void *buf, int count,
+                         MPI_Datatype datatype, MPI_Status *status, int write)
+{
+    struct tp_summary mine = { 0 }, *all = NULL;
+    struct coll_access a;
+    uint64_t end = 0;
+    int64_t nread = 0;
+    int rc;
+
+    if (!fh)
+        return -CNIO_ERR_INVAL;
+    rc = cnio__access_init(fh, offset, buf, count, datatype, write, &a);
+    if (rc == 0 && a.next) {
+        mine.lo = a.ext[0].off;
+        mine.hi = a.ext[a.next - 1].off + a.ext[a.next - 1].len;
+        mine.nbytes = a.nbytes;
+        mine.next = a.next;
+    }
+    mine.rc = rc;
+    all = (struct tp_summary *)fh->summary;
+    if (MPI_Allgather(&mine, 5, MPI_INT64_T, all, 5, MPI_INT64_T, fh->comm) != MPI_SUCCESS)
+        rc = -CNIO_ERR_MPI;
+    for (int r = 0; r < fh->size; r++)
+        rc = (int)CNIO_MIN(rc, all[r].rc);
+    fh->stats.calls++;
+    if (rc == 0 && tp_use_aggregation(fh, all, write)) {
+        rc = tp_two_phase(fh, all, &a, &end);
+    } else if (rc == 0) {
+        int64_t t0 = cnio__now_ns();
+        rc = cnio__access_direct(fh, &a, &end);
+        fh->stats.net_ns += cnio__now_ns() - t0;
+    }
+    rc = cnio__coll_agree(fh->comm, rc);
+    if (rc == 0 && !write)
+        rc = cnio__coll_agree(fh->comm, tp_read_count(fh, &a, end, &nread));
+    if (rc == 0) {
+        cnio__access_unpack(&a);
+        cnio__coll_set_status(status, datatype, write ? a.nbytes : nread);
+        if (write)
+            fh->stats.bytes_written += (uint64_t)a.nbytes;
+        else
+            fh->stats.bytes_read += (uint64_t)a.nbytes;
+    }
+    cnio__access_free(&a);
+    return rc;
+}
+
+CNIO_API int cnio_file_write_at_all(cnio_file_t *fh, MPI_Offset offset, const void *buf,
+                                    int count, MPI_Datatype datatype, MPI_Status *status)
+{
+    return tp_access_all(fh, offset, buf, count, datatype, status, 1);
+}
+
+CNIO_API int cnio_file_read_at_all(cnio_file_t *fh, MPI_Offset offset, void *buf, int count,
+                                   MPI_Datatype datatype, MPI_Status *status)
+{
+    return tp_access_all(fh, offset, buf, count, datatype, status, 0);
+}

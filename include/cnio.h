@@ -1,0 +1,133 @@
+/*
+ * cnio.h - collective network I/O for MPI programs.
+ *
+ * An object ("file") lives on one or more remote hosts running cnio-server and is
+ * named by a URI:
+ *
+ *     cnio://host[:port][,host[:port]...]/path[?stripe_unit=4M&stripe_count=2&lanes=2]
+ *
+ * The calls mirror MPI-IO (MPI_File_*). Every call returns CNIO_SUCCESS (0) or a
+ * negative CNIO_ERR_* code; cnio_strerror() names it.
+ */
+#ifndef CNIO_H
+#define CNIO_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CNIO_VERSION_MAJOR 0
+#define CNIO_VERSION_MINOR 1
+
+/* TCP port cnio-server listens on when a URI names a host without one. */
+#define CNIO_DEFAULT_PORT 7447
+
+/* Key file used when neither hint cnio_key_file nor $CNIO_KEY_FILE names one:
+ * "$HOME/.cnio/key" (or "/etc/cnio/key" when HOME is unset). */
+#define CNIO_DEFAULT_KEY_FILE "~/.cnio/key"
+
+/* Error codes: calls return 0 or the negative of one of these. */
+enum {
+    CNIO_SUCCESS = 0,
+    CNIO_ERR_INVAL = 1,      /* invalid argument */
+    CNIO_ERR_NOMEM = 2,      /* out of memory */
+    CNIO_ERR_IO = 3,         /* I/O error on a remote host's storage */
+    CNIO_ERR_NOENT = 4,      /* no such object */
+    CNIO_ERR_EXIST = 5,      /* object exists (MPI_MODE_EXCL) */
+    CNIO_ERR_ACCESS = 6,     /* access refused (path outside root, read-only open) */
+    CNIO_ERR_AUTH = 7,       /* authentication failed (wrong key or token) */
+    CNIO_ERR_TIMEOUT = 8,    /* a remote host did not answer within cnio_timeout_ms */
+    CNIO_ERR_CONN = 9,       /* connection refused, reset or lost */
+    CNIO_ERR_PROTO = 10,     /* protocol error: malformed or unexpected frame */
+    CNIO_ERR_URI = 11,       /* malformed cnio:// URI */
+    CNIO_ERR_HINT = 12,      /* bad hint name or value */
+    CNIO_ERR_LIMIT = 13,     /* a server limit was reached (connections, open objects) */
+    CNIO_ERR_LAYOUT = 14,    /* hosts disagree on the object's layout */
+    CNIO_ERR_RESOLVE = 15,   /* host name could not be resolved */
+    CNIO_ERR_KEY = 16,       /* key file missing, malformed or readable by others */
+    CNIO_ERR_AMODE = 17,     /* bad access mode, or operation not allowed by it */
+    CNIO_ERR_MPI = 18,       /* an MPI call failed */
+    CNIO_ERR_CHECKSUM = 19,  /* CRC32C mismatch on received data */
+    CNIO_ERR_NOSPC = 20,     /* no space left on a remote host */
+    CNIO_ERR_NOTSUP = 21,    /* not supported */
+    CNIO_ERR_ISDIR = 22,     /* the name is a directory */
+    CNIO_ERR_OVERFLOW = 23,  /* size or offset out of range */
+    CNIO_ERR_MAX_ = 24
+};
+
+/* A static, human-readable name for err (either sign); never NULL. */
+const char *cnio_strerror(int err);
+
+/* cnio's own MPI-free sources define CNIO_CORE_ONLY to see only what is above. */
+#ifndef CNIO_CORE_ONLY
+#include <mpi.h>
+
+typedef struct cnio_file cnio_file_t;
+
+/*
+ * Opens (amode & MPI_MODE_CREATE: creates) the object named by uri, collectively over
+ * comm: every rank of comm calls with the same uri and amode. amode takes MPI_MODE_RDONLY,
+ * MPI_MODE_WRONLY or MPI_MODE_RDWR, optionally with MPI_MODE_CREATE, MPI_MODE_EXCL,
+ * MPI_MODE_DELETE_ON_CLOSE. info may be MPI_INFO_NULL; its hints override the URI's
+ * query, which overrides CNIO_* environment variables. On success *fh owns the open
+ * object; cnio_file_close releases it.
+ */
+int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info info, cnio_file_t **fh);
+
+/* Collectively flushes, commits the size and closes *fh; sets *fh to NULL. */
+int cnio_file_close(cnio_file_t **fh);
+
+/*
+ * Independent write / read of count items of datatype at byte offset (in the view:
+ * etype units) from / into buf. status may be MPI_STATUS_IGNORE, otherwise it carries
+ * the number of items transferred (MPI_Get_count / MPI_Get_elements). Reading past the
+ * end of the object transfers fewer items; holes read as zeros.
+ */
+int cnio_file_write_at(cnio_file_t *fh, MPI_Offset offset, const void *buf, int count,
+                       MPI_Datatype datatype, MPI_Status *status);
+int cnio_file_read_at(cnio_file_t *fh, MPI_Offset offset, void *buf, int count,
+                      MPI_Datatype datatype, MPI_Status *status);
+
+/* The object's current size in bytes. */
+int cnio_file_get_size(cnio_file_t *fh, MPI_Offset *size);
+
+/* Collectively truncates or extends the object to size bytes (extension reads as zeros). */
+int cnio_file_set_size(cnio_file_t *fh, MPI_Offset size);
+
+/* Collectively makes every byte written so far durable on the remote hosts (fsync). */
+int cnio_file_sync(cnio_file_t *fh);
+
+/*
+ * Sets the file view, as MPI_File_set_view: the data-access calls' offsets then count
+ * etypes, and their bytes go to the filetype's blocks, tiled from byte disp. datarep must
+ * be "native". Collective. info may be MPI_INFO_NULL (its hints are ignored here).
+ */
+int cnio_file_set_view(cnio_file_t *fh, MPI_Offset disp, MPI_Datatype etype,
+                       MPI_Datatype filetype, const char *datarep, MPI_Info info);
+
+/*
+ * Collective write / read, as MPI_File_write_at_all / MPI_File_read_at_all: every rank of
+ * the file's communicator calls (count may be 0). Two-phase I/O: the accessed range is cut
+ * into stripe-aligned file domains owned by aggregators (hint cb_nodes), data moves to them
+ * with MPI and they write their domains in rounds of cb_buffer_size; large, contiguous,
+ * non-interleaved accesses go directly (romio_cb_write / romio_cb_read = automatic).
+ * All ranks return the same code.
+ */
+int cnio_file_write_at_all(cnio_file_t *fh, MPI_Offset offset, const void *buf, int count,
+                           MPI_Datatype datatype, MPI_Status *status);
+int cnio_file_read_at_all(cnio_file_t *fh, MPI_Offset offset, void *buf, int count,
+                          MPI_Datatype datatype, MPI_Status *status);
+
+/* A new info object (free it with MPI_Info_free) with every hint's value in effect. */
+int cnio_file_get_info(cnio_file_t *fh, MPI_Info *info_used);
+
+/* Deletes the object named by uri on all its hosts. Not collective. */
+int cnio_file_delete(const char *uri, MPI_Info info);
+
+#endif /* CNIO_CORE_ONLY */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CNIO_H */

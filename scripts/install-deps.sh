@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs, with apt-get, the Debian 12 packages that cnio's build, tests and demo need.
+# Idempotent: when everything is already there it prints nothing and changes nothing.
+#   --bench  also the peers bench/compare.sh measures cnio against (iperf3, GridFTP, gnuplot);
+#            the build, tests and demo never need them.
+set -euo pipefail
+
+pkgs=(
+  build-essential autoconf automake libtool pkg-config
+  libopenmpi-dev openmpi-bin
+  check libssl-dev libfabric-dev libhdf5-openmpi-dev
+  valgrind iproute2 procps psmisc
+)
+bench_pkgs=(
+  iperf3 globus-gridftp-server-progs globus-gass-copy-progs gnuplot-nox
+)
+for a in "$@"; do
+  case $a in
+    --bench) pkgs+=("${bench_pkgs[@]}") ;;
+    *) echo "usage: install-deps.sh [--bench]" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}; run as root (or install them)" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get -qq update >/dev/null
+apt-get -qq install -y --no-install-recommends "${missing[@]}" >/dev/null

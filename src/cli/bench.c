@@ -1,0 +1,752 @@
+/*
+ * bench.c - `cnio bench`: measures collective writes and reads (or many small independent
+ * ones, or connection setup) against cnio-servers, through the public API.
+ *
+ * Every repetition opens the object, runs a write phase then a read phase, each between
+ * barriers and timed as the slowest rank saw it, checks the data read back (every 8-byte
+ * word holds a function of its object offset and of the repetition), and closes. GB/s is
+ * the bytes of all ranks over that time; CPU seconds per GB sums user + system time of
+ * every rank (not of the servers) over the phase. Patterns:
+ *   contiguous  one block of SIZE bytes per rank, at rank * SIZE (one write_at_all)
+ *   strided     IOR-style segments: 1 MiB blocks interleaved by rank (a vector view)
+ *   subarray    a 2-D global array of doubles over an MPI_Dims_create grid (subarray view)
+ *   small       SIZE independent 4 KiB write_at then read_at per rank, each op timed
+ *   open        a collective open + close, paced (cnio_connect_window 16) and unpaced
+ */
+#include "cnio.h" /* first: the full API, with MPI */
+#include "cli.h"
+
+#include <limits.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+enum bench_pat { PAT_CONTIG, PAT_STRIDED, PAT_SUBARRAY, PAT_SMALL, PAT_OPEN };
+
+static const char *const bench_pat_names[] = { "contiguous", "strided", "subarray", "small",
+                                               "open" };
+
+#define BENCH_SEGMENT (1u << 20)      /* strided: block per rank and segment */
+#define BENCH_SMALL_OP 4096u          /* small: bytes per operation */
+#define BENCH_MAX_REPS 1000
+#define BENCH_UNPACED "1048576"       /* cnio_connect_window: everyone at once */
+
+/* One repetition's figures (rank 0): [0] write / paced open, [1] read / unpaced open. */
+struct bench_res {
+    double secs[2], cpu[2], p50[2], p99[2];
+};
+
+struct bench {
+    struct cli_opts o;
+    enum bench_pat pat;
+    uint64_t size;              /* --size: bytes per rank, or ops per rank (small) */
+    int size_set;
+    int reps, json, keep, fsync;
+    const char *hosts, *uri_arg, *lanes, *transport, *stripe;
+    char uri[4096];
+    MPI_Info info;
+    int rank, nranks, nhosts;
+    /* what one phase moves, per rank */
+    uint64_t bytes;             /* bytes per rank and phase */
+    uint64_t block;             /* strided, small: interleave unit */
+    int gsz[2], lsz[2], start[2];   /* subarray: global, local sizes, local start */
+    MPI_Datatype ft;            /* file type of the view, or MPI_DATATYPE_NULL */
+    char *buf;
+    double *lat;                /* small: per-op latencies of this rank */
+    /* reported from the open file */
+    char lanes_used[32], transport_used[32], unit_used[32];
+    struct bench_res *res;
+};
+
+static const char bench_help[] =
+    "usage: cnio bench [--pattern P] [--size SIZE] [--reps R] [--hosts H1:P1,H2:P2 |\n"
+    "                  --uri cnio://HOSTS/PATH] [--lanes L] [--transport T]\n"
+    "                  [--stripe-unit S] [-o NAME=VALUE]... [--key FILE] [--fsync] [--json]\n"
+    "                  [--keep]\n"
+    "       mpirun -n N cnio bench ...\n"
+    "\n"
+    "Measures collective I/O to cnio-servers. Each repetition writes, then reads back and\n"
+    "checks, timing each phase between barriers (the slowest rank's time); the object is\n"
+    "removed at the end unless --keep. Exit status 1 when any data read back differ.\n"
+    "\n"
+    "  --pattern P      contiguous (default): one block per rank, one write_at_all;\n"
+    "                   strided: 1 MiB segments interleaved by rank (vector view);\n"
+    "                   subarray: 2-D array of doubles over a process grid;\n"
+    "                   small: many 4 KiB independent write_at / read_at, p50/p99 latency;\n"
+    "                   open: collective open+close, paced (cnio_connect_window=16)\n"
+    "                   versus unpaced (every rank connects at once)\n"
+    "  --size SIZE      bytes per rank (default 256M, up to 2047M); for small, the number\n"
+    "                   of 4 KiB operations per rank (default 2000)\n"
+    "  --reps R         repetitions (default 3); the summary gives the median\n"
+    "  --hosts LIST     servers, host:port,...: object cnio://LIST/cnio-bench/PATTERN.PID\n"
+    "                   (default: $CNIO_HOSTS, as scripts/servers.sh sets it)\n"
+    "  --uri URI        the object to use instead\n"
+    "  --lanes L, --transport T, --stripe-unit S\n"
+    "                   the hints cnio_lanes, cnio_transport, striping_unit\n"
+    "  -o NAME=VALUE    any other hint; repeatable\n"
+    "  --fsync          make the write phase end with cnio_file_sync\n"
+    "  --json           one JSON object per run on stdout instead of the table\n"
+    "  --keep           do not remove the object\n"
+    "\n"
+    "GB/s is 10^9 bytes of all ranks per second; CPU s/GB is user+system time of all ranks\n"
+    "per 10^9 bytes (the cnio-servers' CPU is not included).\n";
+
+/* Parses a numeric option's value at argv[*i + 1]. */
+static int bench_value(int argc, char **argv, int *i, const char **out)
+{
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "cnio bench: %s needs a value\n", argv[*i]);
+        return -1;
+    }
+    *out = argv[++*i];
+    return 0;
+}
+
+static int bench_pattern(struct bench *b, const char *name)
+{
+    for (size_t k = 0; k < CNIO_ARRAY_LEN(bench_pat_names); k++)
+        if (!strcmp(name, bench_pat_names[k])) {
+            b->pat = (enum bench_pat)k;
+            return 0;
+        }
+    fprintf(stderr, "cnio bench: unknown pattern %s\n", name);
+    return -1;
+}
+
+/* One option at argv[*i]: 1 when it took it, 0 when it is not one of bench's, -1 bad. */
+static int bench_opt(struct bench *b, int argc, char **argv, int *i)
+{
+    static const char *const flags[] = { "--json", "--keep", "--fsync" };
+    static const char *const strs[] = { "--hosts", "--uri", "--lanes", "--transport",
+                                        "--stripe-unit" };
+    int *const fl[] = { &b->json, &b->keep, &b->fsync };
+    const char **const st[] = { &b->hosts, &b->uri_arg, &b->lanes, &b->transport, &b->stripe };
+    const char *a = argv[*i], *v = NULL;
+
+    for (size_t k = 0; k < CNIO_ARRAY_LEN(flags); k++)
+        if (!strcmp(a, flags[k]))
+            return *fl[k] = 1;
+    for (size_t k = 0; k < CNIO_ARRAY_LEN(strs); k++)
+        if (!strcmp(a, strs[k]))
+            return bench_value(argc, argv, i, st[k]) ? -1 : 1;
+    if (!strcmp(a, "--pattern"))
+        return bench_value(argc, argv, i, &v) || bench_pattern(b, v) ? -1 : 1;
+    if (!strcmp(a, "--size")) {
+        b->size_set = 1;
+        if (bench_value(argc, argv, i, &v))
+            return -1;
+        if (cnio__parse_size(v, &b->size) == 0 && b->size >= 1 && b->size <= INT_MAX)
+            return 1;
+        fprintf(stderr, "cnio bench: --size takes 1 to 2047M\n");
+        return -1;
+    }
+    if (!strcmp(a, "--reps")) {
+        if (bench_value(argc, argv, i, &v))
+            return -1;
+        b->reps = atoi(v);
+        if (b->reps >= 1 && b->reps <= BENCH_MAX_REPS)
+            return 1;
+        fprintf(stderr, "cnio bench: --reps takes 1 to %d\n", BENCH_MAX_REPS);
+        return -1;
+    }
+    return 0;
+}
+
+/* Returns 0, -1 on bad usage (message printed), -2 for --help. */
+static int bench_parse(struct bench *b, int argc, char **argv)
+{
+    b->reps = 3;
+    for (int i = 1; i < argc; i++) {
+        int r;
+
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return -2;
+        r = bench_opt(b, argc, argv, &i);
+        if (r == 0)
+            r = cli_common_opt(&b->o, argc, argv, &i);
+        if (r < 0)
+            return -1;
+        if (r == 0) {
+            fprintf(stderr, "cnio bench: unknown option or argument %s\n", argv[i]);
+            return -1;
+        }
+    }
+    if (!b->size_set)
+        b->size = b->pat == PAT_SMALL ? 2000 : 256u << 20;
+    if (b->pat == PAT_SMALL && b->size > INT_MAX / BENCH_SMALL_OP) {
+        fprintf(stderr, "cnio bench: too many small operations\n");
+        return -1;
+    }
+    if (b->pat != PAT_SMALL && b->pat != PAT_OPEN && b->size < 8) {
+        fprintf(stderr, "cnio bench: --size must be at least 8 bytes\n");
+        return -1;
+    }
+    if (!b->hosts && !b->uri_arg)
+        b->hosts = getenv("CNIO_HOSTS");
+    if ((!b->hosts || !*b->hosts) && !b->uri_arg) {
+        fprintf(stderr, "cnio bench: needs --hosts, --uri or $CNIO_HOSTS\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* The MPI_Info with every hint given, and the URI (rank 0 names the object). */
+static int bench_setup(struct bench *b)
+{
+    struct cnio_uri u = { 0 };
+    long pid = (long)getpid();
+    int rc;
+
+    MPI_Info_create(&b->info);
+    for (int i = 0; i < b->o.nhints; i++) {
+        char name[MPI_MAX_INFO_KEY];
+        const char *eq = strchr(b->o.hints[i], '=');
+        size_t n = (size_t)(eq - b->o.hints[i]);
+
+        if (n >= sizeof(name))
+            return -CNIO_ERR_HINT;
+        memcpy(name, b->o.hints[i], n);
+        name[n] = '\0';
+        MPI_Info_set(b->info, name, eq + 1);
+    }
+    if (b->o.key_file)
+        MPI_Info_set(b->info, "cnio_key_file", b->o.key_file);
+    if (b->lanes)
+        MPI_Info_set(b->info, "cnio_lanes", b->lanes);
+    if (b->transport)
+        MPI_Info_set(b->info, "cnio_transport", b->transport);
+    if (b->stripe)
+        MPI_Info_set(b->info, "striping_unit", b->stripe);
+    MPI_Bcast(&pid, 1, MPI_LONG, 0, MPI_COMM_WORLD);
+    if (b->uri_arg)
+        rc = snprintf(b->uri, sizeof(b->uri), "%s", b->uri_arg);
+    else
+        rc = snprintf(b->uri, sizeof(b->uri), "cnio://%s/cnio-bench/%s.%ld", b->hosts,
+                      bench_pat_names[b->pat], pid);
+    if (rc < 0 || (size_t)rc >= sizeof(b->uri))
+        return -CNIO_ERR_URI;
+    rc = cnio__uri_parse(b->uri, &u);
+    b->nhosts = u.nhosts;
+    cnio__uri_free(&u);
+    return rc;
+}
+
+/*
+ * What each rank moves in a phase, and the file view that places it. Strided and small
+ * interleave blocks by rank: the k-th block of rank r is at (k * nranks + r) * block.
+ */
+static int bench_shape(struct bench *b)
+{
+    int dims[2] = { 0, 0 }, coords[2];
+    uint64_t elems, side;
+
+    b->ft = MPI_DATATYPE_NULL;
+    switch (b->pat) {
+    case PAT_CONTIG:
+        b->bytes = b->size & ~7ull;
+        return 0;
+    case PAT_SMALL:
+        b->block = BENCH_SMALL_OP;
+        b->bytes = b->size * BENCH_SMALL_OP;
+        return 0;
+    case PAT_STRIDED:
+        b->block = CNIO_MIN(BENCH_SEGMENT, b->size & ~7ull);
+        b->bytes = b->size / b->block * b->block;
+        MPI_Type_vector((int)(b->bytes / b->block), (int)b->block, (int)b->block * b->nranks,
+                        MPI_BYTE, &b->ft);
+        break;
+    case PAT_SUBARRAY:
+        MPI_Dims_create(b->nranks, 2, dims);
+        coords[0] = b->rank / dims[1];
+        coords[1] = b->rank % dims[1];
+        elems = b->size / sizeof(double);
+        for (side = 1; (side + 1) * (side + 1) <= elems; side++)
+            ;
+        b->lsz[1] = (int)side;
+        b->lsz[0] = (int)(elems / side);
+        for (int d = 0; d < 2; d++) {
+            if ((int64_t)b->lsz[d] * dims[d] > INT_MAX)
+                return -CNIO_ERR_OVERFLOW;
+            b->gsz[d] = b->lsz[d] * dims[d];
+            b->start[d] = b->lsz[d] * coords[d];
+        }
+        b->bytes = (uint64_t)b->lsz[0] * (uint64_t)b->lsz[1] * sizeof(double);
+        MPI_Type_create_subarray(2, b->gsz, b->lsz, b->start, MPI_ORDER_C, MPI_DOUBLE, &b->ft);
+        break;
+    case PAT_OPEN:
+        return 0;
+    }
+    MPI_Type_commit(&b->ft);
+    return 0;
+}
+
+/* The object offset of byte i of this rank's buffer. */
+static uint64_t bench_off(const struct bench *b, uint64_t i)
+{
+    uint64_t k, e;
+
+    switch (b->pat) {
+    case PAT_STRIDED:
+    case PAT_SMALL:
+        k = i / b->block;
+        return (k * (uint64_t)b->nranks + (uint64_t)b->rank) * b->block + i % b->block;
+    case PAT_SUBARRAY:
+        e = i / sizeof(double);
+        return (((uint64_t)b->start[0] + e / (uint64_t)b->lsz[1]) * (uint64_t)b->gsz[1] +
+                (uint64_t)b->start[1] + e % (uint64_t)b->lsz[1]) * sizeof(double) +
+               i % sizeof(double);
+    default:
+        return (uint64_t)b->rank * b->bytes + i;
+    }
+}
+
+/* The 8-byte word that belongs at object offset off (a multiple of 8) in repetition seed. */
+static uint64_t bench_word(uint64_t off, uint64_t seed)
+{
+    return ((off >> 3) + 1) * 0x9e3779b97f4a7c15ull ^ seed;
+}
+
+static void bench_fill(struct bench *b, uint64_t seed)
+{
+    uint64_t *w = (uint64_t *)b->buf;
+
+    for (uint64_t i = 0; i < b->bytes; i += 8)
+        w[i >> 3] = bench_word(bench_off(b, i), seed);
+}
+
+/* Checks the buffer after a read; every rank returns the same code. */
+static int bench_verify(struct bench *b, uint64_t seed)
+{
+    const uint64_t *w = (const uint64_t *)b->buf;
+    unsigned long long bad = 0, allbad = 0, first = 0, got = 0, want = 0;
+
+    for (uint64_t i = 0; i < b->bytes; i += 8) {
+        uint64_t x = bench_word(bench_off(b, i), seed);
+
+        if (w[i >> 3] != x && bad++ == 0)
+            first = bench_off(b, i), got = w[i >> 3], want = x;
+    }
+    if (bad)
+        fprintf(stderr, "cnio bench: rank %d: DATA MISMATCH: %llu of %llu words differ; first "
+                "at object offset %llu: read 0x%016llx, wrote 0x%016llx\n", b->rank, bad,
+                (unsigned long long)(b->bytes / 8), first, got, want);
+    MPI_Allreduce(&bad, &allbad, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+    return allbad ? -CNIO_ERR_CHECKSUM : 0;
+}
+
+static int bench_agree(int rc)
+{
+    int out;
+
+    MPI_Allreduce(&rc, &out, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    return out;
+}
+
+static double bench_cpu(void)
+{
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_SELF, &ru))
+        return 0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* One collective write or read of this rank's whole share. */
+static int bench_collective(struct bench *b, cnio_file_t *fh, int wr)
+{
+    MPI_Datatype dt = b->pat == PAT_SUBARRAY ? MPI_DOUBLE : MPI_BYTE;
+    int count = (int)(b->pat == PAT_SUBARRAY ? b->bytes / sizeof(double) : b->bytes), got = 0;
+    MPI_Offset off = b->pat == PAT_CONTIG ? (MPI_Offset)bench_off(b, 0) : 0;
+    MPI_Status st;
+    int rc;
+
+    if (wr)
+        return cnio_file_write_at_all(fh, off, b->buf, count, dt, MPI_STATUS_IGNORE);
+    rc = cnio_file_read_at_all(fh, off, b->buf, count, dt, &st);
+    if (rc == 0)
+        MPI_Get_count(&st, dt, &got);
+    return rc ? rc : got == count ? 0 : -CNIO_ERR_IO;
+}
+
+/* Independent 4 KiB operations, each timed into b->lat. */
+static int bench_small_ops(struct bench *b, cnio_file_t *fh, int wr)
+{
+    int n = (int)b->size;
+
+    for (int k = 0; k < n; k++) {
+        char *p = b->buf + (size_t)k * BENCH_SMALL_OP;
+        MPI_Offset off = (MPI_Offset)bench_off(b, (uint64_t)k * BENCH_SMALL_OP);
+        MPI_Status st;
+        double t0 = MPI_Wtime();
+        int rc, got = 0;
+
+        if (wr) {
+            rc = cnio_file_write_at(fh, off, p, BENCH_SMALL_OP, MPI_BYTE, MPI_STATUS_IGNORE);
+        } else {
+            rc = cnio_file_read_at(fh, off, p, BENCH_SMALL_OP, MPI_BYTE, &st);
+            if (rc == 0)
+                MPI_Get_count(&st, MPI_BYTE, &got);
+            if (rc == 0 && got != BENCH_SMALL_OP)
+                rc = -CNIO_ERR_IO;
+        }
+        b->lat[k] = MPI_Wtime() - t0;
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int bench_cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, c = *(const double *)y;
+
+    return a < c ? -1 : a > c;
+}
+
+/* Gathers every rank's op latencies on rank 0: p50 and p99 in microseconds. */
+static void bench_latency(struct bench *b, double *p50, double *p99)
+{
+    size_t n = (size_t)b->size * (size_t)b->nranks;
+    double *all = b->rank == 0 ? malloc(n * sizeof(double)) : NULL;
+    int ok = b->rank != 0 || all;
+
+    MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    *p50 = *p99 = -1;
+    if (!ok)
+        return;
+    MPI_Gather(b->lat, (int)b->size, MPI_DOUBLE, all, (int)b->size, MPI_DOUBLE, 0,
+               MPI_COMM_WORLD);
+    if (b->rank == 0) {
+        qsort(all, n, sizeof(double), bench_cmp_double);
+        *p50 = all[(n - 1) / 2] * 1e6;
+        *p99 = all[(size_t)((double)n * 0.99 + 0.999999) - 1] * 1e6;
+    }
+    free(all);
+}
+
+/*
+ * One timed phase: a barrier, then this rank's I/O; the phase lasts as long as the slowest
+ * rank took (max), its CPU time is the sum over ranks. Waiting in the barriers is not
+ * charged (Open MPI polls there).
+ */
+static int bench_phase(struct bench *b, cnio_file_t *fh, int wr, struct bench_res *r)
+{
+    int k = wr ? 0 : 1, rc;
+    double t, c;
+
+    MPI_Barrier(MPI_COMM_WORLD);
+    c = bench_cpu();
+    t = MPI_Wtime();
+    rc = b->pat == PAT_SMALL ? bench_small_ops(b, fh, wr) : bench_collective(b, fh, wr);
+    if (wr && b->fsync)
+        rc = bench_agree(rc) ? rc : cnio_file_sync(fh);
+    t = MPI_Wtime() - t;
+    c = bench_cpu() - c;
+    rc = bench_agree(rc);
+    MPI_Reduce(&t, &r->secs[k], 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+    MPI_Reduce(&c, &r->cpu[k], 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+    if (rc == 0 && b->pat == PAT_SMALL)
+        bench_latency(b, &r->p50[k], &r->p99[k]);
+    return rc;
+}
+
+/* The hints in effect, for the report. */
+static void bench_used(struct bench *b, cnio_file_t *fh)
+{
+    static const char *const keys[] = { "cnio_lanes", "cnio_transport", "striping_unit" };
+    char *const vals[] = { b->lanes_used, b->transport_used, b->unit_used };
+    char v[MPI_MAX_INFO_VAL + 1];
+    MPI_Info info;
+    int flag;
+
+    if (cnio_file_get_info(fh, &info))
+        return;
+    for (size_t k = 0; k < CNIO_ARRAY_LEN(keys); k++) {
+        flag = 0;
+        MPI_Info_get(info, keys[k], MPI_MAX_INFO_VAL, v, &flag);
+        if (flag)
+            snprintf(vals[k], sizeof(b->lanes_used), "%.31s", v);
+    }
+    MPI_Info_free(&info);
+}
+
+static int bench_fail(const struct bench *b, const char *what, int rc)
+{
+    if (b->rank == 0)
+        cli_fail("bench", what, rc);
+    return rc;
+}
+
+/* One repetition of an I/O pattern: open, write, read back, check, close. */
+static int bench_rep(struct bench *b, int rep, struct bench_res *r)
+{
+    uint64_t seed = 0x6a09e667f3bcc909ull * (uint64_t)(rep + 1);
+    cnio_file_t *fh = NULL;
+    int rc, rc2;
+
+    bench_fill(b, seed);
+    rc = cnio_file_open(MPI_COMM_WORLD, b->uri, MPI_MODE_CREATE | MPI_MODE_RDWR, b->info, &fh);
+    if (rc)
+        return bench_fail(b, "open", rc);
+    if (rep == 0)
+        bench_used(b, fh);
+    if (b->ft != MPI_DATATYPE_NULL)
+        rc = cnio_file_set_view(fh, b->pat == PAT_STRIDED ? (MPI_Offset)bench_off(b, 0) : 0,
+                                b->pat == PAT_SUBARRAY ? MPI_DOUBLE : MPI_BYTE, b->ft,
+                                "native", MPI_INFO_NULL);
+    if (rc)
+        bench_fail(b, "set_view", rc);
+    if (rc == 0 && (rc = bench_phase(b, fh, 1, r)) != 0)
+        bench_fail(b, "write", rc);
+    if (rc == 0) {
+        memset(b->buf, 0, b->bytes);
+        if ((rc = bench_phase(b, fh, 0, r)) != 0)
+            bench_fail(b, "read", rc);
+    }
+    if (rc == 0 && (rc = bench_verify(b, seed)) != 0)
+        bench_fail(b, "the data read back differ from those written", rc);
+    rc2 = cnio_file_close(&fh);
+    if (rc == 0 && rc2)
+        rc = bench_fail(b, "close", rc2);
+    return rc;
+}
+
+/* One repetition of the open pattern: open + close paced, then unpaced. */
+static int bench_open_rep(struct bench *b, int rep, struct bench_res *r)
+{
+    for (int k = 0; k < 2; k++) {
+        cnio_file_t *fh = NULL;
+        MPI_Info info;
+        double t;
+        int rc;
+
+        MPI_Info_dup(b->info, &info);
+        MPI_Info_set(info, "cnio_connect_window", k ? BENCH_UNPACED : "16");
+        MPI_Barrier(MPI_COMM_WORLD);
+        t = MPI_Wtime();
+        rc = cnio_file_open(MPI_COMM_WORLD, b->uri, MPI_MODE_CREATE | MPI_MODE_RDWR, info, &fh);
+        if (rc == 0 && rep == 0 && k == 0)
+            bench_used(b, fh);
+        if (rc == 0)
+            rc = cnio_file_close(&fh);
+        t = MPI_Wtime() - t;
+        MPI_Info_free(&info);
+        rc = bench_agree(rc);
+        if (rc)
+            return bench_fail(b, k ? "unpaced open" : "paced open", rc);
+        MPI_Reduce(&t, &r->secs[k], 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+    }
+    return 0;
+}
+
+static double bench_median(const struct bench *b, size_t field_off, int k)
+{
+    double v[BENCH_MAX_REPS];
+
+    for (int i = 0; i < b->reps; i++)
+        v[i] = ((const double *)((const char *)&b->res[i] + field_off))[k];
+    qsort(v, (size_t)b->reps, sizeof(double), bench_cmp_double);
+    return b->reps % 2 ? v[b->reps / 2] : (v[b->reps / 2 - 1] + v[b->reps / 2]) / 2;
+}
+
+#define BENCH_MED(b, field, k) bench_median(b, offsetof(struct bench_res, field), k)
+
+static double bench_total(const struct bench *b)
+{
+    return (double)b->bytes * b->nranks;
+}
+
+static double bench_gbps(const struct bench *b, double secs)
+{
+    return secs > 0 ? bench_total(b) / secs / 1e9 : 0;
+}
+
+static double bench_cpu_gb(const struct bench *b, double cpu)
+{
+    return b->bytes ? cpu / (bench_total(b) / 1e9) : 0;
+}
+
+static void bench_json_rep(const struct bench *b, int i)
+{
+    const struct bench_res *r = &b->res[i];
+
+    for (int k = 0; k < 2; k++) {
+        printf("%s{\"rep\":%d,\"phase\":\"%s\",\"s\":%.6f", i || k ? "," : "", i + 1,
+               b->pat == PAT_OPEN ? (k ? "unpaced" : "paced") : (k ? "read" : "write"),
+               r->secs[k]);
+        if (b->pat != PAT_OPEN)
+            printf(",\"gbps\":%.4f,\"cpu_s\":%.4f", bench_gbps(b, r->secs[k]), r->cpu[k]);
+        if (b->pat == PAT_SMALL)
+            printf(",\"p50\":%.1f,\"p99\":%.1f", r->p50[k], r->p99[k]);
+        printf("}");
+    }
+}
+
+static void bench_json(const struct bench *b)
+{
+    static const char *const ph[2][2] = { { "write", "read" }, { "paced", "unpaced" } };
+    int o = b->pat == PAT_OPEN;
+    uint64_t unit = 0;
+
+    cnio__parse_size(b->unit_used, &unit);
+    printf("{\"tool\":\"cnio\",\"pattern\":\"%s\",\"ranks\":%d,\"servers\":%d,\"lanes\":%d,"
+           "\"transport\":\"%s\",\"stripe_unit\":%llu,\"bytes_per_rank\":%llu,"
+           "\"total_bytes\":%.0f,\"reps\":%d", bench_pat_names[b->pat], b->nranks, b->nhosts,
+           atoi(b->lanes_used), b->transport_used, (unsigned long long)unit,
+           (unsigned long long)b->bytes, bench_total(b), b->reps);
+    if (o)
+        printf(",\"connections\":%d", b->nranks * b->nhosts * atoi(b->lanes_used));
+    for (int k = 0; k < 2; k++) {
+        double s = BENCH_MED(b, secs, k);
+
+        if (o) {
+            printf(",\"%s_ms\":%.3f", ph[1][k], s * 1e3);
+            continue;
+        }
+        printf(",\"%s_s\":%.6f,\"%s_gbps\":%.4f,\"%s_cpu_s_per_gb\":%.4f", ph[0][k], s,
+               ph[0][k], bench_gbps(b, s), ph[0][k], bench_cpu_gb(b, BENCH_MED(b, cpu, k)));
+        if (b->pat == PAT_SMALL)
+            printf(",\"%s_p50_us\":%.1f,\"%s_p99_us\":%.1f,\"%s_kiops\":%.2f", ph[0][k],
+                   BENCH_MED(b, p50, k), ph[0][k], BENCH_MED(b, p99, k), ph[0][k],
+                   s > 0 ? (double)b->size * b->nranks / s / 1e3 : 0.0);
+    }
+    printf(",\"runs\":[");
+    for (int i = 0; i < b->reps; i++)
+        bench_json_rep(b, i);
+    printf("]}\n");
+}
+
+static void bench_table_head(const struct bench *b)
+{
+    char a[32], c[32], u[32];
+    uint64_t unit = 0;
+
+    cnio__parse_size(b->unit_used, &unit);
+    printf("cnio bench: %s, %d rank%s, %d server%s x %s lane%s (%s), stripe unit %s\n",
+           bench_pat_names[b->pat], b->nranks, b->nranks > 1 ? "s" : "", b->nhosts,
+           b->nhosts > 1 ? "s" : "", b->lanes_used, atoi(b->lanes_used) > 1 ? "s" : "",
+           b->transport_used, cli_bytes(unit, u, sizeof(u)));
+    if (b->pat == PAT_OPEN)
+        printf("  %d connections per open; %d repetition%s; object %s\n",
+               b->nranks * b->nhosts * atoi(b->lanes_used), b->reps, b->reps > 1 ? "s" : "",
+               b->uri);
+    else
+        printf("  %s per rank%s, %s per phase, %d repetition%s; object %s\n",
+               cli_bytes(b->bytes, a, sizeof(a)), b->pat == PAT_SMALL ? " in 4 KiB ops" : "",
+               cli_bytes((uint64_t)bench_total(b), c, sizeof(c)), b->reps,
+               b->reps > 1 ? "s" : "", b->uri);
+}
+
+static void bench_table_row(const struct bench *b, const char *rep, int k, double s,
+                            double cpu, double p50, double p99)
+{
+    static const char *const ph[2][2] = { { "write", "read" }, { "paced", "unpaced" } };
+
+    if (b->pat == PAT_OPEN) {
+        printf("  %6s  %-8s %10.1f\n", rep, ph[1][k], s * 1e3);
+        return;
+    }
+    printf("  %6s  %-8s %9.3f %9.3f %10.3f", rep, ph[0][k], s, bench_gbps(b, s),
+           bench_cpu_gb(b, cpu));
+    if (b->pat == PAT_SMALL)
+        printf(" %9.1f %9.1f", p50, p99);
+    printf("\n");
+}
+
+static void bench_table(const struct bench *b)
+{
+    char rep[16];
+
+    bench_table_head(b);
+    if (b->pat == PAT_OPEN)
+        printf("  %6s  %-8s %10s\n", "rep", "setup", "open+close ms");
+    else
+        printf("  %6s  %-8s %9s %9s %10s%s\n", "rep", "phase", "seconds", "GB/s", "CPU s/GB",
+               b->pat == PAT_SMALL ? "   p50 us    p99 us" : "");
+    for (int i = 0; i < b->reps; i++)
+        for (int k = 0; k < 2; k++) {
+            const struct bench_res *r = &b->res[i];
+
+            snprintf(rep, sizeof(rep), "%d", i + 1);
+            bench_table_row(b, rep, k, r->secs[k], r->cpu[k], r->p50[k], r->p99[k]);
+        }
+    for (int k = 0; k < 2 && b->reps > 1; k++)
+        bench_table_row(b, "median", k, BENCH_MED(b, secs, k), BENCH_MED(b, cpu, k),
+                        BENCH_MED(b, p50, k), BENCH_MED(b, p99, k));
+    if (b->pat != PAT_OPEN)
+        printf("  (CPU: user+sys of all ranks; the cnio-servers' CPU is not included)\n");
+}
+
+static int bench_alloc(struct bench *b)
+{
+    b->res = calloc((size_t)b->reps, sizeof(*b->res));
+    b->buf = b->bytes ? malloc(b->bytes) : NULL;
+    b->lat = b->pat == PAT_SMALL ? calloc((size_t)b->size, sizeof(double)) : NULL;
+    if (!b->res || (b->bytes && !b->buf) || (b->pat == PAT_SMALL && !b->lat))
+        return -CNIO_ERR_NOMEM;
+    snprintf(b->lanes_used, sizeof(b->lanes_used), "1");
+    snprintf(b->transport_used, sizeof(b->transport_used), "tcp");
+    snprintf(b->unit_used, sizeof(b->unit_used), "1048576");
+    return 0;
+}
+
+static int bench_run(struct bench *b)
+{
+    int rc = bench_setup(b);
+
+    if (rc)
+        return bench_fail(b, b->uri[0] ? b->uri : "hints", rc);
+    rc = bench_shape(b);
+    rc = bench_agree(rc ? rc : bench_alloc(b));
+    if (rc)
+        return bench_fail(b, "setup", rc);
+    for (int i = 0; i < b->reps && rc == 0; i++)
+        rc = b->pat == PAT_OPEN ? bench_open_rep(b, i, &b->res[i])
+                                : bench_rep(b, i, &b->res[i]);
+    if (rc == 0 && b->rank == 0) {
+        if (b->json)
+            bench_json(b);
+        else
+            bench_table(b);
+        fflush(stdout);
+    }
+    if (!b->keep && b->rank == 0) {
+        int rc2 = cnio_file_delete(b->uri, b->info);
+
+        if (rc2 && rc2 != -CNIO_ERR_NOENT)
+            cli_fail("bench", "removing the object", rc2);
+    }
+    return rc;
+}
+
+int cli_bench(int argc, char **argv)
+{
+    struct bench b = { .info = MPI_INFO_NULL, .ft = MPI_DATATYPE_NULL };
+    int rc = bench_parse(&b, argc, argv);
+
+    if (rc == -2) {
+        fputs(bench_help, stdout);
+        return CLI_EXIT_OK;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "usage: cnio bench [OPTIONS]; see cnio bench --help\n");
+        return CLI_EXIT_USAGE;
+    }
+    MPI_Init(NULL, NULL);
+    MPI_Comm_rank(MPI_COMM_WORLD, &b.rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &b.nranks);
+    rc = bench_run(&b);
+    if (b.ft != MPI_DATATYPE_NULL)
+        MPI_Type_free(&b.ft);
+    if (b.info != MPI_INFO_NULL)
+        MPI_Info_free(&b.info);
+    free(b.buf);
+    free(b.lat);
+    free(b.res);
+    MPI_Finalize();
+    return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}

@@ -1,0 +1,42 @@
+/*
+ * cli.h - the cnio command's shared pieces.
+ */
+#ifndef CNIO_CLI_H
+#define CNIO_CLI_H
+
+#include "common.h"
+#include "config.h"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+
+/* Options every subcommand takes. */
+struct cli_opts {
+    const char *key_file;       /* --key FILE */
+    const char *hints[32];      /* -o name=value */
+    int nhints;
+    int quiet;                  /* -q: no progress, no summary */
+    int verify;                 /* cp --verify */
+    int long_list;              /* ls -l */
+    uint64_t chunk;             /* cp --chunk SIZE */
+};
+
+/* Parses one common option at argv[*i] (advancing *i past its value). Returns 1 when it
+ * was one, 0 when not, -1 on a bad value (message printed). */
+int cli_common_opt(struct cli_opts *o, int argc, char **argv, int *i);
+/* Hints for a URI without MPI_Info: defaults, env, query, then -o and --key. */
+int cli_hints(const struct cli_opts *o, const struct cnio_uri *u, struct cnio_hints *h);
+/* Prints "cnio CMD: what: strerror(rc)" to stderr; returns CLI_EXIT_FAIL. */
+int cli_fail(const char *cmd, const char *what, int rc);
+/* Formats a byte count as "12.3 MiB". */
+const char *cli_bytes(uint64_t n, char *buf, size_t cap);
+
+int cli_cp(int argc, char **argv);
+int cli_ls(int argc, char **argv);
+int cli_stat(int argc, char **argv);
+int cli_rm(int argc, char **argv);
+int cli_keygen(int argc, char **argv);
+int cli_bench(int argc, char **argv);
+
+#endif /* CNIO_CLI_H */

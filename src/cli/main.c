@@ -1,0 +1,340 @@
+/*
+ * main.c - the cnio command: dispatch, common options, and the small subcommands
+ * (keygen, ls, stat, rm). `cnio cp` lives in cp.c.
+ */
+#include "cli.h"
+#include "auth.h"
+#include "client.h"
+#include "log.h"
+#include "stack.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char usage_text[] =
+    "usage: cnio COMMAND [OPTIONS] ARGS\n"
+    "\n"
+    "Collective network I/O: copy data between local files and objects striped over\n"
+    "cnio-server hosts, named by URIs cnio://host[:port][,host[:port]...]/path[?hints].\n"
+    "\n"
+    "commands:\n"
+    "  cp SRC DST      copy (either side a local path or a cnio:// URI); under\n"
+    "                  mpirun -n N the transfer is split over the N ranks\n"
+    "  ls URI          list the objects in a directory\n"
+    "  stat URI        show an object's size and layout\n"
+    "  rm URI...       remove objects\n"
+    "  keygen FILE     write a fresh shared key (mode 0600)\n"
+    "  bench           measure collective write/read throughput (doc/performance.md)\n"
+    "\n"
+    "common options:\n"
+    "  --key FILE      shared key file (default $CNIO_KEY_FILE, then ~/.cnio/key)\n"
+    "  -o NAME=VALUE   set a hint (striping_unit, striping_factor, cnio_lanes,\n"
+    "                  cnio_timeout_ms, ...); repeatable\n"
+    "  -q, --quiet     no progress bar, no summary\n"
+    "  -h, --help      this help; `cnio COMMAND --help` for one command\n"
+    "\n"
+    "exit status: 0 success, 1 the operation failed, 2 bad usage.\n";
+
+int cli_common_opt(struct cli_opts *o, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+
+    if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+        o->quiet = 1;
+        return 1;
+    }
+    if (!strcmp(a, "--key") || !strcmp(a, "-o")) {
+        if (*i + 1 >= argc) {
+            fprintf(stderr, "cnio: %s needs a value\n", a);
+            return -1;
+        }
+        (*i)++;
+        if (a[1] == 'o') {
+            if (!strchr(argv[*i], '=') || o->nhints == (int)CNIO_ARRAY_LEN(o->hints)) {
+                fprintf(stderr, "cnio: -o takes NAME=VALUE\n");
+                return -1;
+            }
+            o->hints[o->nhints++] = argv[*i];
+        } else {
+            o->key_file = argv[*i];
+        }
+        return 1;
+    }
+    return 0;
+}
+
+int cli_hints(const struct cli_opts *o, const struct cnio_uri *u, struct cnio_hints *h)
+{
+    int rc = cnio__hints_resolve(h, u);
+
+    for (int i = 0; rc == 0 && i < o->nhints; i++) {
+        char name[128];
+        const char *eq = strchr(o->hints[i], '=');
+        size_t n = (size_t)(eq - o->hints[i]);
+
+        if (n >= sizeof(name))
+            return -CNIO_ERR_HINT;
+        memcpy(name, o->hints[i], n);
+        name[n] = '\0';
+        if (cnio__hints_set(h, name, eq + 1) < 0)
+            rc = -CNIO_ERR_HINT;
+    }
+    if (rc == 0 && o->key_file)
+        rc = cnio__hints_set(h, "cnio_key_file", o->key_file) < 0 ? -CNIO_ERR_HINT : 0;
+    return rc;
+}
+
+int cli_fail(const char *cmd, const char *what, int rc)
+{
+    fprintf(stderr, "cnio %s: %s: %s\n", cmd, what, cnio_strerror(rc));
+    return CLI_EXIT_FAIL;
+}
+
+const char *cli_bytes(uint64_t n, char *buf, size_t cap)
+{
+    static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    double v = (double)n;
+    int u = 0;
+
+    while (v >= 1024 && u < 4)
+        v /= 1024, u++;
+    snprintf(buf, cap, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+    return buf;
+}
+
+/*
+ * Parses argv[1..] of a subcommand into o and its positional arguments. Returns the
+ * number of positionals, -1 on bad usage, -2 after printing help.
+ */
+static int cli_parse(const char *help, int argc, char **argv, struct cli_opts *o,
+                     char **pos, int maxpos)
+{
+    int npos = 0;
+
+    for (int i = 1; i < argc; i++) {
+        int r;
+
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(help, stdout);
+            return -2;
+        }
+        if (!strcmp(argv[i], "-l")) {
+            o->long_list = 1;
+            continue;
+        }
+        r = cli_common_opt(o, argc, argv, &i);
+        if (r < 0)
+            return -1;
+        if (r > 0)
+            continue;
+        if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "cnio: unknown option %s\n", argv[i]);
+            return -1;
+        }
+        if (npos == maxpos) {
+            fprintf(stderr, "cnio: too many arguments\n");
+            return -1;
+        }
+        pos[npos++] = argv[i];
+    }
+    return npos;
+}
+
+/* Parses uri and its hints; prints why on failure. */
+static int cli_target(const char *cmd, const struct cli_opts *o, const char *uri,
+                      struct cnio_uri *u, struct cnio_hints *h)
+{
+    int rc;
+
+    if (!cnio__uri_is_cnio(uri)) {
+        fprintf(stderr, "cnio %s: %s is not a cnio:// URI\n", cmd, uri);
+        return -CNIO_ERR_URI;
+    }
+    rc = cnio__uri_parse(uri, u);
+    if (rc == 0)
+        rc = cli_hints(o, u, h);
+    if (rc)
+        cli_fail(cmd, uri, rc);
+    return rc;
+}
+
+int cli_keygen(int argc, char **argv)
+{
+    static const char help[] =
+        "usage: cnio keygen FILE\n\nWrites a fresh random shared key to FILE (mode 0600; it must not exist).\n"
+        "Copy it to every cnio-server host (--key) and every client ($CNIO_KEY_FILE or ~/.cnio/key).\n";
+    struct cli_opts o = { 0 };
+    char *pos[1];
+    int n = cli_parse(help, argc, argv, &o, pos, 1), rc;
+
+    if (n == -2)
+        return CLI_EXIT_OK;
+    if (n != 1) {
+        fputs(help, stderr);
+        return CLI_EXIT_USAGE;
+    }
+    rc = cnio__key_generate(pos[0]);
+    if (rc)
+        return cli_fail("keygen", pos[0], rc);
+    if (!o.quiet)
+        printf("wrote a new key to %s (mode 0600)\n", pos[0]);
+    return CLI_EXIT_OK;
+}
+
+static int ls_print(const char *name, const struct cnio_obj_stat *s, void *arg)
+{
+    const struct cli_opts *o = arg;
+
+    if (o->long_list && !s->is_dir)
+        printf("%14llu  %8llu x %-3u  %s\n", (unsigned long long)s->size,
+               (unsigned long long)s->layout.unit, s->layout.count, name);
+    else if (o->long_list)
+        printf("%14s  %14s  %s/\n", "-", "-", name);
+    else
+        printf("%s%s\n", name, s->is_dir ? "/" : "");
+    return 0;
+}
+
+int cli_ls(int argc, char **argv)
+{
+    static const char help[] =
+        "usage: cnio ls [-l] [--key FILE] [-o NAME=VALUE] URI\n\n"
+        "Lists the directory named by URI (cnio://hosts/ for the root), sorted by name;\n"
+        "-l adds each object's size in bytes and its layout (stripe unit x count).\n";
+    struct cli_opts o = { 0 };
+    struct cnio_uri u = { 0 };
+    struct cnio_hints h;
+    struct cnio_stack *st = NULL;
+    char *pos[1];
+    int n = cli_parse(help, argc, argv, &o, pos, 1), rc;
+
+    if (n == -2)
+        return CLI_EXIT_OK;
+    if (n != 1) {
+        fputs(help, stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (cli_target("ls", &o, pos[0], &u, &h)) {
+        cnio__uri_free(&u);
+        return CLI_EXIT_USAGE;
+    }
+    rc = cnio__stack_open(&st);
+    if (rc == 0)
+        rc = cnio__obj_list(st, &u, &h, ls_print, &o);
+    if (st)
+        cnio__stack_close(st);
+    cnio__uri_free(&u);
+    return rc ? cli_fail("ls", pos[0], rc) : CLI_EXIT_OK;
+}
+
+int cli_stat(int argc, char **argv)
+{
+    static const char help[] =
+        "usage: cnio stat [--key FILE] [-o NAME=VALUE] URI\n\nShows an object's size, layout and hosts.\n";
+    struct cli_opts o = { 0 };
+    struct cnio_uri u = { 0 };
+    struct cnio_hints h;
+    struct cnio_stack *st = NULL;
+    struct cnio_obj_stat s;
+    char *pos[1], when[64] = "-", sz[32];
+    int n = cli_parse(help, argc, argv, &o, pos, 1), rc;
+
+    if (n == -2)
+        return CLI_EXIT_OK;
+    if (n != 1) {
+        fputs(help, stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (cli_target("stat", &o, pos[0], &u, &h)) {
+        cnio__uri_free(&u);
+        return CLI_EXIT_USAGE;
+    }
+    rc = cnio__stack_open(&st);
+    if (rc == 0)
+        rc = cnio__obj_stat(st, &u, &h, &s);
+    if (rc == 0) {
+        time_t t = (time_t)(s.mtime_ns / 1000000000ull);
+        struct tm tm;
+
+        if (s.mtime_ns && localtime_r(&t, &tm))
+            strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", &tm);
+        printf("object:       %s\n", u.path);
+        printf("type:         %s\n", s.is_dir ? "directory" : "object");
+        if (!s.is_dir) {
+            printf("size:         %llu (%s)\n", (unsigned long long)s.size,
+                   cli_bytes(s.size, sz, sizeof(sz)));
+            printf("stripe unit:  %llu\n", (unsigned long long)s.layout.unit);
+            printf("stripe count: %u\n", s.layout.count);
+        }
+        printf("hosts:        ");
+        for (int i = 0; i < u.nhosts; i++)
+            printf("%s%s:%u", i ? "," : "", u.hosts[i].name, u.hosts[i].port);
+        printf("\nmodified:     %s\n", when);
+    }
+    if (st)
+        cnio__stack_close(st);
+    cnio__uri_free(&u);
+    return rc ? cli_fail("stat", pos[0], rc) : CLI_EXIT_OK;
+}
+
+int cli_rm(int argc, char **argv)
+{
+    static const char help[] =
+        "usage: cnio rm [--key FILE] [-o NAME=VALUE] URI...\n\nRemoves each object from all its hosts.\n";
+    struct cli_opts o = { 0 };
+    struct cnio_stack *st = NULL;
+    char *pos[256];
+    int n = cli_parse(help, argc, argv, &o, pos, 256), rc, ret = CLI_EXIT_OK;
+
+    if (n == -2)
+        return CLI_EXIT_OK;
+    if (n < 1) {
+        fputs(help, stderr);
+        return CLI_EXIT_USAGE;
+    }
+    rc = cnio__stack_open(&st);
+    if (rc)
+        return cli_fail("rm", "stack", rc);
+    for (int i = 0; i < n; i++) {
+        struct cnio_uri u = { 0 };
+        struct cnio_hints h;
+
+        if (cli_target("rm", &o, pos[i], &u, &h) == 0) {
+            rc = cnio__obj_unlink(st, &u, &h);
+            if (rc)
+                ret = cli_fail("rm", pos[i], rc);
+        } else {
+            ret = CLI_EXIT_FAIL;
+        }
+        cnio__uri_free(&u);
+    }
+    cnio__stack_close(st);
+    return ret;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = {
+        { "cp", cli_cp }, { "ls", cli_ls }, { "stat", cli_stat },
+        { "rm", cli_rm }, { "keygen", cli_keygen }, { "bench", cli_bench },
+    };
+
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        fputs(usage_text, argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("cnio %d.%d\n", CNIO_VERSION_MAJOR, CNIO_VERSION_MINOR);
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(cmds); i++)
+        if (!strcmp(argv[1], cmds[i].name))
+            return cmds[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "cnio: unknown command '%s'\n\n%s", argv[1], usage_text);
+    return CLI_EXIT_USAGE;
+}

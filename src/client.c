@@ -1,0 +1,657 @@
+/*
+ * client.c - one process's view of an object striped over the hosts of a URI
+ * (src/client.h): connecting, opening, the data path, size, sync and close.
+ *
+ * The data path splits every transfer into pieces of at most 1 MiB that never cross a
+ * stripe, and keeps every lane of every host busy: each host column has a cursor over
+ * the caller's pieces (it skips the stripes other columns hold), and whenever a lane
+ * has a credit free it takes that column's next piece. The stack's progress engine then
+ * moves all lanes at once. WRITE payloads go out of, and READ replies land in, the
+ * caller's memory directly. On an error nothing new is issued, what is in flight
+ * drains (bounded by the endpoints' timeouts), and the first error is returned.
+ */
+#include "common.h"
+#include "client_int.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- hosts and connections ----------------------------------------------------------- */
+
+void cnio__cl_hosts_from_uri(struct cnio__cl_host *hosts, const struct cnio_uri *u, int n)
+{
+    for (int i = 0; i < n; i++) {
+        memset(&hosts[i], 0, sizeof(hosts[i]));
+        memcpy(hosts[i].name, u->hosts[i].name, sizeof(hosts[i].name));
+        hosts[i].port = u->hosts[i].port;
+    }
+}
+
+/* Opens the first lane of host: tries each address of the name until one answers. */
+static int cl_connect_first(struct cnio_stack *st, const struct cnio_hints *h,
+                            struct cnio__cl_host *host, const struct cnio_ep_auth *auth)
+{
+    struct cnio_addr addrs[4];
+    int n = 0, ret;
+
+    if (host->resolved)
+        return cnio__ep_open(st, h, &host->addr, host->name, auth, &host->lanes[0]);
+    ret = cnio__net_resolve(host->name, host->port, addrs, (int)CNIO_ARRAY_LEN(addrs), &n);
+    if (ret) {
+        cnio__err("cannot resolve host %s", host->name);
+        return ret;
+    }
+    for (int i = 0; i < n; i++) {
+        ret = cnio__ep_open(st, h, &addrs[i], host->name, auth, &host->lanes[0]);
+        if (!ret) {
+            host->addr = addrs[i];
+            host->resolved = 1;
+            return 0;
+        }
+    }
+    cnio__err("cannot connect to %s:%u: %s", host->name, host->port, cnio_strerror(ret));
+    return ret;
+}
+
+/* Opens lanes [from, to) of every host, then waits for their handshakes. */
+static int cl_connect_round(struct cnio_stack *st, const struct cnio_hints *h,
+                            struct cnio__cl_host *hosts, int n, int from, int to,
+                            const struct cnio_ep_auth *auth)
+{
+    for (int i = 0; i < n; i++)
+        for (int l = from; l < to; l++) {
+            int ret = l == 0 ? cl_connect_first(st, h, &hosts[i], &auth[i])
+                             : cnio__ep_open(st, h, &hosts[i].addr, hosts[i].name, &auth[i],
+                                             &hosts[i].lanes[l]);
+            if (ret)
+                return ret;
+            hosts[i].nlanes = l + 1;
+        }
+    for (int i = 0; i < n; i++) {
+        int ret = cnio__ep_wait_ready(st, hosts[i].lanes + from, to - from);
+
+        if (ret) {
+            cnio__err("connecting to %s:%u: %s", hosts[i].name, hosts[i].port,
+                      cnio_strerror(ret));
+            return ret;
+        }
+    }
+    return 0;
+}
+
+int cnio__cl_connect(struct cnio_stack *st, const struct cnio_hints *h,
+                     struct cnio__cl_host *hosts, int n, int lanes,
+                     const struct cnio_ep_auth *auth, struct cnio_obj_stats *stats)
+{
+    int64_t t0 = cnio__now_ns();
+    int window = CNIO_MAX(h->connect_window, 1), ret = 0;
+
+    lanes = CNIO_MIN(CNIO_MAX(lanes, 1), CNIO_MAX_LANES);
+    for (int from = 0; from < lanes && !ret; from += window)
+        ret = cl_connect_round(st, h, hosts, n, from, CNIO_MIN(from + window, lanes), auth);
+    if (stats) {
+        for (int i = 0; i < n; i++)
+            stats->connects += (uint64_t)hosts[i].nlanes;
+        stats->connect_ns += cnio__now_ns() - t0;
+    }
+    return ret;
+}
+
+void cnio__cl_disconnect(struct cnio__cl_host *hosts, int n)
+{
+    for (int i = 0; hosts && i < n; i++) {
+        for (int l = 0; l < hosts[i].nlanes; l++) {
+            cnio__ep_close(hosts[i].lanes[l]);
+            hosts[i].lanes[l] = NULL;
+        }
+        hosts[i].nlanes = 0;
+    }
+}
+
+struct cnio_ep *cnio__cl_ctl_ep(const struct cnio__cl_host *host)
+{
+    for (int l = 0; l < host->nlanes; l++)
+        if (!cnio__ep_error(host->lanes[l]))
+            return host->lanes[l];
+    return host->lanes[0];
+}
+
+int cnio__cl_open_payload(uint32_t flags, const struct cnio_layout *l, uint32_t index,
+                          const char *name, uint8_t *buf, size_t cap)
+{
+    struct cnio_wire_open o = { 0 };
+    size_t len = strlen(name);
+
+    if (len > CNIO_WIRE_MAX_NAME)
+        return -CNIO_ERR_INVAL;
+    o.flags = flags;
+    o.stripe_count = l ? l->count : 0;
+    o.stripe_unit = l ? l->unit : 0;
+    o.stripe_index = index;
+    o.name_len = (uint32_t)len;
+    o.name = name;
+    return cnio__wire_open_encode(&o, buf, cap);
+}
+
+uint64_t cnio__cl_size(const struct cnio_layout *l, uint64_t recorded,
+                       const struct cnio__cl_host *hosts, int n)
+{
+    uint64_t size = recorded;
+
+    for (int j = 0; j < n; j++)
+        size = CNIO_MAX(size, cnio__layout_logical_end(l, (uint32_t)j, hosts[j].info.local_size));
+    return size;
+}
+
+void cnio__cl_free(struct cnio_obj *obj)
+{
+    if (!obj)
+        return;
+    if (obj->hosts)
+        cnio__cl_disconnect(obj->hosts, obj->nhosts);
+    free(obj->hosts);
+    free(obj->path);
+    cnio__key_wipe(&obj->key);
+    free(obj);
+}
+
+/* ---- open ------------------------------------------------------------------------------ */
+
+/* Runs one OPEN per host j in [from, to) with layout l; fills handles and infos. */
+static int cl_open_hosts(struct cnio_obj *obj, int from, int to, uint32_t flags,
+                         const struct cnio_layout *l)
+{
+    enum { PL = CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME };
+    int n = to - from, ret;
+    struct cnio_call *c = calloc((size_t)n, sizeof(*c));
+    uint8_t (*pl)[PL] = calloc((size_t)n, PL);
+    uint8_t (*rb)[CNIO_WIRE_INFO_SIZE] = calloc((size_t)n, CNIO_WIRE_INFO_SIZE);
+
+    ret = c && pl && rb ? 0 : -CNIO_ERR_NOMEM;
+    for (int i = 0; !ret && i < n; i++) {
+        int len = cnio__cl_open_payload(flags, l, (uint32_t)(from + i), obj->path, pl[i], PL);
+
+        ret = len < 0 ? len : 0;
+        c[i] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[from + i]),
+                                   .type = CNIO_WIRE_OPEN, .payload = pl[i],
+                                   .plen = (uint32_t)len, .rbuf = rb[i],
+                                   .rcap = CNIO_WIRE_INFO_SIZE };
+    }
+    if (!ret)
+        ret = cnio__stack_calls(obj->st, c, n);
+    for (int i = 0; c && rb && i < n; i++) {
+        struct cnio__cl_host *host = &obj->hosts[from + i];
+
+        if (c[i].status || !c[i].done)
+            continue;
+        host->handle = c[i].robject;
+        host->opened = 1;
+        if (!ret && (cnio__wire_info_parse(rb[i], c[i].rlen, &host->info) || !host->handle))
+            ret = -CNIO_ERR_PROTO;
+    }
+    free(c);
+    free(pl);
+    free(rb);
+    return ret;
+}
+
+/* Checks that every host j holds column j of layout l. */
+static int cl_check_layout(const struct cnio_obj *obj)
+{
+    for (int j = 0; j < obj->nhosts; j++) {
+        const struct cnio_wire_info *i = &obj->hosts[j].info;
+
+        if (i->stripe_unit != obj->layout.unit || i->stripe_count != obj->layout.count ||
+            i->stripe_index != (uint32_t)j) {
+            cnio__err("%s: host %s holds column %u of a %llu x %u layout, expected column "
+                      "%d of %llu x %u", obj->path, obj->hosts[j].name, i->stripe_index,
+                      (unsigned long long)i->stripe_unit, i->stripe_count, j,
+                      (unsigned long long)obj->layout.unit, obj->layout.count);
+            return -CNIO_ERR_LAYOUT;
+        }
+    }
+    return 0;
+}
+
+/* Column 0 first: it creates the object or tells its stored layout; then the others. */
+static int cl_open_all(struct cnio_obj *obj, int nuri, const struct cnio_ep_auth *auth)
+{
+    uint32_t want = obj->h.striping_factor ? obj->h.striping_factor : (uint32_t)nuri;
+    struct cnio_layout l = { obj->h.striping_unit, CNIO_MIN(want, (uint32_t)nuri) };
+    int ret;
+
+    obj->nhosts = 1;
+    ret = cnio__cl_connect(obj->st, &obj->h, obj->hosts, 1, (int)obj->h.lanes, auth,
+                           &obj->stats);
+    if (!ret)
+        ret = cl_open_hosts(obj, 0, 1, obj->oflags, &l);
+    if (ret)
+        return ret;
+    obj->layout.unit = obj->hosts[0].info.stripe_unit;
+    obj->layout.count = obj->hosts[0].info.stripe_count;
+    obj->recorded = obj->hosts[0].info.size;
+    if (cnio__layout_check(&obj->layout) || obj->layout.count > (uint32_t)nuri) {
+        cnio__err("%s: stored layout %llu x %u does not fit %d hosts", obj->path,
+                  (unsigned long long)obj->layout.unit, obj->layout.count, nuri);
+        return -CNIO_ERR_LAYOUT;
+    }
+    obj->nhosts = (int)obj->layout.count;
+    ret = cnio__cl_connect(obj->st, &obj->h, obj->hosts + 1, obj->nhosts - 1,
+                           (int)obj->h.lanes, auth + 1, &obj->stats);
+    if (!ret)
+        ret = cl_open_hosts(obj, 1, obj->nhosts, obj->oflags & ~CNIO_WIRE_O_EXCL,
+                            &obj->layout);
+    return ret ? ret : cl_check_layout(obj);
+}
+
+/* CLOSE on every host where this process opened the object. */
+static int cl_close_handles(struct cnio_obj *obj)
+{
+    struct cnio_call *c = calloc((size_t)obj->nhosts, sizeof(*c));
+    int ret;
+
+    if (!c)
+        return -CNIO_ERR_NOMEM;
+    for (int j = 0; j < obj->nhosts; j++)
+        if (obj->hosts[j].opened && obj->hosts[j].nlanes)
+            c[j] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[j]),
+                                       .type = CNIO_WIRE_CLOSE,
+                                       .object = obj->hosts[j].handle };
+    ret = cnio__stack_calls(obj->st, c, obj->nhosts);
+    for (int j = 0; j < obj->nhosts; j++)
+        obj->hosts[j].opened = 0;
+    free(c);
+    return ret;
+}
+
+int cnio__obj_open(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
+                   uint32_t oflags, struct cnio_obj **out)
+{
+    struct cnio_ep_auth *auth = NULL;
+    struct cnio_obj *obj;
+    int ret;
+
+    if (!st || !u || !h || !out || u->nhosts < 1 || !u->path || !u->path[0] ||
+        (oflags & ~CNIO_WIRE_O_ALL))
+        return -CNIO_ERR_INVAL;
+    obj = calloc(1, sizeof(*obj));
+    if (!obj)
+        return -CNIO_ERR_NOMEM;
+    obj->st = st;
+    obj->h = *h;
+    obj->oflags = oflags;
+    obj->path = strdup(u->path);
+    obj->hosts = calloc((size_t)u->nhosts, sizeof(*obj->hosts));
+    auth = calloc((size_t)u->nhosts, sizeof(*auth));
+    ret = -CNIO_ERR_NOMEM;
+    if (!obj->path || !obj->hosts || !auth)
+        goto fail;
+    ret = cnio__key_load(h->key_file, &obj->key);
+    if (ret)
+        goto fail;
+    obj->has_key = 1;
+    cnio__cl_hosts_from_uri(obj->hosts, u, u->nhosts);
+    for (int i = 0; i < u->nhosts; i++)
+        auth[i] = (struct cnio_ep_auth){ .mode = CNIO_WIRE_AUTH_KEY, .k = obj->key.bytes,
+                                         .klen = obj->key.len };
+    ret = cl_open_all(obj, u->nhosts, auth);
+    if (ret)
+        goto close_handles;
+    free(auth);
+    *out = obj;
+    return 0;
+close_handles:
+    cl_close_handles(obj);
+fail:
+    free(auth);
+    cnio__cl_free(obj);
+    return ret;
+}
+
+int cnio__obj_close(struct cnio_obj *obj)
+{
+    int ret;
+
+    if (!obj)
+        return -CNIO_ERR_INVAL;
+    ret = cl_close_handles(obj);
+    cnio__cl_free(obj);
+    return ret;
+}
+
+/* ---- the data path ---------------------------------------------------------------------- */
+
+struct cl_run {
+    struct cnio_obj *obj;
+    const struct cnio_xfer *x;
+    size_t n;
+    int write;
+    size_t pending;
+    int err;
+    uint64_t end;               /* reads: largest logical end returned */
+};
+
+static void cl_piece_done(struct cnio_req *r)
+{
+    struct cl_run *run = r->arg;
+    struct cnio__cl_host *host = &run->obj->hosts[r->u32];
+    uint64_t moved = run->write ? r->plen : r->rlen;
+
+    run->pending--;
+    if (r->status) {
+        if (!run->err)
+            run->err = r->status;
+        return;
+    }
+    if (!run->write) {
+        if (r->rlen < r->rcap)
+            memset((uint8_t *)r->rbuf + r->rlen, 0, r->rcap - r->rlen);
+        if (r->rlen)
+            run->end = CNIO_MAX(run->end, r->u64 + r->rlen);
+        run->obj->stats.bytes_read += moved;
+    } else {
+        run->obj->stats.bytes_written += moved;
+    }
+    host->bytes += moved;
+}
+
+/* The next piece of column j, at most cap bytes: 1 (filled), 0 when column j has
+ * nothing left. */
+static int cl_next_piece(struct cl_run *run, uint32_t j, uint64_t cap, struct cnio_piece *p,
+                         uint64_t *logical, uint8_t **buf)
+{
+    const struct cnio_layout *l = &run->obj->layout;
+    struct cnio__cl_host *host = &run->obj->hosts[j];
+
+    while (host->xi < run->n) {
+        const struct cnio_xfer *x = &run->x[host->xi];
+        uint64_t off = x->off + host->pos, stripe = off / l->unit;
+        uint32_t col = (uint32_t)(stripe % l->count);
+
+        if (host->pos >= x->len) {
+            host->xi++;
+            host->pos = 0;
+            continue;
+        }
+        if (col != j) {
+            uint64_t next = (stripe + (j + l->count - col) % l->count) * l->unit;
+
+            if (next >= x->off + x->len) {
+                host->xi++;
+                host->pos = 0;
+            } else {
+                host->pos = next - x->off;
+            }
+            continue;
+        }
+        *p = cnio__layout_piece(l, off, x->len - host->pos);
+        p->len = CNIO_MIN(p->len, cap);
+        *logical = off;
+        *buf = (uint8_t *)x->buf + host->pos;
+        host->pos += p->len;
+        return 1;
+    }
+    return 0;
+}
+
+/* Submits column j's next piece on ep: 1 submitted, 0 nothing left, -1 error. */
+static int cl_submit_piece(struct cl_run *run, uint32_t j, struct cnio_ep *ep)
+{
+    uint64_t cap = CNIO_MIN((uint64_t)CNIO__CL_PIECE, (uint64_t)cnio__ep_max_payload(ep));
+    struct cnio_obj *obj = run->obj;
+    struct cnio_req *r;
+    struct cnio_piece p;
+    uint64_t logical;
+    uint8_t *buf;
+    int ret;
+
+    if (!cl_next_piece(run, j, cap, &p, &logical, &buf))
+        return 0;
+    r = cnio__req_get(obj->st);
+    if (!r) {
+        run->err = -CNIO_ERR_NOMEM;
+        return -1;
+    }
+    r->type = run->write ? CNIO_WIRE_WRITE : CNIO_WIRE_READ;
+    r->object = obj->hosts[j].handle;
+    r->offset = p.local_off;
+    if (run->write) {
+        r->payload = buf;
+        r->plen = (uint32_t)p.len;
+    } else {
+        cnio__wire_u64_encode(p.len, r->inl, sizeof(r->inl));
+        r->payload = r->inl;
+        r->plen = 8;
+        r->rbuf = buf;
+        r->rcap = (uint32_t)p.len;
+    }
+    r->done = cl_piece_done;
+    r->arg = run;
+    r->u32 = j;
+    r->u64 = logical;
+    run->pending++;
+    obj->stats.requests++;
+    ret = cnio__ep_submit(ep, r);
+    if (ret) {
+        run->pending--;
+        run->err = ret;
+        return -1;
+    }
+    return 1;
+}
+
+/* Hands column j's pieces to its lanes while they have credits. */
+static void cl_feed_host(struct cl_run *run, uint32_t j)
+{
+    struct cnio__cl_host *host = &run->obj->hosts[j];
+    int idle = 0;
+
+    while (!run->err && host->xi < run->n && idle < host->nlanes) {
+        struct cnio_ep *ep = host->lanes[host->next_lane];
+        int err = cnio__ep_error(ep);
+
+        if (err) {
+            run->err = err;
+            return;
+        }
+        host->next_lane = (host->next_lane + 1) % host->nlanes;
+        if (cnio__ep_free_credits(ep) == 0) {
+            idle++;
+            continue;
+        }
+        idle = 0;
+        if (cl_submit_piece(run, j, ep) <= 0)
+            return;
+    }
+}
+
+static int cl_exhausted(const struct cl_run *run)
+{
+    for (int j = 0; j < run->obj->nhosts; j++)
+        if (run->obj->hosts[j].xi < run->n)
+            return 0;
+    return 1;
+}
+
+static int cl_validate(const struct cnio_xfer *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (x[i].len == 0)
+            continue;
+        if (!x[i].buf)
+            return -CNIO_ERR_INVAL;
+        if (x[i].off > (uint64_t)INT64_MAX || x[i].len > (uint64_t)INT64_MAX - x[i].off)
+            return -CNIO_ERR_OVERFLOW;
+    }
+    return 0;
+}
+
+/* Moves every piece of x over every host; drains what is in flight on error. */
+static int cl_transfer(struct cl_run *run)
+{
+    struct cnio_obj *obj = run->obj;
+    int64_t t0 = cnio__now_ns();
+    int ret = cl_validate(run->x, run->n);
+
+    if (ret)
+        return ret;
+    for (int j = 0; j < obj->nhosts; j++) {
+        obj->hosts[j].xi = 0;
+        obj->hosts[j].pos = 0;
+    }
+    for (;;) {
+        for (int j = 0; j < obj->nhosts && !run->err; j++)
+            cl_feed_host(run, (uint32_t)j);
+        if (run->pending == 0 && (run->err || cl_exhausted(run)))
+            break;
+        ret = cnio__stack_progress(obj->st, -1);
+        if (ret) {
+            for (int j = 0; j < obj->nhosts; j++)
+                for (int l = 0; l < obj->hosts[j].nlanes; l++)
+                    cnio__ep_fail(obj->hosts[j].lanes[l], ret);
+        }
+    }
+    obj->stats.net_ns += cnio__now_ns() - t0;
+    return run->err;
+}
+
+int cnio__obj_writex(struct cnio_obj *obj, const struct cnio_xfer *x, size_t n)
+{
+    struct cl_run run = { .obj = obj, .x = x, .n = n, .write = 1 };
+
+    if (!obj || (n && !x))
+        return -CNIO_ERR_INVAL;
+    return cl_transfer(&run);
+}
+
+int cnio__obj_readx(struct cnio_obj *obj, const struct cnio_xfer *x, size_t n,
+                    uint64_t *end_out)
+{
+    struct cl_run run = { .obj = obj, .x = x, .n = n, .write = 0 };
+    int ret;
+
+    if (!obj || (n && !x))
+        return -CNIO_ERR_INVAL;
+    ret = cl_transfer(&run);
+    if (!ret && end_out)
+        *end_out = run.end;
+    return ret;
+}
+
+ssize_t cnio__obj_pwrite(struct cnio_obj *obj, const void *buf, size_t len, uint64_t off)
+{
+    struct cnio_xfer x = { off, len, (void *)buf };
+    int ret;
+
+    if (len > (size_t)SSIZE_MAX)
+        return -CNIO_ERR_INVAL;
+    ret = cnio__obj_writex(obj, &x, 1);
+    return ret ? ret : (ssize_t)len;
+}
+
+ssize_t cnio__obj_pread(struct cnio_obj *obj, void *buf, size_t len, uint64_t off)
+{
+    struct cnio_xfer x = { off, len, buf };
+    uint64_t end = 0;
+    int ret;
+
+    if (len > (size_t)SSIZE_MAX)
+        return -CNIO_ERR_INVAL;
+    ret = cnio__obj_readx(obj, &x, 1, &end);
+    if (ret)
+        return ret;
+    end = CNIO_MAX(end, obj->recorded);
+    if (end <= off)
+        return 0;
+    return (ssize_t)CNIO_MIN((uint64_t)len, end - off);
+}
+
+/* ---- size, sync, accessors ------------------------------------------------------------ */
+
+/* One control request per host, all at once, with per-host info replies. */
+static int cl_each_host(struct cnio_obj *obj, uint16_t type, uint64_t offset,
+                        const void *payload, uint32_t plen, int want_info)
+{
+    struct cnio_call *c = calloc((size_t)obj->nhosts, sizeof(*c));
+    uint8_t (*rb)[CNIO_WIRE_INFO_SIZE] = calloc((size_t)obj->nhosts, CNIO_WIRE_INFO_SIZE);
+    int ret = c && rb ? 0 : -CNIO_ERR_NOMEM;
+
+    for (int j = 0; !ret && j < obj->nhosts; j++)
+        c[j] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[j]), .type = type,
+                                   .object = obj->hosts[j].handle, .offset = offset,
+                                   .payload = payload, .plen = plen, .rbuf = rb[j],
+                                   .rcap = want_info ? CNIO_WIRE_INFO_SIZE : 0 };
+    if (!ret)
+        ret = cnio__stack_calls(obj->st, c, obj->nhosts);
+    for (int j = 0; !ret && want_info && j < obj->nhosts; j++)
+        if (cnio__wire_info_parse(rb[j], c[j].rlen, &obj->hosts[j].info))
+            ret = -CNIO_ERR_PROTO;
+    free(c);
+    free(rb);
+    return ret;
+}
+
+int cnio__obj_size(struct cnio_obj *obj, uint64_t *size)
+{
+    uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
+    int len, ret;
+
+    if (!obj || !size)
+        return -CNIO_ERR_INVAL;
+    len = cnio__cl_open_payload(0, NULL, 0, obj->path, pl, sizeof(pl));
+    if (len < 0)
+        return len;
+    ret = cl_each_host(obj, CNIO_WIRE_STAT, 0, pl, (uint32_t)len, 1);
+    if (ret)
+        return ret;
+    obj->recorded = obj->hosts[0].info.size;
+    *size = cnio__cl_size(&obj->layout, obj->recorded, obj->hosts, obj->nhosts);
+    return 0;
+}
+
+int cnio__obj_set_size(struct cnio_obj *obj, uint64_t size)
+{
+    int ret;
+
+    if (!obj)
+        return -CNIO_ERR_INVAL;
+    if (size > (uint64_t)INT64_MAX)
+        return -CNIO_ERR_OVERFLOW;
+    ret = cl_each_host(obj, CNIO_WIRE_SETSIZE, size, NULL, 0, 1);
+    if (!ret)
+        obj->recorded = size;
+    return ret;
+}
+
+int cnio__obj_sync(struct cnio_obj *obj)
+{
+    if (!obj)
+        return -CNIO_ERR_INVAL;
+    return cl_each_host(obj, CNIO_WIRE_SYNC, 0, NULL, 0, 0);
+}
+
+const struct cnio_layout *cnio__obj_layout(const struct cnio_obj *obj)
+{
+    return &obj->layout;
+}
+
+int cnio__obj_nhosts(const struct cnio_obj *obj)
+{
+    return obj->nhosts;
+}
+
+const struct cnio_hints *cnio__obj_hints(const struct cnio_obj *obj)
+{
+    return &obj->h;
+}
+
+void cnio__obj_stats(const struct cnio_obj *obj, struct cnio_obj_stats *s)
+{
+    *s = obj->stats;
+}
+
+uint64_t cnio__obj_host_bytes(const struct cnio_obj *obj, int j)
+{
+    return j >= 0 && j < obj->nhosts ? obj->hosts[j].bytes : 0;
+}

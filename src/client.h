@@ -1,0 +1,114 @@
+/*
+ * client.h - one process's view of an object striped over the hosts of a URI.
+ *
+ * This is what the public calls (collective/) and the cnio command stand on. It is
+ * MPI-free: the object is opened over this process's own stack (src/stack.h), with
+ * `lanes` connections per host, and data moves with many requests in flight over all
+ * hosts at once. Every network wait is bounded by the hints' timeout_ms.
+ *
+ * Two ways to get an object:
+ *  - cnio__obj_open: authenticates with the shared key and opens (or creates) the object
+ *    on every host: what a singleton process, or rank 0's proxy, does.
+ *  - cnio__obj_attach: joins an object that a proxy opened, from the description the
+ *    proxy exported (cnio__obj_export) and a per-rank token: what the other ranks do.
+ *    No key needed.
+ */
+#ifndef CNIO_CLIENT_H
+#define CNIO_CLIENT_H
+
+#include "common.h"
+#include "config.h"
+#include "layout.h"
+#include <sys/types.h>
+
+struct cnio_stack;
+struct cnio_obj;
+
+/* Open flags: CNIO_WIRE_O_CREATE, CNIO_WIRE_O_EXCL, CNIO_WIRE_O_TRUNC, CNIO_WIRE_O_WRITE
+ * (src/wire.h). */
+
+/* One contiguous piece of a vectored transfer: logical object offset, bytes, memory. */
+struct cnio_xfer {
+    uint64_t off;
+    uint64_t len;
+    void *buf;
+};
+
+/*
+ * Connects to every host of u (lanes per host), authenticates with the key of
+ * h->key_file, opens the object u->path with oflags on each host (creating it with
+ * layout striping_unit / striping_factor when it does not exist; an existing object
+ * keeps its layout, read from the host of column 0 and checked against the others).
+ * On success *out owns the connections and the open handles.
+ * Errors: -CNIO_ERR_KEY, -CNIO_ERR_RESOLVE, -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT,
+ * -CNIO_ERR_AUTH, -CNIO_ERR_NOENT, -CNIO_ERR_EXIST, -CNIO_ERR_ACCESS, -CNIO_ERR_LAYOUT, ...
+ */
+int cnio__obj_open(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
+                   uint32_t oflags, struct cnio_obj **out);
+
+/*
+ * Serialises what another process needs to attach to obj as rank `rank`: hosts,
+ * layout, per-host object handles, the tokens for that rank (HMAC of the key), the
+ * hints in effect. Returns the bytes written, or the bytes needed when cap is too
+ * small (buf may be NULL), or a negative CNIO_ERR_*. Only an object opened with
+ * cnio__obj_open (which holds the key) can export.
+ */
+ssize_t cnio__obj_export(struct cnio_obj *obj, uint32_t rank, void *buf, size_t cap);
+/* Attaches to an exported object: connects, authenticates with the token, no key. */
+int cnio__obj_attach(struct cnio_stack *st, const void *desc, size_t len, struct cnio_obj **out);
+
+/* Vectored transfer of n pieces (any order, any sizes; overlapping writes undefined):
+ * all pieces go out pipelined over every host and lane. Returns 0 or a negative code;
+ * on error some pieces may have been transferred. */
+int cnio__obj_writex(struct cnio_obj *obj, const struct cnio_xfer *x, size_t n);
+/* Reads n pieces; bytes a host does not hold (holes, past its local end) read as zeros.
+ * *end_out (may be NULL) receives the largest logical end of any byte a host returned. */
+int cnio__obj_readx(struct cnio_obj *obj, const struct cnio_xfer *x, size_t n,
+                    uint64_t *end_out);
+/* Contiguous forms. pread returns the bytes read before the object's end (as known
+ * from the hosts' replies and the recorded size); both return a negative code on error. */
+ssize_t cnio__obj_pwrite(struct cnio_obj *obj, const void *buf, size_t len, uint64_t off);
+ssize_t cnio__obj_pread(struct cnio_obj *obj, void *buf, size_t len, uint64_t off);
+
+/* Logical size: the recorded size and every host's local size, combined. */
+int cnio__obj_size(struct cnio_obj *obj, uint64_t *size);
+/* Truncates or extends to size on every host and records it. */
+int cnio__obj_set_size(struct cnio_obj *obj, uint64_t size);
+/* fsync on every host. */
+int cnio__obj_sync(struct cnio_obj *obj);
+/* Closes the handles (CLOSE on each host when opened here) and the connections; frees obj.
+ * Returns the first error met, but always frees. */
+int cnio__obj_close(struct cnio_obj *obj);
+
+const struct cnio_layout *cnio__obj_layout(const struct cnio_obj *obj);
+int cnio__obj_nhosts(const struct cnio_obj *obj);
+const struct cnio_hints *cnio__obj_hints(const struct cnio_obj *obj);
+
+/* Per-object counters for statistics: bytes and requests sent to each host, connects. */
+struct cnio_obj_stats {
+    uint64_t bytes_written, bytes_read, requests, connects;
+    int64_t connect_ns;         /* time spent connecting and authenticating */
+    int64_t net_ns;             /* time inside writex/readx */
+};
+void cnio__obj_stats(const struct cnio_obj *obj, struct cnio_obj_stats *s);
+/* Bytes moved to / from host column j so far. */
+uint64_t cnio__obj_host_bytes(const struct cnio_obj *obj, int j);
+
+/* Control operations without an open object (each connects, authenticates, closes). */
+struct cnio_obj_stat {
+    struct cnio_layout layout;
+    uint64_t size;              /* logical size */
+    uint64_t mtime_ns;
+    int is_dir;
+};
+int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
+                   struct cnio_obj_stat *out);
+/* Removes the object from every host: -CNIO_ERR_NOENT when no host had it. */
+int cnio__obj_unlink(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h);
+/* Lists the directory u->path ("" = root): calls fn once per entry, names sorted, with
+ * sizes combined over all hosts. */
+int cnio__obj_list(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
+                   int (*fn)(const char *name, const struct cnio_obj_stat *s, void *arg),
+                   void *arg);
+
+#endif /* CNIO_CLIENT_H */

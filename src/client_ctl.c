@@ -1,0 +1,593 @@
+/*
+ * client_ctl.c - control operations without an open object (stat, unlink, list) and
+ * the export / attach pair that lets other processes join an open object.
+ *
+ * The export description is a little-endian byte string:
+ *
+ *   u32 magic "CNIX"   u16 version (1)   u16 hosts C
+ *   u32 rank           u32 open flags    u64 stripe unit     u32 stripe count (= C)
+ *   u32 lanes          i32 timeout_ms    u32 connect_window  u64 recorded size
+ *   char transport[16] (NUL-padded)      u16 path length, path bytes
+ *   C times: u16 name length, name bytes, u16 port, u8 family (4 or 6), u8 0,
+ *            address (4 or 16 bytes), u64 object handle, token[32]
+ *   u32 CRC32C of everything before it
+ *
+ * Attach treats it as untrusted: every length is checked before use, and anything out
+ * of range is -CNIO_ERR_PROTO.
+ */
+#include "common.h"
+#include "client_int.h"
+#include "log.h"
+
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CTL_MAGIC 0x58494e43u /* "CNIX" */
+#define CTL_VERSION 1
+#define CTL_FIXED 66
+
+/* ---- connecting for one control operation ------------------------------------------ */
+
+struct ctl {
+    struct cnio_stack *st;
+    struct cnio_hints h;
+    struct cnio_key key;
+    struct cnio__cl_host *hosts;
+    struct cnio_ep_auth *auth;
+    int n;
+};
+
+static void ctl_end(struct ctl *c)
+{
+    cnio__cl_disconnect(c->hosts, c->n);
+    free(c->hosts);
+    free(c->auth);
+    cnio__key_wipe(&c->key);
+}
+
+/* Loads the key and connects one lane to each of the first `connect` hosts of u. */
+static int ctl_begin(struct ctl *c, struct cnio_stack *st, const struct cnio_uri *u,
+                     const struct cnio_hints *h, int connect)
+{
+    int ret;
+
+    memset(c, 0, sizeof(*c));
+    if (!st || !u || !h || u->nhosts < 1 || !u->path)
+        return -CNIO_ERR_INVAL;
+    c->st = st;
+    c->h = *h;
+    c->h.lanes = 1;
+    c->n = u->nhosts;
+    c->hosts = calloc((size_t)c->n, sizeof(*c->hosts));
+    c->auth = calloc((size_t)c->n, sizeof(*c->auth));
+    ret = c->hosts && c->auth ? cnio__key_load(h->key_file, &c->key) : -CNIO_ERR_NOMEM;
+    if (ret)
+        goto fail;
+    cnio__cl_hosts_from_uri(c->hosts, u, c->n);
+    for (int i = 0; i < c->n; i++)
+        c->auth[i] = (struct cnio_ep_auth){ .mode = CNIO_WIRE_AUTH_KEY, .k = c->key.bytes,
+                                            .klen = c->key.len };
+    ret = cnio__cl_connect(st, &c->h, c->hosts, connect, 1, c->auth, NULL);
+    if (!ret)
+        return 0;
+fail:
+    ctl_end(c);
+    return ret;
+}
+
+/* STAT of name on hosts [from, to) into their info. */
+static int ctl_stat_hosts(struct ctl *c, const char *name, int from, int to)
+{
+    uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
+    int n = to - from, len = cnio__cl_open_payload(0, NULL, 0, name, pl, sizeof(pl)), ret;
+    struct cnio_call *calls = calloc((size_t)CNIO_MAX(n, 1), sizeof(*calls));
+    uint8_t (*rb)[CNIO_WIRE_INFO_SIZE] = calloc((size_t)CNIO_MAX(n, 1), CNIO_WIRE_INFO_SIZE);
+
+    ret = !calls || !rb ? -CNIO_ERR_NOMEM : len < 0 ? len : 0;
+    for (int i = 0; !ret && i < n; i++)
+        calls[i] = (struct cnio_call){ .ep = c->hosts[from + i].lanes[0],
+                                       .type = CNIO_WIRE_STAT, .payload = pl,
+                                       .plen = (uint32_t)len, .rbuf = rb[i],
+                                       .rcap = CNIO_WIRE_INFO_SIZE };
+    if (!ret)
+        ret = cnio__stack_calls(c->st, calls, n);
+    for (int i = 0; !ret && i < n; i++)
+        if (cnio__wire_info_parse(rb[i], calls[i].rlen, &c->hosts[from + i].info))
+            ret = -CNIO_ERR_PROTO;
+    free(calls);
+    free(rb);
+    return ret;
+}
+
+int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
+                   struct cnio_obj_stat *out)
+{
+    struct cnio_layout l;
+    struct ctl c;
+    int ret;
+
+    if (!out || !u || !u->path || !u->path[0])
+        return -CNIO_ERR_INVAL;
+    ret = ctl_begin(&c, st, u, h, 1);
+    if (ret)
+        return ret;
+    ret = ctl_stat_hosts(&c, u->path, 0, 1);
+    if (ret)
+        goto end;
+    memset(out, 0, sizeof(*out));
+    out->mtime_ns = c.hosts[0].info.mtime_ns;
+    if (c.hosts[0].info.flags & CNIO_WIRE_I_DIR) {
+        out->is_dir = 1;
+        goto end;
+    }
+    l.unit = c.hosts[0].info.stripe_unit;
+    l.count = c.hosts[0].info.stripe_count;
+    ret = -CNIO_ERR_LAYOUT;
+    if (cnio__layout_check(&l) || l.count > (uint32_t)c.n || c.hosts[0].info.stripe_index)
+        goto end;
+    ret = cnio__cl_connect(st, &c.h, c.hosts + 1, (int)l.count - 1, 1, c.auth + 1, NULL);
+    if (!ret)
+        ret = ctl_stat_hosts(&c, u->path, 1, (int)l.count);
+    for (uint32_t j = 1; !ret && j < l.count; j++) {
+        const struct cnio_wire_info *i = &c.hosts[j].info;
+
+        if (i->stripe_unit != l.unit || i->stripe_count != l.count || i->stripe_index != j)
+            ret = -CNIO_ERR_LAYOUT;
+        out->mtime_ns = CNIO_MAX(out->mtime_ns, i->mtime_ns);
+    }
+    out->layout = l;
+    out->size = cnio__cl_size(&l, c.hosts[0].info.size, c.hosts, (int)l.count);
+end:
+    ctl_end(&c);
+    return ret;
+}
+
+int cnio__obj_unlink(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h)
+{
+    uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
+    struct cnio_call *calls;
+    struct ctl c;
+    int len, ret, found = 0;
+
+    if (!u || !u->path || !u->path[0])
+        return -CNIO_ERR_INVAL;
+    len = cnio__cl_open_payload(0, NULL, 0, u->path, pl, sizeof(pl));
+    if (len < 0)
+        return len;
+    ret = ctl_begin(&c, st, u, h, u->nhosts);
+    if (ret)
+        return ret;
+    calls = calloc((size_t)c.n, sizeof(*calls));
+    if (!calls) {
+        ctl_end(&c);
+        return -CNIO_ERR_NOMEM;
+    }
+    for (int i = 0; i < c.n; i++)
+        calls[i] = (struct cnio_call){ .ep = c.hosts[i].lanes[0], .type = CNIO_WIRE_UNLINK,
+                                       .payload = pl, .plen = (uint32_t)len };
+    cnio__stack_calls(st, calls, c.n);
+    ret = 0;
+    for (int i = 0; i < c.n; i++) {
+        found |= calls[i].status == 0;
+        if (!ret && calls[i].status && calls[i].status != -CNIO_ERR_NOENT)
+            ret = calls[i].status;
+    }
+    if (!ret && !found)
+        ret = -CNIO_ERR_NOENT;
+    free(calls);
+    ctl_end(&c);
+    return ret;
+}
+
+/* ---- list ------------------------------------------------------------------------------ */
+
+struct ctl_entry {
+    char *name;
+    struct cnio_wire_info info;
+};
+
+struct ctl_list {
+    struct ctl_entry *e;
+    size_t n, cap;
+};
+
+static int ctl_list_add(struct ctl_list *l, const struct cnio_wire_entry *we)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        struct ctl_entry *e = realloc(l->e, cap * sizeof(*e));
+
+        if (!e)
+            return -CNIO_ERR_NOMEM;
+        l->e = e;
+        l->cap = cap;
+    }
+    l->e[l->n].name = malloc(we->name_len + 1);
+    if (!l->e[l->n].name)
+        return -CNIO_ERR_NOMEM;
+    memcpy(l->e[l->n].name, we->name, we->name_len);
+    l->e[l->n].name[we->name_len] = '\0';
+    l->e[l->n].info = we->info;
+    l->n++;
+    return 0;
+}
+
+/* Every entry of every reply of one LIST round, into l. */
+static int ctl_list_parse(struct ctl_list *l, const uint8_t *buf, size_t len)
+{
+    struct cnio_wire_entry we;
+    size_t pos = 0;
+    int ret;
+
+    while ((ret = cnio__wire_entry_next(buf, len, &pos, &we)) == 1) {
+        ret = ctl_list_add(l, &we);
+        if (ret)
+            return ret;
+    }
+    return ret;
+}
+
+/* LIST on every host, following each host's cursor until it has no more. */
+static int ctl_list_collect(struct ctl *c, const uint8_t *pl, uint32_t plen, struct ctl_list *l)
+{
+    struct cnio_call *calls = calloc((size_t)c->n, sizeof(*calls));
+    uint8_t *bufs = malloc((size_t)c->n * CNIO_WIRE_MAX_CTRL);
+    int ret = calls && bufs ? 0 : -CNIO_ERR_NOMEM;
+
+    for (int i = 0; !ret && i < c->n; i++)
+        calls[i] = (struct cnio_call){ .ep = c->hosts[i].lanes[0], .type = CNIO_WIRE_LIST,
+                                       .payload = pl, .plen = plen,
+                                       .rbuf = bufs + (size_t)i * CNIO_WIRE_MAX_CTRL,
+                                       .rcap = CNIO_WIRE_MAX_CTRL };
+    while (!ret) {
+        int more = 0;
+
+        ret = cnio__stack_calls(c->st, calls, c->n);
+        for (int i = 0; i < c->n && !ret; i++) {
+            if (!calls[i].ep)
+                continue;
+            ret = ctl_list_parse(l, calls[i].rbuf, calls[i].rlen);
+            if (calls[i].rflags & CNIO_WIRE_F_MORE) {
+                calls[i].offset = calls[i].roffset;
+                more = 1;
+            } else {
+                calls[i].ep = NULL;
+            }
+        }
+        if (!more)
+            break;
+    }
+    free(calls);
+    free(bufs);
+    return ret;
+}
+
+static int ctl_entry_cmp(const void *a, const void *b)
+{
+    const struct ctl_entry *x = a, *y = b;
+    int r = strcmp(x->name, y->name);
+
+    if (r)
+        return r;
+    return (x->info.stripe_index > y->info.stripe_index) -
+           (x->info.stripe_index < y->info.stripe_index);
+}
+
+/* Combines the entries of one name e[0..n) (column 0's first) into s. */
+static void ctl_combine(const struct ctl_entry *e, size_t n, struct cnio_obj_stat *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->layout.unit = e[0].info.stripe_unit;
+    s->layout.count = e[0].info.stripe_count;
+    s->size = e[0].info.stripe_index == 0 ? e[0].info.size : 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct cnio_wire_info *info = &e[i].info;
+
+        s->is_dir |= (info->flags & CNIO_WIRE_I_DIR) != 0;
+        s->mtime_ns = CNIO_MAX(s->mtime_ns, info->mtime_ns);
+        if (!cnio__layout_check(&s->layout) && info->stripe_unit == s->layout.unit &&
+            info->stripe_count == s->layout.count && info->stripe_index < s->layout.count)
+            s->size = CNIO_MAX(s->size, cnio__layout_logical_end(&s->layout, info->stripe_index,
+                                                                 info->local_size));
+    }
+    if (s->is_dir) {
+        memset(&s->layout, 0, sizeof(s->layout));
+        s->size = 0;
+    }
+}
+
+int cnio__obj_list(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
+                   int (*fn)(const char *name, const struct cnio_obj_stat *s, void *arg),
+                   void *arg)
+{
+    uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
+    struct ctl_list l = { 0 };
+    struct ctl c;
+    int len, ret;
+
+    if (!u || !u->path || !fn)
+        return -CNIO_ERR_INVAL;
+    len = cnio__cl_open_payload(0, NULL, 0, u->path, pl, sizeof(pl));
+    if (len < 0)
+        return len;
+    ret = ctl_begin(&c, st, u, h, u->nhosts);
+    if (ret)
+        return ret;
+    ret = ctl_list_collect(&c, pl, (uint32_t)len, &l);
+    ctl_end(&c);
+    if (!ret && l.n)
+        qsort(l.e, l.n, sizeof(*l.e), ctl_entry_cmp);
+    for (size_t i = 0; !ret && i < l.n; ) {
+        struct cnio_obj_stat s;
+        size_t k = i + 1;
+
+        while (k < l.n && strcmp(l.e[k].name, l.e[i].name) == 0)
+            k++;
+        ctl_combine(&l.e[i], k - i, &s);
+        ret = fn(l.e[i].name, &s, arg);
+        i = k;
+    }
+    for (size_t i = 0; i < l.n; i++)
+        free(l.e[i].name);
+    free(l.e);
+    return ret;
+}
+
+/* ---- export / attach ------------------------------------------------------------------ */
+
+/* Address bytes and family code (4 / 6) of a; 0 when neither. */
+static int ctl_addr_bytes(const struct cnio_addr *a, const uint8_t **bytes)
+{
+    if (a->ss.ss_family == AF_INET) {
+        *bytes = (const uint8_t *)&((const struct sockaddr_in *)(const void *)&a->ss)->sin_addr;
+        return 4;
+    }
+    if (a->ss.ss_family == AF_INET6) {
+        *bytes = (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)&a->ss)->sin6_addr;
+        return 16;
+    }
+    return 0;
+}
+
+static size_t ctl_export_size(const struct cnio_obj *obj)
+{
+    size_t n = CTL_FIXED + strlen(obj->path) + 4;
+
+    for (int j = 0; j < obj->nhosts; j++) {
+        const uint8_t *b;
+
+        n += 2 + strlen(obj->hosts[j].name) + 4 + (size_t)ctl_addr_bytes(&obj->hosts[j].addr, &b) +
+             8 + CNIO_WIRE_MAC;
+    }
+    return n;
+}
+
+/* One host's record at p; returns the bytes written or a negative code. */
+static int ctl_export_host(const struct cnio_obj *obj, int j, uint32_t rank, uint8_t *p)
+{
+    const struct cnio__cl_host *host = &obj->hosts[j];
+    size_t nl = strlen(host->name), pos = 0;
+    const uint8_t *ab;
+    int alen = ctl_addr_bytes(&host->addr, &ab), ret;
+
+    if (!alen)
+        return -CNIO_ERR_INVAL;
+    cnio__put_le16(p, (uint16_t)nl);
+    memcpy(p + 2, host->name, nl);
+    pos = 2 + nl;
+    cnio__put_le16(p + pos, host->port);
+    p[pos + 2] = (uint8_t)(alen == 4 ? 4 : 6);
+    p[pos + 3] = 0;
+    memcpy(p + pos + 4, ab, (size_t)alen);
+    pos += 4 + (size_t)alen;
+    cnio__put_le64(p + pos, host->handle);
+    ret = cnio__auth_token(&obj->key, host->handle, rank, p + pos + 8);
+    if (ret)
+        return ret;
+    return (int)(pos + 8 + CNIO_WIRE_MAC);
+}
+
+ssize_t cnio__obj_export(struct cnio_obj *obj, uint32_t rank, void *buf, size_t cap)
+{
+    size_t need, pos, plen;
+    uint8_t *p = buf;
+
+    if (!obj || !obj->has_key)
+        return -CNIO_ERR_INVAL;
+    need = ctl_export_size(obj);
+    if (!buf || cap < need)
+        return (ssize_t)need;
+    plen = strlen(obj->path);
+    memset(p, 0, CTL_FIXED);
+    cnio__put_le32(p, CTL_MAGIC);
+    cnio__put_le16(p + 4, CTL_VERSION);
+    cnio__put_le16(p + 6, (uint16_t)obj->nhosts);
+    cnio__put_le32(p + 8, rank);
+    cnio__put_le32(p + 12, obj->oflags);
+    cnio__put_le64(p + 16, obj->layout.unit);
+    cnio__put_le32(p + 24, obj->layout.count);
+    cnio__put_le32(p + 28, obj->h.lanes);
+    cnio__put_le32(p + 32, (uint32_t)obj->h.timeout_ms);
+    cnio__put_le32(p + 36, (uint32_t)obj->h.connect_window);
+    cnio__put_le64(p + 40, obj->recorded);
+    memcpy(p + 48, obj->h.transport, strnlen(obj->h.transport, 15));
+    cnio__put_le16(p + 64, (uint16_t)plen);
+    memcpy(p + CTL_FIXED, obj->path, plen);
+    pos = CTL_FIXED + plen;
+    for (int j = 0; j < obj->nhosts; j++) {
+        int n = ctl_export_host(obj, j, rank, p + pos);
+
+        if (n < 0)
+            return n;
+        pos += (size_t)n;
+    }
+    cnio__put_le32(p + pos, cnio__crc32c(0, p, pos));
+    return (ssize_t)(pos + 4);
+}
+
+/* A bounds-checked reader over the description. */
+struct ctl_rd {
+    const uint8_t *p;
+    size_t len, pos;
+};
+
+static const uint8_t *ctl_take(struct ctl_rd *r, size_t n)
+{
+    const uint8_t *q;
+
+    if (n > r->len - r->pos)
+        return NULL;
+    q = r->p + r->pos;
+    r->pos += n;
+    return q;
+}
+
+/* A string of 1..max bytes without NUL, preceded by its u16 length, into out. */
+static int ctl_take_str(struct ctl_rd *r, size_t max, char *out)
+{
+    const uint8_t *q = ctl_take(r, 2), *s;
+    size_t n;
+
+    if (!q)
+        return -CNIO_ERR_PROTO;
+    n = cnio__get_le16(q);
+    if (n == 0 || n > max || !(s = ctl_take(r, n)) || memchr(s, '\0', n))
+        return -CNIO_ERR_PROTO;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return 0;
+}
+
+static int ctl_attach_host(struct ctl_rd *r, struct cnio__cl_host *host, uint8_t *token)
+{
+    const uint8_t *q;
+    int alen;
+
+    if (ctl_take_str(r, CNIO_HOSTNAME_MAX, host->name) || !(q = ctl_take(r, 4)))
+        return -CNIO_ERR_PROTO;
+    host->port = cnio__get_le16(q);
+    alen = q[2] == 4 ? 4 : q[2] == 6 ? 16 : 0;
+    if (!host->port || !alen || q[3])
+        return -CNIO_ERR_PROTO;
+    memset(&host->addr, 0, sizeof(host->addr));
+    if (alen == 4) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&host->addr.ss;
+
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(host->port);
+        q = ctl_take(r, 4);
+        if (q)
+            memcpy(&sin->sin_addr, q, 4);
+        host->addr.len = sizeof(*sin);
+    } else {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)&host->addr.ss;
+
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(host->port);
+        q = ctl_take(r, 16);
+        if (q)
+            memcpy(&sin6->sin6_addr, q, 16);
+        host->addr.len = sizeof(*sin6);
+    }
+    if (!q || !(q = ctl_take(r, 8 + CNIO_WIRE_MAC)))
+        return -CNIO_ERR_PROTO;
+    host->handle = cnio__get_le64(q);
+    memcpy(token, q + 8, CNIO_WIRE_MAC);
+    host->resolved = 1;
+    return host->handle ? 0 : -CNIO_ERR_PROTO;
+}
+
+/* The fixed part: layout, hints, path; fills obj and *rank. */
+static int ctl_attach_head(struct ctl_rd *r, struct cnio_obj *obj, uint32_t *rank)
+{
+    const uint8_t *q = ctl_take(r, CTL_FIXED - 2);
+    char path[CNIO_WIRE_MAX_NAME + 1];
+
+    if (!q || cnio__get_le32(q) != CTL_MAGIC || cnio__get_le16(q + 4) != CTL_VERSION)
+        return -CNIO_ERR_PROTO;
+    obj->nhosts = cnio__get_le16(q + 6);
+    *rank = cnio__get_le32(q + 8);
+    obj->oflags = cnio__get_le32(q + 12);
+    obj->layout.unit = cnio__get_le64(q + 16);
+    obj->layout.count = cnio__get_le32(q + 24);
+    cnio__hints_default(&obj->h);
+    obj->h.lanes = cnio__get_le32(q + 28);
+    obj->h.timeout_ms = (int)cnio__get_le32(q + 32);
+    obj->h.connect_window = (int)cnio__get_le32(q + 36);
+    obj->recorded = cnio__get_le64(q + 40);
+    if (obj->nhosts < 1 || obj->nhosts > CNIO_MAX_HOSTS ||
+        obj->layout.count != (uint32_t)obj->nhosts || cnio__layout_check(&obj->layout) ||
+        (obj->oflags & ~CNIO_WIRE_O_ALL) || obj->h.lanes < 1 || obj->h.lanes > CNIO_MAX_LANES ||
+        obj->h.timeout_ms <= 0 || obj->h.connect_window <= 0 || q[48] == '\0' || q[48 + 15])
+        return -CNIO_ERR_PROTO;
+    memcpy(obj->h.transport, q + 48, 16);
+    obj->h.striping_unit = obj->layout.unit;
+    obj->h.striping_factor = obj->layout.count;
+    if (ctl_take_str(r, CNIO_WIRE_MAX_NAME, path))
+        return -CNIO_ERR_PROTO;
+    obj->path = strdup(path);
+    return obj->path ? 0 : -CNIO_ERR_NOMEM;
+}
+
+static int ctl_attach_parse(const void *desc, size_t len, struct cnio_obj *obj,
+                            uint8_t (**tokens)[CNIO_WIRE_MAC], uint32_t *rank)
+{
+    struct ctl_rd r = { desc, len, 0 };
+    int ret;
+
+    if (len < CTL_FIXED + 4 || cnio__crc32c(0, desc, len - 4) != cnio__get_le32(r.p + len - 4))
+        return -CNIO_ERR_PROTO;
+    r.len = len - 4;
+    ret = ctl_attach_head(&r, obj, rank);
+    if (ret)
+        return ret;
+    obj->hosts = calloc((size_t)obj->nhosts, sizeof(*obj->hosts));
+    *tokens = calloc((size_t)obj->nhosts, CNIO_WIRE_MAC);
+    if (!obj->hosts || !*tokens)
+        return -CNIO_ERR_NOMEM;
+    for (int j = 0; j < obj->nhosts; j++) {
+        ret = ctl_attach_host(&r, &obj->hosts[j], (*tokens)[j]);
+        if (ret)
+            return ret;
+    }
+    return r.pos == r.len ? 0 : -CNIO_ERR_PROTO;
+}
+
+int cnio__obj_attach(struct cnio_stack *st, const void *desc, size_t len, struct cnio_obj **out)
+{
+    uint8_t (*tokens)[CNIO_WIRE_MAC] = NULL;
+    struct cnio_ep_auth *auth = NULL;
+    struct cnio_obj *obj;
+    uint32_t rank = 0;
+    int ret;
+
+    if (!st || !desc || !out)
+        return -CNIO_ERR_INVAL;
+    obj = calloc(1, sizeof(*obj));
+    if (!obj)
+        return -CNIO_ERR_NOMEM;
+    obj->st = st;
+    ret = ctl_attach_parse(desc, len, obj, &tokens, &rank);
+    if (!ret && !(auth = calloc((size_t)obj->nhosts, sizeof(*auth))))
+        ret = -CNIO_ERR_NOMEM;
+    for (int j = 0; !ret && j < obj->nhosts; j++)
+        auth[j] = (struct cnio_ep_auth){ .mode = CNIO_WIRE_AUTH_TOKEN, .rank = rank,
+                                         .object = obj->hosts[j].handle, .k = tokens[j],
+                                         .klen = CNIO_WIRE_MAC };
+    if (!ret)
+        ret = cnio__cl_connect(st, &obj->h, obj->hosts, obj->nhosts, (int)obj->h.lanes, auth,
+                               &obj->stats);
+    if (tokens)
+        explicit_bzero(tokens, (size_t)CNIO_MAX(obj->nhosts, 0) * CNIO_WIRE_MAC);
+    free(tokens);
+    free(auth);
+    if (ret) {
+        if (ret == -CNIO_ERR_PROTO)
+            cnio__debug("attach: malformed object description");
+        cnio__cl_free(obj);
+        return ret;
+    }
+    *out = obj;
+    return 0;
+}

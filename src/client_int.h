@@ -1,0 +1,77 @@
+/*
+ * client_int.h - what client.c (open, data path) and client_ctl.c (control operations,
+ * export / attach) share. Not installed, not used outside these two files.
+ */
+#ifndef CNIO_CLIENT_INT_H
+#define CNIO_CLIENT_INT_H
+
+#include "common.h"
+#include "auth.h"
+#include "client.h"
+#include "config.h"
+#include "layout.h"
+#include "net.h"
+#include "stack.h"
+#include "wire.h"
+
+/* Largest piece one request carries. */
+#define CNIO__CL_PIECE (1u << 20)
+
+/* One host (column) of an object, or of a control operation. */
+struct cnio__cl_host {
+    char name[CNIO_HOSTNAME_MAX + 1];
+    uint16_t port;
+    struct cnio_addr addr;          /* the address that answered */
+    int resolved;
+    uint64_t handle;                /* object handle on this host, 0 if none */
+    int opened;                     /* this process opened it: CLOSE at close */
+    struct cnio_wire_info info;     /* from OPEN / STAT */
+    struct cnio_ep *lanes[CNIO_MAX_LANES];
+    int nlanes;
+    uint64_t bytes;                 /* moved to / from this host */
+    /* transfer cursor (client.c) */
+    size_t xi;
+    uint64_t pos;
+    int next_lane;
+};
+
+struct cnio_obj {
+    struct cnio_stack *st;
+    struct cnio_hints h;
+    struct cnio_layout layout;
+    int nhosts;                     /* = layout.count */
+    struct cnio__cl_host *hosts;
+    char *path;
+    uint32_t oflags;
+    int has_key;                    /* opened with the key (may export) */
+    struct cnio_key key;
+    uint64_t recorded;              /* logical size recorded on column 0, as last seen */
+    struct cnio_obj_stats stats;
+};
+
+/* Fills hosts[0..n) from the URI's hosts. */
+void cnio__cl_hosts_from_uri(struct cnio__cl_host *hosts, const struct cnio_uri *u, int n);
+/*
+ * Connects `lanes` endpoints to each of hosts[0..n) (at most connect_window at a time
+ * per host) and waits for their handshakes. auth[i] is host i's credentials. Counts
+ * connects in stats (may be NULL). 0 or the first error; on error the endpoints
+ * opened so far stay in hosts[] for cnio__cl_disconnect.
+ */
+int cnio__cl_connect(struct cnio_stack *st, const struct cnio_hints *h,
+                     struct cnio__cl_host *hosts, int n, int lanes,
+                     const struct cnio_ep_auth *auth, struct cnio_obj_stats *stats);
+/* Closes every endpoint of hosts[0..n). */
+void cnio__cl_disconnect(struct cnio__cl_host *hosts, int n);
+/* Endpoint of host that takes control requests: the first live lane, else lane 0. */
+struct cnio_ep *cnio__cl_ctl_ep(const struct cnio__cl_host *host);
+/* Encodes an OPEN / STAT / UNLINK / LIST payload into buf (CNIO_WIRE_OPEN_FIXED +
+ * CNIO_WIRE_MAX_NAME bytes): its length, or a negative code. */
+int cnio__cl_open_payload(uint32_t flags, const struct cnio_layout *l, uint32_t index,
+                          const char *name, uint8_t *buf, size_t cap);
+/* Logical size from column 0's recorded size and each column's local size. */
+uint64_t cnio__cl_size(const struct cnio_layout *l, uint64_t recorded,
+                       const struct cnio__cl_host *hosts, int n);
+/* Frees obj and everything it holds (endpoints closed, no CLOSE sent). */
+void cnio__cl_free(struct cnio_obj *obj);
+
+#endif /* CNIO_CLIENT_INT_H */

@@ -1,0 +1,96 @@
+/*
+ * common.c - error names, errno mapping, clocks.
+ */
+#include "common.h"
+
+#include <errno.h>
+#include <time.h>
+
+static const char *const err_names[CNIO_ERR_MAX_] = {
+    [CNIO_SUCCESS] = "success",
+    [CNIO_ERR_INVAL] = "invalid argument",
+    [CNIO_ERR_NOMEM] = "out of memory",
+    [CNIO_ERR_IO] = "I/O error on a remote host",
+    [CNIO_ERR_NOENT] = "no such object",
+    [CNIO_ERR_EXIST] = "object exists",
+    [CNIO_ERR_ACCESS] = "access refused",
+    [CNIO_ERR_AUTH] = "authentication failed (wrong key or token)",
+    [CNIO_ERR_TIMEOUT] = "remote host did not answer in time",
+    [CNIO_ERR_CONN] = "connection refused, reset or lost",
+    [CNIO_ERR_PROTO] = "protocol error",
+    [CNIO_ERR_URI] = "malformed cnio:// URI",
+    [CNIO_ERR_HINT] = "bad hint name or value",
+    [CNIO_ERR_LIMIT] = "server limit reached",
+    [CNIO_ERR_LAYOUT] = "hosts disagree on the object's layout",
+    [CNIO_ERR_RESOLVE] = "host name could not be resolved",
+    [CNIO_ERR_KEY] = "key file missing, malformed or readable by others",
+    [CNIO_ERR_AMODE] = "bad access mode",
+    [CNIO_ERR_MPI] = "MPI call failed",
+    [CNIO_ERR_CHECKSUM] = "checksum mismatch on received data",
+    [CNIO_ERR_NOSPC] = "no space left on a remote host",
+    [CNIO_ERR_NOTSUP] = "not supported",
+    [CNIO_ERR_ISDIR] = "is a directory",
+    [CNIO_ERR_OVERFLOW] = "size or offset out of range",
+};
+
+CNIO_API const char *cnio_strerror(int err)
+{
+    if (err < 0)
+        err = -err;
+    if (err >= CNIO_ERR_MAX_ || !err_names[err])
+        return "unknown cnio error";
+    return err_names[err];
+}
+
+int cnio__err_from_errno(int err)
+{
+    switch (err) {
+    case 0: return 0;
+    case ENOENT: case ENOTDIR: return -CNIO_ERR_NOENT;
+    case EEXIST: return -CNIO_ERR_EXIST;
+    case EACCES: case EPERM: case ELOOP: case EXDEV: case EROFS: return -CNIO_ERR_ACCESS;
+    case ENOSPC: case EDQUOT: return -CNIO_ERR_NOSPC;
+    case EISDIR: return -CNIO_ERR_ISDIR;
+    case EFBIG: case EOVERFLOW: return -CNIO_ERR_OVERFLOW;
+    case ENOMEM: return -CNIO_ERR_NOMEM;
+    case EINVAL: case ENAMETOOLONG: return -CNIO_ERR_INVAL;
+    case ETIMEDOUT: return -CNIO_ERR_TIMEOUT;
+    case ECONNREFUSED: case ECONNRESET: case EPIPE: case ENOTCONN: case EHOSTUNREACH:
+    case ENETUNREACH: case ECONNABORTED: return -CNIO_ERR_CONN;
+    default: return -CNIO_ERR_IO;
+    }
+}
+
+int cnio__errno_from_err(int err)
+{
+    switch (err < 0 ? -err : err) {
+    case CNIO_SUCCESS: return 0;
+    case CNIO_ERR_INVAL: case CNIO_ERR_URI: case CNIO_ERR_HINT: case CNIO_ERR_AMODE: return EINVAL;
+    case CNIO_ERR_NOMEM: return ENOMEM;
+    case CNIO_ERR_NOENT: return ENOENT;
+    case CNIO_ERR_EXIST: return EEXIST;
+    case CNIO_ERR_ACCESS: case CNIO_ERR_AUTH: case CNIO_ERR_KEY: return EACCES;
+    case CNIO_ERR_TIMEOUT: return ETIMEDOUT;
+    case CNIO_ERR_CONN: return ECONNRESET;
+    case CNIO_ERR_RESOLVE: return EHOSTUNREACH;
+    case CNIO_ERR_LIMIT: return EAGAIN;
+    case CNIO_ERR_NOSPC: return ENOSPC;
+    case CNIO_ERR_NOTSUP: return ENOTSUP;
+    case CNIO_ERR_ISDIR: return EISDIR;
+    case CNIO_ERR_OVERFLOW: return EOVERFLOW;
+    default: return EIO;
+    }
+}
+
+int64_t cnio__now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t cnio__now_ms(void)
+{
+    return cnio__now_ns() / 1000000;
+}

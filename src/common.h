@@ -1,0 +1,30 @@
+/*
+ * common.h - what every MPI-free source of libcnio's core includes first: the public
+ * error codes without MPI, visibility and small helpers.
+ */
+#ifndef CNIO_COMMON_H
+#define CNIO_COMMON_H
+
+#define CNIO_CORE_ONLY
+#include "cnio.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Marks the public API (the library is built with -fvisibility=hidden). */
+#define CNIO_API __attribute__((visibility("default")))
+
+#define CNIO_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define CNIO_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define CNIO_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Maps an errno value to a negative CNIO_ERR_* code. */
+int cnio__err_from_errno(int err);
+/* Maps a negative CNIO_ERR_* code to an errno value (for the socket shim and servers). */
+int cnio__errno_from_err(int err);
+
+/* Monotonic clock in milliseconds / nanoseconds. */
+int64_t cnio__now_ms(void);
+int64_t cnio__now_ns(void);
+
+#endif /* CNIO_COMMON_H */

@@ -1,0 +1,469 @@
+/*
+ * config.c - cnio:// URIs and hints: parsing, environment, precedence (src/config.h).
+ */
+#include "common.h"
+#include "config.h"
+#include "log.h"
+#include "wire.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- URIs ------------------------------------------------------------------------- */
+
+#define CFG_SCHEME "cnio://"
+
+int cnio__uri_is_cnio(const char *s)
+{
+    return s && strncmp(s, CFG_SCHEME, sizeof(CFG_SCHEME) - 1) == 0;
+}
+
+void cnio__uri_free(struct cnio_uri *u)
+{
+    if (!u)
+        return;
+    free(u->hosts);
+    free(u->path);
+    free(u->query);
+    memset(u, 0, sizeof(*u));
+}
+
+static int cfg_name_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '-' || c == '.' || c == '_';
+}
+
+static int cfg_v6_char(char c)
+{
+    return isalnum((unsigned char)c) || c == ':' || c == '.' || c == '%';
+}
+
+/* Parses decimal digits [s, e) as a port 1..65535. */
+static int cfg_port(const char *s, const char *e, uint16_t *port)
+{
+    unsigned long v = 0;
+
+    if (s == e || e - s > 5)
+        return -CNIO_ERR_URI;
+    for (const char *p = s; p < e; p++) {
+        if (!isdigit((unsigned char)*p))
+            return -CNIO_ERR_URI;
+        v = v * 10 + (unsigned long)(*p - '0');
+    }
+    if (v < 1 || v > 65535)
+        return -CNIO_ERR_URI;
+    *port = (uint16_t)v;
+    return 0;
+}
+
+/* One "host[:port]" or "[v6][:port]" in [s, e) into h. */
+static int cfg_host(const char *s, const char *e, struct cnio_host *h)
+{
+    const char *name = s, *name_end, *colon;
+    size_t len;
+
+    h->port = CNIO_DEFAULT_PORT;
+    if (e <= s)
+        return -CNIO_ERR_URI;
+    if (*s == '[') {
+        name = s + 1;
+        name_end = memchr(name, ']', (size_t)(e - name));
+        if (!name_end)
+            return -CNIO_ERR_URI;
+        for (const char *p = name; p < name_end; p++)
+            if (!cfg_v6_char(*p))
+                return -CNIO_ERR_URI;
+        if (!memchr(name, ':', (size_t)(name_end - name)))
+            return -CNIO_ERR_URI;
+        colon = name_end + 1 < e ? name_end + 1 : NULL;
+        if (colon && *colon != ':')
+            return -CNIO_ERR_URI;
+    } else {
+        colon = memchr(s, ':', (size_t)(e - s));
+        name_end = colon ? colon : e;
+        for (const char *p = name; p < name_end; p++)
+            if (!cfg_name_char(*p))
+                return -CNIO_ERR_URI;
+    }
+    len = (size_t)(name_end - name);
+    if (len == 0 || len > CNIO_HOSTNAME_MAX)
+        return -CNIO_ERR_URI;
+    memcpy(h->name, name, len);
+    h->name[len] = '\0';
+    if (colon)
+        return cfg_port(colon + 1, e, &h->port);
+    return 0;
+}
+
+/* The authority [s, e): comma-separated hosts. */
+static int cfg_hosts(const char *s, const char *e, struct cnio_uri *u)
+{
+    int n = 1;
+
+    for (const char *p = s; p < e; p++)
+        n += *p == ',';
+    if (s == e || n > CNIO_MAX_HOSTS)
+        return -CNIO_ERR_URI;
+    u->hosts = calloc((size_t)n, sizeof(*u->hosts));
+    if (!u->hosts)
+        return -CNIO_ERR_NOMEM;
+    for (const char *p = s; p <= e; ) {
+        const char *comma = memchr(p, ',', (size_t)(e - p));
+        const char *end = comma ? comma : e;
+        int ret = cfg_host(p, end, &u->hosts[u->nhosts]);
+
+        if (ret)
+            return ret;
+        u->nhosts++;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return 0;
+}
+
+static char *cfg_strndup(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+int cnio__uri_parse(const char *uri, struct cnio_uri *u)
+{
+    const char *auth, *auth_end, *path, *q;
+    int ret;
+
+    memset(u, 0, sizeof(*u));
+    if (!uri || !cnio__uri_is_cnio(uri))
+        return -CNIO_ERR_URI;
+    auth = uri + sizeof(CFG_SCHEME) - 1;
+    auth_end = auth + strcspn(auth, "/?");
+    ret = cfg_hosts(auth, auth_end, u);
+    if (ret)
+        goto fail;
+    path = auth_end;
+    while (*path == '/')
+        path++;
+    q = strchr(path, '?');
+    ret = -CNIO_ERR_URI;
+    if ((size_t)((q ? q : path + strlen(path)) - path) > CNIO_WIRE_MAX_NAME)
+        goto fail;
+    ret = -CNIO_ERR_NOMEM;
+    u->path = cfg_strndup(path, q ? (size_t)(q - path) : strlen(path));
+    u->query = cfg_strndup(q ? q + 1 : "", q ? strlen(q + 1) : 0);
+    if (!u->path || !u->query)
+        goto fail;
+    /* "cnio://h/dir/" names the directory "dir". */
+    for (size_t n = strlen(u->path); n > 0 && u->path[n - 1] == '/'; n--)
+        u->path[n - 1] = '\0';
+    return 0;
+fail:
+    cnio__uri_free(u);
+    return ret;
+}
+
+/* ---- hint values ------------------------------------------------------------------ */
+
+int cnio__parse_size(const char *s, uint64_t *out)
+{
+    uint64_t v = 0, mul = 1;
+    const char *p = s;
+
+    if (!s || !isdigit((unsigned char)*s))
+        return -CNIO_ERR_HINT;
+    for (; isdigit((unsigned char)*p); p++) {
+        uint64_t d = (uint64_t)(*p - '0');
+
+        if (v > (UINT64_MAX - d) / 10)
+            return -CNIO_ERR_HINT;
+        v = v * 10 + d;
+    }
+    switch (*p) {
+    case '\0': break;
+    case 'k': case 'K': mul = 1ull << 10; p++; break;
+    case 'm': case 'M': mul = 1ull << 20; p++; break;
+    case 'g': case 'G': mul = 1ull << 30; p++; break;
+    default: return -CNIO_ERR_HINT;
+    }
+    if (*p != '\0' || (v && mul > UINT64_MAX / v))
+        return -CNIO_ERR_HINT;
+    *out = v * mul;
+    return 0;
+}
+
+/* A size in [lo, hi]. */
+static int cfg_size_in(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    uint64_t v;
+
+    if (cnio__parse_size(s, &v) || v < lo || v > hi)
+        return -CNIO_ERR_HINT;
+    *out = v;
+    return 0;
+}
+
+static int cfg_cb_mode(const char *s, int *out)
+{
+    if (strcasecmp(s, "automatic") == 0)
+        *out = CNIO_CB_AUTOMATIC;
+    else if (strcasecmp(s, "enable") == 0)
+        *out = CNIO_CB_ENABLE;
+    else if (strcasecmp(s, "disable") == 0)
+        *out = CNIO_CB_DISABLE;
+    else
+        return -CNIO_ERR_HINT;
+    return 0;
+}
+
+static int cfg_transport(const char *s, char *out, size_t cap)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n >= cap)
+        return -CNIO_ERR_HINT;
+    for (size_t i = 0; i < n; i++)
+        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '_')
+            return -CNIO_ERR_HINT;
+    memcpy(out, s, n + 1);
+    return 0;
+}
+
+/* ---- the hint table --------------------------------------------------------------- */
+
+enum cfg_kind { CFG_SIZE64, CFG_U32, CFG_INT, CFG_CB, CFG_TRANSPORT, CFG_PATH };
+
+struct cfg_hint {
+    const char *name;   /* full hint name */
+    const char *alias;  /* URI short name, or NULL */
+    const char *env;    /* CNIO_* environment variable */
+    const char *env_alias;
+    enum cfg_kind kind;
+    size_t off;
+    uint64_t lo, hi;
+};
+
+#define CFG_OFF(f) offsetof(struct cnio_hints, f)
+
+static const struct cfg_hint cfg_hints[] = {
+    { "striping_unit", "stripe_unit", "CNIO_STRIPING_UNIT", "CNIO_STRIPE_UNIT", CFG_SIZE64,
+      CFG_OFF(striping_unit), 1, 1ull << 40 },
+    { "striping_factor", "stripe_count", "CNIO_STRIPING_FACTOR", "CNIO_STRIPE_COUNT", CFG_U32,
+      CFG_OFF(striping_factor), 0, CNIO_MAX_HOSTS },
+    { "cb_nodes", NULL, "CNIO_CB_NODES", NULL, CFG_U32, CFG_OFF(cb_nodes), 0, 1u << 24 },
+    { "cb_buffer_size", NULL, "CNIO_CB_BUFFER_SIZE", NULL, CFG_SIZE64, CFG_OFF(cb_buffer_size),
+      1, 1ull << 40 },
+    { "romio_cb_write", NULL, "CNIO_ROMIO_CB_WRITE", NULL, CFG_CB, CFG_OFF(romio_cb_write), 0, 0 },
+    { "romio_cb_read", NULL, "CNIO_ROMIO_CB_READ", NULL, CFG_CB, CFG_OFF(romio_cb_read), 0, 0 },
+    { "cnio_lanes", "lanes", "CNIO_LANES", NULL, CFG_U32, CFG_OFF(lanes), 1, CNIO_MAX_LANES },
+    { "cnio_timeout_ms", "timeout_ms", "CNIO_TIMEOUT_MS", NULL, CFG_INT, CFG_OFF(timeout_ms),
+      1, INT_MAX },
+    { "cnio_connect_window", "connect_window", "CNIO_CONNECT_WINDOW", NULL, CFG_INT,
+      CFG_OFF(connect_window), 1, 1u << 20 },
+    { "cnio_transport", "transport", "CNIO_TRANSPORT", NULL, CFG_TRANSPORT, CFG_OFF(transport),
+      0, 0 },
+    { "cnio_key_file", "key_file", "CNIO_KEY_FILE", NULL, CFG_PATH, CFG_OFF(key_file), 0, 0 },
+};
+
+void cnio__hints_default(struct cnio_hints *h)
+{
+    memset(h, 0, sizeof(*h));
+    h->striping_unit = 1u << 20;
+    h->striping_factor = 0;
+    h->cb_nodes = 0;
+    h->cb_buffer_size = 16u << 20;
+    h->romio_cb_write = CNIO_CB_AUTOMATIC;
+    h->romio_cb_read = CNIO_CB_AUTOMATIC;
+    h->lanes = 1;
+    h->timeout_ms = 30000;
+    h->connect_window = 16;
+    snprintf(h->transport, sizeof(h->transport), "tcp");
+    h->key_file[0] = '\0';
+}
+
+static const struct cfg_hint *cfg_find(const char *name)
+{
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(cfg_hints); i++)
+        if (strcmp(cfg_hints[i].name, name) == 0 ||
+            (cfg_hints[i].alias && strcmp(cfg_hints[i].alias, name) == 0))
+            return &cfg_hints[i];
+    return NULL;
+}
+
+static int cfg_apply(struct cnio_hints *h, const struct cfg_hint *d, const char *value)
+{
+    char *field = (char *)h + d->off;
+    uint64_t v;
+
+    switch (d->kind) {
+    case CFG_SIZE64:
+        if (cfg_size_in(value, d->lo, d->hi, &v))
+            return -CNIO_ERR_HINT;
+        memcpy(field, &v, sizeof(uint64_t));
+        return 0;
+    case CFG_U32:
+    case CFG_INT:
+        if (!isdigit((unsigned char)value[0]) || cfg_size_in(value, d->lo, d->hi, &v) ||
+            !isdigit((unsigned char)value[strlen(value) - 1]))
+            return -CNIO_ERR_HINT;
+        if (d->kind == CFG_U32)
+            *(uint32_t *)(void *)field = (uint32_t)v;
+        else
+            *(int *)(void *)field = (int)v;
+        return 0;
+    case CFG_CB:
+        return cfg_cb_mode(value, (int *)(void *)field);
+    case CFG_TRANSPORT:
+        return cfg_transport(value, field, sizeof(h->transport));
+    case CFG_PATH:
+        if (strlen(value) >= sizeof(h->key_file))
+            return -CNIO_ERR_HINT;
+        memcpy(field, value, strlen(value) + 1);
+        return 0;
+    }
+    return -CNIO_ERR_HINT;
+}
+
+int cnio__hints_set(struct cnio_hints *h, const char *name, const char *value)
+{
+    const struct cfg_hint *d;
+
+    if (!name || !value)
+        return -CNIO_ERR_HINT;
+    d = cfg_find(name);
+    if (!d)
+        return 1;
+    if (cfg_apply(h, d, value)) {
+        cnio__warn("bad value \"%s\" for hint %s", value, d->name);
+        return -CNIO_ERR_HINT;
+    }
+    return 0;
+}
+
+int cnio__hints_from_env(struct cnio_hints *h)
+{
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(cfg_hints); i++) {
+        const struct cfg_hint *d = &cfg_hints[i];
+        const char *var = d->env, *v = getenv(var);
+
+        if ((!v || !*v) && d->env_alias) {
+            var = d->env_alias;
+            v = getenv(var);
+        }
+        if (!v || !*v)
+            continue;
+        if (cfg_apply(h, d, v)) {
+            cnio__err("bad value \"%s\" in environment variable %s", v, var);
+            return -CNIO_ERR_HINT;
+        }
+    }
+    return 0;
+}
+
+/* One "key=value" of length n. */
+static int cfg_query_pair(struct cnio_hints *h, const char *s, size_t n)
+{
+    char buf[PATH_MAX + 64];
+    char *eq;
+    int ret;
+
+    if (n >= sizeof(buf))
+        return -CNIO_ERR_URI;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    eq = strchr(buf, '=');
+    if (!eq || eq == buf)
+        return -CNIO_ERR_URI;
+    *eq = '\0';
+    ret = cnio__hints_set(h, buf, eq + 1);
+    if (ret == 1) {
+        cnio__warn("ignoring unknown hint \"%s\" in URI query", buf);
+        ret = 0;
+    }
+    return ret;
+}
+
+int cnio__hints_from_query(struct cnio_hints *h, const char *query)
+{
+    const char *p = query;
+
+    if (!query)
+        return 0;
+    while (*p) {
+        size_t n = strcspn(p, "&");
+
+        if (n > 0) {
+            int ret = cfg_query_pair(h, p, n);
+            if (ret)
+                return ret;
+        }
+        p += n;
+        if (*p == '&')
+            p++;
+    }
+    return 0;
+}
+
+int cnio__hints_resolve(struct cnio_hints *h, const struct cnio_uri *u)
+{
+    int ret;
+
+    cnio__hints_default(h);
+    ret = cnio__hints_from_env(h);
+    if (ret)
+        return ret;
+    return cnio__hints_from_query(h, u ? u->query : NULL);
+}
+
+static int cfg_format(const struct cnio_hints *h, const struct cfg_hint *d, char *buf,
+                      size_t cap)
+{
+    const char *field = (const char *)h + d->off;
+    static const char *const cb_names[] = { "automatic", "enable", "disable" };
+    uint64_t v64;
+    int iv;
+
+    switch (d->kind) {
+    case CFG_SIZE64:
+        memcpy(&v64, field, sizeof(v64));
+        return snprintf(buf, cap, "%llu", (unsigned long long)v64);
+    case CFG_U32:
+        return snprintf(buf, cap, "%u", *(const uint32_t *)(const void *)field);
+    case CFG_INT:
+        return snprintf(buf, cap, "%d", *(const int *)(const void *)field);
+    case CFG_CB:
+        iv = *(const int *)(const void *)field;
+        return snprintf(buf, cap, "%s", cb_names[iv >= 0 && iv <= 2 ? iv : 0]);
+    case CFG_TRANSPORT:
+    case CFG_PATH:
+        return snprintf(buf, cap, "%s", field);
+    }
+    return -1;
+}
+
+int cnio__hints_foreach(const struct cnio_hints *h,
+                        int (*fn)(const char *name, const char *value, void *arg), void *arg)
+{
+    char buf[PATH_MAX];
+
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(cfg_hints); i++) {
+        int ret;
+
+        if (cfg_format(h, &cfg_hints[i], buf, sizeof(buf)) < 0)
+            return -CNIO_ERR_HINT;
+        if (cfg_hints[i].kind == CFG_PATH && buf[0] == '\0')
+            continue;
+        ret = fn(cfg_hints[i].name, buf, arg);
+        if (ret)
+            return ret;
+    }
+    return 0;
+}

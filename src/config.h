@@ -1,0 +1,85 @@
+/*
+ * config.h - URIs and hints: parsing and precedence.
+ *
+ * URI: cnio://host[:port][,host[:port]...]/path[?key=value[&key=value...]]
+ *   host: a name, an IPv4 address or an IPv6 address in brackets; port defaults to
+ *   CNIO_DEFAULT_PORT. path: the object name beneath each server's root, without the
+ *   leading '/'; it must be non-empty for objects (may be empty for `cnio ls`).
+ *   The query holds hints, with the short URI names or the full hint names:
+ *   stripe_unit (= striping_unit), stripe_count (= striping_factor), lanes (= cnio_lanes),
+ *   transport (= cnio_transport), timeout_ms (= cnio_timeout_ms), and any full hint name.
+ * Sizes accept K, M, G suffixes (powers of 1024).
+ *
+ * Hints, by precedence: MPI_Info (applied by collective/), then the URI query, then
+ * CNIO_* environment variables (CNIO_STRIPE_UNIT, CNIO_LANES, ... : the hint name
+ * without a "cnio_" prefix, upper-cased: CNIO_STRIPING_UNIT, CNIO_CB_NODES,
+ * CNIO_TIMEOUT_MS, CNIO_KEY_FILE, ...), then defaults.
+ */
+#ifndef CNIO_CONFIG_H
+#define CNIO_CONFIG_H
+
+#include "common.h"
+#include <limits.h>
+
+#define CNIO_MAX_HOSTS 256
+#define CNIO_HOSTNAME_MAX 255
+#define CNIO_MAX_LANES 16
+
+struct cnio_host {
+    char name[CNIO_HOSTNAME_MAX + 1];
+    uint16_t port;
+};
+
+struct cnio_uri {
+    int nhosts;
+    struct cnio_host *hosts;   /* nhosts entries, owned */
+    char *path;                /* object name, no leading '/', owned; may be "" */
+    char *query;               /* raw query without '?', owned; may be "" */
+};
+
+enum cnio_cb_mode { CNIO_CB_AUTOMATIC = 0, CNIO_CB_ENABLE, CNIO_CB_DISABLE };
+
+struct cnio_hints {
+    uint64_t striping_unit;    /* striping_unit: stripe unit S in bytes (default 1 MiB) */
+    uint32_t striping_factor;  /* striping_factor: stripe count C (0 = all hosts) */
+    uint32_t cb_nodes;         /* cb_nodes: aggregators (0 = one per rank, up to ranks) */
+    uint64_t cb_buffer_size;   /* cb_buffer_size (default 16 MiB) */
+    int romio_cb_write;        /* enum cnio_cb_mode */
+    int romio_cb_read;
+    uint32_t lanes;            /* cnio_lanes: connections per rank and host (default 1) */
+    int timeout_ms;            /* cnio_timeout_ms: bound on every network wait (30000) */
+    int connect_window;        /* cnio_connect_window: concurrent connects per server (16) */
+    char transport[16];        /* cnio_transport: "tcp" (default) */
+    char key_file[PATH_MAX];   /* cnio_key_file: "" = $CNIO_KEY_FILE, then default */
+};
+
+/* Parses uri into u (all fields owned by u): 0 or -CNIO_ERR_URI / -CNIO_ERR_NOMEM. */
+int cnio__uri_parse(const char *uri, struct cnio_uri *u);
+void cnio__uri_free(struct cnio_uri *u);
+/* 1 when s starts with "cnio://", else 0. */
+int cnio__uri_is_cnio(const char *s);
+
+/* Fills h with the defaults. */
+void cnio__hints_default(struct cnio_hints *h);
+/*
+ * Sets one hint by name (full hint name, or a URI short name) from its string value.
+ * Returns 0, -CNIO_ERR_HINT for a bad value. Unknown names: 1 (ignored, as MPI-IO
+ * ignores hints it does not know).
+ */
+int cnio__hints_set(struct cnio_hints *h, const char *name, const char *value);
+/* Applies CNIO_* environment variables: 0 or -CNIO_ERR_HINT naming the variable in the log. */
+int cnio__hints_from_env(struct cnio_hints *h);
+/* Applies a URI query string "k=v&k=v": 0 or -CNIO_ERR_HINT / -CNIO_ERR_URI. */
+int cnio__hints_from_query(struct cnio_hints *h, const char *query);
+/* Defaults, then environment, then the URI's query: what a caller without MPI_Info uses. */
+int cnio__hints_resolve(struct cnio_hints *h, const struct cnio_uri *u);
+/*
+ * Calls fn(name, value, arg) for every hint with its value in effect, formatted as
+ * cnio__hints_set would parse it (for MPI_File_get_info / cnio_file_get_info).
+ */
+int cnio__hints_foreach(const struct cnio_hints *h,
+                        int (*fn)(const char *name, const char *value, void *arg), void *arg);
+/* Parses "123", "4K", "16M", "1G" (powers of 1024): 0 or -CNIO_ERR_HINT. */
+int cnio__parse_size(const char *s, uint64_t *out);
+
+#endif /* CNIO_CONFIG_H */

@@ -1,0 +1,68 @@
+/*
+ * log.c - leveled logging to stderr, one write(2) per line.
+ */
+#include "common.h"
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+static int log_level = -1;
+static const char *log_ident = "cnio";
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+int cnio__log_parse_level(const char *s)
+{
+    if (!s || !*s)
+        return -1;
+    for (int i = 0; i < (int)CNIO_ARRAY_LEN(level_names); i++)
+        if (!strcasecmp(s, level_names[i]))
+            return i;
+    if (s[0] >= '0' && s[0] <= '3' && s[1] == '\0')
+        return s[0] - '0';
+    return -1;
+}
+
+void cnio__log_set_level(int level)
+{
+    log_level = level;
+}
+
+int cnio__log_get_level(void)
+{
+    if (log_level < 0) {
+        int l = cnio__log_parse_level(getenv("CNIO_LOG_LEVEL"));
+        log_level = l >= 0 ? l : CNIO_LOG_WARN;
+    }
+    return log_level;
+}
+
+void cnio__log_set_ident(const char *ident)
+{
+    log_ident = ident;
+}
+
+void cnio__log(int level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    int n;
+
+    if (level > cnio__log_get_level())
+        return;
+    n = snprintf(line, sizeof(line), "%s: %s: ", log_ident, level_names[level]);
+    va_start(ap, fmt);
+    n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    va_end(ap);
+    if (n >= (int)sizeof(line) - 1)
+        n = (int)sizeof(line) - 2;
+    line[n++] = '\n';
+    if (write(STDERR_FILENO, line, (size_t)n) < 0)
+        return;
+}

@@ -1,0 +1,41 @@
+/*
+ * net.h - socket helpers shared by the TCP transport, cnio-server and the tools.
+ * Every wait has a deadline (absolute, cnio__now_ms() clock); nothing blocks forever.
+ */
+#ifndef CNIO_NET_H
+#define CNIO_NET_H
+
+#include "common.h"
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+struct cnio_addr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+};
+
+/* Resolves host (name, IPv4, IPv6 without brackets) and port: 0 or -CNIO_ERR_RESOLVE.
+ * Fills up to max addresses in out (several addresses of a host make rails) and
+ * returns their number through *n. */
+int cnio__net_resolve(const char *host, uint16_t port, struct cnio_addr *out, int max, int *n);
+/* Parses "ADDR:PORT", "[V6]:PORT" or ":PORT" / "PORT" (all addresses) and listens
+ * (SO_REUSEADDR, non-blocking, close-on-exec). *port_out receives the bound port (useful
+ * with port 0). 0 or a negative CNIO_ERR_*. */
+int cnio__net_listen(const char *addr_port, int backlog, int *fd_out, uint16_t *port_out);
+/* Connects (non-blocking underneath) within timeout_ms; the returned fd is non-blocking,
+ * close-on-exec, and tuned as by cnio__net_tune. 0, -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT. */
+int cnio__net_connect(const struct cnio_addr *a, int timeout_ms, int *fd_out);
+/* TCP_NODELAY, TCP_USER_TIMEOUT (user_timeout_ms, if > 0), non-blocking, close-on-exec. */
+int cnio__net_tune(int fd, int user_timeout_ms);
+/* Waits until fd is ready for events (POLLIN / POLLOUT) or the deadline passes:
+ * 0, -CNIO_ERR_TIMEOUT, -CNIO_ERR_CONN (POLLERR/POLLHUP without POLLIN). */
+int cnio__net_wait(int fd, short events, int64_t deadline_ms);
+/* Sends / receives exactly the iovec's bytes on a non-blocking fd before the deadline.
+ * Returns 0, -CNIO_ERR_TIMEOUT, -CNIO_ERR_CONN (reset, or EOF while receiving). */
+int cnio__net_sendv_all(int fd, struct iovec *iov, int n, int64_t deadline_ms);
+int cnio__net_recv_all(int fd, void *buf, size_t len, int64_t deadline_ms);
+/* "host:port" for logs. */
+const char *cnio__net_ntop(const struct cnio_addr *a, char *buf, size_t cap);
+
+#endif /* CNIO_NET_H */

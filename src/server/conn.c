@@ -1,0 +1,488 @@
+/*
+ * conn.c - one client connection of cnio-server.
+ *
+ * Input: the 64-byte header is read and decoded first; only a header that passed
+ * (magic, version, CRC, a length that fits its type, AUTH before anything else) makes
+ * the connection size its payload buffer, which is kept and reused for the next frames.
+ * The payload CRC is checked, the request handled (in order), and the reply queued.
+ *
+ * Output: replies (header + payload) wait in a queue written with one sendmsg of many
+ * iovecs; a partial write leaves the rest for EPOLLOUT. Reply buffers go back to a
+ * small per-connection spare list, so a steady stream of READs allocates nothing.
+ * Backpressure: while more than --max-inflight reply bytes are queued the connection
+ * stops reading (EPOLLIN dropped) and resumes once the client has drained them.
+ */
+#include "server.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define CONN_FRAMES_PER_EVENT 16
+#define CONN_IOV 64
+#define CONN_SPARES 4
+#define CONN_SPARE_BYTES (2 * (size_t)CNIO_WIRE_MAX_PAYLOAD)
+#define CONN_MIN_BUF 256
+#define CONN_IDLE_TRIM_MS 5000
+
+static struct cnio_srv_out *conn_out_get(struct cnio_srv_conn *c, size_t need)
+{
+    struct cnio_srv_out **pp = &c->spare, *o;
+
+    while (*pp && (*pp)->cap < need)
+        pp = &(*pp)->next;
+    if (!*pp && c->spare)
+        pp = &c->spare;
+    o = *pp;
+    if (o) {
+        *pp = o->next;
+        c->nspare--;
+    } else if (!(o = calloc(1, sizeof(*o)))) {
+        return NULL;
+    }
+    o->next = NULL;
+    if (o->cap < need) {
+        size_t cap = CNIO_MAX(need, CONN_MIN_BUF);
+
+        free(o->buf);
+        o->buf = malloc(cap);
+        o->cap = o->buf ? cap : 0;
+        if (!o->buf) {
+            free(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+static size_t conn_spare_bytes(const struct cnio_srv_conn *c)
+{
+    size_t n = 0;
+
+    for (const struct cnio_srv_out *o = c->spare; o; o = o->next)
+        n += o->cap;
+    return n;
+}
+
+static void conn_out_put(struct cnio_srv_conn *c, struct cnio_srv_out *o)
+{
+    if (c->nspare < CONN_SPARES && conn_spare_bytes(c) + o->cap <= CONN_SPARE_BYTES) {
+        o->next = c->spare;
+        c->spare = o;
+        c->nspare++;
+        return;
+    }
+    free(o->buf);
+    free(o);
+}
+
+static void conn_out_list_free(struct cnio_srv_out *o)
+{
+    while (o) {
+        struct cnio_srv_out *next = o->next;
+
+        free(o->buf);
+        free(o);
+        o = next;
+    }
+}
+
+uint8_t *cnio__srv_reply_buf(struct cnio_srv_conn *c, struct cnio_srv_reply *r, size_t cap)
+{
+    if (r->out && r->out->cap < cap) {
+        conn_out_put(c, r->out);
+        r->out = NULL;
+    }
+    if (!r->out)
+        r->out = conn_out_get(c, cap);
+    return r->out ? r->out->buf : NULL;
+}
+
+/* Queues a frame of type with status and r's fields and payload (none when status). */
+static int conn_queue(struct cnio_srv_conn *c, uint16_t type, uint64_t reqid, int32_t status,
+                      struct cnio_srv_reply *r)
+{
+    struct cnio_wire_hdr h;
+    struct cnio_srv_out *o = r->out;
+
+    if (!o && !(o = conn_out_get(c, 0)))
+        return -CNIO_ERR_NOMEM;
+    r->out = NULL;
+    memset(&h, 0, sizeof(h));
+    h.type = type;
+    h.status = status;
+    h.flags = status ? 0 : r->flags;
+    h.reqid = reqid;
+    h.session = r->session;
+    h.object = r->object;
+    h.offset = r->offset;
+    h.length = status ? 0 : r->len;
+    h.payload_crc = h.length ? cnio__crc32c(0, o->buf, h.length) : 0;
+    cnio__wire_hdr_encode(&h, o->hdr);
+    o->len = h.length;
+    o->sent = 0;
+    if (c->oq_tail)
+        c->oq_tail->next = o;
+    else
+        c->oq_head = o;
+    c->oq_tail = o;
+    c->oq_bytes += CNIO_WIRE_HDR_SIZE + o->len;
+    return 0;
+}
+
+/* Takes w written bytes off the front of the queue. */
+static void conn_sent(struct cnio_srv_conn *c, size_t w)
+{
+    c->oq_bytes -= w;
+    while (w) {
+        struct cnio_srv_out *o = c->oq_head;
+        size_t left = CNIO_WIRE_HDR_SIZE + o->len - o->sent;
+
+        if (w < left) {
+            o->sent += w;
+            return;
+        }
+        w -= left;
+        c->oq_head = o->next;
+        if (!c->oq_head)
+            c->oq_tail = NULL;
+        conn_out_put(c, o);
+    }
+}
+
+/* Writes as much of the queue as the socket takes: 0, or -CNIO_ERR_CONN. */
+static int conn_flush(struct cnio_srv_conn *c)
+{
+    while (c->oq_head) {
+        struct iovec iov[CONN_IOV];
+        struct msghdr mh;
+        size_t n = 0;
+        ssize_t w;
+
+        for (struct cnio_srv_out *o = c->oq_head; o && n + 2 <= CONN_IOV; o = o->next) {
+            size_t s = o->sent;
+
+            if (s < CNIO_WIRE_HDR_SIZE) {
+                iov[n].iov_base = o->hdr + s;
+                iov[n++].iov_len = CNIO_WIRE_HDR_SIZE - s;
+                s = CNIO_WIRE_HDR_SIZE;
+            }
+            if (s - CNIO_WIRE_HDR_SIZE < o->len) {
+                iov[n].iov_base = o->buf + (s - CNIO_WIRE_HDR_SIZE);
+                iov[n++].iov_len = o->len - (s - CNIO_WIRE_HDR_SIZE);
+            }
+        }
+        memset(&mh, 0, sizeof(mh));
+        mh.msg_iov = iov;
+        mh.msg_iovlen = n;
+        w = sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -CNIO_ERR_CONN;
+        conn_sent(c, (size_t)w);
+    }
+    return 0;
+}
+
+static int conn_mid_frame(const struct cnio_srv_conn *c)
+{
+    return c->hdr_got > 0 || c->in_payload;
+}
+
+static int conn_want_read(const struct cnio_srv_conn *c)
+{
+    if (c->closing || c->oq_bytes > c->srv->opts.max_inflight)
+        return 0;
+    return !c->draining || conn_mid_frame(c);
+}
+
+/* Brings the epoll registration in line with the state: 1 when the connection is done. */
+static int conn_update(struct cnio_srv_conn *c)
+{
+    uint32_t want = 0;
+
+    if (!c->oq_head && (c->closing || (c->draining && !conn_mid_frame(c))))
+        return 1;
+    if (conn_want_read(c))
+        want |= EPOLLIN;
+    if (c->oq_head)
+        want |= EPOLLOUT;
+    if (want != c->ev) {
+        struct epoll_event ev = { .events = want, .data.ptr = c };
+
+        if (epoll_ctl(c->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0)
+            return 1;
+        c->ev = want;
+    }
+    return 0;
+}
+
+static int conn_error(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, int status)
+{
+    struct cnio_srv_reply r;
+
+    memset(&r, 0, sizeof(r));
+    r.session = c->session;
+    r.object = h->object;
+    r.offset = h->offset;
+    return conn_queue(c, (uint16_t)(h->type | CNIO_WIRE_REPLY), h->reqid, status, &r);
+}
+
+/* Handles the complete frame in c->h / c->in: 0, or -1 to drop the connection. */
+static int conn_frame(struct cnio_srv_conn *c)
+{
+    const struct cnio_wire_hdr *h = &c->h;
+    struct cnio_srv_reply r;
+    int ret;
+
+    c->hdr_got = 0;
+    c->in_payload = 0;
+    if (cnio__wire_payload_check(h, c->in)) {
+        cnio__info("%s: bad payload checksum, closing", c->peer);
+        return -1;
+    }
+    if (c->state == CNIO_SRV_C_READY && h->session != c->session) {
+        cnio__info("%s: wrong session id, closing", c->peer);
+        c->closing = 1;
+        return conn_error(c, h, -CNIO_ERR_PROTO) ? -1 : 0;
+    }
+    if ((h->type & CNIO_WIRE_REPLY) || h->type == CNIO_WIRE_CHALLENGE ||
+        (c->state == CNIO_SRV_C_READY && h->type == CNIO_WIRE_AUTH))
+        return conn_error(c, h, -CNIO_ERR_PROTO) ? -1 : 0;
+    memset(&r, 0, sizeof(r));
+    r.session = c->session;
+    r.object = h->object;
+    r.offset = h->offset;
+    ret = cnio__srv_request(c, h, c->in, &r);
+    if (ret == -CNIO_ERR_PROTO) {
+        cnio__info("%s: malformed payload (type %u), closing", c->peer, h->type);
+        if (r.out)
+            conn_out_put(c, r.out);
+        return -1;
+    }
+    return conn_queue(c, (uint16_t)(h->type | CNIO_WIRE_REPLY), h->reqid, ret, &r) ? -1 : 0;
+}
+
+/* A complete header is in c->hdr: decode, check, size the payload buffer. */
+static int conn_header(struct cnio_srv_conn *c)
+{
+    int ret = cnio__wire_hdr_decode(c->hdr, &c->h);
+
+    if (ret) {
+        cnio__info("%s: bad frame header (%s), closing", c->peer, cnio_strerror(ret));
+        return -1;
+    }
+    if (c->state == CNIO_SRV_C_AUTH && c->h.type != CNIO_WIRE_AUTH) {
+        cnio__info("%s: request before AUTH, closing", c->peer);
+        return -1;
+    }
+    if (c->h.length > c->in_cap) {
+        free(c->in);
+        c->in_cap = 0;
+        c->in = malloc(c->h.length);
+        if (!c->in) {
+            cnio__warn("%s: out of memory for a %u-byte frame, closing", c->peer, c->h.length);
+            return -1;
+        }
+        c->in_cap = c->h.length;
+    }
+    c->in_got = 0;
+    c->in_payload = c->h.length > 0;
+    return 0;
+}
+
+/* One recv into the header or the payload: 1 frame complete, 0 more to come,
+ * 2 nothing to read now, -1 to drop the connection. */
+static int conn_recv_step(struct cnio_srv_conn *c)
+{
+    void *dst = c->in_payload ? (void *)(c->in + c->in_got) : (void *)(c->hdr + c->hdr_got);
+    size_t want = c->in_payload ? c->h.length - c->in_got : CNIO_WIRE_HDR_SIZE - c->hdr_got;
+    ssize_t r = recv(c->fd, dst, want, MSG_DONTWAIT);
+
+    if (r < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 2 : -1;
+    if (r == 0) {
+        if (conn_mid_frame(c))
+            cnio__info("%s: connection closed mid-frame", c->peer);
+        c->closing = 1;   /* the peer may still read the replies already queued */
+        return 2;
+    }
+    if (c->in_payload) {
+        c->in_got += (size_t)r;
+        return c->in_got == c->h.length;
+    }
+    c->hdr_got += (size_t)r;
+    if (c->hdr_got < CNIO_WIRE_HDR_SIZE)
+        return 0;
+    if (conn_header(c))
+        return -1;
+    return !c->in_payload;
+}
+
+/* Reads and handles frames while allowed: 0, or -1 to drop the connection. */
+static int conn_read(struct cnio_srv_conn *c)
+{
+    int frames = 0;
+
+    while (frames < CONN_FRAMES_PER_EVENT && conn_want_read(c)) {
+        int r = conn_recv_step(c);
+
+        if (r < 0)
+            return -1;
+        if (r == 2)
+            break;
+        if (r == 1) {
+            frames++;
+            c->last_active = cnio__now_ms();
+            if (conn_frame(c))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* Queues the CHALLENGE that opens every conversation. */
+static int conn_challenge(struct cnio_srv_conn *c)
+{
+    struct cnio_wire_challenge ch;
+    struct cnio_srv_reply r;
+    uint8_t *buf;
+    int n;
+
+    memset(&r, 0, sizeof(r));
+    memset(&ch, 0, sizeof(ch));
+    if (cnio__random(c->nonce, sizeof(c->nonce)))
+        return -CNIO_ERR_IO;
+    ch.max_payload = CNIO_WIRE_MAX_PAYLOAD;
+    ch.credits = CNIO_SRV_CREDITS;
+    memcpy(ch.nonce, c->nonce, sizeof(ch.nonce));
+    buf = cnio__srv_reply_buf(c, &r, CNIO_WIRE_CHALLENGE_SIZE);
+    if (!buf)
+        return -CNIO_ERR_NOMEM;
+    n = cnio__wire_challenge_encode(&ch, buf, CNIO_WIRE_CHALLENGE_SIZE);
+    if (n < 0) {
+        conn_out_put(c, r.out);
+        return n;
+    }
+    r.len = (uint32_t)n;
+    return conn_queue(c, CNIO_WIRE_CHALLENGE, 0, 0, &r);
+}
+
+int cnio__srv_conn_new(struct cnio_srv *srv, int epfd, int fd, const struct cnio_addr *peer,
+                       struct cnio_srv_conn **out)
+{
+    struct cnio_srv_conn *c = calloc(1, sizeof(*c));
+    struct epoll_event ev;
+    int ret = -CNIO_ERR_NOMEM;
+
+    if (!c)
+        goto close_fd;
+    c->srv = srv;
+    c->fd = fd;
+    c->epfd = epfd;
+    c->state = CNIO_SRV_C_AUTH;
+    c->last_active = cnio__now_ms();
+    c->auth_deadline = c->last_active + CNIO_SRV_AUTH_TIMEOUT_MS;
+    cnio__net_ntop(peer, c->peer, sizeof(c->peer));
+    ret = conn_challenge(c);
+    if (ret)
+        goto free_conn;
+    ret = conn_flush(c);
+    if (ret)
+        goto free_conn;
+    c->ev = EPOLLIN | (c->oq_head ? EPOLLOUT : 0);
+    ev.events = c->ev;
+    ev.data.ptr = c;
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        ret = -CNIO_ERR_IO;
+        goto free_conn;
+    }
+    *out = c;
+    return 0;
+free_conn:
+    conn_out_list_free(c->oq_head);
+    conn_out_list_free(c->spare);
+    free(c);
+close_fd:
+    close(fd);
+    return ret;
+}
+
+int cnio__srv_conn_event(struct cnio_srv_conn *c, uint32_t events)
+{
+    if (events & (EPOLLERR | EPOLLHUP))
+        return 1;
+    if ((events & EPOLLIN) && conn_read(c))
+        return 1;
+    if (conn_flush(c))
+        return 1;
+    return conn_update(c);
+}
+
+int cnio__srv_conn_drain(struct cnio_srv_conn *c)
+{
+    c->draining = 1;
+    if (c->state == CNIO_SRV_C_AUTH)
+        return 1;
+    return conn_update(c);
+}
+
+int cnio__srv_conn_tick(struct cnio_srv_conn *c, int64_t now_ms)
+{
+    if (c->state == CNIO_SRV_C_AUTH && now_ms >= c->auth_deadline) {
+        cnio__info("%s: no AUTH within %d s, closing", c->peer, CNIO_SRV_AUTH_TIMEOUT_MS / 1000);
+        return 1;
+    }
+    if (now_ms - c->last_active >= CONN_IDLE_TRIM_MS && !c->oq_head && !conn_mid_frame(c)) {
+        conn_out_list_free(c->spare);
+        c->spare = NULL;
+        c->nspare = 0;
+        free(c->in);
+        c->in = NULL;
+        c->in_cap = 0;
+    }
+    return 0;
+}
+
+int cnio__srv_conn_own(struct cnio_srv_conn *c, uint64_t id)
+{
+    if (c->nowned == c->owned_cap) {
+        size_t cap = c->owned_cap ? c->owned_cap * 2 : 8;
+        uint64_t *o = realloc(c->owned, cap * sizeof(*o));
+
+        if (!o)
+            return -CNIO_ERR_NOMEM;
+        c->owned = o;
+        c->owned_cap = cap;
+    }
+    c->owned[c->nowned++] = id;
+    return 0;
+}
+
+void cnio__srv_conn_disown(struct cnio_srv_conn *c, uint64_t id)
+{
+    for (size_t i = c->nowned; i-- > 0;) {
+        if (c->owned[i] == id) {
+            c->owned[i] = c->owned[--c->nowned];
+            return;
+        }
+    }
+}
+
+void cnio__srv_conn_free(struct cnio_srv_conn *c)
+{
+    for (size_t i = 0; i < c->nowned; i++)
+        cnio__srv_handles_remove(&c->srv->handles, c->owned[i], c);
+    close(c->fd);
+    conn_out_list_free(c->oq_head);
+    conn_out_list_free(c->spare);
+    free(c->owned);
+    free(c->in);
+    atomic_fetch_sub(&c->srv->nconns, 1);
+    free(c);
+}

@@ -1,0 +1,199 @@
+/*
+ * handles.c - the server-wide table of open object handles.
+ *
+ * A handle is shared by every worker thread: a connection that opened it owns it, and
+ * other connections (other lanes, token-authenticated ranks) may use it. The table is
+ * a mutex-protected hash; entries are reference-counted so that a CLOSE (or the owner
+ * going away) while another thread is in a pwrite on the same handle is safe: the file
+ * is closed when the last reference goes.
+ */
+#include "server.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static size_t handles_bucket(const struct cnio_srv_handles *t, uint64_t id)
+{
+    id ^= id >> 33;
+    id *= 0xff51afd7ed558ccdull;
+    id ^= id >> 33;
+    return (size_t)(id & (t->nbuckets - 1));
+}
+
+int cnio__srv_handles_init(struct cnio_srv_handles *t, uint32_t max_open)
+{
+    size_t n = 64;
+
+    while (n < max_open && n < (1u << 20))
+        n <<= 1;
+    t->buckets = calloc(n, sizeof(*t->buckets));
+    if (!t->buckets)
+        return -CNIO_ERR_NOMEM;
+    if (pthread_mutex_init(&t->lock, NULL)) {
+        free(t->buckets);
+        return -CNIO_ERR_NOMEM;
+    }
+    t->nbuckets = n;
+    t->count = 0;
+    t->max = max_open;
+    atomic_init(&t->sync_on_close, 0);
+    return 0;
+}
+
+static void handles_free(struct cnio_srv_handles *t, struct cnio_srv_handle *h)
+{
+    if ((h->oflags & CNIO_WIRE_O_WRITE) && atomic_load(&t->sync_on_close) &&
+        fsync(h->fd) < 0)
+        cnio__warn("fsync of %s at shutdown: %s", h->name,
+                   cnio_strerror(cnio__err_from_errno(errno)));
+    close(h->fd);
+    pthread_mutex_destroy(&h->lock);
+    free(h->name);
+    free(h);
+}
+
+void cnio__srv_handles_fini(struct cnio_srv_handles *t)
+{
+    for (size_t b = 0; b < t->nbuckets; b++) {
+        struct cnio_srv_handle *h = t->buckets[b];
+
+        while (h) {
+            struct cnio_srv_handle *next = h->next;
+
+            handles_free(t, h);
+            h = next;
+        }
+    }
+    free(t->buckets);
+    t->buckets = NULL;
+    pthread_mutex_destroy(&t->lock);
+}
+
+int cnio__srv_handles_reserve(struct cnio_srv_handles *t)
+{
+    int ret = 0;
+
+    pthread_mutex_lock(&t->lock);
+    if (t->count >= t->max)
+        ret = -CNIO_ERR_LIMIT;
+    else
+        t->count++;
+    pthread_mutex_unlock(&t->lock);
+    return ret;
+}
+
+void cnio__srv_handles_unreserve(struct cnio_srv_handles *t)
+{
+    pthread_mutex_lock(&t->lock);
+    t->count--;
+    pthread_mutex_unlock(&t->lock);
+}
+
+static struct cnio_srv_handle *handles_find(struct cnio_srv_handles *t, uint64_t id)
+{
+    struct cnio_srv_handle *h = t->buckets[handles_bucket(t, id)];
+
+    while (h && h->id != id)
+        h = h->next;
+    return h;
+}
+
+/* Links h under a fresh random id (table lock held by the caller). */
+static int handles_link(struct cnio_srv_handles *t, struct cnio_srv_handle *h)
+{
+    size_t b;
+
+    do {
+        if (cnio__random(&h->id, sizeof(h->id)))
+            return -CNIO_ERR_IO;
+    } while (h->id == 0 || handles_find(t, h->id));
+    b = handles_bucket(t, h->id);
+    h->next = t->buckets[b];
+    t->buckets[b] = h;
+    h->linked = 1;
+    h->refs = 1;
+    return 0;
+}
+
+int cnio__srv_handles_add(struct cnio_srv_handles *t, int fd, char *name, uint32_t oflags,
+                          const struct cnio_srv_meta *m, const void *owner, uint64_t *id_out)
+{
+    struct cnio_srv_handle *h = calloc(1, sizeof(*h));
+    int ret = -CNIO_ERR_NOMEM;
+
+    if (!h)
+        goto close_fd;
+    if (pthread_mutex_init(&h->lock, NULL))
+        goto free_h;
+    h->fd = fd;
+    h->name = name;
+    h->oflags = oflags;
+    h->owner = owner;
+    h->meta = *m;
+    pthread_mutex_lock(&t->lock);
+    ret = handles_link(t, h);
+    if (!ret)
+        *id_out = h->id;
+    pthread_mutex_unlock(&t->lock);
+    if (!ret)
+        return 0;
+    pthread_mutex_destroy(&h->lock);
+free_h:
+    free(h);
+close_fd:
+    close(fd);
+    free(name);
+    cnio__srv_handles_unreserve(t);
+    return ret;
+}
+
+struct cnio_srv_handle *cnio__srv_handles_get(struct cnio_srv_handles *t, uint64_t id)
+{
+    struct cnio_srv_handle *h;
+
+    if (id == 0)
+        return NULL;
+    pthread_mutex_lock(&t->lock);
+    h = handles_find(t, id);
+    if (h)
+        h->refs++;
+    pthread_mutex_unlock(&t->lock);
+    return h;
+}
+
+void cnio__srv_handles_put(struct cnio_srv_handles *t, struct cnio_srv_handle *h)
+{
+    int last;
+
+    pthread_mutex_lock(&t->lock);
+    last = --h->refs == 0;
+    if (last)
+        t->count--;
+    pthread_mutex_unlock(&t->lock);
+    if (last)
+        handles_free(t, h);
+}
+
+int cnio__srv_handles_remove(struct cnio_srv_handles *t, uint64_t id, const void *owner)
+{
+    struct cnio_srv_handle **pp, *h;
+
+    if (id == 0)
+        return -CNIO_ERR_NOENT;
+    pthread_mutex_lock(&t->lock);
+    pp = &t->buckets[handles_bucket(t, id)];
+    while (*pp && (*pp)->id != id)
+        pp = &(*pp)->next;
+    h = *pp;
+    if (!h || (owner && h->owner != owner)) {
+        pthread_mutex_unlock(&t->lock);
+        return -CNIO_ERR_NOENT;
+    }
+    *pp = h->next;
+    h->linked = 0;
+    pthread_mutex_unlock(&t->lock);
+    cnio__srv_handles_put(t, h);
+    return 0;
+}

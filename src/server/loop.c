@@ -1,0 +1,283 @@
+/*
+ * loop.c - cnio-server's worker threads.
+ *
+ * Each worker owns an epoll instance and the connections it accepted; nothing on a
+ * connection's path is shared with another worker except the handle table. The
+ * listening socket sits in every worker's epoll with EPOLLEXCLUSIVE, so the kernel
+ * wakes one worker per incoming connection. A timer tick (every LOOP_TICK_MS) closes
+ * connections that did not authenticate in time and trims idle buffers.
+ *
+ * Shutdown: the stop eventfd becomes readable in every epoll; each worker stops
+ * accepting, lets its connections finish the frame they are reading and write out
+ * the replies they owe, and closes them, all within CNIO_SRV_DRAIN_TIMEOUT_MS.
+ */
+#include "server.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define LOOP_TICK_MS 250
+#define LOOP_EVENTS 64
+#define LOOP_ACCEPTS 64
+#define LOOP_ACCEPT_PAUSE_MS 100
+
+struct cnio_srv_worker {
+    struct cnio_srv *srv;
+    pthread_t tid;
+    int epfd;
+    int started;
+    struct cnio_srv_conn *conns;
+    int stop_seen;
+    int draining;
+    int listening;
+    int64_t drain_deadline;
+    int64_t accept_resume;
+};
+
+/* epoll tags for the two shared fds; connections use their own pointer. */
+static char loop_listen_tag, loop_stop_tag;
+
+static void loop_link(struct cnio_srv_worker *w, struct cnio_srv_conn *c)
+{
+    c->prev = NULL;
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+}
+
+static void loop_close(struct cnio_srv_worker *w, struct cnio_srv_conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    cnio__srv_conn_free(c);
+}
+
+static int loop_listen_ctl(struct cnio_srv_worker *w, int op)
+{
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &loop_listen_tag };
+
+    if (epoll_ctl(w->epfd, op, w->srv->listen_fd, &ev) < 0)
+        return -CNIO_ERR_IO;
+    w->listening = op == EPOLL_CTL_ADD;
+    return 0;
+}
+
+/* Over --max-conns: a CHALLENGE carrying -CNIO_ERR_LIMIT, then close. */
+static void loop_refuse(int fd, const struct cnio_addr *a)
+{
+    struct cnio_wire_hdr h;
+    uint8_t buf[CNIO_WIRE_HDR_SIZE];
+    char peer[64];
+
+    memset(&h, 0, sizeof(h));
+    h.type = CNIO_WIRE_CHALLENGE;
+    h.status = -CNIO_ERR_LIMIT;
+    cnio__wire_hdr_encode(&h, buf);
+    if (send(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)sizeof(buf))
+        shutdown(fd, SHUT_WR);
+    close(fd);
+    cnio__info("%s: connection limit reached, refused", cnio__net_ntop(a, peer, sizeof(peer)));
+}
+
+/* Accept failed with errno: 1 to try again, 0 to stop for now. */
+static int loop_accept_error(struct cnio_srv_worker *w)
+{
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return 0;
+    if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+        return 1;
+    cnio__warn("accept: %s; pausing %d ms", strerror(errno), LOOP_ACCEPT_PAUSE_MS);
+    if (w->listening && loop_listen_ctl(w, EPOLL_CTL_DEL) == 0)
+        w->accept_resume = cnio__now_ms() + LOOP_ACCEPT_PAUSE_MS;
+    return 0;
+}
+
+static void loop_accept(struct cnio_srv_worker *w)
+{
+    struct cnio_srv *srv = w->srv;
+
+    for (int i = 0; i < LOOP_ACCEPTS; i++) {
+        struct cnio_addr a;
+        struct cnio_srv_conn *c;
+        int fd;
+
+        a.len = sizeof(a.ss);
+        fd = accept4(srv->listen_fd, (struct sockaddr *)&a.ss, &a.len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (loop_accept_error(w))
+                continue;
+            return;
+        }
+        if (atomic_fetch_add(&srv->nconns, 1) >= srv->opts.max_conns) {
+            atomic_fetch_sub(&srv->nconns, 1);
+            loop_refuse(fd, &a);
+            continue;
+        }
+        cnio__net_tune(fd, 0);
+        if (cnio__srv_conn_new(srv, w->epfd, fd, &a, &c)) {
+            atomic_fetch_sub(&srv->nconns, 1);
+            continue;
+        }
+        loop_link(w, c);
+    }
+}
+
+static void loop_begin_drain(struct cnio_srv_worker *w)
+{
+    struct cnio_srv_conn *c = w->conns;
+
+    w->draining = 1;
+    w->drain_deadline = cnio__now_ms() + CNIO_SRV_DRAIN_TIMEOUT_MS;
+    epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->srv->stop_fd, NULL);
+    if (w->listening)
+        loop_listen_ctl(w, EPOLL_CTL_DEL);
+    while (c) {
+        struct cnio_srv_conn *next = c->next;
+
+        if (cnio__srv_conn_drain(c))
+            loop_close(w, c);
+        c = next;
+    }
+}
+
+static void loop_tick(struct cnio_srv_worker *w, int64_t now)
+{
+    struct cnio_srv_conn *c = w->conns;
+    int expired = w->draining && now >= w->drain_deadline;
+
+    if (expired && c)
+        cnio__warn("shutdown: closing connections that did not finish in %d s",
+                   CNIO_SRV_DRAIN_TIMEOUT_MS / 1000);
+    while (c) {
+        struct cnio_srv_conn *next = c->next;
+
+        if (expired || cnio__srv_conn_tick(c, now))
+            loop_close(w, c);
+        c = next;
+    }
+    if (!w->draining && !w->listening && now >= w->accept_resume)
+        loop_listen_ctl(w, EPOLL_CTL_ADD);
+}
+
+static void loop_event(struct cnio_srv_worker *w, const struct epoll_event *ev)
+{
+    if (ev->data.ptr == &loop_listen_tag) {
+        if (!w->draining && w->listening)
+            loop_accept(w);
+    } else if (ev->data.ptr == &loop_stop_tag) {
+        w->stop_seen = 1;
+    } else {
+        struct cnio_srv_conn *c = ev->data.ptr;
+
+        if (cnio__srv_conn_event(c, ev->events))
+            loop_close(w, c);
+    }
+}
+
+static void *loop_worker(void *arg)
+{
+    struct cnio_srv_worker *w = arg;
+    struct epoll_event evs[LOOP_EVENTS];
+    int64_t next_tick = cnio__now_ms() + LOOP_TICK_MS;
+
+    while (!w->draining || w->conns) {
+        int64_t now;
+        int n = epoll_wait(w->epfd, evs, LOOP_EVENTS, LOOP_TICK_MS);
+
+        if (n < 0 && errno != EINTR) {
+            cnio__err("epoll_wait: %s", strerror(errno));
+            break;
+        }
+        for (int i = 0; i < n; i++)
+            loop_event(w, &evs[i]);
+        if (w->stop_seen && !w->draining)
+            loop_begin_drain(w);
+        now = cnio__now_ms();
+        if (now >= next_tick) {
+            loop_tick(w, now);
+            next_tick = now + LOOP_TICK_MS;
+        }
+    }
+    while (w->conns)
+        loop_close(w, w->conns);
+    return NULL;
+}
+
+static int loop_worker_init(struct cnio_srv *srv, struct cnio_srv_worker *w)
+{
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &loop_stop_tag };
+
+    w->srv = srv;
+    w->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (w->epfd < 0)
+        return -CNIO_ERR_IO;
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, srv->stop_fd, &ev) < 0 ||
+        loop_listen_ctl(w, EPOLL_CTL_ADD)) {
+        close(w->epfd);
+        w->epfd = -1;
+        return -CNIO_ERR_IO;
+    }
+    return 0;
+}
+
+int cnio__srv_loop_start(struct cnio_srv *srv)
+{
+    int n = srv->opts.threads, ret = 0;
+
+    srv->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (srv->stop_fd < 0)
+        return -CNIO_ERR_IO;
+    srv->workers = calloc((size_t)n, sizeof(*srv->workers));
+    if (!srv->workers) {
+        close(srv->stop_fd);
+        srv->stop_fd = -1;
+        return -CNIO_ERR_NOMEM;
+    }
+    for (int i = 0; i < n; i++)
+        srv->workers[i].epfd = -1;
+    for (int i = 0; i < n && !ret; i++) {
+        struct cnio_srv_worker *w = &srv->workers[i];
+
+        ret = loop_worker_init(srv, w);
+        if (!ret && pthread_create(&w->tid, NULL, loop_worker, w))
+            ret = -CNIO_ERR_NOMEM;
+        w->started = !ret;
+    }
+    if (ret)
+        cnio__srv_loop_stop(srv);
+    return ret;
+}
+
+void cnio__srv_loop_stop(struct cnio_srv *srv)
+{
+    uint64_t one = 1;
+
+    if (!srv->workers)
+        return;
+    if (write(srv->stop_fd, &one, sizeof(one)) < 0)
+        cnio__err("cannot signal the workers: %s", strerror(errno));
+    for (int i = 0; i < srv->opts.threads; i++) {
+        struct cnio_srv_worker *w = &srv->workers[i];
+
+        if (w->started)
+            pthread_join(w->tid, NULL);
+        if (w->epfd >= 0)
+            close(w->epfd);
+    }
+    free(srv->workers);
+    srv->workers = NULL;
+    close(srv->stop_fd);
+    srv->stop_fd = -1;
+}

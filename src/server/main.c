@@ -1,0 +1,297 @@
+/*
+ * main.c - cnio-server: options, signals, start and orderly shutdown.
+ *
+ * Exit status: 0 after a clean shutdown (SIGTERM/SIGINT), 1 when startup fails (the
+ * cause goes to stderr in one line), 2 on bad usage.
+ */
+#include "server.h"
+#include "config.h"
+#include "log.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAIN_DEFAULT_THREADS 2
+#define MAIN_DEFAULT_MAX_CONNS 1024
+#define MAIN_DEFAULT_MAX_OPEN 4096
+#define MAIN_DEFAULT_MAX_INFLIGHT (64ull << 20)
+#define MAIN_MAX_THREADS 256
+#define MAIN_BACKLOG 1024
+#define MAIN_EXIT_USAGE 2
+
+static const char main_usage[] =
+    "Usage: cnio-server --root DIR [options]\n"
+    "Serves the objects beneath DIR to cnio clients that prove knowledge of the key.\n"
+    "\n"
+    "  --root DIR             directory holding the objects (required)\n"
+    "  --listen ADDR:PORT     address to listen on (default 0.0.0.0:%d;\n"
+    "                         [V6]:PORT for IPv6, :PORT for every address)\n"
+    "  --key FILE             shared key file, mode 0600 (default $CNIO_KEY_FILE,\n"
+    "                         else ~/.cnio/key)\n"
+    "  --threads N            worker threads (default %d)\n"
+    "  --max-conns N          connections at once (default %d)\n"
+    "  --max-open N           open object handles, server-wide (default %d)\n"
+    "  --max-inflight BYTES   queued reply bytes per connection before it stops\n"
+    "                         reading (default 64M; K, M, G suffixes)\n"
+    "  --log-level L          error, warn, info or debug (default info)\n"
+    "  --port-file FILE       write the bound port there once listening\n"
+    "  --help, --version\n";
+
+static const struct option main_longopts[] = {
+    { "root", required_argument, NULL, 'r' },
+    { "listen", required_argument, NULL, 'l' },
+    { "key", required_argument, NULL, 'k' },
+    { "threads", required_argument, NULL, 't' },
+    { "max-conns", required_argument, NULL, 'c' },
+    { "max-open", required_argument, NULL, 'o' },
+    { "max-inflight", required_argument, NULL, 'i' },
+    { "log-level", required_argument, NULL, 'L' },
+    { "port-file", required_argument, NULL, 'p' },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
+    { NULL, 0, NULL, 0 },
+};
+
+static int main_usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "cnio-server: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'cnio-server --help'.\n");
+    return -1;
+}
+
+/* A decimal in [lo, hi]: 0 or -1. */
+static int main_number(const char *s, unsigned long lo, unsigned long hi, uint32_t *out)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (!*s || *end || errno || *s == '-' || v < lo || v > hi)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int main_option(struct cnio_srv_opts *o, int opt, const char *arg)
+{
+    uint32_t v;
+
+    switch (opt) {
+    case 'r': o->root = arg; return 0;
+    case 'l': o->listen = arg; return 0;
+    case 'k': o->key_file = arg; return 0;
+    case 'p': o->port_file = arg; return 0;
+    case 't':
+        if (main_number(arg, 1, MAIN_MAX_THREADS, &v))
+            return main_usage_error("--threads wants 1..256, not '%s'", arg);
+        o->threads = (int)v;
+        return 0;
+    case 'c':
+        return main_number(arg, 1, INT_MAX, &o->max_conns)
+                   ? main_usage_error("--max-conns wants a positive number, not '%s'", arg) : 0;
+    case 'o':
+        return main_number(arg, 1, INT_MAX, &o->max_open)
+                   ? main_usage_error("--max-open wants a positive number, not '%s'", arg) : 0;
+    case 'i':
+        if (cnio__parse_size(arg, &o->max_inflight) || o->max_inflight == 0)
+            return main_usage_error("--max-inflight wants a size such as 64M, not '%s'", arg);
+        return 0;
+    case 'L':
+        o->log_level = cnio__log_parse_level(arg);
+        return o->log_level < 0 ? main_usage_error("unknown log level '%s'", arg) : 0;
+    default:
+        return main_usage_error("%s", "unknown option or missing argument");
+    }
+}
+
+/* 0 to run, 1 after --help / --version, -1 on bad usage (reported). */
+static int main_parse(int argc, char **argv, struct cnio_srv_opts *o)
+{
+    int opt;
+
+    o->listen = "0.0.0.0:7447";
+    o->threads = MAIN_DEFAULT_THREADS;
+    o->max_conns = MAIN_DEFAULT_MAX_CONNS;
+    o->max_open = MAIN_DEFAULT_MAX_OPEN;
+    o->max_inflight = MAIN_DEFAULT_MAX_INFLIGHT;
+    o->log_level = CNIO_LOG_INFO;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":", main_longopts, NULL)) != -1) {
+        if (opt == 'h') {
+            printf(main_usage, CNIO_DEFAULT_PORT, MAIN_DEFAULT_THREADS, MAIN_DEFAULT_MAX_CONNS,
+                   MAIN_DEFAULT_MAX_OPEN);
+            return 1;
+        }
+        if (opt == 'V') {
+            printf("cnio-server %d.%d (wire protocol %d)\n", CNIO_VERSION_MAJOR,
+                   CNIO_VERSION_MINOR, CNIO_WIRE_VERSION);
+            return 1;
+        }
+        if (opt == '?' || opt == ':')
+            return main_usage_error("bad option '%s'", argv[optind - 1]);
+        if (main_option(o, opt, optarg))
+            return -1;
+    }
+    if (optind < argc)
+        return main_usage_error("unexpected argument '%s'", argv[optind]);
+    if (!o->root)
+        return main_usage_error("%s", "--root DIR is required");
+    return 0;
+}
+
+/* Writes the port to path through a temporary file and a rename. */
+static int main_port_file(const char *path, uint16_t port)
+{
+    char tmp[PATH_MAX];
+    FILE *f;
+    int ok;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+        return -1;
+    f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    ok = fprintf(f, "%u\n", (unsigned)port) > 0;
+    ok &= fclose(f) == 0;
+    if (ok && rename(tmp, path) == 0)
+        return 0;
+    unlink(tmp);
+    return -1;
+}
+
+static int main_listen(struct cnio_srv *srv)
+{
+    struct cnio_addr a;
+    char where[80];
+    uint16_t port;
+    int ret = cnio__net_listen(srv->opts.listen, MAIN_BACKLOG, &srv->listen_fd, &port);
+
+    if (ret) {
+        cnio__err("cannot listen on %s: %s", srv->opts.listen,
+                  ret == -CNIO_ERR_INVAL ? "not ADDR:PORT"
+                  : ret == -CNIO_ERR_RESOLVE ? "unknown address" : strerror(errno));
+        return ret;
+    }
+    a.len = sizeof(a.ss);
+    if (getsockname(srv->listen_fd, (struct sockaddr *)&a.ss, &a.len) < 0)
+        snprintf(where, sizeof(where), "%s", srv->opts.listen);
+    else
+        cnio__net_ntop(&a, where, sizeof(where));
+    ret = cnio__srv_loop_start(srv);
+    if (ret) {
+        cnio__err("cannot start the worker threads: %s", cnio_strerror(ret));
+        return ret;
+    }
+    if (srv->opts.port_file && main_port_file(srv->opts.port_file, port)) {
+        cnio__err("cannot write the port file %s: %s", srv->opts.port_file, strerror(errno));
+        return -CNIO_ERR_IO;
+    }
+    cnio__info("listening on %s", where);
+    return 0;
+}
+
+/* Key, root, handle table, listening socket, workers: 0 or a negative code (logged). */
+static int main_start(struct cnio_srv *srv)
+{
+    char path[PATH_MAX];
+    int ret = cnio__key_load(srv->opts.key_file, &srv->key);
+
+    if (ret) {
+        if (cnio__key_path(srv->opts.key_file, path, sizeof(path)))
+            snprintf(path, sizeof(path), "%s", srv->opts.key_file ? srv->opts.key_file : "?");
+        cnio__err("cannot use key file %s: %s", path, cnio_strerror(ret));
+        return ret;
+    }
+    ret = cnio__srv_store_open(&srv->store, srv->opts.root);
+    if (ret)
+        return ret;
+    ret = cnio__srv_handles_init(&srv->handles, srv->opts.max_open);
+    if (ret) {
+        cnio__err("cannot allocate the handle table: %s", cnio_strerror(ret));
+        return ret;
+    }
+    srv->handles_ready = 1;
+    return main_listen(srv);
+}
+
+/* Stops the workers (they finish and flush), fsyncs what is open, frees everything. */
+static void main_stop(struct cnio_srv *srv)
+{
+    if (srv->handles_ready)
+        atomic_store(&srv->handles.sync_on_close, 1);
+    cnio__srv_loop_stop(srv);
+    if (srv->handles_ready)
+        cnio__srv_handles_fini(&srv->handles);
+    if (srv->listen_fd >= 0)
+        close(srv->listen_fd);
+    cnio__srv_store_close(&srv->store);
+    cnio__key_wipe(&srv->key);
+}
+
+/* Blocks SIGTERM and SIGINT (for every thread) and returns a signalfd for them. */
+static int main_signals(void)
+{
+    sigset_t set;
+
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL))
+        return -1;
+    return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+static int main_wait_signal(int sfd)
+{
+    struct signalfd_siginfo si;
+
+    for (;;) {
+        ssize_t n = read(sfd, &si, sizeof(si));
+
+        if (n == (ssize_t)sizeof(si))
+            return (int)si.ssi_signo;
+        if (n < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct cnio_srv srv;
+    int sfd, sig, ret;
+
+    memset(&srv, 0, sizeof(srv));
+    srv.listen_fd = srv.stop_fd = srv.store.rootfd = srv.store.metafd = -1;
+    cnio__log_set_ident("cnio-server");
+    ret = main_parse(argc, argv, &srv.opts);
+    if (ret)
+        return ret > 0 ? 0 : MAIN_EXIT_USAGE;
+    cnio__log_set_level(srv.opts.log_level);
+    sfd = main_signals();
+    if (sfd < 0) {
+        cnio__err("cannot set up signal handling: %s", strerror(errno));
+        return 1;
+    }
+    ret = main_start(&srv);
+    if (!ret) {
+        sig = main_wait_signal(sfd);
+        cnio__info("%s: shutting down", sig > 0 ? strsignal(sig) : "signal wait failed");
+    }
+    main_stop(&srv);
+    close(sfd);
+    if (ret)
+        return 1;
+    cnio__info("shutdown");
+    return 0;
+}

@@ -1,0 +1,408 @@
+/*
+ * request.c - cnio-server's request handlers, one per request type.
+ *
+ * Each handler gets a header that decoded and a payload whose CRC matched; it parses
+ * the payload with src/wire.c (a malformed one returns -CNIO_ERR_PROTO, and the
+ * connection is dropped), does the work, and fills the reply. A negative CNIO_ERR_*
+ * becomes an error reply with no payload.
+ */
+#include "server.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Offsets and sizes stay below 2^62. */
+#define REQ_MAX_OFF (1ull << 62)
+
+/* What a token-authenticated connection may send. */
+static int req_token_allows(uint16_t type)
+{
+    return type == CNIO_WIRE_WRITE || type == CNIO_WIRE_READ || type == CNIO_WIRE_SYNC ||
+           type == CNIO_WIRE_SETSIZE || type == CNIO_WIRE_PING || type == CNIO_WIRE_STAT;
+}
+
+/* A counted reference to the request's handle, checked against the connection's rights. */
+static int req_handle(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, int need_write,
+                      struct cnio_srv_handle **out)
+{
+    struct cnio_srv_handle *hd;
+
+    if (c->auth_mode == CNIO_WIRE_AUTH_TOKEN && h->object != c->token_object)
+        return -CNIO_ERR_ACCESS;
+    hd = cnio__srv_handles_get(&c->srv->handles, h->object);
+    if (!hd)
+        return -CNIO_ERR_NOENT;
+    if (need_write && !(hd->oflags & CNIO_WIRE_O_WRITE)) {
+        cnio__srv_handles_put(&c->srv->handles, hd);
+        return -CNIO_ERR_ACCESS;
+    }
+    *out = hd;
+    return 0;
+}
+
+/* 0 when off + len < 2^62, else -CNIO_ERR_OVERFLOW. */
+static int req_range(uint64_t off, uint64_t len)
+{
+    return off >= REQ_MAX_OFF || len >= REQ_MAX_OFF - off ? -CNIO_ERR_OVERFLOW : 0;
+}
+
+static int req_info_reply(struct cnio_srv_conn *c, struct cnio_srv_reply *r,
+                          const struct cnio_wire_info *i)
+{
+    uint8_t *buf = cnio__srv_reply_buf(c, r, CNIO_WIRE_INFO_SIZE);
+    int n;
+
+    if (!buf)
+        return -CNIO_ERR_NOMEM;
+    n = cnio__wire_info_encode(i, buf, CNIO_WIRE_INFO_SIZE);
+    if (n < 0)
+        return -CNIO_ERR_IO;
+    r->len = (uint32_t)n;
+    return 0;
+}
+
+static int req_auth(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
+                    struct cnio_srv_reply *r)
+{
+    struct cnio_wire_auth a;
+    struct cnio_srv_handle *hd;
+    uint8_t *mac;
+    int ret;
+
+    if (cnio__wire_auth_parse(p, h->length, &a))
+        return -CNIO_ERR_PROTO;
+    c->closing = 1;   /* until it succeeds */
+    mac = cnio__srv_reply_buf(c, r, CNIO_WIRE_MAC);
+    if (!mac)
+        return -CNIO_ERR_NOMEM;
+    ret = cnio__auth_verify(&c->srv->key, c->nonce, &a, mac);
+    if (!ret && a.mode == CNIO_WIRE_AUTH_TOKEN) {
+        hd = cnio__srv_handles_get(&c->srv->handles, a.object);
+        if (hd)
+            cnio__srv_handles_put(&c->srv->handles, hd);
+        else
+            ret = -CNIO_ERR_AUTH;
+    }
+    if (ret) {
+        cnio__warn("%s: authentication failed (%s)", c->peer,
+                   a.mode == CNIO_WIRE_AUTH_TOKEN ? "token" : "key");
+        return -CNIO_ERR_AUTH;
+    }
+    do {
+        if (cnio__random(&c->session, sizeof(c->session)))
+            return -CNIO_ERR_IO;
+    } while (c->session == 0);
+    c->state = CNIO_SRV_C_READY;
+    c->closing = 0;
+    c->auth_mode = a.mode;
+    c->token_object = a.mode == CNIO_WIRE_AUTH_TOKEN ? a.object : 0;
+    r->session = c->session;
+    r->len = CNIO_WIRE_MAC;
+    cnio__debug("%s: authenticated (%s)", c->peer,
+                a.mode == CNIO_WIRE_AUTH_TOKEN ? "token" : "key");
+    return 0;
+}
+
+static int req_ping(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
+                    struct cnio_srv_reply *r)
+{
+    uint8_t *buf;
+
+    if (!h->length)
+        return 0;
+    buf = cnio__srv_reply_buf(c, r, h->length);
+    if (!buf)
+        return -CNIO_ERR_NOMEM;
+    memcpy(buf, p, h->length);
+    r->len = h->length;
+    return 0;
+}
+
+/* Registers an open data file as a handle owned by c and fills the reply. */
+static int req_open_finish(struct cnio_srv_conn *c, int fd, const char *name, uint32_t oflags,
+                           const struct cnio_srv_meta *m, const struct cnio_wire_info *info,
+                           struct cnio_srv_reply *r)
+{
+    struct cnio_srv_handles *t = &c->srv->handles;
+    char *copy = strdup(name);
+    uint64_t id;
+    int ret;
+
+    if (!copy) {
+        close(fd);
+        cnio__srv_handles_unreserve(t);
+        return -CNIO_ERR_NOMEM;
+    }
+    ret = cnio__srv_handles_add(t, fd, copy, oflags, m, c, &id);
+    if (ret)
+        return ret;
+    ret = cnio__srv_conn_own(c, id);
+    if (!ret)
+        ret = req_info_reply(c, r, info);
+    if (ret) {
+        cnio__srv_conn_disown(c, id);
+        cnio__srv_handles_remove(t, id, NULL);
+        return ret;
+    }
+    r->object = id;
+    return 0;
+}
+
+static int req_open(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
+                    struct cnio_srv_reply *r)
+{
+    struct cnio_wire_open o;
+    struct cnio_wire_info info;
+    struct cnio_srv_meta want, m;
+    char name[CNIO_WIRE_MAX_NAME + 1];
+    int fd, created, ret;
+
+    if (cnio__wire_open_parse(p, h->length, 0, &o))
+        return -CNIO_ERR_PROTO;
+    ret = cnio__srv_store_name(o.name, o.name_len, name);
+    if (ret)
+        return ret;
+    memset(&want, 0, sizeof(want));
+    want.layout.unit = o.stripe_unit;
+    want.layout.count = o.stripe_count;
+    want.index = o.stripe_index;
+    ret = cnio__srv_handles_reserve(&c->srv->handles);
+    if (ret)
+        return ret;
+    ret = cnio__srv_store_open_obj(&c->srv->store, name, o.flags, &want, &fd, &m, &created);
+    if (!ret) {
+        ret = cnio__srv_store_info(fd, &m, created ? CNIO_WIRE_I_CREATED : 0, &info);
+        if (ret)
+            close(fd);
+    }
+    if (ret) {
+        cnio__srv_handles_unreserve(&c->srv->handles);
+        return ret;
+    }
+    if (created)
+        cnio__debug("%s: created %s", c->peer, name);
+    return req_open_finish(c, fd, name, o.flags, &m, &info, r);
+}
+
+/* Parses a name-carrying payload (STAT, UNLINK, LIST) into name. */
+static int req_name(const struct cnio_wire_hdr *h, const uint8_t *p, int allow_empty,
+                    char name[CNIO_WIRE_MAX_NAME + 1])
+{
+    struct cnio_wire_open o;
+
+    if (cnio__wire_open_parse(p, h->length, allow_empty, &o))
+        return -CNIO_ERR_PROTO;
+    if (o.name_len == 0) {
+        name[0] = '\0';
+        return 0;
+    }
+    return cnio__srv_store_name(o.name, o.name_len, name);
+}
+
+static int req_stat(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
+                    struct cnio_srv_reply *r)
+{
+    char name[CNIO_WIRE_MAX_NAME + 1];
+    struct cnio_wire_info info;
+    int ret = req_name(h, p, 0, name);
+
+    if (ret)
+        return ret;
+    if (h->object) {
+        /* Stat by handle: what a token connection may do for its own object. */
+        struct cnio_srv_handle *hd;
+
+        ret = req_handle(c, h, 0, &hd);
+        if (ret)
+            return ret;
+        pthread_mutex_lock(&hd->lock);
+        ret = strcmp(name, hd->name) ? -CNIO_ERR_ACCESS
+                                     : cnio__srv_store_info(hd->fd, &hd->meta, 0, &info);
+        pthread_mutex_unlock(&hd->lock);
+        cnio__srv_handles_put(&c->srv->handles, hd);
+    } else if (c->auth_mode == CNIO_WIRE_AUTH_TOKEN) {
+        ret = -CNIO_ERR_ACCESS;
+    } else {
+        ret = cnio__srv_store_stat(&c->srv->store, name, &info);
+    }
+    return ret ? ret : req_info_reply(c, r, &info);
+}
+
+static int req_unlink(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
+                      struct cnio_srv_reply *r)
+{
+    char name[CNIO_WIRE_MAX_NAME + 1];
+    int ret = req_name(h, p, 0, name);
+
+    return ret ? ret : cnio__srv_store_unlink(&c->srv->store, name);
+}
+
+static int req_list(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
+                    struct cnio_srv_reply *r)
+{
+    char name[CNIO_WIRE_MAX_NAME + 1];
+    uint64_t cursor = h->offset;
+    size_t len;
+    uint8_t *buf;
+    int more, ret = req_name(h, p, 1, name);
+
+    if (ret)
+        return ret;
+    buf = cnio__srv_reply_buf(c, r, CNIO_WIRE_MAX_CTRL);
+    if (!buf)
+        return -CNIO_ERR_NOMEM;
+    ret = cnio__srv_store_list(&c->srv->store, name, &cursor, buf, CNIO_WIRE_MAX_CTRL, &len, &more);
+    if (ret)
+        return ret;
+    r->offset = cursor;
+    r->flags = more ? CNIO_WIRE_F_MORE : 0;
+    r->len = (uint32_t)len;
+    return 0;
+}
+
+static int req_write(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
+                     struct cnio_srv_reply *r)
+{
+    struct cnio_srv_handle *hd;
+    size_t done = 0;
+    int ret = req_handle(c, h, 1, &hd);
+
+    if (ret)
+        return ret;
+    ret = req_range(h->offset, h->length);
+    while (!ret && done < h->length) {
+        ssize_t n = pwrite(hd->fd, p + done, h->length - done, (off_t)(h->offset + done));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            ret = n < 0 ? cnio__err_from_errno(errno) : -CNIO_ERR_IO;
+        else
+            done += (size_t)n;
+    }
+    cnio__srv_handles_put(&c->srv->handles, hd);
+    return ret;
+}
+
+static int req_read(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
+                    struct cnio_srv_reply *r)
+{
+    struct cnio_srv_handle *hd;
+    uint64_t want;
+    size_t got = 0;
+    uint8_t *buf;
+    int ret;
+
+    if (cnio__wire_u64_parse(p, h->length, &want) || want > CNIO_WIRE_MAX_PAYLOAD)
+        return -CNIO_ERR_PROTO;
+    ret = req_handle(c, h, 0, &hd);
+    if (ret)
+        return ret;
+    ret = req_range(h->offset, want);
+    buf = ret ? NULL : cnio__srv_reply_buf(c, r, (size_t)want);
+    if (!ret && !buf)
+        ret = -CNIO_ERR_NOMEM;
+    while (!ret && got < want) {
+        ssize_t n = pread(hd->fd, buf + got, (size_t)want - got, (off_t)(h->offset + got));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            ret = cnio__err_from_errno(errno);
+        else if (n == 0)
+            break;
+        else
+            got += (size_t)n;
+    }
+    cnio__srv_handles_put(&c->srv->handles, hd);
+    r->len = (uint32_t)got;
+    return ret;
+}
+
+static int req_setsize(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
+                       struct cnio_srv_reply *r)
+{
+    struct cnio_wire_info info;
+    struct cnio_srv_handle *hd;
+    struct cnio_srv_meta m;
+    int ret = req_handle(c, h, 1, &hd);
+
+    if (ret)
+        return ret;
+    ret = req_range(h->offset, 0);
+    pthread_mutex_lock(&hd->lock);
+    m = hd->meta;
+    m.size = h->offset;
+    if (!ret && ftruncate(hd->fd, (off_t)cnio__layout_local_size(&m.layout, m.index, m.size)) < 0)
+        ret = cnio__err_from_errno(errno);
+    if (!ret)
+        ret = cnio__srv_store_meta_write(&c->srv->store, hd->name, &m);
+    if (!ret) {
+        hd->meta = m;
+        ret = cnio__srv_store_info(hd->fd, &m, 0, &info);
+    }
+    pthread_mutex_unlock(&hd->lock);
+    cnio__srv_handles_put(&c->srv->handles, hd);
+    return ret ? ret : req_info_reply(c, r, &info);
+}
+
+static int req_sync(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
+                    struct cnio_srv_reply *r)
+{
+    struct cnio_srv_handle *hd;
+    int ret = req_handle(c, h, 0, &hd);
+
+    if (ret)
+        return ret;
+    ret = cnio__srv_store_sync(&c->srv->store, hd->name, hd->fd);
+    cnio__srv_handles_put(&c->srv->handles, hd);
+    return ret;
+}
+
+static int req_close(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
+                     struct cnio_srv_reply *r)
+{
+    int ret = cnio__srv_handles_remove(&c->srv->handles, h->object, NULL);
+
+    if (!ret)
+        cnio__srv_conn_disown(c, h->object);
+    return ret;
+}
+
+typedef int (*req_fn)(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
+                      struct cnio_srv_reply *r);
+
+static req_fn req_lookup(uint16_t type)
+{
+    switch (type) {
+    case CNIO_WIRE_PING: return req_ping;
+    case CNIO_WIRE_OPEN: return req_open;
+    case CNIO_WIRE_STAT: return req_stat;
+    case CNIO_WIRE_SETSIZE: return req_setsize;
+    case CNIO_WIRE_SYNC: return req_sync;
+    case CNIO_WIRE_CLOSE: return req_close;
+    case CNIO_WIRE_UNLINK: return req_unlink;
+    case CNIO_WIRE_LIST: return req_list;
+    case CNIO_WIRE_WRITE: return req_write;
+    case CNIO_WIRE_READ: return req_read;
+    default: return NULL;
+    }
+}
+
+int cnio__srv_request(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
+                      struct cnio_srv_reply *r)
+{
+    req_fn fn;
+
+    if (c->state == CNIO_SRV_C_AUTH)
+        return req_auth(c, h, p, r);
+    fn = req_lookup(h->type);
+    if (!fn)
+        return -CNIO_ERR_NOTSUP;
+    if (c->auth_mode == CNIO_WIRE_AUTH_TOKEN && !req_token_allows(h->type))
+        return -CNIO_ERR_ACCESS;
+    return fn(c, h, p, r);
+}

@@ -1,0 +1,244 @@
+/*
+ * server.h - cnio-server internals, shared by the files of src/server/.
+ *
+ *   main.c     options, signals, start and shutdown
+ *   loop.c     worker threads: one epoll each, accept, timers, draining on shutdown
+ *   conn.c     one connection: framing, the reply queue and its flow control, auth state
+ *   request.c  one function per request type
+ *   store.c    names, confinement beneath the root, data and metadata files
+ *   handles.c  the server-wide table of open object handles
+ */
+#ifndef CNIO_SERVER_H
+#define CNIO_SERVER_H
+
+/* accept4, signalfd, strsignal, ...: every file here includes this header first. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
+#include "common.h"
+#include "auth.h"
+#include "layout.h"
+#include "net.h"
+#include "wire.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+
+/* How long a new connection has to authenticate, and how long shutdown may flush. */
+#define CNIO_SRV_AUTH_TIMEOUT_MS 10000
+#define CNIO_SRV_DRAIN_TIMEOUT_MS 10000
+/* Requests a client may have in flight (announced in CHALLENGE). */
+#define CNIO_SRV_CREDITS 16
+
+struct cnio_srv_opts {
+    const char *root;
+    const char *listen;
+    const char *key_file;
+    const char *port_file;
+    int threads;
+    uint32_t max_conns;
+    uint32_t max_open;
+    uint64_t max_inflight;
+    int log_level;
+};
+
+/* ---- store.c: object files beneath the root ------------------------------------- */
+
+/* What the metadata file of an object holds. */
+struct cnio_srv_meta {
+    struct cnio_layout layout;
+    uint32_t index;     /* stripe column this host holds */
+    uint32_t flags;
+    uint64_t size;      /* logical size recorded by SETSIZE */
+};
+
+struct cnio_srv_store {
+    int rootfd;         /* the root directory (O_PATH) */
+    int metafd;         /* ROOT/.cnio/meta (O_PATH) */
+};
+
+/* Opens root and creates ROOT/.cnio/meta: 0 or -CNIO_ERR_NOENT/-CNIO_ERR_IO (logged). */
+int cnio__srv_store_open(struct cnio_srv_store *st, const char *root);
+void cnio__srv_store_close(struct cnio_srv_store *st);
+/*
+ * Copies a wire name (len bytes, not terminated) into buf[CNIO_WIRE_MAX_NAME + 1]
+ * after checking it: relative, no empty component, no component starting with '.'.
+ * 0 or -CNIO_ERR_ACCESS.
+ */
+int cnio__srv_store_name(const char *name, size_t len, char *buf);
+/*
+ * Opens (creating, truncating) object name per o->flags (CNIO_WIRE_O_*); want is the
+ * layout to create with. On success *fd_out is the data file (read-write with
+ * CNIO_WIRE_O_WRITE), *m its metadata and *created 1 when this call created it.
+ */
+int cnio__srv_store_open_obj(struct cnio_srv_store *st, const char *name, uint32_t oflags,
+                             const struct cnio_srv_meta *want, int *fd_out,
+                             struct cnio_srv_meta *m, int *created);
+/* Writes the metadata of name (tmp file + rename). */
+int cnio__srv_store_meta_write(struct cnio_srv_store *st, const char *name,
+                               const struct cnio_srv_meta *m);
+/* Fills info from an open data file and its metadata. */
+int cnio__srv_store_info(int fd, const struct cnio_srv_meta *m, uint32_t flags,
+                         struct cnio_wire_info *i);
+/* fsync of the data file, its metadata and both parent directories. */
+int cnio__srv_store_sync(struct cnio_srv_store *st, const char *name, int fd);
+int cnio__srv_store_stat(struct cnio_srv_store *st, const char *name, struct cnio_wire_info *i);
+int cnio__srv_store_unlink(struct cnio_srv_store *st, const char *name);
+/*
+ * Packs the entries of directory dir ("" = root) from index *cursor into out (cap
+ * bytes): *len the bytes used, *cursor the next index, *more 1 when entries remain.
+ */
+int cnio__srv_store_list(struct cnio_srv_store *st, const char *dir, uint64_t *cursor,
+                         uint8_t *out, size_t cap, size_t *len, int *more);
+
+/* ---- handles.c: open object handles ---------------------------------------------- */
+
+struct cnio_srv_handle {
+    uint64_t id;
+    int fd;
+    uint32_t oflags;            /* CNIO_WIRE_O_* it was opened with */
+    char *name;
+    const void *owner;          /* the connection that opened it */
+    pthread_mutex_t lock;       /* guards meta */
+    struct cnio_srv_meta meta;
+    int refs;                   /* table lock */
+    int linked;                 /* in the table (table lock) */
+    struct cnio_srv_handle *next;    /* hash chain */
+};
+
+struct cnio_srv_handles {
+    pthread_mutex_t lock;
+    struct cnio_srv_handle **buckets;
+    size_t nbuckets;
+    uint32_t count;             /* entries plus reservations */
+    uint32_t max;
+    atomic_int sync_on_close;   /* shutdown: fsync write handles as they are released */
+};
+
+int cnio__srv_handles_init(struct cnio_srv_handles *t, uint32_t max_open);
+/* Frees every remaining handle (fsync'ing those opened for writing). */
+void cnio__srv_handles_fini(struct cnio_srv_handles *t);
+/* Reserves room for one handle: 0 or -CNIO_ERR_LIMIT (--max-open). */
+int cnio__srv_handles_reserve(struct cnio_srv_handles *t);
+void cnio__srv_handles_unreserve(struct cnio_srv_handles *t);
+/*
+ * Makes a handle of fd/name (both taken over, also on failure) using a reservation;
+ * assigns it a fresh random nonzero id. 0, -CNIO_ERR_NOMEM or -CNIO_ERR_IO.
+ */
+int cnio__srv_handles_add(struct cnio_srv_handles *t, int fd, char *name, uint32_t oflags,
+                          const struct cnio_srv_meta *m, const void *owner, uint64_t *id_out);
+/* A counted reference to handle id, or NULL; release with cnio__srv_handles_put. */
+struct cnio_srv_handle *cnio__srv_handles_get(struct cnio_srv_handles *t, uint64_t id);
+void cnio__srv_handles_put(struct cnio_srv_handles *t, struct cnio_srv_handle *h);
+/* Unlinks handle id (only when owned by owner, unless owner is NULL): 0 or -NOENT. */
+int cnio__srv_handles_remove(struct cnio_srv_handles *t, uint64_t id, const void *owner);
+
+/* ---- the server and its workers (loop.c) ------------------------------------------ */
+
+struct cnio_srv_worker;
+struct cnio_srv_conn;
+
+struct cnio_srv {
+    struct cnio_srv_opts opts;
+    struct cnio_key key;
+    struct cnio_srv_store store;
+    struct cnio_srv_handles handles;
+    int handles_ready;
+    int listen_fd;
+    int stop_fd;                /* eventfd, readable once shutdown starts */
+    atomic_uint nconns;
+    struct cnio_srv_worker *workers;
+};
+
+/* Starts opts.threads workers on srv->listen_fd: 0 or a negative CNIO_ERR_*. */
+int cnio__srv_loop_start(struct cnio_srv *srv);
+/* Asks every worker to drain and stop, waits for them, frees them. */
+void cnio__srv_loop_stop(struct cnio_srv *srv);
+
+/* ---- conn.c: connections ----------------------------------------------------------- */
+
+struct cnio_srv_out {
+    struct cnio_srv_out *next;
+    uint8_t hdr[CNIO_WIRE_HDR_SIZE];
+    uint8_t *buf;               /* payload storage */
+    size_t cap;
+    size_t len;                 /* payload bytes */
+    size_t sent;                /* bytes of header + payload written */
+};
+
+enum cnio_srv_conn_state { CNIO_SRV_C_AUTH, CNIO_SRV_C_READY };
+
+struct cnio_srv_conn {
+    struct cnio_srv *srv;
+    int fd;
+    int epfd;
+    uint32_t ev;                /* epoll events registered */
+    struct cnio_srv_conn *prev, *next;
+    char peer[64];
+    enum cnio_srv_conn_state state;
+    int closing;                /* close once the reply queue is written */
+    int draining;               /* shutdown: stop reading at the next frame boundary */
+    int64_t auth_deadline;
+    int64_t last_active;        /* last frame received (for trimming idle buffers) */
+    uint8_t nonce[CNIO_WIRE_NONCE];
+    uint64_t session;
+    uint32_t auth_mode;
+    uint64_t token_object;
+    /* input: header, then the payload into a buffer reused between frames */
+    uint8_t hdr[CNIO_WIRE_HDR_SIZE];
+    size_t hdr_got;
+    struct cnio_wire_hdr h;
+    int in_payload;
+    uint8_t *in;
+    size_t in_cap, in_got;
+    /* output: replies queued in order, and spare ones for reuse */
+    struct cnio_srv_out *oq_head, *oq_tail, *spare;
+    int nspare;
+    size_t oq_bytes;
+    /* handles this connection opened */
+    uint64_t *owned;
+    size_t nowned, owned_cap;
+};
+
+/* A new connection on fd (taken over) registered with epfd: 0 or a negative code. */
+int cnio__srv_conn_new(struct cnio_srv *srv, int epfd, int fd, const struct cnio_addr *peer,
+                       struct cnio_srv_conn **out);
+/* Handles readiness events; returns 1 when the connection is finished (to be freed). */
+int cnio__srv_conn_event(struct cnio_srv_conn *c, uint32_t events);
+/* Starts draining (shutdown): 1 when the connection is finished. */
+int cnio__srv_conn_drain(struct cnio_srv_conn *c);
+/* Timer tick: 1 when the connection must close (AUTH not received in time); frees the
+ * buffers of a connection idle for a while. */
+int cnio__srv_conn_tick(struct cnio_srv_conn *c, int64_t now_ms);
+void cnio__srv_conn_free(struct cnio_srv_conn *c);
+/* Records a handle c opened, to close with c; cnio__srv_conn_disown forgets it (CLOSE). */
+int cnio__srv_conn_own(struct cnio_srv_conn *c, uint64_t id);
+void cnio__srv_conn_disown(struct cnio_srv_conn *c, uint64_t id);
+
+/* ---- request.c: request handlers ---------------------------------------------------- */
+
+/* The reply a handler builds: header fields and payload (from cnio__srv_reply_buf). */
+struct cnio_srv_reply {
+    uint32_t flags;
+    uint64_t object;
+    uint64_t offset;
+    uint64_t session;
+    struct cnio_srv_out *out;
+    uint32_t len;
+};
+
+/* Payload space of at least cap bytes for reply r, or NULL (out of memory). */
+uint8_t *cnio__srv_reply_buf(struct cnio_srv_conn *c, struct cnio_srv_reply *r, size_t cap);
+/*
+ * Handles one request (header h, payload p, already CRC-checked) of an authenticated
+ * connection, or the AUTH frame of a new one. Returns 0 (reply r), a negative
+ * CNIO_ERR_* (error reply with that status), or -CNIO_ERR_PROTO when the payload is
+ * malformed: the connection is then closed without a reply. A handler may set
+ * c->closing to close once the reply is written.
+ */
+int cnio__srv_request(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
+                      struct cnio_srv_reply *r);
+
+#endif /* CNIO_SERVER_H */

@@ -1,0 +1,654 @@
+/*
+ * store.c - where objects live on a server host.
+ *
+ * Object NAME is the file ROOT/NAME (this host's dense stripe file) and its metadata
+ * is ROOT/.cnio/meta/NAME. Every path is opened with openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_MAGICLINKS) relative to a directory fd of the root (or of the metadata
+ * tree), so no name, ".." or symlink can reach outside; directories are created one
+ * component at a time the same way. Names are checked first: relative, no empty
+ * component, no component starting with '.' (which keeps .cnio out of reach).
+ *
+ * Metadata file (64 bytes, little-endian):
+ *   0 magic "CNIOMETA" | 8 version u32 | 12 stripe_count u32 | 16 stripe_unit u64 |
+ *  24 stripe_index u32 | 28 flags u32 | 32 size u64 | 40 reserved (20) | 60 CRC32C of 0..59
+ * It is replaced by writing a temporary file and renaming it over.
+ */
+#include "server.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define STORE_META_SIZE 64
+#define STORE_META_MAGIC "CNIOMETA"
+#define STORE_META_VERSION 1
+#define STORE_MAX_OFF (1ull << 62)
+#define STORE_DEFAULT_UNIT (1ull << 20)
+/* A full entry path: directory, '/', entry name. */
+#define STORE_PATH_MAX (CNIO_WIRE_MAX_NAME + NAME_MAX + 2)
+
+static atomic_int store_no_openat2;
+
+/* openat of one component without following a symlink (which fails with ELOOP). */
+static int store_walk_step(int cur, const char *comp, int flags, mode_t mode)
+{
+    struct stat sb;
+    int fd;
+
+    if (!strcmp(comp, "..")) {
+        errno = EXDEV;
+        return -1;
+    }
+    fd = openat(cur, comp, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0 && errno == ENOTDIR && fstatat(cur, comp, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISLNK(sb.st_mode))
+        errno = ELOOP;
+    return fd;
+}
+
+/*
+ * Without openat2 (kernels before 5.6, valgrind): walk the components with O_NOFOLLOW,
+ * refusing every symlink (stricter than openat2, which follows those that stay beneath).
+ */
+static int store_walk(int dirfd, const char *path, int flags, mode_t mode)
+{
+    char buf[STORE_PATH_MAX];
+    char *comp = buf, *slash;
+    int cur = dirfd, fd, e;
+
+    if (strlen(path) >= sizeof(buf)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(buf, path);
+    while ((slash = strchr(comp, '/'))) {
+        int next;
+
+        *slash = '\0';
+        next = store_walk_step(cur, comp, O_PATH | O_DIRECTORY, 0);
+        e = errno;
+        if (cur != dirfd)
+            close(cur);
+        if (next < 0) {
+            errno = e;
+            return -1;
+        }
+        cur = next;
+        comp = slash + 1;
+    }
+    fd = store_walk_step(cur, comp, flags, mode);
+    e = errno;
+    if (cur != dirfd)
+        close(cur);
+    errno = e;
+    return fd;
+}
+
+/* Opens path beneath dirfd (openat2 RESOLVE_BENEATH): the fd, or -1 with errno. */
+static int store_openat2(int dirfd, const char *path, int flags, mode_t mode)
+{
+    struct open_how how;
+
+    if (atomic_load(&store_no_openat2))
+        return store_walk(dirfd, path, flags, mode);
+    memset(&how, 0, sizeof(how));
+    how.flags = (uint64_t)(unsigned)(flags | O_CLOEXEC);
+    how.mode = (flags & O_CREAT) ? mode : 0;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    for (int tries = 0;; tries++) {
+        long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+
+        if (fd >= 0)
+            return (int)fd;
+        if (errno == ENOSYS) {
+            if (!atomic_exchange(&store_no_openat2, 1))
+                cnio__warn("openat2 is not available: every symlink beneath the root is refused");
+            return store_walk(dirfd, path, flags, mode);
+        }
+        if ((errno != EINTR && errno != EAGAIN) || tries >= 16)
+            return -1;
+    }
+}
+
+static int store_errno(void)
+{
+    return cnio__err_from_errno(errno);
+}
+
+int cnio__srv_store_name(const char *name, size_t len, char *buf)
+{
+    size_t i = 0;
+
+    if (len == 0 || len > CNIO_WIRE_MAX_NAME || memchr(name, '\0', len))
+        return -CNIO_ERR_ACCESS;
+    while (i < len) {
+        size_t j = i;
+
+        while (j < len && name[j] != '/')
+            j++;
+        if (j == i || name[i] == '.' || j - i > NAME_MAX)
+            return -CNIO_ERR_ACCESS;
+        if (j == len - 1)
+            return -CNIO_ERR_ACCESS;   /* trailing '/': an empty last component */
+        i = j + 1;
+    }
+    memcpy(buf, name, len);
+    buf[len] = '\0';
+    return 0;
+}
+
+/* Opens the directory holding name's last component; *base points at that component. */
+static int store_parent(int basefd, const char *name, int flags, const char **base)
+{
+    const char *slash = strrchr(name, '/');
+    char dir[CNIO_WIRE_MAX_NAME + 1];
+    size_t n;
+
+    if (!slash) {
+        *base = name;
+        return store_openat2(basefd, ".", flags | O_DIRECTORY, 0);
+    }
+    n = (size_t)(slash - name);
+    if (n >= sizeof(dir)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(dir, name, n);
+    dir[n] = '\0';
+    *base = slash + 1;
+    return store_openat2(basefd, dir, flags | O_DIRECTORY, 0);
+}
+
+/* Creates the directories leading to name beneath basefd, one component at a time. */
+static int store_mkparents(int basefd, const char *name)
+{
+    char path[CNIO_WIRE_MAX_NAME + 1];
+    char *s;
+
+    if (strlen(name) >= sizeof(path))
+        return -CNIO_ERR_INVAL;
+    strcpy(path, name);
+    for (s = strchr(path, '/'); s; s = strchr(s + 1, '/')) {
+        const char *base;
+        int pfd, r, e;
+
+        *s = '\0';
+        pfd = store_parent(basefd, path, O_PATH, &base);
+        if (pfd < 0)
+            return store_errno();
+        r = mkdirat(pfd, base, 0755);
+        e = errno;
+        close(pfd);
+        if (r < 0 && e != EEXIST)
+            return cnio__err_from_errno(e);
+        *s = '/';
+    }
+    return 0;
+}
+
+int cnio__srv_store_open(struct cnio_srv_store *st, const char *root)
+{
+    int r;
+
+    st->metafd = -1;
+    st->rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (st->rootfd < 0) {
+        r = store_errno();
+        cnio__err("root %s: %s", root, strerror(errno));
+        return r;
+    }
+    r = store_mkparents(st->rootfd, ".cnio/meta/x");
+    if (!r) {
+        st->metafd = store_openat2(st->rootfd, ".cnio/meta", O_PATH | O_DIRECTORY, 0);
+        r = st->metafd < 0 ? store_errno() : 0;
+    }
+    if (r) {
+        cnio__err("root %s: cannot create %s/.cnio/meta: %s", root, root, cnio_strerror(r));
+        close(st->rootfd);
+        st->rootfd = -1;
+    }
+    return r;
+}
+
+void cnio__srv_store_close(struct cnio_srv_store *st)
+{
+    if (st->metafd >= 0)
+        close(st->metafd);
+    if (st->rootfd >= 0)
+        close(st->rootfd);
+    st->metafd = st->rootfd = -1;
+}
+
+static void store_meta_encode(const struct cnio_srv_meta *m, uint8_t out[STORE_META_SIZE])
+{
+    memset(out, 0, STORE_META_SIZE);
+    memcpy(out, STORE_META_MAGIC, 8);
+    cnio__put_le32(out + 8, STORE_META_VERSION);
+    cnio__put_le32(out + 12, m->layout.count);
+    cnio__put_le64(out + 16, m->layout.unit);
+    cnio__put_le32(out + 24, m->index);
+    cnio__put_le32(out + 28, m->flags);
+    cnio__put_le64(out + 32, m->size);
+    cnio__put_le32(out + 60, cnio__crc32c(0, out, 60));
+}
+
+static int store_meta_decode(const uint8_t *in, size_t len, struct cnio_srv_meta *m)
+{
+    if (len != STORE_META_SIZE || memcmp(in, STORE_META_MAGIC, 8) ||
+        cnio__get_le32(in + 8) != STORE_META_VERSION ||
+        cnio__get_le32(in + 60) != cnio__crc32c(0, in, 60))
+        return -CNIO_ERR_IO;
+    m->layout.count = cnio__get_le32(in + 12);
+    m->layout.unit = cnio__get_le64(in + 16);
+    m->index = cnio__get_le32(in + 24);
+    m->flags = cnio__get_le32(in + 28);
+    m->size = cnio__get_le64(in + 32);
+    if (cnio__layout_check(&m->layout) || m->index >= m->layout.count ||
+        m->size >= STORE_MAX_OFF)
+        return -CNIO_ERR_IO;
+    return 0;
+}
+
+/* Reads name's metadata: 0, 1 when it has none, or a negative code. */
+static int store_meta_read(struct cnio_srv_store *st, const char *name, struct cnio_srv_meta *m)
+{
+    uint8_t buf[STORE_META_SIZE + 1];
+    ssize_t n;
+    int fd = store_openat2(st->metafd, name, O_RDONLY | O_NONBLOCK, 0);
+
+    if (fd < 0)
+        return errno == ENOENT || errno == ENOTDIR ? 1 : store_errno();
+    n = pread(fd, buf, sizeof(buf), 0);
+    close(fd);
+    if (n < 0 || store_meta_decode(buf, (size_t)n, m)) {
+        cnio__warn("corrupt metadata for object %s", name);
+        return -CNIO_ERR_IO;
+    }
+    return 0;
+}
+
+/* The metadata of a file that has none: one stripe column holding everything. */
+static void store_meta_default(struct cnio_srv_meta *m, uint64_t size)
+{
+    memset(m, 0, sizeof(*m));
+    m->layout.unit = STORE_DEFAULT_UNIT;
+    m->layout.count = 1;
+    m->size = size;
+}
+
+/* Writes the 64 bytes to a fresh temporary file in pfd and renames it to base. */
+static int store_meta_replace(int pfd, const char *base, const uint8_t *buf)
+{
+    char tmp[64];
+    uint64_t rnd;
+    int fd, ret = 0;
+
+    if (cnio__random(&rnd, sizeof(rnd)))
+        return -CNIO_ERR_IO;
+    snprintf(tmp, sizeof(tmp), ".tmp.%016llx", (unsigned long long)rnd);
+    fd = openat(pfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return store_errno();
+    errno = 0;
+    if (pwrite(fd, buf, STORE_META_SIZE, 0) != STORE_META_SIZE)
+        ret = errno ? store_errno() : -CNIO_ERR_NOSPC;
+    if (close(fd) < 0 && !ret)
+        ret = store_errno();
+    if (!ret && renameat(pfd, tmp, pfd, base) < 0)
+        ret = store_errno();
+    if (ret)
+        unlinkat(pfd, tmp, 0);
+    return ret;
+}
+
+int cnio__srv_store_meta_write(struct cnio_srv_store *st, const char *name,
+                               const struct cnio_srv_meta *m)
+{
+    uint8_t buf[STORE_META_SIZE];
+    const char *base;
+    int pfd, ret = store_mkparents(st->metafd, name);
+
+    if (ret)
+        return ret;
+    pfd = store_parent(st->metafd, name, O_PATH, &base);
+    if (pfd < 0)
+        return store_errno();
+    store_meta_encode(m, buf);
+    ret = store_meta_replace(pfd, base, buf);
+    close(pfd);
+    if (ret)
+        cnio__warn("metadata of %s: %s", name, cnio_strerror(ret));
+    return ret;
+}
+
+static uint64_t store_mtime_ns(const struct stat *sb)
+{
+    return (uint64_t)sb->st_mtim.tv_sec * 1000000000ull + (uint64_t)sb->st_mtim.tv_nsec;
+}
+
+static void store_fill(const struct cnio_srv_meta *m, const struct stat *sb, uint32_t flags,
+                       struct cnio_wire_info *i)
+{
+    memset(i, 0, sizeof(*i));
+    i->stripe_unit = m->layout.unit;
+    i->stripe_count = m->layout.count;
+    i->stripe_index = m->index;
+    i->size = m->size;
+    i->local_size = (uint64_t)sb->st_size;
+    i->flags = flags;
+    i->mtime_ns = store_mtime_ns(sb);
+}
+
+int cnio__srv_store_info(int fd, const struct cnio_srv_meta *m, uint32_t flags,
+                         struct cnio_wire_info *i)
+{
+    struct stat sb;
+
+    if (fstat(fd, &sb) < 0)
+        return store_errno();
+    store_fill(m, &sb, flags, i);
+    return 0;
+}
+
+/* 0 for a regular file, -CNIO_ERR_ISDIR for a directory, -CNIO_ERR_ACCESS otherwise. */
+static int store_check_regular(int fd, struct stat *sb)
+{
+    if (fstat(fd, sb) < 0)
+        return store_errno();
+    if (S_ISDIR(sb->st_mode))
+        return -CNIO_ERR_ISDIR;
+    return S_ISREG(sb->st_mode) ? 0 : -CNIO_ERR_ACCESS;
+}
+
+/* Removes name beneath basefd: 0, 1 when it was not there, or a negative code. */
+static int store_unlink_at(int basefd, const char *name)
+{
+    const char *base;
+    int pfd = store_parent(basefd, name, O_PATH, &base), r, e;
+
+    if (pfd < 0)
+        return errno == ENOENT || errno == ENOTDIR ? 1 : store_errno();
+    r = unlinkat(pfd, base, 0);
+    e = errno;
+    close(pfd);
+    if (r == 0)
+        return 0;
+    return e == ENOENT ? 1 : cnio__err_from_errno(e);
+}
+
+/* Opens the data file: creates it (*created) when asked and missing. */
+static int store_open_data(struct cnio_srv_store *st, const char *name, uint32_t oflags,
+                           int *created)
+{
+    int acc = ((oflags & CNIO_WIRE_O_WRITE) ? O_RDWR : O_RDONLY) | O_NONBLOCK;
+    int fd, ret;
+
+    *created = 0;
+    if (oflags & CNIO_WIRE_O_CREATE) {
+        ret = store_mkparents(st->rootfd, name);
+        if (ret)
+            return ret;
+        fd = store_openat2(st->rootfd, name, acc | O_CREAT | O_EXCL, 0644);
+        if (fd >= 0) {
+            *created = 1;
+            return fd;
+        }
+        if (errno != EEXIST || (oflags & CNIO_WIRE_O_EXCL))
+            return store_errno();
+    }
+    fd = store_openat2(st->rootfd, name, acc, 0);
+    return fd >= 0 ? fd : store_errno();
+}
+
+/* Metadata for an object that existed: read, or written / made up when missing. */
+static int store_existing_meta(struct cnio_srv_store *st, const char *name, int fd,
+                               uint32_t oflags, const struct cnio_srv_meta *want,
+                               const struct stat *sb, struct cnio_srv_meta *m)
+{
+    int ret;
+
+    if (oflags & CNIO_WIRE_O_TRUNC) {
+        if (ftruncate(fd, 0) < 0)
+            return store_errno();
+        *m = *want;
+        m->size = 0;
+        return cnio__srv_store_meta_write(st, name, m);
+    }
+    ret = store_meta_read(st, name, m);
+    if (ret != 1)
+        return ret;
+    if (!(oflags & CNIO_WIRE_O_CREATE)) {
+        store_meta_default(m, (uint64_t)sb->st_size);
+        return 0;
+    }
+    *m = *want;
+    m->size = 0;
+    return cnio__srv_store_meta_write(st, name, m);
+}
+
+int cnio__srv_store_open_obj(struct cnio_srv_store *st, const char *name, uint32_t oflags,
+                             const struct cnio_srv_meta *want, int *fd_out,
+                             struct cnio_srv_meta *m, int *created)
+{
+    struct stat sb;
+    int fd, ret;
+
+    if ((oflags & CNIO_WIRE_O_TRUNC) && !(oflags & CNIO_WIRE_O_WRITE))
+        return -CNIO_ERR_AMODE;
+    if ((oflags & (CNIO_WIRE_O_CREATE | CNIO_WIRE_O_TRUNC)) &&
+        (cnio__layout_check(&want->layout) || want->index >= want->layout.count))
+        return -CNIO_ERR_LAYOUT;
+    fd = store_open_data(st, name, oflags, created);
+    if (fd < 0)
+        return fd;
+    ret = store_check_regular(fd, &sb);
+    if (ret)
+        goto close_fd;
+    if (*created) {
+        *m = *want;
+        m->size = 0;
+        ret = cnio__srv_store_meta_write(st, name, m);
+    } else {
+        ret = store_existing_meta(st, name, fd, oflags, want, &sb, m);
+    }
+    if (ret)
+        goto close_fd;
+    *fd_out = fd;
+    return 0;
+close_fd:
+    if (*created)
+        store_unlink_at(st->rootfd, name);
+    close(fd);
+    return ret;
+}
+
+/* fsync of the directory holding name beneath basefd (not every fs supports it). */
+static int store_sync_parent(int basefd, const char *name)
+{
+    const char *base;
+    int pfd = store_parent(basefd, name, O_RDONLY, &base), r = 0;
+
+    if (pfd < 0)
+        return errno == ENOENT ? 0 : store_errno();
+    if (fsync(pfd) < 0 && errno != EINVAL && errno != EROFS)
+        r = store_errno();
+    close(pfd);
+    return r;
+}
+
+int cnio__srv_store_sync(struct cnio_srv_store *st, const char *name, int fd)
+{
+    int mfd, ret = 0;
+
+    if (fsync(fd) < 0)
+        return store_errno();
+    mfd = store_openat2(st->metafd, name, O_RDONLY | O_NONBLOCK, 0);
+    if (mfd >= 0) {
+        if (fsync(mfd) < 0)
+            ret = store_errno();
+        close(mfd);
+    }
+    if (!ret)
+        ret = store_sync_parent(st->metafd, name);
+    if (!ret)
+        ret = store_sync_parent(st->rootfd, name);
+    return ret;
+}
+
+/* Info of name, opened as fd (O_PATH). lenient: bad metadata reads as none. */
+static int store_info_fd(struct cnio_srv_store *st, const char *name, int fd, int lenient,
+                         struct cnio_wire_info *i)
+{
+    struct cnio_srv_meta m;
+    struct stat sb;
+    int ret;
+
+    if (fstat(fd, &sb) < 0)
+        return store_errno();
+    if (S_ISDIR(sb.st_mode)) {
+        memset(i, 0, sizeof(*i));
+        i->flags = CNIO_WIRE_I_DIR;
+        i->mtime_ns = store_mtime_ns(&sb);
+        return 0;
+    }
+    if (!S_ISREG(sb.st_mode))
+        return -CNIO_ERR_ACCESS;
+    ret = store_meta_read(st, name, &m);
+    if (ret == 1 || (ret < 0 && lenient))
+        store_meta_default(&m, (uint64_t)sb.st_size);
+    else if (ret < 0)
+        return ret;
+    store_fill(&m, &sb, 0, i);
+    return 0;
+}
+
+int cnio__srv_store_stat(struct cnio_srv_store *st, const char *name, struct cnio_wire_info *i)
+{
+    int fd = store_openat2(st->rootfd, name, O_PATH, 0), ret;
+
+    if (fd < 0)
+        return store_errno();
+    ret = store_info_fd(st, name, fd, 0, i);
+    close(fd);
+    return ret;
+}
+
+int cnio__srv_store_unlink(struct cnio_srv_store *st, const char *name)
+{
+    int data = store_unlink_at(st->rootfd, name), meta;
+
+    if (data < 0)
+        return data;
+    meta = store_unlink_at(st->metafd, name);
+    if (meta < 0)
+        return meta;
+    return data == 1 && meta == 1 ? -CNIO_ERR_NOENT : 0;
+}
+
+static int store_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void store_names_free(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* The sorted names of directory dir ("" = root), those starting with '.' left out. */
+static int store_names(struct cnio_srv_store *st, const char *dir, char ***out, size_t *nout)
+{
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    DIR *d;
+    int fd = store_openat2(st->rootfd, dir[0] ? dir : ".", O_RDONLY | O_DIRECTORY, 0);
+
+    if (fd < 0)
+        return store_errno();
+    d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return -CNIO_ERR_NOMEM;
+    }
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            char **nn = realloc(names, (cap = cap ? cap * 2 : 64) * sizeof(*names));
+
+            if (!nn)
+                goto nomem;
+            names = nn;
+        }
+        if (!(names[n] = strdup(de->d_name)))
+            goto nomem;
+        n++;
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof(*names), store_cmp);
+    *out = names;
+    *nout = n;
+    return 0;
+nomem:
+    closedir(d);
+    store_names_free(names, n);
+    return -CNIO_ERR_NOMEM;
+}
+
+/* Encodes the entry of dir/name into out: bytes used, 0 to skip it, -1 when full. */
+static int store_entry(struct cnio_srv_store *st, const char *dir, const char *name,
+                       uint8_t *out, size_t cap)
+{
+    char path[STORE_PATH_MAX];
+    struct cnio_wire_entry e;
+    int fd, ret;
+
+    snprintf(path, sizeof(path), "%s%s%s", dir, dir[0] ? "/" : "", name);
+    fd = store_openat2(st->rootfd, path, O_PATH, 0);
+    if (fd < 0)
+        return 0;   /* vanished, or a symlink leading outside: not listed */
+    ret = store_info_fd(st, path, fd, 1, &e.info);
+    close(fd);
+    if (ret)
+        return 0;
+    e.name = name;
+    e.name_len = (uint32_t)strlen(name);
+    ret = cnio__wire_entry_encode(&e, out, cap);
+    return ret < 0 ? -1 : ret;
+}
+
+int cnio__srv_store_list(struct cnio_srv_store *st, const char *dir, uint64_t *cursor,
+                         uint8_t *out, size_t cap, size_t *len, int *more)
+{
+    char **names = NULL;
+    size_t n = 0, pos = 0, i;
+    int ret = store_names(st, dir, &names, &n);
+
+    if (ret)
+        return ret;
+    for (i = *cursor < n ? (size_t)*cursor : n; i < n; i++) {
+        int w = store_entry(st, dir, names[i], out + pos, cap - pos);
+
+        if (w < 0)
+            break;
+        pos += (size_t)w;
+    }
+    *cursor = i;
+    *more = i < n;
+    *len = pos;
+    store_names_free(names, n);
+    return 0;
+}

@@ -1,0 +1,790 @@
+/*
+ * stack.c - the per-process protocol stack: endpoints, request pool, progress engine.
+ *
+ * The engine is level-triggered epoll over every endpoint's connection. Each endpoint
+ * has a send queue (frames not yet fully written: a 64-byte header from the request
+ * slot, then the payload straight from the caller's memory, gathered into one sendmsg
+ * for many frames) and a receive state machine (header into the endpoint's buffer,
+ * then the payload straight into the request's reply buffer, together with the next
+ * header in the same readv). A request completes when it is fully sent and its reply
+ * fully received, so no caller memory is touched after its done callback.
+ */
+#include "common.h"
+#include "auth.h"
+#include "log.h"
+#include "stack.h"
+#include "transport.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#define STK_SLAB 64          /* request slots per pool allocation */
+#define STK_MAX_TPS 8        /* transports one stack may use */
+#define STK_IOV 64           /* iovecs per sendmsg */
+#define STK_EVENTS 64        /* epoll events per wait */
+#define STK_RX_ROUNDS 64     /* receive calls per endpoint and wake-up */
+#define STK_POLL_MS 1        /* wake-up interval for endpoints without an fd */
+
+/* Request progress bits. */
+#define REQ_SENT 0x1u
+#define REQ_REPLIED 0x2u
+
+enum ep_state { EP_CHALLENGE, EP_AUTH, EP_READY, EP_DEAD };
+
+struct stk_slab {
+    struct stk_slab *next;
+    struct cnio_req reqs[STK_SLAB];
+};
+
+struct cnio_stack {
+    int epfd;
+    struct cnio_tp *tps[STK_MAX_TPS];
+    int ntps;
+    struct cnio_ep *eps;        /* every endpoint, open or dead */
+    int nofd;                   /* endpoints polled without an fd */
+    struct cnio_req *free_reqs;
+    struct stk_slab *slabs;
+};
+
+struct cnio_ep {
+    struct cnio_stack *st;
+    struct cnio_ep *prev, *next;
+    struct cnio_conn *conn;
+    int fd;                     /* -1: none (polled) or closed */
+    uint32_t events;            /* registered with epoll */
+    char name[80];
+    enum ep_state state;
+    int err;
+    int timeout_ms;
+    int64_t last_ms;            /* last time a byte moved, or work started */
+    uint32_t credits;
+    uint32_t max_payload;
+    uint64_t session;
+    uint64_t seq;
+    /* in flight: indexed by the low byte of reqid */
+    struct cnio_req *inflight[CNIO_EP_MAX_INFLIGHT];
+    uint32_t ninflight;
+    struct cnio_req *sq_head, *sq_tail;
+    /* receive state */
+    uint8_t rxhdr[CNIO_WIRE_HDR_SIZE];
+    size_t rxgot;
+    struct cnio_wire_hdr h;
+    int rx_payload;
+    uint8_t *rxdst;
+    size_t rxlen, rxpgot;
+    struct cnio_req *rxreq;
+    /* handshake */
+    struct cnio_ep_auth auth;
+    uint8_t key[CNIO_KEY_MAX];
+    uint8_t chbuf[CNIO_WIRE_CHALLENGE_SIZE];
+    struct cnio_wire_challenge chal;
+    struct cnio_wire_auth resp;
+};
+
+/* ---- stack and pool ---------------------------------------------------------------- */
+
+int cnio__stack_open(struct cnio_stack **out)
+{
+    struct cnio_stack *st = calloc(1, sizeof(*st));
+
+    if (!st)
+        return -CNIO_ERR_NOMEM;
+    st->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (st->epfd < 0) {
+        free(st);
+        return -CNIO_ERR_IO;
+    }
+    *out = st;
+    return 0;
+}
+
+void cnio__stack_close(struct cnio_stack *st)
+{
+    if (!st)
+        return;
+    while (st->eps)
+        cnio__ep_close(st->eps);
+    for (int i = 0; i < st->ntps; i++)
+        st->tps[i]->ops->fini(st->tps[i]);
+    while (st->slabs) {
+        struct stk_slab *s = st->slabs;
+
+        st->slabs = s->next;
+        free(s);
+    }
+    close(st->epfd);
+    free(st);
+}
+
+struct cnio_req *cnio__req_get(struct cnio_stack *st)
+{
+    struct cnio_req *r;
+
+    if (!st->free_reqs) {
+        struct stk_slab *s = malloc(sizeof(*s));
+
+        if (!s)
+            return NULL;
+        s->next = st->slabs;
+        st->slabs = s;
+        for (int i = 0; i < STK_SLAB; i++) {
+            s->reqs[i].next = st->free_reqs;
+            st->free_reqs = &s->reqs[i];
+        }
+    }
+    r = st->free_reqs;
+    st->free_reqs = r->next;
+    memset(r, 0, offsetof(struct cnio_req, hdr));
+    return r;
+}
+
+void cnio__req_put(struct cnio_stack *st, struct cnio_req *r)
+{
+    r->next = st->free_reqs;
+    st->free_reqs = r;
+}
+
+static int stk_tp(struct cnio_stack *st, const struct cnio_hints *h, struct cnio_tp **out)
+{
+    int ret;
+
+    for (int i = 0; i < st->ntps; i++)
+        if (strcmp(st->tps[i]->ops->name, h->transport) == 0) {
+            *out = st->tps[i];
+            return 0;
+        }
+    if (st->ntps == STK_MAX_TPS)
+        return -CNIO_ERR_NOTSUP;
+    ret = cnio__transport_open(st, h->transport, h, &st->tps[st->ntps]);
+    if (ret)
+        return ret;
+    *out = st->tps[st->ntps++];
+    return 0;
+}
+
+/* ---- endpoint life ------------------------------------------------------------------ */
+
+static const struct cnio_transport_ops *ep_ops(const struct cnio_ep *ep)
+{
+    return ep->conn->tp->ops;
+}
+
+static void ep_set_events(struct cnio_ep *ep, uint32_t events)
+{
+    struct epoll_event ev = { .events = events, .data.ptr = ep };
+
+    if (ep->fd < 0 || ep->events == events)
+        return;
+    if (epoll_ctl(ep->st->epfd, EPOLL_CTL_MOD, ep->fd, &ev) == 0)
+        ep->events = events;
+}
+
+static void ep_wipe_key(struct cnio_ep *ep)
+{
+    explicit_bzero(ep->key, sizeof(ep->key));
+    ep->auth.k = NULL;
+    ep->auth.klen = 0;
+}
+
+/* Completes r: leaves the in-flight table, runs done, returns to the pool. */
+static void ep_complete(struct cnio_ep *ep, struct cnio_req *r)
+{
+    unsigned idx = (unsigned)(r->reqid & 0xff);
+
+    ep->inflight[idx] = NULL;
+    ep->ninflight--;
+    if (r->done)
+        r->done(r);
+    cnio__req_put(ep->st, r);
+}
+
+/* The endpoint dies with err: its connection closes, its requests fail with err. */
+static void ep_kill(struct cnio_ep *ep, int err)
+{
+    if (ep->state == EP_DEAD)
+        return;
+    if (err != -CNIO_ERR_CONN || ep->ninflight)
+        cnio__warn("connection to %s: %s", ep->name, cnio_strerror(err));
+    ep->state = EP_DEAD;
+    ep->err = err;
+    if (ep->fd >= 0)
+        epoll_ctl(ep->st->epfd, EPOLL_CTL_DEL, ep->fd, NULL);
+    else
+        ep->st->nofd--;
+    ep->fd = -1;
+    ep_ops(ep)->close(ep->conn);
+    ep->conn = NULL;
+    ep->sq_head = ep->sq_tail = NULL;
+    ep->rx_payload = 0;
+    ep_wipe_key(ep);
+    for (int i = 0; i < CNIO_EP_MAX_INFLIGHT; i++) {
+        struct cnio_req *r = ep->inflight[i];
+
+        if (r) {
+            r->status = err;
+            ep_complete(ep, r);
+        }
+    }
+}
+
+int cnio__ep_open(struct cnio_stack *st, const struct cnio_hints *h,
+                  const struct cnio_addr *addr, const char *host,
+                  const struct cnio_ep_auth *auth, struct cnio_ep **out)
+{
+    struct cnio_ep *ep;
+    struct cnio_peer peer = { .addr = *addr, .host = host, .timeout_ms = h->timeout_ms };
+    struct epoll_event ev = { .events = EPOLLIN };
+    struct cnio_tp *tp;
+    char buf[72];
+    int ret;
+
+    if (!auth->k || auth->klen == 0 || auth->klen > CNIO_KEY_MAX || h->timeout_ms <= 0)
+        return -CNIO_ERR_INVAL;
+    ret = stk_tp(st, h, &tp);
+    if (ret)
+        return ret;
+    ep = calloc(1, sizeof(*ep));
+    if (!ep)
+        return -CNIO_ERR_NOMEM;
+    ep->st = st;
+    ep->timeout_ms = h->timeout_ms;
+    snprintf(ep->name, sizeof(ep->name), "%s (%s)", host ? host : "?",
+             cnio__net_ntop(addr, buf, sizeof(buf)));
+    ret = tp->ops->connect(tp, &peer, &ep->conn);
+    if (ret)
+        goto free_ep;
+    ep->fd = tp->ops->fd(ep->conn);
+    if (ep->fd >= 0) {
+        ev.data.ptr = ep;
+        if (epoll_ctl(st->epfd, EPOLL_CTL_ADD, ep->fd, &ev) < 0) {
+            ret = -CNIO_ERR_IO;
+            goto close_conn;
+        }
+        ep->events = EPOLLIN;
+    } else {
+        ep->fd = -1;
+        st->nofd++;
+    }
+    ep->auth = *auth;
+    memcpy(ep->key, auth->k, auth->klen);
+    ep->auth.k = ep->key;
+    ep->state = EP_CHALLENGE;
+    ep->last_ms = cnio__now_ms();
+    ep->next = st->eps;
+    if (st->eps)
+        st->eps->prev = ep;
+    st->eps = ep;
+    *out = ep;
+    return 0;
+close_conn:
+    tp->ops->close(ep->conn);
+free_ep:
+    cnio__debug("connect to %s: %s", ep->name, cnio_strerror(ret));
+    free(ep);
+    return ret;
+}
+
+void cnio__ep_close(struct cnio_ep *ep)
+{
+    struct cnio_stack *st;
+
+    if (!ep)
+        return;
+    st = ep->st;
+    ep_kill(ep, -CNIO_ERR_CONN);
+    if (ep->prev)
+        ep->prev->next = ep->next;
+    else
+        st->eps = ep->next;
+    if (ep->next)
+        ep->next->prev = ep->prev;
+    free(ep);
+}
+
+void cnio__ep_fail(struct cnio_ep *ep, int err)
+{
+    if (ep)
+        ep_kill(ep, err);
+}
+
+int cnio__ep_error(const struct cnio_ep *ep)
+{
+    return ep->state == EP_DEAD ? ep->err : 0;
+}
+
+int cnio__ep_ready(const struct cnio_ep *ep)
+{
+    return ep->state == EP_READY;
+}
+
+int cnio__ep_free_credits(const struct cnio_ep *ep)
+{
+    return ep->state == EP_READY ? (int)(ep->credits - ep->ninflight) : 0;
+}
+
+uint32_t cnio__ep_max_payload(const struct cnio_ep *ep)
+{
+    return ep->max_payload;
+}
+
+const char *cnio__ep_name(const struct cnio_ep *ep)
+{
+    return ep->name;
+}
+
+/* ---- sending ------------------------------------------------------------------------ */
+
+/* Writes as much of the send queue as the connection takes. */
+static void ep_tx(struct cnio_ep *ep)
+{
+    while (ep->sq_head) {
+        struct iovec iov[STK_IOV];
+        int n = 0;
+        ssize_t w;
+
+        for (struct cnio_req *r = ep->sq_head; r && n + 2 <= STK_IOV; r = r->next) {
+            size_t off = r->sent;
+
+            if (off < CNIO_WIRE_HDR_SIZE) {
+                iov[n].iov_base = r->hdr + off;
+                iov[n++].iov_len = CNIO_WIRE_HDR_SIZE - off;
+                off = 0;
+            } else {
+                off -= CNIO_WIRE_HDR_SIZE;
+            }
+            if (off < r->plen) {
+                iov[n].iov_base = (uint8_t *)r->payload + off;
+                iov[n++].iov_len = r->plen - off;
+            }
+        }
+        w = ep_ops(ep)->sendv(ep->conn, iov, n);
+        if (w < 0) {
+            ep_kill(ep, (int)w);
+            return;
+        }
+        if (w == 0) {
+            ep_set_events(ep, EPOLLIN | EPOLLOUT);
+            return;
+        }
+        ep->last_ms = cnio__now_ms();
+        while (w > 0) {
+            struct cnio_req *r = ep->sq_head;
+            size_t left = CNIO_WIRE_HDR_SIZE + r->plen - r->sent;
+            size_t take = CNIO_MIN((size_t)w, left);
+
+            r->sent += take;
+            w -= (ssize_t)take;
+            if (take < left)
+                break;
+            ep->sq_head = r->next;
+            if (!ep->sq_head)
+                ep->sq_tail = NULL;
+            r->progress |= REQ_SENT;
+            if (r->progress & REQ_REPLIED)
+                ep_complete(ep, r);
+        }
+    }
+    ep_set_events(ep, EPOLLIN);
+}
+
+static int ep_enqueue(struct cnio_ep *ep, struct cnio_req *r)
+{
+    struct cnio_wire_hdr h = { 0 };
+    unsigned idx = 0;
+
+    while (idx < CNIO_EP_MAX_INFLIGHT && ep->inflight[idx])
+        idx++;
+    if (idx == CNIO_EP_MAX_INFLIGHT)
+        return -CNIO_ERR_LIMIT;
+    r->reqid = (++ep->seq << 8) | idx;
+    r->ep = ep;
+    r->sent = 0;
+    r->progress = 0;
+    r->next = NULL;
+    h.version = CNIO_WIRE_VERSION;
+    h.type = r->type;
+    h.flags = r->flags;
+    h.reqid = r->reqid;
+    h.session = ep->session;
+    h.object = r->object;
+    h.offset = r->offset;
+    h.length = r->plen;
+    h.payload_crc = r->plen ? cnio__crc32c(0, r->payload, r->plen) : 0;
+    cnio__wire_hdr_encode(&h, r->hdr);
+    if (ep->ninflight == 0)
+        ep->last_ms = cnio__now_ms();
+    ep->inflight[idx] = r;
+    ep->ninflight++;
+    if (ep->sq_tail)
+        ep->sq_tail->next = r;
+    else
+        ep->sq_head = r;
+    ep->sq_tail = r;
+    ep_tx(ep);
+    return 0;
+}
+
+int cnio__ep_submit(struct cnio_ep *ep, struct cnio_req *r)
+{
+    int ret = 0;
+
+    if (ep->state == EP_DEAD)
+        ret = ep->err;
+    else if (ep->state != EP_READY)
+        ret = -CNIO_ERR_INVAL;
+    else if (ep->ninflight >= ep->credits)
+        ret = -CNIO_ERR_LIMIT;
+    else if (r->plen > ep->max_payload && r->type == CNIO_WIRE_WRITE)
+        ret = -CNIO_ERR_INVAL;
+    if (!ret)
+        ret = ep_enqueue(ep, r);
+    if (ret)
+        cnio__req_put(ep->st, r);
+    return ret;
+}
+
+/* ---- handshake ---------------------------------------------------------------------- */
+
+static void ep_auth_done(struct cnio_req *r)
+{
+    struct cnio_ep *ep = r->arg;
+    int ret = r->status;
+
+    if (ep->state != EP_AUTH)
+        return;
+    if (!ret && r->rlen != CNIO_WIRE_MAC)
+        ret = -CNIO_ERR_PROTO;
+    if (!ret)
+        ret = cnio__auth_check_server(ep->auth.k, ep->auth.klen, &ep->resp, &ep->chal, r->inl);
+    if (ret) {
+        ep_kill(ep, ret);
+        return;
+    }
+    ep->session = r->rsession;
+    ep->credits = CNIO_MIN(ep->chal.credits, (uint32_t)CNIO_EP_MAX_INFLIGHT);
+    ep->max_payload = CNIO_MIN(ep->chal.max_payload, CNIO_WIRE_MAX_PAYLOAD);
+    ep->state = EP_READY;
+    ep_wipe_key(ep);
+    cnio__debug("connected to %s: session %llx, %u credits, max payload %u", ep->name,
+                (unsigned long long)ep->session, ep->credits, ep->max_payload);
+}
+
+/* The CHALLENGE has arrived in chbuf: answer it with AUTH. */
+static void ep_challenge(struct cnio_ep *ep)
+{
+    struct cnio_req *r;
+    int ret = cnio__wire_challenge_parse(ep->chbuf, sizeof(ep->chbuf), &ep->chal);
+
+    if (!ret && (ep->chal.credits == 0 || ep->chal.max_payload == 0))
+        ret = -CNIO_ERR_PROTO;
+    if (!ret)
+        ret = cnio__auth_respond(ep->auth.k, ep->auth.klen, &ep->chal, ep->auth.mode,
+                                 ep->auth.rank, ep->auth.object, &ep->resp);
+    if (ret) {
+        ep_kill(ep, ret);
+        return;
+    }
+    r = cnio__req_get(ep->st);
+    if (!r) {
+        ep_kill(ep, -CNIO_ERR_NOMEM);
+        return;
+    }
+    ret = cnio__wire_auth_encode(&ep->resp, r->inl, sizeof(r->inl));
+    if (ret < 0) {
+        cnio__req_put(ep->st, r);
+        ep_kill(ep, ret);
+        return;
+    }
+    r->type = CNIO_WIRE_AUTH;
+    r->payload = r->inl;
+    r->plen = (uint32_t)ret;
+    r->rbuf = r->inl;
+    r->rcap = CNIO_WIRE_MAC;
+    r->done = ep_auth_done;
+    r->arg = ep;
+    ep->state = EP_AUTH;
+    ret = ep_enqueue(ep, r);
+    if (ret) {
+        cnio__req_put(ep->st, r);
+        ep_kill(ep, ret);
+    }
+}
+
+/* ---- receiving ---------------------------------------------------------------------- */
+
+/* A status a server may send: 0 or a known negative code. */
+static int ep_status_ok(int32_t s)
+{
+    return s <= 0 && s > -CNIO_ERR_MAX_;
+}
+
+/* The payload of the current frame is in: check it and deliver it. 0 or -1 (dead). */
+static int ep_rx_finish(struct cnio_ep *ep)
+{
+    struct cnio_req *r = ep->rxreq;
+
+    ep->rx_payload = 0;
+    if (ep->h.length && cnio__wire_payload_check(&ep->h, ep->rxdst)) {
+        ep_kill(ep, -CNIO_ERR_CHECKSUM);
+        return -1;
+    }
+    if (!r) {
+        ep_challenge(ep);
+        return ep->state == EP_DEAD ? -1 : 0;
+    }
+    ep->rxreq = NULL;
+    r->status = ep->h.status;
+    r->rlen = ep->h.length;
+    r->rflags = ep->h.flags;
+    r->robject = ep->h.object;
+    r->roffset = ep->h.offset;
+    r->rsession = ep->h.session;
+    r->progress |= REQ_REPLIED;
+    if (r->progress & REQ_SENT)
+        ep_complete(ep, r);
+    return ep->state == EP_DEAD ? -1 : 0;
+}
+
+/* Where the frame whose header is in ep->h goes: 0, or a negative code. */
+static int ep_rx_route(struct cnio_ep *ep)
+{
+    const struct cnio_wire_hdr *h = &ep->h;
+    struct cnio_req *r;
+
+    if (!ep_status_ok(h->status))
+        return -CNIO_ERR_PROTO;
+    if (ep->state == EP_CHALLENGE) {
+        if (h->type != CNIO_WIRE_CHALLENGE)
+            return -CNIO_ERR_PROTO;
+        if (h->status)
+            return h->status;
+        if (h->length != CNIO_WIRE_CHALLENGE_SIZE)
+            return -CNIO_ERR_PROTO;
+        ep->rxreq = NULL;
+        ep->rxdst = ep->chbuf;
+        return 0;
+    }
+    if (!(h->type & CNIO_WIRE_REPLY))
+        return -CNIO_ERR_PROTO;
+    r = ep->inflight[h->reqid & 0xff & (CNIO_EP_MAX_INFLIGHT - 1)];
+    if (!r || r->reqid != h->reqid || (r->progress & REQ_REPLIED) ||
+        (h->type & ~CNIO_WIRE_REPLY) != r->type || h->length > r->rcap)
+        return -CNIO_ERR_PROTO;
+    ep->rxreq = r;
+    ep->rxdst = r->rbuf;
+    return 0;
+}
+
+/* A whole header is in rxhdr. 0 or -1 (dead). */
+static int ep_rx_header(struct cnio_ep *ep)
+{
+    int ret = cnio__wire_hdr_decode(ep->rxhdr, &ep->h);
+
+    ep->rxgot = 0;
+    if (!ret)
+        ret = ep_rx_route(ep);
+    if (ret) {
+        ep_kill(ep, ret);
+        return -1;
+    }
+    ep->rxlen = ep->h.length;
+    ep->rxpgot = 0;
+    if (ep->rxlen == 0)
+        return ep_rx_finish(ep);
+    ep->rx_payload = 1;
+    return 0;
+}
+
+static void ep_rx(struct cnio_ep *ep)
+{
+    for (int round = 0; round < STK_RX_ROUNDS && ep->state != EP_DEAD; round++) {
+        struct iovec iov[2];
+        int n = 0;
+        ssize_t got;
+
+        if (ep->rx_payload) {
+            iov[n].iov_base = ep->rxdst + ep->rxpgot;
+            iov[n++].iov_len = ep->rxlen - ep->rxpgot;
+        }
+        iov[n].iov_base = ep->rxhdr + ep->rxgot;
+        iov[n++].iov_len = CNIO_WIRE_HDR_SIZE - ep->rxgot;
+        got = ep_ops(ep)->recvv(ep->conn, iov, n);
+        if (got < 0) {
+            ep_kill(ep, (int)got);
+            return;
+        }
+        if (got == 0)
+            return;
+        ep->last_ms = cnio__now_ms();
+        if (ep->rx_payload) {
+            size_t take = CNIO_MIN((size_t)got, ep->rxlen - ep->rxpgot);
+
+            ep->rxpgot += take;
+            got -= (ssize_t)take;
+            if (ep->rxpgot < ep->rxlen)
+                continue;
+            if (ep_rx_finish(ep))
+                return;
+        }
+        ep->rxgot += (size_t)got;
+        if (ep->rxgot == CNIO_WIRE_HDR_SIZE && ep_rx_header(ep))
+            return;
+    }
+}
+
+/* ---- progress ----------------------------------------------------------------------- */
+
+static int ep_busy(const struct cnio_ep *ep)
+{
+    return ep->state == EP_CHALLENGE || ep->state == EP_AUTH ||
+           (ep->state == EP_READY && ep->ninflight);
+}
+
+/* Kills timed-out endpoints, polls fd-less ones; returns how long epoll may wait:
+ * not at all when no endpoint has work outstanding (nothing could ever wake it). */
+static int stk_timers(struct cnio_stack *st, int wait)
+{
+    int64_t now = cnio__now_ms();
+    int busy = 0;
+
+    for (struct cnio_ep *ep = st->eps; ep; ep = ep->next) {
+        int64_t left;
+
+        if (!ep_busy(ep))
+            continue;
+        busy++;
+        left = ep->last_ms + ep->timeout_ms - now;
+        if (left <= 0) {
+            ep_kill(ep, -CNIO_ERR_TIMEOUT);
+            wait = 0;
+            continue;
+        }
+        wait = (int)CNIO_MIN((int64_t)wait, left);
+        if (ep->fd < 0) {
+            ep_ops(ep)->progress(ep->conn->tp, 0);
+            ep_rx(ep);
+            if (ep->state != EP_DEAD)
+                ep_tx(ep);
+            wait = CNIO_MIN(wait, STK_POLL_MS);
+        }
+    }
+    return busy ? wait : 0;
+}
+
+int cnio__stack_progress(struct cnio_stack *st, int max_wait_ms)
+{
+    struct epoll_event evs[STK_EVENTS];
+    int wait = stk_timers(st, max_wait_ms < 0 ? INT_MAX : max_wait_ms);
+    int n = epoll_wait(st->epfd, evs, STK_EVENTS, wait);
+
+    if (n < 0)
+        return errno == EINTR ? 0 : -CNIO_ERR_IO;
+    for (int i = 0; i < n; i++) {
+        struct cnio_ep *ep = evs[i].data.ptr;
+
+        if (ep->state != EP_DEAD && (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+            ep_rx(ep);
+        if (ep->state != EP_DEAD && (evs[i].events & EPOLLOUT))
+            ep_tx(ep);
+    }
+    return 0;
+}
+
+int cnio__ep_wait_ready(struct cnio_stack *st, struct cnio_ep *const *eps, int n)
+{
+    for (;;) {
+        int pending = 0, ret;
+
+        for (int i = 0; i < n; i++)
+            pending += eps[i]->state == EP_CHALLENGE || eps[i]->state == EP_AUTH;
+        if (!pending)
+            break;
+        ret = cnio__stack_progress(st, -1);
+        if (ret)
+            return ret;
+    }
+    for (int i = 0; i < n; i++)
+        if (eps[i]->state == EP_DEAD)
+            return eps[i]->err;
+    return 0;
+}
+
+/* ---- synchronous calls -------------------------------------------------------------- */
+
+static void stk_call_done(struct cnio_req *r)
+{
+    struct cnio_call *c = r->arg;
+
+    c->status = r->status;
+    c->rlen = r->rlen;
+    c->rflags = r->rflags;
+    c->robject = r->robject;
+    c->roffset = r->roffset;
+    c->done = 1;
+}
+
+/* Submits call c unless its endpoint has no credit left now (then c stays unstarted). */
+static void stk_call_submit(struct cnio_stack *st, struct cnio_call *c)
+{
+    struct cnio_req *r;
+    int ret;
+
+    if (cnio__ep_ready(c->ep) && cnio__ep_free_credits(c->ep) == 0)
+        return;
+    c->started = 1;
+    r = cnio__req_get(st);
+    if (!r) {
+        c->status = -CNIO_ERR_NOMEM;
+        c->done = 1;
+        return;
+    }
+    r->type = c->type;
+    r->flags = c->flags;
+    r->object = c->object;
+    r->offset = c->offset;
+    r->payload = c->payload;
+    r->plen = c->plen;
+    r->rbuf = c->rbuf;
+    r->rcap = c->rcap;
+    r->done = stk_call_done;
+    r->arg = c;
+    ret = cnio__ep_submit(c->ep, r);
+    if (ret) {
+        c->status = ret;
+        c->done = 1;
+    }
+}
+
+int cnio__stack_calls(struct cnio_stack *st, struct cnio_call *c, int n)
+{
+    int ret;
+
+    for (int i = 0; i < n; i++) {
+        c[i].status = 0;
+        c[i].done = c[i].ep == NULL;
+        c[i].started = c[i].done;
+    }
+    for (;;) {
+        int pending = 0;
+
+        for (int i = 0; i < n; i++) {
+            if (!c[i].started)
+                stk_call_submit(st, &c[i]);
+            pending += !c[i].done;
+        }
+        if (!pending)
+            break;
+        ret = cnio__stack_progress(st, -1);
+        if (ret)
+            return ret;
+    }
+    for (int i = 0; i < n; i++)
+        if (c[i].status)
+            return c[i].status;
+    return 0;
+}

@@ -1,0 +1,160 @@
+/*
+ * stack.h - the per-process protocol stack: one instance per process (per MPI rank).
+ *
+ * It owns this process's endpoints (connections to servers, over a transport chosen
+ * by name), the buffer pool and the progress engine (epoll). Nothing on the data
+ * path is shared between stacks: no locks, no globals but the transport registry.
+ * A stack is used by one thread at a time.
+ *
+ * An endpoint is one connection (a lane) to one server. It authenticates by itself
+ * (CHALLENGE, AUTH, the server's proof) and then carries pipelined requests: at most
+ * `credits` in flight, each a frame whose payload is sent straight from the caller's
+ * memory and whose reply payload is received straight into the caller's memory.
+ * Everything moves inside cnio__stack_progress, which drives every endpoint of the
+ * stack at once. An endpoint with work outstanding that moves no byte for its
+ * timeout_ms dies with -CNIO_ERR_TIMEOUT; a reset or closed one with -CNIO_ERR_CONN; a
+ * malformed frame kills it with -CNIO_ERR_PROTO or -CNIO_ERR_CHECKSUM. A dead endpoint
+ * keeps its error: later submissions fail at once with the same code.
+ */
+#ifndef CNIO_STACK_H
+#define CNIO_STACK_H
+
+#include "common.h"
+#include "config.h"
+#include "net.h"
+#include "wire.h"
+
+struct cnio_stack;
+struct cnio_ep;
+
+/* Creates a stack: 0, -CNIO_ERR_NOMEM, -CNIO_ERR_IO (epoll). */
+int cnio__stack_open(struct cnio_stack **out);
+/* Closes every endpoint still open and frees the stack. */
+void cnio__stack_close(struct cnio_stack *st);
+
+/* ---- endpoints ------------------------------------------------------------------- */
+
+/* Requests one endpoint may have in flight, whatever the server grants. */
+#define CNIO_EP_MAX_INFLIGHT 64
+
+/* How an endpoint proves itself (src/auth.h). */
+struct cnio_ep_auth {
+    uint32_t mode;             /* CNIO_WIRE_AUTH_KEY or CNIO_WIRE_AUTH_TOKEN */
+    uint32_t rank;             /* token mode: the token's rank */
+    uint64_t object;           /* token mode: the token's object handle */
+    const uint8_t *k;          /* the key bytes or the token; copied */
+    size_t klen;               /* 1..CNIO_KEY_MAX */
+};
+
+/*
+ * Connects to addr over transport h->transport (within h->timeout_ms) and starts the
+ * handshake, which completes inside cnio__stack_progress (see cnio__ep_wait_ready).
+ * host names the peer in log lines. *out belongs to the caller (cnio__ep_close).
+ * 0, -CNIO_ERR_NOTSUP (unknown transport), -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT, ...
+ */
+int cnio__ep_open(struct cnio_stack *st, const struct cnio_hints *h,
+                  const struct cnio_addr *addr, const char *host,
+                  const struct cnio_ep_auth *auth, struct cnio_ep **out);
+/* Progresses until each of eps[0..n) is ready or dead: 0, or the first endpoint's
+ * error in array order (-CNIO_ERR_AUTH, -CNIO_ERR_LIMIT, -CNIO_ERR_TIMEOUT, ...). */
+int cnio__ep_wait_ready(struct cnio_stack *st, struct cnio_ep *const *eps, int n);
+/* Closes the connection (failing anything still in flight with -CNIO_ERR_CONN) and
+ * frees ep. NULL is a no-op. */
+void cnio__ep_close(struct cnio_ep *ep);
+/* Kills ep with err now (if still alive): its requests complete with err. */
+void cnio__ep_fail(struct cnio_ep *ep, int err);
+/* 0 while the endpoint is usable, else its error (sticky). */
+int cnio__ep_error(const struct cnio_ep *ep);
+/* 1 once the handshake has completed and the endpoint is alive. */
+int cnio__ep_ready(const struct cnio_ep *ep);
+/* Requests that may be submitted now (credits left); 0 unless ready. */
+int cnio__ep_free_credits(const struct cnio_ep *ep);
+/* The largest payload the server accepts (from its CHALLENGE). */
+uint32_t cnio__ep_max_payload(const struct cnio_ep *ep);
+/* "host:port" of the peer, for log lines. */
+const char *cnio__ep_name(const struct cnio_ep *ep);
+
+/* ---- requests -------------------------------------------------------------------- */
+
+#define CNIO_REQ_INLINE 96
+
+/* One request and, once done, its reply. Slots come from the stack's pool. */
+struct cnio_req {
+    /* set by the submitter */
+    uint16_t type;             /* enum cnio_wire_type */
+    uint32_t flags;
+    uint64_t object;
+    uint64_t offset;
+    const void *payload;       /* plen bytes sent from here, not copied: must stay */
+    uint32_t plen;             /* valid until done runs */
+    void *rbuf;                /* the reply payload lands here (at most rcap bytes; */
+    uint32_t rcap;             /* a longer reply kills the endpoint: PROTO) */
+    void (*done)(struct cnio_req *r);  /* runs once; must not close endpoints */
+    void *arg;                 /* for done */
+    uint64_t u64;
+    uint32_t u32;
+    /* the reply, valid in done: status is 0, the server's negative code, or the
+     * endpoint's error when it died */
+    int status;
+    uint32_t rlen;
+    uint32_t rflags;
+    uint64_t robject;
+    uint64_t roffset;
+    uint64_t rsession;
+    /* small payloads and replies may live here */
+    uint8_t inl[CNIO_REQ_INLINE];
+    /* private to the stack */
+    struct cnio_req *next;
+    struct cnio_ep *ep;
+    uint64_t reqid;
+    size_t sent;
+    unsigned int progress;
+    uint8_t hdr[CNIO_WIRE_HDR_SIZE];
+};
+
+/* A request slot (fields zeroed), or NULL when out of memory. */
+struct cnio_req *cnio__req_get(struct cnio_stack *st);
+/* Returns an unsubmitted slot to the pool. */
+void cnio__req_put(struct cnio_stack *st, struct cnio_req *r);
+/*
+ * Queues r on ep and starts sending it. 0: r is in flight and r->done will run exactly
+ * once (possibly before this returns); the stack then recycles r. Negative: r was not
+ * taken (and is back in the pool): the endpoint's sticky error, -CNIO_ERR_LIMIT (no
+ * credit left) or -CNIO_ERR_INVAL (not ready).
+ */
+int cnio__ep_submit(struct cnio_ep *ep, struct cnio_req *r);
+/*
+ * Moves bytes on every endpoint: waits (epoll) at most max_wait_ms, and less when an
+ * endpoint's timeout comes first; runs the done callbacks of what completed; kills
+ * timed-out endpoints. Returns 0, or -CNIO_ERR_IO when epoll itself fails.
+ */
+int cnio__stack_progress(struct cnio_stack *st, int max_wait_ms);
+
+/* ---- synchronous control calls ----------------------------------------------------- */
+
+/* One control request and its reply, for cnio__stack_calls. */
+struct cnio_call {
+    struct cnio_ep *ep;
+    uint16_t type;
+    uint32_t flags;
+    uint64_t object;
+    uint64_t offset;
+    const void *payload;
+    uint32_t plen;
+    void *rbuf;
+    uint32_t rcap;
+    /* results */
+    int status;                /* 0, the server's code, or the endpoint's error */
+    uint32_t rlen;
+    uint32_t rflags;
+    uint64_t robject;
+    uint64_t roffset;
+    int done;
+    int started;               /* private */
+};
+
+/* Runs calls c[0..n) in parallel (ep NULL: skipped, status 0) until every one has
+ * completed. Returns 0 when all statuses are 0, else the first nonzero one. */
+int cnio__stack_calls(struct cnio_stack *st, struct cnio_call *c, int n);
+
+#endif /* CNIO_STACK_H */

@@ -1,0 +1,364 @@
+/*
+ * wire.c - encoding and parsing of cnio frames (layout in wire.h, semantics in
+ * doc/protocol.md).
+ *
+ * Every parser takes a buffer and its length, checks every length before it reads,
+ * and never reads past the end. A header is accepted only when its length fits its
+ * type, so a receiver can size its buffer from a decoded header before it reads the
+ * payload.
+ */
+#include "common.h"
+#include "wire.h"
+
+#include <string.h>
+
+#define WIRE_OFF_MAGIC 0
+#define WIRE_OFF_VERSION 4
+#define WIRE_OFF_TYPE 6
+#define WIRE_OFF_FLAGS 8
+#define WIRE_OFF_STATUS 12
+#define WIRE_OFF_REQID 16
+#define WIRE_OFF_SESSION 24
+#define WIRE_OFF_OBJECT 32
+#define WIRE_OFF_OFFSET 40
+#define WIRE_OFF_LENGTH 48
+#define WIRE_OFF_PCRC 52
+#define WIRE_OFF_RESERVED 56
+#define WIRE_OFF_HCRC 60
+
+/* Payload size rules of one frame type (request or reply). */
+enum {
+    WIRE_ANY_CTRL,     /* 0..CNIO_WIRE_MAX_CTRL */
+    WIRE_ANY_DATA,     /* 0..CNIO_WIRE_MAX_PAYLOAD */
+    WIRE_EXACT,        /* exactly `size` (when status is 0) */
+    WIRE_AT_LEAST,     /* size..CNIO_WIRE_MAX_CTRL */
+};
+
+struct wire_rule {
+    uint16_t type;     /* base type, without CNIO_WIRE_REPLY */
+    uint8_t req_kind;
+    uint8_t rep_kind;
+    uint32_t req_size;
+    uint32_t rep_size;
+    uint32_t req_flags; /* header flag bits allowed on requests */
+    uint32_t rep_flags; /* ... and on replies */
+};
+
+static const struct wire_rule wire_rules[] = {
+    { CNIO_WIRE_CHALLENGE, WIRE_EXACT, WIRE_EXACT, CNIO_WIRE_CHALLENGE_SIZE,
+      CNIO_WIRE_CHALLENGE_SIZE, 0, 0 },
+    { CNIO_WIRE_AUTH, WIRE_EXACT, WIRE_EXACT, CNIO_WIRE_AUTH_SIZE, CNIO_WIRE_MAC, 0, 0 },
+    { CNIO_WIRE_PING, WIRE_ANY_CTRL, WIRE_ANY_CTRL, 0, 0, 0, 0 },
+    { CNIO_WIRE_OPEN, WIRE_AT_LEAST, WIRE_EXACT, CNIO_WIRE_OPEN_FIXED, CNIO_WIRE_INFO_SIZE, 0, 0 },
+    { CNIO_WIRE_STAT, WIRE_AT_LEAST, WIRE_EXACT, CNIO_WIRE_OPEN_FIXED, CNIO_WIRE_INFO_SIZE, 0, 0 },
+    { CNIO_WIRE_SETSIZE, WIRE_EXACT, WIRE_EXACT, 0, CNIO_WIRE_INFO_SIZE, 0, 0 },
+    { CNIO_WIRE_SYNC, WIRE_EXACT, WIRE_EXACT, 0, 0, 0, 0 },
+    { CNIO_WIRE_CLOSE, WIRE_EXACT, WIRE_EXACT, 0, 0, 0, 0 },
+    { CNIO_WIRE_UNLINK, WIRE_AT_LEAST, WIRE_EXACT, CNIO_WIRE_OPEN_FIXED, 0, 0, 0 },
+    { CNIO_WIRE_LIST, WIRE_AT_LEAST, WIRE_ANY_CTRL, CNIO_WIRE_OPEN_FIXED, 0, 0, CNIO_WIRE_F_MORE },
+    { CNIO_WIRE_WRITE, WIRE_ANY_DATA, WIRE_EXACT, 0, 0, 0, 0 },
+    { CNIO_WIRE_READ, WIRE_EXACT, WIRE_ANY_DATA, 8, 0, 0, 0 },
+};
+
+static const struct wire_rule *wire_rule_find(uint16_t type)
+{
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(wire_rules); i++)
+        if (wire_rules[i].type == type)
+            return &wire_rules[i];
+    return NULL;
+}
+
+static int wire_length_ok(int kind, uint32_t size, uint32_t length)
+{
+    switch (kind) {
+    case WIRE_ANY_CTRL:
+        return length <= CNIO_WIRE_MAX_CTRL;
+    case WIRE_ANY_DATA:
+        return length <= CNIO_WIRE_MAX_PAYLOAD;
+    case WIRE_EXACT:
+        return length == size;
+    case WIRE_AT_LEAST:
+        return length >= size && length <= CNIO_WIRE_MAX_CTRL;
+    default:
+        return 0;
+    }
+}
+
+void cnio__wire_hdr_encode(const struct cnio_wire_hdr *h, uint8_t out[CNIO_WIRE_HDR_SIZE])
+{
+    cnio__put_le32(out + WIRE_OFF_MAGIC, CNIO_WIRE_MAGIC);
+    cnio__put_le16(out + WIRE_OFF_VERSION, h->version ? h->version : CNIO_WIRE_VERSION);
+    cnio__put_le16(out + WIRE_OFF_TYPE, h->type);
+    cnio__put_le32(out + WIRE_OFF_FLAGS, h->flags);
+    cnio__put_le32(out + WIRE_OFF_STATUS, (uint32_t)h->status);
+    cnio__put_le64(out + WIRE_OFF_REQID, h->reqid);
+    cnio__put_le64(out + WIRE_OFF_SESSION, h->session);
+    cnio__put_le64(out + WIRE_OFF_OBJECT, h->object);
+    cnio__put_le64(out + WIRE_OFF_OFFSET, h->offset);
+    cnio__put_le32(out + WIRE_OFF_LENGTH, h->length);
+    cnio__put_le32(out + WIRE_OFF_PCRC, h->payload_crc);
+    cnio__put_le32(out + WIRE_OFF_RESERVED, 0);
+    cnio__put_le32(out + WIRE_OFF_HCRC, cnio__crc32c(0, out, WIRE_OFF_HCRC));
+}
+
+/* Checks the fields of a decoded header against the rules of its type. */
+static int wire_hdr_check(const struct cnio_wire_hdr *h)
+{
+    int reply = (h->type & CNIO_WIRE_REPLY) != 0;
+    const struct wire_rule *r = wire_rule_find(h->type & (uint16_t)~CNIO_WIRE_REPLY);
+
+    if (!r)
+        return -CNIO_ERR_PROTO;
+    if (h->flags & ~(reply ? r->rep_flags : r->req_flags))
+        return -CNIO_ERR_PROTO;
+    if (h->status > 0 || h->status <= -CNIO_ERR_MAX_)
+        return -CNIO_ERR_PROTO;
+    if (h->length == 0 && h->payload_crc != 0)
+        return -CNIO_ERR_PROTO;
+    if (h->status != 0) {
+        if (!reply && r->type != CNIO_WIRE_CHALLENGE)
+            return -CNIO_ERR_PROTO;
+        return h->length == 0 ? 0 : -CNIO_ERR_PROTO;
+    }
+    if (reply)
+        return wire_length_ok(r->rep_kind, r->rep_size, h->length) ? 0 : -CNIO_ERR_PROTO;
+    return wire_length_ok(r->req_kind, r->req_size, h->length) ? 0 : -CNIO_ERR_PROTO;
+}
+
+int cnio__wire_hdr_decode(const uint8_t in[CNIO_WIRE_HDR_SIZE], struct cnio_wire_hdr *h)
+{
+    if (cnio__get_le32(in + WIRE_OFF_MAGIC) != CNIO_WIRE_MAGIC)
+        return -CNIO_ERR_PROTO;
+    if (cnio__get_le16(in + WIRE_OFF_VERSION) != CNIO_WIRE_VERSION)
+        return -CNIO_ERR_PROTO;
+    if (cnio__get_le32(in + WIRE_OFF_HCRC) != cnio__crc32c(0, in, WIRE_OFF_HCRC))
+        return -CNIO_ERR_CHECKSUM;
+    if (cnio__get_le32(in + WIRE_OFF_RESERVED) != 0)
+        return -CNIO_ERR_PROTO;
+    memset(h, 0, sizeof(*h));
+    h->version = CNIO_WIRE_VERSION;
+    h->type = cnio__get_le16(in + WIRE_OFF_TYPE);
+    h->flags = cnio__get_le32(in + WIRE_OFF_FLAGS);
+    h->status = (int32_t)cnio__get_le32(in + WIRE_OFF_STATUS);
+    h->reqid = cnio__get_le64(in + WIRE_OFF_REQID);
+    h->session = cnio__get_le64(in + WIRE_OFF_SESSION);
+    h->object = cnio__get_le64(in + WIRE_OFF_OBJECT);
+    h->offset = cnio__get_le64(in + WIRE_OFF_OFFSET);
+    h->length = cnio__get_le32(in + WIRE_OFF_LENGTH);
+    h->payload_crc = cnio__get_le32(in + WIRE_OFF_PCRC);
+    return wire_hdr_check(h);
+}
+
+int cnio__wire_payload_check(const struct cnio_wire_hdr *h, const void *payload)
+{
+    if (h->length == 0)
+        return h->payload_crc == 0 ? 0 : -CNIO_ERR_CHECKSUM;
+    return cnio__crc32c(0, payload, h->length) == h->payload_crc ? 0 : -CNIO_ERR_CHECKSUM;
+}
+
+int cnio__wire_challenge_encode(const struct cnio_wire_challenge *c, uint8_t *out, size_t cap)
+{
+    if (!out || cap < CNIO_WIRE_CHALLENGE_SIZE)
+        return -CNIO_ERR_INVAL;
+    if (c->max_payload == 0 || c->max_payload > CNIO_WIRE_MAX_PAYLOAD || c->credits == 0)
+        return -CNIO_ERR_INVAL;
+    cnio__put_le32(out, c->caps);
+    cnio__put_le32(out + 4, c->max_payload);
+    cnio__put_le32(out + 8, c->credits);
+    cnio__put_le32(out + 12, 0);
+    memcpy(out + 16, c->nonce, CNIO_WIRE_NONCE);
+    return CNIO_WIRE_CHALLENGE_SIZE;
+}
+
+int cnio__wire_challenge_parse(const uint8_t *in, size_t len, struct cnio_wire_challenge *c)
+{
+    if (!in || len != CNIO_WIRE_CHALLENGE_SIZE)
+        return -CNIO_ERR_PROTO;
+    c->caps = cnio__get_le32(in);
+    c->max_payload = cnio__get_le32(in + 4);
+    c->credits = cnio__get_le32(in + 8);
+    c->reserved = cnio__get_le32(in + 12);
+    memcpy(c->nonce, in + 16, CNIO_WIRE_NONCE);
+    if (c->reserved != 0 || c->max_payload == 0 || c->max_payload > CNIO_WIRE_MAX_PAYLOAD ||
+        c->credits == 0)
+        return -CNIO_ERR_PROTO;
+    return 0;
+}
+
+static int wire_auth_mode_ok(uint32_t mode)
+{
+    return mode == CNIO_WIRE_AUTH_KEY || mode == CNIO_WIRE_AUTH_TOKEN;
+}
+
+int cnio__wire_auth_encode(const struct cnio_wire_auth *a, uint8_t *out, size_t cap)
+{
+    if (!out || cap < CNIO_WIRE_AUTH_SIZE || !wire_auth_mode_ok(a->mode))
+        return -CNIO_ERR_INVAL;
+    cnio__put_le32(out, a->mode);
+    cnio__put_le32(out + 4, a->rank);
+    cnio__put_le64(out + 8, a->object);
+    memcpy(out + 16, a->nonce, CNIO_WIRE_NONCE);
+    memcpy(out + 16 + CNIO_WIRE_NONCE, a->mac, CNIO_WIRE_MAC);
+    return CNIO_WIRE_AUTH_SIZE;
+}
+
+int cnio__wire_auth_parse(const uint8_t *in, size_t len, struct cnio_wire_auth *a)
+{
+    if (!in || len != CNIO_WIRE_AUTH_SIZE)
+        return -CNIO_ERR_PROTO;
+    a->mode = cnio__get_le32(in);
+    a->rank = cnio__get_le32(in + 4);
+    a->object = cnio__get_le64(in + 8);
+    memcpy(a->nonce, in + 16, CNIO_WIRE_NONCE);
+    memcpy(a->mac, in + 16 + CNIO_WIRE_NONCE, CNIO_WIRE_MAC);
+    return wire_auth_mode_ok(a->mode) ? 0 : -CNIO_ERR_PROTO;
+}
+
+/* The checks shared by the OPEN encoder and parser (1 when the fields are valid). */
+static int wire_open_ok(const struct cnio_wire_open *o, int allow_empty)
+{
+    if (o->flags & ~CNIO_WIRE_O_ALL)
+        return 0;
+    if (o->stripe_count != 0 && o->stripe_index >= o->stripe_count)
+        return 0;
+    if (o->name_len > CNIO_WIRE_MAX_NAME || (o->name_len == 0 && !allow_empty))
+        return 0;
+    if (o->name_len && (!o->name || memchr(o->name, '\0', o->name_len)))
+        return 0;
+    return 1;
+}
+
+int cnio__wire_open_encode(const struct cnio_wire_open *o, uint8_t *out, size_t cap)
+{
+    if (!out || !wire_open_ok(o, 1) || cap < CNIO_WIRE_OPEN_FIXED + (size_t)o->name_len)
+        return -CNIO_ERR_INVAL;
+    cnio__put_le32(out, o->flags);
+    cnio__put_le32(out + 4, o->stripe_count);
+    cnio__put_le64(out + 8, o->stripe_unit);
+    cnio__put_le32(out + 16, o->stripe_index);
+    cnio__put_le32(out + 20, o->name_len);
+    if (o->name_len)
+        memcpy(out + CNIO_WIRE_OPEN_FIXED, o->name, o->name_len);
+    return CNIO_WIRE_OPEN_FIXED + (int)o->name_len;
+}
+
+int cnio__wire_open_parse(const uint8_t *in, size_t len, int allow_empty,
+                          struct cnio_wire_open *o)
+{
+    if (!in || len < CNIO_WIRE_OPEN_FIXED)
+        return -CNIO_ERR_PROTO;
+    o->flags = cnio__get_le32(in);
+    o->stripe_count = cnio__get_le32(in + 4);
+    o->stripe_unit = cnio__get_le64(in + 8);
+    o->stripe_index = cnio__get_le32(in + 16);
+    o->name_len = cnio__get_le32(in + 20);
+    o->name = (const char *)in + CNIO_WIRE_OPEN_FIXED;
+    if (o->name_len != len - CNIO_WIRE_OPEN_FIXED)
+        return -CNIO_ERR_PROTO;
+    return wire_open_ok(o, allow_empty) ? 0 : -CNIO_ERR_PROTO;
+}
+
+static int wire_info_ok(const struct cnio_wire_info *i)
+{
+    if (i->flags & ~(CNIO_WIRE_I_CREATED | CNIO_WIRE_I_DIR))
+        return 0;
+    return i->stripe_count == 0 || i->stripe_index < i->stripe_count;
+}
+
+static void wire_info_put(const struct cnio_wire_info *i, uint8_t *out)
+{
+    cnio__put_le64(out, i->stripe_unit);
+    cnio__put_le32(out + 8, i->stripe_count);
+    cnio__put_le32(out + 12, i->stripe_index);
+    cnio__put_le64(out + 16, i->size);
+    cnio__put_le64(out + 24, i->local_size);
+    cnio__put_le32(out + 32, i->flags);
+    cnio__put_le32(out + 36, 0);
+    cnio__put_le64(out + 40, i->mtime_ns);
+}
+
+/* Reads an info block from 48 bytes at in: 0 or -CNIO_ERR_PROTO. */
+static int wire_info_get(const uint8_t *in, struct cnio_wire_info *i)
+{
+    i->stripe_unit = cnio__get_le64(in);
+    i->stripe_count = cnio__get_le32(in + 8);
+    i->stripe_index = cnio__get_le32(in + 12);
+    i->size = cnio__get_le64(in + 16);
+    i->local_size = cnio__get_le64(in + 24);
+    i->flags = cnio__get_le32(in + 32);
+    i->reserved = cnio__get_le32(in + 36);
+    i->mtime_ns = cnio__get_le64(in + 40);
+    return (i->reserved == 0 && wire_info_ok(i)) ? 0 : -CNIO_ERR_PROTO;
+}
+
+int cnio__wire_info_encode(const struct cnio_wire_info *i, uint8_t *out, size_t cap)
+{
+    if (!out || cap < CNIO_WIRE_INFO_SIZE || !wire_info_ok(i))
+        return -CNIO_ERR_INVAL;
+    wire_info_put(i, out);
+    return CNIO_WIRE_INFO_SIZE;
+}
+
+int cnio__wire_info_parse(const uint8_t *in, size_t len, struct cnio_wire_info *i)
+{
+    if (!in || len != CNIO_WIRE_INFO_SIZE)
+        return -CNIO_ERR_PROTO;
+    return wire_info_get(in, i);
+}
+
+int cnio__wire_entry_encode(const struct cnio_wire_entry *e, uint8_t *out, size_t cap)
+{
+    if (!out || !wire_info_ok(&e->info))
+        return -CNIO_ERR_INVAL;
+    if (e->name_len == 0 || e->name_len > CNIO_WIRE_MAX_NAME || !e->name ||
+        memchr(e->name, '\0', e->name_len))
+        return -CNIO_ERR_INVAL;
+    if (cap < CNIO_WIRE_ENTRY_FIXED + (size_t)e->name_len)
+        return -CNIO_ERR_INVAL;
+    wire_info_put(&e->info, out);
+    cnio__put_le32(out + CNIO_WIRE_INFO_SIZE, e->name_len);
+    cnio__put_le32(out + CNIO_WIRE_INFO_SIZE + 4, 0);
+    memcpy(out + CNIO_WIRE_ENTRY_FIXED, e->name, e->name_len);
+    return CNIO_WIRE_ENTRY_FIXED + (int)e->name_len;
+}
+
+int cnio__wire_entry_next(const uint8_t *in, size_t len, size_t *pos, struct cnio_wire_entry *e)
+{
+    const uint8_t *p;
+    size_t left;
+
+    if (*pos == len)
+        return 0;
+    if (!in || *pos > len || len - *pos < CNIO_WIRE_ENTRY_FIXED)
+        return -CNIO_ERR_PROTO;
+    p = in + *pos;
+    left = len - *pos - CNIO_WIRE_ENTRY_FIXED;
+    if (wire_info_get(p, &e->info))
+        return -CNIO_ERR_PROTO;
+    e->name_len = cnio__get_le32(p + CNIO_WIRE_INFO_SIZE);
+    if (cnio__get_le32(p + CNIO_WIRE_INFO_SIZE + 4) != 0)
+        return -CNIO_ERR_PROTO;
+    if (e->name_len == 0 || e->name_len > CNIO_WIRE_MAX_NAME || e->name_len > left)
+        return -CNIO_ERR_PROTO;
+    e->name = (const char *)p + CNIO_WIRE_ENTRY_FIXED;
+    if (memchr(e->name, '\0', e->name_len))
+        return -CNIO_ERR_PROTO;
+    *pos += CNIO_WIRE_ENTRY_FIXED + e->name_len;
+    return 1;
+}
+
+int cnio__wire_u64_encode(uint64_t v, uint8_t *out, size_t cap)
+{
+    if (!out || cap < 8)
+        return -CNIO_ERR_INVAL;
+    cnio__put_le64(out, v);
+    return 8;
+}
+
+int cnio__wire_u64_parse(const uint8_t *in, size_t len, uint64_t *v)
+{
+    if (!in || len != 8)
+        return -CNIO_ERR_PROTO;
+    *v = cnio__get_le64(in);
+    return 0;
+}

@@ -1,0 +1,210 @@
+/*
+ * wire.h - the cnio wire protocol: the one place where frames are encoded and parsed.
+ *
+ * Every frame is a fixed 64-byte little-endian header followed by `length` payload bytes.
+ * doc/protocol.md describes the frames, their payloads and the conversation.
+ *
+ *   off size field
+ *    0   4   magic           CNIO_WIRE_MAGIC ("CNIO" read as bytes 'C','N','I','O')
+ *    4   2   version         CNIO_WIRE_VERSION
+ *    6   2   type            enum cnio_wire_type; replies set CNIO_WIRE_REPLY
+ *    8   4   flags           per type (CNIO_WIRE_F_*)
+ *   12   4   status          replies: 0 or a negative CNIO_ERR_* code; requests: 0
+ *   16   8   request id      chosen by the requester, echoed in the reply
+ *   24   8   session         the connection's session id (assigned in AUTH_OK)
+ *   32   8   object          object handle (from OPEN) or 0
+ *   40   8   offset          byte offset in the host's local stripe file, or per type
+ *   48   4   length          payload bytes that follow the header
+ *   52   4   payload crc     CRC32C of the payload (0 when length is 0)
+ *   56   4   reserved        must be 0
+ *   60   4   header crc      CRC32C of bytes 0..59
+ *
+ * Nothing here allocates or does I/O: parsers take a buffer and its length and
+ * return 0 or -CNIO_ERR_PROTO (or -CNIO_ERR_CHECKSUM) without reading past it.
+ */
+#ifndef CNIO_WIRE_H
+#define CNIO_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CNIO_WIRE_MAGIC 0x4f494e43u /* "CNIO" little-endian */
+#define CNIO_WIRE_VERSION 1
+#define CNIO_WIRE_HDR_SIZE 64
+
+/* Largest payload of any frame (a WRITE request, a READ reply). */
+#define CNIO_WIRE_MAX_PAYLOAD (16u << 20)
+/* Largest payload of a control frame (anything but WRITE requests and READ replies). */
+#define CNIO_WIRE_MAX_CTRL (64u << 10)
+/* Longest object name, in bytes, without a terminator. */
+#define CNIO_WIRE_MAX_NAME 1024
+#define CNIO_WIRE_NONCE 32
+#define CNIO_WIRE_MAC 32
+
+#define CNIO_WIRE_REPLY 0x8000u
+
+enum cnio_wire_type {
+    CNIO_WIRE_CHALLENGE = 1, /* server -> client, first frame on a connection */
+    CNIO_WIRE_AUTH = 2,      /* client -> server; reply carries the server's proof */
+    CNIO_WIRE_PING = 3,      /* no-op round trip */
+    CNIO_WIRE_OPEN = 16,     /* payload: struct cnio_wire_open; reply: struct cnio_wire_info */
+    CNIO_WIRE_STAT = 17,     /* payload: struct cnio_wire_open (flags 0); reply: info */
+    CNIO_WIRE_SETSIZE = 18,  /* object; offset = new logical size; reply: info */
+    CNIO_WIRE_SYNC = 19,     /* object; reply empty */
+    CNIO_WIRE_CLOSE = 20,    /* object; reply empty */
+    CNIO_WIRE_UNLINK = 21,   /* payload: struct cnio_wire_open (flags 0); reply empty */
+    CNIO_WIRE_LIST = 22,     /* payload: struct cnio_wire_open (directory name, may be
+                                empty); offset = cursor; reply: entries, offset = next
+                                cursor, flags CNIO_WIRE_F_MORE while more remain */
+    CNIO_WIRE_WRITE = 32,    /* object, offset; payload = data; reply empty */
+    CNIO_WIRE_READ = 33,     /* object, offset; payload = u64 length wanted (<=
+                                CNIO_WIRE_MAX_PAYLOAD); reply payload = data, shorter
+                                at the end of the local file */
+};
+
+/* OPEN flags (struct cnio_wire_open.flags). */
+#define CNIO_WIRE_O_CREATE 0x1u
+#define CNIO_WIRE_O_EXCL 0x2u
+#define CNIO_WIRE_O_TRUNC 0x4u
+#define CNIO_WIRE_O_WRITE 0x8u   /* the handle may write / set size */
+#define CNIO_WIRE_O_ALL 0xfu
+
+/* Header flags. */
+#define CNIO_WIRE_F_MORE 0x1u    /* LIST reply: more entries follow at the next cursor */
+
+/* AUTH modes. */
+#define CNIO_WIRE_AUTH_KEY 1     /* proves knowledge of the shared key */
+#define CNIO_WIRE_AUTH_TOKEN 2   /* proves a per-rank token for one open object */
+
+struct cnio_wire_hdr {
+    uint16_t version;
+    uint16_t type;
+    uint32_t flags;
+    int32_t status;
+    uint64_t reqid;
+    uint64_t session;
+    uint64_t object;
+    uint64_t offset;
+    uint32_t length;
+    uint32_t payload_crc;
+};
+
+/* CHALLENGE payload (48 bytes). */
+struct cnio_wire_challenge {
+    uint32_t caps;           /* capability bits, 0 for now */
+    uint32_t max_payload;    /* largest payload the server accepts */
+    uint32_t credits;        /* requests a client may have in flight per connection */
+    uint32_t reserved;
+    uint8_t nonce[CNIO_WIRE_NONCE];
+};
+#define CNIO_WIRE_CHALLENGE_SIZE 48
+
+/* AUTH payload (80 bytes). */
+struct cnio_wire_auth {
+    uint32_t mode;           /* CNIO_WIRE_AUTH_KEY or CNIO_WIRE_AUTH_TOKEN */
+    uint32_t rank;           /* token mode: the rank the token was made for */
+    uint64_t object;         /* token mode: the object handle the token is for */
+    uint8_t nonce[CNIO_WIRE_NONCE]; /* client nonce */
+    uint8_t mac[CNIO_WIRE_MAC];
+};
+#define CNIO_WIRE_AUTH_SIZE 80
+
+/* AUTH reply payload (32 bytes): the server's proof, struct-less: uint8_t mac[32]. */
+
+/* OPEN / STAT / UNLINK / LIST request payload (24 + name_len bytes). */
+struct cnio_wire_open {
+    uint32_t flags;          /* CNIO_WIRE_O_* */
+    uint32_t stripe_count;   /* layout to create with (OPEN with CREATE) */
+    uint64_t stripe_unit;
+    uint32_t stripe_index;   /* which stripe column this host holds, < stripe_count */
+    uint32_t name_len;       /* 0 < name_len <= CNIO_WIRE_MAX_NAME (LIST: may be 0) */
+    const char *name;        /* points into the parsed buffer; not NUL-terminated */
+};
+#define CNIO_WIRE_OPEN_FIXED 24
+
+/* OPEN / STAT / SETSIZE reply payload (48 bytes): what the host holds of an object. */
+struct cnio_wire_info {
+    uint64_t stripe_unit;
+    uint32_t stripe_count;
+    uint32_t stripe_index;
+    uint64_t size;           /* logical size recorded by SETSIZE (metadata) */
+    uint64_t local_size;     /* bytes in this host's local stripe file */
+    uint32_t flags;          /* CNIO_WIRE_I_CREATED when this OPEN created it */
+    uint32_t reserved;
+    uint64_t mtime_ns;
+};
+#define CNIO_WIRE_INFO_SIZE 48
+#define CNIO_WIRE_I_CREATED 0x1u
+#define CNIO_WIRE_I_DIR 0x2u     /* LIST entries: a directory */
+
+/* LIST reply entry: struct cnio_wire_info (48 bytes), u32 name_len, u32 reserved, name. */
+struct cnio_wire_entry {
+    struct cnio_wire_info info;
+    uint32_t name_len;
+    const char *name;        /* points into the parsed buffer */
+};
+#define CNIO_WIRE_ENTRY_FIXED 56
+
+/* CRC32C (Castagnoli), hardware-accelerated where the CPU has it. crc starts at 0. */
+uint32_t cnio__crc32c(uint32_t crc, const void *buf, size_t len);
+/* The two implementations behind cnio__crc32c, for tests and benchmarks: portable
+ * slicing-by-8, and SSE4.2 (which falls back to software where the CPU lacks it). */
+uint32_t cnio__crc32c_sw(uint32_t crc, const void *buf, size_t len);
+uint32_t cnio__crc32c_hw(uint32_t crc, const void *buf, size_t len);
+/* 1 when cnio__crc32c uses the hardware instruction, else 0. */
+int cnio__crc32c_have_hw(void);
+
+/* Header: encode into out[CNIO_WIRE_HDR_SIZE] (fills magic and header crc; a version of
+ * 0 is written as CNIO_WIRE_VERSION; payload_crc is the caller's). */
+void cnio__wire_hdr_encode(const struct cnio_wire_hdr *h, uint8_t out[CNIO_WIRE_HDR_SIZE]);
+/*
+ * Parse a header: checks magic, version, header CRC, reserved bytes, and that length
+ * fits the type (CNIO_WIRE_MAX_PAYLOAD for WRITE requests and READ replies,
+ * CNIO_WIRE_MAX_CTRL otherwise, the exact size for fixed-size payloads).
+ * Returns 0, -CNIO_ERR_PROTO or -CNIO_ERR_CHECKSUM (header CRC).
+ */
+int cnio__wire_hdr_decode(const uint8_t in[CNIO_WIRE_HDR_SIZE], struct cnio_wire_hdr *h);
+/* Checks a received payload against h->payload_crc: 0 or -CNIO_ERR_CHECKSUM. */
+int cnio__wire_payload_check(const struct cnio_wire_hdr *h, const void *payload);
+
+/* Payload encoders return the bytes written, or -CNIO_ERR_INVAL when cap is too small
+ * or a field is out of range. Parsers return 0 or -CNIO_ERR_PROTO. */
+int cnio__wire_challenge_encode(const struct cnio_wire_challenge *c, uint8_t *out, size_t cap);
+int cnio__wire_challenge_parse(const uint8_t *in, size_t len, struct cnio_wire_challenge *c);
+int cnio__wire_auth_encode(const struct cnio_wire_auth *a, uint8_t *out, size_t cap);
+int cnio__wire_auth_parse(const uint8_t *in, size_t len, struct cnio_wire_auth *a);
+int cnio__wire_open_encode(const struct cnio_wire_open *o, uint8_t *out, size_t cap);
+/* Also rejects names that are empty (except for LIST), too long, or contain NUL. */
+int cnio__wire_open_parse(const uint8_t *in, size_t len, int allow_empty,
+                          struct cnio_wire_open *o);
+int cnio__wire_info_encode(const struct cnio_wire_info *i, uint8_t *out, size_t cap);
+int cnio__wire_info_parse(const uint8_t *in, size_t len, struct cnio_wire_info *i);
+int cnio__wire_entry_encode(const struct cnio_wire_entry *e, uint8_t *out, size_t cap);
+/* Parses the entry at in[*pos]; advances *pos. Returns 1 when an entry was parsed,
+ * 0 at the end of the buffer, -CNIO_ERR_PROTO on a malformed entry. */
+int cnio__wire_entry_next(const uint8_t *in, size_t len, size_t *pos, struct cnio_wire_entry *e);
+int cnio__wire_u64_encode(uint64_t v, uint8_t *out, size_t cap);
+int cnio__wire_u64_parse(const uint8_t *in, size_t len, uint64_t *v);
+
+/* Little-endian helpers, usable by anyone building frames through this module. */
+static inline void cnio__put_le16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void cnio__put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static inline void cnio__put_le64(uint8_t *p, uint64_t v)
+{
+    cnio__put_le32(p, (uint32_t)v);
+    cnio__put_le32(p + 4, (uint32_t)(v >> 32));
+}
+static inline uint16_t cnio__get_le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t cnio__get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline uint64_t cnio__get_le64(const uint8_t *p)
+{
+    return (uint64_t)cnio__get_le32(p) | ((uint64_t)cnio__get_le32(p + 4) << 32);
+}
+
+#endif /* CNIO_WIRE_H */

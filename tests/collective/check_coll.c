@@ -1,0 +1,620 @@
+/*
+ * check_coll.c - the collective layer end to end, under mpirun -n 1, 2, 4: rank 0 starts
+ * real cnio-servers, every rank writes and reads with views, and the object's bytes are
+ * compared with a local reference file written with plain pwrite at positions the test
+ * computes itself (not through cnio's view code).
+ */
+#include "cnio.h"
+#include "fixture.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static struct fx fx;
+static int rank, nranks;
+static char hosts[512], refdir[256];
+
+struct ext {
+    int64_t off, len;
+};
+
+/* A pattern: this rank's file extents in stream order, and the MPI view that says the same. */
+struct pattern {
+    const char *name;
+    void (*extents)(int r, int p, struct ext **e, int *n);
+    void (*view)(int r, int p, MPI_Offset *disp, MPI_Datatype *ft);  /* etype MPI_BYTE */
+};
+
+static char *uri_of(const char *name, const char *query, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "cnio://%s/coll/%s%s%s", hosts, name, query ? "?" : "", query ? query : "");
+    return buf;
+}
+
+static void fill(char *buf, int64_t n, int r, uint64_t salt)
+{
+    fx_fill(buf, (size_t)n, salt * 1000003u + (uint64_t)r + 1);
+}
+
+/* Contiguous: rank r owns [r*B, (r+1)*B). */
+enum { BLK = 300000 };
+static void contig_ext(int r, int p, struct ext **e, int *n)
+{
+    (void)p;
+    *e = malloc(sizeof(**e));
+    (*e)[0] = (struct ext){ (int64_t)r * BLK, BLK };
+    *n = 1;
+}
+static void contig_view(int r, int p, MPI_Offset *disp, MPI_Datatype *ft)
+{
+    (void)p;
+    *disp = (MPI_Offset)r * BLK;
+    MPI_Type_dup(MPI_BYTE, ft);
+}
+
+/* Strided (interleaved, IOR-style): K segments of L bytes, rank-interleaved. */
+enum { SEG_K = 40, SEG_L = 10000 };
+static void strided_ext(int r, int p, struct ext **e, int *n)
+{
+    *e = malloc(SEG_K * sizeof(**e));
+    for (int k = 0; k < SEG_K; k++)
+        (*e)[k] = (struct ext){ ((int64_t)k * p + r) * SEG_L, SEG_L };
+    *n = SEG_K;
+}
+static void strided_view(int r, int p, MPI_Offset *disp, MPI_Datatype *ft)
+{
+    MPI_Datatype v;
+
+    MPI_Type_vector(SEG_K, SEG_L, SEG_L * p, MPI_BYTE, &v);
+    MPI_Type_create_resized(v, 0, (MPI_Aint)SEG_K * SEG_L * p, ft);
+    MPI_Type_free(&v);
+    *disp = (MPI_Offset)r * SEG_L;
+}
+
+/* 2-D subarray of a G0 x G1 array of 8-byte elements over a p x 1 (or 2 x p/2) grid. */
+enum { G0 = 200, G1 = 333, ES = 8 };
+static void grid2(int r, int p, int *dims, int *coords)
+{
+    dims[0] = p >= 4 ? 2 : p;
+    dims[1] = p / dims[0];
+    coords[0] = r / dims[1];
+    coords[1] = r % dims[1];
+}
+static void sub2_ext(int r, int p, struct ext **e, int *n)
+{
+    int dims[2], c[2], s0, e0, s1, e1;
+
+    grid2(r, p, dims, c);
+    s0 = G0 * c[0] / dims[0], e0 = G0 * (c[0] + 1) / dims[0];
+    s1 = G1 * c[1] / dims[1], e1 = G1 * (c[1] + 1) / dims[1];
+    *e = malloc((size_t)(e0 - s0 + 1) * sizeof(**e));
+    *n = 0;
+    for (int i = s0; i < e0; i++)
+        (*e)[(*n)++] = (struct ext){ ((int64_t)i * G1 + s1) * ES, (int64_t)(e1 - s1) * ES };
+}
+static void sub2_view(int r, int p, MPI_Offset *disp, MPI_Datatype *ft)
+{
+    int dims[2], c[2], g[2] = { G0, G1 }, l[2], s[2];
+    MPI_Datatype el;
+
+    grid2(r, p, dims, c);
+    for (int d = 0; d < 2; d++) {
+        s[d] = g[d] * c[d] / dims[d];
+        l[d] = g[d] * (c[d] + 1) / dims[d] - s[d];
+    }
+    MPI_Type_contiguous(ES, MPI_BYTE, &el);
+    MPI_Type_create_subarray(2, g, l, s, MPI_ORDER_C, el, ft);
+    MPI_Type_free(&el);
+    *disp = 0;
+}
+
+/* 3-D subarray, 4-byte elements, split along the last two dimensions. */
+enum { H0 = 20, H1 = 30, H2 = 41 };
+static void sub3_bounds(int r, int p, int s[3], int l[3])
+{
+    int g[3] = { H0, H1, H2 }, dims[3] = { 1, p >= 2 ? 2 : 1, p >= 2 ? p / 2 : 1 };
+    int c[3] = { 0, r / dims[2], r % dims[2] };
+
+    for (int d = 0; d < 3; d++) {
+        s[d] = g[d] * c[d] / dims[d];
+        l[d] = g[d] * (c[d] + 1) / dims[d] - s[d];
+    }
+}
+static void sub3_ext(int r, int p, struct ext **e, int *n)
+{
+    int s[3], l[3];
+
+    sub3_bounds(r, p, s, l);
+    *e = malloc((size_t)l[0] * l[1] * sizeof(**e) + 1);
+    *n = 0;
+    for (int i = 0; i < l[0]; i++)
+        for (int j = 0; j < l[1]; j++)
+            (*e)[(*n)++] = (struct ext){ (((int64_t)(s[0] + i) * H1 + s[1] + j) * H2 + s[2]) * 4,
+                                         (int64_t)l[2] * 4 };
+}
+static void sub3_view(int r, int p, MPI_Offset *disp, MPI_Datatype *ft)
+{
+    int s[3], l[3], g[3] = { H0, H1, H2 };
+    MPI_Datatype el;
+
+    sub3_bounds(r, p, s, l);
+    MPI_Type_contiguous(4, MPI_BYTE, &el);
+    MPI_Type_create_subarray(3, g, l, s, MPI_ORDER_C, el, ft);
+    MPI_Type_free(&el);
+    *disp = 0;
+}
+
+/* Indexed with holes: irregular blocks, ranks' blocks interleaved with gaps nobody writes. */
+enum { IX_N = 25 };
+static void idx_blocks(int r, int p, int *len, int *disp)
+{
+    for (int k = 0; k < IX_N; k++) {
+        len[k] = 1 + (k * 7919 + r * 104729) % 5000;
+        disp[k] = (k * p + r) * 6000;   /* each slot 6000 bytes, at most 5000 used */
+    }
+}
+static void idx_ext(int r, int p, struct ext **e, int *n)
+{
+    int len[IX_N], disp[IX_N];
+
+    idx_blocks(r, p, len, disp);
+    *e = malloc(IX_N * sizeof(**e));
+    for (int k = 0; k < IX_N; k++)
+        (*e)[k] = (struct ext){ 1000 + disp[k], len[k] };
+    *n = IX_N;
+}
+static void idx_view(int r, int p, MPI_Offset *disp, MPI_Datatype *ft)
+{
+    int len[IX_N], d[IX_N];
+
+    idx_blocks(r, p, len, d);
+    MPI_Type_indexed(IX_N, len, d, MPI_BYTE, ft);
+    *disp = 1000;
+}
+
+/* Only even ranks contribute (odd ranks call with count 0). */
+static void half_ext(int r, int p, struct ext **e, int *n)
+{
+    (void)p;
+    *e = malloc(sizeof(**e));
+    *n = (r % 2) ? 0 : 1;
+    (*e)[0] = (struct ext){ (int64_t)r * 77777, 77777 };
+}
+static void half_view(int r, int p, MPI_Offset *disp, MPI_Datatype *ft)
+{
+    (void)p;
+    *disp = (MPI_Offset)r * 77777;
+    MPI_Type_dup(MPI_BYTE, ft);
+}
+
+static const struct pattern patterns[] = {
+    { "contig", contig_ext, contig_view },
+    { "strided", strided_ext, strided_view },
+    { "sub2d", sub2_ext, sub2_view },
+    { "sub3d", sub3_ext, sub3_view },
+    { "indexed", idx_ext, idx_view },
+    { "half", half_ext, half_view },
+};
+
+/* The local reference: every rank pwrites its stream at the positions it computed. */
+static void ref_write(const char *path, const struct ext *e, int n, const char *data)
+{
+    int fd = open(path, O_WRONLY | O_CREAT, 0644);
+    int64_t pos = 0;
+
+    ck_assert_int_ge(fd, 0);
+    for (int k = 0; k < n; k++) {
+        ck_assert_int_eq(pwrite(fd, data + pos, (size_t)e[k].len, e[k].off), e[k].len);
+        pos += e[k].len;
+    }
+    close(fd);
+}
+
+/* Rank 0 compares the whole object with the reference file. */
+static void compare_with_ref(const char *uri, const char *ref)
+{
+    cnio_file_t *fh;
+    MPI_Offset size = -1;
+    int ok = 1, rc;
+
+    rc = cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_RDONLY, MPI_INFO_NULL, &fh);
+    ck_assert_msg(rc == 0, "reopen: %s", cnio_strerror(rc));
+    ck_assert_int_eq(cnio_file_get_size(fh, &size), 0);
+    if (rank == 0) {
+        FILE *f = fopen(ref, "rb");
+        char *want = malloc((size_t)size + 1), *got = malloc((size_t)size + 1);
+        MPI_Status st;
+        int cnt = -1;
+
+        ck_assert_ptr_nonnull(f);
+        fseek(f, 0, SEEK_END);
+        ck_assert_int_eq(ftell(f), size);
+        rewind(f);
+        ck_assert_int_eq(fread(want, 1, (size_t)size, f), (size_t)size);
+        fclose(f);
+        ck_assert_int_eq(cnio_file_read_at(fh, 0, got, (int)size, MPI_BYTE, &st), 0);
+        MPI_Get_count(&st, MPI_BYTE, &cnt);
+        ck_assert_int_eq(cnt, size);
+        ok = memcmp(want, got, (size_t)size) == 0;
+        free(want);
+        free(got);
+    }
+    MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    ck_assert_int_eq(cnio_file_close(&fh), 0);
+    ck_assert_msg(ok, "object differs from the pwrite reference");
+}
+
+static void info_from(const char *kv, MPI_Info *info)
+{
+    char buf[512], *save = NULL;
+
+    MPI_Info_create(info);
+    if (!kv)
+        return;
+    snprintf(buf, sizeof(buf), "%s", kv);
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(t, '=');
+        *eq = '\0';
+        MPI_Info_set(*info, t, eq + 1);
+    }
+}
+
+static void run_pattern(const struct pattern *pt, const char *tag, const char *query,
+                        const char *hints)
+{
+    char name[128], uri[768], ref[512];
+    struct ext *e = NULL;
+    int n = 0, rc, cnt = -1;
+    int64_t total = 0;
+    char *data, *back;
+    MPI_Datatype ft;
+    MPI_Offset disp;
+    MPI_Status st;
+    MPI_Info info;
+    cnio_file_t *fh;
+
+    snprintf(name, sizeof(name), "%s-%s-%d", pt->name, tag, nranks);
+    uri_of(name, query, uri, sizeof(uri));
+    snprintf(ref, sizeof(ref), "%s/%s", refdir, name);
+    pt->extents(rank, nranks, &e, &n);
+    for (int k = 0; k < n; k++)
+        total += e[k].len;
+    data = malloc((size_t)total + 1);
+    back = calloc(1, (size_t)total + 1);
+    fill(data, total, rank, (uint64_t)strlen(name));
+    pt->view(rank, nranks, &disp, &ft);
+    MPI_Type_commit(&ft);
+    info_from(hints, &info);
+
+    rc = cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR, info, &fh);
+    ck_assert_msg(rc == 0, "%s: open: %s", name, cnio_strerror(rc));
+    ck_assert_int_eq(cnio_file_set_view(fh, disp, MPI_BYTE, ft, "native", MPI_INFO_NULL), 0);
+    rc = cnio_file_write_at_all(fh, 0, data, (int)total, MPI_BYTE, &st);
+    ck_assert_msg(rc == 0, "%s: write_at_all: %s", name, cnio_strerror(rc));
+    MPI_Get_count(&st, MPI_BYTE, &cnt);
+    ck_assert_int_eq(cnt, total);
+    rc = cnio_file_read_at_all(fh, 0, back, (int)total, MPI_BYTE, &st);
+    ck_assert_msg(rc == 0, "%s: read_at_all: %s", name, cnio_strerror(rc));
+    MPI_Get_count(&st, MPI_BYTE, &cnt);
+    ck_assert_int_eq(cnt, total);
+    ck_assert_msg(memcmp(data, back, (size_t)total) == 0, "%s: read back differs", name);
+    ck_assert_int_eq(cnio_file_close(&fh), 0);
+
+    ref_write(ref, e, n, data);
+    MPI_Barrier(MPI_COMM_WORLD);
+    compare_with_ref(uri, ref);
+    if (rank == 0)
+        ck_assert_int_eq(cnio_file_delete(uri, MPI_INFO_NULL), 0);
+    MPI_Barrier(MPI_COMM_WORLD);
+    MPI_Info_free(&info);
+    MPI_Type_free(&ft);
+    free(e);
+    free(data);
+    free(back);
+}
+
+/* Small stripes so that every pattern crosses many stripes and both servers. */
+#define Q_SMALL "stripe_unit=64K"
+
+START_TEST(test_patterns_auto)
+{
+    run_pattern(&patterns[_i], "auto", Q_SMALL, NULL);
+}
+END_TEST
+
+START_TEST(test_patterns_two_phase)
+{
+    /* Forced aggregation, one aggregator, rounds of one stripe row: many rounds. */
+    run_pattern(&patterns[_i], "tp1", Q_SMALL,
+                "romio_cb_write=enable,romio_cb_read=enable,cb_nodes=1,cb_buffer_size=65536");
+    run_pattern(&patterns[_i], "tpn", Q_SMALL,
+                "romio_cb_write=enable,romio_cb_read=enable,cb_nodes=8,cb_buffer_size=131072");
+}
+END_TEST
+
+START_TEST(test_patterns_direct)
+{
+    run_pattern(&patterns[_i], "direct", "stripe_unit=48K&lanes=2",
+                "romio_cb_write=disable,romio_cb_read=disable");
+}
+END_TEST
+
+/* Memory side non-contiguous (a vector of ints), file side contiguous blocks. */
+START_TEST(test_noncontig_memory)
+{
+    enum { NI = 10000 };
+    int *mem = calloc(2 * NI, sizeof(int)), *back = calloc(2 * NI, sizeof(int)), rc;
+    char uri[768];
+    MPI_Datatype v;
+    cnio_file_t *fh;
+
+    for (int i = 0; i < 2 * NI; i++)
+        mem[i] = i % 2 ? -1 : rank * NI + i / 2;
+    MPI_Type_vector(NI, 1, 2, MPI_INT, &v);
+    MPI_Type_commit(&v);
+    uri_of("memvec", Q_SMALL, uri, sizeof(uri));
+    rc = cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR, MPI_INFO_NULL, &fh);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(cnio_file_write_at_all(fh, (MPI_Offset)rank * NI * 4, mem, 1, v, MPI_STATUS_IGNORE), 0);
+    ck_assert_int_eq(cnio_file_read_at_all(fh, (MPI_Offset)rank * NI * 4, back, 1, v, MPI_STATUS_IGNORE), 0);
+    for (int i = 0; i < NI; i++)
+        ck_assert_int_eq(back[2 * i], rank * NI + i);
+    ck_assert_int_eq(back[1], 0);
+    /* The file holds the ints densely. */
+    ck_assert_int_eq(cnio_file_read_at_all(fh, (MPI_Offset)rank * NI * 4, back, NI, MPI_INT, MPI_STATUS_IGNORE), 0);
+    for (int i = 0; i < NI; i++)
+        ck_assert_int_eq(back[i], rank * NI + i);
+    ck_assert_int_eq(cnio_file_close(&fh), 0);
+    MPI_Type_free(&v);
+    free(mem);
+    free(back);
+}
+END_TEST
+
+/* Written by every rank, read back by a communicator of a different size. */
+START_TEST(test_other_rank_count)
+{
+    enum { B = 123457 };
+    char uri[768], *mine = malloc(B);
+    int sub_n = nranks > 1 ? nranks - 1 : 1, color = rank < sub_n, srank, rc;
+    MPI_Comm sub;
+    cnio_file_t *fh;
+    int64_t total = (int64_t)B * nranks;
+
+    uri_of("otherranks", Q_SMALL, uri, sizeof(uri));
+    fill(mine, B, rank, 99);
+    rc = cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_WRONLY, MPI_INFO_NULL, &fh);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(cnio_file_write_at_all(fh, (MPI_Offset)rank * B, mine, B, MPI_BYTE, MPI_STATUS_IGNORE), 0);
+    ck_assert_int_eq(cnio_file_close(&fh), 0);
+
+    MPI_Comm_split(MPI_COMM_WORLD, color, rank, &sub);
+    if (color) {
+        int64_t lo, hi;
+        char *got, *want = malloc(B);
+
+        MPI_Comm_rank(sub, &srank);
+        lo = total * srank / sub_n;
+        hi = total * (srank + 1) / sub_n;
+        got = malloc((size_t)(hi - lo) + 1);
+        ck_assert_int_eq(cnio_file_open(sub, uri, MPI_MODE_RDONLY, MPI_INFO_NULL, &fh), 0);
+        ck_assert_int_eq(cnio_file_read_at_all(fh, lo, got, (int)(hi - lo), MPI_BYTE, MPI_STATUS_IGNORE), 0);
+        ck_assert_int_eq(cnio_file_close(&fh), 0);
+        for (int64_t off = lo; off < hi; off++) {
+            int w = (int)(off / B);
+            if (off == lo || off % B == 0)
+                fill(want, B, w, 99);
+            ck_assert_msg(got[off - lo] == want[off % B], "byte %lld differs", (long long)off);
+        }
+        free(got);
+        free(want);
+    }
+    MPI_Comm_free(&sub);
+    free(mine);
+}
+END_TEST
+
+/* Reading past the end: the status counts only the bytes before the end. */
+START_TEST(test_read_past_end)
+{
+    char uri[768], buf[5000];
+    cnio_file_t *fh;
+    MPI_Status st;
+    int cnt = -1;
+
+    uri_of("pastend", Q_SMALL, uri, sizeof(uri));
+    ck_assert_int_eq(cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR, MPI_INFO_NULL, &fh), 0);
+    ck_assert_int_eq(cnio_file_set_size(fh, 0), 0);
+    memset(buf, 7, sizeof(buf));
+    ck_assert_int_eq(cnio_file_write_at_all(fh, 0, buf, rank == 0 ? 3000 : 0, MPI_BYTE, MPI_STATUS_IGNORE), 0);
+    ck_assert_int_eq(cnio_file_read_at_all(fh, 1000, buf, 5000, MPI_BYTE, &st), 0);
+    MPI_Get_count(&st, MPI_BYTE, &cnt);
+    ck_assert_int_eq(cnt, 2000);
+    ck_assert_int_eq(cnio_file_close(&fh), 0);
+}
+END_TEST
+
+/* get_info reports the hints in effect, including those from the URI and MPI_Info. */
+START_TEST(test_get_info)
+{
+    char uri[768], val[MPI_MAX_INFO_VAL + 1];
+    MPI_Info info, used;
+    cnio_file_t *fh;
+    int flag = 0;
+
+    uri_of("info", "stripe_unit=128K&lanes=2", uri, sizeof(uri));
+    info_from("cb_nodes=1,cnio_timeout_ms=5000", &info);
+    ck_assert_int_eq(cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR, info, &fh), 0);
+    ck_assert_int_eq(cnio_file_get_info(fh, &used), 0);
+    MPI_Info_get(used, "cb_nodes", MPI_MAX_INFO_VAL, val, &flag);
+    ck_assert(flag);
+    ck_assert_str_eq(val, "1");
+    MPI_Info_get(used, "cnio_lanes", MPI_MAX_INFO_VAL, val, &flag);
+    ck_assert(flag);
+    ck_assert_str_eq(val, "2");
+    MPI_Info_get(used, "cnio_timeout_ms", MPI_MAX_INFO_VAL, val, &flag);
+    ck_assert(flag);
+    ck_assert_str_eq(val, "5000");
+    MPI_Info_free(&used);
+    MPI_Info_free(&info);
+    ck_assert_int_eq(cnio_file_close(&fh), 0);
+}
+END_TEST
+
+/* A server killed in the middle of a large collective write: every rank returns the
+ * same error, within the timeout plus a margin. */
+START_TEST(test_server_killed)
+{
+    enum { MB8 = 8 << 20 };
+    struct fx fx2;
+    char h2[512], uri[768];
+    int rc = 0, ok, *all = malloc((size_t)nranks * sizeof(int));
+    pid_t victim = 0, killer = -1;
+    char *buf = malloc(MB8);
+    MPI_Info info;
+    cnio_file_t *fh;
+    double t0, el;
+
+    if (rank == 0) {
+        ck_assert_int_eq(fx_start(&fx2, 2, NULL), 0);
+        snprintf(h2, sizeof(h2), "%s", fx2.hosts);
+        victim = fx2.pid[1];
+    }
+    MPI_Bcast(h2, sizeof(h2), MPI_CHAR, 0, MPI_COMM_WORLD);
+    snprintf(uri, sizeof(uri), "cnio://%s/victim.dat?stripe_unit=256K", h2);
+    info_from("cnio_timeout_ms=3000", &info);
+    fill(buf, MB8, rank, 5);
+    ck_assert_int_eq(cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_WRONLY, info, &fh), 0);
+    if (rank == 0) {
+        killer = fork();
+        if (killer == 0) {
+            usleep(400000);
+            kill(victim, SIGKILL);
+            _exit(0);
+        }
+    }
+    t0 = MPI_Wtime();
+    for (int it = 0; it < 2000 && rc == 0 && MPI_Wtime() - t0 < 60; it++)
+        rc = cnio_file_write_at_all(fh, ((MPI_Offset)it * nranks + rank) * MB8, buf, MB8,
+                                    MPI_BYTE, MPI_STATUS_IGNORE);
+    el = MPI_Wtime() - t0;
+    MPI_Allgather(&rc, 1, MPI_INT, all, 1, MPI_INT, MPI_COMM_WORLD);
+    ok = 1;
+    for (int r = 0; r < nranks; r++)
+        ok &= all[r] == all[0];
+    ck_assert_msg(ok, "ranks returned different codes");
+    ck_assert_msg(rc == -CNIO_ERR_CONN || rc == -CNIO_ERR_TIMEOUT, "rc %d (%s)", rc, cnio_strerror(rc));
+    ck_assert_msg(el < 30, "took %.1f s", el);
+    /* Closing with a dead server fails the same way everywhere, without hanging. */
+    rc = cnio_file_close(&fh);
+    MPI_Allgather(&rc, 1, MPI_INT, all, 1, MPI_INT, MPI_COMM_WORLD);
+    for (int r = 0; r < nranks; r++)
+        ck_assert_int_eq(all[r], all[0]);
+    if (rank == 0) {
+        waitpid(killer, NULL, 0);
+        fx_stop(&fx2);
+    }
+    MPI_Info_free(&info);
+    free(buf);
+    free(all);
+}
+END_TEST
+
+/* More than 2 GiB in one call from one rank (count x type size > INT_MAX). */
+START_TEST(test_over_2gib)
+{
+    const int64_t unit = 1 << 20, count = 2100;
+    char uri[768], *out, *in;
+    MPI_Datatype mb;
+    MPI_Status st;
+    MPI_Count got = 0;
+    cnio_file_t *fh;
+
+    if (nranks != 1 || getenv("CNIO_TEST_SKIP_LARGE"))
+        return;
+    out = malloc((size_t)(unit * count));
+    in = malloc((size_t)(unit * count));
+    ck_assert(out && in);
+    fx_fill(out, (size_t)(unit * count), 42);
+    MPI_Type_contiguous((int)unit, MPI_BYTE, &mb);
+    MPI_Type_commit(&mb);
+    uri_of("big2g", NULL, uri, sizeof(uri));
+    ck_assert_int_eq(cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR, MPI_INFO_NULL, &fh), 0);
+    ck_assert_int_eq(cnio_file_write_at_all(fh, 0, out, (int)count, mb, &st), 0);
+    MPI_Get_elements_x(&st, MPI_BYTE, &got);
+    ck_assert_int_eq(got, unit * count);
+    ck_assert_int_eq(cnio_file_read_at_all(fh, 0, in, (int)count, mb, &st), 0);
+    ck_assert(memcmp(in, out, (size_t)(unit * count)) == 0);
+    ck_assert_int_eq(cnio_file_close(&fh), 0);
+    ck_assert_int_eq(cnio_file_delete(uri, MPI_INFO_NULL), 0);
+    MPI_Type_free(&mb);
+    free(out);
+    free(in);
+}
+END_TEST
+
+static Suite *coll_suite(void)
+{
+    Suite *s = suite_create("collective");
+    TCase *tc = tcase_create("mpi");
+    int np = (int)(sizeof(patterns) / sizeof(patterns[0]));
+
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, test_patterns_auto, 0, np);
+    tcase_add_loop_test(tc, test_patterns_two_phase, 0, np);
+    tcase_add_loop_test(tc, test_patterns_direct, 0, np);
+    tcase_add_test(tc, test_noncontig_memory);
+    tcase_add_test(tc, test_other_rank_count);
+    tcase_add_test(tc, test_read_past_end);
+    tcase_add_test(tc, test_get_info);
+    tcase_add_test(tc, test_over_2gib);
+    tcase_add_test(tc, test_server_killed);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    char key[PATH_MAX];
+    SRunner *sr;
+    int failed, any;
+
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+    if (rank == 0) {
+        char tmpl[] = "/tmp/cnio-ref-XXXXXX";
+        if (fx_start(&fx, 2, NULL) != 0 || !mkdtemp(tmpl))
+            MPI_Abort(MPI_COMM_WORLD, 99);
+        snprintf(hosts, sizeof(hosts), "%s", fx.hosts);
+        snprintf(key, sizeof(key), "%s", fx.key);
+        snprintf(refdir, sizeof(refdir), "%s", tmpl);
+    }
+    MPI_Bcast(hosts, sizeof(hosts), MPI_CHAR, 0, MPI_COMM_WORLD);
+    MPI_Bcast(key, sizeof(key), MPI_CHAR, 0, MPI_COMM_WORLD);
+    MPI_Bcast(refdir, sizeof(refdir), MPI_CHAR, 0, MPI_COMM_WORLD);
+    setenv("CNIO_KEY_FILE", key, 1);
+
+    sr = srunner_create(coll_suite());
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, rank == 0 ? CK_NORMAL : CK_SILENT);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank == 0) {
+        char cmd[300];
+        fx_stop(&fx);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", refdir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", refdir);
+    }
+    MPI_Finalize();
+    return any ? 1 : 0;
+}

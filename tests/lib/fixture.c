@@ -1,0 +1,272 @@
+/*
+ * fixture.c - start and stop real cnio-servers for tests (see fixture.h).
+ */
+#include "fixture.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void fx_sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+    nanosleep(&ts, NULL);
+}
+
+static int fx_write_key(const char *path)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[32];
+    char text[65];
+    int fd, ok;
+
+    fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read(fd, raw, sizeof(raw)) != (ssize_t)sizeof(raw)) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    for (int i = 0; i < 32; i++) {
+        text[2 * i] = hex[raw[i] >> 4];
+        text[2 * i + 1] = hex[raw[i] & 15];
+    }
+    text[64] = '\n';
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    ok = write(fd, text, sizeof(text)) == (ssize_t)sizeof(text);
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+static int fx_read_port(const char *path, uint16_t *port)
+{
+    char buf[32];
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    long v;
+
+    if (fd < 0)
+        return -1;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    v = strtol(buf, NULL, 10);
+    if (v <= 0 || v > 65535)
+        return -1;
+    *port = (uint16_t)v;
+    return 0;
+}
+
+static pid_t fx_spawn(struct fx *f, int i, const char *const *extra)
+{
+    char portfile[PATH_MAX + 16], logfile[PATH_MAX + 16];
+    const char *bin = getenv("CNIO_SERVER_BIN");
+    const char *argv[64];
+    int argc = 0;
+    pid_t pid;
+
+    if (!bin || !*bin)
+        bin = "cnio-server";
+    snprintf(portfile, sizeof(portfile), "%s/port%d", f->dir, i);
+    snprintf(logfile, sizeof(logfile), "%s/server%d.log", f->dir, i);
+    argv[argc++] = bin;
+    argv[argc++] = "--root";
+    argv[argc++] = f->root[i];
+    argv[argc++] = "--listen";
+    argv[argc++] = "127.0.0.1:0";
+    argv[argc++] = "--port-file";
+    argv[argc++] = portfile;
+    argv[argc++] = "--key";
+    argv[argc++] = f->key;
+    for (int k = 0; extra && extra[k] && argc < 62; k++)
+        argv[argc++] = extra[k];
+    argv[argc] = NULL;
+    pid = fork();
+    if (pid == 0) {
+        int fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0 && getenv("CNIO_FX_VERBOSE") == NULL) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+        }
+        execvp(bin, (char *const *)argv);
+        fprintf(stderr, "fixture: cannot run %s: %s\n", bin, strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+static int fx_wait_port(struct fx *f, int i)
+{
+    char portfile[PATH_MAX + 16];
+    int status;
+
+    snprintf(portfile, sizeof(portfile), "%s/port%d", f->dir, i);
+    for (int t = 0; t < 1000; t++) {
+        if (fx_read_port(portfile, &f->port[i]) == 0)
+            return 0;
+        if (waitpid(f->pid[i], &status, WNOHANG) == f->pid[i]) {
+            fprintf(stderr, "fixture: server %d exited before listening (status %d); log %s/server%d.log\n",
+                    i, status, f->dir, i);
+            f->pid[i] = 0;
+            return -1;
+        }
+        fx_sleep_ms(10);
+    }
+    fprintf(stderr, "fixture: server %d did not listen within 10 s\n", i);
+    return -1;
+}
+
+int fx_start(struct fx *f, int n, const char *const *extra)
+{
+    char tmpl[] = "/tmp/cnio-fx-XXXXXX";
+    size_t len = 0;
+
+    memset(f, 0, sizeof(*f));
+    if (n < 1 || n > FX_MAX_SERVERS || !mkdtemp(tmpl))
+        return -1;
+    snprintf(f->dir, sizeof(f->dir), "%s", tmpl);
+    snprintf(f->key, sizeof(f->key), "%s/key", f->dir);
+    if (fx_write_key(f->key) < 0)
+        goto fail;
+    setenv("CNIO_KEY_FILE", f->key, 1);
+    for (int i = 0; i < n; i++) {
+        snprintf(f->root[i], sizeof(f->root[i]), "%s/root%d", f->dir, i);
+        if (mkdir(f->root[i], 0755) < 0)
+            goto fail;
+    }
+    for (int i = 0; i < n; i++) {
+        f->pid[i] = fx_spawn(f, i, extra);
+        f->n = i + 1;
+        if (f->pid[i] < 0 || fx_wait_port(f, i) < 0)
+            goto fail;
+        len += (size_t)snprintf(f->hosts + len, sizeof(f->hosts) - len, "%s127.0.0.1:%u",
+                                i ? "," : "", f->port[i]);
+    }
+    return 0;
+fail:
+    fx_stop(f);
+    return -1;
+}
+
+int fx_kill(struct fx *f, int i, int sig)
+{
+    int status;
+
+    if (i < 0 || i >= f->n || f->pid[i] <= 0)
+        return -1;
+    kill(f->pid[i], sig);
+    for (int t = 0; t < 1000; t++) {
+        pid_t r = waitpid(f->pid[i], &status, WNOHANG);
+        if (r == f->pid[i]) {
+            f->pid[i] = 0;
+            return status;
+        }
+        if (r < 0)
+            break;
+        fx_sleep_ms(10);
+    }
+    kill(f->pid[i], SIGKILL);
+    waitpid(f->pid[i], &status, 0);
+    f->pid[i] = 0;
+    return -1;
+}
+
+static int fx_rm_rf(const char *dir)
+{
+    pid_t pid;
+    int status;
+
+    if (!dir[0] || strncmp(dir, "/tmp/cnio-fx-", 13) != 0)
+        return -1;
+    pid = fork();
+    if (pid == 0) {
+        execlp("rm", "rm", "-rf", dir, (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) < 0)
+        return -1;
+    return 0;
+}
+
+void fx_stop(struct fx *f)
+{
+    for (int i = 0; i < f->n; i++)
+        if (f->pid[i] > 0) {
+            kill(f->pid[i], SIGCONT);
+            fx_kill(f, i, SIGTERM);
+        }
+    if (getenv("CNIO_FX_KEEP") == NULL)
+        fx_rm_rf(f->dir);
+    f->n = 0;
+}
+
+char *fx_uri(const struct fx *f, const char *path, const char *query, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "cnio://%s/%s%s%s", f->hosts, path, query && *query ? "?" : "",
+             query ? query : "");
+    return buf;
+}
+
+char *fx_local_path(const struct fx *f, int i, const char *name, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/%s", f->root[i], name);
+    return buf;
+}
+
+void fx_fill(void *buf, size_t len, uint64_t seed)
+{
+    uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+    unsigned char *p = buf;
+    size_t i = 0;
+
+    for (; i + 8 <= len; i += 8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        memcpy(p + i, &x, 8);
+    }
+    for (; i < len; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        p[i] = (unsigned char)x;
+    }
+}
+
+int fx_connect(const struct fx *f, int i)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET };
+    struct timeval tv = { 5, 0 };
+    int fd;
+
+    if (i < 0 || i >= f->n)
+        return -1;
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    sa.sin_port = htons(f->port[i]);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}

@@ -1,0 +1,372 @@
+/*
+ * check_server_life.c - cnio-server as a process: usage and startup errors, shutdown on
+ * SIGTERM while a client streams writes, backpressure, and (when valgrind is installed)
+ * no leaks after a session.
+ */
+#include "srvtest.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define RW (CNIO_WIRE_O_CREATE | CNIO_WIRE_O_WRITE)
+#define CHUNK (1u << 20)
+
+/* The servers of the running test; the teardown stops them even when a test fails. */
+static struct fx f;
+
+static void setup(void)
+{
+    memset(&f, 0, sizeof(f));
+}
+
+static void teardown(void)
+{
+    fx_stop(&f);
+}
+
+static const char *server_bin(void)
+{
+    const char *bin = getenv("CNIO_SERVER_BIN");
+
+    return bin && *bin ? bin : "cnio-server";
+}
+
+/*
+ * Runs cnio-server with args (NULL-terminated, after argv[0]) to completion (bounded:
+ * 10 s, then SIGKILL); returns its wait status and its stderr in err.
+ */
+static int run_server(const char *const *args, char *err, size_t cap)
+{
+    char tmpl[] = "/tmp/cnio-srv-err-XXXXXX";
+    const char *argv[32];
+    int fd = mkstemp(tmpl), status = -1, argc = 0;
+    pid_t pid;
+    ssize_t n;
+
+    ck_assert_int_ge(fd, 0);
+    argv[argc++] = server_bin();
+    for (int i = 0; args[i] && argc < 31; i++)
+        argv[argc++] = args[i];
+    argv[argc] = NULL;
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fd, STDERR_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    for (int t = 0; t < 1000; t++) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            break;
+        if (t == 999) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+        }
+        usleep(10000);
+    }
+    n = pread(fd, err, cap - 1, 0);
+    err[n > 0 ? n : 0] = '\0';
+    close(fd);
+    unlink(tmpl);
+    return status;
+}
+
+static int exit_code(int status)
+{
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+START_TEST(test_usage)
+{
+    static const char *const none[] = { NULL };
+    static const char *const help[] = { "--help", NULL };
+    static const char *const version[] = { "--version", NULL };
+    static const char *const threads[] = { "--root", "/tmp", "--threads", "0", NULL };
+    static const char *const bogus[] = { "--root", "/tmp", "--bogus", NULL };
+    static const char *const level[] = { "--root", "/tmp", "--log-level", "loud", NULL };
+    static const char *const extra[] = { "--root", "/tmp", "stray", NULL };
+    char err[4096];
+
+    ck_assert_int_eq(exit_code(run_server(none, err, sizeof(err))), 2);
+    ck_assert_ptr_nonnull(strstr(err, "--root"));
+    ck_assert_int_eq(exit_code(run_server(help, err, sizeof(err))), 0);
+    ck_assert_ptr_nonnull(strstr(err, "--max-inflight"));
+    ck_assert_int_eq(exit_code(run_server(version, err, sizeof(err))), 0);
+    ck_assert_ptr_nonnull(strstr(err, "cnio-server"));
+    ck_assert_int_eq(exit_code(run_server(threads, err, sizeof(err))), 2);
+    ck_assert_int_eq(exit_code(run_server(bogus, err, sizeof(err))), 2);
+    ck_assert_int_eq(exit_code(run_server(level, err, sizeof(err))), 2);
+    ck_assert_int_eq(exit_code(run_server(extra, err, sizeof(err))), 2);
+}
+END_TEST
+
+START_TEST(test_startup_failures)
+{
+    char err[4096], missing[PATH_MAX + 16], port[32];
+
+    ck_assert_int_eq(fx_start(&f, 1, NULL), 0);
+    {
+        const char *const key_args[] = { "--root", f.root[0], "--key", f.key,
+                                         "--listen", "127.0.0.1:0", NULL };
+
+        ck_assert_int_eq(chmod(f.key, 0644), 0);
+        ck_assert_int_eq(exit_code(run_server(key_args, err, sizeof(err))), 1);
+        ck_assert_ptr_nonnull(strstr(err, f.key));
+        ck_assert_int_eq(chmod(f.key, 0600), 0);
+    }
+    snprintf(missing, sizeof(missing), "%s/no-such-root", f.dir);
+    {
+        const char *const root_args[] = { "--root", missing, "--key", f.key,
+                                          "--listen", "127.0.0.1:0", NULL };
+
+        ck_assert_int_eq(exit_code(run_server(root_args, err, sizeof(err))), 1);
+        ck_assert_ptr_nonnull(strstr(err, missing));
+    }
+    snprintf(port, sizeof(port), "127.0.0.1:%u", f.port[0]);
+    {
+        const char *const busy_args[] = { "--root", f.root[0], "--key", f.key,
+                                          "--listen", port, NULL };
+
+        ck_assert_int_eq(exit_code(run_server(busy_args, err, sizeof(err))), 1);
+        ck_assert_ptr_nonnull(strstr(err, "in use"));
+    }
+    fx_stop(&f);
+}
+END_TEST
+
+struct acked {
+    uint64_t off;
+    int seed;
+};
+
+/* Streams 1 MiB WRITEs (up to 16 in flight), SIGTERMs the server after `after`
+ * acknowledgements, keeps going until the connection ends; returns the acked count. */
+static int stream_until_shutdown(struct st_conn *c, uint64_t h, struct acked *ack,
+                                 int max, int after)
+{
+    static uint8_t buf[CHUNK];
+    int sent = 0, nack = 0, inflight = 0, killed = 0, failed = 0;
+
+    while (!failed || inflight) {
+        struct cnio_wire_hdr hd;
+
+        while (!failed && inflight < 16 && sent < max) {
+            memset(&hd, 0, sizeof(hd));
+            hd.type = CNIO_WIRE_WRITE;
+            hd.reqid = (uint64_t)sent;
+            hd.session = c->session;
+            hd.object = h;
+            hd.offset = (uint64_t)sent * CHUNK;
+            fx_fill(buf, CHUNK, (uint64_t)sent + 1);
+            if (st_send(c->fd, &hd, buf, CHUNK)) {
+                failed = 1;
+                break;
+            }
+            sent++;
+            inflight++;
+        }
+        if (!inflight)
+            break;
+        if (st_recv(c->fd, &hd, buf, 0))
+            break;
+        inflight--;
+        if (hd.status == 0) {
+            ack[nack].off = hd.reqid * CHUNK;
+            ack[nack++].seed = (int)hd.reqid + 1;
+        }
+        if (nack >= after && !killed) {
+            kill(f.pid[0], SIGTERM);
+            killed = 1;
+        }
+        if (sent >= max && !inflight)
+            break;
+    }
+    ck_assert_int_eq(killed, 1);
+    return nack;
+}
+
+START_TEST(test_sigterm_while_streaming)
+{
+    static struct acked ack[4096];
+    static uint8_t want[CHUNK], got[CHUNK];
+    char path[PATH_MAX];
+    struct st_conn c;
+    uint64_t h;
+    int n, status, fd;
+
+    ck_assert_int_eq(fx_start(&f, 1, NULL), 0);
+    st_session(&f, 0, &c);
+    ck_assert_int_eq(st_open(&c, "stream", RW, 1, CHUNK, 0, &h, NULL), 0);
+    n = stream_until_shutdown(&c, h, ack, 4096, 24);
+    ck_assert_int_ge(n, 24);
+    status = fx_kill(&f, 0, SIGTERM);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "server status %d", status);
+    st_close(&c);
+    fd = open(fx_local_path(&f, 0, "stream", path, sizeof(path)), O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    for (int i = 0; i < n; i++) {
+        fx_fill(want, CHUNK, (uint64_t)ack[i].seed);
+        ck_assert_int_eq(pread(fd, got, CHUNK, (off_t)ack[i].off), CHUNK);
+        ck_assert_msg(memcmp(want, got, CHUNK) == 0, "acked chunk at %llu differs",
+                      (unsigned long long)ack[i].off);
+    }
+    close(fd);
+    fx_stop(&f);
+}
+END_TEST
+
+START_TEST(test_backpressure)
+{
+    static const char *const extra[] = { "--max-inflight", "1M", "--threads", "1", NULL };
+    static uint8_t data[8 * CHUNK], buf[CHUNK];
+    struct st_conn c, other;
+    uint64_t h;
+    uint8_t p[8];
+
+    ck_assert_int_eq(fx_start(&f, 1, extra), 0);
+    st_session(&f, 0, &c);
+    st_session(&f, 0, &other);
+    ck_assert_int_eq(st_open(&c, "bp", RW, 1, CHUNK, 0, &h, NULL), 0);
+    fx_fill(data, sizeof(data), 5);
+    for (int i = 0; i < 8; i++)
+        ck_assert_int_eq(st_write(&c, h, (uint64_t)i * CHUNK, data + (size_t)i * CHUNK, CHUNK), 0);
+    /* 64 READs of 1 MiB, replies left unread: far more than --max-inflight */
+    for (int i = 0; i < 64; i++) {
+        struct cnio_wire_hdr hd;
+
+        memset(&hd, 0, sizeof(hd));
+        hd.type = CNIO_WIRE_READ;
+        hd.reqid = (uint64_t)i;
+        hd.session = c.session;
+        hd.object = h;
+        hd.offset = (uint64_t)(i % 8) * CHUNK;
+        cnio__put_le64(p, CHUNK);
+        ck_assert_int_eq(st_send(c.fd, &hd, p, sizeof(p)), 0);
+    }
+    usleep(200000);
+    ck_assert_int_eq(st_call(&other, CNIO_WIRE_PING, 0, 0, "hi", 2, NULL, buf, sizeof(buf)), 0);
+    for (int i = 0; i < 64; i++) {
+        struct cnio_wire_hdr hd;
+
+        ck_assert_int_eq(st_recv(c.fd, &hd, buf, sizeof(buf)), 0);
+        ck_assert_uint_eq(hd.reqid, (uint64_t)i);
+        ck_assert_int_eq(hd.status, 0);
+        ck_assert_uint_eq(hd.length, CHUNK);
+        ck_assert_int_eq(memcmp(buf, data + (size_t)(i % 8) * CHUNK, CHUNK), 0);
+    }
+    st_close(&c);
+    st_close(&other);
+    fx_stop(&f);
+}
+END_TEST
+
+/* valgrind cannot run a server built with AddressSanitizer (--enable-asan), which
+ * checks for leaks itself (test_sigterm_while_streaming wants exit status 0). */
+static int have_valgrind(void)
+{
+#ifdef __SANITIZE_ADDRESS__
+    return 0;
+#else
+    return system("valgrind --version >/dev/null 2>&1") == 0;
+#endif
+}
+
+/* A whole session: every request type, a handle left open at disconnect. */
+static void leak_session(void)
+{
+    static uint8_t buf[CNIO_WIRE_MAX_CTRL];
+    struct cnio_wire_info info;
+    struct cnio_wire_hdr rh;
+    struct st_conn c, bad;
+    uint64_t h, h2;
+    uint32_t got;
+
+    st_session(&f, 0, &c);
+    ck_assert_int_eq(st_open(&c, "vg/a", RW, 1, 4096, 0, &h, NULL), 0);
+    ck_assert_int_eq(st_open(&c, "vg/b", RW, 1, 4096, 0, &h2, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, "valgrind", 8), 0);
+    ck_assert_int_eq(st_read(&c, h, 0, buf, 64, &got), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, 8, NULL, 0, NULL, buf, sizeof(buf)), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SYNC, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&c, "vg/a", &info), 0);
+    ck_assert_int_eq(st_list(&c, "vg", 0, &rh, buf, sizeof(buf)), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_unlink(&c, "vg/a"), 0);
+    ck_assert_int_eq(st_connect(&f, 0, &bad), 0);
+    ck_assert_int_eq(st_auth_key(&bad, (const uint8_t *)"0123456789abcdef", 16), -CNIO_ERR_AUTH);
+    st_close(&bad);
+    st_close(&c);
+    st_session(&f, 0, &c);   /* open at shutdown */
+    ck_assert_int_eq(st_open(&c, "vg/b", CNIO_WIRE_O_WRITE, 0, 0, 0, &h2, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h2, 0, "x", 1), 0);
+}
+
+START_TEST(test_valgrind_clean)
+{
+    char wrapper[] = "/tmp/cnio-vg-XXXXXX", script[PATH_MAX + 32], log[PATH_MAX + 32];
+    char cmd[3 * PATH_MAX];
+    FILE *s;
+    int status;
+
+    if (!have_valgrind()) {
+        fprintf(stderr, "valgrind not usable here: leak check skipped\n");
+        return;
+    }
+    ck_assert_ptr_nonnull(mkdtemp(wrapper));
+    snprintf(script, sizeof(script), "%s/server.sh", wrapper);
+    snprintf(log, sizeof(log), "%s/vg.log", wrapper);
+    s = fopen(script, "w");
+    ck_assert_ptr_nonnull(s);
+    fprintf(s, "#!/bin/sh\nexec valgrind -q --leak-check=full "
+               "--errors-for-leak-kinds=definite,indirect --error-exitcode=99 "
+               "--log-file=%s '%s' \"$@\"\n", log, server_bin());
+    fclose(s);
+    ck_assert_int_eq(chmod(script, 0755), 0);
+    setenv("CNIO_SERVER_BIN", script, 1);
+    ck_assert_int_eq(fx_start(&f, 1, NULL), 0);
+    leak_session();
+    status = fx_kill(&f, 0, SIGTERM);
+    snprintf(cmd, sizeof(cmd), "cat %s >&2; rm -rf %s", log, wrapper);
+    fx_stop(&f);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "server under valgrind: status %d (99: valgrind errors)", status);
+}
+END_TEST
+
+static Suite *server_life_suite(void)
+{
+    Suite *s = suite_create("server_life");
+    TCase *tc = tcase_create("process");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_usage);
+    tcase_add_test(tc, test_startup_failures);
+    tcase_add_test(tc, test_sigterm_while_streaming);
+    tcase_add_test(tc, test_backpressure);
+    tcase_add_test(tc, test_valgrind_clean);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(server_life_suite());
+    int failed;
+
+    signal(SIGPIPE, SIG_IGN);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,640 @@
+/*
+ * check_client.c - the object client (src/client.c, src/client_ctl.c) over real
+ * cnio-servers started by tests/lib/fixture.h (two unless a test says otherwise).
+ */
+#include "common.h"
+#include "auth.h"
+#include "client.h"
+#include "config.h"
+#include "fixture.h"
+#include "stack.h"
+#include "wire.h"
+
+#include <check.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RW (CNIO_WIRE_O_CREATE | CNIO_WIRE_O_WRITE)
+#define MiB (1u << 20)
+
+static struct fx fx;
+static struct cnio_stack *st;
+
+static void setup(void)
+{
+    ck_assert_msg(fx_start(&fx, 2, NULL) == 0, "cannot start servers");
+    ck_assert_int_eq(cnio__stack_open(&st), 0);
+}
+
+static void teardown(void)
+{
+    cnio__stack_close(st);
+    st = NULL;
+    fx_stop(&fx);
+}
+
+/* Parses the fixture's URI for path with query and resolves its hints. */
+static void uri_hints(const char *path, const char *query, struct cnio_uri *u,
+                      struct cnio_hints *h)
+{
+    char buf[1024];
+
+    ck_assert_int_eq(cnio__uri_parse(fx_uri(&fx, path, query, buf, sizeof(buf)), u), 0);
+    ck_assert_int_eq(cnio__hints_resolve(h, u), 0);
+}
+
+static int open_obj(const char *path, const char *query, uint32_t oflags, struct cnio_obj **o)
+{
+    struct cnio_uri u;
+    struct cnio_hints h;
+    int ret;
+
+    uri_hints(path, query, &u, &h);
+    ret = cnio__obj_open(st, &u, &h, oflags, o);
+    cnio__uri_free(&u);
+    return ret;
+}
+
+static uint64_t obj_size(struct cnio_obj *o)
+{
+    uint64_t size = UINT64_MAX;
+
+    ck_assert_int_eq(cnio__obj_size(o, &size), 0);
+    return size;
+}
+
+static long long local_size(int i, const char *name)
+{
+    char path[PATH_MAX + 64];
+    struct stat sb;
+
+    fx_local_path(&fx, i, name, path, sizeof(path));
+    return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+static uint8_t *rand_buf(size_t len, uint64_t seed)
+{
+    uint8_t *b = malloc(len ? len : 1);
+
+    ck_assert_ptr_nonnull(b);
+    fx_fill(b, len, seed);
+    return b;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Writes len random bytes at off, reads them back, and compares. */
+static void round_trip(struct cnio_obj *o, uint64_t off, size_t len, uint64_t seed)
+{
+    uint8_t *w = rand_buf(len, seed), *r = malloc(len ? len : 1);
+
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(cnio__obj_pwrite(o, w, len, off), (ssize_t)len);
+    memset(r, 0xee, len);
+    ck_assert_int_eq(cnio__obj_pread(o, r, len, off), (ssize_t)len);
+    ck_assert_msg(memcmp(w, r, len) == 0, "data differs at %llu+%zu", (unsigned long long)off, len);
+    free(w);
+    free(r);
+}
+
+START_TEST(empty_object)
+{
+    struct cnio_obj *o;
+    uint8_t b[16];
+    struct cnio_uri u;
+    struct cnio_hints h;
+    struct cnio_obj_stat s;
+
+    ck_assert_int_eq(open_obj("empty", NULL, RW, &o), 0);
+    ck_assert_int_eq(cnio__obj_nhosts(o), 2);
+    ck_assert_uint_eq(cnio__obj_layout(o)->unit, MiB);
+    ck_assert_uint_eq(obj_size(o), 0);
+    ck_assert_int_eq(cnio__obj_pread(o, b, sizeof(b), 0), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(o, b, 0, 5), 0);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    uri_hints("empty", NULL, &u, &h);
+    ck_assert_int_eq(cnio__obj_stat(st, &u, &h, &s), 0);
+    ck_assert_uint_eq(s.size, 0);
+    ck_assert_uint_eq(s.layout.count, 2);
+    ck_assert_int_eq(s.is_dir, 0);
+    cnio__uri_free(&u);
+    ck_assert_int_eq(local_size(0, "empty"), 0);
+    ck_assert_int_eq(local_size(1, "empty"), 0);
+}
+END_TEST
+
+START_TEST(one_byte_and_one_stripe)
+{
+    struct cnio_obj *o;
+
+    ck_assert_int_eq(open_obj("one", "stripe_unit=64K", RW, &o), 0);
+    round_trip(o, 0, 1, 1);
+    ck_assert_uint_eq(obj_size(o), 1);
+    round_trip(o, 0, 64 << 10, 2);
+    ck_assert_uint_eq(obj_size(o), 64 << 10);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    ck_assert_int_eq(local_size(0, "one"), 64 << 10);
+    ck_assert_int_eq(local_size(1, "one"), 0);
+}
+END_TEST
+
+START_TEST(unaligned_ranges)
+{
+    enum { S = 4096, TOTAL = 20 * S + 123 };
+    static const uint64_t cuts[][2] = {
+        { 0, TOTAL }, { 1, S }, { S - 1, 2 }, { S - 7, 3 * S + 11 }, { 5 * S + 3, 7 * S },
+        { 2 * S, S }, { TOTAL - 5, 5 }, { 9 * S - 1, 1 },
+    };
+    uint8_t *model = calloc(1, TOTAL), *r = malloc(TOTAL);
+    struct cnio_obj *o;
+
+    ck_assert_int_eq(open_obj("unaligned", "stripe_unit=4K", RW, &o), 0);
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(cuts); i++) {
+        uint8_t *w = rand_buf(cuts[i][1], 100 + i);
+
+        memcpy(model + cuts[i][0], w, cuts[i][1]);
+        ck_assert_int_eq(cnio__obj_pwrite(o, w, cuts[i][1], cuts[i][0]), (ssize_t)cuts[i][1]);
+        free(w);
+    }
+    ck_assert_uint_eq(obj_size(o), TOTAL);
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(cuts); i++) {
+        memset(r, 0, TOTAL);
+        ck_assert_int_eq(cnio__obj_pread(o, r, cuts[i][1], cuts[i][0]), (ssize_t)cuts[i][1]);
+        ck_assert_int_eq(memcmp(r, model + cuts[i][0], cuts[i][1]), 0);
+    }
+    /* a read running past the end is short, and the rest of the buffer reads zero */
+    memset(r, 0xaa, TOTAL);
+    ck_assert_int_eq(cnio__obj_pread(o, r, 3 * S, TOTAL - S), S);
+    ck_assert_int_eq(memcmp(r, model + TOTAL - S, S), 0);
+    for (int i = S; i < 3 * S; i++)
+        ck_assert_uint_eq(r[i], 0);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    ck_assert_int_eq(local_size(0, "unaligned") + local_size(1, "unaligned"), TOTAL);
+    free(model);
+    free(r);
+}
+END_TEST
+
+START_TEST(vectored)
+{
+    enum { S = 1024 };
+    uint8_t *w = rand_buf(8 * S, 7), *r = calloc(1, 8 * S);
+    struct cnio_xfer wx[3] = { { 10 * S + 5, 3 * S, w }, { 2, 100, w + 3 * S },
+                               { 40 * S, 4 * S, w + 4 * S } };
+    struct cnio_xfer rx[3] = { { 40 * S, 4 * S, r + 4 * S }, { 10 * S + 5, 3 * S, r },
+                               { 2, 100, r + 3 * S } };
+    struct cnio_obj *o;
+    uint64_t end = 0;
+
+    ck_assert_int_eq(open_obj("vec", "stripe_unit=1K", RW, &o), 0);
+    ck_assert_int_eq(cnio__obj_writex(o, wx, 3), 0);
+    ck_assert_int_eq(cnio__obj_readx(o, rx, 3, &end), 0);
+    ck_assert_uint_eq(end, 44 * S);
+    ck_assert_int_eq(memcmp(r, w, 3 * S + 100), 0);
+    ck_assert_int_eq(memcmp(r + 4 * S, w + 4 * S, 4 * S), 0);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    free(w);
+    free(r);
+}
+END_TEST
+
+START_TEST(sparse)
+{
+    const uint64_t at = 10ull * MiB;
+    size_t len = 1000, total = (size_t)at + len;
+    uint8_t *w = rand_buf(len, 3), *r = malloc(total);
+    struct cnio_obj *o;
+
+    ck_assert_int_eq(open_obj("sparse", NULL, RW, &o), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(o, w, len, at), (ssize_t)len);
+    ck_assert_uint_eq(obj_size(o), total);
+    memset(r, 0x55, total);
+    ck_assert_int_eq(cnio__obj_pread(o, r, total, 0), (ssize_t)total);
+    for (size_t i = 0; i < at; i++)
+        if (r[i])
+            ck_abort_msg("hole byte %zu is %u", i, r[i]);
+    ck_assert_int_eq(memcmp(r + at, w, len), 0);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    ck_assert_int_eq(local_size(0, "sparse"), 5 * MiB + len);
+    ck_assert_int_eq(local_size(1, "sparse"), 0);
+    free(w);
+    free(r);
+}
+END_TEST
+
+static void big_round_trip(const char *name, const char *query, const char *label)
+{
+    const size_t len = 256u * MiB;
+    uint8_t *w = rand_buf(len, 42), *r = malloc(len);
+    struct cnio_obj_stats s;
+    struct cnio_obj *o;
+    double t0, t1, t2;
+
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(open_obj(name, query, RW, &o), 0);
+    t0 = now_s();
+    ck_assert_int_eq(cnio__obj_pwrite(o, w, len, 0), (ssize_t)len);
+    t1 = now_s();
+    ck_assert_int_eq(cnio__obj_pread(o, r, len, 0), (ssize_t)len);
+    t2 = now_s();
+    ck_assert_msg(memcmp(w, r, len) == 0, "256 MiB differ");
+    printf("client %s: 256 MiB write %.0f MB/s, read %.0f MB/s\n", label,
+           len / 1e6 / (t1 - t0), len / 1e6 / (t2 - t1));
+    cnio__obj_stats(o, &s);
+    ck_assert_uint_eq(s.bytes_written, len);
+    ck_assert_uint_eq(s.bytes_read, len);
+    ck_assert_uint_eq(cnio__obj_host_bytes(o, 0), len);
+    ck_assert_uint_eq(cnio__obj_host_bytes(o, 1), len);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    ck_assert_int_eq(local_size(0, name), len / 2);
+    ck_assert_int_eq(local_size(1, name), len / 2);
+    free(w);
+    free(r);
+}
+
+START_TEST(big_256m)
+{
+    big_round_trip("big", NULL, "lanes=1");
+}
+END_TEST
+
+START_TEST(big_lanes2)
+{
+    big_round_trip("big2", "lanes=2", "lanes=2");
+}
+END_TEST
+
+START_TEST(stripe_count_one)
+{
+    struct cnio_obj *o;
+
+    ck_assert_int_eq(open_obj("c1", "stripe_count=1&stripe_unit=4K", RW, &o), 0);
+    ck_assert_int_eq(cnio__obj_nhosts(o), 1);
+    round_trip(o, 1000, 50000, 9);
+    ck_assert_uint_eq(obj_size(o), 51000);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    ck_assert_int_eq(local_size(0, "c1"), 51000);
+    ck_assert_int_eq(local_size(1, "c1"), -1);
+    /* reopened without hints, it keeps one column */
+    ck_assert_int_eq(open_obj("c1", NULL, CNIO_WIRE_O_WRITE, &o), 0);
+    ck_assert_int_eq(cnio__obj_nhosts(o), 1);
+    ck_assert_uint_eq(cnio__obj_layout(o)->unit, 4096);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+}
+END_TEST
+
+START_TEST(wrong_key)
+{
+    char key[PATH_MAX + 16], q[PATH_MAX + 64];
+    struct cnio_obj *o;
+
+    snprintf(key, sizeof(key), "%s/otherkey", fx.dir);
+    ck_assert_int_eq(cnio__key_generate(key), 0);
+    snprintf(q, sizeof(q), "key_file=%s", key);
+    ck_assert_int_eq(open_obj("wk", q, RW, &o), -CNIO_ERR_AUTH);
+    snprintf(q, sizeof(q), "key_file=%s/missing", fx.dir);
+    ck_assert_int_eq(open_obj("wk", q, RW, &o), -CNIO_ERR_KEY);
+    /* the servers go on serving */
+    ck_assert_int_eq(open_obj("wk", NULL, RW, &o), 0);
+    round_trip(o, 0, 5000, 4);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+}
+END_TEST
+
+START_TEST(excl_noent_access)
+{
+    struct cnio_obj *o;
+
+    ck_assert_int_eq(open_obj("nope", NULL, 0, &o), -CNIO_ERR_NOENT);
+    ck_assert_int_eq(open_obj("ex", NULL, RW | CNIO_WIRE_O_EXCL, &o), 0);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    ck_assert_int_eq(open_obj("ex", NULL, RW | CNIO_WIRE_O_EXCL, &o), -CNIO_ERR_EXIST);
+    ck_assert_int_eq(open_obj("../escape", NULL, RW, &o), -CNIO_ERR_ACCESS);
+    ck_assert_int_eq(open_obj("ex", "transport=nosuch", RW, &o), -CNIO_ERR_NOTSUP);
+    /* read-only handle: writes are refused, reads work */
+    ck_assert_int_eq(open_obj("ex", NULL, 0, &o), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(o, "x", 1, 0), -CNIO_ERR_ACCESS);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+}
+END_TEST
+
+START_TEST(layout_kept)
+{
+    struct cnio_obj *o;
+
+    ck_assert_int_eq(open_obj("lay", "stripe_unit=64K", RW, &o), 0);
+    round_trip(o, 0, 300000, 5);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    ck_assert_int_eq(open_obj("lay", "stripe_unit=128K&stripe_count=1", RW, &o), 0);
+    ck_assert_uint_eq(cnio__obj_layout(o)->unit, 64 << 10);
+    ck_assert_uint_eq(cnio__obj_layout(o)->count, 2);
+    ck_assert_uint_eq(obj_size(o), 300000);
+    round_trip(o, 0, 300000, 5);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+}
+END_TEST
+
+START_TEST(set_size)
+{
+    struct cnio_obj *o;
+    uint8_t *r = malloc(3 * MiB);
+
+    ck_assert_int_eq(open_obj("ss", "stripe_unit=256K", RW, &o), 0);
+    round_trip(o, 0, 2 * MiB, 6);
+    ck_assert_int_eq(cnio__obj_set_size(o, 300000), 0);
+    ck_assert_uint_eq(obj_size(o), 300000);
+    ck_assert_int_eq(local_size(0, "ss"), 256 << 10);
+    ck_assert_int_eq(local_size(1, "ss"), 300000 - (256 << 10));
+    ck_assert_int_eq(cnio__obj_pread(o, r, MiB, 0), 300000);
+    ck_assert_int_eq(cnio__obj_set_size(o, 3 * MiB), 0);
+    ck_assert_uint_eq(obj_size(o), 3 * MiB);
+    memset(r, 0x77, 3 * MiB);
+    ck_assert_int_eq(cnio__obj_pread(o, r, 3 * MiB, 0), 3 * MiB);
+    for (size_t i = 300000; i < 3 * MiB; i++)
+        if (r[i])
+            ck_abort_msg("extended byte %zu is %u", i, r[i]);
+    ck_assert_int_eq(cnio__obj_sync(o), 0);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    free(r);
+}
+END_TEST
+
+START_TEST(export_attach)
+{
+    struct cnio_obj *o, *a;
+    struct cnio_stack *st2;
+    uint8_t desc[4096], *w = rand_buf(3 * MiB, 11), *r = malloc(3 * MiB);
+    ssize_t n;
+
+    ck_assert_int_eq(open_obj("shared", "lanes=2&stripe_unit=512K", RW, &o), 0);
+    n = cnio__obj_export(o, 3, NULL, 0);
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_eq(cnio__obj_export(o, 3, desc, sizeof(desc)), n);
+    ck_assert_int_eq(cnio__stack_open(&st2), 0);
+    ck_assert_int_eq(cnio__obj_attach(st2, desc, (size_t)n, &a), 0);
+    ck_assert_int_eq(cnio__obj_nhosts(a), 2);
+    ck_assert_uint_eq(cnio__obj_layout(a)->unit, 512 << 10);
+    ck_assert_uint_eq(cnio__obj_hints(a)->lanes, 2);
+    ck_assert_int_eq(cnio__obj_pwrite(a, w, 3 * MiB, 100), 3 * MiB);
+    ck_assert_int_eq(cnio__obj_sync(a), 0);
+    ck_assert_int_eq(cnio__obj_export(a, 0, desc, sizeof(desc)), -CNIO_ERR_INVAL);
+    ck_assert_int_eq(cnio__obj_close(a), 0);
+    cnio__stack_close(st2);
+    ck_assert_uint_eq(obj_size(o), 3 * MiB + 100);
+    ck_assert_int_eq(cnio__obj_pread(o, r, 3 * MiB, 100), 3 * MiB);
+    ck_assert_int_eq(memcmp(w, r, 3 * MiB), 0);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    free(w);
+    free(r);
+}
+END_TEST
+
+START_TEST(attach_rejects_garbage)
+{
+    struct cnio_obj *o, *a;
+    uint8_t desc[4096], bad[4096];
+    ssize_t n;
+
+    ck_assert_int_eq(open_obj("g", NULL, RW, &o), 0);
+    n = cnio__obj_export(o, 1, desc, sizeof(desc));
+    ck_assert_int_gt(n, 0);
+    for (ssize_t len = 0; len < n; len++)
+        ck_assert_int_eq(cnio__obj_attach(st, desc, (size_t)len, &a), -CNIO_ERR_PROTO);
+    for (ssize_t i = 0; i < n; i++) {
+        memcpy(bad, desc, (size_t)n);
+        bad[i] ^= 0x40;
+        ck_assert_int_eq(cnio__obj_attach(st, bad, (size_t)n, &a), -CNIO_ERR_PROTO);
+    }
+    /* a well-formed description with a forged token: the servers refuse it */
+    memcpy(bad, desc, (size_t)n);
+    bad[n - 10] ^= 1;
+    cnio__put_le32(bad + n - 4, cnio__crc32c(0, bad, (size_t)n - 4));
+    ck_assert_int_eq(cnio__obj_attach(st, bad, (size_t)n, &a), -CNIO_ERR_AUTH);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+}
+END_TEST
+
+struct killer {
+    int server, sig, delay_ms;
+    double at;
+};
+
+static void *killer_main(void *arg)
+{
+    struct killer *k = arg;
+    struct timespec ts = { k->delay_ms / 1000, (long)(k->delay_ms % 1000) * 1000000L };
+
+    nanosleep(&ts, NULL);
+    k->at = now_s();
+    kill(fx.pid[k->server], k->sig);
+    return NULL;
+}
+
+START_TEST(server_killed)
+{
+    const size_t len = 64u * MiB;
+    uint8_t *w = rand_buf(len, 8);
+    struct killer k = { 1, SIGKILL, 100, 0 };
+    struct cnio_obj *o;
+    pthread_t t;
+    ssize_t ret = 0;
+    double t0;
+
+    ck_assert_int_eq(open_obj("killed", "timeout_ms=3000", RW, &o), 0);
+    ck_assert_int_eq(pthread_create(&t, NULL, killer_main, &k), 0);
+    for (int i = 0; i < 1000 && ret >= 0; i++)
+        ret = cnio__obj_pwrite(o, w, len, (uint64_t)(i % 4) * len);
+    t0 = now_s();
+    pthread_join(t, NULL);
+    ck_assert_msg(ret == -CNIO_ERR_CONN || ret == -CNIO_ERR_TIMEOUT, "pwrite returned %zd", ret);
+    ck_assert_msg(t0 - k.at < 3.0 + 2.0, "failed %.1f s after the kill", t0 - k.at);
+    /* the dead endpoint fails fast with the same code */
+    ck_assert_int_eq(cnio__obj_pwrite(o, w, 4 * MiB, 0), ret);
+    ck_assert_msg(now_s() - t0 < 0.5, "second call took %.1f s", now_s() - t0);
+    fx_kill(&fx, 1, SIGKILL);
+    cnio__obj_close(o);
+    free(w);
+}
+END_TEST
+
+START_TEST(server_stopped)
+{
+    const size_t len = 64u * MiB;
+    uint8_t *w = rand_buf(len, 8);
+    struct cnio_obj *o;
+    double t0, dt;
+    ssize_t ret;
+
+    ck_assert_int_eq(open_obj("stopped", "timeout_ms=1000", RW, &o), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(o, w, MiB, 0), MiB);
+    kill(fx.pid[1], SIGSTOP);
+    t0 = now_s();
+    ret = cnio__obj_pwrite(o, w, len, 0);
+    dt = now_s() - t0;
+    ck_assert_int_eq(ret, -CNIO_ERR_TIMEOUT);
+    ck_assert_msg(dt >= 0.9 && dt < 1.0 + 2.0, "timed out after %.2f s", dt);
+    ck_assert_int_eq(cnio__obj_pread(o, w, MiB, MiB), -CNIO_ERR_TIMEOUT);
+    kill(fx.pid[1], SIGCONT);
+    cnio__obj_close(o);
+    /* a fresh open while it is stopped also times out, at connect or handshake */
+    kill(fx.pid[1], SIGSTOP);
+    t0 = now_s();
+    ck_assert_int_eq(open_obj("stopped", "timeout_ms=1000", RW, &o), -CNIO_ERR_TIMEOUT);
+    ck_assert_msg(now_s() - t0 < 1.0 + 2.0, "open took %.2f s", now_s() - t0);
+    kill(fx.pid[1], SIGCONT);
+    fx_kill(&fx, 1, SIGTERM);
+    free(w);
+}
+END_TEST
+
+struct seen {
+    int n;
+    char names[8][32];
+    struct cnio_obj_stat s[8];
+};
+
+static int list_cb(const char *name, const struct cnio_obj_stat *s, void *arg)
+{
+    struct seen *seen = arg;
+
+    if (seen->n < 8) {
+        snprintf(seen->names[seen->n], sizeof(seen->names[0]), "%s", name);
+        seen->s[seen->n] = *s;
+    }
+    seen->n++;
+    return 0;
+}
+
+START_TEST(list_stat_unlink)
+{
+    static const char *const names[] = { "d/b", "d/a", "d/c" };
+    struct cnio_obj_stat s;
+    struct seen seen = { 0 };
+    struct cnio_hints h;
+    struct cnio_uri u;
+    struct cnio_obj *o;
+
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(open_obj(names[i], "stripe_unit=1K", RW, &o), 0);
+        round_trip(o, 0, 1000u * (unsigned)(i + 1), (uint64_t)i);
+        ck_assert_int_eq(cnio__obj_close(o), 0);
+    }
+    uri_hints("d", NULL, &u, &h);
+    ck_assert_int_eq(cnio__obj_list(st, &u, &h, list_cb, &seen), 0);
+    ck_assert_int_eq(cnio__obj_stat(st, &u, &h, &s), 0);
+    ck_assert_int_eq(s.is_dir, 1);
+    cnio__uri_free(&u);
+    ck_assert_int_eq(seen.n, 3);
+    ck_assert_str_eq(seen.names[0], "a");
+    ck_assert_str_eq(seen.names[1], "b");
+    ck_assert_str_eq(seen.names[2], "c");
+    ck_assert_uint_eq(seen.s[0].size, 2000);
+    ck_assert_uint_eq(seen.s[1].size, 1000);
+    ck_assert_uint_eq(seen.s[2].size, 3000);
+    ck_assert_uint_eq(seen.s[2].layout.unit, 1024);
+
+    uri_hints("", NULL, &u, &h);
+    memset(&seen, 0, sizeof(seen));
+    ck_assert_int_eq(cnio__obj_list(st, &u, &h, list_cb, &seen), 0);
+    ck_assert_int_eq(seen.n, 1);
+    ck_assert_str_eq(seen.names[0], "d");
+    ck_assert_int_eq(seen.s[0].is_dir, 1);
+    cnio__uri_free(&u);
+
+    uri_hints("d/c", NULL, &u, &h);
+    ck_assert_int_eq(cnio__obj_stat(st, &u, &h, &s), 0);
+    ck_assert_uint_eq(s.size, 3000);
+    ck_assert_uint_eq(s.layout.count, 2);
+    ck_assert_int_eq(cnio__obj_unlink(st, &u, &h), 0);
+    ck_assert_int_eq(cnio__obj_unlink(st, &u, &h), -CNIO_ERR_NOENT);
+    ck_assert_int_eq(cnio__obj_stat(st, &u, &h, &s), -CNIO_ERR_NOENT);
+    cnio__uri_free(&u);
+    ck_assert_int_eq(local_size(0, "d/c"), -1);
+    ck_assert_int_eq(local_size(1, "d/c"), -1);
+}
+END_TEST
+
+START_TEST(connection_limit)
+{
+    static const char *const extra[] = { "--max-conns", "1", NULL };
+    struct cnio_obj *o;
+    int ret;
+
+    ck_assert_msg(fx_start(&fx, 1, extra) == 0, "cannot start servers");
+    ck_assert_int_eq(cnio__stack_open(&st), 0);
+    ck_assert_int_eq(open_obj("lim", "lanes=2", RW, &o), -CNIO_ERR_LIMIT);
+    /* the server notices the refused client's first lane go away shortly */
+    for (int i = 0; i < 100 && (ret = open_obj("lim", "lanes=1", RW, &o)) == -CNIO_ERR_LIMIT; i++)
+        usleep(20000);
+    ck_assert_int_eq(ret, 0);
+    round_trip(o, 0, 100, 1);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    teardown();
+}
+END_TEST
+
+static Suite *client_suite(void)
+{
+    Suite *s = suite_create("client");
+    TCase *tc = tcase_create("objects");
+    TCase *big = tcase_create("big");
+    TCase *fail = tcase_create("failures");
+    TCase *limits = tcase_create("limits");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, empty_object);
+    tcase_add_test(tc, one_byte_and_one_stripe);
+    tcase_add_test(tc, unaligned_ranges);
+    tcase_add_test(tc, vectored);
+    tcase_add_test(tc, sparse);
+    tcase_add_test(tc, stripe_count_one);
+    tcase_add_test(tc, wrong_key);
+    tcase_add_test(tc, excl_noent_access);
+    tcase_add_test(tc, layout_kept);
+    tcase_add_test(tc, set_size);
+    tcase_add_test(tc, export_attach);
+    tcase_add_test(tc, attach_rejects_garbage);
+    tcase_add_test(tc, list_stat_unlink);
+    suite_add_tcase(s, tc);
+
+    tcase_add_checked_fixture(big, setup, teardown);
+    tcase_set_timeout(big, 300);
+    tcase_add_test(big, big_256m);
+    tcase_add_test(big, big_lanes2);
+    suite_add_tcase(s, big);
+
+    tcase_add_checked_fixture(fail, setup, teardown);
+    tcase_set_timeout(fail, 60);
+    tcase_add_test(fail, server_killed);
+    tcase_add_test(fail, server_stopped);
+    tcase_add_test(limits, connection_limit);
+    tcase_set_timeout(limits, 60);
+    suite_add_tcase(s, limits);
+    suite_add_tcase(s, fail);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(client_suite());
+    int failed;
+
+    signal(SIGPIPE, SIG_IGN);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,397 @@
+/*
+ * check_config.c - cnio:// URIs, hints, environment and precedence (src/config.c).
+ */
+#include "common.h"
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const env_vars[] = {
+    "CNIO_STRIPING_UNIT", "CNIO_STRIPE_UNIT", "CNIO_STRIPING_FACTOR", "CNIO_STRIPE_COUNT",
+    "CNIO_CB_NODES", "CNIO_CB_BUFFER_SIZE", "CNIO_ROMIO_CB_WRITE", "CNIO_ROMIO_CB_READ",
+    "CNIO_LANES", "CNIO_TIMEOUT_MS", "CNIO_CONNECT_WINDOW", "CNIO_TRANSPORT", "CNIO_KEY_FILE",
+};
+
+static void clear_env(void)
+{
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(env_vars); i++)
+        unsetenv(env_vars[i]);
+}
+
+static int parse_rc(const char *s)
+{
+    struct cnio_uri u;
+    int ret = cnio__uri_parse(s, &u);
+
+    if (ret == 0)
+        cnio__uri_free(&u);
+    return ret;
+}
+
+START_TEST(uri_basic)
+{
+    struct cnio_uri u;
+
+    ck_assert_int_eq(cnio__uri_parse("cnio://h1:7000,h2/run7/out.dat?stripe_unit=4M&lanes=2",
+                                     &u), 0);
+    ck_assert_int_eq(u.nhosts, 2);
+    ck_assert_str_eq(u.hosts[0].name, "h1");
+    ck_assert_uint_eq(u.hosts[0].port, 7000);
+    ck_assert_str_eq(u.hosts[1].name, "h2");
+    ck_assert_uint_eq(u.hosts[1].port, CNIO_DEFAULT_PORT);
+    ck_assert_str_eq(u.path, "run7/out.dat");
+    ck_assert_str_eq(u.query, "stripe_unit=4M&lanes=2");
+    cnio__uri_free(&u);
+
+    ck_assert_int_eq(cnio__uri_parse("cnio://10.0.0.1", &u), 0);
+    ck_assert_int_eq(u.nhosts, 1);
+    ck_assert_str_eq(u.hosts[0].name, "10.0.0.1");
+    ck_assert_str_eq(u.path, "");
+    ck_assert_str_eq(u.query, "");
+    cnio__uri_free(&u);
+
+    ck_assert_int_eq(cnio__uri_parse("cnio://h/?lanes=3", &u), 0);
+    ck_assert_str_eq(u.path, "");
+    ck_assert_str_eq(u.query, "lanes=3");
+    cnio__uri_free(&u);
+
+    ck_assert_int_eq(cnio__uri_parse("cnio://host-1.example.org:65535/a", &u), 0);
+    ck_assert_uint_eq(u.hosts[0].port, 65535);
+    cnio__uri_free(&u);
+
+    ck_assert_int_eq(cnio__uri_is_cnio("cnio://x/y"), 1);
+    ck_assert_int_eq(cnio__uri_is_cnio("/tmp/x"), 0);
+    ck_assert_int_eq(cnio__uri_is_cnio(NULL), 0);
+}
+END_TEST
+
+/* A directory URI may end in '/': `cnio ls cnio://h/dir/` lists "dir". */
+START_TEST(uri_trailing_slash)
+{
+    struct cnio_uri u = { 0 };
+
+    ck_assert_int_eq(cnio__uri_parse("cnio://h1/dir/sub//?lanes=2", &u), 0);
+    ck_assert_str_eq(u.path, "dir/sub");
+    ck_assert_str_eq(u.query, "lanes=2");
+    cnio__uri_free(&u);
+    ck_assert_int_eq(cnio__uri_parse("cnio://h1/", &u), 0);
+    ck_assert_str_eq(u.path, "");
+    cnio__uri_free(&u);
+}
+END_TEST
+
+START_TEST(uri_ipv6)
+{
+    struct cnio_uri u;
+
+    ck_assert_int_eq(cnio__uri_parse("cnio://[::1]:7001,[fe80::1%eth0],h3/x", &u), 0);
+    ck_assert_int_eq(u.nhosts, 3);
+    ck_assert_str_eq(u.hosts[0].name, "::1");
+    ck_assert_uint_eq(u.hosts[0].port, 7001);
+    ck_assert_str_eq(u.hosts[1].name, "fe80::1%eth0");
+    ck_assert_uint_eq(u.hosts[1].port, CNIO_DEFAULT_PORT);
+    ck_assert_str_eq(u.hosts[2].name, "h3");
+    ck_assert_str_eq(u.path, "x");
+    cnio__uri_free(&u);
+
+    ck_assert_int_eq(parse_rc("cnio://[::1/x"), -CNIO_ERR_URI);
+    ck_assert_int_eq(parse_rc("cnio://[]/x"), -CNIO_ERR_URI);
+    ck_assert_int_eq(parse_rc("cnio://[::1]x/x"), -CNIO_ERR_URI);
+    ck_assert_int_eq(parse_rc("cnio://[::1]:/x"), -CNIO_ERR_URI);
+    ck_assert_int_eq(parse_rc("cnio://::1/x"), -CNIO_ERR_URI);
+    ck_assert_int_eq(parse_rc("cnio://[host]/x"), -CNIO_ERR_URI);
+}
+END_TEST
+
+START_TEST(uri_bad)
+{
+    static const char *const bad[] = {
+        "h1/x", "cnio:/h1/x", "http://h1/x", "cnio://", "cnio:///x", "cnio://,h2/x",
+        "cnio://h1,/x", "cnio://h1,,h2/x", "cnio://h1:/x", "cnio://h1:0/x",
+        "cnio://h1:65536/x", "cnio://h1:99999999/x", "cnio://h1:-1/x", "cnio://h1:7a/x",
+        "cnio://h1:80:90/x", "cnio://h 1/x", "cnio://h@1/x", "", "cnio:/",
+    };
+
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(bad); i++)
+        ck_assert_msg(parse_rc(bad[i]) == -CNIO_ERR_URI, "accepted \"%s\"", bad[i]);
+    ck_assert_int_eq(parse_rc(NULL), -CNIO_ERR_URI);
+}
+END_TEST
+
+START_TEST(uri_many_hosts)
+{
+    size_t cap = (CNIO_MAX_HOSTS + 2) * 24 + 64, len;
+    char *s = malloc(cap);
+    struct cnio_uri u;
+
+    ck_assert_ptr_nonnull(s);
+    len = (size_t)snprintf(s, cap, "cnio://");
+    for (int i = 0; i < CNIO_MAX_HOSTS; i++)
+        len += (size_t)snprintf(s + len, cap - len, "%sh%d:%d", i ? "," : "", i, 1000 + i);
+    snprintf(s + len, cap - len, "/obj");
+    ck_assert_int_eq(cnio__uri_parse(s, &u), 0);
+    ck_assert_int_eq(u.nhosts, CNIO_MAX_HOSTS);
+    ck_assert_str_eq(u.hosts[CNIO_MAX_HOSTS - 1].name, "h255");
+    ck_assert_uint_eq(u.hosts[CNIO_MAX_HOSTS - 1].port, 1000 + CNIO_MAX_HOSTS - 1);
+    ck_assert_str_eq(u.path, "obj");
+    cnio__uri_free(&u);
+
+    snprintf(s + len, cap - len, ",one-too-many/obj");
+    ck_assert_int_eq(parse_rc(s), -CNIO_ERR_URI);
+    free(s);
+}
+END_TEST
+
+START_TEST(uri_long_names)
+{
+    char host[CNIO_HOSTNAME_MAX + 2], s[4096];
+
+    memset(host, 'a', sizeof(host));
+    host[CNIO_HOSTNAME_MAX] = '\0';
+    snprintf(s, sizeof(s), "cnio://%s/x", host);
+    ck_assert_int_eq(parse_rc(s), 0);
+    host[CNIO_HOSTNAME_MAX] = 'a';
+    host[CNIO_HOSTNAME_MAX + 1] = '\0';
+    snprintf(s, sizeof(s), "cnio://%s/x", host);
+    ck_assert_int_eq(parse_rc(s), -CNIO_ERR_URI);
+
+    memset(s, 'p', sizeof(s));
+    memcpy(s, "cnio://h/", 9);
+    s[9 + 1024] = '\0';
+    ck_assert_int_eq(parse_rc(s), 0);
+    s[9 + 1024] = 'p';
+    s[9 + 1025] = '\0';
+    ck_assert_int_eq(parse_rc(s), -CNIO_ERR_URI);
+}
+END_TEST
+
+START_TEST(sizes)
+{
+    uint64_t v;
+
+    ck_assert_int_eq(cnio__parse_size("0", &v), 0);
+    ck_assert_uint_eq(v, 0);
+    ck_assert_int_eq(cnio__parse_size("123", &v), 0);
+    ck_assert_uint_eq(v, 123);
+    ck_assert_int_eq(cnio__parse_size("4K", &v), 0);
+    ck_assert_uint_eq(v, 4096);
+    ck_assert_int_eq(cnio__parse_size("16m", &v), 0);
+    ck_assert_uint_eq(v, 16u << 20);
+    ck_assert_int_eq(cnio__parse_size("3G", &v), 0);
+    ck_assert_uint_eq(v, 3ull << 30);
+    ck_assert_int_eq(cnio__parse_size("18446744073709551615", &v), 0);
+    ck_assert_uint_eq(v, UINT64_MAX);
+
+    static const char *const bad[] = {
+        "", "K", "-1", " 1", "1 ", "1KB", "1T", "1.5M", "0x10", "18446744073709551616",
+        "17179869184G", "99999999999999999999999",
+    };
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(bad); i++)
+        ck_assert_msg(cnio__parse_size(bad[i], &v) == -CNIO_ERR_HINT, "accepted \"%s\"", bad[i]);
+    ck_assert_int_eq(cnio__parse_size(NULL, &v), -CNIO_ERR_HINT);
+}
+END_TEST
+
+START_TEST(hint_defaults)
+{
+    struct cnio_hints h;
+
+    cnio__hints_default(&h);
+    ck_assert_uint_eq(h.striping_unit, 1u << 20);
+    ck_assert_uint_eq(h.striping_factor, 0);
+    ck_assert_uint_eq(h.cb_nodes, 0);
+    ck_assert_uint_eq(h.cb_buffer_size, 16u << 20);
+    ck_assert_int_eq(h.romio_cb_write, CNIO_CB_AUTOMATIC);
+    ck_assert_int_eq(h.romio_cb_read, CNIO_CB_AUTOMATIC);
+    ck_assert_uint_eq(h.lanes, 1);
+    ck_assert_int_eq(h.timeout_ms, 30000);
+    ck_assert_int_eq(h.connect_window, 16);
+    ck_assert_str_eq(h.transport, "tcp");
+    ck_assert_str_eq(h.key_file, "");
+}
+END_TEST
+
+START_TEST(hint_set)
+{
+    struct cnio_hints h;
+
+    cnio__hints_default(&h);
+    ck_assert_int_eq(cnio__hints_set(&h, "striping_unit", "64K"), 0);
+    ck_assert_uint_eq(h.striping_unit, 64 << 10);
+    ck_assert_int_eq(cnio__hints_set(&h, "stripe_unit", "2M"), 0);
+    ck_assert_uint_eq(h.striping_unit, 2 << 20);
+    ck_assert_int_eq(cnio__hints_set(&h, "striping_factor", "3"), 0);
+    ck_assert_uint_eq(h.striping_factor, 3);
+    ck_assert_int_eq(cnio__hints_set(&h, "stripe_count", "0"), 0);
+    ck_assert_uint_eq(h.striping_factor, 0);
+    ck_assert_int_eq(cnio__hints_set(&h, "cb_nodes", "8"), 0);
+    ck_assert_uint_eq(h.cb_nodes, 8);
+    ck_assert_int_eq(cnio__hints_set(&h, "cb_buffer_size", "4M"), 0);
+    ck_assert_uint_eq(h.cb_buffer_size, 4 << 20);
+    ck_assert_int_eq(cnio__hints_set(&h, "romio_cb_write", "enable"), 0);
+    ck_assert_int_eq(h.romio_cb_write, CNIO_CB_ENABLE);
+    ck_assert_int_eq(cnio__hints_set(&h, "romio_cb_read", "disable"), 0);
+    ck_assert_int_eq(h.romio_cb_read, CNIO_CB_DISABLE);
+    ck_assert_int_eq(cnio__hints_set(&h, "romio_cb_read", "automatic"), 0);
+    ck_assert_int_eq(h.romio_cb_read, CNIO_CB_AUTOMATIC);
+    ck_assert_int_eq(cnio__hints_set(&h, "cnio_lanes", "16"), 0);
+    ck_assert_uint_eq(h.lanes, 16);
+    ck_assert_int_eq(cnio__hints_set(&h, "lanes", "1"), 0);
+    ck_assert_uint_eq(h.lanes, 1);
+    ck_assert_int_eq(cnio__hints_set(&h, "timeout_ms", "1500"), 0);
+    ck_assert_int_eq(h.timeout_ms, 1500);
+    ck_assert_int_eq(cnio__hints_set(&h, "cnio_connect_window", "4"), 0);
+    ck_assert_int_eq(h.connect_window, 4);
+    ck_assert_int_eq(cnio__hints_set(&h, "connect_window", "5"), 0);
+    ck_assert_int_eq(h.connect_window, 5);
+    ck_assert_int_eq(cnio__hints_set(&h, "transport", "udp"), 0);
+    ck_assert_str_eq(h.transport, "udp");
+    ck_assert_int_eq(cnio__hints_set(&h, "key_file", "/tmp/k"), 0);
+    ck_assert_str_eq(h.key_file, "/tmp/k");
+    ck_assert_int_eq(cnio__hints_set(&h, "cnio_key_file", ""), 0);
+    ck_assert_str_eq(h.key_file, "");
+    ck_assert_int_eq(cnio__hints_set(&h, "no_such_hint", "1"), 1);
+}
+END_TEST
+
+START_TEST(hint_bad)
+{
+    static const char *const bad[][2] = {
+        { "striping_unit", "0" }, { "striping_unit", "x" }, { "striping_unit", "2048G" },
+        { "striping_factor", "257" }, { "striping_factor", "-1" }, { "striping_factor", "1K" },
+        { "cb_buffer_size", "0" }, { "romio_cb_write", "yes" }, { "romio_cb_read", "" },
+        { "cnio_lanes", "0" }, { "lanes", "17" }, { "cnio_timeout_ms", "0" },
+        { "timeout_ms", "3000000000" }, { "timeout_ms", "" }, { "cnio_connect_window", "0" },
+        { "transport", "" }, { "transport", "TCP" }, { "transport", "averyveryverylongname" },
+        { "cb_nodes", "many" },
+    };
+    struct cnio_hints h, ref;
+
+    cnio__hints_default(&h);
+    ref = h;
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(bad); i++)
+        ck_assert_msg(cnio__hints_set(&h, bad[i][0], bad[i][1]) == -CNIO_ERR_HINT,
+                      "accepted %s=%s", bad[i][0], bad[i][1]);
+    ck_assert_int_eq(memcmp(&h, &ref, sizeof(h)), 0);
+}
+END_TEST
+
+START_TEST(hint_query)
+{
+    struct cnio_hints h;
+
+    cnio__hints_default(&h);
+    ck_assert_int_eq(cnio__hints_from_query(&h, "stripe_unit=4M&lanes=2&&transport=tcp&bogus=1"
+                                                "&cnio_timeout_ms=250&striping_factor=2"), 0);
+    ck_assert_uint_eq(h.striping_unit, 4 << 20);
+    ck_assert_uint_eq(h.lanes, 2);
+    ck_assert_int_eq(h.timeout_ms, 250);
+    ck_assert_uint_eq(h.striping_factor, 2);
+    ck_assert_int_eq(cnio__hints_from_query(&h, ""), 0);
+    ck_assert_int_eq(cnio__hints_from_query(&h, NULL), 0);
+    ck_assert_int_eq(cnio__hints_from_query(&h, "lanes=99"), -CNIO_ERR_HINT);
+    ck_assert_int_eq(cnio__hints_from_query(&h, "lanes"), -CNIO_ERR_URI);
+    ck_assert_int_eq(cnio__hints_from_query(&h, "=3"), -CNIO_ERR_URI);
+}
+END_TEST
+
+START_TEST(hint_env_precedence)
+{
+    struct cnio_hints h;
+    struct cnio_uri u;
+
+    clear_env();
+    setenv("CNIO_STRIPING_UNIT", "256K", 1);
+    setenv("CNIO_LANES", "3", 1);
+    setenv("CNIO_TIMEOUT_MS", "777", 1);
+    setenv("CNIO_ROMIO_CB_WRITE", "disable", 1);
+    setenv("CNIO_STRIPE_COUNT", "2", 1);
+    setenv("CNIO_KEY_FILE", "/k/env", 1);
+    ck_assert_int_eq(cnio__uri_parse("cnio://a,b/o?lanes=4&stripe_unit=8K", &u), 0);
+    ck_assert_int_eq(cnio__hints_resolve(&h, &u), 0);
+    ck_assert_uint_eq(h.striping_unit, 8 << 10);  /* query beats environment */
+    ck_assert_uint_eq(h.lanes, 4);
+    ck_assert_int_eq(h.timeout_ms, 777);          /* environment beats default */
+    ck_assert_int_eq(h.romio_cb_write, CNIO_CB_DISABLE);
+    ck_assert_uint_eq(h.striping_factor, 2);      /* short-name variable */
+    ck_assert_str_eq(h.key_file, "/k/env");
+    ck_assert_int_eq(h.connect_window, 16);       /* default */
+    cnio__uri_free(&u);
+
+    setenv("CNIO_STRIPING_FACTOR", "1", 1);       /* full name beats short name */
+    ck_assert_int_eq(cnio__hints_resolve(&h, NULL), 0);
+    ck_assert_uint_eq(h.striping_factor, 1);
+
+    setenv("CNIO_LANES", "zero", 1);
+    ck_assert_int_eq(cnio__hints_resolve(&h, NULL), -CNIO_ERR_HINT);
+    clear_env();
+    ck_assert_int_eq(cnio__hints_resolve(&h, NULL), 0);
+    ck_assert_uint_eq(h.lanes, 1);
+}
+END_TEST
+
+struct fe_acc {
+    struct cnio_hints h;
+    int n;
+};
+
+static int fe_collect(const char *name, const char *value, void *arg)
+{
+    struct fe_acc *a = arg;
+
+    a->n++;
+    return cnio__hints_set(&a->h, name, value);
+}
+
+START_TEST(hint_foreach_round_trip)
+{
+    struct cnio_hints h;
+    struct fe_acc acc;
+
+    cnio__hints_default(&h);
+    ck_assert_int_eq(cnio__hints_from_query(&h, "stripe_unit=3K&stripe_count=5&cb_nodes=7&"
+                     "cb_buffer_size=1M&romio_cb_write=enable&romio_cb_read=disable&lanes=6&"
+                     "timeout_ms=123&connect_window=9&transport=ofi&key_file=/x/y"), 0);
+    cnio__hints_default(&acc.h);
+    acc.n = 0;
+    ck_assert_int_eq(cnio__hints_foreach(&h, fe_collect, &acc), 0);
+    ck_assert_int_eq(acc.n, 11);
+    ck_assert_int_eq(memcmp(&h, &acc.h, sizeof(h)), 0);
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_test(tc, uri_basic);
+    tcase_add_test(tc, uri_ipv6);
+    tcase_add_test(tc, uri_trailing_slash);
+    tcase_add_test(tc, uri_bad);
+    tcase_add_test(tc, uri_many_hosts);
+    tcase_add_test(tc, uri_long_names);
+    tcase_add_test(tc, sizes);
+    tcase_add_test(tc, hint_defaults);
+    tcase_add_test(tc, hint_set);
+    tcase_add_test(tc, hint_bad);
+    tcase_add_test(tc, hint_query);
+    tcase_add_test(tc, hint_env_precedence);
+    tcase_add_test(tc, hint_foreach_round_trip);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(config_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
