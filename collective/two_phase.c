@@ -26,6 +26,7 @@
 #include "access.h"
 #include "client.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +61,8 @@ struct tp_bufs {
     size_t cap_slot;
     struct cnio_xfer *x;
     size_t cap_x;
+    int64_t np_in;              /* pieces this aggregator received this round */
+    uint64_t rlo;               /* the round's first byte */
 };
 
 static int tp_grow(void **p, size_t *cap, size_t need, size_t elem)
@@ -388,9 +391,16 @@ static void tp_scatter(struct coll_access *a, struct tp_bufs *b)
     }
 }
 
-/* One round of the plan (see the top of this file). rc: this rank's status so far. */
+/*
+ * One round of the plan (see the top of this file), up to the network I/O of a write,
+ * which the caller runs (overlapped with the next round's exchange). rc: this rank's
+ * status so far, agreed at the start of the round; the agreed (or MPI) status is
+ * returned, while a read's network error, known only to its aggregator, goes to *local
+ * and into the next round's agreement.
+ */
 static int tp_round(cnio_file_t *fh, const struct tp_plan *p, struct coll_access *a,
-                    struct tp_cursor *c, int64_t r, struct tp_bufs *b, int rc, uint64_t *end)
+                    struct tp_cursor *c, int64_t r, struct tp_bufs *b, int rc, int *local,
+                    uint64_t *end)
 {
     uint64_t rlo, rhi;
     int64_t np_in = 0, nb_in = 0, nb_out = 0;
@@ -430,27 +440,78 @@ static int tp_round(cnio_file_t *fh, const struct tp_plan *p, struct coll_access
                                   b->rdispl, MPI_BYTE, fh->comm));
     }
     fh->stats.exch_ns += cnio__now_ns() - t0;
-    t0 = cnio__now_ns();
-    if (rc == 0 && p->my_agg >= 0 && np_in)
-        rc = a->write ? tp_agg_write(fh, p, b, np_in, rlo)
-                      : tp_agg_read(fh, p, b, np_in, nb_in, rlo, end);
-    fh->stats.net_ns += cnio__now_ns() - t0;
-    if (!a->write) {
+    b->np_in = rc == 0 && p->my_agg >= 0 ? np_in : 0;
+    b->rlo = rlo;
+    if (rc == 0 && !a->write) {
         /* Every rank takes part in the return exchange even after a failed read, so
          * nobody waits; the status is agreed at the next round or at the end. */
-        int rc2;
+        int lrc = 0;
 
+        t0 = cnio__now_ns();
+        if (b->np_in)
+            lrc = tp_agg_read(fh, p, b, np_in, nb_in, rlo, end);
+        fh->stats.net_ns += cnio__now_ns() - t0;
         t0 = cnio__now_ns();
         tp_displs(b->rcnt, 2, 1, 1, n, b->scount, b->sdispl);
         tp_displs(b->cnt, 2, 1, 1, n, b->rcount, b->rdispl);
-        rc2 = tp_mpi(MPI_Alltoallv(b->sdata, b->scount, b->sdispl, MPI_BYTE, b->rdata,
-                                   b->rcount, b->rdispl, MPI_BYTE, fh->comm));
-        if (rc2 == 0 && rc == 0)
+        rc = tp_mpi(MPI_Alltoallv(b->sdata, b->scount, b->sdispl, MPI_BYTE, b->rdata,
+                                  b->rcount, b->rdispl, MPI_BYTE, fh->comm));
+        if (rc == 0 && lrc == 0)
             tp_scatter(a, b);
-        rc = rc ? rc : rc2;
+        if (lrc && !*local)
+            *local = lrc;
         fh->stats.exch_ns += cnio__now_ns() - t0;
     }
     return rc;
+}
+
+/*
+ * An aggregator's network I/O for one round of a write, on a thread of its own, so
+ * that the next round's exchange (MPI, on the calling thread) overlaps it. The stack
+ * is still used by one thread at a time: only this thread touches it until joined.
+ */
+struct tp_net {
+    pthread_t thread;
+    int running, rc;
+    cnio_file_t *fh;
+    const struct tp_plan *p;
+    struct tp_bufs *b;
+    int64_t ns;
+};
+
+static void *tp_net_main(void *arg)
+{
+    struct tp_net *n = arg;
+    int64_t t0 = cnio__now_ns();
+
+    n->rc = tp_agg_write(n->fh, n->p, n->b, n->b->np_in, n->b->rlo);
+    n->ns = cnio__now_ns() - t0;
+    return NULL;
+}
+
+static int tp_net_start(cnio_file_t *fh, const struct tp_plan *p, struct tp_bufs *b,
+                        struct tp_net *n)
+{
+    if (!b->np_in)
+        return 0;
+    *n = (struct tp_net){ .fh = fh, .p = p, .b = b };
+    if (pthread_create(&n->thread, NULL, tp_net_main, n) != 0) {
+        tp_net_main(n);
+        fh->stats.net_ns += n->ns;
+        return n->rc;
+    }
+    n->running = 1;
+    return 0;
+}
+
+static int tp_net_join(cnio_file_t *fh, struct tp_net *n)
+{
+    if (!n->running)
+        return 0;
+    pthread_join(n->thread, NULL);
+    n->running = 0;
+    fh->stats.net_ns += n->ns;
+    return n->rc;
 }
 
 static int tp_bufs_init(struct tp_bufs *b, int n)
@@ -485,26 +546,42 @@ static void tp_bufs_free(struct tp_bufs *b)
     free(b->x);
 }
 
-/* Two-phase over all rounds; returns this rank's status (agreed by the caller). */
+/*
+ * Two-phase over all rounds, with two sets of buffers: while an aggregator's thread
+ * writes round r from one set, the ranks exchange round r + 1 into the other. A local
+ * error (a failed write or read at an aggregator) enters the next round's agreement,
+ * so every rank leaves the loop at the same round. Returns this rank's status (agreed
+ * by the caller).
+ */
 static int tp_two_phase(cnio_file_t *fh, const struct tp_summary *all, struct coll_access *a,
                         uint64_t *end)
 {
     struct tp_plan p;
-    struct tp_bufs b;
+    struct tp_bufs b[2];
     struct tp_cursor c = { 0, 0, 0 };
-    int rc;
+    struct tp_net net = { .running = 0 };
+    int rc, local = 0, r2;
 
+    memset(b, 0, sizeof(b));
     rc = tp_plan_make(fh, all, &p);
     if (rc == 0)
-        rc = tp_bufs_init(&b, fh->size);
-    else
-        memset(&b, 0, sizeof(b));
+        rc = tp_bufs_init(&b[0], fh->size);
+    if (rc == 0)
+        rc = tp_bufs_init(&b[1], fh->size);
     rc = cnio__coll_agree(fh->comm, rc);
-    for (int64_t r = 0; r < p.nrounds && rc == 0; r++)
-        rc = tp_round(fh, &p, a, &c, r, &b, rc, end);
-    tp_bufs_free(&b);
+    for (int64_t r = 0; r < p.nrounds && rc == 0; r++) {
+        rc = tp_round(fh, &p, a, &c, r, &b[r & 1], local, &local, end);
+        r2 = tp_net_join(fh, &net);
+        local = local ? local : r2;
+        if (rc == 0 && local == 0 && a->write)
+            local = tp_net_start(fh, &p, &b[r & 1], &net);
+    }
+    r2 = tp_net_join(fh, &net);
+    local = local ? local : r2;
+    tp_bufs_free(&b[0]);
+    tp_bufs_free(&b[1]);
     tp_plan_free(&p);
-    return rc;
+    return rc ? rc : local;
 }
 
 static int tp_use_aggregation(cnio_file_t *fh, const struct tp_summary *all, int write)
