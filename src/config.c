@@ -260,7 +260,7 @@ static const struct cfg_hint cfg_hints[] = {
       CFG_OFF(striping_factor), 0, CNIO_MAX_HOSTS },
     { "cb_nodes", NULL, "CNIO_CB_NODES", NULL, CFG_U32, CFG_OFF(cb_nodes), 0, 1u << 24 },
     { "cb_buffer_size", NULL, "CNIO_CB_BUFFER_SIZE", NULL, CFG_SIZE64, CFG_OFF(cb_buffer_size),
-      1, 1ull << 40 },
+      1, 1ull << 30 },
     { "romio_cb_write", NULL, "CNIO_ROMIO_CB_WRITE", NULL, CFG_CB, CFG_OFF(romio_cb_write), 0, 0 },
     { "romio_cb_read", NULL, "CNIO_ROMIO_CB_READ", NULL, CFG_CB, CFG_OFF(romio_cb_read), 0, 0 },
     { "cnio_lanes", "lanes", "CNIO_LANES", NULL, CFG_U32, CFG_OFF(lanes), 1, CNIO_MAX_LANES },

@@ -401,6 +401,25 @@ START_TEST(test_token_auth)
     ck_assert_int_eq(st_write(&tok, h2, 0, "x", 1), -CNIO_ERR_ACCESS);
     ck_assert_int_eq(st_read(&tok, h2, 0, buf, sizeof(buf), &got), -CNIO_ERR_ACCESS);
     ck_assert_int_eq(st_write(&tok, h1, 10, "!", 1), 0);
+    /* STAT of its own handle (how an attached rank learns the size), by handle only */
+    {
+        uint8_t pl[CNIO_WIRE_OPEN_FIXED + 8];
+        struct cnio_wire_open o = { .name = "tok1", .name_len = 4 };
+        int n = cnio__wire_open_encode(&o, pl, sizeof(pl));
+
+        ck_assert_int_gt(n, 0);
+        ck_assert_int_eq(st_call(&tok, CNIO_WIRE_STAT, h1, 0, pl, (uint32_t)n, NULL, buf,
+                                 sizeof(buf)), 0);
+        ck_assert_int_eq(cnio__wire_info_parse(buf, sizeof(buf), &info), 0);
+        ck_assert_uint_eq(info.size, 10);
+        ck_assert_uint_eq(info.local_size, 11);
+        ck_assert_int_eq(st_call(&tok, CNIO_WIRE_STAT, h2, 0, pl, (uint32_t)n, NULL, buf,
+                                 sizeof(buf)), -CNIO_ERR_ACCESS);
+        o.name = "tok2";
+        n = cnio__wire_open_encode(&o, pl, sizeof(pl));
+        ck_assert_int_eq(st_call(&tok, CNIO_WIRE_STAT, h1, 0, pl, (uint32_t)n, NULL, buf,
+                                 sizeof(buf)), -CNIO_ERR_ACCESS);
+    }
     st_close(&tok);
     /* rank 5's token does not authenticate rank 6, nor another handle */
     ck_assert_int_eq(cnio__auth_token(&k, h1, 5, token), 0);

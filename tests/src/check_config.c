@@ -262,7 +262,8 @@ START_TEST(hint_bad)
     static const char *const bad[][2] = {
         { "striping_unit", "0" }, { "striping_unit", "x" }, { "striping_unit", "2048G" },
         { "striping_factor", "257" }, { "striping_factor", "-1" }, { "striping_factor", "1K" },
-        { "cb_buffer_size", "0" }, { "romio_cb_write", "yes" }, { "romio_cb_read", "" },
+        { "cb_buffer_size", "0" }, { "cb_buffer_size", "2G" }, { "romio_cb_write", "yes" },
+        { "romio_cb_read", "" },
         { "cnio_lanes", "0" }, { "lanes", "17" }, { "cnio_timeout_ms", "0" },
         { "timeout_ms", "3000000000" }, { "timeout_ms", "" }, { "cnio_connect_window", "0" },
         { "transport", "" }, { "transport", "TCP" }, { "transport", "averyveryverylongname" },
