@@ -200,20 +200,9 @@ static int bench_setup(struct bench *b)
     long pid = (long)getpid();
     int rc;
 
-    MPI_Info_create(&b->info);
-    for (int i = 0; i < b->o.nhints; i++) {
-        char name[MPI_MAX_INFO_KEY];
-        const char *eq = strchr(b->o.hints[i], '=');
-        size_t n = (size_t)(eq - b->o.hints[i]);
-
-        if (n >= sizeof(name))
-            return -CNIO_ERR_HINT;
-        memcpy(name, b->o.hints[i], n);
-        name[n] = '\0';
-        MPI_Info_set(b->info, name, eq + 1);
-    }
-    if (b->o.key_file)
-        MPI_Info_set(b->info, "cnio_key_file", b->o.key_file);
+    rc = cli_info(&b->o, &b->info);
+    if (rc)
+        return rc;
     if (b->lanes)
         MPI_Info_set(b->info, "cnio_lanes", b->lanes);
     if (b->transport)

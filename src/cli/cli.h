@@ -4,6 +4,7 @@
 #ifndef CNIO_CLI_H
 #define CNIO_CLI_H
 
+#include "cnio.h" /* first: the full API, with MPI (the command is an MPI program) */
 #include "common.h"
 #include "config.h"
 
@@ -27,6 +28,8 @@ struct cli_opts {
 int cli_common_opt(struct cli_opts *o, int argc, char **argv, int *i);
 /* Hints for a URI without MPI_Info: defaults, env, query, then -o and --key. */
 int cli_hints(const struct cli_opts *o, const struct cnio_uri *u, struct cnio_hints *h);
+/* An MPI_Info (free it) with the -o hints and --key: 0 or -CNIO_ERR_HINT. */
+int cli_info(const struct cli_opts *o, MPI_Info *info);
 /* Prints "cnio CMD: what: strerror(rc)" to stderr; returns CLI_EXIT_FAIL. */
 int cli_fail(const char *cmd, const char *what, int rc);
 /* Formats a byte count as "12.3 MiB". */

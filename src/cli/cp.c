@@ -4,7 +4,6 @@
  * (a contiguous, stripe-aligned range) straight between its local file and the servers;
  * as a singleton the one process moves everything.
  */
-#include "cnio.h" /* first: the full API, with MPI */
 #include "cli.h"
 #include "wire.h"
 
@@ -92,25 +91,6 @@ static int cp_parse(struct cp_job *j, int argc, char **argv, char **pos)
         fprintf(stderr, "cnio cp: needs SRC and DST\n");
         return -1;
     }
-    return 0;
-}
-
-static int cp_info(struct cp_job *j)
-{
-    MPI_Info_create(&j->info);
-    for (int i = 0; i < j->o.nhints; i++) {
-        char name[MPI_MAX_INFO_KEY];
-        const char *eq = strchr(j->o.hints[i], '=');
-        size_t n = (size_t)(eq - j->o.hints[i]);
-
-        if (n >= sizeof(name))
-            return -CNIO_ERR_HINT;
-        memcpy(name, j->o.hints[i], n);
-        name[n] = '\0';
-        MPI_Info_set(j->info, name, eq + 1);
-    }
-    if (j->o.key_file)
-        MPI_Info_set(j->info, "cnio_key_file", j->o.key_file);
     return 0;
 }
 
@@ -416,7 +396,7 @@ int cli_cp(int argc, char **argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &j.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &j.size);
     j.tty = isatty(STDERR_FILENO);
-    rc = cp_info(&j);
+    rc = cli_info(&j.o, &j.info);
     rc = rc ? cli_fail("cp", "hints", rc) : cp_run(&j);
     MPI_Info_free(&j.info);
     MPI_Finalize();

@@ -65,25 +65,49 @@ int cli_common_opt(struct cli_opts *o, int argc, char **argv, int *i)
     return 0;
 }
 
+/* Splits "-o NAME=VALUE" i into name (NUL-terminated) and its value. */
+static const char *cli_hint_split(const struct cli_opts *o, int i, char *name, size_t cap)
+{
+    const char *eq = strchr(o->hints[i], '=');
+    size_t n = (size_t)(eq - o->hints[i]);
+
+    if (n >= cap)
+        return NULL;
+    memcpy(name, o->hints[i], n);
+    name[n] = '\0';
+    return eq + 1;
+}
+
 int cli_hints(const struct cli_opts *o, const struct cnio_uri *u, struct cnio_hints *h)
 {
     int rc = cnio__hints_resolve(h, u);
 
     for (int i = 0; rc == 0 && i < o->nhints; i++) {
-        char name[128];
-        const char *eq = strchr(o->hints[i], '=');
-        size_t n = (size_t)(eq - o->hints[i]);
+        char name[MPI_MAX_INFO_KEY];
+        const char *val = cli_hint_split(o, i, name, sizeof(name));
 
-        if (n >= sizeof(name))
-            return -CNIO_ERR_HINT;
-        memcpy(name, o->hints[i], n);
-        name[n] = '\0';
-        if (cnio__hints_set(h, name, eq + 1) < 0)
+        if (!val || cnio__hints_set(h, name, val) < 0)
             rc = -CNIO_ERR_HINT;
     }
     if (rc == 0 && o->key_file)
         rc = cnio__hints_set(h, "cnio_key_file", o->key_file) < 0 ? -CNIO_ERR_HINT : 0;
     return rc;
+}
+
+int cli_info(const struct cli_opts *o, MPI_Info *info)
+{
+    MPI_Info_create(info);
+    for (int i = 0; i < o->nhints; i++) {
+        char name[MPI_MAX_INFO_KEY];
+        const char *val = cli_hint_split(o, i, name, sizeof(name));
+
+        if (!val)
+            return -CNIO_ERR_HINT;
+        MPI_Info_set(*info, name, val);
+    }
+    if (o->key_file)
+        MPI_Info_set(*info, "cnio_key_file", o->key_file);
+    return 0;
 }
 
 int cli_fail(const char *cmd, const char *what, int rc)
@@ -197,6 +221,35 @@ static int ls_print(const char *name, const struct cnio_obj_stat *s, void *arg)
     return 0;
 }
 
+/*
+ * The start of a subcommand taking one URI: parses argv, the URI and its hints, opens a
+ * stack. Returns -1 when the caller should go on, else the exit status to return (after
+ * --help, or a usage error). On -1 the caller owns *u and *st.
+ */
+static int cli_one_uri(const char *cmd, const char *help, int argc, char **argv,
+                       struct cli_opts *o, char **uri, struct cnio_uri *u,
+                       struct cnio_hints *h, struct cnio_stack **st)
+{
+    int n = cli_parse(help, argc, argv, o, uri, 1), rc;
+
+    if (n == -2)
+        return CLI_EXIT_OK;
+    if (n != 1) {
+        fputs(help, stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (cli_target(cmd, o, uri[0], u, h)) {
+        cnio__uri_free(u);
+        return CLI_EXIT_USAGE;
+    }
+    rc = cnio__stack_open(st);
+    if (rc) {
+        cnio__uri_free(u);
+        return cli_fail(cmd, "stack", rc);
+    }
+    return -1;
+}
+
 int cli_ls(int argc, char **argv)
 {
     static const char help[] =
@@ -208,23 +261,12 @@ int cli_ls(int argc, char **argv)
     struct cnio_hints h;
     struct cnio_stack *st = NULL;
     char *pos[1];
-    int n = cli_parse(help, argc, argv, &o, pos, 1), rc;
+    int rc = cli_one_uri("ls", help, argc, argv, &o, pos, &u, &h, &st);
 
-    if (n == -2)
-        return CLI_EXIT_OK;
-    if (n != 1) {
-        fputs(help, stderr);
-        return CLI_EXIT_USAGE;
-    }
-    if (cli_target("ls", &o, pos[0], &u, &h)) {
-        cnio__uri_free(&u);
-        return CLI_EXIT_USAGE;
-    }
-    rc = cnio__stack_open(&st);
-    if (rc == 0)
-        rc = cnio__obj_list(st, &u, &h, ls_print, &o);
-    if (st)
-        cnio__stack_close(st);
+    if (rc >= 0)
+        return rc;
+    rc = cnio__obj_list(st, &u, &h, ls_print, &o);
+    cnio__stack_close(st);
     cnio__uri_free(&u);
     return rc ? cli_fail("ls", pos[0], rc) : CLI_EXIT_OK;
 }
@@ -239,21 +281,11 @@ int cli_stat(int argc, char **argv)
     struct cnio_stack *st = NULL;
     struct cnio_obj_stat s;
     char *pos[1], when[64] = "-", sz[32];
-    int n = cli_parse(help, argc, argv, &o, pos, 1), rc;
+    int rc = cli_one_uri("stat", help, argc, argv, &o, pos, &u, &h, &st);
 
-    if (n == -2)
-        return CLI_EXIT_OK;
-    if (n != 1) {
-        fputs(help, stderr);
-        return CLI_EXIT_USAGE;
-    }
-    if (cli_target("stat", &o, pos[0], &u, &h)) {
-        cnio__uri_free(&u);
-        return CLI_EXIT_USAGE;
-    }
-    rc = cnio__stack_open(&st);
-    if (rc == 0)
-        rc = cnio__obj_stat(st, &u, &h, &s);
+    if (rc >= 0)
+        return rc;
+    rc = cnio__obj_stat(st, &u, &h, &s);
     if (rc == 0) {
         time_t t = (time_t)(s.mtime_ns / 1000000000ull);
         struct tm tm;
@@ -273,8 +305,7 @@ int cli_stat(int argc, char **argv)
             printf("%s%s:%u", i ? "," : "", u.hosts[i].name, u.hosts[i].port);
         printf("\nmodified:     %s\n", when);
     }
-    if (st)
-        cnio__stack_close(st);
+    cnio__stack_close(st);
     cnio__uri_free(&u);
     return rc ? cli_fail("stat", pos[0], rc) : CLI_EXIT_OK;
 }
