@@ -8,7 +8,9 @@
  *
  * Output: replies (header + payload) wait in a queue written with one sendmsg of many
  * iovecs; a partial write leaves the rest for EPOLLOUT. Reply buffers go back to a
- * small per-connection spare list, so a steady stream of READs allocates nothing.
+ * small per-connection spare list, so a steady stream of READs allocates nothing;
+ * large READ replies carry no buffer at all but point into the object's mapping
+ * (request.c), holding a reference to it until they are written.
  * Backpressure: while more than --max-inflight reply bytes are queued the connection
  * stops reading (EPOLLIN dropped) and resumes once the client has drained them.
  */
@@ -56,7 +58,18 @@ static struct cnio_srv_out *conn_out_get(struct cnio_srv_conn *c, size_t need)
             return NULL;
         }
     }
+    o->data = o->buf;
     return o;
+}
+
+/* Drops the object mapping a sent (or abandoned) reply pointed into. */
+static void conn_out_unmap(struct cnio_srv_out *o)
+{
+    if (o->map) {
+        cnio__srv_map_put(o->map);
+        o->map = NULL;
+    }
+    o->data = o->buf;
 }
 
 static size_t conn_spare_bytes(const struct cnio_srv_conn *c)
@@ -70,6 +83,7 @@ static size_t conn_spare_bytes(const struct cnio_srv_conn *c)
 
 static void conn_out_put(struct cnio_srv_conn *c, struct cnio_srv_out *o)
 {
+    conn_out_unmap(o);
     if (c->nspare < CONN_SPARES && conn_spare_bytes(c) + o->cap <= CONN_SPARE_BYTES) {
         o->next = c->spare;
         c->spare = o;
@@ -85,6 +99,7 @@ static void conn_out_list_free(struct cnio_srv_out *o)
     while (o) {
         struct cnio_srv_out *next = o->next;
 
+        conn_out_unmap(o);
         free(o->buf);
         free(o);
         o = next;
@@ -93,13 +108,32 @@ static void conn_out_list_free(struct cnio_srv_out *o)
 
 uint8_t *cnio__srv_reply_buf(struct cnio_srv_conn *c, struct cnio_srv_reply *r, size_t cap)
 {
-    if (r->out && r->out->cap < cap) {
+    if (r->out && (r->out->cap < cap || r->out->map)) {
         conn_out_put(c, r->out);
         r->out = NULL;
     }
     if (!r->out)
         r->out = conn_out_get(c, cap);
     return r->out ? r->out->buf : NULL;
+}
+
+int cnio__srv_reply_map(struct cnio_srv_conn *c, struct cnio_srv_reply *r,
+                        struct cnio_srv_map *m, const uint8_t *data, uint32_t len, uint32_t crc)
+{
+    if (r->out)
+        conn_out_unmap(r->out);
+    else
+        r->out = conn_out_get(c, 0);
+    if (!r->out) {
+        cnio__srv_map_put(m);
+        return -CNIO_ERR_NOMEM;
+    }
+    r->out->map = m;
+    r->out->data = data;
+    r->len = len;
+    r->crc = crc;
+    r->crc_set = 1;
+    return 0;
 }
 
 /* Queues a frame of type with status and r's fields and payload (none when status). */
@@ -121,7 +155,10 @@ static int conn_queue(struct cnio_srv_conn *c, uint16_t type, uint64_t reqid, in
     h.object = r->object;
     h.offset = r->offset;
     h.length = status ? 0 : r->len;
-    h.payload_crc = h.length ? cnio__crc32c(0, o->buf, h.length) : 0;
+    if (!h.length)
+        h.payload_crc = 0;
+    else
+        h.payload_crc = r->crc_set ? r->crc : cnio__crc32c(0, o->data, h.length);
     cnio__wire_hdr_encode(&h, o->hdr);
     o->len = h.length;
     o->sent = 0;
@@ -172,7 +209,7 @@ static int conn_flush(struct cnio_srv_conn *c)
                 s = CNIO_WIRE_HDR_SIZE;
             }
             if (s - CNIO_WIRE_HDR_SIZE < o->len) {
-                iov[n].iov_base = o->buf + (s - CNIO_WIRE_HDR_SIZE);
+                iov[n].iov_base = (void *)(o->data + (s - CNIO_WIRE_HDR_SIZE));
                 iov[n++].iov_len = o->len - (s - CNIO_WIRE_HDR_SIZE);
             }
         }

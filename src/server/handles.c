@@ -12,7 +12,16 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
+
+void cnio__srv_map_put(struct cnio_srv_map *m)
+{
+    if (atomic_fetch_sub(&m->refs, 1) == 1) {
+        munmap(m->base, m->len);
+        free(m);
+    }
+}
 
 static size_t handles_bucket(const struct cnio_srv_handles *t, uint64_t id)
 {
@@ -48,6 +57,8 @@ static void handles_free(struct cnio_srv_handles *t, struct cnio_srv_handle *h)
         fsync(h->fd) < 0)
         cnio__warn("fsync of %s at shutdown: %s", h->name,
                    cnio_strerror(cnio__err_from_errno(errno)));
+    if (h->map)
+        cnio__srv_map_put(h->map);
     close(h->fd);
     pthread_mutex_destroy(&h->lock);
     free(h->name);

@@ -10,12 +10,84 @@
 #include "log.h"
 
 #include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Offsets and sizes stay below 2^62. */
 #define REQ_MAX_OFF (1ull << 62)
+/* READs of at least this many bytes are answered from a mapping of the file, */
+#define REQ_MAP_MIN (64u << 10)
+/* which covers the file from offset 0, in multiples of this. */
+#define REQ_MAP_STEP (64ull << 20)
+
+/*
+ * READ replies straight from the page cache: each handle keeps one read-only shared
+ * mapping of its whole file (made at the first large READ, replaced by a larger one
+ * when a READ reaches past it); a large READ computes the CRC32C over the mapping
+ * and queues a pointer into it as the reply's payload, holding a reference to the
+ * mapping until the reply is written. This saves the copy into a reply buffer and its second pass
+ * (pread, CRC, sendmsg touched every byte three times; now CRC and sendmsg read the
+ * page cache once each), and a persistent mapping saves the page-table set-up and
+ * teardown a mapping per request costs.
+ *
+ * A file that shrinks under the mapping (SETSIZE from another connection, or another
+ * process truncating it) must not kill the server: the range is clipped to the size
+ * seen by fstat, the CRC pass runs under a SIGBUS guard (a fault jumps back and the
+ * READ falls back to pread, which sees the new size), and a fault inside sendmsg is
+ * an EFAULT from the kernel, which drops that connection only. Anything unusual
+ * (mmap failing, small or empty reads) takes the pread path.
+ *
+ * The price: bytes overwritten between the CRC pass and the send (a WRITE of the same
+ * range racing the READ, or a file truncated and regrown) go out under a CRC that
+ * does not match them, and the client reports a checksum error where pread gave it
+ * some mix of old and new bytes; only accesses that race anyway see this.
+ */
+static __thread sigjmp_buf *req_bus_env;
+static pthread_once_t req_bus_once = PTHREAD_ONCE_INIT;
+static int req_bus_ok;
+
+static void req_bus_handler(int sig)
+{
+    struct sigaction dfl;
+
+    if (req_bus_env)
+        siglongjmp(*req_bus_env, 1);
+    memset(&dfl, 0, sizeof(dfl));   /* not ours: the faulting access repeats and kills */
+    dfl.sa_handler = SIG_DFL;
+    sigaction(sig, &dfl, NULL);
+}
+
+static void req_bus_install(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = req_bus_handler;
+    sa.sa_flags = SA_NODEFER;   /* siglongjmp without restoring a mask */
+    sigemptyset(&sa.sa_mask);
+    req_bus_ok = sigaction(SIGBUS, &sa, NULL) == 0;
+}
+
+/* *crc = CRC32C of the len bytes at p, in a file mapping: 0, or -1 on SIGBUS. */
+static int req_crc_guarded(const uint8_t *p, size_t len, uint32_t *crc)
+{
+    sigjmp_buf env;
+
+    if (sigsetjmp(env, 0)) {
+        req_bus_env = NULL;
+        return -1;
+    }
+    req_bus_env = &env;
+    *crc = cnio__crc32c(0, p, len);
+    req_bus_env = NULL;
+    return 0;
+}
 
 /* What a token-authenticated connection may send. */
 static int req_token_allows(uint16_t type)
@@ -287,6 +359,79 @@ static int req_write(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, con
     return ret;
 }
 
+/* A mapping of fd's first len bytes (rounded up to REQ_MAP_STEP), or NULL. */
+static struct cnio_srv_map *req_map_new(int fd, uint64_t len)
+{
+    struct cnio_srv_map *m;
+
+    if (len > REQ_MAX_OFF || len > SIZE_MAX - REQ_MAP_STEP)
+        return NULL;
+    m = malloc(sizeof(*m));
+    if (!m)
+        return NULL;
+    m->len = (size_t)((len + REQ_MAP_STEP - 1) & ~(uint64_t)(REQ_MAP_STEP - 1));
+    m->base = mmap(NULL, m->len, PROT_READ, MAP_SHARED, fd, 0);
+    if (m->base == MAP_FAILED) {
+        free(m);
+        return NULL;
+    }
+    atomic_init(&m->refs, 1);
+    return m;
+}
+
+/*
+ * A counted reference to a mapping of hd's file covering [0, end), or NULL; a new
+ * mapping covers the whole file (size bytes), so a sequential reader maps it once.
+ */
+static struct cnio_srv_map *req_map_get(struct cnio_srv_handle *hd, uint64_t end,
+                                        uint64_t size)
+{
+    struct cnio_srv_map *m;
+
+    pthread_mutex_lock(&hd->lock);
+    if (!hd->map || hd->map->len < end) {
+        m = req_map_new(hd->fd, CNIO_MAX(end, size));
+        if (m) {
+            if (hd->map)
+                cnio__srv_map_put(hd->map);   /* replies still queued keep it */
+            hd->map = m;
+        }
+    }
+    m = hd->map && hd->map->len >= end ? hd->map : NULL;
+    if (m)
+        atomic_fetch_add(&m->refs, 1);
+    pthread_mutex_unlock(&hd->lock);
+    return m;
+}
+
+/*
+ * Answers READ (off, want) from the handle's mapping: 0 done (r filled), 1 to use
+ * pread instead, or a negative code.
+ */
+static int req_read_map(struct cnio_srv_conn *c, struct cnio_srv_handle *hd, uint64_t off,
+                        uint64_t want, struct cnio_srv_reply *r)
+{
+    struct cnio_srv_map *m;
+    struct stat sb;
+    const uint8_t *data;
+    uint64_t len;
+    uint32_t crc;
+
+    pthread_once(&req_bus_once, req_bus_install);
+    if (!req_bus_ok || fstat(hd->fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+        (uint64_t)sb.st_size <= off)
+        return 1;
+    len = CNIO_MIN(want, (uint64_t)sb.st_size - off);
+    if (len < REQ_MAP_MIN || !(m = req_map_get(hd, off + len, (uint64_t)sb.st_size)))
+        return 1;
+    data = (const uint8_t *)m->base + off;
+    if (req_crc_guarded(data, (size_t)len, &crc)) {
+        cnio__srv_map_put(m);
+        return 1;
+    }
+    return cnio__srv_reply_map(c, r, m, data, (uint32_t)len, crc);
+}
+
 static int req_read(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
                     struct cnio_srv_reply *r)
 {
@@ -302,6 +447,14 @@ static int req_read(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     if (ret)
         return ret;
     ret = req_range(h->offset, want);
+    if (!ret && want >= REQ_MAP_MIN) {
+        ret = req_read_map(c, hd, h->offset, want, r);
+        if (ret <= 0) {
+            cnio__srv_handles_put(&c->srv->handles, hd);
+            return ret;
+        }
+        ret = 0;
+    }
     buf = ret ? NULL : cnio__srv_reply_buf(c, r, (size_t)want);
     if (!ret && !buf)
         ret = -CNIO_ERR_NOMEM;

@@ -95,14 +95,29 @@ int cnio__srv_store_list(struct cnio_srv_store *st, const char *dir, uint64_t *c
 
 /* ---- handles.c: open object handles ---------------------------------------------- */
 
+/*
+ * A read-only shared mapping of an object file (len bytes from offset 0, possibly
+ * past its end), from which READ replies are sent. Counted: the handle holds one
+ * reference while it is the current mapping, each queued reply one; the last
+ * cnio__srv_map_put unmaps it.
+ */
+struct cnio_srv_map {
+    atomic_int refs;
+    void *base;
+    size_t len;
+};
+
+void cnio__srv_map_put(struct cnio_srv_map *m);
+
 struct cnio_srv_handle {
     uint64_t id;
     int fd;
     uint32_t oflags;            /* CNIO_WIRE_O_* it was opened with */
     char *name;
     const void *owner;          /* the connection that opened it */
-    pthread_mutex_t lock;       /* guards meta */
+    pthread_mutex_t lock;       /* guards meta and map */
     struct cnio_srv_meta meta;
+    struct cnio_srv_map *map;   /* for READ replies, or NULL */
     int refs;                   /* table lock */
     int linked;                 /* in the table (table lock) */
     struct cnio_srv_handle *next;    /* hash chain */
@@ -166,6 +181,8 @@ struct cnio_srv_out {
     size_t cap;
     size_t len;                 /* payload bytes */
     size_t sent;                /* bytes of header + payload written */
+    const uint8_t *data;        /* the payload: buf, or inside map */
+    struct cnio_srv_map *map;   /* the object mapping data is in (a reference), or NULL */
 };
 
 enum cnio_srv_conn_state { CNIO_SRV_C_AUTH, CNIO_SRV_C_READY };
@@ -227,10 +244,19 @@ struct cnio_srv_reply {
     uint64_t session;
     struct cnio_srv_out *out;
     uint32_t len;
+    int crc_set;                /* crc is the payload's CRC32C already */
+    uint32_t crc;
 };
 
 /* Payload space of at least cap bytes for reply r, or NULL (out of memory). */
 uint8_t *cnio__srv_reply_buf(struct cnio_srv_conn *c, struct cnio_srv_reply *r, size_t cap);
+/*
+ * Makes reply r's payload the len bytes at data, inside mapping m, whose CRC32C is
+ * crc: the reference to m is taken over (also on failure) and put once the reply is
+ * written. 0 or -CNIO_ERR_NOMEM.
+ */
+int cnio__srv_reply_map(struct cnio_srv_conn *c, struct cnio_srv_reply *r,
+                        struct cnio_srv_map *m, const uint8_t *data, uint32_t len, uint32_t crc);
 /*
  * Handles one request (header h, payload p, already CRC-checked) of an authenticated
  * connection, or the AUTH frame of a new one. Returns 0 (reply r), a negative
