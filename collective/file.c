@@ -14,14 +14,34 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+/*
+ * The agreement waits politely: a rank that arrives early (its share done) polls the
+ * nonblocking reduction for a few microseconds, then sleeps between polls with a
+ * growing pause (up to 50 us). A spinning MPI_Allreduce would take a core from the
+ * ranks and servers still moving data, which on shared or oversubscribed nodes is
+ * where the time goes.
+ */
 int cnio__coll_agree(MPI_Comm comm, int rc)
 {
-    int out;
+    struct timespec pause = { 0, 0 };
+    MPI_Request req;
+    int out, done = 0;
+    int64_t t0 = cnio__now_ns();
 
-    if (MPI_Allreduce(&rc, &out, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
+    if (MPI_Iallreduce(&rc, &out, 1, MPI_INT, MPI_MIN, comm, &req) != MPI_SUCCESS)
         return -CNIO_ERR_MPI;
-    return out;
+    for (;;) {
+        if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+            return -CNIO_ERR_MPI;
+        if (done)
+            return out;
+        if (cnio__now_ns() - t0 < 20000)
+            continue;
+        pause.tv_nsec = CNIO_MIN(50000, pause.tv_nsec + 5000);
+        nanosleep(&pause, NULL);
+    }
 }
 
 int cnio__coll_hints(const struct cnio_uri *u, MPI_Info info, struct cnio_hints *h)
