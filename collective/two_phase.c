@@ -62,6 +62,7 @@ struct tp_bufs {
     struct cnio_xfer *x;
     size_t cap_x;
     int64_t np_in;              /* pieces this aggregator received this round */
+    int64_t nb_in;              /* and their bytes */
     uint64_t rlo;               /* the round's first byte */
 };
 
@@ -367,8 +368,7 @@ static int tp_agg_read(cnio_file_t *fh, const struct tp_plan *p, struct tp_bufs 
     int64_t pos = 0;
     int rc;
 
-    if (tp_grow((void **)&b->sdata, &b->cap_sdata, (size_t)nbytes + 1, 1))
-        return -CNIO_ERR_NOMEM;
+    (void)nbytes;   /* b->sdata holds them: tp_round sized it before the agreement */
     rc = tp_runs(p, b, npieces, rlo, &nx);
     if (rc == 0 && nx)
         rc = cnio__obj_readx(fh->obj, b->x, nx, &e);
@@ -392,15 +392,13 @@ static void tp_scatter(struct coll_access *a, struct tp_bufs *b)
 }
 
 /*
- * One round of the plan (see the top of this file), up to the network I/O of a write,
- * which the caller runs (overlapped with the next round's exchange). rc: this rank's
- * status so far, agreed at the start of the round; the agreed (or MPI) status is
- * returned, while a read's network error, known only to its aggregator, goes to *local
- * and into the next round's agreement.
+ * One round of the plan (see the top of this file) up to its network I/O, which the
+ * caller runs overlapped with a neighbouring round's exchange: pieces, counts, the
+ * agreement on rc (this rank's status so far), descriptors and, for writes, data.
+ * Returns the agreed (or an MPI) status.
  */
 static int tp_round(cnio_file_t *fh, const struct tp_plan *p, struct coll_access *a,
-                    struct tp_cursor *c, int64_t r, struct tp_bufs *b, int rc, int *local,
-                    uint64_t *end)
+                    struct tp_cursor *c, int64_t r, struct tp_bufs *b, int rc)
 {
     uint64_t rlo, rhi;
     int64_t np_in = 0, nb_in = 0, nb_out = 0;
@@ -426,6 +424,8 @@ static int tp_round(cnio_file_t *fh, const struct tp_plan *p, struct coll_access
         rc = -CNIO_ERR_NOMEM;
     if (rc == 0 && p->my_agg >= 0 && np_in && tp_slots(p, rlo, rhi, b) < 0)
         rc = -CNIO_ERR_NOMEM;
+    if (rc == 0 && !a->write && tp_grow((void **)&b->sdata, &b->cap_sdata, (size_t)nb_in + 1, 1))
+        rc = -CNIO_ERR_NOMEM;
     rc = cnio__coll_agree(fh->comm, rc);
     if (rc)
         return rc;
@@ -441,42 +441,44 @@ static int tp_round(cnio_file_t *fh, const struct tp_plan *p, struct coll_access
     }
     fh->stats.exch_ns += cnio__now_ns() - t0;
     b->np_in = rc == 0 && p->my_agg >= 0 ? np_in : 0;
+    b->nb_in = nb_in;
     b->rlo = rlo;
-    if (rc == 0 && !a->write) {
-        /* Every rank takes part in the return exchange even after a failed read, so
-         * nobody waits; the status is agreed at the next round or at the end. */
-        int lrc = 0;
-
-        t0 = cnio__now_ns();
-        if (b->np_in)
-            lrc = tp_agg_read(fh, p, b, np_in, nb_in, rlo, end);
-        fh->stats.net_ns += cnio__now_ns() - t0;
-        t0 = cnio__now_ns();
-        tp_displs(b->rcnt, 2, 1, 1, n, b->scount, b->sdispl);
-        tp_displs(b->cnt, 2, 1, 1, n, b->rcount, b->rdispl);
-        rc = tp_mpi(MPI_Alltoallv(b->sdata, b->scount, b->sdispl, MPI_BYTE, b->rdata,
-                                  b->rcount, b->rdispl, MPI_BYTE, fh->comm));
-        if (rc == 0 && lrc == 0)
-            tp_scatter(a, b);
-        if (lrc && !*local)
-            *local = lrc;
-        fh->stats.exch_ns += cnio__now_ns() - t0;
-    }
     return rc;
 }
 
 /*
- * An aggregator's network I/O for one round of a write, on a thread of its own, so
- * that the next round's exchange (MPI, on the calling thread) overlaps it. The stack
- * is still used by one thread at a time: only this thread touches it until joined.
+ * Reads: the aggregators' data back to the ranks, and into each rank's stream. Every
+ * rank takes part even after a failed read (lrc, this rank's own), so nobody waits;
+ * the status is agreed at the next round or at the end.
+ */
+static int tp_return(cnio_file_t *fh, struct coll_access *a, struct tp_bufs *b, int lrc)
+{
+    int64_t t0 = cnio__now_ns();
+    int rc, n = fh->size;
+
+    tp_displs(b->rcnt, 2, 1, 1, n, b->scount, b->sdispl);
+    tp_displs(b->cnt, 2, 1, 1, n, b->rcount, b->rdispl);
+    rc = tp_mpi(MPI_Alltoallv(b->sdata, b->scount, b->sdispl, MPI_BYTE, b->rdata, b->rcount,
+                              b->rdispl, MPI_BYTE, fh->comm));
+    if (rc == 0 && lrc == 0)
+        tp_scatter(a, b);
+    fh->stats.exch_ns += cnio__now_ns() - t0;
+    return rc;
+}
+
+/*
+ * An aggregator's network I/O for one round, on a thread of its own, so that an MPI
+ * exchange of another round (on the calling thread) overlaps it. The stack is still
+ * used by one thread at a time: only this thread touches it until joined.
  */
 struct tp_net {
     pthread_t thread;
-    int running, rc;
+    int running, threaded, rc, write;
     cnio_file_t *fh;
     const struct tp_plan *p;
     struct tp_bufs *b;
     int64_t ns;
+    uint64_t end;               /* reads: the largest end a host returned */
 };
 
 static void *tp_net_main(void *arg)
@@ -484,33 +486,35 @@ static void *tp_net_main(void *arg)
     struct tp_net *n = arg;
     int64_t t0 = cnio__now_ns();
 
-    n->rc = tp_agg_write(n->fh, n->p, n->b, n->b->np_in, n->b->rlo);
+    n->rc = n->write ? tp_agg_write(n->fh, n->p, n->b, n->b->np_in, n->b->rlo)
+                     : tp_agg_read(n->fh, n->p, n->b, n->b->np_in, n->b->nb_in, n->b->rlo,
+                                   &n->end);
     n->ns = cnio__now_ns() - t0;
     return NULL;
 }
 
 static int tp_net_start(cnio_file_t *fh, const struct tp_plan *p, struct tp_bufs *b,
-                        struct tp_net *n)
+                        int write, struct tp_net *n)
 {
     if (!b->np_in)
         return 0;
-    *n = (struct tp_net){ .fh = fh, .p = p, .b = b };
-    if (pthread_create(&n->thread, NULL, tp_net_main, n) != 0) {
-        tp_net_main(n);
-        fh->stats.net_ns += n->ns;
-        return n->rc;
-    }
+    *n = (struct tp_net){ .fh = fh, .p = p, .b = b, .write = write };
     n->running = 1;
+    n->threaded = pthread_create(&n->thread, NULL, tp_net_main, n) == 0;
+    if (!n->threaded)
+        tp_net_main(n);         /* no thread: done now, the join collects the result */
     return 0;
 }
 
-static int tp_net_join(cnio_file_t *fh, struct tp_net *n)
+static int tp_net_join(cnio_file_t *fh, struct tp_net *n, uint64_t *end)
 {
     if (!n->running)
         return 0;
-    pthread_join(n->thread, NULL);
+    if (n->threaded)
+        pthread_join(n->thread, NULL);
     n->running = 0;
     fh->stats.net_ns += n->ns;
+    *end = CNIO_MAX(*end, n->end);
     return n->rc;
 }
 
@@ -547,11 +551,13 @@ static void tp_bufs_free(struct tp_bufs *b)
 }
 
 /*
- * Two-phase over all rounds, with two sets of buffers: while an aggregator's thread
- * writes round r from one set, the ranks exchange round r + 1 into the other. A local
- * error (a failed write or read at an aggregator) enters the next round's agreement,
- * so every rank leaves the loop at the same round. Returns this rank's status (agreed
- * by the caller).
+ * Two-phase over all rounds, with two sets of buffers so that an aggregator's network
+ * I/O (on a thread) overlaps an MPI exchange of a neighbouring round:
+ *   write, round r:  exchange r  | write r-1     then start write r
+ *   read,  round r:  exchange r, start read r | return r-1 to the ranks
+ * A local error (a failed write or read at an aggregator) enters the next round's
+ * agreement, so every rank leaves the loop at the same round. Returns this rank's
+ * status (agreed by the caller).
  */
 static int tp_two_phase(cnio_file_t *fh, const struct tp_summary *all, struct coll_access *a,
                         uint64_t *end)
@@ -560,7 +566,8 @@ static int tp_two_phase(cnio_file_t *fh, const struct tp_summary *all, struct co
     struct tp_bufs b[2];
     struct tp_cursor c = { 0, 0, 0 };
     struct tp_net net = { .running = 0 };
-    int rc, local = 0, r2;
+    int rc, local = 0, r2, prev_local = 0;
+    int64_t r = 0;
 
     memset(b, 0, sizeof(b));
     rc = tp_plan_make(fh, all, &p);
@@ -569,15 +576,28 @@ static int tp_two_phase(cnio_file_t *fh, const struct tp_summary *all, struct co
     if (rc == 0)
         rc = tp_bufs_init(&b[1], fh->size);
     rc = cnio__coll_agree(fh->comm, rc);
-    for (int64_t r = 0; r < p.nrounds && rc == 0; r++) {
-        rc = tp_round(fh, &p, a, &c, r, &b[r & 1], local, &local, end);
-        r2 = tp_net_join(fh, &net);
-        local = local ? local : r2;
-        if (rc == 0 && local == 0 && a->write)
-            local = tp_net_start(fh, &p, &b[r & 1], &net);
+    for (; r < p.nrounds && rc == 0; r++) {
+        struct tp_bufs *cur = &b[r & 1], *prev = &b[(r + 1) & 1];
+
+        rc = tp_round(fh, &p, a, &c, r, cur, local);
+        if (a->write) {
+            r2 = tp_net_join(fh, &net, end);
+            local = local ? local : r2;
+            if (rc == 0 && local == 0)
+                tp_net_start(fh, &p, cur, 1, &net);
+            continue;
+        }
+        if (rc == 0)
+            tp_net_start(fh, &p, cur, 0, &net);
+        if (rc == 0 && r > 0)
+            rc = tp_return(fh, a, prev, prev_local);
+        prev_local = tp_net_join(fh, &net, end);
+        local = local ? local : prev_local;
     }
-    r2 = tp_net_join(fh, &net);
+    r2 = tp_net_join(fh, &net, end);
     local = local ? local : r2;
+    if (rc == 0 && !a->write && r > 0)
+        rc = tp_return(fh, a, &b[(r - 1) & 1], prev_local);
     tp_bufs_free(&b[0]);
     tp_bufs_free(&b[1]);
     tp_plan_free(&p);
