@@ -270,3 +270,15 @@ int fx_connect(const struct fx *f, int i)
     }
     return fd;
 }
+
+int fx_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    int failed;
+
+    signal(SIGPIPE, SIG_IGN);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -6,6 +6,7 @@
 #ifndef CNIO_TEST_FIXTURE_H
 #define CNIO_TEST_FIXTURE_H
 
+#include <check.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,5 +45,9 @@ char *fx_local_path(const struct fx *f, int i, const char *name, char *buf, size
 void fx_fill(void *buf, size_t len, uint64_t seed);
 /* A TCP connection to server i (blocking, 5 s send/recv timeouts), or -1. */
 int fx_connect(const struct fx *f, int i);
+
+/* Runs suite s (Check's default fork mode, SIGPIPE ignored) and frees it: the
+ * process's exit status, EXIT_FAILURE when any test failed. */
+int fx_run(Suite *s);
 
 #endif /* CNIO_TEST_FIXTURE_H */

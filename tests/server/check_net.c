@@ -6,6 +6,7 @@
 #include "net.h"
 
 #include <arpa/inet.h>
+#include "fixture.h"
 #include <check.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -160,12 +161,5 @@ static Suite *net_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(net_suite());
-    int failed;
-
-    signal(SIGPIPE, SIG_IGN);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return fx_run(net_suite());
 }

@@ -458,12 +458,5 @@ static Suite *server_store_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(server_store_suite());
-    int failed;
-
-    signal(SIGPIPE, SIG_IGN);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return fx_run(server_store_suite());
 }

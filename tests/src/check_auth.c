@@ -6,6 +6,7 @@
 #include "auth.h"
 #include "log.h"
 
+#include "fixture.h"
 #include <check.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -428,11 +429,5 @@ static Suite *auth_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(auth_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return fx_run(auth_suite());
 }

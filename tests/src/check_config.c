@@ -4,6 +4,7 @@
 #include "common.h"
 #include "config.h"
 
+#include "fixture.h"
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -388,11 +389,5 @@ static Suite *config_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(config_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return fx_run(config_suite());
 }

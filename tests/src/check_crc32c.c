@@ -5,6 +5,7 @@
 #include "common.h"
 #include "wire.h"
 
+#include "fixture.h"
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,11 +159,5 @@ static Suite *crc32c_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(crc32c_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return fx_run(crc32c_suite());
 }

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "layout.h"
 
+#include "fixture.h"
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,11 +172,5 @@ static Suite *layout_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(layout_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return fx_run(layout_suite());
 }

@@ -5,6 +5,7 @@
 #include "common.h"
 #include "wire.h"
 
+#include "fixture.h"
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -633,11 +634,5 @@ static Suite *wire_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(wire_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return fx_run(wire_suite());
 }
