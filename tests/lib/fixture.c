@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -100,6 +101,9 @@ static pid_t fx_spawn(struct fx *f, int i, const char *const *extra)
     pid = fork();
     if (pid == 0) {
         int fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+        /* A test killed by its timeout must not leave its servers running. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (fd >= 0 && getenv("CNIO_FX_VERBOSE") == NULL) {
             dup2(fd, STDOUT_FILENO);
             dup2(fd, STDERR_FILENO);
