@@ -171,7 +171,7 @@ rig_cpu() { awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; print $5
 # The busy fraction of the machine between two rig_cpu readings.
 rig_busy() {
   awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); t = y[2] - x[2];
-    printf "%.2f", (t > 0 ? 1 - (y[1] - x[1]) / t : 0) }'
+    busy = 0; if (t > 0) busy = 1 - (y[1] - x[1]) / t; printf "%.2f", busy }'
 }
 
 # A number from a one-line JSON object: rig_jnum JSON KEY.
