@@ -11,17 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static struct fx fx;
-
-static void setup(void)
-{
-    ck_assert_int_eq(fx_start(&fx, 1, NULL), 0);
-}
-
-static void teardown(void)
-{
-    fx_stop(&fx);
-}
 
 static void send_raw(int fd, const void *buf, size_t len)
 {
@@ -65,7 +54,7 @@ START_TEST(test_handshake_ping)
     struct cnio_wire_hdr rh;
     uint8_t big[CNIO_WIRE_MAX_CTRL], back[CNIO_WIRE_MAX_CTRL];
 
-    st_session(&fx, 0, &c);
+    st_session(&st_fx, 0, &c);
     ck_assert_uint_eq(c.ch.max_payload, CNIO_WIRE_MAX_PAYLOAD);
     ck_assert_uint_eq(c.ch.credits, 16);
     ck_assert_uint_eq(c.ch.caps, 0);
@@ -87,11 +76,11 @@ START_TEST(test_wrong_key)
     uint8_t wrong[32];
 
     fx_fill(wrong, sizeof(wrong), 99);
-    ck_assert_int_eq(st_connect(&fx, 0, &bad), 0);
+    ck_assert_int_eq(st_connect(&st_fx, 0, &bad), 0);
     ck_assert_int_eq(st_auth_key(&bad, wrong, sizeof(wrong)), -CNIO_ERR_AUTH);
     ck_assert_int_eq(st_closed(bad.fd, 5000), 1);
     st_close(&bad);
-    st_session(&fx, 0, &good);
+    st_session(&st_fx, 0, &good);
     ping_ok(&good);
     st_close(&good);
 }
@@ -102,8 +91,8 @@ START_TEST(test_token_for_unknown_handle)
     struct st_conn c;
     struct cnio_key k;
 
-    st_key(&fx, &k);
-    ck_assert_int_eq(st_connect(&fx, 0, &c), 0);
+    st_key(&st_fx, &k);
+    ck_assert_int_eq(st_connect(&st_fx, 0, &c), 0);
     ck_assert_int_eq(st_auth_token(&c, &k, 0x1234, 0), -CNIO_ERR_AUTH);
     ck_assert_int_eq(st_closed(c.fd, 5000), 1);
     st_close(&c);
@@ -115,13 +104,13 @@ START_TEST(test_request_before_auth)
     struct st_conn c, good;
     struct cnio_wire_hdr h;
 
-    ck_assert_int_eq(st_connect(&fx, 0, &c), 0);
+    ck_assert_int_eq(st_connect(&st_fx, 0, &c), 0);
     memset(&h, 0, sizeof(h));
     h.type = CNIO_WIRE_PING;
     ck_assert_int_eq(st_send(c.fd, &h, "x", 1), 0);
     ck_assert_int_eq(st_closed(c.fd, 5000), 1);
     st_close(&c);
-    st_session(&fx, 0, &good);
+    st_session(&st_fx, 0, &good);
     ping_ok(&good);
     st_close(&good);
 }
@@ -135,9 +124,9 @@ static void garbage_case(struct st_conn *good, int auth, int which)
     uint8_t buf[CNIO_WIRE_HDR_SIZE + 16];
 
     if (auth)
-        st_session(&fx, 0, &c);
+        st_session(&st_fx, 0, &c);
     else
-        ck_assert_int_eq(st_connect(&fx, 0, &c), 0);
+        ck_assert_int_eq(st_connect(&st_fx, 0, &c), 0);
     switch (which) {
     case 0:   /* random bytes */
         fx_fill(buf, sizeof(buf), 42);
@@ -171,7 +160,7 @@ START_TEST(test_garbage_closes_only_that_connection)
 {
     struct st_conn good;
 
-    st_session(&fx, 0, &good);
+    st_session(&st_fx, 0, &good);
     for (int auth = 0; auth < 2; auth++)
         for (int which = 0; which < 5; which++)
             garbage_case(&good, auth, which);
@@ -185,8 +174,8 @@ START_TEST(test_malformed_payload_closes)
     uint8_t p[CNIO_WIRE_OPEN_FIXED + 4];
     struct cnio_wire_hdr h;
 
-    st_session(&fx, 0, &good);
-    st_session(&fx, 0, &c);
+    st_session(&st_fx, 0, &good);
+    st_session(&st_fx, 0, &c);
     memset(p, 0, sizeof(p));
     cnio__put_le32(p + 20, 100);   /* name_len past the payload */
     memset(&h, 0, sizeof(h));
@@ -196,7 +185,7 @@ START_TEST(test_malformed_payload_closes)
     ck_assert_int_eq(st_closed(c.fd, 5000), 1);
     st_close(&c);
 
-    st_session(&fx, 0, &c);
+    st_session(&st_fx, 0, &c);
     cnio__put_le64(p, (uint64_t)CNIO_WIRE_MAX_PAYLOAD + 1);   /* READ over 16 MiB */
     memset(&h, 0, sizeof(h));
     h.type = CNIO_WIRE_READ;
@@ -213,7 +202,7 @@ START_TEST(test_wrong_session)
 {
     struct st_conn c;
 
-    st_session(&fx, 0, &c);
+    st_session(&st_fx, 0, &c);
     c.session++;
     ck_assert_int_eq(st_call(&c, CNIO_WIRE_PING, 0, 0, "x", 1, NULL, NULL, 0), -CNIO_ERR_PROTO);
     ck_assert_int_eq(st_closed(c.fd, 5000), 1);
@@ -227,7 +216,7 @@ START_TEST(test_wrong_state_frames)
     struct cnio_wire_hdr h, rh;
     uint8_t p[CNIO_WIRE_AUTH_SIZE], rbuf[64];
 
-    st_session(&fx, 0, &c);
+    st_session(&st_fx, 0, &c);
     memset(p, 0, sizeof(p));
     cnio__put_le32(p, CNIO_WIRE_AUTH_KEY);
     ck_assert_int_eq(st_call(&c, CNIO_WIRE_AUTH, 0, 0, p, sizeof(p), NULL, NULL, 0),
@@ -252,17 +241,17 @@ START_TEST(test_max_conns)
     struct st_conn a, b, c;
     int ret = -1;
 
-    fx_stop(&fx);
-    ck_assert_int_eq(fx_start(&fx, 1, extra), 0);
-    st_session(&fx, 0, &a);
-    st_session(&fx, 0, &b);
-    ck_assert_int_eq(st_connect(&fx, 0, &c), -CNIO_ERR_LIMIT);
+    fx_stop(&st_fx);
+    ck_assert_int_eq(fx_start(&st_fx, 1, extra), 0);
+    st_session(&st_fx, 0, &a);
+    st_session(&st_fx, 0, &b);
+    ck_assert_int_eq(st_connect(&st_fx, 0, &c), -CNIO_ERR_LIMIT);
     ck_assert_int_eq(st_closed(c.fd, 5000), 1);
     st_close(&c);
     ping_ok(&a);
     st_close(&b);
     for (int t = 0; t < 100 && ret; t++) {   /* the server notices b's close soon */
-        ret = st_connect(&fx, 0, &c);
+        ret = st_connect(&st_fx, 0, &c);
         if (ret) {
             st_close(&c);
             usleep(20000);
@@ -279,7 +268,7 @@ START_TEST(test_unknown_type_and_handle)
     struct st_conn c;
     struct cnio_wire_hdr rh;
 
-    st_session(&fx, 0, &c);
+    st_session(&st_fx, 0, &c);
     ck_assert_int_eq(st_write(&c, 0x5555, 0, "abc", 3), -CNIO_ERR_NOENT);
     ck_assert_int_eq(st_call(&c, CNIO_WIRE_SYNC, 0x5555, 0, NULL, 0, &rh, NULL, 0),
                      -CNIO_ERR_NOENT);
@@ -296,7 +285,7 @@ START_TEST(test_auth_timeout)
     struct st_conn c;
     int64_t t0 = cnio__now_ms();
 
-    ck_assert_int_eq(st_connect(&fx, 0, &c), 0);
+    ck_assert_int_eq(st_connect(&st_fx, 0, &c), 0);
     ck_assert_int_eq(st_closed(c.fd, 15000), 1);
     ck_assert_int_ge(cnio__now_ms() - t0, 9000);
     st_close(&c);
@@ -309,7 +298,7 @@ static Suite *server_proto_suite(void)
     TCase *tc = tcase_create("conversation");
     TCase *slow = tcase_create("timeouts");
 
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, st_setup, st_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_handshake_ping);
     tcase_add_test(tc, test_wrong_key);
@@ -322,7 +311,7 @@ static Suite *server_proto_suite(void)
     tcase_add_test(tc, test_max_conns);
     tcase_add_test(tc, test_unknown_type_and_handle);
     suite_add_tcase(s, tc);
-    tcase_add_checked_fixture(slow, setup, teardown);
+    tcase_add_checked_fixture(slow, st_setup, st_teardown);
     tcase_set_timeout(slow, 60);
     tcase_add_test(slow, test_auth_timeout);
     suite_add_tcase(s, slow);

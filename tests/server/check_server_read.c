@@ -19,17 +19,6 @@
 #define UNIT 65536
 #define BIG (4u << 20)
 
-static struct fx fx;
-
-static void setup(void)
-{
-    ck_assert_int_eq(fx_start(&fx, 1, NULL), 0);
-}
-
-static void teardown(void)
-{
-    fx_stop(&fx);
-}
 
 START_TEST(test_read_ranges)
 {
@@ -40,7 +29,7 @@ START_TEST(test_read_ranges)
     uint64_t h;
     int fd;
 
-    st_session(&fx, 0, &c);
+    st_session(&st_fx, 0, &c);
     ck_assert_int_eq(st_open(&c, "r", RW, 1, UNIT, 0, &h, NULL), 0);
     fx_fill(data, sizeof(data), 11);
     ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
@@ -53,7 +42,7 @@ START_TEST(test_read_ranges)
     ck_assert_uint_eq(got, 200003);
     ck_assert_int_eq(memcmp(back, data + BIG - 200003, got), 0);
     /* the file shrinks behind the server's back: replies follow the new size */
-    ck_assert_ptr_nonnull(fx_local_path(&fx, 0, "r", path, sizeof(path)));
+    ck_assert_ptr_nonnull(fx_local_path(&st_fx, 0, "r", path, sizeof(path)));
     fd = open(path, O_RDWR);
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(ftruncate(fd, 1 << 20), 0);
@@ -111,11 +100,11 @@ START_TEST(test_read_while_truncated)
     uint64_t h;
     int intact = 0;
 
-    st_session(&fx, 0, &c);
+    st_session(&st_fx, 0, &c);
     ck_assert_int_eq(st_open(&c, "t", RW, 1, UNIT, 0, &h, NULL), 0);
     fx_fill(data, sizeof(data), 12);
     ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
-    ck_assert_ptr_nonnull(fx_local_path(&fx, 0, "t", path, sizeof(path)));
+    ck_assert_ptr_nonnull(fx_local_path(&st_fx, 0, "t", path, sizeof(path)));
     s.fd = open(path, O_RDWR);
     ck_assert_int_ge(s.fd, 0);
     atomic_init(&s.stop, 0);
@@ -126,7 +115,7 @@ START_TEST(test_read_while_truncated)
             continue;
         }
         st_close(&c);   /* the server dropped this connection: the others go on */
-        st_session(&fx, 0, &c);
+        st_session(&st_fx, 0, &c);
         ck_assert_int_eq(st_open(&c, "t", CNIO_WIRE_O_WRITE, 0, 0, 0, &h, NULL), 0);
     }
     atomic_store(&s.stop, 1);
@@ -147,7 +136,7 @@ static Suite *server_read_suite(void)
     Suite *s = suite_create("server_read");
     TCase *tc = tcase_create("read");
 
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, st_setup, st_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_read_ranges);
     tcase_add_test(tc, test_read_while_truncated);

@@ -18,21 +18,10 @@
 #define RW (CNIO_WIRE_O_CREATE | CNIO_WIRE_O_WRITE)
 #define UNIT 65536
 
-static struct fx fx;
-
-static void setup(void)
-{
-    ck_assert_int_eq(fx_start(&fx, 1, NULL), 0);
-}
-
-static void teardown(void)
-{
-    fx_stop(&fx);
-}
 
 static char *root_path(const char *name, char *buf, size_t cap)
 {
-    return fx_local_path(&fx, 0, name, buf, cap);
+    return fx_local_path(&st_fx, 0, name, buf, cap);
 }
 
 START_TEST(test_traversal_refused)
@@ -46,7 +35,7 @@ START_TEST(test_traversal_refused)
     struct st_conn c;
     uint64_t h;
 
-    st_session(&fx, 0, &c);
+    st_session(&st_fx, 0, &c);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ck_assert_msg(st_open(&c, bad[i], RW, 1, UNIT, 0, NULL, NULL) == -CNIO_ERR_ACCESS,
                       "%s", bad[i]);
@@ -54,7 +43,7 @@ START_TEST(test_traversal_refused)
         ck_assert_int_eq(st_unlink(&c, bad[i]), -CNIO_ERR_ACCESS);
     }
     /* symlinks inside the root that lead outside it */
-    snprintf(target, sizeof(target), "%s/outside", fx.dir);
+    snprintf(target, sizeof(target), "%s/outside", st_fx.dir);
     ck_assert_int_eq(mkdir(target, 0755), 0);
     ck_assert_int_eq(symlink(target, root_path("out", path, sizeof(path))), 0);
     ck_assert_int_eq(symlink("..", root_path("up", path, sizeof(path))), 0);
@@ -86,7 +75,7 @@ START_TEST(test_open_semantics)
     char path[PATH_MAX];
     uint64_t h, ro;
 
-    st_session(&fx, 0, &c);
+    st_session(&st_fx, 0, &c);
     ck_assert_int_eq(st_open(&c, "d1/d2/obj", CNIO_WIRE_O_WRITE, 0, 0, 0, NULL, NULL),
                      -CNIO_ERR_NOENT);
     ck_assert_int_eq(st_open(&c, "d1/d2/obj", RW, 4, UNIT, 2, &h, &info), 0);
@@ -141,7 +130,7 @@ START_TEST(test_write_read)
     uint64_t h;
     int fd;
 
-    st_session(&fx, 0, &c);
+    st_session(&st_fx, 0, &c);
     ck_assert_int_eq(st_open(&c, "data", RW, 1, UNIT, 0, &h, NULL), 0);
     fx_fill(big, sizeof(big), 7);
     ck_assert_int_eq(st_write(&c, h, 0, big, sizeof(big)), 0);
@@ -188,7 +177,7 @@ START_TEST(test_setsize_stat)
     uint64_t h;
     int fd;
 
-    st_session(&fx, 0, &c);
+    st_session(&st_fx, 0, &c);
     ck_assert_int_eq(st_open(&c, "sz/obj", RW, 2, 4096, 1, &h, NULL), 0);
     ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, 20000, NULL, 0, &rh, buf, sizeof(buf)), 0);
     ck_assert_int_eq(cnio__wire_info_parse(buf, rh.length, &info), 0);
@@ -265,7 +254,7 @@ START_TEST(test_list)
     struct st_conn c;
     int n, pages;
 
-    st_session(&fx, 0, &c);
+    st_session(&st_fx, 0, &c);
     ck_assert_int_eq(st_open(&c, "dir/b", RW, 1, UNIT, 0, NULL, NULL), 0);
     ck_assert_int_eq(st_open(&c, "dir/a", RW, 1, UNIT, 0, NULL, NULL), 0);
     ck_assert_int_eq(st_open(&c, "dir/sub/c", RW, 1, UNIT, 0, NULL, NULL), 0);
@@ -306,7 +295,7 @@ START_TEST(test_unlink)
     char path[PATH_MAX];
     struct st_conn c;
 
-    st_session(&fx, 0, &c);
+    st_session(&st_fx, 0, &c);
     ck_assert_int_eq(st_open(&c, "u/obj", RW, 1, UNIT, 0, NULL, NULL), 0);
     ck_assert_int_eq(st_unlink(&c, "u/obj"), 0);
     ck_assert_int_eq(st_stat(&c, "u/obj", &info), -CNIO_ERR_NOENT);
@@ -325,8 +314,8 @@ START_TEST(test_handle_lifetime)
     uint64_t h;
     int ret = 0;
 
-    st_session(&fx, 0, &a);
-    st_session(&fx, 0, &b);
+    st_session(&st_fx, 0, &a);
+    st_session(&st_fx, 0, &b);
     ck_assert_int_eq(st_open(&a, "life", RW, 1, UNIT, 0, &h, NULL), 0);
     ck_assert_int_eq(st_write(&b, h, 0, "from b", 6), 0);
     st_close(&a);
@@ -347,16 +336,16 @@ START_TEST(test_max_open)
     uint64_t h[3];
     int ret = -1;
 
-    fx_stop(&fx);
-    ck_assert_int_eq(fx_start(&fx, 1, extra), 0);
-    st_session(&fx, 0, &a);
+    fx_stop(&st_fx);
+    ck_assert_int_eq(fx_start(&st_fx, 1, extra), 0);
+    st_session(&st_fx, 0, &a);
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(st_open(&a, "lim", RW, 1, UNIT, 0, &h[i], NULL), 0);
     ck_assert_int_eq(st_open(&a, "lim", RW, 1, UNIT, 0, NULL, NULL), -CNIO_ERR_LIMIT);
     ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, h[0], 0, NULL, 0, NULL, NULL, 0), 0);
     ck_assert_int_eq(st_open(&a, "lim", RW, 1, UNIT, 0, &h[0], NULL), 0);
     st_close(&a);   /* its handles go with it */
-    st_session(&fx, 0, &b);
+    st_session(&st_fx, 0, &b);
     for (int t = 0; t < 200 && ret; t++) {
         ret = st_open(&b, "lim", 0, 0, 0, 0, NULL, NULL);
         if (ret)
@@ -379,11 +368,11 @@ START_TEST(test_token_auth)
     uint32_t got;
     uint64_t h1, h2;
 
-    st_key(&fx, &k);
-    st_session(&fx, 0, &owner);
+    st_key(&st_fx, &k);
+    st_session(&st_fx, 0, &owner);
     ck_assert_int_eq(st_open(&owner, "tok1", RW, 1, UNIT, 0, &h1, NULL), 0);
     ck_assert_int_eq(st_open(&owner, "tok2", RW, 1, UNIT, 0, &h2, NULL), 0);
-    ck_assert_int_eq(st_connect(&fx, 0, &tok), 0);
+    ck_assert_int_eq(st_connect(&st_fx, 0, &tok), 0);
     ck_assert_int_eq(st_auth_token(&tok, &k, h1, 5), 0);
     ck_assert_int_eq(st_write(&tok, h1, 0, "token data", 10), 0);
     ck_assert_int_eq(st_read(&tok, h1, 0, buf, sizeof(buf), &got), 0);
@@ -423,11 +412,11 @@ START_TEST(test_token_auth)
     st_close(&tok);
     /* rank 5's token does not authenticate rank 6, nor another handle */
     ck_assert_int_eq(cnio__auth_token(&k, h1, 5, token), 0);
-    ck_assert_int_eq(st_connect(&fx, 0, &tok), 0);
+    ck_assert_int_eq(st_connect(&st_fx, 0, &tok), 0);
     ck_assert_int_eq(st_auth_raw(&tok, token, sizeof(token), CNIO_WIRE_AUTH_TOKEN, 6, h1),
                      -CNIO_ERR_AUTH);
     st_close(&tok);
-    ck_assert_int_eq(st_connect(&fx, 0, &tok), 0);
+    ck_assert_int_eq(st_connect(&st_fx, 0, &tok), 0);
     ck_assert_int_eq(st_auth_raw(&tok, token, sizeof(token), CNIO_WIRE_AUTH_TOKEN, 5, h2),
                      -CNIO_ERR_AUTH);
     st_close(&tok);
@@ -441,7 +430,7 @@ static Suite *server_store_suite(void)
     Suite *s = suite_create("server_store");
     TCase *tc = tcase_create("objects");
 
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, st_setup, st_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_traversal_refused);
     tcase_add_test(tc, test_open_semantics);

@@ -243,3 +243,15 @@ int st_read(struct st_conn *c, uint64_t handle, uint64_t off, void *buf, uint32_
         *got = rh.length;
     return ret;
 }
+
+struct fx st_fx;
+
+void st_setup(void)
+{
+    ck_assert_int_eq(fx_start(&st_fx, 1, NULL), 0);
+}
+
+void st_teardown(void)
+{
+    fx_stop(&st_fx);
+}

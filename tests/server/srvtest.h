@@ -31,6 +31,12 @@ int st_recv(int fd, struct cnio_wire_hdr *h, uint8_t *buf, size_t cap);
 int st_closed(int fd, int timeout_ms);
 
 /* Connects to server i and reads the CHALLENGE (its status: 0, or -CNIO_ERR_LIMIT). */
+/* The one-server fixture most server tests share: st_setup starts st_fx (one
+ * cnio-server), st_teardown stops it (tcase_add_checked_fixture). */
+extern struct fx st_fx;
+void st_setup(void);
+void st_teardown(void);
+
 int st_connect(const struct fx *f, int i, struct st_conn *c);
 /* AUTH with the key (mode KEY) or a token derived from it: the reply's status. */
 int st_auth_key(struct st_conn *c, const uint8_t *k, size_t klen);
