@@ -38,7 +38,8 @@ int cnio__coll_agree(MPI_Comm comm, int rc);
 int cnio__coll_hints(const struct cnio_uri *u, MPI_Info info, struct cnio_hints *h);
 /* With CNIO_STATS set: gathers and prints the statistics summary (collective). */
 int cnio__coll_stats(cnio_file_t *fh, double secs);
-/* Sets status (if not MPI_STATUS_IGNORE) to nbytes transferred of datatype. */
-void cnio__coll_set_status(MPI_Status *status, MPI_Datatype datatype, int64_t nbytes);
+/* Sets status (if not MPI_STATUS_IGNORE) to nbytes transferred: MPI_Get_count with the
+ * call's datatype then gives the items. */
+void cnio__coll_set_status(MPI_Status *status, int64_t nbytes);
 
 #endif /* CNIO_COLL_H */

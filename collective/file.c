@@ -70,9 +70,8 @@ int cnio__coll_hints(const struct cnio_uri *u, MPI_Info info, struct cnio_hints 
     return rc;
 }
 
-void cnio__coll_set_status(MPI_Status *status, MPI_Datatype datatype, int64_t nbytes)
+void cnio__coll_set_status(MPI_Status *status, int64_t nbytes)
 {
-    (void)datatype;
     if (status != MPI_STATUS_IGNORE)
         MPI_Status_set_elements_x(status, MPI_BYTE, (MPI_Count)nbytes);
 }

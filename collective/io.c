@@ -45,7 +45,7 @@ CNIO_API int cnio_file_write_at(cnio_file_t *fh, MPI_Offset offset, const void *
     if (rc == 0)
         rc = cnio__access_direct(fh, &a, NULL);
     if (rc == 0)
-        cnio__coll_set_status(status, datatype, a.nbytes);
+        cnio__coll_set_status(status, a.nbytes);
     fh->stats.bytes_written += rc == 0 ? (uint64_t)a.nbytes : 0;
     cnio__access_free(&a);
     return rc;
@@ -67,7 +67,7 @@ CNIO_API int cnio_file_read_at(cnio_file_t *fh, MPI_Offset offset, void *buf, in
         rc = cnio__access_eof(fh, &a, end, &eof);
     if (rc == 0) {
         cnio__access_unpack(&a);
-        cnio__coll_set_status(status, datatype, cnio__access_bytes_before(&a, eof));
+        cnio__coll_set_status(status, cnio__access_bytes_before(&a, eof));
         fh->stats.bytes_read += (uint64_t)a.nbytes;
     }
     cnio__access_free(&a);

@@ -678,7 +678,7 @@ static int tp_access_all(cnio_file_t *fh, MPI_Offset offset, const void *buf, in
         rc = cnio__coll_agree(fh->comm, tp_read_count(fh, &a, end, &nread));
     if (rc == 0) {
         cnio__access_unpack(&a);
-        cnio__coll_set_status(status, datatype, write ? a.nbytes : nread);
+        cnio__coll_set_status(status, write ? a.nbytes : nread);
         if (write)
             fh->stats.bytes_written += (uint64_t)a.nbytes;
         else

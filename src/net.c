@@ -4,9 +4,6 @@
  * Every send and receive uses MSG_DONTWAIT (and MSG_NOSIGNAL), so the deadlines hold
  * even on a socket left in blocking mode, and a closed peer never raises SIGPIPE.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1   /* TCP_USER_TIMEOUT, NI_MAXHOST */
-#endif
 #include "common.h"
 #include "net.h"
 

@@ -11,11 +11,6 @@
 #ifndef CNIO_SERVER_H
 #define CNIO_SERVER_H
 
-/* accept4, signalfd, strsignal, ...: every file here includes this header first. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1
-#endif
-
 #include "common.h"
 #include "auth.h"
 #include "layout.h"
