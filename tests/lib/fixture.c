@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -188,6 +189,48 @@ int fx_kill(struct fx *f, int i, int sig)
     kill(f->pid[i], SIGKILL);
     waitpid(f->pid[i], &status, 0);
     f->pid[i] = 0;
+    return -1;
+}
+
+/* 1 when every thread of pid is stopped ('T' in /proc/PID/task/TID/stat), else 0. */
+static int fx_all_stopped(pid_t pid)
+{
+    char path[300], buf[512];
+    struct dirent *d;
+    int stopped = 1;
+    DIR *dir;
+
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    dir = opendir(path);
+    if (!dir)
+        return 0;
+    while (stopped && (d = readdir(dir))) {
+        char *paren;
+        FILE *fp;
+
+        if (d->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)pid, d->d_name);
+        fp = fopen(path, "r");
+        if (!fp || !fgets(buf, sizeof(buf), fp) || !(paren = strrchr(buf, ')')) ||
+            paren[1] != ' ' || paren[2] != 'T')
+            stopped = 0;
+        if (fp)
+            fclose(fp);
+    }
+    closedir(dir);
+    return stopped;
+}
+
+int fx_sigstop(struct fx *f, int i)
+{
+    if (i < 0 || i >= f->n || f->pid[i] <= 0 || kill(f->pid[i], SIGSTOP) < 0)
+        return -1;
+    for (int t = 0; t < 500; t++) {
+        if (fx_all_stopped(f->pid[i]))
+            return 0;
+        fx_sleep_ms(10);
+    }
     return -1;
 }
 

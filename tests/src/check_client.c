@@ -479,7 +479,7 @@ START_TEST(server_stopped)
 
     ck_assert_int_eq(open_obj("stopped", "timeout_ms=1000", RW, &o), 0);
     ck_assert_int_eq(cnio__obj_pwrite(o, w, MiB, 0), MiB);
-    kill(fx.pid[1], SIGSTOP);
+    ck_assert_int_eq(fx_sigstop(&fx, 1), 0);
     t0 = now_s();
     ret = cnio__obj_pwrite(o, w, len, 0);
     dt = now_s() - t0;
@@ -489,7 +489,7 @@ START_TEST(server_stopped)
     kill(fx.pid[1], SIGCONT);
     cnio__obj_close(o);
     /* a fresh open while it is stopped also times out, at connect or handshake */
-    kill(fx.pid[1], SIGSTOP);
+    ck_assert_int_eq(fx_sigstop(&fx, 1), 0);
     t0 = now_s();
     ck_assert_int_eq(open_obj("stopped", "timeout_ms=1000", RW, &o), -CNIO_ERR_TIMEOUT);
     ck_assert_msg(now_s() - t0 < 1.0 + 2.0, "open took %.2f s", now_s() - t0);
