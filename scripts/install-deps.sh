@@ -8,7 +8,7 @@ set -euo pipefail
 pkgs=(
   build-essential autoconf automake libtool pkg-config
   libopenmpi-dev openmpi-bin
-  check libssl-dev libfabric-dev libhdf5-openmpi-dev
+  check libssl-dev libisal-dev libfabric-dev libhdf5-openmpi-dev
   valgrind iproute2 procps psmisc
 )
 bench_pkgs=(

@@ -18,15 +18,29 @@
  * a fixed n is a 32x32 bit-matrix product, tabulated once per block size as four
  * 256-entry tables (one per byte of the register).
  *
+ * When the build found Intel's ISA-L (configure --with-isal, the default when it is
+ * installed), cnio__crc32c uses its crc32_iscsi instead: it picks at run time the best
+ * of its own implementations for the CPU, and the one for AVX-512 with VPCLMULQDQ folds
+ * 256 bytes per step with carry-less multiplication, about twice the speed of the
+ * three-stream loop here (bench_crc32c: 55 against 27 GB/s on a 1 MiB buffer, 24 against
+ * 14 GB/s streaming from memory, on the AMD EPYC of doc/performance.md). The two
+ * implementations here remain the fallback and the reference the tests hold it to.
+ *
  * The public convention: cnio__crc32c(0, buf, len) is the standard CRC32C of buf
  * (initial value ~0 and final xor ~0 are applied inside), and
  * cnio__crc32c(cnio__crc32c(0, a, n), b, m) is the CRC of a || b.
  */
+#include "cnio_config.h"
 #include "common.h"
 #include "wire.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <string.h>
+
+#ifdef HAVE_ISAL
+#include <isa-l/crc.h>
+#endif
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define CRC_HAVE_X86 1
@@ -232,7 +246,40 @@ int cnio__crc32c_have_hw(void)
     return crc_hw_ok;
 }
 
+/* ISA-L's crc32_iscsi works on the raw register (no inversions) and takes an int length. */
+uint32_t cnio__crc32c_isal(uint32_t crc, const void *buf, size_t len)
+{
+#ifdef HAVE_ISAL
+    const uint8_t *p = buf;
+    unsigned int c = ~crc;
+
+    while (len) {
+        int n = len > (size_t)INT_MAX ? (INT_MAX & ~63) : (int)len;
+
+        c = crc32_iscsi((unsigned char *)p, n, c);
+        p += n;
+        len -= (size_t)n;
+    }
+    return ~c;
+#else
+    return cnio__crc32c_hw(crc, buf, len);
+#endif
+}
+
+const char *cnio__crc32c_impl(void)
+{
+#ifdef HAVE_ISAL
+    return "isa-l";
+#else
+    return cnio__crc32c_have_hw() ? "sse4.2" : "software";
+#endif
+}
+
 uint32_t cnio__crc32c(uint32_t crc, const void *buf, size_t len)
 {
+#ifdef HAVE_ISAL
+    return cnio__crc32c_isal(crc, buf, len);
+#else
     return cnio__crc32c_hw(crc, buf, len);
+#endif
 }

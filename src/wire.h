@@ -147,12 +147,16 @@ struct cnio_wire_entry {
 
 /* CRC32C (Castagnoli), hardware-accelerated where the CPU has it. crc starts at 0. */
 uint32_t cnio__crc32c(uint32_t crc, const void *buf, size_t len);
-/* The two implementations behind cnio__crc32c, for tests and benchmarks: portable
- * slicing-by-8, and SSE4.2 (which falls back to software where the CPU lacks it). */
+/* The implementations behind cnio__crc32c, for tests and benchmarks: portable
+ * slicing-by-8, SSE4.2 (which falls back to software where the CPU lacks it), and
+ * ISA-L's (which is the SSE4.2 one when the build has no ISA-L). */
 uint32_t cnio__crc32c_sw(uint32_t crc, const void *buf, size_t len);
 uint32_t cnio__crc32c_hw(uint32_t crc, const void *buf, size_t len);
-/* 1 when cnio__crc32c uses the hardware instruction, else 0. */
+uint32_t cnio__crc32c_isal(uint32_t crc, const void *buf, size_t len);
+/* 1 when the CPU has the SSE4.2 crc32 instruction, else 0. */
 int cnio__crc32c_have_hw(void);
+/* Which implementation cnio__crc32c uses: "isa-l", "sse4.2" or "software". */
+const char *cnio__crc32c_impl(void);
 
 /* Header: encode into out[CNIO_WIRE_HDR_SIZE] (fills magic and header crc; a version of
  * 0 is written as CNIO_WIRE_VERSION; payload_crc is the caller's). */

@@ -1,6 +1,6 @@
 /*
- * check_crc32c.c - CRC32C: published vectors, hardware against software against a
- * bit-at-a-time reference, chaining.
+ * check_crc32c.c - CRC32C: published vectors, ISA-L and SSE4.2 against software against
+ * a bit-at-a-time reference, chaining.
  */
 #include "common.h"
 #include "wire.h"
@@ -12,7 +12,8 @@
 
 typedef uint32_t (*crc_fn)(uint32_t, const void *, size_t);
 
-static const crc_fn crc_impls[] = { cnio__crc32c, cnio__crc32c_sw, cnio__crc32c_hw };
+static const crc_fn crc_impls[] = { cnio__crc32c, cnio__crc32c_sw, cnio__crc32c_hw,
+                                     cnio__crc32c_isal };
 
 /* The definition, one bit at a time. */
 static uint32_t crc_ref(const uint8_t *p, size_t len)
@@ -77,6 +78,7 @@ START_TEST(test_small_lengths_unaligned)
             ref = crc_ref(buf + start, len);
             ck_assert_uint_eq(cnio__crc32c_sw(0, buf + start, len), ref);
             ck_assert_uint_eq(cnio__crc32c_hw(0, buf + start, len), ref);
+            ck_assert_uint_eq(cnio__crc32c_isal(0, buf + start, len), ref);
             ck_assert_uint_eq(cnio__crc32c(0, buf + start, len), ref);
         }
     }
@@ -100,13 +102,15 @@ START_TEST(test_large_lengths)
 
             ck_assert_uint_eq(cnio__crc32c_sw(0, buf + start, lens[i]), ref);
             ck_assert_uint_eq(cnio__crc32c_hw(0, buf + start, lens[i]), ref);
+            ck_assert_uint_eq(cnio__crc32c_isal(0, buf + start, lens[i]), ref);
         }
     }
     for (int round = 0; round < 50; round++) {
         size_t len = rng() % (max - 8), start = rng() % 8;
+        uint32_t sw = cnio__crc32c_sw(0, buf + start, len);
 
-        ck_assert_uint_eq(cnio__crc32c_hw(0, buf + start, len),
-                          cnio__crc32c_sw(0, buf + start, len));
+        ck_assert_uint_eq(cnio__crc32c_hw(0, buf + start, len), sw);
+        ck_assert_uint_eq(cnio__crc32c_isal(0, buf + start, len), sw);
     }
     free(buf);
 }
@@ -139,6 +143,8 @@ START_TEST(test_dispatch)
     fill(buf, sizeof(buf));
     ck_assert_int_ge(cnio__crc32c_have_hw(), 0);
     ck_assert_uint_eq(cnio__crc32c(0, buf, sizeof(buf)), cnio__crc32c_sw(0, buf, sizeof(buf)));
+    ck_assert(!strcmp(cnio__crc32c_impl(), "isa-l") || !strcmp(cnio__crc32c_impl(), "sse4.2") ||
+              !strcmp(cnio__crc32c_impl(), "software"));
 }
 END_TEST
 
