@@ -1,11 +1,13 @@
 /*
- * check_server_life.c - cnio-server as a process: usage and startup errors, shutdown on
- * SIGTERM while a client streams writes, backpressure, and (when valgrind is installed)
- * no leaks after a session.
+ * check_server_life.c - cnio-server as a process: usage and startup errors, connections
+ * spread evenly over the worker threads, shutdown on SIGTERM while a client streams
+ * writes, backpressure, and (when valgrind is installed) no leaks after a session.
  */
 #include "srvtest.h"
 
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -310,6 +312,88 @@ static void leak_session(void)
     ck_assert_int_eq(st_write(&c, h2, 0, "x", 1), 0);
 }
 
+/* The worker serving the connection from local port port, by server 0's debug log
+ * ("127.0.0.1:PORT: connection served by worker W"); -1 when not there. */
+static int worker_of(const struct fx *fx, unsigned port)
+{
+    char path[PATH_MAX + 16], line[512], want[64];
+    FILE *log;
+    int w = -1;
+
+    snprintf(path, sizeof(path), "%s/server0.log", fx->dir);
+    snprintf(want, sizeof(want), "127.0.0.1:%u: connection served by worker ", port);
+    log = fopen(path, "r");
+    ck_assert_ptr_nonnull(log);
+    while (fgets(line, sizeof(line), log)) {
+        const char *p = strstr(line, want);
+
+        if (p)
+            w = atoi(p + strlen(want));
+    }
+    fclose(log);
+    return w;
+}
+
+/* A connection to server 0 that the server has started serving (CHALLENGE received),
+ * and the worker serving it. */
+static int served_conn(const struct fx *fx, int *worker)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    struct cnio_wire_hdr h;
+    uint8_t buf[256];
+    int fd = fx_connect(fx, 0);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_ge(st_recv(fd, &h, buf, sizeof(buf)), 0);
+    ck_assert_uint_eq(h.type, CNIO_WIRE_CHALLENGE);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *worker = worker_of(fx, ntohs(a.sin_port));
+    ck_assert_int_ge(*worker, 0);
+    return fd;
+}
+
+/* Connections arriving together (as a collective open's do) are spread over the
+ * workers, and a worker whose connections closed gets the next ones. Before, one worker
+ * accepted a whole burst and served it alone. */
+START_TEST(test_workers_balanced)
+{
+    static const char *const args[] = { "--threads", "3", "--log-level", "debug", NULL };
+    int fds[6], worker[6], count[3] = { 0 }, w0 = -1, w, w2, both = 0;
+
+    ck_assert_int_eq(fx_start(&f, 1, args), 0);
+    for (int i = 0; i < 6; i++) {
+        fds[i] = served_conn(&f, &worker[i]);
+        ck_assert_int_lt(worker[i], 3);
+        count[worker[i]]++;
+    }
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(count[i] == 2, "worker %d serves %d of 6 connections", i, count[i]);
+    for (int i = 0; i < 6; i++) {
+        if (worker[i] == worker[0]) {
+            w0 = worker[i];
+            close(fds[i]);
+            fds[i] = -1;
+        }
+    }
+    /* Once the server has seen both closes (loads 0/2/2) the next two connections both
+     * go to w0; until then, or if closing did not count, two go to different workers. */
+    for (int tries = 0; tries < 500 && !both; tries++) {
+        int a = served_conn(&f, &w), b = served_conn(&f, &w2);
+
+        both = w == w0 && w2 == w0;
+        close(a);
+        close(b);
+        usleep(10000);
+    }
+    ck_assert_msg(both, "closed connections still count against worker %d", w0);
+    for (int i = 0; i < 6; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    ck_assert_int_eq(fx_kill(&f, 0, SIGTERM), 0);
+}
+END_TEST
+
 START_TEST(test_valgrind_clean)
 {
     char wrapper[] = "/tmp/cnio-vg-XXXXXX", script[PATH_MAX + 32], log[PATH_MAX + 32];
@@ -352,6 +436,7 @@ static Suite *server_life_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_usage);
     tcase_add_test(tc, test_startup_failures);
+    tcase_add_test(tc, test_workers_balanced);
     tcase_add_test(tc, test_sigterm_while_streaming);
     tcase_add_test(tc, test_backpressure);
     tcase_add_test(tc, test_valgrind_clean);
