@@ -24,7 +24,7 @@
 # Every figure is one run; the summary prints the median over repetitions of each, the
 # ratios, and writes bench/results/compare-STAMP.{csv,txt,png}. Everything it starts it
 # stops; every run is bounded by a timeout. --replot remakes the summary and the plot of an
-# earlier run from its CSV, running nothing. Default run: about 4.5 minutes on 2 cores;
+# earlier run from its CSV, running nothing. Default run: about 3 minutes on 2 cores;
 # --quick (ranks 1,2; servers 1,2; 64M; 3 repetitions): about 30 seconds.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
