@@ -7,9 +7,9 @@
 
 #include <arpa/inet.h>
 #include <check.h>
-#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
