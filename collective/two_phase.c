@@ -4,9 +4,15 @@
  * The algorithm (ROMIO's two-phase I/O, with file domains cut along stripes):
  *
  *  1. Every rank maps its access through its view to file extents (access.c) and the
- *     ranks allgather (lo, hi, bytes, extents, rc). If every rank's access is one large
- *     extent and no two ranks' ranges interleave, romio_cb_* = automatic goes direct:
- *     each rank moves its own extent straight to the servers.
+ *     ranks allgather (lo, hi, bytes, extents, rc). If every rank's extents average at
+ *     least cnio_cb_direct_min bytes (16 KiB), romio_cb_* = automatic goes direct: each
+ *     rank moves its own extents straight to the servers, pipelined over its endpoints.
+ *     Aggregation pays for itself only on smaller pieces: it costs an MPI exchange (a
+ *     copy or two of every byte) to save requests, and a server request costs about as
+ *     much as 8 KiB of payload. Measured (4 ranks x 4 servers on loopback, 2 cores):
+ *     IOR-style 1 MiB segments, write/read 1.39/1.45 GB/s aggregated against 2.85/3.32
+ *     direct; 2-D subarray rows of 46 KiB 1.15/0.95 against 2.36/1.88; of 16 KiB 0.62
+ *     against 1.91 (write); of 8 KiB 0.69 against 0.99; of 4 KiB 0.57 against 0.53.
  *  2. Otherwise A aggregators (hint cb_nodes; default one per stripe column, at most
  *     one per rank) own the file's stripes cyclically so that each aggregator talks to
  *     as few servers as possible: with A <= C (stripe count), aggregator a owns every
@@ -96,34 +102,18 @@ struct tp_summary {
     int64_t lo, hi, nbytes, next, rc;
 };
 
-static int tp_cmp_lo(const void *a, const void *b)
+/*
+ * 1 when the access can skip aggregation (romio_cb_* = automatic): every rank's extents
+ * average at least min_avg bytes, so the requests it sends number at most its bytes over
+ * min_avg (plus one per stripe boundary), whatever the sizes of the single pieces.
+ */
+static int tp_direct_ok(const struct tp_summary *all, int n, uint64_t min_avg)
 {
-    const struct tp_summary *x = a, *y = b;
-
-    return x->lo < y->lo ? -1 : x->lo > y->lo;
-}
-
-/* 1 when the access can skip aggregation (romio_cb_* = automatic). */
-static int tp_direct_ok(const struct tp_summary *all, int n, uint64_t stripe_unit)
-{
-    struct tp_summary *s = malloc((size_t)n * sizeof(*s));
-    int k = 0, ok = 1;
-
-    if (!s)
-        return 0;
-    for (int r = 0; r < n; r++) {
-        if (all[r].nbytes == 0)
-            continue;
-        if (all[r].next != 1 || (uint64_t)all[r].nbytes < CNIO_MIN(stripe_unit, 1u << 20))
-            ok = 0;
-        s[k++] = all[r];
-    }
-    qsort(s, (size_t)k, sizeof(*s), tp_cmp_lo);
-    for (int i = 1; i < k && ok; i++)
-        if (s[i].lo < s[i - 1].hi)
-            ok = 0;
-    free(s);
-    return ok;
+    for (int r = 0; r < n; r++)
+        if (all[r].nbytes > 0 &&
+            (all[r].next <= 0 || (uint64_t)(all[r].nbytes / all[r].next) < min_avg))
+            return 0;
+    return 1;
 }
 
 static int tp_plan_make(cnio_file_t *fh, const struct tp_summary *all, struct tp_plan *p)
@@ -612,7 +602,7 @@ static int tp_use_aggregation(cnio_file_t *fh, const struct tp_summary *all, int
         return 1;
     if (mode == CNIO_CB_DISABLE)
         return 0;
-    return !tp_direct_ok(all, fh->size, cnio__obj_layout(fh->obj)->unit);
+    return !tp_direct_ok(all, fh->size, fh->hints.cb_direct_min);
 }
 
 /* A read's element count: the bytes before the object's end, agreed over the ranks. */

@@ -109,8 +109,9 @@ int cnio_file_set_view(cnio_file_t *fh, MPI_Offset disp, MPI_Datatype etype,
  * Collective write / read, as MPI_File_write_at_all / MPI_File_read_at_all: every rank of
  * the file's communicator calls (count may be 0). Two-phase I/O: the accessed range is cut
  * into stripe-aligned file domains owned by aggregators (hint cb_nodes), data moves to them
- * with MPI and they write their domains in rounds of cb_buffer_size; large, contiguous,
- * non-interleaved accesses go directly (romio_cb_write / romio_cb_read = automatic).
+ * with MPI and they write their domains in rounds of cb_buffer_size. With romio_cb_write /
+ * romio_cb_read = automatic (the default), accesses whose pieces average at least
+ * cnio_cb_direct_min bytes (16 KiB) on every rank skip aggregation and go directly.
  * All ranks return the same code.
  */
 int cnio_file_write_at_all(cnio_file_t *fh, MPI_Offset offset, const void *buf, int count,

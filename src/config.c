@@ -263,6 +263,8 @@ static const struct cfg_hint cfg_hints[] = {
       1, 1ull << 30 },
     { "romio_cb_write", NULL, "CNIO_ROMIO_CB_WRITE", NULL, CFG_CB, CFG_OFF(romio_cb_write), 0, 0 },
     { "romio_cb_read", NULL, "CNIO_ROMIO_CB_READ", NULL, CFG_CB, CFG_OFF(romio_cb_read), 0, 0 },
+    { "cnio_cb_direct_min", "cb_direct_min", "CNIO_CB_DIRECT_MIN", NULL, CFG_SIZE64,
+      CFG_OFF(cb_direct_min), 0, 1ull << 40 },
     { "cnio_lanes", "lanes", "CNIO_LANES", NULL, CFG_U32, CFG_OFF(lanes), 1, CNIO_MAX_LANES },
     { "cnio_timeout_ms", "timeout_ms", "CNIO_TIMEOUT_MS", NULL, CFG_INT, CFG_OFF(timeout_ms),
       1, INT_MAX },
@@ -282,6 +284,7 @@ void cnio__hints_default(struct cnio_hints *h)
     h->cb_buffer_size = 16u << 20;
     h->romio_cb_write = CNIO_CB_AUTOMATIC;
     h->romio_cb_read = CNIO_CB_AUTOMATIC;
+    h->cb_direct_min = 16u << 10;
     h->lanes = 1;
     h->timeout_ms = 30000;
     h->connect_window = 16;

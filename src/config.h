@@ -46,6 +46,8 @@ struct cnio_hints {
     uint64_t cb_buffer_size;   /* cb_buffer_size (default 16 MiB) */
     int romio_cb_write;        /* enum cnio_cb_mode */
     int romio_cb_read;
+    uint64_t cb_direct_min;    /* cnio_cb_direct_min: automatic goes direct when every rank's
+                                  pieces average at least this many bytes (16 KiB) */
     uint32_t lanes;            /* cnio_lanes: connections per rank and host (default 1) */
     int timeout_ms;            /* cnio_timeout_ms: bound on every network wait (30000) */
     int connect_window;        /* cnio_connect_window: concurrent connects per server (16) */

@@ -207,6 +207,7 @@ START_TEST(hint_defaults)
     ck_assert_uint_eq(h.cb_buffer_size, 16u << 20);
     ck_assert_int_eq(h.romio_cb_write, CNIO_CB_AUTOMATIC);
     ck_assert_int_eq(h.romio_cb_read, CNIO_CB_AUTOMATIC);
+    ck_assert_uint_eq(h.cb_direct_min, 16u << 10);
     ck_assert_uint_eq(h.lanes, 1);
     ck_assert_int_eq(h.timeout_ms, 30000);
     ck_assert_int_eq(h.connect_window, 16);
@@ -238,6 +239,10 @@ START_TEST(hint_set)
     ck_assert_int_eq(h.romio_cb_read, CNIO_CB_DISABLE);
     ck_assert_int_eq(cnio__hints_set(&h, "romio_cb_read", "automatic"), 0);
     ck_assert_int_eq(h.romio_cb_read, CNIO_CB_AUTOMATIC);
+    ck_assert_int_eq(cnio__hints_set(&h, "cnio_cb_direct_min", "1M"), 0);
+    ck_assert_uint_eq(h.cb_direct_min, 1u << 20);
+    ck_assert_int_eq(cnio__hints_set(&h, "cb_direct_min", "0"), 0);
+    ck_assert_uint_eq(h.cb_direct_min, 0);
     ck_assert_int_eq(cnio__hints_set(&h, "cnio_lanes", "16"), 0);
     ck_assert_uint_eq(h.lanes, 16);
     ck_assert_int_eq(cnio__hints_set(&h, "lanes", "1"), 0);
@@ -268,7 +273,7 @@ START_TEST(hint_bad)
         { "cnio_lanes", "0" }, { "lanes", "17" }, { "cnio_timeout_ms", "0" },
         { "timeout_ms", "3000000000" }, { "timeout_ms", "" }, { "cnio_connect_window", "0" },
         { "transport", "" }, { "transport", "TCP" }, { "transport", "averyveryverylongname" },
-        { "cb_nodes", "many" },
+        { "cb_nodes", "many" }, { "cnio_cb_direct_min", "2048G" }, { "cb_direct_min", "-1" },
     };
     struct cnio_hints h, ref;
 
@@ -356,11 +361,12 @@ START_TEST(hint_foreach_round_trip)
     cnio__hints_default(&h);
     ck_assert_int_eq(cnio__hints_from_query(&h, "stripe_unit=3K&stripe_count=5&cb_nodes=7&"
                      "cb_buffer_size=1M&romio_cb_write=enable&romio_cb_read=disable&lanes=6&"
-                     "timeout_ms=123&connect_window=9&transport=ofi&key_file=/x/y"), 0);
+                     "timeout_ms=123&connect_window=9&transport=ofi&key_file=/x/y&"
+                     "cb_direct_min=64K"), 0);
     cnio__hints_default(&acc.h);
     acc.n = 0;
     ck_assert_int_eq(cnio__hints_foreach(&h, fe_collect, &acc), 0);
-    ck_assert_int_eq(acc.n, 11);
+    ck_assert_int_eq(acc.n, 12);
     ck_assert_int_eq(memcmp(&h, &acc.h, sizeof(h)), 0);
 }
 END_TEST
