@@ -725,7 +725,7 @@ int cli_bench(int argc, char **argv)
         fprintf(stderr, "usage: cnio bench [OPTIONS]; see cnio bench --help\n");
         return CLI_EXIT_USAGE;
     }
-    MPI_Init(NULL, NULL);
+    cli_mpi_init();
     MPI_Comm_rank(MPI_COMM_WORLD, &b.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &b.nranks);
     rc = bench_run(&b);

@@ -392,7 +392,7 @@ int cli_cp(int argc, char **argv)
         fprintf(stderr, "cnio cp: one of SRC and DST must be a cnio:// URI\n");
         return CLI_EXIT_USAGE;
     }
-    MPI_Init(NULL, NULL);
+    cli_mpi_init();
     MPI_Comm_rank(MPI_COMM_WORLD, &j.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &j.size);
     j.tty = isatty(STDERR_FILENO);

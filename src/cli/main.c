@@ -116,6 +116,21 @@ int cli_fail(const char *cmd, const char *what, int rc)
     return CLI_EXIT_FAIL;
 }
 
+void cli_mpi_init(void)
+{
+    static const char *const launched[] = { "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK" };
+    int singleton = 1;
+
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(launched); i++)
+        if (getenv(launched[i]))
+            singleton = 0;
+    if (singleton) {
+        setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
+        setenv("OMPI_MCA_pml", "ob1", 0);
+    }
+    MPI_Init(NULL, NULL);
+}
+
 const char *cli_bytes(uint64_t n, char *buf, size_t cap)
 {
     static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
