@@ -13,6 +13,8 @@
 #   gridftp     globus-url-copy -p N*M*lanes of the same total bytes from a file in
 #               /dev/shm to a globus-gridftp-server on loopback, into /dev/null and into
 #               a file in /dev/shm (wall time of the client, setup included)
+#   cnio cp     the same file to the M cnio-servers with `cnio cp` (N = 1: one process;
+#               else mpirun -n N), timed the same way: GridFTP's own job, file to file
 # and for every N:
 #   gather0     MPI_Gatherv to rank 0, then one TCP stream to bench/tcpsink writing a file
 #               in /dev/shm (the hand-rolled practice)
@@ -189,6 +191,21 @@ run_gridftp() {
   rm -f "$work/gftp/dst"
 }
 
+# cnio cp of the same file as run_gridftp, to M servers: wall time, setup included.
+run_cp() {
+  local n=$1 s=$2 total=$(($1 * bytes)) t real user sys launch=()
+  local src=$work/gftp-src.$total
+  [ -f "$src" ] || { head -c "$total" /dev/zero >"$src"; chmod 644 "$src"; }
+  [ "$n" -gt 1 ] && launch=("${mpirun[@]}" -n "$n")
+  [ "$n" -gt 1 ] || launch=(timeout -k 5 "$run_timeout")
+  t=$( { TIMEFORMAT='%R %U %S'; time "${launch[@]}" "$CNIO_BIN" cp -q -o cnio_lanes="$lanes" \
+         "$src" "cnio://$(hosts_of "$s")/cp.dat" >/dev/null; } 2>&1 | tail -1)
+  read -r real user sys <<<"$t"
+  "$CNIO_BIN" rm "cnio://$(hosts_of "$s")/cp.dat" >/dev/null   # fresh pages next time too
+  row cnio-cp shm "$n" "$s" $((n * s * lanes)) "$total" "$real" \
+      "$(awk -v u="$user" -v y="$sys" 'BEGIN { print u + y }')"
+}
+
 # MPI_Gatherv to rank 0 and one TCP stream to tcpsink (writing to /dev/shm).
 run_gather0() {
   local n=$1 out pf=$work/sink.port sp total
@@ -237,11 +254,12 @@ run_rep() {
   local n s
   for n in "${rank_list[@]}"; do
     for s in "${server_list[@]}"; do
-      echo "== rep $rep/$reps: $n rank(s), $s server(s): iperf3, cnio, gridftp" >&2
+      echo "== rep $rep/$reps: $n rank(s), $s server(s): iperf3, cnio, gridftp, cnio cp" >&2
       run_iperf3 "$n" "$s"
       run_cnio "$n" "$s"
       run_gridftp "$n" "$s" devnull
       run_gridftp "$n" "$s" shm
+      run_cp "$n" "$s"
     done
     echo "== rep $rep/$reps: $n rank(s): gather0, romio" >&2
     run_gather0 "$n"
@@ -321,17 +339,20 @@ summary() {
     echo "load average before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"
   fi
   echo
-  echo "Throughput, GB/s (streams = ranks x servers x lanes; gridftp wall time incl. setup)"
-  printf '%5s %7s %7s | %7s | %7s %7s | %8s %8s | %8s %8s %8s\n' ranks servers streams \
-    iperf3 cnio-w cnio-r gftp-null gftp-shm w/iperf3 r/iperf3 w/gftp
+  echo "Throughput, GB/s (streams = ranks x servers x lanes; gridftp and cnio cp: wall time"
+  echo "of a file-to-file copy, setup included)"
+  printf '%5s %7s %7s | %7s | %7s %7s | %8s %8s | %7s | %8s %8s %8s %7s\n' ranks servers \
+    streams iperf3 cnio-w cnio-r gftp-null gftp-shm cnio-cp w/iperf3 r/iperf3 w/gftp cp/gftp
   for n in "${rank_list[@]}"; do
     for s in "${server_list[@]}"; do
       iw=$(m iperf3 mem "$n" "$s" 6)
-      printf '%5s %7s %7s | %7s | %7s %7s | %8s %8s | %8s %8s %8s\n' "$n" "$s" \
+      printf '%5s %7s %7s | %7s | %7s %7s | %8s %8s | %7s | %8s %8s %8s %7s\n' "$n" "$s" \
         $((n * s * lanes)) "$iw" "$(m cnio write "$n" "$s" 6)" "$(m cnio read "$n" "$s" 6)" \
         "$(m gridftp devnull "$n" "$s" 6)" "$(m gridftp shm "$n" "$s" 6)" \
+        "$(m cnio-cp shm "$n" "$s" 6)" \
         "$(ratio "$(m cnio write "$n" "$s" 6)" "$iw")" "$(ratio "$(m cnio read "$n" "$s" 6)" "$iw")" \
-        "$(ratio "$(m cnio write "$n" "$s" 6)" "$(m gridftp shm "$n" "$s" 6)")"
+        "$(ratio "$(m cnio write "$n" "$s" 6)" "$(m gridftp shm "$n" "$s" 6)")" \
+        "$(ratio "$(m cnio-cp shm "$n" "$s" 6)" "$(m gridftp shm "$n" "$s" 6)")"
     done
   done
   targets
