@@ -384,11 +384,13 @@ plot() {
   for n in "${rank_list[@]}"; do
     echo "$n $(m iperf3 mem "$n" "$smax" 6) $(m cnio write "$n" "$smax" 6)" \
          "$(m cnio read "$n" "$smax" 6) $(m gather0 write "$n" 1 6)" \
-         "$(m gridftp shm "$n" "$smax" 6) $(m romio write "$n" 0 6)"
+         "$(m gridftp shm "$n" "$smax" 6) $(m romio write "$n" 0 6)" \
+         "$(m cnio-cp shm "$n" "$smax" 6)"
   done >"$work/by_ranks.dat"
   for s in "${server_list[@]}"; do
     echo "$s $(m iperf3 mem "$rmax" "$s" 6) $(m cnio write "$rmax" "$s" 6)" \
-         "$(m cnio read "$rmax" "$s" 6) $(m gridftp shm "$rmax" "$s" 6)"
+         "$(m cnio read "$rmax" "$s" 6) $(m gridftp shm "$rmax" "$s" 6)" \
+         "$(m cnio-cp shm "$rmax" "$s" 6)"
   done >"$work/by_servers.dat"
   gnuplot <<GNUPLOT
 set terminal pngcairo size 1100,480 font ",10" noenhanced
@@ -400,6 +402,7 @@ set style line 3 lc rgb "#6baed6" lw 2.5 pt 5
 set style line 4 lc rgb "#cb181d" lw 1.5 pt 9
 set style line 5 lc rgb "#e6550d" lw 1.5 pt 11
 set style line 6 lc rgb "#31a354" dt 3 lw 1.5 pt 13
+set style line 7 lc rgb "#756bb1" dt 4 lw 1.5 pt 15
 set multiplot layout 1,2 title "cnio and its peers on loopback: $(nproc) cores, $size per rank, lanes $lanes, median of $reps"
 set ylabel "GB/s (10^9 bytes/s)"
 set yrange [0:*]
@@ -412,12 +415,14 @@ plot "$work/by_ranks.dat" u 1:2 w lp ls 1 t "iperf3 -P streams (path limit)", \
      "" u 1:3 w lp ls 2 t "cnio write_at_all", "" u 1:4 w lp ls 3 t "cnio read_at_all", \
      "" u 1:5 w lp ls 4 t "gather to rank 0 + one TCP stream", \
      "" u 1:6 w lp ls 5 t "GridFTP -p streams, to /dev/shm", \
-     "" u 1:7 w lp ls 6 t "ROMIO write_at_all, local /dev/shm"
+     "" u 1:7 w lp ls 6 t "ROMIO write_at_all, local /dev/shm", \
+     "" u 1:8 w lp ls 7 t "cnio cp of a file (mpirun -n ranks)"
 set xlabel "cnio-servers ($rmax ranks)"
 set xtics (${servers//,/, })
 plot "$work/by_servers.dat" u 1:2 w lp ls 1 t "iperf3 -P streams (path limit)", \
      "" u 1:3 w lp ls 2 t "cnio write_at_all", "" u 1:4 w lp ls 3 t "cnio read_at_all", \
-     "" u 1:5 w lp ls 5 t "GridFTP -p streams, to /dev/shm"
+     "" u 1:5 w lp ls 5 t "GridFTP -p streams, to /dev/shm", \
+     "" u 1:6 w lp ls 7 t "cnio cp of a file (mpirun -n ranks)"
 unset multiplot
 GNUPLOT
 }
