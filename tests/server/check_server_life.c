@@ -340,17 +340,13 @@ static int served_conn(const struct fx *fx, int *worker)
 {
     struct sockaddr_in a;
     socklen_t len = sizeof(a);
-    struct cnio_wire_hdr h;
-    uint8_t buf[256];
-    int fd = fx_connect(fx, 0);
+    struct st_conn c;
 
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_ge(st_recv(fd, &h, buf, sizeof(buf)), 0);
-    ck_assert_uint_eq(h.type, CNIO_WIRE_CHALLENGE);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    ck_assert_int_eq(st_connect(fx, 0, &c), 0);
+    ck_assert_int_eq(getsockname(c.fd, (struct sockaddr *)&a, &len), 0);
     *worker = worker_of(fx, ntohs(a.sin_port));
     ck_assert_int_ge(*worker, 0);
-    return fd;
+    return c.fd;
 }
 
 /* Connections arriving together (as a collective open's do) are spread over the

@@ -30,13 +30,13 @@ int st_recv(int fd, struct cnio_wire_hdr *h, uint8_t *buf, size_t cap);
 /* 1 when the server closes fd (EOF or reset) within timeout_ms, else 0. */
 int st_closed(int fd, int timeout_ms);
 
-/* Connects to server i and reads the CHALLENGE (its status: 0, or -CNIO_ERR_LIMIT). */
 /* The one-server fixture most server tests share: st_setup starts st_fx (one
  * cnio-server), st_teardown stops it (tcase_add_checked_fixture). */
 extern struct fx st_fx;
 void st_setup(void);
 void st_teardown(void);
 
+/* Connects to server i and reads the CHALLENGE (its status: 0, or -CNIO_ERR_LIMIT). */
 int st_connect(const struct fx *f, int i, struct st_conn *c);
 /* AUTH with the key (mode KEY) or a token derived from it: the reply's status. */
 int st_auth_key(struct st_conn *c, const uint8_t *k, size_t klen);
