@@ -68,7 +68,6 @@ struct tp_bufs {
     struct cnio_xfer *x;
     size_t cap_x;
     int64_t np_in;              /* pieces this aggregator received this round */
-    int64_t nb_in;              /* and their bytes */
     uint64_t rlo;               /* the round's first byte */
 };
 
@@ -350,15 +349,15 @@ static int tp_agg_write(cnio_file_t *fh, const struct tp_plan *p, struct tp_bufs
 }
 
 /* Aggregator, read: read the merged runs, then lay out every rank's pieces to send back. */
+/* b->sdata, which gets the pieces, was sized by tp_round before the agreement. */
 static int tp_agg_read(cnio_file_t *fh, const struct tp_plan *p, struct tp_bufs *b,
-                       int64_t npieces, int64_t nbytes, uint64_t rlo, uint64_t *end)
+                       int64_t npieces, uint64_t rlo, uint64_t *end)
 {
     size_t nx = 0;
     uint64_t e = 0;
     int64_t pos = 0;
     int rc;
 
-    (void)nbytes;   /* b->sdata holds them: tp_round sized it before the agreement */
     rc = tp_runs(p, b, npieces, rlo, &nx);
     if (rc == 0 && nx)
         rc = cnio__obj_readx(fh->obj, b->x, nx, &e);
@@ -431,7 +430,6 @@ static int tp_round(cnio_file_t *fh, const struct tp_plan *p, struct coll_access
     }
     fh->stats.exch_ns += cnio__now_ns() - t0;
     b->np_in = rc == 0 && p->my_agg >= 0 ? np_in : 0;
-    b->nb_in = nb_in;
     b->rlo = rlo;
     return rc;
 }
@@ -477,23 +475,21 @@ static void *tp_net_main(void *arg)
     int64_t t0 = cnio__now_ns();
 
     n->rc = n->write ? tp_agg_write(n->fh, n->p, n->b, n->b->np_in, n->b->rlo)
-                     : tp_agg_read(n->fh, n->p, n->b, n->b->np_in, n->b->nb_in, n->b->rlo,
-                                   &n->end);
+                     : tp_agg_read(n->fh, n->p, n->b, n->b->np_in, n->b->rlo, &n->end);
     n->ns = cnio__now_ns() - t0;
     return NULL;
 }
 
-static int tp_net_start(cnio_file_t *fh, const struct tp_plan *p, struct tp_bufs *b,
-                        int write, struct tp_net *n)
+static void tp_net_start(cnio_file_t *fh, const struct tp_plan *p, struct tp_bufs *b,
+                         int write, struct tp_net *n)
 {
     if (!b->np_in)
-        return 0;
+        return;
     *n = (struct tp_net){ .fh = fh, .p = p, .b = b, .write = write };
     n->running = 1;
     n->threaded = pthread_create(&n->thread, NULL, tp_net_main, n) == 0;
     if (!n->threaded)
         tp_net_main(n);         /* no thread: done now, the join collects the result */
-    return 0;
 }
 
 static int tp_net_join(cnio_file_t *fh, struct tp_net *n, uint64_t *end)
