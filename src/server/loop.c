@@ -50,7 +50,6 @@ struct cnio_srv_worker {
     atomic_int load;            /* connections served or handed to it, not yet closed */
     int inbox_fd;               /* eventfd: readable while the inbox has entries */
     pthread_mutex_t inbox_lock;
-    int inbox_lock_ok;
     struct loop_handoff *inbox;
     struct cnio_srv_conn *conns;
     int stop_seen;
@@ -123,7 +122,8 @@ static struct cnio_srv_worker *loop_pick(struct cnio_srv_worker *w)
     return best;
 }
 
-/* Gives accepted fd to worker to; 0, or -1 (nothing was done) when out of memory. */
+/* Gives accepted fd to worker to, counting it in to's load; 0, or -1 (nothing was
+ * done) when out of memory. */
 static int loop_hand_over(struct cnio_srv_worker *to, int fd, const struct cnio_addr *a)
 {
     struct loop_handoff *h = malloc(sizeof(*h));
@@ -131,6 +131,7 @@ static int loop_hand_over(struct cnio_srv_worker *to, int fd, const struct cnio_
 
     if (!h)
         return -1;
+    atomic_fetch_add(&to->load, 1);
     h->fd = fd;
     h->addr = *a;
     pthread_mutex_lock(&to->inbox_lock);
@@ -227,14 +228,10 @@ static void loop_accept(struct cnio_srv_worker *w)
         }
         cnio__net_tune(fd, 0);
         to = loop_pick(w);
-        atomic_fetch_add(&to->load, 1);
-        if (to != w && loop_hand_over(to, fd, &a) == 0)
-            continue;
-        if (to != w) {
-            atomic_fetch_sub(&to->load, 1);
+        if (to == w || loop_hand_over(to, fd, &a)) {
             atomic_fetch_add(&w->load, 1);
+            loop_serve(w, fd, &a);
         }
-        loop_serve(w, fd, &a);
     }
 }
 
@@ -354,8 +351,7 @@ static void loop_worker_fini(struct cnio_srv_worker *w)
         close(w->epfd);
     if (w->inbox_fd >= 0)
         close(w->inbox_fd);
-    if (w->inbox_lock_ok)
-        pthread_mutex_destroy(&w->inbox_lock);
+    pthread_mutex_destroy(&w->inbox_lock);
 }
 
 int cnio__srv_loop_start(struct cnio_srv *srv)
@@ -377,9 +373,7 @@ int cnio__srv_loop_start(struct cnio_srv *srv)
         w->index = i;
         w->epfd = w->inbox_fd = -1;
         atomic_init(&w->load, 0);
-        w->inbox_lock_ok = pthread_mutex_init(&w->inbox_lock, NULL) == 0;
-        if (!w->inbox_lock_ok)
-            ret = -CNIO_ERR_NOMEM;
+        w->inbox_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
     }
     for (int i = 0; i < n && !ret; i++)
         ret = loop_worker_init(srv, &srv->workers[i]);
