@@ -285,31 +285,25 @@ static void cp_sigbus(int sig)
 }
 
 /*
- * Maps [off, off + len) of local file e read-only: 0 with the chunk at *data and the
- * mapping to munmap in *base and *maplen, 1 when it cannot be mapped (read it instead),
- * or a negative code when the file no longer reaches off + len.
+ * Maps [off, off + len) of local file e read-only: the chunk at *data and the mapping to
+ * munmap in *base and *maplen; *base stays NULL when it cannot be mapped (the chunks are
+ * read instead). Whether the file still reaches each chunk is cp_fetch's to check.
  */
-static int cp_map(struct cp_end *e, uint64_t off, uint64_t len, void **base, size_t *maplen,
-                  const char **data)
+static void cp_map(struct cp_end *e, uint64_t off, uint64_t len, void **base, size_t *maplen,
+                   const char **data)
 {
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), skip = off % page;
-    struct stat sb;
     void *p;
 
-    if (fstat(e->fd, &sb) < 0)
-        return cp_local_fail(e, errno, NULL);
-    if ((uint64_t)sb.st_size < off + len)
-        return cp_local_fail(e, EIO, "shorter than when the copy began");
     if (len + skip > SIZE_MAX)
-        return 1;
+        return;
     p = mmap(NULL, (size_t)(len + skip), PROT_READ, MAP_SHARED, e->fd, (off_t)(off - skip));
     if (p == MAP_FAILED)
-        return 1;
+        return;
     madvise(p, (size_t)(len + skip), MADV_SEQUENTIAL);
     *base = p;
     *maplen = (size_t)(len + skip);
     *data = (const char *)p + skip;
-    return 0;
 }
 
 /* The download's writer: pwrites one chunk at a time while the next one arrives. */
@@ -467,9 +461,7 @@ static int cp_pass(struct cp_job *j, char *bufs[2], char *buf2, int verify)
         lrc = cp_writer_start(&w, &j->dst);
     if (upload && j->hi > j->lo) {
         sigaction(SIGBUS, &bus, &old_bus);
-        lrc = cp_map(&j->src, j->lo, j->hi - j->lo, &win.base, &win.len, &win.data);
-        if (lrc > 0)
-            lrc = 0;   /* cannot map: read chunk by chunk */
+        cp_map(&j->src, j->lo, j->hi - j->lo, &win.base, &win.len, &win.data);
     }
     for (uint64_t k = 0; k < j->iters && rrc == 0; k++) {
         char *buf = bufs[download ? k & 1 : 0];
