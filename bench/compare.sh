@@ -177,33 +177,40 @@ run_cnio() {
 # CPU seconds from CPU seconds per GB and bytes.
 per_gb_to_s() { awk -v c="$1" -v b="$2" 'BEGIN { print c * b / 1e9 }'; }
 
+# The source file the file-to-file copies read: TOTAL bytes in /dev/shm, made once.
+copy_src() {
+  local src=$work/gftp-src.$1
+  [ -f "$src" ] || { head -c "$1" /dev/zero >"$src"; chmod 644 "$src"; }
+  echo "$src"
+}
+
+# timed_row TOOL OP RANKS SERVERS STREAMS BYTES CMD...: runs CMD (output dropped) and
+# records its wall time and its user+sys CPU.
+timed_row() {
+  local t real user sys
+  t=$( { TIMEFORMAT='%R %U %S'; time "${@:7}" >/dev/null; } 2>&1 | tail -1)
+  read -r real user sys <<<"$t"
+  row "${@:1:6}" "$real" "$(awk -v u="$user" -v y="$sys" 'BEGIN { print u + y }')"
+}
+
 # globus-url-copy of a file of the same total bytes: run_gridftp N M devnull|shm
 run_gridftp() {
-  local n=$1 s=$2 mode=$3 dst st=$(($1 * $2 * lanes)) total=$(($1 * bytes)) t real user sys
-  local src=$work/gftp-src.$total
-  [ -f "$src" ] || { head -c "$total" /dev/zero >"$src"; chmod 644 "$src"; }
+  local n=$1 s=$2 mode=$3 dst st=$(($1 * $2 * lanes)) total=$(($1 * bytes)) src
+  src=$(copy_src "$total")
   if [ "$mode" = devnull ]; then dst=/dev/null; else dst=$work/gftp/dst; rm -f "$dst"; fi
-  t=$( { TIMEFORMAT='%R %U %S'; time timeout -k 5 "$run_timeout" globus-url-copy -p "$st" \
-         "file://$src" "ftp://127.0.0.1:$gftp_port$dst" >/dev/null; } 2>&1 | tail -1)
-  read -r real user sys <<<"$t"
-  row gridftp "$mode" "$n" "$s" "$st" "$total" "$real" \
-      "$(awk -v u="$user" -v y="$sys" 'BEGIN { print u + y }')"
+  timed_row gridftp "$mode" "$n" "$s" "$st" "$total" timeout -k 5 "$run_timeout" \
+    globus-url-copy -p "$st" "file://$src" "ftp://127.0.0.1:$gftp_port$dst"
   rm -f "$work/gftp/dst"
 }
 
 # cnio cp of the same file as run_gridftp, to M servers: wall time, setup included.
 run_cp() {
-  local n=$1 s=$2 total=$(($1 * bytes)) t real user sys launch=()
-  local src=$work/gftp-src.$total
-  [ -f "$src" ] || { head -c "$total" /dev/zero >"$src"; chmod 644 "$src"; }
+  local n=$1 s=$2 total=$(($1 * bytes)) src launch=(timeout -k 5 "$run_timeout")
+  src=$(copy_src "$total")
   [ "$n" -gt 1 ] && launch=("${mpirun[@]}" -n "$n")
-  [ "$n" -gt 1 ] || launch=(timeout -k 5 "$run_timeout")
-  t=$( { TIMEFORMAT='%R %U %S'; time "${launch[@]}" "$CNIO_BIN" cp -q -o cnio_lanes="$lanes" \
-         "$src" "cnio://$(hosts_of "$s")/cp.dat" >/dev/null; } 2>&1 | tail -1)
-  read -r real user sys <<<"$t"
+  timed_row cnio-cp shm "$n" "$s" $((n * s * lanes)) "$total" "${launch[@]}" "$CNIO_BIN" cp -q \
+    -o cnio_lanes="$lanes" "$src" "cnio://$(hosts_of "$s")/cp.dat"
   "$CNIO_BIN" rm "cnio://$(hosts_of "$s")/cp.dat" >/dev/null   # fresh pages next time too
-  row cnio-cp shm "$n" "$s" $((n * s * lanes)) "$total" "$real" \
-      "$(awk -v u="$user" -v y="$sys" 'BEGIN { print u + y }')"
 }
 
 # MPI_Gatherv to rank 0 and one TCP stream to tcpsink (writing to /dev/shm).
