@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs, with apt-get, the Debian 12 packages that cnio's build, tests and demo need.
 # Idempotent: when everything is already there it prints nothing and changes nothing.
-#   --bench  also the peers bench/compare.sh measures cnio against (iperf3, GridFTP, gnuplot);
-#            the build, tests and demo never need them.
+#   --bench  also the peers bench/compare.sh measures cnio against (GridFTP, gnuplot);
+#            the build, tests and demo never need them. The test suite uses the real
+#            clients (h5py, mpi4py, PnetCDF, redis, curl, iperf3), so they are in the base list.
 set -euo pipefail
 
 pkgs=(
@@ -10,9 +11,11 @@ pkgs=(
   libopenmpi-dev openmpi-bin
   check libssl-dev libisal-dev libfabric-dev libhdf5-openmpi-dev
   valgrind iproute2 procps psmisc
+  python3-h5py-mpi python3-mpi4py libpnetcdf-dev pnetcdf-bin hdf5-tools
+  libpmix-dev redis-server redis-tools curl iperf3 clang libclang-rt-14-dev
 )
 bench_pkgs=(
-  iperf3 globus-gridftp-server-progs globus-gass-copy-progs gnuplot-nox
+  globus-gridftp-server-progs globus-gass-copy-progs gnuplot-nox
 )
 for a in "$@"; do
   case $a in
