@@ -42,6 +42,7 @@ static const struct row rows[] = {
     { "fortran", 0, row_fortran },
     { "sequential", 0, row_sequential },
     { "datarep", 0, row_datarep },
+    { "stale", 0, row_stale },
 };
 
 int rk, nr, is_cnio, failures;

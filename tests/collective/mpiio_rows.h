@@ -45,6 +45,7 @@ void row_errhandler(struct rctx *c);
 void row_fortran(struct rctx *c);
 void row_sequential(struct rctx *c);
 void row_datarep(struct rctx *c);
+void row_stale(struct rctx *c);
 void row_explicit(struct rctx *c);
 void row_explicit_all(struct rctx *c);
 void row_view(struct rctx *c);

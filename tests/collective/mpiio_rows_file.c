@@ -340,3 +340,27 @@ void row_datarep(struct rctx *c)
     rout(c, " native=%s", cls(rc));
     MPI_File_close(&fh);
 }
+
+/* A copy of a closed cnio handle is still known: MPI_ERR_FILE, never Open MPI's code.
+ * (On Open MPI's own files a stale handle is undefined behaviour: cnio files only.) */
+void row_stale(struct rctx *c)
+{
+    char name[700];
+    MPI_Offset size;
+    MPI_File fh, copy;
+    int rc;
+
+    if (!is_cnio) {
+        rout(c, "cnio only");
+        return;
+    }
+    rname(c->row, NULL, name, sizeof(name));
+    MPI_File_open(MPI_COMM_WORLD, name, RW_CREATE | MPI_MODE_DELETE_ON_CLOSE, MPI_INFO_NULL, &fh);
+    copy = fh;
+    MPI_File_close(&fh);
+    rc = MPI_File_get_size(copy, &size);
+    rout(c, "get_size=%s", cls(rc));
+    rc = MPI_File_close(&copy);
+    rout(c, " close=%s", cls(rc));
+    rcheck(c, !strcmp(c->out, "get_size=FILE close=FILE"), "stale handle");
+}
