@@ -49,5 +49,6 @@ int cli_stat(int argc, char **argv);
 int cli_rm(int argc, char **argv);
 int cli_keygen(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+int cli_run(int argc, char **argv);
 
 #endif /* CNIO_CLI_H */
