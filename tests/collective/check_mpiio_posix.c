@@ -192,6 +192,8 @@ START_TEST(test_errors)
     ck_assert_int_eq(errno, EOPNOTSUPP);
     ck_assert_int_eq(open(uri, O_WRONLY | O_CREAT | O_TRUNC, 0644), -1);
     ck_assert_int_eq(errno, EOPNOTSUPP);
+    ck_assert_int_eq(open(uri, O_RDONLY | O_DIRECTORY), -1);
+    ck_assert_int_eq(errno, ENOTDIR);
     ck_assert_int_eq(access(uri, X_OK), -1);
     ck_assert_int_eq(errno, EACCES);
     /* A host nobody listens on: an error, quickly, not a hang. */
