@@ -129,7 +129,8 @@ int mpiio__access(struct mpiio_file *m, enum mpiio_pos pos, int coll, MPI_Offset
     }
     if (rc == 0 && status != MPI_STATUS_IGNORE)
         *status = st;
-    return rc;
+    /* Reading a write-only file (or the reverse) is MPI_ERR_ACCESS, as in ROMIO. */
+    return rc == -CNIO_ERR_AMODE ? -CNIO_ERR_ACCESS : rc;
 }
 
 static int mpiio_rw(struct mpiio_file *m, enum mpiio_pos pos, int coll, MPI_Offset off,
