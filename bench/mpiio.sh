@@ -33,22 +33,30 @@ jnum() { sed -n "s/.*\"$2\":\([0-9.e+-]*\).*/\1/p" <<<"$1"; }
 for rep in $(seq "$reps"); do
   out=$("${run[@]}" "$CNIO_BIN" bench --pattern strided --size "$size" --reps 1 \
         --hosts "$CNIO_HOSTS" --json)
-  echo "native $(jnum "$out" write_gbps) $(jnum "$out" read_gbps)" >>"$work/rows"
+  echo "native $(jnum "$out" write_gbps) $(jnum "$out" read_gbps)" \
+    "$(jnum "$out" write_cpu_s_per_gb) $(jnum "$out" read_cpu_s_per_gb)" >>"$work/rows"
   out=$("${run[@]}" "$CNIO_BIN" run "$build/bench/romio" --pattern strided --size "$size" \
         --reps 1 --json "cnio://$CNIO_HOSTS/mpiio-bench.dat")
-  echo "mpiio $(jnum "$out" write_gbps) $(jnum "$out" read_gbps)" >>"$work/rows"
+  echo "mpiio $(jnum "$out" write_gbps) $(jnum "$out" read_gbps)" \
+    "$(jnum "$out" write_cpu_s_per_gb) $(jnum "$out" read_cpu_s_per_gb)" >>"$work/rows"
 done
 awk -v n="$n" -v m="$m" -v size="$size" '
   function med(a, k,   i, j, x) {
     for (i = 2; i <= k; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
     return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
   }
-  { k[$1]++; w[$1, k[$1]] = $2; r[$1, k[$1]] = $3 }
+  { k[$1]++; w[$1, k[$1]] = $2; r[$1, k[$1]] = $3; cw[$1, k[$1]] = $4; cr[$1, k[$1]] = $5 }
   END {
-    for (t in k) { for (i = 1; i <= k[t]; i++) { ww[i] = w[t, i]; rr[i] = r[t, i] }
-                   mw[t] = med(ww, k[t]); mr[t] = med(rr, k[t]) }
+    for (t in k) {
+      for (i = 1; i <= k[t]; i++) { ww[i] = w[t, i]; rr[i] = r[t, i] }
+      mw[t] = med(ww, k[t]); mr[t] = med(rr, k[t])
+      for (i = 1; i <= k[t]; i++) { ww[i] = cw[t, i]; rr[i] = cr[t, i] }
+      mcw[t] = med(ww, k[t]); mcr[t] = med(rr, k[t])
+    }
     printf "strided, %d ranks, %d servers, %s per rank, median of %d (GB/s):\n", n, m, size, k["native"]
     printf "  native cnio bench   write %.3f  read %.3f\n", mw["native"], mr["native"]
     printf "  MPI-IO via cnio run write %.3f  read %.3f\n", mw["mpiio"], mr["mpiio"]
     printf "  ratio mpiio/native  write %.3f  read %.3f\n", mw["mpiio"] / mw["native"], mr["mpiio"] / mr["native"]
+    printf "CPU s/GB (user+sys over ranks): native write %.3f read %.3f; MPI-IO write %.3f read %.3f\n", \
+      mcw["native"], mcr["native"], mcw["mpiio"], mcr["mpiio"]
   }' "$work/rows"

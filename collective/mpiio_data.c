@@ -16,6 +16,8 @@
  */
 #include "mpiio.h"
 
+#include <string.h>
+
 int mpiio__etypes(struct mpiio_file *m, int count, MPI_Datatype datatype, int64_t *out)
 {
     MPI_Count size;
@@ -96,6 +98,12 @@ int mpiio__access(struct mpiio_file *m, enum mpiio_pos pos, int coll, MPI_Offset
     int64_t off = offset;
     int rc, lrc;
 
+    /* A status with nothing but the count: not cancelled, no source or tag. */
+    memset(&st, 0, sizeof(st));
+    MPI_Status_set_cancelled(&st, 0);
+    st.MPI_SOURCE = MPI_ANY_SOURCE;
+    st.MPI_TAG = MPI_ANY_TAG;
+    st.MPI_ERROR = MPI_SUCCESS;
     if ((m->amode & MPI_MODE_SEQUENTIAL) && (pos == MPIIO_AT || pos == MPIIO_IND))
         return -CNIO_ERR_NOTSUP;
     lrc = mpiio__etypes(m, count, datatype, &n);

@@ -136,7 +136,7 @@ MPIIO_API int MPI_File_open(MPI_Comm comm, const char *name, int amode, MPI_Info
                             MPI_File *fh)
 {
     struct mpiio_file *m;
-    int rc;
+    int rc, registered = 0;
 
     if (!cnio__uri_is_cnio(name))
         return PMPI_File_open(comm, name, amode, info, fh);
@@ -163,14 +163,18 @@ MPIIO_API int MPI_File_open(MPI_Comm comm, const char *name, int amode, MPI_Info
         rc = mpiio_append(m);
     if (rc == 0)
         rc = mpiio__eh_default(&m->eh) == MPI_SUCCESS ? 0 : -CNIO_ERR_MPI;
-    if (rc == 0)
-        rc = cnio__coll_agree(m->fh->comm, mpiio__register(m));
+    if (rc == 0) {
+        registered = mpiio__register(m);
+        rc = cnio__coll_agree(m->fh->comm, registered);
+        registered = registered == 0;
+    }
     if (rc) {
         if (m->win != MPI_WIN_NULL)
             MPI_Win_free(&m->win);
         cnio_file_close(&m->fh);
         mpiio__eh_release(&m->eh);
-        free(m);
+        if (!registered)        /* else it stays, dead, like a closed file's */
+            free(m);
         return mpiio__err(NULL, rc);
     }
     *fh = mpiio__handle(m);

@@ -338,6 +338,16 @@ void row_nonblocking(struct rctx *c)
     MPI_File_iwrite_at(fh, mine, out, 8, MPI_INT, &r);
     n = wait_count(&r, 0, &rc);
     rout(c, "iwrite_at=%s,%d", cls(rc), n);
+    {
+        MPI_Status st;
+        int cancelled = -1;
+
+        MPI_File_write_at(fh, mine, out, 8, MPI_INT, &st);
+        MPI_Test_cancelled(&st, &cancelled);
+        /* Open MPI's own status here says garbage: checked on cnio only. */
+        if (is_cnio)
+            rcheck(c, cancelled == 0, "a write's status says cancelled");
+    }
     MPI_File_iwrite_at_all(fh, mine + 8, out + 8, 8, MPI_INT, &r);
     n = wait_count(&r, 1, &rc);
     rout(c, " iwrite_at_all=%s,%d", cls(rc), n);

@@ -316,6 +316,20 @@ void row_sequential(struct rctx *c)
     rout(c, " write_ordered=%s pos=%lld", cls(rc), (long long)pos);
     rc = MPI_File_write_at(fh, 0, b, 16, MPI_BYTE, MPI_STATUS_IGNORE);
     rout(c, " write_at=%s", cls(rc));
+    if (is_cnio) {
+        MPI_Offset disp = -1;
+        MPI_Datatype et, ft;
+        char rep[MPI_MAX_DATAREP_STRING];
+
+        /* MPI_DISPLACEMENT_CURRENT: the view starts at the shared pointer's byte. */
+        rc = MPI_File_set_view(fh, MPI_DISPLACEMENT_CURRENT, MPI_INT, MPI_INT, "native",
+                               MPI_INFO_NULL);
+        MPI_File_get_view(fh, &disp, &et, &ft, rep);
+        MPI_File_get_position_shared(fh, &pos);
+        rout(c, " current=%s,%lld,%lld", cls(rc), (long long)disp, (long long)pos);
+        rcheck(c, rc == MPI_SUCCESS && disp == 32LL * nr && pos == 0,
+               "set_view(MPI_DISPLACEMENT_CURRENT)");
+    }
     if (is_cnio)
         rcheck(c, strstr(c->out, "pos=") && !strstr(c->out, "write_at=ok"),
                "explicit offsets refused in sequential mode");
