@@ -43,7 +43,7 @@ ranks=1,2,4 servers=1,2,4 size=256M reps=5 lanes=1 open_ranks=4,16,64 hdf5_size=
 build=${CNIO_BUILD_DIR:-$top/_build} do_build=1 replot=
 run_timeout=180
 
-usage() { sed -n '2,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 while [ $# -gt 0 ]; do
   case $1 in
