@@ -2,7 +2,8 @@
 # Compares cnio with its peers on this one machine, over loopback, and plots the result.
 #
 #   bench/compare.sh [--quick] [--ranks 1,2,4] [--servers 1,2,4] [--size 256M] [--reps 5]
-#                    [--lanes 1] [--open-ranks 4,16,64] [--build DIR] [--no-build]
+#                    [--lanes 1] [--open-ranks 4,16,64] [--hdf5-size 1G] [--build DIR]
+#                    [--no-build]
 #   bench/compare.sh --replot bench/results/compare-STAMP.csv
 #
 # For every repetition, and within it every (ranks N, servers M) pair, it runs one after
@@ -24,31 +25,36 @@
 #               interposition (bench/romio under `cnio run`, on a cnio:// name), and
 #               `cnio bench --pattern strided` to the same servers: the interposition's cost
 # and, for every --open-ranks count with the largest server count, `cnio bench --pattern
-# open` (collective open+close, paced by cnio_connect_window=16 versus unpaced).
+# open` (collective open+close, paced by cnio_connect_window=16 versus unpaced); and with
+# the largest rank and server counts, when parallel HDF5 was found:
+#   h5-local    bench/h5write: one collective H5Dwrite of a --hdf5-size dataset through
+#               HDF5's MPI-IO driver to a file in /dev/shm (Open MPI's own MPI-IO)
+#   h5-cnio     the same program under `cnio run`, to a cnio:// name on the servers
 #
 # Every figure is one run; the summary prints the median over repetitions of each, the
 # ratios, and writes bench/results/compare-STAMP.{csv,txt,png}. Everything it starts it
 # stops; every run is bounded by a timeout. --replot remakes the summary and the plot of an
 # earlier run from its CSV, running nothing. Default run: about 3 minutes on 2 cores;
-# --quick (ranks 1,2; servers 1,2; 64M; 3 repetitions): about 30 seconds.
+# --quick (ranks 1,2; servers 1,2; 64M; HDF5 256M; 3 repetitions): about 40 seconds.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-ranks=1,2,4 servers=1,2,4 size=256M reps=5 lanes=1 open_ranks=4,16,64
+ranks=1,2,4 servers=1,2,4 size=256M reps=5 lanes=1 open_ranks=4,16,64 hdf5_size=1G
 build=${CNIO_BUILD_DIR:-$top/_build} do_build=1 replot=
 run_timeout=180
 
-usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 while [ $# -gt 0 ]; do
   case $1 in
-    --quick) ranks=1,2 servers=1,2 size=64M reps=3 open_ranks=4,16 ;;
+    --quick) ranks=1,2 servers=1,2 size=64M reps=3 open_ranks=4,16 hdf5_size=256M ;;
     --ranks) ranks=$2; shift ;;
     --servers) servers=$2; shift ;;
     --size) size=$2; shift ;;
     --reps) reps=$2; shift ;;
     --lanes) lanes=$2; shift ;;
     --open-ranks) open_ranks=$2; shift ;;
+    --hdf5-size) hdf5_size=$2; shift ;;
     --build) build=$2; shift ;;
     --no-build) do_build=0 ;;
     --replot) replot=$2; shift ;;
@@ -278,6 +284,21 @@ run_open() {
   done
 }
 
+# A field of h5write's line "h5write: BYTES bytes SECONDS s GBPS GB/s": h5_field OUT N.
+h5_field() { awk -v f="$2" '/^h5write:/ { print $f }' <<<"$1"; }
+
+# Parallel HDF5: h5write to /dev/shm through Open MPI's MPI-IO, then to M servers through
+# cnio (cnio run), N ranks, one collective write of hdf5_size each.
+run_hdf5() {
+  local n=$1 s=$2 out uri="cnio://$(hosts_of "$2")/h5write.h5?lanes=$lanes"
+  out=$("${mpirun[@]}" -n "$n" "$build/bench/h5write" "$work/h5write.h5" "$hdf5_size" 1)
+  rm -f "$work/h5write.h5"
+  row h5-local write "$n" 0 0 "$(h5_field "$out" 2)" "$(h5_field "$out" 4)" ""
+  out=$("${mpirun[@]}" -n "$n" "$CNIO_BIN" run "$build/bench/h5write" "$uri" "$hdf5_size" 1)
+  "$CNIO_BIN" rm "${uri%%\?*}" >/dev/null
+  row h5-cnio write "$n" "$s" $((n * s * lanes)) "$(h5_field "$out" 2)" "$(h5_field "$out" 4)" ""
+}
+
 # One repetition: every tool once for every configuration, always in the same order.
 run_rep() {
   local n s
@@ -299,6 +320,10 @@ run_rep() {
     echo "== rep $rep/$reps: open+close, $n ranks x $smax servers" >&2
     run_open "$n"
   done
+  if [ -x "$build/bench/h5write" ]; then
+    echo "== rep $rep/$reps: parallel HDF5, $rmax ranks, $hdf5_size: local /dev/shm, cnio" >&2
+    run_hdf5 "$rmax" "$smax"
+  fi
 }
 
 # Medians over repetitions, one line per measurement:
@@ -417,6 +442,14 @@ summary() {
       "$(awk -v s="$(m cnio open_paced "$n" "$smax" 8)" 'BEGIN { printf "%.1f", s * 1e3 }')" \
       "$(awk -v s="$(m cnio open_unpaced "$n" "$smax" 8)" 'BEGIN { printf "%.1f", s * 1e3 }')"
   done
+  if grep -q '^h5-cnio,' "$work/medians"; then
+    echo
+    echo "Parallel HDF5 (bench/h5write): one collective write of a $hdf5_size dataset by $rmax"
+    echo "ranks, create to close, GB/s: through cnio to $smax server(s) vs Open MPI's MPI-IO to /dev/shm"
+    printf '%8s %8s | %10s (target >= 0.8)\n' h5-cnio h5-local cnio/local
+    printf '%8s %8s | %10s\n' "$(m h5-cnio write "$rmax" "$smax" 6)" "$(m h5-local write "$rmax" 0 6)" \
+      "$(ratio "$(m h5-cnio write "$rmax" "$smax" 6)" "$(m h5-local write "$rmax" 0 6)")"
+  fi
 }
 
 plot() {
@@ -475,6 +508,7 @@ replot_main() {
   ranks=$(list write 4) servers=$(awk -F, 'NR > 1 && $2 == "cnio" && $3 == "write" && !s[$5]++ {
     print $5 }' "$replot" | sort -n | paste -sd, -) open_ranks=$(list open_paced 4)
   lanes=$(awk -F, 'NR == 2 { print $6 }' "$replot")
+  hdf5_size=$(awk -F, 'NR > 1 && $2 == "h5-cnio" { printf "%dM", $8 / 1048576; exit }' "$replot")
   reps=$(awk -F, 'NR > 1 && $1 > r { r = $1 } END { print r }' "$replot")
   size=$(awk -F, 'NR > 1 && $2 == "cnio" && $3 == "write" { printf "%dM", $8 / $4 / 1048576; exit }' "$replot")
   IFS=, read -r -a rank_list <<<"$ranks"

@@ -624,8 +624,14 @@ static void view_drop(MPI_Datatype *t)
     *t = MPI_DATATYPE_NULL;
 }
 
-/* The rules MPI-IO sets for a filetype, checked on its flat form. */
-static int view_check(const struct cnio_flat *ft, MPI_Offset disp, int64_t esize)
+/*
+ * The rules MPI-IO sets for a filetype, checked on its flat form. A filetype whose data
+ * reaches past its extent is valid (HDF5's collective chunk I/O builds one: a struct of
+ * resized chunk types, whose sticky bounds give an extent shorter than the data), but
+ * its tiled instances would overlap: *overlap is set and cnio__view_map refuses an
+ * access beyond the first instance.
+ */
+static int view_check(const struct cnio_flat *ft, MPI_Offset disp, int64_t esize, int *overlap)
 {
     int64_t j, end;
 
@@ -635,8 +641,9 @@ static int view_check(const struct cnio_flat *ft, MPI_Offset disp, int64_t esize
         if (ft->off[j] < ft->off[j - 1] + ft->len[j - 1])
             return -CNIO_ERR_INVAL;
     end = ft->off[ft->n - 1] + ft->len[ft->n - 1];
-    if (disp + ft->off[0] < 0 || ft->off[0] + ft->extent < end)
+    if (disp + ft->off[0] < 0)
         return -CNIO_ERR_INVAL;
+    *overlap = ft->off[0] + ft->extent < end;
     return 0;
 }
 
@@ -682,7 +689,7 @@ int cnio__view_set(struct cnio_view *v, MPI_Offset disp, MPI_Datatype etype,
     ret = cnio__flat_get(nv.filetype, &nv.ft);
     if (ret)
         goto free_view;
-    ret = view_check(nv.ft, disp, nv.etype_size);
+    ret = view_check(nv.ft, disp, nv.etype_size, &nv.overlap);
     if (ret)
         goto free_view;
     ret = view_positions(&nv);
@@ -771,6 +778,8 @@ int cnio__view_map(const struct cnio_view *v, MPI_Offset offset, int64_t nbytes,
         return -CNIO_ERR_OVERFLOW;
     k = p0 / ft->size;
     kl = pl / ft->size;
+    if (v->overlap && kl > 0)
+        return -CNIO_ERR_NOTSUP;
     j = view_block(v, p0 % ft->size);
     jl = view_block(v, pl % ft->size);
     if (__builtin_mul_overflow(kl, ft->extent, &end) ||

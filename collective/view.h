@@ -40,6 +40,8 @@ struct cnio_view {
     const struct cnio_flat *ft;     /* flattened filetype */
     int64_t *pos;                   /* pos[j]: data bytes of ft before block j (ft->n + 1
                                      * entries), owned by the view */
+    int overlap;                    /* ft's data reaches past its extent: tiled instances
+                                     * would overlap, only the first may be accessed */
 };
 
 /* The default view: disp 0, etype = filetype = MPI_BYTE. v's previous contents are
@@ -47,8 +49,9 @@ struct cnio_view {
 int cnio__view_init(struct cnio_view *v);
 /* Validates and sets a view (etype size must divide the filetype's size; filetype blocks
  * must have non-decreasing, non-overlapping displacements and non-negative offsets after
- * disp, as MPI-IO requires; disp >= 0; the filetype's size and extent > 0, and tiled
- * instances must not overlap). On error v is left as it was. v must hold a view
+ * disp, as MPI-IO requires; disp >= 0; the filetype's size and extent > 0). A filetype
+ * whose data reaches past its extent is accepted, but then cnio__view_map refuses
+ * (-CNIO_ERR_NOTSUP) an access beyond its first instance. On error v is left as it was. v must hold a view
  * (cnio__view_init). 0, -CNIO_ERR_INVAL, -CNIO_ERR_NOTSUP, -CNIO_ERR_NOMEM. */
 int cnio__view_set(struct cnio_view *v, MPI_Offset disp, MPI_Datatype etype,
                    MPI_Datatype filetype);
