@@ -2,6 +2,7 @@
  * main.c - the cnio command: dispatch, common options, and the small subcommands
  * (keygen, ls, stat, rm). `cnio cp` lives in cp.c.
  */
+#include "cnio_config.h"
 #include "cli.h"
 #include "auth.h"
 #include "client.h"
@@ -379,7 +380,7 @@ int main(int argc, char **argv)
         return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("cnio %d.%d\n", CNIO_VERSION_MAJOR, CNIO_VERSION_MINOR);
+        printf("cnio %s\n", PACKAGE_VERSION);
         return CLI_EXIT_OK;
     }
     for (size_t i = 0; i < CNIO_ARRAY_LEN(cmds); i++)
