@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void cnio__cl_state(uint32_t *state, const struct cnio_wire_info *info, uint32_t gen0)
 {
@@ -44,8 +45,8 @@ int cnio__cl_check_complete(const struct cnio_obj *obj)
     return 0;
 }
 
-/* One request of type on each host in [from, to) holding obj's handle. */
-static int cc_each(struct cnio_obj *obj, uint16_t type, int from, int to)
+/* One request of type (header offset) on each host in [from, to) holding obj's handle. */
+static int cc_each(struct cnio_obj *obj, uint16_t type, uint64_t offset, int from, int to)
 {
     struct cnio_call *c = calloc((size_t)CNIO_MAX(to - from, 1), sizeof(*c));
     int ret;
@@ -55,7 +56,8 @@ static int cc_each(struct cnio_obj *obj, uint16_t type, int from, int to)
     for (int j = from; j < to; j++)
         if (obj->hosts[j].opened && obj->hosts[j].nlanes)
             c[j - from] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[j]),
-                                              .type = type, .object = obj->hosts[j].handle };
+                                              .type = type, .offset = offset,
+                                              .object = obj->hosts[j].handle };
     ret = cnio__stack_calls(obj->st, c, to - from);
     for (int j = from; j < to; j++)
         if (c[j - from].status)
@@ -68,12 +70,19 @@ static int cc_each(struct cnio_obj *obj, uint16_t type, int from, int to)
 
 int cnio__cl_commit(struct cnio_obj *obj)
 {
-    int ret = cc_each(obj, CNIO_WIRE_COMMIT, 1, obj->nhosts);
+    struct timespec ts;
+    uint64_t order;
+    int ret;
 
+    /* The commit order: every host keeps the commit with the largest (order, instance),
+     * so concurrent writers of one name end with the same winner everywhere. */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    order = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    ret = cc_each(obj, CNIO_WIRE_COMMIT, order, 1, obj->nhosts);
     /* Column 0 last: until it commits, its generation differs from the others' and
      * readers see the object as incomplete, never as a mix. */
     if (!ret)
-        ret = cc_each(obj, CNIO_WIRE_COMMIT, 0, 1);
+        ret = cc_each(obj, CNIO_WIRE_COMMIT, order, 0, 1);
     if (!ret)
         obj->staged = 0;
     return ret;
@@ -90,11 +99,18 @@ int cnio__obj_abort(struct cnio_obj *obj)
 
     if (!obj)
         return -CNIO_ERR_INVAL;
-    if (obj->staged && obj->hosts[0].opened) {
-        ret = cc_each(obj, CNIO_WIRE_ABORT, 0, obj->nhosts);
+    /* All or nothing: with a host out of reach, discarding the instance on the others
+     * would leave a piece that neither resumes nor reads; keep it whole instead (STAT
+     * shows it incomplete, `cnio cp --resume` finishes it, UNLINK removes it). */
+    for (int j = 0; obj->staged && j < obj->nhosts; j++)
+        if (!obj->hosts[j].nlanes || cnio__ep_error(cnio__cl_ctl_ep(&obj->hosts[j])))
+            ret = -CNIO_ERR_CONN;
+    if (obj->staged && obj->hosts[0].opened && !ret) {
+        ret = cc_each(obj, CNIO_WIRE_ABORT, 0, 0, obj->nhosts);
         for (int j = 0; j < obj->nhosts; j++)
             obj->hosts[j].opened = 0;   /* ABORT closed the handles */
     }
+    obj->staged = 0;   /* never committed from here */
     {
         int ret2 = cnio__obj_close(obj);
 

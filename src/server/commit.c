@@ -113,7 +113,8 @@ int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
         if (!ret)
             ret = cnio__srv_stage_commit(&c->srv->store, hd->name, hd->stage,
                                          (hd->oflags & CNIO_WIRE_O_CREATE) &&
-                                         (hd->oflags & CNIO_WIRE_O_EXCL), &hd->meta);
+                                         (hd->oflags & CNIO_WIRE_O_EXCL), h->offset,
+                                         &hd->meta);
         if (!ret) {
             cnio__debug("%s: committed %s (%016llx)", c->peer, hd->name,
                         (unsigned long long)hd->stage);

@@ -51,6 +51,7 @@ struct cnio_srv_meta {
     uint32_t flags;     /* CNIO_SRV_META_* */
     uint64_t size;      /* logical size recorded by SETSIZE */
     uint64_t gen;       /* id of the staged instance last committed (0: never staged) */
+    uint64_t seq;       /* its commit order (the committing client's clock, ns) */
 };
 #define CNIO_SRV_META_DIRTY 0x1u        /* opened for writing in place, not closed since */
 #define CNIO_SRV_META_COMMITTING 0x2u   /* a commit began and did not finish */
@@ -111,6 +112,8 @@ int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
                          struct cnio_srv_meta *m);
 /* Adds delta to the live in-place writers of name; returns their count after. */
 int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delta);
+/* Reads name's metadata: 0, 1 when it has none, or a negative code. */
+int cnio__srv_store_meta_get(struct cnio_srv_store *st, const char *name, struct cnio_srv_meta *m);
 /* Writes the metadata of name (tmp file + rename). */
 int cnio__srv_store_meta_write(struct cnio_srv_store *st, const char *name,
                                const struct cnio_srv_meta *m);
@@ -155,7 +158,7 @@ int cnio__srv_stage_sync(struct cnio_srv_store *st, uint64_t id, int fd);
 /* Makes staged instance id (metadata m) the object name: see stage.c. excl: fail with
  * -CNIO_ERR_EXIST when name exists. On success m->gen = id. */
 int cnio__srv_stage_commit(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
-                           struct cnio_srv_meta *m);
+                           uint64_t seq, struct cnio_srv_meta *m);
 /* Removes staged instance id. */
 void cnio__srv_stage_discard(struct cnio_srv_store *st, uint64_t id);
 /* Removes every staged instance of name: how many, or a negative code. */

@@ -14,8 +14,13 @@
  * its instance behind; STAT and LIST report it (I_STAGED: incomplete), `cnio cp --resume`
  * reopens it, UNLINK removes it, and the server names the ones it finds at startup.
  *
- * COMMIT on one host, under the store lock:
- *   1. the object's metadata := { layout, size, generation ID, COMMITTING }
+ * COMMIT on one host, under the store lock (its header offset is the commit order T, the
+ * committing client's clock; the same T on every host):
+ *   0. when the object's stored (order, generation) is not below (T, ID), a later commit
+ *      won already: the instance is discarded and nothing changes (so that concurrent
+ *      writers end with the same winner on every host, whatever order their commits
+ *      reach the hosts in)
+ *   1. the object's metadata := { layout, size, generation ID, order T, COMMITTING }
  *   2. rename ID -> ROOT/NAME (the old data file, if any, is replaced atomically)
  *   3. the object's metadata := { layout, size, generation ID }
  *   4. unlink ID.meta
@@ -294,18 +299,24 @@ int cnio__srv_stage_sync(struct cnio_srv_store *st, uint64_t id, int fd)
 
 /* Steps 1-3 of a commit (store lock held). */
 static int stage_commit_locked(struct cnio_srv_store *st, const char *name, uint64_t id,
-                               int excl, struct cnio_srv_meta *m)
+                               int excl, uint64_t seq, struct cnio_srv_meta *m)
 {
-    struct cnio_srv_meta c = *m;
+    struct cnio_srv_meta c = *m, cur;
     const char *base;
     char file[32];
     int pfd, r, ret = stage_check_name(st, name, excl);
 
+    if (!ret && cnio__srv_store_meta_get(st, name, &cur) == 0 &&
+        (cur.seq > seq || (cur.seq == seq && cur.gen >= id))) {
+        *m = cur;
+        return 1;   /* superseded */
+    }
     if (!ret)
         ret = cnio__srv_store_mkparents(st->rootfd, name);
     if (ret)
         return ret;
     c.gen = id;
+    c.seq = seq;
     c.flags = CNIO_SRV_META_COMMITTING;
     ret = cnio__srv_store_meta_write(st, name, &c);
     if (ret)
@@ -331,14 +342,20 @@ static int stage_commit_locked(struct cnio_srv_store *st, const char *name, uint
 }
 
 int cnio__srv_stage_commit(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
-                           struct cnio_srv_meta *m)
+                           uint64_t seq, struct cnio_srv_meta *m)
 {
     char file[32];
     int ret;
 
     pthread_mutex_lock(&st->lock);
-    ret = stage_commit_locked(st, name, id, excl, m);
+    ret = stage_commit_locked(st, name, id, excl, seq, m);
     pthread_mutex_unlock(&st->lock);
+    if (ret == 1) {
+        cnio__debug("commit of %s (%016llx) superseded by a later one", name,
+                    (unsigned long long)id);
+        cnio__srv_stage_discard(st, id);
+        return 0;
+    }
     if (!ret) {
         stage_file(file, sizeof(file), id, 1);
         unlinkat(st->stagefd, file, 0);

@@ -10,7 +10,8 @@
  *
  * Metadata file (64 bytes, little-endian):
  *   0 magic "CNIOMETA" | 8 version u32 | 12 stripe_count u32 | 16 stripe_unit u64 |
- *  24 stripe_index u32 | 28 flags u32 | 32 size u64 | 40 generation u64 | 48 reserved (12) |
+ *  24 stripe_index u32 | 28 flags u32 | 32 size u64 | 40 generation u64 | 48 commit order u64 |
+ *  56 reserved (4) |
  *  60 CRC32C of 0..59
  * flags: CNIO_SRV_META_DIRTY (opened for writing in place, not yet closed cleanly),
  * CNIO_SRV_META_COMMITTING (a commit is under way, see stage.c). The generation is the
@@ -312,6 +313,7 @@ void cnio__srv_meta_encode(const struct cnio_srv_meta *m, uint8_t out[STORE_META
     cnio__put_le32(out + 28, m->flags);
     cnio__put_le64(out + 32, m->size);
     cnio__put_le64(out + 40, m->gen);
+    cnio__put_le64(out + 48, m->seq);
     cnio__put_le32(out + 60, cnio__crc32c(0, out, 60));
 }
 
@@ -327,6 +329,7 @@ int cnio__srv_meta_decode(const uint8_t *in, size_t len, struct cnio_srv_meta *m
     m->flags = cnio__get_le32(in + 28);
     m->size = cnio__get_le64(in + 32);
     m->gen = cnio__get_le64(in + 40);
+    m->seq = cnio__get_le64(in + 48);
     if (cnio__layout_check(&m->layout) || m->index >= m->layout.count ||
         m->size >= STORE_MAX_OFF)
         return -CNIO_ERR_IO;
@@ -349,6 +352,11 @@ static int store_meta_read(struct cnio_srv_store *st, const char *name, struct c
         return -CNIO_ERR_IO;
     }
     return 0;
+}
+
+int cnio__srv_store_meta_get(struct cnio_srv_store *st, const char *name, struct cnio_srv_meta *m)
+{
+    return store_meta_read(st, name, m);
 }
 
 /* The metadata of a file that has none: one stripe column holding everything. */
