@@ -262,10 +262,13 @@ static int req_open(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     if (!ret) {
         ret = cnio__srv_store_info(fd, &m, (created ? CNIO_WIRE_I_CREATED : 0) |
                                    (stage ? CNIO_WIRE_I_STAGED : 0), &info);
-        if (!ret && !(o.flags & CNIO_WIRE_O_WRITE))
+        if (!ret && !(o.flags & CNIO_WIRE_O_WRITE)) {
             cnio__srv_store_adjust(&c->srv->store, name, &info);
-        else
+            if (info.flags & (CNIO_WIRE_I_DIRTY | CNIO_WIRE_I_COMMITTING))
+                ret = -CNIO_ERR_INCOMPLETE;   /* a reader would get a torn object */
+        } else {
             info.flags &= ~CNIO_WIRE_I_DIRTY;   /* this writer's own mark */
+        }
         if (ret) {
             if (writer)
                 cnio__srv_store_writer(&c->srv->store, name, -1);
