@@ -81,6 +81,11 @@ int cnio__srv_open_dirty(struct cnio_srv_conn *c, const char *name, struct cnio_
     return 0;
 }
 
+static int commit_live(void *arg, uint64_t id)
+{
+    return cnio__srv_handles_staging(arg, id);
+}
+
 /* The staged handle a COMMIT or ABORT names (a reference), or an error. */
 static int commit_staged(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                          struct cnio_srv_handle **out)
@@ -120,6 +125,10 @@ int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                         (unsigned long long)hd->stage);
             hd->stage = 0;
         }
+        /* Instances of the name that no writer holds (interrupted uploads) are
+         * superseded by this commit: they go, and the object reads as complete. */
+        if (!ret)
+            cnio__srv_stage_prune(&c->srv->store, hd->name, 0, commit_live, &c->srv->handles);
     }
     pthread_mutex_unlock(&hd->lock);
     cnio__srv_handles_put(&c->srv->handles, hd);

@@ -194,6 +194,18 @@ void cnio__srv_handles_put(struct cnio_srv_handles *t, struct cnio_srv_handle *h
         handles_free(t, h);
 }
 
+int cnio__srv_handles_staging(struct cnio_srv_handles *t, uint64_t stage)
+{
+    int found = 0;
+
+    pthread_mutex_lock(&t->lock);
+    for (size_t b = 0; b < t->nbuckets && !found; b++)
+        for (struct cnio_srv_handle *h = t->buckets[b]; h && !found; h = h->next)
+            found = h->stage == stage;   /* read racily: set at open, cleared at commit */
+    pthread_mutex_unlock(&t->lock);
+    return found;
+}
+
 int cnio__srv_handles_remove(struct cnio_srv_handles *t, uint64_t id, const void *owner)
 {
     struct cnio_srv_handle **pp, *h;

@@ -161,8 +161,11 @@ int cnio__srv_stage_commit(struct cnio_srv_store *st, const char *name, uint64_t
                            uint64_t seq, struct cnio_srv_meta *m);
 /* Removes staged instance id. */
 void cnio__srv_stage_discard(struct cnio_srv_store *st, uint64_t id);
-/* Removes every staged instance of name: how many, or a negative code. */
+/* Removes every staged instance of name (but keep, and those keep_fn(arg, id) keeps):
+ * how many, or a negative code. */
 int cnio__srv_stage_unlink_name(struct cnio_srv_store *st, const char *name);
+int cnio__srv_stage_prune(struct cnio_srv_store *st, const char *name, uint64_t keep,
+                          int (*keep_fn)(void *arg, uint64_t id), void *arg);
 /* Appends (strdup) to (*names)[*n..] the last components of staged objects in directory
  * dir ("" = root), growing *names (capacity *cap): 0 or -CNIO_ERR_NOMEM. */
 int cnio__srv_stage_names(struct cnio_srv_store *st, const char *dir, char ***names,
@@ -190,7 +193,7 @@ struct cnio_srv_handle {
     uint64_t id;
     int fd;
     uint32_t oflags;            /* CNIO_WIRE_O_* it was opened with */
-    uint64_t stage;             /* the staged instance it writes (guarded by lock), or 0 */
+    _Atomic uint64_t stage;     /* the staged instance it writes (changed under lock), or 0 */
     struct cnio_srv_store *writer_of;   /* counted as an in-place writer of name there */
     char *name;
     const void *owner;          /* the connection that opened it */
@@ -230,6 +233,8 @@ int cnio__srv_handles_add(struct cnio_srv_handles *t, int fd, char *name, uint32
 /* A counted reference to handle id, or NULL; release with cnio__srv_handles_put. */
 struct cnio_srv_handle *cnio__srv_handles_get(struct cnio_srv_handles *t, uint64_t id);
 void cnio__srv_handles_put(struct cnio_srv_handles *t, struct cnio_srv_handle *h);
+/* 1 when an open handle writes staged instance stage, else 0. */
+int cnio__srv_handles_staging(struct cnio_srv_handles *t, uint64_t stage);
 /* Unlinks handle id (only when owned by owner, unless owner is NULL): 0 or -NOENT. */
 int cnio__srv_handles_remove(struct cnio_srv_handles *t, uint64_t id, const void *owner);
 

@@ -375,6 +375,9 @@ void cnio__srv_stage_discard(struct cnio_srv_store *st, uint64_t id)
 
 struct stage_unlink {
     const char *name;
+    uint64_t keep;
+    int (*keep_fn)(void *arg, uint64_t id);
+    void *arg;
     int n;
 };
 
@@ -382,19 +385,25 @@ static int stage_unlink_fn(struct cnio_srv_store *st, const struct stage_ent *e,
 {
     struct stage_unlink *u = arg;
 
-    if (!strcmp(e->name, u->name)) {
+    if (!strcmp(e->name, u->name) && e->id != u->keep && !(u->keep_fn && u->keep_fn(u->arg, e->id))) {
         cnio__srv_stage_discard(st, e->id);
         u->n++;
     }
     return 0;
 }
 
-int cnio__srv_stage_unlink_name(struct cnio_srv_store *st, const char *name)
+int cnio__srv_stage_prune(struct cnio_srv_store *st, const char *name, uint64_t keep,
+                          int (*keep_fn)(void *arg, uint64_t id), void *arg)
 {
-    struct stage_unlink u = { name, 0 };
+    struct stage_unlink u = { name, keep, keep_fn, arg, 0 };
     int ret = stage_each(st, stage_unlink_fn, &u);
 
     return ret < 0 ? ret : u.n;
+}
+
+int cnio__srv_stage_unlink_name(struct cnio_srv_store *st, const char *name)
+{
+    return cnio__srv_stage_prune(st, name, 0, NULL, NULL);
 }
 
 struct stage_names {

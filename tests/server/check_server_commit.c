@@ -286,6 +286,32 @@ START_TEST(test_dirty_in_place)
 }
 END_TEST
 
+/* A commit removes the instances of its name that no writer holds any more. */
+START_TEST(test_commit_prunes_stale)
+{
+    static uint8_t data[1000];
+    struct cnio_wire_info info;
+    struct st_conn c;
+    uint64_t h;
+
+    fx_fill(data, sizeof(data), 8);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "p", STAGE, 21, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, 10), 0);
+    st_close(&c);   /* an interrupted upload */
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "p", STAGE | CNIO_WIRE_O_TRUNC, 22, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(staged_files(), 4);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 1, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(staged_files(), 0);
+    ck_assert_int_eq(st_stat(&c, "p", &info), 0);
+    ck_assert_uint_eq(info.flags, 0);
+    read_back(&c, "p", data, sizeof(data));
+    st_close(&c);
+}
+END_TEST
+
 static Suite *commit_suite(void)
 {
     Suite *s = suite_create("server_commit");
@@ -299,6 +325,7 @@ static Suite *commit_suite(void)
     tcase_add_test(tc, test_resume_and_crc);
     tcase_add_test(tc, test_stage_errors_and_unlink);
     tcase_add_test(tc, test_dirty_in_place);
+    tcase_add_test(tc, test_commit_prunes_stale);
     suite_add_tcase(s, tc);
     return s;
 }
