@@ -331,6 +331,11 @@ int cnio__obj_open(struct cnio_stack *st, const struct cnio_uri *u, const struct
     *out = obj;
     return 0;
 close_handles:
+    if (obj->staged && !(oflags & CNIO_WIRE_O_RESUME)) {
+        cnio__obj_abort(obj);   /* a fresh instance nobody will resume */
+        free(auth);
+        return ret;
+    }
     cl_close_handles(obj);
 fail:
     free(auth);

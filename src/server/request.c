@@ -283,7 +283,10 @@ static int req_open(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     }
     if (created)
         cnio__debug("%s: created %s", c->peer, name);
-    return req_open_finish(c, fd, name, o.flags, stage, writer, &m, &info, r);
+    ret = req_open_finish(c, fd, name, o.flags, stage, writer, &m, &info, r);
+    if (ret && stage && !(o.flags & CNIO_WIRE_O_RESUME))
+        cnio__srv_stage_discard(&c->srv->store, stage);
+    return ret;
 }
 
 /* Parses a name-carrying payload (STAT, UNLINK, LIST) into name. */
