@@ -4,6 +4,8 @@
  * bounds, the dirty mark of in-place writers, and how STAT / OPEN / UNLINK treat each.
  */
 #include "srvtest.h"
+#include "client.h"
+#include "stack.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -17,13 +19,15 @@
 #define STAGE (CNIO_WIRE_O_CREATE | CNIO_WIRE_O_WRITE | CNIO_WIRE_O_STAGE)
 #define UNIT 65536
 
-/* OPEN with header offset off: status; *handle, *info and the reply's offset. */
-static int open_at(struct st_conn *c, const char *name, uint32_t flags, uint64_t off,
-                   uint64_t *handle, struct cnio_wire_info *info, uint64_t *roff)
+/* OPEN of column index of count with header offset off: status; *handle, *info and the
+ * reply's offset. */
+static int open_col(struct st_conn *c, const char *name, uint32_t flags, uint32_t count,
+                    uint32_t index, uint64_t off, uint64_t *handle, struct cnio_wire_info *info,
+                    uint64_t *roff)
 {
     uint8_t p[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME], buf[CNIO_WIRE_INFO_SIZE];
-    struct cnio_wire_open o = { .flags = flags, .stripe_count = 1, .stripe_unit = UNIT,
-                                .stripe_index = 0, .name_len = (uint32_t)strlen(name),
+    struct cnio_wire_open o = { .flags = flags, .stripe_count = count, .stripe_unit = UNIT,
+                                .stripe_index = index, .name_len = (uint32_t)strlen(name),
                                 .name = name };
     struct cnio_wire_info tmp;
     struct cnio_wire_hdr rh;
@@ -39,6 +43,12 @@ static int open_at(struct st_conn *c, const char *name, uint32_t flags, uint64_t
     if (roff)
         *roff = rh.offset;
     return 0;
+}
+
+static int open_at(struct st_conn *c, const char *name, uint32_t flags, uint64_t off,
+                   uint64_t *handle, struct cnio_wire_info *info, uint64_t *roff)
+{
+    return open_col(c, name, flags, 1, 0, off, handle, info, roff);
 }
 
 static int crc_of(struct st_conn *c, uint64_t h, uint64_t off, uint64_t len,
@@ -312,6 +322,69 @@ START_TEST(test_commit_prunes_stale)
 }
 END_TEST
 
+/* Writes and commits instance id of "torn" on the servers in mask (bit j: column j). */
+static void torn_commit(struct st_conn *c, uint64_t id, unsigned mask, uint64_t order)
+{
+    static uint8_t data[UNIT];
+    uint64_t h[2];
+
+    fx_fill(data, sizeof(data), id);
+    for (uint32_t j = 0; j < 2; j++) {
+        ck_assert_int_eq(open_col(&c[j], "torn", STAGE | CNIO_WIRE_O_TRUNC, 2, j, id, &h[j],
+                                  NULL, NULL), 0);
+        ck_assert_int_eq(st_write(&c[j], h[j], 0, data, sizeof(data)), 0);
+        ck_assert_int_eq(st_call(&c[j], CNIO_WIRE_SETSIZE, h[j], 2 * UNIT, NULL, 0, NULL, NULL,
+                                 0), 0);
+    }
+    for (uint32_t j = 0; j < 2; j++)
+        if (mask & (1u << j))
+            ck_assert_int_eq(st_call(&c[j], CNIO_WIRE_COMMIT, h[j], order, NULL, 0, NULL, NULL,
+                                     0), 0);
+}
+
+/*
+ * A commit that reached one host but not column 0's (its writer died in between): every
+ * host holds a complete-looking file, but of two generations. The client sees it as
+ * incomplete, never as a mix.
+ */
+START_TEST(test_torn_commit)
+{
+    struct cnio_obj_stat os;
+    struct cnio_hints hints;
+    struct cnio_stack *stk;
+    struct cnio_uri u = { 0 };
+    struct cnio_obj *obj;
+    struct st_conn c[2];
+    char uri[1024];
+
+    fx_stop(&st_fx);
+    ck_assert_int_eq(fx_start(&st_fx, 2, NULL), 0);
+    st_session(&st_fx, 0, &c[0]);
+    st_session(&st_fx, 1, &c[1]);
+    ck_assert_int_eq(cnio__stack_open(&stk), 0);
+    ck_assert_int_eq(cnio__uri_parse(fx_uri(&st_fx, "torn", NULL, uri, sizeof(uri)), &u), 0);
+    ck_assert_int_eq(cnio__hints_resolve(&hints, &u), 0);
+    torn_commit(c, 0x100, 3, 10);   /* a complete version on both */
+    ck_assert_int_eq(cnio__obj_stat(stk, &u, &hints, &os), 0);
+    ck_assert_uint_eq(os.state, 0);
+    ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, 0, &obj), 0);
+    ck_assert_int_eq(cnio__obj_close(obj), 0);
+    torn_commit(c, 0x200, 2, 20);   /* the next one reaches column 1 only */
+    ck_assert_int_eq(cnio__obj_stat(stk, &u, &hints, &os), 0);
+    ck_assert_uint_eq(os.state & CNIO_OBJ_TORN, CNIO_OBJ_TORN);
+    ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, 0, &obj), -CNIO_ERR_INCOMPLETE);
+    torn_commit(c, 0x300, 3, 30);   /* copying it again repairs it */
+    ck_assert_int_eq(cnio__obj_stat(stk, &u, &hints, &os), 0);
+    ck_assert_uint_eq(os.state, CNIO_OBJ_PENDING);   /* 0x200 on column 0: still held open */
+    ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, 0, &obj), 0);
+    ck_assert_int_eq(cnio__obj_close(obj), 0);
+    cnio__uri_free(&u);
+    cnio__stack_close(stk);
+    st_close(&c[0]);
+    st_close(&c[1]);
+}
+END_TEST
+
 static Suite *commit_suite(void)
 {
     Suite *s = suite_create("server_commit");
@@ -326,6 +399,7 @@ static Suite *commit_suite(void)
     tcase_add_test(tc, test_stage_errors_and_unlink);
     tcase_add_test(tc, test_dirty_in_place);
     tcase_add_test(tc, test_commit_prunes_stale);
+    tcase_add_test(tc, test_torn_commit);
     suite_add_tcase(s, tc);
     return s;
 }
