@@ -9,6 +9,7 @@
 
 #include <check.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,6 +386,48 @@ START_TEST(test_torn_commit)
 }
 END_TEST
 
+/*
+ * A host that died between the steps of its commit (metadata says COMMITTING, the
+ * rename may or may not have happened): incomplete until committed again. The state is
+ * made by setting the flag in the metadata file the way step 1 leaves it.
+ */
+START_TEST(test_interrupted_commit)
+{
+    static uint8_t data[3000];
+    struct cnio_wire_info info;
+    char path[PATH_MAX + 32];
+    struct st_conn c;
+    uint8_t meta[64];
+    uint64_t h;
+    int fd;
+
+    fx_fill(data, sizeof(data), 9);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "ic", STAGE, 31, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 1, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    snprintf(path, sizeof(path), "%s/.cnio/meta/ic", st_fx.root[0]);
+    fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pread(fd, meta, sizeof(meta), 0), (ssize_t)sizeof(meta));
+    cnio__put_le32(meta + 28, cnio__get_le32(meta + 28) | 0x2);   /* COMMITTING */
+    cnio__put_le32(meta + 60, cnio__crc32c(0, meta, 60));
+    ck_assert_int_eq(pwrite(fd, meta, sizeof(meta), 0), (ssize_t)sizeof(meta));
+    close(fd);
+    ck_assert_int_eq(st_stat(&c, "ic", &info), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_COMMITTING, CNIO_WIRE_I_COMMITTING);
+    ck_assert_int_eq(open_at(&c, "ic", 0, 0, NULL, NULL, NULL), -CNIO_ERR_INCOMPLETE);
+    ck_assert_int_eq(open_at(&c, "ic", STAGE | CNIO_WIRE_O_TRUNC, 32, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 2, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&c, "ic", &info), 0);
+    ck_assert_uint_eq(info.flags, 0);
+    read_back(&c, "ic", data, sizeof(data));
+    st_close(&c);
+}
+END_TEST
+
 static Suite *commit_suite(void)
 {
     Suite *s = suite_create("server_commit");
@@ -399,6 +442,7 @@ static Suite *commit_suite(void)
     tcase_add_test(tc, test_stage_errors_and_unlink);
     tcase_add_test(tc, test_dirty_in_place);
     tcase_add_test(tc, test_commit_prunes_stale);
+    tcase_add_test(tc, test_interrupted_commit);
     tcase_add_test(tc, test_torn_commit);
     suite_add_tcase(s, tc);
     return s;
