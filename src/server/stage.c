@@ -16,8 +16,8 @@
  *
  * COMMIT on one host, under the store lock (its header offset is the commit order T, the
  * committing client's clock; the same T on every host):
- *   0. when the object's stored (order, generation) is not below (T, ID), a later commit
- *      won already: the instance is discarded and nothing changes (so that concurrent
+ *   0. when the object's stored (order, generation) is not below (T, ID) and not left
+ *      COMMITTING by a crash, a later commit won already: the instance is discarded and nothing changes (so that concurrent
  *      writers end with the same winner on every host, whatever order their commits
  *      reach the hosts in)
  *   1. the object's metadata := { layout, size, generation ID, order T, COMMITTING }
@@ -307,6 +307,7 @@ static int stage_commit_locked(struct cnio_srv_store *st, const char *name, uint
     int pfd, r, ret = stage_check_name(st, name, excl);
 
     if (!ret && cnio__srv_store_meta_get(st, name, &cur) == 0 &&
+        !(cur.flags & CNIO_SRV_META_COMMITTING) &&   /* a crashed commit never wins */
         (cur.seq > seq || (cur.seq == seq && cur.gen >= id))) {
         *m = cur;
         return 1;   /* superseded */
