@@ -1,7 +1,8 @@
 /*
  * commit.c - the requests of commit semantics (doc/protocol.md, "Commit and staging"):
- * the staging side of OPEN, the dirty mark of in-place writers, COMMIT, ABORT, and CRC,
- * which lets a client compare what a host holds with its own bytes before resuming.
+ * the staging side of OPEN, the dirty mark of in-place writers (and the count of live
+ * ones it depends on), COMMIT, ABORT, and CRC, which lets a client compare what a host
+ * holds with its own bytes before resuming.
  */
 #include "server.h"
 #include "log.h"
@@ -57,6 +58,58 @@ int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct
         *created = 1;
         cnio__debug("%s: staged %s as %016llx", c->peer, name, (unsigned long long)id);
     }
+    return ret;
+}
+
+/* The live in-place writers of name (store lock held). */
+static struct cnio_srv_writer **store_writer_find(struct cnio_srv_store *st, const char *name)
+{
+    struct cnio_srv_writer **pp = &st->writers;
+
+    while (*pp && strcmp((*pp)->name, name))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delta)
+{
+    struct cnio_srv_writer **pp, *w;
+    int n = 0;
+
+    pthread_mutex_lock(&st->lock);
+    pp = store_writer_find(st, name);
+    w = *pp;
+    if (!w && delta > 0 && (w = calloc(1, sizeof(*w) + strlen(name) + 1))) {
+        strcpy(w->name, name);
+        *pp = w;
+    }
+    if (w) {
+        w->count += delta;
+        n = w->count;
+        if (n <= 0) {
+            *pp = w->next;
+            free(w);
+            n = 0;
+        }
+    }
+    pthread_mutex_unlock(&st->lock);
+    return n;
+}
+
+int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
+                         struct cnio_srv_meta *m)
+{
+    int ret;
+
+    pthread_mutex_lock(&st->lock);
+    ret = cnio__srv_store_meta_get(st, name, m);
+    if (ret == 1)
+        ret = -CNIO_ERR_NOENT;
+    if (!ret && !!(m->flags & CNIO_SRV_META_DIRTY) != !!dirty) {
+        m->flags = dirty ? m->flags | CNIO_SRV_META_DIRTY : m->flags & ~CNIO_SRV_META_DIRTY;
+        ret = cnio__srv_store_meta_write(st, name, m);
+    }
+    pthread_mutex_unlock(&st->lock);
     return ret;
 }
 

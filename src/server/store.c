@@ -267,41 +267,6 @@ void cnio__srv_store_close(struct cnio_srv_store *st)
     }
 }
 
-/* The live in-place writers of name (store lock held). */
-static struct cnio_srv_writer **store_writer_find(struct cnio_srv_store *st, const char *name)
-{
-    struct cnio_srv_writer **pp = &st->writers;
-
-    while (*pp && strcmp((*pp)->name, name))
-        pp = &(*pp)->next;
-    return pp;
-}
-
-int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delta)
-{
-    struct cnio_srv_writer **pp, *w;
-    int n = 0;
-
-    pthread_mutex_lock(&st->lock);
-    pp = store_writer_find(st, name);
-    w = *pp;
-    if (!w && delta > 0 && (w = calloc(1, sizeof(*w) + strlen(name) + 1))) {
-        strcpy(w->name, name);
-        *pp = w;
-    }
-    if (w) {
-        w->count += delta;
-        n = w->count;
-        if (n <= 0) {
-            *pp = w->next;
-            free(w);
-            n = 0;
-        }
-    }
-    pthread_mutex_unlock(&st->lock);
-    return n;
-}
-
 void cnio__srv_meta_encode(const struct cnio_srv_meta *m, uint8_t out[STORE_META_SIZE])
 {
     memset(out, 0, STORE_META_SIZE);
@@ -410,23 +375,6 @@ int cnio__srv_store_meta_write(struct cnio_srv_store *st, const char *name,
     close(pfd);
     if (ret)
         cnio__warn("metadata of %s: %s", name, cnio_strerror(ret));
-    return ret;
-}
-
-int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
-                         struct cnio_srv_meta *m)
-{
-    int ret;
-
-    pthread_mutex_lock(&st->lock);
-    ret = store_meta_read(st, name, m);
-    if (ret == 1)
-        ret = -CNIO_ERR_NOENT;
-    if (!ret && !!(m->flags & CNIO_SRV_META_DIRTY) != !!dirty) {
-        m->flags = dirty ? m->flags | CNIO_SRV_META_DIRTY : m->flags & ~CNIO_SRV_META_DIRTY;
-        ret = cnio__srv_store_meta_write(st, name, m);
-    }
-    pthread_mutex_unlock(&st->lock);
     return ret;
 }
 
