@@ -88,6 +88,52 @@ int cnio__cl_commit(struct cnio_obj *obj)
     return ret;
 }
 
+/*
+ * Discards the staged instance over fresh connections (UNLINK with the instance id, with
+ * the key), when the object's own connections to some host broke: all hosts or none.
+ */
+static int cc_discard_fresh(struct cnio_obj *obj)
+{
+    uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
+    int n = obj->nhosts, len, ret;
+    struct cnio__cl_host *hosts = calloc((size_t)n, sizeof(*hosts));
+    struct cnio_ep_auth *auth = calloc((size_t)n, sizeof(*auth));
+    struct cnio_call *c = calloc((size_t)n, sizeof(*c));
+    struct cnio_hints h = obj->h;
+
+    len = cnio__cl_open_payload(0, NULL, 0, obj->path, pl, sizeof(pl));
+    ret = !hosts || !auth || !c ? -CNIO_ERR_NOMEM : len < 0 ? len : 0;
+    if (!ret && !obj->has_key)
+        ret = -CNIO_ERR_CONN;
+    for (int j = 0; !ret && j < n; j++) {
+        memcpy(hosts[j].name, obj->hosts[j].name, sizeof(hosts[j].name));
+        hosts[j].port = obj->hosts[j].port;
+        hosts[j].addr = obj->hosts[j].addr;
+        hosts[j].resolved = obj->hosts[j].resolved;
+        auth[j] = (struct cnio_ep_auth){ .mode = CNIO_WIRE_AUTH_KEY, .k = obj->key.bytes,
+                                         .klen = obj->key.len };
+    }
+    h.lanes = 1;
+    if (!ret)
+        ret = cnio__cl_connect(obj->st, &h, hosts, n, 1, auth, NULL);
+    for (int j = 0; !ret && j < n; j++)
+        c[j] = (struct cnio_call){ .ep = hosts[j].lanes[0], .type = CNIO_WIRE_UNLINK,
+                                   .offset = obj->stage_id, .payload = pl,
+                                   .plen = (uint32_t)len };
+    if (!ret) {
+        cnio__stack_calls(obj->st, c, n);
+        for (int j = 0; j < n; j++)   /* NOENT: gone already */
+            if (!ret && c[j].status && c[j].status != -CNIO_ERR_NOENT)
+                ret = c[j].status;
+    }
+    if (hosts)
+        cnio__cl_disconnect(hosts, n);
+    free(hosts);
+    free(auth);
+    free(c);
+    return ret;
+}
+
 int cnio__obj_staged(const struct cnio_obj *obj)
 {
     return obj && obj->staged;
@@ -95,7 +141,7 @@ int cnio__obj_staged(const struct cnio_obj *obj)
 
 int cnio__obj_abort(struct cnio_obj *obj)
 {
-    int ret = 0;
+    int ret = 0, fresh = 0;
 
     if (!obj)
         return -CNIO_ERR_INVAL;
@@ -105,7 +151,13 @@ int cnio__obj_abort(struct cnio_obj *obj)
     for (int j = 0; obj->staged && j < obj->nhosts; j++)
         if (!obj->hosts[j].nlanes || cnio__ep_error(cnio__cl_ctl_ep(&obj->hosts[j])))
             ret = -CNIO_ERR_CONN;
-    if (obj->staged && obj->hosts[0].opened && !ret) {
+    /* A broken connection to a host that still answers is not out of reach: new
+     * connections discard the instance everywhere (or, failing one, nowhere). */
+    if (ret && obj->staged && obj->hosts[0].opened) {
+        ret = cc_discard_fresh(obj);
+        fresh = 1;
+    }
+    if (obj->staged && obj->hosts[0].opened && !ret && !fresh) {
         ret = cc_each(obj, CNIO_WIRE_ABORT, 0, 0, obj->nhosts);
         for (int j = 0; j < obj->nhosts; j++)
             obj->hosts[j].opened = 0;   /* ABORT closed the handles */

@@ -342,7 +342,11 @@ static int req_unlink(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, co
     char name[CNIO_WIRE_MAX_NAME + 1];
     int ret = req_name(h, p, 0, name);
 
-    return ret ? ret : cnio__srv_store_unlink(&c->srv->store, name);
+    if (ret)
+        return ret;
+    if (h->offset)   /* one staged instance of the name (a writer discarding its own) */
+        return cnio__srv_stage_unlink_id(&c->srv->store, name, h->offset);
+    return cnio__srv_store_unlink(&c->srv->store, name);
 }
 
 static int req_list(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,

@@ -161,6 +161,8 @@ int cnio__srv_stage_commit(struct cnio_srv_store *st, const char *name, uint64_t
                            uint64_t seq, struct cnio_srv_meta *m);
 /* Removes staged instance id. */
 void cnio__srv_stage_discard(struct cnio_srv_store *st, uint64_t id);
+/* Removes staged instance id of name: 0, or -CNIO_ERR_NOENT. */
+int cnio__srv_stage_unlink_id(struct cnio_srv_store *st, const char *name, uint64_t id);
 /* Removes every staged instance of name (but keep, and those keep_fn(arg, id) keeps):
  * how many, or a negative code. */
 int cnio__srv_stage_unlink_name(struct cnio_srv_store *st, const char *name);

@@ -374,6 +374,17 @@ void cnio__srv_stage_discard(struct cnio_srv_store *st, uint64_t id)
     unlinkat(st->stagefd, file, 0);
 }
 
+int cnio__srv_stage_unlink_id(struct cnio_srv_store *st, const char *name, uint64_t id)
+{
+    char stored[CNIO_WIRE_MAX_NAME + 1];
+    struct cnio_srv_meta m;
+
+    if (stage_meta_read(st, id, &m, stored) || strcmp(stored, name))
+        return -CNIO_ERR_NOENT;
+    cnio__srv_stage_discard(st, id);
+    return 0;
+}
+
 struct stage_unlink {
     const char *name;
     uint64_t keep;

@@ -67,6 +67,15 @@ static int crc_of(struct st_conn *c, uint64_t h, uint64_t off, uint64_t len,
     return 0;
 }
 
+static int unlink_id(struct st_conn *c, const char *name, uint64_t id)
+{
+    uint8_t p[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
+    struct cnio_wire_open o = { .name_len = (uint32_t)strlen(name), .name = name };
+    int n = cnio__wire_open_encode(&o, p, sizeof(p));
+
+    return st_call(c, CNIO_WIRE_UNLINK, 0, id, p, (uint32_t)n, NULL, NULL, 0);
+}
+
 /* Files in the server's stage directory. */
 static int staged_files(void)
 {
@@ -253,6 +262,13 @@ START_TEST(test_stage_errors_and_unlink)
     ck_assert_int_eq(st_stat(&c, "e", &info), -CNIO_ERR_NOENT);
     ck_assert_int_eq(staged_files(), 0);
     ck_assert_int_eq(st_unlink(&c, "e"), -CNIO_ERR_NOENT);
+    /* UNLINK with an instance id: that instance only, and only under its own name */
+    ck_assert_int_eq(open_at(&c, "e", STAGE, 41, &h, NULL, NULL), 0);
+    ck_assert_int_eq(unlink_id(&c, "f", 41), -CNIO_ERR_NOENT);
+    ck_assert_int_eq(unlink_id(&c, "e", 42), -CNIO_ERR_NOENT);
+    ck_assert_int_eq(staged_files(), 2);
+    ck_assert_int_eq(unlink_id(&c, "e", 41), 0);
+    ck_assert_int_eq(staged_files(), 0);
     st_close(&c);
 }
 END_TEST
