@@ -35,8 +35,6 @@ struct cnio_file {
 /* Closes fh without committing: a staged instance written through it is discarded on
  * every host (the previous version, if any, stays). Collective; always frees. */
 int cnio__file_abort(cnio_file_t **fhp);
-/* 1 on every rank when fh writes a staged instance (committed at close). Collective. */
-int cnio__file_staged(cnio_file_t *fh);
 /* This rank's object (for cnio__obj_crcx). */
 struct cnio_obj *cnio__file_obj(cnio_file_t *fh);
 /* Every rank's rc in, the minimum (the most negative: an error wins) out on every rank. */

@@ -296,15 +296,6 @@ int cnio__file_abort(cnio_file_t **fhp)
     return rc;
 }
 
-int cnio__file_staged(cnio_file_t *fh)
-{
-    int staged = fh && fh->rank == 0 && cnio__obj_staged(fh->obj);
-
-    if (fh)
-        MPI_Bcast(&staged, 1, MPI_INT, 0, fh->comm);
-    return staged;
-}
-
 struct cnio_obj *cnio__file_obj(cnio_file_t *fh)
 {
     return fh ? fh->obj : NULL;
