@@ -218,14 +218,19 @@ static int cl_check_layout(const struct cnio_obj *obj)
 
 /*
  * The flags and staged instance for columns 1.. once column 0 answered: the same staged
- * instance when column 0 staged (a fresh one forced with TRUNC, or the one resumed), else
- * an open in place.
+ * instance when column 0 staged (a fresh one forced with TRUNC, or the one resumed) or
+ * joined one a live writer holds, else an open in place.
  */
 static uint32_t cl_rest_flags(struct cnio_obj *obj)
 {
     uint32_t f = obj->oflags & ~CNIO_WIRE_O_EXCL;
 
     obj->staged = (obj->hosts[0].info.flags & CNIO_WIRE_I_STAGED) != 0;
+    if (obj->hosts[0].info.flags & CNIO_WIRE_I_JOINED) {
+        obj->stage_id = obj->hosts[0].gen;   /* that writer commits it, not this one */
+        return (f & ~(CNIO_WIRE_O_STAGE | CNIO_WIRE_O_RESUME | CNIO_WIRE_O_TRUNC)) |
+               CNIO_WIRE_O_JOIN;
+    }
     if (!(f & CNIO_WIRE_O_STAGE))
         return f;
     if (!obj->staged)

@@ -28,7 +28,9 @@ struct cnio_obj;
  * CNIO_WIRE_O_STAGE, CNIO_WIRE_O_RESUME (src/wire.h). With STAGE the object is written
  * as a staged instance when it does not exist (or always, with TRUNC), which
  * cnio__obj_close commits on every host (column 0 last) and cnio__obj_abort discards;
- * with STAGE | RESUME the newest staged instance of the name is reopened. */
+ * with STAGE | RESUME the newest staged instance of the name is reopened. A STAGE open
+ * of a name that another live open is creating joins that open's instance (its writes
+ * land there; that open commits). */
 
 /* One contiguous piece of a vectored transfer: logical object offset, bytes, memory. */
 struct cnio_xfer {

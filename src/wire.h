@@ -76,7 +76,9 @@ enum cnio_wire_type {
                                     is given; it replaces the object at COMMIT */
 #define CNIO_WIRE_O_RESUME 0x20u /* with STAGE: reopen the staged instance of the header's
                                     offset (0: the newest of the name) */
-#define CNIO_WIRE_O_ALL 0x3fu
+#define CNIO_WIRE_O_JOIN 0x40u   /* open staged instance `offset` (the same id column 0 chose)
+                                    as a writer that does not own it: no COMMIT */
+#define CNIO_WIRE_O_ALL 0x7fu
 
 /* Header flags. */
 #define CNIO_WIRE_F_MORE 0x1u    /* LIST reply: more entries follow at the next cursor */
@@ -151,7 +153,8 @@ struct cnio_wire_info {
                                     holds it now): incomplete since a crash */
 #define CNIO_WIRE_I_COMMITTING 0x10u /* a commit was interrupted on this host: incomplete */
 #define CNIO_WIRE_I_PENDING 0x20u /* a staged instance of this name exists beside it */
-#define CNIO_WIRE_I_ALL 0x3fu
+#define CNIO_WIRE_I_JOINED 0x40u /* OPEN: joined a staged instance a live writer holds */
+#define CNIO_WIRE_I_ALL 0x7fu
 /* What makes an object incomplete. */
 #define CNIO_WIRE_I_INCOMPLETE (CNIO_WIRE_I_STAGED | CNIO_WIRE_I_DIRTY | CNIO_WIRE_I_COMMITTING)
 

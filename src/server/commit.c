@@ -15,9 +15,37 @@
 /* Bytes a CRC request reads from the file at a time. */
 #define COMMIT_CRC_BUF (1u << 20)
 
+static int commit_live(void *arg, uint64_t id)
+{
+    return cnio__srv_handles_staging(arg, id);
+}
+
+/*
+ * Joins staged instance id (0: one a live writer holds) of name: what a second open of a
+ * name being created gets (PnetCDF's per-rank independent handle, a program opening its
+ * new file twice), so that both write the same instance, as they would one file.
+ */
+static int open_join(struct cnio_srv_conn *c, const char *name, uint64_t id, int *fd,
+                     struct cnio_srv_meta *m, uint64_t *joined)
+{
+    int ret = 0;
+
+    if (!id)
+        ret = cnio__srv_stage_find_live(&c->srv->store, name, commit_live, &c->srv->handles,
+                                        &id);
+    if (!ret)
+        ret = cnio__srv_stage_resume(&c->srv->store, name, &id, fd, m);
+    if (!ret) {
+        *joined = id;
+        cnio__debug("%s: joined %s (%016llx)", c->peer, name, (unsigned long long)id);
+    }
+    return ret;
+}
+
 int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct cnio_wire_open *o,
                          uint64_t id, const struct cnio_srv_meta *want, int *fd,
-                         struct cnio_srv_meta *m, uint64_t *stage, int *created)
+                         struct cnio_srv_meta *m, uint64_t *stage, int *created,
+                         uint64_t *joined)
 {
     struct cnio_srv_store *st = &c->srv->store;
     struct cnio_wire_info info;
@@ -25,8 +53,11 @@ int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct
 
     *stage = 0;
     *created = 0;
+    *joined = 0;
     if (!(o->flags & CNIO_WIRE_O_WRITE))
         return -CNIO_ERR_AMODE;
+    if (o->flags & CNIO_WIRE_O_JOIN)
+        return id ? open_join(c, name, id, fd, m, joined) : -CNIO_ERR_INVAL;
     if (o->flags & CNIO_WIRE_O_RESUME) {
         ret = cnio__srv_stage_resume(st, name, &id, fd, m);
         if (!ret)
@@ -44,6 +75,9 @@ int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct
         }
         if (ret && ret != -CNIO_ERR_NOENT)
             return ret;
+        if (!(o->flags & CNIO_WIRE_O_EXCL) &&
+            open_join(c, name, 0, fd, m, joined) == 0)
+            return 0;   /* being created by a live writer: the same instance */
         if (!(o->flags & CNIO_WIRE_O_CREATE))
             return -CNIO_ERR_NOENT;
     }
@@ -132,11 +166,6 @@ int cnio__srv_open_dirty(struct cnio_srv_conn *c, const char *name, struct cnio_
     }
     *m = now;
     return 0;
-}
-
-static int commit_live(void *arg, uint64_t id)
-{
-    return cnio__srv_handles_staging(arg, id);
 }
 
 /* The staged handle a COMMIT or ABORT names (a reference), or an error. */

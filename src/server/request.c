@@ -234,7 +234,7 @@ static int req_open(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     struct cnio_wire_info info;
     struct cnio_srv_meta want, m;
     char name[CNIO_WIRE_MAX_NAME + 1];
-    uint64_t stage = 0;
+    uint64_t stage = 0, joined = 0;
     int fd, created, writer = 0, ret;
 
     if (cnio__wire_open_parse(p, h->length, 0, &o))
@@ -249,11 +249,12 @@ static int req_open(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     ret = cnio__srv_handles_reserve(&c->srv->handles);
     if (ret)
         return ret;
-    if (o.flags & CNIO_WIRE_O_STAGE)
-        ret = cnio__srv_open_stage(c, name, &o, h->offset, &want, &fd, &m, &stage, &created);
+    if (o.flags & (CNIO_WIRE_O_STAGE | CNIO_WIRE_O_JOIN))
+        ret = cnio__srv_open_stage(c, name, &o, h->offset, &want, &fd, &m, &stage, &created,
+                                   &joined);
     else
         ret = cnio__srv_store_open_obj(&c->srv->store, name, o.flags, &want, &fd, &m, &created);
-    if (!ret && !stage && (o.flags & CNIO_WIRE_O_WRITE)) {
+    if (!ret && !stage && !joined && (o.flags & CNIO_WIRE_O_WRITE)) {
         ret = cnio__srv_open_dirty(c, name, &m);
         writer = !ret;
         if (ret)
@@ -261,7 +262,8 @@ static int req_open(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     }
     if (!ret) {
         ret = cnio__srv_store_info(fd, &m, (created ? CNIO_WIRE_I_CREATED : 0) |
-                                   (stage ? CNIO_WIRE_I_STAGED : 0), &info);
+                                   (stage ? CNIO_WIRE_I_STAGED : 0) |
+                                   (joined ? CNIO_WIRE_I_JOINED : 0), &info);
         if (!ret && !(o.flags & CNIO_WIRE_O_WRITE)) {
             cnio__srv_store_adjust(&c->srv->store, name, &info);
             if (info.flags & (CNIO_WIRE_I_DIRTY | CNIO_WIRE_I_COMMITTING))
@@ -286,6 +288,8 @@ static int req_open(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     ret = req_open_finish(c, fd, name, o.flags, stage, writer, &m, &info, r);
     if (ret && stage && !(o.flags & CNIO_WIRE_O_RESUME))
         cnio__srv_stage_discard(&c->srv->store, stage);
+    if (!ret && joined)
+        r->offset = joined;
     return ret;
 }
 

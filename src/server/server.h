@@ -145,6 +145,10 @@ int cnio__srv_stage_create(struct cnio_srv_store *st, const char *name, uint64_t
  * -CNIO_ERR_NOENT. */
 int cnio__srv_stage_resume(struct cnio_srv_store *st, const char *name, uint64_t *id,
                            int *fd_out, struct cnio_srv_meta *m);
+/* A staged instance of name that live(arg, id) says a writer holds: 0 (*id) or
+ * -CNIO_ERR_NOENT. */
+int cnio__srv_stage_find_live(struct cnio_srv_store *st, const char *name,
+                              int (*live)(void *arg, uint64_t id), void *arg, uint64_t *id);
 /* The newest staged instance of name: 0 (fills what is not NULL) or -CNIO_ERR_NOENT. */
 int cnio__srv_stage_find(struct cnio_srv_store *st, const char *name, uint64_t *id,
                          struct cnio_srv_meta *m, struct stat *sb);
@@ -334,13 +338,16 @@ int cnio__srv_req_abort(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
 int cnio__srv_req_crc(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                       const uint8_t *p, struct cnio_srv_reply *r);
 /*
- * The data file an OPEN with CNIO_WIRE_O_STAGE gets (o: the request, id: the header's
- * offset): a fresh or resumed staged instance (*stage its id), or, when the object exists
- * and neither TRUNC nor RESUME is asked, the object itself in place (*stage = 0).
+ * The data file an OPEN with CNIO_WIRE_O_STAGE or O_JOIN gets (o: the request, id: the
+ * header's offset): a fresh or resumed staged instance (*stage its id); or, when the
+ * object exists and neither TRUNC nor RESUME is asked, the object itself in place
+ * (*stage = 0); or, when a live writer holds a staged instance of a name that does not
+ * exist yet (or O_JOIN names one), that instance without owning it (*joined its id).
  */
 int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct cnio_wire_open *o,
                          uint64_t id, const struct cnio_srv_meta *want, int *fd,
-                         struct cnio_srv_meta *m, uint64_t *stage, int *created);
+                         struct cnio_srv_meta *m, uint64_t *stage, int *created,
+                         uint64_t *joined);
 /* Marks an in-place write handle's object dirty (metadata flag) and counts the writer. */
 int cnio__srv_open_dirty(struct cnio_srv_conn *c, const char *name, struct cnio_srv_meta *m);
 /* A counted reference to the request's handle, checked against the connection's rights. */

@@ -91,6 +91,7 @@ static int stage_meta_read(struct cnio_srv_store *st, uint64_t id, struct cnio_s
         return -CNIO_ERR_IO;
     memcpy(name, buf + CNIO_SRV_META_SIZE, nl);
     name[nl] = '\0';
+    m->seq = 0;   /* bytes 48..55 hold the name's length and CRC here */
     return 0;
 }
 
@@ -189,6 +190,38 @@ int cnio__srv_stage_find(struct cnio_srv_store *st, const char *name, uint64_t *
     }
     free(s);
     return ret;
+}
+
+struct stage_live {
+    const char *name;
+    int (*live)(void *arg, uint64_t id);
+    void *arg;
+    uint64_t id;
+};
+
+static int stage_live_fn(struct cnio_srv_store *st, const struct stage_ent *e, void *arg)
+{
+    struct stage_live *s = arg;
+
+    (void)st;
+    if (strcmp(e->name, s->name) || !s->live(s->arg, e->id))
+        return 0;
+    s->id = e->id;
+    return 1;
+}
+
+int cnio__srv_stage_find_live(struct cnio_srv_store *st, const char *name,
+                              int (*live)(void *arg, uint64_t id), void *arg, uint64_t *id)
+{
+    struct stage_live s = { name, live, arg, 0 };
+    int ret = stage_each(st, stage_live_fn, &s);
+
+    if (ret < 0)
+        return ret;
+    if (!s.id)
+        return -CNIO_ERR_NOENT;
+    *id = s.id;
+    return 0;
 }
 
 int cnio__srv_stage_info(struct cnio_srv_store *st, const char *name, struct cnio_wire_info *i)

@@ -8,6 +8,10 @@
  *   cnio_writer create-die URI      open a new object WRONLY|CREATE, write, print, wait
  *   cnio_writer resume URI FILE     open with hint cnio_resume=true, write FILE whole,
  *                                   set the size, close (commit)
+ *   cnio_writer two-opens URI       open a new object WRONLY|CREATE, then again RDWR|CREATE
+ *                                   (as PnetCDF opens its independent handle); 64 KiB of
+ *                                   0x5a at 0 through the first, of 0xa5 at 64 KiB through
+ *                                   the second; close the second, then the first
  *
  * Exit 0, or 1 with "cnio_writer: what: reason" on stderr.
  */
@@ -82,6 +86,35 @@ static int w_resume(const char *uri, const char *path)
     return 0;
 }
 
+static int w_two_opens(const char *uri)
+{
+    static char a[W_BYTES], b[W_BYTES];
+    cnio_file_t *f1, *f2;
+    int rc;
+
+    memset(a, 0x5a, sizeof(a));
+    memset(b, 0xa5, sizeof(b));
+    rc = cnio_file_open(MPI_COMM_SELF, uri, MPI_MODE_WRONLY | MPI_MODE_CREATE, MPI_INFO_NULL,
+                        &f1);
+    if (rc)
+        return w_fail("first open", rc);
+    rc = cnio_file_open(MPI_COMM_SELF, uri, MPI_MODE_RDWR | MPI_MODE_CREATE, MPI_INFO_NULL, &f2);
+    if (rc)
+        return w_fail("second open", rc);
+    rc = cnio_file_write_at(f1, 0, a, W_BYTES, MPI_BYTE, MPI_STATUS_IGNORE);
+    if (rc == 0)
+        rc = cnio_file_write_at(f2, W_BYTES, b, W_BYTES, MPI_BYTE, MPI_STATUS_IGNORE);
+    if (rc)
+        return w_fail("write", rc);
+    rc = cnio_file_close(&f2);
+    if (rc == 0)
+        rc = cnio_file_close(&f1);
+    if (rc)
+        return w_fail("close", rc);
+    MPI_Finalize();
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static char data[W_BYTES];
@@ -91,6 +124,8 @@ int main(int argc, char **argv)
     MPI_Init(&argc, &argv);
     if (argc == 4 && !strcmp(argv[1], "resume"))
         return w_resume(argv[2], argv[3]);
+    if (argc == 3 && !strcmp(argv[1], "two-opens"))
+        return w_two_opens(argv[2]);
     if (argc != 3)
         return w_fail("usage", -CNIO_ERR_INVAL);
     amode = !strcmp(argv[1], "create-die") ? MPI_MODE_WRONLY | MPI_MODE_CREATE : MPI_MODE_RDWR;

@@ -444,6 +444,44 @@ START_TEST(test_interrupted_commit)
 }
 END_TEST
 
+/* A second open of a name being created joins the live instance: one object, both
+ * writers' bytes (PnetCDF opens its independent handle so, with MPI_MODE_CREATE). */
+START_TEST(test_join_live_instance)
+{
+    static uint8_t data[2000];
+    struct cnio_wire_info info;
+    struct st_conn a, b;
+    uint64_t ha, hb, roff;
+
+    fx_fill(data, sizeof(data), 10);
+    st_session(&st_fx, 0, &a);
+    st_session(&st_fx, 0, &b);
+    ck_assert_int_eq(open_at(&a, "j", STAGE, 51, &ha, &info, NULL), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_STAGED, CNIO_WIRE_I_STAGED);
+    ck_assert_int_eq(open_at(&b, "j", STAGE, 52, &hb, &info, &roff), 0);
+    ck_assert_uint_eq(info.flags & (CNIO_WIRE_I_STAGED | CNIO_WIRE_I_JOINED),
+                      CNIO_WIRE_I_JOINED);
+    ck_assert_uint_eq(roff, 51);
+    ck_assert_int_eq(staged_files(), 2);   /* no second instance */
+    ck_assert_int_eq(st_write(&a, ha, 0, data, 1000), 0);
+    ck_assert_int_eq(st_write(&b, hb, 1000, data + 1000, 1000), 0);
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_COMMIT, hb, 5, NULL, 0, NULL, NULL, 0),
+                     -CNIO_ERR_INVAL);   /* not its to commit */
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_CLOSE, hb, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(open_at(&b, "j", W | CNIO_WIRE_O_JOIN, 0, NULL, NULL, NULL),
+                     -CNIO_ERR_INVAL);
+    ck_assert_int_eq(open_at(&b, "j", W | CNIO_WIRE_O_JOIN, 99, NULL, NULL, NULL),
+                     -CNIO_ERR_NOENT);
+    ck_assert_int_eq(open_at(&b, "j", W | CNIO_WIRE_O_JOIN, 51, &hb, NULL, NULL), 0);
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_CLOSE, hb, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, ha, 5, NULL, 0, NULL, NULL, 0), 0);
+    read_back(&a, "j", data, sizeof(data));
+    ck_assert_int_eq(staged_files(), 0);
+    st_close(&a);
+    st_close(&b);
+}
+END_TEST
+
 static Suite *commit_suite(void)
 {
     Suite *s = suite_create("server_commit");
@@ -459,6 +497,7 @@ static Suite *commit_suite(void)
     tcase_add_test(tc, test_dirty_in_place);
     tcase_add_test(tc, test_commit_prunes_stale);
     tcase_add_test(tc, test_interrupted_commit);
+    tcase_add_test(tc, test_join_live_instance);
     tcase_add_test(tc, test_torn_commit);
     suite_add_tcase(s, tc);
     return s;

@@ -364,7 +364,7 @@ START_TEST(test_open_round_trip)
     ck_assert_int_eq(cnio__wire_open_parse(buf, (size_t)n, 0, &o2), PROTO);
     o = (struct cnio_wire_open){ .name_len = 3, .name = "a\0b" };
     ck_assert_int_eq(cnio__wire_open_encode(&o, buf, sizeof(buf)), -CNIO_ERR_INVAL);
-    o = (struct cnio_wire_open){ .flags = 0x40, .name_len = 1, .name = "a" };
+    o = (struct cnio_wire_open){ .flags = 0x80, .name_len = 1, .name = "a" };
     ck_assert_int_eq(cnio__wire_open_encode(&o, buf, sizeof(buf)), -CNIO_ERR_INVAL);
 }
 END_TEST
@@ -507,7 +507,7 @@ static const struct pcase payload_cases[] = {
     { "open name with NUL", PK_OPEN, 0, 27, 1, 0 },
     { "open name ends with NUL", PK_OPEN, 0, 30, 1, 0 },
     { "open empty name", PK_OPEN, 7, 20, 4, 0 },
-    { "open unknown flags", PK_OPEN, 0, 0, 4, 0x40 },
+    { "open unknown flags", PK_OPEN, 0, 0, 4, 0x80 },
     { "open high flag", PK_OPEN, 0, 0, 4, 0x80000000u },
     { "open stripe_index == count", PK_OPEN, 0, 16, 4, 4 },
     { "open stripe_index > count", PK_OPEN, 0, 16, 4, 0xffffffffu },
@@ -516,7 +516,7 @@ static const struct pcase payload_cases[] = {
     { "list fixed part truncated", PK_LIST, 10, 0, 0, 0 },
     { "info truncated", PK_INFO, 1, 0, 0, 0 },
     { "info too long", PK_INFO, -1, 0, 0, 0 },
-    { "info unknown flags", PK_INFO, 0, 32, 4, 0x40 },
+    { "info unknown flags", PK_INFO, 0, 32, 4, 0x80 },
     { "info stripe_index >= count", PK_INFO, 0, 12, 4, 3 },
     { "entries: last name truncated", PK_ENTRIES, 1, 0, 0, 0 },
     { "entries: last fixed part truncated", PK_ENTRIES, 4, 0, 0, 0 },
