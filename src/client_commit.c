@@ -159,6 +159,8 @@ int cnio__obj_abort(struct cnio_obj *obj)
     }
     if (obj->staged && obj->hosts[0].opened && !ret && !fresh) {
         ret = cc_each(obj, CNIO_WIRE_ABORT, 0, 0, obj->nhosts);
+        if (ret)   /* a connection broke underway: where ABORT went through, NOENT */
+            ret = cc_discard_fresh(obj);
         for (int j = 0; j < obj->nhosts; j++)
             obj->hosts[j].opened = 0;   /* ABORT closed the handles */
     }
