@@ -32,6 +32,11 @@ struct cnio_file {
     } stats;
 };
 
+/* Closes fh without committing: a staged instance written through it is discarded on
+ * every host (the previous version, if any, stays). Collective; always frees. */
+int cnio__file_abort(cnio_file_t **fhp);
+/* This rank's object (for cnio__obj_crcx). */
+struct cnio_obj *cnio__file_obj(cnio_file_t *fh);
 /* Every rank's rc in, the minimum (the most negative: an error wins) out on every rank. */
 int cnio__coll_agree(MPI_Comm comm, int rc);
 /* Hints: defaults, then CNIO_* environment, then the URI's query, then info. */

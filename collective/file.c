@@ -76,7 +76,13 @@ void cnio__coll_set_status(MPI_Status *status, int64_t nbytes)
         MPI_Status_set_elements_x(status, MPI_BYTE, (MPI_Count)nbytes);
 }
 
-static int file_oflags(int amode, uint32_t *oflags)
+/*
+ * Commit semantics (doc/protocol.md): an open with MPI_MODE_CREATE writes a staged
+ * instance when the object does not exist yet (or always, with hint cnio_replace), which
+ * becomes the object at close; an existing object is updated in place, as MPI-IO does.
+ * Hint cnio_resume reopens an interrupted upload's staged instance.
+ */
+static int file_oflags(int amode, const struct cnio_hints *h, uint32_t *oflags)
 {
     int acc = amode & (MPI_MODE_RDONLY | MPI_MODE_WRONLY | MPI_MODE_RDWR);
 
@@ -93,6 +99,12 @@ static int file_oflags(int amode, uint32_t *oflags)
         *oflags |= CNIO_WIRE_O_CREATE;
     if (amode & MPI_MODE_EXCL)
         *oflags |= CNIO_WIRE_O_EXCL;
+    if ((amode & MPI_MODE_CREATE) && !(amode & MPI_MODE_DELETE_ON_CLOSE))
+        *oflags |= CNIO_WIRE_O_STAGE;
+    if ((amode & MPI_MODE_CREATE) && h->replace)
+        *oflags |= CNIO_WIRE_O_STAGE | CNIO_WIRE_O_TRUNC;
+    if (acc != MPI_MODE_RDONLY && h->resume)
+        *oflags |= CNIO_WIRE_O_STAGE | CNIO_WIRE_O_RESUME;
     return 0;
 }
 
@@ -192,9 +204,7 @@ CNIO_API int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info 
     MPI_Comm_rank(fh->comm, &fh->rank);
     MPI_Comm_size(fh->comm, &fh->size);
     fh->amode = amode;
-    rc = file_oflags(amode, &oflags);
-    if (rc == 0)
-        rc = cnio__view_init(&fh->view);
+    rc = cnio__view_init(&fh->view);
     if (rc == 0)
         rc = (fh->summary = malloc(5 * sizeof(int64_t) * (size_t)fh->size)) ? 0 : -CNIO_ERR_NOMEM;
     if (rc == 0)
@@ -203,6 +213,8 @@ CNIO_API int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info 
         rc = -CNIO_ERR_URI;
     if (rc == 0)
         rc = cnio__coll_hints(&u, info, &fh->hints);
+    if (rc == 0)
+        rc = file_oflags(amode, &fh->hints, &oflags);
     if (rc == 0)
         rc = (fh->uri = strdup(uri)) ? 0 : -CNIO_ERR_NOMEM;
     if (rc == 0)
@@ -255,6 +267,38 @@ CNIO_API int cnio_file_close(cnio_file_t **fhp)
     rc = cnio__coll_agree(fh->comm, rc);
     file_free(fh);
     return rc;
+}
+
+int cnio__file_abort(cnio_file_t **fhp)
+{
+    cnio_file_t *fh;
+    int rc = 0;
+
+    if (!fhp || !*fhp)
+        return -CNIO_ERR_INVAL;
+    fh = *fhp;
+    *fhp = NULL;
+    if (fh->rank != 0) {
+        rc = cnio__obj_close(fh->obj);
+        fh->obj = NULL;
+    }
+    rc = cnio__coll_agree(fh->comm, rc);
+    if (fh->rank == 0) {
+        int rc2 = cnio__obj_staged(fh->obj) ? cnio__obj_abort(fh->obj)
+                                            : cnio__obj_close(fh->obj);
+
+        fh->obj = NULL;
+        if (rc == 0)
+            rc = rc2;
+    }
+    rc = cnio__coll_agree(fh->comm, rc);
+    file_free(fh);
+    return rc;
+}
+
+struct cnio_obj *cnio__file_obj(cnio_file_t *fh)
+{
+    return fh ? fh->obj : NULL;
 }
 
 CNIO_API int cnio_file_get_size(cnio_file_t *fh, MPI_Offset *size)

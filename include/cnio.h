@@ -52,7 +52,9 @@ enum {
     CNIO_ERR_NOTSUP = 21,    /* not supported */
     CNIO_ERR_ISDIR = 22,     /* the name is a directory */
     CNIO_ERR_OVERFLOW = 23,  /* size or offset out of range */
-    CNIO_ERR_MAX_ = 24
+    CNIO_ERR_INCOMPLETE = 24, /* the object is incomplete: an upload or an update in place
+                                 was interrupted, or a commit did not reach every host */
+    CNIO_ERR_MAX_ = 25
 };
 
 /* A static, human-readable name for err (either sign); never NULL. */

@@ -160,7 +160,7 @@ void cnio__cl_free(struct cnio_obj *obj)
 
 /* Runs one OPEN per host j in [from, to) with layout l; fills handles and infos. */
 static int cl_open_hosts(struct cnio_obj *obj, int from, int to, uint32_t flags,
-                         const struct cnio_layout *l)
+                         const struct cnio_layout *l, uint64_t stage)
 {
     enum { PL = CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME };
     int n = to - from, ret;
@@ -174,7 +174,8 @@ static int cl_open_hosts(struct cnio_obj *obj, int from, int to, uint32_t flags,
 
         ret = len < 0 ? len : 0;
         c[i] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[from + i]),
-                                   .type = CNIO_WIRE_OPEN, .payload = pl[i],
+                                   .type = CNIO_WIRE_OPEN, .offset = stage,
+                                   .payload = pl[i],
                                    .plen = (uint32_t)len, .rbuf = rb[i],
                                    .rcap = CNIO_WIRE_INFO_SIZE };
     }
@@ -187,6 +188,7 @@ static int cl_open_hosts(struct cnio_obj *obj, int from, int to, uint32_t flags,
             continue;
         host->handle = c[i].robject;
         host->opened = 1;
+        host->gen = c[i].roffset;
         if (!ret && (cnio__wire_info_parse(rb[i], c[i].rlen, &host->info) || !host->handle))
             ret = -CNIO_ERR_PROTO;
     }
@@ -214,20 +216,51 @@ static int cl_check_layout(const struct cnio_obj *obj)
     return 0;
 }
 
+/*
+ * The flags and staged instance for columns 1.. once column 0 answered: the same staged
+ * instance when column 0 staged (a fresh one forced with TRUNC, or the one resumed) or
+ * joined one a live writer holds, else an open in place.
+ */
+static uint32_t cl_rest_flags(struct cnio_obj *obj)
+{
+    uint32_t f = obj->oflags & ~CNIO_WIRE_O_EXCL;
+
+    obj->staged = (obj->hosts[0].info.flags & CNIO_WIRE_I_STAGED) != 0;
+    if (obj->hosts[0].info.flags & CNIO_WIRE_I_JOINED) {
+        obj->stage_id = obj->hosts[0].gen;   /* that writer commits it, not this one */
+        return (f & ~(CNIO_WIRE_O_STAGE | CNIO_WIRE_O_RESUME | CNIO_WIRE_O_TRUNC)) |
+               CNIO_WIRE_O_JOIN;
+    }
+    if (!(f & CNIO_WIRE_O_STAGE))
+        return f;
+    if (!obj->staged)
+        return f & ~(CNIO_WIRE_O_STAGE | CNIO_WIRE_O_RESUME);
+    obj->stage_id = obj->hosts[0].gen;
+    return (f & CNIO_WIRE_O_RESUME) ? f : f | CNIO_WIRE_O_TRUNC;
+}
+
 /* Column 0 first: it creates the object or tells its stored layout; then the others. */
 static int cl_open_all(struct cnio_obj *obj, int nuri, const struct cnio_ep_auth *auth)
 {
     uint32_t want = obj->h.striping_factor ? obj->h.striping_factor : (uint32_t)nuri;
     struct cnio_layout l = { obj->h.striping_unit, CNIO_MIN(want, (uint32_t)nuri) };
+    uint64_t stage = 0;
+    uint32_t rest;
     int ret;
+
+    if ((obj->oflags & CNIO_WIRE_O_STAGE) && !(obj->oflags & CNIO_WIRE_O_RESUME))
+        while (!stage)
+            if (cnio__random(&stage, sizeof(stage)))
+                return -CNIO_ERR_IO;
 
     obj->nhosts = 1;
     ret = cnio__cl_connect(obj->st, &obj->h, obj->hosts, 1, (int)obj->h.lanes, auth,
                            &obj->stats);
     if (!ret)
-        ret = cl_open_hosts(obj, 0, 1, obj->oflags, &l);
+        ret = cl_open_hosts(obj, 0, 1, obj->oflags, &l, stage);
     if (ret)
         return ret;
+    rest = cl_rest_flags(obj);
     obj->layout.unit = obj->hosts[0].info.stripe_unit;
     obj->layout.count = obj->hosts[0].info.stripe_count;
     obj->recorded = obj->hosts[0].info.size;
@@ -240,9 +273,10 @@ static int cl_open_all(struct cnio_obj *obj, int nuri, const struct cnio_ep_auth
     ret = cnio__cl_connect(obj->st, &obj->h, obj->hosts + 1, obj->nhosts - 1,
                            (int)obj->h.lanes, auth + 1, &obj->stats);
     if (!ret)
-        ret = cl_open_hosts(obj, 1, obj->nhosts, obj->oflags & ~CNIO_WIRE_O_EXCL,
-                            &obj->layout);
-    return ret ? ret : cl_check_layout(obj);
+        ret = cl_open_hosts(obj, 1, obj->nhosts, rest, &obj->layout, obj->stage_id);
+    if (!ret)
+        ret = cl_check_layout(obj);
+    return ret ? ret : cnio__cl_check_complete(obj);
 }
 
 /* CLOSE on every host where this process opened the object. */
@@ -302,6 +336,11 @@ int cnio__obj_open(struct cnio_stack *st, const struct cnio_uri *u, const struct
     *out = obj;
     return 0;
 close_handles:
+    if (obj->staged && !(oflags & CNIO_WIRE_O_RESUME)) {
+        cnio__obj_abort(obj);   /* a fresh instance nobody will resume */
+        free(auth);
+        return ret;
+    }
     cl_close_handles(obj);
 fail:
     free(auth);
@@ -311,13 +350,15 @@ fail:
 
 int cnio__obj_close(struct cnio_obj *obj)
 {
-    int ret;
+    int ret = 0, ret2;
 
     if (!obj)
         return -CNIO_ERR_INVAL;
-    ret = cl_close_handles(obj);
+    if (obj->staged && obj->hosts[0].opened)
+        ret = cnio__cl_commit(obj);
+    ret2 = cl_close_handles(obj);
     cnio__cl_free(obj);
-    return ret;
+    return ret ? ret : ret2;
 }
 
 /* ---- the data path ---------------------------------------------------------------------- */

@@ -24,8 +24,13 @@
 struct cnio_stack;
 struct cnio_obj;
 
-/* Open flags: CNIO_WIRE_O_CREATE, CNIO_WIRE_O_EXCL, CNIO_WIRE_O_TRUNC, CNIO_WIRE_O_WRITE
- * (src/wire.h). */
+/* Open flags: CNIO_WIRE_O_CREATE, CNIO_WIRE_O_EXCL, CNIO_WIRE_O_TRUNC, CNIO_WIRE_O_WRITE,
+ * CNIO_WIRE_O_STAGE, CNIO_WIRE_O_RESUME (src/wire.h). With STAGE the object is written
+ * as a staged instance when it does not exist (or always, with TRUNC), which
+ * cnio__obj_close commits on every host (column 0 last) and cnio__obj_abort discards;
+ * with STAGE | RESUME the newest staged instance of the name is reopened. A STAGE open
+ * of a name that another live open is creating joins that open's instance (its writes
+ * land there; that open commits). */
 
 /* One contiguous piece of a vectored transfer: logical object offset, bytes, memory. */
 struct cnio_xfer {
@@ -45,6 +50,19 @@ struct cnio_xfer {
  */
 int cnio__obj_open(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
                    uint32_t oflags, struct cnio_obj **out);
+/* 1 when obj writes a staged instance (this process opened it, or attached to it). */
+int cnio__obj_staged(const struct cnio_obj *obj);
+/* Discards obj's staged instance on every host (nothing is committed; the previous
+ * version, if any, stays) and frees obj. Only the opener discards; an attached process
+ * just lets go. Returns the first error met, but always frees. */
+int cnio__obj_abort(struct cnio_obj *obj);
+/*
+ * CRC32C of n logical ranges [off[i], off[i] + len[i]), each within one stripe unit,
+ * as the host that holds it has them: crc[i] over the covered[i] bytes it holds (fewer
+ * than len[i] at the end of its local file). All requests go out at once.
+ */
+int cnio__obj_crcx(struct cnio_obj *obj, const uint64_t *off, const uint64_t *len, size_t n,
+                   uint32_t *crc, uint64_t *covered);
 
 /*
  * Serialises what another process needs to attach to obj as rank `rank`: hosts,
@@ -100,7 +118,13 @@ struct cnio_obj_stat {
     uint64_t size;              /* logical size */
     uint64_t mtime_ns;
     int is_dir;
+    uint32_t state;             /* 0: complete; else CNIO_OBJ_* bits */
 };
+#define CNIO_OBJ_STAGED 0x1      /* an upload that never committed: no complete version */
+#define CNIO_OBJ_DIRTY 0x2       /* an update in place was interrupted (writer crashed) */
+#define CNIO_OBJ_TORN 0x4        /* a commit did not finish on every host */
+#define CNIO_OBJ_PENDING 0x8     /* complete; an uncommitted upload of the name also exists */
+#define CNIO_OBJ_INCOMPLETE (CNIO_OBJ_STAGED | CNIO_OBJ_DIRTY | CNIO_OBJ_TORN)
 int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
                    struct cnio_obj_stat *out);
 /* Removes the object from every host: -CNIO_ERR_NOENT when no host had it. */

@@ -136,6 +136,8 @@ int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct
             ret = -CNIO_ERR_LAYOUT;
         out->mtime_ns = CNIO_MAX(out->mtime_ns, i->mtime_ns);
     }
+    for (uint32_t j = 0; !ret && j < l.count; j++)
+        cnio__cl_state(&out->state, &c.hosts[j].info, c.hosts[0].info.gen);
     out->layout = l;
     out->size = cnio__cl_size(&l, c.hosts[0].info.size, c.hosts, (int)l.count);
 end:
@@ -281,9 +283,12 @@ static void ctl_combine(const struct ctl_entry *e, size_t n, struct cnio_obj_sta
     s->layout.unit = e[0].info.stripe_unit;
     s->layout.count = e[0].info.stripe_count;
     s->size = e[0].info.stripe_index == 0 ? e[0].info.size : 0;
+    if (e[0].info.stripe_index != 0 && !(e[0].info.flags & CNIO_WIRE_I_DIR))
+        s->state |= CNIO_OBJ_TORN;   /* column 0 does not have it */
     for (size_t i = 0; i < n; i++) {
         const struct cnio_wire_info *info = &e[i].info;
 
+        cnio__cl_state(&s->state, info, e[0].info.gen);
         s->is_dir |= (info->flags & CNIO_WIRE_I_DIR) != 0;
         s->mtime_ns = CNIO_MAX(s->mtime_ns, info->mtime_ns);
         if (!cnio__layout_check(&s->layout) && info->stripe_unit == s->layout.unit &&
@@ -294,6 +299,7 @@ static void ctl_combine(const struct ctl_entry *e, size_t n, struct cnio_obj_sta
     if (s->is_dir) {
         memset(&s->layout, 0, sizeof(s->layout));
         s->size = 0;
+        s->state = 0;
     }
 }
 

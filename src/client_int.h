@@ -24,6 +24,7 @@ struct cnio__cl_host {
     struct cnio_addr addr;          /* the address that answered */
     int resolved;
     uint64_t handle;                /* object handle on this host, 0 if none */
+    uint64_t gen;                   /* OPEN reply: the staged instance, or the generation */
     int opened;                     /* this process opened it: CLOSE at close */
     struct cnio_wire_info info;     /* from OPEN / STAT */
     struct cnio_ep *lanes[CNIO_MAX_LANES];
@@ -43,6 +44,8 @@ struct cnio_obj {
     struct cnio__cl_host *hosts;
     char *path;
     uint32_t oflags;
+    int staged;                     /* writes a staged instance, committed at close */
+    uint64_t stage_id;              /* its id (the same on every host) */
     int has_key;                    /* opened with the key (may export) */
     struct cnio_key key;
     uint64_t recorded;              /* logical size recorded on column 0, as last seen */
@@ -71,6 +74,13 @@ int cnio__cl_open_payload(uint32_t flags, const struct cnio_layout *l, uint32_t 
 /* Logical size from column 0's recorded size and each column's local size. */
 uint64_t cnio__cl_size(const struct cnio_layout *l, uint64_t recorded,
                        const struct cnio__cl_host *hosts, int n);
+/* Read-only opens: -CNIO_ERR_INCOMPLETE (logged, naming the host) unless every host holds
+ * a complete object of column 0's generation. */
+int cnio__cl_check_complete(const struct cnio_obj *obj);
+/* COMMIT of the staged instance on every host but column 0's, then on column 0's. */
+int cnio__cl_commit(struct cnio_obj *obj);
+/* Adds to *state (CNIO_OBJ_*) what info says, gen0 being column 0's generation. */
+void cnio__cl_state(uint32_t *state, const struct cnio_wire_info *info, uint32_t gen0);
 /* Frees obj and everything it holds (endpoints closed, no CLOSE sent). */
 void cnio__cl_free(struct cnio_obj *obj);
 

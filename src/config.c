@@ -224,6 +224,17 @@ static int cfg_cb_mode(const char *s, int *out)
     return 0;
 }
 
+static int cfg_bool(const char *s, int *out)
+{
+    if (!strcasecmp(s, "true") || !strcmp(s, "1"))
+        *out = 1;
+    else if (!strcasecmp(s, "false") || !strcmp(s, "0"))
+        *out = 0;
+    else
+        return -CNIO_ERR_HINT;
+    return 0;
+}
+
 static int cfg_transport(const char *s, char *out, size_t cap)
 {
     size_t n = strlen(s);
@@ -239,7 +250,7 @@ static int cfg_transport(const char *s, char *out, size_t cap)
 
 /* ---- the hint table --------------------------------------------------------------- */
 
-enum cfg_kind { CFG_SIZE64, CFG_U32, CFG_INT, CFG_CB, CFG_TRANSPORT, CFG_PATH };
+enum cfg_kind { CFG_SIZE64, CFG_U32, CFG_INT, CFG_CB, CFG_TRANSPORT, CFG_PATH, CFG_BOOL };
 
 struct cfg_hint {
     const char *name;   /* full hint name */
@@ -273,6 +284,8 @@ static const struct cfg_hint cfg_hints[] = {
     { "cnio_transport", "transport", "CNIO_TRANSPORT", NULL, CFG_TRANSPORT, CFG_OFF(transport),
       0, 0 },
     { "cnio_key_file", "key_file", "CNIO_KEY_FILE", NULL, CFG_PATH, CFG_OFF(key_file), 0, 0 },
+    { "cnio_resume", "resume", "CNIO_RESUME", NULL, CFG_BOOL, CFG_OFF(resume), 0, 0 },
+    { "cnio_replace", "replace", "CNIO_REPLACE", NULL, CFG_BOOL, CFG_OFF(replace), 0, 0 },
 };
 
 void cnio__hints_default(struct cnio_hints *h)
@@ -324,6 +337,8 @@ static int cfg_apply(struct cnio_hints *h, const struct cfg_hint *d, const char 
         return 0;
     case CFG_CB:
         return cfg_cb_mode(value, (int *)(void *)field);
+    case CFG_BOOL:
+        return cfg_bool(value, (int *)(void *)field);
     case CFG_TRANSPORT:
         return cfg_transport(value, field, sizeof(h->transport));
     case CFG_PATH:
@@ -445,6 +460,8 @@ static int cfg_format(const struct cnio_hints *h, const struct cfg_hint *d, char
     case CFG_CB:
         iv = *(const int *)(const void *)field;
         return snprintf(buf, cap, "%s", cb_names[iv >= 0 && iv <= 2 ? iv : 0]);
+    case CFG_BOOL:
+        return snprintf(buf, cap, "%s", *(const int *)(const void *)field ? "true" : "false");
     case CFG_TRANSPORT:
     case CFG_PATH:
         return snprintf(buf, cap, "%s", field);

@@ -53,6 +53,11 @@ struct cnio_hints {
     int connect_window;        /* cnio_connect_window: concurrent connects per server (16) */
     char transport[16];        /* cnio_transport: "tcp" (default) */
     char key_file[PATH_MAX];   /* cnio_key_file: "" = $CNIO_KEY_FILE, then default */
+    int resume;                /* cnio_resume: an open for writing reopens the newest staged
+                                  instance of the name (an interrupted upload) */
+    int replace;               /* cnio_replace: an open with MPI_MODE_CREATE writes a fresh
+                                  staged instance even when the object exists; the object
+                                  is replaced whole at close */
 };
 
 /* Parses uri into u (all fields owned by u): 0 or -CNIO_ERR_URI / -CNIO_ERR_NOMEM. */

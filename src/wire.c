@@ -58,6 +58,9 @@ static const struct wire_rule wire_rules[] = {
     { CNIO_WIRE_LIST, WIRE_AT_LEAST, WIRE_ANY_CTRL, CNIO_WIRE_OPEN_FIXED, 0, 0, CNIO_WIRE_F_MORE },
     { CNIO_WIRE_WRITE, WIRE_ANY_DATA, WIRE_EXACT, 0, 0, 0, 0 },
     { CNIO_WIRE_READ, WIRE_EXACT, WIRE_ANY_DATA, 8, 0, 0, 0 },
+    { CNIO_WIRE_COMMIT, WIRE_EXACT, WIRE_EXACT, 0, 0, 0, 0 },
+    { CNIO_WIRE_ABORT, WIRE_EXACT, WIRE_EXACT, 0, 0, 0, 0 },
+    { CNIO_WIRE_CRC, WIRE_EXACT, WIRE_EXACT, 8, CNIO_WIRE_CRC_SIZE, 0, 0 },
 };
 
 static const struct wire_rule *wire_rule_find(uint16_t type)
@@ -260,7 +263,7 @@ int cnio__wire_open_parse(const uint8_t *in, size_t len, int allow_empty,
 
 static int wire_info_ok(const struct cnio_wire_info *i)
 {
-    if (i->flags & ~(CNIO_WIRE_I_CREATED | CNIO_WIRE_I_DIR))
+    if (i->flags & ~CNIO_WIRE_I_ALL)
         return 0;
     return i->stripe_count == 0 || i->stripe_index < i->stripe_count;
 }
@@ -273,7 +276,7 @@ static void wire_info_put(const struct cnio_wire_info *i, uint8_t *out)
     cnio__put_le64(out + 16, i->size);
     cnio__put_le64(out + 24, i->local_size);
     cnio__put_le32(out + 32, i->flags);
-    cnio__put_le32(out + 36, 0);
+    cnio__put_le32(out + 36, i->gen);
     cnio__put_le64(out + 40, i->mtime_ns);
 }
 
@@ -286,9 +289,9 @@ static int wire_info_get(const uint8_t *in, struct cnio_wire_info *i)
     i->size = cnio__get_le64(in + 16);
     i->local_size = cnio__get_le64(in + 24);
     i->flags = cnio__get_le32(in + 32);
-    i->reserved = cnio__get_le32(in + 36);
+    i->gen = cnio__get_le32(in + 36);
     i->mtime_ns = cnio__get_le64(in + 40);
-    return (i->reserved == 0 && wire_info_ok(i)) ? 0 : -CNIO_ERR_PROTO;
+    return wire_info_ok(i) ? 0 : -CNIO_ERR_PROTO;
 }
 
 int cnio__wire_info_encode(const struct cnio_wire_info *i, uint8_t *out, size_t cap)
@@ -345,6 +348,27 @@ int cnio__wire_entry_next(const uint8_t *in, size_t len, size_t *pos, struct cni
         return -CNIO_ERR_PROTO;
     *pos += CNIO_WIRE_ENTRY_FIXED + e->name_len;
     return 1;
+}
+
+int cnio__wire_crc_encode(const struct cnio_wire_crc *c, uint8_t *out, size_t cap)
+{
+    if (!out || cap < CNIO_WIRE_CRC_SIZE || c->covered > CNIO_WIRE_MAX_PAYLOAD)
+        return -CNIO_ERR_INVAL;
+    cnio__put_le64(out, c->covered);
+    cnio__put_le32(out + 8, c->crc);
+    cnio__put_le32(out + 12, 0);
+    return CNIO_WIRE_CRC_SIZE;
+}
+
+int cnio__wire_crc_parse(const uint8_t *in, size_t len, struct cnio_wire_crc *c)
+{
+    if (!in || len != CNIO_WIRE_CRC_SIZE)
+        return -CNIO_ERR_PROTO;
+    c->covered = cnio__get_le64(in);
+    c->crc = cnio__get_le32(in + 8);
+    if (c->covered > CNIO_WIRE_MAX_PAYLOAD || cnio__get_le32(in + 12) != 0)
+        return -CNIO_ERR_PROTO;
+    return 0;
 }
 
 int cnio__wire_u64_encode(uint64_t v, uint8_t *out, size_t cap)

@@ -56,10 +56,14 @@ enum cnio_wire_type {
     CNIO_WIRE_LIST = 22,     /* payload: struct cnio_wire_open (directory name, may be
                                 empty); offset = cursor; reply: entries, offset = next
                                 cursor, flags CNIO_WIRE_F_MORE while more remain */
+    CNIO_WIRE_COMMIT = 23,   /* object (a staged instance); makes it the object; reply empty */
+    CNIO_WIRE_ABORT = 24,    /* object (a staged instance); discards it, closes; reply empty */
     CNIO_WIRE_WRITE = 32,    /* object, offset; payload = data; reply empty */
     CNIO_WIRE_READ = 33,     /* object, offset; payload = u64 length wanted (<=
                                 CNIO_WIRE_MAX_PAYLOAD); reply payload = data, shorter
                                 at the end of the local file */
+    CNIO_WIRE_CRC = 34,      /* object, offset; payload = u64 length (<=
+                                CNIO_WIRE_MAX_PAYLOAD); reply: struct cnio_wire_crc */
 };
 
 /* OPEN flags (struct cnio_wire_open.flags). */
@@ -67,7 +71,14 @@ enum cnio_wire_type {
 #define CNIO_WIRE_O_EXCL 0x2u
 #define CNIO_WIRE_O_TRUNC 0x4u
 #define CNIO_WIRE_O_WRITE 0x8u   /* the handle may write / set size */
-#define CNIO_WIRE_O_ALL 0xfu
+#define CNIO_WIRE_O_STAGE 0x10u  /* with WRITE: write a fresh staged instance (header offset =
+                                    its nonzero id) when the object does not exist or TRUNC
+                                    is given; it replaces the object at COMMIT */
+#define CNIO_WIRE_O_RESUME 0x20u /* with STAGE: reopen the staged instance of the header's
+                                    offset (0: the newest of the name) */
+#define CNIO_WIRE_O_JOIN 0x40u   /* open staged instance `offset` (the same id column 0 chose)
+                                    as a writer that does not own it: no COMMIT */
+#define CNIO_WIRE_O_ALL 0x7fu
 
 /* Header flags. */
 #define CNIO_WIRE_F_MORE 0x1u    /* LIST reply: more entries follow at the next cursor */
@@ -129,13 +140,31 @@ struct cnio_wire_info {
     uint32_t stripe_index;
     uint64_t size;           /* logical size recorded by SETSIZE (metadata) */
     uint64_t local_size;     /* bytes in this host's local stripe file */
-    uint32_t flags;          /* CNIO_WIRE_I_CREATED when this OPEN created it */
-    uint32_t reserved;
+    uint32_t flags;          /* CNIO_WIRE_I_* */
+    uint32_t gen;            /* low 32 bits of the generation (the id of the staged
+                                instance last committed; 0 for objects never staged) */
     uint64_t mtime_ns;
 };
 #define CNIO_WIRE_INFO_SIZE 48
 #define CNIO_WIRE_I_CREATED 0x1u
 #define CNIO_WIRE_I_DIR 0x2u     /* LIST entries: a directory */
+#define CNIO_WIRE_I_STAGED 0x4u  /* a staged instance, never committed: incomplete */
+#define CNIO_WIRE_I_DIRTY 0x8u   /* opened for writing in place and not closed (no writer
+                                    holds it now): incomplete since a crash */
+#define CNIO_WIRE_I_COMMITTING 0x10u /* a commit was interrupted on this host: incomplete */
+#define CNIO_WIRE_I_PENDING 0x20u /* a staged instance of this name exists beside it */
+#define CNIO_WIRE_I_JOINED 0x40u /* OPEN: joined a staged instance a live writer holds */
+#define CNIO_WIRE_I_ALL 0x7fu
+/* What makes an object incomplete. */
+#define CNIO_WIRE_I_INCOMPLETE (CNIO_WIRE_I_STAGED | CNIO_WIRE_I_DIRTY | CNIO_WIRE_I_COMMITTING)
+
+/* CRC reply: the CRC32C of the bytes [offset, offset + covered) of the local file
+ * (covered < the length asked at its end). */
+struct cnio_wire_crc {
+    uint64_t covered;
+    uint32_t crc;
+};
+#define CNIO_WIRE_CRC_SIZE 16
 
 /* LIST reply entry: struct cnio_wire_info (48 bytes), u32 name_len, u32 reserved, name. */
 struct cnio_wire_entry {
@@ -187,6 +216,8 @@ int cnio__wire_entry_encode(const struct cnio_wire_entry *e, uint8_t *out, size_
 /* Parses the entry at in[*pos]; advances *pos. Returns 1 when an entry was parsed,
  * 0 at the end of the buffer, -CNIO_ERR_PROTO on a malformed entry. */
 int cnio__wire_entry_next(const uint8_t *in, size_t len, size_t *pos, struct cnio_wire_entry *e);
+int cnio__wire_crc_encode(const struct cnio_wire_crc *c, uint8_t *out, size_t cap);
+int cnio__wire_crc_parse(const uint8_t *in, size_t len, struct cnio_wire_crc *c);
 int cnio__wire_u64_encode(uint64_t v, uint8_t *out, size_t cap);
 int cnio__wire_u64_parse(const uint8_t *in, size_t len, uint64_t *v);
 

@@ -19,6 +19,7 @@ struct cli_opts {
     int nhints;
     int quiet;                  /* -q: no progress, no summary */
     int verify;                 /* cp --verify */
+    int resume;                 /* cp --resume */
     int long_list;              /* ls -l */
     uint64_t chunk;             /* cp --chunk SIZE */
 };
@@ -42,6 +43,12 @@ int cli_fail(const char *cmd, const char *what, int rc);
 void cli_mpi_init(void);
 /* Formats a byte count as "12.3 MiB". */
 const char *cli_bytes(uint64_t n, char *buf, size_t cap);
+
+struct cnio_obj;
+/* cnio cp --resume: *same = 1 when the object already holds data[0..len) at logical off
+ * (CRC32C of each stripe-unit piece, asked of the servers). 0 or a negative code. */
+int cli_resume_same(struct cnio_obj *obj, const char *data, uint64_t off, uint64_t len,
+                    int *same);
 
 int cli_cp(int argc, char **argv);
 int cli_ls(int argc, char **argv);

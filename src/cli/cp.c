@@ -14,6 +14,7 @@
  */
 #include "cli.h"
 #include "wire.h"
+#include "../../collective/coll.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,22 +46,30 @@ struct cp_job {
     uint64_t total;              /* bytes to copy */
     uint64_t lo, hi;             /* this rank's range */
     uint64_t iters;              /* chunks per rank: the same count on every rank */
-    uint64_t done;               /* bytes this rank copied */
+    uint64_t done;               /* bytes this rank copied (or found already there) */
+    uint64_t moved;              /* bytes this rank actually moved */
+    int resumed;                 /* --resume found something to continue */
+    int aborted;                 /* a failed upload's staged instance was discarded */
     double t0, last_print;
     int nhosts, lanes;           /* of the remote side, for the summary */
     int tty;
 };
 
 static const char cp_help[] =
-    "usage: cnio cp [--verify] [--chunk SIZE] [-q] [--key FILE] [-o NAME=VALUE] SRC DST\n"
+    "usage: cnio cp [--verify] [--resume] [--chunk SIZE] [-q] [--key FILE] [-o NAME=VALUE]\n"
+    "               SRC DST\n"
     "       mpirun -n N cnio cp ... SRC DST\n"
     "\n"
-    "Copies SRC to DST; either may be a local path or a cnio:// URI. DST is created or\n"
-    "overwritten, and removed again if the copy fails. Under mpirun the transfer is split\n"
-    "over the ranks, each moving its own share directly to or from the servers; rank 0\n"
-    "shows progress and a summary.\n"
+    "Copies SRC to DST; either may be a local path or a cnio:// URI. An upload is staged\n"
+    "and replaces DST whole only when it completes (until then readers see the previous\n"
+    "version, or nothing); a failed upload is discarded, a failed download removed. Under\n"
+    "mpirun the transfer is split over the ranks, each moving its own share directly to\n"
+    "or from the servers; rank 0 shows progress and a summary.\n"
     "\n"
     "  --verify       afterwards, compare CRC32C checksums of both ends\n"
+    "  --resume       continue an interrupted copy: an upload's staged DST (left by a\n"
+    "                 killed client or server), or a partial local DST; chunks whose\n"
+    "                 CRC32C already match are not moved again\n"
     "  --chunk SIZE   bytes per request per rank (default 16M)\n"
     "  -o NAME=VALUE  hint for the cnio:// side(s), e.g. -o striping_unit=4M -o cnio_lanes=2\n"
     "  --key FILE     shared key file\n"
@@ -77,6 +87,10 @@ static int cp_parse(struct cp_job *j, int argc, char **argv, char **pos)
             return -2;
         if (!strcmp(argv[i], "--verify")) {
             j->o.verify = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "--resume")) {
+            j->o.resume = 1;
             continue;
         }
         if (!strcmp(argv[i], "--chunk")) {
@@ -179,26 +193,56 @@ static int cp_open_src(struct cp_job *j)
     return rc;
 }
 
+/*
+ * Opens a remote destination as a fresh staged instance that replaces the object at
+ * close (hint cnio_replace), or with --resume the staged instance an interrupted upload
+ * left (hint cnio_resume; when there is none, a fresh one).
+ */
+static int cp_open_remote_dst(struct cp_job *j)
+{
+    MPI_Info info;
+    int rc;
+
+    MPI_Info_dup(j->info, &info);
+    MPI_Info_set(info, "cnio_replace", "true");
+    MPI_Info_set(info, "cnio_resume", j->o.resume ? "true" : "false");
+    rc = cnio_file_open(MPI_COMM_WORLD, j->dst.name, MPI_MODE_WRONLY | MPI_MODE_CREATE, info,
+                        &j->dst.fh);
+    if (j->o.resume && rc == -CNIO_ERR_NOENT) {
+        if (j->rank == 0 && !j->o.quiet)
+            fprintf(stderr, "cnio cp: %s: no interrupted upload to resume; copying all of it\n",
+                    j->dst.name);
+        MPI_Info_set(info, "cnio_resume", "false");
+        rc = cnio_file_open(MPI_COMM_WORLD, j->dst.name, MPI_MODE_WRONLY | MPI_MODE_CREATE,
+                            info, &j->dst.fh);
+    } else if (rc == 0) {
+        j->resumed = j->o.resume;
+    }
+    MPI_Info_free(&info);
+    return rc;
+}
+
 /* Creates or truncates the destination to the source's size. */
 static int cp_open_dst(struct cp_job *j)
 {
     int rc = 0;
 
     if (j->dst.remote) {
-        rc = cnio_file_open(MPI_COMM_WORLD, j->dst.name, MPI_MODE_WRONLY | MPI_MODE_CREATE,
-                            j->info, &j->dst.fh);
+        rc = cp_open_remote_dst(j);
         if (rc == 0)
             rc = cnio_file_set_size(j->dst.fh, (MPI_Offset)j->total);
         return rc;
     }
+    j->resumed = j->o.resume;
     if (j->rank == 0) {
-        j->dst.fd = open(j->dst.name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        j->dst.fd = open(j->dst.name, (j->o.resume ? O_RDWR : O_WRONLY | O_TRUNC) | O_CREAT |
+                         O_CLOEXEC, 0644);
         if (j->dst.fd < 0 || ftruncate(j->dst.fd, (off_t)j->total) < 0)
             rc = cp_local_fail(&j->dst, errno, NULL);
     }
     rc = cp_agree(rc);
     if (rc == 0 && j->rank != 0) {
-        j->dst.fd = open(j->dst.name, O_WRONLY | O_CLOEXEC);
+        j->dst.fd = open(j->dst.name, (j->o.resume ? O_RDWR : O_WRONLY) | O_CLOEXEC);
         if (j->dst.fd < 0)
             rc = cp_local_fail(&j->dst, errno, NULL);
     }
@@ -273,12 +317,26 @@ static void cp_range(struct cp_job *j)
     j->iters = (chunks + (uint64_t)j->size - 1) / (uint64_t)j->size;
 }
 
-/* A source that shrinks under its mapping faults: say so and stop (mpirun ends the job). */
-static void cp_sigbus(int sig)
+/*
+ * A source that shrinks under its mapping faults where the library reads a chunk: the
+ * handler maps a page of zeros over the missing page (so the read completes) and notes
+ * it; the chunk is then failed before the copy can commit, and the staged upload is
+ * discarded, leaving the previous version (or nothing) behind.
+ */
+static volatile sig_atomic_t cp_shrank;
+static uintptr_t cp_pagesize = 4096;
+
+static void cp_sigbus(int sig, siginfo_t *si, void *ctx)
 {
     static const char msg[] = "cnio cp: the source file shrank during the copy\n";
+    void *page = (void *)((uintptr_t)si->si_addr & ~(cp_pagesize - 1));
 
     (void)sig;
+    (void)ctx;
+    cp_shrank = 1;
+    if (mmap(page, cp_pagesize, PROT_READ, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) !=
+        MAP_FAILED)
+        return;
     if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
         _exit(CLI_EXIT_FAIL);
     _exit(CLI_EXIT_FAIL);
@@ -441,6 +499,35 @@ static int cp_fetch(struct cp_end *src, const struct cp_window *win, char *buf, 
 }
 
 /*
+ * --resume: 1 when the chunk [off, off + len) is already at the destination (it is then
+ * not moved), else 0. Uploads compare data (the source's bytes) with the staged object;
+ * downloads read the partial local file into buf first and compare it with the object.
+ * A failure to compare is this rank's own (*lrc), as the collective calls go on.
+ */
+static int cp_resume_skip(struct cp_job *j, char *buf, const char *data, uint64_t off,
+                          uint64_t len, int *lrc)
+{
+    struct cp_end *remote = j->dst.remote ? &j->dst : &j->src;
+    int same = 0, rc;
+
+    if (buf) {
+        uint64_t n = 0;
+
+        while (n < len) {
+            ssize_t r = pread(j->dst.fd, buf + n, len - n, (off_t)(off + n));
+
+            if (r <= 0)
+                return 0;   /* shorter: not there yet */
+            n += (uint64_t)r;
+        }
+    }
+    rc = cli_resume_same(cnio__file_obj(remote->fh), data, off, len, &same);
+    if (rc && !*lrc)
+        *lrc = rc;
+    return rc == 0 && same;
+}
+
+/*
  * One pass over this rank's range in chunks: read each chunk from the source, and either
  * write it to the destination (copy) or compare it with the same chunk there (verify, by
  * CRC32C). Downloads use both buffers in turn (one arriving, one being written).
@@ -451,7 +538,7 @@ static int cp_pass(struct cp_job *j, char *bufs[2], char *buf2, int verify)
 {
     int upload = !verify && !j->src.remote && j->dst.remote;
     int download = !verify && j->src.remote && !j->dst.remote;
-    struct sigaction bus = { .sa_handler = cp_sigbus }, old_bus;
+    struct sigaction bus = { .sa_sigaction = cp_sigbus, .sa_flags = SA_SIGINFO }, old_bus;
     struct cp_window win = { .base = NULL, .lo = j->lo };
     struct cp_writer w;
     uint32_t a = 0, b = 0;
@@ -466,10 +553,18 @@ static int cp_pass(struct cp_job *j, char *bufs[2], char *buf2, int verify)
     for (uint64_t k = 0; k < j->iters && rrc == 0; k++) {
         char *buf = bufs[download ? k & 1 : 0];
         uint64_t off = j->lo + k * j->o.chunk;
-        uint64_t len = lrc || off >= j->hi ? 0 : CNIO_MIN(j->o.chunk, j->hi - off);
+        uint64_t len = lrc || off >= j->hi ? 0 : CNIO_MIN(j->o.chunk, j->hi - off), skip = 0;
         const char *data;
 
+        if (download && j->resumed && len && cp_resume_skip(j, buf, buf, off, len, &lrc))
+            skip = len, len = 0;
         cp_note(&j->src, cp_fetch(&j->src, &win, buf, len, off, &data), &lrc, &rrc);
+        if (lrc)
+            len = 0;
+        if (upload && j->resumed && len && cp_resume_skip(j, NULL, data, off, len, &lrc))
+            skip = len, len = 0;
+        if (upload && cp_shrank && !lrc)
+            lrc = cp_local_fail(&j->src, EIO, "shrank during the copy");
         if (lrc)
             len = 0;
         if (rrc == 0)
@@ -480,14 +575,24 @@ static int cp_pass(struct cp_job *j, char *bufs[2], char *buf2, int verify)
             a = cnio__crc32c(a, data, len);
             b = cnio__crc32c(b, buf2, len);
         }
+        if (upload && cp_shrank && !lrc)
+            lrc = cp_local_fail(&j->src, EIO, "shrank during the copy");
         if (lrc || rrc)
             continue;
-        if (!verify)
-            j->done += len;
+        if (!verify) {
+            j->done += len + skip;
+            j->moved += len;
+        }
         cp_progress(j, 0);
     }
     if (download)
         cp_note(&j->dst, cp_writer_stop(&w), &lrc, &rrc);
+    if (upload && lrc == 0 && rrc == 0) {
+        struct stat sb;
+
+        if (fstat(j->src.fd, &sb) == 0 && (uint64_t)sb.st_size != j->total)
+            lrc = cp_local_fail(&j->src, EIO, "changed size during the copy");
+    }
     if (win.base)
         munmap(win.base, win.len);
     if (upload && j->hi > j->lo)
@@ -551,6 +656,17 @@ static void cp_summary(struct cp_job *j, double secs)
            j->lanes > 1 ? "s" : "");
 }
 
+/* --resume: how much was moved, and how much was there already (summed over ranks). */
+static void cp_resume_summary(struct cp_job *j)
+{
+    unsigned long long moved = 0, mine = j->moved;
+
+    MPI_Reduce(&mine, &moved, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
+    if (j->rank == 0 && !j->o.quiet)
+        printf("cnio cp: resumed: moved %llu of %llu bytes (%llu were there already)\n",
+               moved, (unsigned long long)j->total, (unsigned long long)j->total - moved);
+}
+
 /*
  * A copy that failed leaves DST at its full size with holes or stale bytes where chunks
  * did not arrive, which looks complete: rank 0 removes it (it was created or truncated
@@ -559,14 +675,26 @@ static void cp_summary(struct cp_job *j, double secs)
 static void cp_discard(const struct cp_job *j)
 {
     const char *why = NULL;
-    int rc;
 
     if (j->dst.remote) {
-        rc = cnio_file_delete(j->dst.name, j->info);
-        why = rc ? cnio_strerror(rc) : NULL;
-    } else if (unlink(j->dst.name) < 0) {
-        why = strerror(errno);
+        if (j->aborted > 0)
+            fprintf(stderr, "cnio cp: discarded the incomplete upload to %s (the previous "
+                    "version, if any, is unchanged)\n", j->dst.name);
+        else if (j->aborted < 0)
+            fprintf(stderr, "cnio cp: could not discard the incomplete upload to %s: `cnio "
+                    "stat` shows it incomplete, `cnio cp --resume` finishes it, `cnio rm` "
+                    "removes it\n", j->dst.name);
+        else
+            fprintf(stderr, "cnio cp: the upload to %s did not commit on every host; `cnio "
+                    "stat` shows its state\n", j->dst.name);
+        return;
     }
+    if (j->o.resume) {
+        fprintf(stderr, "cnio cp: kept the partial %s for `cnio cp --resume`\n", j->dst.name);
+        return;
+    }
+    if (unlink(j->dst.name) < 0)
+        why = strerror(errno);
     if (why)
         fprintf(stderr, "cnio cp: could not remove the incomplete %s: %s\n", j->dst.name, why);
     else
@@ -583,11 +711,14 @@ static int cp_run(struct cp_job *j)
         return cp_report(j, j->src.name, rc);
     rc = cp_open_dst(j);
     if (rc) {
+        if (j->dst.fh)
+            cnio__file_abort(&j->dst.fh);
         cp_close(&j->src);
         return cp_report(j, j->dst.name, rc);
     }
     cp_range(j);
     cp_remote_shape(j);
+    cp_pagesize = (uintptr_t)sysconf(_SC_PAGESIZE);
     bufs[0] = malloc(j->o.chunk);
     bufs[1] = j->src.remote && !j->dst.remote ? malloc(j->o.chunk) : bufs[0];
     buf2 = j->o.verify ? malloc(j->o.chunk) : NULL;
@@ -597,14 +728,19 @@ static int cp_run(struct cp_job *j)
     if (rc == 0)
         rc = cp_pass(j, bufs, NULL, 0);
     rc = cp_agree(rc);
-    {
-        int rc2 = cp_close(&j->dst);
+    if (rc && j->dst.remote) {
+        /* Nothing of a failed upload becomes visible: its staged instance goes. */
+        j->aborted = cnio__file_abort(&j->dst.fh) == 0 ? 1 : -1;
+    } else {
+        int rc2 = cp_close(&j->dst);   /* an upload commits here */
         rc = rc ? rc : cp_agree(rc2);
     }
     copied = rc == 0;
     cp_progress(j, copied);
     if (rc == 0)
         cp_summary(j, MPI_Wtime() - j->t0);
+    if (rc == 0 && j->resumed)
+        cp_resume_summary(j);
     else if (j->rank == 0 && j->tty && !j->o.quiet)
         fputc('\n', stderr);   /* end the progress line */
     if (rc == 0 && j->o.verify) {

@@ -226,13 +226,28 @@ int cli_keygen(int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
+/* What stat and ls -l say of an object's state (client.h, CNIO_OBJ_*). */
+static const char *cli_state(uint32_t state)
+{
+    if (state & CNIO_OBJ_STAGED)
+        return "incomplete: an upload was interrupted before it committed";
+    if (state & CNIO_OBJ_TORN)
+        return "incomplete: a commit did not reach every host";
+    if (state & CNIO_OBJ_DIRTY)
+        return "incomplete since a crash: an update in place was interrupted";
+    if (state & CNIO_OBJ_PENDING)
+        return "complete (an interrupted upload of this name is staged)";
+    return "complete";
+}
+
 static int ls_print(const char *name, const struct cnio_obj_stat *s, void *arg)
 {
     const struct cli_opts *o = arg;
 
     if (o->long_list && !s->is_dir)
-        printf("%14llu  %8llu x %-3u  %s\n", (unsigned long long)s->size,
-               (unsigned long long)s->layout.unit, s->layout.count, name);
+        printf("%14llu  %8llu x %-3u  %s%s\n", (unsigned long long)s->size,
+               (unsigned long long)s->layout.unit, s->layout.count, name,
+               (s->state & CNIO_OBJ_INCOMPLETE) ? "  (incomplete)" : "");
     else if (o->long_list)
         printf("%14s  %14s  %s/\n", "-", "-", name);
     else
@@ -274,7 +289,8 @@ int cli_ls(int argc, char **argv)
     static const char help[] =
         "usage: cnio ls [-l] [--key FILE] [-o NAME=VALUE] URI\n\n"
         "Lists the directory named by URI (cnio://hosts/ for the root), sorted by name;\n"
-        "-l adds each object's size in bytes and its layout (stripe unit x count).\n";
+        "-l adds each object's size in bytes and its layout (stripe unit x count), and marks\n"
+        "objects that are incomplete (an upload or update was interrupted).\n";
     struct cli_opts o = { 0 };
     struct cnio_uri u = { 0 };
     struct cnio_hints h;
@@ -293,7 +309,8 @@ int cli_ls(int argc, char **argv)
 int cli_stat(int argc, char **argv)
 {
     static const char help[] =
-        "usage: cnio stat [--key FILE] [-o NAME=VALUE] URI\n\nShows an object's size, layout and hosts.\n";
+        "usage: cnio stat [--key FILE] [-o NAME=VALUE] URI\n\nShows an object's size, layout, hosts "
+        "and state:\ncomplete, or incomplete (an upload, update or commit was interrupted).\n";
     struct cli_opts o = { 0 };
     struct cnio_uri u = { 0 };
     struct cnio_hints h;
@@ -318,6 +335,7 @@ int cli_stat(int argc, char **argv)
                    cli_bytes(s.size, sz, sizeof(sz)));
             printf("stripe unit:  %llu\n", (unsigned long long)s.layout.unit);
             printf("stripe count: %u\n", s.layout.count);
+            printf("state:        %s\n", cli_state(s.state));
         }
         printf("hosts:        ");
         for (int i = 0; i < u.nhosts; i++)

@@ -59,6 +59,8 @@ static void handles_free(struct cnio_srv_handles *t, struct cnio_srv_handle *h)
                    cnio_strerror(cnio__err_from_errno(errno)));
     if (h->map)
         cnio__srv_map_put(h->map);
+    if (h->writer_of)
+        cnio__srv_store_writer(h->writer_of, h->name, -1);
     close(h->fd);
     pthread_mutex_destroy(&h->lock);
     free(h->name);
@@ -129,6 +131,7 @@ static int handles_link(struct cnio_srv_handles *t, struct cnio_srv_handle *h)
 }
 
 int cnio__srv_handles_add(struct cnio_srv_handles *t, int fd, char *name, uint32_t oflags,
+                          uint64_t stage, struct cnio_srv_store *writer_of,
                           const struct cnio_srv_meta *m, const void *owner, uint64_t *id_out)
 {
     struct cnio_srv_handle *h = calloc(1, sizeof(*h));
@@ -141,6 +144,8 @@ int cnio__srv_handles_add(struct cnio_srv_handles *t, int fd, char *name, uint32
     h->fd = fd;
     h->name = name;
     h->oflags = oflags;
+    h->stage = stage;
+    h->writer_of = writer_of;
     h->owner = owner;
     h->meta = *m;
     pthread_mutex_lock(&t->lock);
@@ -154,6 +159,8 @@ int cnio__srv_handles_add(struct cnio_srv_handles *t, int fd, char *name, uint32
 free_h:
     free(h);
 close_fd:
+    if (writer_of)
+        cnio__srv_store_writer(writer_of, name, -1);
     close(fd);
     free(name);
     cnio__srv_handles_unreserve(t);
@@ -185,6 +192,18 @@ void cnio__srv_handles_put(struct cnio_srv_handles *t, struct cnio_srv_handle *h
     pthread_mutex_unlock(&t->lock);
     if (last)
         handles_free(t, h);
+}
+
+int cnio__srv_handles_staging(struct cnio_srv_handles *t, uint64_t stage)
+{
+    int found = 0;
+
+    pthread_mutex_lock(&t->lock);
+    for (size_t b = 0; b < t->nbuckets && !found; b++)
+        for (struct cnio_srv_handle *h = t->buckets[b]; h && !found; h = h->next)
+            found = h->stage == stage;   /* read racily: set at open, cleared at commit */
+    pthread_mutex_unlock(&t->lock);
+    return found;
 }
 
 int cnio__srv_handles_remove(struct cnio_srv_handles *t, uint64_t id, const void *owner)

@@ -93,11 +93,11 @@ static int req_crc_guarded(const uint8_t *p, size_t len, uint32_t *crc)
 static int req_token_allows(uint16_t type)
 {
     return type == CNIO_WIRE_WRITE || type == CNIO_WIRE_READ || type == CNIO_WIRE_SYNC ||
-           type == CNIO_WIRE_SETSIZE || type == CNIO_WIRE_PING || type == CNIO_WIRE_STAT;
+           type == CNIO_WIRE_SETSIZE || type == CNIO_WIRE_PING || type == CNIO_WIRE_STAT ||
+           type == CNIO_WIRE_CRC;
 }
 
-/* A counted reference to the request's handle, checked against the connection's rights. */
-static int req_handle(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, int need_write,
+int cnio__srv_req_handle(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, int need_write,
                       struct cnio_srv_handle **out)
 {
     struct cnio_srv_handle *hd;
@@ -195,8 +195,8 @@ static int req_ping(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
 
 /* Registers an open data file as a handle owned by c and fills the reply. */
 static int req_open_finish(struct cnio_srv_conn *c, int fd, const char *name, uint32_t oflags,
-                           const struct cnio_srv_meta *m, const struct cnio_wire_info *info,
-                           struct cnio_srv_reply *r)
+                           uint64_t stage, int writer, const struct cnio_srv_meta *m,
+                           const struct cnio_wire_info *info, struct cnio_srv_reply *r)
 {
     struct cnio_srv_handles *t = &c->srv->handles;
     char *copy = strdup(name);
@@ -204,11 +204,14 @@ static int req_open_finish(struct cnio_srv_conn *c, int fd, const char *name, ui
     int ret;
 
     if (!copy) {
+        if (writer)
+            cnio__srv_store_writer(&c->srv->store, name, -1);
         close(fd);
         cnio__srv_handles_unreserve(t);
         return -CNIO_ERR_NOMEM;
     }
-    ret = cnio__srv_handles_add(t, fd, copy, oflags, m, c, &id);
+    ret = cnio__srv_handles_add(t, fd, copy, oflags, stage,
+                                writer ? &c->srv->store : NULL, m, c, &id);
     if (ret)
         return ret;
     ret = cnio__srv_conn_own(c, id);
@@ -220,6 +223,7 @@ static int req_open_finish(struct cnio_srv_conn *c, int fd, const char *name, ui
         return ret;
     }
     r->object = id;
+    r->offset = stage ? stage : m->gen;
     return 0;
 }
 
@@ -230,7 +234,8 @@ static int req_open(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     struct cnio_wire_info info;
     struct cnio_srv_meta want, m;
     char name[CNIO_WIRE_MAX_NAME + 1];
-    int fd, created, ret;
+    uint64_t stage = 0, joined = 0;
+    int fd, created, writer = 0, ret;
 
     if (cnio__wire_open_parse(p, h->length, 0, &o))
         return -CNIO_ERR_PROTO;
@@ -244,19 +249,48 @@ static int req_open(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     ret = cnio__srv_handles_reserve(&c->srv->handles);
     if (ret)
         return ret;
-    ret = cnio__srv_store_open_obj(&c->srv->store, name, o.flags, &want, &fd, &m, &created);
-    if (!ret) {
-        ret = cnio__srv_store_info(fd, &m, created ? CNIO_WIRE_I_CREATED : 0, &info);
+    if (o.flags & (CNIO_WIRE_O_STAGE | CNIO_WIRE_O_JOIN))
+        ret = cnio__srv_open_stage(c, name, &o, h->offset, &want, &fd, &m, &stage, &created,
+                                   &joined);
+    else
+        ret = cnio__srv_store_open_obj(&c->srv->store, name, o.flags, &want, &fd, &m, &created);
+    if (!ret && !stage && !joined && (o.flags & CNIO_WIRE_O_WRITE)) {
+        ret = cnio__srv_open_dirty(c, name, &m);
+        writer = !ret;
         if (ret)
             close(fd);
     }
+    if (!ret) {
+        ret = cnio__srv_store_info(fd, &m, (created ? CNIO_WIRE_I_CREATED : 0) |
+                                   (stage ? CNIO_WIRE_I_STAGED : 0) |
+                                   (joined ? CNIO_WIRE_I_JOINED : 0), &info);
+        if (!ret && !(o.flags & CNIO_WIRE_O_WRITE)) {
+            cnio__srv_store_adjust(&c->srv->store, name, &info);
+            if (info.flags & (CNIO_WIRE_I_DIRTY | CNIO_WIRE_I_COMMITTING))
+                ret = -CNIO_ERR_INCOMPLETE;   /* a reader would get a torn object */
+        } else {
+            info.flags &= ~CNIO_WIRE_I_DIRTY;   /* this writer's own mark */
+        }
+        if (ret) {
+            if (writer)
+                cnio__srv_store_writer(&c->srv->store, name, -1);
+            close(fd);
+        }
+    }
     if (ret) {
+        if (stage && !(o.flags & CNIO_WIRE_O_RESUME))
+            cnio__srv_stage_discard(&c->srv->store, stage);
         cnio__srv_handles_unreserve(&c->srv->handles);
         return ret;
     }
     if (created)
         cnio__debug("%s: created %s", c->peer, name);
-    return req_open_finish(c, fd, name, o.flags, &m, &info, r);
+    ret = req_open_finish(c, fd, name, o.flags, stage, writer, &m, &info, r);
+    if (ret && stage && !(o.flags & CNIO_WIRE_O_RESUME))
+        cnio__srv_stage_discard(&c->srv->store, stage);
+    if (!ret && joined)
+        r->offset = joined;
+    return ret;
 }
 
 /* Parses a name-carrying payload (STAT, UNLINK, LIST) into name. */
@@ -287,12 +321,15 @@ static int req_stat(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
         /* Stat by handle: what a token connection may do for its own object. */
         struct cnio_srv_handle *hd;
 
-        ret = req_handle(c, h, 0, &hd);
+        ret = cnio__srv_req_handle(c, h, 0, &hd);
         if (ret)
             return ret;
         pthread_mutex_lock(&hd->lock);
         ret = strcmp(name, hd->name) ? -CNIO_ERR_ACCESS
-                                     : cnio__srv_store_info(hd->fd, &hd->meta, 0, &info);
+                                     : cnio__srv_store_info(hd->fd, &hd->meta,
+                                                            hd->stage ? CNIO_WIRE_I_STAGED : 0,
+                                                            &info);
+        info.flags &= ~CNIO_WIRE_I_DIRTY;   /* a live handle: in progress */
         pthread_mutex_unlock(&hd->lock);
         cnio__srv_handles_put(&c->srv->handles, hd);
     } else if (c->auth_mode == CNIO_WIRE_AUTH_TOKEN) {
@@ -309,7 +346,11 @@ static int req_unlink(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, co
     char name[CNIO_WIRE_MAX_NAME + 1];
     int ret = req_name(h, p, 0, name);
 
-    return ret ? ret : cnio__srv_store_unlink(&c->srv->store, name);
+    if (ret)
+        return ret;
+    if (h->offset)   /* one staged instance of the name (a writer discarding its own) */
+        return cnio__srv_stage_unlink_id(&c->srv->store, name, h->offset);
+    return cnio__srv_store_unlink(&c->srv->store, name);
 }
 
 static int req_list(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
@@ -340,7 +381,7 @@ static int req_write(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, con
 {
     struct cnio_srv_handle *hd;
     size_t done = 0;
-    int ret = req_handle(c, h, 1, &hd);
+    int ret = cnio__srv_req_handle(c, h, 1, &hd);
 
     if (ret)
         return ret;
@@ -443,7 +484,7 @@ static int req_read(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
 
     if (cnio__wire_u64_parse(p, h->length, &want) || want > CNIO_WIRE_MAX_PAYLOAD)
         return -CNIO_ERR_PROTO;
-    ret = req_handle(c, h, 0, &hd);
+    ret = cnio__srv_req_handle(c, h, 0, &hd);
     if (ret)
         return ret;
     ret = req_range(h->offset, want);
@@ -481,7 +522,7 @@ static int req_setsize(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, c
     struct cnio_wire_info info;
     struct cnio_srv_handle *hd;
     struct cnio_srv_meta m;
-    int ret = req_handle(c, h, 1, &hd);
+    int ret = cnio__srv_req_handle(c, h, 1, &hd);
 
     if (ret)
         return ret;
@@ -492,10 +533,12 @@ static int req_setsize(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, c
     if (!ret && ftruncate(hd->fd, (off_t)cnio__layout_local_size(&m.layout, m.index, m.size)) < 0)
         ret = cnio__err_from_errno(errno);
     if (!ret)
-        ret = cnio__srv_store_meta_write(&c->srv->store, hd->name, &m);
+        ret = hd->stage ? cnio__srv_stage_meta_write(&c->srv->store, hd->stage, hd->name, &m)
+                        : cnio__srv_store_meta_write(&c->srv->store, hd->name, &m);
     if (!ret) {
         hd->meta = m;
-        ret = cnio__srv_store_info(hd->fd, &m, 0, &info);
+        ret = cnio__srv_store_info(hd->fd, &m, hd->stage ? CNIO_WIRE_I_STAGED : 0, &info);
+        info.flags &= ~CNIO_WIRE_I_DIRTY;
     }
     pthread_mutex_unlock(&hd->lock);
     cnio__srv_handles_put(&c->srv->handles, hd);
@@ -506,11 +549,34 @@ static int req_sync(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
                     struct cnio_srv_reply *r)
 {
     struct cnio_srv_handle *hd;
-    int ret = req_handle(c, h, 0, &hd);
+    int ret = cnio__srv_req_handle(c, h, 0, &hd);
 
     if (ret)
         return ret;
-    ret = cnio__srv_store_sync(&c->srv->store, hd->name, hd->fd);
+    pthread_mutex_lock(&hd->lock);
+    ret = hd->stage ? cnio__srv_stage_sync(&c->srv->store, hd->stage, hd->fd)
+                    : cnio__srv_store_sync(&c->srv->store, hd->name, hd->fd);
+    pthread_mutex_unlock(&hd->lock);
+    cnio__srv_handles_put(&c->srv->handles, hd);
+    return ret;
+}
+
+/* A clean close of an in-place writer: the last one clears the object's dirty mark. */
+static int req_close_clean(struct cnio_srv_conn *c, uint64_t object)
+{
+    struct cnio_srv_handle *hd = cnio__srv_handles_get(&c->srv->handles, object);
+    struct cnio_srv_meta m;
+    int ret = 0;
+
+    if (!hd)
+        return 0;
+    pthread_mutex_lock(&hd->lock);
+    if (hd->writer_of && cnio__srv_store_writer(&c->srv->store, hd->name, 0) == 1) {
+        ret = cnio__srv_store_mark(&c->srv->store, hd->name, 0, &m);
+        if (!ret)
+            hd->meta = m;
+    }
+    pthread_mutex_unlock(&hd->lock);
     cnio__srv_handles_put(&c->srv->handles, hd);
     return ret;
 }
@@ -518,7 +584,11 @@ static int req_sync(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
 static int req_close(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
                      struct cnio_srv_reply *r)
 {
-    int ret = cnio__srv_handles_remove(&c->srv->handles, h->object, NULL);
+    int ret = req_close_clean(c, h->object);
+
+    if (ret)
+        return ret;
+    ret = cnio__srv_handles_remove(&c->srv->handles, h->object, NULL);
 
     if (!ret)
         cnio__srv_conn_disown(c, h->object);
@@ -541,6 +611,9 @@ static req_fn req_lookup(uint16_t type)
     case CNIO_WIRE_LIST: return req_list;
     case CNIO_WIRE_WRITE: return req_write;
     case CNIO_WIRE_READ: return req_read;
+    case CNIO_WIRE_COMMIT: return cnio__srv_req_commit;
+    case CNIO_WIRE_ABORT: return cnio__srv_req_abort;
+    case CNIO_WIRE_CRC: return cnio__srv_req_crc;
     default: return NULL;
     }
 }

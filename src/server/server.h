@@ -6,6 +6,8 @@
  *   conn.c     one connection: framing, the reply queue and its flow control, auth state
  *   request.c  one function per request type
  *   store.c    names, confinement beneath the root, data and metadata files
+ *   stage.c    staged instances of objects being written whole, and their commit
+ *   commit.c   the requests of commit semantics: COMMIT, ABORT, CRC
  *   handles.c  the server-wide table of open object handles
  */
 #ifndef CNIO_SERVER_H
@@ -19,6 +21,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* How long a new connection has to authenticate, and how long shutdown may flush. */
@@ -45,13 +48,28 @@ struct cnio_srv_opts {
 struct cnio_srv_meta {
     struct cnio_layout layout;
     uint32_t index;     /* stripe column this host holds */
-    uint32_t flags;
+    uint32_t flags;     /* CNIO_SRV_META_* */
     uint64_t size;      /* logical size recorded by SETSIZE */
+    uint64_t gen;       /* id of the staged instance last committed (0: never staged) */
+    uint64_t seq;       /* its commit order (the committing client's clock, ns) */
+};
+#define CNIO_SRV_META_DIRTY 0x1u        /* opened for writing in place, not closed since */
+#define CNIO_SRV_META_COMMITTING 0x2u   /* a commit began and did not finish */
+#define CNIO_SRV_META_SIZE 64
+
+/* A name that handles opened for writing in place hold (their count). */
+struct cnio_srv_writer {
+    struct cnio_srv_writer *next;
+    int count;
+    char name[];
 };
 
 struct cnio_srv_store {
     int rootfd;         /* the root directory (O_PATH) */
     int metafd;         /* ROOT/.cnio/meta (O_PATH) */
+    int stagefd;        /* ROOT/.cnio/stage (O_PATH) */
+    pthread_mutex_t lock;   /* commits, metadata read-modify-writes, writers */
+    struct cnio_srv_writer *writers;
 };
 
 /* Opens root and creates ROOT/.cnio/meta: 0 or -CNIO_ERR_NOENT/-CNIO_ERR_IO (logged). */
@@ -71,6 +89,31 @@ int cnio__srv_store_name(const char *name, size_t len, char *buf);
 int cnio__srv_store_open_obj(struct cnio_srv_store *st, const char *name, uint32_t oflags,
                              const struct cnio_srv_meta *want, int *fd_out,
                              struct cnio_srv_meta *m, int *created);
+/* openat2 beneath dirfd (RESOLVE_BENEATH): the fd, or -1 with errno. */
+int cnio__srv_store_at(int dirfd, const char *path, int flags, mode_t mode);
+/* Creates the directories leading to name beneath basefd. 0 or a negative code. */
+int cnio__srv_store_mkparents(int basefd, const char *name);
+/* O_PATH fd of the directory holding name beneath basefd (*base: the last component). */
+int cnio__srv_store_parent(int basefd, const char *name, const char **base);
+/* Writes len bytes to a fresh temporary file in directory pfd and renames it to base. */
+int cnio__srv_store_replace(int pfd, const char *base, const uint8_t *buf, size_t len);
+void cnio__srv_meta_encode(const struct cnio_srv_meta *m, uint8_t out[CNIO_SRV_META_SIZE]);
+/* 0, or -CNIO_ERR_IO when in (len bytes) is not a valid metadata block. */
+int cnio__srv_meta_decode(const uint8_t *in, size_t len, struct cnio_srv_meta *m);
+/* Fills i from metadata m and the data file's stat (flags plus what m's flags mean). */
+void cnio__srv_store_fill(const struct cnio_srv_meta *m, const struct stat *sb, uint32_t flags,
+                          struct cnio_wire_info *i);
+/* Clears I_DIRTY in i when a live handle writes name in place (the update is under way). */
+void cnio__srv_store_adjust(struct cnio_srv_store *st, const char *name,
+                            struct cnio_wire_info *i);
+/* Sets (dirty 1) or clears the dirty mark in name's metadata (read, changed, written
+ * under the store lock); *m the metadata after. */
+int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
+                         struct cnio_srv_meta *m);
+/* Adds delta to the live in-place writers of name; returns their count after. */
+int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delta);
+/* Reads name's metadata: 0, 1 when it has none, or a negative code. */
+int cnio__srv_store_meta_get(struct cnio_srv_store *st, const char *name, struct cnio_srv_meta *m);
 /* Writes the metadata of name (tmp file + rename). */
 int cnio__srv_store_meta_write(struct cnio_srv_store *st, const char *name,
                                const struct cnio_srv_meta *m);
@@ -87,6 +130,54 @@ int cnio__srv_store_unlink(struct cnio_srv_store *st, const char *name);
  */
 int cnio__srv_store_list(struct cnio_srv_store *st, const char *dir, uint64_t *cursor,
                          uint8_t *out, size_t cap, size_t *len, int *more);
+
+/* ---- stage.c: staged instances --------------------------------------------------- */
+
+/*
+ * Creates staged instance id (nonzero) of name with layout want: *fd_out its data file
+ * (read-write), *m its metadata. excl: -CNIO_ERR_EXIST when name exists committed.
+ * -CNIO_ERR_ISDIR when name is a directory, -CNIO_ERR_EXIST when id is taken.
+ */
+int cnio__srv_stage_create(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
+                           const struct cnio_srv_meta *want, int *fd_out,
+                           struct cnio_srv_meta *m);
+/* Reopens staged instance *id of name (*id 0: the newest of name, stored in *id). 0 or
+ * -CNIO_ERR_NOENT. */
+int cnio__srv_stage_resume(struct cnio_srv_store *st, const char *name, uint64_t *id,
+                           int *fd_out, struct cnio_srv_meta *m);
+/* A staged instance of name that live(arg, id) says a writer holds: 0 (*id) or
+ * -CNIO_ERR_NOENT. */
+int cnio__srv_stage_find_live(struct cnio_srv_store *st, const char *name,
+                              int (*live)(void *arg, uint64_t id), void *arg, uint64_t *id);
+/* The newest staged instance of name: 0 (fills what is not NULL) or -CNIO_ERR_NOENT. */
+int cnio__srv_stage_find(struct cnio_srv_store *st, const char *name, uint64_t *id,
+                         struct cnio_srv_meta *m, struct stat *sb);
+/* Info of the newest staged instance of name (flags I_STAGED): 0 or -CNIO_ERR_NOENT. */
+int cnio__srv_stage_info(struct cnio_srv_store *st, const char *name, struct cnio_wire_info *i);
+/* Records m as the metadata of staged instance id of name. */
+int cnio__srv_stage_meta_write(struct cnio_srv_store *st, uint64_t id, const char *name,
+                               const struct cnio_srv_meta *m);
+/* fsync of staged instance id's data (fd), metadata and directory. */
+int cnio__srv_stage_sync(struct cnio_srv_store *st, uint64_t id, int fd);
+/* Makes staged instance id (metadata m) the object name: see stage.c. excl: fail with
+ * -CNIO_ERR_EXIST when name exists. On success m->gen = id. */
+int cnio__srv_stage_commit(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
+                           uint64_t seq, struct cnio_srv_meta *m);
+/* Removes staged instance id. */
+void cnio__srv_stage_discard(struct cnio_srv_store *st, uint64_t id);
+/* Removes staged instance id of name: 0, or -CNIO_ERR_NOENT. */
+int cnio__srv_stage_unlink_id(struct cnio_srv_store *st, const char *name, uint64_t id);
+/* Removes every staged instance of name (but keep, and those keep_fn(arg, id) keeps):
+ * how many, or a negative code. */
+int cnio__srv_stage_unlink_name(struct cnio_srv_store *st, const char *name);
+int cnio__srv_stage_prune(struct cnio_srv_store *st, const char *name, uint64_t keep,
+                          int (*keep_fn)(void *arg, uint64_t id), void *arg);
+/* Appends (strdup) to (*names)[*n..] the last components of staged objects in directory
+ * dir ("" = root), growing *names (capacity *cap): 0 or -CNIO_ERR_NOMEM. */
+int cnio__srv_stage_names(struct cnio_srv_store *st, const char *dir, char ***names,
+                          size_t *n, size_t *cap);
+/* Logs the staged instances left by interrupted uploads (at startup). */
+void cnio__srv_stage_report(struct cnio_srv_store *st);
 
 /* ---- handles.c: open object handles ---------------------------------------------- */
 
@@ -108,6 +199,8 @@ struct cnio_srv_handle {
     uint64_t id;
     int fd;
     uint32_t oflags;            /* CNIO_WIRE_O_* it was opened with */
+    _Atomic uint64_t stage;     /* the staged instance it writes (changed under lock), or 0 */
+    struct cnio_srv_store *writer_of;   /* counted as an in-place writer of name there */
     char *name;
     const void *owner;          /* the connection that opened it */
     pthread_mutex_t lock;       /* guards meta and map */
@@ -135,13 +228,19 @@ int cnio__srv_handles_reserve(struct cnio_srv_handles *t);
 void cnio__srv_handles_unreserve(struct cnio_srv_handles *t);
 /*
  * Makes a handle of fd/name (both taken over, also on failure) using a reservation;
- * assigns it a fresh random nonzero id. 0, -CNIO_ERR_NOMEM or -CNIO_ERR_IO.
+ * assigns it a fresh random nonzero id. stage: the staged instance it writes, or 0;
+ * writer_of: the store where the caller counted it as an in-place writer of name (the
+ * count is taken over: dropped when the handle goes), or NULL.
+ * 0, -CNIO_ERR_NOMEM or -CNIO_ERR_IO.
  */
 int cnio__srv_handles_add(struct cnio_srv_handles *t, int fd, char *name, uint32_t oflags,
+                          uint64_t stage, struct cnio_srv_store *writer_of,
                           const struct cnio_srv_meta *m, const void *owner, uint64_t *id_out);
 /* A counted reference to handle id, or NULL; release with cnio__srv_handles_put. */
 struct cnio_srv_handle *cnio__srv_handles_get(struct cnio_srv_handles *t, uint64_t id);
 void cnio__srv_handles_put(struct cnio_srv_handles *t, struct cnio_srv_handle *h);
+/* 1 when an open handle writes staged instance stage, else 0. */
+int cnio__srv_handles_staging(struct cnio_srv_handles *t, uint64_t stage);
 /* Unlinks handle id (only when owned by owner, unless owner is NULL): 0 or -NOENT. */
 int cnio__srv_handles_remove(struct cnio_srv_handles *t, uint64_t id, const void *owner);
 
@@ -228,6 +327,32 @@ void cnio__srv_conn_free(struct cnio_srv_conn *c);
 /* Records a handle c opened, to close with c; cnio__srv_conn_disown forgets it (CLOSE). */
 int cnio__srv_conn_own(struct cnio_srv_conn *c, uint64_t id);
 void cnio__srv_conn_disown(struct cnio_srv_conn *c, uint64_t id);
+
+/* ---- commit.c: COMMIT, ABORT, CRC, and the staging side of OPEN ------------------------ */
+
+struct cnio_srv_reply;
+int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                         const uint8_t *p, struct cnio_srv_reply *r);
+int cnio__srv_req_abort(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                        const uint8_t *p, struct cnio_srv_reply *r);
+int cnio__srv_req_crc(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                      const uint8_t *p, struct cnio_srv_reply *r);
+/*
+ * The data file an OPEN with CNIO_WIRE_O_STAGE or O_JOIN gets (o: the request, id: the
+ * header's offset): a fresh or resumed staged instance (*stage its id); or, when the
+ * object exists and neither TRUNC nor RESUME is asked, the object itself in place
+ * (*stage = 0); or, when a live writer holds a staged instance of a name that does not
+ * exist yet (or O_JOIN names one), that instance without owning it (*joined its id).
+ */
+int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct cnio_wire_open *o,
+                         uint64_t id, const struct cnio_srv_meta *want, int *fd,
+                         struct cnio_srv_meta *m, uint64_t *stage, int *created,
+                         uint64_t *joined);
+/* Marks an in-place write handle's object dirty (metadata flag) and counts the writer. */
+int cnio__srv_open_dirty(struct cnio_srv_conn *c, const char *name, struct cnio_srv_meta *m);
+/* A counted reference to the request's handle, checked against the connection's rights. */
+int cnio__srv_req_handle(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, int need_write,
+                         struct cnio_srv_handle **out);
 
 /* ---- request.c: request handlers ---------------------------------------------------- */
 

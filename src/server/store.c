@@ -10,8 +10,14 @@
  *
  * Metadata file (64 bytes, little-endian):
  *   0 magic "CNIOMETA" | 8 version u32 | 12 stripe_count u32 | 16 stripe_unit u64 |
- *  24 stripe_index u32 | 28 flags u32 | 32 size u64 | 40 reserved (20) | 60 CRC32C of 0..59
- * It is replaced by writing a temporary file and renaming it over.
+ *  24 stripe_index u32 | 28 flags u32 | 32 size u64 | 40 generation u64 | 48 commit order u64 |
+ *  56 reserved (4) |
+ *  60 CRC32C of 0..59
+ * flags: CNIO_SRV_META_DIRTY (opened for writing in place, not yet closed cleanly),
+ * CNIO_SRV_META_COMMITTING (a commit is under way, see stage.c). The generation is the
+ * id of the staged instance last committed (0 for objects never staged). It is replaced
+ * by writing a temporary file and renaming it over. Staged instances (stage.c) live in
+ * ROOT/.cnio/stage and are listed and described here beside the committed objects.
  */
 #include "server.h"
 #include "log.h"
@@ -124,6 +130,11 @@ static int store_errno(void)
     return cnio__err_from_errno(errno);
 }
 
+int cnio__srv_store_at(int dirfd, const char *path, int flags, mode_t mode)
+{
+    return store_openat2(dirfd, path, flags, mode);
+}
+
 int cnio__srv_store_name(const char *name, size_t len, char *buf)
 {
     size_t i = 0;
@@ -195,11 +206,23 @@ static int store_mkparents(int basefd, const char *name)
     return 0;
 }
 
+int cnio__srv_store_mkparents(int basefd, const char *name)
+{
+    return store_mkparents(basefd, name);
+}
+
+int cnio__srv_store_parent(int basefd, const char *name, const char **base)
+{
+    return store_parent(basefd, name, O_PATH, base);
+}
+
 int cnio__srv_store_open(struct cnio_srv_store *st, const char *root)
 {
     int r;
 
-    st->metafd = -1;
+    st->metafd = st->stagefd = -1;
+    st->writers = NULL;
+    pthread_mutex_init(&st->lock, NULL);
     st->rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (st->rootfd < 0) {
         r = store_errno();
@@ -211,24 +234,40 @@ int cnio__srv_store_open(struct cnio_srv_store *st, const char *root)
         st->metafd = store_openat2(st->rootfd, ".cnio/meta", O_PATH | O_DIRECTORY, 0);
         r = st->metafd < 0 ? store_errno() : 0;
     }
-    if (r) {
-        cnio__err("root %s: cannot create %s/.cnio/meta: %s", root, root, cnio_strerror(r));
-        close(st->rootfd);
-        st->rootfd = -1;
+    if (!r)
+        r = store_mkparents(st->rootfd, ".cnio/stage/x");
+    if (!r) {
+        st->stagefd = store_openat2(st->rootfd, ".cnio/stage", O_PATH | O_DIRECTORY, 0);
+        r = st->stagefd < 0 ? store_errno() : 0;
     }
-    return r;
+    if (r) {
+        cnio__err("root %s: cannot create %s/.cnio/meta and stage: %s", root, root,
+                  cnio_strerror(r));
+        cnio__srv_store_close(st);
+        return r;
+    }
+    cnio__srv_stage_report(st);
+    return 0;
 }
 
 void cnio__srv_store_close(struct cnio_srv_store *st)
 {
+    if (st->stagefd >= 0)
+        close(st->stagefd);
     if (st->metafd >= 0)
         close(st->metafd);
     if (st->rootfd >= 0)
         close(st->rootfd);
-    st->metafd = st->rootfd = -1;
+    st->metafd = st->rootfd = st->stagefd = -1;
+    while (st->writers) {
+        struct cnio_srv_writer *w = st->writers;
+
+        st->writers = w->next;
+        free(w);
+    }
 }
 
-static void store_meta_encode(const struct cnio_srv_meta *m, uint8_t out[STORE_META_SIZE])
+void cnio__srv_meta_encode(const struct cnio_srv_meta *m, uint8_t out[STORE_META_SIZE])
 {
     memset(out, 0, STORE_META_SIZE);
     memcpy(out, STORE_META_MAGIC, 8);
@@ -238,10 +277,12 @@ static void store_meta_encode(const struct cnio_srv_meta *m, uint8_t out[STORE_M
     cnio__put_le32(out + 24, m->index);
     cnio__put_le32(out + 28, m->flags);
     cnio__put_le64(out + 32, m->size);
+    cnio__put_le64(out + 40, m->gen);
+    cnio__put_le64(out + 48, m->seq);
     cnio__put_le32(out + 60, cnio__crc32c(0, out, 60));
 }
 
-static int store_meta_decode(const uint8_t *in, size_t len, struct cnio_srv_meta *m)
+int cnio__srv_meta_decode(const uint8_t *in, size_t len, struct cnio_srv_meta *m)
 {
     if (len != STORE_META_SIZE || memcmp(in, STORE_META_MAGIC, 8) ||
         cnio__get_le32(in + 8) != STORE_META_VERSION ||
@@ -252,6 +293,8 @@ static int store_meta_decode(const uint8_t *in, size_t len, struct cnio_srv_meta
     m->index = cnio__get_le32(in + 24);
     m->flags = cnio__get_le32(in + 28);
     m->size = cnio__get_le64(in + 32);
+    m->gen = cnio__get_le64(in + 40);
+    m->seq = cnio__get_le64(in + 48);
     if (cnio__layout_check(&m->layout) || m->index >= m->layout.count ||
         m->size >= STORE_MAX_OFF)
         return -CNIO_ERR_IO;
@@ -269,11 +312,16 @@ static int store_meta_read(struct cnio_srv_store *st, const char *name, struct c
         return errno == ENOENT || errno == ENOTDIR ? 1 : store_errno();
     n = pread(fd, buf, sizeof(buf), 0);
     close(fd);
-    if (n < 0 || store_meta_decode(buf, (size_t)n, m)) {
+    if (n < 0 || cnio__srv_meta_decode(buf, (size_t)n, m)) {
         cnio__warn("corrupt metadata for object %s", name);
         return -CNIO_ERR_IO;
     }
     return 0;
+}
+
+int cnio__srv_store_meta_get(struct cnio_srv_store *st, const char *name, struct cnio_srv_meta *m)
+{
+    return store_meta_read(st, name, m);
 }
 
 /* The metadata of a file that has none: one stripe column holding everything. */
@@ -285,8 +333,8 @@ static void store_meta_default(struct cnio_srv_meta *m, uint64_t size)
     m->size = size;
 }
 
-/* Writes the 64 bytes to a fresh temporary file in pfd and renames it to base. */
-static int store_meta_replace(int pfd, const char *base, const uint8_t *buf)
+/* Writes len bytes to a fresh temporary file in pfd and renames it to base. */
+int cnio__srv_store_replace(int pfd, const char *base, const uint8_t *buf, size_t len)
 {
     char tmp[64];
     uint64_t rnd;
@@ -299,7 +347,7 @@ static int store_meta_replace(int pfd, const char *base, const uint8_t *buf)
     if (fd < 0)
         return store_errno();
     errno = 0;
-    if (pwrite(fd, buf, STORE_META_SIZE, 0) != STORE_META_SIZE)
+    if (pwrite(fd, buf, len, 0) != (ssize_t)len)
         ret = errno ? store_errno() : -CNIO_ERR_NOSPC;
     if (close(fd) < 0 && !ret)
         ret = store_errno();
@@ -322,8 +370,8 @@ int cnio__srv_store_meta_write(struct cnio_srv_store *st, const char *name,
     pfd = store_parent(st->metafd, name, O_PATH, &base);
     if (pfd < 0)
         return store_errno();
-    store_meta_encode(m, buf);
-    ret = store_meta_replace(pfd, base, buf);
+    cnio__srv_meta_encode(m, buf);
+    ret = cnio__srv_store_replace(pfd, base, buf, sizeof(buf));
     close(pfd);
     if (ret)
         cnio__warn("metadata of %s: %s", name, cnio_strerror(ret));
@@ -335,8 +383,8 @@ static uint64_t store_mtime_ns(const struct stat *sb)
     return (uint64_t)sb->st_mtim.tv_sec * 1000000000ull + (uint64_t)sb->st_mtim.tv_nsec;
 }
 
-static void store_fill(const struct cnio_srv_meta *m, const struct stat *sb, uint32_t flags,
-                       struct cnio_wire_info *i)
+void cnio__srv_store_fill(const struct cnio_srv_meta *m, const struct stat *sb, uint32_t flags,
+                          struct cnio_wire_info *i)
 {
     memset(i, 0, sizeof(*i));
     i->stripe_unit = m->layout.unit;
@@ -345,6 +393,11 @@ static void store_fill(const struct cnio_srv_meta *m, const struct stat *sb, uin
     i->size = m->size;
     i->local_size = (uint64_t)sb->st_size;
     i->flags = flags;
+    if (m->flags & CNIO_SRV_META_DIRTY)
+        i->flags |= CNIO_WIRE_I_DIRTY;
+    if (m->flags & CNIO_SRV_META_COMMITTING)
+        i->flags |= CNIO_WIRE_I_COMMITTING;
+    i->gen = (uint32_t)m->gen;
     i->mtime_ns = store_mtime_ns(sb);
 }
 
@@ -355,7 +408,7 @@ int cnio__srv_store_info(int fd, const struct cnio_srv_meta *m, uint32_t flags,
 
     if (fstat(fd, &sb) < 0)
         return store_errno();
-    store_fill(m, &sb, flags, i);
+    cnio__srv_store_fill(m, &sb, flags, i);
     return 0;
 }
 
@@ -406,6 +459,8 @@ static int store_open_data(struct cnio_srv_store *st, const char *name, uint32_t
             return store_errno();
     }
     fd = store_openat2(st->rootfd, name, acc, 0);
+    if (fd < 0 && errno == ENOENT && cnio__srv_stage_find(st, name, NULL, NULL, NULL) == 0)
+        return -CNIO_ERR_INCOMPLETE;   /* an upload that never committed */
     return fd >= 0 ? fd : store_errno();
 }
 
@@ -527,31 +582,55 @@ static int store_info_fd(struct cnio_srv_store *st, const char *name, int fd, in
         store_meta_default(&m, (uint64_t)sb.st_size);
     else if (ret < 0)
         return ret;
-    store_fill(&m, &sb, 0, i);
+    cnio__srv_store_fill(&m, &sb, 0, i);
+    cnio__srv_store_adjust(st, name, i);
+    if (cnio__srv_stage_find(st, name, NULL, NULL, NULL) == 0)
+        i->flags |= CNIO_WIRE_I_PENDING;
     return 0;
 }
 
-int cnio__srv_store_stat(struct cnio_srv_store *st, const char *name, struct cnio_wire_info *i)
+void cnio__srv_store_adjust(struct cnio_srv_store *st, const char *name,
+                            struct cnio_wire_info *i)
+{
+    if ((i->flags & CNIO_WIRE_I_DIRTY) && cnio__srv_store_writer(st, name, 0) > 0)
+        i->flags &= ~CNIO_WIRE_I_DIRTY;   /* a writer has it open: in progress */
+}
+
+/* Info of name: the committed object, else its newest staged instance (I_STAGED). */
+static int store_info_name(struct cnio_srv_store *st, const char *name, int lenient,
+                           struct cnio_wire_info *i)
 {
     int fd = store_openat2(st->rootfd, name, O_PATH, 0), ret;
 
-    if (fd < 0)
-        return store_errno();
-    ret = store_info_fd(st, name, fd, 0, i);
+    if (fd < 0) {
+        ret = store_errno();
+        if (ret == -CNIO_ERR_NOENT && cnio__srv_stage_info(st, name, i) == 0)
+            return 0;
+        return ret;
+    }
+    ret = store_info_fd(st, name, fd, lenient, i);
     close(fd);
     return ret;
 }
 
+int cnio__srv_store_stat(struct cnio_srv_store *st, const char *name, struct cnio_wire_info *i)
+{
+    return store_info_name(st, name, 0, i);
+}
+
 int cnio__srv_store_unlink(struct cnio_srv_store *st, const char *name)
 {
-    int data = store_unlink_at(st->rootfd, name), meta;
+    int data = store_unlink_at(st->rootfd, name), meta, staged;
 
     if (data < 0)
         return data;
     meta = store_unlink_at(st->metafd, name);
     if (meta < 0)
         return meta;
-    return data == 1 && meta == 1 ? -CNIO_ERR_NOENT : 0;
+    staged = cnio__srv_stage_unlink_name(st, name);
+    if (staged < 0)
+        return staged;
+    return data == 1 && meta == 1 && staged == 0 ? -CNIO_ERR_NOENT : 0;
 }
 
 static int store_cmp(const void *a, const void *b)
@@ -566,7 +645,22 @@ static void store_names_free(char **names, size_t n)
     free(names);
 }
 
-/* The sorted names of directory dir ("" = root), those starting with '.' left out. */
+/* Drops repeated names from the sorted names[0..n): the count left. */
+static size_t store_dedup(char **names, size_t n)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (k && !strcmp(names[k - 1], names[i]))
+            free(names[i]);
+        else
+            names[k++] = names[i];
+    }
+    return k;
+}
+
+/* The sorted names of directory dir ("" = root), those starting with '.' left out, and
+ * the names of staged objects in it. */
 static int store_names(struct cnio_srv_store *st, const char *dir, char ***out, size_t *nout)
 {
     char **names = NULL;
@@ -597,11 +691,17 @@ static int store_names(struct cnio_srv_store *st, const char *dir, char ***out, 
         n++;
     }
     closedir(d);
+    if (cnio__srv_stage_names(st, dir, &names, &n, &cap))
+        goto nomem_names;
     if (n)
         qsort(names, n, sizeof(*names), store_cmp);
+    n = store_dedup(names, n);
     *out = names;
     *nout = n;
     return 0;
+nomem_names:
+    store_names_free(names, n);
+    return -CNIO_ERR_NOMEM;
 nomem:
     closedir(d);
     store_names_free(names, n);
@@ -614,16 +714,12 @@ static int store_entry(struct cnio_srv_store *st, const char *dir, const char *n
 {
     char path[STORE_PATH_MAX];
     struct cnio_wire_entry e;
-    int fd, ret;
+    int ret;
 
     snprintf(path, sizeof(path), "%s%s%s", dir, dir[0] ? "/" : "", name);
-    fd = store_openat2(st->rootfd, path, O_PATH, 0);
-    if (fd < 0)
-        return 0;   /* vanished, or a symlink leading outside: not listed */
-    ret = store_info_fd(st, path, fd, 1, &e.info);
-    close(fd);
+    ret = store_info_name(st, path, 1, &e.info);
     if (ret)
-        return 0;
+        return 0;   /* vanished, or a symlink leading outside: not listed */
     e.name = name;
     e.name_len = (uint32_t)strlen(name);
     ret = cnio__wire_entry_encode(&e, out, cap);

@@ -48,6 +48,7 @@ static void fz_payloads(const uint8_t *in, size_t len, int only_type)
     struct cnio_wire_open o;
     struct cnio_wire_info i;
     struct cnio_wire_entry e;
+    struct cnio_wire_crc cr;
     uint64_t v;
     size_t pos = 0, prev = 0;
     int t = only_type, ret;
@@ -64,6 +65,8 @@ static void fz_payloads(const uint8_t *in, size_t len, int only_type)
         fz_same(in, len, out, cnio__wire_info_encode(&i, out, sizeof(out)), "info");
     if ((!t || t == CNIO_WIRE_READ) && cnio__wire_u64_parse(in, len, &v) == 0)
         fz_same(in, len, out, cnio__wire_u64_encode(v, out, sizeof(out)), "u64");
+    if ((!t || t == (CNIO_WIRE_CRC | CNIO_WIRE_REPLY)) && cnio__wire_crc_parse(in, len, &cr) == 0)
+        fz_same(in, len, out, cnio__wire_crc_encode(&cr, out, sizeof(out)), "crc");
     if (t && t != (CNIO_WIRE_LIST | CNIO_WIRE_REPLY))
         return;
     while ((ret = cnio__wire_entry_next(in, len, &pos, &e)) == 1) {
@@ -104,6 +107,9 @@ static void fz_frame(const struct cnio_wire_hdr *h, const uint8_t *payload)
     case CNIO_WIRE_READ:
         if (!reply)
             fz_payloads(payload, h->length, CNIO_WIRE_READ);
+        break;
+    case CNIO_WIRE_CRC:
+        fz_payloads(payload, h->length, reply ? CNIO_WIRE_CRC | CNIO_WIRE_REPLY : CNIO_WIRE_READ);
         break;
     default:
         break;

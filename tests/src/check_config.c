@@ -362,11 +362,11 @@ START_TEST(hint_foreach_round_trip)
     ck_assert_int_eq(cnio__hints_from_query(&h, "stripe_unit=3K&stripe_count=5&cb_nodes=7&"
                      "cb_buffer_size=1M&romio_cb_write=enable&romio_cb_read=disable&lanes=6&"
                      "timeout_ms=123&connect_window=9&transport=ofi&key_file=/x/y&"
-                     "cb_direct_min=64K"), 0);
+                     "cb_direct_min=64K&resume=true&replace=1"), 0);
     cnio__hints_default(&acc.h);
     acc.n = 0;
     ck_assert_int_eq(cnio__hints_foreach(&h, fe_collect, &acc), 0);
-    ck_assert_int_eq(acc.n, 12);
+    ck_assert_int_eq(acc.n, 14);
     ck_assert_int_eq(memcmp(&h, &acc.h, sizeof(h)), 0);
 }
 END_TEST

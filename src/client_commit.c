@@ -1,0 +1,217 @@
+/*
+ * client_commit.c - the client's side of commit semantics (doc/protocol.md, "Commit and
+ * staging"): committing a staged instance on every host with column 0 last, discarding
+ * it, telling a complete object from an incomplete one, and the CRC32C of ranges that
+ * resuming compares.
+ */
+#include "common.h"
+#include "client_int.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void cnio__cl_state(uint32_t *state, const struct cnio_wire_info *info, uint32_t gen0)
+{
+    if (info->flags & CNIO_WIRE_I_STAGED)
+        *state |= CNIO_OBJ_STAGED;
+    if (info->flags & CNIO_WIRE_I_DIRTY)
+        *state |= CNIO_OBJ_DIRTY;
+    if ((info->flags & CNIO_WIRE_I_COMMITTING) || info->gen != gen0)
+        *state |= CNIO_OBJ_TORN;
+    if (info->flags & CNIO_WIRE_I_PENDING)
+        *state |= CNIO_OBJ_PENDING;
+}
+
+int cnio__cl_check_complete(const struct cnio_obj *obj)
+{
+    uint32_t gen0 = obj->hosts[0].info.gen;
+
+    if (obj->oflags & CNIO_WIRE_O_WRITE)
+        return 0;
+    for (int j = 0; j < obj->nhosts; j++) {
+        uint32_t state = 0;
+
+        cnio__cl_state(&state, &obj->hosts[j].info, gen0);
+        if (state & CNIO_OBJ_INCOMPLETE) {
+            cnio__err("%s: incomplete on host %s (%s)", obj->path, obj->hosts[j].name,
+                      (state & CNIO_OBJ_STAGED) ? "an upload was interrupted"
+                      : (state & CNIO_OBJ_DIRTY) ? "an update in place was interrupted"
+                      : "a commit did not reach every host");
+            return -CNIO_ERR_INCOMPLETE;
+        }
+    }
+    return 0;
+}
+
+/* One request of type (header offset) on each host in [from, to) holding obj's handle. */
+static int cc_each(struct cnio_obj *obj, uint16_t type, uint64_t offset, int from, int to)
+{
+    struct cnio_call *c = calloc((size_t)CNIO_MAX(to - from, 1), sizeof(*c));
+    int ret;
+
+    if (!c)
+        return -CNIO_ERR_NOMEM;
+    for (int j = from; j < to; j++)
+        if (obj->hosts[j].opened && obj->hosts[j].nlanes)
+            c[j - from] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[j]),
+                                              .type = type, .offset = offset,
+                                              .object = obj->hosts[j].handle };
+    ret = cnio__stack_calls(obj->st, c, to - from);
+    for (int j = from; j < to; j++)
+        if (c[j - from].status)
+            cnio__err("%s: %s on host %s: %s", obj->path,
+                      type == CNIO_WIRE_COMMIT ? "commit" : "discard", obj->hosts[j].name,
+                      cnio_strerror(c[j - from].status));
+    free(c);
+    return ret;
+}
+
+int cnio__cl_commit(struct cnio_obj *obj)
+{
+    struct timespec ts;
+    uint64_t order;
+    int ret;
+
+    /* The commit order: every host keeps the commit with the largest (order, instance),
+     * so concurrent writers of one name end with the same winner everywhere. */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    order = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    ret = cc_each(obj, CNIO_WIRE_COMMIT, order, 1, obj->nhosts);
+    /* Column 0 last: until it commits, its generation differs from the others' and
+     * readers see the object as incomplete, never as a mix. */
+    if (!ret)
+        ret = cc_each(obj, CNIO_WIRE_COMMIT, order, 0, 1);
+    if (!ret)
+        obj->staged = 0;
+    return ret;
+}
+
+/*
+ * Discards the staged instance over fresh connections (UNLINK with the instance id, with
+ * the key), when the object's own connections to some host broke: all hosts or none.
+ */
+static int cc_discard_fresh(struct cnio_obj *obj)
+{
+    uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
+    int n = obj->nhosts, len, ret;
+    struct cnio__cl_host *hosts = calloc((size_t)n, sizeof(*hosts));
+    struct cnio_ep_auth *auth = calloc((size_t)n, sizeof(*auth));
+    struct cnio_call *c = calloc((size_t)n, sizeof(*c));
+    struct cnio_hints h = obj->h;
+
+    len = cnio__cl_open_payload(0, NULL, 0, obj->path, pl, sizeof(pl));
+    ret = !hosts || !auth || !c ? -CNIO_ERR_NOMEM : len < 0 ? len : 0;
+    if (!ret && !obj->has_key)
+        ret = -CNIO_ERR_CONN;
+    for (int j = 0; !ret && j < n; j++) {
+        memcpy(hosts[j].name, obj->hosts[j].name, sizeof(hosts[j].name));
+        hosts[j].port = obj->hosts[j].port;
+        hosts[j].addr = obj->hosts[j].addr;
+        hosts[j].resolved = obj->hosts[j].resolved;
+        auth[j] = (struct cnio_ep_auth){ .mode = CNIO_WIRE_AUTH_KEY, .k = obj->key.bytes,
+                                         .klen = obj->key.len };
+    }
+    h.lanes = 1;
+    if (!ret)
+        ret = cnio__cl_connect(obj->st, &h, hosts, n, 1, auth, NULL);
+    for (int j = 0; !ret && j < n; j++)
+        c[j] = (struct cnio_call){ .ep = hosts[j].lanes[0], .type = CNIO_WIRE_UNLINK,
+                                   .offset = obj->stage_id, .payload = pl,
+                                   .plen = (uint32_t)len };
+    if (!ret) {
+        cnio__stack_calls(obj->st, c, n);
+        for (int j = 0; j < n; j++)   /* NOENT: gone already */
+            if (!ret && c[j].status && c[j].status != -CNIO_ERR_NOENT)
+                ret = c[j].status;
+    }
+    if (hosts)
+        cnio__cl_disconnect(hosts, n);
+    free(hosts);
+    free(auth);
+    free(c);
+    return ret;
+}
+
+int cnio__obj_staged(const struct cnio_obj *obj)
+{
+    return obj && obj->staged;
+}
+
+int cnio__obj_abort(struct cnio_obj *obj)
+{
+    int ret = 0, fresh = 0;
+
+    if (!obj)
+        return -CNIO_ERR_INVAL;
+    /* All or nothing: with a host out of reach, discarding the instance on the others
+     * would leave a piece that neither resumes nor reads; keep it whole instead (STAT
+     * shows it incomplete, `cnio cp --resume` finishes it, UNLINK removes it). */
+    for (int j = 0; obj->staged && j < obj->nhosts; j++)
+        if (!obj->hosts[j].nlanes || cnio__ep_error(cnio__cl_ctl_ep(&obj->hosts[j])))
+            ret = -CNIO_ERR_CONN;
+    /* A broken connection to a host that still answers is not out of reach: new
+     * connections discard the instance everywhere (or, failing one, nowhere). */
+    if (ret && obj->staged && obj->hosts[0].opened) {
+        ret = cc_discard_fresh(obj);
+        fresh = 1;
+    }
+    if (obj->staged && obj->hosts[0].opened && !ret && !fresh) {
+        ret = cc_each(obj, CNIO_WIRE_ABORT, 0, 0, obj->nhosts);
+        if (ret)   /* a connection broke underway: where ABORT went through, NOENT */
+            ret = cc_discard_fresh(obj);
+        for (int j = 0; j < obj->nhosts; j++)
+            obj->hosts[j].opened = 0;   /* ABORT closed the handles */
+    }
+    obj->staged = 0;   /* never committed from here */
+    {
+        int ret2 = cnio__obj_close(obj);
+
+        return ret ? ret : ret2;
+    }
+}
+
+int cnio__obj_crcx(struct cnio_obj *obj, const uint64_t *off, const uint64_t *len, size_t n,
+                   uint32_t *crc, uint64_t *covered)
+{
+    struct cnio_call *c = calloc(CNIO_MAX(n, 1), sizeof(*c));
+    uint8_t (*pl)[8] = calloc(CNIO_MAX(n, 1), 8);
+    uint8_t (*rb)[CNIO_WIRE_CRC_SIZE] = calloc(CNIO_MAX(n, 1), CNIO_WIRE_CRC_SIZE);
+    int ret = c && pl && rb ? 0 : -CNIO_ERR_NOMEM;
+
+    for (size_t i = 0; !ret && i < n; i++) {
+        struct cnio_piece p;
+
+        if (len[i] == 0 || len[i] > CNIO_WIRE_MAX_PAYLOAD) {
+            ret = -CNIO_ERR_INVAL;
+            break;
+        }
+        p = cnio__layout_piece(&obj->layout, off[i], len[i]);
+        if (p.len != len[i] || p.column >= (uint32_t)obj->nhosts) {
+            ret = -CNIO_ERR_INVAL;
+            break;
+        }
+        cnio__wire_u64_encode(len[i], pl[i], 8);
+        c[i] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[p.column]),
+                                   .type = CNIO_WIRE_CRC, .object = obj->hosts[p.column].handle,
+                                   .offset = p.local_off, .payload = pl[i], .plen = 8,
+                                   .rbuf = rb[i], .rcap = CNIO_WIRE_CRC_SIZE };
+    }
+    if (!ret)
+        ret = cnio__stack_calls(obj->st, c, (int)n);
+    for (size_t i = 0; !ret && i < n; i++) {
+        struct cnio_wire_crc cr;
+
+        if (cnio__wire_crc_parse(rb[i], c[i].rlen, &cr) || cr.covered > len[i]) {
+            ret = -CNIO_ERR_PROTO;
+            break;
+        }
+        crc[i] = cr.crc;
+        covered[i] = cr.covered;
+    }
+    free(c);
+    free(pl);
+    free(rb);
+    return ret;
+}

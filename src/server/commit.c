@@ -1,0 +1,281 @@
+/*
+ * commit.c - the requests of commit semantics (doc/protocol.md, "Commit and staging"):
+ * the staging side of OPEN, the dirty mark of in-place writers (and the count of live
+ * ones it depends on), COMMIT, ABORT, and CRC, which lets a client compare what a host
+ * holds with its own bytes before resuming.
+ */
+#include "server.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Bytes a CRC request reads from the file at a time. */
+#define COMMIT_CRC_BUF (1u << 20)
+
+static int commit_live(void *arg, uint64_t id)
+{
+    return cnio__srv_handles_staging(arg, id);
+}
+
+/*
+ * Joins staged instance id (0: one a live writer holds) of name: what a second open of a
+ * name being created gets (PnetCDF's per-rank independent handle, a program opening its
+ * new file twice), so that both write the same instance, as they would one file.
+ */
+static int open_join(struct cnio_srv_conn *c, const char *name, uint64_t id, int *fd,
+                     struct cnio_srv_meta *m, uint64_t *joined)
+{
+    int ret = 0;
+
+    if (!id)
+        ret = cnio__srv_stage_find_live(&c->srv->store, name, commit_live, &c->srv->handles,
+                                        &id);
+    if (!ret)
+        ret = cnio__srv_stage_resume(&c->srv->store, name, &id, fd, m);
+    if (!ret) {
+        *joined = id;
+        cnio__debug("%s: joined %s (%016llx)", c->peer, name, (unsigned long long)id);
+    }
+    return ret;
+}
+
+int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct cnio_wire_open *o,
+                         uint64_t id, const struct cnio_srv_meta *want, int *fd,
+                         struct cnio_srv_meta *m, uint64_t *stage, int *created,
+                         uint64_t *joined)
+{
+    struct cnio_srv_store *st = &c->srv->store;
+    struct cnio_wire_info info;
+    int ret;
+
+    *stage = 0;
+    *created = 0;
+    *joined = 0;
+    if (!(o->flags & CNIO_WIRE_O_WRITE))
+        return -CNIO_ERR_AMODE;
+    if (o->flags & CNIO_WIRE_O_JOIN)
+        return id ? open_join(c, name, id, fd, m, joined) : -CNIO_ERR_INVAL;
+    if (o->flags & CNIO_WIRE_O_RESUME) {
+        ret = cnio__srv_stage_resume(st, name, &id, fd, m);
+        if (!ret)
+            *stage = id;
+        return ret;
+    }
+    if (!(o->flags & CNIO_WIRE_O_TRUNC)) {
+        /* Stage only a new object: an existing one is opened in place (MPI semantics). */
+        ret = cnio__srv_store_stat(st, name, &info);
+        if (ret == 0 && !(info.flags & CNIO_WIRE_I_STAGED)) {
+            if ((o->flags & CNIO_WIRE_O_CREATE) && (o->flags & CNIO_WIRE_O_EXCL))
+                return -CNIO_ERR_EXIST;
+            return cnio__srv_store_open_obj(st, name, o->flags & ~CNIO_WIRE_O_STAGE, want, fd,
+                                            m, created);
+        }
+        if (ret && ret != -CNIO_ERR_NOENT)
+            return ret;
+        if (!(o->flags & CNIO_WIRE_O_EXCL) &&
+            open_join(c, name, 0, fd, m, joined) == 0)
+            return 0;   /* being created by a live writer: the same instance */
+        if (!(o->flags & CNIO_WIRE_O_CREATE))
+            return -CNIO_ERR_NOENT;
+    }
+    if (id == 0)
+        return -CNIO_ERR_INVAL;
+    if (cnio__layout_check(&want->layout) || want->index >= want->layout.count)
+        return -CNIO_ERR_LAYOUT;
+    ret = cnio__srv_stage_create(st, name, id, (o->flags & CNIO_WIRE_O_CREATE) &&
+                                 (o->flags & CNIO_WIRE_O_EXCL), want, fd, m);
+    if (!ret) {
+        *stage = id;
+        *created = 1;
+        cnio__debug("%s: staged %s as %016llx", c->peer, name, (unsigned long long)id);
+    }
+    return ret;
+}
+
+/* The live in-place writers of name (store lock held). */
+static struct cnio_srv_writer **store_writer_find(struct cnio_srv_store *st, const char *name)
+{
+    struct cnio_srv_writer **pp = &st->writers;
+
+    while (*pp && strcmp((*pp)->name, name))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delta)
+{
+    struct cnio_srv_writer **pp, *w;
+    int n = 0;
+
+    pthread_mutex_lock(&st->lock);
+    pp = store_writer_find(st, name);
+    w = *pp;
+    if (!w && delta > 0 && (w = calloc(1, sizeof(*w) + strlen(name) + 1))) {
+        strcpy(w->name, name);
+        *pp = w;
+    }
+    if (w) {
+        w->count += delta;
+        n = w->count;
+        if (n <= 0) {
+            *pp = w->next;
+            free(w);
+            n = 0;
+        }
+    }
+    pthread_mutex_unlock(&st->lock);
+    return n;
+}
+
+int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
+                         struct cnio_srv_meta *m)
+{
+    int ret;
+
+    pthread_mutex_lock(&st->lock);
+    ret = cnio__srv_store_meta_get(st, name, m);
+    if (ret == 1)
+        ret = -CNIO_ERR_NOENT;
+    if (!ret && !!(m->flags & CNIO_SRV_META_DIRTY) != !!dirty) {
+        m->flags = dirty ? m->flags | CNIO_SRV_META_DIRTY : m->flags & ~CNIO_SRV_META_DIRTY;
+        ret = cnio__srv_store_meta_write(st, name, m);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return ret;
+}
+
+int cnio__srv_open_dirty(struct cnio_srv_conn *c, const char *name, struct cnio_srv_meta *m)
+{
+    struct cnio_srv_store *st = &c->srv->store;
+    struct cnio_srv_meta now;
+    int ret;
+
+    cnio__srv_store_writer(st, name, 1);
+    ret = cnio__srv_store_mark(st, name, 1, &now);
+    if (ret == -CNIO_ERR_NOENT) {   /* a file without metadata: record what it has */
+        now = *m;
+        now.flags |= CNIO_SRV_META_DIRTY;
+        ret = cnio__srv_store_meta_write(st, name, &now);
+    }
+    if (ret) {
+        cnio__srv_store_writer(st, name, -1);
+        return ret;
+    }
+    *m = now;
+    return 0;
+}
+
+/* The staged handle a COMMIT or ABORT names (a reference), or an error. */
+static int commit_staged(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                         struct cnio_srv_handle **out)
+{
+    int ret = cnio__srv_req_handle(c, h, 1, out);
+
+    if (ret)
+        return ret;
+    pthread_mutex_lock(&(*out)->lock);
+    ret = (*out)->stage ? 0 : -CNIO_ERR_INVAL;
+    pthread_mutex_unlock(&(*out)->lock);
+    if (ret)
+        cnio__srv_handles_put(&c->srv->handles, *out);
+    return ret;
+}
+
+int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                         const uint8_t *p, struct cnio_srv_reply *r)
+{
+    struct cnio_srv_handle *hd;
+    int ret = commit_staged(c, h, &hd);
+
+    (void)p;
+    (void)r;
+    if (ret)
+        return ret;
+    pthread_mutex_lock(&hd->lock);
+    if (hd->stage) {
+        ret = fsync(hd->fd) < 0 ? cnio__err_from_errno(errno) : 0;
+        if (!ret)
+            ret = cnio__srv_stage_commit(&c->srv->store, hd->name, hd->stage,
+                                         (hd->oflags & CNIO_WIRE_O_CREATE) &&
+                                         (hd->oflags & CNIO_WIRE_O_EXCL), h->offset,
+                                         &hd->meta);
+        if (!ret) {
+            cnio__debug("%s: committed %s (%016llx)", c->peer, hd->name,
+                        (unsigned long long)hd->stage);
+            hd->stage = 0;
+        }
+        /* Instances of the name that no writer holds (interrupted uploads) are
+         * superseded by this commit: they go, and the object reads as complete. */
+        if (!ret)
+            cnio__srv_stage_prune(&c->srv->store, hd->name, 0, commit_live, &c->srv->handles);
+    }
+    pthread_mutex_unlock(&hd->lock);
+    cnio__srv_handles_put(&c->srv->handles, hd);
+    return ret;
+}
+
+int cnio__srv_req_abort(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                        const uint8_t *p, struct cnio_srv_reply *r)
+{
+    struct cnio_srv_handle *hd;
+    int ret = commit_staged(c, h, &hd);
+
+    (void)p;
+    (void)r;
+    if (ret)
+        return ret;
+    pthread_mutex_lock(&hd->lock);
+    if (hd->stage)
+        cnio__srv_stage_discard(&c->srv->store, hd->stage);
+    pthread_mutex_unlock(&hd->lock);
+    cnio__srv_handles_put(&c->srv->handles, hd);
+    ret = cnio__srv_handles_remove(&c->srv->handles, h->object, NULL);
+    if (!ret)
+        cnio__srv_conn_disown(c, h->object);
+    return ret;
+}
+
+int cnio__srv_req_crc(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                      const uint8_t *p, struct cnio_srv_reply *r)
+{
+    struct cnio_wire_crc cr = { 0, 0 };
+    struct cnio_srv_handle *hd;
+    uint64_t want;
+    uint8_t *buf, *out;
+    int ret;
+
+    if (cnio__wire_u64_parse(p, h->length, &want) || want > CNIO_WIRE_MAX_PAYLOAD)
+        return -CNIO_ERR_PROTO;
+    if (h->offset >= (1ull << 62) || want >= (1ull << 62) - h->offset)
+        return -CNIO_ERR_OVERFLOW;
+    ret = cnio__srv_req_handle(c, h, 0, &hd);
+    if (ret)
+        return ret;
+    buf = malloc(COMMIT_CRC_BUF);
+    ret = buf ? 0 : -CNIO_ERR_NOMEM;
+    while (!ret && cr.covered < want) {
+        size_t n = (size_t)CNIO_MIN(want - cr.covered, COMMIT_CRC_BUF);
+        ssize_t got = pread(hd->fd, buf, n, (off_t)(h->offset + cr.covered));
+
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            ret = cnio__err_from_errno(errno);
+        if (got <= 0)
+            break;
+        cr.crc = cnio__crc32c(cr.crc, buf, (size_t)got);
+        cr.covered += (uint64_t)got;
+    }
+    free(buf);
+    cnio__srv_handles_put(&c->srv->handles, hd);
+    if (ret)
+        return ret;
+    out = cnio__srv_reply_buf(c, r, CNIO_WIRE_CRC_SIZE);
+    if (!out)
+        return -CNIO_ERR_NOMEM;
+    r->len = (uint32_t)cnio__wire_crc_encode(&cr, out, CNIO_WIRE_CRC_SIZE);
+    return 0;
+}

@@ -1,0 +1,519 @@
+/*
+ * stage.c - staged instances: an object being written whole (`cnio cp`, an MPI open
+ * that creates the object) is written beside the object, invisible under its name,
+ * until its writer commits it.
+ *
+ *   ROOT/.cnio/stage/ID        this host's stripe file of the instance (ID: 16 hex digits,
+ *                              the id the client chose for the instance on every host)
+ *   ROOT/.cnio/stage/ID.meta   the metadata block of store.c (generation = ID) and then
+ *                              the object's name: bytes 48 name_len u32, 52 CRC32C of
+ *                              the name, covered by the block's CRC; the name follows.
+ *
+ * Each writer's open gets its own instance, so concurrent writers of one name never mix:
+ * each commit replaces the whole object (the last commit wins). A writer that dies leaves
+ * its instance behind; STAT and LIST report it (I_STAGED: incomplete), `cnio cp --resume`
+ * reopens it, UNLINK removes it, and the server names the ones it finds at startup.
+ *
+ * COMMIT on one host, under the store lock (its header offset is the commit order T, the
+ * committing client's clock; the same T on every host):
+ *   0. when the object's stored (order, generation) is not below (T, ID) and not left
+ *      COMMITTING by a crash, a later commit won already: the instance is discarded and nothing changes (so that concurrent
+ *      writers end with the same winner on every host, whatever order their commits
+ *      reach the hosts in)
+ *   1. the object's metadata := { layout, size, generation ID, order T, COMMITTING }
+ *   2. rename ID -> ROOT/NAME (the old data file, if any, is replaced atomically)
+ *   3. the object's metadata := { layout, size, generation ID }
+ *   4. unlink ID.meta
+ * A crash after 1 and before 3 leaves COMMITTING in the metadata, which STAT reports as
+ * incomplete (I_COMMITTING) and a read-only OPEN refuses; the client commits on every
+ * other host first and on the host of column 0 last, and takes an object as complete
+ * only when every host's generation equals column 0's (see doc/protocol.md).
+ */
+#include "server.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STAGE_ID_CHARS 16
+#define STAGE_META_SUFFIX ".meta"
+
+static void stage_file(char *buf, size_t cap, uint64_t id, int meta)
+{
+    snprintf(buf, cap, "%016llx%s", (unsigned long long)id, meta ? STAGE_META_SUFFIX : "");
+}
+
+int cnio__srv_stage_meta_write(struct cnio_srv_store *st, uint64_t id, const char *name,
+                               const struct cnio_srv_meta *m)
+{
+    uint8_t buf[CNIO_SRV_META_SIZE + CNIO_WIRE_MAX_NAME];
+    size_t n = strlen(name);
+    char file[32];
+
+    if (n == 0 || n > CNIO_WIRE_MAX_NAME)
+        return -CNIO_ERR_INVAL;
+    cnio__srv_meta_encode(m, buf);
+    cnio__put_le32(buf + 48, (uint32_t)n);
+    cnio__put_le32(buf + 52, cnio__crc32c(0, name, n));
+    cnio__put_le32(buf + 60, cnio__crc32c(0, buf, 60));
+    memcpy(buf + CNIO_SRV_META_SIZE, name, n);
+    stage_file(file, sizeof(file), id, 1);
+    return cnio__srv_store_replace(st->stagefd, file, buf, CNIO_SRV_META_SIZE + n);
+}
+
+/* Reads instance id's metadata and name: 0, or -CNIO_ERR_NOENT / -CNIO_ERR_IO. */
+static int stage_meta_read(struct cnio_srv_store *st, uint64_t id, struct cnio_srv_meta *m,
+                           char name[CNIO_WIRE_MAX_NAME + 1])
+{
+    uint8_t buf[CNIO_SRV_META_SIZE + CNIO_WIRE_MAX_NAME + 1];
+    char file[32];
+    uint32_t nl;
+    ssize_t n;
+    int fd;
+
+    stage_file(file, sizeof(file), id, 1);
+    fd = openat(st->stagefd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return errno == ENOENT ? -CNIO_ERR_NOENT : cnio__err_from_errno(errno);
+    n = pread(fd, buf, sizeof(buf), 0);
+    close(fd);
+    if (n < CNIO_SRV_META_SIZE || cnio__srv_meta_decode(buf, CNIO_SRV_META_SIZE, m))
+        return -CNIO_ERR_IO;
+    nl = cnio__get_le32(buf + 48);
+    if (nl == 0 || nl > CNIO_WIRE_MAX_NAME || (size_t)n != CNIO_SRV_META_SIZE + nl ||
+        cnio__crc32c(0, buf + CNIO_SRV_META_SIZE, nl) != cnio__get_le32(buf + 52) ||
+        m->gen != id || memchr(buf + CNIO_SRV_META_SIZE, '\0', nl))
+        return -CNIO_ERR_IO;
+    memcpy(name, buf + CNIO_SRV_META_SIZE, nl);
+    name[nl] = '\0';
+    m->seq = 0;   /* bytes 48..55 hold the name's length and CRC here */
+    return 0;
+}
+
+/* One staged instance as stage_each finds it. */
+struct stage_ent {
+    uint64_t id;
+    struct cnio_srv_meta m;
+    struct stat sb;             /* of its data file */
+    char name[CNIO_WIRE_MAX_NAME + 1];
+};
+
+/* Calls fn for every staged instance with valid metadata and a data file, until fn
+ * returns nonzero (which is returned). A negative code when the directory cannot be read. */
+static int stage_each(struct cnio_srv_store *st, int (*fn)(struct cnio_srv_store *st,
+                                                           const struct stage_ent *e, void *arg),
+                      void *arg)
+{
+    struct stage_ent *e = malloc(sizeof(*e));
+    struct dirent *de;
+    DIR *d;
+    int fd = openat(st->stagefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
+
+    if (fd < 0 || !e) {
+        if (fd >= 0)
+            close(fd);
+        free(e);
+        return fd < 0 ? cnio__err_from_errno(errno) : -CNIO_ERR_NOMEM;
+    }
+    d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        free(e);
+        return -CNIO_ERR_NOMEM;
+    }
+    while (!ret && (de = readdir(d))) {
+        char hex[STAGE_ID_CHARS + 1], *end, file[32];
+
+        if (strlen(de->d_name) != STAGE_ID_CHARS + strlen(STAGE_META_SUFFIX) ||
+            strcmp(de->d_name + STAGE_ID_CHARS, STAGE_META_SUFFIX))
+            continue;
+        memcpy(hex, de->d_name, STAGE_ID_CHARS);
+        hex[STAGE_ID_CHARS] = '\0';
+        e->id = strtoull(hex, &end, 16);
+        stage_file(file, sizeof(file), e->id, 0);
+        if (*end || e->id == 0 || stage_meta_read(st, e->id, &e->m, e->name) ||
+            fstatat(st->stagefd, file, &e->sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !S_ISREG(e->sb.st_mode))
+            continue;
+        ret = fn(st, e, arg);
+    }
+    closedir(d);
+    free(e);
+    return ret;
+}
+
+struct stage_newest {
+    const char *name;
+    int found;
+    struct stage_ent best;
+};
+
+static int stage_newest_fn(struct cnio_srv_store *st, const struct stage_ent *e, void *arg)
+{
+    struct stage_newest *s = arg;
+
+    (void)st;
+    if (strcmp(e->name, s->name))
+        return 0;
+    if (!s->found || e->sb.st_mtim.tv_sec > s->best.sb.st_mtim.tv_sec ||
+        (e->sb.st_mtim.tv_sec == s->best.sb.st_mtim.tv_sec &&
+         e->sb.st_mtim.tv_nsec > s->best.sb.st_mtim.tv_nsec))
+        s->best = *e;
+    s->found = 1;
+    return 0;
+}
+
+int cnio__srv_stage_find(struct cnio_srv_store *st, const char *name, uint64_t *id,
+                         struct cnio_srv_meta *m, struct stat *sb)
+{
+    struct stage_newest *s = calloc(1, sizeof(*s));
+    int ret;
+
+    if (!s)
+        return -CNIO_ERR_NOMEM;
+    s->name = name;
+    ret = stage_each(st, stage_newest_fn, s);
+    if (!ret && !s->found)
+        ret = -CNIO_ERR_NOENT;
+    if (!ret) {
+        if (id)
+            *id = s->best.id;
+        if (m)
+            *m = s->best.m;
+        if (sb)
+            *sb = s->best.sb;
+    }
+    free(s);
+    return ret;
+}
+
+struct stage_live {
+    const char *name;
+    int (*live)(void *arg, uint64_t id);
+    void *arg;
+    uint64_t id;
+};
+
+static int stage_live_fn(struct cnio_srv_store *st, const struct stage_ent *e, void *arg)
+{
+    struct stage_live *s = arg;
+
+    (void)st;
+    if (strcmp(e->name, s->name) || !s->live(s->arg, e->id))
+        return 0;
+    s->id = e->id;
+    return 1;
+}
+
+int cnio__srv_stage_find_live(struct cnio_srv_store *st, const char *name,
+                              int (*live)(void *arg, uint64_t id), void *arg, uint64_t *id)
+{
+    struct stage_live s = { name, live, arg, 0 };
+    int ret = stage_each(st, stage_live_fn, &s);
+
+    if (ret < 0)
+        return ret;
+    if (!s.id)
+        return -CNIO_ERR_NOENT;
+    *id = s.id;
+    return 0;
+}
+
+int cnio__srv_stage_info(struct cnio_srv_store *st, const char *name, struct cnio_wire_info *i)
+{
+    struct cnio_srv_meta m;
+    struct stat sb;
+    int ret = cnio__srv_stage_find(st, name, NULL, &m, &sb);
+
+    if (ret)
+        return ret;
+    cnio__srv_store_fill(&m, &sb, CNIO_WIRE_I_STAGED, i);
+    return 0;
+}
+
+/* -CNIO_ERR_ISDIR when name is a directory, -CNIO_ERR_EXIST when it exists and excl. */
+static int stage_check_name(struct cnio_srv_store *st, const char *name, int excl)
+{
+    struct stat sb;
+    int fd = cnio__srv_store_at(st->rootfd, name, O_PATH, 0), ret = 0;
+
+    if (fd < 0)
+        return errno == ENOENT ? 0 : cnio__err_from_errno(errno);
+    if (fstat(fd, &sb) < 0)
+        ret = cnio__err_from_errno(errno);
+    else if (S_ISDIR(sb.st_mode))
+        ret = -CNIO_ERR_ISDIR;
+    else if (excl)
+        ret = -CNIO_ERR_EXIST;
+    close(fd);
+    return ret;
+}
+
+int cnio__srv_stage_create(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
+                           const struct cnio_srv_meta *want, int *fd_out,
+                           struct cnio_srv_meta *m)
+{
+    char file[32];
+    int fd, ret = stage_check_name(st, name, excl);
+
+    if (!ret)   /* the directories, so that LIST shows the staged object where it will be */
+        ret = cnio__srv_store_mkparents(st->rootfd, name);
+    if (ret)
+        return ret;
+    *m = *want;
+    m->size = 0;
+    m->flags = 0;
+    m->gen = id;
+    stage_file(file, sizeof(file), id, 0);
+    fd = openat(st->stagefd, file, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+                0644);
+    if (fd < 0)
+        return cnio__err_from_errno(errno);
+    ret = cnio__srv_stage_meta_write(st, id, name, m);
+    if (ret) {
+        unlinkat(st->stagefd, file, 0);
+        close(fd);
+        return ret;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+int cnio__srv_stage_resume(struct cnio_srv_store *st, const char *name, uint64_t *id,
+                           int *fd_out, struct cnio_srv_meta *m)
+{
+    char stored[CNIO_WIRE_MAX_NAME + 1], file[32];
+    int fd, ret;
+
+    if (*id == 0) {
+        ret = cnio__srv_stage_find(st, name, id, m, NULL);
+    } else {
+        ret = stage_meta_read(st, *id, m, stored);
+        if (!ret && strcmp(stored, name))
+            ret = -CNIO_ERR_NOENT;
+    }
+    if (ret)
+        return ret == -CNIO_ERR_IO ? -CNIO_ERR_NOENT : ret;
+    stage_file(file, sizeof(file), *id, 0);
+    fd = openat(st->stagefd, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return errno == ENOENT ? -CNIO_ERR_NOENT : cnio__err_from_errno(errno);
+    *fd_out = fd;
+    return 0;
+}
+
+int cnio__srv_stage_sync(struct cnio_srv_store *st, uint64_t id, int fd)
+{
+    char file[32];
+    int mfd, dfd, ret = 0;
+
+    if (fsync(fd) < 0)
+        return cnio__err_from_errno(errno);
+    stage_file(file, sizeof(file), id, 1);
+    mfd = openat(st->stagefd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (mfd >= 0) {
+        if (fsync(mfd) < 0)
+            ret = cnio__err_from_errno(errno);
+        close(mfd);
+    }
+    dfd = openat(st->stagefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        if (!ret && fsync(dfd) < 0 && errno != EINVAL && errno != EROFS)
+            ret = cnio__err_from_errno(errno);
+        close(dfd);
+    }
+    return ret;
+}
+
+/* Steps 1-3 of a commit (store lock held). */
+static int stage_commit_locked(struct cnio_srv_store *st, const char *name, uint64_t id,
+                               int excl, uint64_t seq, struct cnio_srv_meta *m)
+{
+    struct cnio_srv_meta c = *m, cur;
+    const char *base;
+    char file[32];
+    int pfd, r, ret = stage_check_name(st, name, excl);
+
+    if (!ret && cnio__srv_store_meta_get(st, name, &cur) == 0 &&
+        !(cur.flags & CNIO_SRV_META_COMMITTING) &&   /* a crashed commit never wins */
+        (cur.seq > seq || (cur.seq == seq && cur.gen >= id))) {
+        *m = cur;
+        return 1;   /* superseded */
+    }
+    if (!ret)
+        ret = cnio__srv_store_mkparents(st->rootfd, name);
+    if (ret)
+        return ret;
+    c.gen = id;
+    c.seq = seq;
+    c.flags = CNIO_SRV_META_COMMITTING;
+    ret = cnio__srv_store_meta_write(st, name, &c);
+    if (ret)
+        return ret;
+    pfd = cnio__srv_store_parent(st->rootfd, name, &base);
+    if (pfd < 0)
+        return cnio__err_from_errno(errno);
+    stage_file(file, sizeof(file), id, 0);
+    r = renameat2(st->stagefd, file, pfd, base, excl ? RENAME_NOREPLACE : 0);
+    ret = r < 0 ? cnio__err_from_errno(errno) : 0;
+    close(pfd);
+    if (ret) {
+        /* Nothing was replaced: the old object stays, but its metadata now says
+         * COMMITTING, so it reads as incomplete until rewritten or removed. */
+        cnio__warn("commit of %s: rename: %s", name, cnio_strerror(ret));
+        return ret;
+    }
+    c.flags = 0;
+    ret = cnio__srv_store_meta_write(st, name, &c);
+    if (!ret)
+        *m = c;
+    return ret;
+}
+
+int cnio__srv_stage_commit(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
+                           uint64_t seq, struct cnio_srv_meta *m)
+{
+    char file[32];
+    int ret;
+
+    pthread_mutex_lock(&st->lock);
+    ret = stage_commit_locked(st, name, id, excl, seq, m);
+    pthread_mutex_unlock(&st->lock);
+    if (ret == 1) {
+        cnio__debug("commit of %s (%016llx) superseded by a later one", name,
+                    (unsigned long long)id);
+        cnio__srv_stage_discard(st, id);
+        return 0;
+    }
+    if (!ret) {
+        stage_file(file, sizeof(file), id, 1);
+        unlinkat(st->stagefd, file, 0);
+    }
+    return ret;
+}
+
+void cnio__srv_stage_discard(struct cnio_srv_store *st, uint64_t id)
+{
+    char file[32];
+
+    stage_file(file, sizeof(file), id, 0);
+    unlinkat(st->stagefd, file, 0);
+    stage_file(file, sizeof(file), id, 1);
+    unlinkat(st->stagefd, file, 0);
+}
+
+int cnio__srv_stage_unlink_id(struct cnio_srv_store *st, const char *name, uint64_t id)
+{
+    char stored[CNIO_WIRE_MAX_NAME + 1];
+    struct cnio_srv_meta m;
+
+    if (stage_meta_read(st, id, &m, stored) || strcmp(stored, name))
+        return -CNIO_ERR_NOENT;
+    cnio__srv_stage_discard(st, id);
+    return 0;
+}
+
+struct stage_unlink {
+    const char *name;
+    uint64_t keep;
+    int (*keep_fn)(void *arg, uint64_t id);
+    void *arg;
+    int n;
+};
+
+static int stage_unlink_fn(struct cnio_srv_store *st, const struct stage_ent *e, void *arg)
+{
+    struct stage_unlink *u = arg;
+
+    if (!strcmp(e->name, u->name) && e->id != u->keep && !(u->keep_fn && u->keep_fn(u->arg, e->id))) {
+        cnio__srv_stage_discard(st, e->id);
+        u->n++;
+    }
+    return 0;
+}
+
+int cnio__srv_stage_prune(struct cnio_srv_store *st, const char *name, uint64_t keep,
+                          int (*keep_fn)(void *arg, uint64_t id), void *arg)
+{
+    struct stage_unlink u = { name, keep, keep_fn, arg, 0 };
+    int ret = stage_each(st, stage_unlink_fn, &u);
+
+    return ret < 0 ? ret : u.n;
+}
+
+int cnio__srv_stage_unlink_name(struct cnio_srv_store *st, const char *name)
+{
+    return cnio__srv_stage_prune(st, name, 0, NULL, NULL);
+}
+
+struct stage_names {
+    const char *dir;
+    size_t dlen;
+    char ***names;
+    size_t *n, *cap;
+};
+
+static int stage_names_fn(struct cnio_srv_store *st, const struct stage_ent *e, void *arg)
+{
+    struct stage_names *s = arg;
+    const char *base = e->name;
+    char *copy;
+
+    (void)st;
+    if (s->dlen) {
+        if (strncmp(e->name, s->dir, s->dlen) || e->name[s->dlen] != '/')
+            return 0;
+        base = e->name + s->dlen + 1;
+    }
+    if (strchr(base, '/'))
+        return 0;   /* deeper: its directory is listed already */
+    if (*s->n == *s->cap) {
+        size_t nc = *s->cap ? *s->cap * 2 : 64;
+        char **nn = realloc(*s->names, nc * sizeof(**s->names));
+
+        if (!nn)
+            return -CNIO_ERR_NOMEM;
+        *s->names = nn;
+        *s->cap = nc;
+    }
+    if (!(copy = strdup(base)))
+        return -CNIO_ERR_NOMEM;
+    (*s->names)[(*s->n)++] = copy;
+    return 0;
+}
+
+int cnio__srv_stage_names(struct cnio_srv_store *st, const char *dir, char ***names,
+                          size_t *n, size_t *cap)
+{
+    struct stage_names s = { dir, strlen(dir), names, n, cap };
+    int ret = stage_each(st, stage_names_fn, &s);
+
+    return ret == -CNIO_ERR_NOMEM ? ret : 0;
+}
+
+static int stage_report_fn(struct cnio_srv_store *st, const struct stage_ent *e, void *arg)
+{
+    int *n = arg;
+
+    (void)st;
+    if (++*n <= 20)
+        cnio__warn("staged object %s (instance %016llx, %lld bytes here) was never committed: "
+                   "`cnio stat` shows it incomplete; `cnio cp --resume` finishes it, "
+                   "`cnio rm` removes it", e->name, (unsigned long long)e->id,
+                   (long long)e->sb.st_size);
+    return 0;
+}
+
+void cnio__srv_stage_report(struct cnio_srv_store *st)
+{
+    int n = 0;
+
+    stage_each(st, stage_report_fn, &n);
+    if (n > 20)
+        cnio__warn("%d staged objects in all were never committed", n);
+}

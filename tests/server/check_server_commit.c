@@ -1,0 +1,509 @@
+/*
+ * check_server_commit.c - cnio-server's commit semantics over raw frames: staged
+ * instances (OPEN with O_STAGE), COMMIT and its order, ABORT, resume, CRC and its
+ * bounds, the dirty mark of in-place writers, and how STAT / OPEN / UNLINK treat each.
+ */
+#include "srvtest.h"
+#include "client.h"
+#include "stack.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define W CNIO_WIRE_O_WRITE
+#define STAGE (CNIO_WIRE_O_CREATE | CNIO_WIRE_O_WRITE | CNIO_WIRE_O_STAGE)
+#define UNIT 65536
+
+/* OPEN of column index of count with header offset off: status; *handle, *info and the
+ * reply's offset. */
+static int open_col(struct st_conn *c, const char *name, uint32_t flags, uint32_t count,
+                    uint32_t index, uint64_t off, uint64_t *handle, struct cnio_wire_info *info,
+                    uint64_t *roff)
+{
+    uint8_t p[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME], buf[CNIO_WIRE_INFO_SIZE];
+    struct cnio_wire_open o = { .flags = flags, .stripe_count = count, .stripe_unit = UNIT,
+                                .stripe_index = index, .name_len = (uint32_t)strlen(name),
+                                .name = name };
+    struct cnio_wire_info tmp;
+    struct cnio_wire_hdr rh;
+    int n = cnio__wire_open_encode(&o, p, sizeof(p)), ret;
+
+    ck_assert_int_gt(n, 0);
+    ret = st_call(c, CNIO_WIRE_OPEN, 0, off, p, (uint32_t)n, &rh, buf, sizeof(buf));
+    if (ret)
+        return ret;
+    ck_assert_int_eq(cnio__wire_info_parse(buf, rh.length, info ? info : &tmp), 0);
+    if (handle)
+        *handle = rh.object;
+    if (roff)
+        *roff = rh.offset;
+    return 0;
+}
+
+static int open_at(struct st_conn *c, const char *name, uint32_t flags, uint64_t off,
+                   uint64_t *handle, struct cnio_wire_info *info, uint64_t *roff)
+{
+    return open_col(c, name, flags, 1, 0, off, handle, info, roff);
+}
+
+static int crc_of(struct st_conn *c, uint64_t h, uint64_t off, uint64_t len,
+                  struct cnio_wire_crc *cr)
+{
+    uint8_t p[8], buf[CNIO_WIRE_CRC_SIZE];
+    struct cnio_wire_hdr rh;
+    int ret;
+
+    cnio__wire_u64_encode(len, p, sizeof(p));
+    ret = st_call(c, CNIO_WIRE_CRC, h, off, p, 8, &rh, buf, sizeof(buf));
+    if (ret)
+        return ret;
+    ck_assert_int_eq(cnio__wire_crc_parse(buf, rh.length, cr), 0);
+    return 0;
+}
+
+static int unlink_id(struct st_conn *c, const char *name, uint64_t id)
+{
+    uint8_t p[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
+    struct cnio_wire_open o = { .name_len = (uint32_t)strlen(name), .name = name };
+    int n = cnio__wire_open_encode(&o, p, sizeof(p));
+
+    return st_call(c, CNIO_WIRE_UNLINK, 0, id, p, (uint32_t)n, NULL, NULL, 0);
+}
+
+/* Files in the server's stage directory. */
+static int staged_files(void)
+{
+    char path[PATH_MAX + 16];
+    struct dirent *de;
+    int n = 0;
+    DIR *d;
+
+    snprintf(path, sizeof(path), "%s/.cnio/stage", st_fx.root[0]);
+    d = opendir(path);
+    ck_assert_ptr_nonnull(d);
+    while ((de = readdir(d)))
+        n += de->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void read_back(struct st_conn *c, const char *name, const void *want, uint32_t len)
+{
+    uint8_t *buf = malloc(len + 1);
+    uint32_t got = 0;
+    uint64_t h;
+
+    ck_assert_int_eq(open_at(c, name, 0, 0, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_read(c, h, 0, buf, len + 1, &got), 0);
+    ck_assert_uint_eq(got, len);
+    ck_assert_int_eq(memcmp(buf, want, len), 0);
+    ck_assert_int_eq(st_call(c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    free(buf);
+}
+
+START_TEST(test_stage_commit)
+{
+    static uint8_t data[100000];
+    struct cnio_wire_info info;
+    struct st_conn c;
+    char path[PATH_MAX];
+    uint64_t h, roff;
+
+    fx_fill(data, sizeof(data), 1);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "s/o", STAGE, 0x1234, &h, &info, &roff), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_STAGED, CNIO_WIRE_I_STAGED);
+    ck_assert_uint_eq(roff, 0x1234);
+    ck_assert_int_ne(access(fx_local_path(&st_fx, 0, "s/o", path, sizeof(path)), F_OK), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
+    /* not visible: STAT says staged, a reader is refused */
+    ck_assert_int_eq(st_stat(&c, "s/o", &info), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_STAGED, CNIO_WIRE_I_STAGED);
+    ck_assert_int_eq(open_at(&c, "s/o", 0, 0, NULL, NULL, NULL), -CNIO_ERR_INCOMPLETE);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, sizeof(data), NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 1, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&c, "s/o", &info), 0);
+    ck_assert_uint_eq(info.flags, 0);
+    ck_assert_uint_eq(info.gen, 0x1234);
+    ck_assert_uint_eq(info.size, sizeof(data));
+    read_back(&c, "s/o", data, sizeof(data));
+    ck_assert_int_eq(staged_files(), 0);
+    st_close(&c);
+}
+END_TEST
+
+START_TEST(test_stage_abort_keeps_old)
+{
+    static uint8_t v1[5000], v2[7000];
+    struct cnio_wire_info info;
+    struct st_conn c;
+    uint64_t h;
+
+    fx_fill(v1, sizeof(v1), 2);
+    fx_fill(v2, sizeof(v2), 3);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "old", STAGE, 7, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, v1, sizeof(v1)), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 1, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    /* O_STAGE without TRUNC on an existing object: in place, not staged */
+    ck_assert_int_eq(open_at(&c, "old", STAGE, 8, &h, &info, NULL), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_STAGED, 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 1, NULL, 0, NULL, NULL, 0), -CNIO_ERR_INVAL);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    /* with TRUNC: a fresh instance; the old version stays readable until the commit */
+    ck_assert_int_eq(open_at(&c, "old", STAGE | CNIO_WIRE_O_TRUNC, 9, &h, &info, NULL), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_STAGED, CNIO_WIRE_I_STAGED);
+    ck_assert_int_eq(st_write(&c, h, 0, v2, sizeof(v2)), 0);
+    ck_assert_int_eq(st_stat(&c, "old", &info), 0);
+    ck_assert_uint_eq(info.flags, CNIO_WIRE_I_PENDING);
+    read_back(&c, "old", v1, sizeof(v1));
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_ABORT, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), -CNIO_ERR_NOENT);
+    ck_assert_int_eq(staged_files(), 0);
+    read_back(&c, "old", v1, sizeof(v1));
+    ck_assert_int_eq(st_stat(&c, "old", &info), 0);
+    ck_assert_uint_eq(info.flags, 0);
+    st_close(&c);
+}
+END_TEST
+
+/* Two instances committed in either order: the larger commit order wins. */
+START_TEST(test_commit_order)
+{
+    static uint8_t a[3000], b[4000];
+    struct st_conn c;
+    uint64_t ha, hb;
+
+    fx_fill(a, sizeof(a), 4);
+    fx_fill(b, sizeof(b), 5);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "both", STAGE | CNIO_WIRE_O_TRUNC, 11, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(open_at(&c, "both", STAGE | CNIO_WIRE_O_TRUNC, 12, &hb, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, ha, 0, a, sizeof(a)), 0);
+    ck_assert_int_eq(st_write(&c, hb, 0, b, sizeof(b)), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, hb, 200, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, ha, 100, NULL, 0, NULL, NULL, 0), 0);
+    read_back(&c, "both", b, sizeof(b));
+    ck_assert_int_eq(staged_files(), 0);
+    st_close(&c);
+}
+END_TEST
+
+START_TEST(test_resume_and_crc)
+{
+    static uint8_t data[300000];
+    struct cnio_wire_info info;
+    struct cnio_wire_crc cr;
+    struct st_conn c;
+    uint64_t h, roff;
+    uint8_t p[8];
+
+    fx_fill(data, sizeof(data), 6);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "r/x", STAGE, 0xabc, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
+    st_close(&c);   /* the writer goes away without committing */
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(st_stat(&c, "r/x", &info), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_STAGED, CNIO_WIRE_I_STAGED);
+    ck_assert_int_eq(open_at(&c, "r/x", STAGE | CNIO_WIRE_O_RESUME, 0, &h, &info, &roff), 0);
+    ck_assert_uint_eq(roff, 0xabc);
+    ck_assert_uint_eq(info.local_size, sizeof(data));
+    ck_assert_int_eq(crc_of(&c, h, 1000, 100000, &cr), 0);
+    ck_assert_uint_eq(cr.covered, 100000);
+    ck_assert_uint_eq(cr.crc, cnio__crc32c(0, data + 1000, 100000));
+    ck_assert_int_eq(crc_of(&c, h, sizeof(data) - 10, 100, &cr), 0);   /* at the end */
+    ck_assert_uint_eq(cr.covered, 10);
+    ck_assert_uint_eq(cr.crc, cnio__crc32c(0, data + sizeof(data) - 10, 10));
+    ck_assert_int_eq(crc_of(&c, h, 1ull << 62, 1, &cr), -CNIO_ERR_OVERFLOW);
+    ck_assert_int_eq(crc_of(&c, h + 1, 0, 1, &cr), -CNIO_ERR_NOENT);
+    ck_assert_int_eq(open_at(&c, "r/y", STAGE | CNIO_WIRE_O_RESUME, 0, NULL, NULL, NULL),
+                     -CNIO_ERR_NOENT);
+    ck_assert_int_eq(open_at(&c, "r/x", STAGE | CNIO_WIRE_O_RESUME, 0xabd, NULL, NULL, NULL),
+                     -CNIO_ERR_NOENT);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 1, NULL, 0, NULL, NULL, 0), 0);
+    read_back(&c, "r/x", data, sizeof(data));
+    /* a CRC of more than 16 MiB is malformed: the connection is closed */
+    cnio__wire_u64_encode((uint64_t)CNIO_WIRE_MAX_PAYLOAD + 1, p, sizeof(p));
+    {
+        struct cnio_wire_hdr hd = { .type = CNIO_WIRE_CRC, .reqid = 99, .session = c.session,
+                                    .object = h };
+
+        ck_assert_int_eq(st_send(c.fd, &hd, p, 8), 0);
+        ck_assert_int_eq(st_closed(c.fd, ST_TIMEOUT_MS), 1);
+    }
+    st_close(&c);
+}
+END_TEST
+
+START_TEST(test_stage_errors_and_unlink)
+{
+    struct cnio_wire_info info;
+    struct st_conn c;
+    uint64_t h;
+
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "e", CNIO_WIRE_O_CREATE | CNIO_WIRE_O_STAGE, 5, NULL, NULL,
+                             NULL), -CNIO_ERR_AMODE);
+    ck_assert_int_eq(open_at(&c, "e", STAGE, 0, NULL, NULL, NULL), -CNIO_ERR_INVAL);
+    ck_assert_int_eq(open_at(&c, "e", STAGE, 5, &h, NULL, NULL), 0);
+    ck_assert_int_eq(open_at(&c, "e", STAGE | CNIO_WIRE_O_TRUNC, 5, NULL, NULL, NULL),
+                     -CNIO_ERR_EXIST);   /* instance ids are unique */
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_unlink(&c, "e"), 0);
+    ck_assert_int_eq(st_stat(&c, "e", &info), -CNIO_ERR_NOENT);
+    ck_assert_int_eq(staged_files(), 0);
+    ck_assert_int_eq(st_unlink(&c, "e"), -CNIO_ERR_NOENT);
+    /* UNLINK with an instance id: that instance only, and only under its own name */
+    ck_assert_int_eq(open_at(&c, "e", STAGE, 41, &h, NULL, NULL), 0);
+    ck_assert_int_eq(unlink_id(&c, "f", 41), -CNIO_ERR_NOENT);
+    ck_assert_int_eq(unlink_id(&c, "e", 42), -CNIO_ERR_NOENT);
+    ck_assert_int_eq(staged_files(), 2);
+    ck_assert_int_eq(unlink_id(&c, "e", 41), 0);
+    ck_assert_int_eq(staged_files(), 0);
+    st_close(&c);
+}
+END_TEST
+
+START_TEST(test_dirty_in_place)
+{
+    static uint8_t data[2000];
+    struct cnio_wire_info info;
+    struct st_conn c, c2;
+    uint64_t h;
+
+    fx_fill(data, sizeof(data), 7);
+    st_session(&st_fx, 0, &c);
+    st_session(&st_fx, 0, &c2);
+    ck_assert_int_eq(open_at(&c, "d", CNIO_WIRE_O_CREATE | W, 0, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_stat(&c2, "d", &info), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_DIRTY, 0);   /* a live writer */
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&c2, "d", &info), 0);
+    ck_assert_uint_eq(info.flags, 0);
+    /* a writer that goes away without CLOSE leaves the mark */
+    ck_assert_int_eq(open_at(&c, "d", W, 0, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, 10), 0);
+    st_close(&c);
+    ck_assert_int_eq(st_call(&c2, CNIO_WIRE_PING, 0, 0, NULL, 0, NULL, NULL, 0), 0);
+    for (int i = 0; i < 1000; i++) {   /* the server notices the close (bounded) */
+        ck_assert_int_eq(st_stat(&c2, "d", &info), 0);
+        if (info.flags & CNIO_WIRE_I_DIRTY)
+            break;
+        usleep(10000);
+    }
+    ck_assert_uint_eq(info.flags, CNIO_WIRE_I_DIRTY);
+    ck_assert_int_eq(open_at(&c2, "d", 0, 0, NULL, NULL, NULL), -CNIO_ERR_INCOMPLETE);
+    /* a clean open-for-write and close repairs it */
+    ck_assert_int_eq(open_at(&c2, "d", W, 0, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_call(&c2, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&c2, "d", &info), 0);
+    ck_assert_uint_eq(info.flags, 0);
+    read_back(&c2, "d", data, sizeof(data));
+    st_close(&c2);
+}
+END_TEST
+
+/* A commit removes the instances of its name that no writer holds any more. */
+START_TEST(test_commit_prunes_stale)
+{
+    static uint8_t data[1000];
+    struct cnio_wire_info info;
+    struct st_conn c;
+    uint64_t h;
+
+    fx_fill(data, sizeof(data), 8);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "p", STAGE, 21, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, 10), 0);
+    st_close(&c);   /* an interrupted upload */
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "p", STAGE | CNIO_WIRE_O_TRUNC, 22, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(staged_files(), 4);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 1, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(staged_files(), 0);
+    ck_assert_int_eq(st_stat(&c, "p", &info), 0);
+    ck_assert_uint_eq(info.flags, 0);
+    read_back(&c, "p", data, sizeof(data));
+    st_close(&c);
+}
+END_TEST
+
+/* Writes and commits instance id of "torn" on the servers in mask (bit j: column j). */
+static void torn_commit(struct st_conn *c, uint64_t id, unsigned mask, uint64_t order)
+{
+    static uint8_t data[UNIT];
+    uint64_t h[2];
+
+    fx_fill(data, sizeof(data), id);
+    for (uint32_t j = 0; j < 2; j++) {
+        ck_assert_int_eq(open_col(&c[j], "torn", STAGE | CNIO_WIRE_O_TRUNC, 2, j, id, &h[j],
+                                  NULL, NULL), 0);
+        ck_assert_int_eq(st_write(&c[j], h[j], 0, data, sizeof(data)), 0);
+        ck_assert_int_eq(st_call(&c[j], CNIO_WIRE_SETSIZE, h[j], 2 * UNIT, NULL, 0, NULL, NULL,
+                                 0), 0);
+    }
+    for (uint32_t j = 0; j < 2; j++)
+        if (mask & (1u << j))
+            ck_assert_int_eq(st_call(&c[j], CNIO_WIRE_COMMIT, h[j], order, NULL, 0, NULL, NULL,
+                                     0), 0);
+}
+
+/*
+ * A commit that reached one host but not column 0's (its writer died in between): every
+ * host holds a complete-looking file, but of two generations. The client sees it as
+ * incomplete, never as a mix.
+ */
+START_TEST(test_torn_commit)
+{
+    struct cnio_obj_stat os;
+    struct cnio_hints hints;
+    struct cnio_stack *stk;
+    struct cnio_uri u = { 0 };
+    struct cnio_obj *obj;
+    struct st_conn c[2];
+    char uri[1024];
+
+    fx_stop(&st_fx);
+    ck_assert_int_eq(fx_start(&st_fx, 2, NULL), 0);
+    st_session(&st_fx, 0, &c[0]);
+    st_session(&st_fx, 1, &c[1]);
+    ck_assert_int_eq(cnio__stack_open(&stk), 0);
+    ck_assert_int_eq(cnio__uri_parse(fx_uri(&st_fx, "torn", NULL, uri, sizeof(uri)), &u), 0);
+    ck_assert_int_eq(cnio__hints_resolve(&hints, &u), 0);
+    torn_commit(c, 0x100, 3, 10);   /* a complete version on both */
+    ck_assert_int_eq(cnio__obj_stat(stk, &u, &hints, &os), 0);
+    ck_assert_uint_eq(os.state, 0);
+    ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, 0, &obj), 0);
+    ck_assert_int_eq(cnio__obj_close(obj), 0);
+    torn_commit(c, 0x200, 2, 20);   /* the next one reaches column 1 only */
+    ck_assert_int_eq(cnio__obj_stat(stk, &u, &hints, &os), 0);
+    ck_assert_uint_eq(os.state & CNIO_OBJ_TORN, CNIO_OBJ_TORN);
+    ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, 0, &obj), -CNIO_ERR_INCOMPLETE);
+    torn_commit(c, 0x300, 3, 30);   /* copying it again repairs it */
+    ck_assert_int_eq(cnio__obj_stat(stk, &u, &hints, &os), 0);
+    ck_assert_uint_eq(os.state, CNIO_OBJ_PENDING);   /* 0x200 on column 0: still held open */
+    ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, 0, &obj), 0);
+    ck_assert_int_eq(cnio__obj_close(obj), 0);
+    cnio__uri_free(&u);
+    cnio__stack_close(stk);
+    st_close(&c[0]);
+    st_close(&c[1]);
+}
+END_TEST
+
+/*
+ * A host that died between the steps of its commit (metadata says COMMITTING, the
+ * rename may or may not have happened): incomplete until committed again. The state is
+ * made by setting the flag in the metadata file the way step 1 leaves it.
+ */
+START_TEST(test_interrupted_commit)
+{
+    static uint8_t data[3000];
+    struct cnio_wire_info info;
+    char path[PATH_MAX + 32];
+    struct st_conn c;
+    uint8_t meta[64];
+    uint64_t h;
+    int fd;
+
+    fx_fill(data, sizeof(data), 9);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "ic", STAGE, 31, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 1, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    snprintf(path, sizeof(path), "%s/.cnio/meta/ic", st_fx.root[0]);
+    fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pread(fd, meta, sizeof(meta), 0), (ssize_t)sizeof(meta));
+    cnio__put_le32(meta + 28, cnio__get_le32(meta + 28) | 0x2);   /* COMMITTING */
+    cnio__put_le32(meta + 60, cnio__crc32c(0, meta, 60));
+    ck_assert_int_eq(pwrite(fd, meta, sizeof(meta), 0), (ssize_t)sizeof(meta));
+    close(fd);
+    ck_assert_int_eq(st_stat(&c, "ic", &info), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_COMMITTING, CNIO_WIRE_I_COMMITTING);
+    ck_assert_int_eq(open_at(&c, "ic", 0, 0, NULL, NULL, NULL), -CNIO_ERR_INCOMPLETE);
+    ck_assert_int_eq(open_at(&c, "ic", STAGE | CNIO_WIRE_O_TRUNC, 32, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&c, "ic", &info), 0);   /* (an earlier order wins over it) */
+    ck_assert_uint_eq(info.flags, 0);
+    read_back(&c, "ic", data, sizeof(data));
+    st_close(&c);
+}
+END_TEST
+
+/* A second open of a name being created joins the live instance: one object, both
+ * writers' bytes (PnetCDF opens its independent handle so, with MPI_MODE_CREATE). */
+START_TEST(test_join_live_instance)
+{
+    static uint8_t data[2000];
+    struct cnio_wire_info info;
+    struct st_conn a, b;
+    uint64_t ha, hb, roff;
+
+    fx_fill(data, sizeof(data), 10);
+    st_session(&st_fx, 0, &a);
+    st_session(&st_fx, 0, &b);
+    ck_assert_int_eq(open_at(&a, "j", STAGE, 51, &ha, &info, NULL), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_STAGED, CNIO_WIRE_I_STAGED);
+    ck_assert_int_eq(open_at(&b, "j", STAGE, 52, &hb, &info, &roff), 0);
+    ck_assert_uint_eq(info.flags & (CNIO_WIRE_I_STAGED | CNIO_WIRE_I_JOINED),
+                      CNIO_WIRE_I_JOINED);
+    ck_assert_uint_eq(roff, 51);
+    ck_assert_int_eq(staged_files(), 2);   /* no second instance */
+    ck_assert_int_eq(st_write(&a, ha, 0, data, 1000), 0);
+    ck_assert_int_eq(st_write(&b, hb, 1000, data + 1000, 1000), 0);
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_COMMIT, hb, 5, NULL, 0, NULL, NULL, 0),
+                     -CNIO_ERR_INVAL);   /* not its to commit */
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_CLOSE, hb, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(open_at(&b, "j", W | CNIO_WIRE_O_JOIN, 0, NULL, NULL, NULL),
+                     -CNIO_ERR_INVAL);
+    ck_assert_int_eq(open_at(&b, "j", W | CNIO_WIRE_O_JOIN, 99, NULL, NULL, NULL),
+                     -CNIO_ERR_NOENT);
+    ck_assert_int_eq(open_at(&b, "j", W | CNIO_WIRE_O_JOIN, 51, &hb, NULL, NULL), 0);
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_CLOSE, hb, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, ha, 5, NULL, 0, NULL, NULL, 0), 0);
+    read_back(&a, "j", data, sizeof(data));
+    ck_assert_int_eq(staged_files(), 0);
+    st_close(&a);
+    st_close(&b);
+}
+END_TEST
+
+static Suite *commit_suite(void)
+{
+    Suite *s = suite_create("server_commit");
+    TCase *tc = tcase_create("commit");
+
+    tcase_add_checked_fixture(tc, st_setup, st_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_stage_commit);
+    tcase_add_test(tc, test_stage_abort_keeps_old);
+    tcase_add_test(tc, test_commit_order);
+    tcase_add_test(tc, test_resume_and_crc);
+    tcase_add_test(tc, test_stage_errors_and_unlink);
+    tcase_add_test(tc, test_dirty_in_place);
+    tcase_add_test(tc, test_commit_prunes_stale);
+    tcase_add_test(tc, test_interrupted_commit);
+    tcase_add_test(tc, test_join_live_instance);
+    tcase_add_test(tc, test_torn_commit);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return fx_run(commit_suite());
+}
