@@ -168,7 +168,10 @@ static const int mpiio_class_of[CNIO_ERR_MAX_] = {
     [CNIO_ERR_NOTSUP] = MPI_ERR_UNSUPPORTED_OPERATION,
     [CNIO_ERR_ISDIR] = MPI_ERR_BAD_FILE,
     [CNIO_ERR_OVERFLOW] = MPI_ERR_ARG,
+    [CNIO_ERR_INCOMPLETE] = MPI_ERR_IO,
 };
+/* A new CNIO_ERR_* needs its row above; one without a row would map to MPI_ERR_OTHER. */
+_Static_assert(CNIO_ERR_MAX_ == CNIO_ERR_INCOMPLETE + 1, "map every CNIO_ERR_* to an MPI class");
 
 static int mpiio_codes[CNIO_ERR_MAX_];
 static int mpiio_codes_made;
@@ -185,9 +188,11 @@ static int mpiio_code(int rc)
         char text[MPI_MAX_ERROR_STRING];
 
         for (int i = 1; i < CNIO_ERR_MAX_; i++) {
-            mpiio_codes[i] = mpiio_class_of[i];
-            if (PMPI_Add_error_code(mpiio_class_of[i], &mpiio_codes[i]) != MPI_SUCCESS) {
-                mpiio_codes[i] = mpiio_class_of[i];
+            int cls = mpiio_class_of[i] ? mpiio_class_of[i] : MPI_ERR_OTHER;
+
+            mpiio_codes[i] = cls;
+            if (PMPI_Add_error_code(cls, &mpiio_codes[i]) != MPI_SUCCESS) {
+                mpiio_codes[i] = cls;
                 continue;
             }
             snprintf(text, sizeof(text), "cnio: %s", cnio_strerror(-i));

@@ -40,7 +40,7 @@ static void expect(const char *what, int rc, int want_class)
 static void test_open_errors(const struct fx *f)
 {
     char uri[700], bad_key[PATH_MAX];
-    MPI_File fh;
+    MPI_File fh, creating = MPI_FILE_NULL;
     MPI_Info info;
     FILE *k;
     int rc;
@@ -68,6 +68,19 @@ static void test_open_errors(const struct fx *f)
     rc = MPI_File_open(MPI_COMM_WORLD, uri, MPI_MODE_RDWR, info, &fh);
     expect("wrong key", rc, MPI_ERR_ACCESS);
     MPI_Info_free(&info);
+    /* Every cnio error has an MPI class other than MPI_SUCCESS: one added after the
+     * table was written (an object still being created, read-only) included. */
+    snprintf(uri, sizeof(uri), "cnio://%s/err/staged.dat", f->hosts);
+    rc = MPI_File_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_WRONLY, MPI_INFO_NULL,
+                       &creating);
+    if (rc != MPI_SUCCESS)
+        expect("creating an object", rc, MPI_SUCCESS);
+    rc = MPI_File_open(MPI_COMM_WORLD, uri, MPI_MODE_RDONLY, MPI_INFO_NULL, &fh);
+    if (rc == MPI_SUCCESS)
+        MPI_File_close(&fh);
+    expect("read-only open of an object still being created", rc, MPI_ERR_IO);
+    if (creating != MPI_FILE_NULL)
+        MPI_File_close(&creating);
 }
 
 /* Collective writes (or reads) in a loop while rank 0's child kills one server. */
