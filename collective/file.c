@@ -99,7 +99,9 @@ static int file_oflags(int amode, const struct cnio_hints *h, uint32_t *oflags)
         *oflags |= CNIO_WIRE_O_CREATE;
     if (amode & MPI_MODE_EXCL)
         *oflags |= CNIO_WIRE_O_EXCL;
-    if ((amode & MPI_MODE_CREATE) && !(amode & MPI_MODE_DELETE_ON_CLOSE))
+    /* A write open stages a new object (an existing one is opened in place, and one that
+     * a live writer is creating is joined, so a second handle sees its bytes). */
+    if (acc != MPI_MODE_RDONLY && !(amode & MPI_MODE_DELETE_ON_CLOSE))
         *oflags |= CNIO_WIRE_O_STAGE;
     if ((amode & MPI_MODE_CREATE) && h->replace)
         *oflags |= CNIO_WIRE_O_STAGE | CNIO_WIRE_O_TRUNC;
