@@ -27,6 +27,9 @@ static const char usage_text[] =
     "  rm URI...       remove objects\n"
     "  keygen FILE     write a fresh shared key (mode 0600)\n"
     "  bench           measure collective write/read throughput (doc/performance.md)\n"
+    "  run [--sockets] PROGRAM [ARGS]\n"
+    "                  run PROGRAM with cnio's interposition libraries; --sockets: the\n"
+    "                  socket shim for legacy per-rank code (doc/sockets.md)\n"
     "\n"
     "common options:\n"
     "  --key FILE      shared key file (default $CNIO_KEY_FILE, then ~/.cnio/key)\n"
@@ -368,6 +371,7 @@ int main(int argc, char **argv)
     } cmds[] = {
         { "cp", cli_cp }, { "ls", cli_ls }, { "stat", cli_stat },
         { "rm", cli_rm }, { "keygen", cli_keygen }, { "bench", cli_bench },
+        { "run", cli_run },
     };
 
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {

@@ -1,0 +1,79 @@
+/*
+ * proxy.h - the job proxy's internals, shared by proxy.c (event loop, clients),
+ * proxy_admit.c (admission per destination) and proxy_names.c (name cache).
+ */
+#ifndef CNIO_PROXY_H
+#define CNIO_PROXY_H
+
+#include "skenv.h"
+#include "skproto.h"
+#include "skwindow.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+enum px_state { PX_IDLE, PX_QUEUED, PX_HOLDING };
+
+struct px_dest;
+
+struct px_client {
+    int fd;
+    int session;              /* sent HELLO: a live application process */
+    int pid, rank;
+    enum px_state state;
+    struct px_dest *dest;     /* when QUEUED or HOLDING */
+    struct px_client *qnext;  /* FIFO of the destination's queue */
+    int64_t since_ms;         /* when queued / admitted */
+    int64_t deadline_ms;      /* the shim's connect deadline */
+    int64_t beat_ms;          /* last heartbeat sent while queued */
+    int dead;                 /* a send failed: the loop drops it */
+    size_t inlen;
+    unsigned char in[CNIO__SKP_MAX];
+};
+
+struct px_dest {
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    char label[64];
+    struct cnio__skw w;
+    struct px_client *qhead, *qtail;
+    unsigned nqueued;
+    uint64_t wait_ms_total, queued_fail;
+    int64_t last_ms;
+    struct px_dest *next;
+};
+
+struct px {
+    struct cnio__sk_conf conf;
+    struct px_dest *dests;
+    unsigned ndests;
+    uint64_t sessions_total;
+};
+
+/* Sends m to c (non-blocking; a client that cannot take a small reply is dropped by
+ * the caller): 0 or -1. */
+int px_send(struct px_client *c, const struct cnio__skp_msg *m);
+
+/* Admission: handles ADMIT_REQ and DONE from c. 0, or -1 when c must be dropped. */
+int px_admit_request(struct px *px, struct px_client *c, const struct cnio__skp_msg *m,
+                     int64_t now);
+int px_admit_done(struct px *px, struct px_client *c, const struct cnio__skp_msg *m,
+                  int64_t now);
+/* c goes away: leaves its queue, or gives its slot back (outcome unknown). */
+void px_admit_drop(struct px *px, struct px_client *c, int64_t now);
+/* Deadlines and heartbeats of queued clients, expiry of abandoned slots; returns the
+ * ms until the next timer (or 1000). Clients that fail a send are marked fd = -1. */
+int64_t px_admit_tick(struct px *px, int64_t now);
+/* Appends the destinations' counters to buf (text). */
+void px_admit_report(struct px *px, char *buf, size_t cap);
+
+/* Names: answers a GAI_REQ or GNI_REQ into *rep from the cache or the resolver. */
+void px_names_answer(struct px *px, const struct cnio__skp_msg *req, struct cnio__skp_msg *rep,
+                     int64_t now);
+void px_names_report(char *buf, size_t cap);
+void px_names_free(void);
+
+int64_t px_now_ms(void);
+
+#endif /* CNIO_PROXY_H */

@@ -1,0 +1,92 @@
+/*
+ * skwindow.c - the per-destination admission window and failure knowledge
+ * (algorithm in skwindow.h).
+ */
+#include "skwindow.h"
+
+#include <errno.h>
+#include <string.h>
+
+void cnio__skw_init(struct cnio__skw *w, int init, int max, int64_t holddown_ms)
+{
+    memset(w, 0, sizeof(*w));
+    w->max = max < 1 ? 1 : max;
+    w->cwnd = init < 1 ? 1 : init > w->max ? w->max : init;
+    w->ssthresh = w->max;
+    w->holddown_ms = holddown_ms;
+}
+
+int cnio__skw_held(struct cnio__skw *w, int64_t now_ms)
+{
+    if (w->fail_errno && now_ms < w->hold_until_ms) {
+        w->failed_fast++;
+        return w->fail_errno;
+    }
+    return 0;
+}
+
+int cnio__skw_window(const struct cnio__skw *w)
+{
+    int n = (int)w->cwnd;   /* cwnd > 0: truncation is floor */
+
+    return n < 1 ? 1 : n;
+}
+
+int cnio__skw_can_admit(const struct cnio__skw *w)
+{
+    return w->inflight < (unsigned)cnio__skw_window(w);
+}
+
+void cnio__skw_admit(struct cnio__skw *w)
+{
+    w->inflight++;
+    w->admitted++;
+}
+
+static void skw_cut(struct cnio__skw *w)
+{
+    w->ssthresh = w->cwnd / 2 < 1 ? 1 : w->cwnd / 2;
+    w->cwnd = w->ssthresh;
+}
+
+int cnio__skw_done(struct cnio__skw *w, enum cnio__skw_outcome o, int err, int64_t now_ms)
+{
+    int fail = 0;
+
+    if (w->inflight)
+        w->inflight--;
+    switch (o) {
+    case CNIO__SKW_PROMPT:
+        w->prompt++;
+        w->fail_errno = 0;
+        w->cwnd += w->cwnd < w->ssthresh ? 1.0 : 1.0 / w->cwnd;
+        if (w->cwnd > w->max)
+            w->cwnd = w->max;
+        break;
+    case CNIO__SKW_SLOW:
+        w->slow++;
+        w->fail_errno = 0;
+        skw_cut(w);
+        break;
+    case CNIO__SKW_REFUSED:
+        w->refused++;
+        fail = ECONNREFUSED;
+        break;
+    case CNIO__SKW_TIMEDOUT:
+        w->timedout++;
+        fail = ETIMEDOUT;
+        break;
+    case CNIO__SKW_UNREACH:
+        fail = err ? err : EHOSTUNREACH;
+        break;
+    default:
+        break;
+    }
+    if (fail) {
+        skw_cut(w);
+        w->cwnd = 1;
+        w->fail_errno = fail;
+        w->hold_until_ms = now_ms + w->holddown_ms;
+    }
+    return fail;
+}

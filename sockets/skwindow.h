@@ -1,0 +1,67 @@
+/*
+ * skwindow.h - the proxy's admission window for one destination (ip:port): how many
+ * connection setups may be in flight at once, adapted as TCP adapts its congestion
+ * window, plus the destination's failure knowledge. Pure logic, no I/O: the proxy calls
+ * it, the unit tests drive it with made-up clocks.
+ *
+ * The window starts at `init` (slow start: +1 per prompt completion, so it doubles per
+ * round), switches to additive increase (+1/cwnd per prompt completion) once it has
+ * been cut, never exceeds `max` (the hint) nor falls below 1. A slow completion (a SYN
+ * was probably dropped and retried) halves it; a refusal or a time-out halves it too
+ * and puts the destination on hold: for `holddown_ms` every new request fails at once
+ * with the same errno, then one probe at a time is admitted (window 1) until a setup
+ * completes.
+ */
+#ifndef CNIO_SKWINDOW_H
+#define CNIO_SKWINDOW_H
+
+#include <stdint.h>
+
+/* How a setup admitted by the window ended, as the shim reports it. */
+enum cnio__skw_outcome {
+    CNIO__SKW_PROMPT = 0,  /* connected within slow_ms */
+    CNIO__SKW_SLOW,        /* connected, but after slow_ms */
+    CNIO__SKW_REFUSED,     /* ECONNREFUSED */
+    CNIO__SKW_TIMEDOUT,    /* ETIMEDOUT, or the shim's connect deadline passed */
+    CNIO__SKW_UNREACH,     /* EHOSTUNREACH, ENETUNREACH: a failure to remember too */
+    CNIO__SKW_UNKNOWN,     /* abandoned (EINTR, non-blocking, other errors): no change */
+    CNIO__SKW_OUTCOME_END
+};
+
+struct cnio__skw {
+    double cwnd, ssthresh;
+    int max;
+    unsigned inflight;
+    int fail_errno;          /* errno of the last failure, 0 when healthy */
+    int64_t hold_until_ms;   /* new requests fail until then */
+    int64_t holddown_ms;
+    uint64_t admitted, prompt, slow, refused, timedout, failed_fast;
+};
+
+/* Sets up a healthy window: cwnd = init (clamped to [1, max]), nothing in flight. */
+void cnio__skw_init(struct cnio__skw *w, int init, int max, int64_t holddown_ms);
+
+/*
+ * Whether a new request arriving at now_ms must fail at once: returns the errno to fail
+ * it with (the destination is on hold after a failure), else 0. Counts failed_fast.
+ */
+int cnio__skw_held(struct cnio__skw *w, int64_t now_ms);
+
+/* 1 when one more setup may start now (inflight < floor(cwnd)), else 0. */
+int cnio__skw_can_admit(const struct cnio__skw *w);
+
+/* Records that a setup has started (one more in flight). */
+void cnio__skw_admit(struct cnio__skw *w);
+
+/*
+ * Records how an admitted setup ended at now_ms and adapts the window. Returns the errno
+ * every request queued for this destination must now fail with (ECONNREFUSED, ETIMEDOUT,
+ * EHOSTUNREACH...) when the outcome is a failure, else 0. err is the errno the shim saw
+ * (used for CNIO__SKW_UNREACH).
+ */
+int cnio__skw_done(struct cnio__skw *w, enum cnio__skw_outcome o, int err, int64_t now_ms);
+
+/* The current window, rounded down (>= 1). */
+int cnio__skw_window(const struct cnio__skw *w);
+
+#endif /* CNIO_SKWINDOW_H */
