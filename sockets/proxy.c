@@ -109,7 +109,8 @@ static void proxy_stats(struct px *px, struct px_client *c)
 
     for (int i = 0; i < proxy_nclients; i++)
         live += proxy_clients[i]->session;
-    snprintf(m.name, sizeof(m.name), "sessions live %d total %llu\n", live,
+    snprintf(m.name, sizeof(m.name), "proxy pid %ld\nsessions live %d total %llu\n",
+             (long)getpid(), live,
              (unsigned long long)px->sessions_total);
     px_names_report(m.name, sizeof(m.name));
     px_admit_report(px, m.name, sizeof(m.name));

@@ -140,8 +140,13 @@ static int shim_connect_blocking(int fd, const struct sockaddr *sa, socklen_t le
     if (fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
         return shim_real.connect(fd, sa, len);
     rc = shim_real.connect(fd, sa, len);
-    if (rc < 0 && errno == EINPROGRESS)
+    if (rc < 0 && errno == EINPROGRESS) {
         rc = shim_wait_connected(fd, deadline, tv.tv_sec || tv.tv_usec);
+        /* Once more, as a blocking connect would have: moves the socket to the
+         * connected state, so that a later connect() says EISCONN. */
+        if (rc == 0)
+            shim_real.connect(fd, sa, len);
+    }
     e = errno;
     fcntl(fd, F_SETFL, flags);
     errno = e;
