@@ -151,7 +151,7 @@ static int skenv_spawn(const char *bin, const char *sock, const char *log)
     pid_t pid;
     char c;
 
-    if (pipe2(pfd, O_CLOEXEC) < 0)
+    if (access(bin, X_OK) < 0 || pipe2(pfd, O_CLOEXEC) < 0)
         return -errno;
     pid = fork();
     if (pid == 0) {

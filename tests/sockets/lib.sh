@@ -36,11 +36,12 @@ sk_free_port() {
     /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# Waits (at most $2 s, default 20) until 127.0.0.1:$1 accepts connections.
+# Waits (at most $2 s, default 20) until something listens on TCP port $1 (without
+# connecting: one-shot servers such as iperf3 -1 take the first connection they get).
 sk_wait_port() {
     local i
     for i in $(seq $((${2:-20} * 10))); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ] && return 0
         sleep 0.1
     done
     return 1
