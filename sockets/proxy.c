@@ -102,18 +102,24 @@ static void proxy_accept(int lfd)
     }
 }
 
-static void proxy_stats(struct px *px, struct px_client *c)
+/* The proxy's report (text, cap bytes at most): sessions, names, destinations. */
+static void proxy_report(struct px *px, char *buf, size_t cap)
 {
-    struct cnio__skp_msg m = { .type = CNIO__SKP_STATS_REP };
     int live = 0;
 
     for (int i = 0; i < proxy_nclients; i++)
         live += proxy_clients[i]->session;
-    snprintf(m.name, sizeof(m.name), "proxy pid %ld\nsessions live %d total %llu\n",
-             (long)getpid(), live,
+    snprintf(buf, cap, "proxy pid %ld\nsessions live %d total %llu\n", (long)getpid(), live,
              (unsigned long long)px->sessions_total);
-    px_names_report(m.name, sizeof(m.name));
-    px_admit_report(px, m.name, sizeof(m.name));
+    px_names_report(buf, cap);
+    px_admit_report(px, buf, cap);
+}
+
+static void proxy_stats(struct px *px, struct px_client *c)
+{
+    struct cnio__skp_msg m = { .type = CNIO__SKP_STATS_REP };
+
+    proxy_report(px, m.name, sizeof(m.name));
     if (px_send(c, &m) < 0)
         c->dead = 1;
 }
@@ -268,6 +274,7 @@ static int proxy_print_stats(const char *path)
 int main(int argc, char **argv)
 {
     static struct px px;
+    static char report[CNIO__SKP_NAME_MAX + 1];
     const char *path = NULL;
     int ready = -1, lfd;
     struct rlimit rl;
@@ -301,6 +308,8 @@ int main(int argc, char **argv)
     }
     proxy_loop(&px, lfd);
     unlink(path);
+    proxy_report(&px, report, sizeof(report));
+    fprintf(stderr, "cnio-proxy: exiting; final report:\n%s", report);
     close(lfd);
     while (proxy_nclients)
         proxy_drop(&px, proxy_nclients - 1);

@@ -32,12 +32,19 @@ struct px_client {
     unsigned char in[CNIO__SKP_MAX];
 };
 
+/* A completed setup still holding its slot for the settle time (see proxy_admit.c). */
+struct px_cool {
+    int64_t at;
+    struct px_cool *next;
+};
+
 struct px_dest {
     struct sockaddr_storage sa;
     socklen_t salen;
     char label[64];
     struct cnio__skw w;
     struct px_client *qhead, *qtail;
+    struct px_cool *cool_head, *cool_tail;   /* release times, oldest first */
     unsigned nqueued;
     uint64_t wait_ms_total, queued_fail;
     int64_t last_ms;

@@ -2,6 +2,11 @@
  * proxy_admit.c - admission of connection setups per destination (ip:port): a FIFO of
  * waiting clients in front of each destination's window (skwindow.h), and the
  * destination's failure knowledge shared with everyone queued or arriving.
+ *
+ * A setup that completed keeps its slot for settle_ms more: the client's connect
+ * returns when the SYN-ACK arrives, but the connection then waits in the listener's
+ * accept queue, which the client cannot see; the settle time is the listener's chance
+ * to accept it before the next setups of the window arrive.
  */
 #include "proxy.h"
 
@@ -141,6 +146,37 @@ static void admit_pump(struct px_dest *d, int64_t now)
     }
 }
 
+/* Gives back the slots whose settle time is over. */
+static void admit_cool(struct px_dest *d, int64_t now)
+{
+    while (d->cool_head && d->cool_head->at <= now) {
+        struct px_cool *k = d->cool_head;
+
+        d->cool_head = k->next;
+        if (!d->cool_head)
+            d->cool_tail = NULL;
+        free(k);
+        if (d->w.inflight)
+            d->w.inflight--;
+    }
+}
+
+/* Keeps one slot of d busy until now + settle_ms (no-op when that is 0 or no memory). */
+static void admit_settle(struct px *px, struct px_dest *d, int64_t now)
+{
+    struct px_cool *k;
+
+    if (px->conf.settle_ms <= 0 || !(k = calloc(1, sizeof(*k))))
+        return;
+    k->at = now + px->conf.settle_ms;
+    d->w.inflight++;
+    if (d->cool_tail)
+        d->cool_tail->next = k;
+    else
+        d->cool_head = k;
+    d->cool_tail = k;
+}
+
 static void admit_fail_queue(struct px_dest *d, int err)
 {
     while (d->qhead) {
@@ -220,6 +256,8 @@ int px_admit_done(struct px *px, struct px_client *c, const struct cnio__skp_msg
     if (o < 0 || o >= CNIO__SKW_OUTCOME_END)
         o = CNIO__SKW_UNKNOWN;
     err = cnio__skw_done(&d->w, (enum cnio__skw_outcome)o, m->i[2], now);
+    if (o == CNIO__SKW_PROMPT || o == CNIO__SKW_SLOW)
+        admit_settle(px, d, now);
     c->state = PX_IDLE;
     c->dest = NULL;
     d->last_ms = now;
@@ -248,9 +286,13 @@ int64_t px_admit_tick(struct px *px, int64_t now)
     int64_t next = ADMIT_BEAT_MS;
 
     for (struct px_dest *d = px->dests; d; d = d->next) {
-        struct px_client *c = d->qhead, *nx;
+        struct px_client *c, *nx;
 
-        for (; c; c = nx) {
+        admit_cool(d, now);
+        admit_pump(d, now);
+        if (d->cool_head && d->cool_head->at - now < next)
+            next = d->cool_head->at - now;
+        for (c = d->qhead; c; c = nx) {
             nx = c->qnext;
             if (now >= c->deadline_ms) {
                 admit_unqueue(d, c);

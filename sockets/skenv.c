@@ -47,6 +47,7 @@ void cnio__sk_conf_load(struct cnio__sk_conf *c)
     c->window_init = (int)skenv_num("CNIO_SOCKETS_WINDOW_INIT", 4, 1, 1 << 20);
     c->connect_timeout_ms = skenv_num("CNIO_SOCKETS_CONNECT_TIMEOUT_MS", 30000, 1, 3600000);
     c->slow_ms = skenv_num("CNIO_SOCKETS_SLOW_MS", 500, 1, 3600000);
+    c->settle_ms = skenv_num("CNIO_SOCKETS_SETTLE_MS", 2, 0, 60000);
     c->holddown_ms = skenv_num("CNIO_SOCKETS_HOLDDOWN_MS", 5000, 0, 3600000);
     c->name_ttl_ms = skenv_num("CNIO_SOCKETS_NAME_TTL_MS", 30000, 0, 300000);
     c->proxy_timeout_ms = skenv_num("CNIO_SOCKETS_PROXY_TIMEOUT_MS", 3000, 10, 600000);

@@ -13,6 +13,8 @@
  *   CNIO_SOCKETS_CONNECT_TIMEOUT_MS  deadline of a managed connect, admission wait
  *                                 included, replacing the kernel's ~127 s [30000]
  *   CNIO_SOCKETS_SLOW_MS          a setup slower than this shrinks the window [500]
+ *   CNIO_SOCKETS_SETTLE_MS        a completed setup keeps its slot this long, the
+ *                                 listener's time to accept it [2]
  *   CNIO_SOCKETS_HOLDDOWN_MS      after a refusal/time-out, new connects to the
  *                                 destination fail at once for this long [5000]
  *   CNIO_SOCKETS_NAME_TTL_MS      life of a cached name answer (capped at 300000) [30000]
@@ -35,7 +37,7 @@ struct cnio__sk_conf {
     int manage;
     int names;
     int window_init, window_max;
-    int64_t connect_timeout_ms, slow_ms, holddown_ms, name_ttl_ms;
+    int64_t connect_timeout_ms, slow_ms, settle_ms, holddown_ms, name_ttl_ms;
     int64_t proxy_timeout_ms, proxy_idle_ms;
     int stats;
 };
