@@ -52,6 +52,7 @@ static void shim_do_init(void)
     shim_real.gethostbyname2 = dlsym(RTLD_NEXT, "gethostbyname2");
     shim_real.getnameinfo = dlsym(RTLD_NEXT, "getnameinfo");
     cnio__sk_conf_load(&shim_conf);
+    shim_names_init();
     shim_addr.sun_family = AF_UNIX;
     if (path && *path && strlen(path) < sizeof(shim_addr.sun_path)) {
         strcpy(shim_addr.sun_path, path);

@@ -27,6 +27,22 @@ struct shim_ai_block {
 static pthread_mutex_t shim_ai_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shim_ai_block *shim_ai_blocks;
 
+/* A fork while another thread holds the lock must not leave the child's copy locked. */
+static void shim_ai_prepare(void)
+{
+    pthread_mutex_lock(&shim_ai_lock);
+}
+
+static void shim_ai_release(void)
+{
+    pthread_mutex_unlock(&shim_ai_lock);
+}
+
+void shim_names_init(void)
+{
+    pthread_atfork(shim_ai_prepare, shim_ai_release, shim_ai_release);
+}
+
 static int shim_numeric(const char *node)
 {
     unsigned char buf[sizeof(struct in6_addr)];
