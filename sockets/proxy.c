@@ -127,7 +127,6 @@ static void proxy_stats(struct px *px, struct px_client *c)
 /* Acts on one message from c; -1 drops the client. */
 static int proxy_handle(struct px *px, struct px_client *c, const struct cnio__skp_msg *m)
 {
-    struct cnio__skp_msg rep;
     int64_t now = px_now_ms();
 
     switch (m->type) {
@@ -141,8 +140,7 @@ static int proxy_handle(struct px *px, struct px_client *c, const struct cnio__s
         return 0;
     case CNIO__SKP_GAI_REQ:
     case CNIO__SKP_GNI_REQ:
-        px_names_answer(px, m, &rep, now);
-        return px_send(c, &rep);
+        return px_names_request(px, c, m, now);
     case CNIO__SKP_ADMIT_REQ:
         return px_admit_request(px, c, m, now);
     case CNIO__SKP_DONE:
@@ -187,6 +185,7 @@ static void proxy_drop(struct px *px, int i)
     struct px_client *c = proxy_clients[i];
 
     px_admit_drop(px, c, px_now_ms());
+    px_names_drop(c);
     close(c->fd);
     free(c);
     proxy_clients[i] = proxy_clients[--proxy_nclients];
@@ -205,11 +204,11 @@ static void proxy_expire(struct px *px, int64_t now)
 
 static void proxy_loop(struct px *px, int lfd)
 {
-    static struct pollfd pfd[PROXY_MAX_CLIENTS + 1];
+    static struct pollfd pfd[PROXY_MAX_CLIENTS + 2];
     int64_t idle_since = px_now_ms();
 
     while (!proxy_stop) {
-        int64_t now = px_now_ms(), wait = px_admit_tick(px, now);
+        int64_t now = px_now_ms(), wait = px_admit_tick(px, now), nwait = px_names_tick(now);
         int live = 0;
 
         proxy_expire(px, now);
@@ -225,10 +224,15 @@ static void proxy_loop(struct px *px, int lfd)
         pfd[0] = (struct pollfd){ .fd = lfd, .events = POLLIN };
         for (int i = 0; i < proxy_nclients; i++)
             pfd[i + 1] = (struct pollfd){ .fd = proxy_clients[i]->fd, .events = POLLIN };
+        pfd[proxy_nclients + 1] = (struct pollfd){ .fd = px_names_fd(), .events = POLLIN };
+        if (nwait < wait)
+            wait = nwait;
         if (!live && !proxy_nclients && px->conf.proxy_idle_ms < wait)
             wait = px->conf.proxy_idle_ms + 1;
-        if (poll(pfd, (nfds_t)proxy_nclients + 1, (int)wait) <= 0)
+        if (poll(pfd, (nfds_t)proxy_nclients + 2, (int)wait) <= 0)
             continue;
+        if (pfd[proxy_nclients + 1].revents)
+            px_names_ready(px, px_now_ms());
         for (int i = proxy_nclients - 1; i >= 0; i--)
             if (pfd[i + 1].revents && proxy_read(px, proxy_clients[i]) < 0)
                 proxy_drop(px, i);
@@ -302,6 +306,11 @@ int main(int argc, char **argv)
     lfd = proxy_listen(path);
     if (lfd < 0)
         return 1;
+    if (px_names_start() < 0) {
+        fprintf(stderr, "cnio-proxy: cannot start the resolver threads\n");
+        unlink(path);
+        return 1;
+    }
     if (ready >= 0) {
         (void)!write(ready, "r", 1);
         close(ready);

@@ -28,6 +28,8 @@ struct px_client {
     int64_t deadline_ms;      /* the shim's connect deadline */
     int64_t beat_ms;          /* last heartbeat sent while queued */
     int dead;                 /* a send failed: the loop drops it */
+    void *name_wait;          /* the name lookup it waits for (proxy_names.c) */
+    struct px_client *wnext;  /* the other waiters of that lookup */
     size_t inlen;
     unsigned char in[CNIO__SKP_MAX];
 };
@@ -75,9 +77,19 @@ int64_t px_admit_tick(struct px *px, int64_t now);
 /* Appends the destinations' counters to buf (text). */
 void px_admit_report(struct px *px, char *buf, size_t cap);
 
-/* Names: answers a GAI_REQ or GNI_REQ into *rep from the cache or the resolver. */
-void px_names_answer(struct px *px, const struct cnio__skp_msg *req, struct cnio__skp_msg *rep,
+/* Names: starts the resolver threads; 0 or -1. */
+int px_names_start(void);
+/* The fd the loop polls for finished lookups, and what it calls when it is readable. */
+int px_names_fd(void);
+void px_names_ready(struct px *px, int64_t now);
+/* Answers a GAI_REQ or GNI_REQ from c: at once from the cache, or once the lookup it
+ * joins or starts is done. 0, or -1 (drop c: it asked twice at once, or no memory). */
+int px_names_request(struct px *px, struct px_client *c, const struct cnio__skp_msg *req,
                      int64_t now);
+/* c goes away: it no longer waits for its lookup. */
+void px_names_drop(struct px_client *c);
+/* Heartbeats to processes waiting for lookups; ms until the next one. */
+int64_t px_names_tick(int64_t now);
 void px_names_report(char *buf, size_t cap);
 void px_names_free(void);
 

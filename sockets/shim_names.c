@@ -50,21 +50,40 @@ static int shim_numeric(const char *node)
     return inet_pton(AF_INET, node, buf) == 1 || inet_pton(AF_INET6, node, buf) == 1;
 }
 
-/* One round trip: 0 with *m the answer, or -1 (ask libc instead). */
+/* The longest the shim waits for one lookup at the proxy (heartbeats included) before
+ * asking libc itself. */
+#define SHIM_NAME_WAIT_MS 30000
+
+/* One question: 0 with *m the answer, or -1 (ask libc instead). While the proxy's
+ * resolver works on it, the proxy sends a heartbeat each second. */
 static int shim_ask(struct cnio__skp_msg *m, int want)
 {
+    int64_t end = shim_now_ms() + SHIM_NAME_WAIT_MS;
     int fd = shim_rpc_open();
 
     if (fd < 0)
         return -1;
-    if (shim_rpc_send(fd, m) < 0 || shim_rpc_recv(fd, m) < 0 || m->type != want) {
-        shim_proxy_failed("stopped answering");
-        shim_rpc_close(fd);
-        return -1;
+    if (shim_rpc_send(fd, m) < 0)
+        goto failed;
+    for (;;) {
+        if (shim_rpc_recv(fd, m) < 0)
+            goto failed;
+        if (m->type == want)
+            break;
+        if (m->type != CNIO__SKP_ADMIT_REP || m->i[0] != CNIO__SKP_QUEUED)
+            goto failed;
+        if (shim_now_ms() > end) {   /* the proxy lives, its resolver is stuck */
+            shim_rpc_close(fd);
+            return -1;
+        }
     }
     shim_rpc_close(fd);
     SHIM_ADD(names_proxy, 1);
     return 0;
+failed:
+    shim_proxy_failed("stopped answering");
+    shim_rpc_close(fd);
+    return -1;
 }
 
 /* Builds a getaddrinfo result from the proxy's answer; NULL when out of memory. */
