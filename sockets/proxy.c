@@ -208,7 +208,7 @@ static void proxy_loop(struct px *px, int lfd)
     int64_t idle_since = px_now_ms();
 
     while (!proxy_stop) {
-        int64_t now = px_now_ms(), wait = px_admit_tick(px, now), nwait = px_names_tick(now);
+        int64_t now = px_now_ms(), wait = px_admit_tick(px, now), nwait = px_names_tick(px, now);
         int live = 0;
 
         proxy_expire(px, now);
@@ -296,6 +296,7 @@ int main(int argc, char **argv)
         return 2;
     }
     cnio__sk_conf_load(&px.conf);
+    px.beat_ms = px.conf.proxy_timeout_ms / 3 < 1000 ? px.conf.proxy_timeout_ms / 3 : 1000;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);

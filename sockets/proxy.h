@@ -55,6 +55,7 @@ struct px_dest {
 
 struct px {
     struct cnio__sk_conf conf;
+    int64_t beat_ms;          /* heartbeat period: a third of the shim's proxy time-out */
     struct px_dest *dests;
     unsigned ndests;
     uint64_t sessions_total;
@@ -89,7 +90,7 @@ int px_names_request(struct px *px, struct px_client *c, const struct cnio__skp_
 /* c goes away: it no longer waits for its lookup. */
 void px_names_drop(struct px_client *c);
 /* Heartbeats to processes waiting for lookups; ms until the next one. */
-int64_t px_names_tick(int64_t now);
+int64_t px_names_tick(struct px *px, int64_t now);
 void px_names_report(char *buf, size_t cap);
 void px_names_free(void);
 

@@ -18,7 +18,6 @@
 #include <string.h>
 
 #define ADMIT_MAX_DESTS 4096
-#define ADMIT_BEAT_MS 1000
 
 /* A copy of sa with the fields that do not name the destination zeroed. */
 static socklen_t admit_key(const struct sockaddr_storage *sa, socklen_t len,
@@ -283,7 +282,7 @@ void px_admit_drop(struct px *px, struct px_client *c, int64_t now)
 
 int64_t px_admit_tick(struct px *px, int64_t now)
 {
-    int64_t next = ADMIT_BEAT_MS;
+    int64_t next = px->beat_ms;
 
     for (struct px_dest *d = px->dests; d; d = d->next) {
         struct px_client *c, *nx;
@@ -300,14 +299,14 @@ int64_t px_admit_tick(struct px *px, int64_t now)
                 admit_fail(c, ETIMEDOUT);
                 continue;
             }
-            if (now - c->beat_ms >= ADMIT_BEAT_MS) {
+            if (now - c->beat_ms >= px->beat_ms) {
                 c->beat_ms = now;
                 admit_reply(c, CNIO__SKP_QUEUED, 0);
             }
             if (c->deadline_ms - now < next)
                 next = c->deadline_ms - now;
-            if (c->beat_ms + ADMIT_BEAT_MS - now < next)
-                next = c->beat_ms + ADMIT_BEAT_MS - now;
+            if (c->beat_ms + px->beat_ms - now < next)
+                next = c->beat_ms + px->beat_ms - now;
         }
     }
     return next < 1 ? 1 : next;

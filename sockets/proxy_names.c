@@ -7,7 +7,7 @@
  * Lookups run on NAMES_THREADS resolver threads, so a slow DNS server delays only the
  * processes waiting for that name: the proxy's loop goes on admitting connects. Processes
  * asking while a lookup is under way wait for that same lookup (one lookup, many
- * waiters), and get a heartbeat every second so their bounded waits do not expire.
+ * waiters), and get heartbeats (px->beat_ms) so their bounded waits do not expire.
  */
 #include "proxy.h"
 
@@ -23,7 +23,6 @@
 #define NAMES_MAX_ENTRIES 1024
 #define NAMES_NEG_TTL_MS 5000
 #define NAMES_THREADS 2
-#define NAMES_BEAT_MS 1000
 
 struct pn_entry {
     struct cnio__skp_msg req;   /* the question (type GAI_REQ or GNI_REQ) */
@@ -267,22 +266,22 @@ void px_names_drop(struct px_client *c)
     c->wnext = NULL;
 }
 
-int64_t px_names_tick(int64_t now)
+int64_t px_names_tick(struct px *px, int64_t now)
 {
     struct cnio__skp_msg beat = { .type = CNIO__SKP_ADMIT_REP };
-    int64_t next = NAMES_BEAT_MS;
+    int64_t next = px->beat_ms;
 
     beat.i[0] = CNIO__SKP_QUEUED;
     for (struct pn_entry *e = names_head; e; e = e->next) {
         if (!e->pending || !e->waiters)
             continue;
-        if (now - e->beat_ms >= NAMES_BEAT_MS) {
+        if (now - e->beat_ms >= px->beat_ms) {
             e->beat_ms = now;
             for (struct px_client *c = e->waiters; c; c = c->wnext)
                 names_reply(c, &beat);
         }
-        if (e->beat_ms + NAMES_BEAT_MS - now < next)
-            next = e->beat_ms + NAMES_BEAT_MS - now;
+        if (e->beat_ms + px->beat_ms - now < next)
+            next = e->beat_ms + px->beat_ms - now;
     }
     return next < 1 ? 1 : next;
 }
