@@ -197,8 +197,57 @@ static void rows_fork_exec(int lfd, struct sockaddr_in *a)
     }
     waitpid(pid, &st, 0);
     ROW("exec: child exit %d", WEXITSTATUS(st));
+    pid = vfork();
+    if (pid == 0) {
+        execl(self, self, "--exec-child", port, (char *)NULL);
+        _exit(127);
+    }
+    waitpid(pid, &st, 0);
+    ROW("vfork + exec: child exit %d", WEXITSTATUS(st));
     while ((s = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0)
         close(s);
+}
+
+/* daemon(): the grandchild, detached, connects and sends "daemon". */
+static void row_daemon(int lfd, struct sockaddr_in *a)
+{
+    pid_t pid = fork();
+    int st = -1, s;
+    char buf[16] = "";
+
+    if (pid == 0) {
+        int fd;
+
+        if (daemon(1, 1) < 0)
+            _exit(1);
+        fd = tcp(0);
+        _exit(connect(fd, (struct sockaddr *)a, sizeof(*a)) == 0 && write(fd, "daemon", 6) == 6 ? 0 : 1);
+    }
+    waitpid(pid, &st, 0);
+    s = accept(lfd, NULL, NULL);
+    ROW("daemon: server read %s", read(s, buf, sizeof(buf) - 1) == 6 && !strcmp(buf, "daemon")
+                                      ? "daemon" : "WRONG");
+    close(s);
+}
+
+/* The same over IPv6 loopback (when the host has it). */
+static void row_ipv6(void)
+{
+    struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+    socklen_t l = sizeof(a);
+    int lfd = socket(AF_INET6, SOCK_STREAM, 0), fd, rc;
+
+    if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 8) < 0
+        || getsockname(lfd, (struct sockaddr *)&a, &l) < 0) {
+        ROW("ipv6: no ::1 here");
+        close(lfd);
+        return;
+    }
+    fd = socket(AF_INET6, SOCK_STREAM, 0);
+    rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
+    ROW("ipv6 connect [::1]: %s", ename(rc, errno));
+    close(fd);
+    close(lfd);
 }
 
 static int exec_child(const char *port)
@@ -409,9 +458,11 @@ int main(int argc, char **argv)
     fcntl(lfd, F_SETFL, O_NONBLOCK);
     rows_fork_exec(lfd, &a);
     fcntl(lfd, F_SETFL, 0);
+    row_daemon(lfd, &a);
     row_threads(lfd, &a);
     rows_signals(lfd, &a);
     rows_unix();
+    row_ipv6();
     rows_names();
     close(lfd);
     return 0;
