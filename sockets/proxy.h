@@ -46,7 +46,7 @@ struct px_dest {
     char label[64];
     struct cnio__skw w;
     struct px_client *qhead, *qtail;
-    struct px_cool *cool_head, *cool_tail;   /* release times, oldest first */
+    struct px_cool *cool_head;   /* slots still held after their setup, soonest first */
     unsigned nqueued;
     uint64_t wait_ms_total, queued_fail;
     int64_t last_ms;

@@ -6,7 +6,9 @@
  * A setup that completed keeps its slot for settle_ms more: the client's connect
  * returns when the SYN-ACK arrives, but the connection then waits in the listener's
  * accept queue, which the client cannot see; the settle time is the listener's chance
- * to accept it before the next setups of the window arrive.
+ * to accept it before the next setups of the window arrive. A non-blocking setup
+ * (EINPROGRESS: its outcome is not reported) keeps its slot for the destination's
+ * smoothed setup time plus settle_ms, so a storm of non-blocking connects is paced too.
  */
 #include "proxy.h"
 
@@ -152,28 +154,26 @@ static void admit_cool(struct px_dest *d, int64_t now)
         struct px_cool *k = d->cool_head;
 
         d->cool_head = k->next;
-        if (!d->cool_head)
-            d->cool_tail = NULL;
         free(k);
         if (d->w.inflight)
             d->w.inflight--;
     }
 }
 
-/* Keeps one slot of d busy until now + settle_ms (no-op when that is 0 or no memory). */
-static void admit_settle(struct px *px, struct px_dest *d, int64_t now)
+/* Keeps one slot of d busy for hold_ms more (no-op when that is 0 or no memory). The
+ * list stays sorted by release time. */
+static void admit_settle(struct px_dest *d, int64_t now, int64_t hold_ms)
 {
-    struct px_cool *k;
+    struct px_cool *k, **pp;
 
-    if (px->conf.settle_ms <= 0 || !(k = calloc(1, sizeof(*k))))
+    if (hold_ms <= 0 || !(k = calloc(1, sizeof(*k))))
         return;
-    k->at = now + px->conf.settle_ms;
+    k->at = now + hold_ms;
     d->w.inflight++;
-    if (d->cool_tail)
-        d->cool_tail->next = k;
-    else
-        d->cool_head = k;
-    d->cool_tail = k;
+    for (pp = &d->cool_head; *pp && (*pp)->at <= k->at; pp = &(*pp)->next)
+        ;
+    k->next = *pp;
+    *pp = k;
 }
 
 static void admit_fail_queue(struct px_dest *d, int err)
@@ -254,9 +254,13 @@ int px_admit_done(struct px *px, struct px_client *c, const struct cnio__skp_msg
         return c->state == PX_IDLE ? 0 : -1;  /* a slot the proxy already took back */
     if (o < 0 || o >= CNIO__SKW_OUTCOME_END)
         o = CNIO__SKW_UNKNOWN;
+    if (o == CNIO__SKW_PROMPT)
+        cnio__skw_sample(&d->w, m->i[1]);
     err = cnio__skw_done(&d->w, (enum cnio__skw_outcome)o, m->i[2], now);
     if (o == CNIO__SKW_PROMPT || o == CNIO__SKW_SLOW)
-        admit_settle(px, d, now);
+        admit_settle(d, now, px->conf.settle_ms);
+    else if (o == CNIO__SKW_INPROGRESS)
+        admit_settle(d, now, cnio__skw_inprogress_hold_ms(&d->w, px->conf.settle_ms));
     c->state = PX_IDLE;
     c->dest = NULL;
     d->last_ms = now;

@@ -13,9 +13,10 @@
  * SO_SNDTIMEO is set), the wait goes on as the kernel's restarted connect would; else
  * connect fails with EINTR and the setup goes on in the background, as POSIX says.
  *
- * Non-blocking sockets: admission is taken before the kernel's connect and given back as
- * soon as it returns (EINPROGRESS is reported as "unknown": the window does not adapt to
- * non-blocking setups, but failure knowledge still applies to them).
+ * Non-blocking sockets: admission is taken before the kernel's connect, which then
+ * returns at once; EINPROGRESS is reported as such (the proxy keeps the slot for the
+ * destination's usual setup time: the window paces non-blocking setups but does not
+ * adapt to them), and failure knowledge applies to them too.
  */
 #include "shim.h"
 
@@ -185,7 +186,7 @@ static void shim_report(int rpc, int rc, int err, int64_t start)
 
     m.i[0] = shim_outcome(rc, err, ms);
     if (rc < 0 && err == EINPROGRESS)
-        m.i[0] = CNIO__SKW_UNKNOWN;
+        m.i[0] = CNIO__SKW_INPROGRESS;
     m.i[1] = (int32_t)ms;
     m.i[2] = err;
     shim_rpc_send(rpc, &m);

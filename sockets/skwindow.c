@@ -90,3 +90,17 @@ int cnio__skw_done(struct cnio__skw *w, enum cnio__skw_outcome o, int err, int64
     }
     return fail;
 }
+
+void cnio__skw_sample(struct cnio__skw *w, int64_t setup_ms)
+{
+    double x = setup_ms < 0 ? 0 : (double)setup_ms;
+
+    w->srtt_ms = w->srtt_ms == 0 ? (x > 0 ? x : 0.001) : w->srtt_ms + (x - w->srtt_ms) / 8;
+}
+
+int64_t cnio__skw_inprogress_hold_ms(const struct cnio__skw *w, int64_t settle_ms)
+{
+    int64_t t = (int64_t)(w->srtt_ms + 0.999);
+
+    return (t < 1 ? 1 : t) + settle_ms;
+}

@@ -24,7 +24,8 @@ enum cnio__skw_outcome {
     CNIO__SKW_REFUSED,     /* ECONNREFUSED */
     CNIO__SKW_TIMEDOUT,    /* ETIMEDOUT, or the shim's connect deadline passed */
     CNIO__SKW_UNREACH,     /* EHOSTUNREACH, ENETUNREACH: a failure to remember too */
-    CNIO__SKW_UNKNOWN,     /* abandoned (EINTR, non-blocking, other errors): no change */
+    CNIO__SKW_UNKNOWN,     /* abandoned (EINTR, other errors): no change */
+    CNIO__SKW_INPROGRESS,  /* non-blocking, EINPROGRESS: outcome unseen, no change */
     CNIO__SKW_OUTCOME_END
 };
 
@@ -35,6 +36,7 @@ struct cnio__skw {
     int fail_errno;          /* errno of the last failure, 0 when healthy */
     int64_t hold_until_ms;   /* new requests fail until then */
     int64_t holddown_ms;
+    double srtt_ms;          /* smoothed time of prompt setups (0: none seen yet) */
     uint64_t admitted, prompt, slow, refused, timedout, failed_fast;
 };
 
@@ -60,6 +62,16 @@ void cnio__skw_admit(struct cnio__skw *w);
  * (used for CNIO__SKW_UNREACH).
  */
 int cnio__skw_done(struct cnio__skw *w, enum cnio__skw_outcome o, int err, int64_t now_ms);
+
+/* Feeds the time of a prompt setup (ms) into srtt_ms (EWMA, gain 1/8). */
+void cnio__skw_sample(struct cnio__skw *w, int64_t setup_ms);
+
+/*
+ * How long a non-blocking setup whose outcome the proxy does not see (EINPROGRESS)
+ * should keep its slot: the destination's smoothed prompt setup time (1 ms before any
+ * was seen), at least 1 ms, plus settle_ms.
+ */
+int64_t cnio__skw_inprogress_hold_ms(const struct cnio__skw *w, int64_t settle_ms);
 
 /* The current window, rounded down (>= 1). */
 int cnio__skw_window(const struct cnio__skw *w);

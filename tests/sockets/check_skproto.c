@@ -262,6 +262,26 @@ START_TEST(window_failure_knowledge)
 }
 END_TEST
 
+START_TEST(window_inprogress_hold)
+{
+    struct cnio__skw w;
+
+    cnio__skw_init(&w, 4, 64, 1000);
+    ck_assert_int_eq(cnio__skw_inprogress_hold_ms(&w, 2), 3);   /* nothing seen: 1 ms */
+    cnio__skw_sample(&w, 40);
+    ck_assert_int_eq(cnio__skw_inprogress_hold_ms(&w, 2), 42);
+    for (int k = 0; k < 200; k++)
+        cnio__skw_sample(&w, 8);
+    ck_assert_int_eq(cnio__skw_inprogress_hold_ms(&w, 0), 8);    /* converges */
+    cnio__skw_sample(&w, 0);
+    ck_assert_int_ge(cnio__skw_inprogress_hold_ms(&w, 0), 1);
+    cnio__skw_admit(&w);
+    cnio__skw_done(&w, CNIO__SKW_INPROGRESS, 0, 0);
+    ck_assert_uint_eq(w.inflight, 0);
+    ck_assert_int_eq(cnio__skw_window(&w), 4);                   /* no adaptation */
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("skproto");
@@ -277,6 +297,7 @@ int main(void)
     tcase_add_test(w, window_slow_start_and_cap);
     tcase_add_test(w, window_halves_then_grows_additively);
     tcase_add_test(w, window_failure_knowledge);
+    tcase_add_test(w, window_inprogress_hold);
     suite_add_tcase(s, p);
     suite_add_tcase(s, w);
     r = srunner_create(s);

@@ -9,9 +9,13 @@
  * to close. Prints "rank R ok connect_ms T" or "rank R connect ERRNAME after T ms";
  * exit 0 on success, 1 on failure ("any" as the 5th argument: 0 either way, for runs
  * where failure is the expected outcome and mpirun must not abort the job).
+ * STORM_NONBLOCK=1 in the environment: a non-blocking connect, then poll and SO_ERROR,
+ * as event-loop clients do.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +23,30 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+/* connect(), or with STORM_NONBLOCK=1 the event-loop way; -1 with errno on failure. */
+static int storm_connect(int fd, const struct addrinfo *ai)
+{
+    const char *nb = getenv("STORM_NONBLOCK");
+    struct pollfd p = { .fd = fd, .events = POLLOUT };
+    int err = 0, fl = fcntl(fd, F_GETFL);
+    socklen_t el = sizeof(err);
+
+    if (!nb || strcmp(nb, "1"))
+        return connect(fd, ai->ai_addr, ai->ai_addrlen);
+    fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+        if (errno != EINPROGRESS)
+            return -1;
+        if (poll(&p, 1, 200000) != 1)
+            return errno = ETIMEDOUT, -1;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+        if (err)
+            return errno = err, -1;
+    }
+    fcntl(fd, F_SETFL, fl);
+    return 0;
+}
 
 static long now_ms(clockid_t c)
 {
@@ -57,7 +85,7 @@ int main(int argc, char **argv)
         ;
     fd = socket(AF_INET, SOCK_STREAM, 0);
     t0 = now_ms(CLOCK_MONOTONIC);
-    rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+    rc = storm_connect(fd, ai);
     t1 = now_ms(CLOCK_MONOTONIC);
     if (rc < 0) {
         printf("rank %d connect %s after %ld ms\n", rank, strerrorname_np(errno), t1 - t0);
