@@ -301,6 +301,8 @@ int main(int argc, char **argv)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+    if (chdir("/") < 0)   /* hold no directory of the job busy */
+        return 1;
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, proxy_on_signal);
     signal(SIGINT, proxy_on_signal);
