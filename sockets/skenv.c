@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -96,6 +97,15 @@ int cnio__sk_rundir(char *buf, size_t cap)
         return -errno;
     if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
         return -EPERM;
+    if (buf[0] != '/') {   /* the proxy works from / : make the path absolute */
+        char abs[PATH_MAX];
+
+        if (!realpath(buf, abs))
+            return -errno;
+        if (strlen(abs) >= cap)
+            return -ENAMETOOLONG;
+        strcpy(buf, abs);
+    }
     return 0;
 }
 

@@ -53,7 +53,7 @@ void cnio__sk_conf_load(struct cnio__sk_conf *c);
 int cnio__sk_job_key(char *buf, size_t cap);
 
 /*
- * Creates (mode 0700) or checks the run directory and writes its path into buf. Fails
+ * Creates (mode 0700) or checks the run directory and writes its absolute path into buf. Fails
  * with -EPERM when it exists but is not a directory owned by this uid with no group or
  * other access, else -errno. Returns 0.
  */
