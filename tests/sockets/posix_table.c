@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -128,6 +129,15 @@ static void rows_nonblocking(int lfd, struct sockaddr_in *a)
     rc = epoll_wait(ep, &got, 1, 5000);
     ROW("  epoll: %d events 0x%x", rc, got.events);
     close(ep);
+    {
+        fd_set w;
+        struct timeval tv = { 5, 0 };
+
+        FD_ZERO(&w);
+        FD_SET(fd, &w);
+        rc = select(fd + 1, NULL, &w, NULL, &tv);
+        ROW("  select: %d writable %d", rc, FD_ISSET(fd, &w) ? 1 : 0);
+    }
     getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
     ROW("  SO_ERROR %d, O_NONBLOCK %d, FD_CLOEXEC %d", err, !!(fcntl(fd, F_GETFL) & O_NONBLOCK),
         !!(fcntl(fd, F_GETFD) & FD_CLOEXEC));
