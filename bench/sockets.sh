@@ -68,8 +68,13 @@ iperf() {   # $1: "" or the cnio run prefix
 }
 nat=() shm=()
 for r in $(seq "$ROUNDS"); do
-    nat+=("$(iperf "")")
-    shm+=("$(CNIO_SOCKETS_MANAGE=all iperf "$cnio run --sockets --")")
+    if [ $((r % 2)) = 1 ]; then   # ABBA order: a drifting load favours neither side
+        nat+=("$(iperf "")")
+        shm+=("$(CNIO_SOCKETS_MANAGE=all iperf "$cnio run --sockets --")")
+    else
+        shm+=("$(CNIO_SOCKETS_MANAGE=all iperf "$cnio run --sockets --")")
+        nat+=("$(iperf "")")
+    fi
     /usr/bin/python3 -c 'import sys; print("  round %s: native %.2f Gbit/s, shim %.2f Gbit/s" % (sys.argv[1], float(sys.argv[2]) / 1e9, float(sys.argv[3]) / 1e9))' "$r" "${nat[-1]}" "${shm[-1]}"
 done
 /usr/bin/python3 -c 'import sys; a=[float(x) for x in sys.argv[1].split()]; b=[float(x) for x in sys.argv[2].split()]

@@ -3,7 +3,8 @@
  * waiting clients in front of each destination's window (skwindow.h), and the
  * destination's failure knowledge shared with everyone queued or arriving.
  *
- * A setup that completed keeps its slot for settle_ms more: the client's connect
+ * A setup that completed keeps its slot for the settle time more (skwindow.h: it
+ * starts at CNIO_SOCKETS_SETTLE_MS and adapts): the client's connect
  * returns when the SYN-ACK arrives, but the connection then waits in the listener's
  * accept queue, which the client cannot see; the settle time is the listener's chance
  * to accept it before the next setups of the window arrive. A non-blocking setup
@@ -97,7 +98,8 @@ static struct px_dest *admit_find(struct px *px, const struct sockaddr_storage *
     d->sa = key;
     d->salen = klen;
     admit_label(d);
-    cnio__skw_init(&d->w, px->conf.window_init, px->conf.window_max, px->conf.holddown_ms);
+    cnio__skw_init(&d->w, px->conf.window_init, px->conf.window_max, px->conf.holddown_ms,
+                   px->conf.settle_ms);
     d->next = px->dests;
     px->dests = d;
     px->ndests++;
@@ -258,9 +260,9 @@ int px_admit_done(struct px *px, struct px_client *c, const struct cnio__skp_msg
         cnio__skw_sample(&d->w, m->i[1]);
     err = cnio__skw_done(&d->w, (enum cnio__skw_outcome)o, m->i[2], now);
     if (o == CNIO__SKW_PROMPT || o == CNIO__SKW_SLOW)
-        admit_settle(d, now, px->conf.settle_ms);
+        admit_settle(d, now, cnio__skw_settle_ms(&d->w));
     else if (o == CNIO__SKW_INPROGRESS)
-        admit_settle(d, now, cnio__skw_inprogress_hold_ms(&d->w, px->conf.settle_ms));
+        admit_settle(d, now, cnio__skw_inprogress_hold_ms(&d->w));
     c->state = PX_IDLE;
     c->dest = NULL;
     d->last_ms = now;
@@ -324,11 +326,13 @@ void px_admit_report(struct px *px, char *buf, size_t cap)
 
         snprintf(buf + used, cap - used,
                  "dest %s window %d inflight %u queued %u admitted %llu prompt %llu slow %llu "
-                 "refused %llu timedout %llu failed_fast %llu queued_failed %llu wait_ms %llu\n",
+                 "refused %llu timedout %llu failed_fast %llu queued_failed %llu wait_ms %llu "
+                 "settle_ms %lld\n",
                  d->label, cnio__skw_window(w), w->inflight, d->nqueued,
                  (unsigned long long)w->admitted, (unsigned long long)w->prompt,
                  (unsigned long long)w->slow, (unsigned long long)w->refused,
                  (unsigned long long)w->timedout, (unsigned long long)w->failed_fast,
-                 (unsigned long long)d->queued_fail, (unsigned long long)d->wait_ms_total);
+                 (unsigned long long)d->queued_fail, (unsigned long long)d->wait_ms_total,
+                 (long long)cnio__skw_settle_ms(w));
     }
 }

@@ -7,13 +7,22 @@
 #include <errno.h>
 #include <string.h>
 
-void cnio__skw_init(struct cnio__skw *w, int init, int max, int64_t holddown_ms)
+#define SKW_SETTLE_MAX_MS 1000.0
+
+void cnio__skw_init(struct cnio__skw *w, int init, int max, int64_t holddown_ms,
+                    int64_t settle_ms)
 {
     memset(w, 0, sizeof(*w));
     w->max = max < 1 ? 1 : max;
     w->cwnd = init < 1 ? 1 : init > w->max ? w->max : init;
-    w->ssthresh = w->max;
+    w->ssthresh = w->cwnd;
     w->holddown_ms = holddown_ms;
+    w->settle_ms = w->settle_base_ms = settle_ms < 0 ? 0 : (double)settle_ms;
+}
+
+int64_t cnio__skw_settle_ms(const struct cnio__skw *w)
+{
+    return (int64_t)(w->settle_ms + 0.5);
 }
 
 int cnio__skw_held(struct cnio__skw *w, int64_t now_ms)
@@ -62,11 +71,14 @@ int cnio__skw_done(struct cnio__skw *w, enum cnio__skw_outcome o, int err, int64
         w->cwnd += w->cwnd < w->ssthresh ? 1.0 : 1.0 / w->cwnd;
         if (w->cwnd > w->max)
             w->cwnd = w->max;
+        w->settle_ms -= (w->settle_ms - w->settle_base_ms) / 16;
         break;
     case CNIO__SKW_SLOW:
         w->slow++;
         w->fail_errno = 0;
         skw_cut(w);
+        w->settle_ms = w->settle_ms * 2 + 1 > SKW_SETTLE_MAX_MS ? SKW_SETTLE_MAX_MS
+                                                               : w->settle_ms * 2 + 1;
         break;
     case CNIO__SKW_REFUSED:
         w->refused++;
@@ -98,9 +110,9 @@ void cnio__skw_sample(struct cnio__skw *w, int64_t setup_ms)
     w->srtt_ms = w->srtt_ms == 0 ? (x > 0 ? x : 0.001) : w->srtt_ms + (x - w->srtt_ms) / 8;
 }
 
-int64_t cnio__skw_inprogress_hold_ms(const struct cnio__skw *w, int64_t settle_ms)
+int64_t cnio__skw_inprogress_hold_ms(const struct cnio__skw *w)
 {
     int64_t t = (int64_t)(w->srtt_ms + 0.999);
 
-    return (t < 1 ? 1 : t) + settle_ms;
+    return (t < 1 ? 1 : t) + cnio__skw_settle_ms(w);
 }

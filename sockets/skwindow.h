@@ -4,13 +4,19 @@
  * window, plus the destination's failure knowledge. Pure logic, no I/O: the proxy calls
  * it, the unit tests drive it with made-up clocks.
  *
- * The window starts at `init` (slow start: +1 per prompt completion, so it doubles per
- * round), switches to additive increase (+1/cwnd per prompt completion) once it has
- * been cut, never exceeds `max` (the hint) nor falls below 1. A slow completion (a SYN
+ * The window starts at `init` and grows by additive increase only (+1/cwnd per prompt
+ * completion, about +1 per round): TCP's slow start probes for bandwidth, but here an
+ * overshoot costs a dropped SYN and a 1 s retry, so the window grows as TCP does after
+ * a loss. It never exceeds `max` (the hint) nor falls below 1. A slow completion (a SYN
  * was probably dropped and retried) halves it; a refusal or a time-out halves it too
  * and puts the destination on hold: for `holddown_ms` every new request fails at once
  * with the same errno, then one probe at a time is admitted (window 1) until a setup
  * completes.
+ *
+ * The settle time (how long a completed setup keeps its slot, the listener's time to
+ * accept it) adapts too: it doubles (+1 ms) on a slow completion, up to 1 s, and decays
+ * by 1/16 per prompt completion back to its base: together with the window this halves
+ * the rate of setups at least four-fold after an overflow.
  */
 #ifndef CNIO_SKWINDOW_H
 #define CNIO_SKWINDOW_H
@@ -36,12 +42,18 @@ struct cnio__skw {
     int fail_errno;          /* errno of the last failure, 0 when healthy */
     int64_t hold_until_ms;   /* new requests fail until then */
     int64_t holddown_ms;
+    double settle_ms, settle_base_ms;
     double srtt_ms;          /* smoothed time of prompt setups (0: none seen yet) */
     uint64_t admitted, prompt, slow, refused, timedout, failed_fast;
 };
 
-/* Sets up a healthy window: cwnd = init (clamped to [1, max]), nothing in flight. */
-void cnio__skw_init(struct cnio__skw *w, int init, int max, int64_t holddown_ms);
+/* Sets up a healthy window: cwnd = init (clamped to [1, max]), nothing in flight, the
+ * settle time at settle_ms. */
+void cnio__skw_init(struct cnio__skw *w, int init, int max, int64_t holddown_ms,
+                    int64_t settle_ms);
+
+/* The current settle time in ms. */
+int64_t cnio__skw_settle_ms(const struct cnio__skw *w);
 
 /*
  * Whether a new request arriving at now_ms must fail at once: returns the errno to fail
@@ -69,9 +81,9 @@ void cnio__skw_sample(struct cnio__skw *w, int64_t setup_ms);
 /*
  * How long a non-blocking setup whose outcome the proxy does not see (EINPROGRESS)
  * should keep its slot: the destination's smoothed prompt setup time (1 ms before any
- * was seen), at least 1 ms, plus settle_ms.
+ * was seen), at least 1 ms, plus the settle time.
  */
-int64_t cnio__skw_inprogress_hold_ms(const struct cnio__skw *w, int64_t settle_ms);
+int64_t cnio__skw_inprogress_hold_ms(const struct cnio__skw *w);
 
 /* The current window, rounded down (>= 1). */
 int cnio__skw_window(const struct cnio__skw *w);

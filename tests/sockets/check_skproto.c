@@ -182,11 +182,12 @@ START_TEST(parse_survives_noise)
 }
 END_TEST
 
-START_TEST(window_slow_start_and_cap)
+START_TEST(window_growth_and_cap)
 {
     struct cnio__skw w;
+    int rounds = 0;
 
-    cnio__skw_init(&w, 4, 10, 1000);
+    cnio__skw_init(&w, 4, 10, 1000, 2);
     ck_assert_int_eq(cnio__skw_window(&w), 4);
     for (int k = 0; k < 4; k++) {
         ck_assert(cnio__skw_can_admit(&w));
@@ -195,16 +196,47 @@ START_TEST(window_slow_start_and_cap)
     ck_assert(!cnio__skw_can_admit(&w));
     for (int k = 0; k < 4; k++)
         ck_assert_int_eq(cnio__skw_done(&w, CNIO__SKW_PROMPT, 0, 0), 0);
-    ck_assert_int_eq(cnio__skw_window(&w), 8);   /* doubled in one round */
-    for (int k = 0; k < 20; k++) {
+    ck_assert_int_eq(cnio__skw_window(&w), 4);   /* +1/cwnd each: no doubling */
+    cnio__skw_admit(&w);
+    cnio__skw_done(&w, CNIO__SKW_PROMPT, 0, 0);
+    ck_assert_int_eq(cnio__skw_window(&w), 5);   /* about +1 per round */
+    while (cnio__skw_window(&w) < 10 && rounds++ < 1000) {
+        cnio__skw_admit(&w);
+        cnio__skw_done(&w, CNIO__SKW_PROMPT, 0, 0);
+    }
+    ck_assert_int_eq(cnio__skw_window(&w), 10);
+    ck_assert_int_gt(rounds, 25);                /* 5+6+7+8+9 completions at least */
+    for (int k = 0; k < 100; k++) {
         cnio__skw_admit(&w);
         cnio__skw_done(&w, CNIO__SKW_PROMPT, 0, 0);
     }
     ck_assert_int_eq(cnio__skw_window(&w), 10);  /* the hint caps it */
-    cnio__skw_init(&w, 50, 10, 1000);
+    cnio__skw_init(&w, 50, 10, 1000, 2);
     ck_assert_int_eq(cnio__skw_window(&w), 10);
-    cnio__skw_init(&w, 0, 0, 1000);
+    cnio__skw_init(&w, 0, 0, 1000, 2);
     ck_assert_int_eq(cnio__skw_window(&w), 1);
+}
+END_TEST
+
+START_TEST(settle_adapts)
+{
+    struct cnio__skw w;
+
+    cnio__skw_init(&w, 4, 64, 1000, 2);
+    ck_assert_int_eq(cnio__skw_settle_ms(&w), 2);
+    cnio__skw_admit(&w);
+    cnio__skw_done(&w, CNIO__SKW_SLOW, 0, 0);
+    ck_assert_int_eq(cnio__skw_settle_ms(&w), 5);      /* 2 x 2 + 1 */
+    for (int k = 0; k < 20; k++) {
+        cnio__skw_admit(&w);
+        cnio__skw_done(&w, CNIO__SKW_SLOW, 0, 0);
+    }
+    ck_assert_int_eq(cnio__skw_settle_ms(&w), 1000);   /* capped */
+    for (int k = 0; k < 400; k++) {
+        cnio__skw_admit(&w);
+        cnio__skw_done(&w, CNIO__SKW_PROMPT, 0, 0);
+    }
+    ck_assert_int_eq(cnio__skw_settle_ms(&w), 2);      /* back to its base */
 }
 END_TEST
 
@@ -212,7 +244,7 @@ START_TEST(window_halves_then_grows_additively)
 {
     struct cnio__skw w;
 
-    cnio__skw_init(&w, 8, 64, 1000);
+    cnio__skw_init(&w, 8, 64, 1000, 2);
     cnio__skw_admit(&w);
     ck_assert_int_eq(cnio__skw_done(&w, CNIO__SKW_SLOW, 0, 0), 0);
     ck_assert_int_eq(cnio__skw_window(&w), 4);
@@ -240,7 +272,7 @@ START_TEST(window_failure_knowledge)
 {
     struct cnio__skw w;
 
-    cnio__skw_init(&w, 4, 64, 5000);
+    cnio__skw_init(&w, 4, 64, 5000, 2);
     ck_assert_int_eq(cnio__skw_held(&w, 100), 0);
     cnio__skw_admit(&w);
     cnio__skw_admit(&w);
@@ -266,15 +298,15 @@ START_TEST(window_inprogress_hold)
 {
     struct cnio__skw w;
 
-    cnio__skw_init(&w, 4, 64, 1000);
-    ck_assert_int_eq(cnio__skw_inprogress_hold_ms(&w, 2), 3);   /* nothing seen: 1 ms */
+    cnio__skw_init(&w, 4, 64, 1000, 2);
+    ck_assert_int_eq(cnio__skw_inprogress_hold_ms(&w), 3);   /* nothing seen: 1 ms */
     cnio__skw_sample(&w, 40);
-    ck_assert_int_eq(cnio__skw_inprogress_hold_ms(&w, 2), 42);
+    ck_assert_int_eq(cnio__skw_inprogress_hold_ms(&w), 42);
     for (int k = 0; k < 200; k++)
         cnio__skw_sample(&w, 8);
-    ck_assert_int_eq(cnio__skw_inprogress_hold_ms(&w, 0), 8);    /* converges */
+    ck_assert_int_eq(cnio__skw_inprogress_hold_ms(&w), 10);  /* converges: 8 + 2 */
     cnio__skw_sample(&w, 0);
-    ck_assert_int_ge(cnio__skw_inprogress_hold_ms(&w, 0), 1);
+    ck_assert_int_ge(cnio__skw_inprogress_hold_ms(&w), 3);
     cnio__skw_admit(&w);
     cnio__skw_done(&w, CNIO__SKW_INPROGRESS, 0, 0);
     ck_assert_uint_eq(w.inflight, 0);
@@ -294,7 +326,8 @@ int main(void)
     tcase_add_test(p, encode_refuses_invalid);
     tcase_add_test(p, parse_refuses_malformed);
     tcase_add_test(p, parse_survives_noise);
-    tcase_add_test(w, window_slow_start_and_cap);
+    tcase_add_test(w, window_growth_and_cap);
+    tcase_add_test(w, settle_adapts);
     tcase_add_test(w, window_halves_then_grows_additively);
     tcase_add_test(w, window_failure_knowledge);
     tcase_add_test(w, window_inprogress_hold);
