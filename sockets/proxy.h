@@ -27,6 +27,7 @@ struct px_client {
     int64_t since_ms;         /* when queued / admitted */
     int64_t deadline_ms;      /* the shim's connect deadline */
     int64_t beat_ms;          /* last heartbeat sent while queued */
+    uint64_t seq;             /* its admission's sequence number (skwindow.h) */
     int dead;                 /* a send failed: the loop drops it */
     void *name_wait;          /* the name lookup it waits for (proxy_names.c) */
     struct px_client *wnext;  /* the other waiters of that lookup */

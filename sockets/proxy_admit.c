@@ -118,7 +118,7 @@ static void admit_reply(struct px_client *c, int verdict, int err)
 
 static void admit_go(struct px_client *c, struct px_dest *d, int64_t now)
 {
-    cnio__skw_admit(&d->w);
+    c->seq = cnio__skw_admit(&d->w);
     c->state = PX_HOLDING;
     c->dest = d;
     c->since_ms = now;
@@ -258,7 +258,7 @@ int px_admit_done(struct px *px, struct px_client *c, const struct cnio__skp_msg
         o = CNIO__SKW_UNKNOWN;
     if (o == CNIO__SKW_PROMPT)
         cnio__skw_sample(&d->w, m->i[1]);
-    err = cnio__skw_done(&d->w, (enum cnio__skw_outcome)o, m->i[2], now);
+    err = cnio__skw_done(&d->w, c->seq, (enum cnio__skw_outcome)o, m->i[2], now);
     if (o == CNIO__SKW_PROMPT || o == CNIO__SKW_SLOW)
         admit_settle(d, now, cnio__skw_settle_ms(&d->w));
     else if (o == CNIO__SKW_INPROGRESS)
@@ -279,7 +279,7 @@ void px_admit_drop(struct px *px, struct px_client *c, int64_t now)
     if (c->state == PX_QUEUED)
         admit_unqueue(d, c);
     else if (c->state == PX_HOLDING) {
-        cnio__skw_done(&d->w, CNIO__SKW_UNKNOWN, 0, now);
+        cnio__skw_done(&d->w, c->seq, CNIO__SKW_UNKNOWN, 0, now);
         admit_pump(d, now);
     }
     c->state = PX_IDLE;

@@ -46,19 +46,21 @@ int cnio__skw_can_admit(const struct cnio__skw *w)
     return w->inflight < (unsigned)cnio__skw_window(w);
 }
 
-void cnio__skw_admit(struct cnio__skw *w)
+uint64_t cnio__skw_admit(struct cnio__skw *w)
 {
     w->inflight++;
-    w->admitted++;
+    return ++w->admitted;
 }
 
 static void skw_cut(struct cnio__skw *w)
 {
     w->ssthresh = w->cwnd / 2 < 1 ? 1 : w->cwnd / 2;
     w->cwnd = w->ssthresh;
+    w->cut_seq = w->admitted;
 }
 
-int cnio__skw_done(struct cnio__skw *w, enum cnio__skw_outcome o, int err, int64_t now_ms)
+int cnio__skw_done(struct cnio__skw *w, uint64_t seq, enum cnio__skw_outcome o, int err,
+                   int64_t now_ms)
 {
     int fail = 0;
 
@@ -76,6 +78,8 @@ int cnio__skw_done(struct cnio__skw *w, enum cnio__skw_outcome o, int err, int64
     case CNIO__SKW_SLOW:
         w->slow++;
         w->fail_errno = 0;
+        if (seq <= w->cut_seq)   /* the same congestion event as the last cut */
+            break;
         skw_cut(w);
         w->settle_ms = w->settle_ms * 2 + 1 > SKW_SETTLE_MAX_MS ? SKW_SETTLE_MAX_MS
                                                                : w->settle_ms * 2 + 1;

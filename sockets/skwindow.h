@@ -8,7 +8,9 @@
  * completion, about +1 per round): TCP's slow start probes for bandwidth, but here an
  * overshoot costs a dropped SYN and a 1 s retry, so the window grows as TCP does after
  * a loss. It never exceeds `max` (the hint) nor falls below 1. A slow completion (a SYN
- * was probably dropped and retried) halves it; a refusal or a time-out halves it too
+ * was probably dropped and retried) halves it, once per congestion event as TCP does
+ * (slow completions of setups admitted before the last cut do not cut again: one burst
+ * that overflowed a listener reports several of them); a refusal or a time-out halves it too
  * and puts the destination on hold: for `holddown_ms` every new request fails at once
  * with the same errno, then one probe at a time is admitted (window 1) until a setup
  * completes.
@@ -45,6 +47,7 @@ struct cnio__skw {
     double settle_ms, settle_base_ms;
     double srtt_ms;          /* smoothed time of prompt setups (0: none seen yet) */
     uint64_t admitted, prompt, slow, refused, timedout, failed_fast;
+    uint64_t cut_seq;        /* `admitted` when the window was last cut */
 };
 
 /* Sets up a healthy window: cwnd = init (clamped to [1, max]), nothing in flight, the
@@ -64,16 +67,18 @@ int cnio__skw_held(struct cnio__skw *w, int64_t now_ms);
 /* 1 when one more setup may start now (inflight < floor(cwnd)), else 0. */
 int cnio__skw_can_admit(const struct cnio__skw *w);
 
-/* Records that a setup has started (one more in flight). */
-void cnio__skw_admit(struct cnio__skw *w);
+/* Records that a setup has started (one more in flight); returns its sequence number,
+ * to give back to cnio__skw_done. */
+uint64_t cnio__skw_admit(struct cnio__skw *w);
 
 /*
- * Records how an admitted setup ended at now_ms and adapts the window. Returns the errno
- * every request queued for this destination must now fail with (ECONNREFUSED, ETIMEDOUT,
- * EHOSTUNREACH...) when the outcome is a failure, else 0. err is the errno the shim saw
- * (used for CNIO__SKW_UNREACH).
+ * Records how the setup admitted as seq ended at now_ms and adapts the window. Returns
+ * the errno every request queued for this destination must now fail with (ECONNREFUSED,
+ * ETIMEDOUT, EHOSTUNREACH...) when the outcome is a failure, else 0. err is the errno the
+ * shim saw (used for CNIO__SKW_UNREACH).
  */
-int cnio__skw_done(struct cnio__skw *w, enum cnio__skw_outcome o, int err, int64_t now_ms);
+int cnio__skw_done(struct cnio__skw *w, uint64_t seq, enum cnio__skw_outcome o, int err,
+                   int64_t now_ms);
 
 /* Feeds the time of a prompt setup (ms) into srtt_ms (EWMA, gain 1/8). */
 void cnio__skw_sample(struct cnio__skw *w, int64_t setup_ms);

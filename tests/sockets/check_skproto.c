@@ -195,26 +195,45 @@ START_TEST(window_growth_and_cap)
     }
     ck_assert(!cnio__skw_can_admit(&w));
     for (int k = 0; k < 4; k++)
-        ck_assert_int_eq(cnio__skw_done(&w, CNIO__SKW_PROMPT, 0, 0), 0);
+        ck_assert_int_eq(cnio__skw_done(&w, w.admitted, CNIO__SKW_PROMPT, 0, 0), 0);
     ck_assert_int_eq(cnio__skw_window(&w), 4);   /* +1/cwnd each: no doubling */
     cnio__skw_admit(&w);
-    cnio__skw_done(&w, CNIO__SKW_PROMPT, 0, 0);
+    cnio__skw_done(&w, w.admitted, CNIO__SKW_PROMPT, 0, 0);
     ck_assert_int_eq(cnio__skw_window(&w), 5);   /* about +1 per round */
     while (cnio__skw_window(&w) < 10 && rounds++ < 1000) {
         cnio__skw_admit(&w);
-        cnio__skw_done(&w, CNIO__SKW_PROMPT, 0, 0);
+        cnio__skw_done(&w, w.admitted, CNIO__SKW_PROMPT, 0, 0);
     }
     ck_assert_int_eq(cnio__skw_window(&w), 10);
     ck_assert_int_gt(rounds, 25);                /* 5+6+7+8+9 completions at least */
     for (int k = 0; k < 100; k++) {
         cnio__skw_admit(&w);
-        cnio__skw_done(&w, CNIO__SKW_PROMPT, 0, 0);
+        cnio__skw_done(&w, w.admitted, CNIO__SKW_PROMPT, 0, 0);
     }
     ck_assert_int_eq(cnio__skw_window(&w), 10);  /* the hint caps it */
     cnio__skw_init(&w, 50, 10, 1000, 2);
     ck_assert_int_eq(cnio__skw_window(&w), 10);
     cnio__skw_init(&w, 0, 0, 1000, 2);
     ck_assert_int_eq(cnio__skw_window(&w), 1);
+}
+END_TEST
+
+START_TEST(one_cut_per_congestion_event)
+{
+    struct cnio__skw w;
+    uint64_t seq[4];
+
+    cnio__skw_init(&w, 8, 64, 1000, 2);
+    for (int k = 0; k < 4; k++)
+        seq[k] = cnio__skw_admit(&w);
+    for (int k = 0; k < 4; k++)   /* one burst overflowed the listener: 4 slow reports */
+        cnio__skw_done(&w, seq[k], CNIO__SKW_SLOW, 0, 0);
+    ck_assert_int_eq(cnio__skw_window(&w), 4);         /* halved once, not 4 times */
+    ck_assert_int_eq(cnio__skw_settle_ms(&w), 5);      /* doubled once */
+    ck_assert_uint_eq(w.slow, 4);
+    seq[0] = cnio__skw_admit(&w);                      /* admitted after the cut */
+    cnio__skw_done(&w, seq[0], CNIO__SKW_SLOW, 0, 0);
+    ck_assert_int_eq(cnio__skw_window(&w), 2);         /* a new event: cut again */
 }
 END_TEST
 
@@ -225,16 +244,16 @@ START_TEST(settle_adapts)
     cnio__skw_init(&w, 4, 64, 1000, 2);
     ck_assert_int_eq(cnio__skw_settle_ms(&w), 2);
     cnio__skw_admit(&w);
-    cnio__skw_done(&w, CNIO__SKW_SLOW, 0, 0);
+    cnio__skw_done(&w, w.admitted, CNIO__SKW_SLOW, 0, 0);
     ck_assert_int_eq(cnio__skw_settle_ms(&w), 5);      /* 2 x 2 + 1 */
     for (int k = 0; k < 20; k++) {
         cnio__skw_admit(&w);
-        cnio__skw_done(&w, CNIO__SKW_SLOW, 0, 0);
+        cnio__skw_done(&w, w.admitted, CNIO__SKW_SLOW, 0, 0);
     }
     ck_assert_int_eq(cnio__skw_settle_ms(&w), 1000);   /* capped */
     for (int k = 0; k < 400; k++) {
         cnio__skw_admit(&w);
-        cnio__skw_done(&w, CNIO__SKW_PROMPT, 0, 0);
+        cnio__skw_done(&w, w.admitted, CNIO__SKW_PROMPT, 0, 0);
     }
     ck_assert_int_eq(cnio__skw_settle_ms(&w), 2);      /* back to its base */
 }
@@ -246,23 +265,23 @@ START_TEST(window_halves_then_grows_additively)
 
     cnio__skw_init(&w, 8, 64, 1000, 2);
     cnio__skw_admit(&w);
-    ck_assert_int_eq(cnio__skw_done(&w, CNIO__SKW_SLOW, 0, 0), 0);
+    ck_assert_int_eq(cnio__skw_done(&w, w.admitted, CNIO__SKW_SLOW, 0, 0), 0);
     ck_assert_int_eq(cnio__skw_window(&w), 4);
     for (int k = 0; k < 4; k++) {
         cnio__skw_admit(&w);
-        cnio__skw_done(&w, CNIO__SKW_PROMPT, 0, 0);
+        cnio__skw_done(&w, w.admitted, CNIO__SKW_PROMPT, 0, 0);
     }
     ck_assert_int_eq(cnio__skw_window(&w), 4);   /* +1/cwnd each: not yet a whole one */
     cnio__skw_admit(&w);
-    cnio__skw_done(&w, CNIO__SKW_PROMPT, 0, 0);
+    cnio__skw_done(&w, w.admitted, CNIO__SKW_PROMPT, 0, 0);
     ck_assert_int_eq(cnio__skw_window(&w), 5);   /* about +1 per window of prompt setups */
     cnio__skw_admit(&w);
-    cnio__skw_done(&w, CNIO__SKW_UNKNOWN, 0, 0);
+    cnio__skw_done(&w, w.admitted, CNIO__SKW_UNKNOWN, 0, 0);
     ck_assert_int_eq(cnio__skw_window(&w), 5);   /* unknown outcomes change nothing */
     ck_assert_uint_eq(w.inflight, 0);
     for (int k = 0; k < 10; k++) {
         cnio__skw_admit(&w);
-        cnio__skw_done(&w, CNIO__SKW_SLOW, 0, 0);
+        cnio__skw_done(&w, w.admitted, CNIO__SKW_SLOW, 0, 0);
     }
     ck_assert_int_eq(cnio__skw_window(&w), 1);   /* never below one */
 }
@@ -276,19 +295,19 @@ START_TEST(window_failure_knowledge)
     ck_assert_int_eq(cnio__skw_held(&w, 100), 0);
     cnio__skw_admit(&w);
     cnio__skw_admit(&w);
-    ck_assert_int_eq(cnio__skw_done(&w, CNIO__SKW_REFUSED, ECONNREFUSED, 1000), ECONNREFUSED);
+    ck_assert_int_eq(cnio__skw_done(&w, w.admitted, CNIO__SKW_REFUSED, ECONNREFUSED, 1000), ECONNREFUSED);
     ck_assert_int_eq(cnio__skw_held(&w, 1001), ECONNREFUSED);
     ck_assert_int_eq(cnio__skw_held(&w, 5999), ECONNREFUSED);
     ck_assert_uint_eq(w.failed_fast, 2);
     ck_assert_int_eq(cnio__skw_held(&w, 6000), 0);   /* hold-down over: one probe */
     ck_assert_int_eq(cnio__skw_window(&w), 1);
     ck_assert(!cnio__skw_can_admit(&w));             /* the other setup still in flight */
-    ck_assert_int_eq(cnio__skw_done(&w, CNIO__SKW_TIMEDOUT, ETIMEDOUT, 7000), ETIMEDOUT);
+    ck_assert_int_eq(cnio__skw_done(&w, w.admitted, CNIO__SKW_TIMEDOUT, ETIMEDOUT, 7000), ETIMEDOUT);
     ck_assert_int_eq(cnio__skw_held(&w, 7001), ETIMEDOUT);
     cnio__skw_admit(&w);
-    ck_assert_int_eq(cnio__skw_done(&w, CNIO__SKW_UNREACH, EHOSTUNREACH, 20000), EHOSTUNREACH);
+    ck_assert_int_eq(cnio__skw_done(&w, w.admitted, CNIO__SKW_UNREACH, EHOSTUNREACH, 20000), EHOSTUNREACH);
     cnio__skw_admit(&w);
-    ck_assert_int_eq(cnio__skw_done(&w, CNIO__SKW_PROMPT, 0, 30000), 0);
+    ck_assert_int_eq(cnio__skw_done(&w, w.admitted, CNIO__SKW_PROMPT, 0, 30000), 0);
     ck_assert_int_eq(cnio__skw_held(&w, 30001), 0);  /* a success clears the failure */
     ck_assert_int_eq(cnio__skw_window(&w), 2);
 }
@@ -308,7 +327,7 @@ START_TEST(window_inprogress_hold)
     cnio__skw_sample(&w, 0);
     ck_assert_int_ge(cnio__skw_inprogress_hold_ms(&w), 3);
     cnio__skw_admit(&w);
-    cnio__skw_done(&w, CNIO__SKW_INPROGRESS, 0, 0);
+    cnio__skw_done(&w, w.admitted, CNIO__SKW_INPROGRESS, 0, 0);
     ck_assert_uint_eq(w.inflight, 0);
     ck_assert_int_eq(cnio__skw_window(&w), 4);                   /* no adaptation */
 }
@@ -328,6 +347,7 @@ int main(void)
     tcase_add_test(p, parse_survives_noise);
     tcase_add_test(w, window_growth_and_cap);
     tcase_add_test(w, settle_adapts);
+    tcase_add_test(w, one_cut_per_congestion_event);
     tcase_add_test(w, window_halves_then_grows_additively);
     tcase_add_test(w, window_failure_knowledge);
     tcase_add_test(w, window_inprogress_hold);
