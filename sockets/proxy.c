@@ -28,6 +28,7 @@
 #define PROXY_SLOT_GRACE_MS 5000
 
 static volatile sig_atomic_t proxy_stop;
+static struct stat proxy_sock_st;   /* our socket file, to remove only ours at exit */
 static struct px_client *proxy_clients[PROXY_MAX_CLIENTS];
 static int proxy_nclients;
 
@@ -73,7 +74,7 @@ static int proxy_listen(const char *path)
         return -1;
     unlink(path);
     if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || chmod(path, 0600) < 0
-        || listen(fd, 4096) < 0) {
+        || stat(path, &proxy_sock_st) < 0 || listen(fd, 4096) < 0) {
         fprintf(stderr, "cnio-proxy: %s: %s\n", path, strerror(errno));
         close(fd);
         return -1;
@@ -241,6 +242,17 @@ static void proxy_loop(struct px *px, int lfd)
     }
 }
 
+/* Removes the socket file if it is still ours (a proxy started after we decided to exit
+ * may have replaced it). */
+static void proxy_unlink(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) == 0 && st.st_ino == proxy_sock_st.st_ino
+        && st.st_dev == proxy_sock_st.st_dev)
+        unlink(path);
+}
+
 /* `cnio-proxy stats PATH`: prints a running proxy's report. */
 static int proxy_print_stats(const char *path)
 {
@@ -319,7 +331,7 @@ int main(int argc, char **argv)
         close(ready);
     }
     proxy_loop(&px, lfd);
-    unlink(path);
+    proxy_unlink(path);
     proxy_report(&px, report, sizeof(report));
     fprintf(stderr, "cnio-proxy: exiting; final report:\n%s", report);
     close(lfd);
