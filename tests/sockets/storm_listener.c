@@ -1,10 +1,11 @@
 /*
  * storm_listener.c - the one listener of the connection storm: listens with a given
- * backlog on 127.0.0.1:PORT (or ADDR), accepts promptly in a poll loop, reads each
- * connection to its end and checks it holds one rank's pattern (storm.c), until every
- * rank 0..N-1 has arrived or TIMEOUT seconds pass.
+ * backlog on ADDR:PORT, accepts promptly in a poll loop (or, with PERIOD_MS, only once
+ * every PERIOD_MS, as a busy single-threaded server would), reads each connection to its
+ * end and checks it holds one rank's pattern (storm.c), until every rank 0..N-1 has
+ * arrived or TIMEOUT seconds pass.
  *
- *   storm_listener ADDR PORT BACKLOG N TIMEOUT [BYTES]
+ *   storm_listener ADDR PORT BACKLOG N TIMEOUT [BYTES [PERIOD_MS]]
  * Prints "listening" once ready, then "ranks ok K/N"; exit 0 when K == N.
  */
 #include <arpa/inet.h>
@@ -16,6 +17,14 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+static long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
 
 #define MAXC 1024
 
@@ -57,6 +66,7 @@ int main(int argc, char **argv)
     static struct pollfd p[MAXC + 1];
     static char seen[MAXC];
     int lfd, one = 1, n, nc = 0, ok = 0;
+    long period, next_accept = 0;
     size_t bytes;
     time_t end;
 
@@ -65,6 +75,7 @@ int main(int argc, char **argv)
     n = atoi(argv[4]);
     end = time(NULL) + atoi(argv[5]);
     bytes = argc > 6 ? strtoul(argv[6], NULL, 10) : 65536;
+    period = argc > 7 ? atol(argv[7]) : 0;
     inet_pton(AF_INET, argv[1], &a.sin_addr);
     a.sin_port = htons((uint16_t)atoi(argv[2]));
     lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -76,12 +87,21 @@ int main(int argc, char **argv)
     printf("listening\n");
     fflush(stdout);
     while (ok < n && time(NULL) < end) {
-        p[0] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+        long wait = 1000;
+
+        if (period && now_ms() >= next_accept) {   /* the busy server's accept round */
+            accept_all(lfd, cs, &nc);
+            next_accept = now_ms() + period;
+        }
+        if (period)
+            wait = next_accept - now_ms() < 1 ? 1 : next_accept - now_ms();
+        p[0] = (struct pollfd){ .fd = period ? -1 : lfd, .events = POLLIN };
         for (int i = 0; i < nc; i++)
             p[i + 1] = (struct pollfd){ .fd = cs[i].fd, .events = POLLIN };
-        if (poll(p, (nfds_t)nc + 1, 1000) <= 0)
+        if (poll(p, (nfds_t)nc + 1, (int)wait) <= 0)
             continue;
-        accept_all(lfd, cs, &nc);
+        if (!period)
+            accept_all(lfd, cs, &nc);
         for (int i = nc - 1; i >= 0; i--) {
             unsigned char b[65536];
             ssize_t k;
@@ -89,7 +109,8 @@ int main(int argc, char **argv)
             if (!p[i + 1].revents)
                 continue;
             k = read(cs[i].fd, b, sizeof(b));
-            accept_all(lfd, cs, &nc);   /* a prompt listener: accepting comes first */
+            if (!period)
+                accept_all(lfd, cs, &nc);   /* a prompt listener: accepting comes first */
             if (k > 0) {
                 check(&cs[i], b, (size_t)k);
                 continue;
