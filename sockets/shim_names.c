@@ -55,7 +55,7 @@ static int shim_numeric(const char *node)
 #define SHIM_NAME_WAIT_MS 30000
 
 /* One question: 0 with *m the answer, or -1 (ask libc instead). While the proxy's
- * resolver works on it, the proxy sends a heartbeat each second. */
+ * resolver works on it, the proxy sends heartbeats (a third of the proxy time-out). */
 static int shim_ask(struct cnio__skp_msg *m, int want)
 {
     int64_t end = shim_now_ms() + SHIM_NAME_WAIT_MS;
