@@ -20,6 +20,9 @@
 #               in /dev/shm (the hand-rolled practice)
 #   romio       MPI_File_write_at_all / read_at_all (Open MPI's ROMIO) of the same pattern
 #               to a file in /dev/shm: a collective layer's cost without a network
+#   mpiio       the strided pattern (1 MiB segments interleaved by rank) through the MPI-IO
+#               interposition (bench/romio under `cnio run`, on a cnio:// name), and
+#               `cnio bench --pattern strided` to the same servers: the interposition's cost
 # and, for every --open-ranks count with the largest server count, `cnio bench --pattern
 # open` (collective open+close, paced by cnio_connect_window=16 versus unpaced).
 #
@@ -243,6 +246,25 @@ run_romio() {
   done
 }
 
+# The strided pattern through the MPI-IO interposition and through the native API.
+run_mpiio() {
+  local n=$1 out total op
+  out=$("${mpirun[@]}" -n "$n" "$CNIO_BIN" bench --pattern strided --size "$size" --reps 1 \
+        --lanes "$lanes" --hosts "$all_hosts" --json)
+  total=$(jnum "$out" total_bytes)
+  for op in write read; do
+    row cnio-strided "$op" "$n" "$smax" $((n * smax * lanes)) "$total" "$(jnum "$out" "${op}_s")" \
+        "$(per_gb_to_s "$(jnum "$out" "${op}_cpu_s_per_gb")" "$total")"
+  done
+  out=$("${mpirun[@]}" -n "$n" "$CNIO_BIN" run "$build/bench/romio" --pattern strided \
+        --size "$size" --reps 1 --json "cnio://$all_hosts/mpiio.dat?lanes=$lanes")
+  total=$(jnum "$out" total_bytes)
+  for op in write read; do
+    row mpiio "$op" "$n" "$smax" $((n * smax * lanes)) "$total" "$(jnum "$out" "${op}_s")" \
+        "$(per_gb_to_s "$(jnum "$out" "${op}_cpu_s_per_gb")" "$total")"
+  done
+}
+
 # Connection setup: collective open+close with N ranks to every server, paced and unpaced
 # (the median of 3 inside one run, after the run's first open has warmed up nothing else).
 run_open() {
@@ -268,9 +290,10 @@ run_rep() {
       run_gridftp "$n" "$s" shm
       run_cp "$n" "$s"
     done
-    echo "== rep $rep/$reps: $n rank(s): gather0, romio" >&2
+    echo "== rep $rep/$reps: $n rank(s): gather0, romio, mpiio" >&2
     run_gather0 "$n"
     run_romio "$n"
+    run_mpiio "$n"
   done
   for n in "${open_list[@]}"; do
     echo "== rep $rep/$reps: open+close, $n ranks x $smax servers" >&2
@@ -374,6 +397,16 @@ summary() {
       "$(ratio "$(m cnio write "$n" "$smax" 6)" "$(m gather0 write "$n" 1 6)")" \
       "$(m cnio write "$n" "$smax" 7)" "$(m cnio read "$n" "$smax" 7)" \
       "$(m gather0 write "$n" 1 7)" "$(m romio write "$n" 0 7)"
+  done
+  echo
+  echo "MPI-IO interposition (bench/romio under cnio run) vs cnio bench, strided, $smax server(s), GB/s"
+  printf '%5s | %7s %7s | %7s %7s | %7s %7s\n' ranks native-w native-r mpiio-w mpiio-r ratio-w ratio-r
+  for n in "${rank_list[@]}"; do
+    printf '%5s | %7s %7s | %7s %7s | %7s %7s\n' "$n" \
+      "$(m cnio-strided write "$n" "$smax" 6)" "$(m cnio-strided read "$n" "$smax" 6)" \
+      "$(m mpiio write "$n" "$smax" 6)" "$(m mpiio read "$n" "$smax" 6)" \
+      "$(ratio "$(m mpiio write "$n" "$smax" 6)" "$(m cnio-strided write "$n" "$smax" 6)")" \
+      "$(ratio "$(m mpiio read "$n" "$smax" 6)" "$(m cnio-strided read "$n" "$smax" 6)")"
   done
   echo
   echo "Connection setup: collective open+close to $smax server(s), ms (cnio_connect_window 16 vs 2^20)"

@@ -1,50 +1,178 @@
 /*
- * run.c - `cnio run [--sockets] [--] PROGRAM [ARGS]`: runs PROGRAM (with execvp, so
- * under mpirun every rank becomes its program) with cnio's interposition libraries.
- * --sockets: the socket shim for legacy per-rank code (run_sockets.c, doc/sockets.md).
- * cnio run does not initialise MPI: the program it becomes may.
+ * run.c - `cnio run [OPTIONS] [--] PROGRAM [ARGS]`: runs PROGRAM with the MPI-IO
+ * interposition preloaded (LD_PRELOAD, prepended to what was there, so that the program
+ * and every child it starts get it). No MPI here: the command only sets the environment
+ * and execs, so `mpirun -n 64 cnio run ./app` starts 64 ranks of ./app. With --sockets,
+ * the socket shim for legacy per-rank code instead (run_sockets.c, doc/sockets.md), or
+ * both with --sockets --mpiio.
+ *
+ * The library is, in this order: $CNIO_MPIIO_LIB; in the build tree beside this binary
+ * (libtool's .libs at the top of the build, or beside it); PREFIX/lib beside PREFIX/bin;
+ * the libdir configure chose.
  */
 #include "cli.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#define RUN_MPIIO_LIB "libcnio_mpiio.so"
+
+static const char run_usage[] =
+    "usage: cnio run [OPTIONS] [--] PROGRAM [ARGS...]\n"
+    "\n"
+    "Runs PROGRAM with cnio's MPI-IO interposition preloaded (LD_PRELOAD, kept for its\n"
+    "children): MPI_File_* calls on names cnio://... then go to cnio, all other files to\n"
+    "the MPI library as before. Under a launcher: mpirun -n 64 cnio run ./app ARGS.\n"
+    "\n"
+    "options:\n"
+    "  --sockets       legacy per-rank socket code: preload the socket shim instead\n"
+    "                  (libcnio_sockets.so) and start or find the job's proxy: names\n"
+    "                  resolved once per job, connection setups admitted per\n"
+    "                  destination, failed destinations fail fast (doc/sockets.md)\n"
+    "  --mpiio         with --sockets: preload the MPI-IO interposition too\n"
+    "  -h, --help      this help\n"
+    "\n"
+    "environment:\n"
+    "  CNIO_MPIIO_LIB  the library to preload (default: found beside this command or in\n"
+    "                  " CNIO_LIBDIR ")\n"
+    "\n"
+    "exit status: PROGRAM's; 127 when PROGRAM cannot be run, 1 when the library is not\n"
+    "found, 2 bad usage.\n";
+
+/* What the options asked for. */
+struct run_opts {
+    int help;
+    int sockets;
+    int mpiio;
+};
+
+/* One option: its spellings and the flag it sets. Add a row for a new option. */
+static const struct run_opt {
+    const char *shrt, *lng;
+    size_t field;
+} run_table[] = {
+    { "-h", "--help", offsetof(struct run_opts, help) },
+    { "--sockets", "--sockets", offsetof(struct run_opts, sockets) },
+    { "--mpiio", "--mpiio", offsetof(struct run_opts, mpiio) },
+};
+
+/* Parses the options; returns the index of PROGRAM in argv, or -1 on bad usage. */
+static int run_parse(int argc, char **argv, struct run_opts *o)
+{
+    int i;
+
+    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+        size_t k;
+
+        if (!strcmp(argv[i], "--"))
+            return i + 1;
+        for (k = 0; k < CNIO_ARRAY_LEN(run_table); k++) {
+            if (!strcmp(argv[i], run_table[k].shrt) || !strcmp(argv[i], run_table[k].lng)) {
+                *(int *)((char *)o + run_table[k].field) = 1;
+                break;
+            }
+        }
+        if (k == CNIO_ARRAY_LEN(run_table)) {
+            fprintf(stderr, "cnio run: unknown option '%s'\n", argv[i]);
+            return -1;
+        }
+    }
+    return i;
+}
+
+static int run_try(const char *dir, const char *rel, char *out, size_t cap)
+{
+    char path[PATH_MAX];
+
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s%s", dir, rel, RUN_MPIIO_LIB) >= sizeof(path))
+        return 0;
+    if (access(path, R_OK) != 0 || !realpath(path, out))
+        return 0;
+    (void)cap;
+    return 1;
+}
+
+/* The library's absolute path into out (PATH_MAX bytes): 0, or -1 with a message. */
+static int run_find_lib(char *out)
+{
+    static const char *const beside[] = { ".libs/", "../../.libs/", "../.libs/", "../lib/" };
+    const char *env = getenv("CNIO_MPIIO_LIB");
+    char exe[PATH_MAX], *slash;
+    ssize_t n;
+
+    if (env && *env) {
+        if (access(env, R_OK) == 0 && realpath(env, out))
+            return 0;
+        fprintf(stderr, "cnio run: CNIO_MPIIO_LIB=%s: %s\n", env, strerror(errno));
+        return -1;
+    }
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        for (size_t i = 0; i < CNIO_ARRAY_LEN(beside); i++)
+            if (run_try(exe, beside[i], out, PATH_MAX))
+                return 0;
+    }
+    if (run_try(CNIO_LIBDIR, "", out, PATH_MAX))
+        return 0;
+    fprintf(stderr, "cnio run: %s not found (looked beside %s and in %s); set "
+            "CNIO_MPIIO_LIB to its path\n", RUN_MPIIO_LIB, n > 0 ? exe : "this command",
+            CNIO_LIBDIR);
+    return -1;
+}
+
+/* LD_PRELOAD = lib, then whatever was there (unless lib already is). */
+static int run_preload(const char *lib)
+{
+    const char *old = getenv("LD_PRELOAD");
+    char *v;
+    int rc;
+
+    if (old && strstr(old, lib))
+        return 0;
+    if (!old || !*old)
+        return setenv("LD_PRELOAD", lib, 1);
+    if (asprintf(&v, "%s:%s", lib, old) < 0)
+        return -1;
+    rc = setenv("LD_PRELOAD", v, 1);
+    free(v);
+    return rc;
+}
+
 int cli_run(int argc, char **argv)
 {
-    static const char help[] =
-        "usage: cnio run [--sockets] [--] PROGRAM [ARGS...]\n\n"
-        "Runs PROGRAM (under mpirun: every rank) with cnio's interposition libraries.\n"
-        "  --sockets  legacy socket code: libcnio_sockets.so is preloaded and the job's\n"
-        "             proxy started or found, so that name lookups happen once per job,\n"
-        "             connection setups are admitted per destination, and connects to a\n"
-        "             failed destination fail fast (doc/sockets.md; CNIO_SOCKETS_* knobs)\n";
-    int i = 1, sockets = 0;
+    struct run_opts o = { 0 };
+    char lib[PATH_MAX];
+    int prog = run_parse(argc, argv, &o);
 
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        if (!strcmp(argv[i], "--")) {
-            i++;
-            break;
-        }
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            fputs(help, stdout);
-            return CLI_EXIT_OK;
-        }
-        if (!strcmp(argv[i], "--sockets")) {
-            sockets = 1;
-            continue;
-        }
-        fprintf(stderr, "cnio run: unknown option %s\n", argv[i]);
+    if (o.help) {
+        fputs(run_usage, stdout);
+        return CLI_EXIT_OK;
+    }
+    if (prog < 0 || prog >= argc) {
+        fputs(prog < 0 ? "\n" : "cnio run: no PROGRAM given\n\n", stderr);
+        fputs(run_usage, stderr);
         return CLI_EXIT_USAGE;
     }
-    if (i >= argc) {
-        fputs(help, stderr);
-        return CLI_EXIT_USAGE;
-    }
-    if (sockets)
+    if (o.sockets)
         cli_run_sockets();
-    execvp(argv[i], argv + i);
-    fprintf(stderr, "cnio run: %s: %s\n", argv[i], strerror(errno));
-    return errno == ENOENT ? 127 : 126;
+    if (!o.sockets || o.mpiio) {
+        if (run_find_lib(lib) != 0)
+            return CLI_EXIT_FAIL;
+        if (run_preload(lib) != 0) {
+            fprintf(stderr, "cnio run: cannot set LD_PRELOAD: %s\n", strerror(errno));
+            return CLI_EXIT_FAIL;
+        }
+    }
+    execvp(argv[prog], argv + prog);
+    fprintf(stderr, "cnio run: %s: %s\n", argv[prog], strerror(errno));
+    return 127;
 }

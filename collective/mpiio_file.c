@@ -1,0 +1,340 @@
+/*
+ * mpiio_file.c - MPI_File_open/close/delete on cnio:// names, and the calls about the
+ * file as a whole: size, preallocate, sync, info, amode, group, atomicity.
+ *
+ * Beside the collective layer's handle, a cnio file opened through MPI-IO holds an MPI
+ * RMA window of one int64 on rank 0: the shared file pointer, which ranks move with
+ * MPI_Fetch_and_op under a shared passive-target lock. The window's exclusive lock is
+ * also the atomic-mode mutex (mpiio__lock).
+ */
+#include "mpiio.h"
+#include "client.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The amode bits cnio_file_open acts on; the others are the interposition's business. */
+#define MPIIO_MODE_PASSED (MPI_MODE_RDONLY | MPI_MODE_WRONLY | MPI_MODE_RDWR | \
+                           MPI_MODE_CREATE | MPI_MODE_EXCL | MPI_MODE_DELETE_ON_CLOSE)
+
+/* Creates the shared-pointer window (collective). A failure leaves win NULL: shared
+ * pointers and atomic mode then answer MPI_ERR_UNSUPPORTED_OPERATION, the rest works. */
+static void mpiio_win_open(struct mpiio_file *m)
+{
+    MPI_Comm comm = m->fh->comm;
+    int64_t zero = 0;
+    int rc = 0;
+
+    m->win = MPI_WIN_NULL;
+    MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
+    if (MPI_Win_allocate(m->fh->rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0, sizeof(int64_t),
+                         MPI_INFO_NULL, comm, &m->win_base, &m->win) != MPI_SUCCESS) {
+        m->win = MPI_WIN_NULL;
+        rc = -CNIO_ERR_NOTSUP;
+    }
+    if (rc == 0) {
+        MPI_Win_set_errhandler(m->win, MPI_ERRORS_RETURN);
+        if (m->fh->rank == 0 && (MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, m->win) != MPI_SUCCESS ||
+                                 MPI_Put(&zero, 1, MPI_INT64_T, 0, 0, 1, MPI_INT64_T,
+                                         m->win) != MPI_SUCCESS ||
+                                 MPI_Win_unlock(0, m->win) != MPI_SUCCESS))
+            rc = -CNIO_ERR_MPI;
+    }
+    if (cnio__coll_agree(comm, rc) != 0 && m->win != MPI_WIN_NULL)
+        MPI_Win_free(&m->win);
+}
+
+int mpiio__shared_add(struct mpiio_file *m, int64_t n, int64_t *old)
+{
+    int rc = 0;
+
+    if (m->win == MPI_WIN_NULL)
+        return -CNIO_ERR_NOTSUP;
+    if (MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, m->win) != MPI_SUCCESS)
+        return -CNIO_ERR_MPI;
+    if (MPI_Fetch_and_op(&n, old, MPI_INT64_T, 0, 0, n ? MPI_SUM : MPI_NO_OP, m->win) !=
+        MPI_SUCCESS)
+        rc = -CNIO_ERR_MPI;
+    if (MPI_Win_unlock(0, m->win) != MPI_SUCCESS)
+        rc = -CNIO_ERR_MPI;
+    return rc;
+}
+
+int mpiio__shared_set(struct mpiio_file *m, int64_t v)
+{
+    int rc = 0;
+
+    if (m->win == MPI_WIN_NULL)
+        return cnio__coll_agree(m->fh->comm, 0);
+    /* Every rank's earlier shared-pointer accesses are complete before rank 0 writes. */
+    rc = cnio__coll_agree(m->fh->comm, v < 0 ? -CNIO_ERR_INVAL : 0);
+    if (rc == 0 && m->fh->rank == 0) {
+        if (MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, m->win) != MPI_SUCCESS)
+            rc = -CNIO_ERR_MPI;
+        else if (MPI_Put(&v, 1, MPI_INT64_T, 0, 0, 1, MPI_INT64_T, m->win) != MPI_SUCCESS)
+            rc = -CNIO_ERR_MPI;
+        if (MPI_Win_unlock(0, m->win) != MPI_SUCCESS)
+            rc = -CNIO_ERR_MPI;
+    }
+    return cnio__coll_agree(m->fh->comm, rc);
+}
+
+/*
+ * The atomic-mode mutex: the window's exclusive lock on rank 0, held around one
+ * independent access. An exclusive lock epoch excludes every other lock epoch on the same
+ * target, so conflicting accesses by the file's ranks are serialized. A no-op fetch
+ * inside makes the lock be taken now even by an implementation that takes locks lazily.
+ */
+int mpiio__lock(struct mpiio_file *m)
+{
+    int64_t dummy = 0, out;
+
+    if (!m->atomic)
+        return 0;
+    if (MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, m->win) != MPI_SUCCESS)
+        return -CNIO_ERR_MPI;
+    if (MPI_Fetch_and_op(&dummy, &out, MPI_INT64_T, 0, 0, MPI_NO_OP, m->win) != MPI_SUCCESS ||
+        MPI_Win_flush(0, m->win) != MPI_SUCCESS) {
+        MPI_Win_unlock(0, m->win);
+        return -CNIO_ERR_MPI;
+    }
+    return 0;
+}
+
+void mpiio__unlock(struct mpiio_file *m)
+{
+    if (m->atomic)
+        MPI_Win_unlock(0, m->win);
+}
+
+static int mpiio_amode_check(int amode)
+{
+    if ((amode & MPI_MODE_SEQUENTIAL) && (amode & MPI_MODE_RDWR))
+        return -CNIO_ERR_AMODE;
+    return 0;
+}
+
+/* MPI_MODE_APPEND: both file pointers start at the end (the default view counts bytes). */
+static int mpiio_append(struct mpiio_file *m)
+{
+    MPI_Offset size = 0;
+    int rc = 0;
+
+    if (m->fh->rank == 0)
+        rc = cnio_file_get_size(m->fh, &size);
+    rc = cnio__coll_agree(m->fh->comm, rc);
+    if (rc == 0 && MPI_Bcast(&size, 1, MPI_OFFSET, 0, m->fh->comm) != MPI_SUCCESS)
+        rc = -CNIO_ERR_MPI;
+    if (rc == 0)
+        m->ptr = size;
+    if (rc == 0 && m->win != MPI_WIN_NULL)
+        rc = mpiio__shared_set(m, size);
+    return rc;
+}
+
+MPIIO_API int MPI_File_open(MPI_Comm comm, const char *name, int amode, MPI_Info info,
+                            MPI_File *fh)
+{
+    struct mpiio_file *m;
+    int rc, registered = 0;
+
+    if (!cnio__uri_is_cnio(name))
+        return PMPI_File_open(comm, name, amode, info, fh);
+    if (!fh)
+        return mpiio__raise(NULL, MPI_ERR_ARG);
+    *fh = MPI_FILE_NULL;
+    m = calloc(1, sizeof(*m));
+    if (!m)
+        return mpiio__err(NULL, -CNIO_ERR_NOMEM);
+    m->amode = amode;
+    m->eh = MPI_ERRHANDLER_NULL;
+    rc = mpiio_amode_check(amode);
+    if (rc == 0 && (amode & ~(MPIIO_MODE_PASSED | MPI_MODE_APPEND | MPI_MODE_UNIQUE_OPEN |
+                              MPI_MODE_SEQUENTIAL)))
+        rc = -CNIO_ERR_AMODE;
+    /* Every rank opens, even when its amode is bad, so that all agree in the open. */
+    rc = cnio_file_open(comm, name, rc ? -1 : amode & MPIIO_MODE_PASSED, info, &m->fh);
+    if (rc) {
+        free(m);
+        return mpiio__err(NULL, rc);
+    }
+    mpiio_win_open(m);
+    if (amode & MPI_MODE_APPEND)
+        rc = mpiio_append(m);
+    if (rc == 0)
+        rc = mpiio__eh_default(&m->eh) == MPI_SUCCESS ? 0 : -CNIO_ERR_MPI;
+    if (rc == 0) {
+        registered = mpiio__register(m);
+        rc = cnio__coll_agree(m->fh->comm, registered);
+        registered = registered == 0;
+    }
+    if (rc) {
+        if (m->win != MPI_WIN_NULL)
+            MPI_Win_free(&m->win);
+        cnio_file_close(&m->fh);
+        mpiio__eh_release(&m->eh);
+        if (!registered)        /* else it stays, dead, like a closed file's */
+            free(m);
+        return mpiio__err(NULL, rc);
+    }
+    *fh = mpiio__handle(m);
+    return MPI_SUCCESS;
+}
+
+MPIIO_API int MPI_File_close(MPI_File *fh)
+{
+    struct mpiio_file *m = fh ? mpiio__lookup(*fh) : NULL;
+    int rc, code;
+
+    if (!m)
+        return PMPI_File_close(fh);
+    if (!m->fh)
+        return mpiio__raise(m, MPI_ERR_FILE);
+    if (m->win != MPI_WIN_NULL)
+        MPI_Win_free(&m->win);
+    rc = cnio_file_close(&m->fh);
+    code = mpiio__err(m, rc);
+    mpiio__eh_release(&m->eh);
+    *fh = MPI_FILE_NULL;
+    return code;
+}
+
+MPIIO_API int MPI_File_delete(const char *name, MPI_Info info)
+{
+    if (!cnio__uri_is_cnio(name))
+        return PMPI_File_delete(name, info);
+    return mpiio__err(NULL, cnio_file_delete(name, info));
+}
+
+MPIIO_API int MPI_File_get_size(MPI_File f, MPI_Offset *size)
+{
+    MPIIO_ENTER(m, f, PMPI_File_get_size(f, size));
+    return mpiio__err(m, cnio_file_get_size(m->fh, size));
+}
+
+MPIIO_API int MPI_File_set_size(MPI_File f, MPI_Offset size)
+{
+    MPIIO_ENTER(m, f, PMPI_File_set_size(f, size));
+    if (m->amode & MPI_MODE_SEQUENTIAL)
+        return mpiio__raise(m, MPI_ERR_UNSUPPORTED_OPERATION);
+    return mpiio__err(m, cnio_file_set_size(m->fh, size));
+}
+
+/* Collective: the object grows to at least size bytes (cnio stores no unwritten bytes,
+ * so growing is setting the size; what lies beyond the old end reads as zeros). */
+MPIIO_API int MPI_File_preallocate(MPI_File f, MPI_Offset size)
+{
+    MPI_Offset cur = 0;
+    int rc = 0;
+
+    MPIIO_ENTER(m, f, PMPI_File_preallocate(f, size));
+    if (m->amode & MPI_MODE_SEQUENTIAL)
+        return mpiio__raise(m, MPI_ERR_UNSUPPORTED_OPERATION);
+    if (size < 0)
+        rc = -CNIO_ERR_INVAL;
+    if (rc == 0 && m->fh->rank == 0)
+        rc = cnio_file_get_size(m->fh, &cur);
+    rc = cnio__coll_agree(m->fh->comm, rc);
+    if (rc == 0 && MPI_Bcast(&cur, 1, MPI_OFFSET, 0, m->fh->comm) != MPI_SUCCESS)
+        rc = -CNIO_ERR_MPI;
+    if (rc == 0 && cur < size)
+        rc = cnio_file_set_size(m->fh, size);
+    else if (rc == 0 && (m->amode & MPI_MODE_RDONLY))
+        rc = -CNIO_ERR_AMODE;
+    return mpiio__err(m, rc);
+}
+
+MPIIO_API int MPI_File_sync(MPI_File f)
+{
+    MPIIO_ENTER(m, f, PMPI_File_sync(f));
+    return mpiio__err(m, cnio_file_sync(m->fh));
+}
+
+MPIIO_API int MPI_File_get_info(MPI_File f, MPI_Info *info_used)
+{
+    MPIIO_ENTER(m, f, PMPI_File_get_info(f, info_used));
+    return mpiio__err(m, cnio_file_get_info(m->fh, info_used));
+}
+
+/* Hints that may change on an open file; the others (striping, lanes, transport, key)
+ * were used at open and are ignored here, as MPI-IO lets an implementation do. */
+static const char *const mpiio_mutable_hints[] = {
+    "cb_nodes", "cb_buffer_size", "romio_cb_write", "romio_cb_read", "cnio_cb_direct_min",
+    "cnio_timeout_ms",
+};
+
+static int mpiio_info_apply(struct cnio_hints *h, MPI_Info info)
+{
+    char val[MPI_MAX_INFO_VAL + 1];
+    int flag;
+
+    if (info == MPI_INFO_NULL)
+        return 0;
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(mpiio_mutable_hints); i++) {
+        if (MPI_Info_get(info, mpiio_mutable_hints[i], MPI_MAX_INFO_VAL, val, &flag) !=
+            MPI_SUCCESS)
+            return -CNIO_ERR_MPI;
+        if (flag && cnio__hints_set(h, mpiio_mutable_hints[i], val) < 0)
+            return -CNIO_ERR_HINT;
+    }
+    return 0;
+}
+
+MPIIO_API int MPI_File_set_info(MPI_File f, MPI_Info info)
+{
+    struct cnio_hints h;
+    int rc;
+
+    MPIIO_ENTER(m, f, PMPI_File_set_info(f, info));
+    h = m->fh->hints;
+    rc = cnio__coll_agree(m->fh->comm, mpiio_info_apply(&h, info));
+    if (rc == 0)
+        m->fh->hints = h;
+    return mpiio__err(m, rc);
+}
+
+MPIIO_API int MPI_File_get_amode(MPI_File f, int *amode)
+{
+    MPIIO_ENTER(m, f, PMPI_File_get_amode(f, amode));
+    if (!amode)
+        return mpiio__raise(m, MPI_ERR_ARG);
+    *amode = m->amode;
+    return MPI_SUCCESS;
+}
+
+MPIIO_API int MPI_File_get_group(MPI_File f, MPI_Group *group)
+{
+    MPIIO_ENTER(m, f, PMPI_File_get_group(f, group));
+    if (!group)
+        return mpiio__raise(m, MPI_ERR_ARG);
+    return mpiio__err(m, MPI_Comm_group(m->fh->comm, group) == MPI_SUCCESS ? 0 : -CNIO_ERR_MPI);
+}
+
+MPIIO_API int MPI_File_get_atomicity(MPI_File f, int *flag)
+{
+    MPIIO_ENTER(m, f, PMPI_File_get_atomicity(f, flag));
+    if (!flag)
+        return mpiio__raise(m, MPI_ERR_ARG);
+    *flag = m->atomic;
+    return MPI_SUCCESS;
+}
+
+/* Collective; every rank must pass the same flag. Switching waits for every rank, so no
+ * access of the old mode overlaps one of the new. */
+MPIIO_API int MPI_File_set_atomicity(MPI_File f, int flag)
+{
+    int in[2], out[2], rc = 0;
+
+    MPIIO_ENTER(m, f, PMPI_File_set_atomicity(f, flag));
+    in[0] = !!flag;
+    in[1] = -!!flag;
+    if (MPI_Allreduce(in, out, 2, MPI_INT, MPI_MIN, m->fh->comm) != MPI_SUCCESS)
+        return mpiio__err(m, -CNIO_ERR_MPI);
+    if (out[0] != -out[1])
+        return mpiio__raise(m, MPI_ERR_ARG);
+    if (flag && m->win == MPI_WIN_NULL)
+        rc = -CNIO_ERR_NOTSUP;
+    if (rc == 0)
+        m->atomic = !!flag;
+    return mpiio__err(m, rc);
+}

@@ -1,0 +1,227 @@
+/*
+ * mpiio_ptr.c - views and file pointers: set_view/get_view, get_type_extent,
+ * get_byte_offset, seek/get_position (individual) and seek_shared/get_position_shared.
+ *
+ * Pointers count etypes of the current view, as MPI-IO says; set_view resets both to 0.
+ */
+#include "mpiio.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Data bytes of the view that lie before absolute byte e. Filetype instance k spans
+ * [disp + k * extent + off[0], ... + extent) (view_check guarantees it), so the bytes
+ * before e are those of k whole instances plus the blocks of instance k below e. */
+static int64_t mpiio_view_bytes_before(const struct cnio_view *v, int64_t e)
+{
+    const struct cnio_flat *ft = v->ft;
+    int64_t rel = e - v->disp - ft->off[0], k, base, n;
+
+    if (rel <= 0)
+        return 0;
+    k = rel / ft->extent;
+    base = v->disp + k * ft->extent;
+    n = k * ft->size;
+    for (int64_t j = 0; j < ft->n; j++) {
+        int64_t b = base + ft->off[j];
+
+        if (e <= b)
+            break;
+        n += CNIO_MIN(ft->len[j], e - b);
+    }
+    return n;
+}
+
+int mpiio__eof_etypes(struct mpiio_file *m, int64_t *out)
+{
+    MPI_Offset size;
+    int64_t es = m->fh->view.etype_size;
+    int rc = cnio_file_get_size(m->fh, &size);
+
+    if (rc == 0)
+        *out = (mpiio_view_bytes_before(&m->fh->view, size) + es - 1) / es;
+    return rc;
+}
+
+/* The absolute byte of etype offset `offset` in the view. */
+static int mpiio_byte_offset(struct mpiio_file *m, MPI_Offset offset, MPI_Offset *disp)
+{
+    struct cnio_extent *e = NULL;
+    int64_t n = 0;
+    int rc = cnio__view_map(&m->fh->view, offset, m->fh->view.etype_size, &e, &n);
+
+    if (rc == 0)
+        *disp = n ? e[0].off : m->fh->view.disp;
+    free(e);
+    return rc;
+}
+
+MPIIO_API int MPI_File_set_view(MPI_File f, MPI_Offset disp, MPI_Datatype etype,
+                                MPI_Datatype filetype, const char *datarep, MPI_Info info)
+{
+    int64_t cur;
+    int rc = 0;
+
+    MPIIO_ENTER(m, f, PMPI_File_set_view(f, disp, etype, filetype, datarep, info));
+    if (disp == MPI_DISPLACEMENT_CURRENT) {
+        /* Only in MPI_MODE_SEQUENTIAL: the shared pointer's position, in bytes. */
+        disp = -1;
+        if ((m->amode & MPI_MODE_SEQUENTIAL) && mpiio__shared_add(m, 0, &cur) == 0)
+            rc = mpiio_byte_offset(m, cur, &disp);
+    }
+    if (datarep && strcmp(datarep, "native") != 0)
+        rc = -CNIO_ERR_NOTSUP;
+    rc = cnio__coll_agree(m->fh->comm, rc);
+    if (rc == -CNIO_ERR_NOTSUP)
+        return mpiio__raise(m, MPI_ERR_UNSUPPORTED_DATAREP);
+    rc = cnio_file_set_view(m->fh, rc ? -1 : disp, etype, filetype, datarep, info);
+    if (rc == 0) {
+        m->ptr = 0;
+        rc = mpiio__shared_set(m, 0);
+    }
+    return mpiio__err(m, rc);
+}
+
+static int mpiio_type_out(MPI_Datatype t, MPI_Datatype *out)
+{
+    int ni, na, nd, combiner;
+
+    if (MPI_Type_get_envelope(t, &ni, &na, &nd, &combiner) != MPI_SUCCESS)
+        return -CNIO_ERR_MPI;
+    if (combiner == MPI_COMBINER_NAMED) {
+        *out = t;
+        return 0;
+    }
+    return MPI_Type_dup(t, out) == MPI_SUCCESS ? 0 : -CNIO_ERR_MPI;
+}
+
+/* Derived etype/filetype come back as new duplicates (the caller frees them), predefined
+ * ones as they are, as MPI_File_get_view says. */
+MPIIO_API int MPI_File_get_view(MPI_File f, MPI_Offset *disp, MPI_Datatype *etype,
+                                MPI_Datatype *filetype, char *datarep)
+{
+    const struct cnio_view *v;
+    int rc;
+
+    MPIIO_ENTER(m, f, PMPI_File_get_view(f, disp, etype, filetype, datarep));
+    if (!disp || !etype || !filetype || !datarep)
+        return mpiio__raise(m, MPI_ERR_ARG);
+    v = &m->fh->view;
+    rc = mpiio_type_out(v->etype, etype);
+    if (rc == 0) {
+        rc = mpiio_type_out(v->filetype, filetype);
+        if (rc && *etype != v->etype)
+            MPI_Type_free(etype);
+    }
+    if (rc == 0) {
+        *disp = v->disp;
+        strcpy(datarep, "native");
+    }
+    return mpiio__err(m, rc);
+}
+
+MPIIO_API int MPI_File_get_type_extent(MPI_File f, MPI_Datatype datatype, MPI_Aint *extent)
+{
+    MPI_Aint lb;
+
+    MPIIO_ENTER(m, f, PMPI_File_get_type_extent(f, datatype, extent));
+    if (!extent || datatype == MPI_DATATYPE_NULL)
+        return mpiio__raise(m, MPI_ERR_ARG);
+    /* "native": the extent in the file is the extent in memory. */
+    if (MPI_Type_get_extent(datatype, &lb, extent) != MPI_SUCCESS)
+        return mpiio__raise(m, MPI_ERR_TYPE);
+    return MPI_SUCCESS;
+}
+
+MPIIO_API int MPI_File_get_byte_offset(MPI_File f, MPI_Offset offset, MPI_Offset *disp)
+{
+    MPIIO_ENTER(m, f, PMPI_File_get_byte_offset(f, offset, disp));
+    if (!disp || offset < 0)
+        return mpiio__raise(m, MPI_ERR_ARG);
+    return mpiio__err(m, mpiio_byte_offset(m, offset, disp));
+}
+
+/* The pointer whence and offset give, from the current position cur. */
+static int mpiio_seek_target(struct mpiio_file *m, MPI_Offset offset, int whence,
+                             int64_t cur, int64_t *out)
+{
+    int64_t eof = 0;
+    int rc = 0;
+
+    if (whence == MPI_SEEK_SET)
+        *out = offset;
+    else if (whence == MPI_SEEK_CUR)
+        *out = cur + offset;
+    else if (whence == MPI_SEEK_END && (rc = mpiio__eof_etypes(m, &eof)) == 0)
+        *out = eof + offset;
+    else if (rc == 0)
+        rc = -CNIO_ERR_INVAL;
+    if (rc == 0 && *out < 0)
+        rc = -CNIO_ERR_INVAL;
+    return rc;
+}
+
+MPIIO_API int MPI_File_seek(MPI_File f, MPI_Offset offset, int whence)
+{
+    int64_t to;
+    int rc;
+
+    MPIIO_ENTER(m, f, PMPI_File_seek(f, offset, whence));
+    if (m->amode & MPI_MODE_SEQUENTIAL)
+        return mpiio__raise(m, MPI_ERR_UNSUPPORTED_OPERATION);
+    rc = mpiio_seek_target(m, offset, whence, m->ptr, &to);
+    if (rc == 0)
+        m->ptr = to;
+    return mpiio__err(m, rc);
+}
+
+MPIIO_API int MPI_File_get_position(MPI_File f, MPI_Offset *offset)
+{
+    MPIIO_ENTER(m, f, PMPI_File_get_position(f, offset));
+    if (m->amode & MPI_MODE_SEQUENTIAL)
+        return mpiio__raise(m, MPI_ERR_UNSUPPORTED_OPERATION);
+    if (!offset)
+        return mpiio__raise(m, MPI_ERR_ARG);
+    *offset = m->ptr;
+    return MPI_SUCCESS;
+}
+
+/* Collective; every rank passes the same offset and whence. */
+MPIIO_API int MPI_File_seek_shared(MPI_File f, MPI_Offset offset, int whence)
+{
+    int64_t in[4] = { offset, whence, -offset, -whence }, out[4], cur = 0, to = 0;
+    int rc = 0;
+
+    MPIIO_ENTER(m, f, PMPI_File_seek_shared(f, offset, whence));
+    if (m->win == MPI_WIN_NULL)
+        rc = -CNIO_ERR_NOTSUP;
+    else if (MPI_Allreduce(in, out, 4, MPI_INT64_T, MPI_MIN, m->fh->comm) != MPI_SUCCESS)
+        rc = -CNIO_ERR_MPI;
+    else if (out[0] != -out[2] || out[1] != -out[3])
+        return mpiio__raise(m, MPI_ERR_ARG);
+    /* Rank 0 computes the target once every rank's earlier accesses are done. */
+    rc = cnio__coll_agree(m->fh->comm, rc);
+    if (rc == 0 && m->fh->rank == 0) {
+        rc = mpiio__shared_add(m, 0, &cur);
+        if (rc == 0)
+            rc = mpiio_seek_target(m, offset, whence, cur, &to);
+    }
+    rc = cnio__coll_agree(m->fh->comm, rc);
+    if (rc == 0)
+        rc = mpiio__shared_set(m, to);
+    return mpiio__err(m, rc);
+}
+
+MPIIO_API int MPI_File_get_position_shared(MPI_File f, MPI_Offset *offset)
+{
+    int64_t cur = 0;
+    int rc;
+
+    MPIIO_ENTER(m, f, PMPI_File_get_position_shared(f, offset));
+    if (!offset)
+        return mpiio__raise(m, MPI_ERR_ARG);
+    rc = mpiio__shared_add(m, 0, &cur);
+    if (rc == 0)
+        *offset = cur;
+    return mpiio__err(m, rc);
+}

@@ -1,0 +1,169 @@
+/*
+ * check_mpiio_err.c - error mapping through the MPI-IO interposition (run preloaded under
+ * mpirun): a missing object, MPI_MODE_EXCL on an existing one, a wrong key, and a server
+ * killed in the middle of collective writes and reads. Every rank must see the same
+ * MPI error class, MPI_Error_string must give cnio's text, and nothing may hang.
+ */
+#include "fixture.h"
+
+#include <mpi.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int rank, nranks, failures;
+
+static void expect(const char *what, int rc, int want_class)
+{
+    char text[MPI_MAX_ERROR_STRING] = "";
+    int c = -1, len = 0, *all = malloc(sizeof(int) * (size_t)nranks), same = 1;
+
+    MPI_Error_class(rc, &c);
+    MPI_Error_string(rc, text, &len);
+    MPI_Allgather(&c, 1, MPI_INT, all, 1, MPI_INT, MPI_COMM_WORLD);
+    for (int r = 0; r < nranks; r++)
+        same &= all[r] == c;
+    if (c != want_class || !same || !strstr(text, "cnio: ")) {
+        fprintf(stderr, "check_mpiio_err: rank %d, %s: class %d (want %d), same on all %d, "
+                "text '%s'\n", rank, what, c, want_class, same, text);
+        failures++;
+    } else if (rank == 0) {
+        printf("%s: class %d on every rank: %s\n", what, c, text);
+    }
+    free(all);
+}
+
+static void test_open_errors(const struct fx *f)
+{
+    char uri[700], bad_key[PATH_MAX];
+    MPI_File fh;
+    MPI_Info info;
+    FILE *k;
+    int rc;
+
+    snprintf(uri, sizeof(uri), "cnio://%s/err/missing.dat", f->hosts);
+    rc = MPI_File_open(MPI_COMM_WORLD, uri, MPI_MODE_RDONLY, MPI_INFO_NULL, &fh);
+    expect("missing object", rc, MPI_ERR_NO_SUCH_FILE);
+    snprintf(uri, sizeof(uri), "cnio://%s/err/exists.dat", f->hosts);
+    rc = MPI_File_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR, MPI_INFO_NULL, &fh);
+    if (rc == MPI_SUCCESS)
+        MPI_File_close(&fh);
+    rc = MPI_File_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_EXCL | MPI_MODE_RDWR,
+                       MPI_INFO_NULL, &fh);
+    expect("MPI_MODE_EXCL on an existing object", rc, MPI_ERR_FILE_EXISTS);
+    /* A well-formed key that is not the servers'. */
+    snprintf(bad_key, sizeof(bad_key), "%s/wrong.key", f->dir);
+    if (rank == 0 && (k = fopen(bad_key, "w"))) {
+        fputs("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n", k);
+        fclose(k);
+        chmod(bad_key, 0600);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "cnio_key_file", bad_key);
+    rc = MPI_File_open(MPI_COMM_WORLD, uri, MPI_MODE_RDWR, info, &fh);
+    expect("wrong key", rc, MPI_ERR_ACCESS);
+    MPI_Info_free(&info);
+}
+
+/* Collective writes (or reads) in a loop while rank 0's child kills one server. */
+static void test_server_killed(int reading)
+{
+    enum { MB8 = 8 << 20 };
+    struct fx f2;
+    char uri[700], hosts[512];
+    char *buf = malloc(MB8);
+    pid_t victim = 0, killer = -1;
+    MPI_File fh;
+    double t0;
+    int rc = 0, crc;
+
+    if (rank == 0 && fx_start(&f2, 2, NULL) != 0)
+        MPI_Abort(MPI_COMM_WORLD, 99);
+    if (rank == 0) {
+        snprintf(hosts, sizeof(hosts), "%s", f2.hosts);
+        victim = f2.pid[1];
+    }
+    MPI_Bcast(hosts, sizeof(hosts), MPI_CHAR, 0, MPI_COMM_WORLD);
+    snprintf(uri, sizeof(uri), "cnio://%s/victim.dat?stripe_unit=256K&timeout_ms=5000", hosts);
+    fx_fill(buf, MB8, (uint64_t)rank + 1);
+    MPI_File_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR, MPI_INFO_NULL, &fh);
+    if (reading)
+        MPI_File_write_at_all(fh, (MPI_Offset)rank * MB8, buf, MB8, MPI_BYTE, MPI_STATUS_IGNORE);
+    if (rank == 0) {
+        killer = fork();
+        if (killer == 0) {
+            usleep(300000);
+            kill(victim, SIGKILL);
+            _exit(0);
+        }
+    }
+    t0 = MPI_Wtime();
+    for (int it = 0; it < 5000 && rc == MPI_SUCCESS && MPI_Wtime() - t0 < 60; it++) {
+        MPI_Offset off = reading ? (MPI_Offset)rank * MB8 : ((MPI_Offset)it * nranks + rank) * MB8;
+
+        rc = reading ? MPI_File_read_at_all(fh, off, buf, MB8, MPI_BYTE, MPI_STATUS_IGNORE)
+                     : MPI_File_write_at_all(fh, off, buf, MB8, MPI_BYTE, MPI_STATUS_IGNORE);
+    }
+    expect(reading ? "server killed during read_at_all" : "server killed during write_at_all",
+           rc, MPI_ERR_IO);
+    if (MPI_Wtime() - t0 > 40) {
+        fprintf(stderr, "check_mpiio_err: the failure took %.1f s\n", MPI_Wtime() - t0);
+        failures++;
+    }
+    crc = MPI_File_close(&fh);
+    {
+        int c, lo, hi;
+
+        MPI_Error_class(crc, &c);
+        MPI_Allreduce(&c, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+        MPI_Allreduce(&c, &hi, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        if (lo != hi || fh != MPI_FILE_NULL) {
+            fprintf(stderr, "check_mpiio_err: close after the failure: classes %d..%d\n", lo, hi);
+            failures++;
+        }
+    }
+    if (rank == 0) {
+        waitpid(killer, NULL, 0);
+        fx_stop(&f2);
+    }
+    free(buf);
+}
+
+int main(int argc, char **argv)
+{
+    static struct fx fx;
+    char key[PATH_MAX] = "", dir[128] = "", hosts[512] = "";
+    int any;
+
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+    if (rank == 0) {
+        if (fx_start(&fx, 2, NULL) != 0)
+            MPI_Abort(MPI_COMM_WORLD, 99);
+        snprintf(key, sizeof(key), "%s", fx.key);
+        snprintf(dir, sizeof(dir), "%s", fx.dir);
+        snprintf(hosts, sizeof(hosts), "%s", fx.hosts);
+    }
+    MPI_Bcast(key, sizeof(key), MPI_CHAR, 0, MPI_COMM_WORLD);
+    MPI_Bcast(dir, sizeof(dir), MPI_CHAR, 0, MPI_COMM_WORLD);
+    MPI_Bcast(hosts, sizeof(hosts), MPI_CHAR, 0, MPI_COMM_WORLD);
+    if (rank != 0) {
+        snprintf(fx.dir, sizeof(fx.dir), "%s", dir);
+        snprintf(fx.hosts, sizeof(fx.hosts), "%s", hosts);
+    }
+    setenv("CNIO_KEY_FILE", key, 1);
+    test_open_errors(&fx);
+    test_server_killed(0);
+    test_server_killed(1);
+    MPI_Allreduce(&failures, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (rank == 0)
+        fx_stop(&fx);
+    MPI_Finalize();
+    return any ? 1 : 0;
+}
