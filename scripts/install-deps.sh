@@ -12,7 +12,7 @@ pkgs=(
   check libssl-dev libisal-dev libfabric-dev libhdf5-openmpi-dev
   valgrind iproute2 procps psmisc
   python3-h5py-mpi python3-mpi4py libpnetcdf-dev pnetcdf-bin hdf5-tools
-  libpmix-dev redis-server redis-tools curl iperf3 socat clang libclang-rt-14-dev
+  libpmix-dev redis-server redis-tools curl iperf3 socat iptables clang libclang-rt-14-dev
 )
 bench_pkgs=(
   globus-gridftp-server-progs globus-gass-copy-progs gnuplot-nox

@@ -56,6 +56,10 @@ int cli_stat(int argc, char **argv);
 int cli_rm(int argc, char **argv);
 int cli_keygen(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+/* `cnio run [--sockets] [--mpiio] PROGRAM [ARGS]`: execs PROGRAM; returns only on failure. */
 int cli_run(int argc, char **argv);
+/* Sets up the environment of `cnio run --sockets` (proxy, LD_PRELOAD); on failure says
+ * why on stderr and leaves the program to run without the proxy. */
+void cli_run_sockets(void);
 
 #endif /* CNIO_CLI_H */

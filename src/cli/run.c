@@ -2,7 +2,9 @@
  * run.c - `cnio run [OPTIONS] [--] PROGRAM [ARGS]`: runs PROGRAM with the MPI-IO
  * interposition preloaded (LD_PRELOAD, prepended to what was there, so that the program
  * and every child it starts get it). No MPI here: the command only sets the environment
- * and execs, so `mpirun -n 64 cnio run ./app` starts 64 ranks of ./app.
+ * and execs, so `mpirun -n 64 cnio run ./app` starts 64 ranks of ./app. With --sockets,
+ * the socket shim for legacy per-rank code instead (run_sockets.c, doc/sockets.md), or
+ * both with --sockets --mpiio.
  *
  * The library is, in this order: $CNIO_MPIIO_LIB; in the build tree beside this binary
  * (libtool's .libs at the top of the build, or beside it); PREFIX/lib beside PREFIX/bin;
@@ -28,6 +30,11 @@ static const char run_usage[] =
     "the MPI library as before. Under a launcher: mpirun -n 64 cnio run ./app ARGS.\n"
     "\n"
     "options:\n"
+    "  --sockets       legacy per-rank socket code: preload the socket shim instead\n"
+    "                  (libcnio_sockets.so) and start or find the job's proxy: names\n"
+    "                  resolved once per job, connection setups admitted per\n"
+    "                  destination, failed destinations fail fast (doc/sockets.md)\n"
+    "  --mpiio         with --sockets: preload the MPI-IO interposition too\n"
     "  -h, --help      this help\n"
     "\n"
     "environment:\n"
@@ -40,6 +47,8 @@ static const char run_usage[] =
 /* What the options asked for. */
 struct run_opts {
     int help;
+    int sockets;
+    int mpiio;
 };
 
 /* One option: its spellings and the flag it sets. Add a row for a new option. */
@@ -48,6 +57,8 @@ static const struct run_opt {
     size_t field;
 } run_table[] = {
     { "-h", "--help", offsetof(struct run_opts, help) },
+    { "--sockets", "--sockets", offsetof(struct run_opts, sockets) },
+    { "--mpiio", "--mpiio", offsetof(struct run_opts, mpiio) },
 };
 
 /* Parses the options; returns the index of PROGRAM in argv, or -1 on bad usage. */
@@ -151,11 +162,15 @@ int cli_run(int argc, char **argv)
         fputs(run_usage, stderr);
         return CLI_EXIT_USAGE;
     }
-    if (run_find_lib(lib) != 0)
-        return CLI_EXIT_FAIL;
-    if (run_preload(lib) != 0) {
-        fprintf(stderr, "cnio run: cannot set LD_PRELOAD: %s\n", strerror(errno));
-        return CLI_EXIT_FAIL;
+    if (o.sockets)
+        cli_run_sockets();
+    if (!o.sockets || o.mpiio) {
+        if (run_find_lib(lib) != 0)
+            return CLI_EXIT_FAIL;
+        if (run_preload(lib) != 0) {
+            fprintf(stderr, "cnio run: cannot set LD_PRELOAD: %s\n", strerror(errno));
+            return CLI_EXIT_FAIL;
+        }
     }
     execvp(argv[prog], argv + prog);
     fprintf(stderr, "cnio run: %s: %s\n", argv[prog], strerror(errno));

@@ -1,0 +1,100 @@
+/*
+ * proxy.h - the job proxy's internals, shared by proxy.c (event loop, clients),
+ * proxy_admit.c (admission per destination) and proxy_names.c (name cache).
+ */
+#ifndef CNIO_PROXY_H
+#define CNIO_PROXY_H
+
+#include "skenv.h"
+#include "skproto.h"
+#include "skwindow.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+enum px_state { PX_IDLE, PX_QUEUED, PX_HOLDING };
+
+struct px_dest;
+
+struct px_client {
+    int fd;
+    int session;              /* sent HELLO: a live application process */
+    int pid, rank;
+    enum px_state state;
+    struct px_dest *dest;     /* when QUEUED or HOLDING */
+    struct px_client *qnext;  /* FIFO of the destination's queue */
+    int64_t since_ms;         /* when queued / admitted */
+    int64_t deadline_ms;      /* the shim's connect deadline */
+    int64_t beat_ms;          /* last heartbeat sent while queued */
+    uint64_t seq;             /* its admission's sequence number (skwindow.h) */
+    int dead;                 /* a send failed: the loop drops it */
+    void *name_wait;          /* the name lookup it waits for (proxy_names.c) */
+    struct px_client *wnext;  /* the other waiters of that lookup */
+    size_t inlen;
+    unsigned char in[CNIO__SKP_MAX];
+};
+
+/* A completed setup still holding its slot for the settle time (see proxy_admit.c). */
+struct px_cool {
+    int64_t at;
+    struct px_cool *next;
+};
+
+struct px_dest {
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    char label[64];
+    struct cnio__skw w;
+    struct px_client *qhead, *qtail;
+    struct px_cool *cool_head;   /* slots still held after their setup, soonest first */
+    unsigned nqueued;
+    uint64_t wait_ms_total, queued_fail;
+    int64_t last_ms;
+    struct px_dest *next;
+};
+
+struct px {
+    struct cnio__sk_conf conf;
+    int64_t beat_ms;          /* heartbeat period: a third of the shim's proxy time-out */
+    struct px_dest *dests;
+    unsigned ndests;
+    uint64_t sessions_total;
+};
+
+/* Sends m to c (non-blocking; a client that cannot take a small reply is dropped by
+ * the caller): 0 or -1. */
+int px_send(struct px_client *c, const struct cnio__skp_msg *m);
+
+/* Admission: handles ADMIT_REQ and DONE from c. 0, or -1 when c must be dropped. */
+int px_admit_request(struct px *px, struct px_client *c, const struct cnio__skp_msg *m,
+                     int64_t now);
+int px_admit_done(struct px *px, struct px_client *c, const struct cnio__skp_msg *m,
+                  int64_t now);
+/* c goes away: leaves its queue, or gives its slot back (outcome unknown). */
+void px_admit_drop(struct px *px, struct px_client *c, int64_t now);
+/* Deadlines and heartbeats of queued clients, expiry of abandoned slots; returns the
+ * ms until the next timer (or 1000). Clients that fail a send are marked fd = -1. */
+int64_t px_admit_tick(struct px *px, int64_t now);
+/* Appends the destinations' counters to buf (text). */
+void px_admit_report(struct px *px, char *buf, size_t cap);
+
+/* Names: starts the resolver threads; 0 or -1. */
+int px_names_start(void);
+/* The fd the loop polls for finished lookups, and what it calls when it is readable. */
+int px_names_fd(void);
+void px_names_ready(struct px *px, int64_t now);
+/* Answers a GAI_REQ or GNI_REQ from c: at once from the cache, or once the lookup it
+ * joins or starts is done. 0, or -1 (drop c: it asked twice at once, or no memory). */
+int px_names_request(struct px *px, struct px_client *c, const struct cnio__skp_msg *req,
+                     int64_t now);
+/* c goes away: it no longer waits for its lookup. */
+void px_names_drop(struct px_client *c);
+/* Heartbeats to processes waiting for lookups; ms until the next one. */
+int64_t px_names_tick(struct px *px, int64_t now);
+void px_names_report(char *buf, size_t cap);
+void px_names_free(void);
+
+int64_t px_now_ms(void);
+
+#endif /* CNIO_PROXY_H */

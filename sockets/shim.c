@@ -1,0 +1,245 @@
+/*
+ * shim.c - libcnio_sockets.so: set-up, the conversation with the job proxy, and the
+ * per-process counters. The interposed calls are in shim_connect.c and shim_names.c;
+ * everything else (socket, send, recv, read, write, poll, epoll, close...) is libc's.
+ *
+ * Each process holds one "session" connection to the proxy (opened at load, kept on a
+ * high fd, close-on-exec) so the proxy knows the job is alive; every request uses a
+ * connection of its own, so threads, forked children and signal handlers never share
+ * one. If the proxy is absent, stops answering within the proxy time-out, or dies, the
+ * library says so once on stderr and passes everything to libc from then on.
+ */
+#include "shim.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+struct shim_real shim_real;
+struct cnio__sk_conf shim_conf;
+struct shim_counters shim_count;
+
+static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
+static struct sockaddr_un shim_addr;
+static int shim_on;          /* atomic: 1 proxy usable */
+static int shim_logged;      /* atomic */
+
+int64_t shim_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void shim_do_init(void)
+{
+    const char *path = getenv("CNIO_SOCKETS_PROXY");
+
+    shim_real.connect = dlsym(RTLD_NEXT, "connect");
+    shim_real.getaddrinfo = dlsym(RTLD_NEXT, "getaddrinfo");
+    shim_real.freeaddrinfo = dlsym(RTLD_NEXT, "freeaddrinfo");
+    shim_real.gethostbyname = dlsym(RTLD_NEXT, "gethostbyname");
+    shim_real.gethostbyname2 = dlsym(RTLD_NEXT, "gethostbyname2");
+    shim_real.getnameinfo = dlsym(RTLD_NEXT, "getnameinfo");
+    cnio__sk_conf_load(&shim_conf);
+    shim_names_init();
+    shim_addr.sun_family = AF_UNIX;
+    if (path && *path && strlen(path) < sizeof(shim_addr.sun_path)) {
+        strcpy(shim_addr.sun_path, path);
+        __atomic_store_n(&shim_on, 1, __ATOMIC_RELEASE);
+    }
+}
+
+void shim_init(void)
+{
+    pthread_once(&shim_once, shim_do_init);
+}
+
+int shim_proxy_on(void)
+{
+    return __atomic_load_n(&shim_on, __ATOMIC_ACQUIRE);
+}
+
+void shim_proxy_failed(const char *what)
+{
+    int e = errno;
+
+    __atomic_store_n(&shim_on, 0, __ATOMIC_RELEASE);
+    SHIM_ADD(fallbacks, 1);
+    if (!__atomic_exchange_n(&shim_logged, 1, __ATOMIC_ACQ_REL)) {
+        char msg[256];
+        int n = snprintf(msg, sizeof(msg),
+                         "cnio-sockets[%ld]: proxy %s (%s); passing everything to libc\n",
+                         (long)getpid(), what, strerror(e));
+
+        (void)!write(2, msg, n > 0 && (size_t)n < sizeof(msg) ? (size_t)n : 0);
+    }
+    errno = e;
+}
+
+void shim_rpc_close(int fd)
+{
+    int e = errno;
+
+    close(fd);
+    errno = e;
+}
+
+/* Waits (bounded, through EINTR) until fd is ready for events; 0, or -1. */
+static int shim_wait(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        struct pollfd p = { .fd = fd, .events = events };
+        int64_t left = deadline - shim_now_ms();
+        int r;
+
+        if (left <= 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        r = poll(&p, 1, (int)left);
+        if (r > 0)
+            return 0;
+        if (r < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+int shim_rpc_open(void)
+{
+    int fd;
+
+    if (!shim_proxy_on())
+        return -1;
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;   /* out of fds: fall back for this call only */
+    if (shim_real.connect(fd, (struct sockaddr *)&shim_addr, sizeof(shim_addr)) < 0) {
+        if (errno == EAGAIN) {   /* the proxy's backlog is full: this call goes to libc */
+            shim_rpc_close(fd);
+            return -1;
+        }
+        shim_proxy_failed("unreachable");
+        shim_rpc_close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int shim_rpc_send(int fd, const struct cnio__skp_msg *m)
+{
+    unsigned char buf[CNIO__SKP_MAX];
+    int n = cnio__skp_encode(m, buf, sizeof(buf));
+    int64_t deadline = shim_now_ms() + shim_conf.proxy_timeout_ms;
+    size_t off = 0;
+
+    if (n < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    while (off < (size_t)n) {
+        ssize_t k = send(fd, buf + off, (size_t)n - off, MSG_NOSIGNAL);
+
+        if (k > 0)
+            off += (size_t)k;
+        else if (k < 0 && errno != EAGAIN && errno != EINTR)
+            return -1;
+        else if (k < 0 && errno == EAGAIN && shim_wait(fd, POLLOUT, deadline) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int shim_rpc_recv(int fd, struct cnio__skp_msg *m)
+{
+    unsigned char buf[CNIO__SKP_MAX];
+    int64_t deadline = shim_now_ms() + shim_conf.proxy_timeout_ms;
+    size_t len = 0;
+    int k;
+
+    /* One message at a time: read the header, then exactly the payload. */
+    while ((k = cnio__skp_parse(buf, len, m)) == 0) {
+        size_t want = CNIO__SKP_HDR;
+        ssize_t r;
+
+        if (len >= CNIO__SKP_HDR) {
+            uint32_t plen;
+
+            memcpy(&plen, buf + 4, 4);
+            want = CNIO__SKP_HDR + plen;
+        }
+        r = recv(fd, buf + len, want - len, 0);
+        if (r > 0)
+            len += (size_t)r;
+        else if (r == 0) {
+            errno = ECONNRESET;
+            return -1;
+        } else if (errno != EAGAIN && errno != EINTR)
+            return -1;
+        else if (errno == EAGAIN && shim_wait(fd, POLLIN, deadline) < 0)
+            return -1;
+    }
+    return k < 0 ? (errno = EPROTO, -1) : 0;
+}
+
+/* Opens the session connection and moves it out of the application's way. */
+static void shim_session(void)
+{
+    struct cnio__skp_msg m = { .type = CNIO__SKP_HELLO };
+    const char *rank = getenv("OMPI_COMM_WORLD_RANK");
+    struct rlimit rl;
+    int fd = shim_rpc_open(), hi = -1;
+
+    if (fd < 0)
+        return;
+    if (!rank)
+        rank = getenv("PMIX_RANK");
+    m.i[0] = (int32_t)getpid();
+    m.i[1] = rank ? atoi(rank) : -1;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 64)
+        hi = fcntl(fd, F_DUPFD_CLOEXEC, (int)(rl.rlim_cur > 1024 ? 1024 : rl.rlim_cur) - 32);
+    if (hi >= 0) {
+        close(fd);
+        fd = hi;
+    }
+    if (shim_rpc_send(fd, &m) < 0) {
+        shim_proxy_failed("not answering");
+        close(fd);
+    }
+    /* fd stays open for the life of the process (and its forked children). */
+}
+
+__attribute__((constructor)) static void shim_load(void)
+{
+    shim_init();
+    shim_session();
+}
+
+__attribute__((destructor)) static void shim_unload(void)
+{
+    char msg[512];
+    const char *rank = getenv("OMPI_COMM_WORLD_RANK");
+    int n;
+
+    if (!shim_conf.stats)
+        return;
+    n = snprintf(msg, sizeof(msg),
+                 "cnio-sockets: rank %s pid %ld: connects %llu managed %llu failed_fast %llu "
+                 "admission_wait_ms %llu names %llu (from proxy %llu) fallbacks %llu\n",
+                 rank ? rank : "-", (long)getpid(), (unsigned long long)shim_count.connects,
+                 (unsigned long long)shim_count.managed, (unsigned long long)shim_count.failed_fast,
+                 (unsigned long long)shim_count.admit_wait_ms, (unsigned long long)shim_count.names,
+                 (unsigned long long)shim_count.names_proxy,
+                 (unsigned long long)shim_count.fallbacks);
+    (void)!write(2, msg, n > 0 && (size_t)n < sizeof(msg) ? (size_t)n : 0);
+}

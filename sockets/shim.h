@@ -1,0 +1,68 @@
+/*
+ * shim.h - internals of libcnio_sockets.so shared by shim.c (set-up, the conversation
+ * with the proxy, counters), shim_connect.c (connect) and shim_names.c (name lookups).
+ * Nothing here is exported: the library exports only the libc names it interposes.
+ */
+#ifndef CNIO_SHIM_H
+#define CNIO_SHIM_H
+
+#include "skenv.h"
+#include "skproto.h"
+#include "skwindow.h"
+
+#include <netdb.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+
+/* The libc functions underneath (dlsym RTLD_NEXT), resolved by shim_init. */
+struct shim_real {
+    int (*connect)(int, const struct sockaddr *, socklen_t);
+    int (*getaddrinfo)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+    void (*freeaddrinfo)(struct addrinfo *);
+    struct hostent *(*gethostbyname)(const char *);
+    struct hostent *(*gethostbyname2)(const char *, int);
+    int (*getnameinfo)(const struct sockaddr *, socklen_t, char *, socklen_t, char *,
+                       socklen_t, int);
+};
+
+extern struct shim_real shim_real;
+extern struct cnio__sk_conf shim_conf;
+
+/* Counters printed at exit with CNIO_STATS=1 (updated atomically). */
+struct shim_counters {
+    uint64_t connects, managed, failed_fast, fallbacks, admit_wait_ms, names, names_proxy;
+};
+extern struct shim_counters shim_count;
+
+/* Resolves the real functions and reads the knobs, once; safe from any thread. */
+void shim_init(void);
+
+/* Registers the name module's fork handlers (from shim_init). */
+void shim_names_init(void);
+
+/* 1 while a proxy is configured and has not failed us. */
+int shim_proxy_on(void);
+
+/* Notes that the proxy failed (what: why), logs once, and turns the proxy off for the
+ * rest of this process: everything then goes to libc. */
+void shim_proxy_failed(const char *what);
+
+/*
+ * One conversation with the proxy: a fresh connection (non-blocking, close-on-exec).
+ * Returns the fd, or -1 (the proxy is unreachable: the caller falls back to libc).
+ */
+int shim_rpc_open(void);
+/* Sends m; 0, or -1. Bounded by the proxy time-out. */
+int shim_rpc_send(int fd, const struct cnio__skp_msg *m);
+/* Receives the next message into *m, waiting at most the proxy time-out; 0, or -1. */
+int shim_rpc_recv(int fd, struct cnio__skp_msg *m);
+/* Closes fd keeping errno. */
+void shim_rpc_close(int fd);
+
+int64_t shim_now_ms(void);
+
+#define SHIM_ADD(field, v) __atomic_add_fetch(&shim_count.field, (v), __ATOMIC_RELAXED)
+
+#endif /* CNIO_SHIM_H */

@@ -1,0 +1,242 @@
+/*
+ * shim_connect.c - connect() for managed destinations: TCP to a remote address (or any
+ * address with CNIO_SOCKETS_MANAGE=all). The proxy admits the setup (or fails it at once
+ * when the destination is known to be down), the process connects directly, and
+ * reports how it went. Unmanaged connects, and every connect while the proxy is off,
+ * go straight to libc.
+ *
+ * Blocking sockets: the kernel's connect runs with O_NONBLOCK set for the call, and the
+ * shim waits for it with poll until the connect deadline (CNIO_SOCKETS_CONNECT_TIMEOUT_MS,
+ * admission wait included, or the socket's SO_SNDTIMEO if shorter, as the kernel does);
+ * past the deadline the attempt is aborted (connect AF_UNSPEC) and connect fails with
+ * ETIMEDOUT. A signal during the wait: if every installed handler has SA_RESTART (and no
+ * SO_SNDTIMEO is set), the wait goes on as the kernel's restarted connect would; else
+ * connect fails with EINTR and the setup goes on in the background, as POSIX says.
+ *
+ * Non-blocking sockets: admission is taken before the kernel's connect, which then
+ * returns at once; EINPROGRESS is reported as such (the proxy keeps the slot for the
+ * destination's usual setup time: the window paces non-blocking setups but does not
+ * adapt to them), and failure knowledge applies to them too.
+ */
+#include "shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+static int shim_is_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+        return IN6_IS_ADDR_LOOPBACK(a)
+               || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+}
+
+static int shim_managed(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    int type = 0;
+    socklen_t tl = sizeof(type);
+
+    if (shim_conf.manage == CNIO__SK_MANAGE_NONE || !shim_proxy_on() || !sa
+        || !cnio__skp_inet_ok(sa, len))
+        return 0;
+    if (shim_conf.manage == CNIO__SK_MANAGE_REMOTE && shim_is_loopback(sa))
+        return 0;
+    return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_STREAM;
+}
+
+/* 1 when a signal that interrupted us must interrupt connect too (see above). */
+static int shim_eintr_returns(void)
+{
+    for (int s = 1; s < SIGRTMAX; s++) {
+        struct sigaction sa;
+
+        if (s == SIGKILL || s == SIGSTOP || sigaction(s, NULL, &sa) < 0)
+            continue;
+        if (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN && !(sa.sa_flags & SA_RESTART))
+            return 1;
+    }
+    return 0;
+}
+
+static int shim_outcome(int rc, int err, int64_t ms)
+{
+    if (rc == 0)
+        return ms > shim_conf.slow_ms ? CNIO__SKW_SLOW : CNIO__SKW_PROMPT;
+    switch (err) {
+    case ECONNREFUSED:
+        return CNIO__SKW_REFUSED;
+    case ETIMEDOUT:
+        return CNIO__SKW_TIMEDOUT;
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+        return CNIO__SKW_UNREACH;
+    default:
+        return CNIO__SKW_UNKNOWN;
+    }
+}
+
+/* Waits for the in-progress setup on fd until deadline; -1/errno as connect would. */
+static int shim_wait_connected(int fd, int64_t deadline, int app_timeo)
+{
+    for (;;) {
+        struct pollfd p = { .fd = fd, .events = POLLOUT };
+        int64_t left = deadline - shim_now_ms();
+        int r, err = 0;
+        socklen_t el = sizeof(err);
+
+        r = left > 0 ? poll(&p, 1, (int)left) : 0;
+        if (r < 0 && errno == EINTR) {
+            if (app_timeo || shim_eintr_returns())
+                return -1;
+            continue;
+        }
+        if (r < 0)
+            return -1;
+        if (r == 0) {
+            struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+
+            if (app_timeo) {   /* the application's own SO_SNDTIMEO: as the kernel */
+                errno = EINPROGRESS;
+                return -1;
+            }
+            shim_real.connect(fd, &unspec, sizeof(unspec));
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+            return -1;
+        if (err) {
+            errno = err;
+            return -1;
+        }
+        return 0;
+    }
+}
+
+/* The kernel's connect on a blocking socket, bounded by deadline. */
+static int shim_connect_blocking(int fd, const struct sockaddr *sa, socklen_t len, int flags,
+                                 int64_t deadline)
+{
+    struct timeval tv = { 0, 0 };
+    socklen_t tl = sizeof(tv);
+    int64_t app_ms;
+    int rc, e;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &tl) == 0 && (tv.tv_sec || tv.tv_usec)) {
+        app_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+        if (shim_now_ms() + app_ms < deadline)
+            deadline = shim_now_ms() + app_ms;
+        else
+            tv.tv_sec = tv.tv_usec = 0;
+    }
+    if (fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        return shim_real.connect(fd, sa, len);
+    rc = shim_real.connect(fd, sa, len);
+    if (rc < 0 && errno == EINPROGRESS) {
+        rc = shim_wait_connected(fd, deadline, tv.tv_sec || tv.tv_usec);
+        /* Once more, as a blocking connect would have: moves the socket to the
+         * connected state, so that a later connect() says EISCONN. */
+        if (rc == 0)
+            shim_real.connect(fd, sa, len);
+    }
+    e = errno;
+    fcntl(fd, F_SETFL, flags);
+    errno = e;
+    return rc;
+}
+
+/* Asks for admission: 0 go, -1 with errno (the destination failed: fail fast), or -2
+ * (the proxy failed us: fall back to libc). */
+static int shim_admit(int rpc, const struct sockaddr *sa, socklen_t len, int nonblock,
+                      int64_t deadline)
+{
+    struct cnio__skp_msg m = { .type = CNIO__SKP_ADMIT_REQ };
+
+    m.salen = len;
+    memcpy(&m.sa, sa, len);
+    m.i[0] = (int32_t)(deadline - shim_now_ms());
+    m.i[1] = nonblock;
+    if (shim_rpc_send(rpc, &m) < 0)
+        return -2;
+    for (;;) {
+        if (shim_rpc_recv(rpc, &m) < 0 || m.type != CNIO__SKP_ADMIT_REP)
+            return -2;
+        if (m.i[0] == CNIO__SKP_GO)
+            return 0;
+        if (m.i[0] == CNIO__SKP_FAIL) {
+            errno = m.i[1] > 0 ? m.i[1] : ECONNABORTED;
+            return -1;
+        }
+    }
+}
+
+static void shim_report(int rpc, int rc, int err, int64_t start)
+{
+    struct cnio__skp_msg m = { .type = CNIO__SKP_DONE };
+    int64_t ms = shim_now_ms() - start;
+
+    m.i[0] = shim_outcome(rc, err, ms);
+    if (rc < 0 && err == EINPROGRESS)
+        m.i[0] = CNIO__SKW_INPROGRESS;
+    m.i[1] = (int32_t)ms;
+    m.i[2] = err;
+    shim_rpc_send(rpc, &m);
+}
+
+static int shim_connect_managed(int fd, const struct sockaddr *sa, socklen_t len, int flags)
+{
+    int64_t t0 = shim_now_ms(), deadline = t0 + shim_conf.connect_timeout_ms, t1;
+    int nonblock = !!(flags & O_NONBLOCK), rpc = shim_rpc_open(), rc, e;
+
+    if (rpc < 0)
+        return shim_real.connect(fd, sa, len);
+    rc = shim_admit(rpc, sa, len, nonblock, deadline);
+    t1 = shim_now_ms();
+    SHIM_ADD(admit_wait_ms, (uint64_t)(t1 - t0));
+    if (rc == -2) {
+        shim_proxy_failed("stopped answering");
+        shim_rpc_close(rpc);
+        return shim_real.connect(fd, sa, len);
+    }
+    if (rc == -1) {
+        SHIM_ADD(failed_fast, 1);
+        shim_rpc_close(rpc);
+        return -1;
+    }
+    SHIM_ADD(managed, 1);
+    if (nonblock)
+        rc = shim_real.connect(fd, sa, len);
+    else
+        rc = shim_connect_blocking(fd, sa, len, flags, deadline);
+    e = rc < 0 ? errno : 0;
+    shim_report(rpc, rc, e, t1);
+    shim_rpc_close(rpc);
+    if (rc < 0)
+        errno = e;
+    return rc;
+}
+
+SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    int flags, saved = errno, rc;
+
+    shim_init();
+    SHIM_ADD(connects, 1);
+    if (!shim_managed(fd, sa, len) || (flags = fcntl(fd, F_GETFL)) < 0) {
+        errno = saved;
+        return shim_real.connect(fd, sa, len);
+    }
+    rc = shim_connect_managed(fd, sa, len, flags);
+    if (rc == 0)
+        errno = saved;
+    return rc;
+}

@@ -1,0 +1,285 @@
+/*
+ * shim_names.c - getaddrinfo, freeaddrinfo, gethostbyname, gethostbyname2 and
+ * getnameinfo answered by the proxy's job-wide cache. Questions the resolver would not
+ * be asked anyway (numeric hosts, AI_NUMERICHOST, NI_NUMERICHOST, no host wanted) and
+ * every question while the proxy is off go to libc directly; so does a question the
+ * protocol cannot carry (names over 4000 bytes, services over 63).
+ *
+ * Answers from the proxy are allocated here in one block per answer and remembered, so
+ * that freeaddrinfo frees ours and hands libc's back to libc. gethostbyname* return a
+ * per-thread static hostent (glibc's is per-process), without aliases.
+ */
+#include "shim.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct shim_ai_block {
+    struct shim_ai_block *next;
+    struct addrinfo *head;
+};
+
+static pthread_mutex_t shim_ai_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shim_ai_block *shim_ai_blocks;
+
+/* A fork while another thread holds the lock must not leave the child's copy locked. */
+static void shim_ai_prepare(void)
+{
+    pthread_mutex_lock(&shim_ai_lock);
+}
+
+static void shim_ai_release(void)
+{
+    pthread_mutex_unlock(&shim_ai_lock);
+}
+
+void shim_names_init(void)
+{
+    pthread_atfork(shim_ai_prepare, shim_ai_release, shim_ai_release);
+}
+
+static int shim_numeric(const char *node)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+
+    return inet_pton(AF_INET, node, buf) == 1 || inet_pton(AF_INET6, node, buf) == 1;
+}
+
+/* The longest the shim waits for one lookup at the proxy (heartbeats included) before
+ * asking libc itself. */
+#define SHIM_NAME_WAIT_MS 30000
+
+/* One question: 0 with *m the answer, or -1 (ask libc instead). While the proxy's
+ * resolver works on it, the proxy sends heartbeats (a third of the proxy time-out). */
+static int shim_ask(struct cnio__skp_msg *m, int want)
+{
+    int64_t end = shim_now_ms() + SHIM_NAME_WAIT_MS;
+    int fd = shim_rpc_open();
+
+    if (fd < 0)
+        return -1;
+    if (shim_rpc_send(fd, m) < 0)
+        goto failed;
+    for (;;) {
+        if (shim_rpc_recv(fd, m) < 0)
+            goto failed;
+        if (m->type == want)
+            break;
+        if (m->type != CNIO__SKP_ADMIT_REP || m->i[0] != CNIO__SKP_QUEUED)
+            goto failed;
+        if (shim_now_ms() > end) {   /* the proxy lives, its resolver is stuck */
+            shim_rpc_close(fd);
+            return -1;
+        }
+    }
+    shim_rpc_close(fd);
+    SHIM_ADD(names_proxy, 1);
+    return 0;
+failed:
+    shim_proxy_failed("stopped answering");
+    shim_rpc_close(fd);
+    return -1;
+}
+
+/* Builds a getaddrinfo result from the proxy's answer; NULL when out of memory. */
+static struct addrinfo *shim_ai_build(const struct cnio__skp_msg *m)
+{
+    size_t canon = m->i[2] ? strlen(m->name) + 1 : 0;
+    size_t one = sizeof(struct addrinfo) + sizeof(struct sockaddr_storage);
+    struct shim_ai_block *b = calloc(1, sizeof(*b) + m->nai * one + canon);
+    unsigned char *p;
+
+    if (!b)
+        return NULL;
+    p = (unsigned char *)(b + 1);
+    for (uint32_t k = 0; k < m->nai; k++) {
+        struct addrinfo *a = (struct addrinfo *)(p + k * one);
+
+        a->ai_family = m->ai[k].family;
+        a->ai_socktype = m->ai[k].socktype;
+        a->ai_protocol = m->ai[k].protocol;
+        a->ai_addrlen = m->ai[k].addrlen;
+        a->ai_addr = (struct sockaddr *)(a + 1);
+        memcpy(a->ai_addr, &m->ai[k].addr, m->ai[k].addrlen);
+        a->ai_next = k + 1 < m->nai ? (struct addrinfo *)(p + (k + 1) * one) : NULL;
+    }
+    b->head = (struct addrinfo *)p;
+    if (canon) {
+        b->head->ai_canonname = (char *)(p + m->nai * one);
+        memcpy(b->head->ai_canonname, m->name, canon);
+    }
+    pthread_mutex_lock(&shim_ai_lock);
+    b->next = shim_ai_blocks;
+    shim_ai_blocks = b;
+    pthread_mutex_unlock(&shim_ai_lock);
+    return b->head;
+}
+
+SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                            struct addrinfo **res)
+{
+    struct cnio__skp_msg m = { .type = CNIO__SKP_GAI_REQ };
+    struct addrinfo def = { .ai_flags = AI_V4MAPPED | AI_ADDRCONFIG };
+    int e = errno;
+
+    shim_init();
+    SHIM_ADD(names, 1);
+    if (!hints)
+        hints = &def;
+    if (!shim_conf.names || !shim_proxy_on() || !node || !res || (hints->ai_flags & AI_NUMERICHOST)
+        || strlen(node) > CNIO__SKP_NAME_MAX || (service && strlen(service) > CNIO__SKP_SERV_MAX)
+        || shim_numeric(node))
+        return shim_real.getaddrinfo(node, service, hints == &def ? NULL : hints, res);
+    strcpy(m.name, node);
+    if (service)
+        strcpy(m.serv, service);
+    m.i[0] = hints->ai_flags;
+    m.i[1] = hints->ai_family;
+    m.i[2] = hints->ai_socktype;
+    m.i[3] = hints->ai_protocol;
+    m.i[4] = service != NULL;
+    if (shim_ask(&m, CNIO__SKP_GAI_REP) < 0)
+        return shim_real.getaddrinfo(node, service, hints == &def ? NULL : hints, res);
+    if (m.i[0]) {
+        errno = m.i[0] == EAI_SYSTEM ? m.i[1] : e;
+        return m.i[0];
+    }
+    if (m.nai == 0)
+        return EAI_NONAME;
+    *res = shim_ai_build(&m);
+    errno = e;
+    return *res ? 0 : EAI_MEMORY;
+}
+
+SHIM_EXPORT void freeaddrinfo(struct addrinfo *ai)
+{
+    struct shim_ai_block **pp, *b = NULL;
+
+    shim_init();
+    pthread_mutex_lock(&shim_ai_lock);
+    for (pp = &shim_ai_blocks; *pp; pp = &(*pp)->next)
+        if ((*pp)->head == ai) {
+            b = *pp;
+            *pp = b->next;
+            break;
+        }
+    pthread_mutex_unlock(&shim_ai_lock);
+    if (b)
+        free(b);
+    else
+        shim_real.freeaddrinfo(ai);
+}
+
+struct shim_hostent {
+    struct hostent h;
+    char *addrs[CNIO__SKP_MAX_AI + 1];
+    char *aliases[1];
+    char name[CNIO__SKP_NAME_MAX + 1];
+    struct in6_addr data[CNIO__SKP_MAX_AI];
+};
+
+static __thread struct shim_hostent shim_he;
+
+/* gethostbyname2 through the proxy: the answer, NULL with h_errno, or -1 via *fallback. */
+static struct hostent *shim_hostent(const char *name, int af, int *fallback)
+{
+    struct cnio__skp_msg m = { .type = CNIO__SKP_GAI_REQ };
+    struct shim_hostent *he = &shim_he;
+    size_t alen = af == AF_INET ? 4 : 16;
+    int n = 0;
+
+    *fallback = 1;
+    if (!shim_conf.names || !shim_proxy_on() || !name || strlen(name) > CNIO__SKP_NAME_MAX
+        || (af != AF_INET && af != AF_INET6) || shim_numeric(name))
+        return NULL;
+    strcpy(m.name, name);
+    m.i[0] = AI_CANONNAME;
+    m.i[1] = af;
+    m.i[2] = SOCK_STREAM;
+    if (shim_ask(&m, CNIO__SKP_GAI_REP) < 0)
+        return NULL;
+    *fallback = 0;
+    if (m.i[0] || m.nai == 0) {
+        h_errno = m.i[0] == EAI_AGAIN ? TRY_AGAIN : m.i[0] == EAI_NONAME || m.i[0] == 0
+                  ? HOST_NOT_FOUND : NO_RECOVERY;
+        return NULL;
+    }
+    memset(he, 0, sizeof(*he));
+    snprintf(he->name, sizeof(he->name), "%s", m.i[2] ? m.name : name);
+    for (uint32_t k = 0; k < m.nai; k++) {
+        const struct sockaddr_storage *ss = &m.ai[k].addr;
+
+        if (ss->ss_family != af)
+            continue;
+        memcpy(&he->data[n], af == AF_INET ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
+                                           : (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr,
+               alen);
+        he->addrs[n] = (char *)&he->data[n];
+        n++;
+    }
+    he->h = (struct hostent){ .h_name = he->name, .h_aliases = he->aliases,
+                              .h_addrtype = af, .h_length = (int)alen, .h_addr_list = he->addrs };
+    if (n == 0) {
+        h_errno = NO_DATA;
+        return NULL;
+    }
+    return &he->h;
+}
+
+SHIM_EXPORT struct hostent *gethostbyname2(const char *name, int af)
+{
+    int fallback;
+    struct hostent *h;
+
+    shim_init();
+    SHIM_ADD(names, 1);
+    h = shim_hostent(name, af, &fallback);
+    return fallback ? shim_real.gethostbyname2(name, af) : h;
+}
+
+SHIM_EXPORT struct hostent *gethostbyname(const char *name)
+{
+    int fallback;
+    struct hostent *h;
+
+    shim_init();
+    SHIM_ADD(names, 1);
+    h = shim_hostent(name, AF_INET, &fallback);
+    return fallback ? shim_real.gethostbyname(name) : h;
+}
+
+SHIM_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host,
+                            socklen_t hostlen, char *serv, socklen_t servlen, int flags)
+{
+    struct cnio__skp_msg m = { .type = CNIO__SKP_GNI_REQ };
+    int e = errno;
+
+    shim_init();
+    SHIM_ADD(names, 1);
+    if (!shim_conf.names || !shim_proxy_on() || !host || !hostlen || (flags & NI_NUMERICHOST)
+        || !sa || !cnio__skp_inet_ok(sa, salen))
+        return shim_real.getnameinfo(sa, salen, host, hostlen, serv, servlen, flags);
+    m.salen = salen;
+    memcpy(&m.sa, sa, salen);
+    m.i[0] = flags;
+    m.i[1] = 1;
+    m.i[2] = serv && servlen;
+    if (shim_ask(&m, CNIO__SKP_GNI_REP) < 0)
+        return shim_real.getnameinfo(sa, salen, host, hostlen, serv, servlen, flags);
+    if (m.i[0]) {
+        errno = m.i[0] == EAI_SYSTEM ? m.i[1] : e;
+        return m.i[0];
+    }
+    if (strlen(m.name) >= hostlen || (serv && servlen && strlen(m.serv) >= servlen))
+        return EAI_OVERFLOW;
+    strcpy(host, m.name);
+    if (serv && servlen)
+        strcpy(serv, m.serv);
+    errno = e;
+    return 0;
+}

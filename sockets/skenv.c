@@ -1,0 +1,230 @@
+/*
+ * skenv.c - knobs and the rendezvous with the job's proxy (see skenv.h).
+ */
+#include "skenv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int64_t skenv_num(const char *name, int64_t def, int64_t lo, int64_t hi)
+{
+    const char *s = getenv(name);
+    char *end;
+    long long v;
+
+    if (!s || !*s)
+        return def;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || *end || v < lo)
+        return def;
+    return v > hi ? hi : v;
+}
+
+void cnio__sk_conf_load(struct cnio__sk_conf *c)
+{
+    const char *m = getenv("CNIO_SOCKETS_MANAGE");
+
+    c->manage = CNIO__SK_MANAGE_REMOTE;
+    if (m && !strcmp(m, "all"))
+        c->manage = CNIO__SK_MANAGE_ALL;
+    else if (m && !strcmp(m, "none"))
+        c->manage = CNIO__SK_MANAGE_NONE;
+    c->names = (int)skenv_num("CNIO_SOCKETS_NAMES", 1, 0, 1);
+    c->window_max = (int)skenv_num("CNIO_SOCKETS_WINDOW_MAX", 64, 1, 1 << 20);
+    c->window_init = (int)skenv_num("CNIO_SOCKETS_WINDOW_INIT", 4, 1, 1 << 20);
+    c->connect_timeout_ms = skenv_num("CNIO_SOCKETS_CONNECT_TIMEOUT_MS", 30000, 1, 3600000);
+    c->slow_ms = skenv_num("CNIO_SOCKETS_SLOW_MS", 500, 1, 3600000);
+    c->settle_ms = skenv_num("CNIO_SOCKETS_SETTLE_MS", 2, 0, 60000);
+    c->holddown_ms = skenv_num("CNIO_SOCKETS_HOLDDOWN_MS", 5000, 0, 3600000);
+    c->name_ttl_ms = skenv_num("CNIO_SOCKETS_NAME_TTL_MS", 30000, 0, 300000);
+    c->proxy_timeout_ms = skenv_num("CNIO_SOCKETS_PROXY_TIMEOUT_MS", 3000, 10, 600000);
+    c->proxy_idle_ms = skenv_num("CNIO_SOCKETS_PROXY_IDLE_MS", 2000, 0, 3600000);
+    c->stats = (int)skenv_num("CNIO_STATS", 0, 0, 1);
+}
+
+int cnio__sk_job_key(char *buf, size_t cap)
+{
+    const char *k = getenv("PMIX_NAMESPACE");
+    int n;
+
+    if (!k || !*k)
+        k = getenv("OMPI_MCA_orte_ess_jobid");
+    if (k && *k)
+        n = snprintf(buf, cap, "%s", k);
+    else
+        n = snprintf(buf, cap, "local-%ld", (long)getpid());
+    if (n < 0 || (size_t)n >= cap)
+        return -ENAMETOOLONG;
+    for (char *p = buf; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
+              || *p == '.' || *p == '-' || *p == '_'))
+            *p = '_';
+    return 0;
+}
+
+int cnio__sk_rundir(char *buf, size_t cap)
+{
+    const char *base = getenv("CNIO_SOCKETS_RUNDIR");
+    struct stat st;
+    int n;
+
+    if (base && *base)
+        n = snprintf(buf, cap, "%s", base);
+    else {
+        base = getenv("XDG_RUNTIME_DIR");
+        n = snprintf(buf, cap, "%s/cnio-sockets-%ld", base && *base ? base : "/tmp",
+                     (long)geteuid());
+    }
+    if (n < 0 || (size_t)n >= cap)
+        return -ENAMETOOLONG;
+    if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    if (lstat(buf, &st) < 0)
+        return -errno;
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
+        return -EPERM;
+    if (buf[0] != '/') {   /* the proxy works from / : make the path absolute */
+        char abs[PATH_MAX];
+
+        if (!realpath(buf, abs))
+            return -errno;
+        if (strlen(abs) >= cap)
+            return -ENAMETOOLONG;
+        strcpy(buf, abs);
+    }
+    return 0;
+}
+
+int cnio__sk_proxy_alive(const char *path, int64_t timeout_ms)
+{
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    struct pollfd p;
+    int fd, err = 0;
+    socklen_t el = sizeof(err);
+
+    if (strlen(path) >= sizeof(a.sun_path))
+        return -ENAMETOOLONG;
+    strcpy(a.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        err = errno;
+        if (err == EINPROGRESS || err == EAGAIN) {
+            p = (struct pollfd){ .fd = fd, .events = POLLOUT };
+            err = poll(&p, 1, (int)timeout_ms) == 1 ? 0 : ETIMEDOUT;
+            if (!err && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+                err = errno;
+        }
+    }
+    close(fd);
+    return -err;
+}
+
+/* In the detached grandchild: becomes the proxy. Never returns. */
+static void skenv_exec_proxy(const char *bin, const char *sock, const char *log, int ready)
+{
+    char fdarg[16];
+    int nul = open("/dev/null", O_RDONLY), out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+    if (nul >= 0)
+        dup2(nul, 0);
+    if (out >= 0) {
+        dup2(out, 1);
+        dup2(out, 2);
+    }
+    unsetenv("LD_PRELOAD");
+    snprintf(fdarg, sizeof(fdarg), "%d", ready);
+    execl(bin, "cnio-proxy", "--socket", sock, "--ready-fd", fdarg, (char *)NULL);
+    fprintf(stderr, "cnio-proxy: cannot run %s: %s\n", bin, strerror(errno));
+    _exit(127);
+}
+
+/* Starts the proxy detached and waits until it reports it listens; 0 or -errno. */
+static int skenv_spawn(const char *bin, const char *sock, const char *log)
+{
+    int pfd[2], st, rc = -ETIMEDOUT;
+    struct pollfd p;
+    pid_t pid;
+    char c;
+
+    if (access(bin, X_OK) < 0 || pipe2(pfd, O_CLOEXEC) < 0)
+        return -errno;
+    pid = fork();
+    if (pid == 0) {
+        setsid();
+        if (fork() == 0) {
+            fcntl(pfd[1], F_SETFD, 0);
+            close(pfd[0]);
+            skenv_exec_proxy(bin, sock, log, pfd[1]);
+        }
+        _exit(0);
+    }
+    close(pfd[1]);
+    if (pid < 0) {
+        close(pfd[0]);
+        return -errno;
+    }
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    p = (struct pollfd){ .fd = pfd[0], .events = POLLIN };
+    if (poll(&p, 1, 10000) == 1)
+        rc = read(pfd[0], &c, 1) == 1 ? 0 : -ECHILD;
+    close(pfd[0]);
+    return rc;
+}
+
+static int skenv_lock(int fd)
+{
+    for (int i = 0; i < 1000; i++) {
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return -errno;
+        nanosleep(&ts, NULL);
+    }
+    return -ETIMEDOUT;
+}
+
+int cnio__sk_proxy_ensure(const char *proxy_bin, char *sock, size_t cap)
+{
+    char dir[512], key[256], lock[800], log[800];
+    int rc, fd, n;
+
+    rc = cnio__sk_rundir(dir, sizeof(dir));
+    if (rc == 0)
+        rc = cnio__sk_job_key(key, sizeof(key));
+    if (rc)
+        return rc;
+    n = snprintf(sock, cap, "%s/%s.sock", dir, key);
+    if (n < 0 || (size_t)n >= cap || n >= 108)
+        return -ENAMETOOLONG;
+    snprintf(lock, sizeof(lock), "%s/%s.lock", dir, key);
+    snprintf(log, sizeof(log), "%s/%s.log", dir, key);
+    fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    rc = skenv_lock(fd);
+    if (rc == 0 && cnio__sk_proxy_alive(sock, 1000) != 0) {
+        unlink(sock);
+        rc = skenv_spawn(proxy_bin, sock, log);
+    }
+    close(fd);
+    return rc;
+}

@@ -1,0 +1,74 @@
+/*
+ * skenv.h - the socket shim's knobs (environment, read by the shim in each process and
+ * by the proxy, which inherits the launcher's environment) and the rendezvous: where the
+ * job's proxy listens, and how the first process of a job starts it (cnio run --sockets).
+ *
+ * Knobs (defaults in brackets):
+ *   CNIO_SOCKETS_PROXY            the proxy's socket path; set by `cnio run --sockets`
+ *   CNIO_SOCKETS_MANAGE           remote | all | none [remote]: which TCP connects go
+ *                                 through admission (all = loopback too)
+ *   CNIO_SOCKETS_NAMES            1 | 0 [1]: answer name lookups from the proxy's cache
+ *   CNIO_SOCKETS_WINDOW_INIT      first window of setups in flight per destination [4]
+ *   CNIO_SOCKETS_WINDOW_MAX       cap of that window (e.g. the listener's backlog) [64]
+ *   CNIO_SOCKETS_CONNECT_TIMEOUT_MS  deadline of a managed connect, admission wait
+ *                                 included, replacing the kernel's ~127 s [30000]
+ *   CNIO_SOCKETS_SLOW_MS          a setup slower than this shrinks the window [500]
+ *   CNIO_SOCKETS_SETTLE_MS        a completed setup keeps its slot this long, the
+ *                                 listener's time to accept it [2]
+ *   CNIO_SOCKETS_HOLDDOWN_MS      after a refusal/time-out, new connects to the
+ *                                 destination fail at once for this long [5000]
+ *   CNIO_SOCKETS_NAME_TTL_MS      life of a cached name answer (capped at 300000) [30000]
+ *   CNIO_SOCKETS_PROXY_TIMEOUT_MS longest silence the shim accepts from the proxy before
+ *                                 falling back to libc [3000]
+ *   CNIO_SOCKETS_PROXY_IDLE_MS    the proxy exits this long after its last process [2000]
+ *   CNIO_SOCKETS_RUNDIR           directory for the proxy's socket, lock and log
+ *                                 [$XDG_RUNTIME_DIR or /tmp, then /cnio-sockets-UID]
+ *   CNIO_STATS                    1: each process prints its shim counters at exit
+ */
+#ifndef CNIO_SKENV_H
+#define CNIO_SKENV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum cnio__sk_manage { CNIO__SK_MANAGE_NONE, CNIO__SK_MANAGE_REMOTE, CNIO__SK_MANAGE_ALL };
+
+struct cnio__sk_conf {
+    int manage;
+    int names;
+    int window_init, window_max;
+    int64_t connect_timeout_ms, slow_ms, settle_ms, holddown_ms, name_ttl_ms;
+    int64_t proxy_timeout_ms, proxy_idle_ms;
+    int stats;
+};
+
+/* Fills c from the environment; malformed values keep their defaults. */
+void cnio__sk_conf_load(struct cnio__sk_conf *c);
+
+/*
+ * Writes the job's key into buf: PMIX_NAMESPACE, else OMPI_MCA_orte_ess_jobid, else
+ * "local-PID" (pid = this process), with every character outside [A-Za-z0-9._-]
+ * replaced by '_'. Returns 0, or -ENAMETOOLONG.
+ */
+int cnio__sk_job_key(char *buf, size_t cap);
+
+/*
+ * Creates (mode 0700) or checks the run directory and writes its absolute path into buf. Fails
+ * with -EPERM when it exists but is not a directory owned by this uid with no group or
+ * other access, else -errno. Returns 0.
+ */
+int cnio__sk_rundir(char *buf, size_t cap);
+
+/* 0 when a proxy accepts connections on path (bounded by timeout_ms), else -errno. */
+int cnio__sk_proxy_alive(const char *path, int64_t timeout_ms);
+
+/*
+ * Makes sure this job's proxy runs: takes the job's lock (LOCK_EX on RUNDIR/KEY.lock,
+ * waiting at most 10 s), and unless a proxy answers on RUNDIR/KEY.sock, starts
+ * proxy_bin --socket PATH --ready-fd N detached (setsid, double fork, LD_PRELOAD removed,
+ * output to RUNDIR/KEY.log) and waits (10 s at most) until it listens. Writes the socket
+ * path into sock. Returns 0, or -errno (the caller then runs without the shim's proxy).
+ */
+int cnio__sk_proxy_ensure(const char *proxy_bin, char *sock, size_t cap);
+
+#endif /* CNIO_SKENV_H */

@@ -1,0 +1,315 @@
+/*
+ * check_proxy.c - the job proxy's admission and name services, driven over its own
+ * protocol by several connections standing for several processes: FIFO order behind a
+ * full window, slots given back by a report or by a process that goes away, failure
+ * knowledge (queued requests fail at once, new ones fail fast during the hold-down, then
+ * one probe), the queue deadline, one lookup for many askers, and malformed input.
+ * Starts a real cnio-proxy ($CNIO_TOP_BUILDDIR/sockets/cnio-proxy) per test.
+ */
+#include "skproto.h"
+#include "skwindow.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char dir[64], sock[128];
+static pid_t proxy;
+
+static void proxy_start(void)
+{
+    char bin[512];
+    int pfd[2];
+    char c;
+
+    snprintf(bin, sizeof(bin), "%s/sockets/cnio-proxy", getenv("CNIO_TOP_BUILDDIR"));
+    strcpy(dir, "/tmp/check_proxy.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(sock, sizeof(sock), "%s/p.sock", dir);
+    setenv("CNIO_SOCKETS_WINDOW_INIT", "2", 1);
+    setenv("CNIO_SOCKETS_WINDOW_MAX", "2", 1);
+    setenv("CNIO_SOCKETS_SETTLE_MS", "0", 1);
+    setenv("CNIO_SOCKETS_HOLDDOWN_MS", "300", 1);
+    setenv("CNIO_SOCKETS_PROXY_IDLE_MS", "60000", 1);
+    ck_assert_int_eq(pipe(pfd), 0);
+    proxy = fork();
+    if (proxy == 0) {
+        char fd[16];
+
+        close(pfd[0]);
+        snprintf(fd, sizeof(fd), "%d", pfd[1]);
+        execl(bin, "cnio-proxy", "--socket", sock, "--ready-fd", fd, (char *)NULL);
+        _exit(127);
+    }
+    close(pfd[1]);
+    ck_assert_int_eq(read(pfd[0], &c, 1), 1);
+    close(pfd[0]);
+}
+
+static void proxy_stop(void)
+{
+    kill(proxy, SIGTERM);
+    waitpid(proxy, NULL, 0);
+    rmdir(dir);
+}
+
+static int peer(void)
+{
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    strcpy(a.sun_path, sock);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    return fd;
+}
+
+static void put(int fd, const struct cnio__skp_msg *m)
+{
+    unsigned char buf[CNIO__SKP_MAX];
+    int n = cnio__skp_encode(m, buf, sizeof(buf));
+
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_eq(write(fd, buf, (size_t)n), n);
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+/* The next message (heartbeats too when beats) within ms in all: 1 with *m, 0 none,
+ * -1 EOF. */
+static int get_any(int fd, struct cnio__skp_msg *m, int ms, int beats)
+{
+    static unsigned char buf[64][CNIO__SKP_MAX];
+    static size_t len[64];
+    long end = now_ms() + ms;
+
+    for (;;) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int k = cnio__skp_parse(buf[fd], len[fd], m);
+        long left = end - now_ms();
+        ssize_t r;
+
+        ck_assert_int_ge(k, 0);
+        if (k > 0) {
+            memmove(buf[fd], buf[fd] + k, len[fd] - (size_t)k);
+            len[fd] -= (size_t)k;
+            if (!beats && m->type == CNIO__SKP_ADMIT_REP && m->i[0] == CNIO__SKP_QUEUED)
+                continue;
+            return 1;
+        }
+        if (left <= 0 || poll(&p, 1, (int)left) != 1)
+            return 0;
+        r = read(fd, buf[fd] + len[fd], sizeof(buf[fd]) - len[fd]);
+        if (r <= 0)
+            return -1;
+        len[fd] += (size_t)r;
+    }
+}
+
+/* The next message other than a heartbeat. */
+static int get(int fd, struct cnio__skp_msg *m, int ms)
+{
+    return get_any(fd, m, ms, 0);
+}
+
+static void admit(int fd, int deadline_ms)
+{
+    struct cnio__skp_msg m = { .type = CNIO__SKP_ADMIT_REQ };
+    struct sockaddr_in *a = (struct sockaddr_in *)&m.sa;
+
+    a->sin_family = AF_INET;
+    a->sin_port = htons(7000);
+    inet_pton(AF_INET, "192.0.2.9", &a->sin_addr);
+    m.salen = sizeof(*a);
+    m.i[0] = deadline_ms;
+    put(fd, &m);
+}
+
+static void done(int fd, int outcome, int err)
+{
+    struct cnio__skp_msg m = { .type = CNIO__SKP_DONE };
+
+    m.i[0] = outcome;
+    m.i[2] = err;
+    put(fd, &m);
+}
+
+/* Expects verdict (GO, or FAIL with err) on fd within 5 s. */
+#define expect(fd, verdict, err) expect_at(__LINE__, fd, verdict, err)
+static void expect_at(int line, int fd, int verdict, int err)
+{
+    struct cnio__skp_msg m;
+
+    ck_assert_msg(get(fd, &m, 5000) == 1, "line %d: no answer", line);
+    ck_assert_int_eq(m.type, CNIO__SKP_ADMIT_REP);
+    ck_assert_msg(m.i[0] == verdict && (verdict != CNIO__SKP_FAIL || m.i[1] == err),
+                  "line %d: verdict %d errno %d, expected %d %d", line, m.i[0], m.i[1],
+                  verdict, err);
+}
+
+/* Asks for admission and waits for the proxy to queue the request (its first
+ * heartbeat), so that the order of the requests is the order of the calls. */
+static void admit_queued(int fd, int deadline_ms)
+{
+    struct cnio__skp_msg m;
+
+    admit(fd, deadline_ms);
+    ck_assert_int_eq(get_any(fd, &m, 5000, 1), 1);
+    ck_assert_int_eq(m.type, CNIO__SKP_ADMIT_REP);
+    ck_assert_int_eq(m.i[0], CNIO__SKP_QUEUED);
+}
+
+static void expect_nothing(int fd)
+{
+    struct cnio__skp_msg m;
+
+    ck_assert_int_eq(get(fd, &m, 200), 0);
+}
+
+START_TEST(fifo_behind_full_window_and_failure_knowledge)
+{
+    int c[7];
+
+    for (int k = 0; k < 5; k++)
+        c[k] = peer();
+    admit(c[0], 30000);
+    expect(c[0], CNIO__SKP_GO, 0);
+    admit(c[1], 30000);
+    expect(c[1], CNIO__SKP_GO, 0);
+    for (int k = 2; k < 5; k++)
+        admit_queued(c[k], 30000);
+    expect_nothing(c[2]);
+    done(c[1], CNIO__SKW_PROMPT, 0);
+    expect(c[2], CNIO__SKP_GO, 0);      /* first come, first served */
+    expect_nothing(c[3]);
+    expect_nothing(c[4]);
+    done(c[0], CNIO__SKW_REFUSED, ECONNREFUSED);
+    expect(c[3], CNIO__SKP_FAIL, ECONNREFUSED);   /* the queue fails at once */
+    expect(c[4], CNIO__SKP_FAIL, ECONNREFUSED);
+    c[5] = peer();
+    admit(c[5], 30000);
+    expect(c[5], CNIO__SKP_FAIL, ECONNREFUSED);   /* hold-down: fail fast */
+    usleep(400 * 1000);
+    done(c[2], CNIO__SKW_UNKNOWN, 0);
+    c[6] = peer();
+    admit(c[6], 30000);
+    expect(c[6], CNIO__SKP_GO, 0);                /* after the hold-down: a probe */
+    for (int k = 0; k < 7; k++)
+        close(c[k]);
+}
+END_TEST
+
+START_TEST(a_process_that_goes_away_gives_its_slot_back)
+{
+    int a = peer(), b = peer(), q = peer();
+
+    admit(a, 30000);
+    expect(a, CNIO__SKP_GO, 0);
+    admit(b, 30000);
+    expect(b, CNIO__SKP_GO, 0);
+    admit_queued(q, 30000);
+    close(a);
+    expect(q, CNIO__SKP_GO, 0);
+    close(b);
+    close(q);
+}
+END_TEST
+
+START_TEST(queued_past_its_deadline_times_out)
+{
+    int a = peer(), b = peer(), q = peer();
+
+    admit(a, 30000);
+    expect(a, CNIO__SKP_GO, 0);
+    admit(b, 30000);
+    expect(b, CNIO__SKP_GO, 0);
+    admit_queued(q, 300);
+    expect(q, CNIO__SKP_FAIL, ETIMEDOUT);
+    close(a);
+    close(b);
+    close(q);
+}
+END_TEST
+
+START_TEST(one_lookup_for_many_askers)
+{
+    struct cnio__skp_msg m;
+    int fds[4];
+
+    for (int k = 0; k < 4; k++) {
+        struct cnio__skp_msg q = { .type = CNIO__SKP_GAI_REQ };
+
+        strcpy(q.name, "localhost");
+        q.i[1] = AF_INET;
+        q.i[2] = SOCK_STREAM;
+        fds[k] = peer();
+        put(fds[k], &q);
+    }
+    for (int k = 0; k < 4; k++) {
+        ck_assert_int_eq(get(fds[k], &m, 5000), 1);
+        ck_assert_int_eq(m.type, CNIO__SKP_GAI_REP);
+        ck_assert_int_eq(m.i[0], 0);
+        ck_assert_uint_ge(m.nai, 1);
+        close(fds[k]);
+    }
+    fds[0] = peer();
+    m = (struct cnio__skp_msg){ .type = CNIO__SKP_STATS_REQ };
+    put(fds[0], &m);
+    ck_assert_int_eq(get(fds[0], &m, 5000), 1);
+    ck_assert_ptr_nonnull(strstr(m.name, "name localhost lookups 1 requests 4\n"));
+    close(fds[0]);
+}
+END_TEST
+
+START_TEST(malformed_input_drops_only_that_peer)
+{
+    struct cnio__skp_msg m;
+    int bad = peer(), good = peer();
+
+    ck_assert_int_eq(write(bad, "GET / HTTP/1.0\r\n\r\n", 18), 18);
+    ck_assert_int_eq(get(bad, &m, 5000), -1);     /* closed on us */
+    admit(good, 30000);
+    expect(good, CNIO__SKP_GO, 0);
+    close(bad);
+    close(good);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("proxy");
+    TCase *t = tcase_create("proxy");
+    SRunner *r;
+    int failed;
+
+    signal(SIGPIPE, SIG_IGN);
+    tcase_add_checked_fixture(t, proxy_start, proxy_stop);
+    tcase_set_timeout(t, 60);
+    tcase_add_test(t, fifo_behind_full_window_and_failure_knowledge);
+    tcase_add_test(t, a_process_that_goes_away_gives_its_slot_back);
+    tcase_add_test(t, queued_past_its_deadline_times_out);
+    tcase_add_test(t, one_lookup_for_many_askers);
+    tcase_add_test(t, malformed_input_drops_only_that_peer);
+    suite_add_tcase(s, t);
+    r = srunner_create(s);
+    srunner_run_all(r, CK_NORMAL);
+    failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
