@@ -7,8 +7,8 @@
  * when a new connection passes either budget, the oldest one of the same kind is
  * evicted (marked, and its worker woken to close it). Whoever holds the key therefore
  * always gets in: an idle flood can only push out the flood's own older members, and a
- * legitimate client authenticates within a round trip. The same eviction makes room
- * when --max-conns is reached while connections are still authenticating.
+ * legitimate client authenticates within a round trip. As --max-unauth is kept below
+ * --max-conns (main.c), the flood cannot fill --max-conns either.
  *
  * Buffered bytes: every connection buffer (request payloads, reply payloads, spares)
  * is counted against --max-memory. A request whose payload does not fit waits, with
@@ -135,19 +135,6 @@ void cnio__srv_unauth_remove(struct cnio_srv_conn *c)
     if (c->ua_linked)
         limits_unlink(c->srv, c);
     pthread_mutex_unlock(&c->srv->unauth_lock);
-}
-
-int cnio__srv_unauth_evict_oldest(struct cnio_srv *srv)
-{
-    int done = 0;
-
-    pthread_mutex_lock(&srv->unauth_lock);
-    if (srv->unauth_head) {
-        limits_evict(srv, srv->unauth_head, "--max-conns");
-        done = 1;
-    }
-    pthread_mutex_unlock(&srv->unauth_lock);
-    return done;
 }
 
 /* Logs that --max-memory holds reads back (at most once a second). */

@@ -16,9 +16,8 @@
  *
  * Limits (limits.c): a connection enters the list of those still authenticating when
  * it is served; another worker may evict it from there, marking it and kicking this
- * worker's inbox eventfd, and this worker closes it. At --max-conns, a new connection
- * evicts the oldest one still authenticating rather than being refused, as long as
- * there is one (and the total stays under --max-conns plus --max-unauth).
+ * worker's inbox eventfd, and this worker closes it. --max-unauth is kept below
+ * --max-conns (main.c), so that connections that never authenticate cannot fill it.
  *
  * Shutdown: the stop eventfd becomes readable in every epoll; each worker stops
  * accepting, lets its connections finish the frame they are reading and write out
@@ -214,8 +213,7 @@ static int loop_listen_ctl(struct cnio_srv_worker *w, int op)
     return 0;
 }
 
-/* Over --max-conns with no connection left to evict: a CHALLENGE carrying
- * -CNIO_ERR_LIMIT, then close. */
+/* Over --max-conns: a CHALLENGE carrying -CNIO_ERR_LIMIT, then close. */
 static void loop_refuse(int fd, const struct cnio_addr *a)
 {
     struct cnio_wire_hdr h;
@@ -248,12 +246,7 @@ static int loop_accept_error(struct cnio_srv_worker *w)
 /* Counts a new connection in srv->nconns if it may be served: 1, else 0. */
 static int loop_admit(struct cnio_srv *srv)
 {
-    unsigned n = atomic_fetch_add(&srv->nconns, 1);
-
-    if (n < srv->opts.max_conns)
-        return 1;
-    if ((uint64_t)n < (uint64_t)srv->opts.max_conns + srv->opts.max_unauth &&
-        cnio__srv_unauth_evict_oldest(srv))
+    if (atomic_fetch_add(&srv->nconns, 1) < srv->opts.max_conns)
         return 1;
     atomic_fetch_sub(&srv->nconns, 1);
     return 0;

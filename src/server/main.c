@@ -52,10 +52,10 @@ static const char main_usage[] =
     "  --key FILE             shared key file, mode 0600 (default $CNIO_KEY_FILE,\n"
     "                         else ~/.cnio/key)\n"
     "  --threads N            worker threads (default %d)\n"
-    "  --max-conns N          connections at once (default %d); when full, a new\n"
-    "                         connection replaces the oldest one still authenticating\n"
-    "  --max-unauth N         connections still authenticating, in total (default %d);\n"
-    "                         when full, the oldest of them is dropped for a new one\n"
+    "  --max-conns N          connections at once (default %d)\n"
+    "  --max-unauth N         connections still authenticating, in total (default %d,\n"
+    "                         at most half of --max-conns); when full, the oldest of\n"
+    "                         them is dropped for a new one\n"
     "  --max-unauth-per-addr N  the same, from one source address (default %d)\n"
     "  --idle-timeout SECS    close an authenticated connection idle that long\n"
     "                         (no request, no reply pending; default %d, 0 = never)\n"
@@ -212,6 +212,9 @@ static int main_parse(int argc, char **argv, struct cnio_srv_opts *o)
     }
     if (optind < argc)
         return main_usage_error("unexpected argument '%s'", argv[optind]);
+    /* connections that never authenticate must not be able to fill --max-conns */
+    o->max_unauth = CNIO_MIN(o->max_unauth, CNIO_MAX(1u, o->max_conns / 2));
+    o->max_unauth_per_addr = CNIO_MIN(o->max_unauth_per_addr, o->max_unauth);
     if (!o->root)
         return main_usage_error("%s", "--root DIR is required");
     return 0;

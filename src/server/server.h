@@ -199,8 +199,6 @@ void cnio__srv_limits_fini(struct cnio_srv *srv);
 void cnio__srv_unauth_add(struct cnio_srv_conn *c);
 /* Takes c out of that list (it authenticated, or is closing); no-op when not in it. */
 void cnio__srv_unauth_remove(struct cnio_srv_conn *c);
-/* Evicts the oldest connection still authenticating: 1 when there was one, else 0. */
-int cnio__srv_unauth_evict_oldest(struct cnio_srv *srv);
 /* Counts n bytes of buffers against --max-memory: 0, or -1 (nothing counted) when
  * they do not fit. cnio__srv_mem_force counts them regardless (replies). */
 int cnio__srv_mem_take(struct cnio_srv *srv, uint64_t n);
