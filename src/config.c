@@ -258,7 +258,7 @@ static const struct cfg_hint cfg_hints[] = {
       CFG_OFF(striping_unit), 1, 1ull << 40 },
     { "striping_factor", "stripe_count", "CNIO_STRIPING_FACTOR", "CNIO_STRIPE_COUNT", CFG_U32,
       CFG_OFF(striping_factor), 0, CNIO_MAX_HOSTS },
-    { "cb_nodes", NULL, "CNIO_CB_NODES", NULL, CFG_U32, CFG_OFF(cb_nodes), 0, 1u << 24 },
+    { "cb_nodes", NULL, "CNIO_CB_NODES", NULL, CFG_U32, CFG_OFF(cb_nodes), 1, 1u << 24 },
     { "cb_buffer_size", NULL, "CNIO_CB_BUFFER_SIZE", NULL, CFG_SIZE64, CFG_OFF(cb_buffer_size),
       1, 1ull << 30 },
     { "romio_cb_write", NULL, "CNIO_ROMIO_CB_WRITE", NULL, CFG_CB, CFG_OFF(romio_cb_write), 0, 0 },

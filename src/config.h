@@ -42,7 +42,7 @@ enum cnio_cb_mode { CNIO_CB_AUTOMATIC = 0, CNIO_CB_ENABLE, CNIO_CB_DISABLE };
 struct cnio_hints {
     uint64_t striping_unit;    /* striping_unit: stripe unit S in bytes (default 1 MiB) */
     uint32_t striping_factor;  /* striping_factor: stripe count C (0 = all hosts) */
-    uint32_t cb_nodes;         /* cb_nodes: aggregators (0 = one per rank, up to ranks) */
+    uint32_t cb_nodes;         /* cb_nodes: aggregators, 1..2^24 (0: unset, the stripe count) */
     uint64_t cb_buffer_size;   /* cb_buffer_size (default 16 MiB) */
     int romio_cb_write;        /* enum cnio_cb_mode */
     int romio_cb_read;
