@@ -11,16 +11,23 @@ build=${CNIO_BUILD_DIR:-$top/_build}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 
+# The log of every test that failed in the build dir $1 (automake's .trs files hold
+# ":test-result: FAIL", or ERROR, for them).
+show_failures() {
+  local f
+  find "$1" -name '*.trs' | while read -r f; do
+    if grep -q -E '^:test-result: (FAIL|ERROR|XPASS)' "$f"; then
+      echo "===== ${f%.trs}.log"; tail -n 80 "${f%.trs}.log"
+    fi
+  done
+}
+
 CNIO_BUILD_DIR=$build bash "$top/scripts/build.sh"
 cd "$build"
 status=0
 make -j"$(nproc)" check || status=$?
 if [ $status -ne 0 ]; then
-  for f in $(find . -name '*.log' ! -name 'config.log' ! -name 'test-suite.log'); do
-    if grep -q -E '^(FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null; then
-      echo "===== $f"; tail -n 60 "$f"
-    fi
-  done
+  show_failures "$build"
   exit $status
 fi
 
@@ -30,4 +37,4 @@ CNIO_BUILD_DIR=$asan bash "$top/scripts/build.sh" --enable-asan
 cd "$asan"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 make -j"$(nproc)" check TESTS="$(cd "$build" && make -s print-asan-tests)" || {
-  cat tests/*/*.log 2>/dev/null | tail -n 80; exit 1; }
+  show_failures "$asan"; exit 1; }
