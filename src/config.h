@@ -55,8 +55,14 @@ struct cnio_hints {
     char key_file[PATH_MAX];   /* cnio_key_file: "" = $CNIO_KEY_FILE, then default */
 };
 
-/* Parses uri into u (all fields owned by u): 0 or -CNIO_ERR_URI / -CNIO_ERR_NOMEM. */
+/*
+ * Parses uri into u (all fields owned by u): 0 or -CNIO_ERR_URI / -CNIO_ERR_NOMEM. The
+ * path is percent-decoded (RFC 3986) and must then obey the name rules
+ * (cnio__name_problem), so "%2e%2e" is refused as ".." is.
+ */
 int cnio__uri_parse(const char *uri, struct cnio_uri *u);
+/* Why the calling thread's last cnio__uri_parse returned -CNIO_ERR_URI, in words. */
+const char *cnio__uri_why(void);
 void cnio__uri_free(struct cnio_uri *u);
 /* 1 when s starts with "cnio://", else 0. */
 int cnio__uri_is_cnio(const char *s);

@@ -65,8 +65,9 @@ int cnio__srv_store_open(struct cnio_srv_store *st, const char *root);
 void cnio__srv_store_close(struct cnio_srv_store *st);
 /*
  * Copies a wire name (len bytes, not terminated) into buf[CNIO_WIRE_MAX_NAME + 1]
- * after checking it: relative, no empty component, no component starting with '.'.
- * 0 or -CNIO_ERR_ACCESS.
+ * after checking it against cnio__name_problem (relative, no empty component, none
+ * starting with '.' or longer than 255 bytes, no control character). 0, or
+ * -CNIO_ERR_ACCESS with the rule logged.
  */
 int cnio__srv_store_name(const char *name, size_t len, char *buf);
 /*
