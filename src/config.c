@@ -532,6 +532,8 @@ int cnio__hints_foreach(const struct cnio_hints *h,
             return -CNIO_ERR_HINT;
         if (cfg_hints[i].kind == CFG_PATH && buf[0] == '\0')
             continue;
+        if (cfg_hints[i].kind == CFG_U32 && cfg_hints[i].lo > 0 && !strcmp(buf, "0"))
+            continue;   /* unset (cb_nodes): 0 is no value it may be set to */
         ret = fn(cfg_hints[i].name, buf, arg);
         if (ret)
             return ret;

@@ -420,6 +420,14 @@ START_TEST(hint_foreach_round_trip)
     ck_assert_int_eq(cnio__hints_foreach(&h, fe_collect, &acc), 0);
     ck_assert_int_eq(acc.n, 12);
     ck_assert_int_eq(memcmp(&h, &acc.h, sizeof(h)), 0);
+    /* the defaults too: an unset cb_nodes is not listed as 0, a value it refuses
+     * (found by fuzz_config) */
+    cnio__hints_default(&h);
+    cnio__hints_default(&acc.h);
+    acc.n = 0;
+    ck_assert_int_eq(cnio__hints_foreach(&h, fe_collect, &acc), 0);
+    ck_assert_int_eq(acc.n, 10);
+    ck_assert_int_eq(memcmp(&h, &acc.h, sizeof(h)), 0);
 }
 END_TEST
 
