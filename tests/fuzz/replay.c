@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* A target may define it to clean up after the last input (fuzz_view: MPI_Finalize). */
+void cnio_fuzz_fini(void) __attribute__((weak));
 
 static int replay_file(const char *path)
 {
@@ -68,6 +70,8 @@ int main(int argc, char **argv)
         }
         closedir(d);
     }
+    if (cnio_fuzz_fini)
+        cnio_fuzz_fini();
     printf("%s: %d inputs replayed, no crash\n", argv[0], runs);
     return runs > 0 ? 0 : 1;
 }
