@@ -38,3 +38,7 @@ cd "$asan"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 make -j"$(nproc)" check TESTS="$(cd "$build" && make -s print-asan-tests)" || {
   show_failures "$asan"; exit 1; }
+
+# Every fuzz target under libFuzzer for a bounded time each (when clang has libFuzzer;
+# scripts/fuzz.sh says so and runs nothing otherwise), from the seed corpora.
+bash "$top/scripts/fuzz.sh" -t "${CNIO_FUZZ_SECONDS:-20}"

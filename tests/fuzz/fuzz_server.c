@@ -237,7 +237,9 @@ static uint8_t *fz_frames(struct fz_client *cl, const uint8_t *p, size_t n, size
         } else if (h.type == CNIO_WIRE_READ && !(bits & 16)) {
             plen = (size_t)cnio__wire_u64_encode(fz_take(&p, &n, 2) * 7, pl, 2048);
         } else {
-            plen = CNIO_MIN(n, (size_t)fz_take(&p, &n, 2) % 2048);
+            size_t want = (size_t)fz_take(&p, &n, 2) % 2048;
+
+            plen = CNIO_MIN(n, want);
             memcpy(pl, p, plen);
             p += plen;
             n -= plen;
