@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the dependencies, builds cnio with -Werror, and runs the whole test suite
 # (`make check`): unit tests, integration tests against real cnio-servers on loopback,
-# MPI tests under mpirun, and the client integration tests again under AddressSanitizer
-# (leak checking on). Exits non-zero on any failure. This is what CI runs.
+# MPI tests under mpirun, a 60 s soak of 512 clients; the client and server tests again
+# under AddressSanitizer (leak checking on), the server tests and the soak under
+# ThreadSanitizer; then every fuzz target under libFuzzer for 20 s. Exits non-zero on
+# any failure. This is what CI runs.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${CNIO_BUILD_DIR:-$top/_build}
@@ -38,6 +40,21 @@ cd "$asan"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 make -j"$(nproc)" check TESTS="$(cd "$build" && make -s print-asan-tests)" || {
   show_failures "$asan"; exit 1; }
+
+# The server tests and the soak once more, built with ThreadSanitizer (the server's
+# workers share the handle table and the limits). A report halts the process and is
+# kept in $tsan/tsan-report.PID; any report fails the run.
+tsan=$build-tsan
+CNIO_BUILD_DIR=$tsan bash "$top/scripts/build.sh" --enable-tsan
+cd "$tsan"
+rm -f "$tsan"/tsan-report.*
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 log_path=$tsan/tsan-report"
+make -j"$(nproc)" check TESTS="$(cd "$build" && make -s print-tsan-tests)" || {
+  show_failures "$tsan"; cat "$tsan"/tsan-report.* 2>/dev/null; exit 1; }
+if ls "$tsan"/tsan-report.* >/dev/null 2>&1; then
+  cat "$tsan"/tsan-report.*; exit 1
+fi
+unset TSAN_OPTIONS
 
 # Every fuzz target under libFuzzer for a bounded time each (when clang has libFuzzer;
 # scripts/fuzz.sh says so and runs nothing otherwise), from the seed corpora.
