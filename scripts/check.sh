@@ -38,6 +38,7 @@ asan=$build-asan
 CNIO_BUILD_DIR=$asan bash "$top/scripts/build.sh" --enable-asan
 cd "$asan"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export CNIO_SANITIZER=asan   # tests skip what a sanitizer build cannot show (RSS, valgrind)
 make -j"$(nproc)" check TESTS="$(cd "$build" && make -s print-asan-tests)" || {
   show_failures "$asan"; exit 1; }
 
@@ -49,12 +50,13 @@ CNIO_BUILD_DIR=$tsan bash "$top/scripts/build.sh" --enable-tsan
 cd "$tsan"
 rm -f "$tsan"/tsan-report.*
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 log_path=$tsan/tsan-report"
+export CNIO_SANITIZER=tsan
 make -j"$(nproc)" check TESTS="$(cd "$build" && make -s print-tsan-tests)" || {
   show_failures "$tsan"; cat "$tsan"/tsan-report.* 2>/dev/null; exit 1; }
 if ls "$tsan"/tsan-report.* >/dev/null 2>&1; then
   cat "$tsan"/tsan-report.*; exit 1
 fi
-unset TSAN_OPTIONS
+unset TSAN_OPTIONS CNIO_SANITIZER
 
 # Every fuzz target under libFuzzer for a bounded time each (when clang has libFuzzer;
 # scripts/fuzz.sh says so and runs nothing otherwise), from the seed corpora.

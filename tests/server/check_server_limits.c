@@ -23,6 +23,14 @@
  * a frame's overshoot per worker. */
 #define RSS_SLACK (24 * MIB)
 
+/* Whether the server's RSS means what it says: not in a sanitizer build (CNIO_SANITIZER,
+ * set by scripts/check.sh), whose allocator keeps freed memory and whose shadow memory
+ * counts in the RSS. The figures are printed anyway. */
+static int rss_meaningful(void)
+{
+    return getenv("CNIO_SANITIZER") == NULL;
+}
+
 /* Raises the soft fd limit (inherited by the servers the fixture starts). */
 static void want_fds(rlim_t n)
 {
@@ -163,21 +171,36 @@ START_TEST(test_unauth_flood)
 }
 END_TEST
 
+/* How many of fds[n] the server has closed (each waited for up to wait_ms). */
+static int closed_count(const int *fds, int n, int wait_ms)
+{
+    int k = 0;
+
+    for (int i = 0; i < n; i++)
+        k += st_closed(fds[i], wait_ms);
+    return k;
+}
+
 START_TEST(test_unauth_per_addr)
 {
     static const char *const extra[] = { "--max-unauth-per-addr", "5", NULL };
-    int fds[20];
+    int64_t deadline;
+    int fds[20], closed = 0;
 
     restart(extra);
     for (int i = 0; i < 20; i++) {
         fds[i] = fx_connect(&st_fx, 0);
         ck_assert_int_ge(fds[i], 0);
     }
-    /* the 15 oldest are dropped, the 5 newest kept */
-    for (int i = 0; i < 15; i++)
-        ck_assert_int_eq(st_closed(fds[i], 5000), 1);
-    for (int i = 15; i < 20; i++)
-        ck_assert_int_eq(st_closed(fds[i], 300), 0);
+    /* 15 are dropped, oldest first (two workers accepting at once may swap neighbours,
+     * so the very first is checked, not each one), and 5 stay */
+    deadline = cnio__now_ms() + 10000;
+    while (closed < 15 && cnio__now_ms() < deadline)
+        closed = closed_count(fds, 20, 20);
+    ck_assert_int_eq(closed, 15);
+    ck_assert_int_eq(st_closed(fds[0], 0), 1);
+    ck_assert_int_eq(st_closed(fds[19], 300), 0);
+    ck_assert_int_eq(closed_count(fds, 20, 20), 15);
     ck_assert(log_shows("--max-unauth-per-addr reached"));
     ck_assert_int_eq(fresh_stat("none"), -CNIO_ERR_NOENT);
     for (int i = 0; i < 20; i++)
@@ -303,10 +326,11 @@ static void clients_go(const char *what, const int *fds, int n, uint64_t base)
 
     for (int i = 0; i < n; i++)
         hard_close(fds[i]);
-    after = rss_settles_under(base + 8 * MIB);
+    after = rss_settles_under(rss_meaningful() ? base + 8 * MIB : UINT64_MAX);
     fprintf(stderr, "%s: server RSS %llu MiB after they closed\n", what,
             (unsigned long long)(after / MIB));
-    ck_assert_uint_le(after, base + 8 * MIB);
+    if (rss_meaningful())
+        ck_assert_uint_le(after, base + 8 * MIB);
     ck_assert_int_eq(fresh_stat("none"), -CNIO_ERR_NOENT);
 }
 
@@ -340,7 +364,8 @@ START_TEST(test_stalled_frames_bounded)
     fprintf(stderr, "stalled frames: server RSS %llu MiB at start, %llu MiB peak "
             "(--max-memory 64M)\n", (unsigned long long)(base / MIB),
             (unsigned long long)(peak / MIB));
-    ck_assert_uint_le(peak, 64 * MIB + RSS_SLACK);
+    if (rss_meaningful())
+        ck_assert_uint_le(peak, 64 * MIB + RSS_SLACK);
     ck_assert(log_shows("--max-memory reached"));
     clients_go("stalled frames", fds, N, base);
     free(stream);
@@ -378,7 +403,8 @@ START_TEST(test_unread_pings_bounded)
     fprintf(stderr, "unread pings: server RSS %llu MiB at start, %llu MiB peak "
             "(--max-memory 64M)\n", (unsigned long long)(base / MIB),
             (unsigned long long)(peak / MIB));
-    ck_assert_uint_le(peak, 64 * MIB + RSS_SLACK);
+    if (rss_meaningful())
+        ck_assert_uint_le(peak, 64 * MIB + RSS_SLACK);
     clients_go("unread pings", fds, N, base);
     for (int i = 0; i < N; i++)
         free(streams[i]);
