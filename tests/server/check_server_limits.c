@@ -161,7 +161,13 @@ START_TEST(test_unauth_flood)
     /* the session opened before the flood is still served, and a new one gets in */
     ck_assert_int_eq(st_call(&c, CNIO_WIRE_PING, 0, 0, NULL, 0, NULL, NULL, 0), 0);
     ck_assert_int_eq(fresh_stat("kept"), 0);
-    ck_assert_int_eq(fresh_stat("kept"), 0);
+    if (getenv("CNIO_BIN")) {   /* and the cnio command (set by the test harness) */
+        char cmd[PATH_MAX + 1024];
+
+        snprintf(cmd, sizeof(cmd), "'%s' stat 'cnio://%s/kept' >/dev/null", getenv("CNIO_BIN"),
+                 st_fx.hosts);
+        ck_assert_int_eq(system(cmd), 0);
+    }
     ck_assert(log_shows("dropped the oldest connection still authenticating"));
     /* what the flood holds is bounded by --max-unauth, not by --max-conns */
     ck_assert_int_le(server_fds(), 256 + 2 + 64);
