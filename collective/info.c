@@ -31,6 +31,7 @@ static int info_put(const char *name, const char *value, void *arg)
 
 CNIO_API int cnio_file_get_info(cnio_file_t *fh, MPI_Info *info_used)
 {
+    struct cnio_hints h;
     MPI_Info info;
     int rc;
 
@@ -38,7 +39,13 @@ CNIO_API int cnio_file_get_info(cnio_file_t *fh, MPI_Info *info_used)
         return -CNIO_ERR_INVAL;
     if (MPI_Info_create(&info) != MPI_SUCCESS)
         return -CNIO_ERR_MPI;
-    rc = cnio__hints_foreach(&fh->hints, info_put, &info);
+    h = fh->hints;
+    if (h.cb_nodes == 0 && fh->obj) {   /* the default: what two_phase.c uses */
+        uint32_t c = cnio__obj_layout(fh->obj)->count;
+
+        h.cb_nodes = CNIO_MAX(1u, CNIO_MIN(c, (uint32_t)fh->size));
+    }
+    rc = cnio__hints_foreach(&h, info_put, &info);
     if (rc) {
         MPI_Info_free(&info);
         return rc;

@@ -625,7 +625,10 @@ static void view_drop(MPI_Datatype *t)
 }
 
 /*
- * The rules MPI-IO sets for a filetype, checked on its flat form. A filetype whose data
+ * The rules MPI-IO sets for a filetype, checked on its flat form. A filetype may hold
+ * no data at all (a darray or subarray piece of a rank that owns no element, a count of
+ * zero): that rank's view is empty, it takes part in collectives with zero bytes, and
+ * only a nonempty access through it is an error (cnio__view_map). A filetype whose data
  * reaches past its extent is valid (HDF5's collective chunk I/O builds one: a struct of
  * resized chunk types, whose sticky bounds give an extent shorter than the data), but
  * its tiled instances would overlap: *overlap is set and cnio__view_map refuses an
@@ -635,7 +638,11 @@ static int view_check(const struct cnio_flat *ft, MPI_Offset disp, int64_t esize
 {
     int64_t j, end;
 
-    if (disp < 0 || esize <= 0 || ft->size <= 0 || ft->extent <= 0 || ft->size % esize)
+    if (disp < 0 || esize <= 0 || ft->size < 0 || ft->size % esize)
+        return -CNIO_ERR_INVAL;
+    if (ft->size == 0)
+        return 0;
+    if (ft->extent <= 0)
         return -CNIO_ERR_INVAL;
     for (j = 1; j < ft->n; j++)
         if (ft->off[j] < ft->off[j - 1] + ft->len[j - 1])
@@ -773,6 +780,8 @@ int cnio__view_map(const struct cnio_view *v, MPI_Offset offset, int64_t nbytes,
         return -CNIO_ERR_INVAL;
     if (nbytes == 0)
         return 0;
+    if (ft->size == 0)
+        return -CNIO_ERR_INVAL;   /* data through a view that holds none */
     if (__builtin_mul_overflow((int64_t)offset, v->etype_size, &p0) ||
         __builtin_add_overflow(p0, nbytes - 1, &pl))
         return -CNIO_ERR_OVERFLOW;

@@ -49,9 +49,10 @@ struct cnio_view {
 int cnio__view_init(struct cnio_view *v);
 /* Validates and sets a view (etype size must divide the filetype's size; filetype blocks
  * must have non-decreasing, non-overlapping displacements and non-negative offsets after
- * disp, as MPI-IO requires; disp >= 0; the filetype's size and extent > 0). A filetype
- * whose data reaches past its extent is accepted, but then cnio__view_map refuses
- * (-CNIO_ERR_NOTSUP) an access beyond its first instance. On error v is left as it was. v must hold a view
+ * disp, as MPI-IO requires; disp >= 0). A filetype of size 0 is a view that holds no
+ * data, and its extent may then be anything. A filetype whose data reaches past its
+ * extent is accepted, but then cnio__view_map refuses (-CNIO_ERR_NOTSUP) an access beyond
+ * its first instance. On error v is left as it was. v must hold a view
  * (cnio__view_init). 0, -CNIO_ERR_INVAL, -CNIO_ERR_NOTSUP, -CNIO_ERR_NOMEM. */
 int cnio__view_set(struct cnio_view *v, MPI_Offset disp, MPI_Datatype etype,
                    MPI_Datatype filetype);
@@ -67,7 +68,8 @@ struct cnio_extent {
  * Maps a data access of nbytes starting at `offset` etypes into the view to the list of
  * file extents it touches, in data-stream order (the order of the bytes in the packed
  * user buffer); adjacent extents are merged. *out is malloc'ed (free it); *n its length.
- * 0, -CNIO_ERR_NOMEM, -CNIO_ERR_OVERFLOW, -CNIO_ERR_INVAL (negative offset or nbytes).
+ * 0, -CNIO_ERR_NOMEM, -CNIO_ERR_OVERFLOW, -CNIO_ERR_INVAL (negative offset or nbytes,
+ * or nbytes > 0 through a view that holds no data).
  * nbytes 0 gives *n = 0 and *out = NULL.
  */
 int cnio__view_map(const struct cnio_view *v, MPI_Offset offset, int64_t nbytes,

@@ -103,6 +103,11 @@ int cnio_file_sync(cnio_file_t *fh);
  * Sets the file view, as MPI_File_set_view: the data-access calls' offsets then count
  * etypes, and their bytes go to the filetype's blocks, tiled from byte disp. datarep must
  * be "native". Collective. info may be MPI_INFO_NULL (its hints are ignored here).
+ * A rank's filetype may hold no data (size 0: a darray or subarray piece that owns no
+ * element): that rank then calls the collectives with count 0. Returns 0, or
+ * -CNIO_ERR_INVAL for a view MPI-IO forbids (negative disp, overlapping or decreasing
+ * filetype blocks, an etype whose size does not divide the filetype's), the same on all
+ * ranks.
  */
 int cnio_file_set_view(cnio_file_t *fh, MPI_Offset disp, MPI_Datatype etype,
                        MPI_Datatype filetype, const char *datarep, MPI_Info info);

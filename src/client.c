@@ -381,6 +381,9 @@ static void cl_piece_done(struct cnio_req *r)
 
     run->pending--;
     if (r->status) {
+        if (!run->err)   /* the first failure names its host: the caller's error cannot */
+            cnio__err("%s: host %s:%u: %s", run->obj->path, host->name, host->port,
+                      cnio_strerror(r->status));
         if (!run->err)
             run->err = r->status;
         return;

@@ -95,3 +95,37 @@ int64_t cnio__now_ms(void)
 {
     return cnio__now_ns() / 1000000;
 }
+
+const char *cnio__name_problem(const char *name, size_t len)
+{
+    size_t i = 0;
+
+    if (len == 0)
+        return "empty name";
+    if (len > CNIO_NAME_MAX)
+        return "name longer than 1024 bytes";
+    for (size_t k = 0; k < len; k++) {
+        unsigned char b = (unsigned char)name[k];
+
+        if (b == 0)
+            return "NUL byte in name";
+        if (b < 0x20 || b == 0x7f)
+            return "control character in name";
+    }
+    while (i < len) {
+        size_t j = i;
+
+        while (j < len && name[j] != '/')
+            j++;
+        if (j == i)
+            return "empty component in name (a leading, doubled or trailing '/')";
+        if (name[i] == '.')
+            return "names may not start with '.' (in any component)";
+        if (j - i > CNIO_NAME_COMPONENT_MAX)
+            return "component longer than 255 bytes";
+        if (j == len - 1)
+            return "empty component in name (a leading, doubled or trailing '/')";
+        i = j + 1;
+    }
+    return NULL;
+}

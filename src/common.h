@@ -23,6 +23,16 @@ int cnio__err_from_errno(int err);
 /* Maps a negative CNIO_ERR_* code to an errno value (for the socket shim and servers). */
 int cnio__errno_from_err(int err);
 
+/*
+ * The rules an object name obeys (len bytes, not terminated; the wire carries at most
+ * CNIO_NAME_MAX bytes): NULL when name is fine, else the rule it breaks, in words
+ * ("names may not start with '.'", "component longer than 255 bytes", "control
+ * character in name", ...). Checked by the client before sending and by the server.
+ */
+#define CNIO_NAME_MAX 1024
+#define CNIO_NAME_COMPONENT_MAX 255
+const char *cnio__name_problem(const char *name, size_t len);
+
 /* Monotonic clock in milliseconds / nanoseconds. */
 int64_t cnio__now_ms(void);
 int64_t cnio__now_ns(void);

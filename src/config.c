@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/types.h>
 
 /* ---- URIs ------------------------------------------------------------------------- */
 
@@ -137,16 +138,84 @@ static char *cfg_strndup(const char *s, size_t n)
     return d;
 }
 
+static __thread const char *cfg_uri_why;
+
+const char *cnio__uri_why(void)
+{
+    return cfg_uri_why ? cfg_uri_why : "malformed URI";
+}
+
+static int cfg_hex(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)(c | 0x20);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decodes (RFC 3986) the n bytes at s in place: the decoded length, or -1 for a
+ * '%' not followed by two hex digits. */
+static ssize_t cfg_unescape(char *s, size_t n)
+{
+    size_t r = 0, w = 0;
+
+    while (r < n) {
+        if (s[r] != '%') {
+            s[w++] = s[r++];
+            continue;
+        }
+        if (r + 2 >= n)
+            return -1;
+        if (cfg_hex(s[r + 1]) < 0 || cfg_hex(s[r + 2]) < 0)
+            return -1;
+        s[w++] = (char)(cfg_hex(s[r + 1]) << 4 | cfg_hex(s[r + 2]));
+        r += 3;
+    }
+    return (ssize_t)w;
+}
+
+/* The object name of the URI: [path, q) decoded, trailing '/' dropped, checked. */
+static int cfg_path(const char *path, const char *q, struct cnio_uri *u)
+{
+    const char *why;
+    ssize_t n;
+
+    u->path = cfg_strndup(path, (size_t)(q - path));
+    if (!u->path)
+        return -CNIO_ERR_NOMEM;
+    n = cfg_unescape(u->path, strlen(u->path));
+    if (n < 0) {
+        cfg_uri_why = "'%' not followed by two hex digits in the path";
+        return -CNIO_ERR_URI;
+    }
+    if (memchr(u->path, '\0', (size_t)n)) {
+        cfg_uri_why = "NUL byte in name";
+        return -CNIO_ERR_URI;
+    }
+    u->path[n] = '\0';
+    /* "cnio://h/dir/" names the directory "dir". */
+    while (n > 0 && u->path[n - 1] == '/')
+        u->path[--n] = '\0';
+    why = n ? cnio__name_problem(u->path, (size_t)n) : NULL;
+    if (why) {
+        cfg_uri_why = why;
+        return -CNIO_ERR_URI;
+    }
+    return 0;
+}
+
 int cnio__uri_parse(const char *uri, struct cnio_uri *u)
 {
     const char *auth, *auth_end, *path, *q;
     int ret;
 
     memset(u, 0, sizeof(*u));
+    cfg_uri_why = "not a cnio:// URI";
     if (!uri || !cnio__uri_is_cnio(uri))
         return -CNIO_ERR_URI;
     auth = uri + sizeof(CFG_SCHEME) - 1;
     auth_end = auth + strcspn(auth, "/?");
+    cfg_uri_why = "bad host list (host[:port][,host[:port]...])";
     ret = cfg_hosts(auth, auth_end, u);
     if (ret)
         goto fail;
@@ -154,17 +223,16 @@ int cnio__uri_parse(const char *uri, struct cnio_uri *u)
     while (*path == '/')
         path++;
     q = strchr(path, '?');
-    ret = -CNIO_ERR_URI;
-    if ((size_t)((q ? q : path + strlen(path)) - path) > CNIO_WIRE_MAX_NAME)
+    if (!q)
+        q = path + strlen(path);
+    cfg_uri_why = NULL;
+    ret = cfg_path(path, q, u);
+    if (ret)
         goto fail;
     ret = -CNIO_ERR_NOMEM;
-    u->path = cfg_strndup(path, q ? (size_t)(q - path) : strlen(path));
-    u->query = cfg_strndup(q ? q + 1 : "", q ? strlen(q + 1) : 0);
-    if (!u->path || !u->query)
+    u->query = cfg_strndup(*q ? q + 1 : "", *q ? strlen(q + 1) : 0);
+    if (!u->query)
         goto fail;
-    /* "cnio://h/dir/" names the directory "dir". */
-    for (size_t n = strlen(u->path); n > 0 && u->path[n - 1] == '/'; n--)
-        u->path[n - 1] = '\0';
     return 0;
 fail:
     cnio__uri_free(u);
@@ -269,7 +337,7 @@ static const struct cfg_hint cfg_hints[] = {
       CFG_OFF(striping_unit), 1, 1ull << 40 },
     { "striping_factor", "stripe_count", "CNIO_STRIPING_FACTOR", "CNIO_STRIPE_COUNT", CFG_U32,
       CFG_OFF(striping_factor), 0, CNIO_MAX_HOSTS },
-    { "cb_nodes", NULL, "CNIO_CB_NODES", NULL, CFG_U32, CFG_OFF(cb_nodes), 0, 1u << 24 },
+    { "cb_nodes", NULL, "CNIO_CB_NODES", NULL, CFG_U32, CFG_OFF(cb_nodes), 1, 1u << 24 },
     { "cb_buffer_size", NULL, "CNIO_CB_BUFFER_SIZE", NULL, CFG_SIZE64, CFG_OFF(cb_buffer_size),
       1, 1ull << 30 },
     { "romio_cb_write", NULL, "CNIO_ROMIO_CB_WRITE", NULL, CFG_CB, CFG_OFF(romio_cb_write), 0, 0 },
@@ -481,6 +549,8 @@ int cnio__hints_foreach(const struct cnio_hints *h,
             return -CNIO_ERR_HINT;
         if (cfg_hints[i].kind == CFG_PATH && buf[0] == '\0')
             continue;
+        if (cfg_hints[i].kind == CFG_U32 && cfg_hints[i].lo > 0 && !strcmp(buf, "0"))
+            continue;   /* unset (cb_nodes): 0 is no value it may be set to */
         ret = fn(cfg_hints[i].name, buf, arg);
         if (ret)
             return ret;

@@ -42,7 +42,7 @@ enum cnio_cb_mode { CNIO_CB_AUTOMATIC = 0, CNIO_CB_ENABLE, CNIO_CB_DISABLE };
 struct cnio_hints {
     uint64_t striping_unit;    /* striping_unit: stripe unit S in bytes (default 1 MiB) */
     uint32_t striping_factor;  /* striping_factor: stripe count C (0 = all hosts) */
-    uint32_t cb_nodes;         /* cb_nodes: aggregators (0 = one per rank, up to ranks) */
+    uint32_t cb_nodes;         /* cb_nodes: aggregators, 1..2^24 (0: unset, the stripe count) */
     uint64_t cb_buffer_size;   /* cb_buffer_size (default 16 MiB) */
     int romio_cb_write;        /* enum cnio_cb_mode */
     int romio_cb_read;
@@ -60,8 +60,14 @@ struct cnio_hints {
                                   is replaced whole at close */
 };
 
-/* Parses uri into u (all fields owned by u): 0 or -CNIO_ERR_URI / -CNIO_ERR_NOMEM. */
+/*
+ * Parses uri into u (all fields owned by u): 0 or -CNIO_ERR_URI / -CNIO_ERR_NOMEM. The
+ * path is percent-decoded (RFC 3986) and must then obey the name rules
+ * (cnio__name_problem), so "%2e%2e" is refused as ".." is.
+ */
 int cnio__uri_parse(const char *uri, struct cnio_uri *u);
+/* Why the calling thread's last cnio__uri_parse returned -CNIO_ERR_URI, in words. */
+const char *cnio__uri_why(void);
 void cnio__uri_free(struct cnio_uri *u);
 /* 1 when s starts with "cnio://", else 0. */
 int cnio__uri_is_cnio(const char *s);

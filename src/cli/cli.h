@@ -31,6 +31,9 @@ int cli_common_opt(struct cli_opts *o, int argc, char **argv, int *i);
 int cli_hints(const struct cli_opts *o, const struct cnio_uri *u, struct cnio_hints *h);
 /* An MPI_Info (free it) with the -o hints and --key: 0 or -CNIO_ERR_HINT. */
 int cli_info(const struct cli_opts *o, MPI_Info *info);
+/* Parses uri only to check it: 0, or a negative code after printing why (for a
+ * malformed URI: which rule it breaks). */
+int cli_check_uri(const char *cmd, const char *uri);
 /* Prints "cnio CMD: what: strerror(rc)" to stderr; returns CLI_EXIT_FAIL. */
 int cli_fail(const char *cmd, const char *what, int rc);
 /*

@@ -786,6 +786,9 @@ int cli_cp(int argc, char **argv)
         fprintf(stderr, "cnio cp: one of SRC and DST must be a cnio:// URI\n");
         return CLI_EXIT_USAGE;
     }
+    if ((j.src.remote && cli_check_uri("cp", pos[0])) ||
+        (j.dst.remote && cli_check_uri("cp", pos[1])))
+        return CLI_EXIT_USAGE;   /* malformed on the command line, like stat and ls */
     cli_mpi_init();
     MPI_Comm_rank(MPI_COMM_WORLD, &j.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &j.size);

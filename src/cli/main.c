@@ -42,6 +42,32 @@ static const char usage_text[] =
     "\n"
     "exit status: 0 success, 1 the operation failed, 2 bad usage.\n";
 
+/* Splits "-o NAME=VALUE" i into name (NUL-terminated) and its value. */
+static const char *cli_hint_split(const struct cli_opts *o, int i, char *name, size_t cap);
+
+/* A -o hint cnio knows, with a value it takes: 0, else -1 (said why). Unlike MPI_Info
+ * keys, which MPI says to ignore when unknown, a hint typed on the command line that
+ * does nothing is a mistake worth stopping for. */
+static int cli_hint_check(const struct cli_opts *o, int i)
+{
+    char name[MPI_MAX_INFO_KEY];
+    const char *val = cli_hint_split(o, i, name, sizeof(name));
+    struct cnio_hints h;
+    int rc;
+
+    if (!val) {
+        fprintf(stderr, "cnio: -o %s: hint name too long\n", o->hints[i]);
+        return -1;
+    }
+    cnio__hints_default(&h);
+    rc = cnio__hints_set(&h, name, val);
+    if (rc > 0)
+        fprintf(stderr, "cnio: -o %s: unknown hint '%s'\n", o->hints[i], name);
+    else if (rc < 0)
+        fprintf(stderr, "cnio: -o %s: bad value '%s' for hint %s\n", o->hints[i], val, name);
+    return rc ? -1 : 0;
+}
+
 int cli_common_opt(struct cli_opts *o, int argc, char **argv, int *i)
 {
     const char *a = argv[*i];
@@ -62,6 +88,7 @@ int cli_common_opt(struct cli_opts *o, int argc, char **argv, int *i)
                 return -1;
             }
             o->hints[o->nhints++] = argv[*i];
+            return cli_hint_check(o, o->nhints - 1) ? -1 : 1;
         } else {
             o->key_file = argv[*i];
         }
@@ -70,7 +97,6 @@ int cli_common_opt(struct cli_opts *o, int argc, char **argv, int *i)
     return 0;
 }
 
-/* Splits "-o NAME=VALUE" i into name (NUL-terminated) and its value. */
 static const char *cli_hint_split(const struct cli_opts *o, int i, char *name, size_t cap)
 {
     const char *eq = strchr(o->hints[i], '=');
@@ -197,11 +223,47 @@ static int cli_target(const char *cmd, const struct cli_opts *o, const char *uri
         return -CNIO_ERR_URI;
     }
     rc = cnio__uri_parse(uri, u);
+    if (rc == -CNIO_ERR_URI) {
+        fprintf(stderr, "cnio %s: %s: %s: %s\n", cmd, uri, cnio_strerror(rc), cnio__uri_why());
+        return rc;
+    }
     if (rc == 0)
         rc = cli_hints(o, u, h);
     if (rc)
         cli_fail(cmd, uri, rc);
     return rc;
+}
+
+int cli_check_uri(const char *cmd, const char *uri)
+{
+    struct cnio_uri u;
+    int rc = cnio__uri_parse(uri, &u);
+
+    if (rc == -CNIO_ERR_URI)
+        fprintf(stderr, "cnio %s: %s: %s: %s\n", cmd, uri, cnio_strerror(rc), cnio__uri_why());
+    else if (rc)
+        cli_fail(cmd, uri, rc);
+    else
+        cnio__uri_free(&u);
+    return rc;
+}
+
+/* Prints a name as it came from a server, with control characters and backslashes
+ * escaped (\n, \t, \\, \xHH), so that one name is always one line. */
+static void cli_print_name(const char *name)
+{
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if (*p == '\n')
+            fputs("\\n", stdout);
+        else if (*p == '\t')
+            fputs("\\t", stdout);
+        else if (*p == '\\')
+            fputs("\\\\", stdout);
+        else if (*p < 0x20 || *p == 0x7f)
+            printf("\\x%02x", *p);
+        else
+            putchar(*p);
+    }
 }
 
 int cli_keygen(int argc, char **argv)
@@ -246,13 +308,14 @@ static int ls_print(const char *name, const struct cnio_obj_stat *s, void *arg)
     const struct cli_opts *o = arg;
 
     if (o->long_list && !s->is_dir)
-        printf("%14llu  %8llu x %-3u  %s%s\n", (unsigned long long)s->size,
-               (unsigned long long)s->layout.unit, s->layout.count, name,
-               (s->state & CNIO_OBJ_INCOMPLETE) ? "  (incomplete)" : "");
+        printf("%14llu  %8llu x %-3u  ", (unsigned long long)s->size,
+               (unsigned long long)s->layout.unit, s->layout.count);
     else if (o->long_list)
-        printf("%14s  %14s  %s/\n", "-", "-", name);
-    else
-        printf("%s%s\n", name, s->is_dir ? "/" : "");
+        printf("%14s  %14s  ", "-", "-");
+    cli_print_name(name);
+    if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_INCOMPLETE))
+        fputs("  (incomplete)", stdout);
+    fputs(s->is_dir ? "/\n" : "\n", stdout);
     return 0;
 }
 
@@ -363,6 +426,13 @@ int cli_rm(int argc, char **argv)
         fputs(help, stderr);
         return CLI_EXIT_USAGE;
     }
+    for (int i = 0; i < n; i++)   /* nothing is removed when one argument is malformed */
+        if (cli_check_uri("rm", pos[i]))
+            ret = CLI_EXIT_USAGE;
+    if (ret == CLI_EXIT_USAGE) {
+        fprintf(stderr, "cnio rm: nothing removed\n");
+        return ret;
+    }
     rc = cnio__stack_open(&st);
     if (rc)
         return cli_fail("rm", "stack", rc);
@@ -375,7 +445,7 @@ int cli_rm(int argc, char **argv)
             if (rc)
                 ret = cli_fail("rm", pos[i], rc);
         } else {
-            ret = CLI_EXIT_FAIL;
+            ret = CLI_EXIT_USAGE;
         }
         cnio__uri_free(&u);
     }

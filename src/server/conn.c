@@ -13,6 +13,13 @@
  * (request.c), holding a reference to it until they are written.
  * Backpressure: while more than --max-inflight reply bytes are queued the connection
  * stops reading (EPOLLIN dropped) and resumes once the client has drained them.
+ *
+ * Every buffer is counted against the server-wide --max-memory (limits.c): a payload
+ * buffer that does not fit waits (mem_wait, not reading) and is retried on the timer
+ * tick; while the total is at the bound no connection starts reading a new frame.
+ * Timeouts on the tick: --idle-timeout for an authenticated connection with nothing
+ * going on, --frame-timeout for a frame started and not finished (time the server
+ * itself held reading back does not count) and for replies the client does not read.
  */
 #include "server.h"
 #include "log.h"
@@ -30,6 +37,19 @@
 #define CONN_SPARE_BYTES (2 * (size_t)CNIO_WIRE_MAX_PAYLOAD)
 #define CONN_MIN_BUF 256
 #define CONN_IDLE_TRIM_MS 5000
+
+/* Frees a reply buffer and its storage, returning the bytes to the budget. */
+static void conn_out_free(struct cnio_srv *srv, struct cnio_srv_out *o)
+{
+    if (o->map) {
+        cnio__srv_map_put(o->map);
+        o->map = NULL;
+    }
+    if (o->cap)
+        cnio__srv_mem_give(srv, o->cap);
+    free(o->buf);
+    free(o);
+}
 
 static struct cnio_srv_out *conn_out_get(struct cnio_srv_conn *c, size_t need)
 {
@@ -50,6 +70,8 @@ static struct cnio_srv_out *conn_out_get(struct cnio_srv_conn *c, size_t need)
     if (o->cap < need) {
         size_t cap = CNIO_MAX(need, CONN_MIN_BUF);
 
+        if (o->cap)
+            cnio__srv_mem_give(c->srv, o->cap);
         free(o->buf);
         o->buf = malloc(cap);
         o->cap = o->buf ? cap : 0;
@@ -57,6 +79,7 @@ static struct cnio_srv_out *conn_out_get(struct cnio_srv_conn *c, size_t need)
             free(o);
             return NULL;
         }
+        cnio__srv_mem_force(c->srv, cap);
     }
     o->data = o->buf;
     return o;
@@ -90,20 +113,27 @@ static void conn_out_put(struct cnio_srv_conn *c, struct cnio_srv_out *o)
         c->nspare++;
         return;
     }
-    free(o->buf);
-    free(o);
+    conn_out_free(c->srv, o);
 }
 
-static void conn_out_list_free(struct cnio_srv_out *o)
+static void conn_out_list_free(struct cnio_srv *srv, struct cnio_srv_out *o)
 {
     while (o) {
         struct cnio_srv_out *next = o->next;
 
-        conn_out_unmap(o);
-        free(o->buf);
-        free(o);
+        conn_out_free(srv, o);
         o = next;
     }
+}
+
+/* Frees the request payload buffer, returning its bytes to the budget. */
+static void conn_in_free(struct cnio_srv_conn *c)
+{
+    if (c->in_cap)
+        cnio__srv_mem_give(c->srv, c->in_cap);
+    free(c->in);
+    c->in = NULL;
+    c->in_cap = 0;
 }
 
 uint8_t *cnio__srv_reply_buf(struct cnio_srv_conn *c, struct cnio_srv_reply *r, size_t cap)
@@ -162,6 +192,8 @@ static int conn_queue(struct cnio_srv_conn *c, uint16_t type, uint64_t reqid, in
     cnio__wire_hdr_encode(&h, o->hdr);
     o->len = h.length;
     o->sent = 0;
+    if (!c->oq_head)
+        c->out_progress = cnio__now_ms();
     if (c->oq_tail)
         c->oq_tail->next = o;
     else
@@ -175,6 +207,8 @@ static int conn_queue(struct cnio_srv_conn *c, uint16_t type, uint64_t reqid, in
 static void conn_sent(struct cnio_srv_conn *c, size_t w)
 {
     c->oq_bytes -= w;
+    if (w)
+        c->out_progress = cnio__now_ms();
     while (w) {
         struct cnio_srv_out *o = c->oq_head;
         size_t left = CNIO_WIRE_HDR_SIZE + o->len - o->sent;
@@ -228,12 +262,20 @@ static int conn_flush(struct cnio_srv_conn *c)
 
 static int conn_mid_frame(const struct cnio_srv_conn *c)
 {
-    return c->hdr_got > 0 || c->in_payload;
+    return c->hdr_got > 0 || c->in_payload || c->mem_wait;
+}
+
+/* Whether the server itself holds reading back (reply queue, --max-memory). */
+static int conn_held_back(const struct cnio_srv_conn *c)
+{
+    if (c->mem_wait || c->oq_bytes > c->srv->opts.max_inflight)
+        return 1;
+    return !c->in_payload && cnio__srv_mem_over(c->srv);
 }
 
 static int conn_want_read(const struct cnio_srv_conn *c)
 {
-    if (c->closing || c->oq_bytes > c->srv->opts.max_inflight)
+    if (c->closing || conn_held_back(c))
         return 0;
     return !c->draining || conn_mid_frame(c);
 }
@@ -274,6 +316,7 @@ static int conn_error(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, in
 static int conn_frame(struct cnio_srv_conn *c)
 {
     const struct cnio_wire_hdr *h = &c->h;
+    enum cnio_srv_conn_state was;
     struct cnio_srv_reply r;
     int ret;
 
@@ -295,7 +338,12 @@ static int conn_frame(struct cnio_srv_conn *c)
     r.session = c->session;
     r.object = h->object;
     r.offset = h->offset;
+    was = c->state;
     ret = cnio__srv_request(c, h, c->in, &r);
+    if (was == CNIO_SRV_C_AUTH && c->state == CNIO_SRV_C_READY)
+        cnio__srv_unauth_remove(c);
+    if (c->in_cap > CONN_MIN_BUF && cnio__srv_mem_tight(c->srv))
+        conn_in_free(c);   /* others may be waiting for the memory */
     if (ret == -CNIO_ERR_PROTO) {
         cnio__info("%s: malformed payload (type %u), closing", c->peer, h->type);
         if (r.out)
@@ -303,6 +351,30 @@ static int conn_frame(struct cnio_srv_conn *c)
         return -1;
     }
     return conn_queue(c, (uint16_t)(h->type | CNIO_WIRE_REPLY), h->reqid, ret, &r) ? -1 : 0;
+}
+
+/* Sizes the payload buffer for the header in c->h within --max-memory: 1 when ready,
+ * 0 when it must wait (mem_wait), -1 when out of memory. */
+static int conn_in_ready(struct cnio_srv_conn *c)
+{
+    if (c->h.length > c->in_cap) {
+        conn_in_free(c);
+        if (cnio__srv_mem_take(c->srv, c->h.length)) {
+            c->mem_wait = 1;
+            return 0;
+        }
+        c->in = malloc(c->h.length);
+        if (!c->in) {
+            cnio__srv_mem_give(c->srv, c->h.length);
+            cnio__warn("%s: out of memory for a %u-byte frame, closing", c->peer, c->h.length);
+            return -1;
+        }
+        c->in_cap = c->h.length;
+    }
+    c->mem_wait = 0;
+    c->in_got = 0;
+    c->in_payload = c->h.length > 0;
+    return 1;
 }
 
 /* A complete header is in c->hdr: decode, check, size the payload buffer. */
@@ -318,19 +390,7 @@ static int conn_header(struct cnio_srv_conn *c)
         cnio__info("%s: request before AUTH, closing", c->peer);
         return -1;
     }
-    if (c->h.length > c->in_cap) {
-        free(c->in);
-        c->in_cap = 0;
-        c->in = malloc(c->h.length);
-        if (!c->in) {
-            cnio__warn("%s: out of memory for a %u-byte frame, closing", c->peer, c->h.length);
-            return -1;
-        }
-        c->in_cap = c->h.length;
-    }
-    c->in_got = 0;
-    c->in_payload = c->h.length > 0;
-    return 0;
+    return conn_in_ready(c) < 0 ? -1 : 0;
 }
 
 /* One recv into the header or the payload: 1 frame complete, 0 more to come,
@@ -353,12 +413,14 @@ static int conn_recv_step(struct cnio_srv_conn *c)
         c->in_got += (size_t)r;
         return c->in_got == c->h.length;
     }
+    if (c->hdr_got == 0)
+        c->frame_deadline = cnio__now_ms() + (int64_t)c->srv->opts.frame_timeout_s * 1000;
     c->hdr_got += (size_t)r;
     if (c->hdr_got < CNIO_WIRE_HDR_SIZE)
         return 0;
     if (conn_header(c))
         return -1;
-    return !c->in_payload;
+    return c->mem_wait ? 2 : !c->in_payload;
 }
 
 /* Reads and handles frames while allowed: 0, or -1 to drop the connection. */
@@ -423,7 +485,9 @@ int cnio__srv_conn_new(struct cnio_srv *srv, int epfd, int fd, const struct cnio
     c->fd = fd;
     c->epfd = epfd;
     c->state = CNIO_SRV_C_AUTH;
-    c->last_active = cnio__now_ms();
+    c->addr = *peer;
+    atomic_init(&c->evicted, 0);
+    c->last_active = c->out_progress = cnio__now_ms();
     c->auth_deadline = c->last_active + CNIO_SRV_AUTH_TIMEOUT_MS;
     cnio__net_ntop(peer, c->peer, sizeof(c->peer));
     ret = conn_challenge(c);
@@ -442,8 +506,8 @@ int cnio__srv_conn_new(struct cnio_srv *srv, int epfd, int fd, const struct cnio
     *out = c;
     return 0;
 free_conn:
-    conn_out_list_free(c->oq_head);
-    conn_out_list_free(c->spare);
+    conn_out_list_free(srv, c->oq_head);
+    conn_out_list_free(srv, c->spare);
     free(c);
 close_fd:
     close(fd);
@@ -469,21 +533,51 @@ int cnio__srv_conn_drain(struct cnio_srv_conn *c)
     return conn_update(c);
 }
 
-int cnio__srv_conn_tick(struct cnio_srv_conn *c, int64_t now_ms)
+/* The timeouts: 1 (logged) when c must close now. */
+static int conn_expired(struct cnio_srv_conn *c, int64_t now_ms)
 {
+    const struct cnio_srv_opts *o = &c->srv->opts;
+    int64_t frame_ms = (int64_t)o->frame_timeout_s * 1000;
+
     if (c->state == CNIO_SRV_C_AUTH && now_ms >= c->auth_deadline) {
         cnio__info("%s: no AUTH within %d s, closing", c->peer, CNIO_SRV_AUTH_TIMEOUT_MS / 1000);
         return 1;
     }
-    if (now_ms - c->last_active >= CONN_IDLE_TRIM_MS && !c->oq_head && !conn_mid_frame(c)) {
-        conn_out_list_free(c->spare);
-        c->spare = NULL;
-        c->nspare = 0;
-        free(c->in);
-        c->in = NULL;
-        c->in_cap = 0;
+    if (c->state == CNIO_SRV_C_AUTH && atomic_load(&c->evicted))
+        return 1;
+    if (c->state == CNIO_SRV_C_READY && o->idle_timeout_s && !c->oq_head &&
+        !conn_mid_frame(c) && now_ms - c->last_active >= (int64_t)o->idle_timeout_s * 1000) {
+        cnio__info("%s: idle for %u s (--idle-timeout), closing", c->peer, o->idle_timeout_s);
+        return 1;
+    }
+    if (conn_mid_frame(c) && !c->closing && conn_held_back(c))
+        c->frame_deadline = CNIO_MAX(c->frame_deadline, now_ms + frame_ms);
+    if (conn_mid_frame(c) && now_ms >= c->frame_deadline) {
+        cnio__info("%s: frame not complete within %u s (--frame-timeout), closing", c->peer,
+                   o->frame_timeout_s);
+        return 1;
+    }
+    if (c->oq_head && now_ms - c->out_progress >= frame_ms) {
+        cnio__info("%s: replies not read for %u s (--frame-timeout), closing", c->peer,
+                   o->frame_timeout_s);
+        return 1;
     }
     return 0;
+}
+
+int cnio__srv_conn_tick(struct cnio_srv_conn *c, int64_t now_ms)
+{
+    if (conn_expired(c, now_ms))
+        return 1;
+    if (c->mem_wait && conn_in_ready(c) < 0)
+        return 1;
+    if (now_ms - c->last_active >= CONN_IDLE_TRIM_MS && !c->oq_head && !conn_mid_frame(c)) {
+        conn_out_list_free(c->srv, c->spare);
+        c->spare = NULL;
+        c->nspare = 0;
+        conn_in_free(c);
+    }
+    return conn_update(c);
 }
 
 int cnio__srv_conn_own(struct cnio_srv_conn *c, uint64_t id)
@@ -513,13 +607,14 @@ void cnio__srv_conn_disown(struct cnio_srv_conn *c, uint64_t id)
 
 void cnio__srv_conn_free(struct cnio_srv_conn *c)
 {
+    cnio__srv_unauth_remove(c);
     for (size_t i = 0; i < c->nowned; i++)
         cnio__srv_handles_remove(&c->srv->handles, c->owned[i], c);
     close(c->fd);
-    conn_out_list_free(c->oq_head);
-    conn_out_list_free(c->spare);
+    conn_out_list_free(c->srv, c->oq_head);
+    conn_out_list_free(c->srv, c->spare);
     free(c->owned);
-    free(c->in);
+    conn_in_free(c);
     atomic_fetch_sub(&c->srv->nconns, 1);
     free(c);
 }

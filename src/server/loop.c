@@ -14,6 +14,11 @@
  * while the others idle: 2 ranks writing to one server got 1.5 GB/s with one worker
  * doing 80% of the work, where two workers share it.
  *
+ * Limits (limits.c): a connection enters the list of those still authenticating when
+ * it is served; another worker may evict it from there, marking it and kicking this
+ * worker's inbox eventfd, and this worker closes it. --max-unauth is kept below
+ * --max-conns (main.c), so that connections that never authenticate cannot fill it.
+ *
  * Shutdown: the stop eventfd becomes readable in every epoll; each worker stops
  * accepting, lets its connections finish the frame they are reading and write out
  * the replies they owe, and closes them, all within CNIO_SRV_DRAIN_TIMEOUT_MS.
@@ -38,6 +43,7 @@
 struct loop_handoff {
     struct loop_handoff *next;
     int fd;
+    uint64_t seq;
     struct cnio_addr addr;
 };
 
@@ -49,6 +55,7 @@ struct cnio_srv_worker {
     int started;
     atomic_int load;            /* connections served or handed to it, not yet closed */
     int inbox_fd;               /* eventfd: readable while the inbox has entries */
+    atomic_int evict_pending;   /* some connection of this worker was marked evicted */
     pthread_mutex_t inbox_lock;
     struct loop_handoff *inbox;
     struct cnio_srv_conn *conns;
@@ -83,8 +90,9 @@ static void loop_close(struct cnio_srv_worker *w, struct cnio_srv_conn *c)
     atomic_fetch_sub(&w->load, 1);
 }
 
-/* Starts serving an accepted connection fd (counted in w->load and srv->nconns). */
-static void loop_serve(struct cnio_srv_worker *w, int fd, const struct cnio_addr *a)
+/* Starts serving an accepted connection fd, the seq-th accepted (counted in w->load
+ * and srv->nconns). */
+static void loop_serve(struct cnio_srv_worker *w, int fd, const struct cnio_addr *a, uint64_t seq)
 {
     struct cnio_srv_conn *c;
     char peer[64];
@@ -96,7 +104,10 @@ static void loop_serve(struct cnio_srv_worker *w, int fd, const struct cnio_addr
         cnio__debug("%s: connection served by worker %d", cnio__net_ntop(a, peer, sizeof(peer)),
                     w->index);
         if (cnio__srv_conn_new(w->srv, w->epfd, fd, a, &c) == 0) {
+            c->worker = w;
+            c->seq = seq;
             loop_link(w, c);
+            cnio__srv_unauth_add(c);
             return;
         }
     }
@@ -124,7 +135,8 @@ static struct cnio_srv_worker *loop_pick(struct cnio_srv_worker *w)
 
 /* Gives accepted fd to worker to, counting it in to's load; 0, or -1 (nothing was
  * done) when out of memory. */
-static int loop_hand_over(struct cnio_srv_worker *to, int fd, const struct cnio_addr *a)
+static int loop_hand_over(struct cnio_srv_worker *to, int fd, const struct cnio_addr *a,
+                          uint64_t seq)
 {
     struct loop_handoff *h = malloc(sizeof(*h));
     uint64_t one = 1;
@@ -133,6 +145,7 @@ static int loop_hand_over(struct cnio_srv_worker *to, int fd, const struct cnio_
         return -1;
     atomic_fetch_add(&to->load, 1);
     h->fd = fd;
+    h->seq = seq;
     h->addr = *a;
     pthread_mutex_lock(&to->inbox_lock);
     h->next = to->inbox;
@@ -143,7 +156,32 @@ static int loop_hand_over(struct cnio_srv_worker *to, int fd, const struct cnio_
     return 0;
 }
 
-/* Serves the connections other workers handed to w. */
+void cnio__srv_loop_kick(struct cnio_srv_worker *w)
+{
+    uint64_t one = 1;
+
+    atomic_store(&w->evict_pending, 1);
+    if (write(w->inbox_fd, &one, sizeof(one)) < 0)   /* only fails on overflow: still set */
+        cnio__debug("inbox eventfd: %s", strerror(errno));
+}
+
+/* Closes w's connections marked evicted that are still authenticating. */
+static void loop_evict(struct cnio_srv_worker *w)
+{
+    struct cnio_srv_conn *c = w->conns;
+
+    if (!atomic_exchange(&w->evict_pending, 0))
+        return;
+    while (c) {
+        struct cnio_srv_conn *next = c->next;
+
+        if (atomic_load(&c->evicted) && c->state == CNIO_SRV_C_AUTH)
+            loop_close(w, c);
+        c = next;
+    }
+}
+
+/* Serves the connections other workers handed to w; closes those evicted. */
 static void loop_inbox(struct cnio_srv_worker *w)
 {
     struct loop_handoff *h;
@@ -151,6 +189,7 @@ static void loop_inbox(struct cnio_srv_worker *w)
 
     if (read(w->inbox_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
         cnio__debug("inbox eventfd: %s", strerror(errno));
+    loop_evict(w);
     pthread_mutex_lock(&w->inbox_lock);
     h = w->inbox;
     w->inbox = NULL;
@@ -158,7 +197,7 @@ static void loop_inbox(struct cnio_srv_worker *w)
     while (h) {
         struct loop_handoff *next = h->next;
 
-        loop_serve(w, h->fd, &h->addr);
+        loop_serve(w, h->fd, &h->addr, h->seq);
         free(h);
         h = next;
     }
@@ -204,6 +243,15 @@ static int loop_accept_error(struct cnio_srv_worker *w)
     return 0;
 }
 
+/* Counts a new connection in srv->nconns if it may be served: 1, else 0. */
+static int loop_admit(struct cnio_srv *srv)
+{
+    if (atomic_fetch_add(&srv->nconns, 1) < srv->opts.max_conns)
+        return 1;
+    atomic_fetch_sub(&srv->nconns, 1);
+    return 0;
+}
+
 static void loop_accept(struct cnio_srv_worker *w)
 {
     struct cnio_srv *srv = w->srv;
@@ -211,6 +259,7 @@ static void loop_accept(struct cnio_srv_worker *w)
     for (int i = 0; i < LOOP_ACCEPTS; i++) {
         struct cnio_srv_worker *to;
         struct cnio_addr a;
+        uint64_t seq;
         int fd;
 
         a.len = sizeof(a.ss);
@@ -221,16 +270,16 @@ static void loop_accept(struct cnio_srv_worker *w)
                 continue;
             return;
         }
-        if (atomic_fetch_add(&srv->nconns, 1) >= srv->opts.max_conns) {
-            atomic_fetch_sub(&srv->nconns, 1);
+        if (!loop_admit(srv)) {
             loop_refuse(fd, &a);
             continue;
         }
         cnio__net_tune(fd, 0);
+        seq = atomic_fetch_add(&srv->accepted, 1);
         to = loop_pick(w);
-        if (to == w || loop_hand_over(to, fd, &a)) {
+        if (to == w || loop_hand_over(to, fd, &a, seq)) {
             atomic_fetch_add(&w->load, 1);
-            loop_serve(w, fd, &a);
+            loop_serve(w, fd, &a, seq);
         }
     }
 }
@@ -270,6 +319,7 @@ static void loop_tick(struct cnio_srv_worker *w, int64_t now)
     }
     if (!w->draining && !w->listening && now >= w->accept_resume)
         loop_listen_ctl(w, EPOLL_CTL_ADD);
+    cnio__srv_mem_trim(w->srv);
 }
 
 static void loop_event(struct cnio_srv_worker *w, const struct epoll_event *ev)
@@ -373,6 +423,7 @@ int cnio__srv_loop_start(struct cnio_srv *srv)
         w->index = i;
         w->epfd = w->inbox_fd = -1;
         atomic_init(&w->load, 0);
+        atomic_init(&w->evict_pending, 0);
         w->inbox_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
     }
     for (int i = 0; i < n && !ret; i++)

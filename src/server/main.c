@@ -11,10 +11,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,6 +27,17 @@
 #define MAIN_DEFAULT_MAX_CONNS 1024
 #define MAIN_DEFAULT_MAX_OPEN 4096
 #define MAIN_DEFAULT_MAX_INFLIGHT (64ull << 20)
+#define MAIN_DEFAULT_MAX_UNAUTH 256
+#define MAIN_DEFAULT_MAX_UNAUTH_PER_ADDR 128
+#define MAIN_DEFAULT_IDLE_TIMEOUT 3600
+#define MAIN_DEFAULT_FRAME_TIMEOUT 60
+#define MAIN_DEFAULT_MAX_MEMORY (1ull << 30)
+/* --max-memory must hold at least this many largest frames */
+#define MAIN_MIN_MEMORY (2ull * CNIO_WIRE_MAX_PAYLOAD)
+/* buffers this large are mmap'd, so that freeing them returns the memory */
+#define MAIN_MMAP_THRESHOLD (32 * 1024)
+/* file descriptors the server needs besides its connections */
+#define MAIN_SPARE_FDS 64
 #define MAIN_MAX_THREADS 256
 #define MAIN_BACKLOG 1024
 #define MAIN_EXIT_USAGE 2
@@ -38,6 +53,18 @@ static const char main_usage[] =
     "                         else ~/.cnio/key)\n"
     "  --threads N            worker threads (default %d)\n"
     "  --max-conns N          connections at once (default %d)\n"
+    "  --max-unauth N         connections still authenticating, in total (default %d,\n"
+    "                         at most half of --max-conns); when full, the oldest of\n"
+    "                         them is dropped for a new one\n"
+    "  --max-unauth-per-addr N  the same, from one source address (default %d)\n"
+    "  --idle-timeout SECS    close an authenticated connection idle that long\n"
+    "                         (no request, no reply pending; default %d, 0 = never)\n"
+    "  --frame-timeout SECS   close a connection whose request frame is started but\n"
+    "                         not complete, or whose replies go unread, that long\n"
+    "                         (default %d; time the server holds reading back is free)\n"
+    "  --max-memory BYTES     connection buffers server-wide; over it the server stops\n"
+    "                         reading new requests until memory is returned\n"
+    "                         (default 1G, at least 32M; K, M, G suffixes)\n"
     "  --max-open N           open object handles, server-wide (default %d)\n"
     "  --max-inflight BYTES   queued reply bytes per connection before it stops\n"
     "                         reading (default 64M; K, M, G suffixes)\n"
@@ -53,6 +80,11 @@ static const struct option main_longopts[] = {
     { "max-conns", required_argument, NULL, 'c' },
     { "max-open", required_argument, NULL, 'o' },
     { "max-inflight", required_argument, NULL, 'i' },
+    { "max-unauth", required_argument, NULL, 'u' },
+    { "max-unauth-per-addr", required_argument, NULL, 'a' },
+    { "idle-timeout", required_argument, NULL, 'I' },
+    { "frame-timeout", required_argument, NULL, 'F' },
+    { "max-memory", required_argument, NULL, 'm' },
     { "log-level", required_argument, NULL, 'L' },
     { "port-file", required_argument, NULL, 'p' },
     { "help", no_argument, NULL, 'h' },
@@ -82,6 +114,8 @@ static int main_number(const char *s, unsigned long lo, unsigned long hi, uint32
     return 0;
 }
 
+static int main_limit_option(struct cnio_srv_opts *o, int opt, const char *arg);
+
 static int main_option(struct cnio_srv_opts *o, int opt, const char *arg)
 {
     uint32_t v;
@@ -106,6 +140,34 @@ static int main_option(struct cnio_srv_opts *o, int opt, const char *arg)
         if (cnio__parse_size(arg, &o->max_inflight) || o->max_inflight == 0)
             return main_usage_error("--max-inflight wants a size such as 64M, not '%s'", arg);
         return 0;
+    default:
+        return main_limit_option(o, opt, arg);
+    }
+}
+
+/* The options of the server-wide limits (limits.c). */
+static int main_limit_option(struct cnio_srv_opts *o, int opt, const char *arg)
+{
+    switch (opt) {
+    case 'u':
+        return main_number(arg, 1, INT_MAX, &o->max_unauth)
+                   ? main_usage_error("--max-unauth wants a positive number, not '%s'", arg) : 0;
+    case 'a':
+        return main_number(arg, 1, INT_MAX, &o->max_unauth_per_addr)
+                   ? main_usage_error("--max-unauth-per-addr wants a positive number, not '%s'",
+                                      arg) : 0;
+    case 'I':
+        return main_number(arg, 0, INT_MAX / 1000, &o->idle_timeout_s)
+                   ? main_usage_error("--idle-timeout wants seconds (0 = never), not '%s'", arg)
+                   : 0;
+    case 'F':
+        return main_number(arg, 1, INT_MAX / 1000, &o->frame_timeout_s)
+                   ? main_usage_error("--frame-timeout wants seconds (1 or more), not '%s'", arg)
+                   : 0;
+    case 'm':
+        if (cnio__parse_size(arg, &o->max_memory) || o->max_memory < MAIN_MIN_MEMORY)
+            return main_usage_error("--max-memory wants a size of at least 32M, not '%s'", arg);
+        return 0;
     case 'L':
         o->log_level = cnio__log_parse_level(arg);
         return o->log_level < 0 ? main_usage_error("unknown log level '%s'", arg) : 0;
@@ -124,12 +186,18 @@ static int main_parse(int argc, char **argv, struct cnio_srv_opts *o)
     o->max_conns = MAIN_DEFAULT_MAX_CONNS;
     o->max_open = MAIN_DEFAULT_MAX_OPEN;
     o->max_inflight = MAIN_DEFAULT_MAX_INFLIGHT;
+    o->max_unauth = MAIN_DEFAULT_MAX_UNAUTH;
+    o->max_unauth_per_addr = MAIN_DEFAULT_MAX_UNAUTH_PER_ADDR;
+    o->idle_timeout_s = MAIN_DEFAULT_IDLE_TIMEOUT;
+    o->frame_timeout_s = MAIN_DEFAULT_FRAME_TIMEOUT;
+    o->max_memory = MAIN_DEFAULT_MAX_MEMORY;
     o->log_level = CNIO_LOG_INFO;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":", main_longopts, NULL)) != -1) {
         if (opt == 'h') {
             printf(main_usage, CNIO_DEFAULT_PORT, MAIN_DEFAULT_THREADS, MAIN_DEFAULT_MAX_CONNS,
-                   MAIN_DEFAULT_MAX_OPEN);
+                   MAIN_DEFAULT_MAX_UNAUTH, MAIN_DEFAULT_MAX_UNAUTH_PER_ADDR,
+                   MAIN_DEFAULT_IDLE_TIMEOUT, MAIN_DEFAULT_FRAME_TIMEOUT, MAIN_DEFAULT_MAX_OPEN);
             return 1;
         }
         if (opt == 'V') {
@@ -144,6 +212,9 @@ static int main_parse(int argc, char **argv, struct cnio_srv_opts *o)
     }
     if (optind < argc)
         return main_usage_error("unexpected argument '%s'", argv[optind]);
+    /* connections that never authenticate must not be able to fill --max-conns */
+    o->max_unauth = CNIO_MIN(o->max_unauth, CNIO_MAX(1u, o->max_conns / 2));
+    o->max_unauth_per_addr = CNIO_MIN(o->max_unauth_per_addr, o->max_unauth);
     if (!o->root)
         return main_usage_error("%s", "--root DIR is required");
     return 0;
@@ -200,11 +271,40 @@ static int main_listen(struct cnio_srv *srv)
     return 0;
 }
 
+/*
+ * Large buffers straight from mmap (glibc would otherwise raise its threshold after the
+ * first free and keep freed 16 MiB frames in the heap), and file descriptors for every
+ * connection the limits allow: the soft limit raised as far as the hard one lets.
+ */
+static void main_resources(const struct cnio_srv_opts *o)
+{
+    uint64_t need = (uint64_t)o->max_conns + o->max_unauth + MAIN_SPARE_FDS;
+    struct rlimit rl;
+
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, MAIN_MMAP_THRESHOLD);
+#endif
+    if (getrlimit(RLIMIT_NOFILE, &rl))
+        return;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+        cnio__warn("only %llu file descriptors (ulimit -n) for --max-conns %u plus "
+                   "--max-unauth %u: connections past that wait in the backlog",
+                   (unsigned long long)rl.rlim_cur, o->max_conns, o->max_unauth);
+}
+
 /* Key, root, handle table, listening socket, workers: 0 or a negative code (logged). */
 static int main_start(struct cnio_srv *srv)
 {
     char path[PATH_MAX];
-    int ret = cnio__key_load(srv->opts.key_file, &srv->key);
+    int ret;
+
+    main_resources(&srv->opts);
+    cnio__srv_limits_init(srv);
+    ret = cnio__key_load(srv->opts.key_file, &srv->key);
 
     if (ret) {
         if (cnio__key_path(srv->opts.key_file, path, sizeof(path)))
@@ -235,8 +335,10 @@ static void main_stop(struct cnio_srv *srv)
     if (srv->listen_fd >= 0)
         close(srv->listen_fd);
     cnio__srv_store_close(&srv->store);
+    cnio__srv_limits_fini(srv);
     cnio__key_wipe(&srv->key);
 }
+
 
 /* Blocks SIGTERM and SIGINT (for every thread) and returns a signalfd for them. */
 static int main_signals(void)

@@ -9,6 +9,7 @@
  *   stage.c    staged instances of objects being written whole, and their commit
  *   commit.c   the requests of commit semantics: COMMIT, ABORT, CRC
  *   handles.c  the server-wide table of open object handles
+ *   limits.c   server-wide budgets: connections still authenticating, buffered bytes
  */
 #ifndef CNIO_SERVER_H
 #define CNIO_SERVER_H
@@ -39,6 +40,11 @@ struct cnio_srv_opts {
     uint32_t max_conns;
     uint32_t max_open;
     uint64_t max_inflight;
+    uint32_t max_unauth;            /* connections not yet authenticated, in total */
+    uint32_t max_unauth_per_addr;   /* ... and from one source address */
+    uint32_t idle_timeout_s;        /* authenticated and idle: closed after it (0 = never) */
+    uint32_t frame_timeout_s;       /* a started frame (or an unread reply) may stall this long */
+    uint64_t max_memory;            /* buffered bytes, server-wide */
     int log_level;
 };
 
@@ -77,8 +83,9 @@ int cnio__srv_store_open(struct cnio_srv_store *st, const char *root);
 void cnio__srv_store_close(struct cnio_srv_store *st);
 /*
  * Copies a wire name (len bytes, not terminated) into buf[CNIO_WIRE_MAX_NAME + 1]
- * after checking it: relative, no empty component, no component starting with '.'.
- * 0 or -CNIO_ERR_ACCESS.
+ * after checking it against cnio__name_problem (relative, no empty component, none
+ * starting with '.' or longer than 255 bytes, no control character). 0, or
+ * -CNIO_ERR_ACCESS with the rule logged.
  */
 int cnio__srv_store_name(const char *name, size_t len, char *buf);
 /*
@@ -258,13 +265,51 @@ struct cnio_srv {
     int listen_fd;
     int stop_fd;                /* eventfd, readable once shutdown starts */
     atomic_uint nconns;
+    atomic_ullong accepted;         /* connections accepted so far (their order) */
     struct cnio_srv_worker *workers;
+    /* limits.c: connections still authenticating, oldest first (unauth_lock) */
+    pthread_mutex_t unauth_lock;
+    struct cnio_srv_conn *unauth_head, *unauth_tail;
+    uint32_t nunauth;
+    uint64_t unauth_dropped;        /* since the last log line (unauth_lock) */
+    int64_t unauth_logged_ms;
+    /* limits.c: bytes of connection buffers allocated, against opts.max_memory */
+    atomic_ullong mem_used;
+    atomic_ullong mem_freed;        /* freed since the last malloc_trim */
+    atomic_llong mem_logged_ms;
 };
 
 /* Starts opts.threads workers on srv->listen_fd: 0 or a negative CNIO_ERR_*. */
 int cnio__srv_loop_start(struct cnio_srv *srv);
 /* Asks every worker to drain and stop, waits for them, frees them. */
 void cnio__srv_loop_stop(struct cnio_srv *srv);
+/* Wakes worker w to close the connections marked evicted (any thread). */
+void cnio__srv_loop_kick(struct cnio_srv_worker *w);
+
+/* ---- limits.c: server-wide budgets ----------------------------------------------- */
+
+void cnio__srv_limits_init(struct cnio_srv *srv);
+void cnio__srv_limits_fini(struct cnio_srv *srv);
+/*
+ * Enters c (not yet authenticated) in the list of connections still authenticating.
+ * When that passes --max-unauth, or --max-unauth-per-addr for c's address, the oldest
+ * such connection (of that address) is marked evicted and its worker kicked: it is
+ * closed there, so that whoever holds the key always gets in.
+ */
+void cnio__srv_unauth_add(struct cnio_srv_conn *c);
+/* Takes c out of that list (it authenticated, or is closing); no-op when not in it. */
+void cnio__srv_unauth_remove(struct cnio_srv_conn *c);
+/* Counts n bytes of buffers against --max-memory: 0, or -1 (nothing counted) when
+ * they do not fit. cnio__srv_mem_force counts them regardless (replies). */
+int cnio__srv_mem_take(struct cnio_srv *srv, uint64_t n);
+void cnio__srv_mem_force(struct cnio_srv *srv, uint64_t n);
+void cnio__srv_mem_give(struct cnio_srv *srv, uint64_t n);
+/* 1 while the buffered bytes are at or over --max-memory (logged, at most once a second). */
+int cnio__srv_mem_over(struct cnio_srv *srv);
+/* 1 when a largest payload would not fit now (a connection should let its buffer go). */
+int cnio__srv_mem_tight(struct cnio_srv *srv);
+/* Returns freed heap memory to the system once enough was freed (any worker, any time). */
+void cnio__srv_mem_trim(struct cnio_srv *srv);
 
 /* ---- conn.c: connections ----------------------------------------------------------- */
 
@@ -283,16 +328,26 @@ enum cnio_srv_conn_state { CNIO_SRV_C_AUTH, CNIO_SRV_C_READY };
 
 struct cnio_srv_conn {
     struct cnio_srv *srv;
+    struct cnio_srv_worker *worker;     /* the worker serving it */
     int fd;
     int epfd;
     uint32_t ev;                /* epoll events registered */
     struct cnio_srv_conn *prev, *next;
     char peer[64];
+    struct cnio_addr addr;
+    /* limits.c: in the list of connections still authenticating (srv->unauth_lock) */
+    struct cnio_srv_conn *ua_prev, *ua_next;
+    int ua_linked;
+    uint64_t seq;               /* order of acceptance: the list is kept in it */
+    atomic_int evicted;         /* dropped for a newer one: its worker closes it */
     enum cnio_srv_conn_state state;
     int closing;                /* close once the reply queue is written */
     int draining;               /* shutdown: stop reading at the next frame boundary */
     int64_t auth_deadline;
-    int64_t last_active;        /* last frame received (for trimming idle buffers) */
+    int64_t last_active;        /* last frame received (idle timeout, buffer trimming) */
+    int64_t frame_deadline;     /* the frame being received must be complete by then */
+    int64_t out_progress;       /* last time the reply queue moved (or was empty) */
+    int mem_wait;               /* header read, payload buffer waits for --max-memory */
     uint8_t nonce[CNIO_WIRE_NONCE];
     uint64_t session;
     uint32_t auth_mode;
@@ -320,8 +375,9 @@ int cnio__srv_conn_new(struct cnio_srv *srv, int epfd, int fd, const struct cnio
 int cnio__srv_conn_event(struct cnio_srv_conn *c, uint32_t events);
 /* Starts draining (shutdown): 1 when the connection is finished. */
 int cnio__srv_conn_drain(struct cnio_srv_conn *c);
-/* Timer tick: 1 when the connection must close (AUTH not received in time); frees the
- * buffers of a connection idle for a while. */
+/* Timer tick: 1 when the connection must close (AUTH not received in time, idle past
+ * --idle-timeout, a frame or its replies stalled past --frame-timeout); frees the
+ * buffers of a connection idle for a while and resumes reading paused for memory. */
 int cnio__srv_conn_tick(struct cnio_srv_conn *c, int64_t now_ms);
 void cnio__srv_conn_free(struct cnio_srv_conn *c);
 /* Records a handle c opened, to close with c; cnio__srv_conn_disown forgets it (CLOSE). */

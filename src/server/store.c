@@ -137,20 +137,11 @@ int cnio__srv_store_at(int dirfd, const char *path, int flags, mode_t mode)
 
 int cnio__srv_store_name(const char *name, size_t len, char *buf)
 {
-    size_t i = 0;
+    const char *why = cnio__name_problem(name, len);
 
-    if (len == 0 || len > CNIO_WIRE_MAX_NAME || memchr(name, '\0', len))
+    if (why) {   /* the client checks the same rules first and tells its user */
+        cnio__info("name refused: %s", why);
         return -CNIO_ERR_ACCESS;
-    while (i < len) {
-        size_t j = i;
-
-        while (j < len && name[j] != '/')
-            j++;
-        if (j == i || name[i] == '.' || j - i > NAME_MAX)
-            return -CNIO_ERR_ACCESS;
-        if (j == len - 1)
-            return -CNIO_ERR_ACCESS;   /* trailing '/': an empty last component */
-        i = j + 1;
     }
     memcpy(buf, name, len);
     buf[len] = '\0';

@@ -385,24 +385,17 @@ START_TEST(test_cost)
     int bl[] = { 1, 1, 1 };
     MPI_Aint disp[] = { 0, 2, 4 };
     MPI_Datatype types[] = { MPI_CHAR, MPI_CHAR, MPI_CHAR }, t, s, r;
-    double t0;
 
     MPI_Type_vector(1 << 20, 1, 2, MPI_INT, &t);
-    t0 = MPI_Wtime();
     ck_assert_int_eq(flat_of(t)->n, 1 << 20);
-    ck_assert(MPI_Wtime() - t0 < 0.5);
     MPI_Type_free(&t);
     MPI_Type_create_struct(3, bl, disp, types, &s);
     MPI_Type_create_resized(s, 0, 6, &r);
     MPI_Type_contiguous(1 << 20, r, &t);
-    t0 = MPI_Wtime();
     ck_assert_int_eq(flat_of(t)->n, 3 << 20);
-    ck_assert(MPI_Wtime() - t0 < 0.5);
     MPI_Type_free(&t);
     MPI_Type_contiguous(1 << 30, MPI_BYTE, &t);  /* a contiguous type costs one block */
-    t0 = MPI_Wtime();
     ck_assert_int_eq(flat_of(t)->n, 1);
-    ck_assert(MPI_Wtime() - t0 < 0.1);
     MPI_Type_free(&t);
     MPI_Type_free(&r);
     MPI_Type_free(&s);
@@ -538,22 +531,19 @@ START_TEST(test_view_far)
     struct cnio_extent *e;
     MPI_Datatype t;
     int64_t n;
-    double t0;
 
     MPI_Type_vector(2, 1, 4, MPI_INT, &t);
     ck_assert_int_eq(cnio__view_init(&v), 0);
     ck_assert_int_eq(cnio__view_set(&v, 12, MPI_INT, t), 0);
     MPI_Type_free(&t);                               /* the view holds its own handle */
-    t0 = MPI_Wtime();
+    /* 2^37 filetype instances in: walking there from the start would never end, so an
+     * answer at all shows the position is computed (and it is the right one) */
     ck_assert_int_eq(cnio__view_map(&v, (MPI_Offset)1 << 40, 64, &e, &n), 0);
-    ck_assert(MPI_Wtime() - t0 < 0.01);              /* no walk from the start */
     ck_assert_int_eq(n, 9);            /* block 1 of each instance touches block 0 of the next */
     ck_assert_int_eq(e[0].off, 12 + ((int64_t)1 << 40) / 2 * 20);
     free(e);
     check_map(&v, ((MPI_Offset)1 << 40) + 1, 1 << 20);
-    t0 = MPI_Wtime();
     ck_assert_int_eq(cnio__view_map(&v, 3, (int64_t)1 << 26, &e, &n), 0);
-    ck_assert(MPI_Wtime() - t0 < 1.0);
     ck_assert_int_eq(n, ((int64_t)1 << 26) / 8);
     free(e);
     ck_assert_int_eq(cnio__view_map(&v, 5, 0, &e, &n), 0);
@@ -605,8 +595,6 @@ START_TEST(test_view_invalid)
     MPI_Type_create_struct(3, one, neg, ints, &t);
     ck_assert_int_eq(try_view(&v, 4, MPI_INT, t), 0);                  /* disp makes it fine */
     ck_assert_int_eq(v.disp, 4);
-    MPI_Type_contiguous(0, MPI_BYTE, &t);
-    ck_assert_int_eq(try_view(&v, 0, MPI_BYTE, t), -CNIO_ERR_INVAL);   /* empty filetype */
     ck_assert_int_eq(try_view(&v, -1, MPI_BYTE, MPI_BYTE), -CNIO_ERR_INVAL);
     ck_assert_int_eq(cnio__view_set(&v, 0, MPI_DATATYPE_NULL, MPI_BYTE), -CNIO_ERR_INVAL);
     ck_assert_int_eq(v.disp, 4);                     /* failures left the view alone */
@@ -617,6 +605,12 @@ START_TEST(test_view_invalid)
     ck_assert_int_eq(e[0].len, 8);
     ck_assert_int_eq(e[1].off, 12);
     free(e);
+    /* a filetype with no data (a rank that owns nothing) is a valid view of no bytes */
+    MPI_Type_contiguous(0, MPI_BYTE, &t);
+    ck_assert_int_eq(try_view(&v, 0, MPI_BYTE, t), 0);
+    ck_assert_int_eq(cnio__view_map(&v, 0, 0, &e, &n), 0);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(cnio__view_map(&v, 3, 1, &e, &n), -CNIO_ERR_INVAL);
     cnio__view_free(&v);
 }
 END_TEST

@@ -263,6 +263,25 @@ START_TEST(test_max_conns)
 }
 END_TEST
 
+/* The server holds names to the rules itself (a client may not check): refused, and
+ * the rule in the server's log. */
+START_TEST(test_bad_names_refused)
+{
+    static const char *const bad[] = { "a\nb", "x/\x1b[2J", "../up", "a/.b", "a//b", "/abs" };
+    struct st_conn c;
+
+    st_session(&st_fx, 0, &c);
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(bad); i++) {
+        ck_assert_int_eq(st_open(&c, bad[i], CNIO_WIRE_O_CREATE | CNIO_WIRE_O_WRITE, 1, 1 << 20,
+                                 0, NULL, NULL), -CNIO_ERR_ACCESS);
+        ck_assert_int_eq(st_stat(&c, bad[i], NULL), -CNIO_ERR_ACCESS);
+    }
+    ck_assert_int_eq(st_open(&c, "fine", CNIO_WIRE_O_CREATE | CNIO_WIRE_O_WRITE, 1, 1 << 20, 0,
+                             NULL, NULL), 0);
+    st_close(&c);
+}
+END_TEST
+
 START_TEST(test_unknown_type_and_handle)
 {
     struct st_conn c;
@@ -310,6 +329,7 @@ static Suite *server_proto_suite(void)
     tcase_add_test(tc, test_wrong_state_frames);
     tcase_add_test(tc, test_max_conns);
     tcase_add_test(tc, test_unknown_type_and_handle);
+    tcase_add_test(tc, test_bad_names_refused);
     suite_add_tcase(s, tc);
     tcase_add_checked_fixture(slow, st_setup, st_teardown);
     tcase_set_timeout(slow, 60);

@@ -122,6 +122,55 @@ START_TEST(uri_bad)
 }
 END_TEST
 
+START_TEST(uri_escapes)
+{
+    static const struct {
+        const char *uri, *path;
+    } good[] = {
+        { "cnio://h/a%20b", "a b" }, { "cnio://h/%61%2F%62", "a/b" }, { "cnio://h/x%25y", "x%y" },
+        { "cnio://h/d%C3%A9j%c3%a0/", "d\xc3\xa9j\xc3\xa0" }, { "cnio://h/%7e", "~" },
+        { "cnio://h/", "" },
+    };
+    static const struct {
+        const char *uri, *why;
+    } bad[] = {
+        { "cnio://h/%2e%2e/etc", "names may not start with '.'" },
+        { "cnio://h/a/%2E%2e", "names may not start with '.'" },
+        { "cnio://h/a/../b", "names may not start with '.'" },
+        { "cnio://h/a/.hidden", "names may not start with '.'" },
+        { "cnio://h/a%0Ab", "control character in name" },
+        { "cnio://h/a\nb", "control character in name" },
+        { "cnio://h/a%7fb", "control character in name" },
+        { "cnio://h/a%00b", "NUL byte in name" },
+        { "cnio://h/a%2", "'%' not followed by two hex digits" },
+        { "cnio://h/a%g0", "'%' not followed by two hex digits" },
+        { "cnio://h/a//b", "empty component" },
+        { "cnio://h/a%2F%2Fb", "empty component" },
+        { "cnio:///a", "bad host list" },
+    };
+    struct cnio_uri u;
+    char longc[300];
+
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(good); i++) {
+        ck_assert_msg(cnio__uri_parse(good[i].uri, &u) == 0, "refused %s", good[i].uri);
+        ck_assert_str_eq(u.path, good[i].path);
+        cnio__uri_free(&u);
+    }
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(bad); i++) {
+        ck_assert_msg(cnio__uri_parse(bad[i].uri, &u) == -CNIO_ERR_URI, "accepted %s",
+                      bad[i].uri);
+        ck_assert_msg(strstr(cnio__uri_why(), bad[i].why), "%s: '%s', not '%s'", bad[i].uri,
+                      cnio__uri_why(), bad[i].why);
+    }
+    memset(longc, 'c', sizeof(longc));
+    ck_assert_ptr_null(cnio__name_problem(longc, 255));
+    ck_assert_str_eq(cnio__name_problem(longc, 256), "component longer than 255 bytes");
+    ck_assert_str_eq(cnio__name_problem("a/b/", 4), "empty component in name (a leading, "
+                     "doubled or trailing '/')");
+    ck_assert_str_eq(cnio__name_problem("", 0), "empty name");
+}
+END_TEST
+
 START_TEST(uri_many_hosts)
 {
     size_t cap = (CNIO_MAX_HOSTS + 2) * 24 + 64, len;
@@ -161,6 +210,8 @@ START_TEST(uri_long_names)
 
     memset(s, 'p', sizeof(s));
     memcpy(s, "cnio://h/", 9);
+    for (int i = 200; i < 1100; i += 201)   /* components of 200 bytes */
+        s[9 + i] = '/';
     s[9 + 1024] = '\0';
     ck_assert_int_eq(parse_rc(s), 0);
     s[9 + 1024] = 'p';
@@ -273,7 +324,8 @@ START_TEST(hint_bad)
         { "cnio_lanes", "0" }, { "lanes", "17" }, { "cnio_timeout_ms", "0" },
         { "timeout_ms", "3000000000" }, { "timeout_ms", "" }, { "cnio_connect_window", "0" },
         { "transport", "" }, { "transport", "TCP" }, { "transport", "averyveryverylongname" },
-        { "cb_nodes", "many" }, { "cnio_cb_direct_min", "2048G" }, { "cb_direct_min", "-1" },
+        { "cb_nodes", "many" }, { "cb_nodes", "0" }, { "cb_nodes", "-1" },
+        { "cnio_cb_direct_min", "2048G" }, { "cb_direct_min", "-1" },
     };
     struct cnio_hints h, ref;
 
@@ -368,6 +420,14 @@ START_TEST(hint_foreach_round_trip)
     ck_assert_int_eq(cnio__hints_foreach(&h, fe_collect, &acc), 0);
     ck_assert_int_eq(acc.n, 14);
     ck_assert_int_eq(memcmp(&h, &acc.h, sizeof(h)), 0);
+    /* the defaults too: an unset cb_nodes is not listed as 0, a value it refuses
+     * (found by fuzz_config) */
+    cnio__hints_default(&h);
+    cnio__hints_default(&acc.h);
+    acc.n = 0;
+    ck_assert_int_eq(cnio__hints_foreach(&h, fe_collect, &acc), 0);
+    ck_assert_int_eq(acc.n, 12);
+    ck_assert_int_eq(memcmp(&h, &acc.h, sizeof(h)), 0);
 }
 END_TEST
 
@@ -378,6 +438,7 @@ static Suite *config_suite(void)
 
     tcase_add_test(tc, uri_basic);
     tcase_add_test(tc, uri_ipv6);
+    tcase_add_test(tc, uri_escapes);
     tcase_add_test(tc, uri_trailing_slash);
     tcase_add_test(tc, uri_bad);
     tcase_add_test(tc, uri_many_hosts);
