@@ -99,6 +99,22 @@ static int staged_files(void)
     return staged_files_on(0);
 }
 
+/* Waits (bounded) until the server has released handle h, which a connection that
+ * closed owned: a CRC by it is then -CNIO_ERR_NOENT. */
+static void wait_released(struct st_conn *c, uint64_t h)
+{
+    struct cnio_wire_crc cr;
+    int ret = 0;
+
+    for (int i = 0; i < 1000; i++) {
+        ret = crc_of(c, h, 0, 1, &cr);
+        if (ret == -CNIO_ERR_NOENT)
+            break;
+        usleep(10000);
+    }
+    ck_assert_int_eq(ret, -CNIO_ERR_NOENT);
+}
+
 static void read_back(struct st_conn *c, const char *name, const void *want, uint32_t len)
 {
     uint8_t *buf = malloc(len + 1);
@@ -333,6 +349,7 @@ START_TEST(test_commit_prunes_stale)
     ck_assert_int_eq(st_write(&c, h, 0, data, 10), 0);
     st_close(&c);   /* an interrupted upload */
     st_session(&st_fx, 0, &c);
+    wait_released(&c, h);   /* until then its writer counts as live: its instance stays */
     ck_assert_int_eq(open_at(&c, "p", STAGE | CNIO_WIRE_O_TRUNC, 22, &h, NULL, NULL), 0);
     ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
     ck_assert_int_eq(staged_files(), 4);
