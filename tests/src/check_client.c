@@ -5,6 +5,7 @@
 #include "common.h"
 #include "auth.h"
 #include "client.h"
+#include "client_int.h"
 #include "config.h"
 #include "fixture.h"
 #include "stack.h"
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -499,6 +501,58 @@ START_TEST(server_stopped)
 }
 END_TEST
 
+static void unreadable_done(struct cnio_req *r)
+{
+    *(int *)r->arg = r->status ? r->status : 1;
+}
+
+/*
+ * A WRITE whose payload stops being readable after part of its frame went out (the
+ * file mapped under it shrank, as a `cnio cp` source can: sendmsg fails with EFAULT)
+ * cannot be finished, so its connection closes; the request fails with
+ * -CNIO_ERR_INVAL (the caller's memory), not -CNIO_ERR_CONN, which blamed a server
+ * that is alive. The server is stopped so that the frame cannot all go out at once.
+ */
+START_TEST(payload_unreadable)
+{
+    char path[] = "/tmp/cnio-unreadable-XXXXXX";
+    const size_t len = 16 * MiB;
+    struct cnio_obj *o;
+    struct cnio_req *r;
+    struct cnio_ep *ep;
+    int fd = mkstemp(path), status = 0;
+    void *m;
+
+    ck_assert_int_ge(fd, 0);
+    unlink(path);
+    ck_assert_int_eq(ftruncate(fd, (off_t)len), 0);
+    m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    ck_assert_ptr_ne(m, MAP_FAILED);
+    ck_assert_int_eq(open_obj("unreadable", NULL, RW, &o), 0);
+    ep = o->hosts[0].lanes[0];
+    ck_assert_uint_ge(cnio__ep_max_payload(ep), len);
+    ck_assert_int_eq(fx_sigstop(&fx, 0), 0);
+    r = cnio__req_get(st);
+    ck_assert_ptr_nonnull(r);
+    r->type = CNIO_WIRE_WRITE;
+    r->object = o->hosts[0].handle;
+    r->payload = m;   /* checksummed here, then sent as the socket takes it */
+    r->plen = (uint32_t)len;
+    r->done = unreadable_done;
+    r->arg = &status;
+    ck_assert_int_eq(cnio__ep_submit(ep, r), 0);
+    ck_assert_int_eq(ftruncate(fd, 0), 0);   /* the pages not sent yet go */
+    kill(fx.pid[0], SIGCONT);
+    for (int i = 0; i < 3000 && !status; i++)
+        ck_assert_int_eq(cnio__stack_progress(st, 10), 0);
+    ck_assert_int_eq(status, -CNIO_ERR_INVAL);
+    ck_assert_int_eq(cnio__ep_error(ep), -CNIO_ERR_INVAL);
+    cnio__obj_close(o);
+    munmap(m, len);
+    close(fd);
+}
+END_TEST
+
 struct seen {
     int n;
     char names[8][32];
@@ -620,6 +674,7 @@ static Suite *client_suite(void)
     tcase_set_timeout(fail, 60);
     tcase_add_test(fail, server_killed);
     tcase_add_test(fail, server_stopped);
+    tcase_add_test(fail, payload_unreadable);
     tcase_add_test(limits, connection_limit);
     tcase_set_timeout(limits, 60);
     suite_add_tcase(s, limits);
