@@ -674,6 +674,16 @@ static int stk_timers(struct cnio_stack *st, int wait)
             continue;
         busy++;
         left = ep->last_ms + ep->timeout_ms - now;
+        if (left <= 0 && ep->fd >= 0) {
+            /* What arrived (or what the peer made room for) while this process did not
+             * run (stopped, descheduled) is no silence: move it before judging. */
+            ep_rx(ep);
+            if (ep->state != EP_DEAD && ep->sq_head)
+                ep_tx(ep);
+            if (!ep_busy(ep))
+                continue;
+            left = ep->last_ms + ep->timeout_ms - now;
+        }
         if (left <= 0) {
             ep_kill(ep, -CNIO_ERR_TIMEOUT);
             wait = 0;
