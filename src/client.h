@@ -54,7 +54,11 @@ int cnio__obj_open(struct cnio_stack *st, const struct cnio_uri *u, const struct
 int cnio__obj_staged(const struct cnio_obj *obj);
 /* Discards obj's staged instance on every host (nothing is committed; the previous
  * version, if any, stays) and frees obj. Only the opener discards; an attached process
- * just lets go. Returns the first error met, but always frees. */
+ * just lets go. When a connection of obj broke, new connections discard it; when a host
+ * cannot be reached, the instance stays whole everywhere. Returns 0 when the instance is
+ * gone from every host (a handle that then fails to close does not change that), else
+ * the first error met (-CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT, -CNIO_ERR_AUTH, ...; without a
+ * staged instance, the CLOSE's); always frees. */
 int cnio__obj_abort(struct cnio_obj *obj);
 /*
  * CRC32C of n logical ranges [off[i], off[i] + len[i]), each within one stripe unit,

@@ -139,37 +139,59 @@ int cnio__obj_staged(const struct cnio_obj *obj)
     return obj && obj->staged;
 }
 
-int cnio__obj_abort(struct cnio_obj *obj)
+/* 1 when every connection of obj to host j is broken (or it has none). */
+static int cc_host_lost(const struct cnio_obj *obj, int j)
 {
-    int ret = 0, fresh = 0;
+    return !obj->hosts[j].nlanes || cnio__ep_error(cnio__cl_ctl_ep(&obj->hosts[j])) != 0;
+}
 
-    if (!obj)
-        return -CNIO_ERR_INVAL;
+/*
+ * Discards obj's staged instance: ABORT on every host over obj's own connections, or,
+ * when one of them broke (before or underway), UNLINK of the instance over new ones.
+ * 0 when it is gone from every host.
+ */
+static int cc_discard(struct cnio_obj *obj)
+{
+    int ret = 0, broken = 0;
+
     /* All or nothing: with a host out of reach, discarding the instance on the others
      * would leave a piece that neither resumes nor reads; keep it whole instead (STAT
      * shows it incomplete, `cnio cp --resume` finishes it, UNLINK removes it). */
-    for (int j = 0; obj->staged && j < obj->nhosts; j++)
-        if (!obj->hosts[j].nlanes || cnio__ep_error(cnio__cl_ctl_ep(&obj->hosts[j])))
-            ret = -CNIO_ERR_CONN;
-    /* A broken connection to a host that still answers is not out of reach: new
-     * connections discard the instance everywhere (or, failing one, nowhere). */
-    if (ret && obj->staged && obj->hosts[0].opened) {
-        ret = cc_discard_fresh(obj);
-        fresh = 1;
-    }
-    if (obj->staged && obj->hosts[0].opened && !ret && !fresh) {
+    for (int j = 0; j < obj->nhosts; j++)
+        broken |= cc_host_lost(obj, j);
+    if (!broken) {
         ret = cc_each(obj, CNIO_WIRE_ABORT, 0, 0, obj->nhosts);
-        if (ret)   /* a connection broke underway: where ABORT went through, NOENT */
-            ret = cc_discard_fresh(obj);
         for (int j = 0; j < obj->nhosts; j++)
-            obj->hosts[j].opened = 0;   /* ABORT closed the handles */
+            obj->hosts[j].opened = 0;   /* ABORT released the handles */
+    }
+    /* A broken connection to a host that still answers is not out of reach: new
+     * connections discard the instance everywhere (or, failing one, nowhere). Where
+     * ABORT went through already, UNLINK finds nothing (NOENT: gone). */
+    if (broken || ret)
+        ret = cc_discard_fresh(obj);
+    /* A server releases the handles of a connection that goes: a host whose connections
+     * broke holds none of obj's any more, and there is nothing to close there. */
+    for (int j = 0; j < obj->nhosts; j++)
+        if (cc_host_lost(obj, j))
+            obj->hosts[j].opened = 0;
+    return ret;
+}
+
+int cnio__obj_abort(struct cnio_obj *obj)
+{
+    int ret = 0, ret2, discarded = 0;
+
+    if (!obj)
+        return -CNIO_ERR_INVAL;
+    if (obj->staged && obj->hosts[0].opened) {
+        ret = cc_discard(obj);
+        discarded = ret == 0;
     }
     obj->staged = 0;   /* never committed from here */
-    {
-        int ret2 = cnio__obj_close(obj);
-
-        return ret ? ret : ret2;
-    }
+    ret2 = cnio__obj_close(obj);
+    /* Once the instance is gone everywhere, what becomes of the handles left on live
+     * connections (released here, or when the connections close) changes nothing. */
+    return discarded ? 0 : ret ? ret : ret2;
 }
 
 int cnio__obj_crcx(struct cnio_obj *obj, const uint64_t *off, const uint64_t *len, size_t n,

@@ -203,12 +203,15 @@ static void ep_complete(struct cnio_ep *ep, struct cnio_req *r)
     cnio__req_put(ep->st, r);
 }
 
-/* The endpoint dies with err: its connection closes, its requests fail with err. */
-static void ep_kill(struct cnio_ep *ep, int err)
+/* The endpoint dies with err: its connection closes, its requests fail with err. why
+ * says what happened, when err alone would not. */
+static void ep_kill_why(struct cnio_ep *ep, int err, const char *why)
 {
     if (ep->state == EP_DEAD)
         return;
-    if (err != -CNIO_ERR_CONN || ep->ninflight)
+    if (why)
+        cnio__warn("connection to %s closed: %s", ep->name, why);
+    else if (err != -CNIO_ERR_CONN || ep->ninflight)
         cnio__warn("connection to %s: %s", ep->name, cnio_strerror(err));
     ep->state = EP_DEAD;
     ep->err = err;
@@ -230,6 +233,11 @@ static void ep_kill(struct cnio_ep *ep, int err)
             ep_complete(ep, r);
         }
     }
+}
+
+static void ep_kill(struct cnio_ep *ep, int err)
+{
+    ep_kill_why(ep, err, NULL);
 }
 
 int cnio__ep_open(struct cnio_stack *st, const struct cnio_hints *h,
@@ -363,6 +371,13 @@ static void ep_tx(struct cnio_ep *ep)
             }
         }
         w = ep_ops(ep)->sendv(ep->conn, iov, n);
+        if (w == -CNIO_ERR_INVAL) {
+            /* A payload became unreadable after it was checksummed (EFAULT): the frame
+             * cannot be finished, so the stream is lost, through no fault of the peer. */
+            ep_kill_why(ep, (int)w, "the data of a request could not be read from memory "
+                        "while it was sent (unmapped, or a file mapped under it shrank)");
+            return;
+        }
         if (w < 0) {
             ep_kill(ep, (int)w);
             return;
@@ -659,6 +674,16 @@ static int stk_timers(struct cnio_stack *st, int wait)
             continue;
         busy++;
         left = ep->last_ms + ep->timeout_ms - now;
+        if (left <= 0 && ep->fd >= 0) {
+            /* What arrived (or what the peer made room for) while this process did not
+             * run (stopped, descheduled) is no silence: move it before judging. */
+            ep_rx(ep);
+            if (ep->state != EP_DEAD && ep->sq_head)
+                ep_tx(ep);
+            if (!ep_busy(ep))
+                continue;
+            left = ep->last_ms + ep->timeout_ms - now;
+        }
         if (left <= 0) {
             ep_kill(ep, -CNIO_ERR_TIMEOUT);
             wait = 0;

@@ -12,9 +12,12 @@
  * memory and whose reply payload is received straight into the caller's memory.
  * Everything moves inside cnio__stack_progress, which drives every endpoint of the
  * stack at once. An endpoint with work outstanding that moves no byte for its
- * timeout_ms dies with -CNIO_ERR_TIMEOUT; a reset or closed one with -CNIO_ERR_CONN; a
- * malformed frame kills it with -CNIO_ERR_PROTO or -CNIO_ERR_CHECKSUM. A dead endpoint
- * keeps its error: later submissions fail at once with the same code.
+ * timeout_ms (bytes that arrived while the process did not run are moved first) dies
+ * with -CNIO_ERR_TIMEOUT; a reset or closed one with -CNIO_ERR_CONN; a
+ * malformed frame kills it with -CNIO_ERR_PROTO or -CNIO_ERR_CHECKSUM; a payload that
+ * stops being readable while its frame is sent (EFAULT: its memory unmapped, a file
+ * mapped under it truncated) with -CNIO_ERR_INVAL, as the frame cannot be finished.
+ * A dead endpoint keeps its error: later submissions fail at once with the same code.
  */
 #ifndef CNIO_STACK_H
 #define CNIO_STACK_H

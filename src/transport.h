@@ -10,7 +10,8 @@
  *   > 0  bytes moved (possibly fewer than asked),
  *   0    would block: wait for the connection's fd (see `fd`) or call progress,
  *   < 0  -CNIO_ERR_CONN (reset, or end of stream on receive), -CNIO_ERR_TIMEOUT (the
- *        transport gave up: TCP_USER_TIMEOUT), or another -CNIO_ERR_* code.
+ *        transport gave up: TCP_USER_TIMEOUT), -CNIO_ERR_INVAL (the caller's memory
+ *        could not be read or written: EFAULT), or another -CNIO_ERR_* code.
  * After an error the connection is unusable; the caller closes it.
  */
 #ifndef CNIO_TRANSPORT_H

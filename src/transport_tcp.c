@@ -79,6 +79,8 @@ static ssize_t tcp_err(int err)
     case ENOMEM:
     case ENOBUFS:
         return -CNIO_ERR_NOMEM;
+    case EFAULT:   /* the caller's memory (a buffer unmapped, a mapped file shrunk) */
+        return -CNIO_ERR_INVAL;
     default:
         return -CNIO_ERR_CONN;
     }

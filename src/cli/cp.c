@@ -527,6 +527,21 @@ static int cp_resume_skip(struct cp_job *j, char *buf, const char *data, uint64_
     return rc == 0 && same;
 }
 
+/* An upload whose source changed size fails (the local rc returned); so does one whose
+ * WRITE failed as pages of the source went while they were sent (EFAULT, no SIGBUS). */
+static int cp_upload_size(struct cp_job *j, int lrc, int rrc)
+{
+    struct stat sb;
+
+    if (lrc || fstat(j->src.fd, &sb) < 0)
+        return lrc;
+    if (rrc == 0 && (uint64_t)sb.st_size != j->total)
+        return cp_local_fail(&j->src, EIO, "changed size during the copy");
+    if (rrc && j->rank == 0 && (uint64_t)sb.st_size < j->total)
+        return cp_local_fail(&j->src, EIO, "shrank during the copy");
+    return lrc;
+}
+
 /*
  * One pass over this rank's range in chunks: read each chunk from the source, and either
  * write it to the destination (copy) or compare it with the same chunk there (verify, by
@@ -587,12 +602,8 @@ static int cp_pass(struct cp_job *j, char *bufs[2], char *buf2, int verify)
     }
     if (download)
         cp_note(&j->dst, cp_writer_stop(&w), &lrc, &rrc);
-    if (upload && lrc == 0 && rrc == 0) {
-        struct stat sb;
-
-        if (fstat(j->src.fd, &sb) == 0 && (uint64_t)sb.st_size != j->total)
-            lrc = cp_local_fail(&j->src, EIO, "changed size during the copy");
-    }
+    if (upload)
+        lrc = cp_upload_size(j, lrc, rrc);
     if (win.base)
         munmap(win.base, win.len);
     if (upload && j->hi > j->lo)

@@ -5,6 +5,7 @@
  */
 #include "srvtest.h"
 #include "client.h"
+#include "client_int.h"
 #include "stack.h"
 
 #include <check.h>
@@ -76,21 +77,42 @@ static int unlink_id(struct st_conn *c, const char *name, uint64_t id)
     return st_call(c, CNIO_WIRE_UNLINK, 0, id, p, (uint32_t)n, NULL, NULL, 0);
 }
 
-/* Files in the server's stage directory. */
-static int staged_files(void)
+/* Files in server j's stage directory. */
+static int staged_files_on(int j)
 {
     char path[PATH_MAX + 16];
     struct dirent *de;
     int n = 0;
     DIR *d;
 
-    snprintf(path, sizeof(path), "%s/.cnio/stage", st_fx.root[0]);
+    snprintf(path, sizeof(path), "%s/.cnio/stage", st_fx.root[j]);
     d = opendir(path);
     ck_assert_ptr_nonnull(d);
     while ((de = readdir(d)))
         n += de->d_name[0] != '.';
     closedir(d);
     return n;
+}
+
+static int staged_files(void)
+{
+    return staged_files_on(0);
+}
+
+/* Waits (bounded) until the server has released handle h, which a connection that
+ * closed owned: a CRC by it is then -CNIO_ERR_NOENT. */
+static void wait_released(struct st_conn *c, uint64_t h)
+{
+    struct cnio_wire_crc cr;
+    int ret = 0;
+
+    for (int i = 0; i < 1000; i++) {
+        ret = crc_of(c, h, 0, 1, &cr);
+        if (ret == -CNIO_ERR_NOENT)
+            break;
+        usleep(10000);
+    }
+    ck_assert_int_eq(ret, -CNIO_ERR_NOENT);
 }
 
 static void read_back(struct st_conn *c, const char *name, const void *want, uint32_t len)
@@ -327,6 +349,7 @@ START_TEST(test_commit_prunes_stale)
     ck_assert_int_eq(st_write(&c, h, 0, data, 10), 0);
     st_close(&c);   /* an interrupted upload */
     st_session(&st_fx, 0, &c);
+    wait_released(&c, h);   /* until then its writer counts as live: its instance stays */
     ck_assert_int_eq(open_at(&c, "p", STAGE | CNIO_WIRE_O_TRUNC, 22, &h, NULL, NULL), 0);
     ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
     ck_assert_int_eq(staged_files(), 4);
@@ -444,6 +467,47 @@ START_TEST(test_interrupted_commit)
 }
 END_TEST
 
+/*
+ * A writer whose connection to one host broke (a WRITE whose payload could not be sent
+ * whole: a source that shrank under its mapping) discards its instance over new
+ * connections; that is a discard, although the handle on the broken connection cannot
+ * be closed. cnio__obj_abort said it failed (cnio cp: "could not discard").
+ */
+START_TEST(test_abort_broken_connection)
+{
+    static uint8_t data[2 * UNIT];
+    struct cnio_wire_info info;
+    struct cnio_hints hints;
+    struct cnio_stack *stk;
+    struct cnio_uri u = { 0 };
+    struct cnio_obj *obj;
+    struct st_conn c;
+    char uri[1024];
+
+    fx_fill(data, sizeof(data), 12);
+    fx_stop(&st_fx);
+    ck_assert_int_eq(fx_start(&st_fx, 2, NULL), 0);
+    ck_assert_int_eq(cnio__stack_open(&stk), 0);
+    ck_assert_int_eq(cnio__uri_parse(fx_uri(&st_fx, "ab", NULL, uri, sizeof(uri)), &u), 0);
+    ck_assert_int_eq(cnio__hints_resolve(&hints, &u), 0);
+    hints.striping_unit = UNIT;
+    ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, STAGE | CNIO_WIRE_O_TRUNC, &obj), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(obj, data, sizeof(data), 0), (ssize_t)sizeof(data));
+    ck_assert_int_eq(staged_files_on(0) + staged_files_on(1), 4);
+    for (int l = 0; l < obj->hosts[1].nlanes; l++)
+        cnio__ep_fail(obj->hosts[1].lanes[l], -CNIO_ERR_CONN);
+    ck_assert_int_eq(cnio__obj_abort(obj), 0);
+    ck_assert_int_eq(staged_files_on(0) + staged_files_on(1), 0);
+    for (int j = 0; j < 2; j++) {
+        st_session(&st_fx, j, &c);
+        ck_assert_int_eq(st_stat(&c, "ab", &info), -CNIO_ERR_NOENT);
+        st_close(&c);
+    }
+    cnio__uri_free(&u);
+    cnio__stack_close(stk);
+}
+END_TEST
+
 /* A second open of a name being created joins the live instance: one object, both
  * writers' bytes (PnetCDF opens its independent handle so, with MPI_MODE_CREATE). */
 START_TEST(test_join_live_instance)
@@ -499,6 +563,7 @@ static Suite *commit_suite(void)
     tcase_add_test(tc, test_interrupted_commit);
     tcase_add_test(tc, test_join_live_instance);
     tcase_add_test(tc, test_torn_commit);
+    tcase_add_test(tc, test_abort_broken_connection);
     suite_add_tcase(s, tc);
     return s;
 }

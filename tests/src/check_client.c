@@ -5,6 +5,7 @@
 #include "common.h"
 #include "auth.h"
 #include "client.h"
+#include "client_int.h"
 #include "config.h"
 #include "fixture.h"
 #include "stack.h"
@@ -16,6 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -505,6 +510,108 @@ START_TEST(server_stopped)
 }
 END_TEST
 
+static void unreadable_done(struct cnio_req *r)
+{
+    *(int *)r->arg = r->status ? r->status : 1;
+}
+
+/*
+ * A WRITE whose payload stops being readable after part of its frame went out (the
+ * file mapped under it shrank, as a `cnio cp` source can: sendmsg fails with EFAULT)
+ * cannot be finished, so its connection closes; the request fails with
+ * -CNIO_ERR_INVAL (the caller's memory), not -CNIO_ERR_CONN, which blamed a server
+ * that is alive. The server is stopped so that the frame cannot all go out at once.
+ */
+START_TEST(payload_unreadable)
+{
+    char path[] = "/tmp/cnio-unreadable-XXXXXX";
+    const size_t len = 16 * MiB;
+    struct cnio_obj *o;
+    struct cnio_req *r;
+    struct cnio_ep *ep;
+    int fd = mkstemp(path), status = 0;
+    void *m;
+
+    ck_assert_int_ge(fd, 0);
+    unlink(path);
+    ck_assert_int_eq(ftruncate(fd, (off_t)len), 0);
+    m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    ck_assert_ptr_ne(m, MAP_FAILED);
+    ck_assert_int_eq(open_obj("unreadable", NULL, RW, &o), 0);
+    ep = o->hosts[0].lanes[0];
+    ck_assert_uint_ge(cnio__ep_max_payload(ep), len);
+    ck_assert_int_eq(fx_sigstop(&fx, 0), 0);
+    r = cnio__req_get(st);
+    ck_assert_ptr_nonnull(r);
+    r->type = CNIO_WIRE_WRITE;
+    r->object = o->hosts[0].handle;
+    r->payload = m;   /* checksummed here, then sent as the socket takes it */
+    r->plen = (uint32_t)len;
+    r->done = unreadable_done;
+    r->arg = &status;
+    ck_assert_int_eq(cnio__ep_submit(ep, r), 0);
+    ck_assert_int_eq(ftruncate(fd, 0), 0);   /* the pages not sent yet go */
+    kill(fx.pid[0], SIGCONT);
+    for (int i = 0; i < 3000 && !status; i++)
+        ck_assert_int_eq(cnio__stack_progress(st, 10), 0);
+    ck_assert_int_eq(status, -CNIO_ERR_INVAL);
+    ck_assert_int_eq(cnio__ep_error(ep), -CNIO_ERR_INVAL);
+    cnio__obj_close(o);
+    munmap(m, len);
+    close(fd);
+}
+END_TEST
+
+/* This process's one TCP connection to server i: its fd, or -1. */
+static int conn_fd(int i)
+{
+    for (int fd = 3; fd < 1024; fd++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+
+        if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_INET &&
+            ntohs(((struct sockaddr_in *)&ss)->sin_port) == fx.port[i])
+            return fd;
+    }
+    return -1;
+}
+
+/*
+ * A process that did not run for longer than its timeout (stopped with SIGSTOP or ^Z,
+ * descheduled) while its reply arrived reads the reply: the timeout is for a peer that
+ * sends nothing, and this one answered. The endpoint was killed with -CNIO_ERR_TIMEOUT
+ * before the waiting bytes were looked at.
+ */
+START_TEST(reply_while_not_running)
+{
+    struct cnio_obj *o;
+    struct cnio_req *r;
+    struct cnio_ep *ep;
+    struct pollfd pfd;
+    int status = 0, i;
+
+    ck_assert_int_eq(open_obj("asleep", "timeout_ms=300", RW, &o), 0);
+    ep = o->hosts[0].lanes[0];
+    pfd = (struct pollfd){ .fd = conn_fd(0), .events = POLLIN };
+    ck_assert_int_ge(pfd.fd, 0);
+    r = cnio__req_get(st);
+    ck_assert_ptr_nonnull(r);
+    r->type = CNIO_WIRE_PING;
+    r->done = unreadable_done;
+    r->arg = &status;
+    ck_assert_int_eq(cnio__ep_submit(ep, r), 0);
+    for (i = 0; i < 1000 && poll(&pfd, 1, 10) == 0; i++)
+        ;   /* until the reply waits in the socket (bounded) */
+    ck_assert_int_lt(i, 1000);
+    usleep(400000);   /* and the timeout has passed without progress */
+    for (i = 0; i < 100 && !status; i++)
+        ck_assert_int_eq(cnio__stack_progress(st, 10), 0);
+    ck_assert_int_eq(status, 1);
+    ck_assert_int_eq(cnio__ep_error(ep), 0);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+}
+END_TEST
+
 struct seen {
     int n;
     char names[8][32];
@@ -626,6 +733,8 @@ static Suite *client_suite(void)
     tcase_set_timeout(fail, 60);
     tcase_add_test(fail, server_killed);
     tcase_add_test(fail, server_stopped);
+    tcase_add_test(fail, payload_unreadable);
+    tcase_add_test(fail, reply_while_not_running);
     tcase_add_test(limits, connection_limit);
     tcase_set_timeout(limits, 60);
     suite_add_tcase(s, limits);
