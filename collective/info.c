@@ -31,14 +31,28 @@ static int info_put(const char *name, const char *value, void *arg)
 
 CNIO_API int cnio_file_get_info(cnio_file_t *fh, MPI_Info *info_used)
 {
+    struct cnio_hints h;
     MPI_Info info;
     int rc;
 
     if (!fh || !info_used)
         return -CNIO_ERR_INVAL;
+    /* The values in effect: an object keeps the layout it was made with, whatever the
+     * hints at this open said, and two-phase I/O uses cb_nodes aggregators (default one
+     * per stripe column), at most one per rank. */
+    h = fh->hints;
+    if (fh->obj) {
+        const struct cnio_layout *l = cnio__obj_layout(fh->obj);
+
+        h.striping_unit = l->unit;
+        h.striping_factor = l->count;
+        h.cb_nodes = h.cb_nodes ? h.cb_nodes : l->count;
+    }
+    if (h.cb_nodes > (uint32_t)fh->size)
+        h.cb_nodes = (uint32_t)fh->size;
     if (MPI_Info_create(&info) != MPI_SUCCESS)
         return -CNIO_ERR_MPI;
-    rc = cnio__hints_foreach(&fh->hints, info_put, &info);
+    rc = cnio__hints_foreach(&h, info_put, &info);
     if (rc) {
         MPI_Info_free(&info);
         return rc;
