@@ -7,7 +7,8 @@
  *
  * The names are those glibc 2.36 programs and libraries actually call: open/open64 and
  * their _FORTIFY_SOURCE forms, openat*, stat/lstat/fstatat (and the 64 forms, the old
- * __xstat family, statx), access/faccessat, truncate, unlink/unlinkat/remove, and on
+ * __xstat family, statx), getxattr/lgetxattr/listxattr/llistxattr, access/faccessat,
+ * truncate, unlink/unlinkat/remove, and on
  * fds read/pread/readv/preadv, close and dup/dup2/dup3/fcntl(F_DUPFD*), and fstat (with
  * __fxstat and fstatat/statx's AT_EMPTY_PATH), which gives the name's identity, and lseek
  * for SEEK_DATA/SEEK_HOLE alone: otherwise the fd is a real memfd as long as the object.
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #define PX_API __attribute__((visibility("default")))
@@ -71,6 +73,10 @@ static struct {
     px_fxstatat_fn fxstatat, fxstatat64;
     px_fstat_fn fstat64;
     off_t (*lseek64)(int, off_t, int);
+    ssize_t (*getxattr)(const char *, const char *, void *, size_t);
+    ssize_t (*lgetxattr)(const char *, const char *, void *, size_t);
+    ssize_t (*listxattr)(const char *, char *, size_t);
+    ssize_t (*llistxattr)(const char *, char *, size_t);
     px_fxstat_fn fxstat, fxstat64;
     int (*statx)(int, const char *, int, unsigned int, struct statx *);
     int (*access)(const char *, int);
@@ -98,6 +104,8 @@ static void px_resolve(void)
     PX_SYM(pub.lseek, "lseek"); PX_SYM(pub.dup, "dup"); PX_SYM(pub.dup2, "dup2");
     PX_SYM(pub.dup3, "dup3"); PX_SYM(pub.fstat, "fstat"); PX_SYM(fstat64, "fstat64");
     PX_OLD(fxstat, "__fxstat"); PX_OLD(fxstat64, "__fxstat64"); PX_SYM(lseek64, "lseek64");
+    PX_SYM(getxattr, "getxattr"); PX_SYM(lgetxattr, "lgetxattr");
+    PX_SYM(listxattr, "listxattr"); PX_SYM(llistxattr, "llistxattr");
     PX_SYM(open, "open"); PX_SYM(open64, "open64"); PX_SYM(open_2, "__open_2");
     PX_SYM(open64_2, "__open64_2"); PX_SYM(openat64, "openat64");
     PX_SYM(openat_2, "__openat_2"); PX_SYM(openat64_2, "__openat64_2");
@@ -371,6 +379,47 @@ PX_API int statx(int dirfd, const char *path, int flags, unsigned int mask, stru
     sx->stx_dev_minor = minor(sb.st_dev);
     return 0;
 }
+
+/* ---- extended attributes ------------------------------------------------------------- */
+
+/* A cnio object has none: ENODATA for one, an empty list, as on a local file without
+ * any (ls -l asks for security.selinux, and called the name missing when libc said
+ * ENOENT). A missing object is ENOENT, as stat says. */
+static ssize_t px_noxattr(const char *uri, int list)
+{
+    struct stat sb;
+
+    if (cnio__px_stat(uri, &sb))
+        return -1;
+    if (list)
+        return 0;
+    errno = ENODATA;
+    return -1;
+}
+
+#define PX_GETXATTR(name)                                                            \
+    PX_API ssize_t name(const char *path, const char *key, void *value, size_t size) \
+    {                                                                                \
+        char uri[PX_URI_MAX];                                                        \
+                                                                                     \
+        if (cnio__px_name(path, uri, sizeof(uri)))                                   \
+            return px_noxattr(uri, 0);                                               \
+        return PX_CALL(name, path, key, value, size);                                \
+    }
+PX_GETXATTR(getxattr)
+PX_GETXATTR(lgetxattr)
+
+#define PX_LISTXATTR(name)                                                           \
+    PX_API ssize_t name(const char *path, char *list, size_t size)                   \
+    {                                                                                \
+        char uri[PX_URI_MAX];                                                        \
+                                                                                     \
+        if (cnio__px_name(path, uri, sizeof(uri)))                                   \
+            return px_noxattr(uri, 1);                                               \
+        return PX_CALL(name, path, list, size);                                      \
+    }
+PX_LISTXATTR(listxattr)
+PX_LISTXATTR(llistxattr)
 
 /* ---- access, truncate, unlink ---------------------------------------------------------- */
 

@@ -26,6 +26,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #define OBJ_LEN 300001u
@@ -180,6 +181,15 @@ static void same_as_local(const char *name)
     ck_assert_int_eq(sx.stx_size, OBJ_LEN);
     ck_assert_int_eq(sx.stx_dev_minor, minor(sa.st_dev));
     ck_assert_int_eq(sx.stx_dev_major, major(sa.st_dev));
+    /* No extended attributes, as on the local copy (ls -l asks). */
+    ck_assert_int_eq(lgetxattr(name, "security.selinux", y, sizeof(y)), -1);
+    ck_assert_int_eq(errno, ENODATA);
+    ck_assert_int_eq(getxattr(name, "user.x", y, sizeof(y)), -1);
+    ck_assert_int_eq(errno, ENODATA);
+    ck_assert_int_eq(lgetxattr(local, "security.selinux", y, sizeof(y)), -1);
+    ck_assert_int_eq(errno, ENODATA);
+    ck_assert_int_eq(listxattr(name, y, sizeof(y)), listxattr(local, y, sizeof(y)));
+    ck_assert_int_eq(llistxattr(name, NULL, 0), 0);
     ck_assert_int_eq(access(name, F_OK), 0);
     ck_assert_int_eq(access(name, R_OK | W_OK), 0);
     ck_assert_int_eq(faccessat(AT_FDCWD, name, R_OK, 0), 0);
@@ -223,6 +233,10 @@ START_TEST(test_errors)
     ck_assert_int_eq(access(missing, F_OK), -1);
     ck_assert_int_eq(errno, ENOENT);
     ck_assert_int_eq(stat(missing, &sb), -1);
+    ck_assert_int_eq(errno, ENOENT);
+    ck_assert_int_eq(lgetxattr(missing, "security.selinux", NULL, 0), -1);
+    ck_assert_int_eq(errno, ENOENT);
+    ck_assert_int_eq(listxattr(missing, NULL, 0), -1);
     ck_assert_int_eq(errno, ENOENT);
     ck_assert_int_eq(open(missing, O_RDONLY), -1);
     ck_assert_int_eq(errno, ENOENT);
