@@ -37,14 +37,21 @@ CNIO_API int cnio_file_get_info(cnio_file_t *fh, MPI_Info *info_used)
 
     if (!fh || !info_used)
         return -CNIO_ERR_INVAL;
+    /* The values in effect: an object keeps the layout it was made with, whatever the
+     * hints at this open said, and two-phase I/O uses cb_nodes aggregators (default one
+     * per stripe column), at most one per rank. */
+    h = fh->hints;
+    if (fh->obj) {
+        const struct cnio_layout *l = cnio__obj_layout(fh->obj);
+
+        h.striping_unit = l->unit;
+        h.striping_factor = l->count;
+        h.cb_nodes = h.cb_nodes ? h.cb_nodes : l->count;
+    }
+    if (h.cb_nodes > (uint32_t)fh->size)
+        h.cb_nodes = (uint32_t)fh->size;
     if (MPI_Info_create(&info) != MPI_SUCCESS)
         return -CNIO_ERR_MPI;
-    h = fh->hints;
-    if (h.cb_nodes == 0 && fh->obj) {   /* the default: what two_phase.c uses */
-        uint32_t c = cnio__obj_layout(fh->obj)->count;
-
-        h.cb_nodes = CNIO_MAX(1u, CNIO_MIN(c, (uint32_t)fh->size));
-    }
     rc = cnio__hints_foreach(&h, info_put, &info);
     if (rc) {
         MPI_Info_free(&info);

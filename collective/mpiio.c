@@ -144,7 +144,7 @@ MPIIO_API MPI_File MPI_File_f2c(MPI_Fint f)
 
 /* ---- error codes ---- */
 
-static const int mpiio_class_of[CNIO_ERR_MAX_] = {
+static const int mpiio_class_of[CNIO_ERR_MAX_ + 1] = {
     [CNIO_ERR_INVAL] = MPI_ERR_ARG,
     [CNIO_ERR_NOMEM] = MPI_ERR_NO_MEM,
     [CNIO_ERR_IO] = MPI_ERR_IO,
@@ -169,25 +169,27 @@ static const int mpiio_class_of[CNIO_ERR_MAX_] = {
     [CNIO_ERR_ISDIR] = MPI_ERR_BAD_FILE,
     [CNIO_ERR_OVERFLOW] = MPI_ERR_ARG,
     [CNIO_ERR_INCOMPLETE] = MPI_ERR_IO,
+    [-MPIIO_ERR_READ_ONLY] = MPI_ERR_READ_ONLY,
 };
 /* A new CNIO_ERR_* needs its row above; one without a row would map to MPI_ERR_OTHER. */
 _Static_assert(CNIO_ERR_MAX_ == CNIO_ERR_INCOMPLETE + 1, "map every CNIO_ERR_* to an MPI class");
 
-static int mpiio_codes[CNIO_ERR_MAX_];
+static int mpiio_codes[CNIO_ERR_MAX_ + 1];
 static int mpiio_codes_made;
 
-/* The MPI error code for -rc (created on first use; its class alone if that fails). */
+/* The MPI error code for -rc, a CNIO_ERR_* or MPIIO_ERR_READ_ONLY (created on first
+ * use; its class alone if that fails). */
 static int mpiio_code(int rc)
 {
     int e = -rc;
 
-    if (e <= 0 || e >= CNIO_ERR_MAX_)
+    if (e <= 0 || e > -MPIIO_ERR_READ_ONLY)
         return MPI_ERR_OTHER;
     pthread_mutex_lock(&mpiio_lock);
     if (!mpiio_codes_made) {
         char text[MPI_MAX_ERROR_STRING];
 
-        for (int i = 1; i < CNIO_ERR_MAX_; i++) {
+        for (int i = 1; i <= -MPIIO_ERR_READ_ONLY; i++) {
             int cls = mpiio_class_of[i] ? mpiio_class_of[i] : MPI_ERR_OTHER;
 
             mpiio_codes[i] = cls;
@@ -195,7 +197,9 @@ static int mpiio_code(int rc)
                 mpiio_codes[i] = cls;
                 continue;
             }
-            snprintf(text, sizeof(text), "cnio: %s", cnio_strerror(-i));
+            snprintf(text, sizeof(text), "cnio: %s",
+                     -i == MPIIO_ERR_READ_ONLY ? "file opened read-only (MPI_MODE_RDONLY)"
+                                               : cnio_strerror(-i));
             PMPI_Add_error_string(mpiio_codes[i], text);
         }
         mpiio_codes_made = 1;

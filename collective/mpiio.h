@@ -56,9 +56,14 @@ static inline MPI_File mpiio__handle(struct mpiio_file *m)
     return (MPI_File)(void *)m;
 }
 
+/* A write (or a size change) on a file opened MPI_MODE_RDONLY: MPI_ERR_READ_ONLY, as
+ * Open MPI and ROMIO answer (the collective layer says CNIO_ERR_AMODE). mpiio__err takes
+ * it as it takes a negative CNIO_ERR_*. */
+#define MPIIO_ERR_READ_ONLY (-CNIO_ERR_MAX_)
+
 /*
  * Turns a collective-layer result into what MPI_File_* returns: 0 stays MPI_SUCCESS; a
- * negative CNIO_ERR_* becomes an error code of the matching MPI class (with cnio's text
+ * negative CNIO_ERR_* (or MPIIO_ERR_READ_ONLY) becomes an error code of the matching MPI class (with cnio's text
  * for MPI_Error_string), and the file's error handler is called with it (m NULL: the one
  * on MPI_FILE_NULL, as for open and delete).
  */

@@ -106,6 +106,11 @@ int mpiio__access(struct mpiio_file *m, enum mpiio_pos pos, int coll, MPI_Offset
     st.MPI_ERROR = MPI_SUCCESS;
     if ((m->amode & MPI_MODE_SEQUENTIAL) && (pos == MPIIO_AT || pos == MPIIO_IND))
         return -CNIO_ERR_NOTSUP;
+    /* Before the shared pointer moves; the amode is the same on every rank. */
+    if (write && (m->amode & MPI_MODE_RDONLY))
+        return MPIIO_ERR_READ_ONLY;
+    if (!write && (m->amode & MPI_MODE_WRONLY))
+        return -CNIO_ERR_ACCESS;
     lrc = mpiio__etypes(m, count, datatype, &n);
     if (pos == MPIIO_IND)
         off = m->ptr;

@@ -217,6 +217,8 @@ MPIIO_API int MPI_File_set_size(MPI_File f, MPI_Offset size)
     MPIIO_ENTER(m, f, PMPI_File_set_size(f, size));
     if (m->amode & MPI_MODE_SEQUENTIAL)
         return mpiio__raise(m, MPI_ERR_UNSUPPORTED_OPERATION);
+    if (m->amode & MPI_MODE_RDONLY)
+        return mpiio__err(m, MPIIO_ERR_READ_ONLY);
     return mpiio__err(m, cnio_file_set_size(m->fh, size));
 }
 
@@ -230,6 +232,8 @@ MPIIO_API int MPI_File_preallocate(MPI_File f, MPI_Offset size)
     MPIIO_ENTER(m, f, PMPI_File_preallocate(f, size));
     if (m->amode & MPI_MODE_SEQUENTIAL)
         return mpiio__raise(m, MPI_ERR_UNSUPPORTED_OPERATION);
+    if (m->amode & MPI_MODE_RDONLY)
+        return mpiio__err(m, MPIIO_ERR_READ_ONLY);
     if (size < 0)
         rc = -CNIO_ERR_INVAL;
     if (rc == 0 && m->fh->rank == 0)
@@ -239,8 +243,6 @@ MPIIO_API int MPI_File_preallocate(MPI_File f, MPI_Offset size)
         rc = -CNIO_ERR_MPI;
     if (rc == 0 && cur < size)
         rc = cnio_file_set_size(m->fh, size);
-    else if (rc == 0 && (m->amode & MPI_MODE_RDONLY))
-        rc = -CNIO_ERR_AMODE;
     return mpiio__err(m, rc);
 }
 

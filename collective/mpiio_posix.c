@@ -38,6 +38,8 @@ struct px_file {
     int refs;                   /* fds naming it (under px_lock) */
     dev_t dev;                  /* the memfd's inode */
     ino_t ino;
+    ino_t name_ino;             /* the name's, as stat() reports it */
+    blksize_t blksize;
     struct cnio_stack *st;
     struct cnio_obj *obj;
 };
@@ -126,6 +128,9 @@ static void px_end(struct cnio_uri *u, struct cnio_stack *st)
 
 /* ---- path calls ---------------------------------------------------------------------- */
 
+/* The st_dev of every cnio name (a major number no block device has). */
+#define PX_DEV makedev(0, 0xc1)
+
 static ino_t px_ino(const char *uri)
 {
     uint64_t x = 1469598103934665603ull;   /* FNV-1a */
@@ -151,7 +156,7 @@ int cnio__px_stat(const char *uri, struct stat *sb)
     if (rc)
         return px_fail(rc);
     memset(sb, 0, sizeof(*sb));
-    sb->st_dev = makedev(0, 0xc1);
+    sb->st_dev = PX_DEV;
     sb->st_ino = px_ino(uri);
     sb->st_mode = s.is_dir ? S_IFDIR | 0755 : S_IFREG | 0644;
     sb->st_nlink = 1;
@@ -364,7 +369,7 @@ int cnio__px_open(const char *uri, int flags)
         return px_fail(rc);
     }
     fd = px_memfd(size, flags & O_CLOEXEC);
-    if (fd >= 0 && (fd >= PX_MAX_FD || fstat(fd, &sb) < 0)) {
+    if (fd >= 0 && (fd >= PX_MAX_FD || cnio__px_real()->fstat(fd, &sb) < 0)) {
         cnio__px_real()->close(fd);
         fd = -1;
         errno = EMFILE;
@@ -377,6 +382,8 @@ int cnio__px_open(const char *uri, int flags)
     }
     f->dev = sb.st_dev;
     f->ino = sb.st_ino;
+    f->name_ino = px_ino(uri);
+    f->blksize = (blksize_t)cnio__obj_layout(f->obj)->unit;
     px_set(fd, f);
     errno = saved;
     return fd;
@@ -401,7 +408,7 @@ static struct px_file *px_get(int fd)
     pthread_mutex_unlock(&px_lock);
     if (!f)
         return NULL;
-    same = fstat(fd, &sb) == 0 && sb.st_dev == f->dev && sb.st_ino == f->ino;
+    same = cnio__px_real()->fstat(fd, &sb) == 0 && sb.st_dev == f->dev && sb.st_ino == f->ino;
     errno = saved;
     if (same)
         return f;
@@ -422,6 +429,43 @@ int cnio__px_fd(int fd)
     if (!f)
         return 0;
     px_rel(f);
+    return 1;
+}
+
+int cnio__px_fstat_fix(int fd, struct stat *sb)
+{
+    struct px_file *f;
+
+    if (!atomic_load_explicit(&px_nfds, memory_order_relaxed) || !(f = px_get(fd)))
+        return 0;
+    sb->st_dev = PX_DEV;
+    sb->st_ino = f->name_ino;
+    sb->st_mode = S_IFREG | 0644;
+    sb->st_nlink = 1;
+    sb->st_blksize = f->blksize;
+    sb->st_blocks = (blkcnt_t)((sb->st_size + 511) / 512);
+    px_rel(f);
+    return 1;
+}
+
+int cnio__px_lseek(int fd, off_t off, int whence, off_t *out)
+{
+    const struct cnio_px_real *r = cnio__px_real();
+    struct px_file *f;
+    struct stat sb;
+
+    if ((whence != SEEK_DATA && whence != SEEK_HOLE) ||
+        !atomic_load_explicit(&px_nfds, memory_order_relaxed) || !(f = px_get(fd)))
+        return 0;
+    px_rel(f);
+    *out = -1;
+    if (r->fstat(fd, &sb) < 0)
+        return 1;
+    if (off < 0 || off >= sb.st_size) {
+        errno = ENXIO;
+        return 1;
+    }
+    *out = r->lseek(fd, whence == SEEK_DATA ? off : sb.st_size, SEEK_SET);
     return 1;
 }
 

@@ -38,6 +38,7 @@ struct cnio_px_real {
     int (*dup)(int fd);
     int (*dup2)(int fd, int fd2);
     int (*dup3)(int fd, int fd2, int flags);
+    int (*fstat)(int fd, struct stat *sb);
 };
 /* The table, resolved on first use. */
 const struct cnio_px_real *cnio__px_real(void);
@@ -56,6 +57,20 @@ int cnio__px_open(const char *uri, int flags);
 /* stat: S_IFREG 0644 (or S_IFDIR 0755), st_size the object's size, st_mtim its
  * modification time, st_blksize its stripe unit, owner the caller. */
 int cnio__px_stat(const char *uri, struct stat *sb);
+/*
+ * When fd was opened on a cnio name, makes what fstat gave for it (the memfd's) say what
+ * stat() of the name says: st_dev, st_ino, st_mode, st_nlink and st_blksize (the size is
+ * the memfd's, the object's). Returns 1 then, 0 for any other fd (sb untouched). Never
+ * touches errno.
+ */
+int cnio__px_fstat_fix(int fd, struct stat *sb);
+/*
+ * lseek's SEEK_DATA and SEEK_HOLE on an fd opened on a cnio name: the object is all data
+ * (the memfd underneath is all hole, which cp and tar would copy as zeros). Returns 1
+ * when fd is such an fd and whence one of the two, with *out the new position (the fd's
+ * is moved there) or -1 and errno (ENXIO at or past the end); 0 otherwise.
+ */
+int cnio__px_lseek(int fd, off_t off, int whence, off_t *out);
 /* access: 0 when the object exists and mode asks for R_OK/W_OK/F_OK at most; X_OK on
  * an object is EACCES. */
 int cnio__px_access(const char *uri, int mode);

@@ -7,9 +7,11 @@
  *
  * The names are those glibc 2.36 programs and libraries actually call: open/open64 and
  * their _FORTIFY_SOURCE forms, openat*, stat/lstat/fstatat (and the 64 forms, the old
- * __xstat family, statx), access/faccessat, truncate, unlink/unlinkat/remove, and on
- * fds read/pread/readv/preadv, close and dup/dup2/dup3/fcntl(F_DUPFD*). fstat and lseek need no
- * interposition: the fd is a real memfd as long as the object.
+ * __xstat family, statx), getxattr/lgetxattr/listxattr/llistxattr, access/faccessat,
+ * truncate, unlink/unlinkat/remove, and on
+ * fds read/pread/readv/preadv, close and dup/dup2/dup3/fcntl(F_DUPFD*), and fstat (with
+ * __fxstat and fstatat/statx's AT_EMPTY_PATH), which gives the name's identity, and lseek
+ * for SEEK_DATA/SEEK_HOLE alone: otherwise the fd is a real memfd as long as the object.
  */
 #include "mpiio_posix.h"
 
@@ -24,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #define PX_API __attribute__((visibility("default")))
@@ -38,6 +41,8 @@ PX_API int __xstat(int ver, const char *path, struct stat *sb);
 PX_API int __xstat64(int ver, const char *path, struct stat64 *sb);
 PX_API int __lxstat(int ver, const char *path, struct stat *sb);
 PX_API int __lxstat64(int ver, const char *path, struct stat64 *sb);
+PX_API int __fxstat(int ver, int fd, struct stat *sb);
+PX_API int __fxstat64(int ver, int fd, struct stat64 *sb);
 PX_API int __fxstatat(int ver, int dirfd, const char *path, struct stat *sb, int flags);
 PX_API int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *sb, int flags);
 
@@ -50,6 +55,8 @@ typedef int (*px_stat_fn)(const char *, struct stat *);
 typedef int (*px_fstatat_fn)(int, const char *, struct stat *, int);
 typedef int (*px_xstat_fn)(int, const char *, struct stat *);
 typedef int (*px_fxstatat_fn)(int, int, const char *, struct stat *, int);
+typedef int (*px_fstat_fn)(int, struct stat *);
+typedef int (*px_fxstat_fn)(int, int, struct stat *);
 typedef ssize_t (*px_pread_fn)(int, void *, size_t, off_t);
 typedef ssize_t (*px_readv_fn)(int, const struct iovec *, int);
 typedef ssize_t (*px_preadv_fn)(int, const struct iovec *, int, off_t);
@@ -64,6 +71,13 @@ static struct {
     px_fstatat_fn fstatat, fstatat64;
     px_xstat_fn xstat, xstat64, lxstat, lxstat64;
     px_fxstatat_fn fxstatat, fxstatat64;
+    px_fstat_fn fstat64;
+    off_t (*lseek64)(int, off_t, int);
+    ssize_t (*getxattr)(const char *, const char *, void *, size_t);
+    ssize_t (*lgetxattr)(const char *, const char *, void *, size_t);
+    ssize_t (*listxattr)(const char *, char *, size_t);
+    ssize_t (*llistxattr)(const char *, char *, size_t);
+    px_fxstat_fn fxstat, fxstat64;
     int (*statx)(int, const char *, int, unsigned int, struct statx *);
     int (*access)(const char *, int);
     int (*faccessat)(int, const char *, int, int);
@@ -88,7 +102,10 @@ static void px_resolve(void)
 {
     PX_SYM(pub.openat, "openat"); PX_SYM(pub.close, "close"); PX_SYM(pub.read, "read");
     PX_SYM(pub.lseek, "lseek"); PX_SYM(pub.dup, "dup"); PX_SYM(pub.dup2, "dup2");
-    PX_SYM(pub.dup3, "dup3");
+    PX_SYM(pub.dup3, "dup3"); PX_SYM(pub.fstat, "fstat"); PX_SYM(fstat64, "fstat64");
+    PX_OLD(fxstat, "__fxstat"); PX_OLD(fxstat64, "__fxstat64"); PX_SYM(lseek64, "lseek64");
+    PX_SYM(getxattr, "getxattr"); PX_SYM(lgetxattr, "lgetxattr");
+    PX_SYM(listxattr, "listxattr"); PX_SYM(llistxattr, "llistxattr");
     PX_SYM(open, "open"); PX_SYM(open64, "open64"); PX_SYM(open_2, "__open_2");
     PX_SYM(open64_2, "__open64_2"); PX_SYM(openat64, "openat64");
     PX_SYM(openat_2, "__openat_2"); PX_SYM(openat64_2, "__openat64_2");
@@ -227,10 +244,14 @@ PX_STAT(lstat64, struct stat64, lstat64)
     PX_API int name(int dirfd, const char *path, type *sb, int flags)               \
     {                                                                                \
         char uri[PX_URI_MAX];                                                        \
+        int rc_;                                                                     \
                                                                                      \
         if (px_at_name(dirfd, path, uri))                                            \
             return cnio__px_stat(uri, (struct stat *)sb);                            \
-        return PX_CALL(field, dirfd, path, (struct stat *)sb, flags);                \
+        rc_ = PX_CALL(field, dirfd, path, (struct stat *)sb, flags);                 \
+        if (rc_ == 0 && (flags & AT_EMPTY_PATH) && !*path)                           \
+            cnio__px_fstat_fix(dirfd, (struct stat *)sb);                            \
+        return rc_;                                                                  \
     }
 PX_FSTATAT(fstatat, struct stat, fstatat)
 PX_FSTATAT(fstatat64, struct stat64, fstatat64)
@@ -253,21 +274,91 @@ PX_XSTAT(__lxstat64, struct stat64, lxstat64)
     PX_API int name(int ver, int dirfd, const char *path, type *sb, int flags)      \
     {                                                                                \
         char uri[PX_URI_MAX];                                                        \
+        int rc_;                                                                     \
                                                                                      \
         if (px_at_name(dirfd, path, uri))                                            \
             return cnio__px_stat(uri, (struct stat *)sb);                            \
-        return PX_CALL(field, ver, dirfd, path, (struct stat *)sb, flags);           \
+        rc_ = PX_CALL(field, ver, dirfd, path, (struct stat *)sb, flags);            \
+        if (rc_ == 0 && (flags & AT_EMPTY_PATH) && !*path)                           \
+            cnio__px_fstat_fix(dirfd, (struct stat *)sb);                            \
+        return rc_;                                                                  \
     }
 PX_FXSTATAT(__fxstatat, struct stat, fxstatat)
 PX_FXSTATAT(__fxstatat64, struct stat64, fxstatat64)
+
+/* fstat and its forms on an fd opened on a cnio name: what stat() of the name says
+ * (cp, for one, checks that the file it opened is the one it stat'ed). */
+#define PX_FSTAT(name, type, field)                                                  \
+    PX_API int name(int fd, type *sb)                                                \
+    {                                                                                \
+        int rc_ = PX_CALL(field, fd, (struct stat *)sb);                             \
+                                                                                     \
+        if (rc_ == 0)                                                                \
+            cnio__px_fstat_fix(fd, (struct stat *)sb);                               \
+        return rc_;                                                                  \
+    }
+PX_FSTAT(fstat, struct stat, pub.fstat)
+PX_FSTAT(fstat64, struct stat64, fstat64)
+
+#define PX_FXSTAT(name, type, field)                                                 \
+    PX_API int name(int ver, int fd, type *sb)                                       \
+    {                                                                                \
+        int rc_ = PX_CALL(field, ver, fd, (struct stat *)sb);                        \
+                                                                                     \
+        if (rc_ == 0)                                                                \
+            cnio__px_fstat_fix(fd, (struct stat *)sb);                               \
+        return rc_;                                                                  \
+    }
+PX_FXSTAT(__fxstat, struct stat, fxstat)
+PX_FXSTAT(__fxstat64, struct stat64, fxstat64)
+
+/* lseek: SEEK_DATA and SEEK_HOLE on an fd opened on a cnio name see the object as all
+ * data; everything else is the kernel's. */
+PX_API off_t lseek(int fd, off_t off, int whence)
+{
+    off_t out;
+
+    if (cnio__px_lseek(fd, off, whence, &out))
+        return out;
+    return PX_CALL(pub.lseek, fd, off, whence);
+}
+
+PX_API off_t lseek64(int fd, off_t off, int whence)
+{
+    off_t out;
+
+    if (cnio__px_lseek(fd, off, whence, &out))
+        return out;
+    return PX_CALL(lseek64, fd, off, whence);
+}
+
+/* statx of an fd opened on a cnio name (AT_EMPTY_PATH): the name's identity. */
+static void px_statx_fix(int fd, struct statx *sx)
+{
+    struct stat sb;
+
+    if (!cnio__px_fstat_fix(fd, &sb))
+        return;
+    sx->stx_dev_major = major(sb.st_dev);
+    sx->stx_dev_minor = minor(sb.st_dev);
+    sx->stx_ino = sb.st_ino;
+    sx->stx_mode = (uint16_t)sb.st_mode;
+    sx->stx_nlink = (uint32_t)sb.st_nlink;
+    sx->stx_blksize = (uint32_t)sb.st_blksize;
+}
 
 PX_API int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *sx)
 {
     char uri[PX_URI_MAX];
     struct stat sb;
+    int rc;
 
-    if (!px_at_name(dirfd, path, uri))
-        return PX_CALL(statx, dirfd, path, flags, mask, sx);
+    if (!px_at_name(dirfd, path, uri)) {
+        rc = PX_CALL(statx, dirfd, path, flags, mask, sx);
+        if (rc == 0 && (flags & AT_EMPTY_PATH) && !*path)
+            px_statx_fix(dirfd, sx);
+        return rc;
+    }
     if (cnio__px_stat(uri, &sb))
         return -1;
     memset(sx, 0, sizeof(*sx));
@@ -288,6 +379,47 @@ PX_API int statx(int dirfd, const char *path, int flags, unsigned int mask, stru
     sx->stx_dev_minor = minor(sb.st_dev);
     return 0;
 }
+
+/* ---- extended attributes ------------------------------------------------------------- */
+
+/* A cnio object has none: ENODATA for one, an empty list, as on a local file without
+ * any (ls -l asks for security.selinux, and called the name missing when libc said
+ * ENOENT). A missing object is ENOENT, as stat says. */
+static ssize_t px_noxattr(const char *uri, int list)
+{
+    struct stat sb;
+
+    if (cnio__px_stat(uri, &sb))
+        return -1;
+    if (list)
+        return 0;
+    errno = ENODATA;
+    return -1;
+}
+
+#define PX_GETXATTR(name)                                                            \
+    PX_API ssize_t name(const char *path, const char *key, void *value, size_t size) \
+    {                                                                                \
+        char uri[PX_URI_MAX];                                                        \
+                                                                                     \
+        if (cnio__px_name(path, uri, sizeof(uri)))                                   \
+            return px_noxattr(uri, 0);                                               \
+        return PX_CALL(name, path, key, value, size);                                \
+    }
+PX_GETXATTR(getxattr)
+PX_GETXATTR(lgetxattr)
+
+#define PX_LISTXATTR(name)                                                           \
+    PX_API ssize_t name(const char *path, char *list, size_t size)                   \
+    {                                                                                \
+        char uri[PX_URI_MAX];                                                        \
+                                                                                     \
+        if (cnio__px_name(path, uri, sizeof(uri)))                                   \
+            return px_noxattr(uri, 1);                                               \
+        return PX_CALL(name, path, list, size);                                      \
+    }
+PX_LISTXATTR(listxattr)
+PX_LISTXATTR(llistxattr)
 
 /* ---- access, truncate, unlink ---------------------------------------------------------- */
 

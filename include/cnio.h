@@ -126,7 +126,9 @@ int cnio_file_write_at_all(cnio_file_t *fh, MPI_Offset offset, const void *buf, 
 int cnio_file_read_at_all(cnio_file_t *fh, MPI_Offset offset, void *buf, int count,
                           MPI_Datatype datatype, MPI_Status *status);
 
-/* A new info object (free it with MPI_Info_free) with every hint's value in effect. */
+/* A new info object (free it with MPI_Info_free) with every hint's value in effect:
+ * striping_unit and striping_factor are the object's own layout, cb_nodes the aggregators
+ * collective calls use. 0, or -CNIO_ERR_INVAL (NULL argument), -CNIO_ERR_MPI, -CNIO_ERR_HINT. */
 int cnio_file_get_info(cnio_file_t *fh, MPI_Info *info_used);
 
 /* Deletes the object named by uri on all its hosts. Not collective. */

@@ -467,6 +467,39 @@ START_TEST(test_get_info)
 }
 END_TEST
 
+/* Reopened without hints, get_info reports the object's own layout and the aggregators
+ * really used, not the defaults (PnetCDF aligns its variables to striping_unit). */
+START_TEST(test_get_info_layout)
+{
+    char uri[768], val[MPI_MAX_INFO_VAL + 1], want[32];
+    MPI_Info used;
+    cnio_file_t *fh;
+    int size, flag = 0;
+
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    uri_of("info_layout", "stripe_unit=64K&stripe_count=2", uri, sizeof(uri));
+    ck_assert_int_eq(cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR,
+                                    MPI_INFO_NULL, &fh), 0);
+    ck_assert_int_eq(cnio_file_close(&fh), 0);
+    uri_of("info_layout", NULL, uri, sizeof(uri));
+    ck_assert_int_eq(cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_RDWR | MPI_MODE_DELETE_ON_CLOSE,
+                                    MPI_INFO_NULL, &fh), 0);
+    ck_assert_int_eq(cnio_file_get_info(fh, &used), 0);
+    MPI_Info_get(used, "striping_unit", MPI_MAX_INFO_VAL, val, &flag);
+    ck_assert(flag);
+    ck_assert_str_eq(val, "65536");
+    MPI_Info_get(used, "striping_factor", MPI_MAX_INFO_VAL, val, &flag);
+    ck_assert(flag);
+    ck_assert_str_eq(val, "2");
+    MPI_Info_get(used, "cb_nodes", MPI_MAX_INFO_VAL, val, &flag);
+    ck_assert(flag);
+    snprintf(want, sizeof(want), "%d", size < 2 ? size : 2);
+    ck_assert_str_eq(val, want);
+    MPI_Info_free(&used);
+    ck_assert_int_eq(cnio_file_close(&fh), 0);
+}
+END_TEST
+
 /*
  * A server killed in the middle of large collective calls: every rank returns the same
  * error, within the timeout plus a margin, and close does not hang either. Variants:
@@ -587,6 +620,7 @@ static Suite *coll_suite(void)
     tcase_add_test(tc, test_other_rank_count);
     tcase_add_test(tc, test_read_past_end);
     tcase_add_test(tc, test_get_info);
+    tcase_add_test(tc, test_get_info_layout);
     tcase_add_test(tc, test_over_2gib);
     tcase_add_loop_test(tc, test_server_killed, 0, 3);
     suite_add_tcase(s, tc);

@@ -35,6 +35,7 @@ static const struct row rows[] = {
     { "ordered", 1, row_ordered },
     { "split", 1, row_split },
     { "nonblocking", 1, row_nonblocking },
+    { "wrong_access", 1, row_wrong_access },
     { "sizes", 1, row_sizes },
     { "info", 0, row_info },
     { "atomicity", 1, row_atomicity },

@@ -24,7 +24,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #define OBJ_LEN 300001u
@@ -154,6 +156,40 @@ static void same_as_local(const char *name)
     ck_assert_int_eq(statx(AT_FDCWD, name, 0, STATX_BASIC_STATS, &sx), 0);
     ck_assert_int_eq(sx.stx_size, OBJ_LEN);
     ck_assert(S_ISREG(sx.stx_mode));
+    /* The open fd is the file stat() named (cp checks this before it copies). */
+    ck_assert_int_eq(fstat(fa, &sb), 0);
+    ck_assert_int_eq(sb.st_dev, sa.st_dev);
+    ck_assert_int_eq(sb.st_ino, sa.st_ino);
+    ck_assert_int_eq(sb.st_mode, sa.st_mode);
+    ck_assert_int_eq(sb.st_blksize, sa.st_blksize);
+    ck_assert_int_eq(sb.st_size, OBJ_LEN);
+    ck_assert_int_eq(sb.st_blocks, sa.st_blocks);
+    /* All data, no hole (cp and tar look for holes this way, and copied zeros). */
+    ck_assert_int_eq(lseek(fa, 1000, SEEK_DATA), 1000);
+    ck_assert_int_eq(lseek(fa, 0, SEEK_CUR), 1000);
+    ck_assert_int_eq(lseek(fa, 1000, SEEK_HOLE), OBJ_LEN);
+    ck_assert_int_eq(lseek(fa, OBJ_LEN, SEEK_DATA), -1);
+    ck_assert_int_eq(errno, ENXIO);
+    ck_assert_int_eq(lseek(fb, 1000, SEEK_DATA), 1000);   /* as the local copy says */
+    ck_assert_int_eq(lseek(fb, 1000, SEEK_HOLE), OBJ_LEN);
+    ck_assert_int_eq(lseek(fa, 0, SEEK_SET), 0);
+    ck_assert_int_eq(fstatat(fa, "", &sb, AT_EMPTY_PATH), 0);
+    ck_assert_int_eq(sb.st_ino, sa.st_ino);
+    ck_assert_int_eq(sb.st_dev, sa.st_dev);
+    ck_assert_int_eq(statx(fa, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx), 0);
+    ck_assert_int_eq(sx.stx_ino, sa.st_ino);
+    ck_assert_int_eq(sx.stx_size, OBJ_LEN);
+    ck_assert_int_eq(sx.stx_dev_minor, minor(sa.st_dev));
+    ck_assert_int_eq(sx.stx_dev_major, major(sa.st_dev));
+    /* No extended attributes, as on the local copy (ls -l asks). */
+    ck_assert_int_eq(lgetxattr(name, "security.selinux", y, sizeof(y)), -1);
+    ck_assert_int_eq(errno, ENODATA);
+    ck_assert_int_eq(getxattr(name, "user.x", y, sizeof(y)), -1);
+    ck_assert_int_eq(errno, ENODATA);
+    ck_assert_int_eq(lgetxattr(local, "security.selinux", y, sizeof(y)), -1);
+    ck_assert_int_eq(errno, ENODATA);
+    ck_assert_int_eq(listxattr(name, y, sizeof(y)), listxattr(local, y, sizeof(y)));
+    ck_assert_int_eq(llistxattr(name, NULL, 0), 0);
     ck_assert_int_eq(access(name, F_OK), 0);
     ck_assert_int_eq(access(name, R_OK | W_OK), 0);
     ck_assert_int_eq(faccessat(AT_FDCWD, name, R_OK, 0), 0);
@@ -197,6 +233,10 @@ START_TEST(test_errors)
     ck_assert_int_eq(access(missing, F_OK), -1);
     ck_assert_int_eq(errno, ENOENT);
     ck_assert_int_eq(stat(missing, &sb), -1);
+    ck_assert_int_eq(errno, ENOENT);
+    ck_assert_int_eq(lgetxattr(missing, "security.selinux", NULL, 0), -1);
+    ck_assert_int_eq(errno, ENOENT);
+    ck_assert_int_eq(listxattr(missing, NULL, 0), -1);
     ck_assert_int_eq(errno, ENOENT);
     ck_assert_int_eq(open(missing, O_RDONLY), -1);
     ck_assert_int_eq(errno, ENOENT);

@@ -149,6 +149,53 @@ void row_append(struct rctx *c)
     MPI_File_close(&fh);
 }
 
+/* Writes through a read-only file and reads through a write-only one: the classes
+ * Open MPI gives (and ROMIO, but for its write_shared). The collective forms hang in
+ * Open MPI's own MPI-IO on 4 ranks (its aggregators fail, the others wait), and its
+ * set_size says MPI_ERR_OTHER: those are checked on cnio alone. */
+void row_wrong_access(struct rctx *c)
+{
+    char name[700], b[64] = "x";
+    MPI_Request req;
+    MPI_File fh;
+    int rc;
+
+    rname(c->row, NULL, name, sizeof(name));
+    MPI_File_open(MPI_COMM_WORLD, name, RW_CREATE, MPI_INFO_NULL, &fh);
+    MPI_File_close(&fh);
+    MPI_File_open(MPI_COMM_WORLD, name, MPI_MODE_RDONLY, MPI_INFO_NULL, &fh);
+    rc = MPI_File_write_at(fh, 0, b, 64, MPI_BYTE, MPI_STATUS_IGNORE);
+    rout(c, "write_at=%s", cls(rc));
+    rc = MPI_File_write(fh, b, 64, MPI_BYTE, MPI_STATUS_IGNORE);
+    rout(c, " write=%s", cls(rc));
+    rc = MPI_File_iwrite_at(fh, 0, b, 64, MPI_BYTE, &req);
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Wait(&req, MPI_STATUS_IGNORE);
+    rout(c, " iwrite_at=%s", cls(rc));
+    rc = MPI_File_write_shared(fh, b, 64, MPI_BYTE, MPI_STATUS_IGNORE);
+    rout(c, " write_shared=%s", cls(rc));
+    if (is_cnio) {
+        rc = MPI_File_write_at_all(fh, 0, b, 64, MPI_BYTE, MPI_STATUS_IGNORE);
+        rcheck(c, !strcmp(cls(rc), "READ_ONLY"), "write_at_all on RDONLY is READ_ONLY");
+        rc = MPI_File_write_ordered(fh, b, 64, MPI_BYTE, MPI_STATUS_IGNORE);
+        rcheck(c, !strcmp(cls(rc), "READ_ONLY"), "write_ordered on RDONLY is READ_ONLY");
+        rc = MPI_File_preallocate(fh, 100);
+        rcheck(c, !strcmp(cls(rc), "READ_ONLY"), "preallocate on RDONLY is READ_ONLY");
+        rc = MPI_File_set_size(fh, 100);
+        rcheck(c, !strcmp(cls(rc), "READ_ONLY"), "set_size on RDONLY is READ_ONLY");
+    }
+    MPI_File_close(&fh);
+    MPI_File_open(MPI_COMM_WORLD, name, MPI_MODE_WRONLY | MPI_MODE_DELETE_ON_CLOSE,
+                  MPI_INFO_NULL, &fh);
+    rc = MPI_File_read_at(fh, 0, b, 64, MPI_BYTE, MPI_STATUS_IGNORE);
+    rout(c, " read_at=%s", cls(rc));
+    if (is_cnio) {
+        rc = MPI_File_read_at_all(fh, 0, b, 64, MPI_BYTE, MPI_STATUS_IGNORE);
+        rcheck(c, !strcmp(cls(rc), "ACCESS"), "read_at_all on WRONLY is ACCESS");
+    }
+    MPI_File_close(&fh);
+}
+
 void row_sizes(struct rctx *c)
 {
     char name[700];
