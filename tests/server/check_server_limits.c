@@ -54,35 +54,10 @@ static void restart(const char *const *extra)
 /* The server's resident set, bytes. */
 static uint64_t server_rss(void)
 {
-    char path[64], line[256];
-    unsigned long long kb = 0;
-    FILE *f;
+    uint64_t rss = st_server_rss();
 
-    snprintf(path, sizeof(path), "/proc/%ld/status", (long)st_fx.pid[0]);
-    f = fopen(path, "r");
-    ck_assert_ptr_nonnull(f);
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmRSS: %llu kB", &kb) == 1)
-            break;
-    fclose(f);
-    ck_assert_uint_gt(kb, 0);
-    return kb * 1024;
-}
-
-static int server_fds(void)
-{
-    char path[64];
-    struct dirent *e;
-    int n = 0;
-    DIR *d;
-
-    snprintf(path, sizeof(path), "/proc/%ld/fd", (long)st_fx.pid[0]);
-    d = opendir(path);
-    ck_assert_ptr_nonnull(d);
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
+    ck_assert_uint_gt(rss, 0);
+    return rss;
 }
 
 /* Waits (bounded, 30 s) until the server's RSS is at most limit: its last value. */
@@ -170,7 +145,7 @@ START_TEST(test_unauth_flood)
     }
     ck_assert(log_shows("dropped the oldest connection still authenticating"));
     /* what the flood holds is bounded by --max-unauth, not by --max-conns */
-    ck_assert_int_le(server_fds(), 256 + 2 + 64);
+    ck_assert_int_le(st_server_fds(), 256 + 2 + 64);
     for (int i = 0; i < FLOOD; i++)
         close(fds[i]);
     st_close(&c);

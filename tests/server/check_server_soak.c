@@ -113,38 +113,6 @@ static void *soak_main(void *arg)
     return NULL;
 }
 
-static uint64_t soak_rss(void)
-{
-    char path[64], line[256];
-    unsigned long long kb = 0;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%ld/status", (long)st_fx.pid[0]);
-    f = fopen(path, "r");
-    ck_assert_ptr_nonnull(f);
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmRSS: %llu kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb * 1024;
-}
-
-static int soak_fds(void)
-{
-    char path[64];
-    struct dirent *e;
-    int n = 0;
-    DIR *d;
-
-    snprintf(path, sizeof(path), "/proc/%ld/fd", (long)st_fx.pid[0]);
-    d = opendir(path);
-    ck_assert_ptr_nonnull(d);
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
 START_TEST(test_soak)
 {
     static struct soak_worker w[SOAK_THREADS];
@@ -160,8 +128,8 @@ START_TEST(test_soak)
         rl.rlim_cur = 4096;
         ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
     }
-    fds0 = soak_fds();
-    rss0 = soak_rss();
+    fds0 = st_server_fds();
+    rss0 = st_server_rss();
     for (int i = 0; i < SOAK_THREADS; i++) {
         w[i].index = i;
         w[i].until = cnio__now_ms() + (int64_t)seconds * 1000;
@@ -169,7 +137,7 @@ START_TEST(test_soak)
         ck_assert_int_eq(pthread_create(&w[i].tid, NULL, soak_main, &w[i]), 0);
     }
     while (cnio__now_ms() < w[0].until) {
-        peak = CNIO_MAX(peak, soak_rss());
+        peak = CNIO_MAX(peak, st_server_rss());
         usleep(500000);
     }
     for (int i = 0; i < SOAK_THREADS; i++) {
@@ -181,17 +149,17 @@ START_TEST(test_soak)
     }
     deadline = cnio__now_ms() + 30000;   /* the server notices every close soon */
     while (cnio__now_ms() < deadline &&
-           ((fds = soak_fds()) != fds0 ||
-            ((rss = soak_rss()) > rss0 + 8 * MIB && !getenv("CNIO_SANITIZER"))))
+           ((fds = st_server_fds()) != fds0 ||
+            ((rss = st_server_rss()) > rss0 + 8 * MIB && !getenv("CNIO_SANITIZER"))))
         usleep(100000);
     fprintf(stderr, "soak: %d clients, %d s: %ld requests, %ld reconnects, %ld unauthenticated "
             "connections; server fds %d -> %d, RSS %llu MiB -> peak %llu MiB -> %llu MiB\n",
             SOAK_THREADS * SOAK_PER_THREAD, seconds, requests, reconnects, strangers, fds0, fds,
             (unsigned long long)(rss0 / MIB), (unsigned long long)(peak / MIB),
-            (unsigned long long)(soak_rss() / MIB));
+            (unsigned long long)(st_server_rss() / MIB));
     ck_assert_int_eq(fds, fds0);
     if (!getenv("CNIO_SANITIZER"))   /* a sanitizer's allocator and shadow keep memory */
-        ck_assert_uint_le(soak_rss(), rss0 + 8 * MIB);
+        ck_assert_uint_le(st_server_rss(), rss0 + 8 * MIB);
     ck_assert_int_gt(requests, 0);
     for (int i = 0; i < SOAK_THREADS; i++)
         cnio__key_wipe(&w[i].key);

@@ -64,5 +64,8 @@ int st_write(struct st_conn *c, uint64_t handle, uint64_t off, const void *buf, 
 /* READ of len bytes: status; *got the bytes returned. */
 int st_read(struct st_conn *c, uint64_t handle, uint64_t off, void *buf, uint32_t len,
             uint32_t *got);
+/* st_fx's server 0 from /proc: its resident set in bytes (0 if unread), its open fds. */
+uint64_t st_server_rss(void);
+int st_server_fds(void);
 
 #endif /* CNIO_TEST_SRVTEST_H */
