@@ -23,6 +23,8 @@ struct cnio_file {
     char *uri;
     int64_t *summary;         /* 5 int64 per rank: scratch for the collectives' allgather */
     struct cnio_view view;    /* set by cnio_file_set_view; default: bytes */
+    int route_nagg;           /* > 0: collective traffic goes through this many aggregators
+                                 so that the connection budget holds (connect.c); 0: direct */
     struct coll_stats {
         uint64_t bytes_written, bytes_read;   /* this rank's user bytes */
         uint64_t calls;                       /* collective data calls */
@@ -43,6 +45,17 @@ int cnio__coll_agree(MPI_Comm comm, int rc);
 int cnio__coll_hints(const struct cnio_uri *u, MPI_Info info, struct cnio_hints *h);
 /* With CNIO_STATS set: gathers and prints the statistics summary (collective). */
 int cnio__coll_stats(cnio_file_t *fh, double secs);
+/* Decides fh->route_nagg from the hints, the ranks and the layout: the same on every
+ * rank (connect.c; doc/scale.md). */
+void cnio__coll_route(cnio_file_t *fh);
+/*
+ * Collective (every rank calls, need may be NULL): each rank connects to every server
+ * column j with need[j] it is not connected to yet, paced per server by token passing
+ * (cnio_connect_window set-ups in flight per server). Returns this rank's code: 0, or a
+ * set-up's error (-CNIO_ERR_LIMIT, -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT, ...), for the
+ * caller's agreement.
+ */
+int cnio__coll_connect(cnio_file_t *fh, const uint8_t *need);
 /* Sets status (if not MPI_STATUS_IGNORE) to nbytes transferred: MPI_Get_count with the
  * call's datatype then gives the items. */
 void cnio__coll_set_status(MPI_Status *status, int64_t nbytes);

@@ -152,8 +152,15 @@ static int file_share(cnio_file_t *fh, int rc)
         rc = -CNIO_ERR_MPI;
     else
         rc = mine ? 0 : -CNIO_ERR_NOMEM;
-    /* The proxy's pacing: ranks connect in waves of cnio_connect_window, so that no
-     * server sees more than that many connection setups from this job at once. */
+    /* On demand (the default), a rank attaches with its tokens and connects to a server
+     * when a call first needs it (connect.c). Eager (cnio_connect_mode=eager, the old
+     * scheme): every rank connects to every server now, in waves of cnio_connect_window
+     * ranks separated by barriers. */
+    if (fh->hints.connect_mode != CNIO_CONNECT_EAGER) {
+        if (rc == 0 && fh->rank != 0)
+            rc = cnio__obj_attach_on_demand(fh->st, mine, (size_t)mylen, &fh->obj);
+        goto out;
+    }
     for (int wave = 0, w = fh->hints.connect_window; wave * w < fh->size - 1; wave++) {
         if (rc == 0 && fh->rank != 0 && (fh->rank - 1) / w == wave)
             rc = cnio__obj_attach(fh->st, mine, (size_t)mylen, &fh->obj);
@@ -226,6 +233,8 @@ CNIO_API int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info 
     rc = cnio__coll_agree(fh->comm, rc);
     if (rc == 0 && fh->size > 1)
         rc = cnio__coll_agree(fh->comm, file_share(fh, rc));
+    if (rc == 0)
+        cnio__coll_route(fh);
     cnio__uri_free(&u);
     if (rc) {
         file_free(fh);

@@ -50,6 +50,11 @@ CNIO_API int cnio_file_get_info(cnio_file_t *fh, MPI_Info *info_used)
     }
     if (h.cb_nodes > (uint32_t)fh->size)
         h.cb_nodes = (uint32_t)fh->size;
+    /* The route chosen under cnio_max_conns_per_server (connect.c): aggregators, and how
+     * many, or direct. */
+    h.route = fh->route_nagg ? CNIO_ROUTE_AGGREGATE : CNIO_ROUTE_DIRECT;
+    if (fh->route_nagg)
+        h.cb_nodes = (uint32_t)fh->route_nagg;
     if (MPI_Info_create(&info) != MPI_SUCCESS)
         return -CNIO_ERR_MPI;
     rc = cnio__hints_foreach(&h, info_put, &info);

@@ -130,6 +130,8 @@ static int tp_plan_make(cnio_file_t *fh, const struct tp_summary *all, struct tp
             p->ghi = CNIO_MAX(p->ghi, (uint64_t)all[r].hi);
         }
     p->nagg = fh->hints.cb_nodes ? (int)fh->hints.cb_nodes : (int)p->C;
+    if (fh->route_nagg)
+        p->nagg = fh->route_nagg;   /* chosen so the connection budget holds */
     p->nagg = CNIO_MAX(1, CNIO_MIN(p->nagg, fh->size));
     p->agg_rank = malloc((size_t)p->nagg * sizeof(int));
     p->agg_of_rank = malloc((size_t)fh->size * sizeof(int));
@@ -160,6 +162,26 @@ static void tp_plan_free(struct tp_plan *p)
 {
     free(p->agg_rank);
     free(p->agg_of_rank);
+}
+
+/*
+ * Connects this rank (collectively, paced: connect.c) to the servers its file domain
+ * touches when it aggregates: the columns of the stripes it owns in [glo, ghi). The
+ * owners repeat every C x (nagg / C + 2) stripes at most, so that many are looked at.
+ */
+static int tp_connect(cnio_file_t *fh, const struct tp_plan *p, int rc)
+{
+    uint8_t need[CNIO_MAX_HOSTS] = { 0 };
+
+    if (rc == 0 && p->my_agg >= 0 && p->ghi > p->glo) {
+        uint64_t s0 = p->glo / p->S, s1 = (p->ghi - 1) / p->S;
+        uint64_t span = p->C * ((uint64_t)p->nagg / p->C + 2);
+
+        for (uint64_t s = s0; s <= s1 && s - s0 < span; s++)
+            if (tp_owner(p, s) == p->my_agg)
+                need[s % p->C] = 1;
+    }
+    return cnio__coll_connect(fh, need);
 }
 
 /* The file range of round r. */
@@ -561,7 +583,8 @@ static int tp_two_phase(cnio_file_t *fh, const struct tp_summary *all, struct co
         rc = tp_bufs_init(&b[0], fh->size);
     if (rc == 0)
         rc = tp_bufs_init(&b[1], fh->size);
-    rc = cnio__coll_agree(fh->comm, rc);
+    r2 = tp_connect(fh, &p, rc);
+    rc = cnio__coll_agree(fh->comm, rc ? rc : r2);
     for (; r < p.nrounds && rc == 0; r++) {
         struct tp_bufs *cur = &b[r & 1], *prev = &b[(r + 1) & 1];
 
@@ -594,7 +617,7 @@ static int tp_use_aggregation(cnio_file_t *fh, const struct tp_summary *all, int
 {
     int mode = write ? fh->hints.romio_cb_write : fh->hints.romio_cb_read;
 
-    if (mode == CNIO_CB_ENABLE)
+    if (mode == CNIO_CB_ENABLE || fh->route_nagg)
         return 1;
     if (mode == CNIO_CB_DISABLE)
         return 0;
@@ -627,6 +650,28 @@ static int tp_read_count(cnio_file_t *fh, const struct coll_access *a, uint64_t 
     return rc;
 }
 
+/* Direct: connects this rank (collectively, paced) to the servers its extents touch. */
+static int tp_connect_direct(cnio_file_t *fh, const struct coll_access *a)
+{
+    const struct cnio_layout *l = cnio__obj_layout(fh->obj);
+    uint8_t need[CNIO_MAX_HOSTS] = { 0 };
+
+    for (int64_t i = 0; i < a->next; i++) {
+        uint64_t first = (uint64_t)a->ext[i].off / l->unit;
+        uint64_t last = (uint64_t)(a->ext[i].off + a->ext[i].len - 1) / l->unit;
+
+        if (a->ext[i].len <= 0)
+            continue;
+        if (last - first + 1 >= l->count) {
+            memset(need, 1, l->count);
+            break;
+        }
+        for (uint64_t s = first; s <= last; s++)
+            need[s % l->count] = 1;
+    }
+    return cnio__coll_connect(fh, need);
+}
+
 static int tp_access_all(cnio_file_t *fh, MPI_Offset offset, const void *buf, int count,
                          MPI_Datatype datatype, MPI_Status *status, int write)
 {
@@ -656,7 +701,10 @@ static int tp_access_all(cnio_file_t *fh, MPI_Offset offset, const void *buf, in
         rc = tp_two_phase(fh, all, &a, &end);
     } else if (rc == 0) {
         int64_t t0 = cnio__now_ns();
-        rc = cnio__access_direct(fh, &a, &end);
+
+        rc = tp_connect_direct(fh, &a);
+        if (rc == 0)
+            rc = cnio__access_direct(fh, &a, &end);
         fh->stats.net_ns += cnio__now_ns() - t0;
     }
     rc = cnio__coll_agree(fh->comm, rc);

@@ -153,6 +153,9 @@ void cnio__cl_free(struct cnio_obj *obj)
     free(obj->hosts);
     free(obj->path);
     cnio__key_wipe(&obj->key);
+    if (obj->tokens)
+        explicit_bzero(obj->tokens, (size_t)obj->nhosts * CNIO_WIRE_MAC);
+    free(obj->tokens);
     free(obj);
 }
 
@@ -537,11 +540,16 @@ static int cl_transfer(struct cl_run *run)
     struct cnio_obj *obj = run->obj;
     int64_t t0 = cnio__now_ns();
     int ret = cl_validate(run->x, run->n);
+    uint8_t need[CNIO_MAX_HOSTS] = { 0 };
 
     if (ret)
         return ret;
+    cnio__cl_columns(obj, run->x, run->n, need);
+    ret = cnio__cl_ensure(obj, need);   /* hosts not connected yet (attached on demand) */
+    if (ret)
+        return ret;
     for (int j = 0; j < obj->nhosts; j++) {
-        obj->hosts[j].xi = 0;
+        obj->hosts[j].xi = need[j] ? 0 : run->n;   /* untouched: nothing to feed */
         obj->hosts[j].pos = 0;
     }
     for (;;) {
@@ -621,6 +629,8 @@ static int cl_each_host(struct cnio_obj *obj, uint16_t type, uint64_t offset,
     uint8_t (*rb)[CNIO_WIRE_INFO_SIZE] = calloc((size_t)obj->nhosts, CNIO_WIRE_INFO_SIZE);
     int ret = c && rb ? 0 : -CNIO_ERR_NOMEM;
 
+    if (!ret)
+        ret = cnio__cl_ensure(obj, NULL);
     for (int j = 0; !ret && j < obj->nhosts; j++)
         c[j] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[j]), .type = type,
                                    .object = obj->hosts[j].handle, .offset = offset,

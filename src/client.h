@@ -79,6 +79,30 @@ ssize_t cnio__obj_export(struct cnio_obj *obj, uint32_t rank, void *buf, size_t 
 /* Attaches to an exported object: connects, authenticates with the token, no key. */
 int cnio__obj_attach(struct cnio_stack *st, const void *desc, size_t len, struct cnio_obj **out);
 
+/*
+ * Attaches without connecting: the tokens are kept, and each host is connected the first
+ * time a transfer or control call needs it (or when the caller says, below). Same errors
+ * as cnio__obj_attach but for the connection ones.
+ */
+int cnio__obj_attach_on_demand(struct cnio_stack *st, const void *desc, size_t len,
+                               struct cnio_obj **out);
+/* 1 when host column j has its lanes open and ready, else 0. */
+int cnio__obj_connected(const struct cnio_obj *obj, int j);
+/* Lanes open (or opening) to host column j: the connections this process holds there. */
+int cnio__obj_host_lanes(const struct cnio_obj *obj, int j);
+/*
+ * Starts connecting host column j (every lane; the handshakes go on inside
+ * cnio__stack_progress): 0, or a negative code (nothing is left open). A host already
+ * connected or connecting: 0.
+ */
+int cnio__obj_connect_start(struct cnio_obj *obj, int j);
+/* After cnio__obj_connect_start: 1 while handshakes are under way, 0 once every lane is
+ * ready, or the first lane's error (-CNIO_ERR_AUTH, -CNIO_ERR_LIMIT, -CNIO_ERR_CONN,
+ * -CNIO_ERR_TIMEOUT, ...; the lanes are then closed, so a later call may try again). */
+int cnio__obj_connect_poll(struct cnio_obj *obj, int j);
+/* The stack obj moves its data on (to progress connections started above). */
+struct cnio_stack *cnio__obj_stack(const struct cnio_obj *obj);
+
 /* Vectored transfer of n pieces (any order, any sizes; overlapping writes undefined):
  * all pieces go out pipelined over every host and lane. Returns 0 or a negative code;
  * on error some pieces may have been transferred. */

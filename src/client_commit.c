@@ -202,6 +202,8 @@ int cnio__obj_crcx(struct cnio_obj *obj, const uint64_t *off, const uint64_t *le
     uint8_t (*rb)[CNIO_WIRE_CRC_SIZE] = calloc(CNIO_MAX(n, 1), CNIO_WIRE_CRC_SIZE);
     int ret = c && pl && rb ? 0 : -CNIO_ERR_NOMEM;
 
+    if (!ret)
+        ret = cnio__cl_ensure(obj, NULL);   /* attached on demand: hosts not met yet */
     for (size_t i = 0; !ret && i < n; i++) {
         struct cnio_piece p;
 

@@ -560,7 +560,9 @@ static int ctl_attach_parse(const void *desc, size_t len, struct cnio_obj *obj,
     return r.pos == r.len ? 0 : -CNIO_ERR_PROTO;
 }
 
-int cnio__obj_attach(struct cnio_stack *st, const void *desc, size_t len, struct cnio_obj **out)
+/* Attaches; connects to every host now unless on_demand (then the tokens are kept). */
+static int ctl_attach(struct cnio_stack *st, const void *desc, size_t len, int on_demand,
+                      struct cnio_obj **out)
 {
     uint8_t (*tokens)[CNIO_WIRE_MAC] = NULL;
     struct cnio_ep_auth *auth = NULL;
@@ -575,13 +577,18 @@ int cnio__obj_attach(struct cnio_stack *st, const void *desc, size_t len, struct
         return -CNIO_ERR_NOMEM;
     obj->st = st;
     ret = ctl_attach_parse(desc, len, obj, &tokens, &rank);
-    if (!ret && !(auth = calloc((size_t)obj->nhosts, sizeof(*auth))))
+    if (!ret && on_demand) {
+        obj->tokens = tokens;
+        obj->rank = rank;
+        tokens = NULL;
+    }
+    if (!ret && !on_demand && !(auth = calloc((size_t)obj->nhosts, sizeof(*auth))))
         ret = -CNIO_ERR_NOMEM;
-    for (int j = 0; !ret && j < obj->nhosts; j++)
+    for (int j = 0; !ret && !on_demand && j < obj->nhosts; j++)
         auth[j] = (struct cnio_ep_auth){ .mode = CNIO_WIRE_AUTH_TOKEN, .rank = rank,
                                          .object = obj->hosts[j].handle, .k = tokens[j],
                                          .klen = CNIO_WIRE_MAC };
-    if (!ret)
+    if (!ret && !on_demand)
         ret = cnio__cl_connect(st, &obj->h, obj->hosts, obj->nhosts, (int)obj->h.lanes, auth,
                                &obj->stats);
     if (tokens)
@@ -596,4 +603,15 @@ int cnio__obj_attach(struct cnio_stack *st, const void *desc, size_t len, struct
     }
     *out = obj;
     return 0;
+}
+
+int cnio__obj_attach(struct cnio_stack *st, const void *desc, size_t len, struct cnio_obj **out)
+{
+    return ctl_attach(st, desc, len, 0, out);
+}
+
+int cnio__obj_attach_on_demand(struct cnio_stack *st, const void *desc, size_t len,
+                               struct cnio_obj **out)
+{
+    return ctl_attach(st, desc, len, 1, out);
 }

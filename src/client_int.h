@@ -29,6 +29,8 @@ struct cnio__cl_host {
     struct cnio_wire_info info;     /* from OPEN / STAT */
     struct cnio_ep *lanes[CNIO_MAX_LANES];
     int nlanes;
+    int connecting;                 /* lanes opened on demand, handshakes under way */
+    int64_t connect_t0;             /* when they were opened */
     uint64_t bytes;                 /* moved to / from this host */
     /* transfer cursor (client.c) */
     size_t xi;
@@ -50,6 +52,8 @@ struct cnio_obj {
     struct cnio_key key;
     uint64_t recorded;              /* logical size recorded on column 0, as last seen */
     struct cnio_obj_stats stats;
+    uint8_t (*tokens)[CNIO_WIRE_MAC];   /* attached on demand: per-host tokens, else NULL */
+    uint32_t rank;                  /* the tokens' rank */
 };
 
 /* Fills hosts[0..n) from the URI's hosts. */
@@ -81,6 +85,16 @@ int cnio__cl_check_complete(const struct cnio_obj *obj);
 int cnio__cl_commit(struct cnio_obj *obj);
 /* Adds to *state (CNIO_OBJ_*) what info says, gen0 being column 0's generation. */
 void cnio__cl_state(uint32_t *state, const struct cnio_wire_info *info, uint32_t gen0);
+/*
+ * Connects (all lanes, waiting for the handshakes) every host j with need[j] (need NULL:
+ * every host) that has no lanes yet: what a transfer or control call on a process
+ * attached on demand does first (client_conn.c). 0 or the first error; a host that
+ * failed is left without lanes.
+ */
+int cnio__cl_ensure(struct cnio_obj *obj, const uint8_t *need);
+/* Marks in need[0..nhosts) (not cleared first) the columns the pieces x[0..n) touch. */
+void cnio__cl_columns(const struct cnio_obj *obj, const struct cnio_xfer *x, size_t n,
+                      uint8_t *need);
 /* Frees obj and everything it holds (endpoints closed, no CLOSE sent). */
 void cnio__cl_free(struct cnio_obj *obj);
 

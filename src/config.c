@@ -318,7 +318,8 @@ static int cfg_transport(const char *s, char *out, size_t cap)
 
 /* ---- the hint table --------------------------------------------------------------- */
 
-enum cfg_kind { CFG_SIZE64, CFG_U32, CFG_INT, CFG_CB, CFG_TRANSPORT, CFG_PATH, CFG_BOOL };
+enum cfg_kind { CFG_SIZE64, CFG_U32, CFG_INT, CFG_CB, CFG_TRANSPORT, CFG_PATH, CFG_BOOL,
+                CFG_CONNECT, CFG_ROUTE };
 
 struct cfg_hint {
     const char *name;   /* full hint name */
@@ -329,6 +330,15 @@ struct cfg_hint {
     size_t off;
     uint64_t lo, hi;
 };
+
+/* The value names of an enumerated hint, NULL-terminated, indexed by value. */
+static const char *const *cfg_names(enum cfg_kind k)
+{
+    static const char *const connect[] = { "on_demand", "eager", NULL };
+    static const char *const route[] = { "automatic", "direct", "aggregate", NULL };
+
+    return k == CFG_CONNECT ? connect : route;
+}
 
 #define CFG_OFF(f) offsetof(struct cnio_hints, f)
 
@@ -354,6 +364,11 @@ static const struct cfg_hint cfg_hints[] = {
     { "cnio_key_file", "key_file", "CNIO_KEY_FILE", NULL, CFG_PATH, CFG_OFF(key_file), 0, 0 },
     { "cnio_resume", "resume", "CNIO_RESUME", NULL, CFG_BOOL, CFG_OFF(resume), 0, 0 },
     { "cnio_replace", "replace", "CNIO_REPLACE", NULL, CFG_BOOL, CFG_OFF(replace), 0, 0 },
+    { "cnio_max_conns_per_server", "max_conns_per_server", "CNIO_MAX_CONNS_PER_SERVER", NULL,
+      CFG_U32, CFG_OFF(max_conns_per_server), 1, 1u << 24 },
+    { "cnio_connect_mode", "connect_mode", "CNIO_CONNECT_MODE", NULL, CFG_CONNECT,
+      CFG_OFF(connect_mode), 0, 0 },
+    { "cnio_route", "route", "CNIO_ROUTE", NULL, CFG_ROUTE, CFG_OFF(route), 0, 0 },
 };
 
 void cnio__hints_default(struct cnio_hints *h)
@@ -369,6 +384,9 @@ void cnio__hints_default(struct cnio_hints *h)
     h->lanes = 1;
     h->timeout_ms = 30000;
     h->connect_window = 16;
+    h->max_conns_per_server = 512;
+    h->connect_mode = CNIO_CONNECT_ON_DEMAND;
+    h->route = CNIO_ROUTE_AUTOMATIC;
     snprintf(h->transport, sizeof(h->transport), "tcp");
     h->key_file[0] = '\0';
 }
@@ -407,6 +425,14 @@ static int cfg_apply(struct cnio_hints *h, const struct cfg_hint *d, const char 
         return cfg_cb_mode(value, (int *)(void *)field);
     case CFG_BOOL:
         return cfg_bool(value, (int *)(void *)field);
+    case CFG_CONNECT:
+    case CFG_ROUTE:
+        for (int i = 0; cfg_names(d->kind)[i]; i++)
+            if (strcasecmp(value, cfg_names(d->kind)[i]) == 0) {
+                *(int *)(void *)field = i;
+                return 0;
+            }
+        return -CNIO_ERR_HINT;
     case CFG_TRANSPORT:
         return cfg_transport(value, field, sizeof(h->transport));
     case CFG_PATH:
@@ -530,6 +556,13 @@ static int cfg_format(const struct cnio_hints *h, const struct cfg_hint *d, char
         return snprintf(buf, cap, "%s", cb_names[iv >= 0 && iv <= 2 ? iv : 0]);
     case CFG_BOOL:
         return snprintf(buf, cap, "%s", *(const int *)(const void *)field ? "true" : "false");
+    case CFG_CONNECT:
+    case CFG_ROUTE:
+        iv = *(const int *)(const void *)field;
+        for (int i = 0; cfg_names(d->kind)[i]; i++)
+            if (i == iv)
+                return snprintf(buf, cap, "%s", cfg_names(d->kind)[i]);
+        return -1;
     case CFG_TRANSPORT:
     case CFG_PATH:
         return snprintf(buf, cap, "%s", field);

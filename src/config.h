@@ -38,6 +38,10 @@ struct cnio_uri {
 };
 
 enum cnio_cb_mode { CNIO_CB_AUTOMATIC = 0, CNIO_CB_ENABLE, CNIO_CB_DISABLE };
+/* cnio_connect_mode: when ranks connect to the servers (doc/scale.md). */
+enum cnio_connect_mode { CNIO_CONNECT_ON_DEMAND = 0, CNIO_CONNECT_EAGER };
+/* cnio_route: how a job's collective traffic reaches a server (doc/scale.md). */
+enum cnio_route { CNIO_ROUTE_AUTOMATIC = 0, CNIO_ROUTE_DIRECT, CNIO_ROUTE_AGGREGATE };
 
 struct cnio_hints {
     uint64_t striping_unit;    /* striping_unit: stripe unit S in bytes (default 1 MiB) */
@@ -58,6 +62,16 @@ struct cnio_hints {
     int replace;               /* cnio_replace: an open with MPI_MODE_CREATE writes a fresh
                                   staged instance even when the object exists; the object
                                   is replaced whole at close */
+    uint32_t max_conns_per_server; /* cnio_max_conns_per_server: connections one job may
+                                  hold on one server (default 512, half of cnio-server's
+                                  default --max-conns) */
+    int connect_mode;          /* cnio_connect_mode: enum cnio_connect_mode: on_demand
+                                  (default: a rank connects to a server when its access first
+                                  touches it, paced per server) or eager (every rank to every
+                                  server at open, in barrier-separated waves) */
+    int route;                 /* cnio_route: enum cnio_route: automatic (default: through
+                                  aggregators when ranks x lanes would exceed the budget),
+                                  direct, aggregate */
 };
 
 /*

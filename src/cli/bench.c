@@ -11,10 +11,18 @@
  *   strided     IOR-style segments: 1 MiB blocks interleaved by rank (a vector view)
  *   subarray    a 2-D global array of doubles over an MPI_Dims_create grid (subarray view)
  *   small       SIZE independent 4 KiB write_at then read_at per rank, each op timed
- *   open        a collective open + close, paced (cnio_connect_window 16) and unpaced
+ *   open        connection set-up at scale: open, one write_at_all, close, timed with the
+ *               old scheme (cnio_connect_mode=eager: every rank to every server at open,
+ *               in barrier-separated waves) and the new one (on_demand: a rank connects
+ *               to the servers its write touches, paced per server by token passing);
+ *               the write puts 8 bytes on every server per rank (the most connections),
+ *               or, with --size, SIZE contiguous bytes per rank; also reports the
+ *               connections each server holds from the job (the most over the servers)
  */
 #include "cnio.h" /* first: the full API, with MPI */
 #include "cli.h"
+#include "client.h"
+#include "../../collective/coll.h"
 
 #include <limits.h>
 #include <mpi.h>
@@ -32,11 +40,12 @@ static const char *const bench_pat_names[] = { "contiguous", "strided", "subarra
 #define BENCH_SEGMENT (1u << 20)      /* strided: block per rank and segment */
 #define BENCH_SMALL_OP 4096u          /* small: bytes per operation */
 #define BENCH_MAX_REPS 1000
-#define BENCH_UNPACED "1048576"       /* cnio_connect_window: everyone at once */
 
-/* One repetition's figures (rank 0): [0] write / paced open, [1] read / unpaced open. */
+/* One repetition's figures (rank 0): [0] write / eager open, [1] read / on-demand open. */
 struct bench_res {
     double secs[2], cpu[2], p50[2], p99[2];
+    double open_s[2];           /* open: the open call alone */
+    double conns[2];            /* open: connections on the busiest server */
 };
 
 struct bench {
@@ -76,8 +85,10 @@ static const char bench_help[] =
     "                   strided: 1 MiB segments interleaved by rank (vector view);\n"
     "                   subarray: 2-D array of doubles over a process grid;\n"
     "                   small: many 4 KiB independent write_at / read_at, p50/p99 latency;\n"
-    "                   open: collective open+close, paced (cnio_connect_window=16)\n"
-    "                   versus unpaced (every rank connects at once)\n"
+    "                   open: open + one write_at_all + close, with every rank\n"
+    "                   connecting to every server at open in waves (eager, the old\n"
+    "                   scheme) versus on demand, paced per server (on_demand); the\n"
+    "                   write is 8 bytes per server and rank, or --size bytes per rank\n"
     "  --size SIZE      bytes per rank (default 256M, up to 2047M); for small, the number\n"
     "                   of 4 KiB operations per rank (default 2000)\n"
     "  --reps R         repetitions (default 3); the summary gives the median\n"
@@ -266,7 +277,8 @@ static int bench_shape(struct bench *b)
         MPI_Type_create_subarray(2, b->gsz, b->lsz, b->start, MPI_ORDER_C, MPI_DOUBLE, &b->ft);
         break;
     case PAT_OPEN:
-        return 0;
+        b->bytes = b->size_set ? b->size : 8 * (uint64_t)b->nhosts;
+        return b->bytes > INT_MAX ? -CNIO_ERR_OVERFLOW : 0;
     }
     MPI_Type_commit(&b->ft);
     return 0;
@@ -504,30 +516,85 @@ static int bench_rep(struct bench *b, int rep, struct bench_res *r)
     return rc;
 }
 
-/* One repetition of the open pattern: open + close paced, then unpaced. */
+/* The open pattern's write: 8 bytes per server (a vector view), or b->size contiguous. */
+static int bench_open_write(struct bench *b, cnio_file_t *fh)
+{
+    uint64_t unit = 0;
+    MPI_Datatype ft;
+    int rc;
+
+    if (b->size_set)
+        return cnio_file_write_at_all(fh, (MPI_Offset)b->rank * (MPI_Offset)b->bytes, b->buf,
+                                      (int)b->bytes, MPI_BYTE, MPI_STATUS_IGNORE);
+    cnio__parse_size(b->unit_used, &unit);
+    if ((uint64_t)b->rank * 8 + 8 > unit)
+        return -CNIO_ERR_INVAL;
+    MPI_Type_vector(b->nhosts, 8, (int)unit, MPI_BYTE, &ft);
+    MPI_Type_commit(&ft);
+    rc = cnio_file_set_view(fh, (MPI_Offset)b->rank * 8, MPI_BYTE, ft, "native",
+                            MPI_INFO_NULL);
+    MPI_Type_free(&ft);
+    if (rc == 0)
+        rc = cnio_file_write_at_all(fh, 0, b->buf, (int)b->bytes, MPI_BYTE, MPI_STATUS_IGNORE);
+    return rc;
+}
+
+/* Connections the job holds on its busiest server (rank 0 gets the figure). */
+static double bench_open_conns(struct bench *b, cnio_file_t *fh)
+{
+    struct cnio_obj *obj = cnio__file_obj(fh);
+    int n = cnio__obj_nhosts(obj), *mine = calloc((size_t)n, sizeof(int));
+    int *sum = calloc((size_t)n, sizeof(int)), most = 0;
+
+    for (int j = 0; mine && j < n; j++)
+        mine[j] = cnio__obj_host_lanes(obj, j);
+    if (mine && sum)
+        MPI_Reduce(mine, sum, n, MPI_INT, MPI_SUM, 0, MPI_COMM_WORLD);
+    for (int j = 0; b->rank == 0 && sum && j < n; j++)
+        most = CNIO_MAX(most, sum[j]);
+    free(mine);
+    free(sum);
+    return most;
+}
+
+/* One repetition of the open pattern: eager, then on demand. */
 static int bench_open_rep(struct bench *b, int rep, struct bench_res *r)
 {
+    static const char *const mode[2] = { "eager", "on_demand" };
+
     for (int k = 0; k < 2; k++) {
         cnio_file_t *fh = NULL;
         MPI_Info info;
-        double t;
+        double t, t_open, conns = 0;
         int rc;
 
         MPI_Info_dup(b->info, &info);
-        MPI_Info_set(info, "cnio_connect_window", k ? BENCH_UNPACED : "16");
+        MPI_Info_set(info, "cnio_connect_mode", mode[k]);
+        if (!b->size_set)
+            MPI_Info_set(info, "romio_cb_write", "disable");
         MPI_Barrier(MPI_COMM_WORLD);
         t = MPI_Wtime();
         rc = cnio_file_open(MPI_COMM_WORLD, b->uri, MPI_MODE_CREATE | MPI_MODE_RDWR, info, &fh);
+        t_open = MPI_Wtime() - t;
         if (rc == 0 && rep == 0 && k == 0)
             bench_used(b, fh);
         if (rc == 0)
-            rc = cnio_file_close(&fh);
+            rc = bench_open_write(b, fh);
+        if (fh)
+            conns = bench_open_conns(b, fh);
+        if (fh) {
+            int rc2 = cnio_file_close(&fh);
+
+            rc = rc ? rc : rc2;
+        }
         t = MPI_Wtime() - t;
         MPI_Info_free(&info);
         rc = bench_agree(rc);
         if (rc)
-            return bench_fail(b, k ? "unpaced open" : "paced open", rc);
+            return bench_fail(b, mode[k], rc);
         MPI_Reduce(&t, &r->secs[k], 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+        MPI_Reduce(&t_open, &r->open_s[k], 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+        r->conns[k] = conns;
     }
     return 0;
 }
@@ -565,9 +632,11 @@ static void bench_json_rep(const struct bench *b, int i)
 
     for (int k = 0; k < 2; k++) {
         printf("%s{\"rep\":%d,\"phase\":\"%s\",\"s\":%.6f", i || k ? "," : "", i + 1,
-               b->pat == PAT_OPEN ? (k ? "unpaced" : "paced") : (k ? "read" : "write"),
+               b->pat == PAT_OPEN ? (k ? "on_demand" : "eager") : (k ? "read" : "write"),
                r->secs[k]);
-        if (b->pat != PAT_OPEN)
+        if (b->pat == PAT_OPEN)
+            printf(",\"open_s\":%.6f,\"conns_per_server\":%.0f", r->open_s[k], r->conns[k]);
+        else
             printf(",\"gbps\":%.4f,\"cpu_s\":%.4f", bench_gbps(b, r->secs[k]), r->cpu[k]);
         if (b->pat == PAT_SMALL)
             printf(",\"p50\":%.1f,\"p99\":%.1f", r->p50[k], r->p99[k]);
@@ -577,7 +646,7 @@ static void bench_json_rep(const struct bench *b, int i)
 
 static void bench_json(const struct bench *b)
 {
-    static const char *const ph[2][2] = { { "write", "read" }, { "paced", "unpaced" } };
+    static const char *const ph[2][2] = { { "write", "read" }, { "eager", "on_demand" } };
     int o = b->pat == PAT_OPEN;
     uint64_t unit = 0;
 
@@ -587,13 +656,13 @@ static void bench_json(const struct bench *b)
            "\"total_bytes\":%.0f,\"reps\":%d", bench_pat_names[b->pat], b->nranks, b->nhosts,
            atoi(b->lanes_used), b->transport_used, (unsigned long long)unit,
            (unsigned long long)b->bytes, bench_total(b), b->reps);
-    if (o)
-        printf(",\"connections\":%d", b->nranks * b->nhosts * atoi(b->lanes_used));
     for (int k = 0; k < 2; k++) {
         double s = BENCH_MED(b, secs, k);
 
         if (o) {
-            printf(",\"%s_ms\":%.3f", ph[1][k], s * 1e3);
+            printf(",\"%s_ms\":%.3f,\"%s_open_ms\":%.3f,\"%s_conns_per_server\":%.0f",
+                   ph[1][k], s * 1e3, ph[1][k], BENCH_MED(b, open_s, k) * 1e3, ph[1][k],
+                   BENCH_MED(b, conns, k));
             continue;
         }
         printf(",\"%s_s\":%.6f,\"%s_gbps\":%.4f,\"%s_cpu_s_per_gb\":%.4f", ph[0][k], s,
@@ -620,9 +689,9 @@ static void bench_table_head(const struct bench *b)
            b->nhosts > 1 ? "s" : "", b->lanes_used, atoi(b->lanes_used) > 1 ? "s" : "",
            b->transport_used, cli_bytes(unit, u, sizeof(u)));
     if (b->pat == PAT_OPEN)
-        printf("  %d connections per open; %d repetition%s; object %s\n",
-               b->nranks * b->nhosts * atoi(b->lanes_used), b->reps, b->reps > 1 ? "s" : "",
-               b->uri);
+        printf("  write of %s per rank; %d repetition%s; object %s\n",
+               b->size_set ? cli_bytes(b->bytes, a, sizeof(a)) : "8 B x servers", b->reps,
+               b->reps > 1 ? "s" : "", b->uri);
     else
         printf("  %s per rank%s, %s per phase, %d repetition%s; object %s\n",
                cli_bytes(b->bytes, a, sizeof(a)), b->pat == PAT_SMALL ? " in 4 KiB ops" : "",
@@ -631,12 +700,13 @@ static void bench_table_head(const struct bench *b)
 }
 
 static void bench_table_row(const struct bench *b, const char *rep, int k, double s,
-                            double cpu, double p50, double p99)
+                            double cpu, double p50, double p99, double open_s, double conns)
 {
-    static const char *const ph[2][2] = { { "write", "read" }, { "paced", "unpaced" } };
+    static const char *const ph[2][2] = { { "write", "read" }, { "eager", "on_demand" } };
 
     if (b->pat == PAT_OPEN) {
-        printf("  %6s  %-8s %10.1f\n", rep, ph[1][k], s * 1e3);
+        printf("  %6s  %-9s %10.1f %10.1f %8.0f\n", rep, ph[1][k], open_s * 1e3, s * 1e3,
+               conns);
         return;
     }
     printf("  %6s  %-8s %9.3f %9.3f %10.3f", rep, ph[0][k], s, bench_gbps(b, s),
@@ -652,7 +722,8 @@ static void bench_table(const struct bench *b)
 
     bench_table_head(b);
     if (b->pat == PAT_OPEN)
-        printf("  %6s  %-8s %10s\n", "rep", "setup", "open+close ms");
+        printf("  %6s  %-9s %10s %10s %8s\n", "rep", "connect", "open ms", "total ms",
+               "conns/srv");
     else
         printf("  %6s  %-8s %9s %9s %10s%s\n", "rep", "phase", "seconds", "GB/s", "CPU s/GB",
                b->pat == PAT_SMALL ? "   p50 us    p99 us" : "");
@@ -661,11 +732,13 @@ static void bench_table(const struct bench *b)
             const struct bench_res *r = &b->res[i];
 
             snprintf(rep, sizeof(rep), "%d", i + 1);
-            bench_table_row(b, rep, k, r->secs[k], r->cpu[k], r->p50[k], r->p99[k]);
+            bench_table_row(b, rep, k, r->secs[k], r->cpu[k], r->p50[k], r->p99[k],
+                            r->open_s[k], r->conns[k]);
         }
     for (int k = 0; k < 2 && b->reps > 1; k++)
         bench_table_row(b, "median", k, BENCH_MED(b, secs, k), BENCH_MED(b, cpu, k),
-                        BENCH_MED(b, p50, k), BENCH_MED(b, p99, k));
+                        BENCH_MED(b, p50, k), BENCH_MED(b, p99, k), BENCH_MED(b, open_s, k),
+                        BENCH_MED(b, conns, k));
     if (b->pat != PAT_OPEN)
         printf("  (CPU: user+sys of all ranks; the cnio-servers' CPU is not included)\n");
 }

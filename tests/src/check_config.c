@@ -14,6 +14,7 @@ static const char *const env_vars[] = {
     "CNIO_STRIPING_UNIT", "CNIO_STRIPE_UNIT", "CNIO_STRIPING_FACTOR", "CNIO_STRIPE_COUNT",
     "CNIO_CB_NODES", "CNIO_CB_BUFFER_SIZE", "CNIO_ROMIO_CB_WRITE", "CNIO_ROMIO_CB_READ",
     "CNIO_LANES", "CNIO_TIMEOUT_MS", "CNIO_CONNECT_WINDOW", "CNIO_TRANSPORT", "CNIO_KEY_FILE",
+    "CNIO_MAX_CONNS_PER_SERVER", "CNIO_CONNECT_MODE", "CNIO_ROUTE",
 };
 
 static void clear_env(void)
@@ -311,6 +312,15 @@ START_TEST(hint_set)
     ck_assert_int_eq(cnio__hints_set(&h, "cnio_key_file", ""), 0);
     ck_assert_str_eq(h.key_file, "");
     ck_assert_int_eq(cnio__hints_set(&h, "no_such_hint", "1"), 1);
+    ck_assert_uint_eq(h.max_conns_per_server, 512);
+    ck_assert_int_eq(cnio__hints_set(&h, "cnio_max_conns_per_server", "8"), 0);
+    ck_assert_uint_eq(h.max_conns_per_server, 8);
+    ck_assert_int_eq(h.connect_mode, CNIO_CONNECT_ON_DEMAND);
+    ck_assert_int_eq(cnio__hints_set(&h, "connect_mode", "EAGER"), 0);
+    ck_assert_int_eq(h.connect_mode, CNIO_CONNECT_EAGER);
+    ck_assert_int_eq(h.route, CNIO_ROUTE_AUTOMATIC);
+    ck_assert_int_eq(cnio__hints_set(&h, "cnio_route", "aggregate"), 0);
+    ck_assert_int_eq(h.route, CNIO_ROUTE_AGGREGATE);
 }
 END_TEST
 
@@ -326,6 +336,8 @@ START_TEST(hint_bad)
         { "transport", "" }, { "transport", "TCP" }, { "transport", "averyveryverylongname" },
         { "cb_nodes", "many" }, { "cb_nodes", "0" }, { "cb_nodes", "-1" },
         { "cnio_cb_direct_min", "2048G" }, { "cb_direct_min", "-1" },
+        { "cnio_max_conns_per_server", "0" }, { "max_conns_per_server", "1x" },
+        { "cnio_connect_mode", "lazy" }, { "connect_mode", "" }, { "cnio_route", "direct2" },
     };
     struct cnio_hints h, ref;
 
@@ -414,11 +426,12 @@ START_TEST(hint_foreach_round_trip)
     ck_assert_int_eq(cnio__hints_from_query(&h, "stripe_unit=3K&stripe_count=5&cb_nodes=7&"
                      "cb_buffer_size=1M&romio_cb_write=enable&romio_cb_read=disable&lanes=6&"
                      "timeout_ms=123&connect_window=9&transport=ofi&key_file=/x/y&"
-                     "cb_direct_min=64K&resume=true&replace=1"), 0);
+                     "cb_direct_min=64K&resume=true&replace=1&max_conns_per_server=8&"
+                     "connect_mode=eager&route=aggregate"), 0);
     cnio__hints_default(&acc.h);
     acc.n = 0;
     ck_assert_int_eq(cnio__hints_foreach(&h, fe_collect, &acc), 0);
-    ck_assert_int_eq(acc.n, 14);
+    ck_assert_int_eq(acc.n, 17);
     ck_assert_int_eq(memcmp(&h, &acc.h, sizeof(h)), 0);
     /* the defaults too: an unset cb_nodes is not listed as 0, a value it refuses
      * (found by fuzz_config) */
@@ -426,7 +439,7 @@ START_TEST(hint_foreach_round_trip)
     cnio__hints_default(&acc.h);
     acc.n = 0;
     ck_assert_int_eq(cnio__hints_foreach(&h, fe_collect, &acc), 0);
-    ck_assert_int_eq(acc.n, 12);
+    ck_assert_int_eq(acc.n, 15);
     ck_assert_int_eq(memcmp(&h, &acc.h, sizeof(h)), 0);
 }
 END_TEST

@@ -1,0 +1,225 @@
+/*
+ * connect.c - connections at cluster scale (doc/scale.md): the route a job's collective
+ * traffic takes under the per-server connection budget, and on-demand connection set-up
+ * paced per server without global barriers.
+ *
+ * On demand: at open only rank 0 (the proxy) connects; every other rank attaches with its
+ * tokens and no connection. A collective data call first works out which servers each
+ * rank's part of the call touches (its own extents when it goes direct, its file domain
+ * when it aggregates); the ranks that lack one of those connections then set them up,
+ * paced per server by token passing:
+ *
+ *   For server j, the ranks that need it, in rank order, are r_0, r_1, ... r_m. With a
+ *   window of W (hint cnio_connect_window), r_0..r_{W-1} start at once; r_i (i >= W)
+ *   starts when r_{i-W} has finished its set-up (ready or failed) and sent it a token
+ *   (one int, MPI point-to-point, tag CONN_TAG + j). So at most W set-ups are in flight
+ *   on a server at any time, the servers proceed independently of each other, and a
+ *   rank waits only for its own predecessor on each server it needs, never for the
+ *   slowest rank of a wave. Open time grows with ranks / (W x servers) per server a rank
+ *   touches, and a failed set-up still hands its token on, so nothing waits forever:
+ *   every set-up is bounded by cnio_timeout_ms.
+ *
+ * The call's final agreement gives every rank the same code when a set-up failed.
+ */
+#include "coll.h"
+#include "client.h"
+#include "log.h"
+#include "stack.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CONN_TAG 0x4300         /* + server column: MPI tags stay below 32767 */
+
+/* One server this rank connects to in this call. */
+struct conn_srv {
+    int j;
+    int pred, succ;             /* ranks to wait for / hand the token to, or -1 */
+    int state;                  /* CONN_WAIT, CONN_BUSY, CONN_DONE */
+    int counted;                /* its end was counted */
+    int tok_in, tok_out;
+    MPI_Request rreq, sreq;
+};
+
+enum { CONN_WAIT, CONN_BUSY, CONN_DONE };
+
+void cnio__coll_route(cnio_file_t *fh)
+{
+    const struct cnio_hints *h = &fh->hints;
+    uint64_t C = cnio__obj_layout(fh->obj)->count, lanes = CNIO_MAX(h->lanes, 1u);
+    uint64_t budget = h->max_conns_per_server, per, nagg;
+
+    fh->route_nagg = 0;
+    if (h->connect_mode == CNIO_CONNECT_EAGER || h->route == CNIO_ROUTE_DIRECT)
+        return;
+    if (h->route == CNIO_ROUTE_AUTOMATIC && (uint64_t)fh->size * lanes <= budget)
+        return;
+    /* Aggregators per server, beside rank 0's own lanes (the proxy holds them all). */
+    per = budget / lanes > 1 ? budget / lanes - 1 : 1;
+    if (budget < 2 * lanes && fh->rank == 0)
+        cnio__warn("cnio_max_conns_per_server %llu cannot hold rank 0 and one aggregator "
+                   "with %llu lanes each", (unsigned long long)budget,
+                   (unsigned long long)lanes);
+    nagg = CNIO_MIN((uint64_t)fh->size, C * per);
+    if (h->cb_nodes)
+        nagg = CNIO_MIN(nagg, (uint64_t)h->cb_nodes);
+    fh->route_nagg = (int)CNIO_MAX(nagg, 1u);
+}
+
+/* Finds, for every server this rank needs, its predecessor and successor in the chain. */
+static int conn_chains(cnio_file_t *fh, const uint8_t *masks, int nb, int C, int w,
+                       struct conn_srv *srv)
+{
+    const uint8_t *mine = masks + (size_t)fh->rank * (size_t)nb;
+    int n = 0;
+
+    for (int j = 0; j < C; j++) {
+        int pos = 0, k = 0;
+
+        if (!(mine[j / 8] & (1u << (j % 8))))
+            continue;
+        srv[n] = (struct conn_srv){ .j = j, .pred = -1, .succ = -1, .state = CONN_WAIT,
+                                    .rreq = MPI_REQUEST_NULL, .sreq = MPI_REQUEST_NULL };
+        for (int r = 0; r < fh->rank; r++)
+            pos += (masks[(size_t)r * (size_t)nb + (size_t)(j / 8)] >> (j % 8)) & 1;
+        if (pos >= w)   /* the w-th needer before this rank */
+            for (int r = fh->rank - 1; r >= 0; r--)
+                if (((masks[(size_t)r * (size_t)nb + (size_t)(j / 8)] >> (j % 8)) & 1) &&
+                    ++k == w) {
+                    srv[n].pred = r;
+                    break;
+                }
+        k = 0;
+        for (int r = fh->rank + 1; r < fh->size; r++)
+            if (((masks[(size_t)r * (size_t)nb + (size_t)(j / 8)] >> (j % 8)) & 1) && ++k == w) {
+                srv[n].succ = r;
+                break;
+            }
+        n++;
+    }
+    return n;
+}
+
+/* Set-up of s over (ready or failed): hands the token on; returns the set-up's code. */
+static int conn_finish(cnio_file_t *fh, struct conn_srv *s, int rc)
+{
+    s->state = CONN_DONE;
+    s->tok_out = rc;
+    if (s->succ >= 0 && MPI_Isend(&s->tok_out, 1, MPI_INT, s->succ, CONN_TAG + s->j, fh->comm,
+                                  &s->sreq) != MPI_SUCCESS)
+        return rc ? rc : -CNIO_ERR_MPI;
+    return rc;
+}
+
+static int conn_start(cnio_file_t *fh, struct conn_srv *s)
+{
+    int rc = cnio__obj_connect_start(fh->obj, s->j);
+
+    if (rc)
+        return conn_finish(fh, s, rc);
+    s->state = CONN_BUSY;
+    return 0;
+}
+
+/* One pass over this rank's servers: tokens in, set-ups started and finished. */
+static int conn_step(cnio_file_t *fh, struct conn_srv *srv, int n, int *left, int *busy)
+{
+    int rc = 0;
+
+    *busy = 0;
+    for (int i = 0; i < n; i++) {
+        struct conn_srv *s = &srv[i];
+        int flag = 0, r = 0;
+
+        if (s->state == CONN_WAIT && s->rreq != MPI_REQUEST_NULL) {
+            if (MPI_Test(&s->rreq, &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+                r = conn_finish(fh, s, -CNIO_ERR_MPI);
+            else if (flag)
+                r = conn_start(fh, s);
+        }
+        if (s->state == CONN_BUSY) {
+            int p = cnio__obj_connect_poll(fh->obj, s->j);
+
+            if (p <= 0)
+                r = conn_finish(fh, s, p);
+            else
+                *busy = 1;
+        }
+        if (s->state == CONN_DONE && !s->counted) {
+            s->counted = 1;
+            (*left)--;
+        }
+        rc = rc ? rc : r;
+    }
+    return rc;
+}
+
+/* Runs this rank's part of the token passing until each of its set-ups is over. */
+static int conn_run(cnio_file_t *fh, struct conn_srv *srv, int n)
+{
+    struct cnio_stack *st = cnio__obj_stack(fh->obj);
+    struct timespec pause = { 0, 0 };
+    int rc = 0, left = n, busy;
+
+    for (int i = 0; i < n; i++) {
+        int r = 0;
+
+        if (srv[i].pred < 0)
+            r = conn_start(fh, &srv[i]);
+        else if (MPI_Irecv(&srv[i].tok_in, 1, MPI_INT, srv[i].pred, CONN_TAG + srv[i].j,
+                           fh->comm, &srv[i].rreq) != MPI_SUCCESS)
+            r = conn_finish(fh, &srv[i], -CNIO_ERR_MPI);
+        rc = rc ? rc : r;
+    }
+    while (left > 0) {
+        int r = conn_step(fh, srv, n, &left, &busy);
+
+        rc = rc ? rc : r;
+        if (left == 0)
+            break;
+        if (busy) {
+            /* every endpoint's timeout bounds the set-ups in flight */
+            if (cnio__stack_progress(st, 1))
+                rc = rc ? rc : -CNIO_ERR_IO;
+            pause.tv_nsec = 0;
+            continue;
+        }
+        pause.tv_nsec = CNIO_MIN(200000, pause.tv_nsec + 10000);
+        nanosleep(&pause, NULL);   /* waiting for a token from a predecessor */
+    }
+    for (int i = 0; i < n; i++)
+        if (srv[i].sreq != MPI_REQUEST_NULL && MPI_Wait(&srv[i].sreq, MPI_STATUS_IGNORE))
+            rc = rc ? rc : -CNIO_ERR_MPI;
+    return rc;
+}
+
+int cnio__coll_connect(cnio_file_t *fh, const uint8_t *need)
+{
+    int C = cnio__obj_nhosts(fh->obj), nb = (C + 7) / 8, local = 0, all = 0, rc = 0;
+    uint8_t mine[(CNIO_MAX_HOSTS + 7) / 8] = { 0 }, *masks;
+    struct conn_srv *srv;
+
+    for (int j = 0; need && j < C; j++)
+        if (need[j] && !cnio__obj_connected(fh->obj, j)) {
+            mine[j / 8] |= (uint8_t)(1u << (j % 8));
+            local = 1;
+        }
+    masks = malloc((size_t)fh->size * (size_t)nb);
+    srv = malloc((size_t)C * sizeof(*srv));
+    if (!masks || !srv)
+        local = 2;              /* every rank learns it: nobody starts the exchange */
+    if (MPI_Allreduce(&local, &all, 1, MPI_INT, MPI_MAX, fh->comm) != MPI_SUCCESS)
+        rc = -CNIO_ERR_MPI;
+    else if (all == 2)
+        rc = -CNIO_ERR_NOMEM;
+    else if (all == 1 && MPI_Allgather(mine, nb, MPI_BYTE, masks, nb, MPI_BYTE,
+                                       fh->comm) != MPI_SUCCESS)
+        rc = -CNIO_ERR_MPI;
+    else if (all == 1)
+        rc = conn_run(fh, srv, conn_chains(fh, masks, nb, C,
+                                           CNIO_MAX(fh->hints.connect_window, 1), srv));
+    free(srv);
+    free(masks);
+    return rc;
+}
