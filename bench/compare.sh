@@ -25,7 +25,7 @@
 #               interposition (bench/romio under `cnio run`, on a cnio:// name), and
 #               `cnio bench --pattern strided` to the same servers: the interposition's cost
 # and, for every --open-ranks count with the largest server count, `cnio bench --pattern
-# open` (collective open+close, paced by cnio_connect_window=16 versus unpaced); and with
+# open` (open + 8 bytes to every server per rank + close, eager versus on demand); and with
 # the largest rank and server counts, when parallel HDF5 was found:
 #   h5-local    bench/h5write: one collective H5Dwrite of a --hdf5-size dataset through
 #               HDF5's MPI-IO driver to a file in /dev/shm (Open MPI's own MPI-IO)
@@ -271,14 +271,14 @@ run_mpiio() {
   done
 }
 
-# Connection setup: collective open+close with N ranks to every server, paced and unpaced
-# (the median of 3 inside one run, after the run's first open has warmed up nothing else).
+# Connection setup: open + 8 bytes to every server per rank + close with N ranks, the old
+# eager scheme and on demand (doc/scale.md; the median of 3 inside one run, after a warm-up).
 run_open() {
   local n=$1 out conns k
   out=$("${mpirun[@]}" -n "$n" "$CNIO_BIN" bench --pattern open --reps 3 --lanes "$lanes" \
         --hosts "$all_hosts" --json)
-  conns=$(jnum "$out" connections)
-  for k in paced unpaced; do
+  conns=$(jnum "$out" eager_conns_per_server)
+  for k in eager on_demand; do
     row cnio "open_$k" "$n" "$smax" "$conns" 0 \
         "$(awk -v m="$(jnum "$out" "${k}_ms")" 'BEGIN { print m / 1e3 }')" ""
   done
@@ -434,13 +434,13 @@ summary() {
       "$(ratio "$(m mpiio read "$n" "$smax" 6)" "$(m cnio-strided read "$n" "$smax" 6)")"
   done
   echo
-  echo "Connection setup: collective open+close to $smax server(s), ms (cnio_connect_window 16 vs 2^20)"
-  printf '%5s %11s | %8s %8s\n' ranks connections paced unpaced
+  echo "Connection setup: open + write to every server + close, $smax server(s), ms (eager vs on demand)"
+  printf '%5s %11s | %8s %9s\n' ranks conns/srv eager on_demand
   for n in "${open_list[@]}"; do
-    printf '%5s %11s | %8s %8s\n' "$n" \
-      "$(awk -F, -v r="$n" '$1 == "cnio" && $2 == "open_paced" && $3 == r { print $5 }' "$work/medians")" \
-      "$(awk -v s="$(m cnio open_paced "$n" "$smax" 8)" 'BEGIN { printf "%.1f", s * 1e3 }')" \
-      "$(awk -v s="$(m cnio open_unpaced "$n" "$smax" 8)" 'BEGIN { printf "%.1f", s * 1e3 }')"
+    printf '%5s %11s | %8s %9s\n' "$n" \
+      "$(awk -F, -v r="$n" '$1 == "cnio" && $2 == "open_eager" && $3 == r { print $5 }' "$work/medians")" \
+      "$(awk -v s="$(m cnio open_eager "$n" "$smax" 8)" 'BEGIN { printf "%.1f", s * 1e3 }')" \
+      "$(awk -v s="$(m cnio open_on_demand "$n" "$smax" 8)" 'BEGIN { printf "%.1f", s * 1e3 }')"
   done
   if grep -q '^h5-cnio,' "$work/medians"; then
     echo
@@ -506,7 +506,7 @@ replot_main() {
   list() { awk -F, -v o="$1" -v c="$2" 'NR > 1 && $3 == o && !s[$c]++ { print $c }' "$replot" |
            sort -n | paste -sd, -; }
   ranks=$(list write 4) servers=$(awk -F, 'NR > 1 && $2 == "cnio" && $3 == "write" && !s[$5]++ {
-    print $5 }' "$replot" | sort -n | paste -sd, -) open_ranks=$(list open_paced 4)
+    print $5 }' "$replot" | sort -n | paste -sd, -) open_ranks=$(list open_eager 4)
   lanes=$(awk -F, 'NR == 2 { print $6 }' "$replot")
   hdf5_size=$(awk -F, 'NR > 1 && $2 == "h5-cnio" { printf "%dM", $8 / 1048576; exit }' "$replot")
   reps=$(awk -F, 'NR > 1 && $1 > r { r = $1 } END { print r }' "$replot")
