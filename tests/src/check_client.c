@@ -412,6 +412,54 @@ START_TEST(export_attach)
 }
 END_TEST
 
+/* Attached on demand: no connection until a call touches a host, then only to that host;
+ * the start / poll pair the collective layer paces with; a forged token for one host
+ * fails there alone, every time, and leaves that host without lanes. */
+START_TEST(attach_on_demand)
+{
+    struct cnio_obj *o, *a;
+    struct cnio_stack *st2;
+    uint8_t desc[4096], *w = rand_buf(MiB, 12), *r = malloc(MiB);
+    ssize_t n;
+    int p;
+
+    ck_assert_int_eq(open_obj("lazy", "lanes=2&stripe_unit=512K", RW, &o), 0);
+    n = cnio__obj_export(o, 5, desc, sizeof(desc));
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_eq(cnio__stack_open(&st2), 0);
+    ck_assert_int_eq(cnio__obj_attach_on_demand(st2, desc, (size_t)n, &a), 0);
+    ck_assert_int_eq(cnio__obj_host_lanes(a, 0) + cnio__obj_host_lanes(a, 1), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(a, w, 1000, 100), 1000);         /* column 0 */
+    ck_assert_int_eq(cnio__obj_host_lanes(a, 0), 2);
+    ck_assert_int_eq(cnio__obj_host_lanes(a, 1), 0);
+    ck_assert(cnio__obj_connected(a, 0) && !cnio__obj_connected(a, 1));
+    ck_assert_int_eq(cnio__obj_connect_start(a, 1), 0);
+    while ((p = cnio__obj_connect_poll(a, 1)) > 0)
+        ck_assert_int_eq(cnio__stack_progress(cnio__obj_stack(a), 100), 0);
+    ck_assert_int_eq(p, 0);
+    ck_assert(cnio__obj_connected(a, 1));
+    ck_assert_int_eq(cnio__obj_pwrite(a, w, MiB, 512 << 10), MiB);    /* both columns */
+    ck_assert_int_eq(cnio__obj_pread(a, r, MiB, 512 << 10), MiB);
+    ck_assert_int_eq(memcmp(w, r, MiB), 0);
+    ck_assert_int_eq(cnio__obj_close(a), 0);
+    /* column 1's token forged */
+    desc[n - 10] ^= 1;
+    cnio__put_le32(desc + n - 4, cnio__crc32c(0, desc, (size_t)n - 4));
+    ck_assert_int_eq(cnio__obj_attach_on_demand(st2, desc, (size_t)n, &a), 0);
+    ck_assert_int_eq(cnio__obj_pread(a, r, 1000, 100), 1000);
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(cnio__obj_pread(a, r, 1000, 600 << 10), -CNIO_ERR_AUTH);
+        ck_assert_int_eq(cnio__obj_host_lanes(a, 1), 0);
+    }
+    ck_assert_int_eq(cnio__obj_size(a, &(uint64_t){ 0 }), -CNIO_ERR_AUTH);
+    ck_assert_int_eq(cnio__obj_close(a), 0);
+    cnio__stack_close(st2);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    free(w);
+    free(r);
+}
+END_TEST
+
 START_TEST(attach_rejects_garbage)
 {
     struct cnio_obj *o, *a;
@@ -723,6 +771,7 @@ static Suite *client_suite(void)
     tcase_add_test(tc, set_size);
     tcase_add_test(tc, export_attach);
     tcase_add_test(tc, attach_rejects_garbage);
+    tcase_add_test(tc, attach_on_demand);
     tcase_add_test(tc, list_stat_unlink);
     suite_add_tcase(s, tc);
 
