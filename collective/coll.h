@@ -51,9 +51,9 @@ void cnio__coll_route(cnio_file_t *fh);
 /*
  * Collective (every rank calls, need may be NULL): each rank connects to every server
  * column j with need[j] it is not connected to yet, paced per server by token passing
- * (cnio_connect_window set-ups in flight per server). Returns this rank's code: 0, or a
- * set-up's error (-CNIO_ERR_LIMIT, -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT, ...), for the
- * caller's agreement.
+ * (cnio_connect_window set-ups in flight per server). Returns 0, or a set-up's error
+ * (-CNIO_ERR_LIMIT, -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT, ...), the same on every rank
+ * when any set-up was made (else -CNIO_ERR_NOMEM / -CNIO_ERR_MPI of this rank).
  */
 int cnio__coll_connect(cnio_file_t *fh, const uint8_t *need);
 /* Sets status (if not MPI_STATUS_IGNORE) to nbytes transferred: MPI_Get_count with the

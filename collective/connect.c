@@ -19,7 +19,9 @@
  *   touches, and a failed set-up still hands its token on, so nothing waits forever:
  *   every set-up is bounded by cnio_timeout_ms.
  *
- * The call's final agreement gives every rank the same code when a set-up failed.
+ * The phase ends with an agreement (one MPI_Allreduce, only in calls that set up
+ * connections): no rank moves data before every set-up is over, and a failed set-up
+ * gives every rank the same code before anything is written.
  */
 #include "coll.h"
 #include "client.h"
@@ -221,5 +223,9 @@ int cnio__coll_connect(cnio_file_t *fh, const uint8_t *need)
                                            CNIO_MAX(fh->hints.connect_window, 1), srv));
     free(srv);
     free(masks);
-    return rc;
+    /* Set-ups done everywhere before any data moves: a handshake must not queue behind
+     * another rank's bulk data on a saturated server link (measured: SYNs dropped there
+     * until the set-up timed out), and a failed set-up stops every rank before it
+     * writes anything. */
+    return all == 1 ? cnio__coll_agree(fh->comm, rc) : rc;
 }

@@ -11,13 +11,9 @@
  *   strided     IOR-style segments: 1 MiB blocks interleaved by rank (a vector view)
  *   subarray    a 2-D global array of doubles over an MPI_Dims_create grid (subarray view)
  *   small       SIZE independent 4 KiB write_at then read_at per rank, each op timed
- *   open        connection set-up at scale: open, one write_at_all, close, timed with the
- *               old scheme (cnio_connect_mode=eager: every rank to every server at open,
- *               in barrier-separated waves) and the new one (on_demand: a rank connects
- *               to the servers its write touches, paced per server by token passing);
- *               the write puts 8 bytes on every server per rank (the most connections),
- *               or, with --size, SIZE contiguous bytes per rank; also reports the
- *               connections each server holds from the job (the most over the servers)
+ *   open        open + one write_at_all (8 bytes to every server per rank, or SIZE
+ *               contiguous with --size) + close, cnio_connect_mode=eager against on_demand
+ *               (doc/scale.md), and the connections on the busiest server
  */
 #include "cnio.h" /* first: the full API, with MPI */
 #include "cli.h"
@@ -85,10 +81,8 @@ static const char bench_help[] =
     "                   strided: 1 MiB segments interleaved by rank (vector view);\n"
     "                   subarray: 2-D array of doubles over a process grid;\n"
     "                   small: many 4 KiB independent write_at / read_at, p50/p99 latency;\n"
-    "                   open: open + one write_at_all + close, with every rank\n"
-    "                   connecting to every server at open in waves (eager, the old\n"
-    "                   scheme) versus on demand, paced per server (on_demand); the\n"
-    "                   write is 8 bytes per server and rank, or --size bytes per rank\n"
+    "                   open: open + a write of 8 B per server and rank (or --size)\n"
+    "                   + close, connections eager (old) versus on demand (new)\n"
     "  --size SIZE      bytes per rank (default 256M, up to 2047M); for small, the number\n"
     "                   of 4 KiB operations per rank (default 2000)\n"
     "  --reps R         repetitions (default 3); the summary gives the median\n"
@@ -543,17 +537,13 @@ static int bench_open_write(struct bench *b, cnio_file_t *fh)
 static double bench_open_conns(struct bench *b, cnio_file_t *fh)
 {
     struct cnio_obj *obj = cnio__file_obj(fh);
-    int n = cnio__obj_nhosts(obj), *mine = calloc((size_t)n, sizeof(int));
-    int *sum = calloc((size_t)n, sizeof(int)), most = 0;
+    int mine[CNIO_MAX_HOSTS] = { 0 }, sum[CNIO_MAX_HOSTS] = { 0 }, most = 0;
 
-    for (int j = 0; mine && j < n; j++)
+    for (int j = 0; j < cnio__obj_nhosts(obj); j++)
         mine[j] = cnio__obj_host_lanes(obj, j);
-    if (mine && sum)
-        MPI_Reduce(mine, sum, n, MPI_INT, MPI_SUM, 0, MPI_COMM_WORLD);
-    for (int j = 0; b->rank == 0 && sum && j < n; j++)
+    MPI_Reduce(mine, sum, cnio__obj_nhosts(obj), MPI_INT, MPI_SUM, 0, MPI_COMM_WORLD);
+    for (int j = 0; b->rank == 0 && j < cnio__obj_nhosts(obj); j++)
         most = CNIO_MAX(most, sum[j]);
-    free(mine);
-    free(sum);
     return most;
 }
 
