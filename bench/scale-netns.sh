@@ -5,9 +5,10 @@
 # switch port toward each server, with the same rate), to see set-up cost against RTT.
 #
 #   bench/scale-netns.sh [--ranks "8 16 32 64"] [--servers M] [--clients K] [--rate R]
-#                        [--delay MS] [--reps R] [--build DIR]
+#                        [--delay MS] [--sizes "touch 1M"] [--reps R] [--build DIR]
 #
 #   --delay MS   one-way delay added toward every server (the RTT grows by MS); default 0
+#   --sizes L    the writes to run: touch (8 bytes to every server per rank) and/or SIZE
 #
 # Runs `cnio bench --pattern open` (8 bytes to every server per rank) and with --size 1M
 # (a collective write of 1 MiB per rank) at each rank count, old scheme (eager) and new
@@ -16,7 +17,7 @@
 # cannot be made here. Everything it starts it stops (trap); every mpirun is bounded.
 set -uo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-ranks="8 16 32 64" servers=4 clients=2 rate=1gbit delay=0 reps=3 PORT=7447
+ranks="8 16 32 64" servers=4 clients=2 rate=1gbit delay=0 reps=3 sizes="touch 1M" PORT=7447
 build=${CNIO_BUILD_DIR:-$top/_build}
 while [ $# -gt 0 ]; do
   case $1 in
@@ -25,9 +26,10 @@ while [ $# -gt 0 ]; do
     --clients) clients=$2; shift ;;
     --rate) rate=$2; shift ;;
     --delay) delay=$2; shift ;;
+    --sizes) sizes=$2; shift ;;
     --reps) reps=$2; shift ;;
     --build) build=$2; shift ;;
-    -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "scale-netns.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -71,11 +73,15 @@ for n in $ranks; do
     k=$((n / clients + (i < n % clients ? 1 : 0)))
     [ "$k" -gt 0 ] && list=$list${list:+,}c$i:$k
   done
-  for size in touch 1M; do
+  for size in $sizes; do
     args=(--pattern open --reps "$reps" --json --hosts "$hosts" --key "$work/key")
     [ "$size" = touch ] || args+=(--size "$size")
     line=$(netns_mpirun -n "$n" --host "$list" "$CNIO_BIN" bench "${args[@]}" | grep '^{')
-    [ -n "$line" ] || { echo "scale-netns.sh: $n ranks, $size: no result" >&2; exit 1; }
+    if [ -z "$line" ]; then
+      echo "scale-netns.sh: $n ranks, $size: no result; server logs in $out.logs/" >&2
+      mkdir -p "$out.logs" && cp "$work"/server*.log "$out.logs/"
+      exit 1
+    fi
     echo "{\"write\":\"$size\",\"rate\":\"$rate\",\"delay_ms\":$delay,\"r\":$line}" >>"$out.jsonl"
     echo "scale-netns.sh: $n ranks, write $size done" >&2
   done
