@@ -28,6 +28,7 @@
 #define PROXY_SLOT_GRACE_MS 5000
 
 static volatile sig_atomic_t proxy_stop;
+static const char *proxy_sock_path, *proxy_lock_path;
 static struct stat proxy_sock_st;   /* our socket file, to remove only ours at exit */
 static struct px_client *proxy_clients[PROXY_MAX_CLIENTS];
 static int proxy_nclients;
@@ -203,6 +204,48 @@ static void proxy_expire(struct px *px, int64_t now)
     }
 }
 
+/* Removes the socket file if it is still ours (a proxy started after we decided to exit
+ * may have replaced it). */
+static void proxy_unlink(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) == 0 && st.st_ino == proxy_sock_st.st_ino
+        && st.st_dev == proxy_sock_st.st_dev)
+        unlink(path);
+}
+
+/*
+ * The proxy is idle: 1 when it may exit, with its socket and lock file removed. It takes
+ * the job's lock first (without waiting), so that no `cnio run` is between finding this
+ * proxy alive and its program's first connection: a starter holding the lock, or a
+ * connection waiting to be accepted, keeps the proxy serving (0). With force (a signal
+ * stops the proxy), it waits for the lock up to 1 s and exits whatever happens.
+ */
+static int proxy_retire(int lfd, int force)
+{
+    struct pollfd p = { .fd = lfd, .events = POLLIN };
+    int fd;
+
+    if (!proxy_lock_path) {
+        proxy_unlink(proxy_sock_path);
+        return 1;
+    }
+    fd = cnio__sk_lock_file(proxy_lock_path, 0, force ? 1000 : 0);
+    if (fd == -ETIMEDOUT && !force)
+        return 0;
+    if (fd >= 0 && !force && poll(&p, 1, 0) > 0) {
+        close(fd);
+        return 0;
+    }
+    proxy_unlink(proxy_sock_path);
+    if (fd >= 0) {
+        unlink(proxy_lock_path);
+        close(fd);
+    }
+    return 1;
+}
+
 static void proxy_loop(struct px *px, int lfd)
 {
     static struct pollfd pfd[PROXY_MAX_CLIENTS + 2];
@@ -220,8 +263,11 @@ static void proxy_loop(struct px *px, int lfd)
             live += proxy_clients[i]->session;
         if (live || proxy_nclients)
             idle_since = now;
-        else if (now - idle_since >= px->conf.proxy_idle_ms)
-            break;
+        else if (now - idle_since >= px->conf.proxy_idle_ms) {
+            if (proxy_retire(lfd, 0))
+                break;
+            idle_since = now - px->conf.proxy_idle_ms + 20;   /* busy: again in 20 ms */
+        }
         pfd[0] = (struct pollfd){ .fd = lfd, .events = POLLIN };
         for (int i = 0; i < proxy_nclients; i++)
             pfd[i + 1] = (struct pollfd){ .fd = proxy_clients[i]->fd, .events = POLLIN };
@@ -240,17 +286,6 @@ static void proxy_loop(struct px *px, int lfd)
         if (pfd[0].revents)
             proxy_accept(lfd);
     }
-}
-
-/* Removes the socket file if it is still ours (a proxy started after we decided to exit
- * may have replaced it). */
-static void proxy_unlink(const char *path)
-{
-    struct stat st;
-
-    if (stat(path, &st) == 0 && st.st_ino == proxy_sock_st.st_ino
-        && st.st_dev == proxy_sock_st.st_dev)
-        unlink(path);
 }
 
 /* `cnio-proxy stats PATH`: prints a running proxy's report. */
@@ -291,7 +326,7 @@ int main(int argc, char **argv)
 {
     static struct px px;
     static char report[CNIO__SKP_NAME_MAX + 1];
-    const char *path = NULL;
+    const char *path = NULL, *log = NULL;
     int ready = -1, lfd;
     struct rlimit rl;
 
@@ -302,11 +337,17 @@ int main(int argc, char **argv)
             path = argv[i + 1];
         else if (!strcmp(argv[i], "--ready-fd"))
             ready = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--lock"))
+            proxy_lock_path = argv[i + 1];
+        else if (!strcmp(argv[i], "--log"))
+            log = argv[i + 1];
     }
     if (!path) {
-        fputs("usage: cnio-proxy --socket PATH [--ready-fd N] | cnio-proxy stats PATH\n", stderr);
+        fputs("usage: cnio-proxy --socket PATH [--ready-fd N] [--lock FILE] [--log FILE | "
+              "--keep-log FILE]\n       cnio-proxy stats PATH\n", stderr);
         return 2;
     }
+    proxy_sock_path = path;
     cnio__sk_conf_load(&px.conf);
     px.beat_ms = px.conf.proxy_timeout_ms / 3 < 1000 ? px.conf.proxy_timeout_ms / 3 : 1000;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -331,9 +372,12 @@ int main(int argc, char **argv)
         close(ready);
     }
     proxy_loop(&px, lfd);
-    proxy_unlink(path);
+    if (proxy_stop)   /* a signal: not retired by the loop */
+        proxy_retire(lfd, 1);
     proxy_report(&px, report, sizeof(report));
     fprintf(stderr, "cnio-proxy: exiting; final report:\n%s", report);
+    if (log)   /* the run directory's own log: nothing in it to keep after a clean exit */
+        unlink(log);
     close(lfd);
     while (proxy_nclients)
         proxy_drop(&px, proxy_nclients - 1);
