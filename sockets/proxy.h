@@ -31,6 +31,9 @@ struct px_client {
     int dead;                 /* a send failed: the loop drops it */
     void *name_wait;          /* the name lookup it waits for (proxy_names.c) */
     struct px_client *wnext;  /* the other waiters of that lookup */
+    int up;                   /* a node proxy: its connection to the job proxy, or -1 */
+    int auth;                 /* the job proxy: a TCP peer that has not proved the key */
+    unsigned char nonce[32];  /* the nonce it was sent */
     size_t inlen;
     unsigned char in[CNIO__SKP_MAX];
 };
@@ -96,5 +99,28 @@ void px_names_report(char *buf, size_t cap);
 void px_names_free(void);
 
 int64_t px_now_ms(void);
+
+/* One proxy per job (proxy_job.c). Sets up job mode from the environment: listens on TCP
+ * on the head node, else opens a session with the job proxy (waiting conf.job_wait_ms at
+ * most); 0 (also when there is no job mode or the job proxy is unreachable), or -1. */
+int px_job_start(struct px *px);
+/* The job proxy's TCP listener, the node proxy's session with it: fds, or -1. */
+int px_job_listen_fd(void);
+int px_job_session_fd(void);
+/* The session with the job proxy ended: logs once, serves locally for a while. */
+void px_job_session_lost(void);
+/* Accepts a TCP peer and sends it its nonce: a new client (auth pending), or NULL. */
+struct px_client *px_job_accept(void);
+/* A TCP peer's proof of the key, once 64 bytes are in c->in: 0 (proved, or more bytes
+ * needed: c->auth tells), or -1 (drop c). */
+int px_job_auth(struct px_client *c);
+/* A node proxy in job mode relays the request m of c to the job proxy: 1 when relayed
+ * (c->up set: the bytes of c then pass through px_job_pass), 0 when it must be served
+ * here. */
+int px_job_relay_open(struct px *px, struct px_client *c, const struct cnio__skp_msg *m);
+/* Moves what fd from has to read to fd to; 0, or -1 (either side is gone). */
+int px_job_pass(int from, int to);
+void px_job_report(char *buf, size_t cap);
+void px_job_close(void);
 
 #endif /* CNIO_PROXY_H */

@@ -53,6 +53,7 @@ void cnio__sk_conf_load(struct cnio__sk_conf *c)
     c->name_ttl_ms = skenv_num("CNIO_SOCKETS_NAME_TTL_MS", 30000, 0, 300000);
     c->proxy_timeout_ms = skenv_num("CNIO_SOCKETS_PROXY_TIMEOUT_MS", 3000, 10, 600000);
     c->proxy_idle_ms = skenv_num("CNIO_SOCKETS_PROXY_IDLE_MS", 2000, 0, 3600000);
+    c->job_wait_ms = skenv_num("CNIO_SOCKETS_JOB_WAIT_MS", 3000, 0, 600000);
     c->stats = (int)skenv_num("CNIO_STATS", 0, 0, 1);
 }
 

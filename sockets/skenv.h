@@ -25,6 +25,12 @@
  *                                 [$XDG_RUNTIME_DIR or /tmp, then /cnio-sockets-UID]
  *   CNIO_SOCKETS_PROXY_LOG        the proxy's log (its stderr and final report), kept
  *                                 after it exits [RUNDIR/KEY.log, removed at a clean exit]
+ *   CNIO_SOCKETS_JOB              auto | off [auto]: one proxy for the whole job across
+ *                                 nodes (sockets/proxy_job.c), or one per node
+ *   CNIO_SOCKETS_JOB_WAIT_MS      a node's proxy waits this long at its start for the job
+ *                                 proxy [3000]
+ *   CNIO_SOCKETS_JOB_ADDR, CNIO_SOCKETS_JOB_SECRET  the job proxy's IPv4 address and the
+ *                                 job's secret [mpirun's address and per-job secret]
  *   CNIO_STATS                    1: each process prints its shim counters at exit
  */
 #ifndef CNIO_SKENV_H
@@ -40,7 +46,7 @@ struct cnio__sk_conf {
     int names;
     int window_init, window_max;
     int64_t connect_timeout_ms, slow_ms, settle_ms, holddown_ms, name_ttl_ms;
-    int64_t proxy_timeout_ms, proxy_idle_ms;
+    int64_t proxy_timeout_ms, proxy_idle_ms, job_wait_ms;
     int stats;
 };
 
