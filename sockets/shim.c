@@ -51,6 +51,8 @@ static void shim_do_init(void)
     shim_real.gethostbyname = dlsym(RTLD_NEXT, "gethostbyname");
     shim_real.gethostbyname2 = dlsym(RTLD_NEXT, "gethostbyname2");
     shim_real.getnameinfo = dlsym(RTLD_NEXT, "getnameinfo");
+    shim_real.gethostbyname_r = dlsym(RTLD_NEXT, "gethostbyname_r");
+    shim_real.gethostbyname2_r = dlsym(RTLD_NEXT, "gethostbyname2_r");
     cnio__sk_conf_load(&shim_conf);
     shim_names_init();
     shim_addr.sun_family = AF_UNIX;
