@@ -162,6 +162,8 @@ static int proxy_handle(struct px *px, struct px_client *c, const struct cnio__s
         return px_admit_request(px, c, m, now);
     case CNIO__SKP_DONE:
         return px_admit_done(px, c, m, now);
+    case CNIO__SKP_OUTCOME:
+        return px_admit_outcome(px, c, m, now);
     case CNIO__SKP_STATS_REQ:
         proxy_stats(px, c);
         return 0;

@@ -28,6 +28,9 @@ struct px_client {
     int64_t deadline_ms;      /* the shim's connect deadline */
     int64_t beat_ms;          /* last heartbeat sent while queued */
     uint64_t seq;             /* its admission's sequence number (skwindow.h) */
+    int late;                 /* its setup went on in the background (INPROGRESS): */
+    struct sockaddr_storage late_sa;   /* an OUTCOME for this destination may follow */
+    socklen_t late_salen;
     int dead;                 /* a send failed: the loop drops it */
     void *name_wait;          /* the name lookup it waits for (proxy_names.c) */
     struct px_client *wnext;  /* the other waiters of that lookup */
@@ -52,7 +55,7 @@ struct px_dest {
     struct px_client *qhead, *qtail;
     struct px_cool *cool_head;   /* slots still held after their setup, soonest first */
     unsigned nqueued;
-    uint64_t wait_ms_total, queued_fail;
+    uint64_t wait_ms_total, queued_fail, late;
     int64_t last_ms;
     struct px_dest *next;
 };
@@ -74,6 +77,9 @@ int px_admit_request(struct px *px, struct px_client *c, const struct cnio__skp_
                      int64_t now);
 int px_admit_done(struct px *px, struct px_client *c, const struct cnio__skp_msg *m,
                   int64_t now);
+/* OUTCOME from c: what its non-blocking setup came to, learnt by the window. 0. */
+int px_admit_outcome(struct px *px, struct px_client *c, const struct cnio__skp_msg *m,
+                     int64_t now);
 /* c goes away: leaves its queue, or gives its slot back (outcome unknown). */
 void px_admit_drop(struct px *px, struct px_client *c, int64_t now);
 /* Deadlines and heartbeats of queued clients, expiry of abandoned slots; returns the

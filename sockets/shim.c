@@ -53,6 +53,8 @@ static void shim_do_init(void)
     shim_real.getnameinfo = dlsym(RTLD_NEXT, "getnameinfo");
     shim_real.gethostbyname_r = dlsym(RTLD_NEXT, "gethostbyname_r");
     shim_real.gethostbyname2_r = dlsym(RTLD_NEXT, "gethostbyname2_r");
+    shim_real.getsockopt = dlsym(RTLD_NEXT, "getsockopt");
+    shim_real.close = dlsym(RTLD_NEXT, "close");
     cnio__sk_conf_load(&shim_conf);
     shim_names_init();
     shim_addr.sun_family = AF_UNIX;

@@ -27,6 +27,8 @@ struct shim_real {
                            int *);
     int (*gethostbyname2_r)(const char *, int, struct hostent *, char *, size_t,
                             struct hostent **, int *);
+    int (*getsockopt)(int, int, int, void *, socklen_t *);
+    int (*close)(int);
     int (*getnameinfo)(const struct sockaddr *, socklen_t, char *, socklen_t, char *,
                        socklen_t, int);
 };
@@ -66,6 +68,14 @@ int shim_rpc_recv(int fd, struct cnio__skp_msg *m);
 void shim_rpc_close(int fd);
 
 int64_t shim_now_ms(void);
+
+/* How a setup ended (enum cnio__skw_outcome) from connect's result, errno and duration. */
+int shim_outcome(int rc, int err, int64_t ms);
+
+/* A non-blocking setup on fd said EINPROGRESS (shim_pending.c): keeps rpc, the proxy
+ * connection it was admitted on, until getsockopt(SO_ERROR) or close tells how it ended.
+ * 0 (rpc is the table's now), or -1 (fd out of the table's range: close rpc). */
+int shim_pend_arm(int fd, int rpc, int64_t t0);
 
 #define SHIM_ADD(field, v) __atomic_add_fetch(&shim_count.field, (v), __ATOMIC_RELAXED)
 
