@@ -26,6 +26,7 @@
 
 #define PROXY_MAX_CLIENTS 8192
 #define PROXY_SLOT_GRACE_MS 5000
+#define PROXY_AUTH_MS 5000   /* a TCP peer proves the job's key within this */
 
 static volatile sig_atomic_t proxy_stop;
 static const char *proxy_sock_path, *proxy_lock_path;
@@ -223,7 +224,8 @@ static void proxy_drop(struct px *px, int i)
     proxy_clients[i] = proxy_clients[--proxy_nclients];
 }
 
-/* Takes back slots held far past their deadline by processes that stopped talking. */
+/* Takes back slots held far past their deadline by processes that stopped talking, and
+ * drops TCP peers that did not authenticate in time. */
 static void proxy_expire(struct px *px, int64_t now)
 {
     for (int i = 0; i < proxy_nclients; i++) {
@@ -231,6 +233,8 @@ static void proxy_expire(struct px *px, int64_t now)
 
         if (c->state == PX_HOLDING && now > c->deadline_ms + PROXY_SLOT_GRACE_MS)
             px_admit_drop(px, c, now);
+        if (c->auth && now > c->since_ms + PROXY_AUTH_MS)   /* no proof of the job's key */
+            c->dead = 1;
     }
 }
 

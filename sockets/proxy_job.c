@@ -87,6 +87,9 @@ static int job_config(void)
 
     if (off && !strcmp(off, "off"))
         return -1;
+    uri = getenv("OMPI_MCA_orte_num_nodes");
+    if (uri && !strcmp(uri, "1") && !(addr && *addr))
+        return -1;   /* a job on one node: its proxy serves it all */
     if (!secret || !*secret)
         secret = getenv("OMPI_MCA_orte_precondition_transports");
     uri = getenv("OMPI_MCA_orte_hnp_uri");
@@ -218,24 +221,29 @@ static void job_log_down(const char *what)
             "served by this proxy alone\n", inet_ntoa(job.addr.sin_addr), what);
 }
 
+static void job_nap(void)
+{
+    struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+    nanosleep(&ts, NULL);
+}
+
 /* A node proxy's session with the job proxy: keeps the job proxy alive while this node
- * has processes. Tries until wait_ms has passed; 0 or -1. */
-static int job_session(struct px *px, int64_t wait_ms)
+ * has processes. Tries until wait_ms has passed (once at least); 0 or -1. */
+static int job_session(int64_t wait_ms)
 {
     int64_t end = px_now_ms() + wait_ms;
     struct cnio__skp_msg m = { .type = CNIO__SKP_HELLO };
     unsigned char buf[CNIO__SKP_MAX];
     int fd = -1, n;
 
-    while (fd < 0 && px_now_ms() < end) {
+    for (;;) {   /* at least one attempt, with wait_ms 0 too */
         int64_t t = px_now_ms() + JOB_HS_MS;
 
-        fd = job_dial(t < end ? t : end);
-        if (fd < 0) {
-            struct timespec ts = { 0, 100 * 1000 * 1000 };
-
-            nanosleep(&ts, NULL);
-        }
+        fd = job_dial(wait_ms && t > end ? end : t);
+        if (fd >= 0 || px_now_ms() >= end)
+            break;
+        job_nap();
     }
     if (fd < 0)
         return -1;
@@ -247,7 +255,6 @@ static int job_session(struct px *px, int64_t wait_ms)
         return -1;
     }
     job.session = fd;
-    (void)px;
     return 0;
 }
 
@@ -266,7 +273,7 @@ int px_job_start(struct px *px)
                 job.port);
         return 0;
     }
-    if (job_session(px, px->conf.job_wait_ms) < 0) {
+    if (job_session(px->conf.job_wait_ms) < 0) {
         job_log_down("unreachable");
         job.retry_ms = px_now_ms() + JOB_RETRY_MS;
     }
@@ -310,6 +317,7 @@ struct px_client *px_job_accept(void)
     c->up = -1;
     c->rank = -1;
     c->auth = 1;
+    c->since_ms = px_now_ms();
     return c;
 }
 
@@ -340,7 +348,7 @@ int px_job_relay_open(struct px *px, struct px_client *c, const struct cnio__skp
     if (!job.on || job.lfd >= 0 || c->auth)
         return 0;   /* not a node proxy in a job, or a relayed connection itself */
     if (job.session < 0) {
-        if (now < job.retry_ms || job_session(px, 0) < 0) {
+        if (now < job.retry_ms || job_session(0) < 0) {
             job.retry_ms = now < job.retry_ms ? job.retry_ms : now + JOB_RETRY_MS;
             job.local++;
             return 0;
