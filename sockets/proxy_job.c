@@ -115,12 +115,19 @@ static int job_config(void)
     return 0;
 }
 
-/* Binds and listens on the job address; 1 job proxy, 0 not on the head node, -1 error. */
+static int job_dial_port(int port, int64_t deadline);
+
+/*
+ * Binds and listens on the job address: 1 job proxy; 0 not the job proxy (the address is
+ * not this node's, or a port is held by the job proxy already: another proxy of this
+ * job on the head node, with a run directory of its own); -1 error. A port held by
+ * something that does not prove the job's key is passed over.
+ */
 static int job_listen(void)
 {
     for (int i = 0; i < JOB_NPORTS; i++) {
         struct sockaddr_in a = job.addr;
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), one = 1;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), one = 1, e;
 
         if (fd < 0)
             return -1;
@@ -131,11 +138,18 @@ static int job_listen(void)
             job.port = job.ports[i];
             return 1;
         }
+        e = errno;
         close(fd);
-        if (errno == EADDRNOTAVAIL)
+        if (e == EADDRNOTAVAIL)
             return 0;
-        if (errno != EADDRINUSE)
+        if (e != EADDRINUSE)
             return -1;
+        fd = job_dial_port(job.ports[i], px_now_ms() + JOB_HS_MS);
+        if (fd >= 0) {
+            close(fd);
+            job.port = job.ports[i];
+            return 0;
+        }
     }
     return 0;
 }
