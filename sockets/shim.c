@@ -1,7 +1,9 @@
 /*
  * shim.c - libcnio_sockets.so: set-up, the conversation with the job proxy, and the
- * per-process counters. The interposed calls are in shim_connect.c and shim_names.c;
- * everything else (socket, send, recv, read, write, poll, epoll, close...) is libc's.
+ * per-process counters. The interposed calls are in shim_connect.c (connect),
+ * shim_names.c (name lookups) and shim_pending.c (getsockopt and close, for the outcome
+ * of non-blocking connects); everything else (socket, send, recv, read, write, poll,
+ * epoll...) is libc's.
  *
  * Each process holds one "session" connection to the proxy (opened at load, kept on a
  * high fd, close-on-exec) so the proxy knows the job is alive; every request uses a

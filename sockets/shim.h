@@ -1,6 +1,7 @@
 /*
  * shim.h - internals of libcnio_sockets.so shared by shim.c (set-up, the conversation
- * with the proxy, counters), shim_connect.c (connect) and shim_names.c (name lookups).
+ * with the proxy, counters), shim_connect.c (connect), shim_names.c (name lookups) and
+ * shim_pending.c (outcomes of non-blocking connects).
  * Nothing here is exported: the library exports only the libc names it interposes.
  */
 #ifndef CNIO_SHIM_H
