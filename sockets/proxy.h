@@ -28,9 +28,15 @@ struct px_client {
     int64_t deadline_ms;      /* the shim's connect deadline */
     int64_t beat_ms;          /* last heartbeat sent while queued */
     uint64_t seq;             /* its admission's sequence number (skwindow.h) */
+    int late;                 /* its setup went on in the background (INPROGRESS): */
+    struct sockaddr_storage late_sa;   /* an OUTCOME for this destination may follow */
+    socklen_t late_salen;
     int dead;                 /* a send failed: the loop drops it */
     void *name_wait;          /* the name lookup it waits for (proxy_names.c) */
     struct px_client *wnext;  /* the other waiters of that lookup */
+    int up;                   /* a node proxy: its connection to the job proxy, or -1 */
+    int auth;                 /* the job proxy: a TCP peer that has not proved the key */
+    unsigned char nonce[32];  /* the nonce it was sent */
     size_t inlen;
     unsigned char in[CNIO__SKP_MAX];
 };
@@ -49,7 +55,7 @@ struct px_dest {
     struct px_client *qhead, *qtail;
     struct px_cool *cool_head;   /* slots still held after their setup, soonest first */
     unsigned nqueued;
-    uint64_t wait_ms_total, queued_fail;
+    uint64_t wait_ms_total, queued_fail, late;
     int64_t last_ms;
     struct px_dest *next;
 };
@@ -71,6 +77,9 @@ int px_admit_request(struct px *px, struct px_client *c, const struct cnio__skp_
                      int64_t now);
 int px_admit_done(struct px *px, struct px_client *c, const struct cnio__skp_msg *m,
                   int64_t now);
+/* OUTCOME from c: what its non-blocking setup came to, learnt by the window. 0. */
+int px_admit_outcome(struct px *px, struct px_client *c, const struct cnio__skp_msg *m,
+                     int64_t now);
 /* c goes away: leaves its queue, or gives its slot back (outcome unknown). */
 void px_admit_drop(struct px *px, struct px_client *c, int64_t now);
 /* Deadlines and heartbeats of queued clients, expiry of abandoned slots; returns the
@@ -96,5 +105,28 @@ void px_names_report(char *buf, size_t cap);
 void px_names_free(void);
 
 int64_t px_now_ms(void);
+
+/* One proxy per job (proxy_job.c). Sets up job mode from the environment: listens on TCP
+ * on the head node, else opens a session with the job proxy (waiting conf.job_wait_ms at
+ * most); 0 (also when there is no job mode or the job proxy is unreachable), or -1. */
+int px_job_start(struct px *px);
+/* The job proxy's TCP listener, the node proxy's session with it: fds, or -1. */
+int px_job_listen_fd(void);
+int px_job_session_fd(void);
+/* The session with the job proxy ended: logs once, serves locally for a while. */
+void px_job_session_lost(void);
+/* Accepts a TCP peer and sends it its nonce: a new client (auth pending), or NULL. */
+struct px_client *px_job_accept(void);
+/* A TCP peer's proof of the key, once 64 bytes are in c->in: 0 (proved, or more bytes
+ * needed: c->auth tells), or -1 (drop c). */
+int px_job_auth(struct px_client *c);
+/* A node proxy in job mode relays the request m of c to the job proxy: 1 when relayed
+ * (c->up set: the bytes of c then pass through px_job_pass), 0 when it must be served
+ * here. */
+int px_job_relay_open(struct px *px, struct px_client *c, const struct cnio__skp_msg *m);
+/* Moves what fd from has to read to fd to; 0, or -1 (either side is gone). */
+int px_job_pass(int from, int to);
+void px_job_report(char *buf, size_t cap);
+void px_job_close(void);
 
 #endif /* CNIO_PROXY_H */

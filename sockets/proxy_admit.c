@@ -9,7 +9,9 @@
  * accept queue, which the client cannot see; the settle time is the listener's chance
  * to accept it before the next setups of the window arrive. A non-blocking setup
  * (EINPROGRESS: its outcome is not reported) keeps its slot for the destination's
- * smoothed setup time plus settle_ms, so a storm of non-blocking connects is paced too.
+ * smoothed setup time plus settle_ms, so a storm of non-blocking connects is paced too;
+ * its outcome, when the shim learns it later (getsockopt SO_ERROR, close), comes as an
+ * OUTCOME on the same connection and adapts the window as a blocking setup's does.
  */
 #include "proxy.h"
 
@@ -261,10 +263,37 @@ int px_admit_done(struct px *px, struct px_client *c, const struct cnio__skp_msg
     err = cnio__skw_done(&d->w, c->seq, (enum cnio__skw_outcome)o, m->i[2], now);
     if (o == CNIO__SKW_PROMPT || o == CNIO__SKW_SLOW)
         admit_settle(d, now, cnio__skw_settle_ms(&d->w));
-    else if (o == CNIO__SKW_INPROGRESS)
+    else if (o == CNIO__SKW_INPROGRESS) {
         admit_settle(d, now, cnio__skw_inprogress_hold_ms(&d->w));
+        c->late = 1;
+        c->late_sa = d->sa;
+        c->late_salen = d->salen;
+    }
     c->state = PX_IDLE;
     c->dest = NULL;
+    d->last_ms = now;
+    if (err)
+        admit_fail_queue(d, err);
+    admit_pump(d, now);
+    return 0;
+}
+
+int px_admit_outcome(struct px *px, struct px_client *c, const struct cnio__skp_msg *m,
+                     int64_t now)
+{
+    struct px_dest *d;
+    int o = m->i[0], err;
+
+    if (!c->late)   /* nothing in the background (or a forked child told us first) */
+        return 0;
+    c->late = 0;
+    d = admit_find(px, &c->late_sa, c->late_salen);
+    if (!d || o < 0 || o >= CNIO__SKW_OUTCOME_END || o == CNIO__SKW_INPROGRESS)
+        return 0;
+    if (o == CNIO__SKW_PROMPT)
+        cnio__skw_sample(&d->w, m->i[1]);
+    err = cnio__skw_learn(&d->w, c->seq, (enum cnio__skw_outcome)o, m->i[2], now);
+    d->late++;
     d->last_ms = now;
     if (err)
         admit_fail_queue(d, err);
@@ -327,12 +356,12 @@ void px_admit_report(struct px *px, char *buf, size_t cap)
         snprintf(buf + used, cap - used,
                  "dest %s window %d inflight %u queued %u admitted %llu prompt %llu slow %llu "
                  "refused %llu timedout %llu failed_fast %llu queued_failed %llu wait_ms %llu "
-                 "settle_ms %lld\n",
+                 "settle_ms %lld late %llu\n",
                  d->label, cnio__skw_window(w), w->inflight, d->nqueued,
                  (unsigned long long)w->admitted, (unsigned long long)w->prompt,
                  (unsigned long long)w->slow, (unsigned long long)w->refused,
                  (unsigned long long)w->timedout, (unsigned long long)w->failed_fast,
                  (unsigned long long)d->queued_fail, (unsigned long long)d->wait_ms_total,
-                 (long long)cnio__skw_settle_ms(w));
+                 (long long)cnio__skw_settle_ms(w), (unsigned long long)d->late);
     }
 }

@@ -1,6 +1,7 @@
 /*
  * shim.h - internals of libcnio_sockets.so shared by shim.c (set-up, the conversation
- * with the proxy, counters), shim_connect.c (connect) and shim_names.c (name lookups).
+ * with the proxy, counters), shim_connect.c (connect), shim_names.c (name lookups) and
+ * shim_pending.c (outcomes of non-blocking connects).
  * Nothing here is exported: the library exports only the libc names it interposes.
  */
 #ifndef CNIO_SHIM_H
@@ -23,6 +24,12 @@ struct shim_real {
     void (*freeaddrinfo)(struct addrinfo *);
     struct hostent *(*gethostbyname)(const char *);
     struct hostent *(*gethostbyname2)(const char *, int);
+    int (*gethostbyname_r)(const char *, struct hostent *, char *, size_t, struct hostent **,
+                           int *);
+    int (*gethostbyname2_r)(const char *, int, struct hostent *, char *, size_t,
+                            struct hostent **, int *);
+    int (*getsockopt)(int, int, int, void *, socklen_t *);
+    int (*close)(int);
     int (*getnameinfo)(const struct sockaddr *, socklen_t, char *, socklen_t, char *,
                        socklen_t, int);
 };
@@ -62,6 +69,14 @@ int shim_rpc_recv(int fd, struct cnio__skp_msg *m);
 void shim_rpc_close(int fd);
 
 int64_t shim_now_ms(void);
+
+/* How a setup ended (enum cnio__skw_outcome) from connect's result, errno and duration. */
+int shim_outcome(int rc, int err, int64_t ms);
+
+/* A non-blocking setup on fd said EINPROGRESS (shim_pending.c): keeps rpc, the proxy
+ * connection it was admitted on, until getsockopt(SO_ERROR) or close tells how it ended.
+ * 0 (rpc is the table's now), or -1 (fd out of the table's range: close rpc). */
+int shim_pend_arm(int fd, int rpc, int64_t t0);
 
 #define SHIM_ADD(field, v) __atomic_add_fetch(&shim_count.field, (v), __ATOMIC_RELAXED)
 

@@ -15,8 +15,9 @@
  *
  * Non-blocking sockets: admission is taken before the kernel's connect, which then
  * returns at once; EINPROGRESS is reported as such (the proxy keeps the slot for the
- * destination's usual setup time: the window paces non-blocking setups but does not
- * adapt to them), and failure knowledge applies to them too.
+ * destination's usual setup time), and the outcome follows when the application learns
+ * it (getsockopt SO_ERROR, close: shim_pending.c), so the window adapts to non-blocking
+ * setups too; failure knowledge applies to them both ways.
  */
 #include "shim.h"
 
@@ -67,7 +68,7 @@ static int shim_eintr_returns(void)
     return 0;
 }
 
-static int shim_outcome(int rc, int err, int64_t ms)
+int shim_outcome(int rc, int err, int64_t ms)
 {
     if (rc == 0)
         return ms > shim_conf.slow_ms ? CNIO__SKW_SLOW : CNIO__SKW_PROMPT;
@@ -219,7 +220,8 @@ static int shim_connect_managed(int fd, const struct sockaddr *sa, socklen_t len
         rc = shim_connect_blocking(fd, sa, len, flags, deadline);
     e = rc < 0 ? errno : 0;
     shim_report(rpc, rc, e, t1);
-    shim_rpc_close(rpc);
+    if (!(rc < 0 && e == EINPROGRESS && shim_pend_arm(fd, rpc, t1) == 0))
+        shim_rpc_close(rpc);
     if (rc < 0)
         errno = e;
     return rc;

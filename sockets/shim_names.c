@@ -1,6 +1,7 @@
 /*
  * shim_names.c - getaddrinfo, freeaddrinfo, gethostbyname, gethostbyname2 and
- * getnameinfo answered by the proxy's job-wide cache. Questions the resolver would not
+ * getnameinfo, and the reentrant gethostbyname_r and gethostbyname2_r, answered by the
+ * proxy's job-wide cache. Questions the resolver would not
  * be asked anyway (numeric hosts, AI_NUMERICHOST, NI_NUMERICHOST, no host wanted) and
  * every question while the proxy is off go to libc directly; so does a question the
  * protocol cannot carry (names over 4000 bytes, services over 63).
@@ -185,50 +186,163 @@ struct shim_hostent {
 
 static __thread struct shim_hostent shim_he;
 
+/*
+ * A gethostbyname2 question to the proxy. Returns 1 when libc must answer instead, else
+ * 0: then *herr is 0 and m holds at least one address of family af, or *herr is the
+ * h_errno of the failure.
+ */
+static int shim_host_ask(const char *name, int af, struct cnio__skp_msg *m, int *herr)
+{
+    uint32_t n = 0;
+
+    if (!shim_conf.names || !shim_proxy_on() || !name || strlen(name) > CNIO__SKP_NAME_MAX
+        || (af != AF_INET && af != AF_INET6) || shim_numeric(name))
+        return 1;
+    memset(m, 0, sizeof(*m));
+    m->type = CNIO__SKP_GAI_REQ;
+    strcpy(m->name, name);
+    m->i[0] = AI_CANONNAME;
+    m->i[1] = af;
+    m->i[2] = SOCK_STREAM;
+    if (shim_ask(m, CNIO__SKP_GAI_REP) < 0)
+        return 1;
+    for (uint32_t k = 0; k < m->nai; k++)
+        n += m->ai[k].addr.ss_family == af;
+    *herr = 0;
+    if (m->i[0] || m->nai == 0)
+        *herr = m->i[0] == EAI_AGAIN ? TRY_AGAIN : m->i[0] == EAI_NONAME || m->i[0] == 0
+                ? HOST_NOT_FOUND : NO_RECOVERY;
+    else if (n == 0)
+        *herr = NO_DATA;
+    if (!m->i[2])
+        snprintf(m->name, sizeof(m->name), "%s", name);
+    return 0;
+}
+
+/* The k-th address of family af in m's answer, as h_addr_list wants it. */
+static const void *shim_host_addr(const struct cnio__skp_msg *m, int af, uint32_t k)
+{
+    const struct sockaddr_storage *ss = &m->ai[k].addr;
+
+    if (ss->ss_family != af)
+        return NULL;
+    return af == AF_INET ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
+                         : (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+}
+
 /* gethostbyname2 through the proxy: the answer, NULL with h_errno, or -1 via *fallback. */
 static struct hostent *shim_hostent(const char *name, int af, int *fallback)
 {
-    struct cnio__skp_msg m = { .type = CNIO__SKP_GAI_REQ };
+    struct cnio__skp_msg m;
     struct shim_hostent *he = &shim_he;
     size_t alen = af == AF_INET ? 4 : 16;
-    int n = 0;
+    int n = 0, herr;
 
-    *fallback = 1;
-    if (!shim_conf.names || !shim_proxy_on() || !name || strlen(name) > CNIO__SKP_NAME_MAX
-        || (af != AF_INET && af != AF_INET6) || shim_numeric(name))
+    *fallback = shim_host_ask(name, af, &m, &herr);
+    if (*fallback)
         return NULL;
-    strcpy(m.name, name);
-    m.i[0] = AI_CANONNAME;
-    m.i[1] = af;
-    m.i[2] = SOCK_STREAM;
-    if (shim_ask(&m, CNIO__SKP_GAI_REP) < 0)
-        return NULL;
-    *fallback = 0;
-    if (m.i[0] || m.nai == 0) {
-        h_errno = m.i[0] == EAI_AGAIN ? TRY_AGAIN : m.i[0] == EAI_NONAME || m.i[0] == 0
-                  ? HOST_NOT_FOUND : NO_RECOVERY;
+    if (herr) {
+        h_errno = herr;
         return NULL;
     }
     memset(he, 0, sizeof(*he));
-    snprintf(he->name, sizeof(he->name), "%s", m.i[2] ? m.name : name);
+    snprintf(he->name, sizeof(he->name), "%s", m.name);
     for (uint32_t k = 0; k < m.nai; k++) {
-        const struct sockaddr_storage *ss = &m.ai[k].addr;
+        const void *a = shim_host_addr(&m, af, k);
 
-        if (ss->ss_family != af)
+        if (!a)
             continue;
-        memcpy(&he->data[n], af == AF_INET ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
-                                           : (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr,
-               alen);
+        memcpy(&he->data[n], a, alen);
         he->addrs[n] = (char *)&he->data[n];
         n++;
     }
     he->h = (struct hostent){ .h_name = he->name, .h_aliases = he->aliases,
                               .h_addrtype = af, .h_length = (int)alen, .h_addr_list = he->addrs };
-    if (n == 0) {
-        h_errno = NO_DATA;
-        return NULL;
-    }
     return &he->h;
+}
+
+/*
+ * gethostbyname2_r through the proxy, everything in the caller's buffer (addresses,
+ * then the address and alias pointer arrays, then the name), as glibc lays it out:
+ * 0 with *result set; 0 with *result NULL and *herr when the name has no address; ERANGE
+ * (errno ERANGE) when buf is too small; or -1 via *fallback.
+ */
+static int shim_hostent_r(const char *name, int af, struct hostent *ret, char *buf,
+                          size_t buflen, struct hostent **result, int *herr, int *fallback)
+{
+    struct cnio__skp_msg m;
+    size_t alen = af == AF_INET ? 4 : 16, naddr = 0, need, nlen;
+    char **addrs, *p;
+    int h;
+
+    *fallback = shim_host_ask(name, af, &m, &h);
+    if (*fallback)
+        return -1;
+    *result = NULL;
+    if (h) {
+        *herr = h;
+        return h == TRY_AGAIN ? EAGAIN : 0;
+    }
+    for (uint32_t k = 0; k < m.nai; k++)
+        naddr += shim_host_addr(&m, af, k) != NULL;
+    nlen = strlen(m.name) + 1;
+    need = naddr * alen + (naddr + 2) * sizeof(char *) + nlen + sizeof(char *);
+    if (!buf || buflen < need) {   /* as glibc: h_errno left alone */
+        errno = ERANGE;
+        return ERANGE;
+    }
+    /* Pointers aligned: the first byte of buf that is a multiple of sizeof(char *). */
+    p = buf + (-(uintptr_t)buf & (sizeof(char *) - 1));
+    addrs = (char **)p;
+    p += (naddr + 2) * sizeof(char *);
+    naddr = 0;
+    for (uint32_t k = 0; k < m.nai; k++) {
+        const void *a = shim_host_addr(&m, af, k);
+
+        if (!a)
+            continue;
+        memcpy(p, a, alen);
+        addrs[naddr++] = p;
+        p += alen;
+    }
+    addrs[naddr] = NULL;
+    addrs[naddr + 1] = NULL;   /* the (empty) alias list */
+    memcpy(p, m.name, nlen);
+    *ret = (struct hostent){ .h_name = p, .h_aliases = &addrs[naddr + 1], .h_addrtype = af,
+                             .h_length = (int)alen, .h_addr_list = addrs };
+    *result = ret;
+    *herr = 0;
+    return 0;
+}
+
+SHIM_EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf,
+                                 size_t buflen, struct hostent **result, int *h_errnop)
+{
+    int fallback, e = errno, rc;
+
+    shim_init();
+    SHIM_ADD(names, 1);
+    rc = shim_hostent_r(name, af, ret, buf, buflen, result, h_errnop, &fallback);
+    if (fallback)
+        return shim_real.gethostbyname2_r(name, af, ret, buf, buflen, result, h_errnop);
+    if (rc == 0)
+        errno = e;
+    return rc;
+}
+
+SHIM_EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t buflen,
+                                struct hostent **result, int *h_errnop)
+{
+    int fallback, e = errno, rc;
+
+    shim_init();
+    SHIM_ADD(names, 1);
+    rc = shim_hostent_r(name, AF_INET, ret, buf, buflen, result, h_errnop, &fallback);
+    if (fallback)
+        return shim_real.gethostbyname_r(name, ret, buf, buflen, result, h_errnop);
+    if (rc == 0)
+        errno = e;
+    return rc;
 }
 
 SHIM_EXPORT struct hostent *gethostbyname2(const char *name, int af)

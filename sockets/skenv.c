@@ -53,6 +53,7 @@ void cnio__sk_conf_load(struct cnio__sk_conf *c)
     c->name_ttl_ms = skenv_num("CNIO_SOCKETS_NAME_TTL_MS", 30000, 0, 300000);
     c->proxy_timeout_ms = skenv_num("CNIO_SOCKETS_PROXY_TIMEOUT_MS", 3000, 10, 600000);
     c->proxy_idle_ms = skenv_num("CNIO_SOCKETS_PROXY_IDLE_MS", 2000, 0, 3600000);
+    c->job_wait_ms = skenv_num("CNIO_SOCKETS_JOB_WAIT_MS", 3000, 0, 600000);
     c->stats = (int)skenv_num("CNIO_STATS", 0, 0, 1);
 }
 
@@ -136,7 +137,8 @@ int cnio__sk_proxy_alive(const char *path, int64_t timeout_ms)
 }
 
 /* In the detached grandchild: becomes the proxy. Never returns. */
-static void skenv_exec_proxy(const char *bin, const char *sock, const char *log, int ready)
+static void skenv_exec_proxy(const char *bin, const char *sock, const char *lock,
+                             const char *log, int keep_log, int ready)
 {
     char fdarg[16];
     int nul = open("/dev/null", O_RDONLY), out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -149,13 +151,15 @@ static void skenv_exec_proxy(const char *bin, const char *sock, const char *log,
     }
     unsetenv("LD_PRELOAD");
     snprintf(fdarg, sizeof(fdarg), "%d", ready);
-    execl(bin, "cnio-proxy", "--socket", sock, "--ready-fd", fdarg, (char *)NULL);
+    execl(bin, "cnio-proxy", "--socket", sock, "--ready-fd", fdarg, "--lock", lock,
+          keep_log ? "--keep-log" : "--log", log, (char *)NULL);
     fprintf(stderr, "cnio-proxy: cannot run %s: %s\n", bin, strerror(errno));
     _exit(127);
 }
 
 /* Starts the proxy detached and waits until it reports it listens; 0 or -errno. */
-static int skenv_spawn(const char *bin, const char *sock, const char *log)
+static int skenv_spawn(const char *bin, const char *sock, const char *lock, const char *log,
+                       int keep_log)
 {
     int pfd[2], st, rc = -ETIMEDOUT;
     struct pollfd p;
@@ -170,7 +174,7 @@ static int skenv_spawn(const char *bin, const char *sock, const char *log)
         if (fork() == 0) {
             fcntl(pfd[1], F_SETFD, 0);
             close(pfd[0]);
-            skenv_exec_proxy(bin, sock, log, pfd[1]);
+            skenv_exec_proxy(bin, sock, lock, log, keep_log, pfd[1]);
         }
         _exit(0);
     }
@@ -188,15 +192,30 @@ static int skenv_spawn(const char *bin, const char *sock, const char *log)
     return rc;
 }
 
-static int skenv_lock(int fd)
+int cnio__sk_lock_file(const char *path, int create, int64_t timeout_ms)
 {
-    for (int i = 0; i < 1000; i++) {
-        struct timespec ts = { 0, 10 * 1000 * 1000 };
+    int64_t tries = timeout_ms / 10 + 1;
 
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-            return 0;
-        if (errno != EWOULDBLOCK && errno != EINTR)
+    for (int64_t i = 0; i < tries; i++) {
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
+        struct stat a, b;
+        int fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+
+        if (fd < 0)
             return -errno;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            /* The proxy removes the lock file as it exits: a file we locked after
+             * that is no longer the one at path, so start over. */
+            if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino
+                && a.st_dev == b.st_dev)
+                return fd;
+        } else if (errno != EWOULDBLOCK && errno != EINTR) {
+            int e = errno;
+
+            close(fd);
+            return -e;
+        }
+        close(fd);
         nanosleep(&ts, NULL);
     }
     return -ETIMEDOUT;
@@ -205,6 +224,7 @@ static int skenv_lock(int fd)
 int cnio__sk_proxy_ensure(const char *proxy_bin, char *sock, size_t cap)
 {
     char dir[512], key[256], lock[800], log[800];
+    const char *keep = getenv("CNIO_SOCKETS_PROXY_LOG");
     int rc, fd, n;
 
     rc = cnio__sk_rundir(dir, sizeof(dir));
@@ -217,13 +237,15 @@ int cnio__sk_proxy_ensure(const char *proxy_bin, char *sock, size_t cap)
         return -ENAMETOOLONG;
     snprintf(lock, sizeof(lock), "%s/%s.lock", dir, key);
     snprintf(log, sizeof(log), "%s/%s.log", dir, key);
-    fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (keep && *keep)
+        snprintf(log, sizeof(log), "%s", keep);
+    fd = cnio__sk_lock_file(lock, 1, 10000);
     if (fd < 0)
-        return -errno;
-    rc = skenv_lock(fd);
-    if (rc == 0 && cnio__sk_proxy_alive(sock, 1000) != 0) {
+        return fd;
+    rc = 0;
+    if (cnio__sk_proxy_alive(sock, 1000) != 0) {
         unlink(sock);
-        rc = skenv_spawn(proxy_bin, sock, log);
+        rc = skenv_spawn(proxy_bin, sock, lock, log, keep && *keep);
     }
     close(fd);
     return rc;

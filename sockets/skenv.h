@@ -23,6 +23,14 @@
  *   CNIO_SOCKETS_PROXY_IDLE_MS    the proxy exits this long after its last process [2000]
  *   CNIO_SOCKETS_RUNDIR           directory for the proxy's socket, lock and log
  *                                 [$XDG_RUNTIME_DIR or /tmp, then /cnio-sockets-UID]
+ *   CNIO_SOCKETS_PROXY_LOG        the proxy's log (its stderr and final report), kept
+ *                                 after it exits [RUNDIR/KEY.log, removed at a clean exit]
+ *   CNIO_SOCKETS_JOB              auto | off [auto]: one proxy for the whole job across
+ *                                 nodes (sockets/proxy_job.c), or one per node
+ *   CNIO_SOCKETS_JOB_WAIT_MS      a node's proxy waits this long at its start for the job
+ *                                 proxy [3000]
+ *   CNIO_SOCKETS_JOB_ADDR, CNIO_SOCKETS_JOB_SECRET  the job proxy's IPv4 address and the
+ *                                 job's secret [mpirun's address and per-job secret]
  *   CNIO_STATS                    1: each process prints its shim counters at exit
  */
 #ifndef CNIO_SKENV_H
@@ -38,7 +46,7 @@ struct cnio__sk_conf {
     int names;
     int window_init, window_max;
     int64_t connect_timeout_ms, slow_ms, settle_ms, holddown_ms, name_ttl_ms;
-    int64_t proxy_timeout_ms, proxy_idle_ms;
+    int64_t proxy_timeout_ms, proxy_idle_ms, job_wait_ms;
     int stats;
 };
 
@@ -59,14 +67,24 @@ int cnio__sk_job_key(char *buf, size_t cap);
  */
 int cnio__sk_rundir(char *buf, size_t cap);
 
+/*
+ * Opens (creating it when create is set, mode 0600) and locks (flock LOCK_EX) the file at
+ * path, retrying every 10 ms for timeout_ms at most; a file that was removed from path
+ * while we waited for it (the proxy removes its lock as it exits) is let go and the one
+ * now at path taken instead. Returns the locked fd (close it to unlock), or -errno
+ * (-ETIMEDOUT when the lock stayed busy, -ENOENT without create and no file).
+ */
+int cnio__sk_lock_file(const char *path, int create, int64_t timeout_ms);
+
 /* 0 when a proxy accepts connections on path (bounded by timeout_ms), else -errno. */
 int cnio__sk_proxy_alive(const char *path, int64_t timeout_ms);
 
 /*
  * Makes sure this job's proxy runs: takes the job's lock (LOCK_EX on RUNDIR/KEY.lock,
  * waiting at most 10 s), and unless a proxy answers on RUNDIR/KEY.sock, starts
- * proxy_bin --socket PATH --ready-fd N detached (setsid, double fork, LD_PRELOAD removed,
- * output to RUNDIR/KEY.log) and waits (10 s at most) until it listens. Writes the socket
+ * proxy_bin --socket PATH --ready-fd N --lock LOCK --log|--keep-log LOG detached (setsid,
+ * double fork, LD_PRELOAD removed, output to LOG: RUNDIR/KEY.log, or CNIO_SOCKETS_PROXY_LOG
+ * and then kept) and waits (10 s at most) until it listens. Writes the socket
  * path into sock. Returns 0, or -errno (the caller then runs without the shim's proxy).
  */
 int cnio__sk_proxy_ensure(const char *proxy_bin, char *sock, size_t cap);

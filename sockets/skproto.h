@@ -19,6 +19,8 @@
  *   ADMIT_REQ  i0 deadline (ms from now), i1 non-blocking socket; sa = destination
  *   ADMIT_REP  i0 verdict (CNIO__SKP_GO, _QUEUED heartbeat, _FAIL), i1 errno on FAIL
  *   DONE       i0 outcome (enum cnio__skw_outcome), i1 elapsed ms, i2 errno
+ *   OUTCOME    i0 outcome, i1 elapsed ms, i2 errno: after a DONE that said
+ *              CNIO__SKW_INPROGRESS, on the same connection, what the setup came to
  *   STATS_REQ  -
  *   STATS_REP  name = report text
  */
@@ -49,6 +51,7 @@ enum cnio__skp_type {
     CNIO__SKP_DONE,
     CNIO__SKP_STATS_REQ,
     CNIO__SKP_STATS_REP,
+    CNIO__SKP_OUTCOME,
     CNIO__SKP_TYPE_END
 };
 

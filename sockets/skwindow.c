@@ -62,10 +62,16 @@ static void skw_cut(struct cnio__skw *w)
 int cnio__skw_done(struct cnio__skw *w, uint64_t seq, enum cnio__skw_outcome o, int err,
                    int64_t now_ms)
 {
-    int fail = 0;
-
     if (w->inflight)
         w->inflight--;
+    return cnio__skw_learn(w, seq, o, err, now_ms);
+}
+
+int cnio__skw_learn(struct cnio__skw *w, uint64_t seq, enum cnio__skw_outcome o, int err,
+                    int64_t now_ms)
+{
+    int fail = 0;
+
     switch (o) {
     case CNIO__SKW_PROMPT:
         w->prompt++;

@@ -33,7 +33,8 @@ enum cnio__skw_outcome {
     CNIO__SKW_TIMEDOUT,    /* ETIMEDOUT, or the shim's connect deadline passed */
     CNIO__SKW_UNREACH,     /* EHOSTUNREACH, ENETUNREACH: a failure to remember too */
     CNIO__SKW_UNKNOWN,     /* abandoned (EINTR, other errors): no change */
-    CNIO__SKW_INPROGRESS,  /* non-blocking, EINPROGRESS: outcome unseen, no change */
+    CNIO__SKW_INPROGRESS,  /* non-blocking, EINPROGRESS: outcome not yet seen (the shim
+                            * may report it later: CNIO__SKP_OUTCOME), no change */
     CNIO__SKW_OUTCOME_END
 };
 
@@ -79,6 +80,14 @@ uint64_t cnio__skw_admit(struct cnio__skw *w);
  */
 int cnio__skw_done(struct cnio__skw *w, uint64_t seq, enum cnio__skw_outcome o, int err,
                    int64_t now_ms);
+
+/*
+ * The same adaptation as cnio__skw_done, for a setup whose slot was already given back:
+ * a non-blocking setup (CNIO__SKW_INPROGRESS at first) whose outcome the shim learnt
+ * later (getsockopt SO_ERROR, close). Returns what cnio__skw_done returns.
+ */
+int cnio__skw_learn(struct cnio__skw *w, uint64_t seq, enum cnio__skw_outcome o, int err,
+                    int64_t now_ms);
 
 /* Feeds the time of a prompt setup (ms) into srtt_ms (EWMA, gain 1/8). */
 void cnio__skw_sample(struct cnio__skw *w, int64_t setup_ms);

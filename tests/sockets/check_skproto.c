@@ -313,6 +313,30 @@ START_TEST(window_failure_knowledge)
 }
 END_TEST
 
+/* Non-blocking setups: the slot goes back at EINPROGRESS, the outcome comes later. */
+START_TEST(window_learns_late_outcomes)
+{
+    struct cnio__skw w;
+    uint64_t seq;
+
+    cnio__skw_init(&w, 4, 64, 1000, 2);
+    for (int k = 0; k < 5; k++) {
+        seq = cnio__skw_admit(&w);
+        ck_assert_int_eq(cnio__skw_done(&w, seq, CNIO__SKW_INPROGRESS, 0, 0), 0);
+        ck_assert_int_eq(cnio__skw_window(&w), 4);        /* EINPROGRESS: no change */
+        ck_assert_int_eq(cnio__skw_learn(&w, seq, CNIO__SKW_PROMPT, 0, 0), 0);
+    }
+    ck_assert_uint_eq(w.inflight, 0);                     /* learn takes no slot back */
+    ck_assert_int_eq(cnio__skw_window(&w), 5);            /* it grows as from blocking */
+    seq = cnio__skw_admit(&w);
+    cnio__skw_done(&w, seq, CNIO__SKW_INPROGRESS, 0, 100);
+    ck_assert_int_eq(cnio__skw_learn(&w, seq, CNIO__SKW_REFUSED, ECONNREFUSED, 100), ECONNREFUSED);
+    ck_assert_int_eq(cnio__skw_held(&w, 200), ECONNREFUSED);   /* failure knowledge */
+    ck_assert_int_eq(cnio__skw_window(&w), 1);
+    ck_assert_uint_eq(w.inflight, 0);
+}
+END_TEST
+
 START_TEST(window_inprogress_hold)
 {
     struct cnio__skw w;
@@ -351,6 +375,7 @@ int main(void)
     tcase_add_test(w, window_halves_then_grows_additively);
     tcase_add_test(w, window_failure_knowledge);
     tcase_add_test(w, window_inprogress_hold);
+    tcase_add_test(w, window_learns_late_outcomes);
     suite_add_tcase(s, p);
     suite_add_tcase(s, w);
     r = srunner_create(s);

@@ -8,6 +8,8 @@ PROXY=$CNIO_PROXY_BIN
 SK_TMP=$(mktemp -d /tmp/cnio-shim-test.XXXXXX)
 chmod 700 "$SK_TMP"
 export CNIO_SOCKETS_RUNDIR=$SK_TMP/run
+# The proxies' logs (stderr and final report), kept after they exit, for the tests to read.
+export CNIO_SOCKETS_PROXY_LOG=$SK_TMP/proxy.log
 SK_PIDS=()
 
 # The pid of the proxy listening on socket $1 (from its own report), or nothing.

@@ -384,6 +384,61 @@ static void rows_unix(void)
     unlink(u.sun_path);
 }
 
+/* One gethostbyname_r (af 0) or gethostbyname2_r call into buflen bytes of a buffer
+ * that starts one byte off alignment. */
+static void row_host_r(const char *name, int af, size_t buflen)
+{
+    static char space[8192];
+    char *buf = space + 1, ip[64];
+    struct hostent he, *res = &he;
+    int herr = -1, rc;
+
+    errno = 0;
+    rc = af ? gethostbyname2_r(name, af, &he, buf, buflen, &res, &herr)
+            : gethostbyname_r(name, &he, buf, buflen, &res, &herr);
+    /* h_errno means something only when the name was not found (glibc leaves other
+     * values in it on success). */
+    ROW("gethostbyname%s_r %s af %d buf %zu: rc %s result %s h_errno %d errno %s", af ? "2" : "",
+        name, af, buflen, rc ? strerrorname_np(rc) : "0", res ? res->h_name : "NULL",
+        !rc && !res ? herr : -1, errno == ERANGE ? "ERANGE" : "-");
+    if (!res)
+        return;
+    ROW("  type %d len %d first %s, name and addresses inside the buffer: %s", res->h_addrtype,
+        res->h_length, inet_ntop(res->h_addrtype, res->h_addr_list[0], ip, sizeof(ip)),
+        res->h_name >= buf && res->h_name < buf + buflen && res->h_addr_list[0] >= buf
+        && res->h_addr_list[0] < buf + buflen ? "yes" : "no");
+}
+
+/* getaddrinfo_a is not interposed (doc/sockets.md): libc's, with and without the shim. */
+static void row_gai_a(void)
+{
+    struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM };
+    struct gaicb cb = { .ar_name = "localhost", .ar_service = "80", .ar_request = &hints };
+    struct gaicb *list[1] = { &cb };
+    char ip[64] = "-";
+    int rc = getaddrinfo_a(GAI_WAIT, list, 1, NULL), err = gai_error(&cb);
+
+    if (err == 0)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)cb.ar_result->ai_addr)->sin_addr, ip, sizeof(ip));
+    ROW("getaddrinfo_a localhost GAI_WAIT: %d, gai_error %d, first %s", rc, err, ip);
+    if (err == 0)
+        freeaddrinfo(cb.ar_result);
+}
+
+/* The reentrant calls ask for LOCALHOST (/etc/hosts matches names without regard to
+ * case), a question of their own in the proxy's counters. */
+static void rows_names_r(void)
+{
+    row_host_r("LOCALHOST", 0, 4096);
+    row_host_r("LOCALHOST", 0, 8);
+    row_host_r("LOCALHOST", 0, 0);
+    row_host_r("no-such-host.invalid", 0, 4096);
+    row_host_r("LOCALHOST", AF_INET, 4096);
+    row_host_r("LOCALHOST", AF_INET, 16);
+    row_host_r("127.0.0.1", 0, 4096);
+    row_gai_a();
+}
+
 static void rows_names(void)
 {
     struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM,
@@ -424,6 +479,7 @@ static void rows_names(void)
     ROW("getnameinfo into 3 bytes: %d%s", rc, rc == EAI_OVERFLOW ? " EAI_OVERFLOW" : "");
     rc = getnameinfo((struct sockaddr *)&lo, sizeof(lo), host, sizeof(host), NULL, 0, NI_NUMERICHOST);
     ROW("getnameinfo numeric: %d %s", rc, host);
+    rows_names_r();
 }
 
 /* Under the shim with a short connect deadline: a SYN that is dropped. */

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """slow_dns.py - a DNS server for tests: answers every A query for any name with ADDR
-after DELAY seconds (other types: no answer records), on 127.0.0.1:53 (UDP), and keeps
-the number of queries received in COUNT_FILE.
+after DELAY seconds (other types: no answer records), on 127.0.0.1:53 (UDP; or on
+BIND_ADDR:53), and keeps the number of queries received in COUNT_FILE. With ONLY_NAME,
+queries for other names are answered at once with NXDOMAIN and not counted.
 
-    slow_dns.py DELAY ADDR COUNT_FILE
+    slow_dns.py DELAY ADDR COUNT_FILE [BIND_ADDR [ONLY_NAME]]
 """
 import socket
 import struct
@@ -12,8 +13,17 @@ import threading
 
 delay, addr, count_file = float(sys.argv[1]), sys.argv[2], sys.argv[3]
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-sock.bind(("127.0.0.1", 53))
+sock.bind((sys.argv[4] if len(sys.argv) > 4 else "127.0.0.1", 53))
 timers = []
+only = sys.argv[5].lower().encode() if len(sys.argv) > 5 else None
+
+
+def qname(query):
+    labels, i = [], 12
+    while i < len(query) and query[i] != 0:
+        labels.append(query[i + 1:i + 1 + query[i]])
+        i += query[i] + 1
+    return b".".join(labels).lower()
 
 
 def answer(query, peer):
@@ -33,6 +43,12 @@ count = 0
 while True:
     data, peer = sock.recvfrom(512)
     if len(data) < 17:
+        continue
+    if only is not None and qname(data) != only:
+        end = 12
+        while end < len(data) and data[end] != 0:
+            end += data[end] + 1
+        sock.sendto(data[:2] + b"\x81\x83" + struct.pack(">HHHH", 1, 0, 0, 0) + data[12:end + 5], peer)
         continue
     count += 1
     with open(count_file, "w") as f:

@@ -1,0 +1,416 @@
+/*
+ * proxy_job.c - one proxy for the whole job across nodes. Each node's proxy serves its
+ * node's processes on its unix socket, as outside a multi-node job; the proxy of the
+ * node where mpirun runs (the job's head node) is also the *job proxy*: it listens on
+ * TCP, and the proxies of the other nodes relay their processes' name and admission
+ * conversations to it, so that names, admission windows and failure knowledge are the
+ * job's (doc/sockets.md, "One proxy per job").
+ *
+ * Rendezvous, from the launch environment alone (no PMIx call: see doc/sockets.md):
+ *   - the job's secret: CNIO_SOCKETS_JOB_SECRET, else OMPI_MCA_orte_precondition_transports
+ *     (128 random bits mpirun gives every rank of one job); the key is
+ *     K = HMAC-SHA256(secret, "cnio-sockets job proxy " + job key);
+ *   - the address: CNIO_SOCKETS_JOB_ADDR (IPv4), else the first tcp:// address of
+ *     OMPI_MCA_orte_hnp_uri (mpirun's);
+ *   - the port: the first of JOB_NPORTS candidates in [10000, 32000) derived from K that
+ *     the job proxy could bind.
+ * A proxy that can bind that address is on the head node: it becomes the job proxy.
+ * Another connects to it (waiting CNIO_SOCKETS_JOB_WAIT_MS at most at its start) and
+ * keeps one session connection open for its life.
+ *
+ * Authentication, mutual, per TCP connection: the job proxy sends a 32-byte nonce Ns; the
+ * node proxy answers Nc and HMAC(K, "C" Ns Nc); the job proxy checks it and answers
+ * HMAC(K, "S" Nc Ns), which the node proxy checks. Then the usual protocol (skproto.h).
+ *
+ * Relay: a process's GAI/GNI/ADMIT request arriving at a node proxy in job mode opens a
+ * connection of its own to the job proxy, and from then on the bytes of that
+ * conversation pass through both ways. When the job proxy cannot be reached, the node
+ * proxy says so once and serves the request itself (its own cache and windows), trying
+ * the job proxy again 5 s later. When the job proxy goes away in the middle of a
+ * conversation, the process loses its proxy and passes everything to libc (shim.c).
+ */
+#include "proxy.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#define JOB_NPORTS 4
+#define JOB_RETRY_MS 5000
+#define JOB_HS_MS 1000   /* connect and handshake to the job proxy */
+
+static struct {
+    int on;                         /* a secret and an address were found */
+    unsigned char key[32];
+    struct sockaddr_in addr;
+    uint16_t ports[JOB_NPORTS];
+    int port;                       /* the job proxy's port, once known */
+    int lfd;                        /* the job proxy's TCP listener, or -1 */
+    int session;                    /* a node proxy's session with the job proxy, or -1 */
+    int64_t retry_ms;               /* a node proxy: no relay attempt before */
+    int logged;
+    uint64_t relayed, local;
+} job = { .lfd = -1, .session = -1 };
+
+static void job_mac(const char *tag, const unsigned char *a, const unsigned char *b,
+                    unsigned char *out)
+{
+    unsigned char msg[65];
+    unsigned int len = 32;
+
+    msg[0] = (unsigned char)tag[0];
+    memcpy(msg + 1, a, 32);
+    memcpy(msg + 33, b, 32);
+    HMAC(EVP_sha256(), job.key, sizeof(job.key), msg, sizeof(msg), out, &len);
+}
+
+/* Reads the job's secret, address and ports from the environment; 0, or -1 (no job mode). */
+static int job_config(void)
+{
+    const char *off = getenv("CNIO_SOCKETS_JOB"), *secret = getenv("CNIO_SOCKETS_JOB_SECRET");
+    const char *addr = getenv("CNIO_SOCKETS_JOB_ADDR"), *uri;
+    char ip[64] = "", jobkey[256], label[300];
+    unsigned char h[32];
+    unsigned int len = 32;
+    size_t n;
+
+    if (off && !strcmp(off, "off"))
+        return -1;
+    uri = getenv("OMPI_MCA_orte_num_nodes");
+    if (uri && !strcmp(uri, "1") && !(addr && *addr))
+        return -1;   /* a job on one node: its proxy serves it all */
+    if (!secret || !*secret)
+        secret = getenv("OMPI_MCA_orte_precondition_transports");
+    uri = getenv("OMPI_MCA_orte_hnp_uri");
+    if (addr && *addr)
+        snprintf(ip, sizeof(ip), "%s", addr);
+    else if (uri && (uri = strstr(uri, "tcp://"))) {
+        uri += 6;
+        n = strcspn(uri, ",:;");
+        if (n < sizeof(ip))
+            memcpy(ip, uri, n), ip[n] = 0;
+    }
+    if (!secret || !*secret || !*ip || cnio__sk_job_key(jobkey, sizeof(jobkey)) < 0)
+        return -1;
+    job.addr.sin_family = AF_INET;
+    if (inet_pton(AF_INET, ip, &job.addr.sin_addr) != 1)
+        return -1;
+    snprintf(label, sizeof(label), "cnio-sockets job proxy %s", jobkey);
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)label,
+         strlen(label), job.key, &len);
+    HMAC(EVP_sha256(), job.key, sizeof(job.key), (const unsigned char *)"port", 4, h, &len);
+    for (int i = 0; i < JOB_NPORTS; i++)
+        job.ports[i] = (uint16_t)(10000 + ((h[2 * i] << 8 | h[2 * i + 1]) % 22000));
+    return 0;
+}
+
+static int job_dial_port(int port, int64_t deadline);
+
+/*
+ * Binds and listens on the job address: 1 job proxy; 0 not the job proxy (the address is
+ * not this node's, or a port is held by the job proxy already: another proxy of this
+ * job on the head node, with a run directory of its own); -1 error. A port held by
+ * something that does not prove the job's key is passed over.
+ */
+static int job_listen(void)
+{
+    for (int i = 0; i < JOB_NPORTS; i++) {
+        struct sockaddr_in a = job.addr;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), one = 1, e;
+
+        if (fd < 0)
+            return -1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        a.sin_port = htons(job.ports[i]);
+        if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(fd, 4096) == 0) {
+            job.lfd = fd;
+            job.port = job.ports[i];
+            return 1;
+        }
+        e = errno;
+        close(fd);
+        if (e == EADDRNOTAVAIL)
+            return 0;
+        if (e != EADDRINUSE)
+            return -1;
+        fd = job_dial_port(job.ports[i], px_now_ms() + JOB_HS_MS);
+        if (fd >= 0) {
+            close(fd);
+            job.port = job.ports[i];
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/* Waits until fd is ready for events or deadline; 0 or -1. */
+static int job_wait(int fd, short events, int64_t deadline)
+{
+    struct pollfd p = { .fd = fd, .events = events };
+    int64_t left = deadline - px_now_ms();
+
+    return left > 0 && poll(&p, 1, (int)left) == 1 ? 0 : -1;
+}
+
+static int job_io(int fd, void *buf, size_t len, int out, int64_t deadline)
+{
+    size_t off = 0;
+
+    while (off < len) {
+        ssize_t k = out ? send(fd, (char *)buf + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT)
+                        : recv(fd, (char *)buf + off, len - off, MSG_DONTWAIT);
+
+        if (k > 0)
+            off += (size_t)k;
+        else if (k == 0 || (errno != EAGAIN && errno != EINTR))
+            return -1;
+        else if (job_wait(fd, out ? POLLOUT : POLLIN, deadline) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Connects to the job proxy on port and authenticates both ways; the fd or -1. */
+static int job_dial_port(int port, int64_t deadline)
+{
+    struct sockaddr_in a = job.addr;
+    unsigned char ns[32], pkt[64], mac[32], want[32];
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), err = 0, one = 1;
+    socklen_t el = sizeof(err);
+
+    if (fd < 0)
+        return -1;
+    a.sin_port = htons((uint16_t)port);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0
+        && (errno != EINPROGRESS || job_wait(fd, POLLOUT, deadline) < 0
+            || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err))
+        goto fail;
+    if (job_io(fd, ns, 32, 0, deadline) < 0 || getrandom(pkt, 32, 0) != 32)
+        goto fail;
+    job_mac("C", ns, pkt, pkt + 32);
+    if (job_io(fd, pkt, 64, 1, deadline) < 0 || job_io(fd, mac, 32, 0, deadline) < 0)
+        goto fail;
+    job_mac("S", pkt, ns, want);
+    if (CRYPTO_memcmp(mac, want, 32))
+        goto fail;
+    return fd;
+fail:
+    close(fd);
+    return -1;
+}
+
+/* A connection to the job proxy (its port found on first success); the fd or -1. */
+static int job_dial(int64_t deadline)
+{
+    if (job.port)
+        return job_dial_port(job.port, deadline);
+    for (int i = 0; i < JOB_NPORTS && px_now_ms() < deadline; i++) {
+        int fd = job_dial_port(job.ports[i], deadline);
+
+        if (fd >= 0) {
+            job.port = job.ports[i];
+            return fd;
+        }
+    }
+    return -1;
+}
+
+static void job_log_down(const char *what)
+{
+    if (job.logged++)
+        return;
+    fprintf(stderr, "cnio-proxy: the job proxy at %s is %s: this node's processes are "
+            "served by this proxy alone\n", inet_ntoa(job.addr.sin_addr), what);
+}
+
+static void job_nap(void)
+{
+    struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+    nanosleep(&ts, NULL);
+}
+
+/* A node proxy's session with the job proxy: keeps the job proxy alive while this node
+ * has processes. Tries until wait_ms has passed (once at least); 0 or -1. */
+static int job_session(int64_t wait_ms)
+{
+    int64_t end = px_now_ms() + wait_ms;
+    struct cnio__skp_msg m = { .type = CNIO__SKP_HELLO };
+    unsigned char buf[CNIO__SKP_MAX];
+    int fd = -1, n;
+
+    for (;;) {   /* at least one attempt, with wait_ms 0 too */
+        int64_t t = px_now_ms() + JOB_HS_MS;
+
+        fd = job_dial(wait_ms && t > end ? end : t);
+        if (fd >= 0 || px_now_ms() >= end)
+            break;
+        job_nap();
+    }
+    if (fd < 0)
+        return -1;
+    m.i[0] = (int32_t)getpid();
+    m.i[1] = -1;
+    n = cnio__skp_encode(&m, buf, sizeof(buf));
+    if (n < 0 || job_io(fd, buf, (size_t)n, 1, px_now_ms() + JOB_HS_MS) < 0) {
+        close(fd);
+        return -1;
+    }
+    job.session = fd;
+    return 0;
+}
+
+int px_job_start(struct px *px)
+{
+    int r;
+
+    if (job_config() < 0)
+        return 0;
+    job.on = 1;
+    r = job_listen();
+    if (r < 0)
+        return -1;
+    if (r == 1) {
+        fprintf(stderr, "cnio-proxy: job proxy on %s:%d\n", inet_ntoa(job.addr.sin_addr),
+                job.port);
+        return 0;
+    }
+    if (job_session(px->conf.job_wait_ms) < 0) {
+        job_log_down("unreachable");
+        job.retry_ms = px_now_ms() + JOB_RETRY_MS;
+    }
+    return 0;
+}
+
+int px_job_listen_fd(void)
+{
+    return job.lfd;
+}
+
+int px_job_session_fd(void)
+{
+    return job.session;
+}
+
+void px_job_session_lost(void)
+{
+    close(job.session);
+    job.session = -1;
+    job_log_down("gone");
+    job.retry_ms = px_now_ms() + JOB_RETRY_MS;
+}
+
+struct px_client *px_job_accept(void)
+{
+    int fd = accept4(job.lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), one = 1;
+    struct px_client *c;
+
+    if (fd < 0)
+        return NULL;
+    c = calloc(1, sizeof(*c));
+    if (!c || getrandom(c->nonce, 32, 0) != 32
+        || send(fd, c->nonce, 32, MSG_NOSIGNAL | MSG_DONTWAIT) != 32) {
+        free(c);
+        close(fd);
+        return NULL;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->fd = fd;
+    c->up = -1;
+    c->rank = -1;
+    c->auth = 1;
+    c->since_ms = px_now_ms();
+    return c;
+}
+
+int px_job_auth(struct px_client *c)
+{
+    unsigned char want[32], mac[32];
+
+    if (c->inlen < 64)
+        return 0;
+    job_mac("C", c->nonce, c->in, want);
+    if (CRYPTO_memcmp(want, c->in + 32, 32))
+        return -1;
+    job_mac("S", c->in, c->nonce, mac);
+    if (send(c->fd, mac, 32, MSG_NOSIGNAL | MSG_DONTWAIT) != 32)
+        return -1;
+    memmove(c->in, c->in + 64, c->inlen - 64);
+    c->inlen -= 64;
+    c->auth = 0;
+    return 0;
+}
+
+int px_job_relay_open(struct px *px, struct px_client *c, const struct cnio__skp_msg *m)
+{
+    unsigned char buf[CNIO__SKP_MAX];
+    int64_t now = px_now_ms();
+    int n, fd;
+
+    if (!job.on || job.lfd >= 0 || c->auth)
+        return 0;   /* not a node proxy in a job, or a relayed connection itself */
+    if (job.session < 0) {
+        if (now < job.retry_ms || job_session(0) < 0) {
+            job.retry_ms = now < job.retry_ms ? job.retry_ms : now + JOB_RETRY_MS;
+            job.local++;
+            return 0;
+        }
+    }
+    fd = job_dial(now + JOB_HS_MS);
+    n = cnio__skp_encode(m, buf, sizeof(buf));
+    if (fd < 0 || n < 0 || job_io(fd, buf, (size_t)n, 1, now + JOB_HS_MS) < 0) {
+        if (fd >= 0)
+            close(fd);
+        job_log_down("unreachable");
+        job.local++;
+        return 0;
+    }
+    c->up = fd;
+    job.relayed++;
+    return 1;
+}
+
+int px_job_pass(int from, int to)
+{
+    unsigned char buf[CNIO__SKP_MAX];
+    ssize_t n = recv(from, buf, sizeof(buf), MSG_DONTWAIT);
+
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+        return -1;
+    if (n < 0)
+        return 0;
+    return job_io(to, buf, (size_t)n, 1, px_now_ms() + JOB_HS_MS);
+}
+
+void px_job_report(char *buf, size_t cap)
+{
+    size_t used = strlen(buf);
+
+    if (!job.on)
+        return;
+    snprintf(buf + used, cap - used, "job %s %s:%d relayed %llu served_here %llu\n",
+             job.lfd >= 0 ? "proxy" : job.session >= 0 ? "node" : "node-alone",
+             inet_ntoa(job.addr.sin_addr), job.port, (unsigned long long)job.relayed,
+             (unsigned long long)job.local);
+}
+
+void px_job_close(void)
+{
+    if (job.lfd >= 0)
+        close(job.lfd);
+    if (job.session >= 0)
+        close(job.session);
+    job.lfd = job.session = -1;
+}
