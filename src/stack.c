@@ -84,6 +84,8 @@ struct cnio_ep {
     uint8_t chbuf[CNIO_WIRE_CHALLENGE_SIZE];
     struct cnio_wire_challenge chal;
     struct cnio_wire_auth resp;
+    /* the reason text of an error reply (CNIO_WIRE_F_REASON) */
+    uint8_t rsn[CNIO_WIRE_MAX_REASON];
 };
 
 /* ---- stack and pool ---------------------------------------------------------------- */
@@ -345,6 +347,11 @@ const char *cnio__ep_name(const struct cnio_ep *ep)
     return ep->name;
 }
 
+uint32_t cnio__ep_caps(const struct cnio_ep *ep)
+{
+    return ep->chal.caps;
+}
+
 /* ---- sending ------------------------------------------------------------------------ */
 
 /* Writes as much of the send queue as the connection takes. */
@@ -516,6 +523,7 @@ static void ep_challenge(struct cnio_ep *ep)
         return;
     }
     r->type = CNIO_WIRE_AUTH;
+    r->flags = (ep->chal.caps & CNIO_WIRE_CAP_REASON) ? CNIO_WIRE_F_REASON : 0;
     r->payload = r->inl;
     r->plen = (uint32_t)ret;
     r->rbuf = r->inl;
@@ -555,6 +563,14 @@ static int ep_rx_finish(struct cnio_ep *ep)
     ep->rxreq = NULL;
     r->status = ep->h.status;
     r->rlen = ep->h.length;
+    if (ep->h.flags & CNIO_WIRE_F_REASON) {
+        char why[CNIO_WIRE_MAX_REASON + 1];
+
+        /* The server says which rule it applied: the user learns it, and which host. */
+        cnio__wire_reason_text(ep->rsn, ep->h.length, why, sizeof(why));
+        cnio__err("%s: %s: %s", ep->name, cnio_strerror(r->status), why);
+        r->rlen = 0;
+    }
     r->rflags = ep->h.flags;
     r->robject = ep->h.object;
     r->roffset = ep->h.offset;
@@ -588,9 +604,17 @@ static int ep_rx_route(struct cnio_ep *ep)
         return -CNIO_ERR_PROTO;
     r = ep->inflight[h->reqid & 0xff & (CNIO_EP_MAX_INFLIGHT - 1)];
     if (!r || r->reqid != h->reqid || (r->progress & REQ_REPLIED) ||
-        (h->type & ~CNIO_WIRE_REPLY) != r->type || h->length > r->rcap)
+        (h->type & ~CNIO_WIRE_REPLY) != r->type)
         return -CNIO_ERR_PROTO;
     ep->rxreq = r;
+    if (h->flags & CNIO_WIRE_F_REASON) {   /* an error's reason (decode checked its size) */
+        if (!(ep->chal.caps & CNIO_WIRE_CAP_REASON))
+            return -CNIO_ERR_PROTO;         /* never asked for */
+        ep->rxdst = ep->rsn;
+        return 0;
+    }
+    if (h->length > r->rcap)
+        return -CNIO_ERR_PROTO;
     ep->rxdst = r->rbuf;
     return 0;
 }

@@ -352,6 +352,7 @@ struct cnio_srv_conn {
     uint64_t session;
     uint32_t auth_mode;
     uint64_t token_object;
+    int reasons;                /* the client reads reasons in error replies (AUTH flag) */
     /* input: header, then the payload into a buffer reused between frames */
     uint8_t hdr[CNIO_WIRE_HDR_SIZE];
     size_t hdr_got;
@@ -367,6 +368,19 @@ struct cnio_srv_conn {
     uint64_t *owned;
     size_t nowned, owned_cap;
 };
+
+/*
+ * Reasons: a handler (or the store beneath it) that refuses a request with code says in
+ * words which rule it applied: "names may not start with '.'", "the name leads out of
+ * the server's root", ... The reason is kept per thread until the next request starts;
+ * when the request fails with that same code, the server logs it and, to a client that
+ * asked (CNIO_WIRE_F_REASON at AUTH), sends it as the error reply's payload. Returns code.
+ */
+int cnio__srv_why(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The reason store functions give a failed system call's errno e (refusals only:
+ * EACCES, EPERM, ELOOP, EXDEV, EROFS, ENAMETOOLONG; other errors get none); returns
+ * cnio__err_from_errno(e). */
+int cnio__srv_why_errno(int e);
 
 /* A new connection on fd (taken over) registered with epfd: 0 or a negative code. */
 int cnio__srv_conn_new(struct cnio_srv *srv, int epfd, int fd, const struct cnio_addr *peer,

@@ -100,7 +100,7 @@ static int store_walk(int dirfd, const char *path, int flags, mode_t mode)
 }
 
 /* Opens path beneath dirfd (openat2 RESOLVE_BENEATH): the fd, or -1 with errno. */
-static int store_openat2(int dirfd, const char *path, int flags, mode_t mode)
+static int store_openat2_raw(int dirfd, const char *path, int flags, mode_t mode)
 {
     struct open_how how;
 
@@ -125,6 +125,19 @@ static int store_openat2(int dirfd, const char *path, int flags, mode_t mode)
     }
 }
 
+/* store_openat2_raw, and the rule a refusal applied, should the request fail with it. */
+static int store_openat2(int dirfd, const char *path, int flags, mode_t mode)
+{
+    int fd = store_openat2_raw(dirfd, path, flags, mode), e;
+
+    if (fd < 0) {
+        e = errno;
+        cnio__srv_why_errno(e);
+        errno = e;
+    }
+    return fd;
+}
+
 static int store_errno(void)
 {
     return cnio__err_from_errno(errno);
@@ -140,8 +153,7 @@ int cnio__srv_store_name(const char *name, size_t len, char *buf)
     const char *why = cnio__name_problem(name, len);
 
     if (why) {   /* the client checks the same rules first and tells its user */
-        cnio__info("name refused: %s", why);
-        return -CNIO_ERR_ACCESS;
+        return cnio__srv_why(-CNIO_ERR_ACCESS, "%s", why);
     }
     memcpy(buf, name, len);
     buf[len] = '\0';
@@ -410,7 +422,8 @@ static int store_check_regular(int fd, struct stat *sb)
         return store_errno();
     if (S_ISDIR(sb->st_mode))
         return -CNIO_ERR_ISDIR;
-    return S_ISREG(sb->st_mode) ? 0 : -CNIO_ERR_ACCESS;
+    return S_ISREG(sb->st_mode) ? 0 : cnio__srv_why(-CNIO_ERR_ACCESS, "not a regular file (a "
+                                                    "FIFO, device or socket on the server)");
 }
 
 /* Removes name beneath basefd: 0, 1 when it was not there, or a negative code. */
@@ -567,7 +580,8 @@ static int store_info_fd(struct cnio_srv_store *st, const char *name, int fd, in
         return 0;
     }
     if (!S_ISREG(sb.st_mode))
-        return -CNIO_ERR_ACCESS;
+        return cnio__srv_why(-CNIO_ERR_ACCESS, "not a regular file (a FIFO, device or socket "
+                             "on the server)");
     ret = store_meta_read(st, name, &m);
     if (ret == 1 || (ret < 0 && lenient))
         store_meta_default(&m, (uint64_t)sb.st_size);
