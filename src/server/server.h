@@ -74,8 +74,9 @@ struct cnio_srv_store {
     int rootfd;         /* the root directory (O_PATH) */
     int metafd;         /* ROOT/.cnio/meta (O_PATH) */
     int stagefd;        /* ROOT/.cnio/stage (O_PATH) */
-    pthread_mutex_t lock;   /* commits, metadata read-modify-writes, writers */
+    pthread_mutex_t lock;   /* commits, metadata read-modify-writes, writers, unlinks */
     struct cnio_srv_writer *writers;
+    uint64_t last_order;    /* the last commit order this server picked (lock held) */
 };
 
 /* Opens root and creates ROOT/.cnio/meta: 0 or -CNIO_ERR_NOENT/-CNIO_ERR_IO (logged). */
@@ -167,9 +168,12 @@ int cnio__srv_stage_meta_write(struct cnio_srv_store *st, uint64_t id, const cha
 /* fsync of staged instance id's data (fd), metadata and directory. */
 int cnio__srv_stage_sync(struct cnio_srv_store *st, uint64_t id, int fd);
 /* Makes staged instance id (metadata m) the object name: see stage.c. excl: fail with
- * -CNIO_ERR_EXIST when name exists. On success m->gen = id. */
+ * -CNIO_ERR_EXIST when name exists. *seq is the commit order; 0 asks this server to pick
+ * one (its clock, above every order it recorded for the name or picked before), which
+ * *seq then holds. -CNIO_ERR_NOENT when the instance was removed (UNLINK) meanwhile.
+ * On success m->gen = id. */
 int cnio__srv_stage_commit(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
-                           uint64_t seq, struct cnio_srv_meta *m);
+                           uint64_t *seq, struct cnio_srv_meta *m);
 /* Removes staged instance id. */
 void cnio__srv_stage_discard(struct cnio_srv_store *st, uint64_t id);
 /* Removes staged instance id of name: 0, or -CNIO_ERR_NOENT. */
