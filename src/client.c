@@ -88,6 +88,8 @@ int cnio__cl_connect(struct cnio_stack *st, const struct cnio_hints *h,
     int window = CNIO_MAX(h->connect_window, 1), ret = 0;
 
     lanes = CNIO_MIN(CNIO_MAX(lanes, 1), CNIO_MAX_LANES);
+    for (int i = 0; i < n; i++)
+        hosts[i].auth = auth[i];   /* to authenticate again (client_revive.c) */
     for (int from = 0; from < lanes && !ret; from += window)
         ret = cl_connect_round(st, h, hosts, n, from, CNIO_MIN(from + window, lanes), auth);
     if (stats) {
@@ -148,8 +150,10 @@ void cnio__cl_free(struct cnio_obj *obj)
 {
     if (!obj)
         return;
-    if (obj->hosts)
+    if (obj->hosts) {
         cnio__cl_disconnect(obj->hosts, obj->nhosts);
+        explicit_bzero(obj->hosts, (size_t)obj->nhosts * sizeof(*obj->hosts));   /* tokens */
+    }
     free(obj->hosts);
     free(obj->path);
     cnio__key_wipe(&obj->key);
@@ -354,7 +358,8 @@ int cnio__obj_close(struct cnio_obj *obj)
 
     if (!obj)
         return -CNIO_ERR_INVAL;
-    if (obj->staged && obj->hosts[0].opened)
+    ret = cnio__cl_revive(obj);   /* the CLOSEs (and an in-place writer's clean mark) */
+    if (!ret && obj->staged && obj->hosts[0].opened)
         ret = cnio__cl_commit(obj);
     ret2 = cl_close_handles(obj);
     cnio__cl_free(obj);
@@ -538,6 +543,8 @@ static int cl_transfer(struct cl_run *run)
     int64_t t0 = cnio__now_ns();
     int ret = cl_validate(run->x, run->n);
 
+    if (!ret)
+        ret = cnio__cl_revive(obj);
     if (ret)
         return ret;
     for (int j = 0; j < obj->nhosts; j++) {
@@ -619,7 +626,7 @@ static int cl_each_host(struct cnio_obj *obj, uint16_t type, uint64_t offset,
 {
     struct cnio_call *c = calloc((size_t)obj->nhosts, sizeof(*c));
     uint8_t (*rb)[CNIO_WIRE_INFO_SIZE] = calloc((size_t)obj->nhosts, CNIO_WIRE_INFO_SIZE);
-    int ret = c && rb ? 0 : -CNIO_ERR_NOMEM;
+    int ret = c && rb ? cnio__cl_revive(obj) : -CNIO_ERR_NOMEM;
 
     for (int j = 0; !ret && j < obj->nhosts; j++)
         c[j] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[j]), .type = type,

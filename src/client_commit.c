@@ -247,7 +247,7 @@ int cnio__obj_crcx(struct cnio_obj *obj, const uint64_t *off, const uint64_t *le
     struct cnio_call *c = calloc(CNIO_MAX(n, 1), sizeof(*c));
     uint8_t (*pl)[8] = calloc(CNIO_MAX(n, 1), 8);
     uint8_t (*rb)[CNIO_WIRE_CRC_SIZE] = calloc(CNIO_MAX(n, 1), CNIO_WIRE_CRC_SIZE);
-    int ret = c && pl && rb ? 0 : -CNIO_ERR_NOMEM;
+    int ret = c && pl && rb ? cnio__cl_revive(obj) : -CNIO_ERR_NOMEM;
 
     for (size_t i = 0; !ret && i < n; i++) {
         struct cnio_piece p;

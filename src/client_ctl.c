@@ -584,6 +584,10 @@ int cnio__obj_attach(struct cnio_stack *st, const void *desc, size_t len, struct
     if (!ret)
         ret = cnio__cl_connect(st, &obj->h, obj->hosts, obj->nhosts, (int)obj->h.lanes, auth,
                                &obj->stats);
+    for (int j = 0; !ret && j < obj->nhosts; j++) {   /* kept to reconnect (client_revive.c) */
+        memcpy(obj->hosts[j].token, tokens[j], CNIO_WIRE_MAC);
+        obj->hosts[j].auth.k = obj->hosts[j].token;
+    }
     if (tokens)
         explicit_bzero(tokens, (size_t)CNIO_MAX(obj->nhosts, 0) * CNIO_WIRE_MAC);
     free(tokens);

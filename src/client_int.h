@@ -29,6 +29,8 @@ struct cnio__cl_host {
     struct cnio_wire_info info;     /* from OPEN / STAT */
     struct cnio_ep *lanes[CNIO_MAX_LANES];
     int nlanes;
+    struct cnio_ep_auth auth;       /* how its lanes authenticate (again, to reconnect) */
+    uint8_t token[CNIO_WIRE_MAC];   /* attached: the token auth.k points at */
     uint64_t bytes;                 /* moved to / from this host */
     /* transfer cursor (client.c) */
     size_t xi;
@@ -81,6 +83,15 @@ int cnio__cl_check_complete(const struct cnio_obj *obj);
 int cnio__cl_commit(struct cnio_obj *obj);
 /* Adds to *state (CNIO_OBJ_*) what info says, gen0 being column 0's generation. */
 void cnio__cl_state(uint32_t *state, const struct cnio_wire_info *info, uint32_t gen0);
+/*
+ * Before obj sends anything: replaces every lane the server closed while it was idle
+ * (--idle-timeout, a restart) with a new, authenticated connection, and where that lane
+ * held obj's handle (the server released it), opens the object again on that host
+ * (staged instance resumed, joined instance joined, in place or read-only as before).
+ * Never replays a request: a lane that died with requests in flight is left dead.
+ * 0, or the error that stopped it (logged, naming the host).
+ */
+int cnio__cl_revive(struct cnio_obj *obj);
 /* Frees obj and everything it holds (endpoints closed, no CLOSE sent). */
 void cnio__cl_free(struct cnio_obj *obj);
 

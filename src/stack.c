@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define STK_SLAB 64          /* request slots per pool allocation */
@@ -60,6 +61,7 @@ struct cnio_ep {
     char name[80];
     enum ep_state state;
     int err;
+    int died_idle;              /* it died with nothing in flight (see cnio__ep_idle_closed) */
     int timeout_ms;
     int64_t last_ms;            /* last time a byte moved, or work started */
     uint32_t credits;
@@ -215,6 +217,8 @@ static void ep_kill_why(struct cnio_ep *ep, int err, const char *why)
         cnio__warn("connection to %s closed: %s", ep->name, why);
     else if (err != -CNIO_ERR_CONN || ep->ninflight)
         cnio__warn("connection to %s: %s", ep->name, cnio_strerror(err));
+    ep->died_idle = ep->state == EP_READY && !ep->ninflight && !ep->sq_head &&
+                    err == -CNIO_ERR_CONN;
     ep->state = EP_DEAD;
     ep->err = err;
     if (ep->fd >= 0)
@@ -345,6 +349,19 @@ uint32_t cnio__ep_max_payload(const struct cnio_ep *ep)
 const char *cnio__ep_name(const struct cnio_ep *ep)
 {
     return ep->name;
+}
+
+int cnio__ep_idle_closed(struct cnio_ep *ep)
+{
+    char b;
+    ssize_t n;
+
+    if (ep->state == EP_READY && !ep->ninflight && !ep->sq_head && ep->fd >= 0) {
+        n = recv(ep->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+            ep_kill(ep, -CNIO_ERR_CONN);   /* the peer closed it: nothing was lost */
+    }
+    return ep->state == EP_DEAD && ep->died_idle;
 }
 
 uint32_t cnio__ep_caps(const struct cnio_ep *ep)

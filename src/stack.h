@@ -78,6 +78,10 @@ int cnio__ep_free_credits(const struct cnio_ep *ep);
 uint32_t cnio__ep_max_payload(const struct cnio_ep *ep);
 /* "host:port" of the peer, for log lines. */
 const char *cnio__ep_name(const struct cnio_ep *ep);
+/* 1 when the peer closed ep while nothing was in flight on it (a server's --idle-timeout,
+ * or a restart): no request was lost, and a new connection may replace it. Looks at the
+ * connection without blocking (an idle one whose peer closed it dies here). */
+int cnio__ep_idle_closed(struct cnio_ep *ep);
 /* The capability bits of the server's CHALLENGE (CNIO_WIRE_CAP_*); 0 before it came. */
 uint32_t cnio__ep_caps(const struct cnio_ep *ep);
 

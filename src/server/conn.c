@@ -18,7 +18,7 @@
  * buffer that does not fit waits (mem_wait, not reading) and is retried on the timer
  * tick; while the total is at the bound no connection starts reading a new frame.
  * Timeouts on the tick: --idle-timeout for an authenticated connection with nothing
- * going on, --frame-timeout for a frame started and not finished (time the server
+ * going on (and no object it opened still open), --frame-timeout for a frame started and not finished (time the server
  * itself held reading back does not count) and for replies the client does not read.
  */
 #include "server.h"
@@ -609,7 +609,9 @@ static int conn_expired(struct cnio_srv_conn *c, int64_t now_ms)
     }
     if (c->state == CNIO_SRV_C_AUTH && atomic_load(&c->evicted))
         return 1;
-    if (c->state == CNIO_SRV_C_READY && o->idle_timeout_s && !c->oq_head &&
+    /* A connection holding open objects is an open file, not idle: closing it would
+     * release the handles that other connections (the tokens of a job's ranks) use. */
+    if (c->state == CNIO_SRV_C_READY && o->idle_timeout_s && !c->oq_head && !c->nowned &&
         !conn_mid_frame(c) && now_ms - c->last_active >= (int64_t)o->idle_timeout_s * 1000) {
         cnio__info("%s: idle for %u s (--idle-timeout), closing", c->peer, o->idle_timeout_s);
         return 1;
