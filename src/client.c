@@ -146,6 +146,16 @@ uint64_t cnio__cl_size(const struct cnio_layout *l, uint64_t recorded,
     return size;
 }
 
+void cnio__cl_name_failures(const char *path, const char *op, const struct cnio__cl_host *hosts,
+                            const struct cnio_call *c, int n, int quiet_noent)
+{
+    for (int i = 0; i < n; i++)
+        if (c[i].ep && c[i].status && !c[i].reasoned && !cnio__ep_error(c[i].ep) &&
+            !(quiet_noent && c[i].status == -CNIO_ERR_NOENT))
+            cnio__err("%s: %s on host %s:%u: %s", path[0] ? path : "/", op, hosts[i].name,
+                      hosts[i].port, cnio_strerror(c[i].status));
+}
+
 void cnio__cl_free(struct cnio_obj *obj)
 {
     if (!obj)
@@ -183,8 +193,11 @@ static int cl_open_hosts(struct cnio_obj *obj, int from, int to, uint32_t flags,
                                    .plen = (uint32_t)len, .rbuf = rb[i],
                                    .rcap = CNIO_WIRE_INFO_SIZE };
     }
-    if (!ret)
+    if (!ret) {
         ret = cnio__stack_calls(obj->st, c, n);
+        cnio__cl_name_failures(obj->path, "open", obj->hosts + from, c, n,
+                               from == 0 && !(obj->oflags & CNIO_WIRE_O_CREATE));
+    }
     for (int i = 0; c && rb && i < n; i++) {
         struct cnio__cl_host *host = &obj->hosts[from + i];
 
@@ -297,6 +310,7 @@ static int cl_close_handles(struct cnio_obj *obj)
                                        .type = CNIO_WIRE_CLOSE,
                                        .object = obj->hosts[j].handle };
     ret = cnio__stack_calls(obj->st, c, obj->nhosts);
+    cnio__cl_name_failures(obj->path, "close", obj->hosts, c, obj->nhosts, 0);
     for (int j = 0; j < obj->nhosts; j++)
         obj->hosts[j].opened = 0;
     free(c);
@@ -633,8 +647,12 @@ static int cl_each_host(struct cnio_obj *obj, uint16_t type, uint64_t offset,
                                    .object = obj->hosts[j].handle, .offset = offset,
                                    .payload = payload, .plen = plen, .rbuf = rb[j],
                                    .rcap = want_info ? CNIO_WIRE_INFO_SIZE : 0 };
-    if (!ret)
+    if (!ret) {
         ret = cnio__stack_calls(obj->st, c, obj->nhosts);
+        cnio__cl_name_failures(obj->path, type == CNIO_WIRE_SETSIZE ? "set size"
+                               : type == CNIO_WIRE_SYNC ? "sync" : "stat", obj->hosts, c,
+                               obj->nhosts, 0);
+    }
     for (int j = 0; !ret && want_info && j < obj->nhosts; j++)
         if (cnio__wire_info_parse(rb[j], c[j].rlen, &obj->hosts[j].info))
             ret = -CNIO_ERR_PROTO;

@@ -587,6 +587,7 @@ static int ep_rx_finish(struct cnio_ep *ep)
         cnio__wire_reason_text(ep->rsn, ep->h.length, why, sizeof(why));
         cnio__err("%s: %s: %s", ep->name, cnio_strerror(r->status), why);
         r->rlen = 0;
+        r->reasoned = 1;
     }
     r->rflags = ep->h.flags;
     r->robject = ep->h.object;
@@ -791,6 +792,7 @@ static void stk_call_done(struct cnio_req *r)
     c->rflags = r->rflags;
     c->robject = r->robject;
     c->roffset = r->roffset;
+    c->reasoned = r->reasoned;
     c->done = 1;
 }
 
@@ -832,6 +834,7 @@ int cnio__stack_calls(struct cnio_stack *st, struct cnio_call *c, int n)
 
     for (int i = 0; i < n; i++) {
         c[i].status = 0;
+        c[i].reasoned = 0;
         c[i].done = c[i].ep == NULL;
         c[i].started = c[i].done;
     }

@@ -112,6 +112,7 @@ struct cnio_req {
     uint64_t robject;
     uint64_t roffset;
     uint64_t rsession;
+    int reasoned;              /* the error reply carried a reason (logged, naming the host) */
     /* small payloads and replies may live here */
     uint8_t inl[CNIO_REQ_INLINE];
     /* private to the stack */
@@ -160,6 +161,7 @@ struct cnio_call {
     uint32_t rflags;
     uint64_t robject;
     uint64_t roffset;
+    int reasoned;              /* as in cnio_req */
     int done;
     int started;               /* private */
 };

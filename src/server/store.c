@@ -439,7 +439,7 @@ static int store_unlink_at(int basefd, const char *name)
     close(pfd);
     if (r == 0)
         return 0;
-    return e == ENOENT ? 1 : cnio__err_from_errno(e);
+    return e == ENOENT ? 1 : cnio__srv_why_errno(e);
 }
 
 /* Opens the data file: creates it (*created) when asked and missing. */
