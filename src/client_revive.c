@@ -83,7 +83,7 @@ static int rv_lane(struct cnio_obj *obj, int j, int l)
     if (!ret)
         ret = cnio__ep_wait_ready(obj->st, &nep, 1);
     if (ret) {
-        cnio__err("%s: reconnecting to host %s:%u (it closed an idle connection): %s",
+        cnio__err("%s: reconnecting to host %s:%u (a connection closed while idle): %s",
                   obj->path, host->name, host->port, cnio_strerror(ret));
         cnio__ep_close(nep);
         return ret;
@@ -91,7 +91,7 @@ static int rv_lane(struct cnio_obj *obj, int j, int l)
     cnio__ep_close(host->lanes[l]);
     host->lanes[l] = nep;
     obj->stats.connects++;
-    cnio__info("%s: reconnected to host %s:%u (it closed an idle connection)", obj->path,
+    cnio__info("%s: reconnected to host %s:%u (a connection closed while idle)", obj->path,
                host->name, host->port);
     return 0;
 }
