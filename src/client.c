@@ -147,11 +147,11 @@ uint64_t cnio__cl_size(const struct cnio_layout *l, uint64_t recorded,
 }
 
 void cnio__cl_name_failures(const char *path, const char *op, const struct cnio__cl_host *hosts,
-                            const struct cnio_call *c, int n, int quiet_noent)
+                            const struct cnio_call *c, int n, int quiet)
 {
     for (int i = 0; i < n; i++)
         if (c[i].ep && c[i].status && !c[i].reasoned && !cnio__ep_error(c[i].ep) &&
-            !(quiet_noent && c[i].status == -CNIO_ERR_NOENT))
+            !(quiet && (c[i].status == -CNIO_ERR_NOENT || c[i].status == -CNIO_ERR_EXIST)))
             cnio__err("%s: %s on host %s:%u: %s", path[0] ? path : "/", op, hosts[i].name,
                       hosts[i].port, cnio_strerror(c[i].status));
 }
@@ -195,8 +195,7 @@ static int cl_open_hosts(struct cnio_obj *obj, int from, int to, uint32_t flags,
     }
     if (!ret) {
         ret = cnio__stack_calls(obj->st, c, n);
-        cnio__cl_name_failures(obj->path, "open", obj->hosts + from, c, n,
-                               from == 0 && !(obj->oflags & CNIO_WIRE_O_CREATE));
+        cnio__cl_name_failures(obj->path, "open", obj->hosts + from, c, n, from == 0);
     }
     for (int i = 0; c && rb && i < n; i++) {
         struct cnio__cl_host *host = &obj->hosts[from + i];

@@ -94,9 +94,10 @@ void cnio__cl_state(uint32_t *state, const struct cnio_wire_info *info, uint32_t
 int cnio__cl_revive(struct cnio_obj *obj);
 /* Logs, naming its host, each of calls c[0..n) (to hosts[0..n)) that failed with a status
  * neither the server explained (its reason is logged already) nor a dead connection
- * did; quiet_noent: not -CNIO_ERR_NOENT, which the caller expects. */
+ * did; quiet: not -CNIO_ERR_NOENT nor -CNIO_ERR_EXIST, which the caller reports itself
+ * (an object missing, or there under MPI_MODE_EXCL, is no fault of a host). */
 void cnio__cl_name_failures(const char *path, const char *op, const struct cnio__cl_host *hosts,
-                            const struct cnio_call *c, int n, int quiet_noent);
+                            const struct cnio_call *c, int n, int quiet);
 /* Frees obj and everything it holds (endpoints closed, no CLOSE sent). */
 void cnio__cl_free(struct cnio_obj *obj);
 
