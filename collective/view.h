@@ -31,6 +31,8 @@ struct cnio_flat {
  * it cannot walk.
  */
 int cnio__flat_get(MPI_Datatype datatype, const struct cnio_flat **out);
+/* 1 when t is a predefined (named) datatype, which is never freed; else 0. */
+int cnio__type_is_named(MPI_Datatype t);
 
 /* A file view: displacement, etype, filetype (flattened), as MPI_File_set_view sets them. */
 struct cnio_view {

@@ -52,7 +52,7 @@ build() {   # build TARGET
               "$top"/src/server/{loop,conn,request,store,handles,limits,stage,commit}.c "${core_src[@]}" \
               -lcrypto -lpthread -o "$out/fuzz_server" ;;
     view)   OMPI_CC=clang mpicc "${cflags[@]}" -I"$top/collective" \
-              "$top/tests/fuzz/fuzz_view.c" "$top/collective/view.c" "${core_src[@]}" \
+              "$top/tests/fuzz/fuzz_view.c" "$top/collective/view.c" "$top/collective/flatten.c" "${core_src[@]}" \
               -lcrypto -lpthread -o "$out/fuzz_view" ;;
     *) echo "fuzz.sh: unknown target $1" >&2; return 2 ;;
   esac

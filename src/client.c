@@ -88,6 +88,8 @@ int cnio__cl_connect(struct cnio_stack *st, const struct cnio_hints *h,
     int window = CNIO_MAX(h->connect_window, 1), ret = 0;
 
     lanes = CNIO_MIN(CNIO_MAX(lanes, 1), CNIO_MAX_LANES);
+    for (int i = 0; i < n; i++)
+        hosts[i].auth = auth[i];   /* to authenticate again (client_revive.c) */
     for (int from = 0; from < lanes && !ret; from += window)
         ret = cl_connect_round(st, h, hosts, n, from, CNIO_MIN(from + window, lanes), auth);
     if (stats) {
@@ -144,12 +146,24 @@ uint64_t cnio__cl_size(const struct cnio_layout *l, uint64_t recorded,
     return size;
 }
 
+void cnio__cl_name_failures(const char *path, const char *op, const struct cnio__cl_host *hosts,
+                            const struct cnio_call *c, int n, int quiet)
+{
+    for (int i = 0; i < n; i++)
+        if (c[i].ep && c[i].status && !c[i].reasoned && !cnio__ep_error(c[i].ep) &&
+            !(quiet && (c[i].status == -CNIO_ERR_NOENT || c[i].status == -CNIO_ERR_EXIST)))
+            cnio__err("%s: %s on host %s:%u: %s", path[0] ? path : "/", op, hosts[i].name,
+                      hosts[i].port, cnio_strerror(c[i].status));
+}
+
 void cnio__cl_free(struct cnio_obj *obj)
 {
     if (!obj)
         return;
-    if (obj->hosts)
+    if (obj->hosts) {
         cnio__cl_disconnect(obj->hosts, obj->nhosts);
+        explicit_bzero(obj->hosts, (size_t)obj->nhosts * sizeof(*obj->hosts));   /* tokens */
+    }
     free(obj->hosts);
     free(obj->path);
     cnio__key_wipe(&obj->key);
@@ -182,8 +196,10 @@ static int cl_open_hosts(struct cnio_obj *obj, int from, int to, uint32_t flags,
                                    .plen = (uint32_t)len, .rbuf = rb[i],
                                    .rcap = CNIO_WIRE_INFO_SIZE };
     }
-    if (!ret)
+    if (!ret) {
         ret = cnio__stack_calls(obj->st, c, n);
+        cnio__cl_name_failures(obj->path, "open", obj->hosts + from, c, n, from == 0);
+    }
     for (int i = 0; c && rb && i < n; i++) {
         struct cnio__cl_host *host = &obj->hosts[from + i];
 
@@ -296,6 +312,7 @@ static int cl_close_handles(struct cnio_obj *obj)
                                        .type = CNIO_WIRE_CLOSE,
                                        .object = obj->hosts[j].handle };
     ret = cnio__stack_calls(obj->st, c, obj->nhosts);
+    cnio__cl_name_failures(obj->path, "close", obj->hosts, c, obj->nhosts, 0);
     for (int j = 0; j < obj->nhosts; j++)
         obj->hosts[j].opened = 0;
     free(c);
@@ -357,7 +374,8 @@ int cnio__obj_close(struct cnio_obj *obj)
 
     if (!obj)
         return -CNIO_ERR_INVAL;
-    if (obj->staged && obj->hosts[0].opened)
+    ret = cnio__cl_revive(obj);   /* the CLOSEs (and an in-place writer's clean mark) */
+    if (!ret && obj->staged && obj->hosts[0].opened)
         ret = cnio__cl_commit(obj);
     ret2 = cl_close_handles(obj);
     cnio__cl_free(obj);
@@ -542,6 +560,8 @@ static int cl_transfer(struct cl_run *run)
     int ret = cl_validate(run->x, run->n);
     uint8_t need[CNIO_MAX_HOSTS] = { 0 };
 
+    if (!ret)
+        ret = cnio__cl_revive(obj);
     if (ret)
         return ret;
     cnio__cl_columns(obj, run->x, run->n, need);
@@ -627,7 +647,7 @@ static int cl_each_host(struct cnio_obj *obj, uint16_t type, uint64_t offset,
 {
     struct cnio_call *c = calloc((size_t)obj->nhosts, sizeof(*c));
     uint8_t (*rb)[CNIO_WIRE_INFO_SIZE] = calloc((size_t)obj->nhosts, CNIO_WIRE_INFO_SIZE);
-    int ret = c && rb ? 0 : -CNIO_ERR_NOMEM;
+    int ret = c && rb ? cnio__cl_revive(obj) : -CNIO_ERR_NOMEM;
 
     if (!ret)
         ret = cnio__cl_ensure(obj, NULL);
@@ -636,8 +656,12 @@ static int cl_each_host(struct cnio_obj *obj, uint16_t type, uint64_t offset,
                                    .object = obj->hosts[j].handle, .offset = offset,
                                    .payload = payload, .plen = plen, .rbuf = rb[j],
                                    .rcap = want_info ? CNIO_WIRE_INFO_SIZE : 0 };
-    if (!ret)
+    if (!ret) {
         ret = cnio__stack_calls(obj->st, c, obj->nhosts);
+        cnio__cl_name_failures(obj->path, type == CNIO_WIRE_SETSIZE ? "set size"
+                               : type == CNIO_WIRE_SYNC ? "sync" : "stat", obj->hosts, c,
+                               obj->nhosts, 0);
+    }
     for (int j = 0; !ret && want_info && j < obj->nhosts; j++)
         if (cnio__wire_info_parse(rb[j], c[j].rlen, &obj->hosts[j].info))
             ret = -CNIO_ERR_PROTO;

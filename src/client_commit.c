@@ -68,14 +68,61 @@ static int cc_each(struct cnio_obj *obj, uint16_t type, uint64_t offset, int fro
     return ret;
 }
 
+/* 1 when every host picks commit orders on request (CNIO_WIRE_CAP_ORDER). */
+static int cc_server_order(const struct cnio_obj *obj)
+{
+    for (int j = 0; j < obj->nhosts; j++)
+        if (!obj->hosts[j].nlanes ||
+            !(cnio__ep_caps(cnio__cl_ctl_ep(&obj->hosts[j])) & CNIO_WIRE_CAP_ORDER))
+            return 0;
+    return 1;
+}
+
+/*
+ * COMMIT on column 0's host with order 0: it picks the order (*order), and its answer
+ * decides. A refusal (the instance removed by `cnio rm`, the name created meanwhile under
+ * MPI_MODE_EXCL, ...) commits nothing anywhere: the instance is discarded on every host.
+ */
+static int cc_commit_first(struct cnio_obj *obj, uint64_t *order)
+{
+    struct cnio__cl_host *h0 = &obj->hosts[0];
+    struct cnio_call c = { .ep = cnio__cl_ctl_ep(h0), .type = CNIO_WIRE_COMMIT,
+                           .object = h0->handle };
+    int ret = cnio__stack_calls(obj->st, &c, 1);
+
+    if (!ret) {
+        *order = c.roffset;
+        return 0;
+    }
+    cnio__err("%s: commit on host %s:%u: %s", obj->path, h0->name, h0->port,
+              cnio_strerror(ret));
+    if (!cnio__ep_error(c.ep)) {   /* the host answered: nothing was committed */
+        cc_each(obj, CNIO_WIRE_ABORT, 0, 0, obj->nhosts);
+        for (int j = 0; j < obj->nhosts; j++)
+            obj->hosts[j].opened = 0;   /* ABORT released the handles */
+        obj->staged = 0;
+    }
+    return ret;
+}
+
 int cnio__cl_commit(struct cnio_obj *obj)
 {
     struct timespec ts;
-    uint64_t order;
+    uint64_t order = 0;
     int ret;
 
-    /* The commit order: every host keeps the commit with the largest (order, instance),
-     * so concurrent writers of one name end with the same winner everywhere. */
+    if (cc_server_order(obj)) {
+        /* Column 0's host is the commit point: it orders the commits of the name (the
+         * last to reach it wins), then every other host gets the same order, and keeps
+         * the commit with the largest (order, instance), whatever order they arrive in. */
+        ret = cc_commit_first(obj, &order);
+        if (!ret)
+            ret = cc_each(obj, CNIO_WIRE_COMMIT, order, 1, obj->nhosts);
+        if (!ret)
+            obj->staged = 0;
+        return ret;
+    }
+    /* Servers that do not pick orders: the client's clock orders the commits. */
     clock_gettime(CLOCK_REALTIME, &ts);
     order = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
     ret = cc_each(obj, CNIO_WIRE_COMMIT, order, 1, obj->nhosts);
@@ -200,7 +247,7 @@ int cnio__obj_crcx(struct cnio_obj *obj, const uint64_t *off, const uint64_t *le
     struct cnio_call *c = calloc(CNIO_MAX(n, 1), sizeof(*c));
     uint8_t (*pl)[8] = calloc(CNIO_MAX(n, 1), 8);
     uint8_t (*rb)[CNIO_WIRE_CRC_SIZE] = calloc(CNIO_MAX(n, 1), CNIO_WIRE_CRC_SIZE);
-    int ret = c && pl && rb ? 0 : -CNIO_ERR_NOMEM;
+    int ret = c && pl && rb ? cnio__cl_revive(obj) : -CNIO_ERR_NOMEM;
 
     if (!ret)
         ret = cnio__cl_ensure(obj, NULL);   /* attached on demand: hosts not met yet */

@@ -66,6 +66,7 @@ int cnio__obj_connect_start(struct cnio_obj *obj, int j)
     if (!host->resolved)
         return -CNIO_ERR_INVAL;   /* only an attached object's hosts come resolved */
     conn_auth(obj, j, &auth);
+    host->auth = auth;   /* to authenticate again after an idle close (client_revive.c) */
     lanes = (int)CNIO_MIN(CNIO_MAX(obj->h.lanes, 1u), (uint32_t)CNIO_MAX_LANES);
     host->connect_t0 = cnio__now_ns();
     host->connecting = 1;

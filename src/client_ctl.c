@@ -90,8 +90,10 @@ static int ctl_stat_hosts(struct ctl *c, const char *name, int from, int to)
                                        .type = CNIO_WIRE_STAT, .payload = pl,
                                        .plen = (uint32_t)len, .rbuf = rb[i],
                                        .rcap = CNIO_WIRE_INFO_SIZE };
-    if (!ret)
+    if (!ret) {
         ret = cnio__stack_calls(c->st, calls, n);
+        cnio__cl_name_failures(name, "stat", c->hosts + from, calls, n, from == 0);
+    }
     for (int i = 0; !ret && i < n; i++)
         if (cnio__wire_info_parse(rb[i], calls[i].rlen, &c->hosts[from + i].info))
             ret = -CNIO_ERR_PROTO;
@@ -124,16 +126,25 @@ int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct
     l.unit = c.hosts[0].info.stripe_unit;
     l.count = c.hosts[0].info.stripe_count;
     ret = -CNIO_ERR_LAYOUT;
-    if (cnio__layout_check(&l) || l.count > (uint32_t)c.n || c.hosts[0].info.stripe_index)
+    if (cnio__layout_check(&l) || l.count > (uint32_t)c.n || c.hosts[0].info.stripe_index) {
+        cnio__err("%s: host %s:%u holds column %u of a %llu x %u layout, which %d hosts "
+                  "cannot hold as column 0", u->path, c.hosts[0].name, c.hosts[0].port,
+                  c.hosts[0].info.stripe_index, (unsigned long long)l.unit, l.count, c.n);
         goto end;
+    }
     ret = cnio__cl_connect(st, &c.h, c.hosts + 1, (int)l.count - 1, 1, c.auth + 1, NULL);
     if (!ret)
         ret = ctl_stat_hosts(&c, u->path, 1, (int)l.count);
     for (uint32_t j = 1; !ret && j < l.count; j++) {
         const struct cnio_wire_info *i = &c.hosts[j].info;
 
-        if (i->stripe_unit != l.unit || i->stripe_count != l.count || i->stripe_index != j)
+        if (i->stripe_unit != l.unit || i->stripe_count != l.count || i->stripe_index != j) {
+            cnio__err("%s: host %s:%u holds column %u of a %llu x %u layout, expected column "
+                      "%u of %llu x %u", u->path, c.hosts[j].name, c.hosts[j].port,
+                      i->stripe_index, (unsigned long long)i->stripe_unit, i->stripe_count, j,
+                      (unsigned long long)l.unit, l.count);
             ret = -CNIO_ERR_LAYOUT;
+        }
         out->mtime_ns = CNIO_MAX(out->mtime_ns, i->mtime_ns);
     }
     for (uint32_t j = 0; !ret && j < l.count; j++)
@@ -169,6 +180,7 @@ int cnio__obj_unlink(struct cnio_stack *st, const struct cnio_uri *u, const stru
         calls[i] = (struct cnio_call){ .ep = c.hosts[i].lanes[0], .type = CNIO_WIRE_UNLINK,
                                        .payload = pl, .plen = (uint32_t)len };
     cnio__stack_calls(st, calls, c.n);
+    cnio__cl_name_failures(u->path, "remove", c.hosts, calls, c.n, 1);
     ret = 0;
     for (int i = 0; i < c.n; i++) {
         found |= calls[i].status == 0;
@@ -231,7 +243,8 @@ static int ctl_list_parse(struct ctl_list *l, const uint8_t *buf, size_t len)
 }
 
 /* LIST on every host, following each host's cursor until it has no more. */
-static int ctl_list_collect(struct ctl *c, const uint8_t *pl, uint32_t plen, struct ctl_list *l)
+static int ctl_list_collect(struct ctl *c, const char *name, const uint8_t *pl, uint32_t plen,
+                            struct ctl_list *l)
 {
     struct cnio_call *calls = calloc((size_t)c->n, sizeof(*calls));
     uint8_t *bufs = malloc((size_t)c->n * CNIO_WIRE_MAX_CTRL);
@@ -246,6 +259,7 @@ static int ctl_list_collect(struct ctl *c, const uint8_t *pl, uint32_t plen, str
         int more = 0;
 
         ret = cnio__stack_calls(c->st, calls, c->n);
+        cnio__cl_name_failures(name, "list", c->hosts, calls, c->n, 1);
         for (int i = 0; i < c->n && !ret; i++) {
             if (!calls[i].ep)
                 continue;
@@ -320,7 +334,7 @@ int cnio__obj_list(struct cnio_stack *st, const struct cnio_uri *u, const struct
     ret = ctl_begin(&c, st, u, h, u->nhosts);
     if (ret)
         return ret;
-    ret = ctl_list_collect(&c, pl, (uint32_t)len, &l);
+    ret = ctl_list_collect(&c, u->path, pl, (uint32_t)len, &l);
     ctl_end(&c);
     if (!ret && l.n)
         qsort(l.e, l.n, sizeof(*l.e), ctl_entry_cmp);
@@ -591,6 +605,10 @@ static int ctl_attach(struct cnio_stack *st, const void *desc, size_t len, int o
     if (!ret && !on_demand)
         ret = cnio__cl_connect(st, &obj->h, obj->hosts, obj->nhosts, (int)obj->h.lanes, auth,
                                &obj->stats);
+    for (int j = 0; !ret && !on_demand && j < obj->nhosts; j++) {   /* to reconnect (client_revive.c) */
+        memcpy(obj->hosts[j].token, tokens[j], CNIO_WIRE_MAC);
+        obj->hosts[j].auth.k = obj->hosts[j].token;
+    }   /* on demand, cnio__obj_connect_start sets auth from obj->tokens */
     if (tokens)
         explicit_bzero(tokens, (size_t)CNIO_MAX(obj->nhosts, 0) * CNIO_WIRE_MAC);
     free(tokens);

@@ -31,6 +31,8 @@ struct cnio__cl_host {
     int nlanes;
     int connecting;                 /* lanes opened on demand, handshakes under way */
     int64_t connect_t0;             /* when they were opened */
+    struct cnio_ep_auth auth;       /* how its lanes authenticate (again, to reconnect) */
+    uint8_t token[CNIO_WIRE_MAC];   /* attached: the token auth.k points at */
     uint64_t bytes;                 /* moved to / from this host */
     /* transfer cursor (client.c) */
     size_t xi;
@@ -95,6 +97,21 @@ int cnio__cl_ensure(struct cnio_obj *obj, const uint8_t *need);
 /* Marks in need[0..nhosts) (not cleared first) the columns the pieces x[0..n) touch. */
 void cnio__cl_columns(const struct cnio_obj *obj, const struct cnio_xfer *x, size_t n,
                       uint8_t *need);
+/*
+ * Before obj sends anything: replaces every lane the server closed while it was idle
+ * (--idle-timeout, a restart) with a new, authenticated connection, and where that lane
+ * held obj's handle (the server released it), opens the object again on that host
+ * (staged instance resumed, joined instance joined, in place or read-only as before).
+ * Never replays a request: a lane that died with requests in flight is left dead.
+ * 0, or the error that stopped it (logged, naming the host).
+ */
+int cnio__cl_revive(struct cnio_obj *obj);
+/* Logs, naming its host, each of calls c[0..n) (to hosts[0..n)) that failed with a status
+ * neither the server explained (its reason is logged already) nor a dead connection
+ * did; quiet: not -CNIO_ERR_NOENT nor -CNIO_ERR_EXIST, which the caller reports itself
+ * (an object missing, or there under MPI_MODE_EXCL, is no fault of a host). */
+void cnio__cl_name_failures(const char *path, const char *op, const struct cnio__cl_host *hosts,
+                            const struct cnio_call *c, int n, int quiet);
 /* Frees obj and everything it holds (endpoints closed, no CLOSE sent). */
 void cnio__cl_free(struct cnio_obj *obj);
 

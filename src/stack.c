@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define STK_SLAB 64          /* request slots per pool allocation */
@@ -60,6 +61,7 @@ struct cnio_ep {
     char name[80];
     enum ep_state state;
     int err;
+    int died_idle;              /* it died with nothing in flight (see cnio__ep_idle_closed) */
     int timeout_ms;
     int64_t last_ms;            /* last time a byte moved, or work started */
     uint32_t credits;
@@ -84,6 +86,8 @@ struct cnio_ep {
     uint8_t chbuf[CNIO_WIRE_CHALLENGE_SIZE];
     struct cnio_wire_challenge chal;
     struct cnio_wire_auth resp;
+    /* the reason text of an error reply (CNIO_WIRE_F_REASON) */
+    uint8_t rsn[CNIO_WIRE_MAX_REASON];
 };
 
 /* ---- stack and pool ---------------------------------------------------------------- */
@@ -213,6 +217,8 @@ static void ep_kill_why(struct cnio_ep *ep, int err, const char *why)
         cnio__warn("connection to %s closed: %s", ep->name, why);
     else if (err != -CNIO_ERR_CONN || ep->ninflight)
         cnio__warn("connection to %s: %s", ep->name, cnio_strerror(err));
+    ep->died_idle = ep->state == EP_READY && !ep->ninflight && !ep->sq_head &&
+                    err == -CNIO_ERR_CONN;
     ep->state = EP_DEAD;
     ep->err = err;
     if (ep->fd >= 0)
@@ -343,6 +349,24 @@ uint32_t cnio__ep_max_payload(const struct cnio_ep *ep)
 const char *cnio__ep_name(const struct cnio_ep *ep)
 {
     return ep->name;
+}
+
+int cnio__ep_idle_closed(struct cnio_ep *ep)
+{
+    char b;
+    ssize_t n;
+
+    if (ep->state == EP_READY && !ep->ninflight && !ep->sq_head && ep->fd >= 0) {
+        n = recv(ep->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+            ep_kill(ep, -CNIO_ERR_CONN);   /* the peer closed it: nothing was lost */
+    }
+    return ep->state == EP_DEAD && ep->died_idle;
+}
+
+uint32_t cnio__ep_caps(const struct cnio_ep *ep)
+{
+    return ep->chal.caps;
 }
 
 /* ---- sending ------------------------------------------------------------------------ */
@@ -516,6 +540,7 @@ static void ep_challenge(struct cnio_ep *ep)
         return;
     }
     r->type = CNIO_WIRE_AUTH;
+    r->flags = (ep->chal.caps & CNIO_WIRE_CAP_REASON) ? CNIO_WIRE_F_REASON : 0;
     r->payload = r->inl;
     r->plen = (uint32_t)ret;
     r->rbuf = r->inl;
@@ -555,6 +580,15 @@ static int ep_rx_finish(struct cnio_ep *ep)
     ep->rxreq = NULL;
     r->status = ep->h.status;
     r->rlen = ep->h.length;
+    if (ep->h.flags & CNIO_WIRE_F_REASON) {
+        char why[CNIO_WIRE_MAX_REASON + 1];
+
+        /* The server says which rule it applied: the user learns it, and which host. */
+        cnio__wire_reason_text(ep->rsn, ep->h.length, why, sizeof(why));
+        cnio__err("%s: %s: %s", ep->name, cnio_strerror(r->status), why);
+        r->rlen = 0;
+        r->reasoned = 1;
+    }
     r->rflags = ep->h.flags;
     r->robject = ep->h.object;
     r->roffset = ep->h.offset;
@@ -588,9 +622,17 @@ static int ep_rx_route(struct cnio_ep *ep)
         return -CNIO_ERR_PROTO;
     r = ep->inflight[h->reqid & 0xff & (CNIO_EP_MAX_INFLIGHT - 1)];
     if (!r || r->reqid != h->reqid || (r->progress & REQ_REPLIED) ||
-        (h->type & ~CNIO_WIRE_REPLY) != r->type || h->length > r->rcap)
+        (h->type & ~CNIO_WIRE_REPLY) != r->type)
         return -CNIO_ERR_PROTO;
     ep->rxreq = r;
+    if (h->flags & CNIO_WIRE_F_REASON) {   /* an error's reason (decode checked its size) */
+        if (!(ep->chal.caps & CNIO_WIRE_CAP_REASON))
+            return -CNIO_ERR_PROTO;         /* never asked for */
+        ep->rxdst = ep->rsn;
+        return 0;
+    }
+    if (h->length > r->rcap)
+        return -CNIO_ERR_PROTO;
     ep->rxdst = r->rbuf;
     return 0;
 }
@@ -750,6 +792,7 @@ static void stk_call_done(struct cnio_req *r)
     c->rflags = r->rflags;
     c->robject = r->robject;
     c->roffset = r->roffset;
+    c->reasoned = r->reasoned;
     c->done = 1;
 }
 
@@ -791,6 +834,7 @@ int cnio__stack_calls(struct cnio_stack *st, struct cnio_call *c, int n)
 
     for (int i = 0; i < n; i++) {
         c[i].status = 0;
+        c[i].reasoned = 0;
         c[i].done = c[i].ep == NULL;
         c[i].started = c[i].done;
     }

@@ -18,6 +18,8 @@
  * stops being readable while its frame is sent (EFAULT: its memory unmapped, a file
  * mapped under it truncated) with -CNIO_ERR_INVAL, as the frame cannot be finished.
  * A dead endpoint keeps its error: later submissions fail at once with the same code.
+ * An error reply that carries the server's reason (doc/protocol.md, "Error replies") is
+ * logged as an error naming the peer; the request completes with the status alone.
  */
 #ifndef CNIO_STACK_H
 #define CNIO_STACK_H
@@ -76,6 +78,12 @@ int cnio__ep_free_credits(const struct cnio_ep *ep);
 uint32_t cnio__ep_max_payload(const struct cnio_ep *ep);
 /* "host:port" of the peer, for log lines. */
 const char *cnio__ep_name(const struct cnio_ep *ep);
+/* 1 when the peer closed ep while nothing was in flight on it (a server's --idle-timeout,
+ * or a restart): no request was lost, and a new connection may replace it. Looks at the
+ * connection without blocking (an idle one whose peer closed it dies here). */
+int cnio__ep_idle_closed(struct cnio_ep *ep);
+/* The capability bits of the server's CHALLENGE (CNIO_WIRE_CAP_*); 0 before it came. */
+uint32_t cnio__ep_caps(const struct cnio_ep *ep);
 
 /* ---- requests -------------------------------------------------------------------- */
 
@@ -104,6 +112,7 @@ struct cnio_req {
     uint64_t robject;
     uint64_t roffset;
     uint64_t rsession;
+    int reasoned;              /* the error reply carried a reason (logged, naming the host) */
     /* small payloads and replies may live here */
     uint8_t inl[CNIO_REQ_INLINE];
     /* private to the stack */
@@ -152,6 +161,7 @@ struct cnio_call {
     uint32_t rflags;
     uint64_t robject;
     uint64_t roffset;
+    int reasoned;              /* as in cnio_req */
     int done;
     int started;               /* private */
 };

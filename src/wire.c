@@ -47,7 +47,8 @@ struct wire_rule {
 static const struct wire_rule wire_rules[] = {
     { CNIO_WIRE_CHALLENGE, WIRE_EXACT, WIRE_EXACT, CNIO_WIRE_CHALLENGE_SIZE,
       CNIO_WIRE_CHALLENGE_SIZE, 0, 0 },
-    { CNIO_WIRE_AUTH, WIRE_EXACT, WIRE_EXACT, CNIO_WIRE_AUTH_SIZE, CNIO_WIRE_MAC, 0, 0 },
+    { CNIO_WIRE_AUTH, WIRE_EXACT, WIRE_EXACT, CNIO_WIRE_AUTH_SIZE, CNIO_WIRE_MAC,
+      CNIO_WIRE_F_REASON, 0 },
     { CNIO_WIRE_PING, WIRE_ANY_CTRL, WIRE_ANY_CTRL, 0, 0, 0, 0 },
     { CNIO_WIRE_OPEN, WIRE_AT_LEAST, WIRE_EXACT, CNIO_WIRE_OPEN_FIXED, CNIO_WIRE_INFO_SIZE, 0, 0 },
     { CNIO_WIRE_STAT, WIRE_AT_LEAST, WIRE_EXACT, CNIO_WIRE_OPEN_FIXED, CNIO_WIRE_INFO_SIZE, 0, 0 },
@@ -109,10 +110,14 @@ static int wire_hdr_check(const struct cnio_wire_hdr *h)
 {
     int reply = (h->type & CNIO_WIRE_REPLY) != 0;
     const struct wire_rule *r = wire_rule_find(h->type & (uint16_t)~CNIO_WIRE_REPLY);
+    uint32_t allowed;
 
     if (!r)
         return -CNIO_ERR_PROTO;
-    if (h->flags & ~(reply ? r->rep_flags : r->req_flags))
+    allowed = reply ? r->rep_flags : r->req_flags;
+    if (reply && h->status != 0)
+        allowed = CNIO_WIRE_F_REASON;   /* an error reply may carry a reason, nothing else */
+    if (h->flags & ~allowed)
         return -CNIO_ERR_PROTO;
     if (h->status > 0 || h->status <= -CNIO_ERR_MAX_)
         return -CNIO_ERR_PROTO;
@@ -121,6 +126,8 @@ static int wire_hdr_check(const struct cnio_wire_hdr *h)
     if (h->status != 0) {
         if (!reply && r->type != CNIO_WIRE_CHALLENGE)
             return -CNIO_ERR_PROTO;
+        if (h->flags & CNIO_WIRE_F_REASON)
+            return h->length >= 1 && h->length <= CNIO_WIRE_MAX_REASON ? 0 : -CNIO_ERR_PROTO;
         return h->length == 0 ? 0 : -CNIO_ERR_PROTO;
     }
     if (reply)
@@ -385,4 +392,13 @@ int cnio__wire_u64_parse(const uint8_t *in, size_t len, uint64_t *v)
         return -CNIO_ERR_PROTO;
     *v = cnio__get_le64(in);
     return 0;
+}
+
+void cnio__wire_reason_text(const uint8_t *in, size_t len, char *out, size_t cap)
+{
+    size_t n = CNIO_MIN(len, cap - 1);
+
+    for (size_t i = 0; i < n; i++)
+        out[i] = in[i] < 0x20 || in[i] == 0x7f ? '?' : (char)in[i];
+    out[n] = '\0';
 }

@@ -82,6 +82,15 @@ enum cnio_wire_type {
 
 /* Header flags. */
 #define CNIO_WIRE_F_MORE 0x1u    /* LIST reply: more entries follow at the next cursor */
+#define CNIO_WIRE_F_REASON 0x2u  /* AUTH request: the client reads reasons in error replies
+                                    (only to a server announcing CNIO_WIRE_CAP_REASON);
+                                    error reply: the payload is the reason, text */
+/* A reason: 1..CNIO_WIRE_MAX_REASON bytes of text, the rule a refusal applied. */
+#define CNIO_WIRE_MAX_REASON 256
+
+/* CHALLENGE capability bits. */
+#define CNIO_WIRE_CAP_REASON 0x1u /* sends reasons to a client whose AUTH has F_REASON */
+#define CNIO_WIRE_CAP_ORDER 0x2u  /* COMMIT with offset 0: the server picks the commit order */
 
 /* AUTH modes. */
 #define CNIO_WIRE_AUTH_KEY 1     /* proves knowledge of the shared key */
@@ -220,6 +229,9 @@ int cnio__wire_crc_encode(const struct cnio_wire_crc *c, uint8_t *out, size_t ca
 int cnio__wire_crc_parse(const uint8_t *in, size_t len, struct cnio_wire_crc *c);
 int cnio__wire_u64_encode(uint64_t v, uint8_t *out, size_t cap);
 int cnio__wire_u64_parse(const uint8_t *in, size_t len, uint64_t *v);
+/* A reason payload (len <= CNIO_WIRE_MAX_REASON bytes) as a printable string in out
+ * (cap > len): control bytes and NULs become '?'. */
+void cnio__wire_reason_text(const uint8_t *in, size_t len, char *out, size_t cap);
 
 /* Little-endian helpers, usable by anyone building frames through this module. */
 static inline void cnio__put_le16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }

@@ -188,10 +188,10 @@ int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                          const uint8_t *p, struct cnio_srv_reply *r)
 {
     struct cnio_srv_handle *hd;
+    uint64_t order = h->offset;
     int ret = commit_staged(c, h, &hd);
 
     (void)p;
-    (void)r;
     if (ret)
         return ret;
     pthread_mutex_lock(&hd->lock);
@@ -200,8 +200,9 @@ int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
         if (!ret)
             ret = cnio__srv_stage_commit(&c->srv->store, hd->name, hd->stage,
                                          (hd->oflags & CNIO_WIRE_O_CREATE) &&
-                                         (hd->oflags & CNIO_WIRE_O_EXCL), h->offset,
+                                         (hd->oflags & CNIO_WIRE_O_EXCL), &order,
                                          &hd->meta);
+        r->offset = order;
         if (!ret) {
             cnio__debug("%s: committed %s (%016llx)", c->peer, hd->name,
                         (unsigned long long)hd->stage);

@@ -18,13 +18,15 @@
  * buffer that does not fit waits (mem_wait, not reading) and is retried on the timer
  * tick; while the total is at the bound no connection starts reading a new frame.
  * Timeouts on the tick: --idle-timeout for an authenticated connection with nothing
- * going on, --frame-timeout for a frame started and not finished (time the server
+ * going on (and no object it opened still open), --frame-timeout for a frame started and not finished (time the server
  * itself held reading back does not count) and for replies the client does not read.
  */
 #include "server.h"
 #include "log.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -166,7 +168,65 @@ int cnio__srv_reply_map(struct cnio_srv_conn *c, struct cnio_srv_reply *r,
     return 0;
 }
 
-/* Queues a frame of type with status and r's fields and payload (none when status). */
+/* ---- reasons ---------------------------------------------------------------------- */
+
+static __thread int conn_why_code;
+static __thread char conn_why_text[CNIO_WIRE_MAX_REASON + 1];
+
+int cnio__srv_why(int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    conn_why_code = code;
+    va_start(ap, fmt);
+    vsnprintf(conn_why_text, sizeof(conn_why_text), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int cnio__srv_why_errno(int e)
+{
+    int code = cnio__err_from_errno(e);
+
+    switch (e) {
+    case EXDEV:
+        return cnio__srv_why(code, "the name leads out of the server's root (through a "
+                             "symbolic link or '..')");
+    case ELOOP:
+        return cnio__srv_why(code, "the name goes through a symbolic link the server does not "
+                             "follow (it would leave the root, or openat2 is not available)");
+    case EACCES: case EPERM:
+        return cnio__srv_why(code, "the server's file system denies permission");
+    case EROFS:
+        return cnio__srv_why(code, "the server's storage is read-only");
+    case ENAMETOOLONG:
+        return cnio__srv_why(code, "the name is too long for the server's file system");
+    default:
+        return code;
+    }
+}
+
+/* Fills r with the reason of status, when there is one and the client reads reasons. */
+static void conn_why_reply(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, int status,
+                           struct cnio_srv_reply *r)
+{
+    size_t n = strlen(conn_why_text);
+    uint8_t *buf;
+
+    if (status >= 0 || conn_why_code != status || !n)
+        return;
+    cnio__info("%s: request %u refused (%s): %s", c->peer, h->type, cnio_strerror(status),
+               conn_why_text);
+    if (!c->reasons || !(buf = cnio__srv_reply_buf(c, r, n)))
+        return;
+    memcpy(buf, conn_why_text, n);
+    r->len = (uint32_t)n;
+    r->flags = CNIO_WIRE_F_REASON;
+    r->crc_set = 0;
+}
+
+/* Queues a frame of type with status and r's fields and payload (none when status,
+ * unless r carries a reason: flag CNIO_WIRE_F_REASON). */
 static int conn_queue(struct cnio_srv_conn *c, uint16_t type, uint64_t reqid, int32_t status,
                       struct cnio_srv_reply *r)
 {
@@ -179,12 +239,12 @@ static int conn_queue(struct cnio_srv_conn *c, uint16_t type, uint64_t reqid, in
     memset(&h, 0, sizeof(h));
     h.type = type;
     h.status = status;
-    h.flags = status ? 0 : r->flags;
+    h.flags = status ? (r->flags & CNIO_WIRE_F_REASON) : r->flags;
     h.reqid = reqid;
     h.session = r->session;
     h.object = r->object;
     h.offset = r->offset;
-    h.length = status ? 0 : r->len;
+    h.length = status && !(h.flags & CNIO_WIRE_F_REASON) ? 0 : r->len;
     if (!h.length)
         h.payload_crc = 0;
     else
@@ -339,6 +399,8 @@ static int conn_frame(struct cnio_srv_conn *c)
     r.object = h->object;
     r.offset = h->offset;
     was = c->state;
+    conn_why_code = 0;
+    conn_why_text[0] = '\0';
     ret = cnio__srv_request(c, h, c->in, &r);
     if (was == CNIO_SRV_C_AUTH && c->state == CNIO_SRV_C_READY)
         cnio__srv_unauth_remove(c);
@@ -350,6 +412,7 @@ static int conn_frame(struct cnio_srv_conn *c)
             conn_out_put(c, r.out);
         return -1;
     }
+    conn_why_reply(c, h, ret, &r);
     return conn_queue(c, (uint16_t)(h->type | CNIO_WIRE_REPLY), h->reqid, ret, &r) ? -1 : 0;
 }
 
@@ -457,6 +520,7 @@ static int conn_challenge(struct cnio_srv_conn *c)
     memset(&ch, 0, sizeof(ch));
     if (cnio__random(c->nonce, sizeof(c->nonce)))
         return -CNIO_ERR_IO;
+    ch.caps = CNIO_WIRE_CAP_REASON | CNIO_WIRE_CAP_ORDER;
     ch.max_payload = CNIO_WIRE_MAX_PAYLOAD;
     ch.credits = CNIO_SRV_CREDITS;
     memcpy(ch.nonce, c->nonce, sizeof(ch.nonce));
@@ -545,7 +609,9 @@ static int conn_expired(struct cnio_srv_conn *c, int64_t now_ms)
     }
     if (c->state == CNIO_SRV_C_AUTH && atomic_load(&c->evicted))
         return 1;
-    if (c->state == CNIO_SRV_C_READY && o->idle_timeout_s && !c->oq_head &&
+    /* A connection holding open objects is an open file, not idle: closing it would
+     * release the handles that other connections (the tokens of a job's ranks) use. */
+    if (c->state == CNIO_SRV_C_READY && o->idle_timeout_s && !c->oq_head && !c->nowned &&
         !conn_mid_frame(c) && now_ms - c->last_active >= (int64_t)o->idle_timeout_s * 1000) {
         cnio__info("%s: idle for %u s (--idle-timeout), closing", c->peer, o->idle_timeout_s);
         return 1;

@@ -94,6 +94,9 @@ int cnio__srv_handles_reserve(struct cnio_srv_handles *t)
     else
         t->count++;
     pthread_mutex_unlock(&t->lock);
+    if (ret)
+        cnio__srv_why(ret, "too many objects open on this server (--max-open %u)",
+                      (unsigned)t->max);
     return ret;
 }
 

@@ -102,13 +102,17 @@ int cnio__srv_req_handle(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
 {
     struct cnio_srv_handle *hd;
 
-    if (c->auth_mode == CNIO_WIRE_AUTH_TOKEN && h->object != c->token_object)
+    if (c->auth_mode == CNIO_WIRE_AUTH_TOKEN && h->object != c->token_object) {
+        cnio__srv_why(-CNIO_ERR_ACCESS, "a token connection may use only the object its "
+                      "token was made for");
         return -CNIO_ERR_ACCESS;
+    }
     hd = cnio__srv_handles_get(&c->srv->handles, h->object);
     if (!hd)
         return -CNIO_ERR_NOENT;
     if (need_write && !(hd->oflags & CNIO_WIRE_O_WRITE)) {
         cnio__srv_handles_put(&c->srv->handles, hd);
+        cnio__srv_why(-CNIO_ERR_ACCESS, "the object was opened read-only");
         return -CNIO_ERR_ACCESS;
     }
     *out = hd;
@@ -170,6 +174,7 @@ static int req_auth(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     c->state = CNIO_SRV_C_READY;
     c->closing = 0;
     c->auth_mode = a.mode;
+    c->reasons = (h->flags & CNIO_WIRE_F_REASON) != 0;
     c->token_object = a.mode == CNIO_WIRE_AUTH_TOKEN ? a.object : 0;
     r->session = c->session;
     r->len = CNIO_WIRE_MAC;
@@ -325,7 +330,8 @@ static int req_stat(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
         if (ret)
             return ret;
         pthread_mutex_lock(&hd->lock);
-        ret = strcmp(name, hd->name) ? -CNIO_ERR_ACCESS
+        ret = strcmp(name, hd->name) ? cnio__srv_why(-CNIO_ERR_ACCESS, "the name is not "
+                                                     "the open object's")
                                      : cnio__srv_store_info(hd->fd, &hd->meta,
                                                             hd->stage ? CNIO_WIRE_I_STAGED : 0,
                                                             &info);
@@ -333,7 +339,8 @@ static int req_stat(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
         pthread_mutex_unlock(&hd->lock);
         cnio__srv_handles_put(&c->srv->handles, hd);
     } else if (c->auth_mode == CNIO_WIRE_AUTH_TOKEN) {
-        ret = -CNIO_ERR_ACCESS;
+        ret = cnio__srv_why(-CNIO_ERR_ACCESS, "a token connection may stat only its own "
+                            "object");
     } else {
         ret = cnio__srv_store_stat(&c->srv->store, name, &info);
     }
@@ -629,6 +636,7 @@ int cnio__srv_request(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, co
     if (!fn)
         return -CNIO_ERR_NOTSUP;
     if (c->auth_mode == CNIO_WIRE_AUTH_TOKEN && !req_token_allows(h->type))
-        return -CNIO_ERR_ACCESS;
+        return cnio__srv_why(-CNIO_ERR_ACCESS, "a token connection may only write, read, "
+                             "sync, set the size of and stat its own object");
     return fn(c, h, p, r);
 }

@@ -74,8 +74,9 @@ struct cnio_srv_store {
     int rootfd;         /* the root directory (O_PATH) */
     int metafd;         /* ROOT/.cnio/meta (O_PATH) */
     int stagefd;        /* ROOT/.cnio/stage (O_PATH) */
-    pthread_mutex_t lock;   /* commits, metadata read-modify-writes, writers */
+    pthread_mutex_t lock;   /* commits, metadata read-modify-writes, writers, unlinks */
     struct cnio_srv_writer *writers;
+    uint64_t last_order;    /* the last commit order this server picked (lock held) */
 };
 
 /* Opens root and creates ROOT/.cnio/meta: 0 or -CNIO_ERR_NOENT/-CNIO_ERR_IO (logged). */
@@ -167,9 +168,12 @@ int cnio__srv_stage_meta_write(struct cnio_srv_store *st, uint64_t id, const cha
 /* fsync of staged instance id's data (fd), metadata and directory. */
 int cnio__srv_stage_sync(struct cnio_srv_store *st, uint64_t id, int fd);
 /* Makes staged instance id (metadata m) the object name: see stage.c. excl: fail with
- * -CNIO_ERR_EXIST when name exists. On success m->gen = id. */
+ * -CNIO_ERR_EXIST when name exists. *seq is the commit order; 0 asks this server to pick
+ * one (its clock, above every order it recorded for the name or picked before), which
+ * *seq then holds. -CNIO_ERR_NOENT when the instance was removed (UNLINK) meanwhile.
+ * On success m->gen = id. */
 int cnio__srv_stage_commit(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
-                           uint64_t seq, struct cnio_srv_meta *m);
+                           uint64_t *seq, struct cnio_srv_meta *m);
 /* Removes staged instance id. */
 void cnio__srv_stage_discard(struct cnio_srv_store *st, uint64_t id);
 /* Removes staged instance id of name: 0, or -CNIO_ERR_NOENT. */
@@ -352,6 +356,7 @@ struct cnio_srv_conn {
     uint64_t session;
     uint32_t auth_mode;
     uint64_t token_object;
+    int reasons;                /* the client reads reasons in error replies (AUTH flag) */
     /* input: header, then the payload into a buffer reused between frames */
     uint8_t hdr[CNIO_WIRE_HDR_SIZE];
     size_t hdr_got;
@@ -367,6 +372,19 @@ struct cnio_srv_conn {
     uint64_t *owned;
     size_t nowned, owned_cap;
 };
+
+/*
+ * Reasons: a handler (or the store beneath it) that refuses a request with code says in
+ * words which rule it applied: "names may not start with '.'", "the name leads out of
+ * the server's root", ... The reason is kept per thread until the next request starts;
+ * when the request fails with that same code, the server logs it and, to a client that
+ * asked (CNIO_WIRE_F_REASON at AUTH), sends it as the error reply's payload. Returns code.
+ */
+int cnio__srv_why(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The reason store functions give a failed system call's errno e (refusals only:
+ * EACCES, EPERM, ELOOP, EXDEV, EROFS, ENAMETOOLONG; other errors get none); returns
+ * cnio__err_from_errno(e). */
+int cnio__srv_why_errno(int e);
 
 /* A new connection on fd (taken over) registered with epfd: 0 or a negative code. */
 int cnio__srv_conn_new(struct cnio_srv *srv, int epfd, int fd, const struct cnio_addr *peer,

@@ -14,8 +14,11 @@
  * its instance behind; STAT and LIST report it (I_STAGED: incomplete), `cnio cp --resume`
  * reopens it, UNLINK removes it, and the server names the ones it finds at startup.
  *
- * COMMIT on one host, under the store lock (its header offset is the commit order T, the
- * committing client's clock; the same T on every host):
+ * COMMIT on one host, under the store lock (its header offset is the commit order T: 0
+ * asks this host to pick it, which the client does on column 0's host, the commit point,
+ * and then sends the T it got to every other host; a client without that capability
+ * sends its own clock). Before step 0, an instance that UNLINK removed (`cnio rm` of
+ * the name while it was written) fails the commit with -CNIO_ERR_NOENT:
  *   0. when the object's stored (order, generation) is not below (T, ID) and not left
  *      COMMITTING by a crash, a later commit won already: the instance is discarded and nothing changes (so that concurrent
  *      writers end with the same winner on every host, whatever order their commits
@@ -38,6 +41,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define STAGE_ID_CHARS 16
@@ -330,23 +335,55 @@ int cnio__srv_stage_sync(struct cnio_srv_store *st, uint64_t id, int fd)
     return ret;
 }
 
-/* Steps 1-3 of a commit (store lock held). */
+/*
+ * The commit order this server picks (store lock held): its clock in ns since the epoch,
+ * above the order recorded for the name (a clock set back, a commit from a client's
+ * clock ahead) and above every order it picked before, so that a commit that reaches it
+ * later always wins here.
+ */
+static uint64_t stage_pick_order(struct cnio_srv_store *st, int have, const struct cnio_srv_meta *cur)
+{
+    struct timespec ts;
+    uint64_t t;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    t = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    if (have && t <= cur->seq)
+        t = cur->seq + 1;
+    if (t <= st->last_order)
+        t = st->last_order + 1;
+    st->last_order = t;
+    return t;
+}
+
+/* Steps 0-3 of a commit (store lock held). */
 static int stage_commit_locked(struct cnio_srv_store *st, const char *name, uint64_t id,
-                               int excl, uint64_t seq, struct cnio_srv_meta *m)
+                               int excl, uint64_t *seqp, struct cnio_srv_meta *m)
 {
     struct cnio_srv_meta c = *m, cur;
     const char *base;
     char file[32];
-    int pfd, r, ret = stage_check_name(st, name, excl);
+    struct stat sb;
+    int pfd, r, have, ret = stage_check_name(st, name, excl);
+    uint64_t seq;
 
-    if (!ret && cnio__srv_store_meta_get(st, name, &cur) == 0 &&
-        !(cur.flags & CNIO_SRV_META_COMMITTING) &&   /* a crashed commit never wins */
+    stage_file(file, sizeof(file), id, 0);
+    if (!ret && fstatat(st->stagefd, file, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+        ret = errno == ENOENT ? cnio__srv_why(-CNIO_ERR_NOENT, "the upload was removed (cnio "
+                                              "rm of its name) before it committed")
+                              : cnio__err_from_errno(errno);
+    if (ret)
+        return ret;
+    have = cnio__srv_store_meta_get(st, name, &cur) == 0;
+    if (*seqp == 0)
+        *seqp = stage_pick_order(st, have, &cur);
+    seq = *seqp;
+    if (have && !(cur.flags & CNIO_SRV_META_COMMITTING) &&   /* a crashed commit never wins */
         (cur.seq > seq || (cur.seq == seq && cur.gen >= id))) {
         *m = cur;
         return 1;   /* superseded */
     }
-    if (!ret)
-        ret = cnio__srv_store_mkparents(st->rootfd, name);
+    ret = cnio__srv_store_mkparents(st->rootfd, name);
     if (ret)
         return ret;
     c.gen = id;
@@ -358,7 +395,6 @@ static int stage_commit_locked(struct cnio_srv_store *st, const char *name, uint
     pfd = cnio__srv_store_parent(st->rootfd, name, &base);
     if (pfd < 0)
         return cnio__err_from_errno(errno);
-    stage_file(file, sizeof(file), id, 0);
     r = renameat2(st->stagefd, file, pfd, base, excl ? RENAME_NOREPLACE : 0);
     ret = r < 0 ? cnio__err_from_errno(errno) : 0;
     close(pfd);
@@ -376,7 +412,7 @@ static int stage_commit_locked(struct cnio_srv_store *st, const char *name, uint
 }
 
 int cnio__srv_stage_commit(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
-                           uint64_t seq, struct cnio_srv_meta *m)
+                           uint64_t *seq, struct cnio_srv_meta *m)
 {
     char file[32];
     int ret;
@@ -411,11 +447,15 @@ int cnio__srv_stage_unlink_id(struct cnio_srv_store *st, const char *name, uint6
 {
     char stored[CNIO_WIRE_MAX_NAME + 1];
     struct cnio_srv_meta m;
+    int ret = 0;
 
+    pthread_mutex_lock(&st->lock);   /* not in the middle of its commit */
     if (stage_meta_read(st, id, &m, stored) || strcmp(stored, name))
-        return -CNIO_ERR_NOENT;
-    cnio__srv_stage_discard(st, id);
-    return 0;
+        ret = -CNIO_ERR_NOENT;
+    else
+        cnio__srv_stage_discard(st, id);
+    pthread_mutex_unlock(&st->lock);
+    return ret;
 }
 
 struct stage_unlink {

@@ -100,7 +100,7 @@ static int store_walk(int dirfd, const char *path, int flags, mode_t mode)
 }
 
 /* Opens path beneath dirfd (openat2 RESOLVE_BENEATH): the fd, or -1 with errno. */
-static int store_openat2(int dirfd, const char *path, int flags, mode_t mode)
+static int store_openat2_raw(int dirfd, const char *path, int flags, mode_t mode)
 {
     struct open_how how;
 
@@ -125,6 +125,19 @@ static int store_openat2(int dirfd, const char *path, int flags, mode_t mode)
     }
 }
 
+/* store_openat2_raw, and the rule a refusal applied, should the request fail with it. */
+static int store_openat2(int dirfd, const char *path, int flags, mode_t mode)
+{
+    int fd = store_openat2_raw(dirfd, path, flags, mode), e;
+
+    if (fd < 0) {
+        e = errno;
+        cnio__srv_why_errno(e);
+        errno = e;
+    }
+    return fd;
+}
+
 static int store_errno(void)
 {
     return cnio__err_from_errno(errno);
@@ -140,8 +153,7 @@ int cnio__srv_store_name(const char *name, size_t len, char *buf)
     const char *why = cnio__name_problem(name, len);
 
     if (why) {   /* the client checks the same rules first and tells its user */
-        cnio__info("name refused: %s", why);
-        return -CNIO_ERR_ACCESS;
+        return cnio__srv_why(-CNIO_ERR_ACCESS, "%s", why);
     }
     memcpy(buf, name, len);
     buf[len] = '\0';
@@ -410,7 +422,8 @@ static int store_check_regular(int fd, struct stat *sb)
         return store_errno();
     if (S_ISDIR(sb->st_mode))
         return -CNIO_ERR_ISDIR;
-    return S_ISREG(sb->st_mode) ? 0 : -CNIO_ERR_ACCESS;
+    return S_ISREG(sb->st_mode) ? 0 : cnio__srv_why(-CNIO_ERR_ACCESS, "not a regular file (a "
+                                                    "FIFO, device or socket on the server)");
 }
 
 /* Removes name beneath basefd: 0, 1 when it was not there, or a negative code. */
@@ -426,7 +439,7 @@ static int store_unlink_at(int basefd, const char *name)
     close(pfd);
     if (r == 0)
         return 0;
-    return e == ENOENT ? 1 : cnio__err_from_errno(e);
+    return e == ENOENT ? 1 : cnio__srv_why_errno(e);
 }
 
 /* Opens the data file: creates it (*created) when asked and missing. */
@@ -567,7 +580,8 @@ static int store_info_fd(struct cnio_srv_store *st, const char *name, int fd, in
         return 0;
     }
     if (!S_ISREG(sb.st_mode))
-        return -CNIO_ERR_ACCESS;
+        return cnio__srv_why(-CNIO_ERR_ACCESS, "not a regular file (a FIFO, device or socket "
+                             "on the server)");
     ret = store_meta_read(st, name, &m);
     if (ret == 1 || (ret < 0 && lenient))
         store_meta_default(&m, (uint64_t)sb.st_size);
@@ -609,7 +623,8 @@ int cnio__srv_store_stat(struct cnio_srv_store *st, const char *name, struct cni
     return store_info_name(st, name, 0, i);
 }
 
-int cnio__srv_store_unlink(struct cnio_srv_store *st, const char *name)
+/* cnio__srv_store_unlink with the store lock held. */
+static int store_unlink_locked(struct cnio_srv_store *st, const char *name)
 {
     int data = store_unlink_at(st->rootfd, name), meta, staged;
 
@@ -622,6 +637,18 @@ int cnio__srv_store_unlink(struct cnio_srv_store *st, const char *name)
     if (staged < 0)
         return staged;
     return data == 1 && meta == 1 && staged == 0 ? -CNIO_ERR_NOENT : 0;
+}
+
+int cnio__srv_store_unlink(struct cnio_srv_store *st, const char *name)
+{
+    int ret;
+
+    /* Under the lock that commits take: an UNLINK comes wholly before or after a commit
+     * of the name, never between its data and its metadata. */
+    pthread_mutex_lock(&st->lock);
+    ret = store_unlink_locked(st, name);
+    pthread_mutex_unlock(&st->lock);
+    return ret;
 }
 
 static int store_cmp(const void *a, const void *b)

@@ -8,6 +8,9 @@
  *   cnio_writer create-die URI      open a new object WRONLY|CREATE, write, print, wait
  *   cnio_writer resume URI FILE     open with hint cnio_resume=true, write FILE whole,
  *                                   set the size, close (commit)
+ *   cnio_writer create-wait URI FILE  open a new object WRONLY|CREATE, write 64 KiB of 0x5a
+ *                                   at 0, print "written", wait until FILE exists (at
+ *                                   most 10 minutes), write 64 KiB of 0xa5 at 64 KiB, close
  *   cnio_writer two-opens URI       open a new object WRONLY|CREATE, then again RDWR|CREATE
  *                                   (as PnetCDF opens its independent handle); 64 KiB of
  *                                   0x5a at 0 through the first, of 0xa5 at 64 KiB through
@@ -115,6 +118,35 @@ static int w_two_opens(const char *uri)
     return 0;
 }
 
+/* create-wait: a writer that pauses between two writes for as long as the test wants. */
+static int w_wait(const char *uri, const char *file)
+{
+    static char data[W_BYTES];
+    cnio_file_t *fh;
+    int rc = cnio_file_open(MPI_COMM_SELF, uri, MPI_MODE_WRONLY | MPI_MODE_CREATE,
+                            MPI_INFO_NULL, &fh);
+
+    if (rc)
+        return w_fail("open", rc);
+    memset(data, 0x5a, sizeof(data));
+    rc = cnio_file_write_at(fh, 0, data, W_BYTES, MPI_BYTE, MPI_STATUS_IGNORE);
+    if (rc)
+        return w_fail("write", rc);
+    printf("written\n");
+    fflush(stdout);
+    for (int i = 0; i < 60000 && access(file, F_OK) != 0; i++)
+        usleep(10000);
+    memset(data, 0xa5, sizeof(data));
+    rc = cnio_file_write_at(fh, W_BYTES, data, W_BYTES, MPI_BYTE, MPI_STATUS_IGNORE);
+    if (rc)
+        return w_fail("second write", rc);
+    rc = cnio_file_close(&fh);
+    if (rc)
+        return w_fail("close", rc);
+    MPI_Finalize();
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static char data[W_BYTES];
@@ -124,6 +156,8 @@ int main(int argc, char **argv)
     MPI_Init(&argc, &argv);
     if (argc == 4 && !strcmp(argv[1], "resume"))
         return w_resume(argv[2], argv[3]);
+    if (argc == 4 && !strcmp(argv[1], "create-wait"))
+        return w_wait(argv[2], argv[3]);
     if (argc == 3 && !strcmp(argv[1], "two-opens"))
         return w_two_opens(argv[2]);
     if (argc != 3)

@@ -219,6 +219,142 @@ START_TEST(test_commit_order)
 }
 END_TEST
 
+/* The server picks the order of a COMMIT with offset 0 (CAP_ORDER): the commit that
+ * reaches it last wins, whatever the instance ids, and even over an order a client's
+ * clock set far ahead. */
+START_TEST(test_server_order)
+{
+    static uint8_t a[3000], b[4000], d[5000];
+    struct cnio_wire_hdr rh;
+    struct st_conn c;
+    uint64_t ha, hb, hc, hd, ta, tb, tc;
+
+    fx_fill(a, sizeof(a), 14);
+    fx_fill(b, sizeof(b), 15);
+    fx_fill(d, sizeof(d), 16);
+    st_session(&st_fx, 0, &c);
+    ck_assert_uint_eq(c.ch.caps & CNIO_WIRE_CAP_ORDER, CNIO_WIRE_CAP_ORDER);
+    ck_assert_int_eq(open_at(&c, "srv", STAGE | CNIO_WIRE_O_TRUNC, 0x200, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(open_at(&c, "srv", STAGE | CNIO_WIRE_O_TRUNC, 0x100, &hb, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, ha, 0, a, sizeof(a)), 0);
+    ck_assert_int_eq(st_write(&c, hb, 0, b, sizeof(b)), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, ha, 0, NULL, 0, &rh, NULL, 0), 0);
+    ta = rh.offset;
+    ck_assert_uint_ne(ta, 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, hb, 0, NULL, 0, &rh, NULL, 0), 0);
+    tb = rh.offset;
+    ck_assert_uint_gt(tb, ta);
+    read_back(&c, "srv", b, sizeof(b));   /* the later commit, though its id is smaller */
+    /* a client clock far ahead, then a server-picked order: still the later one wins */
+    ck_assert_int_eq(open_at(&c, "srv", STAGE | CNIO_WIRE_O_TRUNC, 0x300, &hc, NULL, NULL), 0);
+    ck_assert_int_eq(open_at(&c, "srv", STAGE | CNIO_WIRE_O_TRUNC, 0x50, &hd, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, hc, 0, a, sizeof(a)), 0);
+    ck_assert_int_eq(st_write(&c, hd, 0, d, sizeof(d)), 0);
+    tc = 1ull << 62;
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, hc, tc, NULL, 0, &rh, NULL, 0), 0);
+    ck_assert_uint_eq(rh.offset, tc);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, hd, 0, NULL, 0, &rh, NULL, 0), 0);
+    ck_assert_uint_gt(rh.offset, tc);
+    read_back(&c, "srv", d, sizeof(d));
+    ck_assert_int_eq(staged_files(), 0);
+    st_close(&c);
+}
+END_TEST
+
+/* `cnio rm` of a name whose instance a live writer still writes removes the instance;
+ * the writer's commit then fails (NOENT, with the reason) and leaves nothing behind. */
+START_TEST(test_commit_after_unlink)
+{
+    static uint8_t data[3000], old[1000];
+    struct cnio_wire_info info;
+    struct cnio_wire_hdr rh;
+    uint8_t why[CNIO_WIRE_MAX_REASON + 1];
+    struct st_conn c;
+    uint64_t h;
+
+    fx_fill(data, sizeof(data), 17);
+    fx_fill(old, sizeof(old), 18);
+    ck_assert_int_eq(st_connect(&st_fx, 0, &c), 0);
+    c.reasons = 1;
+    {
+        struct cnio_key k;
+
+        st_key(&st_fx, &k);
+        ck_assert_int_eq(st_auth_key(&c, k.bytes, k.len), 0);
+        cnio__key_wipe(&k);
+    }
+    for (int round = 0; round < 2; round++) {   /* a new name, then one with a version */
+        ck_assert_int_eq(open_at(&c, "rmw", STAGE | CNIO_WIRE_O_TRUNC, 0x77 + round, &h, NULL,
+                                 NULL), 0);
+        ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
+        ck_assert_int_eq(st_unlink(&c, "rmw"), 0);
+        ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);   /* it writes on */
+        ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 0, NULL, 0, &rh, why, sizeof(why)),
+                         -CNIO_ERR_NOENT);
+        ck_assert_uint_eq(rh.flags, CNIO_WIRE_F_REASON);
+        why[rh.length] = '\0';
+        ck_assert_msg(strstr((char *)why, "removed"), "%s", (char *)why);
+        ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+        ck_assert_int_eq(st_stat(&c, "rmw", &info), -CNIO_ERR_NOENT);   /* not incomplete */
+        ck_assert_int_eq(staged_files(), 0);
+        {   /* no metadata left marked COMMITTING either */
+            char path[PATH_MAX + 16];
+
+            snprintf(path, sizeof(path), "%s/.cnio/meta/rmw", st_fx.root[0]);
+            ck_assert_int_ne(access(path, F_OK), 0);
+        }
+        /* the name is usable again */
+        ck_assert_int_eq(open_at(&c, "rmw", STAGE, 0x90 + round, &h, NULL, NULL), 0);
+        ck_assert_int_eq(st_write(&c, h, 0, old, sizeof(old)), 0);
+        ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 0, NULL, 0, NULL, NULL, 0), 0);
+        ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+        read_back(&c, "rmw", old, sizeof(old));
+        if (round == 0)
+            ck_assert_int_eq(st_unlink(&c, "rmw"), 0);
+    }
+    st_close(&c);
+}
+END_TEST
+
+/* The same through the client on two hosts: the writer's close fails, nothing is left
+ * on either host (column 0 refused the commit, the other host's instance is gone too). */
+START_TEST(test_client_commit_after_rm)
+{
+    static uint8_t data[3 * UNIT];
+    struct cnio_wire_info info;
+    struct cnio_hints hints;
+    struct cnio_stack *stk;
+    struct cnio_uri u = { 0 };
+    struct cnio_obj *obj;
+    struct st_conn c;
+    char uri[1024];
+
+    fx_fill(data, sizeof(data), 19);
+    fx_stop(&st_fx);
+    ck_assert_int_eq(fx_start(&st_fx, 2, NULL), 0);
+    ck_assert_int_eq(cnio__stack_open(&stk), 0);
+    ck_assert_int_eq(cnio__uri_parse(fx_uri(&st_fx, "rmc", NULL, uri, sizeof(uri)), &u), 0);
+    ck_assert_int_eq(cnio__hints_resolve(&hints, &u), 0);
+    hints.striping_unit = UNIT;
+    ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, STAGE | CNIO_WIRE_O_TRUNC, &obj), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(obj, data, sizeof(data), 0), (ssize_t)sizeof(data));
+    ck_assert_int_eq(cnio__obj_unlink(stk, &u, &hints), 0);
+    ck_assert_int_eq(cnio__obj_close(obj), -CNIO_ERR_NOENT);
+    for (int j = 0; j < 2; j++) {
+        char path[PATH_MAX + 16];
+
+        st_session(&st_fx, j, &c);
+        ck_assert_int_eq(st_stat(&c, "rmc", &info), -CNIO_ERR_NOENT);
+        st_close(&c);
+        ck_assert_int_eq(staged_files_on(j), 0);
+        snprintf(path, sizeof(path), "%s/.cnio/meta/rmc", st_fx.root[j]);
+        ck_assert_msg(access(path, F_OK) != 0, "metadata left on host %d", j);
+    }
+    cnio__uri_free(&u);
+    cnio__stack_close(stk);
+}
+END_TEST
+
 START_TEST(test_resume_and_crc)
 {
     static uint8_t data[300000];
@@ -556,6 +692,9 @@ static Suite *commit_suite(void)
     tcase_add_test(tc, test_stage_commit);
     tcase_add_test(tc, test_stage_abort_keeps_old);
     tcase_add_test(tc, test_commit_order);
+    tcase_add_test(tc, test_server_order);
+    tcase_add_test(tc, test_commit_after_unlink);
+    tcase_add_test(tc, test_client_commit_after_rm);
     tcase_add_test(tc, test_resume_and_crc);
     tcase_add_test(tc, test_stage_errors_and_unlink);
     tcase_add_test(tc, test_dirty_in_place);

@@ -67,6 +67,77 @@ START_TEST(test_traversal_refused)
 }
 END_TEST
 
+/* The reason of a refusal, sent to a client that asked for reasons: status, and why. */
+static int refusal(struct st_conn *c, uint16_t type, const char *name, uint32_t flags,
+                   char *why, size_t cap)
+{
+    struct cnio_wire_hdr rh;
+    uint8_t buf[CNIO_WIRE_MAX_REASON + CNIO_WIRE_INFO_SIZE];
+    int ret = st_named(c, type, name, flags, flags ? 1 : 0, flags ? UNIT : 0, 0, 0, &rh, buf,
+                       sizeof(buf));
+
+    why[0] = '\0';
+    if (ret && rh.length) {
+        ck_assert_uint_eq(rh.flags, CNIO_WIRE_F_REASON);
+        cnio__wire_reason_text(buf, rh.length, why, cap);
+    }
+    return ret;
+}
+
+/* Every refusal says which rule it applied, to a client that asks (and only to one). */
+START_TEST(test_refusal_reasons)
+{
+    char path[PATH_MAX + 16], target[PATH_MAX], why[CNIO_WIRE_MAX_REASON + 1], name[300];
+    struct cnio_key k;
+    struct cnio_wire_hdr rh;
+    uint8_t buf[CNIO_WIRE_MAX_REASON];
+    struct st_conn old, c;
+
+    st_key(&st_fx, &k);
+    ck_assert_int_eq(st_connect(&st_fx, 0, &c), 0);
+    ck_assert_uint_eq(c.ch.caps & CNIO_WIRE_CAP_REASON, CNIO_WIRE_CAP_REASON);
+    c.reasons = 1;
+    ck_assert_int_eq(st_auth_key(&c, k.bytes, k.len), 0);
+    st_session(&st_fx, 0, &old);   /* a client that does not ask: no payload, as before */
+    ck_assert_int_eq(st_named(&old, CNIO_WIRE_STAT, "../x", 0, 0, 0, 0, 0, &rh, buf,
+                              sizeof(buf)), -CNIO_ERR_ACCESS);
+    ck_assert_uint_eq(rh.length, 0);
+    ck_assert_uint_eq(rh.flags, 0);
+
+    ck_assert_int_eq(refusal(&c, CNIO_WIRE_STAT, "../x", 0, why, sizeof(why)), -CNIO_ERR_ACCESS);
+    ck_assert_msg(strstr(why, "may not start with '.'"), "%s", why);
+    ck_assert_int_eq(refusal(&c, CNIO_WIRE_UNLINK, "a/\nb", 0, why, sizeof(why)),
+                     -CNIO_ERR_ACCESS);
+    ck_assert_msg(strstr(why, "control character"), "%s", why);
+    memset(name, 'c', 256);
+    name[256] = '\0';
+    ck_assert_int_eq(refusal(&c, CNIO_WIRE_OPEN, name, RW, why, sizeof(why)), -CNIO_ERR_ACCESS);
+    ck_assert_msg(strstr(why, "component longer than 255 bytes"), "%s", why);
+
+    snprintf(target, sizeof(target), "%s/outside", st_fx.dir);
+    ck_assert_int_eq(mkdir(target, 0755), 0);
+    ck_assert_int_eq(symlink(target, root_path("out", path, sizeof(path))), 0);
+    ck_assert_int_eq(refusal(&c, CNIO_WIRE_OPEN, "out/x", RW, why, sizeof(why)),
+                     -CNIO_ERR_ACCESS);
+    ck_assert_msg(strstr(why, "out of the server's root") || strstr(why, "symbolic link"),
+                  "%s", why);
+    ck_assert_int_eq(mkfifo(root_path("fifo", path, sizeof(path)), 0644), 0);
+    ck_assert_int_eq(refusal(&c, CNIO_WIRE_STAT, "fifo", 0, why, sizeof(why)), -CNIO_ERR_ACCESS);
+    ck_assert_msg(strstr(why, "not a regular file"), "%s", why);
+    ck_assert_int_eq(refusal(&c, CNIO_WIRE_OPEN, "fifo", 0, why, sizeof(why)), -CNIO_ERR_ACCESS);
+    ck_assert_msg(strstr(why, "not a regular file"), "%s", why);
+    /* a plain miss is no refusal: no reason */
+    ck_assert_int_eq(refusal(&c, CNIO_WIRE_STAT, "missing", 0, why, sizeof(why)),
+                     -CNIO_ERR_NOENT);
+    ck_assert_str_eq(why, "");
+    /* the connection goes on serving */
+    ck_assert_int_eq(st_open(&c, "fine", RW, 1, UNIT, 0, NULL, NULL), 0);
+    st_close(&old);
+    st_close(&c);
+    cnio__key_wipe(&k);
+}
+END_TEST
+
 START_TEST(test_open_semantics)
 {
     struct cnio_wire_info info;
@@ -433,6 +504,7 @@ static Suite *server_store_suite(void)
     tcase_add_checked_fixture(tc, st_setup, st_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_traversal_refused);
+    tcase_add_test(tc, test_refusal_reasons);
     tcase_add_test(tc, test_open_semantics);
     tcase_add_test(tc, test_write_read);
     tcase_add_test(tc, test_setsize_stat);

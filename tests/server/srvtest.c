@@ -99,6 +99,7 @@ int st_auth_raw(struct st_conn *c, const uint8_t *k, size_t klen, uint32_t mode,
     ck_assert_int_eq(cnio__wire_auth_encode(&a, buf, sizeof(buf)), CNIO_WIRE_AUTH_SIZE);
     memset(&h, 0, sizeof(h));
     h.type = CNIO_WIRE_AUTH;
+    h.flags = c->reasons ? CNIO_WIRE_F_REASON : 0;
     h.reqid = ++c->reqid;
     ret = st_send(c->fd, &h, buf, CNIO_WIRE_AUTH_SIZE);
     if (!ret)
@@ -171,9 +172,9 @@ int st_call(struct st_conn *c, uint16_t type, uint64_t object, uint64_t offset,
     return rep.status;
 }
 
-static int st_named(struct st_conn *c, uint16_t type, const char *name, uint32_t flags,
-                    uint32_t count, uint64_t unit, uint32_t index, uint64_t offset,
-                    struct cnio_wire_hdr *rh, uint8_t *rbuf, size_t rcap)
+int st_named(struct st_conn *c, uint16_t type, const char *name, uint32_t flags,
+             uint32_t count, uint64_t unit, uint32_t index, uint64_t offset,
+             struct cnio_wire_hdr *rh, uint8_t *rbuf, size_t rcap)
 {
     uint8_t p[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
     struct cnio_wire_open o = {

@@ -18,6 +18,7 @@ struct st_conn {
     uint64_t session;
     uint64_t reqid;
     struct cnio_wire_challenge ch;
+    int reasons;               /* set before AUTH: ask for reasons (CNIO_WIRE_F_REASON) */
 };
 
 /* Loads the fixture's key. */
@@ -55,6 +56,10 @@ int st_call(struct st_conn *c, uint16_t type, uint64_t object, uint64_t offset,
 /* OPEN / STAT / UNLINK / LIST with a name: status; *handle and *info when not NULL. */
 int st_open(struct st_conn *c, const char *name, uint32_t flags, uint32_t count, uint64_t unit,
             uint32_t index, uint64_t *handle, struct cnio_wire_info *info);
+/* A request of type with an OPEN block for name: the status; reply header and payload. */
+int st_named(struct st_conn *c, uint16_t type, const char *name, uint32_t flags,
+             uint32_t count, uint64_t unit, uint32_t index, uint64_t offset,
+             struct cnio_wire_hdr *rh, uint8_t *rbuf, size_t rcap);
 int st_stat(struct st_conn *c, const char *name, struct cnio_wire_info *info);
 int st_unlink(struct st_conn *c, const char *name);
 /* LIST of dir from cursor: status; reply header and entries in buf. */

@@ -1,0 +1,123 @@
+/*
+ * client_revive.c - reconnecting what a server closed while it was idle.
+ *
+ * A server closes an authenticated connection that has been idle for --idle-timeout
+ * seconds (it keeps one that holds open objects), and a restarted server has closed
+ * every one. An MPI program that opens a file, computes for hours and then writes would
+ * find its connections gone. Before obj sends anything, each lane is looked at without
+ * blocking: one that the peer closed while nothing was in flight on it is replaced by a
+ * new connection that authenticates as the old one did (the key, or the rank's token).
+ * When the replaced lane is the one that opened obj's handle on that host, the server
+ * has released the handle with it, and the object is opened again there. A lane that
+ * died with requests in flight is never revived: what it carried may or may not have
+ * been done, and only the caller can tell whether to repeat it.
+ */
+#include "common.h"
+#include "client_int.h"
+#include "log.h"
+
+#include <string.h>
+
+/* The flags that reopen obj on host j as it was opened: the staged instance resumed or
+ * joined, an in-place writer or a reader again; never creating or truncating. */
+static uint32_t rv_flags(const struct cnio_obj *obj, uint64_t *id)
+{
+    uint32_t w = obj->oflags & CNIO_WIRE_O_WRITE;
+
+    *id = 0;
+    if (obj->staged) {
+        *id = obj->stage_id;
+        return w | CNIO_WIRE_O_STAGE | CNIO_WIRE_O_RESUME;
+    }
+    if (obj->stage_id && (obj->hosts[0].info.flags & CNIO_WIRE_I_JOINED)) {
+        *id = obj->stage_id;
+        return w | CNIO_WIRE_O_JOIN;
+    }
+    return w;
+}
+
+/* Opens obj on host j again (its handle went with the lane that opened it). */
+static int rv_reopen(struct cnio_obj *obj, int j)
+{
+    uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME], rb[CNIO_WIRE_INFO_SIZE];
+    struct cnio__cl_host *host = &obj->hosts[j];
+    struct cnio_wire_info info;
+    struct cnio_call c;
+    uint64_t id;
+    uint32_t flags = rv_flags(obj, &id);
+    int len = cnio__cl_open_payload(flags, &obj->layout, (uint32_t)j, obj->path, pl, sizeof(pl));
+    int ret;
+
+    if (len < 0)
+        return len;
+    c = (struct cnio_call){ .ep = cnio__cl_ctl_ep(host), .type = CNIO_WIRE_OPEN, .offset = id,
+                            .payload = pl, .plen = (uint32_t)len, .rbuf = rb,
+                            .rcap = sizeof(rb) };
+    ret = cnio__stack_calls(obj->st, &c, 1);
+    if (!ret && (cnio__wire_info_parse(rb, c.rlen, &info) || !c.robject))
+        ret = -CNIO_ERR_PROTO;
+    if (!ret && (info.stripe_unit != obj->layout.unit || info.stripe_count != obj->layout.count ||
+                 info.stripe_index != (uint32_t)j))
+        ret = -CNIO_ERR_LAYOUT;
+    if (ret) {
+        cnio__err("%s: opening it again on host %s:%u after reconnecting: %s", obj->path,
+                  host->name, host->port, cnio_strerror(ret));
+        return ret;
+    }
+    host->handle = c.robject;
+    host->info = info;
+    host->opened = 1;
+    cnio__info("%s: opened again on host %s:%u", obj->path, host->name, host->port);
+    return 0;
+}
+
+/* Replaces lane l of host j, which the server closed while idle. */
+static int rv_lane(struct cnio_obj *obj, int j, int l)
+{
+    struct cnio__cl_host *host = &obj->hosts[j];
+    struct cnio_ep *nep = NULL;
+    int ret = host->auth.k ? 0 : cnio__ep_error(host->lanes[l]);
+
+    if (!ret)
+        ret = cnio__ep_open(obj->st, &obj->h, &host->addr, host->name, &host->auth, &nep);
+    if (!ret)
+        ret = cnio__ep_wait_ready(obj->st, &nep, 1);
+    if (ret) {
+        cnio__err("%s: reconnecting to host %s:%u (a connection closed while idle): %s",
+                  obj->path, host->name, host->port, cnio_strerror(ret));
+        cnio__ep_close(nep);
+        return ret;
+    }
+    cnio__ep_close(host->lanes[l]);
+    host->lanes[l] = nep;
+    obj->stats.connects++;
+    cnio__info("%s: reconnected to host %s:%u (a connection closed while idle)", obj->path,
+               host->name, host->port);
+    return 0;
+}
+
+int cnio__cl_revive(struct cnio_obj *obj)
+{
+    for (int j = 0; j < obj->nhosts; j++) {
+        struct cnio__cl_host *host = &obj->hosts[j];
+        int lost_handle = 0;
+
+        for (int l = 0; l < host->nlanes; l++) {
+            int ret;
+
+            if (!cnio__ep_idle_closed(host->lanes[l]))
+                continue;
+            ret = rv_lane(obj, j, l);
+            if (ret)
+                return ret;
+            lost_handle |= l == 0 && host->opened;   /* lane 0 opened it (cl_open_hosts) */
+        }
+        if (lost_handle) {
+            int ret = rv_reopen(obj, j);
+
+            if (ret)
+                return ret;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,193 @@
+/*
+ * check_client_idle.c - a client whose connections a server closed while they were
+ * idle (cnio-server --idle-timeout 1) reconnects before its next request, as the rank
+ * of an MPI program that computes for longer than the timeout between two writes must
+ * (src/client_revive.c): token-authenticated lanes of an attached rank, the key's extra
+ * lanes, and a lane whose handle went with it (the object is opened again).
+ */
+#include "common.h"
+#include "client.h"
+#include "client_int.h"
+#include "config.h"
+#include "fixture.h"
+#include "stack.h"
+#include "wire.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STAGE (CNIO_WIRE_O_CREATE | CNIO_WIRE_O_WRITE | CNIO_WIRE_O_STAGE | CNIO_WIRE_O_TRUNC)
+#define UNIT 65536
+#define LEN (8 * UNIT)
+
+static struct fx fx;
+static struct cnio_stack *st;
+
+static void setup(void)
+{
+    static const char *const extra[] = { "--idle-timeout", "1", NULL };
+
+    ck_assert_msg(fx_start(&fx, 2, extra) == 0, "cannot start servers");
+    ck_assert_int_eq(cnio__stack_open(&st), 0);
+}
+
+static void teardown(void)
+{
+    cnio__stack_close(st);
+    st = NULL;
+    fx_stop(&fx);
+}
+
+static int open_obj(const char *path, uint32_t oflags, struct cnio_obj **o)
+{
+    struct cnio_uri u;
+    struct cnio_hints h;
+    char buf[1024];
+    int ret;
+
+    ck_assert_int_eq(cnio__uri_parse(fx_uri(&fx, path, "lanes=2", buf, sizeof(buf)), &u), 0);
+    ck_assert_int_eq(cnio__hints_resolve(&h, &u), 0);
+    h.striping_unit = UNIT;
+    ret = cnio__obj_open(st, &u, &h, oflags, o);
+    cnio__uri_free(&u);
+    return ret;
+}
+
+/* Waits (a bounded number of polls, not a time) until the servers have closed lane l
+ * of every host of o: the precondition of the tests, not their subject. */
+static void wait_closed(struct cnio_obj *o, int l)
+{
+    int done = 0;
+
+    for (int i = 0; i < 3000 && !done; i++) {
+        done = 1;
+        for (int j = 0; j < o->nhosts; j++)
+            done &= cnio__ep_idle_closed(o->hosts[j].lanes[l]);
+        if (!done)
+            usleep(10000);
+    }
+    ck_assert_msg(done, "the servers did not close the idle lanes");
+}
+
+static void check_bytes(const char *path, const uint8_t *want)
+{
+    uint8_t *got = malloc(LEN);
+    struct cnio_obj *o;
+
+    ck_assert_int_eq(open_obj(path, 0, &o), 0);
+    ck_assert_int_eq(cnio__obj_pread(o, got, LEN, 0), LEN);
+    ck_assert_int_eq(memcmp(got, want, LEN), 0);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    free(got);
+}
+
+/* An upload's writer and an attached rank pause past the idle timeout, then write. */
+START_TEST(idle_then_write)
+{
+    uint8_t *data = malloc(LEN), desc[4096];
+    struct cnio_obj *o, *rank1;
+    ssize_t n;
+
+    fx_fill(data, LEN, 21);
+    ck_assert_int_eq(open_obj("idle/a", STAGE, &o), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(o, data, LEN / 4, 0), LEN / 4);
+    n = cnio__obj_export(o, 1, desc, sizeof(desc));
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_le(n, (ssize_t)sizeof(desc));
+    ck_assert_int_eq(cnio__obj_attach(st, desc, (size_t)n, &rank1), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(rank1, data + LEN / 4, LEN / 4, LEN / 4), LEN / 4);
+    /* everything idle: the servers close every connection that holds no open object */
+    wait_closed(rank1, 0);
+    wait_closed(rank1, 1);
+    wait_closed(o, 1);
+    for (int j = 0; j < o->nhosts; j++)   /* the one that opened the object stays */
+        ck_assert_int_eq(cnio__ep_idle_closed(o->hosts[j].lanes[0]), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(rank1, data + LEN / 2, LEN / 4, LEN / 2), LEN / 4);
+    ck_assert_int_eq(cnio__obj_pwrite(o, data + 3 * LEN / 4, LEN / 4, 3 * LEN / 4), LEN / 4);
+    ck_assert_int_eq(cnio__obj_close(rank1), 0);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    check_bytes("idle/a", data);
+    free(data);
+}
+END_TEST
+
+/* The lane that opened the object goes while idle (a restarted server closes every
+ * one): the server released the handle with it, and the client opens the object again
+ * on reconnecting, for an upload (its staged instance resumed), an update in place
+ * (clean afterwards) and a reader. */
+START_TEST(idle_handle_lost)
+{
+    uint8_t *data = malloc(LEN), *back = malloc(LEN);
+    struct cnio_obj_stat s;
+    struct cnio_uri u;
+    struct cnio_hints h;
+    struct cnio_obj *o;
+    char buf[1024];
+
+    fx_fill(data, LEN, 22);
+    ck_assert_int_eq(open_obj("idle/b", STAGE, &o), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(o, data, LEN / 2, 0), LEN / 2);
+    for (int j = 0; j < o->nhosts; j++)   /* as the peer closing it would */
+        cnio__ep_fail(o->hosts[j].lanes[0], -CNIO_ERR_CONN);
+    ck_assert_int_eq(cnio__obj_pwrite(o, data + LEN / 2, LEN / 2, LEN / 2), LEN / 2);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    check_bytes("idle/b", data);
+
+    fx_fill(data, LEN / 2, 23);
+    ck_assert_int_eq(open_obj("idle/b", CNIO_WIRE_O_WRITE, &o), 0);   /* in place */
+    cnio__ep_fail(o->hosts[1].lanes[0], -CNIO_ERR_CONN);
+    ck_assert_int_eq(cnio__obj_pwrite(o, data, LEN / 2, 0), LEN / 2);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    ck_assert_int_eq(cnio__uri_parse(fx_uri(&fx, "idle/b", NULL, buf, sizeof(buf)), &u), 0);
+    ck_assert_int_eq(cnio__hints_resolve(&h, &u), 0);
+    ck_assert_int_eq(cnio__obj_stat(st, &u, &h, &s), 0);
+    ck_assert_uint_eq(s.state, 0);   /* closed cleanly: not "incomplete since a crash" */
+    cnio__uri_free(&u);
+
+    ck_assert_int_eq(open_obj("idle/b", 0, &o), 0);   /* a reader */
+    cnio__ep_fail(o->hosts[0].lanes[0], -CNIO_ERR_CONN);
+    ck_assert_int_eq(cnio__obj_pread(o, back, LEN, 0), LEN);
+    ck_assert_int_eq(memcmp(back, data, LEN), 0);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    free(data);
+    free(back);
+}
+END_TEST
+
+/* A lane that dies with a request in flight is not revived: nothing is replayed. */
+START_TEST(busy_lane_not_revived)
+{
+    struct cnio_obj *o;
+    uint8_t b = 1;
+
+    ck_assert_int_eq(open_obj("idle/c", STAGE, &o), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(o, &b, 1, 0), 1);
+    for (int j = 0; j < o->nhosts; j++)
+        cnio__ep_fail(o->hosts[j].lanes[1], -CNIO_ERR_TIMEOUT);   /* not closed while idle */
+    ck_assert_int_eq(cnio__ep_idle_closed(o->hosts[0].lanes[1]), 0);
+    ck_assert_int_eq(cnio__cl_revive(o), 0);
+    ck_assert_int_eq(cnio__ep_error(o->hosts[0].lanes[1]), -CNIO_ERR_TIMEOUT);
+    ck_assert_int_eq(cnio__obj_abort(o), 0);
+}
+END_TEST
+
+static Suite *idle_suite(void)
+{
+    Suite *s = suite_create("client_idle");
+    TCase *tc = tcase_create("idle");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, idle_then_write);
+    tcase_add_test(tc, idle_handle_lost);
+    tcase_add_test(tc, busy_lane_not_revived);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return fx_run(idle_suite());
+}
