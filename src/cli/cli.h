@@ -22,6 +22,12 @@ struct cli_opts {
     int resume;                 /* cp --resume */
     int long_list;              /* ls -l */
     uint64_t chunk;             /* cp --chunk SIZE */
+    int recursive;              /* cp -r */
+    int follow;                 /* cp -L: follow symlinks to files */
+    int preserve;               /* cp -p: modes and mtimes */
+    int sync;                   /* cp --sync: only new or changed files */
+    int checksum;               /* cp --checksum: changed means a different CRC32C */
+    int json;                   /* ls / stat --json */
 };
 
 /* Parses one common option at argv[*i] (advancing *i past its value). Returns 1 when it
@@ -54,6 +60,11 @@ int cli_resume_same(struct cnio_obj *obj, const char *data, uint64_t off, uint64
                     int *same);
 
 int cli_cp(int argc, char **argv);
+/* `cnio cp -r` (tree.c): called by cli_cp with MPI initialised; returns the exit status. */
+struct cp_job;
+int cli_tree_cp(struct cp_job *j);
+/* `cnio cp - URI`, `cnio cp URI -` (stream.c): the same. */
+int cli_stream_cp(struct cp_job *j);
 int cli_ls(int argc, char **argv);
 int cli_stat(int argc, char **argv);
 int cli_rm(int argc, char **argv);

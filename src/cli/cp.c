@@ -543,7 +543,7 @@ static int cp_reopen_dst_for_verify(struct cp_job *j)
     return cp_agree(j->dst.fd < 0 ? cp_local_fail(&j->dst, errno, NULL) : 0);
 }
 
-static int cp_run(struct cp_job *j)
+int cp_run(struct cp_job *j)
 {
     char *bufs[2] = { NULL, NULL }, *buf2 = NULL;
     int rc, copied;
@@ -624,6 +624,11 @@ int cli_cp(int argc, char **argv)
     j.dst.name = pos[1];
     j.src.remote = cnio__uri_is_cnio(pos[0]);
     j.dst.remote = cnio__uri_is_cnio(pos[1]);
+    if ((!strcmp(pos[0], "-") || !strcmp(pos[1], "-")) &&
+        (j.o.recursive || j.o.resume || j.o.verify || !strcmp(pos[0], pos[1]))) {
+        fprintf(stderr, "cnio cp: -r, --resume and --verify do not go with - (a stream)\n");
+        return CLI_EXIT_USAGE;
+    }
     if (!j.src.remote && !j.dst.remote) {
         fprintf(stderr, "cnio cp: one of SRC and DST must be a cnio:// URI\n");
         return CLI_EXIT_USAGE;
@@ -636,7 +641,9 @@ int cli_cp(int argc, char **argv)
     MPI_Comm_size(MPI_COMM_WORLD, &j.size);
     j.tty = isatty(STDERR_FILENO);
     rc = cli_info(&j.o, &j.info);
-    rc = rc ? cp_report(&j, "hints", rc) : cp_run(&j);
+    rc = rc ? cp_report(&j, "hints", rc)
+            : j.o.recursive ? cli_tree_cp(&j)
+            : !strcmp(pos[0], "-") || !strcmp(pos[1], "-") ? cli_stream_cp(&j) : cp_run(&j);
     MPI_Info_free(&j.info);
     MPI_Finalize();
     return rc;

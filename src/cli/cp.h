@@ -35,6 +35,9 @@ struct cp_job {
     int tty;
 };
 
+/* Copies one file (j's names, options, info, rank and size set) over all ranks of
+ * MPI_COMM_WORLD: the exit status (CLI_EXIT_*), the same on every rank. Collective. */
+int cp_run(struct cp_job *j);
 /* The usage text of `cnio cp`. */
 extern const char cp_help[];
 /* Parses argv into j->o and the two positionals pos[0..1]: 0, -1 on bad usage (said

@@ -15,6 +15,7 @@
 const char cp_help[] =
     "usage: cnio cp [--verify] [--resume] [--chunk SIZE] [-q] [--key FILE] [-o NAME=VALUE]\n"
     "               SRC DST\n"
+    "       cnio cp -r [-L] [-p] [--sync | --checksum] [--resume] ... SRC DST\n"
     "       mpirun -n N cnio cp ... SRC DST\n"
     "\n"
     "Copies SRC to DST; either may be a local path or a cnio:// URI. An upload is staged\n"
@@ -28,6 +29,16 @@ const char cp_help[] =
     "                 killed client or server), or a partial local DST; chunks whose\n"
     "                 CRC32C already match are not moved again\n"
     "  --chunk SIZE   bytes per request per rank (default 16M)\n"
+    "  -r             copy the tree SRC to DST (SRC's entries become DST's; DST is made\n"
+    "                 when missing): files are spread over the ranks as they finish,\n"
+    "                 large files split over all ranks; empty directories, empty and\n"
+    "                 sparse files and symlinks (as links) are kept\n"
+    "  -L             with -r: follow symlinks to files (links to directories stay links)\n"
+    "  -p             keep modes and mtimes\n"
+    "  --sync         with -r: copy only files that are new or differ in size or mtime\n"
+    "                 (implies -p)\n"
+    "  --checksum     with -r: as --sync, but a file differs when its CRC32C does\n"
+    "  -              as SRC: read standard input; as DST: write standard output\n"
     "  -o NAME=VALUE  hint for the cnio:// side(s), e.g. -o striping_unit=4M -o cnio_lanes=2\n"
     "  --key FILE     shared key file\n"
     "  -q             no progress bar and no summary\n";
@@ -48,6 +59,23 @@ int cp_parse(struct cp_job *j, int argc, char **argv, char **pos)
         }
         if (!strcmp(argv[i], "--resume")) {
             j->o.resume = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "-r") || !strcmp(argv[i], "-R") || !strcmp(argv[i], "--recursive")) {
+            j->o.recursive = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "-L")) {
+            j->o.follow = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "-p")) {
+            j->o.preserve = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "--sync") || !strcmp(argv[i], "--checksum")) {
+            j->o.sync = 1;
+            j->o.checksum |= argv[i][2] == 'c';
             continue;
         }
         if (!strcmp(argv[i], "--chunk")) {
@@ -72,6 +100,10 @@ int cp_parse(struct cp_job *j, int argc, char **argv, char **pos)
     }
     if (npos != 2) {
         fprintf(stderr, "cnio cp: needs SRC and DST\n");
+        return -1;
+    }
+    if ((j->o.follow || j->o.sync) && !j->o.recursive) {
+        fprintf(stderr, "cnio cp: -L, --sync and --checksum go with -r\n");
         return -1;
     }
     return 0;
