@@ -7,8 +7,11 @@
  * to the ranks as they ask for them: a counter in an MPI window on rank 0 is the work
  * queue, and each rank takes the next few files with MPI_Fetch_and_op whenever it is
  * done with its last ones (largest files first, so that the last files handed out are
- * small and every rank finishes at nearly the same time). Each rank copies its files over
- * its own connections. Files of at least 4 chunks (64 MiB by default; not sparse ones)
+ * small and every rank finishes at nearly the same time). Each rank copies the files it
+ * took with TREE_WORKERS threads, each with its own stack and connections, so that many
+ * files are in flight at once: a small file costs a few round trips (open, write,
+ * commit, which syncs it to disk on the servers, close) and little bandwidth, and one at
+ * a time a rank would mostly wait. Files of at least 4 chunks (64 MiB by default; not sparse ones)
  * are copied afterwards, one at a time, by all ranks together as a single-file `cnio
  * cp` does: each rank moves its own stripe-aligned share. Last, with -p, rank 0 sets
  * the directories' modes and mtimes, deepest first.
@@ -18,6 +21,7 @@
 #include "stack.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -26,8 +30,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Files a rank takes from the queue at once. */
-#define TREE_BATCH 2
+/* Files in flight per rank (threads), and files a rank takes from the queue at once. */
+#define TREE_WORKERS 8
+#define TREE_BATCH (2 * TREE_WORKERS)
+/* Bytes per request of a worker (at most --chunk). */
+#define TREE_WORKER_CHUNK (4ull << 20)
+
+struct tree_run;
+
+/* One of a rank's copying threads, with its own stack and connections. */
+struct tree_worker {
+    pthread_t tid;
+    struct tree_run *r;
+    struct tree_ctx ctx;
+    int failed;
+    uint64_t crc_skipped, files, bytes;
+};
 
 struct tree_run {
     struct cp_job *j;
@@ -38,6 +56,10 @@ struct tree_run {
     uint64_t total_bytes, skipped_files, skipped_bytes;
     uint64_t crc_skipped;           /* files --checksum found identical (this rank) */
     int failed;                     /* entries that could not be copied (this rank) */
+    struct tree_worker w[TREE_WORKERS];
+    int nw;                         /* workers set up */
+    pthread_mutex_t lock;           /* the batch cursor below, shared by the workers */
+    uint64_t next, end;             /* the batch: files[next..end) */
     MPI_Win win;
     uint64_t *q;                    /* rank 0: [0] next, [1] bytes done, [2] files done */
     double t0, last;
@@ -297,41 +319,73 @@ static void tree_done(struct tree_run *r, uint64_t files, uint64_t bytes)
 }
 
 /* Copies one queued file; a failure is said (by this rank) and counted. */
-static void tree_one(struct tree_run *r, const struct tree_ent *e)
+static void tree_one(struct tree_worker *w, const struct tree_ent *e)
 {
     int ret;
 
-    r->ctx.why[0] = '\0';
-    ret = tree_copy_one(&r->ctx, e);
+    w->ctx.why[0] = '\0';
+    ret = tree_copy_one(&w->ctx, e);
     if (ret == 1) {
-        r->crc_skipped++;
+        w->crc_skipped++;
         ret = 0;
     }
     if (ret < 0) {
-        if (r->ctx.why[0])
-            fprintf(stderr, "cnio cp: %s\n", r->ctx.why);
+        if (w->ctx.why[0])
+            fprintf(stderr, "cnio cp: %s\n", w->ctx.why);
         else
             fprintf(stderr, "cnio cp: %s: %s\n", e->rel, cnio_strerror(ret));
-        r->failed++;
+        w->failed++;
     }
-    tree_done(r, 1, e->size);
+    w->files++;
+    w->bytes += e->size;
 }
 
-/* Every rank: takes files from the queue until it is empty. */
+static void *tree_worker_main(void *arg)
+{
+    struct tree_worker *w = arg;
+    struct tree_run *r = w->r;
+
+    for (;;) {
+        uint64_t i;
+
+        pthread_mutex_lock(&r->lock);
+        i = r->next < r->end ? r->next++ : UINT64_MAX;
+        pthread_mutex_unlock(&r->lock);
+        if (i == UINT64_MAX)
+            return NULL;
+        tree_one(w, &r->files.e[i]);
+    }
+}
+
+/* Every rank: takes files from the queue until it is empty, TREE_BATCH at a time, and
+ * copies each batch with its workers. */
 static void tree_queue(struct tree_run *r)
 {
     for (;;) {
-        uint64_t take = TREE_BATCH, at = 0;
+        uint64_t take = TREE_BATCH, at = 0, files = 0, bytes = 0;
+        int started[TREE_WORKERS] = { 0 };
 
         MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, r->win);
         MPI_Fetch_and_op(&take, &at, MPI_UINT64_T, 0, 0, MPI_SUM, r->win);
         MPI_Win_unlock(0, r->win);
         if (at >= r->nsmall)
             break;
-        for (uint64_t i = at; i < CNIO_MIN(at + take, r->nsmall); i++) {
-            tree_one(r, &r->files.e[i]);
-            tree_progress(r, 0);
+        r->next = at;
+        r->end = CNIO_MIN(at + take, r->nsmall);
+        for (int k = 0; k < r->nw; k++) {
+            r->w[k].files = r->w[k].bytes = 0;
+            started[k] = pthread_create(&r->w[k].tid, NULL, tree_worker_main, &r->w[k]) == 0;
         }
+        if (r->nw == 0 || !started[0])
+            tree_worker_main(&r->w[0]);   /* no thread: this one */
+        for (int k = 0; k < r->nw; k++) {
+            if (started[k])
+                pthread_join(r->w[k].tid, NULL);
+            files += r->w[k].files;
+            bytes += r->w[k].bytes;
+        }
+        tree_done(r, files, bytes);
+        tree_progress(r, 0);
     }
 }
 
@@ -368,6 +422,8 @@ static void tree_large(struct tree_run *r)
         }
         if (!ok && r->j->rank == 0)
             r->failed++;
+        if (ok && r->j->rank == 0 && !r->dst.remote && tree_punch_zeros(&r->ctx, e->rel))
+            r->failed++;
         if (ok && r->j->rank == 0 && r->j->o.preserve && tree_setattr(&r->ctx, e))
             r->failed++;
         if (r->j->rank == 0) {
@@ -402,6 +458,12 @@ static void tree_summary(struct tree_run *r, double secs)
                                 r->crc_skipped }, s[4];
     char a[32];
 
+    for (int k = 0; k < r->nw; k++) {
+        v[0] += r->w[k].ctx.moved;
+        v[1] += r->w[k].ctx.skipped;
+        v[2] += (unsigned long long)r->w[k].failed;
+        v[3] += r->w[k].crc_skipped;
+    }
     MPI_Reduce(v, s, 4, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
     r->failed = (int)s[2];
     if (r->j->rank != 0 || r->j->o.quiet)
@@ -433,8 +495,23 @@ static int tree_setup(struct tree_run *r)
     r->ctx.buf2 = malloc(r->j->o.chunk);
     if (ret == 0 && (!r->ctx.buf || !r->ctx.buf2))
         ret = -CNIO_ERR_NOMEM;
+    r->ctx.chunk = r->j->o.chunk;
     if (ret == 0 && r->dst.remote)
         ret = cnio__ns_open(r->ctx.st, &r->dst.u, &r->dst.h, &r->ctx.ns);
+    pthread_mutex_init(&r->lock, NULL);
+    for (int k = 0; ret == 0 && k < TREE_WORKERS; k++) {
+        struct tree_ctx *c = &r->w[k].ctx;
+
+        r->w[k].r = r;
+        *c = (struct tree_ctx){ .o = r->ctx.o, .src = &r->src, .dst = &r->dst,
+                                .chunk = CNIO_MIN(r->j->o.chunk, TREE_WORKER_CHUNK) };
+        r->nw++;
+        c->buf = malloc(c->chunk);
+        c->buf2 = malloc(c->chunk);
+        ret = c->buf && c->buf2 ? cnio__stack_open(&c->st) : -CNIO_ERR_NOMEM;
+        if (ret == 0 && r->dst.remote)
+            ret = cnio__ns_open(c->st, &r->dst.u, &r->dst.h, &c->ns);
+    }
     if (ret)
         cli_fail("cp", r->dst.remote ? r->dst.name : "setup", ret);
     return ret;
@@ -442,6 +519,15 @@ static int tree_setup(struct tree_run *r)
 
 static void tree_teardown(struct tree_run *r)
 {
+    for (int k = 0; k < r->nw; k++) {
+        cnio__ns_close(r->w[k].ctx.ns);
+        if (r->w[k].ctx.st)
+            cnio__stack_close(r->w[k].ctx.st);
+        free(r->w[k].ctx.buf);
+        free(r->w[k].ctx.buf2);
+    }
+    if (r->nw)
+        pthread_mutex_destroy(&r->lock);
     cnio__ns_close(r->ctx.ns);
     if (r->ctx.st)
         cnio__stack_close(r->ctx.st);

@@ -68,8 +68,9 @@ struct tree_ctx {
     struct tree_end *src, *dst;
     struct cnio_stack *st;
     struct cnio_ns *ns;     /* a session to the destination's servers (remote DST) */
-    char *buf;              /* o->chunk bytes */
-    char *buf2;             /* o->chunk bytes (resume, checksum) */
+    uint64_t chunk;         /* bytes per request */
+    char *buf;              /* chunk bytes */
+    char *buf2;             /* chunk bytes (resume, checksum) */
     uint64_t moved;         /* bytes this rank moved */
     uint64_t skipped;       /* bytes this rank found already there (resume, checksum) */
     char why[512];          /* the first local failure: "path: reason" */
@@ -83,6 +84,9 @@ int tree_copy_one(struct tree_ctx *ctx, const struct tree_ent *e);
 int tree_mkdir(struct tree_ctx *ctx, const char *rel);
 /* Applies mode and mtime of e at the destination (-p). */
 int tree_setattr(struct tree_ctx *ctx, const struct tree_ent *e);
+/* Makes the blocks of zeros of local file rel (beneath DST) holes again, after a
+ * download split over the ranks wrote them: 0, or a negative code. */
+int tree_punch_zeros(struct tree_ctx *ctx, const char *rel);
 /* CRC32C of every byte of a local file or of an object (`cnio sum`, --checksum). */
 int tree_crc_local(int fd, char *buf, uint64_t cap, uint32_t *crc, uint64_t *size);
 int tree_crc_obj(struct cnio_obj *obj, char *buf, uint64_t cap, uint32_t *crc, uint64_t *size);

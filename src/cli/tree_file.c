@@ -146,7 +146,7 @@ static int tf_send_local(struct tree_ctx *c, const char *rel, int fd, uint64_t s
         h = lseek(fd, d, SEEK_HOLE);
         end = h < 0 ? size : CNIO_MIN((uint64_t)h, size);
         for (off = (uint64_t)d; ret == 0 && off < end;) {
-            uint64_t len = CNIO_MIN(c->o->chunk, end - off);
+            uint64_t len = CNIO_MIN(c->chunk, end - off);
             ssize_t n = pread(fd, c->buf, (size_t)len, (off_t)off);
 
             if (n <= 0)
@@ -254,7 +254,7 @@ static int tf_fetch(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, i
     int ret = 0;
 
     for (uint64_t off = 0; ret == 0 && off < size;) {
-        uint64_t len = CNIO_MIN(c->o->chunk, size - off);
+        uint64_t len = CNIO_MIN(c->chunk, size - off);
         ssize_t n;
 
         if (resumed && fd >= 0) {
@@ -345,6 +345,30 @@ static int tf_remote(struct tree_ctx *c, const struct tree_ent *e)
     return tf_finish_obj(c, e, out, ret);
 }
 
+int tree_punch_zeros(struct tree_ctx *c, const char *rel)
+{
+    const uint64_t blk = 64u << 10;
+    uint64_t off = 0;
+    int fd = tf_open(c->dst->dirfd, rel, O_RDWR, 0), ret = 0;
+
+    if (fd < 0)
+        return tf_fail(c, rel, errno);
+    for (;;) {
+        ssize_t n = pread(fd, c->buf, (size_t)CNIO_MIN(blk, c->chunk), (off_t)off);
+
+        if (n <= 0) {
+            ret = n < 0 ? tf_fail(c, rel, errno) : 0;
+            break;
+        }
+        if (n == (ssize_t)CNIO_MIN(blk, c->chunk) && tf_zero(c->buf, (uint64_t)n) &&
+            fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)n) < 0)
+            break;   /* a file system without holes: the zeros stay */
+        off += (uint64_t)n;
+    }
+    close(fd);
+    return ret;
+}
+
 int tree_crc_local(int fd, char *buf, uint64_t cap, uint32_t *crc, uint64_t *size)
 {
     uint32_t v = 0;
@@ -396,13 +420,13 @@ static int tf_same_crc(struct tree_ctx *c, const struct tree_ent *e)
         int ret = -1;
 
         if (end->remote && tf_obj(c, end, e->rel, 0, &obj) == 0) {
-            ret = tree_crc_obj(obj, c->buf, c->o->chunk, &crc[k], &sz[k]);
+            ret = tree_crc_obj(obj, c->buf, c->chunk, &crc[k], &sz[k]);
             cnio__obj_close(obj);
         } else if (!end->remote) {
             int fd = tf_open(end->dirfd, e->rel, O_RDONLY, 0);
 
             if (fd >= 0) {
-                ret = tree_crc_local(fd, c->buf, c->o->chunk, &crc[k], &sz[k]);
+                ret = tree_crc_local(fd, c->buf, c->chunk, &crc[k], &sz[k]);
                 close(fd);
             }
         }
