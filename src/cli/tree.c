@@ -318,13 +318,32 @@ static void tree_done(struct tree_run *r, uint64_t files, uint64_t bytes)
     MPI_Win_unlock(0, r->win);
 }
 
-/* Copies one queued file; a failure is said (by this rank) and counted. */
+/*
+ * Copies one queued file; a failure is said (by this rank) and counted. A connection
+ * that could not be made or was lost is tried again, twice, after 0.2 and 0.6 s: a
+ * tree of small files opens many connections, and a loaded host refuses one now and
+ * then (seen here as "connection refused" from a listening server at a load average
+ * of 90, with thousands of sockets in TIME_WAIT).
+ */
 static void tree_one(struct tree_worker *w, const struct tree_ent *e)
 {
     int ret;
 
-    w->ctx.why[0] = '\0';
-    ret = tree_copy_one(&w->ctx, e);
+    for (int tries = 0;; tries++) {
+        w->ctx.why[0] = '\0';
+        ret = tree_copy_one(&w->ctx, e);
+        if ((ret != -CNIO_ERR_CONN && ret != -CNIO_ERR_TIMEOUT) || tries == 2)
+            break;
+        usleep(tries ? 600000 : 200000);
+        if (w->ctx.ns) {   /* its session may be the connection that broke */
+            struct tree_end *d = w->ctx.dst;
+
+            cnio__ns_close(w->ctx.ns);
+            w->ctx.ns = NULL;
+            if (cnio__ns_open(w->ctx.st, &d->u, &d->h, &w->ctx.ns))
+                w->ctx.ns = NULL;
+        }
+    }
     if (ret == 1) {
         w->crc_skipped++;
         ret = 0;
