@@ -165,6 +165,12 @@ int cnio__ns_rmdir(struct cnio_ns *ns, const char *path);
  * object of the new name is replaced): -CNIO_ERR_NOENT when no host has from,
  * -CNIO_ERR_EXIST onto a directory that is not empty, -CNIO_ERR_INVAL into itself. */
 int cnio__ns_rename(struct cnio_ns *ns, const char *from, const char *to);
+/* cnio__obj_open over the session's connections (no connect, no authentication: what
+ * makes a tree of small files cheap): the object borrows them, and cnio__obj_close or
+ * _abort leaves them open for the next. -CNIO_ERR_CONN when a connection of ns broke
+ * (close it and open another); otherwise the errors of cnio__obj_open. */
+int cnio__ns_obj_open(struct cnio_ns *ns, const char *path, uint32_t oflags,
+                      struct cnio_obj **out);
 /* Records mode (st_mode bits, <= 0xffff: file type and permissions) and, when mtime_ns
  * is not 0, the modification time of path (an object, or a directory). */
 int cnio__ns_setattr(struct cnio_ns *ns, const char *path, uint32_t mode, uint64_t mtime_ns);

@@ -10,15 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct cnio_ns {
-    struct cnio_stack *st;
-    struct cnio_hints h;
-    struct cnio_key key;
-    struct cnio__cl_host *hosts;
-    struct cnio_ep_auth *auth;
-    int n;
-};
-
 void cnio__ns_close(struct cnio_ns *ns)
 {
     if (!ns)

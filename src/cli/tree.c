@@ -8,11 +8,12 @@
  * queue, and each rank takes the next few files with MPI_Fetch_and_op whenever it is
  * done with its last ones (largest files first, so that the last files handed out are
  * small and every rank finishes at nearly the same time). Each rank copies the files it
- * took with TREE_WORKERS threads, each with its own stack and connections, so that many
- * files are in flight at once: a small file costs a few round trips (open, write,
- * commit, which syncs it to disk on the servers, close) and little bandwidth, and one at
- * a time a rank would mostly wait. Files of at least 4 chunks (64 MiB by default; not sparse ones)
- * are copied afterwards, one at a time, by all ranks together as a single-file `cnio
+ * took with TREE_WORKERS threads, each with its own stack and one connection per server
+ * (opened once; every object it copies borrows it), so that many files are in flight
+ * at once: a small file costs a few round trips (open, write, commit, which syncs it to
+ * disk on the servers, close) and little bandwidth, and one at a time a rank would
+ * mostly wait. Files of at least 4 chunks (64 MiB by default; not sparse ones) are
+ * copied afterwards, one at a time, by all ranks together as a single-file `cnio
  * cp` does: each rank moves its own stripe-aligned share. Last, with -p, rank 0 sets
  * the directories' modes and mtimes, deepest first.
  */
@@ -335,13 +336,15 @@ static void tree_one(struct tree_worker *w, const struct tree_ent *e)
         if ((ret != -CNIO_ERR_CONN && ret != -CNIO_ERR_TIMEOUT) || tries == 2)
             break;
         usleep(tries ? 600000 : 200000);
-        if (w->ctx.ns) {   /* its session may be the connection that broke */
-            struct tree_end *d = w->ctx.dst;
+        for (int k = 0; k < 2; k++) {   /* its sessions may hold the connection that broke */
+            struct cnio_ns **ns = k ? &w->ctx.src_ns : &w->ctx.ns;
+            struct tree_end *end = k ? w->ctx.src : w->ctx.dst;
 
-            cnio__ns_close(w->ctx.ns);
-            w->ctx.ns = NULL;
-            if (cnio__ns_open(w->ctx.st, &d->u, &d->h, &w->ctx.ns))
-                w->ctx.ns = NULL;
+            if (!*ns)
+                continue;
+            cnio__ns_close(*ns);
+            if (cnio__ns_open(w->ctx.st, &end->u, &end->h, ns))
+                *ns = NULL;
         }
     }
     if (ret == 1) {
@@ -530,6 +533,8 @@ static int tree_setup(struct tree_run *r)
         ret = c->buf && c->buf2 ? cnio__stack_open(&c->st) : -CNIO_ERR_NOMEM;
         if (ret == 0 && r->dst.remote)
             ret = cnio__ns_open(c->st, &r->dst.u, &r->dst.h, &c->ns);
+        if (ret == 0 && r->src.remote)
+            ret = cnio__ns_open(c->st, &r->src.u, &r->src.h, &c->src_ns);
     }
     if (ret)
         cli_fail("cp", r->dst.remote ? r->dst.name : "setup", ret);
@@ -540,6 +545,7 @@ static void tree_teardown(struct tree_run *r)
 {
     for (int k = 0; k < r->nw; k++) {
         cnio__ns_close(r->w[k].ctx.ns);
+        cnio__ns_close(r->w[k].ctx.src_ns);
         if (r->w[k].ctx.st)
             cnio__stack_close(r->w[k].ctx.st);
         free(r->w[k].ctx.buf);

@@ -68,6 +68,7 @@ struct tree_ctx {
     struct tree_end *src, *dst;
     struct cnio_stack *st;
     struct cnio_ns *ns;     /* a session to the destination's servers (remote DST) */
+    struct cnio_ns *src_ns; /* and to the source's (remote SRC); objects borrow them */
     uint64_t chunk;         /* bytes per request */
     char *buf;              /* chunk bytes */
     char *buf2;             /* chunk bytes (resume, checksum) */

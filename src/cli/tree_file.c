@@ -64,13 +64,15 @@ static int tf_parent(int dirfd, const char *rel, const char **base)
 static int tf_obj(struct tree_ctx *c, struct tree_end *e, const char *rel, uint32_t flags,
                   struct cnio_obj **obj)
 {
+    struct cnio_ns *ns = e == c->dst ? c->ns : c->src_ns;
     struct cnio_uri u = e->u;
     int ret;
 
     u.path = tree_obj_name(e, rel);
     if (!u.path)
         return -CNIO_ERR_NOMEM;
-    ret = cnio__obj_open(c->st, &u, &e->h, flags, obj);
+    ret = ns ? cnio__ns_obj_open(ns, u.path, flags, obj)
+             : cnio__obj_open(c->st, &u, &e->h, flags, obj);
     free(u.path);
     return ret;
 }
