@@ -161,7 +161,8 @@ void cnio__cl_free(struct cnio_obj *obj)
     if (!obj)
         return;
     if (obj->hosts) {
-        cnio__cl_disconnect(obj->hosts, obj->nhosts);
+        if (!obj->borrowed)
+            cnio__cl_disconnect(obj->hosts, obj->nhosts);
         explicit_bzero(obj->hosts, (size_t)obj->nhosts * sizeof(*obj->hosts));   /* tokens */
     }
     free(obj->hosts);
@@ -273,8 +274,8 @@ static int cl_open_all(struct cnio_obj *obj, int nuri, const struct cnio_ep_auth
                 return -CNIO_ERR_IO;
 
     obj->nhosts = 1;
-    ret = cnio__cl_connect(obj->st, &obj->h, obj->hosts, 1, (int)obj->h.lanes, auth,
-                           &obj->stats);
+    ret = obj->borrowed ? 0 : cnio__cl_connect(obj->st, &obj->h, obj->hosts, 1,
+                                               (int)obj->h.lanes, auth, &obj->stats);
     if (!ret)
         ret = cl_open_hosts(obj, 0, 1, obj->oflags, &l, stage);
     if (ret)
@@ -289,8 +290,9 @@ static int cl_open_all(struct cnio_obj *obj, int nuri, const struct cnio_ep_auth
         return -CNIO_ERR_LAYOUT;
     }
     obj->nhosts = (int)obj->layout.count;
-    ret = cnio__cl_connect(obj->st, &obj->h, obj->hosts + 1, obj->nhosts - 1,
-                           (int)obj->h.lanes, auth + 1, &obj->stats);
+    ret = obj->borrowed ? 0 : cnio__cl_connect(obj->st, &obj->h, obj->hosts + 1,
+                                               obj->nhosts - 1, (int)obj->h.lanes, auth + 1,
+                                               &obj->stats);
     if (!ret)
         ret = cl_open_hosts(obj, 1, obj->nhosts, rest, &obj->layout, obj->stage_id);
     if (!ret)
@@ -364,6 +366,55 @@ close_handles:
     cl_close_handles(obj);
 fail:
     free(auth);
+    cnio__cl_free(obj);
+    return ret;
+}
+
+int cnio__ns_obj_open(struct cnio_ns *ns, const char *path, uint32_t oflags,
+                      struct cnio_obj **out)
+{
+    struct cnio_obj *obj;
+    int ret;
+
+    if (!ns || !path || !path[0] || !out || (oflags & ~CNIO_WIRE_O_ALL))
+        return -CNIO_ERR_INVAL;
+    for (int j = 0; j < ns->n; j++)
+        if (!ns->hosts[j].nlanes || cnio__ep_error(ns->hosts[j].lanes[0]))
+            return -CNIO_ERR_CONN;   /* a broken session: the caller opens a new one */
+    obj = calloc(1, sizeof(*obj));
+    if (!obj)
+        return -CNIO_ERR_NOMEM;
+    obj->st = ns->st;
+    obj->h = ns->h;
+    obj->oflags = oflags;
+    obj->borrowed = 1;
+    obj->path = strdup(path);
+    obj->hosts = calloc((size_t)ns->n, sizeof(*obj->hosts));
+    if (!obj->path || !obj->hosts) {
+        cnio__cl_free(obj);
+        return -CNIO_ERR_NOMEM;
+    }
+    obj->key = ns->key;
+    obj->has_key = 1;
+    for (int j = 0; j < ns->n; j++) {
+        struct cnio__cl_host *d = &obj->hosts[j];
+        const struct cnio__cl_host *s = &ns->hosts[j];
+
+        memcpy(d->name, s->name, sizeof(d->name));
+        d->port = s->port;
+        d->addr = s->addr;
+        d->resolved = s->resolved;
+        d->lanes[0] = s->lanes[0];
+        d->nlanes = 1;
+    }
+    ret = cl_open_all(obj, ns->n, ns->auth);
+    if (ret == 0) {
+        *out = obj;
+        return 0;
+    }
+    if (obj->staged && !(oflags & CNIO_WIRE_O_RESUME))
+        return cnio__obj_abort(obj), ret;   /* a fresh instance nobody will resume */
+    cl_close_handles(obj);
     cnio__cl_free(obj);
     return ret;
 }

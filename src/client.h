@@ -147,6 +147,8 @@ struct cnio_obj_stat {
     uint64_t mtime_ns;
     int is_dir;
     uint32_t state;             /* 0: complete; else CNIO_OBJ_* bits */
+    uint32_t mode;              /* st_mode bits recorded by SETATTR (0: none); of a
+                                   directory, its own */
 };
 #define CNIO_OBJ_STAGED 0x1      /* an upload that never committed: no complete version */
 #define CNIO_OBJ_DIRTY 0x2       /* an update in place was interrupted (writer crashed) */
@@ -162,5 +164,39 @@ int cnio__obj_unlink(struct cnio_stack *st, const struct cnio_uri *u, const stru
 int cnio__obj_list(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
                    int (*fn)(const char *name, const struct cnio_obj_stat *s, void *arg),
                    void *arg);
+
+/*
+ * Namespace requests over one control session (client_names.c): a connection to every
+ * host of a URI, authenticated once with the key of h->key_file, reused for every
+ * request until cnio__ns_close. Each request goes to every host; the result is the
+ * first error other than -CNIO_ERR_NOENT, else -CNIO_ERR_NOENT when no host had the
+ * name, else 0. Paths are object names beneath the servers' roots (no leading '/').
+ * Errors of open: those of cnio__obj_open's connection phase (-CNIO_ERR_KEY, _RESOLVE,
+ * _CONN, _TIMEOUT, _AUTH).
+ */
+struct cnio_ns;
+int cnio__ns_open(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
+                  struct cnio_ns **out);
+void cnio__ns_close(struct cnio_ns *ns);
+/* Creates directory path on every host; parents: create missing parents, and an
+ * existing directory is no error. -CNIO_ERR_EXIST: it exists (without parents), or an
+ * object has that name; -CNIO_ERR_NOENT: a parent is missing (without parents). */
+int cnio__ns_mkdir(struct cnio_ns *ns, const char *path, int parents);
+/* Removes the empty directory path: -CNIO_ERR_EXIST when it is not empty,
+ * -CNIO_ERR_INVAL when path is an object, -CNIO_ERR_NOENT when no host has it. */
+int cnio__ns_rmdir(struct cnio_ns *ns, const char *path);
+/* Renames an object or a directory (no data moves; the new name's parents are made; an
+ * object of the new name is replaced): -CNIO_ERR_NOENT when no host has from,
+ * -CNIO_ERR_EXIST onto a directory that is not empty, -CNIO_ERR_INVAL into itself. */
+int cnio__ns_rename(struct cnio_ns *ns, const char *from, const char *to);
+/* cnio__obj_open over the session's connections (no connect, no authentication: what
+ * makes a tree of small files cheap): the object borrows them, and cnio__obj_close or
+ * _abort leaves them open for the next. -CNIO_ERR_CONN when a connection of ns broke
+ * (close it and open another); otherwise the errors of cnio__obj_open. */
+int cnio__ns_obj_open(struct cnio_ns *ns, const char *path, uint32_t oflags,
+                      struct cnio_obj **out);
+/* Records mode (st_mode bits, <= 0xffff: file type and permissions) and, when mtime_ns
+ * is not 0, the modification time of path (an object, or a directory). */
+int cnio__ns_setattr(struct cnio_ns *ns, const char *path, uint32_t mode, uint64_t mtime_ns);
 
 #endif /* CNIO_CLIENT_H */

@@ -119,6 +119,7 @@ int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct
         goto end;
     memset(out, 0, sizeof(*out));
     out->mtime_ns = c.hosts[0].info.mtime_ns;
+    out->mode = c.hosts[0].info.flags >> CNIO_WIRE_I_MODE_SHIFT;
     if (c.hosts[0].info.flags & CNIO_WIRE_I_DIR) {
         out->is_dir = 1;
         goto end;
@@ -296,6 +297,7 @@ static void ctl_combine(const struct ctl_entry *e, size_t n, struct cnio_obj_sta
     memset(s, 0, sizeof(*s));
     s->layout.unit = e[0].info.stripe_unit;
     s->layout.count = e[0].info.stripe_count;
+    s->mode = e[0].info.flags >> CNIO_WIRE_I_MODE_SHIFT;
     s->size = e[0].info.stripe_index == 0 ? e[0].info.size : 0;
     if (e[0].info.stripe_index != 0 && !(e[0].info.flags & CNIO_WIRE_I_DIR))
         s->state |= CNIO_OBJ_TORN;   /* column 0 does not have it */

@@ -56,6 +56,18 @@ struct cnio_obj {
     struct cnio_obj_stats stats;
     uint8_t (*tokens)[CNIO_WIRE_MAC];   /* attached on demand: per-host tokens, else NULL */
     uint32_t rank;                  /* the tokens' rank */
+    int borrowed;                   /* the endpoints are a namespace session's
+                                       (cnio__ns_obj_open): not closed with obj */
+};
+
+/* A namespace session (client_names.c): one authenticated endpoint per host. */
+struct cnio_ns {
+    struct cnio_stack *st;
+    struct cnio_hints h;
+    struct cnio_key key;
+    struct cnio__cl_host *hosts;
+    struct cnio_ep_auth *auth;
+    int n;
 };
 
 /* Fills hosts[0..n) from the URI's hosts. */

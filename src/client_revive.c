@@ -98,6 +98,8 @@ static int rv_lane(struct cnio_obj *obj, int j, int l)
 
 int cnio__cl_revive(struct cnio_obj *obj)
 {
+    if (obj->borrowed)   /* a namespace session's endpoints: cp -r opens the session again */
+        return 0;
     for (int j = 0; j < obj->nhosts; j++) {
         struct cnio__cl_host *host = &obj->hosts[j];
         int lost_handle = 0;

@@ -62,6 +62,10 @@ static const struct wire_rule wire_rules[] = {
     { CNIO_WIRE_COMMIT, WIRE_EXACT, WIRE_EXACT, 0, 0, 0, 0 },
     { CNIO_WIRE_ABORT, WIRE_EXACT, WIRE_EXACT, 0, 0, 0, 0 },
     { CNIO_WIRE_CRC, WIRE_EXACT, WIRE_EXACT, 8, CNIO_WIRE_CRC_SIZE, 0, 0 },
+    { CNIO_WIRE_MKDIR, WIRE_AT_LEAST, WIRE_EXACT, CNIO_WIRE_OPEN_FIXED, 0, 0, 0 },
+    { CNIO_WIRE_RMDIR, WIRE_AT_LEAST, WIRE_EXACT, CNIO_WIRE_OPEN_FIXED, 0, 0, 0 },
+    { CNIO_WIRE_RENAME, WIRE_AT_LEAST, WIRE_EXACT, 2 * CNIO_WIRE_OPEN_FIXED, 0, 0, 0 },
+    { CNIO_WIRE_SETATTR, WIRE_AT_LEAST, WIRE_EXACT, CNIO_WIRE_OPEN_FIXED, 0, 0, 0 },
 };
 
 static const struct wire_rule *wire_rule_find(uint16_t type)
@@ -268,9 +272,39 @@ int cnio__wire_open_parse(const uint8_t *in, size_t len, int allow_empty,
     return wire_open_ok(o, allow_empty) ? 0 : -CNIO_ERR_PROTO;
 }
 
+int cnio__wire_rename_encode(const struct cnio_wire_open *from, const struct cnio_wire_open *to,
+                             uint8_t *out, size_t cap)
+{
+    int a, b;
+
+    if (!from->name_len || !to->name_len)
+        return -CNIO_ERR_INVAL;
+    a = cnio__wire_open_encode(from, out, cap);
+    if (a < 0)
+        return a;
+    b = cnio__wire_open_encode(to, out + a, cap - (size_t)a);
+    return b < 0 ? b : a + b;
+}
+
+int cnio__wire_rename_parse(const uint8_t *in, size_t len, struct cnio_wire_open *from,
+                            struct cnio_wire_open *to)
+{
+    size_t first;
+
+    if (!in || len < 2 * CNIO_WIRE_OPEN_FIXED)
+        return -CNIO_ERR_PROTO;
+    first = CNIO_WIRE_OPEN_FIXED + (size_t)cnio__get_le32(in + 20);
+    if (first > len - CNIO_WIRE_OPEN_FIXED)
+        return -CNIO_ERR_PROTO;
+    if (cnio__wire_open_parse(in, first, 0, from) ||
+        cnio__wire_open_parse(in + first, len - first, 0, to))
+        return -CNIO_ERR_PROTO;
+    return 0;
+}
+
 static int wire_info_ok(const struct cnio_wire_info *i)
 {
-    if (i->flags & ~CNIO_WIRE_I_ALL)
+    if (i->flags & ~(CNIO_WIRE_I_ALL | CNIO_WIRE_I_MODE_MASK))
         return 0;
     return i->stripe_count == 0 || i->stripe_index < i->stripe_count;
 }

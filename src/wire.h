@@ -64,6 +64,17 @@ enum cnio_wire_type {
                                 at the end of the local file */
     CNIO_WIRE_CRC = 34,      /* object, offset; payload = u64 length (<=
                                 CNIO_WIRE_MAX_PAYLOAD); reply: struct cnio_wire_crc */
+    CNIO_WIRE_MKDIR = 25,    /* payload: struct cnio_wire_open (flags 0, or O_CREATE: make
+                                missing parents, and an existing directory is no error);
+                                reply empty */
+    CNIO_WIRE_RMDIR = 26,    /* payload: struct cnio_wire_open (flags 0): removes an empty
+                                directory; reply empty */
+    CNIO_WIRE_RENAME = 27,   /* payload: two struct cnio_wire_open back to back (flags 0),
+                                the old name then the new; reply empty */
+    CNIO_WIRE_SETATTR = 28,  /* payload: struct cnio_wire_open (flags 0, stripe_count 0,
+                                stripe_index 0) whose stripe_unit carries the mode (st_mode
+                                bits, <= 0xffff); offset = mtime in ns (0: unchanged);
+                                reply empty */
 };
 
 /* OPEN flags (struct cnio_wire_open.flags). */
@@ -164,6 +175,10 @@ struct cnio_wire_info {
 #define CNIO_WIRE_I_PENDING 0x20u /* a staged instance of this name exists beside it */
 #define CNIO_WIRE_I_JOINED 0x40u /* OPEN: joined a staged instance a live writer holds */
 #define CNIO_WIRE_I_ALL 0x7fu
+/* Bits 16..31 of an INFO block's flags: the mode (st_mode bits: type and permissions)
+ * SETATTR recorded for an object, or a directory's own; 0 when none was recorded. */
+#define CNIO_WIRE_I_MODE_SHIFT 16
+#define CNIO_WIRE_I_MODE_MASK 0xffff0000u
 /* What makes an object incomplete. */
 #define CNIO_WIRE_I_INCOMPLETE (CNIO_WIRE_I_STAGED | CNIO_WIRE_I_DIRTY | CNIO_WIRE_I_COMMITTING)
 
@@ -219,6 +234,13 @@ int cnio__wire_open_encode(const struct cnio_wire_open *o, uint8_t *out, size_t 
 /* Also rejects names that are empty (except for LIST), too long, or contain NUL. */
 int cnio__wire_open_parse(const uint8_t *in, size_t len, int allow_empty,
                           struct cnio_wire_open *o);
+/* RENAME payload: the OPEN blocks of the old and the new name, back to back. Encode
+ * returns the bytes written or -CNIO_ERR_INVAL; parse 0 or -CNIO_ERR_PROTO (names point
+ * into in). */
+int cnio__wire_rename_encode(const struct cnio_wire_open *from, const struct cnio_wire_open *to,
+                             uint8_t *out, size_t cap);
+int cnio__wire_rename_parse(const uint8_t *in, size_t len, struct cnio_wire_open *from,
+                            struct cnio_wire_open *to);
 int cnio__wire_info_encode(const struct cnio_wire_info *i, uint8_t *out, size_t cap);
 int cnio__wire_info_parse(const uint8_t *in, size_t len, struct cnio_wire_info *i);
 int cnio__wire_entry_encode(const struct cnio_wire_entry *e, uint8_t *out, size_t cap);

@@ -22,6 +22,13 @@ struct cli_opts {
     int resume;                 /* cp --resume */
     int long_list;              /* ls -l */
     uint64_t chunk;             /* cp --chunk SIZE */
+    int recursive;              /* cp -r */
+    int follow;                 /* cp -L: follow symlinks to files */
+    int preserve;               /* cp -p: modes and mtimes */
+    int sync;                   /* cp --sync: only new or changed files */
+    int checksum;               /* cp --checksum: changed means a different CRC32C */
+    int json;                   /* ls / stat / du --json */
+    int parents;                /* mkdir -p */
 };
 
 /* Parses one common option at argv[*i] (advancing *i past its value). Returns 1 when it
@@ -54,6 +61,27 @@ int cli_resume_same(struct cnio_obj *obj, const char *data, uint64_t off, uint64
                     int *same);
 
 int cli_cp(int argc, char **argv);
+/*
+ * Parses argv[1..] of a subcommand into o and its positional arguments (at most maxpos).
+ * An option other than the common ones is taken only when the first line of help names
+ * it (-l, -p, -r, --json). Returns the number of positionals, -1 on bad usage (said
+ * why), -2 after printing help.
+ */
+int cli_parse(const char *help, int argc, char **argv, struct cli_opts *o, char **pos,
+              int maxpos);
+/* Prints s as a JSON string (quoted, escaped). */
+void cli_json_str(const char *s);
+int cli_mkdir(int argc, char **argv);
+int cli_mv(int argc, char **argv);
+int cli_du(int argc, char **argv);
+int cli_sum(int argc, char **argv);
+/* `cnio rm -r URI`: the objects beneath URI, its directories, URI. The exit status. */
+int cli_rm_tree(const struct cli_opts *o, const char *uri);
+/* `cnio cp -r` (tree.c): called by cli_cp with MPI initialised; returns the exit status. */
+struct cp_job;
+int cli_tree_cp(struct cp_job *j);
+/* `cnio cp - URI`, `cnio cp URI -` (stream.c): the same. */
+int cli_stream_cp(struct cp_job *j);
 int cli_ls(int argc, char **argv);
 int cli_stat(int argc, char **argv);
 int cli_rm(int argc, char **argv);

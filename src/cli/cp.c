@@ -12,7 +12,7 @@
  * between /dev/shm and one server on loopback (the transfer as the summary times it):
  * upload 1.15-1.33 -> 1.80-2.06 GB/s, download 1.11-1.30 -> 1.67-1.98 GB/s.
  */
-#include "cli.h"
+#include "cp.h"
 #include "wire.h"
 #include "../../collective/coll.h"
 
@@ -29,96 +29,6 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* One side of the copy: a local file descriptor or an open object. */
-struct cp_end {
-    const char *name;
-    int remote;
-    int fd;
-    cnio_file_t *fh;
-};
-
-struct cp_job {
-    struct cli_opts o;
-    struct cp_end src, dst;
-    MPI_Info info;
-    int rank, size;
-    uint64_t total;              /* bytes to copy */
-    uint64_t lo, hi;             /* this rank's range */
-    uint64_t iters;              /* chunks per rank: the same count on every rank */
-    uint64_t done;               /* bytes this rank copied (or found already there) */
-    uint64_t moved;              /* bytes this rank actually moved */
-    int resumed;                 /* --resume found something to continue */
-    int aborted;                 /* a failed upload's staged instance was discarded */
-    double t0, last_print;
-    int nhosts, lanes;           /* of the remote side, for the summary */
-    int tty;
-};
-
-static const char cp_help[] =
-    "usage: cnio cp [--verify] [--resume] [--chunk SIZE] [-q] [--key FILE] [-o NAME=VALUE]\n"
-    "               SRC DST\n"
-    "       mpirun -n N cnio cp ... SRC DST\n"
-    "\n"
-    "Copies SRC to DST; either may be a local path or a cnio:// URI. An upload is staged\n"
-    "and replaces DST whole only when it completes (until then readers see the previous\n"
-    "version, or nothing); a failed upload is discarded, a failed download removed. Under\n"
-    "mpirun the transfer is split over the ranks, each moving its own share directly to\n"
-    "or from the servers; rank 0 shows progress and a summary.\n"
-    "\n"
-    "  --verify       afterwards, compare CRC32C checksums of both ends\n"
-    "  --resume       continue an interrupted copy: an upload's staged DST (left by a\n"
-    "                 killed client or server), or a partial local DST; chunks whose\n"
-    "                 CRC32C already match are not moved again\n"
-    "  --chunk SIZE   bytes per request per rank (default 16M)\n"
-    "  -o NAME=VALUE  hint for the cnio:// side(s), e.g. -o striping_unit=4M -o cnio_lanes=2\n"
-    "  --key FILE     shared key file\n"
-    "  -q             no progress bar and no summary\n";
-
-static int cp_parse(struct cp_job *j, int argc, char **argv, char **pos)
-{
-    int npos = 0;
-
-    j->o.chunk = 16u << 20;
-    for (int i = 1; i < argc; i++) {
-        int r;
-
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-            return -2;
-        if (!strcmp(argv[i], "--verify")) {
-            j->o.verify = 1;
-            continue;
-        }
-        if (!strcmp(argv[i], "--resume")) {
-            j->o.resume = 1;
-            continue;
-        }
-        if (!strcmp(argv[i], "--chunk")) {
-            if (i + 1 >= argc || cnio__parse_size(argv[i + 1], &j->o.chunk) || !j->o.chunk ||
-                j->o.chunk > (1u << 30)) {
-                fprintf(stderr, "cnio cp: --chunk takes a size up to 1G (e.g. 16M)\n");
-                return -1;
-            }
-            i++;
-            continue;
-        }
-        r = cli_common_opt(&j->o, argc, argv, &i);
-        if (r < 0)
-            return -1;
-        if (r > 0)
-            continue;
-        if ((argv[i][0] == '-' && argv[i][1]) || npos == 2) {
-            fprintf(stderr, "cnio cp: %s: unknown option or extra argument\n", argv[i]);
-            return -1;
-        }
-        pos[npos++] = argv[i];
-    }
-    if (npos != 2) {
-        fprintf(stderr, "cnio cp: needs SRC and DST\n");
-        return -1;
-    }
-    return 0;
-}
 
 /* All ranks: the same rc everywhere. */
 static int cp_agree(int rc)
@@ -633,86 +543,7 @@ static int cp_reopen_dst_for_verify(struct cp_job *j)
     return cp_agree(j->dst.fd < 0 ? cp_local_fail(&j->dst, errno, NULL) : 0);
 }
 
-/* Servers and lanes of the remote side, for the summary. */
-static void cp_remote_shape(struct cp_job *j)
-{
-    struct cp_end *e = j->dst.remote ? &j->dst : &j->src;
-    struct cnio_uri u = { 0 };
-    char val[MPI_MAX_INFO_VAL + 1];
-    MPI_Info info;
-    int flag = 0;
-
-    if (cnio__uri_parse(e->name, &u) == 0)
-        j->nhosts = u.nhosts;
-    cnio__uri_free(&u);
-    j->lanes = 1;
-    if (e->fh && cnio_file_get_info(e->fh, &info) == 0) {
-        MPI_Info_get(info, "cnio_lanes", MPI_MAX_INFO_VAL, val, &flag);
-        if (flag)
-            j->lanes = atoi(val);
-        MPI_Info_free(&info);
-    }
-}
-
-static void cp_summary(struct cp_job *j, double secs)
-{
-    char a[32];
-
-    if (j->rank != 0 || j->o.quiet)
-        return;
-    printf("cnio cp: %s -> %s: %llu bytes (%s) in %.3f s, %.3f GB/s; %d rank%s, %d server%s, "
-           "%d lane%s\n", j->src.name, j->dst.name, (unsigned long long)j->total,
-           cli_bytes(j->total, a, sizeof(a)), secs, secs > 0 ? j->total / secs / 1e9 : 0.0,
-           j->size, j->size > 1 ? "s" : "", j->nhosts, j->nhosts > 1 ? "s" : "", j->lanes,
-           j->lanes > 1 ? "s" : "");
-}
-
-/* --resume: how much was moved, and how much was there already (summed over ranks). */
-static void cp_resume_summary(struct cp_job *j)
-{
-    unsigned long long moved = 0, mine = j->moved;
-
-    MPI_Reduce(&mine, &moved, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
-    if (j->rank == 0 && !j->o.quiet)
-        printf("cnio cp: resumed: moved %llu of %llu bytes (%llu were there already)\n",
-               moved, (unsigned long long)j->total, (unsigned long long)j->total - moved);
-}
-
-/*
- * A copy that failed leaves DST at its full size with holes or stale bytes where chunks
- * did not arrive, which looks complete: rank 0 removes it (it was created or truncated
- * by this copy) and says so.
- */
-static void cp_discard(const struct cp_job *j)
-{
-    const char *why = NULL;
-
-    if (j->dst.remote) {
-        if (j->aborted > 0)
-            fprintf(stderr, "cnio cp: discarded the incomplete upload to %s (the previous "
-                    "version, if any, is unchanged)\n", j->dst.name);
-        else if (j->aborted < 0)
-            fprintf(stderr, "cnio cp: could not discard the incomplete upload to %s: `cnio "
-                    "stat` shows it incomplete, `cnio cp --resume` finishes it, `cnio rm` "
-                    "removes it\n", j->dst.name);
-        else
-            fprintf(stderr, "cnio cp: the upload to %s did not commit on every host; `cnio "
-                    "stat` shows its state\n", j->dst.name);
-        return;
-    }
-    if (j->o.resume) {
-        fprintf(stderr, "cnio cp: kept the partial %s for `cnio cp --resume`\n", j->dst.name);
-        return;
-    }
-    if (unlink(j->dst.name) < 0)
-        why = strerror(errno);
-    if (why)
-        fprintf(stderr, "cnio cp: could not remove the incomplete %s: %s\n", j->dst.name, why);
-    else
-        fprintf(stderr, "cnio cp: removed the incomplete %s\n", j->dst.name);
-}
-
-static int cp_run(struct cp_job *j)
+int cp_run(struct cp_job *j)
 {
     char *bufs[2] = { NULL, NULL }, *buf2 = NULL;
     int rc, copied;
@@ -793,6 +624,11 @@ int cli_cp(int argc, char **argv)
     j.dst.name = pos[1];
     j.src.remote = cnio__uri_is_cnio(pos[0]);
     j.dst.remote = cnio__uri_is_cnio(pos[1]);
+    if ((!strcmp(pos[0], "-") || !strcmp(pos[1], "-")) &&
+        (j.o.recursive || j.o.resume || j.o.verify || !strcmp(pos[0], pos[1]))) {
+        fprintf(stderr, "cnio cp: -r, --resume and --verify do not go with - (a stream)\n");
+        return CLI_EXIT_USAGE;
+    }
     if (!j.src.remote && !j.dst.remote) {
         fprintf(stderr, "cnio cp: one of SRC and DST must be a cnio:// URI\n");
         return CLI_EXIT_USAGE;
@@ -805,7 +641,9 @@ int cli_cp(int argc, char **argv)
     MPI_Comm_size(MPI_COMM_WORLD, &j.size);
     j.tty = isatty(STDERR_FILENO);
     rc = cli_info(&j.o, &j.info);
-    rc = rc ? cp_report(&j, "hints", rc) : cp_run(&j);
+    rc = rc ? cp_report(&j, "hints", rc)
+            : j.o.recursive ? cli_tree_cp(&j)
+            : !strcmp(pos[0], "-") || !strcmp(pos[1], "-") ? cli_stream_cp(&j) : cp_run(&j);
     MPI_Info_free(&j.info);
     MPI_Finalize();
     return rc;

@@ -25,7 +25,11 @@ static const char usage_text[] =
     "                  mpirun -n N the transfer is split over the N ranks\n"
     "  ls URI          list the objects in a directory\n"
     "  stat URI        show an object's size and layout\n"
-    "  rm URI...       remove objects\n"
+    "  rm URI...       remove objects (-r: directories and what they hold)\n"
+    "  mkdir URI...    make directories (-p: and their parents)\n"
+    "  mv SRC DST      rename an object or directory on its servers (no data moves)\n"
+    "  du URI...       bytes, objects and directories beneath a URI\n"
+    "  sum URI|FILE... CRC32C of every byte (what cp --verify compares)\n"
     "  keygen FILE     write a fresh shared key (mode 0600)\n"
     "  bench           measure collective write/read throughput (doc/performance.md)\n"
     "  run PROGRAM     run an unmodified MPI-IO program (or mpi4py, parallel HDF5,\n"
@@ -174,12 +178,19 @@ const char *cli_bytes(uint64_t n, char *buf, size_t cap)
     return buf;
 }
 
-/*
- * Parses argv[1..] of a subcommand into o and its positional arguments. Returns the
- * number of positionals, -1 on bad usage, -2 after printing help.
- */
-static int cli_parse(const char *help, int argc, char **argv, struct cli_opts *o,
-                     char **pos, int maxpos)
+/* 1 when the usage line (help's first line) names option opt, as "[opt]" or "[opt ". */
+static int cli_takes(const char *help, const char *opt)
+{
+    size_t n = strcspn(help, "\n"), k = strlen(opt);
+
+    for (const char *p = strstr(help, opt); p && (size_t)(p - help) < n; p = strstr(p + 1, opt))
+        if (p > help && p[-1] == '[' && (p[k] == ']' || p[k] == ' '))
+            return 1;
+    return 0;
+}
+
+int cli_parse(const char *help, int argc, char **argv, struct cli_opts *o, char **pos,
+              int maxpos)
 {
     int npos = 0;
 
@@ -192,6 +203,13 @@ static int cli_parse(const char *help, int argc, char **argv, struct cli_opts *o
         }
         if (!strcmp(argv[i], "-l")) {
             o->long_list = 1;
+            continue;
+        }
+        if (cli_takes(help, argv[i]) && (!strcmp(argv[i], "-p") || !strcmp(argv[i], "-r") ||
+                                         !strcmp(argv[i], "--json"))) {
+            o->parents |= argv[i][1] == 'p';
+            o->recursive |= argv[i][1] == 'r';
+            o->json |= argv[i][1] == '-';
             continue;
         }
         r = cli_common_opt(o, argc, argv, &i);
@@ -303,10 +321,30 @@ static const char *cli_state(uint32_t state)
     return "complete";
 }
 
+/* One object or directory as a JSON object (ls --json, stat --json). */
+static void cli_json_stat(const char *name, const struct cnio_obj_stat *s)
+{
+    printf("{\"name\": ");
+    cli_json_str(name);
+    printf(", \"type\": \"%s\", \"size\": %llu, \"mtime_ns\": %llu, \"mode\": %u",
+           s->is_dir ? "directory" : (s->mode & 0170000) == 0120000 ? "symlink" : "object",
+           (unsigned long long)s->size, (unsigned long long)s->mtime_ns, s->mode & 07777);
+    if (!s->is_dir)
+        printf(", \"stripe_unit\": %llu, \"stripe_count\": %u, \"complete\": %s, "
+               "\"state\": \"%s\"", (unsigned long long)s->layout.unit, s->layout.count,
+               s->state & CNIO_OBJ_INCOMPLETE ? "false" : "true", cli_state(s->state));
+    putchar('}');
+}
+
 static int ls_print(const char *name, const struct cnio_obj_stat *s, void *arg)
 {
-    const struct cli_opts *o = arg;
+    struct cli_opts *o = arg;
 
+    if (o->json) {
+        fputs(o->json++ > 1 ? ",\n " : "[", stdout);
+        cli_json_stat(name, s);
+        return 0;
+    }
     if (o->long_list && !s->is_dir)
         printf("%14llu  %8llu x %-3u  ", (unsigned long long)s->size,
                (unsigned long long)s->layout.unit, s->layout.count);
@@ -351,10 +389,12 @@ static int cli_one_uri(const char *cmd, const char *help, int argc, char **argv,
 int cli_ls(int argc, char **argv)
 {
     static const char help[] =
-        "usage: cnio ls [-l] [--key FILE] [-o NAME=VALUE] URI\n\n"
+        "usage: cnio ls [-l] [--json] [--key FILE] [-o NAME=VALUE] URI\n\n"
         "Lists the directory named by URI (cnio://hosts/ for the root), sorted by name;\n"
         "-l adds each object's size in bytes and its layout (stripe unit x count), and marks\n"
-        "objects that are incomplete (an upload or update was interrupted).\n";
+        "objects that are incomplete (an upload or update was interrupted). --json: a JSON\n"
+        "array of objects with name, type, size, mtime_ns, mode, stripe_unit, stripe_count,\n"
+        "complete and state.\n";
     struct cli_opts o = { 0 };
     struct cnio_uri u = { 0 };
     struct cnio_hints h;
@@ -365,6 +405,8 @@ int cli_ls(int argc, char **argv)
     if (rc >= 0)
         return rc;
     rc = cnio__obj_list(st, &u, &h, ls_print, &o);
+    if (rc == 0 && o.json)
+        fputs(o.json > 1 ? "]\n" : "[]\n", stdout);
     cnio__stack_close(st);
     cnio__uri_free(&u);
     return rc ? cli_fail("ls", pos[0], rc) : CLI_EXIT_OK;
@@ -373,8 +415,9 @@ int cli_ls(int argc, char **argv)
 int cli_stat(int argc, char **argv)
 {
     static const char help[] =
-        "usage: cnio stat [--key FILE] [-o NAME=VALUE] URI\n\nShows an object's size, layout, hosts "
-        "and state:\ncomplete, or incomplete (an upload, update or commit was interrupted).\n";
+        "usage: cnio stat [--json] [--key FILE] [-o NAME=VALUE] URI\n\nShows an object's size, layout, hosts "
+        "and state:\ncomplete, or incomplete (an upload, update or commit was interrupted).\n"
+        "--json: one JSON object (the fields of ls --json).\n";
     struct cli_opts o = { 0 };
     struct cnio_uri u = { 0 };
     struct cnio_hints h;
@@ -386,7 +429,10 @@ int cli_stat(int argc, char **argv)
     if (rc >= 0)
         return rc;
     rc = cnio__obj_stat(st, &u, &h, &s);
-    if (rc == 0) {
+    if (rc == 0 && o.json) {
+        cli_json_stat(u.path, &s);
+        putchar('\n');
+    } else if (rc == 0) {
         time_t t = (time_t)(s.mtime_ns / 1000000000ull);
         struct tm tm;
 
@@ -414,7 +460,8 @@ int cli_stat(int argc, char **argv)
 int cli_rm(int argc, char **argv)
 {
     static const char help[] =
-        "usage: cnio rm [--key FILE] [-o NAME=VALUE] URI...\n\nRemoves each object from all its hosts.\n";
+        "usage: cnio rm [-r] [--key FILE] [-o NAME=VALUE] URI...\n\nRemoves each object from all its hosts.\n"
+        "-r: a directory too, with every object and directory beneath it.\n";
     struct cli_opts o = { 0 };
     struct cnio_stack *st = NULL;
     char *pos[256];
@@ -440,6 +487,11 @@ int cli_rm(int argc, char **argv)
         struct cnio_uri u = { 0 };
         struct cnio_hints h;
 
+        if (o.recursive) {
+            if (cli_rm_tree(&o, pos[i]) != CLI_EXIT_OK)
+                ret = CLI_EXIT_FAIL;
+            continue;
+        }
         if (cli_target("rm", &o, pos[i], &u, &h) == 0) {
             rc = cnio__obj_unlink(st, &u, &h);
             if (rc)
@@ -461,7 +513,8 @@ int main(int argc, char **argv)
     } cmds[] = {
         { "cp", cli_cp }, { "ls", cli_ls }, { "stat", cli_stat },
         { "rm", cli_rm }, { "keygen", cli_keygen }, { "bench", cli_bench },
-        { "run", cli_run },
+        { "run", cli_run }, { "mkdir", cli_mkdir }, { "mv", cli_mv },
+        { "du", cli_du }, { "sum", cli_sum },
     };
 
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {

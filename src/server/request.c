@@ -621,6 +621,8 @@ static req_fn req_lookup(uint16_t type)
     case CNIO_WIRE_COMMIT: return cnio__srv_req_commit;
     case CNIO_WIRE_ABORT: return cnio__srv_req_abort;
     case CNIO_WIRE_CRC: return cnio__srv_req_crc;
+    case CNIO_WIRE_MKDIR: case CNIO_WIRE_RMDIR: case CNIO_WIRE_RENAME:
+    case CNIO_WIRE_SETATTR: return cnio__srv_req_names;
     default: return NULL;
     }
 }

@@ -58,6 +58,7 @@ struct cnio_srv_meta {
     uint64_t size;      /* logical size recorded by SETSIZE */
     uint64_t gen;       /* id of the staged instance last committed (0: never staged) */
     uint64_t seq;       /* its commit order (the committing client's clock, ns) */
+    uint32_t mode;      /* st_mode bits SETATTR recorded (0: none) */
 };
 #define CNIO_SRV_META_DIRTY 0x1u        /* opened for writing in place, not closed since */
 #define CNIO_SRV_META_COMMITTING 0x2u   /* a commit began and did not finish */
@@ -411,6 +412,9 @@ int cnio__srv_req_abort(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                         const uint8_t *p, struct cnio_srv_reply *r);
 int cnio__srv_req_crc(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                       const uint8_t *p, struct cnio_srv_reply *r);
+/* names.c: MKDIR, RMDIR, RENAME and SETATTR (h->type says which). */
+int cnio__srv_req_names(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                        const uint8_t *p, struct cnio_srv_reply *r);
 /*
  * The data file an OPEN with CNIO_WIRE_O_STAGE or O_JOIN gets (o: the request, id: the
  * header's offset): a fresh or resumed staged instance (*stage its id); or, when the

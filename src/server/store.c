@@ -11,7 +11,7 @@
  * Metadata file (64 bytes, little-endian):
  *   0 magic "CNIOMETA" | 8 version u32 | 12 stripe_count u32 | 16 stripe_unit u64 |
  *  24 stripe_index u32 | 28 flags u32 | 32 size u64 | 40 generation u64 | 48 commit order u64 |
- *  56 reserved (4) |
+ *  56 mode u32 (st_mode bits SETATTR recorded, 0: none) |
  *  60 CRC32C of 0..59
  * flags: CNIO_SRV_META_DIRTY (opened for writing in place, not yet closed cleanly),
  * CNIO_SRV_META_COMMITTING (a commit is under way, see stage.c). The generation is the
@@ -282,6 +282,7 @@ void cnio__srv_meta_encode(const struct cnio_srv_meta *m, uint8_t out[STORE_META
     cnio__put_le64(out + 32, m->size);
     cnio__put_le64(out + 40, m->gen);
     cnio__put_le64(out + 48, m->seq);
+    cnio__put_le32(out + 56, m->mode & 0xffffu);
     cnio__put_le32(out + 60, cnio__crc32c(0, out, 60));
 }
 
@@ -298,6 +299,7 @@ int cnio__srv_meta_decode(const uint8_t *in, size_t len, struct cnio_srv_meta *m
     m->size = cnio__get_le64(in + 32);
     m->gen = cnio__get_le64(in + 40);
     m->seq = cnio__get_le64(in + 48);
+    m->mode = cnio__get_le32(in + 56) & 0xffffu;
     if (cnio__layout_check(&m->layout) || m->index >= m->layout.count ||
         m->size >= STORE_MAX_OFF)
         return -CNIO_ERR_IO;
@@ -401,6 +403,7 @@ void cnio__srv_store_fill(const struct cnio_srv_meta *m, const struct stat *sb, 
     if (m->flags & CNIO_SRV_META_COMMITTING)
         i->flags |= CNIO_WIRE_I_COMMITTING;
     i->gen = (uint32_t)m->gen;
+    i->flags |= (m->mode & 0xffffu) << CNIO_WIRE_I_MODE_SHIFT;
     i->mtime_ns = store_mtime_ns(sb);
 }
 
@@ -575,7 +578,7 @@ static int store_info_fd(struct cnio_srv_store *st, const char *name, int fd, in
         return store_errno();
     if (S_ISDIR(sb.st_mode)) {
         memset(i, 0, sizeof(*i));
-        i->flags = CNIO_WIRE_I_DIR;
+        i->flags = CNIO_WIRE_I_DIR | ((uint32_t)(sb.st_mode & 0xffffu) << CNIO_WIRE_I_MODE_SHIFT);
         i->mtime_ns = store_mtime_ns(&sb);
         return 0;
     }

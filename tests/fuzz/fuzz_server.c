@@ -224,6 +224,7 @@ static uint8_t *fz_frames(struct fz_client *cl, const uint8_t *p, size_t n, size
         CNIO_WIRE_PING, CNIO_WIRE_OPEN, CNIO_WIRE_STAT, CNIO_WIRE_SETSIZE, CNIO_WIRE_SYNC,
         CNIO_WIRE_CLOSE, CNIO_WIRE_UNLINK, CNIO_WIRE_LIST, CNIO_WIRE_WRITE, CNIO_WIRE_READ,
         CNIO_WIRE_AUTH, CNIO_WIRE_CHALLENGE, CNIO_WIRE_PING | CNIO_WIRE_REPLY, 99,
+        CNIO_WIRE_MKDIR, CNIO_WIRE_RMDIR, CNIO_WIRE_RENAME, CNIO_WIRE_SETATTR,
     };
     size_t cap = 2 * n + 4096, used = 0;
     uint8_t *out = malloc(cap);
@@ -248,6 +249,22 @@ static uint8_t *fz_frames(struct fz_client *cl, const uint8_t *p, size_t n, size
             plen = fz_open_block(&p, &n, pl, 2048);
             if (h.type != CNIO_WIRE_OPEN && plen)
                 memset(pl, 0, 4);   /* flags 0 for the others */
+        } else if ((h.type == CNIO_WIRE_MKDIR || h.type == CNIO_WIRE_RMDIR ||
+                    h.type == CNIO_WIRE_SETATTR) && !(bits & 16)) {
+            plen = fz_open_block(&p, &n, pl, 2048);
+            if (plen && h.type != CNIO_WIRE_MKDIR)
+                memset(pl, 0, 4);   /* flags 0 (MKDIR may ask for parents) */
+            if (plen && h.type == CNIO_WIRE_SETATTR) {
+                memset(pl + 4, 0, 4);                          /* stripe_count 0 */
+                cnio__put_le64(pl + 8, fz_take(&p, &n, 2));    /* the mode */
+                memset(pl + 16, 0, 4);                         /* stripe_index 0 */
+            }
+        } else if (h.type == CNIO_WIRE_RENAME && !(bits & 16)) {
+            plen = fz_open_block(&p, &n, pl, 1024);
+            if (plen)
+                plen += fz_open_block(&p, &n, pl + plen, 1024);
+            if (plen)
+                memset(pl, 0, 4);
         } else if (h.type == CNIO_WIRE_READ && !(bits & 16)) {
             plen = (size_t)cnio__wire_u64_encode(fz_take(&p, &n, 2) * 7, pl, 2048);
         } else {

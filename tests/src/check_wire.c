@@ -647,6 +647,36 @@ START_TEST(test_entry_bad_pos)
 }
 END_TEST
 
+/* RENAME: two OPEN blocks back to back; every cut and a first name_len that runs past
+ * the buffer are malformed; the INFO flags carry a mode in bits 16..31. */
+START_TEST(test_rename_and_mode)
+{
+    struct cnio_wire_open a = { .name = "dir/old", .name_len = 7 };
+    struct cnio_wire_open b = { .name = "new", .name_len = 3 }, x, y;
+    struct cnio_wire_info i = { .stripe_unit = 1, .stripe_count = 1,
+                                .flags = CNIO_WIRE_I_DIR | (040755u << CNIO_WIRE_I_MODE_SHIFT) };
+    uint8_t buf[128];
+    int n = cnio__wire_rename_encode(&a, &b, buf, sizeof(buf));
+
+    ck_assert_int_eq(n, 2 * CNIO_WIRE_OPEN_FIXED + 10);
+    ck_assert_int_eq(cnio__wire_rename_parse(buf, (size_t)n, &x, &y), 0);
+    ck_assert_int_eq(x.name_len, 7);
+    ck_assert(!memcmp(x.name, "dir/old", 7));
+    ck_assert_int_eq(y.name_len, 3);
+    ck_assert(!memcmp(y.name, "new", 3));
+    for (int k = 0; k < n; k++)
+        ck_assert_int_eq(cnio__wire_rename_parse(buf, (size_t)k, &x, &y), PROTO);
+    cnio__put_le32(buf + 20, 0xfffffff0u);
+    ck_assert_int_eq(cnio__wire_rename_parse(buf, (size_t)n, &x, &y), PROTO);
+    b.name_len = 0;
+    ck_assert_int_lt(cnio__wire_rename_encode(&a, &b, buf, sizeof(buf)), 0);
+    ck_assert_int_eq(cnio__wire_info_encode(&i, buf, sizeof(buf)), CNIO_WIRE_INFO_SIZE);
+    memset(&i, 0, sizeof(i));
+    ck_assert_int_eq(cnio__wire_info_parse(buf, CNIO_WIRE_INFO_SIZE, &i), 0);
+    ck_assert_uint_eq(i.flags >> CNIO_WIRE_I_MODE_SHIFT, 040755u);
+}
+END_TEST
+
 static Suite *wire_suite(void)
 {
     Suite *s = suite_create("wire");
@@ -671,6 +701,7 @@ static Suite *wire_suite(void)
     tcase_add_test(tp, test_payload_samples_valid);
     tcase_add_loop_test(tp, test_payload_table, 0, (int)CNIO_ARRAY_LEN(payload_cases));
     tcase_add_test(tp, test_entry_bad_pos);
+    tcase_add_test(tp, test_rename_and_mode);
     suite_add_tcase(s, tp);
     return s;
 }

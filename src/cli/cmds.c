@@ -1,0 +1,389 @@
+/*
+ * cmds.c - the namespace subcommands: `cnio mkdir [-p]`, `cnio rm -r` (the tree part of
+ * rm), `cnio mv` (a rename on the servers: no data moves), `cnio du`, and `cnio sum`
+ * (the CRC32C of every byte of an object or a local file, the one `cp --verify`
+ * compares), plus the JSON printing `ls --json` and `stat --json` use.
+ */
+#include "cli.h"
+#include "client.h"
+#include "stack.h"
+#include "tree.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void cli_json_str(const char *s)
+{
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
+    putchar('"');
+}
+
+/* Parses each URI argument (all before anything is done): 0, or CLI_EXIT_USAGE. */
+static int cmd_check_all(const char *cmd, char **pos, int n)
+{
+    int bad = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (!cnio__uri_is_cnio(pos[i])) {
+            fprintf(stderr, "cnio %s: %s is not a cnio:// URI\n", cmd, pos[i]);
+            bad = 1;
+        } else if (cli_check_uri(cmd, pos[i])) {
+            bad = 1;
+        }
+    }
+    return bad ? CLI_EXIT_USAGE : 0;
+}
+
+/* Opens a stack and a namespace session to uri's servers; prints why on failure. */
+static int cmd_session(const char *cmd, const struct cli_opts *o, const char *uri,
+                       struct cnio_uri *u, struct cnio_hints *h, struct cnio_stack **st,
+                       struct cnio_ns **ns)
+{
+    int rc = cnio__uri_parse(uri, u);
+
+    *st = NULL;
+    if (ns)
+        *ns = NULL;
+    if (rc == 0)
+        rc = cli_hints(o, u, h);
+    if (rc == 0)
+        rc = cnio__stack_open(st);
+    if (rc == 0 && ns != NULL)
+        rc = cnio__ns_open(*st, u, h, ns);
+    if (rc)
+        cli_fail(cmd, uri, rc);
+    return rc;
+}
+
+static void cmd_end(struct cnio_uri *u, struct cnio_stack *st, struct cnio_ns *ns)
+{
+    cnio__ns_close(ns);
+    if (st)
+        cnio__stack_close(st);
+    cnio__uri_free(u);
+}
+
+static int cmd_mkdir(const struct cli_opts *o, char **pos, int n)
+{
+    int ret = CLI_EXIT_OK;
+
+    if (cmd_check_all("mkdir", pos, n))
+        return CLI_EXIT_USAGE;
+    for (int i = 0; i < n; i++) {
+        struct cnio_uri u = { 0 };
+        struct cnio_hints h;
+        struct cnio_stack *st;
+        struct cnio_ns *ns;
+        int rc = cmd_session("mkdir", o, pos[i], &u, &h, &st, &ns);
+
+        if (rc == 0 && !u.path[0])
+            rc = o->parents ? 0 : -CNIO_ERR_EXIST;   /* the root */
+        else if (rc == 0)
+            rc = cnio__ns_mkdir(ns, u.path, o->parents);
+        if (rc) {
+            if (rc == -CNIO_ERR_EXIST)
+                fprintf(stderr, "cnio mkdir: %s: exists\n", pos[i]);
+            else if (rc == -CNIO_ERR_NOENT)
+                fprintf(stderr, "cnio mkdir: %s: the parent directory does not exist (-p makes "
+                        "it)\n", pos[i]);
+            else if (st)
+                cli_fail("mkdir", pos[i], rc);
+            ret = CLI_EXIT_FAIL;
+        }
+        cmd_end(&u, st, ns);
+    }
+    return ret;
+}
+
+/* Removes the tree beneath u: objects first, then directories deepest first, then u. */
+int cli_rm_tree(const struct cli_opts *o, const char *uri)
+{
+    struct tree_end e = { .name = uri, .remote = 1, .dirfd = -1 };
+    struct tree_list l = { 0 };
+    struct cnio_stack *st;
+    struct cnio_ns *ns;
+    int rc = cmd_session("rm", o, uri, &e.u, &e.h, &st, &ns), bad = 0;
+
+    if (rc == 0 && e.u.path[0]) {
+        struct cnio_obj_stat s;
+
+        rc = cnio__obj_stat(st, &e.u, &e.h, &s);
+        if (rc == 0 && !s.is_dir) {
+            rc = cnio__obj_unlink(st, &e.u, &e.h);
+            if (rc)
+                cli_fail("rm", uri, rc);
+            cmd_end(&e.u, st, ns);
+            return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+        }
+        if (rc)
+            cli_fail("rm", uri, rc);
+    }
+    if (rc == 0)
+        rc = tree_walk_remote(st, &e, 0, &l);
+    if (rc == 0)
+        tree_list_sort(&l);
+    for (size_t k = l.n; rc == 0 && k-- > 0;) {   /* reverse order: a/b/c before a/b */
+        struct cnio_uri u = e.u;
+        int r;
+
+        u.path = tree_obj_name(&e, l.e[k].rel);
+        if (!u.path) {
+            rc = -CNIO_ERR_NOMEM;
+            break;
+        }
+        r = l.e[k].type == TREE_DIR ? cnio__ns_rmdir(ns, u.path) : cnio__obj_unlink(st, &u, &e.h);
+        if (r && r != -CNIO_ERR_NOENT) {
+            fprintf(stderr, "cnio rm: %s/%s: %s\n", uri, l.e[k].rel, cnio_strerror(r));
+            bad = 1;
+        }
+        free(u.path);
+    }
+    if (rc == 0 && !bad && e.u.path[0]) {
+        rc = cnio__ns_rmdir(ns, e.u.path);
+        if (rc)
+            cli_fail("rm", uri, rc);
+    } else if (rc && st && ns) {
+        cli_fail("rm", uri, rc);
+    }
+    tree_list_free(&l);
+    cmd_end(&e.u, st, ns);
+    return rc || bad ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+/* The same servers, in the same order: a rename cannot move data between hosts. */
+static int cmd_same_hosts(const struct cnio_uri *a, const struct cnio_uri *b)
+{
+    if (a->nhosts != b->nhosts)
+        return 0;
+    for (int i = 0; i < a->nhosts; i++)
+        if (strcmp(a->hosts[i].name, b->hosts[i].name) || a->hosts[i].port != b->hosts[i].port)
+            return 0;
+    return 1;
+}
+
+static int cmd_mv(const struct cli_opts *o, char **pos)
+{
+    struct cnio_uri u = { 0 }, v = { 0 };
+    struct cnio_hints h;
+    struct cnio_stack *st;
+    struct cnio_ns *ns;
+    int rc;
+
+    if (cmd_check_all("mv", pos, 2))
+        return CLI_EXIT_USAGE;
+    rc = cnio__uri_parse(pos[0], &u) || cnio__uri_parse(pos[1], &v) ? CLI_EXIT_USAGE : 0;
+    if (rc == 0 && !cmd_same_hosts(&u, &v)) {
+        fprintf(stderr, "cnio mv: %s and %s name different servers: use cnio cp, then cnio "
+                "rm\n", pos[0], pos[1]);
+        rc = CLI_EXIT_USAGE;
+    } else if (rc == 0 && (!u.path[0] || !v.path[0])) {
+        fprintf(stderr, "cnio mv: the root cannot be renamed, nor anything renamed to it\n");
+        rc = CLI_EXIT_USAGE;
+    }
+    cnio__uri_free(&u);
+    if (rc) {
+        cnio__uri_free(&v);
+        return rc;
+    }
+    rc = cmd_session("mv", o, pos[0], &u, &h, &st, &ns);
+    if (rc == 0) {
+        rc = cnio__ns_rename(ns, u.path, v.path);
+        if (rc == -CNIO_ERR_EXIST)
+            fprintf(stderr, "cnio mv: %s: a directory that is not empty\n", pos[1]);
+        else if (rc == -CNIO_ERR_INVAL)
+            fprintf(stderr, "cnio mv: %s: cannot move a directory into itself\n", pos[1]);
+        else if (rc)
+            cli_fail("mv", pos[0], rc);
+    }
+    cnio__uri_free(&v);
+    cmd_end(&u, st, ns);
+    return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+static int cmd_du(const struct cli_opts *o, char **pos, int n)
+{
+    int ret = CLI_EXIT_OK;
+
+    if (cmd_check_all("du", pos, n))
+        return CLI_EXIT_USAGE;
+    for (int i = 0; i < n; i++) {
+        struct tree_end e = { .name = pos[i], .remote = 1, .dirfd = -1 };
+        struct tree_list l = { 0 };
+        struct cnio_stack *st;
+        struct cnio_ns *ns;
+        uint64_t bytes = 0, files = 0, dirs = 0;
+        char b[32];
+        int rc = cmd_session("du", o, pos[i], &e.u, &e.h, &st, NULL);
+
+        ns = NULL;
+        if (rc == 0) {
+            rc = tree_walk_remote(st, &e, 0, &l);
+            if (rc == -CNIO_ERR_NOTSUP) {   /* one object */
+                struct cnio_obj_stat s;
+
+                rc = cnio__obj_stat(st, &e.u, &e.h, &s);
+                bytes = s.size;
+                files = rc == 0;
+            }
+            if (rc)
+                cli_fail("du", pos[i], rc);
+        }
+        for (size_t k = 0; k < l.n; k++) {
+            bytes += l.e[k].size;
+            files += l.e[k].type != TREE_DIR;
+            dirs += l.e[k].type == TREE_DIR;
+        }
+        if (rc == 0 && o->json) {
+            printf("{\"uri\": ");
+            cli_json_str(pos[i]);
+            printf(", \"bytes\": %llu, \"objects\": %llu, \"directories\": %llu}\n",
+                   (unsigned long long)bytes, (unsigned long long)files,
+                   (unsigned long long)dirs);
+        } else if (rc == 0) {
+            printf("%llu\t%s\t%llu objects, %llu directories\t%s\n", (unsigned long long)bytes,
+                   cli_bytes(bytes, b, sizeof(b)), (unsigned long long)files,
+                   (unsigned long long)dirs, pos[i]);
+        }
+        ret = rc ? CLI_EXIT_FAIL : ret;
+        tree_list_free(&l);
+        cmd_end(&e.u, st, ns);
+    }
+    return ret;
+}
+
+static int cmd_sum_one(const struct cli_opts *o, const char *name, char *buf, uint64_t cap)
+{
+    uint32_t crc = 0;
+    uint64_t size = 0;
+    int rc;
+
+    if (cnio__uri_is_cnio(name)) {
+        struct cnio_uri u = { 0 };
+        struct cnio_hints h;
+        struct cnio_stack *st;
+        struct cnio_obj *obj;
+        struct cnio_ns *ns = NULL;
+
+        rc = cmd_session("sum", o, name, &u, &h, &st, NULL);
+        if (rc == 0) {
+            rc = cnio__obj_open(st, &u, &h, 0, &obj);
+            if (rc == 0) {
+                rc = tree_crc_obj(obj, buf, cap, &crc, &size);
+                cnio__obj_close(obj);
+            }
+            if (rc)
+                cli_fail("sum", name, rc);
+        }
+        cmd_end(&u, st, ns);
+    } else {
+        int fd = open(name, O_RDONLY | O_CLOEXEC);
+
+        rc = fd < 0 ? -1 : tree_crc_local(fd, buf, cap, &crc, &size);
+        if (rc)
+            fprintf(stderr, "cnio sum: %s: %s\n", name, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    if (rc == 0)
+        printf("%08x  %llu  %s\n", crc, (unsigned long long)size, name);
+    return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+static int cmd_sum(const struct cli_opts *o, char **pos, int n)
+{
+    uint64_t cap = 16u << 20;
+    char *buf;
+    int ret = CLI_EXIT_OK;
+
+    for (int i = 0; i < n; i++)
+        if (cnio__uri_is_cnio(pos[i]) && cli_check_uri("sum", pos[i]))
+            return CLI_EXIT_USAGE;
+    buf = malloc(cap);
+    if (!buf)
+        return cli_fail("sum", "buffer", -CNIO_ERR_NOMEM);
+    for (int i = 0; i < n; i++)
+        if (cmd_sum_one(o, pos[i], buf, cap))
+            ret = CLI_EXIT_FAIL;
+    free(buf);
+    return ret;
+}
+
+/* The start of a subcommand taking between min and max arguments: parsed into o and
+ * pos; -1 to go on, else the exit status to return. */
+static int cmd_args(const char *help, int argc, char **argv, struct cli_opts *o, char **pos,
+                    int min, int max, int *n)
+{
+    *n = cli_parse(help, argc, argv, o, pos, max);
+    if (*n == -2)
+        return CLI_EXIT_OK;
+    if (*n < min) {
+        fputs(help, stderr);
+        return CLI_EXIT_USAGE;
+    }
+    return -1;
+}
+
+int cli_mkdir(int argc, char **argv)
+{
+    static const char help[] =
+        "usage: cnio mkdir [-p] [--key FILE] [-o NAME=VALUE] URI...\n\n"
+        "Makes each directory on all the servers of its URI. -p: make missing parents too,\n"
+        "and a directory that exists is no error.\n";
+    struct cli_opts o = { 0 };
+    char *pos[256];
+    int n, rc = cmd_args(help, argc, argv, &o, pos, 1, 256, &n);
+
+    return rc >= 0 ? rc : cmd_mkdir(&o, pos, n);
+}
+
+int cli_mv(int argc, char **argv)
+{
+    static const char help[] =
+        "usage: cnio mv [--key FILE] [-o NAME=VALUE] SRC-URI DST-URI\n\n"
+        "Renames an object or a directory on its servers (no data moves; both URIs name\n"
+        "the same servers). An object of the new name is replaced; missing parents are made.\n";
+    struct cli_opts o = { 0 };
+    char *pos[2];
+    int n, rc = cmd_args(help, argc, argv, &o, pos, 2, 2, &n);
+
+    return rc >= 0 ? rc : cmd_mv(&o, pos);
+}
+
+int cli_du(int argc, char **argv)
+{
+    static const char help[] =
+        "usage: cnio du [--json] [--key FILE] [-o NAME=VALUE] URI...\n\n"
+        "Prints the bytes of the objects beneath each URI (or of one object), with the\n"
+        "number of objects and directories: BYTES, the same in KiB/MiB/GiB, counts, URI.\n";
+    struct cli_opts o = { 0 };
+    char *pos[256];
+    int n, rc = cmd_args(help, argc, argv, &o, pos, 1, 256, &n);
+
+    return rc >= 0 ? rc : cmd_du(&o, pos, n);
+}
+
+int cli_sum(int argc, char **argv)
+{
+    static const char help[] =
+        "usage: cnio sum [--key FILE] [-o NAME=VALUE] URI|FILE...\n\n"
+        "Prints the CRC32C (Castagnoli, as iSCSI) of every byte of each object or local file,\n"
+        "its size and its name: the checksum `cnio cp --verify` compares, so that the two\n"
+        "ends of a copy can be compared by hand.\n";
+    struct cli_opts o = { 0 };
+    char *pos[256];
+    int n, rc = cmd_args(help, argc, argv, &o, pos, 1, 256, &n);
+
+    return rc >= 0 ? rc : cmd_sum(&o, pos, n);
+}

@@ -1,0 +1,57 @@
+/*
+ * cp.h - what the files of `cnio cp` share: cp.c moves the bytes of one file (open,
+ * chunked passes, close and commit), cp_ui.c holds what the user types and reads (the
+ * usage, the arguments, the summaries, what a failed copy says it left behind).
+ */
+#ifndef CNIO_CLI_CP_H
+#define CNIO_CLI_CP_H
+
+#include "cli.h"
+
+#include <stdint.h>
+
+/* One side of the copy: a local file descriptor or an open object. */
+struct cp_end {
+    const char *name;
+    int remote;
+    int fd;
+    cnio_file_t *fh;
+};
+
+struct cp_job {
+    struct cli_opts o;
+    struct cp_end src, dst;
+    MPI_Info info;
+    int rank, size;
+    uint64_t total;              /* bytes to copy */
+    uint64_t lo, hi;             /* this rank's range */
+    uint64_t iters;              /* chunks per rank: the same count on every rank */
+    uint64_t done;               /* bytes this rank copied (or found already there) */
+    uint64_t moved;              /* bytes this rank actually moved */
+    int resumed;                 /* --resume found something to continue */
+    int aborted;                 /* a failed upload's staged instance was discarded */
+    double t0, last_print;
+    int nhosts, lanes;           /* of the remote side, for the summary */
+    int tty;
+};
+
+/* Copies one file (j's names, options, info, rank and size set) over all ranks of
+ * MPI_COMM_WORLD: the exit status (CLI_EXIT_*), the same on every rank. Collective. */
+int cp_run(struct cp_job *j);
+/* The usage text of `cnio cp`. */
+extern const char cp_help[];
+/* Parses argv into j->o and the two positionals pos[0..1]: 0, -1 on bad usage (said
+ * why), -2 for --help. */
+int cp_parse(struct cp_job *j, int argc, char **argv, char **pos);
+/* Servers and lanes of the remote side, for the summary. */
+void cp_remote_shape(struct cp_job *j);
+/* Rank 0: the one-line summary of a finished copy (not with -q). */
+void cp_summary(struct cp_job *j, double secs);
+/* --resume: how much was moved, and how much was there already (summed over ranks).
+ * Collective. */
+void cp_resume_summary(struct cp_job *j);
+/* Rank 0, after a failed copy: removes a partial local DST (not with --resume) and says
+ * what was left behind. */
+void cp_discard(const struct cp_job *j);
+
+#endif /* CNIO_CLI_CP_H */

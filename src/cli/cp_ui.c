@@ -1,0 +1,189 @@
+/*
+ * cp_ui.c - what a user of `cnio cp` types and reads: the usage text, the arguments,
+ * the summary of a finished copy, and what a failed copy says it left behind. The
+ * copy itself is cp.c's.
+ */
+#include "cp.h"
+
+#include <errno.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char cp_help[] =
+    "usage: cnio cp [--verify] [--resume] [--chunk SIZE] [-q] [--key FILE] [-o NAME=VALUE]\n"
+    "               SRC DST\n"
+    "       cnio cp -r [-L] [-p] [--sync | --checksum] [--resume] ... SRC DST\n"
+    "       mpirun -n N cnio cp ... SRC DST\n"
+    "\n"
+    "Copies SRC to DST; either may be a local path or a cnio:// URI. An upload is staged\n"
+    "and replaces DST whole only when it completes (until then readers see the previous\n"
+    "version, or nothing); a failed upload is discarded, a failed download removed. Under\n"
+    "mpirun the transfer is split over the ranks, each moving its own share directly to\n"
+    "or from the servers; rank 0 shows progress and a summary.\n"
+    "\n"
+    "  --verify       afterwards, compare CRC32C checksums of both ends\n"
+    "  --resume       continue an interrupted copy: an upload's staged DST (left by a\n"
+    "                 killed client or server), or a partial local DST; chunks whose\n"
+    "                 CRC32C already match are not moved again\n"
+    "  --chunk SIZE   bytes per request per rank (default 16M)\n"
+    "  -r             copy the tree SRC to DST (SRC's entries become DST's; DST is made\n"
+    "                 when missing): files are spread over the ranks as they finish,\n"
+    "                 large files split over all ranks; empty directories, empty and\n"
+    "                 sparse files and symlinks (as links) are kept\n"
+    "  -L             with -r: follow symlinks to files (links to directories stay links)\n"
+    "  -p             keep modes and mtimes\n"
+    "  --sync         with -r: copy only files that are new or differ in size or mtime\n"
+    "                 (implies -p)\n"
+    "  --checksum     with -r: as --sync, but a file differs when its CRC32C does\n"
+    "  -              as SRC: read standard input; as DST: write standard output\n"
+    "  -o NAME=VALUE  hint for the cnio:// side(s), e.g. -o striping_unit=4M -o cnio_lanes=2\n"
+    "  --key FILE     shared key file\n"
+    "  -q             no progress bar and no summary\n";
+
+int cp_parse(struct cp_job *j, int argc, char **argv, char **pos)
+{
+    int npos = 0;
+
+    j->o.chunk = 16u << 20;
+    for (int i = 1; i < argc; i++) {
+        int r;
+
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return -2;
+        if (!strcmp(argv[i], "--verify")) {
+            j->o.verify = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "--resume")) {
+            j->o.resume = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "-r") || !strcmp(argv[i], "-R") || !strcmp(argv[i], "--recursive")) {
+            j->o.recursive = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "-L")) {
+            j->o.follow = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "-p")) {
+            j->o.preserve = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "--sync") || !strcmp(argv[i], "--checksum")) {
+            j->o.sync = 1;
+            j->o.checksum |= argv[i][2] == 'c';
+            continue;
+        }
+        if (!strcmp(argv[i], "--chunk")) {
+            if (i + 1 >= argc || cnio__parse_size(argv[i + 1], &j->o.chunk) || !j->o.chunk ||
+                j->o.chunk > (1u << 30)) {
+                fprintf(stderr, "cnio cp: --chunk takes a size up to 1G (e.g. 16M)\n");
+                return -1;
+            }
+            i++;
+            continue;
+        }
+        r = cli_common_opt(&j->o, argc, argv, &i);
+        if (r < 0)
+            return -1;
+        if (r > 0)
+            continue;
+        if ((argv[i][0] == '-' && argv[i][1]) || npos == 2) {
+            fprintf(stderr, "cnio cp: %s: unknown option or extra argument\n", argv[i]);
+            return -1;
+        }
+        pos[npos++] = argv[i];
+    }
+    if (npos != 2) {
+        fprintf(stderr, "cnio cp: needs SRC and DST\n");
+        return -1;
+    }
+    if ((j->o.follow || j->o.sync) && !j->o.recursive) {
+        fprintf(stderr, "cnio cp: -L, --sync and --checksum go with -r\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Servers and lanes of the remote side, for the summary. */
+void cp_remote_shape(struct cp_job *j)
+{
+    struct cp_end *e = j->dst.remote ? &j->dst : &j->src;
+    struct cnio_uri u = { 0 };
+    char val[MPI_MAX_INFO_VAL + 1];
+    MPI_Info info;
+    int flag = 0;
+
+    if (cnio__uri_parse(e->name, &u) == 0)
+        j->nhosts = u.nhosts;
+    cnio__uri_free(&u);
+    j->lanes = 1;
+    if (e->fh && cnio_file_get_info(e->fh, &info) == 0) {
+        MPI_Info_get(info, "cnio_lanes", MPI_MAX_INFO_VAL, val, &flag);
+        if (flag)
+            j->lanes = atoi(val);
+        MPI_Info_free(&info);
+    }
+}
+
+void cp_summary(struct cp_job *j, double secs)
+{
+    char a[32];
+
+    if (j->rank != 0 || j->o.quiet)
+        return;
+    printf("cnio cp: %s -> %s: %llu bytes (%s) in %.3f s, %.3f GB/s; %d rank%s, %d server%s, "
+           "%d lane%s\n", j->src.name, j->dst.name, (unsigned long long)j->total,
+           cli_bytes(j->total, a, sizeof(a)), secs, secs > 0 ? j->total / secs / 1e9 : 0.0,
+           j->size, j->size > 1 ? "s" : "", j->nhosts, j->nhosts > 1 ? "s" : "", j->lanes,
+           j->lanes > 1 ? "s" : "");
+}
+
+/* --resume: how much was moved, and how much was there already (summed over ranks). */
+void cp_resume_summary(struct cp_job *j)
+{
+    unsigned long long moved = 0, mine = j->moved;
+
+    MPI_Reduce(&mine, &moved, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
+    if (j->rank == 0 && !j->o.quiet)
+        printf("cnio cp: resumed: moved %llu of %llu bytes (%llu were there already)\n",
+               moved, (unsigned long long)j->total, (unsigned long long)j->total - moved);
+}
+
+/*
+ * A copy that failed leaves DST at its full size with holes or stale bytes where chunks
+ * did not arrive, which looks complete: rank 0 removes it (it was created or truncated
+ * by this copy) and says so.
+ */
+void cp_discard(const struct cp_job *j)
+{
+    const char *why = NULL;
+
+    if (j->dst.remote) {
+        if (j->aborted > 0)
+            fprintf(stderr, "cnio cp: discarded the incomplete upload to %s (the previous "
+                    "version, if any, is unchanged)\n", j->dst.name);
+        else if (j->aborted < 0)
+            fprintf(stderr, "cnio cp: could not discard the incomplete upload to %s: `cnio "
+                    "stat` shows it incomplete, `cnio cp --resume` finishes it, `cnio rm` "
+                    "removes it\n", j->dst.name);
+        else
+            fprintf(stderr, "cnio cp: the upload to %s did not commit on every host; `cnio "
+                    "stat` shows its state\n", j->dst.name);
+        return;
+    }
+    if (j->o.resume) {
+        fprintf(stderr, "cnio cp: kept the partial %s for `cnio cp --resume`\n", j->dst.name);
+        return;
+    }
+    if (unlink(j->dst.name) < 0)
+        why = strerror(errno);
+    if (why)
+        fprintf(stderr, "cnio cp: could not remove the incomplete %s: %s\n", j->dst.name, why);
+    else
+        fprintf(stderr, "cnio cp: removed the incomplete %s\n", j->dst.name);
+}

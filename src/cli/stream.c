@@ -1,0 +1,183 @@
+/*
+ * stream.c - `cnio cp - URI` and `cnio cp URI -`: an object written from standard input
+ * or read to standard output (`tar c dir | cnio cp - cnio://h/x.tar`, `cnio cp
+ * cnio://h/x.tar - | tar x`). The upload is staged like every other one and commits
+ * only when standard input ends; a failure discards it. One process does the work (rank
+ * 0 under mpirun; a pipe has one reader); a reader thread fills the next chunk from
+ * the pipe while the current one is on the wire, and the other way round for downloads.
+ */
+#include "cp.h"
+#include "client.h"
+#include "stack.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* One chunk being filled from stdin (or drained to stdout) by the helper thread. */
+struct st_pipe {
+    pthread_t tid;
+    int fd, write;
+    char *buf;
+    uint64_t cap, len;
+    int err;
+};
+
+static void *st_io(void *arg)
+{
+    struct st_pipe *p = arg;
+
+    p->err = 0;
+    if (p->write) {
+        for (uint64_t k = 0; k < p->len;) {
+            ssize_t n = write(p->fd, p->buf + k, (size_t)(p->len - k));
+
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                p->err = errno;
+                break;
+            }
+            k += (uint64_t)n;
+        }
+        return NULL;
+    }
+    p->len = 0;
+    while (p->len < p->cap) {
+        ssize_t n = read(p->fd, p->buf + p->len, (size_t)(p->cap - p->len));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            p->err = errno;
+        if (n <= 0)
+            break;
+        p->len += (uint64_t)n;
+    }
+    return NULL;
+}
+
+static int st_upload(struct cnio_obj *obj, char *bufs[2], uint64_t chunk, uint64_t *total)
+{
+    struct st_pipe p = { .fd = STDIN_FILENO, .cap = chunk, .buf = bufs[0] };
+    uint64_t off = 0;
+    int k = 0, ret = 0;
+
+    st_io(&p);
+    while (ret == 0 && p.err == 0 && p.len) {
+        char *cur = p.buf;
+        uint64_t len = p.len;
+        int started;
+        ssize_t n;
+
+        k ^= 1;
+        p.buf = bufs[k];
+        started = pthread_create(&p.tid, NULL, st_io, &p) == 0;
+        if (!started)
+            st_io(&p);
+        n = cnio__obj_pwrite(obj, cur, (size_t)len, off);
+        if (started)
+            pthread_join(p.tid, NULL);
+        ret = n < 0 ? (int)n : 0;
+        off += len;
+    }
+    if (ret == 0 && p.err) {
+        fprintf(stderr, "cnio cp: standard input: %s\n", strerror(p.err));
+        ret = -CNIO_ERR_IO;
+    }
+    *total = off;
+    return ret == 0 ? cnio__obj_set_size(obj, off) : ret;
+}
+
+static int st_download(struct cnio_obj *obj, char *bufs[2], uint64_t chunk, uint64_t *total)
+{
+    struct st_pipe p = { .fd = STDOUT_FILENO, .write = 1 };
+    uint64_t size, off = 0;
+    int k = 0, ret = cnio__obj_size(obj, &size), started = 0;
+
+    while (ret == 0 && off < size) {
+        ssize_t n = cnio__obj_pread(obj, bufs[k], (size_t)CNIO_MIN(chunk, size - off), off);
+
+        if (started)
+            pthread_join(p.tid, NULL);
+        started = 0;
+        if (p.err) {
+            fprintf(stderr, "cnio cp: standard output: %s\n", strerror(p.err));
+            return -CNIO_ERR_IO;
+        }
+        if (n <= 0)
+            return n < 0 ? (int)n : -CNIO_ERR_IO;
+        p.buf = bufs[k];
+        p.len = (uint64_t)n;
+        started = pthread_create(&p.tid, NULL, st_io, &p) == 0;
+        if (!started)
+            st_io(&p);
+        off += (uint64_t)n;
+        k ^= 1;
+    }
+    if (started)
+        pthread_join(p.tid, NULL);
+    if (ret == 0 && p.err) {
+        fprintf(stderr, "cnio cp: standard output: %s\n", strerror(p.err));
+        ret = -CNIO_ERR_IO;
+    }
+    *total = off;
+    return ret;
+}
+
+static int st_run(struct cp_job *j)
+{
+    const char *uri = j->src.remote ? j->src.name : j->dst.name;
+    struct cnio_uri u = { 0 };
+    struct cnio_hints h;
+    struct cnio_stack *st = NULL;
+    struct cnio_obj *obj = NULL;
+    char *bufs[2] = { malloc(j->o.chunk), malloc(j->o.chunk) };
+    uint32_t fl = j->dst.remote ? CNIO_WIRE_O_WRITE | CNIO_WIRE_O_CREATE | CNIO_WIRE_O_STAGE |
+                                  CNIO_WIRE_O_TRUNC : 0;
+    uint64_t total = 0;
+    double t0 = MPI_Wtime();
+    int ret = bufs[0] && bufs[1] ? cnio__uri_parse(uri, &u) : -CNIO_ERR_NOMEM;
+
+    if (ret == 0)
+        ret = cli_hints(&j->o, &u, &h);
+    if (ret == 0)
+        ret = cnio__stack_open(&st);
+    if (ret == 0)
+        ret = cnio__obj_open(st, &u, &h, fl, &obj);
+    if (ret == 0)
+        ret = j->dst.remote ? st_upload(obj, bufs, j->o.chunk, &total)
+                            : st_download(obj, bufs, j->o.chunk, &total);
+    if (obj && ret && j->dst.remote) {
+        cnio__obj_abort(obj);
+        fprintf(stderr, "cnio cp: discarded the incomplete upload to %s\n", uri);
+    } else if (obj) {
+        int r2 = cnio__obj_close(obj);   /* an upload commits here */
+
+        ret = ret ? ret : r2;
+    }
+    if (ret)
+        cli_fail("cp", uri, ret);
+    else if (!j->o.quiet)
+        fprintf(stderr, "cnio cp: %s -> %s: %llu bytes in %.3f s\n", j->src.name, j->dst.name,
+                (unsigned long long)total, MPI_Wtime() - t0);
+    if (st)
+        cnio__stack_close(st);
+    cnio__uri_free(&u);
+    free(bufs[0]);
+    free(bufs[1]);
+    return ret ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+int cli_stream_cp(struct cp_job *j)
+{
+    int rc = CLI_EXIT_OK;
+
+    if (j->rank == 0)
+        rc = st_run(j);
+    MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    return rc;
+}

@@ -1,0 +1,631 @@
+/*
+ * tree.c - `cnio cp -r SRC DST` under `mpirun -n N`: copies a tree of files between a
+ * local directory and objects beneath a cnio:// name, or between two cnio:// names.
+ *
+ * Rank 0 lists the source (and, for --sync and --resume, the destination), decides
+ * what is to be copied, makes the directories, and broadcasts the list. Files then go
+ * to the ranks as they ask for them: a counter in an MPI window on rank 0 is the work
+ * queue, and each rank takes the next few files with MPI_Fetch_and_op whenever it is
+ * done with its last ones (largest files first, so that the last files handed out are
+ * small and every rank finishes at nearly the same time). Each rank copies the files it
+ * took with TREE_WORKERS threads, each with its own stack and one connection per server
+ * (opened once; every object it copies borrows it), so that many files are in flight
+ * at once: a small file costs a few round trips (open, write, commit, which syncs it to
+ * disk on the servers, close) and little bandwidth, and one at a time a rank would
+ * mostly wait. Files of at least 4 chunks (64 MiB by default; not sparse ones) are
+ * copied afterwards, one at a time, by all ranks together as a single-file `cnio
+ * cp` does: each rank moves its own stripe-aligned share. Last, with -p, rank 0 sets
+ * the directories' modes and mtimes, deepest first.
+ */
+#include "cp.h"
+#include "tree.h"
+#include "stack.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <fcntl.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Files in flight per rank (threads), and files a rank takes from the queue at once. */
+#define TREE_WORKERS 8
+#define TREE_BATCH (2 * TREE_WORKERS)
+/* Bytes per request of a worker (at most --chunk). */
+#define TREE_WORKER_CHUNK (4ull << 20)
+
+struct tree_run;
+
+/* One of a rank's copying threads, with its own stack and connections. */
+struct tree_worker {
+    pthread_t tid;
+    struct tree_run *r;
+    struct tree_ctx ctx;
+    int failed;
+    uint64_t crc_skipped, files, bytes;
+};
+
+struct tree_run {
+    struct cp_job *j;
+    struct tree_end src, dst;
+    struct tree_ctx ctx;
+    struct tree_list dirs, files;   /* to make / to copy (the same on every rank) */
+    size_t nsmall;                  /* files[0..nsmall) by the queue, the rest together */
+    uint64_t total_bytes, skipped_files, skipped_bytes;
+    uint64_t crc_skipped;           /* files --checksum found identical (this rank) */
+    int failed;                     /* entries that could not be copied (this rank) */
+    struct tree_worker w[TREE_WORKERS];
+    int nw;                         /* workers set up */
+    pthread_mutex_t lock;           /* the batch cursor below, shared by the workers */
+    uint64_t next, end;             /* the batch: files[next..end) */
+    MPI_Win win;
+    uint64_t *q;                    /* rank 0: [0] next, [1] bytes done, [2] files done */
+    double t0, last;
+};
+
+static int tree_agree(int rc)
+{
+    int out;
+
+    MPI_Allreduce(&rc, &out, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    return out;
+}
+
+static int tree_end_init(struct tree_run *r, struct tree_end *e, const char *name, int remote)
+{
+    memset(e, 0, sizeof(*e));
+    e->name = name;
+    e->remote = remote;
+    e->dirfd = -1;
+    if (!remote)
+        return 0;
+    if (cnio__uri_parse(name, &e->u))
+        return -CNIO_ERR_URI;
+    return cli_hints(&r->j->o, &e->u, &e->h);
+}
+
+/* rank 0: a failure of one entry, said and counted; the copy goes on. */
+static void tree_entry_fail(struct tree_run *r, const char *rel, const char *why)
+{
+    fprintf(stderr, "cnio cp: %s%s%s: %s\n", r->src.name,
+            r->src.name[strlen(r->src.name) - 1] == '/' ? "" : "/", rel, why);
+    r->failed++;
+}
+
+/* rank 0: 1 when the destination already holds e (--sync, --resume). */
+static int tree_same(const struct tree_run *r, const struct tree_list *have,
+                     const struct tree_ent *e)
+{
+    const struct tree_ent *d = tree_list_find(have, e->rel);
+
+    if (!d || d->type != e->type || d->incomplete || d->size != e->size)
+        return 0;
+    if (r->j->o.checksum)
+        return 0;   /* decided by each file's CRC32C as it is copied */
+    return !r->j->o.preserve || d->mtime_ns == e->mtime_ns || e->type == TREE_LINK;
+}
+
+/* rank 0: whether entry e of the source can be copied at all. */
+static int tree_entry_ok(struct tree_run *r, const struct tree_ent *e)
+{
+    if (r->dst.remote && !r->src.remote) {
+        char *name = tree_obj_name(&r->dst, e->rel);
+        const char *why = name ? cnio__name_problem(name, strlen(name)) : "out of memory";
+
+        if (why) {
+            char msg[300];
+
+            snprintf(msg, sizeof(msg), "cannot be an object name (%s): not copied", why);
+            tree_entry_fail(r, e->rel, msg);
+        }
+        free(name);
+        if (why)
+            return 0;
+    }
+    if (r->src.remote && e->incomplete) {
+        tree_entry_fail(r, e->rel, "incomplete (an upload or update did not finish): not copied");
+        return 0;
+    }
+    if (e->type == TREE_LINK && !e->link && !r->src.remote)
+        return 0;
+    return 1;
+}
+
+static int tree_by_size(const void *a, const void *b)
+{
+    const struct tree_ent *x = a, *y = b;
+
+    return (x->size < y->size) - (x->size > y->size);
+}
+
+/* rank 0: lists SRC (and DST when it matters), and decides what goes where. */
+static int tree_plan(struct tree_run *r)
+{
+    struct tree_list src = { 0 }, have = { 0 };
+    char bad[512] = "";
+    int need_dst = r->j->o.sync || r->j->o.resume, ret;
+    uint64_t big = CNIO_MAX(4 * r->j->o.chunk, 4ull << 20);
+
+    ret = r->src.remote ? tree_walk_remote(r->ctx.st, &r->src, 0, &src)
+                        : tree_walk_local(r->src.name, r->j->o.follow, 0, &src, bad, sizeof(bad));
+    if (ret && !r->src.remote) {
+        fprintf(stderr, "cnio cp: %s: %s\n", bad, strerror(-ret));
+        return cnio__err_from_errno(-ret);
+    }
+    if (ret)
+        return cli_fail("cp", r->src.name, ret), ret;
+    if (need_dst)
+        ret = r->dst.remote ? tree_walk_remote(r->ctx.st, &r->dst, 1, &have)
+                            : tree_walk_local(r->dst.name, 0, 1, &have, bad, sizeof(bad));
+    if (ret && !r->dst.remote) {
+        fprintf(stderr, "cnio cp: %s: %s\n", bad, strerror(-ret));
+        ret = cnio__err_from_errno(-ret);
+    } else if (ret) {
+        cli_fail("cp", r->dst.name, ret);
+    }
+    tree_list_sort(&have);
+    for (size_t i = 0; ret == 0 && i < src.n; i++) {
+        struct tree_ent *e = &src.e[i];
+        struct tree_list *to = e->type == TREE_DIR ? &r->dirs : &r->files;
+
+        if (!tree_entry_ok(r, e))
+            continue;
+        if (e->type != TREE_DIR && need_dst && tree_same(r, &have, e)) {
+            r->skipped_files++;
+            r->skipped_bytes += e->size;
+            continue;
+        }
+        ret = tree_list_add(to, e);
+        if (ret == 0)
+            e->rel = e->link = NULL;   /* moved */
+        if (e->type != TREE_DIR)
+            r->total_bytes += e->size;
+    }
+    tree_list_free(&src);
+    tree_list_free(&have);
+    tree_list_sort(&r->dirs);
+    if (r->files.n)
+        qsort(r->files.e, r->files.n, sizeof(*r->files.e), tree_by_size);
+    r->nsmall = 0;
+    for (size_t i = 0; i < r->files.n; i++) {
+        const struct tree_ent *e = &r->files.e[i];
+        int sparse = !r->src.remote && (uint64_t)e->alloc_kib * 1024 < e->size / 2;
+
+        if (e->type == TREE_FILE && e->size >= big && !sparse)
+            continue;   /* split over all ranks */
+        /* the largest the queue takes come first; those split over all ranks go last */
+        {
+            struct tree_ent t = r->files.e[r->nsmall];
+
+            r->files.e[r->nsmall] = r->files.e[i];
+            r->files.e[i] = t;
+        }
+        r->nsmall++;
+    }
+    if (r->nsmall)
+        qsort(r->files.e, r->nsmall, sizeof(*r->files.e), tree_by_size);
+    return ret;
+}
+
+/* Rank 0's plan to every rank. */
+static int tree_bcast(struct tree_run *r, int rc)
+{
+    uint8_t *b[2] = { NULL, NULL };
+    uint64_t hdr[7] = { (uint64_t)(int64_t)rc };
+    struct tree_list *l[2] = { &r->dirs, &r->files };
+
+    if (r->j->rank == 0 && rc == 0) {
+        for (int k = 0; k < 2 && hdr[0] == 0; k++)
+            hdr[0] = (uint64_t)(int64_t)tree_list_pack(l[k], &b[k], &hdr[1 + k]);
+        hdr[3] = r->nsmall;
+        hdr[4] = r->total_bytes;
+        hdr[5] = r->skipped_files;
+        hdr[6] = r->skipped_bytes;
+    }
+    MPI_Bcast(hdr, 7, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    rc = (int)(int64_t)hdr[0];
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        if (r->j->rank != 0)
+            b[k] = malloc(hdr[1 + k] ? hdr[1 + k] : 1);
+        rc = tree_agree(b[k] ? 0 : -CNIO_ERR_NOMEM);
+        if (rc == 0)
+            MPI_Bcast(b[k], (int)hdr[1 + k], MPI_BYTE, 0, MPI_COMM_WORLD);
+        if (rc == 0 && r->j->rank != 0)
+            rc = tree_agree(tree_list_unpack(b[k], hdr[1 + k], l[k]));
+        else if (rc == 0)
+            rc = tree_agree(0);
+    }
+    free(b[0]);
+    free(b[1]);
+    r->nsmall = (size_t)hdr[3];
+    r->total_bytes = hdr[4];
+    r->skipped_files = hdr[5];
+    r->skipped_bytes = hdr[6];
+    return rc;
+}
+
+/* rank 0: makes DST's top and every directory of the tree. */
+static int tree_make_dirs(struct tree_run *r)
+{
+    int ret = 0;
+
+    if (!r->dst.remote) {
+        char path[4096];
+
+        snprintf(path, sizeof(path), "%s", r->dst.name);
+        for (char *s = path + 1;; s++) {
+            if (*s == '/' || *s == '\0') {
+                char keep = *s;
+
+                *s = '\0';
+                if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+                    fprintf(stderr, "cnio cp: %s: %s\n", path, strerror(errno));
+                    return cnio__err_from_errno(errno);
+                }
+                *s = keep;
+                if (!keep)
+                    break;
+            }
+        }
+        r->dst.dirfd = open(r->dst.name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (r->dst.dirfd < 0) {
+            fprintf(stderr, "cnio cp: %s: %s\n", r->dst.name, strerror(errno));
+            return cnio__err_from_errno(errno);
+        }
+    } else {
+        ret = tree_mkdir(&r->ctx, "");
+    }
+    for (size_t i = 0; ret == 0 && i < r->dirs.n; i++)
+        ret = tree_mkdir(&r->ctx, r->dirs.e[i].rel);
+    if (ret && r->ctx.why[0])
+        fprintf(stderr, "cnio cp: %s\n", r->ctx.why);
+    else if (ret)
+        cli_fail("cp", r->dst.name, ret);
+    return ret;
+}
+
+static void tree_progress(struct tree_run *r, int final)
+{
+    double now = MPI_Wtime(), el = now - r->t0, rate;
+    uint64_t bytes, files;
+    char a[32], b[32];
+
+    if (r->j->rank != 0 || !r->j->tty || r->j->o.quiet || (!final && now - r->last < 0.25))
+        return;
+    r->last = now;
+    MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, r->win);
+    bytes = r->q[1];
+    files = r->q[2];
+    MPI_Win_unlock(0, r->win);
+    rate = el > 0 ? bytes / el : 0;
+    fprintf(stderr, "\r  %llu/%zu files  %s / %s  %.1f MB/s  ETA %s%.0f s   ",
+            (unsigned long long)files, r->files.n, cli_bytes(bytes, a, sizeof(a)),
+            cli_bytes(r->total_bytes, b, sizeof(b)), rate / 1e6, rate > 0 ? "" : "? ",
+            rate > 0 ? (r->total_bytes - CNIO_MIN(bytes, r->total_bytes)) / rate : 0.0);
+    if (final)
+        fputc('\n', stderr);
+}
+
+static void tree_done(struct tree_run *r, uint64_t files, uint64_t bytes)
+{
+    uint64_t v[2] = { bytes, files }, old[2];
+
+    MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, r->win);
+    MPI_Fetch_and_op(&v[0], &old[0], MPI_UINT64_T, 0, 1, MPI_SUM, r->win);
+    MPI_Fetch_and_op(&v[1], &old[1], MPI_UINT64_T, 0, 2, MPI_SUM, r->win);
+    MPI_Win_unlock(0, r->win);
+}
+
+/*
+ * Copies one queued file; a failure is said (by this rank) and counted. A connection
+ * that could not be made or was lost is tried again, twice, after 0.2 and 0.6 s: a
+ * tree of small files opens many connections, and a loaded host refuses one now and
+ * then (seen here as "connection refused" from a listening server at a load average
+ * of 90, with thousands of sockets in TIME_WAIT).
+ */
+static void tree_one(struct tree_worker *w, const struct tree_ent *e)
+{
+    int ret;
+
+    for (int tries = 0;; tries++) {
+        w->ctx.why[0] = '\0';
+        ret = tree_copy_one(&w->ctx, e);
+        if ((ret != -CNIO_ERR_CONN && ret != -CNIO_ERR_TIMEOUT) || tries == 2)
+            break;
+        usleep(tries ? 600000 : 200000);
+        for (int k = 0; k < 2; k++) {   /* its sessions may hold the connection that broke */
+            struct cnio_ns **ns = k ? &w->ctx.src_ns : &w->ctx.ns;
+            struct tree_end *end = k ? w->ctx.src : w->ctx.dst;
+
+            if (!*ns)
+                continue;
+            cnio__ns_close(*ns);
+            if (cnio__ns_open(w->ctx.st, &end->u, &end->h, ns))
+                *ns = NULL;
+        }
+    }
+    if (ret == 1) {
+        w->crc_skipped++;
+        ret = 0;
+    }
+    if (ret < 0) {
+        if (w->ctx.why[0])
+            fprintf(stderr, "cnio cp: %s\n", w->ctx.why);
+        else
+            fprintf(stderr, "cnio cp: %s: %s\n", e->rel, cnio_strerror(ret));
+        w->failed++;
+    }
+    w->files++;
+    w->bytes += e->size;
+}
+
+static void *tree_worker_main(void *arg)
+{
+    struct tree_worker *w = arg;
+    struct tree_run *r = w->r;
+
+    for (;;) {
+        uint64_t i;
+
+        pthread_mutex_lock(&r->lock);
+        i = r->next < r->end ? r->next++ : UINT64_MAX;
+        pthread_mutex_unlock(&r->lock);
+        if (i == UINT64_MAX)
+            return NULL;
+        tree_one(w, &r->files.e[i]);
+    }
+}
+
+/* Every rank: takes files from the queue until it is empty, TREE_BATCH at a time, and
+ * copies each batch with its workers. */
+static void tree_queue(struct tree_run *r)
+{
+    for (;;) {
+        uint64_t take = TREE_BATCH, at = 0, files = 0, bytes = 0;
+        int started[TREE_WORKERS] = { 0 };
+
+        MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, r->win);
+        MPI_Fetch_and_op(&take, &at, MPI_UINT64_T, 0, 0, MPI_SUM, r->win);
+        MPI_Win_unlock(0, r->win);
+        if (at >= r->nsmall)
+            break;
+        r->next = at;
+        r->end = CNIO_MIN(at + take, r->nsmall);
+        for (int k = 0; k < r->nw; k++) {
+            r->w[k].files = r->w[k].bytes = 0;
+            started[k] = pthread_create(&r->w[k].tid, NULL, tree_worker_main, &r->w[k]) == 0;
+        }
+        if (r->nw == 0 || !started[0])
+            tree_worker_main(&r->w[0]);   /* no thread: this one */
+        for (int k = 0; k < r->nw; k++) {
+            if (started[k])
+                pthread_join(r->w[k].tid, NULL);
+            files += r->w[k].files;
+            bytes += r->w[k].bytes;
+        }
+        tree_done(r, files, bytes);
+        tree_progress(r, 0);
+    }
+}
+
+/* Every rank: the large files, one at a time, each split over all ranks. */
+static void tree_large(struct tree_run *r)
+{
+    for (size_t i = r->nsmall; i < r->files.n; i++) {
+        const struct tree_ent *e = &r->files.e[i];
+        struct cp_job j = { .src = { .fd = -1 }, .dst = { .fd = -1 } };
+        char *names[2];
+        int ok;
+
+        for (int k = 0; k < 2; k++) {
+            struct tree_end *end = k ? &r->dst : &r->src;
+            size_t n = strlen(end->name) + strlen(e->rel) + 2;
+
+            names[k] = end->remote ? tree_uri_string(end, e->rel) : malloc(n);
+            if (!end->remote && names[k])
+                snprintf(names[k], n, "%s/%s", end->name, e->rel);
+        }
+        ok = tree_agree(names[0] && names[1] ? 0 : -CNIO_ERR_NOMEM) == 0;
+        if (ok) {
+            j.o = r->j->o;
+            j.o.quiet = 1;
+            j.o.verify = 0;
+            j.src.name = names[0];
+            j.dst.name = names[1];
+            j.src.remote = r->src.remote;
+            j.dst.remote = r->dst.remote;
+            j.info = r->j->info;
+            j.rank = r->j->rank;
+            j.size = r->j->size;
+            ok = cp_run(&j) == CLI_EXIT_OK;
+        }
+        if (!ok && r->j->rank == 0)
+            r->failed++;
+        if (ok && r->j->rank == 0 && !r->dst.remote && tree_punch_zeros(&r->ctx, e->rel))
+            r->failed++;
+        if (ok && r->j->rank == 0 && r->j->o.preserve && tree_setattr(&r->ctx, e))
+            r->failed++;
+        if (r->j->rank == 0) {
+            r->ctx.moved += ok ? e->size : 0;
+            tree_done(r, 1, e->size);
+            tree_progress(r, 0);
+        }
+        free(names[0]);
+        free(names[1]);
+    }
+}
+
+/* rank 0, -p: the directories' modes and mtimes, deepest first, and local links'. */
+static int tree_dir_attrs(struct tree_run *r)
+{
+    int ret = 0;
+
+    for (size_t i = 0; i < r->files.n; i++)
+        if (r->files.e[i].type == TREE_LINK && !r->dst.remote && tree_setattr(&r->ctx, &r->files.e[i]))
+            ret = -CNIO_ERR_IO;
+    for (size_t i = r->dirs.n; i-- > 0;)
+        if (tree_setattr(&r->ctx, &r->dirs.e[i]))
+            ret = -CNIO_ERR_IO;
+    if (ret && r->ctx.why[0])
+        fprintf(stderr, "cnio cp: %s\n", r->ctx.why);
+    return ret;
+}
+
+static void tree_summary(struct tree_run *r, double secs)
+{
+    unsigned long long v[4] = { r->ctx.moved, r->ctx.skipped, (unsigned long long)r->failed,
+                                r->crc_skipped }, s[4];
+    char a[32];
+
+    for (int k = 0; k < r->nw; k++) {
+        v[0] += r->w[k].ctx.moved;
+        v[1] += r->w[k].ctx.skipped;
+        v[2] += (unsigned long long)r->w[k].failed;
+        v[3] += r->w[k].crc_skipped;
+    }
+    MPI_Reduce(v, s, 4, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
+    r->failed = (int)s[2];
+    if (r->j->rank != 0 || r->j->o.quiet)
+        return;
+    printf("cnio cp: %s -> %s: %zu files and %zu directories; moved %llu bytes (%s) in "
+           "%.3f s, %.0f files/s, %.3f GB/s; %d rank%s\n", r->src.name, r->dst.name,
+           r->files.n, r->dirs.n, s[0], cli_bytes(s[0], a, sizeof(a)), secs,
+           secs > 0 ? r->files.n / secs : 0.0, secs > 0 ? s[0] / secs / 1e9 : 0.0,
+           r->j->size, r->j->size > 1 ? "s" : "");
+    if (r->j->o.sync || r->j->o.resume)
+        printf("cnio cp: %s: %llu files were already there and identical; moved %llu of "
+               "%llu bytes\n", r->j->o.resume ? "resumed" : "sync",
+               s[3] + r->skipped_files, s[0],
+               (unsigned long long)(r->total_bytes + r->skipped_bytes));
+}
+
+static int tree_setup(struct tree_run *r)
+{
+    int ret = tree_end_init(r, &r->src, r->j->src.name, r->j->src.remote);
+
+    if (ret == 0)
+        ret = tree_end_init(r, &r->dst, r->j->dst.name, r->j->dst.remote);
+    if (ret == 0)
+        ret = cnio__stack_open(&r->ctx.st);
+    r->ctx.o = &r->j->o;
+    r->ctx.src = &r->src;
+    r->ctx.dst = &r->dst;
+    r->ctx.buf = malloc(r->j->o.chunk);
+    r->ctx.buf2 = malloc(r->j->o.chunk);
+    if (ret == 0 && (!r->ctx.buf || !r->ctx.buf2))
+        ret = -CNIO_ERR_NOMEM;
+    r->ctx.chunk = r->j->o.chunk;
+    if (ret == 0 && r->dst.remote)
+        ret = cnio__ns_open(r->ctx.st, &r->dst.u, &r->dst.h, &r->ctx.ns);
+    pthread_mutex_init(&r->lock, NULL);
+    for (int k = 0; ret == 0 && k < TREE_WORKERS; k++) {
+        struct tree_ctx *c = &r->w[k].ctx;
+
+        r->w[k].r = r;
+        *c = (struct tree_ctx){ .o = r->ctx.o, .src = &r->src, .dst = &r->dst,
+                                .chunk = CNIO_MIN(r->j->o.chunk, TREE_WORKER_CHUNK) };
+        r->nw++;
+        c->buf = malloc(c->chunk);
+        c->buf2 = malloc(c->chunk);
+        ret = c->buf && c->buf2 ? cnio__stack_open(&c->st) : -CNIO_ERR_NOMEM;
+        if (ret == 0 && r->dst.remote)
+            ret = cnio__ns_open(c->st, &r->dst.u, &r->dst.h, &c->ns);
+        if (ret == 0 && r->src.remote)
+            ret = cnio__ns_open(c->st, &r->src.u, &r->src.h, &c->src_ns);
+    }
+    if (ret)
+        cli_fail("cp", r->dst.remote ? r->dst.name : "setup", ret);
+    return ret;
+}
+
+static void tree_teardown(struct tree_run *r)
+{
+    for (int k = 0; k < r->nw; k++) {
+        cnio__ns_close(r->w[k].ctx.ns);
+        cnio__ns_close(r->w[k].ctx.src_ns);
+        if (r->w[k].ctx.st)
+            cnio__stack_close(r->w[k].ctx.st);
+        free(r->w[k].ctx.buf);
+        free(r->w[k].ctx.buf2);
+    }
+    if (r->nw)
+        pthread_mutex_destroy(&r->lock);
+    cnio__ns_close(r->ctx.ns);
+    if (r->ctx.st)
+        cnio__stack_close(r->ctx.st);
+    free(r->ctx.buf);
+    free(r->ctx.buf2);
+    for (int k = 0; k < 2; k++) {
+        struct tree_end *e = k ? &r->dst : &r->src;
+
+        if (e->remote)
+            cnio__uri_free(&e->u);
+        if (e->dirfd >= 0)
+            close(e->dirfd);
+    }
+    tree_list_free(&r->dirs);
+    tree_list_free(&r->files);
+}
+
+/* Every rank: opens the local tops beneath which it reads and writes. */
+static int tree_open_tops(struct tree_run *r)
+{
+    int ret = 0;
+
+    if (!r->src.remote) {
+        r->src.dirfd = open(r->src.name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (r->src.dirfd < 0)
+            ret = cnio__err_from_errno(errno);
+    }
+    if (!r->dst.remote && r->dst.dirfd < 0) {
+        r->dst.dirfd = open(r->dst.name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (r->dst.dirfd < 0)
+            ret = cnio__err_from_errno(errno);
+    }
+    return ret;
+}
+
+int cli_tree_cp(struct cp_job *j)
+{
+    struct tree_run r = { .j = j, .win = MPI_WIN_NULL };
+    int rc;
+
+    if (j->o.sync)
+        j->o.preserve = 1;   /* an mtime compared next time must be the source's */
+    rc = tree_agree(tree_setup(&r));
+
+    if (rc == 0 && j->rank == 0)
+        rc = tree_plan(&r);
+    if (rc == 0 && j->rank == 0)
+        rc = tree_make_dirs(&r);
+    rc = tree_bcast(&r, rc);
+    if (rc == 0)
+        rc = tree_agree(tree_open_tops(&r));
+    if (rc) {
+        tree_teardown(&r);
+        return CLI_EXIT_FAIL;
+    }
+    MPI_Win_allocate(j->rank == 0 ? 3 * sizeof(uint64_t) : 0, sizeof(uint64_t), MPI_INFO_NULL,
+                     MPI_COMM_WORLD, &r.q, &r.win);
+    if (j->rank == 0)
+        memset(r.q, 0, 3 * sizeof(uint64_t));
+    MPI_Barrier(MPI_COMM_WORLD);
+    r.t0 = MPI_Wtime();
+    tree_queue(&r);
+    MPI_Barrier(MPI_COMM_WORLD);
+    tree_large(&r);
+    if (j->rank == 0 && j->o.preserve && tree_dir_attrs(&r))
+        r.failed++;
+    tree_progress(&r, 1);
+    tree_summary(&r, MPI_Wtime() - r.t0);
+    MPI_Win_free(&r.win);
+    rc = r.failed;
+    MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (rc && j->rank == 0)
+        fprintf(stderr, "cnio cp: %d entr%s could not be copied\n", rc, rc == 1 ? "y" : "ies");
+    tree_teardown(&r);
+    return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}

@@ -1,0 +1,95 @@
+/*
+ * tree.h - what the files of `cnio cp -r` share. tree_walk.c lists a tree (a local
+ * directory, or objects beneath a cnio:// name) into entries; tree_file.c copies one
+ * entry within one rank; tree.c spreads the entries over the ranks and reports.
+ */
+#ifndef CNIO_CLI_TREE_H
+#define CNIO_CLI_TREE_H
+
+#include "cli.h"
+#include "client.h"
+
+#include <stdint.h>
+
+enum tree_type { TREE_FILE = 1, TREE_DIR = 2, TREE_LINK = 3 };
+
+/* One entry of a tree, by its path relative to the tree's top ("" is the top). */
+struct tree_ent {
+    char *rel;
+    char *link;             /* a local symlink's target (TREE_LINK from a local tree) */
+    uint64_t size;
+    uint64_t mtime_ns;
+    uint32_t mode;          /* st_mode bits (0: unknown) */
+    uint32_t alloc_kib;     /* local files: KiB allocated (sparse files hold fewer) */
+    uint8_t type;           /* enum tree_type */
+    uint8_t incomplete;     /* objects: an upload or update did not finish */
+};
+
+struct tree_list {
+    struct tree_ent *e;
+    size_t n, cap;
+};
+
+/* One end of a tree copy: a local directory, or a cnio:// URI and its hints. */
+struct tree_end {
+    const char *name;       /* as given */
+    int remote;
+    struct cnio_uri u;      /* remote: parsed */
+    struct cnio_hints h;    /* remote: hints in effect */
+    int dirfd;              /* local: the top directory, opened by each rank */
+};
+
+/* Lists the local tree beneath top (follow: symlinks to files become files). A missing
+ * top with missing_ok is an empty list. 0, or -errno (the path in *bad). */
+int tree_walk_local(const char *top, int follow, int missing_ok, struct tree_list *l,
+                    char *bad, size_t badcap);
+/* Lists the objects beneath e's path (recursively, LIST on each directory). A missing
+ * top with missing_ok is an empty list. 0 or a negative CNIO_ERR_*. */
+int tree_walk_remote(struct cnio_stack *st, const struct tree_end *e, int missing_ok,
+                     struct tree_list *l);
+int tree_list_add(struct tree_list *l, const struct tree_ent *e);
+void tree_list_free(struct tree_list *l);
+/* Sorts by rel; tree_list_find then finds rel by binary search (NULL when absent). */
+void tree_list_sort(struct tree_list *l);
+const struct tree_ent *tree_list_find(const struct tree_list *l, const char *rel);
+/* Serialises l into a malloc'd buffer (*len bytes), and back; 0 or -CNIO_ERR_NOMEM /
+ * -CNIO_ERR_PROTO. */
+int tree_list_pack(const struct tree_list *l, uint8_t **buf, uint64_t *len);
+int tree_list_unpack(const uint8_t *buf, uint64_t len, struct tree_list *l);
+
+/* The object name of rel beneath e (malloc'd; NULL on failure). */
+char *tree_obj_name(const struct tree_end *e, const char *rel);
+/* The URI string of rel beneath e, percent-encoded, with e's query (malloc'd). */
+char *tree_uri_string(const struct tree_end *e, const char *rel);
+
+/* Per-rank state for copying entries. */
+struct tree_ctx {
+    const struct cli_opts *o;
+    struct tree_end *src, *dst;
+    struct cnio_stack *st;
+    struct cnio_ns *ns;     /* a session to the destination's servers (remote DST) */
+    struct cnio_ns *src_ns; /* and to the source's (remote SRC); objects borrow them */
+    uint64_t chunk;         /* bytes per request */
+    char *buf;              /* chunk bytes */
+    char *buf2;             /* chunk bytes (resume, checksum) */
+    uint64_t moved;         /* bytes this rank moved */
+    uint64_t skipped;       /* bytes this rank found already there (resume, checksum) */
+    char why[512];          /* the first local failure: "path: reason" */
+};
+
+/* Copies entry e (a file or a link) from ctx->src to ctx->dst within this rank (resume:
+ * continue a partial destination; checksum: skip it when the CRC32C match). 0 or a
+ * negative code (a local failure said in ctx->why). */
+int tree_copy_one(struct tree_ctx *ctx, const struct tree_ent *e);
+/* Makes directory rel at the destination (and its parents). */
+int tree_mkdir(struct tree_ctx *ctx, const char *rel);
+/* Applies mode and mtime of e at the destination (-p). */
+int tree_setattr(struct tree_ctx *ctx, const struct tree_ent *e);
+/* Makes the blocks of zeros of local file rel (beneath DST) holes again, after a
+ * download split over the ranks wrote them: 0, or a negative code. */
+int tree_punch_zeros(struct tree_ctx *ctx, const char *rel);
+/* CRC32C of every byte of a local file or of an object (`cnio sum`, --checksum). */
+int tree_crc_local(int fd, char *buf, uint64_t cap, uint32_t *crc, uint64_t *size);
+int tree_crc_obj(struct cnio_obj *obj, char *buf, uint64_t cap, uint32_t *crc, uint64_t *size);
+
+#endif /* CNIO_CLI_TREE_H */

@@ -1,0 +1,522 @@
+/*
+ * tree_file.c - copying one entry of a tree within one rank, for `cnio cp -r`: a file
+ * (in chunks of --chunk bytes, holes skipped: only a local file's data extents are
+ * sent, and chunks of zeros are not written to a fresh local file, so sparse files stay
+ * sparse) or a symlink (an object holding the target, recorded with mode S_IFLNK, and
+ * made a link again on the way down). Local paths are opened beneath the tree's top
+ * with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): nothing is read or written
+ * through a symlink, so a copy never escapes its trees (-L alone follows a source
+ * link, and only one to a file).
+ */
+#include "tree.h"
+#include "wire.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define TF_LINK_MAX 4096
+
+static int tf_fail(struct tree_ctx *c, const char *rel, int err)
+{
+    if (!c->why[0])
+        snprintf(c->why, sizeof(c->why), "%s: %s", rel, strerror(err));
+    return cnio__err_from_errno(err);
+}
+
+/* Opens rel beneath dirfd without following any symlink (-1 and errno on failure). */
+static int tf_open(int dirfd, const char *rel, int flags, mode_t mode)
+{
+    struct open_how how = { .flags = (uint64_t)(unsigned)(flags | O_CLOEXEC),
+                            .mode = (flags & O_CREAT) ? mode : 0,
+                            .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS };
+    long fd = syscall(SYS_openat2, dirfd, rel[0] ? rel : ".", &how, sizeof(how));
+
+    if (fd < 0 && errno == ENOSYS)
+        fd = openat(dirfd, rel[0] ? rel : ".", flags | O_NOFOLLOW | O_CLOEXEC, mode);
+    return (int)fd;
+}
+
+/* The directory holding rel (an fd to close), and rel's last component in *base. */
+static int tf_parent(int dirfd, const char *rel, const char **base)
+{
+    const char *slash = strrchr(rel, '/');
+    char dir[CNIO_WIRE_MAX_NAME + 1];
+
+    *base = slash ? slash + 1 : rel;
+    if (!slash)
+        return tf_open(dirfd, "", O_PATH | O_DIRECTORY, 0);
+    if ((size_t)(slash - rel) >= sizeof(dir)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(dir, rel, (size_t)(slash - rel));
+    dir[slash - rel] = '\0';
+    return tf_open(dirfd, dir, O_PATH | O_DIRECTORY, 0);
+}
+
+static int tf_obj(struct tree_ctx *c, struct tree_end *e, const char *rel, uint32_t flags,
+                  struct cnio_obj **obj)
+{
+    struct cnio_ns *ns = e == c->dst ? c->ns : c->src_ns;
+    struct cnio_uri u = e->u;
+    int ret;
+
+    u.path = tree_obj_name(e, rel);
+    if (!u.path)
+        return -CNIO_ERR_NOMEM;
+    ret = ns ? cnio__ns_obj_open(ns, u.path, flags, obj)
+             : cnio__obj_open(c->st, &u, &e->h, flags, obj);
+    free(u.path);
+    return ret;
+}
+
+/* Opens the destination object of rel: a fresh staged instance, or with resume the one
+ * an interrupted copy left (*resumed) when there is one. */
+static int tf_obj_dst(struct tree_ctx *c, const char *rel, struct cnio_obj **obj, int *resumed)
+{
+    const uint32_t w = CNIO_WIRE_O_WRITE | CNIO_WIRE_O_CREATE | CNIO_WIRE_O_STAGE;
+    int ret = -CNIO_ERR_NOENT;
+
+    *resumed = 0;
+    if (c->o->resume) {
+        ret = tf_obj(c, c->dst, rel, w | CNIO_WIRE_O_RESUME, obj);
+        *resumed = ret == 0;
+    }
+    if (ret == -CNIO_ERR_NOENT)
+        ret = tf_obj(c, c->dst, rel, w | CNIO_WIRE_O_TRUNC, obj);
+    return ret;
+}
+
+static int tf_zero(const char *p, uint64_t n)
+{
+    return n == 0 || (p[0] == 0 && memcmp(p, p + 1, (size_t)n - 1) == 0);
+}
+
+/* Writes len bytes at off of the open destination (an object, or a local fd). */
+static int tf_put(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, int fd,
+                  const char *buf, uint64_t len, uint64_t off, int resumed)
+{
+    int same = 0, ret;
+
+    if (resumed) {
+        ret = cli_resume_same(obj, buf, off, len, &same);
+        if (ret == 0 && same) {
+            c->skipped += len;
+            return 0;
+        }
+    }
+    if (obj) {
+        ssize_t n = cnio__obj_pwrite(obj, buf, (size_t)len, off);
+
+        if (n < 0)
+            return (int)n;
+    } else {
+        for (uint64_t k = 0; k < len;) {
+            ssize_t n = pwrite(fd, buf + k, (size_t)(len - k), (off_t)(off + k));
+
+            if (n < 0)
+                return tf_fail(c, rel, errno);
+            k += (uint64_t)n;
+        }
+    }
+    c->moved += len;
+    return 0;
+}
+
+/* Sends the data extents of local fd (size bytes) to obj, chunk by chunk. */
+static int tf_send_local(struct tree_ctx *c, const char *rel, int fd, uint64_t size,
+                         struct cnio_obj *obj, int resumed)
+{
+    uint64_t off = 0;
+    int ret = 0;
+
+    while (ret == 0 && off < size) {
+        off_t d = lseek(fd, (off_t)off, SEEK_DATA), h;
+        uint64_t end;
+
+        if (d < 0 && errno == ENXIO)
+            break;   /* a hole to the end */
+        if (d < 0)
+            d = (off_t)off;   /* no SEEK_DATA here: all of it */
+        h = lseek(fd, d, SEEK_HOLE);
+        end = h < 0 ? size : CNIO_MIN((uint64_t)h, size);
+        for (off = (uint64_t)d; ret == 0 && off < end;) {
+            uint64_t len = CNIO_MIN(c->chunk, end - off);
+            ssize_t n = pread(fd, c->buf, (size_t)len, (off_t)off);
+
+            if (n <= 0)
+                return tf_fail(c, rel, n < 0 ? errno : EIO);
+            ret = tf_put(c, rel, obj, -1, c->buf, (uint64_t)n, off, resumed);
+            off += (uint64_t)n;
+        }
+    }
+    return ret;
+}
+
+static int tf_setattr_obj(struct tree_ctx *c, const char *rel, uint32_t mode, uint64_t mtime)
+{
+    char *name = tree_obj_name(c->dst, rel);
+    int ret;
+
+    if (!name)
+        return -CNIO_ERR_NOMEM;
+    ret = cnio__ns_setattr(c->ns, name, mode, mtime);
+    free(name);
+    return ret;
+}
+
+/* Finishes a written destination object: its size, its commit, its attributes. */
+static int tf_finish_obj(struct tree_ctx *c, const struct tree_ent *e, struct cnio_obj *obj,
+                         int ret)
+{
+    uint32_t mode = e->type == TREE_LINK ? (S_IFLNK | 0777) : e->mode;
+
+    if (ret == 0)
+        ret = cnio__obj_set_size(obj, e->size);
+    if (ret) {
+        cnio__obj_abort(obj);
+        return ret;
+    }
+    ret = cnio__obj_close(obj);
+    if (ret == 0 && (c->o->preserve || e->type == TREE_LINK))
+        ret = tf_setattr_obj(c, e->rel, mode, c->o->preserve ? e->mtime_ns : 0);
+    return ret;
+}
+
+static int tf_upload(struct tree_ctx *c, const struct tree_ent *e)
+{
+    struct cnio_obj *obj;
+    int fd = -1, resumed, ret;
+
+    if (e->type == TREE_FILE) {
+        fd = c->o->follow ? openat(c->src->dirfd, e->rel, O_RDONLY | O_CLOEXEC)
+                          : tf_open(c->src->dirfd, e->rel, O_RDONLY, 0);
+        if (fd < 0)
+            return tf_fail(c, e->rel, errno);
+    }
+    ret = tf_obj_dst(c, e->rel, &obj, &resumed);
+    if (ret) {
+        if (fd >= 0)
+            close(fd);
+        return ret;
+    }
+    if (e->type == TREE_LINK)
+        ret = tf_put(c, e->rel, obj, -1, e->link ? e->link : "", e->size, 0, resumed);
+    else
+        ret = tf_send_local(c, e->rel, fd, e->size, obj, resumed);
+    if (fd >= 0)
+        close(fd);
+    return tf_finish_obj(c, e, obj, ret);
+}
+
+/* A symlink at the destination: whatever rel was there is replaced. */
+static int tf_symlink_local(struct tree_ctx *c, const char *rel, const char *target)
+{
+    const char *base;
+    int pfd = tf_parent(c->dst->dirfd, rel, &base), r;
+
+    if (pfd < 0)
+        return tf_fail(c, rel, errno);
+    unlinkat(pfd, base, 0);
+    r = symlinkat(target, pfd, base);
+    if (r < 0) {
+        int e = errno;
+
+        close(pfd);
+        return tf_fail(c, rel, e);
+    }
+    close(pfd);
+    return 0;
+}
+
+/* Reads the whole object (a link's target, at most TF_LINK_MAX bytes) into buf. */
+static int tf_read_link(struct cnio_obj *obj, uint64_t size, char *buf)
+{
+    ssize_t n;
+
+    if (size >= TF_LINK_MAX)
+        return -CNIO_ERR_OVERFLOW;
+    n = cnio__obj_pread(obj, buf, (size_t)size, 0);
+    if (n < 0)
+        return (int)n;
+    buf[n] = '\0';
+    return (uint64_t)n == size ? 0 : -CNIO_ERR_IO;
+}
+
+static int tf_fetch(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, int fd,
+                    struct cnio_obj *out, uint64_t size, int resumed, int fresh)
+{
+    int ret = 0;
+
+    for (uint64_t off = 0; ret == 0 && off < size;) {
+        uint64_t len = CNIO_MIN(c->chunk, size - off);
+        ssize_t n;
+
+        if (resumed && fd >= 0) {
+            /* a partial local file: chunks whose CRC32C the servers match stay */
+            int same = 0;
+
+            n = pread(fd, c->buf2, (size_t)len, (off_t)off);
+            if (n == (ssize_t)len && cli_resume_same(obj, c->buf2, off, len, &same) == 0 &&
+                same) {
+                c->skipped += len;
+                off += len;
+                continue;
+            }
+        }
+        n = cnio__obj_pread(obj, c->buf, (size_t)len, off);
+        if (n < 0)
+            return (int)n;
+        if ((uint64_t)n != len)
+            return -CNIO_ERR_IO;   /* shorter than its size said */
+        if (!(fresh && tf_zero(c->buf, len)))
+            ret = tf_put(c, rel, out, fd, c->buf, len, off, out ? resumed : 0);
+        off += len;
+    }
+    return ret;
+}
+
+static int tf_download(struct tree_ctx *c, const struct tree_ent *e)
+{
+    char link[TF_LINK_MAX];
+    struct cnio_obj *obj;
+    int fd, ret = tf_obj(c, c->src, e->rel, 0, &obj);
+
+    if (ret)
+        return ret;
+    if (e->type == TREE_LINK) {
+        ret = tf_read_link(obj, e->size, link);
+        cnio__obj_close(obj);
+        return ret ? ret : tf_symlink_local(c, e->rel, link);
+    }
+    fd = tf_open(c->dst->dirfd, e->rel, O_RDWR | O_CREAT | (c->o->resume ? 0 : O_TRUNC), 0644);
+    if (fd < 0 && errno == ELOOP) {   /* a symlink where the file goes: replaced */
+        const char *base;
+        int pfd = tf_parent(c->dst->dirfd, e->rel, &base);
+
+        if (pfd >= 0) {
+            unlinkat(pfd, base, 0);
+            close(pfd);
+        }
+        fd = tf_open(c->dst->dirfd, e->rel, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    }
+    if (fd < 0) {
+        cnio__obj_close(obj);
+        return tf_fail(c, e->rel, errno);
+    }
+    ret = tf_fetch(c, e->rel, obj, fd, NULL, e->size, c->o->resume, !c->o->resume);
+    if (ret == 0 && ftruncate(fd, (off_t)e->size) < 0)
+        ret = tf_fail(c, e->rel, errno);
+    if (ret == 0 && c->o->preserve && e->mode && fchmod(fd, e->mode & 07777) < 0)
+        ret = tf_fail(c, e->rel, errno);
+    if (ret == 0 && c->o->preserve) {
+        struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT },
+                                  { .tv_sec = (time_t)(e->mtime_ns / 1000000000ull),
+                                    .tv_nsec = (long)(e->mtime_ns % 1000000000ull) } };
+
+        if (futimens(fd, ts) < 0)
+            ret = tf_fail(c, e->rel, errno);
+    }
+    if (close(fd) < 0 && ret == 0)
+        ret = tf_fail(c, e->rel, errno);
+    cnio__obj_close(obj);
+    return ret;
+}
+
+static int tf_remote(struct tree_ctx *c, const struct tree_ent *e)
+{
+    struct cnio_obj *in, *out;
+    int resumed, ret = tf_obj(c, c->src, e->rel, 0, &in);
+
+    if (ret)
+        return ret;
+    ret = tf_obj_dst(c, e->rel, &out, &resumed);
+    if (ret) {
+        cnio__obj_close(in);
+        return ret;
+    }
+    ret = tf_fetch(c, e->rel, in, -1, out, e->size, resumed, !resumed);
+    cnio__obj_close(in);
+    return tf_finish_obj(c, e, out, ret);
+}
+
+int tree_punch_zeros(struct tree_ctx *c, const char *rel)
+{
+    const uint64_t blk = 64u << 10;
+    uint64_t off = 0;
+    int fd = tf_open(c->dst->dirfd, rel, O_RDWR, 0), ret = 0;
+
+    if (fd < 0)
+        return tf_fail(c, rel, errno);
+    for (;;) {
+        ssize_t n = pread(fd, c->buf, (size_t)CNIO_MIN(blk, c->chunk), (off_t)off);
+
+        if (n <= 0) {
+            ret = n < 0 ? tf_fail(c, rel, errno) : 0;
+            break;
+        }
+        if (n == (ssize_t)CNIO_MIN(blk, c->chunk) && tf_zero(c->buf, (uint64_t)n) &&
+            fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)n) < 0)
+            break;   /* a file system without holes: the zeros stay */
+        off += (uint64_t)n;
+    }
+    close(fd);
+    return ret;
+}
+
+int tree_crc_local(int fd, char *buf, uint64_t cap, uint32_t *crc, uint64_t *size)
+{
+    uint32_t v = 0;
+    uint64_t off = 0;
+
+    for (;;) {
+        ssize_t n = pread(fd, buf, (size_t)cap, (off_t)off);
+
+        if (n < 0)
+            return cnio__err_from_errno(errno);
+        if (n == 0)
+            break;
+        v = cnio__crc32c(v, buf, (size_t)n);
+        off += (uint64_t)n;
+    }
+    *crc = v;
+    *size = off;
+    return 0;
+}
+
+int tree_crc_obj(struct cnio_obj *obj, char *buf, uint64_t cap, uint32_t *crc, uint64_t *size)
+{
+    uint64_t total, off = 0;
+    uint32_t v = 0;
+    int ret = cnio__obj_size(obj, &total);
+
+    while (ret == 0 && off < total) {
+        ssize_t n = cnio__obj_pread(obj, buf, (size_t)CNIO_MIN(cap, total - off), off);
+
+        if (n <= 0)
+            return n < 0 ? (int)n : -CNIO_ERR_IO;
+        v = cnio__crc32c(v, buf, (size_t)n);
+        off += (uint64_t)n;
+    }
+    *crc = v;
+    *size = off;
+    return ret;
+}
+
+/* --checksum: 1 when the destination holds a file with the source's CRC32C. */
+static int tf_same_crc(struct tree_ctx *c, const struct tree_ent *e)
+{
+    uint32_t crc[2] = { 1, 2 };
+    uint64_t sz[2] = { 0, 1 };
+
+    for (int k = 0; k < 2; k++) {
+        struct tree_end *end = k ? c->dst : c->src;
+        struct cnio_obj *obj;
+        int ret = -1;
+
+        if (end->remote && tf_obj(c, end, e->rel, 0, &obj) == 0) {
+            ret = tree_crc_obj(obj, c->buf, c->chunk, &crc[k], &sz[k]);
+            cnio__obj_close(obj);
+        } else if (!end->remote) {
+            int fd = tf_open(end->dirfd, e->rel, O_RDONLY, 0);
+
+            if (fd >= 0) {
+                ret = tree_crc_local(fd, c->buf, c->chunk, &crc[k], &sz[k]);
+                close(fd);
+            }
+        }
+        if (ret)
+            return 0;
+    }
+    return crc[0] == crc[1] && sz[0] == sz[1];
+}
+
+int tree_copy_one(struct tree_ctx *c, const struct tree_ent *e)
+{
+    if (c->o->checksum && e->type == TREE_FILE && tf_same_crc(c, e)) {
+        c->skipped += e->size;
+        return 1;
+    }
+    if (c->src->remote && c->dst->remote)
+        return tf_remote(c, e);
+    return c->src->remote ? tf_download(c, e) : tf_upload(c, e);
+}
+
+int tree_mkdir(struct tree_ctx *c, const char *rel)
+{
+    char path[CNIO_WIRE_MAX_NAME + 1];
+    char *name;
+    int ret;
+
+    if (c->dst->remote) {
+        name = tree_obj_name(c->dst, rel);
+        if (!name)
+            return -CNIO_ERR_NOMEM;
+        ret = name[0] ? cnio__ns_mkdir(c->ns, name, 1) : 0;
+        free(name);
+        return ret;
+    }
+    if (strlen(rel) >= sizeof(path))
+        return tf_fail(c, rel, ENAMETOOLONG);
+    strcpy(path, rel);
+    for (char *s = path;; s++) {
+        if (*s == '/' || *s == '\0') {
+            char keep = *s;
+            const char *base;
+            int pfd;
+
+            *s = '\0';
+            pfd = tf_parent(c->dst->dirfd, path, &base);
+            if (pfd < 0)
+                return tf_fail(c, path, errno);
+            if (mkdirat(pfd, base, 0755) < 0 && errno != EEXIST) {
+                int err = errno;
+
+                close(pfd);
+                return tf_fail(c, path, err);
+            }
+            close(pfd);
+            *s = keep;
+            if (!keep)
+                break;
+        }
+    }
+    return 0;
+}
+
+int tree_setattr(struct tree_ctx *c, const struct tree_ent *e)
+{
+    struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT },
+                              { .tv_sec = (time_t)(e->mtime_ns / 1000000000ull),
+                                .tv_nsec = (long)(e->mtime_ns % 1000000000ull) } };
+    const char *base;
+    int pfd, r = 0;
+
+    if (c->dst->remote) {
+        char *name = tree_obj_name(c->dst, e->rel);
+        int ret = name && name[0] ? cnio__ns_setattr(c->ns, name, e->mode, e->mtime_ns) : 0;
+
+        free(name);
+        return name ? ret : -CNIO_ERR_NOMEM;
+    }
+    if (!e->rel[0]) {
+        r = fchmod(c->dst->dirfd, e->mode & 07777) < 0 || futimens(c->dst->dirfd, ts) < 0;
+        return r ? tf_fail(c, c->dst->name, errno) : 0;
+    }
+    pfd = tf_parent(c->dst->dirfd, e->rel, &base);
+    if (pfd < 0)
+        return tf_fail(c, e->rel, errno);
+    if (e->type != TREE_LINK && e->mode && fchmodat(pfd, base, e->mode & 07777, 0) < 0)
+        r = errno;
+    if (!r && utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
+        r = errno;
+    close(pfd);
+    return r ? tf_fail(c, e->rel, r) : 0;
+}

@@ -1,0 +1,356 @@
+/*
+ * tree_walk.c - listing a tree for `cnio cp -r`: a local directory (walked beneath an
+ * fd of its top, never through a symlink), or the objects beneath a cnio:// name (LIST
+ * of each directory), into a list of entries that rank 0 then broadcasts.
+ */
+#include "tree.h"
+#include "wire.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int tree_list_add(struct tree_list *l, const struct tree_ent *e)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 256;
+        struct tree_ent *ne = realloc(l->e, cap * sizeof(*ne));
+
+        if (!ne)
+            return -CNIO_ERR_NOMEM;
+        l->e = ne;
+        l->cap = cap;
+    }
+    l->e[l->n++] = *e;
+    return 0;
+}
+
+void tree_list_free(struct tree_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->e[i].rel);
+        free(l->e[i].link);
+    }
+    free(l->e);
+    memset(l, 0, sizeof(*l));
+}
+
+static int walk_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct tree_ent *)a)->rel, ((const struct tree_ent *)b)->rel);
+}
+
+void tree_list_sort(struct tree_list *l)
+{
+    if (l->n)
+        qsort(l->e, l->n, sizeof(*l->e), walk_cmp);
+}
+
+const struct tree_ent *tree_list_find(const struct tree_list *l, const char *rel)
+{
+    struct tree_ent key = { .rel = (char *)rel };
+
+    return l->n ? bsearch(&key, l->e, l->n, sizeof(*l->e), walk_cmp) : NULL;
+}
+
+static uint64_t walk_ns(const struct timespec *t)
+{
+    return (uint64_t)t->tv_sec * 1000000000ull + (uint64_t)t->tv_nsec;
+}
+
+static char *walk_join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = malloc(a + b + 2);
+
+    if (p)
+        snprintf(p, a + b + 2, "%s%s%s", dir, a ? "/" : "", name);
+    return p;
+}
+
+/* One entry of a local directory (dfd), its rel path already made. */
+static int walk_entry(int dfd, const char *name, char *rel, int follow, struct tree_ent *e)
+{
+    struct stat sb, tb;
+
+    memset(e, 0, sizeof(*e));
+    e->rel = rel;
+    if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+        return -errno;
+    if (S_ISLNK(sb.st_mode) && follow && fstatat(dfd, name, &tb, 0) == 0 && S_ISREG(tb.st_mode))
+        sb = tb;
+    e->mode = (uint32_t)sb.st_mode & 0xffffu;
+    e->mtime_ns = walk_ns(&sb.st_mtim);
+    if (S_ISDIR(sb.st_mode)) {
+        e->type = TREE_DIR;
+    } else if (S_ISREG(sb.st_mode)) {
+        e->type = TREE_FILE;
+        e->size = (uint64_t)sb.st_size;
+        e->alloc_kib = (uint32_t)CNIO_MIN((uint64_t)sb.st_blocks / 2, 0xffffffffull);
+    } else if (S_ISLNK(sb.st_mode)) {
+        char t[4097];
+        ssize_t n = readlinkat(dfd, name, t, sizeof(t) - 1);
+
+        if (n < 0)
+            return -errno;
+        t[n] = '\0';
+        e->type = TREE_LINK;
+        e->size = (uint64_t)n;
+        e->link = strdup(t);
+        if (!e->link)
+            return -ENOMEM;
+    } else {
+        return -EOPNOTSUPP;   /* a device, fifo or socket: not copied */
+    }
+    return 0;
+}
+
+static int walk_dir(int dfd, const char *rel, int follow, struct tree_list *l, char *bad,
+                    size_t badcap)
+{
+    DIR *d = fdopendir(dfd);
+    struct dirent *de;
+    int ret = 0;
+
+    if (!d) {
+        close(dfd);
+        return -errno;
+    }
+    while (ret == 0 && (de = readdir(d))) {
+        struct tree_ent e;
+        char *r;
+
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        r = walk_join(rel, de->d_name);
+        if (!r) {
+            ret = -ENOMEM;
+            break;
+        }
+        ret = walk_entry(dirfd(d), de->d_name, r, follow, &e);
+        if (ret == -EOPNOTSUPP) {
+            fprintf(stderr, "cnio cp: %s: not a file, directory or symlink: skipped\n", r);
+            free(r);
+            ret = 0;
+            continue;
+        }
+        if (ret == 0)
+            ret = tree_list_add(l, &e) ? -ENOMEM : 0;
+        if (ret) {
+            snprintf(bad, badcap, "%s", r);
+            free(e.link);
+            free(r);
+            break;
+        }
+        if (e.type == TREE_DIR) {
+            int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+            ret = sub < 0 ? -errno : walk_dir(sub, r, follow, l, bad, badcap);
+            if (sub < 0)
+                snprintf(bad, badcap, "%s", r);
+        }
+    }
+    closedir(d);
+    return ret;
+}
+
+int tree_walk_local(const char *top, int follow, int missing_ok, struct tree_list *l,
+                    char *bad, size_t badcap)
+{
+    int fd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    snprintf(bad, badcap, "%s", top);
+    if (fd < 0)
+        return errno == ENOENT && missing_ok ? 0 : -errno;
+    return walk_dir(fd, "", follow, l, bad, badcap);
+}
+
+struct walk_remote {
+    struct tree_list *l;
+    const char *rel;
+    int ret;
+};
+
+static int walk_remote_add(const char *name, const struct cnio_obj_stat *s, void *arg)
+{
+    struct walk_remote *w = arg;
+    struct tree_ent e = { 0 };
+
+    e.rel = walk_join(w->rel, name);
+    if (!e.rel)
+        return -CNIO_ERR_NOMEM;
+    e.mtime_ns = s->mtime_ns;
+    e.mode = s->mode;
+    e.size = s->size;
+    e.incomplete = (s->state & CNIO_OBJ_INCOMPLETE) != 0;
+    e.type = s->is_dir ? TREE_DIR : S_ISLNK(s->mode) ? TREE_LINK : TREE_FILE;
+    if (s->is_dir)
+        e.size = 0;
+    if (tree_list_add(w->l, &e)) {
+        free(e.rel);
+        return -CNIO_ERR_NOMEM;
+    }
+    return 0;
+}
+
+int tree_walk_remote(struct cnio_stack *st, const struct tree_end *e, int missing_ok,
+                     struct tree_list *l)
+{
+    size_t from = l->n;
+    int ret = 0;
+
+    if (e->u.path[0]) {
+        struct cnio_obj_stat s;
+
+        ret = cnio__obj_stat(st, &e->u, &e->h, &s);
+        if (ret == -CNIO_ERR_NOENT && missing_ok)
+            return 0;
+        if (ret == 0 && !s.is_dir)
+            ret = -CNIO_ERR_NOTSUP;   /* an object, not a tree */
+        if (ret)
+            return ret;
+    }
+    /* Breadth first: each directory's entries are appended, then its subdirectories. */
+    for (ssize_t i = -1; ret == 0 && (i < 0 || (size_t)i < l->n); i++) {
+        struct walk_remote w = { .l = l, .rel = i < 0 ? "" : l->e[i].rel };
+        struct cnio_uri u = e->u;
+
+        if (i >= 0 && ((size_t)i < from || l->e[i].type != TREE_DIR))
+            continue;
+        u.path = i < 0 ? e->u.path : tree_obj_name(e, l->e[i].rel);
+        if (!u.path)
+            return -CNIO_ERR_NOMEM;
+        ret = cnio__obj_list(st, &u, &e->h, walk_remote_add, &w);
+        if (i >= 0)
+            free(u.path);
+    }
+    return ret;
+}
+
+char *tree_obj_name(const struct tree_end *e, const char *rel)
+{
+    return rel[0] ? walk_join(e->u.path, rel) : strdup(e->u.path);
+}
+
+char *tree_uri_string(const struct tree_end *e, const char *rel)
+{
+    const char *q = strchr(e->name, '?');
+    size_t base = q ? (size_t)(q - e->name) : strlen(e->name), n = 0;
+    char *out = malloc(base + 3 * strlen(rel) + (q ? strlen(q) : 0) + 2);
+
+    if (!out)
+        return NULL;
+    memcpy(out, e->name, base);
+    n = base;
+    if (rel[0] && n && out[n - 1] != '/')
+        out[n++] = '/';
+    for (const unsigned char *p = (const unsigned char *)rel; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("/-_.~", *p))
+            out[n++] = (char)*p;
+        else
+            n += (size_t)sprintf(out + n, "%%%02X", *p);
+    }
+    if (q)
+        n += (size_t)sprintf(out + n, "%s", q);
+    out[n] = '\0';
+    return out;
+}
+
+/* Packing: per entry u8 type, u8 incomplete, u32 mode, u32 alloc, u64 size, u64 mtime,
+ * u32 rel length, rel, u32 link length, link. */
+int tree_list_pack(const struct tree_list *l, uint8_t **buf, uint64_t *len)
+{
+    uint64_t cap = 8, pos = 8;
+    uint8_t *b;
+
+    for (size_t i = 0; i < l->n; i++)
+        cap += 34 + strlen(l->e[i].rel) + (l->e[i].link ? strlen(l->e[i].link) : 0);
+    b = malloc(cap);
+    if (!b)
+        return -CNIO_ERR_NOMEM;
+    cnio__put_le64(b, l->n);
+    for (size_t i = 0; i < l->n; i++) {
+        const struct tree_ent *e = &l->e[i];
+        uint32_t rl = (uint32_t)strlen(e->rel), ll = e->link ? (uint32_t)strlen(e->link) : 0;
+
+        b[pos] = e->type;
+        b[pos + 1] = e->incomplete;
+        cnio__put_le32(b + pos + 2, e->mode);
+        cnio__put_le32(b + pos + 6, e->alloc_kib);
+        cnio__put_le64(b + pos + 10, e->size);
+        cnio__put_le64(b + pos + 18, e->mtime_ns);
+        cnio__put_le32(b + pos + 26, rl);
+        memcpy(b + pos + 30, e->rel, rl);
+        pos += 30 + rl;
+        cnio__put_le32(b + pos, ll);
+        if (ll)
+            memcpy(b + pos + 4, e->link, ll);
+        pos += 4 + ll;
+    }
+    *buf = b;
+    *len = pos;
+    return 0;
+}
+
+static char *walk_str(const uint8_t *buf, uint64_t len, uint64_t *pos)
+{
+    uint32_t n;
+    char *s;
+
+    if (len - *pos < 4)
+        return NULL;
+    n = cnio__get_le32(buf + *pos);
+    if (len - *pos - 4 < n || !(s = malloc((size_t)n + 1)))
+        return NULL;
+    memcpy(s, buf + *pos + 4, n);
+    s[n] = '\0';
+    *pos += 4 + n;
+    return s;
+}
+
+int tree_list_unpack(const uint8_t *buf, uint64_t len, struct tree_list *l)
+{
+    uint64_t n, pos = 8;
+
+    memset(l, 0, sizeof(*l));
+    if (len < 8)
+        return -CNIO_ERR_PROTO;
+    n = cnio__get_le64(buf);
+    for (uint64_t i = 0; i < n; i++) {
+        struct tree_ent e = { 0 };
+
+        if (len - pos < 26)
+            goto bad;
+        e.type = buf[pos];
+        e.incomplete = buf[pos + 1];
+        e.mode = cnio__get_le32(buf + pos + 2);
+        e.alloc_kib = cnio__get_le32(buf + pos + 6);
+        e.size = cnio__get_le64(buf + pos + 10);
+        e.mtime_ns = cnio__get_le64(buf + pos + 18);
+        pos += 26;
+        e.rel = walk_str(buf, len, &pos);
+        e.link = e.rel ? walk_str(buf, len, &pos) : NULL;
+        if (e.link && !e.link[0]) {
+            free(e.link);
+            e.link = NULL;
+        } else if (!e.link) {
+            free(e.rel);
+            goto bad;
+        }
+        if (tree_list_add(l, &e)) {
+            free(e.rel);
+            free(e.link);
+            goto bad;
+        }
+    }
+    return 0;
+bad:
+    tree_list_free(l);
+    return -CNIO_ERR_PROTO;
+}

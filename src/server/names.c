@@ -1,0 +1,287 @@
+/*
+ * names.c - cnio-server's namespace requests: MKDIR, RMDIR, RENAME and SETATTR, what
+ * `cnio mkdir`, `cnio rm -r`, `cnio mv` and the tree copies of `cnio cp -r` (empty
+ * directories, modes, mtimes) stand on. Names are checked as every other request's
+ * are, and every path is opened beneath the root (store.c), so nothing here reaches
+ * outside it. Each directory exists twice, beneath the root and beneath .cnio/meta
+ * (where the metadata of its objects lives); both are kept in step.
+ */
+#include "server.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int names_errno(void)
+{
+    return cnio__err_from_errno(errno);
+}
+
+/* Parses a one-name payload into name (flags beyond `allowed` are malformed). */
+static int names_one(const struct cnio_wire_hdr *h, const uint8_t *p, uint32_t allowed,
+                     struct cnio_wire_open *o, char name[CNIO_WIRE_MAX_NAME + 1])
+{
+    if (cnio__wire_open_parse(p, h->length, 0, o) || (o->flags & ~allowed))
+        return -CNIO_ERR_PROTO;
+    return cnio__srv_store_name(o->name, o->name_len, name);
+}
+
+/* mkdirat of name's last component beneath basefd: 0, or a negative code (EEXIST too). */
+static int names_mkdir_at(int basefd, const char *name, mode_t mode)
+{
+    const char *base;
+    int pfd = cnio__srv_store_parent(basefd, name, &base), r, e;
+
+    if (pfd < 0)
+        return names_errno();
+    r = mkdirat(pfd, base, mode);
+    e = errno;
+    close(pfd);
+    return r < 0 ? cnio__err_from_errno(e) : 0;
+}
+
+/* A directory beneath basefd: 1 when name is one, 0 when not, or a negative code. */
+static int names_is_dir(int basefd, const char *name)
+{
+    struct stat sb;
+    int fd = cnio__srv_store_at(basefd, name, O_PATH, 0), r;
+
+    if (fd < 0)
+        return names_errno();
+    r = fstat(fd, &sb) < 0 ? names_errno() : S_ISDIR(sb.st_mode) ? 1 : 0;
+    close(fd);
+    return r;
+}
+
+static int names_mkdir(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                       const uint8_t *p, struct cnio_srv_reply *r)
+{
+    struct cnio_srv_store *st = &c->srv->store;
+    char name[CNIO_WIRE_MAX_NAME + 1];
+    struct cnio_wire_open o;
+    int parents, ret = names_one(h, p, CNIO_WIRE_O_CREATE, &o, name);
+
+    (void)r;
+    if (ret)
+        return ret;
+    parents = (o.flags & CNIO_WIRE_O_CREATE) != 0;
+    if (parents)
+        ret = cnio__srv_store_mkparents(st->rootfd, name);
+    if (!ret)
+        ret = names_mkdir_at(st->rootfd, name, 0755);
+    if (ret == -CNIO_ERR_EXIST) {
+        int d = names_is_dir(st->rootfd, name);
+
+        if (d == 0)
+            return -CNIO_ERR_EXIST;   /* an object of that name */
+        if (d < 0)
+            return d;
+        if (!parents)
+            return -CNIO_ERR_EXIST;
+        ret = 0;
+    }
+    if (ret)
+        return ret;
+    ret = cnio__srv_store_mkparents(st->metafd, name);
+    if (!ret) {
+        ret = names_mkdir_at(st->metafd, name, 0755);
+        ret = ret == -CNIO_ERR_EXIST ? 0 : ret;
+    }
+    return ret;
+}
+
+/* rmdir of name beneath basefd: 0, 1 when it was not there, or a negative code. */
+static int names_rmdir_at(int basefd, const char *name)
+{
+    const char *base;
+    int pfd = cnio__srv_store_parent(basefd, name, &base), r, e;
+
+    if (pfd < 0)
+        return errno == ENOENT ? 1 : names_errno();
+    r = unlinkat(pfd, base, AT_REMOVEDIR);
+    e = errno;
+    close(pfd);
+    if (r == 0)
+        return 0;
+    if (e == ENOENT)
+        return 1;
+    return e == ENOTEMPTY || e == EEXIST ? -CNIO_ERR_EXIST : cnio__err_from_errno(e);
+}
+
+static int names_rmdir(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                       const uint8_t *p, struct cnio_srv_reply *r)
+{
+    struct cnio_srv_store *st = &c->srv->store;
+    char name[CNIO_WIRE_MAX_NAME + 1];
+    struct cnio_wire_open o;
+    int ret = names_one(h, p, 0, &o, name), d;
+
+    (void)r;
+    if (ret)
+        return ret;
+    d = names_is_dir(st->rootfd, name);
+    if (d <= 0)
+        return d == 0 ? -CNIO_ERR_INVAL : d;
+    pthread_mutex_lock(&st->lock);
+    ret = names_rmdir_at(st->rootfd, name);
+    if (ret == 0) {
+        int m = names_rmdir_at(st->metafd, name);
+
+        if (m < 0)
+            cnio__warn("rmdir %s: its metadata directory stays: %s", name, cnio_strerror(m));
+    }
+    pthread_mutex_unlock(&st->lock);
+    return ret == 1 ? -CNIO_ERR_NOENT : ret;
+}
+
+/* renameat beneath basefd, creating the new name's parents: 0, 1 when from was not
+ * there, or a negative code. */
+static int names_rename_at(int basefd, const char *from, const char *to)
+{
+    const char *fb, *tb;
+    int ret = cnio__srv_store_mkparents(basefd, to), fp, tp, r, e;
+
+    if (ret)
+        return ret;
+    fp = cnio__srv_store_parent(basefd, from, &fb);
+    if (fp < 0)
+        return errno == ENOENT ? 1 : names_errno();
+    tp = cnio__srv_store_parent(basefd, to, &tb);
+    if (tp < 0) {
+        e = errno;
+        close(fp);
+        return cnio__err_from_errno(e);
+    }
+    r = renameat(fp, fb, tp, tb);
+    e = errno;
+    close(fp);
+    close(tp);
+    if (r == 0)
+        return 0;
+    if (e == ENOENT)
+        return 1;
+    return e == ENOTEMPTY ? -CNIO_ERR_EXIST : cnio__err_from_errno(e);
+}
+
+static int names_rename(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                        const uint8_t *p, struct cnio_srv_reply *r)
+{
+    struct cnio_srv_store *st = &c->srv->store;
+    char from[CNIO_WIRE_MAX_NAME + 1], to[CNIO_WIRE_MAX_NAME + 1];
+    struct cnio_wire_open a, b;
+    size_t n;
+    int ret;
+
+    (void)r;
+    if (cnio__wire_rename_parse(p, h->length, &a, &b) || a.flags || b.flags)
+        return -CNIO_ERR_PROTO;
+    ret = cnio__srv_store_name(a.name, a.name_len, from);
+    if (!ret)
+        ret = cnio__srv_store_name(b.name, b.name_len, to);
+    if (ret)
+        return ret;
+    n = strlen(from);
+    if (!strncmp(from, to, n) && (to[n] == '/' || to[n] == '\0'))
+        return strcmp(from, to) ? -CNIO_ERR_INVAL : 0;   /* into itself, or onto itself */
+    pthread_mutex_lock(&st->lock);
+    ret = names_rename_at(st->rootfd, from, to);
+    if (ret == 0) {
+        int m = names_rename_at(st->metafd, from, to);
+
+        if (m < 0)
+            cnio__warn("rename %s to %s: its metadata stays behind: %s", from, to,
+                       cnio_strerror(m));
+    }
+    pthread_mutex_unlock(&st->lock);
+    return ret == 1 ? -CNIO_ERR_NOENT : ret;
+}
+
+/* Sets the mtime of name beneath rootfd (mtime_ns 0: unchanged). */
+static int names_mtime(int rootfd, const char *name, uint64_t mtime_ns)
+{
+    struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT },
+                              { .tv_sec = (time_t)(mtime_ns / 1000000000ull),
+                                .tv_nsec = (long)(mtime_ns % 1000000000ull) } };
+    int fd, r = 0;
+
+    if (!mtime_ns)
+        return 0;
+    fd = cnio__srv_store_at(rootfd, name, O_RDONLY | O_NONBLOCK, 0);
+    if (fd < 0)
+        return names_errno();
+    if (futimens(fd, ts) < 0)
+        r = names_errno();
+    close(fd);
+    return r;
+}
+
+/*
+ * SETATTR: a directory gets the permission bits itself (the server keeps rwx for its
+ * own user, which must go on creating entries in it); an object keeps its mode in its
+ * metadata (its data file stays the server's), and both get the mtime.
+ */
+static int names_setattr(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                         const uint8_t *p, struct cnio_srv_reply *r)
+{
+    struct cnio_srv_store *st = &c->srv->store;
+    char name[CNIO_WIRE_MAX_NAME + 1];
+    struct cnio_srv_meta m;
+    struct cnio_wire_open o;
+    int ret = names_one(h, p, 0, &o, name), d;
+
+    (void)r;
+    if (ret)
+        return ret;
+    if (o.stripe_count || o.stripe_index || o.stripe_unit > 0xffffu)
+        return -CNIO_ERR_PROTO;
+    d = names_is_dir(st->rootfd, name);
+    if (d < 0)
+        return d;
+    if (d) {
+        int fd = cnio__srv_store_at(st->rootfd, name, O_RDONLY | O_DIRECTORY, 0);
+
+        if (fd < 0)
+            return names_errno();
+        ret = fchmod(fd, (mode_t)((o.stripe_unit & 07777) | 0700)) < 0 ? names_errno() : 0;
+        close(fd);
+        return ret ? ret : names_mtime(st->rootfd, name, h->offset);
+    }
+    pthread_mutex_lock(&st->lock);
+    ret = cnio__srv_store_meta_get(st, name, &m);
+    if (ret == 1) {
+        struct stat sb;
+        int fd = cnio__srv_store_at(st->rootfd, name, O_PATH, 0);
+
+        ret = fd < 0 || fstat(fd, &sb) < 0 ? names_errno() : 0;
+        if (fd >= 0)
+            close(fd);
+        memset(&m, 0, sizeof(m));
+        m.layout.unit = 1u << 20;
+        m.layout.count = 1;
+        m.size = ret ? 0 : (uint64_t)sb.st_size;
+    }
+    if (ret == 0) {
+        m.mode = (uint32_t)o.stripe_unit;
+        ret = cnio__srv_store_meta_write(st, name, &m);
+    }
+    if (ret == 0)
+        ret = names_mtime(st->rootfd, name, h->offset);
+    pthread_mutex_unlock(&st->lock);
+    return ret;
+}
+
+int cnio__srv_req_names(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                        const uint8_t *p, struct cnio_srv_reply *r)
+{
+    switch (h->type) {
+    case CNIO_WIRE_MKDIR: return names_mkdir(c, h, p, r);
+    case CNIO_WIRE_RMDIR: return names_rmdir(c, h, p, r);
+    case CNIO_WIRE_RENAME: return names_rename(c, h, p, r);
+    case CNIO_WIRE_SETATTR: return names_setattr(c, h, p, r);
+    default: return -CNIO_ERR_NOTSUP;
+    }
+}
