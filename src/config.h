@@ -51,13 +51,16 @@ struct cnio_hints {
     uint32_t lanes;            /* cnio_lanes: connections per rank and host (default 1) */
     int timeout_ms;            /* cnio_timeout_ms: bound on every network wait (30000) */
     int connect_window;        /* cnio_connect_window: concurrent connects per server (16) */
-    char transport[16];        /* cnio_transport: "tcp" (default) */
+    char transport[16];        /* cnio_transport: "tcp" (default), "ofi", "udp" */
     char key_file[PATH_MAX];   /* cnio_key_file: "" = $CNIO_KEY_FILE, then default */
     int resume;                /* cnio_resume: an open for writing reopens the newest staged
                                   instance of the name (an interrupted upload) */
     int replace;               /* cnio_replace: an open with MPI_MODE_CREATE writes a fresh
                                   staged instance even when the object exists; the object
                                   is replaced whole at close */
+    char ofi_provider[48];     /* cnio_ofi_provider: the libfabric provider of transport
+                                  "ofi" ("tcp;ofi_rxm", "shm", ...; "" = the best one
+                                  available; FI_PROVIDER narrows the choice) */
 };
 
 /*

@@ -58,6 +58,7 @@ struct cnio_ep {
     int fd;                     /* -1: none (polled) or closed */
     uint32_t events;            /* registered with epoll */
     char name[80];
+    char carrier[64];           /* cnio__ep_transport */
     enum ep_state state;
     int err;
     int timeout_ms;
@@ -266,6 +267,11 @@ int cnio__ep_open(struct cnio_stack *st, const struct cnio_hints *h,
     ret = tp->ops->connect(tp, &peer, &ep->conn);
     if (ret)
         goto free_ep;
+    if (tp->ops->framed)
+        snprintf(ep->carrier, sizeof(ep->carrier), "%s (%s)", tp->ops->name,
+                 tp->ops->provider(tp));
+    else
+        snprintf(ep->carrier, sizeof(ep->carrier), "%s", tp->ops->name);
     ep->fd = tp->ops->fd(ep->conn);
     if (ep->fd >= 0) {
         ev.data.ptr = ep;
@@ -345,11 +351,23 @@ const char *cnio__ep_name(const struct cnio_ep *ep)
     return ep->name;
 }
 
+const char *cnio__ep_transport(const struct cnio_ep *ep)
+{
+    return ep->carrier;
+}
+
 /* ---- sending ------------------------------------------------------------------------ */
+
+static void ep_tx_msg(struct cnio_ep *ep);
+static void ep_rx_msg(struct cnio_ep *ep);
 
 /* Writes as much of the send queue as the connection takes. */
 static void ep_tx(struct cnio_ep *ep)
 {
+    if (ep_ops(ep)->framed) {
+        ep_tx_msg(ep);
+        return;
+    }
     while (ep->sq_head) {
         struct iovec iov[STK_IOV];
         int n = 0;
@@ -617,6 +635,10 @@ static int ep_rx_header(struct cnio_ep *ep)
 
 static void ep_rx(struct cnio_ep *ep)
 {
+    if (ep->state != EP_DEAD && ep_ops(ep)->framed) {
+        ep_rx_msg(ep);
+        return;
+    }
     for (int round = 0; round < STK_RX_ROUNDS && ep->state != EP_DEAD; round++) {
         struct iovec iov[2];
         int n = 0;
@@ -649,6 +671,79 @@ static void ep_rx(struct cnio_ep *ep)
         ep->rxgot += (size_t)got;
         if (ep->rxgot == CNIO_WIRE_HDR_SIZE && ep_rx_header(ep))
             return;
+    }
+}
+
+/* ---- message transports (ofi, udp) --------------------------------------------------- */
+
+/* Hands the queued frames to the transport, each with the receive of its reply. */
+static void ep_tx_msg(struct cnio_ep *ep)
+{
+    while (ep->sq_head) {
+        struct cnio_req *r = ep->sq_head;
+        struct cnio_tp_frame f = { .id = r->reqid, .hdr = r->hdr, .payload = r->payload,
+                                   .plen = r->plen, .rhdr = r->rhdr, .rbuf = r->rbuf,
+                                   .rcap = r->rcap };
+        int ret = ep_ops(ep)->msend(ep->conn, &f);
+
+        if (ret < 0) {
+            ep_kill(ep, ret);
+            return;
+        }
+        if (ret == 0)
+            return;
+        r->sent = CNIO_WIRE_HDR_SIZE + r->plen;
+        ep->sq_head = r->next;
+        if (!ep->sq_head)
+            ep->sq_tail = NULL;
+    }
+}
+
+/* A whole message arrived: a reply in its request's buffers, or the CHALLENGE. */
+static void ep_rx_msg_one(struct cnio_ep *ep, const struct cnio_tp_event *ev)
+{
+    int ret = ev->len < CNIO_WIRE_HDR_SIZE ? -CNIO_ERR_PROTO
+                                           : cnio__wire_hdr_decode(ev->hdr, &ep->h);
+
+    if (!ret)
+        ret = ep_rx_route(ep);
+    if (!ret && (ev->len - CNIO_WIRE_HDR_SIZE != ep->h.length ||
+                 (ep->rxreq ? ep->rxreq->reqid != ev->id : ev->id != 0)))
+        ret = -CNIO_ERR_PROTO;
+    if (ret) {
+        ep_kill(ep, ret);
+        return;
+    }
+    if (!ep->rxreq && ep->h.length)
+        memcpy(ep->rxdst, ev->payload, ep->h.length);
+    ep->rxlen = ep->rxpgot = ep->h.length;
+    ep_rx_finish(ep);
+}
+
+static void ep_rx_msg(struct cnio_ep *ep)
+{
+    struct cnio_tp_event ev[16];
+    int n;
+
+    while (ep->state != EP_DEAD && (n = ep_ops(ep)->mpoll(ep->conn, ev, 16)) != 0) {
+        if (n < 0) {
+            ep_kill(ep, n);
+            return;
+        }
+        ep->last_ms = cnio__now_ms();
+        for (int i = 0; i < n && ep->state != EP_DEAD; i++) {
+            struct cnio_req *r = ep->inflight[ev[i].id & 0xff & (CNIO_EP_MAX_INFLIGHT - 1)];
+
+            if (ev[i].kind == CNIO_TP_RECEIVED) {
+                ep_rx_msg_one(ep, &ev[i]);
+            } else if (r && r->reqid == ev[i].id && !(r->progress & REQ_SENT)) {
+                r->progress |= REQ_SENT;
+                if (r->progress & REQ_REPLIED)
+                    ep_complete(ep, r);
+            }
+        }
+        if (ep->state != EP_DEAD && ep->sq_head)
+            ep_tx_msg(ep);
     }
 }
 

@@ -76,6 +76,9 @@ int cnio__ep_free_credits(const struct cnio_ep *ep);
 uint32_t cnio__ep_max_payload(const struct cnio_ep *ep);
 /* "host:port" of the peer, for log lines. */
 const char *cnio__ep_name(const struct cnio_ep *ep);
+/* What carries ep's data: "tcp", or "ofi (tcp;ofi_rxm)", "udp (udp;ofi_rxd)", ...;
+ * "" once the endpoint is dead. */
+const char *cnio__ep_transport(const struct cnio_ep *ep);
 
 /* ---- requests -------------------------------------------------------------------- */
 
@@ -113,6 +116,7 @@ struct cnio_req {
     size_t sent;
     unsigned int progress;
     uint8_t hdr[CNIO_WIRE_HDR_SIZE];
+    uint8_t rhdr[CNIO_WIRE_HDR_SIZE];   /* message transports: the reply's header */
 };
 
 /* A request slot (fields zeroed), or NULL when out of memory. */

@@ -1,0 +1,192 @@
+/*
+ * fabric.c - opening one libfabric RDM endpoint with tagged messages (fabric.h).
+ */
+#include "cnio_config.h"
+#include "common.h"
+#include "fabric.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *cnio__fab_provider(const char *transport, const char *hint)
+{
+    if (transport && strcmp(transport, "udp") == 0)
+        return "udp;ofi_rxd";
+    return hint ? hint : "";
+}
+
+#ifdef HAVE_LIBFABRIC
+
+#include <errno.h>
+#include <rdma/fabric.h>
+#include <rdma/fi_cm.h>
+#include <rdma/fi_domain.h>
+#include <rdma/fi_endpoint.h>
+#include <rdma/fi_errno.h>
+#include <rdma/fi_tagged.h>
+
+#define FAB_CQ_SIZE 4096
+
+int cnio__fab_available(void)
+{
+    return 1;
+}
+
+int cnio__fab_err(int e)
+{
+    if (e < 0)
+        e = -e;
+    switch (e) {
+    case 0:
+        return 0;
+    case FI_ETIMEDOUT:
+        return -CNIO_ERR_TIMEOUT;
+    case FI_ENOMEM:
+        return -CNIO_ERR_NOMEM;
+    case FI_ETRUNC:
+    case FI_EMSGSIZE:
+        return -CNIO_ERR_PROTO;
+    case FI_ENOSYS:
+    case FI_EOPNOTSUPP:
+    case FI_ENODATA:
+        return -CNIO_ERR_NOTSUP;
+    default:
+        return -CNIO_ERR_CONN;
+    }
+}
+
+/* The first entry of list that provider prov names, or (prov empty) that a general
+ * choice may take: not shm (one host only), not a datagram or test emulation. */
+static struct fi_info *fab_pick(struct fi_info *list, const char *prov)
+{
+    for (struct fi_info *i = list; i; i = i->next) {
+        const char *name = i->fabric_attr->prov_name;
+
+        if (*prov ? strcmp(name, prov) == 0
+                  : !strstr(name, "shm") && !strstr(name, "ofi_rxd") && !strstr(name, "sockets") &&
+                        !strstr(name, "psm") && !strstr(name, "ofi_hook") &&
+                        !strstr(name, "ofi_mrail"))
+            return i;
+    }
+    return NULL;
+}
+
+static int fab_info(const char *prov, const char *node, struct fi_info **out)
+{
+    struct fi_info *hints = fi_allocinfo(), *list = NULL, *pick;
+    int ret;
+
+    if (!hints)
+        return -CNIO_ERR_NOMEM;
+    hints->caps = FI_TAGGED;
+    hints->mode = FI_CONTEXT | FI_CONTEXT2;
+    hints->ep_attr->type = FI_EP_RDM;
+    hints->domain_attr->threading = FI_THREAD_DOMAIN;
+    hints->domain_attr->mr_mode = 0;
+    hints->tx_attr->msg_order = FI_ORDER_SAS;
+    if (*prov && strchr(prov, ';') == NULL)
+        hints->fabric_attr->prov_name = strdup(prov);
+    ret = fi_getinfo(FI_VERSION(1, 9), node, NULL, node ? FI_SOURCE : 0, hints, &list);
+    fi_freeinfo(hints);
+    if (ret) {
+        cnio__debug("fi_getinfo(%s): %s", *prov ? prov : "best", fi_strerror(-ret));
+        return -CNIO_ERR_NOTSUP;
+    }
+    pick = fab_pick(list, prov);
+    *out = pick ? fi_dupinfo(pick) : NULL;
+    fi_freeinfo(list);
+    if (!pick)
+        cnio__debug("libfabric: no RDM provider %s", *prov ? prov : "for cnio");
+    return pick ? (*out ? 0 : -CNIO_ERR_NOMEM) : -CNIO_ERR_NOTSUP;
+}
+
+static int fab_objects(struct cnio_fab *f)
+{
+    struct fi_cq_attr cq = { .size = FAB_CQ_SIZE, .format = FI_CQ_FORMAT_TAGGED,
+                             .wait_obj = FI_WAIT_NONE };
+    struct fi_av_attr av = { .type = FI_AV_TABLE };
+    int ret;
+
+    ret = fi_fabric(f->info->fabric_attr, &f->fabric, NULL);
+    if (!ret)
+        ret = fi_domain(f->fabric, f->info, &f->domain, NULL);
+    if (!ret)
+        ret = fi_cq_open(f->domain, &cq, &f->cq, NULL);
+    if (!ret)
+        ret = fi_av_open(f->domain, &av, &f->av, NULL);
+    if (!ret)
+        ret = fi_endpoint(f->domain, f->info, &f->ep, NULL);
+    if (!ret)
+        ret = fi_ep_bind(f->ep, &f->cq->fid, FI_TRANSMIT | FI_RECV);
+    if (!ret)
+        ret = fi_ep_bind(f->ep, &f->av->fid, 0);
+    if (!ret)
+        ret = fi_enable(f->ep);
+    if (!ret) {
+        f->namelen = sizeof(f->name);
+        ret = fi_getname(&f->ep->fid, f->name, &f->namelen);
+    }
+    return ret;
+}
+
+int cnio__fab_open(const char *prov, const char *node, struct cnio_fab *f)
+{
+    int ret;
+
+    memset(f, 0, sizeof(*f));
+    ret = fab_info(prov ? prov : "", node, &f->info);
+    if (ret)
+        return ret;
+    snprintf(f->prov, sizeof(f->prov), "%s", f->info->fabric_attr->prov_name);
+    f->iov_limit = f->info->tx_attr->iov_limit;
+    ret = fab_objects(f);
+    if (ret) {
+        cnio__warn("libfabric %s: %s", f->prov, fi_strerror(-ret));
+        cnio__fab_close(f);
+        return -CNIO_ERR_IO;
+    }
+    return 0;
+}
+
+void cnio__fab_close(struct cnio_fab *f)
+{
+    if (f->ep)
+        fi_close(&f->ep->fid);
+    if (f->av)
+        fi_close(&f->av->fid);
+    if (f->cq)
+        fi_close(&f->cq->fid);
+    if (f->domain)
+        fi_close(&f->domain->fid);
+    if (f->fabric)
+        fi_close(&f->fabric->fid);
+    if (f->info)
+        fi_freeinfo(f->info);
+    memset(f, 0, sizeof(*f));
+}
+
+#else /* !HAVE_LIBFABRIC */
+
+int cnio__fab_available(void)
+{
+    return 0;
+}
+
+int cnio__fab_err(int fi_err)
+{
+    return fi_err ? -CNIO_ERR_CONN : 0;
+}
+
+int cnio__fab_open(const char *prov, const char *node, struct cnio_fab *f)
+{
+    memset(f, 0, sizeof(*f));
+    return -CNIO_ERR_NOTSUP;
+}
+
+void cnio__fab_close(struct cnio_fab *f)
+{
+    memset(f, 0, sizeof(*f));
+}
+
+#endif
