@@ -7,6 +7,7 @@
 #include "log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *cnio__fab_provider(const char *transport, const char *hint)
@@ -149,8 +150,57 @@ int cnio__fab_open(const char *prov, const char *node, struct cnio_fab *f)
     return 0;
 }
 
+int cnio__fab_av_get(struct cnio_fab *f, const void *addr, size_t len, uint64_t *fi_addr)
+{
+    struct cnio_fab_peer *p;
+    fi_addr_t a;
+
+    if (len == 0 || len > CNIO_FAB_ADDR_MAX)
+        return -CNIO_ERR_CONN;
+    for (int i = 0; i < f->npeers; i++)
+        if (f->peers[i].refs && f->peers[i].len == len && !memcmp(f->peers[i].addr, addr, len)) {
+            f->peers[i].refs++;
+            *fi_addr = f->peers[i].fi_addr;
+            return 0;
+        }
+    if (f->npeers == f->peers_cap) {
+        int cap = f->peers_cap ? 2 * f->peers_cap : 16;
+        struct cnio_fab_peer *np = realloc(f->peers, (size_t)cap * sizeof(*np));
+
+        if (!np)
+            return -CNIO_ERR_NOMEM;
+        f->peers = np;
+        f->peers_cap = cap;
+    }
+    if (fi_av_insert(f->av, addr, 1, &a, 0, NULL) != 1)
+        return -CNIO_ERR_CONN;
+    p = &f->peers[f->npeers++];
+    memcpy(p->addr, addr, len);
+    p->len = len;
+    p->fi_addr = a;
+    p->refs = 1;
+    *fi_addr = a;
+    return 0;
+}
+
+void cnio__fab_av_put(struct cnio_fab *f, uint64_t fi_addr)
+{
+    for (int i = 0; i < f->npeers; i++) {
+        struct cnio_fab_peer *p = &f->peers[i];
+
+        if (p->refs && p->fi_addr == fi_addr && --p->refs == 0) {
+            fi_addr_t a = p->fi_addr;
+
+            fi_av_remove(f->av, &a, 1, 0);
+            *p = f->peers[--f->npeers];
+            return;
+        }
+    }
+}
+
 void cnio__fab_close(struct cnio_fab *f)
 {
+    free(f->peers);
     if (f->ep)
         fi_close(&f->ep->fid);
     if (f->av)
@@ -182,6 +232,15 @@ int cnio__fab_open(const char *prov, const char *node, struct cnio_fab *f)
 {
     memset(f, 0, sizeof(*f));
     return -CNIO_ERR_NOTSUP;
+}
+
+int cnio__fab_av_get(struct cnio_fab *f, const void *addr, size_t len, uint64_t *fi_addr)
+{
+    return -CNIO_ERR_NOTSUP;
+}
+
+void cnio__fab_av_put(struct cnio_fab *f, uint64_t fi_addr)
+{
 }
 
 void cnio__fab_close(struct cnio_fab *f)

@@ -46,6 +46,15 @@ struct fid_av;
 struct fid_cq;
 struct fid_ep;
 
+/* One peer address in the address vector, counted (shm maps one region per peer: two
+ * entries of one peer must not be removed separately). */
+struct cnio_fab_peer {
+    uint8_t addr[CNIO_FAB_ADDR_MAX];
+    size_t len;
+    uint64_t fi_addr;
+    int refs;
+};
+
 struct cnio_fab {
     struct fi_info *info;
     struct fid_fabric *fabric;
@@ -57,6 +66,8 @@ struct cnio_fab {
     size_t namelen;
     char prov[CNIO_FAB_PROV_MAX];       /* "tcp;ofi_rxm", "udp;ofi_rxd", "shm", ... */
     size_t iov_limit;
+    struct cnio_fab_peer *peers;
+    int npeers, peers_cap;
 };
 
 /*
@@ -67,6 +78,11 @@ struct cnio_fab {
  * 0, -CNIO_ERR_NOTSUP (no such provider, or built without libfabric), -CNIO_ERR_IO.
  */
 int cnio__fab_open(const char *prov, const char *node, struct cnio_fab *f);
+/* The address vector entry of addr (len bytes), inserted on first use and counted:
+ * 0 (*fi_addr set) or -CNIO_ERR_CONN (not an address of this provider) / NOMEM.
+ * cnio__fab_av_put drops one use. Not thread-safe: one thread per endpoint. */
+int cnio__fab_av_get(struct cnio_fab *f, const void *addr, size_t len, uint64_t *fi_addr);
+void cnio__fab_av_put(struct cnio_fab *f, uint64_t fi_addr);
 /* Closes what cnio__fab_open opened (f zeroed). */
 void cnio__fab_close(struct cnio_fab *f);
 /* A libfabric error (negative FI_E* / errno) as a negative CNIO_ERR_* code. */

@@ -246,7 +246,7 @@ static int ofi_connect(struct cnio_tp *tpb, const struct cnio_peer *peer, struct
         free(c);
         return ret;
     }
-    if (fi_av_insert(tp->fab.av, &peer->addr.ss, 1, &c->peer, 0, NULL) != 1) {
+    if (cnio__fab_av_get(&tp->fab, &peer->addr.ss, peer->addr.len, &c->peer)) {
         cnio__debug("%s: fabric address not usable with %s", peer->host ? peer->host : "?",
                     tp->fab.prov);
         c->peer = FI_ADDR_UNSPEC;
@@ -309,7 +309,7 @@ static void ofi_close(struct cnio_conn *conn)
         return;
     }
     if (c->peer != FI_ADDR_UNSPEC)
-        fi_av_remove(tp->fab.av, &c->peer, 1, 0);
+        cnio__fab_av_put(&tp->fab, c->peer);
     tp->conns[c->id] = NULL;
     free(c);
 }

@@ -88,7 +88,7 @@ static void fab_peer_free(struct cnio_srv_fab *f, struct fab_peer *p)
         cnio__srv_conn_sent(p->c, o);
     }
     cnio__srv_conn_free(p->c);
-    fi_av_remove(f->fab.av, &p->addr, 1, 0);
+    cnio__fab_av_put(&f->fab, p->addr);
     f->peers[p->id & 0xffff] = NULL;
     free(p);
 }
@@ -173,7 +173,7 @@ static void fab_hello(struct cnio_srv_fab *f, uint64_t tag, const uint8_t *addr,
     p = calloc(1, sizeof(*p));
     if (!p)
         return;
-    if (fi_av_insert(f->fab.av, addr, 1, &p->addr, 0, NULL) != 1) {
+    if (cnio__fab_av_get(&f->fab, addr, len, &p->addr)) {
         cnio__info("fabric %s: a HELLO with an unusable address", f->fab.prov);
         free(p);
         return;
@@ -184,7 +184,7 @@ static void fab_hello(struct cnio_srv_fab *f, uint64_t tag, const uint8_t *addr,
         p->id = (uint32_t)slot | (1u << 16);
     snprintf(name, sizeof(name), "%s peer %u", f->fab.prov, p->id);
     if (cnio__srv_conn_new_msg(srv, name, p->id, CNIO_FAB_MAX_PAYLOAD, &p->c)) {
-        fi_av_remove(f->fab.av, &p->addr, 1, 0);
+        cnio__fab_av_put(&f->fab, p->addr);
         free(p);
         return;
     }
