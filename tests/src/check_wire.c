@@ -110,8 +110,13 @@ static const struct hdr_case hdr_cases[] = {
     { 0, 0, 0, 0, PROTO },
     { 4, 0, 0, 0, PROTO },
     { 15, 0, 0, 0, PROTO },
-    { 25, 0, 0, 0, PROTO },
+    { 26, 0, 0, 0, PROTO },
     { 31, 0, 0, 0, PROTO },
+    /* FABRIC: a provider name (or none) asked, at least its 4-byte head answered */
+    { CNIO_WIRE_FABRIC, 0, 0, 0, 0 },
+    { CNIO_WIRE_FABRIC, 0, 0, 11, 0 },
+    { CNIO_WIRE_FABRIC | R, 0, 0, 20, 0 },
+    { CNIO_WIRE_FABRIC | R, 0, 0, 5, PROTO },
     { 35, 0, 0, 0, PROTO },
     /* commit semantics: sizes */
     { CNIO_WIRE_COMMIT, 0, 0, 0, 0 },
