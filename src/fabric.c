@@ -28,6 +28,8 @@ const char *cnio__fab_provider(const char *transport, const char *hint)
 #include <rdma/fi_tagged.h>
 
 #define FAB_CQ_SIZE 4096
+#define FAB_AV_KEEP 1024      /* peer addresses kept when unused */
+#define FAB_AV_MAX 16384      /* peer addresses in use at most */
 
 int cnio__fab_available(void)
 {
@@ -136,6 +138,11 @@ int cnio__fab_open(const char *prov, const char *node, struct cnio_fab *f)
     int ret;
 
     memset(f, 0, sizeof(*f));
+    /* shm's cross-memory-attach path (libfabric 1.17) loses messages that arrive before
+     * their receive is posted: 4 ranks writing to one server hang. Its copy through
+     * shared buffers has no such problem. Read by libfabric at its first fi_getinfo; a
+     * value the user set stays. */
+    setenv("FI_SHM_DISABLE_CMA", "1", 0);
     ret = fab_info(prov ? prov : "", node, &f->info);
     if (ret)
         return ret;
@@ -150,6 +157,23 @@ int cnio__fab_open(const char *prov, const char *node, struct cnio_fab *f)
     return 0;
 }
 
+/* Removes an unused entry to make room: 0, or -1 when every entry is in use. */
+static int fab_av_evict(struct cnio_fab *f)
+{
+    for (int i = 0; i < f->npeers; i++) {
+        struct cnio_fab_peer *p = &f->peers[i];
+
+        if (p->refs == 0) {
+            fi_addr_t a = p->fi_addr;
+
+            fi_av_remove(f->av, &a, 1, 0);
+            *p = f->peers[--f->npeers];
+            return 0;
+        }
+    }
+    return -1;
+}
+
 int cnio__fab_av_get(struct cnio_fab *f, const void *addr, size_t len, uint64_t *fi_addr)
 {
     struct cnio_fab_peer *p;
@@ -158,11 +182,13 @@ int cnio__fab_av_get(struct cnio_fab *f, const void *addr, size_t len, uint64_t 
     if (len == 0 || len > CNIO_FAB_ADDR_MAX)
         return -CNIO_ERR_CONN;
     for (int i = 0; i < f->npeers; i++)
-        if (f->peers[i].refs && f->peers[i].len == len && !memcmp(f->peers[i].addr, addr, len)) {
+        if (f->peers[i].len == len && !memcmp(f->peers[i].addr, addr, len)) {
             f->peers[i].refs++;
             *fi_addr = f->peers[i].fi_addr;
             return 0;
         }
+    if (f->npeers >= FAB_AV_KEEP && fab_av_evict(f) && f->npeers >= FAB_AV_MAX)
+        return -CNIO_ERR_LIMIT;
     if (f->npeers == f->peers_cap) {
         int cap = f->peers_cap ? 2 * f->peers_cap : 16;
         struct cnio_fab_peer *np = realloc(f->peers, (size_t)cap * sizeof(*np));
@@ -183,19 +209,15 @@ int cnio__fab_av_get(struct cnio_fab *f, const void *addr, size_t len, uint64_t 
     return 0;
 }
 
+/* An entry no connection uses stays (up to FAB_AV_KEEP of them): a peer that comes back
+ * finds the provider's state of it (ofi_rxd's sequence numbers, shm's mapping) intact. */
 void cnio__fab_av_put(struct cnio_fab *f, uint64_t fi_addr)
 {
-    for (int i = 0; i < f->npeers; i++) {
-        struct cnio_fab_peer *p = &f->peers[i];
-
-        if (p->refs && p->fi_addr == fi_addr && --p->refs == 0) {
-            fi_addr_t a = p->fi_addr;
-
-            fi_av_remove(f->av, &a, 1, 0);
-            *p = f->peers[--f->npeers];
+    for (int i = 0; i < f->npeers; i++)
+        if (f->peers[i].refs && f->peers[i].fi_addr == fi_addr) {
+            f->peers[i].refs--;
             return;
         }
-    }
 }
 
 void cnio__fab_close(struct cnio_fab *f)

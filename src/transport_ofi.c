@@ -371,7 +371,8 @@ static int ofi_event(struct ofi_conn *c, struct ofi_op *op, struct cnio_tp_event
         *ev = (struct cnio_tp_event){ .kind = CNIO_TP_RECEIVED, .id = 0, .hdr = c->chalbuf,
                                       .payload = c->chalbuf + CNIO_WIRE_HDR_SIZE,
                                       .len = op->len };
-        return c->sid ? 1 : -CNIO_ERR_PROTO;
+        /* a refusal (status set: -LIMIT) has no id; the stack reports its status */
+        return c->sid || cnio__get_le32(c->chalbuf + 12) ? 1 : -CNIO_ERR_PROTO;
     case OFI_SEND:
         if (op->status)
             return op->status;

@@ -155,6 +155,21 @@ static void fab_after(struct cnio_srv_fab *f, struct fab_peer *p)
         fab_peer_close(f, p);
 }
 
+/* Tells a client whose HELLO is refused: a CHALLENGE with status -LIMIT, as over TCP. */
+static void fab_refuse(struct cnio_srv_fab *f, uint64_t tag, const uint8_t *addr, size_t len)
+{
+    struct cnio_wire_hdr h = { .type = CNIO_WIRE_CHALLENGE, .status = -CNIO_ERR_LIMIT };
+    uint8_t hdr[CNIO_WIRE_HDR_SIZE];
+    uint64_t a;
+
+    cnio__info("fabric %s: connection refused (--max-conns)", f->fab.prov);
+    if (cnio__fab_av_get(&f->fab, addr, len, &a))
+        return;
+    cnio__wire_hdr_encode(&h, hdr);
+    fi_tinject(f->fab.ep, hdr, sizeof(hdr), a, cnio__fab_reply_tag((uint16_t)(tag & 0xffff), 0));
+    cnio__fab_av_put(&f->fab, a);
+}
+
 /* A HELLO: a new connection from the client at address addr (len bytes). */
 static void fab_hello(struct cnio_srv_fab *f, uint64_t tag, const uint8_t *addr, size_t len)
 {
@@ -167,7 +182,7 @@ static void fab_hello(struct cnio_srv_fab *f, uint64_t tag, const uint8_t *addr,
         if (!f->peers[i])
             slot = i;
     if (slot < 0 || len == 0 || atomic_load(&srv->nconns) >= srv->opts.max_conns) {
-        cnio__info("fabric %s: connection refused (--max-conns)", f->fab.prov);
+        fab_refuse(f, tag, addr, len);
         return;
     }
     p = calloc(1, sizeof(*p));
