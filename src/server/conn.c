@@ -465,7 +465,7 @@ static int conn_challenge(struct cnio_srv_conn *c)
     if (cnio__random(c->nonce, sizeof(c->nonce)))
         return -CNIO_ERR_IO;
     ch.max_payload = c->max_payload ? c->max_payload : CNIO_WIRE_MAX_PAYLOAD;
-    ch.credits = CNIO_SRV_CREDITS;
+    ch.credits = c->credits ? c->credits : CNIO_SRV_CREDITS;
     r.object = c->fab_id;
     memcpy(ch.nonce, c->nonce, sizeof(ch.nonce));
     buf = cnio__srv_reply_buf(c, &r, CNIO_WIRE_CHALLENGE_SIZE);
@@ -631,7 +631,7 @@ void cnio__srv_conn_free(struct cnio_srv_conn *c)
 /* ---- connections over a fabric endpoint (fabric.c) ---------------------------------- */
 
 int cnio__srv_conn_new_msg(struct cnio_srv *srv, const char *peer, uint64_t fab_id,
-                           uint32_t max_payload, struct cnio_srv_conn **out)
+                           uint32_t max_payload, uint32_t credits, struct cnio_srv_conn **out)
 {
     struct cnio_srv_conn *c = calloc(1, sizeof(*c));
     int ret;
@@ -643,6 +643,7 @@ int cnio__srv_conn_new_msg(struct cnio_srv *srv, const char *peer, uint64_t fab_
     c->state = CNIO_SRV_C_AUTH;
     c->fab_id = fab_id;
     c->max_payload = max_payload;
+    c->credits = credits;
     atomic_init(&c->evicted, 0);
     c->last_active = c->out_progress = cnio__now_ms();
     c->auth_deadline = c->last_active + CNIO_SRV_AUTH_TIMEOUT_MS;

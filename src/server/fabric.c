@@ -11,7 +11,8 @@
  * authentication deadline or --idle-timeout ends it.
  *
  * Requests arrive whole in receive buffers posted in advance (FAB_NRX of them, each a
- * header and CNIO_FAB_MAX_PAYLOAD, the largest payload the CHALLENGE announces) and are
+ * header and CNIO_FAB_MAX_PAYLOAD, the largest payload the CHALLENGE announces, which
+ * also grants FAB_CREDITS requests in flight per connection) and are
  * handled at once by the request handlers shared with TCP; a buffer is posted again as
  * soon as its frame is handled. Replies go out as one message each from where conn.c
  * put them (READ data from the object's mapping), returned to the connection when the
@@ -36,7 +37,11 @@
 #include <rdma/fi_errno.h>
 #include <rdma/fi_tagged.h>
 
-#define FAB_NRX 16
+/* Receive buffers posted, and the credits each connection gets: FAB_NRX / FAB_CREDITS
+ * lanes can have every request in flight without one arriving unexpected (which shm's
+ * segmented copy in libfabric 1.17 does not always recover from). */
+#define FAB_NRX 48
+#define FAB_CREDITS 4
 #define FAB_MAX_PEERS 4096
 #define FAB_BATCH 32
 #define FAB_TICK_MS 200
@@ -197,8 +202,16 @@ static void fab_hello(struct cnio_srv_fab *f, uint64_t tag, const uint8_t *addr,
     p->id = (uint32_t)slot | ((uint32_t)++f->gen << 16);
     if (!p->id)
         p->id = (uint32_t)slot | (1u << 16);
-    snprintf(name, sizeof(name), "%s peer %u", f->fab.prov, p->id);
-    if (cnio__srv_conn_new_msg(srv, name, p->id, CNIO_FAB_MAX_PAYLOAD, &p->c)) {
+    if (len <= sizeof(struct sockaddr_storage) && ((const struct sockaddr *)(const void *)addr)->sa_family == AF_INET) {
+        struct cnio_addr a = { .len = (socklen_t)len };
+        char where[64];
+
+        memcpy(&a.ss, addr, len);
+        snprintf(name, sizeof(name), "%s %s", f->fab.prov, cnio__net_ntop(&a, where, sizeof(where)));
+    } else {
+        snprintf(name, sizeof(name), "%s peer %u", f->fab.prov, p->id);
+    }
+    if (cnio__srv_conn_new_msg(srv, name, p->id, CNIO_FAB_MAX_PAYLOAD, FAB_CREDITS, &p->c)) {
         cnio__fab_av_put(&f->fab, p->addr);
         free(p);
         return;

@@ -384,9 +384,10 @@ struct cnio_srv_conn {
     uint64_t *owned;
     size_t nowned, owned_cap;
     /* over a fabric endpoint (fd -1): its id there (sent in the CHALLENGE's object
-     * field), and the largest payload it announces (0: CNIO_WIRE_MAX_PAYLOAD) */
+     * field), the largest payload and the credits it announces (0: the TCP ones) */
     uint64_t fab_id;
     uint32_t max_payload;
+    uint32_t credits;
 };
 
 /* A new connection on fd (taken over) registered with epfd: 0 or a negative code. */
@@ -410,7 +411,7 @@ void cnio__srv_conn_free(struct cnio_srv_conn *c);
  * out_drop frees it when c is gone). Free with cnio__srv_conn_free.
  */
 int cnio__srv_conn_new_msg(struct cnio_srv *srv, const char *peer, uint64_t fab_id,
-                           uint32_t max_payload, struct cnio_srv_conn **out);
+                           uint32_t max_payload, uint32_t credits, struct cnio_srv_conn **out);
 int cnio__srv_conn_msg(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p);
 struct cnio_srv_out *cnio__srv_conn_take(struct cnio_srv_conn *c);
 void cnio__srv_conn_sent(struct cnio_srv_conn *c, struct cnio_srv_out *o);
