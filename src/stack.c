@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #define STK_SLAB 64          /* request slots per pool allocation */
@@ -29,6 +30,7 @@
 #define STK_EVENTS 64        /* epoll events per wait */
 #define STK_RX_ROUNDS 64     /* receive calls per endpoint and wake-up */
 #define STK_POLL_MS 1        /* wake-up interval for endpoints without an fd */
+#define STK_POLL_US 100      /* ... while one of them has work: fabrics progress when polled */
 
 /* Request progress bits. */
 #define REQ_SENT 0x1u
@@ -47,6 +49,7 @@ struct cnio_stack {
     int ntps;
     struct cnio_ep *eps;        /* every endpoint, open or dead */
     int nofd;                   /* endpoints polled without an fd */
+    int polling;                /* one of them has work outstanding */
     struct cnio_req *free_reqs;
     struct stk_slab *slabs;
 };
@@ -762,6 +765,7 @@ static int stk_timers(struct cnio_stack *st, int wait)
     int64_t now = cnio__now_ms();
     int busy = 0;
 
+    st->polling = 0;
     for (struct cnio_ep *ep = st->eps; ep; ep = ep->next) {
         int64_t left;
 
@@ -791,6 +795,7 @@ static int stk_timers(struct cnio_stack *st, int wait)
             if (ep->state != EP_DEAD)
                 ep_tx(ep);
             wait = CNIO_MIN(wait, STK_POLL_MS);
+            st->polling = ep->state != EP_DEAD;
         }
     }
     return busy ? wait : 0;
@@ -800,7 +805,9 @@ int cnio__stack_progress(struct cnio_stack *st, int max_wait_ms)
 {
     struct epoll_event evs[STK_EVENTS];
     int wait = stk_timers(st, max_wait_ms < 0 ? INT_MAX : max_wait_ms);
-    int n = epoll_wait(st->epfd, evs, STK_EVENTS, wait);
+    struct timespec poll = { 0, STK_POLL_US * 1000L };
+    int n = st->polling && wait > 0 ? epoll_pwait2(st->epfd, evs, STK_EVENTS, &poll, NULL)
+                                    : epoll_wait(st->epfd, evs, STK_EVENTS, wait);
 
     if (n < 0)
         return errno == EINTR ? 0 : -CNIO_ERR_IO;

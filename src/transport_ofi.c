@@ -145,7 +145,9 @@ static int ofi_cq_drain(struct ofi_tp *tp)
         if (n == -FI_EAVAIL) {
             struct fi_cq_err_entry err = { 0 };
 
-            if (fi_cq_readerr(tp->fab.cq, &err, 0) == 1 && err.op_context) {
+            if (fi_cq_readerr(tp->fab.cq, &err, 0) != 1)
+                return 0;   /* not there yet: the next poll reads it */
+            if (err.op_context) {
                 struct ofi_op *op = err.op_context;
 
                 ofi_done(op, err.err == FI_ECANCELED ? -CNIO_ERR_CONN : cnio__fab_err(err.err),

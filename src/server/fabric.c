@@ -12,7 +12,7 @@
  *
  * Requests arrive whole in receive buffers posted in advance (FAB_NRX of them, each a
  * header and CNIO_FAB_MAX_PAYLOAD, the largest payload the CHALLENGE announces, which
- * also grants FAB_CREDITS requests in flight per connection) and are
+ * also grants the requests in flight per connection) and are
  * handled at once by the request handlers shared with TCP; a buffer is posted again as
  * soon as its frame is handled. Replies go out as one message each from where conn.c
  * put them (READ data from the object's mapping), returned to the connection when the
@@ -37,11 +37,12 @@
 #include <rdma/fi_errno.h>
 #include <rdma/fi_tagged.h>
 
-/* Receive buffers posted, and the credits each connection gets: FAB_NRX / FAB_CREDITS
- * lanes can have every request in flight without one arriving unexpected (which shm's
- * segmented copy in libfabric 1.17 does not always recover from). */
+/* Receive buffers posted, and the credits each connection gets. Over shm FAB_NRX /
+ * FAB_CREDITS_SHM lanes can have every request in flight without one arriving before its
+ * buffer, which shm's segmented copy in libfabric 1.17 does not always recover from;
+ * the other providers queue such messages and get TCP's credits. */
 #define FAB_NRX 48
-#define FAB_CREDITS 4
+#define FAB_CREDITS_SHM 4
 #define FAB_MAX_PEERS 4096
 #define FAB_BATCH 32
 #define FAB_TICK_MS 200
@@ -211,7 +212,9 @@ static void fab_hello(struct cnio_srv_fab *f, uint64_t tag, const uint8_t *addr,
     } else {
         snprintf(name, sizeof(name), "%s peer %u", f->fab.prov, p->id);
     }
-    if (cnio__srv_conn_new_msg(srv, name, p->id, CNIO_FAB_MAX_PAYLOAD, FAB_CREDITS, &p->c)) {
+    if (cnio__srv_conn_new_msg(srv, name, p->id, CNIO_FAB_MAX_PAYLOAD,
+                               strstr(f->fab.prov, "shm") ? FAB_CREDITS_SHM : CNIO_SRV_CREDITS,
+                               &p->c)) {
         cnio__fab_av_put(&f->fab, p->addr);
         free(p);
         return;
