@@ -3,6 +3,7 @@
  */
 #include "cnio_config.h"
 #include "common.h"
+#include "auth.h"
 #include "fabric.h"
 #include "log.h"
 
@@ -26,6 +27,7 @@ const char *cnio__fab_provider(const char *transport, const char *hint)
 #include <rdma/fi_endpoint.h>
 #include <rdma/fi_errno.h>
 #include <rdma/fi_tagged.h>
+#include <unistd.h>
 
 #define FAB_CQ_SIZE 4096
 #define FAB_AV_KEEP 1024      /* peer addresses kept when unused */
@@ -111,6 +113,23 @@ static int fab_objects(struct cnio_fab *f)
     struct fi_av_attr av = { .type = FI_AV_TABLE };
     int ret;
 
+    if (!strcmp(f->prov, "shm")) {
+        /* shm names its region after the process id by default; a process killed before
+         * it could remove its region (SIGKILL) leaves one that a later process with the
+         * same id cannot create: a random name never meets such a leftover. */
+        uint64_t r = 0;
+        char *name = malloc(64);
+
+        if (!name || cnio__random(&r, sizeof(r))) {
+            free(name);
+            return -FI_ENOMEM;
+        }
+        snprintf(name, 64, "fi_shm://cnio-%d-%016llx", (int)getpid(), (unsigned long long)r);
+        free(f->info->src_addr);
+        f->info->src_addr = name;
+        f->info->src_addrlen = strlen(name) + 1;
+        f->info->addr_format = FI_ADDR_STR;
+    }
     ret = fi_fabric(f->info->fabric_attr, &f->fabric, NULL);
     if (!ret)
         ret = fi_domain(f->fabric, f->info, &f->domain, NULL);
