@@ -78,6 +78,7 @@ static void info_print(const cnio_file_t *fh, const uint64_t *all, const uint64_
     fprintf(stderr, "cnio stats: %s, %d rank%s, %d host%s, %u lane%s\n", fh->uri, fh->size,
             fh->size > 1 ? "s" : "", nhosts, nhosts > 1 ? "s" : "", fh->hints.lanes,
             fh->hints.lanes > 1 ? "s" : "");
+    fprintf(stderr, "  transport: %s\n", cnio__obj_carrier(fh->obj));
     fprintf(stderr, "  %6s %14s %14s %9s %8s %10s %10s %10s\n", "rank", "written", "read",
             "requests", "connects", "setup ms", "exch ms", "net ms");
     for (int r = 0; r < fh->size; r++) {

@@ -14,6 +14,7 @@
 #include "client_int.h"
 #include "log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,8 @@ static int cl_connect_first(struct cnio_stack *st, const struct cnio_hints *h,
     struct cnio_addr addrs[4];
     int n = 0, ret;
 
+    if (host->fab.len)
+        return cnio__ep_open(st, h, &host->fab, host->name, auth, &host->lanes[0]);
     if (host->resolved)
         return cnio__ep_open(st, h, &host->addr, host->name, auth, &host->lanes[0]);
     ret = cnio__net_resolve(host->name, host->port, addrs, (int)CNIO_ARRAY_LEN(addrs), &n);
@@ -61,8 +64,9 @@ static int cl_connect_round(struct cnio_stack *st, const struct cnio_hints *h,
 {
     for (int i = 0; i < n; i++)
         for (int l = from; l < to; l++) {
+            const struct cnio_addr *a = hosts[i].fab.len ? &hosts[i].fab : &hosts[i].addr;
             int ret = l == 0 ? cl_connect_first(st, h, &hosts[i], &auth[i])
-                             : cnio__ep_open(st, h, &hosts[i].addr, hosts[i].name, &auth[i],
+                             : cnio__ep_open(st, h, a, hosts[i].name, &auth[i],
                                              &hosts[i].lanes[l]);
             if (ret)
                 return ret;
@@ -86,6 +90,13 @@ int cnio__cl_connect(struct cnio_stack *st, const struct cnio_hints *h,
 {
     int64_t t0 = cnio__now_ns();
     int window = CNIO_MAX(h->connect_window, 1), ret = 0;
+    struct cnio_hints tcp;
+
+    if (n > 0 && !hosts[0].fab.len && cnio__cl_fabric(h)) {
+        tcp = *h;   /* no fabric address yet: control, over TCP */
+        snprintf(tcp.transport, sizeof(tcp.transport), "tcp");
+        h = &tcp;
+    }
 
     lanes = CNIO_MIN(CNIO_MAX(lanes, 1), CNIO_MAX_LANES);
     for (int i = 0; i < n; i++)
@@ -103,6 +114,8 @@ int cnio__cl_connect(struct cnio_stack *st, const struct cnio_hints *h,
 void cnio__cl_disconnect(struct cnio__cl_host *hosts, int n)
 {
     for (int i = 0; hosts && i < n; i++) {
+        cnio__ep_close(hosts[i].ctl);
+        hosts[i].ctl = NULL;
         for (int l = 0; l < hosts[i].nlanes; l++) {
             cnio__ep_close(hosts[i].lanes[l]);
             hosts[i].lanes[l] = NULL;
@@ -113,6 +126,8 @@ void cnio__cl_disconnect(struct cnio__cl_host *hosts, int n)
 
 struct cnio_ep *cnio__cl_ctl_ep(const struct cnio__cl_host *host)
 {
+    if (host->ctl)
+        return host->ctl;
     for (int l = 0; l < host->nlanes; l++)
         if (!cnio__ep_error(host->lanes[l]))
             return host->lanes[l];
@@ -352,6 +367,8 @@ int cnio__obj_open(struct cnio_stack *st, const struct cnio_uri *u, const struct
         auth[i] = (struct cnio_ep_auth){ .mode = CNIO_WIRE_AUTH_KEY, .k = obj->key.bytes,
                                          .klen = obj->key.len };
     ret = cl_open_all(obj, u->nhosts, auth);
+    if (!ret && cnio__cl_fabric(&obj->h))
+        ret = cnio__cl_fabric_lanes(obj);
     if (ret)
         goto close_handles;
     free(auth);
@@ -778,6 +795,15 @@ const struct cnio_hints *cnio__obj_hints(const struct cnio_obj *obj)
 void cnio__obj_stats(const struct cnio_obj *obj, struct cnio_obj_stats *s)
 {
     *s = obj->stats;
+}
+
+const char *cnio__obj_carrier(const struct cnio_obj *obj)
+{
+    for (int j = 0; j < obj->nhosts; j++)
+        for (int l = 0; l < obj->hosts[j].nlanes; l++)
+            if (obj->hosts[j].lanes[l])
+                return cnio__ep_transport(obj->hosts[j].lanes[l]);
+    return obj->h.transport;
 }
 
 uint64_t cnio__obj_host_bytes(const struct cnio_obj *obj, int j)

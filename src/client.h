@@ -137,6 +137,8 @@ struct cnio_obj_stats {
     int64_t net_ns;             /* time inside writex/readx */
 };
 void cnio__obj_stats(const struct cnio_obj *obj, struct cnio_obj_stats *s);
+/* What carried the data: "tcp", "ofi (tcp;ofi_rxm)", "udp (udp;ofi_rxd)", ... */
+const char *cnio__obj_carrier(const struct cnio_obj *obj);
 /* Bytes moved to / from host column j so far. */
 uint64_t cnio__obj_host_bytes(const struct cnio_obj *obj, int j);
 

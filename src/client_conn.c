@@ -71,8 +71,8 @@ int cnio__obj_connect_start(struct cnio_obj *obj, int j)
     host->connect_t0 = cnio__now_ns();
     host->connecting = 1;
     for (int l = 0; l < lanes; l++) {
-        int ret = cnio__ep_open(obj->st, &obj->h, &host->addr, host->name, &auth,
-                                &host->lanes[l]);
+        int ret = cnio__ep_open(obj->st, &obj->h, host->fab.len ? &host->fab : &host->addr,
+                                host->name, &auth, &host->lanes[l]);
 
         if (ret) {
             cnio__err("connecting to %s:%u: %s", host->name, host->port, cnio_strerror(ret));

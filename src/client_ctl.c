@@ -382,7 +382,7 @@ static size_t ctl_export_size(const struct cnio_obj *obj)
         n += 2 + strlen(obj->hosts[j].name) + 4 + (size_t)ctl_addr_bytes(&obj->hosts[j].addr, &b) +
              8 + CNIO_WIRE_MAC;
     }
-    return n;
+    return n + cnio__cl_fab_export_size(obj);
 }
 
 /* One host's record at p; returns the bytes written or a negative code. */
@@ -444,6 +444,7 @@ ssize_t cnio__obj_export(struct cnio_obj *obj, uint32_t rank, void *buf, size_t 
             return n;
         pos += (size_t)n;
     }
+    pos += cnio__cl_fab_export(obj, p + pos);
     cnio__put_le32(p + pos, cnio__crc32c(0, p, pos));
     return (ssize_t)(pos + 4);
 }
@@ -572,6 +573,14 @@ static int ctl_attach_parse(const void *desc, size_t len, struct cnio_obj *obj,
         ret = ctl_attach_host(&r, &obj->hosts[j], (*tokens)[j]);
         if (ret)
             return ret;
+    }
+    if (cnio__cl_fabric(&obj->h)) {
+        size_t used = 0;
+
+        ret = cnio__cl_fab_import(obj, r.p + r.pos, r.len - r.pos, &used);
+        if (ret)
+            return ret;
+        r.pos += used;
     }
     return r.pos == r.len ? 0 : -CNIO_ERR_PROTO;
 }

@@ -33,6 +33,10 @@ struct cnio__cl_host {
     int64_t connect_t0;             /* when they were opened */
     struct cnio_ep_auth auth;       /* how its lanes authenticate (again, to reconnect) */
     uint8_t token[CNIO_WIRE_MAC];   /* attached: the token auth.k points at */
+    struct cnio_addr fab;           /* the server's fabric address (raw bytes in ss, len);
+                                       len 0: none, the lanes are TCP */
+    struct cnio_ep *ctl;            /* the TCP control connection when the lanes are on a
+                                       fabric (the opener's), else NULL */
     uint64_t bytes;                 /* moved to / from this host */
     /* transfer cursor (client.c) */
     size_t xi;
@@ -81,6 +85,21 @@ void cnio__cl_hosts_from_uri(struct cnio__cl_host *hosts, const struct cnio_uri 
 int cnio__cl_connect(struct cnio_stack *st, const struct cnio_hints *h,
                      struct cnio__cl_host *hosts, int n, int lanes,
                      const struct cnio_ep_auth *auth, struct cnio_obj_stats *stats);
+/*
+ * The opener's part of a fabric transport (client_fab.c): asks each host, on its TCP
+ * connection, for its fabric address (FABRIC), keeps that connection for control, and
+ * connects the data lanes over the fabric with this process's own tokens (rank 0).
+ */
+int cnio__cl_fabric_lanes(struct cnio_obj *obj);
+/* Session description extension (client_fab.c): the provider and the hosts' fabric
+ * addresses, appended after the hosts. size: the bytes; put writes them at p; take
+ * reads them (0 or -CNIO_ERR_PROTO). */
+size_t cnio__cl_fab_export_size(const struct cnio_obj *obj);
+size_t cnio__cl_fab_export(const struct cnio_obj *obj, uint8_t *p);
+int cnio__cl_fab_import(struct cnio_obj *obj, const uint8_t *p, size_t len, size_t *used);
+/* 1 when h's transport moves frames as messages over a fabric (not kernel TCP). */
+int cnio__cl_fabric(const struct cnio_hints *h);
+
 /* Closes every endpoint of hosts[0..n). */
 void cnio__cl_disconnect(struct cnio__cl_host *hosts, int n);
 /* Endpoint of host that takes control requests: the first live lane, else lane 0. */

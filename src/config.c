@@ -316,10 +316,25 @@ static int cfg_transport(const char *s, char *out, size_t cap)
     return 0;
 }
 
+/* A libfabric provider name ("tcp;ofi_rxm", "shm", ...) or "" (the best available). */
+static int cfg_provider(const char *s, char *out, size_t cap)
+{
+    size_t n = strlen(s);
+
+    if (n >= cap)
+        return -CNIO_ERR_HINT;
+    for (size_t i = 0; i < n; i++)
+        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) &&
+            !strchr("_;-", s[i]))
+            return -CNIO_ERR_HINT;
+    memcpy(out, s, n + 1);
+    return 0;
+}
+
 /* ---- the hint table --------------------------------------------------------------- */
 
 enum cfg_kind { CFG_SIZE64, CFG_U32, CFG_INT, CFG_CB, CFG_TRANSPORT, CFG_PATH, CFG_BOOL,
-                CFG_CONNECT, CFG_ROUTE };
+                CFG_CONNECT, CFG_ROUTE, CFG_PROVIDER };
 
 struct cfg_hint {
     const char *name;   /* full hint name */
@@ -369,6 +384,8 @@ static const struct cfg_hint cfg_hints[] = {
     { "cnio_connect_mode", "connect_mode", "CNIO_CONNECT_MODE", NULL, CFG_CONNECT,
       CFG_OFF(connect_mode), 0, 0 },
     { "cnio_route", "route", "CNIO_ROUTE", NULL, CFG_ROUTE, CFG_OFF(route), 0, 0 },
+    { "cnio_ofi_provider", "ofi_provider", "CNIO_OFI_PROVIDER", NULL, CFG_PROVIDER,
+      CFG_OFF(ofi_provider), 0, 0 },
 };
 
 void cnio__hints_default(struct cnio_hints *h)
@@ -435,6 +452,8 @@ static int cfg_apply(struct cnio_hints *h, const struct cfg_hint *d, const char 
         return -CNIO_ERR_HINT;
     case CFG_TRANSPORT:
         return cfg_transport(value, field, sizeof(h->transport));
+    case CFG_PROVIDER:
+        return cfg_provider(value, field, sizeof(h->ofi_provider));
     case CFG_PATH:
         if (strlen(value) >= sizeof(h->key_file))
             return -CNIO_ERR_HINT;
@@ -565,6 +584,7 @@ static int cfg_format(const struct cnio_hints *h, const struct cfg_hint *d, char
         return -1;
     case CFG_TRANSPORT:
     case CFG_PATH:
+    case CFG_PROVIDER:
         return snprintf(buf, cap, "%s", field);
     }
     return -1;
@@ -580,7 +600,7 @@ int cnio__hints_foreach(const struct cnio_hints *h,
 
         if (cfg_format(h, &cfg_hints[i], buf, sizeof(buf)) < 0)
             return -CNIO_ERR_HINT;
-        if (cfg_hints[i].kind == CFG_PATH && buf[0] == '\0')
+        if ((cfg_hints[i].kind == CFG_PATH || cfg_hints[i].kind == CFG_PROVIDER) && buf[0] == '\0')
             continue;
         if (cfg_hints[i].kind == CFG_U32 && cfg_hints[i].lo > 0 && !strcmp(buf, "0"))
             continue;   /* unset (cb_nodes): 0 is no value it may be set to */

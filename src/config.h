@@ -55,7 +55,7 @@ struct cnio_hints {
     uint32_t lanes;            /* cnio_lanes: connections per rank and host (default 1) */
     int timeout_ms;            /* cnio_timeout_ms: bound on every network wait (30000) */
     int connect_window;        /* cnio_connect_window: concurrent connects per server (16) */
-    char transport[16];        /* cnio_transport: "tcp" (default) */
+    char transport[16];        /* cnio_transport: "tcp" (default), "ofi", "udp" */
     char key_file[PATH_MAX];   /* cnio_key_file: "" = $CNIO_KEY_FILE, then default */
     int resume;                /* cnio_resume: an open for writing reopens the newest staged
                                   instance of the name (an interrupted upload) */
@@ -72,6 +72,9 @@ struct cnio_hints {
     int route;                 /* cnio_route: enum cnio_route: automatic (default: through
                                   aggregators when ranks x lanes would exceed the budget),
                                   direct, aggregate */
+    char ofi_provider[48];     /* cnio_ofi_provider: the libfabric provider of transport
+                                  "ofi" ("tcp;ofi_rxm", "shm", ...; "" = the best one
+                                  available; FI_PROVIDER narrows the choice) */
 };
 
 /*

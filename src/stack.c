@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define STK_SLAB 64          /* request slots per pool allocation */
@@ -30,6 +31,7 @@
 #define STK_EVENTS 64        /* epoll events per wait */
 #define STK_RX_ROUNDS 64     /* receive calls per endpoint and wake-up */
 #define STK_POLL_MS 1        /* wake-up interval for endpoints without an fd */
+#define STK_POLL_US 100      /* ... while one of them has work: fabrics progress when polled */
 
 /* Request progress bits. */
 #define REQ_SENT 0x1u
@@ -48,6 +50,7 @@ struct cnio_stack {
     int ntps;
     struct cnio_ep *eps;        /* every endpoint, open or dead */
     int nofd;                   /* endpoints polled without an fd */
+    int polling;                /* one of them has work outstanding */
     struct cnio_req *free_reqs;
     struct stk_slab *slabs;
 };
@@ -59,6 +62,7 @@ struct cnio_ep {
     int fd;                     /* -1: none (polled) or closed */
     uint32_t events;            /* registered with epoll */
     char name[80];
+    char carrier[64];           /* cnio__ep_transport */
     enum ep_state state;
     int err;
     int died_idle;              /* it died with nothing in flight (see cnio__ep_idle_closed) */
@@ -272,6 +276,11 @@ int cnio__ep_open(struct cnio_stack *st, const struct cnio_hints *h,
     ret = tp->ops->connect(tp, &peer, &ep->conn);
     if (ret)
         goto free_ep;
+    if (tp->ops->framed)
+        snprintf(ep->carrier, sizeof(ep->carrier), "%s (%s)", tp->ops->name,
+                 tp->ops->provider(tp));
+    else
+        snprintf(ep->carrier, sizeof(ep->carrier), "%s", tp->ops->name);
     ep->fd = tp->ops->fd(ep->conn);
     if (ep->fd >= 0) {
         ev.data.ptr = ep;
@@ -369,11 +378,23 @@ uint32_t cnio__ep_caps(const struct cnio_ep *ep)
     return ep->chal.caps;
 }
 
+const char *cnio__ep_transport(const struct cnio_ep *ep)
+{
+    return ep->carrier;
+}
+
 /* ---- sending ------------------------------------------------------------------------ */
+
+static void ep_tx_msg(struct cnio_ep *ep);
+static void ep_rx_msg(struct cnio_ep *ep);
 
 /* Writes as much of the send queue as the connection takes. */
 static void ep_tx(struct cnio_ep *ep)
 {
+    if (ep_ops(ep)->framed) {
+        ep_tx_msg(ep);
+        return;
+    }
     while (ep->sq_head) {
         struct iovec iov[STK_IOV];
         int n = 0;
@@ -540,7 +561,10 @@ static void ep_challenge(struct cnio_ep *ep)
         return;
     }
     r->type = CNIO_WIRE_AUTH;
-    r->flags = (ep->chal.caps & CNIO_WIRE_CAP_REASON) ? CNIO_WIRE_F_REASON : 0;
+    /* Reasons only on byte streams: over a fabric a reply lands whole in the buffer posted
+     * for it (ep_tx_msg), which has no room for a text that may come instead. */
+    r->flags = (ep->chal.caps & CNIO_WIRE_CAP_REASON) && !ep_ops(ep)->framed
+                   ? CNIO_WIRE_F_REASON : 0;
     r->payload = r->inl;
     r->plen = (uint32_t)ret;
     r->rbuf = r->inl;
@@ -659,6 +683,10 @@ static int ep_rx_header(struct cnio_ep *ep)
 
 static void ep_rx(struct cnio_ep *ep)
 {
+    if (ep->state != EP_DEAD && ep_ops(ep)->framed) {
+        ep_rx_msg(ep);
+        return;
+    }
     for (int round = 0; round < STK_RX_ROUNDS && ep->state != EP_DEAD; round++) {
         struct iovec iov[2];
         int n = 0;
@@ -694,6 +722,79 @@ static void ep_rx(struct cnio_ep *ep)
     }
 }
 
+/* ---- message transports (ofi, udp) --------------------------------------------------- */
+
+/* Hands the queued frames to the transport, each with the receive of its reply. */
+static void ep_tx_msg(struct cnio_ep *ep)
+{
+    while (ep->sq_head) {
+        struct cnio_req *r = ep->sq_head;
+        struct cnio_tp_frame f = { .id = r->reqid, .hdr = r->hdr, .payload = r->payload,
+                                   .plen = r->plen, .rhdr = r->rhdr, .rbuf = r->rbuf,
+                                   .rcap = r->rcap };
+        int ret = ep_ops(ep)->msend(ep->conn, &f);
+
+        if (ret < 0) {
+            ep_kill(ep, ret);
+            return;
+        }
+        if (ret == 0)
+            return;
+        r->sent = CNIO_WIRE_HDR_SIZE + r->plen;
+        ep->sq_head = r->next;
+        if (!ep->sq_head)
+            ep->sq_tail = NULL;
+    }
+}
+
+/* A whole message arrived: a reply in its request's buffers, or the CHALLENGE. */
+static void ep_rx_msg_one(struct cnio_ep *ep, const struct cnio_tp_event *ev)
+{
+    int ret = ev->len < CNIO_WIRE_HDR_SIZE ? -CNIO_ERR_PROTO
+                                           : cnio__wire_hdr_decode(ev->hdr, &ep->h);
+
+    if (!ret)
+        ret = ep_rx_route(ep);
+    if (!ret && (ev->len - CNIO_WIRE_HDR_SIZE != ep->h.length ||
+                 (ep->rxreq ? ep->rxreq->reqid != ev->id : ev->id != 0)))
+        ret = -CNIO_ERR_PROTO;
+    if (ret) {
+        ep_kill(ep, ret);
+        return;
+    }
+    if (!ep->rxreq && ep->h.length)
+        memcpy(ep->rxdst, ev->payload, ep->h.length);
+    ep->rxlen = ep->rxpgot = ep->h.length;
+    ep_rx_finish(ep);
+}
+
+static void ep_rx_msg(struct cnio_ep *ep)
+{
+    struct cnio_tp_event ev[16];
+    int n;
+
+    while (ep->state != EP_DEAD && (n = ep_ops(ep)->mpoll(ep->conn, ev, 16)) != 0) {
+        if (n < 0) {
+            ep_kill(ep, n);
+            return;
+        }
+        ep->last_ms = cnio__now_ms();
+        for (int i = 0; i < n && ep->state != EP_DEAD; i++) {
+            struct cnio_req *r = ep->inflight[ev[i].id & 0xff & (CNIO_EP_MAX_INFLIGHT - 1)];
+
+            if (ev[i].kind == CNIO_TP_RECEIVED) {
+                ep_rx_msg_one(ep, &ev[i]);
+            } else if (r && r->reqid == ev[i].id && !(r->progress & REQ_SENT)) {
+                r->progress |= REQ_SENT;
+                if (r->progress & REQ_REPLIED)
+                    ep_complete(ep, r);
+            }
+        }
+        if (ep->state != EP_DEAD && ep->sq_head)
+            ep_tx_msg(ep);
+    }
+}
+
 /* ---- progress ----------------------------------------------------------------------- */
 
 static int ep_busy(const struct cnio_ep *ep)
@@ -709,6 +810,7 @@ static int stk_timers(struct cnio_stack *st, int wait)
     int64_t now = cnio__now_ms();
     int busy = 0;
 
+    st->polling = 0;
     for (struct cnio_ep *ep = st->eps; ep; ep = ep->next) {
         int64_t left;
 
@@ -738,6 +840,7 @@ static int stk_timers(struct cnio_stack *st, int wait)
             if (ep->state != EP_DEAD)
                 ep_tx(ep);
             wait = CNIO_MIN(wait, STK_POLL_MS);
+            st->polling = ep->state != EP_DEAD;
         }
     }
     return busy ? wait : 0;
@@ -747,7 +850,9 @@ int cnio__stack_progress(struct cnio_stack *st, int max_wait_ms)
 {
     struct epoll_event evs[STK_EVENTS];
     int wait = stk_timers(st, max_wait_ms < 0 ? INT_MAX : max_wait_ms);
-    int n = epoll_wait(st->epfd, evs, STK_EVENTS, wait);
+    struct timespec poll = { 0, STK_POLL_US * 1000L };
+    int n = st->polling && wait > 0 ? epoll_pwait2(st->epfd, evs, STK_EVENTS, &poll, NULL)
+                                    : epoll_wait(st->epfd, evs, STK_EVENTS, wait);
 
     if (n < 0)
         return errno == EINTR ? 0 : -CNIO_ERR_IO;

@@ -84,6 +84,9 @@ const char *cnio__ep_name(const struct cnio_ep *ep);
 int cnio__ep_idle_closed(struct cnio_ep *ep);
 /* The capability bits of the server's CHALLENGE (CNIO_WIRE_CAP_*); 0 before it came. */
 uint32_t cnio__ep_caps(const struct cnio_ep *ep);
+/* What carries ep's data: "tcp", or "ofi (tcp;ofi_rxm)", "udp (udp;ofi_rxd)", ...;
+ * "" once the endpoint is dead. */
+const char *cnio__ep_transport(const struct cnio_ep *ep);
 
 /* ---- requests -------------------------------------------------------------------- */
 
@@ -122,6 +125,7 @@ struct cnio_req {
     size_t sent;
     unsigned int progress;
     uint8_t hdr[CNIO_WIRE_HDR_SIZE];
+    uint8_t rhdr[CNIO_WIRE_HDR_SIZE];   /* message transports: the reply's header */
 };
 
 /* A request slot (fields zeroed), or NULL when out of memory. */

@@ -1,6 +1,7 @@
 /*
  * transport.c - the transport registry: find a transport's ops table by name.
  */
+#include "cnio_config.h"
 #include "common.h"
 #include "transport.h"
 
@@ -8,6 +9,10 @@
 
 static const struct cnio_transport_ops *const transport_registry[] = {
     &cnio__tcp_ops,
+#ifdef HAVE_LIBFABRIC
+    &cnio__ofi_ops,
+    &cnio__udp_ops,
+#endif
 };
 
 const struct cnio_transport_ops *cnio__transport_find(const char *name)
@@ -54,4 +59,19 @@ int cnio__tp_notsup_fd(struct cnio_conn *c)
 int cnio__tp_progress_none(struct cnio_tp *tp, int timeout_ms)
 {
     return 0;
+}
+
+int cnio__tp_notsup_msend(struct cnio_conn *c, const struct cnio_tp_frame *f)
+{
+    return -CNIO_ERR_NOTSUP;
+}
+
+int cnio__tp_notsup_mpoll(struct cnio_conn *c, struct cnio_tp_event *ev, int max)
+{
+    return -CNIO_ERR_NOTSUP;
+}
+
+const char *cnio__tp_provider_name(struct cnio_tp *tp)
+{
+    return tp->ops->name;
 }

@@ -141,4 +141,8 @@ const struct cnio_transport_ops cnio__tcp_ops = {
     .close = tcp_close,
     .fd = tcp_fd,
     .fini = tcp_fini,
+    .framed = 0,
+    .msend = cnio__tp_notsup_msend,
+    .mpoll = cnio__tp_notsup_mpoll,
+    .provider = cnio__tp_provider_name,
 };

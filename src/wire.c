@@ -66,6 +66,7 @@ static const struct wire_rule wire_rules[] = {
     { CNIO_WIRE_RMDIR, WIRE_AT_LEAST, WIRE_EXACT, CNIO_WIRE_OPEN_FIXED, 0, 0, 0 },
     { CNIO_WIRE_RENAME, WIRE_AT_LEAST, WIRE_EXACT, 2 * CNIO_WIRE_OPEN_FIXED, 0, 0, 0 },
     { CNIO_WIRE_SETATTR, WIRE_AT_LEAST, WIRE_EXACT, CNIO_WIRE_OPEN_FIXED, 0, 0, 0 },
+    { CNIO_WIRE_FABRIC, WIRE_ANY_CTRL, WIRE_AT_LEAST, 0, 6, 0, 0 },
 };
 
 static const struct wire_rule *wire_rule_find(uint16_t type)
@@ -435,4 +436,35 @@ void cnio__wire_reason_text(const uint8_t *in, size_t len, char *out, size_t cap
     for (size_t i = 0; i < n; i++)
         out[i] = in[i] < 0x20 || in[i] == 0x7f ? '?' : (char)in[i];
     out[n] = '\0';
+}
+
+int cnio__wire_fabric_encode(const struct cnio_wire_fabric *f, uint8_t *out, size_t cap)
+{
+    size_t n = 4 + (size_t)f->prov_len + f->addr_len;
+
+    if (f->prov_len == 0 || f->prov_len > CNIO_WIRE_MAX_PROV || f->addr_len == 0 ||
+        f->addr_len > CNIO_WIRE_MAX_FABADDR || cap < n)
+        return -CNIO_ERR_INVAL;
+    cnio__put_le16(out, (uint16_t)f->prov_len);
+    cnio__put_le16(out + 2, (uint16_t)f->addr_len);
+    memcpy(out + 4, f->prov, f->prov_len);
+    memcpy(out + 4 + f->prov_len, f->addr, f->addr_len);
+    return (int)n;
+}
+
+int cnio__wire_fabric_parse(const uint8_t *in, size_t len, struct cnio_wire_fabric *f)
+{
+    if (len < 4)
+        return -CNIO_ERR_PROTO;
+    f->prov_len = cnio__get_le16(in);
+    f->addr_len = cnio__get_le16(in + 2);
+    if (f->prov_len == 0 || f->prov_len > CNIO_WIRE_MAX_PROV || f->addr_len == 0 ||
+        f->addr_len > CNIO_WIRE_MAX_FABADDR || len != 4 + (size_t)f->prov_len + f->addr_len)
+        return -CNIO_ERR_PROTO;
+    for (uint32_t i = 0; i < f->prov_len; i++)
+        if (in[4 + i] < 0x21 || in[4 + i] > 0x7e)
+            return -CNIO_ERR_PROTO;
+    f->prov = (const char *)in + 4;
+    f->addr = in + 4 + f->prov_len;
+    return 0;
 }

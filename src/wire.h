@@ -75,6 +75,9 @@ enum cnio_wire_type {
                                 stripe_index 0) whose stripe_unit carries the mode (st_mode
                                 bits, <= 0xffff); offset = mtime in ns (0: unchanged);
                                 reply empty */
+    CNIO_WIRE_FABRIC = 29,   /* key connections only; payload = the libfabric provider
+                                wanted (may be empty: the server's first); reply: struct
+                                cnio_wire_fabric, the provider and the server's address */
 };
 
 /* OPEN flags (struct cnio_wire_open.flags). */
@@ -198,6 +201,16 @@ struct cnio_wire_entry {
 };
 #define CNIO_WIRE_ENTRY_FIXED 56
 
+/* FABRIC reply payload: u16 prov_len, u16 addr_len, provider name, address bytes. */
+struct cnio_wire_fabric {
+    uint32_t prov_len;       /* 1..CNIO_WIRE_MAX_PROV */
+    const char *prov;        /* not NUL-terminated */
+    uint32_t addr_len;       /* 1..CNIO_WIRE_MAX_FABADDR */
+    const uint8_t *addr;
+};
+#define CNIO_WIRE_MAX_PROV 47
+#define CNIO_WIRE_MAX_FABADDR 256
+
 /* CRC32C (Castagnoli), hardware-accelerated where the CPU has it. crc starts at 0. */
 uint32_t cnio__crc32c(uint32_t crc, const void *buf, size_t len);
 /* The implementations behind cnio__crc32c, for tests and benchmarks: portable
@@ -249,6 +262,9 @@ int cnio__wire_entry_encode(const struct cnio_wire_entry *e, uint8_t *out, size_
 int cnio__wire_entry_next(const uint8_t *in, size_t len, size_t *pos, struct cnio_wire_entry *e);
 int cnio__wire_crc_encode(const struct cnio_wire_crc *c, uint8_t *out, size_t cap);
 int cnio__wire_crc_parse(const uint8_t *in, size_t len, struct cnio_wire_crc *c);
+int cnio__wire_fabric_encode(const struct cnio_wire_fabric *f, uint8_t *out, size_t cap);
+/* Also rejects a provider name with NUL or control characters. */
+int cnio__wire_fabric_parse(const uint8_t *in, size_t len, struct cnio_wire_fabric *f);
 int cnio__wire_u64_encode(uint64_t v, uint8_t *out, size_t cap);
 int cnio__wire_u64_parse(const uint8_t *in, size_t len, uint64_t *v);
 /* A reason payload (len <= CNIO_WIRE_MAX_REASON bytes) as a printable string in out

@@ -372,17 +372,15 @@ static int conn_error(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, in
     return conn_queue(c, (uint16_t)(h->type | CNIO_WIRE_REPLY), h->reqid, status, &r);
 }
 
-/* Handles the complete frame in c->h / c->in: 0, or -1 to drop the connection. */
-static int conn_frame(struct cnio_srv_conn *c)
+/* Handles the complete frame h, payload in: 0, or -1 to drop the connection. */
+static int conn_frame_at(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                         const uint8_t *in)
 {
-    const struct cnio_wire_hdr *h = &c->h;
     enum cnio_srv_conn_state was;
     struct cnio_srv_reply r;
     int ret;
 
-    c->hdr_got = 0;
-    c->in_payload = 0;
-    if (cnio__wire_payload_check(h, c->in)) {
+    if (cnio__wire_payload_check(h, in)) {
         cnio__info("%s: bad payload checksum, closing", c->peer);
         return -1;
     }
@@ -401,7 +399,7 @@ static int conn_frame(struct cnio_srv_conn *c)
     was = c->state;
     conn_why_code = 0;
     conn_why_text[0] = '\0';
-    ret = cnio__srv_request(c, h, c->in, &r);
+    ret = cnio__srv_request(c, h, in, &r);
     if (was == CNIO_SRV_C_AUTH && c->state == CNIO_SRV_C_READY)
         cnio__srv_unauth_remove(c);
     if (c->in_cap > CONN_MIN_BUF && cnio__srv_mem_tight(c->srv))
@@ -414,6 +412,14 @@ static int conn_frame(struct cnio_srv_conn *c)
     }
     conn_why_reply(c, h, ret, &r);
     return conn_queue(c, (uint16_t)(h->type | CNIO_WIRE_REPLY), h->reqid, ret, &r) ? -1 : 0;
+}
+
+/* Handles the complete frame in c->h / c->in: 0, or -1 to drop the connection. */
+static int conn_frame(struct cnio_srv_conn *c)
+{
+    c->hdr_got = 0;
+    c->in_payload = 0;
+    return conn_frame_at(c, &c->h, c->in);
 }
 
 /* Sizes the payload buffer for the header in c->h within --max-memory: 1 when ready,
@@ -521,8 +527,9 @@ static int conn_challenge(struct cnio_srv_conn *c)
     if (cnio__random(c->nonce, sizeof(c->nonce)))
         return -CNIO_ERR_IO;
     ch.caps = CNIO_WIRE_CAP_REASON | CNIO_WIRE_CAP_ORDER;
-    ch.max_payload = CNIO_WIRE_MAX_PAYLOAD;
-    ch.credits = CNIO_SRV_CREDITS;
+    ch.max_payload = c->max_payload ? c->max_payload : CNIO_WIRE_MAX_PAYLOAD;
+    ch.credits = c->credits ? c->credits : CNIO_SRV_CREDITS;
+    r.object = c->fab_id;
     memcpy(ch.nonce, c->nonce, sizeof(ch.nonce));
     buf = cnio__srv_reply_buf(c, &r, CNIO_WIRE_CHALLENGE_SIZE);
     if (!buf)
@@ -676,11 +683,73 @@ void cnio__srv_conn_free(struct cnio_srv_conn *c)
     cnio__srv_unauth_remove(c);
     for (size_t i = 0; i < c->nowned; i++)
         cnio__srv_handles_remove(&c->srv->handles, c->owned[i], c);
-    close(c->fd);
+    if (c->fd >= 0)
+        close(c->fd);
     conn_out_list_free(c->srv, c->oq_head);
     conn_out_list_free(c->srv, c->spare);
     free(c->owned);
     conn_in_free(c);
     atomic_fetch_sub(&c->srv->nconns, 1);
     free(c);
+}
+
+/* ---- connections over a fabric endpoint (fabric.c) ---------------------------------- */
+
+int cnio__srv_conn_new_msg(struct cnio_srv *srv, const char *peer, uint64_t fab_id,
+                           uint32_t max_payload, uint32_t credits, struct cnio_srv_conn **out)
+{
+    struct cnio_srv_conn *c = calloc(1, sizeof(*c));
+    int ret;
+
+    if (!c)
+        return -CNIO_ERR_NOMEM;
+    c->srv = srv;
+    c->fd = c->epfd = -1;
+    c->state = CNIO_SRV_C_AUTH;
+    c->fab_id = fab_id;
+    c->max_payload = max_payload;
+    c->credits = credits;
+    atomic_init(&c->evicted, 0);
+    c->last_active = c->out_progress = cnio__now_ms();
+    c->auth_deadline = c->last_active + CNIO_SRV_AUTH_TIMEOUT_MS;
+    snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    ret = conn_challenge(c);
+    if (ret) {
+        conn_out_list_free(srv, c->oq_head);
+        free(c);
+        return ret;
+    }
+    atomic_fetch_add(&srv->nconns, 1);
+    *out = c;
+    return 0;
+}
+
+int cnio__srv_conn_msg(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p)
+{
+    c->last_active = cnio__now_ms();
+    return conn_frame_at(c, h, p);
+}
+
+struct cnio_srv_out *cnio__srv_conn_take(struct cnio_srv_conn *c)
+{
+    struct cnio_srv_out *o = c->oq_head;
+
+    if (!o)
+        return NULL;
+    c->oq_head = o->next;
+    if (!c->oq_head)
+        c->oq_tail = NULL;
+    c->oq_bytes -= CNIO_WIRE_HDR_SIZE + o->len;
+    o->next = NULL;
+    return o;
+}
+
+void cnio__srv_conn_sent(struct cnio_srv_conn *c, struct cnio_srv_out *o)
+{
+    conn_out_put(c, o);
+}
+
+void cnio__srv_out_drop(struct cnio_srv *srv, struct cnio_srv_out *o)
+{
+    conn_out_free(srv, o);
 }

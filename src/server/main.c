@@ -71,6 +71,10 @@ static const char main_usage[] =
     "                         reading (default 64M; K, M, G suffixes)\n"
     "  --log-level L          error, warn, info or debug (default info)\n"
     "  --port-file FILE       write the bound port there once listening\n"
+    "  --transport LIST       tcp (always: the control connection), and ofi and udp for\n"
+    "                         libfabric endpoints beside it (default tcp)\n"
+    "  --ofi-provider LIST    the libfabric providers of ofi, comma-separated\n"
+    "                         (\"tcp;ofi_rxm,shm\"; default the best available)\n"
     "  --help, --version\n";
 
 static const struct option main_longopts[] = {
@@ -88,6 +92,8 @@ static const struct option main_longopts[] = {
     { "max-memory", required_argument, NULL, 'm' },
     { "log-level", required_argument, NULL, 'L' },
     { "port-file", required_argument, NULL, 'p' },
+    { "transport", required_argument, NULL, 'T' },
+    { "ofi-provider", required_argument, NULL, 'P' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -112,6 +118,26 @@ static int main_number(const char *s, unsigned long lo, unsigned long hi, uint32
     if (!*s || *end || errno || *s == '-' || v < lo || v > hi)
         return -1;
     *out = (uint32_t)v;
+    return 0;
+}
+
+/* --transport LIST: tcp, ofi, udp, comma-separated. */
+static int main_transports(struct cnio_srv_opts *o, const char *arg)
+{
+    for (const char *s = arg; *s;) {
+        size_t n = strcspn(s, ",");
+
+        if (n == 3 && !strncmp(s, "tcp", 3))
+            ;
+        else if (n == 3 && !strncmp(s, "ofi", 3))
+            o->fab_ofi = 1;
+        else if (n == 3 && !strncmp(s, "udp", 3))
+            o->fab_udp = 1;
+        else
+            return main_usage_error("--transport wants tcp, ofi, udp (comma-separated), "
+                                    "not '%s'", arg);
+        s += n + (s[n] == ',');
+    }
     return 0;
 }
 
@@ -168,6 +194,12 @@ static int main_limit_option(struct cnio_srv_opts *o, int opt, const char *arg)
     case 'm':
         if (cnio__parse_size(arg, &o->max_memory) || o->max_memory < MAIN_MIN_MEMORY)
             return main_usage_error("--max-memory wants a size of at least 32M, not '%s'", arg);
+        return 0;
+    case 'T':
+        return main_transports(o, arg);
+    case 'P':
+        o->ofi_providers = arg;
+        o->fab_ofi = 1;
         return 0;
     case 'L':
         o->log_level = cnio__log_parse_level(arg);
@@ -264,6 +296,9 @@ static int main_listen(struct cnio_srv *srv)
         cnio__err("cannot start the worker threads: %s", cnio_strerror(ret));
         return ret;
     }
+    ret = cnio__srv_fab_start(srv);
+    if (ret)
+        return ret;
     if (srv->opts.port_file && main_port_file(srv->opts.port_file, port)) {
         cnio__err("cannot write the port file %s: %s", srv->opts.port_file, strerror(errno));
         return -CNIO_ERR_IO;
@@ -330,6 +365,7 @@ static void main_stop(struct cnio_srv *srv)
 {
     if (srv->handles_ready)
         atomic_store(&srv->handles.sync_on_close, 1);
+    cnio__srv_fab_stop(srv);
     cnio__srv_loop_stop(srv);
     if (srv->handles_ready)
         cnio__srv_handles_fini(&srv->handles);

@@ -602,6 +602,37 @@ static int req_close(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, con
     return ret;
 }
 
+/* FABRIC: the address of this server's fabric endpoint for the provider asked for. */
+static int req_fabric(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
+                      struct cnio_srv_reply *r)
+{
+    char want[CNIO_WIRE_MAX_PROV + 1];
+    struct cnio_wire_fabric f;
+    const char *name;
+    const uint8_t *addr;
+    size_t alen;
+    uint8_t *buf;
+    int n;
+
+    if (h->length > CNIO_WIRE_MAX_PROV || (h->length && memchr(p, '\0', h->length)))
+        return -CNIO_ERR_INVAL;
+    if (h->length)
+        memcpy(want, p, h->length);
+    want[h->length] = '\0';
+    if (cnio__srv_fab_lookup(c->srv, want, &name, &addr, &alen))
+        return -CNIO_ERR_NOTSUP;
+    f = (struct cnio_wire_fabric){ .prov_len = (uint32_t)strlen(name), .prov = name,
+                                   .addr_len = (uint32_t)alen, .addr = addr };
+    buf = cnio__srv_reply_buf(c, r, 4 + CNIO_WIRE_MAX_PROV + CNIO_WIRE_MAX_FABADDR);
+    if (!buf)
+        return -CNIO_ERR_NOMEM;
+    n = cnio__wire_fabric_encode(&f, buf, 4 + CNIO_WIRE_MAX_PROV + CNIO_WIRE_MAX_FABADDR);
+    if (n < 0)
+        return -CNIO_ERR_IO;
+    r->len = (uint32_t)n;
+    return 0;
+}
+
 typedef int (*req_fn)(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
                       struct cnio_srv_reply *r);
 
@@ -623,6 +654,7 @@ static req_fn req_lookup(uint16_t type)
     case CNIO_WIRE_CRC: return cnio__srv_req_crc;
     case CNIO_WIRE_MKDIR: case CNIO_WIRE_RMDIR: case CNIO_WIRE_RENAME:
     case CNIO_WIRE_SETATTR: return cnio__srv_req_names;
+    case CNIO_WIRE_FABRIC: return req_fabric;
     default: return NULL;
     }
 }

@@ -46,6 +46,8 @@ struct cnio_srv_opts {
     uint32_t frame_timeout_s;       /* a started frame (or an unread reply) may stall this long */
     uint64_t max_memory;            /* buffered bytes, server-wide */
     int log_level;
+    int fab_ofi, fab_udp;           /* --transport: also ofi / udp endpoints */
+    const char *ofi_providers;      /* --ofi-provider LIST (comma-separated), or NULL */
 };
 
 /* ---- store.c: object files beneath the root ------------------------------------- */
@@ -282,7 +284,22 @@ struct cnio_srv {
     atomic_ullong mem_used;
     atomic_ullong mem_freed;        /* freed since the last malloc_trim */
     atomic_llong mem_logged_ms;
+    /* fabric.c: fabric endpoints (--transport ...,ofi / udp) */
+    struct cnio_srv_fab *fabs;
+    int nfabs;
 };
+
+/* ---- fabric.c: libfabric endpoints ---------------------------------------------------- */
+
+/* Opens the fabric endpoints opts asks for and starts their threads: 0 or a negative
+ * code (logged). */
+int cnio__srv_fab_start(struct cnio_srv *srv);
+/* Stops the threads, frees their connections, closes the endpoints. */
+void cnio__srv_fab_stop(struct cnio_srv *srv);
+/* The provider name and address of the endpoint of provider prov ("": the first one):
+ * 0, or -CNIO_ERR_NOTSUP when the server has none. */
+int cnio__srv_fab_lookup(struct cnio_srv *srv, const char *prov, const char **name,
+                         const uint8_t **addr, size_t *addrlen);
 
 /* Starts opts.threads workers on srv->listen_fd: 0 or a negative CNIO_ERR_*. */
 int cnio__srv_loop_start(struct cnio_srv *srv);
@@ -372,6 +389,11 @@ struct cnio_srv_conn {
     /* handles this connection opened */
     uint64_t *owned;
     size_t nowned, owned_cap;
+    /* over a fabric endpoint (fd -1): its id there (sent in the CHALLENGE's object
+     * field), the largest payload and the credits it announces (0: the TCP ones) */
+    uint64_t fab_id;
+    uint32_t max_payload;
+    uint32_t credits;
 };
 
 /*
@@ -399,6 +421,21 @@ int cnio__srv_conn_drain(struct cnio_srv_conn *c);
  * buffers of a connection idle for a while and resumes reading paused for memory. */
 int cnio__srv_conn_tick(struct cnio_srv_conn *c, int64_t now_ms);
 void cnio__srv_conn_free(struct cnio_srv_conn *c);
+/*
+ * Connections over a fabric endpoint (fabric.c): no fd; frames arrive whole and replies
+ * leave as messages. new_msg makes one in the AUTH state with its CHALLENGE queued;
+ * conn_msg handles one frame (checked as on TCP: AUTH first, the session id, the
+ * payload CRC) and queues its reply: 0, or -1 to drop the connection. conn_take takes
+ * the next queued reply (owned by the caller until conn_sent returns it to c, or
+ * out_drop frees it when c is gone). Free with cnio__srv_conn_free.
+ */
+int cnio__srv_conn_new_msg(struct cnio_srv *srv, const char *peer, uint64_t fab_id,
+                           uint32_t max_payload, uint32_t credits, struct cnio_srv_conn **out);
+int cnio__srv_conn_msg(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p);
+struct cnio_srv_out *cnio__srv_conn_take(struct cnio_srv_conn *c);
+void cnio__srv_conn_sent(struct cnio_srv_conn *c, struct cnio_srv_out *o);
+void cnio__srv_out_drop(struct cnio_srv *srv, struct cnio_srv_out *o);
+
 /* Records a handle c opened, to close with c; cnio__srv_conn_disown forgets it (CLOSE). */
 int cnio__srv_conn_own(struct cnio_srv_conn *c, uint64_t id);
 void cnio__srv_conn_disown(struct cnio_srv_conn *c, uint64_t id);

@@ -96,6 +96,15 @@ static pid_t fx_spawn(struct fx *f, int i, const char *const *extra)
     argv[argc++] = portfile;
     argv[argc++] = "--key";
     argv[argc++] = f->key;
+    /* The transport matrix (tests/collective/transport.sh): fabric endpoints too. */
+    if (getenv("CNIO_TEST_SERVER_TRANSPORT") && *getenv("CNIO_TEST_SERVER_TRANSPORT")) {
+        argv[argc++] = "--transport";
+        argv[argc++] = getenv("CNIO_TEST_SERVER_TRANSPORT");
+    }
+    if (getenv("CNIO_TEST_SERVER_OFI_PROVIDER") && *getenv("CNIO_TEST_SERVER_OFI_PROVIDER")) {
+        argv[argc++] = "--ofi-provider";
+        argv[argc++] = getenv("CNIO_TEST_SERVER_OFI_PROVIDER");
+    }
     for (int k = 0; extra && extra[k] && argc < 62; k++)
         argv[argc++] = extra[k];
     argv[argc] = NULL;

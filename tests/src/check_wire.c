@@ -110,8 +110,13 @@ static const struct hdr_case hdr_cases[] = {
     { 0, 0, 0, 0, PROTO },
     { 4, 0, 0, 0, PROTO },
     { 15, 0, 0, 0, PROTO },
-    { 25, 0, 0, 0, PROTO },
+    { 30, 0, 0, 0, PROTO },
     { 31, 0, 0, 0, PROTO },
+    /* FABRIC: a provider name (or none) asked, at least its 4-byte head answered */
+    { CNIO_WIRE_FABRIC, 0, 0, 0, 0 },
+    { CNIO_WIRE_FABRIC, 0, 0, 11, 0 },
+    { CNIO_WIRE_FABRIC | R, 0, 0, 20, 0 },
+    { CNIO_WIRE_FABRIC | R, 0, 0, 5, PROTO },
     { 35, 0, 0, 0, PROTO },
     /* commit semantics: sizes */
     { CNIO_WIRE_COMMIT, 0, 0, 0, 0 },
@@ -312,6 +317,40 @@ START_TEST(test_challenge_auth_round_trip)
 END_TEST
 
 /* CRC replies: round trip, and every malformed form refused. */
+START_TEST(test_fabric_round_trip)
+{
+    static const uint8_t addr[16] = { 2, 0, 0x1d, 0x1f, 127, 0, 0, 1 };
+    struct cnio_wire_fabric f = { .prov_len = 11, .prov = "tcp;ofi_rxm", .addr_len = 16,
+                                  .addr = addr }, g;
+    uint8_t buf[4 + CNIO_WIRE_MAX_PROV + CNIO_WIRE_MAX_FABADDR + 1];
+    int n = cnio__wire_fabric_encode(&f, buf, sizeof(buf));
+
+    ck_assert_int_eq(n, 4 + 11 + 16);
+    ck_assert_int_eq(cnio__wire_fabric_parse(buf, (size_t)n, &g), 0);
+    ck_assert_uint_eq(g.prov_len, 11);
+    ck_assert_int_eq(memcmp(g.prov, "tcp;ofi_rxm", 11), 0);
+    ck_assert_uint_eq(g.addr_len, 16);
+    ck_assert_int_eq(memcmp(g.addr, addr, 16), 0);
+    /* every shorter or longer buffer, a control byte in the name, zero lengths */
+    for (int len = 0; len < n; len++)
+        ck_assert_int_eq(cnio__wire_fabric_parse(buf, (size_t)len, &g), -CNIO_ERR_PROTO);
+    ck_assert_int_eq(cnio__wire_fabric_parse(buf, (size_t)n + 1, &g), -CNIO_ERR_PROTO);
+    buf[6] = '\n';
+    ck_assert_int_eq(cnio__wire_fabric_parse(buf, (size_t)n, &g), -CNIO_ERR_PROTO);
+    buf[6] = 'p';
+    cnio__put_le16(buf, 0);
+    ck_assert_int_eq(cnio__wire_fabric_parse(buf, (size_t)n, &g), -CNIO_ERR_PROTO);
+    cnio__put_le16(buf, 11);
+    cnio__put_le16(buf + 2, CNIO_WIRE_MAX_FABADDR + 1);
+    ck_assert_int_eq(cnio__wire_fabric_parse(buf, (size_t)n, &g), -CNIO_ERR_PROTO);
+    /* the encoder refuses what the parser would */
+    f.addr_len = CNIO_WIRE_MAX_FABADDR + 1;
+    ck_assert_int_eq(cnio__wire_fabric_encode(&f, buf, sizeof(buf)), -CNIO_ERR_INVAL);
+    f.addr_len = 16;
+    ck_assert_int_eq(cnio__wire_fabric_encode(&f, buf, 20), -CNIO_ERR_INVAL);
+}
+END_TEST
+
 START_TEST(test_crc_round_trip)
 {
     struct cnio_wire_crc c = { 12345, 0xdeadbeefu }, c2;
@@ -695,6 +734,7 @@ static Suite *wire_suite(void)
     tcase_add_test(tp, test_challenge_auth_round_trip);
     tcase_add_test(tp, test_open_round_trip);
     tcase_add_test(tp, test_crc_round_trip);
+    tcase_add_test(tp, test_fabric_round_trip);
     tcase_add_test(tp, test_open_too_long_name);
     tcase_add_test(tp, test_info_u64_round_trip);
     tcase_add_test(tp, test_entries_round_trip);

@@ -1,0 +1,292 @@
+/*
+ * fabric.c - opening one libfabric RDM endpoint with tagged messages (fabric.h).
+ */
+#include "cnio_config.h"
+#include "common.h"
+#include "auth.h"
+#include "fabric.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *cnio__fab_provider(const char *transport, const char *hint)
+{
+    if (transport && strcmp(transport, "udp") == 0)
+        return "udp;ofi_rxd";
+    return hint ? hint : "";
+}
+
+#ifdef HAVE_LIBFABRIC
+
+#include <errno.h>
+#include <rdma/fabric.h>
+#include <rdma/fi_cm.h>
+#include <rdma/fi_domain.h>
+#include <rdma/fi_endpoint.h>
+#include <rdma/fi_errno.h>
+#include <rdma/fi_tagged.h>
+#include <unistd.h>
+
+#define FAB_CQ_SIZE 4096
+#define FAB_AV_KEEP 1024      /* peer addresses kept when unused */
+#define FAB_AV_MAX 16384      /* peer addresses in use at most */
+
+int cnio__fab_available(void)
+{
+    return 1;
+}
+
+int cnio__fab_err(int e)
+{
+    if (e < 0)
+        e = -e;
+    switch (e) {
+    case 0:
+        return 0;
+    case FI_ETIMEDOUT:
+        return -CNIO_ERR_TIMEOUT;
+    case FI_ENOMEM:
+        return -CNIO_ERR_NOMEM;
+    case FI_ETRUNC:
+    case FI_EMSGSIZE:
+        return -CNIO_ERR_PROTO;
+    case FI_ENOSYS:
+    case FI_EOPNOTSUPP:
+    case FI_ENODATA:
+        return -CNIO_ERR_NOTSUP;
+    default:
+        return -CNIO_ERR_CONN;
+    }
+}
+
+/* The first entry of list that provider prov names, or (prov empty) that a general
+ * choice may take: not shm (one host only), not a datagram or test emulation. */
+static struct fi_info *fab_pick(struct fi_info *list, const char *prov)
+{
+    for (struct fi_info *i = list; i; i = i->next) {
+        const char *name = i->fabric_attr->prov_name;
+
+        if (*prov ? strcmp(name, prov) == 0
+                  : !strstr(name, "shm") && !strstr(name, "ofi_rxd") && !strstr(name, "sockets") &&
+                        !strstr(name, "psm") && !strstr(name, "ofi_hook") &&
+                        !strstr(name, "ofi_mrail"))
+            return i;
+    }
+    return NULL;
+}
+
+static int fab_info(const char *prov, const char *node, struct fi_info **out)
+{
+    struct fi_info *hints = fi_allocinfo(), *list = NULL, *pick;
+    int ret;
+
+    if (!hints)
+        return -CNIO_ERR_NOMEM;
+    hints->caps = FI_TAGGED;
+    hints->mode = FI_CONTEXT | FI_CONTEXT2;
+    hints->ep_attr->type = FI_EP_RDM;
+    hints->domain_attr->threading = FI_THREAD_DOMAIN;
+    hints->domain_attr->mr_mode = 0;
+    hints->tx_attr->msg_order = FI_ORDER_SAS;
+    if (*prov && strchr(prov, ';') == NULL)
+        hints->fabric_attr->prov_name = strdup(prov);
+    ret = fi_getinfo(FI_VERSION(1, 9), node, NULL, node ? FI_SOURCE : 0, hints, &list);
+    fi_freeinfo(hints);
+    if (ret) {
+        cnio__debug("fi_getinfo(%s): %s", *prov ? prov : "best", fi_strerror(-ret));
+        return -CNIO_ERR_NOTSUP;
+    }
+    pick = fab_pick(list, prov);
+    *out = pick ? fi_dupinfo(pick) : NULL;
+    fi_freeinfo(list);
+    if (!pick)
+        cnio__debug("libfabric: no RDM provider %s", *prov ? prov : "for cnio");
+    return pick ? (*out ? 0 : -CNIO_ERR_NOMEM) : -CNIO_ERR_NOTSUP;
+}
+
+static int fab_objects(struct cnio_fab *f)
+{
+    struct fi_cq_attr cq = { .size = FAB_CQ_SIZE, .format = FI_CQ_FORMAT_TAGGED,
+                             .wait_obj = FI_WAIT_NONE };
+    struct fi_av_attr av = { .type = FI_AV_TABLE };
+    int ret;
+
+    if (!strcmp(f->prov, "shm")) {
+        /* shm names its region after the process id by default; a process killed before
+         * it could remove its region (SIGKILL) leaves one that a later process with the
+         * same id cannot create: a random name never meets such a leftover. */
+        uint64_t r = 0;
+        char *name = malloc(64);
+
+        if (!name || cnio__random(&r, sizeof(r))) {
+            free(name);
+            return -FI_ENOMEM;
+        }
+        snprintf(name, 64, "fi_shm://cnio-%d-%016llx", (int)getpid(), (unsigned long long)r);
+        free(f->info->src_addr);
+        f->info->src_addr = name;
+        f->info->src_addrlen = strlen(name) + 1;
+        f->info->addr_format = FI_ADDR_STR;
+    }
+    ret = fi_fabric(f->info->fabric_attr, &f->fabric, NULL);
+    if (!ret)
+        ret = fi_domain(f->fabric, f->info, &f->domain, NULL);
+    if (!ret)
+        ret = fi_cq_open(f->domain, &cq, &f->cq, NULL);
+    if (!ret)
+        ret = fi_av_open(f->domain, &av, &f->av, NULL);
+    if (!ret)
+        ret = fi_endpoint(f->domain, f->info, &f->ep, NULL);
+    if (!ret)
+        ret = fi_ep_bind(f->ep, &f->cq->fid, FI_TRANSMIT | FI_RECV);
+    if (!ret)
+        ret = fi_ep_bind(f->ep, &f->av->fid, 0);
+    if (!ret)
+        ret = fi_enable(f->ep);
+    if (!ret) {
+        f->namelen = sizeof(f->name);
+        ret = fi_getname(&f->ep->fid, f->name, &f->namelen);
+    }
+    return ret;
+}
+
+int cnio__fab_open(const char *prov, const char *node, struct cnio_fab *f)
+{
+    int ret;
+
+    memset(f, 0, sizeof(*f));
+    /* shm's cross-memory-attach path (libfabric 1.17) loses messages that arrive before
+     * their receive is posted: 4 ranks writing to one server hang. Its copy through
+     * shared buffers has no such problem. Read by libfabric at its first fi_getinfo; a
+     * value the user set stays. */
+    setenv("FI_SHM_DISABLE_CMA", "1", 0);
+    ret = fab_info(prov ? prov : "", node, &f->info);
+    if (ret)
+        return ret;
+    snprintf(f->prov, sizeof(f->prov), "%s", f->info->fabric_attr->prov_name);
+    f->iov_limit = f->info->tx_attr->iov_limit;
+    ret = fab_objects(f);
+    if (ret) {
+        cnio__warn("libfabric %s: %s", f->prov, fi_strerror(-ret));
+        cnio__fab_close(f);
+        return -CNIO_ERR_IO;
+    }
+    return 0;
+}
+
+/* Removes an unused entry to make room: 0, or -1 when every entry is in use. */
+static int fab_av_evict(struct cnio_fab *f)
+{
+    for (int i = 0; i < f->npeers; i++) {
+        struct cnio_fab_peer *p = &f->peers[i];
+
+        if (p->refs == 0) {
+            fi_addr_t a = p->fi_addr;
+
+            fi_av_remove(f->av, &a, 1, 0);
+            *p = f->peers[--f->npeers];
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int cnio__fab_av_get(struct cnio_fab *f, const void *addr, size_t len, uint64_t *fi_addr)
+{
+    struct cnio_fab_peer *p;
+    fi_addr_t a;
+
+    if (len == 0 || len > CNIO_FAB_ADDR_MAX)
+        return -CNIO_ERR_CONN;
+    for (int i = 0; i < f->npeers; i++)
+        if (f->peers[i].len == len && !memcmp(f->peers[i].addr, addr, len)) {
+            f->peers[i].refs++;
+            *fi_addr = f->peers[i].fi_addr;
+            return 0;
+        }
+    if (f->npeers >= FAB_AV_KEEP && fab_av_evict(f) && f->npeers >= FAB_AV_MAX)
+        return -CNIO_ERR_LIMIT;
+    if (f->npeers == f->peers_cap) {
+        int cap = f->peers_cap ? 2 * f->peers_cap : 16;
+        struct cnio_fab_peer *np = realloc(f->peers, (size_t)cap * sizeof(*np));
+
+        if (!np)
+            return -CNIO_ERR_NOMEM;
+        f->peers = np;
+        f->peers_cap = cap;
+    }
+    if (fi_av_insert(f->av, addr, 1, &a, 0, NULL) != 1)
+        return -CNIO_ERR_CONN;
+    p = &f->peers[f->npeers++];
+    memcpy(p->addr, addr, len);
+    p->len = len;
+    p->fi_addr = a;
+    p->refs = 1;
+    *fi_addr = a;
+    return 0;
+}
+
+/* An entry no connection uses stays (up to FAB_AV_KEEP of them): a peer that comes back
+ * finds the provider's state of it (ofi_rxd's sequence numbers, shm's mapping) intact. */
+void cnio__fab_av_put(struct cnio_fab *f, uint64_t fi_addr)
+{
+    for (int i = 0; i < f->npeers; i++)
+        if (f->peers[i].refs && f->peers[i].fi_addr == fi_addr) {
+            f->peers[i].refs--;
+            return;
+        }
+}
+
+void cnio__fab_close(struct cnio_fab *f)
+{
+    free(f->peers);
+    if (f->ep)
+        fi_close(&f->ep->fid);
+    if (f->av)
+        fi_close(&f->av->fid);
+    if (f->cq)
+        fi_close(&f->cq->fid);
+    if (f->domain)
+        fi_close(&f->domain->fid);
+    if (f->fabric)
+        fi_close(&f->fabric->fid);
+    if (f->info)
+        fi_freeinfo(f->info);
+    memset(f, 0, sizeof(*f));
+}
+
+#else /* !HAVE_LIBFABRIC */
+
+int cnio__fab_available(void)
+{
+    return 0;
+}
+
+int cnio__fab_err(int fi_err)
+{
+    return fi_err ? -CNIO_ERR_CONN : 0;
+}
+
+int cnio__fab_open(const char *prov, const char *node, struct cnio_fab *f)
+{
+    memset(f, 0, sizeof(*f));
+    return -CNIO_ERR_NOTSUP;
+}
+
+int cnio__fab_av_get(struct cnio_fab *f, const void *addr, size_t len, uint64_t *fi_addr)
+{
+    return -CNIO_ERR_NOTSUP;
+}
+
+void cnio__fab_av_put(struct cnio_fab *f, uint64_t fi_addr)
+{
+}
+
+void cnio__fab_close(struct cnio_fab *f)
+{
+    memset(f, 0, sizeof(*f));
+}
+
+#endif
