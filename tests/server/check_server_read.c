@@ -247,6 +247,62 @@ START_TEST(test_read_flipped_byte)
 }
 END_TEST
 
+struct scribbler {
+    uint64_t h;
+    int seed;
+    const uint8_t *data;
+};
+
+/* Writes the same 300 KiB as its twin, in pieces of other sizes, over one connection
+ * each: both write into the same blocks at once (each piece ends mid-block). */
+static void *scribble(void *arg)
+{
+    struct scribbler *s = arg;
+    struct st_conn c;
+    uint64_t h, off = 0;
+    uint32_t step = (uint32_t)(4093 + s->seed * 1000);
+
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(st_open(&c, "w", CNIO_WIRE_O_WRITE, 0, 0, 0, &h, NULL), 0);
+    for (int round = 0; round < 3; round++)
+        for (off = 0; off < 300 * 1024; off += step) {
+            uint32_t n = (uint32_t)CNIO_MIN(step, 300 * 1024 - off);
+
+            ck_assert_int_eq(st_write(&c, h, off, s->data + off, n), 0);
+        }
+    st_close(&c);
+    return NULL;
+}
+
+/* Writers racing on the same blocks never leave a block whose stored CRC does not match
+ * its bytes (the per-block lock orders data and checksum). */
+START_TEST(test_block_sums_concurrent)
+{
+    static uint8_t data[BIG], back[BIG];
+    struct scribbler a = { 0, 0, data }, b = { 0, 1, data };
+    struct st_conn c;
+    pthread_t ta, tb;
+    uint32_t got;
+    uint64_t h;
+
+    fx_fill(data, sizeof(data), 15);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(st_open(&c, "w", RW, 1, UNIT, 0, &h, NULL), 0);
+    ck_assert_int_eq(pthread_create(&ta, NULL, scribble, &a), 0);
+    ck_assert_int_eq(pthread_create(&tb, NULL, scribble, &b), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    for (uint32_t off = 0; off < 300 * 1024; off += 1000) {   /* every block, at its edges */
+        ck_assert_int_eq(st_read(&c, h, off, back, 3000, &got), 0);
+        ck_assert_int_eq(memcmp(back, data + off, got), 0);
+    }
+    ck_assert_int_eq(st_read(&c, h, 0, back, BIG, &got), 0);
+    ck_assert_uint_eq(got, 300 * 1024);
+    ck_assert_int_eq(memcmp(back, data, got), 0);
+    st_close(&c);
+}
+END_TEST
+
 static Suite *server_read_suite(void)
 {
     Suite *s = suite_create("server_read");
@@ -258,6 +314,7 @@ static Suite *server_read_suite(void)
     tcase_add_test(tc, test_read_while_truncated);
     tcase_add_test(tc, test_read_block_sums);
     tcase_add_test(tc, test_read_flipped_byte);
+    tcase_add_test(tc, test_block_sums_concurrent);
     suite_add_tcase(s, tc);
     return s;
 }
