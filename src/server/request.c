@@ -183,9 +183,10 @@ static int req_open_finish(struct cnio_srv_conn *c, int fd, const char *name, ui
  * it writes (instance: the staged one, or 0 for the object in place), so that they follow
  * the file through a commit. On failure the handle goes.
  */
-static int req_open_sums(struct cnio_srv_conn *c, uint64_t id, uint64_t instance)
+static int req_open_sums(struct cnio_srv_conn *c, uint64_t id, uint64_t instance, int resume)
 {
     struct cnio_srv_handle *hd = cnio__srv_handles_get(&c->srv->handles, id);
+    long healed = 0;
     int ret;
 
     if (!hd)
@@ -193,6 +194,11 @@ static int req_open_sums(struct cnio_srv_conn *c, uint64_t id, uint64_t instance
     pthread_mutex_lock(&hd->lock);
     ret = cnio__srv_sums_open(&c->srv->store, hd->name, instance, hd->fd, 1, &hd->sums);
     hd->sums_state = ret ? 0 : 1;
+    if (!ret && resume)   /* the resuming client compares every chunk's CRC with these bytes */
+        healed = cnio__srv_sums_heal(&hd->sums, hd->fd);
+    if (healed > 0)
+        cnio__warn("%s: %s: %ld blocks whose write was interrupted get checksums of their "
+                   "bytes (the resumed upload checks them)", c->peer, hd->name, healed);
     if (ret)
         cnio__warn("%s: block sums of %s: %s", c->peer, hd->name, cnio_strerror(ret));
     pthread_mutex_unlock(&hd->lock);
@@ -264,7 +270,8 @@ static int req_open(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
         cnio__debug("%s: created %s", c->peer, name);
     ret = req_open_finish(c, fd, name, o.flags, stage, writer, &m, &info, r);
     if (!ret && (o.flags & CNIO_WIRE_O_WRITE))
-        ret = req_open_sums(c, r->object, stage ? stage : joined);
+        ret = req_open_sums(c, r->object, stage ? stage : joined,
+                            (o.flags & CNIO_WIRE_O_RESUME) != 0);
     if (ret && stage && !(o.flags & CNIO_WIRE_O_RESUME))
         cnio__srv_stage_discard(&c->srv->store, stage);
     if (!ret && joined)
@@ -581,6 +588,13 @@ static int req_close_clean(struct cnio_srv_conn *c, uint64_t object)
         return 0;
     pthread_mutex_lock(&hd->lock);
     if (hd->writer_of && cnio__srv_store_writer(&c->srv->store, hd->name, 0) == 1) {
+        /* the last writer in place closes cleanly: it vouches for the object again,
+         * blocks left pending by a crash included */
+        long healed = hd->sums_state == 1 ? cnio__srv_sums_heal(&hd->sums, hd->fd) : 0;
+
+        if (healed > 0)
+            cnio__warn("%s: %ld blocks whose write was interrupted by a crash get checksums "
+                       "of their bytes as its writer closes it", hd->name, healed);
         ret = cnio__srv_store_mark(&c->srv->store, hd->name, 0, &m);
         if (!ret)
             hd->meta = m;

@@ -240,6 +240,13 @@ int cnio__srv_sums_check(const struct cnio_srv_sums *s, int dfd, uint64_t *pos,
 int cnio__srv_sums_reset(struct cnio_srv_store *st, const char *name);
 int cnio__srv_sums_unlink(struct cnio_srv_store *st, const char *name);
 int cnio__srv_sums_commit(struct cnio_srv_store *st, const char *name, uint64_t id);
+/*
+ * Recomputes from the data the entries of blocks whose write never finished (a server
+ * killed between data and checksum): when a writer vouches for the data again (an
+ * upload resumed, whose client compares CRCs; the clean close of an update in place).
+ * How many, or a negative code.
+ */
+long cnio__srv_sums_heal(const struct cnio_srv_sums *s, int dfd);
 /* Removes staged instance id's sums. */
 void cnio__srv_sums_discard(struct cnio_srv_store *st, uint64_t id);
 

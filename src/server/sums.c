@@ -648,3 +648,62 @@ void cnio__srv_sums_discard(struct cnio_srv_store *st, uint64_t id)
     snprintf(file, sizeof(file), "%016llx.sums", (unsigned long long)id);
     unlinkat(st->stagefd, file, 0);
 }
+
+/* Block b's entry from its bytes, if it is still pending (its lock taken): 1 when
+ * recomputed, 0 when not pending any more, or a negative code. */
+static int sums_heal_block(const struct cnio_srv_sums *s, int dfd, uint64_t b, uint8_t *buf)
+{
+    struct sums_ent e;
+    ssize_t got;
+    int ret;
+
+    sums_lock_range(s, b, b, 1);
+    ret = sums_get(s, b, 1, &e);
+    if (!ret && (e.covered & SUMS_PENDING)) {
+        got = sums_read_block(dfd, b, buf);
+        if (got < 0) {
+            ret = (int)got;
+        } else {
+            e = sums_from_data(buf, (uint32_t)got);
+            ret = sums_put(s, b, 1, &e);
+            ret = ret ? ret : 1;
+        }
+    }
+    sums_lock_range(s, b, b, 0);
+    return ret;
+}
+
+long cnio__srv_sums_heal(const struct cnio_srv_sums *s, int dfd)
+{
+    struct sums_ent e[SUMS_MAX_BLOCKS];
+    uint8_t *buf = NULL;
+    struct stat sb;
+    uint64_t nb;
+    long n = 0;
+
+    if (s->fd < 0)
+        return 0;
+    if (fstat(s->fd, &sb) < 0)
+        return cnio__err_from_errno(errno);
+    nb = (uint64_t)sb.st_size > SUMS_HDR ? ((uint64_t)sb.st_size - SUMS_HDR) / SUMS_ENT : 0;
+    for (uint64_t b0 = 0; b0 < nb && n >= 0; b0 += SUMS_MAX_BLOCKS) {
+        size_t cnt = (size_t)CNIO_MIN(SUMS_MAX_BLOCKS, nb - b0);
+        int ret = sums_get(s, b0, cnt, e);
+
+        for (size_t i = 0; !ret && i < cnt; i++) {
+            if (!(e[i].covered & SUMS_PENDING))
+                continue;
+            if (!buf && !(buf = malloc(CNIO_SRV_BLOCK))) {
+                ret = -CNIO_ERR_NOMEM;
+                break;
+            }
+            ret = sums_heal_block(s, dfd, b0 + i, buf);
+            n += ret > 0;
+            ret = ret > 0 ? 0 : ret;
+        }
+        if (ret)
+            n = ret;
+    }
+    free(buf);
+    return n;
+}
