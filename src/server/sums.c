@@ -13,7 +13,8 @@
  * covered (SUMS_PENDING) marks a block whose data is being written: a WRITE sets it on
  * every block it touches, writes the data, then writes the new entries; so a server
  * killed in between leaves the affected blocks marked, and they are reported (scrub) or
- * checked against nothing but recomputed (READ), never taken as verified.
+ * checked against nothing but recomputed (READ), never taken as verified, until a writer
+ * vouches for them again (cnio__srv_sums_heal: a resumed upload, a clean close).
  *
  * WRITE: the payload's CRC is computed once, in pieces cut at block boundaries, and the
  * pieces are both combined into the payload CRC the request is checked against and
