@@ -572,6 +572,8 @@ static int req_sync(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     pthread_mutex_lock(&hd->lock);
     ret = hd->stage ? cnio__srv_stage_sync(&c->srv->store, hd->stage, hd->fd)
                     : cnio__srv_store_sync(&c->srv->store, hd->name, hd->fd);
+    if (!ret && hd->sums_state == 1)
+        ret = cnio__srv_sums_sync(&hd->sums);
     pthread_mutex_unlock(&hd->lock);
     cnio__srv_handles_put(&c->srv->handles, hd);
     return ret;

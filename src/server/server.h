@@ -247,6 +247,8 @@ int cnio__srv_sums_commit(struct cnio_srv_store *st, const char *name, uint64_t 
  * How many, or a negative code.
  */
 long cnio__srv_sums_heal(const struct cnio_srv_sums *s, int dfd);
+/* fsync of the sums file (SYNC, COMMIT, shutdown: after the data's). 0 or a code. */
+int cnio__srv_sums_sync(const struct cnio_srv_sums *s);
 /* Removes staged instance id's sums. */
 void cnio__srv_sums_discard(struct cnio_srv_store *st, uint64_t id);
 

@@ -708,3 +708,10 @@ long cnio__srv_sums_heal(const struct cnio_srv_sums *s, int dfd)
     free(buf);
     return n;
 }
+
+int cnio__srv_sums_sync(const struct cnio_srv_sums *s)
+{
+    if (s->fd < 0 || fsync(s->fd) == 0)
+        return 0;
+    return cnio__err_from_errno(errno);
+}
