@@ -392,6 +392,7 @@ summary() {
     echo "(replotted from $replot: machine and date above are today's)"
   else
     echo "load average before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "${faults_line:-}"
   fi
   echo
   echo "Throughput, GB/s (streams = ranks x servers x lanes; gridftp and cnio cp: wall time"
@@ -535,6 +536,10 @@ if awk -v l="${load_before%% *}" 'BEGIN { exit !(l > 0.5) }'; then
   echo "compare.sh: WARNING: load average $load_before: something else runs here; the" \
        "figures will be noisy" >&2
 fi
+# What a page fault costs here against a copy or a populated mapping (issue 13): the
+# figures below depend on it, so it goes on record with them.
+faults_line=$("$build/bench/faults" "$work/faults.dat" 256 2>&1 || echo "bench/faults failed")
+rm -f "$work/faults.dat"
 start_peers
 t0=$SECONDS
 for ((rep = 1; rep <= reps; rep++)); do

@@ -49,7 +49,7 @@ build() {   # build TARGET
     config) clang "${cflags[@]}" "$top/tests/fuzz/fuzz_config.c" "${core_src[@]}" \
               -lcrypto -lpthread -o "$out/fuzz_config" ;;
     server) clang "${cflags[@]}" -I"$top/src/server" "$top/tests/fuzz/fuzz_server.c" \
-              "$top"/src/server/{loop,conn,request,store,handles,limits,stage,commit,names,fabric}.c "${core_src[@]}" \
+              "$top"/src/server/{loop,conn,request,store,handles,limits,stage,commit,names,fabric,sums,scrub}.c "${core_src[@]}" \
               -lcrypto -lpthread -o "$out/fuzz_server" ;;
     view)   OMPI_CC=clang mpicc "${cflags[@]}" -I"$top/collective" \
               "$top/tests/fuzz/fuzz_view.c" "$top/collective/view.c" "$top/collective/flatten.c" "${core_src[@]}" \

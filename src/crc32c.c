@@ -26,6 +26,12 @@
  * 14 GB/s streaming from memory, on the AMD EPYC of doc/performance.md). The two
  * implementations here remain the fallback and the reference the tests hold it to.
  *
+ * cnio__crc32c_combine is the same algebra for arbitrary lengths, on standard CRCs (as
+ * zlib's crc32_combine is for its polynomial): multiplying a CRC by x^(8n) modulo the
+ * polynomial is the shift by n zero bytes, and x^(8n) is a product of the powers
+ * x^(2^k) tabulated once. The server combines its stored per-block CRCs with it, so a
+ * READ reply's CRC costs no pass over the data (src/server/sums.c).
+ *
  * The public convention: cnio__crc32c(0, buf, len) is the standard CRC32C of buf
  * (initial value ~0 and final xor ~0 are applied inside), and
  * cnio__crc32c(cnio__crc32c(0, a, n), b, m) is the CRC of a || b.
@@ -57,6 +63,7 @@
 static uint32_t crc_table[8][256];
 static uint32_t crc_long_zeros[4][256];
 static uint32_t crc_short_zeros[4][256];
+static uint32_t crc_x2n[64];   /* x^(2^k) mod P, reflected */
 static int crc_hw_ok;
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
@@ -125,6 +132,37 @@ static inline uint32_t crc_shift(const uint32_t zeros[4][256], uint32_t crc)
            zeros[2][(crc >> 16) & 0xff] ^ zeros[3][crc >> 24];
 }
 
+/* a * b modulo the polynomial (reflected: bit 31 is x^0). */
+static uint32_t crc_multmodp(uint32_t a, uint32_t b)
+{
+    uint32_t m = 1u << 31, p = 0;
+
+    for (;;) {
+        if (a & m) {
+            p ^= b;
+            if ((a & (m - 1)) == 0)
+                break;
+        }
+        m >>= 1;
+        b = (b & 1) ? (b >> 1) ^ CRC_POLY : b >> 1;
+    }
+    return p;
+}
+
+/* x^(n * 2^k) modulo the polynomial. */
+static uint32_t crc_x2nmodp(uint64_t n, unsigned k)
+{
+    uint32_t p = 1u << 31;   /* x^0 */
+
+    while (n) {
+        if (n & 1)
+            p = crc_multmodp(crc_x2n[k & 63], p);
+        n >>= 1;
+        k++;
+    }
+    return p;
+}
+
 static void crc_init(void)
 {
     for (uint32_t n = 0; n < 256; n++) {
@@ -137,6 +175,9 @@ static void crc_init(void)
     for (uint32_t n = 0; n < 256; n++)
         for (int k = 1; k < 8; k++)
             crc_table[k][n] = (crc_table[k - 1][n] >> 8) ^ crc_table[0][crc_table[k - 1][n] & 0xff];
+    crc_x2n[0] = 1u << 30;   /* x^1 */
+    for (int k = 1; k < 64; k++)
+        crc_x2n[k] = crc_multmodp(crc_x2n[k - 1], crc_x2n[k - 1]);
     crc_zeros_table(crc_long_zeros, CRC_LONG);
     crc_zeros_table(crc_short_zeros, CRC_SHORT);
 #if CRC_HAVE_X86
@@ -273,6 +314,30 @@ const char *cnio__crc32c_impl(void)
 #else
     return cnio__crc32c_have_hw() ? "sse4.2" : "software";
 #endif
+}
+
+uint32_t cnio__crc32c_shift_op(uint64_t len2)
+{
+    pthread_once(&crc_once, crc_init);
+    return crc_x2nmodp(len2, 3);
+}
+
+uint32_t cnio__crc32c_combine_op(uint32_t crc1, uint32_t crc2, uint32_t op)
+{
+    pthread_once(&crc_once, crc_init);
+    return crc_multmodp(op, crc1) ^ crc2;
+}
+
+uint32_t cnio__crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2)
+{
+    pthread_once(&crc_once, crc_init);
+    return crc_multmodp(crc_x2nmodp(len2, 3), crc1) ^ crc2;
+}
+
+uint32_t cnio__crc32c_zeros(uint64_t len)
+{
+    pthread_once(&crc_once, crc_init);
+    return crc_multmodp(crc_x2nmodp(len, 3), 0xffffffffu) ^ 0xffffffffu;
 }
 
 uint32_t cnio__crc32c(uint32_t crc, const void *buf, size_t len)

@@ -223,6 +223,17 @@ uint32_t cnio__crc32c_isal(uint32_t crc, const void *buf, size_t len);
 int cnio__crc32c_have_hw(void);
 /* Which implementation cnio__crc32c uses: "isa-l", "sse4.2" or "software". */
 const char *cnio__crc32c_impl(void);
+/*
+ * The CRC32C of A || B from crc1 = CRC of A, crc2 = CRC of B and len2 = |B| bytes, with
+ * no pass over the data (zlib's crc32_combine, for the Castagnoli polynomial).
+ * cnio__crc32c_shift_op(len2) is the operator for one len2, for combining many pieces of
+ * the same length: cnio__crc32c_combine_op(crc1, crc2, op) equals the combine.
+ * cnio__crc32c_zeros(len): the CRC32C of len zero bytes.
+ */
+uint32_t cnio__crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2);
+uint32_t cnio__crc32c_shift_op(uint64_t len2);
+uint32_t cnio__crc32c_combine_op(uint32_t crc1, uint32_t crc2, uint32_t op);
+uint32_t cnio__crc32c_zeros(uint64_t len);
 
 /* Header: encode into out[CNIO_WIRE_HDR_SIZE] (fills magic and header crc; a version of
  * 0 is written as CNIO_WIRE_VERSION; payload_crc is the caller's). */

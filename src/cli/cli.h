@@ -82,6 +82,27 @@ struct cp_job;
 int cli_tree_cp(struct cp_job *j);
 /* `cnio cp - URI`, `cnio cp URI -` (stream.c): the same. */
 int cli_stream_cp(struct cp_job *j);
+
+/* ---- localio.c: the local file side of cp ------------------------------------------ */
+
+/* len bytes of buffer, populated up front (no page faults on first use), or NULL;
+ * cli_buf_free(p, len) releases it (p may be NULL). */
+void *cli_buf_alloc(size_t len);
+void cli_buf_free(void *p, size_t len);
+/*
+ * Reads [lo, hi) of local file fd ahead, in chunks of chunk bytes cut from lo, into a
+ * small ring of reused buffers (a thread of its own). 0 or -CNIO_ERR_NOMEM.
+ */
+struct cli_reader;
+int cli_reader_open(int fd, uint64_t lo, uint64_t hi, uint64_t chunk, struct cli_reader **out);
+/*
+ * The chunk at off (len bytes: the whole chunk, or what is left of the range), asked for
+ * in order: *data points at it until the next call. Returns 0, an errno, EINVAL when off
+ * or len is not the next chunk, or -1 when the file ended before the chunk did.
+ */
+int cli_reader_get(struct cli_reader *r, uint64_t off, uint64_t len, const char **data);
+/* Stops the thread and frees the buffers (r may be NULL). */
+void cli_reader_close(struct cli_reader *r);
 int cli_ls(int argc, char **argv);
 int cli_stat(int argc, char **argv);
 int cli_rm(int argc, char **argv);

@@ -4,13 +4,11 @@
  * (a contiguous, stripe-aligned range) straight between its local file and the servers;
  * as a singleton the one process moves everything.
  *
- * Uploads map the rank's whole range of the source once and send each chunk from the
- * mapping, so the bytes go from the page cache into the sockets with no copy into a
- * buffer first (mapping chunk by chunk with MAP_POPULATE cost more in page-table work
- * than it saved: 1.28-1.80 GB/s); downloads hand each chunk to a writer thread, which
- * pwrites it while the next chunk arrives. Against pread and pwrite in line, 1 GiB
- * between /dev/shm and one server on loopback (the transfer as the summary times it):
- * upload 1.15-1.33 -> 1.80-2.06 GB/s, download 1.11-1.30 -> 1.67-1.98 GB/s.
+ * Uploads read the rank's range of the source ahead into a small ring of reused buffers
+ * (localio.c: a reader thread preads the next chunk while this one is sent), so no page
+ * of the source is faulted in and memory stays bounded whatever the file's size;
+ * downloads hand each chunk to a writer thread, which pwrites it while the next chunk
+ * arrives. Every chunk buffer is populated when allocated (cli_buf_alloc).
  */
 #include "cp.h"
 #include "wire.h"
@@ -21,11 +19,9 @@
 #include <limits.h>
 #include <mpi.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -227,53 +223,6 @@ static void cp_range(struct cp_job *j)
     j->iters = (chunks + (uint64_t)j->size - 1) / (uint64_t)j->size;
 }
 
-/*
- * A source that shrinks under its mapping faults where the library reads a chunk: the
- * handler maps a page of zeros over the missing page (so the read completes) and notes
- * it; the chunk is then failed before the copy can commit, and the staged upload is
- * discarded, leaving the previous version (or nothing) behind.
- */
-static volatile sig_atomic_t cp_shrank;
-static uintptr_t cp_pagesize = 4096;
-
-static void cp_sigbus(int sig, siginfo_t *si, void *ctx)
-{
-    static const char msg[] = "cnio cp: the source file shrank during the copy\n";
-    void *page = (void *)((uintptr_t)si->si_addr & ~(cp_pagesize - 1));
-
-    (void)sig;
-    (void)ctx;
-    cp_shrank = 1;
-    if (mmap(page, cp_pagesize, PROT_READ, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) !=
-        MAP_FAILED)
-        return;
-    if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
-        _exit(CLI_EXIT_FAIL);
-    _exit(CLI_EXIT_FAIL);
-}
-
-/*
- * Maps [off, off + len) of local file e read-only: the chunk at *data and the mapping to
- * munmap in *base and *maplen; *base stays NULL when it cannot be mapped (the chunks are
- * read instead). Whether the file still reaches each chunk is cp_fetch's to check.
- */
-static void cp_map(struct cp_end *e, uint64_t off, uint64_t len, void **base, size_t *maplen,
-                   const char **data)
-{
-    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), skip = off % page;
-    void *p;
-
-    if (len + skip > SIZE_MAX)
-        return;
-    p = mmap(NULL, (size_t)(len + skip), PROT_READ, MAP_SHARED, e->fd, (off_t)(off - skip));
-    if (p == MAP_FAILED)
-        return;
-    madvise(p, (size_t)(len + skip), MADV_SEQUENTIAL);
-    *base = p;
-    *maplen = (size_t)(len + skip);
-    *data = (const char *)p + skip;
-}
-
 /* The download's writer: pwrites one chunk at a time while the next one arrives. */
 struct cp_writer {
     pthread_t tid;
@@ -382,29 +331,20 @@ static void cp_note(const struct cp_end *e, int r, int *local_rc, int *remote_rc
         *local_rc = r;
 }
 
-/* A mapping of a local source's [lo, hi), made once per upload pass. */
-struct cp_window {
-    void *base;
-    size_t len;
-    const char *data;
-    uint64_t lo;
-};
-
-/* Fetches chunk [off, off + len) of the source: *data points into the window when there
- * is one (after checking that the file still reaches that far), else it is read into buf. */
-static int cp_fetch(struct cp_end *src, const struct cp_window *win, char *buf, uint64_t len,
+/* Fetches chunk [off, off + len) of the source: from the read-ahead ring when there is
+ * one (*data points into it), else read into buf. */
+static int cp_fetch(struct cp_end *src, struct cli_reader *rd, char *buf, uint64_t len,
                     uint64_t off, const char **data)
 {
-    struct stat sb;
+    int e;
 
     *data = buf;
-    if (!win->base || !len)
+    if (!rd || !len)
         return cp_read(src, buf, len, off);
-    if (fstat(src->fd, &sb) < 0)
-        return cp_local_fail(src, errno, NULL);
-    if ((uint64_t)sb.st_size < off + len)
-        return cp_local_fail(src, EIO, "shorter than when the copy began");
-    *data = win->data + (off - win->lo);
+    e = cli_reader_get(rd, off, len, data);
+    if (e)
+        return cp_local_fail(src, e < 0 ? EIO : e,
+                             e < 0 ? "shorter than when the copy began" : NULL);
     return 0;
 }
 
@@ -437,8 +377,7 @@ static int cp_resume_skip(struct cp_job *j, char *buf, const char *data, uint64_
     return rc == 0 && same;
 }
 
-/* An upload whose source changed size fails (the local rc returned); so does one whose
- * WRITE failed as pages of the source went while they were sent (EFAULT, no SIGBUS). */
+/* An upload whose source changed size fails (the local rc returned). */
 static int cp_upload_size(struct cp_job *j, int lrc, int rrc)
 {
     struct stat sb;
@@ -463,18 +402,15 @@ static int cp_pass(struct cp_job *j, char *bufs[2], char *buf2, int verify)
 {
     int upload = !verify && !j->src.remote && j->dst.remote;
     int download = !verify && j->src.remote && !j->dst.remote;
-    struct sigaction bus = { .sa_sigaction = cp_sigbus, .sa_flags = SA_SIGINFO }, old_bus;
-    struct cp_window win = { .base = NULL, .lo = j->lo };
+    struct cli_reader *rd = NULL;
     struct cp_writer w;
     uint32_t a = 0, b = 0;
     int lrc = 0, rrc = 0;
 
     if (download)
         lrc = cp_writer_start(&w, &j->dst);
-    if (upload && j->hi > j->lo) {
-        sigaction(SIGBUS, &bus, &old_bus);
-        cp_map(&j->src, j->lo, j->hi - j->lo, &win.base, &win.len, &win.data);
-    }
+    if (upload && j->hi > j->lo)
+        lrc = cli_reader_open(j->src.fd, j->lo, j->hi, j->o.chunk, &rd);
     for (uint64_t k = 0; k < j->iters && rrc == 0; k++) {
         char *buf = bufs[download ? k & 1 : 0];
         uint64_t off = j->lo + k * j->o.chunk;
@@ -483,13 +419,11 @@ static int cp_pass(struct cp_job *j, char *bufs[2], char *buf2, int verify)
 
         if (download && j->resumed && len && cp_resume_skip(j, buf, buf, off, len, &lrc))
             skip = len, len = 0;
-        cp_note(&j->src, cp_fetch(&j->src, &win, buf, len, off, &data), &lrc, &rrc);
+        cp_note(&j->src, cp_fetch(&j->src, rd, buf, len, off, &data), &lrc, &rrc);
         if (lrc)
             len = 0;
         if (upload && j->resumed && len && cp_resume_skip(j, NULL, data, off, len, &lrc))
             skip = len, len = 0;
-        if (upload && cp_shrank && !lrc)
-            lrc = cp_local_fail(&j->src, EIO, "shrank during the copy");
         if (lrc)
             len = 0;
         if (rrc == 0)
@@ -500,8 +434,6 @@ static int cp_pass(struct cp_job *j, char *bufs[2], char *buf2, int verify)
             a = cnio__crc32c(a, data, len);
             b = cnio__crc32c(b, buf2, len);
         }
-        if (upload && cp_shrank && !lrc)
-            lrc = cp_local_fail(&j->src, EIO, "shrank during the copy");
         if (lrc || rrc)
             continue;
         if (!verify) {
@@ -514,10 +446,7 @@ static int cp_pass(struct cp_job *j, char *bufs[2], char *buf2, int verify)
         cp_note(&j->dst, cp_writer_stop(&w), &lrc, &rrc);
     if (upload)
         lrc = cp_upload_size(j, lrc, rrc);
-    if (win.base)
-        munmap(win.base, win.len);
-    if (upload && j->hi > j->lo)
-        sigaction(SIGBUS, &old_bus, NULL);
+    cli_reader_close(rd);
     if (lrc == 0 && rrc == 0 && a != b)
         lrc = -CNIO_ERR_CHECKSUM;
     return cp_agree(rrc ? rrc : lrc);
@@ -546,7 +475,8 @@ static int cp_reopen_dst_for_verify(struct cp_job *j)
 int cp_run(struct cp_job *j)
 {
     char *bufs[2] = { NULL, NULL }, *buf2 = NULL;
-    int rc, copied;
+    int two = j->src.remote && !j->dst.remote;   /* a download: one arriving, one written */
+    int rc, copied, need0;
 
     rc = cp_open_src(j);
     if (rc)
@@ -560,11 +490,13 @@ int cp_run(struct cp_job *j)
     }
     cp_range(j);
     cp_remote_shape(j);
-    cp_pagesize = (uintptr_t)sysconf(_SC_PAGESIZE);
-    bufs[0] = malloc(j->o.chunk);
-    bufs[1] = j->src.remote && !j->dst.remote ? malloc(j->o.chunk) : bufs[0];
-    buf2 = j->o.verify ? malloc(j->o.chunk) : NULL;
-    rc = (bufs[0] && bufs[1] && (buf2 || !j->o.verify)) ? 0 : -CNIO_ERR_NOMEM;
+    /* an upload's copy pass reads into the reader's ring: bufs[0] only for --verify */
+    need0 = j->src.remote || !j->dst.remote || j->o.verify;
+    bufs[0] = need0 ? cli_buf_alloc(j->o.chunk) : NULL;
+    bufs[1] = two ? cli_buf_alloc(j->o.chunk) : bufs[0];
+    buf2 = j->o.verify ? cli_buf_alloc(j->o.chunk) : NULL;
+    rc = ((bufs[0] || !need0) && (bufs[1] || !two) && (buf2 || !j->o.verify)) ? 0
+                                                                             : -CNIO_ERR_NOMEM;
     MPI_Barrier(MPI_COMM_WORLD);
     j->t0 = MPI_Wtime();
     if (rc == 0)
@@ -595,9 +527,9 @@ int cp_run(struct cp_job *j)
     }
     cp_close(&j->src);
     if (bufs[1] != bufs[0])
-        free(bufs[1]);
-    free(bufs[0]);
-    free(buf2);
+        cli_buf_free(bufs[1], j->o.chunk);
+    cli_buf_free(bufs[0], j->o.chunk);
+    cli_buf_free(buf2, j->o.chunk);
     if (rc == 0)
         return CLI_EXIT_OK;
     cp_report(j, rc == -CNIO_ERR_CHECKSUM ? "verify" : "copy", rc);

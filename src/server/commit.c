@@ -197,6 +197,8 @@ int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     pthread_mutex_lock(&hd->lock);
     if (hd->stage) {
         ret = fsync(hd->fd) < 0 ? cnio__err_from_errno(errno) : 0;
+        if (!ret && hd->sums_state == 1)
+            ret = cnio__srv_sums_sync(&hd->sums);
         if (!ret)
             ret = cnio__srv_stage_commit(&c->srv->store, hd->name, hd->stage,
                                          (hd->oflags & CNIO_WIRE_O_CREATE) &&

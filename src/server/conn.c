@@ -9,8 +9,12 @@
  * Output: replies (header + payload) wait in a queue written with one sendmsg of many
  * iovecs; a partial write leaves the rest for EPOLLOUT. Reply buffers go back to a
  * small per-connection spare list, so a steady stream of READs allocates nothing;
- * large READ replies carry no buffer at all but point into the object's mapping
- * (request.c), holding a reference to it until they are written.
+ * large READ replies carry no buffer at all but a range of the object's file
+ * (request.c), holding a reference to a descriptor of it until they are written: the
+ * headers before it go out with sendmsg (MSG_MORE), the range with sendfile, straight
+ * from the page cache.
+ * A WRITE's payload CRC is checked by its handler (request.c, sums.c), in the same pass
+ * that computes the CRCs of the blocks it writes.
  * Backpressure: while more than --max-inflight reply bytes are queued the connection
  * stops reading (EPOLLIN dropped) and resumes once the client has drained them.
  *
@@ -30,6 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,9 +49,9 @@
 /* Frees a reply buffer and its storage, returning the bytes to the budget. */
 static void conn_out_free(struct cnio_srv *srv, struct cnio_srv_out *o)
 {
-    if (o->map) {
-        cnio__srv_map_put(o->map);
-        o->map = NULL;
+    if (o->file) {
+        cnio__srv_file_put(o->file);
+        o->file = NULL;
     }
     if (o->cap)
         cnio__srv_mem_give(srv, o->cap);
@@ -87,12 +93,12 @@ static struct cnio_srv_out *conn_out_get(struct cnio_srv_conn *c, size_t need)
     return o;
 }
 
-/* Drops the object mapping a sent (or abandoned) reply pointed into. */
+/* Drops the object file a sent (or abandoned) reply was to send from. */
 static void conn_out_unmap(struct cnio_srv_out *o)
 {
-    if (o->map) {
-        cnio__srv_map_put(o->map);
-        o->map = NULL;
+    if (o->file) {
+        cnio__srv_file_put(o->file);
+        o->file = NULL;
     }
     o->data = o->buf;
 }
@@ -140,7 +146,7 @@ static void conn_in_free(struct cnio_srv_conn *c)
 
 uint8_t *cnio__srv_reply_buf(struct cnio_srv_conn *c, struct cnio_srv_reply *r, size_t cap)
 {
-    if (r->out && (r->out->cap < cap || r->out->map)) {
+    if (r->out && (r->out->cap < cap || r->out->file)) {
         conn_out_put(c, r->out);
         r->out = NULL;
     }
@@ -149,19 +155,48 @@ uint8_t *cnio__srv_reply_buf(struct cnio_srv_conn *c, struct cnio_srv_reply *r, 
     return r->out ? r->out->buf : NULL;
 }
 
-int cnio__srv_reply_map(struct cnio_srv_conn *c, struct cnio_srv_reply *r,
-                        struct cnio_srv_map *m, const uint8_t *data, uint32_t len, uint32_t crc)
+/* A fabric connection's reply goes as one message from memory: read the range now. */
+static int conn_reply_read(struct cnio_srv_conn *c, struct cnio_srv_reply *r,
+                           struct cnio_srv_file *f, uint64_t off, uint32_t len, uint32_t crc)
 {
+    uint8_t *buf = cnio__srv_reply_buf(c, r, len);
+    size_t got = 0;
+    int ret = buf ? 0 : -CNIO_ERR_NOMEM;
+
+    while (!ret && got < len) {
+        ssize_t n = pread(f->fd, buf + got, len - got, (off_t)(off + got));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            ret = -CNIO_ERR_IO;   /* an error, or the file shorter than its checksums say */
+        else
+            got += (size_t)n;
+    }
+    cnio__srv_file_put(f);
+    if (ret)
+        return ret;
+    r->len = len;
+    r->crc = crc;
+    r->crc_set = 1;
+    return 0;
+}
+
+int cnio__srv_reply_file(struct cnio_srv_conn *c, struct cnio_srv_reply *r,
+                         struct cnio_srv_file *f, uint64_t off, uint32_t len, uint32_t crc)
+{
+    if (c->fd < 0)
+        return conn_reply_read(c, r, f, off, len, crc);
     if (r->out)
         conn_out_unmap(r->out);
     else
         r->out = conn_out_get(c, 0);
     if (!r->out) {
-        cnio__srv_map_put(m);
+        cnio__srv_file_put(f);
         return -CNIO_ERR_NOMEM;
     }
-    r->out->map = m;
-    r->out->data = data;
+    r->out->file = f;
+    r->out->file_off = off;
     r->len = len;
     r->crc = crc;
     r->crc_set = 1;
@@ -245,6 +280,8 @@ static int conn_queue(struct cnio_srv_conn *c, uint16_t type, uint64_t reqid, in
     h.object = r->object;
     h.offset = r->offset;
     h.length = status && !(h.flags & CNIO_WIRE_F_REASON) ? 0 : r->len;
+    if (status && o->file)
+        conn_out_unmap(o);
     if (!h.length)
         h.payload_crc = 0;
     else
@@ -285,6 +322,26 @@ static void conn_sent(struct cnio_srv_conn *c, size_t w)
     }
 }
 
+/* Sends from the file of the reply at the head of the queue, whose header is out:
+ * 1 when the socket is full, 0 to go on, -CNIO_ERR_CONN to drop the connection. */
+static int conn_flush_file(struct cnio_srv_conn *c, struct cnio_srv_out *o)
+{
+    size_t done = o->sent - CNIO_WIRE_HDR_SIZE;
+    off_t off = (off_t)(o->file_off + done);
+    ssize_t w = sendfile(c->fd, o->file->fd, &off, o->len - done);
+
+    if (w < 0 && errno == EINTR)
+        return 0;
+    if (w < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -CNIO_ERR_CONN;
+    if (w == 0) {   /* the file shrank since the reply's CRC: the frame cannot be finished */
+        cnio__info("%s: object file shrank under a READ reply, closing", c->peer);
+        return -CNIO_ERR_CONN;
+    }
+    conn_sent(c, (size_t)w);
+    return 0;
+}
+
 /* Writes as much of the queue as the socket takes: 0, or -CNIO_ERR_CONN. */
 static int conn_flush(struct cnio_srv_conn *c)
 {
@@ -292,8 +349,17 @@ static int conn_flush(struct cnio_srv_conn *c)
         struct iovec iov[CONN_IOV];
         struct msghdr mh;
         size_t n = 0;
+        int more = 0;
         ssize_t w;
 
+        if (c->oq_head->file && c->oq_head->sent >= CNIO_WIRE_HDR_SIZE &&
+            c->oq_head->len) {
+            int r = conn_flush_file(c, c->oq_head);
+
+            if (r)
+                return r < 0 ? r : 0;
+            continue;
+        }
         for (struct cnio_srv_out *o = c->oq_head; o && n + 2 <= CONN_IOV; o = o->next) {
             size_t s = o->sent;
 
@@ -301,6 +367,10 @@ static int conn_flush(struct cnio_srv_conn *c)
                 iov[n].iov_base = o->hdr + s;
                 iov[n++].iov_len = CNIO_WIRE_HDR_SIZE - s;
                 s = CNIO_WIRE_HDR_SIZE;
+            }
+            if (o->file && o->len) {
+                more = 1;   /* its payload follows with sendfile */
+                break;
             }
             if (s - CNIO_WIRE_HDR_SIZE < o->len) {
                 iov[n].iov_base = (void *)(o->data + (s - CNIO_WIRE_HDR_SIZE));
@@ -310,7 +380,7 @@ static int conn_flush(struct cnio_srv_conn *c)
         memset(&mh, 0, sizeof(mh));
         mh.msg_iov = iov;
         mh.msg_iovlen = n;
-        w = sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        w = sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL | (more ? MSG_MORE : 0));
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0)
@@ -380,7 +450,8 @@ static int conn_frame_at(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     struct cnio_srv_reply r;
     int ret;
 
-    if (cnio__wire_payload_check(h, in)) {
+    if ((h->type != CNIO_WIRE_WRITE || c->state != CNIO_SRV_C_READY) &&
+        cnio__wire_payload_check(h, in)) {
         cnio__info("%s: bad payload checksum, closing", c->peer);
         return -1;
     }
@@ -404,6 +475,12 @@ static int conn_frame_at(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
         cnio__srv_unauth_remove(c);
     if (c->in_cap > CONN_MIN_BUF && cnio__srv_mem_tight(c->srv))
         conn_in_free(c);   /* others may be waiting for the memory */
+    if (ret == -CNIO_ERR_CHECKSUM && h->type == CNIO_WIRE_WRITE) {
+        cnio__info("%s: bad payload checksum, closing", c->peer);
+        if (r.out)
+            conn_out_put(c, r.out);
+        return -1;
+    }
     if (ret == -CNIO_ERR_PROTO) {
         cnio__info("%s: malformed payload (type %u), closing", c->peer, h->type);
         if (r.out)
@@ -420,6 +497,22 @@ static int conn_frame(struct cnio_srv_conn *c)
     c->hdr_got = 0;
     c->in_payload = 0;
     return conn_frame_at(c, &c->h, c->in);
+}
+
+/* Populates a fresh payload buffer's pages now, so that receiving into it takes no page
+ * fault per 4 KiB (the buffer is then reused frame after frame). */
+static void conn_prefault(void *p, size_t len)
+{
+#ifdef MADV_POPULATE_WRITE
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), e = ((uintptr_t)p + len) & ~(page - 1);
+
+    if (e > a)
+        madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+#else
+    (void)p;
+    (void)len;
+#endif
 }
 
 /* Sizes the payload buffer for the header in c->h within --max-memory: 1 when ready,
@@ -439,6 +532,7 @@ static int conn_in_ready(struct cnio_srv_conn *c)
             return -1;
         }
         c->in_cap = c->h.length;
+        conn_prefault(c->in, c->in_cap);
     }
     c->mem_wait = 0;
     c->in_got = 0;

@@ -12,14 +12,13 @@
 
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
-void cnio__srv_map_put(struct cnio_srv_map *m)
+void cnio__srv_file_put(struct cnio_srv_file *f)
 {
-    if (atomic_fetch_sub(&m->refs, 1) == 1) {
-        munmap(m->base, m->len);
-        free(m);
+    if (atomic_fetch_sub(&f->refs, 1) == 1) {
+        close(f->fd);
+        free(f);
     }
 }
 
@@ -57,8 +56,12 @@ static void handles_free(struct cnio_srv_handles *t, struct cnio_srv_handle *h)
         fsync(h->fd) < 0)
         cnio__warn("fsync of %s at shutdown: %s", h->name,
                    cnio_strerror(cnio__err_from_errno(errno)));
-    if (h->map)
-        cnio__srv_map_put(h->map);
+    if ((h->oflags & CNIO_WIRE_O_WRITE) && atomic_load(&t->sync_on_close) &&
+        cnio__srv_sums_sync(&h->sums))
+        cnio__warn("fsync of the block sums of %s at shutdown failed", h->name);
+    if (h->file)
+        cnio__srv_file_put(h->file);
+    cnio__srv_sums_close(&h->sums);
     if (h->writer_of)
         cnio__srv_store_writer(h->writer_of, h->name, -1);
     close(h->fd);
@@ -145,6 +148,7 @@ int cnio__srv_handles_add(struct cnio_srv_handles *t, int fd, char *name, uint32
     if (pthread_mutex_init(&h->lock, NULL))
         goto free_h;
     h->fd = fd;
+    h->sums.fd = -1;
     h->name = name;
     h->oflags = oflags;
     h->stage = stage;

@@ -75,6 +75,11 @@ static const char main_usage[] =
     "                         libfabric endpoints beside it (default tcp)\n"
     "  --ofi-provider LIST    the libfabric providers of ofi, comma-separated\n"
     "                         (\"tcp;ofi_rxm,shm\"; default the best available)\n"
+    "  --scrub                check every block of every object beneath DIR against its\n"
+    "                         stored CRC32C and exit (status 1 when one does not match,\n"
+    "                         each named on stderr); needs no key and listens nowhere\n"
+    "  --scrub-rate BYTES     while serving, check every object in the background at\n"
+    "                         this many bytes a second (K, M, G suffixes; default 0: off)\n"
     "  --help, --version\n";
 
 static const struct option main_longopts[] = {
@@ -94,6 +99,8 @@ static const struct option main_longopts[] = {
     { "port-file", required_argument, NULL, 'p' },
     { "transport", required_argument, NULL, 'T' },
     { "ofi-provider", required_argument, NULL, 'P' },
+    { "scrub", no_argument, NULL, 'S' },
+    { "scrub-rate", required_argument, NULL, 'R' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -200,6 +207,12 @@ static int main_limit_option(struct cnio_srv_opts *o, int opt, const char *arg)
     case 'P':
         o->ofi_providers = arg;
         o->fab_ofi = 1;
+        return 0;
+    case 'S': o->scrub = 1; return 0;
+    case 'R':
+        if (cnio__parse_size(arg, &o->scrub_rate))
+            return main_usage_error("--scrub-rate wants bytes a second such as 64M, not '%s'",
+                                    arg);
         return 0;
     case 'L':
         o->log_level = cnio__log_parse_level(arg);
@@ -363,6 +376,7 @@ static int main_start(struct cnio_srv *srv)
 /* Stops the workers (they finish and flush), fsyncs what is open, frees everything. */
 static void main_stop(struct cnio_srv *srv)
 {
+    cnio__srv_scrub_stop(srv);
     if (srv->handles_ready)
         atomic_store(&srv->handles.sync_on_close, 1);
     cnio__srv_fab_stop(srv);
@@ -376,6 +390,25 @@ static void main_stop(struct cnio_srv *srv)
     cnio__key_wipe(&srv->key);
 }
 
+
+/* --scrub: 0 when every block matched, 1 otherwise. */
+static int main_scrub(const struct cnio_srv_opts *o)
+{
+    struct cnio_srv_store st;
+    long bad;
+
+    if (cnio__srv_store_open(&st, o->root))
+        return 1;
+    bad = cnio__srv_scrub_all(&st);
+    cnio__srv_store_close(&st);
+    if (bad < 0) {
+        fprintf(stderr, "cnio-server: scrub: out of memory\n");
+        return 1;
+    }
+    if (bad)
+        fprintf(stderr, "cnio-server: scrub of %s: %ld problems\n", o->root, bad);
+    return bad ? 1 : 0;
+}
 
 /* Blocks SIGTERM and SIGINT (for every thread) and returns a signalfd for them. */
 static int main_signals(void)
@@ -422,7 +455,13 @@ int main(int argc, char **argv)
         cnio__err("cannot set up signal handling: %s", strerror(errno));
         return 1;
     }
+    if (srv.opts.scrub) {
+        close(sfd);
+        return main_scrub(&srv.opts);
+    }
     ret = main_start(&srv);
+    if (!ret)
+        ret = cnio__srv_scrub_start(&srv);
     if (!ret) {
         sig = main_wait_signal(sfd);
         cnio__info("%s: shutting down", sig > 0 ? strsignal(sig) : "signal wait failed");

@@ -10,84 +10,35 @@
 #include "log.h"
 
 #include <errno.h>
-#include <setjmp.h>
-#include <signal.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 /* Offsets and sizes stay below 2^62. */
 #define REQ_MAX_OFF (1ull << 62)
-/* READs of at least this many bytes are answered from a mapping of the file, */
-#define REQ_MAP_MIN (64u << 10)
-/* which covers the file from offset 0, in multiples of this. */
-#define REQ_MAP_STEP (64ull << 20)
+/* READs of at least this many bytes are sent from the page cache with sendfile. */
+#define REQ_FILE_MIN (64u << 10)
 
 /*
- * READ replies straight from the page cache: each handle keeps one read-only shared
- * mapping of its whole file (made at the first large READ, replaced by a larger one
- * when a READ reaches past it); a large READ computes the CRC32C over the mapping
- * and queues a pointer into it as the reply's payload, holding a reference to the
- * mapping until the reply is written. This saves the copy into a reply buffer and its second pass
- * (pread, CRC, sendmsg touched every byte three times; now CRC and sendmsg read the
- * page cache once each), and a persistent mapping saves the page-table set-up and
- * teardown a mapping per request costs.
+ * READ replies straight from the page cache (issue 13): the reply's CRC is combined from
+ * the object's stored block CRCs (sums.c), only the partial blocks at the range's edges
+ * are read (and checked) in user space, and the payload goes from the file to the
+ * socket with sendfile (conn.c), from a descriptor of the file that each queued reply
+ * holds a reference to. Small READs are read whole into the reply buffer, every block
+ * they touch checked. An object without block sums (a file put beneath the root by
+ * hand, not yet written through cnio) is read with pread, its CRC computed from the
+ * bytes read.
  *
- * A file that shrinks under the mapping (SETSIZE from another connection, or another
- * process truncating it) must not kill the server: the range is clipped to the size
- * seen by fstat, the CRC pass runs under a SIGBUS guard (a fault jumps back and the
- * READ falls back to pread, which sees the new size), and a fault inside sendmsg is
- * an EFAULT from the kernel, which drops that connection only. Anything unusual
- * (mmap failing, small or empty reads) takes the pread path.
- *
- * The price: bytes overwritten between the CRC pass and the send (a WRITE of the same
- * range racing the READ, or a file truncated and regrown) go out under a CRC that
- * does not match them, and the client reports a checksum error where pread gave it
- * some mix of old and new bytes; only accesses that race anyway see this.
+ * A file that shrinks under the server (SETSIZE from another connection, or another
+ * process truncating it) between the CRC and the send ends the sendfile early: the
+ * frame cannot be completed and that connection is dropped (the client reports it);
+ * bytes overwritten between the two go out under a CRC that does not match them, and
+ * the client reports a checksum error where pread gave it some mix of old and new
+ * bytes. Only accesses that race anyway see this.
  */
-static __thread sigjmp_buf *req_bus_env;
-static pthread_once_t req_bus_once = PTHREAD_ONCE_INIT;
-static int req_bus_ok;
-
-static void req_bus_handler(int sig)
-{
-    struct sigaction dfl;
-
-    if (req_bus_env)
-        siglongjmp(*req_bus_env, 1);
-    memset(&dfl, 0, sizeof(dfl));   /* not ours: the faulting access repeats and kills */
-    dfl.sa_handler = SIG_DFL;
-    sigaction(sig, &dfl, NULL);
-}
-
-static void req_bus_install(void)
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = req_bus_handler;
-    sa.sa_flags = SA_NODEFER;   /* siglongjmp without restoring a mask */
-    sigemptyset(&sa.sa_mask);
-    req_bus_ok = sigaction(SIGBUS, &sa, NULL) == 0;
-}
-
-/* *crc = CRC32C of the len bytes at p, in a file mapping: 0, or -1 on SIGBUS. */
-static int req_crc_guarded(const uint8_t *p, size_t len, uint32_t *crc)
-{
-    sigjmp_buf env;
-
-    if (sigsetjmp(env, 0)) {
-        req_bus_env = NULL;
-        return -1;
-    }
-    req_bus_env = &env;
-    *crc = cnio__crc32c(0, p, len);
-    req_bus_env = NULL;
-    return 0;
-}
 
 /* What a token-authenticated connection may send. */
 static int req_token_allows(uint16_t type)
@@ -232,6 +183,38 @@ static int req_open_finish(struct cnio_srv_conn *c, int fd, const char *name, ui
     return 0;
 }
 
+/*
+ * A write handle's block sums are opened (built when missing) with it, from the instance
+ * it writes (instance: the staged one, or 0 for the object in place), so that they follow
+ * the file through a commit. On failure the handle goes.
+ */
+static int req_open_sums(struct cnio_srv_conn *c, uint64_t id, uint64_t instance, int resume)
+{
+    struct cnio_srv_handle *hd = cnio__srv_handles_get(&c->srv->handles, id);
+    long healed = 0;
+    int ret;
+
+    if (!hd)
+        return -CNIO_ERR_NOENT;
+    pthread_mutex_lock(&hd->lock);
+    ret = cnio__srv_sums_open(&c->srv->store, hd->name, instance, hd->fd, 1, &hd->sums);
+    hd->sums_state = ret ? 0 : 1;
+    if (!ret && resume)   /* the resuming client compares every chunk's CRC with these bytes */
+        healed = cnio__srv_sums_heal(&hd->sums, hd->fd);
+    if (healed > 0)
+        cnio__warn("%s: %s: %ld blocks whose write was interrupted get checksums of their "
+                   "bytes (the resumed upload checks them)", c->peer, hd->name, healed);
+    if (ret)
+        cnio__warn("%s: block sums of %s: %s", c->peer, hd->name, cnio_strerror(ret));
+    pthread_mutex_unlock(&hd->lock);
+    cnio__srv_handles_put(&c->srv->handles, hd);
+    if (ret) {
+        cnio__srv_conn_disown(c, id);
+        cnio__srv_handles_remove(&c->srv->handles, id, NULL);
+    }
+    return ret;
+}
+
 static int req_open(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
                     struct cnio_srv_reply *r)
 {
@@ -291,6 +274,9 @@ static int req_open(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     if (created)
         cnio__debug("%s: created %s", c->peer, name);
     ret = req_open_finish(c, fd, name, o.flags, stage, writer, &m, &info, r);
+    if (!ret && (o.flags & CNIO_WIRE_O_WRITE))
+        ret = req_open_sums(c, r->object, stage ? stage : joined,
+                            (o.flags & CNIO_WIRE_O_RESUME) != 0);
     if (ret && stage && !(o.flags & CNIO_WIRE_O_RESUME))
         cnio__srv_stage_discard(&c->srv->store, stage);
     if (!ret && joined)
@@ -383,131 +369,91 @@ static int req_list(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     return 0;
 }
 
+/* Opens hd's block sums the first time (create: building them if missing; hd->lock held):
+ * the sums, or NULL when the object has none. */
+static const struct cnio_srv_sums *req_sums(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
+                                            int create, int *err)
+{
+    int ret;
+
+    *err = 0;
+    if (hd->sums_state == 1)
+        return &hd->sums;
+    if (hd->sums_state < 0 && !create)
+        return NULL;
+    ret = cnio__srv_sums_open(&c->srv->store, hd->name, atomic_load(&hd->stage), hd->fd, create,
+                              &hd->sums);
+    if (ret == 0) {
+        hd->sums_state = 1;
+        return &hd->sums;
+    }
+    if (ret == 1 || (ret == -CNIO_ERR_IO && !create)) {
+        if (ret < 0)
+            cnio__warn("object %s: its block sums file is not one: ignored", hd->name);
+        hd->sums_state = -1;
+        return NULL;
+    }
+    *err = ret;
+    return NULL;
+}
+
 static int req_write(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
                      struct cnio_srv_reply *r)
 {
+    struct cnio_srv_sums none = { -1, 0 }, s;
+    const struct cnio_srv_sums *sp;
     struct cnio_srv_handle *hd;
-    size_t done = 0;
-    int ret = cnio__srv_req_handle(c, h, 1, &hd);
+    int ret;
 
+    (void)r;
+    /* conn.c left the payload CRC to this pass, which computes the block CRCs too */
+    ret = cnio__srv_req_handle(c, h, 1, &hd);
     if (ret)
-        return ret;
+        return cnio__wire_payload_check(h, p) ? -CNIO_ERR_CHECKSUM : ret;
     ret = req_range(h->offset, h->length);
-    while (!ret && done < h->length) {
-        ssize_t n = pwrite(hd->fd, p + done, h->length - done, (off_t)(h->offset + done));
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            ret = n < 0 ? cnio__err_from_errno(errno) : -CNIO_ERR_IO;
-        else
-            done += (size_t)n;
-    }
+    pthread_mutex_lock(&hd->lock);
+    sp = ret ? NULL : req_sums(c, hd, 1, &ret);
+    s = sp ? *sp : none;
+    pthread_mutex_unlock(&hd->lock);
+    if (ret && cnio__wire_payload_check(h, p))
+        ret = -CNIO_ERR_CHECKSUM;
+    if (!ret)
+        ret = cnio__srv_sums_write(&s, hd->fd, h->offset, p, h->length, h->payload_crc);
     cnio__srv_handles_put(&c->srv->handles, hd);
     return ret;
 }
 
-/* A mapping of fd's first len bytes (rounded up to REQ_MAP_STEP), or NULL. */
-static struct cnio_srv_map *req_map_new(int fd, uint64_t len)
+/* A counted reference to a descriptor of hd's file for sendfile, or NULL. */
+static struct cnio_srv_file *req_file_get(struct cnio_srv_handle *hd)
 {
-    struct cnio_srv_map *m;
-
-    if (len > REQ_MAX_OFF || len > SIZE_MAX - REQ_MAP_STEP)
-        return NULL;
-    m = malloc(sizeof(*m));
-    if (!m)
-        return NULL;
-    m->len = (size_t)((len + REQ_MAP_STEP - 1) & ~(uint64_t)(REQ_MAP_STEP - 1));
-    m->base = mmap(NULL, m->len, PROT_READ, MAP_SHARED, fd, 0);
-    if (m->base == MAP_FAILED) {
-        free(m);
-        return NULL;
-    }
-    atomic_init(&m->refs, 1);
-    return m;
-}
-
-/*
- * A counted reference to a mapping of hd's file covering [0, end), or NULL; a new
- * mapping covers the whole file (size bytes), so a sequential reader maps it once.
- */
-static struct cnio_srv_map *req_map_get(struct cnio_srv_handle *hd, uint64_t end,
-                                        uint64_t size)
-{
-    struct cnio_srv_map *m;
+    struct cnio_srv_file *f;
 
     pthread_mutex_lock(&hd->lock);
-    if (!hd->map || hd->map->len < end) {
-        m = req_map_new(hd->fd, CNIO_MAX(end, size));
-        if (m) {
-            if (hd->map)
-                cnio__srv_map_put(hd->map);   /* replies still queued keep it */
-            hd->map = m;
-        }
+    if (!hd->file && (f = malloc(sizeof(*f)))) {
+        f->fd = fcntl(hd->fd, F_DUPFD_CLOEXEC, 0);
+        atomic_init(&f->refs, 1);
+        if (f->fd >= 0)
+            hd->file = f;
+        else
+            free(f);
     }
-    m = hd->map && hd->map->len >= end ? hd->map : NULL;
-    if (m)
-        atomic_fetch_add(&m->refs, 1);
+    f = hd->file;
+    if (f)
+        atomic_fetch_add(&f->refs, 1);
     pthread_mutex_unlock(&hd->lock);
-    return m;
+    return f;
 }
 
-/*
- * Answers READ (off, want) from the handle's mapping: 0 done (r filled), 1 to use
- * pread instead, or a negative code.
- */
-static int req_read_map(struct cnio_srv_conn *c, struct cnio_srv_handle *hd, uint64_t off,
-                        uint64_t want, struct cnio_srv_reply *r)
+/* READ of an object without block sums: pread into the reply buffer. */
+static int req_read_plain(struct cnio_srv_conn *c, struct cnio_srv_handle *hd, uint64_t off,
+                          uint64_t want, struct cnio_srv_reply *r)
 {
-    struct cnio_srv_map *m;
-    struct stat sb;
-    const uint8_t *data;
-    uint64_t len;
-    uint32_t crc;
-
-    pthread_once(&req_bus_once, req_bus_install);
-    if (!req_bus_ok || fstat(hd->fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
-        (uint64_t)sb.st_size <= off)
-        return 1;
-    len = CNIO_MIN(want, (uint64_t)sb.st_size - off);
-    if (len < REQ_MAP_MIN || !(m = req_map_get(hd, off + len, (uint64_t)sb.st_size)))
-        return 1;
-    data = (const uint8_t *)m->base + off;
-    if (req_crc_guarded(data, (size_t)len, &crc)) {
-        cnio__srv_map_put(m);
-        return 1;
-    }
-    return cnio__srv_reply_map(c, r, m, data, (uint32_t)len, crc);
-}
-
-static int req_read(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
-                    struct cnio_srv_reply *r)
-{
-    struct cnio_srv_handle *hd;
-    uint64_t want;
+    uint8_t *buf = cnio__srv_reply_buf(c, r, (size_t)want);
     size_t got = 0;
-    uint8_t *buf;
-    int ret;
+    int ret = buf ? 0 : -CNIO_ERR_NOMEM;
 
-    if (cnio__wire_u64_parse(p, h->length, &want) || want > CNIO_WIRE_MAX_PAYLOAD)
-        return -CNIO_ERR_PROTO;
-    ret = cnio__srv_req_handle(c, h, 0, &hd);
-    if (ret)
-        return ret;
-    ret = req_range(h->offset, want);
-    if (!ret && want >= REQ_MAP_MIN) {
-        ret = req_read_map(c, hd, h->offset, want, r);
-        if (ret <= 0) {
-            cnio__srv_handles_put(&c->srv->handles, hd);
-            return ret;
-        }
-        ret = 0;
-    }
-    buf = ret ? NULL : cnio__srv_reply_buf(c, r, (size_t)want);
-    if (!ret && !buf)
-        ret = -CNIO_ERR_NOMEM;
     while (!ret && got < want) {
-        ssize_t n = pread(hd->fd, buf + got, (size_t)want - got, (off_t)(h->offset + got));
+        ssize_t n = pread(hd->fd, buf + got, (size_t)want - got, (off_t)(off + got));
 
         if (n < 0 && errno == EINTR)
             continue;
@@ -518,8 +464,75 @@ static int req_read(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
         else
             got += (size_t)n;
     }
-    cnio__srv_handles_put(&c->srv->handles, hd);
     r->len = (uint32_t)got;
+    return ret;
+}
+
+/* READ with block sums: 0 (r filled), 2 when the file shrank meanwhile, or an error. */
+static int req_read_sums(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
+                         const struct cnio_srv_sums *s, uint64_t off, uint64_t want,
+                         struct cnio_srv_reply *r)
+{
+    struct cnio_srv_file *f = NULL;
+    struct stat sb;
+    uint8_t *buf = NULL;
+    uint64_t len;
+    uint32_t crc;
+    int ret;
+
+    if (fstat(hd->fd, &sb) < 0)
+        return cnio__err_from_errno(errno);
+    len = (uint64_t)sb.st_size > off ? CNIO_MIN(want, (uint64_t)sb.st_size - off) : 0;
+    if (len == 0) {
+        r->len = 0;
+        return 0;
+    }
+    if (len >= REQ_FILE_MIN)
+        f = req_file_get(hd);
+    if (!f && !(buf = cnio__srv_reply_buf(c, r, (size_t)len)))
+        return -CNIO_ERR_NOMEM;
+    ret = cnio__srv_sums_read(s, hd->fd, hd->name, off, len, (uint64_t)sb.st_size, buf, &crc);
+    if (ret) {
+        if (f)
+            cnio__srv_file_put(f);
+        return ret;
+    }
+    if (f)
+        return cnio__srv_reply_file(c, r, f, off, (uint32_t)len, crc);
+    r->len = (uint32_t)len;
+    r->crc = crc;
+    r->crc_set = 1;
+    return 0;
+}
+
+static int req_read(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
+                    struct cnio_srv_reply *r)
+{
+    struct cnio_srv_sums none = { -1, 0 }, s;
+    const struct cnio_srv_sums *sp;
+    struct cnio_srv_handle *hd;
+    uint64_t want;
+    int ret;
+
+    if (cnio__wire_u64_parse(p, h->length, &want) || want > CNIO_WIRE_MAX_PAYLOAD)
+        return -CNIO_ERR_PROTO;
+    ret = cnio__srv_req_handle(c, h, 0, &hd);
+    if (ret)
+        return ret;
+    ret = req_range(h->offset, want);
+    pthread_mutex_lock(&hd->lock);
+    sp = ret ? NULL : req_sums(c, hd, 0, &ret);
+    s = sp ? *sp : none;
+    pthread_mutex_unlock(&hd->lock);
+    if (!ret && s.fd < 0)
+        ret = req_read_plain(c, hd, h->offset, want, r);
+    else if (!ret)
+        for (int tries = 0; (ret = req_read_sums(c, hd, &s, h->offset, want, r)) == 2; tries++)
+            if (tries == 3) {
+                ret = -CNIO_ERR_IO;
+                break;
+            }
+    cnio__srv_handles_put(&c->srv->handles, hd);
     return ret;
 }
 
@@ -539,6 +552,9 @@ static int req_setsize(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, c
     m.size = h->offset;
     if (!ret && ftruncate(hd->fd, (off_t)cnio__layout_local_size(&m.layout, m.index, m.size)) < 0)
         ret = cnio__err_from_errno(errno);
+    if (!ret && req_sums(c, hd, 1, &ret))
+        ret = cnio__srv_sums_truncate(&hd->sums, hd->fd,
+                                      cnio__layout_local_size(&m.layout, m.index, m.size));
     if (!ret)
         ret = hd->stage ? cnio__srv_stage_meta_write(&c->srv->store, hd->stage, hd->name, &m)
                         : cnio__srv_store_meta_write(&c->srv->store, hd->name, &m);
@@ -563,6 +579,8 @@ static int req_sync(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     pthread_mutex_lock(&hd->lock);
     ret = hd->stage ? cnio__srv_stage_sync(&c->srv->store, hd->stage, hd->fd)
                     : cnio__srv_store_sync(&c->srv->store, hd->name, hd->fd);
+    if (!ret && hd->sums_state == 1)
+        ret = cnio__srv_sums_sync(&hd->sums);
     pthread_mutex_unlock(&hd->lock);
     cnio__srv_handles_put(&c->srv->handles, hd);
     return ret;
@@ -579,6 +597,13 @@ static int req_close_clean(struct cnio_srv_conn *c, uint64_t object)
         return 0;
     pthread_mutex_lock(&hd->lock);
     if (hd->writer_of && cnio__srv_store_writer(&c->srv->store, hd->name, 0) == 1) {
+        /* the last writer in place closes cleanly: it vouches for the object again,
+         * blocks left pending by a crash included */
+        long healed = hd->sums_state == 1 ? cnio__srv_sums_heal(&hd->sums, hd->fd) : 0;
+
+        if (healed > 0)
+            cnio__warn("%s: %ld blocks whose write was interrupted by a crash get checksums "
+                       "of their bytes as its writer closes it", hd->name, healed);
         ret = cnio__srv_store_mark(&c->srv->store, hd->name, 0, &m);
         if (!ret)
             hd->meta = m;

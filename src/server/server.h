@@ -9,6 +9,8 @@
  *   stage.c    staged instances of objects being written whole, and their commit
  *   commit.c   the requests of commit semantics: COMMIT, ABORT, CRC
  *   handles.c  the server-wide table of open object handles
+ *   sums.c     a CRC32C per 64 KiB block of every object file, beside it
+ *   scrub.c    checking every block of every object (--scrub, --scrub-rate)
  *   limits.c   server-wide budgets: connections still authenticating, buffered bytes
  */
 #ifndef CNIO_SERVER_H
@@ -45,6 +47,8 @@ struct cnio_srv_opts {
     uint32_t idle_timeout_s;        /* authenticated and idle: closed after it (0 = never) */
     uint32_t frame_timeout_s;       /* a started frame (or an unread reply) may stall this long */
     uint64_t max_memory;            /* buffered bytes, server-wide */
+    uint64_t scrub_rate;            /* background scrub, bytes/s (0 = none) */
+    int scrub;                      /* --scrub: check the store and exit */
     int log_level;
     int fab_ofi, fab_udp;           /* --transport: also ofi / udp endpoints */
     const char *ofi_providers;      /* --ofi-provider LIST (comma-separated), or NULL */
@@ -77,6 +81,7 @@ struct cnio_srv_store {
     int rootfd;         /* the root directory (O_PATH) */
     int metafd;         /* ROOT/.cnio/meta (O_PATH) */
     int stagefd;        /* ROOT/.cnio/stage (O_PATH) */
+    int sumsfd;         /* ROOT/.cnio/sums (O_PATH) */
     pthread_mutex_t lock;   /* commits, metadata read-modify-writes, writers, unlinks */
     struct cnio_srv_writer *writers;
     uint64_t last_order;    /* the last commit order this server picked (lock held) */
@@ -193,21 +198,90 @@ int cnio__srv_stage_names(struct cnio_srv_store *st, const char *dir, char ***na
 /* Logs the staged instances left by interrupted uploads (at startup). */
 void cnio__srv_stage_report(struct cnio_srv_store *st);
 
+/* ---- sums.c: block checksums -------------------------------------------------------- */
+
+#define CNIO_SRV_BLOCK (64u << 10)
+
+/* An open block sums file (fd -1: the object has none) and its data file's lock key. */
+struct cnio_srv_sums {
+    int fd;
+    uint64_t key;
+};
+
+/*
+ * Opens the block sums of object name (stage: of that staged instance instead) whose data
+ * file is dfd. create: build them from the data when there are none. 0 (s->fd set),
+ * 1 when there are none and !create, or a negative code (-CNIO_ERR_IO: not a sums file).
+ */
+int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t stage, int dfd,
+                        int create, struct cnio_srv_sums *s);
+void cnio__srv_sums_close(struct cnio_srv_sums *s);
+/*
+ * WRITE of p (len bytes) at off into dfd, checked against want_crc (the payload's CRC,
+ * computed in the same pass as the block CRCs): 0, -CNIO_ERR_CHECKSUM when the payload
+ * does not match (nothing written), or another negative code. s->fd < 0: no sums kept.
+ */
+int cnio__srv_sums_write(const struct cnio_srv_sums *s, int dfd, uint64_t off, const uint8_t *p,
+                         size_t len, uint32_t want_crc);
+/* After dfd was truncated (or extended) to size: the sums follow. */
+int cnio__srv_sums_truncate(const struct cnio_srv_sums *s, int dfd, uint64_t size);
+/*
+ * *crc = the CRC32C of dfd's [off, off + len) (len > 0 within fsize, dfd's size; at most
+ * CNIO_WIRE_MAX_PAYLOAD), combined from the stored block CRCs; only partial blocks are
+ * read, and checked. out: when not NULL, every block is read and checked and the bytes
+ * are copied there. 0, 2 when the file shrank meanwhile (try again), -CNIO_ERR_CHECKSUM
+ * when a block read does not match its CRC (logged with name and offset), or another
+ * negative code.
+ */
+int cnio__srv_sums_read(const struct cnio_srv_sums *s, int dfd, const char *name, uint64_t off,
+                        uint64_t len, uint64_t fsize, uint8_t *out, uint32_t *crc_out);
+/*
+ * Checks the block at *pos (a multiple of CNIO_SRV_BLOCK) of dfd, buf: CNIO_SRV_BLOCK
+ * bytes of scratch. 0 and *pos advanced (*pending: the block's write never finished, so
+ * it could not be checked), 1 at the end of the file, -CNIO_ERR_CHECKSUM when damaged.
+ */
+int cnio__srv_sums_check(const struct cnio_srv_sums *s, int dfd, uint64_t *pos,
+                         uint8_t *buf, int *pending);
+/* The committed object's sums: emptied (its data was truncated to 0 or created afresh),
+ * removed, or replaced by those of staged instance id (none: removed). */
+int cnio__srv_sums_reset(struct cnio_srv_store *st, const char *name);
+int cnio__srv_sums_unlink(struct cnio_srv_store *st, const char *name);
+int cnio__srv_sums_commit(struct cnio_srv_store *st, const char *name, uint64_t id);
+/*
+ * Recomputes from the data the entries of blocks whose write never finished (a server
+ * killed between data and checksum): when a writer vouches for the data again (an
+ * upload resumed, whose client compares CRCs; the clean close of an update in place).
+ * How many, or a negative code.
+ */
+long cnio__srv_sums_heal(const struct cnio_srv_sums *s, int dfd);
+/* fsync of the sums file (SYNC, COMMIT, shutdown: after the data's). 0 or a code. */
+int cnio__srv_sums_sync(const struct cnio_srv_sums *s);
+/* Removes staged instance id's sums. */
+void cnio__srv_sums_discard(struct cnio_srv_store *st, uint64_t id);
+
+/* ---- scrub.c: checking the store --------------------------------------------------- */
+
+struct cnio_srv;
+/* Checks every block of every object beneath the root once (the --scrub mode): the number
+ * of damaged or unverifiable blocks and objects, each named on stderr. */
+long cnio__srv_scrub_all(struct cnio_srv_store *st);
+/* The background scrub at opts.scrub_rate bytes/s, until cnio__srv_scrub_stop. */
+int cnio__srv_scrub_start(struct cnio_srv *srv);
+void cnio__srv_scrub_stop(struct cnio_srv *srv);
+
 /* ---- handles.c: open object handles ---------------------------------------------- */
 
 /*
- * A read-only shared mapping of an object file (len bytes from offset 0, possibly
- * past its end), from which READ replies are sent. Counted: the handle holds one
- * reference while it is the current mapping, each queued reply one; the last
- * cnio__srv_map_put unmaps it.
+ * An object's data file (its own fd, a dup of the handle's) from which READ replies are
+ * sent with sendfile. Counted: the handle holds one reference, each queued reply one;
+ * the last cnio__srv_file_put closes it.
  */
-struct cnio_srv_map {
+struct cnio_srv_file {
     atomic_int refs;
-    void *base;
-    size_t len;
+    int fd;
 };
 
-void cnio__srv_map_put(struct cnio_srv_map *m);
+void cnio__srv_file_put(struct cnio_srv_file *f);
 
 struct cnio_srv_handle {
     uint64_t id;
@@ -217,9 +291,11 @@ struct cnio_srv_handle {
     struct cnio_srv_store *writer_of;   /* counted as an in-place writer of name there */
     char *name;
     const void *owner;          /* the connection that opened it */
-    pthread_mutex_t lock;       /* guards meta and map */
+    pthread_mutex_t lock;       /* guards meta, file and sums */
     struct cnio_srv_meta meta;
-    struct cnio_srv_map *map;   /* for READ replies, or NULL */
+    struct cnio_srv_file *file; /* for READ replies, or NULL */
+    struct cnio_srv_sums sums;  /* block sums (opened at the first WRITE or READ) */
+    int sums_state;             /* 0 not tried, 1 open, -1 none (a read-only handle) */
     int refs;                   /* table lock */
     int linked;                 /* in the table (table lock) */
     struct cnio_srv_handle *next;    /* hash chain */
@@ -287,6 +363,10 @@ struct cnio_srv {
     /* fabric.c: fabric endpoints (--transport ...,ofi / udp) */
     struct cnio_srv_fab *fabs;
     int nfabs;
+    /* scrub.c: the background scrub */
+    pthread_t scrub_thread;
+    int scrub_running;
+    int scrub_stop_fd;              /* eventfd: readable once it must stop */
 };
 
 /* ---- fabric.c: libfabric endpoints ---------------------------------------------------- */
@@ -342,8 +422,9 @@ struct cnio_srv_out {
     size_t cap;
     size_t len;                 /* payload bytes */
     size_t sent;                /* bytes of header + payload written */
-    const uint8_t *data;        /* the payload: buf, or inside map */
-    struct cnio_srv_map *map;   /* the object mapping data is in (a reference), or NULL */
+    const uint8_t *data;        /* the payload: buf (unless file) */
+    struct cnio_srv_file *file; /* the payload is file's [file_off, + len) (a reference) */
+    uint64_t file_off;
 };
 
 enum cnio_srv_conn_state { CNIO_SRV_C_AUTH, CNIO_SRV_C_READY };
@@ -486,12 +567,12 @@ struct cnio_srv_reply {
 /* Payload space of at least cap bytes for reply r, or NULL (out of memory). */
 uint8_t *cnio__srv_reply_buf(struct cnio_srv_conn *c, struct cnio_srv_reply *r, size_t cap);
 /*
- * Makes reply r's payload the len bytes at data, inside mapping m, whose CRC32C is
- * crc: the reference to m is taken over (also on failure) and put once the reply is
- * written. 0 or -CNIO_ERR_NOMEM.
+ * Makes reply r's payload the len bytes of file f at off, whose CRC32C is crc, sent
+ * with sendfile: the reference to f is taken over (also on failure) and put once the
+ * reply is written. 0 or -CNIO_ERR_NOMEM.
  */
-int cnio__srv_reply_map(struct cnio_srv_conn *c, struct cnio_srv_reply *r,
-                        struct cnio_srv_map *m, const uint8_t *data, uint32_t len, uint32_t crc);
+int cnio__srv_reply_file(struct cnio_srv_conn *c, struct cnio_srv_reply *r,
+                         struct cnio_srv_file *f, uint64_t off, uint32_t len, uint32_t crc);
 /*
  * Handles one request (header h, payload p, already CRC-checked) of an authenticated
  * connection, or the AUTH frame of a new one. Returns 0 (reply r), a negative

@@ -24,7 +24,8 @@
  *      writers end with the same winner on every host, whatever order their commits
  *      reach the hosts in)
  *   1. the object's metadata := { layout, size, generation ID, order T, COMMITTING }
- *   2. rename ID -> ROOT/NAME (the old data file, if any, is replaced atomically)
+ *   2. rename ID.sums -> .cnio/sums/NAME (sums.c), then ID -> ROOT/NAME (the old data
+ *      file, if any, is replaced atomically)
  *   3. the object's metadata := { layout, size, generation ID }
  *   4. unlink ID.meta
  * A crash after 1 and before 3 leaves COMMITTING in the metadata, which STAT reports as
@@ -392,6 +393,9 @@ static int stage_commit_locked(struct cnio_srv_store *st, const char *name, uint
     ret = cnio__srv_store_meta_write(st, name, &c);
     if (ret)
         return ret;
+    ret = cnio__srv_sums_commit(st, name, id);
+    if (ret)
+        return ret;
     pfd = cnio__srv_store_parent(st->rootfd, name, &base);
     if (pfd < 0)
         return cnio__err_from_errno(errno);
@@ -441,6 +445,7 @@ void cnio__srv_stage_discard(struct cnio_srv_store *st, uint64_t id)
     unlinkat(st->stagefd, file, 0);
     stage_file(file, sizeof(file), id, 1);
     unlinkat(st->stagefd, file, 0);
+    cnio__srv_sums_discard(st, id);
 }
 
 int cnio__srv_stage_unlink_id(struct cnio_srv_store *st, const char *name, uint64_t id)

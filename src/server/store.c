@@ -18,6 +18,8 @@
  * id of the staged instance last committed (0 for objects never staged). It is replaced
  * by writing a temporary file and renaming it over. Staged instances (stage.c) live in
  * ROOT/.cnio/stage and are listed and described here beside the committed objects.
+ * Block checksums (sums.c) live in ROOT/.cnio/sums/NAME and follow the object here:
+ * emptied when it is created or truncated to nothing, removed with it.
  */
 #include "server.h"
 #include "log.h"
@@ -223,7 +225,7 @@ int cnio__srv_store_open(struct cnio_srv_store *st, const char *root)
 {
     int r;
 
-    st->metafd = st->stagefd = -1;
+    st->metafd = st->stagefd = st->sumsfd = -1;
     st->writers = NULL;
     pthread_mutex_init(&st->lock, NULL);
     st->rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -243,8 +245,14 @@ int cnio__srv_store_open(struct cnio_srv_store *st, const char *root)
         st->stagefd = store_openat2(st->rootfd, ".cnio/stage", O_PATH | O_DIRECTORY, 0);
         r = st->stagefd < 0 ? store_errno() : 0;
     }
+    if (!r)
+        r = store_mkparents(st->rootfd, ".cnio/sums/x");
+    if (!r) {
+        st->sumsfd = store_openat2(st->rootfd, ".cnio/sums", O_PATH | O_DIRECTORY, 0);
+        r = st->sumsfd < 0 ? store_errno() : 0;
+    }
     if (r) {
-        cnio__err("root %s: cannot create %s/.cnio/meta and stage: %s", root, root,
+        cnio__err("root %s: cannot create %s/.cnio/meta, stage and sums: %s", root, root,
                   cnio_strerror(r));
         cnio__srv_store_close(st);
         return r;
@@ -257,11 +265,13 @@ void cnio__srv_store_close(struct cnio_srv_store *st)
 {
     if (st->stagefd >= 0)
         close(st->stagefd);
+    if (st->sumsfd >= 0)
+        close(st->sumsfd);
     if (st->metafd >= 0)
         close(st->metafd);
     if (st->rootfd >= 0)
         close(st->rootfd);
-    st->metafd = st->rootfd = st->stagefd = -1;
+    st->metafd = st->rootfd = st->stagefd = st->sumsfd = -1;
     while (st->writers) {
         struct cnio_srv_writer *w = st->writers;
 
@@ -481,6 +491,9 @@ static int store_existing_meta(struct cnio_srv_store *st, const char *name, int 
     if (oflags & CNIO_WIRE_O_TRUNC) {
         if (ftruncate(fd, 0) < 0)
             return store_errno();
+        ret = cnio__srv_sums_reset(st, name);
+        if (ret)
+            return ret;
         *m = *want;
         m->size = 0;
         return cnio__srv_store_meta_write(st, name, m);
@@ -518,7 +531,9 @@ int cnio__srv_store_open_obj(struct cnio_srv_store *st, const char *name, uint32
     if (*created) {
         *m = *want;
         m->size = 0;
-        ret = cnio__srv_store_meta_write(st, name, m);
+        ret = cnio__srv_sums_reset(st, name);   /* left by a file removed behind our back */
+        if (!ret)
+            ret = cnio__srv_store_meta_write(st, name, m);
     } else {
         ret = store_existing_meta(st, name, fd, oflags, want, &sb, m);
     }
@@ -636,6 +651,8 @@ static int store_unlink_locked(struct cnio_srv_store *st, const char *name)
     meta = store_unlink_at(st->metafd, name);
     if (meta < 0)
         return meta;
+    if (cnio__srv_sums_unlink(st, name))
+        cnio__warn("block sums of %s: not removed", name);
     staged = cnio__srv_stage_unlink_name(st, name);
     if (staged < 0)
         return staged;

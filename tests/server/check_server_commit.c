@@ -88,8 +88,19 @@ static int staged_files_on(int j)
     snprintf(path, sizeof(path), "%s/.cnio/stage", st_fx.root[j]);
     d = opendir(path);
     ck_assert_ptr_nonnull(d);
-    while ((de = readdir(d)))
+    while ((de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+
+        if (len > 5 && !strcmp(de->d_name + len - 5, ".sums")) {
+            /* block sums go with their instance: never left behind by it */
+            char data[PATH_MAX + 300];
+
+            snprintf(data, sizeof(data), "%s/%.*s", path, (int)(len - 5), de->d_name);
+            ck_assert_msg(access(data, F_OK) == 0, "%s left behind", de->d_name);
+            continue;
+        }
         n += de->d_name[0] != '.';
+    }
     closedir(d);
     return n;
 }

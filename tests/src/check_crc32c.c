@@ -136,6 +136,59 @@ START_TEST(test_chaining)
 }
 END_TEST
 
+/* combine(crc(A), crc(B), |B|) is crc(A || B), checked against the bitwise reference. */
+START_TEST(test_combine)
+{
+    size_t len = 3 * 65536 + 777;
+    uint8_t *buf = malloc(len);
+    uint32_t whole, op;
+
+    ck_assert_ptr_nonnull(buf);
+    fill(buf, len);
+    whole = crc_ref(buf, len);
+    for (size_t cut = 0; cut <= len; cut += (cut < 300 ? 1 : 4099)) {
+        uint32_t a = crc_ref(buf, cut), b = crc_ref(buf + cut, len - cut);
+
+        ck_assert_uint_eq(cnio__crc32c_combine(a, b, len - cut), whole);
+        op = cnio__crc32c_shift_op(len - cut);
+        ck_assert_uint_eq(cnio__crc32c_combine_op(a, b, op), whole);
+    }
+    /* many equal pieces with one operator, as the server combines its 64 KiB blocks */
+    op = cnio__crc32c_shift_op(65536);
+    {
+        uint32_t c = 0;
+
+        for (size_t off = 0; off + 65536 <= len; off += 65536)
+            c = cnio__crc32c_combine_op(c, crc_ref(buf + off, 65536), op);
+        ck_assert_uint_eq(c, crc_ref(buf, 3 * 65536));
+    }
+    ck_assert_uint_eq(cnio__crc32c_combine(0x12345678u, 0, 0), 0x12345678u);
+    free(buf);
+}
+END_TEST
+
+START_TEST(test_zeros)
+{
+    static const size_t lens[] = { 0, 1, 7, 8, 63, 4096, 65535, 65536, 200001, 1u << 22 };
+    uint8_t *z = calloc(1, 1u << 22);
+
+    ck_assert_ptr_nonnull(z);
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(lens); i++)
+        ck_assert_uint_eq(cnio__crc32c_zeros(lens[i]), cnio__crc32c_sw(0, z, lens[i]));
+    /* data followed by zeros: a block whose file grew past its end by a hole */
+    {
+        uint8_t d[1000];
+
+        fill(d, sizeof(d));
+        memcpy(z, d, sizeof(d));
+        ck_assert_uint_eq(cnio__crc32c_combine(crc_ref(d, sizeof(d)), cnio__crc32c_zeros(5000),
+                                               5000), crc_ref(z, 6000));
+        memset(z, 0, sizeof(d));
+    }
+    free(z);
+}
+END_TEST
+
 START_TEST(test_dispatch)
 {
     uint8_t buf[4096];
@@ -159,6 +212,8 @@ static Suite *crc32c_suite(void)
     tcase_add_test(tc, test_large_lengths);
     tcase_add_loop_test(tc, test_chaining, 0, (int)CNIO_ARRAY_LEN(crc_impls));
     tcase_add_test(tc, test_dispatch);
+    tcase_add_test(tc, test_combine);
+    tcase_add_test(tc, test_zeros);
     suite_add_tcase(s, tc);
     return s;
 }

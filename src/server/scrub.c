@@ -1,0 +1,215 @@
+/*
+ * scrub.c - checking every block of every object against its stored CRC32C (sums.c):
+ * once, by `cnio-server --root DIR --scrub` (damage named on stderr, exit status 1), or
+ * continuously in a running server at --scrub-rate bytes a second (damage logged).
+ *
+ * A block whose write never finished (its entry still marked pending: the server
+ * stopped between the data and its checksum) cannot be checked: the offline scrub
+ * reports it as unverified, which counts as damage; the background scrub skips objects
+ * that a live handle writes in place, and pending blocks of the others are logged.
+ * Staged instances (uploads not committed) are not scrubbed: they are not objects yet.
+ */
+#include "server.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define SCRUB_PATH_MAX (CNIO_WIRE_MAX_NAME + NAME_MAX + 2)
+#define SCRUB_PASS_PAUSE_MS 1000
+
+struct scrub_ctx {
+    struct cnio_srv_store *st;
+    struct cnio_srv *srv;       /* background: the server (NULL for --scrub) */
+    uint8_t *buf;
+    long bad;                   /* damaged or unverified blocks, objects without sums */
+    uint64_t bytes;             /* checked so far (rate limit) */
+    int64_t start_ms;
+    int stop;
+};
+
+/* Names a problem of object name (at offset off of this host's file, unless SCRUB_NO_OFF). */
+#define SCRUB_NO_OFF UINT64_MAX
+static void scrub_report(struct scrub_ctx *x, const char *name, uint64_t off, const char *what)
+{
+    char at[48] = "";
+
+    if (off != SCRUB_NO_OFF)
+        snprintf(at, sizeof(at), " block at offset %llu:", (unsigned long long)off);
+    if (x->srv)
+        cnio__warn("scrub: object %s:%s %s", name, at, what);
+    else
+        fprintf(stderr, "cnio-server: scrub: object %s:%s %s\n", name, at, what);
+}
+
+/* Waits as long as the rate limit asks (background only): 1 when the server stops. */
+static int scrub_pace(struct scrub_ctx *x)
+{
+    struct pollfd p;
+    int64_t due, now;
+
+    if (!x->srv)
+        return 0;
+    due = x->start_ms + (int64_t)(x->bytes * 1000 / x->srv->opts.scrub_rate);
+    now = cnio__now_ms();
+    p.fd = x->srv->scrub_stop_fd;
+    p.events = POLLIN;
+    if (poll(&p, 1, due > now ? (int)CNIO_MIN(due - now, 1000) : 0) > 0)
+        x->stop = 1;
+    return x->stop;
+}
+
+static void scrub_object(struct scrub_ctx *x, const char *name)
+{
+    struct cnio_srv_sums s;
+    uint64_t pos = 0;
+    int fd, ret, pending;
+
+    if (x->srv && cnio__srv_store_writer(x->st, name, 0) > 0)
+        return;   /* being written in place: checked on a later pass */
+    fd = cnio__srv_store_at(x->st->rootfd, name, O_RDONLY | O_NONBLOCK, 0);
+    if (fd < 0)
+        return;   /* removed meanwhile */
+    ret = cnio__srv_sums_open(x->st, name, 0, fd, 0, &s);
+    if (ret) {
+        scrub_report(x, name, SCRUB_NO_OFF,
+                     ret == 1 ? "no block checksums (not written through cnio-server since "
+                                "they are kept): nothing to check it against"
+                              : "its block checksums cannot be read");
+        x->bad += ret != 1;
+        close(fd);
+        return;
+    }
+    while (!x->stop) {
+        uint64_t at = pos;
+
+        ret = cnio__srv_sums_check(&s, fd, &pos, x->buf, &pending);
+        if (ret == 1)
+            break;
+        if (ret == -CNIO_ERR_CHECKSUM) {
+            scrub_report(x, name, at, "damaged (does not match its CRC32C)");
+            x->bad++;
+        } else if (ret < 0) {
+            scrub_report(x, name, at, "cannot be read");
+            x->bad++;
+            break;
+        } else if (pending) {
+            scrub_report(x, name, at, "unverified (a write to it did not finish)");
+            x->bad++;
+        }
+        x->bytes += pos - at;
+        if (pos == at || scrub_pace(x))
+            break;
+    }
+    cnio__srv_sums_close(&s);
+    close(fd);
+}
+
+/* Every object beneath directory dir ("" = root), depth first. */
+static void scrub_dir(struct scrub_ctx *x, const char *dir)
+{
+    char path[SCRUB_PATH_MAX];
+    struct dirent *de;
+    DIR *d;
+    int fd = cnio__srv_store_at(x->st->rootfd, dir[0] ? dir : ".", O_RDONLY | O_DIRECTORY, 0);
+
+    if (fd < 0)
+        return;
+    d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return;
+    }
+    while (!x->stop && (de = readdir(d))) {
+        struct stat sb;
+
+        if (de->d_name[0] == '.' ||
+            (size_t)snprintf(path, sizeof(path), "%s%s%s", dir, dir[0] ? "/" : "", de->d_name) >=
+                sizeof(path) ||
+            fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        if (S_ISDIR(sb.st_mode))
+            scrub_dir(x, path);
+        else if (S_ISREG(sb.st_mode) && strlen(path) <= CNIO_WIRE_MAX_NAME)
+            scrub_object(x, path);
+    }
+    closedir(d);
+}
+
+long cnio__srv_scrub_all(struct cnio_srv_store *st)
+{
+    struct scrub_ctx x;
+
+    memset(&x, 0, sizeof(x));
+    x.st = st;
+    x.buf = malloc(CNIO_SRV_BLOCK);
+    if (!x.buf)
+        return -1;
+    scrub_dir(&x, "");
+    free(x.buf);
+    return x.bad;
+}
+
+static void *scrub_main(void *arg)
+{
+    struct cnio_srv *srv = arg;
+    struct scrub_ctx x;
+
+    memset(&x, 0, sizeof(x));
+    x.st = &srv->store;
+    x.srv = srv;
+    x.buf = malloc(CNIO_SRV_BLOCK);
+    while (x.buf && !x.stop) {
+        struct pollfd p = { .fd = srv->scrub_stop_fd, .events = POLLIN };
+
+        x.bytes = 0;
+        x.bad = 0;
+        x.start_ms = cnio__now_ms();
+        scrub_dir(&x, "");
+        if (!x.stop)
+            cnio__debug("scrub: pass done, %llu bytes checked, %ld problems",
+                        (unsigned long long)x.bytes, x.bad);
+        if (!x.stop && poll(&p, 1, SCRUB_PASS_PAUSE_MS) > 0)
+            x.stop = 1;
+    }
+    free(x.buf);
+    return NULL;
+}
+
+int cnio__srv_scrub_start(struct cnio_srv *srv)
+{
+    if (!srv->opts.scrub_rate)
+        return 0;
+    srv->scrub_stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (srv->scrub_stop_fd < 0)
+        return -CNIO_ERR_NOMEM;
+    if (pthread_create(&srv->scrub_thread, NULL, scrub_main, srv)) {
+        close(srv->scrub_stop_fd);
+        return -CNIO_ERR_NOMEM;
+    }
+    cnio__info("scrubbing every object in the background at %llu bytes/s",
+               (unsigned long long)srv->opts.scrub_rate);
+    srv->scrub_running = 1;
+    return 0;
+}
+
+void cnio__srv_scrub_stop(struct cnio_srv *srv)
+{
+    uint64_t one = 1;
+
+    if (!srv->scrub_running)
+        return;
+    if (write(srv->scrub_stop_fd, &one, sizeof(one)) < 0)
+        cnio__warn("scrub: cannot stop: %s", strerror(errno));
+    pthread_join(srv->scrub_thread, NULL);
+    close(srv->scrub_stop_fd);
+    srv->scrub_running = 0;
+}

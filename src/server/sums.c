@@ -1,0 +1,717 @@
+/*
+ * sums.c - a CRC32C for every 64 KiB block of every object's local file, kept beside
+ * the object as HDFS keeps its block checksums in .meta files:
+ *
+ *   ROOT/.cnio/sums/NAME       the committed object NAME's block sums
+ *   ROOT/.cnio/stage/ID.sums   those of staged instance ID (renamed to the above by commit)
+ *
+ * File: 16-byte header (magic "CNIOSUMS", version u32, block size u32), then one 8-byte
+ * entry per block, little-endian: crc u32 | covered u32. covered (bits 0-30) is how many
+ * bytes from the block's start crc covers; the block's bytes past them, up to the end of
+ * the block or of the file, are zeros (a file grown by a hole or by ftruncate needs no
+ * update). An entry past the end of the sums file reads as {0, 0}: all zeros. Bit 31 of
+ * covered (SUMS_PENDING) marks a block whose data is being written: a WRITE sets it on
+ * every block it touches, writes the data, then writes the new entries; so a server
+ * killed in between leaves the affected blocks marked, and they are reported (scrub) or
+ * checked against nothing but recomputed (READ), never taken as verified, until a writer
+ * vouches for them again (cnio__srv_sums_heal: a resumed upload, a clean close).
+ *
+ * WRITE: the payload's CRC is computed once, in pieces cut at block boundaries, and the
+ * pieces are both combined into the payload CRC the request is checked against and
+ * stored as the blocks' CRCs. A piece that covers part of a block only is combined with
+ * what the old entry says (an append right after the covered bytes, a block that was
+ * all zeros) or, failing that, the block is read back from the file.
+ *
+ * READ: the reply's CRC is combined from the stored entries of the blocks the range
+ * covers whole (cnio__crc32c_combine: no pass over the data), and only the blocks at
+ * its edges are read in user space: whole, so that they are checked against their
+ * entries, and the part inside the range is taken out with the same algebra. The data
+ * itself goes from the page cache to the socket with sendfile (conn.c). A block that
+ * does not match is -CNIO_ERR_CHECKSUM, logged with the object and offset.
+ *
+ * Writers of one file serialize per 4 MiB group of blocks (a striped table of mutexes
+ * keyed by the file's inode), so that the data and the entry of a block always come
+ * from the same WRITE; a reader or the scrub that finds a mismatch checks again under
+ * the same lock before calling it damage.
+ */
+#include "server.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SUMS_MAGIC "CNIOSUMS"
+#define SUMS_VERSION 1
+#define SUMS_HDR 16
+#define SUMS_ENT 8
+#define SUMS_PENDING 0x80000000u
+#define SUMS_GROUP_SHIFT 22
+#define SUMS_NLOCKS 256
+/* Entries of one WRITE or READ: a largest payload spans this many blocks at most. */
+#define SUMS_MAX_BLOCKS (CNIO_WIRE_MAX_PAYLOAD / CNIO_SRV_BLOCK + 2)
+
+static pthread_mutex_t sums_locks[SUMS_NLOCKS] = {
+    [0 ... SUMS_NLOCKS - 1] = PTHREAD_MUTEX_INITIALIZER
+};
+
+struct sums_ent {
+    uint32_t crc;
+    uint32_t covered;   /* with SUMS_PENDING */
+};
+
+static size_t sums_lock_index(uint64_t key, uint64_t group)
+{
+    uint64_t h = key ^ (group * 0x9e3779b97f4a7c15ull);
+
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 32;
+    return (size_t)(h % SUMS_NLOCKS);
+}
+
+/* Locks (or unlocks) the groups of blocks [b0, b1] of the file, in index order. */
+static void sums_lock_range(const struct cnio_srv_sums *s, uint64_t b0, uint64_t b1, int lock)
+{
+    uint8_t want[SUMS_NLOCKS];
+    uint64_t g0 = (b0 * CNIO_SRV_BLOCK) >> SUMS_GROUP_SHIFT;
+    uint64_t g1 = (b1 * CNIO_SRV_BLOCK) >> SUMS_GROUP_SHIFT;
+
+    memset(want, 0, sizeof(want));
+    for (uint64_t g = g0; g <= g1; g++)
+        want[sums_lock_index(s->key, g)] = 1;
+    for (size_t i = 0; i < SUMS_NLOCKS; i++) {
+        size_t k = lock ? i : SUMS_NLOCKS - 1 - i;
+
+        if (want[k]) {
+            if (lock)
+                pthread_mutex_lock(&sums_locks[k]);
+            else
+                pthread_mutex_unlock(&sums_locks[k]);
+        }
+    }
+}
+
+/* pread of exactly len bytes unless the file ends first: bytes read, or -1 (errno). */
+static ssize_t sums_pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+    size_t got = 0;
+
+    while (got < len) {
+        ssize_t n = pread(fd, (uint8_t *)buf + got, len - got, (off_t)(off + got));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
+static int sums_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = pwrite(fd, (const uint8_t *)buf + done, len - done, (off_t)(off + done));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? cnio__err_from_errno(errno) : -CNIO_ERR_IO;
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+/* Entries of blocks [b0, b0 + n) into e (those past the file's end: {0, 0}). */
+static int sums_get(const struct cnio_srv_sums *s, uint64_t b0, size_t n, struct sums_ent *e)
+{
+    uint8_t raw[SUMS_MAX_BLOCKS * SUMS_ENT];
+    ssize_t got;
+
+    if (n > SUMS_MAX_BLOCKS)
+        return -CNIO_ERR_INVAL;
+    got = sums_pread_full(s->fd, raw, n * SUMS_ENT, SUMS_HDR + b0 * SUMS_ENT);
+    if (got < 0)
+        return cnio__err_from_errno(errno);
+    memset(raw + got, 0, n * SUMS_ENT - (size_t)got);
+    for (size_t i = 0; i < n; i++) {
+        e[i].crc = cnio__get_le32(raw + i * SUMS_ENT);
+        e[i].covered = cnio__get_le32(raw + i * SUMS_ENT + 4);
+    }
+    return 0;
+}
+
+static int sums_put(const struct cnio_srv_sums *s, uint64_t b0, size_t n,
+                    const struct sums_ent *e)
+{
+    uint8_t raw[SUMS_MAX_BLOCKS * SUMS_ENT];
+
+    if (n > SUMS_MAX_BLOCKS)
+        return -CNIO_ERR_INVAL;
+    for (size_t i = 0; i < n; i++) {
+        cnio__put_le32(raw + i * SUMS_ENT, e[i].crc);
+        cnio__put_le32(raw + i * SUMS_ENT + 4, e[i].covered);
+    }
+    return sums_pwrite_full(s->fd, raw, n * SUMS_ENT, SUMS_HDR + b0 * SUMS_ENT);
+}
+
+/* The CRC of a block of len bytes (its length in the file) that e describes: 0, or -1
+ * when e cannot describe it (pending, or covering more than the block has). */
+static int sums_block_crc(const struct sums_ent *e, uint32_t len, uint32_t *crc)
+{
+    if ((e->covered & SUMS_PENDING) || e->covered > len)
+        return -1;
+    *crc = e->covered == len ? e->crc
+                             : cnio__crc32c_combine(e->crc, cnio__crc32c_zeros(len - e->covered),
+                                                    len - e->covered);
+    return 0;
+}
+
+/* The entry of a block from its bytes (len of them; trailing zeros need no cover). */
+static struct sums_ent sums_from_data(const uint8_t *p, uint32_t len)
+{
+    struct sums_ent e;
+
+    while (len && !p[len - 1])
+        len--;
+    e.crc = cnio__crc32c(0, p, len);
+    e.covered = len;
+    return e;
+}
+
+static int sums_header_write(int fd)
+{
+    uint8_t h[SUMS_HDR];
+
+    memcpy(h, SUMS_MAGIC, 8);
+    cnio__put_le32(h + 8, SUMS_VERSION);
+    cnio__put_le32(h + 12, CNIO_SRV_BLOCK);
+    return sums_pwrite_full(fd, h, sizeof(h), 0);
+}
+
+static int sums_header_check(int fd)
+{
+    uint8_t h[SUMS_HDR];
+
+    if (sums_pread_full(fd, h, sizeof(h), 0) != SUMS_HDR || memcmp(h, SUMS_MAGIC, 8) ||
+        cnio__get_le32(h + 8) != SUMS_VERSION || cnio__get_le32(h + 12) != CNIO_SRV_BLOCK)
+        return -CNIO_ERR_IO;
+    return 0;
+}
+
+/* Writes the entries of every block of data file dfd into sums file fd. */
+static int sums_build(int fd, int dfd)
+{
+    uint8_t *buf = malloc(CNIO_SRV_BLOCK);
+    uint64_t b = 0;
+    int ret = buf ? sums_header_write(fd) : -CNIO_ERR_NOMEM;
+
+    while (!ret) {
+        ssize_t n = sums_pread_full(dfd, buf, CNIO_SRV_BLOCK, b * CNIO_SRV_BLOCK);
+        struct sums_ent e;
+
+        if (n < 0)
+            ret = cnio__err_from_errno(errno);
+        if (n <= 0)
+            break;
+        e = sums_from_data(buf, (uint32_t)n);
+        ret = sums_put(&(struct cnio_srv_sums){ .fd = fd }, b, 1, &e);
+        b++;
+    }
+    free(buf);
+    return ret;
+}
+
+/* Opens (create: creating, built from the data) the sums file rel beneath dirfd. */
+static int sums_open_at(int dirfd, const char *rel, int dfd, int create, int *out)
+{
+    char tmp[64];
+    uint64_t rnd;
+    const char *base;
+    int pfd, fd, ret;
+
+    fd = cnio__srv_store_at(dirfd, rel, O_RDWR | O_NONBLOCK, 0);
+    if (fd >= 0) {
+        if (sums_header_check(fd) == 0) {
+            *out = fd;
+            return 0;
+        }
+        close(fd);
+        if (!create)
+            return -CNIO_ERR_IO;
+    } else if (errno != ENOENT || !create) {
+        return errno == ENOENT ? 1 : cnio__err_from_errno(errno);
+    }
+    ret = cnio__srv_store_mkparents(dirfd, rel);
+    if (ret)
+        return ret;
+    pfd = cnio__srv_store_parent(dirfd, rel, &base);
+    if (pfd < 0)
+        return cnio__err_from_errno(errno);
+    if (cnio__random(&rnd, sizeof(rnd))) {
+        close(pfd);
+        return -CNIO_ERR_IO;
+    }
+    snprintf(tmp, sizeof(tmp), ".sums.%016llx", (unsigned long long)rnd);
+    fd = openat(pfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    ret = fd < 0 ? cnio__err_from_errno(errno) : sums_build(fd, dfd);
+    if (!ret && renameat(pfd, tmp, pfd, base) < 0)
+        ret = cnio__err_from_errno(errno);
+    if (ret) {
+        unlinkat(pfd, tmp, 0);
+        if (fd >= 0)
+            close(fd);
+    } else {
+        *out = fd;
+    }
+    close(pfd);
+    return ret;
+}
+
+int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t stage, int dfd,
+                        int create, struct cnio_srv_sums *s)
+{
+    char file[40];
+    struct stat sb;
+    int fd = -1, ret;
+
+    s->fd = -1;
+    if (fstat(dfd, &sb) < 0)
+        return cnio__err_from_errno(errno);
+    if (stage) {
+        snprintf(file, sizeof(file), "%016llx.sums", (unsigned long long)stage);
+        ret = sums_open_at(st->stagefd, file, dfd, create, &fd);
+    } else {
+        ret = sums_open_at(st->sumsfd, name, dfd, create, &fd);
+    }
+    if (ret)
+        return ret;
+    s->fd = fd;
+    s->key = (uint64_t)sb.st_dev * 0x100000001b3ull ^ (uint64_t)sb.st_ino;
+    return 0;
+}
+
+void cnio__srv_sums_close(struct cnio_srv_sums *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+}
+
+/* Reads block b of dfd whole into buf: its length (0..BLOCK), or a negative code. */
+static ssize_t sums_read_block(int dfd, uint64_t b, uint8_t *buf)
+{
+    ssize_t n = sums_pread_full(dfd, buf, CNIO_SRV_BLOCK, b * CNIO_SRV_BLOCK);
+
+    return n < 0 ? cnio__err_from_errno(errno) : n;
+}
+
+/*
+ * The new entry of block b after a WRITE of piece [a, z) of it (block-relative) whose CRC
+ * is pcrc: from the old entry when it allows, else from the file (buf: scratch).
+ */
+static int sums_edge(const struct cnio_srv_sums *s, int dfd, uint64_t b, uint32_t a, uint32_t z,
+                     uint32_t pcrc, const struct sums_ent *old, uint8_t *buf,
+                     struct sums_ent *e)
+{
+    ssize_t n;
+
+    if (!(old->covered & SUMS_PENDING)) {
+        if (a == 0 && old->covered <= z) {
+            e->crc = pcrc;
+            e->covered = z;
+            return 0;
+        }
+        if (old->covered <= a) {   /* zeros between what was covered and the piece */
+            e->crc = cnio__crc32c_combine(cnio__crc32c_combine(old->crc,
+                                                               cnio__crc32c_zeros(a - old->covered),
+                                                               a - old->covered),
+                                          pcrc, z - a);
+            e->covered = z;
+            return 0;
+        }
+    }
+    (void)s;
+    n = sums_read_block(dfd, b, buf);
+    if (n < 0)
+        return (int)n;
+    *e = sums_from_data(buf, (uint32_t)n);
+    return 0;
+}
+
+/* CRCs of the pieces of payload p (len bytes at off) cut at block boundaries. */
+static uint32_t sums_pieces(uint64_t off, const uint8_t *p, size_t len, uint32_t *pc,
+                            size_t *np)
+{
+    uint32_t total = 0, op = 0;
+    size_t i = 0, done = 0;
+
+    while (done < len) {
+        uint64_t o = off + done;
+        size_t n = (size_t)CNIO_MIN(len - done, CNIO_SRV_BLOCK - o % CNIO_SRV_BLOCK);
+
+        pc[i] = cnio__crc32c(0, p + done, n);
+        if (n == CNIO_SRV_BLOCK) {
+            if (!op)
+                op = cnio__crc32c_shift_op(CNIO_SRV_BLOCK);
+            total = cnio__crc32c_combine_op(total, pc[i], op);
+        } else {
+            total = cnio__crc32c_combine(total, pc[i], n);
+        }
+        done += n;
+        i++;
+    }
+    *np = i;
+    return total;
+}
+
+/* Writes the data and then the entries (the groups locked). */
+static int sums_write_locked(const struct cnio_srv_sums *s, int dfd, uint64_t off,
+                             const uint8_t *p, size_t len, const uint32_t *pc, size_t np)
+{
+    struct sums_ent e[SUMS_MAX_BLOCKS], mark[SUMS_MAX_BLOCKS];
+    uint64_t b0 = off / CNIO_SRV_BLOCK;
+    uint8_t *buf = NULL;
+    int ret = sums_get(s, b0, np, e);
+
+    for (size_t i = 0; !ret && i < np; i++) {
+        mark[i].crc = e[i].crc;
+        mark[i].covered = e[i].covered | SUMS_PENDING;
+    }
+    if (!ret)
+        ret = sums_put(s, b0, np, mark);
+    if (!ret)
+        ret = sums_pwrite_full(dfd, p, len, off);
+    for (size_t i = 0; !ret && i < np; i++) {
+        uint64_t bs = (b0 + i) * CNIO_SRV_BLOCK;
+        uint32_t a = (uint32_t)(CNIO_MAX(bs, off) - bs);
+        uint32_t z = (uint32_t)(CNIO_MIN(bs + CNIO_SRV_BLOCK, off + len) - bs);
+
+        if (a == 0 && z == CNIO_SRV_BLOCK) {
+            e[i].crc = pc[i];
+            e[i].covered = z;
+            continue;
+        }
+        if (!buf && !(buf = malloc(CNIO_SRV_BLOCK))) {
+            ret = -CNIO_ERR_NOMEM;
+            break;
+        }
+        ret = sums_edge(s, dfd, b0 + i, a, z, pc[i], &e[i], buf, &e[i]);
+    }
+    free(buf);
+    if (!ret)
+        ret = sums_put(s, b0, np, e);
+    return ret;
+}
+
+int cnio__srv_sums_write(const struct cnio_srv_sums *s, int dfd, uint64_t off, const uint8_t *p,
+                         size_t len, uint32_t want_crc)
+{
+    uint32_t pc[SUMS_MAX_BLOCKS];
+    size_t np;
+    int ret;
+
+    if (len > CNIO_WIRE_MAX_PAYLOAD)
+        return -CNIO_ERR_INVAL;
+    if (sums_pieces(off, p, len, pc, &np) != want_crc)
+        return -CNIO_ERR_CHECKSUM;
+    if (!len)
+        return 0;
+    if (s->fd < 0)
+        return sums_pwrite_full(dfd, p, len, off);
+    sums_lock_range(s, off / CNIO_SRV_BLOCK, (off + len - 1) / CNIO_SRV_BLOCK, 1);
+    ret = sums_write_locked(s, dfd, off, p, len, pc, np);
+    sums_lock_range(s, off / CNIO_SRV_BLOCK, (off + len - 1) / CNIO_SRV_BLOCK, 0);
+    return ret;
+}
+
+int cnio__srv_sums_truncate(const struct cnio_srv_sums *s, int dfd, uint64_t size)
+{
+    uint64_t nb = (size + CNIO_SRV_BLOCK - 1) / CNIO_SRV_BLOCK;
+    uint32_t tail = (uint32_t)(size % CNIO_SRV_BLOCK);
+    struct sums_ent e;
+    uint8_t *buf;
+    int ret = 0;
+
+    if (s->fd < 0)
+        return 0;
+    if (ftruncate(s->fd, (off_t)(SUMS_HDR + nb * SUMS_ENT)) < 0)
+        return cnio__err_from_errno(errno);
+    if (!tail)
+        return 0;
+    sums_lock_range(s, nb - 1, nb - 1, 1);
+    ret = sums_get(s, nb - 1, 1, &e);
+    if (!ret && ((e.covered & SUMS_PENDING) || e.covered > tail)) {
+        buf = malloc(CNIO_SRV_BLOCK);
+        ssize_t n = buf ? sums_read_block(dfd, nb - 1, buf) : -CNIO_ERR_NOMEM;
+
+        if (n < 0)
+            ret = (int)n;
+        if (!ret) {
+            e = sums_from_data(buf, (uint32_t)n);
+            ret = sums_put(s, nb - 1, 1, &e);
+        }
+        free(buf);
+    }
+    sums_lock_range(s, nb - 1, nb - 1, 0);
+    return ret;
+}
+
+/*
+ * Checks block b (len bytes long in the file, read into buf) against entry e; on a
+ * mismatch, reads both again under the block's lock (a WRITE may have been between
+ * them). 0 when it matches, 1 when the entry is pending (nothing to check against),
+ * -CNIO_ERR_CHECKSUM when the block is damaged, or another negative code.
+ */
+static int sums_verify(const struct cnio_srv_sums *s, int dfd, uint64_t b, uint8_t *buf,
+                       uint32_t *len, struct sums_ent *e)
+{
+    uint32_t want;
+    ssize_t n;
+    int ret;
+
+    if (!(e->covered & SUMS_PENDING) && !sums_block_crc(e, *len, &want) &&
+        cnio__crc32c(0, buf, *len) == want)
+        return 0;
+    sums_lock_range(s, b, b, 1);
+    ret = sums_get(s, b, 1, e);
+    n = ret ? ret : sums_read_block(dfd, b, buf);
+    sums_lock_range(s, b, b, 0);
+    if (n < 0)
+        return (int)n;
+    *len = (uint32_t)n;
+    if (e->covered & SUMS_PENDING)
+        return 1;
+    if (sums_block_crc(e, *len, &want) || cnio__crc32c(0, buf, *len) != want)
+        return -CNIO_ERR_CHECKSUM;
+    return 0;
+}
+
+/*
+ * One edge block of a READ: read whole, checked, and the CRC of its part [a, z) taken
+ * out (copied to out when not NULL). 2 when the file ended before z (it shrank).
+ */
+static int sums_read_edge(const struct cnio_srv_sums *s, int dfd, const char *name, uint64_t b,
+                          struct sums_ent *e, uint32_t a, uint32_t z, uint8_t *buf,
+                          uint8_t *out, uint32_t *crc)
+{
+    ssize_t n = sums_read_block(dfd, b, buf);
+    uint32_t len;
+    int ret;
+
+    if (n < 0)
+        return (int)n;
+    len = (uint32_t)n;
+    ret = sums_verify(s, dfd, b, buf, &len, e);
+    if (ret < 0) {
+        if (ret == -CNIO_ERR_CHECKSUM)
+            cnio__warn("object %s: the block at offset %llu of this host's file does not "
+                       "match its stored CRC32C: damaged", name,
+                       (unsigned long long)(b * CNIO_SRV_BLOCK));
+        return ret;
+    }
+    if (ret == 1)
+        cnio__debug("object %s: block at %llu is being written (or was, when the server "
+                    "stopped): sent unchecked", name, (unsigned long long)(b * CNIO_SRV_BLOCK));
+    if (len < z)
+        return 2;
+    *crc = cnio__crc32c(0, buf + a, z - a);
+    if (out)
+        memcpy(out, buf + a, z - a);
+    return 0;
+}
+
+int cnio__srv_sums_read(const struct cnio_srv_sums *s, int dfd, const char *name, uint64_t off,
+                        uint64_t len, uint64_t fsize, uint8_t *out, uint32_t *crc_out)
+{
+    struct sums_ent e[SUMS_MAX_BLOCKS];
+    uint64_t b0 = off / CNIO_SRV_BLOCK, b1;
+    uint32_t total = 0, op = cnio__crc32c_shift_op(CNIO_SRV_BLOCK);
+    uint8_t *buf = NULL;
+    size_t nb;
+    int ret;
+
+    if (!len) {
+        *crc_out = 0;
+        return 0;
+    }
+    b1 = (off + len - 1) / CNIO_SRV_BLOCK;
+    nb = (size_t)(b1 - b0 + 1);
+    ret = sums_get(s, b0, nb, e);
+    for (size_t i = 0; !ret && i < nb; i++) {
+        uint64_t bs = (b0 + i) * CNIO_SRV_BLOCK;
+        uint32_t a = (uint32_t)(CNIO_MAX(bs, off) - bs);
+        uint32_t z = (uint32_t)(CNIO_MIN(bs + CNIO_SRV_BLOCK, off + len) - bs);
+        uint32_t blen = (uint32_t)CNIO_MIN(CNIO_SRV_BLOCK, fsize - bs), pcrc;
+
+        if (!out && a == 0 && z == blen && !sums_block_crc(&e[i], blen, &pcrc)) {
+            total = z == CNIO_SRV_BLOCK ? cnio__crc32c_combine_op(total, pcrc, op)
+                                        : cnio__crc32c_combine(total, pcrc, z);
+            continue;
+        }
+        if (!buf && !(buf = malloc(CNIO_SRV_BLOCK))) {
+            ret = -CNIO_ERR_NOMEM;
+            break;
+        }
+        ret = sums_read_edge(s, dfd, name, b0 + i, &e[i], a, z, buf,
+                             out ? out + (bs + a - off) : NULL, &pcrc);
+        if (ret == 0)
+            total = cnio__crc32c_combine(total, pcrc, z - a);
+    }
+    free(buf);
+    *crc_out = total;
+    return ret;
+}
+
+int cnio__srv_sums_check(const struct cnio_srv_sums *s, int dfd, uint64_t *pos,
+                         uint8_t *buf, int *pending)
+{
+    struct sums_ent e;
+    uint32_t len;
+    ssize_t n;
+    int ret;
+
+    *pending = 0;
+    n = sums_read_block(dfd, *pos / CNIO_SRV_BLOCK, buf);
+    if (n <= 0)
+        return n < 0 ? (int)n : 1;
+    len = (uint32_t)n;
+    ret = sums_get(s, *pos / CNIO_SRV_BLOCK, 1, &e);
+    if (!ret)
+        ret = sums_verify(s, dfd, *pos / CNIO_SRV_BLOCK, buf, &len, &e);
+    if (ret == 1) {
+        *pending = 1;
+        ret = 0;
+    }
+    *pos += len;
+    return ret;
+}
+
+int cnio__srv_sums_reset(struct cnio_srv_store *st, const char *name)
+{
+    int fd = cnio__srv_store_at(st->sumsfd, name, O_WRONLY | O_NONBLOCK, 0), ret = 0;
+
+    if (fd < 0)
+        return errno == ENOENT || errno == ENOTDIR ? 0 : cnio__err_from_errno(errno);
+    if (ftruncate(fd, 0) < 0 || sums_header_write(fd))
+        ret = -CNIO_ERR_IO;
+    close(fd);
+    return ret;
+}
+
+int cnio__srv_sums_unlink(struct cnio_srv_store *st, const char *name)
+{
+    const char *base;
+    int pfd = cnio__srv_store_parent(st->sumsfd, name, &base), r = 0;
+
+    if (pfd < 0)
+        return errno == ENOENT || errno == ENOTDIR ? 0 : cnio__err_from_errno(errno);
+    if (unlinkat(pfd, base, 0) < 0 && errno != ENOENT)
+        r = cnio__err_from_errno(errno);
+    close(pfd);
+    return r;
+}
+
+int cnio__srv_sums_commit(struct cnio_srv_store *st, const char *name, uint64_t id)
+{
+    const char *base;
+    char file[40];
+    int pfd, ret = cnio__srv_store_mkparents(st->sumsfd, name);
+
+    if (ret)
+        return ret;
+    pfd = cnio__srv_store_parent(st->sumsfd, name, &base);
+    if (pfd < 0)
+        return cnio__err_from_errno(errno);
+    snprintf(file, sizeof(file), "%016llx.sums", (unsigned long long)id);
+    if (renameat(st->stagefd, file, pfd, base) < 0) {
+        ret = errno == ENOENT ? 0 : cnio__err_from_errno(errno);
+        if (!ret && unlinkat(pfd, base, 0) < 0 && errno != ENOENT)
+            ret = cnio__err_from_errno(errno);
+    }
+    close(pfd);
+    return ret;
+}
+
+void cnio__srv_sums_discard(struct cnio_srv_store *st, uint64_t id)
+{
+    char file[40];
+
+    snprintf(file, sizeof(file), "%016llx.sums", (unsigned long long)id);
+    unlinkat(st->stagefd, file, 0);
+}
+
+/* Block b's entry from its bytes, if it is still pending (its lock taken): 1 when
+ * recomputed, 0 when not pending any more, or a negative code. */
+static int sums_heal_block(const struct cnio_srv_sums *s, int dfd, uint64_t b, uint8_t *buf)
+{
+    struct sums_ent e;
+    ssize_t got;
+    int ret;
+
+    sums_lock_range(s, b, b, 1);
+    ret = sums_get(s, b, 1, &e);
+    if (!ret && (e.covered & SUMS_PENDING)) {
+        got = sums_read_block(dfd, b, buf);
+        if (got < 0) {
+            ret = (int)got;
+        } else {
+            e = sums_from_data(buf, (uint32_t)got);
+            ret = sums_put(s, b, 1, &e);
+            ret = ret ? ret : 1;
+        }
+    }
+    sums_lock_range(s, b, b, 0);
+    return ret;
+}
+
+long cnio__srv_sums_heal(const struct cnio_srv_sums *s, int dfd)
+{
+    struct sums_ent e[SUMS_MAX_BLOCKS];
+    uint8_t *buf = NULL;
+    struct stat sb;
+    uint64_t nb;
+    long n = 0;
+
+    if (s->fd < 0)
+        return 0;
+    if (fstat(s->fd, &sb) < 0)
+        return cnio__err_from_errno(errno);
+    nb = (uint64_t)sb.st_size > SUMS_HDR ? ((uint64_t)sb.st_size - SUMS_HDR) / SUMS_ENT : 0;
+    for (uint64_t b0 = 0; b0 < nb && n >= 0; b0 += SUMS_MAX_BLOCKS) {
+        size_t cnt = (size_t)CNIO_MIN(SUMS_MAX_BLOCKS, nb - b0);
+        int ret = sums_get(s, b0, cnt, e);
+
+        for (size_t i = 0; !ret && i < cnt; i++) {
+            if (!(e[i].covered & SUMS_PENDING))
+                continue;
+            if (!buf && !(buf = malloc(CNIO_SRV_BLOCK))) {
+                ret = -CNIO_ERR_NOMEM;
+                break;
+            }
+            ret = sums_heal_block(s, dfd, b0 + i, buf);
+            n += ret > 0;
+            ret = ret > 0 ? 0 : ret;
+        }
+        if (ret)
+            n = ret;
+    }
+    free(buf);
+    return n;
+}
+
+int cnio__srv_sums_sync(const struct cnio_srv_sums *s)
+{
+    if (s->fd < 0 || fsync(s->fd) == 0)
+        return 0;
+    return cnio__err_from_errno(errno);
+}
