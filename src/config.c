@@ -303,6 +303,14 @@ static int cfg_bool(const char *s, int *out)
     return 0;
 }
 
+/* Copies the n-byte string s into out[cap] and clears the rest: a value set after a
+ * longer one leaves nothing of it behind (hints compare and copy as whole structs). */
+static void cfg_copy(char *out, size_t cap, const char *s, size_t n)
+{
+    memcpy(out, s, n);
+    memset(out + n, 0, cap - n);
+}
+
 static int cfg_transport(const char *s, char *out, size_t cap)
 {
     size_t n = strlen(s);
@@ -312,7 +320,7 @@ static int cfg_transport(const char *s, char *out, size_t cap)
     for (size_t i = 0; i < n; i++)
         if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '_')
             return -CNIO_ERR_HINT;
-    memcpy(out, s, n + 1);
+    cfg_copy(out, cap, s, n);
     return 0;
 }
 
@@ -327,7 +335,7 @@ static int cfg_provider(const char *s, char *out, size_t cap)
         if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) &&
             !strchr("_;-", s[i]))
             return -CNIO_ERR_HINT;
-    memcpy(out, s, n + 1);
+    cfg_copy(out, cap, s, n);
     return 0;
 }
 
@@ -457,7 +465,7 @@ static int cfg_apply(struct cnio_hints *h, const struct cfg_hint *d, const char 
     case CFG_PATH:
         if (strlen(value) >= sizeof(h->key_file))
             return -CNIO_ERR_HINT;
-        memcpy(field, value, strlen(value) + 1);
+        cfg_copy(field, sizeof(h->key_file), value, strlen(value));
         return 0;
     }
     return -CNIO_ERR_HINT;

@@ -441,6 +441,14 @@ START_TEST(hint_foreach_round_trip)
     ck_assert_int_eq(cnio__hints_foreach(&h, fe_collect, &acc), 0);
     ck_assert_int_eq(acc.n, 15);
     ck_assert_int_eq(memcmp(&h, &acc.h, sizeof(h)), 0);
+    /* a string hint set again to a shorter value keeps nothing of the longer one after
+     * its NUL (found by fuzz_config with ofi_provider; key_file alike) */
+    cnio__hints_default(&h);
+    ck_assert_int_eq(cnio__hints_from_query(&h, "key_file=/a/much/longer/path&key_file=/k&"
+                     "ofi_provider=tcp;ofi_rxm&ofi_provider=shm"), 0);
+    cnio__hints_default(&acc.h);
+    ck_assert_int_eq(cnio__hints_foreach(&h, fe_collect, &acc), 0);
+    ck_assert_int_eq(memcmp(&h, &acc.h, sizeof(h)), 0);
 }
 END_TEST
 
