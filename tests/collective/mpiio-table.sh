@@ -24,9 +24,11 @@ grep '^=' "$tmp/cnio" > "$tmp/cnio.same"
 # is bounded at 120 s, and only three failed pairs in a row fail the test.
 for attempt in 1 2 3; do
     lfail=0
-    CNIO_MPI_TIMEOUT=120 "$run" "$n" tests/collective/check_mpiio local "$tmp/plain" || lfail=1
+    CNIO_MPI_TIMEOUT=120 "$run" "$n" tests/collective/check_mpiio local "$tmp/plain" ||
+        { echo "attempt $attempt: Open MPI alone on local files: exit $?"; lfail=1; }
     CNIO_MPI_TIMEOUT=120 "$run" "$n" -x LD_PRELOAD="$lib" tests/collective/check_mpiio local \
-        "$tmp/local" || lfail=1
+        "$tmp/local" ||
+        { echo "attempt $attempt: local files, library preloaded: exit $?"; lfail=1; }
     grep '^=' "$tmp/plain" > "$tmp/plain.same" 2>/dev/null
     if [ $lfail -eq 0 ] && diff -q "$tmp/plain" "$tmp/local" >/dev/null &&
        diff -q "$tmp/plain.same" "$tmp/cnio.same" >/dev/null; then
