@@ -2,8 +2,11 @@
  * shim_connect.c - connect() for managed destinations: TCP to a remote address (or any
  * address with CNIO_SOCKETS_MANAGE=all). The proxy admits the setup (or fails it at once
  * when the destination is known to be down), the process connects directly, and
- * reports how it went. Unmanaged connects, and every connect while the proxy is off,
- * go straight to libc.
+ * reports how it went. Unmanaged connects go straight to libc. While the proxy is off
+ * (absent, silent past its time-out, dead), a connect to a managed destination skips
+ * admission but keeps its deadline, counted from the moment the shim stopped waiting
+ * for the proxy: losing the proxy never turns a bounded connect into the kernel's
+ * ~127 s of SYN retries.
  *
  * Blocking sockets: the kernel's connect runs with O_NONBLOCK set for the call, and the
  * shim waits for it with poll until the connect deadline (CNIO_SOCKETS_CONNECT_TIMEOUT_MS,
@@ -41,12 +44,13 @@ static int shim_is_loopback(const struct sockaddr *sa)
     }
 }
 
+/* 1 when connect(fd, sa) is to a managed destination (the proxy may be off). */
 static int shim_managed(int fd, const struct sockaddr *sa, socklen_t len)
 {
     int type = 0;
     socklen_t tl = sizeof(type);
 
-    if (shim_conf.manage == CNIO__SK_MANAGE_NONE || !shim_proxy_on() || !sa
+    if (shim_conf.manage == CNIO__SK_MANAGE_NONE || !sa
         || !cnio__skp_inet_ok(sa, len))
         return 0;
     if (shim_conf.manage == CNIO__SK_MANAGE_REMOTE && shim_is_loopback(sa))
@@ -193,20 +197,28 @@ static void shim_report(int rpc, int rc, int err, int64_t start)
     shim_rpc_send(rpc, &m);
 }
 
+/* Without the proxy: the kernel's connect, still bounded by a full deadline from now. */
+static int shim_connect_alone(int fd, const struct sockaddr *sa, socklen_t len, int flags)
+{
+    if (flags & O_NONBLOCK)
+        return shim_real.connect(fd, sa, len);
+    return shim_connect_blocking(fd, sa, len, flags, shim_now_ms() + shim_conf.connect_timeout_ms);
+}
+
 static int shim_connect_managed(int fd, const struct sockaddr *sa, socklen_t len, int flags)
 {
     int64_t t0 = shim_now_ms(), deadline = t0 + shim_conf.connect_timeout_ms, t1;
     int nonblock = !!(flags & O_NONBLOCK), rpc = shim_rpc_open(), rc, e;
 
     if (rpc < 0)
-        return shim_real.connect(fd, sa, len);
+        return shim_connect_alone(fd, sa, len, flags);
     rc = shim_admit(rpc, sa, len, nonblock, deadline);
     t1 = shim_now_ms();
     SHIM_ADD(admit_wait_ms, (uint64_t)(t1 - t0));
     if (rc == -2) {
         shim_proxy_failed("stopped answering");
         shim_rpc_close(rpc);
-        return shim_real.connect(fd, sa, len);
+        return shim_connect_alone(fd, sa, len, flags);
     }
     if (rc == -1) {
         SHIM_ADD(failed_fast, 1);
