@@ -327,6 +327,29 @@ START_TEST(test_commit_after_unlink)
 }
 END_TEST
 
+/*
+ * On two fresh servers, opens NAME through the client for a staged (truncating) upload
+ * with UNIT stripes and writes DATA from offset 0; the caller closes or aborts it, and
+ * owns *stk and *u.
+ */
+static struct cnio_obj *staged_upload(const char *name, const uint8_t *data, size_t len,
+                                      struct cnio_stack **stk, struct cnio_uri *u,
+                                      struct cnio_hints *hints)
+{
+    struct cnio_obj *obj;
+    char uri[1024];
+
+    fx_stop(&st_fx);
+    ck_assert_int_eq(fx_start(&st_fx, 2, NULL), 0);
+    ck_assert_int_eq(cnio__stack_open(stk), 0);
+    ck_assert_int_eq(cnio__uri_parse(fx_uri(&st_fx, name, NULL, uri, sizeof(uri)), u), 0);
+    ck_assert_int_eq(cnio__hints_resolve(hints, u), 0);
+    hints->striping_unit = UNIT;
+    ck_assert_int_eq(cnio__obj_open(*stk, u, hints, STAGE | CNIO_WIRE_O_TRUNC, &obj), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(obj, data, len, 0), (ssize_t)len);
+    return obj;
+}
+
 /* The same through the client on two hosts: the writer's close fails, nothing is left
  * on either host (column 0 refused the commit, the other host's instance is gone too). */
 START_TEST(test_client_commit_after_rm)
@@ -338,17 +361,9 @@ START_TEST(test_client_commit_after_rm)
     struct cnio_uri u = { 0 };
     struct cnio_obj *obj;
     struct st_conn c;
-    char uri[1024];
 
     fx_fill(data, sizeof(data), 19);
-    fx_stop(&st_fx);
-    ck_assert_int_eq(fx_start(&st_fx, 2, NULL), 0);
-    ck_assert_int_eq(cnio__stack_open(&stk), 0);
-    ck_assert_int_eq(cnio__uri_parse(fx_uri(&st_fx, "rmc", NULL, uri, sizeof(uri)), &u), 0);
-    ck_assert_int_eq(cnio__hints_resolve(&hints, &u), 0);
-    hints.striping_unit = UNIT;
-    ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, STAGE | CNIO_WIRE_O_TRUNC, &obj), 0);
-    ck_assert_int_eq(cnio__obj_pwrite(obj, data, sizeof(data), 0), (ssize_t)sizeof(data));
+    obj = staged_upload("rmc", data, sizeof(data), &stk, &u, &hints);
     ck_assert_int_eq(cnio__obj_unlink(stk, &u, &hints), 0);
     ck_assert_int_eq(cnio__obj_close(obj), -CNIO_ERR_NOENT);
     for (int j = 0; j < 2; j++) {
@@ -629,17 +644,9 @@ START_TEST(test_abort_broken_connection)
     struct cnio_uri u = { 0 };
     struct cnio_obj *obj;
     struct st_conn c;
-    char uri[1024];
 
     fx_fill(data, sizeof(data), 12);
-    fx_stop(&st_fx);
-    ck_assert_int_eq(fx_start(&st_fx, 2, NULL), 0);
-    ck_assert_int_eq(cnio__stack_open(&stk), 0);
-    ck_assert_int_eq(cnio__uri_parse(fx_uri(&st_fx, "ab", NULL, uri, sizeof(uri)), &u), 0);
-    ck_assert_int_eq(cnio__hints_resolve(&hints, &u), 0);
-    hints.striping_unit = UNIT;
-    ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, STAGE | CNIO_WIRE_O_TRUNC, &obj), 0);
-    ck_assert_int_eq(cnio__obj_pwrite(obj, data, sizeof(data), 0), (ssize_t)sizeof(data));
+    obj = staged_upload("ab", data, sizeof(data), &stk, &u, &hints);
     ck_assert_int_eq(staged_files_on(0) + staged_files_on(1), 4);
     for (int l = 0; l < obj->hosts[1].nlanes; l++)
         cnio__ep_fail(obj->hosts[1].lanes[l], -CNIO_ERR_CONN);
