@@ -1,10 +1,14 @@
 /*
- * tcpsink.c - the receiving end of bench/gather0: accepts one TCP connection, reads it to
- * the end, discarding the bytes or writing them to a file, then prints how many bytes came
- * in and how long that took (from accept to end of stream), and exits.
+ * tcpsink.c - the receiving end of bench/gather0 and bench/tcpsource: accepts one TCP
+ * connection, reads it to the end in 1 MiB receives, discarding the bytes or writing them
+ * to a file (pwrite at the stream's offset), then prints how many bytes came in, how long
+ * that took (from accept to end of stream) and the CPU seconds it spent, and exits.
  *
- *   tcpsink [--listen ADDR:PORT] [--port-file FILE] [--out FILE] [--timeout SECONDS]
+ *   tcpsink [--listen ADDR:PORT] [--port-file FILE] [--out FILE] [--crc] [--timeout SECONDS]
  *
+ * --crc computes the CRC32C of each receive (cnio's, ISA-L where built with it) and prints
+ * the stream's: with --out, the bare recv + CRC32C + pwrite loop that a cnio-server's
+ * WRITE path is measured against (bench/floor.sh).
  * --listen defaults to 127.0.0.1:0 (a free port; --port-file receives the port once
  * listening). Every wait is bounded by --timeout (default 60 s): no peer, or a peer that
  * stalls that long, ends the sink with exit status 1.
@@ -21,17 +25,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "wire.h"   /* cnio__crc32c */
 
 #define SINK_BUF (1u << 20)
 
 struct sink {
     const char *listen, *port_file, *out;
-    int timeout_ms;
+    int timeout_ms, crc;
     int lfd, cfd, ofd;
+    uint32_t sum;
 };
+
+/* User + system CPU seconds of this process so far. */
+static double sink_cpu(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
 
 static double sink_now(void)
 {
@@ -44,7 +62,7 @@ static double sink_now(void)
 static int sink_usage(void)
 {
     fprintf(stderr, "usage: tcpsink [--listen ADDR:PORT] [--port-file FILE] [--out FILE] "
-            "[--timeout SECONDS]\n");
+            "[--crc] [--timeout SECONDS]\n");
     return -1;
 }
 
@@ -53,6 +71,10 @@ static int sink_parse(struct sink *s, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 
+        if (!strcmp(a, "--crc")) {
+            s->crc = 1;
+            continue;
+        }
         if (i + 1 >= argc)
             return sink_usage();
         if (!strcmp(a, "--listen"))
@@ -137,16 +159,18 @@ static long long sink_drain(struct sink *s, char *buf)
             perror("tcpsink: recv");
             return -1;
         }
-        total += n;
+        if (s->crc)
+            s->sum = cnio__crc32c(s->sum, buf, (size_t)n);
         for (ssize_t w = 0; s->ofd >= 0 && w < n;) {
-            ssize_t r = write(s->ofd, buf + w, (size_t)(n - w));
+            ssize_t r = pwrite(s->ofd, buf + w, (size_t)(n - w), total + w);
 
             if (r < 0) {
-                perror("tcpsink: write");
+                perror("tcpsink: pwrite");
                 return -1;
             }
             w += r;
         }
+        total += n;
     }
 }
 
@@ -179,8 +203,13 @@ int main(int argc, char **argv)
     }
     if (n >= 0 && s.ofd >= 0 && close(s.ofd) < 0)
         n = -1;
-    if (n >= 0)
-        printf("tcpsink: %lld bytes in %.6f s, %.3f GB/s\n", n, t, t > 0 ? n / t / 1e9 : 0.0);
+    if (n >= 0) {
+        printf("tcpsink: %lld bytes in %.6f s, %.3f GB/s, cpu %.3f s", n, t,
+               t > 0 ? n / t / 1e9 : 0.0, sink_cpu());
+        if (s.crc)
+            printf(", crc32c %08x", s.sum);
+        printf("\n");
+    }
     if (s.cfd >= 0)
         close(s.cfd);
     close(s.lfd);
