@@ -31,6 +31,9 @@
 #               HDF5's MPI-IO driver to a file in /dev/shm (Open MPI's own MPI-IO)
 #   h5-cnio     the same program under `cnio run`, to a cnio:// name on the servers
 #
+# Beside each client's CPU it records the server side's: the cnio-servers' (from
+# /proc/PID/stat, over each cnio bench and each cnio cp), globus-gridftp-server's with the
+# session processes it forks, and iperf3's receiver (its JSON's remote_total).
 # Every figure is one run; the summary prints the median over repetitions of each, the
 # ratios, and writes bench/results/compare-STAMP.{csv,txt,png}. Everything it starts it
 # stops; every run is bounded by a timeout. --replot remakes the summary and the plot of an
@@ -151,32 +154,52 @@ start_peers() {
     -control-interface 127.0.0.1 -data-interface 127.0.0.1 -log-level error \
     -l "$work/gridftp.log" >"$work/gridftp.out" 2>&1 &
   pids+=($!)
+  gftp_pid=$!
   wait_port "$iperf_port" iperf3
   wait_port "$gftp_port" globus-gridftp-server
 }
+
+# CPU seconds (user + system) the servers have used so far: every cnio-server; the
+# globus-gridftp-server with the session processes it forked and reaped.
+tck=$(getconf CLK_TCK)
+cnio_srv_cpu() {
+  local p t=0
+  for p in "${CNIO_SERVER_PIDS[@]}"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done
+  awk -v t="$t" -v k="$tck" 'BEGIN { printf "%.4f\n", t / k }'
+}
+gftp_srv_cpu() { awk -v k="$tck" '{ printf "%.4f\n", ($14 + $15 + $16 + $17) / k }' "/proc/$gftp_pid/stat"; }
+minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f\n", a - b }'; }
 
 # The first M servers' host list.
 hosts_of() { cut -d, -f1-"$1" <<<"$all_hosts"; }
 
 run_iperf3() {
-  local n=$1 s=$2 st=$(($1 * $2 * lanes)) total=$(($1 * bytes)) out sec cpu
+  local n=$1 s=$2 st=$(($1 * $2 * lanes)) total=$(($1 * bytes)) out sec cpu rcpu
   # At least 1 GiB, so that the path's limit shows past TCP's start-up.
   out=$(timeout -k 5 "$run_timeout" iperf3 -c 127.0.0.1 -p "$iperf_port" -P "$st" \
         -n "$((total > 1 << 30 ? total : 1 << 30))" -J)
   sec=$(awk '/"sum_received"/ { f = 1 } f && /"seconds"/ { gsub(/[,\t ]/, ""); split($0, a, ":");
               print a[2]; exit }' <<<"$out")
   cpu=$(awk '/"host_total"/ { gsub(/[,\t ]/, ""); split($0, a, ":"); print a[2]; exit }' <<<"$out")
+  rcpu=$(awk '/"remote_total"/ { gsub(/[,\t ]/, ""); split($0, a, ":"); print a[2]; exit }' <<<"$out")
   total=$(awk '/"sum_received"/ { f = 1 } f && /"bytes"/ { gsub(/[,\t ]/, ""); split($0, a, ":");
                 print a[2]; exit }' <<<"$out")
   row iperf3 mem "$n" "$s" "$st" "$total" "$sec" "$(awk -v c="$cpu" -v t="$sec" \
       'BEGIN { print c * t / 100 }')"
+  row iperf3-srv mem "$n" "$s" "$st" "$total" "$sec" "$(awk -v c="$rcpu" -v t="$sec" \
+      'BEGIN { print c * t / 100 }')"
 }
 
 run_cnio() {
-  local n=$1 s=$2 out total op
+  local n=$1 s=$2 out total op c0
+  c0=$(cnio_srv_cpu)
   out=$("${mpirun[@]}" -n "$n" "$CNIO_BIN" bench --pattern contiguous --size "$size" --reps 1 \
         --lanes "$lanes" --hosts "$(hosts_of "$s")" --json)
   total=$(jnum "$out" total_bytes)
+  # The servers' CPU over the write and the read together, per GB moved (2 x total).
+  row cnio-srv rw "$n" "$s" $((n * s * lanes)) $((2 * total)) \
+      "$(awk -v a="$(jnum "$out" write_s)" -v b="$(jnum "$out" read_s)" 'BEGIN { print a + b }')" \
+      "$(minus "$(cnio_srv_cpu)" "$c0")"
   for op in write read; do
     row cnio "$op" "$n" "$s" $((n * s * lanes)) "$total" "$(jnum "$out" "${op}_s")" \
         "$(per_gb_to_s "$(jnum "$out" "${op}_cpu_s_per_gb")" "$total")"
@@ -204,21 +227,31 @@ timed_row() {
 
 # globus-url-copy of a file of the same total bytes: run_gridftp N M devnull|shm
 run_gridftp() {
-  local n=$1 s=$2 mode=$3 dst st=$(($1 * $2 * lanes)) total=$(($1 * bytes)) src
+  local n=$1 s=$2 mode=$3 dst st=$(($1 * $2 * lanes)) total=$(($1 * bytes)) src c0 c1
   src=$(copy_src "$total")
   if [ "$mode" = devnull ]; then dst=/dev/null; else dst=$work/gftp/dst; rm -f "$dst"; fi
+  c0=$(gftp_srv_cpu)
   timed_row gridftp "$mode" "$n" "$s" "$st" "$total" timeout -k 5 "$run_timeout" \
     globus-url-copy -p "$st" "file://$src" "ftp://127.0.0.1:$gftp_port$dst"
+  # The session's process is the server's child: counted once reaped (bounded wait).
+  for _ in $(seq 20); do
+    c1=$(gftp_srv_cpu)
+    [ "$(pgrep -c -P "$gftp_pid")" -eq 0 ] && break
+    sleep 0.05
+  done
+  row gridftp-srv "$mode" "$n" "$s" "$st" "$total" "" "$(minus "$c1" "$c0")"
   rm -f "$work/gftp/dst"
 }
 
 # cnio cp of the same file as run_gridftp, to M servers: wall time, setup included.
 run_cp() {
-  local n=$1 s=$2 total=$(($1 * bytes)) src launch=(timeout -k 5 "$run_timeout")
+  local n=$1 s=$2 total=$(($1 * bytes)) src launch=(timeout -k 5 "$run_timeout") c0
   src=$(copy_src "$total")
   [ "$n" -gt 1 ] && launch=("${mpirun[@]}" -n "$n")
+  c0=$(cnio_srv_cpu)
   timed_row cnio-cp shm "$n" "$s" $((n * s * lanes)) "$total" "${launch[@]}" "$CNIO_BIN" cp -q \
     -o cnio_lanes="$lanes" "$src" "cnio://$(hosts_of "$s")/cp.dat"
+  row cnio-cp-srv shm "$n" "$s" $((n * s * lanes)) "$total" "" "$(minus "$(cnio_srv_cpu)" "$c0")"
   "$CNIO_BIN" rm "cnio://$(hosts_of "$s")/cp.dat" >/dev/null   # fresh pages next time too
 }
 
@@ -412,6 +445,21 @@ summary() {
     done
   done
   targets
+  echo
+  echo "CPU s/GB on both sides: client (iperf3 -c; cnio's ranks, write and read; globus-url-copy"
+  echo "to /dev/shm; cnio cp) and server (iperf3 -s; the cnio-servers over write + read; the"
+  echo "globus-gridftp-server with its session processes; the cnio-servers under cp)"
+  printf '%5s %7s | %6s %6s | %6s %6s %6s | %6s %6s | %6s %6s\n' ranks servers ip-c ip-s \
+    cn-cw cn-cr cn-s gf-c gf-s cp-c cp-s
+  for n in "${rank_list[@]}"; do
+    for s in "${server_list[@]}"; do
+      printf '%5s %7s | %6s %6s | %6s %6s %6s | %6s %6s | %6s %6s\n' "$n" "$s" \
+        "$(m iperf3 mem "$n" "$s" 7)" "$(m iperf3-srv mem "$n" "$s" 7)" \
+        "$(m cnio write "$n" "$s" 7)" "$(m cnio read "$n" "$s" 7)" "$(m cnio-srv rw "$n" "$s" 7)" \
+        "$(m gridftp shm "$n" "$s" 7)" "$(m gridftp-srv shm "$n" "$s" 7)" \
+        "$(m cnio-cp shm "$n" "$s" 7)" "$(m cnio-cp-srv shm "$n" "$s" 7)"
+    done
+  done
   echo
   echo "Per rank count, with $smax server(s) for cnio: GB/s, and CPU s/GB of the ranks"
   printf '%5s | %7s %7s | %7s | %7s %7s | %9s | %6s %6s %6s %6s\n' ranks cnio-w cnio-r \
