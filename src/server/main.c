@@ -9,6 +9,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #ifdef __GLIBC__
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -77,7 +79,8 @@ static const char main_usage[] =
     "                         (\"tcp;ofi_rxm,shm\"; default the best available)\n"
     "  --scrub                check every block of every object beneath DIR against its\n"
     "                         stored CRC32C and exit (status 1 when one does not match,\n"
-    "                         each named on stderr); needs no key and listens nowhere\n"
+    "                         each named on stderr); needs no key and listens nowhere;\n"
+    "                         refused while a server serves DIR (one process per root)\n"
     "  --scrub-rate BYTES     while serving, check every object in the background at\n"
     "                         this many bytes a second (K, M, G suffixes; default 0: off)\n"
     "  --help, --version\n";
@@ -346,6 +349,54 @@ static void main_resources(const struct cnio_srv_opts *o)
 }
 
 /* Key, root, handle table, listening socket, workers: 0 or a negative code (logged). */
+/*
+ * One process at a time owns a root: a serving server holds ROOT/.cnio/lock with an
+ * exclusive flock(2) (its pid written inside), an offline --scrub a shared one. A second
+ * server on the same root, or a --scrub of a root being served, would see (or make) a
+ * store in mid-change: both are refused, naming the process that holds it. The kernel
+ * drops the lock when its holder exits, however it exits. Returns the lock's fd, or -1
+ * after logging why.
+ */
+static int main_lock_root(const struct cnio_srv_store *st, const char *root, int exclusive)
+{
+    char pid[32] = "";
+    ssize_t n;
+    int op = (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB, tries = exclusive ? 100 : 1, r;
+    int fd = openat(st->rootfd, ".cnio/lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+    if (fd < 0) {
+        cnio__err("root %s: cannot open %s/.cnio/lock: %s", root, root, strerror(errno));
+        return -1;
+    }
+    /* A server restarted right after a kill -9 of the last one can run before the old
+     * process has finished exiting: it waits for the lock up to 5 s (100 x 50 ms). */
+    while ((r = flock(fd, op)) && errno == EWOULDBLOCK && --tries > 0)
+        usleep(50 * 1000);
+    if (r == 0) {
+        if (exclusive) {
+            n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+            if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)n, 0) != n)
+                cnio__warn("root %s: cannot record the pid in .cnio/lock: %s", root,
+                           strerror(errno));
+        }
+        return fd;
+    }
+    if (errno == EWOULDBLOCK) {
+        n = pread(fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        cnio__err("root %s is being %s by another process (pid %s)%s", root,
+                  *pid ? "served" : "used", *pid ? pid : "unknown",
+                  exclusive ? "; one cnio-server per root"
+                            : "; a serving cnio-server checks its own store with --scrub-rate,"
+                              " or stop it before --scrub");
+    } else {
+        cnio__err("root %s: cannot lock .cnio/lock: %s", root, strerror(errno));
+    }
+    close(fd);
+    return -1;
+}
+
 static int main_start(struct cnio_srv *srv)
 {
     char path[PATH_MAX];
@@ -364,6 +415,9 @@ static int main_start(struct cnio_srv *srv)
     ret = cnio__srv_store_open(&srv->store, srv->opts.root);
     if (ret)
         return ret;
+    srv->lock_fd = main_lock_root(&srv->store, srv->opts.root, 1);
+    if (srv->lock_fd < 0)
+        return CNIO_ERR_ACCESS;
     ret = cnio__srv_handles_init(&srv->handles, srv->opts.max_open);
     if (ret) {
         cnio__err("cannot allocate the handle table: %s", cnio_strerror(ret));
@@ -386,6 +440,8 @@ static void main_stop(struct cnio_srv *srv)
     if (srv->listen_fd >= 0)
         close(srv->listen_fd);
     cnio__srv_store_close(&srv->store);
+    if (srv->lock_fd >= 0)
+        close(srv->lock_fd);
     cnio__srv_limits_fini(srv);
     cnio__key_wipe(&srv->key);
 }
@@ -396,10 +452,17 @@ static int main_scrub(const struct cnio_srv_opts *o)
 {
     struct cnio_srv_store st;
     long bad;
+    int lock;
 
     if (cnio__srv_store_open(&st, o->root))
         return 1;
+    lock = main_lock_root(&st, o->root, 0);
+    if (lock < 0) {
+        cnio__srv_store_close(&st);
+        return 1;
+    }
     bad = cnio__srv_scrub_all(&st);
+    close(lock);
     cnio__srv_store_close(&st);
     if (bad < 0) {
         fprintf(stderr, "cnio-server: scrub: out of memory\n");
@@ -444,7 +507,7 @@ int main(int argc, char **argv)
     int sfd, sig, ret;
 
     memset(&srv, 0, sizeof(srv));
-    srv.listen_fd = srv.stop_fd = srv.store.rootfd = srv.store.metafd = -1;
+    srv.listen_fd = srv.stop_fd = srv.lock_fd = srv.store.rootfd = srv.store.metafd = -1;
     cnio__log_set_ident("cnio-server");
     ret = main_parse(argc, argv, &srv.opts);
     if (ret)

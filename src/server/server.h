@@ -347,6 +347,7 @@ struct cnio_srv {
     int handles_ready;
     int listen_fd;
     int stop_fd;                /* eventfd, readable once shutdown starts */
+    int lock_fd;                /* ROOT/.cnio/lock, flock()ed exclusively while serving */
     atomic_uint nconns;
     atomic_ullong accepted;         /* connections accepted so far (their order) */
     struct cnio_srv_worker *workers;

@@ -113,7 +113,7 @@ END_TEST
 
 START_TEST(test_startup_failures)
 {
-    char err[4096], missing[PATH_MAX + 16], port[32];
+    char err[4096], missing[PATH_MAX + 16], idle[PATH_MAX + 16], port[32];
 
     ck_assert_int_eq(fx_start(&f, 1, NULL), 0);
     {
@@ -134,12 +134,21 @@ START_TEST(test_startup_failures)
         ck_assert_ptr_nonnull(strstr(err, missing));
     }
     snprintf(port, sizeof(port), "127.0.0.1:%u", f.port[0]);
-    {
-        const char *const busy_args[] = { "--root", f.root[0], "--key", f.key,
+    snprintf(idle, sizeof(idle), "%s/idle-root", f.dir);
+    ck_assert_int_eq(mkdir(idle, 0700), 0);
+    {   /* the address is taken (by the fixture's server), the root is free */
+        const char *const busy_args[] = { "--root", idle, "--key", f.key,
                                           "--listen", port, NULL };
 
         ck_assert_int_eq(exit_code(run_server(busy_args, err, sizeof(err))), 1);
         ck_assert_ptr_nonnull(strstr(err, "in use"));
+    }
+    {   /* the root is served already: one cnio-server per root */
+        const char *const root_args[] = { "--root", f.root[0], "--key", f.key,
+                                          "--listen", "127.0.0.1:0", NULL };
+
+        ck_assert_int_eq(exit_code(run_server(root_args, err, sizeof(err))), 1);
+        ck_assert_ptr_nonnull(strstr(err, "one cnio-server per root"));
     }
     fx_stop(&f);
 }
