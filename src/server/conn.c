@@ -620,7 +620,7 @@ static int conn_challenge(struct cnio_srv_conn *c)
     memset(&ch, 0, sizeof(ch));
     if (cnio__random(c->nonce, sizeof(c->nonce)))
         return -CNIO_ERR_IO;
-    ch.caps = CNIO_WIRE_CAP_REASON | CNIO_WIRE_CAP_ORDER;
+    ch.caps = CNIO_WIRE_CAP_REASON | CNIO_WIRE_CAP_ORDER | CNIO_WIRE_CAP_BUDGET;
     ch.max_payload = c->max_payload ? c->max_payload : CNIO_WIRE_MAX_PAYLOAD;
     ch.credits = c->credits ? c->credits : CNIO_SRV_CREDITS;
     r.object = c->fab_id;
@@ -775,6 +775,7 @@ void cnio__srv_conn_disown(struct cnio_srv_conn *c, uint64_t id)
 void cnio__srv_conn_free(struct cnio_srv_conn *c)
 {
     cnio__srv_unauth_remove(c);
+    cnio__srv_budget_leave(c);
     for (size_t i = 0; i < c->nowned; i++)
         cnio__srv_handles_remove(&c->srv->handles, c->owned[i], c);
     if (c->fd >= 0)
