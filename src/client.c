@@ -469,6 +469,7 @@ static int cl_each_host(struct cnio_obj *obj, uint16_t type, uint64_t offset,
     for (int j = 0; !ret && want_info && j < obj->nhosts; j++)
         if (cnio__wire_info_parse(rb[j], c[j].rlen, &obj->hosts[j].info))
             ret = -CNIO_ERR_PROTO;
+    cnio__cl_release(obj);
     free(c);
     free(rb);
     return ret;

@@ -199,8 +199,10 @@ static int cl_transfer(struct cl_run *run)
         return ret;
     cnio__cl_columns(obj, run->x, run->n, need);
     ret = cnio__cl_ensure(obj, need);   /* hosts not connected yet (attached on demand) */
-    if (ret)
+    if (ret) {
+        cnio__cl_release(obj);
         return ret;
+    }
     for (int j = 0; j < obj->nhosts; j++) {
         obj->hosts[j].xi = need[j] ? 0 : run->n;   /* untouched: nothing to feed */
         obj->hosts[j].pos = 0;
@@ -218,6 +220,7 @@ static int cl_transfer(struct cl_run *run)
         }
     }
     obj->stats.net_ns += cnio__now_ns() - t0;
+    cnio__cl_release(obj);   /* connections opened for this call alone (transient) */
     return run->err;
 }
 
