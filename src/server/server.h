@@ -13,6 +13,7 @@
  *   scrub.c    checking every block of every object (--scrub, --scrub-rate)
  *   limits.c   server-wide budgets: connections still authenticating, buffered bytes
  *   budget.c   a job's connections per open object (BUDGET)
+ *   reasons.c  the words a refusal comes with (cnio__srv_why)
  */
 #ifndef CNIO_SERVER_H
 #define CNIO_SERVER_H
@@ -491,6 +492,13 @@ struct cnio_srv_conn {
  * asked (CNIO_WIRE_F_REASON at AUTH), sends it as the error reply's payload. Returns code.
  */
 int cnio__srv_why(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Forgets the thread's reason (a request starts). */
+void cnio__srv_why_reset(void);
+/* Fills r with the reason of status, when there is one and the client reads reasons
+ * (logged either way). */
+struct cnio_srv_reply;
+void cnio__srv_why_reply(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, int status,
+                         struct cnio_srv_reply *r);
 /* The reason store functions give a failed system call's errno e (refusals only:
  * EACCES, EPERM, ELOOP, EXDEV, EROFS, ENAMETOOLONG; other errors get none); returns
  * cnio__err_from_errno(e). */
