@@ -109,12 +109,15 @@ int cnio__obj_connect_start(struct cnio_obj *obj, int j)
 }
 
 /*
- * The server's budget for the job is full: close the lanes (a lane admitted must not be
- * held while its siblings wait) and try again after a pause that doubles up to 100 ms,
- * with jitter so that refused ranks do not come back in step. 1 (waiting), or
- * -CNIO_ERR_LIMIT once cnio_timeout_ms has passed since the set-up started.
+ * The server's budget for the job is full (err -CNIO_ERR_LIMIT), or a lane was reset
+ * before it authenticated (err -CNIO_ERR_CONN: a server over --max-unauth-per-addr drops
+ * its oldest connection still authenticating, which is how 64 ranks on one host lost
+ * set-ups): close the lanes (a lane admitted must not be held while its siblings wait)
+ * and try again after a pause that doubles up to 100 ms, with jitter so that refused
+ * ranks do not come back in step. 1 (waiting), or err once cnio_timeout_ms has passed
+ * since the set-up started.
  */
-static int conn_backoff(struct cnio_obj *obj, int j)
+static int conn_backoff(struct cnio_obj *obj, int j, int err)
 {
     struct cnio__cl_host *host = &obj->hosts[j];
     int64_t now = cnio__now_ms();
@@ -126,12 +129,19 @@ static int conn_backoff(struct cnio_obj *obj, int j)
     }
     host->nlanes = 0;
     if (now >= host->give_up) {
-        cnio__err("connecting to %s:%u: the job's connection budget there "
-                  "(cnio_max_conns_per_server) stayed full for %d ms", host->name, host->port,
-                  obj->h.timeout_ms);
+        if (err == -CNIO_ERR_LIMIT)
+            cnio__err("connecting to %s:%u: the job's connection budget there "
+                      "(cnio_max_conns_per_server) stayed full for %d ms", host->name,
+                      host->port, obj->h.timeout_ms);
+        else
+            cnio__err("connecting to %s:%u: %s before authenticating, again for %d ms",
+                      host->name, host->port, cnio_strerror(err), obj->h.timeout_ms);
         conn_drop(host);
-        return -CNIO_ERR_LIMIT;
+        return err;
     }
+    if (err != -CNIO_ERR_LIMIT)
+        cnio__info("connecting to %s:%u: %s before authenticating; trying again",
+                   host->name, host->port, cnio_strerror(err));
     cnio__random(&jitter, sizeof(jitter));
     host->retry_at = CNIO_MIN(now + host->backoff_ms / 2 + 1 +
                               (int64_t)(jitter % (uint32_t)host->backoff_ms), host->give_up);
@@ -160,8 +170,8 @@ int cnio__obj_connect_poll(struct cnio_obj *obj, int j)
     for (int l = 0; l < host->nlanes; l++) {
         int err = cnio__ep_error(host->lanes[l]);
 
-        if (err && conn_budget_refused(host->lanes[l]))
-            return conn_backoff(obj, j);
+        if (err && (conn_budget_refused(host->lanes[l]) || err == -CNIO_ERR_CONN))
+            return conn_backoff(obj, j, err);
         if (err) {
             cnio__err("connecting to %s:%u: %s", host->name, host->port, cnio_strerror(err));
             conn_drop(host);
