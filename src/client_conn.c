@@ -310,6 +310,10 @@ int cnio__obj_budget(struct cnio_obj *obj, uint32_t budget)
         for (int l = -1; l < host->nlanes; l++) {
             struct cnio_ep *ep = l < 0 ? host->ctl : host->lanes[l];
 
+            /* key connections only: over a fabric the lanes authenticate with rank 0's
+             * tokens (client_fab.c) and the server counts them as it counts any token */
+            if (l >= 0 && host->auth.mode != CNIO_WIRE_AUTH_KEY)
+                continue;
             if (ep && !cnio__ep_error(ep) && (cnio__ep_caps(ep) & CNIO_WIRE_CAP_BUDGET))
                 c[n++] = (struct cnio_call){ .ep = ep, .type = CNIO_WIRE_BUDGET,
                                              .object = host->handle, .offset = budget };
