@@ -230,11 +230,20 @@ CNIO_API int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info 
         rc = cnio__stack_open(&fh->st);
     if (rc == 0 && fh->rank == 0)
         rc = cnio__obj_open(fh->st, &u, &fh->hints, oflags, &fh->obj);
+    /* The servers hold the job to its connection budget (doc/scale.md), unless the
+     * hints ask to ignore it. */
+    if (rc == 0 && fh->rank == 0 && fh->hints.connect_mode != CNIO_CONNECT_EAGER &&
+        fh->hints.route != CNIO_ROUTE_DIRECT)
+        rc = cnio__obj_budget(fh->obj, fh->hints.max_conns_per_server);
     rc = cnio__coll_agree(fh->comm, rc);
     if (rc == 0 && fh->size > 1)
         rc = cnio__coll_agree(fh->comm, file_share(fh, rc));
     if (rc == 0)
         cnio__coll_route(fh);
+    /* Under the budget a rank that does not aggregate holds no connection between calls:
+     * its independent calls connect, and close when done (connect.c). */
+    if (rc == 0 && fh->route_nagg && fh->rank != 0)
+        cnio__obj_set_transient(fh->obj, 1);
     cnio__uri_free(&u);
     if (rc) {
         file_free(fh);

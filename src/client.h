@@ -96,12 +96,27 @@ int cnio__obj_host_lanes(const struct cnio_obj *obj, int j);
  * connected or connecting: 0.
  */
 int cnio__obj_connect_start(struct cnio_obj *obj, int j);
-/* After cnio__obj_connect_start: 1 while handshakes are under way, 0 once every lane is
- * ready, or the first lane's error (-CNIO_ERR_AUTH, -CNIO_ERR_LIMIT, -CNIO_ERR_CONN,
- * -CNIO_ERR_TIMEOUT, ...; the lanes are then closed, so a later call may try again). */
+/* After cnio__obj_connect_start: 1 while handshakes are under way (or, refused by the
+ * server's budget for the job, while waiting to try again: at most cnio_timeout_ms from
+ * the start), 0 once every lane is ready, or the first lane's error (-CNIO_ERR_AUTH,
+ * -CNIO_ERR_LIMIT, -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT, ...; the lanes are then closed, so a
+ * later call may try again). */
 int cnio__obj_connect_poll(struct cnio_obj *obj, int j);
 /* The stack obj moves its data on (to progress connections started above). */
 struct cnio_stack *cnio__obj_stack(const struct cnio_obj *obj);
+/*
+ * The job's connection budget (doc/scale.md): tells every host of obj (opened with the
+ * key) that the job may hold at most budget connections at once for this open, this
+ * process's own lanes counted; a host that does not announce CNIO_WIRE_CAP_BUDGET is
+ * skipped (it does not enforce). 0, or the first error (-CNIO_ERR_CONN, ...).
+ */
+int cnio__obj_budget(struct cnio_obj *obj, uint32_t budget);
+/*
+ * on 1: every connection a call of obj opens (a transfer, a control call) is closed when
+ * that call returns, so that this process holds none between calls (a rank that is not
+ * an aggregator under the budget); connections made with cnio__obj_connect_start stay.
+ */
+void cnio__obj_set_transient(struct cnio_obj *obj, int on);
 
 /* Vectored transfer of n pieces (any order, any sizes; overlapping writes undefined):
  * all pieces go out pipelined over every host and lane. Returns 0 or a negative code;

@@ -66,6 +66,7 @@ struct cnio_ep {
     enum ep_state state;
     int err;
     int died_idle;              /* it died with nothing in flight (see cnio__ep_idle_closed) */
+    int quiet;                  /* closed by its owner mid-handshake: nothing to warn of */
     int timeout_ms;
     int64_t last_ms;            /* last time a byte moved, or work started */
     uint32_t credits;
@@ -219,7 +220,10 @@ static void ep_kill_why(struct cnio_ep *ep, int err, const char *why)
         return;
     if (why)
         cnio__warn("connection to %s closed: %s", ep->name, why);
-    else if (err != -CNIO_ERR_CONN || ep->ninflight)
+    else if (err == -CNIO_ERR_LIMIT && ep->state == EP_AUTH &&
+             (ep->chal.caps & CNIO_WIRE_CAP_BUDGET))   /* the job's budget: tried again */
+        cnio__debug("connection to %s: %s (the job's budget)", ep->name, cnio_strerror(err));
+    else if ((err != -CNIO_ERR_CONN || ep->ninflight) && !ep->quiet)
         cnio__warn("connection to %s: %s", ep->name, cnio_strerror(err));
     ep->died_idle = ep->state == EP_READY && !ep->ninflight && !ep->sq_head &&
                     err == -CNIO_ERR_CONN;
@@ -319,6 +323,7 @@ void cnio__ep_close(struct cnio_ep *ep)
     if (!ep)
         return;
     st = ep->st;
+    ep->quiet = ep->state == EP_CHALLENGE || ep->state == EP_AUTH;
     ep_kill(ep, -CNIO_ERR_CONN);
     if (ep->prev)
         ep->prev->next = ep->next;
@@ -609,7 +614,10 @@ static int ep_rx_finish(struct cnio_ep *ep)
 
         /* The server says which rule it applied: the user learns it, and which host. */
         cnio__wire_reason_text(ep->rsn, ep->h.length, why, sizeof(why));
-        cnio__err("%s: %s: %s", ep->name, cnio_strerror(r->status), why);
+        if (r->type == CNIO_WIRE_AUTH && r->status == -CNIO_ERR_LIMIT)   /* tried again */
+            cnio__debug("%s: %s: %s", ep->name, cnio_strerror(r->status), why);
+        else
+            cnio__err("%s: %s: %s", ep->name, cnio_strerror(r->status), why);
         r->rlen = 0;
         r->reasoned = 1;
     }
