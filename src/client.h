@@ -197,6 +197,12 @@ int cnio__ns_rename(struct cnio_ns *ns, const char *from, const char *to);
  * (close it and open another); otherwise the errors of cnio__obj_open. */
 int cnio__ns_obj_open(struct cnio_ns *ns, const char *path, uint32_t oflags,
                       struct cnio_obj **out);
+/* cnio__obj_list of directory path over the session's connections (no connect): fn is
+ * called once per entry, names sorted. -CNIO_ERR_CONN when a connection of ns broke;
+ * otherwise the errors of cnio__obj_list, or fn's first nonzero return. */
+int cnio__ns_list(struct cnio_ns *ns, const char *path,
+                  int (*fn)(const char *name, const struct cnio_obj_stat *s, void *arg),
+                  void *arg);
 /* Records mode (st_mode bits, <= 0xffff: file type and permissions) and, when mtime_ns
  * is not 0, the modification time of path (an object, or a directory). */
 int cnio__ns_setattr(struct cnio_ns *ns, const char *path, uint32_t mode, uint64_t mtime_ns);

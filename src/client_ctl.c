@@ -270,25 +270,23 @@ static void ctl_combine(const struct ctl_entry *e, size_t n, struct cnio_obj_sta
     }
 }
 
-int cnio__obj_list(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
-                   int (*fn)(const char *name, const struct cnio_obj_stat *s, void *arg),
-                   void *arg)
+int cnio__ns_list(struct cnio_ns *ns, const char *path,
+                  int (*fn)(const char *name, const struct cnio_obj_stat *s, void *arg),
+                  void *arg)
 {
     uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
     struct ctl_list l = { 0 };
-    struct cnio_ns c;
     int len, ret;
 
-    if (!u || !u->path || !fn)
+    if (!ns || !path || !fn)
         return -CNIO_ERR_INVAL;
-    len = cnio__cl_open_payload(0, NULL, 0, u->path, pl, sizeof(pl));
+    for (int j = 0; j < ns->n; j++)
+        if (!ns->hosts[j].nlanes || cnio__ep_error(ns->hosts[j].lanes[0]))
+            return -CNIO_ERR_CONN;   /* a broken session: the caller opens a new one */
+    len = cnio__cl_open_payload(0, NULL, 0, path, pl, sizeof(pl));
     if (len < 0)
         return len;
-    ret = cnio__ns_begin(&c, st, u, h, u->nhosts);
-    if (ret)
-        return ret;
-    ret = ctl_list_collect(&c, u->path, pl, (uint32_t)len, &l);
-    cnio__ns_end(&c);
+    ret = ctl_list_collect(ns, path, pl, (uint32_t)len, &l);
     if (!ret && l.n)
         qsort(l.e, l.n, sizeof(*l.e), ctl_entry_cmp);
     for (size_t i = 0; !ret && i < l.n; ) {
@@ -304,6 +302,25 @@ int cnio__obj_list(struct cnio_stack *st, const struct cnio_uri *u, const struct
     for (size_t i = 0; i < l.n; i++)
         free(l.e[i].name);
     free(l.e);
+    return ret;
+}
+
+int cnio__obj_list(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
+                   int (*fn)(const char *name, const struct cnio_obj_stat *s, void *arg),
+                   void *arg)
+{
+    struct cnio_ns c;
+    int ret;
+
+    if (!u || !u->path || !fn)
+        return -CNIO_ERR_INVAL;
+    if (strlen(u->path) > CNIO_WIRE_MAX_NAME)
+        return -CNIO_ERR_INVAL;
+    ret = cnio__ns_begin(&c, st, u, h, u->nhosts);
+    if (ret)
+        return ret;
+    ret = cnio__ns_list(&c, u->path, fn, arg);
+    cnio__ns_end(&c);
     return ret;
 }
 
