@@ -5,8 +5,8 @@
  * sparse) or a symlink (an object holding the target, recorded with mode S_IFLNK, and
  * made a link again on the way down). Local paths are opened beneath the tree's top
  * with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): nothing is read or written
- * through a symlink, so a copy never escapes its trees (-L alone follows a source
- * link, and only one to a file).
+ * through a symlink, so a copy never escapes its trees (-L alone follows the source's
+ * links, to files and, in the walk, to directories).
  */
 #include "tree.h"
 #include "wire.h"
@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #define TF_LINK_MAX 4096
+/* Blocks of zeros a fresh destination does not get written (they stay holes). */
+#define TF_BLOCK (64u << 10)
 
 static int tf_fail(struct tree_ctx *c, const char *rel, int err)
 {
@@ -128,6 +130,51 @@ static int tf_put(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, int
     }
     c->moved += len;
     return 0;
+}
+
+/*
+ * Writes to a fresh destination (an object, or a local fd) the TF_BLOCK blocks of buf
+ * (len bytes at off) that are not all zeros: the rest reads as zeros already, and stays
+ * a hole. An object's runs go in one call, several requests in flight.
+ */
+static int tf_put_runs(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, int fd,
+                       const char *buf, uint64_t len, uint64_t off)
+{
+    struct cnio_xfer x[32];
+    uint64_t k = 0, bytes = 0;
+    size_t n = 0;
+    int ret = 0;
+
+    while (ret == 0 && k < len) {
+        uint64_t start, b = CNIO_MIN(TF_BLOCK - (off + k) % TF_BLOCK, len - k);
+
+        if (tf_zero(buf + k, b)) {
+            k += b;
+            continue;
+        }
+        start = k;
+        while (k < len && (k == start || !tf_zero(buf + k, b))) {
+            k += b;
+            b = CNIO_MIN(TF_BLOCK - (off + k) % TF_BLOCK, len - k);
+        }
+        if (!obj) {
+            ret = tf_put(c, rel, NULL, fd, buf + start, k - start, off + start, 0);
+            continue;
+        }
+        x[n++] = (struct cnio_xfer){ off + start, k - start, (void *)(buf + start) };
+        bytes += k - start;
+        if (n == CNIO_ARRAY_LEN(x) || k >= len) {
+            ret = cnio__obj_writex(obj, x, n);
+            c->moved += ret ? 0 : bytes;
+            n = 0;
+            bytes = 0;
+        }
+    }
+    if (ret == 0 && n) {
+        ret = cnio__obj_writex(obj, x, n);
+        c->moved += ret ? 0 : bytes;
+    }
+    return ret;
 }
 
 /* Sends the data extents of local fd (size bytes) to obj, chunk by chunk. */
@@ -276,8 +323,8 @@ static int tf_fetch(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, i
             return (int)n;
         if ((uint64_t)n != len)
             return -CNIO_ERR_IO;   /* shorter than its size said */
-        if (!(fresh && tf_zero(c->buf, len)))
-            ret = tf_put(c, rel, out, fd, c->buf, len, off, out ? resumed : 0);
+        ret = fresh ? tf_put_runs(c, rel, out, fd, c->buf, len, off)
+                    : tf_put(c, rel, out, fd, c->buf, len, off, out ? resumed : 0);
         off += len;
     }
     return ret;
