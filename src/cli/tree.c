@@ -32,9 +32,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Files in flight per rank (threads), and files a rank takes from the queue at once. */
+/* Copying threads per rank (at most; CNIO_CP_THREADS lowers it), files a rank takes
+ * from the queue at once, and small files a thread uploads in one batch (several
+ * requests in flight on its connections; CNIO_CP_PIPELINE=1 turns batches on). Batches
+ * are off by default: on loopback a server serves one connection's requests one after
+ * the other, its work per file (staging, fsync at commit, renames) outweighs a round
+ * trip, and 8 threads moved more files per second without them (doc/performance.md). */
 #define TREE_WORKERS 8
 #define TREE_BATCH (2 * TREE_WORKERS)
+#define TREE_PIPE 32
 /* Bytes per request of a worker (at most --chunk). */
 #define TREE_WORKER_CHUNK (4ull << 20)
 
@@ -62,6 +68,8 @@ struct tree_run {
     int nw;                         /* workers set up */
     pthread_mutex_t lock;           /* the batch cursor below, shared by the workers */
     uint64_t next, end;             /* the batch: files[next..end) */
+    int want;                       /* workers to start */
+    int pipe;                       /* small files go in batches */
     MPI_Win win;
     uint64_t *q;                    /* rank 0: [0] next, [1] bytes done, [2] files done */
     double t0, last;                /* t0: before the walk */
@@ -379,20 +387,55 @@ static void tree_one(struct tree_worker *w, const struct tree_ent *e)
     w->bytes += e->size;
 }
 
+/* Uploads small files e[0..n) as one batch; those it could not copy go one by one. */
+static void tree_batch(struct tree_worker *w, const struct tree_ent *const *e, int n)
+{
+    int status[TREE_PIPE], ret;
+
+    w->ctx.why[0] = '\0';
+    ret = tree_put_small(&w->ctx, e, n, status);
+    for (int i = 0; i < n; i++) {
+        if (ret || status[i] == -CNIO_ERR_CONN || status[i] == -CNIO_ERR_TIMEOUT) {
+            tree_one(w, e[i]);   /* a broken session: again, alone, with its retries */
+            continue;
+        }
+        if (status[i] < 0) {
+            fprintf(stderr, "cnio cp: %s: %s\n", e[i]->rel, cnio_strerror(status[i]));
+            w->failed++;
+        }
+        w->files++;
+        w->bytes += e[i]->size;
+    }
+}
+
 static void *tree_worker_main(void *arg)
 {
     struct tree_worker *w = arg;
     struct tree_run *r = w->r;
 
     for (;;) {
-        uint64_t i;
+        const struct tree_ent *b[TREE_PIPE];
+        int n = 0;
 
         pthread_mutex_lock(&r->lock);
-        i = r->next < r->end ? r->next++ : UINT64_MAX;
+        while (r->next < r->end && n < TREE_PIPE) {
+            const struct tree_ent *e = &r->files.e[r->next];
+            int small = r->pipe && tree_small(&w->ctx, e);
+
+            if (n && !small)
+                break;
+            b[n++] = e;
+            r->next++;
+            if (!small)
+                break;
+        }
         pthread_mutex_unlock(&r->lock);
-        if (i == UINT64_MAX)
+        if (n == 0)
             return NULL;
-        tree_one(w, &r->files.e[i]);
+        if (n == 1 && !(r->pipe && tree_small(&w->ctx, b[0])))
+            tree_one(w, b[0]);
+        else
+            tree_batch(w, b, n);
     }
 }
 
@@ -401,7 +444,8 @@ static void *tree_worker_main(void *arg)
 static void tree_queue(struct tree_run *r)
 {
     for (;;) {
-        uint64_t take = TREE_BATCH, at = 0, files = 0, bytes = 0;
+        uint64_t take = r->pipe ? (uint64_t)r->nw * TREE_PIPE : TREE_BATCH, at = 0, files = 0,
+                 bytes = 0;
         int started[TREE_WORKERS] = { 0 };
 
         MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, r->win);
@@ -540,7 +584,12 @@ static int tree_setup(struct tree_run *r)
     if (ret == 0 && r->src.remote)
         ret = cnio__ns_open(r->ctx.st, &r->src.u, &r->src.h, &r->ctx.src_ns);
     pthread_mutex_init(&r->lock, NULL);
-    for (int k = 0; ret == 0 && k < TREE_WORKERS; k++) {
+    r->want = TREE_WORKERS;
+    if (getenv("CNIO_CP_THREADS"))
+        r->want = (int)CNIO_MIN(CNIO_MAX(strtol(getenv("CNIO_CP_THREADS"), NULL, 10), 1),
+                                TREE_WORKERS);
+    r->pipe = getenv("CNIO_CP_PIPELINE") && strcmp(getenv("CNIO_CP_PIPELINE"), "0") != 0;
+    for (int k = 0; ret == 0 && k < r->want; k++) {
         struct tree_ctx *c = &r->w[k].ctx;
 
         r->w[k].r = r;

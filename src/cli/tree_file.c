@@ -567,3 +567,83 @@ int tree_setattr(struct tree_ctx *c, const struct tree_ent *e)
     close(pfd);
     return r ? tf_fail(c, e->rel, r) : 0;
 }
+
+int tree_small(const struct tree_ctx *c, const struct tree_ent *e)
+{
+    return !c->src->remote && c->dst->remote && c->ns && !c->o->resume && !c->o->checksum &&
+           e->type == TREE_FILE && e->size <= TREE_SMALL &&
+           e->size <= c->dst->h.striping_unit;
+}
+
+/* Reads local file e (tree_small) into buf: 0, or a negative code (said). */
+static int tf_slurp(struct tree_ctx *c, const struct tree_ent *e, char *buf)
+{
+    int fd = c->o->follow ? openat(c->src->dirfd, e->rel, O_RDONLY | O_CLOEXEC)
+                          : tf_open(c->src->dirfd, e->rel, O_RDONLY, 0);
+    uint64_t k = 0;
+
+    if (fd < 0)
+        return tf_fail(c, e->rel, errno);
+    while (k < e->size) {
+        ssize_t n = pread(fd, buf + k, (size_t)(e->size - k), (off_t)k);
+
+        if (n <= 0) {
+            int err = n < 0 ? errno : EIO;
+
+            close(fd);
+            return tf_fail(c, e->rel, err);
+        }
+        k += (uint64_t)n;
+    }
+    close(fd);
+    return 0;
+}
+
+int tree_put_small(struct tree_ctx *c, const struct tree_ent *const *e, int n, int *status)
+{
+    struct cnio_ns_put *p = calloc((size_t)CNIO_MAX(n, 1), sizeof(*p));
+    char **names = calloc((size_t)CNIO_MAX(n, 1), sizeof(*names));
+    uint64_t total = 0;
+    char *buf;
+    int ret = p && names ? 0 : -CNIO_ERR_NOMEM;
+
+    for (int i = 0; i < n; i++)
+        total += e[i]->size;
+    buf = malloc(total ? total : 1);
+    if (!buf)
+        ret = -CNIO_ERR_NOMEM;
+    total = 0;
+    for (int i = 0; !ret && i < n; i++) {
+        status[i] = tf_slurp(c, e[i], buf + total);
+        names[i] = tree_obj_name(c->dst, e[i]->rel);
+        if (!names[i])
+            ret = -CNIO_ERR_NOMEM;
+        p[i] = (struct cnio_ns_put){ .path = names[i], .data = buf + total,
+                                     .size = e[i]->size, .mode = c->o->preserve ? e[i]->mode : 0,
+                                     .mtime_ns = c->o->preserve ? e[i]->mtime_ns : 0 };
+        total += e[i]->size;
+    }
+    /* the files that could not be read are left out (their status says why) */
+    for (int i = 0, k = 0; !ret && i < n; i++)
+        if (status[i] == 0)
+            p[k++] = p[i];
+    if (!ret) {
+        int k = 0;
+
+        for (int i = 0; i < n; i++)
+            k += status[i] == 0;
+        ret = cnio__ns_put_small(c->ns, p, k);
+        for (int i = 0, x = 0; !ret && i < n; i++)
+            if (status[i] == 0) {
+                status[i] = p[x].status;
+                c->moved += p[x].status ? 0 : p[x].size;
+                x++;
+            }
+    }
+    for (int i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
+    free(p);
+    free(buf);
+    return ret;
+}
