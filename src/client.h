@@ -212,6 +212,33 @@ int cnio__ns_rename(struct cnio_ns *ns, const char *from, const char *to);
  * (close it and open another); otherwise the errors of cnio__obj_open. */
 int cnio__ns_obj_open(struct cnio_ns *ns, const char *path, uint32_t oflags,
                       struct cnio_obj **out);
+/* cnio__obj_list of directory path over the session's connections (no connect): fn is
+ * called once per entry, names sorted. -CNIO_ERR_CONN when a connection of ns broke;
+ * otherwise the errors of cnio__obj_list, or fn's first nonzero return. */
+int cnio__ns_list(struct cnio_ns *ns, const char *path,
+                  int (*fn)(const char *name, const struct cnio_obj_stat *s, void *arg),
+                  void *arg);
+/* One small object for cnio__ns_put_small. */
+struct cnio_ns_put {
+    const char *path;          /* object name */
+    const void *data;          /* size bytes, at most the stripe unit and the servers'
+                                  largest WRITE payload */
+    uint64_t size;
+    uint32_t mode;             /* nonzero: SETATTR mode (<= 0xffff) and mtime_ns (0: not
+                                  set) once committed */
+    uint64_t mtime_ns;
+    int status;                /* out: 0 (committed), or the error that stopped it */
+};
+/*
+ * Writes each of p[0..n) as a fresh object over the session's connections (replacing one
+ * of the same name at commit, as a staged cnio__obj_open does), striped by the session's
+ * hints, with several requests in flight on each connection (client_batch.c): a batch
+ * costs about seven round trips, not seven per object. Each object commits or not on
+ * its own (p[i].status); one that failed left nothing visible. Returns 0 (see the
+ * statuses), -CNIO_ERR_INVAL (an object too large, an empty name), -CNIO_ERR_CONN (a
+ * broken session: open another), -CNIO_ERR_NOMEM, -CNIO_ERR_LAYOUT (bad hints).
+ */
+int cnio__ns_put_small(struct cnio_ns *ns, struct cnio_ns_put *p, int n);
 /* Records mode (st_mode bits, <= 0xffff: file type and permissions) and, when mtime_ns
  * is not 0, the modification time of path (an object, or a directory). */
 int cnio__ns_setattr(struct cnio_ns *ns, const char *path, uint32_t mode, uint64_t mtime_ns);

@@ -72,15 +72,29 @@ struct cnio_obj {
                                        (cnio__obj_set_transient) */
 };
 
-/* A namespace session (client_names.c): one authenticated endpoint per host. */
+/*
+ * A control session (client_names.c): the key, and one authenticated endpoint per host
+ * of a URI. The namespace session of cnio__ns_open, and the one-shot sessions of
+ * client_ctl.c (stat, unlink, list) that live on the stack.
+ */
 struct cnio_ns {
     struct cnio_stack *st;
     struct cnio_hints h;
     struct cnio_key key;
     struct cnio__cl_host *hosts;
     struct cnio_ep_auth *auth;
-    int n;
+    int n;                          /* hosts of the URI */
 };
+
+/*
+ * Fills ns (caller's memory) for u's hosts, loads the key of h->key_file and connects
+ * one lane to each of the first `connect` hosts (the others can be connected later with
+ * cnio__cl_connect and ns->auth). 0, or the error (ns then holds nothing to release).
+ */
+int cnio__ns_begin(struct cnio_ns *ns, struct cnio_stack *st, const struct cnio_uri *u,
+                   const struct cnio_hints *h, int connect);
+/* Closes ns's endpoints and releases what it holds (not ns itself). */
+void cnio__ns_end(struct cnio_ns *ns);
 
 /* Fills hosts[0..n) from the URI's hosts. */
 void cnio__cl_hosts_from_uri(struct cnio__cl_host *hosts, const struct cnio_uri *u, int n);
