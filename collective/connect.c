@@ -194,7 +194,7 @@ static int conn_run(cnio_file_t *fh, struct conn_srv *srv, int n)
             pause.tv_nsec = 0;
             continue;
         }
-        pause.tv_nsec = CNIO_MIN(200000, pause.tv_nsec + 10000);
+        pause.tv_nsec = CNIO_MIN(2000000, CNIO_MAX(10000, 2 * pause.tv_nsec));
         nanosleep(&pause, NULL);   /* waiting for a token from a predecessor */
     }
     for (int i = 0; i < n; i++)

@@ -19,9 +19,11 @@
 /*
  * The agreement waits politely: a rank that arrives early (its share done) polls the
  * nonblocking reduction for a few microseconds, then sleeps between polls with a
- * growing pause (up to 50 us). A spinning MPI_Allreduce would take a core from the
+ * pause that doubles from 5 us up to 2 ms (so it notices the last rank at most about as
+ * late again as that rank came). A spinning MPI_Allreduce would take a core from the
  * ranks and servers still moving data, which on shared or oversubscribed nodes is
- * where the time goes.
+ * where the time goes; and naps of a few microseconds for ever, beside ranks spinning
+ * in sched_yield, starve the kernel's workers (src/stack.c).
  */
 int cnio__coll_agree(MPI_Comm comm, int rc)
 {
@@ -39,7 +41,7 @@ int cnio__coll_agree(MPI_Comm comm, int rc)
             return out;
         if (cnio__now_ns() - t0 < 20000)
             continue;
-        pause.tv_nsec = CNIO_MIN(50000, pause.tv_nsec + 5000);
+        pause.tv_nsec = CNIO_MIN(2000000, CNIO_MAX(5000, 2 * pause.tv_nsec));
         nanosleep(&pause, NULL);
     }
 }

@@ -387,6 +387,9 @@ void cnio__srv_fab_stop(struct cnio_srv *srv);
  * 0, or -CNIO_ERR_NOTSUP when the server has none. */
 int cnio__srv_fab_lookup(struct cnio_srv *srv, const char *prov, const char **name,
                          const uint8_t **addr, size_t *addrlen);
+/* How long (microseconds) an endpoint's thread naps after `idle` empty polls in a row:
+ * 0 while it spins, then growing to at most 2000 (fabric.c says why it is bounded below). */
+unsigned cnio__srv_fab_nap_us(unsigned idle);
 
 /* Starts opts.threads workers on srv->listen_fd: 0 or a negative CNIO_ERR_*. */
 int cnio__srv_loop_start(struct cnio_srv *srv);
