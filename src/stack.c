@@ -13,6 +13,7 @@
 #include "auth.h"
 #include "log.h"
 #include "stack.h"
+#include "stack_int.h"
 #include "transport.h"
 
 #include <errno.h>
@@ -33,12 +34,6 @@
 #define STK_POLL_MS 1        /* wake-up interval for endpoints without an fd */
 #define STK_POLL_US 100      /* ... while one of them has work: fabrics progress when polled */
 
-/* Request progress bits. */
-#define REQ_SENT 0x1u
-#define REQ_REPLIED 0x2u
-
-enum ep_state { EP_CHALLENGE, EP_AUTH, EP_READY, EP_DEAD };
-
 struct stk_slab {
     struct stk_slab *next;
     struct cnio_req reqs[STK_SLAB];
@@ -53,45 +48,6 @@ struct cnio_stack {
     int polling;                /* one of them has work outstanding */
     struct cnio_req *free_reqs;
     struct stk_slab *slabs;
-};
-
-struct cnio_ep {
-    struct cnio_stack *st;
-    struct cnio_ep *prev, *next;
-    struct cnio_conn *conn;
-    int fd;                     /* -1: none (polled) or closed */
-    uint32_t events;            /* registered with epoll */
-    char name[80];
-    char carrier[64];           /* cnio__ep_transport */
-    enum ep_state state;
-    int err;
-    int died_idle;              /* it died with nothing in flight (see cnio__ep_idle_closed) */
-    int timeout_ms;
-    int64_t last_ms;            /* last time a byte moved, or work started */
-    uint32_t credits;
-    uint32_t max_payload;
-    uint64_t session;
-    uint64_t seq;
-    /* in flight: indexed by the low byte of reqid */
-    struct cnio_req *inflight[CNIO_EP_MAX_INFLIGHT];
-    uint32_t ninflight;
-    struct cnio_req *sq_head, *sq_tail;
-    /* receive state */
-    uint8_t rxhdr[CNIO_WIRE_HDR_SIZE];
-    size_t rxgot;
-    struct cnio_wire_hdr h;
-    int rx_payload;
-    uint8_t *rxdst;
-    size_t rxlen, rxpgot;
-    struct cnio_req *rxreq;
-    /* handshake */
-    struct cnio_ep_auth auth;
-    uint8_t key[CNIO_KEY_MAX];
-    uint8_t chbuf[CNIO_WIRE_CHALLENGE_SIZE];
-    struct cnio_wire_challenge chal;
-    struct cnio_wire_auth resp;
-    /* the reason text of an error reply (CNIO_WIRE_F_REASON) */
-    uint8_t rsn[CNIO_WIRE_MAX_REASON];
 };
 
 /* ---- stack and pool ---------------------------------------------------------------- */
@@ -177,11 +133,6 @@ static int stk_tp(struct cnio_stack *st, const struct cnio_hints *h, struct cnio
 
 /* ---- endpoint life ------------------------------------------------------------------ */
 
-static const struct cnio_transport_ops *ep_ops(const struct cnio_ep *ep)
-{
-    return ep->conn->tp->ops;
-}
-
 static void ep_set_events(struct cnio_ep *ep, uint32_t events)
 {
     struct epoll_event ev = { .events = events, .data.ptr = ep };
@@ -200,7 +151,7 @@ static void ep_wipe_key(struct cnio_ep *ep)
 }
 
 /* Completes r: leaves the in-flight table, runs done, returns to the pool. */
-static void ep_complete(struct cnio_ep *ep, struct cnio_req *r)
+void ep_complete(struct cnio_ep *ep, struct cnio_req *r)
 {
     unsigned idx = (unsigned)(r->reqid & 0xff);
 
@@ -245,7 +196,7 @@ static void ep_kill_why(struct cnio_ep *ep, int err, const char *why)
     }
 }
 
-static void ep_kill(struct cnio_ep *ep, int err)
+void ep_kill(struct cnio_ep *ep, int err)
 {
     ep_kill_why(ep, err, NULL);
 }
@@ -385,8 +336,6 @@ const char *cnio__ep_transport(const struct cnio_ep *ep)
 
 /* ---- sending ------------------------------------------------------------------------ */
 
-static void ep_tx_msg(struct cnio_ep *ep);
-static void ep_rx_msg(struct cnio_ep *ep);
 
 /* Writes as much of the send queue as the connection takes. */
 static void ep_tx(struct cnio_ep *ep)
@@ -588,7 +537,7 @@ static int ep_status_ok(int32_t s)
 }
 
 /* The payload of the current frame is in: check it and deliver it. 0 or -1 (dead). */
-static int ep_rx_finish(struct cnio_ep *ep)
+int ep_rx_finish(struct cnio_ep *ep)
 {
     struct cnio_req *r = ep->rxreq;
 
@@ -624,7 +573,7 @@ static int ep_rx_finish(struct cnio_ep *ep)
 }
 
 /* Where the frame whose header is in ep->h goes: 0, or a negative code. */
-static int ep_rx_route(struct cnio_ep *ep)
+int ep_rx_route(struct cnio_ep *ep)
 {
     const struct cnio_wire_hdr *h = &ep->h;
     struct cnio_req *r;
@@ -719,79 +668,6 @@ static void ep_rx(struct cnio_ep *ep)
         ep->rxgot += (size_t)got;
         if (ep->rxgot == CNIO_WIRE_HDR_SIZE && ep_rx_header(ep))
             return;
-    }
-}
-
-/* ---- message transports (ofi, udp) --------------------------------------------------- */
-
-/* Hands the queued frames to the transport, each with the receive of its reply. */
-static void ep_tx_msg(struct cnio_ep *ep)
-{
-    while (ep->sq_head) {
-        struct cnio_req *r = ep->sq_head;
-        struct cnio_tp_frame f = { .id = r->reqid, .hdr = r->hdr, .payload = r->payload,
-                                   .plen = r->plen, .rhdr = r->rhdr, .rbuf = r->rbuf,
-                                   .rcap = r->rcap };
-        int ret = ep_ops(ep)->msend(ep->conn, &f);
-
-        if (ret < 0) {
-            ep_kill(ep, ret);
-            return;
-        }
-        if (ret == 0)
-            return;
-        r->sent = CNIO_WIRE_HDR_SIZE + r->plen;
-        ep->sq_head = r->next;
-        if (!ep->sq_head)
-            ep->sq_tail = NULL;
-    }
-}
-
-/* A whole message arrived: a reply in its request's buffers, or the CHALLENGE. */
-static void ep_rx_msg_one(struct cnio_ep *ep, const struct cnio_tp_event *ev)
-{
-    int ret = ev->len < CNIO_WIRE_HDR_SIZE ? -CNIO_ERR_PROTO
-                                           : cnio__wire_hdr_decode(ev->hdr, &ep->h);
-
-    if (!ret)
-        ret = ep_rx_route(ep);
-    if (!ret && (ev->len - CNIO_WIRE_HDR_SIZE != ep->h.length ||
-                 (ep->rxreq ? ep->rxreq->reqid != ev->id : ev->id != 0)))
-        ret = -CNIO_ERR_PROTO;
-    if (ret) {
-        ep_kill(ep, ret);
-        return;
-    }
-    if (!ep->rxreq && ep->h.length)
-        memcpy(ep->rxdst, ev->payload, ep->h.length);
-    ep->rxlen = ep->rxpgot = ep->h.length;
-    ep_rx_finish(ep);
-}
-
-static void ep_rx_msg(struct cnio_ep *ep)
-{
-    struct cnio_tp_event ev[16];
-    int n;
-
-    while (ep->state != EP_DEAD && (n = ep_ops(ep)->mpoll(ep->conn, ev, 16)) != 0) {
-        if (n < 0) {
-            ep_kill(ep, n);
-            return;
-        }
-        ep->last_ms = cnio__now_ms();
-        for (int i = 0; i < n && ep->state != EP_DEAD; i++) {
-            struct cnio_req *r = ep->inflight[ev[i].id & 0xff & (CNIO_EP_MAX_INFLIGHT - 1)];
-
-            if (ev[i].kind == CNIO_TP_RECEIVED) {
-                ep_rx_msg_one(ep, &ev[i]);
-            } else if (r && r->reqid == ev[i].id && !(r->progress & REQ_SENT)) {
-                r->progress |= REQ_SENT;
-                if (r->progress & REQ_REPLIED)
-                    ep_complete(ep, r);
-            }
-        }
-        if (ep->state != EP_DEAD && ep->sq_head)
-            ep_tx_msg(ep);
     }
 }
 
