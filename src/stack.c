@@ -151,7 +151,7 @@ static void ep_wipe_key(struct cnio_ep *ep)
 }
 
 /* Completes r: leaves the in-flight table, runs done, returns to the pool. */
-void ep_complete(struct cnio_ep *ep, struct cnio_req *r)
+void cnio__ep_complete(struct cnio_ep *ep, struct cnio_req *r)
 {
     unsigned idx = (unsigned)(r->reqid & 0xff);
 
@@ -191,12 +191,12 @@ static void ep_kill_why(struct cnio_ep *ep, int err, const char *why)
 
         if (r) {
             r->status = err;
-            ep_complete(ep, r);
+            cnio__ep_complete(ep, r);
         }
     }
 }
 
-void ep_kill(struct cnio_ep *ep, int err)
+void cnio__ep_kill(struct cnio_ep *ep, int err)
 {
     ep_kill_why(ep, err, NULL);
 }
@@ -270,7 +270,7 @@ void cnio__ep_close(struct cnio_ep *ep)
     if (!ep)
         return;
     st = ep->st;
-    ep_kill(ep, -CNIO_ERR_CONN);
+    cnio__ep_kill(ep, -CNIO_ERR_CONN);
     if (ep->prev)
         ep->prev->next = ep->next;
     else
@@ -283,7 +283,7 @@ void cnio__ep_close(struct cnio_ep *ep)
 void cnio__ep_fail(struct cnio_ep *ep, int err)
 {
     if (ep)
-        ep_kill(ep, err);
+        cnio__ep_kill(ep, err);
 }
 
 int cnio__ep_error(const struct cnio_ep *ep)
@@ -319,7 +319,7 @@ int cnio__ep_idle_closed(struct cnio_ep *ep)
     if (ep->state == EP_READY && !ep->ninflight && !ep->sq_head && ep->fd >= 0) {
         n = recv(ep->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-            ep_kill(ep, -CNIO_ERR_CONN);   /* the peer closed it: nothing was lost */
+            cnio__ep_kill(ep, -CNIO_ERR_CONN);   /* the peer closed it: nothing was lost */
     }
     return ep->state == EP_DEAD && ep->died_idle;
 }
@@ -341,7 +341,7 @@ const char *cnio__ep_transport(const struct cnio_ep *ep)
 static void ep_tx(struct cnio_ep *ep)
 {
     if (ep_ops(ep)->framed) {
-        ep_tx_msg(ep);
+        cnio__ep_tx_msg(ep);
         return;
     }
     while (ep->sq_head) {
@@ -373,7 +373,7 @@ static void ep_tx(struct cnio_ep *ep)
             return;
         }
         if (w < 0) {
-            ep_kill(ep, (int)w);
+            cnio__ep_kill(ep, (int)w);
             return;
         }
         if (w == 0) {
@@ -395,7 +395,7 @@ static void ep_tx(struct cnio_ep *ep)
                 ep->sq_tail = NULL;
             r->progress |= REQ_SENT;
             if (r->progress & REQ_REPLIED)
-                ep_complete(ep, r);
+                cnio__ep_complete(ep, r);
         }
     }
     ep_set_events(ep, EPOLLIN);
@@ -471,7 +471,7 @@ static void ep_auth_done(struct cnio_req *r)
     if (!ret)
         ret = cnio__auth_check_server(ep->auth.k, ep->auth.klen, &ep->resp, &ep->chal, r->inl);
     if (ret) {
-        ep_kill(ep, ret);
+        cnio__ep_kill(ep, ret);
         return;
     }
     ep->session = r->rsession;
@@ -495,18 +495,18 @@ static void ep_challenge(struct cnio_ep *ep)
         ret = cnio__auth_respond(ep->auth.k, ep->auth.klen, &ep->chal, ep->auth.mode,
                                  ep->auth.rank, ep->auth.object, &ep->resp);
     if (ret) {
-        ep_kill(ep, ret);
+        cnio__ep_kill(ep, ret);
         return;
     }
     r = cnio__req_get(ep->st);
     if (!r) {
-        ep_kill(ep, -CNIO_ERR_NOMEM);
+        cnio__ep_kill(ep, -CNIO_ERR_NOMEM);
         return;
     }
     ret = cnio__wire_auth_encode(&ep->resp, r->inl, sizeof(r->inl));
     if (ret < 0) {
         cnio__req_put(ep->st, r);
-        ep_kill(ep, ret);
+        cnio__ep_kill(ep, ret);
         return;
     }
     r->type = CNIO_WIRE_AUTH;
@@ -524,7 +524,7 @@ static void ep_challenge(struct cnio_ep *ep)
     ret = ep_enqueue(ep, r);
     if (ret) {
         cnio__req_put(ep->st, r);
-        ep_kill(ep, ret);
+        cnio__ep_kill(ep, ret);
     }
 }
 
@@ -537,13 +537,13 @@ static int ep_status_ok(int32_t s)
 }
 
 /* The payload of the current frame is in: check it and deliver it. 0 or -1 (dead). */
-int ep_rx_finish(struct cnio_ep *ep)
+int cnio__ep_rx_finish(struct cnio_ep *ep)
 {
     struct cnio_req *r = ep->rxreq;
 
     ep->rx_payload = 0;
     if (ep->h.length && cnio__wire_payload_check(&ep->h, ep->rxdst)) {
-        ep_kill(ep, -CNIO_ERR_CHECKSUM);
+        cnio__ep_kill(ep, -CNIO_ERR_CHECKSUM);
         return -1;
     }
     if (!r) {
@@ -568,12 +568,12 @@ int ep_rx_finish(struct cnio_ep *ep)
     r->rsession = ep->h.session;
     r->progress |= REQ_REPLIED;
     if (r->progress & REQ_SENT)
-        ep_complete(ep, r);
+        cnio__ep_complete(ep, r);
     return ep->state == EP_DEAD ? -1 : 0;
 }
 
 /* Where the frame whose header is in ep->h goes: 0, or a negative code. */
-int ep_rx_route(struct cnio_ep *ep)
+int cnio__ep_rx_route(struct cnio_ep *ep)
 {
     const struct cnio_wire_hdr *h = &ep->h;
     struct cnio_req *r;
@@ -617,15 +617,15 @@ static int ep_rx_header(struct cnio_ep *ep)
 
     ep->rxgot = 0;
     if (!ret)
-        ret = ep_rx_route(ep);
+        ret = cnio__ep_rx_route(ep);
     if (ret) {
-        ep_kill(ep, ret);
+        cnio__ep_kill(ep, ret);
         return -1;
     }
     ep->rxlen = ep->h.length;
     ep->rxpgot = 0;
     if (ep->rxlen == 0)
-        return ep_rx_finish(ep);
+        return cnio__ep_rx_finish(ep);
     ep->rx_payload = 1;
     return 0;
 }
@@ -633,7 +633,7 @@ static int ep_rx_header(struct cnio_ep *ep)
 static void ep_rx(struct cnio_ep *ep)
 {
     if (ep->state != EP_DEAD && ep_ops(ep)->framed) {
-        ep_rx_msg(ep);
+        cnio__ep_rx_msg(ep);
         return;
     }
     for (int round = 0; round < STK_RX_ROUNDS && ep->state != EP_DEAD; round++) {
@@ -649,7 +649,7 @@ static void ep_rx(struct cnio_ep *ep)
         iov[n++].iov_len = CNIO_WIRE_HDR_SIZE - ep->rxgot;
         got = ep_ops(ep)->recvv(ep->conn, iov, n);
         if (got < 0) {
-            ep_kill(ep, (int)got);
+            cnio__ep_kill(ep, (int)got);
             return;
         }
         if (got == 0)
@@ -662,7 +662,7 @@ static void ep_rx(struct cnio_ep *ep)
             got -= (ssize_t)take;
             if (ep->rxpgot < ep->rxlen)
                 continue;
-            if (ep_rx_finish(ep))
+            if (cnio__ep_rx_finish(ep))
                 return;
         }
         ep->rxgot += (size_t)got;
@@ -705,7 +705,7 @@ static int stk_timers(struct cnio_stack *st, int wait)
             left = ep->last_ms + ep->timeout_ms - now;
         }
         if (left <= 0) {
-            ep_kill(ep, -CNIO_ERR_TIMEOUT);
+            cnio__ep_kill(ep, -CNIO_ERR_TIMEOUT);
             wait = 0;
             continue;
         }

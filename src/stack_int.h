@@ -62,12 +62,20 @@ static inline const struct cnio_transport_ops *ep_ops(const struct cnio_ep *ep)
 }
 
 /* stack.c */
-void ep_complete(struct cnio_ep *ep, struct cnio_req *r);
-void ep_kill(struct cnio_ep *ep, int err);
-int ep_rx_finish(struct cnio_ep *ep);
-int ep_rx_route(struct cnio_ep *ep);
+/* Takes r out of ep's flight and calls its done callback. */
+void cnio__ep_complete(struct cnio_ep *ep, struct cnio_req *r);
+/* Marks ep dead with err (negative), failing every request it holds. */
+void cnio__ep_kill(struct cnio_ep *ep, int err);
+/* The reply in ep->h and its payload are whole: completes its request, or handles the
+ * CHALLENGE. 0, or -1 when ep died. */
+int cnio__ep_rx_finish(struct cnio_ep *ep);
+/* Finds where the reply whose header is ep->h goes (its request, or the CHALLENGE's
+ * buffer): 0, or a negative code (an unknown request id, a payload too long). */
+int cnio__ep_rx_route(struct cnio_ep *ep);
 /* stack_msg.c */
-void ep_tx_msg(struct cnio_ep *ep);
-void ep_rx_msg(struct cnio_ep *ep);
+/* Hands ep's queued frames to its message transport, each with its reply's receive. */
+void cnio__ep_tx_msg(struct cnio_ep *ep);
+/* Takes what ep's message transport completed: replies, the CHALLENGE, sends done. */
+void cnio__ep_rx_msg(struct cnio_ep *ep);
 
 #endif /* CNIO_STACK_INT_H */

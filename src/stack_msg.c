@@ -11,7 +11,7 @@
 #include <string.h>
 
 /* Hands the queued frames to the transport, each with the receive of its reply. */
-void ep_tx_msg(struct cnio_ep *ep)
+void cnio__ep_tx_msg(struct cnio_ep *ep)
 {
     while (ep->sq_head) {
         struct cnio_req *r = ep->sq_head;
@@ -21,7 +21,7 @@ void ep_tx_msg(struct cnio_ep *ep)
         int ret = ep_ops(ep)->msend(ep->conn, &f);
 
         if (ret < 0) {
-            ep_kill(ep, ret);
+            cnio__ep_kill(ep, ret);
             return;
         }
         if (ret == 0)
@@ -40,28 +40,28 @@ static void ep_rx_msg_one(struct cnio_ep *ep, const struct cnio_tp_event *ev)
                                            : cnio__wire_hdr_decode(ev->hdr, &ep->h);
 
     if (!ret)
-        ret = ep_rx_route(ep);
+        ret = cnio__ep_rx_route(ep);
     if (!ret && (ev->len - CNIO_WIRE_HDR_SIZE != ep->h.length ||
                  (ep->rxreq ? ep->rxreq->reqid != ev->id : ev->id != 0)))
         ret = -CNIO_ERR_PROTO;
     if (ret) {
-        ep_kill(ep, ret);
+        cnio__ep_kill(ep, ret);
         return;
     }
     if (!ep->rxreq && ep->h.length)
         memcpy(ep->rxdst, ev->payload, ep->h.length);
     ep->rxlen = ep->rxpgot = ep->h.length;
-    ep_rx_finish(ep);
+    cnio__ep_rx_finish(ep);
 }
 
-void ep_rx_msg(struct cnio_ep *ep)
+void cnio__ep_rx_msg(struct cnio_ep *ep)
 {
     struct cnio_tp_event ev[16];
     int n;
 
     while (ep->state != EP_DEAD && (n = ep_ops(ep)->mpoll(ep->conn, ev, 16)) != 0) {
         if (n < 0) {
-            ep_kill(ep, n);
+            cnio__ep_kill(ep, n);
             return;
         }
         ep->last_ms = cnio__now_ms();
@@ -73,10 +73,10 @@ void ep_rx_msg(struct cnio_ep *ep)
             } else if (r && r->reqid == ev[i].id && !(r->progress & REQ_SENT)) {
                 r->progress |= REQ_SENT;
                 if (r->progress & REQ_REPLIED)
-                    ep_complete(ep, r);
+                    cnio__ep_complete(ep, r);
             }
         }
         if (ep->state != EP_DEAD && ep->sq_head)
-            ep_tx_msg(ep);
+            cnio__ep_tx_msg(ep);
     }
 }
