@@ -834,29 +834,6 @@ START_TEST(fabric_unauth_budget)
 }
 END_TEST
 
-/* udp: a stack whose endpoint gets the address an earlier, closed stack had used towards
- * the same server still connects (its HELLO goes again from a fresh endpoint: the server's
- * ofi_rxd takes the address for the old peer; see transport_ofi.c). */
-START_TEST(udp_address_reused)
-{
-    char src[32];
-    struct cnio_obj *o;
-
-    if (!getenv("CNIO_TRANSPORT") || strcmp(getenv("CNIO_TRANSPORT"), "udp"))
-        return;
-    snprintf(src, sizeof(src), "127.0.0.1:%d", 20000 + (int)(getpid() % 10000));
-    setenv("CNIO_OFI_SOURCE", src, 1);
-    for (int i = 0; i < 3; i++) {
-        ck_assert_int_eq(open_obj("reuse", "timeout_ms=10000", RW, &o), 0);
-        round_trip(o, (uint64_t)i * 1000, 70000, 20 + i);
-        ck_assert_int_eq(cnio__obj_close(o), 0);
-        cnio__stack_close(st);
-        ck_assert_int_eq(cnio__stack_open(&st), 0);
-    }
-    unsetenv("CNIO_OFI_SOURCE");
-}
-END_TEST
-
 static Suite *client_suite(void)
 {
     Suite *s = suite_create("client");
@@ -881,7 +858,6 @@ static Suite *client_suite(void)
     tcase_add_test(tc, attach_rejects_garbage);
     tcase_add_test(tc, attach_on_demand);
     tcase_add_test(tc, list_stat_unlink);
-    tcase_add_test(tc, udp_address_reused);
     suite_add_tcase(s, tc);
 
     tcase_add_checked_fixture(big, setup, teardown);
