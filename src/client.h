@@ -166,6 +166,8 @@ struct cnio_obj_stat {
     uint32_t state;             /* 0: complete; else CNIO_OBJ_* bits */
     uint32_t mode;              /* st_mode bits recorded by SETATTR (0: none); of a
                                    directory, its own */
+    char transport[128];        /* what would carry its data under the hints: "tcp",
+                                   "udp (udp;ofi_rxd)", "ofi (not offered by host H)" */
 };
 #define CNIO_OBJ_STAGED 0x1      /* an upload that never committed: no complete version */
 #define CNIO_OBJ_DIRTY 0x2       /* an update in place was interrupted (writer crashed) */

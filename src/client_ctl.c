@@ -17,15 +17,38 @@
  */
 #include "common.h"
 #include "client_int.h"
+#include "fabric.h"
 #include "log.h"
 
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CTL_MAGIC 0x58494e43u /* "CNIX" */
 #define CTL_VERSION 1
 #define CTL_FIXED 66
+
+/* What would carry the data under c's hints, into out (cap bytes): the transport, and
+ * for a fabric one the provider host 0's endpoint has (a FABRIC request). */
+static void ctl_carrier(struct cnio_ns *c, char *out, size_t cap)
+{
+    const char *want = cnio__fab_provider(c->h.transport, c->h.ofi_provider);
+    uint8_t rb[4 + CNIO_WIRE_MAX_PROV + CNIO_WIRE_MAX_FABADDR];
+    struct cnio_call call = { .ep = c->hosts[0].lanes[0], .type = CNIO_WIRE_FABRIC,
+                              .payload = want, .plen = (uint32_t)strlen(want), .rbuf = rb,
+                              .rcap = sizeof(rb) };
+    struct cnio_wire_fabric f;
+
+    if (!cnio__cl_fabric(&c->h)) {
+        snprintf(out, cap, "%s", c->h.transport);
+        return;
+    }
+    if (cnio__stack_calls(c->st, &call, 1) || cnio__wire_fabric_parse(rb, call.rlen, &f))
+        snprintf(out, cap, "%.15s (not offered by %.64s)", c->h.transport, c->hosts[0].name);
+    else
+        snprintf(out, cap, "%.15s (%.*s)", c->h.transport, (int)f.prov_len, f.prov);
+}
 
 /* STAT of name on hosts [from, to) into their info. */
 static int ctl_stat_hosts(struct cnio_ns *c, const char *name, int from, int to)
@@ -103,6 +126,8 @@ int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct
         cnio__cl_state(&out->state, &c.hosts[j].info, c.hosts[0].info.gen);
     out->layout = l;
     out->size = cnio__cl_size(&l, c.hosts[0].info.size, c.hosts, (int)l.count);
+    if (!ret)
+        ctl_carrier(&c, out->transport, sizeof(out->transport));
 end:
     cnio__ns_end(&c);
     return ret;

@@ -77,11 +77,23 @@ static struct fi_info *fab_pick(struct fi_info *list, const char *prov)
     return NULL;
 }
 
-static int fab_info(const char *prov, const char *node, struct fi_info **out)
+static int fab_info(const char *prov, const char *where, struct fi_info **out)
 {
     struct fi_info *hints = fi_allocinfo(), *list = NULL, *pick;
+    const char *colon = where ? strrchr(where, ':') : NULL, *node = where, *service = NULL;
+    char host[256];
     int ret;
 
+    if (where && !*where)
+        node = NULL;
+    if (colon && where[0] != '[' && strchr(where, ':') == colon &&
+        (size_t)(colon - where) < sizeof(host)) {
+        /* HOST:PORT */
+        memcpy(host, where, (size_t)(colon - where));
+        host[colon - where] = '\0';
+        node = host;
+        service = colon + 1;
+    }
     if (!hints)
         return -CNIO_ERR_NOMEM;
     hints->caps = FI_TAGGED;
@@ -92,10 +104,11 @@ static int fab_info(const char *prov, const char *node, struct fi_info **out)
     hints->tx_attr->msg_order = FI_ORDER_SAS;
     if (*prov && strchr(prov, ';') == NULL)
         hints->fabric_attr->prov_name = strdup(prov);
-    ret = fi_getinfo(FI_VERSION(1, 9), node, NULL, node ? FI_SOURCE : 0, hints, &list);
+    ret = fi_getinfo(FI_VERSION(1, 9), node, service, node ? FI_SOURCE : 0, hints, &list);
     fi_freeinfo(hints);
     if (ret) {
-        cnio__debug("fi_getinfo(%s): %s", *prov ? prov : "best", fi_strerror(-ret));
+        cnio__debug("fi_getinfo(%s, %s): %s", *prov ? prov : "best", where ? where : "-",
+                    fi_strerror(-ret));
         return -CNIO_ERR_NOTSUP;
     }
     pick = fab_pick(list, prov);
@@ -229,7 +242,9 @@ int cnio__fab_av_get(struct cnio_fab *f, const void *addr, size_t len, uint64_t 
 }
 
 /* An entry no connection uses stays (up to FAB_AV_KEEP of them): a peer that comes back
- * finds the provider's state of it (ofi_rxd's sequence numbers, shm's mapping) intact. */
+ * finds the provider's state of it (ofi_rxd's sequence numbers, shm's mapping) intact.
+ * (ofi_rxd keeps that state while its endpoint lives whatever we do: a new endpoint at
+ * an old peer's address is taken for it; transport_ofi.c's HELLO copes.) */
 void cnio__fab_av_put(struct cnio_fab *f, uint64_t fi_addr)
 {
     for (int i = 0; i < f->npeers; i++)

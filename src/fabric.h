@@ -74,7 +74,7 @@ struct cnio_fab {
  * Opens an RDM endpoint with tagged messages from provider prov ("tcp;ofi_rxm", "shm",
  * "udp;ofi_rxd", ... NULL or "": the best available, which is libfabric's first choice
  * that is neither shm (one host only) nor a datagram emulation; FI_PROVIDER narrows the
- * choice). node: the local address to bind (a server), or NULL.
+ * choice). node: the local address to bind (HOST, or HOST:PORT for IPv4 and names), or NULL.
  * 0, -CNIO_ERR_NOTSUP (no such provider, or built without libfabric), -CNIO_ERR_IO.
  */
 int cnio__fab_open(const char *prov, const char *node, struct cnio_fab *f);

@@ -13,6 +13,7 @@
 #include "auth.h"
 #include "log.h"
 #include "stack.h"
+#include "stack_int.h"
 #include "transport.h"
 
 #include <errno.h>
@@ -34,12 +35,6 @@
 #define STK_POLL_US 100      /* ... the shortest: fabrics progress when polled (stk_nap) */
 #define STK_POLL_MAX_US 2000
 
-/* Request progress bits. */
-#define REQ_SENT 0x1u
-#define REQ_REPLIED 0x2u
-
-enum ep_state { EP_CHALLENGE, EP_AUTH, EP_READY, EP_DEAD };
-
 struct stk_slab {
     struct stk_slab *next;
     struct cnio_req reqs[STK_SLAB];
@@ -56,46 +51,6 @@ struct cnio_stack {
     long nap_us;                /* how long the next wait for them lasts (stk_nap) */
     struct cnio_req *free_reqs;
     struct stk_slab *slabs;
-};
-
-struct cnio_ep {
-    struct cnio_stack *st;
-    struct cnio_ep *prev, *next;
-    struct cnio_conn *conn;
-    int fd;                     /* -1: none (polled) or closed */
-    uint32_t events;            /* registered with epoll */
-    char name[80];
-    char carrier[64];           /* cnio__ep_transport */
-    enum ep_state state;
-    int err;
-    int died_idle;              /* it died with nothing in flight (see cnio__ep_idle_closed) */
-    int quiet;                  /* closed by its owner mid-handshake: nothing to warn of */
-    int timeout_ms;
-    int64_t last_ms;            /* last time a byte moved, or work started */
-    uint32_t credits;
-    uint32_t max_payload;
-    uint64_t session;
-    uint64_t seq;
-    /* in flight: indexed by the low byte of reqid */
-    struct cnio_req *inflight[CNIO_EP_MAX_INFLIGHT];
-    uint32_t ninflight;
-    struct cnio_req *sq_head, *sq_tail;
-    /* receive state */
-    uint8_t rxhdr[CNIO_WIRE_HDR_SIZE];
-    size_t rxgot;
-    struct cnio_wire_hdr h;
-    int rx_payload;
-    uint8_t *rxdst;
-    size_t rxlen, rxpgot;
-    struct cnio_req *rxreq;
-    /* handshake */
-    struct cnio_ep_auth auth;
-    uint8_t key[CNIO_KEY_MAX];
-    uint8_t chbuf[CNIO_WIRE_CHALLENGE_SIZE];
-    struct cnio_wire_challenge chal;
-    struct cnio_wire_auth resp;
-    /* the reason text of an error reply (CNIO_WIRE_F_REASON) */
-    uint8_t rsn[CNIO_WIRE_MAX_REASON];
 };
 
 /* ---- stack and pool ---------------------------------------------------------------- */
@@ -181,11 +136,6 @@ static int stk_tp(struct cnio_stack *st, const struct cnio_hints *h, struct cnio
 
 /* ---- endpoint life ------------------------------------------------------------------ */
 
-static const struct cnio_transport_ops *ep_ops(const struct cnio_ep *ep)
-{
-    return ep->conn->tp->ops;
-}
-
 static void ep_set_events(struct cnio_ep *ep, uint32_t events)
 {
     struct epoll_event ev = { .events = events, .data.ptr = ep };
@@ -204,7 +154,7 @@ static void ep_wipe_key(struct cnio_ep *ep)
 }
 
 /* Completes r: leaves the in-flight table, runs done, returns to the pool. */
-static void ep_complete(struct cnio_ep *ep, struct cnio_req *r)
+void cnio__ep_complete(struct cnio_ep *ep, struct cnio_req *r)
 {
     unsigned idx = (unsigned)(r->reqid & 0xff);
 
@@ -247,12 +197,12 @@ static void ep_kill_why(struct cnio_ep *ep, int err, const char *why)
 
         if (r) {
             r->status = err;
-            ep_complete(ep, r);
+            cnio__ep_complete(ep, r);
         }
     }
 }
 
-static void ep_kill(struct cnio_ep *ep, int err)
+void cnio__ep_kill(struct cnio_ep *ep, int err)
 {
     ep_kill_why(ep, err, NULL);
 }
@@ -327,7 +277,7 @@ void cnio__ep_close(struct cnio_ep *ep)
         return;
     st = ep->st;
     ep->quiet = ep->state == EP_CHALLENGE || ep->state == EP_AUTH;
-    ep_kill(ep, -CNIO_ERR_CONN);
+    cnio__ep_kill(ep, -CNIO_ERR_CONN);
     if (ep->prev)
         ep->prev->next = ep->next;
     else
@@ -340,7 +290,7 @@ void cnio__ep_close(struct cnio_ep *ep)
 void cnio__ep_fail(struct cnio_ep *ep, int err)
 {
     if (ep)
-        ep_kill(ep, err);
+        cnio__ep_kill(ep, err);
 }
 
 int cnio__ep_error(const struct cnio_ep *ep)
@@ -376,7 +326,7 @@ int cnio__ep_idle_closed(struct cnio_ep *ep)
     if (ep->state == EP_READY && !ep->ninflight && !ep->sq_head && ep->fd >= 0) {
         n = recv(ep->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-            ep_kill(ep, -CNIO_ERR_CONN);   /* the peer closed it: nothing was lost */
+            cnio__ep_kill(ep, -CNIO_ERR_CONN);   /* the peer closed it: nothing was lost */
     }
     return ep->state == EP_DEAD && ep->died_idle;
 }
@@ -393,14 +343,12 @@ const char *cnio__ep_transport(const struct cnio_ep *ep)
 
 /* ---- sending ------------------------------------------------------------------------ */
 
-static void ep_tx_msg(struct cnio_ep *ep);
-static void ep_rx_msg(struct cnio_ep *ep);
 
 /* Writes as much of the send queue as the connection takes. */
 static void ep_tx(struct cnio_ep *ep)
 {
     if (ep_ops(ep)->framed) {
-        ep_tx_msg(ep);
+        cnio__ep_tx_msg(ep);
         return;
     }
     while (ep->sq_head) {
@@ -432,7 +380,7 @@ static void ep_tx(struct cnio_ep *ep)
             return;
         }
         if (w < 0) {
-            ep_kill(ep, (int)w);
+            cnio__ep_kill(ep, (int)w);
             return;
         }
         if (w == 0) {
@@ -454,7 +402,7 @@ static void ep_tx(struct cnio_ep *ep)
                 ep->sq_tail = NULL;
             r->progress |= REQ_SENT;
             if (r->progress & REQ_REPLIED)
-                ep_complete(ep, r);
+                cnio__ep_complete(ep, r);
         }
     }
     ep_set_events(ep, EPOLLIN);
@@ -530,7 +478,7 @@ static void ep_auth_done(struct cnio_req *r)
     if (!ret)
         ret = cnio__auth_check_server(ep->auth.k, ep->auth.klen, &ep->resp, &ep->chal, r->inl);
     if (ret) {
-        ep_kill(ep, ret);
+        cnio__ep_kill(ep, ret);
         return;
     }
     ep->session = r->rsession;
@@ -554,18 +502,18 @@ static void ep_challenge(struct cnio_ep *ep)
         ret = cnio__auth_respond(ep->auth.k, ep->auth.klen, &ep->chal, ep->auth.mode,
                                  ep->auth.rank, ep->auth.object, &ep->resp);
     if (ret) {
-        ep_kill(ep, ret);
+        cnio__ep_kill(ep, ret);
         return;
     }
     r = cnio__req_get(ep->st);
     if (!r) {
-        ep_kill(ep, -CNIO_ERR_NOMEM);
+        cnio__ep_kill(ep, -CNIO_ERR_NOMEM);
         return;
     }
     ret = cnio__wire_auth_encode(&ep->resp, r->inl, sizeof(r->inl));
     if (ret < 0) {
         cnio__req_put(ep->st, r);
-        ep_kill(ep, ret);
+        cnio__ep_kill(ep, ret);
         return;
     }
     r->type = CNIO_WIRE_AUTH;
@@ -583,7 +531,7 @@ static void ep_challenge(struct cnio_ep *ep)
     ret = ep_enqueue(ep, r);
     if (ret) {
         cnio__req_put(ep->st, r);
-        ep_kill(ep, ret);
+        cnio__ep_kill(ep, ret);
     }
 }
 
@@ -596,13 +544,13 @@ static int ep_status_ok(int32_t s)
 }
 
 /* The payload of the current frame is in: check it and deliver it. 0 or -1 (dead). */
-static int ep_rx_finish(struct cnio_ep *ep)
+int cnio__ep_rx_finish(struct cnio_ep *ep)
 {
     struct cnio_req *r = ep->rxreq;
 
     ep->rx_payload = 0;
     if (ep->h.length && cnio__wire_payload_check(&ep->h, ep->rxdst)) {
-        ep_kill(ep, -CNIO_ERR_CHECKSUM);
+        cnio__ep_kill(ep, -CNIO_ERR_CHECKSUM);
         return -1;
     }
     if (!r) {
@@ -630,12 +578,12 @@ static int ep_rx_finish(struct cnio_ep *ep)
     r->rsession = ep->h.session;
     r->progress |= REQ_REPLIED;
     if (r->progress & REQ_SENT)
-        ep_complete(ep, r);
+        cnio__ep_complete(ep, r);
     return ep->state == EP_DEAD ? -1 : 0;
 }
 
 /* Where the frame whose header is in ep->h goes: 0, or a negative code. */
-static int ep_rx_route(struct cnio_ep *ep)
+int cnio__ep_rx_route(struct cnio_ep *ep)
 {
     const struct cnio_wire_hdr *h = &ep->h;
     struct cnio_req *r;
@@ -679,15 +627,15 @@ static int ep_rx_header(struct cnio_ep *ep)
 
     ep->rxgot = 0;
     if (!ret)
-        ret = ep_rx_route(ep);
+        ret = cnio__ep_rx_route(ep);
     if (ret) {
-        ep_kill(ep, ret);
+        cnio__ep_kill(ep, ret);
         return -1;
     }
     ep->rxlen = ep->h.length;
     ep->rxpgot = 0;
     if (ep->rxlen == 0)
-        return ep_rx_finish(ep);
+        return cnio__ep_rx_finish(ep);
     ep->rx_payload = 1;
     return 0;
 }
@@ -695,7 +643,7 @@ static int ep_rx_header(struct cnio_ep *ep)
 static void ep_rx(struct cnio_ep *ep)
 {
     if (ep->state != EP_DEAD && ep_ops(ep)->framed) {
-        ep_rx_msg(ep);
+        cnio__ep_rx_msg(ep);
         return;
     }
     for (int round = 0; round < STK_RX_ROUNDS && ep->state != EP_DEAD; round++) {
@@ -711,7 +659,7 @@ static void ep_rx(struct cnio_ep *ep)
         iov[n++].iov_len = CNIO_WIRE_HDR_SIZE - ep->rxgot;
         got = ep_ops(ep)->recvv(ep->conn, iov, n);
         if (got < 0) {
-            ep_kill(ep, (int)got);
+            cnio__ep_kill(ep, (int)got);
             return;
         }
         if (got == 0)
@@ -724,86 +672,12 @@ static void ep_rx(struct cnio_ep *ep)
             got -= (ssize_t)take;
             if (ep->rxpgot < ep->rxlen)
                 continue;
-            if (ep_rx_finish(ep))
+            if (cnio__ep_rx_finish(ep))
                 return;
         }
         ep->rxgot += (size_t)got;
         if (ep->rxgot == CNIO_WIRE_HDR_SIZE && ep_rx_header(ep))
             return;
-    }
-}
-
-/* ---- message transports (ofi, udp) --------------------------------------------------- */
-
-/* Hands the queued frames to the transport, each with the receive of its reply. */
-static void ep_tx_msg(struct cnio_ep *ep)
-{
-    while (ep->sq_head) {
-        struct cnio_req *r = ep->sq_head;
-        struct cnio_tp_frame f = { .id = r->reqid, .hdr = r->hdr, .payload = r->payload,
-                                   .plen = r->plen, .rhdr = r->rhdr, .rbuf = r->rbuf,
-                                   .rcap = r->rcap };
-        int ret = ep_ops(ep)->msend(ep->conn, &f);
-
-        if (ret < 0) {
-            ep_kill(ep, ret);
-            return;
-        }
-        if (ret == 0)
-            return;
-        r->sent = CNIO_WIRE_HDR_SIZE + r->plen;
-        ep->sq_head = r->next;
-        if (!ep->sq_head)
-            ep->sq_tail = NULL;
-    }
-}
-
-/* A whole message arrived: a reply in its request's buffers, or the CHALLENGE. */
-static void ep_rx_msg_one(struct cnio_ep *ep, const struct cnio_tp_event *ev)
-{
-    int ret = ev->len < CNIO_WIRE_HDR_SIZE ? -CNIO_ERR_PROTO
-                                           : cnio__wire_hdr_decode(ev->hdr, &ep->h);
-
-    if (!ret)
-        ret = ep_rx_route(ep);
-    if (!ret && (ev->len - CNIO_WIRE_HDR_SIZE != ep->h.length ||
-                 (ep->rxreq ? ep->rxreq->reqid != ev->id : ev->id != 0)))
-        ret = -CNIO_ERR_PROTO;
-    if (ret) {
-        ep_kill(ep, ret);
-        return;
-    }
-    if (!ep->rxreq && ep->h.length)
-        memcpy(ep->rxdst, ev->payload, ep->h.length);
-    ep->rxlen = ep->rxpgot = ep->h.length;
-    ep_rx_finish(ep);
-}
-
-static void ep_rx_msg(struct cnio_ep *ep)
-{
-    struct cnio_tp_event ev[16];
-    int n;
-
-    while (ep->state != EP_DEAD && (n = ep_ops(ep)->mpoll(ep->conn, ev, 16)) != 0) {
-        if (n < 0) {
-            ep_kill(ep, n);
-            return;
-        }
-        ep->last_ms = cnio__now_ms();
-        ep->st->moved = 1;
-        for (int i = 0; i < n && ep->state != EP_DEAD; i++) {
-            struct cnio_req *r = ep->inflight[ev[i].id & 0xff & (CNIO_EP_MAX_INFLIGHT - 1)];
-
-            if (ev[i].kind == CNIO_TP_RECEIVED) {
-                ep_rx_msg_one(ep, &ev[i]);
-            } else if (r && r->reqid == ev[i].id && !(r->progress & REQ_SENT)) {
-                r->progress |= REQ_SENT;
-                if (r->progress & REQ_REPLIED)
-                    ep_complete(ep, r);
-            }
-        }
-        if (ep->state != EP_DEAD && ep->sq_head)
-            ep_tx_msg(ep);
     }
 }
 
@@ -841,7 +715,7 @@ static int stk_timers(struct cnio_stack *st, int wait)
             left = ep->last_ms + ep->timeout_ms - now;
         }
         if (left <= 0) {
-            ep_kill(ep, -CNIO_ERR_TIMEOUT);
+            cnio__ep_kill(ep, -CNIO_ERR_TIMEOUT);
             wait = 0;
             continue;
         }
@@ -856,6 +730,11 @@ static int stk_timers(struct cnio_stack *st, int wait)
         }
     }
     return busy ? wait : 0;
+}
+
+void cnio__stack_moved(struct cnio_stack *st)
+{
+    st->moved = 1;
 }
 
 /*

@@ -10,7 +10,18 @@
  * the request's reply header and the caller's buffer, then sends header and payload
  * from where they are, as one message; large ones move by the provider's rendezvous.
  *
- * Completions come from the endpoint's one completion queue: whoever polls first sorts
+ * A HELLO whose CHALLENGE does not come (OFI_PROBE_MS after the provider reported it
+ * delivered) is sent again from a fresh endpoint (a new local address), at most
+ * OFI_HELLO_TRIES times: ofi_rxd (libfabric 1.17 and later) knows a peer by its UDP
+ * address alone and keeps its sequence numbers for as long as its own endpoint lives.
+ * A client endpoint that the kernel gives a port an earlier, gone endpoint had used
+ * towards the same server is taken for that one: the server's rxd expects the old
+ * sequence number, acknowledges everything below it (so the HELLO counts as delivered
+ * and is never resent) and drops it. Every later message from that address meets the
+ * same fate, so only a new address helps. The stack's other connections stay where they
+ * are; endpoints opened so are kept until the stack closes.
+ *
+ * Completions come from the endpoints' completion queues: whoever polls first sorts
  * them into the done lists of their connections. Every operation has a slot in its
  * connection (a frame's send and receive by the request's slot index), so nothing is
  * allocated per frame. Closing a connection cancels its posted receives and waits (at
@@ -40,6 +51,9 @@
 #define OFI_CQ_BATCH 32
 #define OFI_CLOSE_MS 2000
 #define OFI_CHAL_LEN (CNIO_WIRE_HDR_SIZE + CNIO_WIRE_CHALLENGE_SIZE)
+#define OFI_HELLO_TRIES 3     /* endpoints a connection's HELLO is sent from, at most */
+#define OFI_MAX_FEPS 8        /* endpoints per transport instance */
+#define OFI_PROBE_MS 1000     /* a delivered HELLO's CHALLENGE is this late: a new address */
 
 enum ofi_kind { OFI_SEND, OFI_RECV, OFI_HELLO, OFI_CHAL };
 
@@ -49,6 +63,7 @@ struct ofi_op {
     struct fi_context2 ctx;     /* first: libfabric's per-operation context */
     struct ofi_conn *c;
     enum ofi_kind kind;
+    int try;                    /* OFI_HELLO, OFI_CHAL: which HELLO */
     uint64_t id;
     int posted;                 /* the provider holds it */
     int queued;                 /* on the done list */
@@ -60,7 +75,10 @@ struct ofi_op {
 
 struct ofi_tp {
     struct cnio_tp base;
-    struct cnio_fab fab;
+    struct cnio_fab *fab;                    /* feps[0]: where connections start */
+    struct cnio_fab *feps[OFI_MAX_FEPS];     /* more: opened for HELLOs sent again */
+    int nfeps;
+    const char *prov;                        /* what feps[0] was opened with */
     struct ofi_conn *conns[OFI_MAX_CONNS];   /* by our id; 0 unused */
     uint16_t next_id;
 };
@@ -68,18 +86,48 @@ struct ofi_tp {
 struct ofi_conn {
     struct cnio_conn base;
     struct ofi_tp *tp;
-    fi_addr_t peer;
+    struct cnio_fab *fab;       /* the endpoint of the current try */
+    fi_addr_t peer;             /* the server in fab's address vector */
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
     uint16_t id;
     uint32_t sid;               /* the server's id for us, from the CHALLENGE */
     int dead;                   /* a send failed: the error */
-    struct ofi_op send[OFI_SLOTS], recv[OFI_SLOTS], hello, chal;
+    int try, fepi[OFI_HELLO_TRIES];        /* the current try; each try's endpoint */
+    fi_addr_t tpeer[OFI_HELLO_TRIES];      /* each try's server address */
+    int64_t delivered_ms;       /* when the current HELLO was reported delivered */
+    struct ofi_op send[OFI_SLOTS], recv[OFI_SLOTS];
+    struct ofi_op hello[OFI_HELLO_TRIES], chal[OFI_HELLO_TRIES];
     struct ofi_op *done_head, *done_tail;
-    uint8_t chalbuf[OFI_CHAL_LEN];
+    uint8_t chalbuf[OFI_HELLO_TRIES][OFI_CHAL_LEN];
 };
 
 static struct ofi_tp *ofi_tp_of(struct cnio_tp *tp)
 {
     return (struct ofi_tp *)tp;
+}
+
+/* Opens one more endpoint of tp's provider: its index, or a negative code. */
+static int ofi_fep_add(struct ofi_tp *tp)
+{
+    struct cnio_fab *f;
+    int ret;
+
+    if (tp->nfeps == OFI_MAX_FEPS)
+        return -CNIO_ERR_LIMIT;
+    f = calloc(1, sizeof(*f));
+    if (!f)
+        return -CNIO_ERR_NOMEM;
+    /* CNIO_OFI_SOURCE binds the first endpoint (HOST or HOST:PORT); the others get what
+     * the provider chooses, a port of the kernel's */
+    ret = cnio__fab_open(tp->nfeps ? tp->feps[0]->prov : tp->prov,
+                         tp->nfeps ? NULL : getenv("CNIO_OFI_SOURCE"), f);
+    if (ret) {
+        free(f);
+        return ret;
+    }
+    tp->feps[tp->nfeps] = f;
+    return tp->nfeps++;
 }
 
 static int ofi_open_prov(struct cnio_stack *st, const struct cnio_transport_ops *ops,
@@ -90,14 +138,16 @@ static int ofi_open_prov(struct cnio_stack *st, const struct cnio_transport_ops 
 
     if (!tp)
         return -CNIO_ERR_NOMEM;
-    ret = cnio__fab_open(prov, NULL, &tp->fab);
-    if (ret) {
+    tp->prov = prov;
+    ret = ofi_fep_add(tp);
+    if (ret < 0) {
         cnio__err("cannot open libfabric provider %s: %s", *prov ? prov : "(best)",
                   cnio_strerror(ret));
         free(tp);
         return ret;
     }
-    cnio__debug("transport %s: libfabric provider %s", ops->name, tp->fab.prov);
+    tp->fab = tp->feps[0];
+    cnio__debug("transport %s: libfabric provider %s", ops->name, tp->fab->prov);
     tp->base.ops = ops;
     tp->base.st = st;
     *out = &tp->base;
@@ -132,20 +182,20 @@ static void ofi_done(struct ofi_op *op, int status, size_t len)
     c->done_tail = op;
 }
 
-/* Reads the completion queue, sorting what completed to its connections. */
-static int ofi_cq_drain(struct ofi_tp *tp)
+/* Reads one endpoint's completion queue, sorting what completed to its connections. */
+static int ofi_cq_drain_one(struct cnio_fab *f)
 {
     struct fi_cq_tagged_entry e[OFI_CQ_BATCH];
 
     for (;;) {
-        ssize_t n = fi_cq_read(tp->fab.cq, e, OFI_CQ_BATCH);
+        ssize_t n = fi_cq_read(f->cq, e, OFI_CQ_BATCH);
 
         if (n == -FI_EAGAIN)
             return 0;
         if (n == -FI_EAVAIL) {
             struct fi_cq_err_entry err = { 0 };
 
-            if (fi_cq_readerr(tp->fab.cq, &err, 0) != 1)
+            if (fi_cq_readerr(f->cq, &err, 0) != 1)
                 return 0;   /* not there yet: the next poll reads it */
             if (err.op_context) {
                 struct ofi_op *op = err.op_context;
@@ -164,6 +214,15 @@ static int ofi_cq_drain(struct ofi_tp *tp)
     }
 }
 
+static int ofi_cq_drain(struct ofi_tp *tp)
+{
+    int ret = 0;
+
+    for (int i = 0; i < tp->nfeps && !ret; i++)
+        ret = ofi_cq_drain_one(tp->feps[i]);
+    return ret;
+}
+
 static int ofi_progress(struct cnio_tp *tp, int timeout_ms)
 {
     return ofi_cq_drain(ofi_tp_of(tp));
@@ -171,10 +230,11 @@ static int ofi_progress(struct cnio_tp *tp, int timeout_ms)
 
 /* ---- connections ------------------------------------------------------------------ */
 
+/* Posts the receive of the current try's CHALLENGE. */
 static int ofi_post_chal(struct ofi_conn *c)
 {
-    struct ofi_op *op = &c->chal;
-    ssize_t r = fi_trecv(c->tp->fab.ep, c->chalbuf, sizeof(c->chalbuf), NULL, c->peer,
+    struct ofi_op *op = &c->chal[c->try];
+    ssize_t r = fi_trecv(c->fab->ep, c->chalbuf[c->try], OFI_CHAL_LEN, NULL, c->peer,
                          cnio__fab_reply_tag(c->id, 0), 0, &op->ctx);
 
     if (r)
@@ -185,21 +245,21 @@ static int ofi_post_chal(struct ofi_conn *c)
 
 static int ofi_post_hello(struct ofi_conn *c, int64_t deadline)
 {
-    struct ofi_tp *tp = c->tp;
+    struct ofi_op *op = &c->hello[c->try];
     ssize_t r;
 
     for (;;) {
-        r = fi_tsend(tp->fab.ep, tp->fab.name, tp->fab.namelen, NULL, c->peer,
-                     CNIO_FAB_TAG_HELLO | c->id, &c->hello.ctx);
+        r = fi_tsend(c->fab->ep, c->fab->name, c->fab->namelen, NULL, c->peer,
+                     CNIO_FAB_TAG_HELLO | c->id, &op->ctx);
         if (r != -FI_EAGAIN)
             break;
         if (cnio__now_ms() >= deadline)
             return -CNIO_ERR_TIMEOUT;
-        ofi_cq_drain(tp);
+        ofi_cq_drain(c->tp);
     }
     if (r)
         return cnio__fab_err((int)r);
-    c->hello.posted = 1;
+    op->posted = 1;
     return 0;
 }
 
@@ -210,9 +270,14 @@ static void ofi_init_ops(struct ofi_conn *c)
         c->send[i].kind = OFI_SEND;
         c->recv[i].kind = OFI_RECV;
     }
-    c->hello.c = c->chal.c = c;
-    c->hello.kind = OFI_HELLO;
-    c->chal.kind = OFI_CHAL;
+    for (int t = 0; t < OFI_HELLO_TRIES; t++) {
+        c->hello[t].c = c->chal[t].c = c;
+        c->hello[t].kind = OFI_HELLO;
+        c->chal[t].kind = OFI_CHAL;
+        c->hello[t].try = c->chal[t].try = t;
+        c->tpeer[t] = FI_ADDR_UNSPEC;
+        c->fepi[t] = -1;
+    }
 }
 
 static int ofi_take_id(struct ofi_tp *tp, struct ofi_conn *c)
@@ -227,6 +292,25 @@ static int ofi_take_id(struct ofi_tp *tp, struct ofi_conn *c)
         }
     }
     return -CNIO_ERR_LIMIT;
+}
+
+/* Starts try c->try from endpoint fepi: the server's address in its vector, the
+ * CHALLENGE's receive, the HELLO. */
+static int ofi_hello_from(struct ofi_conn *c, int fepi, int64_t deadline)
+{
+    struct ofi_tp *tp = c->tp;
+    int ret;
+
+    c->fab = tp->feps[fepi];
+    c->fepi[c->try] = fepi;
+    c->delivered_ms = 0;
+    if (cnio__fab_av_get(c->fab, &c->addr, c->addrlen, &c->peer)) {
+        c->peer = FI_ADDR_UNSPEC;
+        return -CNIO_ERR_CONN;
+    }
+    c->tpeer[c->try] = c->peer;
+    ret = ofi_post_chal(c);
+    return ret ? ret : ofi_post_hello(c, deadline);
 }
 
 static void ofi_close(struct cnio_conn *conn);
@@ -248,16 +332,16 @@ static int ofi_connect(struct cnio_tp *tpb, const struct cnio_peer *peer, struct
         free(c);
         return ret;
     }
-    if (cnio__fab_av_get(&tp->fab, &peer->addr.ss, peer->addr.len, &c->peer)) {
-        cnio__debug("%s: fabric address not usable with %s", peer->host ? peer->host : "?",
-                    tp->fab.prov);
-        c->peer = FI_ADDR_UNSPEC;
+    if (peer->addr.len > sizeof(c->addr)) {
         ret = -CNIO_ERR_CONN;
+    } else {
+        memcpy(&c->addr, &peer->addr.ss, peer->addr.len);
+        c->addrlen = peer->addr.len;
+        ret = ofi_hello_from(c, 0, cnio__now_ms() + peer->timeout_ms);
     }
-    if (!ret)
-        ret = ofi_post_chal(c);
-    if (!ret)
-        ret = ofi_post_hello(c, cnio__now_ms() + peer->timeout_ms);
+    if (ret == -CNIO_ERR_CONN && c->peer == FI_ADDR_UNSPEC)
+        cnio__debug("%s: fabric address not usable with %s", peer->host ? peer->host : "?",
+                    tp->fab->prov);
     if (ret) {
         ofi_close(&c->base);
         return ret;
@@ -266,10 +350,30 @@ static int ofi_connect(struct cnio_tp *tpb, const struct cnio_peer *peer, struct
     return 0;
 }
 
+/* The current HELLO was delivered OFI_PROBE_MS ago and no CHALLENGE came: sends it again
+ * from the next endpoint (opened now if need be). 0, or a negative code. */
+static int ofi_hello_again(struct ofi_conn *c)
+{
+    struct ofi_tp *tp = c->tp;
+    int next = c->fepi[c->try] + 1, ret;
+
+    c->delivered_ms = 0;
+    if (next >= tp->nfeps && (next = ofi_fep_add(tp)) < 0)
+        return 0;   /* no more endpoints: wait for the first CHALLENGE until the deadline */
+    cnio__debug("libfabric %s: no CHALLENGE %d ms after the HELLO was delivered: again from "
+                "another address (the server's provider may know this one from an earlier "
+                "endpoint)", tp->fab->prov, OFI_PROBE_MS);
+    c->try++;
+    ret = ofi_hello_from(c, next, cnio__now_ms() + OFI_PROBE_MS);
+    return ret;
+}
+
 static int ofi_busy(const struct ofi_conn *c)
 {
-    int n = c->hello.posted + c->chal.posted;
+    int n = 0;
 
+    for (int t = 0; t < OFI_HELLO_TRIES; t++)
+        n += c->hello[t].posted + c->chal[t].posted;
     for (int i = 0; i < OFI_SLOTS; i++)
         n += c->send[i].posted + c->recv[i].posted;
     return n;
@@ -279,16 +383,17 @@ static int ofi_busy(const struct ofi_conn *c)
  * c; returns 0, or -1 when it still does at the deadline (c must then not be freed). */
 static int ofi_quiesce(struct ofi_conn *c)
 {
-    struct fid_ep *ep = c->tp->fab.ep;
+    struct ofi_tp *tp = c->tp;
     int64_t deadline = cnio__now_ms() + OFI_CLOSE_MS;
 
-    if (c->chal.posted)
-        fi_cancel(&ep->fid, &c->chal.ctx);
+    for (int t = 0; t <= c->try && t < OFI_HELLO_TRIES; t++)
+        if (c->chal[t].posted && c->fepi[t] >= 0)
+            fi_cancel(&tp->feps[c->fepi[t]]->ep->fid, &c->chal[t].ctx);
     for (int i = 0; i < OFI_SLOTS; i++)
         if (c->recv[i].posted)
-            fi_cancel(&ep->fid, &c->recv[i].ctx);
+            fi_cancel(&c->fab->ep->fid, &c->recv[i].ctx);
     while (ofi_busy(c)) {
-        if (ofi_cq_drain(c->tp) || cnio__now_ms() >= deadline)
+        if (ofi_cq_drain(tp) || cnio__now_ms() >= deadline)
             return -1;
     }
     return 0;
@@ -303,15 +408,16 @@ static void ofi_close(struct cnio_conn *conn)
         return;
     tp = c->tp;
     if (c->sid && c->peer != FI_ADDR_UNSPEC)
-        fi_tinject(tp->fab.ep, NULL, 0, c->peer, CNIO_FAB_TAG_BYE | c->sid);
+        fi_tinject(c->fab->ep, NULL, 0, c->peer, CNIO_FAB_TAG_BYE | c->sid);
     if (ofi_quiesce(c)) {
         /* The provider may still write into c: leave it (and its id) to the endpoint. */
         cnio__warn("libfabric %s: a connection's operations did not finish within %d ms",
-                   tp->fab.prov, OFI_CLOSE_MS);
+                   tp->fab->prov, OFI_CLOSE_MS);
         return;
     }
-    if (c->peer != FI_ADDR_UNSPEC)
-        cnio__fab_av_put(&tp->fab, c->peer);
+    for (int t = 0; t < OFI_HELLO_TRIES; t++)
+        if (c->tpeer[t] != FI_ADDR_UNSPEC)
+            cnio__fab_av_put(tp->feps[c->fepi[t]], c->tpeer[t]);
     tp->conns[c->id] = NULL;
     free(c);
 }
@@ -321,7 +427,7 @@ static void ofi_close(struct cnio_conn *conn)
 static int ofi_msend(struct cnio_conn *conn, const struct cnio_tp_frame *f)
 {
     struct ofi_conn *c = (struct ofi_conn *)conn;
-    struct fid_ep *ep = c->tp->fab.ep;
+    struct fid_ep *ep = c->fab->ep;
     unsigned idx = (unsigned)(f->id & 0xff) % OFI_SLOTS;
     struct ofi_op *s = &c->send[idx], *r = &c->recv[idx];
     struct iovec riov[2] = { { f->rhdr, CNIO_WIRE_HDR_SIZE }, { f->rbuf, f->rcap } };
@@ -363,18 +469,33 @@ static int ofi_event(struct ofi_conn *c, struct ofi_op *op, struct cnio_tp_event
     op->queued = 0;
     switch (op->kind) {
     case OFI_HELLO:
+        if (op->try != c->try)
+            return 0;
+        if (!op->status)
+            c->delivered_ms = cnio__now_ms();
         return op->status;
     case OFI_CHAL:
+        if (op->try != c->try) {
+            /* an earlier HELLO's, late: that connection is not wanted */
+            const uint8_t *b = c->chalbuf[op->try];
+            uint32_t sid = op->len >= CNIO_WIRE_HDR_SIZE ? (uint32_t)cnio__get_le64(b + 32) : 0;
+
+            if (!op->status && sid && c->fepi[op->try] >= 0)
+                fi_tinject(c->tp->feps[c->fepi[op->try]]->ep, NULL, 0, c->tpeer[op->try],
+                           CNIO_FAB_TAG_BYE | sid);
+            return 0;
+        }
         if (op->status)
             return op->status;
         if (op->len < CNIO_WIRE_HDR_SIZE)
             return -CNIO_ERR_PROTO;
-        c->sid = (uint32_t)cnio__get_le64(c->chalbuf + 32);
-        *ev = (struct cnio_tp_event){ .kind = CNIO_TP_RECEIVED, .id = 0, .hdr = c->chalbuf,
-                                      .payload = c->chalbuf + CNIO_WIRE_HDR_SIZE,
+        c->sid = (uint32_t)cnio__get_le64(c->chalbuf[c->try] + 32);
+        *ev = (struct cnio_tp_event){ .kind = CNIO_TP_RECEIVED, .id = 0,
+                                      .hdr = c->chalbuf[c->try],
+                                      .payload = c->chalbuf[c->try] + CNIO_WIRE_HDR_SIZE,
                                       .len = op->len };
         /* a refusal (status set: -LIMIT) has no id; the stack reports its status */
-        return c->sid || cnio__get_le32(c->chalbuf + 12) ? 1 : -CNIO_ERR_PROTO;
+        return c->sid || cnio__get_le32(c->chalbuf[c->try] + 12) ? 1 : -CNIO_ERR_PROTO;
     case OFI_SEND:
         if (op->status)
             return op->status;
@@ -410,6 +531,14 @@ static int ofi_mpoll(struct cnio_conn *conn, struct cnio_tp_event *ev, int max)
         }
         n += ret;
     }
+    if (!n && !c->sid && c->delivered_ms && c->try + 1 < OFI_HELLO_TRIES &&
+        cnio__now_ms() - c->delivered_ms >= OFI_PROBE_MS) {
+        ret = ofi_hello_again(c);
+        if (ret) {
+            c->dead = ret;
+            return ret;
+        }
+    }
     return n;
 }
 
@@ -417,7 +546,10 @@ static void ofi_fini(struct cnio_tp *tpb)
 {
     struct ofi_tp *tp = ofi_tp_of(tpb);
 
-    cnio__fab_close(&tp->fab);
+    for (int i = 0; i < tp->nfeps; i++) {
+        cnio__fab_close(tp->feps[i]);
+        free(tp->feps[i]);
+    }
     for (int i = 0; i < OFI_MAX_CONNS; i++)
         free(tp->conns[i]);   /* only those left behind by ofi_close */
     free(tp);
@@ -425,7 +557,7 @@ static void ofi_fini(struct cnio_tp *tpb)
 
 static const char *ofi_provider(struct cnio_tp *tp)
 {
-    return ofi_tp_of(tp)->fab.prov;
+    return ofi_tp_of(tp)->fab->prov;
 }
 
 const struct cnio_transport_ops cnio__ofi_ops = {

@@ -11,6 +11,7 @@
  * arrives. Every chunk buffer is populated when allocated (cli_buf_alloc).
  */
 #include "cp.h"
+#include "client.h"
 #include "wire.h"
 #include "../../collective/coll.h"
 
@@ -462,10 +463,18 @@ static int cp_pass(struct cp_job *j, char *bufs[2], char *buf2, int verify)
     return cp_agree(rrc ? rrc : lrc);
 }
 
+/* Notes the transport (and provider) that carried e's data, for the summary. */
+static void cp_note_carrier(struct cp_end *e)
+{
+    if (e->remote && e->fh && e->fh->obj)
+        snprintf(e->carrier, sizeof(e->carrier), "%s", cnio__obj_carrier(e->fh->obj));
+}
+
 static int cp_close(struct cp_end *e)
 {
     int rc = 0;
 
+    cp_note_carrier(e);
     if (e->remote && e->fh)
         rc = cnio_file_close(&e->fh);
     if (!e->remote && e->fd >= 0 && close(e->fd) < 0)
@@ -521,6 +530,7 @@ int cp_run(struct cp_job *j)
     }
     copied = rc == 0;
     cp_progress(j, copied);
+    cp_note_carrier(&j->src);
     if (rc == 0)
         cp_summary(j, MPI_Wtime() - j->t0);
     if (rc == 0 && j->resumed)

@@ -16,6 +16,7 @@ struct cp_end {
     int remote;
     int fd;
     cnio_file_t *fh;
+    char carrier[64];            /* what carried the data: "tcp", "ofi (tcp;ofi_rxm)", ... */
 };
 
 struct cp_job {

@@ -132,15 +132,16 @@ void cp_remote_shape(struct cp_job *j)
 
 void cp_summary(struct cp_job *j, double secs)
 {
+    const char *carrier = j->dst.remote ? j->dst.carrier : j->src.carrier;
     char a[32];
 
     if (j->rank != 0 || j->o.quiet)
         return;
     printf("cnio cp: %s -> %s: %llu bytes (%s) in %.3f s, %.3f GB/s; %d rank%s, %d server%s, "
-           "%d lane%s\n", j->src.name, j->dst.name, (unsigned long long)j->total,
+           "%d lane%s, transport %s\n", j->src.name, j->dst.name, (unsigned long long)j->total,
            cli_bytes(j->total, a, sizeof(a)), secs, secs > 0 ? j->total / secs / 1e9 : 0.0,
            j->size, j->size > 1 ? "s" : "", j->nhosts, j->nhosts > 1 ? "s" : "", j->lanes,
-           j->lanes > 1 ? "s" : "");
+           j->lanes > 1 ? "s" : "", *carrier ? carrier : "tcp");
 }
 
 /* --resume: how much was moved, and how much was there already (summed over ranks). */

@@ -416,7 +416,9 @@ int cli_stat(int argc, char **argv)
 {
     static const char help[] =
         "usage: cnio stat [--json] [--key FILE] [-o NAME=VALUE] URI\n\nShows an object's size, layout, hosts "
-        "and state:\ncomplete, or incomplete (an upload, update or commit was interrupted).\n"
+        "and state:\ncomplete, or incomplete (an upload, update or commit was interrupted);\n"
+        "and the transport that would carry its data under the hints (-o cnio_transport=udp:\n"
+        "udp (udp;ofi_rxd), the provider the first host's endpoint has).\n"
         "--json: one JSON object (the fields of ls --json).\n";
     struct cli_opts o = { 0 };
     struct cnio_uri u = { 0 };
@@ -446,6 +448,7 @@ int cli_stat(int argc, char **argv)
             printf("stripe unit:  %llu\n", (unsigned long long)s.layout.unit);
             printf("stripe count: %u\n", s.layout.count);
             printf("state:        %s\n", cli_state(s.state));
+            printf("transport:    %s\n", s.transport);
         }
         printf("hosts:        ");
         for (int i = 0; i < u.nhosts; i++)

@@ -8,7 +8,8 @@
  * cnio_srv_conn without fd, conn.c) whose CHALLENGE goes back at once; it must then
  * AUTH with the key or a token exactly as on TCP before any other frame is handled,
  * and every later frame must carry the session id it was given. A BYE, the
- * authentication deadline or --idle-timeout ends it.
+ * authentication deadline or --idle-timeout ends it; until it authenticates it counts
+ * in --max-unauth as a TCP connection does (limits.c), and may be evicted so.
  *
  * Requests arrive whole in receive buffers posted in advance (FAB_NRX of them, each a
  * header and CNIO_FAB_MAX_PAYLOAD, the largest payload the CHALLENGE announces, which
@@ -176,6 +177,20 @@ static void fab_after(struct cnio_srv_fab *f, struct fab_peer *p)
         fab_peer_close(f, p);
 }
 
+/* Closes the peers --max-unauth evicted (marked by whichever thread admitted a newer
+ * connection); this thread's own HELLOs reap at once, so a flood never holds more. */
+static void fab_reap(struct cnio_srv_fab *f)
+{
+    for (int i = 1; i < FAB_MAX_PEERS; i++) {
+        struct fab_peer *p = f->peers[i];
+
+        if (p && !p->closing && p->c->state == CNIO_SRV_C_AUTH && atomic_load(&p->c->evicted)) {
+            cnio__debug("%s: evicted (--max-unauth), closing", p->c->peer);
+            fab_peer_close(f, p);
+        }
+    }
+}
+
 /* Tells a client whose HELLO is refused: a CHALLENGE with status -LIMIT, as over TCP. */
 static void fab_refuse(struct cnio_srv_fab *f, uint64_t tag, const uint8_t *addr, size_t len)
 {
@@ -195,6 +210,7 @@ static void fab_refuse(struct cnio_srv_fab *f, uint64_t tag, const uint8_t *addr
 static void fab_hello(struct cnio_srv_fab *f, uint64_t tag, const uint8_t *addr, size_t len)
 {
     struct cnio_srv *srv = f->srv;
+    struct cnio_addr a = { 0 };
     struct fab_peer *p;
     char name[64];
     int slot = -1;
@@ -219,9 +235,9 @@ static void fab_hello(struct cnio_srv_fab *f, uint64_t tag, const uint8_t *addr,
     if (!p->id)
         p->id = (uint32_t)slot | (1u << 16);
     if (len <= sizeof(struct sockaddr_storage) && ((const struct sockaddr *)(const void *)addr)->sa_family == AF_INET) {
-        struct cnio_addr a = { .len = (socklen_t)len };
         char where[64];
 
+        a.len = (socklen_t)len;
         memcpy(&a.ss, addr, len);
         snprintf(name, sizeof(name), "%s %s", f->fab.prov, cnio__net_ntop(&a, where, sizeof(where)));
     } else {
@@ -235,7 +251,13 @@ static void fab_hello(struct cnio_srv_fab *f, uint64_t tag, const uint8_t *addr,
         return;
     }
     f->peers[slot] = p;
+    /* Until it authenticates it holds what a TCP connection does: --max-unauth counts it
+     * (non-IP peers, shm's, count as one source address). */
+    p->c->addr = a;
+    p->c->seq = atomic_fetch_add(&srv->accepted, 1);
+    cnio__srv_unauth_add(p->c);
     fab_after(f, p);
+    fab_reap(f);
 }
 
 /* A frame of an existing connection. */
@@ -340,11 +362,13 @@ static int fab_poll(struct cnio_srv_fab *f)
     return (int)n;
 }
 
-/* Authentication deadline, --idle-timeout, replies the provider could not take yet. */
+/* Eviction (--max-unauth), authentication deadline, --idle-timeout, replies the provider
+ * could not take yet. */
 static void fab_tick(struct cnio_srv_fab *f, int64_t now)
 {
     uint32_t idle = f->srv->opts.idle_timeout_s;
 
+    fab_reap(f);
     for (int i = 1; i < FAB_MAX_PEERS; i++) {
         struct fab_peer *p = f->peers[i];
         struct cnio_srv_conn *c;

@@ -85,7 +85,8 @@ static void limits_evict(struct cnio_srv *srv, struct cnio_srv_conn *victim, con
 
     limits_unlink(srv, victim);
     atomic_store(&victim->evicted, 1);
-    cnio__srv_loop_kick(victim->worker);
+    if (victim->worker)
+        cnio__srv_loop_kick(victim->worker);   /* a fabric peer's thread looks on its tick */
     srv->unauth_dropped++;
     if (now - srv->unauth_logged_ms >= LIMITS_LOG_EVERY_MS) {
         cnio__info("%s: %s reached, dropped the oldest connection still authenticating "

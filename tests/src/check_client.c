@@ -9,6 +9,7 @@
 #include "config.h"
 #include "fixture.h"
 #include "stack.h"
+#include "transport.h"
 #include "wire.h"
 
 #include <check.h>
@@ -249,9 +250,18 @@ START_TEST(sparse)
 }
 END_TEST
 
+/* 256 MiB, or CNIO_TEST_BIG_MIB (the udp row: ofi_rxd moves a few MB/s when loaded). */
+static size_t big_len(void)
+{
+    const char *v = getenv("CNIO_TEST_BIG_MIB");
+    long mib = v ? strtol(v, NULL, 10) : 256;
+
+    return (size_t)(mib > 0 && mib <= 256 ? mib : 256) * MiB;
+}
+
 static void big_round_trip(const char *name, const char *query, const char *label)
 {
-    const size_t len = 256u * MiB;
+    const size_t len = big_len();
     uint8_t *w = rand_buf(len, 42), *r = malloc(len);
     struct cnio_obj_stats s;
     struct cnio_obj *o;
@@ -264,8 +274,8 @@ static void big_round_trip(const char *name, const char *query, const char *labe
     t1 = now_s();
     ck_assert_int_eq(cnio__obj_pread(o, r, len, 0), (ssize_t)len);
     t2 = now_s();
-    ck_assert_msg(memcmp(w, r, len) == 0, "256 MiB differ");
-    printf("client %s: 256 MiB write %.0f MB/s, read %.0f MB/s\n", label,
+    ck_assert_msg(memcmp(w, r, len) == 0, "%zu MiB differ", len / MiB);
+    printf("client %s: %zu MiB write %.0f MB/s, read %.0f MB/s\n", label, len / MiB,
            len / 1e6 / (t1 - t0), len / 1e6 / (t2 - t1));
     cnio__obj_stats(o, &s);
     ck_assert_uint_eq(s.bytes_written, len);
@@ -802,6 +812,60 @@ START_TEST(connection_limit)
 }
 END_TEST
 
+/* Fabric peers that never authenticate count in --max-unauth as TCP ones do: a flood of
+ * HELLOs beyond --max-conns is answered (the oldest unauthenticated evicted), never
+ * refused, and a keyholder still gets in. */
+START_TEST(fabric_unauth_budget)
+{
+    static const char *const extra[] = { "--max-conns", "8", NULL };   /* max-unauth 4 */
+    struct cnio_conn *flood[12] = { 0 };
+    struct cnio_stack *fst;
+    struct cnio_tp *tp;
+    struct cnio_peer peer = { .host = "flood", .timeout_ms = 10000 };
+    struct cnio_hints h;
+    struct cnio_uri u;
+    struct cnio_obj *o;
+
+    if (!over_fabric())
+        return;
+    ck_assert_msg(fx_start(&fx, 1, extra) == 0, "cannot start servers");
+    ck_assert_int_eq(cnio__stack_open(&st), 0);
+    ck_assert_int_eq(open_obj("ua", NULL, RW, &o), 0);
+    peer.addr = o->hosts[0].fab;
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    uri_hints("ua", NULL, &u, &h);
+    cnio__uri_free(&u);
+    ck_assert_int_eq(cnio__stack_open(&fst), 0);
+    ck_assert_int_eq(cnio__transport_open(fst, h.transport, &h, &tp), 0);
+    for (int i = 0; i < 12; i++) {
+        struct cnio_tp_event ev;
+        struct cnio_wire_hdr wh;
+        int64_t end = cnio__now_ms() + 15000;
+        int n = 0;
+
+        ck_assert_int_eq(tp->ops->connect(tp, &peer, &flood[i]), 0);
+        while (n == 0 && cnio__now_ms() < end) {
+            n = tp->ops->mpoll(flood[i], &ev, 1);
+            if (n == 1 && ev.kind != CNIO_TP_RECEIVED)
+                n = 0;
+            if (n == 0)
+                usleep(1000);
+        }
+        ck_assert_msg(n == 1, "HELLO %d: no CHALLENGE (%d)", i, n);
+        ck_assert_int_eq(cnio__wire_hdr_decode(ev.hdr, &wh), 0);
+        ck_assert_msg(wh.status == 0, "HELLO %d refused: status %d", i, wh.status);
+    }
+    ck_assert_int_eq(open_obj("ua", NULL, RW, &o), 0);
+    round_trip(o, 0, 3000, 5);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    for (int i = 0; i < 12; i++)
+        tp->ops->close(flood[i]);
+    tp->ops->fini(tp);
+    cnio__stack_close(fst);
+    teardown();
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
     Suite *s = suite_create("client");
@@ -842,6 +906,7 @@ static Suite *client_suite(void)
     tcase_add_test(fail, payload_unreadable);
     tcase_add_test(fail, reply_while_not_running);
     tcase_add_test(limits, connection_limit);
+    tcase_add_test(limits, fabric_unauth_budget);
     tcase_set_timeout(limits, 60);
     suite_add_tcase(s, limits);
     suite_add_tcase(s, fail);

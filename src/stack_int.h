@@ -1,0 +1,84 @@
+/*
+ * stack_int.h - the endpoint's private state, shared by the stack's files: stack.c (the
+ * stack, endpoints over byte streams, progress) and stack_msg.c (endpoints over message
+ * transports). Not for use outside the stack.
+ */
+#ifndef CNIO_STACK_INT_H
+#define CNIO_STACK_INT_H
+
+#include "common.h"
+#include "auth.h"
+#include "stack.h"
+#include "transport.h"
+
+/* Request progress bits. */
+#define REQ_SENT 0x1u
+#define REQ_REPLIED 0x2u
+
+enum ep_state { EP_CHALLENGE, EP_AUTH, EP_READY, EP_DEAD };
+
+struct cnio_ep {
+    struct cnio_stack *st;
+    struct cnio_ep *prev, *next;
+    struct cnio_conn *conn;
+    int fd;                     /* -1: none (polled) or closed */
+    uint32_t events;            /* registered with epoll */
+    char name[80];
+    char carrier[64];           /* cnio__ep_transport */
+    enum ep_state state;
+    int err;
+    int died_idle;              /* it died with nothing in flight (see cnio__ep_idle_closed) */
+    int quiet;                  /* closed by its owner mid-handshake: nothing to warn of */
+    int timeout_ms;
+    int64_t last_ms;            /* last time a byte moved, or work started */
+    uint32_t credits;
+    uint32_t max_payload;
+    uint64_t session;
+    uint64_t seq;
+    /* in flight: indexed by the low byte of reqid */
+    struct cnio_req *inflight[CNIO_EP_MAX_INFLIGHT];
+    uint32_t ninflight;
+    struct cnio_req *sq_head, *sq_tail;
+    /* receive state */
+    uint8_t rxhdr[CNIO_WIRE_HDR_SIZE];
+    size_t rxgot;
+    struct cnio_wire_hdr h;
+    int rx_payload;
+    uint8_t *rxdst;
+    size_t rxlen, rxpgot;
+    struct cnio_req *rxreq;
+    /* handshake */
+    struct cnio_ep_auth auth;
+    uint8_t key[CNIO_KEY_MAX];
+    uint8_t chbuf[CNIO_WIRE_CHALLENGE_SIZE];
+    struct cnio_wire_challenge chal;
+    struct cnio_wire_auth resp;
+    /* the reason text of an error reply (CNIO_WIRE_F_REASON) */
+    uint8_t rsn[CNIO_WIRE_MAX_REASON];
+};
+
+static inline const struct cnio_transport_ops *ep_ops(const struct cnio_ep *ep)
+{
+    return ep->conn->tp->ops;
+}
+
+/* stack.c */
+/* Takes r out of ep's flight and calls its done callback. */
+void cnio__ep_complete(struct cnio_ep *ep, struct cnio_req *r);
+/* Marks ep dead with err (negative), failing every request it holds. */
+void cnio__ep_kill(struct cnio_ep *ep, int err);
+/* The reply in ep->h and its payload are whole: completes its request, or handles the
+ * CHALLENGE. 0, or -1 when ep died. */
+int cnio__ep_rx_finish(struct cnio_ep *ep);
+/* Finds where the reply whose header is ep->h goes (its request, or the CHALLENGE's
+ * buffer): 0, or a negative code (an unknown request id, a payload too long). */
+int cnio__ep_rx_route(struct cnio_ep *ep);
+/* A fabric endpoint of st completed something: its next wait starts short again. */
+void cnio__stack_moved(struct cnio_stack *st);
+/* stack_msg.c */
+/* Hands ep's queued frames to its message transport, each with its reply's receive. */
+void cnio__ep_tx_msg(struct cnio_ep *ep);
+/* Takes what ep's message transport completed: replies, the CHALLENGE, sends done. */
+void cnio__ep_rx_msg(struct cnio_ep *ep);
+
+#endif /* CNIO_STACK_INT_H */
