@@ -50,20 +50,27 @@ void cnio__coll_route(cnio_file_t *fh)
 {
     const struct cnio_hints *h = &fh->hints;
     uint64_t C = cnio__obj_layout(fh->obj)->count, lanes = CNIO_MAX(h->lanes, 1u);
-    uint64_t budget = h->max_conns_per_server, per, nagg;
+    uint64_t budget = h->max_conns_per_server, sets = budget / lanes, per, nagg;
 
     fh->route_nagg = 0;
     if (h->connect_mode == CNIO_CONNECT_EAGER || h->route == CNIO_ROUTE_DIRECT)
         return;
     if (h->route == CNIO_ROUTE_AUTOMATIC && (uint64_t)fh->size * lanes <= budget)
         return;
-    /* Aggregators per server, beside rank 0's own lanes (the proxy holds them all). */
-    per = budget / lanes > 1 ? budget / lanes - 1 : 1;
-    if (budget < 2 * lanes && fh->rank == 0)
-        cnio__warn("cnio_max_conns_per_server %llu cannot hold rank 0 and one aggregator "
-                   "with %llu lanes each", (unsigned long long)budget,
-                   (unsigned long long)lanes);
-    nagg = CNIO_MIN((uint64_t)fh->size, C * per);
+    /*
+     * Aggregators per server: the budget's lane sets but rank 0's (the proxy holds lanes to
+     * every server) and one more, kept free for the transient connections of the other
+     * ranks' independent calls (doc/scale.md). Aggregators hold their connections across
+     * collective calls, transient ones only for one call, so a rank waiting for a slot
+     * waits for a call that waits on nothing but the server. Under 3 lane sets rank 0
+     * aggregates alone, on its own connections.
+     */
+    if (sets < 2 && fh->rank == 0)
+        cnio__warn("cnio_max_conns_per_server %llu cannot hold rank 0 and one other rank "
+                   "with %llu lanes each: independent calls of other ranks will be refused",
+                   (unsigned long long)budget, (unsigned long long)lanes);
+    per = sets >= 3 ? sets - 2 : 0;
+    nagg = per ? CNIO_MIN((uint64_t)fh->size, C * per) : 1;
     if (h->cb_nodes)
         nagg = CNIO_MIN(nagg, (uint64_t)h->cb_nodes);
     fh->route_nagg = (int)CNIO_MAX(nagg, 1u);
@@ -187,7 +194,7 @@ static int conn_run(cnio_file_t *fh, struct conn_srv *srv, int n)
             pause.tv_nsec = 0;
             continue;
         }
-        pause.tv_nsec = CNIO_MIN(200000, pause.tv_nsec + 10000);
+        pause.tv_nsec = CNIO_MIN(2000000, CNIO_MAX(10000, 2 * pause.tv_nsec));
         nanosleep(&pause, NULL);   /* waiting for a token from a predecessor */
     }
     for (int i = 0; i < n; i++)

@@ -19,9 +19,11 @@
 /*
  * The agreement waits politely: a rank that arrives early (its share done) polls the
  * nonblocking reduction for a few microseconds, then sleeps between polls with a
- * growing pause (up to 50 us). A spinning MPI_Allreduce would take a core from the
+ * pause that doubles from 5 us up to 2 ms (so it notices the last rank at most about as
+ * late again as that rank came). A spinning MPI_Allreduce would take a core from the
  * ranks and servers still moving data, which on shared or oversubscribed nodes is
- * where the time goes.
+ * where the time goes; and naps of a few microseconds for ever, beside ranks spinning
+ * in sched_yield, starve the kernel's workers (src/stack.c).
  */
 int cnio__coll_agree(MPI_Comm comm, int rc)
 {
@@ -39,7 +41,7 @@ int cnio__coll_agree(MPI_Comm comm, int rc)
             return out;
         if (cnio__now_ns() - t0 < 20000)
             continue;
-        pause.tv_nsec = CNIO_MIN(50000, pause.tv_nsec + 5000);
+        pause.tv_nsec = CNIO_MIN(2000000, CNIO_MAX(5000, 2 * pause.tv_nsec));
         nanosleep(&pause, NULL);
     }
 }
@@ -230,11 +232,20 @@ CNIO_API int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info 
         rc = cnio__stack_open(&fh->st);
     if (rc == 0 && fh->rank == 0)
         rc = cnio__obj_open(fh->st, &u, &fh->hints, oflags, &fh->obj);
+    /* The servers hold the job to its connection budget (doc/scale.md), unless the
+     * hints ask to ignore it. */
+    if (rc == 0 && fh->rank == 0 && fh->hints.connect_mode != CNIO_CONNECT_EAGER &&
+        fh->hints.route != CNIO_ROUTE_DIRECT)
+        rc = cnio__obj_budget(fh->obj, fh->hints.max_conns_per_server);
     rc = cnio__coll_agree(fh->comm, rc);
     if (rc == 0 && fh->size > 1)
         rc = cnio__coll_agree(fh->comm, file_share(fh, rc));
     if (rc == 0)
         cnio__coll_route(fh);
+    /* Under the budget a rank that does not aggregate holds no connection between calls:
+     * its independent calls connect, and close when done (connect.c). */
+    if (rc == 0 && fh->route_nagg && fh->rank != 0)
+        cnio__obj_set_transient(fh->obj, 1);
     cnio__uri_free(&u);
     if (rc) {
         file_free(fh);

@@ -84,6 +84,12 @@ int cnio_file_close(cnio_file_t **fh);
  * etype units) from / into buf. status may be MPI_STATUS_IGNORE, otherwise it carries
  * the number of items transferred (MPI_Get_count / MPI_Get_elements). Reading past the
  * end of the object transfers fewer items; holes read as zeros.
+ * Under the connection budget (hint cnio_max_conns_per_server; doc/scale.md), when the
+ * job's collective calls go through aggregators (cnio_file_get_info: cnio_route
+ * aggregate), a rank that does not aggregate connects to the servers it needs for the
+ * call alone and closes after it; when a server says the job's budget there is full, it
+ * waits and tries again, for at most cnio_timeout_ms, then returns -CNIO_ERR_LIMIT.
+ * Other errors: -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT, -CNIO_ERR_AMODE, -CNIO_ERR_NOSPC, ...
  */
 int cnio_file_write_at(cnio_file_t *fh, MPI_Offset offset, const void *buf, int count,
                        MPI_Datatype datatype, MPI_Status *status);

@@ -96,12 +96,27 @@ int cnio__obj_host_lanes(const struct cnio_obj *obj, int j);
  * connected or connecting: 0.
  */
 int cnio__obj_connect_start(struct cnio_obj *obj, int j);
-/* After cnio__obj_connect_start: 1 while handshakes are under way, 0 once every lane is
- * ready, or the first lane's error (-CNIO_ERR_AUTH, -CNIO_ERR_LIMIT, -CNIO_ERR_CONN,
- * -CNIO_ERR_TIMEOUT, ...; the lanes are then closed, so a later call may try again). */
+/* After cnio__obj_connect_start: 1 while handshakes are under way (or, refused by the
+ * server's budget for the job, while waiting to try again: at most cnio_timeout_ms from
+ * the start), 0 once every lane is ready, or the first lane's error (-CNIO_ERR_AUTH,
+ * -CNIO_ERR_LIMIT, -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT, ...; the lanes are then closed, so a
+ * later call may try again). */
 int cnio__obj_connect_poll(struct cnio_obj *obj, int j);
 /* The stack obj moves its data on (to progress connections started above). */
 struct cnio_stack *cnio__obj_stack(const struct cnio_obj *obj);
+/*
+ * The job's connection budget (doc/scale.md): tells every host of obj (opened with the
+ * key) that the job may hold at most budget connections at once for this open, this
+ * process's own lanes counted; a host that does not announce CNIO_WIRE_CAP_BUDGET is
+ * skipped (it does not enforce). 0, or the first error (-CNIO_ERR_CONN, ...).
+ */
+int cnio__obj_budget(struct cnio_obj *obj, uint32_t budget);
+/*
+ * on 1: every connection a call of obj opens (a transfer, a control call) is closed when
+ * that call returns, so that this process holds none between calls (a rank that is not
+ * an aggregator under the budget); connections made with cnio__obj_connect_start stay.
+ */
+void cnio__obj_set_transient(struct cnio_obj *obj, int on);
 
 /* Vectored transfer of n pieces (any order, any sizes; overlapping writes undefined):
  * all pieces go out pipelined over every host and lane. Returns 0 or a negative code;
@@ -197,6 +212,33 @@ int cnio__ns_rename(struct cnio_ns *ns, const char *from, const char *to);
  * (close it and open another); otherwise the errors of cnio__obj_open. */
 int cnio__ns_obj_open(struct cnio_ns *ns, const char *path, uint32_t oflags,
                       struct cnio_obj **out);
+/* cnio__obj_list of directory path over the session's connections (no connect): fn is
+ * called once per entry, names sorted. -CNIO_ERR_CONN when a connection of ns broke;
+ * otherwise the errors of cnio__obj_list, or fn's first nonzero return. */
+int cnio__ns_list(struct cnio_ns *ns, const char *path,
+                  int (*fn)(const char *name, const struct cnio_obj_stat *s, void *arg),
+                  void *arg);
+/* One small object for cnio__ns_put_small. */
+struct cnio_ns_put {
+    const char *path;          /* object name */
+    const void *data;          /* size bytes, at most the stripe unit and the servers'
+                                  largest WRITE payload */
+    uint64_t size;
+    uint32_t mode;             /* nonzero: SETATTR mode (<= 0xffff) and mtime_ns (0: not
+                                  set) once committed */
+    uint64_t mtime_ns;
+    int status;                /* out: 0 (committed), or the error that stopped it */
+};
+/*
+ * Writes each of p[0..n) as a fresh object over the session's connections (replacing one
+ * of the same name at commit, as a staged cnio__obj_open does), striped by the session's
+ * hints, with several requests in flight on each connection (client_batch.c): a batch
+ * costs about seven round trips, not seven per object. Each object commits or not on
+ * its own (p[i].status); one that failed left nothing visible. Returns 0 (see the
+ * statuses), -CNIO_ERR_INVAL (an object too large, an empty name), -CNIO_ERR_CONN (a
+ * broken session: open another), -CNIO_ERR_NOMEM, -CNIO_ERR_LAYOUT (bad hints).
+ */
+int cnio__ns_put_small(struct cnio_ns *ns, struct cnio_ns_put *p, int n);
 /* Records mode (st_mode bits, <= 0xffff: file type and permissions) and, when mtime_ns
  * is not 0, the modification time of path (an object, or a directory). */
 int cnio__ns_setattr(struct cnio_ns *ns, const char *path, uint32_t mode, uint64_t mtime_ns);

@@ -281,6 +281,7 @@ int cnio__obj_crcx(struct cnio_obj *obj, const uint64_t *off, const uint64_t *le
         crc[i] = cr.crc;
         covered[i] = cr.covered;
     }
+    cnio__cl_release(obj);
     free(c);
     free(pl);
     free(rb);

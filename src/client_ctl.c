@@ -27,57 +27,8 @@
 #define CTL_VERSION 1
 #define CTL_FIXED 66
 
-/* ---- connecting for one control operation ------------------------------------------ */
-
-struct ctl {
-    struct cnio_stack *st;
-    struct cnio_hints h;
-    struct cnio_key key;
-    struct cnio__cl_host *hosts;
-    struct cnio_ep_auth *auth;
-    int n;
-};
-
-static void ctl_end(struct ctl *c)
-{
-    cnio__cl_disconnect(c->hosts, c->n);
-    free(c->hosts);
-    free(c->auth);
-    cnio__key_wipe(&c->key);
-}
-
-/* Loads the key and connects one lane to each of the first `connect` hosts of u. */
-static int ctl_begin(struct ctl *c, struct cnio_stack *st, const struct cnio_uri *u,
-                     const struct cnio_hints *h, int connect)
-{
-    int ret;
-
-    memset(c, 0, sizeof(*c));
-    if (!st || !u || !h || u->nhosts < 1 || !u->path)
-        return -CNIO_ERR_INVAL;
-    c->st = st;
-    c->h = *h;
-    c->h.lanes = 1;
-    c->n = u->nhosts;
-    c->hosts = calloc((size_t)c->n, sizeof(*c->hosts));
-    c->auth = calloc((size_t)c->n, sizeof(*c->auth));
-    ret = c->hosts && c->auth ? cnio__key_load(h->key_file, &c->key) : -CNIO_ERR_NOMEM;
-    if (ret)
-        goto fail;
-    cnio__cl_hosts_from_uri(c->hosts, u, c->n);
-    for (int i = 0; i < c->n; i++)
-        c->auth[i] = (struct cnio_ep_auth){ .mode = CNIO_WIRE_AUTH_KEY, .k = c->key.bytes,
-                                            .klen = c->key.len };
-    ret = cnio__cl_connect(st, &c->h, c->hosts, connect, 1, c->auth, NULL);
-    if (!ret)
-        return 0;
-fail:
-    ctl_end(c);
-    return ret;
-}
-
 /* STAT of name on hosts [from, to) into their info. */
-static int ctl_stat_hosts(struct ctl *c, const char *name, int from, int to)
+static int ctl_stat_hosts(struct cnio_ns *c, const char *name, int from, int to)
 {
     uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
     int n = to - from, len = cnio__cl_open_payload(0, NULL, 0, name, pl, sizeof(pl)), ret;
@@ -106,12 +57,12 @@ int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct
                    struct cnio_obj_stat *out)
 {
     struct cnio_layout l;
-    struct ctl c;
+    struct cnio_ns c;
     int ret;
 
     if (!out || !u || !u->path || !u->path[0])
         return -CNIO_ERR_INVAL;
-    ret = ctl_begin(&c, st, u, h, 1);
+    ret = cnio__ns_begin(&c, st, u, h, 1);
     if (ret)
         return ret;
     ret = ctl_stat_hosts(&c, u->path, 0, 1);
@@ -153,7 +104,7 @@ int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct
     out->layout = l;
     out->size = cnio__cl_size(&l, c.hosts[0].info.size, c.hosts, (int)l.count);
 end:
-    ctl_end(&c);
+    cnio__ns_end(&c);
     return ret;
 }
 
@@ -161,7 +112,7 @@ int cnio__obj_unlink(struct cnio_stack *st, const struct cnio_uri *u, const stru
 {
     uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
     struct cnio_call *calls;
-    struct ctl c;
+    struct cnio_ns c;
     int len, ret, found = 0;
 
     if (!u || !u->path || !u->path[0])
@@ -169,12 +120,12 @@ int cnio__obj_unlink(struct cnio_stack *st, const struct cnio_uri *u, const stru
     len = cnio__cl_open_payload(0, NULL, 0, u->path, pl, sizeof(pl));
     if (len < 0)
         return len;
-    ret = ctl_begin(&c, st, u, h, u->nhosts);
+    ret = cnio__ns_begin(&c, st, u, h, u->nhosts);
     if (ret)
         return ret;
     calls = calloc((size_t)c.n, sizeof(*calls));
     if (!calls) {
-        ctl_end(&c);
+        cnio__ns_end(&c);
         return -CNIO_ERR_NOMEM;
     }
     for (int i = 0; i < c.n; i++)
@@ -191,7 +142,7 @@ int cnio__obj_unlink(struct cnio_stack *st, const struct cnio_uri *u, const stru
     if (!ret && !found)
         ret = -CNIO_ERR_NOENT;
     free(calls);
-    ctl_end(&c);
+    cnio__ns_end(&c);
     return ret;
 }
 
@@ -244,7 +195,7 @@ static int ctl_list_parse(struct ctl_list *l, const uint8_t *buf, size_t len)
 }
 
 /* LIST on every host, following each host's cursor until it has no more. */
-static int ctl_list_collect(struct ctl *c, const char *name, const uint8_t *pl, uint32_t plen,
+static int ctl_list_collect(struct cnio_ns *c, const char *name, const uint8_t *pl, uint32_t plen,
                             struct ctl_list *l)
 {
     struct cnio_call *calls = calloc((size_t)c->n, sizeof(*calls));
@@ -319,25 +270,23 @@ static void ctl_combine(const struct ctl_entry *e, size_t n, struct cnio_obj_sta
     }
 }
 
-int cnio__obj_list(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
-                   int (*fn)(const char *name, const struct cnio_obj_stat *s, void *arg),
-                   void *arg)
+int cnio__ns_list(struct cnio_ns *ns, const char *path,
+                  int (*fn)(const char *name, const struct cnio_obj_stat *s, void *arg),
+                  void *arg)
 {
     uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
     struct ctl_list l = { 0 };
-    struct ctl c;
     int len, ret;
 
-    if (!u || !u->path || !fn)
+    if (!ns || !path || !fn)
         return -CNIO_ERR_INVAL;
-    len = cnio__cl_open_payload(0, NULL, 0, u->path, pl, sizeof(pl));
+    for (int j = 0; j < ns->n; j++)
+        if (!ns->hosts[j].nlanes || cnio__ep_error(ns->hosts[j].lanes[0]))
+            return -CNIO_ERR_CONN;   /* a broken session: the caller opens a new one */
+    len = cnio__cl_open_payload(0, NULL, 0, path, pl, sizeof(pl));
     if (len < 0)
         return len;
-    ret = ctl_begin(&c, st, u, h, u->nhosts);
-    if (ret)
-        return ret;
-    ret = ctl_list_collect(&c, u->path, pl, (uint32_t)len, &l);
-    ctl_end(&c);
+    ret = ctl_list_collect(ns, path, pl, (uint32_t)len, &l);
     if (!ret && l.n)
         qsort(l.e, l.n, sizeof(*l.e), ctl_entry_cmp);
     for (size_t i = 0; !ret && i < l.n; ) {
@@ -353,6 +302,25 @@ int cnio__obj_list(struct cnio_stack *st, const struct cnio_uri *u, const struct
     for (size_t i = 0; i < l.n; i++)
         free(l.e[i].name);
     free(l.e);
+    return ret;
+}
+
+int cnio__obj_list(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
+                   int (*fn)(const char *name, const struct cnio_obj_stat *s, void *arg),
+                   void *arg)
+{
+    struct cnio_ns c;
+    int ret;
+
+    if (!u || !u->path || !fn)
+        return -CNIO_ERR_INVAL;
+    if (strlen(u->path) > CNIO_WIRE_MAX_NAME)
+        return -CNIO_ERR_INVAL;
+    ret = cnio__ns_begin(&c, st, u, h, u->nhosts);
+    if (ret)
+        return ret;
+    ret = cnio__ns_list(&c, u->path, fn, arg);
+    cnio__ns_end(&c);
     return ret;
 }
 

@@ -1,6 +1,7 @@
 /*
- * client_int.h - what client.c (open, data path) and client_ctl.c (control operations,
- * export / attach) share. Not installed, not used outside these two files.
+ * client_int.h - what the files of the client share: client.c (open, close, size),
+ * client_data.c (the data path), client_ctl.c (control operations, export / attach),
+ * client_conn.c (connections made on demand) and the others. Not installed.
  */
 #ifndef CNIO_CLIENT_INT_H
 #define CNIO_CLIENT_INT_H
@@ -31,6 +32,11 @@ struct cnio__cl_host {
     int nlanes;
     int connecting;                 /* lanes opened on demand, handshakes under way */
     int64_t connect_t0;             /* when they were opened */
+    int64_t retry_at;               /* refused by the server's budget: the lanes are closed
+                                       and open again then (ms; 0: not waiting) */
+    int64_t give_up;                /* ... until this time (ms), then -CNIO_ERR_LIMIT */
+    int backoff_ms;                 /* the next wait after a refusal */
+    int transient;                  /* opened for one call: closed when it returns */
     struct cnio_ep_auth auth;       /* how its lanes authenticate (again, to reconnect) */
     uint8_t token[CNIO_WIRE_MAC];   /* attached: the token auth.k points at */
     struct cnio_addr fab;           /* the server's fabric address (raw bytes in ss, len);
@@ -62,17 +68,33 @@ struct cnio_obj {
     uint32_t rank;                  /* the tokens' rank */
     int borrowed;                   /* the endpoints are a namespace session's
                                        (cnio__ns_obj_open): not closed with obj */
+    int transient;                  /* connections calls open are closed when they return
+                                       (cnio__obj_set_transient) */
 };
 
-/* A namespace session (client_names.c): one authenticated endpoint per host. */
+/*
+ * A control session (client_names.c): the key, and one authenticated endpoint per host
+ * of a URI. The namespace session of cnio__ns_open, and the one-shot sessions of
+ * client_ctl.c (stat, unlink, list) that live on the stack.
+ */
 struct cnio_ns {
     struct cnio_stack *st;
     struct cnio_hints h;
     struct cnio_key key;
     struct cnio__cl_host *hosts;
     struct cnio_ep_auth *auth;
-    int n;
+    int n;                          /* hosts of the URI */
 };
+
+/*
+ * Fills ns (caller's memory) for u's hosts, loads the key of h->key_file and connects
+ * one lane to each of the first `connect` hosts (the others can be connected later with
+ * cnio__cl_connect and ns->auth). 0, or the error (ns then holds nothing to release).
+ */
+int cnio__ns_begin(struct cnio_ns *ns, struct cnio_stack *st, const struct cnio_uri *u,
+                   const struct cnio_hints *h, int connect);
+/* Closes ns's endpoints and releases what it holds (not ns itself). */
+void cnio__ns_end(struct cnio_ns *ns);
 
 /* Fills hosts[0..n) from the URI's hosts. */
 void cnio__cl_hosts_from_uri(struct cnio__cl_host *hosts, const struct cnio_uri *u, int n);
@@ -121,10 +143,15 @@ void cnio__cl_state(uint32_t *state, const struct cnio_wire_info *info, uint32_t
 /*
  * Connects (all lanes, waiting for the handshakes) every host j with need[j] (need NULL:
  * every host) that has no lanes yet: what a transfer or control call on a process
- * attached on demand does first (client_conn.c). 0 or the first error; a host that
- * failed is left without lanes.
+ * attached on demand does first (client_conn.c). A set-up the server's budget refuses is
+ * tried again after a growing pause, until cnio_timeout_ms has passed. When obj is
+ * transient, the hosts connected here are marked to close at cnio__cl_release. 0 or the
+ * first error; a host that failed is left without lanes.
  */
 int cnio__cl_ensure(struct cnio_obj *obj, const uint8_t *need);
+/* At the end of a call: closes the lanes cnio__cl_ensure opened for it alone (transient
+ * objects), so that the server's count of the job's connections drops. */
+void cnio__cl_release(struct cnio_obj *obj);
 /* Marks in need[0..nhosts) (not cleared first) the columns the pieces x[0..n) touch. */
 void cnio__cl_columns(const struct cnio_obj *obj, const struct cnio_xfer *x, size_t n,
                       uint8_t *need);

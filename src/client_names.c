@@ -10,14 +10,49 @@
 #include <stdlib.h>
 #include <string.h>
 
-void cnio__ns_close(struct cnio_ns *ns)
+void cnio__ns_end(struct cnio_ns *ns)
 {
-    if (!ns)
-        return;
     cnio__cl_disconnect(ns->hosts, ns->n);
     free(ns->hosts);
     free(ns->auth);
     cnio__key_wipe(&ns->key);
+    memset(ns, 0, sizeof(*ns));
+}
+
+int cnio__ns_begin(struct cnio_ns *ns, struct cnio_stack *st, const struct cnio_uri *u,
+                   const struct cnio_hints *h, int connect)
+{
+    int ret;
+
+    memset(ns, 0, sizeof(*ns));
+    if (!st || !u || !h || u->nhosts < 1 || connect < 0 || connect > u->nhosts)
+        return -CNIO_ERR_INVAL;
+    ns->st = st;
+    ns->h = *h;
+    ns->h.lanes = 1;
+    ns->n = u->nhosts;
+    ns->hosts = calloc((size_t)ns->n, sizeof(*ns->hosts));
+    ns->auth = calloc((size_t)ns->n, sizeof(*ns->auth));
+    ret = ns->hosts && ns->auth ? cnio__key_load(h->key_file, &ns->key) : -CNIO_ERR_NOMEM;
+    if (ret)
+        goto fail;
+    cnio__cl_hosts_from_uri(ns->hosts, u, ns->n);
+    for (int i = 0; i < ns->n; i++)
+        ns->auth[i] = (struct cnio_ep_auth){ .mode = CNIO_WIRE_AUTH_KEY, .k = ns->key.bytes,
+                                             .klen = ns->key.len };
+    ret = cnio__cl_connect(st, &ns->h, ns->hosts, connect, 1, ns->auth, NULL);
+    if (!ret)
+        return 0;
+fail:
+    cnio__ns_end(ns);
+    return ret;
+}
+
+void cnio__ns_close(struct cnio_ns *ns)
+{
+    if (!ns)
+        return;
+    cnio__ns_end(ns);
     free(ns);
 }
 
@@ -27,27 +62,14 @@ int cnio__ns_open(struct cnio_stack *st, const struct cnio_uri *u, const struct 
     struct cnio_ns *ns;
     int ret;
 
-    if (!st || !u || !h || u->nhosts < 1 || !out)
+    if (!u || !out)
         return -CNIO_ERR_INVAL;
-    ns = calloc(1, sizeof(*ns));
+    ns = malloc(sizeof(*ns));
     if (!ns)
         return -CNIO_ERR_NOMEM;
-    ns->st = st;
-    ns->h = *h;
-    ns->h.lanes = 1;
-    ns->n = u->nhosts;
-    ns->hosts = calloc((size_t)ns->n, sizeof(*ns->hosts));
-    ns->auth = calloc((size_t)ns->n, sizeof(*ns->auth));
-    ret = ns->hosts && ns->auth ? cnio__key_load(h->key_file, &ns->key) : -CNIO_ERR_NOMEM;
-    if (!ret) {
-        cnio__cl_hosts_from_uri(ns->hosts, u, ns->n);
-        for (int i = 0; i < ns->n; i++)
-            ns->auth[i] = (struct cnio_ep_auth){ .mode = CNIO_WIRE_AUTH_KEY,
-                                                 .k = ns->key.bytes, .klen = ns->key.len };
-        ret = cnio__cl_connect(st, &ns->h, ns->hosts, ns->n, 1, ns->auth, NULL);
-    }
+    ret = cnio__ns_begin(ns, st, u, h, u->nhosts);
     if (ret) {
-        cnio__ns_close(ns);
+        free(ns);
         return ret;
     }
     *out = ns;

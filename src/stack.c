@@ -30,8 +30,9 @@
 #define STK_IOV 64           /* iovecs per sendmsg */
 #define STK_EVENTS 64        /* epoll events per wait */
 #define STK_RX_ROUNDS 64     /* receive calls per endpoint and wake-up */
-#define STK_POLL_MS 1        /* wake-up interval for endpoints without an fd */
-#define STK_POLL_US 100      /* ... while one of them has work: fabrics progress when polled */
+#define STK_POLL_MS 2        /* longest wake-up interval for endpoints without an fd */
+#define STK_POLL_US 100      /* ... the shortest: fabrics progress when polled (stk_nap) */
+#define STK_POLL_MAX_US 2000
 
 /* Request progress bits. */
 #define REQ_SENT 0x1u
@@ -51,6 +52,8 @@ struct cnio_stack {
     struct cnio_ep *eps;        /* every endpoint, open or dead */
     int nofd;                   /* endpoints polled without an fd */
     int polling;                /* one of them has work outstanding */
+    int moved;                  /* one of them reported a completion since the last wait */
+    long nap_us;                /* how long the next wait for them lasts (stk_nap) */
     struct cnio_req *free_reqs;
     struct stk_slab *slabs;
 };
@@ -66,6 +69,7 @@ struct cnio_ep {
     enum ep_state state;
     int err;
     int died_idle;              /* it died with nothing in flight (see cnio__ep_idle_closed) */
+    int quiet;                  /* closed by its owner mid-handshake: nothing to warn of */
     int timeout_ms;
     int64_t last_ms;            /* last time a byte moved, or work started */
     uint32_t credits;
@@ -219,7 +223,10 @@ static void ep_kill_why(struct cnio_ep *ep, int err, const char *why)
         return;
     if (why)
         cnio__warn("connection to %s closed: %s", ep->name, why);
-    else if (err != -CNIO_ERR_CONN || ep->ninflight)
+    else if (err == -CNIO_ERR_LIMIT && ep->state == EP_AUTH &&
+             (ep->chal.caps & CNIO_WIRE_CAP_BUDGET))   /* the job's budget: tried again */
+        cnio__debug("connection to %s: %s (the job's budget)", ep->name, cnio_strerror(err));
+    else if ((err != -CNIO_ERR_CONN || ep->ninflight) && !ep->quiet)
         cnio__warn("connection to %s: %s", ep->name, cnio_strerror(err));
     ep->died_idle = ep->state == EP_READY && !ep->ninflight && !ep->sq_head &&
                     err == -CNIO_ERR_CONN;
@@ -319,6 +326,7 @@ void cnio__ep_close(struct cnio_ep *ep)
     if (!ep)
         return;
     st = ep->st;
+    ep->quiet = ep->state == EP_CHALLENGE || ep->state == EP_AUTH;
     ep_kill(ep, -CNIO_ERR_CONN);
     if (ep->prev)
         ep->prev->next = ep->next;
@@ -609,7 +617,10 @@ static int ep_rx_finish(struct cnio_ep *ep)
 
         /* The server says which rule it applied: the user learns it, and which host. */
         cnio__wire_reason_text(ep->rsn, ep->h.length, why, sizeof(why));
-        cnio__err("%s: %s: %s", ep->name, cnio_strerror(r->status), why);
+        if (r->type == CNIO_WIRE_AUTH && r->status == -CNIO_ERR_LIMIT)   /* tried again */
+            cnio__debug("%s: %s: %s", ep->name, cnio_strerror(r->status), why);
+        else
+            cnio__err("%s: %s: %s", ep->name, cnio_strerror(r->status), why);
         r->rlen = 0;
         r->reasoned = 1;
     }
@@ -779,6 +790,7 @@ static void ep_rx_msg(struct cnio_ep *ep)
             return;
         }
         ep->last_ms = cnio__now_ms();
+        ep->st->moved = 1;
         for (int i = 0; i < n && ep->state != EP_DEAD; i++) {
             struct cnio_req *r = ep->inflight[ev[i].id & 0xff & (CNIO_EP_MAX_INFLIGHT - 1)];
 
@@ -840,19 +852,44 @@ static int stk_timers(struct cnio_stack *st, int wait)
             if (ep->state != EP_DEAD)
                 ep_tx(ep);
             wait = CNIO_MIN(wait, STK_POLL_MS);
-            st->polling = ep->state != EP_DEAD;
+            st->polling |= ep->state != EP_DEAD;
         }
     }
     return busy ? wait : 0;
+}
+
+/*
+ * How long to wait for fabric endpoints with work outstanding (they have no fd to wake
+ * us): STK_POLL_US after a completion, doubling while none comes, up to STK_POLL_MAX_US.
+ * A stream of replies keeps the interval short; a reply that takes long is seen at most
+ * 2 ms late. Never shorter for long: on a few cores, processes waking thousands of times
+ * a second beside processes spinning in sched_yield (Open MPI's ranks waiting in a
+ * collective, oversubscribed) starve the kernel's workers, and every write and rename of
+ * the host then stalls for tens of seconds (see server/fabric.c).
+ */
+static long stk_nap(struct cnio_stack *st, int wait_ms)
+{
+    if (st->moved || st->nap_us < STK_POLL_US)
+        st->nap_us = STK_POLL_US;
+    else
+        st->nap_us = CNIO_MIN(2 * st->nap_us, (long)STK_POLL_MAX_US);
+    st->moved = 0;
+    return CNIO_MIN(st->nap_us, (long)wait_ms * 1000L);
 }
 
 int cnio__stack_progress(struct cnio_stack *st, int max_wait_ms)
 {
     struct epoll_event evs[STK_EVENTS];
     int wait = stk_timers(st, max_wait_ms < 0 ? INT_MAX : max_wait_ms);
-    struct timespec poll = { 0, STK_POLL_US * 1000L };
-    int n = st->polling && wait > 0 ? epoll_pwait2(st->epfd, evs, STK_EVENTS, &poll, NULL)
-                                    : epoll_wait(st->epfd, evs, STK_EVENTS, wait);
+    struct timespec poll = { 0, 0 };
+    int n;
+
+    if (st->polling && wait > 0) {
+        poll.tv_nsec = stk_nap(st, wait) * 1000L;
+        n = epoll_pwait2(st->epfd, evs, STK_EVENTS, &poll, NULL);
+    } else {
+        n = epoll_wait(st->epfd, evs, STK_EVENTS, wait);
+    }
 
     if (n < 0)
         return errno == EINTR ? 0 : -CNIO_ERR_IO;

@@ -78,6 +78,13 @@ enum cnio_wire_type {
     CNIO_WIRE_FABRIC = 29,   /* key connections only; payload = the libfabric provider
                                 wanted (may be empty: the server's first); reply: struct
                                 cnio_wire_fabric, the provider and the server's address */
+    CNIO_WIRE_BUDGET = 30,   /* key connections only, to a server announcing
+                                CNIO_WIRE_CAP_BUDGET; object = an open handle; offset =
+                                the most connections the job may hold at once for that
+                                open (0: no bound); counts the sending connection among
+                                them (the proxy sends it on each of its lanes); token
+                                AUTHs for the handle past the bound are refused with
+                                -CNIO_ERR_LIMIT; reply empty */
 };
 
 /* OPEN flags (struct cnio_wire_open.flags). */
@@ -105,6 +112,7 @@ enum cnio_wire_type {
 /* CHALLENGE capability bits. */
 #define CNIO_WIRE_CAP_REASON 0x1u /* sends reasons to a client whose AUTH has F_REASON */
 #define CNIO_WIRE_CAP_ORDER 0x2u  /* COMMIT with offset 0: the server picks the commit order */
+#define CNIO_WIRE_CAP_BUDGET 0x4u /* takes BUDGET: a per-open bound on the job's connections */
 
 /* AUTH modes. */
 #define CNIO_WIRE_AUTH_KEY 1     /* proves knowledge of the shared key */

@@ -23,7 +23,7 @@ struct cli_opts {
     int long_list;              /* ls -l */
     uint64_t chunk;             /* cp --chunk SIZE */
     int recursive;              /* cp -r */
-    int follow;                 /* cp -L: follow symlinks to files */
+    int follow;                 /* cp -L: follow symlinks (to files and directories) */
     int preserve;               /* cp -p: modes and mtimes */
     int sync;                   /* cp --sync: only new or changed files */
     int checksum;               /* cp --checksum: changed means a different CRC32C */

@@ -377,6 +377,11 @@ static int cp_resume_skip(struct cp_job *j, char *buf, const char *data, uint64_
     return rc == 0 && same;
 }
 
+static int cp_zero(const char *p, uint64_t n)
+{
+    return n == 0 || (p[0] == 0 && memcmp(p, p + 1, (size_t)n - 1) == 0);
+}
+
 /* An upload whose source changed size fails (the local rc returned). */
 static int cp_upload_size(struct cp_job *j, int lrc, int rrc)
 {
@@ -402,6 +407,9 @@ static int cp_pass(struct cp_job *j, char *bufs[2], char *buf2, int verify)
 {
     int upload = !verify && !j->src.remote && j->dst.remote;
     int download = !verify && j->src.remote && !j->dst.remote;
+    /* object to object: a chunk of zeros is not written to a fresh instance (its size is
+     * set at open), so that a sparse object stays sparse */
+    int hole = !verify && j->src.remote && j->dst.remote && !j->resumed;
     struct cli_reader *rd = NULL;
     struct cp_writer w;
     uint32_t a = 0, b = 0;
@@ -426,6 +434,8 @@ static int cp_pass(struct cp_job *j, char *bufs[2], char *buf2, int verify)
             skip = len, len = 0;
         if (lrc)
             len = 0;
+        if (hole && len && cp_zero(data, len))
+            skip = len, len = 0;   /* the destination reads zeros there already */
         if (rrc == 0)
             cp_note(&j->dst, verify ? cp_read(&j->dst, buf2, len, off)
                              : download ? cp_writer_put(&w, data, len, off)

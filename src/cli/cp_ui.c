@@ -33,7 +33,7 @@ const char cp_help[] =
     "                 when missing): files are spread over the ranks as they finish,\n"
     "                 large files split over all ranks; empty directories, empty and\n"
     "                 sparse files and symlinks (as links) are kept\n"
-    "  -L             with -r: follow symlinks to files (links to directories stay links)\n"
+    "  -L             with -r: follow symlinks, to files and to directories (not in cycles)\n"
     "  -p             keep modes and mtimes\n"
     "  --sync         with -r: copy only files that are new or differ in size or mtime\n"
     "                 (implies -p)\n"

@@ -2,8 +2,9 @@
  * tree.c - `cnio cp -r SRC DST` under `mpirun -n N`: copies a tree of files between a
  * local directory and objects beneath a cnio:// name, or between two cnio:// names.
  *
- * Rank 0 lists the source (and, for --sync and --resume, the destination), decides
- * what is to be copied, makes the directories, and broadcasts the list. Files then go
+ * All ranks list the source (and, for --sync and --resume, the destination) together,
+ * one directory each at a time (tree_pwalk.c); rank 0 decides what is to be copied and
+ * broadcasts the list, and the ranks make the directories, each its share. Files then go
  * to the ranks as they ask for them: a counter in an MPI window on rank 0 is the work
  * queue, and each rank takes the next few files with MPI_Fetch_and_op whenever it is
  * done with its last ones (largest files first, so that the last files handed out are
@@ -31,9 +32,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Files in flight per rank (threads), and files a rank takes from the queue at once. */
+/* Copying threads per rank (at most; CNIO_CP_THREADS lowers it), files a rank takes
+ * from the queue at once, and small files a thread uploads in one batch (several
+ * requests in flight on its connections; CNIO_CP_PIPELINE=1 turns batches on). Batches
+ * are off by default: on loopback a server serves one connection's requests one after
+ * the other, its work per file (staging, fsync at commit, renames) outweighs a round
+ * trip, and 8 threads moved more files per second without them (doc/performance.md). */
 #define TREE_WORKERS 8
 #define TREE_BATCH (2 * TREE_WORKERS)
+#define TREE_PIPE 32
 /* Bytes per request of a worker (at most --chunk). */
 #define TREE_WORKER_CHUNK (4ull << 20)
 
@@ -61,9 +68,12 @@ struct tree_run {
     int nw;                         /* workers set up */
     pthread_mutex_t lock;           /* the batch cursor below, shared by the workers */
     uint64_t next, end;             /* the batch: files[next..end) */
+    int want;                       /* workers to start */
+    int pipe;                       /* small files go in batches */
     MPI_Win win;
     uint64_t *q;                    /* rank 0: [0] next, [1] bytes done, [2] files done */
-    double t0, last;
+    double t0, last;                /* t0: before the walk */
+    double walk;                    /* seconds walking, planning, making directories */
 };
 
 static int tree_agree(int rc)
@@ -141,39 +151,22 @@ static int tree_by_size(const void *a, const void *b)
     return (x->size < y->size) - (x->size > y->size);
 }
 
-/* rank 0: lists SRC (and DST when it matters), and decides what goes where. */
-static int tree_plan(struct tree_run *r)
+/* rank 0: decides what of the walked SRC (and DST, when it matters) goes where. */
+static int tree_plan(struct tree_run *r, struct tree_list *srcl, struct tree_list *have)
 {
-    struct tree_list src = { 0 }, have = { 0 };
-    char bad[512] = "";
-    int need_dst = r->j->o.sync || r->j->o.resume, ret;
+    struct tree_list src = *srcl;
+    int need_dst = r->j->o.sync || r->j->o.resume, ret = 0;
     uint64_t big = CNIO_MAX(4 * r->j->o.chunk, 4ull << 20);
 
-    ret = r->src.remote ? tree_walk_remote(r->ctx.st, &r->src, 0, &src)
-                        : tree_walk_local(r->src.name, r->j->o.follow, 0, &src, bad, sizeof(bad));
-    if (ret && !r->src.remote) {
-        fprintf(stderr, "cnio cp: %s: %s\n", bad, strerror(-ret));
-        return cnio__err_from_errno(-ret);
-    }
-    if (ret)
-        return cli_fail("cp", r->src.name, ret), ret;
-    if (need_dst)
-        ret = r->dst.remote ? tree_walk_remote(r->ctx.st, &r->dst, 1, &have)
-                            : tree_walk_local(r->dst.name, 0, 1, &have, bad, sizeof(bad));
-    if (ret && !r->dst.remote) {
-        fprintf(stderr, "cnio cp: %s: %s\n", bad, strerror(-ret));
-        ret = cnio__err_from_errno(-ret);
-    } else if (ret) {
-        cli_fail("cp", r->dst.name, ret);
-    }
-    tree_list_sort(&have);
+    memset(srcl, 0, sizeof(*srcl));
+    tree_list_sort(have);
     for (size_t i = 0; ret == 0 && i < src.n; i++) {
         struct tree_ent *e = &src.e[i];
         struct tree_list *to = e->type == TREE_DIR ? &r->dirs : &r->files;
 
         if (!tree_entry_ok(r, e))
             continue;
-        if (e->type != TREE_DIR && need_dst && tree_same(r, &have, e)) {
+        if (e->type != TREE_DIR && need_dst && tree_same(r, have, e)) {
             r->skipped_files++;
             r->skipped_bytes += e->size;
             continue;
@@ -185,7 +178,7 @@ static int tree_plan(struct tree_run *r)
             r->total_bytes += e->size;
     }
     tree_list_free(&src);
-    tree_list_free(&have);
+    tree_list_free(have);
     tree_list_sort(&r->dirs);
     if (r->files.n)
         qsort(r->files.e, r->files.n, sizeof(*r->files.e), tree_by_size);
@@ -247,7 +240,7 @@ static int tree_bcast(struct tree_run *r, int rc)
     return rc;
 }
 
-/* rank 0: makes DST's top and every directory of the tree. */
+/* rank 0: makes DST's top. */
 static int tree_make_dirs(struct tree_run *r)
 {
     int ret = 0;
@@ -278,13 +271,45 @@ static int tree_make_dirs(struct tree_run *r)
     } else {
         ret = tree_mkdir(&r->ctx, "");
     }
-    for (size_t i = 0; ret == 0 && i < r->dirs.n; i++)
+    if (ret && r->ctx.why[0])
+        fprintf(stderr, "cnio cp: %s\n", r->ctx.why);
+    else if (ret)
+        cli_fail("cp", r->dst.name, ret);
+    return ret;
+}
+
+/* Every rank: makes its share of the tree's directories (each with its parents, so
+ * that the order in which the ranks get to them does not matter). */
+static int tree_make_subdirs(struct tree_run *r)
+{
+    int ret = 0;
+
+    for (size_t i = (size_t)r->j->rank; ret == 0 && i < r->dirs.n; i += (size_t)r->j->size)
         ret = tree_mkdir(&r->ctx, r->dirs.e[i].rel);
     if (ret && r->ctx.why[0])
         fprintf(stderr, "cnio cp: %s\n", r->ctx.why);
     else if (ret)
         cli_fail("cp", r->dst.name, ret);
     return ret;
+}
+
+/* Every rank: walks SRC (and DST for --sync and --resume) together; rank 0 plans. */
+static int tree_walk_plan(struct tree_run *r)
+{
+    struct tree_list src = { 0 }, have = { 0 };
+    int loops = 0, rc;
+
+    rc = tree_walk(r->ctx.st, &r->src, r->ctx.src_ns, r->j->o.follow, 0, &src, &loops);
+    if (rc == 0 && (r->j->o.sync || r->j->o.resume))
+        rc = tree_walk(r->ctx.st, &r->dst, r->ctx.ns, 0, 1, &have, &loops);
+    r->failed += loops;
+    if (rc == 0 && r->j->rank == 0)
+        rc = tree_plan(r, &src, &have);
+    if (rc == 0 && r->j->rank == 0)
+        rc = tree_make_dirs(r);
+    tree_list_free(&src);
+    tree_list_free(&have);
+    return rc;
 }
 
 static void tree_progress(struct tree_run *r, int final)
@@ -362,20 +387,55 @@ static void tree_one(struct tree_worker *w, const struct tree_ent *e)
     w->bytes += e->size;
 }
 
+/* Uploads small files e[0..n) as one batch; those it could not copy go one by one. */
+static void tree_batch(struct tree_worker *w, const struct tree_ent *const *e, int n)
+{
+    int status[TREE_PIPE], ret;
+
+    w->ctx.why[0] = '\0';
+    ret = tree_put_small(&w->ctx, e, n, status);
+    for (int i = 0; i < n; i++) {
+        if (ret || status[i] == -CNIO_ERR_CONN || status[i] == -CNIO_ERR_TIMEOUT) {
+            tree_one(w, e[i]);   /* a broken session: again, alone, with its retries */
+            continue;
+        }
+        if (status[i] < 0) {
+            fprintf(stderr, "cnio cp: %s: %s\n", e[i]->rel, cnio_strerror(status[i]));
+            w->failed++;
+        }
+        w->files++;
+        w->bytes += e[i]->size;
+    }
+}
+
 static void *tree_worker_main(void *arg)
 {
     struct tree_worker *w = arg;
     struct tree_run *r = w->r;
 
     for (;;) {
-        uint64_t i;
+        const struct tree_ent *b[TREE_PIPE];
+        int n = 0;
 
         pthread_mutex_lock(&r->lock);
-        i = r->next < r->end ? r->next++ : UINT64_MAX;
+        while (r->next < r->end && n < TREE_PIPE) {
+            const struct tree_ent *e = &r->files.e[r->next];
+            int small = r->pipe && tree_small(&w->ctx, e);
+
+            if (n && !small)
+                break;
+            b[n++] = e;
+            r->next++;
+            if (!small)
+                break;
+        }
         pthread_mutex_unlock(&r->lock);
-        if (i == UINT64_MAX)
+        if (n == 0)
             return NULL;
-        tree_one(w, &r->files.e[i]);
+        if (n == 1 && !(r->pipe && tree_small(&w->ctx, b[0])))
+            tree_one(w, b[0]);
+        else
+            tree_batch(w, b, n);
     }
 }
 
@@ -384,7 +444,8 @@ static void *tree_worker_main(void *arg)
 static void tree_queue(struct tree_run *r)
 {
     for (;;) {
-        uint64_t take = TREE_BATCH, at = 0, files = 0, bytes = 0;
+        uint64_t take = r->pipe ? (uint64_t)r->nw * TREE_PIPE : TREE_BATCH, at = 0, files = 0,
+                 bytes = 0;
         int started[TREE_WORKERS] = { 0 };
 
         MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, r->win);
@@ -491,10 +552,10 @@ static void tree_summary(struct tree_run *r, double secs)
     if (r->j->rank != 0 || r->j->o.quiet)
         return;
     printf("cnio cp: %s -> %s: %zu files and %zu directories; moved %llu bytes (%s) in "
-           "%.3f s, %.0f files/s, %.3f GB/s; %d rank%s\n", r->src.name, r->dst.name,
-           r->files.n, r->dirs.n, s[0], cli_bytes(s[0], a, sizeof(a)), secs,
+           "%.3f s, %.0f files/s, %.3f GB/s; %d rank%s; walk %.3f s\n", r->src.name,
+           r->dst.name, r->files.n, r->dirs.n, s[0], cli_bytes(s[0], a, sizeof(a)), secs,
            secs > 0 ? r->files.n / secs : 0.0, secs > 0 ? s[0] / secs / 1e9 : 0.0,
-           r->j->size, r->j->size > 1 ? "s" : "");
+           r->j->size, r->j->size > 1 ? "s" : "", r->walk);
     if (r->j->o.sync || r->j->o.resume)
         printf("cnio cp: %s: %llu files were already there and identical; moved %llu of "
                "%llu bytes\n", r->j->o.resume ? "resumed" : "sync",
@@ -520,8 +581,15 @@ static int tree_setup(struct tree_run *r)
     r->ctx.chunk = r->j->o.chunk;
     if (ret == 0 && r->dst.remote)
         ret = cnio__ns_open(r->ctx.st, &r->dst.u, &r->dst.h, &r->ctx.ns);
+    if (ret == 0 && r->src.remote)
+        ret = cnio__ns_open(r->ctx.st, &r->src.u, &r->src.h, &r->ctx.src_ns);
     pthread_mutex_init(&r->lock, NULL);
-    for (int k = 0; ret == 0 && k < TREE_WORKERS; k++) {
+    r->want = TREE_WORKERS;
+    if (getenv("CNIO_CP_THREADS"))
+        r->want = (int)CNIO_MIN(CNIO_MAX(strtol(getenv("CNIO_CP_THREADS"), NULL, 10), 1),
+                                TREE_WORKERS);
+    r->pipe = getenv("CNIO_CP_PIPELINE") && strcmp(getenv("CNIO_CP_PIPELINE"), "0") != 0;
+    for (int k = 0; ret == 0 && k < r->want; k++) {
         struct tree_ctx *c = &r->w[k].ctx;
 
         r->w[k].r = r;
@@ -554,6 +622,7 @@ static void tree_teardown(struct tree_run *r)
     if (r->nw)
         pthread_mutex_destroy(&r->lock);
     cnio__ns_close(r->ctx.ns);
+    cnio__ns_close(r->ctx.src_ns);
     if (r->ctx.st)
         cnio__stack_close(r->ctx.st);
     free(r->ctx.buf);
@@ -596,14 +665,15 @@ int cli_tree_cp(struct cp_job *j)
     if (j->o.sync)
         j->o.preserve = 1;   /* an mtime compared next time must be the source's */
     rc = tree_agree(tree_setup(&r));
-
-    if (rc == 0 && j->rank == 0)
-        rc = tree_plan(&r);
-    if (rc == 0 && j->rank == 0)
-        rc = tree_make_dirs(&r);
+    r.t0 = MPI_Wtime();
+    if (rc == 0)
+        rc = tree_walk_plan(&r);
     rc = tree_bcast(&r, rc);
     if (rc == 0)
         rc = tree_agree(tree_open_tops(&r));
+    if (rc == 0)
+        rc = tree_agree(tree_make_subdirs(&r));
+    r.walk = MPI_Wtime() - r.t0;
     if (rc) {
         tree_teardown(&r);
         return CLI_EXIT_FAIL;
@@ -613,7 +683,6 @@ int cli_tree_cp(struct cp_job *j)
     if (j->rank == 0)
         memset(r.q, 0, 3 * sizeof(uint64_t));
     MPI_Barrier(MPI_COMM_WORLD);
-    r.t0 = MPI_Wtime();
     tree_queue(&r);
     MPI_Barrier(MPI_COMM_WORLD);
     tree_large(&r);

@@ -1,7 +1,8 @@
 /*
- * tree.h - what the files of `cnio cp -r` share. tree_walk.c lists a tree (a local
- * directory, or objects beneath a cnio:// name) into entries; tree_file.c copies one
- * entry within one rank; tree.c spreads the entries over the ranks and reports.
+ * tree.h - what the files of `cnio cp -r` share. tree_pwalk.c lists a tree (a local
+ * directory, or objects beneath a cnio:// name) into entries with all ranks, one
+ * directory at a time by tree_walk.c; tree_file.c copies one entry within one rank;
+ * tree.c spreads the entries over the ranks and reports.
  */
 #ifndef CNIO_CLI_TREE_H
 #define CNIO_CLI_TREE_H
@@ -23,6 +24,8 @@ struct tree_ent {
     uint32_t alloc_kib;     /* local files: KiB allocated (sparse files hold fewer) */
     uint8_t type;           /* enum tree_type */
     uint8_t incomplete;     /* objects: an upload or update did not finish */
+    uint64_t dev, ino;      /* local directories: their device and inode (-L: cycles) */
+    uint32_t from;          /* the walk: index of the directory it was listed from */
 };
 
 struct tree_list {
@@ -39,12 +42,29 @@ struct tree_end {
     int dirfd;              /* local: the top directory, opened by each rank */
 };
 
-/* Lists the local tree beneath top (follow: symlinks to files become files). A missing
- * top with missing_ok is an empty list. 0, or -errno (the path in *bad). */
-int tree_walk_local(const char *top, int follow, int missing_ok, struct tree_list *l,
-                    char *bad, size_t badcap);
-/* Lists the objects beneath e's path (recursively, LIST on each directory). A missing
- * top with missing_ok is an empty list. 0 or a negative CNIO_ERR_*. */
+/*
+ * Lists the tree of e beneath its top with every rank of MPI_COMM_WORLD at once
+ * (tree_pwalk.c; collective): into l, the same on every rank. Local: follow (-L) makes
+ * symlinks to files files and symlinks to directories directories, and a directory that
+ * is its own ancestor (a cycle of links) is said and counted in *loops (rank 0), not
+ * walked. Remote: ns is this rank's session to e's servers. A missing top with
+ * missing_ok is an empty list. 0, or a negative CNIO_ERR_* (said), the same on every rank.
+ */
+int tree_walk(struct cnio_stack *st, const struct tree_end *e, struct cnio_ns *ns, int follow,
+              int missing_ok, struct tree_list *l, int *loops);
+/* One directory rel of the local tree beneath topfd, appended to l (entries' from =
+ * from); its device and inode in *dev, *ino. 0, or -errno (the path in bad). */
+int tree_walk_local_dir(int topfd, const char *rel, int follow, uint32_t from,
+                        struct tree_list *l, uint64_t *dev, uint64_t *ino, char *bad,
+                        size_t badcap);
+/* One directory rel beneath e's path, listed over session ns, appended to l. For the
+ * top (rel ""), a missing one with missing_ok lists nothing, and an object is
+ * -CNIO_ERR_NOTSUP. 0 or a negative CNIO_ERR_*. */
+int tree_walk_remote_dir(struct cnio_stack *st, const struct tree_end *e, struct cnio_ns *ns,
+                         const char *rel, uint32_t from, int missing_ok, struct tree_list *l);
+/* Lists the objects beneath e's path (recursively, LIST on each directory over one
+ * session), within one process. A missing top with missing_ok is an empty list. 0 or a
+ * negative CNIO_ERR_*. */
 int tree_walk_remote(struct cnio_stack *st, const struct tree_end *e, int missing_ok,
                      struct tree_list *l);
 int tree_list_add(struct tree_list *l, const struct tree_ent *e);
@@ -81,6 +101,16 @@ struct tree_ctx {
  * continue a partial destination; checksum: skip it when the CRC32C match). 0 or a
  * negative code (a local failure said in ctx->why). */
 int tree_copy_one(struct tree_ctx *ctx, const struct tree_ent *e);
+/* Files of at most this size are uploaded in batches (tree_put_small). */
+#define TREE_SMALL (256u << 10)
+/* 1 when e is uploaded in a batch: a local file of at most TREE_SMALL bytes (and one
+ * stripe) going to objects, without --resume or --checksum. */
+int tree_small(const struct tree_ctx *ctx, const struct tree_ent *e);
+/* Uploads e[0..n) (each tree_small) as one batch over ctx->ns, several requests in
+ * flight (cnio__ns_put_small): status[i] 0 or the error of e[i] (a local one said in
+ * ctx->why). Returns 0, or an error that stopped the whole batch (status[] then
+ * undefined; copy the files one by one). */
+int tree_put_small(struct tree_ctx *ctx, const struct tree_ent *const *e, int n, int *status);
 /* Makes directory rel at the destination (and its parents). */
 int tree_mkdir(struct tree_ctx *ctx, const char *rel);
 /* Applies mode and mtime of e at the destination (-p). */

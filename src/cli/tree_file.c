@@ -5,8 +5,8 @@
  * sparse) or a symlink (an object holding the target, recorded with mode S_IFLNK, and
  * made a link again on the way down). Local paths are opened beneath the tree's top
  * with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): nothing is read or written
- * through a symlink, so a copy never escapes its trees (-L alone follows a source
- * link, and only one to a file).
+ * through a symlink, so a copy never escapes its trees (-L alone follows the source's
+ * links, to files and, in the walk, to directories).
  */
 #include "tree.h"
 #include "wire.h"
@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #define TF_LINK_MAX 4096
+/* Blocks of zeros a fresh destination does not get written (they stay holes). */
+#define TF_BLOCK (64u << 10)
 
 static int tf_fail(struct tree_ctx *c, const char *rel, int err)
 {
@@ -128,6 +130,51 @@ static int tf_put(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, int
     }
     c->moved += len;
     return 0;
+}
+
+/*
+ * Writes to a fresh destination (an object, or a local fd) the TF_BLOCK blocks of buf
+ * (len bytes at off) that are not all zeros: the rest reads as zeros already, and stays
+ * a hole. An object's runs go in one call, several requests in flight.
+ */
+static int tf_put_runs(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, int fd,
+                       const char *buf, uint64_t len, uint64_t off)
+{
+    struct cnio_xfer x[32];
+    uint64_t k = 0, bytes = 0;
+    size_t n = 0;
+    int ret = 0;
+
+    while (ret == 0 && k < len) {
+        uint64_t start, b = CNIO_MIN(TF_BLOCK - (off + k) % TF_BLOCK, len - k);
+
+        if (tf_zero(buf + k, b)) {
+            k += b;
+            continue;
+        }
+        start = k;
+        while (k < len && (k == start || !tf_zero(buf + k, b))) {
+            k += b;
+            b = CNIO_MIN(TF_BLOCK - (off + k) % TF_BLOCK, len - k);
+        }
+        if (!obj) {
+            ret = tf_put(c, rel, NULL, fd, buf + start, k - start, off + start, 0);
+            continue;
+        }
+        x[n++] = (struct cnio_xfer){ off + start, k - start, (void *)(buf + start) };
+        bytes += k - start;
+        if (n == CNIO_ARRAY_LEN(x) || k >= len) {
+            ret = cnio__obj_writex(obj, x, n);
+            c->moved += ret ? 0 : bytes;
+            n = 0;
+            bytes = 0;
+        }
+    }
+    if (ret == 0 && n) {
+        ret = cnio__obj_writex(obj, x, n);
+        c->moved += ret ? 0 : bytes;
+    }
+    return ret;
 }
 
 /* Sends the data extents of local fd (size bytes) to obj, chunk by chunk. */
@@ -276,8 +323,8 @@ static int tf_fetch(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, i
             return (int)n;
         if ((uint64_t)n != len)
             return -CNIO_ERR_IO;   /* shorter than its size said */
-        if (!(fresh && tf_zero(c->buf, len)))
-            ret = tf_put(c, rel, out, fd, c->buf, len, off, out ? resumed : 0);
+        ret = fresh ? tf_put_runs(c, rel, out, fd, c->buf, len, off)
+                    : tf_put(c, rel, out, fd, c->buf, len, off, out ? resumed : 0);
         off += len;
     }
     return ret;
@@ -519,4 +566,84 @@ int tree_setattr(struct tree_ctx *c, const struct tree_ent *e)
         r = errno;
     close(pfd);
     return r ? tf_fail(c, e->rel, r) : 0;
+}
+
+int tree_small(const struct tree_ctx *c, const struct tree_ent *e)
+{
+    return !c->src->remote && c->dst->remote && c->ns && !c->o->resume && !c->o->checksum &&
+           e->type == TREE_FILE && e->size <= TREE_SMALL &&
+           e->size <= c->dst->h.striping_unit;
+}
+
+/* Reads local file e (tree_small) into buf: 0, or a negative code (said). */
+static int tf_slurp(struct tree_ctx *c, const struct tree_ent *e, char *buf)
+{
+    int fd = c->o->follow ? openat(c->src->dirfd, e->rel, O_RDONLY | O_CLOEXEC)
+                          : tf_open(c->src->dirfd, e->rel, O_RDONLY, 0);
+    uint64_t k = 0;
+
+    if (fd < 0)
+        return tf_fail(c, e->rel, errno);
+    while (k < e->size) {
+        ssize_t n = pread(fd, buf + k, (size_t)(e->size - k), (off_t)k);
+
+        if (n <= 0) {
+            int err = n < 0 ? errno : EIO;
+
+            close(fd);
+            return tf_fail(c, e->rel, err);
+        }
+        k += (uint64_t)n;
+    }
+    close(fd);
+    return 0;
+}
+
+int tree_put_small(struct tree_ctx *c, const struct tree_ent *const *e, int n, int *status)
+{
+    struct cnio_ns_put *p = calloc((size_t)CNIO_MAX(n, 1), sizeof(*p));
+    char **names = calloc((size_t)CNIO_MAX(n, 1), sizeof(*names));
+    uint64_t total = 0;
+    char *buf;
+    int ret = p && names ? 0 : -CNIO_ERR_NOMEM;
+
+    for (int i = 0; i < n; i++)
+        total += e[i]->size;
+    buf = malloc(total ? total : 1);
+    if (!buf)
+        ret = -CNIO_ERR_NOMEM;
+    total = 0;
+    for (int i = 0; !ret && i < n; i++) {
+        status[i] = tf_slurp(c, e[i], buf + total);
+        names[i] = tree_obj_name(c->dst, e[i]->rel);
+        if (!names[i])
+            ret = -CNIO_ERR_NOMEM;
+        p[i] = (struct cnio_ns_put){ .path = names[i], .data = buf + total,
+                                     .size = e[i]->size, .mode = c->o->preserve ? e[i]->mode : 0,
+                                     .mtime_ns = c->o->preserve ? e[i]->mtime_ns : 0 };
+        total += e[i]->size;
+    }
+    /* the files that could not be read are left out (their status says why) */
+    for (int i = 0, k = 0; !ret && i < n; i++)
+        if (status[i] == 0)
+            p[k++] = p[i];
+    if (!ret) {
+        int k = 0;
+
+        for (int i = 0; i < n; i++)
+            k += status[i] == 0;
+        ret = cnio__ns_put_small(c->ns, p, k);
+        for (int i = 0, x = 0; !ret && i < n; i++)
+            if (status[i] == 0) {
+                status[i] = p[x].status;
+                c->moved += p[x].status ? 0 : p[x].size;
+                x++;
+            }
+    }
+    for (int i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
+    free(p);
+    free(buf);
+    return ret;
 }

@@ -1,7 +1,8 @@
 /*
- * tree_walk.c - listing a tree for `cnio cp -r`: a local directory (walked beneath an
- * fd of its top, never through a symlink), or the objects beneath a cnio:// name (LIST
- * of each directory), into a list of entries that rank 0 then broadcasts.
+ * tree_walk.c - listing one directory of a tree for `cnio cp -r` (tree_pwalk.c spreads
+ * the directories over the ranks): a local directory beneath an fd of its top, through
+ * no symlink (or, -L, through any), or the objects beneath a cnio:// name (LIST over a
+ * session); and the lists of entries, packed to travel between ranks.
  */
 #include "tree.h"
 #include "wire.h"
@@ -9,10 +10,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 int tree_list_add(struct tree_list *l, const struct tree_ent *e)
@@ -73,7 +76,8 @@ static char *walk_join(const char *dir, const char *name)
     return p;
 }
 
-/* One entry of a local directory (dfd), its rel path already made. */
+/* One entry of a local directory (dfd), its rel path already made. follow: a symlink
+ * to a file or a directory is taken as what it points to. */
 static int walk_entry(int dfd, const char *name, char *rel, int follow, struct tree_ent *e)
 {
     struct stat sb, tb;
@@ -82,12 +86,15 @@ static int walk_entry(int dfd, const char *name, char *rel, int follow, struct t
     e->rel = rel;
     if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
         return -errno;
-    if (S_ISLNK(sb.st_mode) && follow && fstatat(dfd, name, &tb, 0) == 0 && S_ISREG(tb.st_mode))
+    if (S_ISLNK(sb.st_mode) && follow && fstatat(dfd, name, &tb, 0) == 0 &&
+        (S_ISREG(tb.st_mode) || S_ISDIR(tb.st_mode)))
         sb = tb;
     e->mode = (uint32_t)sb.st_mode & 0xffffu;
     e->mtime_ns = walk_ns(&sb.st_mtim);
     if (S_ISDIR(sb.st_mode)) {
         e->type = TREE_DIR;
+        e->dev = (uint64_t)sb.st_dev;
+        e->ino = (uint64_t)sb.st_ino;
     } else if (S_ISREG(sb.st_mode)) {
         e->type = TREE_FILE;
         e->size = (uint64_t)sb.st_size;
@@ -110,17 +117,41 @@ static int walk_entry(int dfd, const char *name, char *rel, int follow, struct t
     return 0;
 }
 
-static int walk_dir(int dfd, const char *rel, int follow, struct tree_list *l, char *bad,
-                    size_t badcap)
+/* Opens directory rel beneath topfd: through no symlink at all, or (follow) through any. */
+static int walk_open_dir(int topfd, const char *rel, int follow)
 {
-    DIR *d = fdopendir(dfd);
-    struct dirent *de;
-    int ret = 0;
+    struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+                            .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS };
+    const char *p = rel[0] ? rel : ".";
+    long fd;
 
-    if (!d) {
-        close(dfd);
+    if (follow)
+        return openat(topfd, p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    fd = syscall(SYS_openat2, topfd, p, &how, sizeof(how));
+    if (fd < 0 && errno == ENOSYS)
+        fd = openat(topfd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    return (int)fd;
+}
+
+int tree_walk_local_dir(int topfd, const char *rel, int follow, uint32_t from,
+                        struct tree_list *l, uint64_t *dev, uint64_t *ino, char *bad,
+                        size_t badcap)
+{
+    int dfd = walk_open_dir(topfd, rel, follow), ret = 0;
+    struct dirent *de;
+    struct stat sb;
+    DIR *d;
+
+    snprintf(bad, badcap, "%s", rel);
+    if (dfd < 0)
         return -errno;
+    if (fstat(dfd, &sb) < 0 || !(d = fdopendir(dfd))) {
+        ret = -errno;
+        close(dfd);
+        return ret;
     }
+    *dev = (uint64_t)sb.st_dev;
+    *ino = (uint64_t)sb.st_ino;
     while (ret == 0 && (de = readdir(d))) {
         struct tree_ent e;
         char *r;
@@ -139,41 +170,23 @@ static int walk_dir(int dfd, const char *rel, int follow, struct tree_list *l, c
             ret = 0;
             continue;
         }
+        e.from = from;
         if (ret == 0)
             ret = tree_list_add(l, &e) ? -ENOMEM : 0;
         if (ret) {
             snprintf(bad, badcap, "%s", r);
             free(e.link);
             free(r);
-            break;
-        }
-        if (e.type == TREE_DIR) {
-            int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-            ret = sub < 0 ? -errno : walk_dir(sub, r, follow, l, bad, badcap);
-            if (sub < 0)
-                snprintf(bad, badcap, "%s", r);
         }
     }
     closedir(d);
     return ret;
 }
 
-int tree_walk_local(const char *top, int follow, int missing_ok, struct tree_list *l,
-                    char *bad, size_t badcap)
-{
-    int fd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-    snprintf(bad, badcap, "%s", top);
-    if (fd < 0)
-        return errno == ENOENT && missing_ok ? 0 : -errno;
-    return walk_dir(fd, "", follow, l, bad, badcap);
-}
-
 struct walk_remote {
     struct tree_list *l;
     const char *rel;
-    int ret;
+    uint32_t from;
 };
 
 static int walk_remote_add(const char *name, const struct cnio_obj_stat *s, void *arg)
@@ -187,6 +200,7 @@ static int walk_remote_add(const char *name, const struct cnio_obj_stat *s, void
     e.mtime_ns = s->mtime_ns;
     e.mode = s->mode;
     e.size = s->size;
+    e.from = w->from;
     e.incomplete = (s->state & CNIO_OBJ_INCOMPLETE) != 0;
     e.type = s->is_dir ? TREE_DIR : S_ISLNK(s->mode) ? TREE_LINK : TREE_FILE;
     if (s->is_dir)
@@ -198,13 +212,14 @@ static int walk_remote_add(const char *name, const struct cnio_obj_stat *s, void
     return 0;
 }
 
-int tree_walk_remote(struct cnio_stack *st, const struct tree_end *e, int missing_ok,
-                     struct tree_list *l)
+int tree_walk_remote_dir(struct cnio_stack *st, const struct tree_end *e, struct cnio_ns *ns,
+                         const char *rel, uint32_t from, int missing_ok, struct tree_list *l)
 {
-    size_t from = l->n;
-    int ret = 0;
+    struct walk_remote w = { .l = l, .rel = rel, .from = from };
+    char *path;
+    int ret;
 
-    if (e->u.path[0]) {
+    if (!rel[0] && e->u.path[0]) {
         struct cnio_obj_stat s;
 
         ret = cnio__obj_stat(st, &e->u, &e->h, &s);
@@ -215,20 +230,28 @@ int tree_walk_remote(struct cnio_stack *st, const struct tree_end *e, int missin
         if (ret)
             return ret;
     }
+    path = tree_obj_name(e, rel);
+    if (!path)
+        return -CNIO_ERR_NOMEM;
+    ret = cnio__ns_list(ns, path, walk_remote_add, &w);
+    free(path);
+    return ret;
+}
+
+int tree_walk_remote(struct cnio_stack *st, const struct tree_end *e, int missing_ok,
+                     struct tree_list *l)
+{
+    struct cnio_ns *ns = NULL;
+    size_t from = l->n;
+    int ret = cnio__ns_open(st, &e->u, &e->h, &ns);
+
     /* Breadth first: each directory's entries are appended, then its subdirectories. */
     for (ssize_t i = -1; ret == 0 && (i < 0 || (size_t)i < l->n); i++) {
-        struct walk_remote w = { .l = l, .rel = i < 0 ? "" : l->e[i].rel };
-        struct cnio_uri u = e->u;
-
         if (i >= 0 && ((size_t)i < from || l->e[i].type != TREE_DIR))
             continue;
-        u.path = i < 0 ? e->u.path : tree_obj_name(e, l->e[i].rel);
-        if (!u.path)
-            return -CNIO_ERR_NOMEM;
-        ret = cnio__obj_list(st, &u, &e->h, walk_remote_add, &w);
-        if (i >= 0)
-            free(u.path);
+        ret = tree_walk_remote_dir(st, e, ns, i < 0 ? "" : l->e[i].rel, 0, missing_ok, l);
     }
+    cnio__ns_close(ns);
     return ret;
 }
 
@@ -263,14 +286,14 @@ char *tree_uri_string(const struct tree_end *e, const char *rel)
 }
 
 /* Packing: per entry u8 type, u8 incomplete, u32 mode, u32 alloc, u64 size, u64 mtime,
- * u32 rel length, rel, u32 link length, link. */
+ * u64 dev, u64 ino, u32 from, u32 rel length, rel, u32 link length, link. */
 int tree_list_pack(const struct tree_list *l, uint8_t **buf, uint64_t *len)
 {
     uint64_t cap = 8, pos = 8;
     uint8_t *b;
 
     for (size_t i = 0; i < l->n; i++)
-        cap += 34 + strlen(l->e[i].rel) + (l->e[i].link ? strlen(l->e[i].link) : 0);
+        cap += 54 + strlen(l->e[i].rel) + (l->e[i].link ? strlen(l->e[i].link) : 0);
     b = malloc(cap);
     if (!b)
         return -CNIO_ERR_NOMEM;
@@ -285,9 +308,12 @@ int tree_list_pack(const struct tree_list *l, uint8_t **buf, uint64_t *len)
         cnio__put_le32(b + pos + 6, e->alloc_kib);
         cnio__put_le64(b + pos + 10, e->size);
         cnio__put_le64(b + pos + 18, e->mtime_ns);
-        cnio__put_le32(b + pos + 26, rl);
-        memcpy(b + pos + 30, e->rel, rl);
-        pos += 30 + rl;
+        cnio__put_le64(b + pos + 26, e->dev);
+        cnio__put_le64(b + pos + 34, e->ino);
+        cnio__put_le32(b + pos + 42, e->from);
+        cnio__put_le32(b + pos + 46, rl);
+        memcpy(b + pos + 50, e->rel, rl);
+        pos += 50 + rl;
         cnio__put_le32(b + pos, ll);
         if (ll)
             memcpy(b + pos + 4, e->link, ll);
@@ -325,7 +351,7 @@ int tree_list_unpack(const uint8_t *buf, uint64_t len, struct tree_list *l)
     for (uint64_t i = 0; i < n; i++) {
         struct tree_ent e = { 0 };
 
-        if (len - pos < 26)
+        if (len - pos < 46)
             goto bad;
         e.type = buf[pos];
         e.incomplete = buf[pos + 1];
@@ -333,7 +359,10 @@ int tree_list_unpack(const uint8_t *buf, uint64_t len, struct tree_list *l)
         e.alloc_kib = cnio__get_le32(buf + pos + 6);
         e.size = cnio__get_le64(buf + pos + 10);
         e.mtime_ns = cnio__get_le64(buf + pos + 18);
-        pos += 26;
+        e.dev = cnio__get_le64(buf + pos + 26);
+        e.ino = cnio__get_le64(buf + pos + 34);
+        e.from = cnio__get_le32(buf + pos + 42);
+        pos += 46;
         e.rel = walk_str(buf, len, &pos);
         e.link = e.rel ? walk_str(buf, len, &pos) : NULL;
         if (e.link && !e.link[0]) {

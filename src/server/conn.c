@@ -29,7 +29,6 @@
 #include "log.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,63 +200,6 @@ int cnio__srv_reply_file(struct cnio_srv_conn *c, struct cnio_srv_reply *r,
     r->crc = crc;
     r->crc_set = 1;
     return 0;
-}
-
-/* ---- reasons ---------------------------------------------------------------------- */
-
-static __thread int conn_why_code;
-static __thread char conn_why_text[CNIO_WIRE_MAX_REASON + 1];
-
-int cnio__srv_why(int code, const char *fmt, ...)
-{
-    va_list ap;
-
-    conn_why_code = code;
-    va_start(ap, fmt);
-    vsnprintf(conn_why_text, sizeof(conn_why_text), fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-int cnio__srv_why_errno(int e)
-{
-    int code = cnio__err_from_errno(e);
-
-    switch (e) {
-    case EXDEV:
-        return cnio__srv_why(code, "the name leads out of the server's root (through a "
-                             "symbolic link or '..')");
-    case ELOOP:
-        return cnio__srv_why(code, "the name goes through a symbolic link the server does not "
-                             "follow (it would leave the root, or openat2 is not available)");
-    case EACCES: case EPERM:
-        return cnio__srv_why(code, "the server's file system denies permission");
-    case EROFS:
-        return cnio__srv_why(code, "the server's storage is read-only");
-    case ENAMETOOLONG:
-        return cnio__srv_why(code, "the name is too long for the server's file system");
-    default:
-        return code;
-    }
-}
-
-/* Fills r with the reason of status, when there is one and the client reads reasons. */
-static void conn_why_reply(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, int status,
-                           struct cnio_srv_reply *r)
-{
-    size_t n = strlen(conn_why_text);
-    uint8_t *buf;
-
-    if (status >= 0 || conn_why_code != status || !n)
-        return;
-    cnio__info("%s: request %u refused (%s): %s", c->peer, h->type, cnio_strerror(status),
-               conn_why_text);
-    if (!c->reasons || !(buf = cnio__srv_reply_buf(c, r, n)))
-        return;
-    memcpy(buf, conn_why_text, n);
-    r->len = (uint32_t)n;
-    r->flags = CNIO_WIRE_F_REASON;
-    r->crc_set = 0;
 }
 
 /* Queues a frame of type with status and r's fields and payload (none when status,
@@ -468,8 +410,7 @@ static int conn_frame_at(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     r.object = h->object;
     r.offset = h->offset;
     was = c->state;
-    conn_why_code = 0;
-    conn_why_text[0] = '\0';
+    cnio__srv_why_reset();
     ret = cnio__srv_request(c, h, in, &r);
     if (was == CNIO_SRV_C_AUTH && c->state == CNIO_SRV_C_READY)
         cnio__srv_unauth_remove(c);
@@ -487,7 +428,7 @@ static int conn_frame_at(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
             conn_out_put(c, r.out);
         return -1;
     }
-    conn_why_reply(c, h, ret, &r);
+    cnio__srv_why_reply(c, h, ret, &r);
     return conn_queue(c, (uint16_t)(h->type | CNIO_WIRE_REPLY), h->reqid, ret, &r) ? -1 : 0;
 }
 
@@ -620,7 +561,7 @@ static int conn_challenge(struct cnio_srv_conn *c)
     memset(&ch, 0, sizeof(ch));
     if (cnio__random(c->nonce, sizeof(c->nonce)))
         return -CNIO_ERR_IO;
-    ch.caps = CNIO_WIRE_CAP_REASON | CNIO_WIRE_CAP_ORDER;
+    ch.caps = CNIO_WIRE_CAP_REASON | CNIO_WIRE_CAP_ORDER | CNIO_WIRE_CAP_BUDGET;
     ch.max_payload = c->max_payload ? c->max_payload : CNIO_WIRE_MAX_PAYLOAD;
     ch.credits = c->credits ? c->credits : CNIO_SRV_CREDITS;
     r.object = c->fab_id;
@@ -775,6 +716,7 @@ void cnio__srv_conn_disown(struct cnio_srv_conn *c, uint64_t id)
 void cnio__srv_conn_free(struct cnio_srv_conn *c)
 {
     cnio__srv_unauth_remove(c);
+    cnio__srv_budget_leave(c);
     for (size_t i = 0; i < c->nowned; i++)
         cnio__srv_handles_remove(&c->srv->handles, c->owned[i], c);
     if (c->fd >= 0)

@@ -59,6 +59,10 @@ static void handles_free(struct cnio_srv_handles *t, struct cnio_srv_handle *h)
     if ((h->oflags & CNIO_WIRE_O_WRITE) && atomic_load(&t->sync_on_close) &&
         cnio__srv_sums_sync(&h->sums))
         cnio__warn("fsync of the block sums of %s at shutdown failed", h->name);
+    if (h->conns_peak > 1 || h->budget || h->refused)
+        cnio__info("%s: closed; the job held at most %u connections at once for this open "
+                   "(budget %u%s), %llu refused by the budget", h->name, h->conns_peak,
+                   h->budget, h->budget ? "" : ": none", (unsigned long long)h->refused);
     if (h->file)
         cnio__srv_file_put(h->file);
     cnio__srv_sums_close(&h->sums);

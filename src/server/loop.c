@@ -80,6 +80,7 @@ static void loop_link(struct cnio_srv_worker *w, struct cnio_srv_conn *c)
 
 static void loop_close(struct cnio_srv_worker *w, struct cnio_srv_conn *c)
 {
+    cnio__debug("%s: connection closed", c->peer);
     if (c->prev)
         c->prev->next = c->next;
     else

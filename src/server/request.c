@@ -113,6 +113,13 @@ static int req_auth(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
         else
             ret = -CNIO_ERR_AUTH;
     }
+    if (!ret && a.mode == CNIO_WIRE_AUTH_TOKEN) {
+        /* the job's budget for this open (budget.c): a proven peer, refused for now */
+        c->reasons = (h->flags & CNIO_WIRE_F_REASON) != 0;
+        ret = cnio__srv_budget_auth(c, a.object);
+        if (ret == -CNIO_ERR_LIMIT)
+            return ret;
+    }
     if (ret) {
         cnio__warn("%s: authentication failed (%s)", c->peer,
                    a.mode == CNIO_WIRE_AUTH_TOKEN ? "token" : "key");
@@ -680,6 +687,7 @@ static req_fn req_lookup(uint16_t type)
     case CNIO_WIRE_MKDIR: case CNIO_WIRE_RMDIR: case CNIO_WIRE_RENAME:
     case CNIO_WIRE_SETATTR: return cnio__srv_req_names;
     case CNIO_WIRE_FABRIC: return req_fabric;
+    case CNIO_WIRE_BUDGET: return cnio__srv_req_budget;
     default: return NULL;
     }
 }

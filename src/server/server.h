@@ -12,6 +12,8 @@
  *   sums.c     a CRC32C per 64 KiB block of every object file, beside it
  *   scrub.c    checking every block of every object (--scrub, --scrub-rate)
  *   limits.c   server-wide budgets: connections still authenticating, buffered bytes
+ *   budget.c   a job's connections per open object (BUDGET)
+ *   reasons.c  the words a refusal comes with (cnio__srv_why)
  */
 #ifndef CNIO_SERVER_H
 #define CNIO_SERVER_H
@@ -298,6 +300,10 @@ struct cnio_srv_handle {
     int sums_state;             /* 0 not tried, 1 open, -1 none (a read-only handle) */
     int refs;                   /* table lock */
     int linked;                 /* in the table (table lock) */
+    /* budget.c, under lock: the job's connections bound to this open */
+    uint32_t budget;            /* at most this many at once (0: no bound) */
+    uint32_t conns, conns_peak; /* bound now, and the most at once */
+    uint64_t refused;           /* token AUTHs refused by the budget */
     struct cnio_srv_handle *next;    /* hash chain */
 };
 
@@ -381,6 +387,9 @@ void cnio__srv_fab_stop(struct cnio_srv *srv);
  * 0, or -CNIO_ERR_NOTSUP when the server has none. */
 int cnio__srv_fab_lookup(struct cnio_srv *srv, const char *prov, const char **name,
                          const uint8_t **addr, size_t *addrlen);
+/* How long (microseconds) an endpoint's thread naps after `idle` empty polls in a row:
+ * 0 while it spins, then growing to at most 2000 (fabric.c says why it is bounded below). */
+unsigned cnio__srv_fab_nap_us(unsigned idle);
 
 /* Starts opts.threads workers on srv->listen_fd: 0 or a negative CNIO_ERR_*. */
 int cnio__srv_loop_start(struct cnio_srv *srv);
@@ -456,6 +465,7 @@ struct cnio_srv_conn {
     uint64_t session;
     uint32_t auth_mode;
     uint64_t token_object;
+    uint64_t bound_object;      /* budget.c: the handle whose connections count it, or 0 */
     int reasons;                /* the client reads reasons in error replies (AUTH flag) */
     /* input: header, then the payload into a buffer reused between frames */
     uint8_t hdr[CNIO_WIRE_HDR_SIZE];
@@ -486,6 +496,13 @@ struct cnio_srv_conn {
  * asked (CNIO_WIRE_F_REASON at AUTH), sends it as the error reply's payload. Returns code.
  */
 int cnio__srv_why(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Forgets the thread's reason (a request starts). */
+void cnio__srv_why_reset(void);
+/* Fills r with the reason of status, when there is one and the client reads reasons
+ * (logged either way). */
+struct cnio_srv_reply;
+void cnio__srv_why_reply(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, int status,
+                         struct cnio_srv_reply *r);
 /* The reason store functions give a failed system call's errno e (refusals only:
  * EACCES, EPERM, ELOOP, EXDEV, EROFS, ENAMETOOLONG; other errors get none); returns
  * cnio__err_from_errno(e). */
@@ -521,6 +538,18 @@ void cnio__srv_out_drop(struct cnio_srv *srv, struct cnio_srv_out *o);
 /* Records a handle c opened, to close with c; cnio__srv_conn_disown forgets it (CLOSE). */
 int cnio__srv_conn_own(struct cnio_srv_conn *c, uint64_t id);
 void cnio__srv_conn_disown(struct cnio_srv_conn *c, uint64_t id);
+
+/* ---- budget.c: a job's connections per open object (BUDGET) ------------------------ */
+
+/* A token connection for handle object authenticates: bound to it (counted), or
+ * -CNIO_ERR_LIMIT with a reason when the handle's budget is full (-CNIO_ERR_NOENT: gone). */
+int cnio__srv_budget_auth(struct cnio_srv_conn *c, uint64_t object);
+/* c closes (or binds elsewhere): leaves its handle's count. No-op when unbound. */
+void cnio__srv_budget_leave(struct cnio_srv_conn *c);
+/* BUDGET: sets the handle's budget and binds the (key) connection sending it. */
+struct cnio_srv_reply;
+int cnio__srv_req_budget(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                         const uint8_t *p, struct cnio_srv_reply *r);
 
 /* ---- commit.c: COMMIT, ABORT, CRC, and the staging side of OPEN ------------------------ */
 

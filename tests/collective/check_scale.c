@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NSRV 4
 #define UNIT (64 * 1024)
@@ -50,8 +51,8 @@ static void servers_stop(void)
         fx_stop(&fx);
 }
 
-/* Rank 0: connections server i has accepted so far, from its log. */
-static int accepted(int i)
+/* Rank 0: lines of server i's log so far that contain what. */
+static int log_count(int i, const char *what)
 {
     char path[PATH_MAX + 32], line[512];
     FILE *f;
@@ -61,9 +62,53 @@ static int accepted(int i)
     f = fopen(path, "r");
     ck_assert_msg(f != NULL, "no log %s", path);
     while (fgets(line, sizeof(line), f))
-        n += strstr(line, "connection served by worker") != NULL;
+        n += strstr(line, what) != NULL;
     fclose(f);
     return n;
+}
+
+/* Rank 0: connections server i has accepted, and closed, so far. */
+static int accepted(int i)
+{
+    return log_count(i, "connection served by worker");
+}
+
+static int closed_conns(int i)
+{
+    return log_count(i, ": connection closed");
+}
+
+/* Rank 0: the most connections server i held at once for the last open of name, as it
+ * logged when the handle went (-1: no such line). */
+static int peak_conns(int i, const char *name)
+{
+    char path[PATH_MAX + 32], line[512], want[256];
+    FILE *f;
+    int peak = -1;
+
+    snprintf(path, sizeof(path), "%s/server%d.log", fx.dir, i);
+    snprintf(want, sizeof(want), "%s: closed; the job held at most ", name);
+    f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "no log %s", path);
+    while (fgets(line, sizeof(line), f)) {
+        const char *p = strstr(line, want);
+
+        if (p)
+            peak = atoi(p + strlen(want));
+    }
+    fclose(f);
+    return peak;
+}
+
+/* Rank 0: waits (bounded, 20 s) until server i has closed every connection it accepted. */
+static int open_conns_settle(int i)
+{
+    for (int tries = 0; tries < 200; tries++) {
+        if (accepted(i) == closed_conns(i))
+            return 0;
+        usleep(100000);
+    }
+    return accepted(i) - closed_conns(i);
 }
 
 static MPI_Info info_of(const char *const *kv)
@@ -158,7 +203,7 @@ START_TEST(budget_holds)
     ck_assert_str_eq(val, "aggregate");
     MPI_Info_get(used, "cb_nodes", MPI_MAX_INFO_VAL, val, &flag);
     ck_assert(flag);
-    ck_assert_str_eq(val, "12");  /* 4 servers x (8 / 2 lanes - rank 0's) */
+    ck_assert_str_eq(val, "8");  /* 4 servers x (8 / 2 lanes - rank 0's - transients') */
     MPI_Info_free(&used);
     /* every rank touches every server; strided pieces too */
     ck_assert_int_eq(round_trip(fh, (MPI_Offset)rank * len, len, 300 + (uint64_t)rank), 0);
@@ -183,6 +228,64 @@ START_TEST(budget_holds)
         free(r);
         MPI_Info_free(&i2);
     }
+    MPI_Info_free(&info);
+    servers_stop();
+}
+END_TEST
+
+/*
+ * The budget holds for independent calls too: with 8 connections per server, 2 lanes and
+ * 16 ranks, every rank writes and reads its own block with cnio_file_write_at /
+ * read_at (the ranks that do not aggregate connect for the call and close after it, and
+ * wait their turn when the server's budget is full), then all do a collective. No
+ * server ever held more than 8 of the job's connections at once (its own peak counter,
+ * logged when the open's handle goes), the bytes round-trip, and once every rank has
+ * closed the file every server has closed every connection it accepted.
+ */
+START_TEST(budget_independent)
+{
+    const char *const extra[] = { "--log-level", "debug", NULL };
+    const char *kv[] = { "striping_unit", "65536", "cnio_lanes", "2",
+                         "cnio_max_conns_per_server", "8", "cnio_timeout_ms", "60000", NULL };
+    int len = 3 * UNIT + 1000, rc;
+    char uri[700], *w = malloc((size_t)len), *r = calloc(1, (size_t)len);
+    cnio_file_t *fh;
+    MPI_Info info = info_of(kv);
+
+    ck_assert(w && r);
+    servers_start(extra);
+    snprintf(uri, sizeof(uri), "cnio://%s/scale/indep", hosts);
+    ck_assert_int_eq(cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR,
+                                    info, &fh), 0);
+    fx_fill(w, (size_t)len, 500 + (uint64_t)rank);
+    for (int pass = 0; pass < 2; pass++) {
+        rc = cnio_file_write_at(fh, (MPI_Offset)rank * len, w, len, MPI_BYTE,
+                                MPI_STATUS_IGNORE);
+        ck_assert_msg(rc == 0, "rank %d: write_at: %s", rank, cnio_strerror(rc));
+        rc = cnio_file_read_at(fh, (MPI_Offset)rank * len, r, len, MPI_BYTE, MPI_STATUS_IGNORE);
+        ck_assert_msg(rc == 0, "rank %d: read_at: %s", rank, cnio_strerror(rc));
+        ck_assert_msg(memcmp(w, r, (size_t)len) == 0, "rank %d: bytes differ", rank);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    ck_assert_int_eq(round_trip(fh, (MPI_Offset)rank * len, len, 600 + (uint64_t)rank), 0);
+    /* independent again, after the aggregators hold their connections */
+    memset(r, 0, (size_t)len);
+    fx_fill(w, (size_t)len, 600 + (uint64_t)rank);
+    rc = cnio_file_read_at(fh, (MPI_Offset)rank * len, r, len, MPI_BYTE, MPI_STATUS_IGNORE);
+    ck_assert_msg(rc == 0, "rank %d: read_at: %s", rank, cnio_strerror(rc));
+    ck_assert_msg(memcmp(w, r, (size_t)len) == 0, "rank %d: bytes differ", rank);
+    ck_assert_int_eq(cnio_file_close(&fh), 0);
+    for (int i = 0; rank == 0 && i < NSRV; i++) {
+        int peak = peak_conns(i, "scale/indep"), left = open_conns_settle(i);
+
+        printf("budget 8, independent + collective: server %d held at most %d connections "
+               "at once, accepted %d\n", i, peak, accepted(i));
+        ck_assert_msg(peak > 0, "server %d logged no peak for scale/indep", i);
+        ck_assert_msg(peak <= 8, "server %d held %d connections at once", i, peak);
+        ck_assert_msg(left == 0, "server %d: %d connections still open after close", i, left);
+    }
+    free(w);
+    free(r);
     MPI_Info_free(&info);
     servers_stop();
 }
@@ -229,6 +332,10 @@ static Suite *scale_suite(void)
     tcase_add_test(tc, on_demand_one_connection);
     tcase_add_test(tc, budget_holds);
     tcase_add_test(tc, refused_midway);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("budget");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, budget_independent);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,12 +1,15 @@
 /*
  * check_server_life.c - cnio-server as a process: usage and startup errors, connections
  * spread evenly over the worker threads, shutdown on SIGTERM while a client streams
- * writes, backpressure, and (when valgrind is installed) no leaks after a session.
+ * writes, backpressure, (when valgrind is installed) no leaks after a session, and an
+ * idle fabric endpoint that does not wake thousands of times a second.
  */
 #include "srvtest.h"
+#include "fabric.h"
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -16,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define RW (CNIO_WIRE_O_CREATE | CNIO_WIRE_O_WRITE)
@@ -436,6 +440,81 @@ START_TEST(test_valgrind_clean)
 }
 END_TEST
 
+/* Context switches of every thread of process pid so far, or -1. */
+static long long ctx_switches(pid_t pid)
+{
+    char path[64], line[128];
+    long long total = 0, v;
+    FILE *st;
+    DIR *d;
+    struct dirent *e;
+
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    d = opendir(path);
+    if (!d)
+        return -1;
+    while ((e = readdir(d))) {
+        char file[PATH_MAX];
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(file, sizeof(file), "%s/%s/status", path, e->d_name);
+        st = fopen(file, "r");
+        if (!st)
+            continue;   /* a thread that just ended */
+        while (fgets(line, sizeof(line), st))
+            if (sscanf(line, "voluntary_ctxt_switches: %lld", &v) == 1 ||
+                sscanf(line, "nonvoluntary_ctxt_switches: %lld", &v) == 1)
+                total += v;
+        fclose(st);
+    }
+    closedir(d);
+    return total;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * A server with a fabric endpoint and no client: its threads sleep nearly all the time.
+ * The endpoint's thread polls (libfabric's progress is manual) and naps between polls;
+ * it napped 200 us, waking ~5000 times a second for ever, and such nappers beside
+ * Open MPI ranks spinning in sched_yield starved the kernel's workers on the 2-core CI
+ * host: writes and renames stalled for tens of seconds, and CLOSE and COMMIT went
+ * unanswered past the clients' timeout. Naps now grow to 2 ms when nothing comes. The
+ * bound holds on any machine: load only makes a sleeping thread wake less often.
+ */
+START_TEST(test_fabric_idle_naps)
+{
+    static const char *const args[] = { "--transport", "tcp,ofi", NULL };
+    long long a, b;
+    double t0, t1, rate;
+
+    if (!cnio__fab_available()) {
+        fprintf(stderr, "test_fabric_idle_naps: skipped (built without libfabric)\n");
+        return;
+    }
+    ck_assert_int_eq(fx_start(&f, 1, args), 0);
+    usleep(300000);   /* let it settle: the naps have grown within milliseconds */
+    a = ctx_switches(f.pid[0]);
+    t0 = mono_s();
+    usleep(1000000);
+    b = ctx_switches(f.pid[0]);
+    t1 = mono_s();
+    ck_assert_int_ge(a, 0);
+    ck_assert_int_ge(b, a);
+    rate = (double)(b - a) / (t1 - t0);
+    printf("idle server with a fabric endpoint: %.0f context switches a second\n", rate);
+    ck_assert_msg(rate < 1500, "an idle server wakes %.0f times a second", rate);
+    ck_assert_int_eq(fx_kill(&f, 0, SIGTERM), 0);
+}
+END_TEST
+
 static Suite *server_life_suite(void)
 {
     Suite *s = suite_create("server_life");
@@ -449,6 +528,7 @@ static Suite *server_life_suite(void)
     tcase_add_test(tc, test_sigterm_while_streaming);
     tcase_add_test(tc, test_backpressure);
     tcase_add_test(tc, test_valgrind_clean);
+    tcase_add_test(tc, test_fabric_idle_naps);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,7 +1,8 @@
 /*
  * check_server_limits.c - cnio-server's server-wide limits keep serving whoever holds
  * the key: a flood of connections that never authenticate, authenticated connections
- * left idle, frames that stall one byte short, replies nobody reads. Memory is read
+ * left idle, frames that stall one byte short, replies nobody reads; and a job's budget of
+ * connections for one open object (BUDGET). Memory is read
  * from /proc/PID/status (VmRSS) of the server the fixture started.
  */
 #include "srvtest.h"
@@ -391,6 +392,91 @@ START_TEST(test_unread_pings_bounded)
         free(streams[i]);
 }
 END_TEST
+/* A token AUTH for handle, reasons asked: its status; reason (cap bytes) the text of a
+ * refusal, "" when none. */
+static int token_auth_reason(struct st_conn *c, const struct cnio_key *key, uint64_t handle,
+                             uint32_t rank, char *reason, size_t cap)
+{
+    uint8_t token[CNIO_WIRE_MAC], buf[CNIO_WIRE_AUTH_SIZE], rb[CNIO_WIRE_MAX_REASON + 1];
+    struct cnio_wire_auth a;
+    struct cnio_wire_hdr h;
+
+    reason[0] = '\0';
+    ck_assert_int_eq(cnio__auth_token(key, handle, rank, token), 0);
+    ck_assert_int_eq(cnio__auth_respond(token, sizeof(token), &c->ch, CNIO_WIRE_AUTH_TOKEN,
+                                        rank, handle, &a), 0);
+    ck_assert_int_eq(cnio__wire_auth_encode(&a, buf, sizeof(buf)), CNIO_WIRE_AUTH_SIZE);
+    memset(&h, 0, sizeof(h));
+    h.type = CNIO_WIRE_AUTH;
+    h.flags = CNIO_WIRE_F_REASON;
+    h.reqid = ++c->reqid;
+    ck_assert_int_eq(st_send(c->fd, &h, buf, CNIO_WIRE_AUTH_SIZE), 0);
+    ck_assert_int_eq(st_recv(c->fd, &h, rb, sizeof(rb)), 0);
+    ck_assert_uint_eq(h.type, CNIO_WIRE_AUTH | CNIO_WIRE_REPLY);
+    if (h.status && (h.flags & CNIO_WIRE_F_REASON))
+        snprintf(reason, cap, "%.*s", (int)h.length, (const char *)rb);
+    return h.status;
+}
+
+/* The job's budget for one open (BUDGET): the key connection that sets it counts, token
+ * connections past it are refused with -LIMIT and a reason naming it, a slot freed by a
+ * close is taken again, only the key's holder may set it, and the handle's close logs the
+ * most connections it held at once. */
+START_TEST(test_job_budget)
+{
+    struct st_conn k0, t[4], other;
+    struct cnio_key key;
+    char why[CNIO_WIRE_MAX_REASON + 1];
+    uint64_t handle;
+    int64_t deadline;
+    int rc;
+
+    st_key(&st_fx, &key);
+    st_session(&st_fx, 0, &k0);
+    ck_assert(k0.ch.caps & CNIO_WIRE_CAP_BUDGET);
+    ck_assert_int_eq(st_open(&k0, "budget/obj", CNIO_WIRE_O_CREATE | CNIO_WIRE_O_WRITE, 1,
+                             65536, 0, &handle, NULL), 0);
+    /* before any budget a handle counts and never refuses */
+    ck_assert_int_eq(st_connect(&st_fx, 0, &t[0]), 0);
+    ck_assert_int_eq(st_auth_token(&t[0], &key, handle, 1), 0);
+    ck_assert_int_eq(st_call(&k0, CNIO_WIRE_BUDGET, handle, 3, NULL, 0, NULL, NULL, 0), 0);
+    /* k0 and t[0] are bound: one more fits */
+    ck_assert_int_eq(st_connect(&st_fx, 0, &t[1]), 0);
+    ck_assert_int_eq(st_auth_token(&t[1], &key, handle, 2), 0);
+    ck_assert_int_eq(st_connect(&st_fx, 0, &t[2]), 0);
+    rc = token_auth_reason(&t[2], &key, handle, 3, why, sizeof(why));
+    ck_assert_int_eq(rc, -CNIO_ERR_LIMIT);
+    ck_assert_msg(strstr(why, "budget of 3 connections") != NULL, "reason: %s", why);
+    ck_assert_int_eq(st_closed(t[2].fd, 10000), 1);
+    st_close(&t[2]);
+    /* the bound ones work on */
+    ck_assert_int_eq(st_write(&t[1], handle, 0, "abcd", 4), 0);
+    /* a slot freed is taken again (the server sees the close a little later) */
+    st_close(&t[0]);
+    deadline = cnio__now_ms() + 10000;
+    do {
+        ck_assert_int_eq(st_connect(&st_fx, 0, &t[3]), 0);
+        rc = st_auth_token(&t[3], &key, handle, 4);
+        if (rc)
+            st_close(&t[3]);
+    } while (rc == -CNIO_ERR_LIMIT && cnio__now_ms() < deadline && usleep(20000) == 0);
+    ck_assert_int_eq(rc, 0);
+    /* a token connection may not set a budget; a missing handle has none to set */
+    ck_assert_int_eq(st_call(&t[3], CNIO_WIRE_BUDGET, handle, 100, NULL, 0, NULL, NULL, 0),
+                     -CNIO_ERR_ACCESS);
+    st_session(&st_fx, 0, &other);
+    ck_assert_int_eq(st_call(&other, CNIO_WIRE_BUDGET, handle + 1, 5, NULL, 0, NULL, NULL, 0),
+                     -CNIO_ERR_NOENT);
+    ck_assert_int_eq(st_call(&k0, CNIO_WIRE_CLOSE, handle, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert(log_shows("budget/obj: closed; the job held at most 3 connections at once for "
+                        "this open (budget 3), 1 refused by the budget"));
+    st_close(&t[1]);
+    st_close(&t[3]);
+    st_close(&other);
+    st_close(&k0);
+    cnio__key_wipe(&key);
+}
+END_TEST
 static Suite *server_limits_suite(void)
 {
     Suite *s = suite_create("server_limits");
@@ -404,6 +490,7 @@ static Suite *server_limits_suite(void)
     tcase_add_test(tc, test_frame_timeout);
     tcase_add_test(tc, test_stalled_frames_bounded);
     tcase_add_test(tc, test_unread_pings_bounded);
+    tcase_add_test(tc, test_job_budget);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -570,6 +571,37 @@ START_TEST(server_stopped)
 }
 END_TEST
 
+/*
+ * A client waiting for a reply sleeps: over a fabric (no fd to wake it) it polls, but
+ * at most every 2 ms once nothing comes. It polled every 0.1 ms, and such wake-ups
+ * beside ranks spinning in sched_yield starved the host's kernel workers (src/stack.c).
+ * Only the stopped server's stripe is written, so nothing else moves while it waits;
+ * load only lowers the rate.
+ */
+START_TEST(waiting_sleeps)
+{
+    uint8_t *w = rand_buf(MiB, 9);
+    struct rusage r0, r1;
+    struct cnio_obj *o;
+    double t0, dt, rate;
+
+    ck_assert_int_eq(open_obj("asleep", "timeout_ms=1000&stripe_unit=1M", RW, &o), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(o, w, MiB, 0), MiB);
+    ck_assert_int_eq(fx_sigstop(&fx, 1), 0);
+    t0 = now_s();
+    getrusage(RUSAGE_SELF, &r0);
+    ck_assert_int_eq(cnio__obj_pwrite(o, w, MiB, MiB), -CNIO_ERR_TIMEOUT);
+    getrusage(RUSAGE_SELF, &r1);
+    dt = now_s() - t0;
+    kill(fx.pid[1], SIGCONT);
+    rate = (double)(r1.ru_nvcsw + r1.ru_nivcsw - r0.ru_nvcsw - r0.ru_nivcsw) / dt;
+    printf("client: %.0f context switches a second while waiting %.2f s\n", rate, dt);
+    ck_assert_msg(rate < 800, "the waiting client woke %.0f times a second", rate);
+    cnio__obj_close(o);
+    free(w);
+}
+END_TEST
+
 static void unreadable_done(struct cnio_req *r)
 {
     *(int *)r->arg = r->status ? r->status : 1;
@@ -806,6 +838,7 @@ static Suite *client_suite(void)
     tcase_set_timeout(fail, 60);
     tcase_add_test(fail, server_killed);
     tcase_add_test(fail, server_stopped);
+    tcase_add_test(fail, waiting_sleeps);
     tcase_add_test(fail, payload_unreadable);
     tcase_add_test(fail, reply_while_not_running);
     tcase_add_test(limits, connection_limit);

@@ -110,8 +110,13 @@ static const struct hdr_case hdr_cases[] = {
     { 0, 0, 0, 0, PROTO },
     { 4, 0, 0, 0, PROTO },
     { 15, 0, 0, 0, PROTO },
-    { 30, 0, 0, 0, PROTO },
     { 31, 0, 0, 0, PROTO },
+    { 35, 0, 0, 0, PROTO },
+    /* BUDGET: no payload either way */
+    { CNIO_WIRE_BUDGET, 0, 0, 0, 0 },
+    { CNIO_WIRE_BUDGET, 0, 0, 8, PROTO },
+    { CNIO_WIRE_BUDGET | R, 0, 0, 0, 0 },
+    { CNIO_WIRE_BUDGET | R, 0, 0, 1, PROTO },
     /* FABRIC: a provider name (or none) asked, at least its 4-byte head answered */
     { CNIO_WIRE_FABRIC, 0, 0, 0, 0 },
     { CNIO_WIRE_FABRIC, 0, 0, 11, 0 },

@@ -1,0 +1,276 @@
+/*
+ * client_data.c - the data path of an object (src/client.h): vectored writes and reads
+ * over every lane of every host, and their contiguous forms.
+ *
+ * Every transfer is split into pieces of at most 1 MiB that never cross a stripe, and
+ * every lane of every host is kept busy: each host column has a cursor over the caller's
+ * pieces (it skips the stripes other columns hold), and whenever a lane has a credit free
+ * it takes that column's next piece. The stack's progress engine then moves all lanes at
+ * once. WRITE payloads go out of, and READ replies land in, the caller's memory directly.
+ * On an error nothing new is issued, what is in flight drains (bounded by the endpoints'
+ * timeouts), and the first error is returned.
+ */
+#include "common.h"
+#include "client_int.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct cl_run {
+    struct cnio_obj *obj;
+    const struct cnio_xfer *x;
+    size_t n;
+    int write;
+    size_t pending;
+    int err;
+    uint64_t end;               /* reads: largest logical end returned */
+};
+
+static void cl_piece_done(struct cnio_req *r)
+{
+    struct cl_run *run = r->arg;
+    struct cnio__cl_host *host = &run->obj->hosts[r->u32];
+    uint64_t moved = run->write ? r->plen : r->rlen;
+
+    run->pending--;
+    if (r->status) {
+        if (!run->err)   /* the first failure names its host: the caller's error cannot */
+            cnio__err("%s: host %s:%u: %s", run->obj->path, host->name, host->port,
+                      cnio_strerror(r->status));
+        if (!run->err)
+            run->err = r->status;
+        return;
+    }
+    if (!run->write) {
+        if (r->rlen < r->rcap)
+            memset((uint8_t *)r->rbuf + r->rlen, 0, r->rcap - r->rlen);
+        if (r->rlen)
+            run->end = CNIO_MAX(run->end, r->u64 + r->rlen);
+        run->obj->stats.bytes_read += moved;
+    } else {
+        run->obj->stats.bytes_written += moved;
+    }
+    host->bytes += moved;
+}
+
+/* The next piece of column j, at most cap bytes: 1 (filled), 0 when column j has
+ * nothing left. */
+static int cl_next_piece(struct cl_run *run, uint32_t j, uint64_t cap, struct cnio_piece *p,
+                         uint64_t *logical, uint8_t **buf)
+{
+    const struct cnio_layout *l = &run->obj->layout;
+    struct cnio__cl_host *host = &run->obj->hosts[j];
+
+    while (host->xi < run->n) {
+        const struct cnio_xfer *x = &run->x[host->xi];
+        uint64_t off = x->off + host->pos, stripe = off / l->unit;
+        uint32_t col = (uint32_t)(stripe % l->count);
+
+        if (host->pos >= x->len) {
+            host->xi++;
+            host->pos = 0;
+            continue;
+        }
+        if (col != j) {
+            uint64_t next = (stripe + (j + l->count - col) % l->count) * l->unit;
+
+            if (next >= x->off + x->len) {
+                host->xi++;
+                host->pos = 0;
+            } else {
+                host->pos = next - x->off;
+            }
+            continue;
+        }
+        *p = cnio__layout_piece(l, off, x->len - host->pos);
+        p->len = CNIO_MIN(p->len, cap);
+        *logical = off;
+        *buf = (uint8_t *)x->buf + host->pos;
+        host->pos += p->len;
+        return 1;
+    }
+    return 0;
+}
+
+/* Submits column j's next piece on ep: 1 submitted, 0 nothing left, -1 error. */
+static int cl_submit_piece(struct cl_run *run, uint32_t j, struct cnio_ep *ep)
+{
+    uint64_t cap = CNIO_MIN((uint64_t)CNIO__CL_PIECE, (uint64_t)cnio__ep_max_payload(ep));
+    struct cnio_obj *obj = run->obj;
+    struct cnio_req *r;
+    struct cnio_piece p;
+    uint64_t logical;
+    uint8_t *buf;
+    int ret;
+
+    if (!cl_next_piece(run, j, cap, &p, &logical, &buf))
+        return 0;
+    r = cnio__req_get(obj->st);
+    if (!r) {
+        run->err = -CNIO_ERR_NOMEM;
+        return -1;
+    }
+    r->type = run->write ? CNIO_WIRE_WRITE : CNIO_WIRE_READ;
+    r->object = obj->hosts[j].handle;
+    r->offset = p.local_off;
+    if (run->write) {
+        r->payload = buf;
+        r->plen = (uint32_t)p.len;
+    } else {
+        cnio__wire_u64_encode(p.len, r->inl, sizeof(r->inl));
+        r->payload = r->inl;
+        r->plen = 8;
+        r->rbuf = buf;
+        r->rcap = (uint32_t)p.len;
+    }
+    r->done = cl_piece_done;
+    r->arg = run;
+    r->u32 = j;
+    r->u64 = logical;
+    run->pending++;
+    obj->stats.requests++;
+    ret = cnio__ep_submit(ep, r);
+    if (ret) {
+        run->pending--;
+        run->err = ret;
+        return -1;
+    }
+    return 1;
+}
+
+/* Hands column j's pieces to its lanes while they have credits. */
+static void cl_feed_host(struct cl_run *run, uint32_t j)
+{
+    struct cnio__cl_host *host = &run->obj->hosts[j];
+    int idle = 0;
+
+    while (!run->err && host->xi < run->n && idle < host->nlanes) {
+        struct cnio_ep *ep = host->lanes[host->next_lane];
+        int err = cnio__ep_error(ep);
+
+        if (err) {
+            run->err = err;
+            return;
+        }
+        host->next_lane = (host->next_lane + 1) % host->nlanes;
+        if (cnio__ep_free_credits(ep) == 0) {
+            idle++;
+            continue;
+        }
+        idle = 0;
+        if (cl_submit_piece(run, j, ep) <= 0)
+            return;
+    }
+}
+
+static int cl_exhausted(const struct cl_run *run)
+{
+    for (int j = 0; j < run->obj->nhosts; j++)
+        if (run->obj->hosts[j].xi < run->n)
+            return 0;
+    return 1;
+}
+
+static int cl_validate(const struct cnio_xfer *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (x[i].len == 0)
+            continue;
+        if (!x[i].buf)
+            return -CNIO_ERR_INVAL;
+        if (x[i].off > (uint64_t)INT64_MAX || x[i].len > (uint64_t)INT64_MAX - x[i].off)
+            return -CNIO_ERR_OVERFLOW;
+    }
+    return 0;
+}
+
+/* Moves every piece of x over every host; drains what is in flight on error. */
+static int cl_transfer(struct cl_run *run)
+{
+    struct cnio_obj *obj = run->obj;
+    int64_t t0 = cnio__now_ns();
+    int ret = cl_validate(run->x, run->n);
+    uint8_t need[CNIO_MAX_HOSTS] = { 0 };
+
+    if (!ret)
+        ret = cnio__cl_revive(obj);
+    if (ret)
+        return ret;
+    cnio__cl_columns(obj, run->x, run->n, need);
+    ret = cnio__cl_ensure(obj, need);   /* hosts not connected yet (attached on demand) */
+    if (ret) {
+        cnio__cl_release(obj);
+        return ret;
+    }
+    for (int j = 0; j < obj->nhosts; j++) {
+        obj->hosts[j].xi = need[j] ? 0 : run->n;   /* untouched: nothing to feed */
+        obj->hosts[j].pos = 0;
+    }
+    for (;;) {
+        for (int j = 0; j < obj->nhosts && !run->err; j++)
+            cl_feed_host(run, (uint32_t)j);
+        if (run->pending == 0 && (run->err || cl_exhausted(run)))
+            break;
+        ret = cnio__stack_progress(obj->st, -1);
+        if (ret) {
+            for (int j = 0; j < obj->nhosts; j++)
+                for (int l = 0; l < obj->hosts[j].nlanes; l++)
+                    cnio__ep_fail(obj->hosts[j].lanes[l], ret);
+        }
+    }
+    obj->stats.net_ns += cnio__now_ns() - t0;
+    cnio__cl_release(obj);   /* connections opened for this call alone (transient) */
+    return run->err;
+}
+
+int cnio__obj_writex(struct cnio_obj *obj, const struct cnio_xfer *x, size_t n)
+{
+    struct cl_run run = { .obj = obj, .x = x, .n = n, .write = 1 };
+
+    if (!obj || (n && !x))
+        return -CNIO_ERR_INVAL;
+    return cl_transfer(&run);
+}
+
+int cnio__obj_readx(struct cnio_obj *obj, const struct cnio_xfer *x, size_t n,
+                    uint64_t *end_out)
+{
+    struct cl_run run = { .obj = obj, .x = x, .n = n, .write = 0 };
+    int ret;
+
+    if (!obj || (n && !x))
+        return -CNIO_ERR_INVAL;
+    ret = cl_transfer(&run);
+    if (!ret && end_out)
+        *end_out = run.end;
+    return ret;
+}
+
+ssize_t cnio__obj_pwrite(struct cnio_obj *obj, const void *buf, size_t len, uint64_t off)
+{
+    struct cnio_xfer x = { off, len, (void *)buf };
+    int ret;
+
+    if (len > (size_t)SSIZE_MAX)
+        return -CNIO_ERR_INVAL;
+    ret = cnio__obj_writex(obj, &x, 1);
+    return ret ? ret : (ssize_t)len;
+}
+
+ssize_t cnio__obj_pread(struct cnio_obj *obj, void *buf, size_t len, uint64_t off)
+{
+    struct cnio_xfer x = { off, len, buf };
+    uint64_t end = 0;
+    int ret;
+
+    if (len > (size_t)SSIZE_MAX)
+        return -CNIO_ERR_INVAL;
+    ret = cnio__obj_readx(obj, &x, 1, &end);
+    if (ret)
+        return ret;
+    end = CNIO_MAX(end, obj->recorded);
+    if (end <= off)
+        return 0;
+    return (ssize_t)CNIO_MIN((uint64_t)len, end - off);
+}

@@ -1,0 +1,72 @@
+/*
+ * reasons.c - the words a refusal comes with (cnio__srv_why, server.h): kept per thread
+ * while one request is handled, logged, and sent to a client that asked for reasons as
+ * the error reply's payload (CNIO_WIRE_F_REASON). Moved out of conn.c.
+ */
+#include "server.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static __thread int conn_why_code;
+static __thread char conn_why_text[CNIO_WIRE_MAX_REASON + 1];
+
+int cnio__srv_why(int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    conn_why_code = code;
+    va_start(ap, fmt);
+    vsnprintf(conn_why_text, sizeof(conn_why_text), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int cnio__srv_why_errno(int e)
+{
+    int code = cnio__err_from_errno(e);
+
+    switch (e) {
+    case EXDEV:
+        return cnio__srv_why(code, "the name leads out of the server's root (through a "
+                             "symbolic link or '..')");
+    case ELOOP:
+        return cnio__srv_why(code, "the name goes through a symbolic link the server does not "
+                             "follow (it would leave the root, or openat2 is not available)");
+    case EACCES: case EPERM:
+        return cnio__srv_why(code, "the server's file system denies permission");
+    case EROFS:
+        return cnio__srv_why(code, "the server's storage is read-only");
+    case ENAMETOOLONG:
+        return cnio__srv_why(code, "the name is too long for the server's file system");
+    default:
+        return code;
+    }
+}
+
+void cnio__srv_why_reset(void)
+{
+    conn_why_code = 0;
+    conn_why_text[0] = '\0';
+}
+
+void cnio__srv_why_reply(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, int status,
+                         struct cnio_srv_reply *r)
+{
+    size_t n = strlen(conn_why_text);
+    uint8_t *buf;
+
+    if (status >= 0 || conn_why_code != status || !n)
+        return;
+    cnio__info("%s: request %u refused (%s): %s", c->peer, h->type, cnio_strerror(status),
+               conn_why_text);
+    if (!c->reasons || !(buf = cnio__srv_reply_buf(c, r, n)))
+        return;
+    memcpy(buf, conn_why_text, n);
+    r->len = (uint32_t)n;
+    r->flags = CNIO_WIRE_F_REASON;
+    r->crc_set = 0;
+}

@@ -1,0 +1,183 @@
+/*
+ * check_client_retry.c - connection set-ups a server turns away for now are tried again
+ * (src/client_conn.c): a set-up refused by the job's connection budget (BUDGET) waits
+ * for a slot, up to cnio_timeout_ms, then returns -CNIO_ERR_LIMIT; a lane a server reset
+ * before it authenticated (--max-unauth-per-addr dropping its oldest connection still
+ * authenticating, as 64 ranks on one host met) connects again; and a transient object
+ * closes the connections a call opened when the call returns.
+ */
+#include "common.h"
+#include "client.h"
+#include "config.h"
+#include "fixture.h"
+#include "stack.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RW (CNIO_WIRE_O_CREATE | CNIO_WIRE_O_WRITE)
+
+static struct fx fx;
+static struct cnio_stack *st, *st2;
+
+static void setup(void)
+{
+    static const char *const extra[] = { "--max-unauth-per-addr", "1", NULL };
+
+    ck_assert_msg(fx_start(&fx, 1, extra) == 0, "cannot start the server");
+    ck_assert_int_eq(cnio__stack_open(&st), 0);
+    ck_assert_int_eq(cnio__stack_open(&st2), 0);
+}
+
+static void teardown(void)
+{
+    cnio__stack_close(st2);
+    cnio__stack_close(st);
+    fx_stop(&fx);
+}
+
+static void open_obj(const char *path, struct cnio_obj **o)
+{
+    struct cnio_uri u;
+    struct cnio_hints h;
+    char buf[1024];
+
+    ck_assert_int_eq(cnio__uri_parse(fx_uri(&fx, path, "lanes=1&timeout_ms=2000", buf,
+                                            sizeof(buf)), &u), 0);
+    ck_assert_int_eq(cnio__hints_resolve(&h, &u), 0);
+    ck_assert_int_eq(cnio__obj_open(st, &u, &h, RW, o), 0);
+    cnio__uri_free(&u);
+}
+
+/* Rank `rank` of o, attached on demand on st2. */
+static struct cnio_obj *attach(struct cnio_obj *o, uint32_t rank)
+{
+    uint8_t desc[4096];
+    struct cnio_obj *a;
+    ssize_t n = cnio__obj_export(o, rank, desc, sizeof(desc));
+
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_eq(cnio__obj_attach_on_demand(st2, desc, (size_t)n, &a), 0);
+    return a;
+}
+
+/* Polls a's set-up of host 0 until it is over (cnio_timeout_ms bounds it): its result. */
+static int settle(struct cnio_obj *a)
+{
+    int p;
+
+    while ((p = cnio__obj_connect_poll(a, 0)) > 0)
+        ck_assert_int_eq(cnio__stack_progress(st2, 10), 0);
+    return p;
+}
+
+/* 1 when the server's log has text (waiting for it, at most 10 s). */
+static int log_shows(const char *text)
+{
+    char path[PATH_MAX + 32], line[512];
+
+    snprintf(path, sizeof(path), "%s/server0.log", fx.dir);
+    for (int i = 0; i < 200; i++) {
+        FILE *f = fopen(path, "r");
+        int found = 0;
+
+        while (f && !found && fgets(line, sizeof(line), f))
+            found = strstr(line, text) != NULL;
+        if (f)
+            fclose(f);
+        if (found)
+            return 1;
+        usleep(50000);
+    }
+    return 0;
+}
+
+START_TEST(budget_wait)
+{
+    struct cnio_obj *o, *a1, *a2, *a3;
+    uint8_t w[4000], r[4000];
+
+    fx_fill(w, sizeof(w), 3);
+    open_obj("budget", &o);
+    ck_assert_int_eq(cnio__obj_budget(o, 2), 0);   /* rank 0's lane and one more */
+    a1 = attach(o, 1);
+    a2 = attach(o, 2);
+    ck_assert_int_eq(cnio__obj_pwrite(a1, w, sizeof(w), 0), (ssize_t)sizeof(w));
+    ck_assert_int_eq(cnio__obj_host_lanes(a1, 0), 1);   /* not transient: it stays */
+    /* a1 holds the slot for the whole of a2's timeout */
+    ck_assert_int_eq(cnio__obj_connect_start(a2, 0), 0);
+    ck_assert_int_eq(settle(a2), -CNIO_ERR_LIMIT);
+    ck_assert_int_eq(cnio__obj_host_lanes(a2, 0), 0);
+    /* a2 waits, a1 lets go, a2 gets in */
+    ck_assert_int_eq(cnio__obj_connect_start(a2, 0), 0);
+    for (int i = 0; i < 20; i++) {
+        ck_assert_int_eq(cnio__obj_connect_poll(a2, 0), 1);
+        ck_assert_int_eq(cnio__stack_progress(st2, 5), 0);
+    }
+    ck_assert_int_eq(cnio__obj_close(a1), 0);
+    ck_assert_int_eq(settle(a2), 0);
+    ck_assert_int_eq(cnio__obj_pread(a2, r, sizeof(r), 0), (ssize_t)sizeof(r));
+    ck_assert_int_eq(memcmp(w, r, sizeof(r)), 0);
+    /* transient: a3's calls wait their turn, and hold nothing once they return */
+    a3 = attach(o, 3);
+    cnio__obj_set_transient(a3, 1);
+    ck_assert_int_eq(cnio__obj_pread(a3, r, sizeof(r), 0), -CNIO_ERR_LIMIT);
+    ck_assert_int_eq(cnio__obj_close(a2), 0);
+    memset(r, 0, sizeof(r));
+    ck_assert_int_eq(cnio__obj_pread(a3, r, sizeof(r), 0), (ssize_t)sizeof(r));
+    ck_assert_int_eq(memcmp(w, r, sizeof(r)), 0);
+    ck_assert_int_eq(cnio__obj_host_lanes(a3, 0), 0);
+    ck_assert_int_eq(cnio__obj_size(a3, &(uint64_t){ 0 }), 0);
+    ck_assert_int_eq(cnio__obj_host_lanes(a3, 0), 0);
+    ck_assert_int_eq(cnio__obj_close(a3), 0);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    ck_assert(log_shows("budget: closed; the job held at most 2 connections at once for this "
+                        "open (budget 2)"));
+}
+END_TEST
+
+START_TEST(reset_before_auth)
+{
+    struct cnio_obj *o, *a;
+    uint8_t w[4000], r[4000];
+    int fd;
+
+    fx_fill(w, sizeof(w), 4);
+    open_obj("reset", &o);
+    a = attach(o, 1);
+    ck_assert_int_eq(cnio__obj_connect_start(a, 0), 0);
+    /* a newer connection still authenticating from the same address: with
+     * --max-unauth-per-addr 1 the server drops a's, which has not sent AUTH yet */
+    fd = fx_connect(&fx, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert(log_shows("--max-unauth-per-addr reached"));
+    ck_assert_int_eq(settle(a), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(a, w, sizeof(w), 0), (ssize_t)sizeof(w));
+    ck_assert_int_eq(cnio__obj_pread(a, r, sizeof(r), 0), (ssize_t)sizeof(r));
+    ck_assert_int_eq(memcmp(w, r, sizeof(r)), 0);
+    close(fd);
+    ck_assert_int_eq(cnio__obj_close(a), 0);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+}
+END_TEST
+
+static Suite *retry_suite(void)
+{
+    Suite *s = suite_create("client_retry");
+    TCase *tc = tcase_create("retry");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, budget_wait);
+    tcase_add_test(tc, reset_before_auth);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return fx_run(retry_suite());
+}
