@@ -509,7 +509,7 @@ START_TEST(test_fabric_idle_naps)
     ck_assert_int_ge(a, 0);
     ck_assert_int_ge(b, a);
     rate = (double)(b - a) / (t1 - t0);
-    printf("idle server with a fabric endpoint: %.0f context switches a second\n", rate);
+    printf("idle server with a fabric endpoint: %.0f sleeps a second\n", rate);
     ck_assert_msg(rate < 1500, "an idle server wakes %.0f times a second", rate);
     ck_assert_int_eq(fx_kill(&f, 0, SIGTERM), 0);
 }
