@@ -51,8 +51,8 @@ static void servers_stop(void)
         fx_stop(&fx);
 }
 
-/* Rank 0: connections server i has accepted so far, from its log. */
-static int accepted(int i)
+/* Rank 0: lines of server i's log so far that contain what. */
+static int log_count(int i, const char *what)
 {
     char path[PATH_MAX + 32], line[512];
     FILE *f;
@@ -62,25 +62,20 @@ static int accepted(int i)
     f = fopen(path, "r");
     ck_assert_msg(f != NULL, "no log %s", path);
     while (fgets(line, sizeof(line), f))
-        n += strstr(line, "connection served by worker") != NULL;
+        n += strstr(line, what) != NULL;
     fclose(f);
     return n;
 }
 
-/* Rank 0: connections server i has closed so far, from its log. */
+/* Rank 0: connections server i has accepted, and closed, so far. */
+static int accepted(int i)
+{
+    return log_count(i, "connection served by worker");
+}
+
 static int closed_conns(int i)
 {
-    char path[PATH_MAX + 32], line[512];
-    FILE *f;
-    int n = 0;
-
-    snprintf(path, sizeof(path), "%s/server%d.log", fx.dir, i);
-    f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "no log %s", path);
-    while (fgets(line, sizeof(line), f))
-        n += strstr(line, ": connection closed") != NULL;
-    fclose(f);
-    return n;
+    return log_count(i, ": connection closed");
 }
 
 /* Rank 0: the most connections server i held at once for the last open of name, as it
