@@ -29,13 +29,15 @@ const char *cnio__fab_provider(const char *transport, const char *hint)
 #include <rdma/fi_tagged.h>
 #include <unistd.h>
 
+#include "fabric_dl.h"
+
 #define FAB_CQ_SIZE 4096
 #define FAB_AV_KEEP 1024      /* peer addresses kept when unused */
 #define FAB_AV_MAX 16384      /* peer addresses in use at most */
 
 int cnio__fab_available(void)
 {
-    return 1;
+    return cnio__fab_load() == 0;
 }
 
 int cnio__fab_err(int e)
@@ -79,11 +81,13 @@ static struct fi_info *fab_pick(struct fi_info *list, const char *prov)
 
 static int fab_info(const char *prov, const char *where, struct fi_info **out)
 {
-    struct fi_info *hints = fi_allocinfo(), *list = NULL, *pick;
+    struct fi_info *hints, *list = NULL, *pick;
     const char *colon = where ? strrchr(where, ':') : NULL, *node = where, *service = NULL;
     char host[256];
     int ret;
 
+    if (cnio__fab_load())
+        return -CNIO_ERR_NOTSUP;
     if (where && !*where)
         node = NULL;
     if (colon && where[0] != '[' && strchr(where, ':') == colon &&
@@ -94,6 +98,7 @@ static int fab_info(const char *prov, const char *where, struct fi_info **out)
         node = host;
         service = colon + 1;
     }
+    hints = fi_allocinfo();
     if (!hints)
         return -CNIO_ERR_NOMEM;
     hints->caps = FI_TAGGED;

@@ -55,6 +55,8 @@ unsigned cnio__srv_fab_nap_us(unsigned idle)
 #include <rdma/fi_errno.h>
 #include <rdma/fi_tagged.h>
 
+#include "fabric_dl.h"
+
 /* Receive buffers posted, and the credits each connection gets. Over shm FAB_NRX /
  * FAB_CREDITS_SHM lanes can have every request in flight without one arriving before its
  * buffer, which shm's segmented copy in libfabric 1.17 does not always recover from;

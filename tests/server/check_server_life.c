@@ -515,6 +515,46 @@ START_TEST(test_fabric_idle_naps)
 }
 END_TEST
 
+/* Whether process pid has libfabric mapped: 1, 0, or -1 when its maps cannot be read. */
+static int maps_libfabric(pid_t pid)
+{
+    char path[64], line[512];
+    int found = 0;
+    FILE *m;
+
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+    m = fopen(path, "r");
+    if (!m)
+        return -1;
+    while (fgets(line, sizeof(line), m))
+        found |= strstr(line, "/libfabric.so") != NULL;
+    fclose(m);
+    return found;
+}
+
+/*
+ * libfabric is loaded when a fabric endpoint is opened, not at start: linked, its
+ * dependencies' constructors (libpsm2, libpsm_infinipath: a clock calibrated with a loop
+ * of short sleeps) added about 0.25 s to the start of every cnio process, TCP-only ones
+ * too. A TCP server never maps it; a server with --transport tcp,ofi does.
+ */
+START_TEST(test_fabric_loaded_on_use)
+{
+    static const char *const args[] = { "--transport", "tcp,ofi", NULL };
+
+    ck_assert_int_eq(fx_start(&f, 1, NULL), 0);
+    ck_assert_int_eq(maps_libfabric(f.pid[0]), 0);
+    fx_stop(&f);
+    if (!cnio__fab_available()) {
+        fprintf(stderr, "test_fabric_loaded_on_use: no fabric half (built without libfabric)\n");
+        return;
+    }
+    memset(&f, 0, sizeof(f));
+    ck_assert_int_eq(fx_start(&f, 1, args), 0);
+    ck_assert_int_eq(maps_libfabric(f.pid[0]), 1);
+}
+END_TEST
+
 static Suite *server_life_suite(void)
 {
     Suite *s = suite_create("server_life");
@@ -529,6 +569,7 @@ static Suite *server_life_suite(void)
     tcase_add_test(tc, test_backpressure);
     tcase_add_test(tc, test_valgrind_clean);
     tcase_add_test(tc, test_fabric_idle_naps);
+    tcase_add_test(tc, test_fabric_loaded_on_use);
     suite_add_tcase(s, tc);
     return s;
 }
