@@ -162,6 +162,9 @@ void cli_mpi_init(void)
     if (singleton) {
         setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
         setenv("OMPI_MCA_pml", "ob1", 0);
+        /* one process talks only to itself; the other BTLs (ofi among them) load
+         * libfabric, whose dependencies' constructors cost ~0.25 s (src/fabric_dl.h) */
+        setenv("OMPI_MCA_btl", "self", 0);
     }
     MPI_Init(NULL, NULL);
 }
