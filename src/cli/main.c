@@ -9,6 +9,7 @@
 #include "log.h"
 #include "stack.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,33 @@ int cli_fail(const char *cmd, const char *what, int rc)
     return CLI_EXIT_FAIL;
 }
 
+/* 1 when this host has an RDMA device (InfiniBand, Omni-Path, EFA, RoCE: anything under
+ * /sys/class/infiniband), 0 when it has none. */
+static int cli_host_has_rdma(void)
+{
+    DIR *d = opendir("/sys/class/infiniband");
+    struct dirent *e;
+    int found = 0;
+
+    if (!d)
+        return 0;
+    while (!found && (e = readdir(d)))
+        found = e->d_name[0] != '.';
+    closedir(d);
+    return found;
+}
+
+/*
+ * MPI_Init, with Open MPI defaults for what the cnio command needs of MPI (a few small
+ * collectives; its data goes over cnio's own connections), each only when the user has
+ * not set that parameter (environment, or mpirun --mca, which reaches the ranks as the
+ * same variables):
+ * - run as one process (no launcher): an isolated singleton with ob1 and the self BTL;
+ * - launched, on a host with no RDMA device: none of the fabric components (MTLs psm,
+ *   psm2, ofi; BTLs ofi, openib, uct), which would find nothing to use there but load
+ *   libfabric or the psm libraries, whose constructors calibrate a clock with short
+ *   sleeps: 0.2 s of every rank's start (src/fabric_dl.h).
+ */
 void cli_mpi_init(void)
 {
     static const char *const launched[] = { "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK" };
@@ -162,9 +190,10 @@ void cli_mpi_init(void)
     if (singleton) {
         setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
         setenv("OMPI_MCA_pml", "ob1", 0);
-        /* one process talks only to itself; the other BTLs (ofi among them) load
-         * libfabric, whose dependencies' constructors cost ~0.25 s (src/fabric_dl.h) */
         setenv("OMPI_MCA_btl", "self", 0);
+    } else if (!cli_host_has_rdma()) {
+        setenv("OMPI_MCA_mtl", "^psm,psm2,ofi", 0);
+        setenv("OMPI_MCA_btl", "^ofi,openib,uct", 0);
     }
     MPI_Init(NULL, NULL);
 }
