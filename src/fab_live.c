@@ -35,12 +35,17 @@
 
 #define LIVE_WAKE_MS 1000     /* the watchdog's period */
 #define LIVE_PREFIX "fi_shm://cnio-"
+/* /proc/PID/stat (proc(5)): fields 3..31 are read: 9 flags, 22 starttime, 31 signal (the
+ * pending signals of the main thread) */
+#define LIVE_FIELDS 32
+#define LIVE_PF_EXITING 0x4ull
+#define LIVE_SIGKILL_BIT (1ull << (SIGKILL - 1))
 
 int cnio__proc_state(int pid, unsigned long long *start)
 {
     char path[64], buf[1024];
     const char *p;
-    unsigned long long st = 0;
+    unsigned long long st, f[LIVE_FIELDS] = { 0 };
     ssize_t n;
     int fd;
 
@@ -60,13 +65,18 @@ int cnio__proc_state(int pid, unsigned long long *start)
     p += 2;
     if (*p == 'Z' || *p == 'X' || *p == 'x')
         return 0;
-    for (int field = 3; field < 22 && p; field++) {
+    for (int field = 4; field < LIVE_FIELDS && p; field++) {
         p = strchr(p, ' ');
         if (p)
-            p++;
+            f[field] = strtoull(++p, NULL, 10);
     }
-    if (!p || sscanf(p, "%llu", &st) != 1)
+    if (!p)
         return 1;
+    /* killed (SIGKILL pending: set by kill() itself) or exiting: it runs no more of its
+     * own code, so a lock it holds stays held; the same as dead */
+    if ((f[31] & LIVE_SIGKILL_BIT) || (f[9] & LIVE_PF_EXITING))
+        return 0;
+    st = f[22];
     if (start && *start && *start != st)
         return 0;
     if (start && !*start)
@@ -225,14 +235,14 @@ int cnio__fab_guard_peer(struct cnio_fab *f, struct cnio_fab_peer *p)
     return st == 0 ? -CNIO_ERR_CONN : 0;
 }
 
-int cnio__fab_live_check(struct cnio_fab *f)
+int cnio__fab_live_check(struct cnio_fab *f, int fresh)
 {
     int64_t now;
 
     if (f->dead)
         return f->dead;
     now = cnio__now_ms();
-    if (now - f->live_ms < CNIO_FAB_LIVE_MS)
+    if (!fresh && now - f->live_ms < CNIO_FAB_LIVE_MS)
         return 0;
     f->live_ms = now;
     for (int i = 0; i < f->npeers; i++) {

@@ -117,19 +117,24 @@ int cnio__fab_available(void);
  * stderr and ends the process with status CNIO_FAB_WATCHDOG_EXIT. 0 or -CNIO_ERR_NOMEM.
  * cnio__fab_close undoes it.
  */
-#define CNIO_FAB_LIVE_MS 20           /* a peer check is reused this long */
+#define CNIO_FAB_LIVE_MS 1            /* a peer check is reused this long */
 #define CNIO_FAB_WATCH_MIN_MS 10000
 #define CNIO_FAB_WATCHDOG_EXIT 70
 int cnio__fab_guard(struct cnio_fab *f, int timeout_ms);
 /* The same with the watchdog's bound exactly watch_ms (a test's shorter bound). */
 int cnio__fab_guard_ms(struct cnio_fab *f, int watch_ms);
-/* 0 while every peer of a guarded endpoint is alive (checked at most every
- * CNIO_FAB_LIVE_MS), else -CNIO_ERR_CONN, for good: the caller must not call into
- * libfabric on f again (but cnio__fab_close). 0 at once for endpoints not guarded. */
-int cnio__fab_live_check(struct cnio_fab *f);
+/* 0 while every peer of a guarded endpoint is alive, else -CNIO_ERR_CONN, for good: the
+ * caller must not call into libfabric on f again (but cnio__fab_close). cnio__fab_live
+ * reuses a check CNIO_FAB_LIVE_MS old (completion reads, polled often); cnio__fab_live_now
+ * does not (sends). 0 at once for endpoints not guarded. */
+int cnio__fab_live_check(struct cnio_fab *f, int fresh);
 static inline int cnio__fab_live(struct cnio_fab *f)
 {
-    return f->shm ? cnio__fab_live_check(f) : 0;
+    return f->shm ? cnio__fab_live_check(f, 0) : 0;
+}
+static inline int cnio__fab_live_now(struct cnio_fab *f)
+{
+    return f->shm ? cnio__fab_live_check(f, 1) : 0;
 }
 /* Around every call into libfabric on f: the watchdog's clock (guarded endpoints only). */
 static inline void cnio__fab_enter(struct cnio_fab *f)
@@ -142,9 +147,9 @@ static inline void cnio__fab_leave(struct cnio_fab *f)
     if (f->shm)
         atomic_store_explicit(&f->in_call, 0, memory_order_relaxed);
 }
-/* The state of process pid: 1 running (or sleeping, stopped...), 0 dead (a zombie, or
- * another process than the one that started at *start: *start is set when 0), -1 gone
- * (no /proc/PID). Unreadable for another reason: 1. */
+/* The state of process pid: 1 running (or sleeping, stopped...), 0 dead (a zombie,
+ * exiting, SIGKILL pending, or another process than the one that started at *start:
+ * *start is set when 0), -1 gone (no /proc/PID). Unreadable for another reason: 1. */
 int cnio__proc_state(int pid, unsigned long long *start);
 /* The process id in an shm address cnio named ("fi_shm://cnio-PID-..."), or 0. */
 int cnio__fab_shm_pid(const void *addr, size_t len);

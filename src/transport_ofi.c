@@ -270,7 +270,7 @@ static int ofi_post_hello(struct ofi_conn *c, int64_t deadline)
     ssize_t r;
 
     for (;;) {
-        if ((r = cnio__fab_live(c->fab)) != 0)
+        if ((r = cnio__fab_live_now(c->fab)) != 0)
             return (int)r;
         cnio__fab_enter(c->fab);
         r = fi_tsend(c->fab->ep, c->fab->name, c->fab->namelen, NULL, c->peer,
@@ -452,7 +452,7 @@ static void ofi_close(struct cnio_conn *conn)
     if (!c)
         return;
     tp = c->tp;
-    if (c->sid && c->peer != FI_ADDR_UNSPEC && !cnio__fab_live(c->fab)) {
+    if (c->sid && c->peer != FI_ADDR_UNSPEC && !cnio__fab_live_now(c->fab)) {
         cnio__fab_enter(c->fab);
         fi_tinject(c->fab->ep, NULL, 0, c->peer, CNIO_FAB_TAG_BYE | c->sid);
         cnio__fab_leave(c->fab);
@@ -485,13 +485,14 @@ static int ofi_msend(struct cnio_conn *conn, const struct cnio_tp_frame *f)
 
     if (c->dead)
         return c->dead;
-    if ((ret = cnio__fab_live(c->fab)) != 0)
-        return c->dead = (int)ret;
     if (!c->sid || s->posted || s->queued)
         return 0;
-    if (!(r->posted || r->queued) || r->id != f->id) {
-        if (r->posted || r->queued)
-            return 0;
+    if ((r->posted || r->queued) && r->id != f->id)
+        return 0;
+    /* a send takes the server's region lock: checked afresh (fab_live.c) */
+    if ((ret = cnio__fab_live_now(c->fab)) != 0)
+        return c->dead = (int)ret;
+    if (!(r->posted || r->queued)) {
         cnio__fab_enter(c->fab);
         ret = fi_trecvv(ep, riov, NULL, f->rcap ? 2 : 1, c->peer,
                         cnio__fab_reply_tag(c->id, f->id), 0, &r->ctx);
@@ -536,7 +537,7 @@ static int ofi_event(struct ofi_conn *c, struct ofi_op *op, struct cnio_tp_event
 
             struct cnio_fab *f = ofi_try_fab(c, op->try);
 
-            if (!op->status && sid && f && !cnio__fab_live(f)) {
+            if (!op->status && sid && f && !cnio__fab_live_now(f)) {
                 cnio__fab_enter(f);
                 fi_tinject(f->ep, NULL, 0, c->tpeer[op->try], CNIO_FAB_TAG_BYE | sid);
                 cnio__fab_leave(f);
