@@ -155,8 +155,12 @@ static void *live_watchdog(void *arg)
             int64_t now = cnio__now_ms();
             int pid;
 
-            if (t && now - t > f->watch_ms && (pid = live_dead_peer(f)) != 0)
+            if (!t || now - t < CNIO_MIN(CNIO_FAB_RESCUE_MS, f->watch_ms) ||
+                (pid = live_dead_peer(f)) == 0)
+                continue;
+            if (now - t > f->watch_ms)
                 live_bark(f, (now - t) / 1000, pid);
+            cnio__fab_rescue(f, t, pid);
         }
         pthread_mutex_unlock(&live_lock);
     }

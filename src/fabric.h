@@ -23,6 +23,7 @@
 
 #include "common.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -78,6 +79,7 @@ struct cnio_fab {
     int64_t live_ms;            /* when the peers were last checked */
     int watch_ms;               /* a call longer than this, with a peer dead: exit */
     _Atomic int64_t in_call;    /* when the running call into libfabric began, or 0 */
+    int64_t own_held_call;      /* the watchdog saw our region's lock held in this call */
     struct cnio_fab *watch_next;
 };
 
@@ -161,5 +163,17 @@ void cnio__fab_guard_unlock(struct cnio_fab *f);
 /* A new peer of a guarded endpoint: its pid and start. 0, or -CNIO_ERR_CONN (dead). */
 int cnio__fab_guard_peer(struct cnio_fab *f, struct cnio_fab_peer *p);
 void cnio__fab_unguard(struct cnio_fab *f);
+/*
+ * Releasing a lock a dead peer left held (fab_rescue.c; libfabric 1.17's shm region
+ * layout, checked first): called by the watchdog, under its lock, for a guarded call that
+ * began at call_began and has not returned for CNIO_FAB_RESCUE_MS while peer dead_pid is
+ * dead. cnio__fab_region_map maps the header of the region of shm address addr if it is
+ * 1.17's for process pid (else NULL); cnio__fab_region_lock is its lock.
+ */
+#define CNIO_FAB_RESCUE_MS 1000
+void cnio__fab_rescue(struct cnio_fab *f, int64_t call_began, int dead_pid);
+void *cnio__fab_region_map(const void *addr, size_t len, int pid);
+void cnio__fab_region_unmap(void *hdr);
+pthread_spinlock_t *cnio__fab_region_lock(void *hdr);
 
 #endif /* CNIO_FABRIC_H */

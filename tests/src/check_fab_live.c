@@ -4,6 +4,7 @@
  * addresses; a guarded endpoint failing for good once its peer died; and the watchdog
  * ending a process whose call waits on a spinlock that a SIGKILLed peer held.
  */
+#include "cnio_config.h"
 #include "common.h"
 #include "fabric.h"
 
@@ -18,6 +19,11 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef HAVE_LIBFABRIC
+#include <rdma/fabric.h>
+#include <rdma/fi_endpoint.h>
+#include <rdma/fi_tagged.h>
+#endif
 
 /* A child that sleeps until killed. */
 static pid_t sleeper(void)
@@ -253,6 +259,90 @@ START_TEST(watchdog_exits)
 }
 END_TEST
 
+#ifdef HAVE_LIBFABRIC
+struct killer {
+    pid_t pid;
+    int after_ms;
+};
+
+static void *kill_later(void *arg)
+{
+    struct killer *k = arg;
+
+    usleep((useconds_t)k->after_ms * 1000);
+    kill(k->pid, SIGKILL);
+    return NULL;
+}
+
+/* A child with an shm endpoint that takes its own region's lock and keeps it: its
+ * address (in name) and pid. */
+static pid_t locking_server(uint8_t *name, size_t *len)
+{
+    int p[2];
+    pid_t pid;
+
+    ck_assert_int_eq(pipe(p), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct cnio_fab fs;
+        void *h;
+
+        close(p[0]);
+        if (cnio__fab_open("shm", NULL, &fs) ||
+            !(h = cnio__fab_region_map(fs.name, fs.namelen, (int)getpid())))
+            _exit(2);
+        pthread_spin_lock(cnio__fab_region_lock(h));
+        if (write(p[1], &fs.namelen, sizeof(fs.namelen)) < 0 ||
+            write(p[1], fs.name, fs.namelen) < 0)
+            _exit(3);
+        for (;;)
+            pause();
+    }
+    close(p[1]);
+    ck_assert_int_eq(read(p[0], len, sizeof(*len)), sizeof(*len));
+    ck_assert_int_eq(read(p[0], name, *len), (ssize_t)*len);
+    close(p[0]);
+    return pid;
+}
+
+/*
+ * The real case, end to end: our call into libfabric (an inject to the server) already
+ * spins on the server's region lock when the server is SIGKILLed holding it; the
+ * watchdog releases the dead server's lock and the call returns; the endpoint is dead.
+ */
+START_TEST(rescue_stuck_call)
+{
+    uint8_t name[CNIO_FAB_ADDR_MAX];
+    size_t len = 0;
+    struct cnio_fab fc;
+    struct killer k;
+    pthread_t t;
+    uint64_t a;
+    char shm[CNIO_FAB_ADDR_MAX + 1];
+    int status;
+
+    k.pid = locking_server(name, &len);
+    k.after_ms = 300;
+    ck_assert_int_eq(cnio__fab_open("shm", NULL, &fc), 0);
+    ck_assert_int_eq(cnio__fab_guard_ms(&fc, 60000), 0);
+    ck_assert_int_eq(cnio__fab_av_get(&fc, name, len, &a), 0);
+    ck_assert_int_eq(cnio__fab_live_now(&fc), 0);
+    ck_assert_int_eq(pthread_create(&t, NULL, kill_later, &k), 0);
+    cnio__fab_enter(&fc);
+    fi_tinject(fc.ep, "x", 1, a, 1);
+    cnio__fab_leave(&fc);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(cnio__fab_live_now(&fc), -CNIO_ERR_CONN);
+    cnio__fab_av_put(&fc, a);
+    cnio__fab_close(&fc);
+    ck_assert_int_eq(waitpid(k.pid, &status, 0), k.pid);
+    snprintf(shm, sizeof(shm), "%.*s", (int)(len - 9), (const char *)name + 9);
+    shm_unlink(shm);   /* what the killed server left in /dev/shm */
+}
+END_TEST
+#endif
+
 static Suite *fab_live_suite(void)
 {
     Suite *s = suite_create("fab_live");
@@ -263,6 +353,9 @@ static Suite *fab_live_suite(void)
     tcase_add_test(tc, guarded_endpoint);
     tcase_add_test(tc, check_cost);
     tcase_add_test(tc, watchdog_exits);
+#ifdef HAVE_LIBFABRIC
+    tcase_add_test(tc, rescue_stuck_call);
+#endif
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;
