@@ -415,6 +415,18 @@ static int ofi_busy(const struct ofi_conn *c)
     return n;
 }
 
+/* 1 when the provider holds an operation of c, on any endpoint. */
+static int ofi_posted(const struct ofi_conn *c)
+{
+    for (int t = 0; t < OFI_HELLO_TRIES; t++)
+        if (c->hello[t].posted || c->chal[t].posted)
+            return 1;
+    for (int i = 0; i < OFI_SLOTS; i++)
+        if (c->send[i].posted || c->recv[i].posted)
+            return 1;
+    return 0;
+}
+
 /* Cancels the receives still posted and waits until the provider holds no buffer of
  * c; returns 0, or -1 when it still does at the deadline (c must then not be freed). */
 static int ofi_quiesce(struct ofi_conn *c)
@@ -456,6 +468,11 @@ static void ofi_close(struct cnio_conn *conn)
         cnio__fab_enter(c->fab);
         fi_tinject(c->fab->ep, NULL, 0, c->peer, CNIO_FAB_TAG_BYE | c->sid);
         cnio__fab_leave(c->fab);
+    }
+    if (c->fab->dead && ofi_posted(c)) {
+        /* Its endpoint has a dead peer and is never progressed again: the provider keeps
+         * what it was given until the endpoint closes; so does c (freed with it). */
+        return;
     }
     if (ofi_quiesce(c)) {
         /* The provider may still write into c: leave it (and its id) to the endpoint. */
