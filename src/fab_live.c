@@ -1,6 +1,7 @@
 /*
- * fab_live.c - shm peers' liveness learnt outside libfabric, and the watchdog that ends a
- * process whose call into libfabric waits for a dead peer forever (fabric.h).
+ * fab_live.c - shm peers' liveness learnt outside libfabric, and the watchdog that rescues
+ * (fab_rescue.c) or, as a last resort, ends a process whose call into libfabric waits for
+ * a dead peer (fabric.h).
  *
  * libfabric 1.17's shm provider guards each process's shared region with a process-shared
  * spinlock that the peers take to send to it and to progress; a process killed with
@@ -8,9 +9,11 @@
  * that takes it never returns. So on a guarded endpoint the client checks, before every
  * call that can take a peer's lock (sends, completion reads), that the peers' processes
  * are alive (from /proc, every CNIO_FAB_LIVE_MS at most), and once one is dead never
- * enters that endpoint again. The residual race (the peer dies holding the lock just
- * after the check) is bounded by the watchdog: a call that has not returned after the
- * endpoint's bound, while a peer is dead, ends the process with a line saying why.
+ * enters that endpoint again. What the check cannot see (a call already spinning on the
+ * lock when its holder dies, or the peer dying just after the check) is the watchdog's:
+ * a call stuck CNIO_FAB_RESCUE_MS while a peer is dead gets the lock the dead peer left
+ * held released (fab_rescue.c), and one still stuck after the endpoint's bound ends the
+ * process with a line saying why.
  *
  * A peer's pid comes from its address (cnio's servers name their regions
  * "fi_shm://cnio-PID-RANDOM"); it is checked against /proc when the peer is first met,

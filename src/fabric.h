@@ -115,8 +115,10 @@ int cnio__fab_available(void);
  * checks: each peer's process is learnt from its address (cnio names regions
  * "fi_shm://cnio-PID-RANDOM"), and the process's watchdog thread (started with its first
  * guarded endpoint; it wakes every second) watches f's calls into libfabric: one that
- * has not returned after max(timeout_ms, 10 s) while a peer is dead prints one line to
- * stderr and ends the process with status CNIO_FAB_WATCHDOG_EXIT. 0 or -CNIO_ERR_NOMEM.
+ * has not returned after CNIO_FAB_RESCUE_MS while a peer is dead gets the lock the dead
+ * peer left held released (cnio__fab_rescue); one that has not returned after
+ * max(timeout_ms, 10 s) while a peer is dead prints one line to stderr and ends the
+ * process with status CNIO_FAB_WATCHDOG_EXIT. 0 or -CNIO_ERR_NOMEM.
  * cnio__fab_close undoes it.
  */
 #define CNIO_FAB_LIVE_MS 1            /* a peer check is reused this long */
