@@ -121,7 +121,7 @@ int cnio__fab_available(void);
  * process with status CNIO_FAB_WATCHDOG_EXIT. 0 or -CNIO_ERR_NOMEM.
  * cnio__fab_close undoes it.
  */
-#define CNIO_FAB_LIVE_MS 1            /* a peer check is reused this long */
+#define CNIO_FAB_LIVE_MS 10           /* a peer check is reused this long */
 #define CNIO_FAB_WATCH_MIN_MS 10000
 #define CNIO_FAB_WATCHDOG_EXIT 70
 int cnio__fab_guard(struct cnio_fab *f, int timeout_ms);
