@@ -129,8 +129,8 @@ int cnio__fab_guard(struct cnio_fab *f, int timeout_ms);
 int cnio__fab_guard_ms(struct cnio_fab *f, int watch_ms);
 /* 0 while every peer of a guarded endpoint is alive, else -CNIO_ERR_CONN, for good: the
  * caller must not call into libfabric on f again (but cnio__fab_close). cnio__fab_live
- * reuses a check CNIO_FAB_LIVE_MS old (completion reads, polled often); cnio__fab_live_now
- * does not (sends). 0 at once for endpoints not guarded. */
+ * reuses a check CNIO_FAB_LIVE_MS old (sends and completion reads); cnio__fab_live_now
+ * does not (the rare BYE). 0 at once for endpoints not guarded. */
 int cnio__fab_live_check(struct cnio_fab *f, int fresh);
 static inline int cnio__fab_live(struct cnio_fab *f)
 {

@@ -270,7 +270,7 @@ static int ofi_post_hello(struct ofi_conn *c, int64_t deadline)
     ssize_t r;
 
     for (;;) {
-        if ((r = cnio__fab_live_now(c->fab)) != 0)
+        if ((r = cnio__fab_live(c->fab)) != 0)
             return (int)r;
         cnio__fab_enter(c->fab);
         r = fi_tsend(c->fab->ep, c->fab->name, c->fab->namelen, NULL, c->peer,
@@ -506,8 +506,8 @@ static int ofi_msend(struct cnio_conn *conn, const struct cnio_tp_frame *f)
         return 0;
     if ((r->posted || r->queued) && r->id != f->id)
         return 0;
-    /* a send takes the server's region lock: checked afresh (fab_live.c) */
-    if ((ret = cnio__fab_live_now(c->fab)) != 0)
+    /* a send takes the server's region lock (fab_live.c) */
+    if ((ret = cnio__fab_live(c->fab)) != 0)
         return c->dead = (int)ret;
     if (!(r->posted || r->queued)) {
         cnio__fab_enter(c->fab);
