@@ -194,56 +194,93 @@ int cnio__fab_open(const char *prov, const char *node, struct cnio_fab *f)
     return 0;
 }
 
-/* Removes an unused entry to make room: 0, or -1 when every entry is in use. */
+/* Removes an unused entry to make room: 0, or -1 when every entry is in use. The peers
+ * of a guarded endpoint change under the guard's lock (the watchdog reads them), never
+ * held across a call into libfabric. */
 static int fab_av_evict(struct cnio_fab *f)
 {
     for (int i = 0; i < f->npeers; i++) {
-        struct cnio_fab_peer *p = &f->peers[i];
+        if (f->peers[i].refs == 0) {
+            fi_addr_t a = f->peers[i].fi_addr;
 
-        if (p->refs == 0) {
-            fi_addr_t a = p->fi_addr;
-
+            cnio__fab_enter(f);
             fi_av_remove(f->av, &a, 1, 0);
-            *p = f->peers[--f->npeers];
+            cnio__fab_leave(f);
+            cnio__fab_guard_lock(f);
+            f->peers[i] = f->peers[--f->npeers];
+            cnio__fab_guard_unlock(f);
             return 0;
         }
     }
     return -1;
 }
 
-int cnio__fab_av_get(struct cnio_fab *f, const void *addr, size_t len, uint64_t *fi_addr)
+/* The new entry's slot in f->peers (grown if need be), or NULL. */
+static struct cnio_fab_peer *fab_av_slot(struct cnio_fab *f)
+{
+    if (f->npeers == f->peers_cap) {
+        int cap = f->peers_cap ? 2 * f->peers_cap : 16;
+        struct cnio_fab_peer *np;
+
+        cnio__fab_guard_lock(f);
+        np = realloc(f->peers, (size_t)cap * sizeof(*np));
+        if (np) {
+            f->peers = np;
+            f->peers_cap = cap;
+        }
+        cnio__fab_guard_unlock(f);
+        if (!np)
+            return NULL;
+    }
+    return &f->peers[f->npeers];
+}
+
+static int fab_av_add(struct cnio_fab *f, const void *addr, size_t len, uint64_t *fi_addr)
 {
     struct cnio_fab_peer *p;
     fi_addr_t a;
+    int ret;
+
+    if (f->npeers >= FAB_AV_KEEP && fab_av_evict(f) && f->npeers >= FAB_AV_MAX)
+        return -CNIO_ERR_LIMIT;
+    p = fab_av_slot(f);
+    if (!p)
+        return -CNIO_ERR_NOMEM;
+    /* the slot past the last entry: the watchdog does not look at it yet */
+    memcpy(p->addr, addr, len);
+    p->len = len;
+    p->pid = 0;
+    if (f->shm && (ret = cnio__fab_guard_peer(f, p)) != 0)
+        return ret;   /* a dead process: libfabric would map its region */
+    cnio__fab_enter(f);
+    ret = fi_av_insert(f->av, addr, 1, &a, 0, NULL) == 1 ? 0 : -CNIO_ERR_CONN;
+    cnio__fab_leave(f);
+    if (ret)
+        return ret;
+    p->fi_addr = a;
+    p->refs = 1;
+    cnio__fab_guard_lock(f);
+    f->npeers++;
+    cnio__fab_guard_unlock(f);
+    *fi_addr = a;
+    return 0;
+}
+
+int cnio__fab_av_get(struct cnio_fab *f, const void *addr, size_t len, uint64_t *fi_addr)
+{
+    int ret;
 
     if (len == 0 || len > CNIO_FAB_ADDR_MAX)
         return -CNIO_ERR_CONN;
+    if ((ret = cnio__fab_live(f)) != 0)
+        return ret;
     for (int i = 0; i < f->npeers; i++)
         if (f->peers[i].len == len && !memcmp(f->peers[i].addr, addr, len)) {
             f->peers[i].refs++;
             *fi_addr = f->peers[i].fi_addr;
             return 0;
         }
-    if (f->npeers >= FAB_AV_KEEP && fab_av_evict(f) && f->npeers >= FAB_AV_MAX)
-        return -CNIO_ERR_LIMIT;
-    if (f->npeers == f->peers_cap) {
-        int cap = f->peers_cap ? 2 * f->peers_cap : 16;
-        struct cnio_fab_peer *np = realloc(f->peers, (size_t)cap * sizeof(*np));
-
-        if (!np)
-            return -CNIO_ERR_NOMEM;
-        f->peers = np;
-        f->peers_cap = cap;
-    }
-    if (fi_av_insert(f->av, addr, 1, &a, 0, NULL) != 1)
-        return -CNIO_ERR_CONN;
-    p = &f->peers[f->npeers++];
-    memcpy(p->addr, addr, len);
-    p->len = len;
-    p->fi_addr = a;
-    p->refs = 1;
-    *fi_addr = a;
-    return 0;
+    return fab_av_add(f, addr, len, fi_addr);
 }
 
 /* An entry no connection uses stays (up to FAB_AV_KEEP of them): a peer that comes back
@@ -261,7 +298,8 @@ void cnio__fab_av_put(struct cnio_fab *f, uint64_t fi_addr)
 
 void cnio__fab_close(struct cnio_fab *f)
 {
-    free(f->peers);
+    /* a guarded endpoint stays watched while it closes (shm unmaps its peers' regions) */
+    cnio__fab_enter(f);
     if (f->ep)
         fi_close(&f->ep->fid);
     if (f->av)
@@ -272,6 +310,9 @@ void cnio__fab_close(struct cnio_fab *f)
         fi_close(&f->domain->fid);
     if (f->fabric)
         fi_close(&f->fabric->fid);
+    cnio__fab_leave(f);
+    cnio__fab_unguard(f);
+    free(f->peers);
     if (f->info)
         fi_freeinfo(f->info);
     memset(f, 0, sizeof(*f));

@@ -23,6 +23,8 @@
 
 #include "common.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,6 +55,8 @@ struct cnio_fab_peer {
     size_t len;
     uint64_t fi_addr;
     int refs;
+    int pid;                    /* shm, guarded: the peer's process (0: unknown) */
+    unsigned long long start;   /* ... and when it started (/proc/PID/stat) */
 };
 
 struct cnio_fab {
@@ -68,6 +72,15 @@ struct cnio_fab {
     size_t iov_limit;
     struct cnio_fab_peer *peers;
     int npeers, peers_cap;
+    /* Guarded shm endpoints (cnio__fab_guard, fab_live.c): */
+    int shm;                    /* 1: peers' processes are checked, calls are timed */
+    int dead;                   /* 0, or -CNIO_ERR_CONN: a peer died; never entered again */
+    int dead_pid;
+    int64_t live_ms;            /* when the peers were last checked */
+    int watch_ms;               /* a call longer than this, with a peer dead: exit */
+    _Atomic int64_t in_call;    /* when the running call into libfabric began, or 0 */
+    int64_t own_held_call;      /* the watchdog saw our region's lock held in this call */
+    struct cnio_fab *watch_next;
 };
 
 /*
@@ -92,5 +105,77 @@ int cnio__fab_err(int fi_err);
 const char *cnio__fab_provider(const char *transport, const char *hint);
 /* 1 when this build has libfabric. */
 int cnio__fab_available(void);
+
+/*
+ * Peer liveness outside libfabric, for shm endpoints (fab_live.c). libfabric 1.17's shm
+ * provider spins (pthread_spin_lock, no bound) on a lock in a peer's shared region; a
+ * peer killed while it held it traps every later send or progress call of ours forever.
+ *
+ * cnio__fab_guard(f, timeout_ms): on an shm endpoint (no-op on others), turns on the
+ * checks: each peer's process is learnt from its address (cnio names regions
+ * "fi_shm://cnio-PID-RANDOM"), and the process's watchdog thread (started with its first
+ * guarded endpoint; it wakes every second) watches f's calls into libfabric: one that
+ * has not returned after CNIO_FAB_RESCUE_MS while a peer is dead gets the lock the dead
+ * peer left held released (cnio__fab_rescue); one that has not returned after
+ * max(timeout_ms, 10 s) while a peer is dead prints one line to stderr and ends the
+ * process with status CNIO_FAB_WATCHDOG_EXIT. 0 or -CNIO_ERR_NOMEM.
+ * cnio__fab_close undoes it.
+ */
+#define CNIO_FAB_LIVE_MS 10           /* a peer check is reused this long */
+#define CNIO_FAB_WATCH_MIN_MS 10000
+#define CNIO_FAB_WATCHDOG_EXIT 70
+int cnio__fab_guard(struct cnio_fab *f, int timeout_ms);
+/* The same with the watchdog's bound exactly watch_ms (a test's shorter bound). */
+int cnio__fab_guard_ms(struct cnio_fab *f, int watch_ms);
+/* 0 while every peer of a guarded endpoint is alive, else -CNIO_ERR_CONN, for good: the
+ * caller must not call into libfabric on f again (but cnio__fab_close). cnio__fab_live
+ * reuses a check CNIO_FAB_LIVE_MS old (sends and completion reads); cnio__fab_live_now
+ * does not (the rare BYE). 0 at once for endpoints not guarded. */
+int cnio__fab_live_check(struct cnio_fab *f, int fresh);
+static inline int cnio__fab_live(struct cnio_fab *f)
+{
+    return f->shm ? cnio__fab_live_check(f, 0) : 0;
+}
+static inline int cnio__fab_live_now(struct cnio_fab *f)
+{
+    return f->shm ? cnio__fab_live_check(f, 1) : 0;
+}
+/* Around every call into libfabric on f: the watchdog's clock (guarded endpoints only). */
+static inline void cnio__fab_enter(struct cnio_fab *f)
+{
+    if (f->shm)
+        atomic_store_explicit(&f->in_call, cnio__now_ms(), memory_order_relaxed);
+}
+static inline void cnio__fab_leave(struct cnio_fab *f)
+{
+    if (f->shm)
+        atomic_store_explicit(&f->in_call, 0, memory_order_relaxed);
+}
+/* The state of process pid: 1 running (or sleeping, stopped...), 0 dead (a zombie,
+ * exiting, SIGKILL pending, or another process than the one that started at *start:
+ * *start is set when 0), -1 gone (no /proc/PID). Unreadable for another reason: 1. */
+int cnio__proc_state(int pid, unsigned long long *start);
+/* The process id in an shm address cnio named ("fi_shm://cnio-PID-..."), or 0. */
+int cnio__fab_shm_pid(const void *addr, size_t len);
+/* For fabric.c: the peers array of a guarded endpoint is moved, and entries counted in
+ * or out, under this lock (the watchdog reads pids and start times); no-ops if f is not
+ * guarded. */
+void cnio__fab_guard_lock(struct cnio_fab *f);
+void cnio__fab_guard_unlock(struct cnio_fab *f);
+/* A new peer of a guarded endpoint: its pid and start. 0, or -CNIO_ERR_CONN (dead). */
+int cnio__fab_guard_peer(struct cnio_fab *f, struct cnio_fab_peer *p);
+void cnio__fab_unguard(struct cnio_fab *f);
+/*
+ * Releasing a lock a dead peer left held (fab_rescue.c; libfabric 1.17's shm region
+ * layout, checked first): called by the watchdog, under its lock, for a guarded call that
+ * began at call_began and has not returned for CNIO_FAB_RESCUE_MS while peer dead_pid is
+ * dead. cnio__fab_region_map maps the header of the region of shm address addr if it is
+ * 1.17's for process pid (else NULL); cnio__fab_region_lock is its lock.
+ */
+#define CNIO_FAB_RESCUE_MS 1000
+void cnio__fab_rescue(struct cnio_fab *f, int64_t call_began, int dead_pid);
+void *cnio__fab_region_map(const void *addr, size_t len, int pid);
+void cnio__fab_region_unmap(void *hdr);
+pthread_spinlock_t *cnio__fab_region_lock(void *hdr);
 
 #endif /* CNIO_FABRIC_H */

@@ -79,6 +79,7 @@ struct ofi_tp {
     struct cnio_fab *feps[OFI_MAX_FEPS];     /* more: opened for HELLOs sent again */
     int nfeps;
     const char *prov;                        /* what feps[0] was opened with */
+    int timeout_ms;                          /* the watchdog's bound on shm (fab_live.c) */
     struct ofi_conn *conns[OFI_MAX_CONNS];   /* by our id; 0 unused */
     uint16_t next_id;
 };
@@ -122,6 +123,8 @@ static int ofi_fep_add(struct ofi_tp *tp)
      * the provider chooses, a port of the kernel's */
     ret = cnio__fab_open(tp->nfeps ? tp->feps[0]->prov : tp->prov,
                          tp->nfeps ? NULL : getenv("CNIO_OFI_SOURCE"), f);
+    if (!ret && (ret = cnio__fab_guard(f, tp->timeout_ms)) != 0)
+        cnio__fab_close(f);
     if (ret) {
         free(f);
         return ret;
@@ -131,7 +134,7 @@ static int ofi_fep_add(struct ofi_tp *tp)
 }
 
 static int ofi_open_prov(struct cnio_stack *st, const struct cnio_transport_ops *ops,
-                         const char *prov, struct cnio_tp **out)
+                         const char *prov, const struct cnio_hints *h, struct cnio_tp **out)
 {
     struct ofi_tp *tp = calloc(1, sizeof(*tp));
     int ret;
@@ -139,6 +142,7 @@ static int ofi_open_prov(struct cnio_stack *st, const struct cnio_transport_ops 
     if (!tp)
         return -CNIO_ERR_NOMEM;
     tp->prov = prov;
+    tp->timeout_ms = h->timeout_ms;
     ret = ofi_fep_add(tp);
     if (ret < 0) {
         cnio__err("cannot open libfabric provider %s: %s", *prov ? prov : "(best)",
@@ -156,12 +160,13 @@ static int ofi_open_prov(struct cnio_stack *st, const struct cnio_transport_ops 
 
 static int ofi_open(struct cnio_stack *st, const struct cnio_hints *h, struct cnio_tp **out)
 {
-    return ofi_open_prov(st, &cnio__ofi_ops, cnio__fab_provider("ofi", h->ofi_provider), out);
+    return ofi_open_prov(st, &cnio__ofi_ops, cnio__fab_provider("ofi", h->ofi_provider), h,
+                         out);
 }
 
 static int udp_open(struct cnio_stack *st, const struct cnio_hints *h, struct cnio_tp **out)
 {
-    return ofi_open_prov(st, &cnio__udp_ops, cnio__fab_provider("udp", NULL), out);
+    return ofi_open_prov(st, &cnio__udp_ops, cnio__fab_provider("udp", NULL), h, out);
 }
 
 /* ---- completions ------------------------------------------------------------------ */
@@ -182,20 +187,31 @@ static void ofi_done(struct ofi_op *op, int status, size_t len)
     c->done_tail = op;
 }
 
-/* Reads one endpoint's completion queue, sorting what completed to its connections. */
+/* Reads one endpoint's completion queue, sorting what completed to its connections. An
+ * shm endpoint with a dead peer is not read (its connections fail in ofi_mpoll): reading
+ * progresses it, which may spin on the dead peer's lock (fab_live.c). */
 static int ofi_cq_drain_one(struct cnio_fab *f)
 {
     struct fi_cq_tagged_entry e[OFI_CQ_BATCH];
 
+    if (cnio__fab_live(f))
+        return 0;
     for (;;) {
-        ssize_t n = fi_cq_read(f->cq, e, OFI_CQ_BATCH);
+        ssize_t n;
 
+        cnio__fab_enter(f);
+        n = fi_cq_read(f->cq, e, OFI_CQ_BATCH);
+        cnio__fab_leave(f);
         if (n == -FI_EAGAIN)
             return 0;
         if (n == -FI_EAVAIL) {
             struct fi_cq_err_entry err = { 0 };
+            ssize_t got;
 
-            if (fi_cq_readerr(f->cq, &err, 0) != 1)
+            cnio__fab_enter(f);
+            got = fi_cq_readerr(f->cq, &err, 0);
+            cnio__fab_leave(f);
+            if (got != 1)
                 return 0;   /* not there yet: the next poll reads it */
             if (err.op_context) {
                 struct ofi_op *op = err.op_context;
@@ -234,9 +250,14 @@ static int ofi_progress(struct cnio_tp *tp, int timeout_ms)
 static int ofi_post_chal(struct ofi_conn *c)
 {
     struct ofi_op *op = &c->chal[c->try];
-    ssize_t r = fi_trecv(c->fab->ep, c->chalbuf[c->try], OFI_CHAL_LEN, NULL, c->peer,
-                         cnio__fab_reply_tag(c->id, 0), 0, &op->ctx);
+    ssize_t r = cnio__fab_live(c->fab);
 
+    if (r)
+        return (int)r;
+    cnio__fab_enter(c->fab);
+    r = fi_trecv(c->fab->ep, c->chalbuf[c->try], OFI_CHAL_LEN, NULL, c->peer,
+                 cnio__fab_reply_tag(c->id, 0), 0, &op->ctx);
+    cnio__fab_leave(c->fab);
     if (r)
         return cnio__fab_err((int)r);
     op->posted = 1;
@@ -249,8 +270,12 @@ static int ofi_post_hello(struct ofi_conn *c, int64_t deadline)
     ssize_t r;
 
     for (;;) {
+        if ((r = cnio__fab_live(c->fab)) != 0)
+            return (int)r;
+        cnio__fab_enter(c->fab);
         r = fi_tsend(c->fab->ep, c->fab->name, c->fab->namelen, NULL, c->peer,
                      CNIO_FAB_TAG_HELLO | c->id, &op->ctx);
+        cnio__fab_leave(c->fab);
         if (r != -FI_EAGAIN)
             break;
         if (cnio__now_ms() >= deadline)
@@ -368,15 +393,38 @@ static int ofi_hello_again(struct ofi_conn *c)
     return ret;
 }
 
+/* The endpoint of try t, if it is alive (a dead peer's is never entered again). */
+static struct cnio_fab *ofi_try_fab(const struct ofi_conn *c, int t)
+{
+    struct cnio_fab *f = c->fepi[t] >= 0 ? c->tp->feps[c->fepi[t]] : NULL;
+
+    return f && !f->dead ? f : NULL;
+}
+
+/* Operations the provider holds, on endpoints still alive. */
 static int ofi_busy(const struct ofi_conn *c)
 {
     int n = 0;
 
     for (int t = 0; t < OFI_HELLO_TRIES; t++)
-        n += c->hello[t].posted + c->chal[t].posted;
-    for (int i = 0; i < OFI_SLOTS; i++)
-        n += c->send[i].posted + c->recv[i].posted;
+        if (ofi_try_fab(c, t))
+            n += c->hello[t].posted + c->chal[t].posted;
+    if (!c->fab->dead)
+        for (int i = 0; i < OFI_SLOTS; i++)
+            n += c->send[i].posted + c->recv[i].posted;
     return n;
+}
+
+/* 1 when the provider holds an operation of c, on any endpoint. */
+static int ofi_posted(const struct ofi_conn *c)
+{
+    for (int t = 0; t < OFI_HELLO_TRIES; t++)
+        if (c->hello[t].posted || c->chal[t].posted)
+            return 1;
+    for (int i = 0; i < OFI_SLOTS; i++)
+        if (c->send[i].posted || c->recv[i].posted)
+            return 1;
+    return 0;
 }
 
 /* Cancels the receives still posted and waits until the provider holds no buffer of
@@ -386,12 +434,21 @@ static int ofi_quiesce(struct ofi_conn *c)
     struct ofi_tp *tp = c->tp;
     int64_t deadline = cnio__now_ms() + OFI_CLOSE_MS;
 
-    for (int t = 0; t <= c->try && t < OFI_HELLO_TRIES; t++)
-        if (c->chal[t].posted && c->fepi[t] >= 0)
-            fi_cancel(&tp->feps[c->fepi[t]]->ep->fid, &c->chal[t].ctx);
+    for (int t = 0; t <= c->try && t < OFI_HELLO_TRIES; t++) {
+        struct cnio_fab *f = ofi_try_fab(c, t);
+
+        if (c->chal[t].posted && f) {
+            cnio__fab_enter(f);
+            fi_cancel(&f->ep->fid, &c->chal[t].ctx);
+            cnio__fab_leave(f);
+        }
+    }
     for (int i = 0; i < OFI_SLOTS; i++)
-        if (c->recv[i].posted)
+        if (c->recv[i].posted && !c->fab->dead) {
+            cnio__fab_enter(c->fab);
             fi_cancel(&c->fab->ep->fid, &c->recv[i].ctx);
+            cnio__fab_leave(c->fab);
+        }
     while (ofi_busy(c)) {
         if (ofi_cq_drain(tp) || cnio__now_ms() >= deadline)
             return -1;
@@ -407,8 +464,16 @@ static void ofi_close(struct cnio_conn *conn)
     if (!c)
         return;
     tp = c->tp;
-    if (c->sid && c->peer != FI_ADDR_UNSPEC)
+    if (c->sid && c->peer != FI_ADDR_UNSPEC && !cnio__fab_live_now(c->fab)) {
+        cnio__fab_enter(c->fab);
         fi_tinject(c->fab->ep, NULL, 0, c->peer, CNIO_FAB_TAG_BYE | c->sid);
+        cnio__fab_leave(c->fab);
+    }
+    if (c->fab->dead && ofi_posted(c)) {
+        /* Its endpoint has a dead peer and is never progressed again: the provider keeps
+         * what it was given until the endpoint closes; so does c (freed with it). */
+        return;
+    }
     if (ofi_quiesce(c)) {
         /* The provider may still write into c: leave it (and its id) to the endpoint. */
         cnio__warn("libfabric %s: a connection's operations did not finish within %d ms",
@@ -439,11 +504,16 @@ static int ofi_msend(struct cnio_conn *conn, const struct cnio_tp_frame *f)
         return c->dead;
     if (!c->sid || s->posted || s->queued)
         return 0;
-    if (!(r->posted || r->queued) || r->id != f->id) {
-        if (r->posted || r->queued)
-            return 0;
+    if ((r->posted || r->queued) && r->id != f->id)
+        return 0;
+    /* a send takes the server's region lock (fab_live.c) */
+    if ((ret = cnio__fab_live(c->fab)) != 0)
+        return c->dead = (int)ret;
+    if (!(r->posted || r->queued)) {
+        cnio__fab_enter(c->fab);
         ret = fi_trecvv(ep, riov, NULL, f->rcap ? 2 : 1, c->peer,
                         cnio__fab_reply_tag(c->id, f->id), 0, &r->ctx);
+        cnio__fab_leave(c->fab);
         if (ret == -FI_EAGAIN)
             return ofi_cq_drain(c->tp) ? -CNIO_ERR_CONN : 0;
         if (ret)
@@ -453,7 +523,9 @@ static int ofi_msend(struct cnio_conn *conn, const struct cnio_tp_frame *f)
         r->payload = f->rbuf;
         r->posted = 1;
     }
+    cnio__fab_enter(c->fab);
     ret = fi_tsendv(ep, siov, NULL, f->plen ? 2 : 1, c->peer, c->sid, &s->ctx);
+    cnio__fab_leave(c->fab);
     if (ret == -FI_EAGAIN)
         return ofi_cq_drain(c->tp) ? -CNIO_ERR_CONN : 0;
     if (ret)
@@ -480,9 +552,13 @@ static int ofi_event(struct ofi_conn *c, struct ofi_op *op, struct cnio_tp_event
             const uint8_t *b = c->chalbuf[op->try];
             uint32_t sid = op->len >= CNIO_WIRE_HDR_SIZE ? (uint32_t)cnio__get_le64(b + 32) : 0;
 
-            if (!op->status && sid && c->fepi[op->try] >= 0)
-                fi_tinject(c->tp->feps[c->fepi[op->try]]->ep, NULL, 0, c->tpeer[op->try],
-                           CNIO_FAB_TAG_BYE | sid);
+            struct cnio_fab *f = ofi_try_fab(c, op->try);
+
+            if (!op->status && sid && f && !cnio__fab_live_now(f)) {
+                cnio__fab_enter(f);
+                fi_tinject(f->ep, NULL, 0, c->tpeer[op->try], CNIO_FAB_TAG_BYE | sid);
+                cnio__fab_leave(f);
+            }
             return 0;
         }
         if (op->status)
@@ -518,6 +594,8 @@ static int ofi_mpoll(struct cnio_conn *conn, struct cnio_tp_event *ev, int max)
 
     if (ret)
         return ret;
+    if (c->fab->dead)
+        return c->dead = c->fab->dead;   /* its endpoint has a dead peer (ofi_cq_drain_one) */
     while (c->done_head && n < max) {
         struct ofi_op *op = c->done_head;
 
