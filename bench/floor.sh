@@ -39,7 +39,7 @@ done
 work=$(mktemp -d /dev/shm/cnio-floor-XXXXXX)
 spid=''
 cleanup() {
-  [ -n "$spid" ] && kill -TERM "$spid" 2>/dev/null && wait "$spid" 2>/dev/null
+  [ -n "$spid" ] && kill -TERM "$spid" 2>/dev/null && wait "$spid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -43,7 +43,9 @@ chmod 755 "$work"   # the GridFTP server runs as nobody
 gpid=''
 cleanup() {
   servers_stop
-  [ -n "$gpid" ] && kill -TERM "$gpid" 2>/dev/null && wait "$gpid" 2>/dev/null
+  # (|| true: the server's status is 143, and under set -e a failing last command of
+  # this list ended the script here, leaving its work directory in /dev/shm)
+  [ -n "$gpid" ] && kill -TERM "$gpid" 2>/dev/null && wait "$gpid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
