@@ -178,6 +178,26 @@ fail:
     return -1;
 }
 
+/* Removes the shm regions of server process pid, now reaped: libfabric's shm provider
+ * removes its region at a normal exit, but a server killed by SIGKILL leaves its 16 MiB
+ * in /dev/shm (cnio names them fi_shm://cnio-PID-RANDOM), and the shm test rows kill
+ * servers on purpose. */
+static void fx_shm_sweep(pid_t pid)
+{
+    char prefix[32];
+    struct dirent *d;
+    size_t n;
+    DIR *dir = opendir("/dev/shm");
+
+    if (!dir)
+        return;
+    n = (size_t)snprintf(prefix, sizeof(prefix), "cnio-%d-", (int)pid);
+    while ((d = readdir(dir)))
+        if (!strncmp(d->d_name, prefix, n))
+            unlinkat(dirfd(dir), d->d_name, 0);
+    closedir(dir);
+}
+
 int fx_kill(struct fx *f, int i, int sig)
 {
     int status;
@@ -188,6 +208,7 @@ int fx_kill(struct fx *f, int i, int sig)
     for (int t = 0; t < 1000; t++) {
         pid_t r = waitpid(f->pid[i], &status, WNOHANG);
         if (r == f->pid[i]) {
+            fx_shm_sweep(f->pid[i]);
             f->pid[i] = 0;
             return status;
         }
@@ -197,6 +218,7 @@ int fx_kill(struct fx *f, int i, int sig)
     }
     kill(f->pid[i], SIGKILL);
     waitpid(f->pid[i], &status, 0);
+    fx_shm_sweep(f->pid[i]);
     f->pid[i] = 0;
     return -1;
 }
