@@ -74,7 +74,8 @@ struct cnio_fab {
     int npeers, peers_cap;
     /* Guarded shm endpoints (cnio__fab_guard, fab_live.c): */
     int shm;                    /* 1: peers' processes are checked, calls are timed */
-    int dead;                   /* 0, or -CNIO_ERR_CONN: a peer died; never entered again */
+    int dead;                   /* 0, or -CNIO_ERR_CONN: a peer died, or the transport
+                                 * closed it (transport_ofi.c); never entered again */
     int dead_pid;
     int64_t live_ms;            /* when the peers were last checked */
     int watch_ms;               /* a call longer than this, with a peer dead: exit */
@@ -130,15 +131,16 @@ int cnio__fab_guard_ms(struct cnio_fab *f, int watch_ms);
 /* 0 while every peer of a guarded endpoint is alive, else -CNIO_ERR_CONN, for good: the
  * caller must not call into libfabric on f again (but cnio__fab_close). cnio__fab_live
  * reuses a check CNIO_FAB_LIVE_MS old (sends and completion reads); cnio__fab_live_now
- * does not (the rare BYE). 0 at once for endpoints not guarded. */
+ * does not (the rare BYE). Any endpoint whose dead is set: that at once; 0 at once for
+ * other endpoints not guarded. */
 int cnio__fab_live_check(struct cnio_fab *f, int fresh);
 static inline int cnio__fab_live(struct cnio_fab *f)
 {
-    return f->shm ? cnio__fab_live_check(f, 0) : 0;
+    return f->dead ? f->dead : f->shm ? cnio__fab_live_check(f, 0) : 0;
 }
 static inline int cnio__fab_live_now(struct cnio_fab *f)
 {
-    return f->shm ? cnio__fab_live_check(f, 1) : 0;
+    return f->dead ? f->dead : f->shm ? cnio__fab_live_check(f, 1) : 0;
 }
 /* Around every call into libfabric on f: the watchdog's clock (guarded endpoints only). */
 static inline void cnio__fab_enter(struct cnio_fab *f)

@@ -43,6 +43,7 @@
 #include <rdma/fi_errno.h>
 #include <rdma/fi_tagged.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,10 +76,12 @@ struct ofi_op {
 
 struct ofi_tp {
     struct cnio_tp base;
-    struct cnio_fab *fab;                    /* feps[0]: where connections start */
-    struct cnio_fab *feps[OFI_MAX_FEPS];     /* more: opened for HELLOs sent again */
-    int nfeps;
-    const char *prov;                        /* what feps[0] was opened with */
+    struct cnio_fab *fab;                    /* where connections start (feps[start]) */
+    struct cnio_fab *feps[OFI_MAX_FEPS];     /* more: opened for HELLOs sent again, or in
+                                              * place of a closed one (ofi_retire) */
+    int nfeps, start;
+    const char *prov;                        /* what the first endpoint was opened with */
+    char prov_used[CNIO_FAB_PROV_MAX];       /* ... and what it got: the others' */
     int timeout_ms;                          /* the watchdog's bound on shm (fab_live.c) */
     struct ofi_conn *conns[OFI_MAX_CONNS];   /* by our id; 0 unused */
     uint16_t next_id;
@@ -108,29 +111,54 @@ static struct ofi_tp *ofi_tp_of(struct cnio_tp *tp)
     return (struct ofi_tp *)tp;
 }
 
-/* Opens one more endpoint of tp's provider: its index, or a negative code. */
-static int ofi_fep_add(struct ofi_tp *tp)
+/* 1 when endpoint i was closed by ofi_retire and no connection refers to it any more. */
+static int ofi_fep_free(const struct ofi_tp *tp, int i)
+{
+    if (tp->feps[i]->ep || !tp->feps[i]->dead)
+        return 0;
+    for (int id = 1; id < OFI_MAX_CONNS; id++) {
+        const struct ofi_conn *c = tp->conns[id];
+
+        if (c && c->fab == tp->feps[i])
+            return 0;
+        for (int t = 0; c && t < OFI_HELLO_TRIES; t++)
+            if (c->fepi[t] == i)
+                return 0;
+    }
+    return 1;
+}
+
+/* Opens one more endpoint of tp's provider, in the slot of a closed one if there is
+ * such: its index, or a negative code. source binds it (CNIO_OFI_SOURCE: HOST or
+ * HOST:PORT) or is NULL (a port of the kernel's). */
+static int ofi_fep_add(struct ofi_tp *tp, const char *source)
 {
     struct cnio_fab *f;
-    int ret;
+    int i, ret;
 
-    if (tp->nfeps == OFI_MAX_FEPS)
+    for (i = 0; i < tp->nfeps && !ofi_fep_free(tp, i); i++)
+        ;
+    if (i == OFI_MAX_FEPS)
         return -CNIO_ERR_LIMIT;
-    f = calloc(1, sizeof(*f));
+    f = i < tp->nfeps ? tp->feps[i] : calloc(1, sizeof(*f));
     if (!f)
         return -CNIO_ERR_NOMEM;
-    /* CNIO_OFI_SOURCE binds the first endpoint (HOST or HOST:PORT); the others get what
-     * the provider chooses, a port of the kernel's */
-    ret = cnio__fab_open(tp->nfeps ? tp->feps[0]->prov : tp->prov,
-                         tp->nfeps ? NULL : getenv("CNIO_OFI_SOURCE"), f);
+    memset(f, 0, sizeof(*f));
+    ret = cnio__fab_open(tp->nfeps ? tp->prov_used : tp->prov, source, f);
     if (!ret && (ret = cnio__fab_guard(f, tp->timeout_ms)) != 0)
         cnio__fab_close(f);
     if (ret) {
-        free(f);
+        if (i < tp->nfeps)
+            f->dead = -CNIO_ERR_CONN;   /* still closed: the slot stays free */
+        else
+            free(f);
         return ret;
     }
-    tp->feps[tp->nfeps] = f;
-    return tp->nfeps++;
+    if (!tp->nfeps)
+        snprintf(tp->prov_used, sizeof(tp->prov_used), "%s", f->prov);
+    if (i == tp->nfeps)
+        tp->feps[tp->nfeps++] = f;
+    return i;
 }
 
 static int ofi_open_prov(struct cnio_stack *st, const struct cnio_transport_ops *ops,
@@ -143,7 +171,7 @@ static int ofi_open_prov(struct cnio_stack *st, const struct cnio_transport_ops 
         return -CNIO_ERR_NOMEM;
     tp->prov = prov;
     tp->timeout_ms = h->timeout_ms;
-    ret = ofi_fep_add(tp);
+    ret = ofi_fep_add(tp, getenv("CNIO_OFI_SOURCE"));
     if (ret < 0) {
         cnio__err("cannot open libfabric provider %s: %s", *prov ? prov : "(best)",
                   cnio_strerror(ret));
@@ -362,11 +390,11 @@ static int ofi_connect(struct cnio_tp *tpb, const struct cnio_peer *peer, struct
     } else {
         memcpy(&c->addr, &peer->addr.ss, peer->addr.len);
         c->addrlen = peer->addr.len;
-        ret = ofi_hello_from(c, 0, cnio__now_ms() + peer->timeout_ms);
+        ret = ofi_hello_from(c, tp->start, cnio__now_ms() + peer->timeout_ms);
     }
     if (ret == -CNIO_ERR_CONN && c->peer == FI_ADDR_UNSPEC)
         cnio__debug("%s: fabric address not usable with %s", peer->host ? peer->host : "?",
-                    tp->fab->prov);
+                    tp->prov_used);
     if (ret) {
         ofi_close(&c->base);
         return ret;
@@ -383,11 +411,13 @@ static int ofi_hello_again(struct ofi_conn *c)
     int next = c->fepi[c->try] + 1, ret;
 
     c->delivered_ms = 0;
-    if (next >= tp->nfeps && (next = ofi_fep_add(tp)) < 0)
+    while (next < tp->nfeps && tp->feps[next]->dead)
+        next++;
+    if (next >= tp->nfeps && (next = ofi_fep_add(tp, NULL)) < 0)
         return 0;   /* no more endpoints: wait for the first CHALLENGE until the deadline */
     cnio__debug("libfabric %s: no CHALLENGE %d ms after the HELLO was delivered: again from "
                 "another address (the server's provider may know this one from an earlier "
-                "endpoint)", tp->fab->prov, OFI_PROBE_MS);
+                "endpoint)", tp->prov_used, OFI_PROBE_MS);
     c->try++;
     ret = ofi_hello_from(c, next, cnio__now_ms() + OFI_PROBE_MS);
     return ret;
@@ -456,6 +486,66 @@ static int ofi_quiesce(struct ofi_conn *c)
     return 0;
 }
 
+/*
+ * Closes endpoint f now, while every buffer its provider was given is still the
+ * caller's: at fi_close libfabric lets go of all of them (sent as far as the socket
+ * takes them, or cancelled). Without this, a send the peer never took (a stopped
+ * server) stays with the provider after its call returned, and goes out from the
+ * caller's freed memory when the endpoint is next progressed or closed. Every
+ * connection loses its operations on f, and those whose endpoint f is fail with
+ * -CNIO_ERR_CONN (the stack's ep is killed at its next poll). If connections started
+ * on f, a fresh endpoint takes its place; f's slot is reused once no connection refers
+ * to it.
+ */
+static void ofi_retire(struct ofi_tp *tp, struct cnio_fab *f)
+{
+    int fi, lost = 0;
+
+    for (fi = 0; tp->feps[fi] != f; fi++)
+        ;
+    for (int id = 1; id < OFI_MAX_CONNS; id++) {
+        struct ofi_conn *c = tp->conns[id];
+
+        if (!c)
+            continue;
+        for (int t = 0; t < OFI_HELLO_TRIES; t++)
+            if (c->fepi[t] == fi)
+                c->hello[t].posted = c->chal[t].posted = 0;
+        if (c->fab != f)
+            continue;
+        for (int i = 0; i < OFI_SLOTS; i++)
+            c->send[i].posted = c->recv[i].posted = 0;
+        if (!c->dead)
+            c->dead = -CNIO_ERR_CONN;
+        lost++;
+    }
+    cnio__warn("libfabric %s: closing an endpoint whose provider kept a peer's operations "
+               "past %d ms (%d connection%s on it fail)", tp->prov_used, OFI_CLOSE_MS, lost,
+               lost == 1 ? "" : "s");
+    cnio__fab_close(f);
+    f->dead = -CNIO_ERR_CONN;
+    if (f == tp->fab) {
+        int n = ofi_fep_add(tp, getenv("CNIO_OFI_SOURCE"));
+
+        if (n >= 0) {
+            tp->start = n;
+            tp->fab = tp->feps[n];
+        }
+    }
+}
+
+/* 1 when the provider holds a send or receive of c (the caller's buffers) on its
+ * current endpoint, alive. */
+static int ofi_holds_frames(const struct ofi_conn *c)
+{
+    if (c->fab->dead)
+        return 0;
+    for (int i = 0; i < OFI_SLOTS; i++)
+        if (c->send[i].posted || c->recv[i].posted)
+            return 1;
+    return 0;
+}
+
 static void ofi_close(struct cnio_conn *conn)
 {
     struct ofi_conn *c = (struct ofi_conn *)conn;
@@ -474,10 +564,13 @@ static void ofi_close(struct cnio_conn *conn)
          * what it was given until the endpoint closes; so does c (freed with it). */
         return;
     }
-    if (ofi_quiesce(c)) {
-        /* The provider may still write into c: leave it (and its id) to the endpoint. */
-        cnio__warn("libfabric %s: a connection's operations did not finish within %d ms",
-                   tp->fab->prov, OFI_CLOSE_MS);
+    if (ofi_quiesce(c) && ofi_holds_frames(c))
+        ofi_retire(tp, c->fab);
+    if (ofi_posted(c)) {
+        /* A HELLO or CHALLENGE of an earlier try, on another endpoint, into c's own
+         * memory: leave c (and its id) to that endpoint. */
+        cnio__warn("libfabric %s: a connection's handshake did not finish within %d ms",
+                   tp->prov_used, OFI_CLOSE_MS);
         return;
     }
     for (int t = 0; t < OFI_HELLO_TRIES; t++)
@@ -594,6 +687,8 @@ static int ofi_mpoll(struct cnio_conn *conn, struct cnio_tp_event *ev, int max)
 
     if (ret)
         return ret;
+    if (c->dead)
+        return c->dead;
     if (c->fab->dead)
         return c->dead = c->fab->dead;   /* its endpoint has a dead peer (ofi_cq_drain_one) */
     while (c->done_head && n < max) {
@@ -635,7 +730,7 @@ static void ofi_fini(struct cnio_tp *tpb)
 
 static const char *ofi_provider(struct cnio_tp *tp)
 {
-    return ofi_tp_of(tp)->fab->prov;
+    return ofi_tp_of(tp)->prov_used;
 }
 
 const struct cnio_transport_ops cnio__ofi_ops = {
