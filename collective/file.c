@@ -275,6 +275,10 @@ CNIO_API int cnio_file_close(cnio_file_t **fhp)
     }
     rc = cnio__coll_agree(fh->comm, rc);
     if (fh->rank == 0) {
+        /* a rank whose write failed (its close says so) may have torn the file: rank 0
+         * then commits nothing and leaves in-place updates marked interrupted */
+        if (rc)
+            cnio__obj_taint(fh->obj, rc);
         rc2 = cnio__obj_close(fh->obj);
         fh->obj = NULL;
         if (rc2 == 0 && (fh->amode & MPI_MODE_DELETE_ON_CLOSE)) {

@@ -429,12 +429,31 @@ int cnio__ns_obj_open(struct cnio_ns *ns, const char *path, uint32_t oflags,
     return ret;
 }
 
+void cnio__obj_taint(struct cnio_obj *obj, int err)
+{
+    if (obj && err && !obj->werr)
+        obj->werr = err;
+}
+
 int cnio__obj_close(struct cnio_obj *obj)
 {
-    int ret = 0, ret2;
+    int ret = 0, ret2 = 0;
 
     if (!obj)
         return -CNIO_ERR_INVAL;
+    if (obj->werr) {
+        /* A staged instance stays uncommitted (its handles close: it can be resumed); an
+         * in-place writer's handles go with its connections, without the CLOSE that
+         * would clear the hosts' mark of an interrupted update. */
+        cnio__err("%s: %s after a write failed (%s)", obj->path,
+                  obj->staged ? "not committed" : "left marked as an interrupted update",
+                  cnio_strerror(obj->werr));
+        if (obj->staged)
+            cl_close_handles(obj);
+        ret = obj->werr;
+        cnio__cl_free(obj);
+        return ret;
+    }
     ret = cnio__cl_revive(obj);   /* the CLOSEs (and an in-place writer's clean mark) */
     if (!ret && obj->staged && obj->hosts[0].opened)
         ret = cnio__cl_commit(obj);

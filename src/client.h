@@ -138,8 +138,17 @@ int cnio__obj_set_size(struct cnio_obj *obj, uint64_t size);
 /* fsync on every host. */
 int cnio__obj_sync(struct cnio_obj *obj);
 /* Closes the handles (CLOSE on each host when opened here) and the connections; frees obj.
- * Returns the first error met, but always frees. */
+ * Returns the first error met, but always frees. A tainted obj (cnio__obj_taint: a write
+ * failed after sending bytes) vouches for nothing: its staged instance is not committed
+ * (it stays for `cnio cp --resume`, the previous version stays the object), an in-place
+ * writer's handles are not closed cleanly (the hosts keep the object marked as an
+ * interrupted update: readers get -CNIO_ERR_INCOMPLETE), and the taint's error is
+ * returned. */
 int cnio__obj_close(struct cnio_obj *obj);
+/* Marks obj as possibly torn with err (a negative CNIO_ERR_*; the first one stays): a
+ * write of it failed after some of its bytes went out, here or in another rank of the
+ * same collective open. The data path does this itself for its own failed writes. */
+void cnio__obj_taint(struct cnio_obj *obj, int err);
 
 const struct cnio_layout *cnio__obj_layout(const struct cnio_obj *obj);
 int cnio__obj_nhosts(const struct cnio_obj *obj);

@@ -24,6 +24,7 @@ struct cl_run {
     int write;
     size_t pending;
     int err;
+    int sent;                   /* a request went out: a failed write may have torn obj */
     uint64_t end;               /* reads: largest logical end returned */
 };
 
@@ -136,6 +137,7 @@ static int cl_submit_piece(struct cl_run *run, uint32_t j, struct cnio_ep *ep)
         run->err = ret;
         return -1;
     }
+    run->sent = 1;
     return 1;
 }
 
@@ -221,6 +223,8 @@ static int cl_transfer(struct cl_run *run)
     }
     obj->stats.net_ns += cnio__now_ns() - t0;
     cnio__cl_release(obj);   /* connections opened for this call alone (transient) */
+    if (run->write && run->err && run->sent && (obj->oflags & CNIO_WIRE_O_WRITE))
+        cnio__obj_taint(obj, run->err);   /* a read-only handle's writes change nothing */
     return run->err;
 }
 

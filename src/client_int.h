@@ -70,6 +70,9 @@ struct cnio_obj {
                                        (cnio__ns_obj_open): not closed with obj */
     int transient;                  /* connections calls open are closed when they return
                                        (cnio__obj_set_transient) */
+    int werr;                       /* the first error of a write that sent bytes (or
+                                       cnio__obj_taint's): obj may be torn, and its close
+                                       vouches for nothing (no COMMIT, no clean CLOSE) */
 };
 
 /*

@@ -606,6 +606,87 @@ START_TEST(test_over_2gib)
 }
 END_TEST
 
+/*
+ * One rank's write fails (its stripe's server is stopped) while the others' succeed:
+ * the file's close commits nothing and vouches for nothing. Rank 0 closed the object
+ * last and cleanly whatever the other ranks' closes said, so a torn file read back as
+ * complete. Now every rank's close fails, and a reader gets the old bytes or
+ * -CNIO_ERR_INCOMPLETE, never a mix.
+ */
+START_TEST(test_failed_write_not_vouched)
+{
+    enum { SU = 256 << 10 };
+    struct fx fx2;
+    char h2[512], uri[768];
+    char *buf = malloc(SU), *old = malloc(SU), *back = malloc(SU);
+    int rc, rc2, *all = malloc((size_t)nranks * sizeof(int)), good = 0;
+    MPI_Info info;
+    cnio_file_t *fh;
+
+    if (nranks < 2)
+        goto out;
+    if (rank == 0)
+        ck_assert_int_eq(fx_start(&fx2, 2, NULL), 0);
+    if (rank == 0)
+        snprintf(h2, sizeof(h2), "%s", fx2.hosts);
+    MPI_Bcast(h2, sizeof(h2), MPI_CHAR, 0, MPI_COMM_WORLD);
+    /* rank r's block is stripe r: server r % 2 */
+    snprintf(uri, sizeof(uri), "cnio://%s/vouch.dat?stripe_unit=256K", h2);
+    info_from("cnio_timeout_ms=1000,romio_cb_write=disable", &info);
+    fill(old, SU, rank, 6);
+    ck_assert_int_eq(cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR, info,
+                                    &fh), 0);
+    ck_assert_int_eq(cnio_file_write_at_all(fh, (MPI_Offset)rank * SU, old, SU, MPI_BYTE,
+                                            MPI_STATUS_IGNORE), 0);
+    ck_assert_int_eq(cnio_file_close(&fh), 0);
+
+    ck_assert_int_eq(cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_RDWR, info, &fh), 0);
+    /* connected to every server first: the failing write sends, then times out */
+    ck_assert_int_eq(cnio_file_write_at_all(fh, (MPI_Offset)rank * SU, old, SU, MPI_BYTE,
+                                            MPI_STATUS_IGNORE), 0);
+    if (rank == 0)
+        ck_assert_int_eq(fx_sigstop(&fx2, 1), 0);
+    MPI_Barrier(MPI_COMM_WORLD);
+    fill(buf, SU, rank, 7);
+    rc = cnio_file_write_at_all(fh, (MPI_Offset)rank * SU, buf, SU, MPI_BYTE,
+                                MPI_STATUS_IGNORE);
+    ck_assert_int_ne(rc, 0);
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank == 0)
+        kill(fx2.pid[1], SIGCONT);
+    rc = cnio_file_close(&fh);
+    MPI_Allgather(&rc, 1, MPI_INT, all, 1, MPI_INT, MPI_COMM_WORLD);
+    for (int r = 0; r < nranks; r++)
+        ck_assert_msg(all[r] != 0, "rank %d's close returned 0 after a failed write", r);
+    /* A host reads the file as an update in progress until it has seen the writers'
+     * connections go; then old bytes or -CNIO_ERR_INCOMPLETE. */
+    for (int i = 0; i < 100 && !good; i++) {
+        rc = cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_RDONLY, info, &fh);
+        if (rc == 0) {
+            rc2 = cnio_file_read_at_all(fh, (MPI_Offset)rank * SU, back, SU, MPI_BYTE,
+                                        MPI_STATUS_IGNORE);
+            good = rc2 == 0 && memcmp(back, old, SU) == 0;
+            MPI_Allreduce(MPI_IN_PLACE, &good, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+            ck_assert_int_eq(cnio_file_close(&fh), 0);
+        } else {
+            ck_assert_int_eq(rc, -CNIO_ERR_INCOMPLETE);
+            good = 1;
+        }
+        if (!good)
+            usleep(50000);
+    }
+    ck_assert_msg(good, "the file read back torn as complete");
+    if (rank == 0)
+        fx_stop(&fx2);
+    MPI_Info_free(&info);
+out:
+    free(buf);
+    free(old);
+    free(back);
+    free(all);
+}
+END_TEST
+
 static Suite *coll_suite(void)
 {
     Suite *s = suite_create("collective");
@@ -623,6 +704,7 @@ static Suite *coll_suite(void)
     tcase_add_test(tc, test_get_info_layout);
     tcase_add_test(tc, test_over_2gib);
     tcase_add_loop_test(tc, test_server_killed, 0, 3);
+    tcase_add_test(tc, test_failed_write_not_vouched);
     suite_add_tcase(s, tc);
     return s;
 }
