@@ -431,30 +431,19 @@ static struct cnio_fab *ofi_try_fab(const struct ofi_conn *c, int t)
     return f && !f->dead ? f : NULL;
 }
 
-/* Operations the provider holds, on endpoints still alive. */
-static int ofi_busy(const struct ofi_conn *c)
+/* Operations the provider holds for c: all of them, or (alive_only) those on endpoints
+ * still alive (a dead peer's endpoint is never progressed, so its operations never end). */
+static int ofi_held(const struct ofi_conn *c, int alive_only)
 {
     int n = 0;
 
     for (int t = 0; t < OFI_HELLO_TRIES; t++)
-        if (ofi_try_fab(c, t))
+        if (!alive_only || ofi_try_fab(c, t))
             n += c->hello[t].posted + c->chal[t].posted;
-    if (!c->fab->dead)
+    if (!alive_only || !c->fab->dead)
         for (int i = 0; i < OFI_SLOTS; i++)
             n += c->send[i].posted + c->recv[i].posted;
     return n;
-}
-
-/* 1 when the provider holds an operation of c, on any endpoint. */
-static int ofi_posted(const struct ofi_conn *c)
-{
-    for (int t = 0; t < OFI_HELLO_TRIES; t++)
-        if (c->hello[t].posted || c->chal[t].posted)
-            return 1;
-    for (int i = 0; i < OFI_SLOTS; i++)
-        if (c->send[i].posted || c->recv[i].posted)
-            return 1;
-    return 0;
 }
 
 /* Cancels the receives still posted and waits until the provider holds no buffer of
@@ -479,7 +468,7 @@ static int ofi_quiesce(struct ofi_conn *c)
             fi_cancel(&c->fab->ep->fid, &c->recv[i].ctx);
             cnio__fab_leave(c->fab);
         }
-    while (ofi_busy(c)) {
+    while (ofi_held(c, 1)) {
         if (ofi_cq_drain(tp) || cnio__now_ms() >= deadline)
             return -1;
     }
@@ -559,14 +548,14 @@ static void ofi_close(struct cnio_conn *conn)
         fi_tinject(c->fab->ep, NULL, 0, c->peer, CNIO_FAB_TAG_BYE | c->sid);
         cnio__fab_leave(c->fab);
     }
-    if (c->fab->dead && ofi_posted(c)) {
+    if (c->fab->dead && ofi_held(c, 0)) {
         /* Its endpoint has a dead peer and is never progressed again: the provider keeps
          * what it was given until the endpoint closes; so does c (freed with it). */
         return;
     }
     if (ofi_quiesce(c) && ofi_holds_frames(c))
         ofi_retire(tp, c->fab);
-    if (ofi_posted(c)) {
+    if (ofi_held(c, 0)) {
         /* A HELLO or CHALLENGE of an earlier try, on another endpoint, into c's own
          * memory: leave c (and its id) to that endpoint. */
         cnio__warn("libfabric %s: a connection's handshake did not finish within %d ms",
