@@ -5,6 +5,9 @@
  * while large READs are in flight (the server must neither crash nor send bytes as
  * good that its stored CRCs do not cover); the block CRCs through unaligned writes,
  * holes and SETSIZE; a flipped byte reported as a checksum error by either side.
+ * Each runs against a server that copies large replies from a mapping of the file (the
+ * default to a client on this host, --read-send copy) and one that sends them with
+ * sendfile (--read-send sendfile).
  */
 #include "srvtest.h"
 
@@ -355,10 +358,18 @@ START_TEST(test_pending_block_healed)
 }
 END_TEST
 
+static void setup_sendfile(void)
+{
+    static const char *const extra[] = { "--read-send", "sendfile", NULL };
+
+    ck_assert_int_eq(fx_start(&st_fx, 1, extra), 0);
+}
+
 static Suite *server_read_suite(void)
 {
     Suite *s = suite_create("server_read");
     TCase *tc = tcase_create("read");
+    TCase *sf = tcase_create("read_sendfile");
 
     tcase_add_checked_fixture(tc, st_setup, st_teardown);
     tcase_set_timeout(tc, 60);
@@ -369,6 +380,12 @@ static Suite *server_read_suite(void)
     tcase_add_test(tc, test_block_sums_concurrent);
     tcase_add_test(tc, test_pending_block_healed);
     suite_add_tcase(s, tc);
+    tcase_add_checked_fixture(sf, setup_sendfile, st_teardown);
+    tcase_set_timeout(sf, 60);
+    tcase_add_test(sf, test_read_ranges);
+    tcase_add_test(sf, test_read_while_truncated);
+    tcase_add_test(sf, test_read_flipped_byte);
+    suite_add_tcase(s, sf);
     return s;
 }
 
