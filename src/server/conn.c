@@ -15,9 +15,9 @@
  * from the page cache. To a client on this host (--read-send auto, the default) the
  * range goes instead with sendmsg from a populated mapping of it, unmapped once written:
  * over loopback the socket then hands the client fresh buffers to copy from, where
- * sendfile's page-cache pages cost the client's receive copy three times as much (4
- * ranks reading from 2 servers on 2 cores: ranks' CPU 0.65-0.85 s/GB with sendfile,
- * 0.25-0.28 copied, at 0.05 s/GB more in the server; doc/performance.md).
+ * with sendfile its receive copies from the page cache's pages, cold (4 ranks reading
+ * from 2 servers on 2 cores: ranks' CPU 0.8-0.95 s/GB with sendfile, 0.3-0.37 copied,
+ * at 0.2 s/GB more in the servers; doc/performance.md).
  * A WRITE's payload CRC is checked by its handler (request.c, sums.c), in the same pass
  * that computes the CRCs of the blocks it writes.
  * Backpressure: while more than --max-inflight reply bytes are queued the connection
