@@ -34,7 +34,6 @@
 #include "log.h"
 
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -613,34 +612,6 @@ static int conn_challenge(struct cnio_srv_conn *c)
     return conn_queue(c, CNIO_WIRE_CHALLENGE, 0, 0, &r);
 }
 
-/* 1 when the peer of socket fd is on this host: a Unix socket, or a peer address that
- * is the socket's own (loopback, or a local address the kernel routes over it). */
-static int conn_peer_here(int fd)
-{
-    struct sockaddr_storage me, it;
-    socklen_t ml = sizeof(me), il = sizeof(it);
-
-    if (getsockname(fd, (struct sockaddr *)&me, &ml) < 0 ||
-        getpeername(fd, (struct sockaddr *)&it, &il) < 0 || me.ss_family != it.ss_family)
-        return 0;
-    if (me.ss_family == AF_UNIX)
-        return 1;
-    if (me.ss_family == AF_INET) {
-        uint32_t a = ((struct sockaddr_in *)&me)->sin_addr.s_addr;
-        uint32_t b = ((struct sockaddr_in *)&it)->sin_addr.s_addr;
-
-        return a == b || ntohl(b) >> 24 == 127;
-    }
-    if (me.ss_family == AF_INET6) {
-        const struct in6_addr *a = &((struct sockaddr_in6 *)&me)->sin6_addr;
-        const struct in6_addr *b = &((struct sockaddr_in6 *)&it)->sin6_addr;
-
-        return !memcmp(a, b, sizeof(*a)) || IN6_IS_ADDR_LOOPBACK(b) ||
-               (IN6_IS_ADDR_V4MAPPED(b) && b->s6_addr[12] == 127);
-    }
-    return 0;
-}
-
 int cnio__srv_conn_new(struct cnio_srv *srv, int epfd, int fd, const struct cnio_addr *peer,
                        struct cnio_srv_conn **out)
 {
@@ -660,7 +631,7 @@ int cnio__srv_conn_new(struct cnio_srv *srv, int epfd, int fd, const struct cnio
     c->auth_deadline = c->last_active + CNIO_SRV_AUTH_TIMEOUT_MS;
     cnio__net_ntop(peer, c->peer, sizeof(c->peer));
     c->read_copy = srv->opts.read_send == CNIO_SRV_READ_COPY ||
-                   (srv->opts.read_send == CNIO_SRV_READ_AUTO && conn_peer_here(fd));
+                   (srv->opts.read_send == CNIO_SRV_READ_AUTO && cnio__net_peer_here(fd));
     ret = conn_challenge(c);
     if (ret)
         goto free_conn;
