@@ -193,16 +193,22 @@ static int conn_reply_read(struct cnio_srv_conn *c, struct cnio_srv_reply *r,
 }
 
 /* Maps f's [off, off + len) into o, its pages populated (no fault per page when the
- * socket copies them): 0, or -1 (o untouched). A file that shrinks under the mapping
- * makes the sendmsg fail (EFAULT), which drops the connection as sendfile's short send
- * does. */
+ * socket copies them): 0, or -1 (o untouched). A range with a hole is not mapped: a
+ * read fault in a hole of a tmpfs file allocates a page there, and reading a sparse
+ * object must not fill it (the object's descriptors share no file offset anyone
+ * reads, so SEEK_HOLE may move it). A file that shrinks under the mapping makes the
+ * sendmsg fail (EFAULT), which drops the connection as sendfile's short send does. */
 static int conn_out_map(struct cnio_srv_out *o, const struct cnio_srv_file *f, uint64_t off,
                         uint32_t len)
 {
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), start = off - off % page;
     size_t maplen = (size_t)(off - start) + len;
-    void *m = mmap(NULL, maplen, PROT_READ, MAP_SHARED | MAP_POPULATE, f->fd, (off_t)start);
+    off_t hole = lseek(f->fd, (off_t)off, SEEK_HOLE);
+    void *m;
 
+    if (hole < 0 || (uint64_t)hole < off + len)
+        return -1;
+    m = mmap(NULL, maplen, PROT_READ, MAP_SHARED | MAP_POPULATE, f->fd, (off_t)start);
     if (m == MAP_FAILED)
         return -1;
     o->map = m;
