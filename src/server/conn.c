@@ -41,6 +41,7 @@
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CONN_FRAMES_PER_EVENT 16
@@ -193,20 +194,22 @@ static int conn_reply_read(struct cnio_srv_conn *c, struct cnio_srv_reply *r,
 }
 
 /* Maps f's [off, off + len) into o, its pages populated (no fault per page when the
- * socket copies them): 0, or -1 (o untouched). A range with a hole is not mapped: a
- * read fault in a hole of a tmpfs file allocates a page there, and reading a sparse
- * object must not fill it (the object's descriptors share no file offset anyone
- * reads, so SEEK_HOLE may move it). A file that shrinks under the mapping makes the
- * sendmsg fail (EFAULT), which drops the connection as sendfile's short send does. */
+ * socket copies them): 0, or -1 (o untouched). A sparse file is not mapped: a read
+ * fault in a hole of a tmpfs file allocates a page there, and reading a sparse object
+ * must not fill it. Whether the file has a hole is told by its allocated blocks
+ * against its size (SEEK_HOLE would walk the page cache to the end of the file, at
+ * every reply). A file that shrinks under the mapping makes the sendmsg fail (EFAULT),
+ * which drops the connection as sendfile's short send does. */
 static int conn_out_map(struct cnio_srv_out *o, const struct cnio_srv_file *f, uint64_t off,
                         uint32_t len)
 {
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), start = off - off % page;
     size_t maplen = (size_t)(off - start) + len;
-    off_t hole = lseek(f->fd, (off_t)off, SEEK_HOLE);
+    struct stat sb;
     void *m;
 
-    if (hole < 0 || (uint64_t)hole < off + len)
+    if (fstat(f->fd, &sb) < 0 ||
+        (uint64_t)sb.st_blocks * 512 < ((uint64_t)sb.st_size + page - 1) / page * page)
         return -1;
     m = mmap(NULL, maplen, PROT_READ, MAP_SHARED | MAP_POPULATE, f->fd, (off_t)start);
     if (m == MAP_FAILED)
