@@ -7,6 +7,7 @@
 #include "common.h"
 #include "net.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -48,6 +49,32 @@ int cnio__net_tune(int fd, int user_timeout_ms)
 
         if (setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof(ut)) < 0)
             return -CNIO_ERR_IO;
+    }
+    return 0;
+}
+
+int cnio__net_peer_here(int fd)
+{
+    struct sockaddr_storage me, it;
+    socklen_t ml = sizeof(me), il = sizeof(it);
+
+    if (getsockname(fd, (struct sockaddr *)&me, &ml) < 0 ||
+        getpeername(fd, (struct sockaddr *)&it, &il) < 0 || me.ss_family != it.ss_family)
+        return 0;
+    if (me.ss_family == AF_UNIX)
+        return 1;
+    if (me.ss_family == AF_INET) {
+        uint32_t a = ((struct sockaddr_in *)&me)->sin_addr.s_addr;
+        uint32_t b = ((struct sockaddr_in *)&it)->sin_addr.s_addr;
+
+        return a == b || ntohl(b) >> 24 == 127;
+    }
+    if (me.ss_family == AF_INET6) {
+        const struct in6_addr *a = &((struct sockaddr_in6 *)&me)->sin6_addr;
+        const struct in6_addr *b = &((struct sockaddr_in6 *)&it)->sin6_addr;
+
+        return !memcmp(a, b, sizeof(*a)) || IN6_IS_ADDR_LOOPBACK(b) ||
+               (IN6_IS_ADDR_V4MAPPED(b) && b->s6_addr[12] == 127);
     }
     return 0;
 }

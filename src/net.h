@@ -28,6 +28,10 @@ int cnio__net_listen(const char *addr_port, int backlog, int *fd_out, uint16_t *
 int cnio__net_connect(const struct cnio_addr *a, int timeout_ms, int *fd_out);
 /* TCP_NODELAY, TCP_USER_TIMEOUT (user_timeout_ms, if > 0), non-blocking, close-on-exec. */
 int cnio__net_tune(int fd, int user_timeout_ms);
+/* 1 when the peer of connected socket fd is on this host: a Unix socket, a loopback
+ * address, or the socket's own address (the kernel routes it over loopback); else 0
+ * (also when fd is no connected socket). */
+int cnio__net_peer_here(int fd);
 /* Waits until fd is ready for events (POLLIN / POLLOUT) or the deadline passes:
  * 0, -CNIO_ERR_TIMEOUT, -CNIO_ERR_CONN (POLLERR/POLLHUP without POLLIN). */
 int cnio__net_wait(int fd, short events, int64_t deadline_ms);

@@ -83,6 +83,11 @@ static const char main_usage[] =
     "                         refused while a server serves DIR (one process per root)\n"
     "  --scrub-rate BYTES     while serving, check every object in the background at\n"
     "                         this many bytes a second (K, M, G suffixes; default 0: off)\n"
+    "  --read-send MODE       how READ replies of 64 KiB or more leave over TCP: sendfile\n"
+    "                         (no copy here; the client's receive copies from the page\n"
+    "                         cache), copy (sendmsg from a mapping of the object), or\n"
+    "                         auto: copy to clients on this host, sendfile to others\n"
+    "                         (default)\n"
     "  --help, --version\n";
 
 static const struct option main_longopts[] = {
@@ -104,6 +109,7 @@ static const struct option main_longopts[] = {
     { "ofi-provider", required_argument, NULL, 'P' },
     { "scrub", no_argument, NULL, 'S' },
     { "scrub-rate", required_argument, NULL, 'R' },
+    { "read-send", required_argument, NULL, 'Z' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -216,6 +222,16 @@ static int main_limit_option(struct cnio_srv_opts *o, int opt, const char *arg)
         if (cnio__parse_size(arg, &o->scrub_rate))
             return main_usage_error("--scrub-rate wants bytes a second such as 64M, not '%s'",
                                     arg);
+        return 0;
+    case 'Z':
+        if (!strcmp(arg, "auto"))
+            o->read_send = CNIO_SRV_READ_AUTO;
+        else if (!strcmp(arg, "copy"))
+            o->read_send = CNIO_SRV_READ_COPY;
+        else if (!strcmp(arg, "sendfile"))
+            o->read_send = CNIO_SRV_READ_SENDFILE;
+        else
+            return main_usage_error("--read-send wants auto, copy or sendfile, not '%s'", arg);
         return 0;
     case 'L':
         o->log_level = cnio__log_parse_level(arg);

@@ -54,6 +54,14 @@ struct cnio_srv_opts {
     int log_level;
     int fab_ofi, fab_udp;           /* --transport: also ofi / udp endpoints */
     const char *ofi_providers;      /* --ofi-provider LIST (comma-separated), or NULL */
+    int read_send;                  /* --read-send: CNIO_SRV_READ_* */
+};
+
+/* How READ replies of 64 KiB or more leave over TCP (--read-send). */
+enum {
+    CNIO_SRV_READ_AUTO,     /* COPY to a client on this host, SENDFILE to others */
+    CNIO_SRV_READ_COPY,     /* sendmsg from a populated mapping of the object file */
+    CNIO_SRV_READ_SENDFILE, /* sendfile: the socket's buffers hold the page cache's pages */
 };
 
 /* ---- store.c: object files beneath the root ------------------------------------- */
@@ -435,6 +443,8 @@ struct cnio_srv_out {
     const uint8_t *data;        /* the payload: buf (unless file) */
     struct cnio_srv_file *file; /* the payload is file's [file_off, + len) (a reference) */
     uint64_t file_off;
+    void *map;                  /* or a mapping of the file that data points into */
+    size_t maplen;
 };
 
 enum cnio_srv_conn_state { CNIO_SRV_C_AUTH, CNIO_SRV_C_READY };
@@ -467,6 +477,7 @@ struct cnio_srv_conn {
     uint64_t token_object;
     uint64_t bound_object;      /* budget.c: the handle whose connections count it, or 0 */
     int reasons;                /* the client reads reasons in error replies (AUTH flag) */
+    int read_copy;              /* large READ replies copied from a mapping, not sendfile */
     /* input: header, then the payload into a buffer reused between frames */
     uint8_t hdr[CNIO_WIRE_HDR_SIZE];
     size_t hdr_got;

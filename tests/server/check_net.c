@@ -113,6 +113,28 @@ START_TEST(test_send_recv)
 }
 END_TEST
 
+/* Which peers count as on this host (cnio-server copies READ replies to them). */
+START_TEST(test_peer_here)
+{
+    int sp[2], pp[2], c, s;
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+    ck_assert_int_eq(cnio__net_peer_here(sp[0]), 1);
+    tcp_pair(&c, &s);
+    ck_assert_int_eq(cnio__net_peer_here(c), 1);
+    ck_assert_int_eq(cnio__net_peer_here(s), 1);
+    ck_assert_int_eq(pipe(pp), 0);
+    ck_assert_int_eq(cnio__net_peer_here(pp[0]), 0);   /* no socket */
+    ck_assert_int_eq(cnio__net_peer_here(-1), 0);
+    close(sp[0]);
+    close(sp[1]);
+    close(c);
+    close(s);
+    close(pp[0]);
+    close(pp[1]);
+}
+END_TEST
+
 START_TEST(test_connect_refused)
 {
     struct cnio_addr a;
@@ -153,6 +175,7 @@ static Suite *net_suite(void)
     tcase_add_test(tc, test_resolve);
     tcase_add_test(tc, test_listen_syntax);
     tcase_add_test(tc, test_send_recv);
+    tcase_add_test(tc, test_peer_here);
     tcase_add_test(tc, test_connect_refused);
     tcase_add_test(tc, test_send_to_closed_peer);
     suite_add_tcase(s, tc);

@@ -100,6 +100,7 @@ START_TEST(test_usage)
     static const char *const bogus[] = { "--root", "/tmp", "--bogus", NULL };
     static const char *const level[] = { "--root", "/tmp", "--log-level", "loud", NULL };
     static const char *const extra[] = { "--root", "/tmp", "stray", NULL };
+    static const char *const send[] = { "--root", "/tmp", "--read-send", "splice", NULL };
     char err[4096];
 
     ck_assert_int_eq(exit_code(run_server(none, err, sizeof(err))), 2);
@@ -112,6 +113,8 @@ START_TEST(test_usage)
     ck_assert_int_eq(exit_code(run_server(bogus, err, sizeof(err))), 2);
     ck_assert_int_eq(exit_code(run_server(level, err, sizeof(err))), 2);
     ck_assert_int_eq(exit_code(run_server(extra, err, sizeof(err))), 2);
+    ck_assert_int_eq(exit_code(run_server(send, err, sizeof(err))), 2);
+    ck_assert_ptr_nonnull(strstr(err, "--read-send"));
 }
 END_TEST
 

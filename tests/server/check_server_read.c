@@ -5,17 +5,22 @@
  * while large READs are in flight (the server must neither crash nor send bytes as
  * good that its stored CRCs do not cover); the block CRCs through unaligned writes,
  * holes and SETSIZE; a flipped byte reported as a checksum error by either side.
+ * Each runs against a server that copies large replies from a mapping of the file (the
+ * default to a client on this host, --read-send copy) and one that sends them with
+ * sendfile (--read-send sendfile).
  */
 #include "srvtest.h"
 
 #include <check.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define RW (CNIO_WIRE_O_CREATE | CNIO_WIRE_O_WRITE)
@@ -56,6 +61,60 @@ START_TEST(test_read_ranges)
     ck_assert_uint_eq(got, 0);
     close(fd);
     st_close(&c);
+}
+END_TEST
+
+/* Writes two bytes of object "sp" (1 at 0 and at BIG - 1), reads it whole in 1 MiB
+ * READs over f's server 0 (root: root) and checks its file is still sparse. */
+static void sparse_read(struct fx *f, const char *root)
+{
+    static uint8_t back[BIG], zero[BIG];
+    char path[PATH_MAX];
+    struct st_conn c;
+    struct stat sb;
+    uint32_t got;
+    uint64_t h;
+    uint8_t one = 1;
+
+    st_session(f, 0, &c);
+    ck_assert_int_eq(st_open(&c, "sp", RW, 1, UNIT, 0, &h, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, BIG - 1, &one, 1), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, &one, 1), 0);
+    for (uint32_t off = 0; off < BIG; off += 1u << 20) {
+        ck_assert_int_eq(st_read(&c, h, off, back, 1u << 20, &got), 0);
+        ck_assert_uint_eq(got, 1u << 20);
+        ck_assert_int_eq(memcmp(back + (off ? 0 : 1), zero, (1u << 20) - 1), 0);
+    }
+    snprintf(path, sizeof(path), "%s/sp", root);
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_lt((long long)sb.st_blocks * 512, 1 << 20);   /* 2 pages, not 4 MiB */
+    st_close(&c);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* READs of a sparse object leave it sparse, on the fixture's file system and on tmpfs,
+ * where a read fault in a hole of a file mapping allocates a page there (the copy path
+ * must not map a range with a hole). */
+START_TEST(test_read_sparse)
+{
+    char shm[] = "/dev/shm/cnio-sparse-XXXXXX";
+    const char *extra[] = { "--root", shm, NULL };
+    struct fx f;
+
+    sparse_read(&st_fx, st_fx.root[0]);
+    if (!mkdtemp(shm))
+        return;   /* no tmpfs here: the first half stands */
+    ck_assert_int_eq(fx_start(&f, 1, extra), 0);   /* the last --root counts */
+    sparse_read(&f, shm);
+    fx_stop(&f);
+    ck_assert_int_eq(nftw(shm, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 END_TEST
 
@@ -355,20 +414,36 @@ START_TEST(test_pending_block_healed)
 }
 END_TEST
 
+static void setup_sendfile(void)
+{
+    static const char *const extra[] = { "--read-send", "sendfile", NULL };
+
+    ck_assert_int_eq(fx_start(&st_fx, 1, extra), 0);
+}
+
 static Suite *server_read_suite(void)
 {
     Suite *s = suite_create("server_read");
     TCase *tc = tcase_create("read");
+    TCase *sf = tcase_create("read_sendfile");
 
     tcase_add_checked_fixture(tc, st_setup, st_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_read_ranges);
+    tcase_add_test(tc, test_read_sparse);
     tcase_add_test(tc, test_read_while_truncated);
     tcase_add_test(tc, test_read_block_sums);
     tcase_add_test(tc, test_read_flipped_byte);
     tcase_add_test(tc, test_block_sums_concurrent);
     tcase_add_test(tc, test_pending_block_healed);
     suite_add_tcase(s, tc);
+    tcase_add_checked_fixture(sf, setup_sendfile, st_teardown);
+    tcase_set_timeout(sf, 60);
+    tcase_add_test(sf, test_read_ranges);
+    tcase_add_test(sf, test_read_sparse);
+    tcase_add_test(sf, test_read_while_truncated);
+    tcase_add_test(sf, test_read_flipped_byte);
+    suite_add_tcase(s, sf);
     return s;
 }
 
