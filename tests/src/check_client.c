@@ -657,6 +657,22 @@ static void abandoned_check(const uint8_t *orig, size_t len)
     free(back);
 }
 
+/* Opens "abandoned" with oflags and writes w (len bytes, freed here) at 0 while server
+ * 1 is stopped: the write times out, w is freed at once, the server runs again, and the
+ * close returns the write's timeout. */
+static void abandon_write(uint32_t oflags, uint8_t *w, size_t len)
+{
+    struct cnio_obj *o;
+
+    ck_assert_int_eq(open_obj("abandoned", "timeout_ms=1000", oflags, &o), 0);
+    ck_assert_int_eq(fx_sigstop(&fx, 1), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(o, w, len, 0), -CNIO_ERR_TIMEOUT);
+    free(w);
+    kill(fx.pid[1], SIGCONT);
+    progress_for(300);
+    ck_assert_int_eq(cnio__obj_close(o), -CNIO_ERR_TIMEOUT);
+}
+
 /*
  * An in-place write to a stopped server times out; the caller frees its buffer at once.
  * The object is torn (some of the new bytes landed, some not), so its close must not
@@ -673,13 +689,7 @@ START_TEST(abandoned_write)
     int ret;
 
     abandoned_make(orig, len);
-    ck_assert_int_eq(open_obj("abandoned", "timeout_ms=1000", RW, &o), 0);
-    ck_assert_int_eq(fx_sigstop(&fx, 1), 0);
-    ck_assert_int_eq(cnio__obj_pwrite(o, w, len, 0), -CNIO_ERR_TIMEOUT);
-    free(w);
-    kill(fx.pid[1], SIGCONT);
-    progress_for(300);
-    ck_assert_int_eq(cnio__obj_close(o), -CNIO_ERR_TIMEOUT);
+    abandon_write(RW, w, len);
     /* until a host has seen the writer's connections go, it reads the object as an
      * update in progress (a reader beside a live writer); then as interrupted */
     for (int i = 0; i < 100 && (ret = open_obj("abandoned", "timeout_ms=5000", 0, &o)) == 0;
@@ -698,17 +708,9 @@ START_TEST(abandoned_staged_write)
 {
     const size_t len = 4 * MiB;
     uint8_t *orig = rand_buf(len, 13), *w = rand_buf(len, 14);
-    struct cnio_obj *o;
 
     abandoned_make(orig, len);
-    ck_assert_int_eq(open_obj("abandoned", "timeout_ms=1000", RW | CNIO_WIRE_O_STAGE |
-                              CNIO_WIRE_O_TRUNC, &o), 0);
-    ck_assert_int_eq(fx_sigstop(&fx, 1), 0);
-    ck_assert_int_eq(cnio__obj_pwrite(o, w, len, 0), -CNIO_ERR_TIMEOUT);
-    free(w);
-    kill(fx.pid[1], SIGCONT);
-    progress_for(300);
-    ck_assert_int_eq(cnio__obj_close(o), -CNIO_ERR_TIMEOUT);
+    abandon_write(RW | CNIO_WIRE_O_STAGE | CNIO_WIRE_O_TRUNC, w, len);
     abandoned_check(orig, len);
     free(orig);
 }
