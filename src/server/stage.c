@@ -109,11 +109,27 @@ struct stage_ent {
     char name[CNIO_WIRE_MAX_NAME + 1];
 };
 
-/* Calls fn for every staged instance with valid metadata and a data file, until fn
- * returns nonzero (which is returned). A negative code when the directory cannot be read. */
-static int stage_each(struct cnio_srv_store *st, int (*fn)(struct cnio_srv_store *st,
-                                                           const struct stage_ent *e, void *arg),
-                      void *arg)
+typedef int (*stage_fn)(struct cnio_srv_store *st, const struct stage_ent *e, void *arg);
+
+/* Reads instance e->id's metadata, name and data file's stat into e: 0, -CNIO_ERR_NOENT
+ * when its files are gone, or another code when they are not valid. */
+static int stage_ent_read(struct cnio_srv_store *st, struct stage_ent *e)
+{
+    char file[32];
+    int ret = stage_meta_read(st, e->id, &e->m, e->name);
+
+    if (ret)
+        return ret;
+    stage_file(file, sizeof(file), e->id, 0);
+    if (fstatat(st->stagefd, file, &e->sb, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? -CNIO_ERR_NOENT : cnio__err_from_errno(errno);
+    return S_ISREG(e->sb.st_mode) ? 0 : -CNIO_ERR_IO;
+}
+
+/* Calls fn for every staged instance in ROOT/.cnio/stage with valid metadata and a data
+ * file, until fn returns nonzero (which is returned); at startup, to fill the index. A
+ * negative code when the directory cannot be read. */
+static int stage_scan(struct cnio_srv_store *st, stage_fn fn, void *arg)
 {
     struct stage_ent *e = malloc(sizeof(*e));
     struct dirent *de;
@@ -133,7 +149,7 @@ static int stage_each(struct cnio_srv_store *st, int (*fn)(struct cnio_srv_store
         return -CNIO_ERR_NOMEM;
     }
     while (!ret && (de = readdir(d))) {
-        char hex[STAGE_ID_CHARS + 1], *end, file[32];
+        char hex[STAGE_ID_CHARS + 1], *end;
 
         if (strlen(de->d_name) != STAGE_ID_CHARS + strlen(STAGE_META_SUFFIX) ||
             strcmp(de->d_name + STAGE_ID_CHARS, STAGE_META_SUFFIX))
@@ -141,15 +157,45 @@ static int stage_each(struct cnio_srv_store *st, int (*fn)(struct cnio_srv_store
         memcpy(hex, de->d_name, STAGE_ID_CHARS);
         hex[STAGE_ID_CHARS] = '\0';
         e->id = strtoull(hex, &end, 16);
-        stage_file(file, sizeof(file), e->id, 0);
-        if (*end || e->id == 0 || stage_meta_read(st, e->id, &e->m, e->name) ||
-            fstatat(st->stagefd, file, &e->sb, AT_SYMLINK_NOFOLLOW) < 0 ||
-            !S_ISREG(e->sb.st_mode))
+        if (*end || e->id == 0 || stage_ent_read(st, e))
             continue;
         ret = fn(st, e, arg);
     }
     closedir(d);
     free(e);
+    return ret;
+}
+
+/* Calls fn for every staged instance of name (NULL: of every name) that the index holds
+ * and whose files are valid, until fn returns nonzero (which is returned); instances
+ * whose files went are dropped from the index. A negative code when out of memory. */
+static int stage_each(struct cnio_srv_store *st, const char *name, stage_fn fn, void *arg)
+{
+    struct stage_ent *e;
+    uint64_t *ids;
+    size_t n;
+    int ret = cnio__srv_stage_idx_ids(st, name, &ids, &n);
+
+    if (ret || n == 0) {
+        if (!ret)
+            free(ids);
+        return ret;
+    }
+    e = malloc(sizeof(*e));
+    ret = e ? 0 : -CNIO_ERR_NOMEM;
+    for (size_t i = 0; !ret && i < n; i++) {
+        int r;
+
+        e->id = ids[i];
+        r = stage_ent_read(st, e);
+        if (r == -CNIO_ERR_NOENT)
+            cnio__srv_stage_idx_del(st, e->id);
+        if (r || (name && strcmp(e->name, name)))
+            continue;
+        ret = fn(st, e, arg);
+    }
+    free(e);
+    free(ids);
     return ret;
 }
 
@@ -183,7 +229,7 @@ int cnio__srv_stage_find(struct cnio_srv_store *st, const char *name, uint64_t *
     if (!s)
         return -CNIO_ERR_NOMEM;
     s->name = name;
-    ret = stage_each(st, stage_newest_fn, s);
+    ret = stage_each(st, name, stage_newest_fn, s);
     if (!ret && !s->found)
         ret = -CNIO_ERR_NOENT;
     if (!ret) {
@@ -220,7 +266,7 @@ int cnio__srv_stage_find_live(struct cnio_srv_store *st, const char *name,
                               int (*live)(void *arg, uint64_t id), void *arg, uint64_t *id)
 {
     struct stage_live s = { name, live, arg, 0 };
-    int ret = stage_each(st, stage_live_fn, &s);
+    int ret = stage_each(st, name, stage_live_fn, &s);
 
     if (ret < 0)
         return ret;
@@ -281,6 +327,11 @@ int cnio__srv_stage_create(struct cnio_srv_store *st, const char *name, uint64_t
     if (fd < 0)
         return cnio__err_from_errno(errno);
     ret = cnio__srv_stage_meta_write(st, id, name, m);
+    if (!ret && (ret = cnio__srv_stage_idx_add(st, id, name))) {
+        stage_file(file, sizeof(file), id, 1);
+        unlinkat(st->stagefd, file, 0);
+        stage_file(file, sizeof(file), id, 0);
+    }
     if (ret) {
         unlinkat(st->stagefd, file, 0);
         close(fd);
@@ -433,6 +484,7 @@ int cnio__srv_stage_commit(struct cnio_srv_store *st, const char *name, uint64_t
     if (!ret) {
         stage_file(file, sizeof(file), id, 1);
         unlinkat(st->stagefd, file, 0);
+        cnio__srv_stage_idx_del(st, id);
     }
     return ret;
 }
@@ -446,6 +498,7 @@ void cnio__srv_stage_discard(struct cnio_srv_store *st, uint64_t id)
     stage_file(file, sizeof(file), id, 1);
     unlinkat(st->stagefd, file, 0);
     cnio__srv_sums_discard(st, id);
+    cnio__srv_stage_idx_del(st, id);
 }
 
 int cnio__srv_stage_unlink_id(struct cnio_srv_store *st, const char *name, uint64_t id)
@@ -486,7 +539,7 @@ int cnio__srv_stage_prune(struct cnio_srv_store *st, const char *name, uint64_t 
                           int (*keep_fn)(void *arg, uint64_t id), void *arg)
 {
     struct stage_unlink u = { name, keep, keep_fn, arg, 0 };
-    int ret = stage_each(st, stage_unlink_fn, &u);
+    int ret = stage_each(st, name, stage_unlink_fn, &u);
 
     return ret < 0 ? ret : u.n;
 }
@@ -536,16 +589,17 @@ int cnio__srv_stage_names(struct cnio_srv_store *st, const char *dir, char ***na
                           size_t *n, size_t *cap)
 {
     struct stage_names s = { dir, strlen(dir), names, n, cap };
-    int ret = stage_each(st, stage_names_fn, &s);
+    int ret = stage_each(st, NULL, stage_names_fn, &s);
 
     return ret == -CNIO_ERR_NOMEM ? ret : 0;
 }
 
-static int stage_report_fn(struct cnio_srv_store *st, const struct stage_ent *e, void *arg)
+static int stage_load_fn(struct cnio_srv_store *st, const struct stage_ent *e, void *arg)
 {
     int *n = arg;
 
-    (void)st;
+    if (cnio__srv_stage_idx_add(st, e->id, e->name))
+        return -CNIO_ERR_NOMEM;
     if (++*n <= 20)
         cnio__warn("staged object %s (instance %016llx, %lld bytes here) was never committed: "
                    "`cnio stat` shows it incomplete; `cnio cp --resume` finishes it, "
@@ -554,11 +608,11 @@ static int stage_report_fn(struct cnio_srv_store *st, const struct stage_ent *e,
     return 0;
 }
 
-void cnio__srv_stage_report(struct cnio_srv_store *st)
+int cnio__srv_stage_load(struct cnio_srv_store *st)
 {
-    int n = 0;
+    int n = 0, ret = stage_scan(st, stage_load_fn, &n);
 
-    stage_each(st, stage_report_fn, &n);
     if (n > 20)
         cnio__warn("%d staged objects in all were never committed", n);
+    return ret == -CNIO_ERR_NOMEM ? ret : 0;
 }

@@ -238,7 +238,9 @@ int cnio__srv_store_open(struct cnio_srv_store *st, const char *root)
 
     st->metafd = st->stagefd = st->sumsfd = -1;
     st->writers = NULL;
+    st->staged = NULL;
     pthread_mutex_init(&st->lock, NULL);
+    pthread_mutex_init(&st->stage_lock, NULL);
     st->rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (st->rootfd < 0) {
         r = store_errno();
@@ -268,8 +270,12 @@ int cnio__srv_store_open(struct cnio_srv_store *st, const char *root)
         cnio__srv_store_close(st);
         return r;
     }
-    cnio__srv_stage_report(st);
-    return 0;
+    r = cnio__srv_stage_load(st);
+    if (r) {
+        cnio__err("root %s: staged instances: %s", root, cnio_strerror(r));
+        cnio__srv_store_close(st);
+    }
+    return r;
 }
 
 void cnio__srv_store_close(struct cnio_srv_store *st)
@@ -289,6 +295,7 @@ void cnio__srv_store_close(struct cnio_srv_store *st)
         st->writers = w->next;
         free(w);
     }
+    cnio__srv_stage_idx_free(st);
 }
 
 void cnio__srv_meta_encode(const struct cnio_srv_meta *m, uint8_t out[STORE_META_SIZE])
