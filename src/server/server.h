@@ -122,6 +122,18 @@ int cnio__srv_store_at(int dirfd, const char *path, int flags, mode_t mode);
 int cnio__srv_store_mkparents(int basefd, const char *name);
 /* O_PATH fd of the directory holding name beneath basefd (*base: the last component). */
 int cnio__srv_store_parent(int basefd, const char *name, const char **base);
+/* O_PATH fd of the directory holding name beneath basefd (*base: the last component),
+ * made first (as cnio__srv_store_mkparents) when missing: the fd or a negative code. */
+int cnio__srv_store_mkparents_at(int basefd, const char *name, const char **base);
+/* A name for a temporary file, prefix then 16 hex digits, unique in this process. */
+void cnio__srv_store_tmp_name(char *buf, size_t cap, const char *prefix);
+/* Name's metadata read from directory pfd of the metadata tree (base: the name's last
+ * component): 0, 1 when it has none, or a negative code. */
+int cnio__srv_store_meta_read_at(int pfd, const char *base, const char *name,
+                                 struct cnio_srv_meta *m);
+/* Name's metadata written in directory pfd of the metadata tree. 0 or a negative code. */
+int cnio__srv_store_meta_write_at(int pfd, const char *base, const char *name,
+                                  const struct cnio_srv_meta *m);
 /* Writes len bytes to a fresh temporary file in directory pfd and renames it to base. */
 int cnio__srv_store_replace(int pfd, const char *base, const uint8_t *buf, size_t len);
 void cnio__srv_meta_encode(const struct cnio_srv_meta *m, uint8_t out[CNIO_SRV_META_SIZE]);

@@ -306,16 +306,37 @@ static int stage_check_name(struct cnio_srv_store *st, const char *name, int exc
     return ret;
 }
 
+/* stage_check_name for entry base of directory pfd (name's parent beneath the root):
+ * also 1 when name does not exist. */
+static int stage_check_at(struct cnio_srv_store *st, int pfd, const char *base,
+                          const char *name, int excl)
+{
+    struct stat sb;
+
+    if (fstatat(pfd, base, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? 1 : cnio__err_from_errno(errno);
+    if (S_ISLNK(sb.st_mode))   /* resolved beneath the root, as elsewhere */
+        return stage_check_name(st, name, excl);
+    if (S_ISDIR(sb.st_mode))
+        return -CNIO_ERR_ISDIR;
+    return excl ? -CNIO_ERR_EXIST : 0;
+}
+
 int cnio__srv_stage_create(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
                            const struct cnio_srv_meta *want, int *fd_out,
                            struct cnio_srv_meta *m)
 {
+    const char *base;
     char file[32];
-    int fd, ret = stage_check_name(st, name, excl);
+    /* the directories first, so that LIST shows the staged object where it will be */
+    int fd, ret = cnio__srv_store_mkparents_at(st->rootfd, name, &base);
 
-    if (!ret)   /* the directories, so that LIST shows the staged object where it will be */
-        ret = cnio__srv_store_mkparents(st->rootfd, name);
-    if (ret)
+    if (ret < 0)
+        return ret;
+    fd = ret;
+    ret = stage_check_at(st, fd, base, name, excl);
+    close(fd);
+    if (ret < 0)
         return ret;
     *m = *want;
     m->size = 0;
@@ -408,61 +429,85 @@ static uint64_t stage_pick_order(struct cnio_srv_store *st, int have, const stru
     return t;
 }
 
-/* Steps 0-3 of a commit (store lock held). */
-static int stage_commit_locked(struct cnio_srv_store *st, const char *name, uint64_t id,
-                               int excl, uint64_t *seqp, struct cnio_srv_meta *m)
+/*
+ * Steps 0-3 of a commit (store lock held), with dpfd the directory of name's data file
+ * (its entry base) and mpfd that of its metadata (mbase). When name has no data file
+ * (the usual upload of a new name), step 1 writes the metadata without COMMITTING and
+ * step 3 is left out: until the rename the name reads as the staged instance it still
+ * is (I_STAGED, incomplete), and metadata without its data file is taken for a commit
+ * that crashed there, as COMMITTING is.
+ */
+static int stage_commit_at(struct cnio_srv_store *st, const char *name, uint64_t id,
+                           int excl, uint64_t *seqp, struct cnio_srv_meta *m, int dpfd,
+                           const char *base, int mpfd, const char *mbase)
 {
     struct cnio_srv_meta c = *m, cur;
-    const char *base;
     char file[32];
-    struct stat sb;
-    int pfd, r, have, ret = stage_check_name(st, name, excl);
+    int r, have, fresh, ret = stage_check_at(st, dpfd, base, name, excl);
     uint64_t seq;
 
-    stage_file(file, sizeof(file), id, 0);
-    if (!ret && fstatat(st->stagefd, file, &sb, AT_SYMLINK_NOFOLLOW) < 0)
-        ret = errno == ENOENT ? cnio__srv_why(-CNIO_ERR_NOENT, "the upload was removed (cnio "
-                                              "rm of its name) before it committed")
-                              : cnio__err_from_errno(errno);
-    if (ret)
+    if (ret < 0)
         return ret;
-    have = cnio__srv_store_meta_get(st, name, &cur) == 0;
+    fresh = ret == 1;
+    have = cnio__srv_store_meta_read_at(mpfd, mbase, name, &cur) == 0;
     if (*seqp == 0)
         *seqp = stage_pick_order(st, have, &cur);
     seq = *seqp;
-    if (have && !(cur.flags & CNIO_SRV_META_COMMITTING) &&   /* a crashed commit never wins */
+    if (have && !fresh && !(cur.flags & CNIO_SRV_META_COMMITTING) &&  /* a crashed commit never wins */
         (cur.seq > seq || (cur.seq == seq && cur.gen >= id))) {
         *m = cur;
         return 1;   /* superseded */
     }
-    ret = cnio__srv_store_mkparents(st->rootfd, name);
-    if (ret)
-        return ret;
     c.gen = id;
     c.seq = seq;
-    c.flags = CNIO_SRV_META_COMMITTING;
-    ret = cnio__srv_store_meta_write(st, name, &c);
+    c.flags = fresh ? 0 : CNIO_SRV_META_COMMITTING;
+    ret = cnio__srv_store_meta_write_at(mpfd, mbase, name, &c);
     if (ret)
         return ret;
     ret = cnio__srv_sums_commit(st, name, id);
     if (ret)
         return ret;
-    pfd = cnio__srv_store_parent(st->rootfd, name, &base);
-    if (pfd < 0)
-        return cnio__err_from_errno(errno);
-    r = renameat2(st->stagefd, file, pfd, base, excl ? RENAME_NOREPLACE : 0);
-    ret = r < 0 ? cnio__err_from_errno(errno) : 0;
-    close(pfd);
-    if (ret) {
+    stage_file(file, sizeof(file), id, 0);
+    r = renameat2(st->stagefd, file, dpfd, base, excl ? RENAME_NOREPLACE : 0);
+    if (r < 0) {
         /* Nothing was replaced: the old object stays, but its metadata now says
-         * COMMITTING, so it reads as incomplete until rewritten or removed. */
+         * COMMITTING, so it reads as incomplete until rewritten or removed; a new
+         * name's metadata goes (the name reads as the staged instance it is). */
+        ret = cnio__err_from_errno(errno);
         cnio__warn("commit of %s: rename: %s", name, cnio_strerror(ret));
+        if (fresh)
+            unlinkat(mpfd, mbase, 0);
         return ret;
     }
     c.flags = 0;
-    ret = cnio__srv_store_meta_write(st, name, &c);
+    ret = fresh ? 0 : cnio__srv_store_meta_write_at(mpfd, mbase, name, &c);
     if (!ret)
         *m = c;
+    return ret;
+}
+
+/* Steps 0-3 of a commit (store lock held). */
+static int stage_commit_locked(struct cnio_srv_store *st, const char *name, uint64_t id,
+                               int excl, uint64_t *seqp, struct cnio_srv_meta *m)
+{
+    const char *base, *mbase;
+    char file[32];
+    struct stat sb;
+    int dpfd, mpfd, ret;
+
+    stage_file(file, sizeof(file), id, 0);
+    if (fstatat(st->stagefd, file, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? cnio__srv_why(-CNIO_ERR_NOENT, "the upload was removed (cnio "
+                                               "rm of its name) before it committed")
+                               : cnio__err_from_errno(errno);
+    dpfd = cnio__srv_store_mkparents_at(st->rootfd, name, &base);
+    if (dpfd < 0)
+        return dpfd;
+    mpfd = cnio__srv_store_mkparents_at(st->metafd, name, &mbase);
+    ret = mpfd < 0 ? mpfd : stage_commit_at(st, name, id, excl, seqp, m, dpfd, base, mpfd, mbase);
+    if (mpfd >= 0)
+        close(mpfd);
+    close(dpfd);
     return ret;
 }
 

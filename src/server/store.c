@@ -227,6 +227,35 @@ int cnio__srv_store_mkparents(int basefd, const char *name)
     return store_mkparents(basefd, name);
 }
 
+int cnio__srv_store_mkparents_at(int basefd, const char *name, const char **base)
+{
+    int fd = store_parent(basefd, name, O_PATH, base), ret;
+
+    if (fd >= 0)
+        return fd;
+    if (errno != ENOENT)
+        return store_errno();
+    ret = store_mkparents(basefd, name);
+    if (ret)
+        return ret;
+    fd = store_parent(basefd, name, O_PATH, base);
+    return fd >= 0 ? fd : store_errno();
+}
+
+void cnio__srv_store_tmp_name(char *buf, size_t cap, const char *prefix)
+{
+    static _Atomic uint64_t next;
+    uint64_t v = atomic_load(&next), rnd;
+
+    /* A random start, so that names an earlier run left rarely collide (creators use
+     * O_EXCL and take the next name when one does); then a count, which costs no call
+     * into libcrypto (its fork check is a getpid per call). */
+    if (v == 0 && cnio__random(&rnd, sizeof(rnd)) == 0)
+        atomic_compare_exchange_strong(&next, &v, rnd | 1);
+    v = atomic_fetch_add(&next, 1);
+    snprintf(buf, cap, "%s%016llx", prefix, (unsigned long long)v);
+}
+
 int cnio__srv_store_parent(int basefd, const char *name, const char **base)
 {
     return store_parent(basefd, name, O_PATH, base);
@@ -334,22 +363,38 @@ int cnio__srv_meta_decode(const uint8_t *in, size_t len, struct cnio_srv_meta *m
     return 0;
 }
 
-/* Reads name's metadata: 0, 1 when it has none, or a negative code. */
-static int store_meta_read(struct cnio_srv_store *st, const char *name, struct cnio_srv_meta *m)
+/* Reads the metadata open as fd (closed here) of name: 0 or -CNIO_ERR_IO. */
+static int store_meta_read_fd(int fd, const char *name, struct cnio_srv_meta *m)
 {
     uint8_t buf[STORE_META_SIZE + 1];
-    ssize_t n;
-    int fd = store_openat2(st->metafd, name, O_RDONLY | O_NONBLOCK, 0);
+    ssize_t n = pread(fd, buf, sizeof(buf), 0);
 
-    if (fd < 0)
-        return errno == ENOENT || errno == ENOTDIR ? 1 : store_errno();
-    n = pread(fd, buf, sizeof(buf), 0);
     close(fd);
     if (n < 0 || cnio__srv_meta_decode(buf, (size_t)n, m)) {
         cnio__warn("corrupt metadata for object %s", name);
         return -CNIO_ERR_IO;
     }
     return 0;
+}
+
+/* Reads name's metadata: 0, 1 when it has none, or a negative code. */
+static int store_meta_read(struct cnio_srv_store *st, const char *name, struct cnio_srv_meta *m)
+{
+    int fd = store_openat2(st->metafd, name, O_RDONLY | O_NONBLOCK, 0);
+
+    if (fd < 0)
+        return errno == ENOENT || errno == ENOTDIR ? 1 : store_errno();
+    return store_meta_read_fd(fd, name, m);
+}
+
+int cnio__srv_store_meta_read_at(int pfd, const char *base, const char *name,
+                                 struct cnio_srv_meta *m)
+{
+    int fd = openat(pfd, base, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd < 0)
+        return errno == ENOENT ? 1 : store_errno();
+    return store_meta_read_fd(fd, name, m);
 }
 
 int cnio__srv_store_meta_get(struct cnio_srv_store *st, const char *name, struct cnio_srv_meta *m)
@@ -370,13 +415,12 @@ static void store_meta_default(struct cnio_srv_meta *m, uint64_t size)
 int cnio__srv_store_replace(int pfd, const char *base, const uint8_t *buf, size_t len)
 {
     char tmp[64];
-    uint64_t rnd;
-    int fd, ret = 0;
+    int fd, ret = 0, tries = 0;
 
-    if (cnio__random(&rnd, sizeof(rnd)))
-        return -CNIO_ERR_IO;
-    snprintf(tmp, sizeof(tmp), ".tmp.%016llx", (unsigned long long)rnd);
-    fd = openat(pfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    do {
+        cnio__srv_store_tmp_name(tmp, sizeof(tmp), ".tmp.");
+        fd = openat(pfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    } while (fd < 0 && errno == EEXIST && ++tries < 8);
     if (fd < 0)
         return store_errno();
     errno = 0;
@@ -391,23 +435,29 @@ int cnio__srv_store_replace(int pfd, const char *base, const uint8_t *buf, size_
     return ret;
 }
 
+int cnio__srv_store_meta_write_at(int pfd, const char *base, const char *name,
+                                  const struct cnio_srv_meta *m)
+{
+    uint8_t buf[STORE_META_SIZE];
+    int ret;
+
+    cnio__srv_meta_encode(m, buf);
+    ret = cnio__srv_store_replace(pfd, base, buf, sizeof(buf));
+    if (ret)
+        cnio__warn("metadata of %s: %s", name, cnio_strerror(ret));
+    return ret;
+}
+
 int cnio__srv_store_meta_write(struct cnio_srv_store *st, const char *name,
                                const struct cnio_srv_meta *m)
 {
-    uint8_t buf[STORE_META_SIZE];
     const char *base;
-    int pfd, ret = store_mkparents(st->metafd, name);
+    int pfd = cnio__srv_store_mkparents_at(st->metafd, name, &base), ret;
 
-    if (ret)
-        return ret;
-    pfd = store_parent(st->metafd, name, O_PATH, &base);
     if (pfd < 0)
-        return store_errno();
-    cnio__srv_meta_encode(m, buf);
-    ret = cnio__srv_store_replace(pfd, base, buf, sizeof(buf));
+        return pfd;
+    ret = cnio__srv_store_meta_write_at(pfd, base, name, m);
     close(pfd);
-    if (ret)
-        cnio__warn("metadata of %s: %s", name, cnio_strerror(ret));
     return ret;
 }
 
