@@ -29,7 +29,10 @@
  *   3. the object's metadata := { layout, size, generation ID }
  *   4. unlink ID.meta
  * A crash after 1 and before 3 leaves COMMITTING in the metadata, which STAT reports as
- * incomplete (I_COMMITTING) and a read-only OPEN refuses; the client commits on every
+ * incomplete (I_COMMITTING) and a read-only OPEN refuses. When ROOT/NAME does not exist,
+ * step 1 writes the metadata of step 3 and step 3 is left out: a crash before the
+ * rename leaves the name without a data file, read as the staged instance (I_STAGED),
+ * and such metadata never wins step 0, as COMMITTING does not. The client commits on every
  * other host first and on the host of column 0 last, and takes an object as complete
  * only when every host's generation equals column 0's (see doc/protocol.md).
  */
