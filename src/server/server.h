@@ -95,6 +95,15 @@ struct cnio_srv_store {
     pthread_mutex_t lock;   /* commits, metadata read-modify-writes, writers, unlinks */
     struct cnio_srv_writer *writers;
     uint64_t last_order;    /* the last commit order this server picked (lock held) */
+    pthread_mutex_t stage_lock; /* staged (taken alone, never around another lock) */
+    struct cnio_srv_staged *staged; /* the staged instances (stage_idx.c) */
+};
+
+/* A staged instance as the store knows it (stage_idx.c). */
+struct cnio_srv_staged {
+    struct cnio_srv_staged *next;
+    uint64_t id;
+    char name[];
 };
 
 /* Opens root and creates ROOT/.cnio/meta: 0 or -CNIO_ERR_NOENT/-CNIO_ERR_IO (logged). */
@@ -121,6 +130,18 @@ int cnio__srv_store_at(int dirfd, const char *path, int flags, mode_t mode);
 int cnio__srv_store_mkparents(int basefd, const char *name);
 /* O_PATH fd of the directory holding name beneath basefd (*base: the last component). */
 int cnio__srv_store_parent(int basefd, const char *name, const char **base);
+/* O_PATH fd of the directory holding name beneath basefd (*base: the last component),
+ * made first (as cnio__srv_store_mkparents) when missing: the fd or a negative code. */
+int cnio__srv_store_mkparents_at(int basefd, const char *name, const char **base);
+/* A name for a temporary file, prefix then 16 hex digits, unique in this process. */
+void cnio__srv_store_tmp_name(char *buf, size_t cap, const char *prefix);
+/* Name's metadata read from directory pfd of the metadata tree (base: the name's last
+ * component): 0, 1 when it has none, or a negative code. */
+int cnio__srv_store_meta_read_at(int pfd, const char *base, const char *name,
+                                 struct cnio_srv_meta *m);
+/* Name's metadata written in directory pfd of the metadata tree. 0 or a negative code. */
+int cnio__srv_store_meta_write_at(int pfd, const char *base, const char *name,
+                                  const struct cnio_srv_meta *m);
 /* Writes len bytes to a fresh temporary file in directory pfd and renames it to base. */
 int cnio__srv_store_replace(int pfd, const char *base, const uint8_t *buf, size_t len);
 void cnio__srv_meta_encode(const struct cnio_srv_meta *m, uint8_t out[CNIO_SRV_META_SIZE]);
@@ -205,8 +226,22 @@ int cnio__srv_stage_prune(struct cnio_srv_store *st, const char *name, uint64_t 
  * dir ("" = root), growing *names (capacity *cap): 0 or -CNIO_ERR_NOMEM. */
 int cnio__srv_stage_names(struct cnio_srv_store *st, const char *dir, char ***names,
                           size_t *n, size_t *cap);
-/* Logs the staged instances left by interrupted uploads (at startup). */
-void cnio__srv_stage_report(struct cnio_srv_store *st);
+/* Finds the staged instances in ROOT/.cnio/stage (at startup): records them in the
+ * store's index and logs those left by interrupted uploads. 0 or -CNIO_ERR_NOMEM. */
+int cnio__srv_stage_load(struct cnio_srv_store *st);
+
+/* ---- stage_idx.c: the staged instances in memory ---------------------------------------- */
+
+/* Records staged instance id of name: 0 or -CNIO_ERR_NOMEM. */
+int cnio__srv_stage_idx_add(struct cnio_srv_store *st, uint64_t id, const char *name);
+/* Forgets staged instance id (nothing when it is not recorded). */
+void cnio__srv_stage_idx_del(struct cnio_srv_store *st, uint64_t id);
+/* The ids of name's recorded instances (name NULL: of all), in *ids (the caller frees)
+ * and *n: 0 or -CNIO_ERR_NOMEM. */
+int cnio__srv_stage_idx_ids(struct cnio_srv_store *st, const char *name, uint64_t **ids,
+                            size_t *n);
+/* Forgets every instance (when the store closes). */
+void cnio__srv_stage_idx_free(struct cnio_srv_store *st);
 
 /* ---- sums.c: block checksums -------------------------------------------------------- */
 

@@ -29,7 +29,10 @@
  *   3. the object's metadata := { layout, size, generation ID }
  *   4. unlink ID.meta
  * A crash after 1 and before 3 leaves COMMITTING in the metadata, which STAT reports as
- * incomplete (I_COMMITTING) and a read-only OPEN refuses; the client commits on every
+ * incomplete (I_COMMITTING) and a read-only OPEN refuses. When ROOT/NAME does not exist,
+ * step 1 writes the metadata of step 3 and step 3 is left out: a crash before the
+ * rename leaves the name without a data file, read as the staged instance (I_STAGED),
+ * and such metadata never wins step 0, as COMMITTING does not. The client commits on every
  * other host first and on the host of column 0 last, and takes an object as complete
  * only when every host's generation equals column 0's (see doc/protocol.md).
  */
@@ -109,11 +112,27 @@ struct stage_ent {
     char name[CNIO_WIRE_MAX_NAME + 1];
 };
 
-/* Calls fn for every staged instance with valid metadata and a data file, until fn
- * returns nonzero (which is returned). A negative code when the directory cannot be read. */
-static int stage_each(struct cnio_srv_store *st, int (*fn)(struct cnio_srv_store *st,
-                                                           const struct stage_ent *e, void *arg),
-                      void *arg)
+typedef int (*stage_fn)(struct cnio_srv_store *st, const struct stage_ent *e, void *arg);
+
+/* Reads instance e->id's metadata, name and data file's stat into e: 0, -CNIO_ERR_NOENT
+ * when its files are gone, or another code when they are not valid. */
+static int stage_ent_read(struct cnio_srv_store *st, struct stage_ent *e)
+{
+    char file[32];
+    int ret = stage_meta_read(st, e->id, &e->m, e->name);
+
+    if (ret)
+        return ret;
+    stage_file(file, sizeof(file), e->id, 0);
+    if (fstatat(st->stagefd, file, &e->sb, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? -CNIO_ERR_NOENT : cnio__err_from_errno(errno);
+    return S_ISREG(e->sb.st_mode) ? 0 : -CNIO_ERR_IO;
+}
+
+/* Calls fn for every staged instance in ROOT/.cnio/stage with valid metadata and a data
+ * file, until fn returns nonzero (which is returned); at startup, to fill the index. A
+ * negative code when the directory cannot be read. */
+static int stage_scan(struct cnio_srv_store *st, stage_fn fn, void *arg)
 {
     struct stage_ent *e = malloc(sizeof(*e));
     struct dirent *de;
@@ -133,7 +152,7 @@ static int stage_each(struct cnio_srv_store *st, int (*fn)(struct cnio_srv_store
         return -CNIO_ERR_NOMEM;
     }
     while (!ret && (de = readdir(d))) {
-        char hex[STAGE_ID_CHARS + 1], *end, file[32];
+        char hex[STAGE_ID_CHARS + 1], *end;
 
         if (strlen(de->d_name) != STAGE_ID_CHARS + strlen(STAGE_META_SUFFIX) ||
             strcmp(de->d_name + STAGE_ID_CHARS, STAGE_META_SUFFIX))
@@ -141,15 +160,45 @@ static int stage_each(struct cnio_srv_store *st, int (*fn)(struct cnio_srv_store
         memcpy(hex, de->d_name, STAGE_ID_CHARS);
         hex[STAGE_ID_CHARS] = '\0';
         e->id = strtoull(hex, &end, 16);
-        stage_file(file, sizeof(file), e->id, 0);
-        if (*end || e->id == 0 || stage_meta_read(st, e->id, &e->m, e->name) ||
-            fstatat(st->stagefd, file, &e->sb, AT_SYMLINK_NOFOLLOW) < 0 ||
-            !S_ISREG(e->sb.st_mode))
+        if (*end || e->id == 0 || stage_ent_read(st, e))
             continue;
         ret = fn(st, e, arg);
     }
     closedir(d);
     free(e);
+    return ret;
+}
+
+/* Calls fn for every staged instance of name (NULL: of every name) that the index holds
+ * and whose files are valid, until fn returns nonzero (which is returned); instances
+ * whose files went are dropped from the index. A negative code when out of memory. */
+static int stage_each(struct cnio_srv_store *st, const char *name, stage_fn fn, void *arg)
+{
+    struct stage_ent *e;
+    uint64_t *ids;
+    size_t n;
+    int ret = cnio__srv_stage_idx_ids(st, name, &ids, &n);
+
+    if (ret || n == 0) {
+        if (!ret)
+            free(ids);
+        return ret;
+    }
+    e = malloc(sizeof(*e));
+    ret = e ? 0 : -CNIO_ERR_NOMEM;
+    for (size_t i = 0; !ret && i < n; i++) {
+        int r;
+
+        e->id = ids[i];
+        r = stage_ent_read(st, e);
+        if (r == -CNIO_ERR_NOENT)
+            cnio__srv_stage_idx_del(st, e->id);
+        if (r || (name && strcmp(e->name, name)))
+            continue;
+        ret = fn(st, e, arg);
+    }
+    free(e);
+    free(ids);
     return ret;
 }
 
@@ -183,7 +232,7 @@ int cnio__srv_stage_find(struct cnio_srv_store *st, const char *name, uint64_t *
     if (!s)
         return -CNIO_ERR_NOMEM;
     s->name = name;
-    ret = stage_each(st, stage_newest_fn, s);
+    ret = stage_each(st, name, stage_newest_fn, s);
     if (!ret && !s->found)
         ret = -CNIO_ERR_NOENT;
     if (!ret) {
@@ -220,7 +269,7 @@ int cnio__srv_stage_find_live(struct cnio_srv_store *st, const char *name,
                               int (*live)(void *arg, uint64_t id), void *arg, uint64_t *id)
 {
     struct stage_live s = { name, live, arg, 0 };
-    int ret = stage_each(st, stage_live_fn, &s);
+    int ret = stage_each(st, name, stage_live_fn, &s);
 
     if (ret < 0)
         return ret;
@@ -260,16 +309,37 @@ static int stage_check_name(struct cnio_srv_store *st, const char *name, int exc
     return ret;
 }
 
+/* stage_check_name for entry base of directory pfd (name's parent beneath the root):
+ * also 1 when name does not exist. */
+static int stage_check_at(struct cnio_srv_store *st, int pfd, const char *base,
+                          const char *name, int excl)
+{
+    struct stat sb;
+
+    if (fstatat(pfd, base, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? 1 : cnio__err_from_errno(errno);
+    if (S_ISLNK(sb.st_mode))   /* resolved beneath the root, as elsewhere */
+        return stage_check_name(st, name, excl);
+    if (S_ISDIR(sb.st_mode))
+        return -CNIO_ERR_ISDIR;
+    return excl ? -CNIO_ERR_EXIST : 0;
+}
+
 int cnio__srv_stage_create(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
                            const struct cnio_srv_meta *want, int *fd_out,
                            struct cnio_srv_meta *m)
 {
+    const char *base;
     char file[32];
-    int fd, ret = stage_check_name(st, name, excl);
+    /* the directories first, so that LIST shows the staged object where it will be */
+    int fd, ret = cnio__srv_store_mkparents_at(st->rootfd, name, &base);
 
-    if (!ret)   /* the directories, so that LIST shows the staged object where it will be */
-        ret = cnio__srv_store_mkparents(st->rootfd, name);
-    if (ret)
+    if (ret < 0)
+        return ret;
+    fd = ret;
+    ret = stage_check_at(st, fd, base, name, excl);
+    close(fd);
+    if (ret < 0)
         return ret;
     *m = *want;
     m->size = 0;
@@ -281,6 +351,11 @@ int cnio__srv_stage_create(struct cnio_srv_store *st, const char *name, uint64_t
     if (fd < 0)
         return cnio__err_from_errno(errno);
     ret = cnio__srv_stage_meta_write(st, id, name, m);
+    if (!ret && (ret = cnio__srv_stage_idx_add(st, id, name))) {
+        stage_file(file, sizeof(file), id, 1);
+        unlinkat(st->stagefd, file, 0);
+        stage_file(file, sizeof(file), id, 0);
+    }
     if (ret) {
         unlinkat(st->stagefd, file, 0);
         close(fd);
@@ -357,61 +432,85 @@ static uint64_t stage_pick_order(struct cnio_srv_store *st, int have, const stru
     return t;
 }
 
-/* Steps 0-3 of a commit (store lock held). */
-static int stage_commit_locked(struct cnio_srv_store *st, const char *name, uint64_t id,
-                               int excl, uint64_t *seqp, struct cnio_srv_meta *m)
+/*
+ * Steps 0-3 of a commit (store lock held), with dpfd the directory of name's data file
+ * (its entry base) and mpfd that of its metadata (mbase). When name has no data file
+ * (the usual upload of a new name), step 1 writes the metadata without COMMITTING and
+ * step 3 is left out: until the rename the name reads as the staged instance it still
+ * is (I_STAGED, incomplete), and metadata without its data file is taken for a commit
+ * that crashed there, as COMMITTING is.
+ */
+static int stage_commit_at(struct cnio_srv_store *st, const char *name, uint64_t id,
+                           int excl, uint64_t *seqp, struct cnio_srv_meta *m, int dpfd,
+                           const char *base, int mpfd, const char *mbase)
 {
     struct cnio_srv_meta c = *m, cur;
-    const char *base;
     char file[32];
-    struct stat sb;
-    int pfd, r, have, ret = stage_check_name(st, name, excl);
+    int r, have, fresh, ret = stage_check_at(st, dpfd, base, name, excl);
     uint64_t seq;
 
-    stage_file(file, sizeof(file), id, 0);
-    if (!ret && fstatat(st->stagefd, file, &sb, AT_SYMLINK_NOFOLLOW) < 0)
-        ret = errno == ENOENT ? cnio__srv_why(-CNIO_ERR_NOENT, "the upload was removed (cnio "
-                                              "rm of its name) before it committed")
-                              : cnio__err_from_errno(errno);
-    if (ret)
+    if (ret < 0)
         return ret;
-    have = cnio__srv_store_meta_get(st, name, &cur) == 0;
+    fresh = ret == 1;
+    have = cnio__srv_store_meta_read_at(mpfd, mbase, name, &cur) == 0;
     if (*seqp == 0)
         *seqp = stage_pick_order(st, have, &cur);
     seq = *seqp;
-    if (have && !(cur.flags & CNIO_SRV_META_COMMITTING) &&   /* a crashed commit never wins */
+    if (have && !fresh && !(cur.flags & CNIO_SRV_META_COMMITTING) &&  /* a crashed commit never wins */
         (cur.seq > seq || (cur.seq == seq && cur.gen >= id))) {
         *m = cur;
         return 1;   /* superseded */
     }
-    ret = cnio__srv_store_mkparents(st->rootfd, name);
-    if (ret)
-        return ret;
     c.gen = id;
     c.seq = seq;
-    c.flags = CNIO_SRV_META_COMMITTING;
-    ret = cnio__srv_store_meta_write(st, name, &c);
+    c.flags = fresh ? 0 : CNIO_SRV_META_COMMITTING;
+    ret = cnio__srv_store_meta_write_at(mpfd, mbase, name, &c);
     if (ret)
         return ret;
     ret = cnio__srv_sums_commit(st, name, id);
     if (ret)
         return ret;
-    pfd = cnio__srv_store_parent(st->rootfd, name, &base);
-    if (pfd < 0)
-        return cnio__err_from_errno(errno);
-    r = renameat2(st->stagefd, file, pfd, base, excl ? RENAME_NOREPLACE : 0);
-    ret = r < 0 ? cnio__err_from_errno(errno) : 0;
-    close(pfd);
-    if (ret) {
+    stage_file(file, sizeof(file), id, 0);
+    r = renameat2(st->stagefd, file, dpfd, base, excl ? RENAME_NOREPLACE : 0);
+    if (r < 0) {
         /* Nothing was replaced: the old object stays, but its metadata now says
-         * COMMITTING, so it reads as incomplete until rewritten or removed. */
+         * COMMITTING, so it reads as incomplete until rewritten or removed; a new
+         * name's metadata goes (the name reads as the staged instance it is). */
+        ret = cnio__err_from_errno(errno);
         cnio__warn("commit of %s: rename: %s", name, cnio_strerror(ret));
+        if (fresh)
+            unlinkat(mpfd, mbase, 0);
         return ret;
     }
     c.flags = 0;
-    ret = cnio__srv_store_meta_write(st, name, &c);
+    ret = fresh ? 0 : cnio__srv_store_meta_write_at(mpfd, mbase, name, &c);
     if (!ret)
         *m = c;
+    return ret;
+}
+
+/* Steps 0-3 of a commit (store lock held). */
+static int stage_commit_locked(struct cnio_srv_store *st, const char *name, uint64_t id,
+                               int excl, uint64_t *seqp, struct cnio_srv_meta *m)
+{
+    const char *base, *mbase;
+    char file[32];
+    struct stat sb;
+    int dpfd, mpfd, ret;
+
+    stage_file(file, sizeof(file), id, 0);
+    if (fstatat(st->stagefd, file, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? cnio__srv_why(-CNIO_ERR_NOENT, "the upload was removed (cnio "
+                                               "rm of its name) before it committed")
+                               : cnio__err_from_errno(errno);
+    dpfd = cnio__srv_store_mkparents_at(st->rootfd, name, &base);
+    if (dpfd < 0)
+        return dpfd;
+    mpfd = cnio__srv_store_mkparents_at(st->metafd, name, &mbase);
+    ret = mpfd < 0 ? mpfd : stage_commit_at(st, name, id, excl, seqp, m, dpfd, base, mpfd, mbase);
+    if (mpfd >= 0)
+        close(mpfd);
+    close(dpfd);
     return ret;
 }
 
@@ -433,6 +532,7 @@ int cnio__srv_stage_commit(struct cnio_srv_store *st, const char *name, uint64_t
     if (!ret) {
         stage_file(file, sizeof(file), id, 1);
         unlinkat(st->stagefd, file, 0);
+        cnio__srv_stage_idx_del(st, id);
     }
     return ret;
 }
@@ -446,6 +546,7 @@ void cnio__srv_stage_discard(struct cnio_srv_store *st, uint64_t id)
     stage_file(file, sizeof(file), id, 1);
     unlinkat(st->stagefd, file, 0);
     cnio__srv_sums_discard(st, id);
+    cnio__srv_stage_idx_del(st, id);
 }
 
 int cnio__srv_stage_unlink_id(struct cnio_srv_store *st, const char *name, uint64_t id)
@@ -486,7 +587,7 @@ int cnio__srv_stage_prune(struct cnio_srv_store *st, const char *name, uint64_t 
                           int (*keep_fn)(void *arg, uint64_t id), void *arg)
 {
     struct stage_unlink u = { name, keep, keep_fn, arg, 0 };
-    int ret = stage_each(st, stage_unlink_fn, &u);
+    int ret = stage_each(st, name, stage_unlink_fn, &u);
 
     return ret < 0 ? ret : u.n;
 }
@@ -536,16 +637,17 @@ int cnio__srv_stage_names(struct cnio_srv_store *st, const char *dir, char ***na
                           size_t *n, size_t *cap)
 {
     struct stage_names s = { dir, strlen(dir), names, n, cap };
-    int ret = stage_each(st, stage_names_fn, &s);
+    int ret = stage_each(st, NULL, stage_names_fn, &s);
 
     return ret == -CNIO_ERR_NOMEM ? ret : 0;
 }
 
-static int stage_report_fn(struct cnio_srv_store *st, const struct stage_ent *e, void *arg)
+static int stage_load_fn(struct cnio_srv_store *st, const struct stage_ent *e, void *arg)
 {
     int *n = arg;
 
-    (void)st;
+    if (cnio__srv_stage_idx_add(st, e->id, e->name))
+        return -CNIO_ERR_NOMEM;
     if (++*n <= 20)
         cnio__warn("staged object %s (instance %016llx, %lld bytes here) was never committed: "
                    "`cnio stat` shows it incomplete; `cnio cp --resume` finishes it, "
@@ -554,11 +656,11 @@ static int stage_report_fn(struct cnio_srv_store *st, const struct stage_ent *e,
     return 0;
 }
 
-void cnio__srv_stage_report(struct cnio_srv_store *st)
+int cnio__srv_stage_load(struct cnio_srv_store *st)
 {
-    int n = 0;
+    int n = 0, ret = stage_scan(st, stage_load_fn, &n);
 
-    stage_each(st, stage_report_fn, &n);
     if (n > 20)
         cnio__warn("%d staged objects in all were never committed", n);
+    return ret == -CNIO_ERR_NOMEM ? ret : 0;
 }

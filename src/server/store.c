@@ -36,10 +36,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define STORE_META_SIZE 64
-#define STORE_META_MAGIC "CNIOMETA"
-#define STORE_META_VERSION 1
-#define STORE_MAX_OFF (1ull << 62)
 #define STORE_DEFAULT_UNIT (1ull << 20)
 /* A full entry path: directory, '/', entry name. */
 #define STORE_PATH_MAX (CNIO_WIRE_MAX_NAME + NAME_MAX + 2)
@@ -227,6 +223,21 @@ int cnio__srv_store_mkparents(int basefd, const char *name)
     return store_mkparents(basefd, name);
 }
 
+int cnio__srv_store_mkparents_at(int basefd, const char *name, const char **base)
+{
+    int fd = store_parent(basefd, name, O_PATH, base), ret;
+
+    if (fd >= 0)
+        return fd;
+    if (errno != ENOENT)
+        return store_errno();
+    ret = store_mkparents(basefd, name);
+    if (ret)
+        return ret;
+    fd = store_parent(basefd, name, O_PATH, base);
+    return fd >= 0 ? fd : store_errno();
+}
+
 int cnio__srv_store_parent(int basefd, const char *name, const char **base)
 {
     return store_parent(basefd, name, O_PATH, base);
@@ -238,7 +249,9 @@ int cnio__srv_store_open(struct cnio_srv_store *st, const char *root)
 
     st->metafd = st->stagefd = st->sumsfd = -1;
     st->writers = NULL;
+    st->staged = NULL;
     pthread_mutex_init(&st->lock, NULL);
+    pthread_mutex_init(&st->stage_lock, NULL);
     st->rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (st->rootfd < 0) {
         r = store_errno();
@@ -268,8 +281,12 @@ int cnio__srv_store_open(struct cnio_srv_store *st, const char *root)
         cnio__srv_store_close(st);
         return r;
     }
-    cnio__srv_stage_report(st);
-    return 0;
+    r = cnio__srv_stage_load(st);
+    if (r) {
+        cnio__err("root %s: staged instances: %s", root, cnio_strerror(r));
+        cnio__srv_store_close(st);
+    }
+    return r;
 }
 
 void cnio__srv_store_close(struct cnio_srv_store *st)
@@ -289,65 +306,7 @@ void cnio__srv_store_close(struct cnio_srv_store *st)
         st->writers = w->next;
         free(w);
     }
-}
-
-void cnio__srv_meta_encode(const struct cnio_srv_meta *m, uint8_t out[STORE_META_SIZE])
-{
-    memset(out, 0, STORE_META_SIZE);
-    memcpy(out, STORE_META_MAGIC, 8);
-    cnio__put_le32(out + 8, STORE_META_VERSION);
-    cnio__put_le32(out + 12, m->layout.count);
-    cnio__put_le64(out + 16, m->layout.unit);
-    cnio__put_le32(out + 24, m->index);
-    cnio__put_le32(out + 28, m->flags);
-    cnio__put_le64(out + 32, m->size);
-    cnio__put_le64(out + 40, m->gen);
-    cnio__put_le64(out + 48, m->seq);
-    cnio__put_le32(out + 56, m->mode & 0xffffu);
-    cnio__put_le32(out + 60, cnio__crc32c(0, out, 60));
-}
-
-int cnio__srv_meta_decode(const uint8_t *in, size_t len, struct cnio_srv_meta *m)
-{
-    if (len != STORE_META_SIZE || memcmp(in, STORE_META_MAGIC, 8) ||
-        cnio__get_le32(in + 8) != STORE_META_VERSION ||
-        cnio__get_le32(in + 60) != cnio__crc32c(0, in, 60))
-        return -CNIO_ERR_IO;
-    m->layout.count = cnio__get_le32(in + 12);
-    m->layout.unit = cnio__get_le64(in + 16);
-    m->index = cnio__get_le32(in + 24);
-    m->flags = cnio__get_le32(in + 28);
-    m->size = cnio__get_le64(in + 32);
-    m->gen = cnio__get_le64(in + 40);
-    m->seq = cnio__get_le64(in + 48);
-    m->mode = cnio__get_le32(in + 56) & 0xffffu;
-    if (cnio__layout_check(&m->layout) || m->index >= m->layout.count ||
-        m->size >= STORE_MAX_OFF)
-        return -CNIO_ERR_IO;
-    return 0;
-}
-
-/* Reads name's metadata: 0, 1 when it has none, or a negative code. */
-static int store_meta_read(struct cnio_srv_store *st, const char *name, struct cnio_srv_meta *m)
-{
-    uint8_t buf[STORE_META_SIZE + 1];
-    ssize_t n;
-    int fd = store_openat2(st->metafd, name, O_RDONLY | O_NONBLOCK, 0);
-
-    if (fd < 0)
-        return errno == ENOENT || errno == ENOTDIR ? 1 : store_errno();
-    n = pread(fd, buf, sizeof(buf), 0);
-    close(fd);
-    if (n < 0 || cnio__srv_meta_decode(buf, (size_t)n, m)) {
-        cnio__warn("corrupt metadata for object %s", name);
-        return -CNIO_ERR_IO;
-    }
-    return 0;
-}
-
-int cnio__srv_store_meta_get(struct cnio_srv_store *st, const char *name, struct cnio_srv_meta *m)
-{
-    return store_meta_read(st, name, m);
+    cnio__srv_stage_idx_free(st);
 }
 
 /* The metadata of a file that has none: one stripe column holding everything. */
@@ -357,51 +316,6 @@ static void store_meta_default(struct cnio_srv_meta *m, uint64_t size)
     m->layout.unit = STORE_DEFAULT_UNIT;
     m->layout.count = 1;
     m->size = size;
-}
-
-/* Writes len bytes to a fresh temporary file in pfd and renames it to base. */
-int cnio__srv_store_replace(int pfd, const char *base, const uint8_t *buf, size_t len)
-{
-    char tmp[64];
-    uint64_t rnd;
-    int fd, ret = 0;
-
-    if (cnio__random(&rnd, sizeof(rnd)))
-        return -CNIO_ERR_IO;
-    snprintf(tmp, sizeof(tmp), ".tmp.%016llx", (unsigned long long)rnd);
-    fd = openat(pfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return store_errno();
-    errno = 0;
-    if (pwrite(fd, buf, len, 0) != (ssize_t)len)
-        ret = errno ? store_errno() : -CNIO_ERR_NOSPC;
-    if (close(fd) < 0 && !ret)
-        ret = store_errno();
-    if (!ret && renameat(pfd, tmp, pfd, base) < 0)
-        ret = store_errno();
-    if (ret)
-        unlinkat(pfd, tmp, 0);
-    return ret;
-}
-
-int cnio__srv_store_meta_write(struct cnio_srv_store *st, const char *name,
-                               const struct cnio_srv_meta *m)
-{
-    uint8_t buf[STORE_META_SIZE];
-    const char *base;
-    int pfd, ret = store_mkparents(st->metafd, name);
-
-    if (ret)
-        return ret;
-    pfd = store_parent(st->metafd, name, O_PATH, &base);
-    if (pfd < 0)
-        return store_errno();
-    cnio__srv_meta_encode(m, buf);
-    ret = cnio__srv_store_replace(pfd, base, buf, sizeof(buf));
-    close(pfd);
-    if (ret)
-        cnio__warn("metadata of %s: %s", name, cnio_strerror(ret));
-    return ret;
 }
 
 static uint64_t store_mtime_ns(const struct stat *sb)
@@ -509,7 +423,7 @@ static int store_existing_meta(struct cnio_srv_store *st, const char *name, int 
         m->size = 0;
         return cnio__srv_store_meta_write(st, name, m);
     }
-    ret = store_meta_read(st, name, m);
+    ret = cnio__srv_store_meta_get(st, name, m);
     if (ret != 1)
         return ret;
     if (!(oflags & CNIO_WIRE_O_CREATE)) {
@@ -611,7 +525,7 @@ static int store_info_fd(struct cnio_srv_store *st, const char *name, int fd, in
     if (!S_ISREG(sb.st_mode))
         return cnio__srv_why(-CNIO_ERR_ACCESS, "not a regular file (a FIFO, device or socket "
                              "on the server)");
-    ret = store_meta_read(st, name, &m);
+    ret = cnio__srv_store_meta_get(st, name, &m);
     if (ret == 1 || (ret < 0 && lenient))
         store_meta_default(&m, (uint64_t)sb.st_size);
     else if (ret < 0)

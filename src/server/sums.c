@@ -235,9 +235,8 @@ static int sums_build(int fd, int dfd)
 static int sums_open_at(int dirfd, const char *rel, int dfd, int create, int *out)
 {
     char tmp[64];
-    uint64_t rnd;
     const char *base;
-    int pfd, fd, ret;
+    int pfd, fd, ret, tries = 0;
 
     fd = cnio__srv_store_at(dirfd, rel, O_RDWR | O_NONBLOCK, 0);
     if (fd >= 0) {
@@ -257,12 +256,10 @@ static int sums_open_at(int dirfd, const char *rel, int dfd, int create, int *ou
     pfd = cnio__srv_store_parent(dirfd, rel, &base);
     if (pfd < 0)
         return cnio__err_from_errno(errno);
-    if (cnio__random(&rnd, sizeof(rnd))) {
-        close(pfd);
-        return -CNIO_ERR_IO;
-    }
-    snprintf(tmp, sizeof(tmp), ".sums.%016llx", (unsigned long long)rnd);
-    fd = openat(pfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    do {
+        cnio__srv_store_tmp_name(tmp, sizeof(tmp), ".sums.");
+        fd = openat(pfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    } while (fd < 0 && errno == EEXIST && ++tries < 8);
     ret = fd < 0 ? cnio__err_from_errno(errno) : sums_build(fd, dfd);
     if (!ret && renameat(pfd, tmp, pfd, base) < 0)
         ret = cnio__err_from_errno(errno);
@@ -277,6 +274,28 @@ static int sums_open_at(int dirfd, const char *rel, int dfd, int create, int *ou
     return ret;
 }
 
+/*
+ * The sums of an empty data file (a fresh staged instance) are the header alone: made
+ * in place, with no temporary file and rename, when name does not exist. 0 (*out), 1
+ * when it exists (the caller opens it), or a negative code. A crash between the create
+ * and the header leaves a file with no header, which the opening with create rebuilds
+ * as it does any damaged one, and a reader ignores.
+ */
+static int sums_new_at(int dirfd, const char *file, int *out)
+{
+    int fd = openat(dirfd, file, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+    if (fd < 0)
+        return errno == EEXIST ? 1 : cnio__err_from_errno(errno);
+    if (sums_header_write(fd)) {
+        unlinkat(dirfd, file, 0);
+        close(fd);
+        return -CNIO_ERR_IO;
+    }
+    *out = fd;
+    return 0;
+}
+
 int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t stage, int dfd,
                         int create, struct cnio_srv_sums *s)
 {
@@ -289,7 +308,9 @@ int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t st
         return cnio__err_from_errno(errno);
     if (stage) {
         snprintf(file, sizeof(file), "%016llx.sums", (unsigned long long)stage);
-        ret = sums_open_at(st->stagefd, file, dfd, create, &fd);
+        ret = create && sb.st_size == 0 ? sums_new_at(st->stagefd, file, &fd) : 1;
+        if (ret)
+            ret = sums_open_at(st->stagefd, file, dfd, create, &fd);
     } else {
         ret = sums_open_at(st->sumsfd, name, dfd, create, &fd);
     }
@@ -625,13 +646,10 @@ int cnio__srv_sums_commit(struct cnio_srv_store *st, const char *name, uint64_t 
 {
     const char *base;
     char file[40];
-    int pfd, ret = cnio__srv_store_mkparents(st->sumsfd, name);
+    int pfd = cnio__srv_store_mkparents_at(st->sumsfd, name, &base), ret = 0;
 
-    if (ret)
-        return ret;
-    pfd = cnio__srv_store_parent(st->sumsfd, name, &base);
     if (pfd < 0)
-        return cnio__err_from_errno(errno);
+        return pfd;
     snprintf(file, sizeof(file), "%016llx.sums", (unsigned long long)id);
     if (renameat(st->stagefd, file, pfd, base) < 0) {
         ret = errno == ENOENT ? 0 : cnio__err_from_errno(errno);

@@ -630,6 +630,63 @@ START_TEST(test_interrupted_commit)
 END_TEST
 
 /*
+ * A host that died in the commit of a new name after writing the object's metadata
+ * (final, as step 1 writes it for a name with no data file) and before the rename: the
+ * name still reads as the staged instance it is (incomplete), a read-only OPEN is
+ * refused, and that metadata never wins over a later commit, even one with a lower
+ * order (as a COMMITTING one). The state is made by hand: an instance its writer left,
+ * and the metadata file step 1 writes, with an order above any the test uses.
+ */
+START_TEST(test_interrupted_new_commit)
+{
+    static uint8_t data[3000], later[2000];
+    struct cnio_wire_info info;
+    char path[PATH_MAX + 32];
+    struct st_conn c;
+    uint8_t meta[64] = "CNIOMETA";
+    uint64_t h;
+    int fd;
+
+    fx_fill(data, sizeof(data), 21);
+    fx_fill(later, sizeof(later), 22);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "inc", STAGE, 41, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, sizeof(data), NULL, 0, NULL, NULL, 0), 0);
+    st_close(&c);   /* the instance stays: the host "died" before its rename */
+    cnio__put_le32(meta + 8, 1);                 /* version */
+    cnio__put_le32(meta + 12, 1);                /* stripe count */
+    cnio__put_le64(meta + 16, UNIT);
+    cnio__put_le64(meta + 32, sizeof(data));     /* size; index 0, flags 0 */
+    cnio__put_le64(meta + 40, 41);               /* generation: the instance */
+    cnio__put_le64(meta + 48, 1ull << 61);       /* its order */
+    cnio__put_le32(meta + 60, cnio__crc32c(0, meta, 60));
+    snprintf(path, sizeof(path), "%s/.cnio/meta/inc", st_fx.root[0]);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pwrite(fd, meta, sizeof(meta), 0), (ssize_t)sizeof(meta));
+    close(fd);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(st_stat(&c, "inc", &info), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_STAGED, CNIO_WIRE_I_STAGED);
+    ck_assert_int_eq(open_at(&c, "inc", 0, 0, NULL, NULL, NULL), -CNIO_ERR_INCOMPLETE);
+    /* a new upload with a lower order than that metadata's wins */
+    ck_assert_int_eq(open_at(&c, "inc", STAGE | CNIO_WIRE_O_TRUNC, 42, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, later, sizeof(later)), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, sizeof(later), NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 5, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&c, "inc", &info), 0);
+    ck_assert_uint_eq(info.flags & 0xffffu, 0);   /* complete, the interrupted one gone */
+    ck_assert_uint_eq(info.gen, 42);
+    ck_assert_uint_eq(info.size, sizeof(later));
+    read_back(&c, "inc", later, sizeof(later));
+    ck_assert_int_eq(staged_files(), 0);
+    st_close(&c);
+}
+END_TEST
+
+/*
  * A writer whose connection to one host broke (a WRITE whose payload could not be sent
  * whole: a source that shrank under its mapping) discards its instance over new
  * connections; that is a discard, although the handle on the broken connection cannot
@@ -721,6 +778,7 @@ static Suite *commit_suite(void)
     tcase_add_test(tc, test_join_live_instance);
     tcase_add_test(tc, test_torn_commit);
     tcase_add_test(tc, test_abort_broken_connection);
+    tcase_add_test(tc, test_interrupted_new_commit);
     suite_add_tcase(s, tc);
     return s;
 }

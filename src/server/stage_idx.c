@@ -1,0 +1,86 @@
+/*
+ * stage_idx.c - the staged instances a server holds, kept in memory (id and name), so
+ * that finding a name's instances (at every COMMIT, which removes the interrupted ones
+ * of its name; at STAT, OPEN and LIST of the name) costs no scan of ROOT/.cnio/stage.
+ * It is built from that directory at startup (stage.c, cnio__srv_stage_load) and
+ * changed where instances are made and removed: stage_create adds, a commit and a
+ * discard remove. The files stay the truth: every instance found here is checked
+ * against them (stage.c), and one whose files went is dropped.
+ */
+#include "server.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int cnio__srv_stage_idx_add(struct cnio_srv_store *st, uint64_t id, const char *name)
+{
+    size_t n = strlen(name);
+    struct cnio_srv_staged *s = malloc(sizeof(*s) + n + 1);
+
+    if (!s)
+        return -CNIO_ERR_NOMEM;
+    s->id = id;
+    memcpy(s->name, name, n + 1);
+    pthread_mutex_lock(&st->stage_lock);
+    s->next = st->staged;
+    st->staged = s;
+    pthread_mutex_unlock(&st->stage_lock);
+    return 0;
+}
+
+void cnio__srv_stage_idx_del(struct cnio_srv_store *st, uint64_t id)
+{
+    struct cnio_srv_staged **pp, *s;
+
+    pthread_mutex_lock(&st->stage_lock);
+    for (pp = &st->staged; *pp; pp = &(*pp)->next)
+        if ((*pp)->id == id) {
+            s = *pp;
+            *pp = s->next;
+            free(s);
+            break;
+        }
+    pthread_mutex_unlock(&st->stage_lock);
+}
+
+int cnio__srv_stage_idx_ids(struct cnio_srv_store *st, const char *name, uint64_t **ids,
+                            size_t *n)
+{
+    size_t k = 0, cap = 0;
+    uint64_t *v = NULL;
+    int ret = 0;
+
+    pthread_mutex_lock(&st->stage_lock);
+    for (struct cnio_srv_staged *s = st->staged; s && !ret; s = s->next) {
+        if (name && strcmp(s->name, name))
+            continue;
+        if (k == cap) {
+            uint64_t *nv = realloc(v, (cap = cap ? cap * 2 : 8) * sizeof(*v));
+
+            if (!nv) {
+                ret = -CNIO_ERR_NOMEM;
+                break;
+            }
+            v = nv;
+        }
+        v[k++] = s->id;
+    }
+    pthread_mutex_unlock(&st->stage_lock);
+    if (ret) {
+        free(v);
+        return ret;
+    }
+    *ids = v;
+    *n = k;
+    return 0;
+}
+
+void cnio__srv_stage_idx_free(struct cnio_srv_store *st)
+{
+    while (st->staged) {
+        struct cnio_srv_staged *s = st->staged;
+
+        st->staged = s->next;
+        free(s);
+    }
+}
