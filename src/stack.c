@@ -146,11 +146,30 @@ static void ep_set_events(struct cnio_ep *ep, uint32_t events)
         ep->events = events;
 }
 
-static void ep_wipe_key(struct cnio_ep *ep)
+void cnio__ep_wipe_key(struct cnio_ep *ep)
 {
     explicit_bzero(ep->key, sizeof(ep->key));
     ep->auth.k = NULL;
     ep->auth.klen = 0;
+}
+
+/* Puts conn, a new connection to the same peer, in place of ep's (closed). 0, or
+ * -CNIO_ERR_IO with ep dead. */
+int cnio__ep_swap_conn(struct cnio_ep *ep, struct cnio_conn *conn)
+{
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = ep };
+
+    epoll_ctl(ep->st->epfd, EPOLL_CTL_DEL, ep->fd, NULL);
+    ep_ops(ep)->close(ep->conn);
+    ep->conn = conn;
+    ep->fd = conn->tp->ops->fd(conn);
+    ep->events = EPOLLIN;
+    if (ep->fd < 0 || epoll_ctl(ep->st->epfd, EPOLL_CTL_ADD, ep->fd, &ev) < 0) {
+        ep->st->nofd += ep->fd < 0;   /* as ep_kill_why expects of an fd-less endpoint */
+        cnio__ep_kill(ep, -CNIO_ERR_IO);
+        return -CNIO_ERR_IO;
+    }
+    return 0;
 }
 
 /* Completes r: leaves the in-flight table, runs done, returns to the pool. */
@@ -191,7 +210,7 @@ static void ep_kill_why(struct cnio_ep *ep, int err, const char *why)
     ep->conn = NULL;
     ep->sq_head = ep->sq_tail = NULL;
     ep->rx_payload = 0;
-    ep_wipe_key(ep);
+    cnio__ep_wipe_key(ep);
     for (int i = 0; i < CNIO_EP_MAX_INFLIGHT; i++) {
         struct cnio_req *r = ep->inflight[i];
 
@@ -254,7 +273,9 @@ int cnio__ep_open(struct cnio_stack *st, const struct cnio_hints *h,
     memcpy(ep->key, auth->k, auth->klen);
     ep->auth.k = ep->key;
     ep->state = EP_CHALLENGE;
-    ep->last_ms = cnio__now_ms();
+    ep->last_ms = ep->greet_at = cnio__now_ms();
+    ep->greet_ms = CNIO_EP_GREET_MS;
+    ep->addr = *addr;
     ep->next = st->eps;
     if (st->eps)
         st->eps->prev = ep;
@@ -408,7 +429,7 @@ static void ep_tx(struct cnio_ep *ep)
     ep_set_events(ep, EPOLLIN);
 }
 
-static int ep_enqueue(struct cnio_ep *ep, struct cnio_req *r)
+int cnio__ep_enqueue(struct cnio_ep *ep, struct cnio_req *r)
 {
     struct cnio_wire_hdr h = { 0 };
     unsigned idx = 0;
@@ -458,81 +479,10 @@ int cnio__ep_submit(struct cnio_ep *ep, struct cnio_req *r)
     else if (r->plen > ep->max_payload && r->type == CNIO_WIRE_WRITE)
         ret = -CNIO_ERR_INVAL;
     if (!ret)
-        ret = ep_enqueue(ep, r);
+        ret = cnio__ep_enqueue(ep, r);
     if (ret)
         cnio__req_put(ep->st, r);
     return ret;
-}
-
-/* ---- handshake ---------------------------------------------------------------------- */
-
-static void ep_auth_done(struct cnio_req *r)
-{
-    struct cnio_ep *ep = r->arg;
-    int ret = r->status;
-
-    if (ep->state != EP_AUTH)
-        return;
-    if (!ret && r->rlen != CNIO_WIRE_MAC)
-        ret = -CNIO_ERR_PROTO;
-    if (!ret)
-        ret = cnio__auth_check_server(ep->auth.k, ep->auth.klen, &ep->resp, &ep->chal, r->inl);
-    if (ret) {
-        cnio__ep_kill(ep, ret);
-        return;
-    }
-    ep->session = r->rsession;
-    ep->credits = CNIO_MIN(ep->chal.credits, (uint32_t)CNIO_EP_MAX_INFLIGHT);
-    ep->max_payload = CNIO_MIN(ep->chal.max_payload, CNIO_WIRE_MAX_PAYLOAD);
-    ep->state = EP_READY;
-    ep_wipe_key(ep);
-    cnio__debug("connected to %s: session %llx, %u credits, max payload %u", ep->name,
-                (unsigned long long)ep->session, ep->credits, ep->max_payload);
-}
-
-/* The CHALLENGE has arrived in chbuf: answer it with AUTH. */
-static void ep_challenge(struct cnio_ep *ep)
-{
-    struct cnio_req *r;
-    int ret = cnio__wire_challenge_parse(ep->chbuf, sizeof(ep->chbuf), &ep->chal);
-
-    if (!ret && (ep->chal.credits == 0 || ep->chal.max_payload == 0))
-        ret = -CNIO_ERR_PROTO;
-    if (!ret)
-        ret = cnio__auth_respond(ep->auth.k, ep->auth.klen, &ep->chal, ep->auth.mode,
-                                 ep->auth.rank, ep->auth.object, &ep->resp);
-    if (ret) {
-        cnio__ep_kill(ep, ret);
-        return;
-    }
-    r = cnio__req_get(ep->st);
-    if (!r) {
-        cnio__ep_kill(ep, -CNIO_ERR_NOMEM);
-        return;
-    }
-    ret = cnio__wire_auth_encode(&ep->resp, r->inl, sizeof(r->inl));
-    if (ret < 0) {
-        cnio__req_put(ep->st, r);
-        cnio__ep_kill(ep, ret);
-        return;
-    }
-    r->type = CNIO_WIRE_AUTH;
-    /* Reasons only on byte streams: over a fabric a reply lands whole in the buffer posted
-     * for it (ep_tx_msg), which has no room for a text that may come instead. */
-    r->flags = (ep->chal.caps & CNIO_WIRE_CAP_REASON) && !ep_ops(ep)->framed
-                   ? CNIO_WIRE_F_REASON : 0;
-    r->payload = r->inl;
-    r->plen = (uint32_t)ret;
-    r->rbuf = r->inl;
-    r->rcap = CNIO_WIRE_MAC;
-    r->done = ep_auth_done;
-    r->arg = ep;
-    ep->state = EP_AUTH;
-    ret = ep_enqueue(ep, r);
-    if (ret) {
-        cnio__req_put(ep->st, r);
-        cnio__ep_kill(ep, ret);
-    }
 }
 
 /* ---- receiving ---------------------------------------------------------------------- */
@@ -554,7 +504,7 @@ int cnio__ep_rx_finish(struct cnio_ep *ep)
         return -1;
     }
     if (!r) {
-        ep_challenge(ep);
+        cnio__ep_challenge(ep);
         return ep->state == EP_DEAD ? -1 : 0;
     }
     ep->rxreq = NULL;
@@ -640,7 +590,7 @@ static int ep_rx_header(struct cnio_ep *ep)
     return 0;
 }
 
-static void ep_rx(struct cnio_ep *ep)
+void cnio__ep_rx(struct cnio_ep *ep)
 {
     if (ep->state != EP_DEAD && ep_ops(ep)->framed) {
         cnio__ep_rx_msg(ep);
@@ -703,11 +653,16 @@ static int stk_timers(struct cnio_stack *st, int wait)
         if (!ep_busy(ep))
             continue;
         busy++;
+        cnio__ep_greet(ep, now, &wait);
+        if (ep->state == EP_DEAD) {
+            wait = 0;
+            continue;
+        }
         left = ep->last_ms + ep->timeout_ms - now;
         if (left <= 0 && ep->fd >= 0) {
             /* What arrived (or what the peer made room for) while this process did not
              * run (stopped, descheduled) is no silence: move it before judging. */
-            ep_rx(ep);
+            cnio__ep_rx(ep);
             if (ep->state != EP_DEAD && ep->sq_head)
                 ep_tx(ep);
             if (!ep_busy(ep))
@@ -722,7 +677,7 @@ static int stk_timers(struct cnio_stack *st, int wait)
         wait = (int)CNIO_MIN((int64_t)wait, left);
         if (ep->fd < 0) {
             ep_ops(ep)->progress(ep->conn->tp, 0);
-            ep_rx(ep);
+            cnio__ep_rx(ep);
             if (ep->state != EP_DEAD)
                 ep_tx(ep);
             wait = CNIO_MIN(wait, STK_POLL_MS);
@@ -776,7 +731,7 @@ int cnio__stack_progress(struct cnio_stack *st, int max_wait_ms)
         struct cnio_ep *ep = evs[i].data.ptr;
 
         if (ep->state != EP_DEAD && (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
-            ep_rx(ep);
+            cnio__ep_rx(ep);
         if (ep->state != EP_DEAD && (evs[i].events & EPOLLOUT))
             ep_tx(ep);
     }

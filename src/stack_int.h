@@ -48,6 +48,9 @@ struct cnio_ep {
     size_t rxlen, rxpgot;
     struct cnio_req *rxreq;
     /* handshake */
+    struct cnio_addr addr;      /* the peer, to connect again (ep_greet) */
+    int64_t greet_at;           /* when this connection to it was made */
+    int greet_ms;               /* how long it waits there for the CHALLENGE to begin */
     struct cnio_ep_auth auth;
     uint8_t key[CNIO_KEY_MAX];
     uint8_t chbuf[CNIO_WIRE_CHALLENGE_SIZE];
@@ -75,6 +78,23 @@ int cnio__ep_rx_finish(struct cnio_ep *ep);
 int cnio__ep_rx_route(struct cnio_ep *ep);
 /* A fabric endpoint of st completed something: its next wait starts short again. */
 void cnio__stack_moved(struct cnio_stack *st);
+/* Clears ep's copy of the key. */
+void cnio__ep_wipe_key(struct cnio_ep *ep);
+/* Gives r a request id and an in-flight slot, queues it and starts sending: 0, or
+ * -CNIO_ERR_LIMIT when every slot is taken. */
+int cnio__ep_enqueue(struct cnio_ep *ep, struct cnio_req *r);
+/* Receives what ep's connection has (the endpoint may die of it). */
+void cnio__ep_rx(struct cnio_ep *ep);
+/* Puts conn, a new connection to the same peer, in place of ep's, which it closes: 0, or
+ * -CNIO_ERR_IO with ep dead. */
+int cnio__ep_swap_conn(struct cnio_ep *ep, struct cnio_conn *conn);
+/* stack_handshake.c */
+#define CNIO_EP_GREET_MS 3000   /* the first wait for a TCP server's CHALLENGE */
+/* The CHALLENGE has arrived in ep->chbuf: answers it with AUTH (or kills ep). */
+void cnio__ep_challenge(struct cnio_ep *ep);
+/* A TCP set-up not greeted within ep->greet_ms connects again (see the source); lowers
+ * *wait (ms) to when the current wait ends. now: cnio__now_ms(). */
+void cnio__ep_greet(struct cnio_ep *ep, int64_t now, int *wait);
 /* stack_msg.c */
 /* Hands ep's queued frames to its message transport, each with its reply's receive. */
 void cnio__ep_tx_msg(struct cnio_ep *ep);

@@ -4,7 +4,8 @@
  * for a slot, up to cnio_timeout_ms, then returns -CNIO_ERR_LIMIT; a lane a server reset
  * before it authenticated (--max-unauth-per-addr dropping its oldest connection still
  * authenticating, as 64 ranks on one host met) connects again; and a transient object
- * closes the connections a call opened when the call returns.
+ * closes the connections a call opened when the call returns; and a TCP connection on
+ * which the server never speaks (its end of the handshake lost) is made again.
  */
 #include "common.h"
 #include "client.h"
@@ -12,10 +13,15 @@
 #include "fixture.h"
 #include "stack.h"
 
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define RW (CNIO_WIRE_O_CREATE | CNIO_WIRE_O_WRITE)
@@ -164,6 +170,150 @@ START_TEST(reset_before_auth)
 }
 END_TEST
 
+/*
+ * A stand-in for a server host whose kernel dropped its half of some TCP handshakes: a
+ * listener on 127.0.0.1 that accepts every connection; those whose number (from 0) is
+ * set in `mute` it holds without a word, the others it relays to server 0.
+ */
+#define RELAY_MAX 8
+
+struct mute_relay {
+    int lfd;
+    uint16_t port;
+    unsigned mute;
+    int accepted;
+    int held[RELAY_MAX], nheld;
+    int pair[RELAY_MAX][2], npairs;
+    int held_closed;     /* held connections the client closed */
+    volatile int stop;
+    pthread_t th;
+};
+
+static void relay_accept(struct mute_relay *m)
+{
+    int fd = accept(m->lfd, NULL, NULL), to;
+
+    if (fd < 0)
+        return;
+    if ((m->mute >> m->accepted++) & 1u && m->nheld < RELAY_MAX) {
+        m->held[m->nheld++] = fd;
+        return;
+    }
+    to = m->npairs < RELAY_MAX ? fx_connect(&fx, 0) : -1;
+    if (to < 0) {
+        close(fd);
+        return;
+    }
+    m->pair[m->npairs][0] = fd;
+    m->pair[m->npairs++][1] = to;
+}
+
+/* Moves what fd has to peer; 0 once either is closed. */
+static int relay_move(int fd, int peer)
+{
+    char buf[65536];
+    ssize_t r = read(fd, buf, sizeof(buf));
+
+    return r > 0 && write(peer, buf, (size_t)r) == r;
+}
+
+static void *relay_main(void *arg)
+{
+    struct mute_relay *m = arg;
+
+    while (!m->stop) {
+        struct pollfd p[1 + 3 * RELAY_MAX];
+        int n = 0;
+
+        p[n++] = (struct pollfd){ .fd = m->lfd, .events = POLLIN };
+        for (int i = 0; i < m->nheld; i++)
+            p[n++] = (struct pollfd){ .fd = m->held[i], .events = POLLIN };
+        for (int i = 0; i < m->npairs; i++)
+            for (int k = 0; k < 2; k++)
+                p[n++] = (struct pollfd){ .fd = m->pair[i][k], .events = POLLIN };
+        if (poll(p, (nfds_t)n, 100) <= 0)
+            continue;
+        for (int i = 0; i < m->nheld; i++)
+            if (p[1 + i].revents) {   /* the client gave up on it (it never writes first) */
+                close(m->held[i]);
+                m->held[i] = -1;
+                m->held_closed++;
+            }
+        for (int i = 0; i < m->npairs; i++)
+            for (int k = 0; k < 2; k++)
+                if (m->pair[i][k] >= 0 && p[1 + m->nheld + 2 * i + k].revents &&
+                    !relay_move(m->pair[i][k], m->pair[i][1 - k])) {
+                    close(m->pair[i][0]);
+                    close(m->pair[i][1]);
+                    m->pair[i][0] = m->pair[i][1] = -1;
+                }
+        if (p[0].revents)
+            relay_accept(m);
+    }
+    return NULL;
+}
+
+static void relay_start(struct mute_relay *m, unsigned mute)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(a);
+
+    memset(m, 0, sizeof(*m));
+    m->mute = mute;
+    m->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(m->lfd, 0);
+    ck_assert_int_eq(bind(m->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(m->lfd, 16), 0);
+    ck_assert_int_eq(getsockname(m->lfd, (struct sockaddr *)&a, &len), 0);
+    m->port = ntohs(a.sin_port);
+    ck_assert_int_eq(pthread_create(&m->th, NULL, relay_main, m), 0);
+}
+
+static void relay_stop(struct mute_relay *m)
+{
+    m->stop = 1;
+    pthread_join(m->th, NULL);
+    close(m->lfd);
+    for (int i = 0; i < m->nheld; i++)
+        if (m->held[i] >= 0)
+            close(m->held[i]);
+    for (int i = 0; i < m->npairs; i++)
+        for (int k = 0; k < 2; k++)
+            if (m->pair[i][k] >= 0)
+                close(m->pair[i][k]);
+}
+
+START_TEST(mute_handshake)
+{
+    struct mute_relay m;
+    struct cnio_obj *o, *a;
+    struct cnio_uri u;
+    struct cnio_hints h;
+    uint8_t w[4000], r[4000];
+    char buf[256];
+
+    fx_fill(w, sizeof(w), 5);
+    /* the first connection (rank 0's) and the third (rank 1's first lane) hear nothing */
+    relay_start(&m, 1u << 0 | 1u << 2);
+    snprintf(buf, sizeof(buf), "cnio://127.0.0.1:%u/mute?lanes=1&timeout_ms=20000", m.port);
+    ck_assert_int_eq(cnio__uri_parse(buf, &u), 0);
+    ck_assert_int_eq(cnio__hints_resolve(&h, &u), 0);
+    ck_assert_int_eq(cnio__obj_open(st, &u, &h, RW, &o), 0);
+    cnio__uri_free(&u);
+    a = attach(o, 1);
+    ck_assert_int_eq(cnio__obj_pwrite(a, w, sizeof(w), 0), (ssize_t)sizeof(w));
+    ck_assert_int_eq(cnio__obj_pread(a, r, sizeof(r), 0), (ssize_t)sizeof(r));
+    ck_assert_int_eq(memcmp(w, r, sizeof(r)), 0);
+    ck_assert_int_eq(cnio__obj_close(a), 0);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    for (int i = 0; i < 100 && m.held_closed < 2; i++)
+        usleep(20000);
+    ck_assert_int_eq(m.nheld, 2);
+    ck_assert_int_eq(m.held_closed, 2);   /* both given up, not leaked */
+    relay_stop(&m);
+}
+END_TEST
+
 static Suite *retry_suite(void)
 {
     Suite *s = suite_create("client_retry");
@@ -173,6 +323,7 @@ static Suite *retry_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, budget_wait);
     tcase_add_test(tc, reset_before_auth);
+    tcase_add_test(tc, mute_handshake);
     suite_add_tcase(s, tc);
     return s;
 }
