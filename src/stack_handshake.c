@@ -113,6 +113,7 @@ void cnio__ep_greet(struct cnio_ep *ep, int64_t now, int *wait)
     cnio__info("connection to %s: no word from the server in %d ms; connecting again",
                ep->name, ep->greet_ms);
     ops = ep_ops(ep);
+    peer.connect_ms = (int)(ep->last_ms + ep->timeout_ms - now);   /* within the set-up's */
     ret = ops->connect(ep->conn->tp, &peer, &conn);
     if (ret) {
         cnio__ep_kill(ep, ret);

@@ -50,6 +50,7 @@ struct cnio_peer {
     struct cnio_addr addr;
     const char *host;          /* for log lines */
     int timeout_ms;            /* bound on connecting; also the transport's I/O timeout */
+    int connect_ms;            /* when > 0, the bound on connecting instead */
 };
 
 /* One frame for msend: its header and payload, and where its reply is to land. */

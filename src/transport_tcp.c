@@ -49,7 +49,8 @@ static int tcp_connect(struct cnio_tp *tp, const struct cnio_peer *peer, struct 
 
     if (!c)
         return -CNIO_ERR_NOMEM;
-    ret = cnio__net_connect(&peer->addr, peer->timeout_ms, &c->fd);
+    ret = cnio__net_connect(&peer->addr, peer->connect_ms > 0 ? peer->connect_ms
+                                                              : peer->timeout_ms, &c->fd);
     if (ret)
         goto free_conn;
     ret = cnio__net_tune(c->fd, peer->timeout_ms);
