@@ -250,6 +250,26 @@ struct cnio_ns_put {
  * broken session: open another), -CNIO_ERR_NOMEM, -CNIO_ERR_LAYOUT (bad hints).
  */
 int cnio__ns_put_small(struct cnio_ns *ns, struct cnio_ns_put *p, int n);
+/* One small object for cnio__ns_get_small. */
+struct cnio_ns_get {
+    const char *path;          /* object name */
+    void *buf;                 /* where its bytes go: cap bytes */
+    uint64_t cap;              /* at most the servers' largest READ payload */
+    uint64_t size;             /* out: the object's size (when known) */
+    int status;                /* out: 0 (size bytes in buf), -CNIO_ERR_OVERFLOW (larger
+                                  than cap or than its first stripe: read it alone), or the
+                                  error (-CNIO_ERR_NOENT, -CNIO_ERR_INCOMPLETE, ...) */
+};
+/*
+ * Reads each of g[0..n) whole over the session's connections, with several requests in
+ * flight on each connection (client_batch_get.c): a batch costs four round trips (OPEN
+ * of column 0, OPEN of the others, READ, CLOSE), not four per object. Each object passes
+ * the checks of a read-only cnio__obj_open (stored layout, nothing interrupted on any
+ * column) or gets its error in g[i].status. Returns 0 (see the statuses),
+ * -CNIO_ERR_INVAL (a cap too large, an empty name), -CNIO_ERR_CONN (a broken session:
+ * open another), -CNIO_ERR_NOMEM.
+ */
+int cnio__ns_get_small(struct cnio_ns *ns, struct cnio_ns_get *g, int n);
 /* Records mode (st_mode bits, <= 0xffff: file type and permissions) and, when mtime_ns
  * is not 0, the modification time of path (an object, or a directory). */
 int cnio__ns_setattr(struct cnio_ns *ns, const char *path, uint32_t mode, uint64_t mtime_ns);
