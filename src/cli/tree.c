@@ -33,8 +33,8 @@
 #include <unistd.h>
 
 /* Copying threads per rank (at most; CNIO_CP_THREADS lowers it), files a rank takes
- * from the queue at once, and small files a thread uploads in one batch (several
- * requests in flight on its connections; CNIO_CP_PIPELINE=0 turns batches off). Batches
+ * from the queue at once, and small files a thread uploads or downloads in one batch
+ * (several requests in flight on its connections; CNIO_CP_PIPELINE=0 turns batches off). Batches
  * are on by default since the server stopped scanning its staged instances at every
  * commit (which made a batch's commits cost the square of its size): 2.8-3 x the files
  * per second of one file at a time per thread (doc/performance.md). */
@@ -387,15 +387,19 @@ static void tree_one(struct tree_worker *w, const struct tree_ent *e)
     w->bytes += e->size;
 }
 
-/* Uploads small files e[0..n) as one batch; those it could not copy go one by one. */
+/* Copies small files e[0..n) as one batch (up or down); those it could not copy go one
+ * by one (a download that failed in the batch, whatever the error, goes again alone: the
+ * object read alone reports its own error, as it would have without batches). */
 static void tree_batch(struct tree_worker *w, const struct tree_ent *const *e, int n)
 {
     int status[TREE_PIPE], ret;
 
     w->ctx.why[0] = '\0';
-    ret = tree_put_small(&w->ctx, e, n, status);
+    ret = w->ctx.src->remote ? tree_get_small(&w->ctx, e, n, status)
+                             : tree_put_small(&w->ctx, e, n, status);
     for (int i = 0; i < n; i++) {
-        if (ret || status[i] == -CNIO_ERR_CONN || status[i] == -CNIO_ERR_TIMEOUT) {
+        if (ret || status[i] == -CNIO_ERR_CONN || status[i] == -CNIO_ERR_TIMEOUT ||
+            (status[i] && w->ctx.src->remote)) {
             tree_one(w, e[i]);   /* a broken session: again, alone, with its retries */
             continue;
         }

@@ -101,16 +101,23 @@ struct tree_ctx {
  * continue a partial destination; checksum: skip it when the CRC32C match). 0 or a
  * negative code (a local failure said in ctx->why). */
 int tree_copy_one(struct tree_ctx *ctx, const struct tree_ent *e);
-/* Files of at most this size are uploaded in batches (tree_put_small). */
+/* Files of at most this size are copied in batches (tree_put_small, tree_get_small). */
 #define TREE_SMALL (256u << 10)
-/* 1 when e is uploaded in a batch: a local file of at most TREE_SMALL bytes (and one
- * stripe) going to objects, without --resume or --checksum. */
+/* 1 when e is copied in a batch, without --resume or --checksum: a local file of at most
+ * TREE_SMALL bytes (and one stripe) going to objects, or an object of at most TREE_SMALL
+ * bytes coming to a local file. */
 int tree_small(const struct tree_ctx *ctx, const struct tree_ent *e);
 /* Uploads e[0..n) (each tree_small) as one batch over ctx->ns, several requests in
  * flight (cnio__ns_put_small): status[i] 0 or the error of e[i] (a local one said in
  * ctx->why). Returns 0, or an error that stopped the whole batch (status[] then
  * undefined; copy the files one by one). */
 int tree_put_small(struct tree_ctx *ctx, const struct tree_ent *const *e, int n, int *status);
+/* Downloads e[0..n) (each tree_small) as one batch over ctx->src_ns, several requests in
+ * flight (cnio__ns_get_small), into local files: status[i] 0 or the error of e[i] (a
+ * local one said in ctx->why; -CNIO_ERR_OVERFLOW: larger than one stripe or than listed,
+ * copy it alone). Returns 0, or an error that stopped the whole batch (status[] then
+ * undefined; copy the files one by one). */
+int tree_get_small(struct tree_ctx *ctx, const struct tree_ent *const *e, int n, int *status);
 /* Makes directory rel at the destination (and its parents). */
 int tree_mkdir(struct tree_ctx *ctx, const char *rel);
 /* Applies mode and mtime of e at the destination (-p). */

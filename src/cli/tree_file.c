@@ -330,36 +330,31 @@ static int tf_fetch(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, i
     return ret;
 }
 
-static int tf_download(struct tree_ctx *c, const struct tree_ent *e)
+/* Opens local file rel for writing (truncated unless resuming; a symlink in its place
+ * replaced): the fd, or -1 with errno. */
+static int tf_local_open(struct tree_ctx *c, const char *rel, int resume)
 {
-    char link[TF_LINK_MAX];
-    struct cnio_obj *obj;
-    int fd, ret = tf_obj(c, c->src, e->rel, 0, &obj);
+    int fd = tf_open(c->dst->dirfd, rel, O_RDWR | O_CREAT | (resume ? 0 : O_TRUNC), 0644);
 
-    if (ret)
-        return ret;
-    if (e->type == TREE_LINK) {
-        ret = tf_read_link(obj, e->size, link);
-        cnio__obj_close(obj);
-        return ret ? ret : tf_symlink_local(c, e->rel, link);
-    }
-    fd = tf_open(c->dst->dirfd, e->rel, O_RDWR | O_CREAT | (c->o->resume ? 0 : O_TRUNC), 0644);
     if (fd < 0 && errno == ELOOP) {   /* a symlink where the file goes: replaced */
         const char *base;
-        int pfd = tf_parent(c->dst->dirfd, e->rel, &base);
+        int pfd = tf_parent(c->dst->dirfd, rel, &base);
 
         if (pfd >= 0) {
             unlinkat(pfd, base, 0);
             close(pfd);
         }
-        fd = tf_open(c->dst->dirfd, e->rel, O_RDWR | O_CREAT | O_TRUNC, 0644);
+        fd = tf_open(c->dst->dirfd, rel, O_RDWR | O_CREAT | O_TRUNC, 0644);
     }
-    if (fd < 0) {
-        cnio__obj_close(obj);
-        return tf_fail(c, e->rel, errno);
-    }
-    ret = tf_fetch(c, e->rel, obj, fd, NULL, e->size, c->o->resume, !c->o->resume);
-    if (ret == 0 && ftruncate(fd, (off_t)e->size) < 0)
+    return fd;
+}
+
+/* Gives local fd (e's copy, ret so far) its size and, with -p, e's mode and mtime, and
+ * closes it: ret, or the first failure. */
+static int tf_local_finish(struct tree_ctx *c, const struct tree_ent *e, int fd, uint64_t size,
+                           int ret)
+{
+    if (ret == 0 && ftruncate(fd, (off_t)size) < 0)
         ret = tf_fail(c, e->rel, errno);
     if (ret == 0 && c->o->preserve && e->mode && fchmod(fd, e->mode & 07777) < 0)
         ret = tf_fail(c, e->rel, errno);
@@ -373,6 +368,29 @@ static int tf_download(struct tree_ctx *c, const struct tree_ent *e)
     }
     if (close(fd) < 0 && ret == 0)
         ret = tf_fail(c, e->rel, errno);
+    return ret;
+}
+
+static int tf_download(struct tree_ctx *c, const struct tree_ent *e)
+{
+    char link[TF_LINK_MAX];
+    struct cnio_obj *obj;
+    int fd, ret = tf_obj(c, c->src, e->rel, 0, &obj);
+
+    if (ret)
+        return ret;
+    if (e->type == TREE_LINK) {
+        ret = tf_read_link(obj, e->size, link);
+        cnio__obj_close(obj);
+        return ret ? ret : tf_symlink_local(c, e->rel, link);
+    }
+    fd = tf_local_open(c, e->rel, c->o->resume);
+    if (fd < 0) {
+        cnio__obj_close(obj);
+        return tf_fail(c, e->rel, errno);
+    }
+    ret = tf_fetch(c, e->rel, obj, fd, NULL, e->size, c->o->resume, !c->o->resume);
+    ret = tf_local_finish(c, e, fd, e->size, ret);
     cnio__obj_close(obj);
     return ret;
 }
@@ -570,9 +588,11 @@ int tree_setattr(struct tree_ctx *c, const struct tree_ent *e)
 
 int tree_small(const struct tree_ctx *c, const struct tree_ent *e)
 {
-    return !c->src->remote && c->dst->remote && c->ns && !c->o->resume && !c->o->checksum &&
-           e->type == TREE_FILE && e->size <= TREE_SMALL &&
-           e->size <= c->dst->h.striping_unit;
+    if (c->o->resume || c->o->checksum || e->type != TREE_FILE || e->size > TREE_SMALL)
+        return 0;
+    if (!c->src->remote && c->dst->remote && c->ns)
+        return e->size <= c->dst->h.striping_unit;
+    return c->src->remote && !c->dst->remote && c->src_ns;
 }
 
 /* Reads local file e (tree_small) into buf: 0, or a negative code (said). */
@@ -644,6 +664,51 @@ int tree_put_small(struct tree_ctx *c, const struct tree_ent *const *e, int n, i
         free(names[i]);
     free(names);
     free(p);
+    free(buf);
+    return ret;
+}
+
+int tree_get_small(struct tree_ctx *c, const struct tree_ent *const *e, int n, int *status)
+{
+    struct cnio_ns_get *g = calloc((size_t)CNIO_MAX(n, 1), sizeof(*g));
+    char **names = calloc((size_t)CNIO_MAX(n, 1), sizeof(*names));
+    uint64_t total = 0;
+    char *buf;
+    int ret = g && names ? 0 : -CNIO_ERR_NOMEM;
+
+    for (int i = 0; i < n; i++)
+        total += e[i]->size;
+    buf = malloc(total ? total : 1);
+    if (!buf)
+        ret = -CNIO_ERR_NOMEM;
+    total = 0;
+    for (int i = 0; !ret && i < n; i++) {
+        names[i] = tree_obj_name(c->src, e[i]->rel);
+        if (!names[i])
+            ret = -CNIO_ERR_NOMEM;
+        g[i] = (struct cnio_ns_get){ .path = names[i], .buf = buf + total, .cap = e[i]->size };
+        total += e[i]->size;
+    }
+    if (!ret)
+        ret = cnio__ns_get_small(c->src_ns, g, n);
+    for (int i = 0; !ret && i < n; i++) {
+        int fd;
+
+        status[i] = g[i].status;
+        if (status[i])
+            continue;
+        fd = tf_local_open(c, e[i]->rel, 0);
+        if (fd < 0) {
+            status[i] = tf_fail(c, e[i]->rel, errno);
+            continue;
+        }
+        status[i] = tf_put_runs(c, e[i]->rel, NULL, fd, g[i].buf, g[i].size, 0);
+        status[i] = tf_local_finish(c, e[i], fd, g[i].size, status[i]);
+    }
+    for (int i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
+    free(g);
     free(buf);
     return ret;
 }
