@@ -48,7 +48,7 @@ struct cnio_ep {
     size_t rxlen, rxpgot;
     struct cnio_req *rxreq;
     /* handshake */
-    struct cnio_addr addr;      /* the peer, to connect again (ep_greet) */
+    struct cnio_addr addr;      /* the peer, to connect again (cnio__ep_greet) */
     int64_t greet_at;           /* when this connection to it was made */
     int greet_ms;               /* how long it waits there for the CHALLENGE to begin */
     struct cnio_ep_auth auth;
