@@ -619,25 +619,45 @@ static int tf_slurp(struct tree_ctx *c, const struct tree_ent *e, char *buf)
     return 0;
 }
 
-int tree_put_small(struct tree_ctx *c, const struct tree_ent *const *e, int n, int *status)
+/* For a batch of e[0..n): each entry's object name beneath end in *names (n of them) and
+ * one buffer for all their bytes (e[i]->size each, in order). 0, or -CNIO_ERR_NOMEM;
+ * tf_batch_free releases both either way. */
+static int tf_batch_alloc(const struct tree_end *end, const struct tree_ent *const *e, int n,
+                          char ***names, char **buf)
 {
-    struct cnio_ns_put *p = calloc((size_t)CNIO_MAX(n, 1), sizeof(*p));
-    char **names = calloc((size_t)CNIO_MAX(n, 1), sizeof(*names));
     uint64_t total = 0;
-    char *buf;
-    int ret = p && names ? 0 : -CNIO_ERR_NOMEM;
 
     for (int i = 0; i < n; i++)
         total += e[i]->size;
-    buf = malloc(total ? total : 1);
-    if (!buf)
+    *names = calloc((size_t)CNIO_MAX(n, 1), sizeof(**names));
+    *buf = malloc(total ? total : 1);
+    if (!*names || !*buf)
+        return -CNIO_ERR_NOMEM;
+    for (int i = 0; i < n; i++)
+        if (!((*names)[i] = tree_obj_name(end, e[i]->rel)))
+            return -CNIO_ERR_NOMEM;
+    return 0;
+}
+
+static void tf_batch_free(char **names, int n, char *buf)
+{
+    for (int i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
+    free(buf);
+}
+
+int tree_put_small(struct tree_ctx *c, const struct tree_ent *const *e, int n, int *status)
+{
+    struct cnio_ns_put *p = calloc((size_t)CNIO_MAX(n, 1), sizeof(*p));
+    char **names, *buf;
+    uint64_t total = 0;
+    int ret = tf_batch_alloc(c->dst, e, n, &names, &buf);
+
+    if (!p)
         ret = -CNIO_ERR_NOMEM;
-    total = 0;
     for (int i = 0; !ret && i < n; i++) {
         status[i] = tf_slurp(c, e[i], buf + total);
-        names[i] = tree_obj_name(c->dst, e[i]->rel);
-        if (!names[i])
-            ret = -CNIO_ERR_NOMEM;
         p[i] = (struct cnio_ns_put){ .path = names[i], .data = buf + total,
                                      .size = e[i]->size, .mode = c->o->preserve ? e[i]->mode : 0,
                                      .mtime_ns = c->o->preserve ? e[i]->mtime_ns : 0 };
@@ -660,32 +680,21 @@ int tree_put_small(struct tree_ctx *c, const struct tree_ent *const *e, int n, i
                 x++;
             }
     }
-    for (int i = 0; names && i < n; i++)
-        free(names[i]);
-    free(names);
+    tf_batch_free(names, n, buf);
     free(p);
-    free(buf);
     return ret;
 }
 
 int tree_get_small(struct tree_ctx *c, const struct tree_ent *const *e, int n, int *status)
 {
     struct cnio_ns_get *g = calloc((size_t)CNIO_MAX(n, 1), sizeof(*g));
-    char **names = calloc((size_t)CNIO_MAX(n, 1), sizeof(*names));
+    char **names, *buf;
     uint64_t total = 0;
-    char *buf;
-    int ret = g && names ? 0 : -CNIO_ERR_NOMEM;
+    int ret = tf_batch_alloc(c->src, e, n, &names, &buf);
 
-    for (int i = 0; i < n; i++)
-        total += e[i]->size;
-    buf = malloc(total ? total : 1);
-    if (!buf)
+    if (!g)
         ret = -CNIO_ERR_NOMEM;
-    total = 0;
     for (int i = 0; !ret && i < n; i++) {
-        names[i] = tree_obj_name(c->src, e[i]->rel);
-        if (!names[i])
-            ret = -CNIO_ERR_NOMEM;
         g[i] = (struct cnio_ns_get){ .path = names[i], .buf = buf + total, .cap = e[i]->size };
         total += e[i]->size;
     }
@@ -705,10 +714,7 @@ int tree_get_small(struct tree_ctx *c, const struct tree_ent *const *e, int n, i
         status[i] = tf_put_runs(c, e[i]->rel, NULL, fd, g[i].buf, g[i].size, 0);
         status[i] = tf_local_finish(c, e[i], fd, g[i].size, status[i]);
     }
-    for (int i = 0; names && i < n; i++)
-        free(names[i]);
-    free(names);
+    tf_batch_free(names, n, buf);
     free(g);
-    free(buf);
     return ret;
 }
