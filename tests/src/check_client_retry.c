@@ -237,7 +237,7 @@ static void *relay_main(void *arg)
             if (p[1 + i].revents) {   /* the client gave up on it (it never writes first) */
                 close(m->held[i]);
                 m->held[i] = -1;
-                m->held_closed++;
+                __atomic_add_fetch(&m->held_closed, 1, __ATOMIC_RELEASE);
             }
         for (int i = 0; i < m->npairs; i++)
             for (int k = 0; k < 2; k++)
@@ -306,11 +306,11 @@ START_TEST(mute_handshake)
     ck_assert_int_eq(memcmp(w, r, sizeof(r)), 0);
     ck_assert_int_eq(cnio__obj_close(a), 0);
     ck_assert_int_eq(cnio__obj_close(o), 0);
-    for (int i = 0; i < 100 && m.held_closed < 2; i++)
+    for (int i = 0; i < 100 && __atomic_load_n(&m.held_closed, __ATOMIC_ACQUIRE) < 2; i++)
         usleep(20000);
+    relay_stop(&m);
     ck_assert_int_eq(m.nheld, 2);
     ck_assert_int_eq(m.held_closed, 2);   /* both given up, not leaked */
-    relay_stop(&m);
 }
 END_TEST
 
