@@ -166,7 +166,10 @@ void cnio__srv_loop_kick(struct cnio_srv_worker *w)
         cnio__debug("inbox eventfd: %s", strerror(errno));
 }
 
-/* Closes w's connections marked evicted that are still authenticating. */
+/* Closes w's connections marked evicted that are still authenticating. Only between
+ * two epoll_wait batches: a connection freed while a batch is handled may still have an
+ * event later in that batch, whose data.ptr would then point at freed memory (a storm of
+ * unauthenticated connections from one address crashed the server so). */
 static void loop_evict(struct cnio_srv_worker *w)
 {
     struct cnio_srv_conn *c = w->conns;
@@ -182,7 +185,8 @@ static void loop_evict(struct cnio_srv_worker *w)
     }
 }
 
-/* Serves the connections other workers handed to w; closes those evicted. */
+/* Serves the connections other workers handed to w (those evicted close after the
+ * batch, loop_evict). */
 static void loop_inbox(struct cnio_srv_worker *w)
 {
     struct loop_handoff *h;
@@ -190,7 +194,6 @@ static void loop_inbox(struct cnio_srv_worker *w)
 
     if (read(w->inbox_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
         cnio__debug("inbox eventfd: %s", strerror(errno));
-    loop_evict(w);
     pthread_mutex_lock(&w->inbox_lock);
     h = w->inbox;
     w->inbox = NULL;
@@ -356,6 +359,7 @@ static void *loop_worker(void *arg)
         }
         for (int i = 0; i < n; i++)
             loop_event(w, &evs[i]);
+        loop_evict(w);   /* after the batch, which may hold events of those it closes */
         if (w->stop_seen && !w->draining)
             loop_begin_drain(w);
         now = cnio__now_ms();
