@@ -652,7 +652,7 @@ int tree_put_small(struct tree_ctx *c, const struct tree_ent *const *e, int n, i
     struct cnio_ns_put *p = calloc((size_t)CNIO_MAX(n, 1), sizeof(*p));
     char **names, *buf;
     uint64_t total = 0;
-    int ret = tf_batch_alloc(c->dst, e, n, &names, &buf);
+    int k = 0, ret = tf_batch_alloc(c->dst, e, n, &names, &buf);
 
     if (!p)
         ret = -CNIO_ERR_NOMEM;
@@ -664,14 +664,10 @@ int tree_put_small(struct tree_ctx *c, const struct tree_ent *const *e, int n, i
         total += e[i]->size;
     }
     /* the files that could not be read are left out (their status says why) */
-    for (int i = 0, k = 0; !ret && i < n; i++)
+    for (int i = 0; !ret && i < n; i++)
         if (status[i] == 0)
             p[k++] = p[i];
     if (!ret) {
-        int k = 0;
-
-        for (int i = 0; i < n; i++)
-            k += status[i] == 0;
         ret = cnio__ns_put_small(c->ns, p, k);
         for (int i = 0, x = 0; !ret && i < n; i++)
             if (status[i] == 0) {
