@@ -4,7 +4,8 @@
 # to RATE in both directions, K client hosts where mpirun places N ranks.
 #
 #   bench/netns-rig.sh [--servers M] [--clients K] [--ranks N] [--rate RATE] [--size SIZE]
-#                      [--reps R] [--quick] [--build DIR] [--no-build] [--keep]
+#                      [--transports LIST] [--loss LIST] [--reps R] [--quick]
+#                      [--build DIR] [--no-build] [--keep]
 #
 #   --servers M   server hosts, each with a cnio-server whose root is in /dev/shm (default 2)
 #   --clients K   client hosts; the N ranks are spread over them evenly (default 2)
@@ -12,6 +13,12 @@
 #   --rate RATE   tc rate of every server link, each way: 100mbit, 1gbit... (default 1gbit)
 #   --size SIZE   bytes per rank (K, M, G suffixes); default: what makes one collective
 #                 phase to all M servers last about 2 s at M x RATE (1 s with --quick)
+#   --transports LIST  cnio transports to run, comma-separated: tcp, ofi (tcp;ofi_rxm),
+#                 udp (udp;ofi_rxd) (default tcp; ofi and udp need a libfabric build)
+#   --loss LIST   packet loss rates to run, comma-separated (default 0): iptables in each
+#                 server host drops that fraction of the packets on its link, both ways
+#                 (-m statistic --mode random); "0,0.01" gives a table without loss and
+#                 one with 1%, in the same run
 #   --reps R      repetitions; the table gives the median of each figure (default 3)
 #   --quick       1 repetition of 1 s phases
 #   --build DIR   the build tree with cnio, cnio-server, bench/gather0, bench/tcpsink
@@ -19,14 +26,17 @@
 #   --no-build    do not run scripts/build.sh first (it is incremental)
 #   --keep        keep the work directory in /dev/shm (server logs)
 #
-# Each repetition runs, one after another (so that drift hits all alike):
-#   cnio M      mpirun -n N cnio bench --pattern contiguous --reps 1 to all M servers:
-#               a collective write, then a read (GB/s of the slowest rank's phase)
-#   cnio 1      the same to server s0 alone
+# Each repetition runs, at each loss rate, one after another (so that drift hits all
+# alike):
+#   cnio M      for each transport T, mpirun -n N cnio bench --pattern contiguous --reps 1
+#               --transport T to all M servers: a collective write, then a read (GB/s of
+#               the slowest rank's phase)
+#   cnio 1      the same to server s0 alone (the first transport only)
 #   gather0     bench/gather0: MPI_Gatherv to rank 0, then one TCP stream to bench/tcpsink
 #               in s0, which writes it to a file in /dev/shm
-# and prints the medians with their fraction of the link limit (M x RATE, or RATE), the
-# ratio cnio M / gather0, and the targets: cnio >= 0.9 x M x RATE; cnio >= M x gather0.
+# and prints, per loss rate, the medians with their fraction of the link limit (M x RATE,
+# or RATE) and, without loss, the targets: cnio >= 0.9 x M x RATE for every transport;
+# cnio >= M x gather0 for the first. Under loss it reports the fractions only.
 # "busy" is the machine's CPU use (all cores, /proc/stat) over the whole mpirun, start-up
 # included; "ranks" is the cores the ranks used during the phase (CPU s/GB x GB/s).
 # The table and a CSV go to bench/results/netns-rig-STAMP.{txt,csv}.
@@ -38,19 +48,20 @@ set -uo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 servers=2 clients=2 ranks=4 rate=1gbit size='' reps=3 quick=0 keep=0 do_build=1
+transports=tcp losses=0
 build=${CNIO_BUILD_DIR:-$top/_build}
 phase_s=2                       # target seconds of one phase to all M servers
 PORT=7447
 work='' server_pids=() sink_pid='' t_start=$SECONDS
 
-rig_usage() { sed -n '2,34p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+rig_usage() { sed -n '2,44p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 rig_log() { echo "netns-rig: $*" >&2; }
 rig_die() { rig_log "ERROR: $*"; exit 1; }
 
 rig_parse() {
   while [ $# -gt 0 ]; do
     case $1 in
-      --servers|--clients|--ranks|--rate|--size|--reps|--build)
+      --servers|--clients|--ranks|--rate|--size|--reps|--build|--transports|--loss)
         [ $# -ge 2 ] || { rig_log "$1 needs a value"; rig_usage; } ;;
     esac
     case $1 in
@@ -60,6 +71,8 @@ rig_parse() {
       --rate) rate=$2; shift ;;
       --size) size=$2; shift ;;
       --reps) reps=$2; shift ;;
+      --transports) transports=${2//,/ }; shift ;;
+      --loss) losses=${2//,/ }; shift ;;
       --build) build=$2; shift ;;
       --quick) quick=1 ;;
       --no-build) do_build=0 ;;
@@ -76,6 +89,13 @@ rig_parse() {
   for v in servers clients ranks reps; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { rig_log "--$v must be a positive integer"; rig_usage; }
   done
+  for v in $transports; do
+    case $v in tcp|ofi|udp) ;; *) rig_log "unknown transport '$v'"; rig_usage ;; esac
+  done
+  for v in $losses; do
+    [[ $v =~ ^(0|0?\.[0-9]+|1)$ ]] || { rig_log "bad loss rate '$v' (0 to 1)"; rig_usage; }
+  done
+  [ -n "$transports" ] && [ -n "$losses" ] || rig_usage
 }
 
 # Bytes of a SIZE with an optional K, M or G suffix.
@@ -136,15 +156,40 @@ rig_check() {
   for t in "$CNIO_BIN" "$CNIO_SERVER_BIN" "$build/bench/gather0" "$build/bench/tcpsink"; do
     [ -x "$t" ] || rig_die "$t is missing (build first, or give --build DIR)"
   done
+  srv_fabric=()
+  case " $transports " in
+  *" ofi "*|*" udp "*)
+    grep -q "^#define HAVE_LIBFABRIC 1" "$build/cnio_config.h" 2>/dev/null ||
+      rig_die "--transports $transports: the build in $build has no libfabric"
+    srv_fabric=(--transport tcp,ofi,udp --ofi-provider 'tcp;ofi_rxm') ;;
+  esac
+  case $losses in
+  0) ;;
+  *) command -v iptables >/dev/null 2>&1 || { rig_log "SKIP: --loss needs iptables"; exit 77; } ;;
+  esac
+}
+
+# Drops packets with probability $1 on every server host's link, both ways (replacing
+# any earlier rule); 0 removes them.
+rig_set_loss() {
+  local i
+  for ((i = 0; i < servers; i++)); do
+    netns_exec "s$i" iptables -F INPUT && netns_exec "s$i" iptables -F OUTPUT || return 1
+    [ "$1" = 0 ] && continue
+    netns_exec "s$i" iptables -A INPUT -i eth0 -m statistic --mode random \
+      --probability "$1" -j DROP &&
+      netns_exec "s$i" iptables -A OUTPUT -o eth0 -m statistic --mode random \
+        --probability "$1" -j DROP || return 1
+  done
 }
 
 # Starts cnio-server in s$1 (root in the work directory) and waits until c0 reaches it.
 rig_start_server() {
   local i=$1 addr=${NETNS_SERVER_ADDRS[$1]} t
   mkdir -p "$work/root$i" || return 1
-  netns_exec "s$i" timeout -k 5 $((run_timeout * (3 * reps + 2))) "$CNIO_SERVER_BIN" \
+  netns_exec "s$i" timeout -k 5 $((run_timeout * (3 * reps + 2) * runs)) "$CNIO_SERVER_BIN" \
     --root "$work/root$i" --listen "$addr:$PORT" --port-file "$work/port$i" \
-    --key "$work/key" --log-level warn >"$work/server$i.log" 2>&1 &
+    --key "$work/key" --log-level warn "${srv_fabric[@]}" >"$work/server$i.log" 2>&1 &
   server_pids[i]=$!
   for ((t = 0; t < 150; t++)); do
     kill -0 "${server_pids[$i]}" 2>/dev/null || { rig_log "cnio-server in s$i exited"; return 1; }
@@ -177,20 +222,21 @@ rig_busy() {
 # A number from a one-line JSON object: rig_jnum JSON KEY.
 rig_jnum() { sed -n "s/.*\"$2\":\([-0-9.e+]*\).*/\1/p" <<<"$1" | head -1; }
 
-# row TOOL OP SERVERS GBPS CPU_S_PER_GB BUSY
-rig_row() { echo "$rep,$1,$2,$3,$4,$5,$6" >>"$csv"; }
+# row TOOL OP SERVERS GBPS CPU_S_PER_GB BUSY (at loss rate $loss)
+rig_row() { echo "$rep,$loss,$1,$2,$3,$4,$5,$6" >>"$csv"; }
 
-# cnio bench to the first $1 servers: one collective write, then read.
+# cnio bench over transport $2 to the first $1 servers: one collective write, then read.
 rig_run_cnio() {
-  local m=$1 hosts out c0 c1 op i
+  local m=$1 t=$2 hosts out c0 c1 op i args=(--transport "$2")
+  [ "$t" = ofi ] && args+=(-o 'cnio_ofi_provider=tcp;ofi_rxm')
   hosts=$(for ((i = 0; i < m; i++)); do echo "${NETNS_SERVER_ADDRS[$i]}:$PORT"; done | paste -sd,)
   c0=$(rig_cpu)
   out=$(netns_mpirun -n "$ranks" --host "$host_list" "$CNIO_BIN" bench --pattern contiguous \
-        --size "$size" --reps 1 --hosts "$hosts" --key "$work/key" --json) ||
-    { rig_log "cnio bench to $m server(s) failed"; return 1; }
+        --size "$size" --reps 1 --hosts "$hosts" --key "$work/key" --json "${args[@]}") ||
+    { rig_log "cnio bench over $t to $m server(s) failed"; return 1; }
   c1=$(rig_cpu)
   for op in write read; do
-    rig_row cnio "$op" "$m" "$(rig_jnum "$out" "${op}_gbps")" \
+    rig_row "cnio-$t" "$op" "$m" "$(rig_jnum "$out" "${op}_gbps")" \
       "$(rig_jnum "$out" "${op}_cpu_s_per_gb")" "$(rig_busy "$c0" "$c1")"
   done
 }
@@ -218,31 +264,35 @@ rig_run_gather0() {
 # Bytes switch port $1 has sent toward its host.
 rig_port_tx() { netns_exec sw cat "/sys/class/net/$1/statistics/tx_bytes"; }
 
-# One repetition; the first also checks that every server link carried its share.
+# One repetition at loss rate $loss; the first also checks that every server link
+# carried its share.
 rig_rep() {
-  local i tx=() d
-  for ((i = 0; i < servers; i++)); do tx[i]=$(rig_port_tx "s$i"); done
-  rig_log "rep $rep/$reps: cnio to $servers server(s)"
-  rig_run_cnio "$servers" || return 1
-  for ((i = 0; rep == 1 && i < servers; i++)); do
-    d=$(($(rig_port_tx "s$i") - tx[i]))
-    if [ "$d" -lt $((bytes * ranks / servers / 2)) ]; then
-      rig_log "server link s$i carried $d bytes of a $((bytes * ranks))-byte write"
-      return 1
-    fi
+  local i tx=() d t first=${transports%% *}
+  for t in $transports; do
+    for ((i = 0; i < servers; i++)); do tx[i]=$(rig_port_tx "s$i"); done
+    rig_log "rep $rep/$reps, loss $loss: cnio over $t to $servers server(s)"
+    rig_run_cnio "$servers" "$t" || return 1
+    for ((i = 0; rep == 1 && i < servers; i++)); do
+      d=$(($(rig_port_tx "s$i") - tx[i]))
+      if [ "$d" -lt $((bytes * ranks / servers / 2)) ]; then
+        rig_log "server link s$i carried $d bytes of a $((bytes * ranks))-byte write over $t"
+        return 1
+      fi
+    done
   done
   if [ "$servers" -gt 1 ]; then
-    rig_log "rep $rep/$reps: cnio to server s0 alone"
-    rig_run_cnio 1 || return 1
+    rig_log "rep $rep/$reps, loss $loss: cnio over $first to server s0 alone"
+    rig_run_cnio 1 "$first" || return 1
   fi
-  rig_log "rep $rep/$reps: gather0 to tcpsink in s0"
+  rig_log "rep $rep/$reps, loss $loss: gather0 to tcpsink in s0"
   rig_run_gather0
 }
 
-# Median of field $4 (5 GB/s, 6 CPU s/GB, 7 busy) of TOOL OP SERVERS, or "-".
+# Median of field $4 (6 GB/s, 7 CPU s/GB, 8 busy) of TOOL OP SERVERS at loss $loss, or "-".
 rig_med() {
-  awk -F, -v t="$1" -v o="$2" -v s="$3" -v f="$4" \
-    'NR > 1 && $2 == t && $3 == o && $4 == s && $f != "" { print $f }' "$csv" | sort -g |
+  awk -F, -v l="$loss" -v t="$1" -v o="$2" -v s="$3" -v f="$4" \
+    'NR > 1 && $2 == l && $3 == t && $4 == o && $5 == s && $f != "" { print $f }' "$csv" |
+    sort -g |
     awk '{ v[NR] = $1 } END { if (!NR) print "-"; else if (NR % 2) print v[(NR + 1) / 2];
                              else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
@@ -250,7 +300,7 @@ rig_med() {
 # rig_line LABEL TOOL OP SERVERS LIMIT_LINKS: GB/s, fraction of the limit, CPU.
 rig_line() {
   local g c b
-  g=$(rig_med "$2" "$3" "$4" 5) c=$(rig_med "$2" "$3" "$4" 6) b=$(rig_med "$2" "$3" "$4" 7)
+  g=$(rig_med "$2" "$3" "$4" 6) c=$(rig_med "$2" "$3" "$4" 7) b=$(rig_med "$2" "$3" "$4" 8)
   awk -v l="$1" -v g="$g" -v c="$c" -v b="$b" -v k="$5" -v r="$rate_bytes" 'BEGIN {
     f = g == "-" ? "-" : sprintf("%.3f", g * 1e9 / (k * r));
     u = (g == "-" || c == "-") ? "-" : sprintf("%.2f", g * c);
@@ -273,29 +323,44 @@ rig_ratio() {
 }
 
 rig_summary() {
-  local m=$servers cw cr g0 lim
-  cw=$(rig_med cnio write "$m" 5) cr=$(rig_med cnio read "$m" 5) g0=$(rig_med gather0 write 1 5)
-  lim=$(awk -v r="$rate_bytes" -v m="$m" 'BEGIN { print r * m / 1e9 }')
   echo "cnio bench/netns-rig.sh, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores" \
        "($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), Linux $(uname -r)"
-  echo "$m server host(s) behind tc tbf $rate each way; $clients client host(s), $ranks" \
-       "ranks ($host_list); $size per rank; median of $reps; GB/s = 10^9 bytes/s"
+  echo "$servers server host(s) behind tc tbf $rate each way; $clients client host(s)," \
+       "$ranks ranks ($host_list); $size per rank; median of $reps; GB/s = 10^9 bytes/s"
   echo "load average before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo
+  for loss in $losses; do
+    echo
+    rig_summary_loss
+  done
+}
+
+# The table of loss rate $loss, and its targets when it is 0.
+rig_summary_loss() {
+  local m=$servers t first=${transports%% *} cw cr g0 lim
+  lim=$(awk -v r="$rate_bytes" -v m="$m" 'BEGIN { print r * m / 1e9 }')
+  [ "$loss" = 0 ] && echo "without loss:" || echo "loss $loss on every server link, both ways:"
   printf '%-34s %7s %8s %8s %6s %6s\n' run GB/s limit fraction ranks busy
-  rig_line "cnio write, $m server(s)" cnio write "$m" "$m"
-  rig_line "cnio read, $m server(s)" cnio read "$m" "$m"
+  for t in $transports; do
+    rig_line "cnio $t write, $m server(s)" "cnio-$t" write "$m" "$m"
+    rig_line "cnio $t read, $m server(s)" "cnio-$t" read "$m" "$m"
+  done
   if [ "$m" -gt 1 ]; then
-    rig_line "cnio write, s0 alone" cnio write 1 1
-    rig_line "cnio read, s0 alone" cnio read 1 1
+    rig_line "cnio $first write, s0 alone" "cnio-$first" write 1 1
+    rig_line "cnio $first read, s0 alone" "cnio-$first" read 1 1
   fi
   rig_line "gather0 + 1 TCP stream to s0" gather0 write 1 1
+  [ "$loss" = 0 ] || return 0
   echo
   echo "targets (value / goal):"
-  rig_target "cnio write / (0.9 x $m x $rate)" "$(rig_ratio "$cw" "$lim" 0.9)" 1
-  rig_target "cnio read / (0.9 x $m x $rate)" "$(rig_ratio "$cr" "$lim" 0.9)" 1
-  rig_target "cnio write / ($m x gather0)" "$(rig_ratio "$cw" "$g0" "$m")" 1
-  rig_target "cnio read / ($m x gather0)" "$(rig_ratio "$cr" "$g0" "$m")" 1
+  for t in $transports; do
+    cw=$(rig_med "cnio-$t" write "$m" 6) cr=$(rig_med "cnio-$t" read "$m" 6)
+    rig_target "cnio $t write / (0.9 x $m x $rate)" "$(rig_ratio "$cw" "$lim" 0.9)" 1
+    rig_target "cnio $t read / (0.9 x $m x $rate)" "$(rig_ratio "$cr" "$lim" 0.9)" 1
+  done
+  cw=$(rig_med "cnio-$first" write "$m" 6) cr=$(rig_med "cnio-$first" read "$m" 6)
+  g0=$(rig_med gather0 write 1 6)
+  rig_target "cnio $first write / ($m x gather0)" "$(rig_ratio "$cw" "$g0" "$m")" 1
+  rig_target "cnio $first read / ($m x gather0)" "$(rig_ratio "$cr" "$g0" "$m")" 1
 }
 
 rig_main() {
@@ -304,6 +369,7 @@ rig_main() {
   # shellcheck source=/dev/null
   . "$top/scripts/netns.sh" || rig_die "cannot load scripts/netns.sh"
   rig_sizes
+  runs=$(($(wc -w <<<"$losses") * $(wc -w <<<"$transports")))
   rig_check
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
   trap rig_cleanup EXIT
@@ -320,14 +386,17 @@ rig_main() {
   stamp=$(date +%Y%m%d-%H%M%S)
   mkdir -p "$top/bench/results" || rig_die "cannot make bench/results"
   csv=$top/bench/results/netns-rig-$stamp.csv txt=$top/bench/results/netns-rig-$stamp.txt
-  echo "rep,tool,op,servers,gbps,cpu_s_per_gb,busy" >"$csv"
+  echo "rep,loss,tool,op,servers,gbps,cpu_s_per_gb,busy" >"$csv"
   load_before=$(cut -d' ' -f1-3 /proc/loadavg)
   if awk -v l="${load_before%% *}" 'BEGIN { exit !(l > 0.5) }'; then
     rig_log "WARNING: load average $load_before: something else runs here; the figures" \
             "will be noisy"
   fi
   for ((rep = 1; rep <= reps; rep++)); do
-    rig_rep || rig_die "repetition $rep failed"
+    for loss in $losses; do
+      rig_set_loss "$loss" || rig_die "cannot set loss $loss on the server links"
+      rig_rep || rig_die "repetition $rep at loss $loss failed"
+    done
   done
   rig_summary | tee "$txt"
   echo
