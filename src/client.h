@@ -242,8 +242,11 @@ struct cnio_ns_put {
 };
 /*
  * Writes each of p[0..n) as a fresh object over the session's connections (replacing one
- * of the same name at commit, as a staged cnio__obj_open does), striped by the session's
- * hints, with several requests in flight on each connection (client_batch.c): a batch
+ * of the same name at commit, as a staged cnio__obj_open does), with the session's
+ * striping_unit, on one host (column 0's) unless its striping_factor asks for more: an
+ * object of at most one stripe keeps every byte in column 0, and columns on the other
+ * hosts would only be empty files with their metadata. Several requests are in flight
+ * on each connection (client_batch.c): a batch
  * costs about seven round trips, not seven per object. Each object commits or not on
  * its own (p[i].status); one that failed left nothing visible. Returns 0 (see the
  * statuses), -CNIO_ERR_INVAL (an object too large, an empty name), -CNIO_ERR_CONN (a

@@ -13,6 +13,11 @@
  * thus costs about seven round trips instead of 7n. An object that fails at a step is
  * left out of the later ones and its staged instance is discarded (ABORT); nothing of it
  * becomes visible.
+ *
+ * An object of at most one stripe has all its bytes in column 0, so a batch's objects
+ * get one column (on the URI's first host) unless the striping_factor hint asks for more:
+ * columns on the other hosts would be empty files, each with its staged instance,
+ * metadata, block sums and commit, and four more requests per host and object.
  */
 #include "common.h"
 #include "client_int.h"
@@ -185,13 +190,14 @@ static int bt_release(struct bt *b)
     return 0;
 }
 
-/* SETATTR of every committed object that asks for it, on every host of the session. */
+/* SETATTR of every committed object that asks for it, on each host of its columns (the
+ * others do not have it). */
 static int bt_setattr(struct bt *b)
 {
     int k = 0;
 
     for (int i = 0; i < b->n; i++)
-        for (int j = 0; j < b->ns->n && !b->p[i].status && b->p[i].mode; j++) {
+        for (int j = 0; j < b->cols && !b->p[i].status && b->p[i].mode; j++) {
             struct cnio_wire_open o = { .stripe_unit = b->p[i].mode, .name = b->p[i].path,
                                         .name_len = (uint32_t)strlen(b->p[i].path) };
             uint8_t *pl = b->pl + (size_t)k * BT_PL;
@@ -239,7 +245,8 @@ int cnio__ns_put_small(struct cnio_ns *ns, struct cnio_ns_put *p, int n)
 
     if (!ns || (n && !p) || n < 0)
         return -CNIO_ERR_INVAL;
-    want = ns->h.striping_factor ? ns->h.striping_factor : (uint32_t)ns->n;
+    /* All of an object of one stripe is in column 0: one column, unless the hints ask. */
+    want = ns->h.striping_factor ? ns->h.striping_factor : 1;
     b.l = (struct cnio_layout){ ns->h.striping_unit, CNIO_MIN(want, (uint32_t)ns->n) };
     b.cols = (int)b.l.count;
     if (cnio__layout_check(&b.l))

@@ -267,7 +267,9 @@ static int ctl_entry_cmp(const void *a, const void *b)
            (x->info.stripe_index < y->info.stripe_index);
 }
 
-/* Combines the entries of one name e[0..n) (column 0's first) into s. */
+/* Combines the entries of one name e[0..n) (column 0's first) into s. A column that the
+ * layout column 0 holds does not have (kept by an earlier version of more columns, or
+ * by an upload of more that did not commit) is not part of the object. */
 static void ctl_combine(const struct ctl_entry *e, size_t n, struct cnio_obj_stat *s)
 {
     memset(s, 0, sizeof(*s));
@@ -280,6 +282,9 @@ static void ctl_combine(const struct ctl_entry *e, size_t n, struct cnio_obj_sta
     for (size_t i = 0; i < n; i++) {
         const struct cnio_wire_info *info = &e[i].info;
 
+        if (i && e[0].info.stripe_index == 0 && !(e[0].info.flags & CNIO_WIRE_I_DIR) &&
+            info->stripe_index >= s->layout.count)
+            continue;
         cnio__cl_state(&s->state, info, e[0].info.gen);
         s->is_dir |= (info->flags & CNIO_WIRE_I_DIR) != 0;
         s->mtime_ns = CNIO_MAX(s->mtime_ns, info->mtime_ns);

@@ -3,8 +3,10 @@
  * session (cnio__ns_put_small, cnio__ns_get_small; src/client_batch*.c), over two real
  * servers: the bytes round-trip; an object larger than its first stripe or than the
  * caller's buffer is left to a read of its own (-CNIO_ERR_OVERFLOW); a missing one is
- * -CNIO_ERR_NOENT; and one whose columns disagree (a commit that did not reach every
- * host) is -CNIO_ERR_INCOMPLETE, as cnio__obj_open reports it, never its bytes.
+ * -CNIO_ERR_NOENT; one whose columns disagree (a commit that did not reach every
+ * host) is -CNIO_ERR_INCOMPLETE, as cnio__obj_open reports it, never its bytes; and a
+ * batch's objects have one column, on the first host, unless striping_factor asks for
+ * more, and hide what an earlier version kept on the other hosts.
  */
 #include "common.h"
 #include "client.h"
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define RW (CNIO_WIRE_O_CREATE | CNIO_WIRE_O_WRITE)
@@ -26,13 +29,54 @@ static struct fx fx;
 static struct cnio_stack *st;
 static struct cnio_ns *ns;
 
-static void parse(const char *path, struct cnio_uri *u, struct cnio_hints *h)
+static void parse_hints(const char *path, const char *hints, struct cnio_uri *u,
+                        struct cnio_hints *h)
 {
     char buf[1024];
 
-    ck_assert_int_eq(cnio__uri_parse(fx_uri(&fx, path, "stripe_unit=1M", buf, sizeof(buf)),
-                                     u), 0);
+    ck_assert_int_eq(cnio__uri_parse(fx_uri(&fx, path, hints, buf, sizeof(buf)), u), 0);
     ck_assert_int_eq(cnio__hints_resolve(h, u), 0);
+}
+
+static void parse(const char *path, struct cnio_uri *u, struct cnio_hints *h)
+{
+    parse_hints(path, "stripe_unit=1M", u, h);
+}
+
+/* A namespace session with these hints (the fixture's is stripe_unit=1M alone). */
+static struct cnio_ns *ns_with(const char *hints)
+{
+    struct cnio_uri u;
+    struct cnio_hints h;
+    struct cnio_ns *n;
+
+    parse_hints("", hints, &u, &h);
+    ck_assert_int_eq(cnio__ns_open(st, &u, &h, &n), 0);
+    cnio__uri_free(&u);
+    return n;
+}
+
+/* Whether server i stores anything of name: its data file or its metadata. */
+static int host_has(int i, const char *name)
+{
+    char a[PATH_MAX + 64], b[PATH_MAX + 64];
+    struct stat sb;
+
+    snprintf(a, sizeof(a), "%s/%s", fx.root[i], name);
+    snprintf(b, sizeof(b), "%s/.cnio/meta/%s", fx.root[i], name);
+    return lstat(a, &sb) == 0 || lstat(b, &sb) == 0;
+}
+
+static struct cnio_obj_stat stat_of(const char *name)
+{
+    struct cnio_uri u;
+    struct cnio_hints h;
+    struct cnio_obj_stat s;
+
+    parse(name, &u, &h);
+    ck_assert_int_eq(cnio__obj_stat(st, &u, &h, &s), 0);
+    cnio__uri_free(&u);
+    return s;
 }
 
 static void setup(void)
@@ -147,24 +191,100 @@ static void copy_file(int i, const char *from, const char *to)
 }
 
 /* Host 1 holds y's metadata under x's name, as if x's last commit had not reached it:
- * x's columns disagree, and nobody may read x's bytes as complete. */
+ * x's columns disagree, and nobody may read x's bytes as complete. (Two columns, as the
+ * hint asks: by default a batch's objects have one.) */
 START_TEST(torn)
 {
+    struct cnio_ns *ns2 = ns_with("stripe_unit=1M&striping_factor=2");
     uint8_t w[100], r[100];
     struct cnio_ns_put p[2] = { { .path = "x", .data = w, .size = sizeof(w) },
                                 { .path = "y", .data = w, .size = sizeof(w) } };
     struct cnio_ns_get g = { .path = "x", .buf = r, .cap = sizeof(r) };
 
     fx_fill(w, sizeof(w), 22);
-    ck_assert_int_eq(cnio__ns_put_small(ns, p, 2), 0);
+    ck_assert_int_eq(cnio__ns_put_small(ns2, p, 2), 0);
     ck_assert_int_eq(p[0].status, 0);
     ck_assert_int_eq(p[1].status, 0);
+    ck_assert_uint_eq(stat_of("x").layout.count, 2);
     ck_assert_int_eq(cnio__ns_get_small(ns, &g, 1), 0);
     ck_assert_int_eq(g.status, 0);
     copy_file(1, ".cnio/meta/y", ".cnio/meta/x");
     ck_assert_int_eq(open_alone("x"), -CNIO_ERR_INCOMPLETE);
     ck_assert_int_eq(cnio__ns_get_small(ns, &g, 1), 0);
     ck_assert_int_eq(g.status, -CNIO_ERR_INCOMPLETE);
+    cnio__ns_close(ns2);
+}
+END_TEST
+
+struct seen {
+    int n;
+    struct cnio_obj_stat s[4];
+};
+
+static int list_fn(const char *name, const struct cnio_obj_stat *s, void *arg)
+{
+    struct seen *v = arg;
+
+    (void)name;
+    ck_assert_int_lt(v->n, 4);
+    v->s[v->n++] = *s;
+    return 0;
+}
+
+/* Objects of one stripe are written on the first host only; one that replaces an object
+ * of two columns hides the column the old one left on host 1 (STAT, LIST and reads see
+ * the new object, complete), and removing the name removes that column too. */
+START_TEST(one_column)
+{
+    uint8_t *w = malloc(2u << 20), r[100];
+    struct cnio_ns_put p[2] = { { .path = "c/new", .size = 100, .mode = 0100640,
+                                  .mtime_ns = 1500000000123456789ull },
+                                { .path = "c/old", .size = 100 } };
+    struct cnio_ns_get g = { .path = "c/old", .buf = r, .cap = sizeof(r) };
+    struct seen v = { 0 };
+    struct cnio_uri u;
+    struct cnio_hints h;
+
+    ck_assert_ptr_nonnull(w);
+    fx_fill(w, 2u << 20, 23);
+    p[0].data = w;
+    p[1].data = w + 1;
+    put_alone("c/old", w, 2u << 20);   /* a stripe on each host */
+    ck_assert(host_has(1, "c/old"));
+    ck_assert_int_eq(cnio__ns_put_small(ns, p, 2), 0);
+    ck_assert_int_eq(p[0].status, 0);
+    ck_assert_int_eq(p[1].status, 0);
+    ck_assert(host_has(0, "c/new"));
+    ck_assert(!host_has(1, "c/new"));
+    for (int i = 0; i < 2; i++) {
+        struct cnio_obj_stat s = stat_of(p[i].path);
+
+        ck_assert_uint_eq(s.layout.count, 1);
+        ck_assert_uint_eq(s.size, 100);
+        ck_assert_uint_eq(s.state, 0);
+        if (i == 0) {   /* SETATTR went to its one host */
+            ck_assert_uint_eq(s.mode & 07777, 0640);
+            ck_assert_uint_eq(s.mtime_ns, 1500000000123456789ull);
+        }
+    }
+    ck_assert_int_eq(cnio__ns_list(ns, "c", list_fn, &v), 0);
+    ck_assert_int_eq(v.n, 2);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_uint_eq(v.s[i].layout.count, 1);
+        ck_assert_uint_eq(v.s[i].size, 100);
+        ck_assert_uint_eq(v.s[i].state, 0);
+    }
+    ck_assert_int_eq(cnio__ns_get_small(ns, &g, 1), 0);
+    ck_assert_int_eq(g.status, 0);
+    ck_assert_uint_eq(g.size, 100);
+    ck_assert(memcmp(r, w + 1, 100) == 0);
+    ck_assert_int_eq(open_alone("c/old"), 0);
+    parse("c/old", &u, &h);
+    ck_assert_int_eq(cnio__obj_unlink(st, &u, &h), 0);
+    cnio__uri_free(&u);
+    ck_assert(!host_has(0, "c/old"));
+    ck_assert(!host_has(1, "c/old"));
+    free(w);
 }
 END_TEST
 
@@ -177,6 +297,7 @@ static Suite *batch_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, round_trip);
     tcase_add_test(tc, torn);
+    tcase_add_test(tc, one_column);
     suite_add_tcase(s, tc);
     return s;
 }
