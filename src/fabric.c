@@ -7,6 +7,7 @@
 #include "fabric.h"
 #include "log.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,40 @@ const char *cnio__fab_provider(const char *transport, const char *hint)
 int cnio__fab_available(void)
 {
     return cnio__fab_load() == 0;
+}
+
+static pthread_mutex_t fab_warm_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t fab_warm_thread;
+static int fab_warm_state;     /* 0 never started, 1 running, 2 over (fab_warm_lock) */
+
+static int fab_info(const char *prov, const char *where, struct fi_info **out);
+
+static void *fab_warm_run(void *arg)
+{
+    struct fi_info *info = NULL;
+
+    (void)arg;
+    if (fab_info("", NULL, &info) == 0)   /* loads libfabric, then its providers' init */
+        fi_freeinfo(info);
+    return NULL;
+}
+
+void cnio__fab_warm(void)
+{
+    pthread_mutex_lock(&fab_warm_lock);
+    if (fab_warm_state == 0)
+        fab_warm_state = pthread_create(&fab_warm_thread, NULL, fab_warm_run, NULL) ? 2 : 1;
+    pthread_mutex_unlock(&fab_warm_lock);
+}
+
+void cnio__fab_warm_wait(void)
+{
+    pthread_mutex_lock(&fab_warm_lock);
+    if (fab_warm_state == 1) {
+        pthread_join(fab_warm_thread, NULL);
+        fab_warm_state = 2;
+    }
+    pthread_mutex_unlock(&fab_warm_lock);
 }
 
 int cnio__fab_err(int e)
@@ -323,6 +358,14 @@ void cnio__fab_close(struct cnio_fab *f)
 int cnio__fab_available(void)
 {
     return 0;
+}
+
+void cnio__fab_warm(void)
+{
+}
+
+void cnio__fab_warm_wait(void)
+{
 }
 
 int cnio__fab_err(int fi_err)

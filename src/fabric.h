@@ -106,6 +106,17 @@ int cnio__fab_err(int fi_err);
 const char *cnio__fab_provider(const char *transport, const char *hint);
 /* 1 when this build has libfabric. */
 int cnio__fab_available(void);
+/*
+ * Loading libfabric and initialising its providers (its first fi_getinfo) costs a process
+ * about 0.3 s once, most of it asleep (fabric_dl.h): 0.20 s of dlopen and 0.09 s of the
+ * first fi_getinfo on the 2-core development machine. cnio__fab_warm starts that on a
+ * thread of its own (once per process; later calls, and a build without libfabric, do
+ * nothing) so that it overlaps what the caller does next; cnio__fab_warm_wait returns
+ * once it is over (at once when it never started). Either way, the first
+ * cnio__fab_open waits for a load in progress rather than starting its own.
+ */
+void cnio__fab_warm(void);
+void cnio__fab_warm_wait(void);
 
 /*
  * Peer liveness outside libfabric, for shm endpoints (fab_live.c). libfabric 1.17's shm
