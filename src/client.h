@@ -246,8 +246,8 @@ struct cnio_ns_put {
  * striping_unit, on one host (column 0's) unless its striping_factor asks for more: an
  * object of at most one stripe keeps every byte in column 0, and columns on the other
  * hosts would only be empty files with their metadata. Several requests are in flight
- * on each connection (client_batch.c): a batch
- * costs about seven round trips, not seven per object. Each object commits or not on
+ * on each connection (client_batch.c): a batch costs about seven round trips, not
+ * seven per object. Each object commits or not on
  * its own (p[i].status); one that failed left nothing visible. Returns 0 (see the
  * statuses), -CNIO_ERR_INVAL (an object too large, an empty name), -CNIO_ERR_CONN (a
  * broken session: open another), -CNIO_ERR_NOMEM, -CNIO_ERR_LAYOUT (bad hints).
