@@ -41,40 +41,6 @@ int cnio__fab_available(void)
     return cnio__fab_load() == 0;
 }
 
-static pthread_mutex_t fab_warm_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_t fab_warm_thread;
-static int fab_warm_state;     /* 0 never started, 1 running, 2 over (fab_warm_lock) */
-
-static int fab_info(const char *prov, const char *where, struct fi_info **out);
-
-static void *fab_warm_run(void *arg)
-{
-    struct fi_info *info = NULL;
-
-    (void)arg;
-    if (fab_info("", NULL, &info) == 0)   /* loads libfabric, then its providers' init */
-        fi_freeinfo(info);
-    return NULL;
-}
-
-void cnio__fab_warm(void)
-{
-    pthread_mutex_lock(&fab_warm_lock);
-    if (fab_warm_state == 0)
-        fab_warm_state = pthread_create(&fab_warm_thread, NULL, fab_warm_run, NULL) ? 2 : 1;
-    pthread_mutex_unlock(&fab_warm_lock);
-}
-
-void cnio__fab_warm_wait(void)
-{
-    pthread_mutex_lock(&fab_warm_lock);
-    if (fab_warm_state == 1) {
-        pthread_join(fab_warm_thread, NULL);
-        fab_warm_state = 2;
-    }
-    pthread_mutex_unlock(&fab_warm_lock);
-}
-
 int cnio__fab_err(int e)
 {
     if (e < 0)
@@ -157,6 +123,38 @@ static int fab_info(const char *prov, const char *where, struct fi_info **out)
     if (!pick)
         cnio__debug("libfabric: no RDM provider %s", *prov ? prov : "for cnio");
     return pick ? (*out ? 0 : -CNIO_ERR_NOMEM) : -CNIO_ERR_NOTSUP;
+}
+
+static pthread_mutex_t fab_warm_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t fab_warm_thread;
+static int fab_warm_state;     /* 0 never started, 1 running, 2 over (fab_warm_lock) */
+
+static void *fab_warm_run(void *arg)
+{
+    struct fi_info *info = NULL;
+
+    (void)arg;
+    if (fab_info("", NULL, &info) == 0)   /* loads libfabric, then its providers' init */
+        fi_freeinfo(info);
+    return NULL;
+}
+
+void cnio__fab_warm(void)
+{
+    pthread_mutex_lock(&fab_warm_lock);
+    if (fab_warm_state == 0)
+        fab_warm_state = pthread_create(&fab_warm_thread, NULL, fab_warm_run, NULL) ? 2 : 1;
+    pthread_mutex_unlock(&fab_warm_lock);
+}
+
+void cnio__fab_warm_wait(void)
+{
+    pthread_mutex_lock(&fab_warm_lock);
+    if (fab_warm_state == 1) {
+        pthread_join(fab_warm_thread, NULL);
+        fab_warm_state = 2;
+    }
+    pthread_mutex_unlock(&fab_warm_lock);
 }
 
 static int fab_objects(struct cnio_fab *f)
