@@ -7,6 +7,7 @@
 # Environment: NR ranks (4), NSRV servers (1), PAT pattern (contiguous), SIZE (128M),
 # CNIO_BUILD_DIR (the build whose cnio-server is used; default _build).
 set -uo pipefail
+case ${1:-} in -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${CNIO_BUILD_DIR:-$top/_build}
 export CNIO_SERVER_BIN=$build/src/server/cnio-server CNIO_BIN=$build/src/cli/cnio

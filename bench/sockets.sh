@@ -7,6 +7,7 @@
 #      overflows (in a network namespace of its own: needs root).
 # Usage: bench/sockets.sh [BUILD_DIR]   env: ROUNDS (iperf3 pairs, 3), SECS (3), N (64), B (16)
 set -euo pipefail
+case ${1:-} in -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 in_ns=0
 [ "${1:-}" = --storm ] && { in_ns=1; shift; }

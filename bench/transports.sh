@@ -5,6 +5,7 @@
 #   bench/transports.sh [RANKS (4)] [SIZE per rank (64M)] [REPS (3)]
 # Needs CNIO_SERVER_BIN and CNIO_BIN (default: the _build tree beside this script).
 set -euo pipefail
+case ${1:-} in -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 : "${CNIO_SERVER_BIN:=$top/_build/src/server/cnio-server}" "${CNIO_BIN:=$top/_build/src/cli/cnio}"
 export CNIO_SERVER_BIN CNIO_BIN

@@ -1,5 +1,4 @@
-    awk -v n="$nf" '$NF == "total" { printf "  %d system calls, %.1f a file\n", $4, $4 / n }
-      NR > 2 && $NF != "total" && /^ *[0-9]/ && $4 / n >= 0.5 { printf "  %-12s %5.1f a file\n", $NF, $4 / n }' #!/usr/bin/env bash
+#!/usr/bin/env bash
 # What one small file of a tree upload costs the servers: system calls and CPU per file.
 #
 #   bench/tree_cost.sh [--files 2000] [--ranks 1] [--strace] [--build DIR]

@@ -6,6 +6,7 @@
 # ThreadSanitizer; then every fuzz target under libFuzzer for 20 s. Exits non-zero on
 # any failure. This is what CI runs.
 set -euo pipefail
+case ${1:-} in -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${CNIO_BUILD_DIR:-$top/_build}
 

@@ -14,6 +14,7 @@
 #                  first 256 MiB written to an ext4 /tmp mounted with discard, after 1 GiB
 #                  was deleted, went at 85 MB/s on the test host, for dd as for cnio cp)
 set -euo pipefail
+case ${1:-} in -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${CNIO_BUILD_DIR:-$top/_build}
 n=${CNIO_DEMO_N:-16384}
