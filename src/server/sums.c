@@ -338,10 +338,12 @@ static ssize_t sums_read_block(int dfd, uint64_t b, uint8_t *buf)
 
 /*
  * The new entry of block b after a WRITE of piece [a, z) of it (block-relative) whose CRC
- * is pcrc: from the old entry when it allows, else from the file (buf: scratch).
+ * is pcrc: from the old entry when it allows, else from the file, read into *buf (a
+ * scratch block, allocated here the first time one is needed: a small file's only WRITE
+ * never needs it, and the server maps every buffer this large afresh).
  */
 static int sums_edge(const struct cnio_srv_sums *s, int dfd, uint64_t b, uint32_t a, uint32_t z,
-                     uint32_t pcrc, const struct sums_ent *old, uint8_t *buf,
+                     uint32_t pcrc, const struct sums_ent *old, uint8_t **buf,
                      struct sums_ent *e)
 {
     ssize_t n;
@@ -362,10 +364,12 @@ static int sums_edge(const struct cnio_srv_sums *s, int dfd, uint64_t b, uint32_
         }
     }
     (void)s;
-    n = sums_read_block(dfd, b, buf);
+    if (!*buf && !(*buf = malloc(CNIO_SRV_BLOCK)))
+        return -CNIO_ERR_NOMEM;
+    n = sums_read_block(dfd, b, *buf);
     if (n < 0)
         return (int)n;
-    *e = sums_from_data(buf, (uint32_t)n);
+    *e = sums_from_data(*buf, (uint32_t)n);
     return 0;
 }
 
@@ -422,11 +426,7 @@ static int sums_write_locked(const struct cnio_srv_sums *s, int dfd, uint64_t of
             e[i].covered = z;
             continue;
         }
-        if (!buf && !(buf = malloc(CNIO_SRV_BLOCK))) {
-            ret = -CNIO_ERR_NOMEM;
-            break;
-        }
-        ret = sums_edge(s, dfd, b0 + i, a, z, pc[i], &e[i], buf, &e[i]);
+        ret = sums_edge(s, dfd, b0 + i, a, z, pc[i], &e[i], &buf, &e[i]);
     }
     free(buf);
     if (!ret)
