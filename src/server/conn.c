@@ -5,6 +5,12 @@
  * (magic, version, CRC, a length that fits its type, AUTH before anything else) makes
  * the connection size its payload buffer, which is kept and reused for the next frames.
  * The payload CRC is checked, the request handled (in order), and the reply queued.
+ * Once authenticated, a connection reads ahead: a header, or a payload smaller than
+ * CONN_RA, is read with one recv of up to CONN_RA bytes, so that the frames a client
+ * sends together (a batch of small files: OPEN, WRITE, SETSIZE, COMMIT, CLOSE of each)
+ * cost one system call between them, not two each; larger payloads go straight into
+ * their buffer. Bytes read ahead raise no epoll event, so whatever lets the connection
+ * read again (its replies drained, memory freed) handles them at once (conn_pump).
  *
  * Output: replies (header + payload) wait in a queue written with one sendmsg of many
  * iovecs; a partial write leaves the rest for EPOLLOUT. Reply buffers go back to a
@@ -50,6 +56,8 @@
 #define CONN_SPARE_BYTES (2 * (size_t)CNIO_WIRE_MAX_PAYLOAD)
 #define CONN_MIN_BUF 256
 #define CONN_IDLE_TRIM_MS 5000
+/* read-ahead buffer: 16 KiB holds a batch step of about 170 small requests */
+#define CONN_RA (16u << 10)
 
 /* Frees a reply buffer and its storage, returning the bytes to the budget. */
 static void conn_out_free(struct cnio_srv *srv, struct cnio_srv_out *o)
@@ -153,6 +161,21 @@ static void conn_in_free(struct cnio_srv_conn *c)
     free(c->in);
     c->in = NULL;
     c->in_cap = 0;
+}
+
+static int conn_ra_pending(const struct cnio_srv_conn *c)
+{
+    return c->ra_off < c->ra_len;
+}
+
+/* Frees the read-ahead buffer, which must hold nothing pending. */
+static void conn_ra_free(struct cnio_srv_conn *c)
+{
+    if (c->ra)
+        cnio__srv_mem_give(c->srv, CONN_RA);
+    free(c->ra);
+    c->ra = NULL;
+    c->ra_off = c->ra_len = 0;
 }
 
 uint8_t *cnio__srv_reply_buf(struct cnio_srv_conn *c, struct cnio_srv_reply *r, size_t cap)
@@ -377,7 +400,7 @@ static int conn_flush(struct cnio_srv_conn *c)
 
 static int conn_mid_frame(const struct cnio_srv_conn *c)
 {
-    return c->hdr_got > 0 || c->in_payload || c->mem_wait;
+    return c->hdr_got > 0 || c->in_payload || c->mem_wait || conn_ra_pending(c);
 }
 
 /* Whether the server itself holds reading back (reply queue, --max-memory). */
@@ -540,13 +563,57 @@ static int conn_header(struct cnio_srv_conn *c)
     return conn_in_ready(c) < 0 ? -1 : 0;
 }
 
-/* One recv into the header or the payload: 1 frame complete, 0 more to come,
- * 2 nothing to read now, -1 to drop the connection. */
-static int conn_recv_step(struct cnio_srv_conn *c)
+/* Whether the connection may read ahead: authenticated, and a buffer (counted against
+ * --max-memory; without one it reads frame by frame). */
+static int conn_ra_get(struct cnio_srv_conn *c)
+{
+    if (c->ra)
+        return 1;
+    if (c->state != CNIO_SRV_C_READY || c->draining || cnio__srv_mem_take(c->srv, CONN_RA))
+        return 0;
+    c->ra = malloc(CONN_RA);
+    if (!c->ra)
+        cnio__srv_mem_give(c->srv, CONN_RA);
+    return c->ra != NULL;
+}
+
+/*
+ * Up to want bytes of the stream into dst, as recv does (bytes, 0 at EOF, -1 with
+ * errno): those read ahead first; then, with may_recv, one recv, into the read-ahead
+ * buffer when want is smaller than it, else straight into dst. Without may_recv and
+ * nothing read ahead: -1, EAGAIN.
+ */
+static ssize_t conn_recv(struct cnio_srv_conn *c, void *dst, size_t want, int may_recv)
+{
+    size_t n = c->ra_len - c->ra_off;
+    ssize_t r;
+
+    if (n == 0 && !may_recv) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (n == 0 && (want >= CONN_RA || !conn_ra_get(c)))
+        return recv(c->fd, dst, want, MSG_DONTWAIT);
+    if (n == 0) {
+        r = recv(c->fd, c->ra, CONN_RA, MSG_DONTWAIT);
+        if (r <= 0)
+            return r;
+        c->ra_off = 0;
+        c->ra_len = n = (size_t)r;
+    }
+    n = CNIO_MIN(n, want);
+    memcpy(dst, c->ra + c->ra_off, n);
+    c->ra_off += n;
+    return (ssize_t)n;
+}
+
+/* One step into the header or the payload (a recv, with may_recv, or bytes read ahead):
+ * 1 frame complete, 0 more to come, 2 nothing to read now, -1 to drop the connection. */
+static int conn_recv_step(struct cnio_srv_conn *c, int may_recv)
 {
     void *dst = c->in_payload ? (void *)(c->in + c->in_got) : (void *)(c->hdr + c->hdr_got);
     size_t want = c->in_payload ? c->h.length - c->in_got : CNIO_WIRE_HDR_SIZE - c->hdr_got;
-    ssize_t r = recv(c->fd, dst, want, MSG_DONTWAIT);
+    ssize_t r = conn_recv(c, dst, want, may_recv);
 
     if (r < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 2 : -1;
@@ -570,13 +637,15 @@ static int conn_recv_step(struct cnio_srv_conn *c)
     return c->mem_wait ? 2 : !c->in_payload;
 }
 
-/* Reads and handles frames while allowed: 0, or -1 to drop the connection. */
+/* Reads and handles frames while allowed: how many, or -1 to drop the connection. After
+ * CONN_FRAMES_PER_EVENT frames (the other connections' turn) it only finishes what was
+ * read ahead, which is bounded by CONN_RA. */
 static int conn_read(struct cnio_srv_conn *c)
 {
     int frames = 0;
 
-    while (frames < CONN_FRAMES_PER_EVENT && conn_want_read(c)) {
-        int r = conn_recv_step(c);
+    while (conn_want_read(c)) {
+        int r = conn_recv_step(c, frames < CONN_FRAMES_PER_EVENT);
 
         if (r < 0)
             return -1;
@@ -589,7 +658,7 @@ static int conn_read(struct cnio_srv_conn *c)
                 return -1;
         }
     }
-    return 0;
+    return frames;
 }
 
 /* Queues the CHALLENGE that opens every conversation. */
@@ -665,15 +734,36 @@ close_fd:
     return ret;
 }
 
+/*
+ * Handles the frames read ahead while the connection may read (no epoll event will come
+ * for them), writing replies as it goes; then brings the epoll registration in line:
+ * 1 when the connection is done. Each round either empties the read-ahead buffer or
+ * stops at something that raises an event (a full reply queue: EPOLLOUT; memory: the
+ * tick).
+ */
+static int conn_pump(struct cnio_srv_conn *c)
+{
+    while (conn_ra_pending(c) && conn_want_read(c)) {
+        size_t off = c->ra_off;
+        int n = conn_read(c);
+
+        if (n < 0 || conn_flush(c))
+            return 1;
+        if (n == 0 && c->ra_off == off)
+            break;   /* no progress: a partial frame waits for the socket */
+    }
+    return conn_update(c);
+}
+
 int cnio__srv_conn_event(struct cnio_srv_conn *c, uint32_t events)
 {
     if (events & (EPOLLERR | EPOLLHUP))
         return 1;
-    if ((events & EPOLLIN) && conn_read(c))
+    if ((events & EPOLLIN) && conn_read(c) < 0)
         return 1;
     if (conn_flush(c))
         return 1;
-    return conn_update(c);
+    return conn_pump(c);
 }
 
 int cnio__srv_conn_drain(struct cnio_srv_conn *c)
@@ -681,7 +771,7 @@ int cnio__srv_conn_drain(struct cnio_srv_conn *c)
     c->draining = 1;
     if (c->state == CNIO_SRV_C_AUTH)
         return 1;
-    return conn_update(c);
+    return conn_pump(c);
 }
 
 /* The timeouts: 1 (logged) when c must close now. */
@@ -729,8 +819,9 @@ int cnio__srv_conn_tick(struct cnio_srv_conn *c, int64_t now_ms)
         c->spare = NULL;
         c->nspare = 0;
         conn_in_free(c);
+        conn_ra_free(c);
     }
-    return conn_update(c);
+    return conn_pump(c);
 }
 
 int cnio__srv_conn_own(struct cnio_srv_conn *c, uint64_t id)
@@ -770,6 +861,7 @@ void cnio__srv_conn_free(struct cnio_srv_conn *c)
     conn_out_list_free(c->srv, c->spare);
     free(c->owned);
     conn_in_free(c);
+    conn_ra_free(c);
     atomic_fetch_sub(&c->srv->nconns, 1);
     free(c);
 }

@@ -520,6 +520,10 @@ struct cnio_srv_conn {
     int in_payload;
     uint8_t *in;
     size_t in_cap, in_got;
+    /* bytes read ahead of the frame being received (CONN_RA of them at most, once
+     * authenticated): [ra_off, ra_len) of ra are the next bytes of the stream */
+    uint8_t *ra;
+    size_t ra_off, ra_len;
     /* output: replies queued in order, and spare ones for reuse */
     struct cnio_srv_out *oq_head, *oq_tail, *spare;
     int nspare;

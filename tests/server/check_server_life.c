@@ -6,6 +6,7 @@
  */
 #include "srvtest.h"
 #include "fabric.h"
+#include "net.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -242,10 +244,93 @@ START_TEST(test_sigterm_while_streaming)
 }
 END_TEST
 
-START_TEST(test_backpressure)
+static int send_all(int fd, void *p, size_t len)
+{
+    struct iovec iov = { p, len };
+
+    return cnio__net_sendv_all(fd, &iov, 1, cnio__now_ms() + 10000);
+}
+
+/* Appends frame h (payload p, len bytes) to the byte stream at *at. */
+static void frame_put(uint8_t **at, struct cnio_wire_hdr *h, const void *p, uint32_t len)
+{
+    h->length = len;
+    h->payload_crc = len ? cnio__crc32c(0, p, len) : 0;
+    cnio__wire_hdr_encode(h, *at);
+    if (len)
+        memcpy(*at + CNIO_WIRE_HDR_SIZE, p, len);
+    *at += CNIO_WIRE_HDR_SIZE + len;
+}
+
+/*
+ * Frames sent together, in one write, are read ahead by the server: many small requests
+ * in one recv, a payload larger than the read-ahead buffer split between it and a
+ * direct recv, payloads of every size around that buffer's 16 KiB; every reply comes,
+ * in order, and the bytes land where they were written.
+ */
+START_TEST(test_read_ahead)
+{
+    static const uint32_t sizes[] = { 1, 100, 4000, 16383, 16384, 16385, 20000, 65536, 7 };
+    enum { NS = sizeof(sizes) / sizeof(sizes[0]), PINGS = 300 };
+    static uint8_t stream[PINGS * (CNIO_WIRE_HDR_SIZE + 8) + NS * (CNIO_WIRE_HDR_SIZE + 65536)];
+    static uint8_t data[NS][65536], buf[65536];
+    struct st_conn c;
+    uint8_t *at = stream;
+    uint64_t h, off = 0, offs[NS], id = 0;
+
+    ck_assert_int_eq(fx_start(&f, 1, NULL), 0);
+    st_session(&f, 0, &c);
+    ck_assert_int_eq(st_open(&c, "ra", RW, 1, 1 << 20, 0, &h, NULL), 0);
+    for (int i = 0; i < PINGS + NS; i++) {
+        struct cnio_wire_hdr hd;
+
+        memset(&hd, 0, sizeof(hd));
+        hd.reqid = id++;
+        hd.session = c.session;
+        if (i % 33 != 5 || i / 33 >= NS) {
+            hd.type = CNIO_WIRE_PING;
+            frame_put(&at, &hd, "pingping", 8);
+            continue;
+        }
+        int k = i / 33;
+
+        fx_fill(data[k], sizes[k], (uint64_t)k + 1);
+        hd.type = CNIO_WIRE_WRITE;
+        hd.object = h;
+        hd.offset = offs[k] = off;
+        off += sizes[k] + 13;   /* not aligned */
+        frame_put(&at, &hd, data[k], sizes[k]);
+    }
+    ck_assert_int_eq(send_all(c.fd, stream, (size_t)(at - stream)), 0);
+    for (uint64_t i = 0; i < id; i++) {
+        struct cnio_wire_hdr hd;
+
+        ck_assert_int_eq(st_recv(c.fd, &hd, buf, sizeof(buf)), 0);
+        ck_assert_uint_eq(hd.reqid, i);
+        ck_assert_int_eq(hd.status, 0);
+    }
+    for (int k = 0; k < NS; k++) {
+        uint32_t got;
+
+        ck_assert_int_eq(st_read(&c, h, offs[k], buf, sizes[k], &got), 0);
+        ck_assert_uint_eq(got, sizes[k]);
+        ck_assert_msg(memcmp(buf, data[k], sizes[k]) == 0, "write %d (%u bytes) differs", k,
+                      sizes[k]);
+    }
+    st_close(&c);
+    fx_stop(&f);
+}
+END_TEST
+
+/* Replies over --max-inflight stop the reading; once the client reads them it goes on,
+ * also with the requests already read ahead (sent in one write: the socket then holds
+ * nothing that would wake the server). */
+static void backpressure(int one_write)
 {
     static const char *const extra[] = { "--max-inflight", "1M", "--threads", "1", NULL };
     static uint8_t data[8 * CHUNK], buf[CHUNK];
+    static uint8_t stream[64 * (CNIO_WIRE_HDR_SIZE + 8)];
+    uint8_t *at = stream;
     struct st_conn c, other;
     uint64_t h;
     uint8_t p[8];
@@ -268,8 +353,13 @@ START_TEST(test_backpressure)
         hd.object = h;
         hd.offset = (uint64_t)(i % 8) * CHUNK;
         cnio__put_le64(p, CHUNK);
-        ck_assert_int_eq(st_send(c.fd, &hd, p, sizeof(p)), 0);
+        if (one_write)
+            frame_put(&at, &hd, p, sizeof(p));
+        else
+            ck_assert_int_eq(st_send(c.fd, &hd, p, sizeof(p)), 0);
     }
+    if (one_write)
+        ck_assert_int_eq(send_all(c.fd, stream, (size_t)(at - stream)), 0);
     usleep(200000);
     ck_assert_int_eq(st_call(&other, CNIO_WIRE_PING, 0, 0, "hi", 2, NULL, buf, sizeof(buf)), 0);
     for (int i = 0; i < 64; i++) {
@@ -284,6 +374,17 @@ START_TEST(test_backpressure)
     st_close(&c);
     st_close(&other);
     fx_stop(&f);
+}
+
+START_TEST(test_backpressure)
+{
+    backpressure(0);
+}
+END_TEST
+
+START_TEST(test_backpressure_read_ahead)
+{
+    backpressure(1);
 }
 END_TEST
 
@@ -570,6 +671,8 @@ static Suite *server_life_suite(void)
     tcase_add_test(tc, test_workers_balanced);
     tcase_add_test(tc, test_sigterm_while_streaming);
     tcase_add_test(tc, test_backpressure);
+    tcase_add_test(tc, test_backpressure_read_ahead);
+    tcase_add_test(tc, test_read_ahead);
     tcase_add_test(tc, test_valgrind_clean);
     tcase_add_test(tc, test_fabric_idle_naps);
     tcase_add_test(tc, test_fabric_loaded_on_use);
