@@ -49,6 +49,7 @@ struct cnio_stack {
     int polling;                /* one of them has work outstanding */
     int moved;                  /* one of them reported a completion since the last wait */
     long nap_us;                /* how long the next wait for them lasts (stk_nap) */
+    int corked;                 /* cnio__stack_cork */
     struct cnio_req *free_reqs;
     struct stk_slab *slabs;
 };
@@ -462,8 +463,17 @@ int cnio__ep_enqueue(struct cnio_ep *ep, struct cnio_req *r)
     else
         ep->sq_head = r;
     ep->sq_tail = r;
-    ep_tx(ep);
+    if (!ep->st->corked)
+        ep_tx(ep);
     return 0;
+}
+
+void cnio__stack_cork(struct cnio_stack *st, int on)
+{
+    st->corked = on;
+    for (struct cnio_ep *ep = st->eps; !on && ep; ep = ep->next)
+        if (ep->sq_head && ep->state == EP_READY)
+            ep_tx(ep);
 }
 
 int cnio__ep_submit(struct cnio_ep *ep, struct cnio_req *r)

@@ -140,6 +140,13 @@ void cnio__req_put(struct cnio_stack *st, struct cnio_req *r);
  */
 int cnio__ep_submit(struct cnio_ep *ep, struct cnio_req *r);
 /*
+ * Corked (on = 1), a submitted frame waits in its endpoint's send queue instead of
+ * going out at once; uncorking (on = 0) writes every queue, so that frames submitted
+ * together leave in one sendmsg per connection (as TCP_CORK does for one socket).
+ * Uncork before waiting: cnio__stack_progress does not write a queue left corked.
+ */
+void cnio__stack_cork(struct cnio_stack *st, int on);
+/*
  * Moves bytes on every endpoint: waits (epoll) at most max_wait_ms, and less when an
  * endpoint's timeout comes first; runs the done callbacks of what completed; kills
  * timed-out endpoints. Returns 0, or -CNIO_ERR_IO when epoll itself fails.

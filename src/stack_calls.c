@@ -64,11 +64,13 @@ int cnio__stack_calls(struct cnio_stack *st, struct cnio_call *c, int n)
     for (;;) {
         int pending = 0;
 
+        cnio__stack_cork(st, 1);   /* the frames of one round leave together */
         for (int i = 0; i < n; i++) {
             if (!c[i].started)
                 stk_call_submit(st, &c[i]);
             pending += !c[i].done;
         }
+        cnio__stack_cork(st, 0);
         if (!pending)
             break;
         ret = cnio__stack_progress(st, -1);
