@@ -524,6 +524,7 @@ struct cnio_srv_conn {
      * authenticated): [ra_off, ra_len) of ra are the next bytes of the stream */
     uint8_t *ra;
     size_t ra_off, ra_len;
+    int ra_bulk;                /* the last frame's payload was CONN_RA or more */
     /* output: replies queued in order, and spare ones for reuse */
     struct cnio_srv_out *oq_head, *oq_tail, *spare;
     int nspare;
