@@ -63,6 +63,8 @@ static void handles_free(struct cnio_srv_handles *t, struct cnio_srv_handle *h)
         cnio__info("%s: closed; the job held at most %u connections at once for this open "
                    "(budget %u%s), %llu refused by the budget", h->name, h->conns_peak,
                    h->budget, h->budget ? "" : ": none", (unsigned long long)h->refused);
+    if (h->stage && h->store)   /* released uncommitted: its size goes to ID.meta */
+        cnio__srv_stage_meta_save(h->store, h->stage);
     if (h->file)
         cnio__srv_file_put(h->file);
     cnio__srv_sums_close(&h->sums);
@@ -141,7 +143,7 @@ static int handles_link(struct cnio_srv_handles *t, struct cnio_srv_handle *h)
 }
 
 int cnio__srv_handles_add(struct cnio_srv_handles *t, int fd, char *name, uint32_t oflags,
-                          uint64_t stage, struct cnio_srv_store *writer_of,
+                          uint64_t stage, struct cnio_srv_store *st, int writer,
                           const struct cnio_srv_meta *m, const void *owner, uint64_t *id_out)
 {
     struct cnio_srv_handle *h = calloc(1, sizeof(*h));
@@ -156,7 +158,8 @@ int cnio__srv_handles_add(struct cnio_srv_handles *t, int fd, char *name, uint32
     h->name = name;
     h->oflags = oflags;
     h->stage = stage;
-    h->writer_of = writer_of;
+    h->store = st;
+    h->writer_of = writer ? st : NULL;
     h->owner = owner;
     h->meta = *m;
     pthread_mutex_lock(&t->lock);
@@ -170,8 +173,8 @@ int cnio__srv_handles_add(struct cnio_srv_handles *t, int fd, char *name, uint32
 free_h:
     free(h);
 close_fd:
-    if (writer_of)
-        cnio__srv_store_writer(writer_of, name, -1);
+    if (writer)
+        cnio__srv_store_writer(st, name, -1);
     close(fd);
     free(name);
     cnio__srv_handles_unreserve(t);

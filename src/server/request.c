@@ -173,8 +173,8 @@ static int req_open_finish(struct cnio_srv_conn *c, int fd, const char *name, ui
         cnio__srv_handles_unreserve(t);
         return -CNIO_ERR_NOMEM;
     }
-    ret = cnio__srv_handles_add(t, fd, copy, oflags, stage,
-                                writer ? &c->srv->store : NULL, m, c, &id);
+    ret = cnio__srv_handles_add(t, fd, copy, oflags, stage, &c->srv->store, writer, m, c,
+                                &id);
     if (ret)
         return ret;
     ret = cnio__srv_conn_own(c, id);
@@ -562,7 +562,8 @@ static int req_setsize(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, c
     if (!ret && req_sums(c, hd, 1, &ret))
         ret = cnio__srv_sums_truncate(&hd->sums, hd->fd,
                                       cnio__layout_local_size(&m.layout, m.index, m.size));
-    if (!ret)
+    /* a staged instance's size waits in the stage index for its commit (stage_idx.c) */
+    if (!ret && (!hd->stage || cnio__srv_stage_idx_set_size(&c->srv->store, hd->stage, m.size)))
         ret = hd->stage ? cnio__srv_stage_meta_write(&c->srv->store, hd->stage, hd->name, &m)
                         : cnio__srv_store_meta_write(&c->srv->store, hd->name, &m);
     if (!ret) {
@@ -584,8 +585,10 @@ static int req_sync(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     if (ret)
         return ret;
     pthread_mutex_lock(&hd->lock);
-    ret = hd->stage ? cnio__srv_stage_sync(&c->srv->store, hd->stage, hd->fd)
-                    : cnio__srv_store_sync(&c->srv->store, hd->name, hd->fd);
+    ret = hd->stage ? cnio__srv_stage_meta_save(&c->srv->store, hd->stage) : 0;
+    if (!ret)
+        ret = hd->stage ? cnio__srv_stage_sync(&c->srv->store, hd->stage, hd->fd)
+                        : cnio__srv_store_sync(&c->srv->store, hd->name, hd->fd);
     if (!ret && hd->sums_state == 1)
         ret = cnio__srv_sums_sync(&hd->sums);
     pthread_mutex_unlock(&hd->lock);

@@ -103,6 +103,8 @@ struct cnio_srv_store {
 struct cnio_srv_staged {
     struct cnio_srv_staged *next;
     uint64_t id;
+    uint64_t size;              /* set by a SETSIZE and not yet in ID.meta, when unsaved */
+    int unsaved;
     char name[];
 };
 
@@ -204,6 +206,10 @@ int cnio__srv_stage_info(struct cnio_srv_store *st, const char *name, struct cni
 /* Records m as the metadata of staged instance id of name. */
 int cnio__srv_stage_meta_write(struct cnio_srv_store *st, uint64_t id, const char *name,
                                const struct cnio_srv_meta *m);
+/* Writes the size a SETSIZE left in the stage index to instance id's metadata file, if
+ * one did (when its writer releases it uncommitted, or asks for SYNC): 0, or the error
+ * of the write (an instance gone meanwhile is not one). */
+int cnio__srv_stage_meta_save(struct cnio_srv_store *st, uint64_t id);
 /* fsync of staged instance id's data (fd), metadata and directory. */
 int cnio__srv_stage_sync(struct cnio_srv_store *st, uint64_t id, int fd);
 /* Makes staged instance id (metadata m) the object name: see stage.c. excl: fail with
@@ -242,6 +248,14 @@ int cnio__srv_stage_idx_ids(struct cnio_srv_store *st, const char *name, uint64_
                             size_t *n);
 /* Forgets every instance (when the store closes). */
 void cnio__srv_stage_idx_free(struct cnio_srv_store *st);
+/* Records size as instance id's logical size, not yet written to its ID.meta (SETSIZE of
+ * a staged instance): 0, or -CNIO_ERR_NOENT when id is not recorded. */
+int cnio__srv_stage_idx_set_size(struct cnio_srv_store *st, uint64_t id, uint64_t size);
+/* 1 and *size when instance id has a size not yet in its ID.meta, else 0. */
+int cnio__srv_stage_idx_unsaved(struct cnio_srv_store *st, uint64_t id, uint64_t *size);
+/* Marks instance id's size as written to its ID.meta, if it still is size: 1, or 0
+ * when id is no longer recorded (discarded). */
+int cnio__srv_stage_idx_saved(struct cnio_srv_store *st, uint64_t id, uint64_t size);
 
 /* ---- sums.c: block checksums -------------------------------------------------------- */
 
@@ -334,6 +348,7 @@ struct cnio_srv_handle {
     uint32_t oflags;            /* CNIO_WIRE_O_* it was opened with */
     _Atomic uint64_t stage;     /* the staged instance it writes (changed under lock), or 0 */
     struct cnio_srv_store *writer_of;   /* counted as an in-place writer of name there */
+    struct cnio_srv_store *store;       /* of its staged instance */
     char *name;
     const void *owner;          /* the connection that opened it */
     pthread_mutex_t lock;       /* guards meta, file and sums */
@@ -367,13 +382,13 @@ int cnio__srv_handles_reserve(struct cnio_srv_handles *t);
 void cnio__srv_handles_unreserve(struct cnio_srv_handles *t);
 /*
  * Makes a handle of fd/name (both taken over, also on failure) using a reservation;
- * assigns it a fresh random nonzero id. stage: the staged instance it writes, or 0;
- * writer_of: the store where the caller counted it as an in-place writer of name (the
- * count is taken over: dropped when the handle goes), or NULL.
- * 0, -CNIO_ERR_NOMEM or -CNIO_ERR_IO.
+ * assigns it a fresh random nonzero id. stage: the staged instance of store st it
+ * writes, or 0 (a size its SETSIZE left unsaved is written when the handle goes);
+ * writer: the caller counted it as an in-place writer of name in st (the count is taken
+ * over: dropped when the handle goes). 0, -CNIO_ERR_NOMEM or -CNIO_ERR_IO.
  */
 int cnio__srv_handles_add(struct cnio_srv_handles *t, int fd, char *name, uint32_t oflags,
-                          uint64_t stage, struct cnio_srv_store *writer_of,
+                          uint64_t stage, struct cnio_srv_store *st, int writer,
                           const struct cnio_srv_meta *m, const void *owner, uint64_t *id_out);
 /* A counted reference to handle id, or NULL; release with cnio__srv_handles_put. */
 struct cnio_srv_handle *cnio__srv_handles_get(struct cnio_srv_handles *t, uint64_t id);

@@ -101,7 +101,35 @@ static int stage_meta_read(struct cnio_srv_store *st, uint64_t id, struct cnio_s
     memcpy(name, buf + CNIO_SRV_META_SIZE, nl);
     name[nl] = '\0';
     m->seq = 0;   /* bytes 48..55 hold the name's length and CRC here */
+    cnio__srv_stage_idx_unsaved(st, id, &m->size);   /* a SETSIZE not yet written here */
     return 0;
+}
+
+int cnio__srv_stage_meta_save(struct cnio_srv_store *st, uint64_t id)
+{
+    char name[CNIO_WIRE_MAX_NAME + 1], file[32];
+    struct cnio_srv_meta m;
+    uint64_t size;
+    int ret = 0;
+
+    /* Under the store lock, which a commit holds until it has removed ID.meta and the
+     * index entry, so that this never writes ID.meta again after a commit. */
+    pthread_mutex_lock(&st->lock);
+    if (cnio__srv_stage_idx_unsaved(st, id, &size)) {
+        ret = stage_meta_read(st, id, &m, name);
+        if (!ret) {
+            m.size = size;
+            ret = cnio__srv_stage_meta_write(st, id, name, &m);
+        }
+        if (!ret && !cnio__srv_stage_idx_saved(st, id, size)) {
+            stage_file(file, sizeof(file), id, 1);   /* discarded while it was written */
+            unlinkat(st->stagefd, file, 0);
+        }
+        if (ret == -CNIO_ERR_NOENT)
+            ret = 0;   /* discarded before */
+    }
+    pthread_mutex_unlock(&st->lock);
+    return ret;
 }
 
 /* One staged instance as stage_each finds it. */
@@ -522,17 +550,17 @@ int cnio__srv_stage_commit(struct cnio_srv_store *st, const char *name, uint64_t
 
     pthread_mutex_lock(&st->lock);
     ret = stage_commit_locked(st, name, id, excl, seq, m);
+    if (!ret) {
+        cnio__srv_stage_idx_del(st, id);
+        stage_file(file, sizeof(file), id, 1);
+        unlinkat(st->stagefd, file, 0);
+    }
     pthread_mutex_unlock(&st->lock);
     if (ret == 1) {
         cnio__debug("commit of %s (%016llx) superseded by a later one", name,
                     (unsigned long long)id);
         cnio__srv_stage_discard(st, id);
         return 0;
-    }
-    if (!ret) {
-        stage_file(file, sizeof(file), id, 1);
-        unlinkat(st->stagefd, file, 0);
-        cnio__srv_stage_idx_del(st, id);
     }
     return ret;
 }
@@ -541,12 +569,12 @@ void cnio__srv_stage_discard(struct cnio_srv_store *st, uint64_t id)
 {
     char file[32];
 
+    cnio__srv_stage_idx_del(st, id);   /* first: a size save after it writes nothing */
     stage_file(file, sizeof(file), id, 0);
     unlinkat(st->stagefd, file, 0);
     stage_file(file, sizeof(file), id, 1);
     unlinkat(st->stagefd, file, 0);
     cnio__srv_sums_discard(st, id);
-    cnio__srv_stage_idx_del(st, id);
 }
 
 int cnio__srv_stage_unlink_id(struct cnio_srv_store *st, const char *name, uint64_t id)

@@ -172,6 +172,71 @@ START_TEST(test_stage_commit)
 }
 END_TEST
 
+/* The size recorded in staged instance id's metadata file on server 0. */
+static uint64_t staged_meta_size(uint64_t id)
+{
+    char path[PATH_MAX + 64];
+    uint8_t meta[64];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/.cnio/stage/%016llx.meta", st_fx.root[0],
+             (unsigned long long)id);
+    fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pread(fd, meta, sizeof(meta), 0), (ssize_t)sizeof(meta));
+    close(fd);
+    return cnio__get_le64(meta + 32);
+}
+
+/*
+ * The size a SETSIZE gives a staged instance: STAT and a resuming OPEN see it at once;
+ * it is in the instance's metadata file (what a restarted server reads) once its
+ * writer asked for SYNC, and once the writer went without committing (a client that
+ * died), whichever way the handle went.
+ */
+START_TEST(test_stage_size_kept)
+{
+    static uint8_t data[5000];
+    struct cnio_wire_info info;
+    struct st_conn c;
+    uint64_t h, roff;
+
+    fx_fill(data, sizeof(data), 4);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "sz/a", STAGE, 0x51, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, 4321, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&c, "sz/a", &info), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_STAGED, CNIO_WIRE_I_STAGED);
+    ck_assert_uint_eq(info.size, 4321);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SYNC, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_uint_eq(staged_meta_size(0x51), 4321);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, 777, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_uint_eq(staged_meta_size(0x51), 777);   /* closed uncommitted */
+    /* a handle released with its connection */
+    ck_assert_int_eq(open_at(&c, "sz/b", STAGE, 0x52, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, 99, NULL, 0, NULL, NULL, 0), 0);
+    st_close(&c);
+    st_session(&st_fx, 0, &c);
+    for (int i = 0; i < 500 && staged_meta_size(0x52) != 99; i++)
+        usleep(10000);   /* the server notices the close when it next polls */
+    ck_assert_uint_eq(staged_meta_size(0x52), 99);
+    ck_assert_int_eq(open_at(&c, "sz/b", STAGE | CNIO_WIRE_O_RESUME, 0, &h, &info, &roff), 0);
+    ck_assert_uint_eq(roff, 0x52);
+    ck_assert_uint_eq(info.size, 99);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, 5, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 1, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&c, "sz/b", &info), 0);
+    ck_assert_uint_eq(info.flags, 0);
+    ck_assert_uint_eq(info.size, 5);
+    ck_assert_int_eq(st_unlink(&c, "sz/a"), 0);
+    ck_assert_int_eq(staged_files(), 0);   /* the commit left no ID.meta behind */
+    st_close(&c);
+}
+END_TEST
+
 START_TEST(test_stage_abort_keeps_old)
 {
     static uint8_t v1[5000], v2[7000];
@@ -766,6 +831,7 @@ static Suite *commit_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_stage_commit);
     tcase_add_test(tc, test_stage_abort_keeps_old);
+    tcase_add_test(tc, test_stage_size_kept);
     tcase_add_test(tc, test_commit_order);
     tcase_add_test(tc, test_server_order);
     tcase_add_test(tc, test_commit_after_unlink);
