@@ -37,7 +37,7 @@
  * (several requests in flight on its connections; CNIO_CP_PIPELINE=0 turns batches off). Batches
  * are on by default since the server stopped scanning its staged instances at every
  * commit (which made a batch's commits cost the square of its size): 2.8-3 x the files
- * per second of one file at a time per thread (doc/performance.md). */
+ * per second of one file at a time per thread (doc/trees.md). */
 #define TREE_WORKERS 8
 #define TREE_BATCH (2 * TREE_WORKERS)
 #define TREE_PIPE 32
