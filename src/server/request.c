@@ -426,6 +426,17 @@ static int req_write(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, con
         ret = -CNIO_ERR_CHECKSUM;
     if (!ret)
         ret = cnio__srv_sums_write(&s, hd->fd, h->offset, p, h->length, h->payload_crc);
+    if (!ret && hd->stage && h->offset + h->length > CNIO_SRV_STAGE_LAZY) {
+        /* a long upload: from here on a server crash leaves it resumable */
+        int save;
+
+        pthread_mutex_lock(&hd->lock);
+        save = hd->stage && !hd->stage_saved;
+        hd->stage_saved = 1;
+        if (save)
+            ret = cnio__srv_stage_meta_save(&c->srv->store, hd->stage);
+        pthread_mutex_unlock(&hd->lock);
+    }
     cnio__srv_handles_put(&c->srv->handles, hd);
     return ret;
 }

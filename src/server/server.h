@@ -103,8 +103,9 @@ struct cnio_srv_store {
 struct cnio_srv_staged {
     struct cnio_srv_staged *next;
     uint64_t id;
-    uint64_t size;              /* set by a SETSIZE and not yet in ID.meta, when unsaved */
+    struct cnio_srv_meta m;     /* its metadata; with unsaved, newer than its ID.meta */
     int unsaved;
+    int on_disk;                /* its ID.meta was written (or found at startup) */
     char name[];
 };
 
@@ -238,10 +239,13 @@ int cnio__srv_stage_load(struct cnio_srv_store *st);
 
 /* ---- stage_idx.c: the staged instances in memory ---------------------------------------- */
 
-/* Records staged instance id of name: 0 or -CNIO_ERR_NOMEM. */
-int cnio__srv_stage_idx_add(struct cnio_srv_store *st, uint64_t id, const char *name);
-/* Forgets staged instance id (nothing when it is not recorded). */
-void cnio__srv_stage_idx_del(struct cnio_srv_store *st, uint64_t id);
+/* Records staged instance id of name with metadata m, which its ID.meta does not hold
+ * yet when unsaved: 0 or -CNIO_ERR_NOMEM. */
+int cnio__srv_stage_idx_add(struct cnio_srv_store *st, uint64_t id, const char *name,
+                            const struct cnio_srv_meta *m, int unsaved);
+/* Forgets staged instance id (nothing when it is not recorded): 1 when it was recorded
+ * and its ID.meta never written, else 0. */
+int cnio__srv_stage_idx_del(struct cnio_srv_store *st, uint64_t id);
 /* The ids of name's recorded instances (name NULL: of all), in *ids (the caller frees)
  * and *n: 0 or -CNIO_ERR_NOMEM. */
 int cnio__srv_stage_idx_ids(struct cnio_srv_store *st, const char *name, uint64_t **ids,
@@ -251,8 +255,10 @@ void cnio__srv_stage_idx_free(struct cnio_srv_store *st);
 /* Records size as instance id's logical size, not yet written to its ID.meta (SETSIZE of
  * a staged instance): 0, or -CNIO_ERR_NOENT when id is not recorded. */
 int cnio__srv_stage_idx_set_size(struct cnio_srv_store *st, uint64_t id, uint64_t size);
-/* 1 and *size when instance id has a size not yet in its ID.meta, else 0. */
-int cnio__srv_stage_idx_unsaved(struct cnio_srv_store *st, uint64_t id, uint64_t *size);
+/* 1, with its metadata in *m and its name in name (when not NULL), when instance id has
+ * metadata not yet in its ID.meta; else 0. */
+int cnio__srv_stage_idx_unsaved(struct cnio_srv_store *st, uint64_t id, struct cnio_srv_meta *m,
+                                char name[CNIO_WIRE_MAX_NAME + 1]);
 /* Marks instance id's size as written to its ID.meta, if it still is size: 1, or 0
  * when id is no longer recorded (discarded). */
 int cnio__srv_stage_idx_saved(struct cnio_srv_store *st, uint64_t id, uint64_t size);
@@ -260,6 +266,9 @@ int cnio__srv_stage_idx_saved(struct cnio_srv_store *st, uint64_t id, uint64_t s
 /* ---- sums.c: block checksums -------------------------------------------------------- */
 
 #define CNIO_SRV_BLOCK (64u << 10)
+/* A staged instance gets its ID.meta once a WRITE ends past this offset of its data
+ * file, if nothing wrote it before (stage_idx.c). */
+#define CNIO_SRV_STAGE_LAZY (1u << 20)
 
 /* An open block sums file (fd -1: the object has none) and its data file's lock key. */
 struct cnio_srv_sums {
@@ -349,6 +358,7 @@ struct cnio_srv_handle {
     _Atomic uint64_t stage;     /* the staged instance it writes (changed under lock), or 0 */
     struct cnio_srv_store *writer_of;   /* counted as an in-place writer of name there */
     struct cnio_srv_store *store;       /* of its staged instance */
+    int stage_saved;            /* its instance's ID.meta was written for its size (lock) */
     char *name;
     const void *owner;          /* the connection that opened it */
     pthread_mutex_t lock;       /* guards meta, file and sums */

@@ -8,6 +8,10 @@
  *   ROOT/.cnio/stage/ID.meta   the metadata block of store.c (generation = ID) and then
  *                              the object's name: bytes 48 name_len u32, 52 CRC32C of
  *                              the name, covered by the block's CRC; the name follows.
+ *                              Written only once it matters (SYNC, a release without a
+ *                              commit, a WRITE past CNIO_SRV_STAGE_LAZY); until then the
+ *                              stage index holds it (stage_idx.c), and a data file left
+ *                              without it by a crash is removed at startup.
  *
  * Each writer's open gets its own instance, so concurrent writers of one name never mix:
  * each commit replaces the whole object (the last commit wins). A writer that dies leaves
@@ -75,7 +79,8 @@ int cnio__srv_stage_meta_write(struct cnio_srv_store *st, uint64_t id, const cha
     return cnio__srv_store_replace(st->stagefd, file, buf, CNIO_SRV_META_SIZE + n);
 }
 
-/* Reads instance id's metadata and name: 0, or -CNIO_ERR_NOENT / -CNIO_ERR_IO. */
+/* Reads instance id's metadata and name (from the stage index while it holds what
+ * ID.meta does not yet): 0, or -CNIO_ERR_NOENT / -CNIO_ERR_IO. */
 static int stage_meta_read(struct cnio_srv_store *st, uint64_t id, struct cnio_srv_meta *m,
                            char name[CNIO_WIRE_MAX_NAME + 1])
 {
@@ -85,6 +90,10 @@ static int stage_meta_read(struct cnio_srv_store *st, uint64_t id, struct cnio_s
     ssize_t n;
     int fd;
 
+    if (cnio__srv_stage_idx_unsaved(st, id, m, name)) {
+        m->seq = 0;
+        return 0;
+    }
     stage_file(file, sizeof(file), id, 1);
     fd = openat(st->stagefd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
@@ -101,7 +110,6 @@ static int stage_meta_read(struct cnio_srv_store *st, uint64_t id, struct cnio_s
     memcpy(name, buf + CNIO_SRV_META_SIZE, nl);
     name[nl] = '\0';
     m->seq = 0;   /* bytes 48..55 hold the name's length and CRC here */
-    cnio__srv_stage_idx_unsaved(st, id, &m->size);   /* a SETSIZE not yet written here */
     return 0;
 }
 
@@ -109,24 +117,22 @@ int cnio__srv_stage_meta_save(struct cnio_srv_store *st, uint64_t id)
 {
     char name[CNIO_WIRE_MAX_NAME + 1], file[32];
     struct cnio_srv_meta m;
-    uint64_t size;
     int ret = 0;
 
     /* Under the store lock, which a commit holds until it has removed ID.meta and the
-     * index entry, so that this never writes ID.meta again after a commit. */
+     * index entry, so that this never writes ID.meta again after a commit; a discard
+     * removes the entry first, and one that did meanwhile has the file removed again. */
     pthread_mutex_lock(&st->lock);
-    if (cnio__srv_stage_idx_unsaved(st, id, &size)) {
-        ret = stage_meta_read(st, id, &m, name);
-        if (!ret) {
-            m.size = size;
+    if (cnio__srv_stage_idx_unsaved(st, id, &m, name)) {
+        stage_file(file, sizeof(file), id, 0);
+        if (faccessat(st->stagefd, file, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+            ret = errno == ENOENT ? 0 : cnio__err_from_errno(errno);   /* discarded */
+        else
             ret = cnio__srv_stage_meta_write(st, id, name, &m);
-        }
-        if (!ret && !cnio__srv_stage_idx_saved(st, id, size)) {
-            stage_file(file, sizeof(file), id, 1);   /* discarded while it was written */
+        if (!ret && !cnio__srv_stage_idx_saved(st, id, m.size)) {
+            stage_file(file, sizeof(file), id, 1);
             unlinkat(st->stagefd, file, 0);
         }
-        if (ret == -CNIO_ERR_NOENT)
-            ret = 0;   /* discarded before */
     }
     pthread_mutex_unlock(&st->lock);
     return ret;
@@ -378,12 +384,7 @@ int cnio__srv_stage_create(struct cnio_srv_store *st, const char *name, uint64_t
                 0644);
     if (fd < 0)
         return cnio__err_from_errno(errno);
-    ret = cnio__srv_stage_meta_write(st, id, name, m);
-    if (!ret && (ret = cnio__srv_stage_idx_add(st, id, name))) {
-        stage_file(file, sizeof(file), id, 1);
-        unlinkat(st->stagefd, file, 0);
-        stage_file(file, sizeof(file), id, 0);
-    }
+    ret = cnio__srv_stage_idx_add(st, id, name, m, 1);   /* ID.meta: when it matters */
     if (ret) {
         unlinkat(st->stagefd, file, 0);
         close(fd);
@@ -550,8 +551,7 @@ int cnio__srv_stage_commit(struct cnio_srv_store *st, const char *name, uint64_t
 
     pthread_mutex_lock(&st->lock);
     ret = stage_commit_locked(st, name, id, excl, seq, m);
-    if (!ret) {
-        cnio__srv_stage_idx_del(st, id);
+    if (!ret && !cnio__srv_stage_idx_del(st, id)) {
         stage_file(file, sizeof(file), id, 1);
         unlinkat(st->stagefd, file, 0);
     }
@@ -674,7 +674,7 @@ static int stage_load_fn(struct cnio_srv_store *st, const struct stage_ent *e, v
 {
     int *n = arg;
 
-    if (cnio__srv_stage_idx_add(st, e->id, e->name))
+    if (cnio__srv_stage_idx_add(st, e->id, e->name, &e->m, 0))
         return -CNIO_ERR_NOMEM;
     if (++*n <= 20)
         cnio__warn("staged object %s (instance %016llx, %lld bytes here) was never committed: "
@@ -684,9 +684,50 @@ static int stage_load_fn(struct cnio_srv_store *st, const struct stage_ent *e, v
     return 0;
 }
 
+/*
+ * Removes the data files (and block sums) in ROOT/.cnio/stage that have no ID.meta: the
+ * uploads a crash cut short before their metadata was written (stage_idx.c: small or
+ * young ones), which no client can resume or see. At startup, before the scan.
+ */
+static void stage_orphans(struct cnio_srv_store *st)
+{
+    int fd = openat(st->stagefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0;
+    struct dirent *de;
+    DIR *d;
+
+    if (fd < 0 || !(d = fdopendir(fd))) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    while ((de = readdir(d))) {
+        char meta[STAGE_ID_CHARS + sizeof(STAGE_META_SUFFIX)], *end;
+        uint64_t id;
+
+        if (strlen(de->d_name) != STAGE_ID_CHARS)
+            continue;
+        id = strtoull(de->d_name, &end, 16);
+        if (*end || id == 0)
+            continue;
+        snprintf(meta, sizeof(meta), "%s%s", de->d_name, STAGE_META_SUFFIX);
+        if (faccessat(st->stagefd, meta, F_OK, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+            continue;
+        if (unlinkat(st->stagefd, de->d_name, 0) == 0)
+            n++;
+        cnio__srv_sums_discard(st, id);
+    }
+    closedir(d);
+    if (n)
+        cnio__info("removed %d staged data file%s that a crash left without metadata (uploads "
+                   "cut short before they could be resumed)", n, n == 1 ? "" : "s");
+}
+
 int cnio__srv_stage_load(struct cnio_srv_store *st)
 {
-    int n = 0, ret = stage_scan(st, stage_load_fn, &n);
+    int n = 0, ret;
+
+    stage_orphans(st);
+    ret = stage_scan(st, stage_load_fn, &n);
 
     if (n > 20)
         cnio__warn("%d staged objects in all were never committed", n);

@@ -4,20 +4,27 @@
  * of its name; at STAT, OPEN and LIST of the name) costs no scan of ROOT/.cnio/stage.
  * It is built from that directory at startup (stage.c, cnio__srv_stage_load) and
  * changed where instances are made and removed: stage_create adds, a commit and a
- * discard remove. The files stay the truth: every instance found here is checked
- * against them (stage.c), and one whose files went is dropped - except for one field:
- * the logical size a SETSIZE gave a staged instance is kept here and written to its
- * ID.meta only when the writer releases the instance without committing it or asks
- * for durability (SYNC); a commit writes the object's own metadata and removes ID.meta,
- * so a batch upload's small files skip that rewrite (a temporary file and a rename
- * each). Until it is written, stage.c reads the size from here.
+ * discard remove. The files stay the truth for what is saved: every instance found here
+ * is checked against them (stage.c), and one whose files went is dropped.
+ *
+ * What is not saved yet lives here: an instance's metadata file ID.meta is written only
+ * once it matters for recovery - when the writer asks for SYNC, releases the instance
+ * without committing it (CLOSE, its connection lost, the server stopped), or has
+ * written past CNIO_SRV_STAGE_LAZY bytes (a long upload, resumable after a server crash)
+ * - and a SETSIZE's size waits here the same way. A commit writes the object's own
+ * metadata and removes ID.meta, so a batch upload's small files never write it (a
+ * temporary file, a rename and an unlink each). Until it is written, stage.c reads the
+ * metadata from here; a server that crashes meanwhile finds the data file without its
+ * ID.meta at startup, an upload too young to resume, and removes it.
  */
 #include "server.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int cnio__srv_stage_idx_add(struct cnio_srv_store *st, uint64_t id, const char *name)
+int cnio__srv_stage_idx_add(struct cnio_srv_store *st, uint64_t id, const char *name,
+                            const struct cnio_srv_meta *m, int unsaved)
 {
     size_t n = strlen(name);
     struct cnio_srv_staged *s = malloc(sizeof(*s) + n + 1);
@@ -25,8 +32,9 @@ int cnio__srv_stage_idx_add(struct cnio_srv_store *st, uint64_t id, const char *
     if (!s)
         return -CNIO_ERR_NOMEM;
     s->id = id;
-    s->size = 0;
-    s->unsaved = 0;
+    s->m = *m;
+    s->unsaved = unsaved;
+    s->on_disk = !unsaved;
     memcpy(s->name, name, n + 1);
     pthread_mutex_lock(&st->stage_lock);
     s->next = st->staged;
@@ -35,19 +43,22 @@ int cnio__srv_stage_idx_add(struct cnio_srv_store *st, uint64_t id, const char *
     return 0;
 }
 
-void cnio__srv_stage_idx_del(struct cnio_srv_store *st, uint64_t id)
+int cnio__srv_stage_idx_del(struct cnio_srv_store *st, uint64_t id)
 {
     struct cnio_srv_staged **pp, *s;
+    int never = 0;
 
     pthread_mutex_lock(&st->stage_lock);
     for (pp = &st->staged; *pp; pp = &(*pp)->next)
         if ((*pp)->id == id) {
             s = *pp;
             *pp = s->next;
+            never = !s->on_disk;
             free(s);
             break;
         }
     pthread_mutex_unlock(&st->stage_lock);
+    return never;
 }
 
 int cnio__srv_stage_idx_ids(struct cnio_srv_store *st, const char *name, uint64_t **ids,
@@ -99,7 +110,7 @@ int cnio__srv_stage_idx_set_size(struct cnio_srv_store *st, uint64_t id, uint64_
     pthread_mutex_lock(&st->stage_lock);
     for (struct cnio_srv_staged *s = st->staged; s; s = s->next)
         if (s->id == id) {
-            s->size = size;
+            s->m.size = size;
             s->unsaved = 1;
             ret = 0;
             break;
@@ -108,7 +119,8 @@ int cnio__srv_stage_idx_set_size(struct cnio_srv_store *st, uint64_t id, uint64_
     return ret;
 }
 
-int cnio__srv_stage_idx_unsaved(struct cnio_srv_store *st, uint64_t id, uint64_t *size)
+int cnio__srv_stage_idx_unsaved(struct cnio_srv_store *st, uint64_t id, struct cnio_srv_meta *m,
+                                char name[CNIO_WIRE_MAX_NAME + 1])
 {
     int ret = 0;
 
@@ -116,8 +128,11 @@ int cnio__srv_stage_idx_unsaved(struct cnio_srv_store *st, uint64_t id, uint64_t
     for (struct cnio_srv_staged *s = st->staged; s; s = s->next)
         if (s->id == id) {
             ret = s->unsaved;
-            if (ret)
-                *size = s->size;
+            if (ret) {
+                *m = s->m;
+                if (name)
+                    snprintf(name, CNIO_WIRE_MAX_NAME + 1, "%s", s->name);
+            }
             break;
         }
     pthread_mutex_unlock(&st->stage_lock);
@@ -131,8 +146,9 @@ int cnio__srv_stage_idx_saved(struct cnio_srv_store *st, uint64_t id, uint64_t s
     pthread_mutex_lock(&st->stage_lock);
     for (struct cnio_srv_staged *s = st->staged; s; s = s->next)
         if (s->id == id) {
-            if (s->size == size)
+            if (s->m.size == size)
                 s->unsaved = 0;
+            s->on_disk = 1;
             found = 1;
             break;
         }

@@ -178,6 +178,26 @@ fail:
     return -1;
 }
 
+int fx_restart(struct fx *f, int i, const char *const *extra)
+{
+    char portfile[PATH_MAX + 16];
+    size_t len = 0;
+
+    if (i < 0 || i >= f->n || f->pid[i] > 0)
+        return -1;
+    snprintf(portfile, sizeof(portfile), "%s/port%d", f->dir, i);
+    unlink(portfile);
+    f->pid[i] = fx_spawn(f, i, extra);
+    if (f->pid[i] < 0 || fx_wait_port(f, i) < 0) {
+        f->pid[i] = 0;
+        return -1;
+    }
+    for (int k = 0; k < f->n; k++)
+        len += (size_t)snprintf(f->hosts + len, sizeof(f->hosts) - len, "%s127.0.0.1:%u",
+                                k ? "," : "", f->port[k]);
+    return 0;
+}
+
 /* Removes the shm regions of server process pid, now reaped: libfabric's shm provider
  * removes its region at a normal exit, but a server killed by SIGKILL leaves its 16 MiB
  * in /dev/shm (cnio names them fi_shm://cnio-PID-RANDOM), and the shm test rows kill

@@ -35,6 +35,9 @@ int fx_start(struct fx *f, int n, const char *const *extra);
 /* Stops server i with sig (SIGTERM/SIGKILL) and waits for it (bounded); returns its
  * wait status, or -1. */
 int fx_kill(struct fx *f, int i, int sig);
+/* Starts server i again on its root (it must have stopped: fx_kill), on a new port
+ * (hosts is rewritten): 0, or -1. */
+int fx_restart(struct fx *f, int i, const char *const *extra);
 /* Sends server i SIGSTOP and waits (bounded, 5 s) until every one of its threads is
  * stopped, so that nothing it has not done yet happens after the call: 0, or -1. */
 int fx_sigstop(struct fx *f, int i);

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -77,7 +78,9 @@ static int unlink_id(struct st_conn *c, const char *name, uint64_t id)
     return st_call(c, CNIO_WIRE_UNLINK, 0, id, p, (uint32_t)n, NULL, NULL, 0);
 }
 
-/* Files in server j's stage directory. */
+/* Staged instances (data files) in server j's stage directory; the block sums and
+ * metadata files there (an instance's ID.meta is written only when it matters, see
+ * src/server/stage_idx.c) must each have their instance's data file. */
 static int staged_files_on(int j)
 {
     char path[PATH_MAX + 16];
@@ -91,8 +94,9 @@ static int staged_files_on(int j)
     while ((de = readdir(d))) {
         size_t len = strlen(de->d_name);
 
-        if (len > 5 && !strcmp(de->d_name + len - 5, ".sums")) {
-            /* block sums go with their instance: never left behind by it */
+        if ((len > 5 && !strcmp(de->d_name + len - 5, ".sums")) ||
+            (len > 5 && !strcmp(de->d_name + len - 5, ".meta"))) {
+            /* block sums and metadata go with their instance: never left behind by it */
             char data[PATH_MAX + 300];
 
             snprintf(data, sizeof(data), "%s/%.*s", path, (int)(len - 5), de->d_name);
@@ -233,6 +237,55 @@ START_TEST(test_stage_size_kept)
     ck_assert_uint_eq(info.size, 5);
     ck_assert_int_eq(st_unlink(&c, "sz/a"), 0);
     ck_assert_int_eq(staged_files(), 0);   /* the commit left no ID.meta behind */
+    st_close(&c);
+}
+END_TEST
+
+/*
+ * A server killed (SIGKILL) while two uploads are staged and restarted on its root: the
+ * one that wrote past 1 MiB (CNIO_SRV_STAGE_LAZY) has its metadata on disk and resumes,
+ * byte for byte; the small one, whose metadata lived only in the server's memory, is
+ * gone without a trace (no instance, no files), as if it had never started.
+ */
+START_TEST(test_stage_crash_small_and_long)
+{
+    enum { MIB = 1 << 20 };
+    static uint8_t data[2 * MIB];
+    struct cnio_wire_info info;
+    struct cnio_wire_crc cr;
+    struct st_conn c;
+    uint64_t h, roff;
+
+    fx_fill(data, sizeof(data), 13);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "lz/small", STAGE, 0x61, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, 10), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, 10, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&c, "lz/small", &info), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_STAGED, CNIO_WIRE_I_STAGED);
+    ck_assert_uint_eq(info.size, 10);
+    ck_assert_int_eq(open_at(&c, "lz/long", STAGE, 0x62, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, MIB), 0);
+    ck_assert_int_eq(st_write(&c, h, MIB, data + MIB, MIB), 0);
+    ck_assert_int_eq(staged_files(), 2);
+    ck_assert_int_ne(fx_kill(&st_fx, 0, SIGKILL), -1);
+    st_close(&c);
+    ck_assert_int_eq(fx_restart(&st_fx, 0, NULL), 0);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(st_stat(&c, "lz/small", &info), -CNIO_ERR_NOENT);
+    ck_assert_int_eq(staged_files(), 1);
+    ck_assert_int_eq(st_stat(&c, "lz/long", &info), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_STAGED, CNIO_WIRE_I_STAGED);
+    ck_assert_int_eq(open_at(&c, "lz/long", STAGE | CNIO_WIRE_O_RESUME, 0, &h, NULL, &roff), 0);
+    ck_assert_uint_eq(roff, 0x62);
+    ck_assert_int_eq(crc_of(&c, h, 0, sizeof(data), &cr), 0);
+    ck_assert_uint_eq(cr.covered, sizeof(data));
+    ck_assert_uint_eq(cr.crc, cnio__crc32c(0, data, sizeof(data)));
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, sizeof(data), NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 1, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    read_back(&c, "lz/long", data, sizeof(data));
+    ck_assert_int_eq(staged_files(), 0);
     st_close(&c);
 }
 END_TEST
@@ -515,7 +568,7 @@ START_TEST(test_stage_errors_and_unlink)
     ck_assert_int_eq(open_at(&c, "e", STAGE, 41, &h, NULL, NULL), 0);
     ck_assert_int_eq(unlink_id(&c, "f", 41), -CNIO_ERR_NOENT);
     ck_assert_int_eq(unlink_id(&c, "e", 42), -CNIO_ERR_NOENT);
-    ck_assert_int_eq(staged_files(), 2);
+    ck_assert_int_eq(staged_files(), 1);
     ck_assert_int_eq(unlink_id(&c, "e", 41), 0);
     ck_assert_int_eq(staged_files(), 0);
     st_close(&c);
@@ -579,7 +632,7 @@ START_TEST(test_commit_prunes_stale)
     wait_released(&c, h);   /* until then its writer counts as live: its instance stays */
     ck_assert_int_eq(open_at(&c, "p", STAGE | CNIO_WIRE_O_TRUNC, 22, &h, NULL, NULL), 0);
     ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
-    ck_assert_int_eq(staged_files(), 4);
+    ck_assert_int_eq(staged_files(), 2);
     ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 1, NULL, 0, NULL, NULL, 0), 0);
     ck_assert_int_eq(staged_files(), 0);
     ck_assert_int_eq(st_stat(&c, "p", &info), 0);
@@ -769,7 +822,7 @@ START_TEST(test_abort_broken_connection)
 
     fx_fill(data, sizeof(data), 12);
     obj = staged_upload("ab", data, sizeof(data), &stk, &u, &hints);
-    ck_assert_int_eq(staged_files_on(0) + staged_files_on(1), 4);
+    ck_assert_int_eq(staged_files_on(0) + staged_files_on(1), 2);
     for (int l = 0; l < obj->hosts[1].nlanes; l++)
         cnio__ep_fail(obj->hosts[1].lanes[l], -CNIO_ERR_CONN);
     ck_assert_int_eq(cnio__obj_abort(obj), 0);
@@ -802,7 +855,7 @@ START_TEST(test_join_live_instance)
     ck_assert_uint_eq(info.flags & (CNIO_WIRE_I_STAGED | CNIO_WIRE_I_JOINED),
                       CNIO_WIRE_I_JOINED);
     ck_assert_uint_eq(roff, 51);
-    ck_assert_int_eq(staged_files(), 2);   /* no second instance */
+    ck_assert_int_eq(staged_files(), 1);   /* no second instance */
     ck_assert_int_eq(st_write(&a, ha, 0, data, 1000), 0);
     ck_assert_int_eq(st_write(&b, hb, 1000, data + 1000, 1000), 0);
     ck_assert_int_eq(st_call(&b, CNIO_WIRE_COMMIT, hb, 5, NULL, 0, NULL, NULL, 0),
@@ -832,6 +885,7 @@ static Suite *commit_suite(void)
     tcase_add_test(tc, test_stage_commit);
     tcase_add_test(tc, test_stage_abort_keeps_old);
     tcase_add_test(tc, test_stage_size_kept);
+    tcase_add_test(tc, test_stage_crash_small_and_long);
     tcase_add_test(tc, test_commit_order);
     tcase_add_test(tc, test_server_order);
     tcase_add_test(tc, test_commit_after_unlink);
