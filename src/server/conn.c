@@ -1,5 +1,6 @@
 /*
- * conn.c - one client connection of cnio-server.
+ * conn.c - one client connection of cnio-server: its input (frames read, checked and
+ * handed to request.c), its timeouts and its life; the replies are conn_out.c's.
  *
  * Input: the 64-byte header is read and decoded first; only a header that passed
  * (magic, version, CRC, a length that fits its type, AUTH before anything else) makes
@@ -10,22 +11,10 @@
  * sends together (a batch of small files: OPEN, WRITE, SETSIZE, COMMIT, CLOSE of each)
  * cost one system call between them, not two each; larger payloads go straight into
  * their buffer, and the header after one is read alone, as a stream of large WRITEs
- * needs (read ahead, each would copy up to CONN_RA of its payload once more: 3-4% of a
- * collective write's GB/s here). Bytes read ahead raise no epoll event, so whatever lets the connection
- * read again (its replies drained, memory freed) handles them at once (conn_pump).
+ * needs (read ahead, each would copy up to CONN_RA of its payload once more). Bytes read
+ * ahead raise no epoll event, so whatever lets the connection read again (its replies
+ * drained, memory freed) handles them at once (conn_pump).
  *
- * Output: replies (header + payload) wait in a queue written with one sendmsg of many
- * iovecs; a partial write leaves the rest for EPOLLOUT. Reply buffers go back to a
- * small per-connection spare list, so a steady stream of READs allocates nothing;
- * large READ replies carry no buffer at all but a range of the object's file
- * (request.c), holding a reference to a descriptor of it until they are written: the
- * headers before it go out with sendmsg (MSG_MORE), the range with sendfile, straight
- * from the page cache. To a client on this host (--read-send auto, the default) the
- * range goes instead with sendmsg from a populated mapping of it, unmapped once written:
- * over loopback the socket then hands the client fresh buffers to copy from, where
- * with sendfile its receive copies from the page cache's pages, cold (4 ranks reading
- * from 2 servers on 2 cores: ranks' CPU 0.8-0.95 s/GB with sendfile, 0.3-0.37 copied,
- * at 0.2 s/GB more in the servers; doc/performance.md).
  * A WRITE's payload CRC is checked by its handler (request.c, sums.c), in the same pass
  * that computes the CRCs of the blocks it writes.
  * Backpressure: while more than --max-inflight reply bytes are queued the connection
@@ -46,114 +35,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define CONN_FRAMES_PER_EVENT 16
-#define CONN_IOV 64
-#define CONN_SPARES 4
-#define CONN_SPARE_BYTES (2 * (size_t)CNIO_WIRE_MAX_PAYLOAD)
-#define CONN_MIN_BUF 256
 #define CONN_IDLE_TRIM_MS 5000
 /* read-ahead buffer: 16 KiB holds a batch step of about 170 small requests */
 #define CONN_RA (16u << 10)
-
-/* Frees a reply buffer and its storage, returning the bytes to the budget. */
-static void conn_out_free(struct cnio_srv *srv, struct cnio_srv_out *o)
-{
-    if (o->map)
-        munmap(o->map, o->maplen);
-    if (o->file) {
-        cnio__srv_file_put(o->file);
-        o->file = NULL;
-    }
-    if (o->cap)
-        cnio__srv_mem_give(srv, o->cap);
-    free(o->buf);
-    free(o);
-}
-
-static struct cnio_srv_out *conn_out_get(struct cnio_srv_conn *c, size_t need)
-{
-    struct cnio_srv_out **pp = &c->spare, *o;
-
-    while (*pp && (*pp)->cap < need)
-        pp = &(*pp)->next;
-    if (!*pp && c->spare)
-        pp = &c->spare;
-    o = *pp;
-    if (o) {
-        *pp = o->next;
-        c->nspare--;
-    } else if (!(o = calloc(1, sizeof(*o)))) {
-        return NULL;
-    }
-    o->next = NULL;
-    if (o->cap < need) {
-        size_t cap = CNIO_MAX(need, CONN_MIN_BUF);
-
-        if (o->cap)
-            cnio__srv_mem_give(c->srv, o->cap);
-        free(o->buf);
-        o->buf = malloc(cap);
-        o->cap = o->buf ? cap : 0;
-        if (!o->buf) {
-            free(o);
-            return NULL;
-        }
-        cnio__srv_mem_force(c->srv, cap);
-    }
-    o->data = o->buf;
-    return o;
-}
-
-/* Drops the object file (or its mapping) a sent or abandoned reply was to send from. */
-static void conn_out_unmap(struct cnio_srv_out *o)
-{
-    if (o->map) {
-        munmap(o->map, o->maplen);
-        o->map = NULL;
-    }
-    if (o->file) {
-        cnio__srv_file_put(o->file);
-        o->file = NULL;
-    }
-    o->data = o->buf;
-}
-
-static size_t conn_spare_bytes(const struct cnio_srv_conn *c)
-{
-    size_t n = 0;
-
-    for (const struct cnio_srv_out *o = c->spare; o; o = o->next)
-        n += o->cap;
-    return n;
-}
-
-static void conn_out_put(struct cnio_srv_conn *c, struct cnio_srv_out *o)
-{
-    conn_out_unmap(o);
-    if (c->nspare < CONN_SPARES && conn_spare_bytes(c) + o->cap <= CONN_SPARE_BYTES) {
-        o->next = c->spare;
-        c->spare = o;
-        c->nspare++;
-        return;
-    }
-    conn_out_free(c->srv, o);
-}
-
-static void conn_out_list_free(struct cnio_srv *srv, struct cnio_srv_out *o)
-{
-    while (o) {
-        struct cnio_srv_out *next = o->next;
-
-        conn_out_free(srv, o);
-        o = next;
-    }
-}
 
 /* Frees the request payload buffer, returning its bytes to the budget. */
 static void conn_in_free(struct cnio_srv_conn *c)
@@ -178,226 +67,6 @@ static void conn_ra_free(struct cnio_srv_conn *c)
     free(c->ra);
     c->ra = NULL;
     c->ra_off = c->ra_len = 0;
-}
-
-uint8_t *cnio__srv_reply_buf(struct cnio_srv_conn *c, struct cnio_srv_reply *r, size_t cap)
-{
-    if (r->out && (r->out->cap < cap || r->out->file || r->out->map)) {
-        conn_out_put(c, r->out);
-        r->out = NULL;
-    }
-    if (!r->out)
-        r->out = conn_out_get(c, cap);
-    return r->out ? r->out->buf : NULL;
-}
-
-/* A fabric connection's reply goes as one message from memory: read the range now. */
-static int conn_reply_read(struct cnio_srv_conn *c, struct cnio_srv_reply *r,
-                           struct cnio_srv_file *f, uint64_t off, uint32_t len, uint32_t crc)
-{
-    uint8_t *buf = cnio__srv_reply_buf(c, r, len);
-    size_t got = 0;
-    int ret = buf ? 0 : -CNIO_ERR_NOMEM;
-
-    while (!ret && got < len) {
-        ssize_t n = pread(f->fd, buf + got, len - got, (off_t)(off + got));
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            ret = -CNIO_ERR_IO;   /* an error, or the file shorter than its checksums say */
-        else
-            got += (size_t)n;
-    }
-    cnio__srv_file_put(f);
-    if (ret)
-        return ret;
-    r->len = len;
-    r->crc = crc;
-    r->crc_set = 1;
-    return 0;
-}
-
-/* Maps f's [off, off + len) into o, its pages populated (no fault per page when the
- * socket copies them): 0, or -1 (o untouched). A sparse file is not mapped: a read
- * fault in a hole of a tmpfs file allocates a page there, and reading a sparse object
- * must not fill it. Whether the file has a hole is told by its allocated blocks
- * against its size (SEEK_HOLE would walk the page cache to the end of the file, at
- * every reply). A file that shrinks under the mapping makes the sendmsg fail (EFAULT),
- * which drops the connection as sendfile's short send does. */
-static int conn_out_map(struct cnio_srv_out *o, const struct cnio_srv_file *f, uint64_t off,
-                        uint32_t len)
-{
-    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), start = off - off % page;
-    size_t maplen = (size_t)(off - start) + len;
-    struct stat sb;
-    void *m;
-
-    if (fstat(f->fd, &sb) < 0 ||
-        (uint64_t)sb.st_blocks * 512 < ((uint64_t)sb.st_size + page - 1) / page * page)
-        return -1;
-    m = mmap(NULL, maplen, PROT_READ, MAP_SHARED | MAP_POPULATE, f->fd, (off_t)start);
-    if (m == MAP_FAILED)
-        return -1;
-    o->map = m;
-    o->maplen = maplen;
-    o->data = (const uint8_t *)m + (off - start);
-    return 0;
-}
-
-int cnio__srv_reply_file(struct cnio_srv_conn *c, struct cnio_srv_reply *r,
-                         struct cnio_srv_file *f, uint64_t off, uint32_t len, uint32_t crc)
-{
-    if (c->fd < 0)
-        return conn_reply_read(c, r, f, off, len, crc);
-    if (r->out)
-        conn_out_unmap(r->out);
-    else
-        r->out = conn_out_get(c, 0);
-    if (!r->out) {
-        cnio__srv_file_put(f);
-        return -CNIO_ERR_NOMEM;
-    }
-    r->len = len;
-    r->crc = crc;
-    r->crc_set = 1;
-    if (c->read_copy && conn_out_map(r->out, f, off, len) == 0) {
-        cnio__srv_file_put(f);
-        return 0;
-    }
-    r->out->file = f;
-    r->out->file_off = off;
-    return 0;
-}
-
-/* Queues a frame of type with status and r's fields and payload (none when status,
- * unless r carries a reason: flag CNIO_WIRE_F_REASON). */
-static int conn_queue(struct cnio_srv_conn *c, uint16_t type, uint64_t reqid, int32_t status,
-                      struct cnio_srv_reply *r)
-{
-    struct cnio_wire_hdr h;
-    struct cnio_srv_out *o = r->out;
-
-    if (!o && !(o = conn_out_get(c, 0)))
-        return -CNIO_ERR_NOMEM;
-    r->out = NULL;
-    memset(&h, 0, sizeof(h));
-    h.type = type;
-    h.status = status;
-    h.flags = status ? (r->flags & CNIO_WIRE_F_REASON) : r->flags;
-    h.reqid = reqid;
-    h.session = r->session;
-    h.object = r->object;
-    h.offset = r->offset;
-    h.length = status && !(h.flags & CNIO_WIRE_F_REASON) ? 0 : r->len;
-    if (status && (o->file || o->map))
-        conn_out_unmap(o);
-    if (!h.length)
-        h.payload_crc = 0;
-    else
-        h.payload_crc = r->crc_set ? r->crc : cnio__crc32c(0, o->data, h.length);
-    cnio__wire_hdr_encode(&h, o->hdr);
-    o->len = h.length;
-    o->sent = 0;
-    if (!c->oq_head)
-        c->out_progress = cnio__now_ms();
-    if (c->oq_tail)
-        c->oq_tail->next = o;
-    else
-        c->oq_head = o;
-    c->oq_tail = o;
-    c->oq_bytes += CNIO_WIRE_HDR_SIZE + o->len;
-    return 0;
-}
-
-/* Takes w written bytes off the front of the queue. */
-static void conn_sent(struct cnio_srv_conn *c, size_t w)
-{
-    c->oq_bytes -= w;
-    if (w)
-        c->out_progress = cnio__now_ms();
-    while (w) {
-        struct cnio_srv_out *o = c->oq_head;
-        size_t left = CNIO_WIRE_HDR_SIZE + o->len - o->sent;
-
-        if (w < left) {
-            o->sent += w;
-            return;
-        }
-        w -= left;
-        c->oq_head = o->next;
-        if (!c->oq_head)
-            c->oq_tail = NULL;
-        conn_out_put(c, o);
-    }
-}
-
-/* Sends from the file of the reply at the head of the queue, whose header is out:
- * 1 when the socket is full, 0 to go on, -CNIO_ERR_CONN to drop the connection. */
-static int conn_flush_file(struct cnio_srv_conn *c, struct cnio_srv_out *o)
-{
-    size_t done = o->sent - CNIO_WIRE_HDR_SIZE;
-    off_t off = (off_t)(o->file_off + done);
-    ssize_t w = sendfile(c->fd, o->file->fd, &off, o->len - done);
-
-    if (w < 0 && errno == EINTR)
-        return 0;
-    if (w < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -CNIO_ERR_CONN;
-    if (w == 0) {   /* the file shrank since the reply's CRC: the frame cannot be finished */
-        cnio__info("%s: object file shrank under a READ reply, closing", c->peer);
-        return -CNIO_ERR_CONN;
-    }
-    conn_sent(c, (size_t)w);
-    return 0;
-}
-
-/* Writes as much of the queue as the socket takes: 0, or -CNIO_ERR_CONN. */
-static int conn_flush(struct cnio_srv_conn *c)
-{
-    while (c->oq_head) {
-        struct iovec iov[CONN_IOV];
-        struct msghdr mh;
-        size_t n = 0;
-        int more = 0;
-        ssize_t w;
-
-        if (c->oq_head->file && c->oq_head->sent >= CNIO_WIRE_HDR_SIZE &&
-            c->oq_head->len) {
-            int r = conn_flush_file(c, c->oq_head);
-
-            if (r)
-                return r < 0 ? r : 0;
-            continue;
-        }
-        for (struct cnio_srv_out *o = c->oq_head; o && n + 2 <= CONN_IOV; o = o->next) {
-            size_t s = o->sent;
-
-            if (s < CNIO_WIRE_HDR_SIZE) {
-                iov[n].iov_base = o->hdr + s;
-                iov[n++].iov_len = CNIO_WIRE_HDR_SIZE - s;
-                s = CNIO_WIRE_HDR_SIZE;
-            }
-            if (o->file && o->len) {
-                more = 1;   /* its payload follows with sendfile */
-                break;
-            }
-            if (s - CNIO_WIRE_HDR_SIZE < o->len) {
-                iov[n].iov_base = (void *)(o->data + (s - CNIO_WIRE_HDR_SIZE));
-                iov[n++].iov_len = o->len - (s - CNIO_WIRE_HDR_SIZE);
-            }
-        }
-        memset(&mh, 0, sizeof(mh));
-        mh.msg_iov = iov;
-        mh.msg_iovlen = n;
-        w = sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL | (more ? MSG_MORE : 0));
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -CNIO_ERR_CONN;
-        conn_sent(c, (size_t)w);
-    }
-    return 0;
 }
 
 static int conn_mid_frame(const struct cnio_srv_conn *c)
@@ -449,7 +118,7 @@ static int conn_error(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, in
     r.session = c->session;
     r.object = h->object;
     r.offset = h->offset;
-    return conn_queue(c, (uint16_t)(h->type | CNIO_WIRE_REPLY), h->reqid, status, &r);
+    return cnio__srv_conn_queue(c, (uint16_t)(h->type | CNIO_WIRE_REPLY), h->reqid, status, &r);
 }
 
 /* Handles the complete frame h, payload in: 0, or -1 to drop the connection. */
@@ -482,22 +151,22 @@ static int conn_frame_at(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     ret = cnio__srv_request(c, h, in, &r);
     if (was == CNIO_SRV_C_AUTH && c->state == CNIO_SRV_C_READY)
         cnio__srv_unauth_remove(c);
-    if (c->in_cap > CONN_MIN_BUF && cnio__srv_mem_tight(c->srv))
+    if (c->in_cap > CNIO_SRV_CONN_MIN_BUF && cnio__srv_mem_tight(c->srv))
         conn_in_free(c);   /* others may be waiting for the memory */
     if (ret == -CNIO_ERR_CHECKSUM && h->type == CNIO_WIRE_WRITE) {
         cnio__info("%s: bad payload checksum, closing", c->peer);
         if (r.out)
-            conn_out_put(c, r.out);
+            cnio__srv_out_put(c, r.out);
         return -1;
     }
     if (ret == -CNIO_ERR_PROTO) {
         cnio__info("%s: malformed payload (type %u), closing", c->peer, h->type);
         if (r.out)
-            conn_out_put(c, r.out);
+            cnio__srv_out_put(c, r.out);
         return -1;
     }
     cnio__srv_why_reply(c, h, ret, &r);
-    return conn_queue(c, (uint16_t)(h->type | CNIO_WIRE_REPLY), h->reqid, ret, &r) ? -1 : 0;
+    return cnio__srv_conn_queue(c, (uint16_t)(h->type | CNIO_WIRE_REPLY), h->reqid, ret, &r) ? -1 : 0;
 }
 
 /* Handles the complete frame in c->h / c->in: 0, or -1 to drop the connection. */
@@ -686,11 +355,11 @@ static int conn_challenge(struct cnio_srv_conn *c)
         return -CNIO_ERR_NOMEM;
     n = cnio__wire_challenge_encode(&ch, buf, CNIO_WIRE_CHALLENGE_SIZE);
     if (n < 0) {
-        conn_out_put(c, r.out);
+        cnio__srv_out_put(c, r.out);
         return n;
     }
     r.len = (uint32_t)n;
-    return conn_queue(c, CNIO_WIRE_CHALLENGE, 0, 0, &r);
+    return cnio__srv_conn_queue(c, CNIO_WIRE_CHALLENGE, 0, 0, &r);
 }
 
 int cnio__srv_conn_new(struct cnio_srv *srv, int epfd, int fd, const struct cnio_addr *peer,
@@ -716,7 +385,7 @@ int cnio__srv_conn_new(struct cnio_srv *srv, int epfd, int fd, const struct cnio
     ret = conn_challenge(c);
     if (ret)
         goto free_conn;
-    ret = conn_flush(c);
+    ret = cnio__srv_conn_flush(c);
     if (ret)
         goto free_conn;
     c->ev = EPOLLIN | (c->oq_head ? EPOLLOUT : 0);
@@ -729,8 +398,8 @@ int cnio__srv_conn_new(struct cnio_srv *srv, int epfd, int fd, const struct cnio
     *out = c;
     return 0;
 free_conn:
-    conn_out_list_free(srv, c->oq_head);
-    conn_out_list_free(srv, c->spare);
+    cnio__srv_out_list_free(srv, c->oq_head);
+    cnio__srv_out_list_free(srv, c->spare);
     free(c);
 close_fd:
     close(fd);
@@ -750,7 +419,7 @@ static int conn_pump(struct cnio_srv_conn *c)
         size_t off = c->ra_off;
         int n = conn_read(c);
 
-        if (n < 0 || conn_flush(c))
+        if (n < 0 || cnio__srv_conn_flush(c))
             return 1;
         if (n == 0 && c->ra_off == off)
             break;   /* no progress: a partial frame waits for the socket */
@@ -764,7 +433,7 @@ int cnio__srv_conn_event(struct cnio_srv_conn *c, uint32_t events)
         return 1;
     if ((events & EPOLLIN) && conn_read(c) < 0)
         return 1;
-    if (conn_flush(c))
+    if (cnio__srv_conn_flush(c))
         return 1;
     return conn_pump(c);
 }
@@ -818,7 +487,7 @@ int cnio__srv_conn_tick(struct cnio_srv_conn *c, int64_t now_ms)
     if (c->mem_wait && conn_in_ready(c) < 0)
         return 1;
     if (now_ms - c->last_active >= CONN_IDLE_TRIM_MS && !c->oq_head && !conn_mid_frame(c)) {
-        conn_out_list_free(c->srv, c->spare);
+        cnio__srv_out_list_free(c->srv, c->spare);
         c->spare = NULL;
         c->nspare = 0;
         conn_in_free(c);
@@ -860,8 +529,8 @@ void cnio__srv_conn_free(struct cnio_srv_conn *c)
         cnio__srv_handles_remove(&c->srv->handles, c->owned[i], c);
     if (c->fd >= 0)
         close(c->fd);
-    conn_out_list_free(c->srv, c->oq_head);
-    conn_out_list_free(c->srv, c->spare);
+    cnio__srv_out_list_free(c->srv, c->oq_head);
+    cnio__srv_out_list_free(c->srv, c->spare);
     free(c->owned);
     conn_in_free(c);
     conn_ra_free(c);
@@ -891,7 +560,7 @@ int cnio__srv_conn_new_msg(struct cnio_srv *srv, const char *peer, uint64_t fab_
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     ret = conn_challenge(c);
     if (ret) {
-        conn_out_list_free(srv, c->oq_head);
+        cnio__srv_out_list_free(srv, c->oq_head);
         free(c);
         return ret;
     }
@@ -906,26 +575,3 @@ int cnio__srv_conn_msg(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, c
     return conn_frame_at(c, h, p);
 }
 
-struct cnio_srv_out *cnio__srv_conn_take(struct cnio_srv_conn *c)
-{
-    struct cnio_srv_out *o = c->oq_head;
-
-    if (!o)
-        return NULL;
-    c->oq_head = o->next;
-    if (!c->oq_head)
-        c->oq_tail = NULL;
-    c->oq_bytes -= CNIO_WIRE_HDR_SIZE + o->len;
-    o->next = NULL;
-    return o;
-}
-
-void cnio__srv_conn_sent(struct cnio_srv_conn *c, struct cnio_srv_out *o)
-{
-    conn_out_put(c, o);
-}
-
-void cnio__srv_out_drop(struct cnio_srv *srv, struct cnio_srv_out *o)
-{
-    conn_out_free(srv, o);
-}

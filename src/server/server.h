@@ -266,6 +266,9 @@ int cnio__srv_stage_idx_saved(struct cnio_srv_store *st, uint64_t id, uint64_t s
 /* ---- sums.c: block checksums -------------------------------------------------------- */
 
 #define CNIO_SRV_BLOCK (64u << 10)
+/* A connection's smallest buffer: reply buffers are at least this large, and a request
+ * buffer beyond it is freed when memory is tight (conn.c, conn_out.c). */
+#define CNIO_SRV_CONN_MIN_BUF 256
 /* A staged instance gets its ID.meta once a WRITE ends past this offset of its data
  * file, if nothing wrote it before (stage_idx.c). */
 #define CNIO_SRV_STAGE_LAZY (1u << 20)
@@ -610,6 +613,15 @@ int cnio__srv_conn_msg(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, c
 struct cnio_srv_out *cnio__srv_conn_take(struct cnio_srv_conn *c);
 void cnio__srv_conn_sent(struct cnio_srv_conn *c, struct cnio_srv_out *o);
 void cnio__srv_out_drop(struct cnio_srv *srv, struct cnio_srv_out *o);
+
+/* conn_out.c, for conn.c: queues the reply (type, reqid, status, r) of one request;
+ * writes what the queue holds as far as the socket takes it (0, or a negative code when
+ * the connection is broken); returns a reply buffer to c's spares; frees a list of them. */
+int cnio__srv_conn_queue(struct cnio_srv_conn *c, uint16_t type, uint64_t reqid, int32_t status,
+                         struct cnio_srv_reply *r);
+int cnio__srv_conn_flush(struct cnio_srv_conn *c);
+void cnio__srv_out_put(struct cnio_srv_conn *c, struct cnio_srv_out *o);
+void cnio__srv_out_list_free(struct cnio_srv *srv, struct cnio_srv_out *o);
 
 /* Records a handle c opened, to close with c; cnio__srv_conn_disown forgets it (CLOSE). */
 int cnio__srv_conn_own(struct cnio_srv_conn *c, uint64_t id);
