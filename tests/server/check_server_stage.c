@@ -1,0 +1,328 @@
+/*
+ * check_server_stage.c - the life of cnio-server's staged instances over raw frames:
+ * their size and metadata (kept in memory until they matter), a server crash with
+ * uploads staged, resume and CRC, UNLINK of one instance, stale instances pruned by a
+ * commit, a second open joining a live instance, and an abort over a broken connection.
+ */
+#include "committest.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The size recorded in staged instance id's metadata file on server 0. */
+static uint64_t staged_meta_size(uint64_t id)
+{
+    char path[PATH_MAX + 64];
+    uint8_t meta[64];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/.cnio/stage/%016llx.meta", st_fx.root[0],
+             (unsigned long long)id);
+    fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pread(fd, meta, sizeof(meta), 0), (ssize_t)sizeof(meta));
+    close(fd);
+    return cnio__get_le64(meta + 32);
+}
+
+/*
+ * The size a SETSIZE gives a staged instance: STAT and a resuming OPEN see it at once;
+ * it is in the instance's metadata file (what a restarted server reads) once its
+ * writer asked for SYNC, and once the writer went without committing (a client that
+ * died), whichever way the handle went.
+ */
+START_TEST(test_stage_size_kept)
+{
+    static uint8_t data[5000];
+    struct cnio_wire_info info;
+    struct st_conn c;
+    uint64_t h, roff;
+
+    fx_fill(data, sizeof(data), 4);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "sz/a", STAGE, 0x51, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, 4321, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&c, "sz/a", &info), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_STAGED, CNIO_WIRE_I_STAGED);
+    ck_assert_uint_eq(info.size, 4321);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SYNC, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_uint_eq(staged_meta_size(0x51), 4321);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, 777, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_uint_eq(staged_meta_size(0x51), 777);   /* closed uncommitted */
+    /* a handle released with its connection */
+    ck_assert_int_eq(open_at(&c, "sz/b", STAGE, 0x52, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, 99, NULL, 0, NULL, NULL, 0), 0);
+    st_close(&c);
+    st_session(&st_fx, 0, &c);
+    for (int i = 0; i < 500 && staged_meta_size(0x52) != 99; i++)
+        usleep(10000);   /* the server notices the close when it next polls */
+    ck_assert_uint_eq(staged_meta_size(0x52), 99);
+    ck_assert_int_eq(open_at(&c, "sz/b", STAGE | CNIO_WIRE_O_RESUME, 0, &h, &info, &roff), 0);
+    ck_assert_uint_eq(roff, 0x52);
+    ck_assert_uint_eq(info.size, 99);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, 5, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 1, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&c, "sz/b", &info), 0);
+    ck_assert_uint_eq(info.flags, 0);
+    ck_assert_uint_eq(info.size, 5);
+    ck_assert_int_eq(st_unlink(&c, "sz/a"), 0);
+    ck_assert_int_eq(staged_files(), 0);   /* the commit left no ID.meta behind */
+    st_close(&c);
+}
+END_TEST
+
+/*
+ * A server killed (SIGKILL) while two uploads are staged and restarted on its root: the
+ * one that wrote past 1 MiB (CNIO_SRV_STAGE_LAZY) has its metadata on disk and resumes,
+ * byte for byte; the small one, whose metadata lived only in the server's memory, is
+ * gone without a trace (no instance, no files), as if it had never started.
+ */
+START_TEST(test_stage_crash_small_and_long)
+{
+    enum { MIB = 1 << 20 };
+    static uint8_t data[2 * MIB];
+    struct cnio_wire_info info;
+    struct cnio_wire_crc cr;
+    struct st_conn c;
+    uint64_t h, roff;
+
+    fx_fill(data, sizeof(data), 13);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "lz/small", STAGE, 0x61, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, 10), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, 10, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&c, "lz/small", &info), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_STAGED, CNIO_WIRE_I_STAGED);
+    ck_assert_uint_eq(info.size, 10);
+    ck_assert_int_eq(open_at(&c, "lz/long", STAGE, 0x62, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, MIB), 0);
+    ck_assert_int_eq(st_write(&c, h, MIB, data + MIB, MIB), 0);
+    ck_assert_int_eq(staged_files(), 2);
+    ck_assert_int_ne(fx_kill(&st_fx, 0, SIGKILL), -1);
+    st_close(&c);
+    ck_assert_int_eq(fx_restart(&st_fx, 0, NULL), 0);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(st_stat(&c, "lz/small", &info), -CNIO_ERR_NOENT);
+    ck_assert_int_eq(staged_files(), 1);
+    ck_assert_int_eq(st_stat(&c, "lz/long", &info), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_STAGED, CNIO_WIRE_I_STAGED);
+    ck_assert_int_eq(open_at(&c, "lz/long", STAGE | CNIO_WIRE_O_RESUME, 0, &h, NULL, &roff), 0);
+    ck_assert_uint_eq(roff, 0x62);
+    ck_assert_int_eq(crc_of(&c, h, 0, sizeof(data), &cr), 0);
+    ck_assert_uint_eq(cr.covered, sizeof(data));
+    ck_assert_uint_eq(cr.crc, cnio__crc32c(0, data, sizeof(data)));
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, sizeof(data), NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 1, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    read_back(&c, "lz/long", data, sizeof(data));
+    ck_assert_int_eq(staged_files(), 0);
+    st_close(&c);
+}
+END_TEST
+
+START_TEST(test_resume_and_crc)
+{
+    static uint8_t data[300000];
+    struct cnio_wire_info info;
+    struct cnio_wire_crc cr;
+    struct st_conn c;
+    uint64_t h, roff;
+    uint8_t p[8];
+
+    fx_fill(data, sizeof(data), 6);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "r/x", STAGE, 0xabc, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
+    st_close(&c);   /* the writer goes away without committing */
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(st_stat(&c, "r/x", &info), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_STAGED, CNIO_WIRE_I_STAGED);
+    ck_assert_int_eq(open_at(&c, "r/x", STAGE | CNIO_WIRE_O_RESUME, 0, &h, &info, &roff), 0);
+    ck_assert_uint_eq(roff, 0xabc);
+    ck_assert_uint_eq(info.local_size, sizeof(data));
+    ck_assert_int_eq(crc_of(&c, h, 1000, 100000, &cr), 0);
+    ck_assert_uint_eq(cr.covered, 100000);
+    ck_assert_uint_eq(cr.crc, cnio__crc32c(0, data + 1000, 100000));
+    ck_assert_int_eq(crc_of(&c, h, sizeof(data) - 10, 100, &cr), 0);   /* at the end */
+    ck_assert_uint_eq(cr.covered, 10);
+    ck_assert_uint_eq(cr.crc, cnio__crc32c(0, data + sizeof(data) - 10, 10));
+    ck_assert_int_eq(crc_of(&c, h, 1ull << 62, 1, &cr), -CNIO_ERR_OVERFLOW);
+    ck_assert_int_eq(crc_of(&c, h + 1, 0, 1, &cr), -CNIO_ERR_NOENT);
+    ck_assert_int_eq(open_at(&c, "r/y", STAGE | CNIO_WIRE_O_RESUME, 0, NULL, NULL, NULL),
+                     -CNIO_ERR_NOENT);
+    ck_assert_int_eq(open_at(&c, "r/x", STAGE | CNIO_WIRE_O_RESUME, 0xabd, NULL, NULL, NULL),
+                     -CNIO_ERR_NOENT);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 1, NULL, 0, NULL, NULL, 0), 0);
+    read_back(&c, "r/x", data, sizeof(data));
+    /* a CRC of more than 16 MiB is malformed: the connection is closed */
+    cnio__wire_u64_encode((uint64_t)CNIO_WIRE_MAX_PAYLOAD + 1, p, sizeof(p));
+    {
+        struct cnio_wire_hdr hd = { .type = CNIO_WIRE_CRC, .reqid = 99, .session = c.session,
+                                    .object = h };
+
+        ck_assert_int_eq(st_send(c.fd, &hd, p, 8), 0);
+        ck_assert_int_eq(st_closed(c.fd, ST_TIMEOUT_MS), 1);
+    }
+    st_close(&c);
+}
+END_TEST
+
+START_TEST(test_stage_errors_and_unlink)
+{
+    struct cnio_wire_info info;
+    struct st_conn c;
+    uint64_t h;
+
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "e", CNIO_WIRE_O_CREATE | CNIO_WIRE_O_STAGE, 5, NULL, NULL,
+                             NULL), -CNIO_ERR_AMODE);
+    ck_assert_int_eq(open_at(&c, "e", STAGE, 0, NULL, NULL, NULL), -CNIO_ERR_INVAL);
+    ck_assert_int_eq(open_at(&c, "e", STAGE, 5, &h, NULL, NULL), 0);
+    ck_assert_int_eq(open_at(&c, "e", STAGE | CNIO_WIRE_O_TRUNC, 5, NULL, NULL, NULL),
+                     -CNIO_ERR_EXIST);   /* instance ids are unique */
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_unlink(&c, "e"), 0);
+    ck_assert_int_eq(st_stat(&c, "e", &info), -CNIO_ERR_NOENT);
+    ck_assert_int_eq(staged_files(), 0);
+    ck_assert_int_eq(st_unlink(&c, "e"), -CNIO_ERR_NOENT);
+    /* UNLINK with an instance id: that instance only, and only under its own name */
+    ck_assert_int_eq(open_at(&c, "e", STAGE, 41, &h, NULL, NULL), 0);
+    ck_assert_int_eq(unlink_id(&c, "f", 41), -CNIO_ERR_NOENT);
+    ck_assert_int_eq(unlink_id(&c, "e", 42), -CNIO_ERR_NOENT);
+    ck_assert_int_eq(staged_files(), 1);
+    ck_assert_int_eq(unlink_id(&c, "e", 41), 0);
+    ck_assert_int_eq(staged_files(), 0);
+    st_close(&c);
+}
+END_TEST
+
+/* A commit removes the instances of its name that no writer holds any more. */
+START_TEST(test_commit_prunes_stale)
+{
+    static uint8_t data[1000];
+    struct cnio_wire_info info;
+    struct st_conn c;
+    uint64_t h;
+
+    fx_fill(data, sizeof(data), 8);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "p", STAGE, 21, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, 10), 0);
+    st_close(&c);   /* an interrupted upload */
+    st_session(&st_fx, 0, &c);
+    wait_released(&c, h);   /* until then its writer counts as live: its instance stays */
+    ck_assert_int_eq(open_at(&c, "p", STAGE | CNIO_WIRE_O_TRUNC, 22, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(staged_files(), 2);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 1, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(staged_files(), 0);
+    ck_assert_int_eq(st_stat(&c, "p", &info), 0);
+    ck_assert_uint_eq(info.flags, 0);
+    read_back(&c, "p", data, sizeof(data));
+    st_close(&c);
+}
+END_TEST
+
+/*
+ * A writer whose connection to one host broke (a WRITE whose payload could not be sent
+ * whole: a source that shrank under its mapping) discards its instance over new
+ * connections; that is a discard, although the handle on the broken connection cannot
+ * be closed. cnio__obj_abort said it failed (cnio cp: "could not discard").
+ */
+START_TEST(test_abort_broken_connection)
+{
+    static uint8_t data[2 * UNIT];
+    struct cnio_wire_info info;
+    struct cnio_hints hints;
+    struct cnio_stack *stk;
+    struct cnio_uri u = { 0 };
+    struct cnio_obj *obj;
+    struct st_conn c;
+
+    fx_fill(data, sizeof(data), 12);
+    obj = staged_upload("ab", data, sizeof(data), &stk, &u, &hints);
+    ck_assert_int_eq(staged_files_on(0) + staged_files_on(1), 2);
+    for (int l = 0; l < obj->hosts[1].nlanes; l++)
+        cnio__ep_fail(obj->hosts[1].lanes[l], -CNIO_ERR_CONN);
+    ck_assert_int_eq(cnio__obj_abort(obj), 0);
+    ck_assert_int_eq(staged_files_on(0) + staged_files_on(1), 0);
+    for (int j = 0; j < 2; j++) {
+        st_session(&st_fx, j, &c);
+        ck_assert_int_eq(st_stat(&c, "ab", &info), -CNIO_ERR_NOENT);
+        st_close(&c);
+    }
+    cnio__uri_free(&u);
+    cnio__stack_close(stk);
+}
+END_TEST
+
+/* A second open of a name being created joins the live instance: one object, both
+ * writers' bytes (PnetCDF opens its independent handle so, with MPI_MODE_CREATE). */
+START_TEST(test_join_live_instance)
+{
+    static uint8_t data[2000];
+    struct cnio_wire_info info;
+    struct st_conn a, b;
+    uint64_t ha, hb, roff;
+
+    fx_fill(data, sizeof(data), 10);
+    st_session(&st_fx, 0, &a);
+    st_session(&st_fx, 0, &b);
+    ck_assert_int_eq(open_at(&a, "j", STAGE, 51, &ha, &info, NULL), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_STAGED, CNIO_WIRE_I_STAGED);
+    ck_assert_int_eq(open_at(&b, "j", STAGE, 52, &hb, &info, &roff), 0);
+    ck_assert_uint_eq(info.flags & (CNIO_WIRE_I_STAGED | CNIO_WIRE_I_JOINED),
+                      CNIO_WIRE_I_JOINED);
+    ck_assert_uint_eq(roff, 51);
+    ck_assert_int_eq(staged_files(), 1);   /* no second instance */
+    ck_assert_int_eq(st_write(&a, ha, 0, data, 1000), 0);
+    ck_assert_int_eq(st_write(&b, hb, 1000, data + 1000, 1000), 0);
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_COMMIT, hb, 5, NULL, 0, NULL, NULL, 0),
+                     -CNIO_ERR_INVAL);   /* not its to commit */
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_CLOSE, hb, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(open_at(&b, "j", W | CNIO_WIRE_O_JOIN, 0, NULL, NULL, NULL),
+                     -CNIO_ERR_INVAL);
+    ck_assert_int_eq(open_at(&b, "j", W | CNIO_WIRE_O_JOIN, 99, NULL, NULL, NULL),
+                     -CNIO_ERR_NOENT);
+    ck_assert_int_eq(open_at(&b, "j", W | CNIO_WIRE_O_JOIN, 51, &hb, NULL, NULL), 0);
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_CLOSE, hb, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, ha, 5, NULL, 0, NULL, NULL, 0), 0);
+    read_back(&a, "j", data, sizeof(data));
+    ck_assert_int_eq(staged_files(), 0);
+    st_close(&a);
+    st_close(&b);
+}
+END_TEST
+
+static Suite *stage_suite(void)
+{
+    Suite *s = suite_create("server_stage");
+    TCase *tc = tcase_create("stage");
+
+    tcase_add_checked_fixture(tc, st_setup, st_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_stage_size_kept);
+    tcase_add_test(tc, test_stage_crash_small_and_long);
+    tcase_add_test(tc, test_resume_and_crc);
+    tcase_add_test(tc, test_stage_errors_and_unlink);
+    tcase_add_test(tc, test_commit_prunes_stale);
+    tcase_add_test(tc, test_join_live_instance);
+    tcase_add_test(tc, test_abort_broken_connection);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return fx_run(stage_suite());
+}
