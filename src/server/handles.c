@@ -63,7 +63,7 @@ static void handles_free(struct cnio_srv_handles *t, struct cnio_srv_handle *h)
         cnio__info("%s: closed; the job held at most %u connections at once for this open "
                    "(budget %u%s), %llu refused by the budget", h->name, h->conns_peak,
                    h->budget, h->budget ? "" : ": none", (unsigned long long)h->refused);
-    if (h->stage && h->store)   /* released uncommitted: its size goes to ID.meta */
+    if (h->stage && h->store)   /* released uncommitted: its metadata goes to ID.meta */
         cnio__srv_stage_meta_save(h->store, h->stage);
     if (h->file)
         cnio__srv_file_put(h->file);
