@@ -8,6 +8,7 @@
 
 #include <check.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,7 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The size recorded in staged instance id's metadata file on server 0. */
+/* The size recorded in staged instance id's metadata file on server 0, or UINT64_MAX
+ * while there is no such file (it is written only once it matters). */
 static uint64_t staged_meta_size(uint64_t id)
 {
     char path[PATH_MAX + 64];
@@ -26,6 +28,8 @@ static uint64_t staged_meta_size(uint64_t id)
     snprintf(path, sizeof(path), "%s/.cnio/stage/%016llx.meta", st_fx.root[0],
              (unsigned long long)id);
     fd = open(path, O_RDONLY);
+    if (fd < 0 && errno == ENOENT)
+        return UINT64_MAX;
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(pread(fd, meta, sizeof(meta), 0), (ssize_t)sizeof(meta));
     close(fd);
@@ -53,6 +57,7 @@ START_TEST(test_stage_size_kept)
     ck_assert_int_eq(st_stat(&c, "sz/a", &info), 0);
     ck_assert_uint_eq(info.flags & CNIO_WIRE_I_STAGED, CNIO_WIRE_I_STAGED);
     ck_assert_uint_eq(info.size, 4321);
+    ck_assert_uint_eq(staged_meta_size(0x51), UINT64_MAX);   /* not written yet */
     ck_assert_int_eq(st_call(&c, CNIO_WIRE_SYNC, h, 0, NULL, 0, NULL, NULL, 0), 0);
     ck_assert_uint_eq(staged_meta_size(0x51), 4321);
     ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, 777, NULL, 0, NULL, NULL, 0), 0);
