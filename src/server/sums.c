@@ -64,6 +64,41 @@ struct sums_ent {
     uint32_t covered;   /* with SUMS_PENDING */
 };
 
+/*
+ * Scratch blocks (CNIO_SRV_BLOCK bytes) for a READ or WRITE that covers part of a block
+ * (every small file's), reused: the server maps each buffer of 32 KiB or more afresh
+ * (main.c), and one map and unmap per request cost a TLB shootdown across its threads.
+ * At most SUMS_SCRATCH_KEEP wait here between uses.
+ */
+#define SUMS_SCRATCH_KEEP 4
+static pthread_mutex_t sums_scratch_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t *sums_scratch[SUMS_SCRATCH_KEEP];
+static int sums_nscratch;
+
+static uint8_t *sums_scratch_get(void)
+{
+    uint8_t *p = NULL;
+
+    pthread_mutex_lock(&sums_scratch_lock);
+    if (sums_nscratch)
+        p = sums_scratch[--sums_nscratch];
+    pthread_mutex_unlock(&sums_scratch_lock);
+    return p ? p : malloc(CNIO_SRV_BLOCK);
+}
+
+static void sums_scratch_put(uint8_t *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&sums_scratch_lock);
+    if (sums_nscratch < SUMS_SCRATCH_KEEP) {
+        sums_scratch[sums_nscratch++] = p;
+        p = NULL;
+    }
+    pthread_mutex_unlock(&sums_scratch_lock);
+    free(p);
+}
+
 static size_t sums_lock_index(uint64_t key, uint64_t group)
 {
     uint64_t h = key ^ (group * 0x9e3779b97f4a7c15ull);
@@ -339,8 +374,8 @@ static ssize_t sums_read_block(int dfd, uint64_t b, uint8_t *buf)
 /*
  * The new entry of block b after a WRITE of piece [a, z) of it (block-relative) whose CRC
  * is pcrc: from the old entry when it allows, else from the file, read into *buf (a
- * scratch block, allocated here the first time one is needed: a small file's only WRITE
- * never needs it, and the server maps every buffer this large afresh).
+ * scratch block, taken here the first time one is needed: a small file's only WRITE
+ * never needs it).
  */
 static int sums_edge(const struct cnio_srv_sums *s, int dfd, uint64_t b, uint32_t a, uint32_t z,
                      uint32_t pcrc, const struct sums_ent *old, uint8_t **buf,
@@ -364,7 +399,7 @@ static int sums_edge(const struct cnio_srv_sums *s, int dfd, uint64_t b, uint32_
         }
     }
     (void)s;
-    if (!*buf && !(*buf = malloc(CNIO_SRV_BLOCK)))
+    if (!*buf && !(*buf = sums_scratch_get()))
         return -CNIO_ERR_NOMEM;
     n = sums_read_block(dfd, b, *buf);
     if (n < 0)
@@ -428,7 +463,7 @@ static int sums_write_locked(const struct cnio_srv_sums *s, int dfd, uint64_t of
         }
         ret = sums_edge(s, dfd, b0 + i, a, z, pc[i], &e[i], &buf, &e[i]);
     }
-    free(buf);
+    sums_scratch_put(buf);
     if (!ret)
         ret = sums_put(s, b0, np, e);
     return ret;
@@ -472,7 +507,7 @@ int cnio__srv_sums_truncate(const struct cnio_srv_sums *s, int dfd, uint64_t siz
     sums_lock_range(s, nb - 1, nb - 1, 1);
     ret = sums_get(s, nb - 1, 1, &e);
     if (!ret && ((e.covered & SUMS_PENDING) || e.covered > tail)) {
-        buf = malloc(CNIO_SRV_BLOCK);
+        buf = sums_scratch_get();
         ssize_t n = buf ? sums_read_block(dfd, nb - 1, buf) : -CNIO_ERR_NOMEM;
 
         if (n < 0)
@@ -481,7 +516,7 @@ int cnio__srv_sums_truncate(const struct cnio_srv_sums *s, int dfd, uint64_t siz
             e = sums_from_data(buf, (uint32_t)n);
             ret = sums_put(s, nb - 1, 1, &e);
         }
-        free(buf);
+        sums_scratch_put(buf);
     }
     sums_lock_range(s, nb - 1, nb - 1, 0);
     return ret;
@@ -579,7 +614,7 @@ int cnio__srv_sums_read(const struct cnio_srv_sums *s, int dfd, const char *name
                                         : cnio__crc32c_combine(total, pcrc, z);
             continue;
         }
-        if (!buf && !(buf = malloc(CNIO_SRV_BLOCK))) {
+        if (!buf && !(buf = sums_scratch_get())) {
             ret = -CNIO_ERR_NOMEM;
             break;
         }
@@ -588,7 +623,7 @@ int cnio__srv_sums_read(const struct cnio_srv_sums *s, int dfd, const char *name
         if (ret == 0)
             total = cnio__crc32c_combine(total, pcrc, z - a);
     }
-    free(buf);
+    sums_scratch_put(buf);
     *crc_out = total;
     return ret;
 }
