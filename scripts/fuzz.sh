@@ -13,6 +13,7 @@ set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=${CNIO_FUZZ_DIR:-$top/_build-fuzz}
 limit=(-max_total_time=20)
+case ${1:-} in -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 while getopts "t:r:" opt; do
   case $opt in
     t) limit=(-max_total_time="$OPTARG") ;;

@@ -9,6 +9,7 @@
 #
 #   scripts/sockets-starve.sh [RUNS]     (build dir: $CNIO_BUILD_DIR, default _build)
 set -u
+case ${1:-} in -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 if [ -z "${CNIO_STARVE_IN_NS:-}" ]; then
     exec unshare -n env CNIO_STARVE_IN_NS=1 bash "$0" "$@"
 fi
