@@ -241,7 +241,7 @@ static int conn_ra_get(struct cnio_srv_conn *c)
 {
     if (c->ra)
         return 1;
-    if (c->state != CNIO_SRV_C_READY || c->draining || cnio__srv_mem_take(c->srv, CONN_RA))
+    if (c->state != CNIO_SRV_C_READY || cnio__srv_mem_take(c->srv, CONN_RA))
         return 0;
     c->ra = malloc(CONN_RA);
     if (!c->ra)
@@ -264,7 +264,8 @@ static ssize_t conn_recv(struct cnio_srv_conn *c, void *dst, size_t want, int ma
         errno = EAGAIN;
         return -1;
     }
-    if (n == 0 && (want >= CONN_RA || c->ra_bulk || !conn_ra_get(c)))
+    /* draining (shutdown): only what the frame under way still needs, not the next */
+    if (n == 0 && (want >= CONN_RA || c->ra_bulk || c->draining || !conn_ra_get(c)))
         return recv(c->fd, dst, want, MSG_DONTWAIT);
     if (n == 0) {
         r = recv(c->fd, c->ra, CONN_RA, MSG_DONTWAIT);
