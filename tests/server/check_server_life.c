@@ -322,6 +322,71 @@ START_TEST(test_read_ahead)
 }
 END_TEST
 
+/* 1 when server 0's log has line text (bounded wait, 10 s). */
+static int log_has(const char *text)
+{
+    char path[PATH_MAX], line[512];
+
+    snprintf(path, sizeof(path), "%s/server0.log", f.dir);
+    for (int t = 0; t < 1000; t++) {
+        FILE *fp = fopen(path, "r");
+        int found = 0;
+
+        while (fp && !found && fgets(line, sizeof(line), fp))
+            found = strstr(line, text) != NULL;
+        if (fp)
+            fclose(fp);
+        if (found)
+            return 1;
+        usleep(10000);
+    }
+    return 0;
+}
+
+/*
+ * A drain (SIGTERM) stops reading at the end of the frame under way, also when what the
+ * server read ahead ended inside that frame: of the frames sent after the shutdown began
+ * it finishes that one, and handles none of the rest.
+ */
+START_TEST(test_drain_read_ahead)
+{
+    static const char *const extra[] = { "--log-level", "info", NULL };
+    enum { K = 10, LATER = 100, FRAME = CNIO_WIRE_HDR_SIZE + 8 };
+    static uint8_t stream[(K + 1 + LATER) * FRAME], buf[64];
+    uint8_t *at = stream;
+    size_t split = K * FRAME + 20;   /* inside frame K's header */
+    struct cnio_wire_hdr hd;
+    struct st_conn c;
+    int replies = 0;
+
+    ck_assert_int_eq(fx_start(&f, 1, extra), 0);
+    st_session(&f, 0, &c);
+    for (int i = 0; i < K + 1 + LATER; i++) {
+        memset(&hd, 0, sizeof(hd));
+        hd.type = CNIO_WIRE_PING;
+        hd.reqid = (uint64_t)i;
+        hd.session = c.session;
+        frame_put(&at, &hd, "pingping", 8);
+    }
+    ck_assert_int_eq(send_all(c.fd, stream, split), 0);
+    for (int i = 0; i < K; i++) {
+        ck_assert_int_eq(st_recv(c.fd, &hd, buf, sizeof(buf)), 0);
+        ck_assert_uint_eq(hd.reqid, (uint64_t)i);
+    }
+    kill(f.pid[0], SIGTERM);
+    ck_assert(log_has("shutting down"));
+    usleep(300000);   /* the workers begin to drain */
+    ck_assert_int_eq(send_all(c.fd, stream + split, (size_t)(at - stream) - split), 0);
+    while (st_recv(c.fd, &hd, buf, sizeof(buf)) == 0) {
+        ck_assert_uint_eq(hd.reqid, (uint64_t)(K + replies));
+        replies++;
+    }
+    ck_assert_int_eq(replies, 1);
+    st_close(&c);
+    fx_stop(&f);
+}
+END_TEST
+
 /* Replies over --max-inflight stop the reading; once the client reads them it goes on,
  * also with the requests already read ahead (sent in one write: the socket then holds
  * nothing that would wake the server). */
@@ -673,6 +738,7 @@ static Suite *server_life_suite(void)
     tcase_add_test(tc, test_backpressure);
     tcase_add_test(tc, test_backpressure_read_ahead);
     tcase_add_test(tc, test_read_ahead);
+    tcase_add_test(tc, test_drain_read_ahead);
     tcase_add_test(tc, test_valgrind_clean);
     tcase_add_test(tc, test_fabric_idle_naps);
     tcase_add_test(tc, test_fabric_loaded_on_use);
