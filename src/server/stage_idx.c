@@ -103,55 +103,59 @@ void cnio__srv_stage_idx_free(struct cnio_srv_store *st)
     }
 }
 
+/* Instance id's entry, or NULL (stage_lock held). */
+static struct cnio_srv_staged *staged_find(struct cnio_srv_store *st, uint64_t id)
+{
+    struct cnio_srv_staged *s = st->staged;
+
+    while (s && s->id != id)
+        s = s->next;
+    return s;
+}
+
 int cnio__srv_stage_idx_set_size(struct cnio_srv_store *st, uint64_t id, uint64_t size)
 {
-    int ret = -CNIO_ERR_NOENT;
+    struct cnio_srv_staged *s;
 
     pthread_mutex_lock(&st->stage_lock);
-    for (struct cnio_srv_staged *s = st->staged; s; s = s->next)
-        if (s->id == id) {
-            s->m.size = size;
-            s->unsaved = 1;
-            ret = 0;
-            break;
-        }
+    s = staged_find(st, id);
+    if (s) {
+        s->m.size = size;
+        s->unsaved = 1;
+    }
     pthread_mutex_unlock(&st->stage_lock);
-    return ret;
+    return s ? 0 : -CNIO_ERR_NOENT;
 }
 
 int cnio__srv_stage_idx_unsaved(struct cnio_srv_store *st, uint64_t id, struct cnio_srv_meta *m,
                                 char name[CNIO_WIRE_MAX_NAME + 1])
 {
-    int ret = 0;
+    struct cnio_srv_staged *s;
+    int ret;
 
     pthread_mutex_lock(&st->stage_lock);
-    for (struct cnio_srv_staged *s = st->staged; s; s = s->next)
-        if (s->id == id) {
-            ret = s->unsaved;
-            if (ret) {
-                *m = s->m;
-                if (name)
-                    snprintf(name, CNIO_WIRE_MAX_NAME + 1, "%s", s->name);
-            }
-            break;
-        }
+    s = staged_find(st, id);
+    ret = s && s->unsaved;
+    if (ret) {
+        *m = s->m;
+        if (name)
+            snprintf(name, CNIO_WIRE_MAX_NAME + 1, "%s", s->name);
+    }
     pthread_mutex_unlock(&st->stage_lock);
     return ret;
 }
 
 int cnio__srv_stage_idx_saved(struct cnio_srv_store *st, uint64_t id, uint64_t size)
 {
-    int found = 0;
+    struct cnio_srv_staged *s;
 
     pthread_mutex_lock(&st->stage_lock);
-    for (struct cnio_srv_staged *s = st->staged; s; s = s->next)
-        if (s->id == id) {
-            if (s->m.size == size)
-                s->unsaved = 0;
-            s->on_disk = 1;
-            found = 1;
-            break;
-        }
+    s = staged_find(st, id);
+    if (s) {
+        if (s->m.size == size)
+            s->unsaved = 0;
+        s->on_disk = 1;
+    }
     pthread_mutex_unlock(&st->stage_lock);
-    return found;
+    return s != NULL;
 }
