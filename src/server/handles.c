@@ -68,8 +68,8 @@ static void handles_free(struct cnio_srv_handles *t, struct cnio_srv_handle *h)
     if (h->file)
         cnio__srv_file_put(h->file);
     cnio__srv_sums_close(&h->sums);
-    if (h->writer_of)
-        cnio__srv_store_writer(h->writer_of, h->name, -1);
+    if (h->writer)
+        cnio__srv_store_writer(h->store, h->name, -1);
     close(h->fd);
     pthread_mutex_destroy(&h->lock);
     free(h->name);
@@ -159,7 +159,7 @@ int cnio__srv_handles_add(struct cnio_srv_handles *t, int fd, char *name, uint32
     h->oflags = oflags;
     h->stage = stage;
     h->store = st;
-    h->writer_of = writer ? st : NULL;
+    h->writer = writer;
     h->owner = owner;
     h->meta = *m;
     pthread_mutex_lock(&t->lock);

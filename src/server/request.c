@@ -617,7 +617,7 @@ static int req_close_clean(struct cnio_srv_conn *c, uint64_t object)
     if (!hd)
         return 0;
     pthread_mutex_lock(&hd->lock);
-    if (hd->writer_of && cnio__srv_store_writer(&c->srv->store, hd->name, 0) == 1) {
+    if (hd->writer && cnio__srv_store_writer(&c->srv->store, hd->name, 0) == 1) {
         /* the last writer in place closes cleanly: it vouches for the object again,
          * blocks left pending by a crash included */
         long healed = hd->sums_state == 1 ? cnio__srv_sums_heal(&hd->sums, hd->fd) : 0;

@@ -359,8 +359,8 @@ struct cnio_srv_handle {
     int fd;
     uint32_t oflags;            /* CNIO_WIRE_O_* it was opened with */
     _Atomic uint64_t stage;     /* the staged instance it writes (changed under lock), or 0 */
-    struct cnio_srv_store *writer_of;   /* counted as an in-place writer of name there */
-    struct cnio_srv_store *store;       /* of its staged instance */
+    struct cnio_srv_store *store;       /* its object's (and staged instance's) store */
+    int writer;                 /* counted as an in-place writer of name in store */
     int stage_saved;            /* its instance's ID.meta was written for its size (lock) */
     char *name;
     const void *owner;          /* the connection that opened it */
