@@ -163,10 +163,28 @@ static int stage_ent_read(struct cnio_srv_store *st, struct stage_ent *e)
     return S_ISREG(e->sb.st_mode) ? 0 : -CNIO_ERR_IO;
 }
 
-/* Calls fn for every staged instance in ROOT/.cnio/stage with valid metadata and a data
- * file, until fn returns nonzero (which is returned); at startup, to fill the index. A
- * negative code when the directory cannot be read. */
-static int stage_scan(struct cnio_srv_store *st, stage_fn fn, void *arg)
+/* The instance id of directory entry name when it is ID followed by suffix: 1, else 0. */
+static int stage_name_id(const char *name, const char *suffix, uint64_t *id)
+{
+    char hex[STAGE_ID_CHARS + 1], *end;
+
+    if (strlen(name) != STAGE_ID_CHARS + strlen(suffix) || strcmp(name + STAGE_ID_CHARS, suffix))
+        return 0;
+    memcpy(hex, name, STAGE_ID_CHARS);
+    hex[STAGE_ID_CHARS] = '\0';
+    *id = strtoull(hex, &end, 16);
+    return !*end && *id != 0;
+}
+
+/*
+ * At startup, one pass over ROOT/.cnio/stage: calls fn for every staged instance with
+ * valid metadata and a data file, until fn returns nonzero (which is returned), and
+ * removes the data files (and block sums) that have no ID.meta, counted in *orphans: the
+ * uploads a crash cut short before their metadata was written (stage_idx.c: small or
+ * young ones), which no client can resume or see. A negative code when the directory
+ * cannot be read.
+ */
+static int stage_scan(struct cnio_srv_store *st, stage_fn fn, void *arg, int *orphans)
 {
     struct stage_ent *e = malloc(sizeof(*e));
     struct dirent *de;
@@ -186,15 +204,18 @@ static int stage_scan(struct cnio_srv_store *st, stage_fn fn, void *arg)
         return -CNIO_ERR_NOMEM;
     }
     while (!ret && (de = readdir(d))) {
-        char hex[STAGE_ID_CHARS + 1], *end;
+        char meta[32];
+        uint64_t id;
 
-        if (strlen(de->d_name) != STAGE_ID_CHARS + strlen(STAGE_META_SUFFIX) ||
-            strcmp(de->d_name + STAGE_ID_CHARS, STAGE_META_SUFFIX))
+        if (stage_name_id(de->d_name, "", &id)) {
+            stage_file(meta, sizeof(meta), id, 1);
+            if (faccessat(st->stagefd, meta, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
+                *orphans += unlinkat(st->stagefd, de->d_name, 0) == 0;
+                cnio__srv_sums_discard(st, id);
+            }
             continue;
-        memcpy(hex, de->d_name, STAGE_ID_CHARS);
-        hex[STAGE_ID_CHARS] = '\0';
-        e->id = strtoull(hex, &end, 16);
-        if (*end || e->id == 0 || stage_ent_read(st, e))
+        }
+        if (!stage_name_id(de->d_name, STAGE_META_SUFFIX, &e->id) || stage_ent_read(st, e))
             continue;
         ret = fn(st, e, arg);
     }
@@ -684,51 +705,13 @@ static int stage_load_fn(struct cnio_srv_store *st, const struct stage_ent *e, v
     return 0;
 }
 
-/*
- * Removes the data files (and block sums) in ROOT/.cnio/stage that have no ID.meta: the
- * uploads a crash cut short before their metadata was written (stage_idx.c: small or
- * young ones), which no client can resume or see. At startup, before the scan.
- */
-static void stage_orphans(struct cnio_srv_store *st)
-{
-    int fd = openat(st->stagefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0;
-    struct dirent *de;
-    DIR *d;
-
-    if (fd < 0 || !(d = fdopendir(fd))) {
-        if (fd >= 0)
-            close(fd);
-        return;
-    }
-    while ((de = readdir(d))) {
-        char meta[STAGE_ID_CHARS + sizeof(STAGE_META_SUFFIX)], *end;
-        uint64_t id;
-
-        if (strlen(de->d_name) != STAGE_ID_CHARS)
-            continue;
-        id = strtoull(de->d_name, &end, 16);
-        if (*end || id == 0)
-            continue;
-        snprintf(meta, sizeof(meta), "%s%s", de->d_name, STAGE_META_SUFFIX);
-        if (faccessat(st->stagefd, meta, F_OK, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
-            continue;
-        if (unlinkat(st->stagefd, de->d_name, 0) == 0)
-            n++;
-        cnio__srv_sums_discard(st, id);
-    }
-    closedir(d);
-    if (n)
-        cnio__info("removed %d staged data file%s that a crash left without metadata (uploads "
-                   "cut short before they could be resumed)", n, n == 1 ? "" : "s");
-}
-
 int cnio__srv_stage_load(struct cnio_srv_store *st)
 {
-    int n = 0, ret;
+    int n = 0, orphans = 0, ret = stage_scan(st, stage_load_fn, &n, &orphans);
 
-    stage_orphans(st);
-    ret = stage_scan(st, stage_load_fn, &n);
-
+    if (orphans)
+        cnio__info("removed %d staged data file%s that a crash left without metadata (uploads "
+                   "cut short before they could be resumed)", orphans, orphans == 1 ? "" : "s");
     if (n > 20)
         cnio__warn("%d staged objects in all were never committed", n);
     return ret == -CNIO_ERR_NOMEM ? ret : 0;
