@@ -146,10 +146,19 @@ static int fx_wait_port(struct fx *f, int i)
     return -1;
 }
 
+/* f->hosts from the ports of servers 0..f->n-1. */
+static void fx_hosts(struct fx *f)
+{
+    size_t len = 0;
+
+    for (int k = 0; k < f->n; k++)
+        len += (size_t)snprintf(f->hosts + len, sizeof(f->hosts) - len, "%s127.0.0.1:%u",
+                                k ? "," : "", f->port[k]);
+}
+
 int fx_start(struct fx *f, int n, const char *const *extra)
 {
     char tmpl[] = "/tmp/cnio-fx-XXXXXX";
-    size_t len = 0;
 
     memset(f, 0, sizeof(*f));
     if (n < 1 || n > FX_MAX_SERVERS || !mkdtemp(tmpl))
@@ -169,9 +178,8 @@ int fx_start(struct fx *f, int n, const char *const *extra)
         f->n = i + 1;
         if (f->pid[i] < 0 || fx_wait_port(f, i) < 0)
             goto fail;
-        len += (size_t)snprintf(f->hosts + len, sizeof(f->hosts) - len, "%s127.0.0.1:%u",
-                                i ? "," : "", f->port[i]);
     }
+    fx_hosts(f);
     return 0;
 fail:
     fx_stop(f);
@@ -181,7 +189,6 @@ fail:
 int fx_restart(struct fx *f, int i, const char *const *extra)
 {
     char portfile[PATH_MAX + 16];
-    size_t len = 0;
 
     if (i < 0 || i >= f->n || f->pid[i] > 0)
         return -1;
@@ -192,9 +199,7 @@ int fx_restart(struct fx *f, int i, const char *const *extra)
         f->pid[i] = 0;
         return -1;
     }
-    for (int k = 0; k < f->n; k++)
-        len += (size_t)snprintf(f->hosts + len, sizeof(f->hosts) - len, "%s127.0.0.1:%u",
-                                k ? "," : "", f->port[k]);
+    fx_hosts(f);
     return 0;
 }
 
