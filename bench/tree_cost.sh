@@ -2,19 +2,22 @@
 # What one small file of a tree upload (or download) costs the servers: system calls
 # and CPU per file.
 #
-#   bench/tree_cost.sh [--files 2000] [--ranks 1] [--down] [--strace] [--build DIR]
+#   bench/tree_cost.sh [--files 2000] [--ranks 1] [--down] [--strace] [--roots DIR]
+#                      [--build DIR]
 #
 # Makes tests/cli/tree_make.py's tree (as bench/tree.sh does, symlinks left out), starts
-# 2 cnio-servers on loopback with roots in /dev/shm, uploads the tree once with
-# `mpirun -n RANKS cnio cp -r -q --chunk 1M` (with --down: then downloads it back, and
-# measures that), and prints the wall time, files/s, the client's CPU (/usr/bin/time of
-# mpirun) and the servers' CPU per file (from /proc/PID/stat; not with --strace). With
+# 2 cnio-servers on loopback with roots in /dev/shm (--roots: in a directory made
+# beneath DIR, say on a disk, where each commit's fsyncs cost what they cost), uploads
+# the tree once with `mpirun -n RANKS cnio cp -r -q --chunk 1M` (with --down: then
+# downloads it back, and measures that), and prints the wall time, files/s, the
+# client's CPU (/usr/bin/time of mpirun) and the servers' CPU per file (from
+# /proc/PID/stat; not with --strace). With
 # --strace, `strace -f -c` is attached to each server for the measured copy only, and
 # each server's system-call table is printed with its total per file. CPU and call
 # counts hold on a loaded machine where files/s does not.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-files=2000 ranks=1 trace=0 down=0 build=${CNIO_BUILD_DIR:-$top/_build}
+files=2000 ranks=1 trace=0 down=0 roots=/dev/shm build=${CNIO_BUILD_DIR:-$top/_build}
 while [ $# -gt 0 ]; do
   case $1 in
     --files) files=$2; shift ;;
@@ -22,6 +25,7 @@ while [ $# -gt 0 ]; do
     --strace) trace=1 ;;
     --down) down=1 ;;
     --build) build=$2; shift ;;
+    --roots) roots=$2; shift ;;
     -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "tree_cost.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -30,6 +34,7 @@ done
 cnio=$build/src/cli/cnio server=$build/src/server/cnio-server
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 work=$(mktemp -d /dev/shm/cnio-tree-cost-XXXXXX)
+rootdir=$(mktemp -d "$roots/cnio-tree-cost-roots-XXXXXX")
 spids=()
 stop() {   # the servers themselves (a traced one's strace then writes its table and exits)
   local p
@@ -43,7 +48,7 @@ stop() {   # the servers themselves (a traced one's strace then writes its table
   spids=()
   wait 2>/dev/null || true
 }
-trap 'stop; rm -rf "$work"' EXIT
+trap 'stop; rm -rf "$work" "$rootdir"' EXIT
 /usr/bin/python3 "$top/tests/cli/tree_make.py" "$work/src" "$files" >/dev/null
 find "$work/src" -type l -delete
 nf=$(find "$work/src" -type f | wc -l)
@@ -51,8 +56,8 @@ nf=$(find "$work/src" -type f | wc -l)
 export CNIO_KEY_FILE=$work/key
 hosts=""
 for i in 0 1; do
-  mkdir -p "$work/root$i"
-  args=(--root "$work/root$i" --listen 127.0.0.1:0 --port-file "$work/port$i" --key "$work/key"
+  mkdir -p "$rootdir/root$i"
+  args=(--root "$rootdir/root$i" --listen 127.0.0.1:0 --port-file "$work/port$i" --key "$work/key"
         --log-level warn)
   "$server" "${args[@]}" 2>"$work/server$i.log" &
   sp=$!
