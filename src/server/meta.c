@@ -105,7 +105,8 @@ int cnio__srv_store_meta_get(struct cnio_srv_store *st, const char *name, struct
 }
 
 /* Writes len bytes to a fresh temporary file in pfd and renames it to base. */
-int cnio__srv_store_replace(int pfd, const char *base, const uint8_t *buf, size_t len)
+int cnio__srv_store_replace(int pfd, const char *base, const uint8_t *buf, size_t len,
+                            int durable)
 {
     char tmp[64];
     int fd, ret = 0, tries = 0;
@@ -119,6 +120,8 @@ int cnio__srv_store_replace(int pfd, const char *base, const uint8_t *buf, size_
     errno = 0;
     if (pwrite(fd, buf, len, 0) != (ssize_t)len)
         ret = errno ? cnio__err_from_errno(errno) : -CNIO_ERR_NOSPC;
+    if (!ret && durable && fsync(fd) < 0)
+        ret = cnio__err_from_errno(errno);
     if (close(fd) < 0 && !ret)
         ret = cnio__err_from_errno(errno);
     if (!ret && renameat(pfd, tmp, pfd, base) < 0)
@@ -129,13 +132,13 @@ int cnio__srv_store_replace(int pfd, const char *base, const uint8_t *buf, size_
 }
 
 int cnio__srv_store_meta_write_at(int pfd, const char *base, const char *name,
-                                  const struct cnio_srv_meta *m)
+                                  const struct cnio_srv_meta *m, int durable)
 {
     uint8_t buf[CNIO_SRV_META_SIZE];
     int ret;
 
     cnio__srv_meta_encode(m, buf);
-    ret = cnio__srv_store_replace(pfd, base, buf, sizeof(buf));
+    ret = cnio__srv_store_replace(pfd, base, buf, sizeof(buf), durable);
     if (ret)
         cnio__warn("metadata of %s: %s", name, cnio_strerror(ret));
     return ret;
@@ -149,7 +152,7 @@ int cnio__srv_store_meta_write(struct cnio_srv_store *st, const char *name,
 
     if (pfd < 0)
         return pfd;
-    ret = cnio__srv_store_meta_write_at(pfd, base, name, m);
+    ret = cnio__srv_store_meta_write_at(pfd, base, name, m, 0);
     close(pfd);
     return ret;
 }

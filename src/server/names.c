@@ -30,7 +30,20 @@ static int names_one(const struct cnio_wire_hdr *h, const uint8_t *p, uint32_t a
     return cnio__srv_store_name(o->name, o->name_len, name);
 }
 
-/* mkdirat of name's last component beneath basefd: 0, or a negative code (EEXIST too). */
+/* fsync of directory pfd (an O_PATH fd): 0 or a negative code. */
+static int names_sync_dir(int pfd)
+{
+    int fd = cnio__srv_store_at(pfd, ".", O_RDONLY | O_DIRECTORY, 0), r;
+
+    if (fd < 0)
+        return names_errno();
+    r = cnio__srv_store_sync_dir(fd);
+    close(fd);
+    return r;
+}
+
+/* mkdirat of name's last component beneath basefd, on disk before the reply as a commit
+ * beneath it will be: 0, or a negative code (EEXIST too). */
 static int names_mkdir_at(int basefd, const char *name, mode_t mode)
 {
     const char *base;
@@ -40,8 +53,9 @@ static int names_mkdir_at(int basefd, const char *name, mode_t mode)
         return names_errno();
     r = mkdirat(pfd, base, mode);
     e = errno;
+    r = r < 0 ? cnio__err_from_errno(e) : names_sync_dir(pfd);
     close(pfd);
-    return r < 0 ? cnio__err_from_errno(e) : 0;
+    return r;
 }
 
 /* A directory beneath basefd: 1 when name is one, 0 when not, or a negative code. */
@@ -159,9 +173,11 @@ static int names_rename_at(int basefd, const char *from, const char *to)
     r = renameat(fp, fb, tp, tb);
     e = errno;
     close(fp);
+    if (r == 0)
+        ret = names_sync_dir(tp);   /* the new name on disk before the reply */
     close(tp);
     if (r == 0)
-        return 0;
+        return ret;
     if (e == ENOENT)
         return 1;
     return e == ENOTEMPTY ? -CNIO_ERR_EXIST : cnio__err_from_errno(e);

@@ -133,7 +133,7 @@ int cnio__srv_store_at(int dirfd, const char *path, int flags, mode_t mode);
 int cnio__srv_store_mkparents(int basefd, const char *name);
 /* O_PATH fd of the directory holding name beneath basefd (*base: the last component). */
 int cnio__srv_store_parent(int basefd, const char *name, const char **base);
-/* O_PATH fd of the directory holding name beneath basefd (*base: the last component),
+/* Read-only fd (fsync works on it) of the directory holding name beneath basefd (*base: the last component),
  * made first (as cnio__srv_store_mkparents) when missing: the fd or a negative code. */
 int cnio__srv_store_mkparents_at(int basefd, const char *name, const char **base);
 /* A name for a temporary file, prefix then 16 hex digits, unique in this process. */
@@ -142,11 +142,18 @@ void cnio__srv_store_tmp_name(char *buf, size_t cap, const char *prefix);
  * component): 0, 1 when it has none, or a negative code. */
 int cnio__srv_store_meta_read_at(int pfd, const char *base, const char *name,
                                  struct cnio_srv_meta *m);
-/* Name's metadata written in directory pfd of the metadata tree. 0 or a negative code. */
+/* Name's metadata written in directory pfd of the metadata tree; with durable, its bytes
+ * are on disk (fsync) before the rename makes them the name's. 0 or a negative code. */
 int cnio__srv_store_meta_write_at(int pfd, const char *base, const char *name,
-                                  const struct cnio_srv_meta *m);
-/* Writes len bytes to a fresh temporary file in directory pfd and renames it to base. */
-int cnio__srv_store_replace(int pfd, const char *base, const uint8_t *buf, size_t len);
+                                  const struct cnio_srv_meta *m, int durable);
+/* Writes len bytes to a fresh temporary file in directory pfd and renames it to base; with
+ * durable, fsyncs the temporary file first. 0 or a negative code. */
+int cnio__srv_store_replace(int pfd, const char *base, const uint8_t *buf, size_t len,
+                            int durable);
+/* fsync of directory fd, so that the renames into it survive a crash of the host (a file
+ * system that cannot sync a directory, EINVAL or EROFS, counts as done). 0 or a negative
+ * code. */
+int cnio__srv_store_sync_dir(int fd);
 void cnio__srv_meta_encode(const struct cnio_srv_meta *m, uint8_t out[CNIO_SRV_META_SIZE]);
 /* 0, or -CNIO_ERR_IO when in (len bytes) is not a valid metadata block. */
 int cnio__srv_meta_decode(const uint8_t *in, size_t len, struct cnio_srv_meta *m);
@@ -314,10 +321,12 @@ int cnio__srv_sums_read(const struct cnio_srv_sums *s, int dfd, const char *name
 int cnio__srv_sums_check(const struct cnio_srv_sums *s, int dfd, uint64_t *pos,
                          uint8_t *buf, int *pending);
 /* The committed object's sums: emptied (its data was truncated to 0 or created afresh),
- * removed, or replaced by those of staged instance id (none: removed). */
+ * removed, or replaced by those of staged instance id (none: removed). A commit's
+ * *dirfd is then the sums file's directory, for the caller to fsync and close. */
 int cnio__srv_sums_reset(struct cnio_srv_store *st, const char *name);
 int cnio__srv_sums_unlink(struct cnio_srv_store *st, const char *name);
-int cnio__srv_sums_commit(struct cnio_srv_store *st, const char *name, uint64_t id);
+int cnio__srv_sums_commit(struct cnio_srv_store *st, const char *name, uint64_t id,
+                          int *dirfd);
 /*
  * Recomputes from the data the entries of blocks whose write never finished (a server
  * killed between data and checksum): when a writer vouches for the data again (an

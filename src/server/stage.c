@@ -76,7 +76,7 @@ int cnio__srv_stage_meta_write(struct cnio_srv_store *st, uint64_t id, const cha
     cnio__put_le32(buf + 60, cnio__crc32c(0, buf, 60));
     memcpy(buf + CNIO_SRV_META_SIZE, name, n);
     stage_file(file, sizeof(file), id, 1);
-    return cnio__srv_store_replace(st->stagefd, file, buf, CNIO_SRV_META_SIZE + n);
+    return cnio__srv_store_replace(st->stagefd, file, buf, CNIO_SRV_META_SIZE + n, 0);
 }
 
 /* Reads instance id's metadata and name (from the stage index while it holds what
@@ -454,8 +454,8 @@ int cnio__srv_stage_sync(struct cnio_srv_store *st, uint64_t id, int fd)
     }
     dfd = openat(st->stagefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
-        if (!ret && fsync(dfd) < 0 && errno != EINVAL && errno != EROFS)
-            ret = cnio__err_from_errno(errno);
+        if (!ret)
+            ret = cnio__srv_store_sync_dir(dfd);
         close(dfd);
     }
     return ret;
@@ -489,6 +489,13 @@ static uint64_t stage_pick_order(struct cnio_srv_store *st, int have, const stru
  * step 3 is left out: until the rename the name reads as the staged instance it still
  * is (I_STAGED, incomplete), and metadata without its data file is taken for a commit
  * that crashed there, as COMMITTING is.
+ *
+ * Each step is on disk before the next begins (the host may lose power between any
+ * two): step 1's metadata is fsynced, then its directory, before the data file is
+ * renamed (else a host could come back with the new data under the old, complete
+ * metadata, or a data file without its metadata: read as another layout); the data
+ * file's directory and the block sums' after it (new sums without their data fail the
+ * old data's reads, never pass wrong bytes). The caller fsynced the data and its sums.
  */
 static int stage_commit_at(struct cnio_srv_store *st, const char *name, uint64_t id,
                            int excl, uint64_t *seqp, struct cnio_srv_meta *m, int dpfd,
@@ -496,7 +503,7 @@ static int stage_commit_at(struct cnio_srv_store *st, const char *name, uint64_t
 {
     struct cnio_srv_meta c = *m, cur;
     char file[32];
-    int r, have, fresh, ret = stage_check_at(st, dpfd, base, name, excl);
+    int r, have, fresh, sfd, ret = stage_check_at(st, dpfd, base, name, excl);
     uint64_t seq;
 
     if (ret < 0)
@@ -514,10 +521,11 @@ static int stage_commit_at(struct cnio_srv_store *st, const char *name, uint64_t
     c.gen = id;
     c.seq = seq;
     c.flags = fresh ? 0 : CNIO_SRV_META_COMMITTING;
-    ret = cnio__srv_store_meta_write_at(mpfd, mbase, name, &c);
-    if (ret)
-        return ret;
-    ret = cnio__srv_sums_commit(st, name, id);
+    ret = cnio__srv_store_meta_write_at(mpfd, mbase, name, &c, 1);
+    if (!ret)
+        ret = cnio__srv_store_sync_dir(mpfd);
+    if (!ret)
+        ret = cnio__srv_sums_commit(st, name, id, &sfd);
     if (ret)
         return ret;
     stage_file(file, sizeof(file), id, 0);
@@ -527,13 +535,21 @@ static int stage_commit_at(struct cnio_srv_store *st, const char *name, uint64_t
          * COMMITTING, so it reads as incomplete until rewritten or removed; a new
          * name's metadata goes (the name reads as the staged instance it is). */
         ret = cnio__err_from_errno(errno);
+        close(sfd);
         cnio__warn("commit of %s: rename: %s", name, cnio_strerror(ret));
         if (fresh)
             unlinkat(mpfd, mbase, 0);
         return ret;
     }
     c.flags = 0;
-    ret = fresh ? 0 : cnio__srv_store_meta_write_at(mpfd, mbase, name, &c);
+    ret = cnio__srv_store_sync_dir(dpfd);
+    if (!ret)   /* one journal commit for both renames on most file systems */
+        ret = cnio__srv_store_sync_dir(sfd);
+    close(sfd);
+    if (!ret && !fresh)
+        ret = cnio__srv_store_meta_write_at(mpfd, mbase, name, &c, 1);
+    if (!ret && !fresh)
+        ret = cnio__srv_store_sync_dir(mpfd);
     if (!ret)
         *m = c;
     return ret;

@@ -202,17 +202,21 @@ static int store_mkparents(int basefd, const char *name)
     strcpy(path, name);
     for (s = strchr(path, '/'); s; s = strchr(s + 1, '/')) {
         const char *base;
-        int pfd, r, e;
+        int pfd, r, e, synced;
 
         *s = '\0';
-        pfd = store_parent(basefd, path, O_PATH, &base);
+        pfd = store_parent(basefd, path, O_RDONLY, &base);
         if (pfd < 0)
             return store_errno();
         r = mkdirat(pfd, base, 0755);
         e = errno;
+        synced = r == 0 ? cnio__srv_store_sync_dir(pfd) : 0;   /* a commit beneath the new
+                                                            * directory needs its entry */
         close(pfd);
         if (r < 0 && e != EEXIST)
             return cnio__err_from_errno(e);
+        if (synced)
+            return synced;
         *s = '/';
     }
     return 0;
@@ -225,7 +229,7 @@ int cnio__srv_store_mkparents(int basefd, const char *name)
 
 int cnio__srv_store_mkparents_at(int basefd, const char *name, const char **base)
 {
-    int fd = store_parent(basefd, name, O_PATH, base), ret;
+    int fd = store_parent(basefd, name, O_RDONLY, base), ret;   /* not O_PATH: fsync needs it */
 
     if (fd >= 0)
         return fd;
@@ -234,7 +238,7 @@ int cnio__srv_store_mkparents_at(int basefd, const char *name, const char **base
     ret = store_mkparents(basefd, name);
     if (ret)
         return ret;
-    fd = store_parent(basefd, name, O_PATH, base);
+    fd = store_parent(basefd, name, O_RDONLY, base);
     return fd >= 0 ? fd : store_errno();
 }
 
@@ -473,16 +477,20 @@ close_fd:
     return ret;
 }
 
-/* fsync of the directory holding name beneath basefd (not every fs supports it). */
+int cnio__srv_store_sync_dir(int fd)
+{
+    return fsync(fd) < 0 && errno != EINVAL && errno != EROFS ? store_errno() : 0;
+}
+
+/* fsync of the directory holding name beneath basefd. */
 static int store_sync_parent(int basefd, const char *name)
 {
     const char *base;
-    int pfd = store_parent(basefd, name, O_RDONLY, &base), r = 0;
+    int pfd = store_parent(basefd, name, O_RDONLY, &base), r;
 
     if (pfd < 0)
         return errno == ENOENT ? 0 : store_errno();
-    if (fsync(pfd) < 0 && errno != EINVAL && errno != EROFS)
-        r = store_errno();
+    r = cnio__srv_store_sync_dir(pfd);
     close(pfd);
     return r;
 }

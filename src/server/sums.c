@@ -677,12 +677,14 @@ int cnio__srv_sums_unlink(struct cnio_srv_store *st, const char *name)
     return r;
 }
 
-int cnio__srv_sums_commit(struct cnio_srv_store *st, const char *name, uint64_t id)
+int cnio__srv_sums_commit(struct cnio_srv_store *st, const char *name, uint64_t id,
+                          int *dirfd)
 {
     const char *base;
     char file[40];
     int pfd = cnio__srv_store_mkparents_at(st->sumsfd, name, &base), ret = 0;
 
+    *dirfd = -1;
     if (pfd < 0)
         return pfd;
     snprintf(file, sizeof(file), "%016llx.sums", (unsigned long long)id);
@@ -691,7 +693,10 @@ int cnio__srv_sums_commit(struct cnio_srv_store *st, const char *name, uint64_t 
         if (!ret && unlinkat(pfd, base, 0) < 0 && errno != ENOENT)
             ret = cnio__err_from_errno(errno);
     }
-    close(pfd);
+    if (ret)
+        close(pfd);
+    else
+        *dirfd = pfd;
     return ret;
 }
 
