@@ -431,9 +431,14 @@ static int main_start(struct cnio_srv *srv)
     ret = cnio__srv_store_open(&srv->store, srv->opts.root);
     if (ret)
         return ret;
+    /* The lock first: recovery removes what no other process may be using, and the
+     * root may be another server's (a second server, or --scrub, is then refused). */
     srv->lock_fd = main_lock_root(&srv->store, srv->opts.root, 1);
     if (srv->lock_fd < 0)
         return CNIO_ERR_ACCESS;
+    ret = cnio__srv_store_recover(&srv->store, srv->opts.root);
+    if (ret)
+        return ret;
     ret = cnio__srv_handles_init(&srv->handles, srv->opts.max_open);
     if (ret) {
         cnio__err("cannot allocate the handle table: %s", cnio_strerror(ret));

@@ -109,8 +109,14 @@ struct cnio_srv_staged {
     char name[];
 };
 
-/* Opens root and creates ROOT/.cnio/meta: 0 or -CNIO_ERR_NOENT/-CNIO_ERR_IO (logged). */
+/* Opens root and creates ROOT/.cnio/meta, stage and sums; changes nothing else, so that
+ * it may run before the root's lock is taken. 0 or -CNIO_ERR_NOENT/-CNIO_ERR_IO (logged). */
 int cnio__srv_store_open(struct cnio_srv_store *st, const char *root);
+/* What a serving server does to an opened root once it holds the root's lock, before it
+ * serves: finishes a RENAME a crash interrupted, loads the staged instances and removes
+ * the data files a crash left without metadata. 0 or a negative code (logged); the
+ * caller then closes the store. */
+int cnio__srv_store_recover(struct cnio_srv_store *st, const char *root);
 void cnio__srv_store_close(struct cnio_srv_store *st);
 /*
  * Copies a wire name (len bytes, not terminated) into buf[CNIO_WIRE_MAX_NAME + 1]

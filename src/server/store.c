@@ -285,11 +285,15 @@ int cnio__srv_store_open(struct cnio_srv_store *st, const char *root)
         cnio__srv_store_close(st);
         return r;
     }
-    r = cnio__srv_stage_load(st);
-    if (r) {
+    return 0;
+}
+
+int cnio__srv_store_recover(struct cnio_srv_store *st, const char *root)
+{
+    int r = cnio__srv_stage_load(st);
+
+    if (r)
         cnio__err("root %s: staged instances: %s", root, cnio_strerror(r));
-        cnio__srv_store_close(st);
-    }
     return r;
 }
 
