@@ -55,8 +55,9 @@
 #define OFI_HELLO_TRIES 3     /* endpoints a connection's HELLO is sent from, at most */
 #define OFI_MAX_FEPS 8        /* endpoints per transport instance */
 #define OFI_PROBE_MS 1000     /* a delivered HELLO's CHALLENGE is this late: a new address */
+#define OFI_BYE_MS 200        /* a pinned endpoint's BYE is acknowledged within this, at most */
 
-enum ofi_kind { OFI_SEND, OFI_RECV, OFI_HELLO, OFI_CHAL };
+enum ofi_kind { OFI_SEND, OFI_RECV, OFI_HELLO, OFI_CHAL, OFI_BYE };
 
 struct ofi_conn;
 
@@ -80,6 +81,7 @@ struct ofi_tp {
     struct cnio_fab *feps[OFI_MAX_FEPS];     /* more: opened for HELLOs sent again, or in
                                               * place of a closed one (ofi_retire) */
     int nfeps, start;
+    int pinned[OFI_MAX_FEPS];                /* bound to a port of CNIO_OFI_SOURCE's */
     const char *prov;                        /* what the first endpoint was opened with */
     char prov_used[CNIO_FAB_PROV_MAX];       /* ... and what it got: the others' */
     int timeout_ms;                          /* the watchdog's bound on shm (fab_live.c) */
@@ -102,6 +104,7 @@ struct ofi_conn {
     int64_t delivered_ms;       /* when the current HELLO was reported delivered */
     struct ofi_op send[OFI_SLOTS], recv[OFI_SLOTS];
     struct ofi_op hello[OFI_HELLO_TRIES], chal[OFI_HELLO_TRIES];
+    struct ofi_op bye[OFI_HELLO_TRIES];    /* each try's BYE, from a pinned endpoint */
     struct ofi_op *done_head, *done_tail;
     uint8_t chalbuf[OFI_HELLO_TRIES][OFI_CHAL_LEN];
 };
@@ -126,6 +129,15 @@ static int ofi_fep_free(const struct ofi_tp *tp, int i)
                 return 0;
     }
     return 1;
+}
+
+/* 1 when source (CNIO_OFI_SOURCE) names a port, HOST:PORT (not an IPv6 [HOST]): the
+ * endpoint is then bound where an earlier one may have been. */
+static int ofi_source_port(const char *source)
+{
+    const char *colon = source ? strrchr(source, ':') : NULL;
+
+    return colon && source[0] != '[' && strchr(source, ':') == colon && atoi(colon + 1) > 0;
 }
 
 /* Opens one more endpoint of tp's provider, in the slot of a closed one if there is
@@ -156,6 +168,7 @@ static int ofi_fep_add(struct ofi_tp *tp, const char *source)
     }
     if (!tp->nfeps)
         snprintf(tp->prov_used, sizeof(tp->prov_used), "%s", f->prov);
+    tp->pinned[i] = ofi_source_port(source);
     if (i == tp->nfeps)
         tp->feps[tp->nfeps++] = f;
     return i;
@@ -206,6 +219,8 @@ static void ofi_done(struct ofi_op *op, int status, size_t len)
     op->posted = 0;
     op->status = status;
     op->len = len;
+    if (op->kind == OFI_BYE)
+        return;   /* nobody reads it: the connection is closing (ofi_quiesce) */
     op->next = NULL;
     op->queued = 1;
     if (c->done_tail)
@@ -324,9 +339,10 @@ static void ofi_init_ops(struct ofi_conn *c)
         c->recv[i].kind = OFI_RECV;
     }
     for (int t = 0; t < OFI_HELLO_TRIES; t++) {
-        c->hello[t].c = c->chal[t].c = c;
+        c->hello[t].c = c->chal[t].c = c->bye[t].c = c;
         c->hello[t].kind = OFI_HELLO;
         c->chal[t].kind = OFI_CHAL;
+        c->bye[t].kind = OFI_BYE;
         c->hello[t].try = c->chal[t].try = t;
         c->tpeer[t] = FI_ADDR_UNSPEC;
         c->fepi[t] = -1;
@@ -439,19 +455,74 @@ static int ofi_held(const struct ofi_conn *c, int alive_only)
 
     for (int t = 0; t < OFI_HELLO_TRIES; t++)
         if (!alive_only || ofi_try_fab(c, t))
-            n += c->hello[t].posted + c->chal[t].posted;
+            n += c->hello[t].posted + c->chal[t].posted + c->bye[t].posted;
     if (!alive_only || !c->fab->dead)
         for (int i = 0; i < OFI_SLOTS; i++)
             n += c->send[i].posted + c->recv[i].posted;
     return n;
 }
 
+/* How long a closing connection waits for its BYEs' acknowledgements. */
+static int ofi_bye_ms(const struct ofi_tp *tp)
+{
+    return tp->timeout_ms > 0 && tp->timeout_ms < OFI_BYE_MS ? tp->timeout_ms : OFI_BYE_MS;
+}
+
+/* BYEs of c still with the provider, on endpoints alive. */
+static int ofi_byes_held(const struct ofi_conn *c)
+{
+    int n = 0;
+
+    for (int t = 0; t < OFI_HELLO_TRIES; t++)
+        if (ofi_try_fab(c, t))
+            n += c->bye[t].posted;
+    return n;
+}
+
+/*
+ * Tells the server of try t that its connection sid is closed. From a pinned endpoint
+ * (bound to CNIO_OFI_SOURCE's port) the BYE is a send with a completion, which ofi_rxd
+ * reports once the server has acknowledged it; ofi_quiesce waits for that, at most
+ * ofi_bye_ms. An endpoint closed while that ACK is on its way leaves it to whatever binds
+ * the port next, and ofi_rxd (libfabric 1.17) crashes there: the ACK frees the new
+ * endpoint's first packet to that server (doc/transports.md). A port the kernel chose is
+ * not handed out again at once, so there the BYE goes out with fi_tinject and costs no wait.
+ */
+static void ofi_bye(struct ofi_conn *c, int t, uint32_t sid)
+{
+    struct cnio_fab *f = ofi_try_fab(c, t);
+    struct ofi_op *op = &c->bye[t];
+    int64_t deadline = cnio__now_ms() + ofi_bye_ms(c->tp);
+    ssize_t r;
+
+    if (!f || op->posted || c->tpeer[t] == FI_ADDR_UNSPEC || cnio__fab_live_now(f))
+        return;
+    if (!c->tp->pinned[c->fepi[t]]) {
+        cnio__fab_enter(f);
+        fi_tinject(f->ep, NULL, 0, c->tpeer[t], CNIO_FAB_TAG_BYE | sid);
+        cnio__fab_leave(f);
+        return;
+    }
+    for (;;) {
+        cnio__fab_enter(f);
+        r = fi_tsend(f->ep, NULL, 0, NULL, c->tpeer[t], CNIO_FAB_TAG_BYE | sid, &op->ctx);
+        cnio__fab_leave(f);
+        if (r != -FI_EAGAIN || cnio__now_ms() >= deadline)
+            break;
+        ofi_cq_drain(c->tp);
+    }
+    op->posted = r == 0;
+}
+
 /* Cancels the receives still posted and waits until the provider holds no buffer of
- * c; returns 0, or -1 when it still does at the deadline (c must then not be freed). */
+ * c; returns 0, or -1 when it still does at the deadline (c must then not be freed).
+ * BYEs are waited for ofi_bye_ms at most. */
 static int ofi_quiesce(struct ofi_conn *c)
 {
     struct ofi_tp *tp = c->tp;
     int64_t deadline = cnio__now_ms() + OFI_CLOSE_MS;
+    int64_t bye_by = cnio__now_ms() + ofi_bye_ms(tp);
+    int n;
 
     for (int t = 0; t <= c->try && t < OFI_HELLO_TRIES; t++) {
         struct cnio_fab *f = ofi_try_fab(c, t);
@@ -468,7 +539,9 @@ static int ofi_quiesce(struct ofi_conn *c)
             fi_cancel(&c->fab->ep->fid, &c->recv[i].ctx);
             cnio__fab_leave(c->fab);
         }
-    while (ofi_held(c, 1)) {
+    while ((n = ofi_held(c, 1)) != 0) {
+        if (n == ofi_byes_held(c) && cnio__now_ms() >= bye_by)
+            return -1;
         if (ofi_cq_drain(tp) || cnio__now_ms() >= deadline)
             return -1;
     }
@@ -499,7 +572,7 @@ static void ofi_retire(struct ofi_tp *tp, struct cnio_fab *f)
             continue;
         for (int t = 0; t < OFI_HELLO_TRIES; t++)
             if (c->fepi[t] == fi)
-                c->hello[t].posted = c->chal[t].posted = 0;
+                c->hello[t].posted = c->chal[t].posted = c->bye[t].posted = 0;
         if (c->fab != f)
             continue;
         for (int i = 0; i < OFI_SLOTS; i++)
@@ -543,11 +616,8 @@ static void ofi_close(struct cnio_conn *conn)
     if (!c)
         return;
     tp = c->tp;
-    if (c->sid && c->peer != FI_ADDR_UNSPEC && !cnio__fab_live_now(c->fab)) {
-        cnio__fab_enter(c->fab);
-        fi_tinject(c->fab->ep, NULL, 0, c->peer, CNIO_FAB_TAG_BYE | c->sid);
-        cnio__fab_leave(c->fab);
-    }
+    if (c->sid && c->peer != FI_ADDR_UNSPEC)
+        ofi_bye(c, c->try, c->sid);
     if (c->fab->dead && ofi_held(c, 0)) {
         /* Its endpoint has a dead peer and is never progressed again: the provider keeps
          * what it was given until the endpoint closes; so does c (freed with it). */
@@ -557,9 +627,14 @@ static void ofi_close(struct cnio_conn *conn)
         ofi_retire(tp, c->fab);
     if (ofi_held(c, 0)) {
         /* A HELLO or CHALLENGE of an earlier try, on another endpoint, into c's own
-         * memory: leave c (and its id) to that endpoint. */
-        cnio__warn("libfabric %s: a connection's handshake did not finish within %d ms",
-                   tp->prov_used, OFI_CLOSE_MS);
+         * memory, or a BYE the server has not acknowledged: leave c (and its id) to that
+         * endpoint. */
+        if (ofi_held(c, 0) == ofi_byes_held(c))
+            cnio__info("libfabric %s: a BYE not acknowledged within %d ms", tp->prov_used,
+                       ofi_bye_ms(tp));
+        else
+            cnio__warn("libfabric %s: a connection's handshake did not finish within %d ms",
+                       tp->prov_used, OFI_CLOSE_MS);
         return;
     }
     for (int t = 0; t < OFI_HELLO_TRIES; t++)
@@ -634,13 +709,8 @@ static int ofi_event(struct ofi_conn *c, struct ofi_op *op, struct cnio_tp_event
             const uint8_t *b = c->chalbuf[op->try];
             uint32_t sid = op->len >= CNIO_WIRE_HDR_SIZE ? (uint32_t)cnio__get_le64(b + 32) : 0;
 
-            struct cnio_fab *f = ofi_try_fab(c, op->try);
-
-            if (!op->status && sid && f && !cnio__fab_live_now(f)) {
-                cnio__fab_enter(f);
-                fi_tinject(f->ep, NULL, 0, c->tpeer[op->try], CNIO_FAB_TAG_BYE | sid);
-                cnio__fab_leave(f);
-            }
+            if (!op->status && sid)
+                ofi_bye(c, op->try, sid);
             return 0;
         }
         if (op->status)
@@ -665,6 +735,8 @@ static int ofi_event(struct ofi_conn *c, struct ofi_op *op, struct cnio_tp_event
         *ev = (struct cnio_tp_event){ .kind = CNIO_TP_RECEIVED, .id = op->id, .hdr = op->hdr,
                                       .payload = op->payload, .len = op->len };
         return 1;
+    case OFI_BYE:
+        return 0;   /* never queued (ofi_done) */
     }
     return -CNIO_ERR_PROTO;
 }
