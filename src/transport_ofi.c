@@ -19,7 +19,9 @@
  * sequence number, acknowledges everything below it (so the HELLO counts as delivered
  * and is never resent) and drops it. Every later message from that address meets the
  * same fate, so only a new address helps. The stack's other connections stay where they
- * are; endpoints opened so are kept until the stack closes.
+ * are; endpoints opened so are kept until the stack closes. An ofi_rxd endpoint bound to
+ * a port of CNIO_OFI_SOURCE's outlives its stack instead (ofi_kept_list): within a
+ * process that port is never bound twice.
  *
  * Completions come from the endpoints' completion queues: whoever polls first sorts
  * them into the done lists of their connections. Every operation has a slot in its
@@ -43,6 +45,7 @@
 #include <rdma/fi_errno.h>
 #include <rdma/fi_tagged.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +59,7 @@
 #define OFI_MAX_FEPS 8        /* endpoints per transport instance */
 #define OFI_PROBE_MS 1000     /* a delivered HELLO's CHALLENGE is this late: a new address */
 #define OFI_BYE_MS 200        /* a pinned endpoint's BYE is acknowledged within this, at most */
+#define OFI_SOURCE_MAX 256
 
 enum ofi_kind { OFI_SEND, OFI_RECV, OFI_HELLO, OFI_CHAL, OFI_BYE };
 
@@ -82,6 +86,7 @@ struct ofi_tp {
                                               * place of a closed one (ofi_retire) */
     int nfeps, start;
     int pinned[OFI_MAX_FEPS];                /* bound to a port of CNIO_OFI_SOURCE's */
+    char source[OFI_SOURCE_MAX];             /* ... that one, or "" */
     const char *prov;                        /* what the first endpoint was opened with */
     char prov_used[CNIO_FAB_PROV_MAX];       /* ... and what it got: the others' */
     int timeout_ms;                          /* the watchdog's bound on shm (fab_live.c) */
@@ -114,21 +119,93 @@ static struct ofi_tp *ofi_tp_of(struct cnio_tp *tp)
     return (struct ofi_tp *)tp;
 }
 
-/* 1 when endpoint i was closed by ofi_retire and no connection refers to it any more. */
-static int ofi_fep_free(const struct ofi_tp *tp, int i)
+/*
+ * Endpoints kept for the process's life. ofi_rxd (libfabric 1.17) must not see a UDP
+ * address bound twice: a packet for the earlier endpoint (the ACK of its BYE, late)
+ * that reaches the later one can crash it, and the server's rxd, which knows a peer by
+ * its address alone, drops the later one's HELLO (the retry from another port costs
+ * OFI_PROBE_MS). So an rxd endpoint bound to a port of CNIO_OFI_SOURCE's is not closed
+ * with its transport but kept here, and the next transport that asks for the same
+ * provider and source takes it over instead of binding the port again: both sides'
+ * rxd states stay in step. An endpoint is kept only when nothing of the old transport
+ * is left in it: no operation posted, no completion queued, no connection that still
+ * refers to it; the address vector keeps its entries (fabric.c counts them again from
+ * 0; fi_av_insert of an address rxd has already gives back the same fi_addr). Stacks
+ * live on several threads: the list is under a mutex, and an endpoint is used by one
+ * transport at a time. The list is never freed: the kernel releases the sockets at
+ * exit, and closing endpoints from an exit handler could run while another thread
+ * still uses libfabric, or after libfabric's own destructor (it is dlopened).
+ */
+struct ofi_kept {
+    struct cnio_fab *f;
+    char prov[CNIO_FAB_PROV_MAX];     /* its provider ("udp;ofi_rxd"), as the next one asks */
+    char source[OFI_SOURCE_MAX];
+    uint16_t next_id;                 /* the next transport's ids follow the last one's */
+    struct ofi_kept *next;
+};
+
+static pthread_mutex_t ofi_kept_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ofi_kept *ofi_kept_list;
+
+/* The endpoint kept for provider prov and source, taken off the list, or NULL. */
+static struct cnio_fab *ofi_kept_take(const char *prov, const char *source, uint16_t *next_id)
 {
-    if (tp->feps[i]->ep || !tp->feps[i]->dead)
-        return 0;
+    struct ofi_kept **pk, *k;
+    struct cnio_fab *f = NULL;
+
+    pthread_mutex_lock(&ofi_kept_lock);
+    for (pk = &ofi_kept_list; (k = *pk) != NULL; pk = &k->next)
+        if (!strcmp(k->prov, prov) && !strcmp(k->source, source))
+            break;
+    if (k) {
+        *pk = k->next;
+        f = k->f;
+        *next_id = k->next_id;
+        free(k);
+    }
+    pthread_mutex_unlock(&ofi_kept_lock);
+    return f;
+}
+
+/* Keeps f for the next transport of prov at source: 0, or -CNIO_ERR_NOMEM (f is then
+ * still the caller's). */
+static int ofi_kept_put(const char *prov, const char *source, struct cnio_fab *f,
+                        uint16_t next_id)
+{
+    struct ofi_kept *k = calloc(1, sizeof(*k));
+
+    if (!k)
+        return -CNIO_ERR_NOMEM;
+    k->f = f;
+    snprintf(k->prov, sizeof(k->prov), "%s", prov);
+    snprintf(k->source, sizeof(k->source), "%s", source);
+    k->next_id = next_id;
+    pthread_mutex_lock(&ofi_kept_lock);
+    k->next = ofi_kept_list;
+    ofi_kept_list = k;
+    pthread_mutex_unlock(&ofi_kept_lock);
+    return 0;
+}
+
+/* 1 when a connection refers to endpoint i. */
+static int ofi_fep_used(const struct ofi_tp *tp, int i)
+{
     for (int id = 1; id < OFI_MAX_CONNS; id++) {
         const struct ofi_conn *c = tp->conns[id];
 
         if (c && c->fab == tp->feps[i])
-            return 0;
+            return 1;
         for (int t = 0; c && t < OFI_HELLO_TRIES; t++)
             if (c->fepi[t] == i)
-                return 0;
+                return 1;
     }
-    return 1;
+    return 0;
+}
+
+/* 1 when endpoint i was closed by ofi_retire and no connection refers to it any more. */
+static int ofi_fep_free(const struct ofi_tp *tp, int i)
+{
+    return !tp->feps[i]->ep && tp->feps[i]->dead && !ofi_fep_used(tp, i);
 }
 
 /* 1 when source (CNIO_OFI_SOURCE) names a port, HOST:PORT (not an IPv6 [HOST]): the
@@ -178,13 +255,26 @@ static int ofi_open_prov(struct cnio_stack *st, const struct cnio_transport_ops 
                          const char *prov, const struct cnio_hints *h, struct cnio_tp **out)
 {
     struct ofi_tp *tp = calloc(1, sizeof(*tp));
+    struct cnio_fab *f;
+    const char *source;
     int ret;
 
     if (!tp)
         return -CNIO_ERR_NOMEM;
     tp->prov = prov;
     tp->timeout_ms = h->timeout_ms;
-    ret = ofi_fep_add(tp, getenv("CNIO_OFI_SOURCE"));
+    source = getenv("CNIO_OFI_SOURCE");
+    if (ofi_source_port(source) && strlen(source) < sizeof(tp->source))
+        snprintf(tp->source, sizeof(tp->source), "%s", source);
+    if (*tp->source && (f = ofi_kept_take(prov, tp->source, &tp->next_id)) != NULL) {
+        snprintf(tp->prov_used, sizeof(tp->prov_used), "%s", f->prov);
+        tp->feps[0] = f;
+        tp->pinned[0] = 1;
+        tp->nfeps = 1;
+        ret = 0;
+    } else {
+        ret = ofi_fep_add(tp, source);
+    }
     if (ret < 0) {
         cnio__err("cannot open libfabric provider %s: %s", *prov ? prov : "(best)",
                   cnio_strerror(ret));
@@ -776,13 +866,36 @@ static int ofi_mpoll(struct cnio_conn *conn, struct cnio_tp_event *ev, int max)
     return n;
 }
 
+/* 1 when endpoint i can be kept for the next transport (ofi_kept_list): ofi_rxd, bound
+ * to CNIO_OFI_SOURCE's port, alive, and with nothing left of tp in it. */
+static int ofi_keepable(const struct ofi_tp *tp, int i)
+{
+    struct cnio_fab *f = tp->feps[i];
+    struct fi_cq_tagged_entry e;
+    ssize_t n;
+
+    if (!tp->pinned[i] || !*tp->source || !f->ep || f->dead || !strstr(f->prov, "ofi_rxd") ||
+        ofi_fep_used(tp, i))
+        return 0;
+    n = fi_cq_read(f->cq, &e, 1);
+    return n == -FI_EAGAIN;
+}
+
 static void ofi_fini(struct cnio_tp *tpb)
 {
     struct ofi_tp *tp = ofi_tp_of(tpb);
 
     for (int i = 0; i < tp->nfeps; i++) {
-        cnio__fab_close(tp->feps[i]);
-        free(tp->feps[i]);
+        struct cnio_fab *f = tp->feps[i];
+
+        if (ofi_keepable(tp, i)) {
+            for (int p = 0; p < f->npeers; p++)
+                f->peers[p].refs = 0;
+            if (ofi_kept_put(f->prov, tp->source, f, tp->next_id) == 0)
+                continue;
+        }
+        cnio__fab_close(f);
+        free(f);
     }
     for (int i = 0; i < OFI_MAX_CONNS; i++)
         free(tp->conns[i]);   /* only those left behind by ofi_close */
