@@ -19,7 +19,9 @@
  * sequence number, acknowledges everything below it (so the HELLO counts as delivered
  * and is never resent) and drops it. Every later message from that address meets the
  * same fate, so only a new address helps. The stack's other connections stay where they
- * are; endpoints opened so are kept until the stack closes.
+ * are; endpoints opened so are kept until the stack closes. An ofi_rxd endpoint bound to
+ * a port of CNIO_OFI_SOURCE's outlives its stack instead (ofi_kept_list): within a
+ * process that port is never bound twice.
  *
  * Completions come from the endpoints' completion queues: whoever polls first sorts
  * them into the done lists of their connections. Every operation has a slot in its
@@ -43,6 +45,7 @@
 #include <rdma/fi_errno.h>
 #include <rdma/fi_tagged.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,8 +58,10 @@
 #define OFI_HELLO_TRIES 3     /* endpoints a connection's HELLO is sent from, at most */
 #define OFI_MAX_FEPS 8        /* endpoints per transport instance */
 #define OFI_PROBE_MS 1000     /* a delivered HELLO's CHALLENGE is this late: a new address */
+#define OFI_BYE_MS 200        /* a pinned endpoint's BYE is acknowledged within this, at most */
+#define OFI_SOURCE_MAX 256
 
-enum ofi_kind { OFI_SEND, OFI_RECV, OFI_HELLO, OFI_CHAL };
+enum ofi_kind { OFI_SEND, OFI_RECV, OFI_HELLO, OFI_CHAL, OFI_BYE };
 
 struct ofi_conn;
 
@@ -80,6 +85,8 @@ struct ofi_tp {
     struct cnio_fab *feps[OFI_MAX_FEPS];     /* more: opened for HELLOs sent again, or in
                                               * place of a closed one (ofi_retire) */
     int nfeps, start;
+    int pinned[OFI_MAX_FEPS];                /* bound to a port of CNIO_OFI_SOURCE's */
+    char source[OFI_SOURCE_MAX];             /* ... that one, or "" */
     const char *prov;                        /* what the first endpoint was opened with */
     char prov_used[CNIO_FAB_PROV_MAX];       /* ... and what it got: the others' */
     int timeout_ms;                          /* the watchdog's bound on shm (fab_live.c) */
@@ -102,6 +109,7 @@ struct ofi_conn {
     int64_t delivered_ms;       /* when the current HELLO was reported delivered */
     struct ofi_op send[OFI_SLOTS], recv[OFI_SLOTS];
     struct ofi_op hello[OFI_HELLO_TRIES], chal[OFI_HELLO_TRIES];
+    struct ofi_op bye[OFI_HELLO_TRIES];    /* each try's BYE, from a pinned endpoint */
     struct ofi_op *done_head, *done_tail;
     uint8_t chalbuf[OFI_HELLO_TRIES][OFI_CHAL_LEN];
 };
@@ -111,21 +119,102 @@ static struct ofi_tp *ofi_tp_of(struct cnio_tp *tp)
     return (struct ofi_tp *)tp;
 }
 
-/* 1 when endpoint i was closed by ofi_retire and no connection refers to it any more. */
-static int ofi_fep_free(const struct ofi_tp *tp, int i)
+/*
+ * Endpoints kept for the process's life. ofi_rxd (libfabric 1.17) must not see a UDP
+ * address bound twice: a packet for the earlier endpoint (the ACK of its BYE, late)
+ * that reaches the later one can crash it, and the server's rxd, which knows a peer by
+ * its address alone, drops the later one's HELLO (the retry from another port costs
+ * OFI_PROBE_MS). So an rxd endpoint bound to a port of CNIO_OFI_SOURCE's is not closed
+ * with its transport but kept here, and the next transport that asks for the same
+ * provider and source takes it over instead of binding the port again: both sides'
+ * rxd states stay in step. An endpoint is kept only when nothing of the old transport
+ * is left in it: no operation posted, no completion queued, no connection that still
+ * refers to it; the address vector keeps its entries (fabric.c counts them again from
+ * 0; fi_av_insert of an address rxd has already gives back the same fi_addr). Stacks
+ * live on several threads: the list is under a mutex, and an endpoint is used by one
+ * transport at a time. The list is never freed: the kernel releases the sockets at
+ * exit, and closing endpoints from an exit handler could run while another thread
+ * still uses libfabric, or after libfabric's own destructor (it is dlopened).
+ */
+struct ofi_kept {
+    struct cnio_fab *f;
+    char prov[CNIO_FAB_PROV_MAX];     /* its provider ("udp;ofi_rxd"), as the next one asks */
+    char source[OFI_SOURCE_MAX];
+    uint16_t next_id;                 /* the next transport's ids follow the last one's */
+    struct ofi_kept *next;
+};
+
+static pthread_mutex_t ofi_kept_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ofi_kept *ofi_kept_list;
+
+/* The endpoint kept for provider prov and source, taken off the list, or NULL. */
+static struct cnio_fab *ofi_kept_take(const char *prov, const char *source, uint16_t *next_id)
 {
-    if (tp->feps[i]->ep || !tp->feps[i]->dead)
-        return 0;
+    struct ofi_kept **pk, *k;
+    struct cnio_fab *f = NULL;
+
+    pthread_mutex_lock(&ofi_kept_lock);
+    for (pk = &ofi_kept_list; (k = *pk) != NULL; pk = &k->next)
+        if (!strcmp(k->prov, prov) && !strcmp(k->source, source))
+            break;
+    if (k) {
+        *pk = k->next;
+        f = k->f;
+        *next_id = k->next_id;
+        free(k);
+    }
+    pthread_mutex_unlock(&ofi_kept_lock);
+    return f;
+}
+
+/* Keeps f for the next transport of prov at source: 0, or -CNIO_ERR_NOMEM (f is then
+ * still the caller's). */
+static int ofi_kept_put(const char *prov, const char *source, struct cnio_fab *f,
+                        uint16_t next_id)
+{
+    struct ofi_kept *k = calloc(1, sizeof(*k));
+
+    if (!k)
+        return -CNIO_ERR_NOMEM;
+    k->f = f;
+    snprintf(k->prov, sizeof(k->prov), "%s", prov);
+    snprintf(k->source, sizeof(k->source), "%s", source);
+    k->next_id = next_id;
+    pthread_mutex_lock(&ofi_kept_lock);
+    k->next = ofi_kept_list;
+    ofi_kept_list = k;
+    pthread_mutex_unlock(&ofi_kept_lock);
+    return 0;
+}
+
+/* 1 when a connection refers to endpoint i. */
+static int ofi_fep_used(const struct ofi_tp *tp, int i)
+{
     for (int id = 1; id < OFI_MAX_CONNS; id++) {
         const struct ofi_conn *c = tp->conns[id];
 
         if (c && c->fab == tp->feps[i])
-            return 0;
+            return 1;
         for (int t = 0; c && t < OFI_HELLO_TRIES; t++)
             if (c->fepi[t] == i)
-                return 0;
+                return 1;
     }
-    return 1;
+    return 0;
+}
+
+/* 1 when endpoint i was closed by ofi_retire and no connection refers to it any more. */
+static int ofi_fep_free(const struct ofi_tp *tp, int i)
+{
+    return !tp->feps[i]->ep && tp->feps[i]->dead && !ofi_fep_used(tp, i);
+}
+
+/* 1 when source (CNIO_OFI_SOURCE) names a port, HOST:PORT (not an IPv6 [HOST]): the
+ * endpoint is then bound where an earlier one may have been. */
+static int ofi_source_port(const char *source)
+{
+    const char *colon = source ? strrchr(source, ':') : NULL;
+
+    return colon && source[0] != '[' && strchr(source, ':') == colon && atoi(colon + 1) > 0;
 }
 
 /* Opens one more endpoint of tp's provider, in the slot of a closed one if there is
@@ -156,6 +245,7 @@ static int ofi_fep_add(struct ofi_tp *tp, const char *source)
     }
     if (!tp->nfeps)
         snprintf(tp->prov_used, sizeof(tp->prov_used), "%s", f->prov);
+    tp->pinned[i] = ofi_source_port(source);
     if (i == tp->nfeps)
         tp->feps[tp->nfeps++] = f;
     return i;
@@ -165,13 +255,26 @@ static int ofi_open_prov(struct cnio_stack *st, const struct cnio_transport_ops 
                          const char *prov, const struct cnio_hints *h, struct cnio_tp **out)
 {
     struct ofi_tp *tp = calloc(1, sizeof(*tp));
+    struct cnio_fab *f;
+    const char *source;
     int ret;
 
     if (!tp)
         return -CNIO_ERR_NOMEM;
     tp->prov = prov;
     tp->timeout_ms = h->timeout_ms;
-    ret = ofi_fep_add(tp, getenv("CNIO_OFI_SOURCE"));
+    source = getenv("CNIO_OFI_SOURCE");
+    if (ofi_source_port(source) && strlen(source) < sizeof(tp->source))
+        snprintf(tp->source, sizeof(tp->source), "%s", source);
+    if (*tp->source && (f = ofi_kept_take(prov, tp->source, &tp->next_id)) != NULL) {
+        snprintf(tp->prov_used, sizeof(tp->prov_used), "%s", f->prov);
+        tp->feps[0] = f;
+        tp->pinned[0] = 1;
+        tp->nfeps = 1;
+        ret = 0;
+    } else {
+        ret = ofi_fep_add(tp, source);
+    }
     if (ret < 0) {
         cnio__err("cannot open libfabric provider %s: %s", *prov ? prov : "(best)",
                   cnio_strerror(ret));
@@ -206,6 +309,8 @@ static void ofi_done(struct ofi_op *op, int status, size_t len)
     op->posted = 0;
     op->status = status;
     op->len = len;
+    if (op->kind == OFI_BYE)
+        return;   /* nobody reads it: the connection is closing (ofi_quiesce) */
     op->next = NULL;
     op->queued = 1;
     if (c->done_tail)
@@ -324,9 +429,10 @@ static void ofi_init_ops(struct ofi_conn *c)
         c->recv[i].kind = OFI_RECV;
     }
     for (int t = 0; t < OFI_HELLO_TRIES; t++) {
-        c->hello[t].c = c->chal[t].c = c;
+        c->hello[t].c = c->chal[t].c = c->bye[t].c = c;
         c->hello[t].kind = OFI_HELLO;
         c->chal[t].kind = OFI_CHAL;
+        c->bye[t].kind = OFI_BYE;
         c->hello[t].try = c->chal[t].try = t;
         c->tpeer[t] = FI_ADDR_UNSPEC;
         c->fepi[t] = -1;
@@ -439,19 +545,74 @@ static int ofi_held(const struct ofi_conn *c, int alive_only)
 
     for (int t = 0; t < OFI_HELLO_TRIES; t++)
         if (!alive_only || ofi_try_fab(c, t))
-            n += c->hello[t].posted + c->chal[t].posted;
+            n += c->hello[t].posted + c->chal[t].posted + c->bye[t].posted;
     if (!alive_only || !c->fab->dead)
         for (int i = 0; i < OFI_SLOTS; i++)
             n += c->send[i].posted + c->recv[i].posted;
     return n;
 }
 
+/* How long a closing connection waits for its BYEs' acknowledgements. */
+static int ofi_bye_ms(const struct ofi_tp *tp)
+{
+    return tp->timeout_ms > 0 && tp->timeout_ms < OFI_BYE_MS ? tp->timeout_ms : OFI_BYE_MS;
+}
+
+/* BYEs of c still with the provider, on endpoints alive. */
+static int ofi_byes_held(const struct ofi_conn *c)
+{
+    int n = 0;
+
+    for (int t = 0; t < OFI_HELLO_TRIES; t++)
+        if (ofi_try_fab(c, t))
+            n += c->bye[t].posted;
+    return n;
+}
+
+/*
+ * Tells the server of try t that its connection sid is closed. From a pinned endpoint
+ * (bound to CNIO_OFI_SOURCE's port) the BYE is a send with a completion, which ofi_rxd
+ * reports once the server has acknowledged it; ofi_quiesce waits for that, at most
+ * ofi_bye_ms. An endpoint closed while that ACK is on its way leaves it to whatever binds
+ * the port next, and ofi_rxd (libfabric 1.17) crashes there: the ACK frees the new
+ * endpoint's first packet to that server (doc/transports.md). A port the kernel chose is
+ * not handed out again at once, so there the BYE goes out with fi_tinject and costs no wait.
+ */
+static void ofi_bye(struct ofi_conn *c, int t, uint32_t sid)
+{
+    struct cnio_fab *f = ofi_try_fab(c, t);
+    struct ofi_op *op = &c->bye[t];
+    int64_t deadline = cnio__now_ms() + ofi_bye_ms(c->tp);
+    ssize_t r;
+
+    if (!f || op->posted || c->tpeer[t] == FI_ADDR_UNSPEC || cnio__fab_live_now(f))
+        return;
+    if (!c->tp->pinned[c->fepi[t]]) {
+        cnio__fab_enter(f);
+        fi_tinject(f->ep, NULL, 0, c->tpeer[t], CNIO_FAB_TAG_BYE | sid);
+        cnio__fab_leave(f);
+        return;
+    }
+    for (;;) {
+        cnio__fab_enter(f);
+        r = fi_tsend(f->ep, NULL, 0, NULL, c->tpeer[t], CNIO_FAB_TAG_BYE | sid, &op->ctx);
+        cnio__fab_leave(f);
+        if (r != -FI_EAGAIN || cnio__now_ms() >= deadline)
+            break;
+        ofi_cq_drain(c->tp);
+    }
+    op->posted = r == 0;
+}
+
 /* Cancels the receives still posted and waits until the provider holds no buffer of
- * c; returns 0, or -1 when it still does at the deadline (c must then not be freed). */
+ * c; returns 0, or -1 when it still does at the deadline (c must then not be freed).
+ * BYEs are waited for ofi_bye_ms at most. */
 static int ofi_quiesce(struct ofi_conn *c)
 {
     struct ofi_tp *tp = c->tp;
     int64_t deadline = cnio__now_ms() + OFI_CLOSE_MS;
+    int64_t bye_by = cnio__now_ms() + ofi_bye_ms(tp);
+    int n;
 
     for (int t = 0; t <= c->try && t < OFI_HELLO_TRIES; t++) {
         struct cnio_fab *f = ofi_try_fab(c, t);
@@ -468,7 +629,9 @@ static int ofi_quiesce(struct ofi_conn *c)
             fi_cancel(&c->fab->ep->fid, &c->recv[i].ctx);
             cnio__fab_leave(c->fab);
         }
-    while (ofi_held(c, 1)) {
+    while ((n = ofi_held(c, 1)) != 0) {
+        if (n == ofi_byes_held(c) && cnio__now_ms() >= bye_by)
+            return -1;
         if (ofi_cq_drain(tp) || cnio__now_ms() >= deadline)
             return -1;
     }
@@ -499,7 +662,7 @@ static void ofi_retire(struct ofi_tp *tp, struct cnio_fab *f)
             continue;
         for (int t = 0; t < OFI_HELLO_TRIES; t++)
             if (c->fepi[t] == fi)
-                c->hello[t].posted = c->chal[t].posted = 0;
+                c->hello[t].posted = c->chal[t].posted = c->bye[t].posted = 0;
         if (c->fab != f)
             continue;
         for (int i = 0; i < OFI_SLOTS; i++)
@@ -543,11 +706,8 @@ static void ofi_close(struct cnio_conn *conn)
     if (!c)
         return;
     tp = c->tp;
-    if (c->sid && c->peer != FI_ADDR_UNSPEC && !cnio__fab_live_now(c->fab)) {
-        cnio__fab_enter(c->fab);
-        fi_tinject(c->fab->ep, NULL, 0, c->peer, CNIO_FAB_TAG_BYE | c->sid);
-        cnio__fab_leave(c->fab);
-    }
+    if (c->sid && c->peer != FI_ADDR_UNSPEC)
+        ofi_bye(c, c->try, c->sid);
     if (c->fab->dead && ofi_held(c, 0)) {
         /* Its endpoint has a dead peer and is never progressed again: the provider keeps
          * what it was given until the endpoint closes; so does c (freed with it). */
@@ -557,9 +717,14 @@ static void ofi_close(struct cnio_conn *conn)
         ofi_retire(tp, c->fab);
     if (ofi_held(c, 0)) {
         /* A HELLO or CHALLENGE of an earlier try, on another endpoint, into c's own
-         * memory: leave c (and its id) to that endpoint. */
-        cnio__warn("libfabric %s: a connection's handshake did not finish within %d ms",
-                   tp->prov_used, OFI_CLOSE_MS);
+         * memory, or a BYE the server has not acknowledged: leave c (and its id) to that
+         * endpoint. */
+        if (ofi_held(c, 0) == ofi_byes_held(c))
+            cnio__info("libfabric %s: a BYE not acknowledged within %d ms", tp->prov_used,
+                       ofi_bye_ms(tp));
+        else
+            cnio__warn("libfabric %s: a connection's handshake did not finish within %d ms",
+                       tp->prov_used, OFI_CLOSE_MS);
         return;
     }
     for (int t = 0; t < OFI_HELLO_TRIES; t++)
@@ -634,13 +799,8 @@ static int ofi_event(struct ofi_conn *c, struct ofi_op *op, struct cnio_tp_event
             const uint8_t *b = c->chalbuf[op->try];
             uint32_t sid = op->len >= CNIO_WIRE_HDR_SIZE ? (uint32_t)cnio__get_le64(b + 32) : 0;
 
-            struct cnio_fab *f = ofi_try_fab(c, op->try);
-
-            if (!op->status && sid && f && !cnio__fab_live_now(f)) {
-                cnio__fab_enter(f);
-                fi_tinject(f->ep, NULL, 0, c->tpeer[op->try], CNIO_FAB_TAG_BYE | sid);
-                cnio__fab_leave(f);
-            }
+            if (!op->status && sid)
+                ofi_bye(c, op->try, sid);
             return 0;
         }
         if (op->status)
@@ -665,6 +825,8 @@ static int ofi_event(struct ofi_conn *c, struct ofi_op *op, struct cnio_tp_event
         *ev = (struct cnio_tp_event){ .kind = CNIO_TP_RECEIVED, .id = op->id, .hdr = op->hdr,
                                       .payload = op->payload, .len = op->len };
         return 1;
+    case OFI_BYE:
+        return 0;   /* never queued (ofi_done) */
     }
     return -CNIO_ERR_PROTO;
 }
@@ -704,13 +866,36 @@ static int ofi_mpoll(struct cnio_conn *conn, struct cnio_tp_event *ev, int max)
     return n;
 }
 
+/* 1 when endpoint i can be kept for the next transport (ofi_kept_list): ofi_rxd, bound
+ * to CNIO_OFI_SOURCE's port, alive, and with nothing left of tp in it. */
+static int ofi_keepable(const struct ofi_tp *tp, int i)
+{
+    struct cnio_fab *f = tp->feps[i];
+    struct fi_cq_tagged_entry e;
+    ssize_t n;
+
+    if (!tp->pinned[i] || !*tp->source || !f->ep || f->dead || !strstr(f->prov, "ofi_rxd") ||
+        ofi_fep_used(tp, i))
+        return 0;
+    n = fi_cq_read(f->cq, &e, 1);
+    return n == -FI_EAGAIN;
+}
+
 static void ofi_fini(struct cnio_tp *tpb)
 {
     struct ofi_tp *tp = ofi_tp_of(tpb);
 
     for (int i = 0; i < tp->nfeps; i++) {
-        cnio__fab_close(tp->feps[i]);
-        free(tp->feps[i]);
+        struct cnio_fab *f = tp->feps[i];
+
+        if (ofi_keepable(tp, i)) {
+            for (int p = 0; p < f->npeers; p++)
+                f->peers[p].refs = 0;
+            if (ofi_kept_put(f->prov, tp->source, f, tp->next_id) == 0)
+                continue;
+        }
+        cnio__fab_close(f);
+        free(f);
     }
     for (int i = 0; i < OFI_MAX_CONNS; i++)
         free(tp->conns[i]);   /* only those left behind by ofi_close */

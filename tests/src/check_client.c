@@ -1000,6 +1000,66 @@ START_TEST(fabric_unauth_budget)
 }
 END_TEST
 
+/* A free UDP port below the kernel's ephemeral range on 127.0.0.1 (no other socket is
+ * given it meanwhile), or 0. */
+static int free_udp_port(void)
+{
+    for (int i = 0; i < 50; i++) {
+        struct sockaddr_in a = { .sin_family = AF_INET,
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        int s = socket(AF_INET, SOCK_DGRAM, 0), ok;
+
+        a.sin_port = htons((uint16_t)(20000 + (unsigned)rand() % 10000));
+        ok = s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0;
+        if (s >= 0)
+            close(s);
+        if (ok)
+            return ntohs(a.sin_port);
+    }
+    return 0;
+}
+
+/* Stacks opened and closed one after the other in one process, their udp endpoints all
+ * at one fixed address (CNIO_OFI_SOURCE), each with a round trip through both servers.
+ * ofi_rxd (libfabric 1.17) at an address an earlier endpoint of the process had bound
+ * died of SIGSEGV when the server's ACK of the old endpoint's BYE came in after the new
+ * one had bound it, and its HELLOs went unanswered (the server's rxd took it for the old
+ * one; each was sent again from another port after 1 s): the transport keeps such
+ * endpoints for the process's life (transport_ofi.c). */
+START_TEST(udp_address_reused)
+{
+    char source[64];
+    double t0;
+    int port;
+
+    if (!getenv("CNIO_TRANSPORT") || strcmp(getenv("CNIO_TRANSPORT"), "udp"))
+        return;
+    ck_assert_msg(fx_start(&fx, 2, NULL) == 0, "cannot start servers");
+    srand((unsigned)getpid() ^ (unsigned)time(NULL));
+    port = free_udp_port();
+    ck_assert_int_ne(port, 0);
+    snprintf(source, sizeof(source), "127.0.0.1:%d", port);
+    setenv("CNIO_OFI_SOURCE", source, 1);
+    t0 = now_s();
+    for (int i = 0; i < 30; i++) {
+        struct cnio_obj *o;
+
+        ck_assert_int_eq(cnio__stack_open(&st), 0);
+        ck_assert_int_eq(open_obj("reuse", NULL, RW, &o), 0);
+        /* the stripe boundary: a piece for each server */
+        round_trip(o, MiB - 1000, 2000, (uint64_t)i + 1);
+        ck_assert_int_eq(cnio__obj_close(o), 0);
+        cnio__stack_close(st);
+        st = NULL;
+    }
+    /* about 1 s in all; a HELLO the server's rxd dropped is sent again after 1 s */
+    ck_assert_msg(now_s() - t0 < 20, "30 rounds took %.1f s: HELLOs went unanswered",
+                  now_s() - t0);
+    unsetenv("CNIO_OFI_SOURCE");
+    fx_stop(&fx);
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
     Suite *s = suite_create("client");
@@ -1007,6 +1067,7 @@ static Suite *client_suite(void)
     TCase *big = tcase_create("big");
     TCase *fail = tcase_create("failures");
     TCase *limits = tcase_create("limits");
+    TCase *reuse = tcase_create("reuse");
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
@@ -1046,6 +1107,9 @@ static Suite *client_suite(void)
     tcase_add_test(limits, fabric_unauth_budget);
     tcase_set_timeout(limits, 60);
     suite_add_tcase(s, limits);
+    tcase_add_test(reuse, udp_address_reused);
+    tcase_set_timeout(reuse, 120);
+    suite_add_tcase(s, reuse);
     suite_add_tcase(s, fail);
     return s;
 }
