@@ -4,7 +4,8 @@
  * directories, modes, mtimes) stand on. Names are checked as every other request's
  * are, and every path is opened beneath the root (store.c), so nothing here reaches
  * outside it. Each directory exists twice, beneath the root and beneath .cnio/meta
- * (where the metadata of its objects lives); both are kept in step.
+ * (where the metadata of its objects lives); both are kept in step. RENAME itself,
+ * which moves a name's data, metadata and checksums together, is rename.c's.
  */
 #include "server.h"
 #include "log.h"
@@ -30,18 +31,6 @@ static int names_one(const struct cnio_wire_hdr *h, const uint8_t *p, uint32_t a
     return cnio__srv_store_name(o->name, o->name_len, name);
 }
 
-/* fsync of directory pfd (an O_PATH fd): 0 or a negative code. */
-static int names_sync_dir(int pfd)
-{
-    int fd = cnio__srv_store_at(pfd, ".", O_RDONLY | O_DIRECTORY, 0), r;
-
-    if (fd < 0)
-        return names_errno();
-    r = cnio__srv_store_sync_dir(fd);
-    close(fd);
-    return r;
-}
-
 /* mkdirat of name's last component beneath basefd, on disk before the reply as a commit
  * beneath it will be: 0, or a negative code (EEXIST too). */
 static int names_mkdir_at(int basefd, const char *name, mode_t mode)
@@ -53,7 +42,7 @@ static int names_mkdir_at(int basefd, const char *name, mode_t mode)
         return names_errno();
     r = mkdirat(pfd, base, mode);
     e = errno;
-    r = r < 0 ? cnio__err_from_errno(e) : names_sync_dir(pfd);
+    r = r < 0 ? cnio__err_from_errno(e) : cnio__srv_store_sync_path(pfd);
     close(pfd);
     return r;
 }
@@ -152,37 +141,6 @@ static int names_rmdir(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     return ret == 1 ? -CNIO_ERR_NOENT : ret;
 }
 
-/* renameat beneath basefd, creating the new name's parents: 0, 1 when from was not
- * there, or a negative code. */
-static int names_rename_at(int basefd, const char *from, const char *to)
-{
-    const char *fb, *tb;
-    int ret = cnio__srv_store_mkparents(basefd, to), fp, tp, r, e;
-
-    if (ret)
-        return ret;
-    fp = cnio__srv_store_parent(basefd, from, &fb);
-    if (fp < 0)
-        return errno == ENOENT ? 1 : names_errno();
-    tp = cnio__srv_store_parent(basefd, to, &tb);
-    if (tp < 0) {
-        e = errno;
-        close(fp);
-        return cnio__err_from_errno(e);
-    }
-    r = renameat(fp, fb, tp, tb);
-    e = errno;
-    close(fp);
-    if (r == 0)
-        ret = names_sync_dir(tp);   /* the new name on disk before the reply */
-    close(tp);
-    if (r == 0)
-        return ret;
-    if (e == ENOENT)
-        return 1;
-    return e == ENOTEMPTY ? -CNIO_ERR_EXIST : cnio__err_from_errno(e);
-}
-
 static int names_rename(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                         const uint8_t *p, struct cnio_srv_reply *r)
 {
@@ -204,16 +162,9 @@ static int names_rename(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     if (!strncmp(from, to, n) && (to[n] == '/' || to[n] == '\0'))
         return strcmp(from, to) ? -CNIO_ERR_INVAL : 0;   /* into itself, or onto itself */
     pthread_mutex_lock(&st->lock);
-    ret = names_rename_at(st->rootfd, from, to);
-    if (ret == 0) {
-        int m = names_rename_at(st->metafd, from, to);
-
-        if (m < 0)
-            cnio__warn("rename %s to %s: its metadata stays behind: %s", from, to,
-                       cnio_strerror(m));
-    }
+    ret = cnio__srv_rename(st, from, to);
     pthread_mutex_unlock(&st->lock);
-    return ret == 1 ? -CNIO_ERR_NOENT : ret;
+    return ret;
 }
 
 /* Sets the mtime of name beneath rootfd (mtime_ns 0: unchanged). */

@@ -8,6 +8,7 @@
  *   store.c    names, confinement beneath the root, data and metadata files
  *   stage.c    staged instances of objects being written whole, and their commit
  *   commit.c   the requests of commit semantics: COMMIT, ABORT, CRC
+ *   names.c    MKDIR, RMDIR, SETATTR; rename.c: RENAME, finished after a crash
  *   handles.c  the server-wide table of open object handles
  *   sums.c     a CRC32C per 64 KiB block of every object file, beside it
  *   scrub.c    checking every block of every object (--scrub, --scrub-rate)
@@ -112,6 +113,19 @@ struct cnio_srv_staged {
 /* Opens root and creates ROOT/.cnio/meta, stage and sums; changes nothing else, so that
  * it may run before the root's lock is taken. 0 or -CNIO_ERR_NOENT/-CNIO_ERR_IO (logged). */
 int cnio__srv_store_open(struct cnio_srv_store *st, const char *root);
+/* RENAME of from to to on this host (store lock held): the data, metadata and block
+ * checksums move together, and a crash or a failed step never leaves a name that reads
+ * wrong (rename.c). 0, -CNIO_ERR_NOENT when from is not there, -CNIO_ERR_EXIST when to is
+ * a directory that is not empty, -CNIO_ERR_IO while an earlier rename waits for a
+ * restart to finish it, or another negative code. */
+int cnio__srv_rename(struct cnio_srv_store *st, const char *from, const char *to);
+/* Finishes the rename a crash interrupted, if ROOT/.cnio/rename records one (startup,
+ * root lock held): 0 or a negative code (logged). */
+int cnio__srv_rename_recover(struct cnio_srv_store *st);
+/* Parses the bytes of ROOT/.cnio/rename (len of them): 0, or -CNIO_ERR_IO when they are
+ * not a whole, valid record. */
+int cnio__srv_rename_decode(const uint8_t *buf, size_t len, uint32_t *flags,
+                            char from[CNIO_WIRE_MAX_NAME + 1], char to[CNIO_WIRE_MAX_NAME + 1]);
 /* What a serving server does to an opened root once it holds the root's lock, before it
  * serves: finishes a RENAME a crash interrupted, loads the staged instances and removes
  * the data files a crash left without metadata. 0 or a negative code (logged); the
@@ -160,6 +174,8 @@ int cnio__srv_store_replace(int pfd, const char *base, const uint8_t *buf, size_
  * system that cannot sync a directory, EINVAL or EROFS, counts as done). 0 or a negative
  * code. */
 int cnio__srv_store_sync_dir(int fd);
+/* The same for a directory opened O_PATH (reopened for reading). */
+int cnio__srv_store_sync_path(int pfd);
 void cnio__srv_meta_encode(const struct cnio_srv_meta *m, uint8_t out[CNIO_SRV_META_SIZE]);
 /* 0, or -CNIO_ERR_IO when in (len bytes) is not a valid metadata block. */
 int cnio__srv_meta_decode(const uint8_t *in, size_t len, struct cnio_srv_meta *m);

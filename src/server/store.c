@@ -290,8 +290,11 @@ int cnio__srv_store_open(struct cnio_srv_store *st, const char *root)
 
 int cnio__srv_store_recover(struct cnio_srv_store *st, const char *root)
 {
-    int r = cnio__srv_stage_load(st);
+    int r = cnio__srv_rename_recover(st);
 
+    if (r)
+        return r;
+    r = cnio__srv_stage_load(st);
     if (r)
         cnio__err("root %s: staged instances: %s", root, cnio_strerror(r));
     return r;
@@ -484,6 +487,17 @@ close_fd:
 int cnio__srv_store_sync_dir(int fd)
 {
     return fsync(fd) < 0 && errno != EINVAL && errno != EROFS ? store_errno() : 0;
+}
+
+int cnio__srv_store_sync_path(int pfd)
+{
+    int fd = store_openat2(pfd, ".", O_RDONLY | O_DIRECTORY, 0), r;
+
+    if (fd < 0)
+        return store_errno();
+    r = cnio__srv_store_sync_dir(fd);
+    close(fd);
+    return r;
 }
 
 /* fsync of the directory holding name beneath basefd. */

@@ -73,7 +73,8 @@ static void fz_fresh_store(void)
 
     cnio__srv_store_close(&fz_srv.store);
     snprintf(cmd, sizeof(cmd), "rm -rf %s/* %s/.cnio", fz_root, fz_root);
-    if (system(cmd) != 0 || cnio__srv_store_open(&fz_srv.store, fz_root))
+    if (system(cmd) != 0 || cnio__srv_store_open(&fz_srv.store, fz_root) ||
+        cnio__srv_store_recover(&fz_srv.store, fz_root))
         abort();
 }
 
@@ -107,6 +108,7 @@ static void fz_init(void)
         fz_srv.key.bytes[i] = (uint8_t)(i * 7 + 1);
     cnio__srv_limits_init(&fz_srv);
     if (cnio__srv_store_open(&fz_srv.store, fz_root) ||
+        cnio__srv_store_recover(&fz_srv.store, fz_root) ||
         cnio__srv_handles_init(&fz_srv.handles, o->max_open))
         abort();
     fz_epfd = epoll_create1(EPOLL_CLOEXEC);
