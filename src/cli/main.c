@@ -38,12 +38,13 @@ static const char usage_text[] =
     "                  libcnio_mpiio.so (doc/mpiio.md); run --sockets PROGRAM: legacy\n"
     "                  per-rank socket code under the socket shim (doc/sockets.md)\n"
     "\n"
-    "common options:\n"
+    "common options (every command but keygen and run):\n"
     "  --key FILE      shared key file (default $CNIO_KEY_FILE, then ~/.cnio/key)\n"
     "  -o NAME=VALUE   set a hint (striping_unit, striping_factor, cnio_lanes,\n"
     "                  cnio_timeout_ms, ...); repeatable\n"
     "  -q, --quiet     no progress bar, no summary\n"
     "  -h, --help      this help; `cnio COMMAND --help` for one command\n"
+    "  --version       print the version (cnio --version)\n"
     "\n"
     "exit status: 0 success, 1 the operation failed, 2 bad usage.\n";
 
