@@ -35,7 +35,8 @@ int cnio__cl_check_complete(const struct cnio_obj *obj)
 
         cnio__cl_state(&state, &obj->hosts[j].info, gen0);
         if (state & CNIO_OBJ_INCOMPLETE) {
-            cnio__err("%s: incomplete on host %s (%s)", obj->path, obj->hosts[j].name,
+            cnio__err("%s: incomplete on host %s:%u (%s)", obj->path, obj->hosts[j].name,
+                      obj->hosts[j].port,
                       (state & CNIO_OBJ_STAGED) ? "an upload was interrupted"
                       : (state & CNIO_OBJ_DIRTY) ? "an update in place was interrupted"
                       : "a commit did not reach every host");
@@ -61,9 +62,9 @@ static int cc_each(struct cnio_obj *obj, uint16_t type, uint64_t offset, int fro
     ret = cnio__stack_calls(obj->st, c, to - from);
     for (int j = from; j < to; j++)
         if (c[j - from].status)
-            cnio__err("%s: %s on host %s: %s", obj->path,
+            cnio__err("%s: %s on host %s:%u: %s", obj->path,
                       type == CNIO_WIRE_COMMIT ? "commit" : "discard", obj->hosts[j].name,
-                      cnio_strerror(c[j - from].status));
+                      obj->hosts[j].port, cnio_strerror(c[j - from].status));
     free(c);
     return ret;
 }

@@ -4,6 +4,7 @@
  * Exit status: 0 after a clean shutdown (SIGTERM/SIGINT), 1 when startup fails (the
  * cause goes to stderr in one line), 2 on bad usage.
  */
+#include "cnio_config.h"
 #include "server.h"
 #include "config.h"
 #include "log.h"
@@ -266,8 +267,7 @@ static int main_parse(int argc, char **argv, struct cnio_srv_opts *o)
             return 1;
         }
         if (opt == 'V') {
-            printf("cnio-server %d.%d (wire protocol %d)\n", CNIO_VERSION_MAJOR,
-                   CNIO_VERSION_MINOR, CNIO_WIRE_VERSION);
+            printf("cnio-server %s (wire protocol %d)\n", PACKAGE_VERSION, CNIO_WIRE_VERSION);
             return 1;
         }
         if (opt == '?' || opt == ':')
