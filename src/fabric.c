@@ -319,7 +319,7 @@ int cnio__fab_av_get(struct cnio_fab *f, const void *addr, size_t len, uint64_t 
 /* An entry no connection uses stays (up to FAB_AV_KEEP of them): a peer that comes back
  * finds the provider's state of it (ofi_rxd's sequence numbers, shm's mapping) intact.
  * (ofi_rxd keeps that state while its endpoint lives whatever we do: a new endpoint at
- * an old peer's address is taken for it; transport_ofi.c's HELLO copes.) */
+ * an old peer's address is taken for it; transport_ofi_conn.c's HELLO copes.) */
 void cnio__fab_av_put(struct cnio_fab *f, uint64_t fi_addr)
 {
     for (int i = 0; i < f->npeers; i++)

@@ -75,7 +75,7 @@ struct cnio_fab {
     /* Guarded shm endpoints (cnio__fab_guard, fab_live.c): */
     int shm;                    /* 1: peers' processes are checked, calls are timed */
     int dead;                   /* 0, or -CNIO_ERR_CONN: a peer died, or the transport
-                                 * closed it (transport_ofi.c); never entered again */
+                                 * closed it (transport_ofi_conn.c); never entered again */
     int dead_pid;
     int64_t live_ms;            /* when the peers were last checked */
     int watch_ms;               /* a call longer than this, with a peer dead: exit */

@@ -10,25 +10,15 @@
  * the request's reply header and the caller's buffer, then sends header and payload
  * from where they are, as one message; large ones move by the provider's rendezvous.
  *
- * A HELLO whose CHALLENGE does not come (OFI_PROBE_MS after the provider reported it
- * delivered) is sent again from a fresh endpoint (a new local address), at most
- * OFI_HELLO_TRIES times: ofi_rxd (libfabric 1.17 and later) knows a peer by its UDP
- * address alone and keeps its sequence numbers for as long as its own endpoint lives.
- * A client endpoint that the kernel gives a port an earlier, gone endpoint had used
- * towards the same server is taken for that one: the server's rxd expects the old
- * sequence number, acknowledges everything below it (so the HELLO counts as delivered
- * and is never resent) and drops it. Every later message from that address meets the
- * same fate, so only a new address helps. The stack's other connections stay where they
- * are; endpoints opened so are kept until the stack closes. An ofi_rxd endpoint bound to
- * a port of CNIO_OFI_SOURCE's outlives its stack instead (ofi_kept_list): within a
- * process that port is never bound twice.
+ * A connection's life, its handshake (a HELLO sent again from a new endpoint), its BYE
+ * and its close, is in transport_ofi_conn.c; what both files share is in
+ * transport_ofi_int.h.
  *
  * Completions come from the endpoints' completion queues: whoever polls first sorts
  * them into the done lists of their connections. Every operation has a slot in its
  * connection (a frame's send and receive by the request's slot index), so nothing is
- * allocated per frame. Closing a connection cancels its posted receives and waits (at
- * most OFI_CLOSE_MS) until the provider has let go of every buffer it was given.
- * Progress is manual: the stack polls these connections (no fd) every 0.1 to 2 ms.
+ * allocated per frame. Progress is manual: the stack polls these connections (no fd)
+ * every 0.1 to 2 ms.
  */
 #include "cnio_config.h"
 #include "common.h"
@@ -36,6 +26,7 @@
 #include "log.h"
 #include "stack.h"
 #include "transport.h"
+#include "transport_ofi_int.h"
 #include "wire.h"
 
 #include <rdma/fabric.h>
@@ -49,75 +40,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define OFI_MAX_CONNS 4096
-#define OFI_SLOTS CNIO_EP_MAX_INFLIGHT
-#define OFI_CQ_BATCH 32
-#define OFI_CLOSE_MS 2000
-#define OFI_CHAL_LEN (CNIO_WIRE_HDR_SIZE + CNIO_WIRE_CHALLENGE_SIZE)
-#define OFI_HELLO_TRIES 3     /* endpoints a connection's HELLO is sent from, at most */
-#define OFI_MAX_FEPS 8        /* endpoints per transport instance */
-#define OFI_PROBE_MS 1000     /* a delivered HELLO's CHALLENGE is this late: a new address */
-#define OFI_BYE_MS 200        /* a pinned endpoint's BYE is acknowledged within this, at most */
-#define OFI_SOURCE_MAX 256
-
-enum ofi_kind { OFI_SEND, OFI_RECV, OFI_HELLO, OFI_CHAL, OFI_BYE };
-
-struct ofi_conn;
-
-struct ofi_op {
-    struct fi_context2 ctx;     /* first: libfabric's per-operation context */
-    struct ofi_conn *c;
-    enum ofi_kind kind;
-    int try;                    /* OFI_HELLO, OFI_CHAL: which HELLO */
-    uint64_t id;
-    int posted;                 /* the provider holds it */
-    int queued;                 /* on the done list */
-    int status;                 /* 0 or a negative code */
-    size_t len;
-    const uint8_t *hdr, *payload;
-    struct ofi_op *next;
-};
-
-struct ofi_tp {
-    struct cnio_tp base;
-    struct cnio_fab *fab;                    /* where connections start (feps[start]) */
-    struct cnio_fab *feps[OFI_MAX_FEPS];     /* more: opened for HELLOs sent again, or in
-                                              * place of a closed one (ofi_retire) */
-    int nfeps, start;
-    int pinned[OFI_MAX_FEPS];                /* bound to a port of CNIO_OFI_SOURCE's */
-    char source[OFI_SOURCE_MAX];             /* ... that one, or "" */
-    const char *prov;                        /* what the first endpoint was opened with */
-    char prov_used[CNIO_FAB_PROV_MAX];       /* ... and what it got: the others' */
-    int timeout_ms;                          /* the watchdog's bound on shm (fab_live.c) */
-    struct ofi_conn *conns[OFI_MAX_CONNS];   /* by our id; 0 unused */
-    uint16_t next_id;
-};
-
-struct ofi_conn {
-    struct cnio_conn base;
-    struct ofi_tp *tp;
-    struct cnio_fab *fab;       /* the endpoint of the current try */
-    fi_addr_t peer;             /* the server in fab's address vector */
-    struct sockaddr_storage addr;
-    socklen_t addrlen;
-    uint16_t id;
-    uint32_t sid;               /* the server's id for us, from the CHALLENGE */
-    int dead;                   /* a send failed: the error */
-    int try, fepi[OFI_HELLO_TRIES];        /* the current try; each try's endpoint */
-    fi_addr_t tpeer[OFI_HELLO_TRIES];      /* each try's server address */
-    int64_t delivered_ms;       /* when the current HELLO was reported delivered */
-    struct ofi_op send[OFI_SLOTS], recv[OFI_SLOTS];
-    struct ofi_op hello[OFI_HELLO_TRIES], chal[OFI_HELLO_TRIES];
-    struct ofi_op bye[OFI_HELLO_TRIES];    /* each try's BYE, from a pinned endpoint */
-    struct ofi_op *done_head, *done_tail;
-    uint8_t chalbuf[OFI_HELLO_TRIES][OFI_CHAL_LEN];
-};
-
-static struct ofi_tp *ofi_tp_of(struct cnio_tp *tp)
-{
-    return (struct ofi_tp *)tp;
-}
 
 /*
  * Endpoints kept for the process's life. ofi_rxd (libfabric 1.17) must not see a UDP
@@ -220,7 +142,7 @@ static int ofi_source_port(const char *source)
 /* Opens one more endpoint of tp's provider, in the slot of a closed one if there is
  * such: its index, or a negative code. source binds it (CNIO_OFI_SOURCE: HOST or
  * HOST:PORT) or is NULL (a port of the kernel's). */
-static int ofi_fep_add(struct ofi_tp *tp, const char *source)
+int cnio__ofi_fep_add(struct ofi_tp *tp, const char *source)
 {
     struct cnio_fab *f;
     int i, ret;
@@ -273,7 +195,7 @@ static int ofi_open_prov(struct cnio_stack *st, const struct cnio_transport_ops 
         tp->nfeps = 1;
         ret = 0;
     } else {
-        ret = ofi_fep_add(tp, source);
+        ret = cnio__ofi_fep_add(tp, source);
     }
     if (ret < 0) {
         cnio__err("cannot open libfabric provider %s: %s", *prov ? prov : "(best)",
@@ -363,7 +285,7 @@ static int ofi_cq_drain_one(struct cnio_fab *f)
     }
 }
 
-static int ofi_cq_drain(struct ofi_tp *tp)
+int cnio__ofi_cq_drain(struct ofi_tp *tp)
 {
     int ret = 0;
 
@@ -374,364 +296,7 @@ static int ofi_cq_drain(struct ofi_tp *tp)
 
 static int ofi_progress(struct cnio_tp *tp, int timeout_ms)
 {
-    return ofi_cq_drain(ofi_tp_of(tp));
-}
-
-/* ---- connections ------------------------------------------------------------------ */
-
-/* Posts the receive of the current try's CHALLENGE. */
-static int ofi_post_chal(struct ofi_conn *c)
-{
-    struct ofi_op *op = &c->chal[c->try];
-    ssize_t r = cnio__fab_live(c->fab);
-
-    if (r)
-        return (int)r;
-    cnio__fab_enter(c->fab);
-    r = fi_trecv(c->fab->ep, c->chalbuf[c->try], OFI_CHAL_LEN, NULL, c->peer,
-                 cnio__fab_reply_tag(c->id, 0), 0, &op->ctx);
-    cnio__fab_leave(c->fab);
-    if (r)
-        return cnio__fab_err((int)r);
-    op->posted = 1;
-    return 0;
-}
-
-static int ofi_post_hello(struct ofi_conn *c, int64_t deadline)
-{
-    struct ofi_op *op = &c->hello[c->try];
-    ssize_t r;
-
-    for (;;) {
-        if ((r = cnio__fab_live(c->fab)) != 0)
-            return (int)r;
-        cnio__fab_enter(c->fab);
-        r = fi_tsend(c->fab->ep, c->fab->name, c->fab->namelen, NULL, c->peer,
-                     CNIO_FAB_TAG_HELLO | c->id, &op->ctx);
-        cnio__fab_leave(c->fab);
-        if (r != -FI_EAGAIN)
-            break;
-        if (cnio__now_ms() >= deadline)
-            return -CNIO_ERR_TIMEOUT;
-        ofi_cq_drain(c->tp);
-    }
-    if (r)
-        return cnio__fab_err((int)r);
-    op->posted = 1;
-    return 0;
-}
-
-static void ofi_init_ops(struct ofi_conn *c)
-{
-    for (int i = 0; i < OFI_SLOTS; i++) {
-        c->send[i].c = c->recv[i].c = c;
-        c->send[i].kind = OFI_SEND;
-        c->recv[i].kind = OFI_RECV;
-    }
-    for (int t = 0; t < OFI_HELLO_TRIES; t++) {
-        c->hello[t].c = c->chal[t].c = c->bye[t].c = c;
-        c->hello[t].kind = OFI_HELLO;
-        c->chal[t].kind = OFI_CHAL;
-        c->bye[t].kind = OFI_BYE;
-        c->hello[t].try = c->chal[t].try = t;
-        c->tpeer[t] = FI_ADDR_UNSPEC;
-        c->fepi[t] = -1;
-    }
-}
-
-static int ofi_take_id(struct ofi_tp *tp, struct ofi_conn *c)
-{
-    for (int tries = 0; tries < OFI_MAX_CONNS; tries++) {
-        uint16_t id = (uint16_t)(++tp->next_id % OFI_MAX_CONNS);
-
-        if (id && !tp->conns[id]) {
-            tp->conns[id] = c;
-            c->id = id;
-            return 0;
-        }
-    }
-    return -CNIO_ERR_LIMIT;
-}
-
-/* Starts try c->try from endpoint fepi: the server's address in its vector, the
- * CHALLENGE's receive, the HELLO. */
-static int ofi_hello_from(struct ofi_conn *c, int fepi, int64_t deadline)
-{
-    struct ofi_tp *tp = c->tp;
-    int ret;
-
-    c->fab = tp->feps[fepi];
-    c->fepi[c->try] = fepi;
-    c->delivered_ms = 0;
-    if (cnio__fab_av_get(c->fab, &c->addr, c->addrlen, &c->peer)) {
-        c->peer = FI_ADDR_UNSPEC;
-        return -CNIO_ERR_CONN;
-    }
-    c->tpeer[c->try] = c->peer;
-    ret = ofi_post_chal(c);
-    return ret ? ret : ofi_post_hello(c, deadline);
-}
-
-static void ofi_close(struct cnio_conn *conn);
-
-static int ofi_connect(struct cnio_tp *tpb, const struct cnio_peer *peer, struct cnio_conn **out)
-{
-    struct ofi_tp *tp = ofi_tp_of(tpb);
-    struct ofi_conn *c = calloc(1, sizeof(*c));
-    int ret;
-
-    if (!c)
-        return -CNIO_ERR_NOMEM;
-    c->base.tp = tpb;
-    c->tp = tp;
-    c->peer = FI_ADDR_UNSPEC;
-    ofi_init_ops(c);
-    ret = ofi_take_id(tp, c);
-    if (ret) {
-        free(c);
-        return ret;
-    }
-    if (peer->addr.len > sizeof(c->addr)) {
-        ret = -CNIO_ERR_CONN;
-    } else {
-        memcpy(&c->addr, &peer->addr.ss, peer->addr.len);
-        c->addrlen = peer->addr.len;
-        ret = ofi_hello_from(c, tp->start, cnio__now_ms() + peer->timeout_ms);
-    }
-    if (ret == -CNIO_ERR_CONN && c->peer == FI_ADDR_UNSPEC)
-        cnio__debug("%s: fabric address not usable with %s", peer->host ? peer->host : "?",
-                    tp->prov_used);
-    if (ret) {
-        ofi_close(&c->base);
-        return ret;
-    }
-    *out = &c->base;
-    return 0;
-}
-
-/* The current HELLO was delivered OFI_PROBE_MS ago and no CHALLENGE came: sends it again
- * from the next endpoint (opened now if need be). 0, or a negative code. */
-static int ofi_hello_again(struct ofi_conn *c)
-{
-    struct ofi_tp *tp = c->tp;
-    int next = c->fepi[c->try] + 1, ret;
-
-    c->delivered_ms = 0;
-    while (next < tp->nfeps && tp->feps[next]->dead)
-        next++;
-    if (next >= tp->nfeps && (next = ofi_fep_add(tp, NULL)) < 0)
-        return 0;   /* no more endpoints: wait for the first CHALLENGE until the deadline */
-    cnio__debug("libfabric %s: no CHALLENGE %d ms after the HELLO was delivered: again from "
-                "another address (the server's provider may know this one from an earlier "
-                "endpoint)", tp->prov_used, OFI_PROBE_MS);
-    c->try++;
-    ret = ofi_hello_from(c, next, cnio__now_ms() + OFI_PROBE_MS);
-    return ret;
-}
-
-/* The endpoint of try t, if it is alive (a dead peer's is never entered again). */
-static struct cnio_fab *ofi_try_fab(const struct ofi_conn *c, int t)
-{
-    struct cnio_fab *f = c->fepi[t] >= 0 ? c->tp->feps[c->fepi[t]] : NULL;
-
-    return f && !f->dead ? f : NULL;
-}
-
-/* Operations the provider holds for c: all of them, or (alive_only) those on endpoints
- * still alive (a dead peer's endpoint is never progressed, so its operations never end). */
-static int ofi_held(const struct ofi_conn *c, int alive_only)
-{
-    int n = 0;
-
-    for (int t = 0; t < OFI_HELLO_TRIES; t++)
-        if (!alive_only || ofi_try_fab(c, t))
-            n += c->hello[t].posted + c->chal[t].posted + c->bye[t].posted;
-    if (!alive_only || !c->fab->dead)
-        for (int i = 0; i < OFI_SLOTS; i++)
-            n += c->send[i].posted + c->recv[i].posted;
-    return n;
-}
-
-/* How long a closing connection waits for its BYEs' acknowledgements. */
-static int ofi_bye_ms(const struct ofi_tp *tp)
-{
-    return tp->timeout_ms > 0 && tp->timeout_ms < OFI_BYE_MS ? tp->timeout_ms : OFI_BYE_MS;
-}
-
-/* BYEs of c still with the provider, on endpoints alive. */
-static int ofi_byes_held(const struct ofi_conn *c)
-{
-    int n = 0;
-
-    for (int t = 0; t < OFI_HELLO_TRIES; t++)
-        if (ofi_try_fab(c, t))
-            n += c->bye[t].posted;
-    return n;
-}
-
-/*
- * Tells the server of try t that its connection sid is closed. From a pinned endpoint
- * (bound to CNIO_OFI_SOURCE's port) the BYE is a send with a completion, which ofi_rxd
- * reports once the server has acknowledged it; ofi_quiesce waits for that, at most
- * ofi_bye_ms. An endpoint closed while that ACK is on its way leaves it to whatever binds
- * the port next, and ofi_rxd (libfabric 1.17) crashes there: the ACK frees the new
- * endpoint's first packet to that server (doc/transports.md). A port the kernel chose is
- * not handed out again at once, so there the BYE goes out with fi_tinject and costs no wait.
- */
-static void ofi_bye(struct ofi_conn *c, int t, uint32_t sid)
-{
-    struct cnio_fab *f = ofi_try_fab(c, t);
-    struct ofi_op *op = &c->bye[t];
-    int64_t deadline = cnio__now_ms() + ofi_bye_ms(c->tp);
-    ssize_t r;
-
-    if (!f || op->posted || c->tpeer[t] == FI_ADDR_UNSPEC || cnio__fab_live_now(f))
-        return;
-    if (!c->tp->pinned[c->fepi[t]]) {
-        cnio__fab_enter(f);
-        fi_tinject(f->ep, NULL, 0, c->tpeer[t], CNIO_FAB_TAG_BYE | sid);
-        cnio__fab_leave(f);
-        return;
-    }
-    for (;;) {
-        cnio__fab_enter(f);
-        r = fi_tsend(f->ep, NULL, 0, NULL, c->tpeer[t], CNIO_FAB_TAG_BYE | sid, &op->ctx);
-        cnio__fab_leave(f);
-        if (r != -FI_EAGAIN || cnio__now_ms() >= deadline)
-            break;
-        ofi_cq_drain(c->tp);
-    }
-    op->posted = r == 0;
-}
-
-/* Cancels the receives still posted and waits until the provider holds no buffer of
- * c; returns 0, or -1 when it still does at the deadline (c must then not be freed).
- * BYEs are waited for ofi_bye_ms at most. */
-static int ofi_quiesce(struct ofi_conn *c)
-{
-    struct ofi_tp *tp = c->tp;
-    int64_t deadline = cnio__now_ms() + OFI_CLOSE_MS;
-    int64_t bye_by = cnio__now_ms() + ofi_bye_ms(tp);
-    int n;
-
-    for (int t = 0; t <= c->try && t < OFI_HELLO_TRIES; t++) {
-        struct cnio_fab *f = ofi_try_fab(c, t);
-
-        if (c->chal[t].posted && f) {
-            cnio__fab_enter(f);
-            fi_cancel(&f->ep->fid, &c->chal[t].ctx);
-            cnio__fab_leave(f);
-        }
-    }
-    for (int i = 0; i < OFI_SLOTS; i++)
-        if (c->recv[i].posted && !c->fab->dead) {
-            cnio__fab_enter(c->fab);
-            fi_cancel(&c->fab->ep->fid, &c->recv[i].ctx);
-            cnio__fab_leave(c->fab);
-        }
-    while ((n = ofi_held(c, 1)) != 0) {
-        if (n == ofi_byes_held(c) && cnio__now_ms() >= bye_by)
-            return -1;
-        if (ofi_cq_drain(tp) || cnio__now_ms() >= deadline)
-            return -1;
-    }
-    return 0;
-}
-
-/*
- * Closes endpoint f now, while every buffer its provider was given is still the
- * caller's: at fi_close libfabric lets go of all of them (sent as far as the socket
- * takes them, or cancelled). Without this, a send the peer never took (a stopped
- * server) stays with the provider after its call returned, and goes out from the
- * caller's freed memory when the endpoint is next progressed or closed. Every
- * connection loses its operations on f, and those whose endpoint f is fail with
- * -CNIO_ERR_CONN (the stack's ep is killed at its next poll). If connections started
- * on f, a fresh endpoint takes its place; f's slot is reused once no connection refers
- * to it.
- */
-static void ofi_retire(struct ofi_tp *tp, struct cnio_fab *f)
-{
-    int fi, lost = 0;
-
-    for (fi = 0; tp->feps[fi] != f; fi++)
-        ;
-    for (int id = 1; id < OFI_MAX_CONNS; id++) {
-        struct ofi_conn *c = tp->conns[id];
-
-        if (!c)
-            continue;
-        for (int t = 0; t < OFI_HELLO_TRIES; t++)
-            if (c->fepi[t] == fi)
-                c->hello[t].posted = c->chal[t].posted = c->bye[t].posted = 0;
-        if (c->fab != f)
-            continue;
-        for (int i = 0; i < OFI_SLOTS; i++)
-            c->send[i].posted = c->recv[i].posted = 0;
-        if (!c->dead)
-            c->dead = -CNIO_ERR_CONN;
-        lost++;
-    }
-    cnio__warn("libfabric %s: closing an endpoint whose provider kept a peer's operations "
-               "past %d ms (%d connection%s on it fail)", tp->prov_used, OFI_CLOSE_MS, lost,
-               lost == 1 ? "" : "s");
-    cnio__fab_close(f);
-    f->dead = -CNIO_ERR_CONN;
-    if (f == tp->fab) {
-        int n = ofi_fep_add(tp, getenv("CNIO_OFI_SOURCE"));
-
-        if (n >= 0) {
-            tp->start = n;
-            tp->fab = tp->feps[n];
-        }
-    }
-}
-
-/* 1 when the provider holds a send or receive of c (the caller's buffers) on its
- * current endpoint, alive. */
-static int ofi_holds_frames(const struct ofi_conn *c)
-{
-    if (c->fab->dead)
-        return 0;
-    for (int i = 0; i < OFI_SLOTS; i++)
-        if (c->send[i].posted || c->recv[i].posted)
-            return 1;
-    return 0;
-}
-
-static void ofi_close(struct cnio_conn *conn)
-{
-    struct ofi_conn *c = (struct ofi_conn *)conn;
-    struct ofi_tp *tp;
-
-    if (!c)
-        return;
-    tp = c->tp;
-    if (c->sid && c->peer != FI_ADDR_UNSPEC)
-        ofi_bye(c, c->try, c->sid);
-    if (c->fab->dead && ofi_held(c, 0)) {
-        /* Its endpoint has a dead peer and is never progressed again: the provider keeps
-         * what it was given until the endpoint closes; so does c (freed with it). */
-        return;
-    }
-    if (ofi_quiesce(c) && ofi_holds_frames(c))
-        ofi_retire(tp, c->fab);
-    if (ofi_held(c, 0)) {
-        /* A HELLO or CHALLENGE of an earlier try, on another endpoint, into c's own
-         * memory, or a BYE the server has not acknowledged: leave c (and its id) to that
-         * endpoint. */
-        if (ofi_held(c, 0) == ofi_byes_held(c))
-            cnio__info("libfabric %s: a BYE not acknowledged within %d ms", tp->prov_used,
-                       ofi_bye_ms(tp));
-        else
-            cnio__warn("libfabric %s: a connection's handshake did not finish within %d ms",
-                       tp->prov_used, OFI_CLOSE_MS);
-        return;
-    }
-    for (int t = 0; t < OFI_HELLO_TRIES; t++)
-        if (c->tpeer[t] != FI_ADDR_UNSPEC)
-            cnio__fab_av_put(tp->feps[c->fepi[t]], c->tpeer[t]);
-    tp->conns[c->id] = NULL;
-    free(c);
+    return cnio__ofi_cq_drain(ofi_tp_of(tp));
 }
 
 /* ---- frames ------------------------------------------------------------------------ */
@@ -762,7 +327,7 @@ static int ofi_msend(struct cnio_conn *conn, const struct cnio_tp_frame *f)
                         cnio__fab_reply_tag(c->id, f->id), 0, &r->ctx);
         cnio__fab_leave(c->fab);
         if (ret == -FI_EAGAIN)
-            return ofi_cq_drain(c->tp) ? -CNIO_ERR_CONN : 0;
+            return cnio__ofi_cq_drain(c->tp) ? -CNIO_ERR_CONN : 0;
         if (ret)
             return cnio__fab_err((int)ret);
         r->id = f->id;
@@ -774,7 +339,7 @@ static int ofi_msend(struct cnio_conn *conn, const struct cnio_tp_frame *f)
     ret = fi_tsendv(ep, siov, NULL, f->plen ? 2 : 1, c->peer, c->sid, &s->ctx);
     cnio__fab_leave(c->fab);
     if (ret == -FI_EAGAIN)
-        return ofi_cq_drain(c->tp) ? -CNIO_ERR_CONN : 0;
+        return cnio__ofi_cq_drain(c->tp) ? -CNIO_ERR_CONN : 0;
     if (ret)
         return cnio__fab_err((int)ret);
     s->id = f->id;
@@ -800,7 +365,7 @@ static int ofi_event(struct ofi_conn *c, struct ofi_op *op, struct cnio_tp_event
             uint32_t sid = op->len >= CNIO_WIRE_HDR_SIZE ? (uint32_t)cnio__get_le64(b + 32) : 0;
 
             if (!op->status && sid)
-                ofi_bye(c, op->try, sid);
+                cnio__ofi_bye(c, op->try, sid);
             return 0;
         }
         if (op->status)
@@ -834,7 +399,7 @@ static int ofi_event(struct ofi_conn *c, struct ofi_op *op, struct cnio_tp_event
 static int ofi_mpoll(struct cnio_conn *conn, struct cnio_tp_event *ev, int max)
 {
     struct ofi_conn *c = (struct ofi_conn *)conn;
-    int n = 0, ret = ofi_cq_drain(c->tp);
+    int n = 0, ret = cnio__ofi_cq_drain(c->tp);
 
     if (ret)
         return ret;
@@ -857,7 +422,7 @@ static int ofi_mpoll(struct cnio_conn *conn, struct cnio_tp_event *ev, int max)
     }
     if (!n && !c->sid && c->delivered_ms && c->try + 1 < OFI_HELLO_TRIES &&
         cnio__now_ms() - c->delivered_ms >= OFI_PROBE_MS) {
-        ret = ofi_hello_again(c);
+        ret = cnio__ofi_hello_again(c);
         if (ret) {
             c->dead = ret;
             return ret;
@@ -898,7 +463,7 @@ static void ofi_fini(struct cnio_tp *tpb)
         free(f);
     }
     for (int i = 0; i < OFI_MAX_CONNS; i++)
-        free(tp->conns[i]);   /* only those left behind by ofi_close */
+        free(tp->conns[i]);   /* only those left behind by cnio__ofi_close */
     free(tp);
 }
 
@@ -911,11 +476,11 @@ const struct cnio_transport_ops cnio__ofi_ops = {
     .size = sizeof(cnio__ofi_ops),
     .name = "ofi",
     .open = ofi_open,
-    .connect = ofi_connect,
+    .connect = cnio__ofi_connect,
     .sendv = cnio__tp_notsup_xfer,
     .recvv = cnio__tp_notsup_xfer,
     .progress = ofi_progress,
-    .close = ofi_close,
+    .close = cnio__ofi_close,
     .fd = cnio__tp_notsup_fd,
     .fini = ofi_fini,
     .framed = 1,
@@ -928,11 +493,11 @@ const struct cnio_transport_ops cnio__udp_ops = {
     .size = sizeof(cnio__udp_ops),
     .name = "udp",
     .open = udp_open,
-    .connect = ofi_connect,
+    .connect = cnio__ofi_connect,
     .sendv = cnio__tp_notsup_xfer,
     .recvv = cnio__tp_notsup_xfer,
     .progress = ofi_progress,
-    .close = ofi_close,
+    .close = cnio__ofi_close,
     .fd = cnio__tp_notsup_fd,
     .fini = ofi_fini,
     .framed = 1,
