@@ -29,6 +29,7 @@ struct cli_opts {
     int checksum;               /* cp --checksum: changed means a different CRC32C */
     int json;                   /* ls / stat / du --json */
     int parents;                /* mkdir -p */
+    int no_preserve_root;       /* rm --no-preserve-root: -r may empty the store */
 };
 
 /* Parses one common option at argv[*i] (advancing *i past its value). Returns 1 when it

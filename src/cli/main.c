@@ -237,6 +237,10 @@ int cli_parse(const char *help, int argc, char **argv, struct cli_opts *o, char 
             o->long_list = 1;
             continue;
         }
+        if (cli_takes(help, argv[i]) && !strcmp(argv[i], "--no-preserve-root")) {
+            o->no_preserve_root = 1;
+            continue;
+        }
         if (cli_takes(help, argv[i]) && (!strcmp(argv[i], "-p") || !strcmp(argv[i], "-r") ||
                                          !strcmp(argv[i], "--json"))) {
             o->parents |= argv[i][1] == 'p';
@@ -492,11 +496,26 @@ int cli_stat(int argc, char **argv)
     return rc ? cli_fail("stat", pos[0], rc) : CLI_EXIT_OK;
 }
 
+/* 1 when uri (parsed already) names the store's root: cnio://h, cnio://h/, cnio://h//. */
+static int cli_names_root(const char *uri)
+{
+    struct cnio_uri u;
+    int root = 0;
+
+    if (cnio__uri_parse(uri, &u) == 0) {
+        root = !u.path[0];
+        cnio__uri_free(&u);
+    }
+    return root;
+}
+
 int cli_rm(int argc, char **argv)
 {
     static const char help[] =
-        "usage: cnio rm [-r] [--key FILE] [-o NAME=VALUE] URI...\n\nRemoves each object from all its hosts.\n"
-        "-r: a directory too, with every object and directory beneath it.\n";
+        "usage: cnio rm [-r] [--no-preserve-root] [--key FILE] [-o NAME=VALUE] URI...\n\n"
+        "Removes each object from all its hosts.\n"
+        "-r: a directory too, with every object and directory beneath it.\n"
+        "The root of the store (cnio://hosts/) is refused unless -r --no-preserve-root.\n";
     struct cli_opts o = { 0 };
     struct cnio_stack *st = NULL;
     char *pos[256];
@@ -509,8 +528,13 @@ int cli_rm(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     for (int i = 0; i < n; i++)   /* nothing is removed when one argument is malformed */
-        if (cli_check_uri("rm", pos[i]))
+        if (cli_check_uri("rm", pos[i])) {
             ret = CLI_EXIT_USAGE;
+        } else if (cli_names_root(pos[i]) && !(o.recursive && o.no_preserve_root)) {
+            fprintf(stderr, "cnio rm: %s: refusing to remove the root of the store (every "
+                    "object on every server); -r --no-preserve-root removes it all\n", pos[i]);
+            ret = CLI_EXIT_USAGE;
+        }
     if (ret == CLI_EXIT_USAGE) {
         fprintf(stderr, "cnio rm: nothing removed\n");
         return ret;
