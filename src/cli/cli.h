@@ -89,6 +89,14 @@ int cli_stream_cp(struct cp_job *j);
 
 /* ---- localio.c: the local file side of cp ------------------------------------------ */
 
+/*
+ * A download (cp, and each file of cp -r) writes DST.cnio-part beside DST and renames it
+ * to DST only when all of it is there (every rank's share written and flushed, and
+ * --verify agreed): DST is never seen partial, and a previous DST stays as it was until
+ * then. A killed download leaves DST.cnio-part, which --resume continues.
+ */
+#define CLI_PART ".cnio-part"
+
 /* len bytes of buffer, populated up front (no page faults on first use), or NULL;
  * cli_buf_free(p, len) releases it (p may be NULL). */
 void *cli_buf_alloc(size_t len);
