@@ -357,14 +357,21 @@ static const char *cli_state(uint32_t state)
     return "complete";
 }
 
+/* What an entry is: directory, symlink (an object holding a link's target, cp -r) or
+ * object; ls --json, stat and stat --json say the same. */
+static const char *cli_type(const struct cnio_obj_stat *s)
+{
+    return s->is_dir ? "directory" : (s->mode & 0170000) == 0120000 ? "symlink" : "object";
+}
+
 /* One object or directory as a JSON object (ls --json, stat --json). */
 static void cli_json_stat(const char *name, const struct cnio_obj_stat *s)
 {
     printf("{\"name\": ");
     cli_json_str(name);
     printf(", \"type\": \"%s\", \"size\": %llu, \"mtime_ns\": %llu, \"mode\": %u",
-           s->is_dir ? "directory" : (s->mode & 0170000) == 0120000 ? "symlink" : "object",
-           (unsigned long long)s->size, (unsigned long long)s->mtime_ns, s->mode & 07777);
+           cli_type(s), (unsigned long long)s->size, (unsigned long long)s->mtime_ns,
+           s->mode & 07777);
     if (!s->is_dir)
         printf(", \"stripe_unit\": %llu, \"stripe_count\": %u, \"complete\": %s, "
                "\"state\": \"%s\"", (unsigned long long)s->layout.unit, s->layout.count,
@@ -448,6 +455,12 @@ int cli_ls(int argc, char **argv)
     return rc ? cli_fail("ls", pos[0], rc) : CLI_EXIT_OK;
 }
 
+static int cli_stat_nothing(const char *name, const struct cnio_obj_stat *s, void *arg)
+{
+    (void)name, (void)s, (void)arg;
+    return 0;
+}
+
 int cli_stat(int argc, char **argv)
 {
     static const char help[] =
@@ -466,9 +479,15 @@ int cli_stat(int argc, char **argv)
 
     if (rc >= 0)
         return rc;
-    rc = cnio__obj_stat(st, &u, &h, &s);
+    if (u.path[0]) {
+        rc = cnio__obj_stat(st, &u, &h, &s);
+    } else {   /* the root: a directory, there when its servers list it */
+        memset(&s, 0, sizeof(s));
+        s.is_dir = 1;
+        rc = cnio__obj_list(st, &u, &h, cli_stat_nothing, NULL);
+    }
     if (rc == 0 && o.json) {
-        cli_json_stat(u.path, &s);
+        cli_json_stat(u.path[0] ? u.path : "/", &s);
         putchar('\n');
     } else if (rc == 0) {
         time_t t = (time_t)(s.mtime_ns / 1000000000ull);
@@ -476,8 +495,8 @@ int cli_stat(int argc, char **argv)
 
         if (s.mtime_ns && localtime_r(&t, &tm))
             strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", &tm);
-        printf("object:       %s\n", u.path);
-        printf("type:         %s\n", s.is_dir ? "directory" : "object");
+        printf("object:       %s\n", u.path[0] ? u.path : "/ (the root)");
+        printf("type:         %s\n", cli_type(&s));
         if (!s.is_dir) {
             printf("size:         %llu (%s)\n", (unsigned long long)s.size,
                    cli_bytes(s.size, sz, sizeof(sz)));
