@@ -29,6 +29,7 @@ struct cli_opts {
     int checksum;               /* cp --checksum: changed means a different CRC32C */
     int json;                   /* ls / stat / du --json */
     int parents;                /* mkdir -p */
+    int no_preserve_root;       /* rm --no-preserve-root: -r may empty the store */
 };
 
 /* Parses one common option at argv[*i] (advancing *i past its value). Returns 1 when it
@@ -87,6 +88,14 @@ int cli_tree_cp(struct cp_job *j);
 int cli_stream_cp(struct cp_job *j);
 
 /* ---- localio.c: the local file side of cp ------------------------------------------ */
+
+/*
+ * A download (cp, and each file of cp -r) writes DST.cnio-part beside DST and renames it
+ * to DST only when all of it is there (every rank's share written and flushed, and
+ * --verify agreed): DST is never seen partial, and a previous DST stays as it was until
+ * then. A killed download leaves DST.cnio-part, which --resume continues.
+ */
+#define CLI_PART ".cnio-part"
 
 /* len bytes of buffer, populated up front (no page faults on first use), or NULL;
  * cli_buf_free(p, len) releases it (p may be NULL). */

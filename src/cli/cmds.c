@@ -114,7 +114,7 @@ int cli_rm_tree(const struct cli_opts *o, const char *uri)
     struct tree_list l = { 0 };
     struct cnio_stack *st;
     struct cnio_ns *ns;
-    int rc = cmd_session("rm", o, uri, &e.u, &e.h, &st, &ns), bad = 0;
+    int rc = cmd_session("rm", o, uri, &e.u, &e.h, &st, &ns), bad = 0, said = rc != 0;
 
     if (rc == 0 && e.u.path[0]) {
         struct cnio_obj_stat s;
@@ -130,6 +130,7 @@ int cli_rm_tree(const struct cli_opts *o, const char *uri)
         if (rc)
             cli_fail("rm", uri, rc);
     }
+    said = rc != 0;
     if (rc == 0)
         rc = tree_walk_remote(st, &e, 0, &l);
     if (rc == 0)
@@ -154,7 +155,7 @@ int cli_rm_tree(const struct cli_opts *o, const char *uri)
         rc = cnio__ns_rmdir(ns, e.u.path);
         if (rc)
             cli_fail("rm", uri, rc);
-    } else if (rc && st && ns) {
+    } else if (rc && !said) {
         cli_fail("rm", uri, rc);
     }
     tree_list_free(&l);

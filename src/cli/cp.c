@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <mpi.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,10 +130,69 @@ static int cp_open_remote_dst(struct cp_job *j)
     return rc;
 }
 
-/* Creates or truncates the destination to the source's size. */
+/*
+ * The names of a download: j->final, the file DST names (the target of a symlink DST,
+ * which stays a link), and j->part beside it. A DST that exists must be a regular file
+ * (its mode is kept in *mode, else 0). Every rank computes the same names.
+ */
+static int cp_part_names(struct cp_job *j, mode_t *mode)
+{
+    struct stat sb;
+    size_t n;
+
+    *mode = 0;
+    j->final = NULL;
+    if (lstat(j->dst.name, &sb) == 0 && S_ISLNK(sb.st_mode))
+        j->final = realpath(j->dst.name, NULL);   /* NULL when dangling: DST itself */
+    if (!j->final)
+        j->final = strdup(j->dst.name);
+    n = j->final ? strlen(j->final) + sizeof(CLI_PART) : 0;
+    j->part = n ? malloc(n) : NULL;
+    if (!j->part)
+        return cp_local_fail(&j->dst, ENOMEM, NULL);
+    snprintf(j->part, n, "%s%s", j->final, CLI_PART);
+    if (stat(j->final, &sb) < 0)
+        return errno == ENOENT ? 0 : cp_local_fail(&j->dst, errno, NULL);
+    if (!S_ISREG(sb.st_mode))
+        return cp_local_fail(&j->dst, S_ISDIR(sb.st_mode) ? EISDIR : EINVAL,
+                             S_ISDIR(sb.st_mode) ? NULL : "not a regular file");
+    *mode = sb.st_mode & 07777;
+    return 0;
+}
+
+/*
+ * Rank 0 opens the download's part file at the source's size: fresh, or with --resume
+ * the one an interrupted download left; with --resume and none there, a DST that exists
+ * is what the chunks are compared with (*ref: it may be the same object, an earlier
+ * download, or a partial one from a cnio that wrote into DST).
+ */
+static int cp_open_part(struct cp_job *j, mode_t mode, int *ref)
+{
+    int fd = -1;
+
+    *ref = 0;
+    if (j->o.resume)
+        fd = open(j->part, O_RDWR | O_CLOEXEC);
+    if (fd < 0 && j->o.resume && errno != ENOENT)
+        return cp_local_fail(&j->dst, errno, NULL);
+    if (fd < 0) {
+        *ref = j->o.resume && mode;
+        fd = open(j->part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    }
+    if (fd < 0)
+        return cp_local_fail(&j->dst, errno, NULL);
+    j->dst.fd = fd;
+    j->part_open = 1;
+    if ((mode && fchmod(fd, mode) < 0) || ftruncate(fd, (off_t)j->total) < 0)
+        return cp_local_fail(&j->dst, errno, NULL);
+    return 0;
+}
+
+/* Creates or truncates the destination (a download's part file) to the source's size. */
 static int cp_open_dst(struct cp_job *j)
 {
-    int rc = 0;
+    mode_t mode;
+    int rc = 0, ref = 0;
 
     if (j->dst.remote) {
         rc = cp_open_remote_dst(j);
@@ -141,19 +201,71 @@ static int cp_open_dst(struct cp_job *j)
         return rc;
     }
     j->resumed = j->o.resume;
-    if (j->rank == 0) {
-        j->dst.fd = open(j->dst.name, (j->o.resume ? O_RDWR : O_WRONLY | O_TRUNC) | O_CREAT |
-                         O_CLOEXEC, 0644);
-        if (j->dst.fd < 0 || ftruncate(j->dst.fd, (off_t)j->total) < 0)
-            rc = cp_local_fail(&j->dst, errno, NULL);
-    }
+    rc = cp_agree(cp_part_names(j, &mode));
+    if (rc == 0 && j->rank == 0)
+        rc = cp_open_part(j, mode, &ref);
     rc = cp_agree(rc);
-    if (rc == 0 && j->rank != 0) {
-        j->dst.fd = open(j->dst.name, (j->o.resume ? O_RDWR : O_WRONLY) | O_CLOEXEC);
+    if (rc)
+        return rc;
+    MPI_Bcast(&ref, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (j->rank != 0) {
+        j->dst.fd = open(j->part, O_RDWR | O_CLOEXEC);
         if (j->dst.fd < 0)
             rc = cp_local_fail(&j->dst, errno, NULL);
     }
+    if (rc == 0 && ref) {
+        j->ref_fd = open(j->final, O_RDONLY | O_CLOEXEC);
+        if (j->ref_fd < 0)
+            rc = cp_local_fail(&j->dst, errno, NULL);
+    }
     return cp_agree(rc);
+}
+
+/* Rank 0, a download that every rank finished: its part file becomes DST. */
+static int cp_commit_part(struct cp_job *j)
+{
+    if (rename(j->part, j->final) < 0)
+        return cp_local_fail(&j->dst, errno, NULL);
+    j->part_open = 0;
+    return 0;
+}
+
+/*
+ * A download interrupted by SIGINT, SIGTERM or SIGHUP (mpirun passes them on to the
+ * ranks) has nothing to undo: DST is untouched until the rename. Rank 0 says where the
+ * partial download is, and the signal then ends the process as it would have.
+ */
+static char cp_sig_msg[1024];
+static const int cp_sigs[] = { SIGINT, SIGTERM, SIGHUP };
+static struct sigaction cp_sig_old[CNIO_ARRAY_LEN(cp_sigs)];
+
+static void cp_sig_handler(int sig)
+{
+    ssize_t r = write(STDERR_FILENO, cp_sig_msg, strlen(cp_sig_msg));
+
+    (void)r;
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* Installs (on) or puts back what was there before (off), on rank 0 of a download. */
+static void cp_sig_catch(const struct cp_job *j, int on)
+{
+    struct sigaction sa = { .sa_handler = cp_sig_handler };
+
+    if (j->rank != 0 || j->dst.remote || !j->src.remote)
+        return;
+    snprintf(cp_sig_msg, sizeof(cp_sig_msg), "\ncnio cp: interrupted: %s is unchanged; the "
+             "partial download is in %s (`cnio cp --resume` continues it)\n", j->dst.name,
+             j->part);
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(cp_sigs); i++) {
+        if (!on)
+            sigaction(cp_sigs[i], &cp_sig_old[i], NULL);
+        else if (sigaction(cp_sigs[i], NULL, &cp_sig_old[i]) == 0 &&
+                 cp_sig_old[i].sa_handler != SIG_IGN)   /* nohup's SIGHUP stays ignored */
+            sigaction(cp_sigs[i], &sa, NULL);
+    }
 }
 
 /*
@@ -365,7 +477,8 @@ static int cp_resume_skip(struct cp_job *j, char *buf, const char *data, uint64_
         uint64_t n = 0;
 
         while (n < len) {
-            ssize_t r = pread(j->dst.fd, buf + n, len - n, (off_t)(off + n));
+            ssize_t r = pread(j->ref_fd >= 0 ? j->ref_fd : j->dst.fd, buf + n, len - n,
+                              (off_t)(off + n));
 
             if (r <= 0)
                 return 0;   /* shorter: not there yet */
@@ -426,8 +539,11 @@ static int cp_pass(struct cp_job *j, char *bufs[2], char *buf2, int verify)
         uint64_t len = lrc || off >= j->hi ? 0 : CNIO_MIN(j->o.chunk, j->hi - off), skip = 0;
         const char *data;
 
-        if (download && j->resumed && len && cp_resume_skip(j, buf, buf, off, len, &lrc))
+        if (download && j->resumed && len && cp_resume_skip(j, buf, buf, off, len, &lrc)) {
+            if (j->ref_fd >= 0)   /* the bytes DST has are the part's too */
+                cp_note(&j->dst, cp_writer_put(&w, buf, len, off), &lrc, &rrc);
             skip = len, len = 0;
+        }
         cp_note(&j->src, cp_fetch(&j->src, rd, buf, len, off, &data), &lrc, &rrc);
         if (lrc)
             len = 0;
@@ -487,7 +603,7 @@ static int cp_reopen_dst_for_verify(struct cp_job *j)
 {
     if (j->dst.remote)
         return cnio_file_open(MPI_COMM_WORLD, j->dst.name, MPI_MODE_RDONLY, j->info, &j->dst.fh);
-    j->dst.fd = open(j->dst.name, O_RDONLY | O_CLOEXEC);
+    j->dst.fd = open(j->part, O_RDONLY | O_CLOEXEC);
     return cp_agree(j->dst.fd < 0 ? cp_local_fail(&j->dst, errno, NULL) : 0);
 }
 
@@ -497,6 +613,7 @@ int cp_run(struct cp_job *j)
     int two = j->src.remote && !j->dst.remote;   /* a download: one arriving, one written */
     int rc, copied, need0;
 
+    j->ref_fd = -1;
     rc = cp_open_src(j);
     if (rc)
         return cp_report(j, j->src.name, rc);
@@ -505,8 +622,13 @@ int cp_run(struct cp_job *j)
         if (j->dst.fh)
             cnio__file_abort(&j->dst.fh);
         cp_close(&j->src);
-        return cp_report(j, j->dst.name, rc);
+        cp_close(&j->dst);
+        cp_report(j, j->dst.name, rc);
+        if (j->rank == 0 && j->part_open)
+            cp_discard(j);
+        goto free_names;
     }
+    cp_sig_catch(j, 1);
     cp_range(j);
     cp_remote_shape(j);
     /* an upload's copy pass reads into the reader's ring: bufs[0] only for --verify */
@@ -525,7 +647,11 @@ int cp_run(struct cp_job *j)
         /* Nothing of a failed upload becomes visible: its staged instance goes. */
         j->aborted = cnio__file_abort(&j->dst.fh) == 0 ? 1 : -1;
     } else {
-        int rc2 = cp_close(&j->dst);   /* an upload commits here */
+        int rc2 = 0;
+
+        if (rc == 0 && !j->dst.remote && fsync(j->dst.fd) < 0)
+            rc2 = cp_local_fail(&j->dst, errno, NULL);   /* the bytes before the name */
+        rc2 = rc2 ? rc2 : cp_close(&j->dst);   /* an upload commits here */
         rc = rc ? rc : cp_agree(rc2);
     }
     copied = rc == 0;
@@ -545,17 +671,26 @@ int cp_run(struct cp_job *j)
         if (rc == 0 && j->rank == 0 && !j->o.quiet)
             printf("cnio cp: verify: both ends have the same CRC32C\n");
     }
+    cp_sig_catch(j, 0);
+    if (rc == 0 && !j->dst.remote)
+        rc = cp_agree(j->rank == 0 ? cp_commit_part(j) : 0);
     cp_close(&j->src);
+    if (j->ref_fd >= 0)
+        close(j->ref_fd);
     if (bufs[1] != bufs[0])
         cli_buf_free(bufs[1], j->o.chunk);
     cli_buf_free(bufs[0], j->o.chunk);
     cli_buf_free(buf2, j->o.chunk);
     if (rc == 0)
-        return CLI_EXIT_OK;
+        goto free_names;
     cp_report(j, rc == -CNIO_ERR_CHECKSUM ? "verify" : "copy", rc);
-    if (!copied && j->rank == 0)
+    if ((!copied || !j->dst.remote) && j->rank == 0)
         cp_discard(j);
-    return CLI_EXIT_FAIL;
+free_names:
+    free(j->final);
+    free(j->part);
+    j->final = j->part = NULL;
+    return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
 int cli_cp(int argc, char **argv)

@@ -31,6 +31,10 @@ struct cp_job {
     uint64_t moved;              /* bytes this rank actually moved */
     int resumed;                 /* --resume found something to continue */
     int aborted;                 /* a failed upload's staged instance was discarded */
+    char *final;                 /* download: the file DST names (a symlink's target) */
+    char *part;                  /* download: final + CLI_PART, written until complete */
+    int part_open;               /* download: part was opened by this copy */
+    int ref_fd;                  /* download --resume without a part: final, compared */
     double t0, last_print;
     int nhosts, lanes;           /* of the remote side, for the summary */
     int tty;
@@ -51,8 +55,8 @@ void cp_summary(struct cp_job *j, double secs);
 /* --resume: how much was moved, and how much was there already (summed over ranks).
  * Collective. */
 void cp_resume_summary(struct cp_job *j);
-/* Rank 0, after a failed copy: removes a partial local DST (not with --resume) and says
- * what was left behind. */
+/* Rank 0, after a failed copy: removes a download's DST.cnio-part (not with --resume)
+ * and says what was left behind. */
 void cp_discard(const struct cp_job *j);
 
 #endif /* CNIO_CLI_CP_H */

@@ -20,13 +20,15 @@ const char cp_help[] =
     "\n"
     "Copies SRC to DST; either may be a local path or a cnio:// URI. An upload is staged\n"
     "and replaces DST whole only when it completes (until then readers see the previous\n"
-    "version, or nothing); a failed upload is discarded, a failed download removed. Under\n"
+    "version, or nothing); a failed upload is discarded. A download is written to\n"
+    "DST.cnio-part and renamed to DST when complete (DST is never partial; a failed one\n"
+    "removes DST.cnio-part, an interrupted or killed one leaves it for --resume). Under\n"
     "mpirun the transfer is split over the ranks, each moving its own share directly to\n"
     "or from the servers; rank 0 shows progress and a summary.\n"
     "\n"
     "  --verify       afterwards, compare CRC32C checksums of both ends\n"
     "  --resume       continue an interrupted copy: an upload's staged DST (left by a\n"
-    "                 killed client or server), or a partial local DST; chunks whose\n"
+    "                 killed client or server), or a download's DST.cnio-part; chunks whose\n"
     "                 CRC32C already match are not moved again\n"
     "  --chunk SIZE   bytes per request per rank (default 16M)\n"
     "  -r, -R, --recursive\n"
@@ -157,9 +159,8 @@ void cp_resume_summary(struct cp_job *j)
 }
 
 /*
- * A copy that failed leaves DST at its full size with holes or stale bytes where chunks
- * did not arrive, which looks complete: rank 0 removes it (it was created or truncated
- * by this copy) and says so.
+ * A failed upload's staged instance was discarded (or could not be); a failed download
+ * leaves DST as it was, and its part file is removed (kept with --resume).
  */
 void cp_discard(const struct cp_job *j)
 {
@@ -178,14 +179,19 @@ void cp_discard(const struct cp_job *j)
                     "stat` shows its state\n", j->dst.name);
         return;
     }
+    if (!j->part_open)
+        return;   /* nothing was written */
     if (j->o.resume) {
-        fprintf(stderr, "cnio cp: kept the partial %s for `cnio cp --resume`\n", j->dst.name);
+        fprintf(stderr, "cnio cp: %s is unchanged; kept the partial download in %s for "
+                "`cnio cp --resume`\n", j->dst.name, j->part);
         return;
     }
-    if (unlink(j->dst.name) < 0)
+    if (unlink(j->part) < 0)
         why = strerror(errno);
     if (why)
-        fprintf(stderr, "cnio cp: could not remove the incomplete %s: %s\n", j->dst.name, why);
+        fprintf(stderr, "cnio cp: could not remove the incomplete download %s: %s\n", j->part,
+                why);
     else
-        fprintf(stderr, "cnio cp: removed the incomplete %s\n", j->dst.name);
+        fprintf(stderr, "cnio cp: removed the incomplete download %s (%s is unchanged)\n",
+                j->part, j->dst.name);
 }

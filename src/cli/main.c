@@ -238,6 +238,10 @@ int cli_parse(const char *help, int argc, char **argv, struct cli_opts *o, char 
             o->long_list = 1;
             continue;
         }
+        if (cli_takes(help, argv[i]) && !strcmp(argv[i], "--no-preserve-root")) {
+            o->no_preserve_root = 1;
+            continue;
+        }
         if (cli_takes(help, argv[i]) && (!strcmp(argv[i], "-p") || !strcmp(argv[i], "-r") ||
                                          !strcmp(argv[i], "--json"))) {
             o->parents |= argv[i][1] == 'p';
@@ -354,14 +358,21 @@ static const char *cli_state(uint32_t state)
     return "complete";
 }
 
+/* What an entry is: directory, symlink (an object holding a link's target, cp -r) or
+ * object; ls --json, stat and stat --json say the same. */
+static const char *cli_type(const struct cnio_obj_stat *s)
+{
+    return s->is_dir ? "directory" : (s->mode & 0170000) == 0120000 ? "symlink" : "object";
+}
+
 /* One object or directory as a JSON object (ls --json, stat --json). */
 static void cli_json_stat(const char *name, const struct cnio_obj_stat *s)
 {
     printf("{\"name\": ");
     cli_json_str(name);
     printf(", \"type\": \"%s\", \"size\": %llu, \"mtime_ns\": %llu, \"mode\": %u",
-           s->is_dir ? "directory" : (s->mode & 0170000) == 0120000 ? "symlink" : "object",
-           (unsigned long long)s->size, (unsigned long long)s->mtime_ns, s->mode & 07777);
+           cli_type(s), (unsigned long long)s->size, (unsigned long long)s->mtime_ns,
+           s->mode & 07777);
     if (!s->is_dir)
         printf(", \"stripe_unit\": %llu, \"stripe_count\": %u, \"complete\": %s, "
                "\"state\": \"%s\"", (unsigned long long)s->layout.unit, s->layout.count,
@@ -445,6 +456,12 @@ int cli_ls(int argc, char **argv)
     return rc ? cli_fail("ls", pos[0], rc) : CLI_EXIT_OK;
 }
 
+static int cli_stat_nothing(const char *name, const struct cnio_obj_stat *s, void *arg)
+{
+    (void)name, (void)s, (void)arg;
+    return 0;
+}
+
 int cli_stat(int argc, char **argv)
 {
     static const char help[] =
@@ -463,9 +480,15 @@ int cli_stat(int argc, char **argv)
 
     if (rc >= 0)
         return rc;
-    rc = cnio__obj_stat(st, &u, &h, &s);
+    if (u.path[0]) {
+        rc = cnio__obj_stat(st, &u, &h, &s);
+    } else {   /* the root: a directory, there when its servers list it */
+        memset(&s, 0, sizeof(s));
+        s.is_dir = 1;
+        rc = cnio__obj_list(st, &u, &h, cli_stat_nothing, NULL);
+    }
     if (rc == 0 && o.json) {
-        cli_json_stat(u.path, &s);
+        cli_json_stat(u.path[0] ? u.path : "/", &s);
         putchar('\n');
     } else if (rc == 0) {
         time_t t = (time_t)(s.mtime_ns / 1000000000ull);
@@ -473,8 +496,8 @@ int cli_stat(int argc, char **argv)
 
         if (s.mtime_ns && localtime_r(&t, &tm))
             strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", &tm);
-        printf("object:       %s\n", u.path);
-        printf("type:         %s\n", s.is_dir ? "directory" : "object");
+        printf("object:       %s\n", u.path[0] ? u.path : "/ (the root)");
+        printf("type:         %s\n", cli_type(&s));
         if (!s.is_dir) {
             printf("size:         %llu (%s)\n", (unsigned long long)s.size,
                    cli_bytes(s.size, sz, sizeof(sz)));
@@ -493,11 +516,26 @@ int cli_stat(int argc, char **argv)
     return rc ? cli_fail("stat", pos[0], rc) : CLI_EXIT_OK;
 }
 
+/* 1 when uri (parsed already) names the store's root: cnio://h, cnio://h/, cnio://h//. */
+static int cli_names_root(const char *uri)
+{
+    struct cnio_uri u;
+    int root = 0;
+
+    if (cnio__uri_parse(uri, &u) == 0) {
+        root = !u.path[0];
+        cnio__uri_free(&u);
+    }
+    return root;
+}
+
 int cli_rm(int argc, char **argv)
 {
     static const char help[] =
-        "usage: cnio rm [-r] [--key FILE] [-o NAME=VALUE] URI...\n\nRemoves each object from all its hosts.\n"
-        "-r: a directory too, with every object and directory beneath it.\n";
+        "usage: cnio rm [-r] [--no-preserve-root] [--key FILE] [-o NAME=VALUE] URI...\n\n"
+        "Removes each object from all its hosts.\n"
+        "-r: a directory too, with every object and directory beneath it.\n"
+        "The root of the store (cnio://hosts/) is refused unless -r --no-preserve-root.\n";
     struct cli_opts o = { 0 };
     struct cnio_stack *st = NULL;
     char *pos[256];
@@ -510,8 +548,13 @@ int cli_rm(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     for (int i = 0; i < n; i++)   /* nothing is removed when one argument is malformed */
-        if (cli_check_uri("rm", pos[i]))
+        if (cli_check_uri("rm", pos[i])) {
             ret = CLI_EXIT_USAGE;
+        } else if (cli_names_root(pos[i]) && !(o.recursive && o.no_preserve_root)) {
+            fprintf(stderr, "cnio rm: %s: refusing to remove the root of the store (every "
+                    "object on every server); -r --no-preserve-root removes it all\n", pos[i]);
+            ret = CLI_EXIT_USAGE;
+        }
     if (ret == CLI_EXIT_USAGE) {
         fprintf(stderr, "cnio rm: nothing removed\n");
         return ret;

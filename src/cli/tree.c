@@ -482,6 +482,7 @@ static void tree_large(struct tree_run *r)
     for (size_t i = r->nsmall; i < r->files.n; i++) {
         const struct tree_ent *e = &r->files.e[i];
         struct cp_job j = { .src = { .fd = -1 }, .dst = { .fd = -1 } };
+        uint64_t moved = 0;
         char *names[2];
         int ok;
 
@@ -507,6 +508,8 @@ static void tree_large(struct tree_run *r)
             j.size = r->j->size;
             ok = cp_run(&j) == CLI_EXIT_OK;
         }
+        /* what was moved, not the file's size: --resume moves only what differs */
+        MPI_Reduce(&j.moved, &moved, 1, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
         if (!ok && r->j->rank == 0)
             r->failed++;
         if (ok && r->j->rank == 0 && !r->dst.remote && tree_punch_zeros(&r->ctx, e->rel))
@@ -514,7 +517,7 @@ static void tree_large(struct tree_run *r)
         if (ok && r->j->rank == 0 && r->j->o.preserve && tree_setattr(&r->ctx, e))
             r->failed++;
         if (r->j->rank == 0) {
-            r->ctx.moved += ok ? e->size : 0;
+            r->ctx.moved += ok ? moved : 0;
             tree_done(r, 1, e->size);
             tree_progress(r, 0);
         }

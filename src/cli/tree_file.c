@@ -101,6 +101,20 @@ static int tf_zero(const char *p, uint64_t n)
     return n == 0 || (p[0] == 0 && memcmp(p, p + 1, (size_t)n - 1) == 0);
 }
 
+/* Writes len bytes of buf at off of local fd: 0, or a negative code (said). */
+static int tf_pwrite(struct tree_ctx *c, const char *rel, int fd, const char *buf, uint64_t len,
+                     uint64_t off)
+{
+    for (uint64_t k = 0; k < len;) {
+        ssize_t n = pwrite(fd, buf + k, (size_t)(len - k), (off_t)(off + k));
+
+        if (n < 0)
+            return tf_fail(c, rel, errno);
+        k += (uint64_t)n;
+    }
+    return 0;
+}
+
 /* Writes len bytes at off of the open destination (an object, or a local fd). */
 static int tf_put(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, int fd,
                   const char *buf, uint64_t len, uint64_t off, int resumed)
@@ -120,13 +134,9 @@ static int tf_put(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, int
         if (n < 0)
             return (int)n;
     } else {
-        for (uint64_t k = 0; k < len;) {
-            ssize_t n = pwrite(fd, buf + k, (size_t)(len - k), (off_t)(off + k));
-
-            if (n < 0)
-                return tf_fail(c, rel, errno);
-            k += (uint64_t)n;
-        }
+        ret = tf_pwrite(c, rel, fd, buf, len, off);
+        if (ret)
+            return ret;
     }
     c->moved += len;
     return 0;
@@ -297,7 +307,12 @@ static int tf_read_link(struct cnio_obj *obj, uint64_t size, char *buf)
     return (uint64_t)n == size ? 0 : -CNIO_ERR_IO;
 }
 
-static int tf_fetch(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, int fd,
+/*
+ * Copies object obj (size bytes) to local fd or to object out. resumed, to a local fd:
+ * chunks of ref (fd itself, a partial file; or the DST a part file replaces) whose
+ * CRC32C the servers match are not fetched (copied from ref when it is not fd).
+ */
+static int tf_fetch(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, int fd, int ref,
                     struct cnio_obj *out, uint64_t size, int resumed, int fresh)
 {
     int ret = 0;
@@ -306,13 +321,14 @@ static int tf_fetch(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, i
         uint64_t len = CNIO_MIN(c->chunk, size - off);
         ssize_t n;
 
-        if (resumed && fd >= 0) {
-            /* a partial local file: chunks whose CRC32C the servers match stay */
+        if (resumed && ref >= 0) {
             int same = 0;
 
-            n = pread(fd, c->buf2, (size_t)len, (off_t)off);
+            n = pread(ref, c->buf2, (size_t)len, (off_t)off);
             if (n == (ssize_t)len && cli_resume_same(obj, c->buf2, off, len, &same) == 0 &&
                 same) {
+                if (ref != fd)
+                    ret = tf_pwrite(c, rel, fd, c->buf2, len, off);
                 c->skipped += len;
                 off += len;
                 continue;
@@ -371,11 +387,56 @@ static int tf_local_finish(struct tree_ctx *c, const struct tree_ent *e, int fd,
     return ret;
 }
 
+/*
+ * Opens rel's part file (rel CLI_PART in part, a buffer of CNIO_WIRE_MAX_NAME + 1) into
+ * *fd: fresh, or with resume the one a killed copy left; with resume and none there,
+ * *ref is rel opened to compare with (or -1), else the part itself. 0, or a negative
+ * code (said).
+ */
+static int tf_part_open(struct tree_ctx *c, const char *rel, int resume, char *part, int *fd,
+                        int *ref)
+{
+    *fd = *ref = -1;
+    if ((size_t)snprintf(part, CNIO_WIRE_MAX_NAME + 1, "%s%s", rel, CLI_PART) >
+        CNIO_WIRE_MAX_NAME)
+        return tf_fail(c, rel, ENAMETOOLONG);
+    if (resume) {
+        *fd = *ref = tf_open(c->dst->dirfd, part, O_RDWR, 0);
+        if (*fd < 0 && errno != ENOENT)
+            return tf_fail(c, part, errno);
+    }
+    if (*fd < 0) {
+        *fd = tf_local_open(c, part, 0);
+        if (*fd < 0)
+            return tf_fail(c, part, errno);
+        *ref = resume ? tf_open(c->dst->dirfd, rel, O_RDONLY, 0) : -1;
+    }
+    return 0;
+}
+
+/* After rel's part file was written and closed (ret so far): renamed to rel when ret is
+ * 0, else removed (kept for --resume). ret, or the rename's failure. */
+static int tf_part_done(struct tree_ctx *c, const char *rel, const char *part, int ret)
+{
+    const char *base, *pbase;
+    int pfd = tf_parent(c->dst->dirfd, part, &pbase);
+
+    if (pfd < 0)
+        return ret ? ret : tf_fail(c, rel, errno);
+    base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
+    if (ret == 0 && renameat(pfd, pbase, pfd, base) < 0)
+        ret = tf_fail(c, rel, errno);
+    if (ret && !c->o->resume)
+        unlinkat(pfd, pbase, 0);
+    close(pfd);
+    return ret;
+}
+
 static int tf_download(struct tree_ctx *c, const struct tree_ent *e)
 {
-    char link[TF_LINK_MAX];
+    char link[TF_LINK_MAX], part[CNIO_WIRE_MAX_NAME + 1];
     struct cnio_obj *obj;
-    int fd, ret = tf_obj(c, c->src, e->rel, 0, &obj);
+    int fd, ref, ret = tf_obj(c, c->src, e->rel, 0, &obj);
 
     if (ret)
         return ret;
@@ -384,15 +445,18 @@ static int tf_download(struct tree_ctx *c, const struct tree_ent *e)
         cnio__obj_close(obj);
         return ret ? ret : tf_symlink_local(c, e->rel, link);
     }
-    fd = tf_local_open(c, e->rel, c->o->resume);
-    if (fd < 0) {
+    ret = tf_part_open(c, e->rel, c->o->resume, part, &fd, &ref);
+    if (ret) {
         cnio__obj_close(obj);
-        return tf_fail(c, e->rel, errno);
+        return ret;
     }
-    ret = tf_fetch(c, e->rel, obj, fd, NULL, e->size, c->o->resume, !c->o->resume);
+    /* a part file made here is fresh: blocks of zeros need not be written */
+    ret = tf_fetch(c, e->rel, obj, fd, ref, NULL, e->size, c->o->resume, ref != fd);
+    if (ref >= 0 && ref != fd)
+        close(ref);
     ret = tf_local_finish(c, e, fd, e->size, ret);
     cnio__obj_close(obj);
-    return ret;
+    return tf_part_done(c, e->rel, part, ret);
 }
 
 static int tf_remote(struct tree_ctx *c, const struct tree_ent *e)
@@ -407,7 +471,7 @@ static int tf_remote(struct tree_ctx *c, const struct tree_ent *e)
         cnio__obj_close(in);
         return ret;
     }
-    ret = tf_fetch(c, e->rel, in, -1, out, e->size, resumed, !resumed);
+    ret = tf_fetch(c, e->rel, in, -1, -1, out, e->size, resumed, !resumed);
     cnio__obj_close(in);
     return tf_finish_obj(c, e, out, ret);
 }
@@ -684,7 +748,7 @@ int tree_put_small(struct tree_ctx *c, const struct tree_ent *const *e, int n, i
 int tree_get_small(struct tree_ctx *c, const struct tree_ent *const *e, int n, int *status)
 {
     struct cnio_ns_get *g = calloc((size_t)CNIO_MAX(n, 1), sizeof(*g));
-    char **names, *buf;
+    char **names, *buf, part[CNIO_WIRE_MAX_NAME + 1];
     uint64_t total = 0;
     int ret = tf_batch_alloc(c->src, e, n, &names, &buf);
 
@@ -697,18 +761,17 @@ int tree_get_small(struct tree_ctx *c, const struct tree_ent *const *e, int n, i
     if (!ret)
         ret = cnio__ns_get_small(c->src_ns, g, n);
     for (int i = 0; !ret && i < n; i++) {
-        int fd;
+        int fd, ref;
 
         status[i] = g[i].status;
         if (status[i])
             continue;
-        fd = tf_local_open(c, e[i]->rel, 0);
-        if (fd < 0) {
-            status[i] = tf_fail(c, e[i]->rel, errno);
+        status[i] = tf_part_open(c, e[i]->rel, 0, part, &fd, &ref);
+        if (status[i])
             continue;
-        }
         status[i] = tf_put_runs(c, e[i]->rel, NULL, fd, g[i].buf, g[i].size, 0);
         status[i] = tf_local_finish(c, e[i], fd, g[i].size, status[i]);
+        status[i] = tf_part_done(c, e[i]->rel, part, status[i]);
     }
     tf_batch_free(names, n, buf);
     free(g);
