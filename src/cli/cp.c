@@ -101,10 +101,47 @@ static int cp_open_src(struct cp_job *j)
     return rc;
 }
 
+static void cp_range(struct cp_job *j);
+
+/*
+ * --resume with no interrupted upload to continue: 1 on every rank when DST is already a
+ * complete object with SRC's size and bytes (each rank compares its share chunk by
+ * chunk, the server's CRC32C of each piece against the local bytes', as a resumed upload
+ * does), so that nothing need move; else 0. Collective.
+ */
+static int cp_already_there(struct cp_job *j)
+{
+    cnio_file_t *fh = NULL;
+    MPI_Offset size = -1;
+    char *buf = NULL;
+    int same, all = 0;
+
+    if (cnio_file_open(MPI_COMM_WORLD, j->dst.name, MPI_MODE_RDONLY, j->info, &fh) != 0)
+        return 0;   /* none, incomplete or unreadable: the same answer on every rank */
+    same = cnio_file_get_size(fh, &size) == 0 && (uint64_t)size == j->total;
+    MPI_Allreduce(&same, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (all) {
+        cp_range(j);
+        buf = cli_buf_alloc(j->o.chunk);
+        same = buf != NULL;
+        for (uint64_t off = j->lo, len; same && off < j->hi; off += len) {
+            int s = 0;
+
+            len = CNIO_MIN(j->o.chunk, j->hi - off);
+            same = pread(j->src.fd, buf, (size_t)len, (off_t)off) == (ssize_t)len &&
+                   cli_resume_same(cnio__file_obj(fh), buf, off, len, &s) == 0 && s;
+        }
+        MPI_Allreduce(&same, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    }
+    cnio_file_close(&fh);
+    cli_buf_free(buf, j->o.chunk);
+    return all;
+}
+
 /*
  * Opens a remote destination as a fresh staged instance that replaces the object at
  * close (hint cnio_replace), or with --resume the staged instance an interrupted upload
- * left (hint cnio_resume; when there is none, a fresh one).
+ * left (hint cnio_resume; when there is none and DST is not already SRC, a fresh one).
  */
 static int cp_open_remote_dst(struct cp_job *j)
 {
@@ -116,7 +153,10 @@ static int cp_open_remote_dst(struct cp_job *j)
     MPI_Info_set(info, "cnio_resume", j->o.resume ? "true" : "false");
     rc = cnio_file_open(MPI_COMM_WORLD, j->dst.name, MPI_MODE_WRONLY | MPI_MODE_CREATE, info,
                         &j->dst.fh);
-    if (j->o.resume && rc == -CNIO_ERR_NOENT) {
+    if (j->o.resume && rc == -CNIO_ERR_NOENT && cp_already_there(j)) {
+        j->there = 1;
+        rc = 0;
+    } else if (j->o.resume && rc == -CNIO_ERR_NOENT) {
         if (j->rank == 0 && !j->o.quiet)
             fprintf(stderr, "cnio cp: %s: no interrupted upload to resume; copying all of it\n",
                     j->dst.name);
@@ -196,7 +236,7 @@ static int cp_open_dst(struct cp_job *j)
 
     if (j->dst.remote) {
         rc = cp_open_remote_dst(j);
-        if (rc == 0)
+        if (rc == 0 && !j->there)
             rc = cnio_file_set_size(j->dst.fh, (MPI_Offset)j->total);
         return rc;
     }
@@ -626,6 +666,13 @@ int cp_run(struct cp_job *j)
         cp_report(j, j->dst.name, rc);
         if (j->rank == 0 && j->part_open)
             cp_discard(j);
+        goto free_names;
+    }
+    if (j->there) {
+        if (j->rank == 0 && !j->o.quiet)
+            printf("cnio cp: %s -> %s: already there and identical (%llu bytes compared); "
+                   "nothing moved\n", j->src.name, j->dst.name, (unsigned long long)j->total);
+        cp_close(&j->src);
         goto free_names;
     }
     cp_sig_catch(j, 1);
