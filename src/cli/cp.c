@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -208,22 +209,32 @@ static int cp_part_names(struct cp_job *j, mode_t *mode)
  */
 static int cp_open_part(struct cp_job *j, mode_t mode, int *ref)
 {
-    int fd = -1;
+    int fd = open(j->part, O_RDWR | O_CLOEXEC), existed = fd >= 0;
 
     *ref = 0;
-    if (j->o.resume)
-        fd = open(j->part, O_RDWR | O_CLOEXEC);
-    if (fd < 0 && j->o.resume && errno != ENOENT)
-        return cp_local_fail(&j->dst, errno, NULL);
-    if (fd < 0) {
-        *ref = j->o.resume && mode;
-        fd = open(j->part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    }
+    if (fd < 0 && errno == ENOENT)
+        fd = open(j->part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
         return cp_local_fail(&j->dst, errno, NULL);
-    j->dst.fd = fd;
+    /* One download at a time writes a part file: a second one to the same DST would
+     * truncate it under the first, which could then rename a file of zeros into place.
+     * The lock is held (part_lock) until the rename. */
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+
+        close(fd);
+        return cp_local_fail(&j->dst, e, e == EWOULDBLOCK ? "another cnio cp is downloading "
+                             "to it (its .cnio-part file is in use)" : NULL);
+    }
+    j->part_lock = fd;
     j->part_open = 1;
-    if ((mode && fchmod(fd, mode) < 0) || ftruncate(fd, (off_t)j->total) < 0)
+    if (!existed || !j->o.resume) {
+        *ref = j->o.resume && mode;
+        if (ftruncate(fd, 0) < 0)
+            return cp_local_fail(&j->dst, errno, NULL);
+    }
+    j->dst.fd = dup(fd);
+    if (j->dst.fd < 0 || (mode && fchmod(fd, mode) < 0) || ftruncate(fd, (off_t)j->total) < 0)
         return cp_local_fail(&j->dst, errno, NULL);
     return 0;
 }
@@ -653,7 +664,7 @@ int cp_run(struct cp_job *j)
     int two = j->src.remote && !j->dst.remote;   /* a download: one arriving, one written */
     int rc, copied, need0;
 
-    j->ref_fd = -1;
+    j->ref_fd = j->part_lock = -1;
     rc = cp_open_src(j);
     if (rc)
         return cp_report(j, j->src.name, rc);
@@ -734,6 +745,9 @@ int cp_run(struct cp_job *j)
     if ((!copied || !j->dst.remote) && j->rank == 0)
         cp_discard(j);
 free_names:
+    if (j->part_lock >= 0)
+        close(j->part_lock);   /* after the rename, or the discard */
+    j->part_lock = -1;
     free(j->final);
     free(j->part);
     j->final = j->part = NULL;

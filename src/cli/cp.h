@@ -35,6 +35,7 @@ struct cp_job {
     char *final;                 /* download: the file DST names (a symlink's target) */
     char *part;                  /* download: final + CLI_PART, written until complete */
     int part_open;               /* download: part was opened by this copy */
+    int part_lock;               /* rank 0: part, flock()ed until the rename (or -1) */
     int ref_fd;                  /* download --resume without a part: final, compared */
     double t0, last_print;
     int nhosts, lanes;           /* of the remote side, for the summary */
