@@ -532,16 +532,16 @@ int cnio__srv_store_sync(struct cnio_srv_store *st, const char *name, int fd)
     return ret;
 }
 
-/* Info of name, opened as fd (O_PATH). lenient: bad metadata reads as none. */
-static int store_info_fd(struct cnio_srv_store *st, const char *name, int fd, int lenient,
-                         struct cnio_wire_info *i)
+/* Info of name, whose data file has stat sb; its metadata read beneath the metadata
+ * tree's directory mfd as base when mfd >= 0 (a listing's), else by name. lenient: bad
+ * metadata reads as none. */
+static int store_info_sb(struct cnio_srv_store *st, const char *name, const struct stat *sbp,
+                         int mfd, const char *base, int lenient, struct cnio_wire_info *i)
 {
     struct cnio_srv_meta m;
-    struct stat sb;
+    struct stat sb = *sbp;
     int ret;
 
-    if (fstat(fd, &sb) < 0)
-        return store_errno();
     if (S_ISDIR(sb.st_mode)) {
         memset(i, 0, sizeof(*i));
         i->flags = CNIO_WIRE_I_DIR | ((uint32_t)(sb.st_mode & 0xffffu) << CNIO_WIRE_I_MODE_SHIFT);
@@ -551,7 +551,8 @@ static int store_info_fd(struct cnio_srv_store *st, const char *name, int fd, in
     if (!S_ISREG(sb.st_mode))
         return cnio__srv_why(-CNIO_ERR_ACCESS, "not a regular file (a FIFO, device or socket "
                              "on the server)");
-    ret = cnio__srv_store_meta_get(st, name, &m);
+    ret = mfd >= 0 ? cnio__srv_store_meta_read_at(mfd, base, name, &m)
+                   : cnio__srv_store_meta_get(st, name, &m);
     if (ret == 1 || (ret < 0 && lenient))
         store_meta_default(&m, (uint64_t)sb.st_size);
     else if (ret < 0)
@@ -575,6 +576,7 @@ static int store_info_name(struct cnio_srv_store *st, const char *name, int leni
                            struct cnio_wire_info *i)
 {
     int fd = store_openat2(st->rootfd, name, O_PATH, 0), ret;
+    struct stat sb;
 
     if (fd < 0) {
         ret = store_errno();
@@ -582,7 +584,7 @@ static int store_info_name(struct cnio_srv_store *st, const char *name, int leni
             return 0;
         return ret;
     }
-    ret = store_info_fd(st, name, fd, lenient, i);
+    ret = fstat(fd, &sb) < 0 ? store_errno() : store_info_sb(st, name, &sb, -1, NULL, lenient, i);
     close(fd);
     return ret;
 }
@@ -649,8 +651,9 @@ static size_t store_dedup(char **names, size_t n)
 }
 
 /* The sorted names of directory dir ("" = root), those starting with '.' left out, and
- * the names of staged objects in it. */
-static int store_names(struct cnio_srv_store *st, const char *dir, char ***out, size_t *nout)
+ * the names of staged objects in it; *dirfd: the directory, for its entries (or -1). */
+static int store_names(struct cnio_srv_store *st, const char *dir, char ***out, size_t *nout,
+                       int *dirfd)
 {
     char **names = NULL;
     size_t n = 0, cap = 0;
@@ -658,8 +661,10 @@ static int store_names(struct cnio_srv_store *st, const char *dir, char ***out, 
     DIR *d;
     int fd = store_openat2(st->rootfd, dir[0] ? dir : ".", O_RDONLY | O_DIRECTORY, 0);
 
+    *dirfd = -1;
     if (fd < 0)
         return store_errno();
+    *dirfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     d = fdopendir(fd);
     if (!d) {
         close(fd);
@@ -690,23 +695,39 @@ static int store_names(struct cnio_srv_store *st, const char *dir, char ***out, 
     return 0;
 nomem_names:
     store_names_free(names, n);
+    if (*dirfd >= 0)
+        close(*dirfd);
+    *dirfd = -1;
     return -CNIO_ERR_NOMEM;
 nomem:
     closedir(d);
     store_names_free(names, n);
+    if (*dirfd >= 0)
+        close(*dirfd);
+    *dirfd = -1;
     return -CNIO_ERR_NOMEM;
 }
 
-/* Encodes the entry of dir/name into out: bytes used, 0 to skip it, -1 when full. */
-static int store_entry(struct cnio_srv_store *st, const char *dir, const char *name,
-                       uint8_t *out, size_t cap)
+/*
+ * Encodes the entry of dir/name into out: bytes used, 0 to skip it, -1 when full. dfd
+ * and mfd are dir beneath the root and beneath the metadata tree (or -1): a name in
+ * them is one component, so it is looked up there without a path walk; a symlink, or
+ * a name only staged, goes the long way.
+ */
+static int store_entry(struct cnio_srv_store *st, const char *dir, const char *name, int dfd,
+                       int mfd, uint8_t *out, size_t cap)
 {
     char path[STORE_PATH_MAX];
     struct cnio_wire_entry e;
+    struct stat sb;
     int ret;
 
     snprintf(path, sizeof(path), "%s%s%s", dir, dir[0] ? "/" : "", name);
-    ret = store_info_name(st, path, 1, &e.info);
+    if (dfd >= 0 && !strchr(name, '/') && fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+        !S_ISLNK(sb.st_mode))
+        ret = store_info_sb(st, path, &sb, mfd, name, 1, &e.info);
+    else
+        ret = store_info_name(st, path, 1, &e.info);
     if (ret)
         return 0;   /* vanished, or a symlink leading outside: not listed */
     e.name = name;
@@ -720,12 +741,13 @@ int cnio__srv_store_list(struct cnio_srv_store *st, const char *dir, uint64_t *c
 {
     char **names = NULL;
     size_t n = 0, pos = 0, i;
-    int ret = store_names(st, dir, &names, &n);
+    int dfd, mfd, ret = store_names(st, dir, &names, &n, &dfd);
 
     if (ret)
         return ret;
+    mfd = store_openat2_raw(st->metafd, dir[0] ? dir : ".", O_PATH | O_DIRECTORY, 0);
     for (i = *cursor < n ? (size_t)*cursor : n; i < n; i++) {
-        int w = store_entry(st, dir, names[i], out + pos, cap - pos);
+        int w = store_entry(st, dir, names[i], dfd, mfd, out + pos, cap - pos);
 
         if (w < 0)
             break;
@@ -735,5 +757,9 @@ int cnio__srv_store_list(struct cnio_srv_store *st, const char *dir, uint64_t *c
     *more = i < n;
     *len = pos;
     store_names_free(names, n);
+    if (mfd >= 0)
+        close(mfd);
+    if (dfd >= 0)
+        close(dfd);
     return 0;
 }

@@ -371,6 +371,16 @@ static ssize_t sums_read_block(int dfd, uint64_t b, uint8_t *buf)
     return n < 0 ? cnio__err_from_errno(errno) : n;
 }
 
+/* sums_read_block when the block should hold blen bytes (the file's size a moment ago):
+ * one pread of blen, not a second one to find the end. The block's CRC check sees a
+ * file that grew since (the length differs from its entry's) and reads it whole. */
+static ssize_t sums_read_block_len(int dfd, uint64_t b, uint32_t blen, uint8_t *buf)
+{
+    ssize_t n = sums_pread_full(dfd, buf, blen, b * CNIO_SRV_BLOCK);
+
+    return n < 0 ? cnio__err_from_errno(errno) : n;
+}
+
 /*
  * The new entry of block b after a WRITE of piece [a, z) of it (block-relative) whose CRC
  * is pcrc: from the old entry when it allows, else from the file, read into *buf (a
@@ -557,10 +567,10 @@ static int sums_verify(const struct cnio_srv_sums *s, int dfd, uint64_t b, uint8
  * out (copied to out when not NULL). 2 when the file ended before z (it shrank).
  */
 static int sums_read_edge(const struct cnio_srv_sums *s, int dfd, const char *name, uint64_t b,
-                          struct sums_ent *e, uint32_t a, uint32_t z, uint8_t *buf,
-                          uint8_t *out, uint32_t *crc)
+                          uint32_t blen, struct sums_ent *e, uint32_t a, uint32_t z,
+                          uint8_t *buf, uint8_t *out, uint32_t *crc)
 {
-    ssize_t n = sums_read_block(dfd, b, buf);
+    ssize_t n = sums_read_block_len(dfd, b, blen, buf);
     uint32_t len;
     int ret;
 
@@ -618,7 +628,7 @@ int cnio__srv_sums_read(const struct cnio_srv_sums *s, int dfd, const char *name
             ret = -CNIO_ERR_NOMEM;
             break;
         }
-        ret = sums_read_edge(s, dfd, name, b0 + i, &e[i], a, z, buf,
+        ret = sums_read_edge(s, dfd, name, b0 + i, blen, &e[i], a, z, buf,
                              out ? out + (bs + a - off) : NULL, &pcrc);
         if (ret == 0)
             total = cnio__crc32c_combine(total, pcrc, z - a);
