@@ -365,14 +365,19 @@ static const char *cli_type(const struct cnio_obj_stat *s)
     return s->is_dir ? "directory" : (s->mode & 0170000) == 0120000 ? "symlink" : "object";
 }
 
-/* One object or directory as a JSON object (ls --json, stat --json). */
+/* One object or directory as a JSON object (ls --json, stat --json). An object uploaded
+ * without -p has no mode recorded: its "mode" is null, not 0 (which reads as "no
+ * permission for anyone"). */
 static void cli_json_stat(const char *name, const struct cnio_obj_stat *s)
 {
     printf("{\"name\": ");
     cli_json_str(name);
-    printf(", \"type\": \"%s\", \"size\": %llu, \"mtime_ns\": %llu, \"mode\": %u",
-           cli_type(s), (unsigned long long)s->size, (unsigned long long)s->mtime_ns,
-           s->mode & 07777);
+    printf(", \"type\": \"%s\", \"size\": %llu, \"mtime_ns\": %llu", cli_type(s),
+           (unsigned long long)s->size, (unsigned long long)s->mtime_ns);
+    if (s->mode)
+        printf(", \"mode\": %u", s->mode & 07777);
+    else
+        printf(", \"mode\": null");
     if (!s->is_dir)
         printf(", \"stripe_unit\": %llu, \"stripe_count\": %u, \"complete\": %s, "
                "\"state\": \"%s\"", (unsigned long long)s->layout.unit, s->layout.count,
@@ -437,8 +442,8 @@ int cli_ls(int argc, char **argv)
         "Lists the directory named by URI (cnio://hosts/ for the root), sorted by name;\n"
         "-l adds each object's size in bytes and its layout (stripe unit x count), and marks\n"
         "objects that are incomplete (an upload or update was interrupted). --json: a JSON\n"
-        "array of objects with name, type, size, mtime_ns, mode, stripe_unit, stripe_count,\n"
-        "complete and state.\n";
+        "array of objects with name, type, size, mtime_ns, mode (null when none was recorded:\n"
+        "uploaded without -p), stripe_unit, stripe_count, complete and state.\n";
     struct cli_opts o = { 0 };
     struct cnio_uri u = { 0 };
     struct cnio_hints h;
@@ -469,7 +474,7 @@ int cli_stat(int argc, char **argv)
         "and state:\ncomplete, or incomplete (an upload, update or commit was interrupted);\n"
         "and the transport that would carry its data under the hints (-o cnio_transport=udp:\n"
         "udp (udp;ofi_rxd), the provider the first host's endpoint has).\n"
-        "--json: one JSON object (the fields of ls --json).\n";
+        "--json: one JSON object (the fields of ls --json; mode null when none was recorded).\n";
     struct cli_opts o = { 0 };
     struct cnio_uri u = { 0 };
     struct cnio_hints h;
