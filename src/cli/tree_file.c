@@ -665,9 +665,58 @@ static int tf_same_crc(struct tree_ctx *c, const struct tree_ent *e)
     return crc[0] == crc[1] && sz[0] == sz[1];
 }
 
+/* --checksum: the target of link e at end into buf (TF_LINK_MAX bytes): a local symlink's,
+ * or an object's recorded as a link (mode S_IFLNK). 0, or -1 when there is no such link. */
+static int tf_link_at(struct tree_ctx *c, struct tree_end *end, const struct tree_ent *e,
+                      char *buf)
+{
+    struct cnio_obj_stat sb;
+    struct cnio_uri u = end->u;
+    struct cnio_obj *obj;
+    const char *base;
+    ssize_t n;
+    int pfd, ret;
+
+    if (!end->remote && end == c->src && e->link) {
+        snprintf(buf, TF_LINK_MAX, "%s", e->link);
+        return 0;
+    }
+    if (!end->remote) {
+        pfd = tf_parent(end->dirfd, e->rel, &base);
+        if (pfd < 0)
+            return -1;
+        n = readlinkat(pfd, base, buf, TF_LINK_MAX - 1);
+        close(pfd);
+        if (n < 0)
+            return -1;
+        buf[n] = '\0';
+        return 0;
+    }
+    u.path = tree_obj_name(end, e->rel);
+    ret = u.path ? cnio__obj_stat(c->st, &u, &end->h, &sb) : -1;
+    free(u.path);
+    if (ret || sb.is_dir || (sb.mode & S_IFMT) != S_IFLNK || (sb.state & CNIO_OBJ_INCOMPLETE))
+        return -1;
+    if (tf_obj(c, end, e->rel, 0, &obj))
+        return -1;
+    ret = tf_read_link(obj, sb.size, buf);
+    cnio__obj_close(obj);
+    return ret ? -1 : 0;
+}
+
+/* --checksum: 1 when the destination holds link e with the same target. */
+static int tf_same_link(struct tree_ctx *c, const struct tree_ent *e)
+{
+    char a[TF_LINK_MAX], b[TF_LINK_MAX];
+
+    return tf_link_at(c, c->src, e, a) == 0 && tf_link_at(c, c->dst, e, b) == 0 &&
+           strcmp(a, b) == 0;
+}
+
 int tree_copy_one(struct tree_ctx *c, const struct tree_ent *e)
 {
-    if (c->o->checksum && e->type == TREE_FILE && tf_same_crc(c, e)) {
+    if (c->o->checksum && ((e->type == TREE_FILE && tf_same_crc(c, e)) ||
+                           (e->type == TREE_LINK && tf_same_link(c, e)))) {
         c->skipped += e->size;
         return 1;
     }
