@@ -389,6 +389,20 @@ static int proxy_print_stats(const char *path)
     return 0;
 }
 
+static const char proxy_usage[] =
+    "usage: cnio-proxy --socket PATH [--ready-fd N] [--lock FILE] [--log FILE | --keep-log FILE]\n"
+    "       cnio-proxy stats PATH\n\n"
+    "The job proxy of the socket shim, started by `cnio run --sockets` (not by hand):\n"
+    "serves name lookups and connection admission to the job's processes on a unix\n"
+    "socket, and exits when the last of them has gone. `stats PATH` prints a running\n"
+    "proxy's counters.\n"
+    "  --socket PATH    the unix socket to listen on\n"
+    "  --ready-fd N     write one byte to fd N once listening\n"
+    "  --lock FILE      the job's lock file, removed at exit\n"
+    "  --log FILE       the proxy's log (its stderr), removed after a clean exit\n"
+    "  --keep-log FILE  a log that is kept\n"
+    "  -h, --help       this text\n";
+
 int main(int argc, char **argv)
 {
     static struct px px;
@@ -399,6 +413,10 @@ int main(int argc, char **argv)
 
     if (argc == 3 && !strcmp(argv[1], "stats"))
         return proxy_print_stats(argv[2]);
+    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        fputs(proxy_usage, stdout);
+        return 0;
+    }
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--socket"))
             path = argv[i + 1];
@@ -410,8 +428,7 @@ int main(int argc, char **argv)
             log = argv[i + 1];
     }
     if (!path) {
-        fputs("usage: cnio-proxy --socket PATH [--ready-fd N] [--lock FILE] [--log FILE | "
-              "--keep-log FILE]\n       cnio-proxy stats PATH\n", stderr);
+        fputs(proxy_usage, stderr);
         return 2;
     }
     proxy_sock_path = path;

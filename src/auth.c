@@ -159,11 +159,14 @@ close_fd:
     return ret;
 }
 
-/* Creates the directory holding file (mode 0700) when it does not exist. */
+/* Creates the directory holding file (mode 0700) when it does not exist and is the
+ * default key's, $HOME/.cnio (whatever file in it is asked for); any other missing
+ * directory is an error (as with ssh-keygen: a mistyped path makes no directories). */
 static int auth_make_parent(const char *file)
 {
-    char dir[PATH_MAX];
+    char dir[PATH_MAX], dflt[PATH_MAX];
     char *slash;
+    struct stat sb;
 
     if (!auth_copy(dir, sizeof(dir), file, ""))
         return -CNIO_ERR_INVAL;
@@ -171,6 +174,13 @@ static int auth_make_parent(const char *file)
     if (!slash || slash == dir)
         return 0;
     *slash = '\0';
+    if (stat(dir, &sb) == 0 || errno != ENOENT)
+        return 0;   /* the open says what is wrong, if anything */
+    if (cnio__key_path("~" AUTH_HOME_KEY, dflt, sizeof(dflt)) ||
+        strncmp(dflt, dir, strlen(dir)) || strcmp(dflt + strlen(dir), "/key")) {
+        cnio__err("key file %s: directory %s does not exist", file, dir);
+        return -CNIO_ERR_NOENT;
+    }
     if (mkdir(dir, 0700) && errno != EEXIST) {
         cnio__err("key file %s: cannot create directory %s: %s", file, dir, strerror(errno));
         return cnio__err_from_errno(errno);

@@ -174,6 +174,35 @@ static int cmd_same_hosts(const struct cnio_uri *a, const struct cnio_uri *b)
     return 1;
 }
 
+/*
+ * Says why a RENAME of u to v (pos[0] to pos[1]) failed with rc, naming the operand at
+ * fault: the servers' codes alone cannot (renaming a directory onto an object comes back
+ * as "no such object", an object onto a directory as "is a directory"), so both names
+ * are looked up.
+ */
+static void cmd_mv_why(struct cnio_stack *st, const struct cnio_hints *h, const struct cnio_uri *u,
+                       const struct cnio_uri *v, char **pos, int rc)
+{
+    struct cnio_obj_stat a, b;
+    int ra = cnio__obj_stat(st, u, h, &a), rb = cnio__obj_stat(st, v, h, &b);
+
+    if (ra == -CNIO_ERR_NOENT)
+        cli_fail("mv", pos[0], ra);
+    else if (ra == 0 && rb == 0 && a.is_dir && !b.is_dir)
+        fprintf(stderr, "cnio mv: %s: an object, which a directory (%s) cannot replace; "
+                "nothing moved\n", pos[1], pos[0]);
+    else if (ra == 0 && rb == 0 && !a.is_dir && b.is_dir)
+        fprintf(stderr, "cnio mv: %s: a directory, which an object (%s) cannot replace; "
+                "nothing moved (to move it into the directory, name it there)\n", pos[1],
+                pos[0]);
+    else if (rc == -CNIO_ERR_EXIST)
+        fprintf(stderr, "cnio mv: %s: a directory that is not empty\n", pos[1]);
+    else if (rc == -CNIO_ERR_INVAL)
+        fprintf(stderr, "cnio mv: %s: cannot move a directory into itself\n", pos[1]);
+    else
+        cli_fail("mv", pos[0], rc);
+}
+
 static int cmd_mv(const struct cli_opts *o, char **pos)
 {
     struct cnio_uri u = { 0 }, v = { 0 };
@@ -201,12 +230,8 @@ static int cmd_mv(const struct cli_opts *o, char **pos)
     rc = cmd_session("mv", o, pos[0], &u, &h, &st, &ns);
     if (rc == 0) {
         rc = cnio__ns_rename(ns, u.path, v.path);
-        if (rc == -CNIO_ERR_EXIST)
-            fprintf(stderr, "cnio mv: %s: a directory that is not empty\n", pos[1]);
-        else if (rc == -CNIO_ERR_INVAL)
-            fprintf(stderr, "cnio mv: %s: cannot move a directory into itself\n", pos[1]);
-        else if (rc)
-            cli_fail("mv", pos[0], rc);
+        if (rc)
+            cmd_mv_why(st, &h, &u, &v, pos, rc);
     }
     cnio__uri_free(&v);
     cmd_end(&u, st, ns);

@@ -10,9 +10,11 @@
 #include "stack.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static const char usage_text[] =
@@ -321,11 +323,48 @@ static void cli_print_name(const char *name)
     }
 }
 
+/*
+ * Refuses, before anything is written, a key FILE that exists or whose directory does
+ * not (as ssh-keygen does): only ~/.cnio, the directory of the key clients read by
+ * default, is made when missing (by cnio__key_generate). 0, or CLI_EXIT_FAIL (said).
+ */
+static int cli_keygen_check(const char *arg)
+{
+    char file[4096], dflt[4096];
+    struct stat sb;
+    char *slash;
+
+    if (cnio__key_path(arg, file, sizeof(file)))
+        return 0;   /* cnio__key_generate says why */
+    if (lstat(file, &sb) == 0) {
+        fprintf(stderr, "cnio keygen: %s exists (remove it first to replace it)\n", arg);
+        return CLI_EXIT_FAIL;
+    }
+    slash = strrchr(file, '/');
+    if (!slash || slash == file)
+        return 0;
+    *slash = '\0';
+    if (stat(file, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "cnio keygen: %s: not a directory\n", file);
+        return CLI_EXIT_FAIL;
+    }
+    if (stat(file, &sb) == 0 || errno != ENOENT)
+        return 0;
+    if (cnio__key_path("~/.cnio/key", dflt, sizeof(dflt)) == 0 && strrchr(dflt, '/') &&
+        strlen(file) == (size_t)(strrchr(dflt, '/') - dflt) && strncmp(file, dflt, strlen(file)) == 0)
+        return 0;
+    fprintf(stderr, "cnio keygen: %s: no such directory (make it first; only ~/.cnio is made "
+            "when missing)\n", file);
+    return CLI_EXIT_FAIL;
+}
+
 int cli_keygen(int argc, char **argv)
 {
     static const char help[] =
-        "usage: cnio keygen FILE\n\nWrites a fresh random shared key to FILE (mode 0600; it must not exist).\n"
-        "Copy it to every cnio-server host (--key) and every client ($CNIO_KEY_FILE or ~/.cnio/key).\n";
+        "usage: cnio keygen [-q] FILE\n\nWrites a fresh random shared key to FILE (mode 0600). FILE must not exist,\n"
+        "and its directory must (but ~/.cnio, which is made, mode 0700). Copy it to every\n"
+        "cnio-server host (--key) and every client ($CNIO_KEY_FILE or ~/.cnio/key).\n"
+        "  -q  say nothing on success\n";
     struct cli_opts o = { 0 };
     char *pos[1];
     int n = cli_parse(help, argc, argv, &o, pos, 1), rc;
@@ -336,6 +375,9 @@ int cli_keygen(int argc, char **argv)
         fputs(help, stderr);
         return CLI_EXIT_USAGE;
     }
+    rc = cli_keygen_check(pos[0]);
+    if (rc)
+        return rc;
     rc = cnio__key_generate(pos[0]);
     if (rc)
         return cli_fail("keygen", pos[0], rc);
@@ -365,14 +407,19 @@ static const char *cli_type(const struct cnio_obj_stat *s)
     return s->is_dir ? "directory" : (s->mode & 0170000) == 0120000 ? "symlink" : "object";
 }
 
-/* One object or directory as a JSON object (ls --json, stat --json). */
+/* One object or directory as a JSON object (ls --json, stat --json). An object uploaded
+ * without -p has no mode recorded: its "mode" is null, not 0 (which reads as "no
+ * permission for anyone"). */
 static void cli_json_stat(const char *name, const struct cnio_obj_stat *s)
 {
     printf("{\"name\": ");
     cli_json_str(name);
-    printf(", \"type\": \"%s\", \"size\": %llu, \"mtime_ns\": %llu, \"mode\": %u",
-           cli_type(s), (unsigned long long)s->size, (unsigned long long)s->mtime_ns,
-           s->mode & 07777);
+    printf(", \"type\": \"%s\", \"size\": %llu, \"mtime_ns\": %llu", cli_type(s),
+           (unsigned long long)s->size, (unsigned long long)s->mtime_ns);
+    if (s->mode)
+        printf(", \"mode\": %u", s->mode & 07777);
+    else
+        printf(", \"mode\": null");
     if (!s->is_dir)
         printf(", \"stripe_unit\": %llu, \"stripe_count\": %u, \"complete\": %s, "
                "\"state\": \"%s\"", (unsigned long long)s->layout.unit, s->layout.count,
@@ -437,8 +484,8 @@ int cli_ls(int argc, char **argv)
         "Lists the directory named by URI (cnio://hosts/ for the root), sorted by name;\n"
         "-l adds each object's size in bytes and its layout (stripe unit x count), and marks\n"
         "objects that are incomplete (an upload or update was interrupted). --json: a JSON\n"
-        "array of objects with name, type, size, mtime_ns, mode, stripe_unit, stripe_count,\n"
-        "complete and state.\n";
+        "array of objects with name, type, size, mtime_ns, mode (null when none was recorded:\n"
+        "uploaded without -p), stripe_unit, stripe_count, complete and state.\n";
     struct cli_opts o = { 0 };
     struct cnio_uri u = { 0 };
     struct cnio_hints h;
@@ -469,7 +516,7 @@ int cli_stat(int argc, char **argv)
         "and state:\ncomplete, or incomplete (an upload, update or commit was interrupted);\n"
         "and the transport that would carry its data under the hints (-o cnio_transport=udp:\n"
         "udp (udp;ofi_rxd), the provider the first host's endpoint has).\n"
-        "--json: one JSON object (the fields of ls --json).\n";
+        "--json: one JSON object (the fields of ls --json; mode null when none was recorded).\n";
     struct cli_opts o = { 0 };
     struct cnio_uri u = { 0 };
     struct cnio_hints h;

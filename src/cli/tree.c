@@ -64,6 +64,7 @@ struct tree_run {
     uint64_t total_bytes, skipped_files, skipped_bytes;
     uint64_t crc_skipped;           /* files --checksum found identical (this rank) */
     int failed;                     /* entries that could not be copied (this rank) */
+    int files_failed, dirs_failed;  /* of them, of files[] (large ones) and of dirs[] */
     struct tree_worker w[TREE_WORKERS];
     int nw;                         /* workers set up */
     pthread_mutex_t lock;           /* the batch cursor below, shared by the workers */
@@ -279,13 +280,22 @@ static int tree_make_dirs(struct tree_run *r)
 }
 
 /* Every rank: makes its share of the tree's directories (each with its parents, so
- * that the order in which the ranks get to them does not matter). */
+ * that the order in which the ranks get to them does not matter). A file or an object
+ * where a directory goes fails that directory alone (said; what goes beneath it fails
+ * as it is copied). */
 static int tree_make_subdirs(struct tree_run *r)
 {
     int ret = 0;
 
-    for (size_t i = (size_t)r->j->rank; ret == 0 && i < r->dirs.n; i += (size_t)r->j->size)
+    for (size_t i = (size_t)r->j->rank; ret == 0 && i < r->dirs.n; i += (size_t)r->j->size) {
+        r->ctx.why[0] = '\0';
         ret = tree_mkdir(&r->ctx, r->dirs.e[i].rel);
+        if (ret == -CNIO_ERR_EXIST && r->ctx.why[0]) {
+            fprintf(stderr, "cnio cp: %s\n", r->ctx.why);
+            r->dirs_failed++;
+            ret = 0;
+        }
+    }
     if (ret && r->ctx.why[0])
         fprintf(stderr, "cnio cp: %s\n", r->ctx.why);
     else if (ret)
@@ -403,7 +413,10 @@ static void tree_batch(struct tree_worker *w, const struct tree_ent *const *e, i
             tree_one(w, e[i]);   /* a broken session: again, alone, with its retries */
             continue;
         }
-        if (status[i] < 0) {
+        if (status[i] == -CNIO_ERR_NOENT && tree_in_the_way(&w->ctx, e[i]->rel)) {
+            fprintf(stderr, "cnio cp: %s\n", w->ctx.why);
+            w->failed++;
+        } else if (status[i] < 0) {
             fprintf(stderr, "cnio cp: %s: %s\n", e[i]->rel, cnio_strerror(status[i]));
             w->failed++;
         }
@@ -510,12 +523,12 @@ static void tree_large(struct tree_run *r)
         }
         /* what was moved, not the file's size: --resume moves only what differs */
         MPI_Reduce(&j.moved, &moved, 1, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
-        if (!ok && r->j->rank == 0)
-            r->failed++;
         if (ok && r->j->rank == 0 && !r->dst.remote && tree_punch_zeros(&r->ctx, e->rel))
-            r->failed++;
+            ok = 0;
         if (ok && r->j->rank == 0 && r->j->o.preserve && tree_setattr(&r->ctx, e))
-            r->failed++;
+            ok = 0;
+        if (!ok && r->j->rank == 0)
+            r->files_failed++;
         if (r->j->rank == 0) {
             r->ctx.moved += ok ? moved : 0;
             tree_done(r, 1, e->size);
@@ -542,26 +555,38 @@ static int tree_dir_attrs(struct tree_run *r)
     return ret;
 }
 
+/*
+ * Rank 0: the summary. Its counts are of what was copied: not the files that failed or
+ * that --checksum found identical (the second line counts those, as it does the files
+ * --sync found identical by size and mtime), nor the directories that could not be made.
+ */
 static void tree_summary(struct tree_run *r, double secs)
 {
-    unsigned long long v[4] = { r->ctx.moved, r->ctx.skipped, (unsigned long long)r->failed,
-                                r->crc_skipped }, s[4];
-    char a[32];
+    unsigned long long v[6] = { r->ctx.moved, r->ctx.skipped,
+                                (unsigned long long)(r->failed + r->files_failed + r->dirs_failed),
+                                r->crc_skipped, (unsigned long long)r->files_failed,
+                                (unsigned long long)r->dirs_failed }, s[6], files, dirs;
+    char a[32], f[64] = "";
 
     for (int k = 0; k < r->nw; k++) {
         v[0] += r->w[k].ctx.moved;
         v[1] += r->w[k].ctx.skipped;
         v[2] += (unsigned long long)r->w[k].failed;
         v[3] += r->w[k].crc_skipped;
+        v[4] += (unsigned long long)r->w[k].failed;
     }
-    MPI_Reduce(v, s, 4, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
+    MPI_Reduce(v, s, 6, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
     r->failed = (int)s[2];
     if (r->j->rank != 0 || r->j->o.quiet)
         return;
-    printf("cnio cp: %s -> %s: %zu files and %zu directories; moved %llu bytes (%s) in "
+    files = r->files.n - CNIO_MIN(r->files.n, s[3] + s[4]);
+    dirs = r->dirs.n - CNIO_MIN(r->dirs.n, s[5]);
+    if (s[2])
+        snprintf(f, sizeof(f), " (%llu failed)", s[2]);
+    printf("cnio cp: %s -> %s: %llu files and %llu directories%s; moved %llu bytes (%s) in "
            "%.3f s, %.0f files/s, %.3f GB/s; %d rank%s; walk %.3f s\n", r->src.name,
-           r->dst.name, r->files.n, r->dirs.n, s[0], cli_bytes(s[0], a, sizeof(a)), secs,
-           secs > 0 ? r->files.n / secs : 0.0, secs > 0 ? s[0] / secs / 1e9 : 0.0,
+           r->dst.name, files, dirs, f, s[0], cli_bytes(s[0], a, sizeof(a)), secs,
+           secs > 0 ? files / secs : 0.0, secs > 0 ? s[0] / secs / 1e9 : 0.0,
            r->j->size, r->j->size > 1 ? "s" : "", r->walk);
     if (r->j->o.sync || r->j->o.resume)
         printf("cnio cp: %s: %llu files were already there and identical; moved %llu of "

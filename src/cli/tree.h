@@ -118,7 +118,11 @@ int tree_put_small(struct tree_ctx *ctx, const struct tree_ent *const *e, int n,
  * copy it alone). Returns 0, or an error that stopped the whole batch (status[] then
  * undefined; copy the files one by one). */
 int tree_get_small(struct tree_ctx *ctx, const struct tree_ent *const *e, int n, int *status);
-/* Makes directory rel at the destination (and its parents). */
+/* 1 when a file or an object stands beneath DST where a directory of rel's path must be
+ * (said in ctx->why: "rel: not copied: DST/x is a file, not a directory"), else 0. */
+int tree_in_the_way(struct tree_ctx *ctx, const char *rel);
+/* Makes directory rel at the destination (and its parents): 0, or a negative code;
+ * -CNIO_ERR_EXIST with ctx->why said when a file or an object is in the way. */
 int tree_mkdir(struct tree_ctx *ctx, const char *rel);
 /* Applies mode and mtime of e at the destination (-p). */
 int tree_setattr(struct tree_ctx *ctx, const struct tree_ent *e);

@@ -32,6 +32,102 @@ static int tf_fail(struct tree_ctx *c, const char *rel, int err)
     return cnio__err_from_errno(err);
 }
 
+/* DST's name joined with rel (a path beneath it, as the user would write it). */
+static char *tf_dst_path(const struct tree_ctx *c, const char *rel)
+{
+    size_t n = strlen(c->dst->name), cap = n + strlen(rel) + 2;
+    char *p = malloc(cap);
+
+    if (p)
+        snprintf(p, cap, "%s%s%s", c->dst->name, n && c->dst->name[n - 1] == '/' ? "" : "/", rel);
+    return p;
+}
+
+/*
+ * When a local path beneath DST that rel's copy needs as a directory is something else
+ * (a file, a symlink), says so in c->why, by rel and by the path in the way ("sub/x: not
+ * copied: DST/sub is a file, not a directory"): 1, or 0 when none is (or rel is too long).
+ * With self, rel itself must be a directory too (a directory of the tree).
+ */
+static int tf_in_the_way(struct tree_ctx *c, const char *rel, int self)
+{
+    char path[CNIO_WIRE_MAX_NAME + 1], *full;
+    struct stat sb;
+
+    if (strlen(rel) >= sizeof(path))
+        return 0;
+    strcpy(path, rel);
+    for (char *s = path;; s++) {
+        char keep = *s;
+
+        if (keep != '/' && (keep != '\0' || !self))
+            goto next;
+        *s = '\0';
+        if (fstatat(c->dst->dirfd, path, &sb, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(sb.st_mode)) {
+            full = tf_dst_path(c, path);
+            snprintf(c->why, sizeof(c->why), "%s: not copied: %s is %s, not a directory", rel,
+                     full ? full : path, S_ISLNK(sb.st_mode) ? "a symlink" :
+                     S_ISREG(sb.st_mode) ? "a file" : "something else");
+            free(full);
+            return 1;
+        }
+        *s = keep;
+next:
+        if (!keep)
+            return 0;
+    }
+}
+
+/* A local failure at DST for rel: said by rel (not by its part file's name), and when a
+ * non-directory stands where a directory of rel's path must be, by that path. */
+static int tf_fail_dst(struct tree_ctx *c, const char *rel, int err)
+{
+    if (!c->why[0] && (err == ENOTDIR || err == ELOOP) && tf_in_the_way(c, rel, 0))
+        return cnio__err_from_errno(ENOTDIR);
+    return tf_fail(c, rel, err);
+}
+
+/*
+ * The remote twin of tf_in_the_way: when an object stands where a directory of rel's
+ * path must be beneath DST (rel itself too, with self), says so in c->why by rel and by
+ * that object's name: 1, or 0. Each prefix is looked up with a STAT of its own; this is
+ * for explaining a failure, once per entry that failed.
+ */
+static int tf_obj_in_the_way(struct tree_ctx *c, const char *rel, int self)
+{
+    char path[CNIO_WIRE_MAX_NAME + 1], *full;
+
+    if (strlen(rel) >= sizeof(path))
+        return 0;
+    strcpy(path, rel);
+    for (char *s = path;; s++) {
+        char keep = *s;
+        struct cnio_obj_stat sb;
+        struct cnio_uri u = c->dst->u;
+        int ret;
+
+        if (keep != '/' && (keep != '\0' || !self))
+            goto next;
+        *s = '\0';
+        u.path = tree_obj_name(c->dst, path);
+        ret = u.path ? cnio__obj_stat(c->st, &u, &c->dst->h, &sb) : -CNIO_ERR_NOMEM;
+        free(u.path);
+        if (ret == 0 && !sb.is_dir) {
+            full = tf_dst_path(c, path);
+            snprintf(c->why, sizeof(c->why), "%s: not copied: %s is an object, not a "
+                     "directory", rel, full ? full : path);
+            free(full);
+            return 1;
+        }
+        if (ret)
+            return 0;
+        *s = keep;
+next:
+        if (!keep)
+            return 0;
+    }
+}
+
 /* Opens rel beneath dirfd without following any symlink (-1 and errno on failure). */
 static int tf_open(int dirfd, const char *rel, int flags, mode_t mode)
 {
@@ -93,6 +189,8 @@ static int tf_obj_dst(struct tree_ctx *c, const char *rel, struct cnio_obj **obj
     }
     if (ret == -CNIO_ERR_NOENT)
         ret = tf_obj(c, c->dst, rel, w | CNIO_WIRE_O_TRUNC, obj);
+    if (ret == -CNIO_ERR_NOENT && !c->why[0])
+        tf_obj_in_the_way(c, rel, 0);
     return ret;
 }
 
@@ -280,14 +378,14 @@ static int tf_symlink_local(struct tree_ctx *c, const char *rel, const char *tar
     int pfd = tf_parent(c->dst->dirfd, rel, &base), r;
 
     if (pfd < 0)
-        return tf_fail(c, rel, errno);
+        return tf_fail_dst(c, rel, errno);
     unlinkat(pfd, base, 0);
     r = symlinkat(target, pfd, base);
     if (r < 0) {
         int e = errno;
 
         close(pfd);
-        return tf_fail(c, rel, e);
+        return tf_fail_dst(c, rel, e);
     }
     close(pfd);
     return 0;
@@ -403,12 +501,12 @@ static int tf_part_open(struct tree_ctx *c, const char *rel, int resume, char *p
     if (resume) {
         *fd = *ref = tf_open(c->dst->dirfd, part, O_RDWR, 0);
         if (*fd < 0 && errno != ENOENT)
-            return tf_fail(c, part, errno);
+            return tf_fail_dst(c, rel, errno);
     }
     if (*fd < 0) {
         *fd = tf_local_open(c, part, 0);
         if (*fd < 0)
-            return tf_fail(c, part, errno);
+            return tf_fail_dst(c, rel, errno);
         *ref = resume ? tf_open(c->dst->dirfd, rel, O_RDONLY, 0) : -1;
     }
     return 0;
@@ -422,10 +520,10 @@ static int tf_part_done(struct tree_ctx *c, const char *rel, const char *part, i
     int pfd = tf_parent(c->dst->dirfd, part, &pbase);
 
     if (pfd < 0)
-        return ret ? ret : tf_fail(c, rel, errno);
+        return ret ? ret : tf_fail_dst(c, rel, errno);
     base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
     if (ret == 0 && renameat(pfd, pbase, pfd, base) < 0)
-        ret = tf_fail(c, rel, errno);
+        ret = tf_fail_dst(c, rel, errno);
     if (ret && !c->o->resume)
         unlinkat(pfd, pbase, 0);
     close(pfd);
@@ -567,15 +665,70 @@ static int tf_same_crc(struct tree_ctx *c, const struct tree_ent *e)
     return crc[0] == crc[1] && sz[0] == sz[1];
 }
 
+/* --checksum: the target of link e at end into buf (TF_LINK_MAX bytes): a local symlink's,
+ * or an object's recorded as a link (mode S_IFLNK). 0, or -1 when there is no such link. */
+static int tf_link_at(struct tree_ctx *c, struct tree_end *end, const struct tree_ent *e,
+                      char *buf)
+{
+    struct cnio_obj_stat sb;
+    struct cnio_uri u = end->u;
+    struct cnio_obj *obj;
+    const char *base;
+    ssize_t n;
+    int pfd, ret;
+
+    if (!end->remote && end == c->src && e->link) {
+        snprintf(buf, TF_LINK_MAX, "%s", e->link);
+        return 0;
+    }
+    if (!end->remote) {
+        pfd = tf_parent(end->dirfd, e->rel, &base);
+        if (pfd < 0)
+            return -1;
+        n = readlinkat(pfd, base, buf, TF_LINK_MAX - 1);
+        close(pfd);
+        if (n < 0)
+            return -1;
+        buf[n] = '\0';
+        return 0;
+    }
+    u.path = tree_obj_name(end, e->rel);
+    ret = u.path ? cnio__obj_stat(c->st, &u, &end->h, &sb) : -1;
+    free(u.path);
+    if (ret || sb.is_dir || (sb.mode & S_IFMT) != S_IFLNK || (sb.state & CNIO_OBJ_INCOMPLETE))
+        return -1;
+    if (tf_obj(c, end, e->rel, 0, &obj))
+        return -1;
+    ret = tf_read_link(obj, sb.size, buf);
+    cnio__obj_close(obj);
+    return ret ? -1 : 0;
+}
+
+/* --checksum: 1 when the destination holds link e with the same target. */
+static int tf_same_link(struct tree_ctx *c, const struct tree_ent *e)
+{
+    char a[TF_LINK_MAX], b[TF_LINK_MAX];
+
+    return tf_link_at(c, c->src, e, a) == 0 && tf_link_at(c, c->dst, e, b) == 0 &&
+           strcmp(a, b) == 0;
+}
+
 int tree_copy_one(struct tree_ctx *c, const struct tree_ent *e)
 {
-    if (c->o->checksum && e->type == TREE_FILE && tf_same_crc(c, e)) {
+    if (c->o->checksum && ((e->type == TREE_FILE && tf_same_crc(c, e)) ||
+                           (e->type == TREE_LINK && tf_same_link(c, e)))) {
         c->skipped += e->size;
         return 1;
     }
     if (c->src->remote && c->dst->remote)
         return tf_remote(c, e);
     return c->src->remote ? tf_download(c, e) : tf_upload(c, e);
+}
+
+int tree_in_the_way(struct tree_ctx *c, const char *rel)
+{
+    c->why[0] = '\0';
+    return c->dst->remote ? tf_obj_in_the_way(c, rel, 0) : tf_in_the_way(c, rel, 0);
 }
 
 int tree_mkdir(struct tree_ctx *c, const char *rel)
@@ -590,8 +743,12 @@ int tree_mkdir(struct tree_ctx *c, const char *rel)
             return -CNIO_ERR_NOMEM;
         ret = name[0] ? cnio__ns_mkdir(c->ns, name, 1) : 0;
         free(name);
+        if (ret == -CNIO_ERR_EXIST && rel[0])
+            tf_obj_in_the_way(c, rel, 1);
         return ret;
     }
+    if (tf_in_the_way(c, rel, 1))
+        return -CNIO_ERR_EXIST;
     if (strlen(rel) >= sizeof(path))
         return tf_fail(c, rel, ENAMETOOLONG);
     strcpy(path, rel);
