@@ -77,10 +77,12 @@ START_TEST(test_key_generate_load)
     struct cnio_key key;
     struct stat st;
 
+    /* a missing directory is an error (only ~/.cnio is made: test_key_path) */
     tmp_path("sub/key", path);
+    ck_assert_int_eq(cnio__key_generate(path), -CNIO_ERR_NOENT);
+    ck_assert_int_eq(stat(tmp_path("sub", dir), &st), -1);
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
     ck_assert_int_eq(cnio__key_generate(path), 0);
-    ck_assert_int_eq(stat(tmp_path("sub", dir), &st), 0);
-    ck_assert_uint_eq(st.st_mode & 07777, 0700);
     ck_assert_int_eq(stat(path, &st), 0);
     ck_assert_uint_eq(st.st_mode & 07777, 0600);
     ck_assert_int_eq(st.st_size, 65);
@@ -170,6 +172,7 @@ START_TEST(test_key_path)
 {
     char buf[PATH_MAX], path[PATH_MAX];
     struct cnio_key key;
+    struct stat st;
 
     unsetenv("CNIO_KEY_FILE");
     setenv("HOME", "/home/someone", 1);
@@ -193,9 +196,11 @@ START_TEST(test_key_path)
     /* The default path is what cnio__key_load and cnio__key_generate use. */
     setenv("HOME", tmpdir, 1);
     unsetenv("CNIO_KEY_FILE");
-    ck_assert_int_eq(cnio__key_generate(NULL), 0);
+    ck_assert_int_eq(cnio__key_generate(NULL), 0);   /* makes ~/.cnio, mode 0700 */
     ck_assert_int_eq(cnio__key_load(NULL, &key), 0);
     ck_assert_int_eq(access(tmp_path(".cnio/key", path), R_OK), 0);
+    ck_assert_int_eq(stat(tmp_path(".cnio", path), &st), 0);
+    ck_assert_uint_eq(st.st_mode & 07777, 0700);
 }
 END_TEST
 
