@@ -2,7 +2,8 @@
  * tree.h - what the files of `cnio cp -r` share. tree_pwalk.c lists a tree (a local
  * directory, or objects beneath a cnio:// name) into entries with all ranks, one
  * directory at a time by tree_walk.c; tree_file.c copies one entry within one rank;
- * tree.c spreads the entries over the ranks and reports.
+ * tree_dst.c makes the destination's directories, sets modes and mtimes, and says what
+ * stands in a directory's way; tree.c spreads the entries over the ranks and reports.
  */
 #ifndef CNIO_CLI_TREE_H
 #define CNIO_CLI_TREE_H
@@ -118,6 +119,17 @@ int tree_put_small(struct tree_ctx *ctx, const struct tree_ent *const *e, int n,
  * copy it alone). Returns 0, or an error that stopped the whole batch (status[] then
  * undefined; copy the files one by one). */
 int tree_get_small(struct tree_ctx *ctx, const struct tree_ent *const *e, int n, int *status);
+
+/* Helpers of tree_file.c and tree_dst.c, for each other (tree.c uses the tree_ calls). */
+/* Says "rel: strerror(err)" in ctx->why (unless one is said already): err as a CNIO code. */
+int tf_fail(struct tree_ctx *ctx, const char *rel, int err);
+/* The directory holding rel beneath dirfd (an fd, or -1 and errno); *base: rel's last part. */
+int tf_parent(int dirfd, const char *rel, const char **base);
+/* 1 when a local non-directory stands in the way of rel's directories (self: rel too); said. */
+int tf_in_the_way(struct tree_ctx *ctx, const char *rel, int self);
+/* The same for an object beneath a remote DST (a STAT per prefix: for explaining failures). */
+int tf_obj_in_the_way(struct tree_ctx *ctx, const char *rel, int self);
+
 /* 1 when a file or an object stands beneath DST where a directory of rel's path must be
  * (said in ctx->why: "rel: not copied: DST/x is a file, not a directory"), else 0. */
 int tree_in_the_way(struct tree_ctx *ctx, const char *rel);
