@@ -6,8 +6,10 @@
  * --max-unauth-per-addr from one source address). They wait in one list, oldest first;
  * when a new connection passes either budget, the oldest one of the same kind is
  * evicted (marked, and its worker woken to close it). Whoever holds the key therefore
- * always gets in: an idle flood can only push out the flood's own older members, and a
- * legitimate client authenticates within a round trip. As --max-unauth is kept below
+ * gets in: an idle flood can only push out the flood's own older members, and a
+ * legitimate client authenticates within a round trip (one at the flood's own address
+ * can lose that race to connections the flood left in the listen queue, accepted after
+ * it, and gets in at its next try). As --max-unauth is kept below
  * --max-conns (main.c), the flood cannot fill --max-conns either.
  *
  * Buffered bytes: every connection buffer (request payloads, reply payloads, spares)

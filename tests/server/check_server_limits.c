@@ -196,6 +196,33 @@ END_TEST
  * connection whose event was still in its worker's epoll batch, and the server died
  * (double free, or a segfault in conn_want_read) within a few thousand. Each of 2,000
  * connections writes as the next one arrives; the server must still serve. */
+/* A keyholder's session once a storm from its own address has stopped: 0 when it got in
+ * (and a STAT answered) within 20 tries, 100 ms apart. Connections the storm left in the
+ * listen queue are accepted after it, and with --max-unauth-per-addr 1 each one evicts
+ * the oldest connection of that address still authenticating: on a loaded host that can
+ * be the keyholder's, between its HELLO and its AUTH (seen once in CI). */
+static int keyholder_in(void)
+{
+    struct cnio_wire_info info;
+    struct cnio_key k;
+    struct st_conn c;
+    int ret = -1;
+
+    st_key(&st_fx, &k);
+    for (int t = 0; t < 20 && ret; t++) {
+        if (t)
+            usleep(100000);
+        if (st_connect(&st_fx, 0, &c) != 0)
+            continue;
+        ret = st_auth_key(&c, k.bytes, k.len);
+        if (!ret)
+            ret = st_stat(&c, "none", &info) == -CNIO_ERR_NOENT ? 0 : -1;
+        st_close(&c);
+    }
+    cnio__key_wipe(&k);
+    return ret;
+}
+
 START_TEST(test_evict_storm)
 {
     static const char *const extra[] = { "--max-unauth-per-addr", "1", NULL };
@@ -215,7 +242,7 @@ START_TEST(test_evict_storm)
         prev = fd;
     }
     close(prev);
-    ck_assert_int_eq(fresh_stat("none"), -CNIO_ERR_NOENT);
+    ck_assert_int_eq(keyholder_in(), 0);
     ck_assert_int_eq(kill(st_fx.pid[0], 0), 0);
 }
 END_TEST
