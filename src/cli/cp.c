@@ -20,7 +20,6 @@
 #include <limits.h>
 #include <mpi.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,44 +278,6 @@ static int cp_commit_part(struct cp_job *j)
         return cp_local_fail(&j->dst, errno, NULL);
     j->part_open = 0;
     return 0;
-}
-
-/*
- * A download interrupted by SIGINT, SIGTERM or SIGHUP (mpirun passes them on to the
- * ranks) has nothing to undo: DST is untouched until the rename. Rank 0 says where the
- * partial download is, and the signal then ends the process as it would have.
- */
-static char cp_sig_msg[1024];
-static const int cp_sigs[] = { SIGINT, SIGTERM, SIGHUP };
-static struct sigaction cp_sig_old[CNIO_ARRAY_LEN(cp_sigs)];
-
-static void cp_sig_handler(int sig)
-{
-    ssize_t r = write(STDERR_FILENO, cp_sig_msg, strlen(cp_sig_msg));
-
-    (void)r;
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-/* Installs (on) or puts back what was there before (off), on rank 0 of a download. */
-static void cp_sig_catch(const struct cp_job *j, int on)
-{
-    struct sigaction sa = { .sa_handler = cp_sig_handler };
-
-    if (j->rank != 0 || j->dst.remote || !j->src.remote)
-        return;
-    snprintf(cp_sig_msg, sizeof(cp_sig_msg), "\ncnio cp: interrupted: %s is unchanged; the "
-             "partial download is in %s (`cnio cp --resume` continues it)\n", j->dst.name,
-             j->part);
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < CNIO_ARRAY_LEN(cp_sigs); i++) {
-        if (!on)
-            sigaction(cp_sigs[i], &cp_sig_old[i], NULL);
-        else if (sigaction(cp_sigs[i], NULL, &cp_sig_old[i]) == 0 &&
-                 cp_sig_old[i].sa_handler != SIG_IGN)   /* nohup's SIGHUP stays ignored */
-            sigaction(cp_sigs[i], &sa, NULL);
-    }
 }
 
 /*
@@ -658,35 +619,18 @@ static int cp_reopen_dst_for_verify(struct cp_job *j)
     return cp_agree(j->dst.fd < 0 ? cp_local_fail(&j->dst, errno, NULL) : 0);
 }
 
-int cp_run(struct cp_job *j)
+/*
+ * The copy itself, both ends open: the pass over the data, the upload's commit or
+ * abort, the summaries, --verify's second pass and the download's rename. 0 or a
+ * negative code (the same on every rank); *copied: the first pass and the commit
+ * succeeded. Collective.
+ */
+static int cp_transfer(struct cp_job *j, int *copied)
 {
     char *bufs[2] = { NULL, NULL }, *buf2 = NULL;
     int two = j->src.remote && !j->dst.remote;   /* a download: one arriving, one written */
-    int rc, copied, need0;
+    int rc, need0;
 
-    j->ref_fd = j->part_lock = -1;
-    rc = cp_open_src(j);
-    if (rc)
-        return cp_report(j, j->src.name, rc);
-    rc = cp_open_dst(j);
-    if (rc) {
-        if (j->dst.fh)
-            cnio__file_abort(&j->dst.fh);
-        cp_close(&j->src);
-        cp_close(&j->dst);
-        cp_report(j, j->dst.name, rc);
-        if (j->rank == 0 && j->part_open)
-            cp_discard(j);
-        goto free_names;
-    }
-    if (j->there) {
-        if (j->rank == 0 && !j->o.quiet)
-            printf("cnio cp: %s -> %s: already there and identical (%llu bytes compared); "
-                   "nothing moved\n", j->src.name, j->dst.name, (unsigned long long)j->total);
-        cp_close(&j->src);
-        goto free_names;
-    }
-    cp_sig_catch(j, 1);
     cp_range(j);
     cp_remote_shape(j);
     /* an upload's copy pass reads into the reader's ring: bufs[0] only for --verify */
@@ -712,8 +656,8 @@ int cp_run(struct cp_job *j)
         rc2 = rc2 ? rc2 : cp_close(&j->dst);   /* an upload commits here */
         rc = rc ? rc : cp_agree(rc2);
     }
-    copied = rc == 0;
-    cp_progress(j, copied);
+    *copied = rc == 0;
+    cp_progress(j, *copied);
     cp_note_carrier(&j->src);
     if (rc == 0)
         cp_summary(j, MPI_Wtime() - j->t0);
@@ -732,13 +676,44 @@ int cp_run(struct cp_job *j)
     cp_sig_catch(j, 0);
     if (rc == 0 && !j->dst.remote)
         rc = cp_agree(j->rank == 0 ? cp_commit_part(j) : 0);
-    cp_close(&j->src);
-    if (j->ref_fd >= 0)
-        close(j->ref_fd);
     if (bufs[1] != bufs[0])
         cli_buf_free(bufs[1], j->o.chunk);
     cli_buf_free(bufs[0], j->o.chunk);
     cli_buf_free(buf2, j->o.chunk);
+    return rc;
+}
+
+int cp_run(struct cp_job *j)
+{
+    int rc, copied = 0;
+
+    j->ref_fd = j->part_lock = -1;
+    rc = cp_open_src(j);
+    if (rc)
+        return cp_report(j, j->src.name, rc);
+    rc = cp_open_dst(j);
+    if (rc) {
+        if (j->dst.fh)
+            cnio__file_abort(&j->dst.fh);
+        cp_close(&j->src);
+        cp_close(&j->dst);
+        cp_report(j, j->dst.name, rc);
+        if (j->rank == 0 && j->part_open)
+            cp_discard(j);
+        goto free_names;
+    }
+    if (j->there) {
+        if (j->rank == 0 && !j->o.quiet)
+            printf("cnio cp: %s -> %s: already there and identical (%llu bytes compared); "
+                   "nothing moved\n", j->src.name, j->dst.name, (unsigned long long)j->total);
+        cp_close(&j->src);
+        goto free_names;
+    }
+    cp_sig_catch(j, 1);
+    rc = cp_transfer(j, &copied);
+    cp_close(&j->src);
+    if (j->ref_fd >= 0)
+        close(j->ref_fd);
     if (rc == 0)
         goto free_names;
     cp_report(j, rc == -CNIO_ERR_CHECKSUM ? "verify" : "copy", rc);

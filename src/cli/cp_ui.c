@@ -1,12 +1,13 @@
 /*
  * cp_ui.c - what a user of `cnio cp` types and reads: the usage text, the arguments,
- * the summary of a finished copy, and what a failed copy says it left behind. The
- * copy itself is cp.c's.
+ * the summary of a finished copy, what a failed copy says it left behind, and what an
+ * interrupted download says before it ends. The copy itself is cp.c's.
  */
 #include "cp.h"
 
 #include <errno.h>
 #include <mpi.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,4 +196,41 @@ void cp_discard(const struct cp_job *j)
     else
         fprintf(stderr, "cnio cp: removed the incomplete download %s (%s is unchanged)\n",
                 j->part, j->dst.name);
+}
+
+/*
+ * A download interrupted by SIGINT, SIGTERM or SIGHUP (mpirun passes them on to the
+ * ranks) has nothing to undo: DST is untouched until the rename. Rank 0 says where the
+ * partial download is, and the signal then ends the process as it would have.
+ */
+static char cp_sig_msg[1024];
+static const int cp_sigs[] = { SIGINT, SIGTERM, SIGHUP };
+static struct sigaction cp_sig_old[CNIO_ARRAY_LEN(cp_sigs)];
+
+static void cp_sig_handler(int sig)
+{
+    ssize_t r = write(STDERR_FILENO, cp_sig_msg, strlen(cp_sig_msg));
+
+    (void)r;
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void cp_sig_catch(const struct cp_job *j, int on)
+{
+    struct sigaction sa = { .sa_handler = cp_sig_handler };
+
+    if (j->rank != 0 || j->dst.remote || !j->src.remote)
+        return;
+    snprintf(cp_sig_msg, sizeof(cp_sig_msg), "\ncnio cp: interrupted: %s is unchanged; the "
+             "partial download is in %s (`cnio cp --resume` continues it)\n", j->dst.name,
+             j->part);
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(cp_sigs); i++) {
+        if (!on)
+            sigaction(cp_sigs[i], &cp_sig_old[i], NULL);
+        else if (sigaction(cp_sigs[i], NULL, &cp_sig_old[i]) == 0 &&
+                 cp_sig_old[i].sa_handler != SIG_IGN)   /* nohup's SIGHUP stays ignored */
+            sigaction(cp_sigs[i], &sa, NULL);
+    }
 }
