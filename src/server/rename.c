@@ -55,8 +55,10 @@ static size_t rn_encode(uint8_t *buf, uint32_t flags, const char *from, const ch
     return RN_HDR + nf + nt + 4;
 }
 
-int cnio__srv_rename_decode(const uint8_t *buf, size_t len, uint32_t *flags,
-                            char from[CNIO_WIRE_MAX_NAME + 1], char to[CNIO_WIRE_MAX_NAME + 1])
+/* Parses the bytes of ROOT/.cnio/rename (len of them): 0, or -CNIO_ERR_IO when they are
+ * not a whole, valid record. */
+static int rn_decode(const uint8_t *buf, size_t len, uint32_t *flags,
+                     char from[CNIO_WIRE_MAX_NAME + 1], char to[CNIO_WIRE_MAX_NAME + 1])
 {
     uint32_t nf, nt;
 
@@ -231,7 +233,7 @@ int cnio__srv_rename_recover(struct cnio_srv_store *st)
 {
     char from[CNIO_WIRE_MAX_NAME + 1], to[CNIO_WIRE_MAX_NAME + 1];
     uint8_t buf[RN_MAX + 1];
-    uint32_t flags;
+    uint32_t flags = 0;
     int cfd = rn_cnio_dir(st), fd, ret;
     ssize_t n;
 
@@ -246,7 +248,7 @@ int cnio__srv_rename_recover(struct cnio_srv_store *st)
     n = pread(fd, buf, sizeof(buf), 0);
     close(fd);
     ret = n < 0 ? cnio__err_from_errno(errno)
-                : cnio__srv_rename_decode(buf, (size_t)n, &flags, from, to);
+                : rn_decode(buf, (size_t)n, &flags, from, to);
     if (ret) {
         cnio__warn(".cnio/" RN_FILE " is damaged (%s): a rename a crash interrupted is left "
                    "as it was", cnio_strerror(ret));

@@ -122,10 +122,6 @@ int cnio__srv_rename(struct cnio_srv_store *st, const char *from, const char *to
 /* Finishes the rename a crash interrupted, if ROOT/.cnio/rename records one (startup,
  * root lock held): 0 or a negative code (logged). */
 int cnio__srv_rename_recover(struct cnio_srv_store *st);
-/* Parses the bytes of ROOT/.cnio/rename (len of them): 0, or -CNIO_ERR_IO when they are
- * not a whole, valid record. */
-int cnio__srv_rename_decode(const uint8_t *buf, size_t len, uint32_t *flags,
-                            char from[CNIO_WIRE_MAX_NAME + 1], char to[CNIO_WIRE_MAX_NAME + 1]);
 /* What a serving server does to an opened root once it holds the root's lock, before it
  * serves: finishes a RENAME a crash interrupted, loads the staged instances and removes
  * the data files a crash left without metadata. 0 or a negative code (logged); the

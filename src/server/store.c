@@ -535,29 +535,28 @@ int cnio__srv_store_sync(struct cnio_srv_store *st, const char *name, int fd)
 /* Info of name, whose data file has stat sb; its metadata read beneath the metadata
  * tree's directory mfd as base when mfd >= 0 (a listing's), else by name. lenient: bad
  * metadata reads as none. */
-static int store_info_sb(struct cnio_srv_store *st, const char *name, const struct stat *sbp,
+static int store_info_sb(struct cnio_srv_store *st, const char *name, const struct stat *sb,
                          int mfd, const char *base, int lenient, struct cnio_wire_info *i)
 {
     struct cnio_srv_meta m;
-    struct stat sb = *sbp;
     int ret;
 
-    if (S_ISDIR(sb.st_mode)) {
+    if (S_ISDIR(sb->st_mode)) {
         memset(i, 0, sizeof(*i));
-        i->flags = CNIO_WIRE_I_DIR | ((uint32_t)(sb.st_mode & 0xffffu) << CNIO_WIRE_I_MODE_SHIFT);
-        i->mtime_ns = store_mtime_ns(&sb);
+        i->flags = CNIO_WIRE_I_DIR | ((uint32_t)(sb->st_mode & 0xffffu) << CNIO_WIRE_I_MODE_SHIFT);
+        i->mtime_ns = store_mtime_ns(sb);
         return 0;
     }
-    if (!S_ISREG(sb.st_mode))
+    if (!S_ISREG(sb->st_mode))
         return cnio__srv_why(-CNIO_ERR_ACCESS, "not a regular file (a FIFO, device or socket "
                              "on the server)");
     ret = mfd >= 0 ? cnio__srv_store_meta_read_at(mfd, base, name, &m)
                    : cnio__srv_store_meta_get(st, name, &m);
     if (ret == 1 || (ret < 0 && lenient))
-        store_meta_default(&m, (uint64_t)sb.st_size);
+        store_meta_default(&m, (uint64_t)sb->st_size);
     else if (ret < 0)
         return ret;
-    cnio__srv_store_fill(&m, &sb, 0, i);
+    cnio__srv_store_fill(&m, sb, 0, i);
     cnio__srv_store_adjust(st, name, i);
     if (cnio__srv_stage_find(st, name, NULL, NULL, NULL) == 0)
         i->flags |= CNIO_WIRE_I_PENDING;

@@ -363,22 +363,20 @@ void cnio__srv_sums_close(struct cnio_srv_sums *s)
     s->fd = -1;
 }
 
-/* Reads block b of dfd whole into buf: its length (0..BLOCK), or a negative code. */
-static ssize_t sums_read_block(int dfd, uint64_t b, uint8_t *buf)
-{
-    ssize_t n = sums_pread_full(dfd, buf, CNIO_SRV_BLOCK, b * CNIO_SRV_BLOCK);
-
-    return n < 0 ? cnio__err_from_errno(errno) : n;
-}
-
-/* sums_read_block when the block should hold blen bytes (the file's size a moment ago):
- * one pread of blen, not a second one to find the end. The block's CRC check sees a
- * file that grew since (the length differs from its entry's) and reads it whole. */
+/* Reads up to blen bytes of block b of dfd into buf: the length read, or a negative
+ * code. blen CNIO_SRV_BLOCK reads the block whole; a READ passes the length the file had
+ * a moment ago, so that a short last block takes one pread, not a second one to find the
+ * end (a file that grew since fails the block's CRC check, which reads it whole). */
 static ssize_t sums_read_block_len(int dfd, uint64_t b, uint32_t blen, uint8_t *buf)
 {
     ssize_t n = sums_pread_full(dfd, buf, blen, b * CNIO_SRV_BLOCK);
 
     return n < 0 ? cnio__err_from_errno(errno) : n;
+}
+
+static ssize_t sums_read_block(int dfd, uint64_t b, uint8_t *buf)
+{
+    return sums_read_block_len(dfd, b, CNIO_SRV_BLOCK, buf);
 }
 
 /*
