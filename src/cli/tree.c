@@ -64,6 +64,7 @@ struct tree_run {
     uint64_t total_bytes, skipped_files, skipped_bytes;
     uint64_t crc_skipped;           /* files --checksum found identical (this rank) */
     int failed;                     /* entries that could not be copied (this rank) */
+    uint64_t not_tried;             /* rank 0: files left when a server was lost */
     int files_failed, dirs_failed;  /* of them, of files[] (large ones) and of dirs[] */
     struct tree_worker w[TREE_WORKERS];
     int nw;                         /* workers set up */
@@ -71,8 +72,10 @@ struct tree_run {
     uint64_t next, end;             /* the batch: files[next..end) */
     int want;                       /* workers to start */
     int pipe;                       /* small files go in batches */
+    int lost;                       /* a server stayed out of reach (tree_one); atomic */
     MPI_Win win;
-    uint64_t *q;                    /* rank 0: [0] next, [1] bytes done, [2] files done */
+    uint64_t *q;                    /* rank 0: [0] next, [1] bytes done, [2] files done,
+                                     * [3] 1 once a rank has lost a server: all stop */
     double t0, last;                /* t0: before the walk */
     double walk;                    /* seconds walking, planning, making directories */
 };
@@ -359,12 +362,18 @@ static void tree_done(struct tree_run *r, uint64_t files, uint64_t bytes)
  * that could not be made or was lost is tried again, twice, after 0.2 and 0.6 s: a
  * tree of small files opens many connections, and a loaded host refuses one now and
  * then (seen here as "connection refused" from a listening server at a load average
- * of 90, with thousands of sockets in TIME_WAIT).
+ * of 90, with thousands of sockets in TIME_WAIT). A file whose server stayed out of
+ * reach through all three stops the copy (r->lost): every object of a striped tree has
+ * a part on every server, so the files after it would each fail the same way, 0.8 s
+ * apiece (a 1,000-file upload whose server was killed took 26 s to fail). Files not
+ * attempted are not counted as done; --resume copies them once the server is back.
  */
 static void tree_one(struct tree_worker *w, const struct tree_ent *e)
 {
     int ret;
 
+    if (__atomic_load_n(&w->r->lost, __ATOMIC_RELAXED))
+        return;
     for (int tries = 0;; tries++) {
         w->ctx.why[0] = '\0';
         ret = tree_copy_one(&w->ctx, e);
@@ -382,6 +391,8 @@ static void tree_one(struct tree_worker *w, const struct tree_ent *e)
                 *ns = NULL;
         }
     }
+    if (ret == -CNIO_ERR_CONN || ret == -CNIO_ERR_TIMEOUT)
+        __atomic_store_n(&w->r->lost, 1, __ATOMIC_RELAXED);
     if (ret == 1) {
         w->crc_skipped++;
         ret = 0;
@@ -434,6 +445,8 @@ static void *tree_worker_main(void *arg)
         const struct tree_ent *b[TREE_PIPE];
         int n = 0;
 
+        if (__atomic_load_n(&r->lost, __ATOMIC_RELAXED))
+            return NULL;
         pthread_mutex_lock(&r->lock);
         while (r->next < r->end && n < TREE_PIPE) {
             const struct tree_ent *e = &r->files.e[r->next];
@@ -456,18 +469,26 @@ static void *tree_worker_main(void *arg)
     }
 }
 
-/* Every rank: takes files from the queue until it is empty, TREE_BATCH at a time, and
- * copies each batch with its workers. */
+/* Every rank: takes files from the queue until it is empty or a rank has lost a
+ * server, TREE_BATCH at a time, and copies each batch with its workers. */
 static void tree_queue(struct tree_run *r)
 {
     for (;;) {
         uint64_t take = r->pipe ? (uint64_t)r->nw * TREE_PIPE : TREE_BATCH, at = 0, files = 0,
-                 bytes = 0;
-        int started[TREE_WORKERS] = { 0 };
+                 bytes = 0, one = 1, stop = 0;
+        int started[TREE_WORKERS] = { 0 }, lost = __atomic_load_n(&r->lost, __ATOMIC_RELAXED);
 
         MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, r->win);
-        MPI_Fetch_and_op(&take, &at, MPI_UINT64_T, 0, 0, MPI_SUM, r->win);
+        MPI_Fetch_and_op(&one, &stop, MPI_UINT64_T, 0, 3, lost ? MPI_REPLACE : MPI_NO_OP,
+                         r->win);
+        MPI_Win_flush(0, r->win);
+        if (!stop && !lost)
+            MPI_Fetch_and_op(&take, &at, MPI_UINT64_T, 0, 0, MPI_SUM, r->win);
         MPI_Win_unlock(0, r->win);
+        if (stop || lost) {
+            r->lost = 1;
+            break;
+        }
         if (at >= r->nsmall)
             break;
         r->next = at;
@@ -489,10 +510,11 @@ static void tree_queue(struct tree_run *r)
     }
 }
 
-/* Every rank: the large files, one at a time, each split over all ranks. */
+/* Every rank: the large files, one at a time, each split over all ranks (none once a
+ * server is lost: the ranks agreed on r->lost). */
 static void tree_large(struct tree_run *r)
 {
-    for (size_t i = r->nsmall; i < r->files.n; i++) {
+    for (size_t i = r->nsmall; i < r->files.n && !r->lost; i++) {
         const struct tree_ent *e = &r->files.e[i];
         struct cp_job j = { .src = { .fd = -1 }, .dst = { .fd = -1 } };
         uint64_t moved = 0;
@@ -576,12 +598,20 @@ static void tree_summary(struct tree_run *r, double secs)
         v[4] += (unsigned long long)r->w[k].failed;
     }
     MPI_Reduce(v, s, 6, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
-    r->failed = (int)s[2];
+    if (r->j->rank == 0) {   /* the files no rank took or tried: q[2] counts the others */
+        MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, r->win);
+        r->not_tried = r->files.n - CNIO_MIN(r->files.n, r->q[2]);
+        MPI_Win_unlock(0, r->win);
+    }
+    r->failed = (int)(s[2] + r->not_tried);
     if (r->j->rank != 0 || r->j->o.quiet)
         return;
-    files = r->files.n - CNIO_MIN(r->files.n, s[3] + s[4]);
+    files = r->files.n - CNIO_MIN(r->files.n, s[3] + s[4] + r->not_tried);
     dirs = r->dirs.n - CNIO_MIN(r->dirs.n, s[5]);
-    if (s[2])
+    if (r->not_tried)
+        snprintf(f, sizeof(f), " (%llu failed, %llu not tried)", s[2],
+                 (unsigned long long)r->not_tried);
+    else if (s[2])
         snprintf(f, sizeof(f), " (%llu failed)", s[2]);
     printf("cnio cp: %s -> %s: %llu files and %llu directories%s; moved %llu bytes (%s) in "
            "%.3f s, %.0f files/s, %.3f GB/s; %d rank%s; walk %.3f s\n", r->src.name,
@@ -710,15 +740,15 @@ int cli_tree_cp(struct cp_job *j)
         tree_teardown(&r);
         return CLI_EXIT_FAIL;
     }
-    MPI_Win_allocate(j->rank == 0 ? 3 * sizeof(uint64_t) : 0, sizeof(uint64_t), MPI_INFO_NULL,
+    MPI_Win_allocate(j->rank == 0 ? 4 * sizeof(uint64_t) : 0, sizeof(uint64_t), MPI_INFO_NULL,
                      MPI_COMM_WORLD, &r.q, &r.win);
     if (j->rank == 0)
-        memset(r.q, 0, 3 * sizeof(uint64_t));
+        memset(r.q, 0, 4 * sizeof(uint64_t));
     MPI_Barrier(MPI_COMM_WORLD);
     tree_queue(&r);
-    MPI_Barrier(MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, &r.lost, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     tree_large(&r);
-    if (j->rank == 0 && j->o.preserve && tree_dir_attrs(&r))
+    if (j->rank == 0 && j->o.preserve && !r.lost && tree_dir_attrs(&r))
         r.failed++;
     tree_progress(&r, 1);
     tree_summary(&r, MPI_Wtime() - r.t0);
@@ -727,6 +757,10 @@ int cli_tree_cp(struct cp_job *j)
     MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (rc && j->rank == 0)
         fprintf(stderr, "cnio cp: %d entr%s could not be copied\n", rc, rc == 1 ? "y" : "ies");
+    if (r.lost && j->rank == 0)
+        fprintf(stderr, "cnio cp: stopped: a server stayed out of reach (above), and %llu "
+                "files were not tried; once it is back, the same command with --resume "
+                "copies what is missing\n", (unsigned long long)r.not_tried);
     tree_teardown(&r);
     return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
