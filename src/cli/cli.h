@@ -79,6 +79,14 @@ int cli_mkdir(int argc, char **argv);
 int cli_mv(int argc, char **argv);
 int cli_du(int argc, char **argv);
 int cli_sum(int argc, char **argv);
+/* The mode (st_mode bits; 0 when none was recorded) and mtime the object or directory
+ * uri records: 0, or a negative code (printed as "cnio cp: URI: why"). */
+int cli_obj_getattr(const struct cli_opts *o, const char *uri, uint32_t *mode,
+                    uint64_t *mtime_ns);
+/* Records mode (st_mode bits) and mtime_ns (0: not set) on the object uri, as cnio cp -r
+ * -p does: 0, or a negative code (printed). */
+int cli_obj_setattr(const struct cli_opts *o, const char *uri, uint32_t mode,
+                    uint64_t mtime_ns);
 /* `cnio rm -r URI`: the objects beneath URI, its directories, URI. The exit status. */
 int cli_rm_tree(const struct cli_opts *o, const char *uri);
 /* `cnio cp -r` (tree.c): called by cli_cp with MPI initialised; returns the exit status. */
@@ -115,6 +123,19 @@ int cli_reader_open(int fd, uint64_t lo, uint64_t hi, uint64_t chunk, struct cli
 int cli_reader_get(struct cli_reader *r, uint64_t off, uint64_t len, const char **data);
 /* Stops the thread and frees the buffers (r may be NULL). */
 void cli_reader_close(struct cli_reader *r);
+/*
+ * Writes a download's chunks to local file fd behind it (a thread of its own, which
+ * pwrites one chunk while the next arrives; without a thread, each is written at once).
+ * 0 or -CNIO_ERR_NOMEM.
+ */
+struct cli_writer;
+int cli_writer_open(int fd, struct cli_writer **out);
+/* Waits until the chunk handed over before is written, then hands over buf (len bytes
+ * for offset off; it must stay untouched until the next call); len 0 only waits. 0, or
+ * the errno of the first write that failed (ENOMEM for a NULL w). */
+int cli_writer_put(struct cli_writer *w, const char *buf, uint64_t len, uint64_t off);
+/* Waits for the last chunk, stops the thread and frees w (which may be NULL). */
+void cli_writer_close(struct cli_writer *w);
 int cli_ls(int argc, char **argv);
 int cli_stat(int argc, char **argv);
 int cli_rm(int argc, char **argv);

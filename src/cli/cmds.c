@@ -75,6 +75,41 @@ static void cmd_end(struct cnio_uri *u, struct cnio_stack *st, struct cnio_ns *n
     cnio__uri_free(u);
 }
 
+int cli_obj_getattr(const struct cli_opts *o, const char *uri, uint32_t *mode,
+                    uint64_t *mtime_ns)
+{
+    struct cnio_uri u = { 0 };
+    struct cnio_hints h;
+    struct cnio_stack *st;
+    struct cnio_obj_stat s;
+    int rc = cmd_session("cp", o, uri, &u, &h, &st, NULL);
+
+    if (rc == 0) {
+        rc = cnio__obj_stat(st, &u, &h, &s);
+        if (rc)
+            cli_fail("cp", uri, rc);
+        *mode = rc ? 0 : s.mode;
+        *mtime_ns = rc ? 0 : s.mtime_ns;
+    }
+    cmd_end(&u, st, NULL);
+    return rc;
+}
+
+int cli_obj_setattr(const struct cli_opts *o, const char *uri, uint32_t mode,
+                    uint64_t mtime_ns)
+{
+    struct cnio_uri u = { 0 };
+    struct cnio_hints h;
+    struct cnio_stack *st;
+    struct cnio_ns *ns;
+    int rc = cmd_session("cp", o, uri, &u, &h, &st, &ns);
+
+    if (rc == 0 && (rc = cnio__ns_setattr(ns, u.path, mode, mtime_ns)) != 0)
+        cli_fail("cp", uri, rc);
+    cmd_end(&u, st, ns);
+    return rc;
+}
+
 static int cmd_mkdir(const struct cli_opts *o, char **pos, int n)
 {
     int ret = CLI_EXIT_OK;

@@ -348,106 +348,6 @@ static void cp_range(struct cp_job *j)
     j->iters = (chunks + (uint64_t)j->size - 1) / (uint64_t)j->size;
 }
 
-/* The download's writer: pwrites one chunk at a time while the next one arrives. */
-struct cp_writer {
-    pthread_t tid;
-    pthread_mutex_t lock;
-    pthread_cond_t cv;
-    struct cp_end *e;
-    const char *buf;
-    uint64_t off, len;
-    int busy, quit, rc, started;
-};
-
-static int cp_write(struct cp_end *e, const void *buf, uint64_t len, uint64_t off);
-
-static void *cp_writer_main(void *arg)
-{
-    struct cp_writer *w = arg;
-
-    pthread_mutex_lock(&w->lock);
-    for (;;) {
-        while (!w->busy && !w->quit)
-            pthread_cond_wait(&w->cv, &w->lock);
-        if (!w->busy)
-            break;
-        pthread_mutex_unlock(&w->lock);
-        {
-            int rc = cp_write(w->e, w->buf, w->len, w->off);
-
-            pthread_mutex_lock(&w->lock);
-            if (rc && !w->rc)
-                w->rc = rc;
-        }
-        w->busy = 0;
-        pthread_cond_broadcast(&w->cv);
-    }
-    pthread_mutex_unlock(&w->lock);
-    return NULL;
-}
-
-static int cp_writer_start(struct cp_writer *w, struct cp_end *e)
-{
-    memset(w, 0, sizeof(*w));
-    w->e = e;
-    if (pthread_mutex_init(&w->lock, NULL))
-        return -CNIO_ERR_NOMEM;
-    if (pthread_cond_init(&w->cv, NULL)) {
-        pthread_mutex_destroy(&w->lock);
-        return -CNIO_ERR_NOMEM;
-    }
-    w->started = pthread_create(&w->tid, NULL, cp_writer_main, w) == 0;
-    return 0;
-}
-
-/* Waits until the writer is idle: the first error it met, or 0. */
-static int cp_writer_wait(struct cp_writer *w)
-{
-    int rc;
-
-    pthread_mutex_lock(&w->lock);
-    while (w->busy)
-        pthread_cond_wait(&w->cv, &w->lock);
-    rc = w->rc;
-    pthread_mutex_unlock(&w->lock);
-    return rc;
-}
-
-/* Hands the writer buf (len bytes for offset off); without a thread, writes it here. */
-static int cp_writer_put(struct cp_writer *w, const char *buf, uint64_t len, uint64_t off)
-{
-    int rc = cp_writer_wait(w);
-
-    if (rc || !len)
-        return rc;
-    if (!w->started)
-        return cp_write(w->e, buf, len, off);
-    pthread_mutex_lock(&w->lock);
-    w->buf = buf;
-    w->len = len;
-    w->off = off;
-    w->busy = 1;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->lock);
-    return 0;
-}
-
-static int cp_writer_stop(struct cp_writer *w)
-{
-    int rc = cp_writer_wait(w);
-
-    if (w->started) {
-        pthread_mutex_lock(&w->lock);
-        w->quit = 1;
-        pthread_cond_broadcast(&w->cv);
-        pthread_mutex_unlock(&w->lock);
-        pthread_join(w->tid, NULL);
-    }
-    pthread_cond_destroy(&w->cv);
-    pthread_mutex_destroy(&w->lock);
-    return rc;
-}
-
 static void cp_note(const struct cp_end *e, int r, int *local_rc, int *remote_rc)
 {
     if (r && e->remote)
@@ -529,6 +429,16 @@ static int cp_upload_size(struct cp_job *j, int lrc, int rrc)
  * A remote failure is agreed and stops every rank; a local one stops this rank's own
  * I/O while it keeps taking part (with empty chunks) in the collective calls.
  */
+/* Hands the download's writer len bytes of buf for offset off (len 0: waits for the
+ * writes before), a failure of the writes before said as a local one. */
+static int cp_put(struct cp_job *j, struct cli_writer *w, const char *buf, uint64_t len,
+                  uint64_t off)
+{
+    int e = cli_writer_put(w, buf, len, off);
+
+    return e ? cp_local_fail(&j->dst, e, NULL) : 0;
+}
+
 static int cp_pass(struct cp_job *j, char *bufs[2], char *buf2, int verify)
 {
     int upload = !verify && !j->src.remote && j->dst.remote;
@@ -537,12 +447,12 @@ static int cp_pass(struct cp_job *j, char *bufs[2], char *buf2, int verify)
      * set at open), so that a sparse object stays sparse */
     int hole = !verify && j->src.remote && j->dst.remote && !j->resumed;
     struct cli_reader *rd = NULL;
-    struct cp_writer w;
+    struct cli_writer *w = NULL;
     uint32_t a = 0, b = 0;
     int lrc = 0, rrc = 0;
 
     if (download)
-        lrc = cp_writer_start(&w, &j->dst);
+        lrc = cli_writer_open(j->dst.fd, &w);
     if (upload && j->hi > j->lo)
         lrc = cli_reader_open(j->src.fd, j->lo, j->hi, j->o.chunk, &rd);
     for (uint64_t k = 0; k < j->iters && rrc == 0; k++) {
@@ -553,7 +463,7 @@ static int cp_pass(struct cp_job *j, char *bufs[2], char *buf2, int verify)
 
         if (download && j->resumed && len && cp_resume_skip(j, buf, buf, off, len, &lrc)) {
             if (j->ref_fd >= 0)   /* the bytes DST has are the part's too */
-                cp_note(&j->dst, cp_writer_put(&w, buf, len, off), &lrc, &rrc);
+                cp_note(&j->dst, cp_put(j, w, buf, len, off), &lrc, &rrc);
             skip = len, len = 0;
         }
         cp_note(&j->src, cp_fetch(&j->src, rd, buf, len, off, &data), &lrc, &rrc);
@@ -567,7 +477,7 @@ static int cp_pass(struct cp_job *j, char *bufs[2], char *buf2, int verify)
             skip = len, len = 0;   /* the destination reads zeros there already */
         if (rrc == 0)
             cp_note(&j->dst, verify ? cp_read(&j->dst, buf2, len, off)
-                             : download ? cp_writer_put(&w, data, len, off)
+                             : download ? cp_put(j, w, data, len, off)
                              : cp_write(&j->dst, data, len, off), &lrc, &rrc);
         if (verify && !lrc && !rrc) {
             a = cnio__crc32c(a, data, len);
@@ -582,7 +492,8 @@ static int cp_pass(struct cp_job *j, char *bufs[2], char *buf2, int verify)
         cp_progress(j, 0);
     }
     if (download)
-        cp_note(&j->dst, cp_writer_stop(&w), &lrc, &rrc);
+        cp_note(&j->dst, cp_put(j, w, NULL, 0, 0), &lrc, &rrc);
+    cli_writer_close(w);
     if (upload)
         lrc = cp_upload_size(j, lrc, rrc);
     cli_reader_close(rd);
@@ -608,6 +519,43 @@ static int cp_close(struct cp_end *e)
     if (!e->remote && e->fd >= 0 && close(e->fd) < 0)
         rc = cp_local_fail(e, errno, NULL);
     e->fd = -1;
+    return rc;
+}
+
+/*
+ * Rank 0, -p, once the copy is complete under DST's name: gives DST the mode and mtime
+ * of SRC: a local file's (followed, as it was read), or those the object recorded (one
+ * uploaded without -p has no mode: DST keeps its own). 0, or a negative code (said: the
+ * copy's bytes stay where they are, and the exit status is 1).
+ */
+static int cp_preserve(struct cp_job *j)
+{
+    struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { 0 } };
+    uint32_t mode = 0;
+    uint64_t mtime = 0;
+    struct stat sb;
+    int rc = 0;
+
+    if (j->src.remote) {
+        rc = cli_obj_getattr(&j->o, j->src.name, &mode, &mtime);
+    } else if (stat(j->src.name, &sb) == 0) {
+        mode = (uint32_t)sb.st_mode;
+        mtime = (uint64_t)sb.st_mtim.tv_sec * 1000000000ull + (uint64_t)sb.st_mtim.tv_nsec;
+    } else {
+        rc = cnio__err_from_errno(errno);
+        fprintf(stderr, "cnio cp: -p: %s: %s\n", j->src.name, strerror(errno));
+    }
+    if (rc || (j->dst.remote && !mode))
+        return rc;
+    if (j->dst.remote)
+        return cli_obj_setattr(&j->o, j->dst.name, mode, mtime);
+    ts[1] = (struct timespec){ .tv_sec = (time_t)(mtime / 1000000000ull),
+                               .tv_nsec = (long)(mtime % 1000000000ull) };
+    if ((mode && chmod(j->final, (mode_t)(mode & 07777)) < 0) ||
+        utimensat(AT_FDCWD, j->final, ts, 0) < 0) {
+        rc = cnio__err_from_errno(errno);
+        fprintf(stderr, "cnio cp: -p: %s: %s\n", j->final, strerror(errno));
+    }
     return rc;
 }
 
@@ -707,7 +655,7 @@ int cp_run(struct cp_job *j)
             printf("cnio cp: %s -> %s: already there and identical (%llu bytes compared); "
                    "nothing moved\n", j->src.name, j->dst.name, (unsigned long long)j->total);
         cp_close(&j->src);
-        goto free_names;
+        goto preserve;
     }
     cp_sig_catch(j, 1);
     rc = cp_transfer(j, &copied);
@@ -715,10 +663,14 @@ int cp_run(struct cp_job *j)
     if (j->ref_fd >= 0)
         close(j->ref_fd);
     if (rc == 0)
-        goto free_names;
+        goto preserve;
     cp_report(j, rc == -CNIO_ERR_CHECKSUM ? "verify" : "copy", rc);
     if ((!copied || !j->dst.remote) && j->rank == 0)
         cp_discard(j);
+    goto free_names;
+preserve:   /* the bytes are in place, under DST's name */
+    if (j->o.preserve)
+        rc = cp_agree(j->rank == 0 ? cp_preserve(j) : 0);
 free_names:
     if (j->part_lock >= 0)
         close(j->part_lock);   /* after the rename, or the discard */

@@ -1,6 +1,6 @@
 /*
- * localio.c - the local file side of `cnio cp`: buffers for chunks, and an upload's
- * source read ahead into a small pool of them.
+ * localio.c - the local file side of `cnio cp`: buffers for chunks, an upload's source
+ * read ahead into a small pool of them, and a download's chunks written behind.
  *
  * An upload used to map its whole range of the source and send from the mapping. That
  * takes a page fault per 4 KiB the first time the CRC pass touches each page, whose cost
@@ -189,4 +189,117 @@ void cli_reader_close(struct cli_reader *r)
     for (int i = 0; i < CLI_READ_BUFS; i++)
         cli_buf_free(r->buf[i], r->chunk);
     free(r);
+}
+
+/* The download's writer: pwrites one chunk at a time while the next one arrives. */
+struct cli_writer {
+    int fd;
+    pthread_t tid;
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    const char *buf;
+    uint64_t off, len;
+    int busy, quit, err, started;
+};
+
+/* 0 or an errno. */
+static int writer_write(int fd, const char *buf, uint64_t len, uint64_t off)
+{
+    for (uint64_t n = 0; n < len;) {
+        ssize_t r = pwrite(fd, buf + n, len - n, (off_t)(off + n));
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return errno;
+        n += (uint64_t)r;
+    }
+    return 0;
+}
+
+static void *writer_main(void *arg)
+{
+    struct cli_writer *w = arg;
+
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        int e;
+
+        while (!w->busy && !w->quit)
+            pthread_cond_wait(&w->cv, &w->lock);
+        if (!w->busy)
+            break;
+        pthread_mutex_unlock(&w->lock);
+        e = writer_write(w->fd, w->buf, w->len, w->off);
+        pthread_mutex_lock(&w->lock);
+        if (e && !w->err)
+            w->err = e;
+        w->busy = 0;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+int cli_writer_open(int fd, struct cli_writer **out)
+{
+    struct cli_writer *w = calloc(1, sizeof(*w));
+
+    *out = NULL;
+    if (!w)
+        return -CNIO_ERR_NOMEM;
+    w->fd = fd;
+    if (pthread_mutex_init(&w->lock, NULL)) {
+        free(w);
+        return -CNIO_ERR_NOMEM;
+    }
+    if (pthread_cond_init(&w->cv, NULL)) {
+        pthread_mutex_destroy(&w->lock);
+        free(w);
+        return -CNIO_ERR_NOMEM;
+    }
+    w->started = pthread_create(&w->tid, NULL, writer_main, w) == 0;
+    *out = w;
+    return 0;
+}
+
+int cli_writer_put(struct cli_writer *w, const char *buf, uint64_t len, uint64_t off)
+{
+    int e;
+
+    if (!w)
+        return ENOMEM;
+    pthread_mutex_lock(&w->lock);
+    while (w->busy)
+        pthread_cond_wait(&w->cv, &w->lock);
+    e = w->err;
+    if (!e && len && w->started) {
+        w->buf = buf;
+        w->len = len;
+        w->off = off;
+        w->busy = 1;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->lock);
+    if (!e && len && !w->started)
+        e = w->err = writer_write(w->fd, buf, len, off);
+    return e;
+}
+
+void cli_writer_close(struct cli_writer *w)
+{
+    if (!w)
+        return;
+    if (w->started) {
+        pthread_mutex_lock(&w->lock);
+        while (w->busy)
+            pthread_cond_wait(&w->cv, &w->lock);
+        w->quit = 1;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->lock);
+        pthread_join(w->tid, NULL);
+    }
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
 }
