@@ -750,6 +750,14 @@ int cli_tree_cp(struct cp_job *j)
     tree_large(&r);
     if (j->rank == 0 && j->o.preserve && !r.lost && tree_dir_attrs(&r))
         r.failed++;
+    /* Downloaded files are renamed into place unsynced (an fsync each would cost a
+     * journal commit a file on a disk); one syncfs per rank puts them all on disk before
+     * the exit status says they are there, as a single file's fsync does. */
+    if (!r.dst.remote && syncfs(r.dst.dirfd) < 0) {
+        fprintf(stderr, "cnio cp: %s: syncing the copied files to disk: %s\n", r.dst.name,
+                strerror(errno));
+        r.failed++;
+    }
     tree_progress(&r, 1);
     tree_summary(&r, MPI_Wtime() - r.t0);
     MPI_Win_free(&r.win);
