@@ -481,7 +481,8 @@ int cli_ls(int argc, char **argv)
 {
     static const char help[] =
         "usage: cnio ls [-l] [--json] [--key FILE] [-o NAME=VALUE] URI\n\n"
-        "Lists the directory named by URI (cnio://hosts/ for the root), sorted by name;\n"
+        "Lists the directory named by URI (cnio://hosts/ for the root), sorted by name, or\n"
+        "the object it names;\n"
         "-l adds each object's size in bytes and its layout (stripe unit x count), and marks\n"
         "objects that are incomplete (an upload or update was interrupted). --json: a JSON\n"
         "array of objects with name, type, size, mtime_ns, mode (null when none was recorded:\n"
@@ -496,6 +497,12 @@ int cli_ls(int argc, char **argv)
     if (rc >= 0)
         return rc;
     rc = cnio__obj_list(st, &u, &h, ls_print, &o);
+    if (rc == -CNIO_ERR_NOENT && u.path[0]) {   /* an object, not a directory: as ls FILE */
+        struct cnio_obj_stat s;
+
+        if (cnio__obj_stat(st, &u, &h, &s) == 0 && !s.is_dir)
+            rc = ls_print(u.path, &s, &o);
+    }
     if (rc == 0 && o.json)
         fputs(o.json > 1 ? "]\n" : "[]\n", stdout);
     cnio__stack_close(st);
