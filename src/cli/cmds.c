@@ -16,16 +16,37 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), or 0 when the bytes there are not one. */
+static int json_utf8_len(const unsigned char *p)
+{
+    int n = p[0] < 0x80 ? 1 : p[0] >= 0xc2 && p[0] <= 0xdf ? 2
+          : p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+
+    for (int i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0) ||
+        (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))
+        return 0;
+    return n;
+}
+
 void cli_json_str(const char *s)
 {
     putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int n = json_utf8_len(p);
+
         if (*p == '"' || *p == '\\')
             printf("\\%c", *p);
         else if (*p < 0x20 || *p == 0x7f)
             printf("\\u%04x", *p);
+        else if (n == 0)   /* not UTF-8: the byte as Python's surrogateescape (PEP 383) */
+            printf("\\u%04x", 0xdc00 | *p);
         else
-            putchar(*p);
+            fwrite(p, 1, (size_t)n, stdout);
+        p += n ? n : 1;
     }
     putchar('"');
 }
