@@ -152,8 +152,8 @@ static int st_run(struct cp_job *j)
         ret = j->dst.remote ? st_upload(obj, bufs, j->o.chunk, &total)
                             : st_download(obj, bufs, j->o.chunk, &total);
     if (obj && ret && j->dst.remote) {
-        cnio__obj_abort(obj);
-        fprintf(stderr, "cnio cp: discarded the incomplete upload to %s\n", uri);
+        j->aborted = cnio__obj_abort(obj) == 0 ? 1 : -1;   /* kept whole if a host is out of reach */
+        cp_discard(j);
     } else if (obj) {
         int r2 = cnio__obj_close(obj);   /* an upload commits here */
 
