@@ -79,13 +79,18 @@ int cnio__ns_open(struct cnio_stack *st, const struct cnio_uri *u, const struct 
 /*
  * Sends one request to every host and combines the answers: the first error other than
  * -CNIO_ERR_NOENT, else -CNIO_ERR_NOENT when no host had the name, else 0 (an object
- * striped over fewer hosts than the URI names is not on the others).
+ * striped over fewer hosts than the URI names is not on the others). first0: host 0
+ * answers first, and an error there (other than -CNIO_ERR_NOENT) is the answer, the
+ * other hosts untouched. Every object has its column 0, and its metadata, on host 0,
+ * and an object of one column (a small file of a tree copy) is there alone: a MKDIR or
+ * a RENAME that host 0 refuses because an object holds the name would otherwise succeed
+ * on the others, and leave the name an object on host 0 and a directory elsewhere.
  */
 static int ns_all(struct cnio_ns *ns, uint16_t type, uint64_t offset, const uint8_t *pl,
-                  int len)
+                  int len, int first0)
 {
     struct cnio_call *calls = calloc((size_t)ns->n, sizeof(*calls));
-    int ret = 0, found = 0;
+    int ret = 0, found = 0, from = 0;
 
     if (!calls)
         return -CNIO_ERR_NOMEM;
@@ -93,7 +98,16 @@ static int ns_all(struct cnio_ns *ns, uint16_t type, uint64_t offset, const uint
         calls[i] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&ns->hosts[i]), .type = type,
                                        .offset = offset, .payload = pl,
                                        .plen = (uint32_t)len };
-    cnio__stack_calls(ns->st, calls, ns->n);
+    if (first0 && ns->n > 1) {
+        cnio__stack_calls(ns->st, calls, 1);
+        if (calls[0].status && calls[0].status != -CNIO_ERR_NOENT) {
+            ret = calls[0].status;
+            free(calls);
+            return ret;
+        }
+        from = 1;
+    }
+    cnio__stack_calls(ns->st, calls + from, ns->n - from);
     for (int i = 0; i < ns->n; i++) {
         found |= calls[i].status == 0;
         if (!ret && calls[i].status && calls[i].status != -CNIO_ERR_NOENT)
@@ -114,7 +128,7 @@ static int ns_one(struct cnio_ns *ns, uint16_t type, uint32_t flags, uint64_t un
         return -CNIO_ERR_INVAL;
     o.name_len = (uint32_t)strlen(path);
     len = cnio__wire_open_encode(&o, pl, sizeof(pl));
-    return len < 0 ? len : ns_all(ns, type, offset, pl, len);
+    return len < 0 ? len : ns_all(ns, type, offset, pl, len, type == CNIO_WIRE_MKDIR);
 }
 
 int cnio__ns_mkdir(struct cnio_ns *ns, const char *path, int parents)
@@ -146,5 +160,5 @@ int cnio__ns_rename(struct cnio_ns *ns, const char *from, const char *to)
     a.name_len = (uint32_t)strlen(from);
     b.name_len = (uint32_t)strlen(to);
     len = cnio__wire_rename_encode(&a, &b, pl, sizeof(pl));
-    return len < 0 ? len : ns_all(ns, CNIO_WIRE_RENAME, 0, pl, len);
+    return len < 0 ? len : ns_all(ns, CNIO_WIRE_RENAME, 0, pl, len, 1);
 }
