@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static int names_errno(void)
@@ -191,6 +192,37 @@ static int names_mtime(int rootfd, const char *name, uint64_t mtime_ns)
  * own user, which must go on creating entries in it); an object keeps its mode in its
  * metadata (its data file stays the server's), and both get the mtime.
  */
+/* The recorded permission bits of a directory: 4 bytes, little-endian. A file system
+ * without user extended attributes records none: its directories report rwx for the
+ * server's user, as they did before. */
+#define NAMES_XATTR_MODE "user.cnio.mode"
+
+uint32_t cnio__srv_dir_mode(int pathfd, const struct stat *sb)
+{
+    char path[40];
+    uint8_t v[4];
+
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", pathfd);
+    if (pathfd >= 0 && getxattr(path, NAMES_XATTR_MODE, v, sizeof(v)) == (ssize_t)sizeof(v))
+        return S_IFDIR | (cnio__get_le32(v) & 07777);
+    return (uint32_t)sb->st_mode & 0xffffu;
+}
+
+/* SETATTR of directory fd: its mode, with rwx kept for the server's user, and the mode
+ * asked for recorded beside it (NAMES_XATTR_MODE). 0 or a negative code. */
+static int names_dir_mode(int fd, uint32_t mode)
+{
+    uint8_t v[4];
+
+    if (fchmod(fd, (mode_t)((mode & 07777) | 0700)) < 0)
+        return names_errno();
+    cnio__put_le32(v, mode & 07777);
+    if (fsetxattr(fd, NAMES_XATTR_MODE, v, sizeof(v), 0) < 0 && errno != ENOTSUP &&
+        errno != EOPNOTSUPP)
+        return names_errno();
+    return 0;
+}
+
 static int names_setattr(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                          const uint8_t *p, struct cnio_srv_reply *r)
 {
@@ -213,7 +245,7 @@ static int names_setattr(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
 
         if (fd < 0)
             return names_errno();
-        ret = fchmod(fd, (mode_t)((o.stripe_unit & 07777) | 0700)) < 0 ? names_errno() : 0;
+        ret = names_dir_mode(fd, (uint32_t)o.stripe_unit);
         close(fd);
         return ret ? ret : names_mtime(st->rootfd, name, h->offset);
     }

@@ -679,6 +679,12 @@ int cnio__srv_req_crc(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
 int cnio__srv_req_names(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                         const uint8_t *p, struct cnio_srv_reply *r);
 /*
+ * The st_mode a directory reports: the permission bits SETATTR recorded (the directory
+ * itself keeps rwx for the server's user, which must still create entries in a
+ * directory recorded 0555), else sb's. pathfd: the directory, O_PATH is enough.
+ */
+uint32_t cnio__srv_dir_mode(int pathfd, const struct stat *sb);
+/*
  * The data file an OPEN with CNIO_WIRE_O_STAGE or O_JOIN gets (o: the request, id: the
  * header's offset): a fresh or resumed staged instance (*stage its id); or, when the
  * object exists and neither TRUNC nor RESUME is asked, the object itself in place

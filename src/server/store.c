@@ -534,16 +534,18 @@ int cnio__srv_store_sync(struct cnio_srv_store *st, const char *name, int fd)
 
 /* Info of name, whose data file has stat sb; its metadata read beneath the metadata
  * tree's directory mfd as base when mfd >= 0 (a listing's), else by name. lenient: bad
- * metadata reads as none. */
+ * metadata reads as none. pathfd: the data file (of a directory, where its recorded
+ * mode is), or -1. */
 static int store_info_sb(struct cnio_srv_store *st, const char *name, const struct stat *sb,
-                         int mfd, const char *base, int lenient, struct cnio_wire_info *i)
+                         int mfd, const char *base, int lenient, int pathfd,
+                         struct cnio_wire_info *i)
 {
     struct cnio_srv_meta m;
     int ret;
 
     if (S_ISDIR(sb->st_mode)) {
         memset(i, 0, sizeof(*i));
-        i->flags = CNIO_WIRE_I_DIR | ((uint32_t)(sb->st_mode & 0xffffu) << CNIO_WIRE_I_MODE_SHIFT);
+        i->flags = CNIO_WIRE_I_DIR | (cnio__srv_dir_mode(pathfd, sb) << CNIO_WIRE_I_MODE_SHIFT);
         i->mtime_ns = store_mtime_ns(sb);
         return 0;
     }
@@ -583,7 +585,8 @@ static int store_info_name(struct cnio_srv_store *st, const char *name, int leni
             return 0;
         return ret;
     }
-    ret = fstat(fd, &sb) < 0 ? store_errno() : store_info_sb(st, name, &sb, -1, NULL, lenient, i);
+    ret = fstat(fd, &sb) < 0 ? store_errno()
+                             : store_info_sb(st, name, &sb, -1, NULL, lenient, fd, i);
     close(fd);
     return ret;
 }
@@ -723,9 +726,13 @@ static int store_entry(struct cnio_srv_store *st, const char *dir, const char *n
 
     snprintf(path, sizeof(path), "%s%s%s", dir, dir[0] ? "/" : "", name);
     if (dfd >= 0 && !strchr(name, '/') && fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-        !S_ISLNK(sb.st_mode))
-        ret = store_info_sb(st, path, &sb, mfd, name, 1, &e.info);
-    else
+        !S_ISLNK(sb.st_mode)) {
+        int pfd = S_ISDIR(sb.st_mode) ? openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC) : -1;
+
+        ret = store_info_sb(st, path, &sb, mfd, name, 1, pfd, &e.info);
+        if (pfd >= 0)
+            close(pfd);
+    } else
         ret = store_info_name(st, path, 1, &e.info);
     if (ret)
         return 0;   /* vanished, or a symlink leading outside: not listed */
