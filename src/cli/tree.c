@@ -60,6 +60,7 @@ struct tree_run {
     struct tree_end src, dst;
     struct tree_ctx ctx;
     struct tree_list dirs, files;   /* to make / to copy (the same on every rank) */
+    struct tree_list attrs;         /* rank 0: files there but for their mode (-p) */
     size_t nsmall;                  /* files[0..nsmall) by the queue, the rest together */
     uint64_t total_bytes, skipped_files, skipped_bytes;
     uint64_t crc_skipped;           /* files --checksum found identical (this rank) */
@@ -122,6 +123,18 @@ static int tree_same(const struct tree_run *r, const struct tree_list *have,
     return !r->j->o.preserve || d->mtime_ns == e->mtime_ns || e->type == TREE_LINK;
 }
 
+/* rank 0, of a file tree_same found there: 1 when only its permission bits differ (-p;
+ * chmod leaves the mtime as it was), so its attributes alone are to be set, as rsync
+ * does. An object with no mode recorded keeps a downloaded file's. */
+static int tree_mode_differs(const struct tree_run *r, const struct tree_list *have,
+                             const struct tree_ent *e)
+{
+    const struct tree_ent *d = tree_list_find(have, e->rel);
+
+    return r->j->o.preserve && d && e->type == TREE_FILE && e->mode &&
+           (d->mode & 07777) != (e->mode & 07777);
+}
+
 /* rank 0: whether entry e of the source can be copied at all. */
 static int tree_entry_ok(struct tree_run *r, const struct tree_ent *e)
 {
@@ -173,6 +186,8 @@ static int tree_plan(struct tree_run *r, struct tree_list *srcl, struct tree_lis
         if (e->type != TREE_DIR && need_dst && tree_same(r, have, e)) {
             r->skipped_files++;
             r->skipped_bytes += e->size;
+            if (tree_mode_differs(r, have, e) && (ret = tree_list_add(&r->attrs, e)) == 0)
+                e->rel = e->link = NULL;   /* moved */
             continue;
         }
         ret = tree_list_add(to, e);
@@ -561,10 +576,15 @@ static void tree_large(struct tree_run *r)
     }
 }
 
-/* rank 0, -p: the directories' modes and mtimes, deepest first, and local links'. */
+/* rank 0, -p: the modes of files that were there but for them, the directories' modes
+ * and mtimes, deepest first, and local links'. */
 static int tree_dir_attrs(struct tree_run *r)
 {
     int ret = 0;
+
+    for (size_t i = 0; i < r->attrs.n; i++)
+        if (tree_setattr(&r->ctx, &r->attrs.e[i]))
+            ret = -CNIO_ERR_IO;
 
     for (size_t i = 0; i < r->files.n; i++)
         if (r->files.e[i].type == TREE_LINK && !r->dst.remote && tree_setattr(&r->ctx, &r->files.e[i]))
@@ -618,11 +638,14 @@ static void tree_summary(struct tree_run *r, double secs)
            r->dst.name, files, dirs, f, s[0], cli_bytes(s[0], a, sizeof(a)), secs,
            secs > 0 ? files / secs : 0.0, secs > 0 ? s[0] / secs / 1e9 : 0.0,
            r->j->size, r->j->size > 1 ? "s" : "", r->walk);
-    if (r->j->o.sync || r->j->o.resume)
-        printf("cnio cp: %s: %llu files were already there and identical; moved %llu of "
-               "%llu bytes\n", r->j->o.resume ? "resumed" : "sync",
-               s[3] + r->skipped_files, s[0],
-               (unsigned long long)(r->total_bytes + r->skipped_bytes));
+    if (r->j->o.sync || r->j->o.resume) {
+        if (r->attrs.n)
+            snprintf(f, sizeof(f), " (%llu but for their mode, now set)",
+                     (unsigned long long)r->attrs.n);
+        printf("cnio cp: %s: %llu files were already there and identical%s; moved %llu of "
+               "%llu bytes\n", r->j->o.resume ? "resumed" : "sync", s[3] + r->skipped_files,
+               r->attrs.n ? f : "", s[0], (unsigned long long)(r->total_bytes + r->skipped_bytes));
+    }
 }
 
 static int tree_setup(struct tree_run *r)
@@ -699,6 +722,7 @@ static void tree_teardown(struct tree_run *r)
     }
     tree_list_free(&r->dirs);
     tree_list_free(&r->files);
+    tree_list_free(&r->attrs);
 }
 
 /* Every rank: opens the local tops beneath which it reads and writes. */
