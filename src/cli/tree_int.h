@@ -1,0 +1,81 @@
+/*
+ * tree_int.h - what the two halves of `cnio cp -r` share: tree.c runs the copy (the
+ * queue, the workers, the large files, the summary), tree_plan.c decides what it copies
+ * (the walk, the plan rank 0 makes and broadcasts, the directories).
+ */
+#ifndef CNIO_CLI_TREE_INT_H
+#define CNIO_CLI_TREE_INT_H
+
+#include "cp.h"
+#include "tree.h"
+
+#include <mpi.h>
+#include <pthread.h>
+#include <stdint.h>
+
+/* Copying threads per rank (at most; CNIO_CP_THREADS lowers it), files a rank takes
+ * from the queue at once, and small files a thread uploads or downloads in one batch
+ * (several requests in flight on its connections; CNIO_CP_PIPELINE=0 turns batches off). Batches
+ * are on by default since the server stopped scanning its staged instances at every
+ * commit (which made a batch's commits cost the square of its size): 2.8-3 x the files
+ * per second of one file at a time per thread (doc/trees.md). */
+#define TREE_WORKERS 8
+#define TREE_BATCH (2 * TREE_WORKERS)
+#define TREE_PIPE 32
+/* Bytes per request of a worker (at most --chunk). */
+#define TREE_WORKER_CHUNK (4ull << 20)
+
+struct tree_run;
+
+/* One of a rank's copying threads, with its own stack and connections. */
+struct tree_worker {
+    pthread_t tid;
+    struct tree_run *r;
+    struct tree_ctx ctx;
+    int failed;
+    uint64_t crc_skipped, files, bytes;
+};
+
+struct tree_run {
+    struct cp_job *j;
+    struct tree_end src, dst;
+    struct tree_ctx ctx;
+    struct tree_list dirs, files;   /* to make / to copy (the same on every rank) */
+    struct tree_list attrs;         /* rank 0: files there but for their mode (-p) */
+    size_t nsmall;                  /* files[0..nsmall) by the queue, the rest together */
+    uint64_t total_bytes, skipped_files, skipped_bytes;
+    uint64_t crc_skipped;           /* files --checksum found identical (this rank) */
+    int failed;                     /* entries that could not be copied (this rank) */
+    uint64_t not_tried;             /* rank 0: files left when a server was lost */
+    int files_failed, dirs_failed;  /* of them, of files[] (large ones) and of dirs[] */
+    struct tree_worker w[TREE_WORKERS];
+    int nw;                         /* workers set up */
+    pthread_mutex_t lock;           /* the batch cursor below, shared by the workers */
+    uint64_t next, end;             /* the batch: files[next..end) */
+    int want;                       /* workers to start */
+    int pipe;                       /* small files go in batches */
+    int lost;                       /* a server stayed out of reach (tree_one); atomic */
+    MPI_Win win;
+    uint64_t *q;                    /* rank 0: [0] next, [1] bytes done, [2] files done,
+                                     * [3] 1 once a rank has lost a server: all stop */
+    double t0, last;                /* t0: before the walk */
+    double walk;                    /* seconds walking, planning, making directories */
+};
+
+/* rc agreed over all ranks (the lowest). */
+static inline int tree_agree(int rc)
+{
+    int out;
+
+    MPI_Allreduce(&rc, &out, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    return out;
+}
+
+/* Every rank: walks SRC (and DST for --sync and --resume) together; rank 0 plans. */
+int tree_walk_plan(struct tree_run *r);
+/* Rank 0's plan to every rank: rc agreed. */
+int tree_bcast(struct tree_run *r, int rc);
+/* Every rank: makes its share of the tree's directories (said why when it cannot). */
+int tree_make_subdirs(struct tree_run *r);
+
+#endif /* CNIO_CLI_TREE_INT_H */

@@ -1,0 +1,251 @@
+/*
+ * tree_plan.c - what `cnio cp -r` copies: all ranks walk SRC (and, for --sync and
+ * --resume, DST) together; rank 0 checks each entry, leaves out what DST already holds,
+ * orders the files (the queue's largest first, the files split over all ranks apart)
+ * and broadcasts the plan; then every rank makes its share of the directories.
+ */
+#include "tree_int.h"
+#include "stack.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* rank 0: a failure of one entry, said and counted; the copy goes on. */
+static void tree_entry_fail(struct tree_run *r, const char *rel, const char *why)
+{
+    fprintf(stderr, "cnio cp: %s%s%s: %s\n", r->src.name,
+            r->src.name[strlen(r->src.name) - 1] == '/' ? "" : "/", rel, why);
+    r->failed++;
+}
+
+/* rank 0: 1 when the destination already holds e (--sync, --resume). */
+static int tree_same(const struct tree_run *r, const struct tree_list *have,
+                     const struct tree_ent *e)
+{
+    const struct tree_ent *d = tree_list_find(have, e->rel);
+
+    if (!d || d->type != e->type || d->incomplete || d->size != e->size)
+        return 0;
+    if (r->j->o.checksum)
+        return 0;   /* decided by each file's CRC32C as it is copied */
+    return !r->j->o.preserve || d->mtime_ns == e->mtime_ns || e->type == TREE_LINK;
+}
+
+/* rank 0, of a file tree_same found there: 1 when only its permission bits differ (-p;
+ * chmod leaves the mtime as it was), so its attributes alone are to be set, as rsync
+ * does. An object with no mode recorded keeps a downloaded file's. */
+static int tree_mode_differs(const struct tree_run *r, const struct tree_list *have,
+                             const struct tree_ent *e)
+{
+    const struct tree_ent *d = tree_list_find(have, e->rel);
+
+    return r->j->o.preserve && d && e->type == TREE_FILE && e->mode &&
+           (d->mode & 07777) != (e->mode & 07777);
+}
+
+/* rank 0: whether entry e of the source can be copied at all. */
+static int tree_entry_ok(struct tree_run *r, const struct tree_ent *e)
+{
+    if (r->dst.remote && !r->src.remote) {
+        char *name = tree_obj_name(&r->dst, e->rel);
+        const char *why = name ? cnio__name_problem(name, strlen(name)) : "out of memory";
+
+        if (why) {
+            char msg[300];
+
+            snprintf(msg, sizeof(msg), "cannot be an object name (%s): not copied", why);
+            tree_entry_fail(r, e->rel, msg);
+        }
+        free(name);
+        if (why)
+            return 0;
+    }
+    if (r->src.remote && e->incomplete) {
+        tree_entry_fail(r, e->rel, "incomplete (an upload or update did not finish): not copied");
+        return 0;
+    }
+    if (e->type == TREE_LINK && !e->link && !r->src.remote)
+        return 0;
+    return 1;
+}
+
+static int tree_by_size(const void *a, const void *b)
+{
+    const struct tree_ent *x = a, *y = b;
+
+    return (x->size < y->size) - (x->size > y->size);
+}
+
+/* rank 0: decides what of the walked SRC (and DST, when it matters) goes where. */
+static int tree_plan(struct tree_run *r, struct tree_list *srcl, struct tree_list *have)
+{
+    struct tree_list src = *srcl;
+    int need_dst = r->j->o.sync || r->j->o.resume, ret = 0;
+    uint64_t big = CNIO_MAX(4 * r->j->o.chunk, 4ull << 20);
+
+    memset(srcl, 0, sizeof(*srcl));
+    tree_list_sort(have);
+    for (size_t i = 0; ret == 0 && i < src.n; i++) {
+        struct tree_ent *e = &src.e[i];
+        struct tree_list *to = e->type == TREE_DIR ? &r->dirs : &r->files;
+
+        if (!tree_entry_ok(r, e))
+            continue;
+        if (e->type != TREE_DIR && need_dst && tree_same(r, have, e)) {
+            r->skipped_files++;
+            r->skipped_bytes += e->size;
+            if (tree_mode_differs(r, have, e) && (ret = tree_list_add(&r->attrs, e)) == 0)
+                e->rel = e->link = NULL;   /* moved */
+            continue;
+        }
+        ret = tree_list_add(to, e);
+        if (ret == 0)
+            e->rel = e->link = NULL;   /* moved */
+        if (e->type != TREE_DIR)
+            r->total_bytes += e->size;
+    }
+    tree_list_free(&src);
+    tree_list_free(have);
+    tree_list_sort(&r->dirs);
+    if (r->files.n)
+        qsort(r->files.e, r->files.n, sizeof(*r->files.e), tree_by_size);
+    r->nsmall = 0;
+    for (size_t i = 0; i < r->files.n; i++) {
+        const struct tree_ent *e = &r->files.e[i];
+        int sparse = !r->src.remote && (uint64_t)e->alloc_kib * 1024 < e->size / 2;
+
+        if (e->type == TREE_FILE && e->size >= big && !sparse)
+            continue;   /* split over all ranks */
+        /* the largest the queue takes come first; those split over all ranks go last */
+        {
+            struct tree_ent t = r->files.e[r->nsmall];
+
+            r->files.e[r->nsmall] = r->files.e[i];
+            r->files.e[i] = t;
+        }
+        r->nsmall++;
+    }
+    if (r->nsmall)
+        qsort(r->files.e, r->nsmall, sizeof(*r->files.e), tree_by_size);
+    return ret;
+}
+
+int tree_bcast(struct tree_run *r, int rc)
+{
+    uint8_t *b[2] = { NULL, NULL };
+    uint64_t hdr[7] = { (uint64_t)(int64_t)rc };
+    struct tree_list *l[2] = { &r->dirs, &r->files };
+
+    if (r->j->rank == 0 && rc == 0) {
+        for (int k = 0; k < 2 && hdr[0] == 0; k++)
+            hdr[0] = (uint64_t)(int64_t)tree_list_pack(l[k], &b[k], &hdr[1 + k]);
+        hdr[3] = r->nsmall;
+        hdr[4] = r->total_bytes;
+        hdr[5] = r->skipped_files;
+        hdr[6] = r->skipped_bytes;
+    }
+    MPI_Bcast(hdr, 7, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    rc = (int)(int64_t)hdr[0];
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        if (r->j->rank != 0)
+            b[k] = malloc(hdr[1 + k] ? hdr[1 + k] : 1);
+        rc = tree_agree(b[k] ? 0 : -CNIO_ERR_NOMEM);
+        if (rc == 0)
+            MPI_Bcast(b[k], (int)hdr[1 + k], MPI_BYTE, 0, MPI_COMM_WORLD);
+        if (rc == 0 && r->j->rank != 0)
+            rc = tree_agree(tree_list_unpack(b[k], hdr[1 + k], l[k]));
+        else if (rc == 0)
+            rc = tree_agree(0);
+    }
+    free(b[0]);
+    free(b[1]);
+    r->nsmall = (size_t)hdr[3];
+    r->total_bytes = hdr[4];
+    r->skipped_files = hdr[5];
+    r->skipped_bytes = hdr[6];
+    return rc;
+}
+
+/* rank 0: makes DST's top. */
+static int tree_make_dirs(struct tree_run *r)
+{
+    int ret = 0;
+
+    if (!r->dst.remote) {
+        char path[4096];
+
+        snprintf(path, sizeof(path), "%s", r->dst.name);
+        for (char *s = path + 1;; s++) {
+            if (*s == '/' || *s == '\0') {
+                char keep = *s;
+
+                *s = '\0';
+                if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+                    fprintf(stderr, "cnio cp: %s: %s\n", path, strerror(errno));
+                    return cnio__err_from_errno(errno);
+                }
+                *s = keep;
+                if (!keep)
+                    break;
+            }
+        }
+        r->dst.dirfd = open(r->dst.name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (r->dst.dirfd < 0) {
+            fprintf(stderr, "cnio cp: %s: %s\n", r->dst.name, strerror(errno));
+            return cnio__err_from_errno(errno);
+        }
+    } else {
+        ret = tree_mkdir(&r->ctx, "");
+    }
+    if (ret && r->ctx.why[0])
+        fprintf(stderr, "cnio cp: %s\n", r->ctx.why);
+    else if (ret)
+        cli_fail("cp", r->dst.name, ret);
+    return ret;
+}
+
+/* Each directory is made with its parents, so that the order in which the ranks get to
+ * them does not matter. A file or an object where a directory goes fails that directory
+ * alone (said; what goes beneath it fails as it is copied). */
+int tree_make_subdirs(struct tree_run *r)
+{
+    int ret = 0;
+
+    for (size_t i = (size_t)r->j->rank; ret == 0 && i < r->dirs.n; i += (size_t)r->j->size) {
+        r->ctx.why[0] = '\0';
+        ret = tree_mkdir(&r->ctx, r->dirs.e[i].rel);
+        if (ret == -CNIO_ERR_EXIST && r->ctx.why[0]) {
+            fprintf(stderr, "cnio cp: %s\n", r->ctx.why);
+            r->dirs_failed++;
+            ret = 0;
+        }
+    }
+    if (ret && r->ctx.why[0])
+        fprintf(stderr, "cnio cp: %s\n", r->ctx.why);
+    else if (ret)
+        cli_fail("cp", r->dst.name, ret);
+    return ret;
+}
+
+int tree_walk_plan(struct tree_run *r)
+{
+    struct tree_list src = { 0 }, have = { 0 };
+    int loops = 0, rc;
+
+    rc = tree_walk(r->ctx.st, &r->src, r->ctx.src_ns, r->j->o.follow, 0, &src, &loops);
+    if (rc == 0 && (r->j->o.sync || r->j->o.resume))
+        rc = tree_walk(r->ctx.st, &r->dst, r->ctx.ns, 0, 1, &have, &loops);
+    r->failed += loops;
+    if (rc == 0 && r->j->rank == 0)
+        rc = tree_plan(r, &src, &have);
+    if (rc == 0 && r->j->rank == 0)
+        rc = tree_make_dirs(r);
+    tree_list_free(&src);
+    tree_list_free(&have);
+    return rc;
+}
