@@ -338,18 +338,20 @@ static void tree_summary(struct tree_run *r, double secs)
                  (unsigned long long)r->not_tried);
     else if (s[2])
         snprintf(f, sizeof(f), " (%llu failed)", s[2]);
-    printf("cnio cp: %s -> %s: %llu files and %llu directories%s; moved %llu bytes (%s) in "
+    printf("cnio cp: %s -> %s: %llu file%s and %llu director%s%s; moved %llu bytes (%s) in "
            "%.3f s, %.0f files/s, %.3f GB/s; %d rank%s; walk %.3f s\n", r->src.name,
-           r->dst.name, files, dirs, f, s[0], cli_bytes(s[0], a, sizeof(a)), secs,
+           r->dst.name, files, files == 1 ? "" : "s", dirs, dirs == 1 ? "y" : "ies", f, s[0],
+           cli_bytes(s[0], a, sizeof(a)), secs,
            secs > 0 ? files / secs : 0.0, secs > 0 ? s[0] / secs / 1e9 : 0.0,
            r->j->size, r->j->size > 1 ? "s" : "", r->walk);
     if (r->j->o.sync || r->j->o.resume) {
         if (r->attrs.n)
             snprintf(f, sizeof(f), " (%llu but for their mode, now set)",
                      (unsigned long long)r->attrs.n);
-        printf("cnio cp: %s: %llu files were already there and identical%s; moved %llu of "
-               "%llu bytes\n", r->j->o.resume ? "resumed" : "sync", s[3] + r->skipped_files,
-               r->attrs.n ? f : "", s[0], (unsigned long long)(r->total_bytes + r->skipped_bytes));
+        printf("cnio cp: %s: %llu %s already there and identical%s; moved %llu of %llu "
+               "bytes\n", r->j->o.resume ? "resumed" : "sync", s[3] + r->skipped_files,
+               s[3] + r->skipped_files == 1 ? "file was" : "files were", r->attrs.n ? f : "",
+               s[0], (unsigned long long)(r->total_bytes + r->skipped_bytes));
     }
 }
 
