@@ -60,9 +60,11 @@ void cp_resume_summary(struct cp_job *j);
 /* Rank 0, after a failed copy: removes a download's DST.cnio-part (not with --resume)
  * and says what was left behind. */
 void cp_discard(const struct cp_job *j);
-/* On rank 0 of a download, installs (on) or puts back (off) the SIGINT, SIGTERM and
- * SIGHUP handlers that say where the partial download is before the signal ends the
- * process as it would have. */
+/* On rank 0, installs (on) or puts back (off) the SIGINT, SIGTERM and SIGHUP handlers
+ * that say what an interrupted copy leaves (a download's partial file, an upload's
+ * staged instance, a tree's files copied so far) and how --resume goes on, before the
+ * signal ends the process as it would have. Calls nest: the innermost pair does
+ * nothing (a tree copy's large files). */
 void cp_sig_catch(const struct cp_job *j, int on);
 
 #endif /* CNIO_CLI_CP_H */

@@ -218,13 +218,22 @@ static void cp_sig_handler(int sig)
 
 void cp_sig_catch(const struct cp_job *j, int on)
 {
+    static int depth;   /* a tree copy's large files are copied by cp_run, inside it */
     struct sigaction sa = { .sa_handler = cp_sig_handler };
 
-    if (j->rank != 0 || j->dst.remote || !j->src.remote)
+    if (j->rank != 0 || (on ? depth++ : --depth) > 0)
         return;
-    snprintf(cp_sig_msg, sizeof(cp_sig_msg), "\ncnio cp: interrupted: %s is unchanged; the "
-             "partial download is in %s (`cnio cp --resume` continues it)\n", j->dst.name,
-             j->part);
+    if (j->o.recursive)
+        snprintf(cp_sig_msg, sizeof(cp_sig_msg), "\ncnio cp: interrupted: the files copied "
+                 "so far stay; the same command with --resume copies the rest\n");
+    else if (j->dst.remote)
+        snprintf(cp_sig_msg, sizeof(cp_sig_msg), "\ncnio cp: interrupted before the upload "
+                 "to %s committed (`cnio stat` shows its state; `cnio cp --resume` continues "
+                 "it)\n", j->dst.name);
+    else
+        snprintf(cp_sig_msg, sizeof(cp_sig_msg), "\ncnio cp: interrupted: %s is unchanged; the "
+                 "partial download is in %s (`cnio cp --resume` continues it)\n", j->dst.name,
+                 j->part);
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < CNIO_ARRAY_LEN(cp_sigs); i++) {
         if (!on)

@@ -476,6 +476,7 @@ int cli_tree_cp(struct cp_job *j)
     if (j->rank == 0)
         memset(r.q, 0, 4 * sizeof(uint64_t));
     MPI_Barrier(MPI_COMM_WORLD);
+    cp_sig_catch(j, 1);   /* rank 0 says what an interruption leaves */
     tree_queue(&r);
     MPI_Allreduce(MPI_IN_PLACE, &r.lost, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     tree_large(&r);
@@ -489,6 +490,7 @@ int cli_tree_cp(struct cp_job *j)
                 strerror(errno));
         r.failed++;
     }
+    cp_sig_catch(j, 0);
     tree_progress(&r, 1);
     tree_summary(&r, MPI_Wtime() - r.t0);
     MPI_Win_free(&r.win);
