@@ -268,6 +268,7 @@ static int ofi_quiesce(struct ofi_conn *c)
     struct ofi_tp *tp = c->tp;
     int64_t deadline = cnio__now_ms() + OFI_CLOSE_MS;
     int64_t bye_by = cnio__now_ms() + ofi_bye_ms(tp);
+    long nap_us = OFI_QUIESCE_NAP_US;
     int n;
 
     for (int t = 0; t <= c->try && t < OFI_HELLO_TRIES; t++) {
@@ -286,17 +287,23 @@ static int ofi_quiesce(struct ofi_conn *c)
             cnio__fab_leave(c->fab);
         }
     while ((n = ofi_held(c, 1)) != 0) {
-        /* a pass that completed nothing naps as long as the stack does between polls of a
-         * fabric endpoint (its provider progresses only when polled): a close that waits
-         * for an acknowledgement no longer spins a core for up to OFI_CLOSE_MS */
-        static const struct timespec nap = { 0, OFI_QUIESCE_NAP_US * 1000L };
+        /* A pass that completed nothing naps as the stack does between polls of a fabric
+         * endpoint (its provider progresses only when polled): OFI_QUIESCE_NAP_US, doubling
+         * while nothing completes, up to 2 ms. A close that waits for an acknowledgement
+         * neither spins a core for up to OFI_CLOSE_MS nor wakes thousands of times a
+         * second (check_client's waiting_sleeps: such wake-ups starved kernel workers). */
+        struct timespec ts = { 0, nap_us * 1000L };
 
         if (n == ofi_byes_held(c) && cnio__now_ms() >= bye_by)
             return -1;
         if (cnio__ofi_cq_drain(tp) || cnio__now_ms() >= deadline)
             return -1;
-        if (ofi_held(c, 1) == n)
-            nanosleep(&nap, NULL);
+        if (ofi_held(c, 1) == n) {
+            nanosleep(&ts, NULL);
+            nap_us = CNIO_MIN(nap_us * 2, OFI_QUIESCE_NAP_MAX_US);
+        } else {
+            nap_us = OFI_QUIESCE_NAP_US;
+        }
     }
     return 0;
 }
