@@ -246,8 +246,10 @@ static void tree_large(struct tree_run *r)
             size_t n = strlen(end->name) + strlen(e->rel) + 2;
 
             names[k] = end->remote ? tree_uri_string(end, e->rel) : malloc(n);
-            if (!end->remote && names[k])
-                snprintf(names[k], n, "%s/%s", end->name, e->rel);
+            if (!end->remote && names[k])   /* "dir/x" from "dir/" too: it is said */
+                snprintf(names[k], n, "%s%s%s", end->name,
+                         end->name[0] && end->name[strlen(end->name) - 1] == '/' ? "" : "/",
+                         e->rel);
         }
         ok = tree_agree(names[0] && names[1] ? 0 : -CNIO_ERR_NOMEM) == 0;
         if (ok) {
