@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- hosts and connections ----------------------------------------------------------- */
 
@@ -207,7 +208,10 @@ static int cl_open_hosts(struct cnio_obj *obj, int from, int to, uint32_t flags,
     }
     if (!ret) {
         ret = cnio__stack_calls(obj->st, c, n);
-        cnio__cl_name_failures(obj->path, "open", obj->hosts + from, c, n, from == 0);
+        /* column 0's NOENT and EXIST are the caller's to say; a JOIN's NOENT is tried
+         * again (cl_open_joined) */
+        cnio__cl_name_failures(obj->path, "open", obj->hosts + from, c, n,
+                               from == 0 || (flags & CNIO_WIRE_O_JOIN));
     }
     for (int i = 0; c && rb && i < n; i++) {
         struct cnio__cl_host *host = &obj->hosts[from + i];
@@ -267,6 +271,39 @@ static uint32_t cl_rest_flags(struct cnio_obj *obj)
     return (f & CNIO_WIRE_O_RESUME) ? f : f | CNIO_WIRE_O_TRUNC;
 }
 
+/*
+ * Columns 1.. of an instance this open joined on column 0 (JOIN): the writer that staged
+ * it opens them itself right after column 0, so a host that does not have it yet (NOENT)
+ * is asked again, after 1 ms doubling to 50 ms, until cnio_timeout_ms has passed since
+ * the first try. (Should that writer write, close and commit the instance meanwhile, the
+ * tries run out and this open fails, with the message below: never a column written into
+ * an instance nobody commits.)
+ */
+static int cl_open_joined(struct cnio_obj *obj, uint32_t flags)
+{
+    int64_t give_up = cnio__now_ms() + CNIO_MAX(obj->h.timeout_ms, 1);
+    long nap_ms = 1;
+    int ret = cl_open_hosts(obj, 1, obj->nhosts, flags, &obj->layout, obj->stage_id);
+
+    while (ret == -CNIO_ERR_NOENT && cnio__now_ms() < give_up) {
+        struct timespec ts = { 0, nap_ms * 1000000L };
+
+        nanosleep(&ts, NULL);
+        nap_ms = CNIO_MIN(nap_ms * 2, 50);
+        ret = 0;
+        for (int j = 1; j < obj->nhosts && (!ret || ret == -CNIO_ERR_NOENT); j++)
+            if (!obj->hosts[j].opened) {
+                int r = cl_open_hosts(obj, j, j + 1, flags, &obj->layout, obj->stage_id);
+
+                ret = ret ? ret : r;
+            }
+    }
+    if (ret == -CNIO_ERR_NOENT)
+        cnio__err("%s: the instance another open is creating did not appear on every host "
+                  "within %d ms", obj->path, obj->h.timeout_ms);
+    return ret;
+}
+
 /* Column 0 first: it creates the object or tells its stored layout; then the others. */
 static int cl_open_all(struct cnio_obj *obj, int nuri, const struct cnio_ep_auth *auth)
 {
@@ -302,7 +339,9 @@ static int cl_open_all(struct cnio_obj *obj, int nuri, const struct cnio_ep_auth
                                                obj->nhosts - 1, (int)obj->h.lanes, auth + 1,
                                                &obj->stats);
     if (!ret)
-        ret = cl_open_hosts(obj, 1, obj->nhosts, rest, &obj->layout, obj->stage_id);
+        ret = (rest & CNIO_WIRE_O_JOIN) ? cl_open_joined(obj, rest)
+                                        : cl_open_hosts(obj, 1, obj->nhosts, rest, &obj->layout,
+                                                        obj->stage_id);
     if (!ret)
         ret = cl_check_layout(obj);
     return ret ? ret : cnio__cl_check_complete(obj);

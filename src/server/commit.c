@@ -15,6 +15,15 @@
 /* Bytes a CRC request reads from the file at a time. */
 #define COMMIT_CRC_BUF (1u << 20)
 
+pthread_mutex_t *cnio__srv_open_lock(struct cnio_srv_store *st, const char *name)
+{
+    uint32_t x = 2166136261u;   /* FNV-1a */
+
+    for (const unsigned char *q = (const unsigned char *)name; *q; q++)
+        x = (x ^ *q) * 16777619u;
+    return &st->open_lock[x % CNIO_SRV_OPEN_LOCKS];
+}
+
 static int commit_live(void *arg, uint64_t id)
 {
     return cnio__srv_handles_staging(arg, id);
@@ -189,11 +198,16 @@ int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
 {
     struct cnio_srv_handle *hd;
     uint64_t order = h->offset;
+    pthread_mutex_t *lk;
     int ret = commit_staged(c, h, &hd);
 
     (void)p;
     if (ret)
         return ret;
+    /* not while an open of the name joins the instance: it would find the instance gone
+     * halfway, and open block sums of its own that the object never gets */
+    lk = cnio__srv_open_lock(&c->srv->store, hd->name);
+    pthread_mutex_lock(lk);
     pthread_mutex_lock(&hd->lock);
     if (hd->stage) {
         ret = fsync(hd->fd) < 0 ? cnio__err_from_errno(errno) : 0;
@@ -216,6 +230,7 @@ int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
             cnio__srv_stage_prune(&c->srv->store, hd->name, 0, commit_live, &c->srv->handles);
     }
     pthread_mutex_unlock(&hd->lock);
+    pthread_mutex_unlock(lk);
     cnio__srv_handles_put(&c->srv->handles, hd);
     return ret;
 }

@@ -222,21 +222,44 @@ static int req_open_sums(struct cnio_srv_conn *c, uint64_t id, uint64_t instance
     return ret;
 }
 
+static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                          const struct cnio_wire_open *op, const char *name,
+                          struct cnio_srv_reply *r);
+
 static int req_open(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
                     struct cnio_srv_reply *r)
 {
     struct cnio_wire_open o;
-    struct cnio_wire_info info;
-    struct cnio_srv_meta want, m;
     char name[CNIO_WIRE_MAX_NAME + 1];
-    uint64_t stage = 0, joined = 0;
-    int fd, created, writer = 0, ret;
+    pthread_mutex_t *lk = NULL;
+    int ret;
 
     if (cnio__wire_open_parse(p, h->length, 0, &o))
         return -CNIO_ERR_PROTO;
     ret = cnio__srv_store_name(o.name, o.name_len, name);
     if (ret)
         return ret;
+    /* a staging open that may join what another open of the name stages: one at a time */
+    if ((o.flags & (CNIO_WIRE_O_STAGE | CNIO_WIRE_O_JOIN)) && !(o.flags & CNIO_WIRE_O_TRUNC))
+        lk = cnio__srv_open_lock(&c->srv->store, name);
+    if (lk)
+        pthread_mutex_lock(lk);
+    ret = req_open_named(c, h, &o, name, r);
+    if (lk)
+        pthread_mutex_unlock(lk);
+    return ret;
+}
+
+static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                          const struct cnio_wire_open *op, const char *name,
+                          struct cnio_srv_reply *r)
+{
+    const struct cnio_wire_open o = *op;
+    struct cnio_wire_info info;
+    struct cnio_srv_meta want, m;
+    uint64_t stage = 0, joined = 0;
+    int fd, created, writer = 0, ret;
+
     memset(&want, 0, sizeof(want));
     want.layout.unit = o.stripe_unit;
     want.layout.count = o.stripe_count;

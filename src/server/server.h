@@ -88,6 +88,8 @@ struct cnio_srv_writer {
     char name[];
 };
 
+#define CNIO_SRV_OPEN_LOCKS 16
+
 struct cnio_srv_store {
     int rootfd;         /* the root directory (O_PATH) */
     int metafd;         /* ROOT/.cnio/meta (O_PATH) */
@@ -98,6 +100,12 @@ struct cnio_srv_store {
     uint64_t last_order;    /* the last commit order this server picked (lock held) */
     pthread_mutex_t stage_lock; /* staged (taken alone, never around another lock) */
     struct cnio_srv_staged *staged; /* the staged instances (stage_idx.c) */
+    /* An OPEN that may stage or join an instance holds the one its name hashes to from
+     * the look for a live instance to join until its handle is live, and a COMMIT holds
+     * it too: two such opens of one new name each made an instance of their own, and the
+     * later commit replaced the earlier whole; an open that joined while the instance
+     * was committed wrote block sums the object never got (cnio__srv_open_lock). */
+    pthread_mutex_t open_lock[CNIO_SRV_OPEN_LOCKS];
 };
 
 /* A staged instance as the store knows it (stage_idx.c). */
@@ -675,6 +683,9 @@ int cnio__srv_req_abort(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                         const uint8_t *p, struct cnio_srv_reply *r);
 int cnio__srv_req_crc(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                       const uint8_t *p, struct cnio_srv_reply *r);
+/* The open lock of name (cnio_srv_store's open_lock): taken by an OPEN that may stage
+ * or join, and by a COMMIT, before any other lock. */
+pthread_mutex_t *cnio__srv_open_lock(struct cnio_srv_store *st, const char *name);
 /* names.c: MKDIR, RMDIR, RENAME and SETATTR (h->type says which). */
 int cnio__srv_req_names(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                         const uint8_t *p, struct cnio_srv_reply *r);

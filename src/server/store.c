@@ -256,6 +256,8 @@ int cnio__srv_store_open(struct cnio_srv_store *st, const char *root)
     st->staged = NULL;
     pthread_mutex_init(&st->lock, NULL);
     pthread_mutex_init(&st->stage_lock, NULL);
+    for (int i = 0; i < CNIO_SRV_OPEN_LOCKS; i++)
+        pthread_mutex_init(&st->open_lock[i], NULL);
     st->rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (st->rootfd < 0) {
         r = store_errno();
