@@ -14,7 +14,10 @@
  * past the deadline the attempt is aborted (connect AF_UNSPEC) and connect fails with
  * ETIMEDOUT. A signal during the wait: if every installed handler has SA_RESTART (and no
  * SO_SNDTIMEO is set), the wait goes on as the kernel's restarted connect would; else
- * connect fails with EINTR and the setup goes on in the background, as POSIX says.
+ * connect fails with EINTR and the setup goes on in the background, as POSIX says. A
+ * blocking connect retried on a socket whose setup is still under way (after EINTR or
+ * SO_SNDTIMEO) waits for that setup as Linux does, where the kernel's non-blocking
+ * connect says EALREADY.
  *
  * Non-blocking sockets: admission is taken before the kernel's connect, which then
  * returns at once; EINPROGRESS is reported as such (the proxy keeps the slot for the
@@ -89,8 +92,10 @@ int shim_outcome(int rc, int err, int64_t ms)
     }
 }
 
-/* Waits for the in-progress setup on fd until deadline; -1/errno as connect would. */
-static int shim_wait_connected(int fd, int64_t deadline, int app_timeo)
+/* Waits for the in-progress setup on fd until deadline; -1/errno as connect would.
+ * Past the application's own SO_SNDTIMEO the errno is timeo_errno: EINPROGRESS for the
+ * connect that started the setup, EALREADY for a retry, as the kernel says. */
+static int shim_wait_connected(int fd, int64_t deadline, int app_timeo, int timeo_errno)
 {
     for (;;) {
         struct pollfd p = { .fd = fd, .events = POLLOUT };
@@ -110,7 +115,7 @@ static int shim_wait_connected(int fd, int64_t deadline, int app_timeo)
             struct sockaddr unspec = { .sa_family = AF_UNSPEC };
 
             if (app_timeo) {   /* the application's own SO_SNDTIMEO: as the kernel */
-                errno = EINPROGRESS;
+                errno = timeo_errno;
                 return -1;
             }
             shim_real.connect(fd, &unspec, sizeof(unspec));
@@ -146,8 +151,10 @@ static int shim_connect_blocking(int fd, const struct sockaddr *sa, socklen_t le
     if (fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
         return shim_real.connect(fd, sa, len);
     rc = shim_real.connect(fd, sa, len);
-    if (rc < 0 && errno == EINPROGRESS) {
-        rc = shim_wait_connected(fd, deadline, tv.tv_sec || tv.tv_usec);
+    /* EALREADY: a setup started by an earlier connect (interrupted by a signal, or past
+     * SO_SNDTIMEO) is still under way; a blocking connect waits for it, as Linux's does. */
+    if (rc < 0 && (errno == EINPROGRESS || errno == EALREADY)) {
+        rc = shim_wait_connected(fd, deadline, tv.tv_sec || tv.tv_usec, errno);
         /* Once more, as a blocking connect would have: moves the socket to the
          * connected state, so that a later connect() says EISCONN. */
         if (rc == 0)
