@@ -273,6 +273,8 @@ static int proxy_handle(struct px *px, struct px_client *c, const struct cnio__s
     case CNIO__SKP_DONE:
         return px_admit_done(px, c, m, now);
     case CNIO__SKP_OUTCOME:
+        if (px_job_relay_open(px, c, m))   /* the job proxy's token */
+            return 0;
         return px_admit_outcome(px, c, m, now);
     case CNIO__SKP_STATS_REQ:
         proxy_stats(px, c);

@@ -21,9 +21,11 @@
  *
  * Non-blocking sockets: admission is taken before the kernel's connect, which then
  * returns at once; EINPROGRESS is reported as such (the proxy keeps the slot for the
- * destination's usual setup time), and the outcome follows when the application learns
- * it (getsockopt SO_ERROR, close: shim_pending.c), so the window adapts to non-blocking
- * setups too; failure knowledge applies to them both ways.
+ * destination's usual setup time), and the outcome follows, under the admission's
+ * token, when the application learns it (getsockopt SO_ERROR, close: shim_pending.c),
+ * so the window adapts to non-blocking setups too; failure knowledge applies to them
+ * both ways. The conversation with the proxy is closed at once in every case: no fd of
+ * the shim's stays open per setup in flight.
  */
 #include "shim.h"
 
@@ -166,10 +168,11 @@ static int shim_connect_blocking(int fd, const struct sockaddr *sa, socklen_t le
     return rc;
 }
 
-/* Asks for admission: 0 go, -1 with errno (the destination failed: fail fast), or -2
- * (the proxy failed us: fall back to libc). */
+/* Asks for admission: 0 go (*token: the admission's, for a later OUTCOME), -1 with
+ * errno (the destination failed: fail fast), or -2 (the proxy failed us: fall back to
+ * libc). */
 static int shim_admit(int rpc, const struct sockaddr *sa, socklen_t len, int nonblock,
-                      int64_t deadline)
+                      int64_t deadline, uint64_t *token)
 {
     struct cnio__skp_msg m = { .type = CNIO__SKP_ADMIT_REQ };
 
@@ -182,8 +185,10 @@ static int shim_admit(int rpc, const struct sockaddr *sa, socklen_t len, int non
     for (;;) {
         if (shim_rpc_recv(rpc, &m) < 0 || m.type != CNIO__SKP_ADMIT_REP)
             return -2;
-        if (m.i[0] == CNIO__SKP_GO)
+        if (m.i[0] == CNIO__SKP_GO) {
+            *token = (uint64_t)(uint32_t)m.i[4] << 32 | (uint32_t)m.i[3];
             return 0;
+        }
         if (m.i[0] == CNIO__SKP_FAIL) {
             errno = m.i[1] > 0 ? m.i[1] : ECONNABORTED;
             return -1;
@@ -216,10 +221,11 @@ static int shim_connect_managed(int fd, const struct sockaddr *sa, socklen_t len
 {
     int64_t t0 = shim_now_ms(), deadline = t0 + shim_conf.connect_timeout_ms, t1;
     int nonblock = !!(flags & O_NONBLOCK), rpc = shim_rpc_open(), rc, e;
+    uint64_t token = 0;
 
     if (rpc < 0)
         return shim_connect_alone(fd, sa, len, flags);
-    rc = shim_admit(rpc, sa, len, nonblock, deadline);
+    rc = shim_admit(rpc, sa, len, nonblock, deadline, &token);
     t1 = shim_now_ms();
     SHIM_ADD(admit_wait_ms, (uint64_t)(t1 - t0));
     if (rc == -2) {
@@ -239,8 +245,9 @@ static int shim_connect_managed(int fd, const struct sockaddr *sa, socklen_t len
         rc = shim_connect_blocking(fd, sa, len, flags, deadline);
     e = rc < 0 ? errno : 0;
     shim_report(rpc, rc, e, t1);
-    if (!(rc < 0 && e == EINPROGRESS && shim_pend_arm(fd, rpc, t1) == 0))
-        shim_rpc_close(rpc);
+    shim_rpc_close(rpc);
+    if (rc < 0 && e == EINPROGRESS)
+        shim_pend_arm(fd, token, t1);
     if (rc < 0)
         errno = e;
     return rc;
