@@ -5,6 +5,15 @@
  * serves name lookups (proxy_names.c) and connection admission (proxy_admit.c) in one
  * poll loop. It exits proxy_idle_ms after the last application process has gone.
  *
+ * File descriptors: the proxy raises its soft RLIMIT_NOFILE to the hard limit and keeps
+ * its clients within it: PROXY_FD_RESERVE fds stay free for itself (listeners, the
+ * resolver threads' sockets, the lock), sessions (one per process, for its whole life)
+ * may take all but a quarter of the rest, so requests always find room. A connection
+ * beyond that is accepted and closed at once (the shim then uses libc), a session beyond
+ * its share is dropped at its hello, each said once in the log per episode; the poll set
+ * holds only open fds. A poll that fails is logged once and retried after a pause, never
+ * in a busy loop, and the proxy exits when it keeps failing for PROXY_POLL_FAIL_MS.
+ *
  *   cnio-proxy --socket PATH [--ready-fd N]   serve (N: written one byte once listening)
  *   cnio-proxy stats PATH                     print a running proxy's counters
  */
@@ -27,6 +36,14 @@
 #define PROXY_MAX_CLIENTS 8192
 #define PROXY_SLOT_GRACE_MS 5000
 #define PROXY_AUTH_MS 5000   /* a TCP peer proves the job's key within this */
+#define PROXY_FD_RESERVE 16   /* fds kept free for the proxy's own use */
+#define PROXY_POLL_FAIL_MS 5000
+
+/* The fd budget of the clients (proxy_fd_init) and what was turned away. */
+static int proxy_fd_budget = PROXY_MAX_CLIENTS, proxy_session_budget = PROXY_MAX_CLIENTS;
+static int proxy_spare_fd = -1;   /* given up to accept a connection at EMFILE, to close it */
+static int proxy_refusing, proxy_sessions_refusing;
+static uint64_t proxy_refused, proxy_sessions_refused;
 
 static volatile sig_atomic_t proxy_stop;
 static const char *proxy_sock_path, *proxy_lock_path;
@@ -84,21 +101,88 @@ static int proxy_listen(const char *path)
     return fd;
 }
 
+/* Raises the soft fd limit to the hard one and sets the clients' budgets from it. */
+static void proxy_fd_init(void)
+{
+    struct rlimit rl;
+    rlim_t lim;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    lim = rl.rlim_cur;
+    proxy_fd_budget = lim > (rlim_t)PROXY_MAX_CLIENTS + PROXY_FD_RESERVE ? PROXY_MAX_CLIENTS
+                      : lim > 2 * PROXY_FD_RESERVE ? (int)lim - PROXY_FD_RESERVE : (int)lim / 2;
+    proxy_session_budget = proxy_fd_budget - (proxy_fd_budget / 4 > 4 ? proxy_fd_budget / 4 : 4);
+    if (proxy_session_budget < 1)
+        proxy_session_budget = 1;
+    proxy_spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* fds the clients hold: their own and their relays to the job proxy. */
+static int proxy_fds_used(void)
+{
+    int n = proxy_nclients;
+
+    for (int i = 0; i < proxy_nclients; i++)
+        n += proxy_clients[i]->up >= 0;
+    return n;
+}
+
+/* Turns one waiting connection on lfd away: accepted and closed, with the spare fd
+ * given up for it when the process is out of fds. Logs the first of an episode. */
+static int proxy_shed(int lfd, int err)
+{
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE) && proxy_spare_fd >= 0) {
+        close(proxy_spare_fd);
+        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        proxy_spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    if (fd < 0)
+        return -1;
+    close(fd);
+    proxy_refused++;
+    if (!proxy_refusing)
+        fprintf(stderr, "cnio-proxy: refusing connections: %s (%d clients, fd limit %d); "
+                "their processes use libc\n", err == EMFILE ? "out of file descriptors"
+                : "client limit reached", proxy_nclients, proxy_fd_budget + PROXY_FD_RESERVE);
+    proxy_refusing = 1;
+    return 0;
+}
+
 static void proxy_accept(int lfd)
 {
+    int used = proxy_fds_used();
+
     for (;;) {
-        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        int fd = -1;
         struct ucred cr;
         socklen_t cl = sizeof(cr);
         struct px_client *c;
 
-        if (fd < 0)
+        if (used < proxy_fd_budget)
+            fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        else
+            errno = EUSERS;
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == EUSERS)
+                while (proxy_shed(lfd, errno == EUSERS ? EUSERS : EMFILE) == 0)
+                    ;
             return;
+        }
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0 || cr.uid != geteuid()
-            || proxy_nclients == PROXY_MAX_CLIENTS || !(c = calloc(1, sizeof(*c)))) {
+            || !(c = calloc(1, sizeof(*c)))) {
             close(fd);
             continue;
         }
+        proxy_refusing = 0;
+        used++;
         c->fd = fd;
         c->up = -1;
         c->rank = -1;
@@ -111,8 +195,31 @@ static void proxy_accept_job(void)
 {
     struct px_client *c;
 
-    while (proxy_nclients < PROXY_MAX_CLIENTS && (c = px_job_accept()))
+    while (proxy_fds_used() < proxy_fd_budget && (c = px_job_accept()))
         proxy_clients[proxy_nclients++] = c;
+    if (proxy_fds_used() >= proxy_fd_budget || errno == EMFILE || errno == ENFILE)
+        proxy_shed(px_job_listen_fd(), proxy_fds_used() >= proxy_fd_budget ? EUSERS : EMFILE);
+}
+
+/* A process's session, beyond the sessions' share of the fds: dropped (-1), said once
+ * per episode. The process goes on; the proxy only does not count it as alive. */
+static int proxy_session_room(void)
+{
+    int live = 0;
+
+    for (int i = 0; i < proxy_nclients; i++)
+        live += proxy_clients[i]->session;
+    if (live < proxy_session_budget) {
+        proxy_sessions_refusing = 0;
+        return 0;
+    }
+    proxy_sessions_refused++;
+    if (!proxy_sessions_refusing)
+        fprintf(stderr, "cnio-proxy: %d sessions, as many as the fd limit (%d) allows: "
+                "dropping the sessions of new processes (they are served, not counted)\n",
+                live, proxy_fd_budget + PROXY_FD_RESERVE);
+    proxy_sessions_refusing = 1;
+    return -1;
 }
 
 /* The proxy's report (text, cap bytes at most): sessions, names, destinations. */
@@ -122,8 +229,10 @@ static void proxy_report(struct px *px, char *buf, size_t cap)
 
     for (int i = 0; i < proxy_nclients; i++)
         live += proxy_clients[i]->session;
-    snprintf(buf, cap, "proxy pid %ld\nsessions live %d total %llu\n", (long)getpid(), live,
-             (unsigned long long)px->sessions_total);
+    snprintf(buf, cap, "proxy pid %ld\nsessions live %d total %llu\n"
+             "refused connections %llu sessions %llu fd_limit %d\n", (long)getpid(), live,
+             (unsigned long long)px->sessions_total, (unsigned long long)proxy_refused,
+             (unsigned long long)proxy_sessions_refused, proxy_fd_budget + PROXY_FD_RESERVE);
     px_job_report(buf, cap);
     px_names_report(buf, cap);
     px_admit_report(px, buf, cap);
@@ -145,7 +254,7 @@ static int proxy_handle(struct px *px, struct px_client *c, const struct cnio__s
 
     switch (m->type) {
     case CNIO__SKP_HELLO:
-        if (c->session)
+        if (c->session || proxy_session_room() < 0)
             return -1;
         c->session = 1;
         c->pid = m->i[0];
@@ -164,6 +273,8 @@ static int proxy_handle(struct px *px, struct px_client *c, const struct cnio__s
     case CNIO__SKP_DONE:
         return px_admit_done(px, c, m, now);
     case CNIO__SKP_OUTCOME:
+        if (px_job_relay_open(px, c, m))   /* the job proxy's token */
+            return 0;
         return px_admit_outcome(px, c, m, now);
     case CNIO__SKP_STATS_REQ:
         proxy_stats(px, c);
@@ -280,54 +391,106 @@ static int proxy_retire(int lfd, int force)
     return 1;
 }
 
-/* Poll slots: the unix listener, the resolver's pipe, the job proxy's TCP listener and
- * the node proxy's session with it (-1 when absent), then two per client: its own fd
- * and its relay to the job proxy (-1 when none). */
-#define PROXY_FIXED 4
+/* Poll set: the unix listener, the resolver's pipe, the job proxy's TCP listener and
+ * the node proxy's session with it, then each client's fd and its relay to the job
+ * proxy; only open fds are in it (poll refuses more entries than RLIMIT_NOFILE), and
+ * pfd_who says whose each is: -1 - k for the fixed slot k, 2 i (+1 for the relay) for
+ * client i. */
+static struct pollfd pfd[2 * PROXY_MAX_CLIENTS + 4];
+static int pfd_who[2 * PROXY_MAX_CLIENTS + 4];
+static int pfd_n;
 
-static struct pollfd pfd[2 * PROXY_MAX_CLIENTS + PROXY_FIXED];
+static void proxy_pfd_add(int fd, int who)
+{
+    if (fd < 0)
+        return;
+    pfd[pfd_n] = (struct pollfd){ .fd = fd, .events = POLLIN };
+    pfd_who[pfd_n++] = who;
+}
 
+/* poll() over the set: 1 when something is ready, 0 on time-out or EINTR, -1 when it
+ * failed (errno). */
 static int proxy_poll(int lfd, int64_t wait)
 {
-    pfd[0] = (struct pollfd){ .fd = lfd, .events = POLLIN };
-    pfd[1] = (struct pollfd){ .fd = px_names_fd(), .events = POLLIN };
-    pfd[2] = (struct pollfd){ .fd = px_job_listen_fd(), .events = POLLIN };
-    pfd[3] = (struct pollfd){ .fd = px_job_session_fd(), .events = POLLIN };
+    int r;
+
+    pfd_n = 0;
+    proxy_pfd_add(lfd, -1);
+    proxy_pfd_add(px_names_fd(), -2);
+    proxy_pfd_add(px_job_listen_fd(), -3);
+    proxy_pfd_add(px_job_session_fd(), -4);
     for (int i = 0; i < proxy_nclients; i++) {
-        pfd[PROXY_FIXED + 2 * i] = (struct pollfd){ .fd = proxy_clients[i]->fd, .events = POLLIN };
-        pfd[PROXY_FIXED + 2 * i + 1] = (struct pollfd){ .fd = proxy_clients[i]->up,
-                                                         .events = POLLIN };
+        proxy_pfd_add(proxy_clients[i]->fd, 2 * i);
+        proxy_pfd_add(proxy_clients[i]->up, 2 * i + 1);
     }
-    return poll(pfd, (nfds_t)(PROXY_FIXED + 2 * proxy_nclients), (int)wait) > 0;
+    r = poll(pfd, (nfds_t)pfd_n, (int)wait);
+    if (r < 0 && errno == EINTR)
+        return 0;
+    return r < 0 ? -1 : r > 0;
 }
+
+/* What client i has ready: bit 0 its own fd, bit 1 its relay (from pfd_rev). */
+static unsigned char pfd_rev[PROXY_MAX_CLIENTS];
 
 /* Serves what proxy_poll found ready. */
 static void proxy_serve(struct px *px, int lfd)
 {
-    if (pfd[1].revents)
-        px_names_ready(px, px_now_ms());
-    if (pfd[3].revents) {
-        char sink[64];
+    int listen_ready = 0, job_ready = 0;
 
-        if (recv(px_job_session_fd(), sink, sizeof(sink), MSG_DONTWAIT) <= 0)
-            px_job_session_lost();
+    memset(pfd_rev, 0, (size_t)proxy_nclients);
+    for (int k = 0; k < pfd_n; k++) {
+        if (!pfd[k].revents)
+            continue;
+        if (pfd_who[k] >= 0)
+            pfd_rev[pfd_who[k] / 2] |= (unsigned char)(1 << (pfd_who[k] % 2));
+        else if (pfd_who[k] == -1)
+            listen_ready = 1;
+        else if (pfd_who[k] == -2)
+            px_names_ready(px, px_now_ms());
+        else if (pfd_who[k] == -3)
+            job_ready = 1;
+        else {
+            char sink[64];
+
+            if (recv(px_job_session_fd(), sink, sizeof(sink), MSG_DONTWAIT) <= 0)
+                px_job_session_lost();
+        }
     }
     for (int i = proxy_nclients - 1; i >= 0; i--) {
         struct px_client *c = proxy_clients[i];
 
-        if ((pfd[PROXY_FIXED + 2 * i].revents && proxy_read(px, c) < 0)
-            || (pfd[PROXY_FIXED + 2 * i + 1].revents && c->up >= 0 && px_job_pass(c->up, c->fd) < 0))
+        if (((pfd_rev[i] & 1) && proxy_read(px, c) < 0)
+            || ((pfd_rev[i] & 2) && c->up >= 0 && px_job_pass(c->up, c->fd) < 0))
             proxy_drop(px, i);
     }
-    if (pfd[0].revents)
+    if (listen_ready)
         proxy_accept(lfd);
-    if (pfd[2].revents)
+    if (job_ready)
         proxy_accept_job();
+}
+
+/* A failed poll: said once, then retried after a pause (never a busy loop); 1 when it
+ * has kept failing for PROXY_POLL_FAIL_MS and the proxy must exit. */
+static int proxy_poll_failed(int64_t *since, int64_t now)
+{
+    struct timespec pause = { 0, 100 * 1000000 };
+
+    if (!*since) {
+        fprintf(stderr, "cnio-proxy: poll over %d fds: %s; retrying\n", pfd_n, strerror(errno));
+        *since = now;
+    }
+    if (now - *since >= PROXY_POLL_FAIL_MS) {
+        fprintf(stderr, "cnio-proxy: poll kept failing for %d ms: exiting\n", PROXY_POLL_FAIL_MS);
+        return 1;
+    }
+    nanosleep(&pause, NULL);
+    return 0;
 }
 
 static void proxy_loop(struct px *px, int lfd)
 {
-    int64_t idle_since = px_now_ms();
+    int64_t idle_since = px_now_ms(), failing_since = 0;
+    int r;
 
     while (!proxy_stop) {
         int64_t now = px_now_ms(), wait = px_admit_tick(px, now), nwait = px_names_tick(px, now);
@@ -350,8 +513,15 @@ static void proxy_loop(struct px *px, int lfd)
             wait = nwait;
         if (!live && !proxy_nclients && px->conf.proxy_idle_ms < wait)
             wait = px->conf.proxy_idle_ms + 1;
-        if (proxy_poll(lfd, wait))
+        r = proxy_poll(lfd, wait);
+        if (r > 0)
             proxy_serve(px, lfd);
+        if (r < 0 && proxy_poll_failed(&failing_since, now)) {
+            proxy_stop = -1;   /* retired as after a signal */
+            break;
+        }
+        if (r >= 0)
+            failing_since = 0;
     }
 }
 
@@ -409,7 +579,6 @@ int main(int argc, char **argv)
     static char report[CNIO__SKP_NAME_MAX + 1];
     const char *path = NULL, *log = NULL;
     int ready = -1, lfd;
-    struct rlimit rl;
 
     if (argc == 3 && !strcmp(argv[1], "stats"))
         return proxy_print_stats(argv[2]);
@@ -434,10 +603,7 @@ int main(int argc, char **argv)
     proxy_sock_path = path;
     cnio__sk_conf_load(&px.conf);
     px.beat_ms = px.conf.proxy_timeout_ms / 3 < 1000 ? px.conf.proxy_timeout_ms / 3 : 1000;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    proxy_fd_init();
     if (chdir("/") < 0)   /* hold no directory of the job busy */
         return 1;
     signal(SIGPIPE, SIG_IGN);
@@ -459,7 +625,7 @@ int main(int argc, char **argv)
         close(ready);
     }
     proxy_loop(&px, lfd);
-    if (proxy_stop)   /* a signal: not retired by the loop */
+    if (proxy_stop)   /* a signal, or poll kept failing: not retired by the loop */
         proxy_retire(lfd, 1);
     proxy_report(&px, report, sizeof(report));
     fprintf(stderr, "cnio-proxy: exiting; final report:\n%s", report);

@@ -28,9 +28,7 @@ struct px_client {
     int64_t deadline_ms;      /* the shim's connect deadline */
     int64_t beat_ms;          /* last heartbeat sent while queued */
     uint64_t seq;             /* its admission's sequence number (skwindow.h) */
-    int late;                 /* its setup went on in the background (INPROGRESS): */
-    struct sockaddr_storage late_sa;   /* an OUTCOME for this destination may follow */
-    socklen_t late_salen;
+    uint64_t token;           /* its admission's token, sent with GO (px_late) */
     int dead;                 /* a send failed: the loop drops it */
     void *name_wait;          /* the name lookup it waits for (proxy_names.c) */
     struct px_client *wnext;  /* the other waiters of that lookup */
@@ -60,12 +58,28 @@ struct px_dest {
     struct px_dest *next;
 };
 
+/* A non-blocking setup that went on in the background (INPROGRESS): its OUTCOME may
+ * come later, on any connection, naming its token (proxy_admit.c). */
+struct px_late {
+    uint64_t token, seq;
+    struct sockaddr_storage sa;   /* the destination's key */
+    socklen_t salen;
+    int64_t expires_ms;
+    struct px_late *next, *prev;  /* oldest first */
+    struct px_late *hnext;        /* same hash bucket */
+};
+
+#define PX_LATE_HASH 4096
+
 struct px {
     struct cnio__sk_conf conf;
     int64_t beat_ms;          /* heartbeat period: a third of the shim's proxy time-out */
     struct px_dest *dests;
     unsigned ndests;
     uint64_t sessions_total;
+    struct px_late *late_head, *late_tail, *late_hash[PX_LATE_HASH];
+    unsigned nlate;
+    uint64_t token_next;      /* random high half, counter low half */
 };
 
 /* Sends m to c (non-blocking; a client that cannot take a small reply is dropped by
@@ -77,12 +91,14 @@ int px_admit_request(struct px *px, struct px_client *c, const struct cnio__skp_
                      int64_t now);
 int px_admit_done(struct px *px, struct px_client *c, const struct cnio__skp_msg *m,
                   int64_t now);
-/* OUTCOME from c: what its non-blocking setup came to, learnt by the window. 0. */
+/* OUTCOME (from any connection): what the non-blocking setup with its token came to,
+ * learnt by the window, once per token (a forked child may tell too). 0. */
 int px_admit_outcome(struct px *px, struct px_client *c, const struct cnio__skp_msg *m,
                      int64_t now);
 /* c goes away: leaves its queue, or gives its slot back (outcome unknown). */
 void px_admit_drop(struct px *px, struct px_client *c, int64_t now);
-/* Deadlines and heartbeats of queued clients, expiry of abandoned slots; returns the
+/* Deadlines and heartbeats of queued clients, expiry of abandoned slots and of
+ * outcomes never reported (PX_LATE_MS); returns the
  * ms until the next timer (or 1000). Clients that fail a send are marked fd = -1. */
 int64_t px_admit_tick(struct px *px, int64_t now);
 /* Appends the destinations' counters to buf (text). */

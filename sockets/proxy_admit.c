@@ -11,7 +11,12 @@
  * (EINPROGRESS: its outcome is not reported) keeps its slot for the destination's
  * smoothed setup time plus settle_ms, so a storm of non-blocking connects is paced too;
  * its outcome, when the shim learns it later (getsockopt SO_ERROR, close), comes as an
- * OUTCOME on the same connection and adapts the window as a blocking setup's does.
+ * OUTCOME and adapts the window as a blocking setup's does. The shim does not keep its
+ * connection open for that (it would cost the application one fd per setup in flight):
+ * GO carries a token, the proxy remembers the setup under it (struct px_late, for
+ * ADMIT_LATE_MS at most, ADMIT_MAX_LATE of them), and the OUTCOME names it, on a
+ * connection of its own. A token is learnt from once: a forked child sharing the socket
+ * may report it too.
  */
 #include "proxy.h"
 
@@ -21,8 +26,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #define ADMIT_MAX_DESTS 4096
+#define ADMIT_MAX_LATE 65536
+#define ADMIT_LATE_MS 150000   /* longer than the kernel's SYN retries (~127 s) */
 
 /* A copy of sa with the fields that do not name the destination zeroed. */
 static socklen_t admit_key(const struct sockaddr_storage *sa, socklen_t len,
@@ -118,13 +127,97 @@ static void admit_reply(struct px_client *c, int verdict, int err)
         c->dead = 1;
 }
 
+/* A fresh token: a random high half per proxy (a token of another proxy, such as the
+ * job proxy's reaching a node proxy serving alone, is not taken for one of ours), a
+ * counter below; never 0. */
+static uint64_t admit_token(void)
+{
+    static uint64_t next;
+
+    if (!next) {
+        uint32_t hi = 0;
+
+        if (getrandom(&hi, sizeof(hi), 0) != sizeof(hi))
+            hi = (uint32_t)px_now_ms() ^ ((uint32_t)getpid() << 16);
+        next = ((uint64_t)(hi | 1) << 32) | 1;
+    }
+    return next++;
+}
+
 static void admit_go(struct px_client *c, struct px_dest *d, int64_t now)
 {
+    struct cnio__skp_msg m = { .type = CNIO__SKP_ADMIT_REP };
+
     c->seq = cnio__skw_admit(&d->w);
+    c->token = admit_token();
     c->state = PX_HOLDING;
     c->dest = d;
     c->since_ms = now;
-    admit_reply(c, CNIO__SKP_GO, 0);
+    m.i[0] = CNIO__SKP_GO;
+    m.i[3] = (int32_t)(uint32_t)c->token;
+    m.i[4] = (int32_t)(uint32_t)(c->token >> 32);
+    if (px_send(c, &m) < 0)
+        c->dead = 1;
+}
+
+static struct px_late **late_bucket(struct px *px, uint64_t token)
+{
+    return &px->late_hash[(token ^ (token >> 32)) % PX_LATE_HASH];
+}
+
+/* Forgets k (unlinks it from the age list and its bucket, frees it). */
+static void late_forget(struct px *px, struct px_late *k)
+{
+    struct px_late **pp = late_bucket(px, k->token);
+
+    while (*pp != k)
+        pp = &(*pp)->hnext;
+    *pp = k->hnext;
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        px->late_head = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    else
+        px->late_tail = k->prev;
+    px->nlate--;
+    free(k);
+}
+
+/* Remembers c's setup, which goes on in the background, under its token. */
+static void late_remember(struct px *px, struct px_client *c, struct px_dest *d, int64_t now)
+{
+    struct px_late *k, **b;
+
+    if (px->nlate >= ADMIT_MAX_LATE)
+        late_forget(px, px->late_head);
+    if (!(k = calloc(1, sizeof(*k))))
+        return;
+    k->token = c->token;
+    k->seq = c->seq;
+    k->sa = d->sa;
+    k->salen = d->salen;
+    k->expires_ms = now + ADMIT_LATE_MS;
+    b = late_bucket(px, k->token);
+    k->hnext = *b;
+    *b = k;
+    k->prev = px->late_tail;
+    if (px->late_tail)
+        px->late_tail->next = k;
+    else
+        px->late_head = k;
+    px->late_tail = k;
+    px->nlate++;
+}
+
+static struct px_late *late_find(struct px *px, uint64_t token)
+{
+    struct px_late *k = *late_bucket(px, token);
+
+    while (k && k->token != token)
+        k = k->hnext;
+    return k;
 }
 
 static void admit_fail(struct px_client *c, int err)
@@ -265,9 +358,7 @@ int px_admit_done(struct px *px, struct px_client *c, const struct cnio__skp_msg
         admit_settle(d, now, cnio__skw_settle_ms(&d->w));
     else if (o == CNIO__SKW_INPROGRESS) {
         admit_settle(d, now, cnio__skw_inprogress_hold_ms(&d->w));
-        c->late = 1;
-        c->late_sa = d->sa;
-        c->late_salen = d->salen;
+        late_remember(px, c, d, now);
     }
     c->state = PX_IDLE;
     c->dest = NULL;
@@ -278,26 +369,41 @@ int px_admit_done(struct px *px, struct px_client *c, const struct cnio__skp_msg
     return 0;
 }
 
-int px_admit_outcome(struct px *px, struct px_client *c, const struct cnio__skp_msg *m,
-                     int64_t now)
+static int admit_outcome(struct px *px, const struct cnio__skp_msg *m, int64_t now)
 {
+    uint64_t token = (uint64_t)(uint32_t)m->i[4] << 32 | (uint32_t)m->i[3];
+    struct px_late *k;
     struct px_dest *d;
+    uint64_t seq;
     int o = m->i[0], err;
 
-    if (!c->late)   /* nothing in the background (or a forked child told us first) */
+    k = late_find(px, token);
+    if (!k)   /* unknown, expired, or a forked child told us first */
         return 0;
-    c->late = 0;
-    d = admit_find(px, &c->late_sa, c->late_salen);
+    seq = k->seq;
+    d = admit_find(px, &k->sa, k->salen);
+    late_forget(px, k);
     if (!d || o < 0 || o >= CNIO__SKW_OUTCOME_END || o == CNIO__SKW_INPROGRESS)
         return 0;
     if (o == CNIO__SKW_PROMPT)
         cnio__skw_sample(&d->w, m->i[1]);
-    err = cnio__skw_learn(&d->w, c->seq, (enum cnio__skw_outcome)o, m->i[2], now);
+    err = cnio__skw_learn(&d->w, seq, (enum cnio__skw_outcome)o, m->i[2], now);
     d->late++;
     d->last_ms = now;
     if (err)
         admit_fail_queue(d, err);
     admit_pump(d, now);
+    return 0;
+}
+
+int px_admit_outcome(struct px *px, struct px_client *c, const struct cnio__skp_msg *m,
+                     int64_t now)
+{
+    struct cnio__skp_msg ack = { .type = CNIO__SKP_OUTCOME_ACK };
+
+    admit_outcome(px, m, now);
+    if (px_send(c, &ack) < 0)
+        c->dead = 1;
     return 0;
 }
 
@@ -318,6 +424,9 @@ void px_admit_drop(struct px *px, struct px_client *c, int64_t now)
 int64_t px_admit_tick(struct px *px, int64_t now)
 {
     int64_t next = px->beat_ms;
+
+    while (px->late_head && px->late_head->expires_ms <= now)
+        late_forget(px, px->late_head);
 
     for (struct px_dest *d = px->dests; d; d = d->next) {
         struct px_client *c, *nx;

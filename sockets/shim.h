@@ -73,10 +73,10 @@ int64_t shim_now_ms(void);
 /* How a setup ended (enum cnio__skw_outcome) from connect's result, errno and duration. */
 int shim_outcome(int rc, int err, int64_t ms);
 
-/* A non-blocking setup on fd said EINPROGRESS (shim_pending.c): keeps rpc, the proxy
- * connection it was admitted on, until getsockopt(SO_ERROR) or close tells how it ended.
- * 0 (rpc is the table's now), or -1 (fd out of the table's range: close rpc). */
-int shim_pend_arm(int fd, int rpc, int64_t t0);
+/* A non-blocking setup on fd said EINPROGRESS (shim_pending.c): remembers its admission's
+ * token until getsockopt(SO_ERROR) or close tells how it ended (then reported on a
+ * connection of its own). Nothing is kept for an fd beyond the table's range. */
+void shim_pend_arm(int fd, uint64_t token, int64_t t0);
 
 #define SHIM_ADD(field, v) __atomic_add_fetch(&shim_count.field, (v), __ATOMIC_RELAXED)
 

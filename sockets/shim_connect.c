@@ -14,13 +14,18 @@
  * past the deadline the attempt is aborted (connect AF_UNSPEC) and connect fails with
  * ETIMEDOUT. A signal during the wait: if every installed handler has SA_RESTART (and no
  * SO_SNDTIMEO is set), the wait goes on as the kernel's restarted connect would; else
- * connect fails with EINTR and the setup goes on in the background, as POSIX says.
+ * connect fails with EINTR and the setup goes on in the background, as POSIX says. A
+ * blocking connect retried on a socket whose setup is still under way (after EINTR or
+ * SO_SNDTIMEO) waits for that setup as Linux does, where the kernel's non-blocking
+ * connect says EALREADY.
  *
  * Non-blocking sockets: admission is taken before the kernel's connect, which then
  * returns at once; EINPROGRESS is reported as such (the proxy keeps the slot for the
- * destination's usual setup time), and the outcome follows when the application learns
- * it (getsockopt SO_ERROR, close: shim_pending.c), so the window adapts to non-blocking
- * setups too; failure knowledge applies to them both ways.
+ * destination's usual setup time), and the outcome follows, under the admission's
+ * token, when the application learns it (getsockopt SO_ERROR, close: shim_pending.c),
+ * so the window adapts to non-blocking setups too; failure knowledge applies to them
+ * both ways. The conversation with the proxy is closed at once in every case: no fd of
+ * the shim's stays open per setup in flight.
  */
 #include "shim.h"
 
@@ -89,8 +94,10 @@ int shim_outcome(int rc, int err, int64_t ms)
     }
 }
 
-/* Waits for the in-progress setup on fd until deadline; -1/errno as connect would. */
-static int shim_wait_connected(int fd, int64_t deadline, int app_timeo)
+/* Waits for the in-progress setup on fd until deadline; -1/errno as connect would.
+ * Past the application's own SO_SNDTIMEO the errno is timeo_errno: EINPROGRESS for the
+ * connect that started the setup, EALREADY for a retry, as the kernel says. */
+static int shim_wait_connected(int fd, int64_t deadline, int app_timeo, int timeo_errno)
 {
     for (;;) {
         struct pollfd p = { .fd = fd, .events = POLLOUT };
@@ -110,7 +117,7 @@ static int shim_wait_connected(int fd, int64_t deadline, int app_timeo)
             struct sockaddr unspec = { .sa_family = AF_UNSPEC };
 
             if (app_timeo) {   /* the application's own SO_SNDTIMEO: as the kernel */
-                errno = EINPROGRESS;
+                errno = timeo_errno;
                 return -1;
             }
             shim_real.connect(fd, &unspec, sizeof(unspec));
@@ -146,8 +153,10 @@ static int shim_connect_blocking(int fd, const struct sockaddr *sa, socklen_t le
     if (fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
         return shim_real.connect(fd, sa, len);
     rc = shim_real.connect(fd, sa, len);
-    if (rc < 0 && errno == EINPROGRESS) {
-        rc = shim_wait_connected(fd, deadline, tv.tv_sec || tv.tv_usec);
+    /* EALREADY: a setup started by an earlier connect (interrupted by a signal, or past
+     * SO_SNDTIMEO) is still under way; a blocking connect waits for it, as Linux's does. */
+    if (rc < 0 && (errno == EINPROGRESS || errno == EALREADY)) {
+        rc = shim_wait_connected(fd, deadline, tv.tv_sec || tv.tv_usec, errno);
         /* Once more, as a blocking connect would have: moves the socket to the
          * connected state, so that a later connect() says EISCONN. */
         if (rc == 0)
@@ -159,10 +168,11 @@ static int shim_connect_blocking(int fd, const struct sockaddr *sa, socklen_t le
     return rc;
 }
 
-/* Asks for admission: 0 go, -1 with errno (the destination failed: fail fast), or -2
- * (the proxy failed us: fall back to libc). */
+/* Asks for admission: 0 go (*token: the admission's, for a later OUTCOME), -1 with
+ * errno (the destination failed: fail fast), or -2 (the proxy failed us: fall back to
+ * libc). */
 static int shim_admit(int rpc, const struct sockaddr *sa, socklen_t len, int nonblock,
-                      int64_t deadline)
+                      int64_t deadline, uint64_t *token)
 {
     struct cnio__skp_msg m = { .type = CNIO__SKP_ADMIT_REQ };
 
@@ -175,8 +185,10 @@ static int shim_admit(int rpc, const struct sockaddr *sa, socklen_t len, int non
     for (;;) {
         if (shim_rpc_recv(rpc, &m) < 0 || m.type != CNIO__SKP_ADMIT_REP)
             return -2;
-        if (m.i[0] == CNIO__SKP_GO)
+        if (m.i[0] == CNIO__SKP_GO) {
+            *token = (uint64_t)(uint32_t)m.i[4] << 32 | (uint32_t)m.i[3];
             return 0;
+        }
         if (m.i[0] == CNIO__SKP_FAIL) {
             errno = m.i[1] > 0 ? m.i[1] : ECONNABORTED;
             return -1;
@@ -209,10 +221,11 @@ static int shim_connect_managed(int fd, const struct sockaddr *sa, socklen_t len
 {
     int64_t t0 = shim_now_ms(), deadline = t0 + shim_conf.connect_timeout_ms, t1;
     int nonblock = !!(flags & O_NONBLOCK), rpc = shim_rpc_open(), rc, e;
+    uint64_t token = 0;
 
     if (rpc < 0)
         return shim_connect_alone(fd, sa, len, flags);
-    rc = shim_admit(rpc, sa, len, nonblock, deadline);
+    rc = shim_admit(rpc, sa, len, nonblock, deadline, &token);
     t1 = shim_now_ms();
     SHIM_ADD(admit_wait_ms, (uint64_t)(t1 - t0));
     if (rc == -2) {
@@ -232,8 +245,9 @@ static int shim_connect_managed(int fd, const struct sockaddr *sa, socklen_t len
         rc = shim_connect_blocking(fd, sa, len, flags, deadline);
     e = rc < 0 ? errno : 0;
     shim_report(rpc, rc, e, t1);
-    if (!(rc < 0 && e == EINPROGRESS && shim_pend_arm(fd, rpc, t1) == 0))
-        shim_rpc_close(rpc);
+    shim_rpc_close(rpc);
+    if (rc < 0 && e == EINPROGRESS)
+        shim_pend_arm(fd, token, t1);
     if (rc < 0)
         errno = e;
     return rc;

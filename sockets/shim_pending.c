@@ -1,36 +1,51 @@
 /*
  * shim_pending.c - the outcome of non-blocking connects. A managed non-blocking connect
  * that says EINPROGRESS has told the proxy so (its slot is held for the destination's
- * usual setup time) and keeps its conversation with the proxy open, in a table indexed
- * by the socket's fd. The shim learns the outcome where the application does:
+ * usual setup time) and remembers its admission's token in a table indexed by the
+ * socket's fd. The shim learns the outcome where the application does:
  *   - getsockopt(SO_ERROR): an error is a refusal, time-out, unreachable...; no error on
  *     a socket that has a peer is a completed setup (prompt or slow, by the time since
  *     admission); no error and no peer is a setup still under way (nothing learnt);
- *   - close(): an error pending on the socket is reported (failure knowledge); a setup
- *     that completed but whose completion the application never asked about says
- *     nothing about its speed, so nothing is reported for it.
- * Either sends OUTCOME on the kept connection and closes it. The table holds fds below
- * SHIM_PEND_MAX; an entry also records the socket's inode, so that an fd closed behind
- * the shim's back (close_range, dup2 onto it) and reused is not taken for the socket
- * that connected. Entries are claimed with one atomic exchange: threads, signal handlers
- * and forked children (which share the connection; the proxy takes the first OUTCOME)
- * report at most once. Other getsockopt calls and closes cost one load and a branch.
+ *   - close(): a setup that failed is reported (failure knowledge), seen without reading
+ *     SO_ERROR: reading it would take the error from every other descriptor of the
+ *     socket (a dup, a forked or exec'd child's copy, one passed over a unix socket),
+ *     which would then see SO_ERROR 0 and POLLOUT without POLLERR. So the failure is
+ *     seen as an error pending (POLLERR) on a socket that is closed and never had its
+ *     SYN acknowledged (TCP_INFO), and its errno is inferred: ETIMEDOUT when SYNs were
+ *     retransmitted SHIM_SYN_LOST times or more, else ECONNREFUSED (an ICMP unreachable
+ *     is taken for a refusal: both put the destination on hold). A setup that
+ *     completed, but whose completion the application never asked about, says nothing
+ *     about its speed, so nothing is reported for it.
+ * The report is an OUTCOME naming the token, sent on a connection of its own that is
+ * closed once the proxy has acknowledged it (so the process's next connect finds the
+ * destination as the outcome left it): nothing of the shim's stays open per setup in flight, so a program
+ * with many setups in flight needs no more fds than natively (when no fd can be had
+ * for the report, it is not sent). The table holds fds below SHIM_PEND_MAX; an entry
+ * also records the socket's inode, so that an fd closed behind the shim's back
+ * (close_range, dup2 onto it) and reused is not taken for the socket that connected.
+ * Entries are claimed with one atomic exchange: threads and signal handlers report at
+ * most once, and the proxy learns from a token once (a forked child may report it too).
+ * Other getsockopt calls and closes cost one load and a branch.
  */
 #include "shim.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <sys/resource.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #define SHIM_PEND_MAX 65536
+#define SHIM_TCP_CLOSE 7   /* tcpi_state of a closed socket (the kernel's TCP_CLOSE) */
+#define SHIM_SYN_LOST 3    /* a refusal after this many lost SYNs is not plausible */
 
 struct shim_pend {
-    int rpc1;       /* the proxy connection's fd + 1; 0: no setup pending (atomic) */
-    int64_t t0;     /* admission time (shim_now_ms) */
-    uint64_t ino;   /* the socket's inode */
+    uint64_t token;  /* the admission's token; 0: no setup pending (atomic) */
+    int64_t t0;      /* admission time (shim_now_ms) */
+    uint64_t ino;    /* the socket's inode */
 };
 
 static struct shim_pend shim_pend[SHIM_PEND_MAX];
@@ -46,62 +61,49 @@ static int shim_real_getsockopt(int fd, int level, int opt, void *val, socklen_t
                                 : (int)syscall(SYS_getsockopt, fd, level, opt, val, len);
 }
 
-/* Moves the kept proxy connection above the application's usual fds; the fd to keep. */
-static int shim_pend_high(int rpc)
-{
-    struct rlimit rl;
-    int base, hi;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < 256)
-        return rpc;
-    base = rl.rlim_cur > 65536 ? 32768 : (int)rl.rlim_cur / 2;
-    hi = fcntl(rpc, F_DUPFD_CLOEXEC, base);
-    if (hi < 0)
-        return rpc;
-    shim_real_close(rpc);
-    return hi;
-}
-
-int shim_pend_arm(int fd, int rpc, int64_t t0)
+void shim_pend_arm(int fd, uint64_t token, int64_t t0)
 {
     struct stat st;
-    int old;
 
-    if (fd < 0 || fd >= SHIM_PEND_MAX || fstat(fd, &st) < 0)
-        return -1;
-    rpc = shim_pend_high(rpc);
-    old = __atomic_exchange_n(&shim_pend[fd].rpc1, 0, __ATOMIC_ACQ_REL);
-    if (old)   /* a socket closed behind our back had this fd */
-        shim_real_close(old - 1);
+    if (fd < 0 || fd >= SHIM_PEND_MAX || !token || fstat(fd, &st) < 0)
+        return;
+    __atomic_store_n(&shim_pend[fd].token, 0, __ATOMIC_RELEASE);
     shim_pend[fd].t0 = t0;
     shim_pend[fd].ino = st.st_ino;
-    __atomic_store_n(&shim_pend[fd].rpc1, rpc + 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&shim_pend[fd].token, token, __ATOMIC_RELEASE);
+}
+
+/* Claims fd's entry when it is the socket that connected: its token, or 0. */
+static uint64_t shim_pend_take(int fd, int64_t *t0)
+{
+    struct stat st;
+    uint64_t token = __atomic_exchange_n(&shim_pend[fd].token, 0, __ATOMIC_ACQ_REL);
+
+    if (!token)
+        return 0;
+    *t0 = shim_pend[fd].t0;
+    if (fstat(fd, &st) == 0 && st.st_ino == shim_pend[fd].ino)
+        return token;
     return 0;
 }
 
-/* Claims fd's entry when it is the socket that connected: the kept fd, or -1. */
-static int shim_pend_take(int fd, int64_t *t0)
-{
-    struct stat st;
-    int rpc1 = __atomic_exchange_n(&shim_pend[fd].rpc1, 0, __ATOMIC_ACQ_REL);
-
-    if (!rpc1)
-        return -1;
-    *t0 = shim_pend[fd].t0;
-    if (fstat(fd, &st) == 0 && st.st_ino == shim_pend[fd].ino)
-        return rpc1 - 1;
-    shim_real_close(rpc1 - 1);
-    return -1;
-}
-
-static void shim_pend_report(int rpc, int outcome, int64_t ms, int err)
+/* Tells the proxy what the setup with token came to, on a connection of its own. */
+static void shim_pend_report(uint64_t token, int64_t t0, int err)
 {
     struct cnio__skp_msg m = { .type = CNIO__SKP_OUTCOME };
+    int64_t ms = shim_now_ms() - t0;
+    int rpc = shim_rpc_open();
 
-    m.i[0] = outcome;
+    if (rpc < 0)
+        return;
+    m.i[0] = shim_outcome(err ? -1 : 0, err, ms);
     m.i[1] = (int32_t)ms;
     m.i[2] = err;
-    shim_rpc_send(rpc, &m);
+    m.i[3] = (int32_t)(uint32_t)token;
+    m.i[4] = (int32_t)(uint32_t)(token >> 32);
+    /* The proxy's ack orders this outcome before the process's next request. */
+    if (shim_rpc_send(rpc, &m) == 0 && shim_rpc_recv(rpc, &m) < 0)
+        shim_proxy_failed("stopped answering");
     shim_real_close(rpc);
 }
 
@@ -110,33 +112,43 @@ static void shim_pend_seen(int fd, int err)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
-    int64_t t0, ms;
-    int rpc;
+    int64_t t0;
+    uint64_t token;
 
     if (!err && getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
         return;   /* still connecting */
-    rpc = shim_pend_take(fd, &t0);
-    if (rpc < 0)
-        return;
-    ms = shim_now_ms() - t0;
-    shim_pend_report(rpc, shim_outcome(err ? -1 : 0, err, ms), ms, err);
+    token = shim_pend_take(fd, &t0);
+    if (token)
+        shim_pend_report(token, t0, err);
 }
 
-/* fd is being closed: a pending error is reported, anything else only let go. */
+/* Whether the setup on fd failed, seen without reading SO_ERROR (above): 1 with *err the
+ * errno inferred, or 0 (under way, completed, or its error already read). */
+static int shim_pend_failed(int fd, int *err)
+{
+    struct pollfd p = { .fd = fd, .events = 0 };
+    struct tcp_info ti;
+    socklen_t tl = sizeof(ti);
+
+    if (poll(&p, 1, 0) != 1 || !(p.revents & POLLERR))
+        return 0;
+    memset(&ti, 0, sizeof(ti));
+    if (shim_real_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) < 0
+        || ti.tcpi_state != SHIM_TCP_CLOSE || ti.tcpi_rtt || ti.tcpi_bytes_acked)
+        return 0;
+    *err = ti.tcpi_total_retrans >= SHIM_SYN_LOST ? ETIMEDOUT : ECONNREFUSED;
+    return 1;
+}
+
+/* fd is being closed: a failed setup is reported, anything else only let go. */
 static void shim_pend_closing(int fd)
 {
     int64_t t0;
-    int rpc = shim_pend_take(fd, &t0), err = 0;
-    socklen_t el = sizeof(err);
+    uint64_t token = shim_pend_take(fd, &t0);
+    int err;
 
-    if (rpc < 0)
-        return;
-    if (shim_real_getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err) {
-        shim_pend_report(rpc, shim_outcome(-1, err, shim_now_ms() - t0), shim_now_ms() - t0,
-                         err);
-        return;
-    }
-    shim_real_close(rpc);
+    if (token && shim_pend_failed(fd, &err))
+        shim_pend_report(token, t0, err);
 }
 
 SHIM_EXPORT int getsockopt(int fd, int level, int opt, void *val, socklen_t *len)
@@ -144,7 +156,7 @@ SHIM_EXPORT int getsockopt(int fd, int level, int opt, void *val, socklen_t *len
     int rc = shim_real_getsockopt(fd, level, opt, val, len), e = errno;
 
     if (rc == 0 && level == SOL_SOCKET && opt == SO_ERROR && fd >= 0 && fd < SHIM_PEND_MAX
-        && __atomic_load_n(&shim_pend[fd].rpc1, __ATOMIC_RELAXED) && val && len
+        && __atomic_load_n(&shim_pend[fd].token, __ATOMIC_RELAXED) && val && len
         && *len >= sizeof(int)) {
         shim_pend_seen(fd, *(int *)val);
         errno = e;
@@ -154,7 +166,7 @@ SHIM_EXPORT int getsockopt(int fd, int level, int opt, void *val, socklen_t *len
 
 SHIM_EXPORT int close(int fd)
 {
-    if (fd >= 0 && fd < SHIM_PEND_MAX && __atomic_load_n(&shim_pend[fd].rpc1, __ATOMIC_RELAXED)) {
+    if (fd >= 0 && fd < SHIM_PEND_MAX && __atomic_load_n(&shim_pend[fd].token, __ATOMIC_RELAXED)) {
         int e = errno;
 
         shim_pend_closing(fd);

@@ -17,10 +17,14 @@
  *   GNI_REQ    i0 NI_* flags, i1 host wanted, i2 service wanted; sa = the address
  *   GNI_REP    i0 EAI_*, i1 errno; name = host, serv = service
  *   ADMIT_REQ  i0 deadline (ms from now), i1 non-blocking socket; sa = destination
- *   ADMIT_REP  i0 verdict (CNIO__SKP_GO, _QUEUED heartbeat, _FAIL), i1 errno on FAIL
+ *   ADMIT_REP  i0 verdict (CNIO__SKP_GO, _QUEUED heartbeat, _FAIL), i1 errno on FAIL;
+ *              on GO, i3 and i4 the admission's token (low, high 32 bits; never 0)
  *   DONE       i0 outcome (enum cnio__skw_outcome), i1 elapsed ms, i2 errno
- *   OUTCOME    i0 outcome, i1 elapsed ms, i2 errno: after a DONE that said
- *              CNIO__SKW_INPROGRESS, on the same connection, what the setup came to
+ *   OUTCOME    i0 outcome, i1 elapsed ms, i2 errno, i3 i4 the token: after a DONE that
+ *              said CNIO__SKW_INPROGRESS, what that setup came to, on a connection of
+ *              its own (its first message)
+ *   OUTCOME_ACK -: the OUTCOME was taken into account (so the shim's next request,
+ *              on another connection, finds the destination as that outcome left it)
  *   STATS_REQ  -
  *   STATS_REP  name = report text
  */
@@ -52,6 +56,7 @@ enum cnio__skp_type {
     CNIO__SKP_STATS_REQ,
     CNIO__SKP_STATS_REP,
     CNIO__SKP_OUTCOME,
+    CNIO__SKP_OUTCOME_ACK,
     CNIO__SKP_TYPE_END
 };
 

@@ -143,8 +143,14 @@ int cli_keygen(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 /* `cnio run [--sockets] [--mpiio] PROGRAM [ARGS]`: execs PROGRAM; returns only on failure. */
 int cli_run(int argc, char **argv);
-/* Sets up the environment of `cnio run --sockets` (proxy, LD_PRELOAD); on failure says
- * why on stderr and leaves the program to run without the proxy. */
-void cli_run_sockets(void);
+/* The absolute path of library name into out (PATH_MAX bytes): $env when set (it must
+ * be readable), else found beside this command (beside[]: directories relative to it)
+ * or in the libdir. 0, or -1 after a message on stderr. */
+int cli_run_find_lib(const char *name, const char *env, const char *const *beside,
+                     size_t nbeside, char *out);
+/* Sets up the environment of `cnio run --sockets` (proxy, LD_PRELOAD). -1 after a
+ * message when libcnio_sockets.so is not found (cnio run then exits 1); 0 otherwise,
+ * also when no proxy could be had (said on stderr: the program runs without it). */
+int cli_run_sockets(void);
 
 #endif /* CNIO_CLI_H */

@@ -40,6 +40,7 @@ static const char run_usage[] =
     "environment:\n"
     "  CNIO_MPIIO_LIB  the library to preload (default: found beside this command or in\n"
     "                  " CNIO_LIBDIR ")\n"
+    "  CNIO_SOCKETS_LIB  the same for --sockets (libcnio_sockets.so)\n"
     "\n"
     "exit status: PROGRAM's; 127 when PROGRAM cannot be run, 1 when the library is not\n"
     "found, 2 bad usage.\n";
@@ -85,30 +86,31 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
     return i;
 }
 
-static int run_try(const char *dir, const char *rel, char *out, size_t cap)
+static int run_try(const char *dir, const char *rel, const char *name, char *out)
 {
     char path[PATH_MAX];
 
-    if ((size_t)snprintf(path, sizeof(path), "%s/%s%s", dir, rel, RUN_MPIIO_LIB) >= sizeof(path))
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s%s", dir, rel, name) >= sizeof(path))
         return 0;
-    if (access(path, R_OK) != 0 || !realpath(path, out))
-        return 0;
-    (void)cap;
-    return 1;
+    return access(path, R_OK) == 0 && realpath(path, out);
 }
 
-/* The library's absolute path into out (PATH_MAX bytes): 0, or -1 with a message. */
-static int run_find_lib(char *out)
+/*
+ * The absolute path of the library name into out (PATH_MAX bytes): $env when set (it
+ * must exist), else the first of beside[] (relative to this command's directory) that
+ * holds it, else CNIO_LIBDIR. 0, or -1 with a message (the caller exits 1).
+ */
+int cli_run_find_lib(const char *name, const char *env, const char *const *beside,
+                     size_t nbeside, char *out)
 {
-    static const char *const beside[] = { ".libs/", "../../.libs/", "../.libs/", "../lib/" };
-    const char *env = getenv("CNIO_MPIIO_LIB");
+    const char *val = getenv(env);
     char exe[PATH_MAX], *slash;
     ssize_t n;
 
-    if (env && *env) {
-        if (access(env, R_OK) == 0 && realpath(env, out))
+    if (val && *val) {
+        if (access(val, R_OK) == 0 && realpath(val, out))
             return 0;
-        fprintf(stderr, "cnio run: CNIO_MPIIO_LIB=%s: %s\n", env, strerror(errno));
+        fprintf(stderr, "cnio run: %s=%s: %s\n", env, val, strerror(errno));
         return -1;
     }
     n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -117,16 +119,24 @@ static int run_find_lib(char *out)
         slash = strrchr(exe, '/');
         if (slash)
             *slash = '\0';
-        for (size_t i = 0; i < CNIO_ARRAY_LEN(beside); i++)
-            if (run_try(exe, beside[i], out, PATH_MAX))
+        for (size_t i = 0; i < nbeside; i++)
+            if (run_try(exe, beside[i], name, out))
                 return 0;
     }
-    if (run_try(CNIO_LIBDIR, "", out, PATH_MAX))
+    if (run_try(CNIO_LIBDIR, "", name, out))
         return 0;
     fprintf(stderr, "cnio run: %s not found (looked beside %s and in %s); set "
-            "CNIO_MPIIO_LIB to its path\n", RUN_MPIIO_LIB, n > 0 ? exe : "this command",
-            CNIO_LIBDIR);
+            "%s to its path\n", name, n > 0 ? exe : "this command", CNIO_LIBDIR, env);
     return -1;
+}
+
+/* The MPI-IO library's absolute path into out (PATH_MAX bytes): 0, or -1. */
+static int run_find_lib(char *out)
+{
+    static const char *const beside[] = { ".libs/", "../../.libs/", "../.libs/", "../lib/" };
+
+    return cli_run_find_lib(RUN_MPIIO_LIB, "CNIO_MPIIO_LIB", beside, CNIO_ARRAY_LEN(beside),
+                            out);
 }
 
 /* LD_PRELOAD = lib, then whatever was there (unless lib already is). */
@@ -162,8 +172,8 @@ int cli_run(int argc, char **argv)
         fputs(run_usage, stderr);
         return CLI_EXIT_USAGE;
     }
-    if (o.sockets)
-        cli_run_sockets();
+    if (o.sockets && cli_run_sockets() != 0)
+        return CLI_EXIT_FAIL;
     if (!o.sockets || o.mpiio) {
         if (run_find_lib(lib) != 0)
             return CLI_EXIT_FAIL;

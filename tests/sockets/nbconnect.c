@@ -7,7 +7,12 @@
  *   2. a closed port A: non-blocking connect, poll, SO_ERROR ECONNREFUSED; then a
  *      blocking connect to A;
  *   3. a closed port B: non-blocking connect, poll, close without asking SO_ERROR; then
- *      a blocking connect to B.
+ *      a blocking connect to B;
+ *   4. a closed port C: non-blocking connect, poll, dup, close the first descriptor: the
+ *      dup still sees POLLERR and SO_ERROR ECONNREFUSED (the close must not consume it);
+ *   5. a closed port D: the same with a forked child closing its inherited copy;
+ *   6. under a soft limit of 128 fds, 100 non-blocking connects to a listener of its own
+ *      left in flight (EINPROGRESS, never asked about): no EMFILE, and a file opens.
  * Exit 0 when every call behaved as POSIX says (the refusals being refusals).
  */
 #include <arpa/inet.h>
@@ -16,7 +21,10 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static struct sockaddr_in nb_addr(int port)
@@ -80,6 +88,77 @@ static int nb_blocking(int port)
     return rc < 0 ? e : 0;
 }
 
+/* What the surviving descriptor sees: 0 when POLLERR and SO_ERROR ECONNREFUSED. */
+static int nb_survivor(const char *how, int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLOUT };
+    int r = poll(&p, 1, 10000), err = nb_so_error(fd);
+
+    printf("closed port, another descriptor closed (%s): poll %s, SO_ERROR %s\n", how,
+           r == 1 && (p.revents & POLLERR) ? "POLLERR" : "no POLLERR",
+           err > 0 ? strerrorname_np(err) : "none");
+    return !(r == 1 && (p.revents & POLLERR) && err == ECONNREFUSED);
+}
+
+/* Cases 4 and 5: the pending error survives the close of one of the socket's fds. */
+static int nb_shared(int port_c, int port_d)
+{
+    int fd = nb_start(port_c), d, fail;
+    pid_t pid;
+
+    if (fd < 0 || (d = dup(fd)) < 0)
+        return 1;
+    close(fd);
+    fail = nb_survivor("dup", d);
+    close(d);
+    if ((fd = nb_start(port_d)) < 0 || (pid = fork()) < 0)
+        return 1;
+    if (pid == 0) {
+        close(fd);
+        _exit(0);
+    }
+    waitpid(pid, NULL, 0);
+    fail |= nb_survivor("fork", fd);
+    close(fd);
+    return fail;
+}
+
+/* Case 6: 100 setups in flight need 100 fds, not more. */
+static int nb_many(void)
+{
+    struct rlimit old, rl;
+    int lfd = -1, port = nb_port(128, &lfd), fds[100], n = 0, e = 0, f;
+
+    if (port < 0 || getrlimit(RLIMIT_NOFILE, &old) < 0)
+        return 1;
+    rl = old;
+    rl.rlim_cur = 128;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 1;
+    for (; n < 100; n++) {
+        struct sockaddr_in a = nb_addr(port);
+
+        fds[n] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (fds[n] < 0 || (connect(fds[n], (struct sockaddr *)&a, sizeof(a)) < 0
+                           && errno != EINPROGRESS)) {
+            e = errno;
+            if (fds[n] >= 0)
+                close(fds[n]);
+            break;
+        }
+    }
+    f = open("/dev/null", O_RDONLY);
+    printf("100 non-blocking connects in flight under 128 fds: %d made, %s; a file: %s\n", n,
+           e ? strerrorname_np(e) : "no error", f >= 0 ? "opens" : strerrorname_np(errno));
+    if (f >= 0)
+        close(f);
+    while (n > 0)
+        close(fds[--n]);
+    close(lfd);
+    setrlimit(RLIMIT_NOFILE, &old);
+    return e != 0 || f < 0;
+}
+
 int main(void)
 {
     int lfd = -1, open_port = nb_port(64, &lfd), a = nb_port(0, NULL), b = nb_port(0, NULL);
@@ -115,6 +194,8 @@ int main(void)
     err = nb_blocking(b);
     printf("closed port B: closed unasked, then a blocking connect: %s\n", strerrorname_np(err));
     fail |= err != ECONNREFUSED;
+    fail |= nb_shared(nb_port(0, NULL), nb_port(0, NULL));
+    fail |= nb_many();
     close(lfd);
     return fail;
 }

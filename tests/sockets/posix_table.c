@@ -337,6 +337,40 @@ static void on_alarm(int sig)
     (void)sig;
 }
 
+/*
+ * A connect that was interrupted (f2: EINTR, its setup still under way, its SYN dropped
+ * by the full listener), retried as programs do: `while (connect() < 0 && errno ==
+ * EINTR)` under a periodic SIGALRM. The queue is freed, so the SYN's retransmission
+ * gets in: Linux's retried blocking connect waits for the setup under way and succeeds.
+ * Then the same after an SO_SNDTIMEO time-out: EINPROGRESS, a retry says EALREADY once
+ * the time-out passes again, and retries end connected.
+ */
+static void rows_retry(int full, int f2, struct sockaddr_in *fa)
+{
+    struct itimerval tick = { { 0, 100000 }, { 0, 100000 } }, off = { 0 };
+    struct timeval tv = { 0, 200000 };
+    int rc, e, n = 0, f3 = tcp(0);
+
+    close(accept(full, NULL, NULL));   /* f1 out of the queue: f2's next SYN fits */
+    setitimer(ITIMER_REAL, &tick, NULL);
+    while ((rc = connect(f2, (struct sockaddr *)fa, sizeof(*fa))) < 0 && errno == EINTR && n < 200)
+        n++;
+    e = errno;
+    setitimer(ITIMER_REAL, &off, NULL);
+    ROW("blocking connect retried after EINTR: %s", ename(rc, e));
+    setsockopt(f3, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    rc = connect(f3, (struct sockaddr *)fa, sizeof(*fa));   /* f2 fills the queue now */
+    ROW("blocking connect past SO_SNDTIMEO: %s", ename(rc, errno));
+    rc = connect(f3, (struct sockaddr *)fa, sizeof(*fa));
+    ROW("retried past SO_SNDTIMEO again: %s", ename(rc, errno));
+    close(accept(full, NULL, NULL));
+    for (n = 0; (rc = connect(f3, (struct sockaddr *)fa, sizeof(*fa))) < 0 && errno == EALREADY
+                && n < 100; n++)
+        ;
+    ROW("retried until connected: %s", ename(rc, errno));
+    close(f3);
+}
+
 static void rows_signals(int lfd, struct sockaddr_in *a)
 {
     struct sigaction sa = { .sa_handler = on_usr1 };
@@ -358,6 +392,7 @@ static void rows_signals(int lfd, struct sockaddr_in *a)
     setitimer(ITIMER_REAL, &it, NULL);
     rc = connect(f2, (struct sockaddr *)&fa, sizeof(fa));
     ROW("blocking connect interrupted by a signal: %s", ename(rc, errno));
+    rows_retry(full, f2, &fa);
     signal(SIGALRM, SIG_DFL);
     signal(SIGUSR1, SIG_DFL);
     close(f2);
