@@ -82,6 +82,15 @@ static int rv_lane(struct cnio_obj *obj, int j, int l)
         ret = cnio__ep_open(obj->st, &obj->h, &host->addr, host->name, &host->auth, &nep);
     if (!ret)
         ret = cnio__ep_wait_ready(obj->st, &nep, 1);
+    if (ret == -CNIO_ERR_AUTH && host->auth.mode == CNIO_WIRE_AUTH_TOKEN) {
+        /* A token is good for one open on one server's run: a restarted server (or one
+         * that released the open) refuses it. Not a wrong key: the open is gone there. */
+        cnio__err("%s: host %s:%u no longer knows this open (it restarted, or released "
+                  "it): its handles there are gone; open the file again", obj->path,
+                  host->name, host->port);
+        cnio__ep_close(nep);
+        return -CNIO_ERR_CONN;
+    }
     if (ret) {
         cnio__err("%s: reconnecting to host %s:%u (a connection closed while idle): %s",
                   obj->path, host->name, host->port, cnio_strerror(ret));
