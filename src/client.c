@@ -265,8 +265,14 @@ static uint32_t cl_rest_flags(struct cnio_obj *obj)
     }
     if (!(f & CNIO_WIRE_O_STAGE))
         return f;
+    /* Column 0 is the object in place. STAGE stays (without TRUNC or RESUME), so that on
+     * a host the creator's commit has not reached yet this open waits for that commit
+     * (a server commits and joins one at a time per name) or joins the instance, and
+     * then opens the object in place as column 0 did. Opened in place at once, such a
+     * host had no object yet: the open failed as "incomplete (a commit did not reach
+     * every host)", although nothing had been interrupted. */
     if (!obj->staged)
-        return f & ~(CNIO_WIRE_O_STAGE | CNIO_WIRE_O_RESUME);
+        return f & ~(CNIO_WIRE_O_RESUME | CNIO_WIRE_O_TRUNC);
     obj->stage_id = obj->hosts[0].gen;
     return (f & CNIO_WIRE_O_RESUME) ? f : f | CNIO_WIRE_O_TRUNC;
 }
