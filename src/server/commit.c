@@ -65,8 +65,27 @@ int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct
     *joined = 0;
     if (!(o->flags & CNIO_WIRE_O_WRITE))
         return -CNIO_ERR_AMODE;
-    if (o->flags & CNIO_WIRE_O_JOIN)
-        return id ? open_join(c, name, id, fd, m, joined) : -CNIO_ERR_INVAL;
+    if (o->flags & CNIO_WIRE_O_JOIN) {
+        struct cnio_srv_meta cm;
+
+        if (!id)
+            return -CNIO_ERR_INVAL;
+        ret = open_join(c, name, id, fd, m, joined);
+        if (ret != -CNIO_ERR_NOENT)
+            return ret;
+        /* The instance's writer may have committed it already (a column joined late on
+         * this host, while the writer wrote a little and closed): the object that commit
+         * made is the one to write, in place. (Commits and joins of a name take turns:
+         * cnio__srv_open_lock.) */
+        pthread_mutex_lock(&st->lock);
+        ret = cnio__srv_store_meta_get(st, name, &cm);
+        pthread_mutex_unlock(&st->lock);
+        if (ret != 0 || cm.gen != id)
+            return -CNIO_ERR_NOENT;
+        return cnio__srv_store_open_obj(st, name, o->flags & ~(CNIO_WIRE_O_JOIN |
+                                        CNIO_WIRE_O_STAGE | CNIO_WIRE_O_CREATE), want, fd, m,
+                                        created);
+    }
     if (o->flags & CNIO_WIRE_O_RESUME) {
         ret = cnio__srv_stage_resume(st, name, &id, fd, m);
         if (!ret)

@@ -420,6 +420,16 @@ START_TEST(test_join_live_instance)
     ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, ha, 5, NULL, 0, NULL, NULL, 0), 0);
     read_back(&a, "j", data, sizeof(data));
     ck_assert_int_eq(staged_files(), 0);
+    /* A column that joins after its writer committed (it reached this host late) opens
+     * the object that commit made, in place; it used to get NOENT, and its client waited
+     * for an instance that was gone. Another instance's id still finds nothing. */
+    ck_assert_int_eq(open_at(&b, "j", W | CNIO_WIRE_O_JOIN, 51, &hb, &info, NULL), 0);
+    ck_assert_uint_eq(info.flags & (CNIO_WIRE_I_STAGED | CNIO_WIRE_I_JOINED), 0);
+    ck_assert_int_eq(st_write(&b, hb, 1000, data + 1000, 1000), 0);
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_CLOSE, hb, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(open_at(&b, "j", W | CNIO_WIRE_O_JOIN, 99, NULL, NULL, NULL),
+                     -CNIO_ERR_NOENT);
+    read_back(&a, "j", data, sizeof(data));   /* complete again: no dirty mark left */
     st_close(&a);
     st_close(&b);
 }
