@@ -281,9 +281,8 @@ static uint32_t cl_rest_flags(struct cnio_obj *obj)
  * Columns 1.. of an instance this open joined on column 0 (JOIN): the writer that staged
  * it opens them itself right after column 0, so a host that does not have it yet (NOENT)
  * is asked again, after 1 ms doubling to 50 ms, until cnio_timeout_ms has passed since
- * the first try. (Should that writer write, close and commit the instance meanwhile, the
- * tries run out and this open fails, with the message below: never a column written into
- * an instance nobody commits.)
+ * the first try. (Should that writer have committed the instance there meanwhile, the
+ * host opens the object that commit made, in place: commit.c.)
  */
 static int cl_open_joined(struct cnio_obj *obj, uint32_t flags)
 {
