@@ -225,6 +225,27 @@ static int req_open_sums(struct cnio_srv_conn *c, uint64_t id, uint64_t instance
 static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                           const struct cnio_wire_open *op, const char *name,
                           struct cnio_srv_reply *r);
+static const struct cnio_srv_sums *req_sums(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
+                                            int create, int *err);
+
+/*
+ * A reader's block sums are opened with its data, at OPEN (under the name's open lock),
+ * not by name at its first READ: a commit of a new version in between put the new
+ * version's sums beside the old data the reader holds, and its reads failed their
+ * checksums. A failure here leaves them to the first READ, as before.
+ */
+static void req_open_sums_ro(struct cnio_srv_conn *c, uint64_t id)
+{
+    struct cnio_srv_handle *hd = cnio__srv_handles_get(&c->srv->handles, id);
+    int err;
+
+    if (!hd)
+        return;
+    pthread_mutex_lock(&hd->lock);
+    req_sums(c, hd, 0, &err);
+    pthread_mutex_unlock(&hd->lock);
+    cnio__srv_handles_put(&c->srv->handles, hd);
+}
 
 static int req_open(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
                     struct cnio_srv_reply *r)
@@ -239,8 +260,11 @@ static int req_open(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     ret = cnio__srv_store_name(o.name, o.name_len, name);
     if (ret)
         return ret;
-    /* a staging open that may join what another open of the name stages: one at a time */
-    if ((o.flags & (CNIO_WIRE_O_STAGE | CNIO_WIRE_O_JOIN)) && !(o.flags & CNIO_WIRE_O_TRUNC))
+    /* One at a time with the commits of the name: a staging open that may join what
+     * another open stages, and any open that takes the object's data, metadata and
+     * block sums, which a commit replaces one after the other (a fresh TRUNC instance
+     * touches nothing another open could see). */
+    if (!(o.flags & CNIO_WIRE_O_TRUNC))
         lk = cnio__srv_open_lock(&c->srv->store, name);
     if (lk)
         pthread_mutex_lock(lk);
@@ -307,6 +331,8 @@ static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
     if (!ret && (o.flags & CNIO_WIRE_O_WRITE))
         ret = req_open_sums(c, r->object, stage ? stage : joined,
                             (o.flags & CNIO_WIRE_O_RESUME) != 0);
+    else if (!ret)
+        req_open_sums_ro(c, r->object);
     if (ret && stage && !(o.flags & CNIO_WIRE_O_RESUME))
         cnio__srv_stage_discard(&c->srv->store, stage);
     if (!ret && joined)
