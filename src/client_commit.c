@@ -235,7 +235,12 @@ int cnio__obj_abort(struct cnio_obj *obj)
         ret = cc_discard(obj);
         discarded = ret == 0;
     }
-    obj->staged = 0;   /* never committed from here */
+    /* never committed from here: after a failed write cnio__obj_close commits nothing
+     * and says "not committed" (it said "left marked as an interrupted update", the
+     * in-place writer's words, beside the caller's "discarded"); otherwise it must not
+     * see the instance as its own */
+    if (!obj->werr)
+        obj->staged = 0;
     ret2 = cnio__obj_close(obj);
     /* Once the instance is gone everywhere, what becomes of the handles left on live
      * connections (released here, or when the connections close) changes nothing. */
