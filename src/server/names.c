@@ -142,6 +142,22 @@ static int names_rmdir(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     return ret == 1 ? -CNIO_ERR_NOENT : ret;
 }
 
+/*
+ * 1 when an object at name, or beneath it, has live in-place writers (store lock held).
+ * A RENAME of such an object is refused: its writers' handles would follow the data, but
+ * their CLOSE clears the update's mark by name, found nothing there, failed, and left
+ * the moved object marked as interrupted (unreadable until opened for writing again).
+ */
+static int names_writers(const struct cnio_srv_store *st, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const struct cnio_srv_writer *w = st->writers; w; w = w->next)
+        if (w->count > 0 && !strncmp(w->name, name, n) && (!w->name[n] || w->name[n] == '/'))
+            return 1;
+    return 0;
+}
+
 static int names_rename(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                         const uint8_t *p, struct cnio_srv_reply *r)
 {
@@ -163,7 +179,9 @@ static int names_rename(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     if (!strncmp(from, to, n) && (to[n] == '/' || to[n] == '\0'))
         return strcmp(from, to) ? -CNIO_ERR_INVAL : 0;   /* into itself, or onto itself */
     pthread_mutex_lock(&st->lock);
-    ret = cnio__srv_rename(st, from, to);
+    ret = names_writers(st, from) ? cnio__srv_why(-CNIO_ERR_ACCESS, "it is open for writing in "
+                                                  "place; close it first")
+                                  : cnio__srv_rename(st, from, to);
     pthread_mutex_unlock(&st->lock);
     return ret;
 }

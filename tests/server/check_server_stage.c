@@ -471,6 +471,31 @@ START_TEST(test_reader_keeps_its_version)
 }
 END_TEST
 
+/* RENAME of an object open for writing in place, or of a directory above one, is
+ * refused until the writer closes: its CLOSE looked the object up by its old name, failed,
+ * and left the moved object marked as an interrupted update. */
+START_TEST(test_rename_refused_while_written)
+{
+    static uint8_t data[5000];
+    struct st_conn a, b;
+    uint64_t h;
+
+    fx_fill(data, sizeof(data), 23);
+    st_session(&st_fx, 0, &a);
+    st_session(&st_fx, 0, &b);
+    commit_obj(&a, "wd/o", 71, data, sizeof(data));
+    ck_assert_int_eq(open_at(&a, "wd/o", W, 0, &h, NULL, NULL), 0);
+    ck_assert_int_eq(rename_req(&b, "wd/o", "wd/p"), -CNIO_ERR_ACCESS);
+    ck_assert_int_eq(rename_req(&b, "wd", "we"), -CNIO_ERR_ACCESS);
+    ck_assert_int_eq(st_write(&a, h, 0, data, 1000), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(rename_req(&b, "wd/o", "wd/p"), 0);
+    read_back(&b, "wd/p", data, sizeof(data));   /* complete: no mark left */
+    st_close(&a);
+    st_close(&b);
+}
+END_TEST
+
 static Suite *stage_suite(void)
 {
     Suite *s = suite_create("server_stage");
@@ -485,6 +510,7 @@ static Suite *stage_suite(void)
     tcase_add_test(tc, test_commit_prunes_stale);
     tcase_add_test(tc, test_join_live_instance);
     tcase_add_test(tc, test_reader_keeps_its_version);
+    tcase_add_test(tc, test_rename_refused_while_written);
     tcase_add_test(tc, test_abort_broken_connection);
     tcase_add_test(tc, test_rename_moves_all_and_recovers);
     suite_add_tcase(s, tc);
