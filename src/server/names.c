@@ -158,6 +158,29 @@ static int names_writers(const struct cnio_srv_store *st, const char *name)
     return 0;
 }
 
+/*
+ * Why a RENAME of from to to is refused before anything moves (store lock held), or 0:
+ * - live in-place writers of from (names_writers);
+ * - a directory over an object, or an object over a directory (rename(2)'s ENOTDIR and
+ *   EISDIR). renameat's own ENOTDIR came back as -CNIO_ERR_NOENT, which the client
+ *   takes for "not on this host": the other hosts then made the name a directory.
+ */
+static int names_rename_refused(const struct cnio_srv_store *st, const char *from,
+                                const char *to)
+{
+    int f, t;
+
+    if (names_writers(st, from))
+        return cnio__srv_why(-CNIO_ERR_ACCESS, "it is open for writing in place; close it "
+                             "first");
+    f = names_is_dir(st->rootfd, from);
+    t = names_is_dir(st->rootfd, to);
+    if (f >= 0 && t >= 0 && f != t)
+        return cnio__srv_why(-CNIO_ERR_EXIST, t ? "a directory has the new name"
+                                                : "an object has the new name");
+    return 0;   /* a missing from is cnio__srv_rename's to say */
+}
+
 static int names_rename(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                         const uint8_t *p, struct cnio_srv_reply *r)
 {
@@ -179,9 +202,9 @@ static int names_rename(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     if (!strncmp(from, to, n) && (to[n] == '/' || to[n] == '\0'))
         return strcmp(from, to) ? -CNIO_ERR_INVAL : 0;   /* into itself, or onto itself */
     pthread_mutex_lock(&st->lock);
-    ret = names_writers(st, from) ? cnio__srv_why(-CNIO_ERR_ACCESS, "it is open for writing in "
-                                                  "place; close it first")
-                                  : cnio__srv_rename(st, from, to);
+    ret = names_rename_refused(st, from, to);
+    if (!ret)
+        ret = cnio__srv_rename(st, from, to);
     pthread_mutex_unlock(&st->lock);
     return ret;
 }

@@ -92,21 +92,6 @@ static int rn_exists(int basefd, const char *name)
     return 1;
 }
 
-/* 1 when name beneath basefd is a directory, 0 when it is something else, -1 when it
- * is not there; or a negative code below -1. */
-static int rn_is_dir(int basefd, const char *name)
-{
-    int fd = cnio__srv_store_at(basefd, name, O_PATH | O_NOFOLLOW, 0);
-    struct stat sb;
-    int r;
-
-    if (fd < 0)
-        return errno == ENOENT || errno == ENOTDIR ? -1 : cnio__err_from_errno(errno);
-    r = fstat(fd, &sb) == 0 ? S_ISDIR(sb.st_mode) != 0 : cnio__err_from_errno(errno);
-    close(fd);
-    return r == -1 ? -CNIO_ERR_IO : r;
-}
-
 /* renameat of from to to beneath basefd, making to's parents, with to's directory
  * fsynced: 0, 1 when from was not there, or a negative code. */
 static int rn_move(int basefd, const char *from, const char *to)
@@ -211,17 +196,6 @@ int cnio__srv_rename(struct cnio_srv_store *st, const char *from, const char *to
     ret = rn_exists(st->rootfd, from);
     if (ret <= 0)
         return ret ? ret : -CNIO_ERR_NOENT;
-    /* A directory does not replace an object, nor an object a directory (rename(2)'s
-     * ENOTDIR and EISDIR), and the refusal comes before anything of to is dropped.
-     * renameat's own ENOTDIR used to come back as -CNIO_ERR_NOENT, which the client takes
-     * for "not on this host": the other hosts then made the name a directory. */
-    m = rn_is_dir(st->rootfd, from);
-    s = rn_is_dir(st->rootfd, to);
-    if (m < -1 || s < -1)
-        return m < -1 ? m : s;
-    if (s >= 0 && m != s)
-        return cnio__srv_why(-CNIO_ERR_EXIST, s ? "a directory has the new name"
-                                                : "an object has the new name");
     m = rn_exists(st->metafd, from);
     s = rn_exists(st->sumsfd, from);
     if (m < 0 || s < 0)
