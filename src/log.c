@@ -48,20 +48,52 @@ void cnio__log_set_ident(const char *ident)
     log_ident = ident;
 }
 
+size_t cnio__escape_ctl(char *dst, size_t cap, const char *src, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)src[i];
+        char e[4];
+        size_t k = 0;
+
+        if (b == '\n' || b == '\t') {
+            e[k++] = '\\';
+            e[k++] = b == '\n' ? 'n' : 't';
+        } else if (b < 0x20 || b == 0x7f) {
+            e[k++] = '\\';
+            e[k++] = 'x';
+            e[k++] = hex[b >> 4];
+            e[k++] = hex[b & 15];
+        } else {
+            e[k++] = (char)b;
+        }
+        if (o + k >= cap)
+            break;
+        memcpy(dst + o, e, k);
+        o += k;
+    }
+    dst[o] = '\0';
+    return o;
+}
+
 void cnio__log(int level, const char *fmt, ...)
 {
-    char line[1024];
+    char msg[1024], line[1024];
     va_list ap;
-    int n;
+    int n, m;
 
     if (level > cnio__log_get_level())
         return;
     n = snprintf(line, sizeof(line), "%s: %s: ", log_ident, level_names[level]);
     va_start(ap, fmt);
-    n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    m = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (n >= (int)sizeof(line) - 1)
-        n = (int)sizeof(line) - 2;
+    if (m < 0)
+        m = 0;
+    n += (int)cnio__escape_ctl(line + n, sizeof(line) - 1 - (size_t)n, msg,
+                               CNIO_MIN((size_t)m, sizeof(msg) - 1));
     line[n++] = '\n';
     if (write(STDERR_FILENO, line, (size_t)n) < 0)
         return;

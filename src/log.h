@@ -14,7 +14,16 @@ void cnio__log_set_level(int level);
 int cnio__log_get_level(void);
 /* Prefix printed before every line, e.g. "cnio-server" (default "cnio"). */
 void cnio__log_set_ident(const char *ident);
+/* Writes one line: the prefix, the level, the message, a newline. Control characters
+ * in the message (from a file name, say) are written escaped, \n, \t or \xHH, so that
+ * a message is one line and cannot drive the terminal. */
 void cnio__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Copies src[0..n) into dst (cap bytes, cap >= 1, always NUL-terminated, cut short when
+ * full) with each control character (below 0x20, and 0x7f) written as \n, \t or \xHH;
+ * every other byte as it is. Returns the length written, without the NUL.
+ */
+size_t cnio__escape_ctl(char *dst, size_t cap, const char *src, size_t n);
 
 #define cnio__err(...) cnio__log(CNIO_LOG_ERROR, __VA_ARGS__)
 #define cnio__warn(...) cnio__log(CNIO_LOG_WARN, __VA_ARGS__)

@@ -67,7 +67,7 @@ static const char bench_help[] =
 static int bench_value(int argc, char **argv, int *i, const char **out)
 {
     if (*i + 1 >= argc) {
-        fprintf(stderr, "cnio bench: %s needs a value\n", argv[*i]);
+        cli_err("cnio bench: %s needs a value\n", argv[*i]);
         return -1;
     }
     *out = argv[++*i];
@@ -81,7 +81,7 @@ static int bench_pattern(struct bench *b, const char *name)
             b->pat = (enum bench_pat)k;
             return 0;
         }
-    fprintf(stderr, "cnio bench: unknown pattern %s\n", name);
+    cli_err("cnio bench: unknown pattern %s\n", name);
     return -1;
 }
 
@@ -109,7 +109,7 @@ static int bench_opt(struct bench *b, int argc, char **argv, int *i)
             return -1;
         if (cnio__parse_size(v, &b->size) == 0 && b->size >= 1 && b->size <= INT_MAX)
             return 1;
-        fprintf(stderr, "cnio bench: --size takes 1 to 2047M\n");
+        cli_err("cnio bench: --size takes 1 to 2047M\n");
         return -1;
     }
     if (!strcmp(a, "--reps")) {
@@ -118,7 +118,7 @@ static int bench_opt(struct bench *b, int argc, char **argv, int *i)
         b->reps = atoi(v);
         if (b->reps >= 1 && b->reps <= BENCH_MAX_REPS)
             return 1;
-        fprintf(stderr, "cnio bench: --reps takes 1 to %d\n", BENCH_MAX_REPS);
+        cli_err("cnio bench: --reps takes 1 to %d\n", BENCH_MAX_REPS);
         return -1;
     }
     return 0;
@@ -139,24 +139,24 @@ static int bench_parse(struct bench *b, int argc, char **argv)
         if (r < 0)
             return -1;
         if (r == 0) {
-            fprintf(stderr, "cnio bench: unknown option or argument %s\n", argv[i]);
+            cli_err("cnio bench: unknown option or argument %s\n", argv[i]);
             return -1;
         }
     }
     if (!b->size_set)
         b->size = b->pat == PAT_SMALL ? 2000 : 256u << 20;
     if (b->pat == PAT_SMALL && b->size > INT_MAX / BENCH_SMALL_OP) {
-        fprintf(stderr, "cnio bench: too many small operations\n");
+        cli_err("cnio bench: too many small operations\n");
         return -1;
     }
     if (b->pat != PAT_SMALL && b->pat != PAT_OPEN && b->size < 8) {
-        fprintf(stderr, "cnio bench: --size must be at least 8 bytes\n");
+        cli_err("cnio bench: --size must be at least 8 bytes\n");
         return -1;
     }
     if (!b->hosts && !b->uri_arg)
         b->hosts = getenv("CNIO_HOSTS");
     if ((!b->hosts || !*b->hosts) && !b->uri_arg) {
-        fprintf(stderr, "cnio bench: needs --hosts, --uri or $CNIO_HOSTS\n");
+        cli_err("cnio bench: needs --hosts, --uri or $CNIO_HOSTS\n");
         return -1;
     }
     return 0;
@@ -289,7 +289,7 @@ static int bench_verify(struct bench *b, uint64_t seed)
             first = bench_off(b, i), got = w[i >> 3], want = x;
     }
     if (bad)
-        fprintf(stderr, "cnio bench: rank %d: DATA MISMATCH: %llu of %llu words differ; first "
+        cli_err("cnio bench: rank %d: DATA MISMATCH: %llu of %llu words differ; first "
                 "at object offset %llu: read 0x%016llx, wrote 0x%016llx\n", b->rank, bad,
                 (unsigned long long)(b->bytes / 8), first, got, want);
     MPI_Allreduce(&bad, &allbad, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
@@ -603,7 +603,7 @@ int cli_bench(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     if (rc < 0) {
-        fprintf(stderr, "usage: cnio bench [OPTIONS]; see cnio bench --help\n");
+        cli_err("usage: cnio bench [OPTIONS]; see cnio bench --help\n");
         return CLI_EXIT_USAGE;
     }
     cli_mpi_init();

@@ -44,6 +44,10 @@ int cli_info(const struct cli_opts *o, MPI_Info *info);
 int cli_check_uri(const char *cmd, const char *uri);
 /* Prints "cnio CMD: what: strerror(rc)" to stderr; returns CLI_EXIT_FAIL. */
 int cli_fail(const char *cmd, const char *what, int rc);
+/* Prints a one-line message to stderr as fprintf would, with control characters in it
+ * (from a file or object name, say) escaped as cnio__log does; a newline that ends fmt's
+ * output is kept. */
+void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /*
  * MPI_Init for a subcommand. Started without a launcher (a singleton), one process needs
  * neither a daemon nor a network for MPI itself, so Open MPI is told so unless the user

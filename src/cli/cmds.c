@@ -58,7 +58,7 @@ static int cmd_check_all(const char *cmd, char **pos, int n)
 
     for (int i = 0; i < n; i++) {
         if (!cnio__uri_is_cnio(pos[i])) {
-            fprintf(stderr, "cnio %s: %s is not a cnio:// URI\n", cmd, pos[i]);
+            cli_err("cnio %s: %s is not a cnio:// URI\n", cmd, pos[i]);
             bad = 1;
         } else if (cli_check_uri(cmd, pos[i])) {
             bad = 1;
@@ -150,9 +150,9 @@ static int cmd_mkdir(const struct cli_opts *o, char **pos, int n)
             rc = cnio__ns_mkdir(ns, u.path, o->parents);
         if (rc) {
             if (rc == -CNIO_ERR_EXIST)
-                fprintf(stderr, "cnio mkdir: %s: exists\n", pos[i]);
+                cli_err("cnio mkdir: %s: exists\n", pos[i]);
             else if (rc == -CNIO_ERR_NOENT)
-                fprintf(stderr, "cnio mkdir: %s: the parent directory does not exist (-p makes "
+                cli_err("cnio mkdir: %s: the parent directory does not exist (-p makes "
                         "it)\n", pos[i]);
             else if (st)
                 cli_fail("mkdir", pos[i], rc);
@@ -202,7 +202,7 @@ int cli_rm_tree(const struct cli_opts *o, const char *uri)
         }
         r = l.e[k].type == TREE_DIR ? cnio__ns_rmdir(ns, u.path) : cnio__obj_unlink(st, &u, &e.h);
         if (r && r != -CNIO_ERR_NOENT) {
-            fprintf(stderr, "cnio rm: %s/%s: %s\n", uri, l.e[k].rel, cnio_strerror(r));
+            cli_err("cnio rm: %s/%s: %s\n", uri, l.e[k].rel, cnio_strerror(r));
             bad = 1;
         }
         free(u.path);
@@ -245,16 +245,16 @@ static void cmd_mv_why(struct cnio_stack *st, const struct cnio_hints *h, const 
     if (ra == -CNIO_ERR_NOENT)
         cli_fail("mv", pos[0], ra);
     else if (ra == 0 && rb == 0 && a.is_dir && !b.is_dir)
-        fprintf(stderr, "cnio mv: %s: an object, which a directory (%s) cannot replace; "
+        cli_err("cnio mv: %s: an object, which a directory (%s) cannot replace; "
                 "nothing moved\n", pos[1], pos[0]);
     else if (ra == 0 && rb == 0 && !a.is_dir && b.is_dir)
-        fprintf(stderr, "cnio mv: %s: a directory, which an object (%s) cannot replace; "
+        cli_err("cnio mv: %s: a directory, which an object (%s) cannot replace; "
                 "nothing moved (to move it into the directory, name it there)\n", pos[1],
                 pos[0]);
     else if (rc == -CNIO_ERR_EXIST)
-        fprintf(stderr, "cnio mv: %s: a directory that is not empty\n", pos[1]);
+        cli_err("cnio mv: %s: a directory that is not empty\n", pos[1]);
     else if (rc == -CNIO_ERR_INVAL)
-        fprintf(stderr, "cnio mv: %s: cannot move a directory into itself\n", pos[1]);
+        cli_err("cnio mv: %s: cannot move a directory into itself\n", pos[1]);
     else
         cli_fail("mv", pos[0], rc);
 }
@@ -271,11 +271,11 @@ static int cmd_mv(const struct cli_opts *o, char **pos)
         return CLI_EXIT_USAGE;
     rc = cnio__uri_parse(pos[0], &u) || cnio__uri_parse(pos[1], &v) ? CLI_EXIT_USAGE : 0;
     if (rc == 0 && !cmd_same_hosts(&u, &v)) {
-        fprintf(stderr, "cnio mv: %s and %s name different servers: use cnio cp, then cnio "
+        cli_err("cnio mv: %s and %s name different servers: use cnio cp, then cnio "
                 "rm\n", pos[0], pos[1]);
         rc = CLI_EXIT_USAGE;
     } else if (rc == 0 && (!u.path[0] || !v.path[0])) {
-        fprintf(stderr, "cnio mv: the root cannot be renamed, nor anything renamed to it\n");
+        cli_err("cnio mv: the root cannot be renamed, nor anything renamed to it\n");
         rc = CLI_EXIT_USAGE;
     }
     cnio__uri_free(&u);
@@ -374,7 +374,7 @@ static int cmd_sum_one(const struct cli_opts *o, const char *name, char *buf, ui
 
         rc = fd < 0 ? -1 : tree_crc_local(fd, buf, cap, &crc, &size);
         if (rc)
-            fprintf(stderr, "cnio sum: %s: %s\n", name, strerror(errno));
+            cli_err("cnio sum: %s: %s\n", name, strerror(errno));
         if (fd >= 0)
             close(fd);
     }

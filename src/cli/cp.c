@@ -66,7 +66,7 @@ static int cp_report(const struct cp_job *j, const char *what, int rc)
 
     MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     if (mine)
-        fprintf(stderr, "cnio cp: %s: %s\n", cp_lerr.name,
+        cli_err("cnio cp: %s: %s\n", cp_lerr.name,
                 cp_lerr.msg ? cp_lerr.msg : strerror(cp_lerr.err));
     else if (!any && j->rank == 0)
         cli_fail("cp", what, rc);
@@ -158,7 +158,7 @@ static int cp_open_remote_dst(struct cp_job *j)
         rc = 0;
     } else if (j->o.resume && rc == -CNIO_ERR_NOENT) {
         if (j->rank == 0 && !j->o.quiet)
-            fprintf(stderr, "cnio cp: %s: no interrupted upload to resume; copying all of it\n",
+            cli_err("cnio cp: %s: no interrupted upload to resume; copying all of it\n",
                     j->dst.name);
         MPI_Info_set(info, "cnio_resume", "false");
         rc = cnio_file_open(MPI_COMM_WORLD, j->dst.name, MPI_MODE_WRONLY | MPI_MODE_CREATE,
@@ -543,7 +543,7 @@ static int cp_preserve(struct cp_job *j)
         mtime = (uint64_t)sb.st_mtim.tv_sec * 1000000000ull + (uint64_t)sb.st_mtim.tv_nsec;
     } else {
         rc = cnio__err_from_errno(errno);
-        fprintf(stderr, "cnio cp: -p: %s: %s\n", j->src.name, strerror(errno));
+        cli_err("cnio cp: -p: %s: %s\n", j->src.name, strerror(errno));
     }
     if (rc || (j->dst.remote && !mode))
         return rc;
@@ -554,7 +554,7 @@ static int cp_preserve(struct cp_job *j)
     if ((mode && chmod(j->final, (mode_t)(mode & 07777)) < 0) ||
         utimensat(AT_FDCWD, j->final, ts, 0) < 0) {
         rc = cnio__err_from_errno(errno);
-        fprintf(stderr, "cnio cp: -p: %s: %s\n", j->final, strerror(errno));
+        cli_err("cnio cp: -p: %s: %s\n", j->final, strerror(errno));
     }
     return rc;
 }
@@ -701,11 +701,11 @@ int cli_cp(int argc, char **argv)
     j.dst.remote = cnio__uri_is_cnio(pos[1]);
     if ((!strcmp(pos[0], "-") || !strcmp(pos[1], "-")) &&
         (j.o.recursive || j.o.resume || j.o.verify || !strcmp(pos[0], pos[1]))) {
-        fprintf(stderr, "cnio cp: -r, --resume and --verify do not go with - (a stream)\n");
+        cli_err("cnio cp: -r, --resume and --verify do not go with - (a stream)\n");
         return CLI_EXIT_USAGE;
     }
     if (!j.src.remote && !j.dst.remote) {
-        fprintf(stderr, "cnio cp: one of SRC and DST must be a cnio:// URI\n");
+        cli_err("cnio cp: one of SRC and DST must be a cnio:// URI\n");
         return CLI_EXIT_USAGE;
     }
     if ((j.src.remote && cli_check_uri("cp", pos[0])) ||

@@ -86,7 +86,7 @@ int cp_parse(struct cp_job *j, int argc, char **argv, char **pos)
         if (!strcmp(argv[i], "--chunk")) {
             if (i + 1 >= argc || cnio__parse_size(argv[i + 1], &j->o.chunk) || !j->o.chunk ||
                 j->o.chunk > (1u << 30)) {
-                fprintf(stderr, "cnio cp: --chunk takes a size up to 1G (e.g. 16M)\n");
+                cli_err("cnio cp: --chunk takes a size up to 1G (e.g. 16M)\n");
                 return -1;
             }
             i++;
@@ -98,17 +98,17 @@ int cp_parse(struct cp_job *j, int argc, char **argv, char **pos)
         if (r > 0)
             continue;
         if ((argv[i][0] == '-' && argv[i][1]) || npos == 2) {
-            fprintf(stderr, "cnio cp: %s: unknown option or extra argument\n", argv[i]);
+            cli_err("cnio cp: %s: unknown option or extra argument\n", argv[i]);
             return -1;
         }
         pos[npos++] = argv[i];
     }
     if (npos != 2) {
-        fprintf(stderr, "cnio cp: needs SRC and DST\n");
+        cli_err("cnio cp: needs SRC and DST\n");
         return -1;
     }
     if ((j->o.follow || j->o.sync) && !j->o.recursive) {
-        fprintf(stderr, "cnio cp: -L, --sync and --checksum go with -r\n");
+        cli_err("cnio cp: -L, --sync and --checksum go with -r\n");
         return -1;
     }
     return 0;
@@ -170,31 +170,31 @@ void cp_discard(const struct cp_job *j)
 
     if (j->dst.remote) {
         if (j->aborted > 0)
-            fprintf(stderr, "cnio cp: discarded the incomplete upload to %s (the previous "
+            cli_err("cnio cp: discarded the incomplete upload to %s (the previous "
                     "version, if any, is unchanged)\n", j->dst.name);
         else if (j->aborted < 0)
-            fprintf(stderr, "cnio cp: could not discard the incomplete upload to %s: `cnio "
+            cli_err("cnio cp: could not discard the incomplete upload to %s: `cnio "
                     "stat` shows it incomplete, `cnio cp --resume` finishes it, `cnio rm` "
                     "removes it\n", j->dst.name);
         else
-            fprintf(stderr, "cnio cp: the upload to %s did not commit on every host; `cnio "
+            cli_err("cnio cp: the upload to %s did not commit on every host; `cnio "
                     "stat` shows its state\n", j->dst.name);
         return;
     }
     if (!j->part_open)
         return;   /* nothing was written */
     if (j->o.resume) {
-        fprintf(stderr, "cnio cp: %s is unchanged; kept the partial download in %s for "
+        cli_err("cnio cp: %s is unchanged; kept the partial download in %s for "
                 "`cnio cp --resume`\n", j->dst.name, j->part);
         return;
     }
     if (unlink(j->part) < 0)
         why = strerror(errno);
     if (why)
-        fprintf(stderr, "cnio cp: could not remove the incomplete download %s: %s\n", j->part,
+        cli_err("cnio cp: could not remove the incomplete download %s: %s\n", j->part,
                 why);
     else
-        fprintf(stderr, "cnio cp: removed the incomplete download %s (%s is unchanged)\n",
+        cli_err("cnio cp: removed the incomplete download %s (%s is unchanged)\n",
                 j->part, j->dst.name);
 }
 

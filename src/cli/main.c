@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,15 +65,15 @@ static int cli_hint_check(const struct cli_opts *o, int i)
     int rc;
 
     if (!val) {
-        fprintf(stderr, "cnio: -o %s: hint name too long\n", o->hints[i]);
+        cli_err("cnio: -o %s: hint name too long\n", o->hints[i]);
         return -1;
     }
     cnio__hints_default(&h);
     rc = cnio__hints_set(&h, name, val);
     if (rc > 0)
-        fprintf(stderr, "cnio: -o %s: unknown hint '%s'\n", o->hints[i], name);
+        cli_err("cnio: -o %s: unknown hint '%s'\n", o->hints[i], name);
     else if (rc < 0)
-        fprintf(stderr, "cnio: -o %s: bad value '%s' for hint %s\n", o->hints[i], val, name);
+        cli_err("cnio: -o %s: bad value '%s' for hint %s\n", o->hints[i], val, name);
     return rc ? -1 : 0;
 }
 
@@ -86,13 +87,13 @@ int cli_common_opt(struct cli_opts *o, int argc, char **argv, int *i)
     }
     if (!strcmp(a, "--key") || !strcmp(a, "-o")) {
         if (*i + 1 >= argc) {
-            fprintf(stderr, "cnio: %s needs a value\n", a);
+            cli_err("cnio: %s needs a value\n", a);
             return -1;
         }
         (*i)++;
         if (a[1] == 'o') {
             if (!strchr(argv[*i], '=') || o->nhints == (int)CNIO_ARRAY_LEN(o->hints)) {
-                fprintf(stderr, "cnio: -o takes NAME=VALUE\n");
+                cli_err("cnio: -o takes NAME=VALUE\n");
                 return -1;
             }
             o->hints[o->nhints++] = argv[*i];
@@ -149,9 +150,32 @@ int cli_info(const struct cli_opts *o, MPI_Info *info)
     return 0;
 }
 
+void cli_err(const char *fmt, ...)
+{
+    char msg[4096], out[4096 * 4 + 2];
+    va_list ap;
+    size_t n;
+    int m, nl;
+
+    va_start(ap, fmt);
+    m = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (m <= 0)
+        return;
+    n = CNIO_MIN((size_t)m, sizeof(msg) - 1);
+    /* the newline that ends the message is kept; one cut at 4 KiB still ends its line */
+    nl = msg[n - 1] == '\n' || (size_t)m > n;
+    if (msg[n - 1] == '\n')
+        n--;
+    n = cnio__escape_ctl(out, sizeof(out) - 1, msg, n);
+    if (nl)
+        out[n++] = '\n';
+    fwrite(out, 1, n, stderr);
+}
+
 int cli_fail(const char *cmd, const char *what, int rc)
 {
-    fprintf(stderr, "cnio %s: %s: %s\n", cmd, what, cnio_strerror(rc));
+    cli_err("cnio %s: %s: %s\n", cmd, what, cnio_strerror(rc));
     return CLI_EXIT_FAIL;
 }
 
@@ -257,11 +281,11 @@ int cli_parse(const char *help, int argc, char **argv, struct cli_opts *o, char 
         if (r > 0)
             continue;
         if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "cnio: unknown option %s\n", argv[i]);
+            cli_err("cnio: unknown option %s\n", argv[i]);
             return -1;
         }
         if (npos == maxpos) {
-            fprintf(stderr, "cnio: too many arguments\n");
+            cli_err("cnio: too many arguments\n");
             return -1;
         }
         pos[npos++] = argv[i];
@@ -276,12 +300,12 @@ static int cli_target(const char *cmd, const struct cli_opts *o, const char *uri
     int rc;
 
     if (!cnio__uri_is_cnio(uri)) {
-        fprintf(stderr, "cnio %s: %s is not a cnio:// URI\n", cmd, uri);
+        cli_err("cnio %s: %s is not a cnio:// URI\n", cmd, uri);
         return -CNIO_ERR_URI;
     }
     rc = cnio__uri_parse(uri, u);
     if (rc == -CNIO_ERR_URI) {
-        fprintf(stderr, "cnio %s: %s: %s: %s\n", cmd, uri, cnio_strerror(rc), cnio__uri_why());
+        cli_err("cnio %s: %s: %s: %s\n", cmd, uri, cnio_strerror(rc), cnio__uri_why());
         return rc;
     }
     if (rc == 0)
@@ -297,7 +321,7 @@ int cli_check_uri(const char *cmd, const char *uri)
     int rc = cnio__uri_parse(uri, &u);
 
     if (rc == -CNIO_ERR_URI)
-        fprintf(stderr, "cnio %s: %s: %s: %s\n", cmd, uri, cnio_strerror(rc), cnio__uri_why());
+        cli_err("cnio %s: %s: %s: %s\n", cmd, uri, cnio_strerror(rc), cnio__uri_why());
     else if (rc)
         cli_fail(cmd, uri, rc);
     else
@@ -337,7 +361,7 @@ static int cli_keygen_check(const char *arg)
     if (cnio__key_path(arg, file, sizeof(file)))
         return 0;   /* cnio__key_generate says why */
     if (lstat(file, &sb) == 0) {
-        fprintf(stderr, "cnio keygen: %s exists (remove it first to replace it)\n", arg);
+        cli_err("cnio keygen: %s exists (remove it first to replace it)\n", arg);
         return CLI_EXIT_FAIL;
     }
     slash = strrchr(file, '/');
@@ -345,7 +369,7 @@ static int cli_keygen_check(const char *arg)
         return 0;
     *slash = '\0';
     if (stat(file, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
-        fprintf(stderr, "cnio keygen: %s: not a directory\n", file);
+        cli_err("cnio keygen: %s: not a directory\n", file);
         return CLI_EXIT_FAIL;
     }
     if (stat(file, &sb) == 0 || errno != ENOENT)
@@ -353,7 +377,7 @@ static int cli_keygen_check(const char *arg)
     if (cnio__key_path("~/.cnio/key", dflt, sizeof(dflt)) == 0 && strrchr(dflt, '/') &&
         strlen(file) == (size_t)(strrchr(dflt, '/') - dflt) && strncmp(file, dflt, strlen(file)) == 0)
         return 0;
-    fprintf(stderr, "cnio keygen: %s: no such directory (make it first; only ~/.cnio is made "
+    cli_err("cnio keygen: %s: no such directory (make it first; only ~/.cnio is made "
             "when missing)\n", file);
     return CLI_EXIT_FAIL;
 }
@@ -605,12 +629,12 @@ int cli_rm(int argc, char **argv)
         if (cli_check_uri("rm", pos[i])) {
             ret = CLI_EXIT_USAGE;
         } else if (cli_names_root(pos[i]) && !(o.recursive && o.no_preserve_root)) {
-            fprintf(stderr, "cnio rm: %s: refusing to remove the root of the store (every "
+            cli_err("cnio rm: %s: refusing to remove the root of the store (every "
                     "object on every server); -r --no-preserve-root removes it all\n", pos[i]);
             ret = CLI_EXIT_USAGE;
         }
     if (ret == CLI_EXIT_USAGE) {
-        fprintf(stderr, "cnio rm: nothing removed\n");
+        cli_err("cnio rm: nothing removed\n");
         return ret;
     }
     rc = cnio__stack_open(&st);
@@ -661,6 +685,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < CNIO_ARRAY_LEN(cmds); i++)
         if (!strcmp(argv[1], cmds[i].name))
             return cmds[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "cnio: unknown command '%s'\n\n%s", argv[1], usage_text);
+    cli_err("cnio: unknown command '%s'\n", argv[1]);
+    fprintf(stderr, "\n%s", usage_text);
     return CLI_EXIT_USAGE;
 }

@@ -79,7 +79,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
             }
         }
         if (k == CNIO_ARRAY_LEN(run_table)) {
-            fprintf(stderr, "cnio run: unknown option '%s'\n", argv[i]);
+            cli_err("cnio run: unknown option '%s'\n", argv[i]);
             return -1;
         }
     }
@@ -110,7 +110,7 @@ int cli_run_find_lib(const char *name, const char *env, const char *const *besid
     if (val && *val) {
         if (access(val, R_OK) == 0 && realpath(val, out))
             return 0;
-        fprintf(stderr, "cnio run: %s=%s: %s\n", env, val, strerror(errno));
+        cli_err("cnio run: %s=%s: %s\n", env, val, strerror(errno));
         return -1;
     }
     n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -125,7 +125,7 @@ int cli_run_find_lib(const char *name, const char *env, const char *const *besid
     }
     if (run_try(CNIO_LIBDIR, "", name, out))
         return 0;
-    fprintf(stderr, "cnio run: %s not found (looked beside %s and in %s); set "
+    cli_err("cnio run: %s not found (looked beside %s and in %s); set "
             "%s to its path\n", name, n > 0 ? exe : "this command", CNIO_LIBDIR, env);
     return -1;
 }
@@ -178,11 +178,11 @@ int cli_run(int argc, char **argv)
         if (run_find_lib(lib) != 0)
             return CLI_EXIT_FAIL;
         if (run_preload(lib) != 0) {
-            fprintf(stderr, "cnio run: cannot set LD_PRELOAD: %s\n", strerror(errno));
+            cli_err("cnio run: cannot set LD_PRELOAD: %s\n", strerror(errno));
             return CLI_EXIT_FAIL;
         }
     }
     execvp(argv[prog], argv + prog);
-    fprintf(stderr, "cnio run: %s: %s\n", argv[prog], strerror(errno));
+    cli_err("cnio run: %s: %s\n", argv[prog], strerror(errno));
     return 127;
 }

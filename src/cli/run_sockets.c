@@ -34,7 +34,7 @@ int cli_run_sockets(void)
         if (rc == 0)
             setenv("CNIO_SOCKETS_PROXY", sock, 1);
         else
-            fprintf(stderr, "cnio run: no socket proxy (%s): running without it\n",
+            cli_err("cnio run: no socket proxy (%s): running without it\n",
                     strerror(-rc));
     }
     if (pre && strstr(pre, lib))
@@ -42,14 +42,14 @@ int cli_run_sockets(void)
     n = strlen(lib) + (pre ? strlen(pre) : 0) + 2;
     preload = malloc(n);
     if (!preload) {
-        fprintf(stderr, "cnio run: cannot set LD_PRELOAD: %s\n", strerror(ENOMEM));
+        cli_err("cnio run: cannot set LD_PRELOAD: %s\n", strerror(ENOMEM));
         return -1;
     }
     snprintf(preload, n, "%s%s%s", lib, pre && *pre ? ":" : "", pre && *pre ? pre : "");
     rc = setenv("LD_PRELOAD", preload, 1);
     free(preload);
     if (rc != 0) {
-        fprintf(stderr, "cnio run: cannot set LD_PRELOAD: %s\n", strerror(errno));
+        cli_err("cnio run: cannot set LD_PRELOAD: %s\n", strerror(errno));
         return -1;
     }
     return 0;

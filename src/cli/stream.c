@@ -85,7 +85,7 @@ static int st_upload(struct cnio_obj *obj, char *bufs[2], uint64_t chunk, uint64
         off += len;
     }
     if (ret == 0 && p.err) {
-        fprintf(stderr, "cnio cp: standard input: %s\n", strerror(p.err));
+        cli_err("cnio cp: standard input: %s\n", strerror(p.err));
         ret = -CNIO_ERR_IO;
     }
     *total = off;
@@ -105,7 +105,7 @@ static int st_download(struct cnio_obj *obj, char *bufs[2], uint64_t chunk, uint
             pthread_join(p.tid, NULL);
         started = 0;
         if (p.err) {
-            fprintf(stderr, "cnio cp: standard output: %s\n", strerror(p.err));
+            cli_err("cnio cp: standard output: %s\n", strerror(p.err));
             return -CNIO_ERR_IO;
         }
         if (n <= 0)
@@ -121,7 +121,7 @@ static int st_download(struct cnio_obj *obj, char *bufs[2], uint64_t chunk, uint
     if (started)
         pthread_join(p.tid, NULL);
     if (ret == 0 && p.err) {
-        fprintf(stderr, "cnio cp: standard output: %s\n", strerror(p.err));
+        cli_err("cnio cp: standard output: %s\n", strerror(p.err));
         ret = -CNIO_ERR_IO;
     }
     *total = off;
@@ -162,7 +162,7 @@ static int st_run(struct cp_job *j)
     if (ret)
         cli_fail("cp", uri, ret);
     else if (!j->o.quiet)
-        fprintf(stderr, "cnio cp: %s -> %s: %llu bytes in %.3f s\n", j->src.name, j->dst.name,
+        cli_err("cnio cp: %s -> %s: %llu bytes in %.3f s\n", j->src.name, j->dst.name,
                 (unsigned long long)total, MPI_Wtime() - t0);
     if (st)
         cnio__stack_close(st);

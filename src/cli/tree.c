@@ -119,9 +119,9 @@ static void tree_one(struct tree_worker *w, const struct tree_ent *e)
     }
     if (ret < 0) {
         if (w->ctx.why[0])
-            fprintf(stderr, "cnio cp: %s\n", w->ctx.why);
+            cli_err("cnio cp: %s\n", w->ctx.why);
         else
-            fprintf(stderr, "cnio cp: %s: %s\n", e->rel, cnio_strerror(ret));
+            cli_err("cnio cp: %s: %s\n", e->rel, cnio_strerror(ret));
         w->failed++;
     }
     w->files++;
@@ -145,10 +145,10 @@ static void tree_batch(struct tree_worker *w, const struct tree_ent *const *e, i
             continue;
         }
         if (status[i] == -CNIO_ERR_NOENT && tree_in_the_way(&w->ctx, e[i]->rel)) {
-            fprintf(stderr, "cnio cp: %s\n", w->ctx.why);
+            cli_err("cnio cp: %s\n", w->ctx.why);
             w->failed++;
         } else if (status[i] < 0) {
-            fprintf(stderr, "cnio cp: %s: %s\n", e[i]->rel, cnio_strerror(status[i]));
+            cli_err("cnio cp: %s: %s\n", e[i]->rel, cnio_strerror(status[i]));
             w->failed++;
         }
         w->files++;
@@ -300,7 +300,7 @@ static int tree_dir_attrs(struct tree_run *r)
         if (tree_setattr(&r->ctx, &r->dirs.e[i]))
             ret = -CNIO_ERR_IO;
     if (ret && r->ctx.why[0])
-        fprintf(stderr, "cnio cp: %s\n", r->ctx.why);
+        cli_err("cnio cp: %s\n", r->ctx.why);
     return ret;
 }
 
@@ -488,7 +488,7 @@ int cli_tree_cp(struct cp_job *j)
      * journal commit a file on a disk); one syncfs per rank puts them all on disk before
      * the exit status says they are there, as a single file's fsync does. */
     if (!r.dst.remote && syncfs(r.dst.dirfd) < 0) {
-        fprintf(stderr, "cnio cp: %s: syncing the copied files to disk: %s\n", r.dst.name,
+        cli_err("cnio cp: %s: syncing the copied files to disk: %s\n", r.dst.name,
                 strerror(errno));
         r.failed++;
     }
@@ -499,9 +499,9 @@ int cli_tree_cp(struct cp_job *j)
     rc = r.failed;
     MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (rc && j->rank == 0)
-        fprintf(stderr, "cnio cp: %d entr%s could not be copied\n", rc, rc == 1 ? "y" : "ies");
+        cli_err("cnio cp: %d entr%s could not be copied\n", rc, rc == 1 ? "y" : "ies");
     if (r.lost && j->rank == 0)
-        fprintf(stderr, "cnio cp: stopped: a server stayed out of reach (above), and %llu "
+        cli_err("cnio cp: stopped: a server stayed out of reach (above), and %llu "
                 "files were not tried; once it is back, the same command with --resume "
                 "copies what is missing\n", (unsigned long long)r.not_tried);
     tree_teardown(&r);

@@ -18,7 +18,7 @@
 /* rank 0: a failure of one entry, said and counted; the copy goes on. */
 static void tree_entry_fail(struct tree_run *r, const char *rel, const char *why)
 {
-    fprintf(stderr, "cnio cp: %s%s%s: %s\n", r->src.name,
+    cli_err("cnio cp: %s%s%s: %s\n", r->src.name,
             r->src.name[strlen(r->src.name) - 1] == '/' ? "" : "/", rel, why);
     r->failed++;
 }
@@ -186,7 +186,7 @@ static int tree_make_dirs(struct tree_run *r)
 
                 *s = '\0';
                 if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-                    fprintf(stderr, "cnio cp: %s: %s\n", path, strerror(errno));
+                    cli_err("cnio cp: %s: %s\n", path, strerror(errno));
                     return cnio__err_from_errno(errno);
                 }
                 *s = keep;
@@ -196,14 +196,14 @@ static int tree_make_dirs(struct tree_run *r)
         }
         r->dst.dirfd = open(r->dst.name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (r->dst.dirfd < 0) {
-            fprintf(stderr, "cnio cp: %s: %s\n", r->dst.name, strerror(errno));
+            cli_err("cnio cp: %s: %s\n", r->dst.name, strerror(errno));
             return cnio__err_from_errno(errno);
         }
     } else {
         ret = tree_mkdir(&r->ctx, "");
     }
     if (ret && r->ctx.why[0])
-        fprintf(stderr, "cnio cp: %s\n", r->ctx.why);
+        cli_err("cnio cp: %s\n", r->ctx.why);
     else if (ret)
         cli_fail("cp", r->dst.name, ret);
     return ret;
@@ -220,13 +220,13 @@ int tree_make_subdirs(struct tree_run *r)
         r->ctx.why[0] = '\0';
         ret = tree_mkdir(&r->ctx, r->dirs.e[i].rel);
         if (ret == -CNIO_ERR_EXIST && r->ctx.why[0]) {
-            fprintf(stderr, "cnio cp: %s\n", r->ctx.why);
+            cli_err("cnio cp: %s\n", r->ctx.why);
             r->dirs_failed++;
             ret = 0;
         }
     }
     if (ret && r->ctx.why[0])
-        fprintf(stderr, "cnio cp: %s\n", r->ctx.why);
+        cli_err("cnio cp: %s\n", r->ctx.why);
     else if (ret)
         cli_fail("cp", r->dst.name, ret);
     return ret;

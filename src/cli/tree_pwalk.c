@@ -77,7 +77,7 @@ static int pw_list(struct pw *w, const struct pw_dir *d, uint32_t i, struct tree
                               sizeof(bad));
     if (!ret)
         return 0;
-    fprintf(stderr, "cnio cp: %s%s%s: %s\n", w->e->name, bad[0] ? "/" : "", bad,
+    cli_err("cnio cp: %s%s%s: %s\n", w->e->name, bad[0] ? "/" : "", bad,
             strerror(-ret));
     return cnio__err_from_errno(-ret);
 }
@@ -186,7 +186,7 @@ static int pw_advance(struct pw *w, const struct pw_dir *front, size_t n,
         }
         if (e->type == TREE_DIR && !w->e->remote && pw_cycle(p, e->dev, e->ino)) {
             if (w->rank == 0)
-                fprintf(stderr, "cnio cp: %s/%s: a directory cycle (a link to a directory "
+                cli_err("cnio cp: %s/%s: a directory cycle (a link to a directory "
                         "above it): not followed\n", w->e->name, e->rel);
             *loops += w->rank == 0;
             continue;   /* freed with level */
@@ -227,7 +227,7 @@ static int pw_start(struct pw *w, struct pw_dir **front)
     if (!w->e->remote) {
         w->topfd = open(w->e->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (w->topfd < 0 && !(errno == ENOENT && w->missing_ok)) {
-            fprintf(stderr, "cnio cp: %s: %s\n", w->e->name, strerror(errno));
+            cli_err("cnio cp: %s: %s\n", w->e->name, strerror(errno));
             ret = cnio__err_from_errno(errno);
         } else if (w->topfd >= 0 && fstat(w->topfd, &sb) < 0) {
             ret = cnio__err_from_errno(errno);

@@ -165,7 +165,7 @@ int tree_walk_local_dir(int topfd, const char *rel, int follow, uint32_t from,
         }
         ret = walk_entry(dirfd(d), de->d_name, r, follow, &e);
         if (ret == -EOPNOTSUPP) {
-            fprintf(stderr, "cnio cp: %s: not a file, directory or symlink: skipped\n", r);
+            cli_err("cnio cp: %s: not a file, directory or symlink: skipped\n", r);
             free(r);
             ret = 0;
             continue;

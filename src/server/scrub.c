@@ -40,14 +40,16 @@ struct scrub_ctx {
 #define SCRUB_NO_OFF UINT64_MAX
 static void scrub_report(struct scrub_ctx *x, const char *name, uint64_t off, const char *what)
 {
-    char at[48] = "";
+    char at[48] = "", shown[4 * PATH_MAX];
 
     if (off != SCRUB_NO_OFF)
         snprintf(at, sizeof(at), " block at offset %llu:", (unsigned long long)off);
-    if (x->srv)
+    if (x->srv) {
         cnio__warn("scrub: object %s:%s %s", name, at, what);
-    else
-        fprintf(stderr, "cnio-server: scrub: object %s:%s %s\n", name, at, what);
+    } else {   /* a name found on disk may hold control characters: escaped as the log does */
+        cnio__escape_ctl(shown, sizeof(shown), name, strlen(name));
+        fprintf(stderr, "cnio-server: scrub: object %s:%s %s\n", shown, at, what);
+    }
 }
 
 /* Waits as long as the rate limit asks (background only): 1 when the server stops. */

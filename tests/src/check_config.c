@@ -3,12 +3,14 @@
  */
 #include "common.h"
 #include "config.h"
+#include "log.h"
 
 #include "fixture.h"
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const env_vars[] = {
     "CNIO_STRIPING_UNIT", "CNIO_STRIPE_UNIT", "CNIO_STRIPING_FACTOR", "CNIO_STRIPE_COUNT",
@@ -452,6 +454,35 @@ START_TEST(hint_foreach_round_trip)
 }
 END_TEST
 
+/* Control characters in a logged message (a file name, say) come out escaped: one
+ * line, no byte that drives a terminal; an escape is never cut in half. */
+START_TEST(log_escapes)
+{
+    char path[] = "/tmp/cnio-log-XXXXXX", buf[256], e[8];
+    int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+    ssize_t n;
+
+    ck_assert_int_ge(fd, 0);
+    unlink(path);
+    dup2(fd, STDERR_FILENO);
+    cnio__err("name a\033[31mb\nc\td\x7f: gone");
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    n = pread(fd, buf, sizeof(buf) - 1, 0);
+    close(fd);
+    ck_assert_int_gt(n, 0);
+    buf[n] = '\0';
+    ck_assert_str_eq(buf, "cnio: error: name a\\x1b[31mb\\nc\\td\\x7f: gone\n");
+
+    ck_assert_uint_eq(cnio__escape_ctl(e, 6, "ab\033", 3), 2);   /* \x1b needs 4, + NUL */
+    ck_assert_str_eq(e, "ab");
+    ck_assert_uint_eq(cnio__escape_ctl(e, sizeof(e), "\033z", 2), 5);
+    ck_assert_str_eq(e, "\\x1bz");
+    ck_assert_uint_eq(cnio__escape_ctl(e, 1, "abc", 3), 0);
+    ck_assert_str_eq(e, "");
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -471,6 +502,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, hint_query);
     tcase_add_test(tc, hint_env_precedence);
     tcase_add_test(tc, hint_foreach_round_trip);
+    tcase_add_test(tc, log_escapes);
     suite_add_tcase(s, tc);
     return s;
 }
