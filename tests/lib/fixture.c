@@ -156,11 +156,23 @@ static void fx_hosts(struct fx *f)
                                 k ? "," : "", f->port[k]);
 }
 
+/*
+ * The run's own directory, made by fx_run before any test forks: every fixture's
+ * directory is made inside it, and fx_run removes it when the suite is done, so that a
+ * test that fails (its child exits at the failed assertion, before its teardown) or is
+ * killed by its timeout leaves nothing in /tmp.
+ */
+static char fx_base[64];
+
 int fx_start(struct fx *f, int n, const char *const *extra)
 {
-    char tmpl[] = "/tmp/cnio-fx-XXXXXX";
+    char tmpl[128];
 
     memset(f, 0, sizeof(*f));
+    if (fx_base[0])
+        snprintf(tmpl, sizeof(tmpl), "%s/t-XXXXXX", fx_base);
+    else   /* (a program that does not go through fx_run) */
+        snprintf(tmpl, sizeof(tmpl), "/tmp/cnio-fx-XXXXXX");
     if (n < 1 || n > FX_MAX_SERVERS || !mkdtemp(tmpl))
         return -1;
     snprintf(f->dir, sizeof(f->dir), "%s", tmpl);
@@ -380,8 +392,13 @@ int fx_run(Suite *s)
     int failed;
 
     signal(SIGPIPE, SIG_IGN);
+    snprintf(fx_base, sizeof(fx_base), "/tmp/cnio-fx-XXXXXX");
+    if (!mkdtemp(fx_base))
+        fx_base[0] = '\0';
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    if (fx_base[0] && getenv("CNIO_FX_KEEP") == NULL)
+        fx_rm_rf(fx_base);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
