@@ -92,6 +92,17 @@ int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct
             *stage = id;
         return ret;
     }
+    if ((o->flags & CNIO_WIRE_O_CREATE) && (o->flags & CNIO_WIRE_O_EXCL)) {
+        uint64_t live;
+
+        /* A name a live writer is creating exists from that writer's open on, as a file
+         * does after open(2) with O_CREAT: a second exclusive create fails now, not at
+         * its commit, which would leave one of the two writers' bytes discarded at close.
+         * (The same instance's id is this open's own: another column, or a retry.) */
+        if (cnio__srv_stage_find_live(st, name, commit_live, &c->srv->handles, &live) == 0 &&
+            live != id)
+            return -CNIO_ERR_EXIST;
+    }
     if (!(o->flags & CNIO_WIRE_O_TRUNC)) {
         /* Stage only a new object: an existing one is opened in place (MPI semantics). */
         ret = cnio__srv_store_stat(st, name, &info);

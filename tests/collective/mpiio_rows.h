@@ -36,6 +36,7 @@ void rsync(MPI_File fh);
 
 void row_open_close(struct rctx *c);
 void row_open_errors(struct rctx *c);
+void row_excl_live(struct rctx *c);
 void row_delete(struct rctx *c);
 void row_delete_on_close(struct rctx *c);
 void row_append(struct rctx *c);

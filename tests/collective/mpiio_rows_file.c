@@ -75,6 +75,53 @@ void row_open_errors(struct rctx *c)
         MPI_File_delete(name, MPI_INFO_NULL);
 }
 
+/* MPI_MODE_EXCL against a file another process is creating (open, not yet closed): the
+ * file exists from its creator's open on (POSIX O_EXCL); a second EXCL open fails at
+ * once, rather than at close, where it would discard what the creator wrote. */
+void row_excl_live(struct rctx *c)
+{
+    char name[700];
+    MPI_File fh = MPI_FILE_NULL;
+    int rc, v = rk;
+
+    rname(c->row, NULL, name, sizeof(name));
+    if (rk == 0) {
+        rc = MPI_File_open(MPI_COMM_SELF, name, MPI_MODE_CREATE | MPI_MODE_WRONLY |
+                           MPI_MODE_EXCL, MPI_INFO_NULL, &fh);
+        rout(c, "creator=%s", cls(rc));
+    }
+    MPI_Barrier(MPI_COMM_WORLD);   /* rank 0 holds it open, unwritten, while the others try */
+    if (rk != 0) {   /* write-only (cnio stages it), then read-write */
+        rc = MPI_File_open(MPI_COMM_SELF, name, MPI_MODE_CREATE | MPI_MODE_WRONLY |
+                           MPI_MODE_EXCL, MPI_INFO_NULL, &fh);
+        rout(c, "second=%s", cls(rc));
+        if (rc == MPI_SUCCESS) {
+            MPI_File_write_at(fh, (MPI_Offset)rk * sizeof(v), &v, 1, MPI_INT, MPI_STATUS_IGNORE);
+            rout(c, " close=%s", cls(MPI_File_close(&fh)));
+        }
+        rc = MPI_File_open(MPI_COMM_SELF, name, RW_CREATE | MPI_MODE_EXCL, MPI_INFO_NULL, &fh);
+        rout(c, " rw=%s", cls(rc));
+        if (rc == MPI_SUCCESS)
+            rout(c, " close=%s", cls(MPI_File_close(&fh)));
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rk == 0 && fh != MPI_FILE_NULL) {   /* the creator writes and closes last */
+        v = 12345;
+        MPI_File_write_at(fh, 0, &v, 1, MPI_INT, MPI_STATUS_IGNORE);
+        rout(c, " close=%s", cls(MPI_File_close(&fh)));
+        v = -1;
+        rc = MPI_File_open(MPI_COMM_SELF, name, MPI_MODE_RDONLY, MPI_INFO_NULL, &fh);
+        if (rc == MPI_SUCCESS) {
+            MPI_File_read_at(fh, 0, &v, 1, MPI_INT, MPI_STATUS_IGNORE);
+            MPI_File_close(&fh);
+        }
+        rout(c, " kept=%d", v == 12345);   /* its bytes are there */
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rk == 0)
+        MPI_File_delete(name, MPI_INFO_NULL);
+}
+
 void row_delete(struct rctx *c)
 {
     char name[700];
