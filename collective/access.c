@@ -34,6 +34,28 @@ static int access_contiguous(const struct cnio_flat *mem, int count)
                            (count <= 1 || mem->extent == mem->len[0]));
 }
 
+/*
+ * A NULL buffer is MPI_BOTTOM (NULL in Open MPI and MPICH): legal with a datatype whose
+ * displacements are absolute addresses (MPI_Get_address), MPI-3.1 section 4.1.12. One
+ * whose lowest byte would lie in the first page, which is never mapped, is a caller's
+ * mistake (a NULL buffer with an ordinary datatype): 0, refused; else 1.
+ */
+static int access_bottom_ok(const void *buf, const struct cnio_flat *mem, int count)
+{
+    int64_t lo = INT64_MAX;
+
+    if (buf)
+        return 1;
+    for (int64_t i = 0; i < mem->n; i++)
+        lo = CNIO_MIN(lo, mem->off[i]);
+    if (mem->extent < 0 && count > 1) {
+        if (-mem->extent > (lo - 4096) / (count - 1))
+            return 0;
+        lo += (int64_t)(count - 1) * mem->extent;
+    }
+    return lo >= 4096;
+}
+
 int cnio__access_init(cnio_file_t *fh, MPI_Offset offset, const void *buf, int count,
                       MPI_Datatype datatype, int write, struct coll_access *a)
 {
@@ -55,7 +77,7 @@ int cnio__access_init(cnio_file_t *fh, MPI_Offset offset, const void *buf, int c
     a->nbytes = a->mem->size * count;
     if (a->nbytes == 0)
         return 0;
-    if (!buf)
+    if (!access_bottom_ok(buf, a->mem, count))
         return -CNIO_ERR_INVAL;
     if (a->nbytes % fh->view.etype_size)
         return -CNIO_ERR_INVAL;

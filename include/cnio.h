@@ -83,7 +83,10 @@ int cnio_file_close(cnio_file_t **fh);
  * Independent write / read of count items of datatype at byte offset (in the view:
  * etype units) from / into buf. status may be MPI_STATUS_IGNORE, otherwise it carries
  * the number of items transferred (MPI_Get_count / MPI_Get_elements). Reading past the
- * end of the object transfers fewer items; holes read as zeros.
+ * end of the object transfers fewer items; holes read as zeros. buf may be MPI_BOTTOM
+ * (NULL) with a datatype of absolute addresses (MPI_Get_address, MPI-3.1 section 4.1.12);
+ * a NULL buf whose datatype reaches below address 4096 is -CNIO_ERR_INVAL. The same holds
+ * for the collective calls below.
  * Under the connection budget (hint cnio_max_conns_per_server; doc/scale.md), when the
  * job's collective calls go through aggregators (cnio_file_get_info: cnio_route
  * aggregate), a rank that does not aggregate connects to the servers it needs for the

@@ -30,6 +30,7 @@ static const struct row rows[] = {
     { "explicit", 1, row_explicit },
     { "explicit_all", 1, row_explicit_all },
     { "view", 1, row_view },
+    { "bottom", 1, row_bottom },
     { "byte_offset", 1, row_byte_offset },
     { "individual", 1, row_individual },
     { "shared", 1, row_shared },

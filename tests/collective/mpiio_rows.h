@@ -51,6 +51,7 @@ void row_stale(struct rctx *c);
 void row_explicit(struct rctx *c);
 void row_explicit_all(struct rctx *c);
 void row_view(struct rctx *c);
+void row_bottom(struct rctx *c);
 void row_byte_offset(struct rctx *c);
 void row_individual(struct rctx *c);
 void row_shared(struct rctx *c);

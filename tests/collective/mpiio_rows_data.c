@@ -120,6 +120,42 @@ void row_explicit_all(struct rctx *c)
     MPI_File_close(&fh);
 }
 
+/* MPI_BOTTOM with a struct of absolute addresses (MPI_Get_address), the C and Fortran
+ * idiom for scattered variables, collective and independent, write and read. */
+void row_bottom(struct rctx *c)
+{
+    MPI_File fh = ropen(c);
+    int a[3] = { rk, rk + 10, rk + 20 }, ra[3] = { -1, -1, -1 }, blen[2] = { 3, 1 }, rc;
+    double d = rk + 0.5, rd = -1;
+    MPI_Aint disp[2];
+    MPI_Datatype types[2] = { MPI_INT, MPI_DOUBLE }, t;
+    MPI_Offset off = (MPI_Offset)rk * 64;
+    MPI_Status st;
+
+    MPI_Get_address(a, &disp[0]);
+    MPI_Get_address(&d, &disp[1]);
+    MPI_Type_create_struct(2, blen, disp, types, &t);
+    MPI_Type_commit(&t);
+    rc = MPI_File_write_at_all(fh, off, MPI_BOTTOM, 1, t, &st);
+    rout(c, "write_all=%s,%d", cls(rc), count_of(&st, t));
+    rc = MPI_File_write_at(fh, off + 32, MPI_BOTTOM, 1, t, &st);
+    rout(c, " write=%s,%d", cls(rc), count_of(&st, t));
+    rsync(fh);
+    MPI_Get_address(ra, &disp[0]);
+    MPI_Get_address(&rd, &disp[1]);
+    MPI_Type_free(&t);
+    MPI_Type_create_struct(2, blen, disp, types, &t);
+    MPI_Type_commit(&t);
+    rc = MPI_File_read_at_all(fh, off, MPI_BOTTOM, 1, t, &st);
+    rout(c, " read_all=%s,%d,%d", cls(rc), count_of(&st, t),
+         !memcmp(ra, a, sizeof(a)) && rd == d);
+    ra[0] = rd = -1;
+    rc = MPI_File_read_at(fh, off + 32, MPI_BOTTOM, 1, t, &st);
+    rout(c, " read=%s,%d,%d", cls(rc), count_of(&st, t), !memcmp(ra, a, sizeof(a)) && rd == d);
+    MPI_Type_free(&t);
+    MPI_File_close(&fh);
+}
+
 void row_view(struct rctx *c)
 {
     MPI_File fh = ropen(c);
