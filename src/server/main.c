@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -365,54 +364,6 @@ static void main_resources(const struct cnio_srv_opts *o)
 }
 
 /* Key, root, handle table, listening socket, workers: 0 or a negative code (logged). */
-/*
- * One process at a time owns a root: a serving server holds ROOT/.cnio/lock with an
- * exclusive flock(2) (its pid written inside), an offline --scrub a shared one. A second
- * server on the same root, or a --scrub of a root being served, would see (or make) a
- * store in mid-change: both are refused, naming the process that holds it. The kernel
- * drops the lock when its holder exits, however it exits. Returns the lock's fd, or -1
- * after logging why.
- */
-static int main_lock_root(const struct cnio_srv_store *st, const char *root, int exclusive)
-{
-    char pid[32] = "";
-    ssize_t n;
-    int op = (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB, tries = exclusive ? 100 : 1, r;
-    int fd = openat(st->rootfd, ".cnio/lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-
-    if (fd < 0) {
-        cnio__err("root %s: cannot open %s/.cnio/lock: %s", root, root, strerror(errno));
-        return -1;
-    }
-    /* A server restarted right after a kill -9 of the last one can run before the old
-     * process has finished exiting: it waits for the lock up to 5 s (100 x 50 ms). */
-    while ((r = flock(fd, op)) && errno == EWOULDBLOCK && --tries > 0)
-        usleep(50 * 1000);
-    if (r == 0) {
-        if (exclusive) {
-            n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-            if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)n, 0) != n)
-                cnio__warn("root %s: cannot record the pid in .cnio/lock: %s", root,
-                           strerror(errno));
-        }
-        return fd;
-    }
-    if (errno == EWOULDBLOCK) {
-        n = pread(fd, pid, sizeof(pid) - 1, 0);
-        pid[n > 0 ? n : 0] = '\0';
-        pid[strcspn(pid, "\n")] = '\0';
-        cnio__err("root %s is being %s by another process (pid %s)%s", root,
-                  *pid ? "served" : "used", *pid ? pid : "unknown",
-                  exclusive ? "; one cnio-server per root"
-                            : "; a serving cnio-server checks its own store with --scrub-rate,"
-                              " or stop it before --scrub");
-    } else {
-        cnio__err("root %s: cannot lock .cnio/lock: %s", root, strerror(errno));
-    }
-    close(fd);
-    return -1;
-}
-
 static int main_start(struct cnio_srv *srv)
 {
     char path[PATH_MAX];
@@ -428,12 +379,14 @@ static int main_start(struct cnio_srv *srv)
         cnio__err("cannot use key file %s: %s", path, cnio_strerror(ret));
         return ret;
     }
+    if (cnio__srv_root_check(srv->opts.root))
+        return CNIO_ERR_ACCESS;
     ret = cnio__srv_store_open(&srv->store, srv->opts.root);
     if (ret)
         return ret;
     /* The lock first: recovery removes what no other process may be using, and the
      * root may be another server's (a second server, or --scrub, is then refused). */
-    srv->lock_fd = main_lock_root(&srv->store, srv->opts.root, 1);
+    srv->lock_fd = cnio__srv_root_lock(&srv->store, srv->opts.root, 1);
     if (srv->lock_fd < 0)
         return CNIO_ERR_ACCESS;
     ret = cnio__srv_store_recover(&srv->store, srv->opts.root);
@@ -477,7 +430,7 @@ static int main_scrub(const struct cnio_srv_opts *o)
 
     if (cnio__srv_store_open(&st, o->root))
         return 1;
-    lock = main_lock_root(&st, o->root, 0);
+    lock = cnio__srv_root_lock(&st, o->root, 0);
     if (lock < 0) {
         cnio__srv_store_close(&st);
         return 1;

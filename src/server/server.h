@@ -130,6 +130,18 @@ int cnio__srv_rename(struct cnio_srv_store *st, const char *from, const char *to
 /* Finishes the rename a crash interrupted, if ROOT/.cnio/rename records one (startup,
  * root lock held): 0 or a negative code (logged). */
 int cnio__srv_rename_recover(struct cnio_srv_store *st);
+/*
+ * Takes the root's lock, ROOT/.cnio/lock (rootlock.c): exclusive for a serving server
+ * (its pid written inside), shared for an offline --scrub. A second server on the root,
+ * a --scrub of a root being served, and (exclusive) a root inside another serving
+ * server's root or holding one are refused. Returns the lock's fd, or -1 after logging
+ * why.
+ */
+int cnio__srv_root_lock(const struct cnio_srv_store *st, const char *root, int exclusive);
+/* 0, or -1 (logged) when root lies inside another serving server's root or holds one:
+ * checked before the store is opened, so that nothing is made there, and again by
+ * cnio__srv_root_lock once the lock is held. */
+int cnio__srv_root_check(const char *root);
 /* What a serving server does to an opened root once it holds the root's lock, before it
  * serves: finishes a RENAME a crash interrupted, loads the staged instances and removes
  * the data files a crash left without metadata. 0 or a negative code (logged); the

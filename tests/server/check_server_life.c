@@ -159,6 +159,23 @@ START_TEST(test_startup_failures)
         ck_assert_int_eq(exit_code(run_server(root_args, err, sizeof(err))), 1);
         ck_assert_ptr_nonnull(strstr(err, "one cnio-server per root"));
     }
+    {   /* roots may not nest: one inside the served root, one holding it */
+        char inner[PATH_MAX + 16], made[PATH_MAX + 32];
+        const char *const in_args[] = { "--root", inner, "--key", f.key,
+                                        "--listen", "127.0.0.1:0", NULL };
+        const char *const out_args[] = { "--root", f.dir, "--key", f.key,
+                                         "--listen", "127.0.0.1:0", NULL };
+        struct stat sb;
+
+        snprintf(inner, sizeof(inner), "%s/sub", f.root[0]);
+        ck_assert_int_eq(mkdir(inner, 0700), 0);
+        ck_assert_int_eq(exit_code(run_server(in_args, err, sizeof(err))), 1);
+        ck_assert_msg(strstr(err, "is inside") && strstr(err, "roots may not nest"), "%s", err);
+        snprintf(made, sizeof(made), "%s/.cnio", inner);   /* nothing made in the other's tree */
+        ck_assert_int_eq(stat(made, &sb), -1);
+        ck_assert_int_eq(exit_code(run_server(out_args, err, sizeof(err))), 1);
+        ck_assert_msg(strstr(err, "holds") && strstr(err, f.root[0]), "%s", err);
+    }
     fx_stop(&f);
 }
 END_TEST
