@@ -109,6 +109,20 @@ int cli_stream_cp(struct cp_job *j);
  */
 #define CLI_PART ".cnio-part"
 
+/*
+ * What says whether a local source file changed while it was read: its size, mtime and
+ * ctime (a write moves both times; tar's "file changed as we read it"). cli_snap takes
+ * it of open fd (0, or an errno); cli_snap_changed is 1 when fd's differs from *was now
+ * (or cannot be read), else 0. Times tick at the kernel's clock granularity: a write in
+ * the same tick as the previous one may not move them.
+ */
+struct cli_snap {
+    uint64_t size;
+    int64_t mtime_s, mtime_ns, ctime_s, ctime_ns;
+};
+int cli_snap(int fd, struct cli_snap *s);
+int cli_snap_changed(int fd, const struct cli_snap *was);
+
 /* len bytes of buffer, populated up front (no page faults on first use), or NULL;
  * cli_buf_free(p, len) releases it (p may be NULL). */
 void *cli_buf_alloc(size_t len);

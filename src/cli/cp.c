@@ -93,6 +93,8 @@ static int cp_open_src(struct cp_job *j)
     else if (!S_ISREG(sb.st_mode))
         rc = cp_local_fail(&j->src, S_ISDIR(sb.st_mode) ? EISDIR : EINVAL,
                            S_ISDIR(sb.st_mode) ? NULL : "not a regular file");
+    else if ((rc = cli_snap(j->src.fd, &j->src_snap)) != 0)
+        rc = cp_local_fail(&j->src, rc, NULL);
     else
         j->total = (uint64_t)sb.st_size;
     rc = cp_agree(rc);
@@ -408,15 +410,18 @@ static int cp_zero(const char *p, uint64_t n)
     return n == 0 || (p[0] == 0 && memcmp(p, p + 1, (size_t)n - 1) == 0);
 }
 
-/* An upload whose source changed size fails (the local rc returned). */
+/* An upload whose source changed while this rank read it (its size, or a write: mtime,
+ * ctime) fails, and with it the upload, which is then discarded, not committed as a mix
+ * of two versions (the local rc returned). */
 static int cp_upload_size(struct cp_job *j, int lrc, int rrc)
 {
     struct stat sb;
 
     if (lrc || fstat(j->src.fd, &sb) < 0)
         return lrc;
-    if (rrc == 0 && (uint64_t)sb.st_size != j->total)
-        return cp_local_fail(&j->src, EIO, "changed size during the copy");
+    if (rrc == 0 &&
+        ((uint64_t)sb.st_size != j->total || cli_snap_changed(j->src.fd, &j->src_snap)))
+        return cp_local_fail(&j->src, EIO, "changed during the copy (written to meanwhile)");
     if (rrc && j->rank == 0 && (uint64_t)sb.st_size < j->total)
         return cp_local_fail(&j->src, EIO, "shrank during the copy");
     return lrc;

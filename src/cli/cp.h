@@ -25,6 +25,7 @@ struct cp_job {
     MPI_Info info;
     int rank, size;
     uint64_t total;              /* bytes to copy */
+    struct cli_snap src_snap;    /* a local SRC as this rank opened it */
     uint64_t lo, hi;             /* this rank's range */
     uint64_t iters;              /* chunks per rank: the same count on every rank */
     uint64_t done;               /* bytes this rank copied (or found already there) */

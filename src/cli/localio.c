@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CLI_READ_BUFS 2
@@ -302,4 +303,23 @@ void cli_writer_close(struct cli_writer *w)
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->lock);
     free(w);
+}
+
+int cli_snap(int fd, struct cli_snap *s)
+{
+    struct stat sb;
+
+    if (fstat(fd, &sb) < 0)
+        return errno;
+    *s = (struct cli_snap){ .size = (uint64_t)sb.st_size,
+                            .mtime_s = sb.st_mtim.tv_sec, .mtime_ns = sb.st_mtim.tv_nsec,
+                            .ctime_s = sb.st_ctim.tv_sec, .ctime_ns = sb.st_ctim.tv_nsec };
+    return 0;
+}
+
+int cli_snap_changed(int fd, const struct cli_snap *was)
+{
+    struct cli_snap now;
+
+    return cli_snap(fd, &now) != 0 || memcmp(&now, was, sizeof(now)) != 0;
 }
