@@ -139,9 +139,11 @@ static void tree_batch(struct tree_worker *w, const struct tree_ent *const *e, i
     ret = w->ctx.src->remote ? tree_get_small(&w->ctx, e, n, status)
                              : tree_put_small(&w->ctx, e, n, status);
     for (int i = 0; i < n; i++) {
+        /* a broken session, or (up) a file that changed since the walk: again, alone,
+         * with its retries, as it is now */
         if (ret || status[i] == -CNIO_ERR_CONN || status[i] == -CNIO_ERR_TIMEOUT ||
-            (status[i] && w->ctx.src->remote)) {
-            tree_one(w, e[i]);   /* a broken session: again, alone, with its retries */
+            status[i] == -CNIO_ERR_OVERFLOW || (status[i] && w->ctx.src->remote)) {
+            tree_one(w, e[i]);
             continue;
         }
         if (status[i] == -CNIO_ERR_NOENT && tree_in_the_way(&w->ctx, e[i]->rel)) {

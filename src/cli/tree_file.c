@@ -41,6 +41,26 @@ static int tf_fail_dst(struct tree_ctx *c, const char *rel, int err)
     return tf_fail(c, rel, err);
 }
 
+/* A local source file that changed while it was read (tar's "file changed as we read
+ * it"): not copied, said by rel. */
+static int tf_changed(struct tree_ctx *c, const char *rel)
+{
+    if (!c->why[0])
+        snprintf(c->why, sizeof(c->why), "%s: changed while it was read (written to "
+                 "meanwhile); not copied", rel);
+    return -CNIO_ERR_IO;
+}
+
+/* e as local file fd is now (snap): its size and mtime, which the copy and -p use. */
+static struct tree_ent tf_now(const struct tree_ent *e, const struct cli_snap *snap)
+{
+    struct tree_ent now = *e;
+
+    now.size = snap->size;
+    now.mtime_ns = snap->mtime_s * 1000000000LL + snap->mtime_ns;
+    return now;
+}
+
 /* Opens rel beneath dirfd without following any symlink (-1 and errno on failure). */
 static int tf_open(int dirfd, const char *rel, int flags, mode_t mode)
 {
@@ -258,8 +278,14 @@ static int tf_finish_obj(struct tree_ctx *c, const struct tree_ent *e, struct cn
     return ret;
 }
 
+/*
+ * Uploads e. A file goes as it is when opened (it may have changed since the walk:
+ * its size and mtime then), and fails when it changes while it is read.
+ */
 static int tf_upload(struct tree_ctx *c, const struct tree_ent *e)
 {
+    struct tree_ent now = *e;
+    struct cli_snap snap;
     struct cnio_obj *obj;
     int fd = -1, resumed, ret;
 
@@ -268,6 +294,12 @@ static int tf_upload(struct tree_ctx *c, const struct tree_ent *e)
                           : tf_open(c->src->dirfd, e->rel, O_RDONLY, 0);
         if (fd < 0)
             return tf_fail(c, e->rel, errno);
+        ret = cli_snap(fd, &snap);
+        if (ret) {
+            close(fd);
+            return tf_fail(c, e->rel, ret);
+        }
+        now = tf_now(e, &snap);
     }
     ret = tf_obj_dst(c, e->rel, &obj, &resumed);
     if (ret) {
@@ -278,10 +310,12 @@ static int tf_upload(struct tree_ctx *c, const struct tree_ent *e)
     if (e->type == TREE_LINK)
         ret = tf_put(c, e->rel, obj, -1, e->link ? e->link : "", e->size, 0, resumed);
     else
-        ret = tf_send_local(c, e->rel, fd, e->size, obj, resumed);
+        ret = tf_send_local(c, e->rel, fd, now.size, obj, resumed);
+    if (ret == 0 && fd >= 0 && cli_snap_changed(fd, &snap))
+        ret = tf_changed(c, e->rel);
     if (fd >= 0)
         close(fd);
-    return tf_finish_obj(c, e, obj, ret);
+    return tf_finish_obj(c, &now, obj, ret);
 }
 
 /* A symlink at the destination: whatever rel was there is replaced. */
@@ -443,14 +477,30 @@ static int tf_part_done(struct tree_ctx *c, const char *rel, const char *part, i
     return ret;
 }
 
-static int tf_download(struct tree_ctx *c, const struct tree_ent *e)
+/* e as object obj was when opened (it may have been replaced since the listing): the
+ * version the copy reads, its size and mtime. */
+static struct tree_ent tf_opened(const struct tree_ent *e, const struct cnio_obj *obj)
+{
+    struct tree_ent now = *e;
+    uint64_t size, mtime;
+
+    cnio__obj_opened(obj, &size, &mtime);
+    now.size = size;
+    now.mtime_ns = mtime;
+    return now;
+}
+
+static int tf_download(struct tree_ctx *c, const struct tree_ent *listed)
 {
     char link[TF_LINK_MAX], part[CNIO_WIRE_MAX_NAME + 1];
     struct cnio_obj *obj;
-    int fd, ref, ret = tf_obj(c, c->src, e->rel, 0, &obj);
+    struct tree_ent now;
+    const struct tree_ent *e = &now;
+    int fd, ref, ret = tf_obj(c, c->src, listed->rel, 0, &obj);
 
     if (ret)
         return ret;
+    now = tf_opened(listed, obj);
     if (e->type == TREE_LINK) {
         ret = tf_read_link(obj, e->size, link);
         cnio__obj_close(obj);
@@ -470,13 +520,16 @@ static int tf_download(struct tree_ctx *c, const struct tree_ent *e)
     return tf_part_done(c, e->rel, part, ret);
 }
 
-static int tf_remote(struct tree_ctx *c, const struct tree_ent *e)
+static int tf_remote(struct tree_ctx *c, const struct tree_ent *listed)
 {
     struct cnio_obj *in, *out;
-    int resumed, ret = tf_obj(c, c->src, e->rel, 0, &in);
+    struct tree_ent now;
+    const struct tree_ent *e = &now;
+    int resumed, ret = tf_obj(c, c->src, listed->rel, 0, &in);
 
     if (ret)
         return ret;
+    now = tf_opened(listed, in);
     ret = tf_obj_dst(c, e->rel, &out, &resumed);
     if (ret) {
         cnio__obj_close(in);
@@ -647,28 +700,44 @@ int tree_small(const struct tree_ctx *c, const struct tree_ent *e)
     return c->src->remote && !c->dst->remote && c->src_ns;
 }
 
-/* Reads local file e (tree_small) into buf: 0, or a negative code (said). */
+/*
+ * Reads local file e (tree_small) into buf: 0, or a negative code (said);
+ * -CNIO_ERR_OVERFLOW (not said) when its size or mtime is no longer the walk's, for the
+ * caller to copy it alone, as it is now.
+ */
 static int tf_slurp(struct tree_ctx *c, const struct tree_ent *e, char *buf)
 {
     int fd = c->o->follow ? openat(c->src->dirfd, e->rel, O_RDONLY | O_CLOEXEC)
                           : tf_open(c->src->dirfd, e->rel, O_RDONLY, 0);
+    struct cli_snap snap;
+    struct tree_ent now;
     uint64_t k = 0;
+    int err;
 
     if (fd < 0)
         return tf_fail(c, e->rel, errno);
+    if ((err = cli_snap(fd, &snap)) != 0) {
+        close(fd);
+        return tf_fail(c, e->rel, err);
+    }
+    now = tf_now(e, &snap);
+    if (now.size != e->size || now.mtime_ns != e->mtime_ns) {
+        close(fd);
+        return -CNIO_ERR_OVERFLOW;
+    }
     while (k < e->size) {
         ssize_t n = pread(fd, buf + k, (size_t)(e->size - k), (off_t)k);
 
         if (n <= 0) {
-            int err = n < 0 ? errno : EIO;
-
+            err = n < 0 ? errno : EIO;
             close(fd);
             return tf_fail(c, e->rel, err);
         }
         k += (uint64_t)n;
     }
+    err = cli_snap_changed(fd, &snap);
     close(fd);
-    return 0;
+    return err ? tf_changed(c, e->rel) : 0;
 }
 
 /* For a batch of e[0..n): each entry's object name beneath end in *names (n of them) and
