@@ -148,7 +148,7 @@ int cnio__srv_store_meta_write(struct cnio_srv_store *st, const char *name,
                                const struct cnio_srv_meta *m)
 {
     const char *base;
-    int pfd = cnio__srv_store_mkparents_at(st->metafd, name, &base), ret;
+    int pfd = cnio__srv_side_parent(st, st->metafd, name, &base), ret;
 
     if (pfd < 0)
         return pfd;

@@ -90,11 +90,9 @@ static int names_mkdir(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     }
     if (ret)
         return ret;
-    ret = cnio__srv_store_mkparents(st->metafd, name);
-    if (!ret) {
-        ret = names_mkdir_at(st->metafd, name, 0755);
-        ret = ret == -CNIO_ERR_EXIST ? 0 : ret;
-    }
+    pthread_mutex_lock(&st->lock);
+    ret = cnio__srv_side_mkdir(st, name);
+    pthread_mutex_unlock(&st->lock);
     return ret;
 }
 
@@ -132,11 +130,13 @@ static int names_rmdir(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
         return d == 0 ? -CNIO_ERR_INVAL : d;
     pthread_mutex_lock(&st->lock);
     ret = names_rmdir_at(st->rootfd, name);
-    if (ret == 0) {
-        int m = names_rmdir_at(st->metafd, name);
+    if (ret == 0) {   /* the name may be an object's next: nothing of it may stay */
+        int m = cnio__srv_side_clear(st->metafd, name);
+        int s = cnio__srv_side_clear(st->sumsfd, name);
 
-        if (m < 0)
-            cnio__warn("rmdir %s: its metadata directory stays: %s", name, cnio_strerror(m));
+        if (m < 0 || s < 0)
+            cnio__warn("rmdir %s: its %s directory stays: %s", name,
+                       m < 0 ? "metadata" : "block sums", cnio_strerror(m < 0 ? m : s));
     }
     pthread_mutex_unlock(&st->lock);
     return ret == 1 ? -CNIO_ERR_NOENT : ret;

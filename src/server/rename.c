@@ -121,8 +121,8 @@ static int rn_move(int basefd, const char *from, const char *to)
     return e == ENOTEMPTY ? -CNIO_ERR_EXIST : cnio__err_from_errno(e);
 }
 
-/* Removes name beneath basefd (a file, or an empty directory), its directory fsynced:
- * 0 (also when it was not there) or a negative code. */
+/* Removes name beneath basefd (a file, or a directory of nothing but directories), its
+ * directory fsynced: 0 (also when it was not there) or a negative code. */
 static int rn_drop(int basefd, const char *name)
 {
     const char *base;
@@ -131,8 +131,11 @@ static int rn_drop(int basefd, const char *name)
     if (pfd < 0)
         return errno == ENOENT || errno == ENOTDIR ? 0 : cnio__err_from_errno(errno);
     r = unlinkat(pfd, base, 0);
-    if (r < 0 && errno == EISDIR)
-        r = unlinkat(pfd, base, AT_REMOVEDIR);
+    if (r < 0 && errno == EISDIR) {
+        r = cnio__srv_side_clear(basefd, name);
+        errno = r == -CNIO_ERR_ISDIR ? ENOTEMPTY : r ? EIO : 0;
+        r = r ? -1 : 0;
+    }
     e = errno;
     if (r < 0 && e == ENOENT)
         r = 0;
@@ -212,10 +215,12 @@ int cnio__srv_rename(struct cnio_srv_store *st, const char *from, const char *to
     ret = cnio__srv_store_replace(cfd, RN_FILE, buf, rn_encode(buf, flags, from, to), 1);
     if (!ret)
         ret = cnio__srv_store_sync_dir(cfd);
-    if (!ret && !m)
-        ret = rn_drop(st->metafd, to);
-    if (!ret && !s)
-        ret = rn_drop(st->sumsfd, to);
+    /* what a name removed before left at TO, in the way of what FROM moves there */
+    if (!ret)
+        ret = m ? cnio__srv_side_clear(st->metafd, to) : rn_drop(st->metafd, to);
+    if (!ret)
+        ret = s ? cnio__srv_side_clear(st->sumsfd, to) : rn_drop(st->sumsfd, to);
+    ret = ret == -CNIO_ERR_ISDIR ? -CNIO_ERR_EXIST : ret;
     if (!ret)
         ret = rn_forward(st, flags, from, to);
     if (ret != 1) {

@@ -9,6 +9,7 @@
  *   stage.c    staged instances of objects being written whole, and their commit
  *   commit.c   the requests of commit semantics: COMMIT, ABORT, CRC
  *   names.c    MKDIR, RMDIR, SETATTR; rename.c: RENAME, finished after a crash
+ *   sidecar.c  the metadata and block sums trees kept in step with the root's names
  *   handles.c  the server-wide table of open object handles
  *   sums.c     a CRC32C per 64 KiB block of every object file, beside it
  *   scrub.c    checking every block of every object (--scrub, --scrub-rate)
@@ -225,6 +226,28 @@ int cnio__srv_store_unlink(struct cnio_srv_store *st, const char *name);
  */
 int cnio__srv_store_list(struct cnio_srv_store *st, const char *dir, uint64_t *cursor,
                          uint8_t *out, size_t cap, size_t *len, int *more);
+
+/* ---- sidecar.c: .cnio/meta and .cnio/sums in step with the root ------------------ */
+
+/*
+ * Clears what sidefd (st->metafd or st->sumsfd) holds at name when it is a directory
+ * (of a directory removed from the root): removed, with the directories beneath it,
+ * when none of them holds a file. 0 when nothing is left there but a file, if anything;
+ * -CNIO_ERR_ISDIR (logged) when a directory holding files stays; or a negative code.
+ */
+int cnio__srv_side_clear(int sidefd, const char *name);
+/*
+ * cnio__srv_store_mkparents_at in sidefd for an object's metadata or block sums, making
+ * way for them: files at leading components the root holds as directories (what an
+ * object removed before left) are removed, and a directory at name is cleared
+ * (cnio__srv_side_clear). The directory's fd (*base: name's last component) or a
+ * negative code.
+ */
+int cnio__srv_side_parent(const struct cnio_srv_store *st, int sidefd, const char *name,
+                          const char **base);
+/* MKDIR's directory name in the metadata tree, once the root holds name as a directory:
+ * files in the way (of objects removed before) are removed. 0 or a negative code. */
+int cnio__srv_side_mkdir(const struct cnio_srv_store *st, const char *name);
 
 /* ---- stage.c: staged instances --------------------------------------------------- */
 

@@ -526,8 +526,11 @@ static int stage_commit_at(struct cnio_srv_store *st, const char *name, uint64_t
         ret = cnio__srv_store_sync_dir(mpfd);
     if (!ret)
         ret = cnio__srv_sums_commit(st, name, id, &sfd);
-    if (ret)
+    if (ret) {
+        if (fresh)   /* else a new name's metadata is left with no data file */
+            unlinkat(mpfd, mbase, 0);
         return ret;
+    }
     stage_file(file, sizeof(file), id, 0);
     r = renameat2(st->stagefd, file, dpfd, base, excl ? RENAME_NOREPLACE : 0);
     if (r < 0) {
@@ -572,7 +575,7 @@ static int stage_commit_locked(struct cnio_srv_store *st, const char *name, uint
     dpfd = cnio__srv_store_mkparents_at(st->rootfd, name, &base);
     if (dpfd < 0)
         return dpfd;
-    mpfd = cnio__srv_store_mkparents_at(st->metafd, name, &mbase);
+    mpfd = cnio__srv_side_parent(st, st->metafd, name, &mbase);
     ret = mpfd < 0 ? mpfd : stage_commit_at(st, name, id, excl, seqp, m, dpfd, base, mpfd, mbase);
     if (mpfd >= 0)
         close(mpfd);

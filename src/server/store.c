@@ -606,6 +606,8 @@ static int store_unlink_locked(struct cnio_srv_store *st, const char *name)
     if (data < 0)
         return data;
     meta = store_unlink_at(st->metafd, name);
+    if (meta == -CNIO_ERR_ISDIR)   /* of a directory of that name, removed */
+        meta = cnio__srv_side_clear(st->metafd, name) ? meta : 1;
     if (meta < 0)
         return meta;
     if (cnio__srv_sums_unlink(st, name))

@@ -331,6 +331,19 @@ static int sums_new_at(int dirfd, const char *file, int *out)
     return 0;
 }
 
+/* sums_open_at of an object's sums after making way for them (cnio__srv_side_parent):
+ * what a name removed before left in .cnio/sums, a directory or a file, was in the way. */
+static int sums_open_side(struct cnio_srv_store *st, const char *name, int dfd, int *out)
+{
+    const char *base;
+    int pfd = cnio__srv_side_parent(st, st->sumsfd, name, &base);
+
+    if (pfd < 0)
+        return pfd;
+    close(pfd);
+    return sums_open_at(st->sumsfd, name, dfd, 1, out);
+}
+
 int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t stage, int dfd,
                         int create, struct cnio_srv_sums *s)
 {
@@ -348,6 +361,8 @@ int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t st
             ret = sums_open_at(st->stagefd, file, dfd, create, &fd);
     } else {
         ret = sums_open_at(st->sumsfd, name, dfd, create, &fd);
+        if (create && (ret == -CNIO_ERR_ISDIR || ret == -CNIO_ERR_NOENT))
+            ret = sums_open_side(st, name, dfd, &fd);
     }
     if (ret)
         return ret;
@@ -664,6 +679,8 @@ int cnio__srv_sums_reset(struct cnio_srv_store *st, const char *name)
 {
     int fd = cnio__srv_store_at(st->sumsfd, name, O_WRONLY | O_NONBLOCK, 0), ret = 0;
 
+    if (fd < 0 && errno == EISDIR)   /* of a directory of that name, removed */
+        return cnio__srv_side_clear(st->sumsfd, name);
     if (fd < 0)
         return errno == ENOENT || errno == ENOTDIR ? 0 : cnio__err_from_errno(errno);
     if (ftruncate(fd, 0) < 0 || sums_header_write(fd))
@@ -680,7 +697,8 @@ int cnio__srv_sums_unlink(struct cnio_srv_store *st, const char *name)
     if (pfd < 0)
         return errno == ENOENT || errno == ENOTDIR ? 0 : cnio__err_from_errno(errno);
     if (unlinkat(pfd, base, 0) < 0 && errno != ENOENT)
-        r = cnio__err_from_errno(errno);
+        r = errno == EISDIR ? cnio__srv_side_clear(st->sumsfd, name)
+                            : cnio__err_from_errno(errno);
     close(pfd);
     return r;
 }
@@ -690,7 +708,7 @@ int cnio__srv_sums_commit(struct cnio_srv_store *st, const char *name, uint64_t 
 {
     const char *base;
     char file[40];
-    int pfd = cnio__srv_store_mkparents_at(st->sumsfd, name, &base), ret = 0;
+    int pfd = cnio__srv_side_parent(st, st->sumsfd, name, &base), ret = 0;
 
     *dirfd = -1;
     if (pfd < 0)
