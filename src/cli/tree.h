@@ -20,7 +20,7 @@ struct tree_ent {
     char *rel;
     char *link;             /* a local symlink's target (TREE_LINK from a local tree) */
     uint64_t size;
-    uint64_t mtime_ns;
+    int64_t mtime_ns;       /* signed ns since the epoch (before 1970: negative) */
     uint32_t mode;          /* st_mode bits (0: unknown) */
     uint32_t alloc_kib;     /* local files: KiB allocated (sparse files hold fewer) */
     uint8_t type;           /* enum tree_type */

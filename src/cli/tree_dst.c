@@ -156,9 +156,7 @@ int tree_mkdir(struct tree_ctx *c, const char *rel)
 
 int tree_setattr(struct tree_ctx *c, const struct tree_ent *e)
 {
-    struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT },
-                              { .tv_sec = (time_t)(e->mtime_ns / 1000000000ull),
-                                .tv_nsec = (long)(e->mtime_ns % 1000000000ull) } };
+    struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, cnio__ts_of_ns(e->mtime_ns) };
     const char *base;
     int pfd, r = 0;
 
