@@ -297,7 +297,7 @@ static int tree_dir_attrs(struct tree_run *r)
         if (r->files.e[i].type == TREE_LINK && !r->dst.remote && tree_setattr(&r->ctx, &r->files.e[i]))
             ret = -CNIO_ERR_IO;
     for (size_t i = r->dirs.n; i-- > 0;)
-        if (tree_setattr(&r->ctx, &r->dirs.e[i]))
+        if (!r->dir_failed[i] && tree_setattr(&r->ctx, &r->dirs.e[i]))
             ret = -CNIO_ERR_IO;
     if (ret && r->ctx.why[0])
         cli_err("cnio cp: %s\n", r->ctx.why);
@@ -432,6 +432,7 @@ static void tree_teardown(struct tree_run *r)
     tree_list_free(&r->dirs);
     tree_list_free(&r->files);
     tree_list_free(&r->attrs);
+    free(r->dir_failed);
 }
 
 /* Every rank: opens the local tops beneath which it reads and writes. */

@@ -211,10 +211,12 @@ static int tree_make_dirs(struct tree_run *r)
 
 /* Each directory is made with its parents, so that the order in which the ranks get to
  * them does not matter. A file or an object where a directory goes fails that directory
- * alone (said; what goes beneath it fails as it is copied). */
+ * alone (said; what goes beneath it fails as it is copied), and it gets no mode or mtime
+ * (-p): rank 0 learns which failed on every rank. */
 int tree_make_subdirs(struct tree_run *r)
 {
-    int ret = 0;
+    int ret = tree_agree((r->dir_failed = calloc(r->dirs.n + 1, 1)) ? 0 : -CNIO_ERR_NOMEM);
+    int all = ret == 0;   /* every rank has dir_failed */
 
     for (size_t i = (size_t)r->j->rank; ret == 0 && i < r->dirs.n; i += (size_t)r->j->size) {
         r->ctx.why[0] = '\0';
@@ -222,8 +224,15 @@ int tree_make_subdirs(struct tree_run *r)
         if (ret == -CNIO_ERR_EXIST && r->ctx.why[0]) {
             cli_err("cnio cp: %s\n", r->ctx.why);
             r->dirs_failed++;
+            r->dir_failed[i] = 1;
             ret = 0;
         }
+    }
+    for (size_t i = 0; all && i < r->dirs.n; i += 1u << 30) {
+        int n = (int)CNIO_MIN(r->dirs.n - i, 1u << 30);
+
+        MPI_Reduce(r->j->rank ? r->dir_failed + i : MPI_IN_PLACE, r->dir_failed + i, n,
+                   MPI_UNSIGNED_CHAR, MPI_MAX, 0, MPI_COMM_WORLD);
     }
     if (ret && r->ctx.why[0])
         cli_err("cnio cp: %s\n", r->ctx.why);
