@@ -284,7 +284,7 @@ static void tree_large(struct tree_run *r)
 }
 
 /* rank 0, -p: the modes of files that were there but for them, the directories' modes
- * and mtimes, deepest first, and local links'. */
+ * and mtimes, deepest first (those made), DST's own last, and local links'. */
 static int tree_dir_attrs(struct tree_run *r)
 {
     int ret = 0;
@@ -299,6 +299,14 @@ static int tree_dir_attrs(struct tree_run *r)
     for (size_t i = r->dirs.n; i-- > 0;)
         if (!r->dir_failed[i] && tree_setattr(&r->ctx, &r->dirs.e[i]))
             ret = -CNIO_ERR_IO;
+    if (r->top_attrs) {
+        char none[1] = "";
+        struct tree_ent top = { .rel = none, .type = TREE_DIR, .mode = r->top_mode,
+                                .mtime_ns = r->top_mtime_ns };
+
+        if (tree_setattr(&r->ctx, &top))
+            ret = -CNIO_ERR_IO;
+    }
     if (ret && r->ctx.why[0])
         cli_err("cnio cp: %s\n", r->ctx.why);
     return ret;

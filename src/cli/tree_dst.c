@@ -180,7 +180,8 @@ int tree_setattr(struct tree_ctx *c, const struct tree_ent *e)
         return name ? ret : -CNIO_ERR_NOMEM;
     }
     if (!e->rel[0]) {
-        r = fchmod(c->dst->dirfd, e->mode & 07777) < 0 || futimens(c->dst->dirfd, ts) < 0;
+        r = (e->mode && fchmod(c->dst->dirfd, e->mode & 07777) < 0) ||
+            futimens(c->dst->dirfd, ts) < 0;
         return r ? tf_fail(c, c->dst->name, errno) : 0;
     }
     pfd = tf_parent(c->dst->dirfd, e->rel, &base);

@@ -42,6 +42,9 @@ struct tree_run {
     struct tree_ctx ctx;
     struct tree_list dirs, files;   /* to make / to copy (the same on every rank) */
     struct tree_list attrs;         /* rank 0: files there but for their mode (-p) */
+    int top_attrs;                  /* rank 0, -p: SRC's own mode and mtime, for DST's top */
+    uint32_t top_mode;
+    int64_t top_mtime_ns;
     size_t nsmall;                  /* files[0..nsmall) by the queue, the rest together */
     uint64_t total_bytes, skipped_files, skipped_bytes;
     uint64_t crc_skipped;           /* files --checksum found identical (this rank) */

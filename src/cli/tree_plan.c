@@ -241,6 +241,36 @@ int tree_make_subdirs(struct tree_run *r)
     return ret;
 }
 
+/* rank 0, -p: SRC's own mode and mtime, which DST's top gets last (as cp -rp and rsync
+ * -a SRC/ DST/ keep them); none for a store's root. 0, or a negative code (said). */
+static int tree_top_attrs(struct tree_run *r)
+{
+    struct cnio_obj_stat s;
+    struct stat sb;
+    int ret;
+
+    if (!r->j->o.preserve || (r->src.remote && !r->src.u.path[0]))
+        return 0;
+    if (!r->src.remote) {
+        if (stat(r->src.name, &sb) < 0) {
+            cli_err("cnio cp: %s: %s\n", r->src.name, strerror(errno));
+            return cnio__err_from_errno(errno);
+        }
+        r->top_mode = (uint32_t)sb.st_mode & 0xffffu;
+        r->top_mtime_ns = cnio__ns_of_ts(&sb.st_mtim);
+    } else {
+        ret = cnio__obj_stat(r->ctx.st, &r->src.u, &r->src.h, &s);
+        if (ret) {
+            cli_fail("cp", r->src.name, ret);
+            return ret;
+        }
+        r->top_mode = s.mode;
+        r->top_mtime_ns = s.mtime_ns;
+    }
+    r->top_attrs = 1;
+    return 0;
+}
+
 int tree_walk_plan(struct tree_run *r)
 {
     struct tree_list src = { 0 }, have = { 0 };
@@ -250,6 +280,8 @@ int tree_walk_plan(struct tree_run *r)
     if (rc == 0 && (r->j->o.sync || r->j->o.resume))
         rc = tree_walk(r->ctx.st, &r->dst, r->ctx.ns, 0, 1, &have, &loops);
     r->failed += loops;
+    if (rc == 0 && r->j->rank == 0)
+        rc = tree_top_attrs(r);
     if (rc == 0 && r->j->rank == 0)
         rc = tree_plan(r, &src, &have);
     if (rc == 0 && r->j->rank == 0)
