@@ -165,8 +165,7 @@ int cnio__px_stat(const char *uri, struct stat *sb)
     sb->st_size = (off_t)s.size;
     sb->st_blksize = s.is_dir || !s.layout.unit ? 4096 : (blksize_t)s.layout.unit;
     sb->st_blocks = (blkcnt_t)((s.size + 511) / 512);
-    sb->st_mtim.tv_sec = (time_t)(s.mtime_ns / 1000000000u);
-    sb->st_mtim.tv_nsec = (long)(s.mtime_ns % 1000000000u);
+    sb->st_mtim = cnio__ts_of_ns(s.mtime_ns);
     sb->st_atim = sb->st_mtim;
     sb->st_ctim = sb->st_mtim;
     errno = saved;

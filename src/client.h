@@ -174,7 +174,7 @@ uint64_t cnio__obj_host_bytes(const struct cnio_obj *obj, int j);
 struct cnio_obj_stat {
     struct cnio_layout layout;
     uint64_t size;              /* logical size */
-    uint64_t mtime_ns;
+    int64_t mtime_ns;           /* signed ns since the epoch (before 1970: negative) */
     int is_dir;
     uint32_t state;             /* 0: complete; else CNIO_OBJ_* bits */
     uint32_t mode;              /* st_mode bits recorded by SETATTR (0: none); of a
@@ -239,9 +239,9 @@ struct cnio_ns_put {
     const void *data;          /* size bytes, at most the stripe unit and the servers'
                                   largest WRITE payload */
     uint64_t size;
-    uint32_t mode;             /* nonzero: SETATTR mode (<= 0xffff) and mtime_ns (0: not
-                                  set) once committed */
-    uint64_t mtime_ns;
+    uint32_t mode;             /* nonzero: SETATTR mode (<= 0xffff) and mtime_ns (signed
+                                  ns since the epoch; 0: not set) once committed */
+    int64_t mtime_ns;
     int status;                /* out: 0 (committed), or the error that stopped it */
 };
 /*
@@ -278,7 +278,8 @@ struct cnio_ns_get {
  */
 int cnio__ns_get_small(struct cnio_ns *ns, struct cnio_ns_get *g, int n);
 /* Records mode (st_mode bits, <= 0xffff: file type and permissions) and, when mtime_ns
- * is not 0, the modification time of path (an object, or a directory). */
-int cnio__ns_setattr(struct cnio_ns *ns, const char *path, uint32_t mode, uint64_t mtime_ns);
+ * (signed ns since the epoch) is not 0, the modification time of path (an object, or a
+ * directory). */
+int cnio__ns_setattr(struct cnio_ns *ns, const char *path, uint32_t mode, int64_t mtime_ns);
 
 #endif /* CNIO_CLIENT_H */

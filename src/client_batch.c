@@ -207,7 +207,7 @@ static int bt_setattr(struct bt *b)
                 b->p[i].status = len;
                 break;
             }
-            bt_call(b, &k, i, j, CNIO_WIRE_SETATTR, 0, b->p[i].mtime_ns, pl, (uint32_t)len, 0);
+            bt_call(b, &k, i, j, CNIO_WIRE_SETATTR, 0, (uint64_t)b->p[i].mtime_ns, pl, (uint32_t)len, 0);
         }
     return bt_run(b, k);
 }

@@ -287,7 +287,7 @@ static void ctl_combine(const struct ctl_entry *e, size_t n, struct cnio_obj_sta
             continue;
         cnio__cl_state(&s->state, info, e[0].info.gen);
         s->is_dir |= (info->flags & CNIO_WIRE_I_DIR) != 0;
-        s->mtime_ns = CNIO_MAX(s->mtime_ns, info->mtime_ns);
+        s->mtime_ns = i ? CNIO_MAX(s->mtime_ns, info->mtime_ns) : info->mtime_ns;
         if (!cnio__layout_check(&s->layout) && info->stripe_unit == s->layout.unit &&
             info->stripe_count == s->layout.count && info->stripe_index < s->layout.count)
             s->size = CNIO_MAX(s->size, cnio__layout_logical_end(&s->layout, info->stripe_index,

@@ -141,11 +141,11 @@ int cnio__ns_rmdir(struct cnio_ns *ns, const char *path)
     return ns_one(ns, CNIO_WIRE_RMDIR, 0, 0, 0, path);
 }
 
-int cnio__ns_setattr(struct cnio_ns *ns, const char *path, uint32_t mode, uint64_t mtime_ns)
+int cnio__ns_setattr(struct cnio_ns *ns, const char *path, uint32_t mode, int64_t mtime_ns)
 {
     if (mode > 0xffffu)
         return -CNIO_ERR_INVAL;
-    return ns_one(ns, CNIO_WIRE_SETATTR, 0, mode, mtime_ns, path);
+    return ns_one(ns, CNIO_WIRE_SETATTR, 0, mode, (uint64_t)mtime_ns, path);
 }
 
 int cnio__ns_rename(struct cnio_ns *ns, const char *from, const char *to)

@@ -83,6 +83,28 @@ int cnio__errno_from_err(int err)
     }
 }
 
+int64_t cnio__ns_of_ts(const struct timespec *ts)
+{
+    const int64_t lim = INT64_MAX / 1000000000 - 1;
+
+    if (ts->tv_sec > lim)
+        return INT64_MAX;
+    if (ts->tv_sec < -lim)
+        return INT64_MIN;
+    return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+struct timespec cnio__ts_of_ns(int64_t ns)
+{
+    int64_t s = ns / 1000000000, r = ns % 1000000000;
+
+    if (r < 0) {
+        r += 1000000000;
+        s--;
+    }
+    return (struct timespec){ .tv_sec = (time_t)s, .tv_nsec = (long)r };
+}
+
 int64_t cnio__now_ns(void)
 {
     struct timespec ts;

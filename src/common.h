@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Marks the public API (the library is built with -fvisibility=hidden). */
 #define CNIO_API __attribute__((visibility("default")))
@@ -32,6 +33,12 @@ int cnio__errno_from_err(int err);
 #define CNIO_NAME_MAX 1024
 #define CNIO_NAME_COMPONENT_MAX 255
 const char *cnio__name_problem(const char *name, size_t len);
+
+/* A time as signed ns since the epoch (before 1970: negative; the wire carries it in two's
+ * complement), from ts (saturating beyond the years 1678 and 2262), and back, with tv_nsec
+ * in [0, 1e9) as struct timespec and utimensat want it. */
+int64_t cnio__ns_of_ts(const struct timespec *ts);
+struct timespec cnio__ts_of_ns(int64_t ns);
 
 /* Monotonic clock in milliseconds / nanoseconds. */
 int64_t cnio__now_ms(void);

@@ -320,7 +320,7 @@ static void wire_info_put(const struct cnio_wire_info *i, uint8_t *out)
     cnio__put_le64(out + 24, i->local_size);
     cnio__put_le32(out + 32, i->flags);
     cnio__put_le32(out + 36, i->gen);
-    cnio__put_le64(out + 40, i->mtime_ns);
+    cnio__put_le64(out + 40, (uint64_t)i->mtime_ns);
 }
 
 /* Reads an info block from 48 bytes at in: 0 or -CNIO_ERR_PROTO. */
@@ -333,7 +333,7 @@ static int wire_info_get(const uint8_t *in, struct cnio_wire_info *i)
     i->local_size = cnio__get_le64(in + 24);
     i->flags = cnio__get_le32(in + 32);
     i->gen = cnio__get_le32(in + 36);
-    i->mtime_ns = cnio__get_le64(in + 40);
+    i->mtime_ns = (int64_t)cnio__get_le64(in + 40);
     return wire_info_ok(i) ? 0 : -CNIO_ERR_PROTO;
 }
 

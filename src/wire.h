@@ -73,7 +73,8 @@ enum cnio_wire_type {
                                 the old name then the new; reply empty */
     CNIO_WIRE_SETATTR = 28,  /* payload: struct cnio_wire_open (flags 0, stripe_count 0,
                                 stripe_index 0) whose stripe_unit carries the mode (st_mode
-                                bits, <= 0xffff); offset = mtime in ns (0: unchanged);
+                                bits, <= 0xffff); offset = mtime in signed ns since
+                                the epoch, two's complement (0: unchanged);
                                 reply empty */
     CNIO_WIRE_FABRIC = 29,   /* key connections only; payload = the libfabric provider
                                 wanted (may be empty: the server's first); reply: struct
@@ -174,7 +175,7 @@ struct cnio_wire_info {
     uint32_t flags;          /* CNIO_WIRE_I_* */
     uint32_t gen;            /* low 32 bits of the generation (the id of the staged
                                 instance last committed; 0 for objects never staged) */
-    uint64_t mtime_ns;
+    int64_t mtime_ns;        /* signed ns since the epoch (two's complement on the wire) */
 };
 #define CNIO_WIRE_INFO_SIZE 48
 #define CNIO_WIRE_I_CREATED 0x1u

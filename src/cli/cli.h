@@ -83,14 +83,15 @@ int cli_mkdir(int argc, char **argv);
 int cli_mv(int argc, char **argv);
 int cli_du(int argc, char **argv);
 int cli_sum(int argc, char **argv);
-/* The mode (st_mode bits; 0 when none was recorded) and mtime the object or directory
- * uri records: 0, or a negative code (printed as "cnio cp: URI: why"). */
+/* The mode (st_mode bits; 0 when none was recorded) and mtime (signed ns since the epoch)
+ * the object or directory uri records: 0, or a negative code (printed as "cnio cp: URI:
+ * why"). */
 int cli_obj_getattr(const struct cli_opts *o, const char *uri, uint32_t *mode,
-                    uint64_t *mtime_ns);
+                    int64_t *mtime_ns);
 /* Records mode (st_mode bits) and mtime_ns (0: not set) on the object uri, as cnio cp -r
  * -p does: 0, or a negative code (printed). */
 int cli_obj_setattr(const struct cli_opts *o, const char *uri, uint32_t mode,
-                    uint64_t mtime_ns);
+                    int64_t mtime_ns);
 /* `cnio rm -r URI`: the objects beneath URI, its directories, URI. The exit status. */
 int cli_rm_tree(const struct cli_opts *o, const char *uri);
 /* `cnio cp -r` (tree.c): called by cli_cp with MPI initialised; returns the exit status. */

@@ -97,7 +97,7 @@ static void cmd_end(struct cnio_uri *u, struct cnio_stack *st, struct cnio_ns *n
 }
 
 int cli_obj_getattr(const struct cli_opts *o, const char *uri, uint32_t *mode,
-                    uint64_t *mtime_ns)
+                    int64_t *mtime_ns)
 {
     struct cnio_uri u = { 0 };
     struct cnio_hints h;
@@ -117,7 +117,7 @@ int cli_obj_getattr(const struct cli_opts *o, const char *uri, uint32_t *mode,
 }
 
 int cli_obj_setattr(const struct cli_opts *o, const char *uri, uint32_t mode,
-                    uint64_t mtime_ns)
+                    int64_t mtime_ns)
 {
     struct cnio_uri u = { 0 };
     struct cnio_hints h;

@@ -537,7 +537,7 @@ static int cp_preserve(struct cp_job *j)
 {
     struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { 0 } };
     uint32_t mode = 0;
-    uint64_t mtime = 0;
+    int64_t mtime = 0;
     struct stat sb;
     int rc = 0;
 
@@ -545,7 +545,7 @@ static int cp_preserve(struct cp_job *j)
         rc = cli_obj_getattr(&j->o, j->src.name, &mode, &mtime);
     } else if (stat(j->src.name, &sb) == 0) {
         mode = (uint32_t)sb.st_mode;
-        mtime = (uint64_t)sb.st_mtim.tv_sec * 1000000000ull + (uint64_t)sb.st_mtim.tv_nsec;
+        mtime = cnio__ns_of_ts(&sb.st_mtim);
     } else {
         rc = cnio__err_from_errno(errno);
         cli_err("cnio cp: -p: %s: %s\n", j->src.name, strerror(errno));
@@ -554,8 +554,7 @@ static int cp_preserve(struct cp_job *j)
         return rc;
     if (j->dst.remote)
         return cli_obj_setattr(&j->o, j->dst.name, mode, mtime);
-    ts[1] = (struct timespec){ .tv_sec = (time_t)(mtime / 1000000000ull),
-                               .tv_nsec = (long)(mtime % 1000000000ull) };
+    ts[1] = cnio__ts_of_ns(mtime);
     if ((mode && chmod(j->final, (mode_t)(mode & 07777)) < 0) ||
         utimensat(AT_FDCWD, j->final, ts, 0) < 0) {
         rc = cnio__err_from_errno(errno);

@@ -438,8 +438,8 @@ static void cli_json_stat(const char *name, const struct cnio_obj_stat *s)
 {
     printf("{\"name\": ");
     cli_json_str(name);
-    printf(", \"type\": \"%s\", \"size\": %llu, \"mtime_ns\": %llu", cli_type(s),
-           (unsigned long long)s->size, (unsigned long long)s->mtime_ns);
+    printf(", \"type\": \"%s\", \"size\": %llu, \"mtime_ns\": %lld", cli_type(s),
+           (unsigned long long)s->size, (long long)s->mtime_ns);
     if (s->mode)
         printf(", \"mode\": %u", s->mode & 07777);
     else
@@ -569,7 +569,7 @@ int cli_stat(int argc, char **argv)
         cli_json_stat(u.path[0] ? u.path : "/", &s);
         putchar('\n');
     } else if (rc == 0) {
-        time_t t = (time_t)(s.mtime_ns / 1000000000ull);
+        time_t t = cnio__ts_of_ns(s.mtime_ns).tv_sec;
         struct tm tm;
 
         if (s.mtime_ns && localtime_r(&t, &tm))

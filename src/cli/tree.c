@@ -286,7 +286,7 @@ static void tree_large(struct tree_run *r)
 }
 
 /* rank 0, -p: the modes of files that were there but for them, the directories' modes
- * and mtimes, deepest first, and local links'. */
+ * and mtimes, deepest first (those made), DST's own last, and local links'. */
 static int tree_dir_attrs(struct tree_run *r)
 {
     int ret = 0;
@@ -299,8 +299,16 @@ static int tree_dir_attrs(struct tree_run *r)
         if (r->files.e[i].type == TREE_LINK && !r->dst.remote && tree_setattr(&r->ctx, &r->files.e[i]))
             ret = -CNIO_ERR_IO;
     for (size_t i = r->dirs.n; i-- > 0;)
-        if (tree_setattr(&r->ctx, &r->dirs.e[i]))
+        if (!r->dir_failed[i] && tree_setattr(&r->ctx, &r->dirs.e[i]))
             ret = -CNIO_ERR_IO;
+    if (r->top_attrs) {
+        char none[1] = "";
+        struct tree_ent top = { .rel = none, .type = TREE_DIR, .mode = r->top_mode,
+                                .mtime_ns = r->top_mtime_ns };
+
+        if (tree_setattr(&r->ctx, &top))
+            ret = -CNIO_ERR_IO;
+    }
     if (ret && r->ctx.why[0])
         cli_err("cnio cp: %s\n", r->ctx.why);
     return ret;
@@ -434,6 +442,7 @@ static void tree_teardown(struct tree_run *r)
     tree_list_free(&r->dirs);
     tree_list_free(&r->files);
     tree_list_free(&r->attrs);
+    free(r->dir_failed);
 }
 
 /* Every rank: opens the local tops beneath which it reads and writes. */

@@ -20,7 +20,7 @@ struct tree_ent {
     char *rel;
     char *link;             /* a local symlink's target (TREE_LINK from a local tree) */
     uint64_t size;
-    uint64_t mtime_ns;
+    int64_t mtime_ns;       /* signed ns since the epoch (before 1970: negative) */
     uint32_t mode;          /* st_mode bits (0: unknown) */
     uint32_t alloc_kib;     /* local files: KiB allocated (sparse files hold fewer) */
     uint8_t type;           /* enum tree_type */
@@ -136,7 +136,8 @@ int tree_in_the_way(struct tree_ctx *ctx, const char *rel);
 /* Makes directory rel at the destination (and its parents): 0, or a negative code;
  * -CNIO_ERR_EXIST with ctx->why said when a file or an object is in the way. */
 int tree_mkdir(struct tree_ctx *ctx, const char *rel);
-/* Applies mode and mtime of e at the destination (-p). */
+/* Applies mode and mtime of e at the destination (-p). A local entry not of e's type
+ * there (the copy that should have made it failed, and said so) keeps its own. */
 int tree_setattr(struct tree_ctx *ctx, const struct tree_ent *e);
 /* Makes the blocks of zeros of local file rel (beneath DST) holes again, after a
  * download split over the ranks wrote them: 0, or a negative code. */

@@ -154,13 +154,23 @@ int tree_mkdir(struct tree_ctx *c, const char *rel)
     return 0;
 }
 
+/* 1 when base beneath pfd is of e's type (not followed), 0 when it is something else,
+ * or -errno. */
+static int tf_is_type(int pfd, const char *base, const struct tree_ent *e)
+{
+    struct stat sb;
+
+    if (fstatat(pfd, base, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+        return -errno;
+    return e->type == TREE_DIR ? S_ISDIR(sb.st_mode) != 0 :
+           e->type == TREE_LINK ? S_ISLNK(sb.st_mode) != 0 : S_ISREG(sb.st_mode) != 0;
+}
+
 int tree_setattr(struct tree_ctx *c, const struct tree_ent *e)
 {
-    struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT },
-                              { .tv_sec = (time_t)(e->mtime_ns / 1000000000ull),
-                                .tv_nsec = (long)(e->mtime_ns % 1000000000ull) } };
+    struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, cnio__ts_of_ns(e->mtime_ns) };
     const char *base;
-    int pfd, r = 0;
+    int pfd, r = 0, k;
 
     if (c->dst->remote) {
         char *name = tree_obj_name(c->dst, e->rel);
@@ -170,15 +180,19 @@ int tree_setattr(struct tree_ctx *c, const struct tree_ent *e)
         return name ? ret : -CNIO_ERR_NOMEM;
     }
     if (!e->rel[0]) {
-        r = fchmod(c->dst->dirfd, e->mode & 07777) < 0 || futimens(c->dst->dirfd, ts) < 0;
+        r = (e->mode && fchmod(c->dst->dirfd, e->mode & 07777) < 0) ||
+            futimens(c->dst->dirfd, ts) < 0;
         return r ? tf_fail(c, c->dst->name, errno) : 0;
     }
     pfd = tf_parent(c->dst->dirfd, e->rel, &base);
     if (pfd < 0)
         return tf_fail(c, e->rel, errno);
-    if (e->type != TREE_LINK && e->mode && fchmodat(pfd, base, e->mode & 07777, 0) < 0)
+    k = tf_is_type(pfd, base, e);
+    if (k < 0)
+        r = -k;
+    else if (k && e->type != TREE_LINK && e->mode && fchmodat(pfd, base, e->mode & 07777, 0) < 0)
         r = errno;
-    if (!r && utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
+    if (!r && k > 0 && utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
         r = errno;
     close(pfd);
     return r ? tf_fail(c, e->rel, r) : 0;

@@ -248,7 +248,7 @@ static int tf_send_local(struct tree_ctx *c, const char *rel, int fd, uint64_t s
     return ret;
 }
 
-static int tf_setattr_obj(struct tree_ctx *c, const char *rel, uint32_t mode, uint64_t mtime)
+static int tf_setattr_obj(struct tree_ctx *c, const char *rel, uint32_t mode, int64_t mtime)
 {
     char *name = tree_obj_name(c->dst, rel);
     int ret;
@@ -420,9 +420,7 @@ static int tf_local_finish(struct tree_ctx *c, const struct tree_ent *e, int fd,
     if (ret == 0 && c->o->preserve && e->mode && fchmod(fd, e->mode & 07777) < 0)
         ret = tf_fail(c, e->rel, errno);
     if (ret == 0 && c->o->preserve) {
-        struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT },
-                                  { .tv_sec = (time_t)(e->mtime_ns / 1000000000ull),
-                                    .tv_nsec = (long)(e->mtime_ns % 1000000000ull) } };
+        struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, cnio__ts_of_ns(e->mtime_ns) };
 
         if (futimens(fd, ts) < 0)
             ret = tf_fail(c, e->rel, errno);

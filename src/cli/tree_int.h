@@ -42,12 +42,17 @@ struct tree_run {
     struct tree_ctx ctx;
     struct tree_list dirs, files;   /* to make / to copy (the same on every rank) */
     struct tree_list attrs;         /* rank 0: files there but for their mode (-p) */
+    int top_attrs;                  /* rank 0, -p: SRC's own mode and mtime, for DST's top */
+    uint32_t top_mode;
+    int64_t top_mtime_ns;
     size_t nsmall;                  /* files[0..nsmall) by the queue, the rest together */
     uint64_t total_bytes, skipped_files, skipped_bytes;
     uint64_t crc_skipped;           /* files --checksum found identical (this rank) */
     int failed;                     /* entries that could not be copied (this rank) */
     uint64_t not_tried;             /* rank 0: files left when a server was lost */
     int files_failed, dirs_failed;  /* of them, of files[] (large ones) and of dirs[] */
+    uint8_t *dir_failed;            /* rank 0, after tree_make_subdirs: 1 for each of
+                                     * dirs[] that no rank could make (no attributes) */
     struct tree_worker w[TREE_WORKERS];
     int nw;                         /* workers set up */
     pthread_mutex_t lock;           /* the batch cursor below, shared by the workers */
@@ -75,7 +80,8 @@ static inline int tree_agree(int rc)
 int tree_walk_plan(struct tree_run *r);
 /* Rank 0's plan to every rank: rc agreed. */
 int tree_bcast(struct tree_run *r, int rc);
-/* Every rank: makes its share of the tree's directories (said why when it cannot). */
+/* Every rank: makes its share of the tree's directories (said why when it cannot), and
+ * tells rank 0 which could not be made (r->dir_failed). Collective. */
 int tree_make_subdirs(struct tree_run *r);
 
 #endif /* CNIO_CLI_TREE_INT_H */

@@ -211,10 +211,12 @@ static int tree_make_dirs(struct tree_run *r)
 
 /* Each directory is made with its parents, so that the order in which the ranks get to
  * them does not matter. A file or an object where a directory goes fails that directory
- * alone (said; what goes beneath it fails as it is copied). */
+ * alone (said; what goes beneath it fails as it is copied), and it gets no mode or mtime
+ * (-p): rank 0 learns which failed on every rank. */
 int tree_make_subdirs(struct tree_run *r)
 {
-    int ret = 0;
+    int ret = tree_agree((r->dir_failed = calloc(r->dirs.n + 1, 1)) ? 0 : -CNIO_ERR_NOMEM);
+    int all = ret == 0;   /* every rank has dir_failed */
 
     for (size_t i = (size_t)r->j->rank; ret == 0 && i < r->dirs.n; i += (size_t)r->j->size) {
         r->ctx.why[0] = '\0';
@@ -222,14 +224,51 @@ int tree_make_subdirs(struct tree_run *r)
         if (ret == -CNIO_ERR_EXIST && r->ctx.why[0]) {
             cli_err("cnio cp: %s\n", r->ctx.why);
             r->dirs_failed++;
+            r->dir_failed[i] = 1;
             ret = 0;
         }
+    }
+    for (size_t i = 0; all && i < r->dirs.n; i += 1u << 30) {
+        int n = (int)CNIO_MIN(r->dirs.n - i, 1u << 30);
+
+        MPI_Reduce(r->j->rank ? r->dir_failed + i : MPI_IN_PLACE, r->dir_failed + i, n,
+                   MPI_UNSIGNED_CHAR, MPI_MAX, 0, MPI_COMM_WORLD);
     }
     if (ret && r->ctx.why[0])
         cli_err("cnio cp: %s\n", r->ctx.why);
     else if (ret)
         cli_fail("cp", r->dst.name, ret);
     return ret;
+}
+
+/* rank 0, -p: SRC's own mode and mtime, which DST's top gets last (as cp -rp and rsync
+ * -a SRC/ DST/ keep them); none for a store's root. 0, or a negative code (said). */
+static int tree_top_attrs(struct tree_run *r)
+{
+    struct cnio_obj_stat s;
+    struct stat sb;
+    int ret;
+
+    if (!r->j->o.preserve || (r->src.remote && !r->src.u.path[0]))
+        return 0;
+    if (!r->src.remote) {
+        if (stat(r->src.name, &sb) < 0) {
+            cli_err("cnio cp: %s: %s\n", r->src.name, strerror(errno));
+            return cnio__err_from_errno(errno);
+        }
+        r->top_mode = (uint32_t)sb.st_mode & 0xffffu;
+        r->top_mtime_ns = cnio__ns_of_ts(&sb.st_mtim);
+    } else {
+        ret = cnio__obj_stat(r->ctx.st, &r->src.u, &r->src.h, &s);
+        if (ret) {
+            cli_fail("cp", r->src.name, ret);
+            return ret;
+        }
+        r->top_mode = s.mode;
+        r->top_mtime_ns = s.mtime_ns;
+    }
+    r->top_attrs = 1;
+    return 0;
 }
 
 int tree_walk_plan(struct tree_run *r)
@@ -241,6 +280,8 @@ int tree_walk_plan(struct tree_run *r)
     if (rc == 0 && (r->j->o.sync || r->j->o.resume))
         rc = tree_walk(r->ctx.st, &r->dst, r->ctx.ns, 0, 1, &have, &loops);
     r->failed += loops;
+    if (rc == 0 && r->j->rank == 0)
+        rc = tree_top_attrs(r);
     if (rc == 0 && r->j->rank == 0)
         rc = tree_plan(r, &src, &have);
     if (rc == 0 && r->j->rank == 0)

@@ -61,11 +61,6 @@ const struct tree_ent *tree_list_find(const struct tree_list *l, const char *rel
     return l->n ? bsearch(&key, l->e, l->n, sizeof(*l->e), walk_cmp) : NULL;
 }
 
-static uint64_t walk_ns(const struct timespec *t)
-{
-    return (uint64_t)t->tv_sec * 1000000000ull + (uint64_t)t->tv_nsec;
-}
-
 static char *walk_join(const char *dir, const char *name)
 {
     size_t a = strlen(dir), b = strlen(name);
@@ -90,7 +85,7 @@ static int walk_entry(int dfd, const char *name, char *rel, int follow, struct t
         (S_ISREG(tb.st_mode) || S_ISDIR(tb.st_mode)))
         sb = tb;
     e->mode = (uint32_t)sb.st_mode & 0xffffu;
-    e->mtime_ns = walk_ns(&sb.st_mtim);
+    e->mtime_ns = cnio__ns_of_ts(&sb.st_mtim);
     if (S_ISDIR(sb.st_mode)) {
         e->type = TREE_DIR;
         e->dev = (uint64_t)sb.st_dev;
@@ -307,7 +302,7 @@ int tree_list_pack(const struct tree_list *l, uint8_t **buf, uint64_t *len)
         cnio__put_le32(b + pos + 2, e->mode);
         cnio__put_le32(b + pos + 6, e->alloc_kib);
         cnio__put_le64(b + pos + 10, e->size);
-        cnio__put_le64(b + pos + 18, e->mtime_ns);
+        cnio__put_le64(b + pos + 18, (uint64_t)e->mtime_ns);
         cnio__put_le64(b + pos + 26, e->dev);
         cnio__put_le64(b + pos + 34, e->ino);
         cnio__put_le32(b + pos + 42, e->from);
@@ -358,7 +353,7 @@ int tree_list_unpack(const uint8_t *buf, uint64_t len, struct tree_list *l)
         e.mode = cnio__get_le32(buf + pos + 2);
         e.alloc_kib = cnio__get_le32(buf + pos + 6);
         e.size = cnio__get_le64(buf + pos + 10);
-        e.mtime_ns = cnio__get_le64(buf + pos + 18);
+        e.mtime_ns = (int64_t)cnio__get_le64(buf + pos + 18);
         e.dev = cnio__get_le64(buf + pos + 26);
         e.ino = cnio__get_le64(buf + pos + 34);
         e.from = cnio__get_le32(buf + pos + 42);

@@ -209,12 +209,11 @@ static int names_rename(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     return ret;
 }
 
-/* Sets the mtime of name beneath rootfd (mtime_ns 0: unchanged). */
-static int names_mtime(int rootfd, const char *name, uint64_t mtime_ns)
+/* Sets the mtime of name beneath rootfd (mtime_ns: signed ns since the epoch; 0:
+ * unchanged). */
+static int names_mtime(int rootfd, const char *name, int64_t mtime_ns)
 {
-    struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT },
-                              { .tv_sec = (time_t)(mtime_ns / 1000000000ull),
-                                .tv_nsec = (long)(mtime_ns % 1000000000ull) } };
+    struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, cnio__ts_of_ns(mtime_ns) };
     int fd, r = 0;
 
     if (!mtime_ns)
@@ -288,7 +287,7 @@ static int names_setattr(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
             return names_errno();
         ret = names_dir_mode(fd, (uint32_t)o.stripe_unit);
         close(fd);
-        return ret ? ret : names_mtime(st->rootfd, name, h->offset);
+        return ret ? ret : names_mtime(st->rootfd, name, (int64_t)h->offset);
     }
     pthread_mutex_lock(&st->lock);
     ret = cnio__srv_store_meta_get(st, name, &m);
@@ -309,7 +308,7 @@ static int names_setattr(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
         ret = cnio__srv_store_meta_write(st, name, &m);
     }
     if (ret == 0)
-        ret = names_mtime(st->rootfd, name, h->offset);
+        ret = names_mtime(st->rootfd, name, (int64_t)h->offset);
     pthread_mutex_unlock(&st->lock);
     return ret;
 }

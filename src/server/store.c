@@ -331,9 +331,9 @@ static void store_meta_default(struct cnio_srv_meta *m, uint64_t size)
     m->size = size;
 }
 
-static uint64_t store_mtime_ns(const struct stat *sb)
+static int64_t store_mtime_ns(const struct stat *sb)
 {
-    return (uint64_t)sb->st_mtim.tv_sec * 1000000000ull + (uint64_t)sb->st_mtim.tv_nsec;
+    return cnio__ns_of_ts(&sb->st_mtim);
 }
 
 void cnio__srv_store_fill(const struct cnio_srv_meta *m, const struct stat *sb, uint32_t flags,

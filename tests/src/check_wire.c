@@ -451,7 +451,7 @@ static void info_assert_eq(const struct cnio_wire_info *a, const struct cnio_wir
     ck_assert_uint_eq(a->size, b->size);
     ck_assert_uint_eq(a->local_size, b->local_size);
     ck_assert_uint_eq(a->flags, b->flags);
-    ck_assert_uint_eq(a->mtime_ns, b->mtime_ns);
+    ck_assert_int_eq(a->mtime_ns, b->mtime_ns);
 }
 
 START_TEST(test_info_u64_round_trip)
@@ -471,6 +471,36 @@ START_TEST(test_info_u64_round_trip)
     ck_assert_int_eq(cnio__wire_u64_parse(buf, 8, &v), 0);
     ck_assert_uint_eq(v, 0xfedcba9876543210ull);
     ck_assert_int_eq(cnio__wire_u64_encode(1, buf, 7), -CNIO_ERR_INVAL);
+}
+END_TEST
+
+/* An mtime before 1970 is negative ns, two's complement on the wire, and comes back as
+ * the timespec utimensat wants (tv_nsec in [0, 1e9)). */
+START_TEST(test_info_mtime_before_1970)
+{
+    struct cnio_wire_info i = info_sample, i2;
+    struct timespec ts = { .tv_sec = -302443200, .tv_nsec = 123456789 }, back;
+    uint8_t buf[CNIO_WIRE_INFO_SIZE];
+
+    i.mtime_ns = cnio__ns_of_ts(&ts);
+    ck_assert_int_eq(i.mtime_ns, -302443199876543211ll);
+    ck_assert_int_eq(cnio__wire_info_encode(&i, buf, sizeof(buf)), CNIO_WIRE_INFO_SIZE);
+    ck_assert_uint_eq(cnio__get_le64(buf + 40), (uint64_t)-302443199876543211ll);
+    ck_assert_int_eq(cnio__wire_info_parse(buf, sizeof(buf), &i2), 0);
+    info_assert_eq(&i2, &i);
+    back = cnio__ts_of_ns(i2.mtime_ns);
+    ck_assert_int_eq(back.tv_sec, ts.tv_sec);
+    ck_assert_int_eq(back.tv_nsec, ts.tv_nsec);
+    back = cnio__ts_of_ns(-1);
+    ck_assert_int_eq(back.tv_sec, -1);
+    ck_assert_int_eq(back.tv_nsec, 999999999);
+    back = cnio__ts_of_ns(-1000000000);
+    ck_assert_int_eq(back.tv_sec, -1);
+    ck_assert_int_eq(back.tv_nsec, 0);
+    ts.tv_sec = (time_t)1 << 40;
+    ck_assert_int_eq(cnio__ns_of_ts(&ts), INT64_MAX);
+    ts.tv_sec = -ts.tv_sec;
+    ck_assert_int_eq(cnio__ns_of_ts(&ts), INT64_MIN);
 }
 END_TEST
 
@@ -742,6 +772,7 @@ static Suite *wire_suite(void)
     tcase_add_test(tp, test_fabric_round_trip);
     tcase_add_test(tp, test_open_too_long_name);
     tcase_add_test(tp, test_info_u64_round_trip);
+    tcase_add_test(tp, test_info_mtime_before_1970);
     tcase_add_test(tp, test_entries_round_trip);
     tcase_add_test(tp, test_payload_samples_valid);
     tcase_add_loop_test(tp, test_payload_table, 0, (int)CNIO_ARRAY_LEN(payload_cases));
