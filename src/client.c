@@ -556,7 +556,7 @@ int cnio__obj_size(struct cnio_obj *obj, uint64_t *size)
     return 0;
 }
 
-void cnio__obj_opened(const struct cnio_obj *obj, uint64_t *size, uint64_t *mtime_ns)
+void cnio__obj_opened(const struct cnio_obj *obj, uint64_t *size, int64_t *mtime_ns)
 {
     *size = cnio__cl_size(&obj->layout, obj->recorded, obj->hosts, obj->nhosts);
     *mtime_ns = obj->hosts[0].info.mtime_ns;

@@ -136,7 +136,7 @@ int cnio__obj_size(struct cnio_obj *obj, uint64_t *size);
 /* The same as the open's replies gave it, without a round trip, and the object's mtime
  * (ns since the epoch) then: for a read-only open, the version this handle reads,
  * whatever replaced the name since. */
-void cnio__obj_opened(const struct cnio_obj *obj, uint64_t *size, uint64_t *mtime_ns);
+void cnio__obj_opened(const struct cnio_obj *obj, uint64_t *size, int64_t *mtime_ns);
 /* Truncates or extends to size on every host and records it. */
 int cnio__obj_set_size(struct cnio_obj *obj, uint64_t size);
 /* fsync on every host. */

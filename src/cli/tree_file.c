@@ -55,9 +55,10 @@ static int tf_changed(struct tree_ctx *c, const char *rel)
 static struct tree_ent tf_now(const struct tree_ent *e, const struct cli_snap *snap)
 {
     struct tree_ent now = *e;
+    struct timespec t = { .tv_sec = (time_t)snap->mtime_s, .tv_nsec = (long)snap->mtime_ns };
 
     now.size = snap->size;
-    now.mtime_ns = snap->mtime_s * 1000000000LL + snap->mtime_ns;
+    now.mtime_ns = cnio__ns_of_ts(&t);   /* as the walk has it */
     return now;
 }
 
@@ -480,7 +481,8 @@ static int tf_part_done(struct tree_ctx *c, const char *rel, const char *part, i
 static struct tree_ent tf_opened(const struct tree_ent *e, const struct cnio_obj *obj)
 {
     struct tree_ent now = *e;
-    uint64_t size, mtime;
+    uint64_t size;
+    int64_t mtime;
 
     cnio__obj_opened(obj, &size, &mtime);
     now.size = size;
