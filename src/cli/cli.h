@@ -48,6 +48,9 @@ int cli_fail(const char *cmd, const char *what, int rc);
  * (from a file or object name, say) escaped as cnio__log does; a newline that ends fmt's
  * output is kept. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Which of standard input, output and error were closed when cnio started (bit 0, 1, 2:
+ * /dev/null stands in for them). */
+extern int cli_std_closed;
 /*
  * MPI_Init for a subcommand. Started without a launcher (a singleton), one process needs
  * neither a daemon nor a network for MPI itself, so Open MPI is told so unless the user

@@ -11,12 +11,14 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char usage_text[] =
     "usage: cnio COMMAND [OPTIONS] ARGS\n"
@@ -662,6 +664,25 @@ int cli_rm(int argc, char **argv)
     return ret;
 }
 
+int cli_std_closed;
+
+/* Standard input, output and error closed at start (`cnio cp - URI <&-`) get /dev/null,
+ * so that no descriptor MPI or cnio opens later takes their number and is read or
+ * written as one of them; cli_std_closed says which were (bit 0, 1, 2). */
+static void cli_std_guard(void)
+{
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int n = open("/dev/null", fd ? O_WRONLY : O_RDONLY);
+
+            cli_std_closed |= 1 << fd;
+            if (n >= 0 && n != fd) {   /* (the lowest free number: fd itself) */
+                dup2(n, fd);
+                close(n);
+            }
+        }
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -674,6 +695,7 @@ int main(int argc, char **argv)
         { "du", cli_du }, { "sum", cli_sum },
     };
 
+    cli_std_guard();
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         fputs(usage_text, argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;

@@ -60,6 +60,10 @@ static void *st_io(void *arg)
     return NULL;
 }
 
+/* What st_upload and st_download return for a failure of standard input or output,
+ * said there: not the servers' (no "remote host" message after it). */
+#define ST_LOCAL 1
+
 static int st_upload(struct cnio_obj *obj, char *bufs[2], uint64_t chunk, uint64_t *total)
 {
     struct st_pipe p = { .fd = STDIN_FILENO, .cap = chunk, .buf = bufs[0] };
@@ -86,7 +90,7 @@ static int st_upload(struct cnio_obj *obj, char *bufs[2], uint64_t chunk, uint64
     }
     if (ret == 0 && p.err) {
         cli_err("cnio cp: standard input: %s\n", strerror(p.err));
-        ret = -CNIO_ERR_IO;
+        ret = ST_LOCAL;
     }
     *total = off;
     return ret == 0 ? cnio__obj_set_size(obj, off) : ret;
@@ -106,7 +110,7 @@ static int st_download(struct cnio_obj *obj, char *bufs[2], uint64_t chunk, uint
         started = 0;
         if (p.err) {
             cli_err("cnio cp: standard output: %s\n", strerror(p.err));
-            return -CNIO_ERR_IO;
+            return ST_LOCAL;
         }
         if (n <= 0)
             return n < 0 ? (int)n : -CNIO_ERR_IO;
@@ -122,7 +126,7 @@ static int st_download(struct cnio_obj *obj, char *bufs[2], uint64_t chunk, uint
         pthread_join(p.tid, NULL);
     if (ret == 0 && p.err) {
         cli_err("cnio cp: standard output: %s\n", strerror(p.err));
-        ret = -CNIO_ERR_IO;
+        ret = ST_LOCAL;
     }
     *total = off;
     return ret;
@@ -142,6 +146,10 @@ static int st_run(struct cp_job *j)
     double t0 = MPI_Wtime();
     int ret = bufs[0] && bufs[1] ? cnio__uri_parse(uri, &u) : -CNIO_ERR_NOMEM;
 
+    if (ret == 0 && (cli_std_closed & (j->dst.remote ? 1 : 2))) {
+        cli_err("cnio cp: standard %s is closed\n", j->dst.remote ? "input" : "output");
+        ret = ST_LOCAL;
+    }
     if (ret == 0)
         ret = cli_hints(&j->o, &u, &h);
     if (ret == 0)
@@ -159,7 +167,7 @@ static int st_run(struct cp_job *j)
 
         ret = ret ? ret : r2;
     }
-    if (ret)
+    if (ret < 0)
         cli_fail("cp", uri, ret);
     else if (!j->o.quiet)
         cli_err("cnio cp: %s -> %s: %llu bytes in %.3f s\n", j->src.name, j->dst.name,
