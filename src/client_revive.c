@@ -59,6 +59,16 @@ static int rv_reopen(struct cnio_obj *obj, int j)
     if (!ret && (info.stripe_unit != obj->layout.unit || info.stripe_count != obj->layout.count ||
                  info.stripe_index != (uint32_t)j))
         ret = -CNIO_ERR_LAYOUT;
+    /* An object opened in place, or to read, and replaced meanwhile (an upload committed
+     * over it while the server was restarting): the name now holds another object, whose
+     * stripes beside the old one's on the other hosts would read as neither. */
+    if (!ret && !(flags & (CNIO_WIRE_O_STAGE | CNIO_WIRE_O_JOIN)) && info.gen != host->info.gen) {
+        cnio__err("%s: host %s:%u restarted, and the object was replaced meanwhile (another "
+                  "upload committed over it): this open is gone; open it again", obj->path,
+                  host->name, host->port);
+        host->opened = 0;   /* its old handle went with the restart: nothing to close */
+        return -CNIO_ERR_CONN;
+    }
     if (ret) {
         cnio__err("%s: opening it again on host %s:%u after reconnecting: %s", obj->path,
                   host->name, host->port, cnio_strerror(ret));
