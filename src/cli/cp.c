@@ -668,7 +668,7 @@ int cp_run(struct cp_job *j)
         close(j->ref_fd);
     if (rc == 0)
         goto preserve;
-    cp_report(j, rc == -CNIO_ERR_CHECKSUM ? "verify" : "copy", rc);
+    cp_report(j, rc == -CNIO_ERR_CHECKSUM && j->o.verify ? "verify" : "copy", rc);
     if ((!copied || !j->dst.remote) && j->rank == 0)
         cp_discard(j);
     goto free_names;

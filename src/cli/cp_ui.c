@@ -4,6 +4,8 @@
  * interrupted download says before it ends. The copy itself is cp.c's.
  */
 #include "cp.h"
+#include "client.h"
+#include "stack.h"
 
 #include <errno.h>
 #include <mpi.h>
@@ -160,6 +162,28 @@ void cp_resume_summary(struct cp_job *j)
                moved, (unsigned long long)j->total, (unsigned long long)j->total - moved);
 }
 
+/* After an upload's commit failed: 1 when DST is there, complete (a commit refused by
+ * the first host leaves no part of the upload anywhere), else 0. */
+static int cp_dst_complete(const struct cp_job *j)
+{
+    struct cnio_obj_stat s = { 0 };
+    struct cnio_uri u = { 0 };
+    struct cnio_hints h;
+    struct cnio_stack *st = NULL;
+    int rc = cnio__uri_parse(j->dst.name, &u);
+
+    if (rc == 0)
+        rc = cli_hints(&j->o, &u, &h);
+    if (rc == 0)
+        rc = cnio__stack_open(&st);
+    if (rc == 0)
+        rc = cnio__obj_stat(st, &u, &h, &s);
+    if (st)
+        cnio__stack_close(st);
+    cnio__uri_free(&u);
+    return rc == 0 && !s.is_dir && !(s.state & CNIO_OBJ_INCOMPLETE);
+}
+
 /*
  * A failed upload's staged instance was discarded (or could not be); a failed download
  * leaves DST as it was, and its part file is removed (kept with --resume).
@@ -176,6 +200,9 @@ void cp_discard(const struct cp_job *j)
             cli_err("cnio cp: could not discard the incomplete upload to %s: `cnio "
                     "stat` shows it incomplete, `cnio cp --resume` finishes it, `cnio rm` "
                     "removes it\n", j->dst.name);
+        else if (cp_dst_complete(j))   /* refused by the first host: discarded there */
+            cli_err("cnio cp: the upload to %s was not committed; the object there is "
+                    "unchanged\n", j->dst.name);
         else
             cli_err("cnio cp: the upload to %s did not commit on every host; `cnio "
                     "stat` shows its state\n", j->dst.name);

@@ -11,6 +11,7 @@
  *   cnio_writer create-wait URI FILE  open a new object WRONLY|CREATE, write 64 KiB of 0x5a
  *                                   at 0, print "written", wait until FILE exists (at
  *                                   most 10 minutes), write 64 KiB of 0xa5 at 64 KiB, close
+ *   cnio_writer inplace-wait URI FILE  the same, opening an existing object RDWR (in place)
  *   cnio_writer two-opens URI       open a new object WRONLY|CREATE, then again RDWR|CREATE
  *                                   (as PnetCDF opens its independent handle); 64 KiB of
  *                                   0x5a at 0 through the first, of 0xa5 at 64 KiB through
@@ -118,13 +119,13 @@ static int w_two_opens(const char *uri)
     return 0;
 }
 
-/* create-wait: a writer that pauses between two writes for as long as the test wants. */
-static int w_wait(const char *uri, const char *file)
+/* create-wait, inplace-wait: a writer that pauses between two writes for as long as the
+ * test wants. */
+static int w_wait(const char *uri, const char *file, int amode)
 {
     static char data[W_BYTES];
     cnio_file_t *fh;
-    int rc = cnio_file_open(MPI_COMM_SELF, uri, MPI_MODE_WRONLY | MPI_MODE_CREATE,
-                            MPI_INFO_NULL, &fh);
+    int rc = cnio_file_open(MPI_COMM_SELF, uri, amode, MPI_INFO_NULL, &fh);
 
     if (rc)
         return w_fail("open", rc);
@@ -157,7 +158,9 @@ int main(int argc, char **argv)
     if (argc == 4 && !strcmp(argv[1], "resume"))
         return w_resume(argv[2], argv[3]);
     if (argc == 4 && !strcmp(argv[1], "create-wait"))
-        return w_wait(argv[2], argv[3]);
+        return w_wait(argv[2], argv[3], MPI_MODE_WRONLY | MPI_MODE_CREATE);
+    if (argc == 4 && !strcmp(argv[1], "inplace-wait"))
+        return w_wait(argv[2], argv[3], MPI_MODE_RDWR);
     if (argc == 3 && !strcmp(argv[1], "two-opens"))
         return w_two_opens(argv[2]);
     if (argc != 3)
