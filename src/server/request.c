@@ -35,9 +35,11 @@
  * A file that shrinks under the server (SETSIZE from another connection, or another
  * process truncating it) between the CRC and the send ends the sendfile early: the
  * frame cannot be completed and that connection is dropped (the client reports it);
- * bytes overwritten between the two go out under a CRC that does not match them, and
- * the client reports a checksum error where pread gave it some mix of old and new
- * bytes. Only accesses that race anyway see this.
+ * bytes overwritten between the two would go out under a CRC that does not match them,
+ * and the client would report a checksum error, the sign of damage at rest, where pread
+ * gives it some mix of old and new bytes (which MPI-IO without atomic mode allows). So
+ * an object that a live handle has open for writing in place is read as one without
+ * block sums is: pread, and the CRC of the bytes read.
  */
 
 /* What a token-authenticated connection may send. */
@@ -591,7 +593,8 @@ static int req_read(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     sp = ret ? NULL : req_sums(c, hd, 0, &ret);
     s = sp ? *sp : none;
     pthread_mutex_unlock(&hd->lock);
-    if (!ret && s.fd < 0)
+    if (!ret && (s.fd < 0 || (!hd->stage && cnio__srv_store_writer(&c->srv->store, hd->name,
+                                                                     0) > 0)))
         ret = req_read_plain(c, hd, h->offset, want, r);
     else if (!ret)
         for (int tries = 0; (ret = req_read_sums(c, hd, &s, h->offset, want, r)) == 2; tries++)
