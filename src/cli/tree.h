@@ -125,6 +125,15 @@ int tree_get_small(struct tree_ctx *ctx, const struct tree_ent *const *e, int n,
 int tf_fail(struct tree_ctx *ctx, const char *rel, int err);
 /* The directory holding rel beneath dirfd (an fd, or -1 and errno); *base: rel's last part. */
 int tf_parent(int dirfd, const char *rel, const char **base);
+/* Opens rel beneath dirfd without following any symlink (-1 and errno on failure). */
+int tf_open(int dirfd, const char *rel, int flags, mode_t mode);
+/* Opens object rel beneath end (flags: CNIO_WIRE_O_*) into *obj: 0, or a negative code. */
+int tf_obj(struct tree_ctx *ctx, struct tree_end *end, const char *rel, uint32_t flags,
+           struct cnio_obj **obj);
+/* A symlink's target: its longest, with the NUL. */
+#define TF_LINK_MAX 4096
+/* Reads the whole object (a link's target, size < TF_LINK_MAX bytes) into buf. */
+int tf_read_link(struct cnio_obj *obj, uint64_t size, char *buf);
 /* 1 when a local non-directory stands in the way of rel's directories (self: rel too); said. */
 int tf_in_the_way(struct tree_ctx *ctx, const char *rel, int self);
 /* The same for an object beneath a remote DST (a STAT per prefix: for explaining failures). */
@@ -142,6 +151,10 @@ int tree_setattr(struct tree_ctx *ctx, const struct tree_ent *e);
 /* Makes the blocks of zeros of local file rel (beneath DST) holes again, after a
  * download split over the ranks wrote them: 0, or a negative code. */
 int tree_punch_zeros(struct tree_ctx *ctx, const char *rel);
+/* --checksum (tree_same.c): 1 when the destination holds file e with the same CRC32C,
+ * or link e with the same target; else 0. */
+int tree_same_crc(struct tree_ctx *ctx, const struct tree_ent *e);
+int tree_same_link(struct tree_ctx *ctx, const struct tree_ent *e);
 /* CRC32C of every byte of a local file or of an object (`cnio sum`, --checksum). */
 int tree_crc_local(int fd, char *buf, uint64_t cap, uint32_t *crc, uint64_t *size);
 int tree_crc_obj(struct cnio_obj *obj, char *buf, uint64_t cap, uint32_t *crc, uint64_t *size);

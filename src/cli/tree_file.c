@@ -21,7 +21,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define TF_LINK_MAX 4096
 /* Blocks of zeros a fresh destination does not get written (they stay holes). */
 #define TF_BLOCK (64u << 10)
 
@@ -63,7 +62,7 @@ static struct tree_ent tf_now(const struct tree_ent *e, const struct cli_snap *s
 }
 
 /* Opens rel beneath dirfd without following any symlink (-1 and errno on failure). */
-static int tf_open(int dirfd, const char *rel, int flags, mode_t mode)
+int tf_open(int dirfd, const char *rel, int flags, mode_t mode)
 {
     struct open_how how = { .flags = (uint64_t)(unsigned)(flags | O_CLOEXEC),
                             .mode = (flags & O_CREAT) ? mode : 0,
@@ -93,8 +92,8 @@ int tf_parent(int dirfd, const char *rel, const char **base)
     return tf_open(dirfd, dir, O_PATH | O_DIRECTORY, 0);
 }
 
-static int tf_obj(struct tree_ctx *c, struct tree_end *e, const char *rel, uint32_t flags,
-                  struct cnio_obj **obj)
+int tf_obj(struct tree_ctx *c, struct tree_end *e, const char *rel, uint32_t flags,
+           struct cnio_obj **obj)
 {
     struct cnio_ns *ns = e == c->dst ? c->ns : c->src_ns;
     struct cnio_uri u = e->u;
@@ -340,7 +339,7 @@ static int tf_symlink_local(struct tree_ctx *c, const char *rel, const char *tar
 }
 
 /* Reads the whole object (a link's target, at most TF_LINK_MAX bytes) into buf. */
-static int tf_read_link(struct cnio_obj *obj, uint64_t size, char *buf)
+int tf_read_link(struct cnio_obj *obj, uint64_t size, char *buf)
 {
     ssize_t n;
 
@@ -564,125 +563,10 @@ int tree_punch_zeros(struct tree_ctx *c, const char *rel)
     return ret;
 }
 
-int tree_crc_local(int fd, char *buf, uint64_t cap, uint32_t *crc, uint64_t *size)
-{
-    uint32_t v = 0;
-    uint64_t off = 0;
-
-    for (;;) {
-        ssize_t n = pread(fd, buf, (size_t)cap, (off_t)off);
-
-        if (n < 0)
-            return cnio__err_from_errno(errno);
-        if (n == 0)
-            break;
-        v = cnio__crc32c(v, buf, (size_t)n);
-        off += (uint64_t)n;
-    }
-    *crc = v;
-    *size = off;
-    return 0;
-}
-
-int tree_crc_obj(struct cnio_obj *obj, char *buf, uint64_t cap, uint32_t *crc, uint64_t *size)
-{
-    uint64_t total, off = 0;
-    uint32_t v = 0;
-    int ret = cnio__obj_size(obj, &total);
-
-    while (ret == 0 && off < total) {
-        ssize_t n = cnio__obj_pread(obj, buf, (size_t)CNIO_MIN(cap, total - off), off);
-
-        if (n <= 0)
-            return n < 0 ? (int)n : -CNIO_ERR_IO;
-        v = cnio__crc32c(v, buf, (size_t)n);
-        off += (uint64_t)n;
-    }
-    *crc = v;
-    *size = off;
-    return ret;
-}
-
-/* --checksum: 1 when the destination holds a file with the source's CRC32C. */
-static int tf_same_crc(struct tree_ctx *c, const struct tree_ent *e)
-{
-    uint32_t crc[2] = { 1, 2 };
-    uint64_t sz[2] = { 0, 1 };
-
-    for (int k = 0; k < 2; k++) {
-        struct tree_end *end = k ? c->dst : c->src;
-        struct cnio_obj *obj;
-        int ret = -1;
-
-        if (end->remote && tf_obj(c, end, e->rel, 0, &obj) == 0) {
-            ret = tree_crc_obj(obj, c->buf, c->chunk, &crc[k], &sz[k]);
-            cnio__obj_close(obj);
-        } else if (!end->remote) {
-            int fd = tf_open(end->dirfd, e->rel, O_RDONLY, 0);
-
-            if (fd >= 0) {
-                ret = tree_crc_local(fd, c->buf, c->chunk, &crc[k], &sz[k]);
-                close(fd);
-            }
-        }
-        if (ret)
-            return 0;
-    }
-    return crc[0] == crc[1] && sz[0] == sz[1];
-}
-
-/* --checksum: the target of link e at end into buf (TF_LINK_MAX bytes): a local symlink's,
- * or an object's recorded as a link (mode S_IFLNK). 0, or -1 when there is no such link. */
-static int tf_link_at(struct tree_ctx *c, struct tree_end *end, const struct tree_ent *e,
-                      char *buf)
-{
-    struct cnio_obj_stat sb;
-    struct cnio_uri u = end->u;
-    struct cnio_obj *obj;
-    const char *base;
-    ssize_t n;
-    int pfd, ret;
-
-    if (!end->remote && end == c->src && e->link) {
-        snprintf(buf, TF_LINK_MAX, "%s", e->link);
-        return 0;
-    }
-    if (!end->remote) {
-        pfd = tf_parent(end->dirfd, e->rel, &base);
-        if (pfd < 0)
-            return -1;
-        n = readlinkat(pfd, base, buf, TF_LINK_MAX - 1);
-        close(pfd);
-        if (n < 0)
-            return -1;
-        buf[n] = '\0';
-        return 0;
-    }
-    u.path = tree_obj_name(end, e->rel);
-    ret = u.path ? cnio__obj_stat(c->st, &u, &end->h, &sb) : -1;
-    free(u.path);
-    if (ret || sb.is_dir || (sb.mode & S_IFMT) != S_IFLNK || (sb.state & CNIO_OBJ_INCOMPLETE))
-        return -1;
-    if (tf_obj(c, end, e->rel, 0, &obj))
-        return -1;
-    ret = tf_read_link(obj, sb.size, buf);
-    cnio__obj_close(obj);
-    return ret ? -1 : 0;
-}
-
-/* --checksum: 1 when the destination holds link e with the same target. */
-static int tf_same_link(struct tree_ctx *c, const struct tree_ent *e)
-{
-    char a[TF_LINK_MAX], b[TF_LINK_MAX];
-
-    return tf_link_at(c, c->src, e, a) == 0 && tf_link_at(c, c->dst, e, b) == 0 &&
-           strcmp(a, b) == 0;
-}
-
 int tree_copy_one(struct tree_ctx *c, const struct tree_ent *e)
 {
-    if (c->o->checksum && ((e->type == TREE_FILE && tf_same_crc(c, e)) ||
-                           (e->type == TREE_LINK && tf_same_link(c, e)))) {
+    if (c->o->checksum && ((e->type == TREE_FILE && tree_same_crc(c, e)) ||
+                           (e->type == TREE_LINK && tree_same_link(c, e)))) {
         c->skipped += e->size;
         return 1;
     }
