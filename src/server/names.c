@@ -158,21 +158,33 @@ static int names_writers(const struct cnio_srv_store *st, const char *name)
     return 0;
 }
 
+static int names_live(void *handles, uint64_t id)
+{
+    return cnio__srv_handles_staging(handles, id);
+}
+
 /*
  * Why a RENAME of from to to is refused before anything moves (store lock held), or 0:
  * - live in-place writers of from (names_writers);
+ * - live uploads (staged instances a handle writes) of from or beneath it;
  * - a directory over an object, or an object over a directory (rename(2)'s ENOTDIR and
  *   EISDIR). renameat's own ENOTDIR came back as -CNIO_ERR_NOENT, which the client
  *   takes for "not on this host": the other hosts then made the name a directory.
  */
-static int names_rename_refused(const struct cnio_srv_store *st, const char *from,
-                                const char *to)
+
+static int names_rename_refused(struct cnio_srv_store *st, struct cnio_srv_handles *hs,
+                                const char *from, const char *to)
 {
     int f, t;
 
     if (names_writers(st, from))
         return cnio__srv_why(-CNIO_ERR_ACCESS, "it is open for writing in place; close it "
                              "first");
+    /* an upload still writing it, or beneath it, would commit under the old name after
+     * the move, making it again */
+    if (cnio__srv_stage_idx_live_under(st, from, names_live, hs))
+        return cnio__srv_why(-CNIO_ERR_ACCESS, "an upload to it (or beneath it) is in "
+                             "progress; move it once that has finished");
     f = names_is_dir(st->rootfd, from);
     t = names_is_dir(st->rootfd, to);
     if (f >= 0 && t >= 0 && f != t)
@@ -202,7 +214,7 @@ static int names_rename(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     if (!strncmp(from, to, n) && (to[n] == '/' || to[n] == '\0'))
         return strcmp(from, to) ? -CNIO_ERR_INVAL : 0;   /* into itself, or onto itself */
     pthread_mutex_lock(&st->lock);
-    ret = names_rename_refused(st, from, to);
+    ret = names_rename_refused(st, &c->srv->handles, from, to);
     if (!ret)
         ret = cnio__srv_rename(st, from, to);
     pthread_mutex_unlock(&st->lock);

@@ -316,6 +316,10 @@ int cnio__srv_stage_idx_add(struct cnio_srv_store *st, uint64_t id, const char *
 int cnio__srv_stage_idx_del(struct cnio_srv_store *st, uint64_t id);
 /* The ids of name's recorded instances (name NULL: of all), in *ids (the caller frees)
  * and *n: 0 or -CNIO_ERR_NOMEM. */
+/* 1 when an instance of name, or of a name beneath it (name/...), is one that live(arg,
+ * id) says a live handle writes; else 0. */
+int cnio__srv_stage_idx_live_under(struct cnio_srv_store *st, const char *name,
+                                   int (*live)(void *arg, uint64_t id), void *arg);
 int cnio__srv_stage_idx_ids(struct cnio_srv_store *st, const char *name, uint64_t **ids,
                             size_t *n);
 /* Forgets every instance (when the store closes). */

@@ -93,6 +93,33 @@ int cnio__srv_stage_idx_ids(struct cnio_srv_store *st, const char *name, uint64_
     return 0;
 }
 
+int cnio__srv_stage_idx_live_under(struct cnio_srv_store *st, const char *name,
+                                   int (*live)(void *arg, uint64_t id), void *arg)
+{
+    size_t n = strlen(name), k = 0, cap = 0;
+    uint64_t *v = NULL;
+    int found = 0;
+
+    pthread_mutex_lock(&st->stage_lock);
+    for (struct cnio_srv_staged *s = st->staged; s; s = s->next) {
+        if (strncmp(s->name, name, n) || (s->name[n] && s->name[n] != '/'))
+            continue;
+        if (k == cap) {
+            uint64_t *nv = realloc(v, (cap = cap ? cap * 2 : 8) * sizeof(*v));
+
+            if (!nv)
+                break;   /* (the ids so far are looked at) */
+            v = nv;
+        }
+        v[k++] = s->id;
+    }
+    pthread_mutex_unlock(&st->stage_lock);
+    for (size_t i = 0; i < k && !found; i++)
+        found = live(arg, v[i]);
+    free(v);
+    return found;
+}
+
 void cnio__srv_stage_idx_free(struct cnio_srv_store *st)
 {
     while (st->staged) {
