@@ -38,8 +38,9 @@
  * bytes overwritten between the two would go out under a CRC that does not match them,
  * and the client would report a checksum error, the sign of damage at rest, where pread
  * gives it some mix of old and new bytes (which MPI-IO without atomic mode allows). So
- * an object that a live handle has open for writing in place is read as one without
- * block sums is: pread, and the CRC of the bytes read.
+ * a reader's handle (not itself writing in place) of an object that a live handle has
+ * open for writing in place reads it as one without block sums: pread, and the CRC of
+ * the bytes read. The writers' own reads keep the check against the stored sums.
  */
 
 /* What a token-authenticated connection may send. */
@@ -593,8 +594,8 @@ static int req_read(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     sp = ret ? NULL : req_sums(c, hd, 0, &ret);
     s = sp ? *sp : none;
     pthread_mutex_unlock(&hd->lock);
-    if (!ret && (s.fd < 0 || (!hd->stage && cnio__srv_store_writer(&c->srv->store, hd->name,
-                                                                     0) > 0)))
+    if (!ret && (s.fd < 0 || (!hd->stage && !hd->writer &&
+                              cnio__srv_store_writer(&c->srv->store, hd->name, 0) > 0)))
         ret = req_read_plain(c, hd, h->offset, want, r);
     else if (!ret)
         for (int tries = 0; (ret = req_read_sums(c, hd, &s, h->offset, want, r)) == 2; tries++)
