@@ -219,7 +219,19 @@ static int ctl_list_parse(struct ctl_list *l, const uint8_t *buf, size_t len)
     return ret;
 }
 
-/* LIST on every host, following each host's cursor until it has no more. */
+/* Entries one LIST may gather, over every host and round: a server that never says the
+ * end (a broken or hostile one) does not grow the client without bound. */
+#define CTL_LIST_MAX (1u << 20)
+
+/* A LIST reply that cannot be right: said, -CNIO_ERR_PROTO. */
+static int ctl_list_bad(const char *name, const struct cnio__cl_host *host, const char *why)
+{
+    cnio__err("%s: list on host %s:%u: %s", name, host->name, host->port, why);
+    return -CNIO_ERR_PROTO;
+}
+
+/* LIST on every host, following each host's cursor until it has no more (and until it
+ * stops moving: a reply with F_MORE holds entries and a cursor past the one asked for). */
 static int ctl_list_collect(struct cnio_ns *c, const char *name, const uint8_t *pl, uint32_t plen,
                             struct ctl_list *l)
 {
@@ -238,15 +250,23 @@ static int ctl_list_collect(struct cnio_ns *c, const char *name, const uint8_t *
         ret = cnio__stack_calls(c->st, calls, c->n);
         cnio__cl_name_failures(name, "list", c->hosts, calls, c->n, 1);
         for (int i = 0; i < c->n && !ret; i++) {
+            size_t had = l->n;
+
             if (!calls[i].ep)
                 continue;
             ret = ctl_list_parse(l, calls[i].rbuf, calls[i].rlen);
-            if (calls[i].rflags & CNIO_WIRE_F_MORE) {
-                calls[i].offset = calls[i].roffset;
-                more = 1;
-            } else {
+            if (!ret && l->n > CTL_LIST_MAX)
+                ret = ctl_list_bad(name, &c->hosts[i], "more than 1,048,576 entries");
+            if (ret || !(calls[i].rflags & CNIO_WIRE_F_MORE)) {
                 calls[i].ep = NULL;
+                continue;
             }
+            /* more to come: the cursor must move on, past what this reply held */
+            if (l->n == had || calls[i].roffset <= calls[i].offset)
+                ret = ctl_list_bad(name, &c->hosts[i], "a reply that says more follows "
+                                   "neither held an entry nor moved its cursor on");
+            calls[i].offset = calls[i].roffset;
+            more = 1;
         }
         if (!more)
             break;
