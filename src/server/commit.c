@@ -157,6 +157,8 @@ int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delt
         *pp = w;
     }
     if (w) {
+        int was = w->count;
+
         w->count += delta;
         n = w->count;
         if (n <= 0) {
@@ -164,9 +166,33 @@ int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delt
             free(w);
             n = 0;
         }
+        atomic_fetch_add(&st->nwriters, n - was);
     }
     pthread_mutex_unlock(&st->lock);
     return n;
+}
+
+int cnio__srv_store_writing(const struct cnio_srv_store *st, const char *name, int beneath)
+{
+    size_t n = strlen(name);
+
+    for (const struct cnio_srv_writer *w = st->writers; w; w = w->next)
+        if (w->count > 0 && !strncmp(w->name, name, n) &&
+            (!w->name[n] || (beneath && w->name[n] == '/')))
+            return 1;
+    return 0;
+}
+
+int cnio__srv_store_written(struct cnio_srv_store *st, const char *name)
+{
+    int r;
+
+    if (atomic_load(&st->nwriters) == 0)
+        return 0;
+    pthread_mutex_lock(&st->lock);
+    r = cnio__srv_store_writing(st, name, 0);
+    pthread_mutex_unlock(&st->lock);
+    return r;
 }
 
 int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,

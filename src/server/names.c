@@ -142,22 +142,6 @@ static int names_rmdir(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     return ret == 1 ? -CNIO_ERR_NOENT : ret;
 }
 
-/*
- * 1 when an object at name, or beneath it, has live in-place writers (store lock held).
- * A RENAME of such an object is refused: its writers' handles would follow the data, but
- * their CLOSE clears the update's mark by name, found nothing there, failed, and left
- * the moved object marked as interrupted (unreadable until opened for writing again).
- */
-static int names_writers(const struct cnio_srv_store *st, const char *name)
-{
-    size_t n = strlen(name);
-
-    for (const struct cnio_srv_writer *w = st->writers; w; w = w->next)
-        if (w->count > 0 && !strncmp(w->name, name, n) && (!w->name[n] || w->name[n] == '/'))
-            return 1;
-    return 0;
-}
-
 static int names_live(void *handles, uint64_t id)
 {
     return cnio__srv_handles_staging(handles, id);
@@ -165,19 +149,20 @@ static int names_live(void *handles, uint64_t id)
 
 /*
  * Why a RENAME of from to to is refused before anything moves (store lock held), or 0:
- * - live in-place writers of from (names_writers);
+ * - live in-place writers of from or beneath it: their handles would follow the data,
+ *   but their CLOSE clears the update's mark by name, found nothing there, failed, and
+ *   left the moved object marked as interrupted (unreadable until opened for writing);
  * - live uploads (staged instances a handle writes) of from or beneath it;
  * - a directory over an object, or an object over a directory (rename(2)'s ENOTDIR and
  *   EISDIR). renameat's own ENOTDIR came back as -CNIO_ERR_NOENT, which the client
  *   takes for "not on this host": the other hosts then made the name a directory.
  */
-
 static int names_rename_refused(struct cnio_srv_store *st, struct cnio_srv_handles *hs,
                                 const char *from, const char *to)
 {
     int f, t;
 
-    if (names_writers(st, from))
+    if (cnio__srv_store_writing(st, from, 1))
         return cnio__srv_why(-CNIO_ERR_ACCESS, "it is open for writing in place; close it "
                              "first");
     /* an upload still writing it, or beneath it, would commit under the old name after

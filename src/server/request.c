@@ -595,7 +595,7 @@ static int req_read(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     s = sp ? *sp : none;
     pthread_mutex_unlock(&hd->lock);
     if (!ret && (s.fd < 0 || (!hd->stage && !hd->writer &&
-                              cnio__srv_store_writer(&c->srv->store, hd->name, 0) > 0)))
+                              cnio__srv_store_written(&c->srv->store, hd->name))))
         ret = req_read_plain(c, hd, h->offset, want, r);
     else if (!ret)
         for (int tries = 0; (ret = req_read_sums(c, hd, &s, h->offset, want, r)) == 2; tries++)

@@ -75,7 +75,7 @@ static void scrub_object(struct scrub_ctx *x, const char *name)
     uint64_t pos = 0;
     int fd, ret, pending;
 
-    if (x->srv && cnio__srv_store_writer(x->st, name, 0) > 0)
+    if (x->srv && cnio__srv_store_written(x->st, name))
         return;   /* being written in place: checked on a later pass */
     fd = cnio__srv_store_at(x->st->rootfd, name, O_RDONLY | O_NONBLOCK, 0);
     if (fd < 0)

@@ -98,6 +98,7 @@ struct cnio_srv_store {
     int sumsfd;         /* ROOT/.cnio/sums (O_PATH) */
     pthread_mutex_t lock;   /* commits, metadata read-modify-writes, writers, unlinks */
     struct cnio_srv_writer *writers;
+    atomic_int nwriters;    /* the writers' counts summed: 0 lets a READ skip the lock */
     uint64_t last_order;    /* the last commit order this server picked (lock held) */
     pthread_mutex_t stage_lock; /* staged (taken alone, never around another lock) */
     struct cnio_srv_staged *staged; /* the staged instances (stage_idx.c) */
@@ -208,6 +209,12 @@ int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
                          struct cnio_srv_meta *m);
 /* Adds delta to the live in-place writers of name; returns their count after. */
 int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delta);
+/* 1 when name (beneath: or a name beneath it, name/...) has live in-place writers, else 0
+ * (store lock held). */
+int cnio__srv_store_writing(const struct cnio_srv_store *st, const char *name, int beneath);
+/* 1 when name has live in-place writers, without waiting for the store lock while no
+ * handle at all writes in place (a READ's question). */
+int cnio__srv_store_written(struct cnio_srv_store *st, const char *name);
 /* Reads name's metadata: 0, 1 when it has none, or a negative code. */
 int cnio__srv_store_meta_get(struct cnio_srv_store *st, const char *name, struct cnio_srv_meta *m);
 /* Writes the metadata of name (tmp file + rename). */

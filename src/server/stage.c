@@ -574,10 +574,9 @@ static int stage_commit_locked(struct cnio_srv_store *st, const char *name, uint
                                : cnio__err_from_errno(errno);
     /* An object some job has open for writing in place keeps its writes: replaced, they
      * would go on, with success, into a file no name reaches any more. */
-    for (const struct cnio_srv_writer *w = st->writers; w; w = w->next)
-        if (w->count > 0 && !strcmp(w->name, name))
-            return cnio__srv_why(-CNIO_ERR_ACCESS, "the object it replaces is open for "
-                                 "writing in place; close it first");
+    if (cnio__srv_store_writing(st, name, 0))
+        return cnio__srv_why(-CNIO_ERR_ACCESS, "the object it replaces is open for "
+                             "writing in place; close it first");
     dpfd = cnio__srv_store_mkparents_at(st->rootfd, name, &base);
     if (dpfd < 0)
         return dpfd;

@@ -253,6 +253,7 @@ int cnio__srv_store_open(struct cnio_srv_store *st, const char *root)
 
     st->metafd = st->stagefd = st->sumsfd = -1;
     st->writers = NULL;
+    atomic_init(&st->nwriters, 0);
     st->staged = NULL;
     pthread_mutex_init(&st->lock, NULL);
     pthread_mutex_init(&st->stage_lock, NULL);
@@ -319,6 +320,7 @@ void cnio__srv_store_close(struct cnio_srv_store *st)
         st->writers = w->next;
         free(w);
     }
+    atomic_store(&st->nwriters, 0);
     cnio__srv_stage_idx_free(st);
 }
 
@@ -570,7 +572,7 @@ static int store_info_sb(struct cnio_srv_store *st, const char *name, const stru
 void cnio__srv_store_adjust(struct cnio_srv_store *st, const char *name,
                             struct cnio_wire_info *i)
 {
-    if ((i->flags & CNIO_WIRE_I_DIRTY) && cnio__srv_store_writer(st, name, 0) > 0)
+    if ((i->flags & CNIO_WIRE_I_DIRTY) && cnio__srv_store_written(st, name))
         i->flags &= ~CNIO_WIRE_I_DIRTY;   /* a writer has it open: in progress */
 }
 
