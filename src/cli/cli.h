@@ -86,6 +86,11 @@ int cli_mkdir(int argc, char **argv);
 int cli_mv(int argc, char **argv);
 int cli_du(int argc, char **argv);
 int cli_sum(int argc, char **argv);
+/* What the object or directory uri is (cnio stat's answer): 0, or a negative code,
+ * printed as "cnio CMD: URI: why" unless cmd is NULL. */
+struct cnio_obj_stat;
+int cli_obj_stat(const char *cmd, const struct cli_opts *o, const char *uri,
+                 struct cnio_obj_stat *s);
 /* The mode (st_mode bits; 0 when none was recorded) and mtime (signed ns since the epoch)
  * the object or directory uri records: 0, or a negative code (printed as "cnio cp: URI:
  * why"). */

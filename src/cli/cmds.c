@@ -67,7 +67,8 @@ static int cmd_check_all(const char *cmd, char **pos, int n)
     return bad ? CLI_EXIT_USAGE : 0;
 }
 
-/* Opens a stack and a namespace session to uri's servers; prints why on failure. */
+/* Opens a stack and a namespace session to uri's servers; prints why on failure (cmd
+ * NULL: says nothing). */
 static int cmd_session(const char *cmd, const struct cli_opts *o, const char *uri,
                        struct cnio_uri *u, struct cnio_hints *h, struct cnio_stack **st,
                        struct cnio_ns **ns)
@@ -83,7 +84,7 @@ static int cmd_session(const char *cmd, const struct cli_opts *o, const char *ur
         rc = cnio__stack_open(st);
     if (rc == 0 && ns != NULL)
         rc = cnio__ns_open(*st, u, h, ns);
-    if (rc)
+    if (rc && cmd)
         cli_fail(cmd, uri, rc);
     return rc;
 }
@@ -96,23 +97,31 @@ static void cmd_end(struct cnio_uri *u, struct cnio_stack *st, struct cnio_ns *n
     cnio__uri_free(u);
 }
 
-int cli_obj_getattr(const struct cli_opts *o, const char *uri, uint32_t *mode,
-                    int64_t *mtime_ns)
+int cli_obj_stat(const char *cmd, const struct cli_opts *o, const char *uri,
+                 struct cnio_obj_stat *s)
 {
     struct cnio_uri u = { 0 };
     struct cnio_hints h;
     struct cnio_stack *st;
-    struct cnio_obj_stat s;
-    int rc = cmd_session("cp", o, uri, &u, &h, &st, NULL);
+    int rc = cmd_session(cmd, o, uri, &u, &h, &st, NULL);
 
     if (rc == 0) {
-        rc = cnio__obj_stat(st, &u, &h, &s);
-        if (rc)
-            cli_fail("cp", uri, rc);
-        *mode = rc ? 0 : s.mode;
-        *mtime_ns = rc ? 0 : s.mtime_ns;
+        rc = cnio__obj_stat(st, &u, &h, s);
+        if (rc && cmd)
+            cli_fail(cmd, uri, rc);
     }
     cmd_end(&u, st, NULL);
+    return rc;
+}
+
+int cli_obj_getattr(const struct cli_opts *o, const char *uri, uint32_t *mode,
+                    int64_t *mtime_ns)
+{
+    struct cnio_obj_stat s;
+    int rc = cli_obj_stat("cp", o, uri, &s);
+
+    *mode = rc ? 0 : s.mode;
+    *mtime_ns = rc ? 0 : s.mtime_ns;
     return rc;
 }
 

@@ -5,7 +5,6 @@
  */
 #include "cp.h"
 #include "client.h"
-#include "stack.h"
 
 #include <errno.h>
 #include <mpi.h>
@@ -166,22 +165,10 @@ void cp_resume_summary(struct cp_job *j)
  * the first host leaves no part of the upload anywhere), else 0. */
 static int cp_dst_complete(const struct cp_job *j)
 {
-    struct cnio_obj_stat s = { 0 };
-    struct cnio_uri u = { 0 };
-    struct cnio_hints h;
-    struct cnio_stack *st = NULL;
-    int rc = cnio__uri_parse(j->dst.name, &u);
+    struct cnio_obj_stat s;
 
-    if (rc == 0)
-        rc = cli_hints(&j->o, &u, &h);
-    if (rc == 0)
-        rc = cnio__stack_open(&st);
-    if (rc == 0)
-        rc = cnio__obj_stat(st, &u, &h, &s);
-    if (st)
-        cnio__stack_close(st);
-    cnio__uri_free(&u);
-    return rc == 0 && !s.is_dir && !(s.state & CNIO_OBJ_INCOMPLETE);
+    return cli_obj_stat(NULL, &j->o, j->dst.name, &s) == 0 && !s.is_dir &&
+           !(s.state & CNIO_OBJ_INCOMPLETE);
 }
 
 /*
