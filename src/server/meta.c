@@ -153,6 +153,8 @@ int cnio__srv_store_meta_write(struct cnio_srv_store *st, const char *name,
     if (pfd < 0)
         return pfd;
     ret = cnio__srv_store_meta_write_at(pfd, base, name, m, 0);
+    if (ret == -CNIO_ERR_ISDIR && cnio__srv_side_clear(st->metafd, name) == 0)
+        ret = cnio__srv_store_meta_write_at(pfd, base, name, m, 0);   /* a leftover dir */
     close(pfd);
     return ret;
 }

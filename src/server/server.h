@@ -246,9 +246,10 @@ int cnio__srv_side_clear(int sidefd, const char *name);
 /*
  * cnio__srv_store_mkparents_at in sidefd for an object's metadata or block sums, making
  * way for them: files at leading components the root holds as directories (what an
- * object removed before left) are removed, and a directory at name is cleared
- * (cnio__srv_side_clear). The directory's fd (*base: name's last component) or a
- * negative code.
+ * object removed before left) are removed. The directory's fd (*base: name's last
+ * component) or a negative code. A directory left at name itself is its callers' to
+ * clear (cnio__srv_side_clear) when their rename or create there fails with EISDIR:
+ * looking for it first cost every commit two system calls.
  */
 int cnio__srv_side_parent(const struct cnio_srv_store *st, int sidefd, const char *name,
                           const char **base);

@@ -149,21 +149,10 @@ static int side_unblock(const struct cnio_srv_store *st, int sidefd, const char 
 int cnio__srv_side_parent(const struct cnio_srv_store *st, int sidefd, const char *name,
                           const char **base)
 {
-    int pfd = cnio__srv_store_mkparents_at(sidefd, name, base), r;
+    int pfd = cnio__srv_store_mkparents_at(sidefd, name, base);
 
     if (pfd == -CNIO_ERR_NOENT && side_unblock(st, sidefd, name, 0) > 0)
         pfd = cnio__srv_store_mkparents_at(sidefd, name, base);
-    if (pfd < 0)
-        return pfd;
-    r = side_prune(pfd, *base, 0);
-    if (r == 1 && side_is_dir(sidefd, name)) {
-        close(pfd);
-        return cnio__srv_side_clear(sidefd, name);   /* says why, and what stays */
-    }
-    if (r < 0) {
-        close(pfd);
-        return r;
-    }
     return pfd;
 }
 

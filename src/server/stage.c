@@ -522,6 +522,8 @@ static int stage_commit_at(struct cnio_srv_store *st, const char *name, uint64_t
     c.seq = seq;
     c.flags = fresh ? 0 : CNIO_SRV_META_COMMITTING;
     ret = cnio__srv_store_meta_write_at(mpfd, mbase, name, &c, 1);
+    if (ret == -CNIO_ERR_ISDIR && cnio__srv_side_clear(st->metafd, name) == 0)
+        ret = cnio__srv_store_meta_write_at(mpfd, mbase, name, &c, 1);   /* a leftover dir */
     if (!ret)
         ret = cnio__srv_store_sync_dir(mpfd);
     if (!ret)

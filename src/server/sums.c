@@ -336,12 +336,13 @@ static int sums_new_at(int dirfd, const char *file, int *out)
 static int sums_open_side(struct cnio_srv_store *st, const char *name, int dfd, int *out)
 {
     const char *base;
-    int pfd = cnio__srv_side_parent(st, st->sumsfd, name, &base);
+    int pfd = cnio__srv_side_parent(st, st->sumsfd, name, &base), ret;
 
     if (pfd < 0)
         return pfd;
     close(pfd);
-    return sums_open_at(st->sumsfd, name, dfd, 1, out);
+    ret = cnio__srv_side_clear(st->sumsfd, name);
+    return ret ? ret : sums_open_at(st->sumsfd, name, dfd, 1, out);
 }
 
 int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t stage, int dfd,
@@ -714,10 +715,16 @@ int cnio__srv_sums_commit(struct cnio_srv_store *st, const char *name, uint64_t 
     if (pfd < 0)
         return pfd;
     snprintf(file, sizeof(file), "%016llx.sums", (unsigned long long)id);
-    if (renameat(st->stagefd, file, pfd, base) < 0) {
-        ret = errno == ENOENT ? 0 : cnio__err_from_errno(errno);
-        if (!ret && unlinkat(pfd, base, 0) < 0 && errno != ENOENT)
-            ret = cnio__err_from_errno(errno);
+    for (int again = 1; ret == 0; again = 0) {
+        if (renameat(st->stagefd, file, pfd, base) < 0) {
+            ret = errno == ENOENT ? 0 : cnio__err_from_errno(errno);
+            if (!ret && unlinkat(pfd, base, 0) < 0 && errno != ENOENT)
+                ret = cnio__err_from_errno(errno);
+        }
+        /* a directory a removed name left where the sums go: cleared, and once again */
+        if (ret != -CNIO_ERR_ISDIR || !again || cnio__srv_side_clear(st->sumsfd, name))
+            break;
+        ret = 0;
     }
     if (ret)
         close(pfd);
