@@ -10,7 +10,7 @@ pkgs=(
   build-essential autoconf automake libtool pkg-config
   libopenmpi-dev openmpi-bin
   check libssl-dev libisal-dev libfabric-dev libfabric-bin libhdf5-openmpi-dev
-  valgrind strace iproute2 procps psmisc
+  valgrind strace iproute2 procps psmisc time
   python3-h5py-mpi python3-mpi4py libpnetcdf-dev pnetcdf-bin hdf5-tools
   libpmix-dev redis-server redis-tools curl iperf3 socat iptables clang libclang-rt-14-dev
 )
