@@ -32,6 +32,10 @@ struct cnio_file {
         int64_t open_ns;                      /* time this rank spent in open */
         int64_t opened_at;                    /* cnio__now_ns() when open returned */
     } stats;
+    /* This process's open files, for cnio_file_delete (file.c): */
+    char *ident;              /* "HOST:PORT/PATH" of the URI's first host */
+    int deleted;              /* cnio_file_delete of it here while it was open */
+    cnio_file_t *next_open;
 };
 
 /* Closes fh without committing: a staged instance written through it is discarded on

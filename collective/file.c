@@ -13,6 +13,8 @@
 #include "stack.h"
 #include "wire.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -178,8 +180,60 @@ out:
     return rc;
 }
 
+/*
+ * The files this process has open. cnio_file_delete marks those it deletes, and their
+ * close takes the deletion as the job's own (cnio__obj_set_gone_ok): no error, as a POSIX
+ * file unlinked while open. Someone else's deletion (another job, `cnio rm`, a URI that
+ * names the first host otherwise) still fails the writers' close: what they wrote is
+ * not there.
+ */
+static pthread_mutex_t file_open_lock = PTHREAD_MUTEX_INITIALIZER;
+static cnio_file_t *file_open_list;
+
+/* "HOST:PORT/PATH" of u's first host (malloc'd), or NULL. */
+static char *file_ident(const struct cnio_uri *u)
+{
+    size_t n = strlen(u->hosts[0].name) + strlen(u->path) + 8;
+    char *s = malloc(n);
+
+    if (s)
+        snprintf(s, n, "%s:%u/%s", u->hosts[0].name, (unsigned)u->hosts[0].port, u->path);
+    return s;
+}
+
+static void file_list_add(cnio_file_t *fh)
+{
+    pthread_mutex_lock(&file_open_lock);
+    fh->next_open = file_open_list;
+    file_open_list = fh;
+    pthread_mutex_unlock(&file_open_lock);
+}
+
+static void file_list_del(cnio_file_t *fh)
+{
+    pthread_mutex_lock(&file_open_lock);
+    for (cnio_file_t **pp = &file_open_list; *pp; pp = &(*pp)->next_open)
+        if (*pp == fh) {
+            *pp = fh->next_open;
+            break;
+        }
+    pthread_mutex_unlock(&file_open_lock);
+}
+
+/* Marks this process's open files named ident as deleted. */
+static void file_list_deleted(const char *ident)
+{
+    pthread_mutex_lock(&file_open_lock);
+    for (cnio_file_t *f = file_open_list; f; f = f->next_open)
+        if (f->ident && !strcmp(f->ident, ident))
+            f->deleted = 1;
+    pthread_mutex_unlock(&file_open_lock);
+}
+
 static void file_free(cnio_file_t *fh)
 {
+    file_list_del(fh);
+    free(fh->ident);
     if (fh->obj)
         cnio__obj_close(fh->obj);
     if (fh->st)
@@ -232,7 +286,7 @@ CNIO_API int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info 
     if (rc == 0)
         rc = file_oflags(amode, &fh->hints, &oflags);
     if (rc == 0)
-        rc = (fh->uri = strdup(uri)) ? 0 : -CNIO_ERR_NOMEM;
+        rc = (fh->uri = strdup(uri)) && (fh->ident = file_ident(&u)) ? 0 : -CNIO_ERR_NOMEM;
     if (rc == 0)
         rc = cnio__stack_open(&fh->st);
     if (rc == 0 && fh->rank == 0)
@@ -259,6 +313,7 @@ CNIO_API int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info 
     }
     fh->stats.opened_at = cnio__now_ns();
     fh->stats.open_ns = fh->stats.opened_at - t0;
+    file_list_add(fh);
     *fhp = fh;
     return 0;
 }
@@ -267,13 +322,20 @@ CNIO_API int cnio_file_close(cnio_file_t **fhp)
 {
     cnio_file_t *fh;
     struct cnio_uri u = { 0 };
-    int rc = 0, rc2;
+    int rc = 0, rc2, deleted;
 
     if (!fhp || !*fhp)
         return -CNIO_ERR_INVAL;
     fh = *fhp;
     *fhp = NULL;
     cnio__coll_stats(fh, (cnio__now_ns() - fh->stats.opened_at) / 1e9);
+    /* deleted by any rank of the job while open: every rank's close takes it as such */
+    pthread_mutex_lock(&file_open_lock);
+    deleted = fh->deleted;
+    pthread_mutex_unlock(&file_open_lock);
+    if (MPI_Allreduce(MPI_IN_PLACE, &deleted, 1, MPI_INT, MPI_LOR, fh->comm) != MPI_SUCCESS)
+        deleted = 0;
+    cnio__obj_set_gone_ok(fh->obj, deleted);
     /* Every rank's writes are acknowledged; rank 0 closes the handles last. */
     if (fh->rank != 0) {
         rc = cnio__obj_close(fh->obj);
@@ -396,6 +458,13 @@ CNIO_API int cnio_file_delete(const char *uri, MPI_Info info)
         rc = cnio__stack_open(&st);
     if (rc == 0)
         rc = cnio__obj_unlink(st, &u, &h);
+    if (rc == 0) {
+        char *ident = file_ident(&u);
+
+        if (ident)
+            file_list_deleted(ident);
+        free(ident);
+    }
     if (st)
         cnio__stack_close(st);
     cnio__uri_free(&u);

@@ -76,7 +76,13 @@ typedef struct cnio_file cnio_file_t;
  */
 int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info info, cnio_file_t **fh);
 
-/* Collectively flushes, commits the size and closes *fh; sets *fh to NULL. */
+/* Collectively flushes, commits the size and closes *fh; sets *fh to NULL. Returns 0 or
+ * a negative CNIO_ERR_*, the same on every rank. An object that a rank of the job deleted
+ * while open (cnio_file_delete with the same URI host and path) closes with success and
+ * stays deleted, what was written to it gone with it, as a POSIX file unlinked while open
+ * (and ROMIO's MPI_File_delete of an open file). Deleted by anyone else (`cnio rm`,
+ * another job), a written object fails the close with -CNIO_ERR_NOENT: what the job
+ * wrote is not there. */
 int cnio_file_close(cnio_file_t **fh);
 
 /*
@@ -140,7 +146,9 @@ int cnio_file_read_at_all(cnio_file_t *fh, MPI_Offset offset, void *buf, int cou
  * collective calls use. 0, or -CNIO_ERR_INVAL (NULL argument), -CNIO_ERR_MPI, -CNIO_ERR_HINT. */
 int cnio_file_get_info(cnio_file_t *fh, MPI_Info *info_used);
 
-/* Deletes the object named by uri on all its hosts. Not collective. */
+/* Deletes the object named by uri on all its hosts. Not collective. Handles of this job
+ * that have it open go on, and close without error (cnio_file_close). 0, or a negative
+ * CNIO_ERR_* (-CNIO_ERR_NOENT: no such object). */
 int cnio_file_delete(const char *uri, MPI_Info info);
 
 #endif /* CNIO_CORE_ONLY */

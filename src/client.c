@@ -361,10 +361,14 @@ static int cl_close_handles(struct cnio_obj *obj)
     if (!c)
         return -CNIO_ERR_NOMEM;
     for (int j = 0; j < obj->nhosts; j++)
-        if (obj->hosts[j].opened && obj->hosts[j].nlanes)
+        if (obj->hosts[j].opened && obj->hosts[j].nlanes) {
             c[j] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[j]),
                                        .type = CNIO_WIRE_CLOSE,
                                        .object = obj->hosts[j].handle };
+            /* an object written in place and deleted while open closes as deleted */
+            if (obj->gone_ok && (cnio__ep_caps(c[j].ep) & CNIO_WIRE_CAP_GONE))
+                c[j].flags = CNIO_WIRE_F_GONE;
+        }
     ret = cnio__stack_calls(obj->st, c, obj->nhosts);
     cnio__cl_name_failures(obj->path, "close", obj->hosts, c, obj->nhosts, 0);
     for (int j = 0; j < obj->nhosts; j++)

@@ -117,6 +117,17 @@ int cnio__obj_budget(struct cnio_obj *obj, uint32_t budget);
  * an aggregator under the budget); connections made with cnio__obj_connect_start stay.
  */
 void cnio__obj_set_transient(struct cnio_obj *obj, int on);
+/*
+ * on 1: the object was deleted on purpose while obj had it open (cnio_file_delete by the
+ * job that writes it): a staged instance that the UNLINK of its name removed commits
+ * nothing at close, an object written in place closes, and the close succeeds, as a
+ * POSIX file unlinked while open closes (MPI_File_delete of an open file, MPI-3.1
+ * 13.2.3, leaves what follows to the implementation). Off (the default): the close of a
+ * writer whose object was removed fails with -CNIO_ERR_NOENT (someone else's `cnio rm`:
+ * what it wrote is not there). Servers that do not announce CNIO_WIRE_CAP_GONE fail it
+ * either way.
+ */
+void cnio__obj_set_gone_ok(struct cnio_obj *obj, int on);
 
 /* Vectored transfer of n pieces (any order, any sizes; overlapping writes undefined):
  * all pieces go out pipelined over every host and lane. Returns 0 or a negative code;

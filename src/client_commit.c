@@ -83,17 +83,22 @@ static int cc_server_order(const struct cnio_obj *obj)
  * COMMIT on column 0's host with order 0: it picks the order (*order), and its answer
  * decides. A refusal (the instance removed by `cnio rm`, the name created meanwhile under
  * MPI_MODE_EXCL, ...) commits nothing anywhere: the instance is discarded on every host.
+ * Under cnio__obj_set_gone_ok an instance removed by an UNLINK of its name is no refusal:
+ * 1, nothing committed (column 0's handle stays for its CLOSE).
  */
 static int cc_commit_first(struct cnio_obj *obj, uint64_t *order)
 {
     struct cnio__cl_host *h0 = &obj->hosts[0];
     struct cnio_call c = { .ep = cnio__cl_ctl_ep(h0), .type = CNIO_WIRE_COMMIT,
                            .object = h0->handle };
-    int ret = cnio__stack_calls(obj->st, &c, 1);
+    int ret;
 
+    if (obj->gone_ok && (cnio__ep_caps(c.ep) & CNIO_WIRE_CAP_GONE))
+        c.flags = CNIO_WIRE_F_GONE;
+    ret = cnio__stack_calls(obj->st, &c, 1);
     if (!ret) {
         *order = c.roffset;
-        return 0;
+        return (c.rflags & CNIO_WIRE_F_GONE) ? 1 : 0;
     }
     cnio__err("%s: commit on host %s:%u: %s", obj->path, h0->name, h0->port,
               cnio_strerror(ret));
@@ -117,6 +122,14 @@ int cnio__cl_commit(struct cnio_obj *obj)
          * last to reach it wins), then every other host gets the same order, and keeps
          * the commit with the largest (order, instance), whatever order they arrive in. */
         ret = cc_commit_first(obj, &order);
+        if (ret == 1) {   /* deleted while open: the other hosts' instances went with it */
+            cnio__debug("%s: removed while open: nothing committed", obj->path);
+            cc_each(obj, CNIO_WIRE_ABORT, 0, 1, obj->nhosts);
+            for (int j = 1; j < obj->nhosts; j++)
+                obj->hosts[j].opened = 0;
+            obj->staged = 0;
+            return 0;
+        }
         if (!ret)
             ret = cc_each(obj, CNIO_WIRE_COMMIT, order, 1, obj->nhosts);
         if (!ret)
@@ -292,4 +305,10 @@ int cnio__obj_crcx(struct cnio_obj *obj, const uint64_t *off, const uint64_t *le
     free(pl);
     free(rb);
     return ret;
+}
+
+void cnio__obj_set_gone_ok(struct cnio_obj *obj, int on)
+{
+    if (obj)
+        obj->gone_ok = on != 0;
 }

@@ -68,6 +68,8 @@ struct cnio_obj {
     uint32_t rank;                  /* the tokens' rank */
     int borrowed;                   /* the endpoints are a namespace session's
                                        (cnio__ns_obj_open): not closed with obj */
+    int gone_ok;                    /* removed (UNLINK) while open is no error at its
+                                       commit or close (cnio__obj_set_gone_ok) */
     int transient;                  /* connections calls open are closed when they return
                                        (cnio__obj_set_transient) */
     int werr;                       /* the first error of a write that sent bytes (or

@@ -107,6 +107,12 @@ enum cnio_wire_type {
 #define CNIO_WIRE_F_REASON 0x2u  /* AUTH request: the client reads reasons in error replies
                                     (only to a server announcing CNIO_WIRE_CAP_REASON);
                                     error reply: the payload is the reason, text */
+#define CNIO_WIRE_F_GONE 0x4u    /* COMMIT and CLOSE requests (only to a server announcing
+                                    CNIO_WIRE_CAP_GONE): a staged instance, or an object
+                                    written in place, that an UNLINK of its name removed
+                                    while it was open commits nothing and closes, with
+                                    success and this flag on the reply (without it: the
+                                    error NOENT) */
 /* A reason: 1..CNIO_WIRE_MAX_REASON bytes of text, the rule a refusal applied. */
 #define CNIO_WIRE_MAX_REASON 256
 
@@ -114,6 +120,7 @@ enum cnio_wire_type {
 #define CNIO_WIRE_CAP_REASON 0x1u /* sends reasons to a client whose AUTH has F_REASON */
 #define CNIO_WIRE_CAP_ORDER 0x2u  /* COMMIT with offset 0: the server picks the commit order */
 #define CNIO_WIRE_CAP_BUDGET 0x4u /* takes BUDGET: a per-open bound on the job's connections */
+#define CNIO_WIRE_CAP_GONE 0x8u   /* takes COMMIT and CLOSE with CNIO_WIRE_F_GONE */
 
 /* AUTH modes. */
 #define CNIO_WIRE_AUTH_KEY 1     /* proves knowledge of the shared key */

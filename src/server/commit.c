@@ -275,7 +275,18 @@ int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                                          (hd->oflags & CNIO_WIRE_O_EXCL), &order,
                                          &hd->meta);
         r->offset = order;
-        if (!ret) {
+        if (ret == CNIO_SRV_STAGE_GONE && (h->flags & CNIO_WIRE_F_GONE)) {
+            /* removed by an UNLINK of its name, and the writer takes that as a deletion
+             * while open (MPI_File_delete, as POSIX's unlink): success, nothing committed;
+             * the handle stays for its CLOSE */
+            cnio__debug("%s: %s (%016llx) was removed before its commit", c->peer, hd->name,
+                        (unsigned long long)hd->stage);
+            hd->stage = 0;
+            r->flags |= CNIO_WIRE_F_GONE;
+        } else if (ret == CNIO_SRV_STAGE_GONE) {   /* the writer ABORTs it */
+            ret = cnio__srv_why(-CNIO_ERR_NOENT, "the upload was removed (cnio rm of its name) "
+                                "before it committed");
+        } else if (!ret) {
             cnio__debug("%s: committed %s (%016llx)", c->peer, hd->name,
                         (unsigned long long)hd->stage);
             hd->stage = 0;
@@ -288,7 +299,7 @@ int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     pthread_mutex_unlock(&hd->lock);
     pthread_mutex_unlock(lk);
     cnio__srv_handles_put(&c->srv->handles, hd);
-    return ret;
+    return ret == CNIO_SRV_STAGE_GONE ? 0 : ret;
 }
 
 int cnio__srv_req_abort(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,

@@ -660,17 +660,29 @@ static int req_sync(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     return ret;
 }
 
-/* A clean close of an in-place writer: the last one clears the object's dirty mark. */
-static int req_close_clean(struct cnio_srv_conn *c, uint64_t object)
+/* A clean close of an in-place writer: the last one clears the object's dirty mark. A
+ * writer whose object was removed (UNLINK) while it was open has nothing to vouch for (a
+ * name made again meanwhile is another object): its close fails with NOENT, or succeeds
+ * with F_GONE when it asked so (as COMMIT, commit.c). */
+static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                           struct cnio_srv_reply *r)
 {
-    struct cnio_srv_handle *hd = cnio__srv_handles_get(&c->srv->handles, object);
+    struct cnio_srv_handle *hd = cnio__srv_handles_get(&c->srv->handles, h->object);
     struct cnio_srv_meta m;
-    int ret = 0;
+    struct stat sb;
+    int ret = 0, last;
 
     if (!hd)
         return 0;
     pthread_mutex_lock(&hd->lock);
-    if (hd->writer && cnio__srv_store_writer(&c->srv->store, hd->name, 0) == 1) {
+    last = hd->writer && cnio__srv_store_writer(&c->srv->store, hd->name, 0) == 1;
+    if (hd->writer && fstat(hd->fd, &sb) == 0 && sb.st_nlink == 0) {
+        if (h->flags & CNIO_WIRE_F_GONE)
+            r->flags |= CNIO_WIRE_F_GONE;
+        else
+            ret = cnio__srv_why(-CNIO_ERR_NOENT, "the object was removed (cnio rm of its "
+                                "name) while it was open for writing in place");
+    } else if (last) {
         /* the last writer in place closes cleanly: it vouches for the object again,
          * blocks left pending by a crash included */
         long healed = hd->sums_state == 1 ? cnio__srv_sums_heal(&hd->sums, hd->fd) : 0;
@@ -690,15 +702,15 @@ static int req_close_clean(struct cnio_srv_conn *c, uint64_t object)
 static int req_close(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
                      struct cnio_srv_reply *r)
 {
-    int ret = req_close_clean(c, h->object);
+    /* the handle goes even when its clean mark could not be written: the object then
+     * stays marked as an interrupted update, and the client is told */
+    int ret = req_close_clean(c, h, r),
+        ret2 = cnio__srv_handles_remove(&c->srv->handles, h->object, NULL);
 
-    if (ret)
-        return ret;
-    ret = cnio__srv_handles_remove(&c->srv->handles, h->object, NULL);
-
-    if (!ret)
+    (void)p;
+    if (!ret2)
         cnio__srv_conn_disown(c, h->object);
-    return ret;
+    return ret ? ret : ret2;
 }
 
 /* FABRIC: the address of this server's fabric endpoint for the provider asked for. */

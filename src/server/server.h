@@ -292,8 +292,10 @@ int cnio__srv_stage_sync(struct cnio_srv_store *st, uint64_t id, int fd);
 /* Makes staged instance id (metadata m) the object name: see stage.c. excl: fail with
  * -CNIO_ERR_EXIST when name exists. *seq is the commit order; 0 asks this server to pick
  * one (its clock, above every order it recorded for the name or picked before), which
- * *seq then holds. -CNIO_ERR_NOENT when the instance was removed (UNLINK) meanwhile.
- * On success m->gen = id. */
+ * *seq then holds. CNIO_SRV_STAGE_GONE (positive) when the instance was removed (an
+ * UNLINK of its name) meanwhile: nothing is committed, and what was left of it (its
+ * index entry, its block sums) is gone too. On success m->gen = id. */
+#define CNIO_SRV_STAGE_GONE 2
 int cnio__srv_stage_commit(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
                            uint64_t *seq, struct cnio_srv_meta *m);
 /* Removes staged instance id. */

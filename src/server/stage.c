@@ -571,9 +571,7 @@ static int stage_commit_locked(struct cnio_srv_store *st, const char *name, uint
 
     stage_file(file, sizeof(file), id, 0);
     if (fstatat(st->stagefd, file, &sb, AT_SYMLINK_NOFOLLOW) < 0)
-        return errno == ENOENT ? cnio__srv_why(-CNIO_ERR_NOENT, "the upload was removed (cnio "
-                                               "rm of its name) before it committed")
-                               : cnio__err_from_errno(errno);
+        return errno == ENOENT ? CNIO_SRV_STAGE_GONE : cnio__err_from_errno(errno);
     /* An object some job has open for writing in place keeps its writes: replaced, they
      * would go on, with success, into a file no name reaches any more. */
     if (cnio__srv_store_writing(st, name, 0))
@@ -609,6 +607,8 @@ int cnio__srv_stage_commit(struct cnio_srv_store *st, const char *name, uint64_t
         cnio__srv_stage_discard(st, id);
         return 0;
     }
+    if (ret == CNIO_SRV_STAGE_GONE)
+        cnio__srv_stage_discard(st, id);
     return ret;
 }
 

@@ -25,6 +25,7 @@ static const struct row rows[] = {
     { "open_errors", 1, row_open_errors },
     { "excl_live", 1, row_excl_live },
     { "delete", 1, row_delete },
+    { "delete_open", 1, row_delete_open },
     { "delete_on_close", 1, row_delete_on_close },
     { "append", 1, row_append },
     { "explicit", 1, row_explicit },

@@ -146,6 +146,46 @@ void row_delete(struct rctx *c)
         MPI_File_close(&fh);
 }
 
+/* MPI_File_delete of a file every rank has open and has written to, new (cnio stages
+ * it) or opened again read-write (cnio writes it in place): the writes and the close go
+ * on without error, as with a POSIX file unlinked while open, and it stays deleted. */
+void row_delete_open(struct rctx *c)
+{
+    char name[700];
+    MPI_File fh;
+    int rc, v = rk;
+
+    rname(c->row, NULL, name, sizeof(name));
+    for (int again = 0; again < 2; again++) {
+        if (again) {   /* the file first, closed */
+            rc = MPI_File_open(MPI_COMM_WORLD, name, RW_CREATE, MPI_INFO_NULL, &fh);
+            if (rc == MPI_SUCCESS)
+                MPI_File_close(&fh);
+        }
+        rc = MPI_File_open(MPI_COMM_WORLD, name, again ? MPI_MODE_RDWR : RW_CREATE,
+                           MPI_INFO_NULL, &fh);
+        rout(c, "%sopen=%s", again ? " | again: " : "", cls(rc));
+        if (rc != MPI_SUCCESS)
+            continue;
+        rc = MPI_File_write_at_all(fh, (MPI_Offset)rk * sizeof(v), &v, 1, MPI_INT,
+                                   MPI_STATUS_IGNORE);
+        rout(c, " write=%s", cls(rc));
+        MPI_Barrier(MPI_COMM_WORLD);
+        if (rk == 0)
+            rout(c, " delete=%s", cls(MPI_File_delete(name, MPI_INFO_NULL)));
+        MPI_Barrier(MPI_COMM_WORLD);
+        rc = MPI_File_write_at_all(fh, (MPI_Offset)(nr + rk) * sizeof(v), &v, 1, MPI_INT,
+                                   MPI_STATUS_IGNORE);
+        rout(c, " write_after=%s", cls(rc));
+        rc = MPI_File_close(&fh);
+        rout(c, " close=%s", cls(rc));
+        rc = MPI_File_open(MPI_COMM_WORLD, name, MPI_MODE_RDONLY, MPI_INFO_NULL, &fh);
+        rout(c, " reopen=%s", cls(rc));
+        if (rc == MPI_SUCCESS)
+            MPI_File_close(&fh);
+    }
+}
+
 void row_delete_on_close(struct rctx *c)
 {
     char name[700], b[64] = "x";

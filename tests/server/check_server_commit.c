@@ -149,7 +149,9 @@ START_TEST(test_server_order)
 END_TEST
 
 /* `cnio rm` of a name whose instance a live writer still writes removes the instance;
- * the writer's commit then fails (NOENT, with the reason) and leaves nothing behind. */
+ * the writer's commit then fails (NOENT, with the reason) and leaves nothing behind. A
+ * writer that asks (F_GONE, under CAP_GONE) is told so with success instead, and its
+ * handle stays for its CLOSE. */
 START_TEST(test_commit_after_unlink)
 {
     static uint8_t data[3000], old[1000];
@@ -199,12 +201,37 @@ START_TEST(test_commit_after_unlink)
         if (round == 0)
             ck_assert_int_eq(st_unlink(&c, "rmw"), 0);
     }
+    ck_assert_uint_eq(c.ch.caps & CNIO_WIRE_CAP_GONE, CNIO_WIRE_CAP_GONE);
+    for (int round = 0; round < 2; round++) {   /* F_GONE: a version, then a new name */
+        ck_assert_int_eq(open_at(&c, "rmw", STAGE | CNIO_WIRE_O_TRUNC, 0xa0 + round, &h, NULL,
+                                 NULL), 0);
+        ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
+        ck_assert_int_eq(st_unlink(&c, "rmw"), 0);
+        c.flags = CNIO_WIRE_F_GONE;
+        ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 0, NULL, 0, &rh, why, sizeof(why)), 0);
+        ck_assert_uint_eq(rh.flags, CNIO_WIRE_F_GONE);
+        ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+        ck_assert_int_eq(st_stat(&c, "rmw", &info), -CNIO_ERR_NOENT);
+        ck_assert_int_eq(staged_files(), 0);
+        /* an instance that is there commits as ever under F_GONE, without the flag back */
+        ck_assert_int_eq(open_at(&c, "rmw", STAGE, 0xb0 + round, &h, NULL, NULL), 0);
+        ck_assert_int_eq(st_write(&c, h, 0, old, sizeof(old)), 0);
+        c.flags = CNIO_WIRE_F_GONE;
+        ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 0, NULL, 0, &rh, NULL, 0), 0);
+        ck_assert_uint_eq(rh.flags, 0);
+        ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+        read_back(&c, "rmw", old, sizeof(old));
+        if (round == 1)
+            ck_assert_int_eq(st_unlink(&c, "rmw"), 0);
+    }
     st_close(&c);
 }
 END_TEST
 
 /* The same through the client on two hosts: the writer's close fails, nothing is left
- * on either host (column 0 refused the commit, the other host's instance is gone too). */
+ * on either host (column 0 refused the commit, the other host's instance is gone too).
+ * Under cnio__obj_set_gone_ok (cnio_file_close's) the close succeeds, leaving nothing
+ * either. */
 START_TEST(test_client_commit_after_rm)
 {
     static uint8_t data[3 * UNIT];
@@ -216,21 +243,24 @@ START_TEST(test_client_commit_after_rm)
     struct st_conn c;
 
     fx_fill(data, sizeof(data), 19);
-    obj = staged_upload("rmc", data, sizeof(data), &stk, &u, &hints);
-    ck_assert_int_eq(cnio__obj_unlink(stk, &u, &hints), 0);
-    ck_assert_int_eq(cnio__obj_close(obj), -CNIO_ERR_NOENT);
-    for (int j = 0; j < 2; j++) {
-        char path[PATH_MAX + 16];
+    for (int gone_ok = 0; gone_ok < 2; gone_ok++) {
+        obj = staged_upload("rmc", data, sizeof(data), &stk, &u, &hints);
+        cnio__obj_set_gone_ok(obj, gone_ok);
+        ck_assert_int_eq(cnio__obj_unlink(stk, &u, &hints), 0);
+        ck_assert_int_eq(cnio__obj_close(obj), gone_ok ? 0 : -CNIO_ERR_NOENT);
+        for (int j = 0; j < 2; j++) {
+            char path[PATH_MAX + 16];
 
-        st_session(&st_fx, j, &c);
-        ck_assert_int_eq(st_stat(&c, "rmc", &info), -CNIO_ERR_NOENT);
-        st_close(&c);
-        ck_assert_int_eq(staged_files_on(j), 0);
-        snprintf(path, sizeof(path), "%s/.cnio/meta/rmc", st_fx.root[j]);
-        ck_assert_msg(access(path, F_OK) != 0, "metadata left on host %d", j);
+            st_session(&st_fx, j, &c);
+            ck_assert_int_eq(st_stat(&c, "rmc", &info), -CNIO_ERR_NOENT);
+            st_close(&c);
+            ck_assert_int_eq(staged_files_on(j), 0);
+            snprintf(path, sizeof(path), "%s/.cnio/meta/rmc", st_fx.root[j]);
+            ck_assert_msg(access(path, F_OK) != 0, "metadata left on host %d", j);
+        }
+        cnio__uri_free(&u);
+        cnio__stack_close(stk);
     }
-    cnio__uri_free(&u);
-    cnio__stack_close(stk);
 }
 END_TEST
 
@@ -270,6 +300,35 @@ START_TEST(test_dirty_in_place)
     ck_assert_int_eq(st_stat(&c2, "d", &info), 0);
     ck_assert_uint_eq(info.flags, 0);
     read_back(&c2, "d", data, sizeof(data));
+    /* an object removed while a writer has it open in place: that writer's close says
+     * so (NOENT), or succeeds when it asks (F_GONE); either way its handle goes, and it
+     * does not vouch for another object made at the name meanwhile */
+    for (int gone_ok = 0; gone_ok < 2; gone_ok++) {
+        struct cnio_wire_hdr rh;
+        uint64_t h2;
+
+        ck_assert_int_eq(open_at(&c2, "d", W | CNIO_WIRE_O_CREATE, 0, &h, NULL, NULL), 0);
+        ck_assert_int_eq(st_write(&c2, h, 0, data, 10), 0);
+        ck_assert_int_eq(st_unlink(&c2, "d"), 0);
+        st_session(&st_fx, 0, &c);
+        ck_assert_int_eq(open_at(&c, "d", CNIO_WIRE_O_CREATE | W, 0, &h2, NULL, NULL), 0);
+        st_close(&c);   /* gone without CLOSE: the new object stays marked */
+        ck_assert_int_eq(st_write(&c2, h, 0, data, 10), 0);   /* it writes on */
+        for (int i = 0; i < 1000; i++) {   /* the server notices the close (bounded) */
+            ck_assert_int_eq(st_stat(&c2, "d", &info), 0);
+            if (info.flags & CNIO_WIRE_I_DIRTY)
+                break;
+            usleep(10000);
+        }
+        c2.flags = gone_ok ? CNIO_WIRE_F_GONE : 0;
+        ck_assert_int_eq(st_call(&c2, CNIO_WIRE_CLOSE, h, 0, NULL, 0, &rh, NULL, 0),
+                         gone_ok ? 0 : -CNIO_ERR_NOENT);
+        ck_assert_uint_eq(rh.flags & CNIO_WIRE_F_GONE, gone_ok ? CNIO_WIRE_F_GONE : 0);
+        ck_assert_int_eq(st_write(&c2, h, 0, data, 10), -CNIO_ERR_NOENT);   /* no handle */
+        ck_assert_int_eq(st_stat(&c2, "d", &info), 0);
+        ck_assert_uint_eq(info.flags, CNIO_WIRE_I_DIRTY);
+        ck_assert_int_eq(st_unlink(&c2, "d"), 0);
+    }
     st_close(&c2);
 }
 END_TEST

@@ -156,6 +156,8 @@ int st_call(struct st_conn *c, uint16_t type, uint64_t object, uint64_t offset,
 
     memset(&h, 0, sizeof(h));
     h.type = type;
+    h.flags = c->flags;
+    c->flags = 0;
     h.reqid = ++c->reqid;
     h.session = c->session;
     h.object = object;

@@ -19,6 +19,7 @@ struct st_conn {
     uint64_t reqid;
     struct cnio_wire_challenge ch;
     int reasons;               /* set before AUTH: ask for reasons (CNIO_WIRE_F_REASON) */
+    uint32_t flags;            /* header flags of the next st_call alone */
 };
 
 /* Loads the fixture's key. */
