@@ -32,7 +32,7 @@ int cnio__srv_why_errno(int e)
     switch (e) {
     case EXDEV:
         return cnio__srv_why(code, "the name leads out of the server's root (through a "
-                             "symbolic link or '..')");
+                             "symbolic link or '..'), or into its own .cnio");
     case ELOOP:
         return cnio__srv_why(code, "the name goes through a symbolic link the server does not "
                              "follow (it would leave the root, or openat2 is not available)");

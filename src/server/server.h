@@ -165,7 +165,11 @@ int cnio__srv_store_name(const char *name, size_t len, char *buf);
 int cnio__srv_store_open_obj(struct cnio_srv_store *st, const char *name, uint32_t oflags,
                              const struct cnio_srv_meta *want, int *fd_out,
                              struct cnio_srv_meta *m, int *created);
-/* openat2 beneath dirfd (RESOLVE_BENEATH): the fd, or -1 with errno. */
+/* A full entry path: directory, '/', entry name. */
+#define CNIO_SRV_PATH_MAX (CNIO_WIRE_MAX_NAME + NAME_MAX + 2)
+/* Opens path beneath dirfd (resolve.c): openat2 RESOLVE_BENEATH, a symlink followed
+ * while it stays beneath and leads to no name starting with '.' (.cnio). The fd, or -1
+ * with errno (EXDEV: out of dirfd's tree or into .cnio), the refusal's reason set. */
 int cnio__srv_store_at(int dirfd, const char *path, int flags, mode_t mode);
 /* Creates the directories leading to name beneath basefd. 0 or a negative code. */
 int cnio__srv_store_mkparents(int basefd, const char *name);

@@ -2,11 +2,11 @@
  * store.c - where objects live on a server host.
  *
  * Object NAME is the file ROOT/NAME (this host's dense stripe file) and its metadata
- * is ROOT/.cnio/meta/NAME. Every path is opened with openat2(RESOLVE_BENEATH |
- * RESOLVE_NO_MAGICLINKS) relative to a directory fd of the root (or of the metadata
- * tree), so no name, ".." or symlink can reach outside; directories are created one
- * component at a time the same way. Names are checked first: relative, no empty
- * component, no component starting with '.' (which keeps .cnio out of reach).
+ * is ROOT/.cnio/meta/NAME. Every path is opened beneath a directory fd of the root (or
+ * of the metadata tree) by cnio__srv_store_at (resolve.c), so no name, ".." or symlink
+ * can reach outside or into .cnio; directories are created one component at a time the
+ * same way. Names are checked first: relative, no empty component, no component
+ * starting with '.' (which keeps .cnio out of reach).
  *
  * Metadata file (64 bytes, little-endian):
  *   0 magic "CNIOMETA" | 8 version u32 | 12 stripe_count u32 | 16 stripe_unit u64 |
@@ -28,122 +28,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #define STORE_DEFAULT_UNIT (1ull << 20)
-/* A full entry path: directory, '/', entry name. */
-#define STORE_PATH_MAX (CNIO_WIRE_MAX_NAME + NAME_MAX + 2)
-
-static atomic_int store_no_openat2;
-
-/* openat of one component without following a symlink (which fails with ELOOP). */
-static int store_walk_step(int cur, const char *comp, int flags, mode_t mode)
-{
-    struct stat sb;
-    int fd;
-
-    if (!strcmp(comp, "..")) {
-        errno = EXDEV;
-        return -1;
-    }
-    fd = openat(cur, comp, flags | O_NOFOLLOW | O_CLOEXEC, mode);
-    if (fd < 0 && errno == ENOTDIR && fstatat(cur, comp, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-        S_ISLNK(sb.st_mode))
-        errno = ELOOP;
-    return fd;
-}
-
-/*
- * Without openat2 (kernels before 5.6, valgrind): walk the components with O_NOFOLLOW,
- * refusing every symlink (stricter than openat2, which follows those that stay beneath).
- */
-static int store_walk(int dirfd, const char *path, int flags, mode_t mode)
-{
-    char buf[STORE_PATH_MAX];
-    char *comp = buf, *slash;
-    int cur = dirfd, fd, e;
-
-    if (strlen(path) >= sizeof(buf)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    strcpy(buf, path);
-    while ((slash = strchr(comp, '/'))) {
-        int next;
-
-        *slash = '\0';
-        next = store_walk_step(cur, comp, O_PATH | O_DIRECTORY, 0);
-        e = errno;
-        if (cur != dirfd)
-            close(cur);
-        if (next < 0) {
-            errno = e;
-            return -1;
-        }
-        cur = next;
-        comp = slash + 1;
-    }
-    fd = store_walk_step(cur, comp, flags, mode);
-    e = errno;
-    if (cur != dirfd)
-        close(cur);
-    errno = e;
-    return fd;
-}
-
-/* Opens path beneath dirfd (openat2 RESOLVE_BENEATH): the fd, or -1 with errno. */
-static int store_openat2_raw(int dirfd, const char *path, int flags, mode_t mode)
-{
-    struct open_how how;
-
-    if (atomic_load(&store_no_openat2))
-        return store_walk(dirfd, path, flags, mode);
-    memset(&how, 0, sizeof(how));
-    how.flags = (uint64_t)(unsigned)(flags | O_CLOEXEC);
-    how.mode = (flags & O_CREAT) ? mode : 0;
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-    for (int tries = 0;; tries++) {
-        long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-
-        if (fd >= 0)
-            return (int)fd;
-        if (errno == ENOSYS) {
-            if (!atomic_exchange(&store_no_openat2, 1))
-                cnio__warn("openat2 is not available: every symlink beneath the root is refused");
-            return store_walk(dirfd, path, flags, mode);
-        }
-        if ((errno != EINTR && errno != EAGAIN) || tries >= 16)
-            return -1;
-    }
-}
-
-/* store_openat2_raw, and the rule a refusal applied, should the request fail with it. */
-static int store_openat2(int dirfd, const char *path, int flags, mode_t mode)
-{
-    int fd = store_openat2_raw(dirfd, path, flags, mode), e;
-
-    if (fd < 0) {
-        e = errno;
-        cnio__srv_why_errno(e);
-        errno = e;
-    }
-    return fd;
-}
 
 static int store_errno(void)
 {
     return cnio__err_from_errno(errno);
-}
-
-int cnio__srv_store_at(int dirfd, const char *path, int flags, mode_t mode)
-{
-    return store_openat2(dirfd, path, flags, mode);
 }
 
 int cnio__srv_store_name(const char *name, size_t len, char *buf)
@@ -167,7 +62,7 @@ static int store_parent(int basefd, const char *name, int flags, const char **ba
 
     if (!slash) {
         *base = name;
-        return store_openat2(basefd, ".", flags | O_DIRECTORY, 0);
+        return cnio__srv_store_at(basefd, ".", flags | O_DIRECTORY, 0);
     }
     n = (size_t)(slash - name);
     if (n >= sizeof(dir)) {
@@ -177,7 +72,7 @@ static int store_parent(int basefd, const char *name, int flags, const char **ba
     memcpy(dir, name, n);
     dir[n] = '\0';
     *base = slash + 1;
-    return store_openat2(basefd, dir, flags | O_DIRECTORY, 0);
+    return cnio__srv_store_at(basefd, dir, flags | O_DIRECTORY, 0);
 }
 
 /* Creates the directories leading to name beneath basefd, one component at a time. The
@@ -267,19 +162,19 @@ int cnio__srv_store_open(struct cnio_srv_store *st, const char *root)
     }
     r = store_mkparents(st->rootfd, ".cnio/meta/x");
     if (!r) {
-        st->metafd = store_openat2(st->rootfd, ".cnio/meta", O_PATH | O_DIRECTORY, 0);
+        st->metafd = cnio__srv_store_at(st->rootfd, ".cnio/meta", O_PATH | O_DIRECTORY, 0);
         r = st->metafd < 0 ? store_errno() : 0;
     }
     if (!r)
         r = store_mkparents(st->rootfd, ".cnio/stage/x");
     if (!r) {
-        st->stagefd = store_openat2(st->rootfd, ".cnio/stage", O_PATH | O_DIRECTORY, 0);
+        st->stagefd = cnio__srv_store_at(st->rootfd, ".cnio/stage", O_PATH | O_DIRECTORY, 0);
         r = st->stagefd < 0 ? store_errno() : 0;
     }
     if (!r)
         r = store_mkparents(st->rootfd, ".cnio/sums/x");
     if (!r) {
-        st->sumsfd = store_openat2(st->rootfd, ".cnio/sums", O_PATH | O_DIRECTORY, 0);
+        st->sumsfd = cnio__srv_store_at(st->rootfd, ".cnio/sums", O_PATH | O_DIRECTORY, 0);
         r = st->sumsfd < 0 ? store_errno() : 0;
     }
     if (r) {
@@ -407,7 +302,7 @@ static int store_open_data(struct cnio_srv_store *st, const char *name, uint32_t
         ret = store_mkparents(st->rootfd, name);
         if (ret)
             return ret;
-        fd = store_openat2(st->rootfd, name, acc | O_CREAT | O_EXCL, 0644);
+        fd = cnio__srv_store_at(st->rootfd, name, acc | O_CREAT | O_EXCL, 0644);
         if (fd >= 0) {
             *created = 1;
             return fd;
@@ -415,7 +310,7 @@ static int store_open_data(struct cnio_srv_store *st, const char *name, uint32_t
         if (errno != EEXIST || (oflags & CNIO_WIRE_O_EXCL))
             return store_errno();
     }
-    fd = store_openat2(st->rootfd, name, acc, 0);
+    fd = cnio__srv_store_at(st->rootfd, name, acc, 0);
     if (fd < 0 && errno == ENOENT && cnio__srv_stage_find(st, name, NULL, NULL, NULL) == 0)
         return -CNIO_ERR_INCOMPLETE;   /* an upload that never committed */
     return fd >= 0 ? fd : store_errno();
@@ -495,7 +390,7 @@ int cnio__srv_store_sync_dir(int fd)
 
 int cnio__srv_store_sync_path(int pfd)
 {
-    int fd = store_openat2(pfd, ".", O_RDONLY | O_DIRECTORY, 0), r;
+    int fd = cnio__srv_store_at(pfd, ".", O_RDONLY | O_DIRECTORY, 0), r;
 
     if (fd < 0)
         return store_errno();
@@ -523,7 +418,7 @@ int cnio__srv_store_sync(struct cnio_srv_store *st, const char *name, int fd)
 
     if (fsync(fd) < 0)
         return store_errno();
-    mfd = store_openat2(st->metafd, name, O_RDONLY | O_NONBLOCK, 0);
+    mfd = cnio__srv_store_at(st->metafd, name, O_RDONLY | O_NONBLOCK, 0);
     if (mfd >= 0) {
         if (fsync(mfd) < 0)
             ret = store_errno();
@@ -580,7 +475,7 @@ void cnio__srv_store_adjust(struct cnio_srv_store *st, const char *name,
 static int store_info_name(struct cnio_srv_store *st, const char *name, int lenient,
                            struct cnio_wire_info *i)
 {
-    int fd = store_openat2(st->rootfd, name, O_PATH, 0), ret;
+    int fd = cnio__srv_store_at(st->rootfd, name, O_PATH, 0), ret;
     struct stat sb;
 
     if (fd < 0) {
@@ -667,7 +562,7 @@ static int store_names(struct cnio_srv_store *st, const char *dir, char ***out, 
     size_t n = 0, cap = 0;
     struct dirent *de;
     DIR *d;
-    int fd = store_openat2(st->rootfd, dir[0] ? dir : ".", O_RDONLY | O_DIRECTORY, 0);
+    int fd = cnio__srv_store_at(st->rootfd, dir[0] ? dir : ".", O_RDONLY | O_DIRECTORY, 0);
 
     *dirfd = -1;
     if (fd < 0)
@@ -725,7 +620,7 @@ nomem:
 static int store_entry(struct cnio_srv_store *st, const char *dir, const char *name, int dfd,
                        int mfd, uint8_t *out, size_t cap)
 {
-    char path[STORE_PATH_MAX];
+    char path[CNIO_SRV_PATH_MAX];
     struct cnio_wire_entry e;
     struct stat sb;
     int ret;
@@ -757,7 +652,7 @@ int cnio__srv_store_list(struct cnio_srv_store *st, const char *dir, uint64_t *c
 
     if (ret)
         return ret;
-    mfd = store_openat2_raw(st->metafd, dir[0] ? dir : ".", O_PATH | O_DIRECTORY, 0);
+    mfd = cnio__srv_store_at(st->metafd, dir[0] ? dir : ".", O_PATH | O_DIRECTORY, 0);
     for (i = *cursor < n ? (size_t)*cursor : n; i < n; i++) {
         int w = store_entry(st, dir, names[i], dfd, mfd, out + pos, cap - pos);
 

@@ -7,6 +7,7 @@
 #include "layout.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +23,26 @@
 static char *root_path(const char *name, char *buf, size_t cap)
 {
     return fx_local_path(&st_fx, 0, name, buf, cap);
+}
+
+/* Entries beneath directory path, its subdirectories' included (not . and ..), or -1. */
+static int count_entries(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    int n = 0;
+
+    if (!d)
+        return -1;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            char sub[PATH_MAX];
+
+            snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+            n += 1 + (e->d_type == DT_DIR ? count_entries(sub) : 0);
+        }
+    closedir(d);
+    return n;
 }
 
 START_TEST(test_traversal_refused)
@@ -63,6 +84,45 @@ START_TEST(test_traversal_refused)
     ck_assert_int_eq(symlink("real", root_path("alias", path, sizeof(path))), 0);
     ck_assert_int_eq(st_open(&c, "alias/f", RW, 1, UNIT, 0, &h, NULL), 0);
     ck_assert_int_eq(access(root_path("real/f", path, sizeof(path)), F_OK), 0);
+    /* ... through a chain, a '..' and to a file */
+    ck_assert_int_eq(symlink("alias", root_path("alias2", path, sizeof(path))), 0);
+    ck_assert_int_eq(mkdir(root_path("real/sub", path, sizeof(path)), 0755), 0);
+    ck_assert_int_eq(symlink("..", root_path("real/sub/back", path, sizeof(path))), 0);
+    ck_assert_int_eq(symlink("real/f", root_path("flink", path, sizeof(path))), 0);
+    ck_assert_int_eq(st_stat(&c, "alias2/f", &info), 0);
+    ck_assert_int_eq(st_stat(&c, "real/sub/back/f", &info), 0);
+    ck_assert_int_eq(st_open(&c, "flink", 0, 0, 0, 0, NULL, NULL), 0);
+    ck_assert_int_eq(st_open(&c, "alias2/g", RW, 1, UNIT, 0, NULL, NULL), 0);
+    ck_assert_int_eq(access(root_path("real/g", path, sizeof(path)), F_OK), 0);
+    /* symlinks inside the root that lead into the server's own .cnio: refused, nothing
+     * read or made there (they followed as any other link that stays beneath) */
+    {
+        static const char *const into[][2] = {
+            { "metalink", ".cnio/meta" }, { "stagelink", ".cnio/stage" },
+            { "dotlink", ".cnio" }, { "real/sub/deep", "../../.cnio/sums" },
+            { "sneak", "real/../.cnio/meta" }, { "metafile", ".cnio/meta/real/f" },
+        };
+        static const char *const via[] = {
+            "metalink/real/f", "metalink/new", "stagelink/x", "dotlink/lock", "dotlink/meta/real/f",
+            "real/sub/deep/real/f", "alias/sub/deep/x", "sneak/real/f", "metafile",
+        };
+        int before = count_entries(root_path(".cnio", path, sizeof(path)));
+
+        for (size_t i = 0; i < sizeof(into) / sizeof(into[0]); i++)
+            ck_assert_int_eq(symlink(into[i][1], root_path(into[i][0], path, sizeof(path))), 0);
+        for (size_t i = 0; i < sizeof(via) / sizeof(via[0]); i++) {
+            ck_assert_msg(st_open(&c, via[i], RW, 1, UNIT, 0, NULL, NULL) == -CNIO_ERR_ACCESS,
+                          "open %s", via[i]);
+            ck_assert_msg(st_open(&c, via[i], 0, 0, 0, 0, NULL, NULL) == -CNIO_ERR_ACCESS,
+                          "read-only open %s", via[i]);
+            ck_assert_msg(st_stat(&c, via[i], &info) == -CNIO_ERR_ACCESS, "stat %s", via[i]);
+            /* an UNLINK of the link itself removes the link, not what it points to */
+            ck_assert_msg(st_unlink(&c, via[i]) == (strcmp(via[i], "metafile") ? -CNIO_ERR_ACCESS
+                                                                                : 0),
+                          "unlink %s", via[i]);
+        }
+        ck_assert_int_eq(count_entries(root_path(".cnio", path, sizeof(path))), before);
+    }
     st_close(&c);
 }
 END_TEST
