@@ -251,7 +251,8 @@ struct cnio_ns_put {
                                   largest WRITE payload */
     uint64_t size;
     uint32_t mode;             /* nonzero: SETATTR mode (<= 0xffff) and mtime_ns (signed
-                                  ns since the epoch; 0: not set) once committed */
+                                  ns since the epoch; CNIO_MTIME_NONE: not set) once
+                                  committed */
     int64_t mtime_ns;
     int status;                /* out: 0 (committed), or the error that stopped it */
 };
@@ -288,9 +289,12 @@ struct cnio_ns_get {
  * open another), -CNIO_ERR_NOMEM.
  */
 int cnio__ns_get_small(struct cnio_ns *ns, struct cnio_ns_get *g, int n);
-/* Records mode (st_mode bits, <= 0xffff: file type and permissions) and, when mtime_ns
- * (signed ns since the epoch) is not 0, the modification time of path (an object, or a
- * directory). */
+/* mtime_ns of cnio__ns_setattr and struct cnio_ns_put: leave the mtime as it is. */
+#define CNIO_MTIME_NONE INT64_MIN
+/* Records mode (st_mode bits, <= 0xffff: file type and permissions) and, unless mtime_ns
+ * is CNIO_MTIME_NONE, the modification time of path (an object, or a directory) in signed
+ * ns since the epoch (0, the epoch itself, too; a server that does not announce
+ * CNIO_WIRE_CAP_MTIME leaves the mtime then). */
 int cnio__ns_setattr(struct cnio_ns *ns, const char *path, uint32_t mode, int64_t mtime_ns);
 
 #endif /* CNIO_CLIENT_H */

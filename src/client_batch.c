@@ -207,7 +207,8 @@ static int bt_setattr(struct bt *b)
                 b->p[i].status = len;
                 break;
             }
-            bt_call(b, &k, i, j, CNIO_WIRE_SETATTR, 0, (uint64_t)b->p[i].mtime_ns, pl, (uint32_t)len, 0);
+            bt_call(b, &k, i, j, CNIO_WIRE_SETATTR, 0, 0, pl, (uint32_t)len, 0);
+            cnio__cl_setattr_mtime(&b->c[k - 1], b->p[i].mtime_ns);
         }
     return bt_run(b, k);
 }

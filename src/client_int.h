@@ -50,6 +50,11 @@ struct cnio__cl_host {
     int next_lane;
 };
 
+/* SETATTR call c (its ep set) records mtime_ns (CNIO_MTIME_NONE: leaves the mtime): the
+ * header offset, and flag F_MTIME to a server that takes it (client_names.c). */
+struct cnio_call;
+void cnio__cl_setattr_mtime(struct cnio_call *c, int64_t mtime_ns);
+
 struct cnio_obj {
     struct cnio_stack *st;
     struct cnio_hints h;

@@ -94,10 +94,13 @@ static int ns_all(struct cnio_ns *ns, uint16_t type, uint64_t offset, const uint
 
     if (!calls)
         return -CNIO_ERR_NOMEM;
-    for (int i = 0; i < ns->n; i++)
+    for (int i = 0; i < ns->n; i++) {
         calls[i] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&ns->hosts[i]), .type = type,
                                        .offset = offset, .payload = pl,
                                        .plen = (uint32_t)len };
+        if (type == CNIO_WIRE_SETATTR)   /* offset: the mtime, or CNIO_MTIME_NONE */
+            cnio__cl_setattr_mtime(&calls[i], (int64_t)offset);
+    }
     if (first0 && ns->n > 1) {
         cnio__stack_calls(ns->st, calls, 1);
         if (calls[0].status && calls[0].status != -CNIO_ERR_NOENT) {
@@ -139,6 +142,13 @@ int cnio__ns_mkdir(struct cnio_ns *ns, const char *path, int parents)
 int cnio__ns_rmdir(struct cnio_ns *ns, const char *path)
 {
     return ns_one(ns, CNIO_WIRE_RMDIR, 0, 0, 0, path);
+}
+
+void cnio__cl_setattr_mtime(struct cnio_call *c, int64_t mtime_ns)
+{
+    c->offset = mtime_ns == CNIO_MTIME_NONE ? 0 : (uint64_t)mtime_ns;
+    if (mtime_ns != CNIO_MTIME_NONE && c->ep && (cnio__ep_caps(c->ep) & CNIO_WIRE_CAP_MTIME))
+        c->flags |= CNIO_WIRE_F_MTIME;
 }
 
 int cnio__ns_setattr(struct cnio_ns *ns, const char *path, uint32_t mode, int64_t mtime_ns)

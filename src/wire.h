@@ -74,8 +74,8 @@ enum cnio_wire_type {
     CNIO_WIRE_SETATTR = 28,  /* payload: struct cnio_wire_open (flags 0, stripe_count 0,
                                 stripe_index 0) whose stripe_unit carries the mode (st_mode
                                 bits, <= 0xffff); offset = mtime in signed ns since
-                                the epoch, two's complement (0: unchanged);
-                                reply empty */
+                                the epoch, two's complement (0: unchanged, unless
+                                flag F_MTIME); reply empty */
     CNIO_WIRE_FABRIC = 29,   /* key connections only; payload = the libfabric provider
                                 wanted (may be empty: the server's first); reply: struct
                                 cnio_wire_fabric, the provider and the server's address */
@@ -113,6 +113,9 @@ enum cnio_wire_type {
                                     while it was open commits nothing and closes, with
                                     success and this flag on the reply (without it: the
                                     error NOENT) */
+#define CNIO_WIRE_F_MTIME 0x8u   /* SETATTR request (only to a server announcing
+                                    CNIO_WIRE_CAP_MTIME): offset is the mtime to set, 0
+                                    (the epoch) included; without it 0 leaves the mtime */
 /* A reason: 1..CNIO_WIRE_MAX_REASON bytes of text, the rule a refusal applied. */
 #define CNIO_WIRE_MAX_REASON 256
 
@@ -121,6 +124,7 @@ enum cnio_wire_type {
 #define CNIO_WIRE_CAP_ORDER 0x2u  /* COMMIT with offset 0: the server picks the commit order */
 #define CNIO_WIRE_CAP_BUDGET 0x4u /* takes BUDGET: a per-open bound on the job's connections */
 #define CNIO_WIRE_CAP_GONE 0x8u   /* takes COMMIT and CLOSE with CNIO_WIRE_F_GONE */
+#define CNIO_WIRE_CAP_MTIME 0x10u /* takes SETATTR with CNIO_WIRE_F_MTIME */
 
 /* AUTH modes. */
 #define CNIO_WIRE_AUTH_KEY 1     /* proves knowledge of the shared key */

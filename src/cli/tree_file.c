@@ -274,7 +274,7 @@ static int tf_finish_obj(struct tree_ctx *c, const struct tree_ent *e, struct cn
     }
     ret = cnio__obj_close(obj);
     if (ret == 0 && (c->o->preserve || e->type == TREE_LINK))
-        ret = tf_setattr_obj(c, e->rel, mode, c->o->preserve ? e->mtime_ns : 0);
+        ret = tf_setattr_obj(c, e->rel, mode, c->o->preserve ? e->mtime_ns : CNIO_MTIME_NONE);
     return ret;
 }
 
@@ -665,7 +665,8 @@ int tree_put_small(struct tree_ctx *c, const struct tree_ent *const *e, int n, i
         status[i] = tf_slurp(c, e[i], buf + total);
         p[i] = (struct cnio_ns_put){ .path = names[i], .data = buf + total,
                                      .size = e[i]->size, .mode = c->o->preserve ? e[i]->mode : 0,
-                                     .mtime_ns = c->o->preserve ? e[i]->mtime_ns : 0 };
+                                     .mtime_ns = c->o->preserve ? e[i]->mtime_ns
+                                                                : CNIO_MTIME_NONE };
         total += e[i]->size;
     }
     /* the files that could not be read are left out (their status says why) */

@@ -206,14 +206,15 @@ static int names_rename(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     return ret;
 }
 
-/* Sets the mtime of name beneath rootfd (mtime_ns: signed ns since the epoch; 0:
- * unchanged). */
-static int names_mtime(int rootfd, const char *name, int64_t mtime_ns)
+/* Sets the mtime of name beneath rootfd to SETATTR h's: its offset, signed ns since the
+ * epoch (0 leaves the mtime as it is, unless flag F_MTIME). */
+static int names_mtime(int rootfd, const char *name, const struct cnio_wire_hdr *h)
 {
+    int64_t mtime_ns = (int64_t)h->offset;
     struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, cnio__ts_of_ns(mtime_ns) };
     int fd, r = 0;
 
-    if (!mtime_ns)
+    if (!mtime_ns && !(h->flags & CNIO_WIRE_F_MTIME))
         return 0;
     fd = cnio__srv_store_at(rootfd, name, O_RDONLY | O_NONBLOCK, 0);
     if (fd < 0)
@@ -284,7 +285,7 @@ static int names_setattr(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
             return names_errno();
         ret = names_dir_mode(fd, (uint32_t)o.stripe_unit);
         close(fd);
-        return ret ? ret : names_mtime(st->rootfd, name, (int64_t)h->offset);
+        return ret ? ret : names_mtime(st->rootfd, name, h);
     }
     pthread_mutex_lock(&st->lock);
     ret = cnio__srv_store_meta_get(st, name, &m);
@@ -305,7 +306,7 @@ static int names_setattr(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
         ret = cnio__srv_store_meta_write(st, name, &m);
     }
     if (ret == 0)
-        ret = names_mtime(st->rootfd, name, (int64_t)h->offset);
+        ret = names_mtime(st->rootfd, name, h);
     pthread_mutex_unlock(&st->lock);
     return ret;
 }
