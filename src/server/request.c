@@ -358,6 +358,39 @@ static int req_name(const struct cnio_wire_hdr *h, const uint8_t *p, int allow_e
     return cnio__srv_store_name(o.name, o.name_len, name);
 }
 
+/*
+ * The metadata a handle's STAT reports: the handle's own (the version it opened, as
+ * last seen), brought up to date from what is recorded at its name while its file is
+ * still the one there (and the same version): another handle may have set the size
+ * since (an in-place SETSIZE by another job), and a size as at open would read as zeros
+ * past the object's end. Handle lock held.
+ */
+static struct cnio_srv_meta req_stat_meta(struct cnio_srv_store *st,
+                                          struct cnio_srv_handle *hd)
+{
+    struct cnio_srv_meta now;
+    struct stat a, b;
+    int fd, same;
+
+    if (hd->stage)
+        return hd->meta;
+    fd = cnio__srv_store_at(st->rootfd, hd->name, O_PATH, 0);
+    same = fd >= 0 && fstat(fd, &a) == 0 && fstat(hd->fd, &b) == 0 &&
+           a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+    if (fd >= 0)
+        close(fd);
+    if (!same)
+        return hd->meta;
+    pthread_mutex_lock(&st->lock);
+    same = cnio__srv_store_meta_get(st, hd->name, &now) == 0;
+    pthread_mutex_unlock(&st->lock);
+    /* the same version: not one whose commit is replacing the file under the name */
+    same = same && now.gen == hd->meta.gen && !(now.flags & CNIO_SRV_META_COMMITTING);
+    if (same)
+        hd->meta = now;
+    return hd->meta;
+}
+
 static int req_stat(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
                     struct cnio_srv_reply *r)
 {
@@ -370,14 +403,16 @@ static int req_stat(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     if (h->object) {
         /* Stat by handle: what a token connection may do for its own object. */
         struct cnio_srv_handle *hd;
+        struct cnio_srv_meta m;
 
         ret = cnio__srv_req_handle(c, h, 0, &hd);
         if (ret)
             return ret;
         pthread_mutex_lock(&hd->lock);
+        m = req_stat_meta(&c->srv->store, hd);
         ret = strcmp(name, hd->name) ? cnio__srv_why(-CNIO_ERR_ACCESS, "the name is not "
                                                      "the open object's")
-                                     : cnio__srv_store_info(hd->fd, &hd->meta,
+                                     : cnio__srv_store_info(hd->fd, &m,
                                                             hd->stage ? CNIO_WIRE_I_STAGED : 0,
                                                             &info);
         info.flags &= ~CNIO_WIRE_I_DIRTY;   /* a live handle: in progress */

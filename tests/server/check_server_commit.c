@@ -495,6 +495,63 @@ START_TEST(test_interrupted_new_commit)
 }
 END_TEST
 
+/* STAT by handle (how a client's MPI_File_get_size and a read's end are found), the
+ * size recorded now when another handle set it in place since (another job's
+ * MPI_File_set_size): the size as at open read as zeros past the object's end. A handle
+ * whose object was replaced by a commit keeps its own version's size. */
+static int stat_handle(struct st_conn *c, uint64_t h, const char *name,
+                       struct cnio_wire_info *info)
+{
+    uint8_t pl[CNIO_WIRE_OPEN_FIXED + 64], rb[CNIO_WIRE_INFO_SIZE];
+    struct cnio_wire_open o = { .name = name, .name_len = (uint32_t)strlen(name) };
+    struct cnio_wire_hdr rh;
+    int len = cnio__wire_open_encode(&o, pl, sizeof(pl)), ret;
+
+    ck_assert_int_gt(len, 0);
+    ret = st_call(c, CNIO_WIRE_STAT, h, 0, pl, (uint32_t)len, &rh, rb, sizeof(rb));
+    if (!ret)
+        ck_assert_int_eq(cnio__wire_info_parse(rb, rh.length, info), 0);
+    return ret;
+}
+
+START_TEST(test_stat_handle_size)
+{
+    static uint8_t data[3000];
+    struct cnio_wire_info info;
+    struct st_conn c, c2;
+    uint64_t hw, hr;
+
+    fx_fill(data, sizeof(data), 23);
+    st_session(&st_fx, 0, &c);
+    st_session(&st_fx, 0, &c2);
+    ck_assert_int_eq(open_at(&c, "shr", CNIO_WIRE_O_CREATE | W, 0, &hw, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, hw, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, hw, 3000, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, hw, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(open_at(&c2, "shr", 0, 0, &hr, &info, NULL), 0);   /* the reader */
+    ck_assert_uint_eq(info.size, 3000);
+    /* another writer shrinks it in place */
+    ck_assert_int_eq(open_at(&c, "shr", W, 0, &hw, NULL, NULL), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, hw, 1000, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, hw, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(stat_handle(&c2, hr, "shr", &info), 0);
+    ck_assert_uint_eq(info.size, 1000);
+    ck_assert_uint_eq(info.local_size, 1000);
+    /* a new version replaces it: the reader's handle keeps its own */
+    ck_assert_int_eq(open_at(&c, "shr", STAGE | CNIO_WIRE_O_TRUNC, 0x5151, &hw, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, hw, 0, data, 500), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, hw, 500, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, hw, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, hw, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(stat_handle(&c2, hr, "shr", &info), 0);
+    ck_assert_uint_eq(info.size, 1000);
+    ck_assert_int_eq(st_call(&c2, CNIO_WIRE_CLOSE, hr, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_unlink(&c, "shr"), 0);
+    st_close(&c);
+    st_close(&c2);
+}
+END_TEST
+
 static Suite *commit_suite(void)
 {
     Suite *s = suite_create("server_commit");
@@ -512,6 +569,7 @@ static Suite *commit_suite(void)
     tcase_add_test(tc, test_interrupted_commit);
     tcase_add_test(tc, test_torn_commit);
     tcase_add_test(tc, test_interrupted_new_commit);
+    tcase_add_test(tc, test_stat_handle_size);
     suite_add_tcase(s, tc);
     return s;
 }
