@@ -146,6 +146,19 @@ void row_delete(struct rctx *c)
         MPI_File_close(&fh);
 }
 
+/* Closes *fh, then opens name again read-only (and closes it): " close=... reopen=...",
+ * the reopen's class saying whether the file is still there. */
+static void close_reopen(struct rctx *c, MPI_File *fh, const char *name)
+{
+    int rc = MPI_File_close(fh);
+
+    rout(c, " close=%s", cls(rc));
+    rc = MPI_File_open(MPI_COMM_WORLD, name, MPI_MODE_RDONLY, MPI_INFO_NULL, fh);
+    rout(c, " reopen=%s", cls(rc));
+    if (rc == MPI_SUCCESS)
+        MPI_File_close(fh);
+}
+
 /* MPI_File_delete of a file every rank has open and has written to, new (cnio stages
  * it) or opened again read-write (cnio writes it in place): the writes and the close go
  * on without error, as with a POSIX file unlinked while open, and it stays deleted. */
@@ -177,12 +190,7 @@ void row_delete_open(struct rctx *c)
         rc = MPI_File_write_at_all(fh, (MPI_Offset)(nr + rk) * sizeof(v), &v, 1, MPI_INT,
                                    MPI_STATUS_IGNORE);
         rout(c, " write_after=%s", cls(rc));
-        rc = MPI_File_close(&fh);
-        rout(c, " close=%s", cls(rc));
-        rc = MPI_File_open(MPI_COMM_WORLD, name, MPI_MODE_RDONLY, MPI_INFO_NULL, &fh);
-        rout(c, " reopen=%s", cls(rc));
-        if (rc == MPI_SUCCESS)
-            MPI_File_close(&fh);
+        close_reopen(c, &fh, name);
     }
 }
 
@@ -198,12 +206,7 @@ void row_delete_on_close(struct rctx *c)
     rout(c, "open=%s", cls(rc));
     rc = MPI_File_write_at(fh, rk * 64, b, 64, MPI_BYTE, MPI_STATUS_IGNORE);
     rout(c, " write=%s", cls(rc));
-    rc = MPI_File_close(&fh);
-    rout(c, " close=%s", cls(rc));
-    rc = MPI_File_open(MPI_COMM_WORLD, name, MPI_MODE_RDONLY, MPI_INFO_NULL, &fh);
-    rout(c, " reopen=%s", cls(rc));
-    if (rc == MPI_SUCCESS)
-        MPI_File_close(&fh);
+    close_reopen(c, &fh, name);
 }
 
 void row_append(struct rctx *c)
