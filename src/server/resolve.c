@@ -81,6 +81,15 @@ static int store_walk(int dirfd, const char *path, int flags, mode_t mode)
     return fd;
 }
 
+/* Drops the last component of the resolved path r (*rl bytes). */
+static void store_canon_pop(char *r, size_t *rl)
+{
+    char *up = strrchr(r, '/');
+
+    *rl = up ? (size_t)(up - r) : 0;
+    r[*rl] = '\0';
+}
+
 /* Appends component c (n bytes) to the resolved path r (*rl bytes, cap) with a '/'. */
 static int store_canon_push(char *r, size_t *rl, size_t cap, const char *c, size_t n)
 {
@@ -107,37 +116,34 @@ static int store_canon_push(char *r, size_t *rl, size_t cap, const char *c, size
  */
 static int store_canon(int dirfd, const char *path, int nofollow, char *out, size_t cap)
 {
-    char todo[PATH_MAX + 1], tmp[PATH_MAX + 1], link[PATH_MAX + 1];
+    char left[PATH_MAX + 1], link[PATH_MAX + 1];   /* left: what is still to resolve */
     size_t rl = 0;
     int links = 0;
 
-    if (strlen(path) >= sizeof(todo)) {
+    if (strlen(path) >= sizeof(left)) {
         errno = ENAMETOOLONG;
         return -1;
     }
-    strcpy(todo, path);
+    strcpy(left, path);
     out[0] = '\0';
-    for (char *p = todo; *p;) {
+    for (char *p = left; *p;) {
         char *slash = strchr(p, '/');
         size_t n = slash ? (size_t)(slash - p) : strlen(p);
-        const char *rest = slash ? slash + 1 : "";
+        char *rest = slash ? slash + 1 : p + n;
         struct stat sb;
         ssize_t ll;
 
         if (n == 0 || (n == 1 && p[0] == '.')) {
-            p += n + (slash != NULL);
+            p = rest;
             continue;
         }
         if (n == 2 && p[0] == '.' && p[1] == '.') {
-            char *up = strrchr(out, '/');
-
             if (!rl) {
                 errno = EXDEV;
                 return -1;
             }
-            rl = up ? (size_t)(up - out) : 0;
-            out[rl] = '\0';
-            p += n + (slash != NULL);
+            store_canon_pop(out, &rl);
+            p = rest;
             continue;
         }
         if (p[0] == '.' && links) {   /* .cnio, or any name kept out of clients' reach */
@@ -148,14 +154,13 @@ static int store_canon(int dirfd, const char *path, int nofollow, char *out, siz
             return -1;
         if ((nofollow && !*rest) || fstatat(dirfd, out, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
             !S_ISLNK(sb.st_mode)) {
-            p += n + (slash != NULL);
+            p = rest;
             continue;
         }
-        ll = readlinkat(dirfd, out, link, sizeof(link) - 1);
+        ll = readlinkat(dirfd, out, link, sizeof(link));
         if (ll < 0)
             return -1;
-        link[ll] = '\0';
-        if (link[0] == '/') {
+        if (ll == 0 || link[0] == '/') {
             errno = EXDEV;
             return -1;
         }
@@ -163,17 +168,17 @@ static int store_canon(int dirfd, const char *path, int nofollow, char *out, siz
             errno = ELOOP;
             return -1;
         }
-        if ((size_t)ll + strlen(rest) + 2 > sizeof(tmp)) {
+        if ((size_t)ll + 1 + strlen(rest) >= sizeof(left)) {
             errno = ENAMETOOLONG;
             return -1;
         }
-        memcpy(tmp, link, (size_t)ll);   /* the target, then the rest */
-        tmp[ll] = '/';
-        strcpy(tmp + ll + 1, rest);
-        strcpy(todo, tmp);
-        p = todo;
-        rl = (size_t)(strrchr(out, '/') ? strrchr(out, '/') - out : 0);   /* the link's dir */
-        out[rl] = '\0';
+        /* left becomes the link's target, then the rest, resolved from the link's
+         * directory */
+        memmove(left + ll + 1, rest, strlen(rest) + 1);
+        memcpy(left, link, (size_t)ll);
+        left[ll] = '/';
+        p = left;
+        store_canon_pop(out, &rl);
     }
     return 0;
 }
