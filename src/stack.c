@@ -196,6 +196,10 @@ static void ep_kill_why(struct cnio_ep *ep, int err, const char *why)
     else if (err == -CNIO_ERR_LIMIT && ep->state == EP_AUTH &&
              (ep->chal.caps & CNIO_WIRE_CAP_BUDGET))   /* the job's budget: tried again */
         cnio__debug("connection to %s: %s (the job's budget)", ep->name, cnio_strerror(err));
+    else if (err == -CNIO_ERR_AUTH && ep->state == EP_AUTH &&
+             ep->auth.mode == CNIO_WIRE_AUTH_TOKEN)   /* the key is not in question */
+        cnio__warn("connection to %s: the server refused this open's token: it does not "
+                   "know the open (it restarted, or the open was closed)", ep->name);
     else if ((err != -CNIO_ERR_CONN || ep->ninflight) && !ep->quiet)
         cnio__warn("connection to %s: %s", ep->name, cnio_strerror(err));
     ep->died_idle = ep->state == EP_READY && !ep->ninflight && !ep->sq_head &&
