@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,12 +60,17 @@ void cnio__sk_conf_load(struct cnio__sk_conf *c)
 
 int cnio__sk_job_key(char *buf, size_t cap)
 {
-    const char *k = getenv("PMIX_NAMESPACE");
+    const char *k = getenv("PMIX_NAMESPACE"), *hnp = getenv("OMPI_MCA_orte_hnp_uri");
+    uint32_t h = 2166136261u;   /* FNV-1a */
     int n;
 
     if (!k || !*k)
         k = getenv("OMPI_MCA_orte_ess_jobid");
-    if (k && *k)
+    for (const char *p = hnp; p && *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    if (k && *k && hnp && *hnp)
+        n = snprintf(buf, cap, "%s-%08x", k, (unsigned)h);
+    else if (k && *k)
         n = snprintf(buf, cap, "%s", k);
     else
         n = snprintf(buf, cap, "local-%ld", (long)getpid());

@@ -54,9 +54,12 @@ struct cnio__sk_conf {
 void cnio__sk_conf_load(struct cnio__sk_conf *c);
 
 /*
- * Writes the job's key into buf: PMIX_NAMESPACE, else OMPI_MCA_orte_ess_jobid, else
- * "local-PID" (pid = this process), with every character outside [A-Za-z0-9._-]
- * replaced by '_'. Returns 0, or -ENAMETOOLONG.
+ * Writes the job's key into buf: PMIX_NAMESPACE, else OMPI_MCA_orte_ess_jobid, followed,
+ * when OMPI_MCA_orte_hnp_uri is set, by "-" and 8 hex digits of its FNV-1a hash; else
+ * "local-PID" (pid = this process). Every character outside [A-Za-z0-9._-] is replaced
+ * by '_'. Open MPI 4 derives the namespace from mpirun's host and pid, so two jobs in a
+ * row can share it; mpirun's URI (its listening ports), the same for every rank of a job
+ * on every node, tells them apart. Returns 0, or -ENAMETOOLONG.
  */
 int cnio__sk_job_key(char *buf, size_t cap);
 
