@@ -574,7 +574,7 @@ int cli_stat(int argc, char **argv)
         time_t t = cnio__ts_of_ns(s.mtime_ns).tv_sec;
         struct tm tm;
 
-        if (s.mtime_ns && localtime_r(&t, &tm))
+        if (u.path[0] && localtime_r(&t, &tm))   /* the root has none; 0 is the epoch */
             strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", &tm);
         printf("object:       %s\n", u.path[0] ? u.path : "/ (the root)");
         printf("type:         %s\n", cli_type(&s));
