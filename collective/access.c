@@ -9,20 +9,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Copies between the memory layout (count instances of mem at user) and the stream. */
+/* Copies between the memory layout (count instances of mem at user) and the first lim
+ * bytes of the stream. */
 static void access_copy(const struct cnio_flat *mem, int count, char *user, char *stream,
-                        int to_stream)
+                        int to_stream, int64_t lim)
 {
     int64_t pos = 0;
 
-    for (int i = 0; i < count; i++) {
+    for (int i = 0; i < count && pos < lim; i++) {
         char *base = user + (int64_t)i * mem->extent;
 
-        for (int64_t b = 0; b < mem->n; b++) {
+        for (int64_t b = 0; b < mem->n && pos < lim; b++) {
+            size_t len = (size_t)CNIO_MIN(mem->len[b], lim - pos);
+
             if (to_stream)
-                memcpy(stream + pos, base + mem->off[b], (size_t)mem->len[b]);
+                memcpy(stream + pos, base + mem->off[b], len);
             else
-                memcpy(base + mem->off[b], stream + pos, (size_t)mem->len[b]);
+                memcpy(base + mem->off[b], stream + pos, len);
             pos += mem->len[b];
         }
     }
@@ -95,14 +98,14 @@ int cnio__access_init(cnio_file_t *fh, MPI_Offset offset, const void *buf, int c
     }
     a->stream = a->packed;
     if (write)
-        access_copy(a->mem, count, a->user, a->packed, 1);
+        access_copy(a->mem, count, a->user, a->packed, 1, a->nbytes);
     return 0;
 }
 
-void cnio__access_unpack(struct coll_access *a)
+void cnio__access_unpack(struct coll_access *a, int64_t nread)
 {
     if (a->packed && !a->write)
-        access_copy(a->mem, a->count, a->user, a->packed, 0);
+        access_copy(a->mem, a->count, a->user, a->packed, 0, CNIO_MIN(nread, a->nbytes));
 }
 
 void cnio__access_free(struct coll_access *a)
@@ -116,6 +119,7 @@ void cnio__access_free(struct coll_access *a)
 int cnio__access_direct(cnio_file_t *fh, struct coll_access *a, uint64_t *end_out)
 {
     struct cnio_xfer *x;
+    uint64_t eof;
     int64_t pos = 0;
     int rc;
 
@@ -133,7 +137,7 @@ int cnio__access_direct(cnio_file_t *fh, struct coll_access *a, uint64_t *end_ou
         pos += a->ext[i].len;
     }
     rc = a->write ? cnio__obj_writex(fh->obj, x, (size_t)a->next)
-                  : cnio__obj_readx(fh->obj, x, (size_t)a->next, end_out);
+                  : cnio__obj_readx_eof(fh->obj, x, (size_t)a->next, end_out ? end_out : &eof);
     free(x);
     return rc;
 }

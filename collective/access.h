@@ -28,15 +28,16 @@ struct coll_access {
  */
 int cnio__access_init(cnio_file_t *fh, MPI_Offset offset, const void *buf, int count,
                       MPI_Datatype datatype, int write, struct coll_access *a);
-/* Reads: copies the stream into the caller's memory layout (no-op when contiguous). */
-void cnio__access_unpack(struct coll_access *a);
+/* Reads: copies the stream's first nread bytes (those before the object's end) into the
+ * caller's memory layout, which keeps its bytes past them (no-op when contiguous). */
+void cnio__access_unpack(struct coll_access *a, int64_t nread);
 void cnio__access_free(struct coll_access *a);
-/* Moves the whole access directly between this rank and the servers (no aggregation). */
+/* Moves the whole access directly between this rank and the servers (no aggregation).
+ * Reads (end_out not NULL) leave the stream past the object's end as it was, and
+ * *end_out receives that end as far as the access reaches (cnio__obj_readx_eof). */
 int cnio__access_direct(cnio_file_t *fh, struct coll_access *a, uint64_t *end_out);
 
 /* Bytes of the stream that lie before file offset eof (a read's element count). */
 int64_t cnio__access_bytes_before(const struct coll_access *a, uint64_t eof);
-/* The object's end as a read sees it, from the largest end the hosts returned. */
-int cnio__access_eof(cnio_file_t *fh, const struct coll_access *a, uint64_t end, uint64_t *eof);
 
 #endif /* CNIO_ACCESS_H */

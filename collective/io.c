@@ -20,19 +20,6 @@ int64_t cnio__access_bytes_before(const struct coll_access *a, uint64_t eof)
     return n;
 }
 
-/* The end of a read: when the hosts returned data up to the access's end, that is it;
- * else ask for the object's size (recorded sizes count: holes at the end read as zeros). */
-int cnio__access_eof(cnio_file_t *fh, const struct coll_access *a, uint64_t end, uint64_t *eof)
-{
-    uint64_t want = a->next ? (uint64_t)(a->ext[a->next - 1].off + a->ext[a->next - 1].len) : 0;
-
-    if (end >= want) {
-        *eof = end;
-        return 0;
-    }
-    return cnio__obj_size(fh->obj, eof);
-}
-
 CNIO_API int cnio_file_write_at(cnio_file_t *fh, MPI_Offset offset, const void *buf, int count,
                                 MPI_Datatype datatype, MPI_Status *status)
 {
@@ -55,19 +42,19 @@ CNIO_API int cnio_file_read_at(cnio_file_t *fh, MPI_Offset offset, void *buf, in
                                MPI_Datatype datatype, MPI_Status *status)
 {
     struct coll_access a;
-    uint64_t end = 0, eof = 0;
+    uint64_t eof = 0;
+    int64_t nread;
     int rc;
 
     if (!fh)
         return -CNIO_ERR_INVAL;
     rc = cnio__access_init(fh, offset, buf, count, datatype, 0, &a);
     if (rc == 0)
-        rc = cnio__access_direct(fh, &a, &end);
-    if (rc == 0)
-        rc = cnio__access_eof(fh, &a, end, &eof);
+        rc = cnio__access_direct(fh, &a, &eof);
     if (rc == 0) {
-        cnio__access_unpack(&a);
-        cnio__coll_set_status(status, cnio__access_bytes_before(&a, eof));
+        nread = cnio__access_bytes_before(&a, eof);
+        cnio__access_unpack(&a, nread);
+        cnio__coll_set_status(status, nread);
         fh->stats.bytes_read += (uint64_t)a.nbytes;
     }
     cnio__access_free(&a);

@@ -679,7 +679,7 @@ static int tp_access_all(cnio_file_t *fh, MPI_Offset offset, const void *buf, in
     struct coll_access a;
     uint64_t end = 0;
     int64_t nread = 0;
-    int rc;
+    int rc, agg;
 
     if (!fh)
         return -CNIO_ERR_INVAL;
@@ -697,21 +697,23 @@ static int tp_access_all(cnio_file_t *fh, MPI_Offset offset, const void *buf, in
     for (int r = 0; r < fh->size; r++)
         rc = (int)CNIO_MIN(rc, all[r].rc);
     fh->stats.calls++;
-    if (rc == 0 && tp_use_aggregation(fh, all, write)) {
+    agg = rc == 0 && tp_use_aggregation(fh, all, write);
+    if (agg) {
         rc = tp_two_phase(fh, all, &a, &end);
     } else if (rc == 0) {
         int64_t t0 = cnio__now_ns();
 
         rc = tp_connect_direct(fh, &a);
-        if (rc == 0)
-            rc = cnio__access_direct(fh, &a, &end);
+        if (rc == 0)   /* a read's end is this rank's to find (cnio__obj_readx_eof) */
+            rc = cnio__access_direct(fh, &a, write ? NULL : &end);
+        nread = cnio__access_bytes_before(&a, end);
         fh->stats.net_ns += cnio__now_ns() - t0;
     }
     rc = cnio__coll_agree(fh->comm, rc);
-    if (rc == 0 && !write)
+    if (rc == 0 && !write && agg)
         rc = cnio__coll_agree(fh->comm, tp_read_count(fh, &a, end, &nread));
     if (rc == 0) {
-        cnio__access_unpack(&a);
+        cnio__access_unpack(&a, nread);
         cnio__coll_set_status(status, write ? a.nbytes : nread);
         if (write)
             fh->stats.bytes_written += (uint64_t)a.nbytes;

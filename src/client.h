@@ -137,8 +137,16 @@ int cnio__obj_writex(struct cnio_obj *obj, const struct cnio_xfer *x, size_t n);
  * *end_out (may be NULL) receives the largest logical end of any byte a host returned. */
 int cnio__obj_readx(struct cnio_obj *obj, const struct cnio_xfer *x, size_t n,
                     uint64_t *end_out);
+/* Reads n pieces as read(2) does: bytes below the object's end that no host holds
+ * (holes) read as zeros; the caller's bytes past the end are left as they were. *eof
+ * receives the end as far as this read needs it: the largest logical end a host
+ * returned when every piece came back whole, else the object's size (a STAT: recorded
+ * and local sizes combined), at least that end. 0 or a negative code. */
+int cnio__obj_readx_eof(struct cnio_obj *obj, const struct cnio_xfer *x, size_t n,
+                        uint64_t *eof);
 /* Contiguous forms. pread returns the bytes read before the object's end (as known
- * from the hosts' replies and the recorded size); both return a negative code on error. */
+ * from the hosts' replies and the recorded size), and leaves buf past them as it was;
+ * both return a negative code on error. */
 ssize_t cnio__obj_pwrite(struct cnio_obj *obj, const void *buf, size_t len, uint64_t off);
 ssize_t cnio__obj_pread(struct cnio_obj *obj, void *buf, size_t len, uint64_t off);
 

@@ -17,6 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The unfilled end of a short READ reply: bytes a host did not hold. */
+struct cl_tail {
+    uint8_t *buf;
+    uint64_t off;               /* its logical offset */
+    uint64_t len;
+};
+
 struct cl_run {
     struct cnio_obj *obj;
     const struct cnio_xfer *x;
@@ -26,7 +33,42 @@ struct cl_run {
     int err;
     int sent;                   /* a request went out: a failed write may have torn obj */
     uint64_t end;               /* reads: largest logical end returned */
+    struct cl_tail *tails;      /* reads: zeroed below the object's end once it is known */
+    size_t ntails, cap_tails;
 };
+
+/* Keeps a short reply's unfilled end for cl_fill_tails; without memory for it, zeroes it
+ * now (a hole must read as zeros; past the end, leaving it is only a nicety). */
+static void cl_add_tail(struct cl_run *run, uint8_t *buf, uint64_t off, uint64_t len)
+{
+    if (run->ntails == run->cap_tails) {
+        size_t cap = run->cap_tails ? 2 * run->cap_tails : 8;
+        struct cl_tail *t = realloc(run->tails, cap * sizeof(*t));
+
+        if (!t) {
+            memset(buf, 0, len);
+            return;
+        }
+        run->tails = t;
+        run->cap_tails = cap;
+    }
+    run->tails[run->ntails++] = (struct cl_tail){ buf, off, len };
+}
+
+/* Zeroes what the hosts did not return below eof (holes); what lies past it is left as the
+ * caller had it, as read(2) leaves a buffer past its count. */
+static void cl_fill_tails(struct cl_run *run, uint64_t eof)
+{
+    for (size_t i = 0; i < run->ntails; i++) {
+        const struct cl_tail *t = &run->tails[i];
+
+        if (t->off < eof)
+            memset(t->buf, 0, (size_t)CNIO_MIN(t->len, eof - t->off));
+    }
+    free(run->tails);
+    run->tails = NULL;
+    run->ntails = run->cap_tails = 0;
+}
 
 static void cl_piece_done(struct cnio_req *r)
 {
@@ -45,7 +87,7 @@ static void cl_piece_done(struct cnio_req *r)
     }
     if (!run->write) {
         if (r->rlen < r->rcap)
-            memset((uint8_t *)r->rbuf + r->rlen, 0, r->rcap - r->rlen);
+            cl_add_tail(run, (uint8_t *)r->rbuf + r->rlen, r->u64 + r->rlen, r->rcap - r->rlen);
         if (r->rlen)
             run->end = CNIO_MAX(run->end, r->u64 + r->rlen);
         run->obj->stats.bytes_read += moved;
@@ -246,8 +288,26 @@ int cnio__obj_readx(struct cnio_obj *obj, const struct cnio_xfer *x, size_t n,
     if (!obj || (n && !x))
         return -CNIO_ERR_INVAL;
     ret = cl_transfer(&run);
+    cl_fill_tails(&run, UINT64_MAX);
     if (!ret && end_out)
         *end_out = run.end;
+    return ret;
+}
+
+int cnio__obj_readx_eof(struct cnio_obj *obj, const struct cnio_xfer *x, size_t n,
+                        uint64_t *eof)
+{
+    struct cl_run run = { .obj = obj, .x = x, .n = n, .write = 0 };
+    uint64_t size = 0;
+    int ret;
+
+    if (!obj || (n && !x) || !eof)
+        return -CNIO_ERR_INVAL;
+    ret = cl_transfer(&run);
+    if (!ret && run.ntails)   /* a host held less than asked: where does the object end? */
+        ret = cnio__obj_size(obj, &size);
+    cl_fill_tails(&run, ret ? 0 : CNIO_MAX(run.end, size));
+    *eof = CNIO_MAX(run.end, size);
     return ret;
 }
 
@@ -265,15 +325,17 @@ ssize_t cnio__obj_pwrite(struct cnio_obj *obj, const void *buf, size_t len, uint
 ssize_t cnio__obj_pread(struct cnio_obj *obj, void *buf, size_t len, uint64_t off)
 {
     struct cnio_xfer x = { off, len, buf };
-    uint64_t end = 0;
+    struct cl_run run = { .obj = obj, .x = &x, .n = 1, .write = 0 };
+    uint64_t end;
     int ret;
 
-    if (len > (size_t)SSIZE_MAX)
+    if (!obj || len > (size_t)SSIZE_MAX)
         return -CNIO_ERR_INVAL;
-    ret = cnio__obj_readx(obj, &x, 1, &end);
+    ret = cl_transfer(&run);
+    end = CNIO_MAX(run.end, obj->recorded);
+    cl_fill_tails(&run, ret ? 0 : end);
     if (ret)
         return ret;
-    end = CNIO_MAX(end, obj->recorded);
     if (end <= off)
         return 0;
     return (ssize_t)CNIO_MIN((uint64_t)len, end - off);

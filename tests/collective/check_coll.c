@@ -441,6 +441,76 @@ START_TEST(test_read_past_end)
 }
 END_TEST
 
+/* Every byte of b[from, to) is v. */
+static void expect_bytes(const unsigned char *b, int from, int to, int v, const char *what)
+{
+    for (int i = from; i < to; i++)
+        ck_assert_msg(b[i] == v, "%s: byte %d is %d, not %d", what, i, b[i], v);
+}
+
+/*
+ * A read that meets the end leaves the caller's buffer past the count as it was, as
+ * read(2) and MPI-IO over a file system do (it used to zero it), while holes below the end
+ * read as zeros: a stripe no host holds, and the bytes between the data and a recorded
+ * size. Independent and direct collective reads, contiguous and non-contiguous memory.
+ */
+START_TEST(test_read_past_end_buffer)
+{
+    enum { N = 70000, DATA = 65536, NDATA = 100 };
+    unsigned char *buf = malloc(N), w[NDATA];
+    MPI_Datatype vec;
+    MPI_Status st;
+    MPI_Info info;
+    cnio_file_t *fh;
+    char uri[768];
+    int cnt = -1;
+
+    uri_of("pastbuf", Q_SMALL, uri, sizeof(uri));   /* 64 KiB stripes: the data on host 1 */
+    info_from("romio_cb_read=disable", &info);
+    ck_assert_int_eq(cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR, info, &fh), 0);
+    MPI_Info_free(&info);
+    ck_assert_int_eq(cnio_file_set_size(fh, 0), 0);
+    memset(w, 7, sizeof(w));
+    ck_assert_int_eq(cnio_file_write_at_all(fh, DATA, w, rank == 0 ? NDATA : 0, MPI_BYTE, MPI_STATUS_IGNORE), 0);
+    for (int coll = 0; coll < 2; coll++) {
+        const char *what = coll ? "read_at_all (direct)" : "read_at";
+
+        memset(buf, 0x55, N);
+        ck_assert_int_eq((coll ? cnio_file_read_at_all : cnio_file_read_at)(fh, 0, buf, N, MPI_BYTE, &st), 0);
+        MPI_Get_count(&st, MPI_BYTE, &cnt);
+        ck_assert_int_eq(cnt, DATA + NDATA);
+        expect_bytes(buf, 0, DATA, 0, what);
+        expect_bytes(buf, DATA, DATA + NDATA, 7, what);
+        expect_bytes(buf, DATA + NDATA, N, 0x55, what);
+    }
+    /* A recorded size past the data: zeros up to it, the caller's bytes after it. */
+    ck_assert_int_eq(cnio_file_set_size(fh, 66000), 0);
+    memset(buf, 0x55, N);
+    ck_assert_int_eq(cnio_file_read_at(fh, 0, buf, N, MPI_BYTE, &st), 0);
+    MPI_Get_count(&st, MPI_BYTE, &cnt);
+    ck_assert_int_eq(cnt, 66000);
+    expect_bytes(buf, DATA + NDATA, 66000, 0, "up to the recorded size");
+    expect_bytes(buf, 66000, N, 0x55, "past the recorded size");
+    /* Memory in 2-byte blocks every 4 bytes, the file from 1000 bytes before the data. */
+    MPI_Type_vector(N / 4, 2, 4, MPI_BYTE, &vec);
+    MPI_Type_commit(&vec);
+    memset(buf, 0x55, N);
+    ck_assert_int_eq(cnio_file_read_at(fh, DATA - 1000, buf, 1, vec, &st), 0);
+    MPI_Get_count(&st, MPI_BYTE, &cnt);
+    ck_assert_int_eq(cnt, 66000 - (DATA - 1000));
+    for (int m = 0; m < N; m++) {
+        int s = m / 4 * 2 + m % 4, want = m % 4 >= 2 || s >= cnt ? 0x55
+                                          : s >= 1000 && s < 1000 + NDATA ? 7 : 0;
+
+        ck_assert_msg(buf[m] == want, "vector memory: byte %d (stream %d) is %d, not %d", m, s,
+                      buf[m], want);
+    }
+    MPI_Type_free(&vec);
+    ck_assert_int_eq(cnio_file_close(&fh), 0);
+    free(buf);
+}
+END_TEST
+
 /*
  * Over a fabric transport (CNIO_TRANSPORT ofi or udp) every rank has libfabric loaded
  * when cnio_file_open returns, not only at its first data call, which would then pay the
@@ -731,6 +801,7 @@ static Suite *coll_suite(void)
     tcase_add_test(tc, test_noncontig_memory);
     tcase_add_test(tc, test_other_rank_count);
     tcase_add_test(tc, test_read_past_end);
+    tcase_add_test(tc, test_read_past_end_buffer);
     tcase_add_test(tc, test_get_info);
     tcase_add_test(tc, test_get_info_layout);
     tcase_add_test(tc, test_over_2gib);
