@@ -11,7 +11,8 @@
  *   names.c    MKDIR, RMDIR, SETATTR; rename.c: RENAME, finished after a crash
  *   sidecar.c  the metadata and block sums trees kept in step with the root's names
  *   handles.c  the server-wide table of open object handles
- *   sums.c     a CRC32C per 64 KiB block of every object file, beside it
+ *   sums.c     a CRC32C per 64 KiB block of every object file, beside it, on the data
+ *              path; sums_file.c: the sums files made, opened, committed, removed
  *   scrub.c    checking every block of every object (--scrub, --scrub-rate)
  *   limits.c   server-wide budgets: connections still authenticating, buffered bytes
  *   budget.c   a job's connections per open object (BUDGET)
@@ -349,7 +350,7 @@ int cnio__srv_stage_idx_unsaved(struct cnio_srv_store *st, uint64_t id, struct c
  * when id is no longer recorded (discarded). */
 int cnio__srv_stage_idx_saved(struct cnio_srv_store *st, uint64_t id, uint64_t size);
 
-/* ---- sums.c: block checksums -------------------------------------------------------- */
+/* ---- sums.c, sums_file.c: block checksums ---------------------------------------- */
 
 #define CNIO_SRV_BLOCK (64u << 10)
 /* A connection's smallest buffer: reply buffers are at least this large, and a request

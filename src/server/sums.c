@@ -5,16 +5,8 @@
  *   ROOT/.cnio/sums/NAME       the committed object NAME's block sums
  *   ROOT/.cnio/stage/ID.sums   those of staged instance ID (renamed to the above by commit)
  *
- * File: 16-byte header (magic "CNIOSUMS", version u32, block size u32), then one 8-byte
- * entry per block, little-endian: crc u32 | covered u32. covered (bits 0-30) is how many
- * bytes from the block's start crc covers; the block's bytes past them, up to the end of
- * the block or of the file, are zeros (a file grown by a hole or by ftruncate needs no
- * update). An entry past the end of the sums file reads as {0, 0}: all zeros. Bit 31 of
- * covered (SUMS_PENDING) marks a block whose data is being written: a WRITE sets it on
- * every block it touches, writes the data, then writes the new entries; so a server
- * killed in between leaves the affected blocks marked, and they are reported (scrub) or
- * checked against nothing but recomputed (READ), never taken as verified, until a writer
- * vouches for them again (cnio__srv_sums_heal: a resumed upload, a clean close).
+ * The file's format is in sums_int.h; its life (made, opened, committed, removed) in
+ * sums_file.c.
  *
  * WRITE: the payload's CRC is computed once, in pieces cut at block boundaries, and the
  * pieces are both combined into the payload CRC the request is checked against and
@@ -36,6 +28,7 @@
  */
 #include "server.h"
 #include "log.h"
+#include "sums_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,23 +38,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SUMS_MAGIC "CNIOSUMS"
-#define SUMS_VERSION 1
-#define SUMS_HDR 16
-#define SUMS_ENT 8
-#define SUMS_PENDING 0x80000000u
-#define SUMS_GROUP_SHIFT 22
+#define SUMS_GROUP_SHIFT 22   /* writers serialize per 4 MiB of a file */
 #define SUMS_NLOCKS 256
-/* Entries of one WRITE or READ: a largest payload spans this many blocks at most. */
-#define SUMS_MAX_BLOCKS (CNIO_WIRE_MAX_PAYLOAD / CNIO_SRV_BLOCK + 2)
 
 static pthread_mutex_t sums_locks[SUMS_NLOCKS] = {
     [0 ... SUMS_NLOCKS - 1] = PTHREAD_MUTEX_INITIALIZER
-};
-
-struct sums_ent {
-    uint32_t crc;
-    uint32_t covered;   /* with SUMS_PENDING */
 };
 
 /*
@@ -132,7 +113,7 @@ static void sums_lock_range(const struct cnio_srv_sums *s, uint64_t b0, uint64_t
 }
 
 /* pread of exactly len bytes unless the file ends first: bytes read, or -1 (errno). */
-static ssize_t sums_pread_full(int fd, void *buf, size_t len, uint64_t off)
+ssize_t cnio__srv_sums_pread_full(int fd, void *buf, size_t len, uint64_t off)
 {
     size_t got = 0;
 
@@ -150,7 +131,7 @@ static ssize_t sums_pread_full(int fd, void *buf, size_t len, uint64_t off)
     return (ssize_t)got;
 }
 
-static int sums_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+int cnio__srv_sums_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 {
     size_t done = 0;
 
@@ -174,7 +155,7 @@ static int sums_get(const struct cnio_srv_sums *s, uint64_t b0, size_t n, struct
 
     if (n > SUMS_MAX_BLOCKS)
         return -CNIO_ERR_INVAL;
-    got = sums_pread_full(s->fd, raw, n * SUMS_ENT, SUMS_HDR + b0 * SUMS_ENT);
+    got = cnio__srv_sums_pread_full(s->fd, raw, n * SUMS_ENT, SUMS_HDR + b0 * SUMS_ENT);
     if (got < 0)
         return cnio__err_from_errno(errno);
     memset(raw + got, 0, n * SUMS_ENT - (size_t)got);
@@ -185,7 +166,7 @@ static int sums_get(const struct cnio_srv_sums *s, uint64_t b0, size_t n, struct
     return 0;
 }
 
-static int sums_put(const struct cnio_srv_sums *s, uint64_t b0, size_t n,
+int cnio__srv_sums_put(const struct cnio_srv_sums *s, uint64_t b0, size_t n,
                     const struct sums_ent *e)
 {
     uint8_t raw[SUMS_MAX_BLOCKS * SUMS_ENT];
@@ -196,7 +177,7 @@ static int sums_put(const struct cnio_srv_sums *s, uint64_t b0, size_t n,
         cnio__put_le32(raw + i * SUMS_ENT, e[i].crc);
         cnio__put_le32(raw + i * SUMS_ENT + 4, e[i].covered);
     }
-    return sums_pwrite_full(s->fd, raw, n * SUMS_ENT, SUMS_HDR + b0 * SUMS_ENT);
+    return cnio__srv_sums_pwrite_full(s->fd, raw, n * SUMS_ENT, SUMS_HDR + b0 * SUMS_ENT);
 }
 
 /* The CRC of a block of len bytes (its length in the file) that e describes: 0, or -1
@@ -212,7 +193,7 @@ static int sums_block_crc(const struct sums_ent *e, uint32_t len, uint32_t *crc)
 }
 
 /* The entry of a block from its bytes (len of them; trailing zeros need no cover). */
-static struct sums_ent sums_from_data(const uint8_t *p, uint32_t len)
+struct sums_ent cnio__srv_sums_from_data(const uint8_t *p, uint32_t len)
 {
     struct sums_ent e;
 
@@ -223,169 +204,13 @@ static struct sums_ent sums_from_data(const uint8_t *p, uint32_t len)
     return e;
 }
 
-static int sums_header_write(int fd)
-{
-    uint8_t h[SUMS_HDR];
-
-    memcpy(h, SUMS_MAGIC, 8);
-    cnio__put_le32(h + 8, SUMS_VERSION);
-    cnio__put_le32(h + 12, CNIO_SRV_BLOCK);
-    return sums_pwrite_full(fd, h, sizeof(h), 0);
-}
-
-static int sums_header_check(int fd)
-{
-    uint8_t h[SUMS_HDR];
-
-    if (sums_pread_full(fd, h, sizeof(h), 0) != SUMS_HDR || memcmp(h, SUMS_MAGIC, 8) ||
-        cnio__get_le32(h + 8) != SUMS_VERSION || cnio__get_le32(h + 12) != CNIO_SRV_BLOCK)
-        return -CNIO_ERR_IO;
-    return 0;
-}
-
-/* Writes the entries of every block of data file dfd into sums file fd. */
-static int sums_build(int fd, int dfd)
-{
-    uint8_t *buf = malloc(CNIO_SRV_BLOCK);
-    uint64_t b = 0;
-    int ret = buf ? sums_header_write(fd) : -CNIO_ERR_NOMEM;
-
-    while (!ret) {
-        ssize_t n = sums_pread_full(dfd, buf, CNIO_SRV_BLOCK, b * CNIO_SRV_BLOCK);
-        struct sums_ent e;
-
-        if (n < 0)
-            ret = cnio__err_from_errno(errno);
-        if (n <= 0)
-            break;
-        e = sums_from_data(buf, (uint32_t)n);
-        ret = sums_put(&(struct cnio_srv_sums){ .fd = fd }, b, 1, &e);
-        b++;
-    }
-    free(buf);
-    return ret;
-}
-
-/* Opens (create: creating, built from the data) the sums file rel beneath dirfd. */
-static int sums_open_at(int dirfd, const char *rel, int dfd, int create, int *out)
-{
-    char tmp[64];
-    const char *base;
-    int pfd, fd, ret, tries = 0;
-
-    fd = cnio__srv_store_at(dirfd, rel, O_RDWR | O_NONBLOCK, 0);
-    if (fd >= 0) {
-        if (sums_header_check(fd) == 0) {
-            *out = fd;
-            return 0;
-        }
-        close(fd);
-        if (!create)
-            return -CNIO_ERR_IO;
-    } else if (errno != ENOENT || !create) {
-        return errno == ENOENT ? 1 : cnio__err_from_errno(errno);
-    }
-    ret = cnio__srv_store_mkparents(dirfd, rel);
-    if (ret)
-        return ret;
-    pfd = cnio__srv_store_parent(dirfd, rel, &base);
-    if (pfd < 0)
-        return cnio__err_from_errno(errno);
-    do {
-        cnio__srv_store_tmp_name(tmp, sizeof(tmp), ".sums.");
-        fd = openat(pfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    } while (fd < 0 && errno == EEXIST && ++tries < 8);
-    ret = fd < 0 ? cnio__err_from_errno(errno) : sums_build(fd, dfd);
-    if (!ret && renameat(pfd, tmp, pfd, base) < 0)
-        ret = cnio__err_from_errno(errno);
-    if (ret) {
-        unlinkat(pfd, tmp, 0);
-        if (fd >= 0)
-            close(fd);
-    } else {
-        *out = fd;
-    }
-    close(pfd);
-    return ret;
-}
-
-/*
- * The sums of an empty data file (a fresh staged instance) are the header alone: made
- * in place, with no temporary file and rename, when name does not exist. 0 (*out), 1
- * when it exists (the caller opens it), or a negative code. A crash between the create
- * and the header leaves a file with no header, which the opening with create rebuilds
- * as it does any damaged one, and a reader ignores.
- */
-static int sums_new_at(int dirfd, const char *file, int *out)
-{
-    int fd = openat(dirfd, file, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-
-    if (fd < 0)
-        return errno == EEXIST ? 1 : cnio__err_from_errno(errno);
-    if (sums_header_write(fd)) {
-        unlinkat(dirfd, file, 0);
-        close(fd);
-        return -CNIO_ERR_IO;
-    }
-    *out = fd;
-    return 0;
-}
-
-/* sums_open_at of an object's sums after making way for them (cnio__srv_side_parent):
- * what a name removed before left in .cnio/sums, a directory or a file, was in the way. */
-static int sums_open_side(struct cnio_srv_store *st, const char *name, int dfd, int *out)
-{
-    const char *base;
-    int pfd = cnio__srv_side_parent(st, st->sumsfd, name, &base), ret;
-
-    if (pfd < 0)
-        return pfd;
-    close(pfd);
-    ret = cnio__srv_side_clear(st->sumsfd, name);
-    return ret ? ret : sums_open_at(st->sumsfd, name, dfd, 1, out);
-}
-
-int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t stage, int dfd,
-                        int create, struct cnio_srv_sums *s)
-{
-    char file[40];
-    struct stat sb;
-    int fd = -1, ret;
-
-    s->fd = -1;
-    if (fstat(dfd, &sb) < 0)
-        return cnio__err_from_errno(errno);
-    if (stage) {
-        snprintf(file, sizeof(file), "%016llx.sums", (unsigned long long)stage);
-        ret = create && sb.st_size == 0 ? sums_new_at(st->stagefd, file, &fd) : 1;
-        if (ret)
-            ret = sums_open_at(st->stagefd, file, dfd, create, &fd);
-    } else {
-        ret = sums_open_at(st->sumsfd, name, dfd, create, &fd);
-        if (create && (ret == -CNIO_ERR_ISDIR || ret == -CNIO_ERR_NOENT))
-            ret = sums_open_side(st, name, dfd, &fd);
-    }
-    if (ret)
-        return ret;
-    s->fd = fd;
-    s->key = (uint64_t)sb.st_dev * 0x100000001b3ull ^ (uint64_t)sb.st_ino;
-    return 0;
-}
-
-void cnio__srv_sums_close(struct cnio_srv_sums *s)
-{
-    if (s->fd >= 0)
-        close(s->fd);
-    s->fd = -1;
-}
-
 /* Reads up to blen bytes of block b of dfd into buf: the length read, or a negative
  * code. blen CNIO_SRV_BLOCK reads the block whole; a READ passes the length the file had
  * a moment ago, so that a short last block takes one pread, not a second one to find the
  * end (a file that grew since fails the block's CRC check, which reads it whole). */
 static ssize_t sums_read_block_len(int dfd, uint64_t b, uint32_t blen, uint8_t *buf)
 {
-    ssize_t n = sums_pread_full(dfd, buf, blen, b * CNIO_SRV_BLOCK);
+    ssize_t n = cnio__srv_sums_pread_full(dfd, buf, blen, b * CNIO_SRV_BLOCK);
 
     return n < 0 ? cnio__err_from_errno(errno) : n;
 }
@@ -428,7 +253,7 @@ static int sums_edge(const struct cnio_srv_sums *s, int dfd, uint64_t b, uint32_
     n = sums_read_block(dfd, b, *buf);
     if (n < 0)
         return (int)n;
-    *e = sums_from_data(*buf, (uint32_t)n);
+    *e = cnio__srv_sums_from_data(*buf, (uint32_t)n);
     return 0;
 }
 
@@ -472,9 +297,9 @@ static int sums_write_locked(const struct cnio_srv_sums *s, int dfd, uint64_t of
         mark[i].covered = e[i].covered | SUMS_PENDING;
     }
     if (!ret)
-        ret = sums_put(s, b0, np, mark);
+        ret = cnio__srv_sums_put(s, b0, np, mark);
     if (!ret)
-        ret = sums_pwrite_full(dfd, p, len, off);
+        ret = cnio__srv_sums_pwrite_full(dfd, p, len, off);
     for (size_t i = 0; !ret && i < np; i++) {
         uint64_t bs = (b0 + i) * CNIO_SRV_BLOCK;
         uint32_t a = (uint32_t)(CNIO_MAX(bs, off) - bs);
@@ -489,7 +314,7 @@ static int sums_write_locked(const struct cnio_srv_sums *s, int dfd, uint64_t of
     }
     sums_scratch_put(buf);
     if (!ret)
-        ret = sums_put(s, b0, np, e);
+        ret = cnio__srv_sums_put(s, b0, np, e);
     return ret;
 }
 
@@ -507,7 +332,7 @@ int cnio__srv_sums_write(const struct cnio_srv_sums *s, int dfd, uint64_t off, c
     if (!len)
         return 0;
     if (s->fd < 0)
-        return sums_pwrite_full(dfd, p, len, off);
+        return cnio__srv_sums_pwrite_full(dfd, p, len, off);
     sums_lock_range(s, off / CNIO_SRV_BLOCK, (off + len - 1) / CNIO_SRV_BLOCK, 1);
     ret = sums_write_locked(s, dfd, off, p, len, pc, np);
     sums_lock_range(s, off / CNIO_SRV_BLOCK, (off + len - 1) / CNIO_SRV_BLOCK, 0);
@@ -537,8 +362,8 @@ int cnio__srv_sums_truncate(const struct cnio_srv_sums *s, int dfd, uint64_t siz
         if (n < 0)
             ret = (int)n;
         if (!ret) {
-            e = sums_from_data(buf, (uint32_t)n);
-            ret = sums_put(s, nb - 1, 1, &e);
+            e = cnio__srv_sums_from_data(buf, (uint32_t)n);
+            ret = cnio__srv_sums_put(s, nb - 1, 1, &e);
         }
         sums_scratch_put(buf);
     }
@@ -676,71 +501,6 @@ int cnio__srv_sums_check(const struct cnio_srv_sums *s, int dfd, uint64_t *pos,
     return ret;
 }
 
-int cnio__srv_sums_reset(struct cnio_srv_store *st, const char *name)
-{
-    int fd = cnio__srv_store_at(st->sumsfd, name, O_WRONLY | O_NONBLOCK, 0), ret = 0;
-
-    if (fd < 0 && errno == EISDIR)   /* of a directory of that name, removed */
-        return cnio__srv_side_clear(st->sumsfd, name);
-    if (fd < 0)
-        return errno == ENOENT || errno == ENOTDIR ? 0 : cnio__err_from_errno(errno);
-    if (ftruncate(fd, 0) < 0 || sums_header_write(fd))
-        ret = -CNIO_ERR_IO;
-    close(fd);
-    return ret;
-}
-
-int cnio__srv_sums_unlink(struct cnio_srv_store *st, const char *name)
-{
-    const char *base;
-    int pfd = cnio__srv_store_parent(st->sumsfd, name, &base), r = 0;
-
-    if (pfd < 0)
-        return errno == ENOENT || errno == ENOTDIR ? 0 : cnio__err_from_errno(errno);
-    if (unlinkat(pfd, base, 0) < 0 && errno != ENOENT)
-        r = errno == EISDIR ? cnio__srv_side_clear(st->sumsfd, name)
-                            : cnio__err_from_errno(errno);
-    close(pfd);
-    return r;
-}
-
-int cnio__srv_sums_commit(struct cnio_srv_store *st, const char *name, uint64_t id,
-                          int *dirfd)
-{
-    const char *base;
-    char file[40];
-    int pfd = cnio__srv_side_parent(st, st->sumsfd, name, &base), ret = 0;
-
-    *dirfd = -1;
-    if (pfd < 0)
-        return pfd;
-    snprintf(file, sizeof(file), "%016llx.sums", (unsigned long long)id);
-    for (int again = 1; ret == 0; again = 0) {
-        if (renameat(st->stagefd, file, pfd, base) < 0) {
-            ret = errno == ENOENT ? 0 : cnio__err_from_errno(errno);
-            if (!ret && unlinkat(pfd, base, 0) < 0 && errno != ENOENT)
-                ret = cnio__err_from_errno(errno);
-        }
-        /* a directory a removed name left where the sums go: cleared, and once again */
-        if (ret != -CNIO_ERR_ISDIR || !again || cnio__srv_side_clear(st->sumsfd, name))
-            break;
-        ret = 0;
-    }
-    if (ret)
-        close(pfd);
-    else
-        *dirfd = pfd;
-    return ret;
-}
-
-void cnio__srv_sums_discard(struct cnio_srv_store *st, uint64_t id)
-{
-    char file[40];
-
-    snprintf(file, sizeof(file), "%016llx.sums", (unsigned long long)id);
-    unlinkat(st->stagefd, file, 0);
-}
-
 /* Block b's entry from its bytes, if it is still pending (its lock taken): 1 when
  * recomputed, 0 when not pending any more, or a negative code. */
 static int sums_heal_block(const struct cnio_srv_sums *s, int dfd, uint64_t b, uint8_t *buf)
@@ -756,8 +516,8 @@ static int sums_heal_block(const struct cnio_srv_sums *s, int dfd, uint64_t b, u
         if (got < 0) {
             ret = (int)got;
         } else {
-            e = sums_from_data(buf, (uint32_t)got);
-            ret = sums_put(s, b, 1, &e);
+            e = cnio__srv_sums_from_data(buf, (uint32_t)got);
+            ret = cnio__srv_sums_put(s, b, 1, &e);
             ret = ret ? ret : 1;
         }
     }
@@ -798,11 +558,4 @@ long cnio__srv_sums_heal(const struct cnio_srv_sums *s, int dfd)
     }
     free(buf);
     return n;
-}
-
-int cnio__srv_sums_sync(const struct cnio_srv_sums *s)
-{
-    if (s->fd < 0 || fsync(s->fd) == 0)
-        return 0;
-    return cnio__err_from_errno(errno);
 }

@@ -1,0 +1,244 @@
+/*
+ * sums_file.c - the life of the block sums files (the format: sums_int.h): made with a
+ * staged instance, opened (and rebuilt from the data when damaged or missing), emptied,
+ * committed beside their object, removed; and fsynced.
+ */
+#include "server.h"
+#include "log.h"
+#include "sums_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int cnio__srv_sums_header_write(int fd)
+{
+    uint8_t h[SUMS_HDR];
+
+    memcpy(h, SUMS_MAGIC, 8);
+    cnio__put_le32(h + 8, SUMS_VERSION);
+    cnio__put_le32(h + 12, CNIO_SRV_BLOCK);
+    return cnio__srv_sums_pwrite_full(fd, h, sizeof(h), 0);
+}
+
+static int sums_header_check(int fd)
+{
+    uint8_t h[SUMS_HDR];
+
+    if (cnio__srv_sums_pread_full(fd, h, sizeof(h), 0) != SUMS_HDR || memcmp(h, SUMS_MAGIC, 8) ||
+        cnio__get_le32(h + 8) != SUMS_VERSION || cnio__get_le32(h + 12) != CNIO_SRV_BLOCK)
+        return -CNIO_ERR_IO;
+    return 0;
+}
+
+/* Writes the entries of every block of data file dfd into sums file fd. */
+static int sums_build(int fd, int dfd)
+{
+    uint8_t *buf = malloc(CNIO_SRV_BLOCK);
+    uint64_t b = 0;
+    int ret = buf ? cnio__srv_sums_header_write(fd) : -CNIO_ERR_NOMEM;
+
+    while (!ret) {
+        ssize_t n = cnio__srv_sums_pread_full(dfd, buf, CNIO_SRV_BLOCK, b * CNIO_SRV_BLOCK);
+        struct sums_ent e;
+
+        if (n < 0)
+            ret = cnio__err_from_errno(errno);
+        if (n <= 0)
+            break;
+        e = cnio__srv_sums_from_data(buf, (uint32_t)n);
+        ret = cnio__srv_sums_put(&(struct cnio_srv_sums){ .fd = fd }, b, 1, &e);
+        b++;
+    }
+    free(buf);
+    return ret;
+}
+
+/* Opens (create: creating, built from the data) the sums file rel beneath dirfd. */
+static int sums_open_at(int dirfd, const char *rel, int dfd, int create, int *out)
+{
+    char tmp[64];
+    const char *base;
+    int pfd, fd, ret, tries = 0;
+
+    fd = cnio__srv_store_at(dirfd, rel, O_RDWR | O_NONBLOCK, 0);
+    if (fd >= 0) {
+        if (sums_header_check(fd) == 0) {
+            *out = fd;
+            return 0;
+        }
+        close(fd);
+        if (!create)
+            return -CNIO_ERR_IO;
+    } else if (errno != ENOENT || !create) {
+        return errno == ENOENT ? 1 : cnio__err_from_errno(errno);
+    }
+    ret = cnio__srv_store_mkparents(dirfd, rel);
+    if (ret)
+        return ret;
+    pfd = cnio__srv_store_parent(dirfd, rel, &base);
+    if (pfd < 0)
+        return cnio__err_from_errno(errno);
+    do {
+        cnio__srv_store_tmp_name(tmp, sizeof(tmp), ".sums.");
+        fd = openat(pfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    } while (fd < 0 && errno == EEXIST && ++tries < 8);
+    ret = fd < 0 ? cnio__err_from_errno(errno) : sums_build(fd, dfd);
+    if (!ret && renameat(pfd, tmp, pfd, base) < 0)
+        ret = cnio__err_from_errno(errno);
+    if (ret) {
+        unlinkat(pfd, tmp, 0);
+        if (fd >= 0)
+            close(fd);
+    } else {
+        *out = fd;
+    }
+    close(pfd);
+    return ret;
+}
+
+/*
+ * The sums of an empty data file (a fresh staged instance) are the header alone: made
+ * in place, with no temporary file and rename, when name does not exist. 0 (*out), 1
+ * when it exists (the caller opens it), or a negative code. A crash between the create
+ * and the header leaves a file with no header, which the opening with create rebuilds
+ * as it does any damaged one, and a reader ignores.
+ */
+static int sums_new_at(int dirfd, const char *file, int *out)
+{
+    int fd = openat(dirfd, file, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+    if (fd < 0)
+        return errno == EEXIST ? 1 : cnio__err_from_errno(errno);
+    if (cnio__srv_sums_header_write(fd)) {
+        unlinkat(dirfd, file, 0);
+        close(fd);
+        return -CNIO_ERR_IO;
+    }
+    *out = fd;
+    return 0;
+}
+
+/* sums_open_at of an object's sums after making way for them (cnio__srv_side_parent):
+ * what a name removed before left in .cnio/sums, a directory or a file, was in the way. */
+static int sums_open_side(struct cnio_srv_store *st, const char *name, int dfd, int *out)
+{
+    const char *base;
+    int pfd = cnio__srv_side_parent(st, st->sumsfd, name, &base), ret;
+
+    if (pfd < 0)
+        return pfd;
+    close(pfd);
+    ret = cnio__srv_side_clear(st->sumsfd, name);
+    return ret ? ret : sums_open_at(st->sumsfd, name, dfd, 1, out);
+}
+
+int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t stage, int dfd,
+                        int create, struct cnio_srv_sums *s)
+{
+    char file[40];
+    struct stat sb;
+    int fd = -1, ret;
+
+    s->fd = -1;
+    if (fstat(dfd, &sb) < 0)
+        return cnio__err_from_errno(errno);
+    if (stage) {
+        snprintf(file, sizeof(file), "%016llx.sums", (unsigned long long)stage);
+        ret = create && sb.st_size == 0 ? sums_new_at(st->stagefd, file, &fd) : 1;
+        if (ret)
+            ret = sums_open_at(st->stagefd, file, dfd, create, &fd);
+    } else {
+        ret = sums_open_at(st->sumsfd, name, dfd, create, &fd);
+        if (create && (ret == -CNIO_ERR_ISDIR || ret == -CNIO_ERR_NOENT))
+            ret = sums_open_side(st, name, dfd, &fd);
+    }
+    if (ret)
+        return ret;
+    s->fd = fd;
+    s->key = (uint64_t)sb.st_dev * 0x100000001b3ull ^ (uint64_t)sb.st_ino;
+    return 0;
+}
+
+void cnio__srv_sums_close(struct cnio_srv_sums *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+}
+
+int cnio__srv_sums_reset(struct cnio_srv_store *st, const char *name)
+{
+    int fd = cnio__srv_store_at(st->sumsfd, name, O_WRONLY | O_NONBLOCK, 0), ret = 0;
+
+    if (fd < 0 && errno == EISDIR)   /* of a directory of that name, removed */
+        return cnio__srv_side_clear(st->sumsfd, name);
+    if (fd < 0)
+        return errno == ENOENT || errno == ENOTDIR ? 0 : cnio__err_from_errno(errno);
+    if (ftruncate(fd, 0) < 0 || cnio__srv_sums_header_write(fd))
+        ret = -CNIO_ERR_IO;
+    close(fd);
+    return ret;
+}
+
+int cnio__srv_sums_unlink(struct cnio_srv_store *st, const char *name)
+{
+    const char *base;
+    int pfd = cnio__srv_store_parent(st->sumsfd, name, &base), r = 0;
+
+    if (pfd < 0)
+        return errno == ENOENT || errno == ENOTDIR ? 0 : cnio__err_from_errno(errno);
+    if (unlinkat(pfd, base, 0) < 0 && errno != ENOENT)
+        r = errno == EISDIR ? cnio__srv_side_clear(st->sumsfd, name)
+                            : cnio__err_from_errno(errno);
+    close(pfd);
+    return r;
+}
+
+int cnio__srv_sums_commit(struct cnio_srv_store *st, const char *name, uint64_t id,
+                          int *dirfd)
+{
+    const char *base;
+    char file[40];
+    int pfd = cnio__srv_side_parent(st, st->sumsfd, name, &base), ret = 0;
+
+    *dirfd = -1;
+    if (pfd < 0)
+        return pfd;
+    snprintf(file, sizeof(file), "%016llx.sums", (unsigned long long)id);
+    for (int again = 1; ret == 0; again = 0) {
+        if (renameat(st->stagefd, file, pfd, base) < 0) {
+            ret = errno == ENOENT ? 0 : cnio__err_from_errno(errno);
+            if (!ret && unlinkat(pfd, base, 0) < 0 && errno != ENOENT)
+                ret = cnio__err_from_errno(errno);
+        }
+        /* a directory a removed name left where the sums go: cleared, and once again */
+        if (ret != -CNIO_ERR_ISDIR || !again || cnio__srv_side_clear(st->sumsfd, name))
+            break;
+        ret = 0;
+    }
+    if (ret)
+        close(pfd);
+    else
+        *dirfd = pfd;
+    return ret;
+}
+
+void cnio__srv_sums_discard(struct cnio_srv_store *st, uint64_t id)
+{
+    char file[40];
+
+    snprintf(file, sizeof(file), "%016llx.sums", (unsigned long long)id);
+    unlinkat(st->stagefd, file, 0);
+}
+
+int cnio__srv_sums_sync(const struct cnio_srv_sums *s)
+{
+    if (s->fd < 0 || fsync(s->fd) == 0)
+        return 0;
+    return cnio__err_from_errno(errno);
+}
