@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -49,14 +50,35 @@ static int shim_is_loopback(const struct sockaddr *sa)
     }
 }
 
+/*
+ * The destination as the proxy takes it: *out, of the exact size of an IPv4 or IPv6
+ * address (returned; 0 for any other family). The kernel accepts a longer addrlen
+ * (sizeof(struct sockaddr_storage) is a common idiom) and, for IPv6, RFC 2133's 24
+ * bytes without sin6_scope_id.
+ */
+static socklen_t shim_dest(const struct sockaddr *sa, socklen_t len, struct sockaddr_storage *out)
+{
+    if (!sa || len < sizeof(sa_family_t))
+        return 0;
+    memset(out, 0, sizeof(*out));
+    if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+        memcpy(out, sa, sizeof(struct sockaddr_in));
+        return sizeof(struct sockaddr_in);
+    }
+    if (sa->sa_family == AF_INET6 && len >= 24) {
+        memcpy(out, sa, len < sizeof(struct sockaddr_in6) ? len : sizeof(struct sockaddr_in6));
+        return sizeof(struct sockaddr_in6);
+    }
+    return 0;
+}
+
 /* 1 when connect(fd, sa) is to a managed destination (the proxy may be off). */
 static int shim_managed(int fd, const struct sockaddr *sa, socklen_t len)
 {
     int type = 0;
     socklen_t tl = sizeof(type);
 
-    if (shim_conf.manage == CNIO__SK_MANAGE_NONE || !sa
-        || !cnio__skp_inet_ok(sa, len))
+    if (shim_conf.manage == CNIO__SK_MANAGE_NONE || !len || !cnio__skp_inet_ok(sa, len))
         return 0;
     if (shim_conf.manage == CNIO__SK_MANAGE_REMOTE && shim_is_loopback(sa))
         return 0;
@@ -217,7 +239,9 @@ static int shim_connect_alone(int fd, const struct sockaddr *sa, socklen_t len, 
     return shim_connect_blocking(fd, sa, len, flags, shim_now_ms() + shim_conf.connect_timeout_ms);
 }
 
-static int shim_connect_managed(int fd, const struct sockaddr *sa, socklen_t len, int flags)
+/* sa, len: the caller's, for the kernel; dest, dlen: the same address for the proxy. */
+static int shim_connect_managed(int fd, const struct sockaddr *sa, socklen_t len,
+                                const struct sockaddr *dest, socklen_t dlen, int flags)
 {
     int64_t t0 = shim_now_ms(), deadline = t0 + shim_conf.connect_timeout_ms, t1;
     int nonblock = !!(flags & O_NONBLOCK), rpc = shim_rpc_open(), rc, e;
@@ -225,7 +249,7 @@ static int shim_connect_managed(int fd, const struct sockaddr *sa, socklen_t len
 
     if (rpc < 0)
         return shim_connect_alone(fd, sa, len, flags);
-    rc = shim_admit(rpc, sa, len, nonblock, deadline, &token);
+    rc = shim_admit(rpc, dest, dlen, nonblock, deadline, &token);
     t1 = shim_now_ms();
     SHIM_ADD(admit_wait_ms, (uint64_t)(t1 - t0));
     if (rc == -2) {
@@ -253,17 +277,43 @@ static int shim_connect_managed(int fd, const struct sockaddr *sa, socklen_t len
     return rc;
 }
 
+/* The socket's TCP state (TCP_CLOSE for a fresh one), or -1 when it has none to say. */
+static int shim_tcp_state(int fd)
+{
+    struct tcp_info ti;
+    socklen_t tl = sizeof(ti);
+
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) < 0 || tl < 1)
+        return -1;
+    return ti.tcpi_state;
+}
+
 SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
-    int flags, saved = errno, rc;
+    struct sockaddr_storage dest;
+    socklen_t dlen;
+    int flags, saved = errno, rc, state;
 
     shim_init();
     SHIM_ADD(connects, 1);
-    if (!shim_managed(fd, sa, len) || (flags = fcntl(fd, F_GETFL)) < 0) {
+    dlen = shim_dest(sa, len, &dest);
+    if (!shim_managed(fd, (struct sockaddr *)&dest, dlen) || (flags = fcntl(fd, F_GETFL)) < 0) {
         errno = saved;
         return shim_real.connect(fd, sa, len);
     }
-    rc = shim_connect_managed(fd, sa, len, flags);
+    /* Only a socket with no connection yet asks for admission. One whose setup is under
+     * way (a retry after EINTR or SO_SNDTIMEO) had its admission: a blocking retry waits
+     * for it within a deadline. A connected one (or one whose non-blocking setup has just
+     * completed) gets the kernel's own answer: EISCONN, or 0 once. */
+    state = shim_tcp_state(fd);
+    if (state == TCP_SYN_SENT && !(flags & O_NONBLOCK))
+        return shim_connect_blocking(fd, sa, len, flags,
+                                     shim_now_ms() + shim_conf.connect_timeout_ms);
+    if (state > 0 && state != TCP_CLOSE) {
+        errno = saved;
+        return shim_real.connect(fd, sa, len);
+    }
+    rc = shim_connect_managed(fd, sa, len, (struct sockaddr *)&dest, dlen, flags);
     if (rc == 0)
         errno = saved;
     return rc;

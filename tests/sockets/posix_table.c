@@ -8,6 +8,7 @@
  *   posix_table --exec-child   what the table execs: one connect and one lookup
  *   posix_table --deadline  (under the shim, CNIO_SOCKETS_CONNECT_TIMEOUT_MS small)
  *                           a connect whose SYN is dropped: prints its errno and seconds
+ *   posix_table --storage   one connect whose addrlen is sizeof(struct sockaddr_storage)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -517,6 +518,59 @@ static void rows_names(void)
     rows_names_r();
 }
 
+/*
+ * Sockets asked to connect again once connected: one blocking, one whose non-blocking
+ * setup has completed (the usual completion check), while their destination has just
+ * refused a third socket (under the shim, the proxy then fails new setups to it at
+ * once). The kernel's answers: EISCONN, and 0 once for the non-blocking one.
+ */
+static void rows_connected_again(void)
+{
+    struct sockaddr_in a;
+    struct pollfd p;
+    int lfd = listener(8, &a), c = tcp(0), n = tcp(SOCK_NONBLOCK), b = tcp(0), rc, acc[2];
+
+    rc = connect(c, (struct sockaddr *)&a, sizeof(a));
+    ROW("connected again: first connect: %s", ename(rc, errno));
+    rc = connect(n, (struct sockaddr *)&a, sizeof(a));
+    ROW("connected again: non-blocking connect: %s", ename(rc, errno));
+    p = (struct pollfd){ .fd = n, .events = POLLOUT };
+    ROW("connected again: non-blocking ready: %d", poll(&p, 1, 5000));
+    acc[0] = accept(lfd, NULL, NULL);
+    acc[1] = accept(lfd, NULL, NULL);
+    close(lfd);
+    rc = connect(b, (struct sockaddr *)&a, sizeof(a));
+    ROW("connected again: a third socket, refused: %s", ename(rc, errno));
+    rc = connect(c, (struct sockaddr *)&a, sizeof(a));
+    ROW("connected again: the blocking one: %s", ename(rc, errno));
+    rc = connect(n, (struct sockaddr *)&a, sizeof(a));
+    ROW("connected again: the non-blocking one: %s", ename(rc, errno));
+    rc = connect(n, (struct sockaddr *)&a, sizeof(a));
+    ROW("connected again: the non-blocking one, twice: %s", ename(rc, errno));
+    close(acc[0]);
+    close(acc[1]);
+    close(b);
+    close(n);
+    close(c);
+}
+
+/* One connect with the address in a struct sockaddr_storage and addrlen its size, as
+ * the kernel accepts (the shim must manage it like any other). */
+static int storage(void)
+{
+    struct sockaddr_storage ss;
+    struct sockaddr_in a;
+    int lfd = listener(8, &a), fd = tcp(0), rc;
+
+    memset(&ss, 0, sizeof(ss));
+    memcpy(&ss, &a, sizeof(a));
+    rc = connect(fd, (struct sockaddr *)&ss, sizeof(ss));
+    printf("connect, addrlen %zu: %s\n", sizeof(ss), ename(rc, errno));
+    close(fd);
+    close(lfd);
+    return rc == 0 ? 0 : 1;
+}
+
 /* Under the shim with a short connect deadline: a SYN that is dropped. */
 static int deadline(void)
 {
@@ -546,11 +600,14 @@ int main(int argc, char **argv)
         return exec_child(argv[2]);
     if (argc == 2 && !strcmp(argv[1], "--deadline"))
         return deadline();
+    if (argc == 2 && !strcmp(argv[1], "--storage"))
+        return storage();
     signal(SIGPIPE, SIG_IGN);
     lfd = listener(128, &a);
     fcntl(lfd, F_SETFL, O_NONBLOCK);
     rows_connect(lfd, &a);
     rows_nonblocking(lfd, &a);
+    rows_connected_again();
     fcntl(lfd, F_SETFL, 0);
     row_dup(lfd, &a, "dup", how_dup);
     row_dup(lfd, &a, "dup2", how_dup2);
