@@ -61,11 +61,15 @@ static void names_gai(const struct cnio__skp_msg *q, struct cnio__skp_msg *rep)
     rep->type = CNIO__SKP_GAI_REP;
     rep->i[0] = rc;
     rep->i[1] = rc == EAI_SYSTEM ? errno : 0;
-    for (struct addrinfo *a = res; a && rep->nai < CNIO__SKP_MAX_AI; a = a->ai_next) {
+    for (struct addrinfo *a = res; a; a = a->ai_next) {
         struct cnio__skp_ai *o = &rep->ai[rep->nai];
 
         if (!cnio__skp_inet_ok(a->ai_addr, a->ai_addrlen))
             continue;
+        if (rep->nai == CNIO__SKP_MAX_AI) {   /* more than an answer holds: libc's turn */
+            rep->i[3] = 1;
+            break;
+        }
         o->family = a->ai_family;
         o->socktype = a->ai_socktype;
         o->protocol = a->ai_protocol;

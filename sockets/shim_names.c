@@ -87,8 +87,9 @@ failed:
     return -1;
 }
 
-/* Builds a getaddrinfo result from the proxy's answer; NULL when out of memory. */
-static struct addrinfo *shim_ai_build(const struct cnio__skp_msg *m)
+/* Builds a getaddrinfo result from the proxy's answer, every entry with the hints' flags
+ * as glibc gives them; NULL when out of memory. */
+static struct addrinfo *shim_ai_build(const struct cnio__skp_msg *m, int flags)
 {
     size_t canon = m->i[2] ? strlen(m->name) + 1 : 0;
     size_t one = sizeof(struct addrinfo) + sizeof(struct sockaddr_storage);
@@ -101,6 +102,7 @@ static struct addrinfo *shim_ai_build(const struct cnio__skp_msg *m)
     for (uint32_t k = 0; k < m->nai; k++) {
         struct addrinfo *a = (struct addrinfo *)(p + k * one);
 
+        a->ai_flags = flags;
         a->ai_family = m->ai[k].family;
         a->ai_socktype = m->ai[k].socktype;
         a->ai_protocol = m->ai[k].protocol;
@@ -132,7 +134,8 @@ SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct 
     SHIM_ADD(names, 1);
     if (!hints)
         hints = &def;
-    if (!shim_conf.names || !shim_proxy_on() || !node || !res || (hints->ai_flags & AI_NUMERICHOST)
+    if (!shim_conf.names || !shim_proxy_on() || !node || !*node || !res
+        || (hints->ai_flags & AI_NUMERICHOST)
         || strlen(node) > CNIO__SKP_NAME_MAX || (service && strlen(service) > CNIO__SKP_SERV_MAX)
         || shim_numeric(node))
         return shim_real.getaddrinfo(node, service, hints == &def ? NULL : hints, res);
@@ -144,7 +147,7 @@ SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct 
     m.i[2] = hints->ai_socktype;
     m.i[3] = hints->ai_protocol;
     m.i[4] = service != NULL;
-    if (shim_ask(&m, CNIO__SKP_GAI_REP) < 0)
+    if (shim_ask(&m, CNIO__SKP_GAI_REP) < 0 || m.i[3])   /* i3: more than the answer holds */
         return shim_real.getaddrinfo(node, service, hints == &def ? NULL : hints, res);
     if (m.i[0]) {
         errno = m.i[0] == EAI_SYSTEM ? m.i[1] : e;
@@ -152,7 +155,7 @@ SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct 
     }
     if (m.nai == 0)
         return EAI_NONAME;
-    *res = shim_ai_build(&m);
+    *res = shim_ai_build(&m, hints->ai_flags);
     errno = e;
     return *res ? 0 : EAI_MEMORY;
 }
@@ -195,7 +198,7 @@ static int shim_host_ask(const char *name, int af, struct cnio__skp_msg *m, int 
 {
     uint32_t n = 0;
 
-    if (!shim_conf.names || !shim_proxy_on() || !name || strlen(name) > CNIO__SKP_NAME_MAX
+    if (!shim_conf.names || !shim_proxy_on() || !name || !*name || strlen(name) > CNIO__SKP_NAME_MAX
         || (af != AF_INET && af != AF_INET6) || shim_numeric(name))
         return 1;
     memset(m, 0, sizeof(*m));
@@ -204,7 +207,7 @@ static int shim_host_ask(const char *name, int af, struct cnio__skp_msg *m, int 
     m->i[0] = AI_CANONNAME;
     m->i[1] = af;
     m->i[2] = SOCK_STREAM;
-    if (shim_ask(m, CNIO__SKP_GAI_REP) < 0)
+    if (shim_ask(m, CNIO__SKP_GAI_REP) < 0 || m->i[3])   /* i3: more than the answer holds */
         return 1;
     for (uint32_t k = 0; k < m->nai; k++)
         n += m->ai[k].addr.ss_family == af;

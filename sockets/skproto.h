@@ -12,7 +12,9 @@
  *   HELLO      i0 pid, i1 rank (-1 outside MPI)             shim -> proxy, once per process
  *   GAI_REQ    i0 ai_flags, i1 family, i2 socktype, i3 protocol, i4 service given;
  *              name = node, serv = service
- *   GAI_REP    i0 EAI_* (0 ok), i1 errno for EAI_SYSTEM, i2 canonical name given;
+ *   GAI_REP    i0 EAI_* (0 ok), i1 errno for EAI_SYSTEM, i2 canonical name given,
+ *              i3 1 when the answer had more than CNIO__SKP_MAX_AI addresses (the shim
+ *              then asks libc: an answer is never cut short);
  *              name = canonical name, ai[0..nai) = the addresses
  *   GNI_REQ    i0 NI_* flags, i1 host wanted, i2 service wanted; sa = the address
  *   GNI_REP    i0 EAI_*, i1 errno; name = host, serv = service
