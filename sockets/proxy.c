@@ -267,13 +267,13 @@ static int proxy_handle(struct px *px, struct px_client *c, const struct cnio__s
             return 0;
         return px_names_request(px, c, m, now);
     case CNIO__SKP_ADMIT_REQ:
-        if (px_job_relay_open(px, c, m))
+        if (!px_job_node_local(&m->sa) && px_job_relay_open(px, c, m))
             return 0;
         return px_admit_request(px, c, m, now);
     case CNIO__SKP_DONE:
         return px_admit_done(px, c, m, now);
     case CNIO__SKP_OUTCOME:
-        if (px_job_relay_open(px, c, m))   /* the job proxy's token */
+        if (!px_admit_knows(px, m) && px_job_relay_open(px, c, m))   /* the job proxy's token */
             return 0;
         return px_admit_outcome(px, c, m, now);
     case CNIO__SKP_STATS_REQ:

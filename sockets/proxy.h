@@ -34,6 +34,7 @@ struct px_client {
     struct px_client *wnext;  /* the other waiters of that lookup */
     int up;                   /* a node proxy: its connection to the job proxy, or -1 */
     int auth;                 /* the job proxy: a TCP peer that has not proved the key */
+    int relayed;              /* the job proxy: a TCP peer (another node's conversation) */
     unsigned char nonce[32];  /* the nonce it was sent */
     size_t inlen;
     unsigned char in[CNIO__SKP_MAX];
@@ -48,6 +49,7 @@ struct px_cool {
 struct px_dest {
     struct sockaddr_storage sa;
     socklen_t salen;
+    int node_local;              /* an address of this node, asked from this node: apart */
     char label[64];
     struct cnio__skw w;
     struct px_client *qhead, *qtail;
@@ -64,6 +66,7 @@ struct px_late {
     uint64_t token, seq;
     struct sockaddr_storage sa;   /* the destination's key */
     socklen_t salen;
+    int node_local;
     int64_t expires_ms;
     struct px_late *next, *prev;  /* oldest first */
     struct px_late *hnext;        /* same hash bucket */
@@ -91,6 +94,8 @@ int px_admit_request(struct px *px, struct px_client *c, const struct cnio__skp_
                      int64_t now);
 int px_admit_done(struct px *px, struct px_client *c, const struct cnio__skp_msg *m,
                   int64_t now);
+/* 1 when the OUTCOME m names a setup this proxy admitted (its token is known here). */
+int px_admit_knows(struct px *px, const struct cnio__skp_msg *m);
 /* OUTCOME (from any connection): what the non-blocking setup with its token came to,
  * learnt by the window, once per token (a forked child may tell too). 0. */
 int px_admit_outcome(struct px *px, struct px_client *c, const struct cnio__skp_msg *m,
@@ -140,6 +145,13 @@ int px_job_auth(struct px_client *c);
  * (c->up set: the bytes of c then pass through px_job_pass), 0 when it must be served
  * here. */
 int px_job_relay_open(struct px *px, struct px_client *c, const struct cnio__skp_msg *m);
+/* In job mode, 1 when sa is an address that names this node whatever other nodes have:
+ * loopback, link-local, or an address on a loopback interface (a node-local service, an
+ * anycast address); on another node the same address is another machine, or none, so
+ * what a setup to it teaches stays on this node. A node's other addresses (its network
+ * interfaces') are the job's: other nodes reach the same listener there. 0 outside job
+ * mode. */
+int px_job_node_local(const struct sockaddr_storage *sa);
 /* Moves what fd from has to read to fd to; 0, or -1 (either side is gone). */
 int px_job_pass(int from, int to);
 void px_job_report(char *buf, size_t cap);

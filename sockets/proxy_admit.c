@@ -92,14 +92,17 @@ static void admit_evict(struct px *px)
     px->ndests--;
 }
 
-static struct px_dest *admit_find(struct px *px, const struct sockaddr_storage *sa, socklen_t len)
+/* The destination sa (node_local: an address of this node asked from this node, kept apart
+ * from the same address asked from other nodes), made when new. */
+static struct px_dest *admit_find(struct px *px, const struct sockaddr_storage *sa, socklen_t len,
+                                  int node_local)
 {
     struct sockaddr_storage key;
     socklen_t klen = admit_key(sa, len, &key);
     struct px_dest *d;
 
     for (d = px->dests; d; d = d->next)
-        if (d->salen == klen && !memcmp(&d->sa, &key, klen))
+        if (d->salen == klen && d->node_local == node_local && !memcmp(&d->sa, &key, klen))
             return d;
     if (px->ndests >= ADMIT_MAX_DESTS)
         admit_evict(px);
@@ -108,6 +111,7 @@ static struct px_dest *admit_find(struct px *px, const struct sockaddr_storage *
         return NULL;
     d->sa = key;
     d->salen = klen;
+    d->node_local = node_local;
     admit_label(d);
     cnio__skw_init(&d->w, px->conf.window_init, px->conf.window_max, px->conf.holddown_ms,
                    px->conf.settle_ms);
@@ -198,6 +202,7 @@ static void late_remember(struct px *px, struct px_client *c, struct px_dest *d,
     k->seq = c->seq;
     k->sa = d->sa;
     k->salen = d->salen;
+    k->node_local = d->node_local;
     k->expires_ms = now + ADMIT_LATE_MS;
     b = late_bucket(px, k->token);
     k->hnext = *b;
@@ -313,7 +318,7 @@ int px_admit_request(struct px *px, struct px_client *c, const struct cnio__skp_
 
     if (c->state != PX_IDLE || !m->salen)
         return -1;
-    d = admit_find(px, &m->sa, m->salen);
+    d = admit_find(px, &m->sa, m->salen, !c->relayed && px_job_node_local(&m->sa));
     if (!d) {
         admit_fail(c, ENOMEM);
         return 0;
@@ -381,7 +386,7 @@ static int admit_outcome(struct px *px, const struct cnio__skp_msg *m, int64_t n
     if (!k)   /* unknown, expired, or a forked child told us first */
         return 0;
     seq = k->seq;
-    d = admit_find(px, &k->sa, k->salen);
+    d = admit_find(px, &k->sa, k->salen, k->node_local);
     late_forget(px, k);
     if (!d || o < 0 || o >= CNIO__SKW_OUTCOME_END || o == CNIO__SKW_INPROGRESS)
         return 0;
@@ -394,6 +399,11 @@ static int admit_outcome(struct px *px, const struct cnio__skp_msg *m, int64_t n
         admit_fail_queue(d, err);
     admit_pump(d, now);
     return 0;
+}
+
+int px_admit_knows(struct px *px, const struct cnio__skp_msg *m)
+{
+    return late_find(px, (uint64_t)(uint32_t)m->i[4] << 32 | (uint32_t)m->i[3]) != NULL;
 }
 
 int px_admit_outcome(struct px *px, struct px_client *c, const struct cnio__skp_msg *m,
@@ -465,12 +475,13 @@ void px_admit_report(struct px *px, char *buf, size_t cap)
         snprintf(buf + used, cap - used,
                  "dest %s window %d inflight %u queued %u admitted %llu prompt %llu slow %llu "
                  "refused %llu timedout %llu failed_fast %llu queued_failed %llu wait_ms %llu "
-                 "settle_ms %lld late %llu\n",
+                 "settle_ms %lld late %llu%s\n",
                  d->label, cnio__skw_window(w), w->inflight, d->nqueued,
                  (unsigned long long)w->admitted, (unsigned long long)w->prompt,
                  (unsigned long long)w->slow, (unsigned long long)w->refused,
                  (unsigned long long)w->timedout, (unsigned long long)w->failed_fast,
                  (unsigned long long)d->queued_fail, (unsigned long long)d->wait_ms_total,
-                 (long long)cnio__skw_settle_ms(w), (unsigned long long)d->late);
+                 (long long)cnio__skw_settle_ms(w), (unsigned long long)d->late,
+                 d->node_local ? " scope node" : "");   /* apart from other nodes' */
     }
 }

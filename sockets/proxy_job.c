@@ -34,6 +34,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/crypto.h>
@@ -331,6 +333,7 @@ struct px_client *px_job_accept(void)
     c->up = -1;
     c->rank = -1;
     c->auth = 1;
+    c->relayed = 1;
     c->since_ms = px_now_ms();
     return c;
 }
@@ -350,6 +353,62 @@ int px_job_auth(struct px_client *c)
     memmove(c->in, c->in + 64, c->inlen - 64);
     c->inlen -= 64;
     c->auth = 0;
+    return 0;
+}
+
+/* The IPv4 address a (host order) is loopback or link-local. */
+static int job_v4_scoped(uint32_t a)
+{
+    return (a >> 24) == 127 || (a >> 16) == 0xa9fe;
+}
+
+int px_job_node_local(const struct sockaddr_storage *sa)
+{
+    static struct sockaddr_storage own[64];
+    static int nown;
+    static int64_t looked;
+    int64_t now = px_now_ms();
+    struct sockaddr_in v4 = { .sin_family = AF_INET };
+    const struct in6_addr *a6 = NULL;
+    struct ifaddrs *ifs;
+
+    if (!job.on)
+        return 0;
+    if (sa->ss_family == AF_INET) {
+        v4.sin_addr = ((const struct sockaddr_in *)sa)->sin_addr;
+    } else if (sa->ss_family == AF_INET6) {
+        a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(a6) || IN6_IS_ADDR_LINKLOCAL(a6))
+            return 1;
+        if (IN6_IS_ADDR_V4MAPPED(a6)) {
+            memcpy(&v4.sin_addr, a6->s6_addr + 12, 4);
+            a6 = NULL;
+        }
+    } else {
+        return 0;
+    }
+    if (!a6 && job_v4_scoped(ntohl(v4.sin_addr.s_addr)))
+        return 1;
+    if (!looked || now - looked > 1000 || now < looked) {   /* interfaces change: look again */
+        looked = now;
+        nown = 0;
+        if (getifaddrs(&ifs) == 0) {
+            for (struct ifaddrs *i = ifs; i && nown < 64; i = i->ifa_next)
+                if (i->ifa_addr && (i->ifa_flags & IFF_LOOPBACK) &&
+                    (i->ifa_addr->sa_family == AF_INET || i->ifa_addr->sa_family == AF_INET6))
+                    memcpy(&own[nown++], i->ifa_addr, i->ifa_addr->sa_family == AF_INET
+                           ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+            freeifaddrs(ifs);
+        }
+    }
+    for (int k = 0; k < nown; k++) {
+        if (!a6 && own[k].ss_family == AF_INET &&
+            ((struct sockaddr_in *)&own[k])->sin_addr.s_addr == v4.sin_addr.s_addr)
+            return 1;
+        if (a6 && own[k].ss_family == AF_INET6 &&
+            !memcmp(&((struct sockaddr_in6 *)&own[k])->sin6_addr, a6, sizeof(*a6)))
+            return 1;
+    }
     return 0;
 }
 
