@@ -227,17 +227,51 @@ int cnio__sk_lock_file(const char *path, int create, int64_t timeout_ms)
     return -ETIMEDOUT;
 }
 
-int cnio__sk_proxy_ensure(const char *proxy_bin, char *sock, size_t cap)
+/* After a start that failed: removes the lock (held) and the log when it is empty, and
+ * says why. */
+static void skenv_spawn_failed(int rc, const char *bin, const char *lock, const char *log,
+                               int keep, char *why, size_t whycap)
+{
+    struct stat st;
+    int kept = keep || (stat(log, &st) == 0 && st.st_size > 0);
+
+    unlink(lock);
+    if (!kept)
+        unlink(log);
+    if (rc == -ECHILD)
+        snprintf(why, whycap, "%s exited before it listened%s%s", bin, kept ? "; see " : "",
+                 kept ? log : "");
+    else if (rc == -ETIMEDOUT)
+        snprintf(why, whycap, "%s did not say it listens within 10 s%s%s", bin,
+                 kept ? "; see " : "", kept ? log : "");
+    else
+        snprintf(why, whycap, "%s: %s (set CNIO_PROXY_BIN to cnio-proxy's path)", bin,
+                 strerror(-rc));
+}
+
+int cnio__sk_proxy_ensure(const char *proxy_bin, char *sock, size_t cap, char *why,
+                          size_t whycap)
 {
     char dir[512], key[256], lock[800], log[800];
     const char *keep = getenv("CNIO_SOCKETS_PROXY_LOG");
     int rc, fd, n;
 
+    snprintf(why, whycap, "%s", "");
     rc = cnio__sk_rundir(dir, sizeof(dir));
-    if (rc == 0)
-        rc = cnio__sk_job_key(key, sizeof(key));
-    if (rc)
+    if (rc) {
+        const char *base = getenv("CNIO_SOCKETS_RUNDIR");
+
+        snprintf(why, whycap, "run directory %s: %s", base && *base ? base : "(CNIO_SOCKETS_RUNDIR, "
+                 "else $XDG_RUNTIME_DIR or /tmp, cnio-sockets-UID)", rc == -EPERM
+                 ? "not a directory of this user's with no access for others (mode 0700)"
+                 : strerror(-rc));
         return rc;
+    }
+    rc = cnio__sk_job_key(key, sizeof(key));
+    if (rc) {
+        snprintf(why, whycap, "the job's key (PMIX_NAMESPACE): %s", strerror(-rc));
+        return rc;
+    }
     n = snprintf(sock, cap, "%s/%s.sock", dir, key);
     if (n < 0 || (size_t)n >= cap || n >= 108)
         return -ENAMETOOLONG;
@@ -246,12 +280,16 @@ int cnio__sk_proxy_ensure(const char *proxy_bin, char *sock, size_t cap)
     if (keep && *keep)
         snprintf(log, sizeof(log), "%s", keep);
     fd = cnio__sk_lock_file(lock, 1, 10000);
-    if (fd < 0)
+    if (fd < 0) {
+        snprintf(why, whycap, "lock %s: %s", lock, strerror(-fd));
         return fd;
+    }
     rc = 0;
     if (cnio__sk_proxy_alive(sock, 1000) != 0) {
         unlink(sock);
         rc = skenv_spawn(proxy_bin, sock, lock, log, keep && *keep);
+        if (rc)
+            skenv_spawn_failed(rc, proxy_bin, lock, log, keep && *keep, why, whycap);
     }
     close(fd);
     return rc;

@@ -88,8 +88,11 @@ int cnio__sk_proxy_alive(const char *path, int64_t timeout_ms);
  * proxy_bin --socket PATH --ready-fd N --lock LOCK --log|--keep-log LOG detached (setsid,
  * double fork, LD_PRELOAD removed, output to LOG: RUNDIR/KEY.log, or CNIO_SOCKETS_PROXY_LOG
  * and then kept) and waits (10 s at most) until it listens. Writes the socket
- * path into sock. Returns 0, or -errno (the caller then runs without the shim's proxy).
+ * path into sock. Returns 0, or -errno (the caller then runs without the shim's proxy)
+ * with why (whycap bytes) saying which step failed and on what path. A proxy that did
+ * not start leaves neither its lock nor an empty log behind.
  */
-int cnio__sk_proxy_ensure(const char *proxy_bin, char *sock, size_t cap);
+int cnio__sk_proxy_ensure(const char *proxy_bin, char *sock, size_t cap, char *why,
+                          size_t whycap);
 
 #endif /* CNIO_SKENV_H */

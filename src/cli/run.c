@@ -41,6 +41,9 @@ static const char run_usage[] =
     "  CNIO_MPIIO_LIB  the library to preload (default: found beside this command or in\n"
     "                  " CNIO_LIBDIR ")\n"
     "  CNIO_SOCKETS_LIB  the same for --sockets (libcnio_sockets.so)\n"
+    "  CNIO_PROXY_BIN  --sockets: the proxy to start (default: cnio-proxy found beside\n"
+    "                  this command, else in " CNIO_BINDIR "); when it does not start,\n"
+    "                  cnio run says why and runs PROGRAM without it\n"
     "\n"
     "exit status: PROGRAM's; 127 when PROGRAM cannot be run, 1 when the library is not\n"
     "found, 2 bad usage.\n";

@@ -4,7 +4,8 @@
  * libcnio_sockets.so in LD_PRELOAD. The library is $CNIO_SOCKETS_LIB, else found beside
  * this command (the build tree's sockets/.libs, PREFIX/lib), else in the libdir; a
  * library that is not there is an error (ld.so would only say "ignored" and run the
- * program without the shim). The proxy is $CNIO_PROXY_BIN, else the install directory's.
+ * program without the shim). The proxy is $CNIO_PROXY_BIN, else found beside this command
+ * (the build tree's sockets/, the install's bindir), else the install directory's.
  */
 #include "cli.h"
 #include "skenv.h"
@@ -14,28 +15,54 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* cnio-proxy beside this command (the build tree: src/cli/ or src/cli/.libs/ beside
+ * sockets/; an install: the same bindir) into out (PATH_MAX bytes), else the install
+ * directory's. */
+static void run_proxy_bin(char *out)
+{
+    static const char *const beside[] = { "../../sockets/", "../../../sockets/", "" };
+    char exe[PATH_MAX], *slash;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+    if (n > 0) {
+        exe[n] = '\0';
+        slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        for (size_t i = 0; i < CNIO_ARRAY_LEN(beside); i++) {
+            if (snprintf(out, PATH_MAX, "%s/%scnio-proxy", exe, beside[i]) < PATH_MAX &&
+                access(out, X_OK) == 0)
+                return;
+        }
+    }
+    snprintf(out, PATH_MAX, "%s", CNIO_BINDIR "/cnio-proxy");
+}
 
 int cli_run_sockets(void)
 {
     static const char *const beside[] = { "../../sockets/.libs/", "../../../sockets/.libs/",
                                           ".libs/", "../lib/" };
     const char *bin = getenv("CNIO_PROXY_BIN"), *pre = getenv("LD_PRELOAD");
-    char lib[PATH_MAX], sock[512], *preload;
+    char lib[PATH_MAX], found[PATH_MAX], sock[512], why[1024], *preload;
     size_t n;
     int rc;
 
     if (cli_run_find_lib("libcnio_sockets.so", "CNIO_SOCKETS_LIB", beside,
                          CNIO_ARRAY_LEN(beside), lib) != 0)
         return -1;
-    if (!bin || !*bin)
-        bin = CNIO_BINDIR "/cnio-proxy";
+    if (!bin || !*bin) {
+        run_proxy_bin(found);
+        bin = found;
+    }
     if (!getenv("CNIO_SOCKETS_PROXY")) {
-        rc = cnio__sk_proxy_ensure(bin, sock, sizeof(sock));
+        rc = cnio__sk_proxy_ensure(bin, sock, sizeof(sock), why, sizeof(why));
         if (rc == 0)
             setenv("CNIO_SOCKETS_PROXY", sock, 1);
         else
-            cli_err("cnio run: no socket proxy (%s): running without it\n",
-                    strerror(-rc));
+            cli_err("cnio run: no socket proxy: %s: the program runs without it (its "
+                    "connects and lookups go straight to libc)\n", why);
     }
     if (pre && strstr(pre, lib))
         return 0;
