@@ -602,6 +602,8 @@ int main(int argc, char **argv)
     }
     proxy_sock_path = path;
     cnio__sk_conf_load(&px.conf);
+    if (px.conf.bad[0])
+        fprintf(stderr, "cnio-proxy: settings not taken as given: %s\n", px.conf.bad);
     px.beat_ms = px.conf.proxy_timeout_ms / 3 < 1000 ? px.conf.proxy_timeout_ms / 3 : 1000;
     proxy_fd_init();
     if (chdir("/") < 0)   /* hold no directory of the job busy */

@@ -20,9 +20,20 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t skenv_num(const char *name, int64_t def, int64_t lo, int64_t hi)
+/* Adds "NAME=VALUE (WHAT)" to c->bad. */
+static void skenv_bad(struct cnio__sk_conf *c, const char *name, const char *val,
+                      const char *what)
+{
+    size_t n = strlen(c->bad);
+
+    snprintf(c->bad + n, sizeof(c->bad) - n, "%s%s=%s (%s)", n ? "; " : "", name, val, what);
+}
+
+static int64_t skenv_num(struct cnio__sk_conf *c, const char *name, int64_t def, int64_t lo,
+                         int64_t hi)
 {
     const char *s = getenv(name);
+    char what[96];
     char *end;
     long long v;
 
@@ -30,32 +41,44 @@ static int64_t skenv_num(const char *name, int64_t def, int64_t lo, int64_t hi)
         return def;
     errno = 0;
     v = strtoll(s, &end, 10);
-    if (errno || *end || v < lo)
-        return def;
-    return v > hi ? hi : v;
+    if (errno || *end || end == s || v < lo || v > hi) {
+        int64_t used = errno || *end || end == s ? def : v < lo ? lo : hi;
+
+        snprintf(what, sizeof(what), "not a whole number in [%lld, %lld]: %lld used",
+                 (long long)lo, (long long)hi, (long long)used);
+        skenv_bad(c, name, s, what);
+        return used;
+    }
+    return v;
 }
 
 void cnio__sk_conf_load(struct cnio__sk_conf *c)
 {
     const char *m = getenv("CNIO_SOCKETS_MANAGE");
 
+    c->bad[0] = '\0';
     c->manage = CNIO__SK_MANAGE_REMOTE;
     if (m && !strcmp(m, "all"))
         c->manage = CNIO__SK_MANAGE_ALL;
     else if (m && !strcmp(m, "none"))
         c->manage = CNIO__SK_MANAGE_NONE;
-    c->names = (int)skenv_num("CNIO_SOCKETS_NAMES", 1, 0, 1);
-    c->window_max = (int)skenv_num("CNIO_SOCKETS_WINDOW_MAX", 64, 1, 1 << 20);
-    c->window_init = (int)skenv_num("CNIO_SOCKETS_WINDOW_INIT", 4, 1, 1 << 20);
-    c->connect_timeout_ms = skenv_num("CNIO_SOCKETS_CONNECT_TIMEOUT_MS", 30000, 1, 3600000);
-    c->slow_ms = skenv_num("CNIO_SOCKETS_SLOW_MS", 500, 1, 3600000);
-    c->settle_ms = skenv_num("CNIO_SOCKETS_SETTLE_MS", 2, 0, 60000);
-    c->holddown_ms = skenv_num("CNIO_SOCKETS_HOLDDOWN_MS", 5000, 0, 3600000);
-    c->name_ttl_ms = skenv_num("CNIO_SOCKETS_NAME_TTL_MS", 30000, 0, 300000);
-    c->proxy_timeout_ms = skenv_num("CNIO_SOCKETS_PROXY_TIMEOUT_MS", 3000, 10, 600000);
-    c->proxy_idle_ms = skenv_num("CNIO_SOCKETS_PROXY_IDLE_MS", 2000, 0, 3600000);
-    c->job_wait_ms = skenv_num("CNIO_SOCKETS_JOB_WAIT_MS", 3000, 0, 600000);
-    c->stats = (int)skenv_num("CNIO_STATS", 0, 0, 1);
+    else if (m && *m && strcmp(m, "remote"))
+        skenv_bad(c, "CNIO_SOCKETS_MANAGE", m, "not remote, all or none: remote used");
+    m = getenv("CNIO_SOCKETS_JOB");
+    if (m && *m && strcmp(m, "auto") && strcmp(m, "off"))
+        skenv_bad(c, "CNIO_SOCKETS_JOB", m, "not auto or off: auto used");
+    c->names = (int)skenv_num(c, "CNIO_SOCKETS_NAMES", 1, 0, 1);
+    c->window_max = (int)skenv_num(c, "CNIO_SOCKETS_WINDOW_MAX", 64, 1, 1 << 20);
+    c->window_init = (int)skenv_num(c, "CNIO_SOCKETS_WINDOW_INIT", 4, 1, 1 << 20);
+    c->connect_timeout_ms = skenv_num(c, "CNIO_SOCKETS_CONNECT_TIMEOUT_MS", 30000, 1, 3600000);
+    c->slow_ms = skenv_num(c, "CNIO_SOCKETS_SLOW_MS", 500, 1, 3600000);
+    c->settle_ms = skenv_num(c, "CNIO_SOCKETS_SETTLE_MS", 2, 0, 60000);
+    c->holddown_ms = skenv_num(c, "CNIO_SOCKETS_HOLDDOWN_MS", 5000, 0, 3600000);
+    c->name_ttl_ms = skenv_num(c, "CNIO_SOCKETS_NAME_TTL_MS", 30000, 0, 300000);
+    c->proxy_timeout_ms = skenv_num(c, "CNIO_SOCKETS_PROXY_TIMEOUT_MS", 3000, 10, 600000);
+    c->proxy_idle_ms = skenv_num(c, "CNIO_SOCKETS_PROXY_IDLE_MS", 2000, 0, 3600000);
+    c->job_wait_ms = skenv_num(c, "CNIO_SOCKETS_JOB_WAIT_MS", 3000, 0, 600000);
+    c->stats = (int)skenv_num(c, "CNIO_STATS", 0, 0, 1);
 }
 
 int cnio__sk_job_key(char *buf, size_t cap)

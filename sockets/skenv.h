@@ -48,9 +48,12 @@ struct cnio__sk_conf {
     int64_t connect_timeout_ms, slow_ms, settle_ms, holddown_ms, name_ttl_ms;
     int64_t proxy_timeout_ms, proxy_idle_ms, job_wait_ms;
     int stats;
+    char bad[512];   /* the settings not taken as given, and what was used: "" when none */
 };
 
-/* Fills c from the environment; malformed values keep their defaults. */
+/* Fills c from the environment; a malformed value keeps its default, one out of range is
+ * brought to its bound, and c->bad says which (cnio run --sockets and the proxy's log
+ * tell; each process of the program does not). */
 void cnio__sk_conf_load(struct cnio__sk_conf *c);
 
 /*

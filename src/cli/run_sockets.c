@@ -46,6 +46,7 @@ int cli_run_sockets(void)
                                           ".libs/", "../lib/" };
     const char *bin = getenv("CNIO_PROXY_BIN"), *pre = getenv("LD_PRELOAD");
     char lib[PATH_MAX], found[PATH_MAX], sock[512], why[1024], *preload;
+    struct cnio__sk_conf conf;
     size_t n;
     int rc;
 
@@ -56,6 +57,9 @@ int cli_run_sockets(void)
         run_proxy_bin(found);
         bin = found;
     }
+    cnio__sk_conf_load(&conf);   /* said once per process cnio run starts, not per exec */
+    if (conf.bad[0])
+        cli_err("cnio run: settings not taken as given: %s\n", conf.bad);
     if (!getenv("CNIO_SOCKETS_PROXY")) {
         rc = cnio__sk_proxy_ensure(bin, sock, sizeof(sock), why, sizeof(why));
         if (rc == 0)
