@@ -178,6 +178,11 @@ static void skenv_exec_proxy(const char *bin, const char *sock, const char *lock
         dup2(out, 1);
         dup2(out, 2);
     }
+    /* Nothing else of the starting process's: its other fds (a launcher's pipes among
+     * them) stay open for the proxy's life otherwise. */
+    if (ready > 3)
+        close_range(3, (unsigned)ready - 1, 0);
+    close_range((unsigned)ready + 1, ~0u, 0);
     unsetenv("LD_PRELOAD");
     snprintf(fdarg, sizeof(fdarg), "%d", ready);
     execl(bin, "cnio-proxy", "--socket", sock, "--ready-fd", fdarg, "--lock", lock,
