@@ -73,6 +73,7 @@ static void scrub_object(struct scrub_ctx *x, const char *name)
 {
     struct cnio_srv_sums s;
     uint64_t pos = 0;
+    uint32_t checked = 0;
     int fd, ret, pending;
 
     if (x->srv && cnio__srv_store_written(x->st, name))
@@ -93,7 +94,7 @@ static void scrub_object(struct scrub_ctx *x, const char *name)
     while (!x->stop) {
         uint64_t at = pos;
 
-        ret = cnio__srv_sums_check(&s, fd, &pos, x->buf, &pending);
+        ret = cnio__srv_sums_check(&s, fd, &pos, x->buf, &pending, &checked);
         if (ret == 1)
             break;
         if (ret == -CNIO_ERR_CHECKSUM) {
@@ -107,7 +108,7 @@ static void scrub_object(struct scrub_ctx *x, const char *name)
             scrub_report(x, name, at, "unverified (a write to it did not finish)");
             x->bad++;
         }
-        x->bytes += pos - at;
+        x->bytes += checked;
         if (pos == at || scrub_pace(x))
             break;
     }

@@ -395,11 +395,12 @@ int cnio__srv_sums_read(const struct cnio_srv_sums *s, int dfd, const char *name
                         uint64_t len, uint64_t fsize, uint8_t *out, uint32_t *crc_out);
 /*
  * Checks the block at *pos (a multiple of CNIO_SRV_BLOCK) of dfd, buf: CNIO_SRV_BLOCK
- * bytes of scratch. 0 and *pos advanced (*pending: the block's write never finished, so
- * it could not be checked), 1 at the end of the file, -CNIO_ERR_CHECKSUM when damaged.
+ * bytes of scratch. 0 with *pos at the next block and *checked the block's length
+ * (*pending: the block's write never finished, so it could not be checked), 1 at the end
+ * of the file, -CNIO_ERR_CHECKSUM when damaged.
  */
 int cnio__srv_sums_check(const struct cnio_srv_sums *s, int dfd, uint64_t *pos,
-                         uint8_t *buf, int *pending);
+                         uint8_t *buf, int *pending, uint32_t *checked);
 /* The committed object's sums: emptied (its data was truncated to 0 or created afresh),
  * removed, or replaced by those of staged instance id (none: removed). A commit's
  * *dirfd is then the sums file's directory, for the caller to fsync and close. */

@@ -478,7 +478,7 @@ int cnio__srv_sums_read(const struct cnio_srv_sums *s, int dfd, const char *name
 }
 
 int cnio__srv_sums_check(const struct cnio_srv_sums *s, int dfd, uint64_t *pos,
-                         uint8_t *buf, int *pending)
+                         uint8_t *buf, int *pending, uint32_t *checked)
 {
     struct sums_ent e;
     uint32_t len;
@@ -497,7 +497,11 @@ int cnio__srv_sums_check(const struct cnio_srv_sums *s, int dfd, uint64_t *pos,
         *pending = 1;
         ret = 0;
     }
-    *pos += len;
+    /* The next block: after a short last one, its end (the next call finds no block). It
+     * used to be pos + len, so a short last block of len bytes was read again and again,
+     * 64 KiB / len times, and a grown one reported at every such offset. */
+    *pos = (*pos / CNIO_SRV_BLOCK) * CNIO_SRV_BLOCK + (len < CNIO_SRV_BLOCK ? CNIO_SRV_BLOCK : len);
+    *checked = len;
     return ret;
 }
 
