@@ -114,9 +114,13 @@ int cli_stream_cp(struct cp_job *j);
  * A download (cp, and each file of cp -r) writes DST.cnio-part beside DST and renames it
  * to DST only when all of it is there (every rank's share written and flushed, and
  * --verify agreed): DST is never seen partial, and a previous DST stays as it was until
- * then. A killed download leaves DST.cnio-part, which --resume continues.
+ * then. A killed download leaves DST.cnio-part, which --resume continues. A name too long
+ * for the suffix (a file name has 255 bytes at most) gets .cnio-part-HASH instead: 16 hex
+ * digits of its FNV-1a hash, the same in every run.
  */
 #define CLI_PART ".cnio-part"
+/* The part file of path into out (cap bytes): the length, or -1 when it does not fit. */
+int cli_part_name(const char *path, char *out, size_t cap);
 
 /*
  * What says whether a local source file changed while it was read: its size, mtime and

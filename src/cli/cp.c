@@ -188,11 +188,11 @@ static int cp_part_names(struct cp_job *j, mode_t *mode)
         j->final = realpath(j->dst.name, NULL);   /* NULL when dangling: DST itself */
     if (!j->final)
         j->final = strdup(j->dst.name);
-    n = j->final ? strlen(j->final) + sizeof(CLI_PART) : 0;
+    n = j->final ? strlen(j->final) + sizeof(CLI_PART) + 17 : 0;
     j->part = n ? malloc(n) : NULL;
     if (!j->part)
         return cp_local_fail(&j->dst, ENOMEM, NULL);
-    snprintf(j->part, n, "%s%s", j->final, CLI_PART);
+    cli_part_name(j->final, j->part, n);
     if (stat(j->final, &sb) < 0)
         return errno == ENOENT ? 0 : cp_local_fail(&j->dst, errno, NULL);
     if (!S_ISREG(sb.st_mode))

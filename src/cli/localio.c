@@ -19,7 +19,9 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -303,6 +305,23 @@ void cli_writer_close(struct cli_writer *w)
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->lock);
     free(w);
+}
+
+int cli_part_name(const char *path, char *out, size_t cap)
+{
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    size_t dir = (size_t)(base - path);
+    uint64_t h = 0xcbf29ce484222325ull;   /* FNV-1a, 64 bits */
+    int n;
+
+    if (strlen(base) + sizeof(CLI_PART) - 1 <= NAME_MAX)
+        n = snprintf(out, cap, "%s%s", path, CLI_PART);
+    else {
+        for (const char *p = base; *p; p++)
+            h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+        n = snprintf(out, cap, "%.*s%s-%016llx", (int)dir, path, CLI_PART, (unsigned long long)h);
+    }
+    return n < 0 || (size_t)n >= cap ? -1 : n;
 }
 
 int cli_snap(int fd, struct cli_snap *s)

@@ -440,8 +440,7 @@ static int tf_part_open(struct tree_ctx *c, const char *rel, int resume, char *p
                         int *ref)
 {
     *fd = *ref = -1;
-    if ((size_t)snprintf(part, CNIO_WIRE_MAX_NAME + 1, "%s%s", rel, CLI_PART) >
-        CNIO_WIRE_MAX_NAME)
+    if (cli_part_name(rel, part, CNIO_WIRE_MAX_NAME + 1) < 0)
         return tf_fail(c, rel, ENAMETOOLONG);
     if (resume) {
         *fd = *ref = tf_open(c->dst->dirfd, part, O_RDWR, 0);

@@ -49,7 +49,26 @@ static int tree_mode_differs(const struct tree_run *r, const struct tree_list *h
 }
 
 /* rank 0: whether entry e of the source can be copied at all. */
-static int tree_entry_ok(struct tree_run *r, const struct tree_ent *e)
+/* rank 0, a download: 1 when e's name is the part file of another file of the tree (x
+ * and x.cnio-part both there), which is written under that name while it is copied. */
+static int tree_part_clash(const struct tree_list *src, const struct tree_ent *e)
+{
+    size_t n = strlen(e->rel), k = sizeof(CLI_PART) - 1;
+    char part[CNIO_WIRE_MAX_NAME + 1];
+    const struct tree_ent *x;
+    char *base;
+    int clash;
+
+    if (n <= k || strcmp(e->rel + n - k, CLI_PART) || !(base = strndup(e->rel, n - k)))
+        return 0;
+    x = tree_list_find(src, base);
+    clash = x && x->type == TREE_FILE && cli_part_name(base, part, sizeof(part)) >= 0 &&
+            !strcmp(part, e->rel);
+    free(base);
+    return clash;
+}
+
+static int tree_entry_ok(struct tree_run *r, const struct tree_ent *e, int clash)
 {
     if (r->dst.remote && !r->src.remote) {
         char *name = tree_obj_name(&r->dst, e->rel);
@@ -64,6 +83,16 @@ static int tree_entry_ok(struct tree_run *r, const struct tree_ent *e)
         free(name);
         if (why)
             return 0;
+    }
+    if (clash) {
+        char msg[CNIO_WIRE_MAX_NAME + 160];
+        const char *base = strrchr(e->rel, '/') ? strrchr(e->rel, '/') + 1 : e->rel;
+
+        snprintf(msg, sizeof(msg), "not copied: %.*s, copied with it, is written under this "
+                 "name first (its part file); copy this one on its own",
+                 (int)(strlen(base) - (sizeof(CLI_PART) - 1)), base);
+        tree_entry_fail(r, e->rel, msg);
+        return 0;
     }
     if (r->src.remote && e->incomplete) {
         tree_entry_fail(r, e->rel, "incomplete (an upload or update did not finish): not copied");
@@ -88,13 +117,22 @@ static int tree_plan(struct tree_run *r, struct tree_list *srcl, struct tree_lis
     int need_dst = r->j->o.sync || r->j->o.resume, ret = 0;
     uint64_t big = CNIO_MAX(4 * r->j->o.chunk, 4ull << 20);
 
+    uint8_t *clash = calloc(src.n + 1, 1);
+
     memset(srcl, 0, sizeof(*srcl));
+    if (!clash) {
+        tree_list_free(&src);
+        return -CNIO_ERR_NOMEM;
+    }
     tree_list_sort(have);
+    tree_list_sort(&src);   /* (the entries are moved out below) */
+    for (size_t i = 0; !r->dst.remote && i < src.n; i++)
+        clash[i] = src.e[i].type == TREE_FILE && tree_part_clash(&src, &src.e[i]);
     for (size_t i = 0; ret == 0 && i < src.n; i++) {
         struct tree_ent *e = &src.e[i];
         struct tree_list *to = e->type == TREE_DIR ? &r->dirs : &r->files;
 
-        if (!tree_entry_ok(r, e))
+        if (!tree_entry_ok(r, e, clash[i]))
             continue;
         if (e->type != TREE_DIR && need_dst && tree_same(r, have, e)) {
             r->skipped_files++;
@@ -109,6 +147,7 @@ static int tree_plan(struct tree_run *r, struct tree_list *srcl, struct tree_lis
         if (e->type != TREE_DIR)
             r->total_bytes += e->size;
     }
+    free(clash);
     tree_list_free(&src);
     tree_list_free(have);
     tree_list_sort(&r->dirs);
