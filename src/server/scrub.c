@@ -72,6 +72,7 @@ static int scrub_pace(struct scrub_ctx *x)
 static void scrub_object(struct scrub_ctx *x, const char *name)
 {
     struct cnio_srv_sums s;
+    struct cnio_srv_meta m;
     uint64_t pos = 0;
     uint32_t checked = 0;
     int fd, ret, pending;
@@ -90,6 +91,11 @@ static void scrub_object(struct scrub_ctx *x, const char *name)
         x->bad += ret != 1;
         close(fd);
         return;
+    }
+    if (cnio__srv_store_meta_get(x->st, name, &m) == 1) {   /* written through cnio-server */
+        scrub_report(x, name, SCRUB_NO_OFF, "its metadata is missing (it held the layout): "
+                     "reads of it are refused");
+        x->bad++;
     }
     while (!x->stop) {
         uint64_t at = pos;

@@ -228,6 +228,25 @@ static void store_meta_default(struct cnio_srv_meta *m, uint64_t size)
     m->size = size;
 }
 
+/* name has no metadata: a file put in the root by hand is one stripe column holding
+ * everything (0, *m filled); one that has block sums was written through cnio-server,
+ * and its lost metadata held its layout, which a default would get wrong (another
+ * host's stripes read as missing, the object as this host's part alone). */
+static int store_meta_none(struct cnio_srv_store *st, const char *name, uint64_t size,
+                           struct cnio_srv_meta *m)
+{
+    struct stat sb;
+
+    if (fstatat(st->sumsfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode)) {
+        cnio__warn("object %s: its metadata (.cnio/meta/%s) is missing", name, name);
+        return cnio__srv_why(-CNIO_ERR_IO, "its metadata on this server is missing (it held "
+                             "the layout): restore .cnio/meta of the root, or remove the "
+                             "object");
+    }
+    store_meta_default(m, size);
+    return 0;
+}
+
 static int64_t store_mtime_ns(const struct stat *sb)
 {
     return cnio__ns_of_ts(&sb->st_mtim);
@@ -336,10 +355,9 @@ static int store_existing_meta(struct cnio_srv_store *st, const char *name, int 
     ret = cnio__srv_store_meta_get(st, name, m);
     if (ret != 1)
         return ret;
-    if (!(oflags & CNIO_WIRE_O_CREATE)) {
-        store_meta_default(m, (uint64_t)sb->st_size);
-        return 0;
-    }
+    ret = store_meta_none(st, name, (uint64_t)sb->st_size, m);
+    if (ret || !(oflags & CNIO_WIRE_O_CREATE))
+        return ret;
     *m = *want;
     m->size = 0;
     return cnio__srv_store_meta_write(st, name, m);
@@ -453,6 +471,8 @@ static int store_info_sb(struct cnio_srv_store *st, const char *name, const stru
                              "on the server)");
     ret = mfd >= 0 ? cnio__srv_store_meta_read_at(mfd, base, name, &m)
                    : cnio__srv_store_meta_get(st, name, &m);
+    if (ret == 1 && !lenient && (ret = store_meta_none(st, name, (uint64_t)sb->st_size, &m)))
+        return ret;
     if (ret == 1 || (ret < 0 && lenient))
         store_meta_default(&m, (uint64_t)sb->st_size);
     else if (ret < 0)
