@@ -1,7 +1,7 @@
 /*
  * main.c - cnio-server: options, signals, start and orderly shutdown.
  *
- * Exit status: 0 after a clean shutdown (SIGTERM/SIGINT), 1 when startup fails (the
+ * Exit status: 0 after a clean shutdown (SIGTERM, SIGINT or SIGHUP), 1 when startup fails (the
  * cause goes to stderr in one line), 2 on bad usage.
  */
 #include "cnio_config.h"
@@ -447,7 +447,9 @@ static int main_scrub(const struct cnio_srv_opts *o)
     return bad ? 1 : 0;
 }
 
-/* Blocks SIGTERM and SIGINT (for every thread) and returns a signalfd for them. */
+/* Blocks SIGTERM, SIGINT and SIGHUP (for every thread) and returns a signalfd for them:
+ * each shuts the server down cleanly (a hangup, a closed terminal, used to kill it with
+ * its writes in flight). */
 static int main_signals(void)
 {
     sigset_t set;
@@ -456,6 +458,7 @@ static int main_signals(void)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     if (pthread_sigmask(SIG_BLOCK, &set, NULL))
         return -1;
     return signalfd(-1, &set, SFD_CLOEXEC);
@@ -501,7 +504,10 @@ int main(int argc, char **argv)
         ret = cnio__srv_scrub_start(&srv);
     if (!ret) {
         sig = main_wait_signal(sfd);
-        cnio__info("%s: shutting down", sig > 0 ? strsignal(sig) : "signal wait failed");
+        if (sig == SIGHUP)   /* not asked for by name, perhaps: said at the default level */
+            cnio__warn("%s (SIGHUP): shutting down cleanly, as on SIGTERM", strsignal(sig));
+        else
+            cnio__info("%s: shutting down", sig > 0 ? strsignal(sig) : "signal wait failed");
     }
     main_stop(&srv);
     close(sfd);

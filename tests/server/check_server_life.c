@@ -185,10 +185,10 @@ struct acked {
     int seed;
 };
 
-/* Streams 1 MiB WRITEs (up to 16 in flight), SIGTERMs the server after `after`
+/* Streams 1 MiB WRITEs (up to 16 in flight), sends the server sig after `after`
  * acknowledgements, keeps going until the connection ends; returns the acked count. */
 static int stream_until_shutdown(struct st_conn *c, uint64_t h, struct acked *ack,
-                                 int max, int after)
+                                 int max, int after, int sig)
 {
     static uint8_t buf[CHUNK];
     int sent = 0, nack = 0, inflight = 0, killed = 0, failed = 0;
@@ -221,7 +221,7 @@ static int stream_until_shutdown(struct st_conn *c, uint64_t h, struct acked *ac
             ack[nack++].seed = (int)hd.reqid + 1;
         }
         if (nack >= after && !killed) {
-            kill(f.pid[0], SIGTERM);
+            kill(f.pid[0], sig);
             killed = 1;
         }
         if (sent >= max && !inflight)
@@ -230,6 +230,10 @@ static int stream_until_shutdown(struct st_conn *c, uint64_t h, struct acked *ac
     ck_assert_int_eq(killed, 1);
     return nack;
 }
+
+/* SIGTERM, SIGINT and SIGHUP (a closed terminal) shut down cleanly: SIGHUP used to kill
+ * the server at once (status 129), its writes in flight cut off. */
+static const int shutdown_sigs[] = { SIGTERM, SIGINT, SIGHUP };
 
 START_TEST(test_sigterm_while_streaming)
 {
@@ -243,10 +247,11 @@ START_TEST(test_sigterm_while_streaming)
     ck_assert_int_eq(fx_start(&f, 1, NULL), 0);
     st_session(&f, 0, &c);
     ck_assert_int_eq(st_open(&c, "stream", RW, 1, CHUNK, 0, &h, NULL), 0);
-    n = stream_until_shutdown(&c, h, ack, 4096, 24);
+    n = stream_until_shutdown(&c, h, ack, 4096, 24, shutdown_sigs[_i]);
     ck_assert_int_ge(n, 24);
-    status = fx_kill(&f, 0, SIGTERM);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "server status %d", status);
+    status = fx_kill(&f, 0, shutdown_sigs[_i]);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "server status %d after %s",
+                  status, strsignal(shutdown_sigs[_i]));
     st_close(&c);
     fd = open(fx_local_path(&f, 0, "stream", path, sizeof(path)), O_RDONLY);
     ck_assert_int_ge(fd, 0);
@@ -751,7 +756,7 @@ static Suite *server_life_suite(void)
     tcase_add_test(tc, test_usage);
     tcase_add_test(tc, test_startup_failures);
     tcase_add_test(tc, test_workers_balanced);
-    tcase_add_test(tc, test_sigterm_while_streaming);
+    tcase_add_loop_test(tc, test_sigterm_while_streaming, 0, CNIO_ARRAY_LEN(shutdown_sigs));
     tcase_add_test(tc, test_backpressure);
     tcase_add_test(tc, test_backpressure_read_ahead);
     tcase_add_test(tc, test_read_ahead);
