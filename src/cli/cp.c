@@ -448,9 +448,10 @@ static int cp_pass(struct cp_job *j, char *bufs[2], char *buf2, int verify)
 {
     int upload = !verify && !j->src.remote && j->dst.remote;
     int download = !verify && j->src.remote && !j->dst.remote;
-    /* object to object: a chunk of zeros is not written to a fresh instance (its size is
-     * set at open), so that a sparse object stays sparse */
-    int hole = !verify && j->src.remote && j->dst.remote && !j->resumed;
+    /* a chunk of zeros is not written to a fresh destination (its size is set at open: a
+     * new instance, a download's part file made anew), so that a sparse file or object
+     * stays sparse (and an upload does not send it) */
+    int hole = !verify && (j->src.remote || j->dst.remote) && !j->resumed;
     struct cli_reader *rd = NULL;
     struct cli_writer *w = NULL;
     uint32_t a = 0, b = 0;
