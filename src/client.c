@@ -493,9 +493,13 @@ int cnio__obj_close(struct cnio_obj *obj)
         /* A staged instance stays uncommitted (its handles close: it can be resumed); an
          * in-place writer's handles go with its connections, without the CLOSE that
          * would clear the hosts' mark of an interrupted update. */
-        cnio__err("%s: %s after a write failed (%s)", obj->path,
-                  obj->staged ? "not committed" : "left marked as an interrupted update",
-                  cnio_strerror(obj->werr));
+        /* a rank that attached does not know which: the opener's words say */
+        if (!obj->has_key)
+            cnio__err("%s: a write failed (%s)", obj->path, cnio_strerror(obj->werr));
+        else
+            cnio__err("%s: %s after a write failed (%s)", obj->path,
+                      obj->staged ? "not committed" : "left marked as an interrupted update",
+                      cnio_strerror(obj->werr));
         if (obj->staged)
             cl_close_handles(obj);
         ret = obj->werr;

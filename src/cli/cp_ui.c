@@ -161,14 +161,19 @@ void cp_resume_summary(struct cp_job *j)
                moved, (unsigned long long)j->total, (unsigned long long)j->total - moved);
 }
 
-/* After an upload's commit failed: 1 when DST is there, complete (a commit refused by
- * the first host leaves no part of the upload anywhere), else 0. */
-static int cp_dst_complete(const struct cp_job *j)
+/* After an upload failed: what DST is now. 0 no object there, 1 complete (the upload
+ * left no part of itself anywhere: the previous version, when there was one), 2
+ * incomplete, -1 unknown (it cannot be asked). */
+static int cp_dst_state(const struct cp_job *j)
 {
     struct cnio_obj_stat s;
+    int rc = cli_obj_stat(NULL, &j->o, j->dst.name, &s);
 
-    return cli_obj_stat(NULL, &j->o, j->dst.name, &s) == 0 && !s.is_dir &&
-           !(s.state & CNIO_OBJ_INCOMPLETE);
+    if (rc == -CNIO_ERR_NOENT)
+        return 0;
+    if (rc || s.is_dir)
+        return -1;
+    return s.state & CNIO_OBJ_INCOMPLETE ? 2 : 1;
 }
 
 /*
@@ -180,19 +185,28 @@ void cp_discard(const struct cp_job *j)
     const char *why = NULL;
 
     if (j->dst.remote) {
+        int state = j->aborted > 0 ? 1 : cp_dst_state(j);
+
+        /* what the servers hold now, not what the failed steps suggest: a discard that
+         * failed may have found the instance gone already, a failed commit may have
+         * reached no host */
         if (j->aborted > 0)
             cli_err("cnio cp: discarded the incomplete upload to %s (the previous "
                     "version, if any, is unchanged)\n", j->dst.name);
+        else if (state == 0)
+            cli_err("cnio cp: the upload to %s was not committed; there is no object "
+                    "there\n", j->dst.name);
+        else if (state == 1)
+            cli_err("cnio cp: the upload to %s was not committed; the object there is "
+                    "unchanged\n", j->dst.name);
         else if (j->aborted < 0)
             cli_err("cnio cp: could not discard the incomplete upload to %s: `cnio "
                     "stat` shows it incomplete, `cnio cp --resume` finishes it, `cnio rm` "
                     "removes it\n", j->dst.name);
-        else if (cp_dst_complete(j))   /* refused by the first host: discarded there */
-            cli_err("cnio cp: the upload to %s was not committed; the object there is "
-                    "unchanged\n", j->dst.name);
         else
-            cli_err("cnio cp: the upload to %s did not commit on every host; `cnio "
-                    "stat` shows its state\n", j->dst.name);
+            cli_err("cnio cp: the upload to %s did not commit on every host: it is "
+                    "incomplete (`cnio stat`); `cnio cp --resume` finishes it, `cnio rm` "
+                    "removes it\n", j->dst.name);
         return;
     }
     if (!j->part_open)

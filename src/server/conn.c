@@ -225,7 +225,7 @@ static int conn_header(struct cnio_srv_conn *c)
     int ret = cnio__wire_hdr_decode(c->hdr, &c->h);
 
     if (ret) {
-        cnio__info("%s: bad frame header (%s), closing", c->peer, cnio_strerror(ret));
+        cnio__info("%s: bad frame header (%s), closing", c->peer, cnio__srv_strerror(ret));
         return -1;
     }
     if (c->state == CNIO_SRV_C_AUTH && c->h.type != CNIO_WIRE_AUTH) {

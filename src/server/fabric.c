@@ -456,7 +456,7 @@ static int fab_open_one(struct cnio_srv *srv, const char *prov, struct cnio_srv_
     ret = cnio__fab_open(prov, node, &f->fab);
     if (ret) {
         cnio__err("cannot open libfabric provider %s: %s", *prov ? prov : "(best)",
-                  cnio_strerror(ret));
+                  cnio__srv_strerror(ret));
         return ret;
     }
     for (int i = 0; i < FAB_NRX; i++) {

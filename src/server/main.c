@@ -324,7 +324,7 @@ static int main_listen(struct cnio_srv *srv)
         cnio__net_ntop(&a, where, sizeof(where));
     ret = cnio__srv_loop_start(srv);
     if (ret) {
-        cnio__err("cannot start the worker threads: %s", cnio_strerror(ret));
+        cnio__err("cannot start the worker threads: %s", cnio__srv_strerror(ret));
         return ret;
     }
     ret = cnio__srv_fab_start(srv);
@@ -376,7 +376,7 @@ static int main_start(struct cnio_srv *srv)
     if (ret) {
         if (cnio__key_path(srv->opts.key_file, path, sizeof(path)))
             snprintf(path, sizeof(path), "%s", srv->opts.key_file ? srv->opts.key_file : "?");
-        cnio__err("cannot use key file %s: %s", path, cnio_strerror(ret));
+        cnio__err("cannot use key file %s: %s", path, cnio__srv_strerror(ret));
         return ret;
     }
     if (cnio__srv_root_check(srv->opts.root))
@@ -394,7 +394,7 @@ static int main_start(struct cnio_srv *srv)
         return ret;
     ret = cnio__srv_handles_init(&srv->handles, srv->opts.max_open);
     if (ret) {
-        cnio__err("cannot allocate the handle table: %s", cnio_strerror(ret));
+        cnio__err("cannot allocate the handle table: %s", cnio__srv_strerror(ret));
         return ret;
     }
     srv->handles_ready = 1;

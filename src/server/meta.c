@@ -140,7 +140,7 @@ int cnio__srv_store_meta_write_at(int pfd, const char *base, const char *name,
     cnio__srv_meta_encode(m, buf);
     ret = cnio__srv_store_replace(pfd, base, buf, sizeof(buf), durable);
     if (ret)
-        cnio__warn("metadata of %s: %s", name, cnio_strerror(ret));
+        cnio__warn("metadata of %s: %s", name, cnio__srv_strerror(ret));
     return ret;
 }
 

@@ -136,7 +136,7 @@ static int names_rmdir(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
 
         if (m < 0 || s < 0)
             cnio__warn("rmdir %s: its %s directory stays: %s", name,
-                       m < 0 ? "metadata" : "block sums", cnio_strerror(m < 0 ? m : s));
+                       m < 0 ? "metadata" : "block sums", cnio__srv_strerror(m < 0 ? m : s));
     }
     pthread_mutex_unlock(&st->lock);
     return ret == 1 ? -CNIO_ERR_NOENT : ret;

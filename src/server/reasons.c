@@ -14,6 +14,18 @@
 static __thread int conn_why_code;
 static __thread char conn_why_text[CNIO_WIRE_MAX_REASON + 1];
 
+const char *cnio__srv_strerror(int err)
+{
+    switch (err < 0 ? -err : err) {
+    case CNIO_ERR_IO:
+        return "I/O error on this server's storage";
+    case CNIO_ERR_NOSPC:
+        return "no space left on this server's file system";
+    default:
+        return cnio_strerror(err);
+    }
+}
+
 int cnio__srv_why(int code, const char *fmt, ...)
 {
     va_list ap;
@@ -61,7 +73,7 @@ void cnio__srv_why_reply(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
 
     if (status >= 0 || conn_why_code != status || !n)
         return;
-    cnio__info("%s: request %u refused (%s): %s", c->peer, h->type, cnio_strerror(status),
+    cnio__info("%s: request %u refused (%s): %s", c->peer, h->type, cnio__srv_strerror(status),
                conn_why_text);
     if (!c->reasons || !(buf = cnio__srv_reply_buf(c, r, n)))
         return;

@@ -182,8 +182,8 @@ static int rn_forward(const struct cnio_srv_store *st, uint32_t flags, const cha
 
         if (back) {
             cnio__err("rename %s to %s failed (%s) and could not be undone (%s); restart "
-                      "cnio-server to finish it", from, to, cnio_strerror(ret),
-                      cnio_strerror(back < 0 ? back : -CNIO_ERR_NOENT));
+                      "cnio-server to finish it", from, to, cnio__srv_strerror(ret),
+                      cnio__srv_strerror(back < 0 ? back : -CNIO_ERR_NOENT));
             return 1;
         }
     }
@@ -256,7 +256,7 @@ int cnio__srv_rename_recover(struct cnio_srv_store *st)
                 : rn_decode(buf, (size_t)n, &flags, from, to);
     if (ret) {
         cnio__warn(".cnio/" RN_FILE " is damaged (%s): a rename a crash interrupted is left "
-                   "as it was", cnio_strerror(ret));
+                   "as it was", cnio__srv_strerror(ret));
     } else {
         int fds[3] = { st->rootfd, st->metafd, st->sumsfd };
         uint32_t has[3] = { 1, flags & RN_META, flags & RN_SUMS };
@@ -270,7 +270,7 @@ int cnio__srv_rename_recover(struct cnio_srv_store *st)
         }
         if (ret) {
             cnio__err("cannot finish the rename of %s to %s that a crash interrupted: %s",
-                      from, to, cnio_strerror(ret));
+                      from, to, cnio__srv_strerror(ret));
             close(cfd);
             return ret;
         }

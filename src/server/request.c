@@ -215,7 +215,7 @@ static int req_open_sums(struct cnio_srv_conn *c, uint64_t id, uint64_t instance
         cnio__warn("%s: %s: %ld blocks whose write was interrupted get checksums of their "
                    "bytes (the resumed upload checks them)", c->peer, hd->name, healed);
     if (ret)
-        cnio__warn("%s: block sums of %s: %s", c->peer, hd->name, cnio_strerror(ret));
+        cnio__warn("%s: block sums of %s: %s", c->peer, hd->name, cnio__srv_strerror(ret));
     pthread_mutex_unlock(&hd->lock);
     cnio__srv_handles_put(&c->srv->handles, hd);
     if (ret) {

@@ -665,6 +665,9 @@ struct cnio_srv_conn {
  * asked (CNIO_WIRE_F_REASON at AUTH), sends it as the error reply's payload. Returns code.
  */
 int cnio__srv_why(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* cnio_strerror(err) as the server's own log says it: its storage is not "a remote
+ * host's" there (I/O error, no space). */
+const char *cnio__srv_strerror(int err);
 /* Forgets the thread's reason (a request starts). */
 void cnio__srv_why_reset(void);
 /* Fills r with the reason of status, when there is one and the client reads reasons

@@ -541,7 +541,7 @@ static int stage_commit_at(struct cnio_srv_store *st, const char *name, uint64_t
          * name's metadata goes (the name reads as the staged instance it is). */
         ret = cnio__err_from_errno(errno);
         close(sfd);
-        cnio__warn("commit of %s: rename: %s", name, cnio_strerror(ret));
+        cnio__warn("commit of %s: rename: %s", name, cnio__srv_strerror(ret));
         if (fresh)
             unlinkat(mpfd, mbase, 0);
         return ret;

@@ -179,7 +179,7 @@ int cnio__srv_store_open(struct cnio_srv_store *st, const char *root)
     }
     if (r) {
         cnio__err("root %s: cannot create %s/.cnio/meta, stage and sums: %s", root, root,
-                  cnio_strerror(r));
+                  cnio__srv_strerror(r));
         cnio__srv_store_close(st);
         return r;
     }
@@ -194,7 +194,7 @@ int cnio__srv_store_recover(struct cnio_srv_store *st, const char *root)
         return r;
     r = cnio__srv_stage_load(st);
     if (r)
-        cnio__err("root %s: staged instances: %s", root, cnio_strerror(r));
+        cnio__err("root %s: staged instances: %s", root, cnio__srv_strerror(r));
     return r;
 }
 
