@@ -810,6 +810,7 @@ int cnio__srv_request(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, co
                       struct cnio_srv_reply *r)
 {
     req_fn fn;
+    int ret;
 
     if (c->state == CNIO_SRV_C_AUTH)
         return req_auth(c, h, p, r);
@@ -819,5 +820,11 @@ int cnio__srv_request(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, co
     if (c->auth_mode == CNIO_WIRE_AUTH_TOKEN && !req_token_allows(h->type))
         return cnio__srv_why(-CNIO_ERR_ACCESS, "a token connection may only write, read, "
                              "sync, set the size of and stat its own object");
-    return fn(c, h, p, r);
+    /* a listing of a removed root is empty, not NOENT: asked first */
+    ret = h->type == CNIO_WIRE_LIST && cnio__srv_store_root_gone(&c->srv->store)
+              ? -CNIO_ERR_NOENT : fn(c, h, p, r);
+    if (ret == -CNIO_ERR_NOENT && cnio__srv_store_root_gone(&c->srv->store))
+        return cnio__srv_why(-CNIO_ERR_IO, "this server's root directory was removed "
+                             "(its objects with it): the server must be restarted");
+    return ret;
 }

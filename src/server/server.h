@@ -222,6 +222,8 @@ int cnio__srv_store_writing(const struct cnio_srv_store *st, const char *name, i
 int cnio__srv_store_written(struct cnio_srv_store *st, const char *name);
 /* Reads name's metadata: 0, 1 when it has none, or a negative code. */
 int cnio__srv_store_meta_get(struct cnio_srv_store *st, const char *name, struct cnio_srv_meta *m);
+/* 1 when the root directory was removed while the server ran (said once, as an error). */
+int cnio__srv_store_root_gone(struct cnio_srv_store *st);
 /* Writes the metadata of name (tmp file + rename). */
 int cnio__srv_store_meta_write(struct cnio_srv_store *st, const char *name,
                                const struct cnio_srv_meta *m);

@@ -219,6 +219,19 @@ void cnio__srv_store_close(struct cnio_srv_store *st)
     cnio__srv_stage_idx_free(st);
 }
 
+int cnio__srv_store_root_gone(struct cnio_srv_store *st)
+{
+    static atomic_int said;
+    struct stat sb;
+
+    if (fstat(st->rootfd, &sb) < 0 || sb.st_nlink > 0)
+        return 0;
+    if (!atomic_exchange(&said, 1))
+        cnio__err("the root directory was removed while the server ran: every request "
+                  "fails; restart the server on a root that exists");
+    return 1;
+}
+
 /* The metadata of a file that has none: one stripe column holding everything. */
 static void store_meta_default(struct cnio_srv_meta *m, uint64_t size)
 {
