@@ -306,14 +306,14 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
      * for it within a deadline. A connected one (or one whose non-blocking setup has just
      * completed) gets the kernel's own answer: EISCONN, or 0 once. */
     state = shim_tcp_state(fd);
-    if (state == TCP_SYN_SENT && !(flags & O_NONBLOCK))
-        return shim_connect_blocking(fd, sa, len, flags,
-                                     shim_now_ms() + shim_conf.connect_timeout_ms);
-    if (state > 0 && state != TCP_CLOSE) {
+    if (state > 0 && state != TCP_CLOSE && (state != TCP_SYN_SENT || (flags & O_NONBLOCK))) {
         errno = saved;
         return shim_real.connect(fd, sa, len);
     }
-    rc = shim_connect_managed(fd, sa, len, (struct sockaddr *)&dest, dlen, flags);
+    rc = state == TCP_SYN_SENT
+             ? shim_connect_blocking(fd, sa, len, flags,
+                                     shim_now_ms() + shim_conf.connect_timeout_ms)
+             : shim_connect_managed(fd, sa, len, (struct sockaddr *)&dest, dlen, flags);
     if (rc == 0)
         errno = saved;
     return rc;
