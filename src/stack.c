@@ -196,6 +196,12 @@ static void ep_kill_why(struct cnio_ep *ep, int err, const char *why)
     else if (err == -CNIO_ERR_LIMIT && ep->state == EP_AUTH &&
              (ep->chal.caps & CNIO_WIRE_CAP_BUDGET))   /* the job's budget: tried again */
         cnio__debug("connection to %s: %s (the job's budget)", ep->name, cnio_strerror(err));
+    else if (err == -CNIO_ERR_CONN && ep->ninflight && ep->state == EP_READY && !ep->chal.caps)
+        /* every cnio-server since 2026-11-30 announces capabilities; one that announces
+         * none and drops a request is older than this client's protocol */
+        cnio__warn("connection to %s closed under a request by a server that announces no "
+                   "capabilities: a cnio-server older than this client, which cannot take "
+                   "its requests; upgrade it to this version", ep->name);
     else if (err == -CNIO_ERR_AUTH && ep->state == EP_AUTH &&
              ep->auth.mode == CNIO_WIRE_AUTH_TOKEN)   /* the key is not in question */
         cnio__warn("connection to %s: the server refused this open's token: it does not "
