@@ -48,7 +48,6 @@ static int tree_mode_differs(const struct tree_run *r, const struct tree_list *h
            (d->mode & 07777) != (e->mode & 07777);
 }
 
-/* rank 0: whether entry e of the source can be copied at all. */
 /* rank 0, a download: 1 when e's name is the part file of another file of the tree (x
  * and x.cnio-part both there), which is written under that name while it is copied. */
 static int tree_part_clash(const struct tree_list *src, const struct tree_ent *e)
@@ -68,6 +67,7 @@ static int tree_part_clash(const struct tree_list *src, const struct tree_ent *e
     return clash;
 }
 
+/* rank 0: whether entry e of the source can be copied at all (clash: tree_part_clash). */
 static int tree_entry_ok(struct tree_run *r, const struct tree_ent *e, int clash)
 {
     if (r->dst.remote && !r->src.remote) {
@@ -116,8 +116,7 @@ static int tree_plan(struct tree_run *r, struct tree_list *srcl, struct tree_lis
     struct tree_list src = *srcl;
     int need_dst = r->j->o.sync || r->j->o.resume, ret = 0;
     uint64_t big = CNIO_MAX(4 * r->j->o.chunk, 4ull << 20);
-
-    uint8_t *clash = calloc(src.n + 1, 1);
+    uint8_t *clash = calloc(src.n + 1, 1);   /* tree_part_clash of each entry */
 
     memset(srcl, 0, sizeof(*srcl));
     if (!clash) {
