@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,6 +209,22 @@ static int cli_host_has_rdma(void)
  *   libfabric or the psm libraries, whose constructors calibrate a clock with short
  *   sleeps: 0.2 s of every rank's start (src/fabric_dl.h).
  */
+/* The private session directory base of a singleton (cli_mpi_init), removed at exit. */
+static char cli_mpi_tmp[64];
+
+static int cli_rm_one(const char *path, const struct stat *sb, int flag, struct FTW *f)
+{
+    (void)sb, (void)flag, (void)f;
+    remove(path);
+    return 0;
+}
+
+static void cli_mpi_tmp_remove(void)
+{
+    if (cli_mpi_tmp[0])
+        nftw(cli_mpi_tmp, cli_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 void cli_mpi_init(void)
 {
     static const char *const launched[] = { "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK" };
@@ -216,6 +233,20 @@ void cli_mpi_init(void)
     for (size_t i = 0; i < CNIO_ARRAY_LEN(launched); i++)
         if (getenv(launched[i]))
             singleton = 0;
+    if (singleton && !getenv("OMPI_MCA_orte_tmpdir_base")) {
+        /* Open MPI's singletons share one session directory (TMPDIR/ompi.HOST.UID/jf.0),
+         * and one that exits removes it while another is making its own there: MPI_Init
+         * then fails ("A call to mkdir was unable to create the desired directory"), about
+         * once in 180 starts of two cnio commands at a time. Each gets a base of its own. */
+        const char *t = getenv("TMPDIR");
+
+        snprintf(cli_mpi_tmp, sizeof(cli_mpi_tmp), "%s/cnio-mpi-XXXXXX",
+                 t && *t && strlen(t) < sizeof(cli_mpi_tmp) - 20 ? t : "/tmp");
+        if (mkdtemp(cli_mpi_tmp) && atexit(cli_mpi_tmp_remove) == 0)
+            setenv("OMPI_MCA_orte_tmpdir_base", cli_mpi_tmp, 1);
+        else
+            cli_mpi_tmp[0] = '\0';
+    }
     if (singleton) {
         setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
         setenv("OMPI_MCA_pml", "ob1", 0);
