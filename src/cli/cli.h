@@ -62,6 +62,9 @@ extern int cli_std_closed;
  * psm libraries, 0.2 s of every rank's start (main.c).
  */
 void cli_mpi_init(void);
+/* From a signal handler about to end the process: removes what cli_mpi_init made for a
+ * singleton (atexit does it otherwise). Async-signal-safe. */
+void cli_mpi_tmp_remove_now(void);
 /* Formats a byte count as "12.3 MiB". */
 const char *cli_bytes(uint64_t n, char *buf, size_t cap);
 

@@ -240,6 +240,7 @@ static void cp_sig_handler(int sig)
     ssize_t r = write(STDERR_FILENO, cp_sig_msg, strlen(cp_sig_msg));
 
     (void)r;
+    cli_mpi_tmp_remove_now();   /* atexit handlers do not run: the signal ends it */
     signal(sig, SIG_DFL);
     raise(sig);
 }

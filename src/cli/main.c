@@ -209,8 +209,11 @@ static int cli_host_has_rdma(void)
  *   libfabric or the psm libraries, whose constructors calibrate a clock with short
  *   sleeps: 0.2 s of every rank's start (src/fabric_dl.h).
  */
-/* The private session directory base of a singleton (cli_mpi_init), removed at exit. */
+/* The private session directory base of a singleton (cli_mpi_init), removed at exit;
+ * and what MPI_Init made in it, deepest first, for a removal a signal handler may make. */
 static char cli_mpi_tmp[64];
+static char cli_mpi_paths[16][256];
+static int cli_mpi_npaths;
 
 static int cli_rm_one(const char *path, const struct stat *sb, int flag, struct FTW *f)
 {
@@ -219,10 +222,28 @@ static int cli_rm_one(const char *path, const struct stat *sb, int flag, struct 
     return 0;
 }
 
+static int cli_note_one(const char *path, const struct stat *sb, int flag, struct FTW *f)
+{
+    (void)sb, (void)f;
+    if (cli_mpi_npaths < (int)CNIO_ARRAY_LEN(cli_mpi_paths) && strlen(path) < 255 &&
+        (flag == FTW_DP || flag == FTW_F)) {
+        cli_mpi_paths[cli_mpi_npaths][0] = flag == FTW_DP ? 'd' : 'f';
+        strcpy(cli_mpi_paths[cli_mpi_npaths++] + 1, path);
+    }
+    return 0;
+}
+
 static void cli_mpi_tmp_remove(void)
 {
     if (cli_mpi_tmp[0])
         nftw(cli_mpi_tmp, cli_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void cli_mpi_tmp_remove_now(void)
+{
+    for (int i = 0; i < cli_mpi_npaths; i++)   /* unlink and rmdir only: signal-safe */
+        if (cli_mpi_paths[i][0] == 'd' ? rmdir(cli_mpi_paths[i] + 1) : unlink(cli_mpi_paths[i] + 1))
+            break;
 }
 
 void cli_mpi_init(void)
@@ -256,6 +277,8 @@ void cli_mpi_init(void)
         setenv("OMPI_MCA_btl", "^ofi,openib,uct", 0);
     }
     MPI_Init(NULL, NULL);
+    if (cli_mpi_tmp[0])
+        nftw(cli_mpi_tmp, cli_note_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 const char *cli_bytes(uint64_t n, char *buf, size_t cap)
