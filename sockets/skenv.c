@@ -289,8 +289,9 @@ int cnio__sk_proxy_ensure(const char *proxy_bin, char *sock, size_t cap, char *w
     if (rc) {
         const char *base = getenv("CNIO_SOCKETS_RUNDIR");
 
-        snprintf(why, whycap, "run directory %s: %s", base && *base ? base : "(CNIO_SOCKETS_RUNDIR, "
-                 "else $XDG_RUNTIME_DIR or /tmp, cnio-sockets-UID)", rc == -EPERM
+        snprintf(why, whycap, "run directory %s: %s",
+                 base && *base ? base : "(CNIO_SOCKETS_RUNDIR, else $XDG_RUNTIME_DIR or /tmp, "
+                                        "cnio-sockets-UID)", rc == -EPERM
                  ? "not a directory of this user's with no access for others (mode 0700)"
                  : strerror(-rc));
         return rc;

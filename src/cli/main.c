@@ -198,17 +198,6 @@ static int cli_host_has_rdma(void)
     return found;
 }
 
-/*
- * MPI_Init, with Open MPI defaults for what the cnio command needs of MPI (a few small
- * collectives; its data goes over cnio's own connections), each only when the user has
- * not set that parameter (environment, or mpirun --mca, which reaches the ranks as the
- * same variables):
- * - run as one process (no launcher): an isolated singleton with ob1 and the self BTL;
- * - launched, on a host with no RDMA device: none of the fabric components (MTLs psm,
- *   psm2, ofi; BTLs ofi, openib, uct), which would find nothing to use there but load
- *   libfabric or the psm libraries, whose constructors calibrate a clock with short
- *   sleeps: 0.2 s of every rank's start (src/fabric_dl.h).
- */
 /* The private session directory base of a singleton (cli_mpi_init), removed at exit;
  * and what MPI_Init made in it, deepest first, for a removal a signal handler may make. */
 static char cli_mpi_tmp[64];
@@ -246,6 +235,17 @@ void cli_mpi_tmp_remove_now(void)
             break;
 }
 
+/*
+ * MPI_Init, with Open MPI defaults for what the cnio command needs of MPI (a few small
+ * collectives; its data goes over cnio's own connections), each only when the user has
+ * not set that parameter (environment, or mpirun --mca, which reaches the ranks as the
+ * same variables):
+ * - run as one process (no launcher): an isolated singleton with ob1 and the self BTL;
+ * - launched, on a host with no RDMA device: none of the fabric components (MTLs psm,
+ *   psm2, ofi; BTLs ofi, openib, uct), which would find nothing to use there but load
+ *   libfabric or the psm libraries, whose constructors calibrate a clock with short
+ *   sleeps: 0.2 s of every rank's start (src/fabric_dl.h).
+ */
 void cli_mpi_init(void)
 {
     static const char *const launched[] = { "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK" };

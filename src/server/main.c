@@ -1,8 +1,8 @@
 /*
  * main.c - cnio-server: options, signals, start and orderly shutdown.
  *
- * Exit status: 0 after a clean shutdown (SIGTERM, SIGINT or SIGHUP), 1 when startup fails (the
- * cause goes to stderr in one line), 2 on bad usage.
+ * Exit status: 0 after a clean shutdown (SIGTERM, SIGINT or SIGHUP), 1 when startup
+ * fails (the cause goes to stderr in one line), 2 on bad usage.
  */
 #include "cnio_config.h"
 #include "server.h"
