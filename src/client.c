@@ -347,9 +347,7 @@ static int cl_open_all(struct cnio_obj *obj, int nuri, const struct cnio_ep_auth
         ret = (rest & CNIO_WIRE_O_JOIN) ? cl_open_joined(obj, rest)
                                         : cl_open_hosts(obj, 1, obj->nhosts, rest, &obj->layout,
                                                         obj->stage_id);
-    if (!ret)
-        ret = cl_check_layout(obj);
-    return ret ? ret : cnio__cl_check_complete(obj);
+    return ret ? ret : cl_check_layout(obj);
 }
 
 /* CLOSE on every host where this process opened the object. */
@@ -375,6 +373,36 @@ static int cl_close_handles(struct cnio_obj *obj)
         obj->hosts[j].opened = 0;
     free(c);
     return ret;
+}
+
+/*
+ * cl_open_all, and for a read-only open the check that every host holds a complete
+ * object of one generation. A reader that opened some hosts before a writer's commit
+ * reached them and some after (cnio__cl_commit_under_way) closes its handles and opens
+ * again, after 1 ms doubling to 50 ms, until cnio_timeout_ms has passed since the first
+ * try: the writer's COMMIT calls are bounded by the same timeout, so by then the commit
+ * has landed or will not. Then it reads one version whole, never a mix and never
+ * "incomplete" for a commit that was merely in flight.
+ */
+static int cl_open_settled(struct cnio_obj *obj, int nuri, const struct cnio_ep_auth *auth)
+{
+    int64_t give_up = cnio__now_ms() + CNIO_MAX(obj->h.timeout_ms, 1);
+    long nap_ms = 1;
+    int ret;
+
+    while (!(ret = cl_open_all(obj, nuri, auth)) && cnio__cl_commit_under_way(obj) &&
+           cnio__now_ms() < give_up) {
+        struct timespec ts = { 0, nap_ms * 1000000L };
+
+        cnio__debug("%s: the hosts hold different generations while a commit may be under "
+                    "way: opening again", obj->path);
+        cl_close_handles(obj);
+        if (!obj->borrowed)
+            cnio__cl_disconnect(obj->hosts, obj->nhosts);
+        nanosleep(&ts, NULL);
+        nap_ms = CNIO_MIN(nap_ms * 2, 50);
+    }
+    return ret ? ret : cnio__cl_check_complete(obj);
 }
 
 int cnio__obj_open(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
@@ -407,7 +435,7 @@ int cnio__obj_open(struct cnio_stack *st, const struct cnio_uri *u, const struct
     for (int i = 0; i < u->nhosts; i++)
         auth[i] = (struct cnio_ep_auth){ .mode = CNIO_WIRE_AUTH_KEY, .k = obj->key.bytes,
                                          .klen = obj->key.len };
-    ret = cl_open_all(obj, u->nhosts, auth);
+    ret = cl_open_settled(obj, u->nhosts, auth);
     if (!ret && cnio__cl_fabric(&obj->h))
         ret = cnio__cl_fabric_lanes(obj);
     if (ret)
@@ -465,7 +493,7 @@ int cnio__ns_obj_open(struct cnio_ns *ns, const char *path, uint32_t oflags,
         d->lanes[0] = s->lanes[0];
         d->nlanes = 1;
     }
-    ret = cl_open_all(obj, ns->n, ns->auth);
+    ret = cl_open_settled(obj, ns->n, ns->auth);
     if (ret == 0) {
         *out = obj;
         return 0;

@@ -46,6 +46,48 @@ int cnio__cl_check_complete(const struct cnio_obj *obj)
     return 0;
 }
 
+int cnio__cl_commit_under_way(const struct cnio_obj *obj)
+{
+    uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
+    uint32_t gen0 = obj->hosts[0].info.gen, state = 0;
+    int n = obj->nhosts, len, ret;
+    struct cnio_call *c;
+    uint8_t (*rb)[CNIO_WIRE_INFO_SIZE];
+
+    if (obj->oflags & CNIO_WIRE_O_WRITE)
+        return 0;
+    for (int j = 0; j < n; j++) {
+        if (obj->hosts[j].info.flags & CNIO_WIRE_I_INCOMPLETE)
+            return 0;
+        cnio__cl_state(&state, &obj->hosts[j].info, gen0);
+    }
+    if (!(state & CNIO_OBJ_TORN))
+        return 0;
+    /* OPEN's reply does not say I_PENDING (STAT's does): ask every host */
+    len = cnio__cl_open_payload(0, NULL, 0, obj->path, pl, sizeof(pl));
+    c = calloc((size_t)n, sizeof(*c));
+    rb = calloc((size_t)n, CNIO_WIRE_INFO_SIZE);
+    ret = !c || !rb || len < 0 ? 0 : 1;
+    for (int j = 0; ret && j < n; j++)
+        c[j] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[j]),
+                                   .type = CNIO_WIRE_STAT, .payload = pl,
+                                   .plen = (uint32_t)len, .rbuf = rb[j],
+                                   .rcap = CNIO_WIRE_INFO_SIZE };
+    ret = ret && !cnio__stack_calls(obj->st, c, n);
+    state = 0;
+    for (int j = 0; ret && j < n; j++) {
+        struct cnio_wire_info info;
+
+        if (cnio__wire_info_parse(rb[j], c[j].rlen, &info))
+            ret = 0;
+        else
+            cnio__cl_state(&state, &info, gen0);
+    }
+    free(c);
+    free(rb);
+    return ret && (state & CNIO_OBJ_PENDING);
+}
+
 /* One request of type (header offset) on each host in [from, to) holding obj's handle. */
 static int cc_each(struct cnio_obj *obj, uint16_t type, uint64_t offset, int from, int to)
 {

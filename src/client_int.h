@@ -146,6 +146,11 @@ uint64_t cnio__cl_size(const struct cnio_layout *l, uint64_t recorded,
 /* Read-only opens: -CNIO_ERR_INCOMPLETE (logged, naming the host) unless every host holds
  * a complete object of column 0's generation. */
 int cnio__cl_check_complete(const struct cnio_obj *obj);
+/* 1 when a read-only open met a commit under way: the hosts hold different generations,
+ * none marks an interrupted upload, update or commit, and one holds an uncommitted
+ * instance of the name beside the object (I_PENDING, asked with a STAT), which may be
+ * the one committing. 0 otherwise, or when a STAT fails. */
+int cnio__cl_commit_under_way(const struct cnio_obj *obj);
 /* COMMIT of the staged instance on every host but column 0's, then on column 0's. */
 int cnio__cl_commit(struct cnio_obj *obj);
 /* Adds to *state (CNIO_OBJ_*) what info says, gen0 being column 0's generation. */

@@ -10,6 +10,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,8 +334,9 @@ START_TEST(test_dirty_in_place)
 }
 END_TEST
 
-/* Writes and commits instance id of "torn" on the servers in mask (bit j: column j). */
-static void torn_commit(struct st_conn *c, uint64_t id, unsigned mask, uint64_t order)
+/* Writes and commits instance id of "torn" on the servers in mask (bit j: column j);
+ * column 0's handle of the instance. */
+static uint64_t torn_commit(struct st_conn *c, uint64_t id, unsigned mask, uint64_t order)
 {
     static uint8_t data[UNIT];
     uint64_t h[2];
@@ -351,6 +353,7 @@ static void torn_commit(struct st_conn *c, uint64_t id, unsigned mask, uint64_t 
         if (mask & (1u << j))
             ck_assert_int_eq(st_call(&c[j], CNIO_WIRE_COMMIT, h[j], order, NULL, 0, NULL, NULL,
                                      0), 0);
+    return h[0];
 }
 
 /*
@@ -361,6 +364,7 @@ static void torn_commit(struct st_conn *c, uint64_t id, unsigned mask, uint64_t 
 START_TEST(test_torn_commit)
 {
     struct cnio_obj_stat os;
+    int64_t t0;
     struct cnio_hints hints;
     struct cnio_stack *stk;
     struct cnio_uri u = { 0 };
@@ -383,11 +387,71 @@ START_TEST(test_torn_commit)
     torn_commit(c, 0x200, 2, 20);   /* the next one reaches column 1 only */
     ck_assert_int_eq(cnio__obj_stat(stk, &u, &hints, &os), 0);
     ck_assert_uint_eq(os.state & CNIO_OBJ_TORN, CNIO_OBJ_TORN);
+    /* its instance still pending on column 0: a reader waits for that commit, until
+     * cnio_timeout_ms */
+    hints.timeout_ms = 300;
+    t0 = cnio__now_ms();
     ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, 0, &obj), -CNIO_ERR_INCOMPLETE);
+    ck_assert_int_ge(cnio__now_ms() - t0, 300);
     torn_commit(c, 0x300, 3, 30);   /* copying it again repairs it */
     ck_assert_int_eq(cnio__obj_stat(stk, &u, &hints, &os), 0);
     ck_assert_uint_eq(os.state, CNIO_OBJ_PENDING);   /* 0x200 on column 0: still held open */
     ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, 0, &obj), 0);
+    ck_assert_int_eq(cnio__obj_close(obj), 0);
+    cnio__uri_free(&u);
+    cnio__stack_close(stk);
+    st_close(&c[0]);
+    st_close(&c[1]);
+}
+END_TEST
+
+struct late_commit {
+    struct st_conn *c;
+    uint64_t h;
+};
+
+static void *commit_later(void *arg)
+{
+    struct late_commit *l = arg;
+
+    usleep(200000);
+    ck_assert_int_eq(st_call(l->c, CNIO_WIRE_COMMIT, l->h, 20, NULL, 0, NULL, NULL, 0), 0);
+    return NULL;
+}
+
+/*
+ * A reader that opens while a commit is under way (it reached column 1, not yet column
+ * 0) waits for it and reads the new version whole; it used to fail at once as
+ * "incomplete (a commit did not reach every host)".
+ */
+START_TEST(test_commit_under_way)
+{
+    static uint8_t want[UNIT], got[2 * UNIT];
+    struct late_commit l;
+    struct cnio_hints hints;
+    struct cnio_stack *stk;
+    struct cnio_uri u = { 0 };
+    struct cnio_obj *obj;
+    struct st_conn c[2];
+    pthread_t tid;
+    char uri[1024];
+
+    fx_stop(&st_fx);
+    ck_assert_int_eq(fx_start(&st_fx, 2, NULL), 0);
+    st_session(&st_fx, 0, &c[0]);
+    st_session(&st_fx, 1, &c[1]);
+    ck_assert_int_eq(cnio__stack_open(&stk), 0);
+    ck_assert_int_eq(cnio__uri_parse(fx_uri(&st_fx, "torn", NULL, uri, sizeof(uri)), &u), 0);
+    ck_assert_int_eq(cnio__hints_resolve(&hints, &u), 0);
+    torn_commit(c, 0x100, 3, 10);
+    l = (struct late_commit){ &c[0], torn_commit(c, 0x200, 2, 20) };
+    ck_assert_int_eq(pthread_create(&tid, NULL, commit_later, &l), 0);
+    ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, 0, &obj), 0);
+    ck_assert_int_eq(pthread_join(tid, NULL), 0);
+    ck_assert_int_eq(cnio__obj_pread(obj, got, sizeof(got), 0), (ssize_t)sizeof(got));
+    fx_fill(want, sizeof(want), 0x200);
+    ck_assert_mem_eq(got, want, UNIT);
+    ck_assert_mem_eq(got + UNIT, want, UNIT);
     ck_assert_int_eq(cnio__obj_close(obj), 0);
     cnio__uri_free(&u);
     cnio__stack_close(stk);
@@ -568,6 +632,7 @@ static Suite *commit_suite(void)
     tcase_add_test(tc, test_dirty_in_place);
     tcase_add_test(tc, test_interrupted_commit);
     tcase_add_test(tc, test_torn_commit);
+    tcase_add_test(tc, test_commit_under_way);
     tcase_add_test(tc, test_interrupted_new_commit);
     tcase_add_test(tc, test_stat_handle_size);
     suite_add_tcase(s, tc);
