@@ -309,6 +309,32 @@ static int cl_open_joined(struct cnio_obj *obj, uint32_t flags)
     return ret;
 }
 
+/*
+ * A server that announces no capabilities predates staged instances (cnio-server before
+ * 2026-11-30, which took OPEN flags up to O_WRITE only and closed the connection at any
+ * other): a write to it opens the object in place, as that server's own clients did,
+ * so an interrupted write leaves the object partly written. -CNIO_ERR_NOTSUP for
+ * cnio_resume, which needs a staged instance.
+ */
+static int cl_legacy_flags(struct cnio_obj *obj)
+{
+    const struct cnio__cl_host *h0 = &obj->hosts[0];
+
+    if (cnio__ep_caps(cnio__cl_ctl_ep(h0)) ||
+        !(obj->oflags & (CNIO_WIRE_O_STAGE | CNIO_WIRE_O_RESUME | CNIO_WIRE_O_JOIN)))
+        return 0;
+    if (obj->oflags & CNIO_WIRE_O_RESUME) {
+        cnio__err("%s: host %s:%u runs a cnio-server older than this client (it announces "
+                  "no capabilities), which keeps no uploads to resume; upgrade it, or copy "
+                  "without resuming", obj->path, h0->name, h0->port);
+        return -CNIO_ERR_NOTSUP;
+    }
+    cnio__debug("%s: host %s:%u runs a cnio-server older than this client: writing in place",
+                obj->path, h0->name, h0->port);
+    obj->oflags &= ~(CNIO_WIRE_O_STAGE | CNIO_WIRE_O_JOIN);
+    return 0;
+}
+
 /* Column 0 first: it creates the object or tells its stored layout; then the others. */
 static int cl_open_all(struct cnio_obj *obj, int nuri, const struct cnio_ep_auth *auth)
 {
@@ -318,14 +344,15 @@ static int cl_open_all(struct cnio_obj *obj, int nuri, const struct cnio_ep_auth
     uint32_t rest;
     int ret;
 
-    if ((obj->oflags & CNIO_WIRE_O_STAGE) && !(obj->oflags & CNIO_WIRE_O_RESUME))
-        while (!stage)
-            if (cnio__random(&stage, sizeof(stage)))
-                return -CNIO_ERR_IO;
-
     obj->nhosts = 1;
     ret = obj->borrowed ? 0 : cnio__cl_connect(obj->st, &obj->h, obj->hosts, 1,
                                                (int)obj->h.lanes, auth, &obj->stats);
+    if (!ret)
+        ret = cl_legacy_flags(obj);
+    if (!ret && (obj->oflags & CNIO_WIRE_O_STAGE) && !(obj->oflags & CNIO_WIRE_O_RESUME))
+        while (!stage)
+            if (cnio__random(&stage, sizeof(stage)))
+                return -CNIO_ERR_IO;
     if (!ret)
         ret = cl_open_hosts(obj, 0, 1, obj->oflags, &l, stage);
     if (ret)

@@ -486,14 +486,55 @@ void cnio__stack_cork(struct cnio_stack *st, int on)
             ep_tx(ep);
 }
 
+/*
+ * What request r asks of a server that announces no capabilities, which predates it: a
+ * cnio-server before 2026-11-30 took PING, OPEN with flags up to O_WRITE, STAT, SETSIZE,
+ * SYNC, CLOSE, UNLINK, LIST, WRITE and READ, and closed the connection at anything else.
+ * NULL when that server takes r.
+ */
+static const char *ep_legacy_lacks(const struct cnio_ep *ep, const struct cnio_req *r)
+{
+    if (ep->chal.caps)
+        return NULL;
+    switch (r->type) {
+    case CNIO_WIRE_OPEN:
+        return r->plen >= 4 && (cnio__get_le32(r->payload) & ~0xfu) ? "staged uploads" : NULL;
+    case CNIO_WIRE_COMMIT:
+    case CNIO_WIRE_ABORT:
+        return "staged uploads";
+    case CNIO_WIRE_MKDIR:
+    case CNIO_WIRE_RMDIR:
+        return "directories of their own (mkdir, rm -r)";
+    case CNIO_WIRE_RENAME:
+        return "renames";
+    case CNIO_WIRE_SETATTR:
+        return "modes and times (cp -p)";
+    case CNIO_WIRE_FABRIC:
+        return "libfabric transports";
+    case CNIO_WIRE_BUDGET:
+        return "connection budgets";
+    case CNIO_WIRE_CRC:
+        return "checksums of stored bytes (--verify)";
+    default:
+        return NULL;
+    }
+}
+
 int cnio__ep_submit(struct cnio_ep *ep, struct cnio_req *r)
 {
+    const char *lacks;
     int ret = 0;
 
     if (ep->state == EP_DEAD)
         ret = ep->err;
     else if (ep->state != EP_READY)
         ret = -CNIO_ERR_INVAL;
+    else if ((lacks = ep_legacy_lacks(ep, r))) {
+        cnio__err("%s runs a cnio-server older than this client (it announces no "
+                  "capabilities), which has no %s: upgrade it to this version", ep->name,
+                  lacks);
+        ret = -CNIO_ERR_NOTSUP;
+    }
     else if (ep->ninflight >= ep->credits)
         ret = -CNIO_ERR_LIMIT;
     else if (r->plen > ep->max_payload && r->type == CNIO_WIRE_WRITE)

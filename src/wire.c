@@ -324,6 +324,21 @@ static void wire_info_put(const struct cnio_wire_info *i, uint8_t *out)
     cnio__put_le64(out + 40, (uint64_t)i->mtime_ns);
 }
 
+void cnio__wire_info_legacy(uint8_t *buf, size_t len, int entries)
+{
+    size_t pos = 0;
+
+    while (pos + CNIO_WIRE_INFO_SIZE <= len) {
+        uint32_t flags = cnio__get_le32(buf + pos + 32);
+
+        cnio__put_le32(buf + pos + 32, flags & (CNIO_WIRE_I_CREATED | CNIO_WIRE_I_DIR));
+        cnio__put_le32(buf + pos + 36, 0);
+        if (!entries || pos + CNIO_WIRE_ENTRY_FIXED > len)
+            break;
+        pos += CNIO_WIRE_ENTRY_FIXED + (size_t)cnio__get_le32(buf + pos + CNIO_WIRE_INFO_SIZE);
+    }
+}
+
 /* Reads an info block from 48 bytes at in: 0 or -CNIO_ERR_PROTO. */
 static int wire_info_get(const uint8_t *in, struct cnio_wire_info *i)
 {

@@ -288,6 +288,13 @@ int cnio__wire_rename_parse(const uint8_t *in, size_t len, struct cnio_wire_open
 int cnio__wire_info_encode(const struct cnio_wire_info *i, uint8_t *out, size_t cap);
 int cnio__wire_info_parse(const uint8_t *in, size_t len, struct cnio_wire_info *i);
 int cnio__wire_entry_encode(const struct cnio_wire_entry *e, uint8_t *out, size_t cap);
+/*
+ * Rewrites encoded INFO blocks (a server's own, len bytes at buf: one block, or with
+ * entries a LIST reply's entries) in the form a client from before 2026-11-30 (c220220
+ * and earlier) parses: it reads the generation field as reserved, which must be 0, and
+ * refuses flags other than I_CREATED and I_DIR, so those are cleared (states, modes).
+ */
+void cnio__wire_info_legacy(uint8_t *buf, size_t len, int entries);
 /* Parses the entry at in[*pos]; advances *pos. Returns 1 when an entry was parsed,
  * 0 at the end of the buffer, -CNIO_ERR_PROTO on a malformed entry. */
 int cnio__wire_entry_next(const uint8_t *in, size_t len, size_t *pos, struct cnio_wire_entry *e);

@@ -90,6 +90,8 @@ static int req_info_reply(struct cnio_srv_conn *c, struct cnio_srv_reply *r,
     n = cnio__wire_info_encode(i, buf, CNIO_WIRE_INFO_SIZE);
     if (n < 0)
         return -CNIO_ERR_IO;
+    if (c->legacy)
+        cnio__wire_info_legacy(buf, (size_t)n, 0);
     r->len = (uint32_t)n;
     return 0;
 }
@@ -136,6 +138,7 @@ static int req_auth(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     c->closing = 0;
     c->auth_mode = a.mode;
     c->reasons = (h->flags & CNIO_WIRE_F_REASON) != 0;
+    c->legacy = !c->reasons && c->fd >= 0;
     c->token_object = a.mode == CNIO_WIRE_AUTH_TOKEN ? a.object : 0;
     r->session = c->session;
     r->len = CNIO_WIRE_MAC;
@@ -457,6 +460,8 @@ static int req_list(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     ret = cnio__srv_store_list(&c->srv->store, name, &cursor, buf, CNIO_WIRE_MAX_CTRL, &len, &more);
     if (ret)
         return ret;
+    if (c->legacy)
+        cnio__wire_info_legacy(buf, len, 1);
     r->offset = cursor;
     r->flags = more ? CNIO_WIRE_F_MORE : 0;
     r->len = (uint32_t)len;

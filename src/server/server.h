@@ -632,6 +632,9 @@ struct cnio_srv_conn {
     uint64_t token_object;
     uint64_t bound_object;      /* budget.c: the handle whose connections count it, or 0 */
     int reasons;                /* the client reads reasons in error replies (AUTH flag) */
+    int legacy;                 /* a client from before 2026-11-30 (over TCP, no F_REASON
+                                   at AUTH, which every later client sends): its INFO
+                                   blocks in the form it parses (cnio__wire_info_legacy) */
     int read_copy;              /* large READ replies copied from a mapping, not sendfile */
     /* input: header, then the payload into a buffer reused between frames */
     uint8_t hdr[CNIO_WIRE_HDR_SIZE];

@@ -49,6 +49,78 @@ START_TEST(test_stage_commit)
 }
 END_TEST
 
+/* The fields a client from before 2026-11-30 parses (c220220's checks, by hand): reserved
+ * (where the generation is now) 0, no flags but I_CREATED and I_DIR. */
+static void old_form(const uint8_t *b)
+{
+    ck_assert_uint_eq(cnio__get_le32(b + 36), 0);
+    ck_assert_uint_eq(cnio__get_le32(b + 32) & ~(CNIO_WIRE_I_CREATED | CNIO_WIRE_I_DIR), 0);
+}
+
+/*
+ * A client that sends no F_REASON at AUTH (every one before 2026-11-30; every later one
+ * sends it over TCP) gets OPEN, STAT and LIST answers in the form it parses: no
+ * generation, state or mode, which it refused as a protocol error. Today's clients get
+ * them whole.
+ */
+START_TEST(test_old_client_form)
+{
+    static uint8_t data[5000];
+    uint8_t b[4096], rb[CNIO_WIRE_INFO_SIZE];
+    struct cnio_wire_info info;
+    struct cnio_wire_entry e;
+    struct cnio_wire_hdr rh;
+    struct st_conn c, old;
+    struct cnio_key k;
+    size_t pos = 0;
+    int n = 0;
+    uint64_t h;
+
+    fx_fill(data, sizeof(data), 4);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "of/o", STAGE, 0x777, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, sizeof(data), NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 1, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(open_at(&c, "of/o", STAGE | CNIO_WIRE_O_TRUNC, 0x778, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_stat(&c, "of/o", &info), 0);   /* today's client: all of it */
+    ck_assert_uint_eq(info.gen, 0x777);
+    ck_assert_uint_eq(info.flags, CNIO_WIRE_I_PENDING);
+
+    st_key(&st_fx, &k);
+    ck_assert_int_eq(st_connect(&st_fx, 0, &old), 0);
+    old.legacy = 1;
+    ck_assert_int_eq(st_auth_key(&old, k.bytes, k.len), 0);
+    cnio__key_wipe(&k);
+    ck_assert_int_eq(st_named(&old, CNIO_WIRE_STAT, "of/o", 0, 0, 0, 0, 0, &rh, rb,
+                              sizeof(rb)), 0);
+    old_form(rb);
+    ck_assert_int_eq(st_named(&old, CNIO_WIRE_OPEN, "of/o", 0, 0, 0, 0, 0, &rh, rb,
+                              sizeof(rb)), 0);
+    old_form(rb);
+    ck_assert_int_eq(cnio__wire_info_parse(rb, rh.length, &info), 0);
+    ck_assert_uint_eq(info.size, sizeof(data));
+    ck_assert_int_eq(st_list(&old, "", 0, &rh, b, sizeof(b)), 0);   /* a directory */
+    while (cnio__wire_entry_next(b, rh.length, &pos, &e) == 1) {
+        old_form(b + pos - CNIO_WIRE_ENTRY_FIXED - e.name_len);
+        n++;
+    }
+    ck_assert_int_ge(n, 1);
+    pos = 0;
+    n = 0;
+    ck_assert_int_eq(st_list(&old, "of", 0, &rh, b, sizeof(b)), 0);   /* an object */
+    while (cnio__wire_entry_next(b, rh.length, &pos, &e) == 1) {
+        old_form(b + pos - CNIO_WIRE_ENTRY_FIXED - e.name_len);
+        n++;
+    }
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_ABORT, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    st_close(&old);
+    st_close(&c);
+}
+END_TEST
+
 START_TEST(test_stage_abort_keeps_old)
 {
     static uint8_t v1[5000], v2[7000];
@@ -165,7 +237,6 @@ START_TEST(test_commit_after_unlink)
     fx_fill(data, sizeof(data), 17);
     fx_fill(old, sizeof(old), 18);
     ck_assert_int_eq(st_connect(&st_fx, 0, &c), 0);
-    c.reasons = 1;
     {
         struct cnio_key k;
 
@@ -632,6 +703,7 @@ static Suite *commit_suite(void)
     tcase_add_test(tc, test_dirty_in_place);
     tcase_add_test(tc, test_interrupted_commit);
     tcase_add_test(tc, test_torn_commit);
+    tcase_add_test(tc, test_old_client_form);
     tcase_add_test(tc, test_commit_under_way);
     tcase_add_test(tc, test_interrupted_new_commit);
     tcase_add_test(tc, test_stat_handle_size);

@@ -156,9 +156,10 @@ START_TEST(test_refusal_reasons)
     st_key(&st_fx, &k);
     ck_assert_int_eq(st_connect(&st_fx, 0, &c), 0);
     ck_assert_uint_eq(c.ch.caps & CNIO_WIRE_CAP_REASON, CNIO_WIRE_CAP_REASON);
-    c.reasons = 1;
     ck_assert_int_eq(st_auth_key(&c, k.bytes, k.len), 0);
-    st_session(&st_fx, 0, &old);   /* a client that does not ask: no payload, as before */
+    ck_assert_int_eq(st_connect(&st_fx, 0, &old), 0);
+    old.legacy = 1;   /* a client that does not ask: no payload, as before */
+    ck_assert_int_eq(st_auth_key(&old, k.bytes, k.len), 0);
     ck_assert_int_eq(st_named(&old, CNIO_WIRE_STAT, "../x", 0, 0, 0, 0, 0, &rh, buf,
                               sizeof(buf)), -CNIO_ERR_ACCESS);
     ck_assert_uint_eq(rh.length, 0);

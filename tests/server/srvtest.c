@@ -41,7 +41,15 @@ int st_recv(int fd, struct cnio_wire_hdr *h, uint8_t *buf, size_t cap)
 
     if (ret)
         return ret;
-    if (cnio__wire_hdr_decode(hdr, h) || h->length > cap)
+    if (cnio__wire_hdr_decode(hdr, h))
+        return -CNIO_ERR_PROTO;
+    if (h->length > cap && h->status && (h->flags & CNIO_WIRE_F_REASON)) {
+        uint8_t why[CNIO_WIRE_MAX_REASON];
+
+        ret = cnio__net_recv_all(fd, why, h->length, deadline);
+        return ret ? ret : cnio__wire_payload_check(h, why);
+    }
+    if (h->length > cap)
         return -CNIO_ERR_PROTO;
     ret = h->length ? cnio__net_recv_all(fd, buf, h->length, deadline) : 0;
     if (ret)
@@ -99,7 +107,7 @@ int st_auth_raw(struct st_conn *c, const uint8_t *k, size_t klen, uint32_t mode,
     ck_assert_int_eq(cnio__wire_auth_encode(&a, buf, sizeof(buf)), CNIO_WIRE_AUTH_SIZE);
     memset(&h, 0, sizeof(h));
     h.type = CNIO_WIRE_AUTH;
-    h.flags = c->reasons ? CNIO_WIRE_F_REASON : 0;
+    h.flags = c->legacy ? 0 : CNIO_WIRE_F_REASON;
     h.reqid = ++c->reqid;
     ret = st_send(c->fd, &h, buf, CNIO_WIRE_AUTH_SIZE);
     if (!ret)

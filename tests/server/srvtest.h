@@ -18,7 +18,10 @@ struct st_conn {
     uint64_t session;
     uint64_t reqid;
     struct cnio_wire_challenge ch;
-    int reasons;               /* set before AUTH: ask for reasons (CNIO_WIRE_F_REASON) */
+    int legacy;                /* set before AUTH: act as a client from before 2026-11-30,
+                                  which sent no CNIO_WIRE_F_REASON at AUTH: error replies
+                                  without reasons, INFO blocks in the old form (every
+                                  other session asks for reasons, as today's clients do) */
     uint32_t flags;            /* header flags of the next st_call alone */
 };
 
@@ -27,7 +30,8 @@ void st_key(const struct fx *f, struct cnio_key *k);
 /* Sends one frame (fills length and payload crc from len and p). 0 or negative. */
 int st_send(int fd, struct cnio_wire_hdr *h, const void *p, uint32_t len);
 /* Receives one frame; the payload goes to buf (cap bytes). 0, -CNIO_ERR_CONN at EOF,
- * -CNIO_ERR_TIMEOUT, -CNIO_ERR_PROTO on a bad header or a payload over cap. */
+ * -CNIO_ERR_TIMEOUT, -CNIO_ERR_PROTO on a bad header or a payload over cap (but an
+ * error reply's reason longer than cap is read and dropped). */
 int st_recv(int fd, struct cnio_wire_hdr *h, uint8_t *buf, size_t cap);
 /* 1 when the server closes fd (EOF or reset) within timeout_ms, else 0. */
 int st_closed(int fd, int timeout_ms);

@@ -6,9 +6,6 @@ PING and STAT, and answers every LIST with F_MORE set:
   hostile_server.py KEYFILE PORTFILE empty   no entries, the same cursor, forever
   hostile_server.py KEYFILE PORTFILE full    64 KiB of new entries each time, the cursor
                                              moved on, forever
-  hostile_server.py KEYFILE PORTFILE old     a cnio-server from before capabilities
-                                             (2026-11-30): none announced, and the
-                                             connection closed at an OPEN it cannot parse
 
 It writes its port to PORTFILE and serves until killed."""
 import hashlib, hmac, os, socket, struct, sys, threading
@@ -57,7 +54,7 @@ def info(size=0, flags=0, mode=0o644, unit=1 << 20, count=1):
 
 def serve(s, key, mode):
     nonce = os.urandom(32)
-    ch = struct.pack("<IIII", 0 if mode == "old" else 7, 16 << 20, 16, 0) + nonce
+    ch = struct.pack("<IIII", 7, 16 << 20, 16, 0) + nonce
     s.sendall(header(T_CHALLENGE, ch) + ch)
     while True:
         v, typ, flags, st, reqid, sess, obj, off, ln, pc, rs = HDR.unpack(recvn(s, 64)[4:60])
@@ -67,8 +64,6 @@ def serve(s, key, mode):
             s.sendall(header(T_AUTH | 0x8000, proof, reqid=reqid) + proof)
         elif typ == T_PING:
             s.sendall(header(T_PING | 0x8000, p, reqid=reqid) + p)
-        elif typ == T_OPEN and mode == "old":
-            raise EOFError   # "malformed payload (type 16), closing"
         elif typ == T_STAT:   # everything is a directory
             pl = info(flags=I_DIR, mode=0o40755)
             s.sendall(header(T_STAT | 0x8000, pl, reqid=reqid) + pl)
