@@ -498,7 +498,8 @@ static const char *ep_legacy_lacks(const struct cnio_ep *ep, const struct cnio_r
         return NULL;
     switch (r->type) {
     case CNIO_WIRE_OPEN:
-        return r->plen >= 4 && (cnio__get_le32(r->payload) & ~0xfu) ? "staged uploads" : NULL;
+        return r->plen >= 4 && (cnio__get_le32(r->payload) & ~CNIO_WIRE_O_LEGACY)
+                   ? "staged uploads" : NULL;
     case CNIO_WIRE_COMMIT:
     case CNIO_WIRE_ABORT:
         return "staged uploads";

@@ -295,6 +295,12 @@ int cnio__wire_entry_encode(const struct cnio_wire_entry *e, uint8_t *out, size_
  * refuses flags other than I_CREATED and I_DIR, so those are cleared (states, modes).
  */
 void cnio__wire_info_legacy(uint8_t *buf, size_t len, int entries);
+/* Such a client knows the status codes -1 .. -(CNIO_WIRE_LEGACY_ERR_MAX - 1) and drops
+ * the connection at any other: a server sends it -CNIO_ERR_IO in their place. */
+#define CNIO_WIRE_LEGACY_ERR_MAX 24
+/* The OPEN flags such a client sends, and a server announcing no capabilities takes. */
+#define CNIO_WIRE_O_LEGACY (CNIO_WIRE_O_CREATE | CNIO_WIRE_O_EXCL | CNIO_WIRE_O_TRUNC | \
+                            CNIO_WIRE_O_WRITE)
 /* Parses the entry at in[*pos]; advances *pos. Returns 1 when an entry was parsed,
  * 0 at the end of the buffer, -CNIO_ERR_PROTO on a malformed entry. */
 int cnio__wire_entry_next(const uint8_t *in, size_t len, size_t *pos, struct cnio_wire_entry *e);

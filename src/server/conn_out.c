@@ -227,6 +227,8 @@ int cnio__srv_conn_queue(struct cnio_srv_conn *c, uint16_t type, uint64_t reqid,
     r->out = NULL;
     memset(&h, 0, sizeof(h));
     h.type = type;
+    if (c->legacy && status <= -CNIO_WIRE_LEGACY_ERR_MAX)
+        status = -CNIO_ERR_IO;   /* a code a client before 2026-11-30 does not know */
     h.status = status;
     h.flags = status ? (r->flags & CNIO_WIRE_F_REASON) : r->flags;
     h.reqid = reqid;

@@ -74,7 +74,7 @@ START_TEST(test_old_client_form)
     struct cnio_key k;
     size_t pos = 0;
     int n = 0;
-    uint64_t h;
+    uint64_t h, h2;
 
     fx_fill(data, sizeof(data), 4);
     st_session(&st_fx, 0, &c);
@@ -93,6 +93,12 @@ START_TEST(test_old_client_form)
     old.legacy = 1;
     ck_assert_int_eq(st_auth_key(&old, k.bytes, k.len), 0);
     cnio__key_wipe(&k);
+    /* a status it does not know (INCOMPLETE: a name only staged) comes as IO */
+    ck_assert_int_eq(open_at(&c, "of/new", STAGE, 0x779, &h2, NULL, NULL), 0);
+    ck_assert_int_eq(open_at(&c, "of/new", 0, 0, NULL, NULL, NULL), -CNIO_ERR_INCOMPLETE);
+    ck_assert_int_eq(st_named(&old, CNIO_WIRE_OPEN, "of/new", 0, 0, 0, 0, 0, &rh, rb,
+                              sizeof(rb)), -CNIO_ERR_IO);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_ABORT, h2, 0, NULL, 0, NULL, NULL, 0), 0);
     ck_assert_int_eq(st_named(&old, CNIO_WIRE_STAT, "of/o", 0, 0, 0, 0, 0, &rh, rb,
                               sizeof(rb)), 0);
     old_form(rb);
