@@ -10,10 +10,16 @@
 #include "config.h"
 #include "view.h"
 
+#include <pthread.h>
+
 struct cnio_stack;
 struct cnio_obj;
 
 struct cnio_file {
+    /* Held (recursive) through every call on the handle: under MPI_THREAD_MULTIPLE the
+     * threads of a process may share it (MPI-3.1, 12.4), and its stack, object and
+     * view are one thread's at a time (cnio__file_lock). */
+    pthread_mutex_t lock;
     MPI_Comm comm;            /* a duplicate of the caller's communicator */
     int rank, size;
     int amode;
@@ -41,6 +47,11 @@ struct cnio_file {
 /* Closes fh without committing: a staged instance written through it is discarded on
  * every host (the previous version, if any, stays). Collective; always frees. */
 int cnio__file_abort(cnio_file_t **fhp);
+/* Takes and releases fh's lock (recursive): what every cnio_file_* call on fh does, and
+ * what a caller does around several calls that must not interleave with another
+ * thread's (an individual file pointer read, used and moved). */
+void cnio__file_lock(cnio_file_t *fh);
+void cnio__file_unlock(cnio_file_t *fh);
 /* This rank's object (for cnio__obj_crcx). */
 struct cnio_obj *cnio__file_obj(cnio_file_t *fh);
 /* Every rank's rc in, the minimum (the most negative: an error wins) out on every rank. */

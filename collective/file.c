@@ -230,6 +230,16 @@ static void file_list_deleted(const char *ident)
     pthread_mutex_unlock(&file_open_lock);
 }
 
+void cnio__file_lock(cnio_file_t *fh)
+{
+    pthread_mutex_lock(&fh->lock);
+}
+
+void cnio__file_unlock(cnio_file_t *fh)
+{
+    pthread_mutex_unlock(&fh->lock);
+}
+
 static void file_free(cnio_file_t *fh)
 {
     file_list_del(fh);
@@ -244,7 +254,23 @@ static void file_free(cnio_file_t *fh)
         cnio__view_free(&fh->view);
     free(fh->summary);
     free(fh->uri);
+    pthread_mutex_destroy(&fh->lock);
     free(fh);
+}
+
+/* A recursive mutex in *m: 0 or -CNIO_ERR_NOMEM. */
+static int file_lock_init(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t a;
+    int ret = pthread_mutexattr_init(&a);
+
+    if (ret == 0) {
+        ret = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+        if (ret == 0)
+            ret = pthread_mutex_init(m, &a);
+        pthread_mutexattr_destroy(&a);
+    }
+    return ret ? -CNIO_ERR_NOMEM : 0;
 }
 
 CNIO_API int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info info,
@@ -262,8 +288,13 @@ CNIO_API int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info 
     fh = calloc(1, sizeof(*fh));
     if (!fh)
         return -CNIO_ERR_NOMEM;
+    if (file_lock_init(&fh->lock)) {
+        free(fh);
+        return -CNIO_ERR_NOMEM;
+    }
     fh->comm = MPI_COMM_NULL;
     if (MPI_Comm_dup(comm, &fh->comm) != MPI_SUCCESS) {
+        pthread_mutex_destroy(&fh->lock);
         free(fh);
         return -CNIO_ERR_MPI;
     }
@@ -328,6 +359,7 @@ CNIO_API int cnio_file_close(cnio_file_t **fhp)
         return -CNIO_ERR_INVAL;
     fh = *fhp;
     *fhp = NULL;
+    cnio__file_lock(fh);   /* held until it is freed (a call racing the close is erroneous) */
     cnio__coll_stats(fh, (cnio__now_ns() - fh->stats.opened_at) / 1e9);
     /* deleted by any rank of the job while open: every rank's close takes it as such */
     pthread_mutex_lock(&file_open_lock);
@@ -359,6 +391,7 @@ CNIO_API int cnio_file_close(cnio_file_t **fhp)
             rc = rc2;
     }
     rc = cnio__coll_agree(fh->comm, rc);
+    cnio__file_unlock(fh);
     file_free(fh);
     return rc;
 }
@@ -372,6 +405,7 @@ int cnio__file_abort(cnio_file_t **fhp)
         return -CNIO_ERR_INVAL;
     fh = *fhp;
     *fhp = NULL;
+    cnio__file_lock(fh);
     if (fh->rank != 0) {
         rc = cnio__obj_close(fh->obj);
         fh->obj = NULL;
@@ -386,6 +420,7 @@ int cnio__file_abort(cnio_file_t **fhp)
             rc = rc2;
     }
     rc = cnio__coll_agree(fh->comm, rc);
+    cnio__file_unlock(fh);
     file_free(fh);
     return rc;
 }
@@ -395,7 +430,7 @@ struct cnio_obj *cnio__file_obj(cnio_file_t *fh)
     return fh ? fh->obj : NULL;
 }
 
-CNIO_API int cnio_file_get_size(cnio_file_t *fh, MPI_Offset *size)
+static int file_get_size(cnio_file_t *fh, MPI_Offset *size)
 {
     uint64_t s = 0;
     int rc;
@@ -410,7 +445,19 @@ CNIO_API int cnio_file_get_size(cnio_file_t *fh, MPI_Offset *size)
     return rc;
 }
 
-CNIO_API int cnio_file_set_size(cnio_file_t *fh, MPI_Offset size)
+CNIO_API int cnio_file_get_size(cnio_file_t *fh, MPI_Offset *size)
+{
+    int rc;
+
+    if (!fh)
+        return -CNIO_ERR_INVAL;
+    cnio__file_lock(fh);
+    rc = file_get_size(fh, size);
+    cnio__file_unlock(fh);
+    return rc;
+}
+
+static int file_set_size(cnio_file_t *fh, MPI_Offset size)
 {
     int rc = 0;
 
@@ -426,7 +473,19 @@ CNIO_API int cnio_file_set_size(cnio_file_t *fh, MPI_Offset size)
     return cnio__coll_agree(fh->comm, rc);
 }
 
-CNIO_API int cnio_file_sync(cnio_file_t *fh)
+CNIO_API int cnio_file_set_size(cnio_file_t *fh, MPI_Offset size)
+{
+    int rc;
+
+    if (!fh)
+        return -CNIO_ERR_INVAL;
+    cnio__file_lock(fh);
+    rc = file_set_size(fh, size);
+    cnio__file_unlock(fh);
+    return rc;
+}
+
+static int file_sync(cnio_file_t *fh)
 {
     int rc;
 
@@ -438,6 +497,18 @@ CNIO_API int cnio_file_sync(cnio_file_t *fh)
     if (rc == 0 && fh->rank == 0)
         rc = cnio__obj_sync(fh->obj);
     return cnio__coll_agree(fh->comm, rc);
+}
+
+CNIO_API int cnio_file_sync(cnio_file_t *fh)
+{
+    int rc;
+
+    if (!fh)
+        return -CNIO_ERR_INVAL;
+    cnio__file_lock(fh);
+    rc = file_sync(fh);
+    cnio__file_unlock(fh);
+    return rc;
 }
 
 CNIO_API int cnio_file_delete(const char *uri, MPI_Info info)

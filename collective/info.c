@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-CNIO_API int cnio_file_set_view(cnio_file_t *fh, MPI_Offset disp, MPI_Datatype etype,
-                                MPI_Datatype filetype, const char *datarep, MPI_Info info)
+static int file_set_view(cnio_file_t *fh, MPI_Offset disp, MPI_Datatype etype,
+                         MPI_Datatype filetype, const char *datarep, MPI_Info info)
 {
     int rc = 0;
 
@@ -24,12 +24,25 @@ CNIO_API int cnio_file_set_view(cnio_file_t *fh, MPI_Offset disp, MPI_Datatype e
     return cnio__coll_agree(fh->comm, rc);
 }
 
+CNIO_API int cnio_file_set_view(cnio_file_t *fh, MPI_Offset disp, MPI_Datatype etype,
+                                MPI_Datatype filetype, const char *datarep, MPI_Info info)
+{
+    int rc;
+
+    if (!fh)
+        return -CNIO_ERR_INVAL;
+    cnio__file_lock(fh);
+    rc = file_set_view(fh, disp, etype, filetype, datarep, info);
+    cnio__file_unlock(fh);
+    return rc;
+}
+
 static int info_put(const char *name, const char *value, void *arg)
 {
     return MPI_Info_set(*(MPI_Info *)arg, name, value) == MPI_SUCCESS ? 0 : -CNIO_ERR_MPI;
 }
 
-CNIO_API int cnio_file_get_info(cnio_file_t *fh, MPI_Info *info_used)
+static int file_get_info(cnio_file_t *fh, MPI_Info *info_used)
 {
     struct cnio_hints h;
     MPI_Info info;
@@ -64,6 +77,18 @@ CNIO_API int cnio_file_get_info(cnio_file_t *fh, MPI_Info *info_used)
     }
     *info_used = info;
     return 0;
+}
+
+CNIO_API int cnio_file_get_info(cnio_file_t *fh, MPI_Info *info_used)
+{
+    int rc;
+
+    if (!fh)
+        return -CNIO_ERR_INVAL;
+    cnio__file_lock(fh);
+    rc = file_get_info(fh, info_used);
+    cnio__file_unlock(fh);
+    return rc;
 }
 
 /* The per-rank figures gathered on rank 0 at close. */

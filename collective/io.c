@@ -20,8 +20,8 @@ int64_t cnio__access_bytes_before(const struct coll_access *a, uint64_t eof)
     return n;
 }
 
-CNIO_API int cnio_file_write_at(cnio_file_t *fh, MPI_Offset offset, const void *buf, int count,
-                                MPI_Datatype datatype, MPI_Status *status)
+static int file_write_at(cnio_file_t *fh, MPI_Offset offset, const void *buf, int count,
+                         MPI_Datatype datatype, MPI_Status *status)
 {
     struct coll_access a;
     int rc;
@@ -38,8 +38,21 @@ CNIO_API int cnio_file_write_at(cnio_file_t *fh, MPI_Offset offset, const void *
     return rc;
 }
 
-CNIO_API int cnio_file_read_at(cnio_file_t *fh, MPI_Offset offset, void *buf, int count,
-                               MPI_Datatype datatype, MPI_Status *status)
+CNIO_API int cnio_file_write_at(cnio_file_t *fh, MPI_Offset offset, const void *buf, int count,
+                                MPI_Datatype datatype, MPI_Status *status)
+{
+    int rc;
+
+    if (!fh)
+        return -CNIO_ERR_INVAL;
+    cnio__file_lock(fh);
+    rc = file_write_at(fh, offset, buf, count, datatype, status);
+    cnio__file_unlock(fh);
+    return rc;
+}
+
+static int file_read_at(cnio_file_t *fh, MPI_Offset offset, void *buf, int count,
+                        MPI_Datatype datatype, MPI_Status *status)
 {
     struct coll_access a;
     uint64_t eof = 0;
@@ -58,5 +71,18 @@ CNIO_API int cnio_file_read_at(cnio_file_t *fh, MPI_Offset offset, void *buf, in
         fh->stats.bytes_read += (uint64_t)a.nbytes;
     }
     cnio__access_free(&a);
+    return rc;
+}
+
+CNIO_API int cnio_file_read_at(cnio_file_t *fh, MPI_Offset offset, void *buf, int count,
+                               MPI_Datatype datatype, MPI_Status *status)
+{
+    int rc;
+
+    if (!fh)
+        return -CNIO_ERR_INVAL;
+    cnio__file_lock(fh);
+    rc = file_read_at(fh, offset, buf, count, datatype, status);
+    cnio__file_unlock(fh);
     return rc;
 }

@@ -90,8 +90,9 @@ static int mpiio_ordered_offset(struct mpiio_file *m, int64_t n, int lrc, int64_
     return (int)base[1];
 }
 
-int mpiio__access(struct mpiio_file *m, enum mpiio_pos pos, int coll, MPI_Offset offset,
-                  void *buf, int count, MPI_Datatype datatype, MPI_Status *status, int write)
+static int mpiio_access(struct mpiio_file *m, enum mpiio_pos pos, int coll, MPI_Offset offset,
+                        void *buf, int count, MPI_Datatype datatype, MPI_Status *status,
+                        int write)
 {
     MPI_Status st;
     int64_t n = 0, got;
@@ -144,6 +145,20 @@ int mpiio__access(struct mpiio_file *m, enum mpiio_pos pos, int coll, MPI_Offset
         *status = st;
     /* Reading a write-only file (or the reverse) is MPI_ERR_ACCESS, as in ROMIO. */
     return rc == -CNIO_ERR_AMODE ? -CNIO_ERR_ACCESS : rc;
+}
+
+int mpiio__access(struct mpiio_file *m, enum mpiio_pos pos, int coll, MPI_Offset offset,
+                  void *buf, int count, MPI_Datatype datatype, MPI_Status *status, int write)
+{
+    int rc;
+
+    if (pos != MPIIO_IND)
+        return mpiio_access(m, pos, coll, offset, buf, count, datatype, status, write);
+    /* the individual pointer is read, used and moved by one thread at a time */
+    cnio__file_lock(m->fh);
+    rc = mpiio_access(m, pos, coll, offset, buf, count, datatype, status, write);
+    cnio__file_unlock(m->fh);
+    return rc;
 }
 
 static int mpiio_rw(struct mpiio_file *m, enum mpiio_pos pos, int coll, MPI_Offset off,

@@ -724,14 +724,28 @@ static int tp_access_all(cnio_file_t *fh, MPI_Offset offset, const void *buf, in
     return rc;
 }
 
+/* Both under fh's lock, as every call on a handle. */
+static int tp_locked(cnio_file_t *fh, MPI_Offset offset, const void *buf, int count,
+                     MPI_Datatype datatype, MPI_Status *status, int write)
+{
+    int rc;
+
+    if (!fh)
+        return -CNIO_ERR_INVAL;
+    cnio__file_lock(fh);
+    rc = tp_access_all(fh, offset, buf, count, datatype, status, write);
+    cnio__file_unlock(fh);
+    return rc;
+}
+
 CNIO_API int cnio_file_write_at_all(cnio_file_t *fh, MPI_Offset offset, const void *buf,
                                     int count, MPI_Datatype datatype, MPI_Status *status)
 {
-    return tp_access_all(fh, offset, buf, count, datatype, status, 1);
+    return tp_locked(fh, offset, buf, count, datatype, status, 1);
 }
 
 CNIO_API int cnio_file_read_at_all(cnio_file_t *fh, MPI_Offset offset, void *buf, int count,
                                    MPI_Datatype datatype, MPI_Status *status)
 {
-    return tp_access_all(fh, offset, buf, count, datatype, status, 0);
+    return tp_locked(fh, offset, buf, count, datatype, status, 0);
 }

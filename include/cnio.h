@@ -67,6 +67,11 @@ const char *cnio_strerror(int err);
 typedef struct cnio_file cnio_file_t;
 
 /*
+ * Thread safety: the calls below on one handle may come from several threads of a
+ * process (MPI_THREAD_MULTIPLE); each holds the handle's lock for its whole length, so
+ * they run one at a time. Collective calls on one handle from several threads of one
+ * rank must be ordered by the caller, as MPI-3.1 requires of collectives.
+ *
  * Opens (amode & MPI_MODE_CREATE: creates) the object named by uri, collectively over
  * comm: every rank of comm calls with the same uri and amode. amode takes MPI_MODE_RDONLY,
  * MPI_MODE_WRONLY or MPI_MODE_RDWR, optionally with MPI_MODE_CREATE, MPI_MODE_EXCL,
