@@ -52,6 +52,8 @@ int cnio__file_abort(cnio_file_t **fhp);
  * thread's (an individual file pointer read, used and moved). */
 void cnio__file_lock(cnio_file_t *fh);
 void cnio__file_unlock(cnio_file_t *fh);
+/* The URI fh was opened with. */
+const char *cnio__file_uri(const cnio_file_t *fh);
 /* This rank's object (for cnio__obj_crcx). */
 struct cnio_obj *cnio__file_obj(cnio_file_t *fh);
 /* Every rank's rc in, the minimum (the most negative: an error wins) out on every rank. */

@@ -10,6 +10,7 @@
 #include "coll.h"
 #include "client.h"
 #include "fabric.h"
+#include "log.h"
 #include "stack.h"
 #include "wire.h"
 
@@ -201,9 +202,48 @@ static char *file_ident(const struct cnio_uri *u)
     return s;
 }
 
+static int file_finalize_key = MPI_KEYVAL_INVALID;
+
+/*
+ * MPI_Finalize deletes MPI_COMM_SELF's attributes first (MPI-3.1, 8.7.1), while MPI still
+ * works: a handle still open then is closed (collectively, as its program would have, the
+ * newest first), as Open MPI's own MPI-IO closes files left open. It used to stay open:
+ * a new object never committed, an object updated in place left "incomplete since a
+ * crash", and the job exited 0 without a word.
+ */
+static int file_at_finalize(MPI_Comm comm, int key, void *val, void *extra)
+{
+    (void)comm;
+    (void)key;
+    (void)val;
+    (void)extra;
+    for (;;) {
+        cnio_file_t *fh;
+        int rc;
+
+        pthread_mutex_lock(&file_open_lock);
+        fh = file_open_list;
+        pthread_mutex_unlock(&file_open_lock);
+        if (!fh)
+            break;
+        if (fh->rank == 0)
+            cnio__warn("%s: still open at MPI_Finalize: closing it", fh->uri);
+        rc = cnio_file_close(&fh);
+        if (rc)
+            cnio__err("closing a file left open at MPI_Finalize: %s", cnio_strerror(rc));
+    }
+    return MPI_SUCCESS;
+}
+
 static void file_list_add(cnio_file_t *fh)
 {
     pthread_mutex_lock(&file_open_lock);
+    if (file_finalize_key == MPI_KEYVAL_INVALID &&
+        MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, file_at_finalize, &file_finalize_key,
+                               NULL) == MPI_SUCCESS &&
+        MPI_Comm_set_attr(MPI_COMM_SELF, file_finalize_key, NULL) != MPI_SUCCESS)
+        cnio__warn("files left open will not be closed at MPI_Finalize (MPI_Comm_set_attr "
+                   "failed)");
     fh->next_open = file_open_list;
     file_open_list = fh;
     pthread_mutex_unlock(&file_open_lock);
@@ -423,6 +463,11 @@ int cnio__file_abort(cnio_file_t **fhp)
     cnio__file_unlock(fh);
     file_free(fh);
     return rc;
+}
+
+const char *cnio__file_uri(const cnio_file_t *fh)
+{
+    return fh->uri;
 }
 
 struct cnio_obj *cnio__file_obj(cnio_file_t *fh)

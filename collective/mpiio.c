@@ -13,6 +13,7 @@
  * MPI_Error_string is cnio's own text, created on first use.
  */
 #include "mpiio.h"
+#include "log.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -117,6 +118,32 @@ int mpiio__register(struct mpiio_file *m)
     }
     pthread_mutex_unlock(&mpiio_lock);
     return rc;
+}
+
+/*
+ * Files a program left open are closed before MPI finalizes, the newest first, as Open
+ * MPI's own MPI-IO does (the collective layer's MPI_COMM_SELF attribute would close the
+ * handles too, but not free their shared-pointer windows).
+ */
+MPIIO_API int MPI_Finalize(void)
+{
+    for (;;) {
+        struct mpiio_file *m = NULL;
+        MPI_File f;
+
+        pthread_mutex_lock(&mpiio_lock);
+        for (int i = mpiio_nslots - 1; i >= 0 && !m; i--)
+            if (mpiio_slots[i]->fh)
+                m = mpiio_slots[i];
+        pthread_mutex_unlock(&mpiio_lock);
+        if (!m)
+            break;
+        if (m->fh->rank == 0)
+            cnio__warn("%s: still open at MPI_Finalize: closing it", cnio__file_uri(m->fh));
+        f = mpiio__handle(m);
+        MPI_File_close(&f);
+    }
+    return PMPI_Finalize();
 }
 
 MPIIO_API MPI_Fint MPI_File_c2f(MPI_File f)

@@ -81,7 +81,8 @@ typedef struct cnio_file cnio_file_t;
  */
 int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info info, cnio_file_t **fh);
 
-/* Collectively flushes, commits the size and closes *fh; sets *fh to NULL. Returns 0 or
+/* Collectively flushes, commits the size and closes *fh; sets *fh to NULL. (A handle
+ * still open at MPI_Finalize is closed there, rank 0 saying so on stderr.) Returns 0 or
  * a negative CNIO_ERR_*, the same on every rank. An object that a rank of the job deleted
  * while open (cnio_file_delete with the same URI host and path) closes with success and
  * stays deleted, what was written to it gone with it, as a POSIX file unlinked while open
