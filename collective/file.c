@@ -313,6 +313,46 @@ static int file_lock_init(pthread_mutex_t *m)
     return ret ? -CNIO_ERR_NOMEM : 0;
 }
 
+/*
+ * Whether every rank named the same object (hosts and path, not the hints) with the same
+ * amode, as a collective open needs (MPI-3.1, 13.2.1): rc as every rank agrees on it, or
+ * -CNIO_ERR_NOT_SAME (rank 0 says which differs). A name that differed was opened on
+ * rank 0 for every rank: one rank's data went to another's file, and no rank was told.
+ */
+static int file_same(cnio_file_t *fh, const struct cnio_uri *u, int amode, int rc)
+{
+    uint64_t h = 0xcbf29ce484222325ull, v[4], r[4];   /* FNV-1a */
+
+    rc = cnio__coll_agree(fh->comm, rc);
+    if (rc)
+        return rc;
+    for (int i = 0; i <= u->nhosts; i++) {
+        char part[300];
+        int n = i < u->nhosts ? snprintf(part, sizeof(part), "%s:%u,", u->hosts[i].name,
+                                         (unsigned)u->hosts[i].port)
+                              : snprintf(part, sizeof(part), "/");
+
+        for (int k = 0; k < n && k < (int)sizeof(part); k++)
+            h = (h ^ (unsigned char)part[k]) * 0x100000001b3ull;
+    }
+    for (const char *p = u->path; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    v[0] = h;
+    v[1] = ~h;
+    v[2] = (uint32_t)amode;
+    v[3] = ~(uint64_t)(uint32_t)amode;
+    if (MPI_Allreduce(v, r, 4, MPI_UINT64_T, MPI_MIN, fh->comm) != MPI_SUCCESS)
+        return -CNIO_ERR_MPI;
+    if (r[0] == ~r[1] && r[2] == ~r[3])
+        return 0;
+    if (fh->rank == 0)
+        cnio__err("%s: the ranks of a collective open passed different %s; every rank must "
+                  "name the same object with the same access mode", u->path,
+                  r[0] != ~r[1] ? (r[2] != ~r[3] ? "objects and access modes" : "objects")
+                                : "access modes");
+    return -CNIO_ERR_NOT_SAME;
+}
+
 CNIO_API int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info info,
                             cnio_file_t **fhp)
 {
@@ -358,6 +398,7 @@ CNIO_API int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info 
         rc = file_oflags(amode, &fh->hints, &oflags);
     if (rc == 0)
         rc = (fh->uri = strdup(uri)) && (fh->ident = file_ident(&u)) ? 0 : -CNIO_ERR_NOMEM;
+    rc = file_same(fh, &u, amode, rc);
     if (rc == 0)
         rc = cnio__stack_open(&fh->st);
     if (rc == 0 && fh->rank == 0)

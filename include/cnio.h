@@ -54,7 +54,9 @@ enum {
     CNIO_ERR_OVERFLOW = 23,  /* size or offset out of range */
     CNIO_ERR_INCOMPLETE = 24, /* the object is incomplete: an upload or an update in place
                                  was interrupted, or a commit did not reach every host */
-    CNIO_ERR_MAX_ = 25
+    CNIO_ERR_NOT_SAME = 25,  /* ranks passed different arguments to a collective call that
+                                needs them the same (the object, the access mode) */
+    CNIO_ERR_MAX_ = 26
 };
 
 /* A static, human-readable name for err (either sign); never NULL. */
@@ -73,7 +75,8 @@ typedef struct cnio_file cnio_file_t;
  * rank must be ordered by the caller, as MPI-3.1 requires of collectives.
  *
  * Opens (amode & MPI_MODE_CREATE: creates) the object named by uri, collectively over
- * comm: every rank of comm calls with the same uri and amode. amode takes MPI_MODE_RDONLY,
+ * comm: every rank of comm calls with the same uri and amode (the same hosts and path;
+ * the hints may differ), else every rank gets -CNIO_ERR_NOT_SAME and nothing is opened. amode takes MPI_MODE_RDONLY,
  * MPI_MODE_WRONLY or MPI_MODE_RDWR, optionally with MPI_MODE_CREATE, MPI_MODE_EXCL,
  * MPI_MODE_DELETE_ON_CLOSE. info may be MPI_INFO_NULL; its hints override the URI's
  * query, which overrides CNIO_* environment variables. On success *fh owns the open

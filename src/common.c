@@ -32,6 +32,7 @@ static const char *const err_names[CNIO_ERR_MAX_] = {
     [CNIO_ERR_ISDIR] = "is a directory",
     [CNIO_ERR_OVERFLOW] = "size or offset out of range",
     [CNIO_ERR_INCOMPLETE] = "object is incomplete (an upload or update was interrupted)",
+    [CNIO_ERR_NOT_SAME] = "ranks passed different arguments to a collective call",
 };
 
 CNIO_API const char *cnio_strerror(int err)

@@ -81,6 +81,26 @@ static void test_open_errors(const struct fx *f)
     expect("read-only open of an object still being created", rc, MPI_ERR_IO);
     if (creating != MPI_FILE_NULL)
         MPI_File_close(&creating);
+    /* Ranks naming different objects, or giving different amodes, in one collective
+     * open: MPI_ERR_NOT_SAME on every rank and nothing made. (Rank 0's name was opened
+     * for every rank, silently: the others' data went into rank 0's object.) */
+    snprintf(uri, sizeof(uri), "cnio://%s/err/rank%d.dat", f->hosts, rank);
+    rc = MPI_File_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR, MPI_INFO_NULL,
+                       &fh);
+    if (rc == MPI_SUCCESS)
+        MPI_File_close(&fh);
+    expect("a different object on each rank", rc, MPI_ERR_NOT_SAME);
+    rc = MPI_File_open(MPI_COMM_SELF, uri, MPI_MODE_RDONLY, MPI_INFO_NULL, &fh);
+    if (rc == MPI_SUCCESS)
+        MPI_File_close(&fh);
+    expect("the object a mismatched open named", rc, MPI_ERR_NO_SUCH_FILE);
+    snprintf(uri, sizeof(uri), "cnio://%s/err/amodes.dat", f->hosts);
+    rc = MPI_File_open(MPI_COMM_WORLD, uri,
+                       MPI_MODE_CREATE | (rank ? MPI_MODE_WRONLY : MPI_MODE_RDWR),
+                       MPI_INFO_NULL, &fh);
+    if (rc == MPI_SUCCESS)
+        MPI_File_close(&fh);
+    expect("a different amode on one rank", rc, MPI_ERR_NOT_SAME);
 }
 
 /* Collective writes (or reads) in a loop while rank 0's child kills one server. */
