@@ -377,6 +377,9 @@ static const struct cfg_hint cfg_hints[] = {
     { "romio_cb_read", NULL, "CNIO_ROMIO_CB_READ", NULL, CFG_CB, CFG_OFF(romio_cb_read), 0, 0 },
     { "cnio_cb_direct_min", "cb_direct_min", "CNIO_CB_DIRECT_MIN", NULL, CFG_SIZE64,
       CFG_OFF(cb_direct_min), 0, 1ull << 40 },
+    { "romio_ds_read", NULL, "CNIO_ROMIO_DS_READ", NULL, CFG_CB, CFG_OFF(romio_ds_read), 0, 0 },
+    { "ind_rd_buffer_size", NULL, "CNIO_IND_RD_BUFFER_SIZE", NULL, CFG_SIZE64,
+      CFG_OFF(ind_rd_buffer_size), 1, 1ull << 30 },
     { "cnio_lanes", "lanes", "CNIO_LANES", NULL, CFG_U32, CFG_OFF(lanes), 1, CNIO_MAX_LANES },
     { "cnio_timeout_ms", "timeout_ms", "CNIO_TIMEOUT_MS", NULL, CFG_INT, CFG_OFF(timeout_ms),
       1, INT_MAX },
@@ -406,6 +409,8 @@ void cnio__hints_default(struct cnio_hints *h)
     h->romio_cb_write = CNIO_CB_AUTOMATIC;
     h->romio_cb_read = CNIO_CB_AUTOMATIC;
     h->cb_direct_min = 16u << 10;
+    h->romio_ds_read = CNIO_CB_AUTOMATIC;
+    h->ind_rd_buffer_size = 4u << 20;
     h->lanes = 1;
     h->timeout_ms = 30000;
     h->connect_window = 16;

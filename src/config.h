@@ -52,6 +52,11 @@ struct cnio_hints {
     int romio_cb_read;
     uint64_t cb_direct_min;    /* cnio_cb_direct_min: automatic goes direct when every rank's
                                   pieces average at least this many bytes (16 KiB) */
+    int romio_ds_read;         /* enum cnio_cb_mode: data sieving of independent reads
+                                  (collective/access.c): automatic (gaps up to 16 KiB),
+                                  enable (any gap within the buffer), disable */
+    uint64_t ind_rd_buffer_size; /* ind_rd_buffer_size: the most one sieving read spans
+                                  (default 4 MiB, as ROMIO's) */
     uint32_t lanes;            /* cnio_lanes: connections per rank and host (default 1) */
     int timeout_ms;            /* cnio_timeout_ms: bound on every network wait (30000) */
     int connect_window;        /* cnio_connect_window: concurrent connects per server (16) */

@@ -512,6 +512,86 @@ START_TEST(test_read_past_end_buffer)
 END_TEST
 
 /*
+ * Independent reads of many small pieces through a view are sieved (romio_ds_read,
+ * ind_rd_buffer_size: spans read whole and copied out, collective/access.c). Whatever
+ * the mode, and with a small buffer that cuts spans and batches, every piece must read
+ * as the data it covers, the status count the bytes before the end, and the caller's
+ * bytes past the end keep what they held. Pieces: 8 bytes every 128 (merged), 100 every
+ * 30,000 (merged only when enabled), and irregular ones, running past the end.
+ */
+START_TEST(test_sieved_reads)
+{
+    enum { S = 1000000, MAXP = 20000 };
+    static const char *const modes[] = { "automatic", "enable", "disable" };
+    unsigned char *obj = malloc(S), *buf = malloc(MAXP * 100), *want = malloc(MAXP * 100);
+    MPI_Aint *off = malloc(MAXP * sizeof(*off));
+    int *len = malloc(MAXP * sizeof(*len));
+    char uri[768], kv[128];
+    cnio_file_t *fh;
+    MPI_Info info;
+
+    fx_fill(obj, S, 4242);
+    uri_of("sieve", Q_SMALL, uri, sizeof(uri));
+    ck_assert_int_eq(cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR,
+                                    MPI_INFO_NULL, &fh), 0);
+    ck_assert_int_eq(cnio_file_write_at_all(fh, 0, obj, rank == 0 ? S : 0, MPI_BYTE,
+                                            MPI_STATUS_IGNORE), 0);
+    ck_assert_int_eq(cnio_file_close(&fh), 0);
+    for (int pat = 0; pat < 3; pat++) {
+        int n = 0, total = 0, before = 0;
+        uint64_t r = 77 + (uint64_t)pat;
+        MPI_Aint o = rank * 8;
+        MPI_Datatype ft;
+
+        while (n < MAXP && o < S + 20000) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            len[n] = pat == 0 ? 8 : pat == 1 ? 100 : 1 + (int)(r >> 60) * 3;
+            off[n] = o;
+            o += len[n] + (pat == 0 ? 120 : pat == 1 ? 29900 : (MPI_Aint)((r >> 33) % 5000));
+            n++;
+        }
+        for (int k = 0; k < n; k++) {
+            for (int b = 0; b < len[k]; b++) {
+                int64_t at = off[k] + b;
+
+                want[total + b] = at < S ? obj[at] : 0x55;
+                before += at < S;
+            }
+            total += len[k];
+        }
+        MPI_Type_create_hindexed(n, len, off, MPI_BYTE, &ft);
+        MPI_Type_commit(&ft);
+        for (int m = 0; m < 3; m++) {
+            MPI_Status st;
+            int cnt = -1;
+
+            snprintf(kv, sizeof(kv), "romio_ds_read=%s,ind_rd_buffer_size=65536", modes[m]);
+            info_from(kv, &info);
+            ck_assert_int_eq(cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_RDONLY, info, &fh), 0);
+            MPI_Info_free(&info);
+            ck_assert_int_eq(cnio_file_set_view(fh, 0, MPI_BYTE, ft, "native", MPI_INFO_NULL),
+                             0);
+            memset(buf, 0x55, (size_t)total);
+            ck_assert_int_eq(cnio_file_read_at(fh, 0, buf, total, MPI_BYTE, &st), 0);
+            MPI_Get_count(&st, MPI_BYTE, &cnt);
+            ck_assert_msg(cnt == before, "pattern %d, %s: count %d, want %d", pat, modes[m], cnt,
+                          before);
+            for (int b = 0; b < total; b++)
+                ck_assert_msg(buf[b] == want[b], "pattern %d, %s: stream byte %d is %d, not %d",
+                              pat, modes[m], b, buf[b], want[b]);
+            ck_assert_int_eq(cnio_file_close(&fh), 0);
+        }
+        MPI_Type_free(&ft);
+    }
+    free(obj);
+    free(buf);
+    free(want);
+    free(off);
+    free(len);
+}
+END_TEST
+
+/*
  * Over a fabric transport (CNIO_TRANSPORT ofi or udp) every rank has libfabric loaded
  * when cnio_file_open returns, not only at its first data call, which would then pay the
  * 0.3 s the load costs inside the collective. First in the suite: no earlier call of
@@ -802,6 +882,7 @@ static Suite *coll_suite(void)
     tcase_add_test(tc, test_other_rank_count);
     tcase_add_test(tc, test_read_past_end);
     tcase_add_test(tc, test_read_past_end_buffer);
+    tcase_add_test(tc, test_sieved_reads);
     tcase_add_test(tc, test_get_info);
     tcase_add_test(tc, test_get_info_layout);
     tcase_add_test(tc, test_over_2gib);
