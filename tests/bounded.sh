@@ -48,9 +48,13 @@ ps -s "$pid" -o pid,ppid,stat,wchan:22,etime,args --forest 2>/dev/null | cut -c1
 trap - INT TERM HUP
 kill -TERM -- "-$pid" 2>/dev/null
 kill -CONT -- "-$pid" 2>/dev/null
-for _ in $(seq 100); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
+# 10 s of grace by the clock, not by a count of naps (on a loaded machine 100 naps of
+# 0.1 s took twice that)
+grace=$((SECONDS + 10))
+while [ "$SECONDS" -lt "$grace" ] && kill -0 -- "-$pid" 2>/dev/null; do sleep 0.1; done
 kill -KILL -- "-$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 # the killed are gone once reaped (by init: they were the test's children)
-for _ in $(seq 50); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
+grace=$((SECONDS + 5))
+while [ "$SECONDS" -lt "$grace" ] && kill -0 -- "-$pid" 2>/dev/null; do sleep 0.1; done
 exit 124
