@@ -388,6 +388,11 @@ CNIO_API int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info 
         rc = cnio__uri_parse(uri, &u);
     if (rc == 0 && !u.path[0])
         rc = -CNIO_ERR_URI;
+    if (rc == 0 && u.dir_slash) {   /* "cnio://h/x/": a directory, as open(2) says of "x/" */
+        if (fh->rank == 0)
+            cnio__err("%s: a name ending in '/' is a directory, not a file", uri);
+        rc = -CNIO_ERR_ISDIR;
+    }
     if (rc == 0)
         rc = cnio__coll_hints(&u, info, &fh->hints);
     /* A fabric transport: libfabric loads (0.3 s, once) while rank 0 opens the object,
@@ -609,6 +614,10 @@ CNIO_API int cnio_file_delete(const char *uri, MPI_Info info)
     rc = cnio__uri_parse(uri, &u);
     if (rc == 0 && !u.path[0])
         rc = -CNIO_ERR_URI;
+    if (rc == 0 && u.dir_slash) {   /* "x/" is no file, as unlink(2) says */
+        cnio__err("%s: a name ending in '/' is a directory, not a file", uri);
+        rc = -CNIO_ERR_ISDIR;
+    }
     if (rc == 0)
         rc = cnio__coll_hints(&u, info, &h);
     if (rc == 0)

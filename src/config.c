@@ -194,8 +194,10 @@ static int cfg_path(const char *path, const char *q, struct cnio_uri *u)
     }
     u->path[n] = '\0';
     /* "cnio://h/dir/" names the directory "dir". */
-    while (n > 0 && u->path[n - 1] == '/')
+    while (n > 0 && u->path[n - 1] == '/') {
         u->path[--n] = '\0';
+        u->dir_slash = 1;
+    }
     why = n ? cnio__name_problem(u->path, (size_t)n) : NULL;
     if (why) {
         cfg_uri_why = why;

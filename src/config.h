@@ -35,6 +35,8 @@ struct cnio_uri {
     struct cnio_host *hosts;   /* nhosts entries, owned */
     char *path;                /* object name, no leading '/', owned; may be "" */
     char *query;               /* raw query without '?', owned; may be "" */
+    int dir_slash;             /* the path ended in '/' (dropped from path): it names a
+                                  directory, which a file open refuses */
 };
 
 enum cnio_cb_mode { CNIO_CB_AUTOMATIC = 0, CNIO_CB_ENABLE, CNIO_CB_DISABLE };

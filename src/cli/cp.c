@@ -12,6 +12,7 @@
  */
 #include "cp.h"
 #include "client.h"
+#include "tree.h"
 #include "wire.h"
 #include "../../collective/coll.h"
 
@@ -686,10 +687,51 @@ free_names:
     return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
+/*
+ * `cnio cp SRC DIR/`: a DST whose path ends in '/' (or a local DST that is a directory)
+ * names a directory, and the copy goes into it under SRC's last name component, as
+ * cp(1) does: the new DST (malloc'd), or NULL to keep DST. (It used to write an object
+ * named DIR, the '/' dropped.)
+ */
+static char *cp_into_dir(const char *src, const char *dst, int src_remote, int dst_remote)
+{
+    const char *q = dst_remote ? strchr(dst, '?') : NULL, *base;
+    size_t dlen = q ? (size_t)(q - dst) : strlen(dst);
+    struct cnio_uri u = { 0 };
+    struct stat sb;
+    char *name = NULL, *out = NULL;
+
+    if (dlen == 0 || (dst[dlen - 1] != '/' &&
+                      (dst_remote || stat(dst, &sb) != 0 || !S_ISDIR(sb.st_mode))))
+        return NULL;
+    if (src_remote) {
+        if (cnio__uri_parse(src, &u) == 0)
+            name = strdup(u.path);
+        cnio__uri_free(&u);
+    } else {
+        name = strdup(src);
+        while (name && strlen(name) > 1 && name[strlen(name) - 1] == '/')
+            name[strlen(name) - 1] = '\0';
+    }
+    base = name ? strrchr(name, '/') : NULL;
+    base = base ? base + 1 : name;
+    if (base && base[0] && strcmp(base, ".") && strcmp(base, "..")) {
+        if (dst_remote) {
+            struct tree_end e = { .name = dst };
+
+            out = tree_uri_string(&e, base);
+        } else if ((out = malloc(dlen + strlen(base) + 2))) {
+            sprintf(out, "%.*s%s%s", (int)dlen, dst, dst[dlen - 1] == '/' ? "" : "/", base);
+        }
+    }
+    free(name);
+    return out;
+}
+
 int cli_cp(int argc, char **argv)
 {
     struct cp_job j = { .src = { .fd = -1 }, .dst = { .fd = -1 }, .info = MPI_INFO_NULL };
-    char *pos[2];
+    char *pos[2], *into = NULL;
     int rc = cp_parse(&j, argc, argv, pos);
 
     if (rc == -2) {
@@ -716,6 +758,9 @@ int cli_cp(int argc, char **argv)
     if ((j.src.remote && cli_check_uri("cp", pos[0])) ||
         (j.dst.remote && cli_check_uri("cp", pos[1])))
         return CLI_EXIT_USAGE;   /* malformed on the command line, like stat and ls */
+    if (!j.o.recursive && strcmp(pos[0], "-") && strcmp(pos[1], "-") &&
+        (into = cp_into_dir(pos[0], pos[1], j.src.remote, j.dst.remote)))
+        j.dst.name = pos[1] = into;
     cli_mpi_init();
     MPI_Comm_rank(MPI_COMM_WORLD, &j.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &j.size);
@@ -726,5 +771,6 @@ int cli_cp(int argc, char **argv)
             : !strcmp(pos[0], "-") || !strcmp(pos[1], "-") ? cli_stream_cp(&j) : cp_run(&j);
     MPI_Info_free(&j.info);
     MPI_Finalize();
+    free(into);
     return rc;
 }

@@ -101,6 +101,19 @@ static void test_open_errors(const struct fx *f)
     if (rc == MPI_SUCCESS)
         MPI_File_close(&fh);
     expect("a different amode on one rank", rc, MPI_ERR_NOT_SAME);
+    /* A name ending in '/' is a directory (open(2) says EISDIR of "x/"); it used to
+     * create the object x. */
+    snprintf(uri, sizeof(uri), "cnio://%s/err/slash/", f->hosts);
+    rc = MPI_File_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR, MPI_INFO_NULL,
+                       &fh);
+    if (rc == MPI_SUCCESS)
+        MPI_File_close(&fh);
+    expect("a name ending in '/'", rc, MPI_ERR_BAD_FILE);
+    snprintf(uri, sizeof(uri), "cnio://%s/err/slash", f->hosts);
+    rc = MPI_File_open(MPI_COMM_WORLD, uri, MPI_MODE_RDONLY, MPI_INFO_NULL, &fh);
+    if (rc == MPI_SUCCESS)
+        MPI_File_close(&fh);
+    expect("the object a name ending in '/' named", rc, MPI_ERR_NO_SUCH_FILE);
 }
 
 /* Collective writes (or reads) in a loop while rank 0's child kills one server. */
