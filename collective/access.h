@@ -37,6 +37,11 @@ void cnio__access_free(struct coll_access *a);
  * *end_out receives that end as far as the access reaches (cnio__obj_readx_eof). */
 int cnio__access_direct(cnio_file_t *fh, struct coll_access *a, uint64_t *end_out);
 
+/* A small independent read on a read-only handle, from the handle's cached block
+ * (rcache.c): 0 done (*end_out as cnio__access_direct gives it), a negative code, or 1
+ * when the read is not the cache's (then cnio__access_direct). */
+int cnio__rcache_read(cnio_file_t *fh, struct coll_access *a, uint64_t *end_out);
+
 /* Bytes of the stream that lie before file offset eof (a read's element count). */
 int64_t cnio__access_bytes_before(const struct coll_access *a, uint64_t eof);
 

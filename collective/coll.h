@@ -29,6 +29,13 @@ struct cnio_file {
     char *uri;
     int64_t *summary;         /* 5 int64 per rank: scratch for the collectives' allgather */
     struct cnio_view view;    /* set by cnio_file_set_view; default: bytes */
+    /* rcache.c: one cached block of the object for small independent reads of a
+     * read-only handle; disabled in atomic mode */
+    struct coll_rcache {
+        char *buf;
+        uint64_t off, eof;
+        int valid, disabled;
+    } rcache;
     int route_nagg;           /* > 0: collective traffic goes through this many aggregators
                                  so that the connection budget holds (connect.c); 0: direct */
     struct coll_stats {
@@ -54,6 +61,10 @@ void cnio__file_lock(cnio_file_t *fh);
 void cnio__file_unlock(cnio_file_t *fh);
 /* The URI fh was opened with. */
 const char *cnio__file_uri(const cnio_file_t *fh);
+/* rcache.c: drops the cached block (MPI_File_sync: other processes' writes are to be
+ * seen); frees it (close). */
+void cnio__rcache_drop(cnio_file_t *fh);
+void cnio__rcache_free(cnio_file_t *fh);
 /* This rank's object (for cnio__obj_crcx). */
 struct cnio_obj *cnio__file_obj(cnio_file_t *fh);
 /* Every rank's rc in, the minimum (the most negative: an error wins) out on every rank. */

@@ -294,6 +294,7 @@ static void file_free(cnio_file_t *fh)
         cnio__view_free(&fh->view);
     free(fh->summary);
     free(fh->uri);
+    cnio__rcache_free(fh);
     pthread_mutex_destroy(&fh->lock);
     free(fh);
 }
@@ -583,7 +584,9 @@ static int file_sync(cnio_file_t *fh)
     if (!fh)
         return -CNIO_ERR_INVAL;
     /* After the first agreement every rank's acknowledged writes are in the servers'
-     * files; one fsync per host then covers them all. */
+     * files; one fsync per host then covers them all. Reads after it see them: the
+     * cached block goes. */
+    cnio__rcache_drop(fh);
     rc = cnio__coll_agree(fh->comm, 0);
     if (rc == 0 && fh->rank == 0)
         rc = cnio__obj_sync(fh->obj);

@@ -62,7 +62,7 @@ static int file_read_at(cnio_file_t *fh, MPI_Offset offset, void *buf, int count
     if (!fh)
         return -CNIO_ERR_INVAL;
     rc = cnio__access_init(fh, offset, buf, count, datatype, 0, &a);
-    if (rc == 0)
+    if (rc == 0 && (rc = cnio__rcache_read(fh, &a, &eof)) == 1)
         rc = cnio__access_direct(fh, &a, &eof);
     if (rc == 0) {
         nread = cnio__access_bytes_before(&a, eof);

@@ -336,7 +336,12 @@ MPIIO_API int MPI_File_set_atomicity(MPI_File f, int flag)
         return mpiio__raise(m, MPI_ERR_ARG);
     if (flag && m->win == MPI_WIN_NULL)
         rc = -CNIO_ERR_NOTSUP;
-    if (rc == 0)
+    if (rc == 0) {
         m->atomic = !!flag;
+        cnio__file_lock(m->fh);
+        m->fh->rcache.disabled = m->atomic;   /* every read sees the others' writes at once */
+        cnio__rcache_drop(m->fh);
+        cnio__file_unlock(m->fh);
+    }
     return mpiio__err(m, rc);
 }

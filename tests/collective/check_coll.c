@@ -592,6 +592,67 @@ START_TEST(test_sieved_reads)
 END_TEST
 
 /*
+ * Small independent reads of a read-only handle come from its cached block (rcache.c):
+ * random offsets, the end of the object inside a block and past it, each read checked
+ * against the data, its count, and the caller's bytes past the end. Another handle's
+ * write is seen after cnio_file_sync, as MPI-IO's consistency rules say.
+ */
+START_TEST(test_cached_reads)
+{
+    enum { S = 300000, R = 3000 };
+    unsigned char *obj = malloc(S), buf[200], nw[50];
+    cnio_file_t *rd, *wr;
+    uint64_t r = 99 + (uint64_t)rank;
+    char uri[768];
+
+    fx_fill(obj, S, 777);
+    uri_of("cached", Q_SMALL, uri, sizeof(uri));
+    ck_assert_int_eq(cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR,
+                                    MPI_INFO_NULL, &wr), 0);
+    ck_assert_int_eq(cnio_file_write_at_all(wr, 0, obj, rank == 0 ? S : 0, MPI_BYTE,
+                                            MPI_STATUS_IGNORE), 0);
+    ck_assert_int_eq(cnio_file_close(&wr), 0);
+    ck_assert_int_eq(cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_RDONLY, MPI_INFO_NULL, &rd),
+                     0);
+    for (int k = 0; k < R; k++) {
+        MPI_Status st;
+        int64_t off, n, want;
+        int cnt = -1;
+
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        off = (int64_t)((r >> 20) % (S + 1000));
+        n = 1 + (int64_t)((r >> 50) % sizeof(buf));
+        if (k % 3 == 0)   /* sequential runs too */
+            off = (int64_t)k * 37 % S;
+        memset(buf, 0x55, sizeof(buf));
+        ck_assert_int_eq(cnio_file_read_at(rd, off, buf, (int)n, MPI_BYTE, &st), 0);
+        MPI_Get_count(&st, MPI_BYTE, &cnt);
+        want = off >= S ? 0 : n < S - off ? n : S - off;
+        ck_assert_msg(cnt == want, "read %d at %lld: count %d, want %lld", (int)n,
+                      (long long)off, cnt, (long long)want);
+        ck_assert_msg(want == 0 || memcmp(buf, obj + off, (size_t)want) == 0,
+                      "read at %lld: wrong bytes", (long long)off);
+        for (int64_t b = want; b < (int64_t)sizeof(buf); b++)
+            ck_assert_msg(buf[b] == 0x55, "read at %lld: byte %lld past the end written",
+                          (long long)off, (long long)b);
+    }
+    /* another handle writes; after a sync the reader sees it */
+    ck_assert_int_eq(cnio_file_read_at(rd, 1000, buf, 50, MPI_BYTE, MPI_STATUS_IGNORE), 0);
+    ck_assert_int_eq(cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_RDWR, MPI_INFO_NULL, &wr), 0);
+    memset(nw, 0xee, sizeof(nw));
+    ck_assert_int_eq(cnio_file_write_at_all(wr, 1000, nw, rank == 0 ? 50 : 0, MPI_BYTE,
+                                            MPI_STATUS_IGNORE), 0);
+    ck_assert_int_eq(cnio_file_sync(wr), 0);
+    ck_assert_int_eq(cnio_file_sync(rd), 0);
+    ck_assert_int_eq(cnio_file_read_at(rd, 1000, buf, 50, MPI_BYTE, MPI_STATUS_IGNORE), 0);
+    ck_assert_msg(memcmp(buf, nw, sizeof(nw)) == 0, "a write synced was not seen");
+    ck_assert_int_eq(cnio_file_close(&wr), 0);
+    ck_assert_int_eq(cnio_file_close(&rd), 0);
+    free(obj);
+}
+END_TEST
+
+/*
  * Over a fabric transport (CNIO_TRANSPORT ofi or udp) every rank has libfabric loaded
  * when cnio_file_open returns, not only at its first data call, which would then pay the
  * 0.3 s the load costs inside the collective. First in the suite: no earlier call of
@@ -883,6 +944,7 @@ static Suite *coll_suite(void)
     tcase_add_test(tc, test_read_past_end);
     tcase_add_test(tc, test_read_past_end_buffer);
     tcase_add_test(tc, test_sieved_reads);
+    tcase_add_test(tc, test_cached_reads);
     tcase_add_test(tc, test_get_info);
     tcase_add_test(tc, test_get_info_layout);
     tcase_add_test(tc, test_over_2gib);
