@@ -208,7 +208,10 @@ struct cnio_obj_stat {
 #define CNIO_OBJ_INCOMPLETE (CNIO_OBJ_STAGED | CNIO_OBJ_DIRTY | CNIO_OBJ_TORN)
 int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
                    struct cnio_obj_stat *out);
-/* Removes the object from every host: -CNIO_ERR_NOENT when no host had it. */
+/* Removes the object from every host. 0 when this call removed its column 0 (host 0's
+ * part, the commit point); -CNIO_ERR_NOENT when host 0 had none of it, even if other
+ * hosts held remains that this call removed: of callers racing to remove one object,
+ * exactly one gets 0. Another failure of any host is returned as it is. */
 int cnio__obj_unlink(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h);
 /* Lists the directory u->path ("" = root): calls fn once per entry, names sorted, with
  * sizes combined over all hosts. */
@@ -234,7 +237,9 @@ void cnio__ns_close(struct cnio_ns *ns);
  * object has that name; -CNIO_ERR_NOENT: a parent is missing (without parents). */
 int cnio__ns_mkdir(struct cnio_ns *ns, const char *path, int parents);
 /* Removes the empty directory path: -CNIO_ERR_EXIST when it is not empty,
- * -CNIO_ERR_INVAL when path is an object, -CNIO_ERR_NOENT when no host has it. */
+ * -CNIO_ERR_INVAL when path is an object, -CNIO_ERR_NOENT when host 0 does not have it
+ * (what other hosts hold of it is removed all the same; of callers racing to remove it,
+ * exactly one gets 0). */
 int cnio__ns_rmdir(struct cnio_ns *ns, const char *path);
 /* Renames an object or a directory (no data moves; the new name's parents are made; an
  * object of the new name is replaced): -CNIO_ERR_NOENT when no host has from,

@@ -138,7 +138,7 @@ int cnio__obj_unlink(struct cnio_stack *st, const struct cnio_uri *u, const stru
     uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
     struct cnio_call *calls;
     struct cnio_ns c;
-    int len, ret, found = 0;
+    int len, ret;
 
     if (!u || !u->path || !u->path[0])
         return -CNIO_ERR_INVAL;
@@ -158,14 +158,24 @@ int cnio__obj_unlink(struct cnio_stack *st, const struct cnio_uri *u, const stru
                                        .payload = pl, .plen = (uint32_t)len };
     cnio__stack_calls(st, calls, c.n);
     cnio__cl_name_failures(u->path, "remove", c.hosts, calls, c.n, 1);
+    /* Host 0 holds column 0, the object's commit point, and decides: the object was
+     * removed by this call iff host 0's UNLINK removed something. Two callers racing to
+     * remove one object can each remove the part on a different host, but only one of
+     * them removes column 0, so only one is told it succeeded; the other gets NOENT, as
+     * from unlink(2). NOENT from the other hosts is no error (that part was gone already,
+     * or the object has fewer columns than the URI has hosts). An object whose column 0
+     * is gone but whose other columns remain (its remover crashed halfway) is already
+     * gone to stat and open, which look at column 0: its remains are removed all the
+     * same, and the call returns -CNIO_ERR_NOENT, because a caller racing a remover that
+     * is halfway through sees the very same thing and must not be told it removed it.
+     * Any other failure on any host (a directory there: ISDIR; a host that did not
+     * answer) is returned, the first one first. */
     ret = 0;
-    for (int i = 0; i < c.n; i++) {
-        found |= calls[i].status == 0;
-        if (!ret && calls[i].status && calls[i].status != -CNIO_ERR_NOENT)
+    for (int i = 0; i < c.n && !ret; i++)
+        if (calls[i].status && calls[i].status != -CNIO_ERR_NOENT)
             ret = calls[i].status;
-    }
-    if (!ret && !found)
-        ret = -CNIO_ERR_NOENT;
+    if (!ret)
+        ret = calls[0].status;
     free(calls);
     cnio__ns_end(&c);
     return ret;

@@ -85,6 +85,9 @@ int cnio__ns_open(struct cnio_stack *st, const struct cnio_uri *u, const struct 
  * and an object of one column (a small file of a tree copy) is there alone: a MKDIR or
  * a RENAME that host 0 refuses because an object holds the name would otherwise succeed
  * on the others, and leave the name an object on host 0 and a directory elsewhere.
+ * An RMDIR is decided by host 0 alone, as an UNLINK is (cnio__obj_unlink): removed iff
+ * host 0 removed it, else -CNIO_ERR_NOENT (remains on the others removed all the same),
+ * so that of two callers racing to remove one directory exactly one is told it did.
  */
 static int ns_all(struct cnio_ns *ns, uint16_t type, uint64_t offset, const uint8_t *pl,
                   int len, int first0)
@@ -116,6 +119,8 @@ static int ns_all(struct cnio_ns *ns, uint16_t type, uint64_t offset, const uint
         if (!ret && calls[i].status && calls[i].status != -CNIO_ERR_NOENT)
             ret = calls[i].status;
     }
+    if (!ret && type == CNIO_WIRE_RMDIR)
+        ret = calls[0].status;
     free(calls);
     return ret ? ret : found ? 0 : -CNIO_ERR_NOENT;
 }

@@ -926,6 +926,110 @@ START_TEST(list_stat_unlink)
 }
 END_TEST
 
+/* Parses "cnio://HOST0/path", the URI of host 0 alone, and resolves its hints. */
+static void uri_hints_host0(const char *path, struct cnio_uri *u, struct cnio_hints *h)
+{
+    char buf[1024];
+
+    snprintf(buf, sizeof(buf), "cnio://127.0.0.1:%u/%s", fx.port[0], path);
+    ck_assert_int_eq(cnio__uri_parse(buf, u), 0);
+    ck_assert_int_eq(cnio__hints_resolve(h, u), 0);
+}
+
+struct racer {
+    const char *path;
+    int ret;
+};
+
+static void *racer_main(void *arg)
+{
+    struct racer *r = arg;
+    struct cnio_stack *rst;
+    struct cnio_hints h;
+    struct cnio_uri u;
+
+    r->ret = cnio__stack_open(&rst);
+    if (r->ret)
+        return NULL;
+    uri_hints(r->path, NULL, &u, &h);
+    r->ret = cnio__obj_unlink(rst, &u, &h);
+    cnio__uri_free(&u);
+    cnio__stack_close(rst);
+    return NULL;
+}
+
+/* Of callers racing to remove one object (or directory) striped over two hosts, exactly
+ * one is told it removed it and the others get NOENT, as from unlink(2): host 0, which
+ * holds column 0, decides. A loser's view is made exact by removing host 0's part first
+ * (through a URI of host 0 alone); an object left so by a crash is removed all the same. */
+START_TEST(unlink_column0_decides)
+{
+    struct cnio_obj_stat s;
+    struct cnio_hints h;
+    struct cnio_uri u;
+    struct cnio_obj *o;
+    struct cnio_ns *ns, *ns0;
+
+    ck_assert_int_eq(open_obj("r/two", "stripe_unit=1K", RW, &o), 0);
+    round_trip(o, 0, 3000, 1);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    ck_assert_int_eq(local_size(1, "r/two"), 1024);
+    uri_hints_host0("r/two", &u, &h);
+    ck_assert_int_eq(cnio__obj_unlink(st, &u, &h), 0);            /* the winner's half */
+    cnio__uri_free(&u);
+    uri_hints("r/two", NULL, &u, &h);
+    ck_assert_int_eq(cnio__obj_stat(st, &u, &h, &s), -CNIO_ERR_NOENT);
+    ck_assert_int_eq(cnio__obj_unlink(st, &u, &h), -CNIO_ERR_NOENT);   /* the loser */
+    ck_assert_int_eq(local_size(1, "r/two"), -1);                 /* remains removed */
+    ck_assert_int_eq(cnio__obj_unlink(st, &u, &h), -CNIO_ERR_NOENT);
+    cnio__uri_free(&u);
+
+    /* one column, on host 0 alone: the other host's NOENT is no failure */
+    ck_assert_int_eq(open_obj("r/one", "stripe_count=1", RW, &o), 0);
+    round_trip(o, 0, 100, 2);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    uri_hints("r/one", NULL, &u, &h);
+    ck_assert_int_eq(cnio__obj_unlink(st, &u, &h), 0);
+    ck_assert_int_eq(cnio__obj_unlink(st, &u, &h), -CNIO_ERR_NOENT);
+    cnio__uri_free(&u);
+
+    /* a directory is no object, and the same rule removes it */
+    uri_hints("r", NULL, &u, &h);
+    ck_assert_int_eq(cnio__obj_unlink(st, &u, &h), -CNIO_ERR_ISDIR);
+    ck_assert_int_eq(cnio__ns_open(st, &u, &h, &ns), 0);
+    cnio__uri_free(&u);
+    uri_hints_host0("", &u, &h);
+    ck_assert_int_eq(cnio__ns_open(st, &u, &h, &ns0), 0);
+    ck_assert_int_eq(cnio__ns_rmdir(ns0, "r"), 0);                  /* the winner's half */
+    cnio__ns_close(ns0);
+    cnio__uri_free(&u);
+    ck_assert_int_eq(cnio__ns_rmdir(ns, "r"), -CNIO_ERR_NOENT);      /* the loser */
+    ck_assert_int_eq(local_size(1, "r"), -1);
+    cnio__ns_close(ns);
+
+    /* and so it goes when they really race */
+    for (int round = 0; round < 20; round++) {
+        struct racer r[3] = { { "r2/x", 0 }, { "r2/x", 0 }, { "r2/x", 0 } };
+        pthread_t t[3];
+        int won = 0;
+
+        ck_assert_int_eq(open_obj("r2/x", "stripe_unit=1K", RW, &o), 0);
+        round_trip(o, 0, 3000, (uint64_t)round);
+        ck_assert_int_eq(cnio__obj_close(o), 0);
+        for (int i = 0; i < 3; i++)
+            ck_assert_int_eq(pthread_create(&t[i], NULL, racer_main, &r[i]), 0);
+        for (int i = 0; i < 3; i++) {
+            pthread_join(t[i], NULL);
+            ck_assert_msg(r[i].ret == 0 || r[i].ret == -CNIO_ERR_NOENT, "round %d: %s", round,
+                          cnio_strerror(r[i].ret));
+            won += r[i].ret == 0;
+        }
+        ck_assert_msg(won == 1, "round %d: %d of 3 racing removers told they removed it",
+                      round, won);
+    }
+}
+END_TEST
+
 START_TEST(connection_limit)
 {
     static const char *const extra[] = { "--max-conns", "1", NULL };
@@ -1105,6 +1209,7 @@ static Suite *client_suite(void)
     tcase_add_test(tc, attach_rejects_garbage);
     tcase_add_test(tc, attach_on_demand);
     tcase_add_test(tc, list_stat_unlink);
+    tcase_add_test(tc, unlink_column0_decides);
     suite_add_tcase(s, tc);
 
     tcase_add_checked_fixture(big, setup, teardown);
