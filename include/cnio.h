@@ -52,8 +52,9 @@ enum {
     CNIO_ERR_NOTSUP = 21,    /* not supported */
     CNIO_ERR_ISDIR = 22,     /* the name is a directory */
     CNIO_ERR_OVERFLOW = 23,  /* size or offset out of range */
-    CNIO_ERR_INCOMPLETE = 24, /* the object is incomplete: an upload or an update in place
-                                 was interrupted, or a commit did not reach every host */
+    CNIO_ERR_INCOMPLETE = 24, /* the object is incomplete: it is being created or committed,
+                                 or an upload, an update in place or a commit was
+                                 interrupted (a read-only open cannot tell which always) */
     CNIO_ERR_NOT_SAME = 25,  /* ranks passed different arguments to a collective call that
                                 needs them the same (the object, the access mode) */
     CNIO_ERR_MAX_ = 26

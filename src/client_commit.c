@@ -37,9 +37,9 @@ int cnio__cl_check_complete(const struct cnio_obj *obj)
         if (state & CNIO_OBJ_INCOMPLETE) {
             cnio__err("%s: incomplete on host %s:%u (%s)", obj->path, obj->hosts[j].name,
                       obj->hosts[j].port,
-                      (state & CNIO_OBJ_STAGED) ? "an upload was interrupted"
+                      (state & CNIO_OBJ_STAGED) ? "an upload is in progress or was interrupted"
                       : (state & CNIO_OBJ_DIRTY) ? "an update in place was interrupted"
-                      : "a commit did not reach every host");
+                      : "a commit has not reached every host: under way, or interrupted");
             return -CNIO_ERR_INCOMPLETE;
         }
     }

@@ -31,7 +31,8 @@ static const char *const err_names[CNIO_ERR_MAX_] = {
     [CNIO_ERR_NOTSUP] = "not supported",
     [CNIO_ERR_ISDIR] = "is a directory",
     [CNIO_ERR_OVERFLOW] = "size or offset out of range",
-    [CNIO_ERR_INCOMPLETE] = "object is incomplete (an upload or update was interrupted)",
+    [CNIO_ERR_INCOMPLETE] =
+        "object is incomplete (being written, or its writer stopped before it finished)",
     [CNIO_ERR_NOT_SAME] = "ranks passed different arguments to a collective call",
 };
 

@@ -470,13 +470,13 @@ int cli_keygen(int argc, char **argv)
 static const char *cli_state(uint32_t state)
 {
     if (state & CNIO_OBJ_STAGED)
-        return "incomplete: an upload was interrupted before it committed";
+        return "incomplete: an upload is in progress, or was interrupted before it committed";
     if (state & CNIO_OBJ_TORN)
-        return "incomplete: a commit did not reach every host";
+        return "incomplete: a commit has not reached every host (under way, or interrupted)";
     if (state & CNIO_OBJ_DIRTY)
         return "incomplete since a crash: an update in place was interrupted";
     if (state & CNIO_OBJ_PENDING)
-        return "complete (an interrupted upload of this name is staged)";
+        return "complete (an upload of this name, in progress or interrupted, is staged)";
     return "complete";
 }
 
@@ -564,7 +564,8 @@ int cli_ls(int argc, char **argv)
         "Lists the directory named by URI (cnio://hosts/ for the root), sorted by name, or\n"
         "the object it names;\n"
         "-l adds each object's size in bytes and its layout (stripe unit x count), and marks\n"
-        "objects that are incomplete (an upload or update was interrupted). --json: a JSON\n"
+        "objects that are incomplete (being written, or an upload, update or commit was\n"
+        "interrupted). --json: a JSON\n"
         "array of objects with name, type, size, mtime_ns, mode (null when none was recorded:\n"
         "uploaded without -p), stripe_unit, stripe_count, complete and state.\n";
     struct cli_opts o = { 0 };

@@ -280,6 +280,38 @@ static int req_open(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     return ret;
 }
 
+static int req_staging(void *handles, uint64_t id)
+{
+    return cnio__srv_handles_staging(handles, id);
+}
+
+/*
+ * The refusal of a read-only OPEN of name that a reader would find incomplete, with what
+ * this server knows of why: flags are the object's (I_DIRTY, I_COMMITTING), 0 for a name
+ * that has only staged instances. The open lock of the name is held, which a commit
+ * holds throughout, so I_COMMITTING here is a commit that stopped; I_DIRTY is reported
+ * only while no live handle writes in place (cnio__srv_store_adjust). A staged instance
+ * that a live handle writes is an object being created, which is not interrupted.
+ */
+static int req_incomplete(struct cnio_srv_conn *c, const char *name, uint32_t flags)
+{
+    uint64_t id;
+
+    if (flags & CNIO_WIRE_I_COMMITTING)
+        return cnio__srv_why(-CNIO_ERR_INCOMPLETE, "a commit of it on this server was "
+                             "interrupted; copying it again or removing it repairs it");
+    if (flags & CNIO_WIRE_I_DIRTY)
+        return cnio__srv_why(-CNIO_ERR_INCOMPLETE, "an update in place was interrupted (its "
+                             "writer stopped without closing it)");
+    if (cnio__srv_stage_find_live(&c->srv->store, name, req_staging, &c->srv->handles,
+                                  &id) == 0)
+        return cnio__srv_why(-CNIO_ERR_INCOMPLETE, "it is being created, and appears when "
+                             "its writer closes it (the writer's job reads it before then "
+                             "through a handle opened for writing: MPI_MODE_RDWR)");
+    return cnio__srv_why(-CNIO_ERR_INCOMPLETE, "an upload of it was interrupted before it "
+                         "committed (cnio cp --resume finishes it, cnio rm removes it)");
+}
+
 static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                           const struct cnio_wire_open *op, const char *name,
                           struct cnio_srv_reply *r)
@@ -302,6 +334,8 @@ static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
                                    &joined);
     else
         ret = cnio__srv_store_open_obj(&c->srv->store, name, o.flags, &want, &fd, &m, &created);
+    if (ret == -CNIO_ERR_INCOMPLETE)
+        ret = req_incomplete(c, name, 0);
     if (!ret && !stage && !joined && (o.flags & CNIO_WIRE_O_WRITE)) {
         ret = cnio__srv_open_dirty(c, name, &m);
         writer = !ret;
@@ -314,8 +348,9 @@ static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
                                    (joined ? CNIO_WIRE_I_JOINED : 0), &info);
         if (!ret && !(o.flags & CNIO_WIRE_O_WRITE)) {
             cnio__srv_store_adjust(&c->srv->store, name, &info);
+            /* a reader would get a torn object */
             if (info.flags & (CNIO_WIRE_I_DIRTY | CNIO_WIRE_I_COMMITTING))
-                ret = -CNIO_ERR_INCOMPLETE;   /* a reader would get a torn object */
+                ret = req_incomplete(c, name, info.flags);
         } else {
             info.flags &= ~CNIO_WIRE_I_DIRTY;   /* this writer's own mark */
         }
