@@ -73,6 +73,11 @@ int cnio__coll_agree(MPI_Comm comm, int rc);
 int cnio__coll_hints(const struct cnio_uri *u, MPI_Info info, struct cnio_hints *h);
 /* With CNIO_STATS set: gathers and prints the statistics summary (collective). */
 int cnio__coll_stats(cnio_file_t *fh, double secs);
+/* Before the open: -CNIO_ERR_HINT (rank 0 says why, and the least value that works) when
+ * the connection budget cannot hold rank 0's connections to a server beside one lane set
+ * of another rank's independent call, with more than one rank and the budget in force;
+ * else 0. The same on every rank (connect.c; doc/scale.md). */
+int cnio__coll_budget_check(const cnio_file_t *fh);
 /* Decides fh->route_nagg from the hints, the ranks and the layout: the same on every
  * rank (connect.c; doc/scale.md). */
 void cnio__coll_route(cnio_file_t *fh);

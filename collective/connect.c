@@ -46,6 +46,32 @@ struct conn_srv {
 
 enum { CONN_WAIT, CONN_BUSY, CONN_DONE };
 
+/* Connections the job's rank 0 holds to each server for the life of the file: its lanes,
+ * and over a fabric transport its TCP control connection beside them (doc/scale.md). */
+static uint64_t conn_rank0(const struct cnio_hints *h)
+{
+    return CNIO_MAX(h->lanes, 1u) + (strcmp(h->transport, "tcp") != 0);
+}
+
+int cnio__coll_budget_check(const cnio_file_t *fh)
+{
+    const struct cnio_hints *h = &fh->hints;
+    uint64_t lanes = CNIO_MAX(h->lanes, 1u), least = conn_rank0(h) + lanes;
+
+    if (fh->size < 2 || h->connect_mode == CNIO_CONNECT_EAGER || h->route == CNIO_ROUTE_DIRECT ||
+        h->max_conns_per_server >= least)
+        return 0;
+    if (fh->rank == 0)
+        cnio__err("cnio_max_conns_per_server %u is too small: rank 0 holds %llu connection(s) "
+                  "to each server for the life of the file, and an independent call of any "
+                  "other rank needs %llu more (cnio_lanes %llu), so every such call would be "
+                  "refused; the least value that works is %llu (or cnio_route=direct, which "
+                  "ignores the budget)", h->max_conns_per_server,
+                  (unsigned long long)conn_rank0(h), (unsigned long long)lanes,
+                  (unsigned long long)lanes, (unsigned long long)least);
+    return -CNIO_ERR_HINT;
+}
+
 void cnio__coll_route(cnio_file_t *fh)
 {
     const struct cnio_hints *h = &fh->hints;
@@ -63,12 +89,9 @@ void cnio__coll_route(cnio_file_t *fh)
      * ranks' independent calls (doc/scale.md). Aggregators hold their connections across
      * collective calls, transient ones only for one call, so a rank waiting for a slot
      * waits for a call that waits on nothing but the server. Under 3 lane sets rank 0
-     * aggregates alone, on its own connections.
+     * aggregates alone, on its own connections; fewer than 2 the open refused
+     * (cnio__coll_budget_check).
      */
-    if (sets < 2 && fh->rank == 0)
-        cnio__warn("cnio_max_conns_per_server %llu cannot hold rank 0 and one other rank "
-                   "with %llu lanes each: independent calls of other ranks will be refused",
-                   (unsigned long long)budget, (unsigned long long)lanes);
     per = sets >= 3 ? sets - 2 : 0;
     nagg = per ? CNIO_MIN((uint64_t)fh->size, C * per) : 1;
     if (h->cb_nodes)

@@ -396,6 +396,8 @@ CNIO_API int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info 
     }
     if (rc == 0)
         rc = cnio__coll_hints(&u, info, &fh->hints);
+    if (rc == 0)
+        rc = cnio__coll_budget_check(fh);
     /* A fabric transport: libfabric loads (0.3 s, once) while rank 0 opens the object,
      * not in the first data call, where each rank connects (cnio__fab_warm). */
     if (rc == 0 && strcmp(fh->hints.transport, "tcp") != 0)

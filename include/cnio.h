@@ -81,7 +81,9 @@ typedef struct cnio_file cnio_file_t;
  * MPI_MODE_WRONLY or MPI_MODE_RDWR, optionally with MPI_MODE_CREATE, MPI_MODE_EXCL,
  * MPI_MODE_DELETE_ON_CLOSE. info may be MPI_INFO_NULL; its hints override the URI's
  * query, which overrides CNIO_* environment variables. On success *fh owns the open
- * object; cnio_file_close releases it.
+ * object; cnio_file_close releases it. A bad hint is -CNIO_ERR_HINT on every rank, a
+ * connection budget too small to work included (cnio_max_conns_per_server below rank 0's
+ * connections to a server plus one lane set, with more than one rank; doc/scale.md).
  */
 int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info info, cnio_file_t **fh);
 

@@ -323,6 +323,56 @@ START_TEST(refused_midway)
 }
 END_TEST
 
+/*
+ * A budget that cannot hold rank 0's lanes beside one lane set of another rank is refused
+ * at open, on every rank, before anything is opened: with 2 lanes, 3 connections. It used
+ * to be accepted, and then every independent call of every rank but 0 waited
+ * cnio_timeout_ms and failed "server limit reached". The least value, 4, works: every
+ * rank's own write_at and read_at round-trip through the one lane set left free.
+ */
+START_TEST(budget_too_small)
+{
+    const char *kv3[] = { "striping_unit", "65536", "cnio_lanes", "2",
+                          "cnio_max_conns_per_server", "3", "cnio_timeout_ms", "5000", NULL };
+    const char *kv4[] = { "striping_unit", "65536", "cnio_lanes", "2",
+                          "cnio_max_conns_per_server", "4", "cnio_timeout_ms", "60000", NULL };
+    MPI_Info info3 = info_of(kv3), info4 = info_of(kv4);
+    char uri[700], w[1000], r[1000];
+    cnio_file_t *fh;
+    int rc, wrc = 0, lo, hi;
+
+    fx_fill(w, sizeof(w), 700 + (uint64_t)rank);
+    servers_start(NULL);
+    snprintf(uri, sizeof(uri), "cnio://%s/scale/small", hosts);
+    rc = cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR, info3, &fh);
+    if (rc == 0) {
+        wrc = cnio_file_write_at(fh, (MPI_Offset)rank * UNIT, w, 1, MPI_BYTE, MPI_STATUS_IGNORE);
+        cnio_file_close(&fh);
+    }
+    MPI_Allreduce(&rc, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(&rc, &hi, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, &wrc, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (lo != -CNIO_ERR_HINT || hi != -CNIO_ERR_HINT)
+        servers_stop();
+    ck_assert_msg(lo == -CNIO_ERR_HINT && hi == -CNIO_ERR_HINT, "budget 3, 2 lanes: open "
+                  "returned %d..%d over the ranks, then the worst write_at: %s", lo, hi,
+                  cnio_strerror(wrc));
+    ck_assert_int_eq(cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR,
+                                    info4, &fh), 0);
+    rc = cnio_file_write_at(fh, (MPI_Offset)rank * UNIT, w, sizeof(w), MPI_BYTE,
+                            MPI_STATUS_IGNORE);
+    ck_assert_msg(rc == 0, "rank %d: write_at: %s", rank, cnio_strerror(rc));
+    rc = cnio_file_read_at(fh, (MPI_Offset)rank * UNIT, r, sizeof(r), MPI_BYTE,
+                           MPI_STATUS_IGNORE);
+    ck_assert_msg(rc == 0, "rank %d: read_at: %s", rank, cnio_strerror(rc));
+    ck_assert_msg(memcmp(w, r, sizeof(w)) == 0, "rank %d: bytes differ", rank);
+    ck_assert_int_eq(cnio_file_close(&fh), 0);
+    MPI_Info_free(&info3);
+    MPI_Info_free(&info4);
+    servers_stop();
+}
+END_TEST
+
 static Suite *scale_suite(void)
 {
     Suite *s = suite_create("scale");
@@ -336,6 +386,7 @@ static Suite *scale_suite(void)
     tc = tcase_create("budget");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, budget_independent);
+    tcase_add_test(tc, budget_too_small);
     suite_add_tcase(s, tc);
     return s;
 }
