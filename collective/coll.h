@@ -33,7 +33,7 @@ struct cnio_file {
      * read-only handle; disabled in atomic mode */
     struct coll_rcache {
         char *buf;
-        uint64_t off, eof;
+        uint64_t off, len, eof;
         int valid, disabled;
     } rcache;
     int route_nagg;           /* > 0: collective traffic goes through this many aggregators
