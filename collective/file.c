@@ -316,18 +316,16 @@ static int file_lock_init(pthread_mutex_t *m)
 
 /*
  * Whether every rank named the same object (hosts and path, not the hints) with the same
- * amode, as a collective open needs (MPI-3.1, 13.2.1): rc as every rank agrees on it, or
- * -CNIO_ERR_NOT_SAME (rank 0 says which differs). A name that differed was opened on
+ * amode, as a collective open needs (MPI-3.1, 13.2.1), in the same allreduce that agrees
+ * on rc: the worst rank's rc, or -CNIO_ERR_NOT_SAME (rank 0 says which differs). A name that differed was opened on
  * rank 0 for every rank: one rank's data went to another's file, and no rank was told.
  */
 static int file_same(cnio_file_t *fh, const struct cnio_uri *u, int amode, int rc)
 {
-    uint64_t h = 0xcbf29ce484222325ull, v[4], r[4];   /* FNV-1a */
+    uint64_t h = 0xcbf29ce484222325ull;   /* FNV-1a */
+    int64_t v[5], r[5];
 
-    rc = cnio__coll_agree(fh->comm, rc);
-    if (rc)
-        return rc;
-    for (int i = 0; i <= u->nhosts; i++) {
+    for (int i = 0; rc == 0 && i <= u->nhosts; i++) {
         char part[300];
         int n = i < u->nhosts ? snprintf(part, sizeof(part), "%s:%u,", u->hosts[i].name,
                                          (unsigned)u->hosts[i].port)
@@ -336,20 +334,25 @@ static int file_same(cnio_file_t *fh, const struct cnio_uri *u, int amode, int r
         for (int k = 0; k < n && k < (int)sizeof(part); k++)
             h = (h ^ (unsigned char)part[k]) * 0x100000001b3ull;
     }
-    for (const char *p = u->path; *p; p++)
+    for (const char *p = rc == 0 ? u->path : ""; *p; p++)
         h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
-    v[0] = h;
-    v[1] = ~h;
-    v[2] = (uint32_t)amode;
-    v[3] = ~(uint64_t)(uint32_t)amode;
-    if (MPI_Allreduce(v, r, 4, MPI_UINT64_T, MPI_MIN, fh->comm) != MPI_SUCCESS)
+    /* one MPI_MIN over every rank: the worst rc, and (as ~ reverses the order) the least
+     * and the greatest hash and amode, equal when every rank gave the same */
+    v[0] = rc;
+    v[1] = (int64_t)h;
+    v[2] = ~(int64_t)h;
+    v[3] = amode;
+    v[4] = ~(int64_t)amode;
+    if (MPI_Allreduce(v, r, 5, MPI_INT64_T, MPI_MIN, fh->comm) != MPI_SUCCESS)
         return -CNIO_ERR_MPI;
-    if (r[0] == ~r[1] && r[2] == ~r[3])
+    if (r[0])
+        return (int)r[0];
+    if (r[1] == ~r[2] && r[3] == ~r[4])
         return 0;
     if (fh->rank == 0)
         cnio__err("%s: the ranks of a collective open passed different %s; every rank must "
                   "name the same object with the same access mode", u->path,
-                  r[0] != ~r[1] ? (r[2] != ~r[3] ? "objects and access modes" : "objects")
+                  r[1] != ~r[2] ? (r[3] != ~r[4] ? "objects and access modes" : "objects")
                                 : "access modes");
     return -CNIO_ERR_NOT_SAME;
 }
