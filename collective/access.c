@@ -144,9 +144,9 @@ static int access_sieve_read(cnio_file_t *fh, struct coll_access *a, int64_t gap
     const struct cnio_extent *e = a->ext;
     struct cnio_xfer *x = malloc((size_t)a->next * sizeof(*x));
     struct sieve_win *w = malloc((size_t)a->next * sizeof(*w));
-    char *sieve = malloc(cap);
+    char *sieve = NULL;   /* cap bytes, once a span needs it */
     int64_t i = 0, pos = 0;
-    int rc = x && w && sieve ? 0 : -CNIO_ERR_NOMEM;
+    int rc = x && w ? 0 : -CNIO_ERR_NOMEM;
 
     *end_out = 0;
     while (rc == 0 && i < a->next) {
@@ -169,6 +169,10 @@ static int access_sieve_read(cnio_file_t *fh, struct coll_access *a, int64_t gap
             } else {
                 if (used + (end - start) > cap)
                     break;   /* the next batch's */
+                if (!sieve && !(sieve = malloc(cap))) {
+                    rc = -CNIO_ERR_NOMEM;
+                    break;
+                }
                 w[nw++] = (struct sieve_win){ i, j, pos, start, used };
                 x[nx++] = (struct cnio_xfer){ .off = start, .len = end - start,
                                               .buf = sieve + used };
@@ -177,7 +181,8 @@ static int access_sieve_read(cnio_file_t *fh, struct coll_access *a, int64_t gap
             pos = p;
             i = j;
         }
-        rc = cnio__obj_readx_eof(fh->obj, x, nx, &eof);
+        if (rc == 0)
+            rc = cnio__obj_readx_eof(fh->obj, x, nx, &eof);
         for (size_t k = 0; rc == 0 && k < nw; k++) {
             int64_t q = w[k].pos;
 
