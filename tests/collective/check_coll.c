@@ -742,6 +742,24 @@ START_TEST(test_get_info_layout)
 END_TEST
 
 /*
+ * Rank 0 starts two servers of the test's own; every rank gets their hosts, or every
+ * rank fails the test: the other ranks must not wait in MPI_Bcast for a rank 0 that
+ * left the test at a failed assertion (the job then hangs until its timeout).
+ */
+static void own_servers(struct fx *f, char *out, size_t cap)
+{
+    int ok = 1;
+
+    if (rank == 0) {
+        ok = fx_start(f, 2, NULL) == 0;
+        snprintf(out, cap, "%s", ok ? f->hosts : "");
+    }
+    MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    ck_assert_msg(ok, "rank 0 could not start the test's servers");
+    MPI_Bcast(out, (int)cap, MPI_CHAR, 0, MPI_COMM_WORLD);
+}
+
+/*
  * A server killed in the middle of large collective calls: every rank returns the same
  * error, within the timeout plus a margin, and close does not hang either. Variants:
  * direct writes (large contiguous blocks), two-phase writes and two-phase reads.
@@ -764,12 +782,9 @@ START_TEST(test_server_killed)
     cnio_file_t *fh;
     double t0, el;
 
-    if (rank == 0) {
-        ck_assert_int_eq(fx_start(&fx2, 2, NULL), 0);
-        snprintf(h2, sizeof(h2), "%s", fx2.hosts);
+    own_servers(&fx2, h2, sizeof(h2));
+    if (rank == 0)
         victim = fx2.pid[1];
-    }
-    MPI_Bcast(h2, sizeof(h2), MPI_CHAR, 0, MPI_COMM_WORLD);
     snprintf(uri, sizeof(uri), "cnio://%s/victim.dat?stripe_unit=256K", h2);
     info_from(kill_hints[_i], &info);
     fill(buf, MB8, rank, 5);
@@ -866,11 +881,7 @@ START_TEST(test_failed_write_not_vouched)
 
     if (nranks < 2)
         goto out;
-    if (rank == 0)
-        ck_assert_int_eq(fx_start(&fx2, 2, NULL), 0);
-    if (rank == 0)
-        snprintf(h2, sizeof(h2), "%s", fx2.hosts);
-    MPI_Bcast(h2, sizeof(h2), MPI_CHAR, 0, MPI_COMM_WORLD);
+    own_servers(&fx2, h2, sizeof(h2));
     /* rank r's block is stripe r: server r % 2 */
     snprintf(uri, sizeof(uri), "cnio://%s/vouch.dat?stripe_unit=256K", h2);
     info_from("cnio_timeout_ms=1000,romio_cb_write=disable", &info);

@@ -125,13 +125,59 @@ static pid_t fx_spawn(struct fx *f, int i, const char *const *extra)
     return pid;
 }
 
+/* What server i is doing when it has not listened in time: its log and the wait channel
+ * and state of each of its threads, so that a failure on a loaded CI machine says where
+ * the server was stuck. */
+static void fx_report_stuck(const struct fx *f, int i)
+{
+    char path[PATH_MAX + 64], line[512];
+    struct dirent *d;
+    DIR *dir;
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "%s/server%d.log", f->dir, i);
+    if ((fp = fopen(path, "r")) != NULL) {
+        while (fgets(line, sizeof(line), fp))
+            fprintf(stderr, "fixture: server %d log: %s", i, line);
+        fclose(fp);
+    }
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)f->pid[i]);
+    if ((dir = opendir(path)) == NULL)
+        return;
+    while ((d = readdir(dir))) {
+        char wchan[128] = "?", stat[512] = "?", *paren;
+        size_t n;
+
+        if (d->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/task/%s/wchan", (int)f->pid[i], d->d_name);
+        if ((fp = fopen(path, "r")) != NULL) {
+            n = fread(wchan, 1, sizeof(wchan) - 1, fp);
+            wchan[n] = '\0';
+            fclose(fp);
+        }
+        snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)f->pid[i], d->d_name);
+        if ((fp = fopen(path, "r")) != NULL) {
+            if (!fgets(stat, sizeof(stat), fp))
+                snprintf(stat, sizeof(stat), "?");
+            fclose(fp);
+        }
+        paren = strrchr(stat, ')');
+        fprintf(stderr, "fixture: server %d thread %s: state %c, wchan %s\n", i, d->d_name,
+                paren && paren[1] ? paren[2] : '?', wchan);
+    }
+    closedir(dir);
+}
+
 static int fx_wait_port(struct fx *f, int i)
 {
     char portfile[PATH_MAX + 16];
     int status;
 
     snprintf(portfile, sizeof(portfile), "%s/port%d", f->dir, i);
-    for (int t = 0; t < 1000; t++) {
+    /* A server listens in about 0.35 s with fabric endpoints (libfabric's providers
+     * load), in 20 ms without; the bound is for a machine loaded by the other tests. */
+    for (int t = 0; t < 3000; t++) {
         if (fx_read_port(portfile, &f->port[i]) == 0)
             return 0;
         if (waitpid(f->pid[i], &status, WNOHANG) == f->pid[i]) {
@@ -142,7 +188,8 @@ static int fx_wait_port(struct fx *f, int i)
         }
         fx_sleep_ms(10);
     }
-    fprintf(stderr, "fixture: server %d did not listen within 10 s\n", i);
+    fprintf(stderr, "fixture: server %d did not listen within 30 s\n", i);
+    fx_report_stuck(f, i);
     return -1;
 }
 

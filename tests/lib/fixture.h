@@ -27,7 +27,7 @@ struct fx {
 /*
  * Creates a temp dir with a fresh key and n roots, starts n servers
  * (cnio-server --root R --listen 127.0.0.1:0 --port-file F --key K extra...),
- * waits (bounded, 10 s) until each has written its port, and sets CNIO_KEY_FILE to the
+ * waits (bounded, 30 s) until each has written its port, and sets CNIO_KEY_FILE to the
  * key so the library finds it. extra: NULL-terminated extra arguments, or NULL.
  * Returns 0, or -1 after cleaning up (and printing why).
  */
