@@ -76,13 +76,15 @@ void cnio__coll_route(cnio_file_t *fh)
 {
     const struct cnio_hints *h = &fh->hints;
     uint64_t C = cnio__obj_layout(fh->obj)->count, lanes = CNIO_MAX(h->lanes, 1u);
-    uint64_t budget = h->max_conns_per_server, sets = budget / lanes, per, nagg;
+    uint64_t budget = h->max_conns_per_server, ctl = conn_rank0(h) - lanes, per, nagg, sets;
 
     fh->route_nagg = 0;
     if (h->connect_mode == CNIO_CONNECT_EAGER || h->route == CNIO_ROUTE_DIRECT)
         return;
-    if (h->route == CNIO_ROUTE_AUTOMATIC && (uint64_t)fh->size * lanes <= budget)
+    /* over a fabric, rank 0's control connection beside its lanes counts too */
+    if (h->route == CNIO_ROUTE_AUTOMATIC && (uint64_t)fh->size * lanes + ctl <= budget)
         return;
+    sets = (budget - CNIO_MIN(budget, ctl)) / lanes;
     /*
      * Aggregators per server: the budget's lane sets but rank 0's (the proxy holds lanes to
      * every server) and one more, kept free for the transient connections of the other

@@ -829,6 +829,59 @@ START_TEST(test_server_killed)
 }
 END_TEST
 
+/*
+ * The connection budget over every transport of the matrix. Rank 0 holds its lanes to
+ * every server for the life of the file, and over a fabric its TCP control connection
+ * beside them. With one lane, 2 servers and 4 ranks, a budget of 3, 4 or 5 connections
+ * per server must leave one lane set free on each server for the other ranks'
+ * independent calls. Over a fabric the route counted rank 0 as one lane set, not one lane
+ * and its control connection: with 4 it went direct (5 connections), and with 3 it chose
+ * 2 aggregators, so that server 1 held rank 0's two and aggregator rank 2's. Either way
+ * a server was full, and an independent read waited out cnio_timeout_ms and failed with
+ * CNIO_ERR_LIMIT.
+ */
+static const char *const budget_hints[] = {
+    "cnio_max_conns_per_server=3,cnio_lanes=1,cnio_timeout_ms=3000",
+    "cnio_max_conns_per_server=4,cnio_lanes=1,cnio_timeout_ms=3000",
+    "cnio_max_conns_per_server=5,cnio_lanes=1,cnio_timeout_ms=3000",
+};
+
+START_TEST(test_budget_independent)
+{
+    enum { SU = 64 << 10 };
+    char uri[768], *buf = malloc(SU), *back = malloc(4 * SU), *want = malloc(4 * SU);
+    MPI_Info info;
+    cnio_file_t *fh;
+    int rc, ok;
+
+    if (nranks != 4)
+        goto out;
+    uri_of("budget", "stripe_unit=64K&stripe_count=2", uri, sizeof(uri));
+    info_from(budget_hints[_i], &info);
+    for (int r = 0; r < 4; r++)
+        fill(want + (size_t)r * SU, SU, r, 8);
+    memcpy(buf, want + (size_t)rank * SU, SU);
+    ck_assert_int_eq(cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR |
+                                    MPI_MODE_DELETE_ON_CLOSE, info, &fh), 0);
+    ck_assert_int_eq(cnio_file_write_at_all(fh, (MPI_Offset)rank * SU, buf, SU, MPI_BYTE,
+                                            MPI_STATUS_IGNORE), 0);
+    /* every rank reads the whole file on its own: both servers, one of them transient */
+    rc = cnio_file_read_at(fh, 0, back, 4 * SU, MPI_BYTE, MPI_STATUS_IGNORE);
+    ok = rc == 0 && memcmp(back, want, 4 * SU) == 0;
+    if (!ok)
+        fprintf(stderr, "rank %d's independent read: %s\n", rank,
+                rc ? cnio_strerror(rc) : "the bytes differ");
+    MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+    ck_assert_msg(ok, "an independent read failed under the budget");
+    ck_assert_int_eq(cnio_file_close(&fh), 0);
+    MPI_Info_free(&info);
+out:
+    free(buf);
+    free(back);
+    free(want);
+}
+END_TEST
+
 /* More than 2 GiB in one call from one rank (count x type size > INT_MAX). */
 START_TEST(test_over_2gib)
 {
@@ -959,6 +1012,7 @@ static Suite *coll_suite(void)
     tcase_add_test(tc, test_get_info);
     tcase_add_test(tc, test_get_info_layout);
     tcase_add_test(tc, test_over_2gib);
+    tcase_add_loop_test(tc, test_budget_independent, 0, 3);
     tcase_add_loop_test(tc, test_server_killed, 0, 3);
     tcase_add_test(tc, test_failed_write_not_vouched);
     suite_add_tcase(s, tc);
