@@ -242,8 +242,11 @@ int cnio__ns_mkdir(struct cnio_ns *ns, const char *path, int parents);
  * exactly one gets 0). */
 int cnio__ns_rmdir(struct cnio_ns *ns, const char *path);
 /* Renames an object or a directory (no data moves; the new name's parents are made; an
- * object of the new name is replaced): -CNIO_ERR_NOENT when no host has from,
- * -CNIO_ERR_EXIST onto a directory that is not empty, -CNIO_ERR_INVAL into itself. */
+ * object of the new name is replaced): -CNIO_ERR_NOENT when host 0 has no from (unless
+ * host 0 already holds to as the object the other hosts hold as from: then this finishes
+ * a rename that stopped halfway), -CNIO_ERR_EXIST onto a directory that is not empty,
+ * -CNIO_ERR_INVAL into itself. Of callers racing to rename one object to different
+ * names, one succeeds and the others get -CNIO_ERR_NOENT, having moved nothing. */
 int cnio__ns_rename(struct cnio_ns *ns, const char *from, const char *to);
 /* cnio__obj_open over the session's connections (no connect, no authentication: what
  * makes a tree of small files cheap): the object borrows them, and cnio__obj_close or

@@ -2,7 +2,8 @@
  * client_names.c - a control session to every host of a URI, for the namespace
  * requests (MKDIR, RMDIR, RENAME, SETATTR) that `cnio mkdir`, `rm -r`, `mv` and the tree
  * copies of `cnio cp -r` send. One connection per host, authenticated once with the
- * key, carries any number of requests; each request goes to every host at once.
+ * key, carries any number of requests; each request goes to every host (to host 0
+ * first where host 0 decides: MKDIR, RENAME).
  */
 #include "common.h"
 #include "client_int.h"
@@ -82,9 +83,10 @@ int cnio__ns_open(struct cnio_stack *st, const struct cnio_uri *u, const struct 
  * striped over fewer hosts than the URI names is not on the others). first0: host 0
  * answers first, and an error there (other than -CNIO_ERR_NOENT) is the answer, the
  * other hosts untouched. Every object has its column 0, and its metadata, on host 0,
- * and an object of one column (a small file of a tree copy) is there alone: a MKDIR or
- * a RENAME that host 0 refuses because an object holds the name would otherwise succeed
- * on the others, and leave the name an object on host 0 and a directory elsewhere.
+ * and an object of one column (a small file of a tree copy) is there alone: a MKDIR
+ * that host 0 refuses because an object holds the name would otherwise succeed on the
+ * others, and leave the name an object on host 0 and a directory elsewhere (RENAME,
+ * which host 0 decides further still, is ns_rename's).
  * An RMDIR is decided by host 0 alone, as an UNLINK is (cnio__obj_unlink): removed iff
  * host 0 removed it, else -CNIO_ERR_NOENT (remains on the others removed all the same),
  * so that of two callers racing to remove one directory exactly one is told it did.
@@ -163,6 +165,108 @@ int cnio__ns_setattr(struct cnio_ns *ns, const char *path, uint32_t mode, int64_
     return ns_one(ns, CNIO_WIRE_SETATTR, 0, mode, (uint64_t)mtime_ns, path);
 }
 
+/* Whether host i's STAT of a rename's source (si) and host 0's of its destination (s0)
+ * describe the same object or directory: both directories, or column i and column 0 of
+ * one layout and one committed generation (0, an object never staged, is no identity). */
+static int ns_same(const struct cnio_wire_info *s0, const struct cnio_wire_info *si, int i)
+{
+    if ((s0->flags | si->flags) & CNIO_WIRE_I_DIR)
+        return (s0->flags & si->flags & CNIO_WIRE_I_DIR) != 0;
+    return s0->gen && si->gen == s0->gen && s0->stripe_index == 0 &&
+           si->stripe_index == (uint32_t)i && si->stripe_count == s0->stripe_count &&
+           si->stripe_unit == s0->stripe_unit &&
+           !((s0->flags | si->flags) & CNIO_WIRE_I_STAGED);
+}
+
+/*
+ * A RENAME of from to to whose host 0 had no from: a retry of a rename that renamed
+ * host 0's part and stopped (a crash, a lost host), or the loser of a race. It is a
+ * retry when host 0 holds to as the object (or directory) that the other hosts still
+ * hold as from (ns_same): sets go[i] for each such host i, and returns 0.
+ * -CNIO_ERR_NOENT when host 0 has no to (the loser of a race: nothing is moved), or the
+ * failure of a host's STAT other than -CNIO_ERR_NOENT.
+ */
+static int ns_rename_retry(struct cnio_ns *ns, const char *from, const char *to, int *go)
+{
+    uint8_t pf[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME], pt[sizeof(pf)];
+    int lf = cnio__cl_open_payload(0, NULL, 0, from, pf, sizeof(pf));
+    int lt = cnio__cl_open_payload(0, NULL, 0, to, pt, sizeof(pt)), ret;
+    struct cnio_call *calls = calloc((size_t)ns->n, sizeof(*calls));
+    struct cnio_wire_info *in = calloc((size_t)ns->n, sizeof(*in));
+    uint8_t (*rb)[CNIO_WIRE_INFO_SIZE] = calloc((size_t)ns->n, CNIO_WIRE_INFO_SIZE);
+
+    ret = !calls || !in || !rb ? -CNIO_ERR_NOMEM : lf < 0 ? lf : lt < 0 ? lt : 0;
+    for (int i = 0; !ret && i < ns->n; i++)
+        calls[i] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&ns->hosts[i]),
+                                       .type = CNIO_WIRE_STAT, .payload = i ? pf : pt,
+                                       .plen = (uint32_t)(i ? lf : lt), .rbuf = rb[i],
+                                       .rcap = CNIO_WIRE_INFO_SIZE };
+    if (!ret)
+        cnio__stack_calls(ns->st, calls, ns->n);
+    for (int i = 0; !ret && i < ns->n; i++) {
+        if (calls[i].status == 0 && cnio__wire_info_parse(rb[i], calls[i].rlen, &in[i]))
+            calls[i].status = -CNIO_ERR_PROTO;
+        if (calls[i].status && (i == 0 || calls[i].status != -CNIO_ERR_NOENT))
+            ret = calls[i].status;
+        else if (i)
+            go[i] = !calls[i].status && ns_same(&in[0], &in[i], i);
+    }
+    free(calls);
+    free(in);
+    free(rb);
+    return ret;
+}
+
+/*
+ * RENAME: host 0, which holds every object's column 0 and metadata, decides. Its answer
+ * comes first; an error there other than -CNIO_ERR_NOENT is the answer, the other hosts
+ * untouched. When host 0 renamed it, the other hosts rename it too. When host 0 had no
+ * from, the rename goes on to the other hosts only where it is the retry of one that
+ * renamed host 0's part and stopped (ns_rename_retry): otherwise two renames of one
+ * object racing to two names (`cnio mv a b` and `cnio mv a c`) could each win on one
+ * host, and both succeed with the object split between the names. So the loser of such
+ * a race gets -CNIO_ERR_NOENT and moves nothing; the retry (or a racer renaming to the
+ * same name) finishes the rename and succeeds. The answer is as ns_all's: 0 when a host
+ * renamed it and none failed otherwise.
+ */
+static int ns_rename(struct cnio_ns *ns, const char *from, const char *to, const uint8_t *pl,
+                     int len)
+{
+    struct cnio_call *calls = calloc((size_t)ns->n, sizeof(*calls));
+    int *go = calloc((size_t)ns->n, sizeof(*go));
+    int ret = !calls || !go ? -CNIO_ERR_NOMEM : 0, found;
+
+    for (int i = 0; !ret && i < ns->n; i++) {
+        calls[i] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&ns->hosts[i]),
+                                       .type = CNIO_WIRE_RENAME, .payload = pl,
+                                       .plen = (uint32_t)len };
+        go[i] = 1;
+    }
+    if (!ret) {
+        cnio__stack_calls(ns->st, calls, 1);
+        ret = calls[0].status;
+    }
+    if (ret == -CNIO_ERR_NOENT && ns->n > 1)
+        ret = ns_rename_retry(ns, from, to, go);
+    if (ret || ns->n == 1)
+        goto out;
+    for (int i = 1; i < ns->n; i++)
+        if (!go[i])
+            calls[i].ep = NULL;
+    cnio__stack_calls(ns->st, calls + 1, ns->n - 1);
+    found = calls[0].status == 0;
+    for (int i = 1; i < ns->n; i++) {
+        found |= go[i] && calls[i].status == 0;
+        if (!ret && calls[i].status && calls[i].status != -CNIO_ERR_NOENT)
+            ret = calls[i].status;
+    }
+    ret = ret ? ret : found ? 0 : -CNIO_ERR_NOENT;
+out:
+    free(calls);
+    free(go);
+    return ret;
+}
+
 int cnio__ns_rename(struct cnio_ns *ns, const char *from, const char *to)
 {
     uint8_t pl[2 * (CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME)];
@@ -175,5 +279,5 @@ int cnio__ns_rename(struct cnio_ns *ns, const char *from, const char *to)
     a.name_len = (uint32_t)strlen(from);
     b.name_len = (uint32_t)strlen(to);
     len = cnio__wire_rename_encode(&a, &b, pl, sizeof(pl));
-    return len < 0 ? len : ns_all(ns, CNIO_WIRE_RENAME, 0, pl, len, 1);
+    return len < 0 ? len : ns_rename(ns, from, to, pl, len);
 }
