@@ -213,6 +213,12 @@ int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct
  * hosts held remains that this call removed: of callers racing to remove one object,
  * exactly one gets 0. Another failure of any host is returned as it is. */
 int cnio__obj_unlink(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h);
+/* cnio__obj_unlink that also tells, in *remains (when not NULL), whether it removed what
+ * hosts other than host 0 held of an object whose column 0 was gone (-CNIO_ERR_NOENT
+ * returned): 1 then, the remains of a removal that stopped halfway or of one still under
+ * way, else 0. What `cnio rm` needs to tell "no such object" from "remains removed". */
+int cnio__obj_unlink_remains(struct cnio_stack *st, const struct cnio_uri *u,
+                             const struct cnio_hints *h, int *remains);
 /* Lists the directory u->path ("" = root): calls fn once per entry, names sorted, with
  * sizes combined over all hosts. */
 int cnio__obj_list(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,

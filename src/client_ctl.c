@@ -135,11 +135,19 @@ end:
 
 int cnio__obj_unlink(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h)
 {
+    return cnio__obj_unlink_remains(st, u, h, NULL);
+}
+
+int cnio__obj_unlink_remains(struct cnio_stack *st, const struct cnio_uri *u,
+                             const struct cnio_hints *h, int *remains)
+{
     uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
     struct cnio_call *calls;
     struct cnio_ns c;
     int len, ret;
 
+    if (remains)
+        *remains = 0;
     if (!u || !u->path || !u->path[0])
         return -CNIO_ERR_INVAL;
     len = cnio__cl_open_payload(0, NULL, 0, u->path, pl, sizeof(pl));
@@ -176,6 +184,8 @@ int cnio__obj_unlink(struct cnio_stack *st, const struct cnio_uri *u, const stru
             ret = calls[i].status;
     if (!ret)
         ret = calls[0].status;
+    for (int i = 1; remains && ret == -CNIO_ERR_NOENT && i < c.n; i++)
+        *remains |= calls[i].status == 0;
     free(calls);
     cnio__ns_end(&c);
     return ret;

@@ -105,6 +105,13 @@ int cli_obj_setattr(const struct cli_opts *o, const char *uri, uint32_t mode,
                     int64_t mtime_ns);
 /* `cnio rm -r URI`: the objects beneath URI, its directories, URI. The exit status. */
 int cli_rm_tree(const struct cli_opts *o, const char *uri);
+/* `cnio rm URI` of one object (u, h: uri parsed): 0 when it removed the object, or the
+ * remains of one whose first host no longer had it (a removal that stopped halfway;
+ * said on standard error); else the error, said ("no such object": no host had any of
+ * it). */
+struct cnio_stack;
+int cli_rm_object(struct cnio_stack *st, const char *uri, const struct cnio_uri *u,
+                  const struct cnio_hints *h);
 /* `cnio cp -r` (tree.c): called by cli_cp with MPI initialised; returns the exit status. */
 struct cp_job;
 int cli_tree_cp(struct cp_job *j);

@@ -172,6 +172,31 @@ static int cmd_mkdir(const struct cli_opts *o, char **pos, int n)
     return ret;
 }
 
+/* cnio__obj_unlink_remains of u, with remains removed counted as success and said (an
+ * object whose first host no longer had it is gone to stat and open: this is what a
+ * removal that stopped halfway leaves, and rm finishing it did remove something). */
+static int cmd_unlink(struct cnio_stack *st, const char *uri, const struct cnio_uri *u,
+                      const struct cnio_hints *h)
+{
+    int remains, rc = cnio__obj_unlink_remains(st, u, h, &remains);
+
+    if (rc != -CNIO_ERR_NOENT || !remains)
+        return rc;
+    cli_err("cnio rm: %s: removed the remains of a partly deleted object (its first server "
+            "no longer had it)\n", uri);
+    return 0;
+}
+
+int cli_rm_object(struct cnio_stack *st, const char *uri, const struct cnio_uri *u,
+                  const struct cnio_hints *h)
+{
+    int rc = cmd_unlink(st, uri, u, h);
+
+    if (rc)
+        cli_fail("rm", uri, rc);
+    return rc;
+}
+
 /* Removes the tree beneath u: objects first, then directories deepest first, then u. */
 int cli_rm_tree(const struct cli_opts *o, const char *uri)
 {
@@ -186,11 +211,13 @@ int cli_rm_tree(const struct cli_opts *o, const char *uri)
 
         rc = cnio__obj_stat(st, &e.u, &e.h, &s);
         if (rc == 0 && !s.is_dir) {
-            rc = cnio__obj_unlink(st, &e.u, &e.h);
-            if (rc)
-                cli_fail("rm", uri, rc);
+            rc = cli_rm_object(st, uri, &e.u, &e.h);
             cmd_end(&e.u, st, ns);
             return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+        }
+        if (rc == -CNIO_ERR_NOENT && cmd_unlink(st, uri, &e.u, &e.h) == 0) {
+            cmd_end(&e.u, st, ns);   /* no column 0, but the remains of a removal */
+            return CLI_EXIT_OK;
         }
         if (rc)
             cli_fail("rm", uri, rc);

@@ -707,9 +707,8 @@ int cli_rm(int argc, char **argv)
             continue;
         }
         if (cli_target("rm", &o, pos[i], &u, &h) == 0) {
-            rc = cnio__obj_unlink(st, &u, &h);
-            if (rc)
-                ret = cli_fail("rm", pos[i], rc);
+            if (cli_rm_object(st, pos[i], &u, &h))
+                ret = CLI_EXIT_FAIL;
         } else {
             ret = CLI_EXIT_USAGE;
         }
