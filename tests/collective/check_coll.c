@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static struct fx fx;
@@ -744,17 +745,26 @@ END_TEST
 /*
  * Rank 0 starts two servers of the test's own; every rank gets their hosts, or every
  * rank fails the test: the other ranks must not wait in MPI_Bcast for a rank 0 that
- * left the test at a failed assertion (the job then hangs until its timeout).
+ * left the test at a failed assertion (the job then hangs until its timeout). They wait
+ * asleep, not in a collective: Open MPI's oversubscribed ranks spin in sched_yield
+ * there, and three such beside the servers' napping threads on 2 cores can starve the
+ * kernel's workers, so that the new servers' file writes stall for seconds
+ * (measured in src/server/fabric.c, fab_thread).
  */
 static void own_servers(struct fx *f, char *out, size_t cap)
 {
-    int ok = 1;
+    struct timespec nap = { 0, 1000000L };
+    MPI_Request req;
+    int ok = 1, done = 0;
 
     if (rank == 0) {
         ok = fx_start(f, 2, NULL) == 0;
         snprintf(out, cap, "%s", ok ? f->hosts : "");
     }
-    MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    MPI_Ibcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD, &req);
+    for (MPI_Test(&req, &done, MPI_STATUS_IGNORE); !done;
+         MPI_Test(&req, &done, MPI_STATUS_IGNORE))
+        nanosleep(&nap, NULL);
     ck_assert_msg(ok, "rank 0 could not start the test's servers");
     MPI_Bcast(out, (int)cap, MPI_CHAR, 0, MPI_COMM_WORLD);
 }
