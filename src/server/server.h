@@ -6,7 +6,8 @@
  *   conn.c     one connection: framing, the reply queue and its flow control, auth state
  *   request.c  one function per request type
  *   store.c    names, confinement beneath the root, data and metadata files
- *   stage.c    staged instances of objects being written whole, and their commit
+ *   stage.c    staged instances of objects being written whole
+ *   stage_commit.c  their commit
  *   commit.c   the requests of commit semantics: COMMIT, ABORT, CRC
  *   names.c    MKDIR, RMDIR, SETATTR; rename.c: RENAME, finished after a crash
  *   sidecar.c  the metadata and block sums trees kept in step with the root's names
@@ -296,7 +297,7 @@ int cnio__srv_stage_meta_write(struct cnio_srv_store *st, uint64_t id, const cha
 int cnio__srv_stage_meta_save(struct cnio_srv_store *st, uint64_t id);
 /* fsync of staged instance id's data (fd), metadata and directory. */
 int cnio__srv_stage_sync(struct cnio_srv_store *st, uint64_t id, int fd);
-/* Makes staged instance id (metadata m) the object name: see stage.c. excl: fail with
+/* Makes staged instance id (metadata m) the object name: see stage_commit.c. excl: fail with
  * -CNIO_ERR_EXIST when name exists. *seq is the commit order; 0 asks this server to pick
  * one (its clock, above every order it recorded for the name or picked before), which
  * *seq then holds. CNIO_SRV_STAGE_GONE (positive) when the instance was removed (an
@@ -305,6 +306,13 @@ int cnio__srv_stage_sync(struct cnio_srv_store *st, uint64_t id, int fd);
 #define CNIO_SRV_STAGE_GONE 2
 int cnio__srv_stage_commit(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
                            uint64_t *seq, struct cnio_srv_meta *m);
+/* The name of staged instance id's data file (meta: of its ID.meta) in ROOT/.cnio/stage. */
+void cnio__srv_stage_file(char *buf, size_t cap, uint64_t id, int meta);
+/* What entry base of directory pfd (name's parent beneath the root) is in the way of a
+ * staged instance of name: -CNIO_ERR_ISDIR (a directory), -CNIO_ERR_EXIST (an object,
+ * when excl), 1 when name does not exist, else 0. */
+int cnio__srv_stage_check_at(struct cnio_srv_store *st, int pfd, const char *base,
+                             const char *name, int excl);
 /* Removes staged instance id. */
 void cnio__srv_stage_discard(struct cnio_srv_store *st, uint64_t id);
 /* Removes staged instance id of name: 0, or -CNIO_ERR_NOENT. */

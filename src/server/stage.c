@@ -18,27 +18,7 @@
  * its instance behind; STAT and LIST report it (I_STAGED: incomplete), `cnio cp --resume`
  * reopens it, UNLINK removes it, and the server names the ones it finds at startup.
  *
- * COMMIT on one host, under the store lock (its header offset is the commit order T: 0
- * asks this host to pick it, which the client does on column 0's host, the commit point,
- * and then sends the T it got to every other host; a client without that capability
- * sends its own clock). Before step 0, an instance that UNLINK removed (`cnio rm` of
- * the name while it was written) fails the commit with -CNIO_ERR_NOENT:
- *   0. when the object's stored (order, generation) is not below (T, ID) and not left
- *      COMMITTING by a crash, a later commit won already: the instance is discarded and nothing changes (so that concurrent
- *      writers end with the same winner on every host, whatever order their commits
- *      reach the hosts in)
- *   1. the object's metadata := { layout, size, generation ID, order T, COMMITTING }
- *   2. rename ID.sums -> .cnio/sums/NAME (sums.c), then ID -> ROOT/NAME (the old data
- *      file, if any, is replaced atomically)
- *   3. the object's metadata := { layout, size, generation ID }
- *   4. unlink ID.meta
- * A crash after 1 and before 3 leaves COMMITTING in the metadata, which STAT reports as
- * incomplete (I_COMMITTING) and a read-only OPEN refuses. When ROOT/NAME does not exist,
- * step 1 writes the metadata of step 3 and step 3 is left out: a crash before the
- * rename leaves the name without a data file, read as the staged instance (I_STAGED),
- * and such metadata never wins step 0, as COMMITTING does not. The client commits on every
- * other host first and on the host of column 0 last, and takes an object as complete
- * only when every host's generation equals column 0's (see doc/protocol.md).
+ * COMMIT makes an instance the object: stage_commit.c.
  */
 #include "server.h"
 #include "log.h"
@@ -56,7 +36,7 @@
 #define STAGE_ID_CHARS 16
 #define STAGE_META_SUFFIX ".meta"
 
-static void stage_file(char *buf, size_t cap, uint64_t id, int meta)
+void cnio__srv_stage_file(char *buf, size_t cap, uint64_t id, int meta)
 {
     snprintf(buf, cap, "%016llx%s", (unsigned long long)id, meta ? STAGE_META_SUFFIX : "");
 }
@@ -75,7 +55,7 @@ int cnio__srv_stage_meta_write(struct cnio_srv_store *st, uint64_t id, const cha
     cnio__put_le32(buf + 52, cnio__crc32c(0, name, n));
     cnio__put_le32(buf + 60, cnio__crc32c(0, buf, 60));
     memcpy(buf + CNIO_SRV_META_SIZE, name, n);
-    stage_file(file, sizeof(file), id, 1);
+    cnio__srv_stage_file(file, sizeof(file), id, 1);
     return cnio__srv_store_replace(st->stagefd, file, buf, CNIO_SRV_META_SIZE + n, 0);
 }
 
@@ -94,7 +74,7 @@ static int stage_meta_read(struct cnio_srv_store *st, uint64_t id, struct cnio_s
         m->seq = 0;
         return 0;
     }
-    stage_file(file, sizeof(file), id, 1);
+    cnio__srv_stage_file(file, sizeof(file), id, 1);
     fd = openat(st->stagefd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return errno == ENOENT ? -CNIO_ERR_NOENT : cnio__err_from_errno(errno);
@@ -124,13 +104,13 @@ int cnio__srv_stage_meta_save(struct cnio_srv_store *st, uint64_t id)
      * removes the entry first, and one that did meanwhile has the file removed again. */
     pthread_mutex_lock(&st->lock);
     if (cnio__srv_stage_idx_unsaved(st, id, &m, name)) {
-        stage_file(file, sizeof(file), id, 0);
+        cnio__srv_stage_file(file, sizeof(file), id, 0);
         if (faccessat(st->stagefd, file, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
             ret = errno == ENOENT ? 0 : cnio__err_from_errno(errno);   /* discarded */
         else
             ret = cnio__srv_stage_meta_write(st, id, name, &m);
         if (!ret && !cnio__srv_stage_idx_saved(st, id, m.size)) {
-            stage_file(file, sizeof(file), id, 1);
+            cnio__srv_stage_file(file, sizeof(file), id, 1);
             unlinkat(st->stagefd, file, 0);
         }
     }
@@ -157,7 +137,7 @@ static int stage_ent_read(struct cnio_srv_store *st, struct stage_ent *e)
 
     if (ret)
         return ret;
-    stage_file(file, sizeof(file), e->id, 0);
+    cnio__srv_stage_file(file, sizeof(file), e->id, 0);
     if (fstatat(st->stagefd, file, &e->sb, AT_SYMLINK_NOFOLLOW) < 0)
         return errno == ENOENT ? -CNIO_ERR_NOENT : cnio__err_from_errno(errno);
     return S_ISREG(e->sb.st_mode) ? 0 : -CNIO_ERR_IO;
@@ -208,7 +188,7 @@ static int stage_scan(struct cnio_srv_store *st, stage_fn fn, void *arg, int *or
         uint64_t id;
 
         if (stage_name_id(de->d_name, "", &id)) {
-            stage_file(meta, sizeof(meta), id, 1);
+            cnio__srv_stage_file(meta, sizeof(meta), id, 1);
             if (faccessat(st->stagefd, meta, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
                 *orphans += unlinkat(st->stagefd, de->d_name, 0) == 0;
                 cnio__srv_sums_discard(st, id);
@@ -364,9 +344,7 @@ static int stage_check_name(struct cnio_srv_store *st, const char *name, int exc
     return ret;
 }
 
-/* stage_check_name for entry base of directory pfd (name's parent beneath the root):
- * also 1 when name does not exist. */
-static int stage_check_at(struct cnio_srv_store *st, int pfd, const char *base,
+int cnio__srv_stage_check_at(struct cnio_srv_store *st, int pfd, const char *base,
                           const char *name, int excl)
 {
     struct stat sb;
@@ -392,7 +370,7 @@ int cnio__srv_stage_create(struct cnio_srv_store *st, const char *name, uint64_t
     if (ret < 0)
         return ret;
     fd = ret;
-    ret = stage_check_at(st, fd, base, name, excl);
+    ret = cnio__srv_stage_check_at(st, fd, base, name, excl);
     close(fd);
     if (ret < 0)
         return ret;
@@ -400,7 +378,7 @@ int cnio__srv_stage_create(struct cnio_srv_store *st, const char *name, uint64_t
     m->size = 0;
     m->flags = 0;
     m->gen = id;
-    stage_file(file, sizeof(file), id, 0);
+    cnio__srv_stage_file(file, sizeof(file), id, 0);
     fd = openat(st->stagefd, file, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
                 0644);
     if (fd < 0)
@@ -430,7 +408,7 @@ int cnio__srv_stage_resume(struct cnio_srv_store *st, const char *name, uint64_t
     }
     if (ret)
         return ret == -CNIO_ERR_IO ? -CNIO_ERR_NOENT : ret;
-    stage_file(file, sizeof(file), *id, 0);
+    cnio__srv_stage_file(file, sizeof(file), *id, 0);
     fd = openat(st->stagefd, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return errno == ENOENT ? -CNIO_ERR_NOENT : cnio__err_from_errno(errno);
@@ -445,7 +423,7 @@ int cnio__srv_stage_sync(struct cnio_srv_store *st, uint64_t id, int fd)
 
     if (fsync(fd) < 0)
         return cnio__err_from_errno(errno);
-    stage_file(file, sizeof(file), id, 1);
+    cnio__srv_stage_file(file, sizeof(file), id, 1);
     mfd = openat(st->stagefd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (mfd >= 0) {
         if (fsync(mfd) < 0)
@@ -461,165 +439,14 @@ int cnio__srv_stage_sync(struct cnio_srv_store *st, uint64_t id, int fd)
     return ret;
 }
 
-/*
- * The commit order this server picks (store lock held): its clock in ns since the epoch,
- * above the order recorded for the name (a clock set back, a commit from a client's
- * clock ahead) and above every order it picked before, so that a commit that reaches it
- * later always wins here.
- */
-static uint64_t stage_pick_order(struct cnio_srv_store *st, int have, const struct cnio_srv_meta *cur)
-{
-    struct timespec ts;
-    uint64_t t;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    t = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-    if (have && t <= cur->seq)
-        t = cur->seq + 1;
-    if (t <= st->last_order)
-        t = st->last_order + 1;
-    st->last_order = t;
-    return t;
-}
-
-/*
- * Steps 0-3 of a commit (store lock held), with dpfd the directory of name's data file
- * (its entry base) and mpfd that of its metadata (mbase). When name has no data file
- * (the usual upload of a new name), step 1 writes the metadata without COMMITTING and
- * step 3 is left out: until the rename the name reads as the staged instance it still
- * is (I_STAGED, incomplete), and metadata without its data file is taken for a commit
- * that crashed there, as COMMITTING is.
- *
- * Each step is on disk before the next begins (the host may lose power between any
- * two): step 1's metadata is fsynced, then its directory, before the data file is
- * renamed (else a host could come back with the new data under the old, complete
- * metadata, or a data file without its metadata: read as another layout); the data
- * file's directory and the block sums' after it (new sums without their data fail the
- * old data's reads, never pass wrong bytes). The caller fsynced the data and its sums.
- */
-static int stage_commit_at(struct cnio_srv_store *st, const char *name, uint64_t id,
-                           int excl, uint64_t *seqp, struct cnio_srv_meta *m, int dpfd,
-                           const char *base, int mpfd, const char *mbase)
-{
-    struct cnio_srv_meta c = *m, cur;
-    char file[32];
-    int r, have, fresh, sfd, ret = stage_check_at(st, dpfd, base, name, excl);
-    uint64_t seq;
-
-    if (ret < 0)
-        return ret;
-    fresh = ret == 1;
-    have = cnio__srv_store_meta_read_at(mpfd, mbase, name, &cur) == 0;
-    if (*seqp == 0)
-        *seqp = stage_pick_order(st, have, &cur);
-    seq = *seqp;
-    if (have && !fresh && !(cur.flags & CNIO_SRV_META_COMMITTING) &&  /* a crashed commit never wins */
-        (cur.seq > seq || (cur.seq == seq && cur.gen >= id))) {
-        *m = cur;
-        return 1;   /* superseded */
-    }
-    c.gen = id;
-    c.seq = seq;
-    c.flags = fresh ? 0 : CNIO_SRV_META_COMMITTING;
-    ret = cnio__srv_store_meta_write_at(mpfd, mbase, name, &c, 1);
-    if (ret == -CNIO_ERR_ISDIR && cnio__srv_side_clear(st->metafd, name) == 0)
-        ret = cnio__srv_store_meta_write_at(mpfd, mbase, name, &c, 1);   /* a leftover dir */
-    if (!ret)
-        ret = cnio__srv_store_sync_dir(mpfd);
-    if (!ret)
-        ret = cnio__srv_sums_commit(st, name, id, &sfd);
-    if (ret) {
-        if (fresh)   /* else a new name's metadata is left with no data file */
-            unlinkat(mpfd, mbase, 0);
-        return ret;
-    }
-    stage_file(file, sizeof(file), id, 0);
-    r = renameat2(st->stagefd, file, dpfd, base, excl ? RENAME_NOREPLACE : 0);
-    if (r < 0) {
-        /* Nothing was replaced: the old object stays, but its metadata now says
-         * COMMITTING, so it reads as incomplete until rewritten or removed; a new
-         * name's metadata goes (the name reads as the staged instance it is). */
-        ret = cnio__err_from_errno(errno);
-        close(sfd);
-        cnio__warn("commit of %s: rename: %s", name, cnio__srv_strerror(ret));
-        if (fresh)
-            unlinkat(mpfd, mbase, 0);
-        return ret;
-    }
-    c.flags = 0;
-    ret = cnio__srv_store_sync_dir(dpfd);
-    if (!ret)   /* one journal commit for both renames on most file systems */
-        ret = cnio__srv_store_sync_dir(sfd);
-    close(sfd);
-    if (!ret && !fresh)
-        ret = cnio__srv_store_meta_write_at(mpfd, mbase, name, &c, 1);
-    if (!ret && !fresh)
-        ret = cnio__srv_store_sync_dir(mpfd);
-    if (!ret)
-        *m = c;
-    return ret;
-}
-
-/* Steps 0-3 of a commit (store lock held). */
-static int stage_commit_locked(struct cnio_srv_store *st, const char *name, uint64_t id,
-                               int excl, uint64_t *seqp, struct cnio_srv_meta *m)
-{
-    const char *base, *mbase;
-    char file[32];
-    struct stat sb;
-    int dpfd, mpfd, ret;
-
-    stage_file(file, sizeof(file), id, 0);
-    if (fstatat(st->stagefd, file, &sb, AT_SYMLINK_NOFOLLOW) < 0)
-        return errno == ENOENT ? CNIO_SRV_STAGE_GONE : cnio__err_from_errno(errno);
-    /* An object some job has open for writing in place keeps its writes: replaced, they
-     * would go on, with success, into a file no name reaches any more. */
-    if (cnio__srv_store_writing(st, name, 0))
-        return cnio__srv_why(-CNIO_ERR_ACCESS, "the object it replaces is open for "
-                             "writing in place; close it first");
-    dpfd = cnio__srv_store_mkparents_at(st->rootfd, name, &base);
-    if (dpfd < 0)
-        return dpfd;
-    mpfd = cnio__srv_side_parent(st, st->metafd, name, &mbase);
-    ret = mpfd < 0 ? mpfd : stage_commit_at(st, name, id, excl, seqp, m, dpfd, base, mpfd, mbase);
-    if (mpfd >= 0)
-        close(mpfd);
-    close(dpfd);
-    return ret;
-}
-
-int cnio__srv_stage_commit(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
-                           uint64_t *seq, struct cnio_srv_meta *m)
-{
-    char file[32];
-    int ret;
-
-    pthread_mutex_lock(&st->lock);
-    ret = stage_commit_locked(st, name, id, excl, seq, m);
-    if (!ret && !cnio__srv_stage_idx_del(st, id)) {
-        stage_file(file, sizeof(file), id, 1);
-        unlinkat(st->stagefd, file, 0);
-    }
-    pthread_mutex_unlock(&st->lock);
-    if (ret == 1) {
-        cnio__debug("commit of %s (%016llx) superseded by a later one", name,
-                    (unsigned long long)id);
-        cnio__srv_stage_discard(st, id);
-        return 0;
-    }
-    if (ret == CNIO_SRV_STAGE_GONE)
-        cnio__srv_stage_discard(st, id);
-    return ret;
-}
-
 void cnio__srv_stage_discard(struct cnio_srv_store *st, uint64_t id)
 {
     char file[32];
 
     cnio__srv_stage_idx_del(st, id);   /* first: a size save after it writes nothing */
-    stage_file(file, sizeof(file), id, 0);
+    cnio__srv_stage_file(file, sizeof(file), id, 0);
     unlinkat(st->stagefd, file, 0);
-    stage_file(file, sizeof(file), id, 1);
+    cnio__srv_stage_file(file, sizeof(file), id, 1);
     unlinkat(st->stagefd, file, 0);
     cnio__srv_sums_discard(st, id);
 }

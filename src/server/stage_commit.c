@@ -1,0 +1,185 @@
+/*
+ * stage_commit.c - COMMIT of a staged instance (stage.c): it becomes the object.
+ *
+ * COMMIT on one host, under the store lock (its header offset is the commit order T: 0
+ * asks this host to pick it, which the client does on column 0's host, the commit point,
+ * and then sends the T it got to every other host; a client without that capability
+ * sends its own clock). Before step 0, an instance that UNLINK removed (`cnio rm` of
+ * the name while it was written) fails the commit with -CNIO_ERR_NOENT:
+ *   0. when the object's stored (order, generation) is not below (T, ID) and not left
+ *      COMMITTING by a crash, a later commit won already: the instance is discarded and nothing changes (so that concurrent
+ *      writers end with the same winner on every host, whatever order their commits
+ *      reach the hosts in)
+ *   1. the object's metadata := { layout, size, generation ID, order T, COMMITTING }
+ *   2. rename ID.sums -> .cnio/sums/NAME (sums.c), then ID -> ROOT/NAME (the old data
+ *      file, if any, is replaced atomically)
+ *   3. the object's metadata := { layout, size, generation ID }
+ *   4. unlink ID.meta
+ * A crash after 1 and before 3 leaves COMMITTING in the metadata, which STAT reports as
+ * incomplete (I_COMMITTING) and a read-only OPEN refuses. When ROOT/NAME does not exist,
+ * step 1 writes the metadata of step 3 and step 3 is left out: a crash before the
+ * rename leaves the name without a data file, read as the staged instance (I_STAGED),
+ * and such metadata never wins step 0, as COMMITTING does not. The client commits on every
+ * other host first and on the host of column 0 last, and takes an object as complete
+ * only when every host's generation equals column 0's (see doc/protocol.md).
+ */
+#include "server.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/*
+ * The commit order this server picks (store lock held): its clock in ns since the epoch,
+ * above the order recorded for the name (a clock set back, a commit from a client's
+ * clock ahead) and above every order it picked before, so that a commit that reaches it
+ * later always wins here.
+ */
+static uint64_t stage_pick_order(struct cnio_srv_store *st, int have, const struct cnio_srv_meta *cur)
+{
+    struct timespec ts;
+    uint64_t t;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    t = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    if (have && t <= cur->seq)
+        t = cur->seq + 1;
+    if (t <= st->last_order)
+        t = st->last_order + 1;
+    st->last_order = t;
+    return t;
+}
+
+/*
+ * Steps 0-3 of a commit (store lock held), with dpfd the directory of name's data file
+ * (its entry base) and mpfd that of its metadata (mbase). When name has no data file
+ * (the usual upload of a new name), step 1 writes the metadata without COMMITTING and
+ * step 3 is left out: until the rename the name reads as the staged instance it still
+ * is (I_STAGED, incomplete), and metadata without its data file is taken for a commit
+ * that crashed there, as COMMITTING is.
+ *
+ * Each step is on disk before the next begins (the host may lose power between any
+ * two): step 1's metadata is fsynced, then its directory, before the data file is
+ * renamed (else a host could come back with the new data under the old, complete
+ * metadata, or a data file without its metadata: read as another layout); the data
+ * file's directory and the block sums' after it (new sums without their data fail the
+ * old data's reads, never pass wrong bytes). The caller fsynced the data and its sums.
+ */
+static int stage_commit_at(struct cnio_srv_store *st, const char *name, uint64_t id,
+                           int excl, uint64_t *seqp, struct cnio_srv_meta *m, int dpfd,
+                           const char *base, int mpfd, const char *mbase)
+{
+    struct cnio_srv_meta c = *m, cur;
+    char file[32];
+    int r, have, fresh, sfd, ret = cnio__srv_stage_check_at(st, dpfd, base, name, excl);
+    uint64_t seq;
+
+    if (ret < 0)
+        return ret;
+    fresh = ret == 1;
+    have = cnio__srv_store_meta_read_at(mpfd, mbase, name, &cur) == 0;
+    if (*seqp == 0)
+        *seqp = stage_pick_order(st, have, &cur);
+    seq = *seqp;
+    if (have && !fresh && !(cur.flags & CNIO_SRV_META_COMMITTING) &&  /* a crashed commit never wins */
+        (cur.seq > seq || (cur.seq == seq && cur.gen >= id))) {
+        *m = cur;
+        return 1;   /* superseded */
+    }
+    c.gen = id;
+    c.seq = seq;
+    c.flags = fresh ? 0 : CNIO_SRV_META_COMMITTING;
+    ret = cnio__srv_store_meta_write_at(mpfd, mbase, name, &c, 1);
+    if (ret == -CNIO_ERR_ISDIR && cnio__srv_side_clear(st->metafd, name) == 0)
+        ret = cnio__srv_store_meta_write_at(mpfd, mbase, name, &c, 1);   /* a leftover dir */
+    if (!ret)
+        ret = cnio__srv_store_sync_dir(mpfd);
+    if (!ret)
+        ret = cnio__srv_sums_commit(st, name, id, &sfd);
+    if (ret) {
+        if (fresh)   /* else a new name's metadata is left with no data file */
+            unlinkat(mpfd, mbase, 0);
+        return ret;
+    }
+    cnio__srv_stage_file(file, sizeof(file), id, 0);
+    r = renameat2(st->stagefd, file, dpfd, base, excl ? RENAME_NOREPLACE : 0);
+    if (r < 0) {
+        /* Nothing was replaced: the old object stays, but its metadata now says
+         * COMMITTING, so it reads as incomplete until rewritten or removed; a new
+         * name's metadata goes (the name reads as the staged instance it is). */
+        ret = cnio__err_from_errno(errno);
+        close(sfd);
+        cnio__warn("commit of %s: rename: %s", name, cnio__srv_strerror(ret));
+        if (fresh)
+            unlinkat(mpfd, mbase, 0);
+        return ret;
+    }
+    c.flags = 0;
+    ret = cnio__srv_store_sync_dir(dpfd);
+    if (!ret)   /* one journal commit for both renames on most file systems */
+        ret = cnio__srv_store_sync_dir(sfd);
+    close(sfd);
+    if (!ret && !fresh)
+        ret = cnio__srv_store_meta_write_at(mpfd, mbase, name, &c, 1);
+    if (!ret && !fresh)
+        ret = cnio__srv_store_sync_dir(mpfd);
+    if (!ret)
+        *m = c;
+    return ret;
+}
+
+/* Steps 0-3 of a commit (store lock held). */
+static int stage_commit_locked(struct cnio_srv_store *st, const char *name, uint64_t id,
+                               int excl, uint64_t *seqp, struct cnio_srv_meta *m)
+{
+    const char *base, *mbase;
+    char file[32];
+    struct stat sb;
+    int dpfd, mpfd, ret;
+
+    cnio__srv_stage_file(file, sizeof(file), id, 0);
+    if (fstatat(st->stagefd, file, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? CNIO_SRV_STAGE_GONE : cnio__err_from_errno(errno);
+    /* An object some job has open for writing in place keeps its writes: replaced, they
+     * would go on, with success, into a file no name reaches any more. */
+    if (cnio__srv_store_writing(st, name, 0))
+        return cnio__srv_why(-CNIO_ERR_ACCESS, "the object it replaces is open for "
+                             "writing in place; close it first");
+    dpfd = cnio__srv_store_mkparents_at(st->rootfd, name, &base);
+    if (dpfd < 0)
+        return dpfd;
+    mpfd = cnio__srv_side_parent(st, st->metafd, name, &mbase);
+    ret = mpfd < 0 ? mpfd : stage_commit_at(st, name, id, excl, seqp, m, dpfd, base, mpfd, mbase);
+    if (mpfd >= 0)
+        close(mpfd);
+    close(dpfd);
+    return ret;
+}
+
+int cnio__srv_stage_commit(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
+                           uint64_t *seq, struct cnio_srv_meta *m)
+{
+    char file[32];
+    int ret;
+
+    pthread_mutex_lock(&st->lock);
+    ret = stage_commit_locked(st, name, id, excl, seq, m);
+    if (!ret && !cnio__srv_stage_idx_del(st, id)) {
+        cnio__srv_stage_file(file, sizeof(file), id, 1);
+        unlinkat(st->stagefd, file, 0);
+    }
+    pthread_mutex_unlock(&st->lock);
+    if (ret == 1) {
+        cnio__debug("commit of %s (%016llx) superseded by a later one", name,
+                    (unsigned long long)id);
+        cnio__srv_stage_discard(st, id);
+        return 0;
+    }
+    if (ret == CNIO_SRV_STAGE_GONE)
+        cnio__srv_stage_discard(st, id);
+    return ret;
+}
