@@ -105,20 +105,46 @@ static int cc_each(struct cnio_obj *obj, uint16_t type, uint64_t offset, int fro
     for (int j = from; j < to; j++)
         if (c[j - from].status)
             cnio__err("%s: %s on host %s:%u: %s", obj->path,
-                      type == CNIO_WIRE_COMMIT ? "commit" : "discard", obj->hosts[j].name,
+                      type == CNIO_WIRE_COMMIT ? "commit" : type == CNIO_WIRE_PREPARE
+                      ? "preparing the commit" : "discard", obj->hosts[j].name,
                       obj->hosts[j].port, cnio_strerror(c[j - from].status));
     free(c);
     return ret;
 }
 
-/* 1 when every host picks commit orders on request (CNIO_WIRE_CAP_ORDER). */
-static int cc_server_order(const struct cnio_obj *obj)
+/* 1 when every host announces capability cap (CNIO_WIRE_CAP_ORDER: picks commit orders
+ * on request; CNIO_WIRE_CAP_PREPARE: takes PREPARE). */
+static int cc_servers_can(const struct cnio_obj *obj, uint32_t cap)
 {
     for (int j = 0; j < obj->nhosts; j++)
-        if (!obj->hosts[j].nlanes ||
-            !(cnio__ep_caps(cnio__cl_ctl_ep(&obj->hosts[j])) & CNIO_WIRE_CAP_ORDER))
+        if (!obj->hosts[j].nlanes || !(cnio__ep_caps(cnio__cl_ctl_ep(&obj->hosts[j])) & cap))
             return 0;
     return 1;
+}
+
+static int cc_discard(struct cnio_obj *obj);
+
+/*
+ * PREPARE on every host, before any COMMIT: each does what its commit could fail at for
+ * lack of space or a name in the way (directories, the metadata files the commit renames
+ * into place), so that a commit one host cannot make is made by none. A refusal commits
+ * nothing anywhere: the instance is discarded on every host, as after a failed write
+ * (kept whole when a host is out of reach, to be resumed or removed).
+ */
+static int cc_prepare(struct cnio_obj *obj)
+{
+    int ret = cc_each(obj, CNIO_WIRE_PREPARE, 0, 0, obj->nhosts);
+
+    if (!ret)
+        return 0;
+    if (cc_discard(obj) == 0) {
+        cnio__err("%s: nothing committed; the upload was discarded on every host", obj->path);
+        obj->staged = 0;
+    } else {
+        cnio__err("%s: nothing committed; the upload is kept (`cnio cp --resume` finishes "
+                  "it, `cnio rm` removes it)", obj->path);
+    }
+    return ret;
 }
 
 /*
@@ -159,7 +185,13 @@ int cnio__cl_commit(struct cnio_obj *obj)
     uint64_t order = 0;
     int ret;
 
-    if (cc_server_order(obj)) {
+    /* One host commits alone: its commit prepares itself. */
+    if (obj->nhosts > 1 && cc_servers_can(obj, CNIO_WIRE_CAP_PREPARE)) {
+        ret = cc_prepare(obj);
+        if (ret)
+            return ret;
+    }
+    if (cc_servers_can(obj, CNIO_WIRE_CAP_ORDER)) {
         /* Column 0's host is the commit point: it orders the commits of the name (the
          * last to reach it wins), then every other host gets the same order, and keeps
          * the commit with the largest (order, instance), whatever order they arrive in. */

@@ -58,6 +58,11 @@ enum cnio_wire_type {
                                 cursor, flags CNIO_WIRE_F_MORE while more remain */
     CNIO_WIRE_COMMIT = 23,   /* object (a staged instance); makes it the object; reply empty */
     CNIO_WIRE_ABORT = 24,    /* object (a staged instance); discards it, closes; reply empty */
+    CNIO_WIRE_PREPARE = 31,  /* to a server announcing CNIO_WIRE_CAP_PREPARE; object (a
+                                staged instance); does now what its COMMIT could fail at
+                                for lack of space or a name in the way, so that the COMMIT
+                                that follows only overwrites in place and renames; reply
+                                empty */
     CNIO_WIRE_WRITE = 32,    /* object, offset; payload = data; reply empty */
     CNIO_WIRE_READ = 33,     /* object, offset; payload = u64 length wanted (<=
                                 CNIO_WIRE_MAX_PAYLOAD); reply payload = data, shorter
@@ -125,6 +130,7 @@ enum cnio_wire_type {
 #define CNIO_WIRE_CAP_BUDGET 0x4u /* takes BUDGET: a per-open bound on the job's connections */
 #define CNIO_WIRE_CAP_GONE 0x8u   /* takes COMMIT and CLOSE with CNIO_WIRE_F_GONE */
 #define CNIO_WIRE_CAP_MTIME 0x10u /* takes SETATTR with CNIO_WIRE_F_MTIME */
+#define CNIO_WIRE_CAP_PREPARE 0x20u /* takes PREPARE */
 
 /* AUTH modes. */
 #define CNIO_WIRE_AUTH_KEY 1     /* proves knowledge of the shared key */

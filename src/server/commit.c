@@ -1,8 +1,8 @@
 /*
  * commit.c - the requests of commit semantics (doc/protocol.md, "Commit and staging"):
  * the staging side of OPEN, the dirty mark of in-place writers (and the count of live
- * ones it depends on), COMMIT, ABORT, and CRC, which lets a client compare what a host
- * holds with its own bytes before resuming.
+ * ones it depends on), PREPARE, COMMIT, ABORT, and CRC, which lets a client compare what
+ * a host holds with its own bytes before resuming.
  */
 #include "server.h"
 #include "log.h"
@@ -249,6 +249,44 @@ static int commit_staged(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     return ret;
 }
 
+/* Makes a staged handle's data and block sums durable (hd->lock held). */
+static int commit_sync(struct cnio_srv_handle *hd)
+{
+    int ret = fsync(hd->fd) < 0 ? cnio__err_from_errno(errno) : 0;
+
+    if (!ret && hd->sums_state == 1)
+        ret = cnio__srv_sums_sync(&hd->sums);
+    return ret;
+}
+
+/* 1 when the handle's commit must fail where the name exists (MPI_MODE_EXCL). */
+static int commit_excl(const struct cnio_srv_handle *hd)
+{
+    return (hd->oflags & CNIO_WIRE_O_CREATE) && (hd->oflags & CNIO_WIRE_O_EXCL);
+}
+
+int cnio__srv_req_prepare(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                          const uint8_t *p, struct cnio_srv_reply *r)
+{
+    struct cnio_srv_handle *hd;
+    int ret = commit_staged(c, h, &hd);
+
+    (void)p;
+    (void)r;
+    if (ret)
+        return ret;
+    pthread_mutex_lock(&hd->lock);
+    if (hd->stage) {
+        ret = commit_sync(hd);
+        if (!ret)
+            ret = cnio__srv_stage_prepare(&c->srv->store, hd->name, hd->stage, commit_excl(hd),
+                                          &hd->meta);
+    }
+    pthread_mutex_unlock(&hd->lock);
+    cnio__srv_handles_put(&c->srv->handles, hd);
+    return ret == CNIO_SRV_STAGE_GONE ? 0 : ret;   /* its COMMIT says what became of it */
+}
+
 int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                          const uint8_t *p, struct cnio_srv_reply *r)
 {
@@ -266,14 +304,10 @@ int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     pthread_mutex_lock(lk);
     pthread_mutex_lock(&hd->lock);
     if (hd->stage) {
-        ret = fsync(hd->fd) < 0 ? cnio__err_from_errno(errno) : 0;
-        if (!ret && hd->sums_state == 1)
-            ret = cnio__srv_sums_sync(&hd->sums);
+        ret = commit_sync(hd);
         if (!ret)
-            ret = cnio__srv_stage_commit(&c->srv->store, hd->name, hd->stage,
-                                         (hd->oflags & CNIO_WIRE_O_CREATE) &&
-                                         (hd->oflags & CNIO_WIRE_O_EXCL), &order,
-                                         &hd->meta);
+            ret = cnio__srv_stage_commit(&c->srv->store, hd->name, hd->stage, commit_excl(hd),
+                                         &order, &hd->meta);
         r->offset = order;
         if (ret == CNIO_SRV_STAGE_GONE && (h->flags & CNIO_WIRE_F_GONE)) {
             /* removed by an UNLINK of its name, and the writer takes that as a deletion

@@ -836,6 +836,7 @@ static req_fn req_lookup(uint16_t type)
     case CNIO_WIRE_WRITE: return req_write;
     case CNIO_WIRE_READ: return req_read;
     case CNIO_WIRE_COMMIT: return cnio__srv_req_commit;
+    case CNIO_WIRE_PREPARE: return cnio__srv_req_prepare;
     case CNIO_WIRE_ABORT: return cnio__srv_req_abort;
     case CNIO_WIRE_CRC: return cnio__srv_req_crc;
     case CNIO_WIRE_MKDIR: case CNIO_WIRE_RMDIR: case CNIO_WIRE_RENAME:

@@ -306,6 +306,21 @@ int cnio__srv_stage_sync(struct cnio_srv_store *st, uint64_t id, int fd);
 #define CNIO_SRV_STAGE_GONE 2
 int cnio__srv_stage_commit(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
                            uint64_t *seq, struct cnio_srv_meta *m);
+/*
+ * PREPARE of the commit of staged instance id (metadata m) of name: does beforehand what
+ * cnio__srv_stage_commit could fail at for lack of space or a name in the way (the
+ * directories of its data file, metadata and block sums, leftover directories cleared,
+ * its metadata files written at their size in ROOT/.cnio/stage as ID.commit and
+ * ID.final), so that the commit only overwrites them in place and renames. 0,
+ * CNIO_SRV_STAGE_GONE, or the error the commit would have failed with, nothing
+ * changed for the object. A commit without a prepare does the same itself.
+ */
+int cnio__srv_stage_prepare(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
+                            const struct cnio_srv_meta *m);
+/* Removes the metadata files a prepare reserved for instance id (with the instance). */
+void cnio__srv_stage_unprepare(struct cnio_srv_store *st, uint64_t id);
+/* 1 (and *id) when file is the name of such a reserved file, else 0. */
+int cnio__srv_stage_prep_id(const char *file, uint64_t *id);
 /* The name of staged instance id's data file (meta: of its ID.meta) in ROOT/.cnio/stage. */
 void cnio__srv_stage_file(char *buf, size_t cap, uint64_t id, int meta);
 /* What entry base of directory pfd (name's parent beneath the root) is in the way of a
@@ -745,9 +760,11 @@ struct cnio_srv_reply;
 int cnio__srv_req_budget(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                          const uint8_t *p, struct cnio_srv_reply *r);
 
-/* ---- commit.c: COMMIT, ABORT, CRC, and the staging side of OPEN ------------------------ */
+/* ---- commit.c: PREPARE, COMMIT, ABORT, CRC, and the staging side of OPEN ------------- */
 
 struct cnio_srv_reply;
+int cnio__srv_req_prepare(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                          const uint8_t *p, struct cnio_srv_reply *r);
 int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                          const uint8_t *p, struct cnio_srv_reply *r);
 int cnio__srv_req_abort(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,

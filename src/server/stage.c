@@ -187,6 +187,12 @@ static int stage_scan(struct cnio_srv_store *st, stage_fn fn, void *arg, int *or
         char meta[32];
         uint64_t id;
 
+        if (cnio__srv_stage_prep_id(de->d_name, &id)) {   /* a prepare's, left by a crash */
+            cnio__srv_stage_file(meta, sizeof(meta), id, 0);
+            if (faccessat(st->stagefd, meta, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+                unlinkat(st->stagefd, de->d_name, 0);
+            continue;
+        }
         if (stage_name_id(de->d_name, "", &id)) {
             cnio__srv_stage_file(meta, sizeof(meta), id, 1);
             if (faccessat(st->stagefd, meta, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
@@ -449,6 +455,7 @@ void cnio__srv_stage_discard(struct cnio_srv_store *st, uint64_t id)
     cnio__srv_stage_file(file, sizeof(file), id, 1);
     unlinkat(st->stagefd, file, 0);
     cnio__srv_sums_discard(st, id);
+    cnio__srv_stage_unprepare(st, id);
 }
 
 int cnio__srv_stage_unlink_id(struct cnio_srv_store *st, const char *name, uint64_t id)

@@ -207,7 +207,7 @@ static size_t fz_open_block(const uint8_t **p, size_t *n, uint8_t *buf, size_t c
     int w;
 
     memset(&o, 0, sizeof(o));
-    o.flags = (uint32_t)fz_take(p, n, 1) & 0xf;
+    o.flags = (uint32_t)fz_take(p, n, 1) & 0x1f;   /* up to O_STAGE: PREPARE, COMMIT, ABORT */
     o.stripe_count = (uint32_t)fz_take(p, n, 1) % 4;
     o.stripe_unit = 1ull << (fz_take(p, n, 1) % 24);
     o.stripe_index = o.stripe_count ? (uint32_t)fz_take(p, n, 1) % o.stripe_count : 0;
@@ -227,6 +227,7 @@ static uint8_t *fz_frames(struct fz_client *cl, const uint8_t *p, size_t n, size
         CNIO_WIRE_CLOSE, CNIO_WIRE_UNLINK, CNIO_WIRE_LIST, CNIO_WIRE_WRITE, CNIO_WIRE_READ,
         CNIO_WIRE_AUTH, CNIO_WIRE_CHALLENGE, CNIO_WIRE_PING | CNIO_WIRE_REPLY, 99,
         CNIO_WIRE_MKDIR, CNIO_WIRE_RMDIR, CNIO_WIRE_RENAME, CNIO_WIRE_SETATTR,
+        CNIO_WIRE_PREPARE, CNIO_WIRE_COMMIT, CNIO_WIRE_ABORT,
     };
     size_t cap = 2 * n + 4096, used = 0;
     uint8_t *out = malloc(cap);

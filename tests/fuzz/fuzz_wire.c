@@ -184,7 +184,8 @@ static int fz_seeds(struct fz_seed *s)
 {
     static const uint16_t empty[] = { CNIO_WIRE_PING, CNIO_WIRE_SETSIZE, CNIO_WIRE_SYNC,
                                       CNIO_WIRE_CLOSE, CNIO_WIRE_SYNC | CNIO_WIRE_REPLY,
-                                      CNIO_WIRE_WRITE | CNIO_WIRE_REPLY };
+                                      CNIO_WIRE_WRITE | CNIO_WIRE_REPLY, CNIO_WIRE_PREPARE,
+                                      CNIO_WIRE_PREPARE | CNIO_WIRE_REPLY };
     struct cnio_wire_challenge c = { .max_payload = 1u << 20, .credits = 64 };
     struct cnio_wire_auth a = { .mode = CNIO_WIRE_AUTH_TOKEN, .rank = 3, .object = 0x1234 };
     struct cnio_wire_open o = { .flags = CNIO_WIRE_O_CREATE | CNIO_WIRE_O_WRITE,
