@@ -140,18 +140,33 @@ static int bt_write(struct bt *b)
     return bt_run(b, k);
 }
 
-/* COMMIT, column 0 first when the servers pick the order (as cnio__cl_commit). */
+/* 1 when the host of every column announces capability cap. */
+static int bt_can(const struct bt *b, uint32_t cap)
+{
+    for (int j = 0; j < b->cols; j++)
+        if (!(cnio__ep_caps(cnio__cl_ctl_ep(&b->ns->hosts[j])) & cap))
+            return 0;
+    return 1;
+}
+
+/* PREPARE of every column first, when there are several (as cnio__cl_commit): an object
+ * that one host cannot commit fails there, commits nowhere and is discarded; then
+ * COMMIT, column 0 first when the servers pick the order. */
 static int bt_commit(struct bt *b)
 {
     uint64_t *order = calloc((size_t)b->n, sizeof(*order));
-    int ret, cap = 1;
+    int ret = 0;
     struct timespec ts;
 
     if (!order)
         return -CNIO_ERR_NOMEM;
-    for (int j = 0; j < b->cols; j++)
-        cap &= (cnio__ep_caps(cnio__cl_ctl_ep(&b->ns->hosts[j])) & CNIO_WIRE_CAP_ORDER) != 0;
-    if (cap) {
+    if (b->cols > 1 && bt_can(b, CNIO_WIRE_CAP_PREPARE))
+        ret = bt_each(b, CNIO_WIRE_PREPARE, 0, b->cols, NULL);
+    if (ret) {
+        free(order);
+        return ret;
+    }
+    if (bt_can(b, CNIO_WIRE_CAP_ORDER)) {
         int k = 0;
 
         for (int i = 0; i < b->n; i++)
