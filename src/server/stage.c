@@ -159,10 +159,11 @@ static int stage_name_id(const char *name, const char *suffix, uint64_t *id)
 /*
  * At startup, one pass over ROOT/.cnio/stage: calls fn for every staged instance with
  * valid metadata and a data file, until fn returns nonzero (which is returned), and
- * removes the data files (and block sums) that have no ID.meta, counted in *orphans: the
- * uploads a crash cut short before their metadata was written (stage_idx.c: small or
- * young ones), which no client can resume or see. A negative code when the directory
- * cannot be read.
+ * removes the data files (with their block sums and the metadata files a PREPARE
+ * reserved) that have no ID.meta, counted in *orphans: the uploads a crash cut short
+ * before their metadata was written (stage_idx.c: small or young ones), which no client
+ * can resume or see; and reserved metadata files whose instance has no data file. A
+ * negative code when the directory cannot be read.
  */
 static int stage_scan(struct cnio_srv_store *st, stage_fn fn, void *arg, int *orphans)
 {
@@ -198,6 +199,7 @@ static int stage_scan(struct cnio_srv_store *st, stage_fn fn, void *arg, int *or
             if (faccessat(st->stagefd, meta, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
                 *orphans += unlinkat(st->stagefd, de->d_name, 0) == 0;
                 cnio__srv_sums_discard(st, id);
+                cnio__srv_stage_unprepare(st, id);
             }
             continue;
         }

@@ -136,6 +136,62 @@ START_TEST(test_stage_crash_small_and_long)
 }
 END_TEST
 
+/* 1 when server 0's stage directory holds file, else 0. */
+static int stage_has(const char *file)
+{
+    char path[PATH_MAX + 64];
+
+    snprintf(path, sizeof(path), "%s/.cnio/stage/%s", st_fx.root[0], file);
+    return access(path, F_OK) == 0;
+}
+
+/*
+ * The metadata files a PREPARE reserved (ID.commit, ID.final) go with their instance: a
+ * server killed after PREPAREs keeps those of an instance that survives it (SYNCed: its
+ * metadata is on disk), whose commit then lands, and removes at startup those of one that
+ * does not (its data file goes, as a crash's orphan) and those left with no instance.
+ */
+START_TEST(test_prepare_crash)
+{
+    static uint8_t data[10000];
+    struct st_conn c;
+    char path[PATH_MAX + 64];
+    uint64_t h1, h2;
+    int fd;
+
+    fx_fill(data, sizeof(data), 14);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "pc/kept", STAGE, 0x71, &h1, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h1, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h1, sizeof(data), NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SYNC, h1, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_PREPARE, h1, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(open_at(&c, "pc/gone", STAGE, 0x72, &h2, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h2, 0, data, 10), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_PREPARE, h2, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert(stage_has("0000000000000071.commit") && stage_has("0000000000000071.final"));
+    ck_assert(stage_has("0000000000000072.commit") && stage_has("0000000000000072.final"));
+    snprintf(path, sizeof(path), "%s/.cnio/stage/0000000000000073.final", st_fx.root[0]);
+    fd = open(path, O_WRONLY | O_CREAT, 0644);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert_int_ne(fx_kill(&st_fx, 0, SIGKILL), -1);
+    st_close(&c);
+    ck_assert_int_eq(fx_restart(&st_fx, 0, NULL), 0);
+    ck_assert(stage_has("0000000000000071.commit") && stage_has("0000000000000071.final"));
+    ck_assert(!stage_has("0000000000000072.commit") && !stage_has("0000000000000072.final"));
+    ck_assert(!stage_has("0000000000000073.final"));
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "pc/kept", STAGE | CNIO_WIRE_O_RESUME, 0x71, &h1, NULL, NULL),
+                     0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h1, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h1, 0, NULL, 0, NULL, NULL, 0), 0);
+    read_back(&c, "pc/kept", data, sizeof(data));
+    ck_assert_int_eq(staged_files(), 0);
+    st_close(&c);
+}
+END_TEST
+
 /* RENAME of from to to on c: the reply's status. */
 static int rename_req(struct st_conn *c, const char *from, const char *to)
 {
@@ -513,6 +569,7 @@ static Suite *stage_suite(void)
     tcase_add_test(tc, test_rename_refused_while_written);
     tcase_add_test(tc, test_abort_broken_connection);
     tcase_add_test(tc, test_rename_moves_all_and_recovers);
+    tcase_add_test(tc, test_prepare_crash);
     suite_add_tcase(s, tc);
     return s;
 }

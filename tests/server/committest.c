@@ -75,14 +75,15 @@ int staged_files_on(int j)
     d = opendir(path);
     ck_assert_ptr_nonnull(d);
     while ((de = readdir(d))) {
-        size_t len = strlen(de->d_name);
+        const char *dot = strchr(de->d_name, '.');
 
-        if ((len > 5 && !strcmp(de->d_name + len - 5, ".sums")) ||
-            (len > 5 && !strcmp(de->d_name + len - 5, ".meta"))) {
-            /* block sums and metadata go with their instance: never left behind by it */
+        if (dot && dot != de->d_name && (!strcmp(dot, ".sums") || !strcmp(dot, ".meta") ||
+                                         !strcmp(dot, ".commit") || !strcmp(dot, ".final"))) {
+            /* block sums, metadata and the metadata a PREPARE reserved go with their
+             * instance: never left behind by it */
             char data[PATH_MAX + 300];
 
-            snprintf(data, sizeof(data), "%s/%.*s", path, (int)(len - 5), de->d_name);
+            snprintf(data, sizeof(data), "%s/%.*s", path, (int)(dot - de->d_name), de->d_name);
             ck_assert_msg(access(data, F_OK) == 0, "%s left behind", de->d_name);
             continue;
         }

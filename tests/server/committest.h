@@ -27,7 +27,8 @@ int crc_of(struct st_conn *c, uint64_t h, uint64_t off, uint64_t len,
 int unlink_id(struct st_conn *c, const char *name, uint64_t id);
 /* Staged instances (data files) in server j's stage directory; the block sums and
  * metadata files there (an instance's ID.meta is written only when it matters, see
- * src/server/stage_idx.c) must each have their instance's data file. */
+ * src/server/stage_idx.c; ID.commit and ID.final, by a PREPARE) must each have their
+ * instance's data file. */
 int staged_files_on(int j);
 int staged_files(void);
 /* Waits (bounded) until the server has released handle h, which a connection that
