@@ -36,6 +36,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static int shim_is_loopback(const struct sockaddr *sa)
@@ -51,22 +52,44 @@ static int shim_is_loopback(const struct sockaddr *sa)
 }
 
 /*
- * The destination as the proxy takes it: *out, of the exact size of an IPv4 or IPv6
- * address (returned; 0 for any other family). The kernel accepts a longer addrlen
- * (sizeof(struct sockaddr_storage) is a common idiom) and, for IPv6, RFC 2133's 24
- * bytes without sin6_scope_id.
+ * Copies the caller's address in as the kernel's connect does, all len bytes, before
+ * anything of it is read: 0, or -1 when the kernel would refuse the address itself
+ * (longer than a sockaddr_storage: EINVAL; not all readable: EFAULT), which the caller
+ * then leaves to the kernel, so that the application gets the kernel's own answer
+ * instead of a crash in the shim, or the shim's verdict on a destination. The copy is
+ * made by process_vm_readv on this process, which reports unreadable memory as EFAULT
+ * instead of faulting; where it is not permitted (a seccomp filter), -1 too: the
+ * connect goes to libc unmanaged, never worse than without the shim.
  */
-static socklen_t shim_dest(const struct sockaddr *sa, socklen_t len, struct sockaddr_storage *out)
+static int shim_copy_in(const struct sockaddr *sa, socklen_t len, struct sockaddr_storage *out)
 {
-    if (!sa || len < sizeof(sa_family_t))
-        return 0;
+    struct iovec local = { .iov_base = out, .iov_len = len };
+    struct iovec remote = { .iov_base = (void *)sa, .iov_len = len };
+
     memset(out, 0, sizeof(*out));
-    if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
-        memcpy(out, sa, sizeof(struct sockaddr_in));
+    if (len > sizeof(*out))
+        return -1;
+    if (len == 0)
+        return 0;
+    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)len ? 0 : -1;
+}
+
+/*
+ * The destination as the proxy takes it, from ss, the caller's address copied in with
+ * its len: ss cut to the exact size of an IPv4 or IPv6 address (returned; 0 for any
+ * other family). The kernel accepts a longer addrlen (sizeof(struct sockaddr_storage)
+ * is a common idiom) and, for IPv6, RFC 2133's 24 bytes without sin6_scope_id.
+ */
+static socklen_t shim_dest(struct sockaddr_storage *ss, socklen_t len)
+{
+    if (len < sizeof(sa_family_t))
+        return 0;
+    if (ss->ss_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+        memset((char *)ss + sizeof(struct sockaddr_in), 0, sizeof(*ss) - sizeof(struct sockaddr_in));
         return sizeof(struct sockaddr_in);
     }
-    if (sa->sa_family == AF_INET6 && len >= 24) {
-        memcpy(out, sa, len < sizeof(struct sockaddr_in6) ? len : sizeof(struct sockaddr_in6));
+    if (ss->ss_family == AF_INET6 && len >= 24) {
+        memset((char *)ss + sizeof(struct sockaddr_in6), 0, sizeof(*ss) - sizeof(struct sockaddr_in6));
         return sizeof(struct sockaddr_in6);
     }
     return 0;
@@ -296,7 +319,7 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 
     shim_init();
     SHIM_ADD(connects, 1);
-    dlen = shim_dest(sa, len, &dest);
+    dlen = shim_copy_in(sa, len, &dest) == 0 ? shim_dest(&dest, len) : 0;
     if (!shim_managed(fd, (struct sockaddr *)&dest, dlen) || (flags = fcntl(fd, F_GETFL)) < 0) {
         errno = saved;
         return shim_real.connect(fd, sa, len);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -75,6 +76,35 @@ static int tcp(int flags)
     return socket(AF_INET, SOCK_STREAM | flags, 0);
 }
 
+/*
+ * Addresses the kernel refuses before it looks at them (EFAULT, EINVAL), to the
+ * destination *a: a pointer to nothing, a page that cannot be read, an address whose
+ * addrlen reaches into such a page, one longer than a sockaddr_storage. what: the row.
+ */
+static void rows_bad_address(const struct sockaddr_in *a, const char *what)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    char *m = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    struct sockaddr_storage big[2];
+    char *end = m + pg - sizeof(*a);
+    int fd = tcp(0), rc;
+
+    memcpy(end, a, sizeof(*a));
+    memset(big, 0, sizeof(big));
+    memcpy(big, a, sizeof(*a));
+    mprotect(m + pg, pg, PROT_NONE);
+    rc = connect(fd, (struct sockaddr *)8, sizeof(*a));
+    ROW("%s: unmapped address: %s", what, ename(rc, errno));
+    rc = connect(fd, (struct sockaddr *)(m + pg), sizeof(*a));
+    ROW("%s: unreadable address: %s", what, ename(rc, errno));
+    rc = connect(fd, (struct sockaddr *)end, sizeof(struct sockaddr_storage));
+    ROW("%s: addrlen into an unreadable page: %s", what, ename(rc, errno));
+    rc = connect(fd, (struct sockaddr *)big, sizeof(big[0]) + 1);
+    ROW("%s: addrlen beyond a sockaddr_storage: %s", what, ename(rc, errno));
+    close(fd);
+    munmap(m, 2 * pg);
+}
+
 static void rows_connect(int lfd, struct sockaddr_in *a)
 {
     struct sockaddr_in dead = closed_port();
@@ -106,6 +136,7 @@ static void rows_connect(int lfd, struct sockaddr_in *a)
     rc = connect(fd, NULL, sizeof(*a));
     ROW("connect NULL address: %s", ename(rc, errno));
     close(fd);
+    rows_bad_address(a, "connect");
     fd = socket(AF_INET, SOCK_DGRAM, 0);
     ROW("connect udp: %s", ename(connect(fd, (struct sockaddr *)a, sizeof(*a)), errno));
     close(fd);
@@ -541,6 +572,7 @@ static void rows_connected_again(void)
     close(lfd);
     rc = connect(b, (struct sockaddr *)&a, sizeof(a));
     ROW("connected again: a third socket, refused: %s", ename(rc, errno));
+    rows_bad_address(&a, "connected again: to the refusing destination");
     rc = connect(c, (struct sockaddr *)&a, sizeof(a));
     ROW("connected again: the blocking one: %s", ename(rc, errno));
     rc = connect(n, (struct sockaddr *)&a, sizeof(a));
