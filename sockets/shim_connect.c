@@ -23,9 +23,18 @@
  * returns at once; EINPROGRESS is reported as such (the proxy keeps the slot for the
  * destination's usual setup time), and the outcome follows, under the admission's
  * token, when the application learns it (getsockopt SO_ERROR, close: shim_pending.c),
- * so the window adapts to non-blocking setups too; failure knowledge applies to them
- * both ways. The conversation with the proxy is closed at once in every case: no fd of
- * the shim's stays open per setup in flight.
+ * so the window adapts to non-blocking setups too, and their failures put the
+ * destination on hold. A non-blocking connect to a destination on hold is not failed
+ * at once, though: the kernel never fails a non-blocking TCP connect with
+ * ECONNREFUSED or ETIMEDOUT at once (it says EINPROGRESS and leaves the error pending,
+ * for poll's POLLERR and SO_ERROR), and an event loop that judges the outcome by those
+ * alone would take an unconnected socket with no error pending for a connected one. So
+ * it gets the kernel's connect to the destination, unadmitted: the network's own
+ * answer, exactly as without the shim (a refusing destination refuses at once, a
+ * silent one leaves the setup to the program's own timer). The shim has no readiness
+ * calls to answer in the kernel's place, and a socket's pending error can be set by
+ * the network only. The conversation with the proxy is closed at once in every case:
+ * no fd of the shim's stays open per setup in flight.
  */
 #include "shim.h"
 
@@ -281,8 +290,10 @@ static int shim_connect_managed(int fd, const struct sockaddr *sa, socklen_t len
         return shim_connect_alone(fd, sa, len, flags);
     }
     if (rc == -1) {
-        SHIM_ADD(failed_fast, 1);
         shim_rpc_close(rpc);
+        if (nonblock)   /* never failed at once: the kernel's connect (see above) */
+            return shim_real.connect(fd, sa, len);
+        SHIM_ADD(failed_fast, 1);
         return -1;
     }
     SHIM_ADD(managed, 1);

@@ -5,7 +5,8 @@
  *
  *   1. 20 non-blocking connects to a listener of its own: poll, getsockopt(SO_ERROR) 0;
  *   2. a closed port A: non-blocking connect, poll, SO_ERROR ECONNREFUSED; then a
- *      blocking connect to A;
+ *      blocking connect to A; then a non-blocking one (during the shim's hold-down):
+ *      EINPROGRESS, POLLERR, SO_ERROR ECONNREFUSED once, getpeername ENOTCONN;
  *   3. a closed port B: non-blocking connect, poll, close without asking SO_ERROR; then
  *      a blocking connect to B;
  *   4. a closed port C: non-blocking connect, poll, dup, close the first descriptor: the
@@ -86,6 +87,31 @@ static int nb_blocking(int port)
 
     close(fd);
     return rc < 0 ? e : 0;
+}
+
+/* A non-blocking connect to a port that refuses, judged the event loop's way; 0 when it
+ * looks as the kernel makes it look: EINPROGRESS, then POLLERR|POLLHUP, SO_ERROR
+ * ECONNREFUSED once (then 0) and no peer. */
+static int nb_refused_again(int port)
+{
+    struct sockaddr_in a = nb_addr(port), peer;
+    socklen_t pl = sizeof(peer);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int rc = connect(fd, (struct sockaddr *)&a, sizeof(a)), e = errno, r, err, err2, pr;
+    struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+    r = poll(&p, 1, 10000);
+    err = nb_so_error(fd);
+    err2 = nb_so_error(fd);
+    pr = getpeername(fd, (struct sockaddr *)&peer, &pl) < 0 ? errno : 0;
+    close(fd);
+    printf("  then a non-blocking connect: %s, poll%s%s%s, SO_ERROR %s then %s, getpeername %s\n",
+           rc < 0 ? strerrorname_np(e) : "ok", r == 1 && (p.revents & POLLOUT) ? " OUT" : "",
+           r == 1 && (p.revents & POLLERR) ? " ERR" : "", r == 1 && (p.revents & POLLHUP) ? " HUP" : "",
+           err > 0 ? strerrorname_np(err) : "none", err2 > 0 ? strerrorname_np(err2) : "none",
+           pr ? strerrorname_np(pr) : "ok");
+    return !(rc < 0 && e == EINPROGRESS && r == 1 && (p.revents & POLLERR) && err == ECONNREFUSED
+             && err2 == 0 && pr == ENOTCONN);
 }
 
 /* What the surviving descriptor sees: 0 when POLLERR and SO_ERROR ECONNREFUSED. */
@@ -188,6 +214,7 @@ int main(void)
     printf("closed port A: SO_ERROR %s, then a blocking connect: %s\n",
            err > 0 ? strerrorname_np(err) : "none", strerrorname_np(again));
     fail |= err != ECONNREFUSED || again != ECONNREFUSED;
+    fail |= nb_refused_again(a);
     fd = nb_start(b);
     if (fd >= 0)
         close(fd);
