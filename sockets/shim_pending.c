@@ -13,7 +13,9 @@
  *     seen as an error pending (POLLERR) on a socket that is closed and never had its
  *     SYN acknowledged (TCP_INFO), and its errno is inferred: ETIMEDOUT when SYNs were
  *     retransmitted SHIM_SYN_LOST times or more, else ECONNREFUSED (an ICMP unreachable
- *     is taken for a refusal: both put the destination on hold). A setup that
+ *     is taken for a refusal: both put the destination on hold). A setup the program
+ *     abandoned (connect AF_UNSPEC) is no failure: the disconnect zeroed the socket's
+ *     count of segments sent, which a refused setup never has. A setup that
  *     completed, but whose completion the application never asked about, says nothing
  *     about its speed, so nothing is reported for it.
  * The report is an OUTCOME naming the token, sent on a connection of its own that is
@@ -33,6 +35,7 @@
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -123,7 +126,11 @@ static void shim_pend_seen(int fd, int err)
 }
 
 /* Whether the setup on fd failed, seen without reading SO_ERROR (above): 1 with *err the
- * errno inferred, or 0 (under way, completed, or its error already read). */
+ * errno inferred, or 0 (under way, completed, its error already read, or abandoned).
+ * A setup the program abandoned (connect AF_UNSPEC, on this or any descriptor of the
+ * socket) leaves an error pending too (ECONNRESET) on a closed socket, but the kernel's
+ * disconnect zeroes the socket's segment counts, where a refused or timed-out setup has
+ * sent its SYNs: no segment sent, no failure of the destination. */
 static int shim_pend_failed(int fd, int *err)
 {
     struct pollfd p = { .fd = fd, .events = 0 };
@@ -134,7 +141,9 @@ static int shim_pend_failed(int fd, int *err)
         return 0;
     memset(&ti, 0, sizeof(ti));
     if (shim_real_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) < 0
-        || ti.tcpi_state != SHIM_TCP_CLOSE || ti.tcpi_rtt || ti.tcpi_bytes_acked)
+        || ti.tcpi_state != SHIM_TCP_CLOSE || ti.tcpi_rtt || ti.tcpi_bytes_acked
+        || (tl >= offsetof(struct tcp_info, tcpi_segs_out) + sizeof(ti.tcpi_segs_out)
+            && !ti.tcpi_segs_out))
         return 0;
     *err = ti.tcpi_total_retrans >= SHIM_SYN_LOST ? ETIMEDOUT : ECONNREFUSED;
     return 1;

@@ -14,6 +14,9 @@
  *   5. a closed port D: the same with a forked child closing its inherited copy;
  *   6. under a soft limit of 128 fds, 100 non-blocking connects to a listener of its own
  *      left in flight (EINPROGRESS, never asked about): no EMFILE, and a file opens.
+ *   7. a listener E whose accept queue is full (SYNs dropped): a non-blocking connect
+ *      abandoned after 300 ms (connect AF_UNSPEC, close); once E accepts again, a
+ *      blocking connect to E succeeds (the abandoned setup was no refusal).
  * Exit 0 when every call behaved as POSIX says (the refusals being refusals).
  */
 #include <arpa/inet.h>
@@ -185,6 +188,31 @@ static int nb_many(void)
     return e != 0 || f < 0;
 }
 
+/* Case 7: a setup the program gives up on is not a failure of the destination. */
+static int nb_abandoned(void)
+{
+    struct sockaddr_in a = nb_addr(0), u = { .sin_family = AF_UNSPEC };
+    socklen_t al = sizeof(a);
+    int lfd = socket(AF_INET, SOCK_STREAM, 0), first = socket(AF_INET, SOCK_STREAM, 0), fd, r, err;
+
+    if (lfd < 0 || first < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 0) < 0
+        || getsockname(lfd, (struct sockaddr *)&a, &al) < 0
+        || connect(first, (struct sockaddr *)&a, sizeof(a)) < 0)
+        return 1;
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    r = connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ? errno : 0;
+    poll(&(struct pollfd){ .fd = fd, .events = POLLOUT }, 1, 300);
+    connect(fd, (struct sockaddr *)&u, sizeof(u));
+    close(fd);
+    close(accept(lfd, NULL, NULL));
+    err = nb_blocking(ntohs(a.sin_port));
+    printf("full listener E: non-blocking connect %s, abandoned; then a blocking connect: %s\n",
+           r ? strerrorname_np(r) : "ok", err ? strerrorname_np(err) : "ok");
+    close(first);
+    close(lfd);
+    return r != EINPROGRESS || err != 0;
+}
+
 int main(void)
 {
     int lfd = -1, open_port = nb_port(64, &lfd), a = nb_port(0, NULL), b = nb_port(0, NULL);
@@ -223,6 +251,7 @@ int main(void)
     fail |= err != ECONNREFUSED;
     fail |= nb_shared(nb_port(0, NULL), nb_port(0, NULL));
     fail |= nb_many();
+    fail |= nb_abandoned();
     close(lfd);
     return fail;
 }
