@@ -60,27 +60,46 @@ static int shim_is_loopback(const struct sockaddr *sa)
     }
 }
 
+/* Copies len bytes at sa into out through a pipe of the call's own: the kernel reads
+ * them for write, EFAULT where it cannot. 0, or -1 (unreadable, or no fds to be had). */
+static int shim_copy_in_pipe(const struct sockaddr *sa, socklen_t len, struct sockaddr_storage *out)
+{
+    int p[2], rc = -1;
+
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+        return -1;
+    if (write(p[1], sa, len) == (ssize_t)len && read(p[0], out, len) == (ssize_t)len)
+        rc = 0;
+    close(p[0]);
+    close(p[1]);
+    return rc;
+}
+
 /*
  * Copies the caller's address in as the kernel's connect does, all len bytes, before
  * anything of it is read: 0, or -1 when the kernel would refuse the address itself
  * (longer than a sockaddr_storage: EINVAL; not all readable: EFAULT), which the caller
  * then leaves to the kernel, so that the application gets the kernel's own answer
  * instead of a crash in the shim, or the shim's verdict on a destination. The copy is
- * made by process_vm_readv on this process, which reports unreadable memory as EFAULT
- * instead of faulting; where it is not permitted (a seccomp filter), -1 too: the
- * connect goes to libc unmanaged, never worse than without the shim.
+ * made by process_vm_readv on this process (one call, no fd), which reports unreadable
+ * memory as EFAULT instead of faulting; where a seccomp filter forbids it, through a
+ * pipe (then -1 too when no fds can be had: the connect goes to libc unmanaged).
  */
 static int shim_copy_in(const struct sockaddr *sa, socklen_t len, struct sockaddr_storage *out)
 {
     struct iovec local = { .iov_base = out, .iov_len = len };
     struct iovec remote = { .iov_base = (void *)sa, .iov_len = len };
+    ssize_t n;
 
     memset(out, 0, sizeof(*out));
     if (len > sizeof(*out))
         return -1;
     if (len == 0)
         return 0;
-    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)len ? 0 : -1;
+    n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+    if (n < 0 && errno != EFAULT)
+        return shim_copy_in_pipe(sa, len, out);
+    return n == (ssize_t)len ? 0 : -1;
 }
 
 /*

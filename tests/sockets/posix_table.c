@@ -9,22 +9,29 @@
  *   posix_table --deadline  (under the shim, CNIO_SOCKETS_CONNECT_TIMEOUT_MS small)
  *                           a connect whose SYN is dropped: prints its errno and seconds
  *   posix_table --storage   one connect whose addrlen is sizeof(struct sockaddr_storage)
+ *   posix_table --seccomp   under a seccomp filter that forbids process_vm_readv: one
+ *                           connect to a listener, one with an unmapped address
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -603,6 +610,35 @@ static int storage(void)
     return rc == 0 ? 0 : 1;
 }
 
+/* A connect and a bad address where process_vm_readv fails with EPERM, as under a
+ * container's seccomp profile that forbids it (the shim copies addresses in with it). */
+static int no_vm_readv(void)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_process_vm_readv, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+    struct sockaddr_in a;
+    int lfd = listener(8, &a), fd = tcp(0), rc, rc2;
+
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
+        perror("seccomp");
+        return 2;
+    }
+    rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
+    printf("no process_vm_readv: connect %s, ", ename(rc, errno));
+    close(fd);
+    fd = tcp(0);
+    rc2 = connect(fd, (struct sockaddr *)8, sizeof(a));
+    printf("unmapped address %s\n", ename(rc2, errno));
+    close(fd);
+    close(lfd);
+    return rc == 0 && rc2 < 0 ? 0 : 1;
+}
+
 /* Under the shim with a short connect deadline: a SYN that is dropped. */
 static int deadline(void)
 {
@@ -634,6 +670,8 @@ int main(int argc, char **argv)
         return deadline();
     if (argc == 2 && !strcmp(argv[1], "--storage"))
         return storage();
+    if (argc == 2 && !strcmp(argv[1], "--seccomp"))
+        return no_vm_readv();
     signal(SIGPIPE, SIG_IGN);
     lfd = listener(128, &a);
     fcntl(lfd, F_SETFL, O_NONBLOCK);
