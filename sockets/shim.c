@@ -58,7 +58,6 @@ static void shim_do_init(void)
     shim_real.getsockopt = dlsym(RTLD_NEXT, "getsockopt");
     shim_real.close = dlsym(RTLD_NEXT, "close");
     cnio__sk_conf_load(&shim_conf);
-    shim_names_init();
     shim_addr.sun_family = AF_UNIX;
     if (path && *path && strlen(path) < sizeof(shim_addr.sun_path)) {
         strcpy(shim_addr.sun_path, path);

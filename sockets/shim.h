@@ -46,9 +46,6 @@ extern struct shim_counters shim_count;
 /* Resolves the real functions and reads the knobs, once; safe from any thread. */
 void shim_init(void);
 
-/* Registers the name module's fork handlers (from shim_init). */
-void shim_names_init(void);
-
 /* 1 while a proxy is configured and has not failed us. */
 int shim_proxy_on(void);
 

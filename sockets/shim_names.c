@@ -6,43 +6,19 @@
  * every question while the proxy is off go to libc directly; so does a question the
  * protocol cannot carry (names over 4000 bytes, services over 63).
  *
- * Answers from the proxy are allocated here in one block per answer and remembered, so
- * that freeaddrinfo frees ours and hands libc's back to libc. gethostbyname* return a
- * per-thread static hostent (glibc's is per-process), without aliases.
+ * Answers from the proxy are allocated as glibc allocates its own (each entry on its
+ * own, the canonical name apart), so freeaddrinfo is libc's for both, and frees any
+ * sublist. gethostbyname* return a per-thread static hostent (glibc's is per-process),
+ * without aliases.
  */
 #include "shim.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct shim_ai_block {
-    struct shim_ai_block *next;
-    struct addrinfo *head;
-};
-
-static pthread_mutex_t shim_ai_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct shim_ai_block *shim_ai_blocks;
-
-/* A fork while another thread holds the lock must not leave the child's copy locked. */
-static void shim_ai_prepare(void)
-{
-    pthread_mutex_lock(&shim_ai_lock);
-}
-
-static void shim_ai_release(void)
-{
-    pthread_mutex_unlock(&shim_ai_lock);
-}
-
-void shim_names_init(void)
-{
-    pthread_atfork(shim_ai_prepare, shim_ai_release, shim_ai_release);
-}
 
 static int shim_numeric(const char *node)
 {
@@ -89,21 +65,24 @@ failed:
     return -1;
 }
 
-/* Builds a getaddrinfo result from the proxy's answer, every entry with the hints' flags
- * as glibc gives them; NULL when out of memory. */
+/*
+ * Builds a getaddrinfo result from the proxy's answer, every entry with the hints' flags,
+ * laid out exactly as glibc's getaddrinfo does it: each entry one allocation holding the
+ * addrinfo with its address right behind it (ai_addr = entry + 1, of ai_addrlen bytes),
+ * and the canonical name, in the first entry only, an allocation of its own. So libc's
+ * freeaddrinfo (free ai_canonname, then the entry, for each entry) frees any sublist,
+ * a list the program relinked, or an entry whose canonical name the program freed
+ * itself, as it does for its own answers. NULL when out of memory.
+ */
 static struct addrinfo *shim_ai_build(const struct cnio__skp_msg *m, int flags)
 {
-    size_t canon = m->i[2] ? strlen(m->name) + 1 : 0;
-    size_t one = sizeof(struct addrinfo) + sizeof(struct sockaddr_storage);
-    struct shim_ai_block *b = calloc(1, sizeof(*b) + m->nai * one + canon);
-    unsigned char *p;
+    struct addrinfo *head = NULL, **tail = &head;
 
-    if (!b)
-        return NULL;
-    p = (unsigned char *)(b + 1);
     for (uint32_t k = 0; k < m->nai; k++) {
-        struct addrinfo *a = (struct addrinfo *)(p + k * one);
+        struct addrinfo *a = calloc(1, sizeof(*a) + m->ai[k].addrlen);
 
+        if (!a)
+            goto free_list;
         a->ai_flags = flags;
         a->ai_family = m->ai[k].family;
         a->ai_socktype = m->ai[k].socktype;
@@ -111,18 +90,15 @@ static struct addrinfo *shim_ai_build(const struct cnio__skp_msg *m, int flags)
         a->ai_addrlen = m->ai[k].addrlen;
         a->ai_addr = (struct sockaddr *)(a + 1);
         memcpy(a->ai_addr, &m->ai[k].addr, m->ai[k].addrlen);
-        a->ai_next = k + 1 < m->nai ? (struct addrinfo *)(p + (k + 1) * one) : NULL;
+        *tail = a;
+        tail = &a->ai_next;
     }
-    b->head = (struct addrinfo *)p;
-    if (canon) {
-        b->head->ai_canonname = (char *)(p + m->nai * one);
-        memcpy(b->head->ai_canonname, m->name, canon);
-    }
-    pthread_mutex_lock(&shim_ai_lock);
-    b->next = shim_ai_blocks;
-    shim_ai_blocks = b;
-    pthread_mutex_unlock(&shim_ai_lock);
-    return b->head;
+    if (head && m->i[2] && !(head->ai_canonname = strdup(m->name)))
+        goto free_list;
+    return head;
+free_list:
+    shim_real.freeaddrinfo(head);
+    return NULL;
 }
 
 SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
@@ -162,23 +138,11 @@ SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct 
     return *res ? 0 : EAI_MEMORY;
 }
 
+/* Ours are laid out as libc's (shim_ai_build): libc's freeaddrinfo frees both. */
 SHIM_EXPORT void freeaddrinfo(struct addrinfo *ai)
 {
-    struct shim_ai_block **pp, *b = NULL;
-
     shim_init();
-    pthread_mutex_lock(&shim_ai_lock);
-    for (pp = &shim_ai_blocks; *pp; pp = &(*pp)->next)
-        if ((*pp)->head == ai) {
-            b = *pp;
-            *pp = b->next;
-            break;
-        }
-    pthread_mutex_unlock(&shim_ai_lock);
-    if (b)
-        free(b);
-    else
-        shim_real.freeaddrinfo(ai);
+    shim_real.freeaddrinfo(ai);
 }
 
 struct shim_hostent {

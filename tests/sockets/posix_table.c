@@ -13,6 +13,7 @@
  *                           connect to a listener, one with an unmapped address
  */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -513,6 +514,45 @@ static void rows_names_r(void)
     row_gai_a();
 }
 
+/*
+ * freeaddrinfo frees any sublist of an answer (POSIX), a list the program relinked, an
+ * answer whose canonical name the program freed itself, and libc's own freeaddrinfo
+ * (taken from libc.so.6, past any preload) frees the shim's answers as its own.
+ */
+static void rows_free_sublists(void)
+{
+    void (*libc_free)(struct addrinfo *) =
+        (void (*)(struct addrinfo *))dlsym(dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD), "freeaddrinfo");
+    struct addrinfo hints = { .ai_flags = AI_CANONNAME }, *res, *prev, *last;
+    int n = 0;
+
+    if (getaddrinfo("localhost", NULL, NULL, &res) != 0 || !res->ai_next || !libc_free) {
+        ROW("freeaddrinfo of sublists: no answer of two entries");
+        return;
+    }
+    for (last = res; last; last = last->ai_next)
+        n++;
+    freeaddrinfo(res->ai_next);   /* the sublist after the first entry, then the first */
+    res->ai_next = NULL;
+    freeaddrinfo(res);
+    getaddrinfo("localhost", NULL, NULL, &res);
+    for (prev = NULL, last = res; last->ai_next; prev = last, last = last->ai_next)
+        ;
+    prev->ai_next = NULL;   /* the last entry moved to the front */
+    last->ai_next = res;
+    freeaddrinfo(last);
+    getaddrinfo("localhost", NULL, NULL, &res);
+    libc_free(res->ai_next);   /* libc's freeaddrinfo on a sublist, ours on the head */
+    res->ai_next = NULL;
+    freeaddrinfo(res);
+    getaddrinfo("localhost", NULL, &hints, &res);
+    free(res->ai_canonname);
+    res->ai_canonname = NULL;
+    freeaddrinfo(res);
+    ROW("freeaddrinfo of a sublist, a reordered list, libc's on a sublist, after freeing "
+        "ai_canonname: %d entries, done", n);
+}
+
 static void rows_names(void)
 {
     struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM,
@@ -553,6 +593,7 @@ static void rows_names(void)
     ROW("getnameinfo into 3 bytes: %d%s", rc, rc == EAI_OVERFLOW ? " EAI_OVERFLOW" : "");
     rc = getnameinfo((struct sockaddr *)&lo, sizeof(lo), host, sizeof(host), NULL, 0, NI_NUMERICHOST);
     ROW("getnameinfo numeric: %d %s", rc, host);
+    rows_free_sublists();
     rows_names_r();
 }
 
