@@ -91,28 +91,44 @@ static int skp_addr_ok(const void *sa, size_t salen)
     return salen == 0 || (salen >= sizeof(sa_family_t) && cnio__skp_inet_ok(sa, salen));
 }
 
-int cnio__skp_encode(const struct cnio__skp_msg *m, void *buf, size_t cap)
+/*
+ * Where one message's fields are, so that one encoder and one parser serve a whole
+ * message and a small one (name, serv, nai and ai NULL: none, and none accepted).
+ */
+struct skp_fields {
+    uint8_t *type;
+    int32_t *i;
+    char *name, *serv;
+    uint32_t *salen;
+    struct sockaddr_storage *sa;
+    uint32_t *nai;
+    struct cnio__skp_ai *ai;
+};
+
+static int skp_encode(const struct skp_fields *f, void *buf, size_t cap)
 {
     struct skp_w w = { .p = buf, .cap = cap };
+    const char *name = f->name ? f->name : "", *serv = f->serv ? f->serv : "";
+    uint32_t nai = f->nai ? *f->nai : 0;
     uint16_t magic = CNIO__SKP_MAGIC;
     uint8_t ver = CNIO__SKP_VERSION;
     uint32_t plen = 0;
 
-    if (m->type < CNIO__SKP_HELLO || m->type >= CNIO__SKP_TYPE_END || m->nai > CNIO__SKP_MAX_AI
-        || strlen(m->name) > CNIO__SKP_NAME_MAX || strlen(m->serv) > CNIO__SKP_SERV_MAX
-        || m->salen > sizeof(m->sa) || !skp_addr_ok(&m->sa, m->salen))
+    if (*f->type < CNIO__SKP_HELLO || *f->type >= CNIO__SKP_TYPE_END || nai > CNIO__SKP_MAX_AI
+        || strlen(name) > CNIO__SKP_NAME_MAX || strlen(serv) > CNIO__SKP_SERV_MAX
+        || *f->salen > sizeof(*f->sa) || !skp_addr_ok(f->sa, *f->salen))
         return -1;
     skp_put(&w, &magic, 2);
     skp_put(&w, &ver, 1);
-    skp_put(&w, &m->type, 1);
+    skp_put(&w, f->type, 1);
     skp_put(&w, &plen, 4);
-    skp_put(&w, m->i, sizeof(m->i));
-    skp_put_bytes(&w, m->name, strlen(m->name));
-    skp_put_bytes(&w, m->serv, strlen(m->serv));
-    skp_put_bytes(&w, &m->sa, m->salen);
-    skp_put(&w, &m->nai, 4);
-    for (uint32_t k = 0; k < m->nai; k++) {
-        const struct cnio__skp_ai *a = &m->ai[k];
+    skp_put(&w, f->i, CNIO__SKP_NINT * sizeof(int32_t));
+    skp_put_bytes(&w, name, strlen(name));
+    skp_put_bytes(&w, serv, strlen(serv));
+    skp_put_bytes(&w, f->sa, *f->salen);
+    skp_put(&w, &nai, 4);
+    for (uint32_t k = 0; k < nai; k++) {
+        const struct cnio__skp_ai *a = &f->ai[k];
 
         if (a->addrlen > sizeof(a->addr) || !skp_addr_ok(&a->addr, a->addrlen))
             return -1;
@@ -128,44 +144,101 @@ int cnio__skp_encode(const struct cnio__skp_msg *m, void *buf, size_t cap)
     return (int)w.len;
 }
 
-int cnio__skp_parse(const void *buf, size_t len, struct cnio__skp_msg *m)
+/* The address list of a parsed message into f (none accepted when f has no room). */
+static void skp_get_ai(struct skp_r *r, const struct skp_fields *f)
+{
+    uint32_t nai = 0;
+
+    skp_get(r, &nai, 4);
+    if (r->bad || nai > (f->ai ? CNIO__SKP_MAX_AI : 0)) {
+        r->bad = 1;
+        return;
+    }
+    if (f->nai)
+        *f->nai = nai;
+    for (uint32_t k = 0; k < nai && !r->bad; k++) {
+        struct cnio__skp_ai *a = &f->ai[k];
+
+        skp_get(r, &a->family, 4);
+        skp_get(r, &a->socktype, 4);
+        skp_get(r, &a->protocol, 4);
+        a->addrlen = (uint32_t)skp_get_bytes(r, &a->addr, sizeof(a->addr));
+        if (!r->bad && (a->addrlen == 0 || !skp_addr_ok(&a->addr, a->addrlen)
+                        || a->family != a->addr.ss_family))
+            r->bad = 1;
+    }
+}
+
+/* Decodes into f, whose storage the caller cleared. */
+static int skp_parse(const void *buf, size_t len, const struct skp_fields *f)
 {
     const unsigned char *p = buf;
+    char none[1];
     uint16_t magic;
     uint32_t plen;
     struct skp_r r;
 
-    memset(m, 0, sizeof(*m));
     if (len < CNIO__SKP_HDR)
         return 0;
     memcpy(&magic, p, 2);
     memcpy(&plen, p + 4, 4);
-    m->type = p[3];
-    if (magic != CNIO__SKP_MAGIC || p[2] != CNIO__SKP_VERSION || m->type < CNIO__SKP_HELLO
-        || m->type >= CNIO__SKP_TYPE_END || plen > CNIO__SKP_MAX - CNIO__SKP_HDR)
+    *f->type = p[3];
+    if (magic != CNIO__SKP_MAGIC || p[2] != CNIO__SKP_VERSION || *f->type < CNIO__SKP_HELLO
+        || *f->type >= CNIO__SKP_TYPE_END || plen > CNIO__SKP_MAX - CNIO__SKP_HDR)
         return -1;
     if (len - CNIO__SKP_HDR < plen)
         return 0;
     r = (struct skp_r){ .p = p + CNIO__SKP_HDR, .len = plen };
-    skp_get(&r, m->i, sizeof(m->i));
-    skp_get_str(&r, m->name, CNIO__SKP_NAME_MAX);
-    skp_get_str(&r, m->serv, CNIO__SKP_SERV_MAX);
-    m->salen = (uint32_t)skp_get_bytes(&r, &m->sa, sizeof(m->sa));
-    skp_get(&r, &m->nai, 4);
-    if (r.bad || m->nai > CNIO__SKP_MAX_AI || !skp_addr_ok(&m->sa, m->salen))
+    skp_get(&r, f->i, CNIO__SKP_NINT * sizeof(int32_t));
+    skp_get_str(&r, f->name ? f->name : none, f->name ? CNIO__SKP_NAME_MAX : 0);
+    skp_get_str(&r, f->serv ? f->serv : none, f->serv ? CNIO__SKP_SERV_MAX : 0);
+    *f->salen = (uint32_t)skp_get_bytes(&r, f->sa, sizeof(*f->sa));
+    if (r.bad || !skp_addr_ok(f->sa, *f->salen))
         return -1;
-    for (uint32_t k = 0; k < m->nai && !r.bad; k++) {
-        struct cnio__skp_ai *a = &m->ai[k];
-
-        skp_get(&r, &a->family, 4);
-        skp_get(&r, &a->socktype, 4);
-        skp_get(&r, &a->protocol, 4);
-        a->addrlen = (uint32_t)skp_get_bytes(&r, &a->addr, sizeof(a->addr));
-        if (!r.bad && (a->addrlen == 0 || !skp_addr_ok(&a->addr, a->addrlen)
-                       || a->family != a->addr.ss_family))
-            r.bad = 1;
-    }
+    skp_get_ai(&r, f);
     if (r.bad || r.off != r.len)
         return -1;
     return (int)(CNIO__SKP_HDR + plen);
+}
+
+static struct skp_fields skp_msg_fields(struct cnio__skp_msg *m)
+{
+    return (struct skp_fields){ .type = &m->type, .i = m->i, .name = m->name, .serv = m->serv,
+                                .salen = &m->salen, .sa = &m->sa, .nai = &m->nai, .ai = m->ai };
+}
+
+static struct skp_fields skp_small_fields(struct cnio__skp_small *m)
+{
+    return (struct skp_fields){ .type = &m->type, .i = m->i, .salen = &m->salen, .sa = &m->sa };
+}
+
+/* The encoders only read through the fields. */
+int cnio__skp_encode(const struct cnio__skp_msg *m, void *buf, size_t cap)
+{
+    struct skp_fields f = skp_msg_fields((struct cnio__skp_msg *)m);
+
+    return skp_encode(&f, buf, cap);
+}
+
+int cnio__skp_encode_small(const struct cnio__skp_small *m, void *buf, size_t cap)
+{
+    struct skp_fields f = skp_small_fields((struct cnio__skp_small *)m);
+
+    return skp_encode(&f, buf, cap);
+}
+
+int cnio__skp_parse(const void *buf, size_t len, struct cnio__skp_msg *m)
+{
+    struct skp_fields f = skp_msg_fields(m);
+
+    memset(m, 0, sizeof(*m));
+    return skp_parse(buf, len, &f);
+}
+
+int cnio__skp_parse_small(const void *buf, size_t len, struct cnio__skp_small *m)
+{
+    struct skp_fields f = skp_small_fields(m);
+
+    memset(m, 0, sizeof(*m));
+    return skp_parse(buf, len, &f);
 }

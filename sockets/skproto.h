@@ -82,6 +82,24 @@ struct cnio__skp_msg {
 };
 
 /*
+ * A message that carries no name, service or address list: HELLO, ADMIT_REQ/REP, DONE,
+ * OUTCOME, OUTCOME_ACK. What the shim's connect path, its outcome reports and its
+ * session speak, on the caller's stack (a signal handler's, a small thread's): a few
+ * hundred bytes, where a whole cnio__skp_msg is 6.5 KiB. The same encoder and parser
+ * serve both kinds; a small parse refuses a message with a name, service or address.
+ */
+struct cnio__skp_small {
+    uint8_t type;
+    int32_t i[CNIO__SKP_NINT];
+    uint32_t salen;                      /* 0: no address */
+    struct sockaddr_storage sa;
+};
+
+/* The longest encoding of a cnio__skp_small. */
+#define CNIO__SKP_SMALL_MAX \
+    (CNIO__SKP_HDR + 4 * CNIO__SKP_NINT + 3 * 2 + sizeof(struct sockaddr_storage) + 4)
+
+/*
  * Encodes m into buf (cap bytes). Returns the message's length, or -1 when m is invalid
  * (unknown type, a string or address too long, nai too large) or does not fit.
  */
@@ -95,6 +113,11 @@ int cnio__skp_encode(const struct cnio__skp_msg *m, void *buf, size_t cap);
  * many addresses; trailing bytes). Never reads outside buf[0..len).
  */
 int cnio__skp_parse(const void *buf, size_t len, struct cnio__skp_msg *m);
+
+/* The same for a small message; cnio__skp_parse_small also refuses (-1) a message with a
+ * name, service or address list. */
+int cnio__skp_encode_small(const struct cnio__skp_small *m, void *buf, size_t cap);
+int cnio__skp_parse_small(const void *buf, size_t len, struct cnio__skp_small *m);
 
 /* 1 when sa (salen bytes) is a well-formed AF_INET or AF_INET6 address, else 0. */
 int cnio__skp_inet_ok(const struct sockaddr *sa, size_t salen);

@@ -73,6 +73,50 @@ START_TEST(two_messages_back_to_back)
 }
 END_TEST
 
+/* The small messages of the connect path: the same bytes as a whole message's, within
+ * CNIO__SKP_SMALL_MAX; a small parse refuses a name, a service or an address list. */
+START_TEST(small_round_trip)
+{
+    struct cnio__skp_small s = { .type = CNIO__SKP_ADMIT_REQ }, out;
+    struct cnio__skp_msg m = { .type = CNIO__SKP_ADMIT_REQ }, big = msg_sample(), whole;
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&s.sa;
+    unsigned char buf[CNIO__SKP_MAX], bufm[CNIO__SKP_MAX];
+    int n, nm;
+
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(80);
+    s.salen = sizeof(*a);
+    s.i[0] = 30000;
+    s.i[4] = -3;
+    memcpy(&m.sa, &s.sa, sizeof(s.sa));
+    m.salen = s.salen;
+    memcpy(m.i, s.i, sizeof(s.i));
+    n = cnio__skp_encode_small(&s, buf, sizeof(buf));
+    nm = cnio__skp_encode(&m, bufm, sizeof(bufm));
+    ck_assert_int_gt(n, CNIO__SKP_HDR);
+    ck_assert_int_le(n, (int)CNIO__SKP_SMALL_MAX);
+    ck_assert_int_eq(n, nm);
+    ck_assert(!memcmp(buf, bufm, (size_t)n));
+    ck_assert_int_eq(cnio__skp_parse_small(buf, (size_t)n, &out), n);
+    ck_assert_int_eq(out.type, CNIO__SKP_ADMIT_REQ);
+    ck_assert_int_eq(out.i[4], -3);
+    ck_assert_uint_eq(out.salen, sizeof(*a));
+    ck_assert(!memcmp(&out.sa, &s.sa, sizeof(*a)));
+    ck_assert_int_eq(cnio__skp_parse(buf, (size_t)n, &whole), n);
+    for (int k = 0; k < n; k++)
+        ck_assert_int_eq(cnio__skp_parse_small(buf, (size_t)k, &out), 0);
+    n = cnio__skp_encode(&big, buf, sizeof(buf));   /* name, service, addresses */
+    ck_assert_int_eq(cnio__skp_parse_small(buf, (size_t)n, &out), -1);
+    big.name[0] = big.serv[0] = '\0';                /* addresses only */
+    n = cnio__skp_encode(&big, buf, sizeof(buf));
+    ck_assert_int_eq(cnio__skp_parse_small(buf, (size_t)n, &out), -1);
+    big.nai = 0;                                     /* nothing a small one lacks */
+    n = cnio__skp_encode(&big, buf, sizeof(buf));
+    ck_assert_int_eq(cnio__skp_parse_small(buf, (size_t)n, &out), n);
+    ck_assert_int_eq(out.i[5], -7);
+}
+END_TEST
+
 START_TEST(encode_refuses_invalid)
 {
     struct cnio__skp_msg m = msg_sample();
@@ -163,6 +207,7 @@ END_TEST
 START_TEST(parse_survives_noise)
 {
     struct cnio__skp_msg m = msg_sample(), out;
+    struct cnio__skp_small small;
     unsigned char good[CNIO__SKP_MAX];
     int n = cnio__skp_encode(&m, good, sizeof(good));
 
@@ -176,6 +221,8 @@ START_TEST(parse_survives_noise)
         for (int k = rand() % 4; k >= 0; k--)
             buf[rand() % len] = (unsigned char)rand();
         r = cnio__skp_parse(buf, (size_t)len, &out);
+        ck_assert(r == -1 || (r >= 0 && r <= len));
+        r = cnio__skp_parse_small(buf, (size_t)len, &small);
         ck_assert(r == -1 || (r >= 0 && r <= len));
         free(buf);
     }
@@ -366,6 +413,7 @@ int main(void)
 
     tcase_add_test(p, round_trip);
     tcase_add_test(p, two_messages_back_to_back);
+    tcase_add_test(p, small_round_trip);
     tcase_add_test(p, encode_refuses_invalid);
     tcase_add_test(p, parse_refuses_malformed);
     tcase_add_test(p, parse_survives_noise);
