@@ -141,19 +141,14 @@ int shim_rpc_open(void)
     return fd;
 }
 
-int shim_rpc_send(int fd, const struct cnio__skp_msg *m)
+int shim_rpc_send(int fd, const void *buf, size_t n)
 {
-    unsigned char buf[CNIO__SKP_MAX];
-    int n = cnio__skp_encode(m, buf, sizeof(buf));
+    const unsigned char *p = buf;
     int64_t deadline = shim_now_ms() + shim_conf.proxy_timeout_ms;
     size_t off = 0;
 
-    if (n < 0) {
-        errno = EINVAL;
-        return -1;
-    }
-    while (off < (size_t)n) {
-        ssize_t k = send(fd, buf + off, (size_t)n - off, MSG_NOSIGNAL);
+    while (off < n) {
+        ssize_t k = send(fd, p + off, n - off, MSG_NOSIGNAL);
 
         if (k > 0)
             off += (size_t)k;
@@ -165,42 +160,68 @@ int shim_rpc_send(int fd, const struct cnio__skp_msg *m)
     return 0;
 }
 
-int shim_rpc_recv(int fd, struct cnio__skp_msg *m)
+int shim_rpc_recv(int fd, void *buf, size_t cap)
 {
-    unsigned char buf[CNIO__SKP_MAX];
+    unsigned char *p = buf;
     int64_t deadline = shim_now_ms() + shim_conf.proxy_timeout_ms;
-    size_t len = 0;
-    int k;
+    size_t len = 0, want = CNIO__SKP_HDR;
 
-    /* One message at a time: read the header, then exactly the payload. */
-    while ((k = cnio__skp_parse(buf, len, m)) == 0) {
-        size_t want = CNIO__SKP_HDR;
-        ssize_t r;
+    /* One message at a time: the header, then exactly the payload it announces. */
+    while (len < want) {
+        ssize_t r = recv(fd, p + len, want - len, 0);
 
-        if (len >= CNIO__SKP_HDR) {
-            uint32_t plen;
-
-            memcpy(&plen, buf + 4, 4);
-            want = CNIO__SKP_HDR + plen;
-        }
-        r = recv(fd, buf + len, want - len, 0);
-        if (r > 0)
-            len += (size_t)r;
-        else if (r == 0) {
+        if (r == 0) {
             errno = ECONNRESET;
             return -1;
-        } else if (errno != EAGAIN && errno != EINTR)
+        }
+        if (r < 0 && errno != EAGAIN && errno != EINTR)
             return -1;
-        else if (errno == EAGAIN && shim_wait(fd, POLLIN, deadline) < 0)
+        if (r < 0 && errno == EAGAIN && shim_wait(fd, POLLIN, deadline) < 0)
             return -1;
+        if (r > 0 && (len += (size_t)r) == CNIO__SKP_HDR) {
+            uint32_t plen;
+
+            memcpy(&plen, p + 4, 4);
+            if (plen > cap - CNIO__SKP_HDR) {
+                errno = EPROTO;
+                return -1;
+            }
+            want += plen;
+        }
     }
-    return k < 0 ? (errno = EPROTO, -1) : 0;
+    return (int)len;
+}
+
+int shim_rpc_send_small(int fd, const struct cnio__skp_small *m)
+{
+    unsigned char buf[CNIO__SKP_SMALL_MAX];
+    int n = cnio__skp_encode_small(m, buf, sizeof(buf));
+
+    if (n < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    return shim_rpc_send(fd, buf, (size_t)n);
+}
+
+int shim_rpc_recv_small(int fd, struct cnio__skp_small *m)
+{
+    unsigned char buf[CNIO__SKP_SMALL_MAX];
+    int n = shim_rpc_recv(fd, buf, sizeof(buf));
+
+    if (n < 0)
+        return -1;
+    if (cnio__skp_parse_small(buf, (size_t)n, m) != n) {
+        errno = EPROTO;
+        return -1;
+    }
+    return 0;
 }
 
 /* Opens the session connection and moves it out of the application's way. */
 static void shim_session(void)
 {
-    struct cnio__skp_msg m = { .type = CNIO__SKP_HELLO };
+    struct cnio__skp_small m = { .type = CNIO__SKP_HELLO };
     const char *rank = getenv("OMPI_COMM_WORLD_RANK");
     struct rlimit rl;
     int fd = shim_rpc_open(), hi = -1;
@@ -217,7 +238,7 @@ static void shim_session(void)
         close(fd);
         fd = hi;
     }
-    if (shim_rpc_send(fd, &m) < 0) {
+    if (shim_rpc_send_small(fd, &m) < 0) {
         shim_proxy_failed("not answering");
         close(fd);
     }

@@ -58,10 +58,16 @@ void shim_proxy_failed(const char *what);
  * Returns the fd, or -1 (the proxy is unreachable: the caller falls back to libc).
  */
 int shim_rpc_open(void);
-/* Sends m; 0, or -1. Bounded by the proxy time-out. */
-int shim_rpc_send(int fd, const struct cnio__skp_msg *m);
-/* Receives the next message into *m, waiting at most the proxy time-out; 0, or -1. */
-int shim_rpc_recv(int fd, struct cnio__skp_msg *m);
+/* Sends the n bytes of one encoded message; 0, or -1. Bounded by the proxy time-out. */
+int shim_rpc_send(int fd, const void *buf, size_t n);
+/* Receives the next message's bytes into buf (cap bytes, at least the header), waiting
+ * at most the proxy time-out: its length, or -1 (EPROTO: longer than cap). */
+int shim_rpc_recv(int fd, void *buf, size_t cap);
+/* The same for a small message, encoded and decoded on the caller's stack (a few hundred
+ * bytes in all: connect, its outcome reports and the session run on signal handlers'
+ * and small threads' stacks). 0, or -1 (EPROTO: not a small message). */
+int shim_rpc_send_small(int fd, const struct cnio__skp_small *m);
+int shim_rpc_recv_small(int fd, struct cnio__skp_small *m);
 /* Closes fd keeping errno. */
 void shim_rpc_close(int fd);
 

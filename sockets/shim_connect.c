@@ -247,16 +247,16 @@ static int shim_connect_blocking(int fd, const struct sockaddr *sa, socklen_t le
 static int shim_admit(int rpc, const struct sockaddr *sa, socklen_t len, int nonblock,
                       int64_t deadline, uint64_t *token)
 {
-    struct cnio__skp_msg m = { .type = CNIO__SKP_ADMIT_REQ };
+    struct cnio__skp_small m = { .type = CNIO__SKP_ADMIT_REQ };
 
     m.salen = len;
     memcpy(&m.sa, sa, len);
     m.i[0] = (int32_t)(deadline - shim_now_ms());
     m.i[1] = nonblock;
-    if (shim_rpc_send(rpc, &m) < 0)
+    if (shim_rpc_send_small(rpc, &m) < 0)
         return -2;
     for (;;) {
-        if (shim_rpc_recv(rpc, &m) < 0 || m.type != CNIO__SKP_ADMIT_REP)
+        if (shim_rpc_recv_small(rpc, &m) < 0 || m.type != CNIO__SKP_ADMIT_REP)
             return -2;
         if (m.i[0] == CNIO__SKP_GO) {
             *token = (uint64_t)(uint32_t)m.i[4] << 32 | (uint32_t)m.i[3];
@@ -271,7 +271,7 @@ static int shim_admit(int rpc, const struct sockaddr *sa, socklen_t len, int non
 
 static void shim_report(int rpc, int rc, int err, int64_t start)
 {
-    struct cnio__skp_msg m = { .type = CNIO__SKP_DONE };
+    struct cnio__skp_small m = { .type = CNIO__SKP_DONE };
     int64_t ms = shim_now_ms() - start;
 
     m.i[0] = shim_outcome(rc, err, ms);
@@ -279,7 +279,7 @@ static void shim_report(int rpc, int rc, int err, int64_t start)
         m.i[0] = CNIO__SKW_INPROGRESS;
     m.i[1] = (int32_t)ms;
     m.i[2] = err;
-    shim_rpc_send(rpc, &m);
+    shim_rpc_send_small(rpc, &m);
 }
 
 /* Without the proxy: the kernel's connect, still bounded by a full deadline from now. */

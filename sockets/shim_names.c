@@ -16,7 +16,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,23 +30,60 @@ static int shim_numeric(const char *node)
  * asking libc itself. */
 #define SHIM_NAME_WAIT_MS 30000
 
-/* One question: 0 with *m the answer, or -1 (ask libc instead). While the proxy's
+/* One conversation about a name: the message and its encoding (14.5 KiB) on the heap,
+ * not on the caller's stack, which may be a small thread's (glibc's own lookups
+ * allocate too). */
+struct shim_q {
+    struct cnio__skp_msg m;
+    unsigned char buf[CNIO__SKP_MAX];
+};
+
+/* An empty question of the given type; NULL when out of memory (libc answers then). */
+static struct shim_q *shim_q_new(int type)
+{
+    struct shim_q *q = malloc(sizeof(*q));
+
+    if (q) {
+        memset(&q->m, 0, sizeof(q->m));
+        q->m.type = (uint8_t)type;
+    }
+    return q;
+}
+
+/* The next message of the conversation into q->m; 0, or -1. */
+static int shim_q_recv(int fd, struct shim_q *q)
+{
+    int n = shim_rpc_recv(fd, q->buf, sizeof(q->buf));
+
+    if (n < 0)
+        return -1;
+    if (cnio__skp_parse(q->buf, (size_t)n, &q->m) != n) {
+        errno = EPROTO;
+        return -1;
+    }
+    return 0;
+}
+
+/* One question: 0 with q->m the answer, or -1 (ask libc instead). While the proxy's
  * resolver works on it, the proxy sends heartbeats (a third of the proxy time-out). */
-static int shim_ask(struct cnio__skp_msg *m, int want)
+static int shim_ask(struct shim_q *q, int want)
 {
     int64_t end = shim_now_ms() + SHIM_NAME_WAIT_MS;
-    int fd = shim_rpc_open();
+    int fd = shim_rpc_open(), n;
 
     if (fd < 0)
         return -1;
-    if (shim_rpc_send(fd, m) < 0)
+    n = cnio__skp_encode(&q->m, q->buf, sizeof(q->buf));
+    if (n < 0)
+        errno = EINVAL;
+    if (n < 0 || shim_rpc_send(fd, q->buf, (size_t)n) < 0)
         goto failed;
     for (;;) {
-        if (shim_rpc_recv(fd, m) < 0)
+        if (shim_q_recv(fd, q) < 0)
             goto failed;
-        if (m->type == want)
+        if (q->m.type == want)
             break;
-        if (m->type != CNIO__SKP_ADMIT_REP || m->i[0] != CNIO__SKP_QUEUED)
+        if (q->m.type != CNIO__SKP_ADMIT_REP || q->m.i[0] != CNIO__SKP_QUEUED)
             goto failed;
         if (shim_now_ms() > end) {   /* the proxy lives, its resolver is stuck */
             shim_rpc_close(fd);
@@ -56,7 +92,7 @@ static int shim_ask(struct cnio__skp_msg *m, int want)
     }
     shim_rpc_close(fd);
     /* an answer too large for the proxy's (GAI_REP i3) is libc's: not counted here */
-    if (!(m->type == CNIO__SKP_GAI_REP && m->i[3]))
+    if (!(q->m.type == CNIO__SKP_GAI_REP && q->m.i[3]))
         SHIM_ADD(names_proxy, 1);
     return 0;
 failed:
@@ -101,12 +137,26 @@ free_list:
     return NULL;
 }
 
+/* The proxy's answer to q (a GAI_REP) as getaddrinfo returns it. */
+static int shim_gai_answer(const struct shim_q *q, int flags, int e, struct addrinfo **res)
+{
+    if (q->m.i[0]) {
+        errno = q->m.i[0] == EAI_SYSTEM ? q->m.i[1] : e;
+        return q->m.i[0];
+    }
+    if (q->m.nai == 0)
+        return EAI_NONAME;
+    *res = shim_ai_build(&q->m, flags);
+    errno = e;
+    return *res ? 0 : EAI_MEMORY;
+}
+
 SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
                             struct addrinfo **res)
 {
-    struct cnio__skp_msg m = { .type = CNIO__SKP_GAI_REQ };
     struct addrinfo def = { .ai_flags = AI_V4MAPPED | AI_ADDRCONFIG };
-    int e = errno;
+    struct shim_q *q = NULL;
+    int e = errno, rc;
 
     shim_init();
     SHIM_ADD(names, 1);
@@ -115,27 +165,23 @@ SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct 
     if (!shim_conf.names || !shim_proxy_on() || !node || !*node || !res
         || (hints->ai_flags & AI_NUMERICHOST)
         || strlen(node) > CNIO__SKP_NAME_MAX || (service && strlen(service) > CNIO__SKP_SERV_MAX)
-        || shim_numeric(node))
+        || shim_numeric(node) || !(q = shim_q_new(CNIO__SKP_GAI_REQ)))
         return shim_real.getaddrinfo(node, service, hints == &def ? NULL : hints, res);
-    strcpy(m.name, node);
+    strcpy(q->m.name, node);
     if (service)
-        strcpy(m.serv, service);
-    m.i[0] = hints->ai_flags;
-    m.i[1] = hints->ai_family;
-    m.i[2] = hints->ai_socktype;
-    m.i[3] = hints->ai_protocol;
-    m.i[4] = service != NULL;
-    if (shim_ask(&m, CNIO__SKP_GAI_REP) < 0 || m.i[3])   /* i3: more than the answer holds */
+        strcpy(q->m.serv, service);
+    q->m.i[0] = hints->ai_flags;
+    q->m.i[1] = hints->ai_family;
+    q->m.i[2] = hints->ai_socktype;
+    q->m.i[3] = hints->ai_protocol;
+    q->m.i[4] = service != NULL;
+    if (shim_ask(q, CNIO__SKP_GAI_REP) < 0 || q->m.i[3]) {   /* i3: more than it holds */
+        free(q);
         return shim_real.getaddrinfo(node, service, hints == &def ? NULL : hints, res);
-    if (m.i[0]) {
-        errno = m.i[0] == EAI_SYSTEM ? m.i[1] : e;
-        return m.i[0];
     }
-    if (m.nai == 0)
-        return EAI_NONAME;
-    *res = shim_ai_build(&m, hints->ai_flags);
-    errno = e;
-    return *res ? 0 : EAI_MEMORY;
+    rc = shim_gai_answer(q, hints->ai_flags, e, res);
+    free(q);
+    return rc;
 }
 
 /* Ours are laid out as libc's (shim_ai_build): libc's freeaddrinfo frees both. */
@@ -156,25 +202,29 @@ struct shim_hostent {
 static __thread struct shim_hostent shim_he;
 
 /*
- * A gethostbyname2 question to the proxy. Returns 1 when libc must answer instead, else
- * 0: then *herr is 0 and m holds at least one address of family af, or *herr is the
- * h_errno of the failure.
+ * A gethostbyname2 question to the proxy. Returns NULL when libc must answer instead,
+ * else the conversation (the caller frees it): then *herr is 0 and its message holds at
+ * least one address of family af, or *herr is the h_errno of the failure.
  */
-static int shim_host_ask(const char *name, int af, struct cnio__skp_msg *m, int *herr)
+static struct shim_q *shim_host_ask(const char *name, int af, int *herr)
 {
+    struct shim_q *q = NULL;
+    struct cnio__skp_msg *m;
     uint32_t n = 0;
 
     if (!shim_conf.names || !shim_proxy_on() || !name || !*name || strlen(name) > CNIO__SKP_NAME_MAX
-        || (af != AF_INET && af != AF_INET6) || shim_numeric(name))
-        return 1;
-    memset(m, 0, sizeof(*m));
-    m->type = CNIO__SKP_GAI_REQ;
+        || (af != AF_INET && af != AF_INET6) || shim_numeric(name)
+        || !(q = shim_q_new(CNIO__SKP_GAI_REQ)))
+        return NULL;
+    m = &q->m;
     strcpy(m->name, name);
     m->i[0] = AI_CANONNAME;
     m->i[1] = af;
     m->i[2] = SOCK_STREAM;
-    if (shim_ask(m, CNIO__SKP_GAI_REP) < 0 || m->i[3])   /* i3: more than the answer holds */
-        return 1;
+    if (shim_ask(q, CNIO__SKP_GAI_REP) < 0 || m->i[3]) {   /* i3: more than it holds */
+        free(q);
+        return NULL;
+    }
     for (uint32_t k = 0; k < m->nai; k++)
         n += m->ai[k].addr.ss_family == af;
     *herr = 0;
@@ -184,8 +234,8 @@ static int shim_host_ask(const char *name, int af, struct cnio__skp_msg *m, int 
     else if (n == 0)
         *herr = NO_DATA;
     if (!m->i[2])
-        snprintf(m->name, sizeof(m->name), "%s", name);
-    return 0;
+        strcpy(m->name, name);   /* checked above: it fits */
+    return q;
 }
 
 /* The k-th address of family af in m's answer, as h_addr_list wants it. */
@@ -202,22 +252,24 @@ static const void *shim_host_addr(const struct cnio__skp_msg *m, int af, uint32_
 /* gethostbyname2 through the proxy: the answer, NULL with h_errno, or -1 via *fallback. */
 static struct hostent *shim_hostent(const char *name, int af, int *fallback)
 {
-    struct cnio__skp_msg m;
+    struct shim_q *q;
     struct shim_hostent *he = &shim_he;
     size_t alen = af == AF_INET ? 4 : 16;
     int n = 0, herr;
 
-    *fallback = shim_host_ask(name, af, &m, &herr);
-    if (*fallback)
+    q = shim_host_ask(name, af, &herr);
+    *fallback = !q;
+    if (!q)
         return NULL;
     if (herr) {
+        free(q);
         h_errno = herr;
         return NULL;
     }
     memset(he, 0, sizeof(*he));
-    snprintf(he->name, sizeof(he->name), "%s", m.name);
-    for (uint32_t k = 0; k < m.nai; k++) {
-        const void *a = shim_host_addr(&m, af, k);
+    strcpy(he->name, q->m.name);   /* both hold CNIO__SKP_NAME_MAX bytes */
+    for (uint32_t k = 0; k < q->m.nai; k++) {
+        const void *a = shim_host_addr(&q->m, af, k);
 
         if (!a)
             continue;
@@ -225,36 +277,26 @@ static struct hostent *shim_hostent(const char *name, int af, int *fallback)
         he->addrs[n] = (char *)&he->data[n];
         n++;
     }
+    free(q);
     he->h = (struct hostent){ .h_name = he->name, .h_aliases = he->aliases,
                               .h_addrtype = af, .h_length = (int)alen, .h_addr_list = he->addrs };
     return &he->h;
 }
 
 /*
- * gethostbyname2_r through the proxy, everything in the caller's buffer (addresses,
- * then the address and alias pointer arrays, then the name), as glibc lays it out:
- * 0 with *result set; 0 with *result NULL and *herr when the name has no address; ERANGE
- * (errno ERANGE) when buf is too small; or -1 via *fallback.
+ * The proxy's answer m laid out in the caller's buffer (addresses, then the address and
+ * alias pointer arrays, then the name), as glibc lays it out: 0 with *ret filled, or
+ * ERANGE (errno ERANGE) when buf is too small.
  */
-static int shim_hostent_r(const char *name, int af, struct hostent *ret, char *buf,
-                          size_t buflen, struct hostent **result, int *herr, int *fallback)
+static int shim_hostent_lay(const struct cnio__skp_msg *m, int af, struct hostent *ret,
+                            char *buf, size_t buflen)
 {
-    struct cnio__skp_msg m;
     size_t alen = af == AF_INET ? 4 : 16, naddr = 0, need, nlen;
     char **addrs, *p;
-    int h;
 
-    *fallback = shim_host_ask(name, af, &m, &h);
-    if (*fallback)
-        return -1;
-    *result = NULL;
-    if (h) {
-        *herr = h;
-        return h == TRY_AGAIN ? EAGAIN : 0;
-    }
-    for (uint32_t k = 0; k < m.nai; k++)
-        naddr += shim_host_addr(&m, af, k) != NULL;
-    nlen = strlen(m.name) + 1;
+    for (uint32_t k = 0; k < m->nai; k++)
+        naddr += shim_host_addr(m, af, k) != NULL;
+    nlen = strlen(m->name) + 1;
     need = naddr * alen + (naddr + 2) * sizeof(char *) + nlen + sizeof(char *);
     if (!buf || buflen < need) {   /* as glibc: h_errno left alone */
         errno = ERANGE;
@@ -265,8 +307,8 @@ static int shim_hostent_r(const char *name, int af, struct hostent *ret, char *b
     addrs = (char **)p;
     p += (naddr + 2) * sizeof(char *);
     naddr = 0;
-    for (uint32_t k = 0; k < m.nai; k++) {
-        const void *a = shim_host_addr(&m, af, k);
+    for (uint32_t k = 0; k < m->nai; k++) {
+        const void *a = shim_host_addr(m, af, k);
 
         if (!a)
             continue;
@@ -276,9 +318,37 @@ static int shim_hostent_r(const char *name, int af, struct hostent *ret, char *b
     }
     addrs[naddr] = NULL;
     addrs[naddr + 1] = NULL;   /* the (empty) alias list */
-    memcpy(p, m.name, nlen);
+    memcpy(p, m->name, nlen);
     *ret = (struct hostent){ .h_name = p, .h_aliases = &addrs[naddr + 1], .h_addrtype = af,
                              .h_length = (int)alen, .h_addr_list = addrs };
+    return 0;
+}
+
+/*
+ * gethostbyname2_r through the proxy, everything in the caller's buffer: 0 with *result
+ * set; 0 with *result NULL and *herr when the name has no address; ERANGE (errno ERANGE)
+ * when buf is too small; or -1 via *fallback.
+ */
+static int shim_hostent_r(const char *name, int af, struct hostent *ret, char *buf,
+                          size_t buflen, struct hostent **result, int *herr, int *fallback)
+{
+    struct shim_q *q;
+    int h, rc;
+
+    q = shim_host_ask(name, af, &h);
+    *fallback = !q;
+    if (!q)
+        return -1;
+    *result = NULL;
+    if (h) {
+        free(q);
+        *herr = h;
+        return h == TRY_AGAIN ? EAGAIN : 0;
+    }
+    rc = shim_hostent_lay(&q->m, af, ret, buf, buflen);
+    free(q);
+    if (rc)
+        return rc;
     *result = ret;
     *herr = 0;
     return 0;
@@ -339,30 +409,35 @@ SHIM_EXPORT struct hostent *gethostbyname(const char *name)
 SHIM_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host,
                             socklen_t hostlen, char *serv, socklen_t servlen, int flags)
 {
-    struct cnio__skp_msg m = { .type = CNIO__SKP_GNI_REQ };
-    int e = errno;
+    struct shim_q *q = NULL;
+    int e = errno, rc;
 
     shim_init();
     SHIM_ADD(names, 1);
     if (!shim_conf.names || !shim_proxy_on() || !host || !hostlen || (flags & NI_NUMERICHOST)
-        || !sa || !cnio__skp_inet_ok(sa, salen))
+        || !sa || !cnio__skp_inet_ok(sa, salen) || !(q = shim_q_new(CNIO__SKP_GNI_REQ)))
         return shim_real.getnameinfo(sa, salen, host, hostlen, serv, servlen, flags);
-    m.salen = salen;
-    memcpy(&m.sa, sa, salen);
-    m.i[0] = flags;
-    m.i[1] = 1;
-    m.i[2] = serv && servlen;
-    if (shim_ask(&m, CNIO__SKP_GNI_REP) < 0)
+    q->m.salen = salen;
+    memcpy(&q->m.sa, sa, salen);
+    q->m.i[0] = flags;
+    q->m.i[1] = 1;
+    q->m.i[2] = serv && servlen;
+    if (shim_ask(q, CNIO__SKP_GNI_REP) < 0) {
+        free(q);
         return shim_real.getnameinfo(sa, salen, host, hostlen, serv, servlen, flags);
-    if (m.i[0]) {
-        errno = m.i[0] == EAI_SYSTEM ? m.i[1] : e;
-        return m.i[0];
     }
-    if (strlen(m.name) >= hostlen || (serv && servlen && strlen(m.serv) >= servlen))
-        return EAI_OVERFLOW;
-    strcpy(host, m.name);
-    if (serv && servlen)
-        strcpy(serv, m.serv);
-    errno = e;
-    return 0;
+    if (q->m.i[0]) {
+        rc = q->m.i[0];
+        errno = rc == EAI_SYSTEM ? q->m.i[1] : e;
+    } else if (strlen(q->m.name) >= hostlen || (serv && servlen && strlen(q->m.serv) >= servlen)) {
+        rc = EAI_OVERFLOW;
+    } else {
+        strcpy(host, q->m.name);
+        if (serv && servlen)
+            strcpy(serv, q->m.serv);
+        errno = e;
+        rc = 0;
+    }
+    free(q);
+    return rc;
 }

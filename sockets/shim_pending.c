@@ -93,7 +93,7 @@ static uint64_t shim_pend_take(int fd, int64_t *t0)
 /* Tells the proxy what the setup with token came to, on a connection of its own. */
 static void shim_pend_report(uint64_t token, int64_t t0, int err)
 {
-    struct cnio__skp_msg m = { .type = CNIO__SKP_OUTCOME };
+    struct cnio__skp_small m = { .type = CNIO__SKP_OUTCOME };
     int64_t ms = shim_now_ms() - t0;
     int rpc = shim_rpc_open();
 
@@ -105,7 +105,7 @@ static void shim_pend_report(uint64_t token, int64_t t0, int err)
     m.i[3] = (int32_t)(uint32_t)token;
     m.i[4] = (int32_t)(uint32_t)(token >> 32);
     /* The proxy's ack orders this outcome before the process's next request. */
-    if (shim_rpc_send(rpc, &m) == 0 && shim_rpc_recv(rpc, &m) < 0)
+    if (shim_rpc_send_small(rpc, &m) == 0 && shim_rpc_recv_small(rpc, &m) < 0)
         shim_proxy_failed("stopped answering");
     shim_real_close(rpc);
 }
