@@ -8,14 +8,15 @@
  *
  * Answers from the proxy are allocated as glibc allocates its own (each entry on its
  * own, the canonical name apart), so freeaddrinfo is libc's for both, and frees any
- * sublist. gethostbyname* return a per-thread static hostent (glibc's is per-process),
- * without aliases.
+ * sublist. gethostbyname* return a per-thread hostent (glibc's is per-process),
+ * without aliases, allocated at the thread's first call.
  */
 #include "shim.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,7 +200,36 @@ struct shim_hostent {
     struct in6_addr data[CNIO__SKP_MAX_AI];
 };
 
-static __thread struct shim_hostent shim_he;
+/*
+ * Each thread's hostent is allocated at its first gethostbyname* and freed when the
+ * thread exits (a thread-specific key), not kept in static TLS: glibc carves a thread's
+ * static TLS out of its stack, so 4.4 KiB of TLS here took that much stack from every
+ * thread of the program, whether it looked up names or not.
+ */
+static pthread_once_t shim_he_once = PTHREAD_ONCE_INIT;
+static pthread_key_t shim_he_key;
+static int shim_he_keyed;
+
+static void shim_he_key_create(void)
+{
+    shim_he_keyed = pthread_key_create(&shim_he_key, free) == 0;
+}
+
+/* This thread's hostent; NULL when out of memory (libc answers then). */
+static struct shim_hostent *shim_he_get(void)
+{
+    struct shim_hostent *he;
+
+    pthread_once(&shim_he_once, shim_he_key_create);
+    if (!shim_he_keyed)
+        return NULL;
+    he = pthread_getspecific(shim_he_key);
+    if (!he && (he = malloc(sizeof(*he))) && pthread_setspecific(shim_he_key, he) != 0) {
+        free(he);
+        he = NULL;
+    }
+    return he;
+}
 
 /*
  * A gethostbyname2 question to the proxy. Returns NULL when libc must answer instead,
@@ -252,12 +282,13 @@ static const void *shim_host_addr(const struct cnio__skp_msg *m, int af, uint32_
 /* gethostbyname2 through the proxy: the answer, NULL with h_errno, or -1 via *fallback. */
 static struct hostent *shim_hostent(const char *name, int af, int *fallback)
 {
-    struct shim_q *q;
-    struct shim_hostent *he = &shim_he;
+    struct shim_q *q = NULL;
+    struct shim_hostent *he = shim_he_get();
     size_t alen = af == AF_INET ? 4 : 16;
     int n = 0, herr;
 
-    q = shim_host_ask(name, af, &herr);
+    if (he)
+        q = shim_host_ask(name, af, &herr);
     *fallback = !q;
     if (!q)
         return NULL;

@@ -5,12 +5,15 @@
  * how deep the call went below its caller. Prints one line per call, "NAME BYTES", and
  * exits 1 when a call failed. shim-stack.test runs it under the shim (every connect
  * managed) and bounds each figure, so that programs connecting and resolving on small
- * thread stacks and in signal handlers on a sigaltstack run as natively.
+ * thread stacks and in signal handlers on a sigaltstack run as natively. Last, "free
+ * BYTES": the stack left below a new PTHREAD_STACK_MIN thread's first frame, which the
+ * shim must not shrink (glibc carves static TLS out of each thread's stack).
  *
  *   stackuse PORT   (a listener of its own on 127.0.0.1:PORT; PORT+1 must be closed)
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -159,6 +162,34 @@ static void in_handler(void)
     printf("connect-in-signal-handler %zu\n", depth());
 }
 
+static void *on_small_thread(void *arg)
+{
+    volatile char here = 0;
+    pthread_attr_t at;
+    void *lo;
+    size_t size;
+
+    (void)arg;
+    if (pthread_getattr_np(pthread_self(), &at) != 0 || pthread_attr_getstack(&at, &lo, &size) != 0)
+        return NULL;
+    pthread_attr_destroy(&at);
+    printf("free %ld\n", (long)((uintptr_t)&here - (uintptr_t)lo));
+    return NULL;
+}
+
+/* The stack a PTHREAD_STACK_MIN thread has for its own calls. */
+static void small_thread(void)
+{
+    pthread_attr_t at;
+    pthread_t t;
+
+    pthread_attr_init(&at);
+    pthread_attr_setstacksize(&at, PTHREAD_STACK_MIN);
+    if (pthread_create(&t, &at, on_small_thread, NULL) == 0)
+        pthread_join(t, NULL);
+    pthread_attr_destroy(&at);
+}
+
 int main(int argc, char **argv)
 {
     int l = socket(AF_INET, SOCK_STREAM, 0), one = 1;
@@ -187,5 +218,7 @@ int main(int argc, char **argv)
         printf("%s %zu%s\n", calls[k].name, depth(), rc ? " (failed)" : "");
     }
     in_handler();
+    fflush(stdout);
+    small_thread();
     return failed;
 }
