@@ -75,6 +75,29 @@ int shim_proxy_on(void)
     return __atomic_load_n(&shim_on, __ATOMIC_ACQUIRE);
 }
 
+/* Appends s to msg (cap bytes, kept NUL-terminated) at *len. */
+static void shim_cat(char *msg, size_t cap, size_t *len, const char *s)
+{
+    while (*s && *len + 1 < cap)
+        msg[(*len)++] = *s++;
+    msg[*len] = '\0';
+}
+
+/* Appends n >= 0 in decimal. */
+static void shim_cat_num(char *msg, size_t cap, size_t *len, long n)
+{
+    char d[24];
+    size_t k = sizeof(d) - 1;
+
+    d[k] = '\0';
+    do
+        d[--k] = (char)('0' + n % 10);
+    while ((n /= 10) > 0 && k > 0);
+    shim_cat(msg, cap, len, d + k);
+}
+
+/* Said without stdio or strerror (neither async-signal-safe, and vfprintf alone takes
+ * 1.7 KiB of stack): a connect in a signal handler may be where the proxy is lost. */
 void shim_proxy_failed(const char *what)
 {
     int e = errno;
@@ -82,12 +105,21 @@ void shim_proxy_failed(const char *what)
     __atomic_store_n(&shim_on, 0, __ATOMIC_RELEASE);
     SHIM_ADD(fallbacks, 1);
     if (!__atomic_exchange_n(&shim_logged, 1, __ATOMIC_ACQ_REL)) {
+        const char *desc = strerrordesc_np(e);   /* untranslated: no locale, no malloc */
         char msg[256];
-        int n = snprintf(msg, sizeof(msg),
-                         "cnio-sockets[%ld]: proxy %s (%s); passing everything to libc\n",
-                         (long)getpid(), what, strerror(e));
+        size_t n = 0;
 
-        (void)!write(2, msg, n > 0 && (size_t)n < sizeof(msg) ? (size_t)n : 0);
+        shim_cat(msg, sizeof(msg), &n, "cnio-sockets[");
+        shim_cat_num(msg, sizeof(msg), &n, (long)getpid());
+        shim_cat(msg, sizeof(msg), &n, "]: proxy ");
+        shim_cat(msg, sizeof(msg), &n, what);
+        shim_cat(msg, sizeof(msg), &n, " (");
+        if (desc)
+            shim_cat(msg, sizeof(msg), &n, desc);
+        else
+            shim_cat_num(msg, sizeof(msg), &n, e);
+        shim_cat(msg, sizeof(msg), &n, "); passing everything to libc\n");
+        (void)!write(2, msg, n);
     }
     errno = e;
 }
