@@ -10,6 +10,9 @@
  * shim must not shrink (glibc carves static TLS out of each thread's stack).
  *
  *   stackuse PORT   (a listener of its own on 127.0.0.1:PORT; PORT+1 must be closed)
+ *   stackuse --first PORT   only the handler's connect, the process's first to an
+ *                   address (its connect already called once, on a unix socket, so
+ *                   that the program's own lazy binding is not what is measured)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +28,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define STACK (64 * 1024)
@@ -190,18 +194,34 @@ static void small_thread(void)
     pthread_attr_destroy(&at);
 }
 
+/* connect called once, on a unix socket (not managed): the program's own PLT entry
+ * for connect is bound, nothing of the shim's managed path has run. */
+static void bind_connect(void)
+{
+    struct sockaddr_un un = { .sun_family = AF_UNIX };
+    int u = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    connect(u, (struct sockaddr *)&un, sizeof(un));
+    close(u);
+}
+
 int main(int argc, char **argv)
 {
-    int l = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    int l = socket(AF_INET, SOCK_STREAM, 0), one = 1, first = argc == 3 && !strcmp(argv[1], "--first");
 
-    if (argc != 2)
+    if (argc != 2 && !first)
         return 2;
-    to = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(atoi(argv[1])),
+    to = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(atoi(argv[argc - 1])),
                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     stack = mmap(NULL, STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (stack == MAP_FAILED || bind(l, (struct sockaddr *)&to, sizeof(to)) < 0 || listen(l, 64) < 0)
         return 2;
+    if (first) {
+        bind_connect();
+        in_handler();
+        return failed;
+    }
     for (size_t k = 0; k < sizeof(calls) / sizeof(calls[0]); k++) {
         pthread_attr_t at;
         pthread_t t;
