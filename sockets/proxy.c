@@ -14,13 +14,20 @@
  * holds only open fds. A poll that fails is logged once and retried after a pause, never
  * in a busy loop, and the proxy exits when it keeps failing for PROXY_POLL_FAIL_MS.
  *
- *   cnio-proxy --socket PATH [--ready-fd N]   serve (N: written one byte once listening)
+ *   cnio-proxy --socket PATH [--ready-fd N] [--lock FILE] [--log FILE | --keep-log FILE]
+ *                                             serve (N: written one byte once listening)
  *   cnio-proxy stats PATH                     print a running proxy's counters
+ *
+ * Files: PATH is bound only where there is nothing, or a stale socket (refused
+ * connections) that is then replaced; the log is opened by the proxy itself, and only a
+ * --log it created is removed at exit; the socket likewise, only while it is the one
+ * the proxy bound.
  */
 #include "proxy.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -48,6 +55,8 @@ static uint64_t proxy_refused, proxy_sessions_refused;
 static volatile sig_atomic_t proxy_stop;
 static const char *proxy_sock_path, *proxy_lock_path;
 static struct stat proxy_sock_st;   /* our socket file, to remove only ours at exit */
+static struct stat proxy_log_st;    /* our log, likewise */
+static int proxy_log_created;       /* --log FILE that the proxy created: removed at exit */
 static struct px_client *proxy_clients[PROXY_MAX_CLIENTS];
 static int proxy_nclients;
 
@@ -78,6 +87,47 @@ static void proxy_on_signal(int sig)
     proxy_stop = sig;
 }
 
+/* Clears the way for the socket at path (a): nothing there, or a stale socket (no one
+ * accepts on it: a proxy that died), removed. Anything else is left as it is and refused:
+ * -1, said. */
+static int proxy_clear_path(const char *path, const struct sockaddr_un *a)
+{
+    struct stat st;
+    int fd, r, e;
+
+    if (lstat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        fprintf(stderr, "cnio-proxy: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        fprintf(stderr, "cnio-proxy: %s exists and is not a socket: left as it is; "
+                "give --socket a path of its own\n", path);
+        return -1;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    r = connect(fd, (const struct sockaddr *)a, sizeof(*a));
+    e = errno;
+    close(fd);
+    if (r == 0 || e == EAGAIN) {
+        fprintf(stderr, "cnio-proxy: %s: a process listens on it already: left as it is\n",
+                path);
+        return -1;
+    }
+    if (e != ECONNREFUSED) {
+        fprintf(stderr, "cnio-proxy: %s: %s\n", path, strerror(e));
+        return -1;
+    }
+    if (unlink(path) < 0 && errno != ENOENT) {
+        fprintf(stderr, "cnio-proxy: stale socket %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int proxy_listen(const char *path)
 {
     struct sockaddr_un a = { .sun_family = AF_UNIX };
@@ -88,10 +138,11 @@ static int proxy_listen(const char *path)
         return -1;
     }
     strcpy(a.sun_path, path);
+    if (proxy_clear_path(path, &a) < 0)
+        return -1;
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -1;
-    unlink(path);
     if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || chmod(path, 0600) < 0
         || stat(path, &proxy_sock_st) < 0 || listen(fd, 4096) < 0) {
         fprintf(stderr, "cnio-proxy: %s: %s\n", path, strerror(errno));
@@ -99,6 +150,45 @@ static int proxy_listen(const char *path)
         return -1;
     }
     return fd;
+}
+
+/* Makes path the proxy's log: its stdout and stderr from now on, appended to. With
+ * removable (--log), a file the proxy creates here is removed at its exit
+ * (proxy_log_remove); one that was there before is kept, as is a --keep-log. 0, or -1
+ * (said on the stderr the proxy was given). */
+static int proxy_log_open(const char *path, int removable)
+{
+    int fd = -1;
+
+    if (removable) {
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        proxy_log_created = fd >= 0;
+    }
+    if (fd < 0)
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || fstat(fd, &proxy_log_st) < 0) {
+        fprintf(stderr, "cnio-proxy: log %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    if (dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
+        fprintf(stderr, "cnio-proxy: log %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (fd > 2)
+        close(fd);
+    return 0;
+}
+
+/* Removes the log if the proxy created it and it is still the same file. */
+static void proxy_log_remove(const char *path)
+{
+    struct stat st;
+
+    if (proxy_log_created && stat(path, &st) == 0 && st.st_ino == proxy_log_st.st_ino
+        && st.st_dev == proxy_log_st.st_dev)
+        unlink(path);
 }
 
 /* Raises the soft fd limit to the hard one and sets the clients' budgets from it. */
@@ -569,16 +659,67 @@ static const char proxy_usage[] =
     "  --socket PATH    the unix socket to listen on\n"
     "  --ready-fd N     write one byte to fd N once listening\n"
     "  --lock FILE      the job's lock file, removed at exit\n"
-    "  --log FILE       the proxy's log (its stderr), removed after a clean exit\n"
-    "  --keep-log FILE  a log that is kept\n"
+    "  --log FILE       the proxy's log (its stdout and stderr, appended to); removed\n"
+    "                   after a clean exit if the proxy created it\n"
+    "  --keep-log FILE  the same, kept\n"
     "  -h, --help       this text\n";
+
+/* The options of a proxy that serves: 0, or 2 after the usage (an option it does not
+ * know, one without its value, no --socket). */
+static int proxy_args(int argc, char **argv, const char **path, int *ready, const char **log,
+                      int *removable)
+{
+    int i;
+
+    for (i = 1; i + 1 < argc; i += 2) {
+        const char *opt = argv[i], *val = argv[i + 1];
+
+        if (!strcmp(opt, "--socket"))
+            *path = val;
+        else if (!strcmp(opt, "--ready-fd"))
+            *ready = atoi(val);
+        else if (!strcmp(opt, "--lock"))
+            proxy_lock_path = val;
+        else if (!strcmp(opt, "--log") || !strcmp(opt, "--keep-log")) {
+            *log = val;
+            *removable = !strcmp(opt, "--log");
+        } else
+            break;
+    }
+    if (i == argc && *path)
+        return 0;
+    fputs(proxy_usage, stderr);
+    return 2;
+}
+
+/* path made absolute, since the proxy works from /: path itself, or the working
+ * directory and path in buf; NULL (said) when that cannot be had. */
+static const char *proxy_abs(const char *path, char *buf, size_t cap)
+{
+    char cwd[PATH_MAX];
+    int n;
+
+    if (path[0] == '/')
+        return path;
+    if (!getcwd(cwd, sizeof(cwd))) {
+        fprintf(stderr, "cnio-proxy: %s: the working directory: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    n = snprintf(buf, cap, "%s/%s", cwd, path);
+    if (n < 0 || (size_t)n >= cap) {
+        fprintf(stderr, "cnio-proxy: %s/%s: %s\n", cwd, path, strerror(ENAMETOOLONG));
+        return NULL;
+    }
+    return buf;
+}
 
 int main(int argc, char **argv)
 {
     static struct px px;
-    static char report[CNIO__SKP_NAME_MAX + 1];
+    static char report[CNIO__SKP_NAME_MAX + 1], abs_sock[PATH_MAX], abs_log[PATH_MAX],
+        abs_lock[PATH_MAX];
     const char *path = NULL, *log = NULL;
-    int ready = -1, lfd;
+    int ready = -1, removable = 0, lfd;
 
     if (argc == 3 && !strcmp(argv[1], "stats"))
         return proxy_print_stats(argv[2]);
@@ -586,20 +727,15 @@ int main(int argc, char **argv)
         fputs(proxy_usage, stdout);
         return 0;
     }
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--socket"))
-            path = argv[i + 1];
-        else if (!strcmp(argv[i], "--ready-fd"))
-            ready = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--lock"))
-            proxy_lock_path = argv[i + 1];
-        else if (!strcmp(argv[i], "--log"))
-            log = argv[i + 1];
-    }
-    if (!path) {
-        fputs(proxy_usage, stderr);
+    if (proxy_args(argc, argv, &path, &ready, &log, &removable))
         return 2;
-    }
+    if (!(path = proxy_abs(path, abs_sock, sizeof(abs_sock)))
+        || (log && !(log = proxy_abs(log, abs_log, sizeof(abs_log))))
+        || (proxy_lock_path && !(proxy_lock_path = proxy_abs(proxy_lock_path, abs_lock,
+                                                             sizeof(abs_lock)))))
+        return 1;
+    if (log && proxy_log_open(log, removable) < 0)
+        return 1;
     proxy_sock_path = path;
     cnio__sk_conf_load(&px.conf);
     if (px.conf.bad[0])
@@ -619,7 +755,7 @@ int main(int argc, char **argv)
                 strerror(errno));
     if (px_names_start() < 0) {
         fprintf(stderr, "cnio-proxy: cannot start the resolver threads\n");
-        unlink(path);
+        proxy_unlink(path);
         return 1;
     }
     if (ready >= 0) {
@@ -631,8 +767,8 @@ int main(int argc, char **argv)
         proxy_retire(lfd, 1);
     proxy_report(&px, report, sizeof(report));
     fprintf(stderr, "cnio-proxy: exiting; final report:\n%s", report);
-    if (log)   /* the run directory's own log: nothing in it to keep after a clean exit */
-        unlink(log);
+    if (log)   /* a log the proxy created for --log: nothing in it to keep after a clean exit */
+        proxy_log_remove(log);
     close(lfd);
     px_job_close();
     while (proxy_nclients)

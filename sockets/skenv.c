@@ -170,14 +170,12 @@ static void skenv_exec_proxy(const char *bin, const char *sock, const char *lock
                              const char *log, int keep_log, int ready)
 {
     char fdarg[16];
-    int nul = open("/dev/null", O_RDONLY), out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    int nul = open("/dev/null", O_RDONLY);
 
+    /* stdout and stderr stay the starter's until the proxy makes them its log (at once:
+     * it creates the log itself, so as to remove it at exit only if it did). */
     if (nul >= 0)
         dup2(nul, 0);
-    if (out >= 0) {
-        dup2(out, 1);
-        dup2(out, 2);
-    }
     /* Nothing else of the starting process's: its other fds (a launcher's pipes among
      * them) stay open for the proxy's life otherwise. */
     if (ready > 3)
@@ -255,8 +253,8 @@ int cnio__sk_lock_file(const char *path, int create, int64_t timeout_ms)
     return -ETIMEDOUT;
 }
 
-/* After a start that failed: removes the lock (held) and the log when it is empty, and
- * says why. */
+/* After a start that failed: removes the lock (held) and the log when it is empty and
+ * not to be kept (keep: asked for, or there before the start), and says why. */
 static void skenv_spawn_failed(int rc, const char *bin, const char *lock, const char *log,
                                int keep, char *why, size_t whycap)
 {
@@ -314,11 +312,13 @@ int cnio__sk_proxy_ensure(const char *proxy_bin, char *sock, size_t cap, char *w
         return fd;
     }
     rc = 0;
-    if (cnio__sk_proxy_alive(sock, 1000) != 0) {
-        unlink(sock);
+    if (cnio__sk_proxy_alive(sock, 1000) != 0) {   /* the proxy removes a stale socket */
+        int had_log = access(log, F_OK) == 0;
+
         rc = skenv_spawn(proxy_bin, sock, lock, log, keep && *keep);
         if (rc)
-            skenv_spawn_failed(rc, proxy_bin, lock, log, keep && *keep, why, whycap);
+            skenv_spawn_failed(rc, proxy_bin, lock, log, (keep && *keep) || had_log, why,
+                               whycap);
     }
     close(fd);
     return rc;
