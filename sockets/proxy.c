@@ -30,6 +30,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,9 @@
 #define PROXY_AUTH_MS 5000   /* a TCP peer proves the job's key within this */
 #define PROXY_FD_RESERVE 16   /* fds kept free for the proxy's own use */
 #define PROXY_POLL_FAIL_MS 5000
+/* Bytes of report a stats reply holds at most: some 17 messages, well within what a unix
+ * socket takes without blocking (the proxy's sends do not wait). */
+#define PROXY_STATS_MAX 65536
 
 /* The fd budget of the clients (proxy_fd_init) and what was turned away. */
 static int proxy_fd_budget = PROXY_MAX_CLIENTS, proxy_session_budget = PROXY_MAX_CLIENTS;
@@ -312,29 +316,111 @@ static int proxy_session_room(void)
     return -1;
 }
 
-/* The proxy's report (text, cap bytes at most): sessions, names, destinations. */
-static void proxy_report(struct px *px, char *buf, size_t cap)
+void px_text_add(struct px_text *t, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if (t->len + (size_t)n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 4096;
+        char *b;
+
+        while (cap < t->len + (size_t)n + 1)
+            cap *= 2;
+        b = realloc(t->buf, cap);
+        if (!b) {
+            t->lost++;
+            return;
+        }
+        t->buf = b;
+        t->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    t->len += (size_t)n;
+}
+
+/* The proxy's report, whole, into t (free t->buf): sessions, job, names, destinations. */
+static void proxy_report(struct px *px, struct px_text *t)
 {
     int live = 0;
 
     for (int i = 0; i < proxy_nclients; i++)
         live += proxy_clients[i]->session;
-    snprintf(buf, cap, "proxy pid %ld\nsessions live %d total %llu\n"
-             "refused connections %llu sessions %llu fd_limit %d\n", (long)getpid(), live,
-             (unsigned long long)px->sessions_total, (unsigned long long)proxy_refused,
-             (unsigned long long)proxy_sessions_refused, proxy_fd_budget + PROXY_FD_RESERVE);
-    px_job_report(buf, cap);
-    px_names_report(buf, cap);
-    px_admit_report(px, buf, cap);
+    px_text_add(t, "proxy pid %ld\nsessions live %d total %llu\n"
+                "refused connections %llu sessions %llu fd_limit %d\n", (long)getpid(), live,
+                (unsigned long long)px->sessions_total, (unsigned long long)proxy_refused,
+                (unsigned long long)proxy_sessions_refused, proxy_fd_budget + PROXY_FD_RESERVE);
+    px_job_report(t);
+    px_names_report(t);
+    px_admit_report(px, t);
 }
 
+/*
+ * Brings the report within PROXY_STATS_MAX bytes for a stats reply: cut after a whole
+ * line, with lines that say what was left out ("... N more destinations not shown")
+ * in place of the rest. Lines lost for want of memory are said too.
+ */
+static void proxy_stats_fit(struct px_text *t)
+{
+    static const char *const what[] = { "destinations", "names", "lines" };
+    unsigned long more[3] = { 0, 0, 0 };
+    size_t keep = t->len;
+    char mark[256];
+    int n = 0;
+
+    if (t->len > PROXY_STATS_MAX) {
+        keep = PROXY_STATS_MAX - sizeof(mark);
+        while (keep > 0 && t->buf[keep - 1] != '\n')
+            keep--;
+        for (const char *l = t->buf + keep; l < t->buf + t->len; l = strchr(l, '\n') + 1)
+            more[!strncmp(l, "dest ", 5) ? 0 : !strncmp(l, "name ", 5) ? 1 : 2]++;
+    }
+    more[2] += t->lost;
+    for (int k = 0; k < 3; k++)
+        if (more[k])
+            n += snprintf(mark + n, sizeof(mark) - (size_t)n, "... %lu more %s not shown%s\n",
+                          more[k], what[k], k == 2 && t->lost ? " (no memory)" : "");
+    if (!n)
+        return;
+    t->len = keep;
+    px_text_add(t, "%s", mark);
+}
+
+/* A stats reply: the report in as many STATS_REP messages as it takes, each of whole
+ * lines (a line longer than a message is split), all but the last with i0 = 1. */
 static void proxy_stats(struct px *px, struct px_client *c)
 {
-    struct cnio__skp_msg m = { .type = CNIO__SKP_STATS_REP };
+    struct px_text t = { 0 };
+    size_t off = 0;
 
-    proxy_report(px, m.name, sizeof(m.name));
-    if (px_send(c, &m) < 0)
-        c->dead = 1;
+    proxy_report(px, &t);
+    proxy_stats_fit(&t);
+    do {
+        struct cnio__skp_msg m = { .type = CNIO__SKP_STATS_REP };
+        size_t n = t.len - off;
+
+        if (n > CNIO__SKP_NAME_MAX) {
+            n = CNIO__SKP_NAME_MAX;
+            while (n > 0 && t.buf[off + n - 1] != '\n')
+                n--;
+            if (!n)
+                n = CNIO__SKP_NAME_MAX;
+        }
+        if (n)
+            memcpy(m.name, t.buf + off, n);
+        off += n;
+        m.i[0] = off < t.len;
+        if (px_send(c, &m) < 0)
+            c->dead = 1;
+    } while (off < t.len && !c->dead);
+    free(t.buf);
 }
 
 /* Acts on one message from c; -1 drops the client. */
@@ -615,14 +701,42 @@ static void proxy_loop(struct px *px, int lfd)
     }
 }
 
+/* Prints the STATS_REP messages read from fd until the last one (i0 = 0): 0 then, 1
+ * when the answer was none or stopped short. */
+static int proxy_print_reply(int fd)
+{
+    struct cnio__skp_msg m;
+    unsigned char buf[CNIO__SKP_MAX];
+    size_t len = 0;
+    int n;
+
+    for (;;) {
+        n = cnio__skp_parse(buf, len, &m);
+        if (n == 0) {
+            ssize_t k = read(fd, buf + len, sizeof(buf) - len);
+
+            if (k <= 0)
+                return 1;
+            len += (size_t)k;
+            continue;
+        }
+        if (n < 0 || m.type != CNIO__SKP_STATS_REP)
+            return 1;
+        fputs(m.name, stdout);
+        if (!m.i[0])
+            return 0;
+        memmove(buf, buf + n, len - (size_t)n);
+        len -= (size_t)n;
+    }
+}
+
 /* `cnio-proxy stats PATH`: prints a running proxy's report. */
 static int proxy_print_stats(const char *path)
 {
     struct sockaddr_un a = { .sun_family = AF_UNIX };
     struct cnio__skp_msg m = { .type = CNIO__SKP_STATS_REQ };
     unsigned char buf[CNIO__SKP_MAX];
-    size_t len = 0;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), n;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), n, rc;
     struct timeval tv = { 5, 0 };
 
     snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
@@ -633,20 +747,12 @@ static int proxy_print_stats(const char *path)
         fprintf(stderr, "cnio-proxy: %s: %s\n", path, strerror(errno));
         return 1;
     }
-    while ((n = cnio__skp_parse(buf, len, &m)) == 0) {
-        ssize_t k = read(fd, buf + len, sizeof(buf) - len);
-
-        if (k <= 0)
-            break;
-        len += (size_t)k;
-    }
+    rc = proxy_print_reply(fd);
     close(fd);
-    if (n <= 0 || m.type != CNIO__SKP_STATS_REP) {
-        fprintf(stderr, "cnio-proxy: %s: no answer\n", path);
-        return 1;
-    }
-    fputs(m.name, stdout);
-    return 0;
+    fflush(stdout);
+    if (rc)
+        fprintf(stderr, "cnio-proxy: %s: no answer, or one that stopped short\n", path);
+    return rc;
 }
 
 static const char proxy_usage[] =
@@ -716,8 +822,8 @@ static const char *proxy_abs(const char *path, char *buf, size_t cap)
 int main(int argc, char **argv)
 {
     static struct px px;
-    static char report[CNIO__SKP_NAME_MAX + 1], abs_sock[PATH_MAX], abs_log[PATH_MAX],
-        abs_lock[PATH_MAX];
+    static char abs_sock[PATH_MAX], abs_log[PATH_MAX], abs_lock[PATH_MAX];
+    struct px_text report = { 0 };
     const char *path = NULL, *log = NULL;
     int ready = -1, removable = 0, lfd;
 
@@ -765,8 +871,12 @@ int main(int argc, char **argv)
     proxy_loop(&px, lfd);
     if (proxy_stop)   /* a signal, or poll kept failing: not retired by the loop */
         proxy_retire(lfd, 1);
-    proxy_report(&px, report, sizeof(report));
-    fprintf(stderr, "cnio-proxy: exiting; final report:\n%s", report);
+    proxy_report(&px, &report);
+    fprintf(stderr, "cnio-proxy: exiting; final report:\n%.*s", (int)report.len,
+            report.buf ? report.buf : "");
+    if (report.lost)
+        fprintf(stderr, "... %lu more lines not shown (no memory)\n", report.lost);
+    free(report.buf);
     if (log)   /* a log the proxy created for --log: nothing in it to keep after a clean exit */
         proxy_log_remove(log);
     close(lfd);

@@ -16,6 +16,7 @@
 enum px_state { PX_IDLE, PX_QUEUED, PX_HOLDING };
 
 struct px_dest;
+struct px_text;
 
 struct px_client {
     int fd;
@@ -106,8 +107,8 @@ void px_admit_drop(struct px *px, struct px_client *c, int64_t now);
  * outcomes never reported (PX_LATE_MS); returns the
  * ms until the next timer (or 1000). Clients that fail a send are marked fd = -1. */
 int64_t px_admit_tick(struct px *px, int64_t now);
-/* Appends the destinations' counters to buf (text). */
-void px_admit_report(struct px *px, char *buf, size_t cap);
+/* Appends the destinations' counters to t, a line each ("dest ..."). */
+void px_admit_report(struct px *px, struct px_text *t);
 
 /* Names: starts the resolver threads; 0 or -1. */
 int px_names_start(void);
@@ -122,10 +123,22 @@ int px_names_request(struct px *px, struct px_client *c, const struct cnio__skp_
 void px_names_drop(struct px_client *c);
 /* Heartbeats to processes waiting for lookups; ms until the next one. */
 int64_t px_names_tick(struct px *px, int64_t now);
-void px_names_report(char *buf, size_t cap);
+/* Appends the names' counters to t ("names ...", then a "name ..." line each). */
+void px_names_report(struct px_text *t);
 void px_names_free(void);
 
 int64_t px_now_ms(void);
+
+/* The proxy's report as it is built: text of any length, whole lines. A line that finds
+ * no memory is left out and counted. */
+struct px_text {
+    char *buf;
+    size_t len, cap;
+    unsigned long lost;
+};
+
+/* Appends printf-formatted text to t. */
+void px_text_add(struct px_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* One proxy per job (proxy_job.c). Sets up job mode from the environment: listens on TCP
  * on the head node, else opens a session with the job proxy (waiting conf.job_wait_ms at
@@ -154,7 +167,8 @@ int px_job_relay_open(struct px *px, struct px_client *c, const struct cnio__skp
 int px_job_node_local(const struct sockaddr_storage *sa);
 /* Moves what fd from has to read to fd to; 0, or -1 (either side is gone). */
 int px_job_pass(int from, int to);
-void px_job_report(char *buf, size_t cap);
+/* Appends the job line to t ("job ..."), in job mode. */
+void px_job_report(struct px_text *t);
 void px_job_close(void);
 
 #endif /* CNIO_PROXY_H */

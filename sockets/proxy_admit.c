@@ -466,22 +466,20 @@ int64_t px_admit_tick(struct px *px, int64_t now)
     return next < 1 ? 1 : next;
 }
 
-void px_admit_report(struct px *px, char *buf, size_t cap)
+void px_admit_report(struct px *px, struct px_text *t)
 {
     for (struct px_dest *d = px->dests; d; d = d->next) {
-        size_t used = strlen(buf);
         const struct cnio__skw *w = &d->w;
 
-        snprintf(buf + used, cap - used,
-                 "dest %s window %d inflight %u queued %u admitted %llu prompt %llu slow %llu "
-                 "refused %llu timedout %llu failed_fast %llu queued_failed %llu wait_ms %llu "
-                 "settle_ms %lld late %llu%s\n",
-                 d->label, cnio__skw_window(w), w->inflight, d->nqueued,
-                 (unsigned long long)w->admitted, (unsigned long long)w->prompt,
-                 (unsigned long long)w->slow, (unsigned long long)w->refused,
-                 (unsigned long long)w->timedout, (unsigned long long)w->failed_fast,
-                 (unsigned long long)d->queued_fail, (unsigned long long)d->wait_ms_total,
-                 (long long)cnio__skw_settle_ms(w), (unsigned long long)d->late,
-                 d->node_local ? " scope node" : "");   /* apart from other nodes' */
+        px_text_add(t, "dest %s window %d inflight %u queued %u admitted %llu prompt %llu "
+                    "slow %llu refused %llu timedout %llu failed_fast %llu queued_failed %llu "
+                    "wait_ms %llu settle_ms %lld late %llu%s\n",
+                    d->label, cnio__skw_window(w), w->inflight, d->nqueued,
+                    (unsigned long long)w->admitted, (unsigned long long)w->prompt,
+                    (unsigned long long)w->slow, (unsigned long long)w->refused,
+                    (unsigned long long)w->timedout, (unsigned long long)w->failed_fast,
+                    (unsigned long long)d->queued_fail, (unsigned long long)d->wait_ms_total,
+                    (long long)cnio__skw_settle_ms(w), (unsigned long long)d->late,
+                    d->node_local ? " scope node" : "");   /* apart from other nodes' */
     }
 }

@@ -453,16 +453,14 @@ int px_job_pass(int from, int to)
     return job_io(to, buf, (size_t)n, 1, px_now_ms() + JOB_HS_MS);
 }
 
-void px_job_report(char *buf, size_t cap)
+void px_job_report(struct px_text *t)
 {
-    size_t used = strlen(buf);
-
     if (!job.on)
         return;
-    snprintf(buf + used, cap - used, "job %s %s:%d relayed %llu served_here %llu\n",
-             job.lfd >= 0 ? "proxy" : job.session >= 0 ? "node" : "node-alone",
-             inet_ntoa(job.addr.sin_addr), job.port, (unsigned long long)job.relayed,
-             (unsigned long long)job.local);
+    px_text_add(t, "job %s %s:%d relayed %llu served_here %llu\n",
+                job.lfd >= 0 ? "proxy" : job.session >= 0 ? "node" : "node-alone",
+                inet_ntoa(job.addr.sin_addr), job.port, (unsigned long long)job.relayed,
+                (unsigned long long)job.local);
 }
 
 void px_job_close(void)

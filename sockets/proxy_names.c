@@ -290,19 +290,15 @@ int64_t px_names_tick(struct px *px, int64_t now)
     return next < 1 ? 1 : next;
 }
 
-void px_names_report(char *buf, size_t cap)
+void px_names_report(struct px_text *t)
 {
-    size_t used = strlen(buf);
-
-    snprintf(buf + used, cap - used, "names requests %llu lookups %llu\n",
-             (unsigned long long)names_requests, (unsigned long long)names_lookups);
-    for (struct pn_entry *e = names_head; e; e = e->next) {
-        used = strlen(buf);
-        snprintf(buf + used, cap - used, "name %s%s%s lookups %llu requests %llu\n",
-                 e->req.type == CNIO__SKP_GAI_REQ ? e->req.name : "(reverse)",
-                 e->req.i[4] ? " " : "", e->req.i[4] ? e->req.serv : "",
-                 (unsigned long long)e->lookups, (unsigned long long)e->requests);
-    }
+    px_text_add(t, "names requests %llu lookups %llu\n",
+                (unsigned long long)names_requests, (unsigned long long)names_lookups);
+    for (struct pn_entry *e = names_head; e; e = e->next)
+        px_text_add(t, "name %s%s%s lookups %llu requests %llu\n",
+                    e->req.type == CNIO__SKP_GAI_REQ ? e->req.name : "(reverse)",
+                    e->req.i[4] ? " " : "", e->req.i[4] ? e->req.serv : "",
+                    (unsigned long long)e->lookups, (unsigned long long)e->requests);
 }
 
 void px_names_free(void)

@@ -28,7 +28,8 @@
  *   OUTCOME_ACK -: the OUTCOME was taken into account (so the shim's next request,
  *              on another connection, finds the destination as that outcome left it)
  *   STATS_REQ  -
- *   STATS_REP  name = report text
+ *   STATS_REP  name = report text, whole lines; i0 1 when more STATS_REP follow (a report
+ *              longer than one message comes in several)
  */
 #ifndef CNIO_SKPROTO_H
 #define CNIO_SKPROTO_H

@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static char dir[64], sock[128];
+static char dir[64], sock[128], logpath[128];
 static pid_t proxy;
 
 static void proxy_start(void)
@@ -37,6 +37,7 @@ static void proxy_start(void)
     strcpy(dir, "/tmp/check_proxy.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(sock, sizeof(sock), "%s/p.sock", dir);
+    snprintf(logpath, sizeof(logpath), "%s/p.log", dir);
     setenv("CNIO_SOCKETS_WINDOW_INIT", "2", 1);
     setenv("CNIO_SOCKETS_WINDOW_MAX", "2", 1);
     setenv("CNIO_SOCKETS_SETTLE_MS", "0", 1);
@@ -49,7 +50,8 @@ static void proxy_start(void)
 
         close(pfd[0]);
         snprintf(fd, sizeof(fd), "%d", pfd[1]);
-        execl(bin, "cnio-proxy", "--socket", sock, "--ready-fd", fd, (char *)NULL);
+        execl(bin, "cnio-proxy", "--socket", sock, "--ready-fd", fd, "--keep-log", logpath,
+              (char *)NULL);
         _exit(127);
     }
     close(pfd[1]);
@@ -57,10 +59,20 @@ static void proxy_start(void)
     close(pfd[0]);
 }
 
+/* Stops the proxy (SIGTERM: it writes its final report to its log and exits). */
+static void proxy_end(void)
+{
+    if (proxy > 0) {
+        kill(proxy, SIGTERM);
+        waitpid(proxy, NULL, 0);
+    }
+    proxy = -1;
+}
+
 static void proxy_stop(void)
 {
-    kill(proxy, SIGTERM);
-    waitpid(proxy, NULL, 0);
+    proxy_end();
+    unlink(logpath);
     rmdir(dir);
 }
 
@@ -128,17 +140,22 @@ static int get(int fd, struct cnio__skp_msg *m, int ms)
     return get_any(fd, m, ms, 0);
 }
 
-static void admit(int fd, int deadline_ms)
+static void admit_port(int fd, int deadline_ms, int port)
 {
     struct cnio__skp_msg m = { .type = CNIO__SKP_ADMIT_REQ };
     struct sockaddr_in *a = (struct sockaddr_in *)&m.sa;
 
     a->sin_family = AF_INET;
-    a->sin_port = htons(7000);
+    a->sin_port = htons((uint16_t)port);
     inet_pton(AF_INET, "192.0.2.9", &a->sin_addr);
     m.salen = sizeof(*a);
     m.i[0] = deadline_ms;
     put(fd, &m);
+}
+
+static void admit(int fd, int deadline_ms)
+{
+    admit_port(fd, deadline_ms, 7000);
 }
 
 static void done(int fd, int outcome, int err)
@@ -291,6 +308,117 @@ START_TEST(malformed_input_drops_only_that_peer)
 }
 END_TEST
 
+/* Admissions to n destinations (ports 7000 + k), each completed promptly. */
+static void admit_many(int n)
+{
+    for (int k = 0; k < n; k++) {
+        int fd = peer();
+
+        admit_port(fd, 30000, 7000 + k);
+        expect(fd, CNIO__SKP_GO, 0);
+        done(fd, CNIO__SKW_PROMPT, 0);
+        close(fd);
+    }
+}
+
+/* The proxy's stats reply, its messages' texts joined (static storage); each message
+ * must hold whole lines. */
+static const char *stats_text(void)
+{
+    static char text[1 << 17];
+    struct cnio__skp_msg m = { .type = CNIO__SKP_STATS_REQ };
+    size_t len = 0;
+    int fd = peer();
+
+    put(fd, &m);
+    do {
+        size_t n;
+
+        ck_assert_int_eq(get(fd, &m, 5000), 1);
+        ck_assert_int_eq(m.type, CNIO__SKP_STATS_REP);
+        n = strlen(m.name);
+        ck_assert_uint_lt(len + n, sizeof(text));
+        ck_assert_msg(n && m.name[n - 1] == '\n', "a message ends mid-line: ...%s",
+                      m.name + (n > 40 ? n - 40 : 0));
+        memcpy(text + len, m.name, n + 1);
+        len += n;
+    } while (m.i[0]);
+    close(fd);
+    return text;
+}
+
+/* Lines of text that start with prefix; each must be whole (a "dest" line ends with
+ * its last field, "late N"). */
+static int lines(const char *text, const char *prefix)
+{
+    int n = 0;
+
+    for (const char *l = text; *l; l = strchr(l, '\n') + 1) {
+        ck_assert_msg(strchr(l, '\n'), "a line cut short: %s", l);
+        if (strncmp(l, prefix, strlen(prefix)))
+            continue;
+        n++;
+        ck_assert_msg(strcmp(prefix, "dest ") || strstr(l, " late "), "a line cut short: %.60s",
+                      l);
+    }
+    return n;
+}
+
+/* What a file (the log) or a command's output holds, in static storage. */
+static const char *slurp(FILE *f)
+{
+    static char text[1 << 18];
+    size_t n;
+
+    ck_assert_ptr_nonnull(f);
+    n = fread(text, 1, sizeof(text) - 1, f);
+    text[n] = '\0';
+    return text;
+}
+
+START_TEST(report_of_60_destinations_is_whole)
+{
+    char cmd[1024];
+    const char *text;
+    FILE *f;
+
+    admit_many(60);
+    text = stats_text();
+    ck_assert_msg(lines(text, "dest ") == 60, "stats: %d dest lines of 60, %zu bytes",
+                  lines(text, "dest "), strlen(text));
+    snprintf(cmd, sizeof(cmd), "%s/sockets/cnio-proxy stats %s", getenv("CNIO_TOP_BUILDDIR"),
+             sock);
+    f = popen(cmd, "r");
+    text = slurp(f);
+    ck_assert_int_eq(pclose(f), 0);
+    ck_assert_msg(lines(text, "dest ") == 60, "cnio-proxy stats: %d dest lines of 60",
+                  lines(text, "dest "));
+}
+END_TEST
+
+START_TEST(report_beyond_its_bound_says_what_it_leaves_out)
+{
+    const char *text, *mark;
+    unsigned long more = 0;
+    FILE *f;
+
+    admit_many(600);
+    text = stats_text();
+    mark = strstr(text, "\n... ");
+    ck_assert_msg(mark && sscanf(mark, "\n... %lu more destinations not shown\n", &more) == 1,
+                  "stats: %d dest lines of 600, %zu bytes, no mark of the rest",
+                  lines(text, "dest "), strlen(text));
+    ck_assert_int_eq(lines(text, "dest ") + (int)more, 600);
+    ck_assert_uint_le(strlen(text), 65536);
+    proxy_end();
+    f = fopen(logpath, "r");
+    text = slurp(f);
+    fclose(f);
+    ck_assert_msg(lines(text, "dest ") == 600, "final report: %d dest lines of 600",
+                  lines(text, "dest "));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("proxy");
@@ -306,6 +434,8 @@ int main(void)
     tcase_add_test(t, queued_past_its_deadline_times_out);
     tcase_add_test(t, one_lookup_for_many_askers);
     tcase_add_test(t, malformed_input_drops_only_that_peer);
+    tcase_add_test(t, report_of_60_destinations_is_whole);
+    tcase_add_test(t, report_beyond_its_bound_says_what_it_leaves_out);
     suite_add_tcase(s, t);
     r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
