@@ -20,6 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
+/* How long a starter waits for the proxy to listen, beyond the wait for the job proxy
+ * that the proxy does first (CNIO_SOCKETS_JOB_WAIT_MS); a starter waits as long for
+ * the job's lock, which another one holds meanwhile. */
+#define SKENV_START_MS 10000
+
 /* Adds "NAME=VALUE (WHAT)" to c->bad. */
 static void skenv_bad(struct cnio__sk_conf *c, const char *name, const char *val,
                       const char *what)
@@ -189,9 +194,10 @@ static void skenv_exec_proxy(const char *bin, const char *sock, const char *lock
     _exit(127);
 }
 
-/* Starts the proxy detached and waits until it reports it listens; 0 or -errno. */
+/* Starts the proxy detached and waits (wait_ms at most) until it reports it listens; 0 or
+ * -errno. */
 static int skenv_spawn(const char *bin, const char *sock, const char *lock, const char *log,
-                       int keep_log)
+                       int keep_log, int64_t wait_ms)
 {
     int pfd[2], st, rc = -ETIMEDOUT;
     struct pollfd p;
@@ -218,7 +224,7 @@ static int skenv_spawn(const char *bin, const char *sock, const char *lock, cons
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
     p = (struct pollfd){ .fd = pfd[0], .events = POLLIN };
-    if (poll(&p, 1, 10000) == 1)
+    if (poll(&p, 1, (int)wait_ms) == 1)
         rc = read(pfd[0], &c, 1) == 1 ? 0 : -ECHILD;
     close(pfd[0]);
     return rc;
@@ -256,7 +262,7 @@ int cnio__sk_lock_file(const char *path, int create, int64_t timeout_ms)
 /* After a start that failed: removes the lock (held) and the log when it is empty and
  * not to be kept (keep: asked for, or there before the start), and says why. */
 static void skenv_spawn_failed(int rc, const char *bin, const char *lock, const char *log,
-                               int keep, char *why, size_t whycap)
+                               int keep, int64_t wait_ms, char *why, size_t whycap)
 {
     struct stat st;
     int kept = keep || (stat(log, &st) == 0 && st.st_size > 0);
@@ -268,8 +274,8 @@ static void skenv_spawn_failed(int rc, const char *bin, const char *lock, const 
         snprintf(why, whycap, "%s exited before it listened%s%s", bin, kept ? "; see " : "",
                  kept ? log : "");
     else if (rc == -ETIMEDOUT)
-        snprintf(why, whycap, "%s did not say it listens within 10 s%s%s", bin,
-                 kept ? "; see " : "", kept ? log : "");
+        snprintf(why, whycap, "%s did not say it listens within %lld s%s%s", bin,
+                 (long long)(wait_ms / 1000), kept ? "; see " : "", kept ? log : "");
     else
         snprintf(why, whycap, "%s: %s (set CNIO_PROXY_BIN to cnio-proxy's path)", bin,
                  strerror(-rc));
@@ -280,9 +286,13 @@ int cnio__sk_proxy_ensure(const char *proxy_bin, char *sock, size_t cap, char *w
 {
     char dir[512], key[256], lock[800], log[800];
     const char *keep = getenv("CNIO_SOCKETS_PROXY_LOG");
+    struct cnio__sk_conf conf;
+    int64_t wait_ms;
     int rc, fd, n;
 
     snprintf(why, whycap, "%s", "");
+    cnio__sk_conf_load(&conf);
+    wait_ms = SKENV_START_MS + conf.job_wait_ms;
     rc = cnio__sk_rundir(dir, sizeof(dir));
     if (rc) {
         const char *base = getenv("CNIO_SOCKETS_RUNDIR");
@@ -306,7 +316,7 @@ int cnio__sk_proxy_ensure(const char *proxy_bin, char *sock, size_t cap, char *w
     snprintf(log, sizeof(log), "%s/%s.log", dir, key);
     if (keep && *keep)
         snprintf(log, sizeof(log), "%s", keep);
-    fd = cnio__sk_lock_file(lock, 1, 10000);
+    fd = cnio__sk_lock_file(lock, 1, wait_ms);   /* another starter may wait that long */
     if (fd < 0) {
         snprintf(why, whycap, "lock %s: %s", lock, strerror(-fd));
         return fd;
@@ -315,10 +325,10 @@ int cnio__sk_proxy_ensure(const char *proxy_bin, char *sock, size_t cap, char *w
     if (cnio__sk_proxy_alive(sock, 1000) != 0) {   /* the proxy removes a stale socket */
         int had_log = access(log, F_OK) == 0;
 
-        rc = skenv_spawn(proxy_bin, sock, lock, log, keep && *keep);
+        rc = skenv_spawn(proxy_bin, sock, lock, log, keep && *keep, wait_ms);
         if (rc)
-            skenv_spawn_failed(rc, proxy_bin, lock, log, (keep && *keep) || had_log, why,
-                               whycap);
+            skenv_spawn_failed(rc, proxy_bin, lock, log, (keep && *keep) || had_log, wait_ms,
+                               why, whycap);
     }
     close(fd);
     return rc;

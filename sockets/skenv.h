@@ -87,11 +87,13 @@ int cnio__sk_proxy_alive(const char *path, int64_t timeout_ms);
 
 /*
  * Makes sure this job's proxy runs: takes the job's lock (LOCK_EX on RUNDIR/KEY.lock,
- * waiting at most 10 s), and unless a proxy answers on RUNDIR/KEY.sock, starts
+ * waiting at most 10 s + CNIO_SOCKETS_JOB_WAIT_MS), and unless a proxy answers on
+ * RUNDIR/KEY.sock, starts
  * proxy_bin --socket PATH --ready-fd N --lock LOCK --log|--keep-log LOG detached (setsid,
  * double fork, LD_PRELOAD removed; the proxy writes to LOG: RUNDIR/KEY.log, removed at its
- * exit if it created it, or CNIO_SOCKETS_PROXY_LOG, kept) and waits (10 s at most) until
- * it listens. Writes the socket
+ * exit if it created it, or CNIO_SOCKETS_PROXY_LOG, kept) and waits until it listens:
+ * 10 s at most beyond CNIO_SOCKETS_JOB_WAIT_MS, the wait for the job proxy that the
+ * proxy does before it listens. Writes the socket
  * path into sock. Returns 0, or -errno (the caller then runs without the shim's proxy)
  * with why (whycap bytes) saying which step failed and on what path. A proxy that did
  * not start leaves neither its lock nor an empty log behind.
