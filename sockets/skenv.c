@@ -310,12 +310,19 @@ int cnio__sk_proxy_ensure(const char *proxy_bin, char *sock, size_t cap, char *w
         return rc;
     }
     n = snprintf(sock, cap, "%s/%s.sock", dir, key);
-    if (n < 0 || (size_t)n >= cap || n >= 108)
+    if (n < 0 || (size_t)n >= cap || (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        snprintf(why, whycap, "the socket path %s/%s.sock is too long for a unix socket "
+                 "(%zu bytes at most): give CNIO_SOCKETS_RUNDIR a shorter directory", dir, key,
+                 sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
         return -ENAMETOOLONG;
+    }
     snprintf(lock, sizeof(lock), "%s/%s.lock", dir, key);
     snprintf(log, sizeof(log), "%s/%s.log", dir, key);
-    if (keep && *keep)
-        snprintf(log, sizeof(log), "%s", keep);
+    if (keep && *keep && (size_t)snprintf(log, sizeof(log), "%s", keep) >= sizeof(log)) {
+        snprintf(why, whycap, "CNIO_SOCKETS_PROXY_LOG=%.40s...: %s (%zu bytes at most)", keep,
+                 strerror(ENAMETOOLONG), sizeof(log) - 1);
+        return -ENAMETOOLONG;
+    }
     fd = cnio__sk_lock_file(lock, 1, wait_ms);   /* another starter may wait that long */
     if (fd < 0) {
         snprintf(why, whycap, "lock %s: %s", lock, strerror(-fd));
