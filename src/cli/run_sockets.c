@@ -40,12 +40,40 @@ static void run_proxy_bin(char *out)
     snprintf(out, PATH_MAX, "%s", CNIO_BINDIR "/cnio-proxy");
 }
 
+/*
+ * Sets CNIO_SOCKETS_PROXY for the program: the one it inherited when a proxy answers
+ * there (a nested run), else the job's proxy, found or started (an inherited path of a
+ * proxy that died, or an empty one, is not trusted); unset when there is none, said.
+ */
+static void run_sockets_proxy(const char *bin)
+{
+    const char *had = getenv("CNIO_SOCKETS_PROXY");
+    char sock[512], why[1024];
+    int rc;
+
+    if (had && *had) {
+        rc = cnio__sk_proxy_alive(had, 1000);
+        if (rc == 0)
+            return;
+        cli_err("cnio run: no socket proxy answers at CNIO_SOCKETS_PROXY=%s (%s): finding "
+                "or starting the job's\n", had, strerror(-rc));
+    }
+    rc = cnio__sk_proxy_ensure(bin, sock, sizeof(sock), why, sizeof(why));
+    if (rc == 0) {
+        setenv("CNIO_SOCKETS_PROXY", sock, 1);
+        return;
+    }
+    unsetenv("CNIO_SOCKETS_PROXY");
+    cli_err("cnio run: no socket proxy: %s: the program runs without it (its connects and "
+            "lookups go straight to libc)\n", why);
+}
+
 int cli_run_sockets(void)
 {
     static const char *const beside[] = { "../../sockets/.libs/", "../../../sockets/.libs/",
                                           ".libs/", "../lib/" };
     const char *bin = getenv("CNIO_PROXY_BIN"), *pre = getenv("LD_PRELOAD");
-    char lib[PATH_MAX], found[PATH_MAX], sock[512], why[1024], *preload;
+    char lib[PATH_MAX], found[PATH_MAX], *preload;
     struct cnio__sk_conf conf;
     size_t n;
     int rc;
@@ -60,14 +88,7 @@ int cli_run_sockets(void)
     cnio__sk_conf_load(&conf);   /* said once per process cnio run starts, not per exec */
     if (conf.bad[0])
         cli_err("cnio run: settings not taken as given: %s\n", conf.bad);
-    if (!getenv("CNIO_SOCKETS_PROXY")) {
-        rc = cnio__sk_proxy_ensure(bin, sock, sizeof(sock), why, sizeof(why));
-        if (rc == 0)
-            setenv("CNIO_SOCKETS_PROXY", sock, 1);
-        else
-            cli_err("cnio run: no socket proxy: %s: the program runs without it (its "
-                    "connects and lookups go straight to libc)\n", why);
-    }
+    run_sockets_proxy(bin);
     if (pre && strstr(pre, lib))
         return 0;
     n = strlen(lib) + (pre ? strlen(pre) : 0) + 2;
