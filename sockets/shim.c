@@ -43,6 +43,33 @@ int64_t shim_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * The proxy's socket path, made absolute against the directory the process starts in
+ * (this runs from the library's constructor): a relative CNIO_SOCKETS_PROXY, preloaded by
+ * hand, would otherwise name another file once the program changes directory. 0, or -1
+ * when it does not fit a unix socket's path.
+ */
+static int shim_proxy_path(const char *path, char *out, size_t cap)
+{
+    size_t n;
+
+    if (path[0] == '/') {
+        n = strlen(path);
+        if (n >= cap)
+            return -1;
+        memcpy(out, path, n + 1);
+        return 0;
+    }
+    if (!getcwd(out, cap))
+        return -1;
+    n = strlen(out);
+    if (n + 1 + strlen(path) >= cap)
+        return -1;
+    out[n] = '/';
+    memcpy(out + n + 1, path, strlen(path) + 1);
+    return 0;
+}
+
 static void shim_do_init(void)
 {
     const char *path = getenv("CNIO_SOCKETS_PROXY");
@@ -59,10 +86,9 @@ static void shim_do_init(void)
     shim_real.close = dlsym(RTLD_NEXT, "close");
     cnio__sk_conf_load(&shim_conf);
     shim_addr.sun_family = AF_UNIX;
-    if (path && *path && strlen(path) < sizeof(shim_addr.sun_path)) {
-        strcpy(shim_addr.sun_path, path);
+    if (path && *path && shim_proxy_path(path, shim_addr.sun_path,
+                                         sizeof(shim_addr.sun_path)) == 0)
         __atomic_store_n(&shim_on, 1, __ATOMIC_RELEASE);
-    }
 }
 
 void shim_init(void)
