@@ -4,8 +4,11 @@
  * once per TTL for everyone the proxy serves; answers and negative answers are kept,
  * transient failures (EAI_AGAIN, EAI_SYSTEM, EAI_MEMORY) are not.
  *
- * Lookups run on NAMES_THREADS resolver threads, so a slow DNS server delays only the
- * processes waiting for that name: the proxy's loop goes on admitting connects. Processes
+ * Lookups run on resolver threads, so a slow DNS server delays only the processes
+ * waiting for that name: the proxy's loop goes on admitting connects. Questions are
+ * taken in the order they came, and a question that finds every thread busy starts
+ * another, up to NAMES_THREADS_MAX: a name libc answers at once (/etc/hosts) does not
+ * wait behind other names whose DNS server is slow or dead. Processes
  * asking while a lookup is under way wait for that same lookup (one lookup, many
  * waiters), and get heartbeats (px->beat_ms) so their bounded waits do not expire.
  */
@@ -22,7 +25,8 @@
 
 #define NAMES_MAX_ENTRIES 1024
 #define NAMES_NEG_TTL_MS 5000
-#define NAMES_THREADS 2
+#define NAMES_THREADS 2          /* started with the proxy */
+#define NAMES_THREADS_MAX 16     /* questions in the resolver at once, at most */
 
 struct pn_entry {
     struct cnio__skp_msg req;   /* the question (type GAI_REQ or GNI_REQ) */
@@ -41,7 +45,11 @@ static uint64_t names_requests, names_lookups;
 
 static pthread_mutex_t names_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t names_cond = PTHREAD_COND_INITIALIZER;
-static struct pn_entry *names_jobs, *names_done;   /* under names_lock */
+/* Under names_lock: the questions waiting for a thread (first to last), the answered
+ * ones, the threads there are, those waiting for a question, and the questions
+ * waiting. */
+static struct pn_entry *names_jobs, **names_jobs_tail = &names_jobs, *names_done;
+static int names_threads, names_idle, names_queued;
 static int names_pipe[2] = { -1, -1 };
 
 static int names_same(const struct cnio__skp_msg *a, const struct cnio__skp_msg *b)
@@ -109,10 +117,15 @@ static void *names_worker(void *arg)
         struct pn_entry *e;
 
         pthread_mutex_lock(&names_lock);
+        names_idle++;
         while (!names_jobs)
             pthread_cond_wait(&names_cond, &names_lock);
+        names_idle--;
+        names_queued--;
         e = names_jobs;
         names_jobs = e->jnext;
+        if (!names_jobs)
+            names_jobs_tail = &names_jobs;
         pthread_mutex_unlock(&names_lock);
         memset(r, 0, sizeof(*r));
         if (e->req.type == CNIO__SKP_GAI_REQ)
@@ -129,20 +142,31 @@ static void *names_worker(void *arg)
     return NULL;
 }
 
+/* One more resolver thread, with its scratch answer (names_lock held): 0, or -1. */
+static int names_thread_add(void)
+{
+    static struct cnio__skp_msg scratch[NAMES_THREADS_MAX];
+    pthread_t t;
+
+    if (names_threads == NAMES_THREADS_MAX ||
+        pthread_create(&t, NULL, names_worker, &scratch[names_threads]) != 0)
+        return -1;
+    pthread_detach(t);
+    names_threads++;
+    return 0;
+}
+
 int px_names_start(void)
 {
-    static struct cnio__skp_msg scratch[NAMES_THREADS];
+    int ret = 0;
 
     if (pipe2(names_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
         return -1;
-    for (int k = 0; k < NAMES_THREADS; k++) {
-        pthread_t t;
-
-        if (pthread_create(&t, NULL, names_worker, &scratch[k]) != 0)
-            return -1;
-        pthread_detach(t);
-    }
-    return 0;
+    pthread_mutex_lock(&names_lock);
+    for (int k = 0; k < NAMES_THREADS && !ret; k++)
+        ret = names_thread_add();
+    pthread_mutex_unlock(&names_lock);
+    return ret;
 }
 
 int px_names_fd(void)
@@ -217,8 +241,14 @@ int px_names_request(struct px *px, struct px_client *c, const struct cnio__skp_
         e->pending = 1;
         e->beat_ms = now;
         pthread_mutex_lock(&names_lock);
-        e->jnext = names_jobs;
-        names_jobs = e;
+        e->jnext = NULL;
+        *names_jobs_tail = e;
+        names_jobs_tail = &e->jnext;
+        /* more questions waiting than threads free (a slow DNS server holds them): one
+         * thread more, so that this question does not wait for theirs (at the most:
+         * it waits its turn) */
+        if (++names_queued > names_idle)
+            (void)names_thread_add();
         pthread_cond_signal(&names_cond);
         pthread_mutex_unlock(&names_lock);
     }
