@@ -125,6 +125,8 @@ START_TEST(test_unauth_flood)
     enum { FLOOD = 1100 };
     static int fds[FLOOD];
     struct st_conn c;
+    int64_t deadline;
+    int base, now;
     uint64_t h;
 
     want_fds(FLOOD + 256);
@@ -132,6 +134,7 @@ START_TEST(test_unauth_flood)
     st_session(&st_fx, 0, &c);
     ck_assert_int_eq(st_open(&c, "kept", CNIO_WIRE_O_CREATE | CNIO_WIRE_O_WRITE, 1, 1 << 20, 0,
                              &h, NULL), 0);
+    base = st_server_fds();   /* listening socket, epoll, log, fabric, this session */
     for (int i = 0; i < FLOOD; i++) {
         fds[i] = fx_connect(&st_fx, 0);
         ck_assert_int_ge(fds[i], 0);
@@ -147,8 +150,13 @@ START_TEST(test_unauth_flood)
         ck_assert_int_eq(system(cmd), 0);
     }
     ck_assert(log_shows("dropped the oldest connection still authenticating"));
-    /* what the flood holds is bounded by --max-unauth, not by --max-conns */
-    ck_assert_int_le(st_server_fds(), 256 + 2 + 64);
+    /* What the flood holds is bounded by --max-unauth, not by --max-conns. A worker closes
+     * the connections it was told to drop after its epoll batch, and a busy machine may
+     * hand the server the last of a backlog late: the count settles within seconds. */
+    deadline = cnio__now_ms() + 30000;
+    while ((now = st_server_fds()) > base + 256 && cnio__now_ms() < deadline)
+        usleep(50000);
+    ck_assert_int_le(now, base + 256);
     for (int i = 0; i < FLOOD; i++)
         close(fds[i]);
     st_close(&c);
