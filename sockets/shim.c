@@ -319,10 +319,12 @@ __attribute__((destructor)) static void shim_unload(void)
         return;
     n = snprintf(msg, sizeof(msg),
                  "cnio-sockets: rank %s pid %ld: connects %llu managed %llu failed_fast %llu "
-                 "admission_wait_ms %llu names %llu (from proxy %llu) fallbacks %llu\n",
+                 "admission_wait_ms %llu unpaced %llu names %llu (from proxy %llu) "
+                 "fallbacks %llu\n",
                  rank ? rank : "-", (long)getpid(), (unsigned long long)shim_count.connects,
                  (unsigned long long)shim_count.managed, (unsigned long long)shim_count.failed_fast,
-                 (unsigned long long)shim_count.admit_wait_ms, (unsigned long long)shim_count.names,
+                 (unsigned long long)shim_count.admit_wait_ms,
+                 (unsigned long long)shim_count.unpaced, (unsigned long long)shim_count.names,
                  (unsigned long long)shim_count.names_proxy,
                  (unsigned long long)shim_count.fallbacks);
     (void)!write(2, msg, n > 0 && (size_t)n < sizeof(msg) ? (size_t)n : 0);

@@ -40,6 +40,7 @@ extern struct cnio__sk_conf shim_conf;
 /* Counters printed at exit with CNIO_STATS=1 (updated atomically). */
 struct shim_counters {
     uint64_t connects, managed, failed_fast, fallbacks, admit_wait_ms, names, names_proxy;
+    uint64_t unpaced;   /* managed connects the program's own limit sent on before admission */
 };
 extern struct shim_counters shim_count;
 

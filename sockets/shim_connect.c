@@ -35,6 +35,12 @@
  * calls to answer in the kernel's place, and a socket's pending error can be set by
  * the network only. The conversation with the proxy is closed at once in every case:
  * no fd of the shim's stays open per setup in flight.
+ *
+ * The program's own limits come before admission: a queued non-blocking connect waits at
+ * most CNIO_SOCKETS_NONBLOCK_WAIT_MS, a blocking one at most its SO_SNDTIMEO, and a
+ * signal it would return for ends the wait; the setup then starts at once without
+ * admission (shim_connect_unpaced) and connect says what the kernel says when its own
+ * wait ends so: EINPROGRESS, or EINTR, with the setup under way.
  */
 #include "shim.h"
 
@@ -44,6 +50,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -207,29 +214,35 @@ static int shim_wait_connected(int fd, int64_t deadline, int app_timeo, int time
     }
 }
 
-/* The kernel's connect on a blocking socket, bounded by deadline. */
-static int shim_connect_blocking(int fd, const struct sockaddr *sa, socklen_t len, int flags,
-                                 int64_t deadline)
+/* The socket's SO_SNDTIMEO in ms (at least 1), or 0 when it has none. */
+static int64_t shim_app_timeo_ms(int fd)
 {
     struct timeval tv = { 0, 0 };
     socklen_t tl = sizeof(tv);
-    int64_t app_ms;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &tl) < 0 || (!tv.tv_sec && !tv.tv_usec))
+        return 0;
+    return (int64_t)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
+}
+
+/* The kernel's connect on a blocking socket, bounded by deadline (the shim's) and by
+ * app_deadline (the application's SO_SNDTIMEO, counted from when its connect began;
+ * 0: none). */
+static int shim_connect_blocking(int fd, const struct sockaddr *sa, socklen_t len, int flags,
+                                 int64_t deadline, int64_t app_deadline)
+{
+    int app_timeo = app_deadline && app_deadline < deadline;
     int rc, e;
 
-    if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &tl) == 0 && (tv.tv_sec || tv.tv_usec)) {
-        app_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-        if (shim_now_ms() + app_ms < deadline)
-            deadline = shim_now_ms() + app_ms;
-        else
-            tv.tv_sec = tv.tv_usec = 0;
-    }
+    if (app_timeo)
+        deadline = app_deadline;
     if (fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
         return shim_real.connect(fd, sa, len);
     rc = shim_real.connect(fd, sa, len);
     /* EALREADY: a setup started by an earlier connect (interrupted by a signal, or past
      * SO_SNDTIMEO) is still under way; a blocking connect waits for it, as Linux's does. */
     if (rc < 0 && (errno == EINPROGRESS || errno == EALREADY)) {
-        rc = shim_wait_connected(fd, deadline, tv.tv_sec || tv.tv_usec, errno);
+        rc = shim_wait_connected(fd, deadline, app_timeo, errno);
         /* Once more, as a blocking connect would have: moves the socket to the
          * connected state, so that a later connect() says EISCONN. */
         if (rc == 0)
@@ -241,13 +254,68 @@ static int shim_connect_blocking(int fd, const struct sockaddr *sa, socklen_t le
     return rc;
 }
 
+/* The kernel's connect started without admission, because the program's own limit came
+ * first: on a blocking socket it is started with O_NONBLOCK set for the call, and connect
+ * then says why (EINPROGRESS past SO_SNDTIMEO, EINTR for a signal) while the setup goes
+ * on, as the kernel's blocking connect does in both cases; a non-blocking socket gets
+ * the kernel's own answer. */
+static int shim_connect_unpaced(int fd, const struct sockaddr *sa, socklen_t len, int flags,
+                                int why)
+{
+    int rc, e;
+
+    SHIM_ADD(unpaced, 1);
+    if ((flags & O_NONBLOCK) || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        return shim_real.connect(fd, sa, len);
+    rc = shim_real.connect(fd, sa, len);
+    e = rc < 0 && errno == EINPROGRESS ? why : errno;
+    fcntl(fd, F_SETFL, flags);
+    errno = e;
+    return rc;
+}
+
+/* Waits for the proxy's next message on rpc: 0 when one is there; SHIM_GAVE_UP past
+ * give_up, or SHIM_SIGNALLED for a signal the program's connect would return for (see
+ * shim_eintr_returns; always with SO_SNDTIMEO); -2 when the proxy is silent past its
+ * time-out (its heartbeats stopped). */
+enum { SHIM_GAVE_UP = -3, SHIM_SIGNALLED = -4 };
+
+static int shim_admit_wait(int rpc, int64_t give_up, int app_timeo)
+{
+    int64_t silent = shim_now_ms() + shim_conf.proxy_timeout_ms;
+
+    for (;;) {
+        struct pollfd p = { .fd = rpc, .events = POLLIN };
+        int64_t now = shim_now_ms(), until = give_up < silent ? give_up : silent;
+        int r = until > now ? poll(&p, 1, (int)(until - now)) : 0;
+
+        if (r > 0)
+            return 0;
+        if (r < 0 && errno == EINTR) {
+            if (app_timeo || shim_eintr_returns())
+                return SHIM_SIGNALLED;
+            continue;
+        }
+        if (r < 0)
+            return -2;
+        now = shim_now_ms();
+        if (now >= give_up)
+            return SHIM_GAVE_UP;
+        if (now >= silent)
+            return -2;
+    }
+}
+
 /* Asks for admission: 0 go (*token: the admission's, for a later OUTCOME), -1 with
- * errno (the destination failed: fail fast), or -2 (the proxy failed us: fall back to
- * libc). */
+ * errno (the destination failed: fail fast), -2 (the proxy failed us: fall back to
+ * libc), or, while queued, SHIM_GAVE_UP past give_up (the program's own limit) or
+ * SHIM_SIGNALLED (a signal the program's connect returns for). The first answer is
+ * always awaited (a go, a verdict, or "queued": one round trip to the proxy). */
 static int shim_admit(int rpc, const struct sockaddr *sa, socklen_t len, int nonblock,
-                      int64_t deadline, uint64_t *token)
+                      int64_t deadline, int64_t give_up, int app_timeo, uint64_t *token)
 {
     struct cnio__skp_small m = { .type = CNIO__SKP_ADMIT_REQ };
+    int first = 1, r;
 
     m.salen = len;
     memcpy(&m.sa, sa, len);
@@ -256,8 +324,12 @@ static int shim_admit(int rpc, const struct sockaddr *sa, socklen_t len, int non
     if (shim_rpc_send_small(rpc, &m) < 0)
         return -2;
     for (;;) {
+        r = shim_admit_wait(rpc, first ? INT64_MAX : give_up, app_timeo);
+        if (r < 0)
+            return r;
         if (shim_rpc_recv_small(rpc, &m) < 0 || m.type != CNIO__SKP_ADMIT_REP)
             return -2;
+        first = 0;
         if (m.i[0] == CNIO__SKP_GO) {
             *token = (uint64_t)(uint32_t)m.i[4] << 32 | (uint32_t)m.i[3];
             return 0;
@@ -266,6 +338,8 @@ static int shim_admit(int rpc, const struct sockaddr *sa, socklen_t len, int non
             errno = m.i[1] > 0 ? m.i[1] : ECONNABORTED;
             return -1;
         }
+        if (shim_now_ms() >= give_up)   /* queued, and the program's limit has come */
+            return SHIM_GAVE_UP;
     }
 }
 
@@ -285,9 +359,13 @@ static void shim_report(int rpc, int rc, int err, int64_t start)
 /* Without the proxy: the kernel's connect, still bounded by a full deadline from now. */
 static int shim_connect_alone(int fd, const struct sockaddr *sa, socklen_t len, int flags)
 {
+    int64_t now = shim_now_ms(), app_ms;
+
     if (flags & O_NONBLOCK)
         return shim_real.connect(fd, sa, len);
-    return shim_connect_blocking(fd, sa, len, flags, shim_now_ms() + shim_conf.connect_timeout_ms);
+    app_ms = shim_app_timeo_ms(fd);
+    return shim_connect_blocking(fd, sa, len, flags, now + shim_conf.connect_timeout_ms,
+                                 app_ms ? now + app_ms : 0);
 }
 
 /* sa, len: the caller's, for the kernel; dest, dlen: the same address for the proxy. */
@@ -295,14 +373,34 @@ static int shim_connect_managed(int fd, const struct sockaddr *sa, socklen_t len
                                 const struct sockaddr *dest, socklen_t dlen, int flags)
 {
     int64_t t0 = shim_now_ms(), deadline = t0 + shim_conf.connect_timeout_ms, t1;
+    int64_t app_ms = (flags & O_NONBLOCK) ? 0 : shim_app_timeo_ms(fd);
+    int64_t app_deadline = app_ms ? t0 + app_ms : 0, give_up = deadline;
     int nonblock = !!(flags & O_NONBLOCK), rpc = shim_rpc_open(), rc, e;
     uint64_t token = 0;
 
     if (rpc < 0)
         return shim_connect_alone(fd, sa, len, flags);
-    rc = shim_admit(rpc, dest, dlen, nonblock, deadline, &token);
+    /* How long the program lets connect wait: a non-blocking socket not at all (what
+     * CNIO_SOCKETS_NONBLOCK_WAIT_MS allows), a blocking one its SO_SNDTIMEO. */
+    if (nonblock)
+        give_up = t0 + shim_conf.nonblock_wait_ms;
+    else if (app_deadline && app_deadline < deadline)
+        give_up = app_deadline;
+    rc = shim_admit(rpc, dest, dlen, nonblock, deadline, give_up, app_ms > 0, &token);
     t1 = shim_now_ms();
     SHIM_ADD(admit_wait_ms, (uint64_t)(t1 - t0));
+    if (rc == SHIM_GAVE_UP && !nonblock && give_up >= deadline) {   /* the shim's deadline */
+        shim_rpc_close(rpc);
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    if (rc == SHIM_GAVE_UP || rc == SHIM_SIGNALLED) {
+        /* Leaving the queue (the proxy drops a request whose connection closes), the
+         * setup starts now, unpaced, as the program's connect would have it. */
+        shim_rpc_close(rpc);
+        return shim_connect_unpaced(fd, sa, len, flags, rc == SHIM_SIGNALLED ? EINTR
+                                                                             : EINPROGRESS);
+    }
     if (rc == -2) {
         shim_proxy_failed("stopped answering");
         shim_rpc_close(rpc);
@@ -319,7 +417,7 @@ static int shim_connect_managed(int fd, const struct sockaddr *sa, socklen_t len
     if (nonblock)
         rc = shim_real.connect(fd, sa, len);
     else
-        rc = shim_connect_blocking(fd, sa, len, flags, deadline);
+        rc = shim_connect_blocking(fd, sa, len, flags, deadline, app_deadline);
     e = rc < 0 ? errno : 0;
     shim_report(rpc, rc, e, t1);
     shim_rpc_close(rpc);
@@ -364,8 +462,7 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
         return shim_real.connect(fd, sa, len);
     }
     rc = state == TCP_SYN_SENT
-             ? shim_connect_blocking(fd, sa, len, flags,
-                                     shim_now_ms() + shim_conf.connect_timeout_ms)
+             ? shim_connect_alone(fd, sa, len, flags)
              : shim_connect_managed(fd, sa, len, (struct sockaddr *)&dest, dlen, flags);
     if (rc == 0)
         errno = saved;

@@ -83,6 +83,7 @@ void cnio__sk_conf_load(struct cnio__sk_conf *c)
     c->proxy_timeout_ms = skenv_num(c, "CNIO_SOCKETS_PROXY_TIMEOUT_MS", 3000, 10, 600000);
     c->proxy_idle_ms = skenv_num(c, "CNIO_SOCKETS_PROXY_IDLE_MS", 2000, 0, 3600000);
     c->job_wait_ms = skenv_num(c, "CNIO_SOCKETS_JOB_WAIT_MS", 3000, 0, 600000);
+    c->nonblock_wait_ms = skenv_num(c, "CNIO_SOCKETS_NONBLOCK_WAIT_MS", 50, 0, 3600000);
     c->stats = (int)skenv_num(c, "CNIO_STATS", 0, 0, 1);
 }
 

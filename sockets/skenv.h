@@ -47,6 +47,7 @@ struct cnio__sk_conf {
     int window_init, window_max;
     int64_t connect_timeout_ms, slow_ms, settle_ms, holddown_ms, name_ttl_ms;
     int64_t proxy_timeout_ms, proxy_idle_ms, job_wait_ms;
+    int64_t nonblock_wait_ms;   /* a non-blocking connect's wait for admission */
     int stats;
     char bad[512];   /* the settings not taken as given, and what was used: "" when none */
 };
