@@ -46,11 +46,13 @@ int cnio__cl_check_complete(const struct cnio_obj *obj)
     return 0;
 }
 
+static int cc_servers_can(const struct cnio_obj *obj, uint32_t cap);
+
 int cnio__cl_commit_under_way(const struct cnio_obj *obj)
 {
     uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
-    uint32_t gen0 = obj->hosts[0].info.gen, state = 0;
-    int n = obj->nhosts, len, ret;
+    uint32_t gen0 = obj->hosts[0].info.gen, state = 0, live = 0;
+    int n = obj->nhosts, len, ret, can_live = cc_servers_can(obj, CNIO_WIRE_CAP_LIVE);
     struct cnio_call *c;
     uint8_t (*rb)[CNIO_WIRE_INFO_SIZE];
 
@@ -63,7 +65,9 @@ int cnio__cl_commit_under_way(const struct cnio_obj *obj)
     }
     if (!(state & CNIO_OBJ_TORN))
         return 0;
-    /* OPEN's reply does not say I_PENDING (STAT's does): ask every host */
+    /* OPEN's reply does not say I_PENDING (STAT's does): ask every host, and whether a
+     * live writer holds the instance (I_LIVE), where every server can say: an instance
+     * that none holds is a commit that stopped, not one under way */
     len = cnio__cl_open_payload(0, NULL, 0, obj->path, pl, sizeof(pl));
     c = calloc((size_t)n, sizeof(*c));
     rb = calloc((size_t)n, CNIO_WIRE_INFO_SIZE);
@@ -72,7 +76,8 @@ int cnio__cl_commit_under_way(const struct cnio_obj *obj)
         c[j] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[j]),
                                    .type = CNIO_WIRE_STAT, .payload = pl,
                                    .plen = (uint32_t)len, .rbuf = rb[j],
-                                   .rcap = CNIO_WIRE_INFO_SIZE };
+                                   .rcap = CNIO_WIRE_INFO_SIZE,
+                                   .flags = can_live ? CNIO_WIRE_F_LIVE : 0 };
     ret = ret && !cnio__stack_calls(obj->st, c, n);
     state = 0;
     for (int j = 0; ret && j < n; j++) {
@@ -80,12 +85,14 @@ int cnio__cl_commit_under_way(const struct cnio_obj *obj)
 
         if (cnio__wire_info_parse(rb[j], c[j].rlen, &info))
             ret = 0;
-        else
+        else {
             cnio__cl_state(&state, &info, gen0);
+            live |= info.flags & CNIO_WIRE_I_LIVE;
+        }
     }
     free(c);
     free(rb);
-    return ret && (state & CNIO_OBJ_PENDING);
+    return ret && (state & CNIO_OBJ_PENDING) && (live || !can_live);
 }
 
 /* One request of type (header offset) on each host in [from, to) holding obj's handle. */

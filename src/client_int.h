@@ -149,7 +149,8 @@ int cnio__cl_check_complete(const struct cnio_obj *obj);
 /* 1 when a read-only open met a commit under way: the hosts hold different generations,
  * none marks an interrupted upload, update or commit, and one holds an uncommitted
  * instance of the name beside the object (I_PENDING, asked with a STAT), which may be
- * the one committing. 0 otherwise, or when a STAT fails. */
+ * the one committing: where every server announces CNIO_WIRE_CAP_LIVE, only one that a
+ * live writer holds (I_LIVE). 0 otherwise, or when a STAT fails. */
 int cnio__cl_commit_under_way(const struct cnio_obj *obj);
 /* COMMIT of the staged instance on every host but column 0's, then on column 0's. */
 int cnio__cl_commit(struct cnio_obj *obj);

@@ -121,6 +121,8 @@ enum cnio_wire_type {
 #define CNIO_WIRE_F_MTIME 0x8u   /* SETATTR request (only to a server announcing
                                     CNIO_WIRE_CAP_MTIME): offset is the mtime to set, 0
                                     (the epoch) included; without it 0 leaves the mtime */
+#define CNIO_WIRE_F_LIVE 0x10u   /* STAT request by name (only to a server announcing
+                                    CNIO_WIRE_CAP_LIVE): the reply's info says I_LIVE */
 /* A reason: 1..CNIO_WIRE_MAX_REASON bytes of text, the rule a refusal applied. */
 #define CNIO_WIRE_MAX_REASON 256
 
@@ -131,6 +133,7 @@ enum cnio_wire_type {
 #define CNIO_WIRE_CAP_GONE 0x8u   /* takes COMMIT and CLOSE with CNIO_WIRE_F_GONE */
 #define CNIO_WIRE_CAP_MTIME 0x10u /* takes SETATTR with CNIO_WIRE_F_MTIME */
 #define CNIO_WIRE_CAP_PREPARE 0x20u /* takes PREPARE */
+#define CNIO_WIRE_CAP_LIVE 0x40u  /* takes STAT with CNIO_WIRE_F_LIVE */
 
 /* AUTH modes. */
 #define CNIO_WIRE_AUTH_KEY 1     /* proves knowledge of the shared key */
@@ -203,7 +206,10 @@ struct cnio_wire_info {
 #define CNIO_WIRE_I_COMMITTING 0x10u /* a commit was interrupted on this host: incomplete */
 #define CNIO_WIRE_I_PENDING 0x20u /* a staged instance of this name exists beside it */
 #define CNIO_WIRE_I_JOINED 0x40u /* OPEN: joined a staged instance a live writer holds */
-#define CNIO_WIRE_I_ALL 0x7fu
+#define CNIO_WIRE_I_LIVE 0x80u   /* STAT with CNIO_WIRE_F_LIVE, with I_STAGED or I_PENDING:
+                                    a live handle writes a staged instance of the name
+                                    (without it, no writer holds one: it was interrupted) */
+#define CNIO_WIRE_I_ALL 0xffu
 /* Bits 16..31 of an INFO block's flags: the mode (st_mode bits: type and permissions)
  * SETATTR recorded for an object, or a directory's own; 0 when none was recorded. */
 #define CNIO_WIRE_I_MODE_SHIFT 16

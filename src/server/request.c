@@ -460,7 +460,14 @@ static int req_stat(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
         ret = cnio__srv_why(-CNIO_ERR_ACCESS, "a token connection may stat only its own "
                             "object");
     } else {
+        uint64_t id;
+
         ret = cnio__srv_store_stat(&c->srv->store, name, &info);
+        if (!ret && (h->flags & CNIO_WIRE_F_LIVE) &&
+            (info.flags & (CNIO_WIRE_I_STAGED | CNIO_WIRE_I_PENDING)) &&
+            cnio__srv_stage_find_live(&c->srv->store, name, req_staging, &c->srv->handles,
+                                      &id) == 0)
+            info.flags |= CNIO_WIRE_I_LIVE;
     }
     return ret ? ret : req_info_reply(c, r, &info);
 }

@@ -470,9 +470,17 @@ START_TEST(test_torn_commit)
     t0 = cnio__now_ms();
     ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, 0, &obj), -CNIO_ERR_INCOMPLETE);
     ck_assert_int_ge(cnio__now_ms() - t0, 300);
-    torn_commit(c, 0x300, 3, 30);   /* copying it again repairs it */
+    /* Its writer dies (the session holding column 0's instance closes): no commit is
+     * under way any more, and a reader says so without waiting out cnio_timeout_ms. */
+    st_close(&c[0]);
+    st_session(&st_fx, 0, &c[0]);
+    hints.timeout_ms = 30000;
+    t0 = cnio__now_ms();
+    ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, 0, &obj), -CNIO_ERR_INCOMPLETE);
+    ck_assert_int_lt(cnio__now_ms() - t0, 30000);
+    torn_commit(c, 0x300, 3, 30);   /* copying it again repairs it, */
     ck_assert_int_eq(cnio__obj_stat(stk, &u, &hints, &os), 0);
-    ck_assert_uint_eq(os.state, CNIO_OBJ_PENDING);   /* 0x200 on column 0: still held open */
+    ck_assert_uint_eq(os.state, 0);   /* and removes 0x200, which no writer holds now */
     ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, 0, &obj), 0);
     ck_assert_int_eq(cnio__obj_close(obj), 0);
     cnio__uri_free(&u);
