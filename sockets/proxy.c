@@ -467,7 +467,7 @@ static int proxy_read(struct px *px, struct px_client *c)
     size_t off = 0;
 
     if (c->up >= 0)   /* a conversation relayed to the job proxy */
-        return px_job_pass(c->fd, c->up);
+        return px_job_pass(c->fd, c->up, 1);
     n = recv(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen, MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
         return -1;
@@ -636,7 +636,7 @@ static void proxy_serve(struct px *px, int lfd)
         struct px_client *c = proxy_clients[i];
 
         if (((pfd_rev[i] & 1) && proxy_read(px, c) < 0)
-            || ((pfd_rev[i] & 2) && c->up >= 0 && px_job_pass(c->up, c->fd) < 0))
+            || ((pfd_rev[i] & 2) && c->up >= 0 && px_job_pass(c->up, c->fd, 0) < 0))
             proxy_drop(px, i);
     }
     if (listen_ready)

@@ -147,7 +147,8 @@ int px_job_start(struct px *px);
 /* The job proxy's TCP listener, the node proxy's session with it: fds, or -1. */
 int px_job_listen_fd(void);
 int px_job_session_fd(void);
-/* The session with the job proxy ended: logs once, serves locally for a while. */
+/* The session with the job proxy ended: logs once, serves locally for a while (the same
+ * happens when a relay cannot be opened in time: proxy_job.c). */
 void px_job_session_lost(void);
 /* Accepts a TCP peer and sends it its nonce: a new client (auth pending), or NULL. */
 struct px_client *px_job_accept(void);
@@ -165,8 +166,10 @@ int px_job_relay_open(struct px *px, struct px_client *c, const struct cnio__skp
  * interfaces') are the job's: other nodes reach the same listener there. 0 outside job
  * mode. */
 int px_job_node_local(const struct sockaddr_storage *sa);
-/* Moves what fd from has to read to fd to; 0, or -1 (either side is gone). */
-int px_job_pass(int from, int to);
+/* Moves what fd from has to read to fd to (to_job: to is a relay to the job proxy); 0,
+ * or -1 (either side is gone, or does not take the bytes within a second; the job proxy
+ * not taking them is taken for the job proxy down, as px_job_session_lost). */
+int px_job_pass(int from, int to, int to_job);
 /* Appends the job line to t ("job ..."), in job mode. */
 void px_job_report(struct px_text *t);
 void px_job_close(void);

@@ -24,9 +24,13 @@
  *
  * Relay: a process's GAI/GNI/ADMIT request arriving at a node proxy in job mode opens a
  * connection of its own to the job proxy, and from then on the bytes of that
- * conversation pass through both ways. When the job proxy cannot be reached, the node
- * proxy says so once and serves the request itself (its own cache and windows), trying
- * the job proxy again 5 s later. When the job proxy goes away in the middle of a
+ * conversation pass through both ways. When the job proxy cannot be reached, or does not
+ * answer in time (a relay not opened within JOB_HS_MS, bytes it does not take within
+ * JOB_HS_MS: a job proxy stopped or wedged, whose kernel still accepts connections), the
+ * node proxy takes it for down: it closes its session with it, says so once and serves
+ * its node itself (its own cache and windows), trying the job proxy again only
+ * JOB_RETRY_MS later, so one request at most waits on a job proxy that does not answer,
+ * not every one. When the job proxy goes away in the middle of a
  * conversation, the process loses its proxy and passes everything to libc (shim.c).
  */
 #include "proxy.h"
@@ -165,6 +169,8 @@ static int job_wait(int fd, short events, int64_t deadline)
     return left > 0 && poll(&p, 1, (int)left) == 1 ? 0 : -1;
 }
 
+/* Sends (out) or receives len bytes on fd by deadline: 0, -1 (the peer is gone, or an
+ * error), or -2 (the deadline passed: the peer does not keep up). */
 static int job_io(int fd, void *buf, size_t len, int out, int64_t deadline)
 {
     size_t off = 0;
@@ -178,7 +184,7 @@ static int job_io(int fd, void *buf, size_t len, int out, int64_t deadline)
         else if (k == 0 || (errno != EAGAIN && errno != EINTR))
             return -1;
         else if (job_wait(fd, out ? POLLOUT : POLLIN, deadline) < 0)
-            return -1;
+            return -2;
     }
     return 0;
 }
@@ -237,6 +243,21 @@ static void job_log_down(const char *what)
             "served by this proxy alone\n", inet_ntoa(job.addr.sin_addr), what);
 }
 
+/*
+ * The job proxy is down (gone, unreachable, or not answering in time: stopped, wedged,
+ * while its kernel still accepts connections): the session with it is closed, that is
+ * said once, and this node is served by this proxy alone until JOB_RETRY_MS from now.
+ * Until then no request waits on the job proxy.
+ */
+static void job_down(const char *what)
+{
+    if (job.session >= 0)
+        close(job.session);
+    job.session = -1;
+    job_log_down(what);
+    job.retry_ms = px_now_ms() + JOB_RETRY_MS;
+}
+
 static void job_nap(void)
 {
     struct timespec ts = { 0, 100 * 1000 * 1000 };
@@ -271,6 +292,11 @@ static int job_session(int64_t wait_ms)
         return -1;
     }
     job.session = fd;
+    if (job.logged) {   /* back after an episode alone: a later loss is said again */
+        fprintf(stderr, "cnio-proxy: the job proxy at %s answers again: relaying to it\n",
+                inet_ntoa(job.addr.sin_addr));
+        job.logged = 0;
+    }
     return 0;
 }
 
@@ -308,10 +334,7 @@ int px_job_session_fd(void)
 
 void px_job_session_lost(void)
 {
-    close(job.session);
-    job.session = -1;
-    job_log_down("gone");
-    job.retry_ms = px_now_ms() + JOB_RETRY_MS;
+    job_down("gone");
 }
 
 struct px_client *px_job_accept(void)
@@ -415,24 +438,24 @@ int px_job_node_local(const struct sockaddr_storage *sa)
 int px_job_relay_open(struct px *px, struct px_client *c, const struct cnio__skp_msg *m)
 {
     unsigned char buf[CNIO__SKP_MAX];
-    int64_t now = px_now_ms();
+    int64_t deadline;
     int n, fd;
 
-    if (!job.on || job.lfd >= 0 || c->auth)
-        return 0;   /* not a node proxy in a job, or a relayed connection itself */
-    if (job.session < 0) {
-        if (now < job.retry_ms || job_session(0) < 0) {
-            job.retry_ms = now < job.retry_ms ? job.retry_ms : now + JOB_RETRY_MS;
-            job.local++;
-            return 0;
-        }
-    }
-    fd = job_dial(now + JOB_HS_MS);
     n = cnio__skp_encode(m, buf, sizeof(buf));
-    if (fd < 0 || n < 0 || job_io(fd, buf, (size_t)n, 1, now + JOB_HS_MS) < 0) {
+    if (!job.on || job.lfd >= 0 || c->auth || n < 0)
+        return 0;   /* not a node proxy in a job, or a relayed connection itself */
+    if (job.session < 0 && (px_now_ms() < job.retry_ms || job_session(0) < 0)) {
+        if (px_now_ms() >= job.retry_ms)   /* the attempt after the back-off failed */
+            job_down("unreachable");
+        job.local++;
+        return 0;
+    }
+    deadline = px_now_ms() + JOB_HS_MS;
+    fd = job_dial(deadline);
+    if (fd < 0 || job_io(fd, buf, (size_t)n, 1, deadline) < 0) {
         if (fd >= 0)
             close(fd);
-        job_log_down("unreachable");
+        job_down(fd < 0 ? "not answering" : "not taking requests");
         job.local++;
         return 0;
     }
@@ -441,16 +464,24 @@ int px_job_relay_open(struct px *px, struct px_client *c, const struct cnio__skp
     return 1;
 }
 
-int px_job_pass(int from, int to)
+int px_job_pass(int from, int to, int to_job)
 {
     unsigned char buf[CNIO__SKP_MAX];
-    ssize_t n = recv(from, buf, sizeof(buf), MSG_DONTWAIT);
+    ssize_t n;
+    int r;
 
+    n = recv(from, buf, sizeof(buf), MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
         return -1;
     if (n < 0)
         return 0;
-    return job_io(to, buf, (size_t)n, 1, px_now_ms() + JOB_HS_MS);
+    /* A job proxy already taken for down gets no more waiting: only what its socket
+     * takes at once (a conversation opened before it stopped answering). */
+    r = job_io(to, buf, (size_t)n, 1,
+               px_now_ms() + (to_job && job.session < 0 ? 0 : JOB_HS_MS));
+    if (r == -2 && to_job)   /* the job proxy does not take what it is sent */
+        job_down("not taking requests");
+    return r < 0 ? -1 : 0;
 }
 
 void px_job_report(struct px_text *t)
