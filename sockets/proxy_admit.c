@@ -1,7 +1,9 @@
 /*
  * proxy_admit.c - admission of connection setups per destination (ip:port): a FIFO of
  * waiting clients in front of each destination's window (skwindow.h), and the
- * destination's failure knowledge shared with everyone queued or arriving.
+ * destination's failure knowledge shared with everyone queued or arriving: a failure
+ * fails the queue at once; after a time-out or no route new requests fail at once for
+ * the hold-down, after a refusal they are admitted one at a time as probes.
  *
  * A setup that completed keeps its slot for the settle time more (skwindow.h: it
  * starts at CNIO_SOCKETS_SETTLE_MS and adapts): the client's connect

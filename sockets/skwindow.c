@@ -27,7 +27,9 @@ int64_t cnio__skw_settle_ms(const struct cnio__skw *w)
 
 int cnio__skw_held(struct cnio__skw *w, int64_t now_ms)
 {
-    if (w->fail_errno && now_ms < w->hold_until_ms) {
+    /* After a refusal, new requests are probes (window 1), not failed: a refusal is
+     * learnt again in one round trip, and a server coming up is seen at once. */
+    if (w->fail_errno && w->fail_errno != ECONNREFUSED && now_ms < w->hold_until_ms) {
         w->failed_fast++;
         return w->fail_errno;
     }

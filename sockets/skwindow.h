@@ -10,10 +10,16 @@
  * a loss. It never exceeds `max` (the hint) nor falls below 1. A slow completion (a SYN
  * was probably dropped and retried) halves it, once per congestion event as TCP does
  * (slow completions of setups admitted before the last cut do not cut again: one burst
- * that overflowed a listener reports several of them); a refusal or a time-out halves it too
- * and puts the destination on hold: for `holddown_ms` every new request fails at once
- * with the same errno, then one probe at a time is admitted (window 1) until a setup
- * completes.
+ * that overflowed a listener reports several of them); a failure halves it too and
+ * brings it to 1: one probe at a time is admitted until a setup completes (the window
+ * then grows again from there). After a time-out or no route (ETIMEDOUT, EHOSTUNREACH,
+ * ENETUNREACH) the destination is also on hold: for `holddown_ms` every new request
+ * fails at once with the same errno, since a probe there costs up to the connect
+ * deadline, during which the next requests would wait. After a refusal (ECONNREFUSED)
+ * it is not: a new request is admitted as the next probe, which costs one round trip
+ * and gets the network's own answer, so a server that comes up is seen at once by a
+ * program that retries (the requests already waiting when the refusal came fail with
+ * it, cnio__skw_done's return).
  *
  * The settle time (how long a completed setup keeps its slot, the listener's time to
  * accept it) adapts too: it doubles (+1 ms) on a slow completion, up to 1 s, and decays
@@ -61,7 +67,8 @@ int64_t cnio__skw_settle_ms(const struct cnio__skw *w);
 
 /*
  * Whether a new request arriving at now_ms must fail at once: returns the errno to fail
- * it with (the destination is on hold after a failure), else 0. Counts failed_fast.
+ * it with (the destination is on hold after a time-out or no route), else 0 (after a
+ * refusal too: the request is a probe, behind the window of 1). Counts failed_fast.
  */
 int cnio__skw_held(struct cnio__skw *w, int64_t now_ms);
 

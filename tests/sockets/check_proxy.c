@@ -2,8 +2,9 @@
  * check_proxy.c - the job proxy's admission and name services, driven over its own
  * protocol by several connections standing for several processes: FIFO order behind a
  * full window, slots given back by a report or by a process that goes away, failure
- * knowledge (queued requests fail at once, new ones fail fast during the hold-down, then
- * one probe), the queue deadline, one lookup for many askers, and malformed input.
+ * knowledge (queued requests fail at once; after a refusal new ones are probes, one at a
+ * time; after a time-out they fail fast during the hold-down, then one probe), the queue
+ * deadline, one lookup for many askers, and malformed input.
  * Starts a real cnio-proxy ($CNIO_TOP_BUILDDIR/sockets/cnio-proxy) per test.
  */
 #include "skproto.h"
@@ -220,15 +221,61 @@ START_TEST(fifo_behind_full_window_and_failure_knowledge)
     expect(c[3], CNIO__SKP_FAIL, ECONNREFUSED);   /* the queue fails at once */
     expect(c[4], CNIO__SKP_FAIL, ECONNREFUSED);
     c[5] = peer();
-    admit(c[5], 30000);
-    expect(c[5], CNIO__SKP_FAIL, ECONNREFUSED);   /* hold-down: fail fast */
-    usleep(400 * 1000);
+    admit_queued(c[5], 30000);                    /* window 1: c[2] is still in flight */
     done(c[2], CNIO__SKW_UNKNOWN, 0);
-    c[6] = peer();
-    admit(c[6], 30000);
-    expect(c[6], CNIO__SKP_GO, 0);                /* after the hold-down: a probe */
-    for (int k = 0; k < 7; k++)
+    expect(c[5], CNIO__SKP_GO, 0);                /* a probe */
+    for (int k = 0; k < 6; k++)
         close(c[k]);
+}
+END_TEST
+
+/* The dest line of the report for port 7000. */
+static const char *dest_line(void);
+
+/*
+ * After a refusal, new requests are probes, one at a time, each getting the network's
+ * answer (a program retrying until its server is up sees it at once); after a time-out
+ * they fail at once during the hold-down (300 ms here), then one probe.
+ */
+START_TEST(refusal_then_probes_timeout_then_hold_down)
+{
+    int p[8];
+    const char *l;
+
+    for (int k = 0; k < 8; k++)
+        p[k] = peer();
+    admit(p[0], 30000);
+    expect(p[0], CNIO__SKP_GO, 0);
+    done(p[0], CNIO__SKW_REFUSED, ECONNREFUSED);
+    l = dest_line();                              /* (p[0]'s report is in) */
+    ck_assert_msg(strstr(l, " refused 1 "), "%s", l);
+    admit(p[1], 30000);
+    expect(p[1], CNIO__SKP_GO, 0);                /* a probe, not a failure */
+    admit_queued(p[2], 30000);                    /* the next waits for its outcome */
+    expect_nothing(p[2]);
+    done(p[1], CNIO__SKW_REFUSED, ECONNREFUSED);
+    expect(p[2], CNIO__SKP_FAIL, ECONNREFUSED);   /* queued when the refusal came */
+    admit(p[3], 30000);
+    expect(p[3], CNIO__SKP_GO, 0);                /* the next probe */
+    admit_queued(p[4], 30000);
+    expect_nothing(p[4]);
+    done(p[3], CNIO__SKW_PROMPT, 0);              /* the server is up: the hold is over */
+    expect(p[4], CNIO__SKP_GO, 0);
+    admit(p[5], 30000);
+    expect(p[5], CNIO__SKP_GO, 0);                /* window 2 again: no queue */
+    done(p[5], CNIO__SKW_PROMPT, 0);
+    l = dest_line();                              /* (and p[5]'s report is in) */
+    ck_assert_msg(strstr(l, " refused 2 ") && strstr(l, " failed_fast 0 "), "%s", l);
+    done(p[4], CNIO__SKW_TIMEDOUT, ETIMEDOUT);
+    l = dest_line();                              /* (p[4]'s report is in) */
+    ck_assert_msg(strstr(l, " timedout 1 "), "%s", l);
+    admit(p[6], 30000);
+    expect(p[6], CNIO__SKP_FAIL, ETIMEDOUT);      /* a time-out: fail fast */
+    usleep(400 * 1000);
+    admit(p[7], 30000);
+    expect(p[7], CNIO__SKP_GO, 0);                /* after the hold-down: a probe */
+    for (int k = 0; k < 8; k++)
+        close(p[k]);
 }
 END_TEST
 
@@ -419,6 +466,20 @@ START_TEST(report_beyond_its_bound_says_what_it_leaves_out)
 }
 END_TEST
 
+static const char *dest_line(void)
+{
+    static char line[1024];
+    const char *text = stats_text(), *d = strstr(text, "dest 192.0.2.9:7000 ");
+    size_t n;
+
+    ck_assert_ptr_nonnull(d);
+    n = strcspn(d, "\n");
+    ck_assert_uint_lt(n, sizeof(line));
+    memcpy(line, d, n);
+    line[n] = '\0';
+    return line;
+}
+
 int main(void)
 {
     Suite *s = suite_create("proxy");
@@ -430,6 +491,7 @@ int main(void)
     tcase_add_checked_fixture(t, proxy_start, proxy_stop);
     tcase_set_timeout(t, 60);
     tcase_add_test(t, fifo_behind_full_window_and_failure_knowledge);
+    tcase_add_test(t, refusal_then_probes_timeout_then_hold_down);
     tcase_add_test(t, a_process_that_goes_away_gives_its_slot_back);
     tcase_add_test(t, queued_past_its_deadline_times_out);
     tcase_add_test(t, one_lookup_for_many_askers);

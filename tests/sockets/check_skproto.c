@@ -343,16 +343,18 @@ START_TEST(window_failure_knowledge)
     cnio__skw_admit(&w);
     cnio__skw_admit(&w);
     ck_assert_int_eq(cnio__skw_done(&w, w.admitted, CNIO__SKW_REFUSED, ECONNREFUSED, 1000), ECONNREFUSED);
-    ck_assert_int_eq(cnio__skw_held(&w, 1001), ECONNREFUSED);
-    ck_assert_int_eq(cnio__skw_held(&w, 5999), ECONNREFUSED);
-    ck_assert_uint_eq(w.failed_fast, 2);
-    ck_assert_int_eq(cnio__skw_held(&w, 6000), 0);   /* hold-down over: one probe */
+    ck_assert_int_eq(cnio__skw_held(&w, 1001), 0);   /* a refusal: probes, not fail fast */
+    ck_assert_uint_eq(w.failed_fast, 0);
     ck_assert_int_eq(cnio__skw_window(&w), 1);
     ck_assert(!cnio__skw_can_admit(&w));             /* the other setup still in flight */
     ck_assert_int_eq(cnio__skw_done(&w, w.admitted, CNIO__SKW_TIMEDOUT, ETIMEDOUT, 7000), ETIMEDOUT);
-    ck_assert_int_eq(cnio__skw_held(&w, 7001), ETIMEDOUT);
+    ck_assert_int_eq(cnio__skw_held(&w, 7001), ETIMEDOUT);   /* a time-out: fail fast */
+    ck_assert_int_eq(cnio__skw_held(&w, 11999), ETIMEDOUT);
+    ck_assert_uint_eq(w.failed_fast, 2);
+    ck_assert_int_eq(cnio__skw_held(&w, 12000), 0);  /* hold-down over: one probe */
     cnio__skw_admit(&w);
     ck_assert_int_eq(cnio__skw_done(&w, w.admitted, CNIO__SKW_UNREACH, EHOSTUNREACH, 20000), EHOSTUNREACH);
+    ck_assert_int_eq(cnio__skw_held(&w, 20001), EHOSTUNREACH);   /* no route: fail fast */
     cnio__skw_admit(&w);
     ck_assert_int_eq(cnio__skw_done(&w, w.admitted, CNIO__SKW_PROMPT, 0, 30000), 0);
     ck_assert_int_eq(cnio__skw_held(&w, 30001), 0);  /* a success clears the failure */
@@ -378,8 +380,8 @@ START_TEST(window_learns_late_outcomes)
     seq = cnio__skw_admit(&w);
     cnio__skw_done(&w, seq, CNIO__SKW_INPROGRESS, 0, 100);
     ck_assert_int_eq(cnio__skw_learn(&w, seq, CNIO__SKW_REFUSED, ECONNREFUSED, 100), ECONNREFUSED);
-    ck_assert_int_eq(cnio__skw_held(&w, 200), ECONNREFUSED);   /* failure knowledge */
-    ck_assert_int_eq(cnio__skw_window(&w), 1);
+    ck_assert_int_eq(cnio__skw_held(&w, 200), 0);   /* a refusal: the next is a probe */
+    ck_assert_int_eq(cnio__skw_window(&w), 1);      /* failure knowledge: one at a time */
     ck_assert_uint_eq(w.inflight, 0);
 }
 END_TEST

@@ -5,7 +5,7 @@
  *
  *   1. 20 non-blocking connects to a listener of its own: poll, getsockopt(SO_ERROR) 0;
  *   2. a closed port A: non-blocking connect, poll, SO_ERROR ECONNREFUSED; then a
- *      blocking connect to A; then a non-blocking one (during the shim's hold-down):
+ *      blocking connect to A (a probe: refused by the kernel); then a non-blocking one:
  *      EINPROGRESS, POLLERR, SO_ERROR ECONNREFUSED once, getpeername ENOTCONN;
  *   3. a closed port B: non-blocking connect, poll, close without asking SO_ERROR; then
  *      a blocking connect to B;
