@@ -165,6 +165,41 @@ void cnio__cl_name_failures(const char *path, const char *op, const struct cnio_
                       hosts[i].port, cnio_strerror(c[i].status));
 }
 
+int cnio__cl_stat_each(struct cnio_stack *st, struct cnio__cl_stat *s, int n,
+                       const char *name0, const char *name, const struct cnio__cl_host *log,
+                       int quiet)
+{
+    uint8_t pl0[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME], pl[sizeof(pl0)];
+    int len0 = cnio__cl_open_payload(0, NULL, 0, name0, pl0, sizeof(pl0));
+    int len = cnio__cl_open_payload(0, NULL, 0, name, pl, sizeof(pl)), ret;
+    struct cnio_call *c = calloc((size_t)CNIO_MAX(n, 1), sizeof(*c));
+    uint8_t (*rb)[CNIO_WIRE_INFO_SIZE] = calloc((size_t)CNIO_MAX(n, 1), CNIO_WIRE_INFO_SIZE);
+
+    ret = !c || !rb ? -CNIO_ERR_NOMEM : len < 0 ? len : len0 < 0 ? len0 : 0;
+    if (ret) {
+        for (int i = 0; i < n; i++)
+            s[i].status = ret;
+        goto free_calls;
+    }
+    for (int i = 0; i < n; i++)
+        c[i] = (struct cnio_call){ .ep = s[i].ep, .type = CNIO_WIRE_STAT, .flags = s[i].flags,
+                                   .payload = i ? pl : pl0,
+                                   .plen = (uint32_t)(i ? len : len0),
+                                   .rbuf = rb[i], .rcap = CNIO_WIRE_INFO_SIZE };
+    ret = cnio__stack_calls(st, c, n);
+    if (log)
+        cnio__cl_name_failures(name, "stat", log, c, n, quiet);
+    for (int i = 0; i < n; i++) {
+        s[i].status = c[i].status;
+        if (!s[i].status && cnio__wire_info_parse(rb[i], c[i].rlen, &s[i].info))
+            s[i].status = -CNIO_ERR_PROTO;
+    }
+free_calls:
+    free(c);
+    free(rb);
+    return ret;
+}
+
 void cnio__cl_free(struct cnio_obj *obj)
 {
     if (!obj)

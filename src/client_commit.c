@@ -50,11 +50,9 @@ static int cc_servers_can(const struct cnio_obj *obj, uint32_t cap);
 
 int cnio__cl_commit_under_way(const struct cnio_obj *obj)
 {
-    uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
     uint32_t gen0 = obj->hosts[0].info.gen, state = 0, live = 0;
-    int n = obj->nhosts, len, ret, can_live = cc_servers_can(obj, CNIO_WIRE_CAP_LIVE);
-    struct cnio_call *c;
-    uint8_t (*rb)[CNIO_WIRE_INFO_SIZE];
+    int n = obj->nhosts, ret, can_live = cc_servers_can(obj, CNIO_WIRE_CAP_LIVE);
+    struct cnio__cl_stat *s;
 
     if (obj->oflags & CNIO_WIRE_O_WRITE)
         return 0;
@@ -68,30 +66,22 @@ int cnio__cl_commit_under_way(const struct cnio_obj *obj)
     /* OPEN's reply does not say I_PENDING (STAT's does): ask every host, and whether a
      * live writer holds the instance (I_LIVE), where every server can say: an instance
      * that none holds is a commit that stopped, not one under way */
-    len = cnio__cl_open_payload(0, NULL, 0, obj->path, pl, sizeof(pl));
-    c = calloc((size_t)n, sizeof(*c));
-    rb = calloc((size_t)n, CNIO_WIRE_INFO_SIZE);
-    ret = !c || !rb || len < 0 ? 0 : 1;
-    for (int j = 0; ret && j < n; j++)
-        c[j] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[j]),
-                                   .type = CNIO_WIRE_STAT, .payload = pl,
-                                   .plen = (uint32_t)len, .rbuf = rb[j],
-                                   .rcap = CNIO_WIRE_INFO_SIZE,
-                                   .flags = can_live ? CNIO_WIRE_F_LIVE : 0 };
-    ret = ret && !cnio__stack_calls(obj->st, c, n);
+    s = calloc((size_t)n, sizeof(*s));
+    for (int j = 0; s && j < n; j++) {
+        s[j].ep = cnio__cl_ctl_ep(&obj->hosts[j]);
+        s[j].flags = can_live ? CNIO_WIRE_F_LIVE : 0;
+    }
+    ret = s && !cnio__cl_stat_each(obj->st, s, n, obj->path, obj->path, NULL, 0);
     state = 0;
     for (int j = 0; ret && j < n; j++) {
-        struct cnio_wire_info info;
-
-        if (cnio__wire_info_parse(rb[j], c[j].rlen, &info))
+        if (s[j].status)
             ret = 0;
         else {
-            cnio__cl_state(&state, &info, gen0);
-            live |= info.flags & CNIO_WIRE_I_LIVE;
+            cnio__cl_state(&state, &s[j].info, gen0);
+            live |= s[j].info.flags & CNIO_WIRE_I_LIVE;
         }
     }
-    free(c);
-    free(rb);
+    free(s);
     return ret && (state & CNIO_OBJ_PENDING) && (live || !can_live);
 }
 

@@ -53,26 +53,20 @@ static void ctl_carrier(struct cnio_ns *c, char *out, size_t cap)
 /* STAT of name on hosts [from, to) into their info. */
 static int ctl_stat_hosts(struct cnio_ns *c, const char *name, int from, int to)
 {
-    uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
-    int n = to - from, len = cnio__cl_open_payload(0, NULL, 0, name, pl, sizeof(pl)), ret;
-    struct cnio_call *calls = calloc((size_t)CNIO_MAX(n, 1), sizeof(*calls));
-    uint8_t (*rb)[CNIO_WIRE_INFO_SIZE] = calloc((size_t)CNIO_MAX(n, 1), CNIO_WIRE_INFO_SIZE);
+    int n = to - from, ret;
+    struct cnio__cl_stat *s = calloc((size_t)CNIO_MAX(n, 1), sizeof(*s));
 
-    ret = !calls || !rb ? -CNIO_ERR_NOMEM : len < 0 ? len : 0;
-    for (int i = 0; !ret && i < n; i++)
-        calls[i] = (struct cnio_call){ .ep = c->hosts[from + i].lanes[0],
-                                       .type = CNIO_WIRE_STAT, .payload = pl,
-                                       .plen = (uint32_t)len, .rbuf = rb[i],
-                                       .rcap = CNIO_WIRE_INFO_SIZE };
-    if (!ret) {
-        ret = cnio__stack_calls(c->st, calls, n);
-        cnio__cl_name_failures(name, "stat", c->hosts + from, calls, n, from == 0);
+    if (!s)
+        return -CNIO_ERR_NOMEM;
+    for (int i = 0; i < n; i++)
+        s[i].ep = c->hosts[from + i].lanes[0];
+    ret = cnio__cl_stat_each(c->st, s, n, name, name, c->hosts + from, from == 0);
+    for (int i = 0; !ret && i < n; i++) {
+        ret = s[i].status;
+        if (!ret)
+            c->hosts[from + i].info = s[i].info;
     }
-    for (int i = 0; !ret && i < n; i++)
-        if (cnio__wire_info_parse(rb[i], calls[i].rlen, &c->hosts[from + i].info))
-            ret = -CNIO_ERR_PROTO;
-    free(calls);
-    free(rb);
+    free(s);
     return ret;
 }
 

@@ -140,6 +140,28 @@ struct cnio_ep *cnio__cl_ctl_ep(const struct cnio__cl_host *host);
  * CNIO_WIRE_MAX_NAME bytes): its length, or a negative code. */
 int cnio__cl_open_payload(uint32_t flags, const struct cnio_layout *l, uint32_t index,
                           const char *name, uint8_t *buf, size_t cap);
+/* One host's STAT for cnio__cl_stat_each: ep and flags in, info and status out. */
+struct cnio__cl_stat {
+    struct cnio_ep *ep;             /* where the STAT goes */
+    uint32_t flags;                 /* its header flags: 0, or CNIO_WIRE_F_LIVE to a server
+                                       announcing CNIO_WIRE_CAP_LIVE */
+    struct cnio_wire_info info;     /* the reply, when status is 0 */
+    int status;                     /* 0, the STAT's error, or -CNIO_ERR_PROTO: the reply
+                                       does not parse (or never came) */
+};
+/*
+ * STATs n hosts in parallel, each on s[i].ep: host 0 (s[0]) for name0, the others for
+ * name (name0 == name: one name for all). Fills every s[i].status, and s[i].info where
+ * it is 0. log: NULL, nothing logged; else the hosts s[0..n) stand for, whose failed
+ * STATs are logged under name as cnio__cl_name_failures(name, "stat", log, ..., quiet)
+ * does. Returns 0 when every STAT came back 0 (a reply may still not parse: see each
+ * status); the first failed STAT's status, or the progress engine's error, as
+ * cnio__stack_calls; or, with nothing sent and every status set to it, -CNIO_ERR_NOMEM
+ * or the payload's error (-CNIO_ERR_INVAL: a name longer than CNIO_WIRE_MAX_NAME).
+ */
+int cnio__cl_stat_each(struct cnio_stack *st, struct cnio__cl_stat *s, int n,
+                       const char *name0, const char *name, const struct cnio__cl_host *log,
+                       int quiet);
 /* Logical size from column 0's recorded size and each column's local size. */
 uint64_t cnio__cl_size(const struct cnio_layout *l, uint64_t recorded,
                        const struct cnio__cl_host *hosts, int n);

@@ -188,32 +188,20 @@ static int ns_same(const struct cnio_wire_info *s0, const struct cnio_wire_info 
  */
 static int ns_rename_retry(struct cnio_ns *ns, const char *from, const char *to, int *go)
 {
-    uint8_t pf[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME], pt[sizeof(pf)];
-    int lf = cnio__cl_open_payload(0, NULL, 0, from, pf, sizeof(pf));
-    int lt = cnio__cl_open_payload(0, NULL, 0, to, pt, sizeof(pt)), ret;
-    struct cnio_call *calls = calloc((size_t)ns->n, sizeof(*calls));
-    struct cnio_wire_info *in = calloc((size_t)ns->n, sizeof(*in));
-    uint8_t (*rb)[CNIO_WIRE_INFO_SIZE] = calloc((size_t)ns->n, CNIO_WIRE_INFO_SIZE);
+    struct cnio__cl_stat *s = calloc((size_t)ns->n, sizeof(*s));
+    int ret = s ? 0 : -CNIO_ERR_NOMEM;
 
-    ret = !calls || !in || !rb ? -CNIO_ERR_NOMEM : lf < 0 ? lf : lt < 0 ? lt : 0;
     for (int i = 0; !ret && i < ns->n; i++)
-        calls[i] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&ns->hosts[i]),
-                                       .type = CNIO_WIRE_STAT, .payload = i ? pf : pt,
-                                       .plen = (uint32_t)(i ? lf : lt), .rbuf = rb[i],
-                                       .rcap = CNIO_WIRE_INFO_SIZE };
-    if (!ret)
-        cnio__stack_calls(ns->st, calls, ns->n);
+        s[i].ep = cnio__cl_ctl_ep(&ns->hosts[i]);
+    if (!ret)   /* a failure to send is in every status: host 0's is the answer */
+        cnio__cl_stat_each(ns->st, s, ns->n, to, from, NULL, 0);
     for (int i = 0; !ret && i < ns->n; i++) {
-        if (calls[i].status == 0 && cnio__wire_info_parse(rb[i], calls[i].rlen, &in[i]))
-            calls[i].status = -CNIO_ERR_PROTO;
-        if (calls[i].status && (i == 0 || calls[i].status != -CNIO_ERR_NOENT))
-            ret = calls[i].status;
+        if (s[i].status && (i == 0 || s[i].status != -CNIO_ERR_NOENT))
+            ret = s[i].status;
         else if (i)
-            go[i] = !calls[i].status && ns_same(&in[0], &in[i], i);
+            go[i] = !s[i].status && ns_same(&s[0].info, &s[i].info, i);
     }
-    free(calls);
-    free(in);
-    free(rb);
+    free(s);
     return ret;
 }
 
