@@ -205,6 +205,10 @@ struct cnio_obj_stat {
 #define CNIO_OBJ_DIRTY 0x2       /* an update in place was interrupted (writer crashed) */
 #define CNIO_OBJ_TORN 0x4        /* a commit did not finish on every host */
 #define CNIO_OBJ_PENDING 0x8     /* complete; an uncommitted upload of the name also exists */
+/* With STAGED, TORN or PENDING, from servers that can say (CNIO_WIRE_CAP_LIVE): */
+#define CNIO_OBJ_LIVE 0x10       /* a live writer holds an upload of the name: in progress */
+#define CNIO_OBJ_LIVE_KNOWN 0x20 /* every host said whether one does: without LIVE, the
+                                    upload or commit was interrupted */
 #define CNIO_OBJ_INCOMPLETE (CNIO_OBJ_STAGED | CNIO_OBJ_DIRTY | CNIO_OBJ_TORN)
 int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
                    struct cnio_obj_stat *out);

@@ -469,14 +469,27 @@ int cli_keygen(int argc, char **argv)
 /* What stat and ls -l say of an object's state (client.h, CNIO_OBJ_*). */
 static const char *cli_state(uint32_t state)
 {
+    int live = (state & CNIO_OBJ_LIVE) != 0;
+    int dead = (state & (CNIO_OBJ_LIVE | CNIO_OBJ_LIVE_KNOWN)) == CNIO_OBJ_LIVE_KNOWN;
+
     if (state & CNIO_OBJ_STAGED)
-        return "incomplete: an upload is in progress, or was interrupted before it committed";
+        return live ? "incomplete: an upload is in progress"
+               : dead ? "incomplete: an upload was interrupted before it committed (cnio cp "
+                        "--resume finishes it, cnio rm removes it)"
+               : "incomplete: an upload is in progress, or was interrupted before it committed";
     if (state & CNIO_OBJ_TORN)
-        return "incomplete: a commit has not reached every host (under way, or interrupted)";
+        return live ? "incomplete: a commit has not reached every host (a writer of it is "
+                      "live: under way)"
+               : dead ? "incomplete: a commit was interrupted before it reached every host "
+                        "(copying it again repairs it)"
+               : "incomplete: a commit has not reached every host (under way, or interrupted)";
     if (state & CNIO_OBJ_DIRTY)
         return "incomplete since a crash: an update in place was interrupted";
     if (state & CNIO_OBJ_PENDING)
-        return "complete (an upload of this name, in progress or interrupted, is staged)";
+        return live ? "complete (an upload of this name is in progress)"
+               : dead ? "complete (an interrupted upload of this name is staged: cnio cp "
+                        "--resume finishes it)"
+               : "complete (an upload of this name, in progress or interrupted, is staged)";
     return "complete";
 }
 
