@@ -66,7 +66,7 @@ int cnio__cl_commit_under_way(const struct cnio_obj *obj)
     /* OPEN's reply does not say I_PENDING (STAT's does): ask every host, and whether a
      * live writer holds the instance (I_LIVE), where every server can say: an instance
      * that none holds is a commit that stopped, not one under way */
-    s = calloc((size_t)n, sizeof(*s));
+    s = calloc((size_t)CNIO_MAX(n, 1), sizeof(*s));
     for (int j = 0; s && j < n; j++) {
         s[j].ep = cnio__cl_ctl_ep(&obj->hosts[j]);
         s[j].flags = can_live ? CNIO_WIRE_F_LIVE : 0;
