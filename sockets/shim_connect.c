@@ -46,6 +46,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -174,44 +175,65 @@ int shim_outcome(int rc, int err, int64_t ms)
     }
 }
 
+enum { SHIM_GAVE_UP = -3, SHIM_SIGNALLED = -4 };
+
+/* Polls fd for events until deadline (INT64_MAX: none), as a connect waits: 1 when fd
+ * is ready, 0 at the deadline, SHIM_SIGNALLED for a signal the program's connect would
+ * return for (always with app_timeo, its own SO_SNDTIMEO; else see shim_eintr_returns),
+ * -1 with errno for a failed poll. Other signals are waited through. */
+static int shim_poll_as_connect(int fd, short events, int64_t deadline, int app_timeo)
+{
+    for (;;) {
+        struct pollfd p = { .fd = fd, .events = events };
+        int64_t left = deadline - shim_now_ms();
+        int r = left > 0 ? poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left) : 0;
+
+        if (r > 0)
+            return 1;
+        if (r < 0 && errno == EINTR) {
+            if (app_timeo || shim_eintr_returns())
+                return SHIM_SIGNALLED;
+            continue;
+        }
+        if (r < 0)
+            return -1;
+        if (deadline <= shim_now_ms())
+            return 0;
+    }
+}
+
 /* Waits for the in-progress setup on fd until deadline; -1/errno as connect would.
  * Past the application's own SO_SNDTIMEO the errno is timeo_errno: EINPROGRESS for the
  * connect that started the setup, EALREADY for a retry, as the kernel says. */
 static int shim_wait_connected(int fd, int64_t deadline, int app_timeo, int timeo_errno)
 {
-    for (;;) {
-        struct pollfd p = { .fd = fd, .events = POLLOUT };
-        int64_t left = deadline - shim_now_ms();
-        int r, err = 0;
-        socklen_t el = sizeof(err);
+    int r = shim_poll_as_connect(fd, POLLOUT, deadline, app_timeo), err = 0;
+    socklen_t el = sizeof(err);
 
-        r = left > 0 ? poll(&p, 1, (int)left) : 0;
-        if (r < 0 && errno == EINTR) {
-            if (app_timeo || shim_eintr_returns())
-                return -1;
-            continue;
-        }
-        if (r < 0)
-            return -1;
-        if (r == 0) {
-            struct sockaddr unspec = { .sa_family = AF_UNSPEC };
-
-            if (app_timeo) {   /* the application's own SO_SNDTIMEO: as the kernel */
-                errno = timeo_errno;
-                return -1;
-            }
-            shim_real.connect(fd, &unspec, sizeof(unspec));
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
-            return -1;
-        if (err) {
-            errno = err;
-            return -1;
-        }
-        return 0;
+    if (r == SHIM_SIGNALLED) {
+        errno = EINTR;
+        return -1;
     }
+    if (r < 0)
+        return -1;
+    if (r == 0) {
+        struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+
+        if (app_timeo) {   /* the application's own SO_SNDTIMEO: as the kernel */
+            errno = timeo_errno;
+            return -1;
+        }
+        shim_real.connect(fd, &unspec, sizeof(unspec));
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+        return -1;
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return 0;
 }
 
 /* The socket's SO_SNDTIMEO in ms (at least 1), or 0 when it has none. */
@@ -276,34 +298,20 @@ static int shim_connect_unpaced(int fd, const struct sockaddr *sa, socklen_t len
 
 /* Waits for the proxy's next message on rpc: 0 when one is there; SHIM_GAVE_UP past
  * give_up, or SHIM_SIGNALLED for a signal the program's connect would return for (see
- * shim_eintr_returns; always with SO_SNDTIMEO); -2 when the proxy is silent past its
- * time-out (its heartbeats stopped). */
-enum { SHIM_GAVE_UP = -3, SHIM_SIGNALLED = -4 };
-
+ * shim_poll_as_connect); -2 when the proxy is silent past its time-out (its heartbeats
+ * stopped) or poll fails. */
 static int shim_admit_wait(int rpc, int64_t give_up, int app_timeo)
 {
     int64_t silent = shim_now_ms() + shim_conf.proxy_timeout_ms;
+    int r = shim_poll_as_connect(rpc, POLLIN, give_up < silent ? give_up : silent, app_timeo);
 
-    for (;;) {
-        struct pollfd p = { .fd = rpc, .events = POLLIN };
-        int64_t now = shim_now_ms(), until = give_up < silent ? give_up : silent;
-        int r = until > now ? poll(&p, 1, (int)(until - now)) : 0;
-
-        if (r > 0)
-            return 0;
-        if (r < 0 && errno == EINTR) {
-            if (app_timeo || shim_eintr_returns())
-                return SHIM_SIGNALLED;
-            continue;
-        }
-        if (r < 0)
-            return -2;
-        now = shim_now_ms();
-        if (now >= give_up)
-            return SHIM_GAVE_UP;
-        if (now >= silent)
-            return -2;
-    }
+    if (r > 0)
+        return 0;
+    if (r == SHIM_SIGNALLED)
+        return r;
+    if (r == 0 && give_up <= silent)
+        return SHIM_GAVE_UP;
+    return -2;
 }
 
 /* Asks for admission: 0 go (*token: the admission's, for a later OUTCOME), -1 with
