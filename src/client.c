@@ -181,11 +181,13 @@ int cnio__cl_stat_each(struct cnio_stack *st, struct cnio__cl_stat *s, int n,
             s[i].status = ret;
         goto free_calls;
     }
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        s[i].flags = cnio__ep_caps(s[i].ep) & CNIO_WIRE_CAP_LIVE ? CNIO_WIRE_F_LIVE : 0;
         c[i] = (struct cnio_call){ .ep = s[i].ep, .type = CNIO_WIRE_STAT, .flags = s[i].flags,
                                    .payload = i ? pl : pl0,
                                    .plen = (uint32_t)(i ? len : len0),
                                    .rbuf = rb[i], .rcap = CNIO_WIRE_INFO_SIZE };
+    }
     ret = cnio__stack_calls(st, c, n);
     if (log)
         cnio__cl_name_failures(name, "stat", log, c, n, quiet);
@@ -198,6 +200,16 @@ free_calls:
     free(c);
     free(rb);
     return ret;
+}
+
+void cnio__cl_stat_live(const struct cnio__cl_stat *s, int n, uint32_t *live)
+{
+    for (int i = 0; i < n; i++) {
+        if (!(s[i].flags & CNIO_WIRE_F_LIVE))
+            *live &= ~CNIO_OBJ_LIVE_KNOWN;
+        if (!s[i].status && (s[i].info.flags & CNIO_WIRE_I_LIVE))
+            *live |= CNIO_OBJ_LIVE;
+    }
 }
 
 void cnio__cl_free(struct cnio_obj *obj)

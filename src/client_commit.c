@@ -46,12 +46,10 @@ int cnio__cl_check_complete(const struct cnio_obj *obj)
     return 0;
 }
 
-static int cc_servers_can(const struct cnio_obj *obj, uint32_t cap);
-
 int cnio__cl_commit_under_way(const struct cnio_obj *obj)
 {
-    uint32_t gen0 = obj->hosts[0].info.gen, state = 0, live = 0;
-    int n = obj->nhosts, ret, can_live = cc_servers_can(obj, CNIO_WIRE_CAP_LIVE);
+    uint32_t gen0 = obj->hosts[0].info.gen, state = 0, live = CNIO_OBJ_LIVE_KNOWN;
+    int n = obj->nhosts, ret;
     struct cnio__cl_stat *s;
 
     if (obj->oflags & CNIO_WIRE_O_WRITE)
@@ -67,22 +65,21 @@ int cnio__cl_commit_under_way(const struct cnio_obj *obj)
      * live writer holds the instance (I_LIVE), where every server can say: an instance
      * that none holds is a commit that stopped, not one under way */
     s = calloc((size_t)CNIO_MAX(n, 1), sizeof(*s));
-    for (int j = 0; s && j < n; j++) {
+    for (int j = 0; s && j < n; j++)
         s[j].ep = cnio__cl_ctl_ep(&obj->hosts[j]);
-        s[j].flags = can_live ? CNIO_WIRE_F_LIVE : 0;
-    }
     ret = s && !cnio__cl_stat_each(obj->st, s, n, obj->path, obj->path, NULL, 0);
     state = 0;
     for (int j = 0; ret && j < n; j++) {
         if (s[j].status)
             ret = 0;
-        else {
+        else
             cnio__cl_state(&state, &s[j].info, gen0);
-            live |= s[j].info.flags & CNIO_WIRE_I_LIVE;
-        }
     }
+    if (ret)
+        cnio__cl_stat_live(s, n, &live);
     free(s);
-    return ret && (state & CNIO_OBJ_PENDING) && (live || !can_live);
+    return ret && (state & CNIO_OBJ_PENDING) &&
+           ((live & CNIO_OBJ_LIVE) || !(live & CNIO_OBJ_LIVE_KNOWN));
 }
 
 /* One request of type (header offset) on each host in [from, to) holding obj's handle. */

@@ -50,42 +50,27 @@ static void ctl_carrier(struct cnio_ns *c, char *out, size_t cap)
         snprintf(out, cap, "%.15s (%.*s)", c->h.transport, (int)f.prov_len, f.prov);
 }
 
-/* STAT of name on hosts [from, to) into their info (asking whether a live writer holds
- * an upload of it, I_LIVE, where the host can say). */
-static int ctl_stat_hosts(struct cnio_ns *c, const char *name, int from, int to)
+/* STAT of name on hosts [from, to) into their info, folding into *live whether a live
+ * writer holds an upload of it (cnio__cl_stat_live). */
+static int ctl_stat_hosts(struct cnio_ns *c, const char *name, int from, int to,
+                          uint32_t *live)
 {
     int n = to - from, ret;
     struct cnio__cl_stat *s = calloc((size_t)CNIO_MAX(n, 1), sizeof(*s));
 
     if (!s)
         return -CNIO_ERR_NOMEM;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++)
         s[i].ep = c->hosts[from + i].lanes[0];
-        if (cnio__ep_caps(s[i].ep) & CNIO_WIRE_CAP_LIVE)
-            s[i].flags = CNIO_WIRE_F_LIVE;
-    }
     ret = cnio__cl_stat_each(c->st, s, n, name, name, c->hosts + from, from == 0);
     for (int i = 0; !ret && i < n; i++) {
         ret = s[i].status;
         if (!ret)
             c->hosts[from + i].info = s[i].info;
     }
+    cnio__cl_stat_live(s, n, live);
     free(s);
     return ret;
-}
-
-/* CNIO_OBJ_LIVE and CNIO_OBJ_LIVE_KNOWN from hosts [0, n)'s STATs (ctl_stat_hosts). */
-static uint32_t ctl_live(const struct cnio_ns *c, int n)
-{
-    uint32_t state = CNIO_OBJ_LIVE_KNOWN;
-
-    for (int j = 0; j < n; j++) {
-        if (!(cnio__ep_caps(c->hosts[j].lanes[0]) & CNIO_WIRE_CAP_LIVE))
-            state &= ~CNIO_OBJ_LIVE_KNOWN;
-        if (c->hosts[j].info.flags & CNIO_WIRE_I_LIVE)
-            state |= CNIO_OBJ_LIVE;
-    }
-    return state;
 }
 
 int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
@@ -93,6 +78,7 @@ int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct
 {
     struct cnio_layout l;
     struct cnio_ns c;
+    uint32_t live = CNIO_OBJ_LIVE_KNOWN;
     int ret;
 
     if (!out || !u || !u->path || !u->path[0])
@@ -100,7 +86,7 @@ int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct
     ret = cnio__ns_begin(&c, st, u, h, 1);
     if (ret)
         return ret;
-    ret = ctl_stat_hosts(&c, u->path, 0, 1);
+    ret = ctl_stat_hosts(&c, u->path, 0, 1, &live);
     if (ret)
         goto end;
     memset(out, 0, sizeof(*out));
@@ -121,7 +107,7 @@ int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct
     }
     ret = cnio__cl_connect(st, &c.h, c.hosts + 1, (int)l.count - 1, 1, c.auth + 1, NULL);
     if (!ret)
-        ret = ctl_stat_hosts(&c, u->path, 1, (int)l.count);
+        ret = ctl_stat_hosts(&c, u->path, 1, (int)l.count, &live);
     for (uint32_t j = 1; !ret && j < l.count; j++) {
         const struct cnio_wire_info *i = &c.hosts[j].info;
 
@@ -137,7 +123,7 @@ int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct
     for (uint32_t j = 0; !ret && j < l.count; j++)
         cnio__cl_state(&out->state, &c.hosts[j].info, c.hosts[0].info.gen);
     if (!ret && (out->state & (CNIO_OBJ_STAGED | CNIO_OBJ_TORN | CNIO_OBJ_PENDING)))
-        out->state |= ctl_live(&c, (int)l.count);
+        out->state |= live;
     out->layout = l;
     out->size = cnio__cl_size(&l, c.hosts[0].info.size, c.hosts, (int)l.count);
     if (!ret)

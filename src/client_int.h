@@ -143,8 +143,9 @@ int cnio__cl_open_payload(uint32_t flags, const struct cnio_layout *l, uint32_t 
 /* One host's STAT for cnio__cl_stat_each: ep and flags in, info and status out. */
 struct cnio__cl_stat {
     struct cnio_ep *ep;             /* where the STAT goes */
-    uint32_t flags;                 /* its header flags: 0, or CNIO_WIRE_F_LIVE to a server
-                                       announcing CNIO_WIRE_CAP_LIVE */
+    uint32_t flags;                 /* set by cnio__cl_stat_each: CNIO_WIRE_F_LIVE (ask
+                                       whether a live writer holds an upload) where ep's
+                                       server announces CNIO_WIRE_CAP_LIVE, else 0 */
     struct cnio_wire_info info;     /* the reply, when status is 0 */
     int status;                     /* 0, the STAT's error, or -CNIO_ERR_PROTO: the reply
                                        does not parse (or never came) */
@@ -162,6 +163,10 @@ struct cnio__cl_stat {
 int cnio__cl_stat_each(struct cnio_stack *st, struct cnio__cl_stat *s, int n,
                        const char *name0, const char *name, const struct cnio__cl_host *log,
                        int quiet);
+/* Folds n STATs of cnio__cl_stat_each into *live, which starts as CNIO_OBJ_LIVE_KNOWN:
+ * clears CNIO_OBJ_LIVE_KNOWN where a host could not be asked, sets CNIO_OBJ_LIVE where
+ * one says a live writer holds an upload (CNIO_WIRE_I_LIVE). */
+void cnio__cl_stat_live(const struct cnio__cl_stat *s, int n, uint32_t *live);
 /* Logical size from column 0's recorded size and each column's local size. */
 uint64_t cnio__cl_size(const struct cnio_layout *l, uint64_t recorded,
                        const struct cnio__cl_host *hosts, int n);
