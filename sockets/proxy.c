@@ -498,17 +498,33 @@ static int proxy_read(struct px *px, struct px_client *c)
     return 0;
 }
 
-static void proxy_drop(struct px *px, int i)
+/* Lets client c go: its slot and lookups given back, its fds closed, c freed (the
+ * caller takes it out of proxy_clients). */
+static void proxy_release(struct px *px, struct px_client *c)
 {
-    struct px_client *c = proxy_clients[i];
-
     px_admit_drop(px, c, px_now_ms());
     px_names_drop(c);
     close(c->fd);
     if (c->up >= 0)
         close(c->up);
     free(c);
-    proxy_clients[i] = proxy_clients[--proxy_nclients];
+}
+
+/* Lets the dead clients go, in one pass; the rest keep their order, the order they
+ * were accepted in. (A client that a release kills is let go on the next pass.) */
+static void proxy_reap(struct px *px)
+{
+    int kept = 0;
+
+    for (int i = 0; i < proxy_nclients; i++) {
+        struct px_client *c = proxy_clients[i];
+
+        if (c->dead)
+            proxy_release(px, c);
+        else
+            proxy_clients[kept++] = c;
+    }
+    proxy_nclients = kept;
 }
 
 /* Takes back slots held far past their deadline by processes that stopped talking, and
@@ -632,13 +648,17 @@ static void proxy_serve(struct px *px, int lfd)
                 px_job_session_lost();
         }
     }
-    for (int i = proxy_nclients - 1; i >= 0; i--) {
+    /* Oldest first: what a client sent before another connected is acted on before
+     * what that one asks (a program's last DONE, then `cnio-proxy stats`). */
+    for (int i = 0; i < proxy_nclients; i++) {
         struct px_client *c = proxy_clients[i];
 
-        if (((pfd_rev[i] & 1) && proxy_read(px, c) < 0)
-            || ((pfd_rev[i] & 2) && c->up >= 0 && px_job_pass(c->up, c->fd, 0) < 0))
-            proxy_drop(px, i);
+        if (!c->dead
+            && (((pfd_rev[i] & 1) && proxy_read(px, c) < 0)
+                || ((pfd_rev[i] & 2) && c->up >= 0 && px_job_pass(c->up, c->fd, 0) < 0)))
+            c->dead = 1;
     }
+    proxy_reap(px);
     if (listen_ready)
         proxy_accept(lfd);
     if (job_ready)
@@ -673,9 +693,7 @@ static void proxy_loop(struct px *px, int lfd)
         int live = 0;
 
         proxy_expire(px, now);
-        for (int i = proxy_nclients - 1; i >= 0; i--)
-            if (proxy_clients[i]->dead)
-                proxy_drop(px, i);
+        proxy_reap(px);
         for (int i = 0; i < proxy_nclients; i++)
             live += proxy_clients[i]->session;
         if (live || proxy_nclients)
@@ -882,7 +900,7 @@ int main(int argc, char **argv)
     close(lfd);
     px_job_close();
     while (proxy_nclients)
-        proxy_drop(&px, proxy_nclients - 1);
+        proxy_release(&px, proxy_clients[--proxy_nclients]);
     px_names_free();
     return 0;
 }

@@ -229,7 +229,7 @@ START_TEST(fifo_behind_full_window_and_failure_knowledge)
 }
 END_TEST
 
-/* The dest line of the report for port 7000. */
+/* The dest line of the report for port 7000 (static storage), read once. */
 static const char *dest_line(void);
 
 /*
@@ -247,7 +247,7 @@ START_TEST(refusal_then_probes_timeout_then_hold_down)
     admit(p[0], 30000);
     expect(p[0], CNIO__SKP_GO, 0);
     done(p[0], CNIO__SKW_REFUSED, ECONNREFUSED);
-    l = dest_line();                              /* (p[0]'s report is in) */
+    l = dest_line();                              /* p[0]'s report is in */
     ck_assert_msg(strstr(l, " refused 1 "), "%s", l);
     admit(p[1], 30000);
     expect(p[1], CNIO__SKP_GO, 0);                /* a probe, not a failure */
@@ -264,10 +264,11 @@ START_TEST(refusal_then_probes_timeout_then_hold_down)
     admit(p[5], 30000);
     expect(p[5], CNIO__SKP_GO, 0);                /* window 2 again: no queue */
     done(p[5], CNIO__SKW_PROMPT, 0);
-    l = dest_line();                              /* (and p[5]'s report is in) */
-    ck_assert_msg(strstr(l, " refused 2 ") && strstr(l, " failed_fast 0 "), "%s", l);
+    l = dest_line();                              /* p[5]'s report is in */
+    ck_assert_msg(strstr(l, " refused 2 ") && strstr(l, " prompt 2 ") &&
+                  strstr(l, " failed_fast 0 "), "%s", l);
     done(p[4], CNIO__SKW_TIMEDOUT, ETIMEDOUT);
-    l = dest_line();                              /* (p[4]'s report is in) */
+    l = dest_line();                              /* p[4]'s report is in */
     ck_assert_msg(strstr(l, " timedout 1 "), "%s", l);
     admit(p[6], 30000);
     expect(p[6], CNIO__SKP_FAIL, ETIMEDOUT);      /* a time-out: fail fast */
@@ -276,6 +277,39 @@ START_TEST(refusal_then_probes_timeout_then_hold_down)
     expect(p[7], CNIO__SKP_GO, 0);                /* after the hold-down: a probe */
     for (int k = 0; k < 8; k++)
         close(p[k]);
+}
+END_TEST
+
+/*
+ * A report shows every message sent before it was asked for, on whatever connection:
+ * a program's last DONE, then `cnio-proxy stats`. The proxy is stopped while a's
+ * ADMIT and 300 other connections wait, so that it accepts the stats connection in the
+ * same pass as those (after it answered a) and next reads a's DONE and the request
+ * together.
+ */
+START_TEST(a_report_follows_what_came_before_it)
+{
+    int a = peer();
+
+    admit(a, 30000);                      /* a is accepted (and its first setup done) */
+    expect(a, CNIO__SKP_GO, 0);
+    done(a, CNIO__SKW_PROMPT, 0);
+    for (int round = 2; round <= 6; round++) {
+        char want[32];
+        const char *l;
+
+        ck_assert_int_eq(kill(proxy, SIGSTOP), 0);
+        admit(a, 30000);
+        for (int k = 0; k < 3000; k++)
+            close(peer());   /* waits in the accept queue; the proxy later sees EOF */
+        ck_assert_int_eq(kill(proxy, SIGCONT), 0);
+        expect(a, CNIO__SKP_GO, 0);
+        done(a, CNIO__SKW_PROMPT, 0);
+        l = dest_line();
+        snprintf(want, sizeof(want), " prompt %d ", round);
+        ck_assert_msg(strstr(l, want), "setup %d: %s", round, l);
+    }
+    close(a);
 }
 END_TEST
 
@@ -492,6 +526,7 @@ int main(void)
     tcase_set_timeout(t, 60);
     tcase_add_test(t, fifo_behind_full_window_and_failure_knowledge);
     tcase_add_test(t, refusal_then_probes_timeout_then_hold_down);
+    tcase_add_test(t, a_report_follows_what_came_before_it);
     tcase_add_test(t, a_process_that_goes_away_gives_its_slot_back);
     tcase_add_test(t, queued_past_its_deadline_times_out);
     tcase_add_test(t, one_lookup_for_many_askers);
