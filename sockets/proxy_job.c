@@ -189,29 +189,73 @@ static int job_io(int fd, void *buf, size_t len, int out, int64_t deadline)
     return 0;
 }
 
-/* Connects to the job proxy on port and authenticates both ways; the fd or -1. */
-static int job_dial_port(int port, int64_t deadline)
+/* Starts a non-blocking connect to the job proxy on port: the fd (connected, or
+ * connecting), or -1. */
+static int job_connect(int port)
 {
     struct sockaddr_in a = job.addr;
-    unsigned char ns[32], pkt[64], mac[32], want[32];
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), err = 0, one = 1;
-    socklen_t el = sizeof(err);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), one = 1;
 
     if (fd < 0)
         return -1;
     a.sin_port = htons((uint16_t)port);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0
-        && (errno != EINPROGRESS || job_wait(fd, POLLOUT, deadline) < 0
-            || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err))
-        goto fail;
-    if (job_io(fd, ns, 32, 0, deadline) < 0 || getrandom(pkt, 32, 0) != 32)
-        goto fail;
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The connect started on fd by job_connect: 1 connected, 0 still under way, -1 failed. */
+static int job_connected(int fd)
+{
+    struct sockaddr_storage peer;
+    int err = 0;
+    socklen_t pl = sizeof(peer), el = sizeof(err);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err)
+        return -1;
+    if (getpeername(fd, (struct sockaddr *)&peer, &pl) == 0)
+        return 1;
+    return errno == ENOTCONN ? 0 : -1;
+}
+
+/* The node proxy's answer to the job proxy's nonce ns: Nc and HMAC(K, "C" Ns Nc), into
+ * the 64 bytes of pkt; 0 or -1. */
+static int job_proof(const unsigned char *ns, unsigned char *pkt)
+{
+    if (getrandom(pkt, 32, 0) != 32)
+        return -1;
     job_mac("C", ns, pkt, pkt + 32);
+    return 0;
+}
+
+/* 1 when mac is the job proxy's proof for the nonces: HMAC(K, "S" Nc Ns). */
+static int job_proved(const unsigned char *ns, const unsigned char *pkt,
+                      const unsigned char *mac)
+{
+    unsigned char want[32];
+
+    job_mac("S", pkt, ns, want);
+    return !CRYPTO_memcmp(mac, want, 32);
+}
+
+/* Connects to the job proxy on port and authenticates both ways; the fd or -1. */
+static int job_dial_port(int port, int64_t deadline)
+{
+    unsigned char ns[32], pkt[64], mac[32];
+    int fd = job_connect(port);
+
+    if (fd < 0)
+        return -1;
+    if (job_wait(fd, POLLOUT, deadline) < 0 || job_connected(fd) < 1)
+        goto fail;
+    if (job_io(fd, ns, 32, 0, deadline) < 0 || job_proof(ns, pkt) < 0)
+        goto fail;
     if (job_io(fd, pkt, 64, 1, deadline) < 0 || job_io(fd, mac, 32, 0, deadline) < 0)
         goto fail;
-    job_mac("S", pkt, ns, want);
-    if (CRYPTO_memcmp(mac, want, 32))
+    if (!job_proved(ns, pkt, mac))
         goto fail;
     return fd;
 fail:
@@ -265,12 +309,33 @@ static void job_nap(void)
     nanosleep(&ts, NULL);
 }
 
+/* The HELLO that opens a node proxy's session, into buf: its length, or -1. */
+static int job_hello(unsigned char *buf, size_t cap)
+{
+    struct cnio__skp_msg m = { .type = CNIO__SKP_HELLO };
+
+    m.i[0] = (int32_t)getpid();
+    m.i[1] = -1;
+    return cnio__skp_encode(&m, buf, cap);
+}
+
+/* fd, authenticated and HELLO sent, becomes the session; said when it comes back after
+ * an episode alone. */
+static void job_session_up(int fd)
+{
+    job.session = fd;
+    if (job.logged) {   /* back after an episode alone: a later loss is said again */
+        fprintf(stderr, "cnio-proxy: the job proxy at %s answers again: relaying to it\n",
+                inet_ntoa(job.addr.sin_addr));
+        job.logged = 0;
+    }
+}
+
 /* A node proxy's session with the job proxy: keeps the job proxy alive while this node
  * has processes. Tries until wait_ms has passed (once at least); 0 or -1. */
 static int job_session(int64_t wait_ms)
 {
     int64_t end = px_now_ms() + wait_ms;
-    struct cnio__skp_msg m = { .type = CNIO__SKP_HELLO };
     unsigned char buf[CNIO__SKP_MAX];
     int fd = -1, n;
 
@@ -284,19 +349,12 @@ static int job_session(int64_t wait_ms)
     }
     if (fd < 0)
         return -1;
-    m.i[0] = (int32_t)getpid();
-    m.i[1] = -1;
-    n = cnio__skp_encode(&m, buf, sizeof(buf));
+    n = job_hello(buf, sizeof(buf));
     if (n < 0 || job_io(fd, buf, (size_t)n, 1, px_now_ms() + JOB_HS_MS) < 0) {
         close(fd);
         return -1;
     }
-    job.session = fd;
-    if (job.logged) {   /* back after an episode alone: a later loss is said again */
-        fprintf(stderr, "cnio-proxy: the job proxy at %s answers again: relaying to it\n",
-                inet_ntoa(job.addr.sin_addr));
-        job.logged = 0;
-    }
+    job_session_up(fd);
     return 0;
 }
 
