@@ -583,20 +583,20 @@ static int proxy_retire(int lfd, int force)
     return 1;
 }
 
-/* Poll set: the unix listener, the resolver's pipe, the job proxy's TCP listener and
- * the node proxy's session with it, then each client's fd and its relay to the job
- * proxy; only open fds are in it (poll refuses more entries than RLIMIT_NOFILE), and
- * pfd_who says whose each is: -1 - k for the fixed slot k, 2 i (+1 for the relay) for
- * client i. */
-static struct pollfd pfd[2 * PROXY_MAX_CLIENTS + 4];
-static int pfd_who[2 * PROXY_MAX_CLIENTS + 4];
+/* Poll set: the unix listener, the resolver's pipe, the job proxy's TCP listener, the
+ * node proxy's session with it and its re-dial of that session, then each client's fd
+ * and its relay to the job proxy; only open fds are in it (poll refuses more entries
+ * than RLIMIT_NOFILE), and pfd_who says whose each is: -1 - k for the fixed slot k, 2 i
+ * (+1 for the relay) for client i. */
+static struct pollfd pfd[2 * PROXY_MAX_CLIENTS + 5];
+static int pfd_who[2 * PROXY_MAX_CLIENTS + 5];
 static int pfd_n;
 
-static void proxy_pfd_add(int fd, int who)
+static void proxy_pfd_add(int fd, int who, short events)
 {
     if (fd < 0)
         return;
-    pfd[pfd_n] = (struct pollfd){ .fd = fd, .events = POLLIN };
+    pfd[pfd_n] = (struct pollfd){ .fd = fd, .events = events };
     pfd_who[pfd_n++] = who;
 }
 
@@ -604,16 +604,18 @@ static void proxy_pfd_add(int fd, int who)
  * failed (errno). */
 static int proxy_poll(int lfd, int64_t wait)
 {
-    int r;
+    short redial_events = 0;
+    int r, redial_fd = px_job_redial_fd(&redial_events);
 
     pfd_n = 0;
-    proxy_pfd_add(lfd, -1);
-    proxy_pfd_add(px_names_fd(), -2);
-    proxy_pfd_add(px_job_listen_fd(), -3);
-    proxy_pfd_add(px_job_session_fd(), -4);
+    proxy_pfd_add(lfd, -1, POLLIN);
+    proxy_pfd_add(px_names_fd(), -2, POLLIN);
+    proxy_pfd_add(px_job_listen_fd(), -3, POLLIN);
+    proxy_pfd_add(px_job_session_fd(), -4, POLLIN);
+    proxy_pfd_add(redial_fd, -5, redial_events);
     for (int i = 0; i < proxy_nclients; i++) {
-        proxy_pfd_add(proxy_clients[i]->fd, 2 * i);
-        proxy_pfd_add(proxy_clients[i]->up, 2 * i + 1);
+        proxy_pfd_add(proxy_clients[i]->fd, 2 * i, POLLIN);
+        proxy_pfd_add(proxy_clients[i]->up, 2 * i + 1, POLLIN);
     }
     r = poll(pfd, (nfds_t)pfd_n, (int)wait);
     if (r < 0 && errno == EINTR)
@@ -641,6 +643,8 @@ static void proxy_serve(struct px *px, int lfd)
             px_names_ready(px, px_now_ms());
         else if (pfd_who[k] == -3)
             job_ready = 1;
+        else if (pfd_who[k] == -5)
+            px_job_redial_ready();
         else {
             char sink[64];
 
@@ -690,6 +694,7 @@ static void proxy_loop(struct px *px, int lfd)
 
     while (!proxy_stop) {
         int64_t now = px_now_ms(), wait = px_admit_tick(px, now), nwait = px_names_tick(px, now);
+        int64_t jwait = px_job_tick(now);   /* the re-dial's start and deadline */
         int live = 0;
 
         proxy_expire(px, now);
@@ -705,6 +710,8 @@ static void proxy_loop(struct px *px, int lfd)
         }
         if (nwait < wait)
             wait = nwait;
+        if (jwait < wait)
+            wait = jwait;
         if (!live && !proxy_nclients && px->conf.proxy_idle_ms < wait)
             wait = px->conf.proxy_idle_ms + 1;
         r = proxy_poll(lfd, wait);

@@ -150,6 +150,14 @@ int px_job_session_fd(void);
 /* The session with the job proxy ended: logs once, serves locally for a while (the same
  * happens when a relay cannot be opened in time: proxy_job.c). */
 void px_job_session_lost(void);
+/* A node proxy whose job proxy is down dials it again once the back-off is over, without
+ * blocking: px_job_tick starts that re-dial and gives it up at its deadline (JOB_HS_MS),
+ * and returns the ms until its next timer; the loop polls px_job_redial_fd (-1: none
+ * under way; *events: what it waits for) and calls px_job_redial_ready when it is
+ * ready, which carries the handshake on and makes it the session when it is done. */
+int64_t px_job_tick(int64_t now);
+int px_job_redial_fd(short *events);
+void px_job_redial_ready(void);
 /* Accepts a TCP peer and sends it its nonce: a new client (auth pending), or NULL. */
 struct px_client *px_job_accept(void);
 /* A TCP peer's proof of the key, once 64 bytes are in c->in: 0 (proved, or more bytes

@@ -28,9 +28,12 @@
  * answer in time (a relay not opened within JOB_HS_MS, bytes it does not take within
  * JOB_HS_MS: a job proxy stopped or wedged, whose kernel still accepts connections), the
  * node proxy takes it for down: it closes its session with it, says so once and serves
- * its node itself (its own cache and windows), trying the job proxy again only
- * JOB_RETRY_MS later, so one request at most waits on a job proxy that does not answer,
- * not every one. When the job proxy goes away in the middle of a
+ * its node itself (its own cache and windows), so one request at most waits on a job
+ * proxy that does not answer, not every one. JOB_RETRY_MS later the loop dials the job
+ * proxy again in the background (px_job_tick, px_job_redial_ready: a non-blocking
+ * connect, the handshake and HELLO, driven by poll, given up after JOB_HS_MS), and the
+ * node's requests are served here meanwhile, at once: a job proxy that stays stopped
+ * makes no request wait again. When the job proxy goes away in the middle of a
  * conversation, the process loses its proxy and passes everything to libc (shim.c).
  */
 #include "proxy.h"
@@ -56,6 +59,9 @@
 #define JOB_RETRY_MS 5000
 #define JOB_HS_MS 1000   /* connect and handshake to the job proxy */
 
+/* The steps of a re-dial of the session (job_dial_port's, then job_session's HELLO). */
+enum job_step { JOB_CONNECT, JOB_NONCE, JOB_PROOF, JOB_MAC, JOB_HELLO };
+
 static struct {
     int on;                         /* a secret and an address were found */
     unsigned char key[32];
@@ -64,10 +70,20 @@ static struct {
     int port;                       /* the job proxy's port, once known */
     int lfd;                        /* the job proxy's TCP listener, or -1 */
     int session;                    /* a node proxy's session with the job proxy, or -1 */
-    int64_t retry_ms;               /* a node proxy: no relay attempt before */
+    int64_t retry_ms;               /* a node proxy alone: no re-dial before */
     int logged;
-    uint64_t relayed, local;
-} job = { .lfd = -1, .session = -1 };
+    uint64_t relayed, local, redials;
+    struct {                        /* a node proxy's re-dial under way, driven by poll */
+        int fd;                     /* -1: none */
+        int next, ncand;            /* candidate ports: the next to try, how many */
+        enum job_step step;
+        short events;               /* what fd waits for */
+        int64_t deadline_ms;
+        size_t off;                 /* bytes of the step done */
+        int hello_len;
+        unsigned char ns[32], pkt[64], mac[32], hello[CNIO__SKP_MAX];
+    } rd;
+} job = { .lfd = -1, .session = -1, .rd = { .fd = -1 } };
 
 static void job_mac(const char *tag, const unsigned char *a, const unsigned char *b,
                     unsigned char *out)
@@ -332,7 +348,8 @@ static void job_session_up(int fd)
 }
 
 /* A node proxy's session with the job proxy: keeps the job proxy alive while this node
- * has processes. Tries until wait_ms has passed (once at least); 0 or -1. */
+ * has processes. Tries until wait_ms has passed (once at least), blocking: for the start
+ * only (later, px_job_tick dials without blocking); 0 or -1. */
 static int job_session(int64_t wait_ms)
 {
     int64_t end = px_now_ms() + wait_ms;
@@ -356,6 +373,145 @@ static int job_session(int64_t wait_ms)
     }
     job_session_up(fd);
     return 0;
+}
+
+/* Starts the connect of the re-dial to its next candidate port (job.port once known,
+ * else the JOB_NPORTS candidates in turn): 0, or -1 when none is left. */
+static int job_redial_next(void)
+{
+    while (job.rd.next < job.rd.ncand) {
+        int i = job.rd.next++, fd = job_connect(job.port ? job.port : job.ports[i]);
+
+        if (fd >= 0) {
+            job.rd.fd = fd;
+            job.rd.step = JOB_CONNECT;
+            job.rd.events = POLLOUT;
+            job.rd.off = 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Ends the re-dial: its fd becomes the session (ok), or is closed and the job proxy is
+ * left alone for another back-off (said once already: job.logged). */
+static void job_redial_end(int ok)
+{
+    int fd = job.rd.fd;
+
+    job.rd.fd = -1;
+    if (ok) {
+        if (!job.port)
+            job.port = job.ports[job.rd.next - 1];
+        job_session_up(fd);
+        return;
+    }
+    if (fd >= 0)
+        close(fd);
+    job_down("unreachable");
+}
+
+/* Moves the bytes of the re-dial's step (out: sends buf, else receives into it) as far
+ * as its socket allows: 1 all done, 0 waiting (rd.events set), -1 the peer is gone. */
+static int job_redial_io(void *buf, size_t len, int out)
+{
+    while (job.rd.off < len) {
+        char *p = (char *)buf + job.rd.off;
+        ssize_t k = out ? send(job.rd.fd, p, len - job.rd.off, MSG_NOSIGNAL | MSG_DONTWAIT)
+                        : recv(job.rd.fd, p, len - job.rd.off, MSG_DONTWAIT);
+
+        if (k > 0)
+            job.rd.off += (size_t)k;
+        else if (k == 0 || (errno != EAGAIN && errno != EINTR))
+            return -1;
+        else if (errno == EAGAIN) {
+            job.rd.events = out ? POLLOUT : POLLIN;
+            return 0;
+        }
+    }
+    job.rd.off = 0;
+    return 1;
+}
+
+/* Advances the re-dial on its current candidate as far as its socket allows, step after
+ * step: 1 the session is ready, 0 waiting (rd.events), -1 this candidate failed. */
+static int job_redial_step(void)
+{
+    int r = 1;
+
+    while (r == 1) {
+        switch (job.rd.step) {
+        case JOB_CONNECT:
+            r = job_connected(job.rd.fd);
+            if (r == 0)
+                job.rd.events = POLLOUT;
+            break;
+        case JOB_NONCE:
+            r = job_redial_io(job.rd.ns, 32, 0);
+            if (r == 1 && job_proof(job.rd.ns, job.rd.pkt) < 0)
+                r = -1;
+            break;
+        case JOB_PROOF:
+            r = job_redial_io(job.rd.pkt, 64, 1);
+            break;
+        case JOB_MAC:
+            r = job_redial_io(job.rd.mac, 32, 0);
+            if (r == 1 && !job_proved(job.rd.ns, job.rd.pkt, job.rd.mac))
+                r = -1;
+            break;
+        case JOB_HELLO:
+            return job_redial_io(job.rd.hello, (size_t)job.rd.hello_len, 1);
+        }
+        if (r == 1)
+            job.rd.step++;
+    }
+    return r;
+}
+
+int px_job_redial_fd(short *events)
+{
+    *events = job.rd.events;
+    return job.rd.fd;
+}
+
+void px_job_redial_ready(void)
+{
+    int r;
+
+    if (job.rd.fd < 0)
+        return;
+    while ((r = job_redial_step()) < 0) {   /* this candidate failed: the next, if any */
+        close(job.rd.fd);
+        job.rd.fd = -1;
+        if (job_redial_next() < 0)
+            break;
+    }
+    if (r != 0)
+        job_redial_end(r == 1);
+}
+
+int64_t px_job_tick(int64_t now)
+{
+    if (!job.on || job.lfd >= 0 || job.session >= 0)
+        return JOB_RETRY_MS;
+    if (job.rd.fd >= 0) {
+        if (now < job.rd.deadline_ms)
+            return job.rd.deadline_ms - now;
+        job_redial_end(0);   /* the handshake did not come in time: stopped, wedged */
+        return JOB_RETRY_MS;
+    }
+    if (now < job.retry_ms)
+        return job.retry_ms - now;
+    job.redials++;
+    job.rd.deadline_ms = now + JOB_HS_MS;
+    job.rd.next = 0;
+    job.rd.ncand = job.port ? 1 : JOB_NPORTS;
+    job.rd.hello_len = job_hello(job.rd.hello, sizeof(job.rd.hello));
+    if (job.rd.hello_len < 0 || job_redial_next() < 0) {
+        job_redial_end(0);
+        return JOB_RETRY_MS;
+    }
+    return JOB_HS_MS;
 }
 
 int px_job_start(struct px *px)
@@ -502,9 +658,7 @@ int px_job_relay_open(struct px *px, struct px_client *c, const struct cnio__skp
     n = cnio__skp_encode(m, buf, sizeof(buf));
     if (!job.on || job.lfd >= 0 || c->auth || n < 0)
         return 0;   /* not a node proxy in a job, or a relayed connection itself */
-    if (job.session < 0 && (px_now_ms() < job.retry_ms || job_session(0) < 0)) {
-        if (px_now_ms() >= job.retry_ms)   /* the attempt after the back-off failed */
-            job_down("unreachable");
+    if (job.session < 0) {   /* down: dialed again by the loop (px_job_tick), not here */
         job.local++;
         return 0;
     }
@@ -546,10 +700,16 @@ void px_job_report(struct px_text *t)
 {
     if (!job.on)
         return;
-    px_text_add(t, "job %s %s:%d relayed %llu served_here %llu\n",
-                job.lfd >= 0 ? "proxy" : job.session >= 0 ? "node" : "node-alone",
-                inet_ntoa(job.addr.sin_addr), job.port, (unsigned long long)job.relayed,
-                (unsigned long long)job.local);
+    if (job.lfd >= 0) {
+        px_text_add(t, "job proxy %s:%d relayed %llu served_here %llu\n",
+                    inet_ntoa(job.addr.sin_addr), job.port, (unsigned long long)job.relayed,
+                    (unsigned long long)job.local);
+        return;
+    }
+    px_text_add(t, "job %s %s:%d relayed %llu served_here %llu redials %llu\n",
+                job.session >= 0 ? "node" : "node-alone", inet_ntoa(job.addr.sin_addr),
+                job.port, (unsigned long long)job.relayed, (unsigned long long)job.local,
+                (unsigned long long)job.redials);
 }
 
 void px_job_close(void)
@@ -558,5 +718,7 @@ void px_job_close(void)
         close(job.lfd);
     if (job.session >= 0)
         close(job.session);
-    job.lfd = job.session = -1;
+    if (job.rd.fd >= 0)
+        close(job.rd.fd);
+    job.lfd = job.session = job.rd.fd = -1;
 }
