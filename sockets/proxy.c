@@ -18,10 +18,10 @@
  *                                             serve (N: written one byte once listening)
  *   cnio-proxy stats PATH                     print a running proxy's counters
  *
- * Files: PATH is bound only where there is nothing, or a stale socket (refused
- * connections) that is then replaced; the log is opened by the proxy itself, and only a
- * --log it created is removed at exit; the socket likewise, only while it is the one
- * the proxy bound.
+ * Files (proxy_files.c): PATH is bound only where there is nothing, or a stale socket
+ * (refused connections) that is then replaced; the log is opened by the proxy itself,
+ * and only a --log it created is removed at exit; the socket likewise, only while it is
+ * the one the proxy bound.
  */
 #include "proxy.h"
 
@@ -35,7 +35,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -58,9 +57,6 @@ static uint64_t proxy_refused, proxy_sessions_refused;
 
 static volatile sig_atomic_t proxy_stop;
 static const char *proxy_sock_path, *proxy_lock_path;
-static struct stat proxy_sock_st;   /* our socket file, to remove only ours at exit */
-static struct stat proxy_log_st;    /* our log, likewise */
-static int proxy_log_created;       /* --log FILE that the proxy created: removed at exit */
 static struct px_client *proxy_clients[PROXY_MAX_CLIENTS];
 static int proxy_nclients;
 
@@ -89,110 +85,6 @@ int px_send(struct px_client *c, const struct cnio__skp_msg *m)
 static void proxy_on_signal(int sig)
 {
     proxy_stop = sig;
-}
-
-/* Clears the way for the socket at path (a): nothing there, or a stale socket (no one
- * accepts on it: a proxy that died), removed. Anything else is left as it is and refused:
- * -1, said. */
-static int proxy_clear_path(const char *path, const struct sockaddr_un *a)
-{
-    struct stat st;
-    int fd, r, e;
-
-    if (lstat(path, &st) < 0) {
-        if (errno == ENOENT)
-            return 0;
-        fprintf(stderr, "cnio-proxy: %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    if (!S_ISSOCK(st.st_mode)) {
-        fprintf(stderr, "cnio-proxy: %s exists and is not a socket: left as it is; "
-                "give --socket a path of its own\n", path);
-        return -1;
-    }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return -1;
-    r = connect(fd, (const struct sockaddr *)a, sizeof(*a));
-    e = errno;
-    close(fd);
-    if (r == 0 || e == EAGAIN) {
-        fprintf(stderr, "cnio-proxy: %s: a process listens on it already: left as it is\n",
-                path);
-        return -1;
-    }
-    if (e != ECONNREFUSED) {
-        fprintf(stderr, "cnio-proxy: %s: %s\n", path, strerror(e));
-        return -1;
-    }
-    if (unlink(path) < 0 && errno != ENOENT) {
-        fprintf(stderr, "cnio-proxy: stale socket %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-static int proxy_listen(const char *path)
-{
-    struct sockaddr_un a = { .sun_family = AF_UNIX };
-    int fd;
-
-    if (strlen(path) >= sizeof(a.sun_path)) {
-        fprintf(stderr, "cnio-proxy: socket path too long: %s\n", path);
-        return -1;
-    }
-    strcpy(a.sun_path, path);
-    if (proxy_clear_path(path, &a) < 0)
-        return -1;
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || chmod(path, 0600) < 0
-        || stat(path, &proxy_sock_st) < 0 || listen(fd, 4096) < 0) {
-        fprintf(stderr, "cnio-proxy: %s: %s\n", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* Makes path the proxy's log: its stdout and stderr from now on, appended to. With
- * removable (--log), a file the proxy creates here is removed at its exit
- * (proxy_log_remove); one that was there before is kept, as is a --keep-log. 0, or -1
- * (said on the stderr the proxy was given). */
-static int proxy_log_open(const char *path, int removable)
-{
-    int fd = -1;
-
-    if (removable) {
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        proxy_log_created = fd >= 0;
-    }
-    if (fd < 0)
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0 || fstat(fd, &proxy_log_st) < 0) {
-        fprintf(stderr, "cnio-proxy: log %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    fflush(stdout);
-    fflush(stderr);
-    if (dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
-        fprintf(stderr, "cnio-proxy: log %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    if (fd > 2)
-        close(fd);
-    return 0;
-}
-
-/* Removes the log if the proxy created it and it is still the same file. */
-static void proxy_log_remove(const char *path)
-{
-    struct stat st;
-
-    if (proxy_log_created && stat(path, &st) == 0 && st.st_ino == proxy_log_st.st_ino
-        && st.st_dev == proxy_log_st.st_dev)
-        unlink(path);
 }
 
 /* Raises the soft fd limit to the hard one and sets the clients' budgets from it. */
@@ -541,17 +433,6 @@ static void proxy_expire(struct px *px, int64_t now)
     }
 }
 
-/* Removes the socket file if it is still ours (a proxy started after we decided to exit
- * may have replaced it). */
-static void proxy_unlink(const char *path)
-{
-    struct stat st;
-
-    if (stat(path, &st) == 0 && st.st_ino == proxy_sock_st.st_ino
-        && st.st_dev == proxy_sock_st.st_dev)
-        unlink(path);
-}
-
 /*
  * The proxy is idle: 1 when it may exit, with its socket and lock file removed. It takes
  * the job's lock first (without waiting), so that no `cnio run` is between finding this
@@ -565,7 +446,7 @@ static int proxy_retire(int lfd, int force)
     int fd;
 
     if (!proxy_lock_path) {
-        proxy_unlink(proxy_sock_path);
+        px_sock_unlink(proxy_sock_path);
         return 1;
     }
     fd = cnio__sk_lock_file(proxy_lock_path, 0, force ? 1000 : 0);
@@ -575,7 +456,7 @@ static int proxy_retire(int lfd, int force)
         close(fd);
         return 0;
     }
-    proxy_unlink(proxy_sock_path);
+    px_sock_unlink(proxy_sock_path);
     if (fd >= 0) {
         unlink(proxy_lock_path);
         close(fd);
@@ -823,27 +704,6 @@ static int proxy_args(int argc, char **argv, const char **path, int *ready, cons
     return 2;
 }
 
-/* path made absolute, since the proxy works from /: path itself, or the working
- * directory and path in buf; NULL (said) when that cannot be had. */
-static const char *proxy_abs(const char *path, char *buf, size_t cap)
-{
-    char cwd[PATH_MAX];
-    int n;
-
-    if (path[0] == '/')
-        return path;
-    if (!getcwd(cwd, sizeof(cwd))) {
-        fprintf(stderr, "cnio-proxy: %s: the working directory: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    n = snprintf(buf, cap, "%s/%s", cwd, path);
-    if (n < 0 || (size_t)n >= cap) {
-        fprintf(stderr, "cnio-proxy: %s/%s: %s\n", cwd, path, strerror(ENAMETOOLONG));
-        return NULL;
-    }
-    return buf;
-}
-
 int main(int argc, char **argv)
 {
     static struct px px;
@@ -860,12 +720,12 @@ int main(int argc, char **argv)
     }
     if (proxy_args(argc, argv, &path, &ready, &log, &removable))
         return 2;
-    if (!(path = proxy_abs(path, abs_sock, sizeof(abs_sock)))
-        || (log && !(log = proxy_abs(log, abs_log, sizeof(abs_log))))
-        || (proxy_lock_path && !(proxy_lock_path = proxy_abs(proxy_lock_path, abs_lock,
+    if (!(path = px_abs_path(path, abs_sock, sizeof(abs_sock)))
+        || (log && !(log = px_abs_path(log, abs_log, sizeof(abs_log))))
+        || (proxy_lock_path && !(proxy_lock_path = px_abs_path(proxy_lock_path, abs_lock,
                                                              sizeof(abs_lock)))))
         return 1;
-    if (log && proxy_log_open(log, removable) < 0)
+    if (log && px_log_open(log, removable) < 0)
         return 1;
     proxy_sock_path = path;
     cnio__sk_conf_load(&px.conf);
@@ -878,7 +738,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, proxy_on_signal);
     signal(SIGINT, proxy_on_signal);
-    lfd = proxy_listen(path);
+    lfd = px_sock_listen(path);
     if (lfd < 0)
         return 1;
     if (px_job_start(&px) < 0)
@@ -886,7 +746,7 @@ int main(int argc, char **argv)
                 strerror(errno));
     if (px_names_start() < 0) {
         fprintf(stderr, "cnio-proxy: cannot start the resolver threads\n");
-        proxy_unlink(path);
+        px_sock_unlink(path);
         return 1;
     }
     if (ready >= 0) {
@@ -903,7 +763,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "... %lu more lines not shown (no memory)\n", report.lost);
     free(report.buf);
     if (log)   /* a log the proxy created for --log: nothing in it to keep after a clean exit */
-        proxy_log_remove(log);
+        px_log_remove(log);
     close(lfd);
     px_job_close();
     while (proxy_nclients)

@@ -1,6 +1,7 @@
 /*
  * proxy.h - the job proxy's internals, shared by proxy.c (event loop, clients),
- * proxy_admit.c (admission per destination) and proxy_names.c (name cache).
+ * proxy_admit.c (admission per destination), proxy_names.c (name cache),
+ * proxy_job.c (one proxy per job) and proxy_files.c (socket file, log).
  */
 #ifndef CNIO_PROXY_H
 #define CNIO_PROXY_H
@@ -128,6 +129,20 @@ void px_names_report(struct px_text *t);
 void px_names_free(void);
 
 int64_t px_now_ms(void);
+
+/* The proxy's files (proxy_files.c). px_sock_listen: a listening unix socket at path
+ * (mode 0600, backlog 4096), bound where there is nothing or a stale socket: the fd,
+ * or -1 (said on stderr: path too long, not a socket, another proxy listens there, a
+ * bind error). px_sock_unlink: removes path if it is still the socket px_sock_listen
+ * bound. px_log_open: makes path the proxy's stdout and stderr, appended to; with
+ * removable, a file it creates is removed by px_log_remove (if it is still that file);
+ * 0 or -1 (said). px_abs_path: path, or the working directory and path in buf (cap
+ * bytes); NULL (said) when there is no working directory or it does not fit. */
+int px_sock_listen(const char *path);
+void px_sock_unlink(const char *path);
+int px_log_open(const char *path, int removable);
+void px_log_remove(const char *path);
+const char *px_abs_path(const char *path, char *buf, size_t cap);
 
 /* The proxy's report as it is built: text of any length, whole lines. A line that finds
  * no memory is left out and counted. */
