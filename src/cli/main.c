@@ -520,13 +520,48 @@ static void cli_json_stat(const char *name, const struct cnio_obj_stat *s)
     putchar('}');
 }
 
+/* What ls prints with: its options, and what it lists (to STAT an entry). */
+struct ls_ctx {
+    struct cli_opts *o;
+    struct cnio_stack *st;
+    const struct cnio_uri *u;
+    const struct cnio_hints *h;
+};
+
+/* A LIST entry says an upload or commit of it is incomplete, but not whether a live
+ * writer holds it (LIST cannot ask: doc/protocol.md); a STAT of the entry can, where
+ * the servers announce CAP_LIVE. Its answer, newer than the LIST's, replaces *s; on
+ * any failure *s is kept (its state then says "in progress, or interrupted"). */
+static void ls_ask_live(const struct ls_ctx *x, const char *name, struct cnio_obj_stat *s)
+{
+    struct cnio_uri e = *x->u;
+    struct cnio_obj_stat t;
+    size_t n = strlen(x->u->path) + strlen(name) + 2;
+    char *path;
+
+    if (s->is_dir || !(s->state & (CNIO_OBJ_STAGED | CNIO_OBJ_TORN | CNIO_OBJ_PENDING))
+        || (s->state & CNIO_OBJ_LIVE_KNOWN) || !(path = malloc(n)))
+        return;
+    snprintf(path, n, "%s%s%s", x->u->path, x->u->path[0] ? "/" : "", name);
+    e.path = path;
+    e.dir_slash = 0;
+    if (cnio__obj_stat(x->st, &e, x->h, &t) == 0 && !t.is_dir)
+        *s = t;
+    free(path);
+}
+
 static int ls_print(const char *name, const struct cnio_obj_stat *s, void *arg)
 {
-    struct cli_opts *o = arg;
+    const struct ls_ctx *x = arg;
+    struct cli_opts *o = x->o;
 
     if (o->json) {
+        struct cnio_obj_stat t = *s;
+
+        if (x->st)
+            ls_ask_live(x, name, &t);
         fputs(o->json++ > 1 ? ",\n " : "[", stdout);
-        cli_json_stat(name, s);
+        cli_json_stat(name, &t);
         return 0;
     }
     if (o->long_list && !s->is_dir)
@@ -587,15 +622,18 @@ int cli_ls(int argc, char **argv)
     struct cnio_stack *st = NULL;
     char *pos[1];
     int rc = cli_one_uri("ls", help, argc, argv, &o, pos, &u, &h, &st);
+    struct ls_ctx x = { .o = &o, .u = &u, .h = &h };
 
     if (rc >= 0)
         return rc;
-    rc = cnio__obj_list(st, &u, &h, ls_print, &o);
+    x.st = st;
+    rc = cnio__obj_list(st, &u, &h, ls_print, &x);
     if (rc == -CNIO_ERR_NOENT && u.path[0]) {   /* an object, not a directory: as ls FILE */
         struct cnio_obj_stat s;
 
+        x.st = NULL;   /* a STAT already: nothing more to ask */
         if (cnio__obj_stat(st, &u, &h, &s) == 0 && !s.is_dir)
-            rc = ls_print(u.path, &s, &o);
+            rc = ls_print(u.path, &s, &x);
     }
     if (rc == 0 && o.json)
         fputs(o.json > 1 ? "]\n" : "[]\n", stdout);
