@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,9 +231,34 @@ static void cli_mpi_tmp_remove(void)
 
 void cli_mpi_tmp_remove_now(void)
 {
-    for (int i = 0; i < cli_mpi_npaths; i++)   /* unlink and rmdir only: signal-safe */
-        if (cli_mpi_paths[i][0] == 'd' ? rmdir(cli_mpi_paths[i] + 1) : unlink(cli_mpi_paths[i] + 1))
-            break;
+    /* unlink and rmdir only: signal-safe. Each is tried: MPI_Finalize may have removed
+     * some already. */
+    for (int i = 0; i < cli_mpi_npaths; i++)
+        (void)(cli_mpi_paths[i][0] == 'd' ? rmdir(cli_mpi_paths[i] + 1)
+                                          : unlink(cli_mpi_paths[i] + 1));
+}
+
+/* The signals that end a cnio command without its atexit handlers: a singleton's
+ * session directory is removed on them too (a pipe closed under `cnio cp URI -`, a
+ * Ctrl-C), then the signal ends the process as it would have. */
+static const int cli_end_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
+
+static void cli_end_handler(int sig)
+{
+    cli_mpi_tmp_remove_now();
+    signal(sig, SIG_DFL);
+    raise(sig);   /* delivered when the handler returns */
+}
+
+/* Catches cli_end_sigs (where not ignored: nohup's SIGHUP stays so). */
+static void cli_end_catch(void)
+{
+    struct sigaction sa = { .sa_handler = cli_end_handler }, old;
+
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(cli_end_sigs); i++)
+        if (sigaction(cli_end_sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaction(cli_end_sigs[i], &sa, NULL);
 }
 
 /*
@@ -250,10 +276,18 @@ void cli_mpi_init(void)
 {
     static const char *const launched[] = { "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK" };
     int singleton = 1;
+    sigset_t ends, mask;
 
     for (size_t i = 0; i < CNIO_ARRAY_LEN(launched); i++)
         if (getenv(launched[i]))
             singleton = 0;
+    /* A singleton's signals that end it wait until what MPI_Init makes in its session
+     * directory is noted for the handler (its MPI_Init takes some 20 ms, and needs no
+     * network); launched ranks' MPI_Init is left as it is. */
+    sigemptyset(&ends);
+    for (size_t i = 0; singleton && i < CNIO_ARRAY_LEN(cli_end_sigs); i++)
+        sigaddset(&ends, cli_end_sigs[i]);
+    sigprocmask(SIG_BLOCK, &ends, &mask);
     if (singleton && !getenv("OMPI_MCA_orte_tmpdir_base")) {
         /* Open MPI's singletons share one session directory (TMPDIR/ompi.HOST.UID/jf.0),
          * and one that exits removes it while another is making its own there: MPI_Init
@@ -277,8 +311,11 @@ void cli_mpi_init(void)
         setenv("OMPI_MCA_btl", "^ofi,openib,uct", 0);
     }
     MPI_Init(NULL, NULL);
-    if (cli_mpi_tmp[0])
+    if (cli_mpi_tmp[0]) {
         nftw(cli_mpi_tmp, cli_note_one, 16, FTW_DEPTH | FTW_PHYS);
+        cli_end_catch();
+    }
+    sigprocmask(SIG_SETMASK, &mask, NULL);
 }
 
 const char *cli_bytes(uint64_t n, char *buf, size_t cap)
