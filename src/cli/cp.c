@@ -615,8 +615,6 @@ static int cp_transfer(struct cp_job *j, int *copied)
     cp_note_carrier(&j->src);
     if (rc == 0)
         cp_summary(j, MPI_Wtime() - j->t0);
-    if (rc == 0 && j->resumed)
-        cp_resume_summary(j);
     else if (j->rank == 0 && j->tty && !j->o.quiet)
         fputc('\n', stderr);   /* end the progress line */
     if (rc == 0 && j->o.verify) {

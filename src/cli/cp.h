@@ -53,11 +53,10 @@ extern const char cp_help[];
 int cp_parse(struct cp_job *j, int argc, char **argv, char **pos);
 /* Servers and lanes of the remote side, for the summary. */
 void cp_remote_shape(struct cp_job *j);
-/* Rank 0: the one-line summary of a finished copy (not with -q). */
+/* Rank 0: the one-line summary of a finished copy (not with -q); after --resume, how
+ * much was moved and how much was there already (summed over the ranks), the rate
+ * being of what moved. Collective. */
 void cp_summary(struct cp_job *j, double secs);
-/* --resume: how much was moved, and how much was there already (summed over ranks).
- * Collective. */
-void cp_resume_summary(struct cp_job *j);
 /* Rank 0, after a failed copy: removes a download's DST.cnio-part (not with --resume)
  * and says what was left behind. */
 void cp_discard(const struct cp_job *j);

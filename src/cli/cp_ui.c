@@ -139,26 +139,23 @@ void cp_remote_shape(struct cp_job *j)
 void cp_summary(struct cp_job *j, double secs)
 {
     const char *carrier = j->dst.remote ? j->dst.carrier : j->src.carrier;
-    char a[32];
+    unsigned long long moved = 0, mine = j->moved, n = j->total;
+    char a[32], what[160];
 
+    if (j->resumed)   /* summed over the ranks: the rate is of what moved */
+        MPI_Reduce(&mine, &moved, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
     if (j->rank != 0 || j->o.quiet)
         return;
-    printf("cnio cp: %s -> %s: %llu bytes (%s) in %.3f s, %.3f GB/s; %d rank%s, %d server%s, "
-           "%d lane%s, transport %s\n", j->src.name, j->dst.name, (unsigned long long)j->total,
-           cli_bytes(j->total, a, sizeof(a)), secs, secs > 0 ? j->total / secs / 1e9 : 0.0,
+    if (j->resumed) {
+        snprintf(what, sizeof(what), "resumed: moved %llu of %llu bytes (%llu were there "
+                 "already; %s moved)", moved, n, n - moved, cli_bytes(moved, a, sizeof(a)));
+        n = moved;
+    } else
+        snprintf(what, sizeof(what), "%llu bytes (%s)", n, cli_bytes(n, a, sizeof(a)));
+    printf("cnio cp: %s -> %s: %s in %.3f s, %.3f GB/s; %d rank%s, %d server%s, %d lane%s, "
+           "transport %s\n", j->src.name, j->dst.name, what, secs, secs > 0 ? n / secs / 1e9 : 0.0,
            j->size, j->size > 1 ? "s" : "", j->nhosts, j->nhosts > 1 ? "s" : "", j->lanes,
            j->lanes > 1 ? "s" : "", *carrier ? carrier : "tcp");
-}
-
-/* --resume: how much was moved, and how much was there already (summed over ranks). */
-void cp_resume_summary(struct cp_job *j)
-{
-    unsigned long long moved = 0, mine = j->moved;
-
-    MPI_Reduce(&mine, &moved, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
-    if (j->rank == 0 && !j->o.quiet)
-        printf("cnio cp: resumed: moved %llu of %llu bytes (%llu were there already)\n",
-               moved, (unsigned long long)j->total, (unsigned long long)j->total - moved);
 }
 
 /* After an upload failed: what DST is now. 0 no object there, 1 complete (the upload
