@@ -22,6 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The key file the command's connections use: from cli_hints (every source of the
+ * cnio_key_file hint), else from cli_info (--key, -o, the environment, the default). */
+static char cli_key_used[PATH_MAX];
+
 static const char usage_text[] =
     "usage: cnio COMMAND [OPTIONS] ARGS\n"
     "\n"
@@ -135,6 +139,8 @@ int cli_hints(const struct cli_opts *o, const struct cnio_uri *u, struct cnio_hi
     }
     if (rc == 0 && o->key_file)
         rc = cnio__hints_set(h, "cnio_key_file", o->key_file) < 0 ? -CNIO_ERR_HINT : 0;
+    if (rc == 0 && cnio__key_path(h->key_file, cli_key_used, sizeof(cli_key_used)) < 0)
+        cli_key_used[0] = '\0';
     return rc;
 }
 
@@ -151,6 +157,19 @@ int cli_info(const struct cli_opts *o, MPI_Info *info)
     }
     if (o->key_file)
         MPI_Info_set(*info, "cnio_key_file", o->key_file);
+    if (!cli_key_used[0]) {
+        char name[MPI_MAX_INFO_KEY];
+        const char *key = o->key_file;
+
+        for (int i = 0; !key && i < o->nhints; i++) {
+            const char *val = cli_hint_split(o, i, name, sizeof(name));
+
+            if (val && !strcmp(name, "cnio_key_file"))
+                key = val;
+        }
+        if (cnio__key_path(key, cli_key_used, sizeof(cli_key_used)) < 0)
+            cli_key_used[0] = '\0';
+    }
     return 0;
 }
 
@@ -179,7 +198,12 @@ void cli_err(const char *fmt, ...)
 
 int cli_fail(const char *cmd, const char *what, int rc)
 {
-    cli_err("cnio %s: %s: %s\n", cmd, what, cnio_strerror(rc));
+    if (rc == -CNIO_ERR_AUTH && cli_key_used[0])   /* which key, when it was the wrong one */
+        cli_err("cnio %s: %s: %s: the key was read from %s, and the servers must hold the "
+                "same one (--key FILE reads another)\n", cmd, what, cnio_strerror(rc),
+                cli_key_used);
+    else
+        cli_err("cnio %s: %s: %s\n", cmd, what, cnio_strerror(rc));
     return CLI_EXIT_FAIL;
 }
 
