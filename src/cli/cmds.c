@@ -370,9 +370,10 @@ static int cmd_du(const struct cli_opts *o, char **pos, int n)
                    (unsigned long long)bytes, (unsigned long long)files,
                    (unsigned long long)dirs);
         } else if (rc == 0) {
-            printf("%llu\t%s\t%llu objects, %llu directories\t%s\n", (unsigned long long)bytes,
+            printf("%llu\t%s\t%llu object%s, %llu director%s\t%s\n", (unsigned long long)bytes,
                    cli_bytes(bytes, b, sizeof(b)), (unsigned long long)files,
-                   (unsigned long long)dirs, pos[i]);
+                   files == 1 ? "" : "s", (unsigned long long)dirs, dirs == 1 ? "y" : "ies",
+                   pos[i]);
         }
         ret = rc ? CLI_EXIT_FAIL : ret;
         tree_list_free(&l);
