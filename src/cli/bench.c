@@ -589,6 +589,12 @@ static int bench_run(struct bench *b)
 
         if (rc2 && rc2 != -CNIO_ERR_NOENT)
             cli_fail("bench", "removing the object", rc2);
+        if (!rc2 && !b->uri_arg) {   /* and cnio-bench/, unless other runs' objects are in it */
+            char dir[sizeof(b->uri)];
+
+            snprintf(dir, sizeof(dir), "cnio://%s/cnio-bench/", b->hosts);
+            cli_rmdir_quiet(&b->o, dir);
+        }
     }
     return rc;
 }

@@ -89,6 +89,9 @@ int cli_mkdir(int argc, char **argv);
 int cli_mv(int argc, char **argv);
 int cli_du(int argc, char **argv);
 int cli_sum(int argc, char **argv);
+/* Removes the directory uri names if it is empty (RMDIR), saying nothing: 0, or a
+ * negative CNIO_ERR_* code (-CNIO_ERR_EXIST: it is not empty; cnio__ns_rmdir). */
+int cli_rmdir_quiet(const struct cli_opts *o, const char *uri);
 /* What the object or directory uri is (cnio stat's answer): 0, or a negative code,
  * printed as "cnio CMD: URI: why" unless cmd is NULL. */
 struct cnio_obj_stat;

@@ -97,6 +97,20 @@ static void cmd_end(struct cnio_uri *u, struct cnio_stack *st, struct cnio_ns *n
     cnio__uri_free(u);
 }
 
+int cli_rmdir_quiet(const struct cli_opts *o, const char *uri)
+{
+    struct cnio_uri u = { 0 };
+    struct cnio_hints h;
+    struct cnio_stack *st;
+    struct cnio_ns *ns;
+    int rc = cmd_session(NULL, o, uri, &u, &h, &st, &ns);
+
+    if (rc == 0)
+        rc = cnio__ns_rmdir(ns, u.path);
+    cmd_end(&u, st, ns);
+    return rc;
+}
+
 int cli_obj_stat(const char *cmd, const struct cli_opts *o, const char *uri,
                  struct cnio_obj_stat *s)
 {
