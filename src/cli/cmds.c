@@ -462,7 +462,7 @@ static int cmd_args(const char *help, int argc, char **argv, struct cli_opts *o,
     if (*n == -2)
         return CLI_EXIT_OK;
     if (*n < min) {
-        fputs(help, stderr);
+        cli_usage(help);
         return CLI_EXIT_USAGE;
     }
     return -1;

@@ -737,7 +737,7 @@ int cli_cp(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     if (rc < 0) {
-        fputs(cp_help, stderr);
+        cli_usage(cp_help);
         return CLI_EXIT_USAGE;
     }
     j.src.name = pos[0];

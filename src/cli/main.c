@@ -173,6 +173,18 @@ int cli_info(const struct cli_opts *o, MPI_Info *info)
     return 0;
 }
 
+void cli_usage(const char *help)
+{
+    const char *end = strstr(help, "\n\n"), *cmd = strncmp(help, "usage: ", 7) ? NULL : help + 7;
+    int n = cmd ? (int)strcspn(cmd, " \n") : 0;
+
+    if (cmd && cmd[n] == ' ')   /* "cnio cp": the command and its subcommand */
+        n += 1 + (int)strcspn(cmd + n + 1, " \n");
+    fprintf(stderr, "%.*s\n", end ? (int)(end - help) : (int)strlen(help), help);
+    if (cmd)
+        fprintf(stderr, "(%.*s --help says more)\n", n, cmd);
+}
+
 void cli_err(const char *fmt, ...)
 {
     char msg[4096], out[4096 * 4 + 2];
@@ -513,7 +525,7 @@ int cli_keygen(int argc, char **argv)
     if (n == -2)
         return CLI_EXIT_OK;
     if (n != 1) {
-        fputs(help, stderr);
+        cli_usage(help);
         return CLI_EXIT_USAGE;
     }
     rc = cli_keygen_check(pos[0]);
@@ -651,7 +663,7 @@ static int cli_one_uri(const char *cmd, const char *help, int argc, char **argv,
     if (n == -2)
         return CLI_EXIT_OK;
     if (n != 1) {
-        fputs(help, stderr);
+        cli_usage(help);
         return CLI_EXIT_USAGE;
     }
     if (cli_target(cmd, o, uri[0], u, h)) {
@@ -791,7 +803,7 @@ int cli_rm(int argc, char **argv)
     if (n == -2)
         return CLI_EXIT_OK;
     if (n < 1) {
-        fputs(help, stderr);
+        cli_usage(help);
         return CLI_EXIT_USAGE;
     }
     for (int i = 0; i < n; i++)   /* nothing is removed when one argument is malformed */

@@ -171,8 +171,9 @@ int cli_run(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     if (prog < 0 || prog >= argc) {
-        fputs(prog < 0 ? "\n" : "cnio run: no PROGRAM given\n\n", stderr);
-        fputs(run_usage, stderr);
+        if (prog >= 0)
+            fputs("cnio run: no PROGRAM given\n", stderr);
+        cli_usage(run_usage);
         return CLI_EXIT_USAGE;
     }
     if (o.sockets && cli_run_sockets() != 0)
