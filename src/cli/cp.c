@@ -726,6 +726,31 @@ static char *cp_into_dir(const char *src, const char *dst, int src_remote, int d
     return out;
 }
 
+/*
+ * A copy of one file needs an object at each remote end, and uri (parsed already) names
+ * none when nothing follows its hosts: says why and returns 1, else 0. "cnio://h1,h2"
+ * (no '/' after the hosts) is malformed for cp; "cnio://h1,h2/" names the root, a
+ * directory (a DST ending in '/' was made ROOT/NAME by cp_into_dir before this).
+ */
+static int cp_names_no_object(const char *uri)
+{
+    const char *hosts = uri + strlen("cnio://");
+    struct cnio_uri u;
+    int none;
+
+    if (cnio__uri_parse(uri, &u))
+        return 0;
+    none = !u.path[0];
+    cnio__uri_free(&u);
+    if (none && hosts[strcspn(hosts, "/?")] != '/')
+        cli_err("cnio cp: %s: names no object: a URI needs a '/' after the hosts, then the "
+                "object's name (cnio://hosts/NAME); cnio://hosts/ names the root\n", uri);
+    else if (none)
+        cli_err("cnio cp: %s: names the root of the store, a directory, not an object "
+                "(cnio cp -r copies a tree)\n", uri);
+    return none;
+}
+
 int cli_cp(int argc, char **argv)
 {
     struct cp_job j = { .src = { .fd = -1 }, .dst = { .fd = -1 }, .info = MPI_INFO_NULL };
@@ -759,6 +784,11 @@ int cli_cp(int argc, char **argv)
     if (!j.o.recursive && strcmp(pos[0], "-") && strcmp(pos[1], "-") &&
         (into = cp_into_dir(pos[0], pos[1], j.src.remote, j.dst.remote)))
         j.dst.name = pos[1] = into;
+    if (!j.o.recursive && ((j.src.remote && cp_names_no_object(pos[0])) ||
+                           (j.dst.remote && cp_names_no_object(pos[1])))) {
+        free(into);
+        return CLI_EXIT_USAGE;
+    }
     cli_mpi_init();
     MPI_Comm_rank(MPI_COMM_WORLD, &j.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &j.size);
