@@ -174,7 +174,12 @@ static ssize_t cfg_unescape(char *s, size_t n)
     return (ssize_t)w;
 }
 
-/* The object name of the URI: [path, q) decoded, trailing '/' dropped, checked. */
+/*
+ * The object name of the URI: [path, q) decoded, one trailing '/' dropped (it names a
+ * directory), checked. Any other '/' out of place, leading, doubled or a second one at
+ * the end, is an empty component and refused, as a server refuses it; "" + "/" (from
+ * "cnio://h//") is the root as a directory.
+ */
 static int cfg_path(const char *path, const char *q, struct cnio_uri *u)
 {
     const char *why;
@@ -194,7 +199,7 @@ static int cfg_path(const char *path, const char *q, struct cnio_uri *u)
     }
     u->path[n] = '\0';
     /* "cnio://h/dir/" names the directory "dir". */
-    while (n > 0 && u->path[n - 1] == '/') {
+    if (n > 0 && u->path[n - 1] == '/') {
         u->path[--n] = '\0';
         u->dir_slash = 1;
     }
@@ -222,7 +227,7 @@ int cnio__uri_parse(const char *uri, struct cnio_uri *u)
     if (ret)
         goto fail;
     path = auth_end;
-    while (*path == '/')
+    if (*path == '/')   /* the one '/' between the hosts and the name */
         path++;
     q = strchr(path, '?');
     if (!q)

@@ -3,8 +3,10 @@
  *
  * URI: cnio://host[:port][,host[:port]...]/path[?key=value[&key=value...]]
  *   host: a name, an IPv4 address or an IPv6 address in brackets; port defaults to
- *   CNIO_DEFAULT_PORT. path: the object name beneath each server's root, without the
- *   leading '/'; it must be non-empty for objects (may be empty for `cnio ls`).
+ *   CNIO_DEFAULT_PORT. path: the object name beneath each server's root, after the one
+ *   '/' that ends the hosts; its components are separated by single '/' (a leading or
+ *   doubled '/' is refused); one trailing '/' names a directory. It must be non-empty
+ *   for objects (may be empty for `cnio ls`: the root).
  *   The query holds hints, with the short URI names or the full hint names:
  *   stripe_unit (= striping_unit), stripe_count (= striping_factor), lanes (= cnio_lanes),
  *   transport (= cnio_transport), timeout_ms (= cnio_timeout_ms), and any full hint name.
@@ -35,8 +37,8 @@ struct cnio_uri {
     struct cnio_host *hosts;   /* nhosts entries, owned */
     char *path;                /* object name, no leading '/', owned; may be "" */
     char *query;               /* raw query without '?', owned; may be "" */
-    int dir_slash;             /* the path ended in '/' (dropped from path): it names a
-                                  directory, which a file open refuses */
+    int dir_slash;             /* the path ended in one '/' (dropped from path): it names
+                                  a directory, which a file open refuses */
 };
 
 enum cnio_cb_mode { CNIO_CB_AUTOMATIC = 0, CNIO_CB_ENABLE, CNIO_CB_DISABLE };

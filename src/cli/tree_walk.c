@@ -265,6 +265,9 @@ char *tree_uri_string(const struct tree_end *e, const char *rel)
         return NULL;
     memcpy(out, e->name, base);
     n = base;
+    /* the root spelt "cnio://h//": one '/' before rel, since "cnio://h//rel" is refused */
+    while (rel[0] && n >= 2 && out[n - 1] == '/' && out[n - 2] == '/')
+        n--;
     if (rel[0] && n && out[n - 1] != '/')
         out[n++] = '/';
     for (const unsigned char *p = (const unsigned char *)rel; *p; p++) {

@@ -72,18 +72,48 @@ START_TEST(uri_basic)
 }
 END_TEST
 
-/* A directory URI may end in '/': `cnio ls cnio://h/dir/` lists "dir". */
+/* A directory URI may end in one '/': `cnio ls cnio://h/dir/` lists "dir". */
 START_TEST(uri_trailing_slash)
 {
     struct cnio_uri u = { 0 };
 
-    ck_assert_int_eq(cnio__uri_parse("cnio://h1/dir/sub//?lanes=2", &u), 0);
+    ck_assert_int_eq(cnio__uri_parse("cnio://h1/dir/sub/?lanes=2", &u), 0);
     ck_assert_str_eq(u.path, "dir/sub");
     ck_assert_str_eq(u.query, "lanes=2");
+    ck_assert_int_eq(u.dir_slash, 1);
+    cnio__uri_free(&u);
+    ck_assert_int_eq(cnio__uri_parse("cnio://h1/dir/sub", &u), 0);
+    ck_assert_int_eq(u.dir_slash, 0);
     cnio__uri_free(&u);
     ck_assert_int_eq(cnio__uri_parse("cnio://h1/", &u), 0);
     ck_assert_str_eq(u.path, "");
     cnio__uri_free(&u);
+    /* the root spelt cnio://h/$dir/ with $dir empty: the root, as a directory */
+    ck_assert_int_eq(cnio__uri_parse("cnio://h1//", &u), 0);
+    ck_assert_str_eq(u.path, "");
+    ck_assert_int_eq(u.dir_slash, 1);
+    cnio__uri_free(&u);
+}
+END_TEST
+
+/*
+ * A name's components are separated by single '/', whether the '/' that is wrong leads,
+ * is doubled or ends the name twice: "cnio://h//lead/x" was taken for "lead/x" and
+ * "cnio://h/a//" for the directory "a", while "cnio://h/a//b" was refused.
+ */
+START_TEST(uri_extra_slash)
+{
+    static const char *const bad[] = {
+        "cnio://h//lead/x", "cnio://h///lead", "cnio://h/a//", "cnio://h/a//?lanes=2",
+        "cnio://h/a/b///", "cnio://h///", "cnio://h//a//b", "cnio://h/%2Fa",
+    };
+    struct cnio_uri u;
+
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(bad); i++) {
+        ck_assert_msg(cnio__uri_parse(bad[i], &u) == -CNIO_ERR_URI, "accepted %s", bad[i]);
+        ck_assert_msg(strstr(cnio__uri_why(), "empty component"), "%s: '%s'", bad[i],
+                      cnio__uri_why());
+    }
 }
 END_TEST
 
@@ -495,6 +525,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, uri_ipv6);
     tcase_add_test(tc, uri_escapes);
     tcase_add_test(tc, uri_trailing_slash);
+    tcase_add_test(tc, uri_extra_slash);
     tcase_add_test(tc, uri_bad);
     tcase_add_test(tc, uri_many_hosts);
     tcase_add_test(tc, uri_long_names);
