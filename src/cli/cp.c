@@ -12,6 +12,7 @@
  */
 #include "cp.h"
 #include "client.h"
+#include "stack.h"
 #include "tree.h"
 #include "wire.h"
 #include "../../collective/coll.h"
@@ -59,6 +60,43 @@ static int cp_local_fail(const struct cp_end *e, int err, const char *msg)
     return cnio__err_from_errno(err);
 }
 
+/*
+ * Rank 0, after the open of a remote DST failed with "no such object": a server says so
+ * when an object stands where a directory of DST's name must be ("cnio cp f
+ * cnio://h/obj/" with obj an object means obj/f). Looks each directory of the name up
+ * (one STAT each, on this failure only) and, when one is an object, says so by its name:
+ * 1, or 0 when none is (the caller then says "no such object").
+ */
+static int cp_dst_under_object(const struct cp_job *j)
+{
+    struct cnio_uri u, dir;
+    struct cnio_hints h;
+    struct cnio_stack *st = NULL;
+    struct cnio_obj_stat sb;
+    int found = 0, ret;
+
+    if (cnio__uri_parse(j->dst.name, &u))
+        return 0;
+    if (cli_hints(&j->o, &u, &h) || cnio__stack_open(&st))
+        goto free_uri;
+    dir = u;   /* its path is u's, cut short at each '/' in turn */
+    dir.dir_slash = 0;
+    for (char *s = strchr(u.path, '/'); s && !found; s = strchr(s + 1, '/')) {
+        *s = '\0';
+        ret = cnio__obj_stat(st, &dir, &h, &sb);
+        found = ret == 0 && !sb.is_dir;
+        if (found)
+            cli_err("cnio cp: %s: %s is an object, not a directory\n", j->dst.name, u.path);
+        *s = '/';
+        if (ret && ret != -CNIO_ERR_NOENT)
+            break;
+    }
+    cnio__stack_close(st);
+free_uri:
+    cnio__uri_free(&u);
+    return found;
+}
+
 /* Reports a failed copy once: each rank its own local failure; otherwise rank 0 the
  * (agreed) remote one. Collective. */
 static int cp_report(const struct cp_job *j, const char *what, int rc)
@@ -69,7 +107,9 @@ static int cp_report(const struct cp_job *j, const char *what, int rc)
     if (mine)
         cli_err("cnio cp: %s: %s\n", cp_lerr.name,
                 cp_lerr.msg ? cp_lerr.msg : strerror(cp_lerr.err));
-    else if (!any && j->rank == 0)
+    else if (!any && j->rank == 0 &&
+             !(rc == -CNIO_ERR_NOENT && j->dst.remote && what == j->dst.name &&
+               cp_dst_under_object(j)))
         cli_fail("cp", what, rc);
     return CLI_EXIT_FAIL;
 }
