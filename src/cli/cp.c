@@ -97,17 +97,26 @@ free_uri:
     return found;
 }
 
-/* Reports a failed copy once: each rank its own local failure; otherwise rank 0 the
- * (agreed) remote one. Collective. */
+/* Reports a failed copy once: the local failures of the ranks, each said once (the
+ * lowest rank with one says it; another rank only a different one: a missing SRC is
+ * said once, not by every rank); otherwise rank 0 the (agreed) remote one. Collective. */
 static int cp_report(const struct cp_job *j, const char *what, int rc)
 {
-    int mine = cp_lerr.err != 0, any = 0;
+    int mine = cp_lerr.err != 0, any = 0, me = mine ? j->rank : INT_MAX, low = INT_MAX;
+    char line[1024] = "", first[1024] = "";
 
     MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    if (mine)
-        cli_err("cnio cp: %s: %s\n", cp_lerr.name,
-                cp_lerr.msg ? cp_lerr.msg : strerror(cp_lerr.err));
-    else if (!any && j->rank == 0 &&
+    if (any) {
+        MPI_Allreduce(&me, &low, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+        if (mine)
+            snprintf(line, sizeof(line), "cnio cp: %s: %s\n", cp_lerr.name,
+                     cp_lerr.msg ? cp_lerr.msg : strerror(cp_lerr.err));
+        if (j->rank == low)
+            memcpy(first, line, sizeof(first));
+        MPI_Bcast(first, sizeof(first), MPI_CHAR, low, MPI_COMM_WORLD);
+        if (mine && (j->rank == low || strcmp(line, first)))
+            cli_err("%s", line);
+    } else if (!any && j->rank == 0 &&
              !(rc == -CNIO_ERR_NOENT && j->dst.remote && what == j->dst.name &&
                cp_dst_under_object(j)))
         cli_fail("cp", what, rc);
