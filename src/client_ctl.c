@@ -250,6 +250,34 @@ static int ctl_list_bad(const char *name, const struct cnio__cl_host *host, cons
     return -CNIO_ERR_PROTO;
 }
 
+/*
+ * The first LIST round found no such directory on some hosts: a directory exists where
+ * any host has it (a commit makes an object's parents on the hosts of its columns only:
+ * `cnio cp f cnio://h1,h2/d/f?stripe_count=1` makes d on h1), so the hosts without it
+ * are left out; only when none has it is it missing. The round's result after that.
+ */
+static int ctl_list_where_it_is(struct cnio_call *calls, int n)
+{
+    int asked = 0, absent = 0, ret = 0;
+
+    for (int i = 0; i < n; i++)
+        if (calls[i].ep) {
+            asked++;
+            absent += calls[i].status == -CNIO_ERR_NOENT;
+        }
+    if (absent == asked)
+        return -CNIO_ERR_NOENT;
+    for (int i = 0; i < n; i++) {
+        if (calls[i].ep && calls[i].status == -CNIO_ERR_NOENT) {
+            calls[i].ep = NULL;
+            calls[i].status = 0;
+        }
+        if (calls[i].ep && calls[i].status && !ret)
+            ret = calls[i].status;
+    }
+    return ret;
+}
+
 /* LIST on every host, following each host's cursor until it has no more (and until it
  * stops moving: a reply with F_MORE holds entries and a cursor past the one asked for). */
 static int ctl_list_collect(struct cnio_ns *c, const char *name, const uint8_t *pl, uint32_t plen,
@@ -264,10 +292,12 @@ static int ctl_list_collect(struct cnio_ns *c, const char *name, const uint8_t *
                                        .payload = pl, .plen = plen,
                                        .rbuf = bufs + (size_t)i * CNIO_WIRE_MAX_CTRL,
                                        .rcap = CNIO_WIRE_MAX_CTRL };
-    while (!ret) {
+    for (int round = 0; !ret; round++) {
         int more = 0;
 
         ret = cnio__stack_calls(c->st, calls, c->n);
+        if (round == 0 && ret == -CNIO_ERR_NOENT)
+            ret = ctl_list_where_it_is(calls, c->n);
         cnio__cl_name_failures(name, "list", c->hosts, calls, c->n, 1);
         for (int i = 0; i < c->n && !ret; i++) {
             size_t had = l->n;
