@@ -47,7 +47,8 @@ static int cl_connect_first(struct cnio_stack *st, const struct cnio_hints *h,
             return 0;
         }
     }
-    cnio__err("cannot connect to %s:%u: %s", host->name, host->port, cnio_strerror(ret));
+    cnio__err("cannot connect to %s:%u: %s%s", host->name, host->port, cnio_strerror(ret),
+              ret == -CNIO_ERR_CONN ? " (is a cnio-server listening there?)" : "");
     return ret;
 }
 
