@@ -70,14 +70,17 @@ static int cli_hint_check(const struct cli_opts *o, int i)
     char name[MPI_MAX_INFO_KEY];
     const char *val = cli_hint_split(o, i, name, sizeof(name));
     struct cnio_hints h;
-    int rc;
+    int rc, level;
 
     if (!val) {
         cli_err("cnio: -o %s: hint name too long\n", o->hints[i]);
         return -1;
     }
     cnio__hints_default(&h);
+    level = cnio__log_get_level();
+    cnio__log_set_level(CNIO_LOG_ERROR);   /* its warning of a bad value: said below */
     rc = cnio__hints_set(&h, name, val);
+    cnio__log_set_level(level);
     if (rc > 0)
         cli_err("cnio: -o %s: unknown hint '%s'\n", o->hints[i], name);
     else if (rc < 0)
