@@ -44,12 +44,12 @@ int cli_info(const struct cli_opts *o, MPI_Info *info);
 int cli_check_uri(const char *cmd, const char *uri);
 /* Prints "cnio CMD: what: strerror(rc)" to stderr; returns CLI_EXIT_FAIL. */
 int cli_fail(const char *cmd, const char *what, int rc);
-/* Prints a one-line message to stderr as fprintf would, with control characters in it
- * (from a file or object name, say) escaped as cnio__log does; a newline that ends fmt's
- * output is kept. */
 /* After a usage error (said already): help's synopsis, up to its first blank line, and
  * where the rest is ("cnio cp --help"), on stderr. */
 void cli_usage(const char *help);
+/* Prints a one-line message to stderr as fprintf would, with control characters in it
+ * (from a file or object name, say) escaped as cnio__log does; a newline that ends fmt's
+ * output is kept. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Which of standard input, output and error were closed when cnio started (bit 0, 1, 2:
  * /dev/null stands in for them). */

@@ -116,7 +116,7 @@ static int cp_report(const struct cp_job *j, const char *what, int rc)
         MPI_Bcast(first, sizeof(first), MPI_CHAR, low, MPI_COMM_WORLD);
         if (mine && (j->rank == low || strcmp(line, first)))
             cli_err("%s", line);
-    } else if (!any && j->rank == 0 &&
+    } else if (j->rank == 0 &&
              !(rc == -CNIO_ERR_NOENT && j->dst.remote && what == j->dst.name &&
                cp_dst_under_object(j)))
         cli_fail("cp", what, rc);
