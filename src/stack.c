@@ -206,9 +206,9 @@ static void ep_kill_why(struct cnio_ep *ep, int err, const char *why)
              ep->auth.mode == CNIO_WIRE_AUTH_TOKEN)   /* the key is not in question */
         cnio__warn("connection to %s: the server refused this open's token: it does not "
                    "know the open (it restarted, or the open was closed)", ep->name);
+    /* (a wrong key is said by the connect that waits for the handshake: client.c) */
     else if ((err != -CNIO_ERR_CONN || ep->ninflight) && !ep->quiet &&
-             !(err == -CNIO_ERR_AUTH && ep->state == EP_AUTH))   /* a wrong key: the one
-                                          waiting for the handshake says it (client.c) */
+             !(err == -CNIO_ERR_AUTH && ep->state == EP_AUTH))
         cnio__warn("connection to %s: %s", ep->name, cnio_strerror(err));
     ep->died_idle = ep->state == EP_READY && !ep->ninflight && !ep->sq_head &&
                     err == -CNIO_ERR_CONN;
