@@ -35,7 +35,8 @@ struct cli_opts {
 /* Parses one common option at argv[*i] (advancing *i past its value). Returns 1 when it
  * was one, 0 when not, -1 on a bad value (message printed). */
 int cli_common_opt(struct cli_opts *o, int argc, char **argv, int *i);
-/* Hints for a URI without MPI_Info: defaults, env, query, then -o and --key. */
+/* Hints for a URI without MPI_Info: defaults, env, query (none when u is NULL), then -o
+ * and --key. */
 int cli_hints(const struct cli_opts *o, const struct cnio_uri *u, struct cnio_hints *h);
 /* An MPI_Info (free it) with the -o hints and --key: 0 or -CNIO_ERR_HINT. */
 int cli_info(const struct cli_opts *o, MPI_Info *info);

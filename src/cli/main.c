@@ -8,6 +8,7 @@
 #include "client.h"
 #include "log.h"
 #include "stack.h"
+#include "tree.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -160,18 +161,10 @@ int cli_info(const struct cli_opts *o, MPI_Info *info)
     }
     if (o->key_file)
         MPI_Info_set(*info, "cnio_key_file", o->key_file);
-    if (!cli_key_used[0]) {
-        char name[MPI_MAX_INFO_KEY];
-        const char *key = o->key_file;
+    if (!cli_key_used[0]) {   /* the key file as cli_hints finds it, without a URI */
+        struct cnio_hints h;
 
-        for (int i = 0; !key && i < o->nhints; i++) {
-            const char *val = cli_hint_split(o, i, name, sizeof(name));
-
-            if (val && !strcmp(name, "cnio_key_file"))
-                key = val;
-        }
-        if (cnio__key_path(key, cli_key_used, sizeof(cli_key_used)) < 0)
-            cli_key_used[0] = '\0';
+        cli_hints(o, NULL, &h);
     }
     return 0;
 }
@@ -612,13 +605,11 @@ static void ls_ask_live(const struct ls_ctx *x, const char *name, struct cnio_ob
 {
     struct cnio_uri e = *x->u;
     struct cnio_obj_stat t;
-    size_t n = strlen(x->u->path) + strlen(name) + 2;
     char *path;
 
     if (s->is_dir || !(s->state & (CNIO_OBJ_STAGED | CNIO_OBJ_TORN | CNIO_OBJ_PENDING))
-        || (s->state & CNIO_OBJ_LIVE_KNOWN) || !(path = malloc(n)))
+        || !(path = tree_join(x->u->path, name)))
         return;
-    snprintf(path, n, "%s%s%s", x->u->path, x->u->path[0] ? "/" : "", name);
     e.path = path;
     e.dir_slash = 0;
     if (cnio__obj_stat(x->st, &e, x->h, &t) == 0 && !t.is_dir)

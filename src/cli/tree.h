@@ -78,6 +78,8 @@ const struct tree_ent *tree_list_find(const struct tree_list *l, const char *rel
 int tree_list_pack(const struct tree_list *l, uint8_t **buf, uint64_t *len);
 int tree_list_unpack(const uint8_t *buf, uint64_t len, struct tree_list *l);
 
+/* dir "/" name, or name alone when dir is "" (malloc'd; NULL on failure). */
+char *tree_join(const char *dir, const char *name);
 /* The object name of rel beneath e (malloc'd; NULL on failure). */
 char *tree_obj_name(const struct tree_end *e, const char *rel);
 /* The URI string of rel beneath e, percent-encoded, with e's query (malloc'd). */

@@ -61,7 +61,7 @@ const struct tree_ent *tree_list_find(const struct tree_list *l, const char *rel
     return l->n ? bsearch(&key, l->e, l->n, sizeof(*l->e), walk_cmp) : NULL;
 }
 
-static char *walk_join(const char *dir, const char *name)
+char *tree_join(const char *dir, const char *name)
 {
     size_t a = strlen(dir), b = strlen(name);
     char *p = malloc(a + b + 2);
@@ -153,7 +153,7 @@ int tree_walk_local_dir(int topfd, const char *rel, int follow, uint32_t from,
 
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
-        r = walk_join(rel, de->d_name);
+        r = tree_join(rel, de->d_name);
         if (!r) {
             ret = -ENOMEM;
             break;
@@ -189,7 +189,7 @@ static int walk_remote_add(const char *name, const struct cnio_obj_stat *s, void
     struct walk_remote *w = arg;
     struct tree_ent e = { 0 };
 
-    e.rel = walk_join(w->rel, name);
+    e.rel = tree_join(w->rel, name);
     if (!e.rel)
         return -CNIO_ERR_NOMEM;
     e.mtime_ns = s->mtime_ns;
@@ -252,7 +252,7 @@ int tree_walk_remote(struct cnio_stack *st, const struct tree_end *e, int missin
 
 char *tree_obj_name(const struct tree_end *e, const char *rel)
 {
-    return rel[0] ? walk_join(e->u.path, rel) : strdup(e->u.path);
+    return rel[0] ? tree_join(e->u.path, rel) : strdup(e->u.path);
 }
 
 char *tree_uri_string(const struct tree_end *e, const char *rel)
