@@ -302,7 +302,12 @@ static void cli_end_catch(void)
  * - launched, on a host with no RDMA device: none of the fabric components (MTLs psm,
  *   psm2, ofi; BTLs ofi, openib, uct), which would find nothing to use there but load
  *   libfabric or the psm libraries, whose constructors calibrate a clock with short
- *   sleeps: 0.2 s of every rank's start (src/fabric_dl.h).
+ *   sleeps: 0.2 s of every rank's start (src/fabric_dl.h);
+ * - in both cases, hwloc without its I/O discovery (HWLOC_COMPONENTS=-pci,-linuxio):
+ *   Open MPI loads the host's topology in every rank, and hwloc's PCI component reads
+ *   each device's configuration space, which in a virtual machine is a trap to the
+ *   hypervisor a read. The I/O devices only place fabric components near their
+ *   devices, and those are either skipped (no RDMA device) or not used by cnio.
  */
 void cli_mpi_init(void)
 {
@@ -338,9 +343,11 @@ void cli_mpi_init(void)
         setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
         setenv("OMPI_MCA_pml", "ob1", 0);
         setenv("OMPI_MCA_btl", "self", 0);
+        setenv("HWLOC_COMPONENTS", "-pci,-linuxio", 0);
     } else if (!cli_host_has_rdma()) {
         setenv("OMPI_MCA_mtl", "^psm,psm2,ofi", 0);
         setenv("OMPI_MCA_btl", "^ofi,openib,uct", 0);
+        setenv("HWLOC_COMPONENTS", "-pci,-linuxio", 0);
     }
     MPI_Init(NULL, NULL);
     if (cli_mpi_tmp[0]) {
