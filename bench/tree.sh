@@ -10,9 +10,10 @@
 # treat differently, and with its unicode names made ASCII, which GridFTP does not keep. Per repetition, alternating: `mpirun -n R cnio cp -r
 # --chunk 1M` up to SERVERS cnio-servers and back down, and `globus-url-copy -r -cd -cc
 # N -pp` up to a globus-gridftp-server and back down; each timed by wall clock, setup
-# included, each copy checked with `diff -r` afterwards (outside the time). Prints files/s
-# (median, min-max) and the ratio of each cnio row to the best GridFTP row of the same
-# direction. Needs globus-gridftp-server-progs and globus-gass-copy-progs
+# included, each copy checked with `diff -r` afterwards (outside the time); and the
+# tree as one stream, `tar c | cnio cp - URI` up and `cnio cp URI - | tar x` down, one
+# process. Prints files/s and GB/s (of the files' bytes; medians, files/s min-max) and
+# the ratio of each row to the best GridFTP row of the same direction. Needs globus-gridftp-server-progs and globus-gass-copy-progs
 # (scripts/install-deps.sh --bench). Everything it starts it stops; every copy is
 # bounded by a timeout.
 set -euo pipefail
@@ -72,13 +73,14 @@ globus-gridftp-server -aa -anonymous-user nobody -p "$gport" -control-interface 
 gpid=$!
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$gport") 2>/dev/null && break; sleep 0.1; done
 
+nbytes=$(find "$work/src" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
 declare -A got
-wall() {   # wall KEY CMD...: runs CMD, adds files/s to got[KEY]
+wall() {   # wall KEY CMD...: runs CMD, adds its wall-clock seconds to got[KEY]
   local key=$1 t0 t1; shift
   t0=$(date +%s.%N)
   timeout -k 5 600 "$@" >/dev/null
   t1=$(date +%s.%N)
-  got[$key]+="$(awk -v n="$nfiles" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }') "
+  got[$key]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }') "
 }
 same() { diff -r "$work/src" "$1" >"$work/diff" 2>&1 || { cat "$work/diff" >&2; false; } || { echo "tree.sh: $2: the copy differs" >&2; exit 1; }; }
 
@@ -91,6 +93,13 @@ for ((r = 1; r <= reps; r++)); do
     rm -rf "$work/down"
     "$CNIO_BIN" rm -r "$uri" >/dev/null
   done
+  uri="cnio://$CNIO_HOSTS/t$r.tar"
+  wall "tar | cnio up" bash -c 'tar cf - -C "$1" . | "$2" cp -q - "$3"' _ "$work/src" "$CNIO_BIN" "$uri"
+  mkdir "$work/down"
+  wall "tar | cnio down" bash -c '"$2" cp -q "$3" - | tar xf - -C "$1"' _ "$work/down" "$CNIO_BIN" "$uri"
+  same "$work/down" "tar | cnio"
+  rm -rf "$work/down"
+  "$CNIO_BIN" rm "$uri" >/dev/null
   for cc in $ccs; do
     wall "gridftp -cc $cc up" globus-url-copy -r -cd -cc "$cc" -pp "file://$work/src/" \
       "ftp://127.0.0.1:$gport$work/gftp/t/"
@@ -103,21 +112,22 @@ done
 
 stats() {   # median min max of the words in $1
   tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g |
-    awk '{ v[NR] = $1 } END { printf "%.1f %.1f %.1f\n", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR] }'
+    awk '{ v[NR] = $1 } END { printf "%.4f %.4f %.4f\n", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR] }'
 }
-echo "tree.sh: $nfiles files, $(du -sh "$work/src" | cut -f1), $nserv cnio-servers, $reps repetitions;" \
+echo "tree.sh: $nfiles files, $nbytes bytes, $nserv cnio-servers, $reps repetitions;" \
      "load average $(cut -d' ' -f1 /proc/loadavg) at the end"
-printf '%-22s %10s %17s %12s\n' "files/s" median min-max "/ GridFTP"
+printf '%-22s %10s %13s %8s %10s\n' "" files/s min-max GB/s "/ GridFTP"
 for dir in up down; do
   best=0
   for cc in $ccs; do
     read -r m _ _ < <(stats "${got[gridftp -cc $cc $dir]}")
-    best=$(awk -v a="$best" -v b="$m" 'BEGIN { print (b > a ? b : a) }')
+    best=$(awk -v a="$best" -v m="$m" 'BEGIN { print (a == 0 || m < a ? m : a) }')
   done
-  for key in $(for n in $ranks; do echo "cnio:-n:$n:$dir"; done; for cc in $ccs; do echo "gridftp:-cc:$cc:$dir"; done); do
+  for key in $(for n in $ranks; do echo "cnio:-n:$n:$dir"; done; echo "tar:|:cnio:$dir"
+               for cc in $ccs; do echo "gridftp:-cc:$cc:$dir"; done); do
     key=${key//:/ }
     read -r m lo hi < <(stats "${got[$key]}")
-    printf '%-22s %10s %17s %12s\n' "$key" "$m" "$lo-$hi" \
-      "$(awk -v a="$m" -v b="$best" 'BEGIN { printf "%.2f", a / b }')"
+    awk -v k="$key" -v n="$nfiles" -v b="$nbytes" -v m="$m" -v lo="$lo" -v hi="$hi" -v best="$best" \
+      'BEGIN { printf "%-22s %10.0f %13s %8.3f %10.2f\n", k, n / m, sprintf("%.0f-%.0f", n / hi, n / lo), b / m / 1e9, best / m }'
   done
 done
