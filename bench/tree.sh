@@ -13,7 +13,10 @@
 # included, each copy checked with `diff -r` afterwards (outside the time); and the
 # tree as one stream, `tar c | cnio cp - URI` up and `cnio cp URI - | tar x` down, one
 # process. Prints files/s and GB/s (of the files' bytes; medians, files/s min-max) and
-# the ratio of each row to the best GridFTP row of the same direction. Needs globus-gridftp-server-progs and globus-gass-copy-progs
+# the ratio of each row to the best GridFTP row of the same direction. The rows "cnio -n
+# R, 0 files" time the same commands on an empty directory: what starting the ranks, the
+# connections and the listing cost, given as the files/s the tree would reach if its
+# files cost nothing. Needs globus-gridftp-server-progs and globus-gass-copy-progs
 # (scripts/install-deps.sh --bench). Everything it starts it stops; every copy is
 # bounded by a timeout.
 set -euo pipefail
@@ -84,8 +87,14 @@ wall() {   # wall KEY CMD...: runs CMD, adds its wall-clock seconds to got[KEY]
 }
 same() { diff -r "$work/src" "$1" >"$work/diff" 2>&1 || { cat "$work/diff" >&2; false; } || { echo "tree.sh: $2: the copy differs" >&2; exit 1; }; }
 
+mkdir "$work/empty"
 for ((r = 1; r <= reps; r++)); do
   for n in $ranks; do
+    uri="cnio://$CNIO_HOSTS/e$r.$n"
+    wall "cnio -n $n, 0 files up" mpirun -n "$n" "$CNIO_BIN" cp -r -q --chunk 1M "$work/empty" "$uri"
+    wall "cnio -n $n, 0 files down" mpirun -n "$n" "$CNIO_BIN" cp -r -q --chunk 1M "$uri" "$work/down"
+    rm -rf "$work/down"
+    "$CNIO_BIN" rm -r "$uri" >/dev/null
     uri="cnio://$CNIO_HOSTS/t$r.$n"
     wall "cnio -n $n up" mpirun -n "$n" "$CNIO_BIN" cp -r -q --chunk 1M "$work/src" "$uri"
     wall "cnio -n $n down" mpirun -n "$n" "$CNIO_BIN" cp -r -q --chunk 1M "$uri" "$work/down"
@@ -116,18 +125,20 @@ stats() {   # median min max of the words in $1
 }
 echo "tree.sh: $nfiles files, $nbytes bytes, $nserv cnio-servers, $reps repetitions;" \
      "load average $(cut -d' ' -f1 /proc/loadavg) at the end"
-printf '%-22s %10s %13s %8s %10s\n' "" files/s min-max GB/s "/ GridFTP"
+printf '%-24s %10s %13s %8s %10s\n' "" files/s min-max GB/s "/ GridFTP"
 for dir in up down; do
   best=0
   for cc in $ccs; do
     read -r m _ _ < <(stats "${got[gridftp -cc $cc $dir]}")
     best=$(awk -v a="$best" -v m="$m" 'BEGIN { print (a == 0 || m < a ? m : a) }')
   done
-  for key in $(for n in $ranks; do echo "cnio:-n:$n:$dir"; done; echo "tar:|:cnio:$dir"
+  for key in $(for n in $ranks; do echo "cnio:-n:$n:$dir"; done
+               for n in $ranks; do echo "cnio:-n:$n,:0:files:$dir"; done; echo "tar:|:cnio:$dir"
                for cc in $ccs; do echo "gridftp:-cc:$cc:$dir"; done); do
     key=${key//:/ }
     read -r m lo hi < <(stats "${got[$key]}")
     awk -v k="$key" -v n="$nfiles" -v b="$nbytes" -v m="$m" -v lo="$lo" -v hi="$hi" -v best="$best" \
-      'BEGIN { printf "%-22s %10.0f %13s %8.3f %10.2f\n", k, n / m, sprintf("%.0f-%.0f", n / hi, n / lo), b / m / 1e9, best / m }'
+      'BEGIN { printf "%-24s %10.0f %13s %8s %10.2f\n", k, n / m, sprintf("%.0f-%.0f", n / hi, n / lo),
+               k ~ /0 files/ ? "-" : sprintf("%.3f", b / m / 1e9), best / m }'
   done
 done
