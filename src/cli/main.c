@@ -294,6 +294,21 @@ static void cli_end_catch(void)
 }
 
 /*
+ * hwloc without its I/O discovery, each variable only when the user has not set it. Open
+ * MPI loads the host's topology in every rank; hwloc's PCI component reads each device's
+ * configuration space (in a virtual machine a trap to the hypervisor a read), and its GL
+ * plugin loads libX11 and tries X displays :0 to :9, over TCP to 127.0.0.1:6000-6009
+ * among others. Where I/O devices sit only places fabric components near them, and
+ * those are either skipped (no RDMA device) or not used by cnio's data.
+ */
+static void cli_hwloc_no_io(void)
+{
+    setenv("HWLOC_PLUGINS_BLACKLIST",
+           "hwloc_pci,hwloc_gl,hwloc_opencl,hwloc_cuda,hwloc_nvml,hwloc_rsmi,hwloc_levelzero", 0);
+    setenv("HWLOC_COMPONENTS", "-pci,-linuxio,-gl,-opencl,-cuda,-nvml,-rsmi,-levelzero", 0);
+}
+
+/*
  * MPI_Init, with Open MPI defaults for what the cnio command needs of MPI (a few small
  * collectives; its data goes over cnio's own connections), each only when the user has
  * not set that parameter (environment, or mpirun --mca, which reaches the ranks as the
@@ -303,11 +318,7 @@ static void cli_end_catch(void)
  *   psm2, ofi; BTLs ofi, openib, uct), which would find nothing to use there but load
  *   libfabric or the psm libraries, whose constructors calibrate a clock with short
  *   sleeps: 0.2 s of every rank's start (src/fabric_dl.h);
- * - in both cases, hwloc without its I/O discovery (HWLOC_COMPONENTS=-pci,-linuxio):
- *   Open MPI loads the host's topology in every rank, and hwloc's PCI component reads
- *   each device's configuration space, which in a virtual machine is a trap to the
- *   hypervisor a read. The I/O devices only place fabric components near their
- *   devices, and those are either skipped (no RDMA device) or not used by cnio.
+ * - in both cases, hwloc without its I/O discovery (cli_hwloc_no_io).
  */
 void cli_mpi_init(void)
 {
@@ -343,11 +354,11 @@ void cli_mpi_init(void)
         setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
         setenv("OMPI_MCA_pml", "ob1", 0);
         setenv("OMPI_MCA_btl", "self", 0);
-        setenv("HWLOC_COMPONENTS", "-pci,-linuxio", 0);
+        cli_hwloc_no_io();
     } else if (!cli_host_has_rdma()) {
         setenv("OMPI_MCA_mtl", "^psm,psm2,ofi", 0);
         setenv("OMPI_MCA_btl", "^ofi,openib,uct", 0);
-        setenv("HWLOC_COMPONENTS", "-pci,-linuxio", 0);
+        cli_hwloc_no_io();
     }
     MPI_Init(NULL, NULL);
     if (cli_mpi_tmp[0]) {
