@@ -158,11 +158,29 @@ static void tree_batch(struct tree_worker *w, const struct tree_ent *const *e, i
     }
 }
 
+/* A worker's own sessions, opened when it is first given files rather than at setup:
+ * each is a connection to every server, authenticated, and a rank whose share of the
+ * tree is small (or nothing) need not make them all, nor make them one after another.
+ * One that cannot be opened stays NULL: the worker's files then open their objects each
+ * on their own connections, with tree_one's retries. */
+static void tree_worker_sessions(struct tree_worker *w)
+{
+    struct tree_run *r = w->r;
+
+    w->sessions = 1;
+    if (r->dst.remote && cnio__ns_open(w->ctx.st, &r->dst.u, &r->dst.h, &w->ctx.ns))
+        w->ctx.ns = NULL;
+    if (r->src.remote && cnio__ns_open(w->ctx.st, &r->src.u, &r->src.h, &w->ctx.src_ns))
+        w->ctx.src_ns = NULL;
+}
+
 static void *tree_worker_main(void *arg)
 {
     struct tree_worker *w = arg;
     struct tree_run *r = w->r;
 
+    if (!w->sessions)
+        tree_worker_sessions(w);
     for (;;) {
         const struct tree_ent *b[TREE_PIPE];
         int n = 0;
@@ -403,10 +421,6 @@ static int tree_setup(struct tree_run *r)
         c->buf = malloc(c->chunk);
         c->buf2 = malloc(c->chunk);
         ret = c->buf && c->buf2 ? cnio__stack_open(&c->st) : -CNIO_ERR_NOMEM;
-        if (ret == 0 && r->dst.remote)
-            ret = cnio__ns_open(c->st, &r->dst.u, &r->dst.h, &c->ns);
-        if (ret == 0 && r->src.remote)
-            ret = cnio__ns_open(c->st, &r->src.u, &r->src.h, &c->src_ns);
     }
     if (ret)
         cli_fail("cp", r->dst.remote ? r->dst.name : "setup", ret);

@@ -33,6 +33,7 @@ struct tree_worker {
     struct tree_run *r;
     struct tree_ctx ctx;
     int failed;
+    int sessions;   /* its sessions were opened (or tried): at its first files */
     uint64_t crc_skipped, files, bytes;
 };
 
