@@ -119,8 +119,11 @@ int cli_rm_tree(const struct cli_opts *o, const char *uri);
 struct cnio_stack;
 int cli_rm_object(struct cnio_stack *st, const char *uri, const struct cnio_uri *u,
                   const struct cnio_hints *h);
-/* `cnio cp -r` (tree.c): called by cli_cp with MPI initialised; returns the exit status. */
+/* `cnio cp -r` (tree.c): called by cli_cp with MPI initialised; returns the exit status,
+ * or CLI_TREE_FILE (every rank, nothing done) when SRC is a file or an object, which
+ * cli_cp then copies as without -r, as cp -r does. */
 struct cp_job;
+#define CLI_TREE_FILE (-1)
 int cli_tree_cp(struct cp_job *j);
 /* `cnio cp - URI`, `cnio cp URI -` (stream.c): the same. */
 int cli_stream_cp(struct cp_job *j);

@@ -800,6 +800,25 @@ static int cp_names_no_object(const char *uri)
     return none;
 }
 
+/* `cnio cp -r FILE DST` (cli_tree_cp found SRC a file or an object): copies it as without
+ * -r, as cp -r does; -p, --resume and --verify apply, --sync and --checksum (which
+ * compare trees) are refused. *into: as in cli_cp. */
+static int cp_r_file(struct cp_job *j, char **pos, char **into)
+{
+    if (j->o.sync || j->o.checksum) {
+        if (j->rank == 0)
+            cli_err("cnio cp: %s: a file, not a tree: --sync and --checksum compare trees "
+                    "(copy it without them)\n", pos[0]);
+        return CLI_EXIT_USAGE;
+    }
+    j->o.recursive = 0;
+    if ((*into = cp_into_dir(pos[0], pos[1], j->src.remote, j->dst.remote)))
+        j->dst.name = pos[1] = *into;
+    if (j->dst.remote && cp_names_no_object(pos[1]))
+        return CLI_EXIT_USAGE;
+    return cp_run(j);
+}
+
 int cli_cp(int argc, char **argv)
 {
     struct cp_job j = { .src = { .fd = -1 }, .dst = { .fd = -1 }, .info = MPI_INFO_NULL };
@@ -846,6 +865,8 @@ int cli_cp(int argc, char **argv)
     rc = rc ? cp_report(&j, "hints", rc)
             : j.o.recursive ? cli_tree_cp(&j)
             : !strcmp(pos[0], "-") || !strcmp(pos[1], "-") ? cli_stream_cp(&j) : cp_run(&j);
+    if (rc == CLI_TREE_FILE)
+        rc = cp_r_file(&j, pos, &into);
     MPI_Info_free(&j.info);
     MPI_Finalize();
     free(into);

@@ -477,6 +477,22 @@ static int tree_open_tops(struct tree_run *r)
     return ret;
 }
 
+/* Rank 0 says to every rank whether SRC is a regular file (followed) or an object: not a
+ * tree. What is neither (missing, unreadable) is left to the walk, which says why. */
+static int tree_src_is_file(struct tree_run *r)
+{
+    struct cnio_obj_stat s;
+    struct stat sb;
+    int file = 0;
+
+    if (r->j->rank == 0)
+        file = r->src.remote ? cnio__obj_stat(r->ctx.st, &r->src.u, &r->src.h, &s) == 0 &&
+                                   !s.is_dir
+                             : stat(r->src.name, &sb) == 0 && S_ISREG(sb.st_mode);
+    MPI_Bcast(&file, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    return file;
+}
+
 int cli_tree_cp(struct cp_job *j)
 {
     struct tree_run r = { .j = j, .win = MPI_WIN_NULL };
@@ -485,6 +501,10 @@ int cli_tree_cp(struct cp_job *j)
     if (j->o.sync)
         j->o.preserve = 1;   /* an mtime compared next time must be the source's */
     rc = tree_agree(tree_setup(&r));
+    if (rc == 0 && tree_src_is_file(&r)) {
+        tree_teardown(&r);
+        return CLI_TREE_FILE;
+    }
     r.t0 = MPI_Wtime();
     if (rc == 0)
         rc = tree_walk_plan(&r);
