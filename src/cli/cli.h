@@ -43,6 +43,10 @@ int cli_info(const struct cli_opts *o, MPI_Info *info);
 /* Parses uri only to check it: 0, or a negative code after printing why (for a
  * malformed URI: which rule it breaks). */
 int cli_check_uri(const char *cmd, const char *uri);
+/* Parses uri (which must be a cnio:// URI) into *u and its hints into *h; prints why on
+ * failure (cnio CMD: ...) and returns the error. */
+int cli_target(const char *cmd, const struct cli_opts *o, const char *uri, struct cnio_uri *u,
+               struct cnio_hints *h);
 /* Prints "cnio CMD: what: strerror(rc)" to stderr; returns CLI_EXIT_FAIL. */
 int cli_fail(const char *cmd, const char *what, int rc);
 /* After a usage error (said already): help's synopsis, up to its first blank line, and

@@ -1,6 +1,6 @@
 /*
- * main.c - the cnio command: dispatch, common options, and the small subcommands
- * (keygen, ls, stat, rm). `cnio cp` lives in cp.c.
+ * main.c - the cnio command: dispatch, common options, MPI_Init's defaults, and the
+ * small subcommands keygen and rm. `cnio cp` lives in cp.c, ls and stat in ls.c.
  */
 #include "cnio_config.h"
 #include "cli.h"
@@ -436,9 +436,8 @@ int cli_parse(const char *help, int argc, char **argv, struct cli_opts *o, char 
     return npos;
 }
 
-/* Parses uri and its hints; prints why on failure. */
-static int cli_target(const char *cmd, const struct cli_opts *o, const char *uri,
-                      struct cnio_uri *u, struct cnio_hints *h)
+int cli_target(const char *cmd, const struct cli_opts *o, const char *uri,
+               struct cnio_uri *u, struct cnio_hints *h)
 {
     int rc;
 
@@ -470,24 +469,6 @@ int cli_check_uri(const char *cmd, const char *uri)
     else
         cnio__uri_free(&u);
     return rc;
-}
-
-/* Prints a name as it came from a server, with control characters and backslashes
- * escaped (\n, \t, \\, \xHH), so that one name is always one line. */
-static void cli_print_name(const char *name)
-{
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-        if (*p == '\n')
-            fputs("\\n", stdout);
-        else if (*p == '\t')
-            fputs("\\t", stdout);
-        else if (*p == '\\')
-            fputs("\\\\", stdout);
-        else if (*p < 0x20 || *p == 0x7f)
-            printf("\\x%02x", *p);
-        else
-            putchar(*p);
-    }
 }
 
 /*
@@ -551,240 +532,6 @@ int cli_keygen(int argc, char **argv)
     if (!o.quiet)
         printf("wrote a new key to %s (mode 0600)\n", pos[0]);
     return CLI_EXIT_OK;
-}
-
-/* What stat and ls -l say of an object's state (client.h, CNIO_OBJ_*). */
-static const char *cli_state(uint32_t state)
-{
-    int live = (state & CNIO_OBJ_LIVE) != 0;
-    int dead = (state & (CNIO_OBJ_LIVE | CNIO_OBJ_LIVE_KNOWN)) == CNIO_OBJ_LIVE_KNOWN;
-
-    if (state & CNIO_OBJ_STAGED)
-        return live ? "incomplete: an upload is in progress"
-               : dead ? "incomplete: an upload was interrupted before it committed (cnio cp "
-                        "--resume finishes it, cnio rm removes it)"
-               : "incomplete: an upload is in progress, or was interrupted before it committed";
-    if (state & CNIO_OBJ_TORN)
-        return live ? "incomplete: a commit has not reached every host (a writer of it is "
-                      "live: under way)"
-               : dead ? "incomplete: a commit was interrupted before it reached every host "
-                        "(copying it again repairs it)"
-               : "incomplete: a commit has not reached every host (under way, or interrupted)";
-    if (state & CNIO_OBJ_DIRTY)
-        return "incomplete since a crash: an update in place was interrupted";
-    if (state & CNIO_OBJ_PENDING)
-        return live ? "complete (an upload of this name is in progress)"
-               : dead ? "complete (an interrupted upload of this name is staged: cnio cp "
-                        "--resume finishes it)"
-               : "complete (an upload of this name, in progress or interrupted, is staged)";
-    return "complete";
-}
-
-/* What an entry is: directory, symlink (an object holding a link's target, cp -r) or
- * object; ls --json, stat and stat --json say the same. */
-static const char *cli_type(const struct cnio_obj_stat *s)
-{
-    return s->is_dir ? "directory" : (s->mode & 0170000) == 0120000 ? "symlink" : "object";
-}
-
-/* One object or directory as a JSON object (ls --json, stat --json). An object uploaded
- * without -p has no mode recorded: its "mode" is null, not 0 (which reads as "no
- * permission for anyone"). */
-static void cli_json_stat(const char *name, const struct cnio_obj_stat *s)
-{
-    printf("{\"name\": ");
-    cli_json_str(name);
-    printf(", \"type\": \"%s\", \"size\": %llu, \"mtime_ns\": %lld", cli_type(s),
-           (unsigned long long)s->size, (long long)s->mtime_ns);
-    if (s->mode)
-        printf(", \"mode\": %u", s->mode & 07777);
-    else
-        printf(", \"mode\": null");
-    if (!s->is_dir)
-        printf(", \"stripe_unit\": %llu, \"stripe_count\": %u, \"complete\": %s, "
-               "\"state\": \"%s\"", (unsigned long long)s->layout.unit, s->layout.count,
-               s->state & CNIO_OBJ_INCOMPLETE ? "false" : "true", cli_state(s->state));
-    putchar('}');
-}
-
-/* What ls prints with: its options, and what it lists (to STAT an entry). */
-struct ls_ctx {
-    struct cli_opts *o;
-    struct cnio_stack *st;
-    const struct cnio_uri *u;
-    const struct cnio_hints *h;
-};
-
-/* A LIST entry says an upload or commit of it is incomplete, but not whether a live
- * writer holds it (LIST cannot ask: doc/protocol.md); a STAT of the entry can, where
- * the servers announce CAP_LIVE. Its answer, newer than the LIST's, replaces *s; on
- * any failure *s is kept (its state then says "in progress, or interrupted"). */
-static void ls_ask_live(const struct ls_ctx *x, const char *name, struct cnio_obj_stat *s)
-{
-    struct cnio_uri e = *x->u;
-    struct cnio_obj_stat t;
-    char *path;
-
-    if (s->is_dir || !(s->state & (CNIO_OBJ_STAGED | CNIO_OBJ_TORN | CNIO_OBJ_PENDING))
-        || !(path = tree_join(x->u->path, name)))
-        return;
-    e.path = path;
-    e.dir_slash = 0;
-    if (cnio__obj_stat(x->st, &e, x->h, &t) == 0 && !t.is_dir)
-        *s = t;
-    free(path);
-}
-
-static int ls_print(const char *name, const struct cnio_obj_stat *s, void *arg)
-{
-    const struct ls_ctx *x = arg;
-    struct cli_opts *o = x->o;
-
-    if (o->json) {
-        struct cnio_obj_stat t = *s;
-
-        if (x->st)
-            ls_ask_live(x, name, &t);
-        fputs(o->json++ > 1 ? ",\n " : "[", stdout);
-        cli_json_stat(name, &t);
-        return 0;
-    }
-    if (o->long_list && !s->is_dir)
-        printf("%14llu  %8llu x %-3u  ", (unsigned long long)s->size,
-               (unsigned long long)s->layout.unit, s->layout.count);
-    else if (o->long_list)
-        printf("%14s  %14s  ", "-", "-");
-    cli_print_name(name);
-    if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_INCOMPLETE))
-        fputs("  (incomplete)", stdout);
-    fputs(s->is_dir ? "/\n" : "\n", stdout);
-    return 0;
-}
-
-/*
- * The start of a subcommand taking one URI: parses argv, the URI and its hints, opens a
- * stack. Returns -1 when the caller should go on, else the exit status to return (after
- * --help, or a usage error). On -1 the caller owns *u and *st.
- */
-static int cli_one_uri(const char *cmd, const char *help, int argc, char **argv,
-                       struct cli_opts *o, char **uri, struct cnio_uri *u,
-                       struct cnio_hints *h, struct cnio_stack **st)
-{
-    int n = cli_parse(help, argc, argv, o, uri, 1), rc;
-
-    if (n == -2)
-        return CLI_EXIT_OK;
-    if (n != 1) {
-        cli_usage(help);
-        return CLI_EXIT_USAGE;
-    }
-    if (cli_target(cmd, o, uri[0], u, h)) {
-        cnio__uri_free(u);
-        return CLI_EXIT_USAGE;
-    }
-    rc = cnio__stack_open(st);
-    if (rc) {
-        cnio__uri_free(u);
-        return cli_fail(cmd, "stack", rc);
-    }
-    return -1;
-}
-
-int cli_ls(int argc, char **argv)
-{
-    static const char help[] =
-        "usage: cnio ls [-l] [--json] [--key FILE] [-o NAME=VALUE] URI\n\n"
-        "Lists the directory named by URI (cnio://hosts/ for the root), sorted by name, or\n"
-        "the object it names;\n"
-        "-l adds each object's size in bytes and its layout (stripe unit x count), and marks\n"
-        "objects that are incomplete (being written, or an upload, update or commit was\n"
-        "interrupted). --json: a JSON\n"
-        "array of objects with name, type, size, mtime_ns, mode (null when none was recorded:\n"
-        "uploaded without -p), stripe_unit, stripe_count, complete and state.\n";
-    struct cli_opts o = { 0 };
-    struct cnio_uri u = { 0 };
-    struct cnio_hints h;
-    struct cnio_stack *st = NULL;
-    char *pos[1];
-    int rc = cli_one_uri("ls", help, argc, argv, &o, pos, &u, &h, &st);
-    struct ls_ctx x = { .o = &o, .u = &u, .h = &h };
-
-    if (rc >= 0)
-        return rc;
-    x.st = st;
-    rc = cnio__obj_list(st, &u, &h, ls_print, &x);
-    if (rc == -CNIO_ERR_NOENT && u.path[0]) {   /* an object, not a directory: as ls FILE */
-        struct cnio_obj_stat s;
-
-        x.st = NULL;   /* a STAT already: nothing more to ask */
-        if (cnio__obj_stat(st, &u, &h, &s) == 0 && !s.is_dir)
-            rc = ls_print(u.path, &s, &x);
-    }
-    if (rc == 0 && o.json)
-        fputs(o.json > 1 ? "]\n" : "[]\n", stdout);
-    cnio__stack_close(st);
-    cnio__uri_free(&u);
-    return rc ? cli_fail("ls", pos[0], rc) : CLI_EXIT_OK;
-}
-
-static int cli_stat_nothing(const char *name, const struct cnio_obj_stat *s, void *arg)
-{
-    (void)name, (void)s, (void)arg;
-    return 0;
-}
-
-int cli_stat(int argc, char **argv)
-{
-    static const char help[] =
-        "usage: cnio stat [--json] [--key FILE] [-o NAME=VALUE] URI\n\nShows an object's size, layout, hosts "
-        "and state:\ncomplete, or incomplete (an upload, update or commit was interrupted);\n"
-        "and the transport that would carry its data under the hints (-o cnio_transport=udp:\n"
-        "udp (udp;ofi_rxd), the provider the first host's endpoint has).\n"
-        "--json: one JSON object (the fields of ls --json; mode null when none was recorded).\n";
-    struct cli_opts o = { 0 };
-    struct cnio_uri u = { 0 };
-    struct cnio_hints h;
-    struct cnio_stack *st = NULL;
-    struct cnio_obj_stat s;
-    char *pos[1], when[64] = "-", sz[32];
-    int rc = cli_one_uri("stat", help, argc, argv, &o, pos, &u, &h, &st);
-
-    if (rc >= 0)
-        return rc;
-    if (u.path[0]) {
-        rc = cnio__obj_stat(st, &u, &h, &s);
-    } else {   /* the root: a directory, there when its servers list it */
-        memset(&s, 0, sizeof(s));
-        s.is_dir = 1;
-        rc = cnio__obj_list(st, &u, &h, cli_stat_nothing, NULL);
-    }
-    if (rc == 0 && o.json) {
-        cli_json_stat(u.path[0] ? u.path : "/", &s);
-        putchar('\n');
-    } else if (rc == 0) {
-        time_t t = cnio__ts_of_ns(s.mtime_ns).tv_sec;
-        struct tm tm;
-
-        if (u.path[0] && localtime_r(&t, &tm))   /* the root has none; 0 is the epoch */
-            strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", &tm);
-        printf("object:       %s\n", u.path[0] ? u.path : "/ (the root)");
-        printf("type:         %s\n", cli_type(&s));
-        if (!s.is_dir) {
-            printf("size:         %llu (%s)\n", (unsigned long long)s.size,
-                   cli_bytes(s.size, sz, sizeof(sz)));
-            printf("stripe unit:  %llu\n", (unsigned long long)s.layout.unit);
-            printf("stripe count: %u\n", s.layout.count);
-            printf("state:        %s\n", cli_state(s.state));
-            printf("transport:    %s\n", s.transport);
-        }
-        printf("hosts:        ");
-        for (int i = 0; i < u.nhosts; i++)
-            printf("%s%s:%u", i ? "," : "", u.hosts[i].name, u.hosts[i].port);
-        printf("\nmodified:     %s\n", when);
-    }
-    cnio__stack_close(st);
-    cnio__uri_free(&u);
-    return rc ? cli_fail("stat", pos[0], rc) : CLI_EXIT_OK;
 }
 
 /* 1 when uri (parsed already) names the store's root: cnio://h, cnio://h/, cnio://h//. */
