@@ -91,6 +91,7 @@ struct ls_ctx {
     struct cnio_stack *st;
     const struct cnio_uri *u;
     const struct cnio_hints *h;
+    int one;   /* u names the one object listed (after its STAT): nothing more to ask */
 };
 
 /* A LIST entry says an upload or commit of it is incomplete, but not whether a live
@@ -103,14 +104,40 @@ static void ls_ask_live(const struct ls_ctx *x, const char *name, struct cnio_ob
     struct cnio_obj_stat t;
     char *path;
 
-    if (s->is_dir || !(s->state & (CNIO_OBJ_STAGED | CNIO_OBJ_TORN | CNIO_OBJ_PENDING))
-        || !(path = tree_join(x->u->path, name)))
+    if (x->one || s->is_dir ||
+        !(s->state & (CNIO_OBJ_STAGED | CNIO_OBJ_TORN | CNIO_OBJ_PENDING)) ||
+        !(path = tree_join(x->u->path, name)))
         return;
     e.path = path;
     e.dir_slash = 0;
     if (cnio__obj_stat(x->st, &e, x->h, &t) == 0 && !t.is_dir)
         *s = t;
     free(path);
+}
+
+/* ls -l of a symlink (an object recorded as one by cp -r): " -> TARGET", as ls(1) says,
+ * or " -> ?" when its target cannot be read. */
+static void ls_link_target(const struct ls_ctx *x, const char *name, const struct cnio_obj_stat *s)
+{
+    struct cnio_uri e = *x->u;
+    struct cnio_obj *obj;
+    char target[TF_LINK_MAX];
+    int ret = -CNIO_ERR_NOMEM;
+
+    e.path = x->one ? x->u->path : tree_join(x->u->path, name);
+    e.dir_slash = 0;
+    if (e.path && (s->state & CNIO_OBJ_INCOMPLETE) == 0 &&
+        (ret = cnio__obj_open(x->st, &e, x->h, 0, &obj)) == 0) {
+        ret = tf_read_link(obj, s->size, target);
+        cnio__obj_close(obj);
+    }
+    if (!x->one)
+        free(e.path);
+    fputs(" -> ", stdout);
+    if (ret == 0)
+        cli_print_name(target);
+    else
+        putchar('?');
 }
 
 static int ls_print(const char *name, const struct cnio_obj_stat *s, void *arg)
@@ -121,8 +148,7 @@ static int ls_print(const char *name, const struct cnio_obj_stat *s, void *arg)
     if (o->json) {
         struct cnio_obj_stat t = *s;
 
-        if (x->st)
-            ls_ask_live(x, name, &t);
+        ls_ask_live(x, name, &t);
         fputs(o->json++ > 1 ? ",\n " : "[", stdout);
         cli_json_stat(name, &t);
         return 0;
@@ -133,6 +159,8 @@ static int ls_print(const char *name, const struct cnio_obj_stat *s, void *arg)
     else if (o->long_list)
         printf("%14s  %14s  ", "-", "-");
     cli_print_name(name);
+    if (o->long_list && !strcmp(cli_type(s), "symlink"))
+        ls_link_target(x, name, s);
     if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_INCOMPLETE))
         fputs("  (incomplete)", stdout);
     fputs(s->is_dir ? "/\n" : "\n", stdout);
@@ -174,9 +202,10 @@ int cli_ls(int argc, char **argv)
         "usage: cnio ls [-l] [--json] [--key FILE] [-o NAME=VALUE] URI\n\n"
         "Lists the directory named by URI (cnio://hosts/ for the root), sorted by name, or\n"
         "the object it names;\n"
-        "-l adds each object's size in bytes and its layout (stripe unit x count), and marks\n"
-        "objects that are incomplete (being written, or an upload, update or commit was\n"
-        "interrupted). --json: a JSON\n"
+        "-l adds each object's size in bytes and its layout (stripe unit x count), a\n"
+        "symlink's target (NAME -> TARGET, as cp -r keeps links), and marks objects that\n"
+        "are incomplete (being written, or an upload, update or commit was interrupted).\n"
+        "--json: a JSON\n"
         "array of objects with name, type, size, mtime_ns, mode (null when none was recorded:\n"
         "uploaded without -p), stripe_unit, stripe_count, complete and state.\n";
     struct cli_opts o = { 0 };
@@ -194,7 +223,7 @@ int cli_ls(int argc, char **argv)
     if (rc == -CNIO_ERR_NOENT && u.path[0]) {   /* an object, not a directory: as ls FILE */
         struct cnio_obj_stat s;
 
-        x.st = NULL;   /* a STAT already: nothing more to ask */
+        x.one = 1;
         if (cnio__obj_stat(st, &u, &h, &s) == 0 && !s.is_dir)
             rc = ls_print(u.path, &s, &x);
     }
