@@ -254,6 +254,8 @@ static int cl_open_hosts(struct cnio_obj *obj, int from, int to, uint32_t flags,
                                    .plen = (uint32_t)len, .rbuf = rb[i],
                                    .rcap = CNIO_WIRE_INFO_SIZE };
     }
+    for (int i = 0; !ret && i < n; i++)
+        obj->hosts[from + i].asked = 1;
     if (!ret) {
         ret = cnio__stack_calls(obj->st, c, n);
         /* column 0's NOENT and EXIST are the caller's to say; a JOIN's NOENT is tried

@@ -219,28 +219,34 @@ int cnio__cl_commit(struct cnio_obj *obj)
 
 /*
  * Discards the staged instance over fresh connections (UNLINK with the instance id, with
- * the key), when the object's own connections to some host broke: all hosts or none.
+ * the key), when the object's own connections to some host broke: on all the hosts it
+ * was asked of (cnio__cl_host.asked) or none. A host never asked holds none of it (an
+ * open that failed connecting to it): it is not connected to again.
  */
 static int cc_discard_fresh(struct cnio_obj *obj)
 {
     uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
-    int n = obj->nhosts, len, ret;
-    struct cnio__cl_host *hosts = calloc((size_t)n, sizeof(*hosts));
-    struct cnio_ep_auth *auth = calloc((size_t)n, sizeof(*auth));
-    struct cnio_call *c = calloc((size_t)n, sizeof(*c));
+    int n = 0, len, ret;
+    struct cnio__cl_host *hosts = calloc((size_t)obj->nhosts, sizeof(*hosts));
+    struct cnio_ep_auth *auth = calloc((size_t)obj->nhosts, sizeof(*auth));
+    struct cnio_call *c = calloc((size_t)obj->nhosts, sizeof(*c));
     struct cnio_hints h = obj->h;
 
     len = cnio__cl_open_payload(0, NULL, 0, obj->path, pl, sizeof(pl));
     ret = !hosts || !auth || !c ? -CNIO_ERR_NOMEM : len < 0 ? len : 0;
     if (!ret && !obj->has_key)
         ret = -CNIO_ERR_CONN;
-    for (int j = 0; !ret && j < n; j++) {
-        memcpy(hosts[j].name, obj->hosts[j].name, sizeof(hosts[j].name));
-        hosts[j].port = obj->hosts[j].port;
-        hosts[j].addr = obj->hosts[j].addr;
-        hosts[j].resolved = obj->hosts[j].resolved;
-        auth[j] = (struct cnio_ep_auth){ .mode = CNIO_WIRE_AUTH_KEY, .k = obj->key.bytes,
-                                         .klen = obj->key.len };
+    for (int k = 0; !ret && k < obj->nhosts; k++) {
+        const struct cnio__cl_host *from = &obj->hosts[k];
+
+        if (!from->asked)
+            continue;
+        memcpy(hosts[n].name, from->name, sizeof(hosts[n].name));
+        hosts[n].port = from->port;
+        hosts[n].addr = from->addr;
+        hosts[n].resolved = from->resolved;
+        auth[n++] = (struct cnio_ep_auth){ .mode = CNIO_WIRE_AUTH_KEY, .k = obj->key.bytes,
+                                           .klen = obj->key.len };
     }
     h.lanes = 1;
     if (!ret)
@@ -283,11 +289,12 @@ static int cc_discard(struct cnio_obj *obj)
 {
     int ret = 0, broken = 0;
 
-    /* All or nothing: with a host out of reach, discarding the instance on the others
-     * would leave a piece that neither resumes nor reads; keep it whole instead (STAT
-     * shows it incomplete, `cnio cp --resume` finishes it, UNLINK removes it). */
+    /* All or nothing: with a host out of reach that may hold a piece of the instance,
+     * discarding it on the others would leave a piece that neither resumes nor reads;
+     * keep it whole instead (STAT shows it incomplete, `cnio cp --resume` finishes it,
+     * UNLINK removes it). A host it was never asked of holds no piece. */
     for (int j = 0; j < obj->nhosts; j++)
-        broken |= cc_host_lost(obj, j);
+        broken |= obj->hosts[j].asked && cc_host_lost(obj, j);
     if (!broken) {
         ret = cc_each(obj, CNIO_WIRE_ABORT, 0, 0, obj->nhosts);
         for (int j = 0; j < obj->nhosts; j++)

@@ -27,6 +27,8 @@ struct cnio__cl_host {
     uint64_t handle;                /* object handle on this host, 0 if none */
     uint64_t gen;                   /* OPEN reply: the staged instance, or the generation */
     int opened;                     /* this process opened it: CLOSE at close */
+    int asked;                      /* an OPEN of it was sent here: the host may hold its
+                                       staged instance (none was, when this stays 0) */
     struct cnio_wire_info info;     /* from OPEN / STAT */
     struct cnio_ep *lanes[CNIO_MAX_LANES];
     int nlanes;
