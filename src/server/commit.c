@@ -389,6 +389,8 @@ int cnio__srv_req_crc(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
         cr.covered += (uint64_t)got;
     }
     free(buf);
+    if (!ret && cr.covered < want)   /* the file ends short: truncated behind our back? */
+        ret = cnio__srv_req_check_end(c, hd, h->offset + want);
     cnio__srv_handles_put(&c->srv->handles, hd);
     if (ret)
         return ret;

@@ -620,6 +620,26 @@ static int req_read_plain(struct cnio_srv_conn *c, struct cnio_srv_handle *hd, u
     return ret;
 }
 
+int cnio__srv_req_check_end(struct cnio_srv_conn *c, struct cnio_srv_handle *hd, uint64_t end)
+{
+    struct cnio_srv_sums none = { -1, 0 }, s;
+    const struct cnio_srv_sums *sp;
+    struct stat sb;
+    uint64_t at;
+    int ret = 0;
+
+    pthread_mutex_lock(&hd->lock);
+    sp = req_sums(c, hd, 0, &ret);
+    s = sp ? *sp : none;
+    pthread_mutex_unlock(&hd->lock);
+    if (ret || s.fd < 0 || (!hd->stage && !hd->writer &&
+                            cnio__srv_store_written(&c->srv->store, hd->name)))
+        return ret;   /* no sums, or a writer in place changes them as it goes */
+    if (fstat(hd->fd, &sb) < 0)
+        return cnio__err_from_errno(errno);
+    return cnio__srv_sums_past_end(&s, hd->name, (uint64_t)sb.st_size, end, &at);
+}
+
 /* READ with block sums: 0 (r filled), 2 when the file shrank meanwhile, or an error. */
 static int req_read_sums(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
                          const struct cnio_srv_sums *s, uint64_t off, uint64_t want,
@@ -628,12 +648,15 @@ static int req_read_sums(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
     struct cnio_srv_file *f = NULL;
     struct stat sb;
     uint8_t *buf = NULL;
-    uint64_t len;
+    uint64_t len, at;
     uint32_t crc;
     int ret;
 
     if (fstat(hd->fd, &sb) < 0)
         return cnio__err_from_errno(errno);
+    ret = cnio__srv_sums_past_end(s, hd->name, (uint64_t)sb.st_size, off + want, &at);
+    if (ret)
+        return ret;
     len = (uint64_t)sb.st_size > off ? CNIO_MIN(want, (uint64_t)sb.st_size - off) : 0;
     if (len == 0) {
         r->len = 0;

@@ -52,6 +52,24 @@ static void scrub_report(struct scrub_ctx *x, const char *name, uint64_t off, co
     }
 }
 
+/* At the end of object name's file fd: whether it was truncated behind the server's back
+ * (its block sums say it held more than zeros past its end). */
+static void scrub_end(struct scrub_ctx *x, const char *name, const struct cnio_srv_sums *s,
+                      int fd)
+{
+    struct stat sb;
+    uint64_t at = 0;
+    char what[96];
+
+    if (fstat(fd, &sb) < 0 || cnio__srv_sums_past_end(s, NULL, (uint64_t)sb.st_size, UINT64_MAX,
+                                                      &at) != -CNIO_ERR_CHECKSUM)
+        return;
+    snprintf(what, sizeof(what), "truncated: its block checksums say it held data past its "
+             "end (%llu bytes)", (unsigned long long)at);
+    scrub_report(x, name, SCRUB_NO_OFF, what);
+    x->bad++;
+}
+
 /* Waits as long as the rate limit asks (background only): 1 when the server stops. */
 static int scrub_pace(struct scrub_ctx *x)
 {
@@ -101,8 +119,10 @@ static void scrub_object(struct scrub_ctx *x, const char *name)
         uint64_t at = pos;
 
         ret = cnio__srv_sums_check(&s, fd, &pos, x->buf, &pending, &checked);
-        if (ret == 1)
+        if (ret == 1) {
+            scrub_end(x, name, &s, fd);
             break;
+        }
         if (ret == -CNIO_ERR_CHECKSUM) {
             scrub_report(x, name, at, "damaged (does not match its CRC32C)");
             x->bad++;

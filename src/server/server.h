@@ -419,6 +419,16 @@ int cnio__srv_sums_truncate(const struct cnio_srv_sums *s, int dfd, uint64_t siz
 int cnio__srv_sums_read(const struct cnio_srv_sums *s, int dfd, const char *name, uint64_t off,
                         uint64_t len, uint64_t fsize, uint8_t *out, uint32_t *crc_out);
 /*
+ * Whether object name's sums record data past fsize, its file's size, before end:
+ * -CNIO_ERR_CHECKSUM (*at: where the file ends; logged unless name is NULL) when a block
+ * past the file's end, or the end of its last one, held bytes other than zeros when they
+ * were written (the file was truncated behind the server's back: what is gone must not
+ * read as a hole), else 0 or another negative code. Blocks whose write did not finish
+ * say nothing. s->fd < 0: 0.
+ */
+int cnio__srv_sums_past_end(const struct cnio_srv_sums *s, const char *name, uint64_t fsize,
+                            uint64_t end, uint64_t *at);
+/*
  * Checks the block at *pos (a multiple of CNIO_SRV_BLOCK) of dfd, buf: CNIO_SRV_BLOCK
  * bytes of scratch. 0 with *pos at the next block and *checked the block's length
  * (*pending: the block's write never finished, so it could not be checked), 1 at the end
@@ -796,6 +806,10 @@ int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct
                          uint64_t *joined);
 /* Marks an in-place write handle's object dirty (metadata flag) and counts the writer. */
 int cnio__srv_open_dirty(struct cnio_srv_conn *c, const char *name, struct cnio_srv_meta *m);
+/* For a CRC request ending at end that found hd's file shorter: what
+ * cnio__srv_sums_past_end says of it (0 when hd has no sums to tell, or a writer in place
+ * changes them as it goes). */
+int cnio__srv_req_check_end(struct cnio_srv_conn *c, struct cnio_srv_handle *hd, uint64_t end);
 /* A counted reference to the request's handle, checked against the connection's rights. */
 int cnio__srv_req_handle(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, int need_write,
                          struct cnio_srv_handle **out);

@@ -477,6 +477,43 @@ int cnio__srv_sums_read(const struct cnio_srv_sums *s, int dfd, const char *name
     return ret;
 }
 
+int cnio__srv_sums_past_end(const struct cnio_srv_sums *s, const char *name, uint64_t fsize,
+                            uint64_t end, uint64_t *at)
+{
+    struct sums_ent e[SUMS_MAX_BLOCKS];
+    uint64_t b = fsize / CNIO_SRV_BLOCK;
+    struct stat sb;
+
+    if (s->fd < 0 || end <= fsize)
+        return 0;
+    if (fstat(s->fd, &sb) < 0)
+        return cnio__err_from_errno(errno);
+    if ((uint64_t)sb.st_size <= SUMS_HDR)
+        return 0;
+    end = CNIO_MIN(end, ((uint64_t)sb.st_size - SUMS_HDR) / SUMS_ENT * CNIO_SRV_BLOCK);
+    while (b * CNIO_SRV_BLOCK < end) {
+        size_t n = (size_t)CNIO_MIN(SUMS_MAX_BLOCKS, (end - 1) / CNIO_SRV_BLOCK + 1 - b);
+        int ret = sums_get(s, b, n, e);
+
+        for (size_t i = 0; !ret && i < n; i++) {
+            uint64_t bs = (b + i) * CNIO_SRV_BLOCK;
+
+            if ((e[i].covered & SUMS_PENDING) || bs + e[i].covered <= fsize)
+                continue;
+            *at = CNIO_MAX(bs, fsize);
+            if (name)
+                cnio__warn("object %s: this host's file ends at %llu, but its block "
+                           "checksums say it held data there: it was truncated behind "
+                           "the server's back (damaged)", name, (unsigned long long)fsize);
+            return -CNIO_ERR_CHECKSUM;
+        }
+        if (ret)
+            return ret;
+        b += n;
+    }
+    return 0;
+}
+
 int cnio__srv_sums_check(const struct cnio_srv_sums *s, int dfd, uint64_t *pos,
                          uint8_t *buf, int *pending, uint32_t *checked)
 {
