@@ -337,11 +337,15 @@ static int ctl_entry_cmp(const void *a, const void *b)
            (x->info.stripe_index < y->info.stripe_index);
 }
 
-/* Combines the entries of one name e[0..n) (column 0's first) into s. A column that the
- * layout column 0 holds does not have (kept by an earlier version of more columns, or
- * by an upload of more that did not commit) is not part of the object. */
-static void ctl_combine(const struct ctl_entry *e, size_t n, struct cnio_obj_stat *s)
+/* Combines the entries of one name e[0..n) (column 0's first) from nhosts hosts into s.
+ * A column that the layout column 0 holds does not have (kept by an earlier version of
+ * more columns, or by an upload of more that did not commit) is not part of the object;
+ * one that it has and that its host lacks (a host that lost an upload it had not
+ * committed yet, after host 0 committed) leaves the object torn. */
+static void ctl_combine(const struct ctl_entry *e, size_t n, int nhosts, struct cnio_obj_stat *s)
 {
+    uint32_t seen = 0;
+
     memset(s, 0, sizeof(*s));
     s->layout.unit = e[0].info.stripe_unit;
     s->layout.count = e[0].info.stripe_count;
@@ -356,6 +360,7 @@ static void ctl_combine(const struct ctl_entry *e, size_t n, struct cnio_obj_sta
             info->stripe_index >= s->layout.count)
             continue;
         cnio__cl_state(&s->state, info, e[0].info.gen);
+        seen += (i == 0 || info->stripe_index != e[i - 1].info.stripe_index);
         s->is_dir |= (info->flags & CNIO_WIRE_I_DIR) != 0;
         s->mtime_ns = i ? CNIO_MAX(s->mtime_ns, info->mtime_ns) : info->mtime_ns;
         if (!cnio__layout_check(&s->layout) && info->stripe_unit == s->layout.unit &&
@@ -363,6 +368,8 @@ static void ctl_combine(const struct ctl_entry *e, size_t n, struct cnio_obj_sta
             s->size = CNIO_MAX(s->size, cnio__layout_logical_end(&s->layout, info->stripe_index,
                                                                  info->local_size));
     }
+    if (e[0].info.stripe_index == 0 && seen < CNIO_MIN(s->layout.count, (uint32_t)nhosts))
+        s->state |= CNIO_OBJ_TORN;   /* a column column 0's layout has is missing */
     if (s->is_dir) {
         memset(&s->layout, 0, sizeof(s->layout));
         s->size = 0;
@@ -395,7 +402,7 @@ int cnio__ns_list(struct cnio_ns *ns, const char *path,
 
         while (k < l.n && strcmp(l.e[k].name, l.e[i].name) == 0)
             k++;
-        ctl_combine(&l.e[i], k - i, &s);
+        ctl_combine(&l.e[i], k - i, ns->n, &s);
         ret = fn(l.e[i].name, &s, arg);
         i = k;
     }
