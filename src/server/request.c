@@ -19,29 +19,6 @@
 
 /* Offsets and sizes stay below 2^62. */
 #define REQ_MAX_OFF (1ull << 62)
-/* READs of at least this many bytes are sent from the page cache with sendfile. */
-#define REQ_FILE_MIN (64u << 10)
-
-/*
- * READ replies straight from the page cache (issue 13): the reply's CRC is combined from
- * the object's stored block CRCs (sums.c), only the partial blocks at the range's edges
- * are read (and checked) in user space, and the payload goes from the file to the
- * socket with sendfile (conn.c), from a descriptor of the file that each queued reply
- * holds a reference to. Small READs are read whole into the reply buffer, every block
- * they touch checked. An object without block sums (a file put beneath the root by
- * hand, not yet written through cnio) is read with pread, its CRC computed from the
- * bytes read.
- *
- * A file that shrinks under the server (SETSIZE from another connection, or another
- * process truncating it) between the CRC and the send ends the sendfile early: the
- * frame cannot be completed and that connection is dropped (the client reports it);
- * bytes overwritten between the two would go out under a CRC that does not match them,
- * and the client would report a checksum error, the sign of damage at rest, where pread
- * gives it some mix of old and new bytes (which MPI-IO without atomic mode allows). So
- * a reader's handle (not itself writing in place) of an object that a live handle has
- * open for writing in place reads it as one without block sums: pread, and the CRC of
- * the bytes read. The writers' own reads keep the check against the stored sums.
- */
 
 /* What a token-authenticated connection may send. */
 static int req_token_allows(uint16_t type)
@@ -73,8 +50,7 @@ int cnio__srv_req_handle(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     return 0;
 }
 
-/* 0 when off + len < 2^62, else -CNIO_ERR_OVERFLOW. */
-static int req_range(uint64_t off, uint64_t len)
+int cnio__srv_req_range(uint64_t off, uint64_t len)
 {
     return off >= REQ_MAX_OFF || len >= REQ_MAX_OFF - off ? -CNIO_ERR_OVERFLOW : 0;
 }
@@ -231,8 +207,6 @@ static int req_open_sums(struct cnio_srv_conn *c, uint64_t id, uint64_t instance
 static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                           const struct cnio_wire_open *op, const char *name,
                           struct cnio_srv_reply *r);
-static const struct cnio_srv_sums *req_sums(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
-                                            int create, int *err);
 
 /*
  * A reader's block sums are opened with its data, at OPEN (under the name's open lock),
@@ -248,7 +222,7 @@ static void req_open_sums_ro(struct cnio_srv_conn *c, uint64_t id)
     if (!hd)
         return;
     pthread_mutex_lock(&hd->lock);
-    req_sums(c, hd, 0, &err);
+    cnio__srv_req_sums(c, hd, 0, &err);
     pthread_mutex_unlock(&hd->lock);
     cnio__srv_handles_put(&c->srv->handles, hd);
 }
@@ -510,208 +484,6 @@ static int req_list(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     return 0;
 }
 
-/* Opens hd's block sums the first time (create: building them if missing; hd->lock held):
- * the sums, or NULL when the object has none. */
-static const struct cnio_srv_sums *req_sums(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
-                                            int create, int *err)
-{
-    int ret;
-
-    *err = 0;
-    if (hd->sums_state == 1)
-        return &hd->sums;
-    if (hd->sums_state < 0 && !create)
-        return NULL;
-    ret = cnio__srv_sums_open(&c->srv->store, hd->name, atomic_load(&hd->stage), hd->fd, create,
-                              &hd->sums);
-    if (ret == 0) {
-        hd->sums_state = 1;
-        return &hd->sums;
-    }
-    if (ret == 1 || (ret == -CNIO_ERR_IO && !create)) {
-        if (ret < 0)
-            cnio__warn("object %s: its block sums file is not one: ignored", hd->name);
-        hd->sums_state = -1;
-        return NULL;
-    }
-    *err = ret;
-    return NULL;
-}
-
-static int req_write(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
-                     struct cnio_srv_reply *r)
-{
-    struct cnio_srv_sums none = { -1, 0 }, s;
-    const struct cnio_srv_sums *sp;
-    struct cnio_srv_handle *hd;
-    int ret;
-
-    (void)r;
-    /* conn.c left the payload CRC to this pass, which computes the block CRCs too */
-    ret = cnio__srv_req_handle(c, h, 1, &hd);
-    if (ret)
-        return cnio__wire_payload_check(h, p) ? -CNIO_ERR_CHECKSUM : ret;
-    ret = req_range(h->offset, h->length);
-    pthread_mutex_lock(&hd->lock);
-    sp = ret ? NULL : req_sums(c, hd, 1, &ret);
-    s = sp ? *sp : none;
-    pthread_mutex_unlock(&hd->lock);
-    if (ret && cnio__wire_payload_check(h, p))
-        ret = -CNIO_ERR_CHECKSUM;
-    if (!ret)
-        ret = cnio__srv_sums_write(&s, hd->fd, h->offset, p, h->length, h->payload_crc);
-    if (!ret && hd->stage && h->offset + h->length > CNIO_SRV_STAGE_LAZY) {
-        /* a long upload: from here on a server crash leaves it resumable */
-        int save;
-
-        pthread_mutex_lock(&hd->lock);
-        save = hd->stage && !hd->stage_saved;
-        hd->stage_saved = 1;
-        if (save)
-            ret = cnio__srv_stage_meta_save(&c->srv->store, hd->stage);
-        pthread_mutex_unlock(&hd->lock);
-    }
-    cnio__srv_handles_put(&c->srv->handles, hd);
-    return ret;
-}
-
-/* A counted reference to a descriptor of hd's file for sendfile, or NULL. */
-static struct cnio_srv_file *req_file_get(struct cnio_srv_handle *hd)
-{
-    struct cnio_srv_file *f;
-
-    pthread_mutex_lock(&hd->lock);
-    if (!hd->file && (f = malloc(sizeof(*f)))) {
-        f->fd = fcntl(hd->fd, F_DUPFD_CLOEXEC, 0);
-        atomic_init(&f->refs, 1);
-        if (f->fd >= 0)
-            hd->file = f;
-        else
-            free(f);
-    }
-    f = hd->file;
-    if (f)
-        atomic_fetch_add(&f->refs, 1);
-    pthread_mutex_unlock(&hd->lock);
-    return f;
-}
-
-/* READ of an object without block sums: pread into the reply buffer. */
-static int req_read_plain(struct cnio_srv_conn *c, struct cnio_srv_handle *hd, uint64_t off,
-                          uint64_t want, struct cnio_srv_reply *r)
-{
-    uint8_t *buf = cnio__srv_reply_buf(c, r, (size_t)want);
-    size_t got = 0;
-    int ret = buf ? 0 : -CNIO_ERR_NOMEM;
-
-    while (!ret && got < want) {
-        ssize_t n = pread(hd->fd, buf + got, (size_t)want - got, (off_t)(off + got));
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            ret = cnio__err_from_errno(errno);
-        else if (n == 0)
-            break;
-        else
-            got += (size_t)n;
-    }
-    r->len = (uint32_t)got;
-    return ret;
-}
-
-int cnio__srv_req_check_end(struct cnio_srv_conn *c, struct cnio_srv_handle *hd, uint64_t end)
-{
-    struct cnio_srv_sums none = { -1, 0 }, s;
-    const struct cnio_srv_sums *sp;
-    struct stat sb;
-    uint64_t at;
-    int ret = 0;
-
-    pthread_mutex_lock(&hd->lock);
-    sp = req_sums(c, hd, 0, &ret);
-    s = sp ? *sp : none;
-    pthread_mutex_unlock(&hd->lock);
-    if (ret || s.fd < 0 || (!hd->stage && !hd->writer &&
-                            cnio__srv_store_written(&c->srv->store, hd->name)))
-        return ret;   /* no sums, or a writer in place changes them as it goes */
-    if (fstat(hd->fd, &sb) < 0)
-        return cnio__err_from_errno(errno);
-    return cnio__srv_sums_past_end(&s, hd->name, (uint64_t)sb.st_size, end, &at);
-}
-
-/* READ with block sums: 0 (r filled), 2 when the file shrank meanwhile, or an error. */
-static int req_read_sums(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
-                         const struct cnio_srv_sums *s, uint64_t off, uint64_t want,
-                         struct cnio_srv_reply *r)
-{
-    struct cnio_srv_file *f = NULL;
-    struct stat sb;
-    uint8_t *buf = NULL;
-    uint64_t len, at;
-    uint32_t crc;
-    int ret;
-
-    if (fstat(hd->fd, &sb) < 0)
-        return cnio__err_from_errno(errno);
-    ret = cnio__srv_sums_past_end(s, hd->name, (uint64_t)sb.st_size, off + want, &at);
-    if (ret)
-        return ret;
-    len = (uint64_t)sb.st_size > off ? CNIO_MIN(want, (uint64_t)sb.st_size - off) : 0;
-    if (len == 0) {
-        r->len = 0;
-        return 0;
-    }
-    if (len >= REQ_FILE_MIN)
-        f = req_file_get(hd);
-    if (!f && !(buf = cnio__srv_reply_buf(c, r, (size_t)len)))
-        return -CNIO_ERR_NOMEM;
-    ret = cnio__srv_sums_read(s, hd->fd, hd->name, off, len, (uint64_t)sb.st_size, buf, &crc);
-    if (ret) {
-        if (f)
-            cnio__srv_file_put(f);
-        return ret;
-    }
-    if (f)
-        return cnio__srv_reply_file(c, r, f, off, (uint32_t)len, crc);
-    r->len = (uint32_t)len;
-    r->crc = crc;
-    r->crc_set = 1;
-    return 0;
-}
-
-static int req_read(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
-                    struct cnio_srv_reply *r)
-{
-    struct cnio_srv_sums none = { -1, 0 }, s;
-    const struct cnio_srv_sums *sp;
-    struct cnio_srv_handle *hd;
-    uint64_t want;
-    int ret;
-
-    if (cnio__wire_u64_parse(p, h->length, &want) || want > CNIO_WIRE_MAX_PAYLOAD)
-        return -CNIO_ERR_PROTO;
-    ret = cnio__srv_req_handle(c, h, 0, &hd);
-    if (ret)
-        return ret;
-    ret = req_range(h->offset, want);
-    pthread_mutex_lock(&hd->lock);
-    sp = ret ? NULL : req_sums(c, hd, 0, &ret);
-    s = sp ? *sp : none;
-    pthread_mutex_unlock(&hd->lock);
-    if (!ret && (s.fd < 0 || (!hd->stage && !hd->writer &&
-                              cnio__srv_store_written(&c->srv->store, hd->name))))
-        ret = req_read_plain(c, hd, h->offset, want, r);
-    else if (!ret)
-        for (int tries = 0; (ret = req_read_sums(c, hd, &s, h->offset, want, r)) == 2; tries++)
-            if (tries == 3) {
-                ret = -CNIO_ERR_IO;
-                break;
-            }
-    cnio__srv_handles_put(&c->srv->handles, hd);
-    return ret;
-}
-
 static int req_setsize(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
                        struct cnio_srv_reply *r)
 {
@@ -722,13 +494,13 @@ static int req_setsize(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, c
 
     if (ret)
         return ret;
-    ret = req_range(h->offset, 0);
+    ret = cnio__srv_req_range(h->offset, 0);
     pthread_mutex_lock(&hd->lock);
     m = hd->meta;
     m.size = h->offset;
     if (!ret && ftruncate(hd->fd, (off_t)cnio__layout_local_size(&m.layout, m.index, m.size)) < 0)
         ret = cnio__err_from_errno(errno);
-    if (!ret && req_sums(c, hd, 1, &ret))
+    if (!ret && cnio__srv_req_sums(c, hd, 1, &ret))
         ret = cnio__srv_sums_truncate(&hd->sums, hd->fd,
                                       cnio__layout_local_size(&m.layout, m.index, m.size));
     /* a staged instance's size waits in the stage index for its commit (stage_idx.c) */
@@ -863,8 +635,8 @@ static req_fn req_lookup(uint16_t type)
     case CNIO_WIRE_CLOSE: return req_close;
     case CNIO_WIRE_UNLINK: return req_unlink;
     case CNIO_WIRE_LIST: return req_list;
-    case CNIO_WIRE_WRITE: return req_write;
-    case CNIO_WIRE_READ: return req_read;
+    case CNIO_WIRE_WRITE: return cnio__srv_req_write;
+    case CNIO_WIRE_READ: return cnio__srv_req_read;
     case CNIO_WIRE_COMMIT: return cnio__srv_req_commit;
     case CNIO_WIRE_PREPARE: return cnio__srv_req_prepare;
     case CNIO_WIRE_ABORT: return cnio__srv_req_abort;

@@ -806,6 +806,17 @@ int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct
                          uint64_t *joined);
 /* Marks an in-place write handle's object dirty (metadata flag) and counts the writer. */
 int cnio__srv_open_dirty(struct cnio_srv_conn *c, const char *name, struct cnio_srv_meta *m);
+/* 0 when off + len < 2^62, else -CNIO_ERR_OVERFLOW (request.c). */
+int cnio__srv_req_range(uint64_t off, uint64_t len);
+/* Opens hd's block sums the first time (create: building them if missing; hd->lock held):
+ * the sums, or NULL when the object has none (*err: 0) or on an error (*err). */
+const struct cnio_srv_sums *cnio__srv_req_sums(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
+                                               int create, int *err);
+/* The WRITE and READ handlers (request_io.c): as every request's, in request.c. */
+int cnio__srv_req_write(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
+                        struct cnio_srv_reply *r);
+int cnio__srv_req_read(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
+                       struct cnio_srv_reply *r);
 /* For a CRC request ending at end that found hd's file shorter: what
  * cnio__srv_sums_past_end says of it (0 when hd has no sums to tell, or a writer in place
  * changes them as it goes). */
