@@ -46,6 +46,11 @@ struct cp_job {
 /* Copies one file (j's names, options, info, rank and size set) over all ranks of
  * MPI_COMM_WORLD: the exit status (CLI_EXIT_*), the same on every rank. Collective. */
 int cp_run(struct cp_job *j);
+/* Reports a failed copy once: the local failures of the ranks, each said once (the
+ * lowest rank with one says it; another rank only a different one: a missing SRC is
+ * said once, not by every rank); otherwise rank 0 the (agreed) remote one. Collective;
+ * returns CLI_EXIT_FAIL. */
+int cp_report(const struct cp_job *j, const char *what, int rc);
 /* The usage text of `cnio cp`. */
 extern const char cp_help[];
 /* Parses argv into j->o and the two positionals pos[0..1]: 0, -1 on bad usage (said

@@ -1,10 +1,12 @@
 /*
- * cp_ui.c - what a user of `cnio cp` types and reads: the usage text, the arguments,
- * the summary of a finished copy, what a failed copy says it left behind, and what an
- * interrupted download says before it ends. The copy itself is cp.c's.
+ * cp_ui.c - what a user of `cnio cp` types and reads: the usage text, the arguments
+ * and what they name (cli_cp: a file, a tree, a stream), the summary of a finished
+ * copy, what a failed copy says it left behind, and what an interrupted download says
+ * before it ends. The copy itself is cp.c's.
  */
 #include "cp.h"
 #include "client.h"
+#include "tree.h"
 
 #include <errno.h>
 #include <mpi.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char cp_help[] =
@@ -269,4 +272,143 @@ void cp_sig_catch(const struct cp_job *j, int on)
                  cp_sig_old[i].sa_handler != SIG_IGN)   /* nohup's SIGHUP stays ignored */
             sigaction(cp_sigs[i], &sa, NULL);
     }
+}
+
+/*
+ * `cnio cp SRC DIR/`: a DST whose path ends in '/' (or a local DST that is a directory)
+ * names a directory, and the copy goes into it under SRC's last name component, as
+ * cp(1) does: the new DST (malloc'd), or NULL to keep DST. (It used to write an object
+ * named DIR, the '/' dropped.)
+ */
+static char *cp_into_dir(const char *src, const char *dst, int src_remote, int dst_remote)
+{
+    const char *q = dst_remote ? strchr(dst, '?') : NULL, *base;
+    size_t dlen = q ? (size_t)(q - dst) : strlen(dst);
+    struct cnio_uri u = { 0 };
+    struct stat sb;
+    char *name = NULL, *out = NULL;
+
+    if (dlen == 0 || (dst[dlen - 1] != '/' &&
+                      (dst_remote || stat(dst, &sb) != 0 || !S_ISDIR(sb.st_mode))))
+        return NULL;
+    if (src_remote) {
+        if (cnio__uri_parse(src, &u) == 0)
+            name = strdup(u.path);
+        cnio__uri_free(&u);
+    } else {
+        name = strdup(src);
+        while (name && strlen(name) > 1 && name[strlen(name) - 1] == '/')
+            name[strlen(name) - 1] = '\0';
+    }
+    base = name ? strrchr(name, '/') : NULL;
+    base = base ? base + 1 : name;
+    if (base && base[0] && strcmp(base, ".") && strcmp(base, "..")) {
+        if (dst_remote) {
+            struct tree_end e = { .name = dst };
+
+            out = tree_uri_string(&e, base);
+        } else if ((out = malloc(dlen + strlen(base) + 2))) {
+            sprintf(out, "%.*s%s%s", (int)dlen, dst, dst[dlen - 1] == '/' ? "" : "/", base);
+        }
+    }
+    free(name);
+    return out;
+}
+
+/*
+ * A copy of one file needs an object at each remote end, and uri (parsed already) names
+ * none when nothing follows its hosts: says why and returns 1, else 0. "cnio://h1,h2"
+ * (no '/' after the hosts) is malformed for cp; "cnio://h1,h2/" names the root, a
+ * directory (a DST ending in '/' was made ROOT/NAME by cp_into_dir before this).
+ */
+static int cp_names_no_object(const char *uri)
+{
+    const char *hosts = uri + strlen("cnio://");
+    struct cnio_uri u;
+    int none;
+
+    if (cnio__uri_parse(uri, &u))
+        return 0;
+    none = !u.path[0];
+    cnio__uri_free(&u);
+    if (none && hosts[strcspn(hosts, "/?")] != '/')
+        cli_err("cnio cp: %s: names no object: a URI needs a '/' after the hosts, then the "
+                "object's name (cnio://hosts/NAME); cnio://hosts/ names the root\n", uri);
+    else if (none)
+        cli_err("cnio cp: %s: names the root of the store, a directory, not an object "
+                "(cnio cp -r copies a tree)\n", uri);
+    return none;
+}
+
+/* `cnio cp -r FILE DST` (cli_tree_cp found SRC a file or an object): copies it as without
+ * -r, as cp -r does; -p, --resume and --verify apply, --sync and --checksum (which
+ * compare trees) are refused. *into: as in cli_cp. */
+static int cp_r_file(struct cp_job *j, char **pos, char **into)
+{
+    if (j->o.sync || j->o.checksum) {
+        if (j->rank == 0)
+            cli_err("cnio cp: %s: a file, not a tree: --sync and --checksum compare trees "
+                    "(copy it without them)\n", pos[0]);
+        return CLI_EXIT_USAGE;
+    }
+    j->o.recursive = 0;
+    if ((*into = cp_into_dir(pos[0], pos[1], j->src.remote, j->dst.remote)))
+        j->dst.name = pos[1] = *into;
+    if (j->dst.remote && cp_names_no_object(pos[1]))
+        return CLI_EXIT_USAGE;
+    return cp_run(j);
+}
+
+int cli_cp(int argc, char **argv)
+{
+    struct cp_job j = { .src = { .fd = -1 }, .dst = { .fd = -1 }, .info = MPI_INFO_NULL };
+    char *pos[2], *into = NULL;
+    int rc = cp_parse(&j, argc, argv, pos);
+
+    if (rc == -2) {
+        fputs(cp_help, stdout);
+        return CLI_EXIT_OK;
+    }
+    if (rc < 0) {
+        cli_usage(cp_help);
+        return CLI_EXIT_USAGE;
+    }
+    j.src.name = pos[0];
+    j.dst.name = pos[1];
+    j.src.remote = cnio__uri_is_cnio(pos[0]);
+    j.dst.remote = cnio__uri_is_cnio(pos[1]);
+    if ((!strcmp(pos[0], "-") || !strcmp(pos[1], "-")) &&
+        (j.o.recursive || j.o.resume || j.o.verify || !strcmp(pos[0], pos[1]))) {
+        cli_err("cnio cp: -r, --resume and --verify do not go with - (a stream)\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (!j.src.remote && !j.dst.remote) {
+        cli_err("cnio cp: one of SRC and DST must be a cnio:// URI\n");
+        return CLI_EXIT_USAGE;
+    }
+    if ((j.src.remote && cli_check_uri("cp", pos[0])) ||
+        (j.dst.remote && cli_check_uri("cp", pos[1])))
+        return CLI_EXIT_USAGE;   /* malformed on the command line, like stat and ls */
+    if (!j.o.recursive && strcmp(pos[0], "-") && strcmp(pos[1], "-") &&
+        (into = cp_into_dir(pos[0], pos[1], j.src.remote, j.dst.remote)))
+        j.dst.name = pos[1] = into;
+    if (!j.o.recursive && ((j.src.remote && cp_names_no_object(pos[0])) ||
+                           (j.dst.remote && cp_names_no_object(pos[1])))) {
+        free(into);
+        return CLI_EXIT_USAGE;
+    }
+    cli_mpi_init();
+    MPI_Comm_rank(MPI_COMM_WORLD, &j.rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &j.size);
+    j.tty = isatty(STDERR_FILENO);
+    rc = cli_info(&j.o, &j.info);
+    rc = rc ? cp_report(&j, "hints", rc)
+            : j.o.recursive ? cli_tree_cp(&j)
+            : !strcmp(pos[0], "-") || !strcmp(pos[1], "-") ? cli_stream_cp(&j) : cp_run(&j);
+    if (rc == CLI_TREE_FILE)
+        rc = cp_r_file(&j, pos, &into);
+    MPI_Info_free(&j.info);
+    MPI_Finalize();
+    free(into);
+    return rc;
 }
