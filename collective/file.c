@@ -320,6 +320,28 @@ static int file_lock_init(pthread_mutex_t *m)
  * on rc: the worst rank's rc, or -CNIO_ERR_NOT_SAME (rank 0 says which differs). A name that differed was opened on
  * rank 0 for every rank: one rank's data went to another's file, and no rank was told.
  */
+/* Parses uri, which must name a file (not the root, not "x/": a directory); says why
+ * when it does not, if say. 0, -CNIO_ERR_URI, -CNIO_ERR_ISDIR or -CNIO_ERR_NOMEM. */
+static int file_uri(const char *uri, struct cnio_uri *u, int say)
+{
+    int rc = cnio__uri_parse(uri, u);
+
+    if (rc == -CNIO_ERR_URI && say)
+        cnio__err("%s: %s", uri, cnio__uri_why());
+    if (rc == 0 && !u->path[0]) {
+        if (say)
+            cnio__err("%s: names no file: a '/' and the file's name must follow the hosts",
+                      uri);
+        rc = -CNIO_ERR_URI;
+    }
+    if (rc == 0 && u->dir_slash) {   /* "cnio://h/x/": a directory, as open(2) says of "x/" */
+        if (say)
+            cnio__err("%s: a name ending in '/' is a directory, not a file", uri);
+        rc = -CNIO_ERR_ISDIR;
+    }
+    return rc;
+}
+
 static int file_same(cnio_file_t *fh, const struct cnio_uri *u, int amode, int rc)
 {
     uint64_t h = 0xcbf29ce484222325ull;   /* FNV-1a */
@@ -389,14 +411,7 @@ CNIO_API int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info 
     if (rc == 0)
         rc = (fh->summary = malloc(5 * sizeof(int64_t) * (size_t)fh->size)) ? 0 : -CNIO_ERR_NOMEM;
     if (rc == 0)
-        rc = cnio__uri_parse(uri, &u);
-    if (rc == 0 && !u.path[0])
-        rc = -CNIO_ERR_URI;
-    if (rc == 0 && u.dir_slash) {   /* "cnio://h/x/": a directory, as open(2) says of "x/" */
-        if (fh->rank == 0)
-            cnio__err("%s: a name ending in '/' is a directory, not a file", uri);
-        rc = -CNIO_ERR_ISDIR;
-    }
+        rc = file_uri(uri, &u, fh->rank == 0);
     if (rc == 0)
         rc = cnio__coll_hints(&u, info, &fh->hints);
     if (rc == 0)
@@ -619,13 +634,7 @@ CNIO_API int cnio_file_delete(const char *uri, MPI_Info info)
 
     if (!uri)
         return -CNIO_ERR_INVAL;
-    rc = cnio__uri_parse(uri, &u);
-    if (rc == 0 && !u.path[0])
-        rc = -CNIO_ERR_URI;
-    if (rc == 0 && u.dir_slash) {   /* "x/" is no file, as unlink(2) says */
-        cnio__err("%s: a name ending in '/' is a directory, not a file", uri);
-        rc = -CNIO_ERR_ISDIR;
-    }
+    rc = file_uri(uri, &u, 1);   /* "x/" is no file, as unlink(2) says */
     if (rc == 0)
         rc = cnio__coll_hints(&u, info, &h);
     if (rc == 0)
