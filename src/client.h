@@ -251,6 +251,12 @@ int cnio__ns_mkdir(struct cnio_ns *ns, const char *path, int parents);
  * (what other hosts hold of it is removed all the same; of callers racing to remove it,
  * exactly one gets 0). */
 int cnio__ns_rmdir(struct cnio_ns *ns, const char *path);
+/* Removes the objects paths[0..n) from every host, as cnio__obj_unlink each (status[k]:
+ * 0 when host 0's column 0 was removed, -CNIO_ERR_NOENT when host 0 had none, else the
+ * first other failure, logged), over ns's connections with many UNLINKs in flight on
+ * each instead of new connections and a round trip per object. 0, or -CNIO_ERR_NOMEM or
+ * -CNIO_ERR_INVAL with no status filled. */
+int cnio__ns_unlink_many(struct cnio_ns *ns, const char *const *paths, int n, int *status);
 /* Renames an object or a directory (no data moves; the new name's parents are made; an
  * object of the new name is replaced): -CNIO_ERR_NOENT when host 0 has no from (unless
  * host 0 already holds to as the object the other hosts hold as from: then this finishes

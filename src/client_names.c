@@ -151,6 +151,51 @@ int cnio__ns_rmdir(struct cnio_ns *ns, const char *path)
     return ns_one(ns, CNIO_WIRE_RMDIR, 0, 0, 0, path);
 }
 
+int cnio__ns_unlink_many(struct cnio_ns *ns, const char *const *paths, int n, int *status)
+{
+    enum { PL = CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME };
+    struct cnio_call *c;
+    uint8_t(*pl)[PL];
+    int h;
+
+    if (!ns || n < 0 || (n && (!paths || !status)))
+        return -CNIO_ERR_INVAL;
+    h = ns->n;
+    c = calloc((size_t)CNIO_MAX(n, 1) * (size_t)h, sizeof(*c));
+    pl = calloc((size_t)CNIO_MAX(n, 1), PL);
+    if (!c || !pl) {
+        free(c);
+        free(pl);
+        return -CNIO_ERR_NOMEM;
+    }
+    for (int k = 0; k < n; k++) {
+        int len = paths[k] && paths[k][0] ? cnio__cl_open_payload(0, NULL, 0, paths[k], pl[k], PL)
+                                          : -CNIO_ERR_INVAL;
+
+        status[k] = len < 0 ? len : 0;
+        for (int i = 0; len >= 0 && i < h; i++)   /* ep NULL (len < 0): skipped */
+            c[k * h + i] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&ns->hosts[i]),
+                                               .type = CNIO_WIRE_UNLINK, .payload = pl[k],
+                                               .plen = (uint32_t)len };
+    }
+    cnio__stack_calls(ns->st, c, n * h);
+    for (int k = 0; k < n; k++) {   /* host 0 decides, as in cnio__obj_unlink_remains */
+        const struct cnio_call *ck = &c[k * h];
+
+        if (status[k])
+            continue;
+        cnio__cl_name_failures(paths[k], "remove", ns->hosts, ck, h, 1);
+        for (int i = 0; i < h && !status[k]; i++)
+            if (ck[i].status && ck[i].status != -CNIO_ERR_NOENT)
+                status[k] = ck[i].status;
+        if (!status[k])
+            status[k] = ck[0].status;
+    }
+    free(c);
+    free(pl);
+    return 0;
+}
+
 void cnio__cl_setattr_mtime(struct cnio_call *c, int64_t mtime_ns)
 {
     c->offset = mtime_ns == CNIO_MTIME_NONE ? 0 : (uint64_t)mtime_ns;

@@ -211,6 +211,40 @@ int cli_rm_object(struct cnio_stack *st, const char *uri, const struct cnio_uri 
     return rc;
 }
 
+/* Objects cli_rm_tree removes at a time (cnio__ns_unlink_many): many UNLINKs in flight on
+ * each connection. */
+#define CMD_RM_BATCH 256
+
+/* What rm -r says of entry rel of uri removed with r (NOENT: gone already, no error);
+ * *bad set when it says something. Always 0: one failure does not stop the others. */
+static int cmd_rm_said(const char *uri, const char *rel, int r, int *bad)
+{
+    if (r && r != -CNIO_ERR_NOENT) {
+        cli_err("cnio rm: %s/%s: %s\n", uri, rel, cnio_strerror(r));
+        *bad = 1;
+    }
+    return 0;
+}
+
+/* Removes the n objects at ent (of tree e) together: 0, or -CNIO_ERR_NOMEM. */
+static int cmd_rm_objects(struct cnio_ns *ns, const struct tree_end *e, const char *uri,
+                          const struct tree_ent *ent, size_t n, int *bad)
+{
+    char *paths[CMD_RM_BATCH];
+    int status[CMD_RM_BATCH], rc = 0;
+    size_t k;
+
+    for (k = 0; k < n && rc == 0; k++)
+        rc = (paths[k] = tree_obj_name(e, ent[k].rel)) ? 0 : -CNIO_ERR_NOMEM;
+    if (rc == 0)
+        rc = cnio__ns_unlink_many(ns, (const char *const *)paths, (int)n, status);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        cmd_rm_said(uri, ent[i].rel, status[i], bad);
+    while (k-- > 0)
+        free(paths[k]);
+    return rc;
+}
+
 /* Removes the tree beneath u: objects first, then directories deepest first, then u. */
 int cli_rm_tree(const struct cli_opts *o, const char *uri)
 {
@@ -241,21 +275,21 @@ int cli_rm_tree(const struct cli_opts *o, const char *uri)
         rc = tree_walk_remote(st, &e, 0, &l);
     if (rc == 0)
         tree_list_sort(&l);
-    for (size_t k = l.n; rc == 0 && k-- > 0;) {   /* reverse order: a/b/c before a/b */
-        struct cnio_uri u = e.u;
-        int r;
+    for (size_t k = l.n; rc == 0 && k > 0;) {   /* reverse order: a/b/c before a/b */
+        size_t from = k;
 
-        u.path = tree_obj_name(&e, l.e[k].rel);
-        if (!u.path) {
-            rc = -CNIO_ERR_NOMEM;
-            break;
+        while (from > 0 && l.e[from - 1].type != TREE_DIR && k - from < CMD_RM_BATCH)
+            from--;
+        if (from == k) {   /* a directory: after everything beneath it */
+            char *path = tree_obj_name(&e, l.e[--k].rel);
+
+            rc = path ? cmd_rm_said(uri, l.e[k].rel, cnio__ns_rmdir(ns, path), &bad)
+                      : -CNIO_ERR_NOMEM;
+            free(path);
+        } else {
+            rc = cmd_rm_objects(ns, &e, uri, l.e + from, k - from, &bad);
+            k = from;
         }
-        r = l.e[k].type == TREE_DIR ? cnio__ns_rmdir(ns, u.path) : cnio__obj_unlink(st, &u, &e.h);
-        if (r && r != -CNIO_ERR_NOENT) {
-            cli_err("cnio rm: %s/%s: %s\n", uri, l.e[k].rel, cnio_strerror(r));
-            bad = 1;
-        }
-        free(u.path);
     }
     if (rc == 0 && !bad && e.u.path[0]) {
         rc = cnio__ns_rmdir(ns, e.u.path);
