@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Bytes a CRC request reads from the file at a time. */
@@ -291,8 +292,9 @@ int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                          const uint8_t *p, struct cnio_srv_reply *r)
 {
     struct cnio_srv_handle *hd;
-    uint64_t order = h->offset;
+    uint64_t order = h->offset, instance;
     pthread_mutex_t *lk;
+    struct stat sb;
     int ret = commit_staged(c, h, &hd);
 
     (void)p;
@@ -303,6 +305,7 @@ int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     lk = cnio__srv_open_lock(&c->srv->store, hd->name);
     pthread_mutex_lock(lk);
     pthread_mutex_lock(&hd->lock);
+    instance = hd->stage;
     if (hd->stage) {
         ret = commit_sync(hd);
         if (!ret)
@@ -331,6 +334,10 @@ int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
             cnio__srv_stage_prune(&c->srv->store, hd->name, 0, commit_live, &c->srv->handles);
     }
     pthread_mutex_unlock(&hd->lock);
+    /* the writers that joined the instance go on writing the object, in place (unless a
+     * later commit had won, and the instance went) */
+    if (!ret && instance && !hd->stage && fstat(hd->fd, &sb) == 0 && sb.st_nlink > 0)
+        cnio__srv_handles_adopt(&c->srv->handles, &c->srv->store, hd->name, instance);
     pthread_mutex_unlock(lk);
     cnio__srv_handles_put(&c->srv->handles, hd);
     return ret == CNIO_SRV_STAGE_GONE ? 0 : ret;

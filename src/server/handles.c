@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 void cnio__srv_file_put(struct cnio_srv_file *f)
@@ -47,6 +48,7 @@ int cnio__srv_handles_init(struct cnio_srv_handles *t, uint32_t max_open)
     t->count = 0;
     t->max = max_open;
     atomic_init(&t->sync_on_close, 0);
+    atomic_init(&t->njoined, 0);
     return 0;
 }
 
@@ -70,6 +72,8 @@ static void handles_free(struct cnio_srv_handles *t, struct cnio_srv_handle *h)
     cnio__srv_sums_close(&h->sums);
     if (h->writer)
         cnio__srv_store_writer(h->store, h->name, -1);
+    if (h->joined)
+        atomic_fetch_sub(&t->njoined, 1);
     close(h->fd);
     pthread_mutex_destroy(&h->lock);
     free(h->name);
@@ -218,6 +222,63 @@ int cnio__srv_handles_staging(struct cnio_srv_handles *t, uint64_t stage)
             found = h->stage == stage;   /* read racily: set at open, cleared at commit */
     pthread_mutex_unlock(&t->lock);
     return found;
+}
+
+void cnio__srv_handles_join(struct cnio_srv_handles *t, struct cnio_srv_handle *h,
+                            uint64_t instance)
+{
+    pthread_mutex_lock(&t->lock);
+    atomic_fetch_add(&t->njoined, (instance != 0) - (h->joined != 0));
+    h->joined = instance;
+    pthread_mutex_unlock(&t->lock);
+}
+
+/* A counted reference to a linked handle that joined instance of name, or NULL. */
+static struct cnio_srv_handle *handles_joiner(struct cnio_srv_handles *t, const char *name,
+                                              uint64_t instance)
+{
+    struct cnio_srv_handle *h = NULL;
+
+    pthread_mutex_lock(&t->lock);
+    for (size_t b = 0; b < t->nbuckets && !h; b++)
+        for (h = t->buckets[b]; h; h = h->next)
+            if (h->joined == instance && !strcmp(h->name, name))
+                break;
+    if (h)
+        h->refs++;
+    pthread_mutex_unlock(&t->lock);
+    return h;
+}
+
+int cnio__srv_handles_adopt(struct cnio_srv_handles *t, struct cnio_srv_store *st,
+                            const char *name, uint64_t instance)
+{
+    struct cnio_srv_handle *h;
+    struct cnio_srv_meta m;
+    int n = 0, marked = 0, ret;
+
+    if (!instance || atomic_load(&t->njoined) == 0)
+        return 0;
+    while ((h = handles_joiner(t, name, instance))) {
+        if (!marked++ && (ret = cnio__srv_store_mark(st, name, 1, &m)))
+            cnio__warn("%s: a writer that joined its upload writes it in place now, but its "
+                       "mark as being written could not be recorded: %s", name,
+                       cnio__srv_strerror(ret));
+        /* h->lock, so that its CLOSE comes wholly before (no longer joined: skipped) or
+         * after (a writer in place) */
+        pthread_mutex_lock(&h->lock);
+        if (h->joined == instance) {
+            cnio__srv_store_writer(st, name, 1);
+            cnio__srv_handles_join(t, h, 0);
+            h->writer = 1;
+            n++;
+        }
+        pthread_mutex_unlock(&h->lock);
+        cnio__srv_handles_put(t, h);
+    }
+    if (marked && !n)   /* each had closed meanwhile */
+        cnio__srv_store_mark(st, name, 0, &m);
+    return n;
 }
 
 int cnio__srv_handles_remove(struct cnio_srv_handles *t, uint64_t id, const void *owner)

@@ -350,8 +350,15 @@ static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
         req_open_sums_ro(c, r->object);
     if (ret && stage && !(o.flags & CNIO_WIRE_O_RESUME))
         cnio__srv_stage_discard(&c->srv->store, stage);
-    if (!ret && joined)
+    if (!ret && joined) {
+        struct cnio_srv_handle *hd = cnio__srv_handles_get(&c->srv->handles, r->object);
+
+        if (hd) {
+            cnio__srv_handles_join(&c->srv->handles, hd, joined);
+            cnio__srv_handles_put(&c->srv->handles, hd);
+        }
         r->offset = joined;
+    }
     return ret;
 }
 
@@ -552,6 +559,8 @@ static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *
     if (!hd)
         return 0;
     pthread_mutex_lock(&hd->lock);
+    if (hd->joined)   /* closed before the commit of what it joined: not a writer in place */
+        cnio__srv_handles_join(&c->srv->handles, hd, 0);
     last = hd->writer && cnio__srv_store_writer(&c->srv->store, hd->name, 0) == 1;
     if (hd->writer && fstat(hd->fd, &sb) == 0 && sb.st_nlink == 0) {
         if (h->flags & CNIO_WIRE_F_GONE)

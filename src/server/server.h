@@ -486,6 +486,8 @@ struct cnio_srv_handle {
     _Atomic uint64_t stage;     /* the staged instance it writes (changed under lock), or 0 */
     struct cnio_srv_store *store;       /* its object's (and staged instance's) store */
     int writer;                 /* counted as an in-place writer of name in store */
+    uint64_t joined;            /* the staged instance it joined (another handle commits
+                                   it), or 0 (table lock) */
     int stage_saved;            /* its instance's ID.meta was written for its size (lock) */
     char *name;
     const void *owner;          /* the connection that opened it */
@@ -510,6 +512,7 @@ struct cnio_srv_handles {
     uint32_t count;             /* entries plus reservations */
     uint32_t max;
     atomic_int sync_on_close;   /* shutdown: fsync write handles as they are released */
+    atomic_int njoined;         /* handles with joined set */
 };
 
 int cnio__srv_handles_init(struct cnio_srv_handles *t, uint32_t max_open);
@@ -533,6 +536,19 @@ struct cnio_srv_handle *cnio__srv_handles_get(struct cnio_srv_handles *t, uint64
 void cnio__srv_handles_put(struct cnio_srv_handles *t, struct cnio_srv_handle *h);
 /* 1 when an open handle writes staged instance stage, else 0. */
 int cnio__srv_handles_staging(struct cnio_srv_handles *t, uint64_t stage);
+/* Records that h joined staged instance instance (its open, under the open lock), or
+ * with 0 that it no longer did (its CLOSE, h->lock held). */
+void cnio__srv_handles_join(struct cnio_srv_handles *t, struct cnio_srv_handle *h,
+                            uint64_t instance);
+/*
+ * After staged instance instance of name was committed (the open lock of name held, no
+ * handle lock): the handles that joined it write the object in place from now on. The
+ * object is marked dirty first, and each of them is counted as an in-place writer of name
+ * in st, so that the last one's clean CLOSE clears the mark, and one that dies leaves it,
+ * as any writer in place does. Returns how many there were.
+ */
+int cnio__srv_handles_adopt(struct cnio_srv_handles *t, struct cnio_srv_store *st,
+                            const char *name, uint64_t instance);
 /* Unlinks handle id (only when owned by owner, unless owner is NULL): 0 or -NOENT. */
 int cnio__srv_handles_remove(struct cnio_srv_handles *t, uint64_t id, const void *owner);
 
