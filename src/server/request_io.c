@@ -13,7 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* READs of at least this many bytes are sent from the page cache with sendfile. */
+/* READs of at least this many bytes are sent from the page cache with sendfile, unless
+ * the handle writes (see below). */
 #define REQ_FILE_MIN (64u << 10)
 
 /*
@@ -34,7 +35,12 @@
  * gives it some mix of old and new bytes (which MPI-IO without atomic mode allows). So
  * a reader's handle (not itself writing in place) of an object that a live handle has
  * open for writing in place reads it as one without block sums: pread, and the CRC of
- * the bytes read. The writers' own reads keep the check against the stored sums.
+ * the bytes read. The writers' own reads keep the check against the stored sums, but
+ * not sendfile: the ranks of a job share a writing handle, and one rank may read while
+ * another writes other bytes of the same block (MPI-IO allows it), so the bytes sendfile
+ * sends later need not be those the stored CRC was taken of. They are read into the
+ * reply buffer, each block checked under its lock (sums.c), the CRC that of the bytes
+ * sent.
  */
 
 /* Opens hd's block sums the first time (create: building them if missing; hd->lock held):
@@ -189,7 +195,7 @@ static int req_read_sums(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
         r->len = 0;
         return 0;
     }
-    if (len >= REQ_FILE_MIN)
+    if (len >= REQ_FILE_MIN && !hd->writer && !hd->stage)
         f = req_file_get(hd);
     if (!f && !(buf = cnio__srv_reply_buf(c, r, (size_t)len)))
         return -CNIO_ERR_NOMEM;
