@@ -314,12 +314,6 @@ static int file_lock_init(pthread_mutex_t *m)
     return ret ? -CNIO_ERR_NOMEM : 0;
 }
 
-/*
- * Whether every rank named the same object (hosts and path, not the hints) with the same
- * amode, as a collective open needs (MPI-3.1, 13.2.1), in the same allreduce that agrees
- * on rc: the worst rank's rc, or -CNIO_ERR_NOT_SAME (rank 0 says which differs). A name that differed was opened on
- * rank 0 for every rank: one rank's data went to another's file, and no rank was told.
- */
 /* Parses uri, which must name a file (not the root, not "x/": a directory); says why
  * when it does not, if say. 0, -CNIO_ERR_URI, -CNIO_ERR_ISDIR or -CNIO_ERR_NOMEM. */
 static int file_uri(const char *uri, struct cnio_uri *u, int say)
@@ -342,6 +336,12 @@ static int file_uri(const char *uri, struct cnio_uri *u, int say)
     return rc;
 }
 
+/*
+ * Whether every rank named the same object (hosts and path, not the hints) with the same
+ * amode, as a collective open needs (MPI-3.1, 13.2.1), in the same allreduce that agrees
+ * on rc: the worst rank's rc, or -CNIO_ERR_NOT_SAME (rank 0 says which differs). A name that differed was opened on
+ * rank 0 for every rank: one rank's data went to another's file, and no rank was told.
+ */
 static int file_same(cnio_file_t *fh, const struct cnio_uri *u, int amode, int rc)
 {
     uint64_t h = 0xcbf29ce484222325ull;   /* FNV-1a */
