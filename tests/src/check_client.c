@@ -593,7 +593,9 @@ END_TEST
  * at most every 2 ms once nothing comes. It polled every 0.1 ms, and such wake-ups
  * beside ranks spinning in sched_yield starved the host's kernel workers (src/stack.c).
  * Only the stopped server's stripe is written, so nothing else moves while it waits;
- * load only lowers the rate of sleeps (voluntary context switches).
+ * load only lowers the rate of sleeps (voluntary context switches). The timeout is 4 s,
+ * not 1: the first write, to the running server, must not time out on a loaded machine
+ * (CI saw it do so over tcp;ofi_rxm with 1 s), and the rate is per second of waiting.
  */
 START_TEST(waiting_sleeps)
 {
@@ -602,7 +604,7 @@ START_TEST(waiting_sleeps)
     struct cnio_obj *o;
     double t0, dt, rate;
 
-    ck_assert_int_eq(open_obj("asleep", "timeout_ms=1000&stripe_unit=1M", RW, &o), 0);
+    ck_assert_int_eq(open_obj("asleep", "timeout_ms=4000&stripe_unit=1M", RW, &o), 0);
     ck_assert_int_eq(cnio__obj_pwrite(o, w, MiB, 0), MiB);
     ck_assert_int_eq(fx_sigstop(&fx, 1), 0);
     t0 = now_s();
