@@ -216,14 +216,13 @@ int cli_rm_object(struct cnio_stack *st, const char *uri, const struct cnio_uri 
 #define CMD_RM_BATCH 256
 
 /* What rm -r says of entry rel of uri removed with r (NOENT: gone already, no error);
- * *bad set when it says something. Always 0: one failure does not stop the others. */
-static int cmd_rm_said(const char *uri, const char *rel, int r, int *bad)
+ * *bad set when it says something. One failure does not stop the others. */
+static void cmd_rm_said(const char *uri, const char *rel, int r, int *bad)
 {
     if (r && r != -CNIO_ERR_NOENT) {
         cli_err("cnio rm: %s/%s: %s\n", uri, rel, cnio_strerror(r));
         *bad = 1;
     }
-    return 0;
 }
 
 /* Removes the n objects at ent (of tree e) together: 0, or -CNIO_ERR_NOMEM. */
@@ -258,6 +257,7 @@ int cli_rm_tree(const struct cli_opts *o, const char *uri)
         struct cnio_obj_stat s;
 
         rc = cnio__obj_stat(st, &e.u, &e.h, &s);
+        e.top_is_dir = rc == 0 && s.is_dir;   /* the walk need not ask again */
         if (rc == 0 && !s.is_dir) {
             rc = cli_rm_object(st, uri, &e.u, &e.h);
             cmd_end(&e.u, st, ns);
@@ -283,8 +283,10 @@ int cli_rm_tree(const struct cli_opts *o, const char *uri)
         if (from == k) {   /* a directory: after everything beneath it */
             char *path = tree_obj_name(&e, l.e[--k].rel);
 
-            rc = path ? cmd_rm_said(uri, l.e[k].rel, cnio__ns_rmdir(ns, path), &bad)
-                      : -CNIO_ERR_NOMEM;
+            if (path)
+                cmd_rm_said(uri, l.e[k].rel, cnio__ns_rmdir(ns, path), &bad);
+            else
+                rc = -CNIO_ERR_NOMEM;
             free(path);
         } else {
             rc = cmd_rm_objects(ns, &e, uri, l.e + from, k - from, &bad);

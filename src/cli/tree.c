@@ -485,10 +485,12 @@ static int tree_src_is_file(struct tree_run *r)
     struct stat sb;
     int file = 0;
 
-    if (r->j->rank == 0)
-        file = r->src.remote ? cnio__obj_stat(r->ctx.st, &r->src.u, &r->src.h, &s) == 0 &&
-                                   !s.is_dir
-                             : stat(r->src.name, &sb) == 0 && S_ISREG(sb.st_mode);
+    if (r->j->rank == 0 && !r->src.remote) {
+        file = stat(r->src.name, &sb) == 0 && S_ISREG(sb.st_mode);
+    } else if (r->j->rank == 0 && cnio__obj_stat(r->ctx.st, &r->src.u, &r->src.h, &s) == 0) {
+        file = !s.is_dir;
+        r->src.top_is_dir = s.is_dir;   /* the walk need not ask again */
+    }
     MPI_Bcast(&file, 1, MPI_INT, 0, MPI_COMM_WORLD);
     return file;
 }

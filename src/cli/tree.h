@@ -41,6 +41,7 @@ struct tree_end {
     struct cnio_uri u;      /* remote: parsed */
     struct cnio_hints h;    /* remote: hints in effect */
     int dirfd;              /* local: the top directory, opened by each rank */
+    int top_is_dir;         /* remote: this rank has STATed the top, a directory */
 };
 
 /*

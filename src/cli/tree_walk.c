@@ -214,7 +214,7 @@ int tree_walk_remote_dir(struct cnio_stack *st, const struct tree_end *e, struct
     char *path;
     int ret;
 
-    if (!rel[0] && e->u.path[0]) {
+    if (!rel[0] && e->u.path[0] && !e->top_is_dir) {
         struct cnio_obj_stat s;
 
         ret = cnio__obj_stat(st, &e->u, &e->h, &s);
