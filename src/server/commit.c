@@ -253,7 +253,7 @@ static int commit_staged(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
 /* Makes a staged handle's data and block sums durable (hd->lock held). */
 static int commit_sync(struct cnio_srv_handle *hd)
 {
-    int ret = fsync(hd->fd) < 0 ? cnio__err_from_errno(errno) : 0;
+    int ret = fsync(hd->fd) < 0 ? cnio__srv_why_errno(errno) : 0;
 
     if (!ret && hd->sums_state == 1)
         ret = cnio__srv_sums_sync(&hd->sums);
@@ -389,7 +389,7 @@ int cnio__srv_req_crc(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0)
-            ret = cnio__err_from_errno(errno);
+            ret = cnio__srv_why_errno(errno);
         if (got <= 0)
             break;
         cr.crc = cnio__crc32c(cr.crc, buf, (size_t)got);

@@ -57,7 +57,7 @@ static void handles_free(struct cnio_srv_handles *t, struct cnio_srv_handle *h)
     if ((h->oflags & CNIO_WIRE_O_WRITE) && atomic_load(&t->sync_on_close) &&
         fsync(h->fd) < 0)
         cnio__warn("fsync of %s at shutdown: %s", h->name,
-                   cnio__srv_strerror(cnio__err_from_errno(errno)));
+                   cnio__srv_strerror(cnio__srv_why_errno(errno)));
     if ((h->oflags & CNIO_WIRE_O_WRITE) && atomic_load(&t->sync_on_close) &&
         cnio__srv_sums_sync(&h->sums))
         cnio__warn("fsync of the block sums of %s at shutdown failed", h->name);

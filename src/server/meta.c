@@ -85,7 +85,7 @@ static int store_meta_read(struct cnio_srv_store *st, const char *name, struct c
     int fd = cnio__srv_store_at(st->metafd, name, O_RDONLY | O_NONBLOCK, 0);
 
     if (fd < 0)
-        return errno == ENOENT || errno == ENOTDIR ? 1 : cnio__err_from_errno(errno);
+        return errno == ENOENT || errno == ENOTDIR ? 1 : cnio__srv_why_errno(errno);
     return store_meta_read_fd(fd, name, m);
 }
 
@@ -95,7 +95,7 @@ int cnio__srv_store_meta_read_at(int pfd, const char *base, const char *name,
     int fd = openat(pfd, base, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 
     if (fd < 0)
-        return errno == ENOENT ? 1 : cnio__err_from_errno(errno);
+        return errno == ENOENT ? 1 : cnio__srv_why_errno(errno);
     return store_meta_read_fd(fd, name, m);
 }
 
@@ -116,16 +116,16 @@ int cnio__srv_store_replace(int pfd, const char *base, const uint8_t *buf, size_
         fd = openat(pfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     } while (fd < 0 && errno == EEXIST && ++tries < 8);
     if (fd < 0)
-        return cnio__err_from_errno(errno);
+        return cnio__srv_why_errno(errno);
     errno = 0;
     if (pwrite(fd, buf, len, 0) != (ssize_t)len)
-        ret = errno ? cnio__err_from_errno(errno) : -CNIO_ERR_NOSPC;
+        ret = errno ? cnio__srv_why_errno(errno) : -CNIO_ERR_NOSPC;
     if (!ret && durable && fsync(fd) < 0)
-        ret = cnio__err_from_errno(errno);
+        ret = cnio__srv_why_errno(errno);
     if (close(fd) < 0 && !ret)
-        ret = cnio__err_from_errno(errno);
+        ret = cnio__srv_why_errno(errno);
     if (!ret && renameat(pfd, tmp, pfd, base) < 0)
-        ret = cnio__err_from_errno(errno);
+        ret = cnio__srv_why_errno(errno);
     if (ret)
         unlinkat(pfd, tmp, 0);
     return ret;

@@ -20,7 +20,7 @@
 
 static int names_errno(void)
 {
-    return cnio__err_from_errno(errno);
+    return cnio__srv_why_errno(errno);
 }
 
 /* Parses a one-name payload into name (flags beyond `allowed` are malformed). */
@@ -43,7 +43,7 @@ static int names_mkdir_at(int basefd, const char *name, mode_t mode)
         return names_errno();
     r = mkdirat(pfd, base, mode);
     e = errno;
-    r = r < 0 ? cnio__err_from_errno(e) : cnio__srv_store_sync_path(pfd);
+    r = r < 0 ? cnio__srv_why_errno(e) : cnio__srv_store_sync_path(pfd);
     close(pfd);
     return r;
 }
@@ -111,7 +111,7 @@ static int names_rmdir_at(int basefd, const char *name)
         return 0;
     if (e == ENOENT)
         return 1;
-    return e == ENOTEMPTY || e == EEXIST ? -CNIO_ERR_EXIST : cnio__err_from_errno(e);
+    return e == ENOTEMPTY || e == EEXIST ? -CNIO_ERR_EXIST : cnio__srv_why_errno(e);
 }
 
 static int names_rmdir(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,

@@ -87,7 +87,7 @@ static int rn_exists(int basefd, const char *name)
     int fd = cnio__srv_store_at(basefd, name, O_PATH | O_NOFOLLOW, 0);
 
     if (fd < 0)
-        return errno == ENOENT || errno == ENOTDIR ? 0 : cnio__err_from_errno(errno);
+        return errno == ENOENT || errno == ENOTDIR ? 0 : cnio__srv_why_errno(errno);
     close(fd);
     return 1;
 }
@@ -103,7 +103,7 @@ static int rn_move(int basefd, const char *from, const char *to)
         return ret;
     fp = cnio__srv_store_parent(basefd, from, &fb);
     if (fp < 0)
-        return errno == ENOENT ? 1 : cnio__err_from_errno(errno);
+        return errno == ENOENT ? 1 : cnio__srv_why_errno(errno);
     tp = cnio__srv_store_mkparents_at(basefd, to, &tb);
     if (tp < 0) {
         close(fp);
@@ -118,7 +118,7 @@ static int rn_move(int basefd, const char *from, const char *to)
         return ret;
     if (e == ENOENT)
         return 1;
-    return e == ENOTEMPTY ? -CNIO_ERR_EXIST : cnio__err_from_errno(e);
+    return e == ENOTEMPTY ? -CNIO_ERR_EXIST : cnio__srv_why_errno(e);
 }
 
 /* Removes name beneath basefd (a file, or a directory of nothing but directories), its
@@ -129,7 +129,7 @@ static int rn_drop(int basefd, const char *name)
     int pfd = cnio__srv_store_parent(basefd, name, &base), r, e, ret;
 
     if (pfd < 0)
-        return errno == ENOENT || errno == ENOTDIR ? 0 : cnio__err_from_errno(errno);
+        return errno == ENOENT || errno == ENOTDIR ? 0 : cnio__srv_why_errno(errno);
     r = unlinkat(pfd, base, 0);
     if (r < 0 && errno == EISDIR) {
         r = cnio__srv_side_clear(basefd, name);
@@ -141,7 +141,7 @@ static int rn_drop(int basefd, const char *name)
         r = 0;
     if (r < 0) {
         close(pfd);
-        return e == ENOTEMPTY ? -CNIO_ERR_EXIST : cnio__err_from_errno(e);
+        return e == ENOTEMPTY ? -CNIO_ERR_EXIST : cnio__srv_why_errno(e);
     }
     ret = cnio__srv_store_sync_path(pfd);
     close(pfd);
@@ -153,13 +153,13 @@ static int rn_cnio_dir(const struct cnio_srv_store *st)
 {
     int fd = cnio__srv_store_at(st->rootfd, ".cnio", O_RDONLY | O_DIRECTORY, 0);
 
-    return fd >= 0 ? fd : cnio__err_from_errno(errno);
+    return fd >= 0 ? fd : cnio__srv_why_errno(errno);
 }
 
 static int rn_intent_drop(int cfd)
 {
     if (unlinkat(cfd, RN_FILE, 0) < 0 && errno != ENOENT)
-        return cnio__err_from_errno(errno);
+        return cnio__srv_why_errno(errno);
     return cnio__srv_store_sync_dir(cfd);
 }
 
@@ -246,13 +246,13 @@ int cnio__srv_rename_recover(struct cnio_srv_store *st)
         return cfd;
     fd = openat(cfd, RN_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
-        ret = errno == ENOENT ? 0 : cnio__err_from_errno(errno);
+        ret = errno == ENOENT ? 0 : cnio__srv_why_errno(errno);
         close(cfd);
         return ret;
     }
     n = pread(fd, buf, sizeof(buf), 0);
     close(fd);
-    ret = n < 0 ? cnio__err_from_errno(errno)
+    ret = n < 0 ? cnio__srv_why_errno(errno)
                 : rn_decode(buf, (size_t)n, &flags, from, to);
     if (ret) {
         cnio__warn(".cnio/" RN_FILE " is damaged (%s): a rename a crash interrupted is left "

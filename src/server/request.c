@@ -506,7 +506,7 @@ static int req_setsize(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, c
     m = hd->meta;
     m.size = h->offset;
     if (!ret && ftruncate(hd->fd, (off_t)cnio__layout_local_size(&m.layout, m.index, m.size)) < 0)
-        ret = cnio__err_from_errno(errno);
+        ret = cnio__srv_why_errno(errno);
     if (!ret && cnio__srv_req_sums(c, hd, 1, &ret))
         ret = cnio__srv_sums_truncate(&hd->sums, hd->fd,
                                       cnio__layout_local_size(&m.layout, m.index, m.size));

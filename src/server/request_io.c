@@ -143,7 +143,7 @@ static int req_read_plain(struct cnio_srv_conn *c, struct cnio_srv_handle *hd, u
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            ret = cnio__err_from_errno(errno);
+            ret = cnio__srv_why_errno(errno);
         else if (n == 0)
             break;
         else
@@ -169,7 +169,7 @@ int cnio__srv_req_check_end(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
                             cnio__srv_store_written(&c->srv->store, hd->name)))
         return ret;   /* no sums, or a writer in place changes them as it goes */
     if (fstat(hd->fd, &sb) < 0)
-        return cnio__err_from_errno(errno);
+        return cnio__srv_why_errno(errno);
     return cnio__srv_sums_past_end(&s, hd->name, (uint64_t)sb.st_size, end, &at);
 }
 
@@ -186,7 +186,7 @@ static int req_read_sums(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
     int ret;
 
     if (fstat(hd->fd, &sb) < 0)
-        return cnio__err_from_errno(errno);
+        return cnio__srv_why_errno(errno);
     ret = cnio__srv_sums_past_end(s, hd->name, (uint64_t)sb.st_size, off + want, &at);
     if (ret)
         return ret;

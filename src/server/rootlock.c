@@ -132,8 +132,9 @@ int cnio__srv_root_check(const char *root)
  * exclusive flock(2) (its pid written inside), an offline --scrub a shared one. A second
  * server on the same root, or a --scrub of a root being served, would see (or make) a
  * store in mid-change: both are refused, naming the process that holds it. The kernel
- * drops the lock when its holder exits, however it exits. Returns the lock's fd, or -1
- * after logging why.
+ * drops the lock when its holder exits, however it exits. On storage that has turned
+ * read-only (EROFS) the lock is taken on the existing file without writing the pid, so
+ * that the objects can still be read out. Returns the lock's fd, or -1 after logging why.
  */
 int cnio__srv_root_lock(const struct cnio_srv_store *st, const char *root, int exclusive)
 {
@@ -141,7 +142,10 @@ int cnio__srv_root_lock(const struct cnio_srv_store *st, const char *root, int e
     ssize_t n;
     int op = (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB, tries = exclusive ? 100 : 1, r;
     int fd = openat(st->rootfd, ".cnio/lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int ro = fd < 0 && errno == EROFS;
 
+    if (ro)   /* storage that turned read-only: its objects can still be read (flock too) */
+        fd = openat(st->rootfd, ".cnio/lock", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         cnio__err("root %s: cannot open %s/.cnio/lock: %s", root, root, strerror(errno));
         return -1;
@@ -151,7 +155,10 @@ int cnio__srv_root_lock(const struct cnio_srv_store *st, const char *root, int e
     while ((r = flock(fd, op)) && errno == EWOULDBLOCK && --tries > 0)
         usleep(50 * 1000);
     if (r == 0) {
-        if (exclusive) {
+        if (exclusive && ro) {
+            cnio__warn("root %s: the storage is read-only: objects are served to readers, "
+                       "and writes are refused", root);
+        } else if (exclusive) {
             n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
             if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)n, 0) != n)
                 cnio__warn("root %s: cannot record the pid in .cnio/lock: %s", root,

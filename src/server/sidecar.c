@@ -50,10 +50,10 @@ static int side_prune(int pfd, const char *base, int depth)
     if (errno == ENOTDIR)
         return 1;
     if ((errno != ENOTEMPTY && errno != EEXIST) || depth >= SIDE_MAX_DEPTH)
-        return errno == ENOTEMPTY || errno == EEXIST ? 1 : cnio__err_from_errno(errno);
+        return errno == ENOTEMPTY || errno == EEXIST ? 1 : cnio__srv_why_errno(errno);
     fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
-        return cnio__err_from_errno(errno);
+        return cnio__srv_why_errno(errno);
     d = fdopendir(fd);
     if (!d) {
         close(fd);
@@ -71,7 +71,7 @@ static int side_prune(int pfd, const char *base, int depth)
         return ret ? ret : 1;
     if (unlinkat(pfd, base, AT_REMOVEDIR) == 0 || errno == ENOENT)
         return 0;
-    return errno == ENOTEMPTY || errno == EEXIST ? 1 : cnio__err_from_errno(errno);
+    return errno == ENOTEMPTY || errno == EEXIST ? 1 : cnio__srv_why_errno(errno);
 }
 
 /* 1 when name beneath basefd is a directory (symbolic links not followed), else 0. */
@@ -93,7 +93,7 @@ int cnio__srv_side_clear(int sidefd, const char *name)
     int pfd = cnio__srv_store_parent(sidefd, name, &base), r;
 
     if (pfd < 0)
-        return errno == ENOENT || errno == ENOTDIR ? 0 : cnio__err_from_errno(errno);
+        return errno == ENOENT || errno == ENOTDIR ? 0 : cnio__srv_why_errno(errno);
     r = side_prune(pfd, base, 0);
     close(pfd);
     if (r == 1 && side_is_dir(sidefd, name)) {
@@ -170,7 +170,7 @@ int cnio__srv_side_mkdir(const struct cnio_srv_store *st, const char *name)
         side_unblock(st, st->metafd, name, 1) > 0)
         r = mkdirat(pfd, base, 0755);
     e = errno;
-    r = r == 0 ? cnio__srv_store_sync_dir(pfd) : e == EEXIST ? 0 : cnio__err_from_errno(e);
+    r = r == 0 ? cnio__srv_store_sync_dir(pfd) : e == EEXIST ? 0 : cnio__srv_why_errno(e);
     close(pfd);
     return r;
 }

@@ -77,7 +77,7 @@ static int stage_meta_read(struct cnio_srv_store *st, uint64_t id, struct cnio_s
     cnio__srv_stage_file(file, sizeof(file), id, 1);
     fd = openat(st->stagefd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
-        return errno == ENOENT ? -CNIO_ERR_NOENT : cnio__err_from_errno(errno);
+        return errno == ENOENT ? -CNIO_ERR_NOENT : cnio__srv_why_errno(errno);
     n = pread(fd, buf, sizeof(buf), 0);
     close(fd);
     if (n < CNIO_SRV_META_SIZE || cnio__srv_meta_decode(buf, CNIO_SRV_META_SIZE, m))
@@ -106,7 +106,7 @@ int cnio__srv_stage_meta_save(struct cnio_srv_store *st, uint64_t id)
     if (cnio__srv_stage_idx_unsaved(st, id, &m, name)) {
         cnio__srv_stage_file(file, sizeof(file), id, 0);
         if (faccessat(st->stagefd, file, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
-            ret = errno == ENOENT ? 0 : cnio__err_from_errno(errno);   /* discarded */
+            ret = errno == ENOENT ? 0 : cnio__srv_why_errno(errno);   /* discarded */
         else
             ret = cnio__srv_stage_meta_write(st, id, name, &m);
         if (!ret && !cnio__srv_stage_idx_saved(st, id, m.size)) {
@@ -139,7 +139,7 @@ static int stage_ent_read(struct cnio_srv_store *st, struct stage_ent *e)
         return ret;
     cnio__srv_stage_file(file, sizeof(file), e->id, 0);
     if (fstatat(st->stagefd, file, &e->sb, AT_SYMLINK_NOFOLLOW) < 0)
-        return errno == ENOENT ? -CNIO_ERR_NOENT : cnio__err_from_errno(errno);
+        return errno == ENOENT ? -CNIO_ERR_NOENT : cnio__srv_why_errno(errno);
     return S_ISREG(e->sb.st_mode) ? 0 : -CNIO_ERR_IO;
 }
 
@@ -176,7 +176,7 @@ static int stage_scan(struct cnio_srv_store *st, stage_fn fn, void *arg, int *or
         if (fd >= 0)
             close(fd);
         free(e);
-        return fd < 0 ? cnio__err_from_errno(errno) : -CNIO_ERR_NOMEM;
+        return fd < 0 ? cnio__srv_why_errno(errno) : -CNIO_ERR_NOMEM;
     }
     d = fdopendir(fd);
     if (!d) {
@@ -341,9 +341,9 @@ static int stage_check_name(struct cnio_srv_store *st, const char *name, int exc
     int fd = cnio__srv_store_at(st->rootfd, name, O_PATH, 0), ret = 0;
 
     if (fd < 0)
-        return errno == ENOENT ? 0 : cnio__err_from_errno(errno);
+        return errno == ENOENT ? 0 : cnio__srv_why_errno(errno);
     if (fstat(fd, &sb) < 0)
-        ret = cnio__err_from_errno(errno);
+        ret = cnio__srv_why_errno(errno);
     else if (S_ISDIR(sb.st_mode))
         ret = -CNIO_ERR_ISDIR;
     else if (excl)
@@ -358,7 +358,7 @@ int cnio__srv_stage_check_at(struct cnio_srv_store *st, int pfd, const char *bas
     struct stat sb;
 
     if (fstatat(pfd, base, &sb, AT_SYMLINK_NOFOLLOW) < 0)
-        return errno == ENOENT ? 1 : cnio__err_from_errno(errno);
+        return errno == ENOENT ? 1 : cnio__srv_why_errno(errno);
     if (S_ISLNK(sb.st_mode))   /* resolved beneath the root, as elsewhere */
         return stage_check_name(st, name, excl);
     if (S_ISDIR(sb.st_mode))
@@ -390,7 +390,7 @@ int cnio__srv_stage_create(struct cnio_srv_store *st, const char *name, uint64_t
     fd = openat(st->stagefd, file, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
                 0644);
     if (fd < 0)
-        return cnio__err_from_errno(errno);
+        return cnio__srv_why_errno(errno);
     ret = cnio__srv_stage_idx_add(st, id, name, m, 1);   /* ID.meta: when it matters */
     if (ret) {
         unlinkat(st->stagefd, file, 0);
@@ -419,7 +419,7 @@ int cnio__srv_stage_resume(struct cnio_srv_store *st, const char *name, uint64_t
     cnio__srv_stage_file(file, sizeof(file), *id, 0);
     fd = openat(st->stagefd, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
-        return errno == ENOENT ? -CNIO_ERR_NOENT : cnio__err_from_errno(errno);
+        return errno == ENOENT ? -CNIO_ERR_NOENT : cnio__srv_why_errno(errno);
     *fd_out = fd;
     return 0;
 }
@@ -430,12 +430,12 @@ int cnio__srv_stage_sync(struct cnio_srv_store *st, uint64_t id, int fd)
     int mfd, dfd, ret = 0;
 
     if (fsync(fd) < 0)
-        return cnio__err_from_errno(errno);
+        return cnio__srv_why_errno(errno);
     cnio__srv_stage_file(file, sizeof(file), id, 1);
     mfd = openat(st->stagefd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (mfd >= 0) {
         if (fsync(mfd) < 0)
-            ret = cnio__err_from_errno(errno);
+            ret = cnio__srv_why_errno(errno);
         close(mfd);
     }
     dfd = openat(st->stagefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -96,14 +96,14 @@ static int stage_prep_write(struct cnio_srv_store *st, uint64_t id, int step,
     stage_prep_file(file, sizeof(file), id, step);
     fd = openat(st->stagefd, file, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
-        return cnio__err_from_errno(errno);
+        return cnio__srv_why_errno(errno);
     errno = 0;
     if (pwrite(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf))
-        ret = errno ? cnio__err_from_errno(errno) : -CNIO_ERR_NOSPC;
+        ret = errno ? cnio__srv_why_errno(errno) : -CNIO_ERR_NOSPC;
     if (!ret && fsync(fd) < 0)
-        ret = cnio__err_from_errno(errno);
+        ret = cnio__srv_why_errno(errno);
     if (close(fd) < 0 && !ret)
-        ret = cnio__err_from_errno(errno);
+        ret = cnio__srv_why_errno(errno);
     return ret;
 }
 
@@ -117,10 +117,10 @@ static int stage_prep_place(struct cnio_srv_store *st, uint64_t id, int step, co
 
     stage_prep_file(file, sizeof(file), id, step);
     if (!ret && renameat(st->stagefd, file, mpfd, mbase) < 0) {
-        ret = cnio__err_from_errno(errno);
+        ret = cnio__srv_why_errno(errno);
         if (ret == -CNIO_ERR_ISDIR && cnio__srv_side_clear(st->metafd, name) == 0)
             ret = renameat(st->stagefd, file, mpfd, mbase) < 0   /* a leftover dir */
-                      ? cnio__err_from_errno(errno) : 0;
+                      ? cnio__srv_why_errno(errno) : 0;
     }
     if (!ret)
         ret = cnio__srv_store_sync_dir(mpfd);
@@ -203,7 +203,7 @@ static int stage_commit_at(struct cnio_srv_store *st, const char *name, uint64_t
         /* Nothing was replaced: the old object stays, but its metadata now says
          * COMMITTING, so it reads as incomplete until rewritten or removed; a new
          * name's metadata goes (the name reads as the staged instance it is). */
-        ret = cnio__err_from_errno(errno);
+        ret = cnio__srv_why_errno(errno);
         close(sfd);
         cnio__warn("commit of %s: rename: %s", name, cnio__srv_strerror(ret));
         if (fresh)
@@ -236,7 +236,7 @@ static int stage_commit_open(struct cnio_srv_store *st, const char *name, uint64
 
     cnio__srv_stage_file(file, sizeof(file), id, 0);
     if (fstatat(st->stagefd, file, &sb, AT_SYMLINK_NOFOLLOW) < 0)
-        return errno == ENOENT ? CNIO_SRV_STAGE_GONE : cnio__err_from_errno(errno);
+        return errno == ENOENT ? CNIO_SRV_STAGE_GONE : cnio__srv_why_errno(errno);
     /* An object some job has open for writing in place keeps its writes: replaced, they
      * would go on, with success, into a file no name reaches any more. */
     if (cnio__srv_store_writing(st, name, 0))

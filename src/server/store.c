@@ -38,7 +38,7 @@
 
 static int store_errno(void)
 {
-    return cnio__err_from_errno(errno);
+    return cnio__srv_why_errno(errno);
 }
 
 int cnio__srv_store_name(const char *name, size_t len, char *buf)
@@ -109,7 +109,7 @@ static int store_mkparents(int basefd, const char *name)
                                                             * directory needs its entry */
         close(pfd);
         if (r < 0 && e != EEXIST)
-            return cnio__err_from_errno(e);
+            return cnio__srv_why_errno(e);
         if (synced)
             return synced;
         *s = '/';

@@ -141,7 +141,7 @@ int cnio__srv_sums_pwrite_full(int fd, const void *buf, size_t len, uint64_t off
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            return n < 0 ? cnio__err_from_errno(errno) : -CNIO_ERR_IO;
+            return n < 0 ? cnio__srv_why_errno(errno) : -CNIO_ERR_IO;
         done += (size_t)n;
     }
     return 0;
@@ -157,7 +157,7 @@ static int sums_get(const struct cnio_srv_sums *s, uint64_t b0, size_t n, struct
         return -CNIO_ERR_INVAL;
     got = cnio__srv_sums_pread_full(s->fd, raw, n * SUMS_ENT, SUMS_HDR + b0 * SUMS_ENT);
     if (got < 0)
-        return cnio__err_from_errno(errno);
+        return cnio__srv_why_errno(errno);
     memset(raw + got, 0, n * SUMS_ENT - (size_t)got);
     for (size_t i = 0; i < n; i++) {
         e[i].crc = cnio__get_le32(raw + i * SUMS_ENT);
@@ -212,7 +212,7 @@ static ssize_t sums_read_block_len(int dfd, uint64_t b, uint32_t blen, uint8_t *
 {
     ssize_t n = cnio__srv_sums_pread_full(dfd, buf, blen, b * CNIO_SRV_BLOCK);
 
-    return n < 0 ? cnio__err_from_errno(errno) : n;
+    return n < 0 ? cnio__srv_why_errno(errno) : n;
 }
 
 static ssize_t sums_read_block(int dfd, uint64_t b, uint8_t *buf)
@@ -350,7 +350,7 @@ int cnio__srv_sums_truncate(const struct cnio_srv_sums *s, int dfd, uint64_t siz
     if (s->fd < 0)
         return 0;
     if (ftruncate(s->fd, (off_t)(SUMS_HDR + nb * SUMS_ENT)) < 0)
-        return cnio__err_from_errno(errno);
+        return cnio__srv_why_errno(errno);
     if (!tail)
         return 0;
     sums_lock_range(s, nb - 1, nb - 1, 1);
@@ -487,7 +487,7 @@ int cnio__srv_sums_past_end(const struct cnio_srv_sums *s, const char *name, uin
     if (s->fd < 0 || end <= fsize)
         return 0;
     if (fstat(s->fd, &sb) < 0)
-        return cnio__err_from_errno(errno);
+        return cnio__srv_why_errno(errno);
     if ((uint64_t)sb.st_size <= SUMS_HDR)
         return 0;
     end = CNIO_MIN(end, ((uint64_t)sb.st_size - SUMS_HDR) / SUMS_ENT * CNIO_SRV_BLOCK);
@@ -577,7 +577,7 @@ long cnio__srv_sums_heal(const struct cnio_srv_sums *s, int dfd)
     if (s->fd < 0)
         return 0;
     if (fstat(s->fd, &sb) < 0)
-        return cnio__err_from_errno(errno);
+        return cnio__srv_why_errno(errno);
     nb = (uint64_t)sb.st_size > SUMS_HDR ? ((uint64_t)sb.st_size - SUMS_HDR) / SUMS_ENT : 0;
     for (uint64_t b0 = 0; b0 < nb && n >= 0; b0 += SUMS_MAX_BLOCKS) {
         size_t cnt = (size_t)CNIO_MIN(SUMS_MAX_BLOCKS, nb - b0);

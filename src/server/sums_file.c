@@ -47,7 +47,7 @@ static int sums_build(int fd, int dfd)
         struct sums_ent e;
 
         if (n < 0)
-            ret = cnio__err_from_errno(errno);
+            ret = cnio__srv_why_errno(errno);
         if (n <= 0)
             break;
         e = cnio__srv_sums_from_data(buf, (uint32_t)n);
@@ -66,6 +66,8 @@ static int sums_open_at(int dirfd, const char *rel, int dfd, int create, int *ou
     int pfd, fd, ret, tries = 0;
 
     fd = cnio__srv_store_at(dirfd, rel, O_RDWR | O_NONBLOCK, 0);
+    if (fd < 0 && errno == EROFS && !create)   /* storage turned read-only: still read */
+        fd = cnio__srv_store_at(dirfd, rel, O_RDONLY | O_NONBLOCK, 0);
     if (fd >= 0) {
         if (sums_header_check(fd) == 0) {
             *out = fd;
@@ -75,21 +77,21 @@ static int sums_open_at(int dirfd, const char *rel, int dfd, int create, int *ou
         if (!create)
             return -CNIO_ERR_IO;
     } else if (errno != ENOENT || !create) {
-        return errno == ENOENT ? 1 : cnio__err_from_errno(errno);
+        return errno == ENOENT ? 1 : cnio__srv_why_errno(errno);
     }
     ret = cnio__srv_store_mkparents(dirfd, rel);
     if (ret)
         return ret;
     pfd = cnio__srv_store_parent(dirfd, rel, &base);
     if (pfd < 0)
-        return cnio__err_from_errno(errno);
+        return cnio__srv_why_errno(errno);
     do {
         cnio__srv_store_tmp_name(tmp, sizeof(tmp), ".sums.");
         fd = openat(pfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     } while (fd < 0 && errno == EEXIST && ++tries < 8);
-    ret = fd < 0 ? cnio__err_from_errno(errno) : sums_build(fd, dfd);
+    ret = fd < 0 ? cnio__srv_why_errno(errno) : sums_build(fd, dfd);
     if (!ret && renameat(pfd, tmp, pfd, base) < 0)
-        ret = cnio__err_from_errno(errno);
+        ret = cnio__srv_why_errno(errno);
     if (ret) {
         unlinkat(pfd, tmp, 0);
         if (fd >= 0)
@@ -113,7 +115,7 @@ static int sums_new_at(int dirfd, const char *file, int *out)
     int fd = openat(dirfd, file, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 
     if (fd < 0)
-        return errno == EEXIST ? 1 : cnio__err_from_errno(errno);
+        return errno == EEXIST ? 1 : cnio__srv_why_errno(errno);
     if (cnio__srv_sums_header_write(fd)) {
         unlinkat(dirfd, file, 0);
         close(fd);
@@ -146,7 +148,7 @@ int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t st
 
     s->fd = -1;
     if (fstat(dfd, &sb) < 0)
-        return cnio__err_from_errno(errno);
+        return cnio__srv_why_errno(errno);
     if (stage) {
         snprintf(file, sizeof(file), "%016llx.sums", (unsigned long long)stage);
         ret = create && sb.st_size == 0 ? sums_new_at(st->stagefd, file, &fd) : 1;
@@ -178,7 +180,7 @@ int cnio__srv_sums_reset(struct cnio_srv_store *st, const char *name)
     if (fd < 0 && errno == EISDIR)   /* of a directory of that name, removed */
         return cnio__srv_side_clear(st->sumsfd, name);
     if (fd < 0)
-        return errno == ENOENT || errno == ENOTDIR ? 0 : cnio__err_from_errno(errno);
+        return errno == ENOENT || errno == ENOTDIR ? 0 : cnio__srv_why_errno(errno);
     if (ftruncate(fd, 0) < 0 || cnio__srv_sums_header_write(fd))
         ret = -CNIO_ERR_IO;
     close(fd);
@@ -191,10 +193,10 @@ int cnio__srv_sums_unlink(struct cnio_srv_store *st, const char *name)
     int pfd = cnio__srv_store_parent(st->sumsfd, name, &base), r = 0;
 
     if (pfd < 0)
-        return errno == ENOENT || errno == ENOTDIR ? 0 : cnio__err_from_errno(errno);
+        return errno == ENOENT || errno == ENOTDIR ? 0 : cnio__srv_why_errno(errno);
     if (unlinkat(pfd, base, 0) < 0 && errno != ENOENT)
         r = errno == EISDIR ? cnio__srv_side_clear(st->sumsfd, name)
-                            : cnio__err_from_errno(errno);
+                            : cnio__srv_why_errno(errno);
     close(pfd);
     return r;
 }
@@ -212,9 +214,9 @@ int cnio__srv_sums_commit(struct cnio_srv_store *st, const char *name, uint64_t 
     snprintf(file, sizeof(file), "%016llx.sums", (unsigned long long)id);
     for (int again = 1; ret == 0; again = 0) {
         if (renameat(st->stagefd, file, pfd, base) < 0) {
-            ret = errno == ENOENT ? 0 : cnio__err_from_errno(errno);
+            ret = errno == ENOENT ? 0 : cnio__srv_why_errno(errno);
             if (!ret && unlinkat(pfd, base, 0) < 0 && errno != ENOENT)
-                ret = cnio__err_from_errno(errno);
+                ret = cnio__srv_why_errno(errno);
         }
         /* a directory a removed name left where the sums go: cleared, and once again */
         if (ret != -CNIO_ERR_ISDIR || !again || cnio__srv_side_clear(st->sumsfd, name))
@@ -240,5 +242,5 @@ int cnio__srv_sums_sync(const struct cnio_srv_sums *s)
 {
     if (s->fd < 0 || fsync(s->fd) == 0)
         return 0;
-    return cnio__err_from_errno(errno);
+    return cnio__srv_why_errno(errno);
 }
