@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Trees: `cnio cp -r` against GridFTP's `globus-url-copy -r -cc N -pp`, both ways, on this
-# machine over loopback, with every root in /dev/shm:
+# machine over loopback, with every root in /dev/shm (--roots: in a directory made
+# beneath DIR instead, e.g. on a disk, where each cnio commit waits for its fsyncs and
+# GridFTP's writes do not):
 #
 #   bench/tree.sh [--files 2000] [--ranks "1 4"] [--cc "4"] [--servers 2] [--reps 3]
-#                 [--build DIR]
+#                 [--roots DIR] [--build DIR]
 #
 # The tree is tests/cli/tree_make.py's (most files 1 B-64 KiB, a few MiB-sized, empty
 # files and directories, names with spaces) without its symlinks, which the two tools
@@ -21,7 +23,7 @@
 # bounded by a timeout.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-files=2000 ranks="1 4" ccs="4" nserv=2 reps=3 build=${CNIO_BUILD_DIR:-$top/_build}
+files=2000 ranks="1 4" ccs="4" nserv=2 reps=3 roots=/dev/shm build=${CNIO_BUILD_DIR:-$top/_build}
 usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
   case $1 in
@@ -30,6 +32,7 @@ while [ $# -gt 0 ]; do
     --cc) ccs=$2; shift ;;
     --servers) nserv=$2; shift ;;
     --reps) reps=$2; shift ;;
+    --roots) roots=$2; shift ;;
     --build) build=$2; shift ;;
     -h|--help) usage 0 ;;
     *) echo "tree.sh: unknown argument $1" >&2; usage ;;
@@ -42,13 +45,13 @@ done
 export CNIO_BIN=$build/src/cli/cnio CNIO_SERVER_BIN=$build/src/server/cnio-server
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 . "$top/scripts/servers.sh"
-work=$(mktemp -d /dev/shm/cnio-tree-bench-XXXXXX)
+work=$(mktemp -d "$roots/cnio-tree-bench-XXXXXX")
 chmod 755 "$work"   # the GridFTP server runs as nobody
 gpid=''
 cleanup() {
   servers_stop
   # (|| true: the server's status is 143, and under set -e a failing last command of
-  # this list ended the script here, leaving its work directory in /dev/shm)
+  # this list ended the script here, leaving its work directory behind)
   [ -n "$gpid" ] && kill -TERM "$gpid" 2>/dev/null && wait "$gpid" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -123,7 +126,8 @@ stats() {   # median min max of the words in $1
   tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g |
     awk '{ v[NR] = $1 } END { printf "%.4f %.4f %.4f\n", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR] }'
 }
-echo "tree.sh: $nfiles files, $nbytes bytes, $nserv cnio-servers, $reps repetitions;" \
+echo "tree.sh: $nfiles files, $nbytes bytes, $nserv cnio-servers, roots in $roots" \
+     "($(df --output=fstype "$work" | tail -1)), $reps repetitions;" \
      "load average $(cut -d' ' -f1 /proc/loadavg) at the end"
 printf '%-24s %10s %13s %8s %10s\n' "" files/s min-max GB/s "/ GridFTP"
 for dir in up down; do
