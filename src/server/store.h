@@ -1,0 +1,418 @@
+/*
+ * store.h - the store of cnio-server (src/server/): the object files beneath the root,
+ * the metadata and block sums trees beside them, staged instances and their commit,
+ * block checksums, and the scrub that checks them. Included by server.h, which has the
+ * server, its connections and the requests that use the store.
+ */
+#ifndef CNIO_SERVER_STORE_H
+#define CNIO_SERVER_STORE_H
+
+#include "common.h"
+#include "layout.h"
+#include "wire.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+/* ---- store.c: object files beneath the root ------------------------------------- */
+
+/* What the metadata file of an object holds. */
+struct cnio_srv_meta {
+    struct cnio_layout layout;
+    uint32_t index;     /* stripe column this host holds */
+    uint32_t flags;     /* CNIO_SRV_META_* */
+    uint64_t size;      /* logical size recorded by SETSIZE */
+    uint64_t gen;       /* id of the staged instance last committed (0: never staged) */
+    uint64_t seq;       /* its commit order (the committing client's clock, ns) */
+    uint32_t mode;      /* st_mode bits SETATTR recorded (0: none) */
+};
+#define CNIO_SRV_META_DIRTY 0x1u        /* opened for writing in place, not closed since */
+#define CNIO_SRV_META_COMMITTING 0x2u   /* a commit began and did not finish */
+#define CNIO_SRV_META_SIZE 64
+
+/* A name that handles opened for writing in place hold (their count). */
+struct cnio_srv_writer {
+    struct cnio_srv_writer *next;
+    int count;
+    char name[];
+};
+
+#define CNIO_SRV_OPEN_LOCKS 16
+
+struct cnio_srv_store {
+    int rootfd;         /* the root directory (O_PATH) */
+    int metafd;         /* ROOT/.cnio/meta (O_PATH) */
+    int stagefd;        /* ROOT/.cnio/stage (O_PATH) */
+    int sumsfd;         /* ROOT/.cnio/sums (O_PATH) */
+    pthread_mutex_t lock;   /* commits, metadata read-modify-writes, writers, unlinks */
+    struct cnio_srv_writer *writers;
+    atomic_int nwriters;    /* the writers' counts summed: 0 lets a READ skip the lock */
+    uint64_t last_order;    /* the last commit order this server picked (lock held) */
+    pthread_mutex_t stage_lock; /* staged (taken alone, never around another lock) */
+    struct cnio_srv_staged *staged; /* the staged instances (stage_idx.c) */
+    /* An OPEN that may stage or join an instance holds the one its name hashes to from
+     * the look for a live instance to join until its handle is live, and a COMMIT holds
+     * it too: two such opens of one new name each made an instance of their own, and the
+     * later commit replaced the earlier whole; an open that joined while the instance
+     * was committed wrote block sums the object never got (cnio__srv_open_lock). */
+    pthread_mutex_t open_lock[CNIO_SRV_OPEN_LOCKS];
+};
+
+/* A staged instance as the store knows it (stage_idx.c). */
+struct cnio_srv_staged {
+    struct cnio_srv_staged *next;
+    uint64_t id;
+    struct cnio_srv_meta m;     /* its metadata; with unsaved, newer than its ID.meta */
+    int unsaved;
+    int on_disk;                /* its ID.meta was written (or found at startup) */
+    char name[];
+};
+
+/* Opens root and creates ROOT/.cnio/meta, stage and sums; changes nothing else, so that
+ * it may run before the root's lock is taken. 0 or -CNIO_ERR_NOENT/-CNIO_ERR_IO (logged). */
+int cnio__srv_store_open(struct cnio_srv_store *st, const char *root);
+/* RENAME of from to to on this host (store lock held): the data, metadata and block
+ * checksums move together, and a crash or a failed step never leaves a name that reads
+ * wrong (rename.c). 0, -CNIO_ERR_NOENT when from is not there, -CNIO_ERR_EXIST when to is
+ * a directory that is not empty, -CNIO_ERR_IO while an earlier rename waits for a
+ * restart to finish it, or another negative code. */
+int cnio__srv_rename(struct cnio_srv_store *st, const char *from, const char *to);
+/* Finishes the rename a crash interrupted, if ROOT/.cnio/rename records one (startup,
+ * root lock held): 0 or a negative code (logged). */
+int cnio__srv_rename_recover(struct cnio_srv_store *st);
+/*
+ * Takes the root's lock, ROOT/.cnio/lock (rootlock.c): exclusive for a serving server
+ * (its pid written inside), shared for an offline --scrub. A second server on the root,
+ * a --scrub of a root being served, and (exclusive) a root inside another serving
+ * server's root or holding one are refused. Returns the lock's fd, or -1 after logging
+ * why.
+ */
+int cnio__srv_root_lock(const struct cnio_srv_store *st, const char *root, int exclusive);
+/* 0, or -1 (logged) when root lies inside another serving server's root or holds one:
+ * checked before the store is opened, so that nothing is made there, and again by
+ * cnio__srv_root_lock once the lock is held. */
+int cnio__srv_root_check(const char *root);
+/* What a serving server does to an opened root once it holds the root's lock, before it
+ * serves: finishes a RENAME a crash interrupted, loads the staged instances and removes
+ * the data files a crash left without metadata. 0 or a negative code (logged); the
+ * caller then closes the store. */
+int cnio__srv_store_recover(struct cnio_srv_store *st, const char *root);
+void cnio__srv_store_close(struct cnio_srv_store *st);
+/*
+ * Copies a wire name (len bytes, not terminated) into buf[CNIO_WIRE_MAX_NAME + 1]
+ * after checking it against cnio__name_problem (relative, no empty component, none
+ * starting with '.' or longer than 255 bytes, no control character). 0, or
+ * -CNIO_ERR_ACCESS with the rule logged.
+ */
+int cnio__srv_store_name(const char *name, size_t len, char *buf);
+/*
+ * Opens (creating, truncating) object name per o->flags (CNIO_WIRE_O_*); want is the
+ * layout to create with. On success *fd_out is the data file (read-write with
+ * CNIO_WIRE_O_WRITE), *m its metadata and *created 1 when this call created it.
+ */
+int cnio__srv_store_open_obj(struct cnio_srv_store *st, const char *name, uint32_t oflags,
+                             const struct cnio_srv_meta *want, int *fd_out,
+                             struct cnio_srv_meta *m, int *created);
+/* A full entry path: directory, '/', entry name. */
+#define CNIO_SRV_PATH_MAX (CNIO_WIRE_MAX_NAME + NAME_MAX + 2)
+/* Opens path beneath dirfd (resolve.c): openat2 RESOLVE_BENEATH, a symlink followed
+ * while it stays beneath and leads to no name starting with '.' (.cnio). The fd, or -1
+ * with errno (EXDEV: out of dirfd's tree or into .cnio), the refusal's reason set. */
+int cnio__srv_store_at(int dirfd, const char *path, int flags, mode_t mode);
+/* Creates the directories leading to name beneath basefd. 0 or a negative code. */
+int cnio__srv_store_mkparents(int basefd, const char *name);
+/* O_PATH fd of the directory holding name beneath basefd (*base: the last component). */
+int cnio__srv_store_parent(int basefd, const char *name, const char **base);
+/* Read-only fd (fsync works on it) of the directory holding name beneath basefd (*base: the last component),
+ * made first (as cnio__srv_store_mkparents) when missing: the fd or a negative code. */
+int cnio__srv_store_mkparents_at(int basefd, const char *name, const char **base);
+/* A name for a temporary file, prefix then 16 hex digits, unique in this process. */
+void cnio__srv_store_tmp_name(char *buf, size_t cap, const char *prefix);
+/* Name's metadata read from directory pfd of the metadata tree (base: the name's last
+ * component): 0, 1 when it has none, or a negative code. */
+int cnio__srv_store_meta_read_at(int pfd, const char *base, const char *name,
+                                 struct cnio_srv_meta *m);
+/* Name's metadata written in directory pfd of the metadata tree; with durable, its bytes
+ * are on disk (fsync) before the rename makes them the name's. 0 or a negative code. */
+int cnio__srv_store_meta_write_at(int pfd, const char *base, const char *name,
+                                  const struct cnio_srv_meta *m, int durable);
+/* Writes len bytes to a fresh temporary file in directory pfd and renames it to base; with
+ * durable, fsyncs the temporary file first. 0 or a negative code. */
+int cnio__srv_store_replace(int pfd, const char *base, const uint8_t *buf, size_t len,
+                            int durable);
+/* fsync of directory fd, so that the renames into it survive a crash of the host (a file
+ * system that cannot sync a directory, EINVAL or EROFS, counts as done). 0 or a negative
+ * code. */
+int cnio__srv_store_sync_dir(int fd);
+/* The same for a directory opened O_PATH (reopened for reading). */
+int cnio__srv_store_sync_path(int pfd);
+void cnio__srv_meta_encode(const struct cnio_srv_meta *m, uint8_t out[CNIO_SRV_META_SIZE]);
+/* 0, or -CNIO_ERR_IO when in (len bytes) is not a valid metadata block. */
+int cnio__srv_meta_decode(const uint8_t *in, size_t len, struct cnio_srv_meta *m);
+/* Fills i from metadata m and the data file's stat (flags plus what m's flags mean). */
+void cnio__srv_store_fill(const struct cnio_srv_meta *m, const struct stat *sb, uint32_t flags,
+                          struct cnio_wire_info *i);
+/* Clears I_DIRTY in i when a live handle writes name in place (the update is under way). */
+void cnio__srv_store_adjust(struct cnio_srv_store *st, const char *name,
+                            struct cnio_wire_info *i);
+/* Sets (dirty 1) or clears the dirty mark in name's metadata (read, changed, written
+ * under the store lock); *m the metadata after. */
+int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
+                         struct cnio_srv_meta *m);
+/* Adds delta to the live in-place writers of name; returns their count after. */
+int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delta);
+/* 1 when name (beneath: or a name beneath it, name/...) has live in-place writers, else 0
+ * (store lock held). */
+int cnio__srv_store_writing(const struct cnio_srv_store *st, const char *name, int beneath);
+/* 1 when name has live in-place writers, without waiting for the store lock while no
+ * handle at all writes in place (a READ's question). */
+int cnio__srv_store_written(struct cnio_srv_store *st, const char *name);
+/* Reads name's metadata: 0, 1 when it has none, or a negative code. */
+int cnio__srv_store_meta_get(struct cnio_srv_store *st, const char *name, struct cnio_srv_meta *m);
+/* 1 when the root directory was removed while the server ran (said once, as an error). */
+int cnio__srv_store_root_gone(struct cnio_srv_store *st);
+/* Writes the metadata of name (tmp file + rename). */
+int cnio__srv_store_meta_write(struct cnio_srv_store *st, const char *name,
+                               const struct cnio_srv_meta *m);
+/* Fills info from an open data file and its metadata. */
+int cnio__srv_store_info(int fd, const struct cnio_srv_meta *m, uint32_t flags,
+                         struct cnio_wire_info *i);
+/* fsync of the data file, its metadata and both parent directories. */
+int cnio__srv_store_sync(struct cnio_srv_store *st, const char *name, int fd);
+int cnio__srv_store_stat(struct cnio_srv_store *st, const char *name, struct cnio_wire_info *i);
+int cnio__srv_store_unlink(struct cnio_srv_store *st, const char *name);
+/*
+ * Packs the entries of directory dir ("" = root) from index *cursor into out (cap
+ * bytes): *len the bytes used, *cursor the next index, *more 1 when entries remain.
+ */
+int cnio__srv_store_list(struct cnio_srv_store *st, const char *dir, uint64_t *cursor,
+                         uint8_t *out, size_t cap, size_t *len, int *more);
+
+/* ---- sidecar.c: .cnio/meta and .cnio/sums in step with the root ------------------ */
+
+/*
+ * Clears what sidefd (st->metafd or st->sumsfd) holds at name when it is a directory
+ * (of a directory removed from the root): removed, with the directories beneath it,
+ * when none of them holds a file. 0 when nothing is left there but a file, if anything;
+ * -CNIO_ERR_ISDIR (logged) when a directory holding files stays; or a negative code.
+ */
+int cnio__srv_side_clear(int sidefd, const char *name);
+/*
+ * cnio__srv_store_mkparents_at in sidefd for an object's metadata or block sums, making
+ * way for them: files at leading components the root holds as directories (what an
+ * object removed before left) are removed. The directory's fd (*base: name's last
+ * component) or a negative code. A directory left at name itself is its callers' to
+ * clear (cnio__srv_side_clear) when their rename or create there fails with EISDIR:
+ * looking for it first cost every commit two system calls.
+ */
+int cnio__srv_side_parent(const struct cnio_srv_store *st, int sidefd, const char *name,
+                          const char **base);
+/* MKDIR's directory name in the metadata tree, once the root holds name as a directory:
+ * files in the way (of objects removed before) are removed. 0 or a negative code. */
+int cnio__srv_side_mkdir(const struct cnio_srv_store *st, const char *name);
+
+/* ---- stage.c: staged instances --------------------------------------------------- */
+
+/*
+ * Creates staged instance id (nonzero) of name with layout want: *fd_out its data file
+ * (read-write), *m its metadata. excl: -CNIO_ERR_EXIST when name exists committed.
+ * -CNIO_ERR_ISDIR when name is a directory, -CNIO_ERR_EXIST when id is taken.
+ */
+int cnio__srv_stage_create(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
+                           const struct cnio_srv_meta *want, int *fd_out,
+                           struct cnio_srv_meta *m);
+/* Reopens staged instance *id of name (*id 0: the newest of name, stored in *id). 0 or
+ * -CNIO_ERR_NOENT. */
+int cnio__srv_stage_resume(struct cnio_srv_store *st, const char *name, uint64_t *id,
+                           int *fd_out, struct cnio_srv_meta *m);
+/* A staged instance of name that live(arg, id) says a writer holds: 0 (*id) or
+ * -CNIO_ERR_NOENT. */
+int cnio__srv_stage_find_live(struct cnio_srv_store *st, const char *name,
+                              int (*live)(void *arg, uint64_t id), void *arg, uint64_t *id);
+/* The newest staged instance of name: 0 (fills what is not NULL) or -CNIO_ERR_NOENT. */
+int cnio__srv_stage_find(struct cnio_srv_store *st, const char *name, uint64_t *id,
+                         struct cnio_srv_meta *m, struct stat *sb);
+/* Info of the newest staged instance of name (flags I_STAGED): 0 or -CNIO_ERR_NOENT. */
+int cnio__srv_stage_info(struct cnio_srv_store *st, const char *name, struct cnio_wire_info *i);
+/* Records m as the metadata of staged instance id of name. */
+int cnio__srv_stage_meta_write(struct cnio_srv_store *st, uint64_t id, const char *name,
+                               const struct cnio_srv_meta *m);
+/* Writes the size a SETSIZE left in the stage index to instance id's metadata file, if
+ * one did (when its writer releases it uncommitted, or asks for SYNC): 0, or the error
+ * of the write (an instance gone meanwhile is not one). */
+int cnio__srv_stage_meta_save(struct cnio_srv_store *st, uint64_t id);
+/* fsync of staged instance id's data (fd), metadata and directory. */
+int cnio__srv_stage_sync(struct cnio_srv_store *st, uint64_t id, int fd);
+/* Makes staged instance id (metadata m) the object name: see stage_commit.c. excl: fail with
+ * -CNIO_ERR_EXIST when name exists. *seq is the commit order; 0 asks this server to pick
+ * one (its clock, above every order it recorded for the name or picked before), which
+ * *seq then holds. CNIO_SRV_STAGE_GONE (positive) when the instance was removed (an
+ * UNLINK of its name) meanwhile: nothing is committed, and what was left of it (its
+ * index entry, its block sums) is gone too. On success m->gen = id. */
+#define CNIO_SRV_STAGE_GONE 2
+int cnio__srv_stage_commit(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
+                           uint64_t *seq, struct cnio_srv_meta *m);
+/*
+ * PREPARE of the commit of staged instance id (metadata m) of name: does beforehand what
+ * cnio__srv_stage_commit could fail at for lack of space or a name in the way (the
+ * directories of its data file, metadata and block sums, leftover directories cleared,
+ * its metadata files written at their size in ROOT/.cnio/stage as ID.commit and
+ * ID.final), so that the commit only overwrites them in place and renames. 0,
+ * CNIO_SRV_STAGE_GONE, or the error the commit would have failed with, nothing
+ * changed for the object. A commit without a prepare does the same itself.
+ */
+int cnio__srv_stage_prepare(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
+                            const struct cnio_srv_meta *m);
+/* Removes the metadata files a prepare reserved for instance id (with the instance). */
+void cnio__srv_stage_unprepare(struct cnio_srv_store *st, uint64_t id);
+/* 1 (and *id) when file is the name of such a reserved file, else 0. */
+int cnio__srv_stage_prep_id(const char *file, uint64_t *id);
+/* The name of staged instance id's data file (meta: of its ID.meta) in ROOT/.cnio/stage. */
+void cnio__srv_stage_file(char *buf, size_t cap, uint64_t id, int meta);
+/* What entry base of directory pfd (name's parent beneath the root) is in the way of a
+ * staged instance of name: -CNIO_ERR_ISDIR (a directory), -CNIO_ERR_EXIST (an object,
+ * when excl), 1 when name does not exist, else 0. */
+int cnio__srv_stage_check_at(struct cnio_srv_store *st, int pfd, const char *base,
+                             const char *name, int excl);
+/* Removes staged instance id. */
+void cnio__srv_stage_discard(struct cnio_srv_store *st, uint64_t id);
+/* Removes staged instance id of name: 0, or -CNIO_ERR_NOENT. */
+int cnio__srv_stage_unlink_id(struct cnio_srv_store *st, const char *name, uint64_t id);
+/* Removes every staged instance of name (but keep, and those keep_fn(arg, id) keeps):
+ * how many, or a negative code. */
+int cnio__srv_stage_unlink_name(struct cnio_srv_store *st, const char *name);
+int cnio__srv_stage_prune(struct cnio_srv_store *st, const char *name, uint64_t keep,
+                          int (*keep_fn)(void *arg, uint64_t id), void *arg);
+/* Appends (strdup) to (*names)[*n..] the last components of staged objects in directory
+ * dir ("" = root), growing *names (capacity *cap): 0 or -CNIO_ERR_NOMEM. */
+int cnio__srv_stage_names(struct cnio_srv_store *st, const char *dir, char ***names,
+                          size_t *n, size_t *cap);
+/* Finds the staged instances in ROOT/.cnio/stage (at startup): records them in the
+ * store's index and logs those left by interrupted uploads. 0 or -CNIO_ERR_NOMEM. */
+int cnio__srv_stage_load(struct cnio_srv_store *st);
+
+/* ---- stage_idx.c: the staged instances in memory ---------------------------------------- */
+
+/* Records staged instance id of name with metadata m, which its ID.meta does not hold
+ * yet when unsaved: 0 or -CNIO_ERR_NOMEM. */
+int cnio__srv_stage_idx_add(struct cnio_srv_store *st, uint64_t id, const char *name,
+                            const struct cnio_srv_meta *m, int unsaved);
+/* Forgets staged instance id (nothing when it is not recorded): 1 when it was recorded
+ * and its ID.meta never written, else 0. */
+int cnio__srv_stage_idx_del(struct cnio_srv_store *st, uint64_t id);
+/* The ids of name's recorded instances (name NULL: of all), in *ids (the caller frees)
+ * and *n: 0 or -CNIO_ERR_NOMEM. */
+/* 1 when an instance of name, or of a name beneath it (name/...), is one that live(arg,
+ * id) says a live handle writes; else 0. */
+int cnio__srv_stage_idx_live_under(struct cnio_srv_store *st, const char *name,
+                                   int (*live)(void *arg, uint64_t id), void *arg);
+int cnio__srv_stage_idx_ids(struct cnio_srv_store *st, const char *name, uint64_t **ids,
+                            size_t *n);
+/* Forgets every instance (when the store closes). */
+void cnio__srv_stage_idx_free(struct cnio_srv_store *st);
+/* Records size as instance id's logical size, not yet written to its ID.meta (SETSIZE of
+ * a staged instance): 0, or -CNIO_ERR_NOENT when id is not recorded. */
+int cnio__srv_stage_idx_set_size(struct cnio_srv_store *st, uint64_t id, uint64_t size);
+/* 1, with its metadata in *m and its name in name (when not NULL), when instance id has
+ * metadata not yet in its ID.meta; else 0. */
+int cnio__srv_stage_idx_unsaved(struct cnio_srv_store *st, uint64_t id, struct cnio_srv_meta *m,
+                                char name[CNIO_WIRE_MAX_NAME + 1]);
+/* Marks instance id's size as written to its ID.meta, if it still is size: 1, or 0
+ * when id is no longer recorded (discarded). */
+int cnio__srv_stage_idx_saved(struct cnio_srv_store *st, uint64_t id, uint64_t size);
+
+/* ---- sums.c, sums_file.c: block checksums ---------------------------------------- */
+
+#define CNIO_SRV_BLOCK (64u << 10)
+/* A connection's smallest buffer: reply buffers are at least this large, and a request
+ * buffer beyond it is freed when memory is tight (conn.c, conn_out.c). */
+#define CNIO_SRV_CONN_MIN_BUF 256
+/* A staged instance gets its ID.meta once a WRITE ends past this offset of its data
+ * file, if nothing wrote it before (stage_idx.c). */
+#define CNIO_SRV_STAGE_LAZY (1u << 20)
+
+/* An open block sums file (fd -1: the object has none) and its data file's lock key. */
+struct cnio_srv_sums {
+    int fd;
+    uint64_t key;
+};
+
+/*
+ * Opens the block sums of object name (stage: of that staged instance instead) whose data
+ * file is dfd. create: build them from the data when there are none. 0 (s->fd set),
+ * 1 when there are none and !create, or a negative code (-CNIO_ERR_IO: not a sums file).
+ */
+int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t stage, int dfd,
+                        int create, struct cnio_srv_sums *s);
+void cnio__srv_sums_close(struct cnio_srv_sums *s);
+/*
+ * WRITE of p (len bytes) at off into dfd, checked against want_crc (the payload's CRC,
+ * computed in the same pass as the block CRCs): 0, -CNIO_ERR_CHECKSUM when the payload
+ * does not match (nothing written), or another negative code. s->fd < 0: no sums kept.
+ */
+int cnio__srv_sums_write(const struct cnio_srv_sums *s, int dfd, uint64_t off, const uint8_t *p,
+                         size_t len, uint32_t want_crc);
+/* After dfd was truncated (or extended) to size: the sums follow. */
+int cnio__srv_sums_truncate(const struct cnio_srv_sums *s, int dfd, uint64_t size);
+/*
+ * *crc = the CRC32C of dfd's [off, off + len) (len > 0 within fsize, dfd's size; at most
+ * CNIO_WIRE_MAX_PAYLOAD), combined from the stored block CRCs; only partial blocks are
+ * read, and checked. out: when not NULL, every block is read and checked and the bytes
+ * are copied there. 0, 2 when the file shrank meanwhile (try again), -CNIO_ERR_CHECKSUM
+ * when a block read does not match its CRC (logged with name and offset), or another
+ * negative code.
+ */
+int cnio__srv_sums_read(const struct cnio_srv_sums *s, int dfd, const char *name, uint64_t off,
+                        uint64_t len, uint64_t fsize, uint8_t *out, uint32_t *crc_out);
+/*
+ * Whether object name's sums record data past fsize, its file's size, before end:
+ * -CNIO_ERR_CHECKSUM (*at: where the file ends; logged unless name is NULL) when a block
+ * past the file's end, or the end of its last one, held bytes other than zeros when they
+ * were written (the file was truncated behind the server's back: what is gone must not
+ * read as a hole), else 0 or another negative code. Blocks whose write did not finish
+ * say nothing. s->fd < 0: 0.
+ */
+int cnio__srv_sums_past_end(const struct cnio_srv_sums *s, const char *name, uint64_t fsize,
+                            uint64_t end, uint64_t *at);
+/*
+ * Checks the block at *pos (a multiple of CNIO_SRV_BLOCK) of dfd, buf: CNIO_SRV_BLOCK
+ * bytes of scratch. 0 with *pos at the next block and *checked the block's length
+ * (*pending: the block's write never finished, so it could not be checked), 1 at the end
+ * of the file, -CNIO_ERR_CHECKSUM when damaged.
+ */
+int cnio__srv_sums_check(const struct cnio_srv_sums *s, int dfd, uint64_t *pos,
+                         uint8_t *buf, int *pending, uint32_t *checked);
+/* The committed object's sums: emptied (its data was truncated to 0 or created afresh),
+ * removed, or replaced by those of staged instance id (none: removed). A commit's
+ * *dirfd is then the sums file's directory, for the caller to fsync and close. */
+int cnio__srv_sums_reset(struct cnio_srv_store *st, const char *name);
+int cnio__srv_sums_unlink(struct cnio_srv_store *st, const char *name);
+int cnio__srv_sums_commit(struct cnio_srv_store *st, const char *name, uint64_t id,
+                          int *dirfd);
+/*
+ * Recomputes from the data the entries of blocks whose write never finished (a server
+ * killed between data and checksum): when a writer vouches for the data again (an
+ * upload resumed, whose client compares CRCs; the clean close of an update in place).
+ * How many, or a negative code.
+ */
+long cnio__srv_sums_heal(const struct cnio_srv_sums *s, int dfd);
+/* fsync of the sums file (SYNC, COMMIT, shutdown: after the data's). 0 or a code. */
+int cnio__srv_sums_sync(const struct cnio_srv_sums *s);
+/* Removes staged instance id's sums. */
+void cnio__srv_sums_discard(struct cnio_srv_store *st, uint64_t id);
+
+/* ---- scrub.c: checking the store --------------------------------------------------- */
+
+struct cnio_srv;
+/* Checks every block of every object beneath the root once (the --scrub mode): the number
+ * of damaged or unverifiable blocks and objects, each named on stderr. */
+long cnio__srv_scrub_all(struct cnio_srv_store *st);
+/* The background scrub at opts.scrub_rate bytes/s, until cnio__srv_scrub_stop. */
+int cnio__srv_scrub_start(struct cnio_srv *srv);
+void cnio__srv_scrub_stop(struct cnio_srv *srv);
+
+#endif
