@@ -1,0 +1,162 @@
+/*
+ * stack_rx.c - the receive side of a stream endpoint (stack.c's engine): the state
+ * machine that reads a reply's header into the endpoint's buffer, routes it to the
+ * request it answers, and reads its payload straight into the request's reply buffer,
+ * together with the next header in the same readv; and the finish of a reply, shared
+ * with the message transports (stack_msg.c). Moved out of stack.c.
+ */
+#include "common.h"
+#include "log.h"
+#include "stack.h"
+#include "stack_int.h"
+#include "transport.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#define STK_RX_ROUNDS 64     /* receive calls per endpoint and wake-up */
+
+/* A status a server may send: 0 or a known negative code. */
+static int ep_status_ok(int32_t s)
+{
+    return s <= 0 && s > -CNIO_ERR_MAX_;
+}
+
+/* The payload of the current frame is in: check it and deliver it. 0 or -1 (dead). */
+int cnio__ep_rx_finish(struct cnio_ep *ep)
+{
+    struct cnio_req *r = ep->rxreq;
+
+    ep->rx_payload = 0;
+    if (ep->h.length && cnio__wire_payload_check(&ep->h, ep->rxdst)) {
+        cnio__ep_kill(ep, -CNIO_ERR_CHECKSUM);
+        return -1;
+    }
+    if (!r) {
+        cnio__ep_challenge(ep);
+        return ep->state == EP_DEAD ? -1 : 0;
+    }
+    ep->rxreq = NULL;
+    r->status = ep->h.status;
+    r->rlen = ep->h.length;
+    if (ep->h.flags & CNIO_WIRE_F_REASON) {
+        char why[CNIO_WIRE_MAX_REASON + 1];
+
+        /* The server says which rule it applied: the user learns it, and which host. */
+        cnio__wire_reason_text(ep->rsn, ep->h.length, why, sizeof(why));
+        if (r->type == CNIO_WIRE_AUTH && r->status == -CNIO_ERR_LIMIT)   /* tried again */
+            cnio__debug("%s: %s: %s", ep->name, cnio_strerror(r->status), why);
+        else
+            cnio__err("%s: %s: %s", ep->name, cnio_strerror(r->status), why);
+        r->rlen = 0;
+        r->reasoned = 1;
+    }
+    r->rflags = ep->h.flags;
+    r->robject = ep->h.object;
+    r->roffset = ep->h.offset;
+    r->rsession = ep->h.session;
+    r->progress |= REQ_REPLIED;
+    if (r->progress & REQ_SENT)
+        cnio__ep_complete(ep, r);
+    return ep->state == EP_DEAD ? -1 : 0;
+}
+
+/* Where the frame whose header is in ep->h goes: 0, or a negative code. */
+int cnio__ep_rx_route(struct cnio_ep *ep)
+{
+    const struct cnio_wire_hdr *h = &ep->h;
+    struct cnio_req *r;
+
+    if (!ep_status_ok(h->status))
+        return -CNIO_ERR_PROTO;
+    if (ep->state == EP_CHALLENGE) {
+        if (h->type != CNIO_WIRE_CHALLENGE)
+            return -CNIO_ERR_PROTO;
+        if (h->status)
+            return h->status;
+        if (h->length != CNIO_WIRE_CHALLENGE_SIZE)
+            return -CNIO_ERR_PROTO;
+        ep->rxreq = NULL;
+        ep->rxdst = ep->chbuf;
+        return 0;
+    }
+    if (!(h->type & CNIO_WIRE_REPLY))
+        return -CNIO_ERR_PROTO;
+    r = ep->inflight[h->reqid & 0xff & (CNIO_EP_MAX_INFLIGHT - 1)];
+    if (!r || r->reqid != h->reqid || (r->progress & REQ_REPLIED) ||
+        (h->type & ~CNIO_WIRE_REPLY) != r->type)
+        return -CNIO_ERR_PROTO;
+    ep->rxreq = r;
+    if (h->flags & CNIO_WIRE_F_REASON) {   /* an error's reason (decode checked its size) */
+        if (!(ep->chal.caps & CNIO_WIRE_CAP_REASON))
+            return -CNIO_ERR_PROTO;         /* never asked for */
+        ep->rxdst = ep->rsn;
+        return 0;
+    }
+    if (h->length > r->rcap)
+        return -CNIO_ERR_PROTO;
+    ep->rxdst = r->rbuf;
+    return 0;
+}
+
+/* A whole header is in rxhdr. 0 or -1 (dead). */
+static int ep_rx_header(struct cnio_ep *ep)
+{
+    int ret = cnio__wire_hdr_decode(ep->rxhdr, &ep->h);
+
+    ep->rxgot = 0;
+    if (!ret)
+        ret = cnio__ep_rx_route(ep);
+    if (ret) {
+        cnio__ep_kill(ep, ret);
+        return -1;
+    }
+    ep->rxlen = ep->h.length;
+    ep->rxpgot = 0;
+    if (ep->rxlen == 0)
+        return cnio__ep_rx_finish(ep);
+    ep->rx_payload = 1;
+    return 0;
+}
+
+void cnio__ep_rx(struct cnio_ep *ep)
+{
+    if (ep->state != EP_DEAD && ep_ops(ep)->framed) {
+        cnio__ep_rx_msg(ep);
+        return;
+    }
+    for (int round = 0; round < STK_RX_ROUNDS && ep->state != EP_DEAD; round++) {
+        struct iovec iov[2];
+        int n = 0;
+        ssize_t got;
+
+        if (ep->rx_payload) {
+            iov[n].iov_base = ep->rxdst + ep->rxpgot;
+            iov[n++].iov_len = ep->rxlen - ep->rxpgot;
+        }
+        iov[n].iov_base = ep->rxhdr + ep->rxgot;
+        iov[n++].iov_len = CNIO_WIRE_HDR_SIZE - ep->rxgot;
+        got = ep_ops(ep)->recvv(ep->conn, iov, n);
+        if (got < 0) {
+            cnio__ep_kill(ep, (int)got);
+            return;
+        }
+        if (got == 0)
+            return;
+        ep->last_ms = cnio__now_ms();
+        if (ep->rx_payload) {
+            size_t take = CNIO_MIN((size_t)got, ep->rxlen - ep->rxpgot);
+
+            ep->rxpgot += take;
+            got -= (ssize_t)take;
+            if (ep->rxpgot < ep->rxlen)
+                continue;
+            if (cnio__ep_rx_finish(ep))
+                return;
+        }
+        ep->rxgot += (size_t)got;
+        if (ep->rxgot == CNIO_WIRE_HDR_SIZE && ep_rx_header(ep))
+            return;
+    }
+}
