@@ -305,8 +305,9 @@ static int cc_discard(struct cnio_obj *obj)
      * ABORT went through already, UNLINK finds nothing (NOENT: gone). */
     if (broken || ret)
         ret = cc_discard_fresh(obj);
-    /* A server releases the handles of a connection that goes: a host whose connections
-     * broke holds none of obj's any more, and there is nothing to close there. */
+    /* A server releases the handles of a connection that goes (or keeps them, as
+     * interrupted writers, for the job's other ranks still attached): a host whose
+     * connections broke holds none of obj's for this process to close. */
     for (int j = 0; j < obj->nhosts; j++)
         if (cc_host_lost(obj, j))
             obj->hosts[j].opened = 0;

@@ -10,6 +10,10 @@
  * connection leaves the count when it closes. A handle without a budget (a client that
  * never sent BUDGET) counts and never refuses. The handle keeps the most connections it
  * had at once and the refusals, logged when it goes (handles.c).
+ *
+ * The bound connections are also what keeps an orphan alive (a handle whose opener
+ * closed without a CLOSE, cnio__srv_handles_orphan): the last of them to leave unlinks
+ * it, and none binds to it after that.
  */
 #include "server.h"
 #include "log.h"
@@ -30,6 +34,11 @@ static int budget_join(struct cnio_srv_conn *c, uint64_t object, int refuse)
     if (!hd)
         return -CNIO_ERR_NOENT;
     pthread_mutex_lock(&hd->lock);
+    if (hd->orphan && hd->conns == 0) {   /* its last user left: being unlinked */
+        pthread_mutex_unlock(&hd->lock);
+        cnio__srv_handles_put(&c->srv->handles, hd);
+        return -CNIO_ERR_NOENT;
+    }
     budget = hd->budget;
     full = refuse && budget && hd->conns >= budget;
     if (full) {
@@ -56,17 +65,22 @@ int cnio__srv_budget_auth(struct cnio_srv_conn *c, uint64_t object)
 void cnio__srv_budget_leave(struct cnio_srv_conn *c)
 {
     struct cnio_srv_handle *hd;
+    uint64_t object = c->bound_object;
+    int last;
 
-    if (!c->bound_object)
+    if (!object)
         return;
-    hd = cnio__srv_handles_get(&c->srv->handles, c->bound_object);
+    hd = cnio__srv_handles_get(&c->srv->handles, object);
     c->bound_object = 0;
     if (!hd)
         return;   /* closed meanwhile: nothing left to count */
     pthread_mutex_lock(&hd->lock);
     if (hd->conns)
         hd->conns--;
+    last = hd->orphan && hd->conns == 0;
     pthread_mutex_unlock(&hd->lock);
+    if (last)   /* the last user of a handle whose opener is gone */
+        cnio__srv_handles_remove(&c->srv->handles, object, NULL);
     cnio__srv_handles_put(&c->srv->handles, hd);
 }
 

@@ -462,7 +462,7 @@ static int conn_expired(struct cnio_srv_conn *c, int64_t now_ms)
     if (c->state == CNIO_SRV_C_AUTH && atomic_load(&c->evicted))
         return 1;
     /* A connection holding open objects is an open file, not idle: closing it would
-     * release the handles that other connections (the tokens of a job's ranks) use. */
+     * leave its handles interrupted writers (cnio__srv_handles_orphan). */
     if (c->state == CNIO_SRV_C_READY && o->idle_timeout_s && !c->oq_head && !c->nowned &&
         !conn_mid_frame(c) && now_ms - c->last_active >= (int64_t)o->idle_timeout_s * 1000) {
         cnio__info("%s: idle for %u s (--idle-timeout), closing", c->peer, o->idle_timeout_s);
@@ -529,7 +529,7 @@ void cnio__srv_conn_free(struct cnio_srv_conn *c)
     cnio__srv_unauth_remove(c);
     cnio__srv_budget_leave(c);
     for (size_t i = 0; i < c->nowned; i++)
-        cnio__srv_handles_remove(&c->srv->handles, c->owned[i], c);
+        cnio__srv_handles_orphan(&c->srv->handles, c->owned[i], c);
     if (c->fd >= 0)
         close(c->fd);
     cnio__srv_out_list_free(c->srv, c->oq_head);

@@ -2,10 +2,13 @@
  * handles.c - the server-wide table of open object handles.
  *
  * A handle is shared by every worker thread: a connection that opened it owns it, and
- * other connections (other lanes, token-authenticated ranks) may use it. The table is
- * a mutex-protected hash; entries are reference-counted so that a CLOSE (or the owner
- * going away) while another thread is in a pwrite on the same handle is safe: the file
- * is closed when the last reference goes.
+ * other connections (other lanes, token-authenticated ranks) may use it. A CLOSE ends
+ * it for all of them. An owner that goes away without one leaves it an orphan, which
+ * lives on while connections are bound to it (the job's ranks, budget.c) and goes with
+ * the last of them. The table is a mutex-protected hash; entries are
+ * reference-counted so that a CLOSE (or the last user going away) while another thread
+ * is in a pwrite on the same handle is safe: the file is closed when the last
+ * reference goes.
  */
 #include "server.h"
 #include "log.h"
@@ -301,4 +304,21 @@ int cnio__srv_handles_remove(struct cnio_srv_handles *t, uint64_t id, const void
     pthread_mutex_unlock(&t->lock);
     cnio__srv_handles_put(t, h);
     return 0;
+}
+
+void cnio__srv_handles_orphan(struct cnio_srv_handles *t, uint64_t id, const void *owner)
+{
+    struct cnio_srv_handle *h = cnio__srv_handles_get(t, id);
+    int unused;
+
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->lock);
+    unused = h->owner == owner && h->conns == 0;
+    if (h->owner == owner)
+        h->orphan = 1;
+    pthread_mutex_unlock(&h->lock);
+    if (unused)
+        cnio__srv_handles_remove(t, id, owner);
+    cnio__srv_handles_put(t, h);
 }

@@ -99,6 +99,8 @@ struct cnio_srv_handle {
     int stage_saved;            /* its instance's ID.meta was written for its size (lock) */
     char *name;
     const void *owner;          /* the connection that opened it */
+    int orphan;                 /* that connection closed without a CLOSE (lock): an
+                                   interrupted writer, kept while connections are bound */
     pthread_mutex_t lock;       /* guards meta, file and sums */
     struct cnio_srv_meta meta;
     struct cnio_srv_file *file; /* for READ replies, or NULL */
@@ -159,6 +161,14 @@ int cnio__srv_handles_adopt(struct cnio_srv_handles *t, struct cnio_srv_store *s
                             const char *name, uint64_t instance);
 /* Unlinks handle id (only when owned by owner, unless owner is NULL): 0 or -NOENT. */
 int cnio__srv_handles_remove(struct cnio_srv_handles *t, uint64_t id, const void *owner);
+/*
+ * owner, the connection that opened handle id, closed without its CLOSE. The handle is
+ * an interrupted writer from now on: no CLOSE clears its object's dirty mark, no COMMIT
+ * commits what it stages. It is unlinked at once when no connection is bound to it
+ * (budget.c), else when the last bound one closes: the job's other ranks, attached
+ * with their tokens, carry on meanwhile.
+ */
+void cnio__srv_handles_orphan(struct cnio_srv_handles *t, uint64_t id, const void *owner);
 
 /* ---- the server and its workers (loop.c) ------------------------------------------ */
 
