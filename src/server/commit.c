@@ -15,6 +15,9 @@
 
 /* Bytes a CRC request reads from the file at a time. */
 #define COMMIT_CRC_BUF (1u << 20)
+/* Instances up to this size are made durable under the store lock, together with their
+ * metadata (cnio__srv_stage_commit's inst); larger ones before it. */
+#define COMMIT_SYNC_WITH_META (1u << 20)
 
 pthread_mutex_t *cnio__srv_open_lock(struct cnio_srv_store *st, const char *name)
 {
@@ -312,10 +315,16 @@ int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     pthread_mutex_lock(&hd->lock);
     instance = hd->stage;
     if (hd->stage) {
-        ret = commit_sync(hd);
+        /* A small instance is synced with its metadata (stage_commit.c): one journal
+         * commit for the three files; a large one here, before the store lock, so that
+         * the other commits do not wait for its data to reach the disk. */
+        int small = fstat(hd->fd, &sb) == 0 && sb.st_size <= COMMIT_SYNC_WITH_META;
+        int inst[2] = { small ? hd->fd : -1, small && hd->sums_state == 1 ? hd->sums.fd : -1 };
+
+        ret = small ? 0 : commit_sync(hd);
         if (!ret)
             ret = cnio__srv_stage_commit(&c->srv->store, hd->name, hd->stage, commit_excl(hd),
-                                         &order, &hd->meta);
+                                         inst, &order, &hd->meta);
         r->offset = order;
         if (ret == CNIO_SRV_STAGE_GONE && (h->flags & CNIO_WIRE_F_GONE)) {
             /* removed by an UNLINK of its name, and the writer takes that as a deletion

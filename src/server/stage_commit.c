@@ -81,12 +81,33 @@ void cnio__srv_stage_unprepare(struct cnio_srv_store *st, uint64_t id)
 }
 
 /*
- * Writes m into instance id's reserved metadata file of step, and fsyncs it: a file
- * a prepare made is overwritten in place (the same 64 bytes: nothing to allocate), a
- * missing one (no PREPARE came) is made now.
+ * fsyncs the n files fds (-1: none), after starting the write-back of all of them: on a
+ * journalling file system the first fsync then commits the others' block allocations
+ * too, and the later ones find little left to wait for (one journal commit, not one a
+ * file). 0 or the first error.
+ */
+static int stage_sync_files(const int *fds, int n)
+{
+    int ret = 0;
+
+#ifdef SYNC_FILE_RANGE_WRITE
+    for (int i = 0; i < n; i++)   /* a hint: an error is the fsync's to report */
+        if (fds[i] >= 0)
+            sync_file_range(fds[i], 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+    for (int i = 0; i < n && !ret; i++)
+        if (fds[i] >= 0 && fsync(fds[i]) < 0)
+            ret = cnio__srv_why_errno(errno);
+    return ret;
+}
+
+/*
+ * Writes m into instance id's reserved metadata file of step, and fsyncs it, with the
+ * instance's files inst when not NULL: a file a prepare made is overwritten in place
+ * (the same 64 bytes: nothing to allocate), a missing one (no PREPARE came) is made now.
  */
 static int stage_prep_write(struct cnio_srv_store *st, uint64_t id, int step,
-                            const struct cnio_srv_meta *m)
+                            const struct cnio_srv_meta *m, const int inst[2])
 {
     uint8_t buf[CNIO_SRV_META_SIZE];
     char file[40];
@@ -100,20 +121,22 @@ static int stage_prep_write(struct cnio_srv_store *st, uint64_t id, int step,
     errno = 0;
     if (pwrite(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf))
         ret = errno ? cnio__srv_why_errno(errno) : -CNIO_ERR_NOSPC;
-    if (!ret && fsync(fd) < 0)
-        ret = cnio__srv_why_errno(errno);
+    if (!ret)
+        ret = stage_sync_files((const int[]){ inst ? inst[0] : -1, inst ? inst[1] : -1, fd }, 3);
     if (close(fd) < 0 && !ret)
         ret = cnio__srv_why_errno(errno);
     return ret;
 }
 
 /* Writes m as name's metadata (mbase in directory mpfd) through the reserved file of
- * step: written, fsynced, renamed into place, and its directory fsynced. */
+ * step: written, fsynced (with inst: stage_prep_write), renamed into place, and its
+ * directory fsynced. */
 static int stage_prep_place(struct cnio_srv_store *st, uint64_t id, int step, const char *name,
-                            const struct cnio_srv_meta *m, int mpfd, const char *mbase)
+                            const struct cnio_srv_meta *m, const int inst[2], int mpfd,
+                            const char *mbase)
 {
     char file[40];
-    int ret = stage_prep_write(st, id, step, m);
+    int ret = stage_prep_write(st, id, step, m, inst);
 
     stage_prep_file(file, sizeof(file), id, step);
     if (!ret && renameat(st->stagefd, file, mpfd, mbase) < 0) {
@@ -166,8 +189,8 @@ static uint64_t stage_pick_order(struct cnio_srv_store *st, int have, const stru
  * old data's reads, never pass wrong bytes). The caller fsynced the data and its sums.
  */
 static int stage_commit_at(struct cnio_srv_store *st, const char *name, uint64_t id,
-                           int excl, uint64_t *seqp, struct cnio_srv_meta *m, int dpfd,
-                           const char *base, int mpfd, const char *mbase)
+                           int excl, const int inst[2], uint64_t *seqp, struct cnio_srv_meta *m,
+                           int dpfd, const char *base, int mpfd, const char *mbase)
 {
     struct cnio_srv_meta c = *m, cur;
     char file[32];
@@ -189,7 +212,7 @@ static int stage_commit_at(struct cnio_srv_store *st, const char *name, uint64_t
     c.gen = id;
     c.seq = seq;
     c.flags = fresh ? 0 : CNIO_SRV_META_COMMITTING;
-    ret = stage_prep_place(st, id, STAGE_PREP_COMMIT, name, &c, mpfd, mbase);
+    ret = stage_prep_place(st, id, STAGE_PREP_COMMIT, name, &c, inst, mpfd, mbase);
     if (!ret)
         ret = cnio__srv_sums_commit(st, name, id, &sfd);
     if (ret) {
@@ -216,7 +239,7 @@ static int stage_commit_at(struct cnio_srv_store *st, const char *name, uint64_t
         ret = cnio__srv_store_sync_dir(sfd);
     close(sfd);
     if (!ret && !fresh)
-        ret = stage_prep_place(st, id, STAGE_PREP_FINAL, name, &c, mpfd, mbase);
+        ret = stage_prep_place(st, id, STAGE_PREP_FINAL, name, &c, NULL, mpfd, mbase);
     if (!ret)
         *m = c;
     return ret;
@@ -254,14 +277,15 @@ static int stage_commit_open(struct cnio_srv_store *st, const char *name, uint64
 
 /* Steps 0-3 of a commit (store lock held). */
 static int stage_commit_locked(struct cnio_srv_store *st, const char *name, uint64_t id,
-                               int excl, uint64_t *seqp, struct cnio_srv_meta *m)
+                               int excl, const int inst[2], uint64_t *seqp,
+                               struct cnio_srv_meta *m)
 {
     const char *base, *mbase;
     int dpfd, mpfd, ret = stage_commit_open(st, name, id, &dpfd, &base, &mpfd, &mbase);
 
     if (ret)
         return ret;
-    ret = stage_commit_at(st, name, id, excl, seqp, m, dpfd, base, mpfd, mbase);
+    ret = stage_commit_at(st, name, id, excl, inst, seqp, m, dpfd, base, mpfd, mbase);
     close(mpfd);
     close(dpfd);
     return ret;
@@ -297,10 +321,10 @@ static int stage_prepare_locked(struct cnio_srv_store *st, const char *name, uin
     c.seq = 0;
     c.flags = CNIO_SRV_META_COMMITTING;
     if (!ret)
-        ret = stage_prep_write(st, id, STAGE_PREP_COMMIT, &c);
+        ret = stage_prep_write(st, id, STAGE_PREP_COMMIT, &c, NULL);
     c.flags = 0;
     if (!ret)
-        ret = stage_prep_write(st, id, STAGE_PREP_FINAL, &c);
+        ret = stage_prep_write(st, id, STAGE_PREP_FINAL, &c, NULL);
     return ret;
 }
 
@@ -319,13 +343,13 @@ int cnio__srv_stage_prepare(struct cnio_srv_store *st, const char *name, uint64_
 }
 
 int cnio__srv_stage_commit(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
-                           uint64_t *seq, struct cnio_srv_meta *m)
+                           const int inst[2], uint64_t *seq, struct cnio_srv_meta *m)
 {
     char file[32];
     int ret;
 
     pthread_mutex_lock(&st->lock);
-    ret = stage_commit_locked(st, name, id, excl, seq, m);
+    ret = stage_commit_locked(st, name, id, excl, inst, seq, m);
     if (!ret && !cnio__srv_stage_idx_del(st, id)) {
         cnio__srv_stage_file(file, sizeof(file), id, 1);
         unlinkat(st->stagefd, file, 0);

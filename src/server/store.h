@@ -252,10 +252,13 @@ int cnio__srv_stage_sync(struct cnio_srv_store *st, uint64_t id, int fd);
  * one (its clock, above every order it recorded for the name or picked before), which
  * *seq then holds. CNIO_SRV_STAGE_GONE (positive) when the instance was removed (an
  * UNLINK of its name) meanwhile: nothing is committed, and what was left of it (its
- * index entry, its block sums) is gone too. On success m->gen = id. */
+ * index entry, its block sums) is gone too. On success m->gen = id. inst: the instance's
+ * data file and block sums file as the writer has them open (-1: none), made durable
+ * together with the metadata of step 1, in one sync of the three, before it is renamed
+ * into place. */
 #define CNIO_SRV_STAGE_GONE 2
 int cnio__srv_stage_commit(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
-                           uint64_t *seq, struct cnio_srv_meta *m);
+                           const int inst[2], uint64_t *seq, struct cnio_srv_meta *m);
 /*
  * PREPARE of the commit of staged instance id (metadata m) of name: does beforehand what
  * cnio__srv_stage_commit could fail at for lack of space or a name in the way (the
