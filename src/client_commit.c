@@ -305,8 +305,8 @@ static int cc_discard(struct cnio_obj *obj)
      * ABORT went through already, UNLINK finds nothing (NOENT: gone). */
     if (broken || ret)
         ret = cc_discard_fresh(obj);
-    /* A server releases the handles of a connection that goes (or keeps them, as
-     * interrupted writers, for the job's other ranks still attached): a host whose
+    /* A server releases the handles of a connection that goes (a read-only one only
+     * once the job's other ranks attached to it have gone too): a host whose
      * connections broke holds none of obj's for this process to close. */
     for (int j = 0; j < obj->nhosts; j++)
         if (cc_host_lost(obj, j))

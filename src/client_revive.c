@@ -8,8 +8,8 @@
  * blocking: one that the peer closed while nothing was in flight on it is replaced by a
  * new connection that authenticates as the old one did (the key, or the rank's token).
  * When the replaced lane is the one that opened obj's handle on that host, the server
- * has released the handle with it, or left it to the job's other ranks as an interrupted
- * writer (doc/protocol.md), and the object is opened again there. A lane that
+ * has released the handle with it (or left a read-only one to the job's other ranks,
+ * doc/protocol.md), and the object is opened again there. A lane that
  * died with requests in flight is never revived: what it carried may or may not have
  * been done, and only the caller can tell whether to repeat it.
  */

@@ -237,9 +237,7 @@ int cnio__srv_open_dirty(struct cnio_srv_conn *c, const char *name, struct cnio_
     return 0;
 }
 
-/* The staged handle a COMMIT, PREPARE or ABORT names (a reference), or an error. An
- * orphan (its opener closed without a CLOSE: cnio__srv_handles_orphan) is an
- * interrupted upload, which stays resumable: it may be aborted, not committed. */
+/* The staged handle a COMMIT, PREPARE or ABORT names (a reference), or an error. */
 static int commit_staged(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                          struct cnio_srv_handle **out)
 {
@@ -249,9 +247,6 @@ static int commit_staged(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
         return ret;
     pthread_mutex_lock(&(*out)->lock);
     ret = (*out)->stage ? 0 : -CNIO_ERR_INVAL;
-    if (!ret && (*out)->orphan && h->type != CNIO_WIRE_ABORT)
-        ret = cnio__srv_why(-CNIO_ERR_CONN, "the connection that opened this upload closed "
-                            "without closing it: it is not committed (it can be resumed)");
     pthread_mutex_unlock(&(*out)->lock);
     if (ret)
         cnio__srv_handles_put(&c->srv->handles, *out);

@@ -462,7 +462,8 @@ static int conn_expired(struct cnio_srv_conn *c, int64_t now_ms)
     if (c->state == CNIO_SRV_C_AUTH && atomic_load(&c->evicted))
         return 1;
     /* A connection holding open objects is an open file, not idle: closing it would
-     * leave its handles interrupted writers (cnio__srv_handles_orphan). */
+     * release the handles that other connections (the tokens of a job's ranks) use
+     * (the writing ones at once: cnio__srv_handles_orphan). */
     if (c->state == CNIO_SRV_C_READY && o->idle_timeout_s && !c->oq_head && !c->nowned &&
         !conn_mid_frame(c) && now_ms - c->last_active >= (int64_t)o->idle_timeout_s * 1000) {
         cnio__info("%s: idle for %u s (--idle-timeout), closing", c->peer, o->idle_timeout_s);

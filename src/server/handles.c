@@ -3,9 +3,10 @@
  *
  * A handle is shared by every worker thread: a connection that opened it owns it, and
  * other connections (other lanes, token-authenticated ranks) may use it. A CLOSE ends
- * it for all of them. An owner that goes away without one leaves it an orphan, which
- * lives on while connections are bound to it (the job's ranks, budget.c) and goes with
- * the last of them. The table is a mutex-protected hash; entries are
+ * it for all of them. An owner that goes away without one takes a writing handle with
+ * it, and leaves a read-only one an orphan, which lives on while connections are bound
+ * to it (the job's ranks, budget.c) and goes with the last of them. The table is a
+ * mutex-protected hash; entries are
  * reference-counted so that a CLOSE (or the last user going away) while another thread
  * is in a pwrite on the same handle is safe: the file is closed when the last
  * reference goes.
@@ -314,7 +315,7 @@ void cnio__srv_handles_orphan(struct cnio_srv_handles *t, uint64_t id, const voi
     if (!h)
         return;
     pthread_mutex_lock(&h->lock);
-    unused = h->owner == owner && h->conns == 0;
+    unused = h->owner == owner && (h->conns == 0 || (h->oflags & CNIO_WIRE_O_WRITE));
     if (h->owner == owner)
         h->orphan = 1;
     pthread_mutex_unlock(&h->lock);

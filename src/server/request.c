@@ -547,8 +547,7 @@ static int req_sync(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
 /* A clean close of an in-place writer: the last one clears the object's dirty mark. A
  * writer whose object was removed (UNLINK) while it was open has nothing to vouch for (a
  * name made again meanwhile is another object): its close fails with NOENT, or succeeds
- * with F_GONE when it asked so (as COMMIT, commit.c). Nor has an orphan, whose opener
- * closed without it (cnio__srv_handles_orphan): -CNIO_ERR_CONN, the mark stays. */
+ * with F_GONE when it asked so (as COMMIT, commit.c). */
 static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                            struct cnio_srv_reply *r)
 {
@@ -562,13 +561,8 @@ static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *
     pthread_mutex_lock(&hd->lock);
     if (hd->joined)   /* closed before the commit of what it joined: not a writer in place */
         cnio__srv_handles_join(&c->srv->handles, hd, 0);
-    last = hd->writer && !hd->orphan &&
-           cnio__srv_store_writer(&c->srv->store, hd->name, 0) == 1;
-    if (hd->writer && hd->orphan) {
-        ret = cnio__srv_why(-CNIO_ERR_CONN, "the connection that opened it for writing in "
-                            "place closed without closing it: it stays marked as an "
-                            "interrupted update");
-    } else if (hd->writer && fstat(hd->fd, &sb) == 0 && sb.st_nlink == 0) {
+    last = hd->writer && cnio__srv_store_writer(&c->srv->store, hd->name, 0) == 1;
+    if (hd->writer && fstat(hd->fd, &sb) == 0 && sb.st_nlink == 0) {
         if (h->flags & CNIO_WIRE_F_GONE)
             r->flags |= CNIO_WIRE_F_GONE;
         else

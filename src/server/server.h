@@ -99,8 +99,8 @@ struct cnio_srv_handle {
     int stage_saved;            /* its instance's ID.meta was written for its size (lock) */
     char *name;
     const void *owner;          /* the connection that opened it */
-    int orphan;                 /* that connection closed without a CLOSE (lock): an
-                                   interrupted writer, kept while connections are bound */
+    int orphan;                 /* that connection closed without a CLOSE (lock): a
+                                   read-only handle kept while connections are bound */
     pthread_mutex_t lock;       /* guards meta, file and sums */
     struct cnio_srv_meta meta;
     struct cnio_srv_file *file; /* for READ replies, or NULL */
@@ -162,11 +162,13 @@ int cnio__srv_handles_adopt(struct cnio_srv_handles *t, struct cnio_srv_store *s
 /* Unlinks handle id (only when owned by owner, unless owner is NULL): 0 or -NOENT. */
 int cnio__srv_handles_remove(struct cnio_srv_handles *t, uint64_t id, const void *owner);
 /*
- * owner, the connection that opened handle id, closed without its CLOSE. The handle is
- * an interrupted writer from now on: no CLOSE clears its object's dirty mark, no COMMIT
- * commits what it stages. It is unlinked at once when no connection is bound to it
- * (budget.c), else when the last bound one closes: the job's other ranks, attached
- * with their tokens, carry on meanwhile.
+ * owner, the connection that opened handle id, closed without its CLOSE. A handle that
+ * writes is unlinked at once (its writer is interrupted: the object's dirty mark stays,
+ * a staged instance is not committed), and so is a read-only one no connection is bound
+ * to (budget.c); else the read-only handle goes when the last bound one closes: the
+ * job's other ranks, attached with their tokens, read on meanwhile. (Not the writers:
+ * over a message fabric a server learns of a client's end only when its endpoint times
+ * out, and readers would meanwhile take a torn object for one with a live writer.)
  */
 void cnio__srv_handles_orphan(struct cnio_srv_handles *t, uint64_t id, const void *owner);
 
