@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -430,47 +431,99 @@ static int tf_local_finish(struct tree_ctx *c, const struct tree_ent *e, int fd,
     return ret;
 }
 
+/* rel's part file is another cnio cp's (a second download into the same DST): not
+ * copied, said by rel. */
+static int tf_part_busy(struct tree_ctx *c, const char *rel)
+{
+    if (!c->why[0])
+        snprintf(c->why, sizeof(c->why), "%s: another cnio cp is downloading to it (its "
+                 ".cnio-part file is in use)", rel);
+    return -CNIO_ERR_IO;
+}
+
+/*
+ * Takes part file fd (named part beneath DST) for this copy alone until its rename: an
+ * flock, held by *lock (a dup), on the file that still bears the part file's name, not
+ * one another copy has just renamed into place. Two downloads into one DST would
+ * otherwise both write one part file, and one of them rename a mix of the two into
+ * place with exit 0. 0, -EWOULDBLOCK when another copy holds it, or -1 (errno).
+ */
+static int tf_part_lock(struct tree_ctx *c, const char *part, int fd, int *lock)
+{
+    struct stat a, b;
+
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+        return errno == EWOULDBLOCK ? -EWOULDBLOCK : -1;
+    if (fstat(fd, &a) < 0)
+        return -1;
+    if (fstatat(c->dst->dirfd, part, &b, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? -EWOULDBLOCK : -1;
+    if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+        return -EWOULDBLOCK;
+    *lock = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    return *lock < 0 ? -1 : 0;
+}
+
 /*
  * Opens rel's part file (rel CLI_PART in part, a buffer of CNIO_WIRE_MAX_NAME + 1) into
- * *fd: fresh, or with resume the one a killed copy left; with resume and none there,
- * *ref is rel opened to compare with (or -1), else the part itself. 0, or a negative
- * code (said).
+ * *fd, locked (*lock, to close after tf_part_done): fresh, or with resume the one a
+ * killed copy left; with resume and none there, *ref is rel opened to compare with (or
+ * -1), else the part itself. 0, or a negative code (said).
  */
 static int tf_part_open(struct tree_ctx *c, const char *rel, int resume, char *part, int *fd,
-                        int *ref)
+                        int *ref, int *lock)
 {
-    *fd = *ref = -1;
+    int fresh = 0, ret;
+
+    *fd = *ref = *lock = -1;
     if (cli_part_name(rel, part, CNIO_WIRE_MAX_NAME + 1) < 0)
         return tf_fail(c, rel, ENAMETOOLONG);
     if (resume) {
-        *fd = *ref = tf_open(c->dst->dirfd, part, O_RDWR, 0);
+        *fd = tf_open(c->dst->dirfd, part, O_RDWR, 0);
         if (*fd < 0 && errno != ENOENT)
             return tf_fail_dst(c, rel, errno);
     }
     if (*fd < 0) {
-        *fd = tf_local_open(c, part, 0);
+        *fd = tf_local_open(c, part, 1);   /* truncated once locked */
         if (*fd < 0)
             return tf_fail_dst(c, rel, errno);
-        *ref = resume ? tf_open(c->dst->dirfd, rel, O_RDONLY, 0) : -1;
+        fresh = 1;
     }
+    ret = tf_part_lock(c, part, *fd, lock);
+    if (ret == 0 && fresh && ftruncate(*fd, 0) < 0)
+        ret = -1;
+    if (ret) {
+        int e = errno;
+
+        close(*fd);
+        if (*lock >= 0)
+            close(*lock);
+        *fd = *lock = -1;
+        return ret == -EWOULDBLOCK ? tf_part_busy(c, rel) : tf_fail_dst(c, rel, e);
+    }
+    *ref = !fresh ? *fd : resume ? tf_open(c->dst->dirfd, rel, O_RDONLY, 0) : -1;
     return 0;
 }
 
 /* After rel's part file was written and closed (ret so far): renamed to rel when ret is
  * 0, else removed (kept for --resume). ret, or the rename's failure. */
-static int tf_part_done(struct tree_ctx *c, const char *rel, const char *part, int ret)
+static int tf_part_done(struct tree_ctx *c, const char *rel, const char *part, int ret,
+                        int lock)
 {
     const char *base, *pbase;
     int pfd = tf_parent(c->dst->dirfd, part, &pbase);
 
-    if (pfd < 0)
+    if (pfd < 0) {
+        close(lock);
         return ret ? ret : tf_fail_dst(c, rel, errno);
+    }
     base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
     if (ret == 0 && renameat(pfd, pbase, pfd, base) < 0)
         ret = tf_fail_dst(c, rel, errno);
     if (ret && !c->o->resume)
         unlinkat(pfd, pbase, 0);
     close(pfd);
+    close(lock);   /* after the rename, or the removal */
     return ret;
 }
 
@@ -494,7 +547,7 @@ static int tf_download(struct tree_ctx *c, const struct tree_ent *listed)
     struct cnio_obj *obj;
     struct tree_ent now;
     const struct tree_ent *e = &now;
-    int fd, ref, ret = tf_obj(c, c->src, listed->rel, 0, &obj);
+    int fd, ref, lock, ret = tf_obj(c, c->src, listed->rel, 0, &obj);
 
     if (ret)
         return ret;
@@ -504,7 +557,7 @@ static int tf_download(struct tree_ctx *c, const struct tree_ent *listed)
         cnio__obj_close(obj);
         return ret ? ret : tf_symlink_local(c, e->rel, link);
     }
-    ret = tf_part_open(c, e->rel, c->o->resume, part, &fd, &ref);
+    ret = tf_part_open(c, e->rel, c->o->resume, part, &fd, &ref, &lock);
     if (ret) {
         cnio__obj_close(obj);
         return ret;
@@ -515,7 +568,7 @@ static int tf_download(struct tree_ctx *c, const struct tree_ent *listed)
         close(ref);
     ret = tf_local_finish(c, e, fd, e->size, ret);
     cnio__obj_close(obj);
-    return tf_part_done(c, e->rel, part, ret);
+    return tf_part_done(c, e->rel, part, ret, lock);
 }
 
 static int tf_remote(struct tree_ctx *c, const struct tree_ent *listed)
@@ -702,17 +755,17 @@ int tree_get_small(struct tree_ctx *c, const struct tree_ent *const *e, int n, i
     if (!ret)
         ret = cnio__ns_get_small(c->src_ns, g, n);
     for (int i = 0; !ret && i < n; i++) {
-        int fd, ref;
+        int fd, ref, lock;
 
         status[i] = g[i].status;
         if (status[i])
             continue;
-        status[i] = tf_part_open(c, e[i]->rel, 0, part, &fd, &ref);
+        status[i] = tf_part_open(c, e[i]->rel, 0, part, &fd, &ref, &lock);
         if (status[i])
             continue;
         status[i] = tf_put_runs(c, e[i]->rel, NULL, fd, g[i].buf, g[i].size, 0);
         status[i] = tf_local_finish(c, e[i], fd, g[i].size, status[i]);
-        status[i] = tf_part_done(c, e[i]->rel, part, status[i]);
+        status[i] = tf_part_done(c, e[i]->rel, part, status[i], lock);
     }
     tf_batch_free(names, n, buf);
     free(g);
