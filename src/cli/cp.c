@@ -249,6 +249,23 @@ static int cp_part_names(struct cp_job *j, mode_t *mode)
     return 0;
 }
 
+/* 1 when fd is still the file named j->part; else 0, errno 0 (it was renamed away) or
+ * the error of looking. */
+static int cp_still_part(const struct cp_job *j, int fd)
+{
+    struct stat a, b;
+
+    if (fstat(fd, &a) < 0)
+        return 0;
+    if (stat(j->part, &b) < 0) {
+        if (errno == ENOENT)
+            errno = 0;
+        return 0;
+    }
+    errno = 0;
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /*
  * Rank 0 opens the download's part file at the source's size: fresh, or with --resume
  * the one an interrupted download left; with --resume and none there, a DST that exists
@@ -266,9 +283,10 @@ static int cp_open_part(struct cp_job *j, mode_t mode, int *ref)
         return cp_local_fail(&j->dst, errno, NULL);
     /* One download at a time writes a part file: a second one to the same DST would
      * truncate it under the first, which could then rename a file of zeros into place.
-     * The lock is held (part_lock) until the rename. */
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        int e = errno;
+     * The lock is held (part_lock) until the rename; a file locked after that rename
+     * (opened as the part file before it) is the other download's DST, no part file. */
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0 || !cp_still_part(j, fd)) {
+        int e = errno ? errno : EWOULDBLOCK;
 
         close(fd);
         return cp_local_fail(&j->dst, e, e == EWOULDBLOCK ? "another cnio cp is downloading "
