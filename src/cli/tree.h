@@ -47,13 +47,14 @@ struct tree_end {
 /*
  * Lists the tree of e beneath its top with every rank of MPI_COMM_WORLD at once
  * (tree_pwalk.c; collective): into l, the same on every rank. Local: follow (-L) makes
- * symlinks to files files and symlinks to directories directories, and a directory that
- * is its own ancestor (a cycle of links) is said and counted in *loops (rank 0), not
- * walked. Remote: ns is this rank's session to e's servers. A missing top with
+ * symlinks to files files and symlinks to directories directories; a directory that is
+ * its own ancestor (a cycle of links), and one beneath the top that the user may not
+ * read, are said and counted in *left_out (rank 0), not walked (the latter is listed,
+ * empty). Remote: ns is this rank's session to e's servers. A missing top with
  * missing_ok is an empty list. 0, or a negative CNIO_ERR_* (said), the same on every rank.
  */
 int tree_walk(struct cnio_stack *st, const struct tree_end *e, struct cnio_ns *ns, int follow,
-              int missing_ok, struct tree_list *l, int *loops);
+              int missing_ok, struct tree_list *l, int *left_out);
 /* One directory rel of the local tree beneath topfd, appended to l (entries' from =
  * from); its device and inode in *dev, *ino. 0, or -errno (the path in bad). */
 int tree_walk_local_dir(int topfd, const char *rel, int follow, uint32_t from,

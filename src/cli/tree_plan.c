@@ -312,12 +312,12 @@ static int tree_top_attrs(struct tree_run *r)
 int tree_walk_plan(struct tree_run *r)
 {
     struct tree_list src = { 0 }, have = { 0 };
-    int loops = 0, rc;
+    int left_out = 0, rc;
 
-    rc = tree_walk(r->ctx.st, &r->src, r->ctx.src_ns, r->j->o.follow, 0, &src, &loops);
+    rc = tree_walk(r->ctx.st, &r->src, r->ctx.src_ns, r->j->o.follow, 0, &src, &left_out);
     if (rc == 0 && (r->j->o.sync || r->j->o.resume))
-        rc = tree_walk(r->ctx.st, &r->dst, r->ctx.ns, 0, 1, &have, &loops);
-    r->failed += loops;
+        rc = tree_walk(r->ctx.st, &r->dst, r->ctx.ns, 0, 1, &have, &left_out);
+    r->failed += left_out;
     if (rc == 0 && r->j->rank == 0)
         rc = tree_top_attrs(r);
     if (rc == 0 && r->j->rank == 0)

@@ -12,7 +12,8 @@
  * list, all stop at the same level. Nothing but collectives and one-sided atomics on
  * rank 0's window is used, so no rank ever waits for a message that may not come, and
  * every listing is bounded by the file system or by the connections' deadlines. A failure
- * (a directory that cannot be read) is agreed on at the end of its level.
+ * is agreed on at the end of its level; a local directory beneath the top that the user
+ * may not read (EACCES, EPERM) is said and counted instead, its contents left out.
  *
  * Two counters alternate between levels: rank 0 zeroes the one of the next level while
  * every rank still works on this one; nobody touches it again until every rank has
@@ -46,6 +47,7 @@ struct pw {
     const struct tree_end *e;
     struct cnio_ns *ns;
     int follow, missing_ok, topfd, rank, size;
+    int unread;                 /* this rank's directories it could not read (skipped) */
     MPI_Win win;
     uint64_t *ctr;              /* rank 0: the two counters */
 };
@@ -77,6 +79,14 @@ static int pw_list(struct pw *w, const struct pw_dir *d, uint32_t i, struct tree
                               sizeof(bad));
     if (!ret)
         return 0;
+    if (d->rel[0] && !strcmp(bad, d->rel) && (ret == -EACCES || ret == -EPERM)) {
+        /* a directory beneath the top that this user may not read: the rest is copied,
+         * and the copy ends with exit status 1, as cp -r and rsync do */
+        cli_err("cnio cp: %s/%s: %s: its contents are not copied\n", w->e->name, bad,
+                strerror(-ret));
+        w->unread++;
+        return 0;
+    }
     cli_err("cnio cp: %s%s%s: %s\n", w->e->name, bad[0] ? "/" : "", bad,
             strerror(-ret));
     return cnio__err_from_errno(-ret);
@@ -170,7 +180,7 @@ static int pw_cycle(const struct pw_dir *d, uint64_t dev, uint64_t ino)
  */
 static int pw_advance(struct pw *w, const struct pw_dir *front, size_t n,
                       struct tree_list *level, struct tree_list *l, struct pw_dir **next,
-                      size_t *nn, int *loops)
+                      size_t *nn, int *left_out)
 {
     struct pw_dir *nx = calloc(level->n ? level->n : 1, sizeof(*nx));
     size_t k = 0;
@@ -188,7 +198,7 @@ static int pw_advance(struct pw *w, const struct pw_dir *front, size_t n,
             if (w->rank == 0)
                 cli_err("cnio cp: %s/%s: a directory cycle (a link to a directory "
                         "above it): not followed\n", w->e->name, e->rel);
-            *loops += w->rank == 0;
+            *left_out += w->rank == 0;
             continue;   /* freed with level */
         }
         if (e->type == TREE_DIR) {
@@ -248,7 +258,7 @@ static int pw_start(struct pw *w, struct pw_dir **front)
 }
 
 int tree_walk(struct cnio_stack *st, const struct tree_end *e, struct cnio_ns *ns, int follow,
-              int missing_ok, struct tree_list *l, int *loops)
+              int missing_ok, struct tree_list *l, int *left_out)
 {
     struct pw w = { .st = st, .e = e, .ns = ns, .follow = follow, .missing_ok = missing_ok,
                     .win = MPI_WIN_NULL };
@@ -282,7 +292,7 @@ int tree_walk(struct cnio_stack *st, const struct tree_end *e, struct cnio_ns *n
             rc = pw_exchange(&found, &level);
         tree_list_free(&found);
         if (rc == 0)
-            rc = pw_agree(pw_advance(&w, front, n, &level, l, &next, &nn, loops));
+            rc = pw_agree(pw_advance(&w, front, n, &level, l, &next, &nn, left_out));
         tree_list_free(&level);
         pw_front_free(front, n);
         front = next;
@@ -290,6 +300,8 @@ int tree_walk(struct cnio_stack *st, const struct tree_end *e, struct cnio_ns *n
     }
     if (front)
         pw_front_free(front, n);
+    MPI_Allreduce(MPI_IN_PLACE, &w.unread, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    *left_out += w.rank == 0 ? w.unread : 0;
     MPI_Win_free(&w.win);
     if (w.topfd >= 0)
         close(w.topfd);
