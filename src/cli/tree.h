@@ -50,16 +50,17 @@ struct tree_end {
  * symlinks to files files and symlinks to directories directories; a directory that is
  * its own ancestor (a cycle of links), and one beneath the top that the user may not
  * read, are said and counted in *left_out (rank 0), not walked (the latter is listed,
- * empty). Remote: ns is this rank's session to e's servers. A missing top with
+ * empty), as is a symlink that leads nowhere. Remote: ns is this rank's session to e's servers. A missing top with
  * missing_ok is an empty list. 0, or a negative CNIO_ERR_* (said), the same on every rank.
  */
 int tree_walk(struct cnio_stack *st, const struct tree_end *e, struct cnio_ns *ns, int follow,
               int missing_ok, struct tree_list *l, int *left_out);
 /* One directory rel of the local tree beneath topfd, appended to l (entries' from =
- * from); its device and inode in *dev, *ino. 0, or -errno (the path in bad). */
+ * from); its device and inode in *dev, *ino. With follow, a symlink that leads nowhere
+ * is said, counted in *left_out and not listed. 0, or -errno (the path in bad). */
 int tree_walk_local_dir(int topfd, const char *rel, int follow, uint32_t from,
                         struct tree_list *l, uint64_t *dev, uint64_t *ino, char *bad,
-                        size_t badcap);
+                        size_t badcap, int *left_out);
 /* One directory rel beneath e's path, listed over session ns, appended to l. For the
  * top (rel ""), a missing one with missing_ok lists nothing, and an object is
  * -CNIO_ERR_NOTSUP. 0 or a negative CNIO_ERR_*. */

@@ -47,7 +47,8 @@ struct pw {
     const struct tree_end *e;
     struct cnio_ns *ns;
     int follow, missing_ok, topfd, rank, size;
-    int unread;                 /* this rank's directories it could not read (skipped) */
+    int left;                   /* entries this rank left out: directories it could
+                                   not read, links that lead nowhere (-L) */
     MPI_Win win;
     uint64_t *ctr;              /* rank 0: the two counters */
 };
@@ -76,7 +77,7 @@ static int pw_list(struct pw *w, const struct pw_dir *d, uint32_t i, struct tree
     if (w->topfd < 0)
         return 0;   /* a missing top, missing_ok */
     ret = tree_walk_local_dir(w->topfd, d->rel, w->follow, i, found, &dev, &ino, bad,
-                              sizeof(bad));
+                              sizeof(bad), &w->left);
     if (!ret)
         return 0;
     if (d->rel[0] && !strcmp(bad, d->rel) && (ret == -EACCES || ret == -EPERM)) {
@@ -84,7 +85,7 @@ static int pw_list(struct pw *w, const struct pw_dir *d, uint32_t i, struct tree
          * and the copy ends with exit status 1, as cp -r and rsync do */
         cli_err("cnio cp: %s/%s: %s: its contents are not copied\n", w->e->name, bad,
                 strerror(-ret));
-        w->unread++;
+        w->left++;
         return 0;
     }
     cli_err("cnio cp: %s%s%s: %s\n", w->e->name, bad[0] ? "/" : "", bad,
@@ -300,8 +301,8 @@ int tree_walk(struct cnio_stack *st, const struct tree_end *e, struct cnio_ns *n
     }
     if (front)
         pw_front_free(front, n);
-    MPI_Allreduce(MPI_IN_PLACE, &w.unread, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-    *left_out += w.rank == 0 ? w.unread : 0;
+    MPI_Allreduce(MPI_IN_PLACE, &w.left, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    *left_out += w.rank == 0 ? w.left : 0;
     MPI_Win_free(&w.win);
     if (w.topfd >= 0)
         close(w.topfd);

@@ -72,7 +72,9 @@ char *tree_join(const char *dir, const char *name)
 }
 
 /* One entry of a local directory (dfd), its rel path already made. follow: a symlink
- * to a file or a directory is taken as what it points to. */
+ * to a file or a directory is taken as what it points to, and one that leads nowhere
+ * (ENOENT, ELOOP) is WALK_DANGLING. */
+#define WALK_DANGLING 1
 static int walk_entry(int dfd, const char *name, char *rel, int follow, struct tree_ent *e)
 {
     struct stat sb, tb;
@@ -81,9 +83,14 @@ static int walk_entry(int dfd, const char *name, char *rel, int follow, struct t
     e->rel = rel;
     if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
         return -errno;
-    if (S_ISLNK(sb.st_mode) && follow && fstatat(dfd, name, &tb, 0) == 0 &&
-        (S_ISREG(tb.st_mode) || S_ISDIR(tb.st_mode)))
-        sb = tb;
+    if (S_ISLNK(sb.st_mode) && follow) {
+        if (fstatat(dfd, name, &tb, 0) < 0) {
+            if (errno == ENOENT || errno == ELOOP)
+                return WALK_DANGLING;
+        } else if (S_ISREG(tb.st_mode) || S_ISDIR(tb.st_mode)) {
+            sb = tb;
+        }
+    }
     e->mode = (uint32_t)sb.st_mode & 0xffffu;
     e->mtime_ns = cnio__ns_of_ts(&sb.st_mtim);
     if (S_ISDIR(sb.st_mode)) {
@@ -130,7 +137,7 @@ static int walk_open_dir(int topfd, const char *rel, int follow)
 
 int tree_walk_local_dir(int topfd, const char *rel, int follow, uint32_t from,
                         struct tree_list *l, uint64_t *dev, uint64_t *ino, char *bad,
-                        size_t badcap)
+                        size_t badcap, int *left_out)
 {
     int dfd = walk_open_dir(topfd, rel, follow), ret = 0;
     struct dirent *de;
@@ -159,6 +166,14 @@ int tree_walk_local_dir(int topfd, const char *rel, int follow, uint32_t from,
             break;
         }
         ret = walk_entry(dirfd(d), de->d_name, r, follow, &e);
+        if (ret == WALK_DANGLING) {   /* as cp -rL and rsync -L: said, counted, the rest goes */
+            cli_err("cnio cp: %s: a symbolic link that leads nowhere (-L follows links): "
+                    "not copied\n", r);
+            (*left_out)++;
+            free(r);
+            ret = 0;
+            continue;
+        }
         if (ret == -EOPNOTSUPP) {
             cli_err("cnio cp: %s: not a file, directory or symlink: skipped\n", r);
             free(r);
