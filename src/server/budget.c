@@ -11,9 +11,9 @@
  * never sent BUDGET) counts and never refuses. The handle keeps the most connections it
  * had at once and the refusals, logged when it goes (handles.c).
  *
- * The bound connections are also what keeps an orphan alive (a handle whose opener
- * closed without a CLOSE, cnio__srv_handles_orphan): the last of them to leave unlinks
- * it, and none binds to it after that.
+ * The bound connections are also what keeps an orphan alive (a read-only handle whose
+ * opener closed without a CLOSE, cnio__srv_handles_orphan): the last of them to leave
+ * unlinks it, and none binds to it after that.
  */
 #include "server.h"
 #include "log.h"

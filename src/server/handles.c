@@ -6,10 +6,9 @@
  * it for all of them. An owner that goes away without one takes a writing handle with
  * it, and leaves a read-only one an orphan, which lives on while connections are bound
  * to it (the job's ranks, budget.c) and goes with the last of them. The table is a
- * mutex-protected hash; entries are
- * reference-counted so that a CLOSE (or the last user going away) while another thread
- * is in a pwrite on the same handle is safe: the file is closed when the last
- * reference goes.
+ * mutex-protected hash; entries are reference-counted so that a CLOSE (or the last user
+ * going away) while another thread is in a pwrite on the same handle is safe: the file
+ * is closed when the last reference goes.
  */
 #include "server.h"
 #include "log.h"
