@@ -50,8 +50,9 @@ struct tree_end {
  * symlinks to files files and symlinks to directories directories; a directory that is
  * its own ancestor (a cycle of links), and one beneath the top that the user may not
  * read, are said and counted in *left_out (rank 0), not walked (the latter is listed,
- * empty), as is a symlink that leads nowhere. Remote: ns is this rank's session to e's servers. A missing top with
- * missing_ok is an empty list. 0, or a negative CNIO_ERR_* (said), the same on every rank.
+ * empty), as is a symlink that leads nowhere. Remote: ns is this rank's session to e's
+ * servers. A missing top with missing_ok is an empty list. 0, or a negative CNIO_ERR_*
+ * (said), the same on every rank.
  */
 int tree_walk(struct cnio_stack *st, const struct tree_end *e, struct cnio_ns *ns, int follow,
               int missing_ok, struct tree_list *l, int *left_out);
