@@ -251,6 +251,46 @@ static int ns_rename_retry(struct cnio_ns *ns, const char *from, const char *to,
 }
 
 /*
+ * After host 0 renamed from to to, on the hosts where from had no column (their RENAME
+ * answered NOENT) and the object now named to has none either (its stripe count does
+ * not reach them): what to names there is a column of the object the rename replaced,
+ * which its other columns left behind (a one-column object moved over a two-column one
+ * kept the second on host 1, taking space until removed). Removed, unless it looks like
+ * the new object's own or like an upload under way (I_STAGED, I_PENDING). Best effort:
+ * the rename is done whatever happens here.
+ */
+static void ns_rename_sweep(struct cnio_ns *ns, const char *to, const struct cnio_call *calls)
+{
+    struct cnio__cl_stat *s = calloc((size_t)ns->n, sizeof(*s));
+    struct cnio_call *u = calloc((size_t)ns->n, sizeof(*u));
+    uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
+    int len = cnio__cl_open_payload(0, NULL, 0, to, pl, sizeof(pl)), any = 0;
+
+    for (int i = 1; i < ns->n; i++)
+        any |= calls[i].ep && calls[i].status == -CNIO_ERR_NOENT;
+    if (!any || !s || !u || len < 0)
+        goto out;
+    for (int i = 0; i < ns->n; i++)
+        s[i].ep = cnio__cl_ctl_ep(&ns->hosts[i]);
+    cnio__cl_stat_each(ns->st, s, ns->n, to, to, NULL, 0);
+    if (s[0].status || (s[0].info.flags & CNIO_WIRE_I_DIR))
+        goto out;
+    for (int i = 1; i < ns->n; i++) {
+        const struct cnio_wire_info *si = &s[i].info;
+
+        if (calls[i].ep && calls[i].status == -CNIO_ERR_NOENT && !s[i].status &&
+            (uint32_t)i >= s[0].info.stripe_count && !ns_same(&s[0].info, si, i) &&
+            !(si->flags & (CNIO_WIRE_I_DIR | CNIO_WIRE_I_STAGED | CNIO_WIRE_I_PENDING)))
+            u[i] = (struct cnio_call){ .ep = s[i].ep, .type = CNIO_WIRE_UNLINK,
+                                       .payload = pl, .plen = (uint32_t)len };
+    }
+    cnio__stack_calls(ns->st, u, ns->n);   /* ep NULL: skipped */
+out:
+    free(s);
+    free(u);
+}
+
+/*
  * RENAME: host 0, which holds every object's column 0 and metadata, decides. Its answer
  * comes first; an error there other than -CNIO_ERR_NOENT is the answer, the other hosts
  * untouched. When host 0 renamed it, the other hosts rename it too. When host 0 had no
@@ -294,6 +334,8 @@ static int ns_rename(struct cnio_ns *ns, const char *from, const char *to, const
             ret = calls[i].status;
     }
     ret = ret ? ret : found ? 0 : -CNIO_ERR_NOENT;
+    if (ret == 0 && calls[0].status == 0)
+        ns_rename_sweep(ns, to, calls);
 out:
     free(calls);
     free(go);
