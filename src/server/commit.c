@@ -291,65 +291,197 @@ int cnio__srv_req_prepare(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
     return ret == CNIO_SRV_STAGE_GONE ? 0 : ret;   /* its COMMIT says what became of it */
 }
 
+/* 1 when name a is name b or lies beneath it, or b beneath a: two commits one group may
+ * not take (their steps would not see each other's). */
+static int commit_overlap(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+
+    if (n > m)
+        return commit_overlap(b, a);
+    return !strncmp(a, b, n) && (b[n] == '\0' || b[n] == '/');
+}
+
+static int commit_ptr_cmp(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Sorts the n pointers p by address and leaves each once: how many are left. */
+static int commit_ptr_set(void **p, int n)
+{
+    int k = 0;
+
+    qsort(p, (size_t)n, sizeof(*p), commit_ptr_cmp);
+    for (int i = 0; i < n; i++)
+        if (!k || p[k - 1] != p[i])
+            p[k++] = p[i];
+    return k;
+}
+
+/*
+ * The handles of COMMITs h[0..n), into hd (NULL where one fails, its status in ret and its
+ * reason in why): how many the group takes, which ends before a handle or a name that an
+ * earlier one has (commit_overlap).
+ */
+static int commit_gather(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, int n,
+                         struct cnio_srv_handle **hd, int *ret, struct cnio_srv_why *why)
+{
+    for (int i = 0; i < n; i++) {
+        why[i].code = 0;
+        why[i].text[0] = '\0';
+        cnio__srv_why_reset();
+        ret[i] = commit_staged(c, &h[i], &hd[i]);
+        if (ret[i]) {
+            hd[i] = NULL;
+            cnio__srv_why_save(&why[i]);
+            continue;
+        }
+        for (int j = 0; j < i; j++)
+            if (hd[j] && (hd[j] == hd[i] || commit_overlap(hd[j]->name, hd[i]->name))) {
+                cnio__srv_handles_put(&c->srv->handles, hd[i]);
+                return i;
+            }
+    }
+    return n;
+}
+
+/*
+ * What COMMIT i of a group does with its handle before the commit (hd->lock held): an
+ * instance still staged goes into *g and 1 is returned, after its data and block sums
+ * were made durable when it is large (a small one is synced with its metadata, in
+ * stage_commit.c: one journal commit for the three files; a large one here, before the
+ * store lock, so that the other commits do not wait for its data to reach the disk).
+ * 0 when there is nothing to commit, or a code.
+ */
+static int commit_item(struct cnio_srv_handle *hd, const struct cnio_wire_hdr *h,
+                       struct cnio_srv_commit *g)
+{
+    struct stat sb;
+    int small, ret;
+
+    if (!hd->stage)
+        return 0;
+    small = fstat(hd->fd, &sb) == 0 && sb.st_size <= COMMIT_SYNC_WITH_META;
+    ret = small ? 0 : commit_sync(hd);
+    if (ret)
+        return ret;
+    *g = (struct cnio_srv_commit){ .name = hd->name, .id = hd->stage, .excl = commit_excl(hd),
+                                   .inst = { small ? hd->fd : -1,
+                                             small && hd->sums_state == 1 ? hd->sums.fd : -1 },
+                                   .seq = h->offset, .m = hd->meta };
+    return 1;
+}
+
+/* What the commit g of handle hd ended in (hd->lock held): its status, hd and r updated. */
+static int commit_done(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
+                       const struct cnio_wire_hdr *h, struct cnio_srv_commit *g,
+                       struct cnio_srv_reply *r)
+{
+    int ret = g->ret;
+
+    r->offset = g->seq;
+    hd->meta = g->m;
+    if (ret == CNIO_SRV_STAGE_GONE && (h->flags & CNIO_WIRE_F_GONE)) {
+        /* removed by an UNLINK of its name, and the writer takes that as a deletion
+         * while open (MPI_File_delete, as POSIX's unlink): success, nothing committed;
+         * the handle stays for its CLOSE */
+        cnio__debug("%s: %s (%016llx) was removed before its commit", c->peer, hd->name,
+                    (unsigned long long)hd->stage);
+        hd->stage = 0;
+        r->flags |= CNIO_WIRE_F_GONE;
+        return 0;
+    }
+    if (ret == CNIO_SRV_STAGE_GONE) {   /* the writer ABORTs it */
+        ret = cnio__srv_why(-CNIO_ERR_NOENT, "the upload was removed (cnio rm of its name) "
+                            "before it committed");
+        cnio__srv_why_save(&g->why);
+        return ret;
+    }
+    if (ret)
+        return ret;
+    cnio__debug("%s: committed %s (%016llx)", c->peer, hd->name, (unsigned long long)hd->stage);
+    hd->stage = 0;
+    /* Instances of the name that no writer holds (interrupted uploads) are superseded by
+     * this commit: they go, and the object reads as complete. */
+    cnio__srv_stage_prune(&c->srv->store, hd->name, 0, commit_live, &c->srv->handles);
+    return 0;
+}
+
+int cnio__srv_req_commit_group(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, int n,
+                               struct cnio_srv_reply *r, int *ret, struct cnio_srv_why *why)
+{
+    struct cnio_srv_handle *hd[CNIO_SRV_COMMIT_GROUP];
+    struct cnio_srv_commit g[CNIO_SRV_COMMIT_GROUP];
+    void *lk[CNIO_SRV_COMMIT_GROUP], *hl[CNIO_SRV_COMMIT_GROUP];
+    uint64_t instance[CNIO_SRV_COMMIT_GROUP];
+    int gi[CNIO_SRV_COMMIT_GROUP], nl = 0, nh = 0, ng = 0;
+    struct stat sb;
+
+    n = commit_gather(c, h, CNIO_MIN(n, CNIO_SRV_COMMIT_GROUP), hd, ret, why);
+    /* not while an open of a name joins its instance: it would find the instance gone
+     * halfway, and open block sums of its own that the object never gets. Locks in
+     * address order: open locks, then handles' (cnio__srv_open_lock). */
+    for (int i = 0; i < n; i++)
+        if (hd[i]) {
+            lk[nl++] = cnio__srv_open_lock(&c->srv->store, hd[i]->name);
+            hl[nh++] = hd[i];
+        }
+    nl = commit_ptr_set(lk, nl);
+    nh = commit_ptr_set(hl, nh);
+    for (int i = 0; i < nl; i++)
+        pthread_mutex_lock(lk[i]);
+    for (int i = 0; i < nh; i++)
+        pthread_mutex_lock(&((struct cnio_srv_handle *)hl[i])->lock);
+    for (int i = 0; i < n; i++) {
+        gi[i] = -1;
+        if (!hd[i])
+            continue;
+        instance[i] = hd[i]->stage;
+        cnio__srv_why_reset();
+        ret[i] = commit_item(hd[i], &h[i], &g[ng]);
+        if (ret[i] == 1) {
+            gi[i] = ng++;
+            ret[i] = 0;
+        } else if (ret[i]) {
+            cnio__srv_why_save(&why[i]);
+        }
+    }
+    if (ng)
+        cnio__srv_stage_commit_group(&c->srv->store, g, ng);
+    for (int i = 0; i < n; i++)
+        if (gi[i] >= 0) {
+            ret[i] = commit_done(c, hd[i], &h[i], &g[gi[i]], &r[i]);
+            why[i] = g[gi[i]].why;
+        }
+    for (int i = nh - 1; i >= 0; i--)
+        pthread_mutex_unlock(&((struct cnio_srv_handle *)hl[i])->lock);
+    /* the writers that joined an instance go on writing the object, in place (unless a
+     * later commit had won, and the instance went) */
+    for (int i = 0; i < n; i++)
+        if (hd[i] && !ret[i] && instance[i] && !hd[i]->stage && fstat(hd[i]->fd, &sb) == 0 &&
+            sb.st_nlink > 0)
+            cnio__srv_handles_adopt(&c->srv->handles, &c->srv->store, hd[i]->name, instance[i]);
+    for (int i = nl - 1; i >= 0; i--)
+        pthread_mutex_unlock(lk[i]);
+    for (int i = 0; i < n; i++)
+        if (hd[i])
+            cnio__srv_handles_put(&c->srv->handles, hd[i]);
+    return n;
+}
+
 int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                          const uint8_t *p, struct cnio_srv_reply *r)
 {
-    struct cnio_srv_handle *hd;
-    uint64_t order = h->offset, instance;
-    pthread_mutex_t *lk;
-    struct stat sb;
-    int ret = commit_staged(c, h, &hd);
+    struct cnio_srv_why why = { 0, "" };
+    int ret;
 
     (void)p;
-    if (ret)
-        return ret;
-    /* not while an open of the name joins the instance: it would find the instance gone
-     * halfway, and open block sums of its own that the object never gets */
-    lk = cnio__srv_open_lock(&c->srv->store, hd->name);
-    pthread_mutex_lock(lk);
-    pthread_mutex_lock(&hd->lock);
-    instance = hd->stage;
-    if (hd->stage) {
-        /* A small instance is synced with its metadata (stage_commit.c): one journal
-         * commit for the three files; a large one here, before the store lock, so that
-         * the other commits do not wait for its data to reach the disk. */
-        int small = fstat(hd->fd, &sb) == 0 && sb.st_size <= COMMIT_SYNC_WITH_META;
-        int inst[2] = { small ? hd->fd : -1, small && hd->sums_state == 1 ? hd->sums.fd : -1 };
-
-        ret = small ? 0 : commit_sync(hd);
-        if (!ret)
-            ret = cnio__srv_stage_commit(&c->srv->store, hd->name, hd->stage, commit_excl(hd),
-                                         inst, &order, &hd->meta);
-        r->offset = order;
-        if (ret == CNIO_SRV_STAGE_GONE && (h->flags & CNIO_WIRE_F_GONE)) {
-            /* removed by an UNLINK of its name, and the writer takes that as a deletion
-             * while open (MPI_File_delete, as POSIX's unlink): success, nothing committed;
-             * the handle stays for its CLOSE */
-            cnio__debug("%s: %s (%016llx) was removed before its commit", c->peer, hd->name,
-                        (unsigned long long)hd->stage);
-            hd->stage = 0;
-            r->flags |= CNIO_WIRE_F_GONE;
-        } else if (ret == CNIO_SRV_STAGE_GONE) {   /* the writer ABORTs it */
-            ret = cnio__srv_why(-CNIO_ERR_NOENT, "the upload was removed (cnio rm of its name) "
-                                "before it committed");
-        } else if (!ret) {
-            cnio__debug("%s: committed %s (%016llx)", c->peer, hd->name,
-                        (unsigned long long)hd->stage);
-            hd->stage = 0;
-        }
-        /* Instances of the name that no writer holds (interrupted uploads) are
-         * superseded by this commit: they go, and the object reads as complete. */
-        if (!ret)
-            cnio__srv_stage_prune(&c->srv->store, hd->name, 0, commit_live, &c->srv->handles);
-    }
-    pthread_mutex_unlock(&hd->lock);
-    /* the writers that joined the instance go on writing the object, in place (unless a
-     * later commit had won, and the instance went) */
-    if (!ret && instance && !hd->stage && fstat(hd->fd, &sb) == 0 && sb.st_nlink > 0)
-        cnio__srv_handles_adopt(&c->srv->handles, &c->srv->store, hd->name, instance);
-    pthread_mutex_unlock(lk);
-    cnio__srv_handles_put(&c->srv->handles, hd);
-    return ret == CNIO_SRV_STAGE_GONE ? 0 : ret;
+    cnio__srv_req_commit_group(c, h, 1, r, &ret, &why);
+    cnio__srv_why_load(&why);
+    return ret;
 }
 
 int cnio__srv_req_abort(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,

@@ -169,12 +169,64 @@ static int conn_frame_at(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     return cnio__srv_conn_queue(c, (uint16_t)(h->type | CNIO_WIRE_REPLY), h->reqid, ret, &r) ? -1 : 0;
 }
 
+/*
+ * A COMMIT (in c->h) with more COMMITs read ahead behind it, as a batch of small files
+ * sends them (client_batch.c): up to CNIO_SRV_COMMIT_GROUP of them handled as one group
+ * whose steps share each fsync (stage_commit.c), their replies queued in order, each
+ * with its own status and reason, as if handled one by one. Frames the group does not
+ * take stay read ahead, for conn_read. 0, or -1 to drop the connection.
+ */
+static int conn_commit_group(struct cnio_srv_conn *c)
+{
+    struct cnio_wire_hdr h[CNIO_SRV_COMMIT_GROUP];
+    struct cnio_srv_reply r[CNIO_SRV_COMMIT_GROUP];
+    struct cnio_srv_why why[CNIO_SRV_COMMIT_GROUP];
+    size_t end[CNIO_SRV_COMMIT_GROUP], pos = c->ra_off;
+    int ret[CNIO_SRV_COMMIT_GROUP], n = 1, k;
+
+    h[0] = c->h;
+    if (cnio__wire_payload_check(&h[0], c->in))
+        return conn_frame_at(c, &c->h, c->in);   /* which closes the connection */
+    while (n < CNIO_SRV_COMMIT_GROUP && c->ra_len - pos >= CNIO_WIRE_HDR_SIZE) {
+        const uint8_t *f = c->ra + pos;
+
+        if (cnio__wire_hdr_decode(f, &h[n]) || h[n].type != CNIO_WIRE_COMMIT ||
+            h[n].session != c->session ||
+            h[n].length > c->ra_len - pos - CNIO_WIRE_HDR_SIZE ||
+            cnio__wire_payload_check(&h[n], f + CNIO_WIRE_HDR_SIZE))
+            break;   /* conn_read handles it alone, and says what is wrong */
+        pos += CNIO_WIRE_HDR_SIZE + h[n].length;
+        end[n++] = pos;
+    }
+    if (n == 1)
+        return conn_frame_at(c, &c->h, c->in);
+    for (int i = 0; i < n; i++)
+        r[i] = (struct cnio_srv_reply){ .session = c->session, .object = h[i].object,
+                                        .offset = h[i].offset };
+    k = cnio__srv_req_commit_group(c, h, n, r, ret, why);
+    if (k > 1)
+        c->ra_off = end[k - 1];
+    for (int i = 0; i < k; i++) {
+        cnio__srv_why_load(&why[i]);
+        ret[i] = cnio__srv_req_root_gone(c, ret[i]);
+        cnio__srv_why_reply(c, &h[i], ret[i], &r[i]);
+        if (cnio__srv_conn_queue(c, (uint16_t)(CNIO_WIRE_COMMIT | CNIO_WIRE_REPLY), h[i].reqid,
+                                 ret[i], &r[i]))
+            return -1;
+    }
+    return 0;
+}
+
 /* Handles the complete frame in c->h / c->in: 0, or -1 to drop the connection. */
 static int conn_frame(struct cnio_srv_conn *c)
 {
     c->hdr_got = 0;
     c->in_payload = 0;
     c->ra_bulk = c->h.length >= CONN_RA;
+    if (c->h.type == CNIO_WIRE_COMMIT && c->state == CNIO_SRV_C_READY &&
+        c->auth_mode != CNIO_WIRE_AUTH_TOKEN && c->h.session == c->session &&
+        conn_ra_pending(c))
+        return conn_commit_group(c);
     return conn_frame_at(c, &c->h, c->in);
 }
 

@@ -65,6 +65,18 @@ void cnio__srv_why_reset(void)
     conn_why_text[0] = '\0';
 }
 
+void cnio__srv_why_save(struct cnio_srv_why *w)
+{
+    w->code = conn_why_code;
+    memcpy(w->text, conn_why_text, sizeof(w->text));
+}
+
+void cnio__srv_why_load(const struct cnio_srv_why *w)
+{
+    conn_why_code = w->code;
+    memcpy(conn_why_text, w->text, sizeof(conn_why_text));
+}
+
 void cnio__srv_why_reply(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, int status,
                          struct cnio_srv_reply *r)
 {

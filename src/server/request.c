@@ -658,6 +658,14 @@ static req_fn req_lookup(uint16_t type)
     }
 }
 
+int cnio__srv_req_root_gone(struct cnio_srv_conn *c, int ret)
+{
+    if (ret == -CNIO_ERR_NOENT && cnio__srv_store_root_gone(&c->srv->store))
+        return cnio__srv_why(-CNIO_ERR_IO, "this server's root directory was removed "
+                             "(its objects with it): the server must be restarted");
+    return ret;
+}
+
 int cnio__srv_request(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
                       struct cnio_srv_reply *r)
 {
@@ -675,8 +683,5 @@ int cnio__srv_request(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, co
     /* a listing of a removed root is empty, not NOENT: asked first */
     ret = h->type == CNIO_WIRE_LIST && cnio__srv_store_root_gone(&c->srv->store)
               ? -CNIO_ERR_NOENT : fn(c, h, p, r);
-    if (ret == -CNIO_ERR_NOENT && cnio__srv_store_root_gone(&c->srv->store))
-        return cnio__srv_why(-CNIO_ERR_IO, "this server's root directory was removed "
-                             "(its objects with it): the server must be restarted");
-    return ret;
+    return cnio__srv_req_root_gone(c, ret);
 }

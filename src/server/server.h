@@ -344,6 +344,10 @@ int cnio__srv_why(int code, const char *fmt, ...) __attribute__((format(printf, 
 const char *cnio__srv_strerror(int err);
 /* Forgets the thread's reason (a request starts). */
 void cnio__srv_why_reset(void);
+/* The thread's reason now, into w; and w's made the thread's again (a request handled in a
+ * group with others: its reason is the one given while it was at work). */
+void cnio__srv_why_save(struct cnio_srv_why *w);
+void cnio__srv_why_load(const struct cnio_srv_why *w);
 /* Fills r with the reason of status, when there is one and the client reads reasons
  * (logged either way). */
 struct cnio_srv_reply;
@@ -413,6 +417,17 @@ int cnio__srv_req_prepare(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
                           const uint8_t *p, struct cnio_srv_reply *r);
 int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                          const uint8_t *p, struct cnio_srv_reply *r);
+/*
+ * COMMITs h[0..n) of connection c, read together (a batch of small files sends them so:
+ * client_batch.c), handled as one group whose steps share each fsync (stage_commit.c).
+ * Returns how many of them it took, 1..min(n, CNIO_SRV_COMMIT_GROUP): the group ends
+ * before a COMMIT of a handle, or of a name, that an earlier one has, or whose name lies
+ * beneath an earlier one's or above it. Each taken COMMIT i gets what it would alone:
+ * its status in ret[i] (as cnio__srv_req_commit returns it), its reply r[i] (made ready
+ * by the caller as for any request) and the reason of a refusal in why[i].
+ */
+int cnio__srv_req_commit_group(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, int n,
+                               struct cnio_srv_reply *r, int *ret, struct cnio_srv_why *why);
 int cnio__srv_req_abort(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                         const uint8_t *p, struct cnio_srv_reply *r);
 int cnio__srv_req_crc(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
@@ -493,5 +508,8 @@ int cnio__srv_reply_file(struct cnio_srv_conn *c, struct cnio_srv_reply *r,
  */
 int cnio__srv_request(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
                       struct cnio_srv_reply *r);
+/* A request's status ret as the client gets it: -CNIO_ERR_NOENT becomes -CNIO_ERR_IO, with
+ * its reason, once the server's root directory was removed (every name is gone with it). */
+int cnio__srv_req_root_gone(struct cnio_srv_conn *c, int ret);
 
 #endif /* CNIO_SERVER_H */

@@ -25,6 +25,13 @@
  * and takes an object as complete only when every host's generation equals column 0's
  * (see doc/protocol.md).
  *
+ * COMMITs that arrive together on one connection (a batch of small files sends up to 16
+ * at once: client_batch.c) are committed as a group (cnio__srv_stage_commit_group): each
+ * step above is taken for every commit of the group before the next step begins for
+ * any, so that one fsync barrier serves them all - on a journalling file system about
+ * three journal commits a group instead of three a file - while each commit keeps the
+ * order of its own steps and its own outcome. One COMMIT alone is a group of one.
+ *
  * PREPARE, sent to every host before any COMMIT, does beforehand what can fail for lack
  * of space or a name in the way: the checks before step 0's order, the directories of
  * the data file, its metadata and its block sums, and ID.commit and ID.final written at
@@ -81,37 +88,48 @@ void cnio__srv_stage_unprepare(struct cnio_srv_store *st, uint64_t id)
 }
 
 /*
- * fsyncs the n files fds (-1: none), after starting the write-back of all of them: on a
- * journalling file system the first fsync then commits the others' block allocations
- * too, and the later ones find little left to wait for (one journal commit, not one a
- * file). 0 or the first error.
+ * Starts the write-back of the n files fds (-1: none), so that on a journalling file
+ * system the first fsync after commits the others' block allocations too, and the later
+ * ones find little left to wait for (one journal commit, not one a file).
  */
-static int stage_sync_files(const int *fds, int n)
+static void stage_sync_start(const int *fds, int n)
 {
-    int ret = 0;
-
 #ifdef SYNC_FILE_RANGE_WRITE
     for (int i = 0; i < n; i++)   /* a hint: an error is the fsync's to report */
         if (fds[i] >= 0)
             sync_file_range(fds[i], 0, 0, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)fds;
+    (void)n;
 #endif
-    for (int i = 0; i < n && !ret; i++)
+}
+
+/* fsyncs the n files fds (-1: none): 0 or the first error. */
+static int stage_sync_wait(const int *fds, int n)
+{
+    for (int i = 0; i < n; i++)
         if (fds[i] >= 0 && fsync(fds[i]) < 0)
-            ret = cnio__srv_why_errno(errno);
-    return ret;
+            return cnio__srv_why_errno(errno);
+    return 0;
+}
+
+static int stage_sync_files(const int *fds, int n)
+{
+    stage_sync_start(fds, n);
+    return stage_sync_wait(fds, n);
 }
 
 /*
- * Writes m into instance id's reserved metadata file of step, and fsyncs it, with the
- * instance's files inst when not NULL: a file a prepare made is overwritten in place
- * (the same 64 bytes: nothing to allocate), a missing one (no PREPARE came) is made now.
+ * Opens instance id's reserved metadata file of step and writes m into it (not synced):
+ * a file a prepare made is overwritten in place (the same 64 bytes: nothing to
+ * allocate), a missing one (no PREPARE came) is made now. The fd, or a code.
  */
-static int stage_prep_write(struct cnio_srv_store *st, uint64_t id, int step,
-                            const struct cnio_srv_meta *m, const int inst[2])
+static int stage_prep_open(struct cnio_srv_store *st, uint64_t id, int step,
+                           const struct cnio_srv_meta *m)
 {
     uint8_t buf[CNIO_SRV_META_SIZE];
     char file[40];
-    int fd, ret = 0;
+    int fd, ret;
 
     cnio__srv_meta_encode(m, buf);
     stage_prep_file(file, sizeof(file), id, step);
@@ -119,36 +137,24 @@ static int stage_prep_write(struct cnio_srv_store *st, uint64_t id, int step,
     if (fd < 0)
         return cnio__srv_why_errno(errno);
     errno = 0;
-    if (pwrite(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf))
-        ret = errno ? cnio__srv_why_errno(errno) : -CNIO_ERR_NOSPC;
-    if (!ret)
-        ret = stage_sync_files((const int[]){ inst ? inst[0] : -1, inst ? inst[1] : -1, fd }, 3);
-    if (close(fd) < 0 && !ret)
-        ret = cnio__srv_why_errno(errno);
+    if (pwrite(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf))
+        return fd;
+    ret = errno ? cnio__srv_why_errno(errno) : -CNIO_ERR_NOSPC;
+    close(fd);
     return ret;
 }
 
-/* Writes m as name's metadata (mbase in directory mpfd) through the reserved file of
- * step: written, fsynced (with inst: stage_prep_write), renamed into place, and its
- * directory fsynced. */
-static int stage_prep_place(struct cnio_srv_store *st, uint64_t id, int step, const char *name,
-                            const struct cnio_srv_meta *m, const int inst[2], int mpfd,
-                            const char *mbase)
+/* Writes m into instance id's reserved metadata file of step, and fsyncs it. */
+static int stage_prep_write(struct cnio_srv_store *st, uint64_t id, int step,
+                            const struct cnio_srv_meta *m)
 {
-    char file[40];
-    int ret = stage_prep_write(st, id, step, m, inst);
+    int fd = stage_prep_open(st, id, step, m), ret;
 
-    stage_prep_file(file, sizeof(file), id, step);
-    if (!ret && renameat(st->stagefd, file, mpfd, mbase) < 0) {
+    if (fd < 0)
+        return fd;
+    ret = stage_sync_files(&fd, 1);
+    if (close(fd) < 0 && !ret)
         ret = cnio__srv_why_errno(errno);
-        if (ret == -CNIO_ERR_ISDIR && cnio__srv_side_clear(st->metafd, name) == 0)
-            ret = renameat(st->stagefd, file, mpfd, mbase) < 0   /* a leftover dir */
-                      ? cnio__srv_why_errno(errno) : 0;
-    }
-    if (!ret)
-        ret = cnio__srv_store_sync_dir(mpfd);
-    if (ret)
-        cnio__warn("metadata of %s: %s", name, cnio__srv_strerror(ret));
     return ret;
 }
 
@@ -171,78 +177,6 @@ static uint64_t stage_pick_order(struct cnio_srv_store *st, int have, const stru
         t = st->last_order + 1;
     st->last_order = t;
     return t;
-}
-
-/*
- * Steps 0-3 of a commit (store lock held), with dpfd the directory of name's data file
- * (its entry base) and mpfd that of its metadata (mbase). When name has no data file
- * (the usual upload of a new name), step 1 writes the metadata without COMMITTING and
- * step 3 is left out: until the rename the name reads as the staged instance it still
- * is (I_STAGED, incomplete), and metadata without its data file is taken for a commit
- * that crashed there, as COMMITTING is.
- *
- * Each step is on disk before the next begins (the host may lose power between any
- * two): step 1's metadata is fsynced, then its directory, before the data file is
- * renamed (else a host could come back with the new data under the old, complete
- * metadata, or a data file without its metadata: read as another layout); the data
- * file's directory and the block sums' after it (new sums without their data fail the
- * old data's reads, never pass wrong bytes). The caller fsynced the data and its sums.
- */
-static int stage_commit_at(struct cnio_srv_store *st, const char *name, uint64_t id,
-                           int excl, const int inst[2], uint64_t *seqp, struct cnio_srv_meta *m,
-                           int dpfd, const char *base, int mpfd, const char *mbase)
-{
-    struct cnio_srv_meta c = *m, cur;
-    char file[32];
-    int r, have, fresh, sfd, ret = cnio__srv_stage_check_at(st, dpfd, base, name, excl);
-    uint64_t seq;
-
-    if (ret < 0)
-        return ret;
-    fresh = ret == 1;
-    have = cnio__srv_store_meta_read_at(mpfd, mbase, name, &cur) == 0;
-    if (*seqp == 0)
-        *seqp = stage_pick_order(st, have, &cur);
-    seq = *seqp;
-    if (have && !fresh && !(cur.flags & CNIO_SRV_META_COMMITTING) &&  /* a crashed commit never wins */
-        (cur.seq > seq || (cur.seq == seq && cur.gen >= id))) {
-        *m = cur;
-        return 1;   /* superseded */
-    }
-    c.gen = id;
-    c.seq = seq;
-    c.flags = fresh ? 0 : CNIO_SRV_META_COMMITTING;
-    ret = stage_prep_place(st, id, STAGE_PREP_COMMIT, name, &c, inst, mpfd, mbase);
-    if (!ret)
-        ret = cnio__srv_sums_commit(st, name, id, &sfd);
-    if (ret) {
-        if (fresh)   /* else a new name's metadata is left with no data file */
-            unlinkat(mpfd, mbase, 0);
-        return ret;
-    }
-    cnio__srv_stage_file(file, sizeof(file), id, 0);
-    r = renameat2(st->stagefd, file, dpfd, base, excl ? RENAME_NOREPLACE : 0);
-    if (r < 0) {
-        /* Nothing was replaced: the old object stays, but its metadata now says
-         * COMMITTING, so it reads as incomplete until rewritten or removed; a new
-         * name's metadata goes (the name reads as the staged instance it is). */
-        ret = cnio__srv_why_errno(errno);
-        close(sfd);
-        cnio__warn("commit of %s: rename: %s", name, cnio__srv_strerror(ret));
-        if (fresh)
-            unlinkat(mpfd, mbase, 0);
-        return ret;
-    }
-    c.flags = 0;
-    ret = cnio__srv_store_sync_dir(dpfd);
-    if (!ret)   /* one journal commit for both renames on most file systems */
-        ret = cnio__srv_store_sync_dir(sfd);
-    close(sfd);
-    if (!ret && !fresh)
-        ret = stage_prep_place(st, id, STAGE_PREP_FINAL, name, &c, NULL, mpfd, mbase);
-    if (!ret)
-        *m = c;
-    return ret;
 }
 
 /*
@@ -275,20 +209,199 @@ static int stage_commit_open(struct cnio_srv_store *st, const char *name, uint64
     return *mpfd;
 }
 
-/* Steps 0-3 of a commit (store lock held). */
-static int stage_commit_locked(struct cnio_srv_store *st, const char *name, uint64_t id,
-                               int excl, const int inst[2], uint64_t *seqp,
-                               struct cnio_srv_meta *m)
+/*
+ * Commit g of a group fails with ret (its reason kept). From step 1 on (step
+ * STAGE_PREP_COMMIT) until its data file is renamed, a new name's metadata goes again:
+ * the name reads as the staged instance it still is. An object that was replaced keeps
+ * the COMMITTING of step 1, and reads as incomplete until rewritten or removed.
+ */
+static void gc_fail(struct cnio_srv_commit *g, int ret, int step)
 {
-    const char *base, *mbase;
-    int dpfd, mpfd, ret = stage_commit_open(st, name, id, &dpfd, &base, &mpfd, &mbase);
+    g->ret = ret;
+    cnio__srv_why_save(&g->why);
+    if (step == STAGE_PREP_COMMIT && g->fresh)
+        unlinkat(g->mpfd, g->mbase, 0);
+}
+
+/*
+ * Step 0 of commit g (store lock held): the directories of its data file (dpfd, entry
+ * base) and metadata (mpfd, mbase) made and opened, what is in the way checked, its
+ * order picked. 1 when a later commit won already (g->m: the object's metadata), a
+ * code, or 0 with g->c the metadata step 1 writes.
+ */
+static int gc_begin(struct cnio_srv_store *st, struct cnio_srv_commit *g)
+{
+    struct cnio_srv_meta cur;
+    int have, ret = stage_commit_open(st, g->name, g->id, &g->dpfd, &g->base, &g->mpfd,
+                                      &g->mbase);
 
     if (ret)
         return ret;
-    ret = stage_commit_at(st, name, id, excl, inst, seqp, m, dpfd, base, mpfd, mbase);
-    close(mpfd);
-    close(dpfd);
-    return ret;
+    ret = cnio__srv_stage_check_at(st, g->dpfd, g->base, g->name, g->excl);
+    if (ret < 0)
+        return ret;
+    g->fresh = ret == 1;
+    have = cnio__srv_store_meta_read_at(g->mpfd, g->mbase, g->name, &cur) == 0;
+    if (g->seq == 0)
+        g->seq = stage_pick_order(st, have, &cur);
+    if (have && !g->fresh && !(cur.flags & CNIO_SRV_META_COMMITTING) &&  /* a crashed commit never wins */
+        (cur.seq > g->seq || (cur.seq == g->seq && cur.gen >= g->id))) {
+        g->m = cur;
+        return 1;   /* superseded */
+    }
+    g->c = g->m;
+    g->c.gen = g->id;
+    g->c.seq = g->seq;
+    g->c.flags = g->fresh ? 0 : CNIO_SRV_META_COMMITTING;
+    return 0;
+}
+
+/* Whether commit g takes part in step (store lock held): it has not failed, and step 3
+ * only for an object it replaces. */
+static int gc_in(const struct cnio_srv_commit *g, int step)
+{
+    return g->ret == 0 && (step == STAGE_PREP_COMMIT || !g->fresh);
+}
+
+/*
+ * Step 1 or 3 of the commits g[0..n) (store lock held): each one's metadata g->c written
+ * into its reserved file; all of them made durable at once (with step 1 each instance's
+ * data and block sums, g->inst), which on a journalling file system is one journal
+ * commit for the group, not one a commit; each renamed into place; and their
+ * directories fsynced (again one journal commit).
+ */
+static void gc_place(struct cnio_srv_store *st, struct cnio_srv_commit *g, int n, int step)
+{
+    int fds[CNIO_SRV_COMMIT_GROUP][3];
+    char file[40];
+
+    for (int i = 0; i < n; i++) {
+        int fd;
+
+        fds[i][0] = fds[i][1] = fds[i][2] = -1;
+        if (!gc_in(&g[i], step))
+            continue;
+        cnio__srv_why_reset();
+        fd = stage_prep_open(st, g[i].id, step, &g[i].c);
+        if (fd < 0) {
+            gc_fail(&g[i], fd, step);
+            continue;
+        }
+        fds[i][0] = fd;
+        if (step == STAGE_PREP_COMMIT) {
+            fds[i][1] = g[i].inst[0];
+            fds[i][2] = g[i].inst[1];
+        }
+        stage_sync_start(fds[i], 3);
+    }
+    for (int i = 0; i < n; i++) {
+        int ret;
+
+        if (fds[i][0] < 0)
+            continue;
+        cnio__srv_why_reset();
+        ret = stage_sync_wait(fds[i], 3);
+        if (close(fds[i][0]) < 0 && !ret)
+            ret = cnio__srv_why_errno(errno);
+        if (ret)
+            gc_fail(&g[i], ret, step);
+    }
+    for (int i = 0; i < n; i++) {
+        int ret = 0;
+
+        if (!gc_in(&g[i], step))
+            continue;
+        cnio__srv_why_reset();
+        stage_prep_file(file, sizeof(file), g[i].id, step);
+        if (renameat(st->stagefd, file, g[i].mpfd, g[i].mbase) < 0) {
+            ret = cnio__srv_why_errno(errno);
+            if (ret == -CNIO_ERR_ISDIR && cnio__srv_side_clear(st->metafd, g[i].name) == 0)
+                ret = renameat(st->stagefd, file, g[i].mpfd, g[i].mbase) < 0   /* a leftover dir */
+                          ? cnio__srv_why_errno(errno) : 0;
+        }
+        if (ret) {
+            cnio__warn("metadata of %s: %s", g[i].name, cnio__srv_strerror(ret));
+            gc_fail(&g[i], ret, step);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        int ret;
+
+        if (!gc_in(&g[i], step))
+            continue;
+        cnio__srv_why_reset();
+        ret = cnio__srv_store_sync_dir(g[i].mpfd);
+        if (ret) {
+            cnio__warn("metadata of %s: %s", g[i].name, cnio__srv_strerror(ret));
+            gc_fail(&g[i], ret, step);
+        }
+    }
+}
+
+/* Step 2 of commit g (store lock held): its block sums, then its data file, renamed into
+ * place (the old data file, if any, replaced atomically). */
+static void gc_swap(struct cnio_srv_store *st, struct cnio_srv_commit *g)
+{
+    char file[32];
+    int ret;
+
+    cnio__srv_why_reset();
+    ret = cnio__srv_sums_commit(st, g->name, g->id, &g->sfd);
+    if (ret) {
+        gc_fail(g, ret, STAGE_PREP_COMMIT);
+        return;
+    }
+    cnio__srv_stage_file(file, sizeof(file), g->id, 0);
+    if (renameat2(st->stagefd, file, g->dpfd, g->base, g->excl ? RENAME_NOREPLACE : 0) < 0) {
+        ret = cnio__srv_why_errno(errno);
+        cnio__warn("commit of %s: rename: %s", g->name, cnio__srv_strerror(ret));
+        gc_fail(g, ret, STAGE_PREP_COMMIT);
+    }
+}
+
+/*
+ * Steps 0-3 of the commits g[0..n) (store lock held), step by step over all of them: each
+ * step of every commit is on disk before any commit's next step begins, so each barrier
+ * (an fsync: one journal commit on most file systems) serves the whole group, and each
+ * commit keeps the order of its own steps (the host may lose power between any two):
+ * step 1's metadata is fsynced, then its directory, before the data file is renamed
+ * (else a host could come back with the new data under the old, complete metadata, or a
+ * data file without its metadata: read as another layout); the data file's directory
+ * and the block sums' after it (new sums without their data fail the old data's reads,
+ * never pass wrong bytes). When name has no data file (the usual upload of a new name),
+ * step 1 writes the metadata without COMMITTING and step 3 is left out: until the rename
+ * the name reads as the staged instance it still is (I_STAGED, incomplete), and
+ * metadata without its data file is taken for a commit that crashed there, as
+ * COMMITTING is. The caller fsynced the data and sums of instances not in g->inst.
+ */
+static void gc_steps(struct cnio_srv_store *st, struct cnio_srv_commit *g, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int ret;
+
+        cnio__srv_why_reset();
+        ret = gc_begin(st, &g[i]);
+        if (ret)
+            gc_fail(&g[i], ret, 0);
+    }
+    gc_place(st, g, n, STAGE_PREP_COMMIT);
+    for (int i = 0; i < n; i++)
+        if (gc_in(&g[i], STAGE_PREP_COMMIT))
+            gc_swap(st, &g[i]);
+    for (int i = 0; i < n; i++) {
+        int ret;
+
+        if (g[i].ret)
+            continue;
+        cnio__srv_why_reset();
+        g[i].c.flags = 0;
+        ret = cnio__srv_store_sync_dir(g[i].dpfd);
+        if (!ret)   /* one journal commit for both renames on most file systems */
+            ret = cnio__srv_store_sync_dir(g[i].sfd);
+        if (ret)
+            gc_fail(&g[i], ret, 0);
+    }
+    gc_place(st, g, n, STAGE_PREP_FINAL);
 }
 
 /*
@@ -321,10 +434,10 @@ static int stage_prepare_locked(struct cnio_srv_store *st, const char *name, uin
     c.seq = 0;
     c.flags = CNIO_SRV_META_COMMITTING;
     if (!ret)
-        ret = stage_prep_write(st, id, STAGE_PREP_COMMIT, &c, NULL);
+        ret = stage_prep_write(st, id, STAGE_PREP_COMMIT, &c);
     c.flags = 0;
     if (!ret)
-        ret = stage_prep_write(st, id, STAGE_PREP_FINAL, &c, NULL);
+        ret = stage_prep_write(st, id, STAGE_PREP_FINAL, &c);
     return ret;
 }
 
@@ -342,28 +455,44 @@ int cnio__srv_stage_prepare(struct cnio_srv_store *st, const char *name, uint64_
     return ret;
 }
 
-int cnio__srv_stage_commit(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
-                           const int inst[2], uint64_t *seq, struct cnio_srv_meta *m)
+void cnio__srv_stage_commit_group(struct cnio_srv_store *st, struct cnio_srv_commit *g, int n)
 {
     char file[32];
-    int ret;
 
+    for (int i = 0; i < n; i++) {
+        g[i].ret = 0;
+        g[i].why.code = 0;
+        g[i].dpfd = g[i].mpfd = g[i].sfd = -1;
+        g[i].fresh = 0;
+    }
     pthread_mutex_lock(&st->lock);
-    ret = stage_commit_locked(st, name, id, excl, inst, seq, m);
-    if (!ret && !cnio__srv_stage_idx_del(st, id)) {
-        cnio__srv_stage_file(file, sizeof(file), id, 1);
-        unlinkat(st->stagefd, file, 0);
+    gc_steps(st, g, n);
+    for (int i = 0; i < n; i++) {
+        struct cnio_srv_commit *x = &g[i];
+
+        if (x->sfd >= 0)
+            close(x->sfd);
+        if (x->mpfd >= 0)
+            close(x->mpfd);
+        if (x->dpfd >= 0)
+            close(x->dpfd);
+        if (x->ret)
+            continue;
+        x->m = x->c;
+        if (!cnio__srv_stage_idx_del(st, x->id)) {
+            cnio__srv_stage_file(file, sizeof(file), x->id, 1);
+            unlinkat(st->stagefd, file, 0);
+        }
+        cnio__srv_stage_unprepare(st, x->id);   /* a new name's step 3, which it has not */
     }
-    if (!ret)   /* a new name's step 3, which it has not */
-        cnio__srv_stage_unprepare(st, id);
     pthread_mutex_unlock(&st->lock);
-    if (ret == 1) {
-        cnio__debug("commit of %s (%016llx) superseded by a later one", name,
-                    (unsigned long long)id);
-        cnio__srv_stage_discard(st, id);
-        return 0;
+    for (int i = 0; i < n; i++) {
+        if (g[i].ret == 1)
+            cnio__debug("commit of %s (%016llx) superseded by a later one", g[i].name,
+                        (unsigned long long)g[i].id);
+        if (g[i].ret == 1 || g[i].ret == CNIO_SRV_STAGE_GONE)
+            cnio__srv_stage_discard(st, g[i].id);
+        if (g[i].ret == 1)
+            g[i].ret = 0;
     }
-    if (ret == CNIO_SRV_STAGE_GONE)
-        cnio__srv_stage_discard(st, id);
-    return ret;
 }

@@ -247,21 +247,51 @@ int cnio__srv_stage_meta_write(struct cnio_srv_store *st, uint64_t id, const cha
 int cnio__srv_stage_meta_save(struct cnio_srv_store *st, uint64_t id);
 /* fsync of staged instance id's data (fd), metadata and directory. */
 int cnio__srv_stage_sync(struct cnio_srv_store *st, uint64_t id, int fd);
-/* Makes staged instance id (metadata m) the object name: see stage_commit.c. excl: fail with
- * -CNIO_ERR_EXIST when name exists. *seq is the commit order; 0 asks this server to pick
- * one (its clock, above every order it recorded for the name or picked before), which
- * *seq then holds. CNIO_SRV_STAGE_GONE (positive) when the instance was removed (an
- * UNLINK of its name) meanwhile: nothing is committed, and what was left of it (its
- * index entry, its block sums) is gone too. On success m->gen = id. inst: the instance's
- * data file and block sums file as the writer has them open (-1: none), made durable
- * together with the metadata of step 1, in one sync of the three, before it is renamed
- * into place. */
+/* The words a refusal comes with (server.h, cnio__srv_why), kept for a request handled
+ * together with others (cnio__srv_why_save). */
+struct cnio_srv_why {
+    int code;
+    char text[CNIO_WIRE_MAX_REASON + 1];
+};
+
+/* The most commits one group takes (cnio__srv_stage_commit_group). */
+#define CNIO_SRV_COMMIT_GROUP 16
+
+/* One commit of a group: staged instance id (metadata m) of name to become the object. */
+struct cnio_srv_commit {
+    const char *name;
+    uint64_t id;
+    int excl;                   /* fail with -CNIO_ERR_EXIST when name exists */
+    int inst[2];                /* the instance's data and block sums files, or -1 */
+    uint64_t seq;               /* the commit order; 0: this server picks it */
+    struct cnio_srv_meta m;     /* the instance's metadata; after, the object's */
+    int ret;                    /* after: 0, CNIO_SRV_STAGE_GONE or a negative code */
+    struct cnio_srv_why why;    /* after: the reason of ret, when there is one */
+    /* the commit's own while it runs */
+    int dpfd, mpfd, sfd, fresh;
+    const char *base, *mbase;
+    struct cnio_srv_meta c;
+};
+
+/*
+ * Makes each staged instance g[i].id (metadata m) the object g[i].name: see
+ * stage_commit.c; the n (at most CNIO_SRV_COMMIT_GROUP) commits share each step's fsync.
+ * Their names must differ, and none may lie beneath another. Each gets its own result,
+ * as if committed alone: seq is the commit order (0 asks this server to pick one: its
+ * clock, above every order it recorded for the name or picked before), which it then
+ * holds. ret is CNIO_SRV_STAGE_GONE (positive) when the instance was removed (an UNLINK
+ * of its name) meanwhile: nothing is committed, and what was left of it (its index entry,
+ * its block sums) is gone too; else 0 (m->gen = id, or, when a later commit of the name
+ * had won, m that commit's metadata and the instance discarded) or a negative code with
+ * the reason in why. inst: the instance's data file and block sums file as the writer has
+ * them open (-1: none, already durable), made durable together with the metadata of step
+ * 1, in one sync, before it is renamed into place.
+ */
 #define CNIO_SRV_STAGE_GONE 2
-int cnio__srv_stage_commit(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
-                           const int inst[2], uint64_t *seq, struct cnio_srv_meta *m);
+void cnio__srv_stage_commit_group(struct cnio_srv_store *st, struct cnio_srv_commit *g, int n);
 /*
  * PREPARE of the commit of staged instance id (metadata m) of name: does beforehand what
- * cnio__srv_stage_commit could fail at for lack of space or a name in the way (the
+ * a commit could fail at for lack of space or a name in the way (the
  * directories of its data file, metadata and block sums, leftover directories cleared,
  * its metadata files written at their size in ROOT/.cnio/stage as ID.commit and
  * ID.final), so that the commit only overwrites them in place and renames. 0,
