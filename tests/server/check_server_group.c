@@ -189,7 +189,7 @@ struct racer {
 static void *race(void *arg)
 {
     const struct racer *r = arg;
-    static uint8_t d[DLEN];
+    uint8_t d[DLEN];   /* its own: both racers fill theirs */
     struct reply rep[GN];
     struct st_conn c;
     uint64_t h[GN];
