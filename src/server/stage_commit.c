@@ -206,6 +206,7 @@ static int stage_commit_open(struct cnio_srv_store *st, const char *name, uint64
     if (*mpfd >= 0)
         return 0;
     close(*dpfd);
+    *dpfd = -1;   /* closed once: the caller closes what is >= 0 */
     return *mpfd;
 }
 
