@@ -463,6 +463,7 @@ void cnio__srv_stage_commit_group(struct cnio_srv_store *st, struct cnio_srv_com
     for (int i = 0; i < n; i++) {
         g[i].ret = 0;
         g[i].why.code = 0;
+        g[i].why.text[0] = '\0';   /* loaded whatever the outcome (conn.c) */
         g[i].dpfd = g[i].mpfd = g[i].sfd = -1;
         g[i].fresh = 0;
     }
