@@ -248,9 +248,11 @@ static int tree_make_dirs(struct tree_run *r)
 }
 
 /* Each directory is made with its parents, so that the order in which the ranks get to
- * them does not matter. A file or an object where a directory goes fails that directory
- * alone (said; what goes beneath it fails as it is copied), and it gets no mode or mtime
- * (-p): rank 0 learns which failed on every rank. */
+ * them does not matter. A file or an object where a directory goes, or a server that
+ * refuses to make it (access refused: its file system's permissions, read-only storage),
+ * fails that directory alone, as cp -r and rsync go on: said, counted, what goes beneath
+ * it fails as it is copied, and it gets no mode or mtime (-p): rank 0 learns which
+ * failed on every rank. Any other error (a lost server) stops the copy. */
 int tree_make_subdirs(struct tree_run *r)
 {
     int ret = tree_agree((r->dir_failed = calloc(r->dirs.n + 1, 1)) ? 0 : -CNIO_ERR_NOMEM);
@@ -259,8 +261,11 @@ int tree_make_subdirs(struct tree_run *r)
     for (size_t i = (size_t)r->j->rank; ret == 0 && i < r->dirs.n; i += (size_t)r->j->size) {
         r->ctx.why[0] = '\0';
         ret = tree_mkdir(&r->ctx, r->dirs.e[i].rel);
-        if (ret == -CNIO_ERR_EXIST && r->ctx.why[0]) {
-            cli_err("cnio cp: %s\n", r->ctx.why);
+        if ((ret == -CNIO_ERR_EXIST && r->ctx.why[0]) || ret == -CNIO_ERR_ACCESS) {
+            if (r->ctx.why[0])
+                cli_err("cnio cp: %s\n", r->ctx.why);
+            else
+                cli_err("cnio cp: %s: %s: not made\n", r->dirs.e[i].rel, cnio_strerror(ret));
             r->dirs_failed++;
             r->dir_failed[i] = 1;
             ret = 0;
