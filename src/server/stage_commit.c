@@ -406,7 +406,7 @@ static void gc_steps(struct cnio_srv_store *st, struct cnio_srv_commit *g, int n
 }
 
 /*
- * The prepare (store lock held): what stage_commit_locked checks and makes, the block
+ * The prepare (store lock held): what a commit checks and makes first (gc_begin), the block
  * sums' directory, leftover directories cleared where the metadata and the sums go, and
  * the metadata files of steps 1 and 3 written at their size (their order is not known
  * yet: the commit writes them again, in place).
