@@ -113,12 +113,6 @@ static int stage_sync_wait(const int *fds, int n)
     return 0;
 }
 
-static int stage_sync_files(const int *fds, int n)
-{
-    stage_sync_start(fds, n);
-    return stage_sync_wait(fds, n);
-}
-
 /*
  * Opens instance id's reserved metadata file of step and writes m into it (not synced):
  * a file a prepare made is overwritten in place (the same 64 bytes: nothing to
@@ -152,7 +146,7 @@ static int stage_prep_write(struct cnio_srv_store *st, uint64_t id, int step,
 
     if (fd < 0)
         return fd;
-    ret = stage_sync_files(&fd, 1);
+    ret = fsync(fd) < 0 ? cnio__srv_why_errno(errno) : 0;
     if (close(fd) < 0 && !ret)
         ret = cnio__srv_why_errno(errno);
     return ret;
