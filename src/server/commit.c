@@ -109,7 +109,7 @@ int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct
     }
     if (!(o->flags & CNIO_WIRE_O_TRUNC)) {
         /* Stage only a new object: an existing one is opened in place (MPI semantics). */
-        ret = cnio__srv_store_stat(st, name, &info);
+        ret = cnio__srv_store_stat_locked(st, name, &info);
         if (ret == 0 && !(info.flags & CNIO_WIRE_I_STAGED)) {
             if ((o->flags & CNIO_WIRE_O_CREATE) && (o->flags & CNIO_WIRE_O_EXCL))
                 return -CNIO_ERR_EXIST;

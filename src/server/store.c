@@ -523,7 +523,36 @@ static int store_info_name(struct cnio_srv_store *st, const char *name, int leni
     return ret;
 }
 
+/*
+ * Info of name as a reader finds it: a commit under way of it on this server (its
+ * metadata says COMMITTING between the commit's steps 1 and 3, stage_commit.c, and its
+ * data file may be either version) is waited for, so that a reader sees the object
+ * before the commit or after it, never between. A commit holds the name's open lock
+ * throughout (cnio__srv_open_lock), so the info is read again under that lock, held
+ * alone: COMMITTING then is a commit that stopped (a crash), reported as it is.
+ */
+static int store_info_settled(struct cnio_srv_store *st, const char *name, int lenient,
+                              struct cnio_wire_info *i)
+{
+    pthread_mutex_t *lk;
+    int ret = store_info_name(st, name, lenient, i);
+
+    if (ret || !(i->flags & CNIO_WIRE_I_COMMITTING))
+        return ret;
+    lk = cnio__srv_open_lock(st, name);
+    pthread_mutex_lock(lk);
+    ret = store_info_name(st, name, lenient, i);
+    pthread_mutex_unlock(lk);
+    return ret;
+}
+
 int cnio__srv_store_stat(struct cnio_srv_store *st, const char *name, struct cnio_wire_info *i)
+{
+    return store_info_settled(st, name, 0, i);
+}
+
+int cnio__srv_store_stat_locked(struct cnio_srv_store *st, const char *name,
+                                struct cnio_wire_info *i)
 {
     return store_info_name(st, name, 0, i);
 }
@@ -666,8 +695,10 @@ static int store_entry(struct cnio_srv_store *st, const char *dir, const char *n
         ret = store_info_sb(st, path, &sb, mfd, name, 1, pfd, &e.info);
         if (pfd >= 0)
             close(pfd);
+        if (!ret && (e.info.flags & CNIO_WIRE_I_COMMITTING))
+            ret = store_info_settled(st, path, 1, &e.info);
     } else
-        ret = store_info_name(st, path, 1, &e.info);
+        ret = store_info_settled(st, path, 1, &e.info);
     if (ret)
         return 0;   /* vanished, or a symlink leading outside: not listed */
     e.name = name;

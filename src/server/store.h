@@ -183,11 +183,20 @@ int cnio__srv_store_info(int fd, const struct cnio_srv_meta *m, uint32_t flags,
                          struct cnio_wire_info *i);
 /* fsync of the data file, its metadata and both parent directories. */
 int cnio__srv_store_sync(struct cnio_srv_store *st, const char *name, int fd);
+/*
+ * Info of name (STAT): the committed object, else its newest staged instance
+ * (I_STAGED). A commit of name under way on this server is waited for (its open lock),
+ * so the info is of the object before it or after it; _locked: the caller holds name's
+ * open lock already, under which no commit of it is under way.
+ */
 int cnio__srv_store_stat(struct cnio_srv_store *st, const char *name, struct cnio_wire_info *i);
+int cnio__srv_store_stat_locked(struct cnio_srv_store *st, const char *name,
+                                struct cnio_wire_info *i);
 int cnio__srv_store_unlink(struct cnio_srv_store *st, const char *name);
 /*
  * Packs the entries of directory dir ("" = root) from index *cursor into out (cap
  * bytes): *len the bytes used, *cursor the next index, *more 1 when entries remain.
+ * An entry being committed is waited for, as by cnio__srv_store_stat.
  */
 int cnio__srv_store_list(struct cnio_srv_store *st, const char *dir, uint64_t *cursor,
                          uint8_t *out, size_t cap, size_t *len, int *more);

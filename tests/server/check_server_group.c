@@ -10,6 +10,7 @@
 
 #include <check.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -242,6 +243,93 @@ START_TEST(test_commit_groups_at_once)
 }
 END_TEST
 
+struct replacer {
+    int rounds;
+    atomic_int done;
+};
+
+/* Replaces the GN objects rd/n0..n7 as one group, round after round. */
+static void *replace_rounds(void *arg)
+{
+    struct replacer *r = arg;
+    uint8_t d[DLEN];
+    struct reply rep[GN];
+    struct st_conn c;
+    uint64_t h[GN];
+
+    st_session(&st_fx, 0, &c);
+    for (int round = 0; round < r->rounds; round++) {
+        fx_fill(d, DLEN, 90 + (uint64_t)round);
+        for (int i = 0; i < GN; i++) {
+            char name[32];
+
+            snprintf(name, sizeof(name), "rd/n%d", i);
+            h[i] = stage_one(&c, name, STAGE | CNIO_WIRE_O_TRUNC,
+                             0x7000 + (uint64_t)(round * GN + i), d);
+        }
+        commit_all(&c, h, NULL, GN, rep);
+        for (int i = 0; i < GN; i++) {
+            ck_assert_int_eq(rep[i].h.status, 0);
+            ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h[i], 0, NULL, 0, NULL, NULL, 0), 0);
+        }
+    }
+    st_close(&c);
+    atomic_store(&r->done, 1);
+    return NULL;
+}
+
+/*
+ * STAT and LIST beside groups of commits that replace objects: a reader sees each
+ * object before its commit or after it, never between its steps, where its metadata
+ * says COMMITTING (which a reader takes for a commit that stopped: incomplete). They
+ * used to see that for as long as a group's barriers took; `cnio ls -l` showed such
+ * objects incomplete, and `cnio cp -r` refused to copy them.
+ */
+START_TEST(test_readers_see_before_or_after)
+{
+    static uint8_t listing[CNIO_WIRE_MAX_CTRL];
+    struct replacer r = { .rounds = 60 };
+    struct cnio_wire_info info;
+    struct st_conn c;
+    long stats = 0, lists = 0;
+    pthread_t t;
+
+    r.rounds = 1;   /* the objects exist: every later round replaces them */
+    replace_rounds(&r);
+    r.rounds = 60;
+    atomic_store(&r.done, 0);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(pthread_create(&t, NULL, replace_rounds, &r), 0);
+    while (!atomic_load(&r.done)) {
+        struct cnio_wire_hdr rh;
+        struct cnio_wire_entry e;
+        size_t pos = 0;
+        int ret;
+
+        for (int i = 0; i < GN; i++) {
+            char name[32];
+
+            snprintf(name, sizeof(name), "rd/n%d", i);
+            ck_assert_int_eq(st_stat(&c, name, &info), 0);
+            ck_assert_msg(!(info.flags & CNIO_WIRE_I_COMMITTING),
+                          "STAT %ld saw %s between the steps of its commit", stats, name);
+            stats++;
+        }
+        ck_assert_int_eq(st_list(&c, "rd", 0, &rh, listing, sizeof(listing)), 0);
+        while ((ret = cnio__wire_entry_next(listing, rh.length, &pos, &e)) == 1)
+            ck_assert_msg(!(e.info.flags & CNIO_WIRE_I_COMMITTING),
+                          "LIST %ld saw rd/%.*s between the steps of its commit", lists,
+                          (int)e.name_len, e.name);
+        ck_assert_int_eq(ret, 0);
+        lists++;
+    }
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    fprintf(stderr, "readers: %ld STATs and %ld LISTs beside 60 groups of 8 replacements\n",
+            stats, lists);
+    st_close(&c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("server_group");
@@ -254,6 +342,7 @@ int main(void)
     tcase_add_test(tc, test_commit_group);
     tcase_add_test(tc, test_commit_group_flags);
     tcase_add_test(tc, test_commit_groups_at_once);
+    tcase_add_test(tc, test_readers_see_before_or_after);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
