@@ -210,6 +210,9 @@ struct cnio_obj_stat {
 #define CNIO_OBJ_LIVE_KNOWN 0x20 /* every host said whether one does: without LIVE, the
                                     upload or commit was interrupted */
 #define CNIO_OBJ_INCOMPLETE (CNIO_OBJ_STAGED | CNIO_OBJ_DIRTY | CNIO_OBJ_TORN)
+/* STAT of the object u names on every host it has a column on. A commit under way (it
+ * reached some hosts, its writer is live) is waited for, up to h->timeout_ms, so that
+ * out describes the object before it or after it (client_ctl.c). */
 int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
                    struct cnio_obj_stat *out);
 /* Removes the object from every host. 0 when this call removed its column 0 (host 0's

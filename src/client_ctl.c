@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define CTL_MAGIC 0x58494e43u /* "CNIX" */
 #define CTL_VERSION 1
@@ -73,8 +74,8 @@ static int ctl_stat_hosts(struct cnio_ns *c, const char *name, int from, int to,
     return ret;
 }
 
-int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
-                   struct cnio_obj_stat *out)
+static int ctl_stat_once(struct cnio_stack *st, const struct cnio_uri *u,
+                         const struct cnio_hints *h, struct cnio_obj_stat *out)
 {
     struct cnio_layout l;
     struct cnio_ns c;
@@ -130,6 +131,40 @@ int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct
         ctl_carrier(&c, out->transport, sizeof(out->transport));
 end:
     cnio__ns_end(&c);
+    return ret;
+}
+
+/* A commit reached some hosts and not yet the others, while a live writer holds the
+ * instance it commits (or the servers cannot say whether one does): under way, as
+ * cnio__cl_commit_under_way decides for a read-only open. */
+static int ctl_stat_settling(const struct cnio_obj_stat *s)
+{
+    return (s->state & CNIO_OBJ_INCOMPLETE) == CNIO_OBJ_TORN && (s->state & CNIO_OBJ_PENDING) &&
+           ((s->state & CNIO_OBJ_LIVE) || !(s->state & CNIO_OBJ_LIVE_KNOWN));
+}
+
+/*
+ * A STAT that finds a commit under way (ctl_stat_settling) asks again, after 1 ms
+ * doubling to 50 ms, until cnio_timeout_ms has passed, as cl_open_settled opens again:
+ * it reports the object before the commit or after it, and "incomplete" only for a
+ * commit that stopped or outlasted the timeout.
+ */
+int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
+                   struct cnio_obj_stat *out)
+{
+    int64_t give_up = cnio__now_ms() + CNIO_MAX(h ? h->timeout_ms : 0, 1);
+    long nap_ms = 1;
+    int ret;
+
+    while (!(ret = ctl_stat_once(st, u, h, out)) && ctl_stat_settling(out) &&
+           cnio__now_ms() < give_up) {
+        struct timespec ts = { 0, nap_ms * 1000000L };
+
+        cnio__debug("%s: a commit of it has not reached every host while its writer is "
+                    "live: asking again", u->path);
+        nanosleep(&ts, NULL);
+        nap_ms = CNIO_MIN(nap_ms * 2, 50);
+    }
     return ret;
 }
 

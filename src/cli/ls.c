@@ -96,8 +96,9 @@ struct ls_ctx {
 
 /* A LIST entry says an upload or commit of it is incomplete, but not whether a live
  * writer holds it (LIST cannot ask: doc/protocol.md); a STAT of the entry can, where
- * the servers announce CAP_LIVE. Its answer, newer than the LIST's, replaces *s; on
- * any failure *s is kept (its state then says "in progress, or interrupted"). */
+ * the servers announce CAP_LIVE, and waits for a commit under way (cnio__obj_stat).
+ * Its answer, newer than the LIST's, replaces *s; on any failure *s is kept (its state
+ * then says "in progress, or interrupted"). */
 static void ls_ask_live(const struct ls_ctx *x, const char *name, struct cnio_obj_stat *s)
 {
     struct cnio_uri e = *x->u;
@@ -140,19 +141,22 @@ static void ls_link_target(const struct ls_ctx *x, const char *name, const struc
         putchar('?');
 }
 
-static int ls_print(const char *name, const struct cnio_obj_stat *s, void *arg)
+static int ls_print(const char *name, const struct cnio_obj_stat *ls, void *arg)
 {
     const struct ls_ctx *x = arg;
     struct cli_opts *o = x->o;
+    struct cnio_obj_stat t = *ls;
+    const struct cnio_obj_stat *s = &t;
 
     if (o->json) {
-        struct cnio_obj_stat t = *s;
-
         ls_ask_live(x, name, &t);
         fputs(o->json++ > 1 ? ",\n " : "[", stdout);
         cli_json_stat(name, &t);
         return 0;
     }
+    /* a commit that has not reached every host may be under way: its STAT waits for it */
+    if (o->long_list && (t.state & CNIO_OBJ_TORN))
+        ls_ask_live(x, name, &t);
     if (o->long_list && !s->is_dir)
         printf("%14llu  %8llu x %-3u  ", (unsigned long long)s->size,
                (unsigned long long)s->layout.unit, s->layout.count);

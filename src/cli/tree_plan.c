@@ -94,7 +94,7 @@ static int tree_entry_ok(struct tree_run *r, const struct tree_ent *e, int clash
         tree_entry_fail(r, e->rel, msg);
         return 0;
     }
-    if (r->src.remote && e->incomplete) {
+    if (r->src.remote && e->incomplete == TREE_INCOMPLETE) {
         tree_entry_fail(r, e->rel, "incomplete (an upload or update did not finish): not copied");
         return 0;
     }

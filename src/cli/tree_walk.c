@@ -211,7 +211,10 @@ static int walk_remote_add(const char *name, const struct cnio_obj_stat *s, void
     e.mode = s->mode;
     e.size = s->size;
     e.from = w->from;
-    e.incomplete = (s->state & CNIO_OBJ_INCOMPLETE) != 0;
+    if ((s->state & CNIO_OBJ_INCOMPLETE) == CNIO_OBJ_TORN && (s->state & CNIO_OBJ_PENDING))
+        e.incomplete = TREE_SETTLING;
+    else if (s->state & CNIO_OBJ_INCOMPLETE)
+        e.incomplete = TREE_INCOMPLETE;
     e.type = s->is_dir ? TREE_DIR : S_ISLNK(s->mode) ? TREE_LINK : TREE_FILE;
     if (s->is_dir)
         e.size = 0;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 START_TEST(test_stage_commit)
@@ -411,16 +412,17 @@ START_TEST(test_dirty_in_place)
 }
 END_TEST
 
-/* Writes and commits instance id of "torn" on the servers in mask (bit j: column j);
- * column 0's handle of the instance. */
-static uint64_t torn_commit(struct st_conn *c, uint64_t id, unsigned mask, uint64_t order)
+/* Writes and commits instance id of name on the servers in mask (bit j: column j), each
+ * column UNIT bytes of fx_fill(id); column 0's handle of the instance. */
+static uint64_t torn_commit_named(struct st_conn *c, const char *name, uint64_t id,
+                                  unsigned mask, uint64_t order)
 {
     static uint8_t data[UNIT];
     uint64_t h[2];
 
     fx_fill(data, sizeof(data), id);
     for (uint32_t j = 0; j < 2; j++) {
-        ck_assert_int_eq(open_col(&c[j], "torn", STAGE | CNIO_WIRE_O_TRUNC, 2, j, id, &h[j],
+        ck_assert_int_eq(open_col(&c[j], name, STAGE | CNIO_WIRE_O_TRUNC, 2, j, id, &h[j],
                                   NULL, NULL), 0);
         ck_assert_int_eq(st_write(&c[j], h[j], 0, data, sizeof(data)), 0);
         ck_assert_int_eq(st_call(&c[j], CNIO_WIRE_SETSIZE, h[j], 2 * UNIT, NULL, 0, NULL, NULL,
@@ -431,6 +433,11 @@ static uint64_t torn_commit(struct st_conn *c, uint64_t id, unsigned mask, uint6
             ck_assert_int_eq(st_call(&c[j], CNIO_WIRE_COMMIT, h[j], order, NULL, 0, NULL, NULL,
                                      0), 0);
     return h[0];
+}
+
+static uint64_t torn_commit(struct st_conn *c, uint64_t id, unsigned mask, uint64_t order)
+{
+    return torn_commit_named(c, "torn", id, mask, order);
 }
 
 /*
@@ -462,11 +469,13 @@ START_TEST(test_torn_commit)
     ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, 0, &obj), 0);
     ck_assert_int_eq(cnio__obj_close(obj), 0);
     torn_commit(c, 0x200, 2, 20);   /* the next one reaches column 1 only */
-    ck_assert_int_eq(cnio__obj_stat(stk, &u, &hints, &os), 0);
-    ck_assert_uint_eq(os.state & CNIO_OBJ_TORN, CNIO_OBJ_TORN);
     /* its instance still pending on column 0: a reader waits for that commit, until
      * cnio_timeout_ms */
     hints.timeout_ms = 300;
+    t0 = cnio__now_ms();
+    ck_assert_int_eq(cnio__obj_stat(stk, &u, &hints, &os), 0);
+    ck_assert_uint_eq(os.state & CNIO_OBJ_TORN, CNIO_OBJ_TORN);
+    ck_assert_int_ge(cnio__now_ms() - t0, 300);
     t0 = cnio__now_ms();
     ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, 0, &obj), -CNIO_ERR_INCOMPLETE);
     ck_assert_int_ge(cnio__now_ms() - t0, 300);
@@ -477,6 +486,10 @@ START_TEST(test_torn_commit)
     hints.timeout_ms = 30000;
     t0 = cnio__now_ms();
     ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, 0, &obj), -CNIO_ERR_INCOMPLETE);
+    ck_assert_int_lt(cnio__now_ms() - t0, 30000);
+    t0 = cnio__now_ms();
+    ck_assert_int_eq(cnio__obj_stat(stk, &u, &hints, &os), 0);
+    ck_assert_uint_eq(os.state & (CNIO_OBJ_TORN | CNIO_OBJ_LIVE), CNIO_OBJ_TORN);
     ck_assert_int_lt(cnio__now_ms() - t0, 30000);
     torn_commit(c, 0x300, 3, 30);   /* copying it again repairs it, */
     ck_assert_int_eq(cnio__obj_stat(stk, &u, &hints, &os), 0);
@@ -493,14 +506,17 @@ END_TEST
 struct late_commit {
     struct st_conn *c;
     uint64_t h;
+    uint64_t order;     /* 0: 20 */
+    int ms;             /* 0: 200 */
 };
 
 static void *commit_later(void *arg)
 {
     struct late_commit *l = arg;
 
-    usleep(200000);
-    ck_assert_int_eq(st_call(l->c, CNIO_WIRE_COMMIT, l->h, 20, NULL, 0, NULL, NULL, 0), 0);
+    usleep((useconds_t)(l->ms ? l->ms : 200) * 1000);
+    ck_assert_int_eq(st_call(l->c, CNIO_WIRE_COMMIT, l->h, l->order ? l->order : 20, NULL, 0,
+                             NULL, NULL, 0), 0);
     return NULL;
 }
 
@@ -529,7 +545,7 @@ START_TEST(test_commit_under_way)
     ck_assert_int_eq(cnio__uri_parse(fx_uri(&st_fx, "torn", NULL, uri, sizeof(uri)), &u), 0);
     ck_assert_int_eq(cnio__hints_resolve(&hints, &u), 0);
     torn_commit(c, 0x100, 3, 10);
-    l = (struct late_commit){ &c[0], torn_commit(c, 0x200, 2, 20) };
+    l = (struct late_commit){ &c[0], torn_commit(c, 0x200, 2, 20), 20, 200 };
     ck_assert_int_eq(pthread_create(&tid, NULL, commit_later, &l), 0);
     ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, 0, &obj), 0);
     ck_assert_int_eq(pthread_join(tid, NULL), 0);
@@ -538,6 +554,100 @@ START_TEST(test_commit_under_way)
     ck_assert_mem_eq(got, want, UNIT);
     ck_assert_mem_eq(got + UNIT, want, UNIT);
     ck_assert_int_eq(cnio__obj_close(obj), 0);
+    cnio__uri_free(&u);
+    cnio__stack_close(stk);
+    st_close(&c[0]);
+    st_close(&c[1]);
+}
+END_TEST
+
+/* Runs `cnio ARGS` ($CNIO_BIN) with its output in st_fx.dir/out: its exit status. */
+static int cli_run(const char *args)
+{
+    const char *bin = getenv("CNIO_BIN");
+    char cmd[4096];
+    int st;
+
+    snprintf(cmd, sizeof(cmd), "'%s' %s > '%s/out' 2>&1", bin ? bin : "cnio", args,
+             st_fx.dir);
+    st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *cli_out(void)
+{
+    static char buf[8192];
+    char path[PATH_MAX];
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "%s/out", st_fx.dir);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/*
+ * What describes or copies objects waits for a commit under way as a read-only open
+ * does (test_commit_under_way): cnio__obj_stat, and so `cnio stat`; `cnio ls -l`; and
+ * `cnio cp -r` down, which lists first. Each, started while a commit of d/torn had
+ * reached column 1 and not yet column 0 (whose writer is live and commits 400 ms
+ * later), used to say "incomplete" at once; cp -r refused the object and exited 1.
+ */
+START_TEST(test_readers_wait_for_commit)
+{
+    static uint8_t want[UNIT], got[2 * UNIT];
+    struct late_commit l;
+    struct cnio_obj_stat os;
+    struct cnio_hints hints;
+    struct cnio_stack *stk;
+    struct cnio_uri u = { 0 };
+    struct st_conn c[2];
+    pthread_t tid;
+    char uri[1024], args[2048], path[PATH_MAX];
+    FILE *f;
+
+    fx_stop(&st_fx);
+    ck_assert_int_eq(fx_start(&st_fx, 2, NULL), 0);
+    st_session(&st_fx, 0, &c[0]);
+    st_session(&st_fx, 1, &c[1]);
+    ck_assert_int_eq(cnio__stack_open(&stk), 0);
+    ck_assert_int_eq(cnio__uri_parse(fx_uri(&st_fx, "d/torn", NULL, uri, sizeof(uri)), &u), 0);
+    ck_assert_int_eq(cnio__hints_resolve(&hints, &u), 0);
+    torn_commit_named(c, "d/torn", 0x100, 3, 10);
+
+    l = (struct late_commit){ &c[0], torn_commit_named(c, "d/torn", 0x200, 2, 20), 20, 400 };
+    ck_assert_int_eq(pthread_create(&tid, NULL, commit_later, &l), 0);
+    ck_assert_int_eq(cnio__obj_stat(stk, &u, &hints, &os), 0);
+    ck_assert_uint_eq(os.state & CNIO_OBJ_INCOMPLETE, 0);
+    ck_assert_uint_eq(os.size, 2 * UNIT);
+    ck_assert_int_eq(pthread_join(tid, NULL), 0);
+
+    l = (struct late_commit){ &c[0], torn_commit_named(c, "d/torn", 0x300, 2, 30), 30, 400 };
+    ck_assert_int_eq(pthread_create(&tid, NULL, commit_later, &l), 0);
+    snprintf(args, sizeof(args), "ls -l '%s'", fx_uri(&st_fx, "d/", NULL, uri, sizeof(uri)));
+    ck_assert_int_eq(cli_run(args), 0);
+    ck_assert_int_eq(pthread_join(tid, NULL), 0);
+    ck_assert_msg(strstr(cli_out(), "torn") && !strstr(cli_out(), "incomplete"),
+                  "cnio ls -l said: %s", cli_out());
+
+    l = (struct late_commit){ &c[0], torn_commit_named(c, "d/torn", 0x400, 2, 40), 40, 400 };
+    ck_assert_int_eq(pthread_create(&tid, NULL, commit_later, &l), 0);
+    snprintf(args, sizeof(args), "cp -r -q '%s' '%s/down'",
+             fx_uri(&st_fx, "d/", NULL, uri, sizeof(uri)), st_fx.dir);
+    ck_assert_msg(cli_run(args) == 0, "cnio cp -r said: %s", cli_out());
+    ck_assert_int_eq(pthread_join(tid, NULL), 0);
+    snprintf(path, sizeof(path), "%s/down/torn", st_fx.dir);
+    ck_assert_ptr_nonnull(f = fopen(path, "rb"));
+    ck_assert_uint_eq(fread(got, 1, sizeof(got), f), sizeof(got));
+    fclose(f);
+    fx_fill(want, sizeof(want), 0x400);   /* the version committed while it waited */
+    ck_assert_mem_eq(got, want, UNIT);
+    ck_assert_mem_eq(got + UNIT, want, UNIT);
+
     cnio__uri_free(&u);
     cnio__stack_close(stk);
     st_close(&c[0]);
@@ -719,6 +829,7 @@ static Suite *commit_suite(void)
     tcase_add_test(tc, test_torn_commit);
     tcase_add_test(tc, test_old_client_form);
     tcase_add_test(tc, test_commit_under_way);
+    tcase_add_test(tc, test_readers_wait_for_commit);
     tcase_add_test(tc, test_interrupted_new_commit);
     tcase_add_test(tc, test_stat_handle_size);
     suite_add_tcase(s, tc);
