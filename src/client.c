@@ -259,9 +259,11 @@ static int cl_open_hosts(struct cnio_obj *obj, int from, int to, uint32_t flags,
     if (!ret) {
         ret = cnio__stack_calls(obj->st, c, n);
         /* column 0's NOENT and EXIST are the caller's to say; a JOIN's NOENT is tried
-         * again (cl_open_joined) */
+         * again (cl_open_joined); a RESUME's NOENT on any column, an upload with nothing
+         * left there to resume (a server dropped an instance it had not kept), is the
+         * caller's too: it copies afresh and says so */
         cnio__cl_name_failures(obj->path, "open", obj->hosts + from, c, n,
-                               from == 0 || (flags & CNIO_WIRE_O_JOIN));
+                               from == 0 || (flags & (CNIO_WIRE_O_JOIN | CNIO_WIRE_O_RESUME)));
     }
     for (int i = 0; c && rb && i < n; i++) {
         struct cnio__cl_host *host = &obj->hosts[from + i];

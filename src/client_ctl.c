@@ -52,9 +52,12 @@ static void ctl_carrier(struct cnio_ns *c, char *out, size_t cap)
 }
 
 /* STAT of name on hosts [from, to) into their info, folding into *live whether a live
- * writer holds an upload of it (cnio__cl_stat_live). */
+ * writer holds an upload of it (cnio__cl_stat_live). With missing, a host that has none
+ * of it (NOENT: it lost an upload it had not kept, or a column that column 0's layout
+ * has) is not an error: *missing is set, and its info is column 0's with its own
+ * column index and nothing stored. */
 static int ctl_stat_hosts(struct cnio_ns *c, const char *name, int from, int to,
-                          uint32_t *live)
+                          uint32_t *live, int *missing)
 {
     int n = to - from, ret;
     struct cnio__cl_stat *s = calloc((size_t)CNIO_MAX(n, 1), sizeof(*s));
@@ -63,8 +66,18 @@ static int ctl_stat_hosts(struct cnio_ns *c, const char *name, int from, int to,
         return -CNIO_ERR_NOMEM;
     for (int i = 0; i < n; i++)
         s[i].ep = c->hosts[from + i].lanes[0];
-    ret = cnio__cl_stat_each(c->st, s, n, name, name, c->hosts + from, from == 0);
+    ret = cnio__cl_stat_each(c->st, s, n, name, name, c->hosts + from, from == 0 || missing);
+    for (int i = 0; i < n; i++)   /* each call's own status, where it has one */
+        if (s[i].status)
+            ret = 0;
     for (int i = 0; !ret && i < n; i++) {
+        if (missing && s[i].status == -CNIO_ERR_NOENT) {
+            *missing = 1;
+            s[i].status = 0;
+            s[i].info = c->hosts[0].info;
+            s[i].info.stripe_index = (uint32_t)(from + i);
+            s[i].info.local_size = 0;
+        }
         ret = s[i].status;
         if (!ret)
             c->hosts[from + i].info = s[i].info;
@@ -80,14 +93,14 @@ static int ctl_stat_once(struct cnio_stack *st, const struct cnio_uri *u,
     struct cnio_layout l;
     struct cnio_ns c;
     uint32_t live = CNIO_OBJ_LIVE_KNOWN;
-    int ret;
+    int ret, missing = 0;
 
     if (!out || !u || !u->path || !u->path[0])
         return -CNIO_ERR_INVAL;
     ret = cnio__ns_begin(&c, st, u, h, 1);
     if (ret)
         return ret;
-    ret = ctl_stat_hosts(&c, u->path, 0, 1, &live);
+    ret = ctl_stat_hosts(&c, u->path, 0, 1, &live, NULL);
     if (ret)
         goto end;
     memset(out, 0, sizeof(*out));
@@ -108,7 +121,7 @@ static int ctl_stat_once(struct cnio_stack *st, const struct cnio_uri *u,
     }
     ret = cnio__cl_connect(st, &c.h, c.hosts + 1, (int)l.count - 1, 1, c.auth + 1, NULL);
     if (!ret)
-        ret = ctl_stat_hosts(&c, u->path, 1, (int)l.count, &live);
+        ret = ctl_stat_hosts(&c, u->path, 1, (int)l.count, &live, &missing);
     for (uint32_t j = 1; !ret && j < l.count; j++) {
         const struct cnio_wire_info *i = &c.hosts[j].info;
 
@@ -123,6 +136,8 @@ static int ctl_stat_once(struct cnio_stack *st, const struct cnio_uri *u,
     }
     for (uint32_t j = 0; !ret && j < l.count; j++)
         cnio__cl_state(&out->state, &c.hosts[j].info, c.hosts[0].info.gen);
+    if (missing)
+        out->state |= CNIO_OBJ_TORN;   /* a column column 0's layout has is missing */
     if (!ret && (out->state & (CNIO_OBJ_STAGED | CNIO_OBJ_TORN | CNIO_OBJ_PENDING)))
         out->state |= live;
     out->layout = l;

@@ -152,6 +152,28 @@ static int cp_open_src(struct cp_job *j)
 
 static void cp_range(struct cp_job *j);
 
+/* Rank 0: 1 when a STAT finds DST a complete object of SRC's size, so that opening it
+ * to compare is worth it (an open of an incomplete one would be refused, its server's
+ * reason said as an error, in a copy that goes on well). */
+static int cp_dst_complete(const struct cp_job *j)
+{
+    struct cnio_uri u;
+    struct cnio_hints h;
+    struct cnio_stack *st = NULL;
+    struct cnio_obj_stat sb;
+    int ok = 0;
+
+    if (cnio__uri_parse(j->dst.name, &u))
+        return 0;
+    if (!cli_hints(&j->o, &u, &h) && !cnio__stack_open(&st))
+        ok = cnio__obj_stat(st, &u, &h, &sb) == 0 && !sb.is_dir &&
+             !(sb.state & CNIO_OBJ_INCOMPLETE) && sb.size == j->total;
+    if (st)
+        cnio__stack_close(st);
+    cnio__uri_free(&u);
+    return ok;
+}
+
 /*
  * --resume with no interrupted upload to continue: 1 on every rank when DST is already a
  * complete object with SRC's size and bytes (each rank compares its share chunk by
@@ -165,8 +187,12 @@ static int cp_already_there(struct cp_job *j)
     char *buf = NULL;
     int same, all = 0;
 
+    same = j->rank == 0 && cp_dst_complete(j);
+    MPI_Bcast(&same, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (!same)
+        return 0;   /* none, incomplete, another size or unreadable */
     if (cnio_file_open(MPI_COMM_WORLD, j->dst.name, MPI_MODE_RDONLY, j->info, &fh) != 0)
-        return 0;   /* none, incomplete or unreadable: the same answer on every rank */
+        return 0;   /* the same answer on every rank */
     same = cnio_file_get_size(fh, &size) == 0 && (uint64_t)size == j->total;
     MPI_Allreduce(&same, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     if (all) {
