@@ -225,6 +225,21 @@ static void cmd_rm_said(const char *uri, const char *rel, int r, int *bad)
     }
 }
 
+/* What RMDIR of directory rel of uri ("" for uri itself) returned, r, after rm -r
+ * removed what its listing held: a directory that still holds something (the server's
+ * EXIST: ENOTEMPTY on its host) is said as such, not as "object exists". */
+static void cmd_rmdir_said(const char *uri, const char *rel, int r, int *bad)
+{
+    if (r == -CNIO_ERR_EXIST) {
+        cli_err("cnio rm: %s%s%s: directory not empty: it holds what rm -r did not list (made "
+                "there meanwhile, or a file on the server that is no object)\n", uri,
+                rel[0] ? "/" : "", rel);
+        *bad = 1;
+    } else {
+        cmd_rm_said(uri, rel, r, bad);
+    }
+}
+
 /* Removes the n objects at ent (of tree e) together: 0, or -CNIO_ERR_NOMEM. */
 static int cmd_rm_objects(struct cnio_ns *ns, const struct tree_end *e, const char *uri,
                           const struct tree_ent *ent, size_t n, int *bad)
@@ -284,7 +299,7 @@ int cli_rm_tree(const struct cli_opts *o, const char *uri)
             char *path = tree_obj_name(&e, l.e[--k].rel);
 
             if (path)
-                cmd_rm_said(uri, l.e[k].rel, cnio__ns_rmdir(ns, path), &bad);
+                cmd_rmdir_said(uri, l.e[k].rel, cnio__ns_rmdir(ns, path), &bad);
             else
                 rc = -CNIO_ERR_NOMEM;
             free(path);
@@ -295,7 +310,9 @@ int cli_rm_tree(const struct cli_opts *o, const char *uri)
     }
     if (rc == 0 && !bad && e.u.path[0]) {
         rc = cnio__ns_rmdir(ns, e.u.path);
-        if (rc)
+        if (rc == -CNIO_ERR_EXIST)
+            cmd_rmdir_said(uri, "", rc, &bad);
+        else if (rc)
             cli_fail("rm", uri, rc);
     } else if (rc && !said) {
         cli_fail("rm", uri, rc);
