@@ -555,7 +555,10 @@ static int tf_download(struct tree_ctx *c, const struct tree_ent *listed)
     if (e->type == TREE_LINK) {
         ret = tf_read_link(obj, e->size, link);
         cnio__obj_close(obj);
-        return ret ? ret : tf_symlink_local(c, e->rel, link);
+        if (!ret)
+            ret = tf_symlink_local(c, e->rel, link);
+        c->moved += ret ? 0 : e->size;   /* the target's bytes, as an upload counts them */
+        return ret;
     }
     ret = tf_part_open(c, e->rel, c->o->resume, part, &fd, &ref, &lock);
     if (ret) {
