@@ -351,6 +351,13 @@ static void gc_swap(struct cnio_srv_store *st, struct cnio_srv_commit *g)
         ret = cnio__srv_why_errno(errno);
         cnio__warn("commit of %s: rename: %s", g->name, cnio__srv_strerror(ret));
         gc_fail(g, ret, STAGE_PREP_COMMIT);
+        /* a new name: the block sums just placed belong to no object, and go, on disk
+         * (a replaced object keeps COMMITTING, incomplete, until copied again or
+         * removed) */
+        if (g->fresh && ((ret = cnio__srv_sums_unlink(st, g->name)) ||
+                         (ret = cnio__srv_store_sync_dir(g->sfd))))
+            cnio__warn("commit of %s: its block sums stay: %s", g->name,
+                       cnio__srv_strerror(ret));
     }
 }
 
