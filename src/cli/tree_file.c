@@ -620,8 +620,10 @@ int tree_punch_zeros(struct tree_ctx *c, const char *rel)
 
 int tree_copy_one(struct tree_ctx *c, const struct tree_ent *e)
 {
-    if (c->o->checksum && ((e->type == TREE_FILE && tree_same_crc(c, e)) ||
-                           (e->type == TREE_LINK && tree_same_link(c, e)))) {
+    /* a link of --sync and --resume too: rank 0's plan compares no targets */
+    if ((c->o->checksum && e->type == TREE_FILE && tree_same_crc(c, e)) ||
+        ((c->o->checksum || c->o->sync || c->o->resume) && e->type == TREE_LINK &&
+         tree_same_link(c, e))) {
         c->skipped += e->size;
         return 1;
     }

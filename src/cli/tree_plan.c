@@ -31,9 +31,9 @@ static int tree_same(const struct tree_run *r, const struct tree_list *have,
 
     if (!d || d->type != e->type || d->incomplete || d->size != e->size)
         return 0;
-    if (r->j->o.checksum)
-        return 0;   /* decided by each file's CRC32C as it is copied */
-    return !r->j->o.preserve || d->mtime_ns == e->mtime_ns || e->type == TREE_LINK;
+    if (r->j->o.checksum || e->type == TREE_LINK)
+        return 0;   /* decided as it is copied: by a file's CRC32C, a link's target */
+    return !r->j->o.preserve || d->mtime_ns == e->mtime_ns;
 }
 
 /* rank 0, of a file tree_same found there: 1 when only its permission bits differ (-p;

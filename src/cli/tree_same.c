@@ -120,7 +120,8 @@ static int tf_link_at(struct tree_ctx *c, struct tree_end *end, const struct tre
     return ret ? -1 : 0;
 }
 
-/* --checksum: 1 when the destination holds link e with the same target. */
+/* --checksum, --sync, --resume: 1 when the destination holds link e with the same
+ * target. */
 int tree_same_link(struct tree_ctx *c, const struct tree_ent *e)
 {
     char a[TF_LINK_MAX], b[TF_LINK_MAX];
