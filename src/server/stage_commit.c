@@ -258,6 +258,32 @@ static int gc_in(const struct cnio_srv_commit *g, int step)
     return g->ret == 0 && (step == STAGE_PREP_COMMIT || !g->fresh);
 }
 
+/* The directories one step of a group has fsynced, by device and inode: commits that
+ * renamed into one directory share its fsync, made after all of their renames (each
+ * fsync of a directory is a device cache flush on most file systems, even when the
+ * journal holds nothing new of it). Only successes are kept: a failure is met again
+ * by each commit, with its own reason. */
+struct gc_synced {
+    int n;
+    struct { dev_t dev; ino_t ino; } d[2 * CNIO_SRV_COMMIT_GROUP];
+};
+
+static int gc_sync_dir(struct gc_synced *done, int fd)
+{
+    struct stat sb;
+    int ret, have = fstat(fd, &sb) == 0;
+
+    for (int k = 0; have && k < done->n; k++)
+        if (done->d[k].dev == sb.st_dev && done->d[k].ino == sb.st_ino)
+            return 0;
+    ret = cnio__srv_store_sync_dir(fd);
+    if (!ret && have && done->n < (int)(sizeof(done->d) / sizeof(done->d[0]))) {
+        done->d[done->n].dev = sb.st_dev;
+        done->d[done->n++].ino = sb.st_ino;
+    }
+    return ret;
+}
+
 /*
  * Step 1 or 3 of the commits g[0..n) (store lock held): each one's metadata g->c written
  * into its reserved file; all of them made durable at once (with step 1 each instance's
@@ -268,6 +294,7 @@ static int gc_in(const struct cnio_srv_commit *g, int step)
 static void gc_place(struct cnio_srv_store *st, struct cnio_srv_commit *g, int n, int step)
 {
     int fds[CNIO_SRV_COMMIT_GROUP][3];
+    struct gc_synced done = { 0 };
     char file[40];
 
     for (int i = 0; i < n; i++) {
@@ -325,7 +352,7 @@ static void gc_place(struct cnio_srv_store *st, struct cnio_srv_commit *g, int n
         if (!gc_in(&g[i], step))
             continue;
         cnio__srv_why_reset();
-        ret = cnio__srv_store_sync_dir(g[i].mpfd);
+        ret = gc_sync_dir(&done, g[i].mpfd);
         if (ret) {
             cnio__warn("metadata of %s: %s", g[i].name, cnio__srv_strerror(ret));
             gc_fail(&g[i], ret, step);
@@ -378,6 +405,8 @@ static void gc_swap(struct cnio_srv_store *st, struct cnio_srv_commit *g)
  */
 static void gc_steps(struct cnio_srv_store *st, struct cnio_srv_commit *g, int n)
 {
+    struct gc_synced done = { 0 };
+
     for (int i = 0; i < n; i++) {
         int ret;
 
@@ -397,9 +426,9 @@ static void gc_steps(struct cnio_srv_store *st, struct cnio_srv_commit *g, int n
             continue;
         cnio__srv_why_reset();
         g[i].c.flags = 0;
-        ret = cnio__srv_store_sync_dir(g[i].dpfd);
+        ret = gc_sync_dir(&done, g[i].dpfd);
         if (!ret)   /* one journal commit for both renames on most file systems */
-            ret = cnio__srv_store_sync_dir(g[i].sfd);
+            ret = gc_sync_dir(&done, g[i].sfd);
         if (ret)
             gc_fail(&g[i], ret, 0);
     }
