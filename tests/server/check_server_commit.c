@@ -561,15 +561,18 @@ START_TEST(test_commit_under_way)
 }
 END_TEST
 
-/* Runs `cnio ARGS` ($CNIO_BIN) with its output in st_fx.dir/out: its exit status. */
+/* Runs `cnio ARGS` ($CNIO_BIN) with its output in st_fx.dir/out: its exit status. In
+ * an AddressSanitizer build, without leak checking: cnio cp starts Open MPI, whose own
+ * allocations LeakSanitizer reports at exit (the ASan list runs no test under mpirun
+ * for that reason); the leaks looked for here are the server's. */
 static int cli_run(const char *args)
 {
     const char *bin = getenv("CNIO_BIN");
     char cmd[4096];
     int st;
 
-    snprintf(cmd, sizeof(cmd), "'%s' %s > '%s/out' 2>&1", bin ? bin : "cnio", args,
-             st_fx.dir);
+    snprintf(cmd, sizeof(cmd), "ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0\" "
+             "'%s' %s > '%s/out' 2>&1", bin ? bin : "cnio", args, st_fx.dir);
     st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
