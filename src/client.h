@@ -158,6 +158,12 @@ int cnio__obj_size(struct cnio_obj *obj, uint64_t *size);
 void cnio__obj_opened(const struct cnio_obj *obj, uint64_t *size, int64_t *mtime_ns);
 /* Truncates or extends to size on every host and records it. */
 int cnio__obj_set_size(struct cnio_obj *obj, uint64_t size);
+/* The mode (st_mode bits, at most 0xffff) and mtime (ns since the epoch, or
+ * CNIO_MTIME_NONE) of obj's staged instance, on every host (SETATTR of its handles), so
+ * that its commit at close gives the object its bytes and these at once. 0; 1 when obj
+ * writes no staged instance or a server cannot take this (CNIO_WIRE_CAP_SETATTR_STAGED:
+ * the caller sets them by name after the commit); or a negative code (said). */
+int cnio__obj_setattr_staged(struct cnio_obj *obj, uint32_t mode, int64_t mtime_ns);
 /* fsync on every host. */
 int cnio__obj_sync(struct cnio_obj *obj);
 /* Closes the handles (CLOSE on each host when opened here) and the connections; frees obj.

@@ -72,14 +72,18 @@ int cnio__cl_commit_under_way(const struct cnio_obj *obj)
     for (int j = 0; ret && j < n; j++) {
         if (s[j].status)
             ret = 0;
-        else
-            cnio__cl_state(&state, &s[j].info, gen0);
+        else   /* against column 0's generation now: the object may have moved on */
+            cnio__cl_state(&state, &s[j].info, s[0].info.gen);
     }
     if (ret)
         cnio__cl_stat_live(s, n, &live);
     free(s);
-    return ret && (state & CNIO_OBJ_PENDING) &&
-           ((live & CNIO_OBJ_LIVE) || !(live & CNIO_OBJ_LIVE_KNOWN));
+    /* under way: or finished since the open, every host now holding column 0's
+     * generation (it used to be taken for a commit that stopped when the commit ended
+     * between the open's replies and these, and the open failed) */
+    return ret && (!(state & CNIO_OBJ_INCOMPLETE) ||
+                   ((state & CNIO_OBJ_PENDING) &&
+                    ((live & CNIO_OBJ_LIVE) || !(live & CNIO_OBJ_LIVE_KNOWN))));
 }
 
 /* One request of type (header offset) on each host in [from, to) holding obj's handle. */
@@ -117,6 +121,41 @@ static int cc_servers_can(const struct cnio_obj *obj, uint32_t cap)
 }
 
 static int cc_discard(struct cnio_obj *obj);
+
+int cnio__obj_setattr_staged(struct cnio_obj *obj, uint32_t mode, int64_t mtime_ns)
+{
+    uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
+    struct cnio_wire_open o = { .stripe_unit = mode, .name = obj->path };
+    struct cnio_call *c;
+    int len, ret;
+
+    if (!obj->staged || !cc_servers_can(obj, CNIO_WIRE_CAP_SETATTR_STAGED))
+        return 1;
+    if (mode > 0xffffu || strlen(obj->path) > CNIO_WIRE_MAX_NAME)
+        return -CNIO_ERR_INVAL;
+    o.name_len = (uint32_t)strlen(obj->path);
+    len = cnio__wire_open_encode(&o, pl, sizeof(pl));
+    if (len < 0)
+        return len;
+    c = calloc((size_t)CNIO_MAX(obj->nhosts, 1), sizeof(*c));
+    if (!c)
+        return -CNIO_ERR_NOMEM;
+    for (int j = 0; j < obj->nhosts; j++)
+        if (obj->hosts[j].opened && obj->hosts[j].nlanes) {
+            c[j] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[j]),
+                                       .type = CNIO_WIRE_SETATTR,
+                                       .object = obj->hosts[j].handle, .payload = pl,
+                                       .plen = (uint32_t)len };
+            cnio__cl_setattr_mtime(&c[j], mtime_ns);
+        }
+    ret = cnio__stack_calls(obj->st, c, obj->nhosts);
+    for (int j = 0; j < obj->nhosts; j++)
+        if (c[j].status && !c[j].reasoned)
+            cnio__err("%s: setting its mode and mtime on host %s:%u: %s", obj->path,
+                      obj->hosts[j].name, obj->hosts[j].port, cnio_strerror(c[j].status));
+    free(c);
+    return ret;
+}
 
 /*
  * PREPARE on every host, before any COMMIT: each does what its commit could fail at for

@@ -134,6 +134,10 @@ enum cnio_wire_type {
 #define CNIO_WIRE_CAP_MTIME 0x10u /* takes SETATTR with CNIO_WIRE_F_MTIME */
 #define CNIO_WIRE_CAP_PREPARE 0x20u /* takes PREPARE */
 #define CNIO_WIRE_CAP_LIVE 0x40u  /* takes STAT with CNIO_WIRE_F_LIVE */
+#define CNIO_WIRE_CAP_SETATTR_STAGED 0x80u /* takes SETATTR with object = a staged handle
+                                    of the connection (its name the payload's): the mode
+                                    and mtime are the instance's, and its commit makes
+                                    them the object's with its bytes, at once */
 
 /* AUTH modes. */
 #define CNIO_WIRE_AUTH_KEY 1     /* proves knowledge of the shared key */

@@ -261,21 +261,34 @@ static int tf_setattr_obj(struct tree_ctx *c, const char *rel, uint32_t mode, in
     return ret;
 }
 
-/* Finishes a written destination object: its size, its commit, its attributes. */
+/*
+ * Finishes a written destination object: its size, its attributes, its commit. The
+ * attributes go with the staged instance, so that its commit gives the object its bytes
+ * and its mode at once: set after the commit, they left a moment in which a reader
+ * found a symlink a plain object (a download made it a regular file holding the link's
+ * target). Against servers that cannot take that, they are set after the commit.
+ */
 static int tf_finish_obj(struct tree_ctx *c, const struct tree_ent *e, struct cnio_obj *obj,
                          int ret)
 {
     uint32_t mode = e->type == TREE_LINK ? (S_IFLNK | 0777) : e->mode;
+    int64_t mtime = c->o->preserve ? e->mtime_ns : CNIO_MTIME_NONE;
+    int attrs = c->o->preserve || e->type == TREE_LINK, late = attrs;
 
     if (ret == 0)
         ret = cnio__obj_set_size(obj, e->size);
+    if (ret == 0 && attrs) {
+        ret = cnio__obj_setattr_staged(obj, mode, mtime);
+        late = ret == 1;
+        ret = ret == 1 ? 0 : ret;
+    }
     if (ret) {
         cnio__obj_abort(obj);
         return ret;
     }
     ret = cnio__obj_close(obj);
-    if (ret == 0 && (c->o->preserve || e->type == TREE_LINK))
-        ret = tf_setattr_obj(c, e->rel, mode, c->o->preserve ? e->mtime_ns : CNIO_MTIME_NONE);
+    if (ret == 0 && late)
+        ret = tf_setattr_obj(c, e->rel, mode, mtime);
     return ret;
 }
 

@@ -261,6 +261,36 @@ static int names_dir_mode(int fd, uint32_t mode)
     return 0;
 }
 
+/*
+ * SETATTR of a staged instance (header object = its handle, CNIO_WIRE_CAP_SETATTR_STAGED):
+ * the mode goes into the instance's metadata and the mtime onto its data file, which
+ * its commit renames into place: readers see the new bytes with their attributes at
+ * once (a symlink a tree upload makes was first a plain object, its mode set after
+ * the commit, and a download in between made it a regular file).
+ */
+static int names_setattr_staged(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                                const char *name, uint32_t mode)
+{
+    int64_t mtime_ns = (int64_t)h->offset;
+    struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, cnio__ts_of_ns(mtime_ns) };
+    struct cnio_srv_handle *hd;
+    int ret = cnio__srv_req_handle(c, h, 1, &hd);
+
+    if (ret)
+        return ret;
+    pthread_mutex_lock(&hd->lock);
+    if (!hd->stage || strcmp(hd->name, name))
+        ret = cnio__srv_why(-CNIO_ERR_INVAL, "SETATTR by handle is for a staged instance of "
+                            "the name it gives");
+    else if ((mtime_ns || (h->flags & CNIO_WIRE_F_MTIME)) && futimens(hd->fd, ts) < 0)
+        ret = names_errno();
+    else
+        hd->meta.mode = mode;
+    pthread_mutex_unlock(&hd->lock);
+    cnio__srv_handles_put(&c->srv->handles, hd);
+    return ret;
+}
+
 static int names_setattr(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                          const uint8_t *p, struct cnio_srv_reply *r)
 {
@@ -275,6 +305,8 @@ static int names_setattr(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
         return ret;
     if (o.stripe_count || o.stripe_index || o.stripe_unit > 0xffffu)
         return -CNIO_ERR_PROTO;
+    if (h->object)
+        return names_setattr_staged(c, h, name, (uint32_t)o.stripe_unit);
     d = names_is_dir(st->rootfd, name);
     if (d < 0)
         return d;

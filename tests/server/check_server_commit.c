@@ -776,6 +776,139 @@ static int stat_handle(struct st_conn *c, uint64_t h, const char *name,
     return ret;
 }
 
+/* SETATTR of handle h (header object) naming name: mode, mtime (ns). */
+static int setattr_handle(struct st_conn *c, uint64_t h, const char *name, uint32_t mode,
+                          int64_t mtime_ns)
+{
+    uint8_t p[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
+    struct cnio_wire_open o = { .stripe_unit = mode, .name_len = (uint32_t)strlen(name),
+                                .name = name };
+    int n = cnio__wire_open_encode(&o, p, sizeof(p)), ret;
+
+    ck_assert_int_gt(n, 0);
+    c->flags = CNIO_WIRE_F_MTIME;
+    ret = st_call(c, CNIO_WIRE_SETATTR, h, (uint64_t)mtime_ns, p, (uint32_t)n, NULL, NULL, 0);
+    c->flags = 0;
+    return ret;
+}
+
+/*
+ * SETATTR of a staged handle (CNIO_WIRE_CAP_SETATTR_STAGED): the mode and mtime are the
+ * instance's, and its COMMIT makes them the object's with its bytes, at once. A tree
+ * upload set a symlink's mode by name after the commit, and a reader in between took
+ * the link for a plain object (a download made it a regular file holding the target).
+ */
+START_TEST(test_setattr_staged)
+{
+    const int64_t mtime = 1234567890123456789LL;
+    struct cnio_wire_info info;
+    struct st_conn c;
+    uint64_t h, hr;
+
+    st_session(&st_fx, 0, &c);
+    ck_assert_uint_ne(c.ch.caps & CNIO_WIRE_CAP_SETATTR_STAGED, 0);
+    ck_assert_int_eq(open_at(&c, "sa/link", STAGE | CNIO_WIRE_O_TRUNC, 0x6161, &h, NULL, NULL),
+                     0);
+    ck_assert_int_eq(st_write(&c, h, 0, "target", 6), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, 6, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(setattr_handle(&c, h, "sa/other", 0120777, mtime), -CNIO_ERR_INVAL);
+    ck_assert_int_eq(setattr_handle(&c, h, "sa/link", 0120777, mtime), 0);
+    ck_assert_int_eq(st_stat(&c, "sa/link", &info), 0);   /* staged: not the object yet */
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_STAGED, CNIO_WIRE_I_STAGED);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&c, "sa/link", &info), 0);   /* the commit's own result */
+    ck_assert_uint_eq(info.flags >> CNIO_WIRE_I_MODE_SHIFT, 0120777);
+    ck_assert_int_eq(info.mtime_ns, mtime);
+    ck_assert_uint_eq(info.size, 6);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    /* a handle that writes no staged instance is refused, and changes nothing */
+    ck_assert_int_eq(open_at(&c, "sa/link", 0, 0, &hr, NULL, NULL), 0);
+    ck_assert_int_eq(setattr_handle(&c, hr, "sa/link", 0100644, 0), -CNIO_ERR_ACCESS);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, hr, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(open_at(&c, "sa/link", W, 0, &hr, NULL, NULL), 0);
+    ck_assert_int_eq(setattr_handle(&c, hr, "sa/link", 0100644, 0), -CNIO_ERR_INVAL);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, hr, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&c, "sa/link", &info), 0);
+    ck_assert_uint_eq(info.flags >> CNIO_WIRE_I_MODE_SHIFT, 0120777);
+    st_close(&c);
+}
+END_TEST
+
+struct replacer2 {
+    struct st_conn *c;
+    int rounds;
+    volatile int done;
+};
+
+/* Replaces "torn" over and over, column 0 then column 1 at once, as a writer does. */
+static void *replace_both(void *arg)
+{
+    struct replacer2 *r = arg;
+
+    static uint8_t data[UNIT];
+
+    for (int i = 0; i < r->rounds; i++) {
+        uint64_t id = 0x1000 + (uint64_t)i, h[2];
+
+        fx_fill(data, sizeof(data), id);
+        for (uint32_t j = 0; j < 2; j++) {
+            ck_assert_int_eq(open_col(&r->c[j], "torn", STAGE | CNIO_WIRE_O_TRUNC, 2, j, id,
+                                      &h[j], NULL, NULL), 0);
+            ck_assert_int_eq(st_write(&r->c[j], h[j], 0, data, 4096), 0);
+        }
+        for (uint32_t j = 0; j < 2; j++)
+            ck_assert_int_eq(st_call(&r->c[j], CNIO_WIRE_COMMIT, h[j], 100 + (uint64_t)i, NULL,
+                                     0, NULL, NULL, 0), 0);
+        for (uint32_t j = 0; j < 2; j++)
+            ck_assert_int_eq(st_call(&r->c[j], CNIO_WIRE_CLOSE, h[j], 0, NULL, 0, NULL, NULL,
+                                     0), 0);
+    }
+    r->done = 1;
+    return NULL;
+}
+
+/*
+ * A reader whose open meets two generations, and whose STATs just after find the
+ * commit ended (every host on column 0's newer generation, nothing staged), opens again
+ * and succeeds. It took that for a commit that stopped and failed "incomplete": the
+ * object had moved on between the open's reply from column 0 and the STATs.
+ */
+START_TEST(test_reader_beside_replacements)
+{
+    struct replacer2 r;
+    struct cnio_hints hints;
+    struct cnio_stack *stk;
+    struct cnio_uri u = { 0 };
+    struct cnio_obj *obj;
+    struct st_conn c[2];
+    pthread_t tid;
+    char uri[1024];
+    int opens = 0;
+
+    fx_stop(&st_fx);
+    ck_assert_int_eq(fx_start(&st_fx, 2, NULL), 0);
+    st_session(&st_fx, 0, &c[0]);
+    st_session(&st_fx, 1, &c[1]);
+    ck_assert_int_eq(cnio__stack_open(&stk), 0);
+    ck_assert_int_eq(cnio__uri_parse(fx_uri(&st_fx, "torn", NULL, uri, sizeof(uri)), &u), 0);
+    ck_assert_int_eq(cnio__hints_resolve(&hints, &u), 0);
+    torn_commit(c, 0x100, 3, 10);
+    r = (struct replacer2){ c, 400, 0 };
+    ck_assert_int_eq(pthread_create(&tid, NULL, replace_both, &r), 0);
+    while (!r.done) {
+        ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, 0, &obj), 0);
+        ck_assert_int_eq(cnio__obj_close(obj), 0);
+        opens++;
+    }
+    ck_assert_int_eq(pthread_join(tid, NULL), 0);
+    fprintf(stderr, "reader: %d opens beside 400 replacements\n", opens);
+    cnio__uri_free(&u);
+    cnio__stack_close(stk);
+    st_close(&c[0]);
+    st_close(&c[1]);
+}
+END_TEST
+
 START_TEST(test_stat_handle_size)
 {
     static uint8_t data[3000];
@@ -835,6 +968,8 @@ static Suite *commit_suite(void)
     tcase_add_test(tc, test_readers_wait_for_commit);
     tcase_add_test(tc, test_interrupted_new_commit);
     tcase_add_test(tc, test_stat_handle_size);
+    tcase_add_test(tc, test_setattr_staged);
+    tcase_add_test(tc, test_reader_beside_replacements);
     suite_add_tcase(s, tc);
     return s;
 }
