@@ -81,13 +81,20 @@ int cnio__cl_commit_under_way(const struct cnio_obj *obj)
     /* under way: or finished since the open, every host now holding column 0's
      * generation (it used to be taken for a commit that stopped when the commit ended
      * between the open's replies and these, and the open failed) */
-    return ret && (!(state & CNIO_OBJ_INCOMPLETE) ||
-                   ((state & CNIO_OBJ_PENDING) &&
-                    ((live & CNIO_OBJ_LIVE) || !(live & CNIO_OBJ_LIVE_KNOWN))));
+    return ret && (!(state & CNIO_OBJ_INCOMPLETE) || cnio__cl_settling(state | live));
 }
 
-/* One request of type (header offset) on each host in [from, to) holding obj's handle. */
-static int cc_each(struct cnio_obj *obj, uint16_t type, uint64_t offset, int from, int to)
+int cnio__cl_settling(uint32_t state)
+{
+    return (state & CNIO_OBJ_PENDING) &&
+           ((state & CNIO_OBJ_LIVE) || !(state & CNIO_OBJ_LIVE_KNOWN));
+}
+
+/* One request of type (header offset, payload pl of plen bytes) on each host in
+ * [from, to) holding obj's handle; a SETATTR's offset is its mtime (or
+ * CNIO_MTIME_NONE). */
+static int cc_each_pl(struct cnio_obj *obj, uint16_t type, uint64_t offset, const void *pl,
+                      uint32_t plen, int from, int to)
 {
     struct cnio_call *c = calloc((size_t)CNIO_MAX(to - from, 1), sizeof(*c));
     int ret;
@@ -95,19 +102,29 @@ static int cc_each(struct cnio_obj *obj, uint16_t type, uint64_t offset, int fro
     if (!c)
         return -CNIO_ERR_NOMEM;
     for (int j = from; j < to; j++)
-        if (obj->hosts[j].opened && obj->hosts[j].nlanes)
+        if (obj->hosts[j].opened && obj->hosts[j].nlanes) {
             c[j - from] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[j]),
                                               .type = type, .offset = offset,
-                                              .object = obj->hosts[j].handle };
+                                              .object = obj->hosts[j].handle,
+                                              .payload = pl, .plen = plen };
+            if (type == CNIO_WIRE_SETATTR)
+                cnio__cl_setattr_mtime(&c[j - from], (int64_t)offset);
+        }
     ret = cnio__stack_calls(obj->st, c, to - from);
     for (int j = from; j < to; j++)
         if (c[j - from].status)
             cnio__err("%s: %s on host %s:%u: %s", obj->path,
                       type == CNIO_WIRE_COMMIT ? "commit" : type == CNIO_WIRE_PREPARE
-                      ? "preparing the commit" : "discard", obj->hosts[j].name,
+                      ? "preparing the commit" : type == CNIO_WIRE_SETATTR
+                      ? "setting its mode and mtime" : "discard", obj->hosts[j].name,
                       obj->hosts[j].port, cnio_strerror(c[j - from].status));
     free(c);
     return ret;
+}
+
+static int cc_each(struct cnio_obj *obj, uint16_t type, uint64_t offset, int from, int to)
+{
+    return cc_each_pl(obj, type, offset, NULL, 0, from, to);
 }
 
 /* 1 when every host announces capability cap (CNIO_WIRE_CAP_ORDER: picks commit orders
@@ -126,8 +143,7 @@ int cnio__obj_setattr_staged(struct cnio_obj *obj, uint32_t mode, int64_t mtime_
 {
     uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
     struct cnio_wire_open o = { .stripe_unit = mode, .name = obj->path };
-    struct cnio_call *c;
-    int len, ret;
+    int len;
 
     if (!obj->staged || !cc_servers_can(obj, CNIO_WIRE_CAP_SETATTR_STAGED))
         return 1;
@@ -135,26 +151,8 @@ int cnio__obj_setattr_staged(struct cnio_obj *obj, uint32_t mode, int64_t mtime_
         return -CNIO_ERR_INVAL;
     o.name_len = (uint32_t)strlen(obj->path);
     len = cnio__wire_open_encode(&o, pl, sizeof(pl));
-    if (len < 0)
-        return len;
-    c = calloc((size_t)CNIO_MAX(obj->nhosts, 1), sizeof(*c));
-    if (!c)
-        return -CNIO_ERR_NOMEM;
-    for (int j = 0; j < obj->nhosts; j++)
-        if (obj->hosts[j].opened && obj->hosts[j].nlanes) {
-            c[j] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[j]),
-                                       .type = CNIO_WIRE_SETATTR,
-                                       .object = obj->hosts[j].handle, .payload = pl,
-                                       .plen = (uint32_t)len };
-            cnio__cl_setattr_mtime(&c[j], mtime_ns);
-        }
-    ret = cnio__stack_calls(obj->st, c, obj->nhosts);
-    for (int j = 0; j < obj->nhosts; j++)
-        if (c[j].status && !c[j].reasoned)
-            cnio__err("%s: setting its mode and mtime on host %s:%u: %s", obj->path,
-                      obj->hosts[j].name, obj->hosts[j].port, cnio_strerror(c[j].status));
-    free(c);
-    return ret;
+    return len < 0 ? len : cc_each_pl(obj, CNIO_WIRE_SETATTR, (uint64_t)mtime_ns, pl,
+                                      (uint32_t)len, 0, obj->nhosts);
 }
 
 /*

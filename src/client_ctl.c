@@ -149,13 +149,11 @@ end:
     return ret;
 }
 
-/* A commit reached some hosts and not yet the others, while a live writer holds the
- * instance it commits (or the servers cannot say whether one does): under way, as
- * cnio__cl_commit_under_way decides for a read-only open. */
+/* A commit reached some hosts and not yet the others, and may be under way
+ * (cnio__cl_settling, as a read-only open decides). */
 static int ctl_stat_settling(const struct cnio_obj_stat *s)
 {
-    return (s->state & CNIO_OBJ_INCOMPLETE) == CNIO_OBJ_TORN && (s->state & CNIO_OBJ_PENDING) &&
-           ((s->state & CNIO_OBJ_LIVE) || !(s->state & CNIO_OBJ_LIVE_KNOWN));
+    return (s->state & CNIO_OBJ_INCOMPLETE) == CNIO_OBJ_TORN && cnio__cl_settling(s->state);
 }
 
 /*

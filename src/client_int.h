@@ -181,6 +181,11 @@ int cnio__cl_check_complete(const struct cnio_obj *obj);
  * the one committing: where every server announces CNIO_WIRE_CAP_LIVE, only one that a
  * live writer holds (I_LIVE). 0 otherwise, or when a STAT fails. */
 int cnio__cl_commit_under_way(const struct cnio_obj *obj);
+/* Of an object some of whose hosts hold another generation than column 0's: 1 when
+ * state (CNIO_OBJ_* bits, with LIVE and LIVE_KNOWN as STAT with F_LIVE gives them) says
+ * a commit may be under way: an upload of the name is staged beside the object, and a
+ * live writer holds it, or the servers cannot say whether one does. */
+int cnio__cl_settling(uint32_t state);
 /* COMMIT of the staged instance on every host but column 0's, then on column 0's. */
 int cnio__cl_commit(struct cnio_obj *obj);
 /* Adds to *state (CNIO_OBJ_*) what info says, gen0 being column 0's generation. */
