@@ -412,6 +412,22 @@ START_TEST(test_dirty_in_place)
 }
 END_TEST
 
+/* Two fresh servers with a session on each (c[0], c[1]), and a client stack, URI (of
+ * name on both) and hints to read through. */
+static void two_servers(const char *name, struct st_conn *c, struct cnio_stack **stk,
+                        struct cnio_uri *u, struct cnio_hints *hints)
+{
+    char uri[1024];
+
+    fx_stop(&st_fx);
+    ck_assert_int_eq(fx_start(&st_fx, 2, NULL), 0);
+    st_session(&st_fx, 0, &c[0]);
+    st_session(&st_fx, 1, &c[1]);
+    ck_assert_int_eq(cnio__stack_open(stk), 0);
+    ck_assert_int_eq(cnio__uri_parse(fx_uri(&st_fx, name, NULL, uri, sizeof(uri)), u), 0);
+    ck_assert_int_eq(cnio__hints_resolve(hints, u), 0);
+}
+
 /* Writes and commits instance id of name on the servers in mask (bit j: column j), each
  * column UNIT bytes of fx_fill(id); column 0's handle of the instance. */
 static uint64_t torn_commit_named(struct st_conn *c, const char *name, uint64_t id,
@@ -454,15 +470,8 @@ START_TEST(test_torn_commit)
     struct cnio_uri u = { 0 };
     struct cnio_obj *obj;
     struct st_conn c[2];
-    char uri[1024];
 
-    fx_stop(&st_fx);
-    ck_assert_int_eq(fx_start(&st_fx, 2, NULL), 0);
-    st_session(&st_fx, 0, &c[0]);
-    st_session(&st_fx, 1, &c[1]);
-    ck_assert_int_eq(cnio__stack_open(&stk), 0);
-    ck_assert_int_eq(cnio__uri_parse(fx_uri(&st_fx, "torn", NULL, uri, sizeof(uri)), &u), 0);
-    ck_assert_int_eq(cnio__hints_resolve(&hints, &u), 0);
+    two_servers("torn", c, &stk, &u, &hints);
     torn_commit(c, 0x100, 3, 10);   /* a complete version on both */
     ck_assert_int_eq(cnio__obj_stat(stk, &u, &hints, &os), 0);
     ck_assert_uint_eq(os.state, 0);
@@ -535,15 +544,8 @@ START_TEST(test_commit_under_way)
     struct cnio_obj *obj;
     struct st_conn c[2];
     pthread_t tid;
-    char uri[1024];
 
-    fx_stop(&st_fx);
-    ck_assert_int_eq(fx_start(&st_fx, 2, NULL), 0);
-    st_session(&st_fx, 0, &c[0]);
-    st_session(&st_fx, 1, &c[1]);
-    ck_assert_int_eq(cnio__stack_open(&stk), 0);
-    ck_assert_int_eq(cnio__uri_parse(fx_uri(&st_fx, "torn", NULL, uri, sizeof(uri)), &u), 0);
-    ck_assert_int_eq(cnio__hints_resolve(&hints, &u), 0);
+    two_servers("torn", c, &stk, &u, &hints);
     torn_commit(c, 0x100, 3, 10);
     l = (struct late_commit){ &c[0], torn_commit(c, 0x200, 2, 20), 20, 200 };
     ck_assert_int_eq(pthread_create(&tid, NULL, commit_later, &l), 0);
@@ -613,13 +615,7 @@ START_TEST(test_readers_wait_for_commit)
     char uri[1024], args[2048], path[PATH_MAX];
     FILE *f;
 
-    fx_stop(&st_fx);
-    ck_assert_int_eq(fx_start(&st_fx, 2, NULL), 0);
-    st_session(&st_fx, 0, &c[0]);
-    st_session(&st_fx, 1, &c[1]);
-    ck_assert_int_eq(cnio__stack_open(&stk), 0);
-    ck_assert_int_eq(cnio__uri_parse(fx_uri(&st_fx, "d/torn", NULL, uri, sizeof(uri)), &u), 0);
-    ck_assert_int_eq(cnio__hints_resolve(&hints, &u), 0);
+    two_servers("d/torn", c, &stk, &u, &hints);
     torn_commit_named(c, "d/torn", 0x100, 3, 10);
 
     l = (struct late_commit){ &c[0], torn_commit_named(c, "d/torn", 0x200, 2, 20), 20, 400 };
@@ -882,16 +878,9 @@ START_TEST(test_reader_beside_replacements)
     struct cnio_obj *obj;
     struct st_conn c[2];
     pthread_t tid;
-    char uri[1024];
     int opens = 0;
 
-    fx_stop(&st_fx);
-    ck_assert_int_eq(fx_start(&st_fx, 2, NULL), 0);
-    st_session(&st_fx, 0, &c[0]);
-    st_session(&st_fx, 1, &c[1]);
-    ck_assert_int_eq(cnio__stack_open(&stk), 0);
-    ck_assert_int_eq(cnio__uri_parse(fx_uri(&st_fx, "torn", NULL, uri, sizeof(uri)), &u), 0);
-    ck_assert_int_eq(cnio__hints_resolve(&hints, &u), 0);
+    two_servers("torn", c, &stk, &u, &hints);
     torn_commit(c, 0x100, 3, 10);
     r = (struct replacer2){ c, 400, 0 };
     ck_assert_int_eq(pthread_create(&tid, NULL, replace_both, &r), 0);
