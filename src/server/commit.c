@@ -47,7 +47,7 @@ static int open_join(struct cnio_srv_conn *c, const char *name, uint64_t id, int
         ret = cnio__srv_stage_find_live(&c->srv->store, name, commit_live, &c->srv->handles,
                                         &id);
     if (!ret)
-        ret = cnio__srv_stage_resume(&c->srv->store, name, &id, fd, m);
+        ret = cnio__srv_stage_resume(&c->srv->store, name, &id, NULL, NULL, fd, m);
     if (!ret) {
         *joined = id;
         cnio__debug("%s: joined %s (%016llx)", c->peer, name, (unsigned long long)id);
@@ -91,7 +91,14 @@ int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct
                                         created);
     }
     if (o->flags & CNIO_WIRE_O_RESUME) {
-        ret = cnio__srv_stage_resume(st, name, &id, fd, m);
+        /* An upload to resume is one whose writer went: the instance a live writer holds
+         * (another `cp` of the name still running, the ranks of a job whose mpirun was
+         * killed) is that writer's to commit. Shared, each writer's bytes would land in
+         * the other's object, and the second commit would find the instance gone. With
+         * the name's open lock held (req_open), two resumes cannot both take one. An
+         * explicit id (columns 1.., a writer reviving its own instance) is the caller's. */
+        ret = cnio__srv_stage_resume(st, name, &id, id ? NULL : commit_live,
+                                     &c->srv->handles, fd, m);
         if (!ret)
             *stage = id;
         return ret;

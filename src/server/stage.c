@@ -247,6 +247,8 @@ static int stage_each(struct cnio_srv_store *st, const char *name, stage_fn fn, 
 
 struct stage_newest {
     const char *name;
+    int (*live)(void *arg, uint64_t id);   /* NULL, or instances it names are skipped */
+    void *arg;
     int found;
     struct stage_ent best;
 };
@@ -256,7 +258,7 @@ static int stage_newest_fn(struct cnio_srv_store *st, const struct stage_ent *e,
     struct stage_newest *s = arg;
 
     (void)st;
-    if (strcmp(e->name, s->name))
+    if (strcmp(e->name, s->name) || (s->live && s->live(s->arg, e->id)))
         return 0;
     if (!s->found || e->sb.st_mtim.tv_sec > s->best.sb.st_mtim.tv_sec ||
         (e->sb.st_mtim.tv_sec == s->best.sb.st_mtim.tv_sec &&
@@ -266,8 +268,10 @@ static int stage_newest_fn(struct cnio_srv_store *st, const struct stage_ent *e,
     return 0;
 }
 
-int cnio__srv_stage_find(struct cnio_srv_store *st, const char *name, uint64_t *id,
-                         struct cnio_srv_meta *m, struct stat *sb)
+/* The newest staged instance of name that live(arg, id) does not name (live NULL: any). */
+static int stage_newest(struct cnio_srv_store *st, const char *name,
+                        int (*live)(void *arg, uint64_t id), void *arg, uint64_t *id,
+                        struct cnio_srv_meta *m, struct stat *sb)
 {
     struct stage_newest *s = calloc(1, sizeof(*s));
     int ret;
@@ -275,6 +279,8 @@ int cnio__srv_stage_find(struct cnio_srv_store *st, const char *name, uint64_t *
     if (!s)
         return -CNIO_ERR_NOMEM;
     s->name = name;
+    s->live = live;
+    s->arg = arg;
     ret = stage_each(st, name, stage_newest_fn, s);
     if (!ret && !s->found)
         ret = -CNIO_ERR_NOENT;
@@ -288,6 +294,12 @@ int cnio__srv_stage_find(struct cnio_srv_store *st, const char *name, uint64_t *
     }
     free(s);
     return ret;
+}
+
+int cnio__srv_stage_find(struct cnio_srv_store *st, const char *name, uint64_t *id,
+                         struct cnio_srv_meta *m, struct stat *sb)
+{
+    return stage_newest(st, name, NULL, NULL, id, m, sb);
 }
 
 struct stage_live {
@@ -402,13 +414,14 @@ int cnio__srv_stage_create(struct cnio_srv_store *st, const char *name, uint64_t
 }
 
 int cnio__srv_stage_resume(struct cnio_srv_store *st, const char *name, uint64_t *id,
-                           int *fd_out, struct cnio_srv_meta *m)
+                           int (*live)(void *arg, uint64_t id), void *arg, int *fd_out,
+                           struct cnio_srv_meta *m)
 {
     char stored[CNIO_WIRE_MAX_NAME + 1], file[32];
     int fd, ret;
 
     if (*id == 0) {
-        ret = cnio__srv_stage_find(st, name, id, m, NULL);
+        ret = stage_newest(st, name, live, arg, id, m, NULL);
     } else {
         ret = stage_meta_read(st, *id, m, stored);
         if (!ret && strcmp(stored, name))

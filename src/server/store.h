@@ -234,10 +234,11 @@ int cnio__srv_side_mkdir(const struct cnio_srv_store *st, const char *name);
 int cnio__srv_stage_create(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
                            const struct cnio_srv_meta *want, int *fd_out,
                            struct cnio_srv_meta *m);
-/* Reopens staged instance *id of name (*id 0: the newest of name, stored in *id). 0 or
- * -CNIO_ERR_NOENT. */
+/* Reopens staged instance *id of name (*id 0: the newest of name that live(arg, id) does
+ * not say a writer holds, stored in *id; live NULL: the newest). 0 or -CNIO_ERR_NOENT. */
 int cnio__srv_stage_resume(struct cnio_srv_store *st, const char *name, uint64_t *id,
-                           int *fd_out, struct cnio_srv_meta *m);
+                           int (*live)(void *arg, uint64_t id), void *arg, int *fd_out,
+                           struct cnio_srv_meta *m);
 /* A staged instance of name that live(arg, id) says a writer holds: 0 (*id) or
  * -CNIO_ERR_NOENT. */
 int cnio__srv_stage_find_live(struct cnio_srv_store *st, const char *name,

@@ -411,6 +411,59 @@ START_TEST(test_commit_prunes_stale)
 END_TEST
 
 /*
+ * RESUME (no instance named) takes the newest instance whose writer went, never one a
+ * live writer holds: another `cnio cp` of the name still running, or the ranks of a job
+ * whose mpirun was killed. It took the live one: both wrote it, the first commit made
+ * the object of both writers' bytes with success, and the second found the instance
+ * gone ("the upload was removed (cnio rm of its name)").
+ */
+START_TEST(test_resume_skips_live)
+{
+    static uint8_t data[3000];
+    struct cnio_wire_info info;
+    struct st_conn a, b;
+    uint64_t h, ha, hb, roff;
+
+    fx_fill(data, sizeof(data), 13);
+    st_session(&st_fx, 0, &a);
+    ck_assert_int_eq(open_at(&a, "rl/x", STAGE, 0x60, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&a, h, 0, data, 100), 0);
+    st_close(&a);   /* an interrupted upload */
+    st_session(&st_fx, 0, &a);
+    wait_released(&a, h);
+    usleep(20000);   /* the live one is the newer */
+    ck_assert_int_eq(open_at(&a, "rl/x", STAGE | CNIO_WIRE_O_TRUNC, 0x61, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&a, ha, 0, data, 2000), 0);
+    st_session(&st_fx, 0, &b);
+    ck_assert_int_eq(open_at(&b, "rl/x", STAGE | CNIO_WIRE_O_RESUME, 0, &hb, &info, &roff), 0);
+    ck_assert_uint_eq(roff, 0x60);   /* the interrupted one */
+    ck_assert_uint_eq(info.local_size, 100);
+    /* a second resume finds none left: neither is interrupted any more */
+    ck_assert_int_eq(open_at(&a, "rl/x", STAGE | CNIO_WIRE_O_RESUME, 0, NULL, NULL, NULL),
+                     -CNIO_ERR_NOENT);
+    /* each commits its own bytes, whole; the last commit is the object */
+    ck_assert_int_eq(st_write(&b, hb, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, ha, 1, NULL, 0, NULL, NULL, 0), 0);
+    read_back(&a, "rl/x", data, 2000);
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_COMMIT, hb, 2, NULL, 0, NULL, NULL, 0), 0);
+    read_back(&b, "rl/x", data, sizeof(data));
+    ck_assert_int_eq(staged_files(), 0);
+    /* once its writer went, the instance is resumed */
+    ck_assert_int_eq(open_at(&a, "rl/y", STAGE, 0x62, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&a, ha, 0, data, 500), 0);
+    ck_assert_int_eq(open_at(&b, "rl/y", STAGE | CNIO_WIRE_O_RESUME, 0, NULL, NULL, NULL),
+                     -CNIO_ERR_NOENT);
+    st_close(&a);
+    wait_released(&b, ha);
+    ck_assert_int_eq(open_at(&b, "rl/y", STAGE | CNIO_WIRE_O_RESUME, 0, &hb, &info, &roff), 0);
+    ck_assert_uint_eq(roff, 0x62);
+    ck_assert_uint_eq(info.local_size, 500);
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_ABORT, hb, 0, NULL, 0, NULL, NULL, 0), 0);
+    st_close(&b);
+}
+END_TEST
+
+/*
  * A writer whose connection to one host broke (a WRITE whose payload could not be sent
  * whole: a source that shrank under its mapping) discards its instance over new
  * connections; that is a discard, although the handle on the broken connection cannot
@@ -565,6 +618,7 @@ static Suite *stage_suite(void)
     tcase_add_test(tc, test_stage_errors_and_unlink);
     tcase_add_test(tc, test_commit_prunes_stale);
     tcase_add_test(tc, test_join_live_instance);
+    tcase_add_test(tc, test_resume_skips_live);
     tcase_add_test(tc, test_reader_keeps_its_version);
     tcase_add_test(tc, test_rename_refused_while_written);
     tcase_add_test(tc, test_abort_broken_connection);
