@@ -33,6 +33,7 @@
 #define MAIN_DEFAULT_MAX_UNAUTH_PER_ADDR 128
 #define MAIN_DEFAULT_IDLE_TIMEOUT 3600
 #define MAIN_DEFAULT_FRAME_TIMEOUT 60
+#define MAIN_DEFAULT_STAGE_EXPIRE (7 * 24 * 3600)
 #define MAIN_DEFAULT_MAX_MEMORY (1ull << 30)
 /* --max-memory must hold at least this many largest frames */
 #define MAIN_MIN_MEMORY (2ull * CNIO_WIRE_MAX_PAYLOAD)
@@ -83,6 +84,10 @@ static const char main_usage[] =
     "                         refused while a server serves DIR (one process per root)\n"
     "  --scrub-rate BYTES     while serving, check every object in the background at\n"
     "                         this many bytes a second (K, M, G suffixes; default 0: off)\n"
+    "  --stage-expire SECS    remove an interrupted upload (a staged instance no writer\n"
+    "                         holds) left unchanged that long: `cnio cp --resume` can\n"
+    "                         no longer finish it (default %d: 7 days; 0 = keep it\n"
+    "                         until a copy to its name commits, or `cnio rm` of it)\n"
     "  --read-send MODE       how READ replies of 64 KiB or more leave over TCP: sendfile\n"
     "                         (no copy here; the client's receive copies from the page\n"
     "                         cache), copy (sendmsg from a mapping of the object), or\n"
@@ -110,6 +115,7 @@ static const struct option main_longopts[] = {
     { "scrub", no_argument, NULL, 'S' },
     { "scrub-rate", required_argument, NULL, 'R' },
     { "read-send", required_argument, NULL, 'Z' },
+    { "stage-expire", required_argument, NULL, 'E' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -223,6 +229,10 @@ static int main_limit_option(struct cnio_srv_opts *o, int opt, const char *arg)
             return main_usage_error("--scrub-rate wants bytes a second such as 64M, not '%s'",
                                     arg);
         return 0;
+    case 'E':
+        return main_number(arg, 0, INT_MAX, &o->stage_expire_s)
+                   ? main_usage_error("--stage-expire wants seconds (0 = never), not '%s'", arg)
+                   : 0;
     case 'Z':
         if (!strcmp(arg, "auto"))
             o->read_send = CNIO_SRV_READ_AUTO;
@@ -255,6 +265,7 @@ static int main_parse(int argc, char **argv, struct cnio_srv_opts *o)
     o->max_unauth_per_addr = MAIN_DEFAULT_MAX_UNAUTH_PER_ADDR;
     o->idle_timeout_s = MAIN_DEFAULT_IDLE_TIMEOUT;
     o->frame_timeout_s = MAIN_DEFAULT_FRAME_TIMEOUT;
+    o->stage_expire_s = MAIN_DEFAULT_STAGE_EXPIRE;
     o->max_memory = MAIN_DEFAULT_MAX_MEMORY;
     o->log_level = CNIO_LOG_INFO;
     opterr = 0;
@@ -262,7 +273,8 @@ static int main_parse(int argc, char **argv, struct cnio_srv_opts *o)
         if (opt == 'h') {
             printf(main_usage, CNIO_DEFAULT_PORT, MAIN_DEFAULT_THREADS, MAIN_DEFAULT_MAX_CONNS,
                    MAIN_DEFAULT_MAX_UNAUTH, MAIN_DEFAULT_MAX_UNAUTH_PER_ADDR,
-                   MAIN_DEFAULT_IDLE_TIMEOUT, MAIN_DEFAULT_FRAME_TIMEOUT, MAIN_DEFAULT_MAX_OPEN);
+                   MAIN_DEFAULT_IDLE_TIMEOUT, MAIN_DEFAULT_FRAME_TIMEOUT, MAIN_DEFAULT_MAX_OPEN,
+                   MAIN_DEFAULT_STAGE_EXPIRE);
             return 1;
         }
         if (opt == 'V') {
@@ -404,7 +416,8 @@ static int main_start(struct cnio_srv *srv)
 /* Stops the workers (they finish and flush), fsyncs what is open, frees everything. */
 static void main_stop(struct cnio_srv *srv)
 {
-    cnio__srv_scrub_stop(srv);
+    cnio__srv_bg_stop(&srv->scrub_bg, "scrub");
+    cnio__srv_bg_stop(&srv->expire_bg, "--stage-expire");
     if (srv->handles_ready)
         atomic_store(&srv->handles.sync_on_close, 1);
     cnio__srv_fab_stop(srv);
@@ -502,6 +515,8 @@ int main(int argc, char **argv)
     ret = main_start(&srv);
     if (!ret)
         ret = cnio__srv_scrub_start(&srv);
+    if (!ret)
+        ret = cnio__srv_expire_start(&srv);
     if (!ret) {
         sig = main_wait_signal(sfd);
         if (sig == SIGHUP)   /* not asked for by name, perhaps: said at the default level */

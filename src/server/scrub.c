@@ -16,11 +16,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #define SCRUB_PATH_MAX (CNIO_WIRE_MAX_NAME + NAME_MAX + 2)
@@ -73,16 +71,13 @@ static void scrub_end(struct scrub_ctx *x, const char *name, const struct cnio_s
 /* Waits as long as the rate limit asks (background only): 1 when the server stops. */
 static int scrub_pace(struct scrub_ctx *x)
 {
-    struct pollfd p;
     int64_t due, now;
 
     if (!x->srv)
         return 0;
     due = x->start_ms + (int64_t)(x->bytes * 1000 / x->srv->opts.scrub_rate);
     now = cnio__now_ms();
-    p.fd = x->srv->scrub_stop_fd;
-    p.events = POLLIN;
-    if (poll(&p, 1, due > now ? (int)CNIO_MIN(due - now, 1000) : 0) > 0)
+    if (cnio__srv_bg_wait(&x->srv->scrub_bg, due > now ? (int)CNIO_MIN(due - now, 1000) : 0))
         x->stop = 1;
     return x->stop;
 }
@@ -197,8 +192,6 @@ static void *scrub_main(void *arg)
     x.srv = srv;
     x.buf = malloc(CNIO_SRV_BLOCK);
     while (x.buf && !x.stop) {
-        struct pollfd p = { .fd = srv->scrub_stop_fd, .events = POLLIN };
-
         x.bytes = 0;
         x.bad = 0;
         x.start_ms = cnio__now_ms();
@@ -206,7 +199,7 @@ static void *scrub_main(void *arg)
         if (!x.stop)
             cnio__debug("scrub: pass done, %llu bytes checked, %ld problems",
                         (unsigned long long)x.bytes, x.bad);
-        if (!x.stop && poll(&p, 1, SCRUB_PASS_PAUSE_MS) > 0)
+        if (!x.stop && cnio__srv_bg_wait(&srv->scrub_bg, SCRUB_PASS_PAUSE_MS))
             x.stop = 1;
     }
     free(x.buf);
@@ -215,30 +208,13 @@ static void *scrub_main(void *arg)
 
 int cnio__srv_scrub_start(struct cnio_srv *srv)
 {
+    int ret;
+
     if (!srv->opts.scrub_rate)
         return 0;
-    srv->scrub_stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (srv->scrub_stop_fd < 0)
-        return -CNIO_ERR_NOMEM;
-    if (pthread_create(&srv->scrub_thread, NULL, scrub_main, srv)) {
-        close(srv->scrub_stop_fd);
-        return -CNIO_ERR_NOMEM;
-    }
-    cnio__info("scrubbing every object in the background at %llu bytes/s",
-               (unsigned long long)srv->opts.scrub_rate);
-    srv->scrub_running = 1;
-    return 0;
-}
-
-void cnio__srv_scrub_stop(struct cnio_srv *srv)
-{
-    uint64_t one = 1;
-
-    if (!srv->scrub_running)
-        return;
-    if (write(srv->scrub_stop_fd, &one, sizeof(one)) < 0)
-        cnio__warn("scrub: cannot stop: %s", strerror(errno));
-    pthread_join(srv->scrub_thread, NULL);
-    close(srv->scrub_stop_fd);
-    srv->scrub_running = 0;
+    ret = cnio__srv_bg_start(&srv->scrub_bg, scrub_main, srv);
+    if (!ret)
+        cnio__info("scrubbing every object in the background at %llu bytes/s",
+                   (unsigned long long)srv->opts.scrub_rate);
+    return ret;
 }

@@ -15,6 +15,8 @@
  *   sums.c     a CRC32C per 64 KiB block of every object file, beside it, on the data
  *              path; sums_file.c: the sums files made, opened, committed, removed
  *   scrub.c    checking every block of every object (--scrub, --scrub-rate)
+ *   background.c  the threads of housekeeping: the scrub's, and the expiry of
+ *              interrupted uploads nobody resumed (--stage-expire)
  *   limits.c   server-wide budgets: connections still authenticating, buffered bytes
  *   budget.c   a job's connections per open object (BUDGET)
  *   reasons.c  the words a refusal comes with (cnio__srv_why)
@@ -42,6 +44,13 @@
 /* Requests a client may have in flight (announced in CHALLENGE). */
 #define CNIO_SRV_CREDITS 16
 
+/* A thread of the server's own housekeeping (background.c), stopped at shutdown. */
+struct cnio_srv_bg {
+    pthread_t tid;
+    int running;
+    int stop_fd;                    /* eventfd: readable once it must stop */
+};
+
 struct cnio_srv_opts {
     const char *root;
     const char *listen;
@@ -57,6 +66,8 @@ struct cnio_srv_opts {
     uint32_t frame_timeout_s;       /* a started frame (or an unread reply) may stall this long */
     uint64_t max_memory;            /* buffered bytes, server-wide */
     uint64_t scrub_rate;            /* background scrub, bytes/s (0 = none) */
+    uint32_t stage_expire_s;        /* staged instances no writer holds, unchanged that
+                                     * long, are removed (0 = never) */
     int scrub;                      /* --scrub: check the store and exit */
     int log_level;
     int fab_ofi, fab_udp;           /* --transport: also ofi / udp endpoints */
@@ -202,11 +213,24 @@ struct cnio_srv {
     /* fabric.c: fabric endpoints (--transport ...,ofi / udp) */
     struct cnio_srv_fab *fabs;
     int nfabs;
-    /* scrub.c: the background scrub */
-    pthread_t scrub_thread;
-    int scrub_running;
-    int scrub_stop_fd;              /* eventfd: readable once it must stop */
+    /* background.c: the background scrub (scrub.c) and the expiry of staged instances
+     * nobody resumed (--stage-expire) */
+    struct cnio_srv_bg scrub_bg, expire_bg;
 };
+
+/* ---- background.c: housekeeping threads ----------------------------------------------- */
+
+/* Starts fn(arg) as b's thread: 0 or -CNIO_ERR_NOMEM. */
+int cnio__srv_bg_start(struct cnio_srv_bg *b, void *(*fn)(void *), void *arg);
+/* Sleeps up to ms in b's thread: 1 once it must stop (cnio__srv_bg_stop), else 0. */
+int cnio__srv_bg_wait(const struct cnio_srv_bg *b, int ms);
+/* Tells b's thread to stop and joins it (nothing when it was not started); what names it
+ * in a warning. */
+void cnio__srv_bg_stop(struct cnio_srv_bg *b, const char *what);
+/* The expiry of interrupted uploads (cnio__srv_stage_expire) every few
+ * opts.stage_expire_s, at most an hour apart, until cnio__srv_bg_stop of expire_bg;
+ * nothing when stage_expire_s is 0. 0 or -CNIO_ERR_NOMEM. */
+int cnio__srv_expire_start(struct cnio_srv *srv);
 
 /* ---- fabric.c: libfabric endpoints ---------------------------------------------------- */
 

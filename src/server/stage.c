@@ -302,6 +302,82 @@ int cnio__srv_stage_find(struct cnio_srv_store *st, const char *name, uint64_t *
     return stage_newest(st, name, NULL, NULL, id, m, sb);
 }
 
+/* When instance e was last changed: its data file's mtime, or ctime (a truncation). */
+static time_t stage_changed(const struct stage_ent *e)
+{
+    return CNIO_MAX(e->sb.st_mtim.tv_sec, e->sb.st_ctim.tv_sec);
+}
+
+struct stage_old {
+    time_t before;
+    int (*live)(void *arg, uint64_t id);
+    void *arg;
+    struct stage_old_one {
+        uint64_t id;
+        char *name;
+    } *v;
+    size_t n, cap;
+};
+
+/* Collects e when nobody holds it and it has not changed since o->before. */
+static int stage_old_fn(struct cnio_srv_store *st, const struct stage_ent *e, void *arg)
+{
+    struct stage_old *o = arg;
+
+    (void)st;
+    if (stage_changed(e) >= o->before || o->live(o->arg, e->id))
+        return 0;
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? 2 * o->cap : 16;
+        struct stage_old_one *v = realloc(o->v, cap * sizeof(*v));
+
+        if (!v)
+            return -CNIO_ERR_NOMEM;
+        o->v = v;
+        o->cap = cap;
+    }
+    o->v[o->n].id = e->id;
+    o->v[o->n].name = strdup(e->name);
+    if (!o->v[o->n].name)
+        return -CNIO_ERR_NOMEM;
+    o->n++;
+    return 0;
+}
+
+int cnio__srv_stage_expire(struct cnio_srv_store *st, uint32_t max_age_s,
+                           int (*live)(void *arg, uint64_t id), void *arg, uint64_t *bytes)
+{
+    struct stage_old o = { time(NULL) - (time_t)max_age_s, live, arg, NULL, 0, 0 };
+    struct stage_ent *e = malloc(sizeof(*e));
+    int ret = e ? stage_each(st, NULL, stage_old_fn, &o) : -CNIO_ERR_NOMEM, n = 0;
+
+    for (size_t i = 0; i < o.n; i++) {
+        pthread_mutex_t *lk = cnio__srv_open_lock(st, o.v[i].name);
+
+        /* again under the name's open lock, which a resume holds from its search to its
+         * handle and a commit throughout: still there, still nobody's, still old */
+        pthread_mutex_lock(lk);
+        e->id = o.v[i].id;
+        if (stage_ent_read(st, e) == 0 && !strcmp(e->name, o.v[i].name) &&
+            stage_changed(e) < o.before && !live(arg, e->id)) {
+            pthread_mutex_lock(&st->lock);
+            cnio__srv_stage_discard(st, e->id);
+            pthread_mutex_unlock(&st->lock);
+            cnio__info("removed an interrupted upload of %s (instance %016llx, %llu bytes), "
+                       "unchanged for more than %u s (--stage-expire)", e->name,
+                       (unsigned long long)e->id, (unsigned long long)e->sb.st_size, max_age_s);
+            *bytes += (uint64_t)e->sb.st_size;
+            n++;
+        }
+        pthread_mutex_unlock(lk);
+    }
+    for (size_t i = 0; i < o.n; i++)
+        free(o.v[i].name);
+    free(o.v);
+    free(e);
+    return ret < 0 ? ret : n;
+}
+
 struct stage_live {
     const char *name;
     int (*live)(void *arg, uint64_t id);

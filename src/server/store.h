@@ -448,14 +448,21 @@ int cnio__srv_sums_sync(const struct cnio_srv_sums *s);
 /* Removes staged instance id's sums. */
 void cnio__srv_sums_discard(struct cnio_srv_store *st, uint64_t id);
 
+/* Removes the staged instances that no writer holds (live(arg, id) is 0) and whose data
+ * file has not changed for max_age_s seconds: interrupted uploads nobody resumed. Each
+ * goes under its name's open lock (no resume can be taking it) and is logged; their
+ * bytes are added to *bytes. The number removed, or a negative code. */
+int cnio__srv_stage_expire(struct cnio_srv_store *st, uint32_t max_age_s,
+                           int (*live)(void *arg, uint64_t id), void *arg, uint64_t *bytes);
+
 /* ---- scrub.c: checking the store --------------------------------------------------- */
 
 struct cnio_srv;
 /* Checks every block of every object beneath the root once (the --scrub mode): the number
  * of damaged or unverifiable blocks and objects, each named on stderr. */
 long cnio__srv_scrub_all(struct cnio_srv_store *st);
-/* The background scrub at opts.scrub_rate bytes/s, until cnio__srv_scrub_stop. */
+/* The background scrub at opts.scrub_rate bytes/s, until cnio__srv_bg_stop of the
+ * server's scrub_bg (nothing when scrub_rate is 0): 0 or -CNIO_ERR_NOMEM. */
 int cnio__srv_scrub_start(struct cnio_srv *srv);
-void cnio__srv_scrub_stop(struct cnio_srv *srv);
 
 #endif

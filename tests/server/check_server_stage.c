@@ -2,7 +2,8 @@
  * check_server_stage.c - the life of cnio-server's staged instances over raw frames:
  * their size and metadata (kept in memory until they matter), a server crash with
  * uploads staged, resume and CRC, UNLINK of one instance, stale instances pruned by a
- * commit, a second open joining a live instance, an abort over a broken connection, and
+ * commit, a second open joining a live instance, resumes that leave live ones alone, the
+ * expiry of interrupted uploads, an abort over a broken connection, and
  * RENAME of committed objects (checksums with them; finished after a crash).
  */
 #include "committest.h"
@@ -463,6 +464,70 @@ START_TEST(test_resume_skips_live)
 }
 END_TEST
 
+/* 1 when server 0's log holds text. */
+static int log_has(const char *text)
+{
+    char path[PATH_MAX + 64], line[1024];
+    int found = 0;
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "%s/server0.log", st_fx.dir);
+    fp = fopen(path, "r");
+    while (fp && !found && fgets(line, sizeof(line), fp))
+        found = strstr(line, text) != NULL;
+    if (fp)
+        fclose(fp);
+    return found;
+}
+
+/*
+ * --stage-expire: an interrupted upload left unchanged that long is removed (and
+ * logged); one a live writer holds stays, however long it is left unchanged, and
+ * commits whole. Before the option, interrupted uploads stayed until a commit of their
+ * name or `cnio rm` of it: a server's stage grew with every killed upload.
+ */
+START_TEST(test_stage_expire)
+{
+    static const char *const extra[] = { "--stage-expire", "1", "--log-level", "info", NULL };
+    static uint8_t data[4000];
+    struct cnio_wire_info info;
+    struct st_conn a, b;
+    uint64_t h, hb;
+    int gone = 0;
+
+    fx_fill(data, sizeof(data), 14);
+    ck_assert_int_ne(fx_kill(&st_fx, 0, SIGTERM), -1);
+    ck_assert_int_eq(fx_restart(&st_fx, 0, extra), 0);
+    st_session(&st_fx, 0, &b);
+    ck_assert_int_eq(open_at(&b, "ex/live", STAGE, 0x72, &hb, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&b, hb, 0, data, sizeof(data)), 0);
+    st_session(&st_fx, 0, &a);
+    ck_assert_int_eq(open_at(&a, "ex/old", STAGE, 0x71, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&a, h, 0, data, 100), 0);
+    st_close(&a);   /* interrupted */
+    st_session(&st_fx, 0, &a);
+    wait_released(&a, h);
+    for (int i = 0; i < 200 && !gone; i++) {   /* within a pass or two: 1-3 s */
+        gone = st_stat(&a, "ex/old", &info) == -CNIO_ERR_NOENT;
+        if (!gone)
+            usleep(50000);
+    }
+    ck_assert_msg(gone, "the interrupted upload was still there after 10 s");
+    ck_assert_int_eq(open_at(&a, "ex/old", STAGE | CNIO_WIRE_O_RESUME, 0, NULL, NULL, NULL),
+                     -CNIO_ERR_NOENT);
+    ck_assert(log_has("removed an interrupted upload of ex/old"));
+    sleep(3);   /* the live one, unchanged all that time, stays */
+    ck_assert_int_eq(st_stat(&a, "ex/live", &info), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_STAGED, CNIO_WIRE_I_STAGED);
+    ck_assert_int_eq(staged_files(), 1);
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_COMMIT, hb, 1, NULL, 0, NULL, NULL, 0), 0);
+    read_back(&a, "ex/live", data, sizeof(data));
+    ck_assert(!log_has("ex/live"));
+    st_close(&a);
+    st_close(&b);
+}
+END_TEST
+
 /*
  * A writer whose connection to one host broke (a WRITE whose payload could not be sent
  * whole: a source that shrank under its mapping) discards its instance over new
@@ -619,6 +684,7 @@ static Suite *stage_suite(void)
     tcase_add_test(tc, test_commit_prunes_stale);
     tcase_add_test(tc, test_join_live_instance);
     tcase_add_test(tc, test_resume_skips_live);
+    tcase_add_test(tc, test_stage_expire);
     tcase_add_test(tc, test_reader_keeps_its_version);
     tcase_add_test(tc, test_rename_refused_while_written);
     tcase_add_test(tc, test_abort_broken_connection);
