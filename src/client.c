@@ -600,8 +600,11 @@ int cnio__obj_close(struct cnio_obj *obj)
         /* A staged instance stays uncommitted (its handles close: it can be resumed); an
          * in-place writer's handles go with its connections, without the CLOSE that
          * would clear the hosts' mark of an interrupted update. */
-        /* a rank that attached does not know which: the opener's words say */
-        if (!obj->has_key)
+        /* a rank that attached does not know which: the opener's words say; an
+         * instance discarded is the caller's to say (cnio__obj_abort) */
+        if (obj->discarded)
+            ;
+        else if (!obj->has_key)
             cnio__err("%s: a write failed (%s)", obj->path, cnio_strerror(obj->werr));
         else
             cnio__err("%s: %s after a write failed (%s)", obj->path,

@@ -360,6 +360,7 @@ int cnio__obj_abort(struct cnio_obj *obj)
     if (obj->staged && obj->hosts[0].opened) {
         ret = cc_discard(obj);
         discarded = ret == 0;
+        obj->discarded = discarded;
     }
     /* never committed from here: after a failed write cnio__obj_close commits nothing
      * and says "not committed" (it said "left marked as an interrupted update", the

@@ -82,6 +82,8 @@ struct cnio_obj {
     int werr;                       /* the first error of a write that sent bytes (or
                                        cnio__obj_taint's): obj may be torn, and its close
                                        vouches for nothing (no COMMIT, no clean CLOSE) */
+    int discarded;                  /* its staged instance is gone from every host
+                                       (cnio__obj_abort): its close says nothing of werr */
 };
 
 /*

@@ -14,6 +14,9 @@
 
 static int log_level = -1;
 static const char *log_ident = "cnio";
+/* This thread's error lines: how many, and the last (cnio__log_errors) */
+static __thread unsigned log_errors;
+static __thread char log_last_error[1024];
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -94,7 +97,22 @@ void cnio__log(int level, const char *fmt, ...)
         m = 0;
     n += (int)cnio__escape_ctl(line + n, sizeof(line) - 1 - (size_t)n, msg,
                                CNIO_MIN((size_t)m, sizeof(msg) - 1));
+    if (level == CNIO_LOG_ERROR) {
+        log_errors++;
+        memcpy(log_last_error, line, (size_t)n);
+        log_last_error[n] = '\0';
+    }
     line[n++] = '\n';
     if (write(STDERR_FILENO, line, (size_t)n) < 0)
         return;
+}
+
+unsigned cnio__log_errors(void)
+{
+    return log_errors;
+}
+
+int cnio__log_last_error_has(const char *text)
+{
+    return log_errors && strstr(log_last_error, text) != NULL;
 }

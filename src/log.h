@@ -18,6 +18,12 @@ void cnio__log_set_ident(const char *ident);
  * in the message (from a file name, say) are written escaped, \n, \t or \xHH, so that
  * a message is one line and cannot drive the terminal. */
 void cnio__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* How many error lines this thread has written (cnio__log at CNIO_LOG_ERROR) since it
+ * began: a caller compares it before and after a call to learn whether the call said
+ * why it failed. */
+unsigned cnio__log_errors(void);
+/* 1 when this thread's last error line holds text, else 0 (also when it wrote none). */
+int cnio__log_last_error_has(const char *text);
 /*
  * Copies src[0..n) into dst (cap bytes, cap >= 1, always NUL-terminated, cut short when
  * full) with each control character (below 0x20, and 0x7f) written as \n, \t or \xHH;

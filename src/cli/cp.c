@@ -11,6 +11,7 @@
  * arrives. Every chunk buffer is populated when allocated (cli_buf_alloc).
  */
 #include "cp.h"
+#include "log.h"
 #include "client.h"
 #include "stack.h"
 #include "tree.h"
@@ -113,7 +114,7 @@ int cp_report(const struct cp_job *j, const char *what, int rc)
         MPI_Bcast(first, sizeof(first), MPI_CHAR, low, MPI_COMM_WORLD);
         if (mine && (j->rank == low || strcmp(line, first)))
             cli_err("%s", line);
-    } else if (j->rank == 0 &&
+    } else if (j->rank == 0 && !cli_said(j->lib_errors, rc) &&
              !(rc == -CNIO_ERR_NOENT && j->dst.remote && what == j->dst.name &&
                cp_dst_under_object(j)))
         cli_fail("cp", what, rc);
@@ -730,6 +731,7 @@ int cp_run(struct cp_job *j)
     int rc, copied = 0;
 
     j->ref_fd = j->part_lock = -1;
+    j->lib_errors = cnio__log_errors();
     rc = cp_open_src(j);
     if (rc)
         return cp_report(j, j->src.name, rc);

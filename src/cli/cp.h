@@ -32,6 +32,7 @@ struct cp_job {
     uint64_t moved;              /* bytes this rank actually moved */
     int resumed;                 /* --resume found something to continue */
     int there;                   /* --resume found DST already SRC: nothing to copy */
+    unsigned lib_errors;         /* cnio__log_errors() when cp_run began */
     int aborted;                 /* a failed upload's staged instance was discarded */
     char *final;                 /* download: the file DST names (a symlink's target) */
     char *part;                  /* download: final + CLI_PART, written until complete */

@@ -204,6 +204,12 @@ void cli_err(const char *fmt, ...)
     fwrite(out, 1, n, stderr);
 }
 
+int cli_said(unsigned mark, int rc)
+{
+    return rc != -CNIO_ERR_AUTH && cnio__log_errors() != mark &&
+           cnio__log_last_error_has(cnio_strerror(rc));
+}
+
 int cli_fail(const char *cmd, const char *what, int rc)
 {
     if (rc == -CNIO_ERR_AUTH && cli_key_used[0])   /* which key, when it was the wrong one */

@@ -20,6 +20,7 @@
  * the directories' modes and mtimes, deepest first.
  */
 #include "tree_int.h"
+#include "log.h"
 #include "stack.h"
 
 #include <errno.h>
@@ -90,11 +91,13 @@ static void tree_done(struct tree_run *r, uint64_t files, uint64_t bytes)
  */
 static void tree_one(struct tree_worker *w, const struct tree_ent *e)
 {
+    unsigned said;
     int ret;
 
     if (__atomic_load_n(&w->r->lost, __ATOMIC_RELAXED))
         return;
     for (int tries = 0;; tries++) {
+        said = cnio__log_errors();   /* the last try's own words count */
         w->ctx.why[0] = '\0';
         ret = tree_copy_one(&w->ctx, e);
         if ((ret != -CNIO_ERR_CONN && ret != -CNIO_ERR_TIMEOUT) || tries == 2)
@@ -120,7 +123,7 @@ static void tree_one(struct tree_worker *w, const struct tree_ent *e)
     if (ret < 0) {
         if (w->ctx.why[0])
             cli_err("cnio cp: %s\n", w->ctx.why);
-        else
+        else if (!cli_said(said, ret))   /* the library named the object and the host */
             cli_err("cnio cp: %s: %s\n", e->rel, cnio_strerror(ret));
         w->failed++;
     }
