@@ -184,7 +184,8 @@ int cnio__cl_stat_each(struct cnio_stack *st, struct cnio__cl_stat *s, int n,
     }
     for (int i = 0; i < n; i++) {
         s[i].flags = cnio__ep_caps(s[i].ep) & CNIO_WIRE_CAP_LIVE ? CNIO_WIRE_F_LIVE : 0;
-        c[i] = (struct cnio_call){ .ep = s[i].ep, .type = CNIO_WIRE_STAT, .flags = s[i].flags,
+        c[i] = (struct cnio_call){ .ep = s[i].ep, .what = i ? name : name0,
+                                   .type = CNIO_WIRE_STAT, .flags = s[i].flags,
                                    .payload = i ? pl : pl0,
                                    .plen = (uint32_t)(i ? len : len0),
                                    .rbuf = rb[i], .rcap = CNIO_WIRE_INFO_SIZE };
@@ -248,7 +249,7 @@ static int cl_open_hosts(struct cnio_obj *obj, int from, int to, uint32_t flags,
         int len = cnio__cl_open_payload(flags, l, (uint32_t)(from + i), obj->path, pl[i], PL);
 
         ret = len < 0 ? len : 0;
-        c[i] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[from + i]),
+        c[i] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[from + i]), .what = obj->path,
                                    .type = CNIO_WIRE_OPEN, .offset = stage,
                                    .payload = pl[i],
                                    .plen = (uint32_t)len, .rbuf = rb[i],
@@ -439,7 +440,7 @@ static int cl_close_handles(struct cnio_obj *obj)
         return -CNIO_ERR_NOMEM;
     for (int j = 0; j < obj->nhosts; j++)
         if (obj->hosts[j].opened && obj->hosts[j].nlanes) {
-            c[j] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[j]),
+            c[j] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[j]), .what = obj->path,
                                        .type = CNIO_WIRE_CLOSE,
                                        .object = obj->hosts[j].handle };
             /* an object written in place and deleted while open closes as deleted */
@@ -637,7 +638,8 @@ static int cl_each_host(struct cnio_obj *obj, uint16_t type, uint64_t offset,
     if (!ret)
         ret = cnio__cl_ensure(obj, NULL);
     for (int j = 0; !ret && j < obj->nhosts; j++)
-        c[j] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[j]), .type = type,
+        c[j] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[j]), .what = obj->path,
+                                   .type = type,
                                    .object = obj->hosts[j].handle, .offset = offset,
                                    .payload = payload, .plen = plen, .rbuf = rb[j],
                                    .rcap = want_info ? CNIO_WIRE_INFO_SIZE : 0 };

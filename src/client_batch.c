@@ -64,6 +64,7 @@ static void bt_call(struct bt *b, int *k, int i, int col, uint16_t type, uint64_
     b->who[*k] = i;
     b->col[*k] = col;
     b->c[*k] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&b->ns->hosts[col]), .type = type,
+                                   .what = b->p[i].path,
                                    .object = object, .offset = offset, .payload = pl,
                                    .plen = plen, .rbuf = want_info ? b->rb[*k] : NULL,
                                    .rcap = want_info ? CNIO_WIRE_INFO_SIZE : 0 };
@@ -131,7 +132,7 @@ static int bt_write(struct bt *b)
             b->who[k] = i;
             b->col[k] = 0;
             b->c[k] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&b->ns->hosts[0]),
-                                          .type = CNIO_WIRE_WRITE,
+                                          .type = CNIO_WIRE_WRITE, .what = b->p[i].path,
                                           .object = b->o[i].handle[0],
                                           .payload = b->p[i].data,
                                           .plen = (uint32_t)b->p[i].size };

@@ -57,7 +57,7 @@ static struct cnio_call *gt_call(struct gt *t, int *k, int i, int j, uint16_t ty
     t->who[*k] = i;
     t->col[*k] = j;
     *c = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&t->ns->hosts[j]), .type = type,
-                             .object = object };
+                             .object = object, .what = t->g[i].path };
     (*k)++;
     return c;
 }

@@ -103,7 +103,7 @@ static int cc_each_pl(struct cnio_obj *obj, uint16_t type, uint64_t offset, cons
         return -CNIO_ERR_NOMEM;
     for (int j = from; j < to; j++)
         if (obj->hosts[j].opened && obj->hosts[j].nlanes) {
-            c[j - from] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[j]),
+            c[j - from] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[j]), .what = obj->path,
                                               .type = type, .offset = offset,
                                               .object = obj->hosts[j].handle,
                                               .payload = pl, .plen = plen };
@@ -112,7 +112,7 @@ static int cc_each_pl(struct cnio_obj *obj, uint16_t type, uint64_t offset, cons
         }
     ret = cnio__stack_calls(obj->st, c, to - from);
     for (int j = from; j < to; j++)
-        if (c[j - from].status)
+        if (c[j - from].status && !c[j - from].reasoned)   /* a reason's line said it */
             cnio__err("%s: %s on host %s:%u: %s", obj->path,
                       type == CNIO_WIRE_COMMIT ? "commit" : type == CNIO_WIRE_PREPARE
                       ? "preparing the commit" : type == CNIO_WIRE_SETATTR
@@ -189,7 +189,7 @@ static int cc_commit_first(struct cnio_obj *obj, uint64_t *order)
 {
     struct cnio__cl_host *h0 = &obj->hosts[0];
     struct cnio_call c = { .ep = cnio__cl_ctl_ep(h0), .type = CNIO_WIRE_COMMIT,
-                           .object = h0->handle };
+                           .object = h0->handle, .what = obj->path };
     int ret;
 
     if (obj->gone_ok && (cnio__ep_caps(c.ep) & CNIO_WIRE_CAP_GONE))
@@ -199,8 +199,9 @@ static int cc_commit_first(struct cnio_obj *obj, uint64_t *order)
         *order = c.roffset;
         return (c.rflags & CNIO_WIRE_F_GONE) ? 1 : 0;
     }
-    cnio__err("%s: commit on host %s:%u: %s", obj->path, h0->name, h0->port,
-              cnio_strerror(ret));
+    if (!c.reasoned)   /* else its line named the object, the host and why */
+        cnio__err("%s: commit on host %s:%u: %s", obj->path, h0->name, h0->port,
+                  cnio_strerror(ret));
     if (!cnio__ep_error(c.ep)) {   /* the host answered: nothing was committed */
         cc_each(obj, CNIO_WIRE_ABORT, 0, 0, obj->nhosts);
         for (int j = 0; j < obj->nhosts; j++)
@@ -289,7 +290,8 @@ static int cc_discard_fresh(struct cnio_obj *obj)
     if (!ret)
         ret = cnio__cl_connect(obj->st, &h, hosts, n, 1, auth, NULL);
     for (int j = 0; !ret && j < n; j++)
-        c[j] = (struct cnio_call){ .ep = hosts[j].lanes[0], .type = CNIO_WIRE_UNLINK,
+        c[j] = (struct cnio_call){ .ep = hosts[j].lanes[0], .what = obj->path,
+                                   .type = CNIO_WIRE_UNLINK,
                                    .offset = obj->stage_id, .payload = pl,
                                    .plen = (uint32_t)len };
     if (!ret) {
@@ -397,7 +399,7 @@ int cnio__obj_crcx(struct cnio_obj *obj, const uint64_t *off, const uint64_t *le
             break;
         }
         cnio__wire_u64_encode(len[i], pl[i], 8);
-        c[i] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[p.column]),
+        c[i] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[p.column]), .what = obj->path,
                                    .type = CNIO_WIRE_CRC, .object = obj->hosts[p.column].handle,
                                    .offset = p.local_off, .payload = pl[i], .plen = 8,
                                    .rbuf = rb[i], .rcap = CNIO_WIRE_CRC_SIZE };

@@ -210,7 +210,8 @@ int cnio__obj_unlink_remains(struct cnio_stack *st, const struct cnio_uri *u,
         return -CNIO_ERR_NOMEM;
     }
     for (int i = 0; i < c.n; i++)
-        calls[i] = (struct cnio_call){ .ep = c.hosts[i].lanes[0], .type = CNIO_WIRE_UNLINK,
+        calls[i] = (struct cnio_call){ .ep = c.hosts[i].lanes[0], .what = u->path,
+                                       .type = CNIO_WIRE_UNLINK,
                                        .payload = pl, .plen = (uint32_t)len };
     cnio__stack_calls(st, calls, c.n);
     cnio__cl_name_failures(u->path, "remove", c.hosts, calls, c.n, 1);
@@ -336,7 +337,8 @@ static int ctl_list_collect(struct cnio_ns *c, const char *name, const uint8_t *
     int ret = calls && bufs ? 0 : -CNIO_ERR_NOMEM;
 
     for (int i = 0; !ret && i < c->n; i++)
-        calls[i] = (struct cnio_call){ .ep = c->hosts[i].lanes[0], .type = CNIO_WIRE_LIST,
+        calls[i] = (struct cnio_call){ .ep = c->hosts[i].lanes[0], .what = name,
+                                       .type = CNIO_WIRE_LIST,
                                        .payload = pl, .plen = plen,
                                        .rbuf = bufs + (size_t)i * CNIO_WIRE_MAX_CTRL,
                                        .rcap = CNIO_WIRE_MAX_CTRL };

@@ -78,7 +78,9 @@ static void cl_piece_done(struct cnio_req *r)
 
     run->pending--;
     if (r->status) {
-        if (!run->err)   /* the first failure names its host: the caller's error cannot */
+        /* the first failure names its host, the caller's error cannot (a reason's line
+         * named both already) */
+        if (!run->err && !r->reasoned)
             cnio__err("%s: host %s:%u: %s", run->obj->path, host->name, host->port,
                       cnio_strerror(r->status));
         if (!run->err)
@@ -155,6 +157,7 @@ static int cl_submit_piece(struct cl_run *run, uint32_t j, struct cnio_ep *ep)
         return -1;
     }
     r->type = run->write ? CNIO_WIRE_WRITE : CNIO_WIRE_READ;
+    r->what = obj->path;
     r->object = obj->hosts[j].handle;
     r->offset = p.local_off;
     if (run->write) {

@@ -76,7 +76,7 @@ static int fab_query(struct cnio_obj *obj)
     int ret = c && rb ? 0 : -CNIO_ERR_NOMEM;
 
     for (int j = 0; !ret && j < obj->nhosts; j++)
-        c[j] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[j]),
+        c[j] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[j]), .what = obj->path,
                                    .type = CNIO_WIRE_FABRIC, .payload = want,
                                    .plen = (uint32_t)strlen(want), .rbuf = rb[j],
                                    .rcap = FAB_REPLY_MAX };

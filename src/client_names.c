@@ -175,6 +175,7 @@ int cnio__ns_unlink_many(struct cnio_ns *ns, const char *const *paths, int n, in
         status[k] = len < 0 ? len : 0;
         for (int i = 0; len >= 0 && i < h; i++)   /* ep NULL (len < 0): skipped */
             c[k * h + i] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&ns->hosts[i]),
+                                               .what = paths[k],
                                                .type = CNIO_WIRE_UNLINK, .payload = pl[k],
                                                .plen = (uint32_t)len };
     }
@@ -281,7 +282,7 @@ static void ns_rename_sweep(struct cnio_ns *ns, const char *to, const struct cni
         if (calls[i].ep && calls[i].status == -CNIO_ERR_NOENT && !s[i].status &&
             (uint32_t)i >= s[0].info.stripe_count && !ns_same(&s[0].info, si, i) &&
             !(si->flags & (CNIO_WIRE_I_DIR | CNIO_WIRE_I_STAGED | CNIO_WIRE_I_PENDING)))
-            u[i] = (struct cnio_call){ .ep = s[i].ep, .type = CNIO_WIRE_UNLINK,
+            u[i] = (struct cnio_call){ .ep = s[i].ep, .what = to, .type = CNIO_WIRE_UNLINK,
                                        .payload = pl, .plen = (uint32_t)len };
     }
     cnio__stack_calls(ns->st, u, ns->n);   /* ep NULL: skipped */
@@ -310,7 +311,7 @@ static int ns_rename(struct cnio_ns *ns, const char *from, const char *to, const
     int ret = !calls || !go ? -CNIO_ERR_NOMEM : 0, found;
 
     for (int i = 0; !ret && i < ns->n; i++) {
-        calls[i] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&ns->hosts[i]),
+        calls[i] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&ns->hosts[i]), .what = from,
                                        .type = CNIO_WIRE_RENAME, .payload = pl,
                                        .plen = (uint32_t)len };
         go[i] = 1;

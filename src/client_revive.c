@@ -51,7 +51,8 @@ static int rv_reopen(struct cnio_obj *obj, int j)
 
     if (len < 0)
         return len;
-    c = (struct cnio_call){ .ep = cnio__cl_ctl_ep(host), .type = CNIO_WIRE_OPEN, .offset = id,
+    c = (struct cnio_call){ .ep = cnio__cl_ctl_ep(host), .what = obj->path,
+                            .type = CNIO_WIRE_OPEN, .offset = id,
                             .payload = pl, .plen = (uint32_t)len, .rbuf = rb,
                             .rcap = sizeof(rb) };
     ret = cnio__stack_calls(obj->st, &c, 1);

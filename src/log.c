@@ -14,9 +14,9 @@
 
 static int log_level = -1;
 static const char *log_ident = "cnio";
-/* This thread's error lines: how many, and the last (cnio__log_errors) */
+/* This thread's error lines: how many, and the last CNIO_LOG_KEPT (cnio__log_errors) */
 static __thread unsigned log_errors;
-static __thread char log_last_error[1024];
+static __thread char log_kept[CNIO_LOG_KEPT][1024];
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -98,9 +98,10 @@ void cnio__log(int level, const char *fmt, ...)
     n += (int)cnio__escape_ctl(line + n, sizeof(line) - 1 - (size_t)n, msg,
                                CNIO_MIN((size_t)m, sizeof(msg) - 1));
     if (level == CNIO_LOG_ERROR) {
-        log_errors++;
-        memcpy(log_last_error, line, (size_t)n);
-        log_last_error[n] = '\0';
+        char *kept = log_kept[log_errors++ % CNIO_LOG_KEPT];
+
+        memcpy(kept, line, (size_t)n);
+        kept[n] = '\0';
     }
     line[n++] = '\n';
     if (write(STDERR_FILENO, line, (size_t)n) < 0)
@@ -112,7 +113,10 @@ unsigned cnio__log_errors(void)
     return log_errors;
 }
 
-int cnio__log_last_error_has(const char *text)
+int cnio__log_said_since(unsigned mark, const char *text)
 {
-    return log_errors && strstr(log_last_error, text) != NULL;
+    for (unsigned k = 0; k < CNIO_LOG_KEPT && log_errors - k != mark; k++)
+        if (strstr(log_kept[(log_errors - 1 - k) % CNIO_LOG_KEPT], text))
+            return 1;
+    return 0;
 }

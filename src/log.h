@@ -22,8 +22,10 @@ void cnio__log(int level, const char *fmt, ...) __attribute__((format(printf, 2,
  * began: a caller compares it before and after a call to learn whether the call said
  * why it failed. */
 unsigned cnio__log_errors(void);
-/* 1 when this thread's last error line holds text, else 0 (also when it wrote none). */
-int cnio__log_last_error_has(const char *text);
+/* 1 when one of the error lines this thread wrote since cnio__log_errors() returned mark
+ * holds text (of the last CNIO_LOG_KEPT of them), else 0. */
+int cnio__log_said_since(unsigned mark, const char *text);
+#define CNIO_LOG_KEPT 8
 /*
  * Copies src[0..n) into dst (cap bytes, cap >= 1, always NUL-terminated, cut short when
  * full) with each control character (below 0x20, and 0x7f) written as \n, \t or \xHH;

@@ -116,6 +116,8 @@ struct cnio_req {
     uint64_t roffset;
     uint64_t rsession;
     int reasoned;              /* the error reply carried a reason (logged, naming the host) */
+    const char *what;          /* the object or name it is about, named in that line (NULL:
+                                  none; "" is the root); must stay until done runs */
     /* small payloads and replies may live here */
     uint8_t inl[CNIO_REQ_INLINE];
     /* private to the stack */
@@ -173,6 +175,7 @@ struct cnio_call {
     uint64_t robject;
     uint64_t roffset;
     int reasoned;              /* as in cnio_req */
+    const char *what;          /* as in cnio_req: the object or name, for a reason's line */
     int done;
     int started;               /* private */
 };

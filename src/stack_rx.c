@@ -47,6 +47,9 @@ int cnio__ep_rx_finish(struct cnio_ep *ep)
         cnio__wire_reason_text(ep->rsn, ep->h.length, why, sizeof(why));
         if (r->type == CNIO_WIRE_AUTH && r->status == -CNIO_ERR_LIMIT)   /* tried again */
             cnio__debug("%s: %s: %s", ep->name, cnio_strerror(r->status), why);
+        else if (r->what)
+            cnio__err("%s: %s: %s: %s", r->what[0] ? r->what : "/", ep->name,
+                      cnio_strerror(r->status), why);
         else
             cnio__err("%s: %s: %s", ep->name, cnio_strerror(r->status), why);
         r->rlen = 0;

@@ -50,7 +50,7 @@ int cli_target(const char *cmd, const struct cli_opts *o, const char *uri, struc
 /* Prints "cnio CMD: what: strerror(rc)" to stderr; returns CLI_EXIT_FAIL. */
 int cli_fail(const char *cmd, const char *what, int rc);
 /* 1 when this thread's library calls since cnio__log_errors() returned mark said error
- * rc (their last error line holds its text), so that the command need not say it again;
+ * rc (an error line of theirs holds its text), so that the command need not say it again;
  * never for -CNIO_ERR_AUTH, whose words from cli_fail name the key file. */
 int cli_said(unsigned mark, int rc);
 /* After a usage error (said already): help's synopsis, up to its first blank line, and

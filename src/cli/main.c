@@ -206,8 +206,7 @@ void cli_err(const char *fmt, ...)
 
 int cli_said(unsigned mark, int rc)
 {
-    return rc != -CNIO_ERR_AUTH && cnio__log_errors() != mark &&
-           cnio__log_last_error_has(cnio_strerror(rc));
+    return rc != -CNIO_ERR_AUTH && cnio__log_said_since(mark, cnio_strerror(rc));
 }
 
 int cli_fail(const char *cmd, const char *what, int rc)

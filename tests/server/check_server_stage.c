@@ -323,6 +323,7 @@ START_TEST(test_resume_and_crc)
     ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
     st_close(&c);   /* the writer goes away without committing */
     st_session(&st_fx, 0, &c);
+    wait_released(&c, h);   /* until then the upload is live, not one to resume */
     ck_assert_int_eq(st_stat(&c, "r/x", &info), 0);
     ck_assert_uint_eq(info.flags & CNIO_WIRE_I_STAGED, CNIO_WIRE_I_STAGED);
     ck_assert_int_eq(open_at(&c, "r/x", STAGE | CNIO_WIRE_O_RESUME, 0, &h, &info, &roff), 0);
