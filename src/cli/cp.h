@@ -42,6 +42,8 @@ struct cp_job {
     double t0, last_print;
     int nhosts, lanes;           /* of the remote side, for the summary */
     int tty;
+    int stream_fd;               /* a stream's local end: "-" (0 or 1), or the descriptor a
+                                    name such as /dev/stdout or /dev/fd/N names (else -1) */
 };
 
 /* Copies one file (j's names, options, info, rank and size set) over all ranks of

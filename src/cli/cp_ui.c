@@ -9,6 +9,8 @@
 #include "tree.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
@@ -359,6 +361,46 @@ static int cp_r_file(struct cp_job *j, char **pos, char **into)
     return cp_run(j);
 }
 
+/*
+ * The descriptor of this process a local SRC or DST names as a stream: "-" (standard
+ * input as SRC, output as DST), /dev/stdin, /dev/stdout, /dev/stderr, /dev/fd/N and
+ * /proc/self/fd/N (also /proc/thread-self/fd/N and /proc/PID/fd/N of this PID), when it
+ * is open; else -1. Such a name is a link to whatever the descriptor holds (a pipe, a
+ * terminal, a file the shell opened, perhaps for appending): a download writes into it
+ * as into standard output. Copied like a file, into a part file renamed over the link's
+ * target at the end, it replaced the file the shell had open, and what the shell wrote
+ * to it afterwards went to the replaced one: "(echo a; cnio cp URI /dev/stdout) >> log"
+ * lost log's contents, with exit 0.
+ */
+static int cp_stream_fd(const char *name, int is_src)
+{
+    static const char *const std[] = { "/dev/stdin", "/dev/stdout", "/dev/stderr" };
+    static const char *const dirs[] = { "/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/" };
+    char mine[40];
+    const char *p = NULL;
+    char *end;
+    long fd;
+
+    if (!strcmp(name, "-"))
+        return is_src ? STDIN_FILENO : STDOUT_FILENO;
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, std[i]))
+            return fcntl(i, F_GETFD) < 0 ? -1 : i;
+    snprintf(mine, sizeof(mine), "/proc/%ld/fd/", (long)getpid());
+    for (int i = 0; i < 3 && !p; i++)
+        if (!strncmp(name, dirs[i], strlen(dirs[i])))
+            p = name + strlen(dirs[i]);
+    if (!p && !strncmp(name, mine, strlen(mine)))
+        p = name + strlen(mine);
+    if (!p || *p < '0' || *p > '9')
+        return -1;
+    errno = 0;
+    fd = strtol(p, &end, 10);
+    if (*end || errno || fd > INT_MAX || fcntl((int)fd, F_GETFD) < 0)
+        return -1;
+    return (int)fd;
+}
+
 int cli_cp(int argc, char **argv)
 {
     struct cp_job j = { .src = { .fd = -1 }, .dst = { .fd = -1 }, .info = MPI_INFO_NULL };
@@ -377,9 +419,12 @@ int cli_cp(int argc, char **argv)
     j.dst.name = pos[1];
     j.src.remote = cnio__uri_is_cnio(pos[0]);
     j.dst.remote = cnio__uri_is_cnio(pos[1]);
-    if ((!strcmp(pos[0], "-") || !strcmp(pos[1], "-")) &&
+    j.stream_fd = j.src.remote == j.dst.remote ? -1
+                  : j.src.remote ? cp_stream_fd(pos[1], 0) : cp_stream_fd(pos[0], 1);
+    if ((j.stream_fd >= 0 || !strcmp(pos[0], "-") || !strcmp(pos[1], "-")) &&
         (j.o.recursive || j.o.resume || j.o.verify || !strcmp(pos[0], pos[1]))) {
-        cli_err("cnio cp: -r, --resume and --verify do not go with - (a stream)\n");
+        cli_err("cnio cp: -r, --resume and --verify do not go with a stream (-, /dev/stdout, "
+                "/dev/fd/N)\n");
         return CLI_EXIT_USAGE;
     }
     if (!j.src.remote && !j.dst.remote) {
@@ -389,7 +434,7 @@ int cli_cp(int argc, char **argv)
     if ((j.src.remote && cli_check_uri("cp", pos[0])) ||
         (j.dst.remote && cli_check_uri("cp", pos[1])))
         return CLI_EXIT_USAGE;   /* malformed on the command line, like stat and ls */
-    if (!j.o.recursive && strcmp(pos[0], "-") && strcmp(pos[1], "-") &&
+    if (!j.o.recursive && j.stream_fd < 0 &&
         (into = cp_into_dir(pos[0], pos[1], j.src.remote, j.dst.remote)))
         j.dst.name = pos[1] = into;
     if (!j.o.recursive && ((j.src.remote && cp_names_no_object(pos[0])) ||
@@ -404,7 +449,7 @@ int cli_cp(int argc, char **argv)
     rc = cli_info(&j.o, &j.info);
     rc = rc ? cp_report(&j, "hints", rc)
             : j.o.recursive ? cli_tree_cp(&j)
-            : !strcmp(pos[0], "-") || !strcmp(pos[1], "-") ? cli_stream_cp(&j) : cp_run(&j);
+            : j.stream_fd >= 0 ? cli_stream_cp(&j) : cp_run(&j);
     if (rc == CLI_TREE_FILE)
         rc = cp_r_file(&j, pos, &into);
     MPI_Info_free(&j.info);

@@ -64,9 +64,18 @@ static void *st_io(void *arg)
  * said there: not the servers' (no "remote host" message after it). */
 #define ST_LOCAL 1
 
-static int st_upload(struct cnio_obj *obj, char *bufs[2], uint64_t chunk, uint64_t *total)
+/* The stream's local end, as its errors name it. */
+static const char *st_local_name(const struct cp_job *j)
 {
-    struct st_pipe p = { .fd = STDIN_FILENO, .cap = chunk, .buf = bufs[0] };
+    const char *name = j->src.remote ? j->dst.name : j->src.name;
+
+    return strcmp(name, "-") ? name : j->src.remote ? "standard output" : "standard input";
+}
+
+static int st_upload(const struct cp_job *j, struct cnio_obj *obj, char *bufs[2],
+                     uint64_t chunk, uint64_t *total)
+{
+    struct st_pipe p = { .fd = j->stream_fd, .cap = chunk, .buf = bufs[0] };
     uint64_t off = 0;
     int k = 0, ret = 0;
 
@@ -89,16 +98,17 @@ static int st_upload(struct cnio_obj *obj, char *bufs[2], uint64_t chunk, uint64
         off += len;
     }
     if (ret == 0 && p.err) {
-        cli_err("cnio cp: standard input: %s\n", strerror(p.err));
+        cli_err("cnio cp: %s: %s\n", st_local_name(j), strerror(p.err));
         ret = ST_LOCAL;
     }
     *total = off;
     return ret == 0 ? cnio__obj_set_size(obj, off) : ret;
 }
 
-static int st_download(struct cnio_obj *obj, char *bufs[2], uint64_t chunk, uint64_t *total)
+static int st_download(const struct cp_job *j, struct cnio_obj *obj, char *bufs[2],
+                       uint64_t chunk, uint64_t *total)
 {
-    struct st_pipe p = { .fd = STDOUT_FILENO, .write = 1 };
+    struct st_pipe p = { .fd = j->stream_fd, .write = 1 };
     uint64_t size, off = 0;
     int k = 0, ret = cnio__obj_size(obj, &size), started = 0;
 
@@ -109,7 +119,7 @@ static int st_download(struct cnio_obj *obj, char *bufs[2], uint64_t chunk, uint
             pthread_join(p.tid, NULL);
         started = 0;
         if (p.err) {
-            cli_err("cnio cp: standard output: %s\n", strerror(p.err));
+            cli_err("cnio cp: %s: %s\n", st_local_name(j), strerror(p.err));
             return ST_LOCAL;
         }
         if (n <= 0)
@@ -125,7 +135,7 @@ static int st_download(struct cnio_obj *obj, char *bufs[2], uint64_t chunk, uint
     if (started)
         pthread_join(p.tid, NULL);
     if (ret == 0 && p.err) {
-        cli_err("cnio cp: standard output: %s\n", strerror(p.err));
+        cli_err("cnio cp: %s: %s\n", st_local_name(j), strerror(p.err));
         ret = ST_LOCAL;
     }
     *total = off;
@@ -146,7 +156,7 @@ static int st_run(struct cp_job *j)
     double t0 = MPI_Wtime();
     int ret = bufs[0] && bufs[1] ? cnio__uri_parse(uri, &u) : -CNIO_ERR_NOMEM;
 
-    if (ret == 0 && (cli_std_closed & (j->dst.remote ? 1 : 2))) {
+    if (ret == 0 && j->stream_fd <= 1 && (cli_std_closed & (1 << j->stream_fd))) {
         cli_err("cnio cp: standard %s is closed\n", j->dst.remote ? "input" : "output");
         ret = ST_LOCAL;
     }
@@ -157,8 +167,8 @@ static int st_run(struct cp_job *j)
     if (ret == 0)
         ret = cnio__obj_open(st, &u, &h, fl, &obj);
     if (ret == 0)
-        ret = j->dst.remote ? st_upload(obj, bufs, j->o.chunk, &total)
-                            : st_download(obj, bufs, j->o.chunk, &total);
+        ret = j->dst.remote ? st_upload(j, obj, bufs, j->o.chunk, &total)
+                            : st_download(j, obj, bufs, j->o.chunk, &total);
     if (obj && ret && j->dst.remote) {
         j->aborted = cnio__obj_abort(obj) == 0 ? 1 : -1;   /* kept whole if a host is out of reach */
         cp_discard(j);
