@@ -471,8 +471,25 @@ int cli_check_uri(const char *cmd, const char *uri)
         cli_err("cnio %s: %s: %s: %s\n", cmd, uri, cnio_strerror(rc), cnio__uri_why());
     else if (rc)
         cli_fail(cmd, uri, rc);
-    else
-        cnio__uri_free(&u);
+    if (rc)
+        return rc;
+    /* Its query too: the hints in it are read only when the command acts on the URI,
+     * and a malformed one then failed that argument alone, after the others had been
+     * acted on (rm removed, mv renamed). Unknown names are warned of then, not here. */
+    if (u.query) {
+        struct cnio_hints h;
+        int level = cnio__log_get_level();
+
+        cnio__hints_default(&h);
+        cnio__log_set_level(CNIO_LOG_ERROR);
+        rc = cnio__hints_from_query(&h, u.query);
+        cnio__log_set_level(level);
+        if (rc)
+            cli_err("cnio %s: %s: %s in its query \"?%s\" (name=value pairs joined by '&'; "
+                    "the names and values: cnio-hints(7))\n", cmd, uri, cnio_strerror(rc),
+                    u.query);
+    }
+    cnio__uri_free(&u);
     return rc;
 }
 
