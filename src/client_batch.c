@@ -190,16 +190,34 @@ static int bt_commit(struct bt *b)
     return ret;
 }
 
-/* CLOSE of every live object's handles; ABORT of every failed one's (released then). */
+/*
+ * CLOSE of every live object's handles; ABORT of every failed one's (released then).
+ * In the same round, UNLINK of every committed object's name on the session's hosts
+ * past its columns, which must hold nothing of it now: what a write of the name through
+ * another order of the same hosts left there (cnio://B,A/x puts a one-column x on B,
+ * cnio://A,B/x then on A). Left there, it was read back through the other order, whole
+ * and stale, with exit 0, and a tree's listing through either took both for one torn
+ * object. A host that holds nothing there answers NOENT; whatever it answers, the
+ * committed object stands.
+ */
 static int bt_release(struct bt *b)
 {
     int k = 0;
 
-    for (int i = 0; i < b->n; i++)
+    for (int i = 0; i < b->n; i++) {
         for (int j = 0; j < b->cols; j++)
             if (b->o[i].opened[j])
                 bt_call(b, &k, i, j, b->p[i].status ? CNIO_WIRE_ABORT : CNIO_WIRE_CLOSE,
                         b->o[i].handle[j], 0, NULL, 0, 0);
+        for (int j = b->cols; j < b->ns->n && !b->p[i].status; j++) {
+            uint8_t *pl = b->pl + (size_t)k * BT_PL;
+            int len = cnio__cl_open_payload(0, NULL, 0, b->p[i].path, pl, BT_PL);
+
+            if (len < 0)
+                break;
+            bt_call(b, &k, i, j, CNIO_WIRE_UNLINK, 0, 0, pl, (uint32_t)len, 0);
+        }
+    }
     for (int x = 0; x < k; x++)   /* the status of a close does not undo a commit */
         b->c[x].status = 0;
     cnio__stack_calls(b->ns->st, b->c, k);
