@@ -38,7 +38,7 @@ const char cp_help[] =
     "                 killed client or server), or a download's DST.cnio-part; chunks whose\n"
     "                 CRC32C already match are not moved again; an upload that is\n"
     "                 already complete and identical moves nothing\n"
-    "  --chunk SIZE   bytes per request per rank (default 16M)\n"
+    "  --chunk SIZE   bytes per request per rank (default 16M; 4K to 1G)\n"
     "  -r, -R, --recursive\n"
     "                 copy the tree SRC to DST (SRC's entries become DST's; DST is made\n"
     "                 when missing): files are spread over the ranks as they finish,\n"
@@ -91,9 +91,10 @@ int cp_parse(struct cp_job *j, int argc, char **argv, char **pos)
             continue;
         }
         if (!strcmp(argv[i], "--chunk")) {
-            if (i + 1 >= argc || cnio__parse_size(argv[i + 1], &j->o.chunk) || !j->o.chunk ||
-                j->o.chunk > (1u << 30)) {
-                cli_err("cnio cp: --chunk takes a size up to 1G (e.g. 16M)\n");
+            /* at least 4K: a 7 MB upload with --chunk 1 was still running after 120 s */
+            if (i + 1 >= argc || cnio__parse_size(argv[i + 1], &j->o.chunk) ||
+                j->o.chunk < 4096 || j->o.chunk > (1u << 30)) {
+                cli_err("cnio cp: --chunk takes a size from 4K to 1G (e.g. 16M)\n");
                 return -1;
             }
             i++;
