@@ -326,14 +326,25 @@ static int cc_host_lost(const struct cnio_obj *obj, int j)
  */
 static int cc_discard(struct cnio_obj *obj)
 {
-    int ret = 0, broken = 0;
+    int ret = 0, broken = 0, silent = 0;
 
     /* All or nothing: with a host out of reach that may hold a piece of the instance,
      * discarding it on the others would leave a piece that neither resumes nor reads;
      * keep it whole instead (STAT shows it incomplete, `cnio cp --resume` finishes it,
      * UNLINK removes it). A host it was never asked of holds no piece. */
-    for (int j = 0; j < obj->nhosts; j++)
+    for (int j = 0; j < obj->nhosts; j++) {
         broken |= obj->hosts[j].asked && cc_host_lost(obj, j);
+        silent |= obj->hosts[j].asked && obj->hosts[j].nlanes &&
+                  cnio__ep_error(cnio__cl_ctl_ep(&obj->hosts[j])) == -CNIO_ERR_TIMEOUT;
+    }
+    /* A host that stopped answering (its connection timed out, not closed) is out of
+     * reach: a new connection would wait as long again, to keep the instance whole. */
+    if (silent) {
+        for (int j = 0; j < obj->nhosts; j++)
+            if (cc_host_lost(obj, j))
+                obj->hosts[j].opened = 0;
+        return -CNIO_ERR_TIMEOUT;
+    }
     if (!broken) {
         ret = cc_each(obj, CNIO_WIRE_ABORT, 0, 0, obj->nhosts);
         for (int j = 0; j < obj->nhosts; j++)

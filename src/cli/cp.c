@@ -761,6 +761,7 @@ int cp_run(struct cp_job *j)
     if (rc == 0)
         goto preserve;
     cp_report(j, rc == -CNIO_ERR_CHECKSUM && j->o.verify ? "verify" : "copy", rc);
+    j->silent = rc == -CNIO_ERR_TIMEOUT;
     if ((!copied || !j->dst.remote) && j->rank == 0)
         cp_discard(j);
     goto free_names;

@@ -34,6 +34,7 @@ struct cp_job {
     int there;                   /* --resume found DST already SRC: nothing to copy */
     unsigned lib_errors;         /* cnio__log_errors() when cp_run began */
     int aborted;                 /* a failed upload's staged instance was discarded */
+    int silent;                  /* it failed as a host stopped answering (TIMEOUT) */
     char *final;                 /* download: the file DST names (a symlink's target) */
     char *part;                  /* download: final + CLI_PART, written until complete */
     int part_open;               /* download: part was opened by this copy */

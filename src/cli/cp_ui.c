@@ -189,7 +189,8 @@ void cp_discard(const struct cp_job *j)
     const char *why = NULL;
 
     if (j->dst.remote) {
-        int state = j->aborted > 0 ? 1 : cp_dst_state(j);
+        /* a host that stopped answering would keep a STAT waiting as long again */
+        int state = j->aborted > 0 ? 1 : j->silent ? -1 : cp_dst_state(j);
 
         /* what the servers hold now, not what the failed steps suggest: a discard that
          * failed may have found the instance gone already, a failed commit may have
@@ -203,6 +204,11 @@ void cp_discard(const struct cp_job *j)
         else if (state == 1)
             cli_err("cnio cp: the upload to %s was not committed; the object there is "
                     "unchanged\n", j->dst.name);
+        else if (j->silent)
+            cli_err("cnio cp: the upload to %s may not have committed on every host: one did "
+                    "not answer in time (above); what they hold of it is kept, and `cnio stat` "
+                    "says what it is once they answer (`cnio cp --resume` finishes an "
+                    "incomplete one, `cnio rm` removes it)\n", j->dst.name);
         else if (j->aborted < 0)
             cli_err("cnio cp: could not discard the incomplete upload to %s: `cnio "
                     "stat` shows it incomplete, `cnio cp --resume` finishes it, `cnio rm` "

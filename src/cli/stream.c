@@ -171,6 +171,7 @@ static int st_run(struct cp_job *j)
                             : st_download(j, obj, bufs, j->o.chunk, &total);
     if (obj && ret && j->dst.remote) {
         j->aborted = cnio__obj_abort(obj) == 0 ? 1 : -1;   /* kept whole if a host is out of reach */
+        j->silent = ret == -CNIO_ERR_TIMEOUT;
         cp_discard(j);
     } else if (obj) {
         int r2 = cnio__obj_close(obj);   /* an upload commits here */
