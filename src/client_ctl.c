@@ -245,6 +245,7 @@ int cnio__obj_unlink_remains(struct cnio_stack *st, const struct cnio_uri *u,
 struct ctl_entry {
     char *name;
     struct cnio_wire_info info;
+    int host;                   /* the URI's host it came from */
 };
 
 struct ctl_list {
@@ -252,7 +253,7 @@ struct ctl_list {
     size_t n, cap;
 };
 
-static int ctl_list_add(struct ctl_list *l, const struct cnio_wire_entry *we)
+static int ctl_list_add(struct ctl_list *l, const struct cnio_wire_entry *we, int host)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 64;
@@ -269,19 +270,20 @@ static int ctl_list_add(struct ctl_list *l, const struct cnio_wire_entry *we)
     memcpy(l->e[l->n].name, we->name, we->name_len);
     l->e[l->n].name[we->name_len] = '\0';
     l->e[l->n].info = we->info;
+    l->e[l->n].host = host;
     l->n++;
     return 0;
 }
 
-/* Every entry of every reply of one LIST round, into l. */
-static int ctl_list_parse(struct ctl_list *l, const uint8_t *buf, size_t len)
+/* Every entry of host's reply of one LIST round, into l. */
+static int ctl_list_parse(struct ctl_list *l, const uint8_t *buf, size_t len, int host)
 {
     struct cnio_wire_entry we;
     size_t pos = 0;
     int ret;
 
     while ((ret = cnio__wire_entry_next(buf, len, &pos, &we)) == 1) {
-        ret = ctl_list_add(l, &we);
+        ret = ctl_list_add(l, &we, host);
         if (ret)
             return ret;
     }
@@ -354,7 +356,7 @@ static int ctl_list_collect(struct cnio_ns *c, const char *name, const uint8_t *
 
             if (!calls[i].ep)
                 continue;
-            ret = ctl_list_parse(l, calls[i].rbuf, calls[i].rlen);
+            ret = ctl_list_parse(l, calls[i].rbuf, calls[i].rlen, i);
             if (!ret && l->n > CTL_LIST_MAX)
                 ret = ctl_list_bad(name, &c->hosts[i], "more than 1,048,576 entries");
             if (ret || !(calls[i].rflags & CNIO_WIRE_F_MORE)) {
@@ -387,39 +389,60 @@ static int ctl_entry_cmp(const void *a, const void *b)
            (x->info.stripe_index < y->info.stripe_index);
 }
 
-/* Combines the entries of one name e[0..n) (column 0's first) from nhosts hosts into s.
- * A column that the layout column 0 holds does not have (kept by an earlier version of
- * more columns, or by an upload of more that did not commit) is not part of the object;
- * one that it has and that its host lacks (a host that lost an upload it had not
- * committed yet, after host 0 committed) leaves the object torn. */
+/* 1 when entry x is of this URI's object: a directory, or column j on the URI's host j.
+ * Another (column 0 of a name on host 1) is what a write through another order of the
+ * same hosts left there: stat and cp through this URI do not see it either. */
+static int ctl_ours(const struct ctl_entry *x)
+{
+    return (x->info.flags & CNIO_WIRE_I_DIR) || x->info.stripe_index == (uint32_t)x->host;
+}
+
+/* Combines the entries of one name e[0..n) (by column) from nhosts hosts into s, those
+ * of this URI's object only (ctl_ours). A column that the layout column 0 holds does not
+ * have (kept by an earlier version of more columns, or by an upload of more that did not
+ * commit) is not part of the object; one that it has and that its host lacks (a host
+ * that lost an upload it had not committed yet, after host 0 committed) leaves the object
+ * torn, as does a name whose column 0 is not on host 0. */
 static void ctl_combine(const struct ctl_entry *e, size_t n, int nhosts, struct cnio_obj_stat *s)
 {
-    uint32_t seen = 0;
+    const struct ctl_entry *z = e;   /* the first of this URI's, else e[0] */
+    uint32_t seen = 0, prev = 0;
+    int mine = 0;
 
+    for (size_t i = 0; i < n && !mine; i++)
+        if (ctl_ours(&e[i])) {
+            z = &e[i];
+            mine = 1;
+        }
     memset(s, 0, sizeof(*s));
-    s->layout.unit = e[0].info.stripe_unit;
-    s->layout.count = e[0].info.stripe_count;
-    s->mode = e[0].info.flags >> CNIO_WIRE_I_MODE_SHIFT;
-    s->size = e[0].info.stripe_index == 0 ? e[0].info.size : 0;
-    if (e[0].info.stripe_index != 0 && !(e[0].info.flags & CNIO_WIRE_I_DIR))
-        s->state |= CNIO_OBJ_TORN;   /* column 0 does not have it */
+    s->layout.unit = z->info.stripe_unit;
+    s->layout.count = z->info.stripe_count;
+    s->mode = z->info.flags >> CNIO_WIRE_I_MODE_SHIFT;
+    s->size = mine && z->info.stripe_index == 0 ? z->info.size : 0;
+    if ((!mine || z->info.stripe_index != 0) && !(z->info.flags & CNIO_WIRE_I_DIR))
+        s->state |= CNIO_OBJ_TORN;   /* column 0 is not on host 0 */
     for (size_t i = 0; i < n; i++) {
         const struct cnio_wire_info *info = &e[i].info;
 
-        if (i && e[0].info.stripe_index == 0 && !(e[0].info.flags & CNIO_WIRE_I_DIR) &&
+        if (!ctl_ours(&e[i]))
+            continue;
+        if (&e[i] != z && z->info.stripe_index == 0 && !(z->info.flags & CNIO_WIRE_I_DIR) &&
             info->stripe_index >= s->layout.count)
             continue;
-        cnio__cl_state(&s->state, info, e[0].info.gen);
-        seen += (i == 0 || info->stripe_index != e[i - 1].info.stripe_index);
+        cnio__cl_state(&s->state, info, z->info.gen);
+        seen += (&e[i] == z || info->stripe_index != prev);
+        prev = info->stripe_index;
         s->is_dir |= (info->flags & CNIO_WIRE_I_DIR) != 0;
-        s->mtime_ns = i ? CNIO_MAX(s->mtime_ns, info->mtime_ns) : info->mtime_ns;
+        s->mtime_ns = &e[i] != z ? CNIO_MAX(s->mtime_ns, info->mtime_ns) : info->mtime_ns;
         if (!cnio__layout_check(&s->layout) && info->stripe_unit == s->layout.unit &&
             info->stripe_count == s->layout.count && info->stripe_index < s->layout.count)
             s->size = CNIO_MAX(s->size, cnio__layout_logical_end(&s->layout, info->stripe_index,
                                                                  info->local_size));
     }
-    if (e[0].info.stripe_index == 0 && seen < CNIO_MIN(s->layout.count, (uint32_t)nhosts))
+    if (mine && z->info.stripe_index == 0 && seen < CNIO_MIN(s->layout.count, (uint32_t)nhosts))
         s->state |= CNIO_OBJ_TORN;   /* a column column 0's layout has is missing */
+    if (!mine)
+        s->mtime_ns = z->info.mtime_ns;
     if (s->is_dir) {
         memset(&s->layout, 0, sizeof(s->layout));
         s->size = 0;
