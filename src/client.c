@@ -249,8 +249,8 @@ static int cl_open_hosts(struct cnio_obj *obj, int from, int to, uint32_t flags,
         int len = cnio__cl_open_payload(flags, l, (uint32_t)(from + i), obj->path, pl[i], PL);
 
         ret = len < 0 ? len : 0;
-        c[i] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[from + i]), .what = obj->path,
-                                   .type = CNIO_WIRE_OPEN, .offset = stage,
+        c[i] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[from + i]),
+                                   .what = obj->path, .type = CNIO_WIRE_OPEN, .offset = stage,
                                    .payload = pl[i],
                                    .plen = (uint32_t)len, .rbuf = rb[i],
                                    .rcap = CNIO_WIRE_INFO_SIZE };

@@ -103,8 +103,8 @@ static int cc_each_pl(struct cnio_obj *obj, uint16_t type, uint64_t offset, cons
         return -CNIO_ERR_NOMEM;
     for (int j = from; j < to; j++)
         if (obj->hosts[j].opened && obj->hosts[j].nlanes) {
-            c[j - from] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[j]), .what = obj->path,
-                                              .type = type, .offset = offset,
+            c[j - from] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[j]),
+                                              .what = obj->path, .type = type, .offset = offset,
                                               .object = obj->hosts[j].handle,
                                               .payload = pl, .plen = plen };
             if (type == CNIO_WIRE_SETATTR)
@@ -410,8 +410,9 @@ int cnio__obj_crcx(struct cnio_obj *obj, const uint64_t *off, const uint64_t *le
             break;
         }
         cnio__wire_u64_encode(len[i], pl[i], 8);
-        c[i] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[p.column]), .what = obj->path,
-                                   .type = CNIO_WIRE_CRC, .object = obj->hosts[p.column].handle,
+        c[i] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[p.column]),
+                                   .what = obj->path, .type = CNIO_WIRE_CRC,
+                                   .object = obj->hosts[p.column].handle,
                                    .offset = p.local_off, .payload = pl[i], .plen = 8,
                                    .rbuf = rb[i], .rcap = CNIO_WIRE_CRC_SIZE };
     }
