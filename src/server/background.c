@@ -49,11 +49,6 @@ void cnio__srv_bg_stop(struct cnio_srv_bg *b, const char *what)
     b->running = 0;
 }
 
-static int expire_live(void *handles, uint64_t id)
-{
-    return cnio__srv_handles_staging(handles, id);
-}
-
 static void *expire_main(void *arg)
 {
     struct cnio_srv *srv = arg;
@@ -62,8 +57,8 @@ static void *expire_main(void *arg)
 
     do {
         uint64_t bytes = 0;
-        int n = cnio__srv_stage_expire(&srv->store, srv->opts.stage_expire_s, expire_live,
-                                       &srv->handles, &bytes);
+        int n = cnio__srv_stage_expire(&srv->store, srv->opts.stage_expire_s,
+                                       cnio__srv_handles_live, &srv->handles, &bytes);
 
         if (n > 0)
             cnio__info("removed %d interrupted upload%s (%llu bytes) that nobody resumed "

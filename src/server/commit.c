@@ -28,11 +28,6 @@ pthread_mutex_t *cnio__srv_open_lock(struct cnio_srv_store *st, const char *name
     return &st->open_lock[x % CNIO_SRV_OPEN_LOCKS];
 }
 
-static int commit_live(void *arg, uint64_t id)
-{
-    return cnio__srv_handles_staging(arg, id);
-}
-
 /*
  * Joins staged instance id (0: one a live writer holds) of name: what a second open of a
  * name being created gets (PnetCDF's per-rank independent handle, a program opening its
@@ -44,8 +39,8 @@ static int open_join(struct cnio_srv_conn *c, const char *name, uint64_t id, int
     int ret = 0;
 
     if (!id)
-        ret = cnio__srv_stage_find_live(&c->srv->store, name, commit_live, &c->srv->handles,
-                                        &id);
+        ret = cnio__srv_stage_find_live(&c->srv->store, name, cnio__srv_handles_live,
+                                        &c->srv->handles, &id);
     if (!ret)
         ret = cnio__srv_stage_resume(&c->srv->store, name, &id, NULL, NULL, fd, m);
     if (!ret) {
@@ -97,7 +92,7 @@ int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct
          * the other's object, and the second commit would find the instance gone. With
          * the name's open lock held (req_open), two resumes cannot both take one. An
          * explicit id (columns 1.., a writer reviving its own instance) is the caller's. */
-        ret = cnio__srv_stage_resume(st, name, &id, id ? NULL : commit_live,
+        ret = cnio__srv_stage_resume(st, name, &id, id ? NULL : cnio__srv_handles_live,
                                      &c->srv->handles, fd, m);
         if (!ret)
             *stage = id;
@@ -110,8 +105,8 @@ int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct
          * does after open(2) with O_CREAT: a second exclusive create fails now, not at
          * its commit, which would leave one of the two writers' bytes discarded at close.
          * (The same instance's id is this open's own: another column, or a retry.) */
-        if (cnio__srv_stage_find_live(st, name, commit_live, &c->srv->handles, &live) == 0 &&
-            live != id)
+        if (cnio__srv_stage_find_live(st, name, cnio__srv_handles_live, &c->srv->handles,
+                                      &live) == 0 && live != id)
             return -CNIO_ERR_EXIST;
     }
     if (!(o->flags & CNIO_WIRE_O_TRUNC)) {
@@ -413,7 +408,8 @@ static int commit_done(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
     hd->stage = 0;
     /* Instances of the name that no writer holds (interrupted uploads) are superseded by
      * this commit: they go, and the object reads as complete. */
-    cnio__srv_stage_prune(&c->srv->store, hd->name, 0, commit_live, &c->srv->handles);
+    cnio__srv_stage_prune(&c->srv->store, hd->name, 0, cnio__srv_handles_live,
+                          &c->srv->handles);
     return 0;
 }
 

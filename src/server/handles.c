@@ -227,6 +227,11 @@ int cnio__srv_handles_staging(struct cnio_srv_handles *t, uint64_t stage)
     return found;
 }
 
+int cnio__srv_handles_live(void *t, uint64_t stage)
+{
+    return cnio__srv_handles_staging(t, stage);
+}
+
 void cnio__srv_handles_join(struct cnio_srv_handles *t, struct cnio_srv_handle *h,
                             uint64_t instance)
 {

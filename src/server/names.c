@@ -142,11 +142,6 @@ static int names_rmdir(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     return ret == 1 ? -CNIO_ERR_NOENT : ret;
 }
 
-static int names_live(void *handles, uint64_t id)
-{
-    return cnio__srv_handles_staging(handles, id);
-}
-
 /*
  * Why a RENAME of from to to is refused before anything moves (store lock held), or 0:
  * - live in-place writers of from or beneath it: their handles would follow the data,
@@ -167,7 +162,7 @@ static int names_rename_refused(struct cnio_srv_store *st, struct cnio_srv_handl
                              "first");
     /* an upload still writing it, or beneath it, would commit under the old name after
      * the move, making it again */
-    if (cnio__srv_stage_idx_live_under(st, from, names_live, hs))
+    if (cnio__srv_stage_idx_live_under(st, from, cnio__srv_handles_live, hs))
         return cnio__srv_why(-CNIO_ERR_ACCESS, "an upload to it (or beneath it) is in "
                              "progress; move it once that has finished");
     f = names_is_dir(st->rootfd, from);

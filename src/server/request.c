@@ -254,11 +254,6 @@ static int req_open(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     return ret;
 }
 
-static int req_staging(void *handles, uint64_t id)
-{
-    return cnio__srv_handles_staging(handles, id);
-}
-
 /*
  * The refusal of a read-only OPEN of name that a reader would find incomplete, with what
  * this server knows of why: flags are the object's (I_DIRTY, I_COMMITTING), 0 for a name
@@ -277,8 +272,8 @@ static int req_incomplete(struct cnio_srv_conn *c, const char *name, uint32_t fl
     if (flags & CNIO_WIRE_I_DIRTY)
         return cnio__srv_why(-CNIO_ERR_INCOMPLETE, "an update in place was interrupted (its "
                              "writer stopped without closing it)");
-    if (cnio__srv_stage_find_live(&c->srv->store, name, req_staging, &c->srv->handles,
-                                  &id) == 0)
+    if (cnio__srv_stage_find_live(&c->srv->store, name, cnio__srv_handles_live,
+                                  &c->srv->handles, &id) == 0)
         return cnio__srv_why(-CNIO_ERR_INCOMPLETE, "it is being created, and appears when "
                              "its writer closes it (the writer's job reads it before then "
                              "through a handle opened for writing: MPI_MODE_RDWR)");
@@ -446,8 +441,8 @@ static int req_stat(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
         ret = cnio__srv_store_stat(&c->srv->store, name, &info);
         if (!ret && (h->flags & CNIO_WIRE_F_LIVE) &&
             (info.flags & (CNIO_WIRE_I_STAGED | CNIO_WIRE_I_PENDING)) &&
-            cnio__srv_stage_find_live(&c->srv->store, name, req_staging, &c->srv->handles,
-                                      &id) == 0)
+            cnio__srv_stage_find_live(&c->srv->store, name, cnio__srv_handles_live,
+                                      &c->srv->handles, &id) == 0)
             info.flags |= CNIO_WIRE_I_LIVE;
     }
     return ret ? ret : req_info_reply(c, r, &info);

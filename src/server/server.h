@@ -157,6 +157,9 @@ struct cnio_srv_handle *cnio__srv_handles_get(struct cnio_srv_handles *t, uint64
 void cnio__srv_handles_put(struct cnio_srv_handles *t, struct cnio_srv_handle *h);
 /* 1 when an open handle writes staged instance stage, else 0. */
 int cnio__srv_handles_staging(struct cnio_srv_handles *t, uint64_t stage);
+/* The same with t as a void *: the "live" callback the stage functions take (store.h),
+ * with &srv->handles as its argument. */
+int cnio__srv_handles_live(void *t, uint64_t stage);
 /* Records that h joined staged instance instance (its open, under the open lock), or
  * with 0 that it no longer did (its CLOSE, h->lock held). */
 void cnio__srv_handles_join(struct cnio_srv_handles *t, struct cnio_srv_handle *h,
