@@ -38,6 +38,22 @@ static uint64_t staged_meta_size(uint64_t id)
     return cnio__get_le64(meta + 32);
 }
 
+/* A writer on a session of its own stages name as instance id, writes len bytes of data
+ * and goes without committing; *c is then a new session, opened once the server has
+ * released that writer's handle (until then the writer counts as live). */
+static void interrupted_upload(struct st_conn *c, const char *name, uint64_t id,
+                               const void *data, uint32_t len)
+{
+    uint64_t h;
+
+    st_session(&st_fx, 0, c);
+    ck_assert_int_eq(open_at(c, name, STAGE, id, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(c, h, 0, data, len), 0);
+    st_close(c);
+    st_session(&st_fx, 0, c);
+    wait_released(c, h);
+}
+
 /*
  * The size a SETSIZE gives a staged instance: STAT and a resuming OPEN see it at once;
  * it is in the instance's metadata file (what a restarted server reads) once its
@@ -318,12 +334,7 @@ START_TEST(test_resume_and_crc)
     uint8_t p[8];
 
     fx_fill(data, sizeof(data), 6);
-    st_session(&st_fx, 0, &c);
-    ck_assert_int_eq(open_at(&c, "r/x", STAGE, 0xabc, &h, NULL, NULL), 0);
-    ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
-    st_close(&c);   /* the writer goes away without committing */
-    st_session(&st_fx, 0, &c);
-    wait_released(&c, h);   /* until then the upload is live, not one to resume */
+    interrupted_upload(&c, "r/x", 0xabc, data, sizeof(data));   /* live until released */
     ck_assert_int_eq(st_stat(&c, "r/x", &info), 0);
     ck_assert_uint_eq(info.flags & CNIO_WIRE_I_STAGED, CNIO_WIRE_I_STAGED);
     ck_assert_int_eq(open_at(&c, "r/x", STAGE | CNIO_WIRE_O_RESUME, 0, &h, &info, &roff), 0);
@@ -394,12 +405,7 @@ START_TEST(test_commit_prunes_stale)
     uint64_t h;
 
     fx_fill(data, sizeof(data), 8);
-    st_session(&st_fx, 0, &c);
-    ck_assert_int_eq(open_at(&c, "p", STAGE, 21, &h, NULL, NULL), 0);
-    ck_assert_int_eq(st_write(&c, h, 0, data, 10), 0);
-    st_close(&c);   /* an interrupted upload */
-    st_session(&st_fx, 0, &c);
-    wait_released(&c, h);   /* until then its writer counts as live: its instance stays */
+    interrupted_upload(&c, "p", 21, data, 10);   /* (while live, its instance stays) */
     ck_assert_int_eq(open_at(&c, "p", STAGE | CNIO_WIRE_O_TRUNC, 22, &h, NULL, NULL), 0);
     ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
     ck_assert_int_eq(staged_files(), 2);
@@ -424,15 +430,10 @@ START_TEST(test_resume_skips_live)
     static uint8_t data[3000];
     struct cnio_wire_info info;
     struct st_conn a, b;
-    uint64_t h, ha, hb, roff;
+    uint64_t ha, hb, roff;
 
     fx_fill(data, sizeof(data), 13);
-    st_session(&st_fx, 0, &a);
-    ck_assert_int_eq(open_at(&a, "rl/x", STAGE, 0x60, &h, NULL, NULL), 0);
-    ck_assert_int_eq(st_write(&a, h, 0, data, 100), 0);
-    st_close(&a);   /* an interrupted upload */
-    st_session(&st_fx, 0, &a);
-    wait_released(&a, h);
+    interrupted_upload(&a, "rl/x", 0x60, data, 100);
     usleep(20000);   /* the live one is the newer */
     ck_assert_int_eq(open_at(&a, "rl/x", STAGE | CNIO_WIRE_O_TRUNC, 0x61, &ha, NULL, NULL), 0);
     ck_assert_int_eq(st_write(&a, ha, 0, data, 2000), 0);
@@ -493,7 +494,7 @@ START_TEST(test_stage_expire)
     static uint8_t data[4000];
     struct cnio_wire_info info;
     struct st_conn a, b;
-    uint64_t h, hb;
+    uint64_t hb;
     int gone = 0;
 
     fx_fill(data, sizeof(data), 14);
@@ -502,12 +503,7 @@ START_TEST(test_stage_expire)
     st_session(&st_fx, 0, &b);
     ck_assert_int_eq(open_at(&b, "ex/live", STAGE, 0x72, &hb, NULL, NULL), 0);
     ck_assert_int_eq(st_write(&b, hb, 0, data, sizeof(data)), 0);
-    st_session(&st_fx, 0, &a);
-    ck_assert_int_eq(open_at(&a, "ex/old", STAGE, 0x71, &h, NULL, NULL), 0);
-    ck_assert_int_eq(st_write(&a, h, 0, data, 100), 0);
-    st_close(&a);   /* interrupted */
-    st_session(&st_fx, 0, &a);
-    wait_released(&a, h);
+    interrupted_upload(&a, "ex/old", 0x71, data, 100);
     for (int i = 0; i < 200 && !gone; i++) {   /* within a pass or two: 1-3 s */
         gone = st_stat(&a, "ex/old", &info) == -CNIO_ERR_NOENT;
         if (!gone)
