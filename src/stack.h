@@ -107,6 +107,8 @@ struct cnio_req {
     void *arg;                 /* for done */
     uint64_t u64;
     uint32_t u32;
+    const char *what;          /* the object or name it is about, named in a reason's line
+                                  (NULL: none; "" is the root); must stay until done runs */
     /* the reply, valid in done: status is 0, the server's negative code, or the
      * endpoint's error when it died */
     int status;
@@ -116,8 +118,6 @@ struct cnio_req {
     uint64_t roffset;
     uint64_t rsession;
     int reasoned;              /* the error reply carried a reason (logged, naming the host) */
-    const char *what;          /* the object or name it is about, named in that line (NULL:
-                                  none; "" is the root); must stay until done runs */
     /* small payloads and replies may live here */
     uint8_t inl[CNIO_REQ_INLINE];
     /* private to the stack */
@@ -168,6 +168,7 @@ struct cnio_call {
     uint32_t plen;
     void *rbuf;
     uint32_t rcap;
+    const char *what;          /* as in cnio_req: the object or name, for a reason's line */
     /* results */
     int status;                /* 0, the server's code, or the endpoint's error */
     uint32_t rlen;
@@ -175,7 +176,6 @@ struct cnio_call {
     uint64_t robject;
     uint64_t roffset;
     int reasoned;              /* as in cnio_req */
-    const char *what;          /* as in cnio_req: the object or name, for a reason's line */
     int done;
     int started;               /* private */
 };
