@@ -503,6 +503,7 @@ int cnio__obj_open(struct cnio_stack *st, const struct cnio_uri *u, const struct
     obj->oflags = oflags;
     obj->path = strdup(u->path);
     obj->hosts = calloc((size_t)u->nhosts, sizeof(*obj->hosts));
+    obj->nuri = u->nhosts;
     auth = calloc((size_t)u->nhosts, sizeof(*auth));
     ret = -CNIO_ERR_NOMEM;
     if (!obj->path || !obj->hosts || !auth)
@@ -556,6 +557,7 @@ int cnio__ns_obj_open(struct cnio_ns *ns, const char *path, uint32_t oflags,
     obj->borrowed = 1;
     obj->path = strdup(path);
     obj->hosts = calloc((size_t)ns->n, sizeof(*obj->hosts));
+    obj->nuri = ns->n;
     if (!obj->path || !obj->hosts) {
         cnio__cl_free(obj);
         return -CNIO_ERR_NOMEM;
@@ -618,8 +620,11 @@ int cnio__obj_close(struct cnio_obj *obj)
         return ret;
     }
     ret = cnio__cl_revive(obj);   /* the CLOSEs (and an in-place writer's clean mark) */
-    if (!ret && obj->staged && obj->hosts[0].opened)
+    if (!ret && obj->staged && obj->hosts[0].opened) {
         ret = cnio__cl_commit(obj);
+        if (!ret)
+            cnio__cl_unlink_past(obj);
+    }
     ret2 = cl_close_handles(obj);
     cnio__cl_free(obj);
     return ret ? ret : ret2;

@@ -440,3 +440,57 @@ void cnio__obj_set_gone_ok(struct cnio_obj *obj, int on)
     if (obj)
         obj->gone_ok = on != 0;
 }
+
+/*
+ * Column j lives on the URI's host j, so an object of fewer columns than the URI has
+ * hosts (striping_factor) is on the first ones only, and what a write of the name
+ * through another order of the same hosts left on the others (cnio://B,A/x with one
+ * column puts x on B, cnio://A,B/x then on A) was read back through that order, whole
+ * and stale, with exit 0. So the commit is followed by an UNLINK of the name on each
+ * host past the columns, as a tree's batches do (client_batch.c, bt_release). A host
+ * that holds nothing there answers NOENT.
+ */
+void cnio__cl_unlink_past(struct cnio_obj *obj)
+{
+    uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
+    int from = obj->nhosts, n = obj->nuri - obj->nhosts, len;
+    struct cnio__cl_host *hosts = obj->hosts + from;
+    struct cnio_ep_auth *auth;
+    struct cnio_call *c;
+
+    if (n <= 0)
+        return;
+    len = cnio__cl_open_payload(0, NULL, 0, obj->path, pl, sizeof(pl));
+    auth = calloc((size_t)n, sizeof(*auth));
+    c = calloc((size_t)n, sizeof(*c));
+    if (len < 0 || !auth || !c) {
+        free(auth);
+        free(c);
+        cnio__warn("%s: committed; what an earlier write left on the URI's hosts past "
+                   "its %d column(s) was not removed: %s", obj->path, from,
+                   cnio_strerror(len < 0 ? len : -CNIO_ERR_NOMEM));
+        return;
+    }
+    for (int j = 0; j < n; j++)
+        auth[j] = (struct cnio_ep_auth){ .mode = CNIO_WIRE_AUTH_KEY, .k = obj->key.bytes,
+                                         .klen = obj->key.len };
+    if (!obj->borrowed)   /* one that does not answer says so itself, and is skipped */
+        cnio__cl_connect(obj->st, &obj->h, hosts, n, 1, auth, &obj->stats);
+    for (int j = 0; j < n; j++)
+        if (hosts[j].nlanes && !cnio__ep_error(hosts[j].lanes[0]))
+            c[j] = (struct cnio_call){ .ep = hosts[j].lanes[0], .what = obj->path,
+                                       .type = CNIO_WIRE_UNLINK, .payload = pl,
+                                       .plen = (uint32_t)len };
+    cnio__stack_calls(obj->st, c, n);
+    for (int j = 0; j < n; j++)
+        if (!c[j].ep || (c[j].status && c[j].status != -CNIO_ERR_NOENT))
+            cnio__warn("%s: committed on its %d column(s); what an earlier write of the "
+                       "name left on host %s:%u was not removed%s%s, and a read through a "
+                       "URI that names that host first may find it", obj->path, from,
+                       hosts[j].name, hosts[j].port, c[j].ep ? ": " : "",
+                       c[j].ep ? cnio_strerror(c[j].status) : "");
+    if (!obj->borrowed)
+        cnio__cl_disconnect(hosts, n);
+    free(c);
+    free(auth);
+}

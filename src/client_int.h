@@ -62,6 +62,8 @@ struct cnio_obj {
     struct cnio_hints h;
     struct cnio_layout layout;
     int nhosts;                     /* = layout.count */
+    int nuri;                       /* hosts of the URI: hosts[] has this many, the
+                                       first nhosts of them connected */
     struct cnio__cl_host *hosts;
     char *path;
     uint32_t oflags;
@@ -222,6 +224,12 @@ int cnio__cl_revive(struct cnio_obj *obj);
  * (an object missing, or there under MPI_MODE_EXCL, is no fault of a host). */
 void cnio__cl_name_failures(const char *path, const char *op, const struct cnio__cl_host *hosts,
                             const struct cnio_call *c, int n, int quiet);
+/*
+ * After obj's commit, when it has fewer columns than its URI has hosts: UNLINK of its
+ * name on the hosts past its columns (connected for it, then closed, unless borrowed),
+ * which must hold nothing of it now. A failure is a warning: the commit stands.
+ */
+void cnio__cl_unlink_past(struct cnio_obj *obj);
 /* Frees obj and everything it holds (endpoints closed, no CLOSE sent). */
 void cnio__cl_free(struct cnio_obj *obj);
 
