@@ -53,6 +53,22 @@ int cnio__net_tune(int fd, int user_timeout_ms)
     return 0;
 }
 
+int cnio__net_keepalive(int fd, unsigned secs)
+{
+    int one = 1, idle = (int)CNIO_MIN(secs, 32767u), intvl = CNIO_MAX(idle / 3, 1), cnt = 3;
+
+    if (!secs)
+        return 0;
+    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) < 0)
+        return -CNIO_ERR_IO;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) < 0)
+        return errno == EOPNOTSUPP || errno == ENOPROTOOPT ? 0 : -CNIO_ERR_IO;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) < 0)
+        return -CNIO_ERR_IO;
+    return 0;
+}
+
 int cnio__net_peer_here(int fd)
 {
     struct sockaddr_storage me, it;

@@ -28,6 +28,14 @@ int cnio__net_listen(const char *addr_port, int backlog, int *fd_out, uint16_t *
 int cnio__net_connect(const struct cnio_addr *a, int timeout_ms, int *fd_out);
 /* TCP_NODELAY, TCP_USER_TIMEOUT (user_timeout_ms, if > 0), non-blocking, close-on-exec. */
 int cnio__net_tune(int fd, int user_timeout_ms);
+/*
+ * TCP keepalive on fd (socket(7), tcp(7): SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL,
+ * TCP_KEEPCNT): once its peer has sent nothing for secs seconds, 3 probes secs / 3
+ * apart (at least 1 s); when none is answered the socket fails with ETIMEDOUT, about
+ * 2 x secs after the peer's last packet. secs 0: nothing set. 0, or -CNIO_ERR_IO
+ * (not a TCP socket: 0, nothing set).
+ */
+int cnio__net_keepalive(int fd, unsigned secs);
 /* 1 when the peer of connected socket fd is on this host: a Unix socket, a loopback
  * address, or the socket's own address (the kernel routes it over loopback); else 0
  * (also when fd is no connected socket). */

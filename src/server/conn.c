@@ -484,8 +484,15 @@ static int conn_pump(struct cnio_srv_conn *c)
 
 int cnio__srv_conn_event(struct cnio_srv_conn *c, uint32_t events)
 {
-    if (events & (EPOLLERR | EPOLLHUP))
+    if (events & (EPOLLERR | EPOLLHUP)) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+
+        if (!getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) && err == ETIMEDOUT)
+            cnio__info("%s: the client's host stopped answering (--keepalive), closing%s",
+                       c->peer, c->nowned ? ": the objects it had open are released" : "");
         return 1;
+    }
     if ((events & EPOLLIN) && conn_read(c) < 0)
         return 1;
     if (cnio__srv_conn_flush(c))

@@ -279,6 +279,10 @@ static void loop_accept(struct cnio_srv_worker *w)
             continue;
         }
         cnio__net_tune(fd, 0);
+        /* a client host that went without a FIN (power, a partition) holds nothing
+         * longer than this: its handles would keep its uploads live, neither
+         * resumable nor expired (--idle-timeout spares connections with objects open) */
+        cnio__net_keepalive(fd, srv->opts.keepalive_s);
         seq = atomic_fetch_add(&srv->accepted, 1);
         to = loop_pick(w);
         if (to == w || loop_hand_over(to, fd, &a, seq)) {

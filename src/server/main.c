@@ -33,6 +33,7 @@
 #define MAIN_DEFAULT_MAX_UNAUTH_PER_ADDR 128
 #define MAIN_DEFAULT_IDLE_TIMEOUT 3600
 #define MAIN_DEFAULT_FRAME_TIMEOUT 60
+#define MAIN_DEFAULT_KEEPALIVE 60
 #define MAIN_DEFAULT_STAGE_EXPIRE (7 * 24 * 3600)
 #define MAIN_DEFAULT_MAX_MEMORY (1ull << 30)
 /* --max-memory must hold at least this many largest frames */
@@ -63,6 +64,11 @@ static const char main_usage[] =
     "  --idle-timeout SECS    close an authenticated connection idle that long\n"
     "                         (no request, no reply pending, no object it opened\n"
     "                         still open; default %d, 0 = never)\n"
+    "  --keepalive SECS       probe a TCP connection whose client has sent nothing for\n"
+    "                         SECS, and close it when 3 probes SECS/3 apart go\n"
+    "                         unanswered: a client host that vanished (power, a\n"
+    "                         partition) then releases its uploads to be resumed\n"
+    "                         (default %d, 0 = off)\n"
     "  --frame-timeout SECS   close a connection whose request frame is started but\n"
     "                         not complete, or whose replies go unread, that long\n"
     "                         (default %d; time the server holds reading back is free)\n"
@@ -106,6 +112,7 @@ static const struct option main_longopts[] = {
     { "max-unauth", required_argument, NULL, 'u' },
     { "max-unauth-per-addr", required_argument, NULL, 'a' },
     { "idle-timeout", required_argument, NULL, 'I' },
+    { "keepalive", required_argument, NULL, 'K' },
     { "frame-timeout", required_argument, NULL, 'F' },
     { "max-memory", required_argument, NULL, 'm' },
     { "log-level", required_argument, NULL, 'L' },
@@ -209,6 +216,10 @@ static int main_limit_option(struct cnio_srv_opts *o, int opt, const char *arg)
         return main_number(arg, 0, INT_MAX / 1000, &o->idle_timeout_s)
                    ? main_usage_error("--idle-timeout wants seconds (0 = never), not '%s'", arg)
                    : 0;
+    case 'K':
+        return main_number(arg, 0, 32767, &o->keepalive_s)
+                   ? main_usage_error("--keepalive wants seconds up to 32767 (0 = off), not '%s'",
+                                      arg) : 0;
     case 'F':
         return main_number(arg, 1, INT_MAX / 1000, &o->frame_timeout_s)
                    ? main_usage_error("--frame-timeout wants seconds (1 or more), not '%s'", arg)
@@ -265,6 +276,7 @@ static int main_parse(int argc, char **argv, struct cnio_srv_opts *o)
     o->max_unauth_per_addr = MAIN_DEFAULT_MAX_UNAUTH_PER_ADDR;
     o->idle_timeout_s = MAIN_DEFAULT_IDLE_TIMEOUT;
     o->frame_timeout_s = MAIN_DEFAULT_FRAME_TIMEOUT;
+    o->keepalive_s = MAIN_DEFAULT_KEEPALIVE;
     o->stage_expire_s = MAIN_DEFAULT_STAGE_EXPIRE;
     o->max_memory = MAIN_DEFAULT_MAX_MEMORY;
     o->log_level = CNIO_LOG_INFO;
@@ -273,7 +285,8 @@ static int main_parse(int argc, char **argv, struct cnio_srv_opts *o)
         if (opt == 'h') {
             printf(main_usage, CNIO_DEFAULT_PORT, MAIN_DEFAULT_THREADS, MAIN_DEFAULT_MAX_CONNS,
                    MAIN_DEFAULT_MAX_UNAUTH, MAIN_DEFAULT_MAX_UNAUTH_PER_ADDR,
-                   MAIN_DEFAULT_IDLE_TIMEOUT, MAIN_DEFAULT_FRAME_TIMEOUT, MAIN_DEFAULT_MAX_OPEN,
+                   MAIN_DEFAULT_IDLE_TIMEOUT, MAIN_DEFAULT_KEEPALIVE,
+                   MAIN_DEFAULT_FRAME_TIMEOUT, MAIN_DEFAULT_MAX_OPEN,
                    MAIN_DEFAULT_STAGE_EXPIRE);
             return 1;
         }

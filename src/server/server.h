@@ -63,6 +63,8 @@ struct cnio_srv_opts {
     uint32_t max_unauth;            /* connections not yet authenticated, in total */
     uint32_t max_unauth_per_addr;   /* ... and from one source address */
     uint32_t idle_timeout_s;        /* authenticated and idle: closed after it (0 = never) */
+    uint32_t keepalive_s;           /* TCP keepalive of accepted connections
+                                       (cnio__net_keepalive; 0 = none) */
     uint32_t frame_timeout_s;       /* a started frame (or an unread reply) may stall this long */
     uint64_t max_memory;            /* buffered bytes, server-wide */
     uint64_t scrub_rate;            /* background scrub, bytes/s (0 = none) */
