@@ -202,6 +202,15 @@ static uint16_t net_bound_port(int fd)
  * On failure errno is left as bind/listen set it (EADDRINUSE, EACCES, ...) so a caller
  * can say why. Errors: -CNIO_ERR_INVAL (bad syntax), -CNIO_ERR_RESOLVE, -CNIO_ERR_CONN.
  */
+int cnio__net_listen_form(const char *addr_port)
+{
+    char host[256];
+    uint16_t port;
+
+    return addr_port && !net_split(addr_port, host, sizeof(host), &port) ? 0
+                                                                         : -CNIO_ERR_INVAL;
+}
+
 int cnio__net_listen(const char *addr_port, int backlog, int *fd_out, uint16_t *port_out)
 {
     struct addrinfo hints, *res, *ai;

@@ -23,6 +23,9 @@ int cnio__net_resolve(const char *host, uint16_t port, struct cnio_addr *out, in
  * (SO_REUSEADDR, non-blocking, close-on-exec). *port_out receives the bound port (useful
  * with port 0). 0 or a negative CNIO_ERR_*. */
 int cnio__net_listen(const char *addr_port, int backlog, int *fd_out, uint16_t *port_out);
+/* 0 when addr_port has a form cnio__net_listen takes (its address is not looked up),
+ * else -CNIO_ERR_INVAL. */
+int cnio__net_listen_form(const char *addr_port);
 /* Connects (non-blocking underneath) within timeout_ms; the returned fd is non-blocking,
  * close-on-exec, and tuned as by cnio__net_tune. 0, -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT. */
 int cnio__net_connect(const struct cnio_addr *a, int timeout_ms, int *fd_out);

@@ -178,7 +178,11 @@ static int main_option(struct cnio_srv_opts *o, int opt, const char *arg)
 
     switch (opt) {
     case 'r': o->root = arg; return 0;
-    case 'l': o->listen = arg; return 0;
+    case 'l':
+        o->listen = arg;
+        return cnio__net_listen_form(arg) ? main_usage_error("--listen wants ADDR:PORT, "
+                                                             "[V6]:PORT or :PORT, not '%s'",
+                                                             arg) : 0;
     case 'k': o->key_file = arg; return 0;
     case 'p': o->port_file = arg; return 0;
     case 't':
