@@ -40,6 +40,8 @@ struct cnio__cl_host {
     int backoff_ms;                 /* the next wait after a refusal */
     int transient;                  /* opened for one call: closed when it returns */
     struct cnio_ep_auth auth;       /* how its lanes authenticate (again, to reconnect) */
+    int revive_said;                /* the error of its last failed reconnect, said once
+                                       (client_revive.c); 0 after one succeeds */
     uint8_t token[CNIO_WIRE_MAC];   /* attached: the token auth.k points at */
     struct cnio_addr fab;           /* the server's fabric address (raw bytes in ss, len);
                                        len 0: none, the lanes are TCP */

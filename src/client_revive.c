@@ -104,16 +104,22 @@ static int rv_lane(struct cnio_obj *obj, int j, int l)
         return -CNIO_ERR_CONN;
     }
     if (ret) {
-        cnio__err("%s: reconnecting to host %s:%u (a connection closed while idle): %s",
-                  obj->path, host->name, host->port, cnio_strerror(ret));
+        /* a later call tries again (a restarted server comes back), but says the same
+         * failure once: the abort and close of a failed write come here too */
+        if (ret != host->revive_said)
+            cnio__err("%s: host %s:%u closed a connection while nothing was in flight on "
+                      "it (a restart, or its --idle-timeout), and reconnecting failed: %s",
+                      obj->path, host->name, host->port, cnio_strerror(ret));
+        host->revive_said = ret;
         cnio__ep_close(nep);
         return ret;
     }
+    host->revive_said = 0;
     cnio__ep_close(host->lanes[l]);
     host->lanes[l] = nep;
     obj->stats.connects++;
-    cnio__info("%s: reconnected to host %s:%u (a connection closed while idle)", obj->path,
-               host->name, host->port);
+    cnio__info("%s: reconnected to host %s:%u (it closed a connection while nothing was in "
+               "flight on it)", obj->path, host->name, host->port);
     return 0;
 }
 

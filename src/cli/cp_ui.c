@@ -186,6 +186,9 @@ static int cp_dst_state(const struct cp_job *j)
  */
 void cp_discard(const struct cp_job *j)
 {
+    /* --resume takes no stream: what the servers kept of one is copied again */
+    const char *finish = j->stream_fd >= 0 ? "copying it again replaces it"
+                                          : "`cnio cp --resume` finishes it";
     const char *why = NULL;
 
     if (j->dst.remote) {
@@ -207,16 +210,16 @@ void cp_discard(const struct cp_job *j)
         else if (j->silent)
             cli_err("cnio cp: the upload to %s may not have committed on every host: one did "
                     "not answer in time (above); what they hold of it is kept, and `cnio stat` "
-                    "says what it is once they answer (`cnio cp --resume` finishes an "
-                    "incomplete one, `cnio rm` removes it)\n", j->dst.name);
+                    "says what it is once they answer (if incomplete, %s, `cnio rm` "
+                    "removes it)\n", j->dst.name, finish);
         else if (j->aborted < 0)
             cli_err("cnio cp: could not discard the incomplete upload to %s: `cnio "
-                    "stat` shows it incomplete, `cnio cp --resume` finishes it, `cnio rm` "
-                    "removes it\n", j->dst.name);
+                    "stat` shows it incomplete, %s, `cnio rm` removes it\n", j->dst.name,
+                    finish);
         else
             cli_err("cnio cp: the upload to %s did not commit on every host: it is "
-                    "incomplete (`cnio stat`); `cnio cp --resume` finishes it, `cnio rm` "
-                    "removes it\n", j->dst.name);
+                    "incomplete (`cnio stat`); %s, `cnio rm` removes it\n", j->dst.name,
+                    finish);
         return;
     }
     if (!j->part_open)

@@ -9,6 +9,7 @@
 #include "cp.h"
 #include "client.h"
 #include "stack.h"
+#include "log.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -154,6 +155,7 @@ static int st_run(struct cp_job *j)
                                   CNIO_WIRE_O_TRUNC : 0;
     uint64_t total = 0;
     double t0 = MPI_Wtime();
+    unsigned said = cnio__log_errors();
     int ret = bufs[0] && bufs[1] ? cnio__uri_parse(uri, &u) : -CNIO_ERR_NOMEM;
 
     if (ret == 0 && j->stream_fd <= 1 && (cli_std_closed & (1 << j->stream_fd))) {
@@ -178,11 +180,13 @@ static int st_run(struct cp_job *j)
 
         ret = ret ? ret : r2;
     }
-    if (ret < 0)
-        cli_fail("cp", uri, ret);
-    else if (!j->o.quiet)
+    if (ret < 0) {
+        if (!cli_said(said, ret))   /* else the library's line named the host and why */
+            cli_fail("cp", uri, ret);
+    } else if (ret == 0 && !j->o.quiet) {
         cli_err("cnio cp: %s -> %s: %llu bytes in %.3f s\n", j->src.name, j->dst.name,
                 (unsigned long long)total, MPI_Wtime() - t0);
+    }
     if (st)
         cnio__stack_close(st);
     cnio__uri_free(&u);
