@@ -53,6 +53,10 @@ int cli_fail(const char *cmd, const char *what, int rc);
  * rc (an error line of theirs holds its text), so that the command need not say it again;
  * never for -CNIO_ERR_AUTH, whose words from cli_fail name the key file. */
 int cli_said(unsigned mark, int rc);
+/* cli_said, and the line that said it named `name` too: an object's path (for a
+ * cnio:// URI, its path, without the query). A line such as "cannot connect to HOST"
+ * names no object, and the caller then names it. */
+int cli_said_of(unsigned mark, int rc, const char *name);
 /* After a usage error (said already): help's synopsis, up to its first blank line, and
  * where the rest is ("cnio cp --help"), on stderr. */
 void cli_usage(const char *help);

@@ -114,7 +114,8 @@ int cp_report(const struct cp_job *j, const char *what, int rc)
         MPI_Bcast(first, sizeof(first), MPI_CHAR, low, MPI_COMM_WORLD);
         if (mine && (j->rank == low || strcmp(line, first)))
             cli_err("%s", line);
-    } else if (j->rank == 0 && !cli_said(j->lib_errors, rc) &&
+    } else if (j->rank == 0 &&
+               !cli_said_of(j->lib_errors, rc, j->dst.remote ? j->dst.name : j->src.name) &&
              !(rc == -CNIO_ERR_NOENT && j->dst.remote && what == j->dst.name &&
                cp_dst_under_object(j)))
         cli_fail("cp", what, rc);
@@ -760,7 +761,8 @@ int cp_run(struct cp_job *j)
         close(j->ref_fd);
     if (rc == 0)
         goto preserve;
-    cp_report(j, rc == -CNIO_ERR_CHECKSUM && j->o.verify ? "verify" : "copy", rc);
+    cp_report(j, rc == -CNIO_ERR_CHECKSUM && j->o.verify ? "verify"
+                 : j->dst.remote ? j->dst.name : j->src.name, rc);
     j->silent = rc == -CNIO_ERR_TIMEOUT;
     if ((!copied || !j->dst.remote) && j->rank == 0)
         cp_discard(j);

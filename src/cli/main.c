@@ -209,6 +209,24 @@ int cli_said(unsigned mark, int rc)
     return rc != -CNIO_ERR_AUTH && cnio__log_said_since(mark, cnio_strerror(rc));
 }
 
+int cli_said_of(unsigned mark, int rc, const char *name)
+{
+    char path[1024];
+    const char *p = name;
+    size_t n;
+
+    if (!strncmp(p, "cnio://", 7)) {
+        p = strchr(p + 7, '/');
+        p = p ? p + 1 : "";
+    }
+    n = strcspn(p, "?");
+    if (!n || n >= sizeof(path))
+        return 0;
+    memcpy(path, p, n);
+    path[n] = '\0';
+    return cli_said(mark, rc) && cnio__log_said_since(mark, path);
+}
+
 int cli_fail(const char *cmd, const char *what, int rc)
 {
     if (rc == -CNIO_ERR_AUTH && cli_key_used[0])   /* which key, when it was the wrong one */

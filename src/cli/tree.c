@@ -123,7 +123,7 @@ static void tree_one(struct tree_worker *w, const struct tree_ent *e)
     if (ret < 0) {
         if (w->ctx.why[0])
             cli_err("cnio cp: %s\n", w->ctx.why);
-        else if (!cli_said(said, ret))   /* the library named the object and the host */
+        else if (!cli_said_of(said, ret, e->rel))   /* each failed file named once */
             cli_err("cnio cp: %s: %s\n", e->rel, cnio_strerror(ret));
         w->failed++;
     }
@@ -259,7 +259,7 @@ static void tree_large(struct tree_run *r)
 {
     for (size_t i = r->nsmall; i < r->files.n && !r->lost; i++) {
         const struct tree_ent *e = &r->files.e[i];
-        struct cp_job j = { .src = { .fd = -1 }, .dst = { .fd = -1 } };
+        struct cp_job j = { .src = { .fd = -1 }, .dst = { .fd = -1 }, .stream_fd = -1 };
         uint64_t moved = 0;
         char *names[2];
         int ok;
