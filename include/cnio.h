@@ -47,7 +47,8 @@ enum {
     CNIO_ERR_KEY = 16,       /* key file missing, malformed or readable by others */
     CNIO_ERR_AMODE = 17,     /* bad access mode, or operation not allowed by it */
     CNIO_ERR_MPI = 18,       /* an MPI call failed */
-    CNIO_ERR_CHECKSUM = 19,  /* CRC32C mismatch on received data */
+    CNIO_ERR_CHECKSUM = 19,  /* CRC32C mismatch: received bytes, or stored ones (a damaged
+                                disk: what a server stored no longer matches its CRC32C) */
     CNIO_ERR_NOSPC = 20,     /* no space left on a remote host */
     CNIO_ERR_NOTSUP = 21,    /* not supported */
     CNIO_ERR_ISDIR = 22,     /* the name is a directory */

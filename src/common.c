@@ -26,7 +26,8 @@ static const char *const err_names[CNIO_ERR_MAX_] = {
     [CNIO_ERR_KEY] = "key file missing, malformed or readable by others",
     [CNIO_ERR_AMODE] = "bad access mode",
     [CNIO_ERR_MPI] = "MPI call failed",
-    [CNIO_ERR_CHECKSUM] = "checksum mismatch on received data",
+    [CNIO_ERR_CHECKSUM] = "checksum mismatch: bytes that do not match their CRC32C "
+                          "(damaged on a host's disk, or in transit)",
     [CNIO_ERR_NOSPC] = "no space left on a remote host",
     [CNIO_ERR_NOTSUP] = "not supported",
     [CNIO_ERR_ISDIR] = "is a directory",
