@@ -9,6 +9,7 @@
  */
 #include "mpiio.h"
 #include "client.h"
+#include "log.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -136,7 +137,8 @@ MPIIO_API int MPI_File_open(MPI_Comm comm, const char *name, int amode, MPI_Info
                             MPI_File *fh)
 {
     struct mpiio_file *m;
-    int rc, registered = 0;
+    int rc, registered = 0, me = -1;
+    unsigned said;
 
     if (!cnio__uri_is_cnio(name))
         return PMPI_File_open(comm, name, amode, info, fh);
@@ -153,7 +155,13 @@ MPIIO_API int MPI_File_open(MPI_Comm comm, const char *name, int amode, MPI_Info
                               MPI_MODE_SEQUENTIAL)))
         rc = -CNIO_ERR_AMODE;
     /* Every rank opens, even when its amode is bad, so that all agree in the open. */
+    said = cnio__log_errors();
     rc = cnio_file_open(comm, name, rc ? -1 : amode & MPIIO_MODE_PASSED, info, &m->fh);
+    /* a directory's name: the library leaves it to its caller to say (cnio cp copies
+     * into it); MPI_ERR_BAD_FILE alone would not say why */
+    if (rc == -CNIO_ERR_ISDIR && !cnio__log_said_since(said, "directory") &&
+        MPI_Comm_rank(comm, &me) == MPI_SUCCESS && me == 0)
+        cnio__err("%s: is a directory, not a file", name);
     if (rc) {
         free(m);
         return mpiio__err(NULL, rc);

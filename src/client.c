@@ -161,7 +161,8 @@ void cnio__cl_name_failures(const char *path, const char *op, const struct cnio_
 {
     for (int i = 0; i < n; i++)
         if (c[i].ep && c[i].status && !c[i].reasoned && !cnio__ep_error(c[i].ep) &&
-            !(quiet && (c[i].status == -CNIO_ERR_NOENT || c[i].status == -CNIO_ERR_EXIST)))
+            !(quiet && (c[i].status == -CNIO_ERR_NOENT || c[i].status == -CNIO_ERR_EXIST)) &&
+            !(quiet == 2 && c[i].status == -CNIO_ERR_ISDIR))
             cnio__err("%s: %s on host %s:%u: %s", path[0] ? path : "/", op, hosts[i].name,
                       hosts[i].port, cnio_strerror(c[i].status));
 }
@@ -259,12 +260,13 @@ static int cl_open_hosts(struct cnio_obj *obj, int from, int to, uint32_t flags,
         obj->hosts[from + i].asked = 1;
     if (!ret) {
         ret = cnio__stack_calls(obj->st, c, n);
-        /* column 0's NOENT and EXIST are the caller's to say; a JOIN's NOENT is tried
+        /* column 0's NOENT, EXIST and ISDIR are the caller's to say (cp copies into a
+         * directory as cp(1) does: d is d/NAME); a JOIN's NOENT is tried
          * again (cl_open_joined); a RESUME's NOENT on any column, an upload with nothing
          * left there to resume (a server dropped an instance it had not kept), is the
          * caller's too: it copies afresh and says so */
         cnio__cl_name_failures(obj->path, "open", obj->hosts + from, c, n,
-                               from == 0 || (flags & (CNIO_WIRE_O_JOIN | CNIO_WIRE_O_RESUME)));
+                               from == 0 ? 2 : (flags & (CNIO_WIRE_O_JOIN | CNIO_WIRE_O_RESUME)) != 0);
     }
     for (int i = 0; c && rb && i < n; i++) {
         struct cnio__cl_host *host = &obj->hosts[from + i];

@@ -222,8 +222,9 @@ void cnio__cl_columns(const struct cnio_obj *obj, const struct cnio_xfer *x, siz
 int cnio__cl_revive(struct cnio_obj *obj);
 /* Logs, naming its host, each of calls c[0..n) (to hosts[0..n)) that failed with a status
  * neither the server explained (its reason is logged already) nor a dead connection
- * did; quiet: not -CNIO_ERR_NOENT nor -CNIO_ERR_EXIST, which the caller reports itself
- * (an object missing, or there under MPI_MODE_EXCL, is no fault of a host). */
+ * did; quiet 1: not -CNIO_ERR_NOENT nor -CNIO_ERR_EXIST, which the caller reports itself
+ * (an object missing, or there under MPI_MODE_EXCL, is no fault of a host); quiet 2:
+ * nor -CNIO_ERR_ISDIR (an open of a directory's name: cp copies into it). */
 void cnio__cl_name_failures(const char *path, const char *op, const struct cnio__cl_host *hosts,
                             const struct cnio_call *c, int n, int quiet);
 /*

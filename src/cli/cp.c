@@ -230,6 +230,13 @@ static int cp_open_remote_dst(struct cp_job *j)
     MPI_Info_set(info, "cnio_resume", j->o.resume ? "true" : "false");
     rc = cnio_file_open(MPI_COMM_WORLD, j->dst.name, MPI_MODE_WRONLY | MPI_MODE_CREATE, info,
                         &j->dst.fh);
+    /* DST a directory on the servers: into it, as cp(1) does (DST/ said so already) */
+    if (rc == -CNIO_ERR_ISDIR && j->into_ok && !j->into &&
+        (j->into = cp_into_dir(j->src.name, j->dst.name, 0, 1, 1))) {
+        j->dst.name = j->into;
+        rc = cnio_file_open(MPI_COMM_WORLD, j->dst.name, MPI_MODE_WRONLY | MPI_MODE_CREATE,
+                            info, &j->dst.fh);
+    }
     if (j->o.resume && rc == -CNIO_ERR_NOENT && cp_already_there(j)) {
         j->there = 1;
         rc = 0;

@@ -43,6 +43,9 @@ struct cp_job {
     double t0, last_print;
     int nhosts, lanes;           /* of the remote side, for the summary */
     int tty;
+    int into_ok;                 /* an upload whose DST may turn out a directory on the
+                                    servers: then DST/NAME, as cp(1) (cp_open_remote_dst) */
+    char *into;                  /* that DST/NAME (the caller frees it) */
     int stream_fd;               /* a stream's local end: "-" (0 or 1), or the descriptor a
                                     name such as /dev/stdout or /dev/fd/N names (else -1) */
 };
@@ -50,6 +53,10 @@ struct cp_job {
 /* Copies one file (j's names, options, info, rank and size set) over all ranks of
  * MPI_COMM_WORLD: the exit status (CLI_EXIT_*), the same on every rank. Collective. */
 int cp_run(struct cp_job *j);
+/* DST/NAME, NAME the last part of SRC's path, when DST names a directory: ends in '/',
+ * is a local directory, or (is_dir) is known to be one; else NULL (and on ENOMEM). */
+char *cp_into_dir(const char *src, const char *dst, int src_remote, int dst_remote,
+                  int is_dir);
 /* Reports a failed copy once: the local failures of the ranks, each said once (the
  * lowest rank with one says it; another rank only a different one: a missing SRC is
  * said once, not by every rank); otherwise rank 0 the (agreed) remote one. Collective;

@@ -292,7 +292,7 @@ void cp_sig_catch(const struct cp_job *j, int on)
  * cp(1) does: the new DST (malloc'd), or NULL to keep DST. (It used to write an object
  * named DIR, the '/' dropped.)
  */
-static char *cp_into_dir(const char *src, const char *dst, int src_remote, int dst_remote)
+char *cp_into_dir(const char *src, const char *dst, int src_remote, int dst_remote, int is_dir)
 {
     const char *q = dst_remote ? strchr(dst, '?') : NULL, *base;
     size_t dlen = q ? (size_t)(q - dst) : strlen(dst);
@@ -300,7 +300,7 @@ static char *cp_into_dir(const char *src, const char *dst, int src_remote, int d
     struct stat sb;
     char *name = NULL, *out = NULL;
 
-    if (dlen == 0 || (dst[dlen - 1] != '/' &&
+    if (dlen == 0 || (dst[dlen - 1] != '/' && !is_dir &&
                       (dst_remote || stat(dst, &sb) != 0 || !S_ISDIR(sb.st_mode))))
         return NULL;
     if (src_remote) {
@@ -364,8 +364,9 @@ static int cp_r_file(struct cp_job *j, char **pos, char **into)
         return CLI_EXIT_USAGE;
     }
     j->o.recursive = 0;
-    if ((*into = cp_into_dir(pos[0], pos[1], j->src.remote, j->dst.remote)))
+    if ((*into = cp_into_dir(pos[0], pos[1], j->src.remote, j->dst.remote, 0)))
         j->dst.name = pos[1] = *into;
+    j->into_ok = j->dst.remote && !j->src.remote && !*into;
     if (j->dst.remote && cp_names_no_object(pos[1]))
         return CLI_EXIT_USAGE;
     return cp_run(j);
@@ -445,8 +446,9 @@ int cli_cp(int argc, char **argv)
         (j.dst.remote && cli_check_uri("cp", pos[1])))
         return CLI_EXIT_USAGE;   /* malformed on the command line, like stat and ls */
     if (!j.o.recursive && j.stream_fd < 0 &&
-        (into = cp_into_dir(pos[0], pos[1], j.src.remote, j.dst.remote)))
+        (into = cp_into_dir(pos[0], pos[1], j.src.remote, j.dst.remote, 0)))
         j.dst.name = pos[1] = into;
+    j.into_ok = !j.o.recursive && j.stream_fd < 0 && j.dst.remote && !j.src.remote && !into;
     if (!j.o.recursive && ((j.src.remote && cp_names_no_object(pos[0])) ||
                            (j.dst.remote && cp_names_no_object(pos[1])))) {
         free(into);
@@ -465,5 +467,6 @@ int cli_cp(int argc, char **argv)
     MPI_Info_free(&j.info);
     MPI_Finalize();
     free(into);
+    free(j.into);
     return rc;
 }

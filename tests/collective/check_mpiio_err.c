@@ -125,6 +125,13 @@ static void test_open_errors(const struct fx *f)
     if (rc == MPI_SUCCESS)
         MPI_File_close(&fh);
     expect("the object a name ending in '/' named", rc, MPI_ERR_NO_SUCH_FILE);
+    /* the name of an existing directory (err/, which holds amodes.dat) */
+    snprintf(uri, sizeof(uri), "cnio://%s/err", f->hosts);
+    rc = MPI_File_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR, MPI_INFO_NULL,
+                       &fh);
+    if (rc == MPI_SUCCESS)
+        MPI_File_close(&fh);
+    expect("a directory's name", rc, MPI_ERR_BAD_FILE);
 }
 
 /* Collective writes (or reads) in a loop while rank 0's child kills one server. */
