@@ -156,7 +156,7 @@ static void cp_range(struct cp_job *j);
 
 /* Rank 0: 1 when a STAT finds DST a complete object of SRC's size, so that opening it
  * to compare is worth it (an open of an incomplete one would be refused, its server's
- * reason said as an error, in a copy that goes on well). */
+ * reason said as an error, in a copy that goes on well); 2 when DST is a directory. */
 static int cp_dst_complete(const struct cp_job *j)
 {
     struct cnio_uri u;
@@ -168,7 +168,7 @@ static int cp_dst_complete(const struct cp_job *j)
     if (cnio__uri_parse(j->dst.name, &u))
         return 0;
     if (!cli_hints(&j->o, &u, &h) && !cnio__stack_open(&st))
-        ok = cnio__obj_stat(st, &u, &h, &sb) == 0 && !sb.is_dir &&
+        ok = cnio__obj_stat(st, &u, &h, &sb) != 0 ? 0 : sb.is_dir ? 2 :
              !(sb.state & CNIO_OBJ_INCOMPLETE) && sb.size == j->total;
     if (st)
         cnio__stack_close(st);
@@ -180,7 +180,7 @@ static int cp_dst_complete(const struct cp_job *j)
  * --resume with no interrupted upload to continue: 1 on every rank when DST is already a
  * complete object with SRC's size and bytes (each rank compares its share chunk by
  * chunk, the server's CRC32C of each piece against the local bytes', as a resumed upload
- * does), so that nothing need move; else 0. Collective.
+ * does), so that nothing need move; 2 when DST is a directory; else 0. Collective.
  */
 static int cp_already_there(struct cp_job *j)
 {
@@ -189,10 +189,10 @@ static int cp_already_there(struct cp_job *j)
     char *buf = NULL;
     int same, all = 0;
 
-    same = j->rank == 0 && cp_dst_complete(j);
+    same = j->rank == 0 ? cp_dst_complete(j) : 0;
     MPI_Bcast(&same, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    if (!same)
-        return 0;   /* none, incomplete, another size or unreadable */
+    if (same != 1)
+        return same;   /* a directory; or none, incomplete, another size or unreadable */
     if (cnio_file_open(MPI_COMM_WORLD, j->dst.name, MPI_MODE_RDONLY, j->info, &fh) != 0)
         return 0;   /* the same answer on every rank */
     same = cnio_file_get_size(fh, &size) == 0 && (uint64_t)size == j->total;
@@ -220,16 +220,11 @@ static int cp_already_there(struct cp_job *j)
  * close (hint cnio_replace), or with --resume the staged instance an interrupted upload
  * left (hint cnio_resume; when there is none and DST is not already SRC, a fresh one).
  */
-static int cp_open_remote_dst(struct cp_job *j)
+static int cp_open_remote(struct cp_job *j, MPI_Info info)
 {
-    MPI_Info info;
-    int rc;
+    int rc = cnio_file_open(MPI_COMM_WORLD, j->dst.name, MPI_MODE_WRONLY | MPI_MODE_CREATE,
+                            info, &j->dst.fh);
 
-    MPI_Info_dup(j->info, &info);
-    MPI_Info_set(info, "cnio_replace", "true");
-    MPI_Info_set(info, "cnio_resume", j->o.resume ? "true" : "false");
-    rc = cnio_file_open(MPI_COMM_WORLD, j->dst.name, MPI_MODE_WRONLY | MPI_MODE_CREATE, info,
-                        &j->dst.fh);
     /* DST a directory on the servers: into it, as cp(1) does (DST/ said so already) */
     if (rc == -CNIO_ERR_ISDIR && j->into_ok && !j->into &&
         (j->into = cp_into_dir(j->src.name, j->dst.name, 0, 1, 1))) {
@@ -237,7 +232,28 @@ static int cp_open_remote_dst(struct cp_job *j)
         rc = cnio_file_open(MPI_COMM_WORLD, j->dst.name, MPI_MODE_WRONLY | MPI_MODE_CREATE,
                             info, &j->dst.fh);
     }
-    if (j->o.resume && rc == -CNIO_ERR_NOENT && cp_already_there(j)) {
+    return rc;
+}
+
+static int cp_open_remote_dst(struct cp_job *j)
+{
+    MPI_Info info;
+    int rc, there = 0;
+
+    MPI_Info_dup(j->info, &info);
+    MPI_Info_set(info, "cnio_replace", "true");
+    MPI_Info_set(info, "cnio_resume", j->o.resume ? "true" : "false");
+    rc = cp_open_remote(j, info);
+    if (j->o.resume && rc == -CNIO_ERR_NOENT)
+        there = cp_already_there(j);
+    /* a resume to a directory's name finds no upload of it: DST/NAME's, as cp(1) */
+    if (there == 2 && j->into_ok && !j->into &&
+        (j->into = cp_into_dir(j->src.name, j->dst.name, 0, 1, 1))) {
+        j->dst.name = j->into;
+        rc = cp_open_remote(j, info);
+        there = rc == -CNIO_ERR_NOENT ? cp_already_there(j) : 0;
+    }
+    if (j->o.resume && rc == -CNIO_ERR_NOENT && there == 1) {
         j->there = 1;
         rc = 0;
     } else if (j->o.resume && rc == -CNIO_ERR_NOENT) {
@@ -245,8 +261,7 @@ static int cp_open_remote_dst(struct cp_job *j)
             cli_err("cnio cp: %s: no interrupted upload to resume; copying all of it\n",
                     j->dst.name);
         MPI_Info_set(info, "cnio_resume", "false");
-        rc = cnio_file_open(MPI_COMM_WORLD, j->dst.name, MPI_MODE_WRONLY | MPI_MODE_CREATE,
-                            info, &j->dst.fh);
+        rc = cp_open_remote(j, info);
     } else if (rc == 0) {
         j->resumed = j->o.resume;
     }
