@@ -660,16 +660,52 @@ static void cli_std_guard(void)
         }
 }
 
+/*
+ * 1 when this process is a rank other than 0 that mpirun (or its daemon) started itself:
+ * the rank in the environment, and a launcher as the parent. A command that does not
+ * share its work over ranks then leaves it to rank 0: `mpirun -n 2 cnio rm URI` removed
+ * on both, and the second said "no such object", exit 1; ls and stat printed twice. A
+ * rank of an MPI program that runs cnio (its environment inherited, its parent the
+ * program) is not one, and acts.
+ */
+static int cli_extra_rank(void)
+{
+    static const char *const vars[] = { "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK" };
+    static const char *const launchers[] = { "mpirun", "mpiexec", "orterun", "orted",
+                                             "prterun", "prted", "prte", "hydra_pmi_proxy" };
+    const char *r = NULL;
+    char path[64], comm[32] = "";
+    FILE *f;
+
+    for (size_t i = 0; !r && i < CNIO_ARRAY_LEN(vars); i++)
+        r = getenv(vars[i]);
+    if (!r || !strcmp(r, "0") || !*r)
+        return 0;
+    snprintf(path, sizeof(path), "/proc/%ld/comm", (long)getppid());
+    f = fopen(path, "r");
+    if (!f)
+        return 0;
+    if (!fgets(comm, sizeof(comm), f))
+        comm[0] = '\0';
+    fclose(f);
+    comm[strcspn(comm, "\n")] = '\0';
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(launchers); i++)
+        if (!strcmp(comm, launchers[i]))
+            return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
         const char *name;
         int (*fn)(int, char **);
+        int ranks;              /* shares its work over mpirun's ranks (else: rank 0's) */
     } cmds[] = {
-        { "cp", cli_cp }, { "ls", cli_ls }, { "stat", cli_stat },
-        { "rm", cli_rm }, { "keygen", cli_keygen }, { "bench", cli_bench },
-        { "run", cli_run }, { "mkdir", cli_mkdir }, { "mv", cli_mv },
-        { "du", cli_du }, { "sum", cli_sum },
+        { "cp", cli_cp, 1 }, { "ls", cli_ls, 0 }, { "stat", cli_stat, 0 },
+        { "rm", cli_rm, 0 }, { "keygen", cli_keygen, 0 }, { "bench", cli_bench, 1 },
+        { "run", cli_run, 1 }, { "mkdir", cli_mkdir, 0 }, { "mv", cli_mv, 0 },
+        { "du", cli_du, 0 }, { "sum", cli_sum, 0 },
     };
 
     cli_std_guard();
@@ -683,7 +719,8 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < CNIO_ARRAY_LEN(cmds); i++)
         if (!strcmp(argv[1], cmds[i].name))
-            return cmds[i].fn(argc - 1, argv + 1);
+            return !cmds[i].ranks && cli_extra_rank() ? CLI_EXIT_OK
+                                                      : cmds[i].fn(argc - 1, argv + 1);
     cli_err("cnio: unknown command '%s'\n", argv[1]);
     fprintf(stderr, "\n%s", usage_text);
     return CLI_EXIT_USAGE;
