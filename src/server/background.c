@@ -58,7 +58,7 @@ static void *expire_main(void *arg)
     do {
         uint64_t bytes = 0;
         int n = cnio__srv_stage_expire(&srv->store, srv->opts.stage_expire_s,
-                                       cnio__srv_handles_live, &srv->handles, &bytes);
+                                       cnio__srv_handles_held, &srv->handles, &bytes);
 
         if (n > 0)
             cnio__info("removed %d interrupted upload%s (%llu bytes) that nobody resumed "

@@ -92,7 +92,7 @@ int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct
          * the other's object, and the second commit would find the instance gone. With
          * the name's open lock held (req_open), two resumes cannot both take one. An
          * explicit id (columns 1.., a writer reviving its own instance) is the caller's. */
-        ret = cnio__srv_stage_resume(st, name, &id, id ? NULL : cnio__srv_handles_live,
+        ret = cnio__srv_stage_resume(st, name, &id, id ? NULL : cnio__srv_handles_held,
                                      &c->srv->handles, fd, m);
         if (!ret)
             *stage = id;
@@ -408,7 +408,7 @@ static int commit_done(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
     hd->stage = 0;
     /* Instances of the name that no writer holds (interrupted uploads) are superseded by
      * this commit: they go, and the object reads as complete. */
-    cnio__srv_stage_prune(&c->srv->store, hd->name, 0, cnio__srv_handles_live,
+    cnio__srv_stage_prune(&c->srv->store, hd->name, 0, cnio__srv_handles_held,
                           &c->srv->handles);
     return 0;
 }

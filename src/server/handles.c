@@ -215,21 +215,32 @@ void cnio__srv_handles_put(struct cnio_srv_handles *t, struct cnio_srv_handle *h
         handles_free(t, h);
 }
 
-int cnio__srv_handles_staging(struct cnio_srv_handles *t, uint64_t stage)
+static int handles_writing(struct cnio_srv_handles *t, uint64_t stage, int joined)
 {
     int found = 0;
 
     pthread_mutex_lock(&t->lock);
     for (size_t b = 0; b < t->nbuckets && !found; b++)
         for (struct cnio_srv_handle *h = t->buckets[b]; h && !found; h = h->next)
-            found = h->stage == stage;   /* read racily: set at open, cleared at commit */
+            /* read racily: set at open, cleared at commit (joined: at the adoption) */
+            found = h->stage == stage || (joined && h->joined == stage);
     pthread_mutex_unlock(&t->lock);
     return found;
 }
 
+int cnio__srv_handles_staging(struct cnio_srv_handles *t, uint64_t stage)
+{
+    return handles_writing(t, stage, 0);
+}
+
 int cnio__srv_handles_live(void *t, uint64_t stage)
 {
-    return cnio__srv_handles_staging(t, stage);
+    return handles_writing(t, stage, 0);
+}
+
+int cnio__srv_handles_held(void *t, uint64_t stage)
+{
+    return handles_writing(t, stage, 1);
 }
 
 void cnio__srv_handles_join(struct cnio_srv_handles *t, struct cnio_srv_handle *h,

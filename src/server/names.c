@@ -162,7 +162,7 @@ static int names_rename_refused(struct cnio_srv_store *st, struct cnio_srv_handl
                              "first");
     /* an upload still writing it, or beneath it, would commit under the old name after
      * the move, making it again */
-    if (cnio__srv_stage_idx_live_under(st, from, cnio__srv_handles_live, hs))
+    if (cnio__srv_stage_idx_live_under(st, from, cnio__srv_handles_held, hs))
         return cnio__srv_why(-CNIO_ERR_ACCESS, "an upload to it (or beneath it) is in "
                              "progress; move it once that has finished");
     f = names_is_dir(st->rootfd, from);

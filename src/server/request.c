@@ -441,7 +441,7 @@ static int req_stat(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
         ret = cnio__srv_store_stat(&c->srv->store, name, &info);
         if (!ret && (h->flags & CNIO_WIRE_F_LIVE) &&
             (info.flags & (CNIO_WIRE_I_STAGED | CNIO_WIRE_I_PENDING)) &&
-            cnio__srv_stage_find_live(&c->srv->store, name, cnio__srv_handles_live,
+            cnio__srv_stage_find_live(&c->srv->store, name, cnio__srv_handles_held,
                                       &c->srv->handles, &id) == 0)
             info.flags |= CNIO_WIRE_I_LIVE;
     }
@@ -543,6 +543,23 @@ static int req_sync(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
  * writer whose object was removed (UNLINK) while it was open has nothing to vouch for (a
  * name made again meanwhile is another object): its close fails with NOENT, or succeeds
  * with F_GONE when it asked so (as COMMIT, commit.c). */
+/* 1 when the staged instance hd joined is still there and no handle stages it: its
+ * creator went without committing it (once committed, it is no staged instance). */
+static int req_orphaned(struct cnio_srv_conn *c, const struct cnio_srv_handle *hd)
+{
+    uint64_t *ids = NULL;
+    size_t n = 0;
+    int there = 0;
+
+    if (cnio__srv_handles_staging(&c->srv->handles, hd->joined) ||
+        cnio__srv_stage_idx_ids(&c->srv->store, hd->name, &ids, &n))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        there |= ids[i] == hd->joined;
+    free(ids);
+    return there;
+}
+
 static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                            struct cnio_srv_reply *r)
 {
@@ -554,8 +571,14 @@ static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *
     if (!hd)
         return 0;
     pthread_mutex_lock(&hd->lock);
-    if (hd->joined)   /* closed before the commit of what it joined: not a writer in place */
+    if (hd->joined) {   /* closed before the commit of what it joined: not a writer in place */
+        if (req_orphaned(c, hd))
+            ret = cnio__srv_why(-CNIO_ERR_INCOMPLETE, "the writer that created it went "
+                                "without committing it: what this handle wrote is in that "
+                                "interrupted upload, not in the object (cnio cp --resume, or "
+                                "hint cnio_resume=true, finishes it)");
         cnio__srv_handles_join(&c->srv->handles, hd, 0);
+    }
     last = hd->writer && cnio__srv_store_writer(&c->srv->store, hd->name, 0) == 1;
     if (hd->writer && fstat(hd->fd, &sb) == 0 && sb.st_nlink == 0) {
         if (h->flags & CNIO_WIRE_F_GONE)

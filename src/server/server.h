@@ -162,6 +162,10 @@ int cnio__srv_handles_staging(struct cnio_srv_handles *t, uint64_t stage);
 /* The same with t as a void *: the "live" callback the stage functions take (store.h),
  * with &srv->handles as its argument. */
 int cnio__srv_handles_live(void *t, uint64_t stage);
+/* cnio__srv_handles_live, counting the writers that joined the instance as well: an
+ * instance they write is not to be expired, pruned, resumed or moved, even once its
+ * creator went (their CLOSE then says their bytes did not commit). */
+int cnio__srv_handles_held(void *t, uint64_t stage);
 /* Records that h joined staged instance instance (its open, under the open lock), or
  * with 0 that it no longer did (its CLOSE, h->lock held). */
 void cnio__srv_handles_join(struct cnio_srv_handles *t, struct cnio_srv_handle *h,

@@ -493,8 +493,8 @@ START_TEST(test_stage_expire)
     static const char *const extra[] = { "--stage-expire", "1", "--log-level", "info", NULL };
     static uint8_t data[4000];
     struct cnio_wire_info info;
-    struct st_conn a, b;
-    uint64_t hb;
+    struct st_conn a, b, c, j;
+    uint64_t hb, hc, hj;
     int gone = 0;
 
     fx_fill(data, sizeof(data), 14);
@@ -503,7 +503,17 @@ START_TEST(test_stage_expire)
     st_session(&st_fx, 0, &b);
     ck_assert_int_eq(open_at(&b, "ex/live", STAGE, 0x72, &hb, NULL, NULL), 0);
     ck_assert_int_eq(st_write(&b, hb, 0, data, sizeof(data)), 0);
+    /* an instance whose creator went while a writer that joined it still holds it (it
+     * was expired: only the creator's handle counted as live) */
+    st_session(&st_fx, 0, &c);
+    st_session(&st_fx, 0, &j);
+    ck_assert_int_eq(open_at(&c, "ex/joined", STAGE, 0x73, &hc, NULL, NULL), 0);
+    ck_assert_int_eq(open_at(&j, "ex/joined", STAGE, 0x74, &hj, &info, NULL), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_JOINED, CNIO_WIRE_I_JOINED);
+    ck_assert_int_eq(st_write(&j, hj, 0, data, 100), 0);
+    st_close(&c);
     interrupted_upload(&a, "ex/old", 0x71, data, 100);
+    wait_released(&a, hc);
     for (int i = 0; i < 200 && !gone; i++) {   /* within a pass or two: 1-3 s */
         gone = st_stat(&a, "ex/old", &info) == -CNIO_ERR_NOENT;
         if (!gone)
@@ -516,10 +526,24 @@ START_TEST(test_stage_expire)
     sleep(3);   /* the live one, unchanged all that time, stays */
     ck_assert_int_eq(st_stat(&a, "ex/live", &info), 0);
     ck_assert_uint_eq(info.flags & CNIO_WIRE_I_STAGED, CNIO_WIRE_I_STAGED);
-    ck_assert_int_eq(staged_files(), 1);
+    ck_assert_int_eq(st_stat(&a, "ex/joined", &info), 0);   /* held by the joiner */
+    ck_assert_int_eq(staged_files(), 2);
     ck_assert_int_eq(st_call(&b, CNIO_WIRE_COMMIT, hb, 1, NULL, 0, NULL, NULL, 0), 0);
     read_back(&a, "ex/live", data, sizeof(data));
     ck_assert(!log_has("ex/live"));
+    /* its CLOSE says that what it wrote did not commit (it said nothing: its bytes were
+     * lost with exit 0 when the writer that created the object died first) */
+    ck_assert_int_eq(st_call(&j, CNIO_WIRE_CLOSE, hj, 0, NULL, 0, NULL, NULL, 0),
+                     -CNIO_ERR_INCOMPLETE);
+    ck_assert(log_has("the writer that created it went without committing it"));
+    st_close(&j);   /* nobody holds it now: it goes */
+    gone = 0;
+    for (int i = 0; i < 200 && !gone; i++) {
+        gone = st_stat(&a, "ex/joined", &info) == -CNIO_ERR_NOENT;
+        if (!gone)
+            usleep(50000);
+        ck_assert_msg(gone || i < 199, "the joined upload outlived its last writer by 10 s");
+    }
     st_close(&a);
     st_close(&b);
 }
