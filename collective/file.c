@@ -486,7 +486,17 @@ CNIO_API int cnio_file_close(cnio_file_t **fhp)
          * then commits nothing and leaves in-place updates marked interrupted */
         if (rc)
             cnio__obj_taint(fh->obj, rc);
-        rc2 = cnio__obj_close(fh->obj);
+        /* an upload that filled a host's disk: kept for a resume, it would hold that
+         * space until --stage-expire (a week); discarded, the host has it back and the
+         * previous version, if any, stays */
+        if (cnio__obj_werr(fh->obj) == -CNIO_ERR_NOSPC && cnio__obj_staged(fh->obj)) {
+            rc2 = cnio__obj_abort(fh->obj);
+            cnio__err("%s: %s the incomplete upload: a host's disk was full", fh->uri,
+                      rc2 == 0 ? "discarded" : "could not discard");
+            rc2 = -CNIO_ERR_NOSPC;   /* the write failed, discarded or not */
+        } else {
+            rc2 = cnio__obj_close(fh->obj);
+        }
         fh->obj = NULL;
         if (rc2 == 0 && (fh->amode & MPI_MODE_DELETE_ON_CLOSE)) {
             rc2 = cnio__uri_parse(fh->uri, &u);

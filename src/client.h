@@ -52,6 +52,9 @@ int cnio__obj_open(struct cnio_stack *st, const struct cnio_uri *u, const struct
                    uint32_t oflags, struct cnio_obj **out);
 /* 1 when obj writes a staged instance (this process opened it, or attached to it). */
 int cnio__obj_staged(const struct cnio_obj *obj);
+/* The first error of a write of obj that sent bytes, or that cnio__obj_taint gave it; 0
+ * when none. */
+int cnio__obj_werr(const struct cnio_obj *obj);
 /* Discards obj's staged instance on every host (nothing is committed; the previous
  * version, if any, stays) and frees obj. Only the opener discards; an attached process
  * just lets go. When a connection of obj broke, new connections discard it; when a host

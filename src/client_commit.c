@@ -313,6 +313,11 @@ int cnio__obj_staged(const struct cnio_obj *obj)
     return obj && obj->staged;
 }
 
+int cnio__obj_werr(const struct cnio_obj *obj)
+{
+    return obj ? obj->werr : 0;
+}
+
 /* 1 when every connection of obj to host j is broken (or it has none). */
 static int cc_host_lost(const struct cnio_obj *obj, int j)
 {
