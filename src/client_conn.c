@@ -172,6 +172,14 @@ int cnio__obj_connect_poll(struct cnio_obj *obj, int j)
 
         if (err && (conn_budget_refused(host->lanes[l]) || err == -CNIO_ERR_CONN))
             return conn_backoff(obj, j, err);
+        if (err == -CNIO_ERR_AUTH && host->auth.mode == CNIO_WIRE_AUTH_TOKEN) {
+            /* a token is good for one open on one server's run (client_revive.c) */
+            cnio__err("%s: host %s:%u does not know this open (it restarted since the "
+                      "open, or released it): open the file again", obj->path, host->name,
+                      host->port);
+            conn_drop(host);
+            return -CNIO_ERR_CONN;
+        }
         if (err) {
             cnio__err("connecting to %s:%u: %s", host->name, host->port, cnio_strerror(err));
             conn_drop(host);

@@ -240,14 +240,23 @@ static int cl_transfer(struct cl_run *run)
     int ret = cl_validate(run->x, run->n);
     uint8_t need[CNIO_MAX_HOSTS] = { 0 };
 
-    if (!ret)
-        ret = cnio__cl_revive(obj);
     if (ret)
-        return ret;
-    cnio__cl_columns(obj, run->x, run->n, need);
-    ret = cnio__cl_ensure(obj, need);   /* hosts not connected yet (attached on demand) */
+        return ret;   /* refused before anything: the object is as it was */
+    ret = cnio__cl_revive(obj);
+    if (!ret) {
+        cnio__cl_columns(obj, run->x, run->n, need);
+        ret = cnio__cl_ensure(obj, need);   /* hosts not connected yet (attached on demand) */
+        if (ret)
+            cnio__cl_release(obj);
+    }
     if (ret) {
-        cnio__cl_release(obj);
+        /* A write that reached no host leaves the update torn all the same: what this
+         * handle wrote before is there, this is not. Untainted, the close vouched for
+         * the object: a job whose ranks' first connection to a restarted server failed
+         * closed with success, and the object read back as a mix of versions, complete
+         * (helper-63); a new file committed with a hole. */
+        if (run->write && (obj->oflags & CNIO_WIRE_O_WRITE))
+            cnio__obj_taint(obj, ret);
         return ret;
     }
     for (int j = 0; j < obj->nhosts; j++) {

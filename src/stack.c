@@ -202,9 +202,11 @@ static void ep_kill_why(struct cnio_ep *ep, int err, const char *why)
                    "capabilities: a cnio-server older than this client, which cannot take "
                    "its requests; upgrade it to this version", ep->name);
     else if (err == -CNIO_ERR_AUTH && ep->state == EP_AUTH &&
-             ep->auth.mode == CNIO_WIRE_AUTH_TOKEN)   /* the key is not in question */
-        cnio__warn("connection to %s: the server refused this open's token: it does not "
-                   "know the open (it restarted, or the open was closed)", ep->name);
+             ep->auth.mode == CNIO_WIRE_AUTH_TOKEN)
+        /* the key is not in question; the caller says it, naming the object
+         * (client_conn.c, client_revive.c) */
+        cnio__debug("connection to %s: the server refused this open's token: it does not "
+                    "know the open (it restarted, or the open was closed)", ep->name);
     /* (a wrong key is said by the connect that waits for the handshake: client.c) */
     else if ((err != -CNIO_ERR_CONN || ep->ninflight) && !ep->quiet &&
              !(err == -CNIO_ERR_AUTH && ep->state == EP_AUTH))
