@@ -700,6 +700,8 @@ int cnio__obj_set_size(struct cnio_obj *obj, uint64_t size)
     ret = cl_each_host(obj, CNIO_WIRE_SETSIZE, size, NULL, 0, 1);
     if (!ret)
         obj->recorded = size;
+    else if (obj->oflags & CNIO_WIRE_O_WRITE)
+        cnio__obj_taint(obj, ret);   /* some hosts may have it, some not: torn as a write */
     return ret;
 }
 
