@@ -266,7 +266,8 @@ static int cl_open_hosts(struct cnio_obj *obj, int from, int to, uint32_t flags,
          * left there to resume (a server dropped an instance it had not kept), is the
          * caller's too: it copies afresh and says so */
         cnio__cl_name_failures(obj->path, "open", obj->hosts + from, c, n,
-                               from == 0 ? 2 : (flags & (CNIO_WIRE_O_JOIN | CNIO_WIRE_O_RESUME)) != 0);
+                               from == 0 ? 2
+                                         : (flags & (CNIO_WIRE_O_JOIN | CNIO_WIRE_O_RESUME)) != 0);
     }
     for (int i = 0; c && rb && i < n; i++) {
         struct cnio__cl_host *host = &obj->hosts[from + i];

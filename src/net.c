@@ -198,10 +198,6 @@ static uint16_t net_bound_port(int fd)
     return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
-/*
- * On failure errno is left as bind/listen set it (EADDRINUSE, EACCES, ...) so a caller
- * can say why. Errors: -CNIO_ERR_INVAL (bad syntax), -CNIO_ERR_RESOLVE, -CNIO_ERR_CONN.
- */
 int cnio__net_listen_form(const char *addr_port)
 {
     char host[256];
@@ -211,6 +207,10 @@ int cnio__net_listen_form(const char *addr_port)
                                                                          : -CNIO_ERR_INVAL;
 }
 
+/*
+ * On failure errno is left as bind/listen set it (EADDRINUSE, EACCES, ...) so a caller
+ * can say why. Errors: -CNIO_ERR_INVAL (bad syntax), -CNIO_ERR_RESOLVE, -CNIO_ERR_CONN.
+ */
 int cnio__net_listen(const char *addr_port, int backlog, int *fd_out, uint16_t *port_out)
 {
     struct addrinfo hints, *res, *ai;
