@@ -623,11 +623,8 @@ int cnio__obj_close(struct cnio_obj *obj)
         return ret;
     }
     ret = cnio__cl_revive(obj);   /* the CLOSEs (and an in-place writer's clean mark) */
-    if (!ret && obj->staged && obj->hosts[0].opened) {
+    if (!ret && obj->staged && obj->hosts[0].opened)
         ret = cnio__cl_commit(obj);
-        if (!ret)
-            cnio__cl_unlink_past(obj);
-    }
     ret2 = cl_close_handles(obj);
     cnio__cl_free(obj);
     return ret ? ret : ret2;

@@ -138,6 +138,7 @@ static int cc_servers_can(const struct cnio_obj *obj, uint32_t cap)
 }
 
 static int cc_discard(struct cnio_obj *obj);
+static int cc_unlink_past(struct cnio_obj *obj);
 
 int cnio__obj_setattr_staged(struct cnio_obj *obj, uint32_t mode, int64_t mtime_ns)
 {
@@ -223,6 +224,9 @@ int cnio__cl_commit(struct cnio_obj *obj)
         if (ret)
             return ret;
     }
+    ret = cc_unlink_past(obj);
+    if (ret)
+        return ret;
     if (cc_servers_can(obj, CNIO_WIRE_CAP_ORDER)) {
         /* Column 0's host is the commit point: it orders the commits of the name (the
          * last to reach it wins), then every other host gets the same order, and keeps
@@ -451,35 +455,37 @@ void cnio__obj_set_gone_ok(struct cnio_obj *obj, int on)
  * hosts (striping_factor) is on the first ones only, and what a write of the name
  * through another order of the same hosts left on the others (cnio://B,A/x with one
  * column puts x on B, cnio://A,B/x then on A) was read back through that order, whole
- * and stale, with exit 0. So the commit is followed by an UNLINK of the name on each
- * host past the columns, as a tree's batches do (client_batch.c, bt_release). A host
- * that holds nothing there answers NOENT.
+ * and stale, with exit 0. So before its COMMITs (after PREPARE) a writer removes the
+ * name from each host past its columns (UNLINK; NOENT when there is nothing), as a
+ * tree's batches do (client_batch.c, bt_release). One it cannot reach, or that cannot
+ * remove it (a directory of that name), refuses the commit: committed beside it, the
+ * old copy would be read back through that order once the host answers (helper-64).
+ * The upload is kept, to be resumed. 0, or the first host's error.
  */
-void cnio__cl_unlink_past(struct cnio_obj *obj)
+static int cc_unlink_past(struct cnio_obj *obj)
 {
     uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
-    int from = obj->nhosts, n = obj->nuri - obj->nhosts, len;
+    int from = obj->nhosts, n = obj->nuri - obj->nhosts, len, ret = 0;
     struct cnio__cl_host *hosts = obj->hosts + from;
     struct cnio_ep_auth *auth;
     struct cnio_call *c;
 
     if (n <= 0)
-        return;
+        return 0;
     len = cnio__cl_open_payload(0, NULL, 0, obj->path, pl, sizeof(pl));
+    if (len < 0)
+        return len;
     auth = calloc((size_t)n, sizeof(*auth));
     c = calloc((size_t)n, sizeof(*c));
-    if (len < 0 || !auth || !c) {
+    if (!auth || !c) {
         free(auth);
         free(c);
-        cnio__warn("%s: committed; what an earlier write left on the URI's hosts past "
-                   "its %d column(s) was not removed: %s", obj->path, from,
-                   cnio_strerror(len < 0 ? len : -CNIO_ERR_NOMEM));
-        return;
+        return -CNIO_ERR_NOMEM;
     }
     for (int j = 0; j < n; j++)
         auth[j] = (struct cnio_ep_auth){ .mode = CNIO_WIRE_AUTH_KEY, .k = obj->key.bytes,
                                          .klen = obj->key.len };
-    if (!obj->borrowed)   /* one that does not answer says so itself, and is skipped */
+    if (!obj->borrowed)   /* one that does not answer says so itself */
         cnio__cl_connect(obj->st, &obj->h, hosts, n, 1, auth, &obj->stats);
     for (int j = 0; j < n; j++)
         if (hosts[j].nlanes && !cnio__ep_error(hosts[j].lanes[0]))
@@ -487,15 +493,23 @@ void cnio__cl_unlink_past(struct cnio_obj *obj)
                                        .type = CNIO_WIRE_UNLINK, .payload = pl,
                                        .plen = (uint32_t)len };
     cnio__stack_calls(obj->st, c, n);
-    for (int j = 0; j < n; j++)
-        if (!c[j].ep || (c[j].status && c[j].status != -CNIO_ERR_NOENT))
-            cnio__warn("%s: committed on its %d column(s); what an earlier write of the "
-                       "name left on host %s:%u was not removed%s%s, and a read through a "
-                       "URI that names that host first may find it", obj->path, from,
-                       hosts[j].name, hosts[j].port, c[j].ep ? ": " : "",
-                       c[j].ep ? cnio_strerror(c[j].status) : "");
+    for (int j = 0; j < n && !ret; j++) {
+        int err = !c[j].ep ? -CNIO_ERR_CONN : c[j].status == -CNIO_ERR_NOENT ? 0 : c[j].status;
+
+        if (err) {
+            cnio__err("%s: not committed: host %s:%u, past its %d column(s), %s%s, and a "
+                      "read through a URI that names it first would find what an earlier "
+                      "write of the name left there; the upload is kept (`cnio cp --resume` "
+                      "finishes it once that host answers, `cnio rm` removes it)", obj->path,
+                      hosts[j].name, hosts[j].port, from,
+                      !c[j].ep ? "could not be reached" : "could not remove the name: ",
+                      !c[j].ep ? "" : cnio_strerror(err));
+            ret = err;
+        }
+    }
     if (!obj->borrowed)
         cnio__cl_disconnect(hosts, n);
     free(c);
     free(auth);
+    return ret;
 }

@@ -192,7 +192,9 @@ int cnio__cl_commit_under_way(const struct cnio_obj *obj);
  * a commit may be under way: an upload of the name is staged beside the object, and a
  * live writer holds it, or the servers cannot say whether one does. */
 int cnio__cl_settling(uint32_t state);
-/* COMMIT of the staged instance on every host but column 0's, then on column 0's. */
+/* PREPARE on every host; UNLINK of the name on the URI's hosts past obj's columns (one
+ * that fails refuses the commit, the upload kept); then COMMIT of the staged instance,
+ * column 0's host first where the servers order commits (client_commit.c). */
 int cnio__cl_commit(struct cnio_obj *obj);
 /* Adds to *state (CNIO_OBJ_*) what info says, gen0 being column 0's generation. */
 void cnio__cl_state(uint32_t *state, const struct cnio_wire_info *info, uint32_t gen0);
@@ -227,12 +229,6 @@ int cnio__cl_revive(struct cnio_obj *obj);
  * nor -CNIO_ERR_ISDIR (an open of a directory's name: cp copies into it). */
 void cnio__cl_name_failures(const char *path, const char *op, const struct cnio__cl_host *hosts,
                             const struct cnio_call *c, int n, int quiet);
-/*
- * After obj's commit, when it has fewer columns than its URI has hosts: UNLINK of its
- * name on the hosts past its columns (connected for it, then closed, unless borrowed),
- * which must hold nothing of it now. A failure is a warning: the commit stands.
- */
-void cnio__cl_unlink_past(struct cnio_obj *obj);
 /* Frees obj and everything it holds (endpoints closed, no CLOSE sent). */
 void cnio__cl_free(struct cnio_obj *obj);
 
