@@ -178,7 +178,7 @@ int cnio__obj_connect_poll(struct cnio_obj *obj, int j)
                       "open, or released it): open the file again", obj->path, host->name,
                       host->port);
             conn_drop(host);
-            return -CNIO_ERR_CONN;
+            return err;
         }
         if (err) {
             cnio__err("connecting to %s:%u: %s", host->name, host->port, cnio_strerror(err));
