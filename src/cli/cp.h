@@ -1,7 +1,8 @@
 /*
  * cp.h - what the files of `cnio cp` share: cp.c moves the bytes of one file (open,
- * chunked passes, close and commit), cp_ui.c holds what the user types and reads (the
- * usage, the arguments, the summaries, what a failed copy says it left behind).
+ * chunked passes, close and commit), cp_dst.c opens its destination and commits a
+ * download's, cp_ui.c holds what the user types and reads (the usage, the arguments,
+ * the summaries, what a failed copy says it left behind).
  */
 #ifndef CNIO_CLI_CP_H
 #define CNIO_CLI_CP_H
@@ -44,7 +45,7 @@ struct cp_job {
     int nhosts, lanes;           /* of the remote side, for the summary */
     int tty;
     int into_ok;                 /* an upload whose DST may turn out a directory on the
-                                    servers: then DST/NAME, as cp(1) (cp_open_remote_dst) */
+                                    servers: then DST/NAME, as cp(1) (cp_dst.c) */
     char *into;                  /* that DST/NAME (the caller frees it) */
     int stream_fd;               /* a stream's local end: "-" (0 or 1), or the descriptor a
                                     name such as /dev/stdout or /dev/fd/N names (else -1) */
@@ -57,6 +58,20 @@ int cp_run(struct cp_job *j);
  * is a local directory, or (is_dir) is known to be one; else NULL (and on ENOMEM). */
 char *cp_into_dir(const char *src, const char *dst, int src_remote, int dst_remote,
                   int is_dir);
+/* All ranks: the same rc everywhere (the lowest). Collective. */
+int cp_agree(int rc);
+/* Keeps this process's first local failure (e's name, errno err, or msg instead of
+ * strerror), which cp_report says; returns err as a -CNIO_ERR_* code. */
+int cp_local_fail(const struct cp_end *e, int err, const char *msg);
+/* This rank's range j->lo..j->hi of j->total, contiguous shares cut at chunk multiples,
+ * and j->iters, the collective calls every rank makes. */
+void cp_range(struct cp_job *j);
+/* Opens DST (cp_dst.c): a remote one for writing (with --resume the interrupted upload,
+ * or j->there set when DST already holds SRC), or a download's part file, locked, at the
+ * source's size. 0 or a -CNIO_ERR_* code, the same on every rank. Collective. */
+int cp_open_dst(struct cp_job *j);
+/* Rank 0, a download that every rank finished: its part file becomes DST. */
+int cp_commit_part(struct cp_job *j);
 /* Reports a failed copy once: the local failures of the ranks, each said once (the
  * lowest rank with one says it; another rank only a different one: a missing SRC is
  * said once, not by every rank); otherwise rank 0 the (agreed) remote one. Collective;
