@@ -228,11 +228,6 @@ static int handles_writing(struct cnio_srv_handles *t, uint64_t stage, int joine
     return found;
 }
 
-int cnio__srv_handles_staging(struct cnio_srv_handles *t, uint64_t stage)
-{
-    return handles_writing(t, stage, 0);
-}
-
 int cnio__srv_handles_live(void *t, uint64_t stage)
 {
     return handles_writing(t, stage, 0);

@@ -551,7 +551,7 @@ static int req_orphaned(struct cnio_srv_conn *c, const struct cnio_srv_handle *h
     size_t n = 0;
     int there = 0;
 
-    if (cnio__srv_handles_staging(&c->srv->handles, hd->joined) ||
+    if (cnio__srv_handles_live(&c->srv->handles, hd->joined) ||
         cnio__srv_stage_idx_ids(&c->srv->store, hd->name, &ids, &n))
         return 0;
     for (size_t i = 0; i < n; i++)

@@ -157,10 +157,8 @@ int cnio__srv_handles_add(struct cnio_srv_handles *t, int fd, char *name, uint32
 /* A counted reference to handle id, or NULL; release with cnio__srv_handles_put. */
 struct cnio_srv_handle *cnio__srv_handles_get(struct cnio_srv_handles *t, uint64_t id);
 void cnio__srv_handles_put(struct cnio_srv_handles *t, struct cnio_srv_handle *h);
-/* 1 when an open handle writes staged instance stage, else 0. */
-int cnio__srv_handles_staging(struct cnio_srv_handles *t, uint64_t stage);
-/* The same with t as a void *: the "live" callback the stage functions take (store.h),
- * with &srv->handles as its argument. */
+/* 1 when an open handle of t (a struct cnio_srv_handles *, as the "live" callback the
+ * stage functions take, store.h) created staged instance stage and writes it, else 0. */
 int cnio__srv_handles_live(void *t, uint64_t stage);
 /* cnio__srv_handles_live, counting the writers that joined the instance as well: an
  * instance they write is not to be expired, pruned, resumed or moved, even once its
