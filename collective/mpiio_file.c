@@ -115,6 +115,22 @@ static int mpiio_amode_check(int amode)
     return 0;
 }
 
+
+/* 1 when the hints of an open of name (info, the environment, the configuration) ask
+ * for cnio_resume. */
+static int mpiio_resuming(const char *name, MPI_Info info)
+{
+    struct cnio_uri u;
+    struct cnio_hints h;
+    int on;
+
+    if (cnio__uri_parse(name, &u))
+        return 0;
+    on = cnio__coll_hints(&u, info, &h) == 0 && h.resume;
+    cnio__uri_free(&u);
+    return on;
+}
+
 /* MPI_MODE_APPEND: both file pointers start at the end (the default view counts bytes). */
 static int mpiio_append(struct mpiio_file *m)
 {
@@ -162,6 +178,12 @@ MPIIO_API int MPI_File_open(MPI_Comm comm, const char *name, int amode, MPI_Info
     if (rc == -CNIO_ERR_ISDIR && !cnio__log_said_since(said, "directory") &&
         MPI_Comm_rank(comm, &me) == MPI_SUCCESS && me == 0)
         cnio__err("%s: is a directory, not a file", name);
+    /* a resume with nothing to resume: the library leaves that to its caller too (cp
+     * then copies afresh); MPI_ERR_NO_SUCH_FILE alone would read as a missing object */
+    if (rc == -CNIO_ERR_NOENT && (amode & (MPI_MODE_WRONLY | MPI_MODE_RDWR)) &&
+        mpiio_resuming(name, info) && MPI_Comm_rank(comm, &me) == MPI_SUCCESS && me == 0)
+        cnio__err("%s: no interrupted upload of it to resume (hint cnio_resume=true; "
+                  "open it without that hint to write it afresh)", name);
     if (rc) {
         free(m);
         return mpiio__err(NULL, rc);

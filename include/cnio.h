@@ -78,13 +78,21 @@ typedef struct cnio_file cnio_file_t;
  *
  * Opens (amode & MPI_MODE_CREATE: creates) the object named by uri, collectively over
  * comm: every rank of comm calls with the same uri and amode (the same hosts and path;
- * the hints may differ), else every rank gets -CNIO_ERR_NOT_SAME and nothing is opened. amode takes MPI_MODE_RDONLY,
- * MPI_MODE_WRONLY or MPI_MODE_RDWR, optionally with MPI_MODE_CREATE, MPI_MODE_EXCL,
- * MPI_MODE_DELETE_ON_CLOSE. info may be MPI_INFO_NULL; its hints override the URI's
- * query, which overrides CNIO_* environment variables. On success *fh owns the open
- * object; cnio_file_close releases it. A bad hint is -CNIO_ERR_HINT on every rank, a
- * connection budget too small to work included (cnio_max_conns_per_server below rank 0's
- * connections to a server plus one lane set, with more than one rank; doc/scale.md).
+ * the hints may differ), else every rank gets -CNIO_ERR_NOT_SAME and nothing is opened.
+ * amode takes MPI_MODE_RDONLY, MPI_MODE_WRONLY or MPI_MODE_RDWR, optionally with
+ * MPI_MODE_CREATE, MPI_MODE_EXCL, MPI_MODE_DELETE_ON_CLOSE. info may be MPI_INFO_NULL;
+ * its hints override the URI's query, which overrides CNIO_* environment variables. On
+ * success *fh owns the open object; cnio_file_close releases it.
+ * Returns 0 or a negative CNIO_ERR_*, the same on every rank; among them:
+ * -CNIO_ERR_NOENT, no such object (without MPI_MODE_CREATE), or with hint cnio_resume no
+ * interrupted upload of it left to resume (on every host of its columns; nothing is
+ * said: the caller decides whether to write afresh); -CNIO_ERR_EXIST (MPI_MODE_EXCL);
+ * -CNIO_ERR_ISDIR (the name is a directory; nothing is said either); -CNIO_ERR_AMODE;
+ * -CNIO_ERR_INCOMPLETE (a read of an object being created, or interrupted);
+ * -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT, -CNIO_ERR_RESOLVE (a host); -CNIO_ERR_URI;
+ * -CNIO_ERR_HINT, for a bad hint, a connection budget too small to work included
+ * (cnio_max_conns_per_server below rank 0's connections to a server plus one lane set,
+ * with more than one rank; doc/scale.md).
  */
 int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info info, cnio_file_t **fh);
 
