@@ -85,8 +85,8 @@ typedef struct cnio_file cnio_file_t;
  * success *fh owns the open object; cnio_file_close releases it.
  * Returns 0 or a negative CNIO_ERR_*, the same on every rank; among them:
  * -CNIO_ERR_NOENT, no such object (without MPI_MODE_CREATE), or with hint cnio_resume no
- * interrupted upload of it left to resume (on every host of its columns; nothing is
- * said: the caller decides whether to write afresh); -CNIO_ERR_EXIST (MPI_MODE_EXCL);
+ * interrupted upload of it left to resume on a host of its columns (nothing is said:
+ * the caller decides whether to write afresh); -CNIO_ERR_EXIST (MPI_MODE_EXCL);
  * -CNIO_ERR_ISDIR (the name is a directory; nothing is said either); -CNIO_ERR_AMODE;
  * -CNIO_ERR_INCOMPLETE (a read of an object being created, or interrupted);
  * -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT, -CNIO_ERR_RESOLVE (a host); -CNIO_ERR_URI;
