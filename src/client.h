@@ -219,6 +219,9 @@ struct cnio_obj_stat {
 #define CNIO_OBJ_LIVE_KNOWN 0x20 /* every host said whether one does: without LIVE, the
                                     upload or commit was interrupted */
 #define CNIO_OBJ_INCOMPLETE (CNIO_OBJ_STAGED | CNIO_OBJ_DIRTY | CNIO_OBJ_TORN)
+/* Listings only, with TORN: no column of the name is this URI's (column j on host j),
+ * what a write through another order of the same hosts left (a STAT says NOENT). */
+#define CNIO_OBJ_FOREIGN 0x40
 /* STAT of the object u names on every host it has a column on. A commit under way (it
  * reached some hosts, its writer is live) is waited for, up to h->timeout_ms, so that
  * out describes the object before it or after it (client_ctl.c). */

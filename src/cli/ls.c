@@ -42,6 +42,9 @@ static const char *cli_state(uint32_t state)
                : dead ? "incomplete: an upload was interrupted before it committed (cnio cp "
                         "--resume finishes it, cnio rm removes it)"
                : "incomplete: an upload is in progress, or was interrupted before it committed";
+    if (state & CNIO_OBJ_FOREIGN)
+        return "incomplete: not an object of this URI: a write through another order of "
+               "these hosts left it (read it through that order; cnio rm removes it)";
     if (state & CNIO_OBJ_TORN)
         return live ? "incomplete: a commit has not reached every host (a writer of it is "
                       "live: under way)"
@@ -105,7 +108,9 @@ static void ls_ask_live(const struct ls_ctx *x, const char *name, struct cnio_ob
     struct cnio_obj_stat t;
     char *path;
 
-    if (x->one || s->is_dir ||
+    /* (another order's: its STAT would only find no such object, and complain of the
+     * layout on a host that holds a column of it) */
+    if (x->one || s->is_dir || (s->state & CNIO_OBJ_FOREIGN) ||
         !(s->state & (CNIO_OBJ_STAGED | CNIO_OBJ_TORN | CNIO_OBJ_PENDING)) ||
         !(path = tree_join(x->u->path, name)))
         return;
@@ -165,7 +170,9 @@ static int ls_print(const char *name, const struct cnio_obj_stat *ls, void *arg)
     cli_print_name(name);
     if (o->long_list && !strcmp(cli_type(s), "symlink"))
         ls_link_target(x, name, s);
-    if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_INCOMPLETE))
+    if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_FOREIGN))
+        fputs("  (incomplete: another order of these hosts wrote it)", stdout);
+    else if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_INCOMPLETE))
         fputs("  (incomplete)", stdout);
     fputs(s->is_dir ? "/\n" : "\n", stdout);
     return 0;

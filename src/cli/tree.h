@@ -19,8 +19,9 @@ enum tree_type { TREE_FILE = 1, TREE_DIR = 2, TREE_LINK = 3 };
  * did not finish (TREE_INCOMPLETE: not copied); or a commit has reached some of its
  * hosts while an instance of the name is still staged beside the object on another,
  * which is a commit under way as often as one that stopped (TREE_SETTLING: copied,
- * and its open tells the two apart, waiting for a commit under way). */
-enum tree_state { TREE_INCOMPLETE = 1, TREE_SETTLING = 2 };
+ * and its open tells the two apart, waiting for a commit under way); or what a write
+ * through another order of the same hosts left (TREE_FOREIGN: not copied). */
+enum tree_state { TREE_INCOMPLETE = 1, TREE_SETTLING = 2, TREE_FOREIGN = 3 };
 
 /* One entry of a tree, by its path relative to the tree's top ("" is the top). */
 struct tree_ent {
@@ -31,7 +32,7 @@ struct tree_ent {
     uint32_t mode;          /* st_mode bits (0: unknown) */
     uint32_t alloc_kib;     /* local files: KiB allocated (sparse files hold fewer) */
     uint8_t type;           /* enum tree_type */
-    uint8_t incomplete;     /* objects: TREE_INCOMPLETE, TREE_SETTLING or 0 */
+    uint8_t incomplete;     /* objects: enum tree_state, or 0 */
     uint64_t dev, ino;      /* local directories: their device and inode (-L: cycles) */
     uint32_t from;          /* the walk: index of the directory it was listed from */
 };
