@@ -351,14 +351,18 @@ static int main_listen(struct cnio_srv *srv)
         snprintf(where, sizeof(where), "%s", srv->opts.listen);
     else
         cnio__net_ntop(&a, where, sizeof(where));
+    /* The fabric endpoints before the workers: a worker answers a client's FABRIC
+     * request from them, and one that came in the moment a restarted server listened
+     * would otherwise be told the transport is not served. Connections wait in the
+     * backlog meanwhile. */
+    ret = cnio__srv_fab_start(srv);
+    if (ret)
+        return ret;
     ret = cnio__srv_loop_start(srv);
     if (ret) {
         cnio__err("cannot start the worker threads: %s", cnio__srv_strerror(ret));
         return ret;
     }
-    ret = cnio__srv_fab_start(srv);
-    if (ret)
-        return ret;
     if (srv->opts.port_file && main_port_file(srv->opts.port_file, port)) {
         cnio__err("cannot write the port file %s: %s", srv->opts.port_file, strerror(errno));
         return -CNIO_ERR_IO;
