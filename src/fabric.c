@@ -125,6 +125,21 @@ static int fab_info(const char *prov, const char *where, struct fi_info **out)
     return pick ? (*out ? 0 : -CNIO_ERR_NOMEM) : -CNIO_ERR_NOTSUP;
 }
 
+/*
+ * shm's cross-memory-attach path (libfabric 1.17) loses messages that arrive before
+ * their receive is posted: 4 ranks writing to one server hang. Its copy through shared
+ * buffers has no such problem. libfabric reads the variable at its first fi_getinfo; a
+ * value the user set stays. Set once, before the first thread that may load libfabric
+ * starts: setenv while another thread is in getenv (libfabric's dlopen reads the
+ * environment) can crash that thread.
+ */
+static pthread_once_t fab_env_once = PTHREAD_ONCE_INIT;
+
+static void fab_env_set(void)
+{
+    setenv("FI_SHM_DISABLE_CMA", "1", 0);
+}
+
 static pthread_mutex_t fab_warm_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_t fab_warm_thread;
 static int fab_warm_state;     /* 0 never started, 1 running, 2 over (fab_warm_lock) */
@@ -141,6 +156,7 @@ static void *fab_warm_run(void *arg)
 
 void cnio__fab_warm(void)
 {
+    pthread_once(&fab_env_once, fab_env_set);
     pthread_mutex_lock(&fab_warm_lock);
     if (fab_warm_state == 0)
         fab_warm_state = pthread_create(&fab_warm_thread, NULL, fab_warm_run, NULL) ? 2 : 1;
@@ -208,11 +224,7 @@ int cnio__fab_open(const char *prov, const char *node, struct cnio_fab *f)
     int ret;
 
     memset(f, 0, sizeof(*f));
-    /* shm's cross-memory-attach path (libfabric 1.17) loses messages that arrive before
-     * their receive is posted: 4 ranks writing to one server hang. Its copy through
-     * shared buffers has no such problem. Read by libfabric at its first fi_getinfo; a
-     * value the user set stays. */
-    setenv("FI_SHM_DISABLE_CMA", "1", 0);
+    pthread_once(&fab_env_once, fab_env_set);
     ret = fab_info(prov ? prov : "", node, &f->info);
     if (ret)
         return ret;

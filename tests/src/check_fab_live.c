@@ -353,6 +353,18 @@ START_TEST(rescue_stuck_call)
     shm_unlink(shm);   /* what the killed server left in /dev/shm */
 }
 END_TEST
+
+/* The environment libfabric reads is set before the warming thread starts: a setenv
+ * while that thread's dlopen is in getenv once crashed it. (Each test is a fork.) */
+START_TEST(env_before_warm)
+{
+    unsetenv("FI_SHM_DISABLE_CMA");
+    cnio__fab_warm();
+    ck_assert_ptr_nonnull(getenv("FI_SHM_DISABLE_CMA"));
+    ck_assert_str_eq(getenv("FI_SHM_DISABLE_CMA"), "1");
+    cnio__fab_warm_wait();
+}
+END_TEST
 #endif
 
 static Suite *fab_live_suite(void)
@@ -367,6 +379,7 @@ static Suite *fab_live_suite(void)
     tcase_add_test(tc, watchdog_exits);
 #ifdef HAVE_LIBFABRIC
     tcase_add_test(tc, rescue_stuck_call);
+    tcase_add_test(tc, env_before_warm);
 #endif
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
