@@ -202,10 +202,14 @@ static int shim_poll_as_connect(int fd, short events, int64_t deadline, int app_
     }
 }
 
-/* Waits for the in-progress setup on fd until deadline; -1/errno as connect would.
- * Past the application's own SO_SNDTIMEO the errno is timeo_errno: EINPROGRESS for the
- * connect that started the setup, EALREADY for a retry, as the kernel says. */
-static int shim_wait_connected(int fd, int64_t deadline, int app_timeo, int timeo_errno)
+/* Waits for the in-progress setup on fd (to sa, len) until deadline; -1/errno as connect
+ * would. Past the application's own SO_SNDTIMEO the errno is timeo_errno: EINPROGRESS
+ * for the connect that started the setup, EALREADY for a retry, as the kernel says.
+ * The socket is left as the kernel's blocking connect leaves it: connected; or, after a
+ * failure, unconnected with no error pending, so that the program's next connect on it
+ * starts a new setup (not ECONNABORTED) and its writes say EPIPE. */
+static int shim_wait_connected(int fd, const struct sockaddr *sa, socklen_t len,
+                               int64_t deadline, int app_timeo, int timeo_errno)
 {
     int r = shim_poll_as_connect(fd, POLLOUT, deadline, app_timeo), err = 0;
     socklen_t el = sizeof(err);
@@ -223,17 +227,19 @@ static int shim_wait_connected(int fd, int64_t deadline, int app_timeo, int time
             errno = timeo_errno;
             return -1;
         }
+        /* Aborted; the disconnect leaves ECONNRESET pending, which the kernel's own
+         * time-out would not: taken off. */
         shim_real.connect(fd, &unspec, sizeof(unspec));
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
         errno = ETIMEDOUT;
         return -1;
     }
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
-        return -1;
-    if (err) {
-        errno = err;
-        return -1;
-    }
-    return 0;
+    /* The kernel's connect once more, as the blocking one ends: it takes the pending
+     * error (ECONNREFUSED, ...) and unconnects the socket, or moves it to the
+     * connected state (a later connect() then says EISCONN). */
+    if (shim_real.connect(fd, sa, len) == 0 || errno == EISCONN)
+        return 0;
+    return -1;
 }
 
 /* The socket's SO_SNDTIMEO in ms (at least 1), or 0 when it has none. */
@@ -263,13 +269,8 @@ static int shim_connect_blocking(int fd, const struct sockaddr *sa, socklen_t le
     rc = shim_real.connect(fd, sa, len);
     /* EALREADY: a setup started by an earlier connect (interrupted by a signal, or past
      * SO_SNDTIMEO) is still under way; a blocking connect waits for it, as Linux's does. */
-    if (rc < 0 && (errno == EINPROGRESS || errno == EALREADY)) {
-        rc = shim_wait_connected(fd, deadline, app_timeo, errno);
-        /* Once more, as a blocking connect would have: moves the socket to the
-         * connected state, so that a later connect() says EISCONN. */
-        if (rc == 0)
-            shim_real.connect(fd, sa, len);
-    }
+    if (rc < 0 && (errno == EINPROGRESS || errno == EALREADY))
+        rc = shim_wait_connected(fd, sa, len, deadline, app_timeo, errno);
     e = errno;
     fcntl(fd, F_SETFL, flags);
     errno = e;

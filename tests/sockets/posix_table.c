@@ -7,7 +7,8 @@
  *   posix_table             the table
  *   posix_table --exec-child   what the table execs: one connect and one lookup
  *   posix_table --deadline  (under the shim, CNIO_SOCKETS_CONNECT_TIMEOUT_MS small)
- *                           a connect whose SYN is dropped: prints its errno and seconds
+ *                           a connect whose SYN is dropped: prints its errno, seconds,
+ *                           and then POLLERR, SO_ERROR and a send's errno
  *   posix_table --storage   one connect whose addrlen is sizeof(struct sockaddr_storage)
  *   posix_table --seccomp   under a seccomp filter that forbids process_vm_readv: one
  *                           connect to a listener, one with an unmapped address
@@ -131,6 +132,10 @@ static void rows_connect(int lfd, struct sockaddr_in *a)
     fd = tcp(0);
     rc = connect(fd, (struct sockaddr *)&dead, sizeof(dead));
     ROW("connect refused: %s", ename(rc, errno));
+    for (int i = 1; i <= 2; i++) {   /* the same socket: each retry a new setup */
+        rc = connect(fd, (struct sockaddr *)&dead, sizeof(dead));
+        ROW("connect refused, retry %d on the same socket: %s", i, ename(rc, errno));
+    }
     close(fd);
     rc = connect(-1, (struct sockaddr *)a, sizeof(*a));
     ROW("connect bad fd: %s", ename(rc, errno));
@@ -692,7 +697,19 @@ static int deadline(void)
     rc = connect(f2, (struct sockaddr *)&fa, sizeof(fa));
     e = errno;
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    printf("%s %ld\n", ename(rc, e), (long)(t1.tv_sec - t0.tv_sec));
+    printf("%s %ld", ename(rc, e), (long)(t1.tv_sec - t0.tv_sec));
+    /* Left as the kernel's own time-out leaves it: no error pending, a send says EPIPE. */
+    {
+        struct pollfd p = { .fd = f2, .events = POLLIN | POLLOUT };
+        int err = -1;
+        socklen_t el = sizeof(err);
+
+        poll(&p, 1, 0);
+        getsockopt(f2, SOL_SOCKET, SO_ERROR, &err, &el);
+        rc = (int)send(f2, "x", 1, MSG_NOSIGNAL);
+        printf(" pollerr %d so_error %d send %s\n", !!(p.revents & POLLERR), err,
+               ename(rc, errno));
+    }
     close(f2);
     close(f1);
     close(full);
