@@ -62,6 +62,16 @@ static int files_clear_path(const char *path, const struct sockaddr_un *a)
     return 0;
 }
 
+/* Removes PATH.down, the shims' mark that the proxy at path was lost (sockets/shim.c):
+ * a proxy serving there again, or gone for good, leaves none behind. */
+static void files_down_clear(const char *path)
+{
+    char down[PATH_MAX];
+
+    if (snprintf(down, sizeof(down), "%s.down", path) < (int)sizeof(down))
+        unlink(down);
+}
+
 int px_sock_listen(const char *path)
 {
     struct sockaddr_un a = { .sun_family = AF_UNIX };
@@ -83,6 +93,7 @@ int px_sock_listen(const char *path)
         close(fd);
         return -1;
     }
+    files_down_clear(path);
     return fd;
 }
 
@@ -132,8 +143,10 @@ void px_sock_unlink(const char *path)
     struct stat st;
 
     if (stat(path, &st) == 0 && st.st_ino == files_sock_st.st_ino
-        && st.st_dev == files_sock_st.st_dev)
+        && st.st_dev == files_sock_st.st_dev) {
         unlink(path);
+        files_down_clear(path);
+    }
 }
 
 /* path made absolute, since the proxy works from /: path itself, or the working

@@ -122,15 +122,37 @@ static void shim_cat_num(char *msg, size_t cap, size_t *len, long n)
     shim_cat(msg, cap, len, d + k);
 }
 
+/*
+ * Whether this process is the job's first to find the proxy gone: it creates the marker
+ * SOCKET.down beside the proxy's socket (a proxy starting there removes it). Every
+ * process loads the shim, and a shell script's sh, seq, date or curl would each say it
+ * again, into the stderr a script may be capturing. 1 also when no marker can be made.
+ */
+static int shim_first_to_say(void)
+{
+    char path[sizeof(shim_addr.sun_path) + 8];
+    size_t n = strnlen(shim_addr.sun_path, sizeof(shim_addr.sun_path));
+    int fd;
+
+    memcpy(path, shim_addr.sun_path, n);
+    memcpy(path + n, ".down", sizeof(".down"));
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return errno != EEXIST;
+    shim_real.close(fd);
+    return 1;
+}
+
 /* Said without stdio or strerror (neither async-signal-safe, and vfprintf alone takes
- * 1.7 KiB of stack): a connect in a signal handler may be where the proxy is lost. */
+ * 1.7 KiB of stack): a connect in a signal handler may be where the proxy is lost. Said
+ * once per job (shim_first_to_say). */
 void shim_proxy_failed(const char *what)
 {
     int e = errno;
 
     __atomic_store_n(&shim_on, 0, __ATOMIC_RELEASE);
     SHIM_ADD(fallbacks, 1);
-    if (!__atomic_exchange_n(&shim_logged, 1, __ATOMIC_ACQ_REL)) {
+    if (!__atomic_exchange_n(&shim_logged, 1, __ATOMIC_ACQ_REL) && shim_first_to_say()) {
         const char *desc = strerrordesc_np(e);   /* untranslated: no locale, no malloc */
         char msg[256];
         size_t n = 0;
@@ -144,7 +166,8 @@ void shim_proxy_failed(const char *what)
             shim_cat(msg, sizeof(msg), &n, desc);
         else
             shim_cat_num(msg, sizeof(msg), &n, e);
-        shim_cat(msg, sizeof(msg), &n, "); passing everything to libc\n");
+        shim_cat(msg, sizeof(msg), &n, "); passing everything to libc (said once: processes "
+                                        "after this one say nothing)\n");
         (void)!write(2, msg, n);
     }
     errno = e;
