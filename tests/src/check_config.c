@@ -366,6 +366,7 @@ START_TEST(hint_bad)
         { "cnio_lanes", "0" }, { "lanes", "17" }, { "cnio_timeout_ms", "0" },
         { "timeout_ms", "3000000000" }, { "timeout_ms", "" }, { "cnio_connect_window", "0" },
         { "transport", "" }, { "transport", "TCP" }, { "transport", "averyveryverylongname" },
+        { "transport", "nosuch" }, { "cnio_transport", "tcp4" },
         { "cb_nodes", "many" }, { "cb_nodes", "0" }, { "cb_nodes", "-1" },
         { "cnio_cb_direct_min", "2048G" }, { "cb_direct_min", "-1" },
         { "cnio_max_conns_per_server", "0" }, { "max_conns_per_server", "1x" },
