@@ -26,6 +26,7 @@
 #include "fabric.h"
 #include "log.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -33,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,6 +100,29 @@ int cnio__fab_shm_pid(const void *addr, size_t len)
     for (; i < len && a[i] >= '0' && a[i] <= '9' && pid < 100000000; i++)
         pid = pid * 10 + (a[i] - '0');
     return i < len && a[i] == '-' ? (int)pid : 0;
+}
+
+unsigned long long cnio__fab_shm_pidns(const void *addr, size_t len)
+{
+    const char *a = addr;
+    size_t i = sizeof(LIVE_PREFIX) - 1, start;
+    unsigned long long ns = 0;
+
+    if (!cnio__fab_shm_pid(addr, len))
+        return 0;
+    while (a[i] != '-')   /* past the pid: cnio__fab_shm_pid found its '-' */
+        i++;
+    for (start = ++i; i < len && i - start < 16 && isxdigit((unsigned char)a[i]); i++)
+        ns = ns * 16 + (unsigned long long)(isdigit((unsigned char)a[i])
+                                            ? a[i] - '0' : (a[i] | 0x20) - 'a' + 10);
+    return i > start && i < len && a[i] == '-' ? ns : 0;
+}
+
+unsigned long long cnio__fab_own_pidns(void)
+{
+    struct stat st;
+
+    return stat("/proc/self/ns/pid", &st) == 0 ? (unsigned long long)st.st_ino : 0;
 }
 
 /* ---- the registry of guarded endpoints and the watchdog ---------------------------- */
@@ -235,6 +260,15 @@ int cnio__fab_guard_peer(struct cnio_fab *f, struct cnio_fab_peer *p)
         return 0;
     st = cnio__proc_state(p->pid, &p->start);
     if (st < 0) {
+        unsigned long long ns = cnio__fab_shm_pidns(p->addr, p->len);
+
+        /* Not in this /proc: gone, when its address says it lived in this pid namespace
+         * (libfabric would send into the region it left, and wait for ever); else in
+         * another, where its liveness cannot be learnt. */
+        if (ns && ns == cnio__fab_own_pidns()) {
+            cnio__debug("libfabric shm: peer process %d is gone", p->pid);
+            return -CNIO_ERR_CONN;
+        }
         cnio__debug("libfabric shm: peer process %d not in this /proc (another pid "
                     "namespace?): its liveness is not checked", p->pid);
         p->pid = 0;

@@ -183,15 +183,23 @@ static int fab_objects(struct cnio_fab *f)
     if (!strcmp(f->prov, "shm")) {
         /* shm names its region after the process id by default; a process killed before
          * it could remove its region (SIGKILL) leaves one that a later process with the
-         * same id cannot create: a random name never meets such a leftover. */
+         * same id cannot create: a random name never meets such a leftover. The pid
+         * namespace tells a peer that finds no such process whether it is gone
+         * (cnio__fab_guard_peer). */
+        unsigned long long ns = cnio__fab_own_pidns();
         uint64_t r = 0;
-        char *name = malloc(64);
+        char *name = malloc(80);
 
         if (!name || cnio__random(&r, sizeof(r))) {
             free(name);
             return -FI_ENOMEM;
         }
-        snprintf(name, 64, "fi_shm://cnio-%d-%016llx", (int)getpid(), (unsigned long long)r);
+        if (ns)
+            snprintf(name, 80, "fi_shm://cnio-%d-%llx-%016llx", (int)getpid(), ns,
+                     (unsigned long long)r);
+        else
+            snprintf(name, 80, "fi_shm://cnio-%d-%016llx", (int)getpid(),
+                     (unsigned long long)r);
         free(f->info->src_addr);
         f->info->src_addr = name;
         f->info->src_addrlen = strlen(name) + 1;

@@ -170,6 +170,11 @@ static inline void cnio__fab_leave(struct cnio_fab *f)
 int cnio__proc_state(int pid, unsigned long long *start);
 /* The process id in an shm address cnio named ("fi_shm://cnio-PID-..."), or 0. */
 int cnio__fab_shm_pid(const void *addr, size_t len);
+/* The pid namespace in an shm address cnio named with one ("fi_shm://cnio-PID-NS-RANDOM",
+ * NS the inode of the namer's /proc/self/ns/pid in hex), or 0 (none said). */
+unsigned long long cnio__fab_shm_pidns(const void *addr, size_t len);
+/* This process's pid namespace (the inode of /proc/self/ns/pid), or 0 when unknown. */
+unsigned long long cnio__fab_own_pidns(void);
 /* For fabric.c: the peers array of a guarded endpoint is moved, and entries counted in
  * or out, under this lock (the watchdog reads pids and start times); no-ops if f is not
  * guarded. */

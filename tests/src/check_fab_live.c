@@ -93,6 +93,46 @@ START_TEST(shm_addresses)
     ck_assert_int_eq(cnio__fab_shm_pid("fi_shm://cnio-", 14), 0);
     ck_assert_int_eq(cnio__fab_shm_pid("fi_shm://cnio-99999999999999-0", 30), 0);
     ck_assert_int_eq(cnio__fab_shm_pid(bin, sizeof(bin)), 0);
+    /* the pid namespace, where the name says one (PID-NS-RANDOM) */
+    ck_assert_uint_eq(cnio__fab_shm_pidns("fi_shm://cnio-1234-effffffc-00ab12:0:0", 38),
+                      0xeffffffcULL);
+    ck_assert_uint_eq(cnio__fab_shm_pidns("fi_shm://cnio-1234-00ab12:0:0", 30), 0);
+    ck_assert_uint_eq(cnio__fab_shm_pidns("fi_shm://cnio-1234-effffffc", 27), 0);
+    ck_assert_uint_eq(cnio__fab_shm_pidns("fi_shm://cnio-1234--00ab12", 26), 0);
+    ck_assert_uint_eq(cnio__fab_shm_pidns("fi_shm://cnio-12x4-ef-00", 24), 0);
+    ck_assert_uint_eq(cnio__fab_shm_pidns(bin, sizeof(bin)), 0);
+    ck_assert_uint_ne(cnio__fab_own_pidns(), 0);
+}
+END_TEST
+
+/* A peer whose process is not in /proc: gone, when its address names this pid namespace
+ * (it once was taken for one in another namespace, and never checked: a client then
+ * sent into a killed server's region and waited out its time-out); unchecked when it
+ * names another namespace, or none. */
+START_TEST(gone_peer)
+{
+    struct cnio_fab f;
+    struct cnio_fab_peer p = { 0 };
+    pid_t pid = fork();
+    int status;
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(0);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);   /* reaped: no /proc/PID */
+    memset(&f, 0, sizeof(f));
+    snprintf(f.prov, sizeof(f.prov), "shm");
+    p.len = (size_t)snprintf((char *)p.addr, CNIO_FAB_ADDR_MAX, "fi_shm://cnio-%d-%llx-0123:0:0",
+                             (int)pid, cnio__fab_own_pidns()) + 1;
+    ck_assert_int_eq(cnio__fab_guard_peer(&f, &p), -CNIO_ERR_CONN);
+    p.len = (size_t)snprintf((char *)p.addr, CNIO_FAB_ADDR_MAX, "fi_shm://cnio-%d-%llx-0123:0:0",
+                             (int)pid, cnio__fab_own_pidns() + 1) + 1;
+    ck_assert_int_eq(cnio__fab_guard_peer(&f, &p), 0);
+    ck_assert_int_eq(p.pid, 0);
+    p.len = (size_t)snprintf((char *)p.addr, CNIO_FAB_ADDR_MAX, "fi_shm://cnio-%d-0123:0:0",
+                             (int)pid) + 1;
+    ck_assert_int_eq(cnio__fab_guard_peer(&f, &p), 0);
+    ck_assert_int_eq(p.pid, 0);
 }
 END_TEST
 
@@ -374,6 +414,7 @@ static Suite *fab_live_suite(void)
 
     tcase_add_test(tc, proc_states);
     tcase_add_test(tc, shm_addresses);
+    tcase_add_test(tc, gone_peer);
     tcase_add_test(tc, guarded_endpoint);
     tcase_add_test(tc, check_cost);
     tcase_add_test(tc, watchdog_exits);
