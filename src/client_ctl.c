@@ -419,10 +419,12 @@ static void ctl_combine(const struct ctl_entry *e, size_t n, int nhosts, struct 
     s->layout.count = z->info.stripe_count;
     s->mode = z->info.flags >> CNIO_WIRE_I_MODE_SHIFT;
     s->size = mine && z->info.stripe_index == 0 ? z->info.size : 0;
-    if ((!mine || z->info.stripe_index != 0) && !(z->info.flags & CNIO_WIRE_I_DIR))
-        s->state |= CNIO_OBJ_TORN;   /* column 0 is not on host 0 */
-    if (!mine && !(z->info.flags & CNIO_WIRE_I_DIR))
-        s->state |= CNIO_OBJ_FOREIGN;
+    if (!(z->info.flags & CNIO_WIRE_I_DIR)) {
+        if (!mine || z->info.stripe_index != 0)
+            s->state |= CNIO_OBJ_TORN;   /* column 0 is not on host 0 */
+        if (!mine)
+            s->state |= CNIO_OBJ_FOREIGN;
+    }
     for (size_t i = 0; i < n; i++) {
         const struct cnio_wire_info *info = &e[i].info;
 
