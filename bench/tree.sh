@@ -4,8 +4,11 @@
 # beneath DIR instead, e.g. on a disk, where each cnio commit waits for its fsyncs and
 # GridFTP's writes do not):
 #
-#   bench/tree.sh [--files 2000] [--ranks "1 4"] [--cc "4"] [--servers 2] [--reps 3]
+#   bench/tree.sh [--files 2000] [--ranks "0 1 4"] [--cc "4"] [--servers 2] [--reps 3]
 #                 [--roots DIR] [--build DIR]
+#
+# --ranks 0 is `cnio cp -r` run as one process without mpirun, as at a shell (what
+# globus-url-copy is): it skips mpirun's start, 0.2-0.3 s here.
 #
 # The tree is tests/cli/tree_make.py's (most files 1 B-64 KiB, a few MiB-sized, empty
 # files and directories, names with spaces) without its symlinks, which the two tools
@@ -23,7 +26,7 @@
 # bounded by a timeout.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-files=2000 ranks="1 4" ccs="4" nserv=2 reps=3 roots=/dev/shm build=${CNIO_BUILD_DIR:-$top/_build}
+files=2000 ranks="0 1 4" ccs="4" nserv=2 reps=3 roots=/dev/shm build=${CNIO_BUILD_DIR:-$top/_build}
 usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
   case $1 in
@@ -81,6 +84,10 @@ for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$gport") 2>/dev/null && bre
 
 nbytes=$(find "$work/src" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
 declare -A got
+launch() {   # launch N: the words that start `cnio` as N ranks (0: one process, no mpirun)
+  if [ "$1" = 0 ]; then echo "$CNIO_BIN"; else echo "mpirun -n $1 $CNIO_BIN"; fi
+}
+label() { if [ "$1" = 0 ]; then echo "cnio alone"; else echo "cnio -n $1"; fi; }
 wall() {   # wall KEY CMD...: runs CMD, adds its wall-clock seconds to got[KEY]
   local key=$1 t0 t1; shift
   t0=$(date +%s.%N)
@@ -93,15 +100,16 @@ same() { diff -r "$work/src" "$1" >"$work/diff" 2>&1 || { cat "$work/diff" >&2; 
 mkdir "$work/empty"
 for ((r = 1; r <= reps; r++)); do
   for n in $ranks; do
+    l=$(label "$n")
     uri="cnio://$CNIO_HOSTS/e$r.$n"
-    wall "cnio -n $n, 0 files up" mpirun -n "$n" "$CNIO_BIN" cp -r -q --chunk 1M "$work/empty" "$uri"
-    wall "cnio -n $n, 0 files down" mpirun -n "$n" "$CNIO_BIN" cp -r -q --chunk 1M "$uri" "$work/down"
+    wall "$l, 0 files up" $(launch "$n") cp -r -q --chunk 1M "$work/empty" "$uri"
+    wall "$l, 0 files down" $(launch "$n") cp -r -q --chunk 1M "$uri" "$work/down"
     rm -rf "$work/down"
     "$CNIO_BIN" rm -r "$uri" >/dev/null
     uri="cnio://$CNIO_HOSTS/t$r.$n"
-    wall "cnio -n $n up" mpirun -n "$n" "$CNIO_BIN" cp -r -q --chunk 1M "$work/src" "$uri"
-    wall "cnio -n $n down" mpirun -n "$n" "$CNIO_BIN" cp -r -q --chunk 1M "$uri" "$work/down"
-    same "$work/down" "cnio -n $n"
+    wall "$l up" $(launch "$n") cp -r -q --chunk 1M "$work/src" "$uri"
+    wall "$l down" $(launch "$n") cp -r -q --chunk 1M "$uri" "$work/down"
+    same "$work/down" "$l"
     rm -rf "$work/down"
     "$CNIO_BIN" rm -r "$uri" >/dev/null
   done
@@ -136,8 +144,9 @@ for dir in up down; do
     read -r m _ _ < <(stats "${got[gridftp -cc $cc $dir]}")
     best=$(awk -v a="$best" -v m="$m" 'BEGIN { print (a == 0 || m < a ? m : a) }')
   done
-  for key in $(for n in $ranks; do echo "cnio:-n:$n:$dir"; done
-               for n in $ranks; do echo "cnio:-n:$n,:0:files:$dir"; done; echo "tar:|:cnio:$dir"
+  for key in $(for n in $ranks; do l=$(label "$n"); echo "${l// /:}:$dir"; done
+               for n in $ranks; do l=$(label "$n"); echo "${l// /:},:0:files:$dir"; done
+               echo "tar:|:cnio:$dir"
                for cc in $ccs; do echo "gridftp:-cc:$cc:$dir"; done); do
     key=${key//:/ }
     read -r m lo hi < <(stats "${got[$key]}")

@@ -186,6 +186,7 @@ static void *tree_worker_main(void *arg)
         tree_worker_sessions(w);
     for (;;) {
         const struct tree_ent *b[TREE_PIPE];
+        uint64_t bytes = 0;
         int n = 0;
 
         if (__atomic_load_n(&r->lost, __ATOMIC_RELAXED))
@@ -195,8 +196,9 @@ static void *tree_worker_main(void *arg)
             const struct tree_ent *e = &r->files.e[r->next];
             int small = r->pipe && tree_small(&w->ctx, e);
 
-            if (n && !small)
+            if (n && (!small || bytes + e->size > TREE_PIPE_BYTES))
                 break;
+            bytes += e->size;
             b[n++] = e;
             r->next++;
             if (!small)
@@ -439,6 +441,7 @@ static void tree_teardown(struct tree_run *r)
             cnio__stack_close(r->w[k].ctx.st);
         free(r->w[k].ctx.buf);
         free(r->w[k].ctx.buf2);
+        free(r->w[k].ctx.batch);
     }
     if (r->nw)
         pthread_mutex_destroy(&r->lock);
@@ -448,6 +451,7 @@ static void tree_teardown(struct tree_run *r)
         cnio__stack_close(r->ctx.st);
     free(r->ctx.buf);
     free(r->ctx.buf2);
+    free(r->ctx.batch);
     for (int k = 0; k < 2; k++) {
         struct tree_end *e = k ? &r->dst : &r->src;
 

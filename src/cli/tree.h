@@ -107,6 +107,8 @@ struct tree_ctx {
     uint64_t chunk;         /* bytes per request */
     char *buf;              /* chunk bytes */
     char *buf2;             /* chunk bytes (resume, checksum) */
+    char *batch;            /* a batch's bytes (tree_put_small, tree_get_small), kept */
+    size_t batch_cap;       /* between batches so that its pages are faulted in once */
     uint64_t moved;         /* bytes this rank moved */
     uint64_t skipped;       /* bytes this rank found already there (resume, checksum) */
     char why[512];          /* the first local failure: "path: reason" */
