@@ -450,6 +450,7 @@ static int stage_prepare_locked(struct cnio_srv_store *st, const char *name, uin
 
     if (ret)
         return ret;
+    cnio__srv_stage_idx_prepared(st, id);   /* before its files (the commit removes them) */
     ret = cnio__srv_stage_check_at(st, dpfd, base, name, excl);
     close(mpfd);
     close(dpfd);
@@ -488,7 +489,7 @@ int cnio__srv_stage_prepare(struct cnio_srv_store *st, const char *name, uint64_
 
 void cnio__srv_stage_commit_group(struct cnio_srv_store *st, struct cnio_srv_commit *g, int n)
 {
-    char file[32];
+    char file[40];
 
     for (int i = 0; i < n; i++) {
         g[i].ret = 0;
@@ -501,6 +502,7 @@ void cnio__srv_stage_commit_group(struct cnio_srv_store *st, struct cnio_srv_com
     gc_steps(st, g, n);
     for (int i = 0; i < n; i++) {
         struct cnio_srv_commit *x = &g[i];
+        int knew;
 
         if (x->sfd >= 0)
             close(x->sfd);
@@ -511,11 +513,17 @@ void cnio__srv_stage_commit_group(struct cnio_srv_store *st, struct cnio_srv_com
         if (x->ret)
             continue;
         x->m = x->c;
-        if (!cnio__srv_stage_idx_del(st, x->id)) {
+        knew = cnio__srv_stage_idx_del(st, x->id);
+        if (!(knew & CNIO_SRV_IDX_NEVER)) {
             cnio__srv_stage_file(file, sizeof(file), x->id, 1);
             unlinkat(st->stagefd, file, 0);
         }
-        cnio__srv_stage_unprepare(st, x->id);   /* a new name's step 3, which it has not */
+        /* Step 1 renamed ID.commit, and step 3, for a name that existed, ID.final: a new
+         * name's ID.final is left only when a PREPARE made it (or the index forgot). */
+        if (x->fresh && (knew & CNIO_SRV_IDX_PREPARED || !(knew & CNIO_SRV_IDX_FOUND))) {
+            stage_prep_file(file, sizeof(file), x->id, STAGE_PREP_FINAL);
+            unlinkat(st->stagefd, file, 0);
+        }
     }
     pthread_mutex_unlock(&st->lock);
     for (int i = 0; i < n; i++) {

@@ -35,6 +35,7 @@ int cnio__srv_stage_idx_add(struct cnio_srv_store *st, uint64_t id, const char *
     s->m = *m;
     s->unsaved = unsaved;
     s->on_disk = !unsaved;
+    s->prepared = !unsaved;   /* one found at startup may have been prepared before */
     memcpy(s->name, name, n + 1);
     pthread_mutex_lock(&st->stage_lock);
     s->next = st->staged;
@@ -46,19 +47,20 @@ int cnio__srv_stage_idx_add(struct cnio_srv_store *st, uint64_t id, const char *
 int cnio__srv_stage_idx_del(struct cnio_srv_store *st, uint64_t id)
 {
     struct cnio_srv_staged **pp, *s;
-    int never = 0;
+    int knew = 0;
 
     pthread_mutex_lock(&st->stage_lock);
     for (pp = &st->staged; *pp; pp = &(*pp)->next)
         if ((*pp)->id == id) {
             s = *pp;
             *pp = s->next;
-            never = !s->on_disk;
+            knew = CNIO_SRV_IDX_FOUND | (s->on_disk ? 0 : CNIO_SRV_IDX_NEVER) |
+                   (s->prepared ? CNIO_SRV_IDX_PREPARED : 0);
             free(s);
             break;
         }
     pthread_mutex_unlock(&st->stage_lock);
-    return never;
+    return knew;
 }
 
 int cnio__srv_stage_idx_ids(struct cnio_srv_store *st, const char *name, uint64_t **ids,
@@ -170,6 +172,16 @@ int cnio__srv_stage_idx_unsaved(struct cnio_srv_store *st, uint64_t id, struct c
     }
     pthread_mutex_unlock(&st->stage_lock);
     return ret;
+}
+
+void cnio__srv_stage_idx_prepared(struct cnio_srv_store *st, uint64_t id)
+{
+    struct cnio_srv_staged *s;
+
+    pthread_mutex_lock(&st->stage_lock);
+    if ((s = staged_find(st, id)) != NULL)
+        s->prepared = 1;
+    pthread_mutex_unlock(&st->stage_lock);
 }
 
 int cnio__srv_stage_idx_saved(struct cnio_srv_store *st, uint64_t id, uint64_t size)

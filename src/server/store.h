@@ -69,6 +69,7 @@ struct cnio_srv_staged {
     struct cnio_srv_meta m;     /* its metadata; with unsaved, newer than its ID.meta */
     int unsaved;
     int on_disk;                /* its ID.meta was written (or found at startup) */
+    int prepared;               /* a PREPARE of its commit began (or it was found at startup) */
     char name[];
 };
 
@@ -344,9 +345,17 @@ int cnio__srv_stage_load(struct cnio_srv_store *st);
  * yet when unsaved: 0 or -CNIO_ERR_NOMEM. */
 int cnio__srv_stage_idx_add(struct cnio_srv_store *st, uint64_t id, const char *name,
                             const struct cnio_srv_meta *m, int unsaved);
-/* Forgets staged instance id (nothing when it is not recorded): 1 when it was recorded
- * and its ID.meta never written, else 0. */
+/* Forgets staged instance id (nothing when it is not recorded). Returns what it knew of
+ * it: CNIO_SRV_IDX_FOUND when it was recorded, with CNIO_SRV_IDX_NEVER when its ID.meta
+ * was never written and CNIO_SRV_IDX_PREPARED when a PREPARE of its commit began; 0
+ * when it was not recorded. */
+#define CNIO_SRV_IDX_FOUND 1
+#define CNIO_SRV_IDX_NEVER 2
+#define CNIO_SRV_IDX_PREPARED 4
 int cnio__srv_stage_idx_del(struct cnio_srv_store *st, uint64_t id);
+/* Notes that a PREPARE of instance id's commit begins (it may leave ID.commit and
+ * ID.final in the stage directory for the commit to rename or remove). */
+void cnio__srv_stage_idx_prepared(struct cnio_srv_store *st, uint64_t id);
 /* The ids of name's recorded instances (name NULL: of all), in *ids (the caller frees)
  * and *n: 0 or -CNIO_ERR_NOMEM. */
 /* 1 when an instance of name, or of a name beneath it (name/...), is one that live(arg,

@@ -46,6 +46,19 @@ START_TEST(test_stage_commit)
     ck_assert_uint_eq(info.size, sizeof(data));
     read_back(&c, "s/o", data, sizeof(data));
     ck_assert_int_eq(staged_files(), 0);
+    /* after a PREPARE (of a new name, then of one that exists): the metadata files it
+     * reserved go with the commit, renamed or removed */
+    for (uint64_t k = 0; k < 2; k++) {
+        ck_assert_int_eq(open_at(&c, "s/p", STAGE | CNIO_WIRE_O_TRUNC, 0x1240 + k, &h, NULL,
+                                 NULL), 0);
+        ck_assert_int_eq(st_write(&c, h, 0, data + k, 100), 0);
+        ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, 100, NULL, 0, NULL, NULL, 0), 0);
+        ck_assert_int_eq(st_call(&c, CNIO_WIRE_PREPARE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+        ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 0, NULL, 0, NULL, NULL, 0), 0);
+        ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+        read_back(&c, "s/p", data + k, 100);
+        ck_assert_int_eq(staged_files(), 0);
+    }
     st_close(&c);
 }
 END_TEST
