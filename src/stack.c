@@ -224,6 +224,7 @@ static void ep_kill_why(struct cnio_ep *ep, int err, const char *why)
     ep->conn = NULL;
     ep->sq_head = ep->sq_tail = NULL;
     ep->rx_payload = 0;
+    ep->ra_len = 0;
     cnio__ep_wipe_key(ep);
     for (int i = 0; i < CNIO_EP_MAX_INFLIGHT; i++) {
         struct cnio_req *r = ep->inflight[i];

@@ -17,6 +17,10 @@
 
 enum ep_state { EP_CHALLENGE, EP_AUTH, EP_READY, EP_DEAD };
 
+/* Bytes an endpoint reads beyond the header it waits for (stack_rx.c): 36 small
+ * replies (a header and an INFO block, 112 bytes). */
+#define CNIO_EP_READ_AHEAD 4096
+
 struct cnio_ep {
     struct cnio_stack *st;
     struct cnio_ep *prev, *next;
@@ -47,6 +51,10 @@ struct cnio_ep {
     uint8_t *rxdst;
     size_t rxlen, rxpgot;
     struct cnio_req *rxreq;
+    /* read ahead of the header by the same readv: a burst of small replies in one call
+     * (stack_rx.c); always emptied before cnio__ep_rx returns */
+    uint8_t ra[CNIO_EP_READ_AHEAD];
+    size_t ra_off, ra_len;
     /* handshake */
     struct cnio_addr addr;      /* the peer, to connect again (cnio__ep_greet) */
     int64_t greet_at;           /* when this connection to it was made */

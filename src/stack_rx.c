@@ -123,6 +123,41 @@ static int ep_rx_header(struct cnio_ep *ep)
     return 0;
 }
 
+/* Takes the bytes read ahead: into the payload being read, or the next header, frame by
+ * frame. 0, or -1 (dead). */
+static int ep_rx_ahead(struct cnio_ep *ep)
+{
+    while (ep->ra_len && ep->state != EP_DEAD) {
+        const uint8_t *p = ep->ra + ep->ra_off;
+        size_t take;
+
+        if (ep->rx_payload) {
+            take = CNIO_MIN(ep->ra_len, ep->rxlen - ep->rxpgot);
+            memcpy(ep->rxdst + ep->rxpgot, p, take);
+            ep->rxpgot += take;
+        } else {
+            take = CNIO_MIN(ep->ra_len, CNIO_WIRE_HDR_SIZE - ep->rxgot);
+            memcpy(ep->rxhdr + ep->rxgot, p, take);
+            ep->rxgot += take;
+        }
+        ep->ra_off += take;
+        ep->ra_len -= take;
+        if (ep->rx_payload && ep->rxpgot == ep->rxlen && cnio__ep_rx_finish(ep))
+            return -1;
+        if (!ep->rx_payload && ep->rxgot == CNIO_WIRE_HDR_SIZE && ep_rx_header(ep))
+            return -1;
+    }
+    ep->ra_len = 0;   /* (dead: what was left is nobody's) */
+    return ep->state == EP_DEAD ? -1 : 0;
+}
+
+/*
+ * Reads what the connection has: the rest of the payload being read straight into its
+ * reply buffer, the rest of the next header, and up to CNIO_EP_READ_AHEAD bytes beyond,
+ * in one readv, so that a burst of small replies (a batch's, 16 in flight: 112 bytes
+ * each) costs one call rather than one each; the bytes read ahead are copied to where
+ * they belong before the next call, and before it returns.
+ */
 void cnio__ep_rx(struct cnio_ep *ep)
 {
     if (ep->state != EP_DEAD && ep_ops(ep)->framed) {
@@ -130,16 +165,21 @@ void cnio__ep_rx(struct cnio_ep *ep)
         return;
     }
     for (int round = 0; round < STK_RX_ROUNDS && ep->state != EP_DEAD; round++) {
-        struct iovec iov[2];
+        struct iovec iov[3];
         int n = 0;
         ssize_t got;
+        size_t take;
 
+        if (ep_rx_ahead(ep))
+            return;
         if (ep->rx_payload) {
             iov[n].iov_base = ep->rxdst + ep->rxpgot;
             iov[n++].iov_len = ep->rxlen - ep->rxpgot;
         }
         iov[n].iov_base = ep->rxhdr + ep->rxgot;
         iov[n++].iov_len = CNIO_WIRE_HDR_SIZE - ep->rxgot;
+        iov[n].iov_base = ep->ra;
+        iov[n++].iov_len = sizeof(ep->ra);
         got = ep_ops(ep)->recvv(ep->conn, iov, n);
         if (got < 0) {
             cnio__ep_kill(ep, (int)got);
@@ -149,8 +189,7 @@ void cnio__ep_rx(struct cnio_ep *ep)
             return;
         ep->last_ms = cnio__now_ms();
         if (ep->rx_payload) {
-            size_t take = CNIO_MIN((size_t)got, ep->rxlen - ep->rxpgot);
-
+            take = CNIO_MIN((size_t)got, ep->rxlen - ep->rxpgot);
             ep->rxpgot += take;
             got -= (ssize_t)take;
             if (ep->rxpgot < ep->rxlen)
@@ -158,8 +197,14 @@ void cnio__ep_rx(struct cnio_ep *ep)
             if (cnio__ep_rx_finish(ep))
                 return;
         }
-        ep->rxgot += (size_t)got;
-        if (ep->rxgot == CNIO_WIRE_HDR_SIZE && ep_rx_header(ep))
+        take = CNIO_MIN((size_t)got, CNIO_WIRE_HDR_SIZE - ep->rxgot);
+        ep->rxgot += take;
+        ep->ra_off = 0;
+        ep->ra_len = (size_t)got - take;
+        if (ep->rxgot == CNIO_WIRE_HDR_SIZE && ep_rx_header(ep)) {
+            ep->ra_len = 0;
             return;
+        }
     }
+    ep_rx_ahead(ep);
 }

@@ -6,6 +6,9 @@ PING and STAT, and answers every LIST with F_MORE set:
   hostile_server.py KEYFILE PORTFILE empty   no entries, the same cursor, forever
   hostile_server.py KEYFILE PORTFILE full    64 KiB of new entries each time, the cursor
                                              moved on, forever
+  hostile_server.py KEYFILE PORTFILE dribble two pages of 300 entries, then the end; every
+                                             reply sent one byte at a time (the client's
+                                             reads end anywhere in a header or payload)
 
 It writes its port to PORTFILE and serves until killed."""
 import hashlib, hmac, os, socket, struct, sys, threading
@@ -52,7 +55,24 @@ def info(size=0, flags=0, mode=0o644, unit=1 << 20, count=1):
                        10 ** 18)
 
 
+class Dribble:
+    """A socket whose sendall sends one byte at a time, each in its own segment."""
+
+    def __init__(self, s):
+        self.s = s
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def sendall(self, b):
+        for i in range(len(b)):
+            self.s.send(b[i:i + 1])
+
+    def recv(self, n):
+        return self.s.recv(n)
+
+
 def serve(s, key, mode):
+    if mode == "dribble":
+        s = Dribble(s)
     nonce = os.urandom(32)
     ch = struct.pack("<IIII", 7, 16 << 20, 16, 0) + nonce
     s.sendall(header(T_CHALLENGE, ch) + ch)
@@ -67,6 +87,13 @@ def serve(s, key, mode):
         elif typ == T_STAT:   # everything is a directory
             pl = info(flags=I_DIR, mode=0o40755)
             s.sendall(header(T_STAT | 0x8000, pl, reqid=reqid) + pl)
+        elif typ == T_LIST and mode == "dribble":
+            pl = b""
+            for i in range(300):
+                name = b"d%06d" % (off + i)
+                pl += info(size=1) + struct.pack("<II", len(name), 0) + name
+            more = F_MORE if off == 0 else 0
+            s.sendall(header(T_LIST | 0x8000, pl, flags=more, reqid=reqid, offset=off + 300) + pl)
         elif typ == T_LIST and mode == "empty":
             s.sendall(header(T_LIST | 0x8000, flags=F_MORE, reqid=reqid, offset=off))
         elif typ == T_LIST:
