@@ -154,6 +154,23 @@ int cli_obj_setattr(const struct cli_opts *o, const char *uri, uint32_t mode,
     return rc;
 }
 
+/* The first directory of u's name that is an object instead (into dir, cap bytes): 1, or
+ * 0 when there is none (a MKDIR or RENAME through one fails with -CNIO_ERR_EXIST). */
+static int cmd_object_on_path(struct cnio_stack *st, const struct cnio_hints *h,
+                              const struct cnio_uri *u, char *dir, size_t cap)
+{
+    for (const char *s = strchr(u->path, '/'); s; s = strchr(s + 1, '/')) {
+        struct cnio_uri p = *u;
+        struct cnio_obj_stat sb;
+
+        snprintf(dir, cap, "%.*s", (int)(s - u->path), u->path);
+        p.path = dir;
+        if (cnio__obj_stat(st, &p, h, &sb) == 0 && !sb.is_dir)
+            return 1;
+    }
+    return 0;
+}
+
 static int cmd_mkdir(const struct cli_opts *o, char **pos, int n)
 {
     int ret = CLI_EXIT_OK;
@@ -172,7 +189,11 @@ static int cmd_mkdir(const struct cli_opts *o, char **pos, int n)
         else if (rc == 0)
             rc = cnio__ns_mkdir(ns, u.path, o->parents);
         if (rc) {
-            if (rc == -CNIO_ERR_EXIST)
+            char dir[CNIO_WIRE_MAX_NAME + 1];
+
+            if (rc == -CNIO_ERR_EXIST && cmd_object_on_path(st, &h, &u, dir, sizeof(dir)))
+                cli_err("cnio mkdir: %s: %s is an object, not a directory\n", pos[i], dir);
+            else if (rc == -CNIO_ERR_EXIST)
                 cli_err("cnio mkdir: %s: exists\n", pos[i]);
             else if (rc == -CNIO_ERR_NOENT)
                 cli_err("cnio mkdir: %s: the parent directory does not exist (-p makes "
@@ -344,9 +365,14 @@ static void cmd_mv_why(struct cnio_stack *st, const struct cnio_hints *h, const 
 {
     struct cnio_obj_stat a, b;
     int ra = cnio__obj_stat(st, u, h, &a), rb = cnio__obj_stat(st, v, h, &b);
+    char dir[CNIO_WIRE_MAX_NAME + 1];
 
     if (ra == -CNIO_ERR_NOENT)
         cli_fail("mv", pos[0], ra);
+    else if (rc == -CNIO_ERR_EXIST && rb == -CNIO_ERR_NOENT &&
+             cmd_object_on_path(st, h, v, dir, sizeof(dir)))
+        cli_err("cnio mv: %s: %s is an object, not a directory; nothing moved\n", pos[1],
+                dir);
     else if (ra == 0 && rb == 0 && a.is_dir && !b.is_dir)
         cli_err("cnio mv: %s: an object, which a directory (%s) cannot replace; "
                 "nothing moved\n", pos[1], pos[0]);

@@ -61,6 +61,27 @@ static int names_is_dir(int basefd, const char *name)
     return r;
 }
 
+/*
+ * After a MKDIR or RENAME beneath rootfd failed with -CNIO_ERR_NOENT (which is also how
+ * ENOTDIR comes back): when a directory of name is an object here, -CNIO_ERR_EXIST with
+ * the object named, else ret. A client takes NOENT for "not on this host" and goes on
+ * with the other hosts, where an object of one column has no file: they made its name a
+ * directory, which hid the object from LIST and `cnio cp -r`.
+ */
+static int names_through_object(int rootfd, const char *name, int ret)
+{
+    char dir[CNIO_WIRE_MAX_NAME + 1];
+
+    if (ret != -CNIO_ERR_NOENT)
+        return ret;
+    for (const char *s = strchr(name, '/'); s; s = strchr(s + 1, '/')) {
+        snprintf(dir, sizeof(dir), "%.*s", (int)(s - name), name);
+        if (names_is_dir(rootfd, dir) == 0)
+            return cnio__srv_why(-CNIO_ERR_EXIST, "%s is an object, not a directory", dir);
+    }
+    return ret;
+}
+
 static int names_mkdir(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                        const uint8_t *p, struct cnio_srv_reply *r)
 {
@@ -89,7 +110,7 @@ static int names_mkdir(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
         ret = 0;
     }
     if (ret)
-        return ret;
+        return names_through_object(st->rootfd, name, ret);
     pthread_mutex_lock(&st->lock);
     ret = cnio__srv_side_mkdir(st, name);
     pthread_mutex_unlock(&st->lock);
@@ -196,7 +217,7 @@ static int names_rename(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     pthread_mutex_lock(&st->lock);
     ret = names_rename_refused(st, &c->srv->handles, from, to);
     if (!ret)
-        ret = cnio__srv_rename(st, from, to);
+        ret = names_through_object(st->rootfd, to, cnio__srv_rename(st, from, to));
     pthread_mutex_unlock(&st->lock);
     return ret;
 }
