@@ -52,7 +52,8 @@ static const char bench_help[] =
     "  --reps R         repetitions (default 3); the summary gives the median\n"
     "  --hosts LIST     servers, host:port,...: object cnio://LIST/cnio-bench/PATTERN.PID\n"
     "                   (default: $CNIO_HOSTS, as scripts/servers.sh sets it)\n"
-    "  --uri URI        the object to use instead\n"
+    "  --uri URI        the object to use instead; one that exists is refused (bench\n"
+    "                   writes its own data there and removes it)\n"
     "  --lanes L, --transport T, --stripe-unit S\n"
     "                   the hints cnio_lanes, cnio_transport, striping_unit\n"
     "  -o NAME=VALUE    any other hint; repeatable\n"
@@ -124,6 +125,17 @@ static int bench_opt(struct bench *b, int argc, char **argv, int *i)
     return 0;
 }
 
+/* The value of option opt, for hint name, as cnio takes it: 0, else -1 (said why). */
+static int bench_hint_ok(const char *opt, const char *name, const char *val)
+{
+    char arg[300];
+
+    if (!val)
+        return 0;
+    snprintf(arg, sizeof(arg), "%s %s", opt, val);
+    return cli_hint_ok("cnio bench", arg, name, val);
+}
+
 /* Returns 0, -1 on bad usage (message printed), -2 for --help. */
 static int bench_parse(struct bench *b, int argc, char **argv)
 {
@@ -140,6 +152,20 @@ static int bench_parse(struct bench *b, int argc, char **argv)
             return -1;
         if (r == 0) {
             cli_err("cnio bench: unknown option or argument %s\n", argv[i]);
+            return -1;
+        }
+    }
+    if (bench_hint_ok("--lanes", "cnio_lanes", b->lanes) ||
+        bench_hint_ok("--transport", "cnio_transport", b->transport) ||
+        bench_hint_ok("--stripe-unit", "striping_unit", b->stripe))
+        return -1;
+    if (b->uri_arg) {
+        struct cnio_uri u = { 0 };
+        int rc = cnio__uri_parse(b->uri_arg, &u);
+
+        cnio__uri_free(&u);
+        if (rc) {
+            cli_err("cnio bench: --uri %s: %s\n", b->uri_arg, cnio_strerror(rc));
             return -1;
         }
     }
@@ -433,6 +459,26 @@ static int bench_fail(const struct bench *b, const char *what, int rc)
     return rc;
 }
 
+/*
+ * Opens the object for a repetition: the first open of a --uri creates it exclusively,
+ * so that an object the user already has is refused rather than overwritten and then
+ * removed; b->made notes that bench created it (and may remove it). 0 or a code.
+ */
+static int bench_open(struct bench *b, MPI_Info info, cnio_file_t **fh)
+{
+    int excl = b->uri_arg && !b->made,
+        rc = cnio_file_open(MPI_COMM_WORLD, b->uri,
+                            MPI_MODE_CREATE | MPI_MODE_RDWR | (excl ? MPI_MODE_EXCL : 0), info,
+                            fh);
+
+    if (rc == -CNIO_ERR_EXIST && excl && b->rank == 0)
+        cli_err("cnio bench: %s exists: bench writes its own data there and removes it at "
+                "the end, so it takes only a name that does not exist\n", b->uri);
+    if (rc == 0)
+        b->made = 1;
+    return rc;
+}
+
 /* One repetition of an I/O pattern: open, write, read back, check, close. */
 static int bench_rep(struct bench *b, int rep, struct bench_res *r)
 {
@@ -441,9 +487,9 @@ static int bench_rep(struct bench *b, int rep, struct bench_res *r)
     int rc, rc2;
 
     bench_fill(b, seed);
-    rc = cnio_file_open(MPI_COMM_WORLD, b->uri, MPI_MODE_CREATE | MPI_MODE_RDWR, b->info, &fh);
+    rc = bench_open(b, b->info, &fh);
     if (rc)
-        return bench_fail(b, "open", rc);
+        return rc == -CNIO_ERR_EXIST && !b->made ? rc : bench_fail(b, "open", rc);
     if (rep == 0)
         bench_used(b, fh);
     if (b->ft != MPI_DATATYPE_NULL)
@@ -526,7 +572,7 @@ static int bench_open_rep(struct bench *b, int rep, struct bench_res *r)
             MPI_Info_set(info, "romio_cb_write", "disable");
         MPI_Barrier(MPI_COMM_WORLD);
         t = MPI_Wtime();
-        rc = cnio_file_open(MPI_COMM_WORLD, b->uri, MPI_MODE_CREATE | MPI_MODE_RDWR, info, &fh);
+        rc = bench_open(b, info, &fh);
         t_open = MPI_Wtime() - t;
         if (rc == 0 && rep == 0 && i == -2)
             bench_used(b, fh);
@@ -543,7 +589,7 @@ static int bench_open_rep(struct bench *b, int rep, struct bench_res *r)
         MPI_Info_free(&info);
         rc = bench_agree(rc);
         if (rc)
-            return bench_fail(b, mode[k], rc);
+            return rc == -CNIO_ERR_EXIST && !b->made ? rc : bench_fail(b, mode[k], rc);
         MPI_Reduce(&t, &r->secs[k], 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
         MPI_Reduce(&t_open, &r->open_s[k], 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
         r->conns[k] = conns;   /* a warm-up's figures are overwritten by the timed run */
@@ -577,14 +623,14 @@ static int bench_run(struct bench *b)
     for (int i = 0; i < b->reps && rc == 0; i++)
         rc = b->pat == PAT_OPEN ? bench_open_rep(b, i, &b->res[i])
                                 : bench_rep(b, i, &b->res[i]);
-    if (rc == 0 && b->rank == 0) {
+    if (rc == 0 && b->rank == 0 && (b->json || !b->o.quiet)) {   /* -q: no table */
         if (b->json)
             bench_json(b);
         else
             bench_table(b);
         fflush(stdout);
     }
-    if (!b->keep && b->rank == 0) {
+    if (!b->keep && b->made && b->rank == 0) {   /* only what it created */
         int rc2 = cnio_file_delete(b->uri, b->info);
 
         if (rc2 && rc2 != -CNIO_ERR_NOENT)

@@ -30,6 +30,7 @@ struct bench {
     uint64_t size;              /* --size: bytes per rank, or ops per rank (small) */
     int size_set;
     int reps, json, keep, fsync;
+    int made;                   /* it created its object (a --uri that exists is refused) */
     const char *hosts, *uri_arg, *lanes, *transport, *stripe;
     char uri[4096];
     MPI_Info info;

@@ -108,6 +108,9 @@ int cli_sum(int argc, char **argv);
 /* Removes the directory uri names if it is empty (RMDIR), saying nothing: 0, or a
  * negative CNIO_ERR_* code (-CNIO_ERR_EXIST: it is not empty; cnio__ns_rmdir). */
 int cli_rmdir_quiet(const struct cli_opts *o, const char *uri);
+/* Whether hint name takes val (arg: the command-line words that gave it, for the message,
+ * which cmd begins): 0, else -1, said on stderr (an unknown hint, or a bad value). */
+int cli_hint_ok(const char *cmd, const char *arg, const char *name, const char *val);
 /* What the object or directory uri is (cnio stat's answer): 0, or a negative code,
  * printed as "cnio CMD: URI: why" unless cmd is NULL. */
 struct cnio_obj_stat;

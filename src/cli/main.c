@@ -63,30 +63,37 @@ static const char usage_text[] =
 /* Splits "-o NAME=VALUE" i into name (NUL-terminated) and its value. */
 static const char *cli_hint_split(const struct cli_opts *o, int i, char *name, size_t cap);
 
-/* A -o hint cnio knows, with a value it takes: 0, else -1 (said why). Unlike MPI_Info
- * keys, which MPI says to ignore when unknown, a hint typed on the command line that
- * does nothing is a mistake worth stopping for. */
-static int cli_hint_check(const struct cli_opts *o, int i)
+int cli_hint_ok(const char *cmd, const char *arg, const char *name, const char *val)
 {
-    char name[MPI_MAX_INFO_KEY];
-    const char *val = cli_hint_split(o, i, name, sizeof(name));
     struct cnio_hints h;
     int rc, level;
 
-    if (!val) {
-        cli_err("cnio: -o %s: hint name too long\n", o->hints[i]);
-        return -1;
-    }
     cnio__hints_default(&h);
     level = cnio__log_get_level();
     cnio__log_set_level(CNIO_LOG_ERROR);   /* its warning of a bad value: said below */
     rc = cnio__hints_set(&h, name, val);
     cnio__log_set_level(level);
     if (rc > 0)
-        cli_err("cnio: -o %s: unknown hint '%s'\n", o->hints[i], name);
+        cli_err("%s: %s: unknown hint '%s'\n", cmd, arg, name);
     else if (rc < 0)
-        cli_err("cnio: -o %s: bad value '%s' for hint %s\n", o->hints[i], val, name);
+        cli_err("%s: %s: bad value '%s' for hint %s\n", cmd, arg, val, name);
     return rc ? -1 : 0;
+}
+
+/* A -o hint cnio knows, with a value it takes: 0, else -1 (said why). Unlike MPI_Info
+ * keys, which MPI says to ignore when unknown, a hint typed on the command line that
+ * does nothing is a mistake worth stopping for. */
+static int cli_hint_check(const struct cli_opts *o, int i)
+{
+    char name[MPI_MAX_INFO_KEY], arg[600];
+    const char *val = cli_hint_split(o, i, name, sizeof(name));
+
+    if (!val) {
+        cli_err("cnio: -o %s: hint name too long\n", o->hints[i]);
+        return -1;
+    }
+    snprintf(arg, sizeof(arg), "-o %s", o->hints[i]);
+    return cli_hint_ok("cnio", arg, name, val);
 }
 
 int cli_common_opt(struct cli_opts *o, int argc, char **argv, int *i)
