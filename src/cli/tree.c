@@ -338,6 +338,34 @@ static int tree_dir_attrs(struct tree_run *r)
 }
 
 /*
+ * Rank 0, --sync, --checksum and --resume: the files found already there, and how they
+ * were found so: same (the files --checksum read and found with the same CRC32C, and the
+ * links with the same target), and by the size (and mtime: --sync, -p) rank 0's plan
+ * compared, without reading them; moved, the bytes this copy moved.
+ */
+static void tree_summary_skipped(const struct tree_run *r, unsigned long long same,
+                                 unsigned long long moved)
+{
+    unsigned long long n = same + r->skipped_files;
+    char how[200] = "", f[64] = "";
+
+    if (r->skipped_files)
+        snprintf(how, sizeof(how), "%llu of the same size%s, not read (--checksum compares "
+                 "their bytes)", (unsigned long long)r->skipped_files,
+                 r->j->o.preserve ? " and mtime" : "");
+    if (same)
+        snprintf(how + strlen(how), sizeof(how) - strlen(how), "%s%llu identical (compared)",
+                 r->skipped_files ? ", " : "", same);
+    if (r->attrs.n)
+        snprintf(f, sizeof(f), "; %llu of them but for their mode, now set",
+                 (unsigned long long)r->attrs.n);
+    printf("cnio cp: %s: %llu %s already there%s%s%s; moved %llu of %llu bytes\n",
+           r->j->o.resume ? "resumed" : "sync", n, n == 1 ? "file was" : "files were",
+           n ? ": " : "", how, f, moved,
+           (unsigned long long)(r->total_bytes + r->skipped_bytes));
+}
+
+/*
  * Rank 0: the summary. Its counts are of what was copied: not the files that failed or
  * that --checksum found identical (the second line counts those, as it does the files
  * --sync found identical by size and mtime), nor the directories that could not be made.
@@ -379,15 +407,8 @@ static void tree_summary(struct tree_run *r, double secs)
            cli_bytes(s[0], a, sizeof(a)), secs,
            secs > 0 ? files / secs : 0.0, secs > 0 ? s[0] / secs / 1e9 : 0.0,
            r->j->size, r->j->size > 1 ? "s" : "", r->walk);
-    if (r->j->o.sync || r->j->o.resume) {
-        if (r->attrs.n)
-            snprintf(f, sizeof(f), " (%llu but for their mode, now set)",
-                     (unsigned long long)r->attrs.n);
-        printf("cnio cp: %s: %llu %s already there and identical%s; moved %llu of %llu "
-               "bytes\n", r->j->o.resume ? "resumed" : "sync", s[3] + r->skipped_files,
-               s[3] + r->skipped_files == 1 ? "file was" : "files were", r->attrs.n ? f : "",
-               s[0], (unsigned long long)(r->total_bytes + r->skipped_bytes));
-    }
+    if (r->j->o.sync || r->j->o.resume)
+        tree_summary_skipped(r, s[3], s[0]);
 }
 
 static int tree_setup(struct tree_run *r)
