@@ -152,8 +152,14 @@ static int cp_part_names(struct cp_job *j, mode_t *mode)
 
     *mode = 0;
     j->final = NULL;
-    if (lstat(j->dst.name, &sb) == 0 && S_ISLNK(sb.st_mode))
-        j->final = realpath(j->dst.name, NULL);   /* NULL when dangling: DST itself */
+    if (lstat(j->dst.name, &sb) == 0 && S_ISLNK(sb.st_mode)) {
+        j->final = realpath(j->dst.name, NULL);
+        /* dangling: neither replaced by a file nor written through (GNU cp refuses it) */
+        if (!j->final)
+            return cp_local_fail(&j->dst, errno, errno == ENOENT ? "a symbolic link to "
+                                 "nothing: not written through (remove it, or make what "
+                                 "it points at)" : NULL);
+    }
     if (!j->final)
         j->final = strdup(j->dst.name);
     n = j->final ? strlen(j->final) + sizeof(CLI_PART) + 17 : 0;
