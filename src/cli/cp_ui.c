@@ -432,14 +432,14 @@ int cli_cp(int argc, char **argv)
     j.dst.remote = cnio__uri_is_cnio(pos[1]);
     j.stream_fd = j.src.remote == j.dst.remote ? -1
                   : j.src.remote ? cp_stream_fd(pos[1], 0) : cp_stream_fd(pos[0], 1);
-    if ((j.stream_fd >= 0 || !strcmp(pos[0], "-") || !strcmp(pos[1], "-")) &&
-        (j.o.recursive || j.o.resume || j.o.verify || !strcmp(pos[0], pos[1]))) {
-        cli_err("cnio cp: -r, --resume and --verify do not go with a stream (-, /dev/stdout, "
-                "/dev/fd/N)\n");
+    if (!j.src.remote && !j.dst.remote) {   /* (cnio cp - - too) */
+        cli_err("cnio cp: one of SRC and DST must be a cnio:// URI\n");
         return CLI_EXIT_USAGE;
     }
-    if (!j.src.remote && !j.dst.remote) {
-        cli_err("cnio cp: one of SRC and DST must be a cnio:// URI\n");
+    if ((j.stream_fd >= 0 || !strcmp(pos[0], "-") || !strcmp(pos[1], "-")) &&
+        (j.o.recursive || j.o.resume || j.o.verify)) {
+        cli_err("cnio cp: -r, --resume and --verify do not go with a stream (-, /dev/stdout, "
+                "/dev/fd/N)\n");
         return CLI_EXIT_USAGE;
     }
     if ((j.src.remote && cli_check_uri("cp", pos[0])) ||

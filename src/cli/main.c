@@ -104,6 +104,10 @@ int cli_common_opt(struct cli_opts *o, int argc, char **argv, int *i)
         o->quiet = 1;
         return 1;
     }
+    if (!strcmp(a, "--version")) {   /* as `cnio --version` (cnio(1): every command) */
+        printf("cnio %s\n", PACKAGE_VERSION);
+        exit(CLI_EXIT_OK);
+    }
     if (!strcmp(a, "--key") || !strcmp(a, "-o")) {
         if (*i + 1 >= argc) {
             cli_err("cnio: %s needs a value\n", a);
@@ -566,6 +570,11 @@ int cli_keygen(int argc, char **argv)
 
     if (n == -2)
         return CLI_EXIT_OK;
+    if (n == 1 && (o.key_file || o.nhints)) {   /* it reads no key and connects nowhere */
+        cli_err("cnio keygen: --key and -o do not go with keygen (FILE is the key it "
+                "writes)\n");
+        n = -1;
+    }
     if (n != 1) {
         cli_usage(help);
         return CLI_EXIT_USAGE;
