@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -500,6 +501,24 @@ int cnio__hints_set(struct cnio_hints *h, const char *name, const char *value)
     return 0;
 }
 
+/* Says a bad environment hint once per process, however often the hints are read (a
+ * command reads them for its key file, then at every open). */
+static void cfg_env_bad(const char *var, const char *v)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static char said[256];
+    char now[sizeof(said)];
+    int again;
+
+    snprintf(now, sizeof(now), "%s=%s", var, v);
+    pthread_mutex_lock(&lock);
+    again = strcmp(said, now) == 0;
+    memcpy(said, now, sizeof(said));
+    pthread_mutex_unlock(&lock);
+    if (!again)
+        cnio__err("bad value \"%s\" in environment variable %s", v, var);
+}
+
 int cnio__hints_from_env(struct cnio_hints *h)
 {
     for (size_t i = 0; i < CNIO_ARRAY_LEN(cfg_hints); i++) {
@@ -513,7 +532,7 @@ int cnio__hints_from_env(struct cnio_hints *h)
         if (!v || !*v)
             continue;
         if (cfg_apply(h, d, v)) {
-            cnio__err("bad value \"%s\" in environment variable %s", v, var);
+            cfg_env_bad(var, v);
             return -CNIO_ERR_HINT;
         }
     }
