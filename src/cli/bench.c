@@ -172,7 +172,8 @@ static int bench_parse(struct bench *b, int argc, char **argv)
     if (!b->size_set)
         b->size = b->pat == PAT_SMALL ? 2000 : 256u << 20;
     if (b->pat == PAT_SMALL && b->size > INT_MAX / BENCH_SMALL_OP) {
-        cli_err("cnio bench: too many small operations\n");
+        cli_err("cnio bench: --size with --pattern small is the number of 4 KiB operations "
+                "per rank: at most %u\n", INT_MAX / BENCH_SMALL_OP);
         return -1;
     }
     if (b->pat != PAT_SMALL && b->pat != PAT_OPEN && b->size < 8) {

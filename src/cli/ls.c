@@ -297,7 +297,8 @@ int cli_stat(int argc, char **argv)
         }
         printf("hosts:        ");
         for (int i = 0; i < u.nhosts; i++)
-            printf("%s%s:%u", i ? "," : "", u.hosts[i].name, u.hosts[i].port);
+            printf(strchr(u.hosts[i].name, ':') ? "%s[%s]:%u" : "%s%s:%u", i ? "," : "",
+                   u.hosts[i].name, u.hosts[i].port);   /* an IPv6 address as URIs write it */
         printf("\nmodified:     %s\n", when);
     }
     cnio__stack_close(st);
