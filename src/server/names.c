@@ -217,7 +217,11 @@ static int names_rename(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     pthread_mutex_lock(&st->lock);
     ret = names_rename_refused(st, &c->srv->handles, from, to);
     if (!ret)
-        ret = names_through_object(st->rootfd, to, cnio__srv_rename(st, from, to));
+        ret = cnio__srv_rename(st, from, to);
+    /* "not found" is "not on this host" when from is not here (an object of fewer
+     * columns than hosts): only a from that is here failed for the way to it */
+    if (ret == -CNIO_ERR_NOENT && names_is_dir(st->rootfd, from) >= 0)
+        ret = names_through_object(st->rootfd, to, ret);
     pthread_mutex_unlock(&st->lock);
     return ret;
 }
