@@ -108,6 +108,14 @@ int cli_sum(int argc, char **argv);
 /* Removes the directory uri names if it is empty (RMDIR), saying nothing: 0, or a
  * negative CNIO_ERR_* code (-CNIO_ERR_EXIST: it is not empty; cnio__ns_rmdir). */
 int cli_rmdir_quiet(const struct cli_opts *o, const char *uri);
+/* The first directory of u's name that is an object instead, into dir (cap bytes): 1, or
+ * 0 when there is none. A MKDIR or RENAME through one fails with -CNIO_ERR_EXIST, an
+ * OPEN with -CNIO_ERR_NOENT; this says which. One STAT a directory, on that failure. */
+struct cnio_stack;
+struct cnio_hints;
+struct cnio_uri;
+int cli_object_on_path(struct cnio_stack *st, const struct cnio_hints *h,
+                       const struct cnio_uri *u, char *dir, size_t cap);
 /* Whether hint name takes val (arg: the command-line words that gave it, for the message,
  * which cmd begins): 0, else -1, said on stderr (an unknown hint, or a bad value). */
 int cli_hint_ok(const char *cmd, const char *arg, const char *name, const char *val);

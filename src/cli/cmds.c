@@ -154,10 +154,8 @@ int cli_obj_setattr(const struct cli_opts *o, const char *uri, uint32_t mode,
     return rc;
 }
 
-/* The first directory of u's name that is an object instead (into dir, cap bytes): 1, or
- * 0 when there is none (a MKDIR or RENAME through one fails with -CNIO_ERR_EXIST). */
-static int cmd_object_on_path(struct cnio_stack *st, const struct cnio_hints *h,
-                              const struct cnio_uri *u, char *dir, size_t cap)
+int cli_object_on_path(struct cnio_stack *st, const struct cnio_hints *h,
+                       const struct cnio_uri *u, char *dir, size_t cap)
 {
     for (const char *s = strchr(u->path, '/'); s; s = strchr(s + 1, '/')) {
         struct cnio_uri p = *u;
@@ -191,7 +189,7 @@ static int cmd_mkdir(const struct cli_opts *o, char **pos, int n)
         if (rc) {
             char dir[CNIO_WIRE_MAX_NAME + 1];
 
-            if (rc == -CNIO_ERR_EXIST && cmd_object_on_path(st, &h, &u, dir, sizeof(dir)))
+            if (rc == -CNIO_ERR_EXIST && cli_object_on_path(st, &h, &u, dir, sizeof(dir)))
                 cli_err("cnio mkdir: %s: %s is an object, not a directory\n", pos[i], dir);
             else if (rc == -CNIO_ERR_EXIST)
                 cli_err("cnio mkdir: %s: exists\n", pos[i]);
@@ -370,7 +368,7 @@ static void cmd_mv_why(struct cnio_stack *st, const struct cnio_hints *h, const 
     if (ra == -CNIO_ERR_NOENT)
         cli_fail("mv", pos[0], ra);
     else if (rc == -CNIO_ERR_EXIST && rb == -CNIO_ERR_NOENT &&
-             cmd_object_on_path(st, h, v, dir, sizeof(dir)))
+             cli_object_on_path(st, h, v, dir, sizeof(dir)))
         cli_err("cnio mv: %s: %s is an object, not a directory; nothing moved\n", pos[1],
                 dir);
     else if (ra == 0 && rb == 0 && a.is_dir && !b.is_dir)

@@ -68,30 +68,20 @@ int cp_local_fail(const struct cp_end *e, int err, const char *msg)
  */
 static int cp_dst_under_object(const struct cp_job *j)
 {
-    struct cnio_uri u, dir;
-    struct cnio_hints h;
+    char dir[CNIO_WIRE_MAX_NAME + 1];
     struct cnio_stack *st = NULL;
-    struct cnio_obj_stat sb;
-    int found = 0, ret;
+    struct cnio_hints h;
+    struct cnio_uri u;
+    int found = 0;
 
     if (cnio__uri_parse(j->dst.name, &u))
         return 0;
-    if (cli_hints(&j->o, &u, &h) || cnio__stack_open(&st))
-        goto free_uri;
-    dir = u;   /* its path is u's, cut short at each '/' in turn */
-    dir.dir_slash = 0;
-    for (char *s = strchr(u.path, '/'); s && !found; s = strchr(s + 1, '/')) {
-        *s = '\0';
-        ret = cnio__obj_stat(st, &dir, &h, &sb);
-        found = ret == 0 && !sb.is_dir;
+    if (cli_hints(&j->o, &u, &h) == 0 && cnio__stack_open(&st) == 0) {
+        found = cli_object_on_path(st, &h, &u, dir, sizeof(dir));
         if (found)
-            cli_err("cnio cp: %s: %s is an object, not a directory\n", j->dst.name, u.path);
-        *s = '/';
-        if (ret && ret != -CNIO_ERR_NOENT)
-            break;
+            cli_err("cnio cp: %s: %s is an object, not a directory\n", j->dst.name, dir);
+        cnio__stack_close(st);
     }
-    cnio__stack_close(st);
-free_uri:
     cnio__uri_free(&u);
     return found;
 }

@@ -181,7 +181,12 @@ static int st_run(struct cp_job *j)
         ret = ret ? ret : r2;
     }
     if (ret < 0) {
-        if (!cli_said(said, ret))   /* else the library's line named the host and why */
+        char dir[CNIO_WIRE_MAX_NAME + 1];
+
+        if (ret == -CNIO_ERR_NOENT && j->dst.remote && st &&
+            cli_object_on_path(st, &h, &u, dir, sizeof(dir)))
+            cli_err("cnio cp: %s: %s is an object, not a directory\n", uri, dir);
+        else if (!cli_said(said, ret))   /* else the library's line named the host and why */
             cli_fail("cp", uri, ret);
     } else if (ret == 0 && !j->o.quiet) {
         cli_err("cnio cp: %s -> %s: %llu bytes in %.3f s\n", j->src.name, j->dst.name,
