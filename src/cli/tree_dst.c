@@ -120,8 +120,13 @@ int tree_mkdir(struct tree_ctx *c, const char *rel)
             return -CNIO_ERR_NOMEM;
         ret = name[0] ? cnio__ns_mkdir(c->ns, name, 1) : 0;
         free(name);
-        if (ret == -CNIO_ERR_EXIST && rel[0])
+        if (ret == -CNIO_ERR_EXIST && rel[0]) {
             tf_obj_in_the_way(c, rel, 1);
+        } else if (ret == -CNIO_ERR_EXIST && c->st &&
+                   cli_object_on_path(c->st, &c->dst->h, &c->dst->u, path, sizeof(path))) {
+            snprintf(c->why, sizeof(c->why), "%s: %s is an object, not a directory",
+                     c->dst->name, path);   /* DST itself, beneath an object */
+        }
         return ret;
     }
     if (tf_in_the_way(c, rel, 1))
