@@ -163,6 +163,7 @@ int cli_object_on_path(struct cnio_stack *st, const struct cnio_hints *h,
 
         snprintf(dir, cap, "%.*s", (int)(s - u->path), u->path);
         p.path = dir;
+        p.dir_slash = 0;   /* (a URI's trailing '/' is of its last name, not of dir) */
         if (cnio__obj_stat(st, &p, h, &sb) == 0 && !sb.is_dir)
             return 1;
     }
