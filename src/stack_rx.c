@@ -147,8 +147,7 @@ static int ep_rx_ahead(struct cnio_ep *ep)
         if (!ep->rx_payload && ep->rxgot == CNIO_WIRE_HDR_SIZE && ep_rx_header(ep))
             return -1;
     }
-    ep->ra_len = 0;   /* (dead: what was left is nobody's) */
-    return ep->state == EP_DEAD ? -1 : 0;
+    return ep->state == EP_DEAD ? -1 : 0;   /* (a kill emptied the read-ahead) */
 }
 
 /*
@@ -201,10 +200,8 @@ void cnio__ep_rx(struct cnio_ep *ep)
         ep->rxgot += take;
         ep->ra_off = 0;
         ep->ra_len = (size_t)got - take;
-        if (ep->rxgot == CNIO_WIRE_HDR_SIZE && ep_rx_header(ep)) {
-            ep->ra_len = 0;
+        if (ep->rxgot == CNIO_WIRE_HDR_SIZE && ep_rx_header(ep))
             return;
-        }
     }
     ep_rx_ahead(ep);
 }
