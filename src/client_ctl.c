@@ -407,16 +407,19 @@ static void ctl_combine(const struct ctl_entry *e, size_t n, int nhosts, struct 
 {
     const struct ctl_entry *z = e;   /* the first of this URI's, else e[0] */
     uint32_t seen = 0, prev = 0;
-    int mine = 0, dirs = 0, objs = 0;
+    int mine = 0, dirs = 0, objs = 0, clash;
 
     for (size_t i = 0; i < n; i++)
-        if (ctl_ours(&e[i]))
-            (e[i].info.flags & CNIO_WIRE_I_DIR) ? dirs++ : objs++;
+        if (ctl_ours(&e[i]) && (e[i].info.flags & CNIO_WIRE_I_DIR))
+            dirs++;
+        else if (ctl_ours(&e[i]))
+            objs++;
     /* An object here and a directory of its name on another host (one that holds
      * nothing of it made it, through another order of the hosts): the object, torn, so
      * that it is neither hidden behind the directory nor copied down as one. */
+    clash = dirs && objs;
     for (size_t i = 0; i < n && !mine; i++)
-        if (ctl_ours(&e[i]) && !(dirs && objs && (e[i].info.flags & CNIO_WIRE_I_DIR))) {
+        if (ctl_ours(&e[i]) && !(clash && (e[i].info.flags & CNIO_WIRE_I_DIR))) {
             z = &e[i];
             mine = 1;
         }
@@ -434,7 +437,7 @@ static void ctl_combine(const struct ctl_entry *e, size_t n, int nhosts, struct 
     for (size_t i = 0; i < n; i++) {
         const struct cnio_wire_info *info = &e[i].info;
 
-        if (!ctl_ours(&e[i]) || (dirs && objs && (info->flags & CNIO_WIRE_I_DIR)))
+        if (!ctl_ours(&e[i]) || (clash && (info->flags & CNIO_WIRE_I_DIR)))
             continue;
         if (&e[i] != z && z->info.stripe_index == 0 && !(z->info.flags & CNIO_WIRE_I_DIR) &&
             info->stripe_index >= s->layout.count)
@@ -451,7 +454,7 @@ static void ctl_combine(const struct ctl_entry *e, size_t n, int nhosts, struct 
     }
     if (mine && z->info.stripe_index == 0 && seen < CNIO_MIN(s->layout.count, (uint32_t)nhosts))
         s->state |= CNIO_OBJ_TORN;   /* a column column 0's layout has is missing */
-    if (dirs && objs)
+    if (clash)
         s->state |= CNIO_OBJ_TORN;
     if (!mine)
         s->mtime_ns = z->info.mtime_ns;

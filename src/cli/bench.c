@@ -455,8 +455,8 @@ static void bench_used(struct bench *b, cnio_file_t *fh)
 
 static int bench_fail(const struct bench *b, const char *what, int rc)
 {
-    if (b->rank == 0)
-        cli_fail("bench", what, rc);
+    if (b->rank == 0 && !(rc == -CNIO_ERR_EXIST && b->uri_arg && !b->made))
+        cli_fail("bench", what, rc);   /* (a --uri that exists: bench_open said why) */
     return rc;
 }
 
@@ -490,7 +490,7 @@ static int bench_rep(struct bench *b, int rep, struct bench_res *r)
     bench_fill(b, seed);
     rc = bench_open(b, b->info, &fh);
     if (rc)
-        return rc == -CNIO_ERR_EXIST && !b->made ? rc : bench_fail(b, "open", rc);
+        return bench_fail(b, "open", rc);
     if (rep == 0)
         bench_used(b, fh);
     if (b->ft != MPI_DATATYPE_NULL)
@@ -590,7 +590,7 @@ static int bench_open_rep(struct bench *b, int rep, struct bench_res *r)
         MPI_Info_free(&info);
         rc = bench_agree(rc);
         if (rc)
-            return rc == -CNIO_ERR_EXIST && !b->made ? rc : bench_fail(b, mode[k], rc);
+            return bench_fail(b, mode[k], rc);
         MPI_Reduce(&t, &r->secs[k], 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
         MPI_Reduce(&t_open, &r->open_s[k], 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
         r->conns[k] = conns;   /* a warm-up's figures are overwritten by the timed run */
