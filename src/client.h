@@ -259,8 +259,22 @@ int cnio__ns_open(struct cnio_stack *st, const struct cnio_uri *u, const struct 
 void cnio__ns_close(struct cnio_ns *ns);
 /* Creates directory path on every host; parents: create missing parents, and an
  * existing directory is no error. -CNIO_ERR_EXIST: it exists (without parents), or an
- * object has that name; -CNIO_ERR_NOENT: a parent is missing (without parents). */
+ * object has that name or a name on its way. An object of another order of the hosts
+ * may be on a host that host 0's MKDIR came before: the directories that the hosts which
+ * made them hold from path up to that object's name are then removed again (while
+ * empty). -CNIO_ERR_NOENT: a parent is missing (without parents). */
 int cnio__ns_mkdir(struct cnio_ns *ns, const char *path, int parents);
+/* What the hosts hold of one name, whatever order of them wrote it (cnio__ns_kinds). */
+struct cnio_ns_kinds {
+    int dirs;                   /* how many hold it as a directory */
+    int obj;                    /* the first host (URI order) holding a column of an
+                                   object of the name, -1: none */
+    int foreign;                /* that column is not column obj: the object is not of
+                                   this URI's order of the hosts */
+};
+/* STATs path on every host at once into *k: 0, or the first failure other than
+ * -CNIO_ERR_NOENT (k then describes the hosts that answered); -CNIO_ERR_INVAL. */
+int cnio__ns_kinds(struct cnio_ns *ns, const char *path, struct cnio_ns_kinds *k);
 /* Removes the empty directory path: -CNIO_ERR_EXIST when it is not empty,
  * -CNIO_ERR_INVAL when path is an object, -CNIO_ERR_NOENT when host 0 does not have it
  * (what other hosts hold of it is removed all the same; of callers racing to remove it,
@@ -276,8 +290,12 @@ int cnio__ns_unlink_many(struct cnio_ns *ns, const char *const *paths, int n, in
  * object of the new name is replaced): -CNIO_ERR_NOENT when host 0 has no from (unless
  * host 0 already holds to as the object the other hosts hold as from: then this finishes
  * a rename that stopped halfway), -CNIO_ERR_EXIST onto a directory that is not empty,
- * -CNIO_ERR_INVAL into itself. Of callers racing to rename one object to different
- * names, one succeeds and the others get -CNIO_ERR_NOENT, having moved nothing. */
+ * -CNIO_ERR_INVAL into itself. With more than one host, nothing is renamed when from is
+ * a directory and a host holds to as an object (-CNIO_ERR_EXIST), or from is an object
+ * and a host holds to as a directory (-CNIO_ERR_ISDIR), whatever order of the hosts
+ * wrote them (cnio__ns_kinds): host 0 alone cannot see an object of another order. Of
+ * callers racing to rename one object to different names, one succeeds and the others
+ * get -CNIO_ERR_NOENT, having moved nothing. */
 int cnio__ns_rename(struct cnio_ns *ns, const char *from, const char *to);
 /* cnio__obj_open over the session's connections (no connect, no authentication: what
  * makes a tree of small files cheap): the object borrows them, and cnio__obj_close or

@@ -8,6 +8,7 @@
 #include "common.h"
 #include "client_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,9 +91,11 @@ int cnio__ns_open(struct cnio_stack *st, const struct cnio_uri *u, const struct 
  * An RMDIR is decided by host 0 alone, as an UNLINK is (cnio__obj_unlink): removed iff
  * host 0 removed it, else -CNIO_ERR_NOENT (remains on the others removed all the same),
  * so that of two callers racing to remove one directory exactly one is told it did.
+ * status: when not NULL, each host's answer is left in status[i] (what a caller set
+ * stays where a host was not asked).
  */
 static int ns_all(struct cnio_ns *ns, uint16_t type, uint64_t offset, const uint8_t *pl,
-                  int len, int first0)
+                  int len, int first0, int *status)
 {
     struct cnio_call *calls = calloc((size_t)ns->n, sizeof(*calls));
     int ret = 0, found = 0, from = 0;
@@ -117,6 +120,8 @@ static int ns_all(struct cnio_ns *ns, uint16_t type, uint64_t offset, const uint
     }
     cnio__stack_calls(ns->st, calls + from, ns->n - from);
     for (int i = 0; i < ns->n; i++) {
+        if (status)
+            status[i] = calls[i].status;
         found |= calls[i].status == 0;
         if (!ret && calls[i].status && calls[i].status != -CNIO_ERR_NOENT)
             ret = calls[i].status;
@@ -127,8 +132,9 @@ static int ns_all(struct cnio_ns *ns, uint16_t type, uint64_t offset, const uint
     return ret ? ret : found ? 0 : -CNIO_ERR_NOENT;
 }
 
+/* ns_all of one request of type on path; status: as ns_all's (NULL: not wanted). */
 static int ns_one(struct cnio_ns *ns, uint16_t type, uint32_t flags, uint64_t unit,
-                  uint64_t offset, const char *path)
+                  uint64_t offset, const char *path, int *status)
 {
     uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
     struct cnio_wire_open o = { .flags = flags, .stripe_unit = unit, .name = path };
@@ -138,17 +144,107 @@ static int ns_one(struct cnio_ns *ns, uint16_t type, uint32_t flags, uint64_t un
         return -CNIO_ERR_INVAL;
     o.name_len = (uint32_t)strlen(path);
     len = cnio__wire_open_encode(&o, pl, sizeof(pl));
-    return len < 0 ? len : ns_all(ns, type, offset, pl, len, type == CNIO_WIRE_MKDIR);
+    return len < 0 ? len : ns_all(ns, type, offset, pl, len, type == CNIO_WIRE_MKDIR, status);
+}
+
+int cnio__ns_kinds(struct cnio_ns *ns, const char *path, struct cnio_ns_kinds *k)
+{
+    struct cnio__cl_stat *s;
+    int ret = 0;
+
+    if (!ns || !path || !k)
+        return -CNIO_ERR_INVAL;
+    s = calloc((size_t)ns->n, sizeof(*s));
+    if (!s)
+        return -CNIO_ERR_NOMEM;
+    *k = (struct cnio_ns_kinds){ .obj = -1 };
+    for (int i = 0; i < ns->n; i++)
+        s[i].ep = cnio__cl_ctl_ep(&ns->hosts[i]);
+    cnio__cl_stat_each(ns->st, s, ns->n, path, path, NULL, 0);
+    for (int i = 0; i < ns->n; i++) {
+        if (s[i].status) {
+            if (!ret && s[i].status != -CNIO_ERR_NOENT)
+                ret = s[i].status;
+            continue;
+        }
+        if (s[i].info.flags & CNIO_WIRE_I_DIR) {
+            k->dirs++;
+        } else if (k->obj < 0) {
+            k->obj = i;
+            k->foreign = s[i].info.stripe_index != (uint32_t)i;
+        }
+    }
+    free(s);
+    return ret;
+}
+
+/*
+ * After a MKDIR that a host refused because an object has the name or one on its way
+ * (written through another order of these hosts, that object may not be on host 0,
+ * which made the directories first): the directories that the hosts whose MKDIR
+ * answered 0 (status[i]) hold from path up to that object's name are removed again,
+ * deepest first, each only while empty. A directory of an object's name on another host
+ * is never wanted: it hid the object from listings. Best effort: the MKDIR has failed
+ * anyway.
+ */
+static void ns_mkdir_undo(struct cnio_ns *ns, const char *path, const int *status)
+{
+    uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
+    char dir[CNIO_WIRE_MAX_NAME + 1], *end;
+    struct cnio_ns_kinds k;
+    struct cnio_call *c;
+    int depth = 0, found = 0;
+
+    snprintf(dir, sizeof(dir), "%s", path);
+    for (;;) {   /* the object: path, or the nearest of its parents */
+        depth++;
+        if (cnio__ns_kinds(ns, dir, &k) == 0 && k.obj >= 0) {
+            found = 1;
+            break;
+        }
+        if (!(end = strrchr(dir, '/')))
+            break;
+        *end = '\0';
+    }
+    c = found ? calloc((size_t)ns->n, sizeof(*c)) : NULL;
+    snprintf(dir, sizeof(dir), "%s", path);
+    for (int d = 0; c && d < depth; d++) {   /* path, then up to the object's name */
+        int len = cnio__cl_open_payload(0, NULL, 0, dir, pl, sizeof(pl)), bad = len < 0;
+
+        for (int i = 0; !bad && i < ns->n; i++)   /* ep NULL: skipped */
+            c[i] = (struct cnio_call){ .ep = status[i] ? NULL : cnio__cl_ctl_ep(&ns->hosts[i]),
+                                       .what = dir, .type = CNIO_WIRE_RMDIR, .payload = pl,
+                                       .plen = (uint32_t)len };
+        if (!bad)
+            cnio__stack_calls(ns->st, c, ns->n);
+        for (int i = 0; !bad && i < ns->n; i++)
+            bad = c[i].ep && c[i].status && c[i].status != -CNIO_ERR_NOENT;
+        if (bad || !(end = strrchr(dir, '/')))
+            break;
+        *end = '\0';
+    }
+    free(c);
 }
 
 int cnio__ns_mkdir(struct cnio_ns *ns, const char *path, int parents)
 {
-    return ns_one(ns, CNIO_WIRE_MKDIR, parents ? CNIO_WIRE_O_CREATE : 0, 0, 0, path);
+    int status[CNIO_MAX_HOSTS], ret, made = 0;
+
+    if (!ns || ns->n > CNIO_MAX_HOSTS)   /* (a URI names at most CNIO_MAX_HOSTS) */
+        return -CNIO_ERR_INVAL;
+    for (int i = 0; i < ns->n; i++)
+        status[i] = 1;   /* not asked */
+    ret = ns_one(ns, CNIO_WIRE_MKDIR, parents ? CNIO_WIRE_O_CREATE : 0, 0, 0, path, status);
+    for (int i = 0; i < ns->n; i++)
+        made |= status[i] == 0;
+    if (ret == -CNIO_ERR_EXIST && ns->n > 1 && made)
+        ns_mkdir_undo(ns, path, status);
+    return ret;
 }
 
 int cnio__ns_rmdir(struct cnio_ns *ns, const char *path)
 {
-    return ns_one(ns, CNIO_WIRE_RMDIR, 0, 0, 0, path);
+    return ns_one(ns, CNIO_WIRE_RMDIR, 0, 0, 0, path, NULL);
 }
 
 int cnio__ns_unlink_many(struct cnio_ns *ns, const char *const *paths, int n, int *status)
@@ -208,7 +304,7 @@ int cnio__ns_setattr(struct cnio_ns *ns, const char *path, uint32_t mode, int64_
 {
     if (mode > 0xffffu)
         return -CNIO_ERR_INVAL;
-    return ns_one(ns, CNIO_WIRE_SETATTR, 0, mode, (uint64_t)mtime_ns, path);
+    return ns_one(ns, CNIO_WIRE_SETATTR, 0, mode, (uint64_t)mtime_ns, path, NULL);
 }
 
 /* Whether host i's STAT of a rename's source (si) and host 0's of its destination (s0)
@@ -251,14 +347,27 @@ static int ns_rename_retry(struct cnio_ns *ns, const char *from, const char *to,
     return ret;
 }
 
+/* Whether host i's STAT of a name (si) may describe a column of the object that host 0's
+ * (s0) describes: one committed generation, whatever order of the hosts wrote it; for an
+ * object never staged (generation 0: no identity), column i of this URI's order. */
+static int ns_may_be_of(const struct cnio_wire_info *s0, const struct cnio_wire_info *si, int i)
+{
+    if (s0->gen)
+        return si->gen == s0->gen;
+    return (uint32_t)i < s0->stripe_count || ns_same(s0, si, i);
+}
+
 /*
  * After host 0 renamed from to to, on the hosts where from had no column (their RENAME
- * answered NOENT) and the object now named to has none either (its stripe count does
- * not reach them): what to names there is a column of the object the rename replaced,
- * which its other columns left behind (a one-column object moved over a two-column one
- * kept the second on host 1, taking space until removed). Removed, unless it looks like
- * the new object's own or like an upload under way (I_STAGED, I_PENDING). Best effort:
- * the rename is done whatever happens here.
+ * answered NOENT): what to names there, unless it is a column of the object now named to
+ * (ns_may_be_of), is a column of the object the rename replaced, which its other columns
+ * left behind (a one-column object moved over a two-column one kept the second on host
+ * 1, taking space until removed). The hosts are not counted in this URI's order: an
+ * object written through another order of them has its columns elsewhere (a
+ * two-column one written through C,A,B and moved through A,B,C over one of three
+ * columns left that one's column 1 on B). Removed, unless it looks like the new
+ * object's own or like an upload under way (I_STAGED, I_PENDING). Best effort: the
+ * rename is done whatever happens here.
  */
 static void ns_rename_sweep(struct cnio_ns *ns, const char *to, const struct cnio_call *calls)
 {
@@ -280,7 +389,7 @@ static void ns_rename_sweep(struct cnio_ns *ns, const char *to, const struct cni
         const struct cnio_wire_info *si = &s[i].info;
 
         if (calls[i].ep && calls[i].status == -CNIO_ERR_NOENT && !s[i].status &&
-            (uint32_t)i >= s[0].info.stripe_count && !ns_same(&s[0].info, si, i) &&
+            !ns_may_be_of(&s[0].info, si, i) &&
             !(si->flags & (CNIO_WIRE_I_DIR | CNIO_WIRE_I_STAGED | CNIO_WIRE_I_PENDING)))
             u[i] = (struct cnio_call){ .ep = s[i].ep, .what = to, .type = CNIO_WIRE_UNLINK,
                                        .payload = pl, .plen = (uint32_t)len };
@@ -289,6 +398,27 @@ static void ns_rename_sweep(struct cnio_ns *ns, const char *to, const struct cni
 out:
     free(s);
     free(u);
+}
+
+/*
+ * What cnio__ns_rename refuses before any host renames (with more than one host): a
+ * directory onto a name a host holds as an object (-CNIO_ERR_EXIST), an object onto one
+ * a host holds as a directory (-CNIO_ERR_ISDIR). Each host refuses these for what it
+ * holds itself; an object written through another order of the hosts may be on a host
+ * that is asked after host 0 has renamed (one host moved a directory, the other refused:
+ * the directory split between two names). A STAT that fails leaves the RENAME to say so.
+ */
+static int ns_rename_check(struct cnio_ns *ns, const char *from, const char *to)
+{
+    struct cnio_ns_kinds f, t;
+
+    if (ns->n == 1 || cnio__ns_kinds(ns, from, &f) || cnio__ns_kinds(ns, to, &t))
+        return 0;
+    if (f.dirs && f.obj < 0 && t.obj >= 0)
+        return -CNIO_ERR_EXIST;
+    if (!f.dirs && f.obj >= 0 && t.dirs)
+        return -CNIO_ERR_ISDIR;
+    return 0;
 }
 
 /*
@@ -316,6 +446,8 @@ static int ns_rename(struct cnio_ns *ns, const char *from, const char *to, const
                                        .plen = (uint32_t)len };
         go[i] = 1;
     }
+    if (!ret)
+        ret = ns_rename_check(ns, from, to);
     if (!ret) {
         cnio__stack_calls(ns->st, calls, 1);
         ret = calls[0].status;

@@ -170,6 +170,31 @@ int cli_object_on_path(struct cnio_stack *st, const struct cnio_hints *h,
     return 0;
 }
 
+/* cli_object_on_path asked of every host of ns (cnio__ns_kinds), for a name whose object
+ * another order of the hosts may have written: 1 with *foreign set when that object is
+ * not of this URI's order, 0 when no directory of path is an object on any host. */
+static int cmd_object_on_path(struct cnio_ns *ns, const char *path, char *dir, size_t cap,
+                              int *foreign)
+{
+    for (const char *s = strchr(path, '/'); s; s = strchr(s + 1, '/')) {
+        struct cnio_ns_kinds k;
+
+        snprintf(dir, cap, "%.*s", (int)(s - path), path);
+        if (cnio__ns_kinds(ns, dir, &k) == 0 && k.obj >= 0) {
+            *foreign = k.foreign;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* What cmd_mkdir and cmd_mv_why add to "NAME is an object" for an object that another
+ * order of the hosts wrote. */
+static const char *cmd_foreign(int foreign)
+{
+    return foreign ? " (written through another order of these hosts)" : "";
+}
+
 static int cmd_mkdir(const struct cli_opts *o, char **pos, int n)
 {
     int ret = CLI_EXIT_OK;
@@ -189,9 +214,12 @@ static int cmd_mkdir(const struct cli_opts *o, char **pos, int n)
             rc = cnio__ns_mkdir(ns, u.path, o->parents);
         if (rc) {
             char dir[CNIO_WIRE_MAX_NAME + 1];
+            int foreign = 0;
 
-            if (rc == -CNIO_ERR_EXIST && cli_object_on_path(st, &h, &u, dir, sizeof(dir)))
-                cli_err("cnio mkdir: %s: %s is an object, not a directory\n", pos[i], dir);
+            if (rc == -CNIO_ERR_EXIST && ns &&
+                cmd_object_on_path(ns, u.path, dir, sizeof(dir), &foreign))
+                cli_err("cnio mkdir: %s: %s is an object%s, not a directory\n", pos[i], dir,
+                        cmd_foreign(foreign));
             else if (rc == -CNIO_ERR_EXIST)
                 cli_err("cnio mkdir: %s: exists\n", pos[i]);
             else if (rc == -CNIO_ERR_NOENT)
@@ -216,8 +244,9 @@ static int cmd_unlink(struct cnio_stack *st, const char *uri, const struct cnio_
 
     if (rc != -CNIO_ERR_NOENT || !remains)
         return rc;
-    cli_err("cnio rm: %s: removed the remains of a partly deleted object (its first server "
-            "no longer had it)\n", uri);
+    cli_err("cnio rm: %s: removed what the other servers held of it (its first server had "
+            "none: the remains of a partly deleted object, or an object written through "
+            "another order of these hosts)\n", uri);
     return 0;
 }
 
@@ -356,26 +385,28 @@ static int cmd_same_hosts(const struct cnio_uri *a, const struct cnio_uri *b)
 /*
  * Says why a RENAME of u to v (pos[0] to pos[1]) failed with rc, naming the operand at
  * fault: the servers' codes alone cannot (renaming a directory onto an object comes back
- * as "no such object", an object onto a directory as "is a directory"), so both names
- * are looked up.
+ * as "no such object" or "object exists", an object onto a directory as "is a
+ * directory"), so both names are looked up, the new one on every host: an object of it
+ * that another order of the hosts wrote is on a host that this URI's STAT does not ask.
  */
-static void cmd_mv_why(struct cnio_stack *st, const struct cnio_hints *h, const struct cnio_uri *u,
-                       const struct cnio_uri *v, char **pos, int rc)
+static void cmd_mv_why(struct cnio_ns *ns, struct cnio_stack *st, const struct cnio_hints *h,
+                       const struct cnio_uri *u, const struct cnio_uri *v, char **pos, int rc)
 {
-    struct cnio_obj_stat a, b;
-    int ra = cnio__obj_stat(st, u, h, &a), rb = cnio__obj_stat(st, v, h, &b);
+    struct cnio_obj_stat a;
+    struct cnio_ns_kinds b;
+    int ra = cnio__obj_stat(st, u, h, &a), rb = cnio__ns_kinds(ns, v->path, &b), foreign = 0;
     char dir[CNIO_WIRE_MAX_NAME + 1];
 
     if (ra == -CNIO_ERR_NOENT)
         cli_fail("mv", pos[0], ra);
-    else if (rc == -CNIO_ERR_EXIST && rb == -CNIO_ERR_NOENT &&
-             cli_object_on_path(st, h, v, dir, sizeof(dir)))
-        cli_err("cnio mv: %s: %s is an object, not a directory; nothing moved\n", pos[1],
-                dir);
-    else if (ra == 0 && rb == 0 && a.is_dir && !b.is_dir)
-        cli_err("cnio mv: %s: an object, which a directory (%s) cannot replace; "
-                "nothing moved\n", pos[1], pos[0]);
-    else if (ra == 0 && rb == 0 && !a.is_dir && b.is_dir)
+    else if (rc == -CNIO_ERR_EXIST && rb == 0 && !b.dirs && b.obj < 0 &&
+             cmd_object_on_path(ns, v->path, dir, sizeof(dir), &foreign))
+        cli_err("cnio mv: %s: %s is an object%s, not a directory; nothing moved\n", pos[1],
+                dir, cmd_foreign(foreign));
+    else if (ra == 0 && rb == 0 && a.is_dir && b.obj >= 0)
+        cli_err("cnio mv: %s: an object%s, which a directory (%s) cannot replace; "
+                "nothing moved\n", pos[1], cmd_foreign(b.foreign), pos[0]);
+    else if (ra == 0 && rb == 0 && !a.is_dir && b.dirs)
         cli_err("cnio mv: %s: a directory, which an object (%s) cannot replace; "
                 "nothing moved (to move it into the directory, name it there)\n", pos[1],
                 pos[0]);
@@ -415,7 +446,7 @@ static int cmd_mv(const struct cli_opts *o, char **pos)
     if (rc == 0) {
         rc = cnio__ns_rename(ns, u.path, v.path);
         if (rc)
-            cmd_mv_why(st, &h, &u, &v, pos, rc);
+            cmd_mv_why(ns, st, &h, &u, &v, pos, rc);
     }
     cnio__uri_free(&v);
     cmd_end(&u, st, ns);
