@@ -222,6 +222,10 @@ struct cnio_obj_stat {
 /* Listings only, with TORN: no column of the name is this URI's (column j on host j),
  * what a write through another order of the same hosts left (a STAT says NOENT). */
 #define CNIO_OBJ_FOREIGN 0x40
+/* Listings only, with TORN: a host holds a directory of the name of this URI's object,
+ * which hid it (made through another order of the same hosts, or through that host
+ * alone); the object's own columns may be whole. `cnio rm -r` of the name removes both. */
+#define CNIO_OBJ_SHADOWED 0x80
 /* STAT of the object u names on every host it has a column on. A commit under way (it
  * reached some hosts, its writer is live) is waited for, up to h->timeout_ms, so that
  * out describes the object before it or after it (client_ctl.c). */
@@ -282,7 +286,8 @@ int cnio__ns_kinds(struct cnio_ns *ns, const char *path, struct cnio_ns_kinds *k
 int cnio__ns_rmdir(struct cnio_ns *ns, const char *path);
 /* Removes the objects paths[0..n) from every host, as cnio__obj_unlink each (status[k]:
  * 0 when host 0's column 0 was removed, -CNIO_ERR_NOENT when host 0 had none, else the
- * first other failure, logged), over ns's connections with many UNLINKs in flight on
+ * first other failure, logged, but for -CNIO_ERR_ISDIR: a host holds that name as a
+ * directory, which `cnio rm -r` removes), over ns's connections with many UNLINKs in flight on
  * each instead of new connections and a round trip per object. 0, or -CNIO_ERR_NOMEM or
  * -CNIO_ERR_INVAL with no status filled. */
 int cnio__ns_unlink_many(struct cnio_ns *ns, const char *const *paths, int n, int *status);

@@ -214,7 +214,7 @@ int cnio__obj_unlink_remains(struct cnio_stack *st, const struct cnio_uri *u,
                                        .type = CNIO_WIRE_UNLINK,
                                        .payload = pl, .plen = (uint32_t)len };
     cnio__stack_calls(st, calls, c.n);
-    cnio__cl_name_failures(u->path, "remove", c.hosts, calls, c.n, 1);
+    cnio__cl_name_failures(u->path, "remove", c.hosts, calls, c.n, 2);   /* ISDIR: cnio rm's */
     /* Host 0 holds column 0, the object's commit point, and decides: the object was
      * removed by this call iff host 0's UNLINK removed something. Two callers racing to
      * remove one object can each remove the part on a different host, but only one of
@@ -455,7 +455,7 @@ static void ctl_combine(const struct ctl_entry *e, size_t n, int nhosts, struct 
     if (mine && z->info.stripe_index == 0 && seen < CNIO_MIN(s->layout.count, (uint32_t)nhosts))
         s->state |= CNIO_OBJ_TORN;   /* a column column 0's layout has is missing */
     if (clash)
-        s->state |= CNIO_OBJ_TORN;
+        s->state |= CNIO_OBJ_TORN | CNIO_OBJ_SHADOWED;
     if (!mine)
         s->mtime_ns = z->info.mtime_ns;
     if (s->is_dir) {

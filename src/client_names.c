@@ -281,7 +281,8 @@ int cnio__ns_unlink_many(struct cnio_ns *ns, const char *const *paths, int n, in
 
         if (status[k])
             continue;
-        cnio__cl_name_failures(paths[k], "remove", ns->hosts, ck, h, 1);
+        /* (quiet 2: an ISDIR is the caller's to deal with; client.h) */
+        cnio__cl_name_failures(paths[k], "remove", ns->hosts, ck, h, 2);
         for (int i = 0; i < h && !status[k]; i++)
             if (ck[i].status && ck[i].status != -CNIO_ERR_NOENT)
                 status[k] = ck[i].status;

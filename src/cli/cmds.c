@@ -255,7 +255,10 @@ int cli_rm_object(struct cnio_stack *st, const char *uri, const struct cnio_uri 
 {
     int rc = cmd_unlink(st, uri, u, h);
 
-    if (rc)
+    if (rc == -CNIO_ERR_ISDIR)
+        cli_err("cnio rm: %s: a host holds a directory of this name as well: the object is "
+                "removed, the directory is not (cnio rm -r removes it)\n", uri);
+    else if (rc)
         cli_fail("rm", uri, rc);
     return rc;
 }
@@ -289,9 +292,35 @@ static void cmd_rmdir_said(const char *uri, const char *rel, int r, int *bad)
     }
 }
 
+static int cmd_rm_walk(struct cnio_stack *st, struct cnio_ns *ns, const struct tree_end *e,
+                       const char *uri, int *bad);
+
+/* What rm -r does of entry rel of e, an object in its listing, whose removal a host
+ * refused with -CNIO_ERR_ISDIR, after the others removed their columns: that host holds
+ * a directory of the name, which shadowed the object (made through another order of the
+ * hosts, or through that host alone); it is removed as a tree. 0, or what went wrong. */
+static int cmd_rm_shadow(struct cnio_stack *st, struct cnio_ns *ns, const struct tree_end *e,
+                         const char *rel, char *path)
+{
+    struct tree_end c = *e;
+    char *curi = tree_uri_string(e, rel);
+    int rc, bad = 0;
+
+    if (!curi)
+        return -CNIO_ERR_NOMEM;
+    c.name = curi;
+    c.u.path = path;
+    c.top_is_dir = 1;
+    rc = cmd_rm_walk(st, ns, &c, curi, &bad);
+    free(curi);
+    if (rc == -CNIO_ERR_NOENT)   /* (its RMDIR: host 0 had none, as is usual here) */
+        rc = 0;
+    return rc ? rc : bad ? -CNIO_ERR_EXIST : 0;
+}
+
 /* Removes the n objects at ent (of tree e) together: 0, or -CNIO_ERR_NOMEM. */
-static int cmd_rm_objects(struct cnio_ns *ns, const struct tree_end *e, const char *uri,
-                          const struct tree_ent *ent, size_t n, int *bad)
+static int cmd_rm_objects(struct cnio_stack *st, struct cnio_ns *ns, const struct tree_end *e,
+                          const char *uri, const struct tree_ent *ent, size_t n, int *bad)
 {
     char *paths[CMD_RM_BATCH];
     int status[CMD_RM_BATCH], rc = 0;
@@ -301,10 +330,58 @@ static int cmd_rm_objects(struct cnio_ns *ns, const struct tree_end *e, const ch
         rc = (paths[k] = tree_obj_name(e, ent[k].rel)) ? 0 : -CNIO_ERR_NOMEM;
     if (rc == 0)
         rc = cnio__ns_unlink_many(ns, (const char *const *)paths, (int)n, status);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        cmd_rm_said(uri, ent[i].rel, status[i], bad);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        int r = status[i];
+
+        if (r == -CNIO_ERR_ISDIR)
+            r = cmd_rm_shadow(st, ns, e, ent[i].rel, paths[i]);
+        if (r != -CNIO_ERR_EXIST)   /* (a directory not empty: said already) */
+            cmd_rm_said(uri, ent[i].rel, r, bad);
+        else
+            *bad = 1;
+    }
     while (k-- > 0)
         free(paths[k]);
+    return rc;
+}
+
+/* Removes what e's listing holds, objects first, then directories deepest first, then
+ * e's top unless it is the root (uri: e's, for messages). 0, or an error not yet said
+ * (*bad set when one was said). */
+static int cmd_rm_walk(struct cnio_stack *st, struct cnio_ns *ns, const struct tree_end *e,
+                       const char *uri, int *bad)
+{
+    struct tree_list l = { 0 };
+    int rc = tree_walk_remote(st, e, 0, &l);
+
+    if (rc == 0)
+        tree_list_sort(&l);
+    for (size_t k = l.n; rc == 0 && k > 0;) {   /* reverse order: a/b/c before a/b */
+        size_t from = k;
+
+        while (from > 0 && l.e[from - 1].type != TREE_DIR && k - from < CMD_RM_BATCH)
+            from--;
+        if (from == k) {   /* a directory: after everything beneath it */
+            char *path = tree_obj_name(e, l.e[--k].rel);
+
+            if (path)
+                cmd_rmdir_said(uri, l.e[k].rel, cnio__ns_rmdir(ns, path), bad);
+            else
+                rc = -CNIO_ERR_NOMEM;
+            free(path);
+        } else {
+            rc = cmd_rm_objects(st, ns, e, uri, l.e + from, k - from, bad);
+            k = from;
+        }
+    }
+    if (rc == 0 && !*bad && e->u.path[0]) {
+        rc = cnio__ns_rmdir(ns, e->u.path);
+        if (rc == -CNIO_ERR_EXIST) {
+            cmd_rmdir_said(uri, "", rc, bad);
+            rc = 0;
+        }
+    }
+    tree_list_free(&l);
     return rc;
 }
 
@@ -312,10 +389,9 @@ static int cmd_rm_objects(struct cnio_ns *ns, const struct tree_end *e, const ch
 int cli_rm_tree(const struct cli_opts *o, const char *uri)
 {
     struct tree_end e = { .name = uri, .remote = 1, .dirfd = -1 };
-    struct tree_list l = { 0 };
     struct cnio_stack *st;
     struct cnio_ns *ns;
-    int rc = cmd_session("rm", o, uri, &e.u, &e.h, &st, &ns), bad = 0, said = rc != 0;
+    int rc = cmd_session("rm", o, uri, &e.u, &e.h, &st, &ns), bad = 0;
 
     if (rc == 0 && e.u.path[0]) {
         struct cnio_obj_stat s;
@@ -323,7 +399,11 @@ int cli_rm_tree(const struct cli_opts *o, const char *uri)
         rc = cnio__obj_stat(st, &e.u, &e.h, &s);
         e.top_is_dir = rc == 0 && s.is_dir;   /* the walk need not ask again */
         if (rc == 0 && !s.is_dir) {
-            rc = cli_rm_object(st, uri, &e.u, &e.h);
+            rc = cmd_unlink(st, uri, &e.u, &e.h);
+            if (rc == -CNIO_ERR_ISDIR)   /* and a host's directory of its name */
+                rc = cmd_rm_shadow(st, ns, &e, "", e.u.path);
+            if (rc && rc != -CNIO_ERR_EXIST)   /* (not empty: said) */
+                cli_fail("rm", uri, rc);
             cmd_end(&e.u, st, ns);
             return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
         }
@@ -333,45 +413,16 @@ int cli_rm_tree(const struct cli_opts *o, const char *uri)
         }
         if (rc)
             cli_fail("rm", uri, rc);
+        bad = rc != 0;
     }
-    said = rc != 0;
     if (rc == 0)
-        rc = tree_walk_remote(st, &e, 0, &l);
-    if (rc == 0)
-        tree_list_sort(&l);
-    for (size_t k = l.n; rc == 0 && k > 0;) {   /* reverse order: a/b/c before a/b */
-        size_t from = k;
-
-        while (from > 0 && l.e[from - 1].type != TREE_DIR && k - from < CMD_RM_BATCH)
-            from--;
-        if (from == k) {   /* a directory: after everything beneath it */
-            char *path = tree_obj_name(&e, l.e[--k].rel);
-
-            if (path)
-                cmd_rmdir_said(uri, l.e[k].rel, cnio__ns_rmdir(ns, path), &bad);
-            else
-                rc = -CNIO_ERR_NOMEM;
-            free(path);
-        } else {
-            rc = cmd_rm_objects(ns, &e, uri, l.e + from, k - from, &bad);
-            k = from;
-        }
-    }
-    if (rc == 0 && !bad && e.u.path[0]) {
-        rc = cnio__ns_rmdir(ns, e.u.path);
-        if (rc == -CNIO_ERR_EXIST)
-            cmd_rmdir_said(uri, "", rc, &bad);
-        else if (rc)
-            cli_fail("rm", uri, rc);
-    } else if (rc && !said) {
+        rc = cmd_rm_walk(st, ns, &e, uri, &bad);
+    if (rc && !bad)
         cli_fail("rm", uri, rc);
-    }
-    tree_list_free(&l);
     cmd_end(&e.u, st, ns);
     return rc || bad ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
-/* The same servers, in the same order: a rename cannot move data between hosts. */
 static int cmd_same_hosts(const struct cnio_uri *a, const struct cnio_uri *b)
 {
     if (a->nhosts != b->nhosts)

@@ -45,6 +45,9 @@ static const char *cli_state(uint32_t state)
     if (state & CNIO_OBJ_FOREIGN)
         return "incomplete: not an object of this URI: a write through another order of "
                "these hosts left it (read it through that order; cnio rm removes it)";
+    if (state & CNIO_OBJ_SHADOWED)
+        return "incomplete: a host holds a directory of this name as well (cnio rm -r of "
+               "the name removes both)";
     if (state & CNIO_OBJ_TORN)
         return live ? "incomplete: a commit has not reached every host (a writer of it is "
                       "live: under way)"
@@ -109,8 +112,9 @@ static void ls_ask_live(const struct ls_ctx *x, const char *name, struct cnio_ob
     char *path;
 
     /* (another order's: its STAT would only find no such object, and complain of the
-     * layout on a host that holds a column of it) */
-    if (x->one || s->is_dir || (s->state & CNIO_OBJ_FOREIGN) ||
+     * layout on a host that holds a column of it; shadowed: its STAT asks only the
+     * object's hosts, which do not see the directory) */
+    if (x->one || s->is_dir || (s->state & (CNIO_OBJ_FOREIGN | CNIO_OBJ_SHADOWED)) ||
         !(s->state & (CNIO_OBJ_STAGED | CNIO_OBJ_TORN | CNIO_OBJ_PENDING)) ||
         !(path = tree_join(x->u->path, name)))
         return;
@@ -172,6 +176,8 @@ static int ls_print(const char *name, const struct cnio_obj_stat *ls, void *arg)
         ls_link_target(x, name, s);
     if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_FOREIGN))
         fputs("  (incomplete: another order of these hosts wrote it)", stdout);
+    else if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_SHADOWED))
+        fputs("  (incomplete: a host holds a directory of this name as well)", stdout);
     else if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_INCOMPLETE))
         fputs("  (incomplete)", stdout);
     fputs(s->is_dir ? "/\n" : "\n", stdout);

@@ -20,8 +20,10 @@ enum tree_type { TREE_FILE = 1, TREE_DIR = 2, TREE_LINK = 3 };
  * hosts while an instance of the name is still staged beside the object on another,
  * which is a commit under way as often as one that stopped (TREE_SETTLING: copied,
  * and its open tells the two apart, waiting for a commit under way); or what a write
- * through another order of the same hosts left (TREE_FOREIGN: not copied). */
-enum tree_state { TREE_INCOMPLETE = 1, TREE_SETTLING = 2, TREE_FOREIGN = 3 };
+ * through another order of the same hosts left (TREE_FOREIGN: not copied); or an object
+ * that a host's directory of its name shadows (TREE_SHADOWED: not copied, since that
+ * directory may hold a tree as well). */
+enum tree_state { TREE_INCOMPLETE = 1, TREE_SETTLING = 2, TREE_FOREIGN = 3, TREE_SHADOWED = 4 };
 
 /* One entry of a tree, by its path relative to the tree's top ("" is the top). */
 struct tree_ent {

@@ -98,6 +98,12 @@ static int tree_entry_ok(struct tree_run *r, const struct tree_ent *e, int clash
         tree_entry_fail(r, e->rel, "incomplete (an upload or update did not finish): not copied");
         return 0;
     }
+    if (r->src.remote && e->incomplete == TREE_SHADOWED) {
+        tree_entry_fail(r, e->rel, "a host holds a directory of this name as well as the "
+                        "object: not copied (cnio rm -r of the name removes both; cnio cp "
+                        "copies the object alone)");
+        return 0;
+    }
     if (r->src.remote && e->incomplete == TREE_FOREIGN) {
         tree_entry_fail(r, e->rel, "not an object of this URI: a write through another order "
                         "of these hosts left it; not copied (copy it through that order)");
