@@ -30,7 +30,8 @@
  * step above is taken for every commit of the group before the next step begins for
  * any, so that one fsync barrier serves them all - on a journalling file system about
  * three journal commits a group instead of three a file - while each commit keeps the
- * order of its own steps and its own outcome. One COMMIT alone is a group of one.
+ * order of its own steps and its own outcome. A directory the group renames into is
+ * opened once for all its commits (gc_dirs). One COMMIT alone is a group of one.
  *
  * PREPARE, sent to every host before any COMMIT, does beforehand what can fail for lack
  * of space or a name in the way: the checks before step 0's order, the directories of
@@ -173,14 +174,81 @@ static uint64_t stage_pick_order(struct cnio_srv_store *st, int have, const stru
     return t;
 }
 
+/* The trees of the parent directories a commit renames into (gc_dir). */
+enum { GC_DATA, GC_META, GC_SUMS };
+
+/*
+ * The parent directories a commit group (or a prepare) opened, each once however many
+ * of its commits rename into it, found again by tree and path: the group runs under the
+ * store lock, which RENAME, RMDIR and UNLINK take too, so a path reaches the same
+ * directory throughout. Its device and inode are read at its first fsync (gc_sync_dir).
+ */
+struct gc_dirs {
+    int n;
+    struct gc_dir {
+        int tree;
+        const char *path;       /* the directory: the first len bytes of a name */
+        size_t len;
+        int fd;
+        int statted, have;      /* fstat tried, and succeeded: dev and ino */
+        dev_t dev;
+        ino_t ino;
+    } d[3 * CNIO_SRV_COMMIT_GROUP];
+};
+
+/*
+ * The directory of tree that holds name's last component (*base), made and opened as
+ * cnio__srv_store_mkparents_at (the data file's) or cnio__srv_side_parent (the metadata's,
+ * the block sums') make and open it, the first time the group asks for it: its fd, which
+ * the group keeps (gc_dirs_close), or a code. A failure is not kept: each commit meets
+ * it again, with its own reason.
+ */
+static int gc_dir(struct cnio_srv_store *st, struct gc_dirs *dirs, int tree, const char *name,
+                  const char **base)
+{
+    const char *slash = strrchr(name, '/');
+    size_t len = slash ? (size_t)(slash - name) : 0;
+    struct gc_dir *d;
+    int fd;
+
+    for (int k = 0; k < dirs->n; k++) {
+        d = &dirs->d[k];
+        if (d->tree == tree && d->len == len && !memcmp(d->path, name, len)) {
+            *base = slash ? slash + 1 : name;
+            return d->fd;
+        }
+    }
+    if (tree == GC_DATA)
+        fd = cnio__srv_store_mkparents_at(st->rootfd, name, base);
+    else
+        fd = cnio__srv_side_parent(st, tree == GC_META ? st->metafd : st->sumsfd, name, base);
+    if (fd < 0)
+        return fd;
+    if (dirs->n == (int)(sizeof(dirs->d) / sizeof(dirs->d[0]))) {   /* never: three a commit */
+        close(fd);
+        return -CNIO_ERR_NOMEM;
+    }
+    dirs->d[dirs->n++] = (struct gc_dir){ .tree = tree, .path = name, .len = len, .fd = fd };
+    return fd;
+}
+
+/* Closes the directories of dirs. */
+static void gc_dirs_close(struct gc_dirs *dirs)
+{
+    for (int k = 0; k < dirs->n; k++)
+        close(dirs->d[k].fd);
+    dirs->n = 0;
+}
+
 /*
  * What a commit and a prepare check first (store lock held): the instance is there
  * (else CNIO_SRV_STAGE_GONE), nobody writes the object in place; then the directories of
  * name's data file (*dpfd, entry *base) and of its metadata (*mpfd, *mbase) are made
- * and opened. 0, or a code (nothing open).
+ * and opened, or found open in dirs, which keeps them. 0, or a code.
  */
-static int stage_commit_open(struct cnio_srv_store *st, const char *name, uint64_t id,
-                             int *dpfd, const char **base, int *mpfd, const char **mbase)
+static int stage_commit_open(struct cnio_srv_store *st, struct gc_dirs *dirs, const char *name,
+                             uint64_t id, int *dpfd, const char **base, int *mpfd,
+                             const char **mbase)
 {
     char file[32];
     struct stat sb;
@@ -193,15 +261,11 @@ static int stage_commit_open(struct cnio_srv_store *st, const char *name, uint64
     if (cnio__srv_store_writing(st, name, 0))
         return cnio__srv_why(-CNIO_ERR_ACCESS, "the object it replaces is open for "
                              "writing in place; close it first");
-    *dpfd = cnio__srv_store_mkparents_at(st->rootfd, name, base);
+    *dpfd = gc_dir(st, dirs, GC_DATA, name, base);
     if (*dpfd < 0)
         return *dpfd;
-    *mpfd = cnio__srv_side_parent(st, st->metafd, name, mbase);
-    if (*mpfd >= 0)
-        return 0;
-    close(*dpfd);
-    *dpfd = -1;   /* closed once: the caller closes what is >= 0 */
-    return *mpfd;
+    *mpfd = gc_dir(st, dirs, GC_META, name, mbase);
+    return *mpfd < 0 ? *mpfd : 0;
 }
 
 /*
@@ -224,10 +288,10 @@ static void gc_fail(struct cnio_srv_commit *g, int ret, int step)
  * order picked. 1 when a later commit won already (g->m: the object's metadata), a
  * code, or 0 with g->c the metadata step 1 writes.
  */
-static int gc_begin(struct cnio_srv_store *st, struct cnio_srv_commit *g)
+static int gc_begin(struct cnio_srv_store *st, struct gc_dirs *dirs, struct cnio_srv_commit *g)
 {
     struct cnio_srv_meta cur;
-    int have, ret = stage_commit_open(st, g->name, g->id, &g->dpfd, &g->base, &g->mpfd,
+    int have, ret = stage_commit_open(st, dirs, g->name, g->id, &g->dpfd, &g->base, &g->mpfd,
                                       &g->mbase);
 
     if (ret)
@@ -268,18 +332,32 @@ struct gc_synced {
     struct { dev_t dev; ino_t ino; } d[2 * CNIO_SRV_COMMIT_GROUP];
 };
 
-static int gc_sync_dir(struct gc_synced *done, int fd)
+/* fsyncs directory fd of dirs unless done holds it: 0 or a code. Its device and inode
+ * are read once a group: two paths may reach one directory (a symlink beneath the
+ * root), and share its fsync as well. */
+static int gc_sync_dir(struct gc_synced *done, struct gc_dirs *dirs, int fd)
 {
-    struct stat sb;
-    int ret, have = fstat(fd, &sb) == 0;
+    struct gc_dir *d = NULL;
+    int ret;
 
-    for (int k = 0; have && k < done->n; k++)
-        if (done->d[k].dev == sb.st_dev && done->d[k].ino == sb.st_ino)
+    for (int k = 0; k < dirs->n && !d; k++)
+        if (dirs->d[k].fd == fd)
+            d = &dirs->d[k];
+    if (d && !d->statted) {
+        struct stat sb;
+
+        d->statted = 1;
+        d->have = fstat(fd, &sb) == 0;
+        d->dev = sb.st_dev;
+        d->ino = sb.st_ino;
+    }
+    for (int k = 0; d && d->have && k < done->n; k++)
+        if (done->d[k].dev == d->dev && done->d[k].ino == d->ino)
             return 0;
     ret = cnio__srv_store_sync_dir(fd);
-    if (!ret && have && done->n < (int)(sizeof(done->d) / sizeof(done->d[0]))) {
-        done->d[done->n].dev = sb.st_dev;
-        done->d[done->n++].ino = sb.st_ino;
+    if (!ret && d && d->have && done->n < (int)(sizeof(done->d) / sizeof(done->d[0]))) {
+        done->d[done->n].dev = d->dev;
+        done->d[done->n++].ino = d->ino;
     }
     return ret;
 }
@@ -291,7 +369,8 @@ static int gc_sync_dir(struct gc_synced *done, int fd)
  * commit for the group, not one a commit; each renamed into place; and their
  * directories fsynced (again one journal commit).
  */
-static void gc_place(struct cnio_srv_store *st, struct cnio_srv_commit *g, int n, int step)
+static void gc_place(struct cnio_srv_store *st, struct gc_dirs *dirs, struct cnio_srv_commit *g,
+                     int n, int step)
 {
     int fds[CNIO_SRV_COMMIT_GROUP][3];
     struct gc_synced done = { 0 };
@@ -352,7 +431,7 @@ static void gc_place(struct cnio_srv_store *st, struct cnio_srv_commit *g, int n
         if (!gc_in(&g[i], step))
             continue;
         cnio__srv_why_reset();
-        ret = gc_sync_dir(&done, g[i].mpfd);
+        ret = gc_sync_dir(&done, dirs, g[i].mpfd);
         if (ret) {
             cnio__warn("metadata of %s: %s", g[i].name, cnio__srv_strerror(ret));
             gc_fail(&g[i], ret, step);
@@ -362,13 +441,18 @@ static void gc_place(struct cnio_srv_store *st, struct cnio_srv_commit *g, int n
 
 /* Step 2 of commit g (store lock held): its block sums, then its data file, renamed into
  * place (the old data file, if any, replaced atomically). */
-static void gc_swap(struct cnio_srv_store *st, struct cnio_srv_commit *g)
+static void gc_swap(struct cnio_srv_store *st, struct gc_dirs *dirs, struct cnio_srv_commit *g)
 {
+    const char *sbase;
     char file[32];
     int ret;
 
     cnio__srv_why_reset();
-    ret = cnio__srv_sums_commit(st, g->name, g->id, &g->sfd);
+    ret = gc_dir(st, dirs, GC_SUMS, g->name, &sbase);
+    if (ret >= 0) {
+        g->sfd = ret;
+        ret = cnio__srv_sums_commit(st, g->name, g->id, g->sfd, sbase);
+    }
     if (ret) {
         gc_fail(g, ret, STAGE_PREP_COMMIT);
         return;
@@ -403,7 +487,8 @@ static void gc_swap(struct cnio_srv_store *st, struct cnio_srv_commit *g)
  * metadata without its data file is taken for a commit that crashed there, as
  * COMMITTING is. The caller fsynced the data and sums of instances not in g->inst.
  */
-static void gc_steps(struct cnio_srv_store *st, struct cnio_srv_commit *g, int n)
+static void gc_steps(struct cnio_srv_store *st, struct gc_dirs *dirs, struct cnio_srv_commit *g,
+                     int n)
 {
     struct gc_synced done = { 0 };
 
@@ -411,14 +496,14 @@ static void gc_steps(struct cnio_srv_store *st, struct cnio_srv_commit *g, int n
         int ret;
 
         cnio__srv_why_reset();
-        ret = gc_begin(st, &g[i]);
+        ret = gc_begin(st, dirs, &g[i]);
         if (ret)
             gc_fail(&g[i], ret, 0);
     }
-    gc_place(st, g, n, STAGE_PREP_COMMIT);
+    gc_place(st, dirs, g, n, STAGE_PREP_COMMIT);
     for (int i = 0; i < n; i++)
         if (gc_in(&g[i], STAGE_PREP_COMMIT))
-            gc_swap(st, &g[i]);
+            gc_swap(st, dirs, &g[i]);
     for (int i = 0; i < n; i++) {
         int ret;
 
@@ -426,13 +511,13 @@ static void gc_steps(struct cnio_srv_store *st, struct cnio_srv_commit *g, int n
             continue;
         cnio__srv_why_reset();
         g[i].c.flags = 0;
-        ret = gc_sync_dir(&done, g[i].dpfd);
+        ret = gc_sync_dir(&done, dirs, g[i].dpfd);
         if (!ret)   /* one journal commit for both renames on most file systems */
-            ret = gc_sync_dir(&done, g[i].sfd);
+            ret = gc_sync_dir(&done, dirs, g[i].sfd);
         if (ret)
             gc_fail(&g[i], ret, 0);
     }
-    gc_place(st, g, n, STAGE_PREP_FINAL);
+    gc_place(st, dirs, g, n, STAGE_PREP_FINAL);
 }
 
 /*
@@ -445,15 +530,18 @@ static int stage_prepare_locked(struct cnio_srv_store *st, const char *name, uin
                                 int excl, const struct cnio_srv_meta *m)
 {
     struct cnio_srv_meta c = *m;
+    struct gc_dirs dirs = { 0 };
     const char *base, *mbase, *sbase;
-    int dpfd, mpfd, spfd, ret = stage_commit_open(st, name, id, &dpfd, &base, &mpfd, &mbase);
+    int dpfd, mpfd, spfd, ret = stage_commit_open(st, &dirs, name, id, &dpfd, &base, &mpfd,
+                                                  &mbase);
 
-    if (ret)
+    if (ret) {
+        gc_dirs_close(&dirs);
         return ret;
+    }
     cnio__srv_stage_idx_prepared(st, id);   /* before its files (the commit removes them) */
     ret = cnio__srv_stage_check_at(st, dpfd, base, name, excl);
-    close(mpfd);
-    close(dpfd);
+    gc_dirs_close(&dirs);
     if (ret >= 0)
         ret = cnio__srv_side_clear(st->metafd, name);
     if (!ret) {
@@ -489,6 +577,7 @@ int cnio__srv_stage_prepare(struct cnio_srv_store *st, const char *name, uint64_
 
 void cnio__srv_stage_commit_group(struct cnio_srv_store *st, struct cnio_srv_commit *g, int n)
 {
+    struct gc_dirs dirs = { 0 };
     char file[40];
 
     for (int i = 0; i < n; i++) {
@@ -499,17 +588,12 @@ void cnio__srv_stage_commit_group(struct cnio_srv_store *st, struct cnio_srv_com
         g[i].fresh = 0;
     }
     pthread_mutex_lock(&st->lock);
-    gc_steps(st, g, n);
+    gc_steps(st, &dirs, g, n);
+    gc_dirs_close(&dirs);
     for (int i = 0; i < n; i++) {
         struct cnio_srv_commit *x = &g[i];
         int knew;
 
-        if (x->sfd >= 0)
-            close(x->sfd);
-        if (x->mpfd >= 0)
-            close(x->mpfd);
-        if (x->dpfd >= 0)
-            close(x->dpfd);
         if (x->ret)
             continue;
         x->m = x->c;

@@ -278,7 +278,7 @@ struct cnio_srv_commit {
     struct cnio_srv_meta m;     /* the instance's metadata; after, the object's */
     int ret;                    /* after: 0, CNIO_SRV_STAGE_GONE or a negative code */
     struct cnio_srv_why why;    /* after: the reason of ret, when there is one */
-    /* the commit's own while it runs */
+    /* the commit's own while it runs (the directories: the group's, stage_commit.c) */
     int dpfd, mpfd, sfd, fresh;
     const char *base, *mbase;
     struct cnio_srv_meta c;
@@ -439,12 +439,13 @@ int cnio__srv_sums_past_end(const struct cnio_srv_sums *s, const char *name, uin
 int cnio__srv_sums_check(const struct cnio_srv_sums *s, int dfd, uint64_t *pos,
                          uint8_t *buf, int *pending, uint32_t *checked);
 /* The committed object's sums: emptied (its data was truncated to 0 or created afresh),
- * removed, or replaced by those of staged instance id (none: removed). A commit's
- * *dirfd is then the sums file's directory, for the caller to fsync and close. */
+ * removed, or replaced by those of staged instance id (none: removed). A commit renames
+ * them to base in pfd, the directory of name's sums that the caller made and opened
+ * (cnio__srv_side_parent), and fsyncs and closes. */
 int cnio__srv_sums_reset(struct cnio_srv_store *st, const char *name);
 int cnio__srv_sums_unlink(struct cnio_srv_store *st, const char *name);
-int cnio__srv_sums_commit(struct cnio_srv_store *st, const char *name, uint64_t id,
-                          int *dirfd);
+int cnio__srv_sums_commit(struct cnio_srv_store *st, const char *name, uint64_t id, int pfd,
+                          const char *base);
 /*
  * Recomputes from the data the entries of blocks whose write never finished (a server
  * killed between data and checksum): when a writer vouches for the data again (an

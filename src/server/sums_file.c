@@ -201,16 +201,12 @@ int cnio__srv_sums_unlink(struct cnio_srv_store *st, const char *name)
     return r;
 }
 
-int cnio__srv_sums_commit(struct cnio_srv_store *st, const char *name, uint64_t id,
-                          int *dirfd)
+int cnio__srv_sums_commit(struct cnio_srv_store *st, const char *name, uint64_t id, int pfd,
+                          const char *base)
 {
-    const char *base;
     char file[40];
-    int pfd = cnio__srv_side_parent(st, st->sumsfd, name, &base), ret = 0;
+    int ret = 0;
 
-    *dirfd = -1;
-    if (pfd < 0)
-        return pfd;
     snprintf(file, sizeof(file), "%016llx.sums", (unsigned long long)id);
     for (int again = 1; ret == 0; again = 0) {
         if (renameat(st->stagefd, file, pfd, base) < 0) {
@@ -223,10 +219,6 @@ int cnio__srv_sums_commit(struct cnio_srv_store *st, const char *name, uint64_t 
             break;
         ret = 0;
     }
-    if (ret)
-        close(pfd);
-    else
-        *dirfd = pfd;
     return ret;
 }
 
