@@ -462,9 +462,12 @@ int cnio__srv_req_commit_group(struct cnio_srv_conn *c, const struct cnio_wire_h
     for (int i = nh - 1; i >= 0; i--)
         pthread_mutex_unlock(&((struct cnio_srv_handle *)hl[i])->lock);
     /* the writers that joined an instance go on writing the object, in place (unless a
-     * later commit had won, and the instance went) */
+     * later commit had won, and the instance went); when no handle joined any instance,
+     * as in a `cnio cp`, there is none to look for (the first test of
+     * cnio__srv_handles_adopt, made before the fstat) */
     for (int i = 0; i < n; i++)
-        if (hd[i] && !ret[i] && instance[i] && !hd[i]->stage && fstat(hd[i]->fd, &sb) == 0 &&
+        if (hd[i] && !ret[i] && instance[i] && !hd[i]->stage &&
+            atomic_load(&c->srv->handles.njoined) > 0 && fstat(hd[i]->fd, &sb) == 0 &&
             sb.st_nlink > 0)
             cnio__srv_handles_adopt(&c->srv->handles, &c->srv->store, hd[i]->name, instance[i]);
     for (int i = nl - 1; i >= 0; i--)
