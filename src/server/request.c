@@ -175,9 +175,11 @@ static int req_open_finish(struct cnio_srv_conn *c, int fd, const char *name, ui
 /*
  * A write handle's block sums are opened (built when missing) with it, from the instance
  * it writes (instance: the staged one, or 0 for the object in place), so that they follow
- * the file through a commit. On failure the handle goes.
+ * the file through a commit. dsb: the stat of its data file, when known (else NULL). On
+ * failure the handle goes.
  */
-static int req_open_sums(struct cnio_srv_conn *c, uint64_t id, uint64_t instance, int resume)
+static int req_open_sums(struct cnio_srv_conn *c, uint64_t id, uint64_t instance, int resume,
+                         const struct stat *dsb)
 {
     struct cnio_srv_handle *hd = cnio__srv_handles_get(&c->srv->handles, id);
     long healed = 0;
@@ -186,7 +188,7 @@ static int req_open_sums(struct cnio_srv_conn *c, uint64_t id, uint64_t instance
     if (!hd)
         return -CNIO_ERR_NOENT;
     pthread_mutex_lock(&hd->lock);
-    ret = cnio__srv_sums_open(&c->srv->store, hd->name, instance, hd->fd, 1, &hd->sums);
+    ret = cnio__srv_sums_open(&c->srv->store, hd->name, instance, hd->fd, dsb, 1, &hd->sums);
     hd->sums_state = ret ? 0 : 1;
     if (!ret && resume)   /* the resuming client compares every chunk's CRC with these bytes */
         healed = cnio__srv_sums_heal(&hd->sums, hd->fd);
@@ -289,6 +291,7 @@ static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
     const struct cnio_wire_open o = *op;
     struct cnio_wire_info info;
     struct cnio_srv_meta want, m;
+    struct stat sb;
     uint64_t stage = 0, joined = 0;
     int fd, created, writer = 0, ret;
 
@@ -313,9 +316,11 @@ static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
             close(fd);
     }
     if (!ret) {
-        ret = cnio__srv_store_info(fd, &m, (created ? CNIO_WIRE_I_CREATED : 0) |
-                                   (stage ? CNIO_WIRE_I_STAGED : 0) |
-                                   (joined ? CNIO_WIRE_I_JOINED : 0), &info);
+        ret = fstat(fd, &sb) < 0 ? cnio__srv_why_errno(errno) : 0;
+        if (!ret)
+            cnio__srv_store_fill(&m, &sb, (created ? CNIO_WIRE_I_CREATED : 0) |
+                                 (stage ? CNIO_WIRE_I_STAGED : 0) |
+                                 (joined ? CNIO_WIRE_I_JOINED : 0), &info);
         if (!ret && !(o.flags & CNIO_WIRE_O_WRITE)) {
             cnio__srv_store_adjust(&c->srv->store, name, &info);
             /* a reader would get a torn object */
@@ -341,7 +346,8 @@ static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
     ret = req_open_finish(c, fd, name, o.flags, stage, writer, &m, &info, r);
     if (!ret && (o.flags & CNIO_WIRE_O_WRITE))
         ret = req_open_sums(c, r->object, stage ? stage : joined,
-                            (o.flags & CNIO_WIRE_O_RESUME) != 0);
+                            (o.flags & CNIO_WIRE_O_RESUME) != 0,
+                            created && stage ? &sb : NULL);   /* a fresh instance: as it was */
     else if (!ret)
         req_open_sums_ro(c, r->object);
     if (ret && stage && !(o.flags & CNIO_WIRE_O_RESUME))

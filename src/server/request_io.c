@@ -55,8 +55,8 @@ const struct cnio_srv_sums *cnio__srv_req_sums(struct cnio_srv_conn *c, struct c
         return &hd->sums;
     if (hd->sums_state < 0 && !create)
         return NULL;
-    ret = cnio__srv_sums_open(&c->srv->store, hd->name, atomic_load(&hd->stage), hd->fd, create,
-                              &hd->sums);
+    ret = cnio__srv_sums_open(&c->srv->store, hd->name, atomic_load(&hd->stage), hd->fd, NULL,
+                              create, &hd->sums);
     if (ret == 0) {
         hd->sums_state = 1;
         return &hd->sums;

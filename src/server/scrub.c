@@ -95,7 +95,7 @@ static void scrub_object(struct scrub_ctx *x, const char *name)
     fd = cnio__srv_store_at(x->st->rootfd, name, O_RDONLY | O_NONBLOCK, 0);
     if (fd < 0)
         return;   /* removed meanwhile */
-    ret = cnio__srv_sums_open(x->st, name, 0, fd, 0, &s);
+    ret = cnio__srv_sums_open(x->st, name, 0, fd, NULL, 0, &s);
     if (ret) {
         scrub_report(x, name, SCRUB_NO_OFF,
                      ret == 1 ? "no block checksums (not written through cnio-server since "

@@ -395,11 +395,12 @@ struct cnio_srv_sums {
 
 /*
  * Opens the block sums of object name (stage: of that staged instance instead) whose data
- * file is dfd. create: build them from the data when there are none. 0 (s->fd set),
- * 1 when there are none and !create, or a negative code (-CNIO_ERR_IO: not a sums file).
+ * file is dfd, of stat dsb when the caller has it (NULL: fstat'ed here). create: build
+ * them from the data when there are none. 0 (s->fd set), 1 when there are none and
+ * !create, or a negative code (-CNIO_ERR_IO: not a sums file).
  */
 int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t stage, int dfd,
-                        int create, struct cnio_srv_sums *s);
+                        const struct stat *dsb, int create, struct cnio_srv_sums *s);
 void cnio__srv_sums_close(struct cnio_srv_sums *s);
 /*
  * WRITE of p (len bytes) at off into dfd, checked against want_crc (the payload's CRC,

@@ -140,14 +140,16 @@ static int sums_open_side(struct cnio_srv_store *st, const char *name, int dfd, 
 }
 
 int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t stage, int dfd,
-                        int create, struct cnio_srv_sums *s)
+                        const struct stat *dsb, int create, struct cnio_srv_sums *s)
 {
     char file[40];
     struct stat sb;
     int fd = -1, ret;
 
     s->fd = -1;
-    if (fstat(dfd, &sb) < 0)
+    if (dsb)
+        sb = *dsb;
+    else if (fstat(dfd, &sb) < 0)
         return cnio__srv_why_errno(errno);
     if (stage) {
         snprintf(file, sizeof(file), "%016llx.sums", (unsigned long long)stage);
