@@ -21,7 +21,8 @@
  * Files (proxy_files.c): PATH is bound only where there is nothing, or a stale socket
  * (refused connections) that is then replaced; the log is opened by the proxy itself,
  * and only a --log it created is removed at exit; the socket likewise, only while it is
- * the one the proxy bound.
+ * the one the proxy bound. With --lock, what dead proxies of other jobs left beside it
+ * is swept once the proxy listens (proxy_sweep.c).
  */
 #include "proxy.h"
 
@@ -753,6 +754,8 @@ int main(int argc, char **argv)
         (void)!write(ready, "r", 1);
         close(ready);
     }
+    if (proxy_lock_path)   /* started by `cnio run`: other jobs' leftovers in its run directory */
+        px_sweep(proxy_lock_path);
     proxy_loop(&px, lfd);
     if (proxy_stop)   /* a signal, or poll kept failing: not retired by the loop */
         proxy_retire(lfd, 1);

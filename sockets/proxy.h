@@ -144,6 +144,14 @@ int px_log_open(const char *path, int removable);
 void px_log_remove(const char *path);
 const char *px_abs_path(const char *path, char *buf, size_t cap);
 
+/* What dead proxies of other jobs left in the run directory of lock_path (the proxy's
+ * --lock, RUNDIR/KEY.lock): each other key's lock taken without waiting, a key whose
+ * socket no process accepts on has its socket, mark and lock removed, and its log when
+ * it is empty or a week old (else the log and its lock are kept); anything held, live,
+ * or not of cnio's own names and types is left. Bounded (proxy_sweep.c); each key
+ * swept is said on stderr. The number of keys swept. */
+int px_sweep(const char *lock_path);
+
 /* The proxy's report as it is built: text of any length, whole lines. A line that finds
  * no memory is left out and counted. */
 struct px_text {
