@@ -12,12 +12,23 @@
  * doc/protocol.md), and the object is opened again there. A lane that
  * died with requests in flight is never revived: what it carried may or may not have
  * been done, and only the caller can tell whether to repeat it.
+ *
+ * A restarted server may not listen yet when the call comes (a service manager stops
+ * and starts it): a reconnect authenticated with the key that is refused (or reset) is
+ * tried again RV_TRIES times in all, RV_FIRST_MS apart and twice that each time, never
+ * past RV_BOUND_MS nor the hint's timeout; the stack goes on moving bytes meanwhile. A
+ * rank authenticated with the open's token is not retried: a restarted server does not
+ * know the token, so waiting for it to listen only delays the failure.
  */
 #include "common.h"
 #include "client_int.h"
 #include "log.h"
 
 #include <string.h>
+
+#define RV_TRIES 6
+#define RV_FIRST_MS 100
+#define RV_BOUND_MS 3500
 
 /* The flags that reopen obj on host j as it was opened: the staged instance resumed or
  * joined, an in-place writer or a reader again; never creating or truncating. */
@@ -83,6 +94,39 @@ static int rv_reopen(struct cnio_obj *obj, int j)
     return 0;
 }
 
+/* A new connection to host j, authenticated as its lanes are, in *nep: 0, or the error
+ * of the last try (*nep then a dead endpoint, or NULL). */
+static int rv_connect(struct cnio_obj *obj, int j, struct cnio_ep **nep)
+{
+    struct cnio__cl_host *host = &obj->hosts[j];
+    int64_t end = cnio__now_ms() + (obj->h.timeout_ms < RV_BOUND_MS ? obj->h.timeout_ms
+                                                                     : RV_BOUND_MS);
+    int ret = 0, pause = RV_FIRST_MS;
+
+    for (int t = 0; t < RV_TRIES; t++, pause *= 2) {
+        int64_t until = cnio__now_ms() + pause;
+
+        *nep = NULL;
+        ret = cnio__ep_open(obj->st, &obj->h, &host->addr, host->name, &host->auth, nep);
+        if (!ret)
+            ret = cnio__ep_wait_ready(obj->st, nep, 1);
+        if (ret != -CNIO_ERR_CONN || host->auth.mode != CNIO_WIRE_AUTH_KEY || t + 1 == RV_TRIES
+            || until > end)
+            break;
+        cnio__debug("%s: reconnecting to host %s:%u: %s; again in %d ms (a server still "
+                    "starting)", obj->path, host->name, host->port, cnio_strerror(ret), pause);
+        cnio__ep_close(*nep);
+        *nep = NULL;
+        for (int64_t now = cnio__now_ms(); now < until; now = cnio__now_ms()) {
+            int r = cnio__stack_progress(obj->st, (int)(until - now));
+
+            if (r)
+                return r;
+        }
+    }
+    return ret;
+}
+
 /* Replaces lane l of host j, which the server closed while idle. */
 static int rv_lane(struct cnio_obj *obj, int j, int l)
 {
@@ -91,9 +135,7 @@ static int rv_lane(struct cnio_obj *obj, int j, int l)
     int ret = host->auth.k ? 0 : cnio__ep_error(host->lanes[l]);
 
     if (!ret)
-        ret = cnio__ep_open(obj->st, &obj->h, &host->addr, host->name, &host->auth, &nep);
-    if (!ret)
-        ret = cnio__ep_wait_ready(obj->st, &nep, 1);
+        ret = rv_connect(obj, j, &nep);
     if (ret == -CNIO_ERR_AUTH && host->auth.mode == CNIO_WIRE_AUTH_TOKEN) {
         /* A token is good for one open on one server's run: a restarted server (or one
          * that released the open) refuses it. Not a wrong key: the open is gone there. */

@@ -75,7 +75,9 @@ static int fx_read_port(const char *path, uint16_t *port)
     return 0;
 }
 
-static pid_t fx_spawn(struct fx *f, int i, const char *const *extra)
+/* Starts server i (its log, its port file); the child waits delay_ms before it runs the
+ * server. */
+static pid_t fx_spawn_after(struct fx *f, int i, const char *const *extra, int delay_ms)
 {
     char portfile[PATH_MAX + 16], logfile[PATH_MAX + 16];
     const char *bin = getenv("CNIO_SERVER_BIN");
@@ -118,11 +120,18 @@ static pid_t fx_spawn(struct fx *f, int i, const char *const *extra)
             dup2(fd, STDOUT_FILENO);
             dup2(fd, STDERR_FILENO);
         }
+        if (delay_ms > 0)
+            fx_sleep_ms(delay_ms);
         execvp(bin, (char *const *)argv);
         fprintf(stderr, "fixture: cannot run %s: %s\n", bin, strerror(errno));
         _exit(127);
     }
     return pid;
+}
+
+static pid_t fx_spawn(struct fx *f, int i, const char *const *extra)
+{
+    return fx_spawn_after(f, i, extra, 0);
 }
 
 /* What server i is doing when it has not listened in time: its log and the wait channel
@@ -259,6 +268,28 @@ int fx_restart(struct fx *f, int i, const char *const *extra)
         return -1;
     }
     fx_hosts(f);
+    return 0;
+}
+
+int fx_restart_late(struct fx *f, int i, int delay_ms, const char *const *extra)
+{
+    char portfile[PATH_MAX + 16], listen[32];
+    const char *argv[64] = { "--listen", listen };
+    int argc = 2;
+
+    if (i < 0 || i >= f->n || f->pid[i] > 0 || delay_ms < 0)
+        return -1;
+    snprintf(listen, sizeof(listen), "127.0.0.1:%u", f->port[i]);   /* the last --listen counts */
+    for (int k = 0; extra && extra[k] && argc < 62; k++)
+        argv[argc++] = extra[k];
+    argv[argc] = NULL;
+    snprintf(portfile, sizeof(portfile), "%s/port%d", f->dir, i);
+    unlink(portfile);
+    f->pid[i] = fx_spawn_after(f, i, argv, delay_ms);
+    if (f->pid[i] < 0) {
+        f->pid[i] = 0;
+        return -1;
+    }
     return 0;
 }
 

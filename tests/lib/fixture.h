@@ -38,6 +38,10 @@ int fx_kill(struct fx *f, int i, int sig);
 /* Starts server i again on its root (it must have stopped: fx_kill), on a new port
  * (hosts is rewritten): 0, or -1. */
 int fx_restart(struct fx *f, int i, const char *const *extra);
+/* Starts server i again (it must have stopped: fx_kill) on its root and its own port,
+ * delay_ms from now: returns at once, while nothing listens there yet (a server still
+ * starting after a restart); 0, or -1. */
+int fx_restart_late(struct fx *f, int i, int delay_ms, const char *const *extra);
 /* Sends server i SIGSTOP and waits (bounded, 5 s) until every one of its threads is
  * stopped, so that nothing it has not done yet happens after the call: 0, or -1. */
 int fx_sigstop(struct fx *f, int i);

@@ -14,6 +14,7 @@
 #include "wire.h"
 
 #include <check.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -173,6 +174,38 @@ START_TEST(busy_lane_not_revived)
 }
 END_TEST
 
+/* A server restarted on its port that listens only a moment later (still starting when
+ * the client's next call comes): the reader, authenticated with the key, reconnects once
+ * it listens and reads the bytes (it tried once, was refused, and failed the call). */
+START_TEST(restart_listens_late)
+{
+    static const char *const extra[] = { "--idle-timeout", "1", NULL };
+    uint8_t *data = malloc(LEN), *back = malloc(LEN);
+    struct cnio_obj *o;
+    int fd;
+
+    fx_fill(data, LEN, 24);
+    ck_assert_int_eq(open_obj("idle/d", STAGE, &o), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(o, data, LEN, 0), LEN);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    ck_assert_int_eq(open_obj("idle/d", 0, &o), 0);
+    ck_assert_int_eq(cnio__obj_pread(o, back, LEN, 0), LEN);
+    ck_assert_int_ge(fx_kill(&fx, 0, SIGTERM), 0);
+    for (int i = 0; i < 3000 && !cnio__ep_idle_closed(o->hosts[0].lanes[0]); i++)
+        usleep(10000);
+    ck_assert_msg(cnio__ep_idle_closed(o->hosts[0].lanes[0]), "the stopped server's lane is not closed");
+    ck_assert_int_eq(fx_restart_late(&fx, 0, 300, extra), 0);
+    fd = fx_connect(&fx, 0);   /* the precondition: nothing listens there yet */
+    ck_assert_int_lt(fd, 0);
+    memset(back, 0, LEN);
+    ck_assert_int_eq(cnio__obj_pread(o, back, LEN, 0), LEN);
+    ck_assert_int_eq(memcmp(back, data, LEN), 0);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    free(data);
+    free(back);
+}
+END_TEST
+
 static Suite *idle_suite(void)
 {
     Suite *s = suite_create("client_idle");
@@ -183,6 +216,7 @@ static Suite *idle_suite(void)
     tcase_add_test(tc, idle_then_write);
     tcase_add_test(tc, idle_handle_lost);
     tcase_add_test(tc, busy_lane_not_revived);
+    tcase_add_test(tc, restart_listens_late);
     suite_add_tcase(s, tc);
     return s;
 }
