@@ -16,9 +16,12 @@
  * A restarted server may not listen yet when the call comes (a service manager stops
  * and starts it): a reconnect authenticated with the key that is refused (or reset) is
  * tried again RV_TRIES times in all, RV_FIRST_MS apart and twice that each time, never
- * past RV_BOUND_MS nor the hint's timeout; the stack goes on moving bytes meanwhile. A
- * rank authenticated with the open's token is not retried: a restarted server does not
- * know the token, so waiting for it to listen only delays the failure.
+ * past RV_BOUND_MS nor the hint's timeout; the stack goes on moving bytes meanwhile.
+ * Once that failed, later calls (the abort and close of the failed write among them) try
+ * once each until a reconnect to that host succeeds: a server gone for good costs the
+ * wait once, not at every call. A rank authenticated with the open's token is not
+ * retried: a restarted server does not know the token, so waiting for it to listen
+ * only delays the failure.
  */
 #include "common.h"
 #include "client_int.h"
@@ -110,8 +113,8 @@ static int rv_connect(struct cnio_obj *obj, int j, struct cnio_ep **nep)
         ret = cnio__ep_open(obj->st, &obj->h, &host->addr, host->name, &host->auth, nep);
         if (!ret)
             ret = cnio__ep_wait_ready(obj->st, nep, 1);
-        if (ret != -CNIO_ERR_CONN || host->auth.mode != CNIO_WIRE_AUTH_KEY || t + 1 == RV_TRIES
-            || until > end)
+        if (ret != -CNIO_ERR_CONN || host->auth.mode != CNIO_WIRE_AUTH_KEY || host->revive_said
+            || t + 1 == RV_TRIES || until > end)
             break;
         cnio__debug("%s: reconnecting to host %s:%u: %s; again in %d ms (a server still "
                     "starting)", obj->path, host->name, host->port, cnio_strerror(ret), pause);
