@@ -176,7 +176,8 @@ END_TEST
 
 /* A server restarted on its port that listens only a moment later (still starting when
  * the client's next call comes): the reader, authenticated with the key, reconnects once
- * it listens and reads the bytes (it tried once, was refused, and failed the call). */
+ * it listens and reads the bytes (before client_revive.c retried, it tried once, was
+ * refused, and failed the call). The server has the retries' ~3 s to start listening. */
 START_TEST(restart_listens_late)
 {
     static const char *const extra[] = { "--idle-timeout", "1", NULL };
@@ -193,7 +194,8 @@ START_TEST(restart_listens_late)
     ck_assert_int_ge(fx_kill(&fx, 0, SIGTERM), 0);
     for (int i = 0; i < 3000 && !cnio__ep_idle_closed(o->hosts[0].lanes[0]); i++)
         usleep(10000);
-    ck_assert_msg(cnio__ep_idle_closed(o->hosts[0].lanes[0]), "the stopped server's lane is not closed");
+    ck_assert_msg(cnio__ep_idle_closed(o->hosts[0].lanes[0]),
+                  "the stopped server's lane is not closed");
     ck_assert_int_eq(fx_restart_late(&fx, 0, 300, extra), 0);
     fd = fx_connect(&fx, 0);   /* the precondition: nothing listens there yet */
     ck_assert_int_lt(fd, 0);
