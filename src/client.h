@@ -295,9 +295,10 @@ int cnio__ns_unlink_many(struct cnio_ns *ns, const char *const *paths, int n, in
  * object of the new name is replaced): -CNIO_ERR_NOENT when host 0 has no from (unless
  * host 0 already holds to as the object the other hosts hold as from: then this finishes
  * a rename that stopped halfway), -CNIO_ERR_EXIST onto a directory that is not empty,
- * -CNIO_ERR_INVAL into itself. With more than one host, nothing is renamed when from is
- * a directory and a host holds to as an object (-CNIO_ERR_EXIST), or from is an object
- * and a host holds to as a directory (-CNIO_ERR_ISDIR), whatever order of the hosts
+ * -CNIO_ERR_INVAL into itself. With more than one host, nothing is renamed when a host
+ * holds a directory on the way to to as an object, or from is a directory and a host
+ * holds to as an object (-CNIO_ERR_EXIST), or from is an object and a host holds to as
+ * a directory (-CNIO_ERR_ISDIR), whatever order of the hosts
  * wrote them (cnio__ns_kinds): host 0 alone cannot see an object of another order. Of
  * callers racing to rename one object to different names, one succeeds and the others
  * get -CNIO_ERR_NOENT, having moved nothing. */

@@ -403,14 +403,18 @@ out:
 
 /*
  * What cnio__ns_rename refuses before any host renames (with more than one host): a
- * directory onto a name a host holds as an object (-CNIO_ERR_EXIST), an object onto one
- * a host holds as a directory (-CNIO_ERR_ISDIR). Each host refuses these for what it
- * holds itself; an object written through another order of the hosts may be on a host
- * that is asked after host 0 has renamed (one host moved a directory, the other refused:
- * the directory split between two names). A STAT that fails leaves the RENAME to say so.
+ * name beneath one that a host holds as an object, or a directory onto a name a host
+ * holds as an object (-CNIO_ERR_EXIST); an object onto one a host holds as a directory
+ * (-CNIO_ERR_ISDIR). Each host refuses these for what it holds itself; an object
+ * written through another order of the hosts may be on a host that is asked after
+ * host 0 has renamed (one host moved a directory, the other refused: the directory
+ * split between two names; beneath an object of one column, the other host moved it
+ * there and made a directory of the object's name). A STAT that fails leaves the RENAME
+ * to say so.
  */
 static int ns_rename_check(struct cnio_ns *ns, const char *from, const char *to)
 {
+    char dir[CNIO_WIRE_MAX_NAME + 1];
     struct cnio_ns_kinds f, t;
 
     if (ns->n == 1 || cnio__ns_kinds(ns, from, &f) || cnio__ns_kinds(ns, to, &t))
@@ -419,6 +423,11 @@ static int ns_rename_check(struct cnio_ns *ns, const char *from, const char *to)
         return -CNIO_ERR_EXIST;
     if (!f.dirs && f.obj >= 0 && t.dirs)
         return -CNIO_ERR_ISDIR;
+    for (const char *s = strchr(to, '/'); s; s = strchr(s + 1, '/')) {   /* its way */
+        snprintf(dir, sizeof(dir), "%.*s", (int)(s - to), to);
+        if (cnio__ns_kinds(ns, dir, &t) == 0 && t.obj >= 0)
+            return -CNIO_ERR_EXIST;
+    }
     return 0;
 }
 
