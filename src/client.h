@@ -222,9 +222,10 @@ struct cnio_obj_stat {
 /* Listings only, with TORN: no column of the name is this URI's (column j on host j),
  * what a write through another order of the same hosts left (a STAT says NOENT). */
 #define CNIO_OBJ_FOREIGN 0x40
-/* Listings only, with TORN: a host holds a directory of the name of this URI's object,
- * which hid it (made through another order of the same hosts, or through that host
- * alone); the object's own columns may be whole. `cnio rm -r` of the name removes both. */
+/* Listings only, with TORN: a host holds a directory of the name of an object (this
+ * URI's, or, with FOREIGN, another order's), which hid it (made through another order
+ * of the same hosts, or through that host alone); the object's own columns may be
+ * whole. `cnio rm -r` of the name removes both. */
 #define CNIO_OBJ_SHADOWED 0x80
 /* STAT of the object u names on every host it has a column on. A commit under way (it
  * reached some hosts, its writer is live) is waited for, up to h->timeout_ms, so that

@@ -410,19 +410,22 @@ static void ctl_combine(const struct ctl_entry *e, size_t n, int nhosts, struct 
     int mine = 0, dirs = 0, objs = 0, clash;
 
     for (size_t i = 0; i < n; i++)
-        if (ctl_ours(&e[i]) && (e[i].info.flags & CNIO_WIRE_I_DIR))
+        if (e[i].info.flags & CNIO_WIRE_I_DIR)
             dirs++;
-        else if (ctl_ours(&e[i]))
+        else
             objs++;
-    /* An object here and a directory of its name on another host (one that holds
-     * nothing of it made it, through another order of the hosts): the object, torn, so
-     * that it is neither hidden behind the directory nor copied down as one. */
+    /* An object (of this URI's order or of another) here and a directory of its name
+     * on another host (one that holds nothing of it made it, through another order of
+     * the hosts, or alone): the object, torn and shadowed, so that it is neither hidden
+     * behind the directory nor copied down as one, and rm -r removes both. */
     clash = dirs && objs;
     for (size_t i = 0; i < n && !mine; i++)
         if (ctl_ours(&e[i]) && !(clash && (e[i].info.flags & CNIO_WIRE_I_DIR))) {
             z = &e[i];
             mine = 1;
         }
+    for (size_t i = 0; i < n && clash && !mine && (z->info.flags & CNIO_WIRE_I_DIR); i++)
+        z = &e[i];   /* another order's object: the first of its columns */
     memset(s, 0, sizeof(*s));
     s->layout.unit = z->info.stripe_unit;
     s->layout.count = z->info.stripe_count;

@@ -376,6 +376,13 @@ static int cmd_rm_walk(struct cnio_stack *st, struct cnio_ns *ns, const struct t
     }
     if (rc == 0 && !*bad && e->u.path[0]) {
         rc = cnio__ns_rmdir(ns, e->u.path);
+        if (rc == -CNIO_ERR_INVAL) {   /* a host holds an object of the name: it goes too */
+            const char *p = e->u.path;
+            int r;
+
+            rc = cnio__ns_unlink_many(ns, &p, 1, &r);
+            rc = rc ? rc : r == -CNIO_ERR_NOENT ? 0 : r;
+        }
         if (rc == -CNIO_ERR_EXIST) {
             cmd_rmdir_said(uri, "", rc, bad);
             rc = 0;
@@ -391,7 +398,7 @@ int cli_rm_tree(const struct cli_opts *o, const char *uri)
     struct tree_end e = { .name = uri, .remote = 1, .dirfd = -1 };
     struct cnio_stack *st;
     struct cnio_ns *ns;
-    int rc = cmd_session("rm", o, uri, &e.u, &e.h, &st, &ns), bad = 0;
+    int rc = cmd_session("rm", o, uri, &e.u, &e.h, &st, &ns), bad = 0, shadow = 0;
 
     if (rc == 0 && e.u.path[0]) {
         struct cnio_obj_stat s;
@@ -407,9 +414,15 @@ int cli_rm_tree(const struct cli_opts *o, const char *uri)
             cmd_end(&e.u, st, ns);
             return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
         }
-        if (rc == -CNIO_ERR_NOENT && cmd_unlink(st, uri, &e.u, &e.h) == 0) {
-            cmd_end(&e.u, st, ns);   /* no column 0, but the remains of a removal */
-            return CLI_EXIT_OK;
+        if (rc == -CNIO_ERR_NOENT) {
+            int r = cmd_unlink(st, uri, &e.u, &e.h);
+
+            if (r == 0) {
+                cmd_end(&e.u, st, ns);   /* no column 0, but the remains of a removal */
+                return CLI_EXIT_OK;
+            }
+            if (r == -CNIO_ERR_ISDIR)   /* and a directory of the name on a host */
+                rc = 0, e.top_is_dir = shadow = 1;
         }
         if (rc)
             cli_fail("rm", uri, rc);
@@ -417,6 +430,8 @@ int cli_rm_tree(const struct cli_opts *o, const char *uri)
     }
     if (rc == 0)
         rc = cmd_rm_walk(st, ns, &e, uri, &bad);
+    if (rc == -CNIO_ERR_NOENT && shadow)   /* (its RMDIR: host 0 had none) */
+        rc = 0;
     if (rc && !bad)
         cli_fail("rm", uri, rc);
     cmd_end(&e.u, st, ns);

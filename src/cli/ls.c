@@ -42,12 +42,12 @@ static const char *cli_state(uint32_t state)
                : dead ? "incomplete: an upload was interrupted before it committed (cnio cp "
                         "--resume finishes it, cnio rm removes it)"
                : "incomplete: an upload is in progress, or was interrupted before it committed";
-    if (state & CNIO_OBJ_FOREIGN)
-        return "incomplete: not an object of this URI: a write through another order of "
-               "these hosts left it (read it through that order; cnio rm removes it)";
     if (state & CNIO_OBJ_SHADOWED)
         return "incomplete: a host holds a directory of this name as well (cnio rm -r of "
                "the name removes both)";
+    if (state & CNIO_OBJ_FOREIGN)
+        return "incomplete: not an object of this URI: a write through another order of "
+               "these hosts left it (read it through that order; cnio rm removes it)";
     if (state & CNIO_OBJ_TORN)
         return live ? "incomplete: a commit has not reached every host (a writer of it is "
                       "live: under way)"
@@ -174,10 +174,10 @@ static int ls_print(const char *name, const struct cnio_obj_stat *ls, void *arg)
     cli_print_name(name);
     if (o->long_list && !strcmp(cli_type(s), "symlink"))
         ls_link_target(x, name, s);
-    if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_FOREIGN))
-        fputs("  (incomplete: another order of these hosts wrote it)", stdout);
-    else if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_SHADOWED))
+    if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_SHADOWED))
         fputs("  (incomplete: a host holds a directory of this name as well)", stdout);
+    else if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_FOREIGN))
+        fputs("  (incomplete: another order of these hosts wrote it)", stdout);
     else if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_INCOMPLETE))
         fputs("  (incomplete)", stdout);
     fputs(s->is_dir ? "/\n" : "\n", stdout);

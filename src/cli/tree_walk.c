@@ -211,10 +211,10 @@ static int walk_remote_add(const char *name, const struct cnio_obj_stat *s, void
     e.mode = s->mode;
     e.size = s->size;
     e.from = w->from;
-    if (s->state & CNIO_OBJ_FOREIGN)
-        e.incomplete = TREE_FOREIGN;
-    else if (s->state & CNIO_OBJ_SHADOWED)
+    if (s->state & CNIO_OBJ_SHADOWED)
         e.incomplete = TREE_SHADOWED;
+    else if (s->state & CNIO_OBJ_FOREIGN)
+        e.incomplete = TREE_FOREIGN;
     else if ((s->state & CNIO_OBJ_INCOMPLETE) == CNIO_OBJ_TORN && (s->state & CNIO_OBJ_PENDING))
         e.incomplete = TREE_SETTLING;
     else if (s->state & CNIO_OBJ_INCOMPLETE)
