@@ -1,7 +1,8 @@
 /*
  * client_int.h - what the files of the client share: client.c (open, close, size),
- * client_data.c (the data path), client_ctl.c (control operations, export / attach),
- * client_conn.c (connections made on demand) and the others. Not installed.
+ * client_data.c (the data path), client_ctl.c (control operations), client_export.c
+ * (export / attach), client_conn.c (connections made on demand) and the others. Not
+ * installed.
  */
 #ifndef CNIO_CLIENT_INT_H
 #define CNIO_CLIENT_INT_H

@@ -1,6 +1,7 @@
 /*
- * check_client.c - the object client (src/client.c, src/client_ctl.c) over real
- * cnio-servers started by tests/lib/fixture.h (two unless a test says otherwise).
+ * check_client.c - the object client (src/client.c, src/client_ctl.c,
+ * src/client_export.c) over real cnio-servers started by tests/lib/fixture.h (two unless
+ * a test says otherwise).
  */
 #include "common.h"
 #include "auth.h"
