@@ -269,6 +269,12 @@ void cnio__ns_close(struct cnio_ns *ns);
  * made them hold from path up to that object's name are then removed again (while
  * empty). -CNIO_ERR_NOENT: a parent is missing (without parents). */
 int cnio__ns_mkdir(struct cnio_ns *ns, const char *path, int parents);
+/* After a write of path failed because a name on its way is an object on some host (an
+ * OPEN makes the parents of its name, and a host that holds nothing of an object of
+ * another order of the hosts made them before the object's host refused): removes the
+ * empty directories from path up to that name, on every host. 1 when such an object was
+ * found, 0 when none was; -CNIO_ERR_INVAL. */
+int cnio__ns_unshadow(struct cnio_ns *ns, const char *path);
 /* What the hosts hold of one name, whatever order of them wrote it (cnio__ns_kinds). */
 struct cnio_ns_kinds {
     int dirs;                   /* how many hold it as a directory */

@@ -182,12 +182,12 @@ int cnio__ns_kinds(struct cnio_ns *ns, const char *path, struct cnio_ns_kinds *k
  * After a MKDIR that a host refused because an object has the name or one on its way
  * (written through another order of these hosts, that object may not be on host 0,
  * which made the directories first): the directories that the hosts whose MKDIR
- * answered 0 (status[i]) hold from path up to that object's name are removed again,
- * deepest first, each only while empty. A directory of an object's name on another host
- * is never wanted: it hid the object from listings. Best effort: the MKDIR has failed
- * anyway.
+ * answered 0 (status[i]; NULL: every host, cnio__ns_unshadow) hold from path up to that
+ * object's name are removed again, deepest first, each only while empty. A directory of
+ * an object's name on another host is never wanted: it hid the object from listings.
+ * Best effort: the MKDIR has failed anyway. 1 when that object was found, else 0.
  */
-static void ns_mkdir_undo(struct cnio_ns *ns, const char *path, const int *status)
+static int ns_mkdir_undo(struct cnio_ns *ns, const char *path, const int *status)
 {
     uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
     char dir[CNIO_WIRE_MAX_NAME + 1], *end;
@@ -212,18 +212,30 @@ static void ns_mkdir_undo(struct cnio_ns *ns, const char *path, const int *statu
         int len = cnio__cl_open_payload(0, NULL, 0, dir, pl, sizeof(pl)), bad = len < 0;
 
         for (int i = 0; !bad && i < ns->n; i++)   /* ep NULL: skipped */
-            c[i] = (struct cnio_call){ .ep = status[i] ? NULL : cnio__cl_ctl_ep(&ns->hosts[i]),
+            c[i] = (struct cnio_call){ .ep = status && status[i] ? NULL
+                                                               : cnio__cl_ctl_ep(&ns->hosts[i]),
                                        .what = dir, .type = CNIO_WIRE_RMDIR, .payload = pl,
                                        .plen = (uint32_t)len };
         if (!bad)
             cnio__stack_calls(ns->st, c, ns->n);
+        /* (every host asked: the object's answers as a non-directory, those with none
+         * that it is not there; only one that holds something beneath stops the undo) */
         for (int i = 0; !bad && i < ns->n; i++)
-            bad = c[i].ep && c[i].status && c[i].status != -CNIO_ERR_NOENT;
+            bad = c[i].ep && c[i].status && c[i].status != -CNIO_ERR_NOENT &&
+                  (status || c[i].status == -CNIO_ERR_EXIST);
         if (bad || !(end = strrchr(dir, '/')))
             break;
         *end = '\0';
     }
     free(c);
+    return found;
+}
+
+int cnio__ns_unshadow(struct cnio_ns *ns, const char *path)
+{
+    if (!ns || !path || !path[0] || strlen(path) > CNIO_WIRE_MAX_NAME)
+        return -CNIO_ERR_INVAL;
+    return ns->n > 1 ? ns_mkdir_undo(ns, path, NULL) : 0;
 }
 
 int cnio__ns_mkdir(struct cnio_ns *ns, const char *path, int parents)

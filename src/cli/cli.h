@@ -114,6 +114,15 @@ int cli_rmdir_quiet(const struct cli_opts *o, const char *uri);
 struct cnio_stack;
 struct cnio_hints;
 struct cnio_uri;
+/* cli_object_on_path for a write of u's name that failed with "no such object", asked of
+ * every host (an object of another order of the hosts may be on one that this URI's
+ * STAT does not ask): 1 with the object's name in dir and *foreign set when it is
+ * another order's; the empty directories that the write's OPEN made on the way to it are
+ * removed again (cnio__ns_unshadow). 0 when none is. */
+int cli_object_on_way(struct cnio_stack *st, const struct cnio_hints *h,
+                      const struct cnio_uri *u, char *dir, size_t cap, int *foreign);
+/* " (written through another order of these hosts)" when foreign, else "". */
+const char *cli_foreign(int foreign);
 int cli_object_on_path(struct cnio_stack *st, const struct cnio_hints *h,
                        const struct cnio_uri *u, char *dir, size_t cap);
 /* Whether hint name takes val (arg: the command-line words that gave it, for the message,

@@ -188,11 +188,28 @@ static int cmd_object_on_path(struct cnio_ns *ns, const char *path, char *dir, s
     return 0;
 }
 
-/* What cmd_mkdir and cmd_mv_why add to "NAME is an object" for an object that another
- * order of the hosts wrote. */
-static const char *cmd_foreign(int foreign)
+const char *cli_foreign(int foreign)
 {
     return foreign ? " (written through another order of these hosts)" : "";
+}
+
+int cli_object_on_way(struct cnio_stack *st, const struct cnio_hints *h,
+                      const struct cnio_uri *u, char *dir, size_t cap, int *foreign)
+{
+    const char *slash = strrchr(u->path, '/');
+    char parent[CNIO_WIRE_MAX_NAME + 1];
+    struct cnio_ns *ns;
+    int found;
+
+    *foreign = 0;
+    if (u->nhosts < 2 || !slash || cnio__ns_open(st, u, h, &ns))
+        return cli_object_on_path(st, h, u, dir, cap);
+    found = cmd_object_on_path(ns, u->path, dir, cap, foreign);
+    snprintf(parent, sizeof(parent), "%.*s", (int)(slash - u->path), u->path);
+    if (found)
+        cnio__ns_unshadow(ns, parent);
+    cnio__ns_close(ns);
+    return found;
 }
 
 static int cmd_mkdir(const struct cli_opts *o, char **pos, int n)
@@ -219,7 +236,7 @@ static int cmd_mkdir(const struct cli_opts *o, char **pos, int n)
             if (rc == -CNIO_ERR_EXIST && ns &&
                 cmd_object_on_path(ns, u.path, dir, sizeof(dir), &foreign))
                 cli_err("cnio mkdir: %s: %s is an object%s, not a directory\n", pos[i], dir,
-                        cmd_foreign(foreign));
+                        cli_foreign(foreign));
             else if (rc == -CNIO_ERR_EXIST)
                 cli_err("cnio mkdir: %s: exists\n", pos[i]);
             else if (rc == -CNIO_ERR_NOENT)
@@ -468,10 +485,10 @@ static void cmd_mv_why(struct cnio_ns *ns, struct cnio_stack *st, const struct c
     else if (rc == -CNIO_ERR_EXIST && rb == 0 && !b.dirs && b.obj < 0 &&
              cmd_object_on_path(ns, v->path, dir, sizeof(dir), &foreign))
         cli_err("cnio mv: %s: %s is an object%s, not a directory; nothing moved\n", pos[1],
-                dir, cmd_foreign(foreign));
+                dir, cli_foreign(foreign));
     else if (ra == 0 && rb == 0 && a.is_dir && b.obj >= 0)
         cli_err("cnio mv: %s: an object%s, which a directory (%s) cannot replace; "
-                "nothing moved\n", pos[1], cmd_foreign(b.foreign), pos[0]);
+                "nothing moved\n", pos[1], cli_foreign(b.foreign), pos[0]);
     else if (ra == 0 && rb == 0 && !a.is_dir && b.dirs)
         cli_err("cnio mv: %s: a directory, which an object (%s) cannot replace; "
                 "nothing moved (to move it into the directory, name it there)\n", pos[1],

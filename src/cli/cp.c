@@ -72,14 +72,15 @@ static int cp_dst_under_object(const struct cp_job *j)
     struct cnio_stack *st = NULL;
     struct cnio_hints h;
     struct cnio_uri u;
-    int found = 0;
+    int found = 0, foreign;
 
     if (cnio__uri_parse(j->dst.name, &u))
         return 0;
     if (cli_hints(&j->o, &u, &h) == 0 && cnio__stack_open(&st) == 0) {
-        found = cli_object_on_path(st, &h, &u, dir, sizeof(dir));
+        found = cli_object_on_way(st, &h, &u, dir, sizeof(dir), &foreign);
         if (found)
-            cli_err("cnio cp: %s: %s is an object, not a directory\n", j->dst.name, dir);
+            cli_err("cnio cp: %s: %s is an object%s, not a directory\n", j->dst.name, dir,
+                    cli_foreign(foreign));
         cnio__stack_close(st);
     }
     cnio__uri_free(&u);
@@ -102,11 +103,15 @@ int cp_report(const struct cp_job *j, const char *what, int rc)
         MPI_Bcast(first, sizeof(first), MPI_CHAR, low, MPI_COMM_WORLD);
         if (mine && (j->rank == low || strcmp(line, first)))
             cli_err("%s", line);
-    } else if (j->rank == 0 &&
-               !cli_said_of(j->lib_errors, rc, j->dst.remote ? j->dst.name : j->src.name) &&
-             !(rc == -CNIO_ERR_NOENT && j->dst.remote && what == j->dst.name &&
-               cp_dst_under_object(j)))
-        cli_fail("cp", what, rc);
+    } else if (j->rank == 0) {
+        /* (asked even when the library said "no such object" for a host: the OPEN's
+         * leftovers go, and the object in the way is named) */
+        int under = rc == -CNIO_ERR_NOENT && j->dst.remote && what == j->dst.name &&
+                    cp_dst_under_object(j);
+
+        if (!under && !cli_said_of(j->lib_errors, rc, j->dst.remote ? j->dst.name : j->src.name))
+            cli_fail("cp", what, rc);
+    }
     return CLI_EXIT_FAIL;
 }
 

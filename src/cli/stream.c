@@ -182,10 +182,12 @@ static int st_run(struct cp_job *j)
     }
     if (ret < 0) {
         char dir[CNIO_WIRE_MAX_NAME + 1];
+        int foreign;
 
         if (ret == -CNIO_ERR_NOENT && j->dst.remote && st &&
-            cli_object_on_path(st, &h, &u, dir, sizeof(dir)))
-            cli_err("cnio cp: %s: %s is an object, not a directory\n", uri, dir);
+            cli_object_on_way(st, &h, &u, dir, sizeof(dir), &foreign))
+            cli_err("cnio cp: %s: %s is an object%s, not a directory\n", uri, dir,
+                    cli_foreign(foreign));
         else if (!cli_said(said, ret))   /* else the library's line named the host and why */
             cli_fail("cp", uri, ret);
     } else if (ret == 0 && !j->o.quiet) {
