@@ -269,12 +269,20 @@ void cnio__ns_close(struct cnio_ns *ns);
  * made them hold from path up to that object's name are then removed again (while
  * empty). -CNIO_ERR_NOENT: a parent is missing (without parents). */
 int cnio__ns_mkdir(struct cnio_ns *ns, const char *path, int parents);
+/* The first of path's directories (and path itself, with self), shallowest first, that
+ * a host holds as an object, whatever order of the hosts wrote it (cnio__ns_kinds of
+ * each): 1 with its name in dir (cap bytes) and *foreign set when the object is not of
+ * this URI's order; 0 when none is. */
+int cnio__ns_object_on_way(struct cnio_ns *ns, const char *path, int self, char *dir,
+                           size_t cap, int *foreign);
 /* After a write of path failed because a name on its way is an object on some host (an
  * OPEN makes the parents of its name, and a host that holds nothing of an object of
- * another order of the hosts made them before the object's host refused): removes the
- * empty directories from path up to that name, on every host. 1 when such an object was
- * found, 0 when none was; -CNIO_ERR_INVAL. */
-int cnio__ns_unshadow(struct cnio_ns *ns, const char *path);
+ * another order of the hosts made them before the object's host refused): finds that
+ * object as cnio__ns_object_on_way(path, self) does, into obj and *foreign, and removes
+ * the empty directories from path up to its name, on every host. 1 when such an object
+ * was found, 0 when none was; -CNIO_ERR_INVAL. */
+int cnio__ns_unshadow(struct cnio_ns *ns, const char *path, char *obj, size_t cap,
+                      int *foreign);
 /* What the hosts hold of one name, whatever order of them wrote it (cnio__ns_kinds). */
 struct cnio_ns_kinds {
     int dirs;                   /* how many hold it as a directory */

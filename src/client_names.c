@@ -178,37 +178,46 @@ int cnio__ns_kinds(struct cnio_ns *ns, const char *path, struct cnio_ns_kinds *k
     return ret;
 }
 
+int cnio__ns_object_on_way(struct cnio_ns *ns, const char *path, int self, char *dir,
+                           size_t cap, int *foreign)
+{
+    size_t n = strlen(path);
+
+    for (size_t k = 1; k <= n; k++) {   /* each directory of path, shallowest first */
+        struct cnio_ns_kinds t;
+
+        if (k < n ? path[k] != '/' : !self)
+            continue;
+        snprintf(dir, cap, "%.*s", (int)k, path);
+        if (cnio__ns_kinds(ns, dir, &t) == 0 && t.obj >= 0) {
+            *foreign = t.foreign;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /*
  * After a MKDIR that a host refused because an object has the name or one on its way
  * (written through another order of these hosts, that object may not be on host 0,
  * which made the directories first): the directories that the hosts whose MKDIR
  * answered 0 (status[i]; NULL: every host, cnio__ns_unshadow) hold from path up to that
- * object's name are removed again, deepest first, each only while empty. A directory of
- * an object's name on another host is never wanted: it hid the object from listings.
- * Best effort: the MKDIR has failed anyway. 1 when that object was found, else 0.
+ * object's name (into obj, cap bytes; *foreign as cnio__ns_object_on_way's) are removed
+ * again, deepest first, each only while empty. A directory of an object's name on
+ * another host is never wanted: it hid the object from listings. Best effort: the MKDIR
+ * has failed anyway. 1 when that object was found, else 0.
  */
-static int ns_mkdir_undo(struct cnio_ns *ns, const char *path, const int *status)
+static int ns_mkdir_undo(struct cnio_ns *ns, const char *path, const int *status, char *obj,
+                         size_t cap, int *foreign)
 {
     uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
     char dir[CNIO_WIRE_MAX_NAME + 1], *end;
-    struct cnio_ns_kinds k;
     struct cnio_call *c;
-    int depth = 0, found = 0;
+    int found = cnio__ns_object_on_way(ns, path, 1, obj, cap, foreign);
 
-    snprintf(dir, sizeof(dir), "%s", path);
-    for (;;) {   /* the object: path, or the nearest of its parents */
-        depth++;
-        if (cnio__ns_kinds(ns, dir, &k) == 0 && k.obj >= 0) {
-            found = 1;
-            break;
-        }
-        if (!(end = strrchr(dir, '/')))
-            break;
-        *end = '\0';
-    }
     c = found ? calloc((size_t)ns->n, sizeof(*c)) : NULL;
     snprintf(dir, sizeof(dir), "%s", path);
-    for (int d = 0; c && d < depth; d++) {   /* path, then up to the object's name */
+    while (c && strlen(dir) >= strlen(obj)) {   /* path, then up to the object's name */
         int len = cnio__cl_open_payload(0, NULL, 0, dir, pl, sizeof(pl)), bad = len < 0;
 
         for (int i = 0; !bad && i < ns->n; i++)   /* ep NULL: skipped */
@@ -231,16 +240,18 @@ static int ns_mkdir_undo(struct cnio_ns *ns, const char *path, const int *status
     return found;
 }
 
-int cnio__ns_unshadow(struct cnio_ns *ns, const char *path)
+int cnio__ns_unshadow(struct cnio_ns *ns, const char *path, char *obj, size_t cap,
+                      int *foreign)
 {
-    if (!ns || !path || !path[0] || strlen(path) > CNIO_WIRE_MAX_NAME)
+    if (!ns || !path || !path[0] || strlen(path) > CNIO_WIRE_MAX_NAME || !obj || !foreign)
         return -CNIO_ERR_INVAL;
-    return ns->n > 1 ? ns_mkdir_undo(ns, path, NULL) : 0;
+    return ns->n > 1 ? ns_mkdir_undo(ns, path, NULL, obj, cap, foreign) : 0;
 }
 
 int cnio__ns_mkdir(struct cnio_ns *ns, const char *path, int parents)
 {
-    int status[CNIO_MAX_HOSTS], ret, made = 0;
+    int status[CNIO_MAX_HOSTS], ret, made = 0, foreign;
+    char obj[CNIO_WIRE_MAX_NAME + 1];
 
     if (!ns || ns->n > CNIO_MAX_HOSTS)   /* (a URI names at most CNIO_MAX_HOSTS) */
         return -CNIO_ERR_INVAL;
@@ -250,7 +261,7 @@ int cnio__ns_mkdir(struct cnio_ns *ns, const char *path, int parents)
     for (int i = 0; i < ns->n; i++)
         made |= status[i] == 0;
     if (ret == -CNIO_ERR_EXIST && ns->n > 1 && made)
-        ns_mkdir_undo(ns, path, status);
+        ns_mkdir_undo(ns, path, status, obj, sizeof(obj), &foreign);
     return ret;
 }
 
@@ -428,6 +439,7 @@ static int ns_rename_check(struct cnio_ns *ns, const char *from, const char *to)
 {
     char dir[CNIO_WIRE_MAX_NAME + 1];
     struct cnio_ns_kinds f, t;
+    int foreign;
 
     if (ns->n == 1 || cnio__ns_kinds(ns, from, &f) || cnio__ns_kinds(ns, to, &t))
         return 0;
@@ -435,12 +447,7 @@ static int ns_rename_check(struct cnio_ns *ns, const char *from, const char *to)
         return -CNIO_ERR_EXIST;
     if (!f.dirs && f.obj >= 0 && t.dirs)
         return -CNIO_ERR_ISDIR;
-    for (const char *s = strchr(to, '/'); s; s = strchr(s + 1, '/')) {   /* its way */
-        snprintf(dir, sizeof(dir), "%.*s", (int)(s - to), to);
-        if (cnio__ns_kinds(ns, dir, &t) == 0 && t.obj >= 0)
-            return -CNIO_ERR_EXIST;
-    }
-    return 0;
+    return cnio__ns_object_on_way(ns, to, 0, dir, sizeof(dir), &foreign) ? -CNIO_ERR_EXIST : 0;
 }
 
 /*

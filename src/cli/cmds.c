@@ -170,24 +170,6 @@ int cli_object_on_path(struct cnio_stack *st, const struct cnio_hints *h,
     return 0;
 }
 
-/* cli_object_on_path asked of every host of ns (cnio__ns_kinds), for a name whose object
- * another order of the hosts may have written: 1 with *foreign set when that object is
- * not of this URI's order, 0 when no directory of path is an object on any host. */
-static int cmd_object_on_path(struct cnio_ns *ns, const char *path, char *dir, size_t cap,
-                              int *foreign)
-{
-    for (const char *s = strchr(path, '/'); s; s = strchr(s + 1, '/')) {
-        struct cnio_ns_kinds k;
-
-        snprintf(dir, cap, "%.*s", (int)(s - path), path);
-        if (cnio__ns_kinds(ns, dir, &k) == 0 && k.obj >= 0) {
-            *foreign = k.foreign;
-            return 1;
-        }
-    }
-    return 0;
-}
-
 const char *cli_foreign(int foreign)
 {
     return foreign ? " (written through another order of these hosts)" : "";
@@ -204,10 +186,8 @@ int cli_object_on_way(struct cnio_stack *st, const struct cnio_hints *h,
     *foreign = 0;
     if (u->nhosts < 2 || !slash || cnio__ns_open(st, u, h, &ns))
         return cli_object_on_path(st, h, u, dir, cap);
-    found = cmd_object_on_path(ns, u->path, dir, cap, foreign);
     snprintf(parent, sizeof(parent), "%.*s", (int)(slash - u->path), u->path);
-    if (found)
-        cnio__ns_unshadow(ns, parent);
+    found = cnio__ns_unshadow(ns, parent, dir, cap, foreign) == 1;
     cnio__ns_close(ns);
     return found;
 }
@@ -234,7 +214,7 @@ static int cmd_mkdir(const struct cli_opts *o, char **pos, int n)
             int foreign = 0;
 
             if (rc == -CNIO_ERR_EXIST && ns &&
-                cmd_object_on_path(ns, u.path, dir, sizeof(dir), &foreign))
+                cnio__ns_object_on_way(ns, u.path, 0, dir, sizeof(dir), &foreign))
                 cli_err("cnio mkdir: %s: %s is an object%s, not a directory\n", pos[i], dir,
                         cli_foreign(foreign));
             else if (rc == -CNIO_ERR_EXIST)
@@ -483,7 +463,7 @@ static void cmd_mv_why(struct cnio_ns *ns, struct cnio_stack *st, const struct c
     if (ra == -CNIO_ERR_NOENT)
         cli_fail("mv", pos[0], ra);
     else if (rc == -CNIO_ERR_EXIST && rb == 0 && !b.dirs && b.obj < 0 &&
-             cmd_object_on_path(ns, v->path, dir, sizeof(dir), &foreign))
+             cnio__ns_object_on_way(ns, v->path, 0, dir, sizeof(dir), &foreign))
         cli_err("cnio mv: %s: %s is an object%s, not a directory; nothing moved\n", pos[1],
                 dir, cli_foreign(foreign));
     else if (ra == 0 && rb == 0 && a.is_dir && b.obj >= 0)
