@@ -161,6 +161,32 @@ static void tree_batch(struct tree_worker *w, const struct tree_ent *const *e, i
     }
 }
 
+/* Of e[0..n), those beneath a directory that could not be made are not tried: each is
+ * said (by what stands in its way when something does) and counted as failed. The
+ * others stay in e, in order: how many. */
+static int tree_beneath_failed(struct tree_worker *w, const struct tree_ent **e, int n)
+{
+    int kept = 0;
+
+    for (int i = 0; i < n; i++) {
+        const char *dir = tree_failed_above(w->r, e[i]->rel);
+
+        if (!dir) {
+            e[kept++] = e[i];
+            continue;
+        }
+        if (tree_in_the_way(&w->ctx, e[i]->rel))
+            cli_err("cnio cp: %s\n", w->ctx.why);
+        else
+            cli_err("cnio cp: %s: not copied: its directory %s could not be made\n",
+                    e[i]->rel, dir);
+        w->failed++;
+        w->files++;
+        w->bytes += e[i]->size;
+    }
+    return kept;
+}
+
 /* A worker's own sessions, opened when it is first given files rather than at setup:
  * each is a connection to every server, authenticated, and a rank whose share of the
  * tree is small (or nothing) need not make them all, nor make them one after another.
@@ -207,6 +233,9 @@ static void *tree_worker_main(void *arg)
         pthread_mutex_unlock(&r->lock);
         if (n == 0)
             return NULL;
+        n = tree_beneath_failed(w, b, n);
+        if (n == 0)
+            continue;
         if (n == 1 && !(r->pipe && tree_small(&w->ctx, b[0])))
             tree_one(w, b[0]);
         else
@@ -262,10 +291,24 @@ static void tree_large(struct tree_run *r)
     for (size_t i = r->nsmall; i < r->files.n && !r->lost; i++) {
         const struct tree_ent *e = &r->files.e[i];
         struct cp_job j = { .src = { .fd = -1 }, .dst = { .fd = -1 }, .stream_fd = -1 };
+        const char *dir = tree_failed_above(r, e->rel);
         uint64_t moved = 0;
         char *names[2];
         int ok;
 
+        if (dir) {   /* every rank knows it, and skips it */
+            if (r->j->rank == 0) {
+                r->ctx.why[0] = '\0';
+                if (tree_in_the_way(&r->ctx, e->rel))
+                    cli_err("cnio cp: %s\n", r->ctx.why);
+                else
+                    cli_err("cnio cp: %s: not copied: its directory %s could not be "
+                            "made\n", e->rel, dir);
+                r->files_failed++;
+                tree_done(r, 1, e->size);
+            }
+            continue;
+        }
         for (int k = 0; k < 2; k++) {
             struct tree_end *end = k ? &r->dst : &r->src;
             size_t n = strlen(end->name) + strlen(e->rel) + 2;
@@ -485,6 +528,7 @@ static void tree_teardown(struct tree_run *r)
     tree_list_free(&r->files);
     tree_list_free(&r->attrs);
     free(r->dir_failed);
+    free(r->bad);
 }
 
 /* Every rank: opens the local tops beneath which it reads and writes. */

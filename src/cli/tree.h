@@ -154,7 +154,8 @@ int tf_obj(struct tree_ctx *ctx, struct tree_end *end, const char *rel, uint32_t
 int tf_read_link(struct cnio_obj *obj, uint64_t size, char *buf);
 /* 1 when a local non-directory stands in the way of rel's directories (self: rel too); said. */
 int tf_in_the_way(struct tree_ctx *ctx, const char *rel, int self);
-/* The same for an object beneath a remote DST (a STAT per prefix: for explaining failures). */
+/* The same for an object beneath a remote DST, on any host (a STAT per host and prefix:
+ * for explaining failures). */
 int tf_obj_in_the_way(struct tree_ctx *ctx, const char *rel, int self);
 
 /* 1 when a file or an object stands beneath DST where a directory of rel's path must be

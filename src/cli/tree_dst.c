@@ -63,43 +63,28 @@ next:
 
 /*
  * The remote twin of tf_in_the_way: when an object stands where a directory of rel's
- * path must be beneath DST (rel itself too, with self), says so in c->why by rel and by
- * that object's name: 1, or 0. Each prefix is looked up with a STAT of its own; this is
- * for explaining a failure, once per entry that failed.
+ * path must be beneath DST (rel itself too, with self), on any host and whatever order
+ * of the hosts wrote it (cnio__ns_object_on_way), says so in c->why by rel and by that
+ * object's name: 1, or 0. One STAT per host and directory; this is for explaining a
+ * failure, once per entry that failed.
  */
 int tf_obj_in_the_way(struct tree_ctx *c, const char *rel, int self)
 {
-    char path[CNIO_WIRE_MAX_NAME + 1], *full;
+    char dir[CNIO_WIRE_MAX_NAME + 1], *name = tree_obj_name(c->dst, rel), *full = NULL;
+    size_t top = strlen(c->dst->u.path);
+    int foreign = 0, found;
 
-    if (strlen(rel) >= sizeof(path))
+    found = name && c->ns && cnio__ns_object_on_way(c->ns, name, self, dir, sizeof(dir),
+                                                    &foreign);
+    free(name);
+    if (!found)
         return 0;
-    strcpy(path, rel);
-    for (char *s = path;; s++) {
-        char keep = *s;
-        struct cnio_obj_stat sb;
-        struct cnio_uri u = c->dst->u;
-        int ret;
-
-        if (keep != '/' && (keep != '\0' || !self))
-            goto next;
-        *s = '\0';
-        u.path = tree_obj_name(c->dst, path);
-        ret = u.path ? cnio__obj_stat(c->st, &u, &c->dst->h, &sb) : -CNIO_ERR_NOMEM;
-        free(u.path);
-        if (ret == 0 && !sb.is_dir) {
-            full = tf_dst_path(c, path);
-            snprintf(c->why, sizeof(c->why), "%s: not copied: %s is an object, not a "
-                     "directory", rel, full ? full : path);
-            free(full);
-            return 1;
-        }
-        if (ret)
-            return 0;
-        *s = keep;
-next:
-        if (!keep)
-            return 0;
-    }
+    if (strlen(dir) > top && (!top || (!strncmp(dir, c->dst->u.path, top) && dir[top] == '/')))
+        full = tf_dst_path(c, dir + top + (top > 0));   /* beneath DST, as the user wrote it */
+    snprintf(c->why, sizeof(c->why), "%s: not copied: %s is an object%s, not a directory",
+             rel, full ? full : dir, cli_foreign(foreign));
+    free(full);
+    return 1;
 }
 
 int tree_in_the_way(struct tree_ctx *c, const char *rel)
@@ -111,8 +96,8 @@ int tree_in_the_way(struct tree_ctx *c, const char *rel)
 int tree_mkdir(struct tree_ctx *c, const char *rel)
 {
     char path[CNIO_WIRE_MAX_NAME + 1];
+    int ret, foreign = 0;
     char *name;
-    int ret;
 
     if (c->dst->remote) {
         name = tree_obj_name(c->dst, rel);
@@ -122,10 +107,11 @@ int tree_mkdir(struct tree_ctx *c, const char *rel)
         free(name);
         if (ret == -CNIO_ERR_EXIST && rel[0]) {
             tf_obj_in_the_way(c, rel, 1);
-        } else if (ret == -CNIO_ERR_EXIST && c->st &&
-                   cli_object_on_path(c->st, &c->dst->h, &c->dst->u, path, sizeof(path))) {
-            snprintf(c->why, sizeof(c->why), "%s: %s is an object, not a directory",
-                     c->dst->name, path);   /* DST itself, beneath an object */
+        } else if (ret == -CNIO_ERR_EXIST && c->ns &&   /* DST itself, beneath an object */
+                   cnio__ns_object_on_way(c->ns, c->dst->u.path, 0, path, sizeof(path),
+                                          &foreign)) {
+            snprintf(c->why, sizeof(c->why), "%s: %s is an object%s, not a directory",
+                     c->dst->name, path, cli_foreign(foreign));
         }
         return ret;
     }

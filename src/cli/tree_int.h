@@ -55,8 +55,10 @@ struct tree_run {
     int failed;                     /* entries that could not be copied (this rank) */
     uint64_t not_tried;             /* rank 0: files left when a server was lost */
     int files_failed, dirs_failed;  /* of them, of files[] (large ones) and of dirs[] */
-    uint8_t *dir_failed;            /* rank 0, after tree_make_subdirs: 1 for each of
-                                     * dirs[] that no rank could make (no attributes) */
+    uint8_t *dir_failed;            /* after tree_make_subdirs: 1 for each of dirs[]
+                                     * that no rank could make (no attributes) */
+    const char **bad;               /* their rels, sorted (tree_failed_above) */
+    size_t nbad;
     struct tree_worker w[TREE_WORKERS];
     int nw;                         /* workers set up */
     pthread_mutex_t lock;           /* the batch cursor below, shared by the workers */
@@ -85,7 +87,10 @@ int tree_walk_plan(struct tree_run *r);
 /* Rank 0's plan to every rank: rc agreed. */
 int tree_bcast(struct tree_run *r, int rc);
 /* Every rank: makes its share of the tree's directories (said why when it cannot), and
- * tells rank 0 which could not be made (r->dir_failed). Collective. */
+ * learns which no rank could make (r->dir_failed, r->bad). Collective. */
 int tree_make_subdirs(struct tree_run *r);
+/* The directory of rel's path (shallowest first) that tree_make_subdirs could not make,
+ * or NULL. */
+const char *tree_failed_above(const struct tree_run *r, const char *rel);
 
 #endif /* CNIO_CLI_TREE_INT_H */

@@ -258,12 +258,56 @@ static int tree_make_dirs(struct tree_run *r)
     return ret;
 }
 
+static int tree_rel_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* r->bad: the rels of the directories that no rank could make, sorted (every rank). */
+static int tree_failed_dirs(struct tree_run *r)
+{
+    for (size_t i = 0; i < r->dirs.n; i++) {
+        if (!r->dir_failed[i])
+            continue;
+        if (!r->bad && !(r->bad = calloc(r->dirs.n, sizeof(*r->bad))))
+            return -1;
+        r->bad[r->nbad++] = r->dirs.e[i].rel;
+    }
+    if (r->nbad > 1)
+        qsort(r->bad, r->nbad, sizeof(*r->bad), tree_rel_cmp);
+    return 0;
+}
+
+const char *tree_failed_above(const struct tree_run *r, const char *rel)
+{
+    char path[CNIO_WIRE_MAX_NAME + 1];
+    size_t n = strlen(rel);
+
+    if (!r->nbad || n >= sizeof(path))
+        return NULL;
+    for (size_t k = 1; k < n; k++) {   /* each directory of rel, shallowest first */
+        const char *key = path, **hit;
+
+        if (rel[k] != '/')
+            continue;
+        memcpy(path, rel, k);
+        path[k] = '\0';
+        hit = bsearch(&key, r->bad, r->nbad, sizeof(*r->bad), tree_rel_cmp);
+        if (hit)
+            return *hit;
+    }
+    return NULL;
+}
+
 /* Each directory is made with its parents, so that the order in which the ranks get to
  * them does not matter. A file or an object where a directory goes, or a server that
  * refuses to make it (access refused: its file system's permissions, read-only storage),
- * fails that directory alone, as cp -r and rsync go on: said, counted, what goes beneath
- * it fails as it is copied, and it gets no mode or mtime (-p): rank 0 learns which
- * failed on every rank. Any other error (a lost server) stops the copy. */
+ * fails that directory alone, as cp -r and rsync go on: said, counted, and it gets no
+ * mode or mtime (-p). Every rank learns which failed on every rank, and what goes
+ * beneath them is not tried (tree_failed_above): written through another order of the
+ * hosts than an object in the way, a file of fewer columns than hosts would reach only
+ * hosts that hold nothing of that object, and its OPEN would make a directory there
+ * that shadows it. Any other error (a lost server) stops the copy. */
 int tree_make_subdirs(struct tree_run *r)
 {
     int ret = tree_agree((r->dir_failed = calloc(r->dirs.n + 1, 1)) ? 0 : -CNIO_ERR_NOMEM);
@@ -285,9 +329,11 @@ int tree_make_subdirs(struct tree_run *r)
     for (size_t i = 0; all && i < r->dirs.n; i += 1u << 30) {
         int n = (int)CNIO_MIN(r->dirs.n - i, 1u << 30);
 
-        MPI_Reduce(r->j->rank ? r->dir_failed + i : MPI_IN_PLACE, r->dir_failed + i, n,
-                   MPI_UNSIGNED_CHAR, MPI_MAX, 0, MPI_COMM_WORLD);
+        MPI_Allreduce(MPI_IN_PLACE, r->dir_failed + i, n, MPI_UNSIGNED_CHAR, MPI_MAX,
+                      MPI_COMM_WORLD);
     }
+    if (ret == 0 && tree_failed_dirs(r))
+        ret = -CNIO_ERR_NOMEM;
     if (ret && r->ctx.why[0])
         cli_err("cnio cp: %s\n", r->ctx.why);
     else if (ret)
