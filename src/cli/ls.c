@@ -64,6 +64,10 @@ static const char *cli_state(uint32_t state)
     return "complete";
 }
 
+/* stat of a directory of whose name a host holds an object's column as well. */
+static const char cli_dir_shadowed[] = "incomplete: a host holds an object of this name as "
+                                       "well (cnio rm -r of the name removes both)";
+
 /* What an entry is: directory, symlink (an object holding a link's target, cp -r) or
  * object; ls --json, stat and stat --json say the same. */
 static const char *cli_type(const struct cnio_obj_stat *s)
@@ -88,6 +92,8 @@ static void cli_json_stat(const char *name, const struct cnio_obj_stat *s)
         printf(", \"stripe_unit\": %llu, \"stripe_count\": %u, \"complete\": %s, "
                "\"state\": \"%s\"", (unsigned long long)s->layout.unit, s->layout.count,
                s->state & CNIO_OBJ_INCOMPLETE ? "false" : "true", cli_state(s->state));
+    else if (s->state & CNIO_OBJ_SHADOWED)   /* (stat: an object's column on another host) */
+        printf(", \"complete\": false, \"state\": \"%s\"", cli_dir_shadowed);
     putchar('}');
 }
 
@@ -257,6 +263,25 @@ static int cli_stat_nothing(const char *name, const struct cnio_obj_stat *s, voi
     return 0;
 }
 
+/* What a STAT of u's name (s) did not see: a host that holds a directory of an object's
+ * name, or a column of an object of a directory's name, as well. What a mkdir through
+ * another order of the hosts, or through one host alone, can leave, and which ls -l
+ * marks from its listing. One STAT of the name on every host: 1 when there is such a
+ * host, else 0. */
+static int cli_shadowed(struct cnio_stack *st, const struct cnio_uri *u,
+                        const struct cnio_hints *h, const struct cnio_obj_stat *s)
+{
+    struct cnio_ns_kinds k = { 0 };
+    struct cnio_ns *ns;
+    int ret;
+
+    if (u->nhosts < 2 || cnio__ns_open(st, u, h, &ns))
+        return 0;
+    ret = cnio__ns_kinds(ns, u->path, &k);
+    cnio__ns_close(ns);
+    return ret == 0 && (s->is_dir ? k.obj >= 0 : k.dirs > 0);
+}
+
 int cli_stat(int argc, char **argv)
 {
     static const char help[] =
@@ -277,6 +302,8 @@ int cli_stat(int argc, char **argv)
         return rc;
     if (u.path[0]) {
         rc = cnio__obj_stat(st, &u, &h, &s);
+        if (rc == 0 && cli_shadowed(st, &u, &h, &s))
+            s.state |= CNIO_OBJ_SHADOWED;
     } else {   /* the root: a directory, there when its servers list it */
         memset(&s, 0, sizeof(s));
         s.is_dir = 1;
@@ -300,6 +327,8 @@ int cli_stat(int argc, char **argv)
             printf("stripe count: %u\n", s.layout.count);
             printf("state:        %s\n", cli_state(s.state));
             printf("transport:    %s\n", s.transport);
+        } else if (s.state & CNIO_OBJ_SHADOWED) {
+            printf("state:        %s\n", cli_dir_shadowed);
         }
         printf("hosts:        ");
         for (int i = 0; i < u.nhosts; i++)
