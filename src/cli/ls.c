@@ -263,23 +263,33 @@ static int cli_stat_nothing(const char *name, const struct cnio_obj_stat *s, voi
     return 0;
 }
 
-/* What a STAT of u's name (s) did not see: a host that holds a directory of an object's
- * name, or a column of an object of a directory's name, as well. What a mkdir through
- * another order of the hosts, or through one host alone, can leave, and which ls -l
- * marks from its listing. One STAT of the name on every host: 1 when there is such a
- * host, else 0. */
-static int cli_shadowed(struct cnio_stack *st, const struct cnio_uri *u,
-                        const struct cnio_hints *h, const struct cnio_obj_stat *s)
+/*
+ * What a STAT of u's name did not see (its answer rc and *s, updated): a host that
+ * holds a directory of an object's name, or a column of an object of a directory's
+ * name, as well (what a mkdir through another order of the hosts, or through one host
+ * alone, can leave, and which ls -l marks from its listing); or, when the first host
+ * has no such name, a directory of it on another (an OPEN makes its parents on the
+ * object's hosts alone). One STAT of the name on every host. Returns the answer.
+ */
+static int cli_stat_others(struct cnio_stack *st, const struct cnio_uri *u,
+                           const struct cnio_hints *h, int rc, struct cnio_obj_stat *s)
 {
     struct cnio_ns_kinds k = { 0 };
     struct cnio_ns *ns;
-    int ret;
 
-    if (u->nhosts < 2 || cnio__ns_open(st, u, h, &ns))
-        return 0;
-    ret = cnio__ns_kinds(ns, u->path, &k);
+    if (u->nhosts < 2 || (rc && rc != -CNIO_ERR_NOENT) || cnio__ns_open(st, u, h, &ns))
+        return rc;
+    if (cnio__ns_kinds(ns, u->path, &k) == 0) {
+        if (rc && k.dirs > 0) {
+            memset(s, 0, sizeof(*s));
+            s->is_dir = 1;
+            rc = 0;
+        }
+        if (rc == 0 && (s->is_dir ? k.obj >= 0 : k.dirs > 0))
+            s->state |= CNIO_OBJ_SHADOWED;
+    }
     cnio__ns_close(ns);
-    return ret == 0 && (s->is_dir ? k.obj >= 0 : k.dirs > 0);
+    return rc;
 }
 
 int cli_stat(int argc, char **argv)
@@ -301,9 +311,7 @@ int cli_stat(int argc, char **argv)
     if (rc >= 0)
         return rc;
     if (u.path[0]) {
-        rc = cnio__obj_stat(st, &u, &h, &s);
-        if (rc == 0 && cli_shadowed(st, &u, &h, &s))
-            s.state |= CNIO_OBJ_SHADOWED;
+        rc = cli_stat_others(st, &u, &h, cnio__obj_stat(st, &u, &h, &s), &s);
     } else {   /* the root: a directory, there when its servers list it */
         memset(&s, 0, sizeof(s));
         s.is_dir = 1;
@@ -316,7 +324,8 @@ int cli_stat(int argc, char **argv)
         time_t t = cnio__ts_of_ns(s.mtime_ns).tv_sec;
         struct tm tm;
 
-        if (u.path[0] && localtime_r(&t, &tm))   /* the root has none; 0 is the epoch */
+        /* (none for the root, nor for a directory its first host lacks; 0 is the epoch) */
+        if (u.path[0] && s.mtime_ns && localtime_r(&t, &tm))
             strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", &tm);
         printf("object:       %s\n", u.path[0] ? u.path : "/ (the root)");
         printf("type:         %s\n", cli_type(&s));

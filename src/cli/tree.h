@@ -21,9 +21,12 @@ enum tree_type { TREE_FILE = 1, TREE_DIR = 2, TREE_LINK = 3 };
  * which is a commit under way as often as one that stopped (TREE_SETTLING: copied,
  * and its open tells the two apart, waiting for a commit under way); or what a write
  * through another order of the same hosts left (TREE_FOREIGN: not copied); or an object
- * that a host's directory of its name shadows (TREE_SHADOWED: not copied, since that
- * directory may hold a tree as well). */
-enum tree_state { TREE_INCOMPLETE = 1, TREE_SETTLING = 2, TREE_FOREIGN = 3, TREE_SHADOWED = 4 };
+ * that a host's directory of its name shadows (TREE_SHADOWED, and _FOREIGN when that
+ * object is of another order: not copied, since that directory may hold a tree as well). */
+enum tree_state {
+    TREE_INCOMPLETE = 1, TREE_SETTLING = 2, TREE_FOREIGN = 3, TREE_SHADOWED = 4,
+    TREE_SHADOWED_FOREIGN = 5
+};
 
 /* One entry of a tree, by its path relative to the tree's top ("" is the top). */
 struct tree_ent {

@@ -98,10 +98,16 @@ static int tree_entry_ok(struct tree_run *r, const struct tree_ent *e, int clash
         tree_entry_fail(r, e->rel, "incomplete (an upload or update did not finish): not copied");
         return 0;
     }
-    if (r->src.remote && e->incomplete == TREE_SHADOWED) {
-        tree_entry_fail(r, e->rel, "a host holds a directory of this name as well as the "
-                        "object: not copied (cnio rm -r of the name removes both; cnio cp "
-                        "copies the object alone)");
+    if (r->src.remote && (e->incomplete == TREE_SHADOWED ||
+                          e->incomplete == TREE_SHADOWED_FOREIGN)) {
+        tree_entry_fail(r, e->rel, e->incomplete == TREE_SHADOWED ?
+                        "a host holds a directory of this name as well as the object: not "
+                        "copied (cnio rm -r of the name removes both; cnio cp copies the "
+                        "object alone)" :
+                        "a host holds a directory of this name as well as an object that "
+                        "another order of these hosts wrote: not copied (cnio rm -r of the "
+                        "name removes both; cnio cp through that order copies the object "
+                        "alone)");
         return 0;
     }
     if (r->src.remote && e->incomplete == TREE_FOREIGN) {

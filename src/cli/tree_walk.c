@@ -212,7 +212,7 @@ static int walk_remote_add(const char *name, const struct cnio_obj_stat *s, void
     e.size = s->size;
     e.from = w->from;
     if (s->state & CNIO_OBJ_SHADOWED)
-        e.incomplete = TREE_SHADOWED;
+        e.incomplete = s->state & CNIO_OBJ_FOREIGN ? TREE_SHADOWED_FOREIGN : TREE_SHADOWED;
     else if (s->state & CNIO_OBJ_FOREIGN)
         e.incomplete = TREE_FOREIGN;
     else if ((s->state & CNIO_OBJ_INCOMPLETE) == CNIO_OBJ_TORN && (s->state & CNIO_OBJ_PENDING))
@@ -229,6 +229,17 @@ static int walk_remote_add(const char *name, const struct cnio_obj_stat *s, void
     return 0;
 }
 
+/* 1 when a host other than the first holds path as a directory: the parents that an
+ * OPEN makes are made on the object's hosts alone, and an object of fewer columns than
+ * hosts written through another order of them leaves its directories where the first
+ * host of this order has none (which its STAT says). */
+static int tree_dir_elsewhere(struct cnio_ns *ns, const char *path)
+{
+    struct cnio_ns_kinds k;
+
+    return ns && cnio__ns_kinds(ns, path, &k) == 0 && k.dirs > 0;
+}
+
 int tree_walk_remote_dir(struct cnio_stack *st, const struct tree_end *e, struct cnio_ns *ns,
                          const char *rel, uint32_t from, int missing_ok, struct tree_list *l)
 {
@@ -240,6 +251,8 @@ int tree_walk_remote_dir(struct cnio_stack *st, const struct tree_end *e, struct
         struct cnio_obj_stat s;
 
         ret = cnio__obj_stat(st, &e->u, &e->h, &s);
+        if (ret == -CNIO_ERR_NOENT && tree_dir_elsewhere(ns, e->u.path))
+            ret = 0, s.is_dir = 1;
         if (ret == -CNIO_ERR_NOENT && missing_ok)
             return 0;
         if (ret == 0 && !s.is_dir)
