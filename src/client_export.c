@@ -10,6 +10,8 @@
  *   char transport[16] (NUL-padded)      u16 path length, path bytes
  *   C times: u16 name length, name bytes, u16 port, u8 family (4 or 6), u8 0,
  *            address (4 or 16 bytes), u64 object handle, token[32]
+ *   with a fabric transport (client_fab.c): u8 provider length, provider bytes, then
+ *            C times: u16 address length (1..128), the fabric address bytes
  *   u32 CRC32C of everything before it
  *
  * Attach treats it as untrusted: every length is checked before use, and anything out
@@ -224,8 +226,7 @@ static int ctl_attach_head(struct ctl_rd *r, struct cnio_obj *obj, uint32_t *ran
     return obj->path ? 0 : -CNIO_ERR_NOMEM;
 }
 
-static int ctl_attach_parse(const void *desc, size_t len, struct cnio_obj *obj,
-                            uint8_t (**tokens)[CNIO_WIRE_MAC], uint32_t *rank)
+static int ctl_attach_parse(const void *desc, size_t len, struct cnio_obj *obj)
 {
     struct ctl_rd r = { desc, len, 0 };
     int ret;
@@ -233,15 +234,15 @@ static int ctl_attach_parse(const void *desc, size_t len, struct cnio_obj *obj,
     if (len < CTL_FIXED + 4 || cnio__crc32c(0, desc, len - 4) != cnio__get_le32(r.p + len - 4))
         return -CNIO_ERR_PROTO;
     r.len = len - 4;
-    ret = ctl_attach_head(&r, obj, rank);
+    ret = ctl_attach_head(&r, obj, &obj->rank);
     if (ret)
         return ret;
     obj->hosts = calloc((size_t)obj->nhosts, sizeof(*obj->hosts));
-    *tokens = calloc((size_t)obj->nhosts, CNIO_WIRE_MAC);
-    if (!obj->hosts || !*tokens)
+    obj->tokens = calloc((size_t)obj->nhosts, CNIO_WIRE_MAC);
+    if (!obj->hosts || !obj->tokens)
         return -CNIO_ERR_NOMEM;
     for (int j = 0; j < obj->nhosts; j++) {
-        ret = ctl_attach_host(&r, &obj->hosts[j], (*tokens)[j]);
+        ret = ctl_attach_host(&r, &obj->hosts[j], obj->tokens[j]);
         if (ret)
             return ret;
     }
@@ -256,50 +257,75 @@ static int ctl_attach_parse(const void *desc, size_t len, struct cnio_obj *obj,
     return r.pos == r.len ? 0 : -CNIO_ERR_PROTO;
 }
 
-/* Attaches; connects to every host now unless on_demand (then the tokens are kept). */
-static int ctl_attach(struct cnio_stack *st, const void *desc, size_t len, int on_demand,
-                      struct cnio_obj **out)
+int cnio__obj_desc_parse(const void *desc, size_t len, struct cnio_obj **out)
 {
-    uint8_t (*tokens)[CNIO_WIRE_MAC] = NULL;
-    struct cnio_ep_auth *auth = NULL;
     struct cnio_obj *obj;
-    uint32_t rank = 0;
     int ret;
 
-    if (!st || !desc || !out)
+    if (!desc || !out)
         return -CNIO_ERR_INVAL;
     obj = calloc(1, sizeof(*obj));
     if (!obj)
         return -CNIO_ERR_NOMEM;
-    obj->st = st;
-    ret = ctl_attach_parse(desc, len, obj, &tokens, &rank);
-    if (!ret && on_demand) {
-        obj->tokens = tokens;
-        obj->rank = rank;
-        tokens = NULL;
-    }
-    if (!ret && !on_demand && !(auth = calloc((size_t)obj->nhosts, sizeof(*auth))))
-        ret = -CNIO_ERR_NOMEM;
-    for (int j = 0; !ret && !on_demand && j < obj->nhosts; j++)
-        auth[j] = (struct cnio_ep_auth){ .mode = CNIO_WIRE_AUTH_TOKEN, .rank = rank,
-                                         .object = obj->hosts[j].handle, .k = tokens[j],
-                                         .klen = CNIO_WIRE_MAC };
-    if (!ret && !on_demand)
-        ret = cnio__cl_connect(st, &obj->h, obj->hosts, obj->nhosts, (int)obj->h.lanes, auth,
-                               &obj->stats);
-    for (int j = 0; !ret && !on_demand && j < obj->nhosts; j++) {   /* to reconnect (client_revive.c) */
-        memcpy(obj->hosts[j].token, tokens[j], CNIO_WIRE_MAC);
-        obj->hosts[j].auth.k = obj->hosts[j].token;
-    }   /* on demand, cnio__obj_connect_start sets auth from obj->tokens */
-    if (tokens)
-        explicit_bzero(tokens, (size_t)CNIO_MAX(obj->nhosts, 0) * CNIO_WIRE_MAC);
-    free(tokens);
-    free(auth);
+    ret = ctl_attach_parse(desc, len, obj);
     if (ret) {
-        if (ret == -CNIO_ERR_PROTO)
-            cnio__debug("attach: malformed object description");
         cnio__cl_free(obj);
         return ret;
+    }
+    *out = obj;
+    return 0;
+}
+
+/* Connects every lane of every host of a parsed obj with its tokens, which then move
+ * from obj->tokens (freed) to each host's token, for reconnects (client_revive.c). */
+static int ctl_connect_all(struct cnio_obj *obj)
+{
+    struct cnio_ep_auth *auth = calloc((size_t)obj->nhosts, sizeof(*auth));
+    int ret;
+
+    if (!auth)
+        return -CNIO_ERR_NOMEM;
+    for (int j = 0; j < obj->nhosts; j++)
+        auth[j] = (struct cnio_ep_auth){ .mode = CNIO_WIRE_AUTH_TOKEN, .rank = obj->rank,
+                                         .object = obj->hosts[j].handle, .k = obj->tokens[j],
+                                         .klen = CNIO_WIRE_MAC };
+    ret = cnio__cl_connect(obj->st, &obj->h, obj->hosts, obj->nhosts, (int)obj->h.lanes, auth,
+                           &obj->stats);
+    for (int j = 0; !ret && j < obj->nhosts; j++) {
+        memcpy(obj->hosts[j].token, obj->tokens[j], CNIO_WIRE_MAC);
+        obj->hosts[j].auth.k = obj->hosts[j].token;
+    }
+    if (!ret) {
+        explicit_bzero(obj->tokens, (size_t)obj->nhosts * CNIO_WIRE_MAC);
+        free(obj->tokens);
+        obj->tokens = NULL;
+    }
+    free(auth);
+    return ret;
+}
+
+/* Attaches; connects to every host now unless on_demand (then the tokens are kept, and
+ * cnio__obj_connect_start sets each host's auth from them). */
+static int ctl_attach(struct cnio_stack *st, const void *desc, size_t len, int on_demand,
+                      struct cnio_obj **out)
+{
+    struct cnio_obj *obj;
+    int ret;
+
+    if (!st || !desc || !out)
+        return -CNIO_ERR_INVAL;
+    ret = cnio__obj_desc_parse(desc, len, &obj);
+    if (ret == -CNIO_ERR_PROTO)
+        cnio__debug("attach: malformed object description");
+    if (ret)
+        return ret;
+    obj->st = st;
+    if (!on_demand) {
+        ret = ctl_connect_all(obj);
+        if (ret) {
+            cnio__cl_free(obj);
+            return ret;
+        }
     }
     *out = obj;
     return 0;

@@ -232,5 +232,17 @@ void cnio__cl_name_failures(const char *path, const char *op, const struct cnio_
                             const struct cnio_call *c, int n, int quiet);
 /* Frees obj and everything it holds (endpoints closed, no CLOSE sent). */
 void cnio__cl_free(struct cnio_obj *obj);
+/*
+ * The one parser of an object description (cnio__obj_export's bytes, client_export.c),
+ * which another process hands over and which is therefore untrusted: every length is
+ * checked before use. On success *out is a new object holding no stack and no
+ * connections: layout, hints, path, each host's name, port, address, handle and fabric
+ * address, and the tokens (obj->tokens, one per host) for the rank the description was
+ * made for (obj->rank). cnio__obj_attach and cnio__obj_attach_on_demand parse with it;
+ * the fuzz target tests/fuzz/fuzz_attach.c calls it alone. 0; -CNIO_ERR_PROTO for bytes
+ * that are not a description (CRC, lengths, a value out of range, bytes left over);
+ * -CNIO_ERR_INVAL, -CNIO_ERR_NOMEM. Free with cnio__cl_free.
+ */
+int cnio__obj_desc_parse(const void *desc, size_t len, struct cnio_obj **out);
 
 #endif /* CNIO_CLIENT_INT_H */
