@@ -4,7 +4,7 @@
 #
 #   scripts/fuzz.sh [-t SECONDS | -r RUNS] [TARGET...]
 #
-# Targets: wire, server, config, view (default: all). Each runs for SECONDS (default 20)
+# Targets: wire, server, config, view, attach (default: all). Each runs for SECONDS (default 20)
 # or RUNS executions; new inputs go to $CNIO_FUZZ_DIR/corpus-TARGET (default
 # _build-fuzz/), crashes to $CNIO_FUZZ_DIR/crash-TARGET-*. Prints the executions of each
 # run and exits non-zero when one crashed. Exits 0 with a note when clang cannot build
@@ -22,7 +22,7 @@ while getopts "t:r:" opt; do
   esac
 done
 shift $((OPTIND - 1))
-targets=("${@:-wire server config view}")
+targets=("${@:-wire server config view attach}")
 targets=(${targets[*]})
 mkdir -p "$out"
 
@@ -43,6 +43,18 @@ core=(common log wire crc32c auth config layout net)
 core_src=("${core[@]/#/$top/src/}")
 core_src=("${core_src[@]/%/.c}")
 
+# attach parses the session description, whose fabric part exists only where the fabric
+# transports do: every source of libcnio_core (src/*.c) and libfabric's headers, with its
+# own configure header (libfabric is loaded with dlopen, so nothing more is linked).
+fab_cflags=()
+if pkg-config --exists libfabric 2>/dev/null; then
+  mkdir -p "$out/fab"
+  echo '#define HAVE_LIBFABRIC 1' > "$out/fab/cnio_config.h"
+  fab_cflags=(-I"$out/fab" $(pkg-config --cflags libfabric))
+fi
+lib_src=("$top"/src/*.c)
+[ ${#fab_cflags[@]} -gt 0 ] || lib_src=($(printf '%s\n' "${lib_src[@]}" | grep -v -e transport_ofi -e fabric_dl))
+
 # Every server source but main.c (the fuzz target drives the server's own request path):
 # a new file in src/server/ is in the target without a change here.
 server_src=()
@@ -57,6 +69,8 @@ build() {   # build TARGET
     server) clang "${cflags[@]}" -I"$top/src/server" "$top/tests/fuzz/fuzz_server.c" \
               "${server_src[@]}" "${core_src[@]}" \
               -lcrypto -lpthread -o "$out/fuzz_server" ;;
+    attach) clang "${fab_cflags[@]}" "${cflags[@]}" "$top/tests/fuzz/fuzz_attach.c" \
+              "${lib_src[@]}" -lcrypto -lpthread -ldl -o "$out/fuzz_attach" ;;
     view)   OMPI_CC=clang mpicc "${cflags[@]}" -I"$top/collective" \
               "$top/tests/fuzz/fuzz_view.c" "$top/collective/view.c" "$top/collective/flatten.c" "${core_src[@]}" \
               -lcrypto -lpthread -o "$out/fuzz_view" ;;

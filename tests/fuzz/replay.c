@@ -4,6 +4,8 @@
  * file of each directory named (a seed corpus, or the crashes a fuzzer run found).
  * Used by `make check` to replay tests/fuzz/corpus/TARGET under the plain and the ASan
  * builds. Exit status 0 after the last input; a crash of the target is the failure.
+ * `TARGET --corpus DIR` writes the target's seeds to DIR instead, where it can make them
+ * (it defines cnio_fuzz_corpus).
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -15,6 +17,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* A target may define it to clean up after the last input (fuzz_view: MPI_Finalize). */
 void cnio_fuzz_fini(void) __attribute__((weak));
+/* A target may define it to write its seed corpus to dir (fuzz_attach): 0 or 1. */
+int cnio_fuzz_corpus(const char *dir) __attribute__((weak));
 
 static int replay_file(const char *path)
 {
@@ -44,6 +48,13 @@ int main(int argc, char **argv)
 {
     int runs = 0;
 
+    if (argc == 3 && !strcmp(argv[1], "--corpus")) {
+        if (!cnio_fuzz_corpus) {
+            fprintf(stderr, "%s: this target makes no seeds\n", argv[0]);
+            return 1;
+        }
+        return cnio_fuzz_corpus(argv[2]);
+    }
     for (int i = 1; i < argc; i++) {
         struct stat st;
         DIR *d;
