@@ -194,6 +194,20 @@ static int ctl_attach_host(struct ctl_rd *r, struct cnio__cl_host *host, uint8_t
     return host->handle ? 0 : -CNIO_ERR_PROTO;
 }
 
+/* 1 when the n bytes at f are a name of 1..n-1 bytes padded with NULs, as export writes
+ * it: only then does the description encode back to the same bytes. */
+static int ctl_padded(const uint8_t *f, size_t n)
+{
+    size_t len = strnlen((const char *)f, n);
+
+    if (len == 0 || len == n)
+        return 0;
+    while (len < n)
+        if (f[len++])
+            return 0;
+    return 1;
+}
+
 /* The fixed part: layout, hints, path; fills obj and *rank. */
 static int ctl_attach_head(struct ctl_rd *r, struct cnio_obj *obj, uint32_t *rank)
 {
@@ -215,7 +229,7 @@ static int ctl_attach_head(struct ctl_rd *r, struct cnio_obj *obj, uint32_t *ran
     if (obj->nhosts < 1 || obj->nhosts > CNIO_MAX_HOSTS ||
         obj->layout.count != (uint32_t)obj->nhosts || cnio__layout_check(&obj->layout) ||
         (obj->oflags & ~CNIO_WIRE_O_ALL) || obj->h.lanes < 1 || obj->h.lanes > CNIO_MAX_LANES ||
-        obj->h.timeout_ms <= 0 || obj->h.connect_window <= 0 || q[48] == '\0' || q[48 + 15])
+        obj->h.timeout_ms <= 0 || obj->h.connect_window <= 0 || !ctl_padded(q + 48, 16))
         return -CNIO_ERR_PROTO;
     memcpy(obj->h.transport, q + 48, 16);
     obj->h.striping_unit = obj->layout.unit;
