@@ -4,7 +4,7 @@
 #
 #   scripts/fuzz.sh [-t SECONDS | -r RUNS] [TARGET...]
 #
-# Targets: wire, server, config, view, attach (default: all). Each runs for SECONDS (default 20)
+# Targets: wire, server, config, view, attach, skproto (default: all). Each runs for SECONDS (default 20)
 # or RUNS executions; new inputs go to $CNIO_FUZZ_DIR/corpus-TARGET (default
 # _build-fuzz/), crashes to $CNIO_FUZZ_DIR/crash-TARGET-*. Prints the executions of each
 # run and exits non-zero when one crashed. Exits 0 with a note when clang cannot build
@@ -22,7 +22,7 @@ while getopts "t:r:" opt; do
   esac
 done
 shift $((OPTIND - 1))
-targets=("${@:-wire server config view attach}")
+targets=("${@:-wire server config view attach skproto}")
 targets=(${targets[*]})
 mkdir -p "$out"
 
@@ -71,6 +71,8 @@ build() {   # build TARGET
               -lcrypto -lpthread -o "$out/fuzz_server" ;;
     attach) clang "${fab_cflags[@]}" "${cflags[@]}" "$top/tests/fuzz/fuzz_attach.c" \
               "${lib_src[@]}" -lcrypto -lpthread -ldl -o "$out/fuzz_attach" ;;
+    skproto) clang "${cflags[@]}" -I"$top/sockets" "$top/tests/fuzz/fuzz_skproto.c" \
+              "$top/sockets/skproto.c" -o "$out/fuzz_skproto" ;;
     view)   OMPI_CC=clang mpicc "${cflags[@]}" -I"$top/collective" \
               "$top/tests/fuzz/fuzz_view.c" "$top/collective/view.c" "$top/collective/flatten.c" "${core_src[@]}" \
               -lcrypto -lpthread -o "$out/fuzz_view" ;;
@@ -85,8 +87,10 @@ for t in "${targets[@]}"; do
   log="$out/fuzz-$t.log"
   # ASan's leak check is off for view: Open MPI's own allocations would drown it.
   leak=1; [ "$t" = view ] && leak=0
+  # skproto's messages run to 8 KiB (CNIO__SKP_MAX): room for two back to back.
+  maxlen=4096; [ "$t" = skproto ] && maxlen=16384
   if ASAN_OPTIONS=detect_leaks=$leak:abort_on_error=1 \
-     "$out/fuzz_$t" "${limit[@]}" -max_len=4096 -rss_limit_mb=4096 -print_final_stats=1 \
+     "$out/fuzz_$t" "${limit[@]}" -max_len=$maxlen -rss_limit_mb=4096 -print_final_stats=1 \
        -artifact_prefix="$out/crash-$t-" "$out/corpus-$t" "$top/tests/fuzz/corpus/$t" \
        >"$log" 2>&1; then
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
