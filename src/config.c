@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <strings.h>
 #include <sys/types.h>
 
 /* ---- URIs ------------------------------------------------------------------------- */
@@ -101,7 +102,10 @@ static int cfg_host(const char *s, const char *e, struct cnio_host *h)
     return 0;
 }
 
-/* The authority [s, e): comma-separated hosts. */
+/* Why the last cnio__uri_parse of this thread failed (cnio__uri_why). */
+static __thread const char *cfg_uri_why;
+
+/* The authority [s, e): comma-separated hosts, each at most once. */
 static int cfg_hosts(const char *s, const char *e, struct cnio_uri *u)
 {
     int n = 1;
@@ -120,6 +124,13 @@ static int cfg_hosts(const char *s, const char *e, struct cnio_uri *u)
 
         if (ret)
             return ret;
+        for (int i = 0; i < u->nhosts; i++) {   /* h1,h1 for h1,h2: one server twice */
+            if (u->hosts[i].port == u->hosts[u->nhosts].port &&
+                !strcasecmp(u->hosts[i].name, u->hosts[u->nhosts].name)) {
+                cfg_uri_why = "a host is listed twice";
+                return -CNIO_ERR_URI;
+            }
+        }
         u->nhosts++;
         if (!comma)
             break;
@@ -138,8 +149,6 @@ static char *cfg_strndup(const char *s, size_t n)
     }
     return d;
 }
-
-static __thread const char *cfg_uri_why;
 
 const char *cnio__uri_why(void)
 {

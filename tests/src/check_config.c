@@ -180,6 +180,9 @@ START_TEST(uri_escapes)
         { "cnio://h/a//b", "empty component" },
         { "cnio://h/a%2F%2Fb", "empty component" },
         { "cnio:///a", "bad host list" },
+        { "cnio://h1,h2,h1/a", "a host is listed twice" },         /* h1,h1 for h1,h2 */
+        { "cnio://h:5,H:5/a", "a host is listed twice" },
+        { "cnio://h,h:7447/a", "a host is listed twice" },         /* the default port */
     };
     struct cnio_uri u;
     char longc[300];
