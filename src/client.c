@@ -294,8 +294,9 @@ static int cl_check_layout(const struct cnio_obj *obj)
 
         if (i->stripe_unit != obj->layout.unit || i->stripe_count != obj->layout.count ||
             i->stripe_index != (uint32_t)j) {
-            cnio__err("%s: host %s holds column %u of a %llu x %u layout, expected column "
-                      "%d of %llu x %u", obj->path, obj->hosts[j].name, i->stripe_index,
+            cnio__err("%s: host %s:%u holds column %u of a %llu x %u layout, expected "
+                      "column %d of %llu x %u", obj->path, obj->hosts[j].name,
+                      obj->hosts[j].port, i->stripe_index,
                       (unsigned long long)i->stripe_unit, i->stripe_count, j,
                       (unsigned long long)obj->layout.unit, obj->layout.count);
             return -CNIO_ERR_LAYOUT;
@@ -459,8 +460,8 @@ static int cl_close_handles(struct cnio_obj *obj)
 }
 
 /*
- * cl_open_all, and for a read-only open the check that every host holds a complete
- * object of one generation. A reader that opened some hosts before a writer's commit
+ * cl_open_all, and for a read-only open (or one for writing in place) the check that
+ * every host holds a complete object of one generation (cnio__cl_check_complete). A reader that opened some hosts before a writer's commit
  * reached them and some after (cnio__cl_commit_under_way) closes its handles and opens
  * again, after 1 ms doubling to 50 ms, until cnio_timeout_ms has passed since the first
  * try: the writer's COMMIT calls are bounded by the same timeout, so by then the commit

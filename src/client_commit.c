@@ -24,17 +24,39 @@ void cnio__cl_state(uint32_t *state, const struct cnio_wire_info *info, uint32_t
         *state |= CNIO_OBJ_PENDING;
 }
 
+/* A writer that opened the object in place, not a staged instance of its own or one it
+ * joined: it writes into every host's column as it is. */
+static int cc_in_place(const struct cnio_obj *obj)
+{
+    return (obj->oflags & CNIO_WIRE_O_WRITE) && !obj->staged &&
+           !(obj->hosts[0].info.flags & CNIO_WIRE_I_JOINED);
+}
+
 int cnio__cl_check_complete(const struct cnio_obj *obj)
 {
     uint32_t gen0 = obj->hosts[0].info.gen;
+    /* A writer in place may mend an update in place that was interrupted (DIRTY), but
+     * never writes across generations: columns of two objects (named through hosts of
+     * both), or of a commit that did not reach every host, would become one object that
+     * is neither, both hosts' objects changed and said complete. */
+    uint32_t refuse = cc_in_place(obj) ? CNIO_OBJ_TORN : CNIO_OBJ_INCOMPLETE;
 
-    if (obj->oflags & CNIO_WIRE_O_WRITE)
+    if ((obj->oflags & CNIO_WIRE_O_WRITE) && !cc_in_place(obj))
         return 0;
     for (int j = 0; j < obj->nhosts; j++) {
         uint32_t state = 0;
 
         cnio__cl_state(&state, &obj->hosts[j].info, gen0);
-        if (state & CNIO_OBJ_INCOMPLETE) {
+        if ((state & refuse) && !(state & (CNIO_OBJ_STAGED | CNIO_OBJ_DIRTY)) &&
+            !(obj->hosts[j].info.flags & CNIO_WIRE_I_COMMITTING)) {
+            cnio__err("%s: host %s:%u holds another generation of it than host %s:%u: "
+                      "another object of this name (written through other hosts), or a "
+                      "commit that has not reached every host (under way, or interrupted)",
+                      obj->path, obj->hosts[j].name, obj->hosts[j].port, obj->hosts[0].name,
+                      obj->hosts[0].port);
+            return -CNIO_ERR_INCOMPLETE;
+        }
+        if (state & refuse) {
             cnio__err("%s: incomplete on host %s:%u (%s)", obj->path, obj->hosts[j].name,
                       obj->hosts[j].port,
                       (state & CNIO_OBJ_STAGED) ? "an upload is in progress or was interrupted"
@@ -52,7 +74,7 @@ int cnio__cl_commit_under_way(const struct cnio_obj *obj)
     int n = obj->nhosts, ret;
     struct cnio__cl_stat *s;
 
-    if (obj->oflags & CNIO_WIRE_O_WRITE)
+    if ((obj->oflags & CNIO_WIRE_O_WRITE) && !cc_in_place(obj))
         return 0;
     for (int j = 0; j < n; j++) {
         if (obj->hosts[j].info.flags & CNIO_WIRE_I_INCOMPLETE)

@@ -180,9 +180,12 @@ void cnio__cl_stat_live(const struct cnio__cl_stat *s, int n, uint32_t *live);
 uint64_t cnio__cl_size(const struct cnio_layout *l, uint64_t recorded,
                        const struct cnio__cl_host *hosts, int n);
 /* Read-only opens: -CNIO_ERR_INCOMPLETE (logged, naming the host) unless every host holds
- * a complete object of column 0's generation. */
+ * a complete object of column 0's generation. Opens for writing in place: the same
+ * unless every host holds column 0's generation with no commit interrupted (an update
+ * in place that was interrupted may be written again). Staged and joined writers: 0. */
 int cnio__cl_check_complete(const struct cnio_obj *obj);
-/* 1 when a read-only open met a commit under way: the hosts hold different generations,
+/* 1 when a read-only open (or one for writing in place) met a commit under way: the
+ * hosts hold different generations,
  * none marks an interrupted upload, update or commit, and one holds an uncommitted
  * instance of the name beside the object (I_PENDING, asked with a STAT), which may be
  * the one committing: where every server announces CNIO_WIRE_CAP_LIVE, only one that a
