@@ -355,7 +355,10 @@ int mpiio__raise(struct mpiio_file *m, int code)
 
 int mpiio__err(struct mpiio_file *m, int rc)
 {
-    return rc == 0 ? MPI_SUCCESS : mpiio__raise(m, mpiio_code(rc));
+    if (rc == 0)
+        return MPI_SUCCESS;
+    mpiio__lost(m, rc);
+    return mpiio__raise(m, mpiio_code(rc));
 }
 
 MPIIO_API int MPI_File_set_errhandler(MPI_File f, MPI_Errhandler eh)

@@ -223,6 +223,7 @@ MPIIO_API int MPI_File_close(MPI_File *fh)
     if (m->win != MPI_WIN_NULL)
         MPI_Win_free(&m->win);
     rc = cnio_file_close(&m->fh);
+    mpiio__lost_forget(m);
     code = mpiio__err(m, rc);
     mpiio__eh_release(&m->eh);
     *fh = MPI_FILE_NULL;
@@ -292,7 +293,7 @@ MPIIO_API int MPI_File_get_info(MPI_File f, MPI_Info *info_used)
  * were used at open and are ignored here, as MPI-IO lets an implementation do. */
 static const char *const mpiio_mutable_hints[] = {
     "cb_nodes", "cb_buffer_size", "romio_cb_write", "romio_cb_read", "cnio_cb_direct_min",
-    "romio_ds_read", "ind_rd_buffer_size", "cnio_timeout_ms",
+    "romio_ds_read", "ind_rd_buffer_size", "cnio_timeout_ms", "cnio_lost_abort_ms",
 };
 
 static int mpiio_info_apply(struct cnio_hints *h, MPI_Info info)

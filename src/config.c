@@ -415,6 +415,8 @@ static const struct cfg_hint cfg_hints[] = {
     { "cnio_route", "route", "CNIO_ROUTE", NULL, CFG_ROUTE, CFG_OFF(route), 0, 0 },
     { "cnio_ofi_provider", "ofi_provider", "CNIO_OFI_PROVIDER", NULL, CFG_PROVIDER,
       CFG_OFF(ofi_provider), 0, 0 },
+    { "cnio_lost_abort_ms", "lost_abort_ms", "CNIO_LOST_ABORT_MS", NULL, CFG_INT,
+      CFG_OFF(lost_abort_ms), 0, INT_MAX },
 };
 
 void cnio__hints_default(struct cnio_hints *h)
@@ -431,6 +433,7 @@ void cnio__hints_default(struct cnio_hints *h)
     h->ind_rd_buffer_size = 4u << 20;
     h->lanes = 1;
     h->timeout_ms = 30000;
+    h->lost_abort_ms = 60000;
     h->connect_window = 16;
     h->max_conns_per_server = 512;
     h->connect_mode = CNIO_CONNECT_ON_DEMAND;

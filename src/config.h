@@ -81,6 +81,9 @@ struct cnio_hints {
     int route;                 /* cnio_route: enum cnio_route: automatic (default: through
                                   aggregators when ranks x lanes would exceed the budget),
                                   direct, aggregate */
+    int lost_abort_ms;         /* cnio_lost_abort_ms: the MPI-IO interposition aborts the
+                                  job when a file that lost a server is still open this
+                                  long after (collective/mpiio_lost.c; 60000, 0: never) */
     char ofi_provider[48];     /* cnio_ofi_provider: the libfabric provider of transport
                                   "ofi" ("tcp;ofi_rxm", "shm", ...; "" = the best one
                                   available; FI_PROVIDER narrows the choice) */

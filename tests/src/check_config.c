@@ -464,13 +464,14 @@ START_TEST(hint_foreach_round_trip)
                      "timeout_ms=123&connect_window=9&transport=ofi&key_file=/x/y&"
                      "cb_direct_min=64K&resume=true&replace=1&max_conns_per_server=8&"
                      "connect_mode=eager&route=aggregate&romio_ds_read=enable&"
-                     "ind_rd_buffer_size=64K"), 0);
+                     "ind_rd_buffer_size=64K&lost_abort_ms=0"), 0);
     ck_assert_int_eq(h.romio_ds_read, CNIO_CB_ENABLE);
     ck_assert_uint_eq(h.ind_rd_buffer_size, 64u << 10);
+    ck_assert_int_eq(h.lost_abort_ms, 0);
     cnio__hints_default(&acc.h);
     acc.n = 0;
     ck_assert_int_eq(cnio__hints_foreach(&h, fe_collect, &acc), 0);
-    ck_assert_int_eq(acc.n, 19);
+    ck_assert_int_eq(acc.n, 20);
     ck_assert_int_eq(memcmp(&h, &acc.h, sizeof(h)), 0);
     /* the defaults too: an unset cb_nodes is not listed as 0, a value it refuses
      * (found by fuzz_config) */
@@ -478,7 +479,7 @@ START_TEST(hint_foreach_round_trip)
     cnio__hints_default(&acc.h);
     acc.n = 0;
     ck_assert_int_eq(cnio__hints_foreach(&h, fe_collect, &acc), 0);
-    ck_assert_int_eq(acc.n, 17);
+    ck_assert_int_eq(acc.n, 18);
     ck_assert_int_eq(memcmp(&h, &acc.h, sizeof(h)), 0);
     /* a string hint set again to a shorter value keeps nothing of the longer one after
      * its NUL (found by fuzz_config with ofi_provider; key_file alike) */
