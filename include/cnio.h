@@ -58,7 +58,10 @@ enum {
                                  interrupted (a read-only open cannot tell which always) */
     CNIO_ERR_NOT_SAME = 25,  /* ranks passed different arguments to a collective call that
                                 needs them the same (the object, the access mode) */
-    CNIO_ERR_MAX_ = 26
+    CNIO_ERR_STALE = 26,     /* a remote host no longer knows this open: it restarted since
+                                the open (or released it), so the handles and tokens it gave
+                                are gone there; open the file again */
+    CNIO_ERR_MAX_ = 27
 };
 
 /* A static, human-readable name for err (either sign); never NULL. */
@@ -89,7 +92,8 @@ typedef struct cnio_file cnio_file_t;
  * the caller decides whether to write afresh); -CNIO_ERR_EXIST (MPI_MODE_EXCL);
  * -CNIO_ERR_ISDIR (the name is a directory; nothing is said either); -CNIO_ERR_AMODE;
  * -CNIO_ERR_INCOMPLETE (a read of an object being created, or interrupted);
- * -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT, -CNIO_ERR_RESOLVE (a host); -CNIO_ERR_URI;
+ * -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT, -CNIO_ERR_RESOLVE (a host); -CNIO_ERR_STALE (a
+ * host restarted while the ranks were opening: it refused the open's tokens); -CNIO_ERR_URI;
  * -CNIO_ERR_HINT, for a bad hint, a connection budget too small to work included
  * (cnio_max_conns_per_server below rank 0's connections to a server plus one lane set,
  * with more than one rank; doc/scale.md).
@@ -103,7 +107,8 @@ int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info info, cni
  * stays deleted, what was written to it gone with it, as a POSIX file unlinked while open
  * (and ROMIO's MPI_File_delete of an open file). Deleted by anyone else (`cnio rm`,
  * another job), a written object fails the close with -CNIO_ERR_NOENT: what the job
- * wrote is not there. */
+ * wrote is not there. A host that restarted since the open (or released it) fails the
+ * close with -CNIO_ERR_STALE, as it fails the calls below. */
 int cnio_file_close(cnio_file_t **fh);
 
 /*
@@ -119,20 +124,31 @@ int cnio_file_close(cnio_file_t **fh);
  * aggregate), a rank that does not aggregate connects to the servers it needs for the
  * call alone and closes after it; when a server says the job's budget there is full, it
  * waits and tries again, for at most cnio_timeout_ms, then returns -CNIO_ERR_LIMIT.
- * Other errors: -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT, -CNIO_ERR_AMODE, -CNIO_ERR_NOSPC, ...
+ * A connection that a server closed while nothing was in flight on it (its
+ * --idle-timeout, or a restart) is made again before the call sends anything (with the
+ * key, for about 3 s while a restarted server is not listening yet: doc/protocol.md);
+ * when the host no longer knows the open (it restarted since the open, or released it:
+ * the ranks' tokens and handles there are gone; or, the object opened again there,
+ * another upload replaced it meanwhile) the call returns -CNIO_ERR_STALE, and only a
+ * new open goes on.
+ * Other errors: -CNIO_ERR_CONN (a host out of reach, or a connection lost with requests
+ * in flight), -CNIO_ERR_TIMEOUT, -CNIO_ERR_AMODE, -CNIO_ERR_NOSPC, ...
  */
 int cnio_file_write_at(cnio_file_t *fh, MPI_Offset offset, const void *buf, int count,
                        MPI_Datatype datatype, MPI_Status *status);
 int cnio_file_read_at(cnio_file_t *fh, MPI_Offset offset, void *buf, int count,
                       MPI_Datatype datatype, MPI_Status *status);
 
-/* The object's current size in bytes. */
+/* The object's current size in bytes. 0, or a negative CNIO_ERR_* (-CNIO_ERR_STALE, ...:
+ * as cnio_file_write_at). */
 int cnio_file_get_size(cnio_file_t *fh, MPI_Offset *size);
 
-/* Collectively truncates or extends the object to size bytes (extension reads as zeros). */
+/* Collectively truncates or extends the object to size bytes (extension reads as zeros).
+ * 0, or a negative CNIO_ERR_* (-CNIO_ERR_STALE, ...: as cnio_file_write_at). */
 int cnio_file_set_size(cnio_file_t *fh, MPI_Offset size);
 
-/* Collectively makes every byte written so far durable on the remote hosts (fsync). */
+/* Collectively makes every byte written so far durable on the remote hosts (fsync).
+ * 0, or a negative CNIO_ERR_* (-CNIO_ERR_STALE, ...: as cnio_file_write_at). */
 int cnio_file_sync(cnio_file_t *fh);
 
 /*
@@ -155,7 +171,8 @@ int cnio_file_set_view(cnio_file_t *fh, MPI_Offset disp, MPI_Datatype etype,
  * with MPI and they write their domains in rounds of cb_buffer_size. With romio_cb_write /
  * romio_cb_read = automatic (the default), accesses whose pieces average at least
  * cnio_cb_direct_min bytes (16 KiB) on every rank skip aggregation and go directly.
- * All ranks return the same code.
+ * All ranks return the same code: 0, or the errors of cnio_file_write_at (among them
+ * -CNIO_ERR_STALE, a host that restarted since the open, on every rank).
  */
 int cnio_file_write_at_all(cnio_file_t *fh, MPI_Offset offset, const void *buf, int count,
                            MPI_Datatype datatype, MPI_Status *status);

@@ -70,11 +70,15 @@ static int cl_connect_round(struct cnio_stack *st, const struct cnio_hints *h,
     for (int i = 0; i < n; i++) {
         int ret = cnio__ep_wait_ready(st, hosts[i].lanes + from, to - from);
 
-        if (ret) {
+        if (ret == -CNIO_ERR_AUTH && auth[i].mode == CNIO_WIRE_AUTH_TOKEN)
+            cnio__err("connecting to %s:%u: the server refused this open's token: it no "
+                      "longer knows the open (it restarted since, or released it)",
+                      hosts[i].name, hosts[i].port);   /* not a wrong key (client_revive.c) */
+        else if (ret)
             cnio__err("connecting to %s:%u: %s", hosts[i].name, hosts[i].port,
                       cnio_strerror(ret));
+        if (ret)
             return ret;
-        }
     }
     return 0;
 }

@@ -79,7 +79,9 @@ int cnio__obj_crcx(struct cnio_obj *obj, const uint64_t *off, const uint64_t *le
  * cnio__obj_open (which holds the key) can export.
  */
 ssize_t cnio__obj_export(struct cnio_obj *obj, uint32_t rank, void *buf, size_t cap);
-/* Attaches to an exported object: connects, authenticates with the token, no key. */
+/* Attaches to an exported object: connects, authenticates with the token, no key.
+ * 0, or -CNIO_ERR_PROTO (a malformed description), -CNIO_ERR_STALE (a server refused the
+ * token: it restarted since the open, or released it), -CNIO_ERR_CONN, ... */
 int cnio__obj_attach(struct cnio_stack *st, const void *desc, size_t len, struct cnio_obj **out);
 
 /*
@@ -102,8 +104,9 @@ int cnio__obj_connect_start(struct cnio_obj *obj, int j);
 /* After cnio__obj_connect_start: 1 while handshakes are under way (or, refused by the
  * server's budget for the job, while waiting to try again: at most cnio_timeout_ms from
  * the start), 0 once every lane is ready, or the first lane's error (-CNIO_ERR_AUTH,
- * -CNIO_ERR_LIMIT, -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT, ...; the lanes are then closed, so a
- * later call may try again). */
+ * -CNIO_ERR_LIMIT, -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT, ...; -CNIO_ERR_STALE for the open's
+ * token refused: the server restarted since the open, or released it). The lanes are
+ * then closed, so a later call may try again. */
 int cnio__obj_connect_poll(struct cnio_obj *obj, int j);
 /* The stack obj moves its data on (to progress connections started above). */
 struct cnio_stack *cnio__obj_stack(const struct cnio_obj *obj);

@@ -178,7 +178,7 @@ int cnio__obj_connect_poll(struct cnio_obj *obj, int j)
                       "open, or released it): open the file again", obj->path, host->name,
                       host->port);
             conn_drop(host);
-            return err;
+            return -CNIO_ERR_STALE;
         }
         if (err) {
             cnio__err("connecting to %s:%u: %s", host->name, host->port, cnio_strerror(err));

@@ -305,6 +305,8 @@ static int ctl_connect_all(struct cnio_obj *obj)
                                          .klen = CNIO_WIRE_MAC };
     ret = cnio__cl_connect(obj->st, &obj->h, obj->hosts, obj->nhosts, (int)obj->h.lanes, auth,
                            &obj->stats);
+    if (ret == -CNIO_ERR_AUTH)
+        ret = -CNIO_ERR_STALE;   /* a token refused (said above): the open is gone there */
     for (int j = 0; !ret && j < obj->nhosts; j++) {
         memcpy(obj->hosts[j].token, obj->tokens[j], CNIO_WIRE_MAC);
         obj->hosts[j].auth.k = obj->hosts[j].token;

@@ -223,7 +223,9 @@ void cnio__cl_columns(const struct cnio_obj *obj, const struct cnio_xfer *x, siz
  * held obj's handle (the server released it), opens the object again on that host
  * (staged instance resumed, joined instance joined, in place or read-only as before).
  * Never replays a request: a lane that died with requests in flight is left dead.
- * 0, or the error that stopped it (logged, naming the host).
+ * 0, or the error that stopped it (logged, naming the host): -CNIO_ERR_STALE when the
+ * host no longer knows the open (a rank's token refused; or, opened again, the object
+ * was replaced there meanwhile), -CNIO_ERR_CONN when it cannot be reached, ...
  */
 int cnio__cl_revive(struct cnio_obj *obj);
 /* Logs, naming its host, each of calls c[0..n) (to hosts[0..n)) that failed with a status

@@ -83,7 +83,7 @@ static int rv_reopen(struct cnio_obj *obj, int j)
                   "upload committed over it): this open is gone; open it again", obj->path,
                   host->name, host->port);
         host->opened = 0;   /* its old handle went with the restart: nothing to close */
-        return -CNIO_ERR_CONN;
+        return -CNIO_ERR_STALE;
     }
     if (ret) {
         cnio__err("%s: opening it again on host %s:%u after reconnecting: %s", obj->path,
@@ -146,7 +146,7 @@ static int rv_lane(struct cnio_obj *obj, int j, int l)
                   "it): its handles there are gone; open the file again", obj->path,
                   host->name, host->port);
         cnio__ep_close(nep);
-        return -CNIO_ERR_CONN;
+        return -CNIO_ERR_STALE;
     }
     if (ret) {
         /* a later call tries again (a restarted server comes back), but says the same

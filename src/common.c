@@ -35,6 +35,8 @@ static const char *const err_names[CNIO_ERR_MAX_] = {
     [CNIO_ERR_INCOMPLETE] =
         "object is incomplete (being written, or its writer stopped before it finished)",
     [CNIO_ERR_NOT_SAME] = "ranks passed different arguments to a collective call",
+    [CNIO_ERR_STALE] = "a remote host no longer knows this open: it restarted, or released "
+                       "it; open the file again",
 };
 
 CNIO_API const char *cnio_strerror(int err)
@@ -82,6 +84,7 @@ int cnio__errno_from_err(int err)
     case CNIO_ERR_NOTSUP: return ENOTSUP;
     case CNIO_ERR_ISDIR: return EISDIR;
     case CNIO_ERR_OVERFLOW: return EOVERFLOW;
+    case CNIO_ERR_STALE: return ESTALE;
     default: return EIO;
     }
 }

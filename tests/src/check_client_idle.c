@@ -3,7 +3,8 @@
  * idle (cnio-server --idle-timeout 1) reconnects before its next request, as the rank
  * of an MPI program that computes for longer than the timeout between two writes must
  * (src/client_revive.c): token-authenticated lanes of an attached rank, the key's extra
- * lanes, and a lane whose handle went with it (the object is opened again).
+ * lanes, and a lane whose handle went with it (the object is opened again); and a rank
+ * whose token a restarted server no longer knows (-CNIO_ERR_STALE).
  */
 #include "common.h"
 #include "client.h"
@@ -208,6 +209,66 @@ START_TEST(restart_listens_late)
 }
 END_TEST
 
+/* Server 1 restarted (killed, then on its port again, listening) and its lanes seen
+ * closed: the precondition of the restart tests. */
+static void restart_server1(void)
+{
+    static const char *const extra[] = { "--idle-timeout", "1", NULL };
+    int fd = -1;
+
+    ck_assert_int_ge(fx_kill(&fx, 1, SIGKILL), 0);
+    ck_assert_int_eq(fx_restart_late(&fx, 1, 0, extra), 0);
+    for (int i = 0; i < 3000 && (fd = fx_connect(&fx, 1)) < 0; i++)
+        usleep(10000);
+    ck_assert_msg(fd >= 0, "the restarted server does not listen");
+    close(fd);
+}
+
+/* Waits (bounded) until host j's lane l of o is seen closed by its server. */
+static void wait_host_closed(struct cnio_obj *o, int j, int l)
+{
+    for (int i = 0; i < 3000 && !cnio__ep_idle_closed(o->hosts[j].lanes[l]); i++)
+        usleep(10000);
+    ck_assert_msg(cnio__ep_idle_closed(o->hosts[j].lanes[l]), "host %d's lane is not closed", j);
+}
+
+/* A rank that authenticates with the open's token, after the server restarted: the
+ * restarted server does not know the open. Its next write, and the first connection
+ * of a rank attached on demand, fail with -CNIO_ERR_STALE, which says so; they failed
+ * with -CNIO_ERR_CONN, "connection refused, reset or lost", and -CNIO_ERR_AUTH, "wrong
+ * key or token", while only cnio's log line said what happened. */
+START_TEST(restart_token_stale)
+{
+    uint8_t *data = malloc(LEN), desc[4096];
+    struct cnio_obj *o, *rank1, *late;
+    struct cnio_stack *st2;
+    ssize_t n;
+
+    fx_fill(data, LEN, 25);
+    ck_assert_int_eq(open_obj("idle/e", STAGE, &o), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(o, data, LEN, 0), LEN);
+    n = cnio__obj_export(o, 1, desc, sizeof(desc));
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_le(n, (ssize_t)sizeof(desc));
+    ck_assert_int_eq(cnio__obj_attach(st, desc, (size_t)n, &rank1), 0);
+    ck_assert_int_eq(cnio__stack_open(&st2), 0);
+    ck_assert_int_eq(cnio__obj_attach_on_demand(st2, desc, (size_t)n, &late), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(rank1, data, UNIT, UNIT), UNIT);   /* column 1 */
+    restart_server1();
+    wait_host_closed(rank1, 1, 0);
+    wait_host_closed(rank1, 1, 1);
+    ck_assert_int_eq(cnio__obj_pwrite(rank1, data, UNIT, UNIT), -CNIO_ERR_STALE);
+    ck_assert_int_eq(cnio__obj_pwrite(late, data, UNIT, UNIT), -CNIO_ERR_STALE);
+    ck_assert_str_eq(cnio_strerror(-CNIO_ERR_STALE), "a remote host no longer knows this "
+                     "open: it restarted, or released it; open the file again");
+    cnio__obj_close(late);
+    cnio__obj_close(rank1);
+    cnio__obj_abort(o);
+    cnio__stack_close(st2);
+    free(data);
+}
+END_TEST
+
 static Suite *idle_suite(void)
 {
     Suite *s = suite_create("client_idle");
@@ -219,6 +280,7 @@ static Suite *idle_suite(void)
     tcase_add_test(tc, idle_handle_lost);
     tcase_add_test(tc, busy_lane_not_revived);
     tcase_add_test(tc, restart_listens_late);
+    tcase_add_test(tc, restart_token_stale);
     suite_add_tcase(s, tc);
     return s;
 }
