@@ -8,6 +8,7 @@
 #include "client_int.h"
 #include "log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -285,41 +286,40 @@ int cnio__cl_commit(struct cnio_obj *obj)
  * Discards the staged instance over fresh connections (UNLINK with the instance id, with
  * the key), when the object's own connections to some host broke: on all the hosts it
  * was asked of (cnio__cl_host.asked) or none. A host never asked holds none of it (an
- * open that failed connecting to it): it is not connected to again.
+ * open that failed connecting to it): it is not connected to again. A host that refuses
+ * the connection (a server restarted, not listening yet) is tried again as a revive
+ * is (cnio__cl_reconnect: about 3 s), so that a server back meanwhile is cleaned up.
  */
 static int cc_discard_fresh(struct cnio_obj *obj)
 {
     uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
     int n = 0, len, ret;
     struct cnio__cl_host *hosts = calloc((size_t)obj->nhosts, sizeof(*hosts));
-    struct cnio_ep_auth *auth = calloc((size_t)obj->nhosts, sizeof(*auth));
     struct cnio_call *c = calloc((size_t)obj->nhosts, sizeof(*c));
+    struct cnio_ep_auth auth = { .mode = CNIO_WIRE_AUTH_KEY, .k = obj->key.bytes,
+                                 .klen = obj->key.len };
     struct cnio_hints h = obj->h;
 
+    if (cnio__cl_fabric(&h))   /* control, over TCP */
+        snprintf(h.transport, sizeof(h.transport), "tcp");
     len = cnio__cl_open_payload(0, NULL, 0, obj->path, pl, sizeof(pl));
-    ret = !hosts || !auth || !c ? -CNIO_ERR_NOMEM : len < 0 ? len : 0;
+    ret = !hosts || !c ? -CNIO_ERR_NOMEM : len < 0 ? len : 0;
     if (!ret && !obj->has_key)
         ret = -CNIO_ERR_CONN;
     for (int k = 0; !ret && k < obj->nhosts; k++) {
-        const struct cnio__cl_host *from = &obj->hosts[k];
-
-        if (!from->asked)
+        if (!obj->hosts[k].asked)
             continue;
-        memcpy(hosts[n].name, from->name, sizeof(hosts[n].name));
-        hosts[n].port = from->port;
-        hosts[n].addr = from->addr;
-        hosts[n].resolved = from->resolved;
-        auth[n++] = (struct cnio_ep_auth){ .mode = CNIO_WIRE_AUTH_KEY, .k = obj->key.bytes,
-                                           .klen = obj->key.len };
+        hosts[n] = (struct cnio__cl_host){ .port = obj->hosts[k].port,
+                                           .addr = obj->hosts[k].addr, .nlanes = 1 };
+        memcpy(hosts[n].name, obj->hosts[k].name, sizeof(hosts[n].name));
+        /* (a host a revive waited for in vain is tried once: that wait is paid once) */
+        ret = cnio__cl_reconnect(obj->st, &h, &hosts[n], &auth, !obj->hosts[k].revive_said,
+                                 obj->path, &hosts[n].lanes[0]);
+        c[n] = (struct cnio_call){ .ep = hosts[n].lanes[0], .what = obj->path,
+                                   .type = CNIO_WIRE_UNLINK, .offset = obj->stage_id,
+                                   .payload = pl, .plen = (uint32_t)len };
+        n++;
     }
-    h.lanes = 1;
-    if (!ret)
-        ret = cnio__cl_connect(obj->st, &h, hosts, n, 1, auth, NULL);
-    for (int j = 0; !ret && j < n; j++)
-        c[j] = (struct cnio_call){ .ep = hosts[j].lanes[0], .what = obj->path,
-                                   .type = CNIO_WIRE_UNLINK,
-                                   .offset = obj->stage_id, .payload = pl,
-                                   .plen = (uint32_t)len };
     if (!ret) {
         cnio__stack_calls(obj->st, c, n);
         for (int j = 0; j < n; j++)   /* NOENT: gone already */
@@ -329,7 +329,6 @@ static int cc_discard_fresh(struct cnio_obj *obj)
     if (hosts)
         cnio__cl_disconnect(hosts, n);
     free(hosts);
-    free(auth);
     free(c);
     return ret;
 }

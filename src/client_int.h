@@ -228,6 +228,19 @@ void cnio__cl_columns(const struct cnio_obj *obj, const struct cnio_xfer *x, siz
  * was replaced there meanwhile), -CNIO_ERR_CONN when it cannot be reached, ...
  */
 int cnio__cl_revive(struct cnio_obj *obj);
+/*
+ * A new endpoint to host (at host->addr: a host connected before), authenticated with
+ * auth, in *nep (the caller's to close, dead or not): 0, or the error of the last try.
+ * With retry and the key, a connection refused or reset (a restarted server not
+ * listening yet) is tried again, 6 tries in all, 100 ms apart and twice that each time,
+ * never past about 3.5 s nor h->timeout_ms; the stack is progressed meanwhile. A token
+ * is tried once (a restarted server does not know it). what names the object in the
+ * debug lines. The one retry of reconnects (client_revive.c); nothing is logged at
+ * error level: the caller says what failed.
+ */
+int cnio__cl_reconnect(struct cnio_stack *st, const struct cnio_hints *h,
+                       const struct cnio__cl_host *host, const struct cnio_ep_auth *auth,
+                       int retry, const char *what, struct cnio_ep **nep);
 /* Logs, naming its host, each of calls c[0..n) (to hosts[0..n)) that failed with a status
  * neither the server explained (its reason is logged already) nor a dead connection
  * did; quiet 1: not -CNIO_ERR_NOENT nor -CNIO_ERR_EXIST, which the caller reports itself

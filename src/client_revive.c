@@ -21,7 +21,8 @@
  * once each until a reconnect to that host succeeds: a server gone for good costs the
  * wait once, not at every call. A rank authenticated with the open's token is not
  * retried: a restarted server does not know the token, so waiting for it to listen
- * only delays the failure.
+ * only delays the failure. The discard of a failed upload over new connections
+ * (client_commit.c) reconnects through the same retries (cnio__cl_reconnect).
  */
 #include "common.h"
 #include "client_int.h"
@@ -97,37 +98,45 @@ static int rv_reopen(struct cnio_obj *obj, int j)
     return 0;
 }
 
-/* A new connection to host j, authenticated as its lanes are, in *nep: 0, or the error
- * of the last try (*nep then a dead endpoint, or NULL). */
-static int rv_connect(struct cnio_obj *obj, int j, struct cnio_ep **nep)
+int cnio__cl_reconnect(struct cnio_stack *st, const struct cnio_hints *h,
+                       const struct cnio__cl_host *host, const struct cnio_ep_auth *auth,
+                       int retry, const char *what, struct cnio_ep **nep)
 {
-    struct cnio__cl_host *host = &obj->hosts[j];
-    int64_t end = cnio__now_ms() + (obj->h.timeout_ms < RV_BOUND_MS ? obj->h.timeout_ms
-                                                                     : RV_BOUND_MS);
+    int64_t end = cnio__now_ms() + (h->timeout_ms < RV_BOUND_MS ? h->timeout_ms : RV_BOUND_MS);
     int ret = 0, pause = RV_FIRST_MS;
 
     for (int t = 0; t < RV_TRIES; t++, pause *= 2) {
         int64_t until = cnio__now_ms() + pause;
 
         *nep = NULL;
-        ret = cnio__ep_open(obj->st, &obj->h, &host->addr, host->name, &host->auth, nep);
+        ret = cnio__ep_open(st, h, &host->addr, host->name, auth, nep);
         if (!ret)
-            ret = cnio__ep_wait_ready(obj->st, nep, 1);
-        if (ret != -CNIO_ERR_CONN || host->auth.mode != CNIO_WIRE_AUTH_KEY || host->revive_said
-            || t + 1 == RV_TRIES || until > end)
+            ret = cnio__ep_wait_ready(st, nep, 1);
+        if (ret != -CNIO_ERR_CONN || !retry || auth->mode != CNIO_WIRE_AUTH_KEY ||
+            t + 1 == RV_TRIES || until > end)
             break;
         cnio__debug("%s: reconnecting to host %s:%u: %s; again in %d ms (a server still "
-                    "starting)", obj->path, host->name, host->port, cnio_strerror(ret), pause);
+                    "starting)", what, host->name, host->port, cnio_strerror(ret), pause);
         cnio__ep_close(*nep);
         *nep = NULL;
         for (int64_t now = cnio__now_ms(); now < until; now = cnio__now_ms()) {
-            int r = cnio__stack_progress(obj->st, (int)(until - now));
+            int r = cnio__stack_progress(st, (int)(until - now));
 
             if (r)
                 return r;
         }
     }
     return ret;
+}
+
+/* A new connection to host j, authenticated as its lanes are, in *nep: as
+ * cnio__cl_reconnect; after a failure said once, later calls try once each. */
+static int rv_connect(struct cnio_obj *obj, int j, struct cnio_ep **nep)
+{
+    struct cnio__cl_host *host = &obj->hosts[j];
+
+    return cnio__cl_reconnect(obj->st, &obj->h, host, &host->auth, !host->revive_said,
+                              obj->path, nep);
 }
 
 /* Replaces lane l of host j, which the server closed while idle. */

@@ -4,7 +4,8 @@
  * of an MPI program that computes for longer than the timeout between two writes must
  * (src/client_revive.c): token-authenticated lanes of an attached rank, the key's extra
  * lanes, and a lane whose handle went with it (the object is opened again); and a rank
- * whose token a restarted server no longer knows (-CNIO_ERR_STALE).
+ * whose token a restarted server no longer knows (-CNIO_ERR_STALE); and the discard of
+ * an upload, whose reconnect waits for a restarted server as a revive does.
  */
 #include "common.h"
 #include "client.h"
@@ -269,6 +270,62 @@ START_TEST(restart_token_stale)
 }
 END_TEST
 
+/* What the servers hold of name: -CNIO_ERR_NOENT (nothing), else its state bits. */
+static int name_state(const char *path)
+{
+    struct cnio_obj_stat s;
+    struct cnio_uri u;
+    struct cnio_hints h;
+    char buf[1024];
+    int ret;
+
+    ck_assert_int_eq(cnio__uri_parse(fx_uri(&fx, path, NULL, buf, sizeof(buf)), &u), 0);
+    ck_assert_int_eq(cnio__hints_resolve(&h, &u), 0);
+    ret = cnio__obj_stat(st, &u, &h, &s);
+    cnio__uri_free(&u);
+    return ret ? ret : (int)s.state;
+}
+
+/* An upload discarded (cnio__obj_abort, what `cnio cp` does after a failed upload) while
+ * server 0, killed under it, is still starting again: it listens 1 s later, within the
+ * reconnect's retries, and the instance is gone from both servers. The discard tried
+ * once, was refused, and left the incomplete upload for `--resume` or `cnio rm`. A
+ * server gone for good fails the discard within the retries' bound, and the instance
+ * stays whole on both (all or nothing). */
+START_TEST(discard_restart_late)
+{
+    static const char *const extra[] = { "--idle-timeout", "1", NULL };
+    uint8_t *data = malloc(LEN);
+    struct cnio_obj *o;
+    int64_t t0;
+    int fd;
+
+    fx_fill(data, LEN, 26);
+    ck_assert_int_eq(open_obj("idle/f", STAGE, &o), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(o, data, LEN, 0), LEN);
+    ck_assert_int_ge(fx_kill(&fx, 0, SIGKILL), 0);
+    ck_assert_int_eq(fx_restart_late(&fx, 0, 1000, extra), 0);
+    fd = fx_connect(&fx, 0);   /* the precondition: nothing listens there yet */
+    ck_assert_int_lt(fd, 0);
+    ck_assert_int_eq(cnio__obj_abort(o), 0);
+    ck_assert_int_eq(name_state("idle/f"), -CNIO_ERR_NOENT);
+
+    ck_assert_int_eq(open_obj("idle/g", STAGE, &o), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(o, data, LEN, 0), LEN);
+    ck_assert_int_ge(fx_kill(&fx, 0, SIGKILL), 0);
+    t0 = cnio__now_ms();
+    ck_assert_int_eq(cnio__obj_abort(o), -CNIO_ERR_CONN);
+    ck_assert_int_lt(cnio__now_ms() - t0, 10000);   /* the retries' ~3 s, with margin */
+    ck_assert_int_eq(fx_restart_late(&fx, 0, 0, extra), 0);
+    for (int i = 0; i < 3000 && (fd = fx_connect(&fx, 0)) < 0; i++)
+        usleep(10000);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert_int_gt(name_state("idle/g") & CNIO_OBJ_INCOMPLETE, 0);
+    free(data);
+}
+END_TEST
+
 static Suite *idle_suite(void)
 {
     Suite *s = suite_create("client_idle");
@@ -281,6 +338,7 @@ static Suite *idle_suite(void)
     tcase_add_test(tc, busy_lane_not_revived);
     tcase_add_test(tc, restart_listens_late);
     tcase_add_test(tc, restart_token_stale);
+    tcase_add_test(tc, discard_restart_late);
     suite_add_tcase(s, tc);
     return s;
 }
