@@ -483,8 +483,9 @@ CNIO_API int cnio_file_close(cnio_file_t **fhp)
     rc = cnio__coll_agree(fh->comm, rc);
     if (fh->rank == 0) {
         /* a rank whose write failed (its close says so) may have torn the file: rank 0
-         * then commits nothing and leaves in-place updates marked interrupted */
-        if (rc)
+         * then commits nothing and leaves in-place updates marked interrupted (a file
+         * opened read-only has neither: its close would say it was left marked) */
+        if (rc && !(fh->amode & MPI_MODE_RDONLY))
             cnio__obj_taint(fh->obj, rc);
         /* an upload that filled a host's disk: kept for a resume, it would hold that
          * space until --stage-expire (a week); discarded, the host has it back and the
