@@ -2,10 +2,9 @@
  * tree_walk.c - listing one directory of a tree for `cnio cp -r` (tree_pwalk.c spreads
  * the directories over the ranks): a local directory beneath an fd of its top, through
  * no symlink (or, -L, through any), or the objects beneath a cnio:// name (LIST over a
- * session); and the lists of entries, packed to travel between ranks.
+ * session). The lists of entries, and their packing between ranks: tree_list.c.
  */
 #include "tree.h"
-#include "wire.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -17,49 +16,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-int tree_list_add(struct tree_list *l, const struct tree_ent *e)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 256;
-        struct tree_ent *ne = realloc(l->e, cap * sizeof(*ne));
-
-        if (!ne)
-            return -CNIO_ERR_NOMEM;
-        l->e = ne;
-        l->cap = cap;
-    }
-    l->e[l->n++] = *e;
-    return 0;
-}
-
-void tree_list_free(struct tree_list *l)
-{
-    for (size_t i = 0; i < l->n; i++) {
-        free(l->e[i].rel);
-        free(l->e[i].link);
-    }
-    free(l->e);
-    memset(l, 0, sizeof(*l));
-}
-
-static int walk_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct tree_ent *)a)->rel, ((const struct tree_ent *)b)->rel);
-}
-
-void tree_list_sort(struct tree_list *l)
-{
-    if (l->n)
-        qsort(l->e, l->n, sizeof(*l->e), walk_cmp);
-}
-
-const struct tree_ent *tree_list_find(const struct tree_list *l, const char *rel)
-{
-    struct tree_ent key = { .rel = (char *)rel };
-
-    return l->n ? bsearch(&key, l->e, l->n, sizeof(*l->e), walk_cmp) : NULL;
-}
 
 char *tree_join(const char *dir, const char *name)
 {
@@ -316,103 +272,4 @@ char *tree_uri_string(const struct tree_end *e, const char *rel)
         n += (size_t)sprintf(out + n, "%s", q);
     out[n] = '\0';
     return out;
-}
-
-/* Packing: per entry u8 type, u8 incomplete, u32 mode, u32 alloc, u64 size, u64 mtime,
- * u64 dev, u64 ino, u32 from, u32 rel length, rel, u32 link length, link. */
-int tree_list_pack(const struct tree_list *l, uint8_t **buf, uint64_t *len)
-{
-    uint64_t cap = 8, pos = 8;
-    uint8_t *b;
-
-    for (size_t i = 0; i < l->n; i++)
-        cap += 54 + strlen(l->e[i].rel) + (l->e[i].link ? strlen(l->e[i].link) : 0);
-    b = malloc(cap);
-    if (!b)
-        return -CNIO_ERR_NOMEM;
-    cnio__put_le64(b, l->n);
-    for (size_t i = 0; i < l->n; i++) {
-        const struct tree_ent *e = &l->e[i];
-        uint32_t rl = (uint32_t)strlen(e->rel), ll = e->link ? (uint32_t)strlen(e->link) : 0;
-
-        b[pos] = e->type;
-        b[pos + 1] = e->incomplete;
-        cnio__put_le32(b + pos + 2, e->mode);
-        cnio__put_le32(b + pos + 6, e->alloc_kib);
-        cnio__put_le64(b + pos + 10, e->size);
-        cnio__put_le64(b + pos + 18, (uint64_t)e->mtime_ns);
-        cnio__put_le64(b + pos + 26, e->dev);
-        cnio__put_le64(b + pos + 34, e->ino);
-        cnio__put_le32(b + pos + 42, e->from);
-        cnio__put_le32(b + pos + 46, rl);
-        memcpy(b + pos + 50, e->rel, rl);
-        pos += 50 + rl;
-        cnio__put_le32(b + pos, ll);
-        if (ll)
-            memcpy(b + pos + 4, e->link, ll);
-        pos += 4 + ll;
-    }
-    *buf = b;
-    *len = pos;
-    return 0;
-}
-
-static char *walk_str(const uint8_t *buf, uint64_t len, uint64_t *pos)
-{
-    uint32_t n;
-    char *s;
-
-    if (len - *pos < 4)
-        return NULL;
-    n = cnio__get_le32(buf + *pos);
-    if (len - *pos - 4 < n || !(s = malloc((size_t)n + 1)))
-        return NULL;
-    memcpy(s, buf + *pos + 4, n);
-    s[n] = '\0';
-    *pos += 4 + n;
-    return s;
-}
-
-int tree_list_unpack(const uint8_t *buf, uint64_t len, struct tree_list *l)
-{
-    uint64_t n, pos = 8;
-
-    memset(l, 0, sizeof(*l));
-    if (len < 8)
-        return -CNIO_ERR_PROTO;
-    n = cnio__get_le64(buf);
-    for (uint64_t i = 0; i < n; i++) {
-        struct tree_ent e = { 0 };
-
-        if (len - pos < 46)
-            goto bad;
-        e.type = buf[pos];
-        e.incomplete = buf[pos + 1];
-        e.mode = cnio__get_le32(buf + pos + 2);
-        e.alloc_kib = cnio__get_le32(buf + pos + 6);
-        e.size = cnio__get_le64(buf + pos + 10);
-        e.mtime_ns = (int64_t)cnio__get_le64(buf + pos + 18);
-        e.dev = cnio__get_le64(buf + pos + 26);
-        e.ino = cnio__get_le64(buf + pos + 34);
-        e.from = cnio__get_le32(buf + pos + 42);
-        pos += 46;
-        e.rel = walk_str(buf, len, &pos);
-        e.link = e.rel ? walk_str(buf, len, &pos) : NULL;
-        if (e.link && !e.link[0]) {
-            free(e.link);
-            e.link = NULL;
-        } else if (!e.link) {
-            free(e.rel);
-            goto bad;
-        }
-        if (tree_list_add(l, &e)) {
-            free(e.rel);
-            free(e.link);
-            goto bad;
-        }
-    }
-    return 0;
-bad:
-    tree_list_free(l);
-    return -CNIO_ERR_PROTO;
 }
