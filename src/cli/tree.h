@@ -90,8 +90,9 @@ void tree_list_free(struct tree_list *l);
 /* Sorts by rel; tree_list_find then finds rel by binary search (NULL when absent). */
 void tree_list_sort(struct tree_list *l);
 const struct tree_ent *tree_list_find(const struct tree_list *l, const char *rel);
-/* Serialises l into a malloc'd buffer (*len bytes), and back; 0 or -CNIO_ERR_NOMEM /
- * -CNIO_ERR_PROTO. */
+/* Serialises l into a malloc'd buffer (*len bytes), and back (tree_list.c); 0 or
+ * -CNIO_ERR_NOMEM / -CNIO_ERR_PROTO. Unpack takes exactly the bytes pack writes: no NUL
+ * inside a string, types and states of their enums, nothing after the last entry. */
 int tree_list_pack(const struct tree_list *l, uint8_t **buf, uint64_t *len);
 int tree_list_unpack(const uint8_t *buf, uint64_t len, struct tree_list *l);
 

@@ -93,6 +93,8 @@ int tree_list_pack(const struct tree_list *l, uint8_t **buf, uint64_t *len)
     return 0;
 }
 
+/* A string of the packing: u32 length, then that many bytes, none of them NUL (one would
+ * cut the string short, and the entry would name another file than the one listed). */
 static char *list_str(const uint8_t *buf, uint64_t len, uint64_t *pos)
 {
     uint32_t n;
@@ -101,12 +103,44 @@ static char *list_str(const uint8_t *buf, uint64_t len, uint64_t *pos)
     if (len - *pos < 4)
         return NULL;
     n = cnio__get_le32(buf + *pos);
-    if (len - *pos - 4 < n || !(s = malloc((size_t)n + 1)))
+    if (len - *pos - 4 < n || memchr(buf + *pos + 4, '\0', n) || !(s = malloc((size_t)n + 1)))
         return NULL;
     memcpy(s, buf + *pos + 4, n);
     s[n] = '\0';
     *pos += 4 + n;
     return s;
+}
+
+/* One entry at *pos, its strings malloc'd: 0, or -1 when the bytes are not one that
+ * tree_list_pack writes. */
+static int list_ent(const uint8_t *buf, uint64_t len, uint64_t *pos, struct tree_ent *e)
+{
+    const uint8_t *p = buf + *pos;
+
+    memset(e, 0, sizeof(*e));
+    if (len - *pos < 46 || p[0] < TREE_FILE || p[0] > TREE_LINK || p[1] > TREE_SHADOWED_FOREIGN)
+        return -1;
+    e->type = p[0];
+    e->incomplete = p[1];
+    e->mode = cnio__get_le32(p + 2);
+    e->alloc_kib = cnio__get_le32(p + 6);
+    e->size = cnio__get_le64(p + 10);
+    e->mtime_ns = (int64_t)cnio__get_le64(p + 18);
+    e->dev = cnio__get_le64(p + 26);
+    e->ino = cnio__get_le64(p + 34);
+    e->from = cnio__get_le32(p + 42);
+    *pos += 46;
+    e->rel = list_str(buf, len, pos);
+    e->link = e->rel ? list_str(buf, len, pos) : NULL;
+    if (!e->link) {
+        free(e->rel);
+        return -1;
+    }
+    if (!e->link[0]) {   /* no link: packed as an empty one */
+        free(e->link);
+        e->link = NULL;
+    }
+    return 0;
 }
 
 int tree_list_unpack(const uint8_t *buf, uint64_t len, struct tree_list *l)
@@ -118,36 +152,18 @@ int tree_list_unpack(const uint8_t *buf, uint64_t len, struct tree_list *l)
         return -CNIO_ERR_PROTO;
     n = cnio__get_le64(buf);
     for (uint64_t i = 0; i < n; i++) {
-        struct tree_ent e = { 0 };
+        struct tree_ent e;
 
-        if (len - pos < 46)
+        if (list_ent(buf, len, &pos, &e))
             goto bad;
-        e.type = buf[pos];
-        e.incomplete = buf[pos + 1];
-        e.mode = cnio__get_le32(buf + pos + 2);
-        e.alloc_kib = cnio__get_le32(buf + pos + 6);
-        e.size = cnio__get_le64(buf + pos + 10);
-        e.mtime_ns = (int64_t)cnio__get_le64(buf + pos + 18);
-        e.dev = cnio__get_le64(buf + pos + 26);
-        e.ino = cnio__get_le64(buf + pos + 34);
-        e.from = cnio__get_le32(buf + pos + 42);
-        pos += 46;
-        e.rel = list_str(buf, len, &pos);
-        e.link = e.rel ? list_str(buf, len, &pos) : NULL;
-        if (e.link && !e.link[0]) {
-            free(e.link);
-            e.link = NULL;
-        } else if (!e.link) {
-            free(e.rel);
-            goto bad;
-        }
         if (tree_list_add(l, &e)) {
             free(e.rel);
             free(e.link);
             goto bad;
         }
     }
-    return 0;
+    if (pos == len)   /* nothing after the last entry, as pack writes it */
+        return 0;
 bad:
     tree_list_free(l);
     return -CNIO_ERR_PROTO;
