@@ -41,22 +41,50 @@ void cnio__srv_stage_file(char *buf, size_t cap, uint64_t id, int meta)
     snprintf(buf, cap, "%016llx%s", (unsigned long long)id, meta ? STAGE_META_SUFFIX : "");
 }
 
+size_t cnio__srv_stage_meta_encode(const char *name, const struct cnio_srv_meta *m,
+                                   uint8_t out[CNIO_SRV_STAGE_META_MAX])
+{
+    size_t n = strlen(name);
+
+    if (n == 0 || n > CNIO_WIRE_MAX_NAME)
+        return 0;
+    cnio__srv_meta_encode(m, out);
+    cnio__put_le32(out + 48, (uint32_t)n);
+    cnio__put_le32(out + 52, cnio__crc32c(0, name, n));
+    cnio__put_le32(out + 60, cnio__crc32c(0, out, 60));
+    memcpy(out + CNIO_SRV_META_SIZE, name, n);
+    return CNIO_SRV_META_SIZE + n;
+}
+
+int cnio__srv_stage_meta_decode(const uint8_t *in, size_t len, uint64_t id,
+                                struct cnio_srv_meta *m, char name[CNIO_WIRE_MAX_NAME + 1])
+{
+    uint32_t nl;
+
+    if (len < CNIO_SRV_META_SIZE || cnio__srv_meta_decode(in, CNIO_SRV_META_SIZE, m))
+        return -CNIO_ERR_IO;
+    nl = cnio__get_le32(in + 48);
+    if (nl == 0 || nl > CNIO_WIRE_MAX_NAME || len != CNIO_SRV_META_SIZE + nl ||
+        cnio__crc32c(0, in + CNIO_SRV_META_SIZE, nl) != cnio__get_le32(in + 52) ||
+        m->gen != id || memchr(in + CNIO_SRV_META_SIZE, '\0', nl))
+        return -CNIO_ERR_IO;
+    memcpy(name, in + CNIO_SRV_META_SIZE, nl);
+    name[nl] = '\0';
+    m->seq = 0;   /* bytes 48..55 hold the name's length and CRC here */
+    return 0;
+}
+
 int cnio__srv_stage_meta_write(struct cnio_srv_store *st, uint64_t id, const char *name,
                                const struct cnio_srv_meta *m)
 {
-    uint8_t buf[CNIO_SRV_META_SIZE + CNIO_WIRE_MAX_NAME];
-    size_t n = strlen(name);
+    uint8_t buf[CNIO_SRV_STAGE_META_MAX];
+    size_t n = cnio__srv_stage_meta_encode(name, m, buf);
     char file[32];
 
-    if (n == 0 || n > CNIO_WIRE_MAX_NAME)
+    if (!n)
         return -CNIO_ERR_INVAL;
-    cnio__srv_meta_encode(m, buf);
-    cnio__put_le32(buf + 48, (uint32_t)n);
-    cnio__put_le32(buf + 52, cnio__crc32c(0, name, n));
-    cnio__put_le32(buf + 60, cnio__crc32c(0, buf, 60));
-    memcpy(buf + CNIO_SRV_META_SIZE, name, n);
     cnio__srv_stage_file(file, sizeof(file), id, 1);
-    return cnio__srv_store_replace(st->stagefd, file, buf, CNIO_SRV_META_SIZE + n, 0);
+    return cnio__srv_store_replace(st->stagefd, file, buf, n, 0);
 }
 
 /* Reads instance id's metadata and name (from the stage index while it holds what
@@ -64,9 +92,8 @@ int cnio__srv_stage_meta_write(struct cnio_srv_store *st, uint64_t id, const cha
 static int stage_meta_read(struct cnio_srv_store *st, uint64_t id, struct cnio_srv_meta *m,
                            char name[CNIO_WIRE_MAX_NAME + 1])
 {
-    uint8_t buf[CNIO_SRV_META_SIZE + CNIO_WIRE_MAX_NAME + 1];
+    uint8_t buf[CNIO_SRV_STAGE_META_MAX + 1];
     char file[32];
-    uint32_t nl;
     ssize_t n;
     int fd;
 
@@ -80,17 +107,7 @@ static int stage_meta_read(struct cnio_srv_store *st, uint64_t id, struct cnio_s
         return errno == ENOENT ? -CNIO_ERR_NOENT : cnio__srv_why_errno(errno);
     n = pread(fd, buf, sizeof(buf), 0);
     close(fd);
-    if (n < CNIO_SRV_META_SIZE || cnio__srv_meta_decode(buf, CNIO_SRV_META_SIZE, m))
-        return -CNIO_ERR_IO;
-    nl = cnio__get_le32(buf + 48);
-    if (nl == 0 || nl > CNIO_WIRE_MAX_NAME || (size_t)n != CNIO_SRV_META_SIZE + nl ||
-        cnio__crc32c(0, buf + CNIO_SRV_META_SIZE, nl) != cnio__get_le32(buf + 52) ||
-        m->gen != id || memchr(buf + CNIO_SRV_META_SIZE, '\0', nl))
-        return -CNIO_ERR_IO;
-    memcpy(name, buf + CNIO_SRV_META_SIZE, nl);
-    name[nl] = '\0';
-    m->seq = 0;   /* bytes 48..55 hold the name's length and CRC here */
-    return 0;
+    return n < 0 ? -CNIO_ERR_IO : cnio__srv_stage_meta_decode(buf, (size_t)n, id, m, name);
 }
 
 int cnio__srv_stage_meta_save(struct cnio_srv_store *st, uint64_t id)

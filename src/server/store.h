@@ -249,6 +249,14 @@ int cnio__srv_stage_find(struct cnio_srv_store *st, const char *name, uint64_t *
                          struct cnio_srv_meta *m, struct stat *sb);
 /* Info of the newest staged instance of name (flags I_STAGED): 0 or -CNIO_ERR_NOENT. */
 int cnio__srv_stage_info(struct cnio_srv_store *st, const char *name, struct cnio_wire_info *i);
+/* A staged instance's ID.meta (stage.c): the metadata block with the name's length and
+ * CRC32C at 48 and 52, then the name. Encode: its length (0 when the name is empty or
+ * too long). Decode: 0, or -CNIO_ERR_IO when in (len bytes) is not instance id's. */
+#define CNIO_SRV_STAGE_META_MAX (CNIO_SRV_META_SIZE + CNIO_WIRE_MAX_NAME)
+size_t cnio__srv_stage_meta_encode(const char *name, const struct cnio_srv_meta *m,
+                                   uint8_t out[CNIO_SRV_STAGE_META_MAX]);
+int cnio__srv_stage_meta_decode(const uint8_t *in, size_t len, uint64_t id,
+                                struct cnio_srv_meta *m, char name[CNIO_WIRE_MAX_NAME + 1]);
 /* Records m as the metadata of staged instance id of name. */
 int cnio__srv_stage_meta_write(struct cnio_srv_store *st, uint64_t id, const char *name,
                                const struct cnio_srv_meta *m);

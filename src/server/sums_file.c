@@ -25,14 +25,18 @@ int cnio__srv_sums_header_write(int fd)
     return cnio__srv_sums_pwrite_full(fd, h, sizeof(h), 0);
 }
 
+int cnio__srv_sums_header_ok(const uint8_t *h, size_t len)
+{
+    return len == SUMS_HDR && !memcmp(h, SUMS_MAGIC, 8) &&
+           cnio__get_le32(h + 8) == SUMS_VERSION && cnio__get_le32(h + 12) == CNIO_SRV_BLOCK;
+}
+
 static int sums_header_check(int fd)
 {
     uint8_t h[SUMS_HDR];
+    ssize_t n = cnio__srv_sums_pread_full(fd, h, sizeof(h), 0);
 
-    if (cnio__srv_sums_pread_full(fd, h, sizeof(h), 0) != SUMS_HDR || memcmp(h, SUMS_MAGIC, 8) ||
-        cnio__get_le32(h + 8) != SUMS_VERSION || cnio__get_le32(h + 12) != CNIO_SRV_BLOCK)
-        return -CNIO_ERR_IO;
-    return 0;
+    return n >= 0 && cnio__srv_sums_header_ok(h, (size_t)n) ? 0 : -CNIO_ERR_IO;
 }
 
 /* Writes the entries of every block of data file dfd into sums file fd. */

@@ -40,6 +40,8 @@ int cnio__srv_sums_put(const struct cnio_srv_sums *s, uint64_t b0, size_t n,
                        const struct sums_ent *e);
 /* The entry of a block from its bytes (len of them; trailing zeros need no cover). */
 struct sums_ent cnio__srv_sums_from_data(const uint8_t *p, uint32_t len);
+/* 1 when h (len bytes, what the file's start holds) is the header this server writes. */
+int cnio__srv_sums_header_ok(const uint8_t *h, size_t len);
 /* The 16-byte header at the start of fd: 0 or a negative code. */
 int cnio__srv_sums_header_write(int fd);
 
