@@ -4,7 +4,7 @@
 #
 #   scripts/fuzz.sh [-t SECONDS | -r RUNS] [TARGET...]
 #
-# Targets: wire, server, config, view, attach, skproto, treelist (default: all). Each runs for SECONDS (default 20)
+# Targets: wire, server, config, view, attach, skproto, meta, treelist (default: all). Each runs for SECONDS (default 20)
 # or RUNS executions; new inputs go to $CNIO_FUZZ_DIR/corpus-TARGET (default
 # _build-fuzz/), crashes to $CNIO_FUZZ_DIR/crash-TARGET-*. Prints the executions of each
 # run and exits non-zero when one crashed. Exits 0 with a note when clang cannot build
@@ -22,7 +22,7 @@ while getopts "t:r:" opt; do
   esac
 done
 shift $((OPTIND - 1))
-targets=("${@:-wire server config view attach skproto treelist}")
+targets=("${@:-wire server config view attach skproto meta treelist}")
 targets=(${targets[*]})
 mkdir -p "$out"
 
@@ -73,6 +73,9 @@ build() {   # build TARGET
               "${lib_src[@]}" -lcrypto -lpthread -ldl -o "$out/fuzz_attach" ;;
     skproto) clang "${cflags[@]}" -I"$top/sockets" "$top/tests/fuzz/fuzz_skproto.c" \
               "$top/sockets/skproto.c" -o "$out/fuzz_skproto" ;;
+    meta)   clang "${cflags[@]}" -I"$top/src/server" "$top/tests/fuzz/fuzz_meta.c" \
+              "${server_src[@]}" "${core_src[@]}" \
+              -lcrypto -lpthread -o "$out/fuzz_meta" ;;
     # treelist: MPI's headers (tree.h is the command's), but no MPI function, so no libmpi
     treelist) clang "${cflags[@]}" -I"$top/src/cli" $(mpicc --showme:compile) "$top/tests/fuzz/fuzz_treelist.c" \
               "$top/src/cli/tree_list.c" -o "$out/fuzz_treelist" ;;
