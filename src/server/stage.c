@@ -66,7 +66,7 @@ int cnio__srv_stage_meta_decode(const uint8_t *in, size_t len, uint64_t id,
     nl = cnio__get_le32(in + 48);
     if (nl == 0 || nl > CNIO_WIRE_MAX_NAME || len != CNIO_SRV_META_SIZE + nl ||
         cnio__crc32c(0, in + CNIO_SRV_META_SIZE, nl) != cnio__get_le32(in + 52) ||
-        m->gen != id || memchr(in + CNIO_SRV_META_SIZE, '\0', nl))
+        m->gen != id || cnio__name_problem((const char *)in + CNIO_SRV_META_SIZE, nl))
         return -CNIO_ERR_IO;
     memcpy(name, in + CNIO_SRV_META_SIZE, nl);
     name[nl] = '\0';
