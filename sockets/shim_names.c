@@ -8,8 +8,8 @@
  *
  * Answers from the proxy are allocated as glibc allocates its own (each entry on its
  * own, the canonical name apart), so freeaddrinfo is libc's for both, and frees any
- * sublist. gethostbyname* return a per-thread hostent (glibc's is per-process),
- * without aliases, allocated at the thread's first call.
+ * sublist. gethostbyname and gethostbyname2 each return their own process-wide static
+ * hostent, as glibc's do, without aliases.
  */
 #include "shim.h"
 
@@ -201,35 +201,14 @@ struct shim_hostent {
 };
 
 /*
- * Each thread's hostent is allocated at its first gethostbyname* and freed when the
- * thread exits (a thread-specific key), not kept in static TLS: glibc carves a thread's
- * static TLS out of its stack, so 4.4 KiB of TLS here took that much stack from every
- * thread of the program, whether it looked up names or not.
+ * gethostbyname's and gethostbyname2's results, one each, as glibc keeps one static
+ * result per function: process-wide, valid until the next call of the same function by
+ * any thread, never freed (a thread may hand its result to another and exit). Static
+ * storage (.bss), not TLS: it costs no thread any stack. Filled under a lock, as glibc
+ * fills its own; reading it stays as unsafe across threads as glibc's.
  */
-static pthread_once_t shim_he_once = PTHREAD_ONCE_INIT;
-static pthread_key_t shim_he_key;
-static int shim_he_keyed;
-
-static void shim_he_key_create(void)
-{
-    shim_he_keyed = pthread_key_create(&shim_he_key, free) == 0;
-}
-
-/* This thread's hostent; NULL when out of memory (libc answers then). */
-static struct shim_hostent *shim_he_get(void)
-{
-    struct shim_hostent *he;
-
-    pthread_once(&shim_he_once, shim_he_key_create);
-    if (!shim_he_keyed)
-        return NULL;
-    he = pthread_getspecific(shim_he_key);
-    if (!he && (he = malloc(sizeof(*he))) && pthread_setspecific(shim_he_key, he) != 0) {
-        free(he);
-        he = NULL;
-    }
-    return he;
-}
+static struct shim_hostent shim_he_byname, shim_he_byname2;
+static pthread_mutex_t shim_he_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /*
  * A gethostbyname2 question to the proxy. Returns NULL when libc must answer instead,
@@ -279,16 +258,17 @@ static const void *shim_host_addr(const struct cnio__skp_msg *m, int af, uint32_
                          : (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
 }
 
-/* gethostbyname2 through the proxy: the answer, NULL with h_errno, or -1 via *fallback. */
-static struct hostent *shim_hostent(const char *name, int af, int *fallback)
+/* gethostbyname2 through the proxy into he (the calling function's result): the answer,
+ * NULL with h_errno, or NULL with *fallback set. errno is left as it was. */
+static struct hostent *shim_hostent(struct shim_hostent *he, const char *name, int af,
+                                    int *fallback)
 {
-    struct shim_q *q = NULL;
-    struct shim_hostent *he = shim_he_get();
+    struct shim_q *q;
     size_t alen = af == AF_INET ? 4 : 16;
-    int n = 0, herr;
+    int n = 0, herr, e = errno;
 
-    if (he)
-        q = shim_host_ask(name, af, &herr);
+    q = shim_host_ask(name, af, &herr);
+    errno = e;
     *fallback = !q;
     if (!q)
         return NULL;
@@ -297,6 +277,7 @@ static struct hostent *shim_hostent(const char *name, int af, int *fallback)
         h_errno = herr;
         return NULL;
     }
+    pthread_mutex_lock(&shim_he_lock);
     memset(he, 0, sizeof(*he));
     strcpy(he->name, q->m.name);   /* both hold CNIO__SKP_NAME_MAX bytes */
     for (uint32_t k = 0; k < q->m.nai; k++) {
@@ -308,9 +289,11 @@ static struct hostent *shim_hostent(const char *name, int af, int *fallback)
         he->addrs[n] = (char *)&he->data[n];
         n++;
     }
-    free(q);
     he->h = (struct hostent){ .h_name = he->name, .h_aliases = he->aliases,
                               .h_addrtype = af, .h_length = (int)alen, .h_addr_list = he->addrs };
+    pthread_mutex_unlock(&shim_he_lock);
+    free(q);
+    errno = e;
     return &he->h;
 }
 
@@ -422,7 +405,7 @@ SHIM_EXPORT struct hostent *gethostbyname2(const char *name, int af)
 
     shim_init();
     SHIM_ADD(names, 1);
-    h = shim_hostent(name, af, &fallback);
+    h = shim_hostent(&shim_he_byname2, name, af, &fallback);
     return fallback ? shim_real.gethostbyname2(name, af) : h;
 }
 
@@ -433,7 +416,7 @@ SHIM_EXPORT struct hostent *gethostbyname(const char *name)
 
     shim_init();
     SHIM_ADD(names, 1);
-    h = shim_hostent(name, AF_INET, &fallback);
+    h = shim_hostent(&shim_he_byname, name, AF_INET, &fallback);
     return fallback ? shim_real.gethostbyname(name) : h;
 }
 
