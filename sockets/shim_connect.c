@@ -12,9 +12,13 @@
  * shim waits for it with poll until the connect deadline (CNIO_SOCKETS_CONNECT_TIMEOUT_MS,
  * admission wait included, or the socket's SO_SNDTIMEO if shorter, as the kernel does);
  * past the deadline the attempt is aborted (connect AF_UNSPEC) and connect fails with
- * ETIMEDOUT. A signal during the wait: if every installed handler has SA_RESTART (and no
- * SO_SNDTIMEO is set), the wait goes on as the kernel's restarted connect would; else
- * connect fails with EINTR and the setup goes on in the background, as POSIX says. A
+ * ETIMEDOUT. A signal during the wait: if its handler has SA_RESTART (and no SO_SNDTIMEO
+ * is set), the wait goes on as the kernel's restarted connect would; else connect fails
+ * with EINTR and the setup goes on in the background, as POSIX says (which signal it was
+ * is known in a process of one thread; in others, any handler without SA_RESTART makes
+ * it EINTR: shim_poll_as_connect). A wake-up while the setup is still under way (a soft
+ * error: an ICMP unreachable answering a SYN the kernel sends again) is waited through, as
+ * the kernel's blocking connect waits through it. A
  * blocking connect retried on a socket whose setup is still under way (after EINTR or
  * SO_SNDTIMEO) waits for that setup as Linux does, where the kernel's non-blocking
  * connect says EALREADY.
@@ -50,9 +54,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -144,18 +151,32 @@ static int shim_managed(int fd, const struct sockaddr *sa, socklen_t len)
     return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_STREAM;
 }
 
-/* 1 when a signal that interrupted us must interrupt connect too (see above). */
-static int shim_eintr_returns(void)
+/*
+ * The signals a blocking connect fails with EINTR for, as the kernel decides when one
+ * interrupts it: those with a handler installed without SA_RESTART (after one with
+ * SA_RESTART the kernel restarts the connect; default actions and ignored signals never
+ * interrupt it), less those the thread blocks (its mask into *mask). Into *set; 1 when
+ * there is any.
+ */
+static int shim_eintr_set(sigset_t *set, sigset_t *mask)
 {
-    for (int s = 1; s < SIGRTMAX; s++) {
+    int any = 0;
+
+    sigemptyset(set);
+    if (pthread_sigmask(SIG_SETMASK, NULL, mask) != 0)
+        sigemptyset(mask);
+    for (int s = 1; s <= SIGRTMAX; s++) {
         struct sigaction sa;
 
-        if (s == SIGKILL || s == SIGSTOP || sigaction(s, NULL, &sa) < 0)
+        if (s == SIGKILL || s == SIGSTOP || sigismember(mask, s) == 1
+            || sigaction(s, NULL, &sa) < 0)
             continue;
-        if (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN && !(sa.sa_flags & SA_RESTART))
-            return 1;
+        if (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN && !(sa.sa_flags & SA_RESTART)) {
+            sigaddset(set, s);
+            any = 1;
+        }
     }
-    return 0;
+    return any;
 }
 
 int shim_outcome(int rc, int err, int64_t ms)
@@ -177,69 +198,126 @@ int shim_outcome(int rc, int err, int64_t ms)
 
 enum { SHIM_GAVE_UP = -3, SHIM_SIGNALLED = -4 };
 
-/* Polls fd for events until deadline (INT64_MAX: none), as a connect waits: 1 when fd
- * is ready, 0 at the deadline, SHIM_SIGNALLED for a signal the program's connect would
- * return for (always with app_timeo, its own SO_SNDTIMEO; else see shim_eintr_returns),
- * -1 with errno for a failed poll. Other signals are waited through. */
-static int shim_poll_as_connect(int fd, short events, int64_t deadline, int app_timeo)
+/* 1 when the process has one thread (/proc/self/task holds ".", ".." and it). */
+static int shim_one_thread(void)
 {
-    for (;;) {
-        struct pollfd p = { .fd = fd, .events = events };
-        int64_t left = deadline - shim_now_ms();
-        int r = left > 0 ? poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left) : 0;
+    struct stat st;
 
-        if (r > 0)
-            return 1;
-        if (r < 0 && errno == EINTR) {
-            if (app_timeo || shim_eintr_returns())
-                return SHIM_SIGNALLED;
-            continue;
-        }
-        if (r < 0)
-            return -1;
-        if (deadline <= shim_now_ms())
-            return 0;
-    }
+    return stat("/proc/self/task", &st) == 0 && st.st_nlink == 3;
 }
 
-/* Waits for the in-progress setup on fd (to sa, len) until deadline; -1/errno as connect
+/*
+ * Polls fd for events until deadline (INT64_MAX: none), as a connect waits: 1 when fd
+ * is ready, 0 at the deadline, SHIM_SIGNALLED for a signal the program's connect would
+ * return for, -1 with errno for a failed poll. Other signals are waited through.
+ * With app_timeo (the program's own SO_SNDTIMEO) every handled signal ends the wait, as
+ * the kernel's. Else only those of shim_eintr_set: poll cannot say which signal
+ * interrupted it, so those are blocked for the wait and watched through a signalfd
+ * instead; when one arrives, the signalfd is closed, the thread's own mask comes back
+ * and the signal's handler runs at once, as natively, and the wait ends. Signals with
+ * SA_RESTART handlers interrupt poll and run as usual; the wait goes on. Only in a
+ * process of one thread: elsewhere blocking them would send a signal sent to the process
+ * to another thread, which the kernel would have given this one. There (and without an
+ * fd for the signalfd) any signal interrupting the wait ends it when there is such a
+ * handler.
+ */
+static int shim_poll_as_connect(int fd, short events, int64_t deadline, int app_timeo)
+{
+    sigset_t eintr, mask;
+    int sfd = -1, any = 0, r;
+
+    if (!app_timeo && (any = shim_eintr_set(&eintr, &mask)) && shim_one_thread()
+        && (sfd = signalfd(-1, &eintr, SFD_CLOEXEC | SFD_NONBLOCK)) >= 0)
+        pthread_sigmask(SIG_BLOCK, &eintr, &mask);
+    for (;;) {
+        struct pollfd p[2] = { { .fd = fd, .events = events }, { .fd = sfd, .events = POLLIN } };
+        int64_t left = deadline - shim_now_ms();
+
+        r = left > 0 ? poll(p, 2, left > INT_MAX ? INT_MAX : (int)left) : 0;
+        if (r > 0) {
+            r = p[1].revents ? SHIM_SIGNALLED : 1;
+            break;
+        }
+        if (r < 0 && errno == EINTR) {
+            if (!app_timeo && (!any || sfd >= 0))
+                continue;
+            r = SHIM_SIGNALLED;
+            break;
+        }
+        if (r < 0 || deadline <= shim_now_ms())
+            break;
+    }
+    if (sfd >= 0) {
+        shim_rpc_close(sfd);
+        pthread_sigmask(SIG_SETMASK, &mask, NULL);   /* a pending one's handler runs now */
+    }
+    return r;
+}
+
+/* How long a blocking connect pauses before it looks again at a setup that woke it while
+ * still under way (see shim_wait_connected). */
+#define SHIM_SOFT_ERR_PAUSE_MS 10
+
+/* The end of a blocking connect's wait at deadline (r == 0 from the poll): -1/errno. */
+static int shim_wait_expired(int fd, int app_timeo, int timeo_errno)
+{
+    struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+    int err = 0;
+    socklen_t el = sizeof(err);
+
+    if (app_timeo) {   /* the application's own SO_SNDTIMEO: as the kernel */
+        errno = timeo_errno;
+        return -1;
+    }
+    /* Aborted; the disconnect leaves ECONNRESET pending, which the kernel's own time-out
+     * would not: taken off. */
+    shim_real.connect(fd, &unspec, sizeof(unspec));
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+    errno = ETIMEDOUT;
+    return -1;
+}
+
+/*
+ * Waits for the in-progress setup on fd (to sa, len) until deadline; -1/errno as connect
  * would. Past the application's own SO_SNDTIMEO the errno is timeo_errno: EINPROGRESS
  * for the connect that started the setup, EALREADY for a retry, as the kernel says.
  * The socket is left as the kernel's blocking connect leaves it: connected; or, after a
  * failure, unconnected with no error pending, so that the program's next connect on it
- * starts a new setup (not ECONNABORTED) and its writes say EPIPE. */
+ * starts a new setup (not ECONNABORTED) and its writes say EPIPE.
+ * A wake-up is not the end of the setup: the kernel's blocking connect waits for the
+ * socket to leave SYN-SENT, through soft errors (an ICMP unreachable answering a SYN that
+ * is then sent again) that make poll say POLLERR meanwhile. So the kernel's connect is
+ * asked once more at each wake-up: EALREADY means the setup is still under way, and the
+ * wait goes on (the error stays pending, as natively, and poll would report it at once:
+ * the next look comes after a pause of SHIM_SOFT_ERR_PAUSE_MS).
+ */
 static int shim_wait_connected(int fd, const struct sockaddr *sa, socklen_t len,
                                int64_t deadline, int app_timeo, int timeo_errno)
 {
-    int r = shim_poll_as_connect(fd, POLLOUT, deadline, app_timeo), err = 0;
-    socklen_t el = sizeof(err);
+    int r = shim_poll_as_connect(fd, POLLOUT, deadline, app_timeo);
+    int64_t pause;
 
-    if (r == SHIM_SIGNALLED) {
-        errno = EINTR;
-        return -1;
-    }
-    if (r < 0)
-        return -1;
-    if (r == 0) {
-        struct sockaddr unspec = { .sa_family = AF_UNSPEC };
-
-        if (app_timeo) {   /* the application's own SO_SNDTIMEO: as the kernel */
-            errno = timeo_errno;
+    for (;;) {
+        if (r == SHIM_SIGNALLED) {
+            errno = EINTR;
             return -1;
         }
-        /* Aborted; the disconnect leaves ECONNRESET pending, which the kernel's own
-         * time-out would not: taken off. */
-        shim_real.connect(fd, &unspec, sizeof(unspec));
-        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
-        errno = ETIMEDOUT;
-        return -1;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            return shim_wait_expired(fd, app_timeo, timeo_errno);
+        /* The kernel's connect once more: it takes the pending error (ECONNREFUSED, ...)
+         * and unconnects the socket, or moves it to the connected state (a later
+         * connect() then says EISCONN), or says EALREADY while the setup goes on. */
+        if (shim_real.connect(fd, sa, len) == 0 || errno == EISCONN)
+            return 0;
+        if (errno != EALREADY)
+            return -1;
+        pause = shim_now_ms() + SHIM_SOFT_ERR_PAUSE_MS;
+        r = shim_poll_as_connect(-1, 0, pause < deadline ? pause : deadline, app_timeo);
+        if (r == 0)
+            r = shim_poll_as_connect(fd, POLLOUT, deadline, app_timeo);
     }
-    /* The kernel's connect once more, as the blocking one ends: it takes the pending
-     * error (ECONNREFUSED, ...) and unconnects the socket, or moves it to the
-     * connected state (a later connect() then says EISCONN). */
-    if (shim_real.connect(fd, sa, len) == 0 || errno == EISCONN)
-        return 0;
-    return -1;
 }
 
 /* The socket's SO_SNDTIMEO in ms (at least 1), or 0 when it has none. */
