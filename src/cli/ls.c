@@ -82,8 +82,11 @@ static void cli_json_stat(const char *name, const struct cnio_obj_stat *s)
 {
     printf("{\"name\": ");
     cli_json_str(name);
-    printf(", \"type\": \"%s\", \"size\": %llu, \"mtime_ns\": %lld", cli_type(s),
-           (unsigned long long)s->size, (long long)s->mtime_ns);
+    printf(", \"type\": \"%s\", \"size\": %llu", cli_type(s), (unsigned long long)s->size);
+    if (s->mtime_ns == INT64_MIN)   /* unknown: stat of a directory its first host lacks */
+        printf(", \"mtime_ns\": null");
+    else
+        printf(", \"mtime_ns\": %lld", (long long)s->mtime_ns);
     if (s->mode)
         printf(", \"mode\": %u", s->mode & 07777);
     else
@@ -283,6 +286,7 @@ static int cli_stat_others(struct cnio_stack *st, const struct cnio_uri *u,
         if (rc && k.dirs > 0) {
             memset(s, 0, sizeof(*s));
             s->is_dir = 1;
+            s->mtime_ns = INT64_MIN;   /* unknown (0 is the epoch): shown as "-" */
             rc = 0;
         }
         if (rc == 0 && (s->is_dir ? k.obj >= 0 : k.dirs > 0))
@@ -324,8 +328,8 @@ int cli_stat(int argc, char **argv)
         time_t t = cnio__ts_of_ns(s.mtime_ns).tv_sec;
         struct tm tm;
 
-        /* (none for the root, nor for a directory its first host lacks; 0 is the epoch) */
-        if (u.path[0] && s.mtime_ns && localtime_r(&t, &tm))
+        /* (none for the root, nor for a directory its first host lacks) */
+        if (u.path[0] && s.mtime_ns != INT64_MIN && localtime_r(&t, &tm))
             strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", &tm);
         printf("object:       %s\n", u.path[0] ? u.path : "/ (the root)");
         printf("type:         %s\n", cli_type(&s));
