@@ -161,9 +161,19 @@ static void tree_batch(struct tree_worker *w, const struct tree_ent *const *e, i
     }
 }
 
+/* Says why rel, beneath directory dir that could not be made, is not copied: by what
+ * stands in its way when something does. */
+static void tree_say_beneath(struct tree_ctx *c, const char *rel, const char *dir)
+{
+    if (tree_in_the_way(c, rel))
+        cli_err("cnio cp: %s\n", c->why);
+    else
+        cli_err("cnio cp: %s: not copied: its directory %s could not be made\n", rel, dir);
+}
+
 /* Of e[0..n), those beneath a directory that could not be made are not tried: each is
- * said (by what stands in its way when something does) and counted as failed. The
- * others stay in e, in order: how many. */
+ * said (tree_say_beneath) and counted as failed. The others stay in e, in order: how
+ * many. */
 static int tree_beneath_failed(struct tree_worker *w, const struct tree_ent **e, int n)
 {
     int kept = 0;
@@ -175,11 +185,7 @@ static int tree_beneath_failed(struct tree_worker *w, const struct tree_ent **e,
             e[kept++] = e[i];
             continue;
         }
-        if (tree_in_the_way(&w->ctx, e[i]->rel))
-            cli_err("cnio cp: %s\n", w->ctx.why);
-        else
-            cli_err("cnio cp: %s: not copied: its directory %s could not be made\n",
-                    e[i]->rel, dir);
+        tree_say_beneath(&w->ctx, e[i]->rel, dir);
         w->failed++;
         w->files++;
         w->bytes += e[i]->size;
@@ -298,12 +304,7 @@ static void tree_large(struct tree_run *r)
 
         if (dir) {   /* every rank knows it, and skips it */
             if (r->j->rank == 0) {
-                r->ctx.why[0] = '\0';
-                if (tree_in_the_way(&r->ctx, e->rel))
-                    cli_err("cnio cp: %s\n", r->ctx.why);
-                else
-                    cli_err("cnio cp: %s: not copied: its directory %s could not be "
-                            "made\n", e->rel, dir);
+                tree_say_beneath(&r->ctx, e->rel, dir);
                 r->files_failed++;
                 tree_done(r, 1, e->size);
             }
