@@ -88,6 +88,8 @@ static void tree_done(struct tree_run *r, uint64_t files, uint64_t bytes)
  * a part on every server, so the files after it would each fail the same way, 0.8 s
  * apiece (a 1,000-file upload whose server was killed took 26 s to fail). Files not
  * attempted are not counted as done; --resume copies them once the server is back.
+ * A file whose open a restarted server no longer knows (CNIO_ERR_STALE: the open is
+ * gone, or the object it read was replaced meanwhile) is opened again the same way.
  */
 static void tree_one(struct tree_worker *w, const struct tree_ent *e)
 {
@@ -100,7 +102,8 @@ static void tree_one(struct tree_worker *w, const struct tree_ent *e)
         said = cnio__log_errors();   /* the last try's own words count */
         w->ctx.why[0] = '\0';
         ret = tree_copy_one(&w->ctx, e);
-        if ((ret != -CNIO_ERR_CONN && ret != -CNIO_ERR_TIMEOUT) || tries == 2)
+        if ((ret != -CNIO_ERR_CONN && ret != -CNIO_ERR_TIMEOUT && ret != -CNIO_ERR_STALE) ||
+            tries == 2)
             break;
         usleep(tries ? 600000 : 200000);
         for (int k = 0; k < 2; k++) {   /* its sessions may hold the connection that broke */
@@ -145,7 +148,7 @@ static void tree_batch(struct tree_worker *w, const struct tree_ent *const *e, i
         /* a broken session, or (up) a file that changed since the walk: again, alone,
          * with its retries, as it is now */
         if (ret || status[i] == -CNIO_ERR_CONN || status[i] == -CNIO_ERR_TIMEOUT ||
-            status[i] == -CNIO_ERR_OVERFLOW || (status[i] && w->ctx.src->remote)) {
+            status[i] == -CNIO_ERR_STALE || status[i] == -CNIO_ERR_OVERFLOW || (status[i] && w->ctx.src->remote)) {
             tree_one(w, e[i]);
             continue;
         }
