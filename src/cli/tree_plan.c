@@ -190,6 +190,8 @@ static int tree_plan(struct tree_run *r, struct tree_list *srcl, struct tree_lis
     return ret;
 }
 
+#define TREE_BCAST_PIECE (1ull << 30)
+
 int tree_bcast(struct tree_run *r, int rc)
 {
     uint8_t *b[2] = { NULL, NULL };
@@ -210,8 +212,12 @@ int tree_bcast(struct tree_run *r, int rc)
         if (r->j->rank != 0)
             b[k] = malloc(hdr[1 + k] ? hdr[1 + k] : 1);
         rc = tree_agree(b[k] ? 0 : -CNIO_ERR_NOMEM);
-        if (rc == 0)
-            MPI_Bcast(b[k], (int)hdr[1 + k], MPI_BYTE, 0, MPI_COMM_WORLD);
+        /* in pieces: MPI counts are ints, and a list of millions of entries can pass
+         * INT_MAX bytes */
+        for (uint64_t off = 0, n; rc == 0 && off < hdr[1 + k]; off += n) {
+            n = CNIO_MIN(hdr[1 + k] - off, TREE_BCAST_PIECE);
+            MPI_Bcast(b[k] + off, (int)n, MPI_BYTE, 0, MPI_COMM_WORLD);
+        }
         if (rc == 0 && r->j->rank != 0)
             rc = tree_agree(tree_list_unpack(b[k], hdr[1 + k], l[k]));
         else if (rc == 0)
