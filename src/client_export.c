@@ -160,7 +160,8 @@ static int ctl_attach_host(struct ctl_rd *r, struct cnio__cl_host *host, uint8_t
     const uint8_t *q;
     int alen;
 
-    if (ctl_take_str(r, CNIO_HOSTNAME_MAX, host->name) || !(q = ctl_take(r, 4)))
+    if (ctl_take_str(r, CNIO_HOSTNAME_MAX, host->name) || !cnio__host_name_ok(host->name) ||
+        !(q = ctl_take(r, 4)))
         return -CNIO_ERR_PROTO;
     host->port = cnio__get_le16(q);
     alen = q[2] == 4 ? 4 : q[2] == 6 ? 16 : 0;
@@ -234,7 +235,8 @@ static int ctl_attach_head(struct ctl_rd *r, struct cnio_obj *obj, uint32_t *ran
     memcpy(obj->h.transport, q + 48, 16);
     obj->h.striping_unit = obj->layout.unit;
     obj->h.striping_factor = obj->layout.count;
-    if (ctl_take_str(r, CNIO_WIRE_MAX_NAME, path))
+    /* the name rules too: this name goes into messages and into requests */
+    if (ctl_take_str(r, CNIO_WIRE_MAX_NAME, path) || cnio__name_problem(path, strlen(path)))
         return -CNIO_ERR_PROTO;
     obj->path = strdup(path);
     return obj->path ? 0 : -CNIO_ERR_NOMEM;

@@ -45,6 +45,19 @@ static int cfg_v6_char(char c)
     return isalnum((unsigned char)c) || c == ':' || c == '.' || c == '%';
 }
 
+int cnio__host_name_ok(const char *name)
+{
+    size_t len = strnlen(name, CNIO_HOSTNAME_MAX + 1);
+    int v6 = memchr(name, ':', len) != NULL;
+
+    if (len == 0 || len > CNIO_HOSTNAME_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!(v6 ? cfg_v6_char(name[i]) : cfg_name_char(name[i])))
+            return 0;
+    return 1;
+}
+
 /* Parses decimal digits [s, e) as a port 1..65535. */
 static int cfg_port(const char *s, const char *e, uint16_t *port)
 {

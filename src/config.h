@@ -95,6 +95,11 @@ struct cnio_hints {
  * (cnio__name_problem), so "%2e%2e" is refused as ".." is.
  */
 int cnio__uri_parse(const char *uri, struct cnio_uri *u);
+/* 1 when name (terminated) is a host name as a URI gives one, without the brackets of
+ * an IPv6 address: 1..CNIO_HOSTNAME_MAX bytes of [A-Za-z0-9._-], or of [A-Za-z0-9.:%]
+ * with a ':' (an IPv6 address). For names that arrive from elsewhere (an object
+ * description a rank receives). */
+int cnio__host_name_ok(const char *name);
 /* Why the calling thread's last cnio__uri_parse returned -CNIO_ERR_URI, in words. */
 const char *cnio__uri_why(void);
 void cnio__uri_free(struct cnio_uri *u);

@@ -8,7 +8,7 @@
  * mutations get past the CRC into the field rules. Properties (abort on violation):
  *   - a description that parses holds what attach relies on: 1..CNIO_MAX_HOSTS hosts,
  *     a layout cnio__layout_check takes with one column per host, hints in range, a
- *     path, and for each host a name, a port, an IPv4 or IPv6 address and a handle
+ *     path that obeys the name rules, and for each host a name as a URI gives one, a port, an IPv4 or IPv6 address and a handle
  *     (and a fabric address, with a fabric transport);
  *   - the encoding is canonical: the parsed object, given a key, exports again for the
  *     rank it was made for (cnio__obj_export) to the very same bytes but for the tokens
@@ -64,12 +64,14 @@ static void fz_sane(const struct cnio_obj *o)
     FZ_CHECK(o->h.transport[0] && memchr(o->h.transport, '\0', sizeof(o->h.transport)));
     FZ_CHECK(memchr(o->h.ofi_provider, '\0', sizeof(o->h.ofi_provider)));
     FZ_CHECK(o->path && o->path[0] && strlen(o->path) <= CNIO_WIRE_MAX_NAME);
+    FZ_CHECK(!cnio__name_problem(o->path, strlen(o->path)));   /* no "..", no control bytes */
     FZ_CHECK(!o->st && !o->has_key);
     for (int j = 0; j < o->nhosts; j++) {
         const struct cnio__cl_host *h = &o->hosts[j];
         int fam = h->addr.ss.ss_family;
 
         FZ_CHECK(h->name[0] && memchr(h->name, '\0', sizeof(h->name)) && h->port && h->handle);
+        FZ_CHECK(cnio__host_name_ok(h->name));   /* it goes into messages */
         FZ_CHECK((fam == AF_INET && h->addr.len == sizeof(struct sockaddr_in)) ||
                  (fam == AF_INET6 && h->addr.len == sizeof(struct sockaddr_in6)));
         FZ_CHECK(h->resolved && !h->nlanes && !h->ctl);
