@@ -281,7 +281,8 @@ static int req_incomplete(struct cnio_srv_conn *c, const char *name, uint32_t fl
                              "its writer closes it (the writer's job reads it before then "
                              "through a handle opened for writing: MPI_MODE_RDWR)");
     return cnio__srv_why(-CNIO_ERR_INCOMPLETE, "an upload of it was interrupted before it "
-                         "committed (cnio cp --resume finishes it, cnio rm removes it)");
+                         "committed (cnio cp --resume of its source, or a program that opens "
+                         "it with hint cnio_resume=true, finishes it; cnio rm removes it)");
 }
 
 static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
