@@ -197,6 +197,10 @@ static int req_open_sums(struct cnio_srv_conn *c, uint64_t id, uint64_t instance
                    "bytes (the resumed upload checks them)", c->peer, hd->name, healed);
     if (ret)
         cnio__warn("%s: block sums of %s: %s", c->peer, hd->name, cnio__srv_strerror(ret));
+    if (ret == -CNIO_ERR_CHECKSUM)   /* not rebuilt from the data: see sums_file.c */
+        ret = cnio__srv_why(ret, "the block checksums of %s on this host are damaged: it "
+                            "cannot be written in place; write it afresh (cnio cp) or "
+                            "remove it", hd->name);
     pthread_mutex_unlock(&hd->lock);
     cnio__srv_handles_put(&c->srv->handles, hd);
     if (ret) {
@@ -209,6 +213,28 @@ static int req_open_sums(struct cnio_srv_conn *c, uint64_t id, uint64_t instance
 static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                           const struct cnio_wire_open *op, const char *name,
                           struct cnio_srv_reply *r);
+
+/*
+ * A writer in place of an object whose block sums file is damaged is refused (sums_file.c
+ * says why nothing rebuilds it), and before the object is marked as being written: a
+ * writer refused after the mark left it, and readers were then refused the object as
+ * incomplete. 0 when the sums are sound or missing (the writer's open builds them).
+ */
+static int req_sums_probe(struct cnio_srv_conn *c, const char *name, int fd)
+{
+    struct cnio_srv_sums s;
+    int ret = cnio__srv_sums_open(&c->srv->store, name, 0, fd, NULL, 0, &s);
+
+    if (ret == 0)
+        cnio__srv_sums_close(&s);
+    if (ret != -CNIO_ERR_CHECKSUM)
+        return 0;
+    cnio__warn("%s: %s: its block sums file on this host is damaged: not opened for "
+               "writing in place", c->peer, name);
+    return cnio__srv_why(ret, "the block checksums of %s on this host are damaged: it "
+                         "cannot be written in place; write it afresh (cnio cp) or "
+                         "remove it", name);
+}
 
 /*
  * A reader's block sums are opened with its data, at OPEN (under the name's open lock),
@@ -311,7 +337,9 @@ static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
     if (ret == -CNIO_ERR_INCOMPLETE)
         ret = req_incomplete(c, name, 0);
     if (!ret && !stage && !joined && (o.flags & CNIO_WIRE_O_WRITE)) {
-        ret = cnio__srv_open_dirty(c, name, &m);
+        ret = req_sums_probe(c, name, fd);
+        if (!ret)
+            ret = cnio__srv_open_dirty(c, name, &m);
         writer = !ret;
         if (ret)
             close(fd);

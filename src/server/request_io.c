@@ -53,6 +53,11 @@ const struct cnio_srv_sums *cnio__srv_req_sums(struct cnio_srv_conn *c, struct c
     *err = 0;
     if (hd->sums_state == 1)
         return &hd->sums;
+    if (hd->sums_state == -2) {   /* damaged: every READ fails as the first one did */
+        *err = cnio__srv_why(-CNIO_ERR_CHECKSUM, "the block checksums of %s on this host "
+                             "are damaged, so none of it can be verified", hd->name);
+        return NULL;
+    }
     if (hd->sums_state < 0 && !create)
         return NULL;
     ret = cnio__srv_sums_open(&c->srv->store, hd->name, atomic_load(&hd->stage), hd->fd, NULL,
@@ -61,11 +66,20 @@ const struct cnio_srv_sums *cnio__srv_req_sums(struct cnio_srv_conn *c, struct c
         hd->sums_state = 1;
         return &hd->sums;
     }
-    if (ret == 1 || (ret == -CNIO_ERR_IO && !create)) {
-        if (ret < 0)
-            cnio__warn("object %s: its block sums file is not one: ignored", hd->name);
+    if (ret == 1) {
         hd->sums_state = -1;
         return NULL;
+    }
+    /* A damaged sums file is not ignored (its object would read unchecked): said once per
+     * handle, and its reads fail as damaged data does. */
+    if (ret == -CNIO_ERR_CHECKSUM) {
+        cnio__warn("object %s: its block sums file on this host is damaged (its header does "
+                   "not match its CRC32C): its reads are refused; write the object afresh "
+                   "(cnio cp) or remove it", hd->name);
+        if (!create)
+            hd->sums_state = -2;
+        ret = cnio__srv_why(ret, "the block checksums of %s on this host are damaged, so "
+                            "none of it can be verified", hd->name);
     }
     *err = ret;
     return NULL;
@@ -74,7 +88,7 @@ const struct cnio_srv_sums *cnio__srv_req_sums(struct cnio_srv_conn *c, struct c
 int cnio__srv_req_write(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
                         struct cnio_srv_reply *r)
 {
-    struct cnio_srv_sums none = { -1, 0 }, s;
+    struct cnio_srv_sums none = { -1, 0, 0 }, s;
     const struct cnio_srv_sums *sp;
     struct cnio_srv_handle *hd;
     int ret;
@@ -155,7 +169,7 @@ static int req_read_plain(struct cnio_srv_conn *c, struct cnio_srv_handle *hd, u
 
 int cnio__srv_req_check_end(struct cnio_srv_conn *c, struct cnio_srv_handle *hd, uint64_t end)
 {
-    struct cnio_srv_sums none = { -1, 0 }, s;
+    struct cnio_srv_sums none = { -1, 0, 0 }, s;
     const struct cnio_srv_sums *sp;
     struct stat sb;
     uint64_t at;
@@ -216,7 +230,7 @@ static int req_read_sums(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
 int cnio__srv_req_read(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
                        struct cnio_srv_reply *r)
 {
-    struct cnio_srv_sums none = { -1, 0 }, s;
+    struct cnio_srv_sums none = { -1, 0, 0 }, s;
     const struct cnio_srv_sums *sp;
     struct cnio_srv_handle *hd;
     uint64_t want;

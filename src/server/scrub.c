@@ -8,6 +8,8 @@
  * reports it as unverified, which counts as damage; the background scrub skips objects
  * that a live handle writes in place, and pending blocks of the others are logged.
  * Staged instances (uploads not committed) are not scrubbed: they are not objects yet.
+ * A damaged entry (its check word does not match, sums_int.h) is reported as damage of
+ * its block, never as pending; a damaged header as damage of the whole object.
  */
 #include "server.h"
 #include "log.h"
@@ -100,7 +102,10 @@ static void scrub_object(struct scrub_ctx *x, const char *name)
         scrub_report(x, name, SCRUB_NO_OFF,
                      ret == 1 ? "no block checksums (not written through cnio-server since "
                                 "they are kept): nothing to check it against"
-                              : "its block checksums cannot be read");
+                     : ret == -CNIO_ERR_CHECKSUM
+                         ? "its block checksums file is damaged (its header): reads of it "
+                           "are refused"
+                         : "its block checksums cannot be read");
         x->bad += ret != 1;
         close(fd);
         return;
@@ -118,7 +123,11 @@ static void scrub_object(struct scrub_ctx *x, const char *name)
             scrub_end(x, name, &s, fd);
             break;
         }
-        if (ret == -CNIO_ERR_CHECKSUM) {
+        if (ret == -CNIO_ERR_CHECKSUM && pending == 2) {
+            scrub_report(x, name, at, "damaged (its stored CRC32C is: the block cannot be "
+                                      "verified)");
+            x->bad++;
+        } else if (ret == -CNIO_ERR_CHECKSUM) {
             scrub_report(x, name, at, "damaged (does not match its CRC32C)");
             x->bad++;
         } else if (ret < 0) {

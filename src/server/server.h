@@ -118,7 +118,8 @@ struct cnio_srv_handle {
     struct cnio_srv_meta meta;
     struct cnio_srv_file *file; /* for READ replies, or NULL */
     struct cnio_srv_sums sums;  /* block sums (opened at the first WRITE or READ) */
-    int sums_state;             /* 0 not tried, 1 open, -1 none (a read-only handle) */
+    int sums_state;             /* 0 not tried, 1 open, -1 none (a read-only handle), -2
+                                 * damaged (its READs fail) */
     int refs;                   /* table lock */
     int linked;                 /* in the table (table lock) */
     /* budget.c, under lock: the job's connections bound to this open */

@@ -395,17 +395,21 @@ int cnio__srv_stage_idx_saved(struct cnio_srv_store *st, uint64_t id, uint64_t s
  * file, if nothing wrote it before (stage_idx.c). */
 #define CNIO_SRV_STAGE_LAZY (1u << 20)
 
-/* An open block sums file (fd -1: the object has none) and its data file's lock key. */
+/* An open block sums file (fd -1: the object has none), its data file's lock key, and
+ * whether it is a version-1 file (sums_int.h: read and written as such). */
 struct cnio_srv_sums {
     int fd;
     uint64_t key;
+    int v1;
 };
 
 /*
  * Opens the block sums of object name (stage: of that staged instance instead) whose data
  * file is dfd, of stat dsb when the caller has it (NULL: fstat'ed here). create: build
  * them from the data when there are none. 0 (s->fd set), 1 when there are none and
- * !create, or a negative code (-CNIO_ERR_IO: not a sums file).
+ * !create, or a negative code: -CNIO_ERR_CHECKSUM when the sums file is damaged (its
+ * header), which nothing rebuilds from the data unless the data file is empty, with
+ * create or without (a writer too is refused: see sums_file.c).
  */
 int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t stage, int dfd,
                         const struct stat *dsb, int create, struct cnio_srv_sums *s);
@@ -442,8 +446,8 @@ int cnio__srv_sums_past_end(const struct cnio_srv_sums *s, const char *name, uin
 /*
  * Checks the block at *pos (a multiple of CNIO_SRV_BLOCK) of dfd, buf: CNIO_SRV_BLOCK
  * bytes of scratch. 0 with *pos at the next block and *checked the block's length
- * (*pending: the block's write never finished, so it could not be checked), 1 at the end
- * of the file, -CNIO_ERR_CHECKSUM when damaged.
+ * (*pending 1: the block's write never finished, so it could not be checked), 1 at the
+ * end of the file, -CNIO_ERR_CHECKSUM when damaged (*pending 2: its stored CRC32C is).
  */
 int cnio__srv_sums_check(const struct cnio_srv_sums *s, int dfd, uint64_t *pos,
                          uint8_t *buf, int *pending, uint32_t *checked);

@@ -19,7 +19,10 @@
  * its edges are read in user space: whole, so that they are checked against their
  * entries, and the part inside the range is taken out with the same algebra. The data
  * itself goes from the page cache to the socket with sendfile (conn.c). A block that
- * does not match is -CNIO_ERR_CHECKSUM, logged with the object and offset.
+ * does not match is -CNIO_ERR_CHECKSUM, logged with the object and offset; so is one
+ * whose entry fails its check word (sums_int.h): a damaged entry is never taken for a
+ * pending one, nor recomputed from the data (only a WRITE of the whole block replaces
+ * it). The check costs one CRC32C of 20 bytes per entry read or written.
  *
  * Writers of one file serialize per 4 MiB group of blocks (a striped table of mutexes
  * keyed by the file's inode), so that the data and the entry of a block always come
@@ -147,37 +150,97 @@ int cnio__srv_sums_pwrite_full(int fd, const void *buf, size_t len, uint64_t off
     return 0;
 }
 
-/* Entries of blocks [b0, b0 + n) into e (those past the file's end: {0, 0}). */
-static int sums_get(const struct cnio_srv_sums *s, uint64_t b0, size_t n, struct sums_ent *e)
+static uint64_t sums_hdr(const struct cnio_srv_sums *s)
+{
+    return s->v1 ? SUMS_V1_HDR : SUMS_HDR;
+}
+
+static size_t sums_ent(const struct cnio_srv_sums *s)
+{
+    return s->v1 ? SUMS_V1_ENT : SUMS_ENT;
+}
+
+static uint32_t sums_ent_check(uint64_t b, const uint8_t *raw)
+{
+    uint8_t idx[8];
+
+    cnio__put_le64(idx, b);
+    return cnio__crc32c(cnio__crc32c(0, idx, sizeof(idx)), raw, SUMS_ENT - 4);
+}
+
+void cnio__srv_sums_ent_encode(uint64_t b, const struct sums_ent *e, uint8_t *raw)
+{
+    cnio__put_le32(raw, e->crc);
+    cnio__put_le32(raw + 4, e->covered);
+    cnio__put_le32(raw + 8, 0);
+    cnio__put_le32(raw + 12, sums_ent_check(b, raw));
+}
+
+struct sums_ent cnio__srv_sums_ent_decode(uint64_t b, const uint8_t *raw)
+{
+    static const uint8_t zero[SUMS_ENT];
+    struct sums_ent e = { 0, SUMS_BAD };
+
+    if (!memcmp(raw, zero, SUMS_ENT))   /* a hole in the sums file: a block of zeros */
+        return (struct sums_ent){ 0, 0 };
+    if (cnio__get_le32(raw + 8) == 0 && cnio__get_le32(raw + 12) == sums_ent_check(b, raw)) {
+        e.crc = cnio__get_le32(raw);
+        e.covered = cnio__get_le32(raw + 4);
+    }
+    return e;
+}
+
+/* Entries of blocks [b0, b0 + n) into e (those past the file's end: {0, 0}; damaged
+ * ones: {0, SUMS_BAD}). A version-1 entry marked pending cannot be told from one with a
+ * flipped bit: damaged too, but for heal (the one reader that recomputes it). */
+static int sums_get_v(const struct cnio_srv_sums *s, uint64_t b0, size_t n, struct sums_ent *e,
+                      int v1_pending)
 {
     uint8_t raw[SUMS_MAX_BLOCKS * SUMS_ENT];
+    size_t ent = sums_ent(s);
     ssize_t got;
 
     if (n > SUMS_MAX_BLOCKS)
         return -CNIO_ERR_INVAL;
-    got = cnio__srv_sums_pread_full(s->fd, raw, n * SUMS_ENT, SUMS_HDR + b0 * SUMS_ENT);
+    got = cnio__srv_sums_pread_full(s->fd, raw, n * ent, sums_hdr(s) + b0 * ent);
     if (got < 0)
         return cnio__srv_why_errno(errno);
-    memset(raw + got, 0, n * SUMS_ENT - (size_t)got);
+    memset(raw + got, 0, n * ent - (size_t)got);
     for (size_t i = 0; i < n; i++) {
-        e[i].crc = cnio__get_le32(raw + i * SUMS_ENT);
-        e[i].covered = cnio__get_le32(raw + i * SUMS_ENT + 4);
+        if (!s->v1) {
+            e[i] = cnio__srv_sums_ent_decode(b0 + i, raw + i * ent);
+            continue;
+        }
+        e[i].crc = cnio__get_le32(raw + i * ent);
+        e[i].covered = cnio__get_le32(raw + i * ent + 4);
+        if ((e[i].covered & SUMS_PENDING) && !v1_pending)
+            e[i] = (struct sums_ent){ 0, SUMS_BAD };
     }
     return 0;
+}
+
+static int sums_get(const struct cnio_srv_sums *s, uint64_t b0, size_t n, struct sums_ent *e)
+{
+    return sums_get_v(s, b0, n, e, 0);
 }
 
 int cnio__srv_sums_put(const struct cnio_srv_sums *s, uint64_t b0, size_t n,
                     const struct sums_ent *e)
 {
     uint8_t raw[SUMS_MAX_BLOCKS * SUMS_ENT];
+    size_t ent = sums_ent(s);
 
     if (n > SUMS_MAX_BLOCKS)
         return -CNIO_ERR_INVAL;
     for (size_t i = 0; i < n; i++) {
-        cnio__put_le32(raw + i * SUMS_ENT, e[i].crc);
-        cnio__put_le32(raw + i * SUMS_ENT + 4, e[i].covered);
+        if (!s->v1) {
+            cnio__srv_sums_ent_encode(b0 + i, &e[i], raw + i * ent);
+            continue;
+        }
+        cnio__put_le32(raw + i * ent, e[i].crc);
+        cnio__put_le32(raw + i * ent + 4, e[i].covered);
     }
-    return cnio__srv_sums_pwrite_full(s->fd, raw, n * SUMS_ENT, SUMS_HDR + b0 * SUMS_ENT);
+    return cnio__srv_sums_pwrite_full(s->fd, raw, n * ent, sums_hdr(s) + b0 * ent);
 }
 
 /* The CRC of a block of len bytes (its length in the file) that e describes: 0, or -1
@@ -283,6 +346,33 @@ static uint32_t sums_pieces(uint64_t off, const uint8_t *p, size_t len, uint32_t
     return total;
 }
 
+/*
+ * A block whose entry is damaged gets a new one only from a WRITE of all of it: the rest
+ * of its bytes could be vouched for by nothing but themselves, and recomputing the entry
+ * from them would make damage there look verified. 0, or -CNIO_ERR_IO (nothing written,
+ * the reason said) when [off, off + len) covers part of such a block; a block it covers
+ * whole is marked pending from a clean slate.
+ */
+static int sums_write_bad(struct sums_ent *e, size_t np, uint64_t off, size_t len)
+{
+    uint64_t b0 = off / CNIO_SRV_BLOCK;
+
+    for (size_t i = 0; i < np; i++) {
+        uint64_t bs = (b0 + i) * CNIO_SRV_BLOCK;
+
+        if (e[i].covered != SUMS_BAD)
+            continue;
+        if (off > bs || off + len < bs + CNIO_SRV_BLOCK)   /* not a checksum error: that
+                                                             * drops a WRITE's connection */
+            return cnio__srv_why(-CNIO_ERR_IO, "the stored checksum of the block at "
+                                 "offset %llu of this host's file is damaged: only a write "
+                                 "of the whole block, or of the object afresh, replaces it",
+                                 (unsigned long long)bs);
+        e[i] = (struct sums_ent){ 0, 0 };
+    }
+    return 0;
+}
+
 /* Writes the data and then the entries (the groups locked). */
 static int sums_write_locked(const struct cnio_srv_sums *s, int dfd, uint64_t off,
                              const uint8_t *p, size_t len, const uint32_t *pc, size_t np)
@@ -292,6 +382,8 @@ static int sums_write_locked(const struct cnio_srv_sums *s, int dfd, uint64_t of
     uint8_t *buf = NULL;
     int ret = sums_get(s, b0, np, e);
 
+    if (!ret)
+        ret = sums_write_bad(e, np, off, len);
     for (size_t i = 0; !ret && i < np; i++) {
         mark[i].crc = e[i].crc;
         mark[i].covered = e[i].covered | SUMS_PENDING;
@@ -349,13 +441,14 @@ int cnio__srv_sums_truncate(const struct cnio_srv_sums *s, int dfd, uint64_t siz
 
     if (s->fd < 0)
         return 0;
-    if (ftruncate(s->fd, (off_t)(SUMS_HDR + nb * SUMS_ENT)) < 0)
+    if (ftruncate(s->fd, (off_t)(sums_hdr(s) + nb * sums_ent(s))) < 0)
         return cnio__srv_why_errno(errno);
     if (!tail)
         return 0;
     sums_lock_range(s, nb - 1, nb - 1, 1);
     ret = sums_get(s, nb - 1, 1, &e);
-    if (!ret && ((e.covered & SUMS_PENDING) || e.covered > tail)) {
+    /* a damaged entry stays so: recomputed from the bytes, it would vouch for them */
+    if (!ret && e.covered != SUMS_BAD && ((e.covered & SUMS_PENDING) || e.covered > tail)) {
         buf = sums_scratch_get();
         ssize_t n = buf ? sums_read_block(dfd, nb - 1, buf) : -CNIO_ERR_NOMEM;
 
@@ -375,7 +468,7 @@ int cnio__srv_sums_truncate(const struct cnio_srv_sums *s, int dfd, uint64_t siz
  * Checks block b (len bytes long in the file, read into buf) against entry e; on a
  * mismatch, reads both again under the block's lock (a WRITE may have been between
  * them). 0 when it matches, 1 when the entry is pending (nothing to check against),
- * -CNIO_ERR_CHECKSUM when the block is damaged, or another negative code.
+ * -CNIO_ERR_CHECKSUM when the block or its entry is damaged, or another negative code.
  */
 static int sums_verify(const struct cnio_srv_sums *s, int dfd, uint64_t b, uint8_t *buf,
                        uint32_t *len, struct sums_ent *e)
@@ -394,6 +487,8 @@ static int sums_verify(const struct cnio_srv_sums *s, int dfd, uint64_t b, uint8
     if (n < 0)
         return (int)n;
     *len = (uint32_t)n;
+    if (e->covered == SUMS_BAD)
+        return -CNIO_ERR_CHECKSUM;
     if (e->covered & SUMS_PENDING)
         return 1;
     if (sums_block_crc(e, *len, &want) || cnio__crc32c(0, buf, *len) != want)
@@ -418,7 +513,11 @@ static int sums_read_edge(const struct cnio_srv_sums *s, int dfd, const char *na
     len = (uint32_t)n;
     ret = sums_verify(s, dfd, b, buf, &len, e);
     if (ret < 0) {
-        if (ret == -CNIO_ERR_CHECKSUM)
+        if (ret == -CNIO_ERR_CHECKSUM && e->covered == SUMS_BAD)
+            cnio__warn("object %s: the stored CRC32C of the block at offset %llu of this "
+                       "host's file is damaged: the block cannot be verified", name,
+                       (unsigned long long)(b * CNIO_SRV_BLOCK));
+        else if (ret == -CNIO_ERR_CHECKSUM)
             cnio__warn("object %s: the block at offset %llu of this host's file does not "
                        "match its stored CRC32C: damaged", name,
                        (unsigned long long)(b * CNIO_SRV_BLOCK));
@@ -488,9 +587,9 @@ int cnio__srv_sums_past_end(const struct cnio_srv_sums *s, const char *name, uin
         return 0;
     if (fstat(s->fd, &sb) < 0)
         return cnio__srv_why_errno(errno);
-    if ((uint64_t)sb.st_size <= SUMS_HDR)
+    if ((uint64_t)sb.st_size <= sums_hdr(s))
         return 0;
-    end = CNIO_MIN(end, ((uint64_t)sb.st_size - SUMS_HDR) / SUMS_ENT * CNIO_SRV_BLOCK);
+    end = CNIO_MIN(end, ((uint64_t)sb.st_size - sums_hdr(s)) / sums_ent(s) * CNIO_SRV_BLOCK);
     while (b * CNIO_SRV_BLOCK < end) {
         size_t n = (size_t)CNIO_MIN(SUMS_MAX_BLOCKS, (end - 1) / CNIO_SRV_BLOCK + 1 - b);
         int ret = sums_get(s, b, n, e);
@@ -498,10 +597,16 @@ int cnio__srv_sums_past_end(const struct cnio_srv_sums *s, const char *name, uin
         for (size_t i = 0; !ret && i < n; i++) {
             uint64_t bs = (b + i) * CNIO_SRV_BLOCK;
 
-            if ((e[i].covered & SUMS_PENDING) || bs + e[i].covered <= fsize)
+            /* a damaged entry says nothing either way: it cannot vouch for a hole */
+            if (e[i].covered != SUMS_BAD &&
+                ((e[i].covered & SUMS_PENDING) || bs + e[i].covered <= fsize))
                 continue;
             *at = CNIO_MAX(bs, fsize);
-            if (name)
+            if (name && e[i].covered == SUMS_BAD)
+                cnio__warn("object %s: the stored CRC32C of the block at offset %llu of this "
+                           "host's file, past its end (%llu), is damaged", name,
+                           (unsigned long long)bs, (unsigned long long)fsize);
+            else if (name)
                 cnio__warn("object %s: this host's file ends at %llu, but its block "
                            "checksums say it held data there: it was truncated behind "
                            "the server's back (damaged)", name, (unsigned long long)fsize);
@@ -533,6 +638,8 @@ int cnio__srv_sums_check(const struct cnio_srv_sums *s, int dfd, uint64_t *pos,
     if (ret == 1) {
         *pending = 1;
         ret = 0;
+    } else if (ret == -CNIO_ERR_CHECKSUM && e.covered == SUMS_BAD) {
+        *pending = 2;
     }
     /* The next block: after a short last one, its end (the next call finds no block). It
      * used to be pos + len, so a short last block of len bytes was read again and again,
@@ -551,8 +658,8 @@ static int sums_heal_block(const struct cnio_srv_sums *s, int dfd, uint64_t b, u
     int ret;
 
     sums_lock_range(s, b, b, 1);
-    ret = sums_get(s, b, 1, &e);
-    if (!ret && (e.covered & SUMS_PENDING)) {
+    ret = sums_get_v(s, b, 1, &e, 1);
+    if (!ret && e.covered != SUMS_BAD && (e.covered & SUMS_PENDING)) {
         got = sums_read_block(dfd, b, buf);
         if (got < 0) {
             ret = (int)got;
@@ -578,13 +685,14 @@ long cnio__srv_sums_heal(const struct cnio_srv_sums *s, int dfd)
         return 0;
     if (fstat(s->fd, &sb) < 0)
         return cnio__srv_why_errno(errno);
-    nb = (uint64_t)sb.st_size > SUMS_HDR ? ((uint64_t)sb.st_size - SUMS_HDR) / SUMS_ENT : 0;
+    nb = (uint64_t)sb.st_size > sums_hdr(s) ? ((uint64_t)sb.st_size - sums_hdr(s)) / sums_ent(s)
+                                            : 0;
     for (uint64_t b0 = 0; b0 < nb && n >= 0; b0 += SUMS_MAX_BLOCKS) {
         size_t cnt = (size_t)CNIO_MIN(SUMS_MAX_BLOCKS, nb - b0);
-        int ret = sums_get(s, b0, cnt, e);
+        int ret = sums_get_v(s, b0, cnt, e, 1);
 
         for (size_t i = 0; !ret && i < cnt; i++) {
-            if (!(e[i].covered & SUMS_PENDING))
+            if (e[i].covered == SUMS_BAD || !(e[i].covered & SUMS_PENDING))
                 continue;
             if (!buf && !(buf = malloc(CNIO_SRV_BLOCK))) {
                 ret = -CNIO_ERR_NOMEM;

@@ -1,7 +1,18 @@
 /*
  * sums_file.c - the life of the block sums files (the format: sums_int.h): made with a
- * staged instance, opened (and rebuilt from the data when damaged or missing), emptied,
- * committed beside their object, removed; and fsynced.
+ * staged instance, opened (built from the data when missing; refused when damaged),
+ * emptied, committed beside their object, removed; and fsynced.
+ *
+ * A sums file whose header is damaged is refused, to readers and writers alike
+ * (-CNIO_ERR_CHECKSUM): a reader's READs fail as they do for damaged data, and a writer's
+ * open fails, rather than rebuild the sums from the data, which would make whatever the
+ * data holds now look verified; a writer cannot rebuild "only what it rewrites" either,
+ * since the entries of the blocks it does not rewrite are gone with the header's word
+ * for them. The object is then rewritten afresh (cnio cp: a new staged instance and new
+ * sums) or removed. One exception: a file shorter than a header beside an empty data file
+ * is what a crash between a sums file's creation and its header leaves (sums_new_at,
+ * cnio__srv_sums_reset), and there are no bytes to vouch for: a writer rebuilds it, a
+ * reader reads without sums.
  */
 #include "server.h"
 #include "log.h"
@@ -19,24 +30,56 @@ int cnio__srv_sums_header_write(int fd)
 {
     uint8_t h[SUMS_HDR];
 
+    memset(h, 0, sizeof(h));
     memcpy(h, SUMS_MAGIC, 8);
     cnio__put_le32(h + 8, SUMS_VERSION);
     cnio__put_le32(h + 12, CNIO_SRV_BLOCK);
+    cnio__put_le32(h + SUMS_HDR - 4, cnio__crc32c(0, h, SUMS_HDR - 4));
     return cnio__srv_sums_pwrite_full(fd, h, sizeof(h), 0);
 }
 
 int cnio__srv_sums_header_ok(const uint8_t *h, size_t len)
 {
-    return len == SUMS_HDR && !memcmp(h, SUMS_MAGIC, 8) &&
-           cnio__get_le32(h + 8) == SUMS_VERSION && cnio__get_le32(h + 12) == CNIO_SRV_BLOCK;
+    static const uint8_t zero[SUMS_HDR - 20];
+
+    if (len < SUMS_V1_HDR || memcmp(h, SUMS_MAGIC, 8) || cnio__get_le32(h + 12) != CNIO_SRV_BLOCK)
+        return 0;
+    if (cnio__get_le32(h + 8) == 1) {
+        uint8_t v2[SUMS_HDR - 4];
+
+        /* A version-2 header whose version word was damaged into 1 (two bits) would read
+         * its entries as version 1's, unchecked: it still has its zeros and its CRC,
+         * which no version-1 file has there (its first entries). */
+        if (len < SUMS_HDR)
+            return 1;
+        memcpy(v2, h, sizeof(v2));
+        cnio__put_le32(v2 + 8, SUMS_VERSION);
+        return !memcmp(h + 16, zero, sizeof(zero)) &&
+                       cnio__get_le32(h + SUMS_HDR - 4) == cnio__crc32c(0, v2, sizeof(v2))
+                   ? 0
+                   : 1;
+    }
+    if (cnio__get_le32(h + 8) != SUMS_VERSION || len < SUMS_HDR ||
+        memcmp(h + 16, zero, sizeof(zero)) ||
+        cnio__get_le32(h + SUMS_HDR - 4) != cnio__crc32c(0, h, SUMS_HDR - 4))
+        return 0;
+    return SUMS_VERSION;
 }
 
-static int sums_header_check(int fd)
+#define SUMS_HDR_TORN 3   /* a crash's leftover: shorter than a header, its data empty */
+
+/* The version of fd's header (2 or 1), 0 when it is damaged, SUMS_HDR_TORN (see above),
+ * or a negative code when it cannot be read. */
+static int sums_header_check(int fd, int empty)
 {
     uint8_t h[SUMS_HDR];
     ssize_t n = cnio__srv_sums_pread_full(fd, h, sizeof(h), 0);
+    int v;
 
-    return n >= 0 && cnio__srv_sums_header_ok(h, (size_t)n) ? 0 : -CNIO_ERR_IO;
+    if (n < 0)
+        return cnio__srv_why_errno(errno);
+    v = cnio__srv_sums_header_ok(h, (size_t)n);
+    return v == 0 && n < SUMS_HDR && empty ? SUMS_HDR_TORN : v;
 }
 
 /* Writes the entries of every block of data file dfd into sums file fd. */
@@ -62,24 +105,32 @@ static int sums_build(int fd, int dfd)
     return ret;
 }
 
-/* Opens (create: creating, built from the data) the sums file rel beneath dirfd. */
-static int sums_open_at(int dirfd, const char *rel, int dfd, int create, int *out)
+/* Opens (create: creating, built from the data) the sums file rel beneath dirfd, whose
+ * data file dfd is empty or not; *v1: a version-1 file. */
+static int sums_open_at(int dirfd, const char *rel, int dfd, int create, int empty, int *out,
+                        int *v1)
 {
     char tmp[64];
     const char *base;
     int pfd, fd, ret, tries = 0;
 
+    *v1 = 0;
     fd = cnio__srv_store_at(dirfd, rel, O_RDWR | O_NONBLOCK, 0);
     if (fd < 0 && errno == EROFS && !create)   /* storage turned read-only: still read */
         fd = cnio__srv_store_at(dirfd, rel, O_RDONLY | O_NONBLOCK, 0);
     if (fd >= 0) {
-        if (sums_header_check(fd) == 0) {
+        int v = sums_header_check(fd, empty);
+
+        if (v == 1 || v == SUMS_VERSION) {
             *out = fd;
+            *v1 = v == 1;
             return 0;
         }
         close(fd);
+        if (v <= 0)
+            return v < 0 ? v : -CNIO_ERR_CHECKSUM;
         if (!create)
-            return -CNIO_ERR_IO;
+            return 1;
     } else if (errno != ENOENT || !create) {
         return errno == ENOENT ? 1 : cnio__srv_why_errno(errno);
     }
@@ -111,8 +162,8 @@ static int sums_open_at(int dirfd, const char *rel, int dfd, int create, int *ou
  * The sums of an empty data file (a fresh staged instance) are the header alone: made
  * in place, with no temporary file and rename, when name does not exist. 0 (*out), 1
  * when it exists (the caller opens it), or a negative code. A crash between the create
- * and the header leaves a file with no header, which the opening with create rebuilds
- * as it does any damaged one, and a reader ignores.
+ * and the header leaves a file shorter than a header beside an empty data file, which
+ * the opening with create rebuilds, and a reader takes for none.
  */
 static int sums_new_at(int dirfd, const char *file, int *out)
 {
@@ -131,7 +182,8 @@ static int sums_new_at(int dirfd, const char *file, int *out)
 
 /* sums_open_at of an object's sums after making way for them (cnio__srv_side_parent):
  * what a name removed before left in .cnio/sums, a directory or a file, was in the way. */
-static int sums_open_side(struct cnio_srv_store *st, const char *name, int dfd, int *out)
+static int sums_open_side(struct cnio_srv_store *st, const char *name, int dfd, int empty,
+                          int *out, int *v1)
 {
     const char *base;
     int pfd = cnio__srv_side_parent(st, st->sumsfd, name, &base), ret;
@@ -140,7 +192,7 @@ static int sums_open_side(struct cnio_srv_store *st, const char *name, int dfd, 
         return pfd;
     close(pfd);
     ret = cnio__srv_side_clear(st->sumsfd, name);
-    return ret ? ret : sums_open_at(st->sumsfd, name, dfd, 1, out);
+    return ret ? ret : sums_open_at(st->sumsfd, name, dfd, 1, empty, out, v1);
 }
 
 int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t stage, int dfd,
@@ -148,7 +200,7 @@ int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t st
 {
     char file[40];
     struct stat sb;
-    int fd = -1, ret;
+    int fd = -1, ret, v1 = 0;
 
     s->fd = -1;
     if (dsb)
@@ -159,15 +211,16 @@ int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t st
         snprintf(file, sizeof(file), "%016llx.sums", (unsigned long long)stage);
         ret = create && sb.st_size == 0 ? sums_new_at(st->stagefd, file, &fd) : 1;
         if (ret)
-            ret = sums_open_at(st->stagefd, file, dfd, create, &fd);
+            ret = sums_open_at(st->stagefd, file, dfd, create, sb.st_size == 0, &fd, &v1);
     } else {
-        ret = sums_open_at(st->sumsfd, name, dfd, create, &fd);
+        ret = sums_open_at(st->sumsfd, name, dfd, create, sb.st_size == 0, &fd, &v1);
         if (create && (ret == -CNIO_ERR_ISDIR || ret == -CNIO_ERR_NOENT))
-            ret = sums_open_side(st, name, dfd, &fd);
+            ret = sums_open_side(st, name, dfd, sb.st_size == 0, &fd, &v1);
     }
     if (ret)
         return ret;
     s->fd = fd;
+    s->v1 = v1;
     s->key = (uint64_t)sb.st_dev * 0x100000001b3ull ^ (uint64_t)sb.st_ino;
     return 0;
 }

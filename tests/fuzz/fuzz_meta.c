@@ -21,24 +21,32 @@
  *      generation and seq 0, and encodes back (cnio__srv_stage_meta_encode) the same.
  *   2  ROOT/.cnio/sums/NAME and a data file (sums.c, sums_file.c), as memfds: the data
  *      W comes from a few input bytes (1 to 4 blocks of 64 KiB, zero tails and zero
- *      blocks); with bit 7, its sums are built as a WRITE leaves them, then damaged as
- *      the records that follow say: a burst of up to 32 bits in a data block (at most
- *      one per block), 4 bytes of the sums file overwritten, the sums file cut short;
- *      without, the rest of the input is the sums file as it is. A file whose header
- *      cnio__srv_sums_header_ok refuses goes no further (the server opens no sums from
- *      it). Properties, through the server's own READ (cnio__srv_sums_read, with and
- *      without a copy, of each block, of a part of it and of the whole file), scrub
- *      (cnio__srv_sums_check) and cnio__srv_sums_past_end:
+ *      blocks); with bit 7, its sums are built as a WRITE leaves them (version 2), then
+ *      damaged as the records that follow say: a burst of up to 32 bits in a data block
+ *      (at most one per block), 4 bytes of the sums file overwritten (at most once per
+ *      entry: a burst), the sums file cut short, or a block's entry rewritten as a
+ *      writer would, with a valid check word (crc and covered from the record: what a
+ *      WRITE or a crash can leave, a pending mark included); without, the rest of the
+ *      input is the sums file as it is, version 2 or 1. A file whose header
+ *      cnio__srv_sums_header_ok refuses goes no further (the server refuses the reads of
+ *      its object, sums_file.c). Properties, through the server's own READ
+ *      (cnio__srv_sums_read, with and without a copy, of each block, of a part of it and
+ *      of the whole file), scrub (cnio__srv_sums_check) and cnio__srv_sums_past_end:
  *        - a READ that succeeds with a copy copies the file's bytes, and its CRC is
  *          theirs; the scrub steps block by block to the end;
- *        - a damaged data block whose entry the damage left alone never reads back
- *          with success (with a copy: an error; without: a CRC the client refuses), and
- *          the scrub calls it damaged (a burst of 32 bits or fewer: CRC32C catches all);
+ *        - a damaged data block whose entry was not rewritten as a writer would never
+ *          reads back with success (with a copy: an error; without: a CRC the client
+ *          refuses), and the scrub calls it damaged: whether its entry is intact (a
+ *          burst of 32 bits or fewer: CRC32C catches all), damaged (its check word
+ *          catches a burst as well; pending included: bit 31 of covered is one more
+ *          bit under the check), or cut off (an entry of zeros: a block of zeros);
+ *        - a block whose entry alone was damaged never reads back with success, and
+ *          the scrub says its entry is;
  *        - where neither the data nor the entry was damaged, the READ succeeds with the
  *          right CRC and the scrub finds the block good (no false alarm); where nothing
  *          was, neither does cnio__srv_sums_past_end.
- *      An entry damaged into one marked pending (bit 31 of covered) turns the check of
- *      its block off: by design (a WRITE the server did not finish), so not asserted.
+ *      A header damaged into a version-1 one (which has no check words) is read as the
+ *      server reads it, and only the first property is asserted then.
  * No leak (ASan), no read outside the input (replay.c and libFuzzer hand each input in a
  * buffer of its exact size).
  *
@@ -154,6 +162,9 @@ struct fz_sums {
     struct sums_ent built[FZ_MAX_BLOCKS];
     uint64_t nb;
     int hit[FZ_MAX_BLOCKS];     /* a data damage landed in the block */
+    int ent_hit[FZ_MAX_BLOCKS]; /* 4 bytes of the sums file landed in its entry */
+    int forged[FZ_MAX_BLOCKS];  /* its entry was rewritten with a valid check word */
+    int v1;                     /* the header reads as version 1's */
 };
 
 static uint32_t fz_next(uint32_t *x)
@@ -199,30 +210,65 @@ static int fz_data(struct fz_sums *z, const uint8_t *p)
 static int fz_build(struct fz_sums *z)
 {
     z->slen = SUMS_HDR + z->nb * SUMS_ENT;
-    z->s = malloc(z->slen);
+    z->s = calloc(1, z->slen);
     if (!z->s)
         return -1;
     memcpy(z->s, SUMS_MAGIC, 8);
     cnio__put_le32(z->s + 8, SUMS_VERSION);
     cnio__put_le32(z->s + 12, CNIO_SRV_BLOCK);
+    cnio__put_le32(z->s + SUMS_HDR - 4, cnio__crc32c(0, z->s, SUMS_HDR - 4));
+    FZ_CHECK(cnio__srv_sums_header_ok(z->s, SUMS_HDR) == SUMS_VERSION);
     for (uint64_t b = 0; b < z->nb; b++) {
         uint64_t bs = b * CNIO_SRV_BLOCK;
 
         z->built[b] = cnio__srv_sums_from_data(z->w + bs,
                                                (uint32_t)CNIO_MIN(CNIO_SRV_BLOCK, z->len - bs));
-        cnio__put_le32(z->s + SUMS_HDR + b * SUMS_ENT, z->built[b].crc);
-        cnio__put_le32(z->s + SUMS_HDR + b * SUMS_ENT + 4, z->built[b].covered);
+        cnio__srv_sums_ent_encode(b, &z->built[b], z->s + SUMS_HDR + b * SUMS_ENT);
     }
     return 0;
 }
 
-/* One damage record: a burst in the data (one per block), 4 bytes of the sums file, or
- * the sums file cut short. */
+/* 4 bytes of the sums file at o: 0, or 1 when they would make a second burst in an entry
+ * (two bursts can forge a check word; a damage model of one burst per entry, as per
+ * data block, is what a CRC is sure to catch). */
+static int fz_sums_burst(struct fz_sums *z, size_t o, uint32_t v)
+{
+    int e0 = -1, e1 = -1;
+
+    if (o + 4 > SUMS_HDR) {
+        e0 = o < SUMS_HDR ? 0 : (int)((o - SUMS_HDR) / SUMS_ENT);
+        e1 = (int)((o + 3 - SUMS_HDR) / SUMS_ENT);
+    }
+    for (int e = CNIO_MAX(e0, 0); e >= 0 && e <= e1 && e < FZ_MAX_BLOCKS; e++)
+        if (z->ent_hit[e])
+            return 1;
+    for (int e = CNIO_MAX(e0, 0); e >= 0 && e <= e1 && e < FZ_MAX_BLOCKS; e++)
+        z->ent_hit[e] = 1;
+    for (size_t k = 0; k < 4 && o + k < z->slen; k++)
+        z->s[o + k] = (uint8_t)(v >> (8 * k));
+    return 0;
+}
+
+/* One damage record: a burst in the data (one per block), 4 bytes of the sums file, the
+ * sums file cut short, or an entry rewritten as a writer would (at: the block, and bit
+ * 31 of at the pending mark; v: the CRC; covered from the block's built one, less the
+ * record's kind byte's upper bits). */
 static void fz_damage(struct fz_sums *z, const uint8_t *r)
 {
     uint32_t at = cnio__get_le32(r + 1), v = cnio__get_le32(r + 5);
 
-    switch (r[0] % 3) {
+    if (r[0] % 4 == 3) {
+        uint64_t b = (at & ~SUMS_PENDING) % z->nb;
+        uint32_t less = (uint32_t)(r[0] >> 2), c = z->built[b].covered;
+        struct sums_ent e = { v, (c > less ? c - less : 0) | (at & SUMS_PENDING) };
+
+        if (SUMS_HDR + (b + 1) * SUMS_ENT <= z->slen) {
+            cnio__srv_sums_ent_encode(b, &e, z->s + SUMS_HDR + b * SUMS_ENT);
+            z->forged[b] = 1;
+        }
+        return;
+    }
+    switch (r[0] % 4) {
     case 0: {
         uint64_t o = at % z->len, b = o / CNIO_SRV_BLOCK;
 
@@ -234,24 +280,40 @@ static void fz_damage(struct fz_sums *z, const uint8_t *r)
         return;
     }
     case 1:
-        for (size_t k = 0, o = at % (z->slen + 1); k < 4 && o + k < z->slen; k++)
-            z->s[o + k] = (uint8_t)(v >> (8 * k));
+        fz_sums_burst(z, at % (z->slen + 1), v);
         return;
-    default:
+    case 2:
         z->slen = at % (z->slen + 1);
         return;
     }
 }
 
-/* The entry of block b as the damaged sums file has it (past its end: {0, 0}). */
+/* The entry of block b as the server reads the damaged sums file (past its end: {0, 0};
+ * a damaged one: {0, SUMS_BAD}). */
 static struct sums_ent fz_ent(const struct fz_sums *z, uint64_t b)
 {
     uint8_t raw[SUMS_ENT] = { 0 };
-    size_t at = SUMS_HDR + (size_t)b * SUMS_ENT;
+    size_t ent = z->v1 ? SUMS_V1_ENT : SUMS_ENT;
+    size_t at = (z->v1 ? SUMS_V1_HDR : SUMS_HDR) + (size_t)b * ent;
+    struct sums_ent e;
 
-    for (size_t k = 0; k < SUMS_ENT && at + k < z->slen; k++)
+    for (size_t k = 0; k < ent && at + k < z->slen; k++)
         raw[k] = z->s[at + k];
-    return (struct sums_ent){ cnio__get_le32(raw), cnio__get_le32(raw + 4) };
+    if (!z->v1)
+        return cnio__srv_sums_ent_decode(b, raw);
+    e = (struct sums_ent){ cnio__get_le32(raw), cnio__get_le32(raw + 4) };
+    return e.covered & SUMS_PENDING ? (struct sums_ent){ 0, SUMS_BAD } : e;
+}
+
+/* 1 when a READ of block b must not succeed with bytes other than those written: its
+ * entry, intact or damaged by one burst, was not rewritten with a valid check word, and
+ * the file is read as version 2 (a damaged header read as version 1's has no check
+ * words to catch a second burst). An entry cut off reads as a block of zeros (as one
+ * past the end of a file grown by a hole does): data damaged into zeros there is not
+ * caught, so cut-off entries are left out. */
+static int fz_must_catch(const struct fz_sums *z, uint64_t b)
+{
+    return !z->v1 && !z->forged[b] && SUMS_HDR + (b + 1) * SUMS_ENT <= z->slen;
 }
 
 /* A file holding p (n bytes): one of two memfds made once and reused (k: which). */
@@ -285,14 +347,18 @@ static void fz_read_one(const struct fz_sums *z, const struct cnio_srv_sums *s, 
     FZ_CHECK(r1 != 0 || (!memcmp(out, z->dd + off, (size_t)len) && crc == want));
     if (intact && !z->hit[b])
         FZ_CHECK(r1 == 0);
-    if (intact && dmg)
+    if ((intact || fz_must_catch(z, b)) && dmg)
+        FZ_CHECK(r1 == -CNIO_ERR_CHECKSUM);
+    if (e.covered == SUMS_BAD)
         FZ_CHECK(r1 == -CNIO_ERR_CHECKSUM);
     r1 = cnio__srv_sums_read(s, dfd, "fz", off, len, z->len, NULL, &crc);
     FZ_CHECK(r1 == 0 || r1 == -CNIO_ERR_CHECKSUM);
     if (intact && !z->hit[b])
         FZ_CHECK(r1 == 0 && crc == want);
-    if (intact && dmg)
+    if ((intact || fz_must_catch(z, b)) && dmg)
         FZ_CHECK(r1 != 0 || crc != want);
+    if (e.covered == SUMS_BAD)
+        FZ_CHECK(r1 == -CNIO_ERR_CHECKSUM);
     free(out);
 }
 
@@ -311,7 +377,7 @@ static int fz_all_good(const struct fz_sums *z)
 /* READs of each block whole and of a part of it the input picks, and the scrub. */
 static void fz_sums_reads(const struct fz_sums *z, int sfd, int dfd, uint32_t pick)
 {
-    struct cnio_srv_sums s = { sfd, 1 };
+    struct cnio_srv_sums s = { sfd, 1, z->v1 };
     uint8_t *buf = malloc(CNIO_SRV_BLOCK);
     uint64_t pos = 0, at = 0;
     int r;
@@ -331,8 +397,10 @@ static void fz_sums_reads(const struct fz_sums *z, int sfd, int dfd, uint32_t pi
         FZ_CHECK((r == 0 || r == -CNIO_ERR_CHECKSUM) && pos == bs + CNIO_SRV_BLOCK);
         if (intact && !z->hit[b])
             FZ_CHECK(r == 0 && !pending && checked == blen);
-        if (intact && memcmp(z->w + bs, z->dd + bs, (size_t)blen))
+        if ((intact || fz_must_catch(z, b)) && memcmp(z->w + bs, z->dd + bs, (size_t)blen))
             FZ_CHECK(r == -CNIO_ERR_CHECKSUM);
+        if (e.covered == SUMS_BAD)
+            FZ_CHECK(r == -CNIO_ERR_CHECKSUM && pending == 2);
     }
     FZ_CHECK(cnio__srv_sums_check(&s, dfd, &pos, buf, &(int){ 0 }, &(uint32_t){ 0 }) == 1);
     r = cnio__srv_sums_past_end(&s, NULL, z->len, z->len + 2 * CNIO_SRV_BLOCK, &at);
@@ -346,7 +414,7 @@ static void fz_sums_reads(const struct fz_sums *z, int sfd, int dfd, uint32_t pi
 static void fz_sums_whole(const struct fz_sums *z, int sfd, int dfd, int fix)
 {
     static uint8_t out[FZ_MAX_BLOCKS * CNIO_SRV_BLOCK];
-    struct cnio_srv_sums s = { sfd, 1 };
+    struct cnio_srv_sums s = { sfd, 1, z->v1 };
     uint32_t crc, want = cnio__crc32c(0, z->dd, (size_t)z->len);
     int good = fix && fz_all_good(z), r;
 
@@ -362,7 +430,7 @@ static void fz_sums_whole(const struct fz_sums *z, int sfd, int dfd, int fix)
 static void fz_sums(const uint8_t *d, size_t n, int fix)
 {
     struct fz_sums z = { 0 };
-    int sfd, dfd;
+    int sfd, dfd, v;
 
     if (n < FZ_SUMS_PRE || fz_data(&z, d))
         goto out;
@@ -375,8 +443,10 @@ static void fz_sums(const uint8_t *d, size_t n, int fix)
         z.slen = n - FZ_SUMS_PRE;
         memcpy(z.s, d + FZ_SUMS_PRE, z.slen);
     }
-    if (z.slen < SUMS_HDR || !cnio__srv_sums_header_ok(z.s, SUMS_HDR))
-        goto out;   /* the server opens no sums from it (READ: unchecked; WRITE: rebuilt) */
+    v = cnio__srv_sums_header_ok(z.s, CNIO_MIN(z.slen, SUMS_HDR));
+    if (!v)
+        goto out;   /* damaged: the server refuses the object's reads and writes */
+    z.v1 = v == 1;
     sfd = fz_file(0, z.s, z.slen);
     dfd = fz_file(1, z.dd, (size_t)z.len);
     if (fix)
@@ -498,7 +568,47 @@ static const struct fz_sums_seed fz_sums_seeds[] = {
            { 0, 0x20, 0x00, 0x00, 0x00, 0x55, 0, 0, 0 } } },
     { "sums-torn", { 2, 0, 0, 0, 1, 1, 1, 1, 0 },
       1, { { 2, SUMS_HDR + SUMS_ENT + 3, 0, 0, 0, 0, 0, 0, 0 } } },
+    { "sums-entry-check", { 1, 0, 0, 0, 2, 7, 1, 8, 0 },
+      2, { { 1, SUMS_HDR + SUMS_ENT + 12, 0, 0, 0, 1, 2, 3, 4 },
+           { 0, 0x20, 0x00, 0x01, 0x00, 0x55, 0, 0, 0 } } },
+    { "sums-entry-forged-pending", { 1, 0, 0, 0, 2, 7, 1, 8, 0 },
+      2, { { 3, 1, 0, 0, 0x80, 0x12, 0x34, 0x56, 0x78 },
+           { 0, 0x20, 0x00, 0x01, 0x00, 0x55, 0, 0, 0 } } },
+    { "sums-header", { 1, 0, 0, 0, 2, 7, 1, 8, 0 },
+      2, { { 1, 0, 0, 0, 0, 0x43, 0x4e, 0x49, 0x50 },
+           { 0, 0x20, 0x00, 0x01, 0x00, 0x55, 0, 0, 0 } } },
+    { "sums-header-version-1", { 1, 0, 0, 0, 2, 7, 1, 8, 0 },
+      1, { { 1, 8, 0, 0, 0, 1, 0, 0, 0 } } },
 };
+
+/* A version-1 sums file (16-byte header, 8-byte entries), as servers before version 2
+ * wrote them, raw: read as such. */
+static int fz_corpus_v1(const char *dir)
+{
+    static const uint8_t pre[FZ_SUMS_PRE] = { 2, 0x10, 0x27, 4, 9, 8, 7, 6, 0x40 };
+    uint8_t f[FZ_SUMS_PRE + SUMS_V1_HDR + FZ_MAX_BLOCKS * SUMS_V1_ENT];
+    struct fz_sums z = { 0 };
+    int bad;
+
+    fz_data(&z, pre);
+    memcpy(f, pre, FZ_SUMS_PRE);
+    memcpy(f + FZ_SUMS_PRE, SUMS_MAGIC, 8);
+    cnio__put_le32(f + FZ_SUMS_PRE + 8, 1);
+    cnio__put_le32(f + FZ_SUMS_PRE + 12, CNIO_SRV_BLOCK);
+    for (uint64_t b = 0; b < z.nb; b++) {
+        uint64_t bs = b * CNIO_SRV_BLOCK;
+        struct sums_ent e = cnio__srv_sums_from_data(z.w + bs, (uint32_t)CNIO_MIN(CNIO_SRV_BLOCK,
+                                                                                  z.len - bs));
+        uint8_t *p = f + FZ_SUMS_PRE + SUMS_V1_HDR + b * SUMS_V1_ENT;
+
+        cnio__put_le32(p, e.crc);
+        cnio__put_le32(p + 4, e.covered);
+    }
+    bad = fz_write(dir, "sums-v1-raw", 2, f, FZ_SUMS_PRE + SUMS_V1_HDR + z.nb * SUMS_V1_ENT);
+    f[FZ_SUMS_PRE + SUMS_V1_HDR + SUMS_V1_ENT + 7] |= 0x80;   /* block 1 pending */
+    return bad | fz_write(dir, "sums-v1-pending-raw", 2, f,
+                          FZ_SUMS_PRE + SUMS_V1_HDR + z.nb * SUMS_V1_ENT);
+}
 
 static int fz_corpus_sums(const char *dir)
 {
@@ -535,7 +645,7 @@ static int fz_corpus_sums(const char *dir)
 
 int cnio_fuzz_corpus(const char *dir)
 {
-    if (fz_corpus_meta(dir) || fz_corpus_sums(dir))
+    if (fz_corpus_meta(dir) || fz_corpus_sums(dir) || fz_corpus_v1(dir))
         return 1;
     printf("fuzz_meta: seeds in %s\n", dir);
     return 0;

@@ -365,57 +365,6 @@ START_TEST(test_block_sums_concurrent)
 }
 END_TEST
 
-/* Byte 7 of block b's entry in object name's block sums file (bit 7: pending). */
-static int sums_flag(const char *name, uint64_t b, int set)
-{
-    char path[PATH_MAX], sums[PATH_MAX + 32];
-    uint8_t v;
-    int fd, ret;
-
-    ck_assert_ptr_nonnull(fx_local_path(&st_fx, 0, name, path, sizeof(path)));
-    path[strlen(path) - strlen(name)] = '\0';
-    snprintf(sums, sizeof(sums), "%s.cnio/sums/%s", path, name);
-    fd = open(sums, O_RDWR);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(pread(fd, &v, 1, (off_t)(16 + b * 8 + 7)), 1);
-    ret = v >> 7;
-    if (set) {
-        v |= 0x80;
-        ck_assert_int_eq(pwrite(fd, &v, 1, (off_t)(16 + b * 8 + 7)), 1);
-    }
-    close(fd);
-    return ret;
-}
-
-/* A block left pending (the server killed between its data and its checksum) is served
- * from its bytes, and gets a checksum again when the next writer in place closes. */
-START_TEST(test_pending_block_healed)
-{
-    static uint8_t data[1u << 20], back[1u << 20];
-    struct st_conn c;
-    uint32_t got;
-    uint64_t h;
-
-    fx_fill(data, sizeof(data), 16);
-    st_session(&st_fx, 0, &c);
-    ck_assert_int_eq(st_open(&c, "p", RW, 1, UNIT, 0, &h, NULL), 0);
-    ck_assert_int_eq(st_write(&c, h, 0, data, 4 * UNIT), 0);
-    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
-    ck_assert_int_eq(sums_flag("p", 2, 1), 0);
-    ck_assert_int_eq(st_open(&c, "p", 0, 0, 0, 0, &h, NULL), 0);
-    ck_assert_int_eq(st_read(&c, h, 2 * UNIT + 5, back, 100, &got), 0);
-    ck_assert_int_eq(memcmp(back, data + 2 * UNIT + 5, 100), 0);
-    ck_assert_int_eq(st_open(&c, "p", CNIO_WIRE_O_WRITE, 0, 0, 0, &h, NULL), 0);
-    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
-    ck_assert_int_eq(sums_flag("p", 2, 0), 0);
-    ck_assert_int_eq(st_open(&c, "p", 0, 0, 0, 0, &h, NULL), 0);
-    ck_assert_int_eq(st_read(&c, h, 0, back, 4 * UNIT, &got), 0);
-    ck_assert_uint_eq(got, 4 * UNIT);
-    ck_assert_int_eq(memcmp(back, data, got), 0);
-    st_close(&c);
-}
-END_TEST
-
 static void setup_sendfile(void)
 {
     static const char *const extra[] = { "--read-send", "sendfile", NULL };
@@ -437,7 +386,6 @@ static Suite *server_read_suite(void)
     tcase_add_test(tc, test_read_block_sums);
     tcase_add_test(tc, test_read_flipped_byte);
     tcase_add_test(tc, test_block_sums_concurrent);
-    tcase_add_test(tc, test_pending_block_healed);
     suite_add_tcase(s, tc);
     tcase_add_checked_fixture(sf, setup_sendfile, st_teardown);
     tcase_set_timeout(sf, 60);
