@@ -396,6 +396,46 @@ static int cl_legacy_flags(struct cnio_obj *obj)
     return 0;
 }
 
+/*
+ * Column 0 made a fresh instance for an open that creates only what does not exist
+ * (MPI_MODE_CREATE without truncation, the object's own layout): yet the other hosts may
+ * hold an object of this name, written through another order of them, or through other
+ * hosts, that left host 0 without a column of it. Staged over with TRUNC, that object
+ * was replaced at close: an existing file emptied, exit 0 (h5py's 'a' saw no datasets).
+ * Such an object cannot be opened in place through this URI either (its columns are not
+ * where this URI puts them). 0, or -CNIO_ERR_EXIST (EXCL) / -CNIO_ERR_LAYOUT, said.
+ */
+static int cl_exists_elsewhere(struct cnio_obj *obj)
+{
+    struct cnio__cl_stat *s;
+    int n = obj->nhosts - 1, ret = 0;
+
+    if (n < 1 || !obj->staged || !(obj->hosts[0].info.flags & CNIO_WIRE_I_CREATED) ||
+        (obj->oflags & (CNIO_WIRE_O_TRUNC | CNIO_WIRE_O_RESUME)))
+        return 0;
+    s = calloc((size_t)n, sizeof(*s));
+    if (!s)
+        return -CNIO_ERR_NOMEM;
+    for (int j = 0; j < n; j++)
+        s[j].ep = cnio__cl_ctl_ep(&obj->hosts[1 + j]);
+    cnio__cl_stat_each(obj->st, s, n, obj->path, obj->path, NULL, 1);
+    for (int j = 0; j < n && !ret; j++) {
+        const struct cnio__cl_host *h = &obj->hosts[1 + j], *h0 = &obj->hosts[0];
+
+        /* a directory, or an upload never committed, is no object to lose */
+        if (s[j].status || (s[j].info.flags & (CNIO_WIRE_I_DIR | CNIO_WIRE_I_STAGED)))
+            continue;
+        ret = (obj->oflags & CNIO_WIRE_O_EXCL) ? -CNIO_ERR_EXIST : -CNIO_ERR_LAYOUT;
+        cnio__err("%s: host %s:%u holds an object of this name, of which host %s:%u, first "
+                  "in this URI, holds nothing: written through another order of these "
+                  "hosts, or through other hosts; it is neither created anew nor opened "
+                  "through this URI (open it through the URI that wrote it)", obj->path,
+                  h->name, h->port, h0->name, h0->port);
+    }
+    free(s);
+    return ret;
+}
+
 /* Column 0 first: it creates the object or tells its stored layout; then the others. */
 static int cl_open_all(struct cnio_obj *obj, int nuri, const struct cnio_ep_auth *auth)
 {
@@ -431,6 +471,8 @@ static int cl_open_all(struct cnio_obj *obj, int nuri, const struct cnio_ep_auth
     ret = obj->borrowed ? 0 : cnio__cl_connect(obj->st, &obj->h, obj->hosts + 1,
                                                obj->nhosts - 1, (int)obj->h.lanes, auth + 1,
                                                &obj->stats);
+    if (!ret)
+        ret = cl_exists_elsewhere(obj);
     if (!ret)
         ret = (rest & CNIO_WIRE_O_JOIN) ? cl_open_joined(obj, rest)
                                         : cl_open_hosts(obj, 1, obj->nhosts, rest, &obj->layout,
