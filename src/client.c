@@ -396,6 +396,24 @@ static int cl_legacy_flags(struct cnio_obj *obj)
     return 0;
 }
 
+/* One server named twice in the URI, under two names ("127.0.0.1:P,localhost:P"): the
+ * parser refuses a name listed twice, but only the connections tell these apart. Its
+ * second column's open met the first's instance and failed as "object exists".
+ * 0, or -CNIO_ERR_URI, said. */
+static int cl_hosts_distinct(const struct cnio_obj *obj)
+{
+    for (int j = 1; j < obj->nhosts; j++)
+        for (int i = 0; i < j; i++)
+            if (obj->hosts[i].resolved && obj->hosts[j].resolved &&
+                cnio__addr_same(&obj->hosts[i].addr, &obj->hosts[j].addr)) {
+                cnio__err("%s: hosts %s:%u and %s:%u of the URI are one server (one address "
+                          "and port): list each server once", obj->path, obj->hosts[i].name,
+                          obj->hosts[i].port, obj->hosts[j].name, obj->hosts[j].port);
+                return -CNIO_ERR_URI;
+            }
+    return 0;
+}
+
 /*
  * Column 0 made a fresh instance for an open that creates only what does not exist
  * (MPI_MODE_CREATE without truncation, the object's own layout): yet the other hosts may
@@ -471,6 +489,8 @@ static int cl_open_all(struct cnio_obj *obj, int nuri, const struct cnio_ep_auth
     ret = obj->borrowed ? 0 : cnio__cl_connect(obj->st, &obj->h, obj->hosts + 1,
                                                obj->nhosts - 1, (int)obj->h.lanes, auth + 1,
                                                &obj->stats);
+    if (!ret)
+        ret = cl_hosts_distinct(obj);
     if (!ret)
         ret = cl_exists_elsewhere(obj);
     if (!ret)

@@ -398,3 +398,16 @@ const char *cnio__net_ntop(const struct cnio_addr *a, char *buf, size_t cap)
         snprintf(buf, cap, "%s:%s", host, serv);
     return buf;
 }
+
+int cnio__addr_same(const struct cnio_addr *a, const struct cnio_addr *b)
+{
+    const struct sockaddr_in *a4 = (const void *)&a->ss, *b4 = (const void *)&b->ss;
+    const struct sockaddr_in6 *a6 = (const void *)&a->ss, *b6 = (const void *)&b->ss;
+
+    if (a->ss.ss_family != b->ss.ss_family)
+        return 0;
+    if (a->ss.ss_family == AF_INET)
+        return a4->sin_port == b4->sin_port && a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+    return a->ss.ss_family == AF_INET6 && a6->sin6_port == b6->sin6_port &&
+           !memcmp(&a6->sin6_addr, &b6->sin6_addr, sizeof(a6->sin6_addr));
+}

@@ -15,6 +15,9 @@ struct cnio_addr {
     socklen_t len;
 };
 
+/* 1 when a and b are one IPv4 or IPv6 address and port, else 0. */
+int cnio__addr_same(const struct cnio_addr *a, const struct cnio_addr *b);
+
 /* Resolves host (name, IPv4, IPv6 without brackets) and port: 0 or -CNIO_ERR_RESOLVE.
  * Fills up to max addresses in out (several addresses of a host make rails) and
  * returns their number through *n. */

@@ -12,7 +12,11 @@
 #include "client.h"
 #include "config.h"
 #include "fixture.h"
+#include "net.h"
 #include "stack.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <check.h>
 #include <stdio.h>
@@ -211,6 +215,42 @@ START_TEST(create_over_another_order)
 }
 END_TEST
 
+/* One server under two names in one URI: refused at open as listed twice (it failed
+ * as "object exists": the second column's open met the first's instance), and nothing
+ * is left of the open on it. */
+START_TEST(one_server_two_names)
+{
+    const uint32_t mpi = CNIO_WIRE_O_WRITE | CNIO_WIRE_O_CREATE | CNIO_WIRE_O_STAGE;
+    static const int a[] = { 0 };
+    char buf[256];
+    struct cnio_hints h;
+    struct cnio_uri u;
+    struct cnio_obj *o = NULL;
+    struct cnio_addr addrs[4];
+    int n = 0, local = 0;
+
+    /* the precondition: localhost is 127.0.0.1 here (else there is nothing to test) */
+    if (cnio__net_resolve("localhost", fx.port[0], addrs, 4, &n) == 0)
+        for (int i = 0; i < n; i++)
+            local |= addrs[i].ss.ss_family == AF_INET &&
+                     ((const struct sockaddr_in *)(const void *)&addrs[i].ss)->sin_addr.s_addr ==
+                         htonl(INADDR_LOOPBACK);
+    if (!local) {
+        fprintf(stderr, "check_client_gens: localhost is not 127.0.0.1 here: skipped\n");
+        return;
+    }
+    for (int k = 0; k < 2; k++) {
+        snprintf(buf, sizeof(buf), "cnio://127.0.0.1:%u,localhost:%u/w?stripe_unit=4K",
+                 fx.port[0], fx.port[0]);
+        ck_assert_int_eq(cnio__uri_parse(buf, &u), 0);
+        ck_assert_int_eq(cnio__hints_resolve(&h, &u), 0);
+        ck_assert_int_eq(cnio__obj_open(st, &u, &h, k ? mpi : STAGE, &o), -CNIO_ERR_URI);
+        cnio__uri_free(&u);
+        ck_assert_int_eq(open_on("w", 1, a, 0, &o), -CNIO_ERR_NOENT);
+    }
+}
+END_TEST
+
 static Suite *gens_suite(void)
 {
     Suite *s = suite_create("client_gens");
@@ -220,6 +260,7 @@ static Suite *gens_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, two_objects_one_uri);
     tcase_add_test(tc, create_over_another_order);
+    tcase_add_test(tc, one_server_two_names);
     suite_add_tcase(s, tc);
     return s;
 }
