@@ -93,11 +93,13 @@ static int fab_query(struct cnio_obj *obj)
     return ret;
 }
 
+/* The tokens live in each host's token, as an attached rank's do (client_export.c):
+ * cnio__cl_connect keeps auth[j] in host->auth to reconnect with (client_revive.c), so
+ * what auth[j].k points at must live as long as the host. */
 int cnio__cl_fabric_lanes(struct cnio_obj *obj)
 {
     struct cnio_ep_auth *auth = calloc((size_t)obj->nhosts, sizeof(*auth));
-    uint8_t (*tok)[CNIO_WIRE_MAC] = calloc((size_t)obj->nhosts, CNIO_WIRE_MAC);
-    int ret = auth && tok ? fab_query(obj) : -CNIO_ERR_NOMEM;
+    int ret = auth ? fab_query(obj) : -CNIO_ERR_NOMEM;
 
     for (int j = 0; !ret && j < obj->nhosts; j++) {
         struct cnio__cl_host *host = &obj->hosts[j];
@@ -107,17 +109,14 @@ int cnio__cl_fabric_lanes(struct cnio_obj *obj)
             cnio__ep_close(host->lanes[l]);
         memset(host->lanes, 0, sizeof(host->lanes));
         host->nlanes = 0;
-        ret = cnio__auth_token(&obj->key, host->handle, 0, tok[j]);
+        ret = cnio__auth_token(&obj->key, host->handle, 0, host->token);
         auth[j] = (struct cnio_ep_auth){ .mode = CNIO_WIRE_AUTH_TOKEN, .rank = 0,
-                                         .object = host->handle, .k = tok[j],
+                                         .object = host->handle, .k = host->token,
                                          .klen = CNIO_WIRE_MAC };
     }
     if (!ret)
         ret = cnio__cl_connect(obj->st, &obj->h, obj->hosts, obj->nhosts, (int)obj->h.lanes,
                                auth, &obj->stats);
-    if (tok)
-        explicit_bzero(tok, (size_t)obj->nhosts * CNIO_WIRE_MAC);
-    free(tok);
     free(auth);
     return ret;
 }

@@ -43,7 +43,8 @@ struct cnio__cl_host {
     struct cnio_ep_auth auth;       /* how its lanes authenticate (again, to reconnect) */
     int revive_said;                /* the error of its last failed reconnect, said once
                                        (client_revive.c); 0 after one succeeds */
-    uint8_t token[CNIO_WIRE_MAC];   /* attached: the token auth.k points at */
+    uint8_t token[CNIO_WIRE_MAC];   /* attached, or the opener's fabric lanes: the token
+                                       auth.k points at */
     struct cnio_addr fab;           /* the server's fabric address (raw bytes in ss, len);
                                        len 0: none, the lanes are TCP */
     struct cnio_ep *ctl;            /* the TCP control connection when the lanes are on a
