@@ -109,7 +109,8 @@ int cnio__cl_reconnect(struct cnio_stack *st, const struct cnio_hints *h,
         int64_t until = cnio__now_ms() + pause;
 
         *nep = NULL;
-        ret = cnio__ep_open(st, h, &host->addr, host->name, auth, nep);
+        ret = cnio__ep_open(st, h, host->fab.len ? &host->fab : &host->addr, host->name,
+                            auth, nep);
         if (!ret)
             ret = cnio__ep_wait_ready(st, nep, 1);
         if (ret != -CNIO_ERR_CONN || !retry || auth->mode != CNIO_WIRE_AUTH_KEY ||
@@ -193,7 +194,9 @@ int cnio__cl_revive(struct cnio_obj *obj)
             ret = rv_lane(obj, j, l);
             if (ret)
                 return ret;
-            lost_handle |= l == 0 && host->opened;   /* lane 0 opened it (cl_open_hosts) */
+            /* lane 0 opened it (cl_open_hosts), unless a TCP control connection did
+             * (the opener's, when the lanes are on a fabric: client_fab.c) */
+            lost_handle |= l == 0 && host->opened && !host->ctl;
         }
         if (lost_handle) {
             int ret = rv_reopen(obj, j);

@@ -354,6 +354,27 @@ const char *cnio__ep_name(const struct cnio_ep *ep)
     return ep->name;
 }
 
+/*
+ * A fabric connection idle for nearly the server's --idle-timeout is closed here, as if
+ * the server had closed it, so that the caller replaces it before it sends (client_revive.c).
+ * Over a fabric nothing tells the client that the server closed its end: a request sent
+ * there is dropped by a server that no longer knows the connection, and times out. The
+ * server's idle clock starts when our last request arrived, which is before our last_ms
+ * (our last reply or send); replacing it EP_IDLE_MARGIN_MS (or half the timeout, when
+ * that is shorter) early leaves a request sent now that long to arrive before the server
+ * could close it. A request in flight, or queued, keeps it: the server does not close a
+ * connection that is busy.
+ */
+#define EP_IDLE_MARGIN_MS 10000
+
+static int ep_idle_expired(const struct cnio_ep *ep)
+{
+    int64_t early = CNIO_MIN(ep->idle_ms / 2, (int64_t)EP_IDLE_MARGIN_MS);
+
+    return ep->idle_ms && ep->fd < 0 && ep_ops(ep)->framed &&
+           cnio__now_ms() - ep->last_ms >= ep->idle_ms - early;
+}
+
 int cnio__ep_idle_closed(struct cnio_ep *ep)
 {
     char b;
@@ -363,6 +384,11 @@ int cnio__ep_idle_closed(struct cnio_ep *ep)
         n = recv(ep->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
             cnio__ep_kill(ep, -CNIO_ERR_CONN);   /* the peer closed it: nothing was lost */
+    } else if (ep->state == EP_READY && !ep->ninflight && !ep->sq_head && ep_idle_expired(ep)) {
+        cnio__debug("connection to %s: idle for %lld ms, the server closes it after %lld: "
+                    "closed, to connect again", ep->name,
+                    (long long)(cnio__now_ms() - ep->last_ms), (long long)ep->idle_ms);
+        cnio__ep_kill(ep, -CNIO_ERR_CONN);   /* as the server would: nothing in flight */
     }
     return ep->state == EP_DEAD && ep->died_idle;
 }

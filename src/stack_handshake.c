@@ -43,6 +43,9 @@ void cnio__ep_challenge(struct cnio_ep *ep)
 
     if (!ret && (ep->chal.credits == 0 || ep->chal.max_payload == 0))
         ret = -CNIO_ERR_PROTO;
+    /* ep->h is the CHALLENGE's header (cnio__ep_rx_finish); an absurd timeout is none */
+    if (!ret && (ep->chal.caps & CNIO_WIRE_CAP_IDLE) && ep->h.offset <= UINT32_MAX)
+        ep->idle_ms = (int64_t)ep->h.offset * 1000;
     if (!ret)
         ret = cnio__auth_respond(ep->auth.k, ep->auth.klen, &ep->chal, ep->auth.mode,
                                  ep->auth.rank, ep->auth.object, &ep->resp);

@@ -138,6 +138,10 @@ enum cnio_wire_type {
                                     of the connection (its name the payload's): the mode
                                     and mtime are the instance's, and its commit makes
                                     them the object's with its bytes, at once */
+#define CNIO_WIRE_CAP_IDLE 0x100u /* the CHALLENGE header's offset is the server's
+                                    --idle-timeout in seconds (0: none); a client replaces
+                                    a fabric connection idle for that long before it uses
+                                    it (the server closes it, and cannot say so) */
 
 /* AUTH modes. */
 #define CNIO_WIRE_AUTH_KEY 1     /* proves knowledge of the shared key */

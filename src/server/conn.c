@@ -400,10 +400,11 @@ static int conn_challenge(struct cnio_srv_conn *c)
         return -CNIO_ERR_IO;
     ch.caps = CNIO_WIRE_CAP_REASON | CNIO_WIRE_CAP_ORDER | CNIO_WIRE_CAP_BUDGET |
               CNIO_WIRE_CAP_GONE | CNIO_WIRE_CAP_MTIME | CNIO_WIRE_CAP_PREPARE |
-              CNIO_WIRE_CAP_LIVE | CNIO_WIRE_CAP_SETATTR_STAGED;
+              CNIO_WIRE_CAP_LIVE | CNIO_WIRE_CAP_SETATTR_STAGED | CNIO_WIRE_CAP_IDLE;
     ch.max_payload = c->max_payload ? c->max_payload : CNIO_WIRE_MAX_PAYLOAD;
     ch.credits = c->credits ? c->credits : CNIO_SRV_CREDITS;
     r.object = c->fab_id;
+    r.offset = c->srv->opts.idle_timeout_s;   /* CNIO_WIRE_CAP_IDLE */
     memcpy(ch.nonce, c->nonce, sizeof(ch.nonce));
     buf = cnio__srv_reply_buf(c, &r, CNIO_WIRE_CHALLENGE_SIZE);
     if (!buf)

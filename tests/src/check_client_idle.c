@@ -16,7 +16,9 @@
 #include "wire.h"
 
 #include <check.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -326,6 +328,108 @@ START_TEST(discard_restart_late)
 }
 END_TEST
 
+/* ---- over a fabric (transport ofi, provider tcp;ofi_rxm) -------------------------- */
+
+static const char *const fab_extra[] = { "--idle-timeout", "1", "--transport", "tcp,ofi",
+                                         "--ofi-provider", "tcp;ofi_rxm", NULL };
+
+/* Servers with a fabric endpoint, and obj path opened over it (2 lanes per host, each
+ * authenticated with the opener's token: client_fab.c). */
+static struct cnio_obj *fab_open(const char *path)
+{
+    struct cnio_uri u;
+    struct cnio_hints h;
+    struct cnio_obj *o;
+    char buf[1024];
+
+    fx_stop(&fx);
+    ck_assert_msg(fx_start(&fx, 2, fab_extra) == 0, "cannot start servers with ofi");
+    ck_assert_int_eq(cnio__uri_parse(fx_uri(&fx, path, "lanes=2&transport=ofi&"
+                                            "ofi_provider=tcp;ofi_rxm", buf, sizeof(buf)),
+                                     &u), 0);
+    ck_assert_int_eq(cnio__hints_resolve(&h, &u), 0);
+    h.striping_unit = UNIT;
+    ck_assert_int_eq(cnio__obj_open(st, &u, &h, STAGE, &o), 0);
+    cnio__uri_free(&u);
+    return o;
+}
+
+/* Fabric connections server i closed as idle, by its log. */
+static int fab_idle_closes(int i)
+{
+    char path[PATH_MAX], line[512];
+    FILE *f;
+    int n = 0;
+
+    snprintf(path, sizeof(path), "%s/server%d.log", fx.dir, i);
+    f = fopen(path, "r");
+    while (f && fgets(line, sizeof(line), f))
+        n += strstr(line, "tcp;ofi_rxm") && strstr(line, "(--idle-timeout), closing");
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* Waits (bounded) until every server has closed n fabric connections as idle: the
+ * precondition (the client has not looked at its lanes meanwhile). */
+static void wait_fab_closes(int n)
+{
+    int done = 0;
+
+    for (int i = 0; i < 3000 && !done; i++) {
+        done = 1;
+        for (int k = 0; k < fx.n; k++)
+            done &= fab_idle_closes(k) >= n;
+        if (!done)
+            usleep(10000);
+    }
+    ck_assert_msg(done, "the servers did not close the idle fabric connections");
+}
+
+/* The process that opened the object over a fabric pauses past the idle timeout (the
+ * servers close its lanes), then writes. Its write went to connections the servers no
+ * longer knew and failed after cnio_timeout_ms with -CNIO_ERR_TIMEOUT. */
+START_TEST(fabric_opener_revives)
+{
+    uint8_t *data = malloc(LEN);
+    struct cnio_obj *o = fab_open("idle/f");
+
+    fx_fill(data, LEN, 27);
+    ck_assert_int_eq(cnio__obj_pwrite(o, data, LEN / 2, 0), LEN / 2);
+    wait_fab_closes(2);
+    ck_assert_int_eq(cnio__obj_pwrite(o, data + LEN / 2, LEN / 2, LEN / 2), LEN / 2);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    check_bytes("idle/f", data);
+    free(data);
+}
+END_TEST
+
+/* The opener and an attached rank (its own token, over the fabric) pause past the idle
+ * timeout, then write: as idle_then_write over TCP. */
+START_TEST(fabric_attached_revives)
+{
+    uint8_t *data = malloc(LEN), desc[4096];
+    struct cnio_obj *o = fab_open("idle/h"), *rank1;
+    ssize_t n;
+
+    fx_fill(data, LEN, 28);
+    ck_assert_int_eq(cnio__obj_pwrite(o, data, LEN / 4, 0), LEN / 4);
+    n = cnio__obj_export(o, 1, desc, sizeof(desc));
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_le(n, (ssize_t)sizeof(desc));
+    ck_assert_int_eq(cnio__obj_attach(st, desc, (size_t)n, &rank1), 0);
+    ck_assert_str_eq(cnio__ep_transport(rank1->hosts[0].lanes[0]), "ofi (tcp;ofi_rxm)");
+    ck_assert_int_eq(cnio__obj_pwrite(rank1, data + LEN / 4, LEN / 4, LEN / 4), LEN / 4);
+    wait_fab_closes(4);   /* the opener's two lanes and rank 1's two, on each server */
+    ck_assert_int_eq(cnio__obj_pwrite(rank1, data + LEN / 2, LEN / 4, LEN / 2), LEN / 4);
+    ck_assert_int_eq(cnio__obj_pwrite(o, data + 3 * LEN / 4, LEN / 4, 3 * LEN / 4), LEN / 4);
+    ck_assert_int_eq(cnio__obj_close(rank1), 0);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    check_bytes("idle/h", data);
+    free(data);
+}
+END_TEST
+
 static Suite *idle_suite(void)
 {
     Suite *s = suite_create("client_idle");
@@ -339,6 +443,8 @@ static Suite *idle_suite(void)
     tcase_add_test(tc, restart_listens_late);
     tcase_add_test(tc, restart_token_stale);
     tcase_add_test(tc, discard_restart_late);
+    tcase_add_test(tc, fabric_opener_revives);
+    tcase_add_test(tc, fabric_attached_revives);
     suite_add_tcase(s, tc);
     return s;
 }
