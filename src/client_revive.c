@@ -28,6 +28,7 @@
 #include "client_int.h"
 #include "log.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define RV_TRIES 6
@@ -140,6 +141,34 @@ static int rv_connect(struct cnio_obj *obj, int j, struct cnio_ep **nep)
                               obj->path, nep);
 }
 
+/*
+ * A fabric lane's reconnect with the open's token that failed (err) without a refusal:
+ * a restarted server's fabric endpoint has a new address (its provider picks the port),
+ * which only the opener's FABRIC request learns, so the HELLO went nowhere and failed
+ * after cnio_timeout_ms. The host's TCP port is where it was: a connection there with
+ * the same token tells whether the server still knows the open. Asked only after the
+ * fabric failed, so that the lanes of every rank replaced after an idle hour cost the
+ * server no second handshake each. Returns -CNIO_ERR_AUTH when it refuses the token
+ * (the caller says -CNIO_ERR_STALE), else err as it was.
+ */
+static int rv_fab_probe(struct cnio_obj *obj, int j, int err)
+{
+    struct cnio__cl_host *host = &obj->hosts[j];
+    struct cnio_hints tcp = obj->h;
+    struct cnio_ep *ep = NULL;
+    int ret;
+
+    if (!err || err == -CNIO_ERR_AUTH || !host->fab.len ||
+        host->auth.mode != CNIO_WIRE_AUTH_TOKEN)
+        return err;
+    snprintf(tcp.transport, sizeof(tcp.transport), "tcp");
+    ret = cnio__ep_open(obj->st, &tcp, &host->addr, host->name, &host->auth, &ep);
+    if (!ret)
+        ret = cnio__ep_wait_ready(obj->st, &ep, 1);
+    cnio__ep_close(ep);
+    return ret == -CNIO_ERR_AUTH ? ret : err;
+}
+
 /* Replaces lane l of host j, which the server closed while idle. */
 static int rv_lane(struct cnio_obj *obj, int j, int l)
 {
@@ -148,7 +177,7 @@ static int rv_lane(struct cnio_obj *obj, int j, int l)
     int ret = host->auth.k ? 0 : cnio__ep_error(host->lanes[l]);
 
     if (!ret)
-        ret = rv_connect(obj, j, &nep);
+        ret = rv_fab_probe(obj, j, rv_connect(obj, j, &nep));
     if (ret == -CNIO_ERR_AUTH && host->auth.mode == CNIO_WIRE_AUTH_TOKEN) {
         /* A token is good for one open on one server's run: a restarted server (or one
          * that released the open) refuses it. Not a wrong key: the open is gone there. */

@@ -335,18 +335,17 @@ static const char *const fab_extra[] = { "--idle-timeout", "1", "--transport", "
 
 /* Servers with a fabric endpoint, and obj path opened over it (2 lanes per host, each
  * authenticated with the opener's token: client_fab.c). */
-static struct cnio_obj *fab_open(const char *path)
+static struct cnio_obj *fab_open(const char *path, const char *more)
 {
     struct cnio_uri u;
     struct cnio_hints h;
     struct cnio_obj *o;
-    char buf[1024];
+    char buf[1024], q[256];
 
     fx_stop(&fx);
     ck_assert_msg(fx_start(&fx, 2, fab_extra) == 0, "cannot start servers with ofi");
-    ck_assert_int_eq(cnio__uri_parse(fx_uri(&fx, path, "lanes=2&transport=ofi&"
-                                            "ofi_provider=tcp;ofi_rxm", buf, sizeof(buf)),
-                                     &u), 0);
+    snprintf(q, sizeof(q), "lanes=2&transport=ofi&ofi_provider=tcp;ofi_rxm%s", more);
+    ck_assert_int_eq(cnio__uri_parse(fx_uri(&fx, path, q, buf, sizeof(buf)), &u), 0);
     ck_assert_int_eq(cnio__hints_resolve(&h, &u), 0);
     h.striping_unit = UNIT;
     ck_assert_int_eq(cnio__obj_open(st, &u, &h, STAGE, &o), 0);
@@ -392,7 +391,7 @@ static void wait_fab_closes(int n)
 START_TEST(fabric_opener_revives)
 {
     uint8_t *data = malloc(LEN);
-    struct cnio_obj *o = fab_open("idle/f");
+    struct cnio_obj *o = fab_open("idle/f", "");
 
     fx_fill(data, LEN, 27);
     ck_assert_int_eq(cnio__obj_pwrite(o, data, LEN / 2, 0), LEN / 2);
@@ -409,7 +408,7 @@ END_TEST
 START_TEST(fabric_attached_revives)
 {
     uint8_t *data = malloc(LEN), desc[4096];
-    struct cnio_obj *o = fab_open("idle/h"), *rank1;
+    struct cnio_obj *o = fab_open("idle/h", ""), *rank1;
     ssize_t n;
 
     fx_fill(data, LEN, 28);
@@ -430,6 +429,41 @@ START_TEST(fabric_attached_revives)
 }
 END_TEST
 
+/* Server 1 restarted with its fabric endpoint (at a new fabric address: the provider
+ * picks the port), while the opener and an attached rank wait: their next writes say
+ * the open is gone there (-CNIO_ERR_STALE), as restart_token_stale's over TCP. They
+ * failed with -CNIO_ERR_TIMEOUT, on lanes the restarted server never knew. (The fabric
+ * reconnect to the old address fails only after cnio_timeout_ms: 3 s here.) */
+START_TEST(fabric_restart_stale)
+{
+    uint8_t *data = malloc(LEN), desc[4096];
+    struct cnio_obj *o = fab_open("idle/i", "&timeout_ms=3000"), *rank1;
+    int fd = -1;
+    ssize_t n;
+
+    fx_fill(data, LEN, 29);
+    ck_assert_int_eq(cnio__obj_pwrite(o, data, LEN, 0), LEN);
+    n = cnio__obj_export(o, 1, desc, sizeof(desc));
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_le(n, (ssize_t)sizeof(desc));
+    ck_assert_int_eq(cnio__obj_attach(st, desc, (size_t)n, &rank1), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(rank1, data, UNIT, UNIT), UNIT);   /* column 1 */
+    ck_assert_int_ge(fx_kill(&fx, 1, SIGKILL), 0);
+    ck_assert_int_eq(fx_restart_late(&fx, 1, 0, fab_extra), 0);
+    for (int i = 0; i < 3000 && (fd = fx_connect(&fx, 1)) < 0; i++)
+        usleep(10000);
+    ck_assert_msg(fd >= 0, "the restarted server does not listen");
+    close(fd);
+    wait_host_closed(rank1, 1, 0);
+    wait_host_closed(o, 1, 0);
+    ck_assert_int_eq(cnio__obj_pwrite(rank1, data, UNIT, UNIT), -CNIO_ERR_STALE);
+    ck_assert_int_eq(cnio__obj_pwrite(o, data, UNIT, UNIT), -CNIO_ERR_STALE);
+    cnio__obj_close(rank1);
+    cnio__obj_abort(o);
+    free(data);
+}
+END_TEST
+
 static Suite *idle_suite(void)
 {
     Suite *s = suite_create("client_idle");
@@ -445,6 +479,7 @@ static Suite *idle_suite(void)
     tcase_add_test(tc, discard_restart_late);
     tcase_add_test(tc, fabric_opener_revives);
     tcase_add_test(tc, fabric_attached_revives);
+    tcase_add_test(tc, fabric_restart_stale);
     suite_add_tcase(s, tc);
     return s;
 }
