@@ -353,8 +353,8 @@ static struct cnio_obj *fab_open(const char *path, const char *more)
     return o;
 }
 
-/* Fabric connections server i closed as idle, by its log. */
-static int fab_idle_closes(int i)
+/* Fabric connections of provider prov server i closed as idle, by its log. */
+static int fab_idle_closes(int i, const char *prov)
 {
     char path[PATH_MAX], line[512];
     FILE *f;
@@ -363,7 +363,7 @@ static int fab_idle_closes(int i)
     snprintf(path, sizeof(path), "%s/server%d.log", fx.dir, i);
     f = fopen(path, "r");
     while (f && fgets(line, sizeof(line), f))
-        n += strstr(line, "tcp;ofi_rxm") && strstr(line, "(--idle-timeout), closing");
+        n += strstr(line, prov) && strstr(line, "(--idle-timeout), closing");
     if (f)
         fclose(f);
     return n;
@@ -371,14 +371,14 @@ static int fab_idle_closes(int i)
 
 /* Waits (bounded) until every server has closed n fabric connections as idle: the
  * precondition (the client has not looked at its lanes meanwhile). */
-static void wait_fab_closes(int n)
+static void wait_fab_closes(int n, const char *prov)
 {
     int done = 0;
 
     for (int i = 0; i < 3000 && !done; i++) {
         done = 1;
         for (int k = 0; k < fx.n; k++)
-            done &= fab_idle_closes(k) >= n;
+            done &= fab_idle_closes(k, prov) >= n;
         if (!done)
             usleep(10000);
     }
@@ -395,7 +395,7 @@ START_TEST(fabric_opener_revives)
 
     fx_fill(data, LEN, 27);
     ck_assert_int_eq(cnio__obj_pwrite(o, data, LEN / 2, 0), LEN / 2);
-    wait_fab_closes(2);
+    wait_fab_closes(2, "tcp;ofi_rxm");
     ck_assert_int_eq(cnio__obj_pwrite(o, data + LEN / 2, LEN / 2, LEN / 2), LEN / 2);
     ck_assert_int_eq(cnio__obj_close(o), 0);
     check_bytes("idle/f", data);
@@ -419,12 +419,42 @@ START_TEST(fabric_attached_revives)
     ck_assert_int_eq(cnio__obj_attach(st, desc, (size_t)n, &rank1), 0);
     ck_assert_str_eq(cnio__ep_transport(rank1->hosts[0].lanes[0]), "ofi (tcp;ofi_rxm)");
     ck_assert_int_eq(cnio__obj_pwrite(rank1, data + LEN / 4, LEN / 4, LEN / 4), LEN / 4);
-    wait_fab_closes(4);   /* the opener's two lanes and rank 1's two, on each server */
+    wait_fab_closes(4, "tcp;ofi_rxm");   /* the opener's two lanes and rank 1's two, on each server */
     ck_assert_int_eq(cnio__obj_pwrite(rank1, data + LEN / 2, LEN / 4, LEN / 2), LEN / 4);
     ck_assert_int_eq(cnio__obj_pwrite(o, data + 3 * LEN / 4, LEN / 4, 3 * LEN / 4), LEN / 4);
     ck_assert_int_eq(cnio__obj_close(rank1), 0);
     ck_assert_int_eq(cnio__obj_close(o), 0);
     check_bytes("idle/h", data);
+    free(data);
+}
+END_TEST
+
+/* The same over the udp transport (libfabric's udp;ofi_rxd, framed as ofi is, and
+ * closed idle by the same server code). */
+START_TEST(udp_opener_revives)
+{
+    static const char *const extra[] = { "--idle-timeout", "1", "--transport", "tcp,udp",
+                                         NULL };
+    uint8_t *data = malloc(LEN);
+    struct cnio_uri u;
+    struct cnio_hints h;
+    struct cnio_obj *o;
+    char buf[1024];
+
+    fx_stop(&fx);
+    ck_assert_msg(fx_start(&fx, 2, extra) == 0, "cannot start servers with udp");
+    ck_assert_int_eq(cnio__uri_parse(fx_uri(&fx, "idle/u", "lanes=2&transport=udp", buf,
+                                            sizeof(buf)), &u), 0);
+    ck_assert_int_eq(cnio__hints_resolve(&h, &u), 0);
+    h.striping_unit = UNIT;
+    ck_assert_int_eq(cnio__obj_open(st, &u, &h, STAGE, &o), 0);
+    cnio__uri_free(&u);
+    fx_fill(data, LEN, 30);
+    ck_assert_int_eq(cnio__obj_pwrite(o, data, LEN / 2, 0), LEN / 2);
+    wait_fab_closes(2, "udp;ofi_rxd");
+    ck_assert_int_eq(cnio__obj_pwrite(o, data + LEN / 2, LEN / 2, LEN / 2), LEN / 2);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    check_bytes("idle/u", data);
     free(data);
 }
 END_TEST
@@ -480,6 +510,7 @@ static Suite *idle_suite(void)
     tcase_add_test(tc, fabric_opener_revives);
     tcase_add_test(tc, fabric_attached_revives);
     tcase_add_test(tc, fabric_restart_stale);
+    tcase_add_test(tc, udp_opener_revives);
     suite_add_tcase(s, tc);
     return s;
 }
