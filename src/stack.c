@@ -359,11 +359,11 @@ const char *cnio__ep_name(const struct cnio_ep *ep)
  * the server had closed it, so that the caller replaces it before it sends (client_revive.c).
  * Over a fabric nothing tells the client that the server closed its end: a request sent
  * there is dropped by a server that no longer knows the connection, and times out. The
- * server's idle clock starts when our last request arrived, which is before our last_ms
- * (our last reply or send); replacing it EP_IDLE_MARGIN_MS (or half the timeout, when
- * that is shorter) early leaves a request sent now that long to arrive before the server
- * could close it. A request in flight, or queued, keeps it: the server does not close a
- * connection that is busy.
+ * server's idle clock starts when our last request arrived, a little before our last_ms
+ * (its reply came back since); replacing it EP_IDLE_MARGIN_MS (or half the timeout, when
+ * that is shorter) early leaves that long for the reply's way back and the next
+ * request's way there, before the server could close it. A request in flight, or
+ * queued, keeps it: the server does not close a connection that is busy.
  */
 #define EP_IDLE_MARGIN_MS 10000
 
