@@ -337,24 +337,46 @@ END_TEST
 static const char *const fab_extra[] = { "--idle-timeout", "4", "--transport", "tcp,ofi",
                                          "--ofi-provider", "tcp;ofi_rxm", NULL };
 
-/* Servers with a fabric endpoint, and obj path opened over it (2 lanes per host, each
- * authenticated with the opener's token: client_fab.c). */
-static struct cnio_obj *fab_open(const char *path, const char *more)
+/* Servers started with extra (a fabric endpoint), and obj path opened over it with
+ * query q (2 lanes per host, each authenticated with the opener's token: client_fab.c). */
+static struct cnio_obj *fab_open_with(const char *const *extra, const char *path,
+                                      const char *q)
 {
     struct cnio_uri u;
     struct cnio_hints h;
     struct cnio_obj *o;
-    char buf[1024], q[256];
+    char buf[1024];
 
     fx_stop(&fx);
-    ck_assert_msg(fx_start(&fx, 2, fab_extra) == 0, "cannot start servers with ofi");
-    snprintf(q, sizeof(q), "lanes=2&transport=ofi&ofi_provider=tcp;ofi_rxm%s", more);
+    ck_assert_msg(fx_start(&fx, 2, extra) == 0, "cannot start servers with a fabric");
     ck_assert_int_eq(cnio__uri_parse(fx_uri(&fx, path, q, buf, sizeof(buf)), &u), 0);
     ck_assert_int_eq(cnio__hints_resolve(&h, &u), 0);
     h.striping_unit = UNIT;
     ck_assert_int_eq(cnio__obj_open(st, &u, &h, STAGE, &o), 0);
     cnio__uri_free(&u);
     return o;
+}
+
+/* fab_open_with over ofi (tcp;ofi_rxm), more appended to the query. */
+static struct cnio_obj *fab_open(const char *path, const char *more)
+{
+    char q[256];
+
+    snprintf(q, sizeof(q), "lanes=2&transport=ofi&ofi_provider=tcp;ofi_rxm%s", more);
+    return fab_open_with(fab_extra, path, q);
+}
+
+/* An attached rank of o (its own token, as rank 1 of the job). */
+static struct cnio_obj *fab_attach(struct cnio_obj *o)
+{
+    uint8_t desc[4096];
+    struct cnio_obj *rank1;
+    ssize_t n = cnio__obj_export(o, 1, desc, sizeof(desc));
+
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_le(n, (ssize_t)sizeof(desc));
+    ck_assert_int_eq(cnio__obj_attach(st, desc, (size_t)n, &rank1), 0);
+    return rank1;
 }
 
 /* Fabric connections of provider prov server i closed as idle, by its log. */
@@ -392,18 +414,25 @@ static void wait_fab_closes(int n, const char *prov)
 /* The process that opened the object over a fabric pauses past the idle timeout (the
  * servers close its lanes), then writes. Its write went to connections the servers no
  * longer knew and failed after cnio_timeout_ms with -CNIO_ERR_TIMEOUT. */
-START_TEST(fabric_opener_revives)
+/* o, opened over a fabric of provider prov, writes half of path, idles until every
+ * server closed its two lanes, writes the rest: the bytes read back. */
+static void opener_revives(struct cnio_obj *o, const char *path, const char *prov,
+                           uint64_t seed)
 {
     uint8_t *data = malloc(LEN);
-    struct cnio_obj *o = fab_open("idle/f", "");
 
-    fx_fill(data, LEN, 27);
+    fx_fill(data, LEN, seed);
     ck_assert_int_eq(cnio__obj_pwrite(o, data, LEN / 2, 0), LEN / 2);
-    wait_fab_closes(2, "tcp;ofi_rxm");
+    wait_fab_closes(2, prov);
     ck_assert_int_eq(cnio__obj_pwrite(o, data + LEN / 2, LEN / 2, LEN / 2), LEN / 2);
     ck_assert_int_eq(cnio__obj_close(o), 0);
-    check_bytes("idle/f", data);
+    check_bytes(path, data);
     free(data);
+}
+
+START_TEST(fabric_opener_revives)
+{
+    opener_revives(fab_open("idle/f", ""), "idle/f", "tcp;ofi_rxm", 27);
 }
 END_TEST
 
@@ -411,16 +440,12 @@ END_TEST
  * timeout, then write: as idle_then_write over TCP. */
 START_TEST(fabric_attached_revives)
 {
-    uint8_t *data = malloc(LEN), desc[4096];
+    uint8_t *data = malloc(LEN);
     struct cnio_obj *o = fab_open("idle/h", ""), *rank1;
-    ssize_t n;
 
     fx_fill(data, LEN, 28);
     ck_assert_int_eq(cnio__obj_pwrite(o, data, LEN / 4, 0), LEN / 4);
-    n = cnio__obj_export(o, 1, desc, sizeof(desc));
-    ck_assert_int_gt(n, 0);
-    ck_assert_int_le(n, (ssize_t)sizeof(desc));
-    ck_assert_int_eq(cnio__obj_attach(st, desc, (size_t)n, &rank1), 0);
+    rank1 = fab_attach(o);
     ck_assert_str_eq(cnio__ep_transport(rank1->hosts[0].lanes[0]), "ofi (tcp;ofi_rxm)");
     ck_assert_int_eq(cnio__obj_pwrite(rank1, data + LEN / 4, LEN / 4, LEN / 4), LEN / 4);
     wait_fab_closes(4, "tcp;ofi_rxm");   /* the opener's two lanes and rank 1's two, on each server */
@@ -439,27 +464,9 @@ START_TEST(udp_opener_revives)
 {
     static const char *const extra[] = { "--idle-timeout", "4", "--transport", "tcp,udp",
                                          NULL };
-    uint8_t *data = malloc(LEN);
-    struct cnio_uri u;
-    struct cnio_hints h;
-    struct cnio_obj *o;
-    char buf[1024];
 
-    fx_stop(&fx);
-    ck_assert_msg(fx_start(&fx, 2, extra) == 0, "cannot start servers with udp");
-    ck_assert_int_eq(cnio__uri_parse(fx_uri(&fx, "idle/u", "lanes=2&transport=udp", buf,
-                                            sizeof(buf)), &u), 0);
-    ck_assert_int_eq(cnio__hints_resolve(&h, &u), 0);
-    h.striping_unit = UNIT;
-    ck_assert_int_eq(cnio__obj_open(st, &u, &h, STAGE, &o), 0);
-    cnio__uri_free(&u);
-    fx_fill(data, LEN, 30);
-    ck_assert_int_eq(cnio__obj_pwrite(o, data, LEN / 2, 0), LEN / 2);
-    wait_fab_closes(2, "udp;ofi_rxd");
-    ck_assert_int_eq(cnio__obj_pwrite(o, data + LEN / 2, LEN / 2, LEN / 2), LEN / 2);
-    ck_assert_int_eq(cnio__obj_close(o), 0);
-    check_bytes("idle/u", data);
-    free(data);
+    opener_revives(fab_open_with(extra, "idle/u", "lanes=2&transport=udp"), "idle/u",
+                   "udp;ofi_rxd", 30);
 }
 END_TEST
 
@@ -470,17 +477,13 @@ END_TEST
  * reconnect to the old address fails only after cnio_timeout_ms: 3 s here.) */
 START_TEST(fabric_restart_stale)
 {
-    uint8_t *data = malloc(LEN), desc[4096];
+    uint8_t *data = malloc(LEN);
     struct cnio_obj *o = fab_open("idle/i", "&timeout_ms=3000"), *rank1;
     int fd = -1;
-    ssize_t n;
 
     fx_fill(data, LEN, 29);
     ck_assert_int_eq(cnio__obj_pwrite(o, data, LEN, 0), LEN);
-    n = cnio__obj_export(o, 1, desc, sizeof(desc));
-    ck_assert_int_gt(n, 0);
-    ck_assert_int_le(n, (ssize_t)sizeof(desc));
-    ck_assert_int_eq(cnio__obj_attach(st, desc, (size_t)n, &rank1), 0);
+    rank1 = fab_attach(o);
     ck_assert_int_eq(cnio__obj_pwrite(rank1, data, UNIT, UNIT), UNIT);   /* column 1 */
     ck_assert_int_ge(fx_kill(&fx, 1, SIGKILL), 0);
     ck_assert_int_eq(fx_restart_late(&fx, 1, 0, fab_extra), 0);
