@@ -88,12 +88,7 @@ static int cfg_host(const char *s, const char *e, struct cnio_host *h)
     if (*s == '[') {
         name = s + 1;
         name_end = memchr(name, ']', (size_t)(e - name));
-        if (!name_end)
-            return -CNIO_ERR_URI;
-        for (const char *p = name; p < name_end; p++)
-            if (!cfg_v6_char(*p))
-                return -CNIO_ERR_URI;
-        if (!memchr(name, ':', (size_t)(name_end - name)))
+        if (!name_end || !memchr(name, ':', (size_t)(name_end - name)))
             return -CNIO_ERR_URI;
         colon = name_end + 1 < e ? name_end + 1 : NULL;
         if (colon && *colon != ':')
@@ -101,15 +96,15 @@ static int cfg_host(const char *s, const char *e, struct cnio_host *h)
     } else {
         colon = memchr(s, ':', (size_t)(e - s));
         name_end = colon ? colon : e;
-        for (const char *p = name; p < name_end; p++)
-            if (!cfg_name_char(*p))
-                return -CNIO_ERR_URI;
     }
     len = (size_t)(name_end - name);
     if (len == 0 || len > CNIO_HOSTNAME_MAX)
         return -CNIO_ERR_URI;
     memcpy(h->name, name, len);
     h->name[len] = '\0';
+    /* its characters: an IPv6 address's (it holds a ':') or a host name's */
+    if (strlen(h->name) != len || !cnio__host_name_ok(h->name))
+        return -CNIO_ERR_URI;
     if (colon)
         return cfg_port(colon + 1, e, &h->port);
     return 0;
