@@ -230,6 +230,11 @@ struct cnio_obj_stat {
  * of the same hosts, or through that host alone); the object's own columns may be
  * whole. `cnio rm -r` of the name removes both. */
 #define CNIO_OBJ_SHADOWED 0x80
+/* With TORN: a host of the URI holds nothing of a column that column 0's layout has (no
+ * column, no upload of it): the object was written through other hosts than the URI's
+ * (column 0's host is in both), or that host lost its column. Copying it again through
+ * this URI would replace the object on column 0's host, so nothing says to. */
+#define CNIO_OBJ_MISSING 0x100
 /* STAT of the object u names on every host it has a column on. A commit under way (it
  * reached some hosts, its writer is live) is waited for, up to h->timeout_ms, so that
  * out describes the object before it or after it (client_ctl.c). */

@@ -120,8 +120,8 @@ static int ctl_stat_once(struct cnio_stack *st, const struct cnio_uri *u,
     }
     for (uint32_t j = 0; !ret && j < l.count; j++)
         cnio__cl_state(&out->state, &c.hosts[j].info, c.hosts[0].info.gen);
-    if (missing)
-        out->state |= CNIO_OBJ_TORN;   /* a column column 0's layout has is missing */
+    if (missing)   /* a column column 0's layout has is missing */
+        out->state |= CNIO_OBJ_TORN | CNIO_OBJ_MISSING;
     if (!ret && (out->state & (CNIO_OBJ_STAGED | CNIO_OBJ_TORN | CNIO_OBJ_PENDING)))
         out->state |= live;
     out->layout = l;
@@ -440,7 +440,7 @@ static void ctl_combine(const struct ctl_entry *e, size_t n, int nhosts, struct 
                                                                  info->local_size));
     }
     if (mine && z->info.stripe_index == 0 && seen < CNIO_MIN(s->layout.count, (uint32_t)nhosts))
-        s->state |= CNIO_OBJ_TORN;   /* a column column 0's layout has is missing */
+        s->state |= CNIO_OBJ_TORN | CNIO_OBJ_MISSING;   /* a column column 0's layout has */
     if (clash)
         s->state |= CNIO_OBJ_TORN | CNIO_OBJ_SHADOWED;
     if (!mine)

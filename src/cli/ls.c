@@ -49,6 +49,11 @@ static const char *cli_state(uint32_t state)
     if (state & CNIO_OBJ_FOREIGN)
         return "incomplete: not an object of this URI: a write through another order of "
                "these hosts left it (read it through that order; cnio rm removes it)";
+    if (state & CNIO_OBJ_MISSING)
+        return "incomplete: a host of this URI holds nothing of one of its columns: written "
+               "through other hosts (read it through the URI that wrote it), or that host "
+               "lost its column (copying it again through this URI replaces the object; "
+               "cnio rm removes it)";
     if (state & CNIO_OBJ_TORN)
         return live ? "incomplete: a commit has not reached every host (a writer of it is "
                       "live: under way)"
@@ -189,6 +194,8 @@ static int ls_print(const char *name, const struct cnio_obj_stat *ls, void *arg)
         fputs("  (incomplete: a host holds a directory of this name as well)", stdout);
     else if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_FOREIGN))
         fputs("  (incomplete: another order of these hosts wrote it)", stdout);
+    else if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_MISSING))
+        fputs("  (incomplete: a column is on no host of this URI)", stdout);
     else if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_INCOMPLETE))
         fputs("  (incomplete)", stdout);
     fputs(s->is_dir ? "/\n" : "\n", stdout);

@@ -22,10 +22,13 @@ enum tree_type { TREE_FILE = 1, TREE_DIR = 2, TREE_LINK = 3 };
  * and its open tells the two apart, waiting for a commit under way); or what a write
  * through another order of the same hosts left (TREE_FOREIGN: not copied); or an object
  * that a host's directory of its name shadows (TREE_SHADOWED, and _FOREIGN when that
- * object is of another order: not copied, since that directory may hold a tree as well). */
+ * object is of another order: not copied, since that directory may hold a tree as well);
+ * or an object of which a host of this URI holds no column that the layout has
+ * (TREE_MISSING, CNIO_OBJ_MISSING: written through other hosts; not copied). */
 enum tree_state {
     TREE_INCOMPLETE = 1, TREE_SETTLING = 2, TREE_FOREIGN = 3, TREE_SHADOWED = 4,
-    TREE_SHADOWED_FOREIGN = 5
+    TREE_SHADOWED_FOREIGN = 5, TREE_MISSING = 6,
+    TREE_STATE_LAST = TREE_MISSING
 };
 
 /* One entry of a tree, by its path relative to the tree's top ("" is the top). */

@@ -118,7 +118,7 @@ static int list_ent(const uint8_t *buf, uint64_t len, uint64_t *pos, struct tree
     const uint8_t *p = buf + *pos;
 
     memset(e, 0, sizeof(*e));
-    if (len - *pos < 46 || p[0] < TREE_FILE || p[0] > TREE_LINK || p[1] > TREE_SHADOWED_FOREIGN)
+    if (len - *pos < 46 || p[0] < TREE_FILE || p[0] > TREE_LINK || p[1] > TREE_STATE_LAST)
         return -1;
     e->type = p[0];
     e->incomplete = p[1];

@@ -110,6 +110,12 @@ static int tree_entry_ok(struct tree_run *r, const struct tree_ent *e, int clash
                         "alone)");
         return 0;
     }
+    if (r->src.remote && e->incomplete == TREE_MISSING) {
+        tree_entry_fail(r, e->rel, "a host of this URI holds nothing of one of its columns: "
+                        "written through other hosts (copy it through the URI that wrote "
+                        "it), or that host lost its column; not copied");
+        return 0;
+    }
     if (r->src.remote && e->incomplete == TREE_FOREIGN) {
         tree_entry_fail(r, e->rel, "not an object of this URI: a write through another order "
                         "of these hosts left it; not copied (copy it through that order)");

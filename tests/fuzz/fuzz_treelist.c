@@ -83,7 +83,7 @@ static void fz_unpack(const uint8_t *d, size_t n)
         const struct tree_ent *e = &l.e[i];
 
         FZ_CHECK(e->rel && e->type >= TREE_FILE && e->type <= TREE_LINK &&
-                 e->incomplete <= TREE_SHADOWED_FOREIGN && (!e->link || e->link[0]));
+                 e->incomplete <= TREE_STATE_LAST && (!e->link || e->link[0]));
     }
     fz_roundtrip(&l, d, n);
     tree_list_free(&l);
@@ -101,7 +101,7 @@ static void fz_build(const uint8_t *d, size_t n)
         size_t rl = d[pos + 1] & 15, ll = d[pos + 1] >> 4;
 
         e.type = (uint8_t)(TREE_FILE + d[pos] % 3);
-        e.incomplete = (uint8_t)((d[pos] >> 2) % (TREE_SHADOWED_FOREIGN + 1));
+        e.incomplete = (uint8_t)((d[pos] >> 2) % (TREE_STATE_LAST + 1));
         pos += 2;
         if (pos + rl + ll > n)
             break;
