@@ -36,6 +36,22 @@
 #include <string.h>
 #include <time.h>
 
+/*
+ * Sleeps *nap_us and doubles it, up to OFI_NAP_MAX_US: the pause of a wait that polls
+ * the provider (which progresses only when called) until something moves. Without it a
+ * HELLO to a server's old fabric address (one restarted: its provider picked a new
+ * port) spun a core for all of cnio_timeout_ms: tcp;ofi_rxm refuses the send with
+ * FI_EAGAIN while it connects, and its connect was refused at once, about 1,200 times a
+ * second. As the stack's own naps (stk_nap in stack.c), never shorter for long.
+ */
+static void ofi_nap(long *nap_us)
+{
+    struct timespec ts = { 0, *nap_us * 1000L };
+
+    nanosleep(&ts, NULL);
+    *nap_us = CNIO_MIN(*nap_us * 2, OFI_NAP_MAX_US);
+}
+
 /* Posts the receive of the current try's CHALLENGE. */
 static int ofi_post_chal(struct ofi_conn *c)
 {
@@ -57,6 +73,7 @@ static int ofi_post_chal(struct ofi_conn *c)
 static int ofi_post_hello(struct ofi_conn *c, int64_t deadline)
 {
     struct ofi_op *op = &c->hello[c->try];
+    long nap_us = OFI_NAP_US;
     ssize_t r;
 
     for (;;) {
@@ -71,6 +88,7 @@ static int ofi_post_hello(struct ofi_conn *c, int64_t deadline)
         if (cnio__now_ms() >= deadline)
             return -CNIO_ERR_TIMEOUT;
         cnio__ofi_cq_drain(c->tp);
+        ofi_nap(&nap_us);
     }
     if (r)
         return cnio__fab_err((int)r);
@@ -239,6 +257,7 @@ void cnio__ofi_bye(struct ofi_conn *c, int t, uint32_t sid)
     struct cnio_fab *f = ofi_try_fab(c, t);
     struct ofi_op *op = &c->bye[t];
     int64_t deadline = cnio__now_ms() + ofi_bye_ms(c->tp);
+    long nap_us = OFI_NAP_US;
     ssize_t r;
 
     if (!f || op->posted || c->tpeer[t] == FI_ADDR_UNSPEC || cnio__fab_live_now(f))
@@ -256,6 +275,7 @@ void cnio__ofi_bye(struct ofi_conn *c, int t, uint32_t sid)
         if (r != -FI_EAGAIN || cnio__now_ms() >= deadline)
             break;
         cnio__ofi_cq_drain(c->tp);
+        ofi_nap(&nap_us);
     }
     op->posted = r == 0;
 }
@@ -268,7 +288,7 @@ static int ofi_quiesce(struct ofi_conn *c)
     struct ofi_tp *tp = c->tp;
     int64_t deadline = cnio__now_ms() + OFI_CLOSE_MS;
     int64_t bye_by = cnio__now_ms() + ofi_bye_ms(tp);
-    long nap_us = OFI_QUIESCE_NAP_US;
+    long nap_us = OFI_NAP_US;
     int n;
 
     for (int t = 0; t <= c->try && t < OFI_HELLO_TRIES; t++) {
@@ -287,23 +307,18 @@ static int ofi_quiesce(struct ofi_conn *c)
             cnio__fab_leave(c->fab);
         }
     while ((n = ofi_held(c, 1)) != 0) {
-        /* A pass that completed nothing naps as the stack does between polls of a fabric
-         * endpoint (its provider progresses only when polled): OFI_QUIESCE_NAP_US, doubling
-         * while nothing completes, up to 2 ms. A close that waits for an acknowledgement
-         * neither spins a core for up to OFI_CLOSE_MS nor wakes thousands of times a
-         * second (check_client's waiting_sleeps: such wake-ups starved kernel workers). */
-        struct timespec ts = { 0, nap_us * 1000L };
-
+        /* A pass that completed nothing naps (ofi_nap), from OFI_NAP_US again after one
+         * that did. A close that waits for an acknowledgement neither spins a core for up
+         * to OFI_CLOSE_MS nor wakes thousands of times a second (check_client's
+         * waiting_sleeps: such wake-ups starved kernel workers). */
         if (n == ofi_byes_held(c) && cnio__now_ms() >= bye_by)
             return -1;
         if (cnio__ofi_cq_drain(tp) || cnio__now_ms() >= deadline)
             return -1;
-        if (ofi_held(c, 1) == n) {
-            nanosleep(&ts, NULL);
-            nap_us = CNIO_MIN(nap_us * 2, OFI_QUIESCE_NAP_MAX_US);
-        } else {
-            nap_us = OFI_QUIESCE_NAP_US;
-        }
+        if (ofi_held(c, 1) == n)
+            ofi_nap(&nap_us);
+        else
+            nap_us = OFI_NAP_US;
     }
     return 0;
 }

@@ -22,10 +22,11 @@
 #define OFI_SLOTS CNIO_EP_MAX_INFLIGHT
 #define OFI_CQ_BATCH 32
 #define OFI_CLOSE_MS 2000
-/* A closing connection's pause between polls that completed nothing (ofi_quiesce):
- * the first, and the longest it doubles to. */
-#define OFI_QUIESCE_NAP_US 100
-#define OFI_QUIESCE_NAP_MAX_US 2000
+/* The pause of a connection's own wait between tries that got nowhere (ofi_nap: a send
+ * the provider refused with FI_EAGAIN, a close's poll that completed nothing): the
+ * first, and the longest it doubles to. */
+#define OFI_NAP_US 100
+#define OFI_NAP_MAX_US 2000
 #define OFI_CHAL_LEN (CNIO_WIRE_HDR_SIZE + CNIO_WIRE_CHALLENGE_SIZE)
 #define OFI_HELLO_TRIES 3     /* endpoints a connection's HELLO is sent from, at most */
 #define OFI_MAX_FEPS 8        /* endpoints per transport instance */
