@@ -90,6 +90,39 @@ static void check_bytes(const char *path, const uint8_t *want)
     free(got);
 }
 
+/* Connections server i closed as idle, by its log: those whose peer names provider prov
+ * (a fabric's), or all (NULL). */
+static int idle_closes(int i, const char *prov)
+{
+    char path[PATH_MAX], line[512];
+    FILE *f;
+    int n = 0;
+
+    snprintf(path, sizeof(path), "%s/server%d.log", fx.dir, i);
+    f = fopen(path, "r");
+    while (f && fgets(line, sizeof(line), f))
+        n += (!prov || strstr(line, prov)) && strstr(line, "(--idle-timeout), closing");
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* Waits (bounded) until every server has closed n connections (of prov, or all) as
+ * idle: the precondition (the client has not looked at its lanes meanwhile). */
+static void wait_idle_closes(int n, const char *prov)
+{
+    int done = 0;
+
+    for (int i = 0; i < 3000 && !done; i++) {
+        done = 1;
+        for (int k = 0; k < fx.n; k++)
+            done &= idle_closes(k, prov) >= n;
+        if (!done)
+            usleep(10000);
+    }
+    ck_assert_msg(done, "the servers did not close the idle connections");
+}
+
 /* An upload's writer and an attached rank pause past the idle timeout, then write. */
 START_TEST(idle_then_write)
 {
@@ -381,38 +414,6 @@ static struct cnio_obj *fab_attach(struct cnio_obj *o)
     return rank1;
 }
 
-/* Fabric connections of provider prov server i closed as idle, by its log. */
-static int fab_idle_closes(int i, const char *prov)
-{
-    char path[PATH_MAX], line[512];
-    FILE *f;
-    int n = 0;
-
-    snprintf(path, sizeof(path), "%s/server%d.log", fx.dir, i);
-    f = fopen(path, "r");
-    while (f && fgets(line, sizeof(line), f))
-        n += strstr(line, prov) && strstr(line, "(--idle-timeout), closing");
-    if (f)
-        fclose(f);
-    return n;
-}
-
-/* Waits (bounded) until every server has closed n fabric connections as idle: the
- * precondition (the client has not looked at its lanes meanwhile). */
-static void wait_fab_closes(int n, const char *prov)
-{
-    int done = 0;
-
-    for (int i = 0; i < 3000 && !done; i++) {
-        done = 1;
-        for (int k = 0; k < fx.n; k++)
-            done &= fab_idle_closes(k, prov) >= n;
-        if (!done)
-            usleep(10000);
-    }
-    ck_assert_msg(done, "the servers did not close the idle fabric connections");
-}
-
 /* The process that opened the object over a fabric pauses past the idle timeout (the
  * servers close its lanes), then writes. Its write went to connections the servers no
  * longer knew and failed after cnio_timeout_ms with -CNIO_ERR_TIMEOUT. */
@@ -425,7 +426,7 @@ static void opener_revives(struct cnio_obj *o, const char *path, const char *pro
 
     fx_fill(data, LEN, seed);
     ck_assert_int_eq(cnio__obj_pwrite(o, data, LEN / 2, 0), LEN / 2);
-    wait_fab_closes(2, prov);
+    wait_idle_closes(2, prov);
     ck_assert_int_eq(cnio__obj_pwrite(o, data + LEN / 2, LEN / 2, LEN / 2), LEN / 2);
     ck_assert_int_eq(cnio__obj_close(o), 0);
     check_bytes(path, data);
@@ -450,7 +451,7 @@ START_TEST(fabric_attached_revives)
     rank1 = fab_attach(o);
     ck_assert_str_eq(cnio__ep_transport(rank1->hosts[0].lanes[0]), "ofi (tcp;ofi_rxm)");
     ck_assert_int_eq(cnio__obj_pwrite(rank1, data + LEN / 4, LEN / 4, LEN / 4), LEN / 4);
-    wait_fab_closes(4, "tcp;ofi_rxm");   /* the opener's two lanes and rank 1's two, on each server */
+    wait_idle_closes(4, "tcp;ofi_rxm");   /* the opener's two lanes and rank 1's two, on each server */
     ck_assert_int_eq(cnio__obj_pwrite(rank1, data + LEN / 2, LEN / 4, LEN / 2), LEN / 4);
     ck_assert_int_eq(cnio__obj_pwrite(o, data + 3 * LEN / 4, LEN / 4, 3 * LEN / 4), LEN / 4);
     ck_assert_int_eq(cnio__obj_close(rank1), 0);
@@ -528,6 +529,44 @@ START_TEST(fabric_restart_stale)
 }
 END_TEST
 
+/* A namespace session (cp -r's: objects borrow its connection to each host, which is
+ * not revived as an object's own are), idle until the servers closed it: its next
+ * object open says -CNIO_ERR_CONN, and another session (what cp -r opens then) works.
+ * A session is over TCP even with a fabric transport (cnio__cl_connect: no fabric
+ * address yet), so the server's close is always seen. */
+START_TEST(session_closed_idle)
+{
+    uint8_t *data = malloc(LEN);
+    struct cnio_uri u;
+    struct cnio_hints h;
+    struct cnio_ns *ns;
+    struct cnio_obj *o;
+    char buf[1024];
+
+    fx_fill(data, LEN, 31);
+    ck_assert_int_eq(cnio__uri_parse(fx_uri(&fx, "idle/", "timeout_ms=3000", buf,
+                                            sizeof(buf)), &u), 0);
+    ck_assert_int_eq(cnio__hints_resolve(&h, &u), 0);
+    h.striping_unit = UNIT;
+    ck_assert_int_eq(cnio__ns_open(st, &u, &h, &ns), 0);
+    ck_assert_int_eq(cnio__ns_obj_open(ns, "idle/s1", STAGE, &o), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(o, data, LEN, 0), LEN);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    wait_idle_closes(1, NULL);
+    ck_assert_int_eq(cnio__ns_obj_open(ns, "idle/s2", STAGE, &o), -CNIO_ERR_CONN);
+    cnio__ns_close(ns);
+    ck_assert_int_eq(cnio__ns_open(st, &u, &h, &ns), 0);   /* what cp -r does then */
+    ck_assert_int_eq(cnio__ns_obj_open(ns, "idle/s2", STAGE, &o), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(o, data, LEN, 0), LEN);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    cnio__ns_close(ns);
+    cnio__uri_free(&u);
+    check_bytes("idle/s1", data);
+    check_bytes("idle/s2", data);
+    free(data);
+}
+END_TEST
+
 static Suite *idle_suite(void)
 {
     Suite *s = suite_create("client_idle");
@@ -541,6 +580,7 @@ static Suite *idle_suite(void)
     tcase_add_test(tc, restart_listens_late);
     tcase_add_test(tc, restart_token_stale);
     tcase_add_test(tc, discard_restart_late);
+    tcase_add_test(tc, session_closed_idle);
     /* Not under ThreadSanitizer: libfabric's threads are not instrumented, and the
      * build is slow enough that a fabric open took longer than the 3 s timeout these
      * tests set (the TCP ones above run there) */
