@@ -33,6 +33,9 @@
 
 #define RV_TRIES 6
 #define RV_FIRST_MS 100
+/* A fabric lane's reconnect waits this long for its first HELLO before it asks the
+ * host's TCP port whether the server still knows the open (rv_fab_lane). */
+#define RV_FAB_FIRST_MS 2000
 #define RV_BOUND_MS 3500
 
 /* The flags that reopen obj on host j as it was opened: the staged instance resumed or
@@ -169,6 +172,36 @@ static int rv_fab_probe(struct cnio_obj *obj, int j, int err)
     return ret == -CNIO_ERR_AUTH ? ret : err;
 }
 
+/*
+ * rv_connect and rv_fab_probe for a lane of host j. A fabric lane of a token waits
+ * RV_FAB_FIRST_MS for its HELLO, then asks the TCP port, and only when that does not
+ * refuse the token waits all of cnio_timeout_ms: a restarted server's fabric endpoint
+ * is at a new address, where the HELLO goes nowhere, and every rank of a job waited
+ * the whole timeout (30 s by default) to learn that its open was gone. A live server
+ * answers a HELLO within milliseconds; a slower one costs a TCP handshake more.
+ */
+static int rv_fab_lane(struct cnio_obj *obj, int j, struct cnio_ep **nep)
+{
+    struct cnio__cl_host *host = &obj->hosts[j];
+    struct cnio_hints first = obj->h;
+    int ret;
+
+    if (!host->fab.len || host->auth.mode != CNIO_WIRE_AUTH_TOKEN ||
+        obj->h.timeout_ms <= 2 * RV_FAB_FIRST_MS)
+        return rv_fab_probe(obj, j, rv_connect(obj, j, nep));
+    first.timeout_ms = RV_FAB_FIRST_MS;
+    ret = cnio__cl_reconnect(obj->st, &first, host, &host->auth, 0, obj->path, nep);
+    if (!ret) {
+        cnio__ep_set_timeout(*nep, obj->h.timeout_ms);
+        return 0;
+    }
+    cnio__ep_close(*nep);
+    *nep = NULL;
+    if (rv_fab_probe(obj, j, ret) == -CNIO_ERR_AUTH)
+        return -CNIO_ERR_AUTH;
+    return rv_fab_probe(obj, j, rv_connect(obj, j, nep));
+}
+
 /* Replaces lane l of host j, which the server closed while idle. */
 static int rv_lane(struct cnio_obj *obj, int j, int l)
 {
@@ -177,7 +210,7 @@ static int rv_lane(struct cnio_obj *obj, int j, int l)
     int ret = host->auth.k ? 0 : cnio__ep_error(host->lanes[l]);
 
     if (!ret)
-        ret = rv_fab_probe(obj, j, rv_connect(obj, j, &nep));
+        ret = rv_fab_lane(obj, j, &nep);
     if (ret == -CNIO_ERR_AUTH && host->auth.mode == CNIO_WIRE_AUTH_TOKEN) {
         /* A token is good for one open on one server's run: a restarted server (or one
          * that released the open) refuses it. Not a wrong key: the open is gone there. */

@@ -375,6 +375,12 @@ static int ep_idle_expired(const struct cnio_ep *ep)
            cnio__now_ms() - ep->last_ms >= ep->idle_ms - early;
 }
 
+void cnio__ep_set_timeout(struct cnio_ep *ep, int timeout_ms)
+{
+    if (ep && timeout_ms > 0)
+        ep->timeout_ms = timeout_ms;
+}
+
 int cnio__ep_idle_closed(struct cnio_ep *ep)
 {
     char b;

@@ -63,6 +63,10 @@ int cnio__ep_open(struct cnio_stack *st, const struct cnio_hints *h,
 /* Progresses until each of eps[0..n) is ready or dead: 0, or the first endpoint's
  * error in array order (-CNIO_ERR_AUTH, -CNIO_ERR_LIMIT, -CNIO_ERR_TIMEOUT, ...). */
 int cnio__ep_wait_ready(struct cnio_stack *st, struct cnio_ep *const *eps, int n);
+/* Sets how long ep's requests (and a handshake still under way) may wait without a
+ * byte from the peer, in milliseconds (> 0): what cnio__ep_open took from
+ * h->timeout_ms. */
+void cnio__ep_set_timeout(struct cnio_ep *ep, int timeout_ms);
 /* Closes the connection (failing anything still in flight with -CNIO_ERR_CONN) and
  * frees ep. NULL is a no-op. */
 void cnio__ep_close(struct cnio_ep *ep);

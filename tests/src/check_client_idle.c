@@ -484,16 +484,18 @@ static double now_s(void)
 /* Server 1 restarted with its fabric endpoint (at a new fabric address: the provider
  * picks the port), while the opener and an attached rank wait: their next writes say
  * the open is gone there (-CNIO_ERR_STALE), as restart_token_stale's over TCP. They
- * failed with -CNIO_ERR_TIMEOUT, on lanes the restarted server never knew. (The fabric
- * reconnect to the old address fails only after cnio_timeout_ms: 3 s here.) That wait
- * sleeps between its tries: it spun a core (tcp;ofi_rxm refuses the HELLO with
- * FI_EAGAIN while its connect, refused at once, is tried again), a CPU time of 90% of
- * the wait's on an idle machine; a rank that spins beside others on few cores is their
- * loss. Load only lowers a spinner's share, so the bound cannot fail a sleeper. */
+ * failed with -CNIO_ERR_TIMEOUT, on lanes the restarted server never knew. Then each
+ * came only after the fabric HELLO's whole cnio_timeout_ms (10 s here, 30 s by
+ * default: every rank of a job waited that long); the reconnect now asks the TCP port
+ * after 2 s (client_revive.c), so both come within the one timeout. The wait sleeps
+ * between its tries: it spun a core (tcp;ofi_rxm refuses the HELLO with FI_EAGAIN
+ * while its connect, refused at once, is tried again), a CPU time of 90% of the wait's
+ * on an idle machine. Load only lowers a spinner's share and lengthens nothing here by
+ * seconds, so neither bound can fail a right client. */
 START_TEST(fabric_restart_stale)
 {
     uint8_t *data = malloc(LEN);
-    struct cnio_obj *o = fab_open("idle/i", "&timeout_ms=3000"), *rank1;
+    struct cnio_obj *o = fab_open("idle/i", "&timeout_ms=10000"), *rank1;
     struct rusage r0, r1;
     double t0, dt, cpu;
     int fd = -1;
@@ -521,7 +523,7 @@ START_TEST(fabric_restart_stale)
           (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec -
                    r0.ru_stime.tv_usec) / 1e6;
     printf("fabric_restart_stale: %.2f s of CPU in %.2f s of waiting for STALE\n", cpu, dt);
-    ck_assert_msg(dt >= 2.5, "STALE after %.2f s: not after the fabric HELLO's timeout", dt);
+    ck_assert_msg(dt < 10, "STALE after %.2f s: after the fabric HELLO's whole timeout", dt);
     ck_assert_msg(cpu < 0.25 * dt, "%.2f s of CPU in %.2f s of waiting: it spins", cpu, dt);
     cnio__obj_close(rank1);
     cnio__obj_abort(o);
