@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -122,6 +124,43 @@ static void shim_cat_num(char *msg, size_t cap, size_t *len, long n)
     shim_cat(msg, cap, len, d + k);
 }
 
+/* What fd 2 was when the library was loaded (valid: it was open). */
+static struct {
+    dev_t dev;
+    ino_t ino;
+    int valid;
+} shim_stderr;
+
+static void shim_stderr_note(void)
+{
+    struct stat sb;
+
+    if (fstat(2, &sb) == 0)
+        shim_stderr.dev = sb.st_dev, shim_stderr.ino = sb.st_ino, shim_stderr.valid = 1;
+}
+
+/*
+ * 1 when the shim's own lines may go to fd 2: it is still the file it was at load, and
+ * not a network connection. A program that closed its fds at start (as daemons do) and
+ * then connected may hold a TCP connection on fd 2 (or, run by inetd, be given one
+ * there), and a line went into that stream: a redis client read "-ERR unknown command
+ * 'cnio-sockets[...]'" as the reply to its next GET, and exited 0. Async-signal-safe
+ * (fstat, getsockname).
+ */
+static int shim_can_say(void)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    struct stat sb;
+
+    if (!shim_stderr.valid || fstat(2, &sb) != 0 || sb.st_dev != shim_stderr.dev ||
+        sb.st_ino != shim_stderr.ino)
+        return 0;
+    return !S_ISSOCK(sb.st_mode) ||
+           (getsockname(2, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family != AF_INET &&
+            ss.ss_family != AF_INET6);
+}
+
 /*
  * Whether this process is the job's first to find the proxy gone: it creates the marker
  * SOCKET.down beside the proxy's socket (a proxy starting there removes it). Every
@@ -152,7 +191,9 @@ void shim_proxy_failed(const char *what)
 
     __atomic_store_n(&shim_on, 0, __ATOMIC_RELEASE);
     SHIM_ADD(fallbacks, 1);
-    if (!__atomic_exchange_n(&shim_logged, 1, __ATOMIC_ACQ_REL) && shim_first_to_say()) {
+    /* (one that cannot say it leaves the job's one line to another process) */
+    if (!__atomic_exchange_n(&shim_logged, 1, __ATOMIC_ACQ_REL) && shim_can_say() &&
+        shim_first_to_say()) {
         const char *desc = strerrordesc_np(e);   /* untranslated: no locale, no malloc */
         char msg[256];
         size_t n = 0;
@@ -328,6 +369,7 @@ static void shim_session(void)
 
 __attribute__((constructor)) static void shim_load(void)
 {
+    shim_stderr_note();
     shim_init();
     shim_session();
 }
@@ -338,7 +380,7 @@ __attribute__((destructor)) static void shim_unload(void)
     const char *rank = getenv("OMPI_COMM_WORLD_RANK");
     int n;
 
-    if (!shim_conf.stats)
+    if (!shim_conf.stats || !shim_can_say())
         return;
     n = snprintf(msg, sizeof(msg),
                  "cnio-sockets: rank %s pid %ld: connects %llu managed %llu failed_fast %llu "
