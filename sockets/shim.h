@@ -81,6 +81,10 @@ int shim_outcome(int rc, int err, int64_t ms);
  * token until getsockopt(SO_ERROR) or close tells how it ended (then reported on a
  * connection of its own). Nothing is kept for an fd beyond the table's range. */
 void shim_pend_arm(int fd, uint64_t token, int64_t t0);
+/* The application's connect() again on fd, whose setup may be pending, returned rc with
+ * errno err (shim_pending.c): 0 or EISCONN is a completed setup, EALREADY, EINPROGRESS
+ * or EINTR one still under way, another errno its failure. Keeps errno. */
+void shim_pend_connect_said(int fd, int rc, int err);
 
 #define SHIM_ADD(field, v) __atomic_add_fetch(&shim_count.field, (v), __ATOMIC_RELAXED)
 

@@ -546,7 +546,9 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
     state = shim_tcp_state(fd);
     if (state > 0 && state != TCP_CLOSE && (state != TCP_SYN_SENT || (flags & O_NONBLOCK))) {
         errno = saved;
-        return shim_real.connect(fd, sa, len);
+        rc = shim_real.connect(fd, sa, len);
+        shim_pend_connect_said(fd, rc, rc == 0 ? saved : errno);   /* its outcome, learnt */
+        return rc;
     }
     rc = state == TCP_SYN_SENT
              ? shim_connect_alone(fd, sa, len, flags)

@@ -6,6 +6,9 @@
  *   - getsockopt(SO_ERROR): an error is a refusal, time-out, unreachable...; no error on
  *     a socket that has a peer is a completed setup (prompt or slow, by the time since
  *     admission); no error and no peer is a setup still under way (nothing learnt);
+ *   - connect() once more on the socket, as hiredis's redisCheckConnectDone and other
+ *     event loops learn it: 0 or EISCONN is a completed setup, another error than
+ *     EALREADY (under way) a failed one (such setups were never learnt before);
  *   - close(): a setup that failed is reported (failure knowledge), seen without reading
  *     SO_ERROR: reading it would take the error from every other descriptor of the
  *     socket (a dup, a forked or exec'd child's copy, one passed over a unix socket),
@@ -123,6 +126,17 @@ static void shim_pend_seen(int fd, int err)
     token = shim_pend_take(fd, &t0);
     if (token)
         shim_pend_report(token, t0, err);
+}
+
+void shim_pend_connect_said(int fd, int rc, int err)
+{
+    if (fd < 0 || fd >= SHIM_PEND_MAX || !__atomic_load_n(&shim_pend[fd].token, __ATOMIC_RELAXED))
+        return;
+    if (rc == 0 || err == EISCONN)
+        shim_pend_seen(fd, 0);
+    else if (err != EALREADY && err != EINPROGRESS && err != EINTR)
+        shim_pend_seen(fd, err);
+    errno = err;
 }
 
 /* Whether the setup on fd failed, seen without reading SO_ERROR (above): 1 with *err the

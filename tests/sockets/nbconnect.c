@@ -17,6 +17,8 @@
  *   7. a listener E whose accept queue is full (SYNs dropped): a non-blocking connect
  *      abandoned after 300 ms (connect AF_UNSPEC, close); once E accepts again, a
  *      blocking connect to E succeeds (the abandoned setup was no refusal).
+ *   8. 10 non-blocking connects to another listener of its own, each judged as hiredis
+ *      (redis-benchmark) judges it: poll, then connect() once more, EISCONN.
  * Exit 0 when every call behaved as POSIX says (the refusals being refusals).
  */
 #include <arpa/inet.h>
@@ -213,14 +215,35 @@ static int nb_abandoned(void)
     return r != EINPROGRESS || err != 0;
 }
 
+/* Case 8: n connects to the listener on port, each asked about with connect() again;
+ * how many said EISCONN (or 0). */
+static int nb_connect_again(int port, int lfd, int n)
+{
+    struct sockaddr_in a = nb_addr(port);
+    int ok = 0;
+
+    for (int i = 0; i < n; i++) {
+        int fd = nb_start(port), c;
+
+        if (fd < 0)
+            continue;
+        ok += connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 || errno == EISCONN;
+        close(fd);
+        if ((c = accept(lfd, NULL, NULL)) >= 0)
+            close(c);
+    }
+    return ok;
+}
+
 int main(void)
 {
     int lfd = -1, open_port = nb_port(64, &lfd), a = nb_port(0, NULL), b = nb_port(0, NULL);
+    int lfd2 = -1, again_port = nb_port(64, &lfd2);
     int ok = 0, fail = 0, fd, err, again;
 
-    if (open_port < 0 || a < 0 || b < 0)
+    if (open_port < 0 || a < 0 || b < 0 || again_port < 0)
         return 2;
-    printf("ports open %d closed_a %d closed_b %d\n", open_port, a, b);
+    printf("ports open %d closed_a %d closed_b %d again %d\n", open_port, a, b, again_port);
     for (int i = 0; i < 20; i++) {
         fd = nb_start(open_port);
         if (fd >= 0 && nb_so_error(fd) == 0)
@@ -252,6 +275,10 @@ int main(void)
     fail |= nb_shared(nb_port(0, NULL), nb_port(0, NULL));
     fail |= nb_many();
     fail |= nb_abandoned();
+    ok = nb_connect_again(again_port, lfd2, 10);
+    printf("non-blocking connects asked about with connect again: %d/10 EISCONN\n", ok);
+    fail |= ok != 10;
+    close(lfd2);
     close(lfd);
     return fail;
 }
