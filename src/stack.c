@@ -245,11 +245,7 @@ int cnio__ep_open(struct cnio_stack *st, const struct cnio_hints *h,
                   const struct cnio_addr *addr, const char *host,
                   const struct cnio_ep_auth *auth, struct cnio_ep **out)
 {
-    struct cnio_ep *ep;
-    struct cnio_peer peer = { .addr = *addr, .host = host, .timeout_ms = h->timeout_ms };
-    struct epoll_event ev = { .events = EPOLLIN };
     struct cnio_tp *tp;
-    char buf[72];
     int ret;
 
     if (!auth->k || auth->klen == 0 || auth->klen > CNIO_KEY_MAX || h->timeout_ms <= 0)
@@ -257,11 +253,26 @@ int cnio__ep_open(struct cnio_stack *st, const struct cnio_hints *h,
     ret = stk_tp(st, h, &tp);
     if (ret)
         return ret;
+    return cnio__ep_open_tp(st, tp, h->timeout_ms, addr, host, auth, out);
+}
+
+int cnio__ep_open_tp(struct cnio_stack *st, struct cnio_tp *tp, int timeout_ms,
+                     const struct cnio_addr *addr, const char *host,
+                     const struct cnio_ep_auth *auth, struct cnio_ep **out)
+{
+    struct cnio_ep *ep;
+    struct cnio_peer peer = { .addr = *addr, .host = host, .timeout_ms = timeout_ms };
+    struct epoll_event ev = { .events = EPOLLIN };
+    char buf[72];
+    int ret;
+
+    if (!auth->k || auth->klen == 0 || auth->klen > CNIO_KEY_MAX || timeout_ms <= 0)
+        return -CNIO_ERR_INVAL;
     ep = calloc(1, sizeof(*ep));
     if (!ep)
         return -CNIO_ERR_NOMEM;
     ep->st = st;
-    ep->timeout_ms = h->timeout_ms;
+    ep->timeout_ms = timeout_ms;
     snprintf(ep->name, sizeof(ep->name), "%s (%s)", host ? host : "?",
              cnio__net_ntop(addr, buf, sizeof(buf)));
     ret = tp->ops->connect(tp, &peer, &ep->conn);

@@ -31,6 +31,7 @@
 
 struct cnio_stack;
 struct cnio_ep;
+struct cnio_tp;
 
 /* Creates a stack: 0, -CNIO_ERR_NOMEM, -CNIO_ERR_IO (epoll). */
 int cnio__stack_open(struct cnio_stack **out);
@@ -60,6 +61,15 @@ struct cnio_ep_auth {
 int cnio__ep_open(struct cnio_stack *st, const struct cnio_hints *h,
                   const struct cnio_addr *addr, const char *host,
                   const struct cnio_ep_auth *auth, struct cnio_ep **out);
+/*
+ * cnio__ep_open over tp, a transport instance the caller opened for st and keeps until
+ * every endpoint on it is closed (the stack neither finds nor frees it): the seam through
+ * which a test puts a transport of its own under an endpoint (tests/fuzz/fuzz_client.c
+ * feeds one a server's bytes). timeout_ms as the hints' timeout_ms.
+ */
+int cnio__ep_open_tp(struct cnio_stack *st, struct cnio_tp *tp, int timeout_ms,
+                     const struct cnio_addr *addr, const char *host,
+                     const struct cnio_ep_auth *auth, struct cnio_ep **out);
 /* Progresses until each of eps[0..n) is ready or dead: 0, or the first endpoint's
  * error in array order (-CNIO_ERR_AUTH, -CNIO_ERR_LIMIT, -CNIO_ERR_TIMEOUT, ...). */
 int cnio__ep_wait_ready(struct cnio_stack *st, struct cnio_ep *const *eps, int n);
