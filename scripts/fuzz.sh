@@ -4,11 +4,12 @@
 #
 #   scripts/fuzz.sh [-t SECONDS | -r RUNS] [TARGET...]
 #
-# Targets: wire, server, config, view, attach, skproto, meta, treelist (default: all). Each runs for SECONDS (default 20)
-# or RUNS executions; new inputs go to $CNIO_FUZZ_DIR/corpus-TARGET (default
-# _build-fuzz/), crashes to $CNIO_FUZZ_DIR/crash-TARGET-*. Prints the executions of each
-# run and exits non-zero when one crashed. Exits 0 with a note when clang cannot build
-# a libFuzzer target here (scripts/check.sh calls it only when it can).
+# Targets: wire, server, config, view, attach, skproto, meta, treelist, client
+# (default: all). Each runs for SECONDS (default 20) or RUNS executions; new
+# inputs go to $CNIO_FUZZ_DIR/corpus-TARGET (default _build-fuzz/), crashes to
+# $CNIO_FUZZ_DIR/crash-TARGET-*. Prints the executions of each run and exits non-zero
+# when one crashed. Exits 0 with a note when clang cannot build a libFuzzer target here
+# (scripts/check.sh calls it only when it can).
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=${CNIO_FUZZ_DIR:-$top/_build-fuzz}
@@ -22,7 +23,7 @@ while getopts "t:r:" opt; do
   esac
 done
 shift $((OPTIND - 1))
-targets=("${@:-wire server config view attach skproto meta treelist}")
+targets=("${@:-wire server config view attach skproto meta treelist client}")
 targets=(${targets[*]})
 mkdir -p "$out"
 
@@ -71,6 +72,10 @@ build() {   # build TARGET
               -lcrypto -lpthread -o "$out/fuzz_server" ;;
     attach) clang "${fab_cflags[@]}" "${cflags[@]}" "$top/tests/fuzz/fuzz_attach.c" \
               "${lib_src[@]}" -lcrypto -lpthread -ldl -o "$out/fuzz_attach" ;;
+    # client (an endpoint over a transport of the target's own): the client library, as
+    # attach
+    client) clang "${fab_cflags[@]}" "${cflags[@]}" "$top/tests/fuzz/fuzz_$1.c" \
+              "${lib_src[@]}" -lcrypto -lpthread -ldl -o "$out/fuzz_$1" ;;
     skproto) clang "${cflags[@]}" -I"$top/sockets" "$top/tests/fuzz/fuzz_skproto.c" \
               "$top/sockets/skproto.c" -o "$out/fuzz_skproto" ;;
     meta)   clang "${cflags[@]}" -I"$top/src/server" "$top/tests/fuzz/fuzz_meta.c" \
