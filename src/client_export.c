@@ -1,6 +1,7 @@
 /*
  * client_export.c - the export / attach pair that lets other processes join an open
- * object; the control operations without one (stat, unlink, list) are in client_ctl.c.
+ * object; the control operations without one are in client_ctl.c (stat, unlink) and
+ * client_list.c (list).
  *
  * The export description is a little-endian byte string:
  *

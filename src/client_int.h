@@ -95,7 +95,7 @@ struct cnio_obj {
 /*
  * A control session (client_names.c): the key, and one authenticated endpoint per host
  * of a URI. The namespace session of cnio__ns_open, and the one-shot sessions of
- * client_ctl.c (stat, unlink, list) that live on the stack.
+ * client_ctl.c (stat, unlink) and client_list.c (list) that live on the stack.
  */
 struct cnio_ns {
     struct cnio_stack *st;
@@ -263,5 +263,38 @@ void cnio__cl_free(struct cnio_obj *obj);
  * -CNIO_ERR_INVAL, -CNIO_ERR_NOMEM. Free with cnio__cl_free.
  */
 int cnio__obj_desc_parse(const void *desc, size_t len, struct cnio_obj **out);
+
+/* ---- the LIST merge (client_list.c) ---------------------------------------------------- */
+
+/* One entry of a LIST reply, from the URI's host `host`. */
+struct cnio__cl_lent {
+    char *name;
+    struct cnio_wire_info info;
+    int host;
+};
+
+/* The entries of one directory gathered from its hosts' LIST replies. */
+struct cnio__cl_list {
+    struct cnio__cl_lent *e;
+    size_t n, cap;
+};
+
+/*
+ * The entries of one LIST reply payload of host (buf, len bytes from a server: untrusted,
+ * every length checked before use) appended to l: 0, -CNIO_ERR_PROTO (a malformed entry),
+ * -CNIO_ERR_NOMEM. The entries before a malformed one stay in l.
+ */
+int cnio__cl_list_take(struct cnio__cl_list *l, const uint8_t *buf, size_t len, int host);
+/*
+ * Sorts l by name and calls fn once per name, in strcmp order, with the entries of that
+ * name from the URI's nhosts hosts merged: a directory, or this URI's object (column j
+ * on host j) and its state (CNIO_OBJ_*). 0, or fn's first nonzero return (no call after
+ * it). l stays the caller's.
+ */
+int cnio__cl_list_each(struct cnio__cl_list *l, int nhosts,
+                       int (*fn)(const char *name, const struct cnio_obj_stat *s, void *arg),
+                       void *arg);
+/* Frees what l holds and empties it. */
+void cnio__cl_list_free(struct cnio__cl_list *l);
 
 #endif /* CNIO_CLIENT_INT_H */
