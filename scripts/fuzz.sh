@@ -4,7 +4,7 @@
 #
 #   scripts/fuzz.sh [-t SECONDS | -r RUNS] [TARGET...]
 #
-# Targets: wire, server, config, view, attach, skproto, meta, treelist, client
+# Targets: wire, server, config, view, attach, skproto, meta, treelist, client, list
 # (default: all). Each runs for SECONDS (default 20) or RUNS executions; new
 # inputs go to $CNIO_FUZZ_DIR/corpus-TARGET (default _build-fuzz/), crashes to
 # $CNIO_FUZZ_DIR/crash-TARGET-*. Prints the executions of each run and exits non-zero
@@ -23,7 +23,7 @@ while getopts "t:r:" opt; do
   esac
 done
 shift $((OPTIND - 1))
-targets=("${@:-wire server config view attach skproto meta treelist client}")
+targets=("${@:-wire server config view attach skproto meta treelist client list}")
 targets=(${targets[*]})
 mkdir -p "$out"
 
@@ -72,9 +72,9 @@ build() {   # build TARGET
               -lcrypto -lpthread -o "$out/fuzz_server" ;;
     attach) clang "${fab_cflags[@]}" "${cflags[@]}" "$top/tests/fuzz/fuzz_attach.c" \
               "${lib_src[@]}" -lcrypto -lpthread -ldl -o "$out/fuzz_attach" ;;
-    # client (an endpoint over a transport of the target's own): the client library, as
-    # attach
-    client) clang "${fab_cflags[@]}" "${cflags[@]}" "$top/tests/fuzz/fuzz_$1.c" \
+    # client (an endpoint over a transport of the target's own) and list (the LIST merge):
+    # the client library, as attach
+    client|list) clang "${fab_cflags[@]}" "${cflags[@]}" "$top/tests/fuzz/fuzz_$1.c" \
               "${lib_src[@]}" -lcrypto -lpthread -ldl -o "$out/fuzz_$1" ;;
     skproto) clang "${cflags[@]}" -I"$top/sockets" "$top/tests/fuzz/fuzz_skproto.c" \
               "$top/sockets/skproto.c" -o "$out/fuzz_skproto" ;;
