@@ -4,8 +4,8 @@
 #
 #   scripts/fuzz.sh [-t SECONDS | -r RUNS] [TARGET...]
 #
-# Targets: wire, server, config, view, attach, skproto, meta, treelist, client, list
-# (default: all). Each runs for SECONDS (default 20) or RUNS executions; new
+# Targets: wire, server, config, view, attach, skproto, meta, treelist, client, list,
+# keyfile (default: all). Each runs for SECONDS (default 20) or RUNS executions; new
 # inputs go to $CNIO_FUZZ_DIR/corpus-TARGET (default _build-fuzz/), crashes to
 # $CNIO_FUZZ_DIR/crash-TARGET-*. Prints the executions of each run and exits non-zero
 # when one crashed. Exits 0 with a note when clang cannot build a libFuzzer target here
@@ -23,7 +23,7 @@ while getopts "t:r:" opt; do
   esac
 done
 shift $((OPTIND - 1))
-targets=("${@:-wire server config view attach skproto meta treelist client list}")
+targets=("${@:-wire server config view attach skproto meta treelist client list keyfile}")
 targets=(${targets[*]})
 mkdir -p "$out"
 
@@ -76,6 +76,8 @@ build() {   # build TARGET
     # the client library, as attach
     client|list) clang "${fab_cflags[@]}" "${cflags[@]}" "$top/tests/fuzz/fuzz_$1.c" \
               "${lib_src[@]}" -lcrypto -lpthread -ldl -o "$out/fuzz_$1" ;;
+    keyfile) clang "${cflags[@]}" "$top/tests/fuzz/fuzz_keyfile.c" "${core_src[@]}" \
+              -lcrypto -lpthread -o "$out/fuzz_keyfile" ;;
     skproto) clang "${cflags[@]}" -I"$top/sockets" "$top/tests/fuzz/fuzz_skproto.c" \
               "$top/sockets/skproto.c" -o "$out/fuzz_skproto" ;;
     meta)   clang "${cflags[@]}" -I"$top/src/server" "$top/tests/fuzz/fuzz_meta.c" \
