@@ -281,8 +281,10 @@ struct cnio__cl_list {
 
 /*
  * The entries of one LIST reply payload of host (buf, len bytes from a server: untrusted,
- * every length checked before use) appended to l: 0, -CNIO_ERR_PROTO (a malformed entry),
- * -CNIO_ERR_NOMEM. The entries before a malformed one stay in l.
+ * every length checked before use) appended to l: 0, -CNIO_ERR_PROTO (a malformed entry,
+ * or one whose name is not one component a store holds: a '/' in it, a leading '.', more
+ * than CNIO_NAME_COMPONENT_MAX bytes), -CNIO_ERR_NOMEM. The entries before such an entry
+ * stay in l.
  */
 int cnio__cl_list_take(struct cnio__cl_list *l, const uint8_t *buf, size_t len, int host);
 /*

@@ -35,6 +35,18 @@ static int list_add(struct cnio__cl_list *l, const struct cnio_wire_entry *we, i
     return 0;
 }
 
+/*
+ * 1 for an entry's name that no cnio-server lists: more than one component (a '/'), one
+ * the store never holds (a leading '.': ".", "..", its own ".cnio"), or longer than a
+ * component may be. Handed on, such a name leaves the directory listed: cnio cp -r
+ * joins it to its destination's path ("../x", "a/../../x"), and only the kernel's
+ * RESOLVE_BENEATH stood between a hostile server and files outside the tree.
+ */
+static int list_name_bad(const char *name, size_t len)
+{
+    return len > CNIO_NAME_COMPONENT_MAX || name[0] == '.' || memchr(name, '/', len) != NULL;
+}
+
 int cnio__cl_list_take(struct cnio__cl_list *l, const uint8_t *buf, size_t len, int host)
 {
     struct cnio_wire_entry we;
@@ -42,6 +54,8 @@ int cnio__cl_list_take(struct cnio__cl_list *l, const uint8_t *buf, size_t len, 
     int ret;
 
     while ((ret = cnio__wire_entry_next(buf, len, &pos, &we)) == 1) {
+        if (list_name_bad(we.name, we.name_len))
+            return -CNIO_ERR_PROTO;
         ret = list_add(l, &we, host);
         if (ret)
             return ret;
@@ -116,6 +130,9 @@ static int list_collect(struct cnio_ns *c, const char *name, const uint8_t *pl, 
             if (!calls[i].ep)
                 continue;
             ret = cnio__cl_list_take(l, calls[i].rbuf, calls[i].rlen, i);
+            if (ret == -CNIO_ERR_PROTO)
+                ret = list_bad(name, &c->hosts[i], "an entry that is malformed, or whose "
+                               "name is not one component (a '/' in it, or a leading '.')");
             if (!ret && l->n > LIST_MAX)
                 ret = list_bad(name, &c->hosts[i], "more than 1,048,576 entries");
             if (ret || !(calls[i].rflags & CNIO_WIRE_F_MORE)) {

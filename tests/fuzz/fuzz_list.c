@@ -15,6 +15,9 @@
  * Properties (abort on violation):
  *   - fn sees each name once, in strcmp order, and every name that a host sent in the
  *     replies taken (until the first malformed one) is seen;
+ *   - each name is one component that a store may hold: no '/', no leading '.' (so not
+ *     "." or ".."), at most CNIO_NAME_COMPONENT_MAX bytes (an entry with another fails
+ *     its reply's take: -CNIO_ERR_PROTO);
  *   - what it is told of a name is sane: a name of directories only is a directory with
  *     no layout, size or state; one with no directory is not one; an object and a
  *     directory of one name (another order's, or a host's own) is an object, torn and
@@ -80,6 +83,8 @@ static int fz_fn(const char *name, const struct cnio_obj_stat *s, void *arg)
 
     FZ_CHECK(w->at < l->n && name == l->e[w->at].name);
     FZ_CHECK(!w->at || strcmp(l->e[w->at - 1].name, name) < 0);
+    /* one component a store may hold: cp -r joins it to the path of its destination */
+    FZ_CHECK(name[0] != '.' && !strchr(name, '/') && strlen(name) <= CNIO_NAME_COMPONENT_MAX);
     for (; end < l->n && !strcmp(l->e[end].name, name); end++)
         if (l->e[end].info.flags & CNIO_WIRE_I_DIR)
             dirs++;
