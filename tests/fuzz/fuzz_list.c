@@ -51,7 +51,7 @@ int cnio_fuzz_corpus(const char *dir);
 
 #define FZ_RAW 0x8u
 #define FZ_STATES (CNIO_OBJ_STAGED | CNIO_OBJ_DIRTY | CNIO_OBJ_TORN | CNIO_OBJ_PENDING | \
-                   CNIO_OBJ_FOREIGN | CNIO_OBJ_SHADOWED)
+                   CNIO_OBJ_FOREIGN | CNIO_OBJ_SHADOWED | CNIO_OBJ_MISSING)
 
 struct fz_in {
     const uint8_t *p;
@@ -91,7 +91,7 @@ static int fz_fn(const char *name, const struct cnio_obj_stat *s, void *arg)
         else
             objs++;
     FZ_CHECK(!(s->state & ~FZ_STATES) && s->mode <= 0xffff);
-    FZ_CHECK(!(s->state & (CNIO_OBJ_FOREIGN | CNIO_OBJ_SHADOWED)) ||
+    FZ_CHECK(!(s->state & (CNIO_OBJ_FOREIGN | CNIO_OBJ_SHADOWED | CNIO_OBJ_MISSING)) ||
              (s->state & CNIO_OBJ_TORN));
     if (!objs)
         FZ_CHECK(s->is_dir && !s->state && !s->size && !s->layout.unit && !s->layout.count);
