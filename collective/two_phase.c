@@ -679,7 +679,7 @@ static int tp_access_all(cnio_file_t *fh, MPI_Offset offset, const void *buf, in
     struct coll_access a;
     uint64_t end = 0;
     int64_t nread = 0;
-    int rc, agg;
+    int rc, agg, refused;
 
     if (!fh)
         return -CNIO_ERR_INVAL;
@@ -697,6 +697,7 @@ static int tp_access_all(cnio_file_t *fh, MPI_Offset offset, const void *buf, in
     for (int r = 0; r < fh->size; r++)
         rc = (int)CNIO_MIN(rc, all[r].rc);
     fh->stats.calls++;
+    refused = rc;   /* every rank's checks, before any I/O: the file is as it was */
     agg = rc == 0 && tp_use_aggregation(fh, all, write);
     if (agg) {
         rc = tp_two_phase(fh, all, &a, &end);
@@ -710,6 +711,15 @@ static int tp_access_all(cnio_file_t *fh, MPI_Offset offset, const void *buf, in
         fh->stats.net_ns += cnio__now_ns() - t0;
     }
     rc = cnio__coll_agree(fh->comm, rc);
+    /* A collective write that failed after the checks leaves the file torn, whatever
+     * stage failed: what the job wrote before is there, this is not. The connect phase
+     * (cnio__coll_connect, agreed before any data moves) failed without the taint that
+     * a transfer's failure gives (cnio__obj_writex), and the close vouched for the file:
+     * a rank's first connection to a stopped or restarted server, inside a
+     * Write_at_all, and a new file committed empty, or an update in place complete as
+     * a mix of two versions, read back with exit 0 (helper-83's F1). */
+    if (rc && !refused && write && !(fh->amode & MPI_MODE_RDONLY))
+        cnio__obj_taint(fh->obj, rc);
     if (rc == 0 && !write && agg)
         rc = cnio__coll_agree(fh->comm, tp_read_count(fh, &a, end, &nread));
     if (rc == 0) {
