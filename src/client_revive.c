@@ -90,6 +90,16 @@ static int rv_reopen(struct cnio_obj *obj, int j)
         host->opened = 0;   /* its old handle went with the restart: nothing to close */
         return -CNIO_ERR_STALE;
     }
+    /* A staged instance the host no longer holds: a restarted server discards one too
+     * young to resume (or --stage-expire's sweep did). Not "no such object", of a file
+     * the program has open (helper-83's F3): the open is gone there. */
+    if (ret == -CNIO_ERR_NOENT && (flags & (CNIO_WIRE_O_STAGE | CNIO_WIRE_O_JOIN))) {
+        cnio__err("%s: host %s:%u no longer holds this upload (it restarted and discarded "
+                  "it, or it expired): this open is gone; open the file again", obj->path,
+                  host->name, host->port);
+        host->opened = 0;   /* its old handle went with the restart: nothing to close */
+        return -CNIO_ERR_STALE;
+    }
     if (ret) {
         cnio__err("%s: opening it again on host %s:%u after reconnecting: %s", obj->path,
                   host->name, host->port, cnio_strerror(ret));

@@ -307,6 +307,26 @@ START_TEST(restart_token_stale)
 }
 END_TEST
 
+/* The opener (the key) of a young upload, after its server restarted and discarded it
+ * (no ID.meta yet: too young to resume): its next write says the open is gone there
+ * (-CNIO_ERR_STALE). It said -CNIO_ERR_NOENT, "no such object", of a file the program
+ * had open, an MPI program's Write_at_all MPI_ERR_NO_SUCH_FILE (helper-83's F3). */
+START_TEST(restart_young_upload_stale)
+{
+    uint8_t *data = malloc(LEN);
+    struct cnio_obj *o;
+
+    fx_fill(data, LEN, 26);
+    ck_assert_int_eq(open_obj("idle/y", STAGE, &o), 0);
+    ck_assert_int_eq(cnio__obj_pwrite(o, data, LEN, 0), LEN);
+    restart_server1();
+    wait_host_closed(o, 1, 0);
+    ck_assert_int_eq(cnio__obj_pwrite(o, data, UNIT, UNIT), -CNIO_ERR_STALE);
+    cnio__obj_abort(o);
+    free(data);
+}
+END_TEST
+
 /* What the servers hold of name: -CNIO_ERR_NOENT (nothing), else its state bits. */
 static int name_state(const char *path)
 {
@@ -581,6 +601,7 @@ static Suite *idle_suite(void)
     tcase_add_test(tc, busy_lane_not_revived);
     tcase_add_test(tc, restart_listens_late);
     tcase_add_test(tc, restart_token_stale);
+    tcase_add_test(tc, restart_young_upload_stale);
     tcase_add_test(tc, discard_restart_late);
     tcase_add_test(tc, session_closed_idle);
     /* Not under ThreadSanitizer: libfabric's threads are not instrumented, and the
