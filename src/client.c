@@ -165,8 +165,10 @@ void cnio__cl_name_failures(const char *path, const char *op, const struct cnio_
 {
     for (int i = 0; i < n; i++)
         if (c[i].ep && c[i].status && !c[i].reasoned && !cnio__ep_error(c[i].ep) &&
-            !(quiet && (c[i].status == -CNIO_ERR_NOENT || c[i].status == -CNIO_ERR_EXIST)) &&
-            !(quiet == 2 && c[i].status == -CNIO_ERR_ISDIR))
+            !((quiet == 1 || quiet == 2) &&
+              (c[i].status == -CNIO_ERR_NOENT || c[i].status == -CNIO_ERR_EXIST)) &&
+            !(quiet == 2 && c[i].status == -CNIO_ERR_ISDIR) &&
+            !(quiet == 3 && c[i].status == -CNIO_ERR_INCOMPLETE))
             cnio__err("%s: %s on host %s:%u: %s", path[0] ? path : "/", op, hosts[i].name,
                       hosts[i].port, cnio_strerror(c[i].status));
 }
@@ -202,6 +204,11 @@ int cnio__cl_stat_each(struct cnio_stack *st, struct cnio__cl_stat *s, int n,
         s[i].status = c[i].status;
         if (!s[i].status && cnio__wire_info_parse(rb[i], c[i].rlen, &s[i].info))
             s[i].status = -CNIO_ERR_PROTO;
+        s[i].gen = s[i].order = 0;
+        if (!s[i].status && (cnio__ep_caps(s[i].ep) & CNIO_WIRE_CAP_FINISH)) {
+            s[i].gen = c[i].robject;
+            s[i].order = c[i].roffset;
+        }
     }
 free_calls:
     free(c);
@@ -239,6 +246,15 @@ void cnio__cl_free(struct cnio_obj *obj)
 
 /* ---- open ------------------------------------------------------------------------------ */
 
+/* 1 when the OPENs of columns from.. open an object column 0's host holds (read-only,
+ * or in place): a host that answers INCOMPLETE may hold a commit of it that stopped
+ * before reaching it, which cl_finish_torn finishes; that answer is the caller's to say. */
+static int cl_may_finish(const struct cnio_obj *obj, int from)
+{
+    return from > 0 && !obj->staged && !(obj->hosts[0].info.flags & CNIO_WIRE_I_JOINED) &&
+           !obj->finish_said;
+}
+
 /* Runs one OPEN per host j in [from, to) with layout l; fills handles and infos. */
 static int cl_open_hosts(struct cnio_obj *obj, int from, int to, uint32_t flags,
                          const struct cnio_layout *l, uint64_t stage)
@@ -258,7 +274,7 @@ static int cl_open_hosts(struct cnio_obj *obj, int from, int to, uint32_t flags,
                                    .what = obj->path, .type = CNIO_WIRE_OPEN, .offset = stage,
                                    .payload = pl[i],
                                    .plen = (uint32_t)len, .rbuf = rb[i],
-                                   .rcap = CNIO_WIRE_INFO_SIZE };
+                                   .rcap = CNIO_WIRE_INFO_SIZE, .hush = cl_may_finish(obj, from) };
     }
     for (int i = 0; !ret && i < n; i++)
         obj->hosts[from + i].asked = 1;
@@ -270,12 +286,13 @@ static int cl_open_hosts(struct cnio_obj *obj, int from, int to, uint32_t flags,
          * left there to resume (a server dropped an instance it had not kept), is the
          * caller's too: it copies afresh and says so */
         cnio__cl_name_failures(obj->path, "open", obj->hosts + from, c, n,
-                               from == 0 ? 2
+                               from == 0 ? 2 : cl_may_finish(obj, from) ? 3
                                          : (flags & (CNIO_WIRE_O_JOIN | CNIO_WIRE_O_RESUME)) != 0);
     }
     for (int i = 0; c && rb && i < n; i++) {
         struct cnio__cl_host *host = &obj->hosts[from + i];
 
+        host->refused = c[i].status;
         if (c[i].status || !c[i].done)
             continue;
         host->handle = c[i].robject;
@@ -454,6 +471,36 @@ static int cl_exists_elsewhere(struct cnio_obj *obj)
     return ret;
 }
 
+/*
+ * Columns 1.. refused an open (flags rest) of the object column 0's host holds as
+ * INCOMPLETE: a commit that stopped before it reached every host is finished where it
+ * can be (cnio__cl_finish), and 1 returned (open again); else the hosts that refused are
+ * asked again, their answers said (a server's reason names what is incomplete there):
+ * 0 when they all open now, else the error.
+ */
+static int cl_finish_torn(struct cnio_obj *obj, uint32_t rest)
+{
+    struct cnio__cl_stat *s = calloc((size_t)obj->nhosts, sizeof(*s));
+    int done = 0, ret = 0;
+
+    for (int j = 0; s && j < obj->nhosts; j++)
+        s[j].ep = cnio__cl_ctl_ep(&obj->hosts[j]);
+    if (s && !cnio__cl_stat_each(obj->st, s, obj->nhosts, obj->path, obj->path, NULL, 0))
+        done = cnio__cl_finish(obj->st, obj->path, s, obj->nhosts);
+    free(s);
+    if (done > 0)
+        return 1;
+    obj->finish_said = 1;
+    for (int j = 1; j < obj->nhosts; j++)
+        if (obj->hosts[j].refused == -CNIO_ERR_INCOMPLETE) {
+            int r = cl_open_hosts(obj, j, j + 1, rest, &obj->layout, obj->stage_id);
+
+            ret = ret ? ret : r;
+        }
+    obj->finish_said = 0;
+    return ret;
+}
+
 /* Column 0 first: it creates the object or tells its stored layout; then the others. */
 static int cl_open_all(struct cnio_obj *obj, int nuri, const struct cnio_ep_auth *auth)
 {
@@ -497,6 +544,8 @@ static int cl_open_all(struct cnio_obj *obj, int nuri, const struct cnio_ep_auth
         ret = (rest & CNIO_WIRE_O_JOIN) ? cl_open_joined(obj, rest)
                                         : cl_open_hosts(obj, 1, obj->nhosts, rest, &obj->layout,
                                                         obj->stage_id);
+    if (ret == -CNIO_ERR_INCOMPLETE && cl_may_finish(obj, 1))
+        ret = cl_finish_torn(obj, rest);
     return ret ? ret : cl_check_layout(obj);
 }
 
@@ -540,8 +589,8 @@ static int cl_open_settled(struct cnio_obj *obj, int nuri, const struct cnio_ep_
     long nap_ms = 1;
     int ret;
 
-    while (!(ret = cl_open_all(obj, nuri, auth)) && cnio__cl_commit_under_way(obj) &&
-           cnio__now_ms() < give_up) {
+    while (((ret = cl_open_all(obj, nuri, auth)) == 1 ||
+            (!ret && cnio__cl_commit_under_way(obj))) && cnio__now_ms() < give_up) {
         struct timespec ts = { 0, nap_ms * 1000000L };
 
         cnio__debug("%s: the hosts hold different generations while a commit may be under "
@@ -551,6 +600,11 @@ static int cl_open_settled(struct cnio_obj *obj, int nuri, const struct cnio_ep_
             cnio__cl_disconnect(obj->hosts, obj->nhosts);
         nanosleep(&ts, NULL);
         nap_ms = CNIO_MIN(nap_ms * 2, 50);
+    }
+    if (ret == 1) {   /* finished a commit, and still torn at the timeout */
+        cnio__err("%s: still incomplete after cnio_timeout_ms, though a commit of it that "
+                  "had not reached every host was finished", obj->path);
+        ret = -CNIO_ERR_INCOMPLETE;
     }
     return ret ? ret : cnio__cl_check_complete(obj);
 }

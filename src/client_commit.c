@@ -69,6 +69,57 @@ int cnio__cl_check_complete(const struct cnio_obj *obj)
     return 0;
 }
 
+/* Host j's STAT (of n): an upload no live writer holds, beside or instead of column 0's
+ * generation, on a server that takes FINISH. */
+static int cc_finishable(const struct cnio__cl_stat *s, int j)
+{
+    uint32_t f = s[j].info.flags;
+
+    return !s[j].status && (s[j].flags & CNIO_WIRE_F_LIVE) && !(f & CNIO_WIRE_I_LIVE) &&
+           (cnio__ep_caps(s[j].ep) & CNIO_WIRE_CAP_FINISH) &&
+           ((f & CNIO_WIRE_I_STAGED) ||
+            ((f & CNIO_WIRE_I_PENDING) && s[j].info.gen != s[0].info.gen));
+}
+
+int cnio__cl_finish(struct cnio_stack *st, const char *name, const struct cnio__cl_stat *s,
+                    int n)
+{
+    uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
+    const uint32_t not_done = CNIO_WIRE_I_STAGED | CNIO_WIRE_I_DIRTY | CNIO_WIRE_I_COMMITTING |
+                              CNIO_WIRE_I_DIR;
+    struct cnio_call *c;
+    int len, done = 0, any = 0;
+
+    if (n < 2 || s[0].status || !s[0].gen || !s[0].order || (s[0].info.flags & not_done))
+        return 0;
+    len = cnio__cl_open_payload(0, NULL, 0, name, pl, sizeof(pl));
+    c = calloc((size_t)n, sizeof(*c));
+    if (len < 0 || !c) {
+        free(c);
+        return 0;
+    }
+    for (int j = 1; j < n; j++)
+        if (cc_finishable(s, j)) {
+            c[j] = (struct cnio_call){ .ep = s[j].ep, .what = name, .type = CNIO_WIRE_FINISH,
+                                       .object = s[0].gen, .offset = s[0].order,
+                                       .payload = pl, .plen = (uint32_t)len };
+            any = 1;
+        }
+    if (any)
+        cnio__stack_calls(st, c, n);
+    for (int j = 1; any && j < n; j++)
+        if (c[j].ep && !c[j].status) {
+            cnio__info("%s: finished on host %d the commit that reached column 0's host and "
+                       "not it", name[0] ? name : "/", j);
+            done++;
+        } else if (c[j].ep && !c[j].reasoned) {
+            cnio__err("%s: finishing its commit on host %d: %s", name[0] ? name : "/", j,
+                      cnio_strerror(c[j].status));
+        }
+    free(c);
+    return done;
+}
+
 int cnio__cl_commit_under_way(const struct cnio_obj *obj)
 {
     uint32_t gen0 = obj->hosts[0].info.gen, state = 0, live = CNIO_OBJ_LIVE_KNOWN;
@@ -100,6 +151,12 @@ int cnio__cl_commit_under_way(const struct cnio_obj *obj)
     }
     if (ret)
         cnio__cl_stat_live(s, n, &live);
+    /* a commit that stopped between two hosts, finished where it can be: open again */
+    if (ret && (state & CNIO_OBJ_INCOMPLETE) && !cnio__cl_settling(state | live) &&
+        cnio__cl_finish(obj->st, obj->path, s, n) > 0) {
+        free(s);
+        return 1;
+    }
     free(s);
     /* under way: or finished since the open, every host now holding column 0's
      * generation (it used to be taken for a commit that stopped when the commit ended
@@ -117,7 +174,7 @@ int cnio__cl_settling(uint32_t state)
  * [from, to) holding obj's handle; a SETATTR's offset is its mtime (or
  * CNIO_MTIME_NONE). */
 static int cc_each_pl(struct cnio_obj *obj, uint16_t type, uint64_t offset, const void *pl,
-                      uint32_t plen, int from, int to)
+                      uint32_t plen, int from, int to, int *refused)
 {
     struct cnio_call *c = calloc((size_t)CNIO_MAX(to - from, 1), sizeof(*c));
     int ret;
@@ -134,8 +191,11 @@ static int cc_each_pl(struct cnio_obj *obj, uint16_t type, uint64_t offset, cons
                 cnio__cl_setattr_mtime(&c[j - from], (int64_t)offset);
         }
     ret = cnio__stack_calls(obj->st, c, to - from);
+    for (int j = from; refused && j < to; j++)   /* answered with an error */
+        *refused += c[j - from].status && !cnio__ep_error(c[j - from].ep);
     for (int j = from; j < to; j++)
-        if (c[j - from].status && !c[j - from].reasoned)   /* a reason's line said it */
+        if (c[j - from].status && !c[j - from].reasoned &&   /* a reason's line said it */
+            !(type == CNIO_WIRE_COMMIT && from > 0 && cnio__ep_error(c[j - from].ep)))
             cnio__err("%s: %s on host %s:%u: %s", obj->path,
                       type == CNIO_WIRE_COMMIT ? "commit" : type == CNIO_WIRE_PREPARE
                       ? "preparing the commit" : type == CNIO_WIRE_SETATTR
@@ -147,7 +207,7 @@ static int cc_each_pl(struct cnio_obj *obj, uint16_t type, uint64_t offset, cons
 
 static int cc_each(struct cnio_obj *obj, uint16_t type, uint64_t offset, int from, int to)
 {
-    return cc_each_pl(obj, type, offset, NULL, 0, from, to);
+    return cc_each_pl(obj, type, offset, NULL, 0, from, to, NULL);
 }
 
 /* 1 when every host announces capability cap (CNIO_WIRE_CAP_ORDER: picks commit orders
@@ -162,6 +222,7 @@ static int cc_servers_can(const struct cnio_obj *obj, uint32_t cap)
 
 static int cc_discard(struct cnio_obj *obj);
 static int cc_unlink_past(struct cnio_obj *obj);
+static int cc_host_lost(const struct cnio_obj *obj, int j);
 
 int cnio__obj_setattr_staged(struct cnio_obj *obj, uint32_t mode, int64_t mtime_ns)
 {
@@ -176,7 +237,7 @@ int cnio__obj_setattr_staged(struct cnio_obj *obj, uint32_t mode, int64_t mtime_
     o.name_len = (uint32_t)strlen(obj->path);
     len = cnio__wire_open_encode(&o, pl, sizeof(pl));
     return len < 0 ? len : cc_each_pl(obj, CNIO_WIRE_SETATTR, (uint64_t)mtime_ns, pl,
-                                      (uint32_t)len, 0, obj->nhosts);
+                                      (uint32_t)len, 0, obj->nhosts, NULL);
 }
 
 /*
@@ -235,6 +296,58 @@ static int cc_commit_first(struct cnio_obj *obj, uint64_t *order)
     return ret;
 }
 
+/*
+ * COMMIT with order on columns 1.. failed with ret after column 0's host committed: the
+ * object's generation is decided. Each host whose connection broke meanwhile (a server
+ * restarted, the network) is reached again over a new connection (cnio__cl_reconnect:
+ * about 3 s) and asked to FINISH the instance, which its PREPARE kept; the commit is
+ * then whole, as though the COMMIT had arrived. 0 when every such host finished and no
+ * other failed; else ret, each host that could not finish named.
+ */
+static int cc_finish_lost(struct cnio_obj *obj, uint64_t order, int ret)
+{
+    uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
+    struct cnio_ep_auth auth = { .mode = CNIO_WIRE_AUTH_KEY, .k = obj->key.bytes,
+                                 .klen = obj->key.len };
+    struct cnio_hints h = obj->h;
+    int len = cnio__cl_open_payload(0, NULL, 0, obj->path, pl, sizeof(pl)), lost = 0;
+
+    if (cnio__cl_fabric(&h))   /* control, over TCP */
+        snprintf(h.transport, sizeof(h.transport), "tcp");
+    for (int j = 1; j < obj->nhosts; j++) {
+        struct cnio__cl_host fresh = { .port = obj->hosts[j].port, .addr = obj->hosts[j].addr,
+                                       .nlanes = 1 };
+        struct cnio_call c = { .what = obj->path, .type = CNIO_WIRE_FINISH,
+                               .object = obj->stage_id, .offset = order, .payload = pl,
+                               .plen = (uint32_t)CNIO_MAX(len, 0) };
+        int r;
+
+        if (!cc_host_lost(obj, j))
+            continue;
+        lost++;
+        memcpy(fresh.name, obj->hosts[j].name, sizeof(fresh.name));
+        r = len < 0 || !obj->has_key ? -CNIO_ERR_CONN
+            : cnio__cl_reconnect(obj->st, &h, &fresh, &auth, 1, obj->path, &fresh.lanes[0]);
+        if (!r && !(cnio__ep_caps(fresh.lanes[0]) & CNIO_WIRE_CAP_FINISH))
+            r = ret;
+        if (!r) {
+            c.ep = fresh.lanes[0];
+            r = cnio__stack_calls(obj->st, &c, 1);
+        }
+        cnio__cl_disconnect(&fresh, 1);
+        if (!r) {
+            cnio__info("%s: commit on host %s:%u finished over a new connection", obj->path,
+                       obj->hosts[j].name, obj->hosts[j].port);
+            obj->hosts[j].opened = 0;   /* its handle went with the old connection */
+            lost--;
+        } else if (!c.reasoned) {
+            cnio__err("%s: commit on host %s:%u: %s", obj->path, obj->hosts[j].name,
+                      obj->hosts[j].port, cnio_strerror(ret));
+        }
+    }
+    return lost ? ret : 0;
+}
+
 int cnio__cl_commit(struct cnio_obj *obj)
 {
     struct timespec ts;
@@ -263,8 +376,13 @@ int cnio__cl_commit(struct cnio_obj *obj)
             obj->staged = 0;
             return 0;
         }
-        if (!ret)
-            ret = cc_each(obj, CNIO_WIRE_COMMIT, order, 1, obj->nhosts);
+        if (!ret) {
+            int refused = 0;
+
+            ret = cc_each_pl(obj, CNIO_WIRE_COMMIT, order, NULL, 0, 1, obj->nhosts, &refused);
+            if (ret && !refused)   /* only connections lost */
+                ret = cc_finish_lost(obj, order, ret);
+        }
         if (!ret)
             obj->staged = 0;
         return ret;

@@ -63,12 +63,34 @@ static int ctl_stat_hosts(struct cnio_ns *c, const char *name, int from, int to,
             s[i].info.local_size = 0;
         }
         ret = s[i].status;
-        if (!ret)
+        if (!ret) {
             c->hosts[from + i].info = s[i].info;
+            c->hosts[from + i].gen = s[i].gen;
+            c->hosts[from + i].order = s[i].order;
+        }
     }
     cnio__cl_stat_live(s, n, live);
     free(s);
     return ret;
+}
+
+/* A commit of name that reached column 0's host and stopped before hosts 1..n of c:
+ * finished where it can be (cnio__cl_finish). How many hosts finished it. */
+static int ctl_finish(struct cnio_ns *c, const char *name, int n)
+{
+    struct cnio__cl_stat *s = calloc((size_t)n, sizeof(*s));
+    int done = 0;
+
+    for (int j = 0; s && j < n; j++)
+        s[j] = (struct cnio__cl_stat){
+            .ep = c->hosts[j].lanes[0], .info = c->hosts[j].info, .gen = c->hosts[j].gen,
+            .order = c->hosts[j].order,
+            .flags = cnio__ep_caps(c->hosts[j].lanes[0]) & CNIO_WIRE_CAP_LIVE
+                         ? CNIO_WIRE_F_LIVE : 0 };
+    if (s)
+        done = cnio__cl_finish(c->st, name, s, n);
+    free(s);
+    return done;
 }
 
 static int ctl_stat_once(struct cnio_stack *st, const struct cnio_uri *u,
@@ -120,6 +142,11 @@ static int ctl_stat_once(struct cnio_stack *st, const struct cnio_uri *u,
     }
     for (uint32_t j = 0; !ret && j < l.count; j++)
         cnio__cl_state(&out->state, &c.hosts[j].info, c.hosts[0].info.gen);
+    if (!ret && !missing && (out->state & CNIO_OBJ_INCOMPLETE) &&
+        !(live & CNIO_OBJ_LIVE) && ctl_finish(&c, u->path, (int)l.count) > 0) {
+        ret = 1;   /* stat it again */
+        goto end;
+    }
     if (missing)   /* a column column 0's layout has is missing */
         out->state |= CNIO_OBJ_TORN | CNIO_OBJ_MISSING;
     if (!ret && (out->state & (CNIO_OBJ_STAGED | CNIO_OBJ_TORN | CNIO_OBJ_PENDING)))
@@ -153,7 +180,7 @@ int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct
     long nap_ms = 1;
     int ret;
 
-    while (!(ret = ctl_stat_once(st, u, h, out)) && ctl_stat_settling(out) &&
+    while (((ret = ctl_stat_once(st, u, h, out)) == 1 || (!ret && ctl_stat_settling(out))) &&
            cnio__now_ms() < give_up) {
         struct timespec ts = { 0, nap_ms * 1000000L };
 
@@ -162,7 +189,9 @@ int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct
         nanosleep(&ts, NULL);
         nap_ms = CNIO_MIN(nap_ms * 2, 50);
     }
-    return ret;
+    if (ret == 1)   /* finished a commit at the timeout: as it is now */
+        ret = ctl_stat_once(st, u, h, out);
+    return ret == 1 ? -CNIO_ERR_INCOMPLETE : ret;
 }
 
 int cnio__obj_unlink(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h)

@@ -26,7 +26,10 @@ struct cnio__cl_host {
     struct cnio_addr addr;          /* the address that answered */
     int resolved;
     uint64_t handle;                /* object handle on this host, 0 if none */
-    uint64_t gen;                   /* OPEN reply: the staged instance, or the generation */
+    uint64_t gen;                   /* OPEN reply: the staged instance, or the generation;
+                                       a namespace STAT's: the generation (CAP_FINISH) */
+    uint64_t order;                 /* a namespace STAT's: the commit order (CAP_FINISH) */
+    int refused;                    /* its last OPEN's error status (0: none) */
     int opened;                     /* this process opened it: CLOSE at close */
     int asked;                      /* an OPEN of it was sent here: the host may hold its
                                        staged instance (none was, when this stays 0) */
@@ -88,6 +91,8 @@ struct cnio_obj {
     int werr;                       /* the first error of a write that sent bytes (or
                                        cnio__obj_taint's): obj may be torn, and its close
                                        vouches for nothing (no COMMIT, no clean CLOSE) */
+    int finish_said;                /* cl_finish_torn found nothing to finish: the OPENs
+                                       it sends again say why (not hushed) */
     int discarded;                  /* its staged instance is gone from every host
                                        (cnio__obj_abort): its close says nothing of werr */
 };
@@ -159,6 +164,9 @@ struct cnio__cl_stat {
     struct cnio_wire_info info;     /* the reply, when status is 0 */
     int status;                     /* 0, the STAT's error, or -CNIO_ERR_PROTO: the reply
                                        does not parse (or never came) */
+    uint64_t gen, order;            /* a committed object's generation and commit order,
+                                       where ep's server announces CNIO_WIRE_CAP_FINISH;
+                                       else 0 */
 };
 /*
  * STATs n hosts in parallel, each on s[i].ep: host 0 (s[0]) for name0, the others for
@@ -192,6 +200,19 @@ int cnio__cl_check_complete(const struct cnio_obj *obj);
  * the one committing: where every server announces CNIO_WIRE_CAP_LIVE, only one that a
  * live writer holds (I_LIVE). 0 otherwise, or when a STAT fails. */
 int cnio__cl_commit_under_way(const struct cnio_obj *obj);
+/*
+ * Finishes a commit that reached column 0's host and stopped before it reached others
+ * (doc/protocol.md, "Finishing a commit"): s[0..n) are the STATs of name on the object's
+ * hosts in column order (cnio__cl_stat_each). On each host j that holds an upload of
+ * the name no live writer holds, beside or instead of column 0's generation, sends
+ * FINISH with column 0's generation and commit order; the host commits its instance
+ * of that generation if a PREPARE made it ready, as the COMMIT the writer did not send
+ * would have. Only where every server involved can say (CNIO_WIRE_CAP_FINISH and
+ * CNIO_WIRE_CAP_LIVE). How many hosts finished (0: none could; open or STAT again
+ * after 1 or more); a host's refusal is logged with its reason.
+ */
+int cnio__cl_finish(struct cnio_stack *st, const char *name, const struct cnio__cl_stat *s,
+                    int n);
 /* Of an object some of whose hosts hold another generation than column 0's: 1 when
  * state (CNIO_OBJ_* bits, with LIVE and LIVE_KNOWN as STAT with F_LIVE gives them) says
  * a commit may be under way: an upload of the name is staged beside the object, and a
@@ -246,7 +267,8 @@ int cnio__cl_reconnect(struct cnio_stack *st, const struct cnio_hints *h,
  * neither the server explained (its reason is logged already) nor a dead connection
  * did; quiet 1: not -CNIO_ERR_NOENT nor -CNIO_ERR_EXIST, which the caller reports itself
  * (an object missing, or there under MPI_MODE_EXCL, is no fault of a host); quiet 2:
- * nor -CNIO_ERR_ISDIR (an open of a directory's name: cp copies into it). */
+ * nor -CNIO_ERR_ISDIR (an open of a directory's name: cp copies into it); quiet 3: only
+ * not -CNIO_ERR_INCOMPLETE (columns 1.. of an object, which may be a commit to finish). */
 void cnio__cl_name_failures(const char *path, const char *op, const struct cnio__cl_host *hosts,
                             const struct cnio_call *c, int n, int quiet);
 /* Frees obj and everything it holds (endpoints closed, no CLOSE sent). */

@@ -550,6 +550,7 @@ static const char *ep_legacy_lacks(const struct cnio_ep *ep, const struct cnio_r
     case CNIO_WIRE_COMMIT:
     case CNIO_WIRE_ABORT:
     case CNIO_WIRE_PREPARE:
+    case CNIO_WIRE_FINISH:
         return "staged uploads";
     case CNIO_WIRE_MKDIR:
     case CNIO_WIRE_RMDIR:

@@ -123,6 +123,9 @@ struct cnio_req {
     uint32_t u32;
     const char *what;          /* the object or name it is about, named in a reason's line
                                   (NULL: none; "" is the root); must stay until done runs */
+    int hush;                  /* a reason with -CNIO_ERR_INCOMPLETE is logged at debug
+                                  level only, and reasoned stays 0: the caller may yet
+                                  mend what it reports (cnio__cl_finish), else says it */
     /* the reply, valid in done: status is 0, the server's negative code, or the
      * endpoint's error when it died */
     int status;
@@ -183,6 +186,7 @@ struct cnio_call {
     void *rbuf;
     uint32_t rcap;
     const char *what;          /* as in cnio_req: the object or name, for a reason's line */
+    int hush;                  /* as in cnio_req */
     /* results */
     int status;                /* 0, the server's code, or the endpoint's error */
     uint32_t rlen;

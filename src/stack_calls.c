@@ -43,6 +43,7 @@ static void stk_call_submit(struct cnio_stack *st, struct cnio_call *c)
     r->rbuf = c->rbuf;
     r->rcap = c->rcap;
     r->what = c->what;
+    r->hush = c->hush;
     r->done = stk_call_done;
     r->arg = c;
     ret = cnio__ep_submit(c->ep, r);

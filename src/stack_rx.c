@@ -45,7 +45,8 @@ int cnio__ep_rx_finish(struct cnio_ep *ep)
 
         /* The server says which rule it applied: the user learns it, and which host. */
         cnio__wire_reason_text(ep->rsn, ep->h.length, why, sizeof(why));
-        if (r->type == CNIO_WIRE_AUTH && r->status == -CNIO_ERR_LIMIT)   /* tried again */
+        if ((r->type == CNIO_WIRE_AUTH && r->status == -CNIO_ERR_LIMIT) ||   /* tried again */
+            (r->hush && r->status == -CNIO_ERR_INCOMPLETE))
             cnio__debug("%s: %s: %s", ep->name, cnio_strerror(r->status), why);
         else if (r->what)
             cnio__err("%s: %s: %s: %s", r->what[0] ? r->what : "/", ep->name,
@@ -53,7 +54,7 @@ int cnio__ep_rx_finish(struct cnio_ep *ep)
         else
             cnio__err("%s: %s: %s", ep->name, cnio_strerror(r->status), why);
         r->rlen = 0;
-        r->reasoned = 1;
+        r->reasoned = !(r->hush && r->status == -CNIO_ERR_INCOMPLETE);
     }
     r->rflags = ep->h.flags;
     r->robject = ep->h.object;

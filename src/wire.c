@@ -71,6 +71,7 @@ static const struct wire_rule wire_rules[] = {
     { CNIO_WIRE_FABRIC, WIRE_ANY_CTRL, WIRE_AT_LEAST, 0, 6, 0, 0 },
     { CNIO_WIRE_BUDGET, WIRE_EXACT, WIRE_EXACT, 0, 0, 0, 0 },
     { CNIO_WIRE_PREPARE, WIRE_EXACT, WIRE_EXACT, 0, 0, 0, 0 },
+    { CNIO_WIRE_FINISH, WIRE_AT_LEAST, WIRE_EXACT, CNIO_WIRE_OPEN_FIXED, 0, 0, 0 },
 };
 
 static const struct wire_rule *wire_rule_find(uint16_t type)

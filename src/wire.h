@@ -63,6 +63,13 @@ enum cnio_wire_type {
                                 for lack of space or a name in the way, so that the COMMIT
                                 that follows only overwrites in place and renames; reply
                                 empty */
+    CNIO_WIRE_FINISH = 35,   /* key connections only, to a server announcing
+                                CNIO_WIRE_CAP_FINISH; payload: struct cnio_wire_open (flags
+                                0); object = a generation (the full 64-bit id of a staged
+                                instance of the name), offset = its commit order: commits
+                                that instance with that order when a PREPARE made it ready
+                                and no live handle holds it (a commit that reached column
+                                0's host and not this one); reply empty */
     CNIO_WIRE_WRITE = 32,    /* object, offset; payload = data; reply empty */
     CNIO_WIRE_READ = 33,     /* object, offset; payload = u64 length wanted (<=
                                 CNIO_WIRE_MAX_PAYLOAD); reply payload = data, shorter
@@ -138,6 +145,9 @@ enum cnio_wire_type {
                                     of the connection (its name the payload's): the mode
                                     and mtime are the instance's, and its commit makes
                                     them the object's with its bytes, at once */
+#define CNIO_WIRE_CAP_FINISH 0x200u /* takes FINISH; a STAT by name of a committed object
+                                    replies with the header's object = its generation
+                                    (all 64 bits) and offset = its commit order */
 #define CNIO_WIRE_CAP_IDLE 0x100u /* the CHALLENGE header's offset is the server's
                                     --idle-timeout in seconds (0: none); a client replaces
                                     a fabric connection idle for that long before it uses

@@ -126,6 +126,12 @@ int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct
         if (!(o->flags & CNIO_WIRE_O_CREATE))
             return -CNIO_ERR_NOENT;
     }
+    if (id == 0 && !(o->flags & CNIO_WIRE_O_TRUNC))
+        /* columns 1.. of an object column 0's host opened in place, where this host
+         * holds only an upload of the name no live writer holds: a commit that did not
+         * reach it, which the client may finish (FINISH); (nothing of it: no id given
+         * for a create, as ever) */
+        return ret == 0 ? -CNIO_ERR_INCOMPLETE : -CNIO_ERR_INVAL;
     if (id == 0)
         return -CNIO_ERR_INVAL;
     if (cnio__layout_check(&want->layout) || want->index >= want->layout.count)
@@ -287,6 +293,11 @@ int cnio__srv_req_prepare(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
         if (!ret)
             ret = cnio__srv_stage_prepare(&c->srv->store, hd->name, hd->stage, commit_excl(hd),
                                           &hd->meta);
+        /* A prepared instance outlives this server's crash (ID.meta, which a small or
+         * young one lacks yet): once another host committed, a client finishes its
+         * commit here (FINISH); lost, the object would stay torn for good. */
+        if (!ret)
+            ret = cnio__srv_stage_meta_save(&c->srv->store, hd->stage);
     }
     pthread_mutex_unlock(&hd->lock);
     cnio__srv_handles_put(&c->srv->handles, hd);
@@ -487,6 +498,62 @@ int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     (void)p;
     cnio__srv_req_commit_group(c, h, 1, r, &ret, &why);
     cnio__srv_why_load(&why);
+    return ret;
+}
+
+/* FINISH's checks and commit (the name's open lock held): see cnio__srv_finish. */
+static int finish_locked(struct cnio_srv_conn *c, const char *name, uint64_t id, uint64_t seq)
+{
+    struct cnio_srv_store *st = &c->srv->store;
+    struct cnio_srv_commit g;
+    struct cnio_srv_meta m;
+    uint64_t want = id;
+    int fd, ret;
+
+    pthread_mutex_lock(&st->lock);
+    ret = cnio__srv_store_meta_get(st, name, &m);
+    pthread_mutex_unlock(&st->lock);
+    if (ret == 0 && m.gen == id && !(m.flags & CNIO_SRV_META_COMMITTING))
+        return 0;   /* finished already (another reader's FINISH) */
+    if (cnio__srv_handles_held(&c->srv->handles, id))
+        return cnio__srv_why(-CNIO_ERR_INCOMPLETE, "its writer still holds the upload and "
+                             "commits it itself");
+    ret = cnio__srv_stage_resume(st, name, &want, NULL, NULL, &fd, &m);
+    if (ret)
+        return cnio__srv_why(ret, "this host holds no upload of that generation");
+    close(fd);
+    ret = cnio__srv_stage_prepared(st, id, &m);
+    if (ret == 1)
+        return cnio__srv_why(-CNIO_ERR_INCOMPLETE, "its upload here was never prepared for "
+                             "its commit");
+    if (ret)
+        return ret;
+    g = (struct cnio_srv_commit){ .name = name, .id = id, .inst = { -1, -1 }, .seq = seq,
+                                  .m = m };
+    cnio__srv_stage_commit_group(st, &g, 1);
+    if (g.ret == CNIO_SRV_STAGE_GONE)
+        return cnio__srv_why(-CNIO_ERR_NOENT, "the upload was removed meanwhile");
+    if (g.ret) {
+        cnio__srv_why_load(&g.why);
+        return g.ret;
+    }
+    cnio__info("%s: finished the commit of %s (%016llx) that another host made", c->peer,
+               name, (unsigned long long)id);
+    cnio__srv_stage_prune(st, name, 0, cnio__srv_handles_held, &c->srv->handles);
+    return 0;
+}
+
+int cnio__srv_finish(struct cnio_srv_conn *c, const char *name, uint64_t id, uint64_t seq)
+{
+    pthread_mutex_t *lk;
+    int ret;
+
+    if (!id || !seq)
+        return -CNIO_ERR_INVAL;
+    lk = cnio__srv_open_lock(&c->srv->store, name);
+    pthread_mutex_lock(lk);
+    ret = finish_locked(c, name, id, seq);
+    pthread_mutex_unlock(lk);
     return ret;
 }
 

@@ -441,6 +441,20 @@ static struct cnio_srv_meta req_stat_meta(struct cnio_srv_store *st,
     return hd->meta;
 }
 
+/* A committed object's generation and commit order, in the STAT reply's header
+ * (CNIO_WIRE_CAP_FINISH): what a client passes to FINISH on a host its commit missed. */
+static void req_stat_gen(struct cnio_srv_conn *c, const char *name,
+                         const struct cnio_wire_info *info, struct cnio_srv_reply *r)
+{
+    struct cnio_srv_meta m;
+
+    if (!(info->flags & (CNIO_WIRE_I_STAGED | CNIO_WIRE_I_DIR | CNIO_WIRE_I_COMMITTING)) &&
+        cnio__srv_store_meta_get(&c->srv->store, name, &m) == 0) {
+        r->object = m.gen;
+        r->offset = m.seq;
+    }
+}
+
 static int req_stat(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
                     struct cnio_srv_reply *r)
 {
@@ -475,6 +489,8 @@ static int req_stat(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
         uint64_t id;
 
         ret = cnio__srv_store_stat(&c->srv->store, name, &info);
+        if (!ret)
+            req_stat_gen(c, name, &info, r);
         if (!ret && (h->flags & CNIO_WIRE_F_LIVE) &&
             (info.flags & (CNIO_WIRE_I_STAGED | CNIO_WIRE_I_PENDING)) &&
             cnio__srv_stage_find_live(&c->srv->store, name, cnio__srv_handles_held,
@@ -482,6 +498,16 @@ static int req_stat(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
             info.flags |= CNIO_WIRE_I_LIVE;
     }
     return ret ? ret : req_info_reply(c, r, &info);
+}
+
+static int req_finish(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
+                      struct cnio_srv_reply *r)
+{
+    char name[CNIO_WIRE_MAX_NAME + 1];
+    int ret = req_name(h, p, 0, name);
+
+    (void)r;
+    return ret ? ret : cnio__srv_finish(c, name, h->object, h->offset);
 }
 
 static int req_unlink(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
@@ -702,6 +728,7 @@ static req_fn req_lookup(uint16_t type)
     case CNIO_WIRE_READ: return cnio__srv_req_read;
     case CNIO_WIRE_COMMIT: return cnio__srv_req_commit;
     case CNIO_WIRE_PREPARE: return cnio__srv_req_prepare;
+    case CNIO_WIRE_FINISH: return req_finish;
     case CNIO_WIRE_ABORT: return cnio__srv_req_abort;
     case CNIO_WIRE_CRC: return cnio__srv_req_crc;
     case CNIO_WIRE_MKDIR: case CNIO_WIRE_RMDIR: case CNIO_WIRE_RENAME:

@@ -575,6 +575,25 @@ int cnio__srv_stage_prepare(struct cnio_srv_store *st, const char *name, uint64_
     return ret;
 }
 
+int cnio__srv_stage_prepared(struct cnio_srv_store *st, uint64_t id, struct cnio_srv_meta *m)
+{
+    uint8_t buf[CNIO_SRV_META_SIZE];
+    char file[40];
+    ssize_t n;
+    int fd;
+
+    stage_prep_file(file, sizeof(file), id, STAGE_PREP_FINAL);
+    fd = openat(st->stagefd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return errno == ENOENT ? 1 : cnio__srv_why_errno(errno);
+    n = pread(fd, buf, sizeof(buf), 0);
+    close(fd);
+    if (n != (ssize_t)sizeof(buf) || cnio__srv_meta_decode(buf, sizeof(buf), m) || m->gen != id)
+        return cnio__srv_why(-CNIO_ERR_IO, "the metadata its PREPARE reserved does not read "
+                             "back");
+    return 0;
+}
+
 void cnio__srv_stage_commit_group(struct cnio_srv_store *st, struct cnio_srv_commit *g, int n)
 {
     struct gc_dirs dirs = { 0 };

@@ -319,6 +319,9 @@ void cnio__srv_stage_commit_group(struct cnio_srv_store *st, struct cnio_srv_com
  */
 int cnio__srv_stage_prepare(struct cnio_srv_store *st, const char *name, uint64_t id, int excl,
                             const struct cnio_srv_meta *m);
+/* Whether staged instance id was prepared (its ID.final, which holds the metadata its
+ * commit makes, order 0): 0 and *m, 1 when it was not, or a negative code. */
+int cnio__srv_stage_prepared(struct cnio_srv_store *st, uint64_t id, struct cnio_srv_meta *m);
 /* Removes the metadata files a prepare reserved for instance id (with the instance). */
 void cnio__srv_stage_unprepare(struct cnio_srv_store *st, uint64_t id);
 /* 1 (and *id) when file is the name of such a reserved file, else 0. */

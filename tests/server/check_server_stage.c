@@ -162,11 +162,23 @@ static int stage_has(const char *file)
     return access(path, F_OK) == 0;
 }
 
+/* FINISH of staged instance id of name with commit order seq on c: the reply's status. */
+static int finish_req(struct st_conn *c, const char *name, uint64_t id, uint64_t seq)
+{
+    uint8_t p[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
+    struct cnio_wire_open o = { .name = name, .name_len = (uint32_t)strlen(name) };
+    int n = cnio__wire_open_encode(&o, p, sizeof(p));
+
+    ck_assert_int_gt(n, 0);
+    return st_call(c, CNIO_WIRE_FINISH, id, seq, p, (uint32_t)n, NULL, NULL, 0);
+}
+
 /*
  * The metadata files a PREPARE reserved (ID.commit, ID.final) go with their instance: a
- * server killed after PREPAREs keeps those of an instance that survives it (SYNCed: its
- * metadata is on disk), whose commit then lands, and removes at startup those of one that
- * does not (its data file goes, as a crash's orphan) and those left with no instance.
+ * server killed after PREPAREs keeps every prepared instance (a PREPARE writes its
+ * metadata, even for one never SYNCed: another host may have committed already), whose
+ * commit then lands, by COMMIT over a resumed handle or by FINISH; it removes at startup
+ * the reserved files left with no instance.
  */
 START_TEST(test_prepare_crash)
 {
@@ -196,9 +208,18 @@ START_TEST(test_prepare_crash)
     st_close(&c);
     ck_assert_int_eq(fx_restart(&st_fx, 0, NULL), 0);
     ck_assert(stage_has("0000000000000071.commit") && stage_has("0000000000000071.final"));
-    ck_assert(!stage_has("0000000000000072.commit") && !stage_has("0000000000000072.final"));
+    ck_assert(stage_has("0000000000000072.commit") && stage_has("0000000000000072.final"));
     ck_assert(!stage_has("0000000000000073.final"));
     st_session(&st_fx, 0, &c);
+    /* FINISH: what a client sends a host that another host's commit got ahead of */
+    ck_assert_int_eq(finish_req(&c, "pc/gone", 0, 1000), -CNIO_ERR_INVAL);
+    ck_assert_int_eq(finish_req(&c, "pc/gone", 0x72, 0), -CNIO_ERR_INVAL);
+    ck_assert_int_eq(finish_req(&c, "pc/gone", 0x74, 1000), -CNIO_ERR_NOENT);
+    ck_assert_int_eq(finish_req(&c, "pc/kept", 0x72, 1000), -CNIO_ERR_NOENT);
+    ck_assert_int_eq(finish_req(&c, "pc/gone", 0x72, 1000), 0);
+    ck_assert_int_eq(finish_req(&c, "pc/gone", 0x72, 1000), 0);   /* finished already */
+    read_back(&c, "pc/gone", data, 10);
+    ck_assert(!stage_has("0000000000000072.commit") && !stage_has("0000000000000072.final"));
     ck_assert_int_eq(open_at(&c, "pc/kept", STAGE | CNIO_WIRE_O_RESUME, 0x71, &h1, NULL, NULL),
                      0);
     ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h1, 0, NULL, 0, NULL, NULL, 0), 0);
@@ -206,6 +227,42 @@ START_TEST(test_prepare_crash)
     read_back(&c, "pc/kept", data, sizeof(data));
     ck_assert_int_eq(staged_files(), 0);
     st_close(&c);
+}
+END_TEST
+
+/*
+ * FINISH refuses an instance its live writer holds (that writer commits it) and one never
+ * prepared (its writer never asked for the commit), and leaves them as they were; a host
+ * that holds only such an upload answers an open in place of the name (columns 1.. of an
+ * object column 0's host holds) INCOMPLETE, not "invalid argument".
+ */
+START_TEST(test_finish_refused)
+{
+    static uint8_t data[5000];
+    struct cnio_wire_info info;
+    struct st_conn c, d;
+    uint64_t h;
+
+    fx_fill(data, sizeof(data), 15);
+    st_session(&st_fx, 0, &c);
+    st_session(&st_fx, 0, &d);
+    ck_assert_int_eq(open_at(&c, "fr/a", STAGE, 0x81, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_PREPARE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(finish_req(&d, "fr/a", 0x81, 1000), -CNIO_ERR_INCOMPLETE);   /* held */
+    st_close(&c);   /* its writer gone: the handle released */
+    ck_assert_int_eq(open_at(&d, "fr/b", STAGE, 0x82, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&d, h, 0, data, 10), 0);
+    ck_assert_int_eq(st_call(&d, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(finish_req(&d, "fr/b", 0x82, 1000), -CNIO_ERR_INCOMPLETE);   /* unprepared */
+    ck_assert_int_eq(st_stat(&d, "fr/b", &info), 0);
+    ck_assert(info.flags & CNIO_WIRE_I_STAGED);
+    ck_assert_int_eq(open_at(&d, "fr/b", STAGE, 0, NULL, NULL, NULL), -CNIO_ERR_INCOMPLETE);
+    /* the released, prepared one is finished once its handle is gone (bounded wait) */
+    for (int k = 0; k < 500 && finish_req(&d, "fr/a", 0x81, 1000) != 0; k++)
+        usleep(10000);
+    read_back(&d, "fr/a", data, sizeof(data));
+    st_close(&d);
 }
 END_TEST
 
@@ -699,6 +756,7 @@ static Suite *stage_suite(void)
     tcase_add_checked_fixture(tc, st_setup, st_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_stage_size_kept);
+    tcase_add_test(tc, test_finish_refused);
     tcase_add_test(tc, test_stage_crash_small_and_long);
     tcase_add_test(tc, test_resume_and_crc);
     tcase_add_test(tc, test_stage_errors_and_unlink);

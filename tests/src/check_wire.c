@@ -111,7 +111,6 @@ static const struct hdr_case hdr_cases[] = {
     { 4, 0, 0, 0, PROTO },
     { 15, 0, 0, 0, PROTO },
     { 36, 0, 0, 0, PROTO },
-    { 35, 0, 0, 0, PROTO },
     /* BUDGET: no payload either way */
     { CNIO_WIRE_BUDGET, 0, 0, 0, 0 },
     { CNIO_WIRE_BUDGET, 0, 0, 8, PROTO },
@@ -122,7 +121,6 @@ static const struct hdr_case hdr_cases[] = {
     { CNIO_WIRE_FABRIC, 0, 0, 11, 0 },
     { CNIO_WIRE_FABRIC | R, 0, 0, 20, 0 },
     { CNIO_WIRE_FABRIC | R, 0, 0, 5, PROTO },
-    { 35, 0, 0, 0, PROTO },
     /* commit semantics: sizes */
     { CNIO_WIRE_COMMIT, 0, 0, 0, 0 },
     { CNIO_WIRE_COMMIT, 0, 0, 1, PROTO },
@@ -133,6 +131,12 @@ static const struct hdr_case hdr_cases[] = {
     { CNIO_WIRE_PREPARE, CNIO_WIRE_F_GONE, 0, 0, PROTO },
     { CNIO_WIRE_PREPARE | R, 0, 0, 0, 0 },
     { CNIO_WIRE_PREPARE | R, 0, 0, 8, PROTO },
+    /* FINISH: a name (an OPEN block) asked, nothing answered */
+    { CNIO_WIRE_FINISH, 0, 0, CNIO_WIRE_OPEN_FIXED + 1, 0 },
+    { CNIO_WIRE_FINISH, 0, 0, CNIO_WIRE_OPEN_FIXED - 1, PROTO },
+    { CNIO_WIRE_FINISH, CNIO_WIRE_F_LIVE, 0, CNIO_WIRE_OPEN_FIXED + 1, PROTO },
+    { CNIO_WIRE_FINISH | R, 0, 0, 0, 0 },
+    { CNIO_WIRE_FINISH | R, 0, 0, 8, PROTO },
     { CNIO_WIRE_CRC, 0, 0, 8, 0 },
     { CNIO_WIRE_CRC, 0, 0, 16, PROTO },
     { CNIO_WIRE_CRC | R, 0, 0, CNIO_WIRE_CRC_SIZE, 0 },
