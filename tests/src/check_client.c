@@ -1,5 +1,5 @@
 /*
- * check_client.c - the object client (src/client.c, src/client_ctl.c,
+ * check_client.c - the object client (src/client.c, src/client_open.c, src/client_ctl.c,
  * src/client_export.c) over real cnio-servers started by tests/lib/fixture.h (two unless
  * a test says otherwise).
  */
