@@ -161,30 +161,9 @@ static int shim_can_say(void)
             ss.ss_family != AF_INET6);
 }
 
-/*
- * Whether this process is the job's first to find the proxy gone: it creates the marker
- * SOCKET.down beside the proxy's socket (a proxy starting there removes it). Every
- * process loads the shim, and a shell script's sh, seq, date or curl would each say it
- * again, into the stderr a script may be capturing. 1 also when no marker can be made.
- */
-static int shim_first_to_say(void)
-{
-    char path[sizeof(shim_addr.sun_path) + 8];
-    size_t n = strnlen(shim_addr.sun_path, sizeof(shim_addr.sun_path));
-    int fd;
-
-    memcpy(path, shim_addr.sun_path, n);
-    memcpy(path + n, ".down", sizeof(".down"));
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return errno != EEXIST;
-    shim_real.close(fd);
-    return 1;
-}
-
 /* Said without stdio or strerror (neither async-signal-safe, and vfprintf alone takes
  * 1.7 KiB of stack): a connect in a signal handler may be where the proxy is lost. Said
- * once per job (shim_first_to_say). */
+ * once per job (shim_down_first). */
 void shim_proxy_failed(const char *what)
 {
     int e = errno;
@@ -193,7 +172,7 @@ void shim_proxy_failed(const char *what)
     SHIM_ADD(fallbacks, 1);
     /* (one that cannot say it leaves the job's one line to another process) */
     if (!__atomic_exchange_n(&shim_logged, 1, __ATOMIC_ACQ_REL) && shim_can_say() &&
-        shim_first_to_say()) {
+        shim_down_first(shim_addr.sun_path)) {
         const char *desc = strerrordesc_np(e);   /* untranslated: no locale, no malloc */
         char msg[256];
         size_t n = 0;
@@ -207,8 +186,8 @@ void shim_proxy_failed(const char *what)
             shim_cat(msg, sizeof(msg), &n, desc);
         else
             shim_cat_num(msg, sizeof(msg), &n, e);
-        shim_cat(msg, sizeof(msg), &n, "); passing everything to libc (said once: processes "
-                                        "after this one say nothing)\n");
+        shim_cat(msg, sizeof(msg), &n, "); passing everything to libc (said once: this job's "
+                                        "later processes say nothing)\n");
         (void)!write(2, msg, n);
     }
     errno = e;
@@ -371,6 +350,8 @@ __attribute__((constructor)) static void shim_load(void)
 {
     shim_stderr_note();
     shim_init();
+    if (shim_proxy_on())
+        shim_down_init();
     shim_session();
 }
 
@@ -380,6 +361,7 @@ __attribute__((destructor)) static void shim_unload(void)
     const char *rank = getenv("OMPI_COMM_WORLD_RANK");
     int n;
 
+    shim_down_exit(shim_addr.sun_path);
     if (!shim_conf.stats || !shim_can_say())
         return;
     n = snprintf(msg, sizeof(msg),

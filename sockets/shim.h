@@ -1,7 +1,8 @@
 /*
  * shim.h - internals of libcnio_sockets.so shared by shim.c (set-up, the conversation
- * with the proxy, counters), shim_connect.c (connect), shim_names.c (name lookups) and
- * shim_pending.c (outcomes of non-blocking connects).
+ * with the proxy, counters), shim_connect.c (connect), shim_names.c (name lookups),
+ * shim_pending.c (outcomes of non-blocking connects) and shim_down.c (the mark that the
+ * job was told its proxy is lost).
  * Nothing here is exported: the library exports only the libc names it interposes.
  */
 #ifndef CNIO_SHIM_H
@@ -53,6 +54,15 @@ int shim_proxy_on(void);
 /* Notes that the proxy failed (what: why), logs once, and turns the proxy off for the
  * rest of this process: everything then goes to libc. */
 void shim_proxy_failed(const char *what);
+
+/* The mark that the job was told its proxy is lost (shim_down.c). shim_down_init, at
+ * load: this process's top process, from CNIO_SOCKETS_TOP, else itself (then named there
+ * for its children). shim_down_first: 1 when this process is the first of its job to
+ * find the proxy at sock lost, and is to say so (async-signal-safe). shim_down_exit, at
+ * exit: the top process removes a mark that names it. */
+void shim_down_init(void);
+int shim_down_first(const char *sock);
+void shim_down_exit(const char *sock);
 
 /*
  * One conversation with the proxy: a fresh connection (non-blocking, close-on-exec).

@@ -44,6 +44,8 @@ static void run_proxy_bin(char *out)
  * Sets CNIO_SOCKETS_PROXY for the program: the one it inherited when a proxy answers
  * there (a nested run), else the job's proxy, found or started (an inherited path of a
  * proxy that died, or an empty one, is not trusted); unset when there is none, said.
+ * Unless nested, the program is the top process of a job of its own: an inherited
+ * CNIO_SOCKETS_TOP (sockets/shim_down.c) is dropped, and the shim names the program.
  */
 static void run_sockets_proxy(const char *bin)
 {
@@ -58,6 +60,7 @@ static void run_sockets_proxy(const char *bin)
         cli_err("cnio run: no socket proxy answers at CNIO_SOCKETS_PROXY=%s (%s): finding "
                 "or starting the job's\n", had, strerror(-rc));
     }
+    unsetenv("CNIO_SOCKETS_TOP");
     rc = cnio__sk_proxy_ensure(bin, sock, sizeof(sock), why, sizeof(why));
     if (rc == 0) {
         setenv("CNIO_SOCKETS_PROXY", sock, 1);
