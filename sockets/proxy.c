@@ -435,7 +435,8 @@ static void proxy_expire(struct px *px, int64_t now)
 }
 
 /*
- * The proxy is idle: 1 when it may exit, with its socket and lock file removed. It takes
+ * The proxy is idle: 1 when it may exit, with its socket and lock file removed (the
+ * lock stays beside a dead proxy's log it kept, px_log_kept). It takes
  * the job's lock first (without waiting), so that no `cnio run` is between finding this
  * proxy alive and its program's first connection: a starter holding the lock, or a
  * connection waiting to be accepted, keeps the proxy serving (0). With force (a signal
@@ -459,7 +460,8 @@ static int proxy_retire(int lfd, int force)
     }
     px_sock_unlink(proxy_sock_path);
     if (fd >= 0) {
-        unlink(proxy_lock_path);
+        if (!px_log_kept())   /* else the mark a sweep goes by to remove that log */
+            unlink(proxy_lock_path);
         close(fd);
     }
     return 1;
@@ -673,7 +675,8 @@ static const char proxy_usage[] =
     "  --ready-fd N     write one byte to fd N once listening\n"
     "  --lock FILE      the job's lock file, removed at exit\n"
     "  --log FILE       the proxy's log (its stdout and stderr, appended to); removed\n"
-    "                   after a clean exit if the proxy created it\n"
+    "                   after a clean exit if the proxy created it or found it empty\n"
+    "                   (one with lines in it is kept, and its --lock FILE with it)\n"
     "  --keep-log FILE  the same, kept\n"
     "  -h, --help       this text\n";
 

@@ -135,13 +135,17 @@ int64_t px_now_ms(void);
  * or -1 (said on stderr: path too long, not a socket, another proxy listens there, a
  * bind error). px_sock_unlink: removes path if it is still the socket px_sock_listen
  * bound. px_log_open: makes path the proxy's stdout and stderr, appended to; with
- * removable, a file it creates is removed by px_log_remove (if it is still that file);
- * 0 or -1 (said). px_abs_path: path, or the working directory and path in buf (cap
+ * removable, a file it creates, or finds empty, is removed by px_log_remove (if it is
+ * still that file); one it finds with something in it is a dead proxy's log, kept, and
+ * px_log_kept then says 1: the proxy leaves its lock file beside it at exit, the mark
+ * by which a later sweep removes both once old (proxy_sweep.c); 0 or -1 (said).
+ * px_abs_path: path, or the working directory and path in buf (cap
  * bytes); NULL (said) when there is no working directory or it does not fit. */
 int px_sock_listen(const char *path);
 void px_sock_unlink(const char *path);
 int px_log_open(const char *path, int removable);
 void px_log_remove(const char *path);
+int px_log_kept(void);
 const char *px_abs_path(const char *path, char *buf, size_t cap);
 
 /* What dead proxies of other jobs left in the run directory of lock_path (the proxy's

@@ -20,6 +20,7 @@
 static struct stat files_sock_st;   /* our socket file, to remove only ours at exit */
 static struct stat files_log_st;    /* our log, likewise */
 static int files_log_created;       /* --log FILE that the proxy created: removed at exit */
+static int files_log_kept;          /* --log FILE with a dead proxy's lines in it: kept */
 
 /* Clears the way for the socket at path (a): nothing there, or a stale socket (no one
  * accepts on it: a proxy that died), removed. Anything else is left as it is and refused:
@@ -98,9 +99,10 @@ int px_sock_listen(const char *path)
 }
 
 /* Makes path the proxy's log: its stdout and stderr from now on, appended to. With
- * removable (--log), a file the proxy creates here is removed at its exit
- * (px_log_remove); one that was there before is kept, as is a --keep-log. 0, or -1
- * (said on the stderr the proxy was given). */
+ * removable (--log), a file the proxy creates here, or finds empty, is removed at its
+ * exit (px_log_remove); one with something in it is a dead proxy's log (a killed proxy
+ * of the same key left it: `cnio run` gives --log RUNDIR/KEY.log), kept, as is a
+ * --keep-log. 0, or -1 (said on the stderr the proxy was given). */
 int px_log_open(const char *path, int removable)
 {
     int fd = -1;
@@ -115,6 +117,10 @@ int px_log_open(const char *path, int removable)
         fprintf(stderr, "cnio-proxy: log %s: %s\n", path, strerror(errno));
         return -1;
     }
+    if (removable && !files_log_created) {
+        files_log_created = files_log_st.st_size == 0;
+        files_log_kept = !files_log_created;
+    }
     fflush(stdout);
     fflush(stderr);
     if (dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
@@ -123,7 +129,16 @@ int px_log_open(const char *path, int removable)
     }
     if (fd > 2)
         close(fd);
+    if (files_log_kept)
+        fprintf(stderr, "cnio-proxy: %s holds an earlier proxy's lines: appended to and "
+                "kept; with --lock, its lock file stays beside it, for a later sweep to "
+                "remove both once old\n", path);
     return 0;
+}
+
+int px_log_kept(void)
+{
+    return files_log_kept;
 }
 
 /* Removes the log if the proxy created it and it is still the same file. */
