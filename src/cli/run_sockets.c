@@ -58,7 +58,7 @@ static void run_sockets_proxy(const char *bin)
         if (rc == 0)
             return;
         cli_err("cnio run: no socket proxy answers at CNIO_SOCKETS_PROXY=%s (%s): finding "
-                "or starting the job's\n", had, strerror(-rc));
+                "or starting the job's own proxy instead\n", had, strerror(-rc));
     }
     unsetenv("CNIO_SOCKETS_TOP");
     rc = cnio__sk_proxy_ensure(bin, sock, sizeof(sock), why, sizeof(why));
