@@ -610,60 +610,6 @@ static void proxy_loop(struct px *px, int lfd)
     }
 }
 
-/* Prints the STATS_REP messages read from fd until the last one (i0 = 0): 0 then, 1
- * when the answer was none or stopped short. */
-static int proxy_print_reply(int fd)
-{
-    struct cnio__skp_msg m;
-    unsigned char buf[CNIO__SKP_MAX];
-    size_t len = 0;
-    int n;
-
-    for (;;) {
-        n = cnio__skp_parse(buf, len, &m);
-        if (n == 0) {
-            ssize_t k = read(fd, buf + len, sizeof(buf) - len);
-
-            if (k <= 0)
-                return 1;
-            len += (size_t)k;
-            continue;
-        }
-        if (n < 0 || m.type != CNIO__SKP_STATS_REP)
-            return 1;
-        fputs(m.name, stdout);
-        if (!m.i[0])
-            return 0;
-        memmove(buf, buf + n, len - (size_t)n);
-        len -= (size_t)n;
-    }
-}
-
-/* `cnio-proxy stats PATH`: prints a running proxy's report. */
-static int proxy_print_stats(const char *path)
-{
-    struct sockaddr_un a = { .sun_family = AF_UNIX };
-    struct cnio__skp_msg m = { .type = CNIO__SKP_STATS_REQ };
-    unsigned char buf[CNIO__SKP_MAX];
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), n, rc;
-    struct timeval tv = { 5, 0 };
-
-    snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    n = cnio__skp_encode(&m, buf, sizeof(buf));
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0
-        || write(fd, buf, (size_t)n) != n) {
-        fprintf(stderr, "cnio-proxy: %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    rc = proxy_print_reply(fd);
-    close(fd);
-    fflush(stdout);
-    if (rc)
-        fprintf(stderr, "cnio-proxy: %s: no answer, or one that stopped short\n", path);
-    return rc;
-}
-
 static const char proxy_usage[] =
     "usage: cnio-proxy --socket PATH [--ready-fd N] [--lock FILE] [--log FILE | --keep-log FILE]\n"
     "       cnio-proxy stats PATH\n\n"
@@ -678,32 +624,83 @@ static const char proxy_usage[] =
     "                   after a clean exit if the proxy created it or found it empty\n"
     "                   (one with lines in it is kept, and its --lock FILE with it)\n"
     "  --keep-log FILE  the same, kept\n"
-    "  -h, --help       this text\n";
+    "  -h, --help       this text\n"
+    "Each option at most once; --log and --keep-log not together.\n";
 
-/* The options of a proxy that serves: 0, or 2 after the usage (an option it does not
- * know, one without its value, no --socket). */
+/* Takes val for option opt into *slot: 0, or -1 (said) when opt was given already or
+ * val is empty. */
+static int proxy_opt(const char *opt, const char *val, const char **slot)
+{
+    if (*slot) {
+        fprintf(stderr, "cnio-proxy: %s given twice\n", opt);
+        return -1;
+    }
+    if (!*val) {
+        fprintf(stderr, "cnio-proxy: %s given an empty value\n", opt);
+        return -1;
+    }
+    *slot = val;
+    return 0;
+}
+
+/* --ready-fd's value: the number of an open file descriptor, into *fd; 0, or -1 (said). */
+static int proxy_ready_fd(const char *val, int *fd)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(val, &end, 10);
+    if (val[0] < '0' || val[0] > '9' || errno || *end || v > INT_MAX) {
+        fprintf(stderr, "cnio-proxy: --ready-fd %s: not a file descriptor's number\n", val);
+        return -1;
+    }
+    if (fcntl((int)v, F_GETFD) < 0) {
+        fprintf(stderr, "cnio-proxy: --ready-fd %s: %s\n", val, strerror(errno));
+        return -1;
+    }
+    *fd = (int)v;
+    return 0;
+}
+
+/* The options of a proxy that serves: 0, or 2 after what is wrong and the usage (an
+ * option it does not know, one without its value, given twice or empty, --ready-fd not
+ * an open fd's number, both --log and --keep-log, no --socket). */
 static int proxy_args(int argc, char **argv, const char **path, int *ready, const char **log,
                       int *removable)
 {
-    int i;
+    const char *ready_s = NULL, *lock = NULL, *rm_log = NULL, *keep_log = NULL;
+    int i, bad = 0;
 
-    for (i = 1; i + 1 < argc; i += 2) {
-        const char *opt = argv[i], *val = argv[i + 1];
+    for (i = 1; i + 1 < argc && !bad; i += 2) {
+        const char *opt = argv[i];
+        const char **slot = !strcmp(opt, "--socket") ? path
+                            : !strcmp(opt, "--ready-fd") ? &ready_s
+                            : !strcmp(opt, "--lock") ? &lock
+                            : !strcmp(opt, "--log") ? &rm_log
+                            : !strcmp(opt, "--keep-log") ? &keep_log : NULL;
 
-        if (!strcmp(opt, "--socket"))
-            *path = val;
-        else if (!strcmp(opt, "--ready-fd"))
-            *ready = atoi(val);
-        else if (!strcmp(opt, "--lock"))
-            proxy_lock_path = val;
-        else if (!strcmp(opt, "--log") || !strcmp(opt, "--keep-log")) {
-            *log = val;
-            *removable = !strcmp(opt, "--log");
-        } else
+        if (!slot)
             break;
+        bad = proxy_opt(opt, argv[i + 1], slot) < 0;
     }
-    if (i == argc && *path)
+    if (bad)
+        goto usage;
+    if (i < argc)
+        fprintf(stderr, "cnio-proxy: %s: %s\n", argv[i], i + 1 < argc || argv[i][0] != '-'
+                ? "not an option of cnio-proxy" : "no value given");
+    else if (!*path)
+        fprintf(stderr, "cnio-proxy: no --socket PATH given\n");
+    else if (rm_log && keep_log)
+        fprintf(stderr, "cnio-proxy: --log and --keep-log: give one of them (the log "
+                "removed at a clean exit, or kept)\n");
+    else if (!ready_s || proxy_ready_fd(ready_s, ready) == 0) {
+        proxy_lock_path = lock;
+        *log = rm_log ? rm_log : keep_log;
+        *removable = rm_log != NULL;
         return 0;
+    }
+usage:
     fputs(proxy_usage, stderr);
     return 2;
 }
@@ -716,8 +713,13 @@ int main(int argc, char **argv)
     const char *path = NULL, *log = NULL;
     int ready = -1, removable = 0, lfd;
 
-    if (argc == 3 && !strcmp(argv[1], "stats"))
-        return proxy_print_stats(argv[2]);
+    if (argc >= 2 && !strcmp(argv[1], "stats")) {
+        if (argc == 3)
+            return px_stats_print(argv[2]);
+        fprintf(stderr, "cnio-proxy: stats takes one PATH, the socket of a proxy\n");
+        fputs(proxy_usage, stderr);
+        return 2;
+    }
     if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         fputs(proxy_usage, stdout);
         return 0;

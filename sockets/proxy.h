@@ -1,7 +1,8 @@
 /*
  * proxy.h - the job proxy's internals, shared by proxy.c (event loop, clients),
  * proxy_admit.c (admission per destination), proxy_names.c (name cache),
- * proxy_job.c (one proxy per job) and proxy_files.c (socket file, log).
+ * proxy_job.c (one proxy per job), proxy_files.c (socket file, log), proxy_sweep.c
+ * (dead proxies' leftovers) and proxy_stats.c (the `stats` command).
  */
 #ifndef CNIO_PROXY_H
 #define CNIO_PROXY_H
@@ -129,6 +130,11 @@ void px_names_report(struct px_text *t);
 void px_names_free(void);
 
 int64_t px_now_ms(void);
+
+/* `cnio-proxy stats PATH` (proxy_stats.c): prints the report of the proxy listening on
+ * PATH; 0, or 1 with what is wrong said (PATH absent, not a socket, too long, no proxy
+ * listening on it, no whole answer). */
+int px_stats_print(const char *path);
 
 /* The proxy's files (proxy_files.c). px_sock_listen: a listening unix socket at path
  * (mode 0600, backlog 4096), bound where there is nothing or a stale socket: the fd,
