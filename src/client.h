@@ -192,6 +192,8 @@ const struct cnio_hints *cnio__obj_hints(const struct cnio_obj *obj);
 /* Per-object counters for statistics: bytes and requests sent to each host, connects. */
 struct cnio_obj_stats {
     uint64_t bytes_written, bytes_read, requests, connects;
+    uint64_t probes;            /* TCP connections that asked a fabric host, after its
+                                   lane's HELLO failed, whether it still knows the open */
     int64_t connect_ns;         /* time spent connecting and authenticating */
     int64_t net_ns;             /* time inside writex/readx */
 };

@@ -175,6 +175,7 @@ static int rv_fab_probe(struct cnio_obj *obj, int j, int err)
         host->auth.mode != CNIO_WIRE_AUTH_TOKEN)
         return err;
     snprintf(tcp.transport, sizeof(tcp.transport), "tcp");
+    obj->stats.probes++;
     ret = cnio__ep_open(obj->st, &tcp, &host->addr, host->name, &host->auth, &ep);
     if (!ret)
         ret = cnio__ep_wait_ready(obj->st, &ep, 1);
