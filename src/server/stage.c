@@ -661,11 +661,20 @@ int cnio__srv_stage_names(struct cnio_srv_store *st, const char *dir, char ***na
 
 static int stage_load_fn(struct cnio_srv_store *st, const struct stage_ent *e, void *arg)
 {
+    struct cnio_srv_meta pm;
     int *n = arg;
 
     if (cnio__srv_stage_idx_add(st, e->id, e->name, &e->m, 0))
         return -CNIO_ERR_NOMEM;
-    if (++*n <= 20)
+    if (++*n > 20)
+        return 0;
+    if (cnio__srv_stage_prepared(st, e->id, &pm) == 0)   /* its writer asked for the commit */
+        cnio__warn("staged object %s (instance %016llx, %lld bytes here) was prepared for its "
+                   "commit and not committed here: if another host committed it, the next "
+                   "open or `cnio stat` of it finishes the commit here; else `cnio cp "
+                   "--resume` finishes it, `cnio rm` removes it", e->name,
+                   (unsigned long long)e->id, (long long)e->sb.st_size);
+    else
         cnio__warn("staged object %s (instance %016llx, %lld bytes here) was never committed: "
                    "`cnio stat` shows it incomplete; `cnio cp --resume` finishes it, "
                    "`cnio rm` removes it", e->name, (unsigned long long)e->id,
