@@ -293,11 +293,12 @@ int cnio__srv_req_prepare(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
         if (!ret)
             ret = cnio__srv_stage_prepare(&c->srv->store, hd->name, hd->stage, commit_excl(hd),
                                           &hd->meta);
-        /* A prepared instance outlives this server's crash (ID.meta, which a small or
-         * young one lacks yet): once another host committed, a client finishes its
-         * commit here (FINISH); lost, the object would stay torn for good. */
+        /* A prepared instance outlives this server's crash and a loss of power (ID.meta,
+         * which a small or young one lacks yet, on disk): once another host committed,
+         * a client finishes its commit here (FINISH); lost, the object would stay torn
+         * for good. */
         if (!ret)
-            ret = cnio__srv_stage_meta_save(&c->srv->store, hd->stage);
+            ret = cnio__srv_stage_meta_keep(&c->srv->store, hd->stage);
     }
     pthread_mutex_unlock(&hd->lock);
     cnio__srv_handles_put(&c->srv->handles, hd);

@@ -135,6 +135,23 @@ int cnio__srv_stage_meta_save(struct cnio_srv_store *st, uint64_t id)
     return ret;
 }
 
+int cnio__srv_stage_meta_keep(struct cnio_srv_store *st, uint64_t id)
+{
+    char file[32];
+    int fd, ret = cnio__srv_stage_meta_save(st, id);
+
+    if (ret)
+        return ret;
+    cnio__srv_stage_file(file, sizeof(file), id, 1);
+    fd = openat(st->stagefd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)   /* discarded meanwhile: nothing to keep */
+        return errno == ENOENT ? 0 : cnio__srv_why_errno(errno);
+    ret = fsync(fd) < 0 ? cnio__srv_why_errno(errno) : 0;
+    close(fd);
+    /* the stage directory: ID.meta's entry, and the reserved files a PREPARE made */
+    return ret ? ret : cnio__srv_store_sync_path(st->stagefd);
+}
+
 /* One staged instance as stage_each finds it. */
 struct stage_ent {
     uint64_t id;

@@ -264,6 +264,10 @@ int cnio__srv_stage_meta_write(struct cnio_srv_store *st, uint64_t id, const cha
  * one did (when its writer releases it uncommitted, or asks for SYNC): 0, or the error
  * of the write (an instance gone meanwhile is not one). */
 int cnio__srv_stage_meta_save(struct cnio_srv_store *st, uint64_t id);
+/* cnio__srv_stage_meta_save, and then instance id's ID.meta and the stage directory
+ * (the files a PREPARE reserved) on disk: a prepared instance survives the loss of
+ * power, as a participant in a commit that others may have made must. 0 or a code. */
+int cnio__srv_stage_meta_keep(struct cnio_srv_store *st, uint64_t id);
 /* fsync of staged instance id's data (fd), metadata and directory. */
 int cnio__srv_stage_sync(struct cnio_srv_store *st, uint64_t id, int fd);
 /* The words a refusal comes with (server.h, cnio__srv_why), kept for a request handled
