@@ -301,8 +301,10 @@ static int cc_commit_first(struct cnio_obj *obj, uint64_t *order)
  * object's generation is decided. Each host whose connection broke meanwhile (a server
  * restarted, the network) is reached again over a new connection (cnio__cl_reconnect:
  * about 3 s) and asked to FINISH the instance, which its PREPARE kept; the commit is
- * then whole, as though the COMMIT had arrived. 0 when every such host finished and no
- * other failed; else ret, each host that could not finish named.
+ * then whole, as though the COMMIT had arrived. A host that did not answer in time is
+ * not asked again (one wait for a server that hangs: a reader finishes it later). 0
+ * when every such host finished and no other failed; else ret, each host that could
+ * not finish named.
  */
 static int cc_finish_lost(struct cnio_obj *obj, uint64_t order, int ret)
 {
@@ -325,6 +327,12 @@ static int cc_finish_lost(struct cnio_obj *obj, uint64_t order, int ret)
         if (!cc_host_lost(obj, j))
             continue;
         lost++;
+        r = cnio__ep_error(cnio__cl_ctl_ep(&obj->hosts[j]));
+        if (r == -CNIO_ERR_TIMEOUT) {   /* a host that stopped answering is waited for once */
+            cnio__err("%s: commit on host %s:%u: %s", obj->path, obj->hosts[j].name,
+                      obj->hosts[j].port, cnio_strerror(r));
+            continue;
+        }
         memcpy(fresh.name, obj->hosts[j].name, sizeof(fresh.name));
         r = len < 0 || !obj->has_key ? -CNIO_ERR_CONN
             : cnio__cl_reconnect(obj->st, &h, &fresh, &auth, 1, obj->path, &fresh.lanes[0]);

@@ -60,7 +60,8 @@ START_TEST(test_handshake_ping)
     ck_assert_uint_eq(c.ch.caps, CNIO_WIRE_CAP_REASON | CNIO_WIRE_CAP_ORDER | CNIO_WIRE_CAP_BUDGET |
                                      CNIO_WIRE_CAP_GONE | CNIO_WIRE_CAP_MTIME |
                                      CNIO_WIRE_CAP_PREPARE | CNIO_WIRE_CAP_LIVE |
-                                     CNIO_WIRE_CAP_SETATTR_STAGED | CNIO_WIRE_CAP_IDLE);
+                                     CNIO_WIRE_CAP_SETATTR_STAGED | CNIO_WIRE_CAP_IDLE |
+                                     CNIO_WIRE_CAP_FINISH);
     ping_ok(&c);
     ck_assert_int_eq(st_call(&c, CNIO_WIRE_PING, 0, 0, NULL, 0, &rh, NULL, 0), 0);
     ck_assert_uint_eq(rh.length, 0);
