@@ -183,6 +183,8 @@ static int finish_req(struct st_conn *c, const char *name, uint64_t id, uint64_t
 START_TEST(test_prepare_crash)
 {
     static uint8_t data[10000];
+    uint8_t rb[CNIO_WIRE_INFO_SIZE];
+    struct cnio_wire_hdr rh;
     struct st_conn c;
     char path[PATH_MAX + 64];
     uint64_t h1, h2;
@@ -219,6 +221,11 @@ START_TEST(test_prepare_crash)
     ck_assert_int_eq(finish_req(&c, "pc/gone", 0x72, 1000), 0);
     ck_assert_int_eq(finish_req(&c, "pc/gone", 0x72, 1000), 0);   /* finished already */
     read_back(&c, "pc/gone", data, 10);
+    /* STAT by name says the generation and commit order, which a client FINISHes with */
+    ck_assert_int_eq(st_named(&c, CNIO_WIRE_STAT, "pc/gone", 0, 0, 0, 0, 0, &rh, rb,
+                              sizeof(rb)), 0);
+    ck_assert_uint_eq(rh.object, 0x72);
+    ck_assert_uint_eq(rh.offset, 1000);
     ck_assert(!stage_has("0000000000000072.commit") && !stage_has("0000000000000072.final"));
     ck_assert_int_eq(open_at(&c, "pc/kept", STAGE | CNIO_WIRE_O_RESUME, 0x71, &h1, NULL, NULL),
                      0);
