@@ -48,6 +48,7 @@
 #include "stack_int.h"
 #include "transport.h"
 #include "wire.h"
+#include "fuzz_input.h"
 
 #include <netinet/in.h>
 #include <stdio.h>
@@ -78,21 +79,6 @@ int cnio_fuzz_corpus(const char *dir);
 static const struct cnio_key fz_key = { 32, "fuzz-client-key-0123456789abcdef" };
 static const uint8_t fz_nonce[CNIO_WIRE_NONCE] = { 0xa5, 0x5a, 1, 2, 3, 4, 5, 6, 7, 8 };
 static const uint8_t fz_zeros[512];
-
-/* The input, taken from the front; past its end every field is 0. */
-struct fz_in {
-    const uint8_t *p;
-    size_t n;
-};
-
-static uint64_t fz_take(struct fz_in *in, size_t bytes)
-{
-    uint64_t v = 0;
-
-    for (size_t i = 0; i < bytes && in->n; i++, in->p++, in->n--)
-        v |= (uint64_t)*in->p << (8 * i);
-    return v;
-}
 
 /* A frame the client sent; a frame the fake server sent (frames mode). */
 struct fz_sent {

@@ -33,6 +33,7 @@
 #include "common.h"
 #include "client_int.h"
 #include "log.h"
+#include "fuzz_input.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,20 +53,6 @@ int cnio_fuzz_corpus(const char *dir);
 #define FZ_RAW 0x8u
 #define FZ_STATES (CNIO_OBJ_STAGED | CNIO_OBJ_DIRTY | CNIO_OBJ_TORN | CNIO_OBJ_PENDING | \
                    CNIO_OBJ_FOREIGN | CNIO_OBJ_SHADOWED | CNIO_OBJ_MISSING)
-
-struct fz_in {
-    const uint8_t *p;
-    size_t n;
-};
-
-static uint64_t fz_take(struct fz_in *in, size_t bytes)
-{
-    uint64_t v = 0;
-
-    for (size_t i = 0; i < bytes && in->n; i++, in->p++, in->n--)
-        v |= (uint64_t)*in->p << (8 * i);
-    return v;
-}
 
 /* What fn checks against: the sorted list, the group it is at, the calls. */
 struct fz_walk {
