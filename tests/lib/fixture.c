@@ -422,6 +422,14 @@ char *fx_local_path(const struct fx *f, int i, const char *name, char *buf, size
     return buf;
 }
 
+double fx_now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 void fx_fill(void *buf, size_t len, uint64_t seed)
 {
     uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;

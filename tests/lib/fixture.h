@@ -53,6 +53,8 @@ char *fx_uri(const struct fx *f, const char *path, const char *query, char *buf,
 char *fx_local_path(const struct fx *f, int i, const char *name, char *buf, size_t cap);
 /* Fills buf with deterministic pseudo-random bytes from seed. */
 void fx_fill(void *buf, size_t len, uint64_t seed);
+/* Seconds on the monotonic clock: how long a call took is the difference of two. */
+double fx_now_s(void);
 /* A TCP connection to server i (blocking, 5 s send/recv timeouts), or -1. */
 int fx_connect(const struct fx *f, int i);
 

@@ -105,14 +105,6 @@ static uint8_t *rand_buf(size_t len, uint64_t seed)
     return b;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Writes len random bytes at off, reads them back, and compares. */
 static void round_trip(struct cnio_obj *o, uint64_t off, size_t len, uint64_t seed)
 {
@@ -272,11 +264,11 @@ static void big_round_trip(const char *name, const char *query, const char *labe
 
     ck_assert_ptr_nonnull(r);
     ck_assert_int_eq(open_obj(name, query, RW, &o), 0);
-    t0 = now_s();
+    t0 = fx_now_s();
     ck_assert_int_eq(cnio__obj_pwrite(o, w, len, 0), (ssize_t)len);
-    t1 = now_s();
+    t1 = fx_now_s();
     ck_assert_int_eq(cnio__obj_pread(o, r, len, 0), (ssize_t)len);
-    t2 = now_s();
+    t2 = fx_now_s();
     ck_assert_msg(memcmp(w, r, len) == 0, "%zu MiB differ", len / MiB);
     printf("client %s: %zu MiB write %.0f MB/s, read %.0f MB/s\n", label, len / MiB,
            len / 1e6 / (t1 - t0), len / 1e6 / (t2 - t1));
@@ -532,7 +524,7 @@ static void *killer_main(void *arg)
     struct timespec ts = { k->delay_ms / 1000, (long)(k->delay_ms % 1000) * 1000000L };
 
     nanosleep(&ts, NULL);
-    k->at = now_s();
+    k->at = fx_now_s();
     kill(fx.pid[k->server], k->sig);
     return NULL;
 }
@@ -551,7 +543,7 @@ START_TEST(server_killed)
     ck_assert_int_eq(pthread_create(&t, NULL, killer_main, &k), 0);
     for (int i = 0; i < 1000 && ret >= 0; i++)
         ret = cnio__obj_pwrite(o, w, len, (uint64_t)(i % 4) * len);
-    t0 = now_s();
+    t0 = fx_now_s();
     pthread_join(t, NULL);
     ck_assert_msg(ret == -CNIO_ERR_CONN || ret == -CNIO_ERR_TIMEOUT, "pwrite returned %zd", ret);
     printf("client: pwrite failed %.1f s after the kill (timeout_ms=3000)\n", t0 - k.at);
@@ -580,9 +572,9 @@ START_TEST(server_stopped)
     ck_assert_int_eq(open_obj("stopped", "timeout_ms=1000", RW, &o), 0);
     ck_assert_int_eq(cnio__obj_pwrite(o, w, MiB, 0), MiB);
     ck_assert_int_eq(fx_sigstop(&fx, 1), 0);
-    t0 = now_s();
+    t0 = fx_now_s();
     ret = cnio__obj_pwrite(o, w, len, 0);
-    dt = now_s() - t0;
+    dt = fx_now_s() - t0;
     ck_assert_int_eq(ret, -CNIO_ERR_TIMEOUT);
     /* At least the timeout (load cannot shorten a wait); the upper side is left to the
      * test's own time limit, so a loaded machine cannot fail it. */
@@ -593,9 +585,9 @@ START_TEST(server_stopped)
     cnio__obj_close(o);
     /* a fresh open while it is stopped also times out, at connect or handshake */
     ck_assert_int_eq(fx_sigstop(&fx, 1), 0);
-    t0 = now_s();
+    t0 = fx_now_s();
     ck_assert_int_eq(open_obj("stopped", "timeout_ms=1000", RW, &o), -CNIO_ERR_TIMEOUT);
-    printf("client: open of a stopped server timed out after %.2f s\n", now_s() - t0);
+    printf("client: open of a stopped server timed out after %.2f s\n", fx_now_s() - t0);
     kill(fx.pid[1], SIGCONT);
     fx_kill(&fx, 1, SIGTERM);
     free(w);
@@ -621,11 +613,11 @@ START_TEST(waiting_sleeps)
     ck_assert_int_eq(open_obj("asleep", "timeout_ms=4000&stripe_unit=1M", RW, &o), 0);
     ck_assert_int_eq(cnio__obj_pwrite(o, w, MiB, 0), MiB);
     ck_assert_int_eq(fx_sigstop(&fx, 1), 0);
-    t0 = now_s();
+    t0 = fx_now_s();
     getrusage(RUSAGE_SELF, &r0);
     ck_assert_int_eq(cnio__obj_pwrite(o, w, MiB, MiB), -CNIO_ERR_TIMEOUT);
     getrusage(RUSAGE_SELF, &r1);
-    dt = now_s() - t0;
+    dt = fx_now_s() - t0;
     kill(fx.pid[1], SIGCONT);
     /* voluntary switches are its sleeps; involuntary ones are preemptions, which load
      * raises (CI saw 917 a second counting both) */

@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #define STAGE (CNIO_WIRE_O_CREATE | CNIO_WIRE_O_WRITE | CNIO_WIRE_O_STAGE | CNIO_WIRE_O_TRUNC)
@@ -493,14 +492,6 @@ START_TEST(udp_opener_revives)
 }
 END_TEST
 
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Server 1 restarted with its fabric endpoint (at a new fabric address: the provider
  * picks the port), while the opener and an attached rank wait: their next writes say
  * the open is gone there (-CNIO_ERR_STALE), as restart_token_stale's over TCP. They
@@ -533,12 +524,12 @@ START_TEST(fabric_restart_stale)
     close(fd);
     wait_host_closed(rank1, 1, 0);
     wait_host_closed(o, 1, 0);
-    t0 = now_s();
+    t0 = fx_now_s();
     getrusage(RUSAGE_SELF, &r0);
     ck_assert_int_eq(cnio__obj_pwrite(rank1, data, UNIT, UNIT), -CNIO_ERR_STALE);
     ck_assert_int_eq(cnio__obj_pwrite(o, data, UNIT, UNIT), -CNIO_ERR_STALE);
     getrusage(RUSAGE_SELF, &r1);
-    dt = now_s() - t0;
+    dt = fx_now_s() - t0;
     cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec -
                    r0.ru_stime.tv_sec) +
           (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec -
