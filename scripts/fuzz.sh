@@ -5,8 +5,8 @@
 #   scripts/fuzz.sh [-t SECONDS | -r RUNS] [TARGET...]
 #
 # Targets: wire, server, config, view, attach, skproto, meta, treelist, client, list,
-# keyfile (default: all). Each runs for SECONDS (default 20) or RUNS executions; new
-# inputs go to $CNIO_FUZZ_DIR/corpus-TARGET (default _build-fuzz/), crashes to
+# keyfile, fabmsg (default: all). Each runs for SECONDS (default 20) or RUNS executions;
+# new inputs go to $CNIO_FUZZ_DIR/corpus-TARGET (default _build-fuzz/), crashes to
 # $CNIO_FUZZ_DIR/crash-TARGET-*. Prints the executions of each run and exits non-zero
 # when one crashed. Exits 0 with a note when clang cannot build a libFuzzer target here
 # (scripts/check.sh calls it only when it can).
@@ -23,7 +23,7 @@ while getopts "t:r:" opt; do
   esac
 done
 shift $((OPTIND - 1))
-targets=("${@:-wire server config view attach skproto meta treelist client list keyfile}")
+targets=("${@:-wire server config view attach skproto meta treelist client list keyfile fabmsg}")
 targets=(${targets[*]})
 mkdir -p "$out"
 
@@ -78,6 +78,10 @@ build() {   # build TARGET
               "${lib_src[@]}" -lcrypto -lpthread -ldl -o "$out/fuzz_$1" ;;
     keyfile) clang "${cflags[@]}" "$top/tests/fuzz/fuzz_keyfile.c" "${core_src[@]}" \
               -lcrypto -lpthread -o "$out/fuzz_keyfile" ;;
+    # fabmsg: what peers send over a fabric endpoint (src/fab_msg.c), which needs the
+    # wire decoder only
+    fabmsg) clang "${cflags[@]}" "$top/tests/fuzz/fuzz_fabmsg.c" "$top/src/fab_msg.c" \
+              "$top/src/wire.c" "$top/src/crc32c.c" -lpthread -o "$out/fuzz_fabmsg" ;;
     skproto) clang "${cflags[@]}" -I"$top/sockets" "$top/tests/fuzz/fuzz_skproto.c" \
               "$top/sockets/skproto.c" -o "$out/fuzz_skproto" ;;
     meta)   clang "${cflags[@]}" -I"$top/src/server" "$top/tests/fuzz/fuzz_meta.c" \

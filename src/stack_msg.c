@@ -4,6 +4,7 @@
  * whole messages come back (see transport.h's msend and mpoll).
  */
 #include "common.h"
+#include "fab_msg.h"
 #include "stack.h"
 #include "stack_int.h"
 #include "transport.h"
@@ -33,16 +34,18 @@ void cnio__ep_tx_msg(struct cnio_ep *ep)
     }
 }
 
-/* A whole message arrived: a reply in its request's buffers, or the CHALLENGE. */
+/* A whole message arrived: a reply in its request's buffers, or the CHALLENGE. It is
+ * checked (cnio__fab_reply_decode) against the buffers it landed in before a byte of it
+ * is used. */
 static void ep_rx_msg_one(struct cnio_ep *ep, const struct cnio_tp_event *ev)
 {
-    int ret = ev->len < CNIO_WIRE_HDR_SIZE ? -CNIO_ERR_PROTO
-                                           : cnio__wire_hdr_decode(ev->hdr, &ep->h);
+    const struct cnio_req *r = ep->inflight[ev->id & 0xff & (CNIO_EP_MAX_INFLIGHT - 1)];
+    size_t cap = !ev->id ? CNIO_WIRE_CHALLENGE_SIZE : r && r->reqid == ev->id ? r->rcap : 0;
+    int ret = cnio__fab_reply_decode(ev->hdr, ev->len, cap, ev->id, &ep->h);
 
     if (!ret)
         ret = cnio__ep_rx_route(ep);
-    if (!ret && (ev->len - CNIO_WIRE_HDR_SIZE != ep->h.length ||
-                 (ep->rxreq ? ep->rxreq->reqid != ev->id : ev->id != 0)))
+    if (!ret && (ev->id ? ep->rxreq != r : ep->rxreq != NULL))
         ret = -CNIO_ERR_PROTO;
     if (ret) {
         cnio__ep_kill(ep, ret);

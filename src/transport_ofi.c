@@ -22,6 +22,7 @@
  */
 #include "cnio_config.h"
 #include "common.h"
+#include "fab_msg.h"
 #include "fabric.h"
 #include "log.h"
 #include "stack.h"
@@ -358,27 +359,27 @@ static int ofi_event(struct ofi_conn *c, struct ofi_op *op, struct cnio_tp_event
         if (!op->status)
             c->delivered_ms = cnio__now_ms();
         return op->status;
-    case OFI_CHAL:
+    case OFI_CHAL: {
+        uint32_t sid;
+        int ret = op->status ? op->status : cnio__fab_chal_parse(c->chalbuf[op->try], op->len,
+                                                                 &sid);
+
         if (op->try != c->try) {
             /* an earlier HELLO's, late: that connection is not wanted */
-            const uint8_t *b = c->chalbuf[op->try];
-            uint32_t sid = op->len >= CNIO_WIRE_HDR_SIZE ? (uint32_t)cnio__get_le64(b + 32) : 0;
-
-            if (!op->status && sid)
+            if (!ret && sid)
                 cnio__ofi_bye(c, op->try, sid);
             return 0;
         }
-        if (op->status)
-            return op->status;
-        if (op->len < CNIO_WIRE_HDR_SIZE)
-            return -CNIO_ERR_PROTO;
-        c->sid = (uint32_t)cnio__get_le64(c->chalbuf[c->try] + 32);
+        if (ret)
+            return ret;
+        c->sid = sid;
         *ev = (struct cnio_tp_event){ .kind = CNIO_TP_RECEIVED, .id = 0,
                                       .hdr = c->chalbuf[c->try],
                                       .payload = c->chalbuf[c->try] + CNIO_WIRE_HDR_SIZE,
                                       .len = op->len };
-        /* a refusal (status set: -LIMIT) has no id; the stack reports its status */
-        return c->sid || cnio__get_le32(c->chalbuf[c->try] + 12) ? 1 : -CNIO_ERR_PROTO;
+        /* a refusal (status set: -LIMIT) has no id (sid 0); the stack reports its status */
+        return 1;
+    }
     case OFI_SEND:
         if (op->status)
             return op->status;

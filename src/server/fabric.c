@@ -21,6 +21,7 @@
  */
 #include "cnio_config.h"
 #include "server.h"
+#include "fab_msg.h"
 #include "fabric.h"
 #include "log.h"
 
@@ -208,26 +209,30 @@ static void fab_refuse(struct cnio_srv_fab *f, uint64_t tag, const uint8_t *addr
     cnio__fab_av_put(&f->fab, a);
 }
 
-/* A HELLO: a new connection from the client at address addr (len bytes). */
-static void fab_hello(struct cnio_srv_fab *f, uint64_t tag, const uint8_t *addr, size_t len)
+/* A HELLO: a new connection from the client at the address in msg (len bytes). */
+static void fab_hello(struct cnio_srv_fab *f, uint64_t tag, const uint8_t *msg, size_t len)
 {
     struct cnio_srv *srv = f->srv;
-    struct cnio_addr a = { 0 };
+    struct cnio_fab_hello hello;
     struct fab_peer *p;
     char name[64];
     int slot = -1;
 
+    if (cnio__fab_hello_parse(msg, len, &hello)) {
+        cnio__info("fabric %s: a HELLO without a usable address", f->fab.prov);
+        return;
+    }
     for (int i = 1; i < FAB_MAX_PEERS && slot < 0; i++)
         if (!f->peers[i])
             slot = i;
-    if (slot < 0 || len == 0 || atomic_load(&srv->nconns) >= srv->opts.max_conns) {
-        fab_refuse(f, tag, addr, len);
+    if (slot < 0 || atomic_load(&srv->nconns) >= srv->opts.max_conns) {
+        fab_refuse(f, tag, hello.addr, hello.len);
         return;
     }
     p = calloc(1, sizeof(*p));
     if (!p)
         return;
-    if (cnio__fab_av_get(&f->fab, addr, len, &p->addr)) {
+    if (cnio__fab_av_get(&f->fab, hello.addr, hello.len, &p->addr)) {
         cnio__info("fabric %s: a HELLO with an unusable address", f->fab.prov);
         free(p);
         return;
@@ -236,12 +241,11 @@ static void fab_hello(struct cnio_srv_fab *f, uint64_t tag, const uint8_t *addr,
     p->id = (uint32_t)slot | ((uint32_t)++f->gen << 16);
     if (!p->id)
         p->id = (uint32_t)slot | (1u << 16);
-    if (len <= sizeof(struct sockaddr_storage) && ((const struct sockaddr *)(const void *)addr)->sa_family == AF_INET) {
+    if (hello.ip.len) {
         char where[64];
 
-        a.len = (socklen_t)len;
-        memcpy(&a.ss, addr, len);
-        snprintf(name, sizeof(name), "%s %s", f->fab.prov, cnio__net_ntop(&a, where, sizeof(where)));
+        snprintf(name, sizeof(name), "%s %s", f->fab.prov,
+                 cnio__net_ntop(&hello.ip, where, sizeof(where)));
     } else {
         snprintf(name, sizeof(name), "%s peer %u", f->fab.prov, p->id);
     }
@@ -255,7 +259,7 @@ static void fab_hello(struct cnio_srv_fab *f, uint64_t tag, const uint8_t *addr,
     f->peers[slot] = p;
     /* Until it authenticates it holds what a TCP connection does: --max-unauth counts it
      * (non-IP peers, shm's, count as one source address). */
-    p->c->addr = a;
+    p->c->addr = hello.ip;
     p->c->seq = atomic_fetch_add(&srv->accepted, 1);
     cnio__srv_unauth_add(p->c);
     fab_after(f, p);
@@ -266,10 +270,8 @@ static void fab_hello(struct cnio_srv_fab *f, uint64_t tag, const uint8_t *addr,
 static void fab_frame(struct cnio_srv_fab *f, struct fab_peer *p, const uint8_t *buf, size_t len)
 {
     struct cnio_wire_hdr h;
-    int ret = len < CNIO_WIRE_HDR_SIZE ? -CNIO_ERR_PROTO : cnio__wire_hdr_decode(buf, &h);
+    int ret = cnio__fab_msg_decode(buf, len, CNIO_FAB_MAX_PAYLOAD, &h);
 
-    if (!ret && h.length != len - CNIO_WIRE_HDR_SIZE)
-        ret = -CNIO_ERR_PROTO;
     if (!ret && p->c->state == CNIO_SRV_C_AUTH && h.type != CNIO_WIRE_AUTH) {
         cnio__info("%s: request before AUTH, closing", p->c->peer);
         ret = -CNIO_ERR_AUTH;

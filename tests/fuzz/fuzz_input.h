@@ -1,6 +1,6 @@
 /*
  * fuzz_input.h - a fuzz target's input read from the front, for targets that build
- * their cases field by field from it (fuzz_client.c, fuzz_list.c).
+ * their cases field by field from it (fuzz_client.c, fuzz_list.c, fuzz_fabmsg.c).
  */
 #ifndef CNIO_FUZZ_INPUT_H
 #define CNIO_FUZZ_INPUT_H

@@ -1,0 +1,69 @@
+/*
+ * fab_msg.c - the messages a peer sends over a fabric endpoint, checked before use (see
+ * fab_msg.h). Whatever a provider reports received (a length, the bytes in a posted
+ * buffer) comes from the peer: these are the only readers of those bytes until they are
+ * checked, and tests/fuzz/fuzz_fabmsg.c feeds them arbitrary ones.
+ */
+#include "fab_msg.h"
+
+#include <string.h>
+#include <sys/socket.h>
+
+int cnio__fab_msg_decode(const uint8_t *hdr, size_t len, size_t cap, struct cnio_wire_hdr *h)
+{
+    int ret;
+
+    if (len < CNIO_WIRE_HDR_SIZE)
+        return -CNIO_ERR_PROTO;
+    ret = cnio__wire_hdr_decode(hdr, h);
+    if (ret)
+        return ret;
+    if (h->length != len - CNIO_WIRE_HDR_SIZE || h->length > cap)
+        return -CNIO_ERR_PROTO;
+    return 0;
+}
+
+int cnio__fab_reply_decode(const uint8_t *hdr, size_t len, size_t cap, uint64_t id,
+                           struct cnio_wire_hdr *h)
+{
+    int ret = cnio__fab_msg_decode(hdr, len, cap, h);
+
+    if (ret)
+        return ret;
+    if (!id)
+        return h->type == CNIO_WIRE_CHALLENGE ? 0 : -CNIO_ERR_PROTO;
+    if (!(h->type & CNIO_WIRE_REPLY) || h->reqid != id || (h->flags & CNIO_WIRE_F_REASON))
+        return -CNIO_ERR_PROTO;
+    return 0;
+}
+
+int cnio__fab_chal_parse(const uint8_t *msg, size_t len, uint32_t *sid)
+{
+    struct cnio_wire_hdr h;
+    int ret = cnio__fab_reply_decode(msg, len, CNIO_WIRE_CHALLENGE_SIZE, 0, &h);
+
+    *sid = 0;
+    if (ret)
+        return ret;
+    if (h.status)
+        return 0;
+    if (h.object == 0 || h.object > UINT32_MAX)
+        return -CNIO_ERR_PROTO;
+    *sid = (uint32_t)h.object;
+    return 0;
+}
+
+int cnio__fab_hello_parse(const uint8_t *msg, size_t len, struct cnio_fab_hello *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (len == 0 || len > CNIO_FAB_ADDR_MAX)
+        return -CNIO_ERR_PROTO;
+    out->addr = msg;
+    out->len = len;
+    if (len <= sizeof(out->ip.ss) &&
+        ((const struct sockaddr *)(const void *)msg)->sa_family == AF_INET) {
+        out->ip.len = (socklen_t)len;
+        memcpy(&out->ip.ss, msg, len);
+    }
+    return 0;
+}
