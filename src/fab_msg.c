@@ -6,6 +6,8 @@
  */
 #include "fab_msg.h"
 
+#include <netinet/in.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -53,15 +55,21 @@ int cnio__fab_chal_parse(const uint8_t *msg, size_t len, uint32_t *sid)
     return 0;
 }
 
+/* An address of the provider's is an IPv4 one when it is a whole sockaddr_in (the
+ * family is read only then: a HELLO may be a single byte). */
 int cnio__fab_hello_parse(const uint8_t *msg, size_t len, struct cnio_fab_hello *out)
 {
+    sa_family_t family;
+
     memset(out, 0, sizeof(*out));
     if (len == 0 || len > CNIO_FAB_ADDR_MAX)
         return -CNIO_ERR_PROTO;
     out->addr = msg;
     out->len = len;
-    if (len <= sizeof(out->ip.ss) &&
-        ((const struct sockaddr *)(const void *)msg)->sa_family == AF_INET) {
+    if (len < sizeof(struct sockaddr_in) || len > sizeof(out->ip.ss))
+        return 0;
+    memcpy(&family, msg + offsetof(struct sockaddr, sa_family), sizeof(family));
+    if (family == AF_INET) {
         out->ip.len = (socklen_t)len;
         memcpy(&out->ip.ss, msg, len);
     }
