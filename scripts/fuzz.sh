@@ -78,10 +78,10 @@ build() {   # build TARGET
               "${lib_src[@]}" -lcrypto -lpthread -ldl -o "$out/fuzz_$1" ;;
     keyfile) clang "${cflags[@]}" "$top/tests/fuzz/fuzz_keyfile.c" "${core_src[@]}" \
               -lcrypto -lpthread -o "$out/fuzz_keyfile" ;;
-    # fabmsg: what peers send over a fabric endpoint (src/fab_msg.c), which needs the
-    # wire decoder only
-    fabmsg) clang "${cflags[@]}" "$top/tests/fuzz/fuzz_fabmsg.c" "$top/src/fab_msg.c" \
-              "$top/src/wire.c" "$top/src/crc32c.c" -lpthread -o "$out/fuzz_fabmsg" ;;
+    # fabmsg: what peers send over a fabric endpoint (src/fab_msg.c), and an endpoint
+    # of the client library over a message transport of the target's own
+    fabmsg) clang "${fab_cflags[@]}" "${cflags[@]}" "$top/tests/fuzz/fuzz_fabmsg.c" \
+              "${lib_src[@]}" -lcrypto -lpthread -ldl -o "$out/fuzz_fabmsg" ;;
     skproto) clang "${cflags[@]}" -I"$top/sockets" "$top/tests/fuzz/fuzz_skproto.c" \
               "$top/sockets/skproto.c" -o "$out/fuzz_skproto" ;;
     meta)   clang "${cflags[@]}" -I"$top/src/server" "$top/tests/fuzz/fuzz_meta.c" \
