@@ -39,7 +39,7 @@
  *     and says their object (1 .. 2^32 - 1) as the server's id, or 0 for a refusal
  *     (a status); a CHALLENGE it refuses gives no id;
  *   - cnio__fab_hello_parse takes exactly the messages of 1 to CNIO_FAB_ADDR_MAX bytes,
- *     as the address; an IPv4 address it says is one is an AF_INET sockaddr_in, whole;
+ *     as the address; it says IPv4 exactly of an AF_INET sockaddr_in, whole;
  *   - no read outside the message, no leak (ASan);
  *   - endpoint: every frame the client sends is well-formed; each request's done runs
  *     once, with 0 or a known negative code; one done with 0 got the payload length,
@@ -63,6 +63,7 @@
 #include "fuzz_input.h"
 
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +191,12 @@ static void fz_hello(const uint8_t *m, size_t len)
         return;
     }
     FZ_CHECK(hello.addr == m && hello.len == len);
+    if (len >= sizeof(struct sockaddr_in) && len <= sizeof(hello.ip.ss)) {
+        sa_family_t family;
+
+        memcpy(&family, m + offsetof(struct sockaddr, sa_family), sizeof(family));
+        FZ_CHECK((hello.ip.len != 0) == (family == AF_INET));
+    }
     if (hello.ip.len) {
         FZ_CHECK(hello.ip.ss.ss_family == AF_INET);
         FZ_CHECK(hello.ip.len >= sizeof(struct sockaddr_in) && hello.ip.len <= len);
