@@ -1,9 +1,9 @@
 /*
  * shim.c - libcnio_sockets.so: set-up, the conversation with the job proxy, and the
  * per-process counters. The interposed calls are in shim_connect.c (connect),
- * shim_names.c (name lookups) and shim_pending.c (getsockopt and close, for the outcome
- * of non-blocking connects); everything else (socket, send, recv, read, write, poll,
- * epoll...) is libc's.
+ * shim_names.c (name lookups) and shim_pending.c (getsockopt, epoll_ctl and close, for
+ * the outcome of non-blocking connects); everything else (socket, send, recv, read,
+ * write, poll, epoll_wait...) is libc's.
  *
  * Each process holds one "session" connection to the proxy (opened at load, kept on a
  * high fd, close-on-exec) so the proxy knows the job is alive; every request uses a
@@ -86,6 +86,7 @@ static void shim_do_init(void)
     shim_real.gethostbyname2_r = dlsym(RTLD_NEXT, "gethostbyname2_r");
     shim_real.getsockopt = dlsym(RTLD_NEXT, "getsockopt");
     shim_real.close = dlsym(RTLD_NEXT, "close");
+    shim_real.epoll_ctl = dlsym(RTLD_NEXT, "epoll_ctl");
     cnio__sk_conf_load(&shim_conf);
     shim_addr.sun_family = AF_UNIX;
     if (path && *path && shim_proxy_path(path, shim_addr.sun_path,

@@ -18,6 +18,8 @@
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
+struct epoll_event;
+
 /* The libc functions underneath (dlsym RTLD_NEXT), resolved by shim_init. */
 struct shim_real {
     int (*connect)(int, const struct sockaddr *, socklen_t);
@@ -31,6 +33,7 @@ struct shim_real {
                             struct hostent **, int *);
     int (*getsockopt)(int, int, int, void *, socklen_t *);
     int (*close)(int);
+    int (*epoll_ctl)(int, int, int, struct epoll_event *);
     int (*getnameinfo)(const struct sockaddr *, socklen_t, char *, socklen_t, char *,
                        socklen_t, int);
 };
@@ -88,8 +91,9 @@ int64_t shim_now_ms(void);
 int shim_outcome(int rc, int err, int64_t ms);
 
 /* A non-blocking setup on fd said EINPROGRESS (shim_pending.c): remembers its admission's
- * token until getsockopt(SO_ERROR) or close tells how it ended (then reported on a
- * connection of its own). Nothing is kept for an fd beyond the table's range. */
+ * token until getsockopt(SO_ERROR), connect once more, epoll_ctl or close tells how it
+ * ended (then reported on a connection of its own). Nothing is kept for an fd beyond the
+ * table's range. */
 void shim_pend_arm(int fd, uint64_t token, int64_t t0);
 /* The application's connect() again on fd, whose setup may be pending, returned rc with
  * errno err (shim_pending.c): 0 or EISCONN is a completed setup, EALREADY, EINPROGRESS

@@ -9,6 +9,13 @@
  *   - connect() once more on the socket, as hiredis's redisCheckConnectDone and other
  *     event loops learn it: 0 or EISCONN is a completed setup, another error than
  *     EALREADY (under way) a failed one (such setups were never learnt before);
+ *   - epoll_ctl() on the socket (ADD, MOD, DEL): an event loop that waited for EPOLLOUT
+ *     and then changes what it waits for (Redis's ae: redis-benchmark writes its request
+ *     and waits for EPOLLIN, with no SO_ERROR nor connect once more) has seen the setup
+ *     end. A socket with a peer is a completed setup, a failure is seen as at close
+ *     (below), without reading SO_ERROR; anything else is a setup still under way (an
+ *     ADD right after the connect), learnt at the next call. Without this, such a
+ *     program's setups were never learnt, and its window never grew past its first size;
  *   - close(): a setup that failed is reported (failure knowledge), seen without reading
  *     SO_ERROR: reading it would take the error from every other descriptor of the
  *     socket (a dup, a forked or exec'd child's copy, one passed over a unix socket),
@@ -30,7 +37,7 @@
  * (close_range, dup2 onto it) and reused is not taken for the socket that connected.
  * Entries are claimed with one atomic exchange: threads and signal handlers report at
  * most once, and the proxy learns from a token once (a forked child may report it too).
- * Other getsockopt calls and closes cost one load and a branch.
+ * Other getsockopt, epoll_ctl and close calls cost one load and a branch.
  */
 #include "shim.h"
 
@@ -40,6 +47,7 @@
 #include <poll.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -113,19 +121,31 @@ static void shim_pend_report(uint64_t token, int64_t t0, int err)
     shim_real_close(rpc);
 }
 
-/* The application read SO_ERROR = err on fd. */
-static void shim_pend_seen(int fd, int err)
+/* The setup on fd completed (err 0) or failed with err: its entry claimed, reported. */
+static void shim_pend_learnt(int fd, int err)
+{
+    int64_t t0;
+    uint64_t token = shim_pend_take(fd, &t0);
+
+    if (token)
+        shim_pend_report(token, t0, err);
+}
+
+/* 1 when fd has a peer: its setup completed (whatever the program has read since). */
+static int shim_pend_connected(int fd)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
-    int64_t t0;
-    uint64_t token;
 
-    if (!err && getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+    return getpeername(fd, (struct sockaddr *)&ss, &sl) == 0;
+}
+
+/* The application read SO_ERROR = err on fd. */
+static void shim_pend_seen(int fd, int err)
+{
+    if (!err && !shim_pend_connected(fd))
         return;   /* still connecting */
-    token = shim_pend_take(fd, &t0);
-    if (token)
-        shim_pend_report(token, t0, err);
+    shim_pend_learnt(fd, err);
 }
 
 void shim_pend_connect_said(int fd, int rc, int err)
@@ -185,6 +205,30 @@ SHIM_EXPORT int getsockopt(int fd, int level, int opt, void *val, socklen_t *len
         errno = e;
     }
     return rc;
+}
+
+/* The application changes fd's place in an epoll set: the setup is learnt if it has
+ * ended, without touching what the program will read (no SO_ERROR). */
+static void shim_pend_polled(int fd)
+{
+    int err;
+
+    if (shim_pend_connected(fd))
+        shim_pend_learnt(fd, 0);
+    else if (shim_pend_failed(fd, &err))
+        shim_pend_learnt(fd, err);
+}
+
+SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+    if (fd >= 0 && fd < SHIM_PEND_MAX && __atomic_load_n(&shim_pend[fd].token, __ATOMIC_RELAXED)) {
+        int e = errno;
+
+        shim_pend_polled(fd);
+        errno = e;
+    }
+    return shim_real.epoll_ctl ? shim_real.epoll_ctl(epfd, op, fd, ev)
+                               : (int)syscall(SYS_epoll_ctl, epfd, op, fd, ev);
 }
 
 SHIM_EXPORT int close(int fd)
