@@ -19,6 +19,10 @@
  *      blocking connect to E succeeds (the abandoned setup was no refusal).
  *   8. 10 non-blocking connects to another listener of its own, each judged as hiredis
  *      (redis-benchmark) judges it: poll, then connect() once more, EISCONN.
+ *   9. 10 non-blocking connects to a third listener, each judged by epoll alone, as
+ *      Redis's ae loop does: epoll_ctl ADD EPOLLOUT, epoll_wait, DEL, ADD EPOLLIN;
+ *      then a closed port F the same way, its SO_ERROR read on a dup (ECONNREFUSED:
+ *      the shim's look at epoll_ctl must not consume it), the socket never closed.
  * Exit 0 when every call behaved as POSIX says (the refusals being refusals).
  */
 #include <arpa/inet.h>
@@ -29,6 +33,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -235,15 +240,63 @@ static int nb_connect_again(int port, int lfd, int n)
     return ok;
 }
 
+/* A non-blocking connect to port, added to ep for EPOLLOUT, waited for and deleted;
+ * the fd (*events: what epoll_wait said, 0 for nothing in 10 s), or -1. */
+static int nb_epoll_one(int ep, int port, unsigned *events)
+{
+    struct sockaddr_in a = nb_addr(port);
+    struct epoll_event ev = { .events = EPOLLOUT }, got = { 0 };
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+    if (fd < 0)
+        return -1;
+    ev.data.fd = fd;
+    if ((connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS)
+        || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        printf("  connect to %d: %s\n", port, strerrorname_np(errno));
+        close(fd);
+        return -1;
+    }
+    *events = epoll_wait(ep, &got, 1, 10000) == 1 ? got.events : 0;
+    epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+    return fd;
+}
+
+/* Case 9: n connects to the listener on port judged by epoll alone, then one to the
+ * closed port f; 0 when they behaved as the kernel makes them. */
+static int nb_epoll(int port, int lfd, int n, int f)
+{
+    struct epoll_event ev = { .events = EPOLLIN };
+    int ep = epoll_create1(EPOLL_CLOEXEC), ok = 0, fd, c, err;
+    unsigned events = 0;
+
+    for (int i = 0; i < n; i++) {
+        if ((fd = nb_epoll_one(ep, port, &events)) < 0)
+            continue;
+        ev.data.fd = fd;
+        ok += (events & EPOLLOUT) && !(events & EPOLLERR)
+              && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0;
+        close(fd);
+        if ((c = accept(lfd, NULL, NULL)) >= 0)
+            close(c);
+    }
+    fd = nb_epoll_one(ep, f, &events);
+    err = fd >= 0 ? nb_so_error(dup(fd)) : -1;   /* fd and its dup stay open */
+    printf("judged by epoll alone: %d/%d EPOLLOUT; closed port F: events 0x%x, SO_ERROR "
+           "on a dup %s\n", ok, n, events, err > 0 ? strerrorname_np(err) : "none");
+    return ok != n || err != ECONNREFUSED || !(events & EPOLLERR);
+}
+
 int main(void)
 {
     int lfd = -1, open_port = nb_port(64, &lfd), a = nb_port(0, NULL), b = nb_port(0, NULL);
-    int lfd2 = -1, again_port = nb_port(64, &lfd2);
-    int ok = 0, fail = 0, fd, err, again;
+    int lfd2 = -1, again_port = nb_port(64, &lfd2), lfd3 = -1, epoll_port = nb_port(64, &lfd3);
+    int f = nb_port(0, NULL), ok = 0, fail = 0, fd, err, again;
 
-    if (open_port < 0 || a < 0 || b < 0 || again_port < 0)
+    if (open_port < 0 || a < 0 || b < 0 || again_port < 0 || epoll_port < 0 || f < 0)
         return 2;
-    printf("ports open %d closed_a %d closed_b %d again %d\n", open_port, a, b, again_port);
+    printf("ports open %d closed_a %d closed_b %d again %d epoll %d closed_f %d\n", open_port,
+           a, b, again_port, epoll_port, f);
     for (int i = 0; i < 20; i++) {
         fd = nb_start(open_port);
         if (fd >= 0 && nb_so_error(fd) == 0)
@@ -278,6 +331,8 @@ int main(void)
     ok = nb_connect_again(again_port, lfd2, 10);
     printf("non-blocking connects asked about with connect again: %d/10 EISCONN\n", ok);
     fail |= ok != 10;
+    fail |= nb_epoll(epoll_port, lfd3, 10, f);
+    close(lfd3);
     close(lfd2);
     close(lfd);
     return fail;
