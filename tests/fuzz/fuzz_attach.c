@@ -29,6 +29,7 @@
 #include "auth.h"
 #include "client_int.h"
 #include "log.h"
+#include "fuzz_check.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -43,14 +44,6 @@ int cnio_fuzz_corpus(const char *dir);
 #define FZ_FIXED 66
 
 static const struct cnio_key fz_key = { 32, "fuzz-attach-key-0123456789abcdef" };
-
-#define FZ_CHECK(c)                                                                           \
-    do {                                                                                      \
-        if (!(c)) {                                                                           \
-            fprintf(stderr, "fuzz_attach: %s:%d: %s\n", __FILE__, __LINE__, #c);              \
-            abort();                                                                          \
-        }                                                                                     \
-    } while (0)
 
 /* What attach relies on, of an object the parser accepted. */
 static void fz_sane(const struct cnio_obj *o)

@@ -49,6 +49,7 @@
 #include "transport.h"
 #include "wire.h"
 #include "fuzz_input.h"
+#include "fuzz_check.h"
 
 #include <netinet/in.h>
 #include <stdio.h>
@@ -59,14 +60,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int cnio_fuzz_corpus(const char *dir);
-
-#define FZ_CHECK(c)                                                                           \
-    do {                                                                                      \
-        if (!(c)) {                                                                           \
-            fprintf(stderr, "fuzz_client: %s:%d: %s\n", __FILE__, __LINE__, #c);              \
-            abort();                                                                          \
-        }                                                                                     \
-    } while (0)
 
 #define FZ_SCRIPTED 0x1u
 #define FZ_RAW 0x2u

@@ -61,6 +61,7 @@
 #include "transport.h"
 #include "wire.h"
 #include "fuzz_input.h"
+#include "fuzz_check.h"
 
 #include <netinet/in.h>
 #include <stddef.h>
@@ -71,14 +72,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int cnio_fuzz_corpus(const char *dir);
-
-#define FZ_CHECK(c)                                                                           \
-    do {                                                                                      \
-        if (!(c)) {                                                                           \
-            fprintf(stderr, "fuzz_fabmsg: %s:%d: %s\n", __FILE__, __LINE__, #c);              \
-            abort();                                                                          \
-        }                                                                                     \
-    } while (0)
 
 #define FZ_FIX_MAGIC 0x1u
 #define FZ_FIX_LEN 0x2u

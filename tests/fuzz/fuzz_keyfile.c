@@ -23,6 +23,7 @@
 #include "common.h"
 #include "auth.h"
 #include "log.h"
+#include "fuzz_check.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -33,14 +34,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int cnio_fuzz_corpus(const char *dir);
-
-#define FZ_CHECK(c)                                                                           \
-    do {                                                                                      \
-        if (!(c)) {                                                                           \
-            fprintf(stderr, "fuzz_keyfile: %s:%d: %s\n", __FILE__, __LINE__, #c);             \
-            abort();                                                                          \
-        }                                                                                     \
-    } while (0)
 
 static char fz_home[64];
 static char fz_file[128], fz_link[128], fz_dir[128], fz_fifo[128];

@@ -34,6 +34,7 @@
 #include "client_int.h"
 #include "log.h"
 #include "fuzz_input.h"
+#include "fuzz_check.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,14 +42,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int cnio_fuzz_corpus(const char *dir);
-
-#define FZ_CHECK(c)                                                                           \
-    do {                                                                                      \
-        if (!(c)) {                                                                           \
-            fprintf(stderr, "fuzz_list: %s:%d: %s\n", __FILE__, __LINE__, #c);                \
-            abort();                                                                          \
-        }                                                                                     \
-    } while (0)
 
 #define FZ_RAW 0x8u
 #define FZ_STATES (CNIO_OBJ_STAGED | CNIO_OBJ_DIRTY | CNIO_OBJ_TORN | CNIO_OBJ_PENDING | \

@@ -60,6 +60,7 @@
 #include "server.h"
 #include "log.h"
 #include "sums_int.h"
+#include "fuzz_check.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,14 +76,6 @@ int cnio_fuzz_corpus(const char *dir);
 #define FZ_SUMS_PRE 9       /* format 2: the bytes before the damage records */
 #define FZ_REC 9            /* a damage record: kind u8, at u32, value u32 */
 #define FZ_MAX_BLOCKS 4
-
-#define FZ_CHECK(c)                                                                           \
-    do {                                                                                      \
-        if (!(c)) {                                                                           \
-            fprintf(stderr, "fuzz_meta: %s:%d: %s\n", __FILE__, __LINE__, #c);                \
-            abort();                                                                          \
-        }                                                                                     \
-    } while (0)
 
 static int fz_meta_same(const struct cnio_srv_meta *a, const struct cnio_srv_meta *b)
 {

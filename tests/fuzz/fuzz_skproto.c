@@ -22,6 +22,7 @@
  * the proxy encode them, and two back to back.
  */
 #include "skproto.h"
+#include "fuzz_check.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -31,14 +32,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int cnio_fuzz_corpus(const char *dir);
-
-#define FZ_CHECK(c)                                                                           \
-    do {                                                                                      \
-        if (!(c)) {                                                                           \
-            fprintf(stderr, "fuzz_skproto: %s:%d: %s\n", __FILE__, __LINE__, #c);             \
-            abort();                                                                          \
-        }                                                                                     \
-    } while (0)
 
 static void fz_sane(const struct cnio__skp_msg *m)
 {

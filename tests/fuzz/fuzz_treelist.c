@@ -17,6 +17,7 @@
  * local walk (files, directories, symlinks) and a remote one (states) leave them.
  */
 #include "tree.h"
+#include "fuzz_check.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,14 +26,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int cnio_fuzz_corpus(const char *dir);
-
-#define FZ_CHECK(c)                                                                           \
-    do {                                                                                      \
-        if (!(c)) {                                                                           \
-            fprintf(stderr, "fuzz_treelist: %s:%d: %s\n", __FILE__, __LINE__, #c);            \
-            abort();                                                                          \
-        }                                                                                     \
-    } while (0)
 
 static int fz_str_same(const char *a, const char *b)
 {
