@@ -35,11 +35,23 @@
 #define ADMIT_MAX_LATE 65536
 #define ADMIT_LATE_MS 150000   /* longer than the kernel's SYN retries (~127 s) */
 
-/* A copy of sa with the fields that do not name the destination zeroed. */
+/* A copy of sa with the fields that do not name the destination zeroed; an IPv4 address
+ * in its v4-mapped IPv6 form (::ffff:a.b.c.d, a dual-stack program's AF_INET6 socket) as
+ * the IPv4 address it is: one destination, one window, however it is asked for. */
 static socklen_t admit_key(const struct sockaddr_storage *sa, socklen_t len,
                            struct sockaddr_storage *key)
 {
     memset(key, 0, sizeof(*key));
+    if (sa->ss_family == AF_INET6 && len >= sizeof(struct sockaddr_in6) &&
+        IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->sin6_addr)) {
+        const struct sockaddr_in6 *s = (const void *)sa;
+        struct sockaddr_in *k = (void *)key;
+
+        k->sin_family = AF_INET;
+        k->sin_port = s->sin6_port;
+        memcpy(&k->sin_addr, s->sin6_addr.s6_addr + 12, 4);
+        return sizeof(*k);
+    }
     if (sa->ss_family == AF_INET) {
         const struct sockaddr_in *s = (const void *)sa;
         struct sockaddr_in *k = (void *)key;

@@ -159,6 +159,21 @@ static void admit(int fd, int deadline_ms)
     admit_port(fd, deadline_ms, 7000);
 }
 
+/* The same destination as admit's, asked as an AF_INET6 socket connects to it:
+ * [::ffff:192.0.2.9]:7000 (v4-mapped). */
+static void admit_mapped(int fd, int deadline_ms)
+{
+    struct cnio__skp_msg m = { .type = CNIO__SKP_ADMIT_REQ };
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&m.sa;
+
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(7000);
+    inet_pton(AF_INET6, "::ffff:192.0.2.9", &a->sin6_addr);
+    m.salen = sizeof(*a);
+    m.i[0] = deadline_ms;
+    put(fd, &m);
+}
+
 static void done(int fd, int outcome, int err)
 {
     struct cnio__skp_msg m = { .type = CNIO__SKP_DONE };
@@ -225,6 +240,40 @@ START_TEST(fifo_behind_full_window_and_failure_knowledge)
     done(c[2], CNIO__SKW_UNKNOWN, 0);
     expect(c[5], CNIO__SKP_GO, 0);                /* a probe */
     for (int k = 0; k < 6; k++)
+        close(c[k]);
+}
+END_TEST
+
+/* The proxy's report (`cnio-proxy stats`), read anew (static storage). */
+static const char *stats_text(void);
+
+/*
+ * An IPv4 destination asked through its v4-mapped IPv6 form (a dual-stack program's
+ * AF_INET6 socket) is the same destination as asked plainly: one window, one queue, one
+ * failure knowledge. They were two, each with a window of its own, so such a program
+ * could put twice the window's setups in flight at one listener.
+ */
+START_TEST(v4_mapped_is_the_same_destination)
+{
+    int c[4];
+
+    for (int k = 0; k < 4; k++)
+        c[k] = peer();
+    admit(c[0], 30000);
+    expect(c[0], CNIO__SKP_GO, 0);
+    admit_mapped(c[1], 30000);
+    expect(c[1], CNIO__SKP_GO, 0);
+    admit_mapped(c[2], 30000);   /* the window (2) is full, whichever form asked */
+    expect_nothing(c[2]);
+    done(c[0], CNIO__SKW_PROMPT, 0);
+    expect(c[2], CNIO__SKP_GO, 0);
+    done(c[1], CNIO__SKW_REFUSED, ECONNREFUSED);
+    admit_mapped(c[3], 30000);   /* the refusal is known to both forms: window 1, c[2] */
+    expect_nothing(c[3]);        /* still in flight */
+    done(c[2], CNIO__SKW_UNKNOWN, 0);
+    expect(c[3], CNIO__SKP_GO, 0);
+    ck_assert_ptr_null(strstr(stats_text(), "::ffff:"));   /* one line, as IPv4 */
+    for (int k = 0; k < 4; k++)
         close(c[k]);
 }
 END_TEST
@@ -525,6 +574,7 @@ int main(void)
     tcase_add_checked_fixture(t, proxy_start, proxy_stop);
     tcase_set_timeout(t, 60);
     tcase_add_test(t, fifo_behind_full_window_and_failure_knowledge);
+    tcase_add_test(t, v4_mapped_is_the_same_destination);
     tcase_add_test(t, refusal_then_probes_timeout_then_hold_down);
     tcase_add_test(t, a_report_follows_what_came_before_it);
     tcase_add_test(t, a_process_that_goes_away_gives_its_slot_back);
