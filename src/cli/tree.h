@@ -28,7 +28,11 @@ enum tree_type { TREE_FILE = 1, TREE_DIR = 2, TREE_LINK = 3 };
 enum tree_state {
     TREE_INCOMPLETE = 1, TREE_SETTLING = 2, TREE_FOREIGN = 3, TREE_SHADOWED = 4,
     TREE_SHADOWED_FOREIGN = 5, TREE_MISSING = 6,
-    TREE_STATE_LAST = TREE_MISSING
+    /* not an object's state: a source file of the plan's queue (--sync, --resume without
+     * -p) whose destination holds a complete file of its size, which no mtime vouches
+     * for: copied only when their CRC32C differ (tree_copy_one) */
+    TREE_COMPARE = 7,
+    TREE_STATE_LAST = TREE_COMPARE
 };
 
 /* One entry of a tree, by its path relative to the tree's top ("" is the top). */

@@ -634,7 +634,8 @@ int tree_punch_zeros(struct tree_ctx *c, const char *rel)
 int tree_copy_one(struct tree_ctx *c, const struct tree_ent *e)
 {
     /* a link of --sync and --resume too: rank 0's plan compares no targets */
-    if ((c->o->checksum && e->type == TREE_FILE && tree_same_crc(c, e)) ||
+    if (((c->o->checksum || e->incomplete == TREE_COMPARE) && e->type == TREE_FILE &&
+         tree_same_crc(c, e)) ||
         ((c->o->checksum || c->o->sync || c->o->resume) && e->type == TREE_LINK &&
          tree_same_link(c, e))) {
         c->skipped += e->size;
@@ -647,7 +648,8 @@ int tree_copy_one(struct tree_ctx *c, const struct tree_ent *e)
 
 int tree_small(const struct tree_ctx *c, const struct tree_ent *e)
 {
-    if (c->o->resume || c->o->checksum || e->type != TREE_FILE || e->size > TREE_SMALL)
+    if (c->o->resume || c->o->checksum || e->type != TREE_FILE || e->size > TREE_SMALL ||
+        e->incomplete == TREE_COMPARE)
         return 0;
     if (!c->src->remote && c->dst->remote && c->ns)
         return e->size <= c->dst->h.striping_unit;

@@ -23,7 +23,16 @@ static void tree_entry_fail(struct tree_run *r, const char *rel, const char *why
     r->failed++;
 }
 
-/* rank 0: 1 when the destination already holds e (--sync, --resume). */
+/*
+ * rank 0: 1 when the destination already holds e (--sync, --resume), 0 when e is to be
+ * copied, TREE_COMPARE when the destination holds a complete file of its size whose
+ * bytes decide. With -p the destination's mtimes are the sources' own, so a file of the
+ * same size and mtime is taken as it is (rsync's quick check). Without -p they are
+ * when the destination was written, which says nothing of its bytes (a source given an
+ * older mtime by tar or cp -p is newer all the same): a file of the same size was
+ * taken as it was, and a tree copied again with new bytes of the same sizes, then
+ * resumed, kept the old ones with exit 0 (helper-88's finding 1).
+ */
 static int tree_same(const struct tree_run *r, const struct tree_list *have,
                      const struct tree_ent *e)
 {
@@ -33,7 +42,9 @@ static int tree_same(const struct tree_run *r, const struct tree_list *have,
         return 0;
     if (r->j->o.checksum || e->type == TREE_LINK)
         return 0;   /* decided as it is copied: by a file's CRC32C, a link's target */
-    return !r->j->o.preserve || d->mtime_ns == e->mtime_ns;
+    if (!r->j->o.preserve)
+        return TREE_COMPARE;
+    return d->mtime_ns == e->mtime_ns;
 }
 
 /* rank 0, of a file tree_same found there: 1 when only its permission bits differ (-p;
@@ -137,7 +148,7 @@ static int tree_by_size(const void *a, const void *b)
 static int tree_plan(struct tree_run *r, struct tree_list *srcl, struct tree_list *have)
 {
     struct tree_list src = *srcl;
-    int need_dst = r->j->o.sync || r->j->o.resume, ret = 0;
+    int need_dst = r->j->o.sync || r->j->o.resume, ret = 0, same;
     uint64_t big = CNIO_MAX(4 * r->j->o.chunk, 4ull << 20);
     uint8_t *clash = calloc(src.n + 1, 1);   /* tree_part_clash of each entry */
 
@@ -156,7 +167,10 @@ static int tree_plan(struct tree_run *r, struct tree_list *srcl, struct tree_lis
 
         if (!tree_entry_ok(r, e, clash[i]))
             continue;
-        if (e->type != TREE_DIR && need_dst && tree_same(r, have, e)) {
+        same = e->type != TREE_DIR && need_dst ? tree_same(r, have, e) : 0;
+        if (same == TREE_COMPARE) {
+            e->incomplete = TREE_COMPARE;   /* compared by its CRC32C as it is copied */
+        } else if (same) {
             r->skipped_files++;
             r->skipped_bytes += e->size;
             if (tree_mode_differs(r, have, e) && (ret = tree_list_add(&r->attrs, e)) == 0)

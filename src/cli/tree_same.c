@@ -53,11 +53,63 @@ int tree_crc_obj(struct cnio_obj *obj, char *buf, uint64_t cap, uint32_t *crc, u
     return ret;
 }
 
-/* --checksum: 1 when the destination holds a file with the source's CRC32C. */
+/* Local fd against object obj, both e->size bytes, chunk by chunk: each host computes the
+ * CRC32C of its pieces (cli_resume_same), so no object byte moves. 1 when all match. */
+static int tree_same_local_obj(struct tree_ctx *c, const struct tree_ent *e, int fd,
+                               struct cnio_obj *obj)
+{
+    uint64_t total;
+
+    if (cnio__obj_size(obj, &total) || total != e->size)
+        return 0;
+    for (uint64_t off = 0; off < e->size;) {
+        uint64_t n = CNIO_MIN(c->chunk, e->size - off), got = 0;
+        int same = 0;
+
+        while (got < n) {
+            ssize_t k = pread(fd, c->buf + got, (size_t)(n - got), (off_t)(off + got));
+
+            if (k <= 0)
+                return 0;
+            got += (uint64_t)k;
+        }
+        if (cli_resume_same(obj, c->buf, off, n, &same) || !same)
+            return 0;
+        off += n;
+    }
+    return 1;
+}
+
+/* One end local, the other remote: 1 when the local file is e->size bytes and the object
+ * holds the same bytes (tree_same_local_obj). */
+static int tree_same_one_remote(struct tree_ctx *c, const struct tree_ent *e)
+{
+    struct tree_end *remote = c->src->remote ? c->src : c->dst;
+    struct tree_end *local = c->src->remote ? c->dst : c->src;
+    int fd = tf_open(local->dirfd, e->rel, O_RDONLY, 0), same = 0;
+    struct cnio_obj *obj;
+    struct stat sb;
+
+    if (fd < 0)
+        return 0;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size == e->size &&
+        tf_obj(c, remote, e->rel, 0, &obj) == 0) {
+        same = tree_same_local_obj(c, e, fd, obj);
+        cnio__obj_close(obj);
+    }
+    close(fd);
+    return same;
+}
+
+/* --checksum, and a file the plan marked TREE_COMPARE: 1 when the destination holds a file
+ * with the source's bytes (their CRC32C, computed where the bytes are). */
 int tree_same_crc(struct tree_ctx *c, const struct tree_ent *e)
 {
     uint32_t crc[2] = { 1, 2 };
     uint64_t sz[2] = { 0, 1 };
+
+    if (c->src->remote != c->dst->remote)
+        return tree_same_one_remote(c, e);
 
     for (int k = 0; k < 2; k++) {
         struct tree_end *end = k ? c->dst : c->src;
