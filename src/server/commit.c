@@ -57,7 +57,7 @@ int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct
 {
     struct cnio_srv_store *st = &c->srv->store;
     struct cnio_wire_info info;
-    int ret;
+    int ret = -CNIO_ERR_NOENT;   /* (set before each use; the compiler cannot always tell) */
 
     *stage = 0;
     *created = 0;
