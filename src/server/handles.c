@@ -48,6 +48,7 @@ int cnio__srv_handles_init(struct cnio_srv_handles *t, uint32_t max_open)
         return -CNIO_ERR_NOMEM;
     }
     t->nbuckets = n;
+    t->opening = NULL;
     t->count = 0;
     t->max = max_open;
     atomic_init(&t->sync_on_close, 0);
@@ -215,11 +216,34 @@ void cnio__srv_handles_put(struct cnio_srv_handles *t, struct cnio_srv_handle *h
         handles_free(t, h);
 }
 
+void cnio__srv_handles_opening(struct cnio_srv_handles *t, struct cnio_srv_opening *o,
+                               uint64_t stage)
+{
+    o->stage = stage;
+    pthread_mutex_lock(&t->lock);
+    o->next = t->opening;
+    t->opening = o;
+    pthread_mutex_unlock(&t->lock);
+}
+
+void cnio__srv_handles_opened(struct cnio_srv_handles *t, struct cnio_srv_opening *o)
+{
+    pthread_mutex_lock(&t->lock);
+    for (struct cnio_srv_opening **p = &t->opening; *p; p = &(*p)->next)
+        if (*p == o) {
+            *p = o->next;
+            break;
+        }
+    pthread_mutex_unlock(&t->lock);
+}
+
 static int handles_writing(struct cnio_srv_handles *t, uint64_t stage, int joined)
 {
     int found = 0;
 
     pthread_mutex_lock(&t->lock);
+    for (const struct cnio_srv_opening *o = t->opening; o && !found; o = o->next)
+        found = o->stage == stage;
     for (size_t b = 0; b < t->nbuckets && !found; b++)
         for (struct cnio_srv_handle *h = t->buckets[b]; h && !found; h = h->next)
             /* read racily: set at open, cleared at commit (joined: at the adoption) */

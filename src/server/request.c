@@ -258,6 +258,7 @@ static void req_open_sums_ro(struct cnio_srv_conn *c, uint64_t id)
 static int req_open(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
                     struct cnio_srv_reply *r)
 {
+    struct cnio_srv_opening opening;
     struct cnio_wire_open o;
     char name[CNIO_WIRE_MAX_NAME + 1];
     pthread_mutex_t *lk = NULL;
@@ -270,15 +271,20 @@ static int req_open(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
         return ret;
     /* One at a time with the commits of the name: a staging open that may join what
      * another open stages, and any open that takes the object's data, metadata and
-     * block sums, which a commit replaces one after the other (a fresh TRUNC instance
-     * touches nothing another open could see). */
+     * block sums, which a commit replaces one after the other. A fresh TRUNC instance
+     * touches nothing another open could see; it is this open's from before it exists,
+     * so that what prunes the name's unheld instances leaves it alone. */
     if (!(o.flags & CNIO_WIRE_O_TRUNC))
         lk = cnio__srv_open_lock(&c->srv->store, name);
+    else if (o.flags & CNIO_WIRE_O_STAGE)
+        cnio__srv_handles_opening(&c->srv->handles, &opening, h->offset);
     if (lk)
         pthread_mutex_lock(lk);
     ret = req_open_named(c, h, &o, name, r);
     if (lk)
         pthread_mutex_unlock(lk);
+    else if (o.flags & CNIO_WIRE_O_STAGE)
+        cnio__srv_handles_opened(&c->srv->handles, &opening);
     return ret;
 }
 

@@ -129,10 +129,17 @@ struct cnio_srv_handle {
     struct cnio_srv_handle *next;    /* hash chain */
 };
 
+/* A staging OPEN in progress (cnio__srv_handles_opening), on its caller's stack. */
+struct cnio_srv_opening {
+    uint64_t stage;
+    struct cnio_srv_opening *next;
+};
+
 struct cnio_srv_handles {
     pthread_mutex_t lock;
     struct cnio_srv_handle **buckets;
     size_t nbuckets;
+    struct cnio_srv_opening *opening;   /* staging OPENs not yet handles */
     uint32_t count;             /* entries plus reservations */
     uint32_t max;
     atomic_int sync_on_close;   /* shutdown: fsync write handles as they are released */
@@ -158,8 +165,19 @@ int cnio__srv_handles_add(struct cnio_srv_handles *t, int fd, char *name, uint32
 /* A counted reference to handle id, or NULL; release with cnio__srv_handles_put. */
 struct cnio_srv_handle *cnio__srv_handles_get(struct cnio_srv_handles *t, uint64_t id);
 void cnio__srv_handles_put(struct cnio_srv_handles *t, struct cnio_srv_handle *h);
+/*
+ * An OPEN that makes staged instance stage without the name's open lock (O_TRUNC: a fresh
+ * instance) counts as its writer from before the instance exists until its handle holds
+ * it or the open failed (cnio__srv_handles_opened): a commit, FINISH or expiry of the
+ * name's other instances in between took the new one as interrupted, removed it, and the
+ * writer's COMMIT failed. o: the caller's, linked into t until then.
+ */
+void cnio__srv_handles_opening(struct cnio_srv_handles *t, struct cnio_srv_opening *o,
+                               uint64_t stage);
+void cnio__srv_handles_opened(struct cnio_srv_handles *t, struct cnio_srv_opening *o);
 /* 1 when an open handle of t (a struct cnio_srv_handles *, as the "live" callback the
- * stage functions take, store.h) created staged instance stage and writes it, else 0. */
+ * stage functions take, store.h) created staged instance stage and writes it, or an OPEN
+ * is making it (cnio__srv_handles_opening), else 0. */
 int cnio__srv_handles_live(void *t, uint64_t stage);
 /* cnio__srv_handles_live, counting the writers that joined the instance as well: an
  * instance they write is not to be expired, pruned, resumed or moved, even once its
