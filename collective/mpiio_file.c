@@ -131,6 +131,23 @@ static int mpiio_resuming(const char *name, MPI_Info info)
     return on;
 }
 
+/*
+ * A resumed upload is committed at close as the job leaves it, and nothing in it says how
+ * much its interrupted writer meant to write: a program that resumed and closed without
+ * writing everything again committed a half-written file as the whole, with success.
+ * Rank 0 says what it resumed, so that the user sees it at the open.
+ */
+static void mpiio_resumed_say(cnio_file_t *fh, const char *name)
+{
+    MPI_Offset size = 0;
+
+    if (fh->rank != 0 || cnio_file_get_size(fh, &size) != 0)
+        return;
+    cnio__warn("%s: resumed an interrupted upload of it (%lld bytes, hint cnio_resume=true): "
+               "the close commits it as this job leaves it, with the interrupted writer's "
+               "bytes wherever this job does not write", name, (long long)size);
+}
+
 /* MPI_MODE_APPEND: both file pointers start at the end (the default view counts bytes). */
 static int mpiio_append(struct mpiio_file *m)
 {
@@ -188,6 +205,8 @@ MPIIO_API int MPI_File_open(MPI_Comm comm, const char *name, int amode, MPI_Info
         free(m);
         return mpiio__err(NULL, rc);
     }
+    if ((amode & (MPI_MODE_WRONLY | MPI_MODE_RDWR)) && mpiio_resuming(name, info))
+        mpiio_resumed_say(m->fh, name);
     mpiio_win_open(m);
     if (amode & MPI_MODE_APPEND)
         rc = mpiio_append(m);

@@ -40,8 +40,9 @@ static const char *cli_state(uint32_t state)
     if (state & CNIO_OBJ_STAGED)
         return live ? "incomplete: an upload is in progress"
                : dead ? "incomplete: an upload was interrupted before it committed (cnio cp "
-                        "--resume of its source finishes it, as does a program that opens it "
-                        "with hint cnio_resume=true; cnio rm removes it)"
+                        "--resume of its source finishes it; a program run again writes it "
+                        "afresh, or with hint cnio_resume=true goes on with it and commits "
+                        "what it holds at close; cnio rm removes it)"
                : "incomplete: an upload is in progress, or was interrupted before it committed";
     if (state & CNIO_OBJ_SHADOWED)
         return "incomplete: a host holds a directory of this name as well (cnio rm -r of "
@@ -65,8 +66,7 @@ static const char *cli_state(uint32_t state)
     if (state & CNIO_OBJ_PENDING)
         return live ? "complete (an upload of this name is in progress)"
                : dead ? "complete (an interrupted upload of this name is staged: cnio cp "
-                        "--resume of its source, or a program that opens it with hint "
-                        "cnio_resume=true, finishes it)"
+                        "--resume of its source finishes it, replacing this version)"
                : "complete (an upload of this name, in progress or interrupted, is staged)";
     return "complete";
 }

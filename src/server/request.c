@@ -313,8 +313,9 @@ static int req_incomplete(struct cnio_srv_conn *c, const char *name, uint32_t fl
                              "its writer closes it (the writer's job reads it before then "
                              "through a handle opened for writing: MPI_MODE_RDWR)");
     return cnio__srv_why(-CNIO_ERR_INCOMPLETE, "an upload of it was interrupted before it "
-                         "committed (cnio cp --resume of its source, or a program that opens "
-                         "it with hint cnio_resume=true, finishes it; cnio rm removes it)");
+                         "committed (cnio cp --resume of its source finishes it; a program "
+                         "run again writes it afresh, or with hint cnio_resume=true goes on "
+                         "with it and commits what it holds at close; cnio rm removes it)");
 }
 
 static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
@@ -643,8 +644,8 @@ static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *
         if (req_orphaned(c, hd))
             ret = cnio__srv_why(-CNIO_ERR_INCOMPLETE, "the writer that created it went "
                                 "without committing it: what this handle wrote is in that "
-                                "interrupted upload, not in the object (cnio cp --resume, or "
-                                "hint cnio_resume=true, finishes it)");
+                                "interrupted upload, not in the object (cnio cp --resume of its "
+                                "source finishes it; the job run again writes it afresh)");
         cnio__srv_handles_join(&c->srv->handles, hd, 0);
     }
     last = hd->writer && cnio__srv_store_writer(&c->srv->store, hd->name, 0) == 1;
