@@ -129,9 +129,11 @@ int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct
     if (id == 0 && !(o->flags & CNIO_WIRE_O_TRUNC))
         /* columns 1.. of an object column 0's host opened in place, where this host
          * holds only an upload of the name no live writer holds: a commit that did not
-         * reach it, which the client may finish (FINISH); (nothing of it: no id given
-         * for a create, as ever) */
-        return ret == 0 ? -CNIO_ERR_INCOMPLETE : -CNIO_ERR_INVAL;
+         * reach it, which the client may finish (FINISH); or nothing of it, which
+         * req_open says (it was INVAL, "invalid argument", which told nothing). Column
+         * 0 staging without an instance id is a client's fault. */
+        return ret == 0 ? -CNIO_ERR_INCOMPLETE : want->index > 0 ? -CNIO_ERR_NOENT
+                                                                  : -CNIO_ERR_INVAL;
     if (id == 0)
         return -CNIO_ERR_INVAL;
     if (cnio__layout_check(&want->layout) || want->index >= want->layout.count)

@@ -343,6 +343,15 @@ static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
         ret = cnio__srv_store_open_obj(&c->srv->store, name, o.flags, &want, &fd, &m, &created);
     if (ret == -CNIO_ERR_INCOMPLETE)
         ret = req_incomplete(c, name, 0);
+    /* Columns 1.. of an object whose column 0 its first host opened: nothing here is an
+     * object written through other hosts (cnio stat says the same). A JOIN's NOENT is
+     * asked again and a RESUME's copies afresh: the client says those. */
+    if (ret == -CNIO_ERR_NOENT && o.stripe_index > 0 &&
+        !(o.flags & (CNIO_WIRE_O_JOIN | CNIO_WIRE_O_RESUME)))
+        ret = cnio__srv_why(ret, "this host holds nothing of column %u of it: written "
+                            "through other hosts (open it through the URI that wrote it), or "
+                            "this host lost its column (copying it again through this URI "
+                            "replaces it; cnio rm removes it)", o.stripe_index);
     if (!ret && !stage && !joined && (o.flags & CNIO_WIRE_O_WRITE)) {
         ret = req_sums_probe(c, name, fd);
         if (!ret)
