@@ -130,6 +130,9 @@ enum cnio_wire_type {
                                     (the epoch) included; without it 0 leaves the mtime */
 #define CNIO_WIRE_F_LIVE 0x10u   /* STAT request by name (only to a server announcing
                                     CNIO_WIRE_CAP_LIVE): the reply's info says I_LIVE */
+#define CNIO_WIRE_F_INPLACE 0x20u /* STAT request by name and LIST request (only to a server
+                                    announcing CNIO_WIRE_CAP_INPLACE): the reply's info
+                                    blocks say I_INPLACE */
 /* A reason: 1..CNIO_WIRE_MAX_REASON bytes of text, the rule a refusal applied. */
 #define CNIO_WIRE_MAX_REASON 256
 
@@ -152,6 +155,7 @@ enum cnio_wire_type {
                                     --idle-timeout in seconds (0: none); a client replaces
                                     a fabric connection idle for that long before it uses
                                     it (the server closes it, and cannot say so) */
+#define CNIO_WIRE_CAP_INPLACE 0x400u /* takes STAT by name and LIST with F_INPLACE */
 
 /* AUTH modes. */
 #define CNIO_WIRE_AUTH_KEY 1     /* proves knowledge of the shared key */
@@ -227,7 +231,12 @@ struct cnio_wire_info {
 #define CNIO_WIRE_I_LIVE 0x80u   /* STAT with CNIO_WIRE_F_LIVE, with I_STAGED or I_PENDING:
                                     a live handle writes a staged instance of the name
                                     (without it, no writer holds one: it was interrupted) */
-#define CNIO_WIRE_I_ALL 0xffu
+#define CNIO_WIRE_I_INPLACE 0x100u /* STAT or LIST with CNIO_WIRE_F_INPLACE, of an object
+                                    (not I_STAGED): a live handle writes it in place (an
+                                    update under way, so I_DIRTY is not said; a reader may
+                                    see old and new bytes mixed). Only ever sent to a client
+                                    that asked: older ones refuse unknown bits */
+#define CNIO_WIRE_I_ALL 0x1ffu
 /* Bits 16..31 of an INFO block's flags: the mode (st_mode bits: type and permissions)
  * SETATTR recorded for an object, or a directory's own; 0 when none was recorded. */
 #define CNIO_WIRE_I_MODE_SHIFT 16

@@ -512,6 +512,8 @@ static int req_stat(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
             cnio__srv_stage_find_live(&c->srv->store, name, cnio__srv_handles_held,
                                       &c->srv->handles, &id) == 0)
             info.flags |= CNIO_WIRE_I_LIVE;
+        if (!ret && (h->flags & CNIO_WIRE_F_INPLACE))
+            cnio__srv_store_inplace(&c->srv->store, name, &info);
     }
     return ret ? ret : req_info_reply(c, r, &info);
 }
@@ -553,7 +555,9 @@ static int req_list(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     buf = cnio__srv_reply_buf(c, r, CNIO_WIRE_MAX_CTRL);
     if (!buf)
         return -CNIO_ERR_NOMEM;
-    ret = cnio__srv_store_list(&c->srv->store, name, &cursor, buf, CNIO_WIRE_MAX_CTRL, &len, &more);
+    ret = cnio__srv_store_list(&c->srv->store, name, &cursor,
+                               (h->flags & CNIO_WIRE_F_INPLACE) != 0, buf, CNIO_WIRE_MAX_CTRL,
+                               &len, &more);
     if (ret)
         return ret;
     if (c->legacy)

@@ -504,6 +504,13 @@ void cnio__srv_store_adjust(struct cnio_srv_store *st, const char *name,
         i->flags &= ~CNIO_WIRE_I_DIRTY;   /* a writer has it open: in progress */
 }
 
+void cnio__srv_store_inplace(struct cnio_srv_store *st, const char *name,
+                             struct cnio_wire_info *i)
+{
+    if (!(i->flags & (CNIO_WIRE_I_DIR | CNIO_WIRE_I_STAGED)) && cnio__srv_store_written(st, name))
+        i->flags |= CNIO_WIRE_I_INPLACE;
+}
+
 /* Info of name: the committed object, else its newest staged instance (I_STAGED). */
 static int store_info_name(struct cnio_srv_store *st, const char *name, int lenient,
                            struct cnio_wire_info *i)
@@ -680,7 +687,7 @@ nomem:
  * a name only staged, goes the long way.
  */
 static int store_entry(struct cnio_srv_store *st, const char *dir, const char *name, int dfd,
-                       int mfd, uint8_t *out, size_t cap)
+                       int mfd, int inplace, uint8_t *out, size_t cap)
 {
     char path[CNIO_SRV_PATH_MAX];
     struct cnio_wire_entry e;
@@ -701,6 +708,8 @@ static int store_entry(struct cnio_srv_store *st, const char *dir, const char *n
         ret = store_info_settled(st, path, 1, &e.info);
     if (ret)
         return 0;   /* vanished, or a symlink leading outside: not listed */
+    if (inplace)
+        cnio__srv_store_inplace(st, path, &e.info);
     e.name = name;
     e.name_len = (uint32_t)strlen(name);
     ret = cnio__wire_entry_encode(&e, out, cap);
@@ -708,7 +717,7 @@ static int store_entry(struct cnio_srv_store *st, const char *dir, const char *n
 }
 
 int cnio__srv_store_list(struct cnio_srv_store *st, const char *dir, uint64_t *cursor,
-                         uint8_t *out, size_t cap, size_t *len, int *more)
+                         int inplace, uint8_t *out, size_t cap, size_t *len, int *more)
 {
     char **names = NULL;
     size_t n = 0, pos = 0, i;
@@ -718,7 +727,7 @@ int cnio__srv_store_list(struct cnio_srv_store *st, const char *dir, uint64_t *c
         return ret;
     mfd = cnio__srv_store_at(st->metafd, dir[0] ? dir : ".", O_PATH | O_DIRECTORY, 0);
     for (i = *cursor < n ? (size_t)*cursor : n; i < n; i++) {
-        int w = store_entry(st, dir, names[i], dfd, mfd, out + pos, cap - pos);
+        int w = store_entry(st, dir, names[i], dfd, mfd, inplace, out + pos, cap - pos);
 
         if (w < 0)
             break;

@@ -160,6 +160,10 @@ void cnio__srv_store_fill(const struct cnio_srv_meta *m, const struct stat *sb, 
 /* Clears I_DIRTY in i when a live handle writes name in place (the update is under way). */
 void cnio__srv_store_adjust(struct cnio_srv_store *st, const char *name,
                             struct cnio_wire_info *i);
+/* Sets I_INPLACE in i, an object's (not a directory's, nor a staged instance's), when a
+ * live handle writes name in place: what STAT and LIST say when asked (F_INPLACE). */
+void cnio__srv_store_inplace(struct cnio_srv_store *st, const char *name,
+                             struct cnio_wire_info *i);
 /* Sets (dirty 1) or clears the dirty mark in name's metadata (read, changed, written
  * under the store lock); *m the metadata after. */
 int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
@@ -197,10 +201,11 @@ int cnio__srv_store_unlink(struct cnio_srv_store *st, const char *name);
 /*
  * Packs the entries of directory dir ("" = root) from index *cursor into out (cap
  * bytes): *len the bytes used, *cursor the next index, *more 1 when entries remain.
- * An entry being committed is waited for, as by cnio__srv_store_stat.
+ * An entry being committed is waited for, as by cnio__srv_store_stat. inplace: an
+ * object a live handle writes in place says I_INPLACE (LIST with F_INPLACE).
  */
 int cnio__srv_store_list(struct cnio_srv_store *st, const char *dir, uint64_t *cursor,
-                         uint8_t *out, size_t cap, size_t *len, int *more);
+                         int inplace, uint8_t *out, size_t cap, size_t *len, int *more);
 
 /* ---- sidecar.c: .cnio/meta and .cnio/sums in step with the root ------------------ */
 

@@ -424,6 +424,68 @@ START_TEST(test_list)
 }
 END_TEST
 
+/* The flags LIST of dir gives entry name, asking F_INPLACE when inplace (one page). */
+static uint32_t list_flags(struct st_conn *c, const char *dir, const char *name, int inplace)
+{
+    static uint8_t buf[CNIO_WIRE_MAX_CTRL];
+    struct cnio_wire_hdr rh;
+    struct cnio_wire_entry e;
+    size_t pos = 0;
+
+    c->flags = inplace ? CNIO_WIRE_F_INPLACE : 0;
+    ck_assert_int_eq(st_list(c, dir, 0, &rh, buf, sizeof(buf)), 0);
+    while (cnio__wire_entry_next(buf, rh.length, &pos, &e) == 1)
+        if (e.name_len == strlen(name) && !memcmp(e.name, name, e.name_len))
+            return e.info.flags & ~CNIO_WIRE_I_MODE_MASK;
+    ck_abort_msg("%s not listed in %s", name, dir);
+    return 0;
+}
+
+/* The flags STAT of name gives, asking F_INPLACE when inplace. */
+static uint32_t stat_flags(struct st_conn *c, const char *name, int inplace)
+{
+    struct cnio_wire_info info;
+
+    c->flags = inplace ? CNIO_WIRE_F_INPLACE : 0;
+    ck_assert_int_eq(st_stat(c, name, &info), 0);
+    return info.flags & ~CNIO_WIRE_I_MODE_MASK;
+}
+
+/* An object a live handle writes in place (an MPI writer's update: readers may see old
+ * and new bytes mixed): STAT by name and LIST say I_INPLACE where asked (F_INPLACE),
+ * never I_DIRTY; not where not asked (older clients refuse bits they do not know); and
+ * not once the writer has closed it. A directory above it says nothing of it. */
+START_TEST(test_inplace_said)
+{
+    static const uint8_t data[100] = { 1, 2, 3 };
+    struct st_conn c, c2;
+    uint64_t h;
+
+    st_session(&st_fx, 0, &c);
+    st_session(&st_fx, 0, &c2);
+    ck_assert_uint_ne(c2.ch.caps & CNIO_WIRE_CAP_INPLACE, 0);
+    ck_assert_int_eq(st_open(&c, "ip/obj", RW, 1, UNIT, 0, &h, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_uint_eq(stat_flags(&c2, "ip/obj", 1), 0);
+    ck_assert_uint_eq(list_flags(&c2, "ip", "obj", 1), 0);
+    /* updated in place: opened for writing again, no CREATE */
+    ck_assert_int_eq(st_open(&c, "ip/obj", CNIO_WIRE_O_WRITE, 1, UNIT, 0, &h, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 10, data, sizeof(data)), 0);
+    ck_assert_uint_eq(stat_flags(&c2, "ip/obj", 1), CNIO_WIRE_I_INPLACE);
+    ck_assert_uint_eq(list_flags(&c2, "ip", "obj", 1), CNIO_WIRE_I_INPLACE);
+    ck_assert_uint_eq(stat_flags(&c2, "ip/obj", 0), 0);
+    ck_assert_uint_eq(list_flags(&c2, "ip", "obj", 0), 0);
+    ck_assert_uint_eq(stat_flags(&c2, "ip", 1), CNIO_WIRE_I_DIR);
+    ck_assert_uint_eq(list_flags(&c2, "", "ip", 1), CNIO_WIRE_I_DIR);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_uint_eq(stat_flags(&c2, "ip/obj", 1), 0);
+    ck_assert_uint_eq(list_flags(&c2, "ip", "obj", 1), 0);
+    st_close(&c);
+    st_close(&c2);
+}
+END_TEST
+
 START_TEST(test_unlink)
 {
     struct cnio_wire_info info;
@@ -663,6 +725,7 @@ static Suite *server_store_suite(void)
     tcase_add_test(tc, test_write_read);
     tcase_add_test(tc, test_setsize_stat);
     tcase_add_test(tc, test_list);
+    tcase_add_test(tc, test_inplace_said);
     tcase_add_test(tc, test_unlink);
     tcase_add_test(tc, test_handle_lifetime);
     tcase_add_test(tc, test_handle_orphan);
