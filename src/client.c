@@ -190,7 +190,8 @@ int cnio__cl_stat_each(struct cnio_stack *st, struct cnio__cl_stat *s, int n,
         goto free_calls;
     }
     for (int i = 0; i < n; i++) {
-        s[i].flags = cnio__ep_caps(s[i].ep) & CNIO_WIRE_CAP_LIVE ? CNIO_WIRE_F_LIVE : 0;
+        s[i].flags = (cnio__ep_caps(s[i].ep) & CNIO_WIRE_CAP_LIVE ? CNIO_WIRE_F_LIVE : 0) |
+                     (cnio__ep_caps(s[i].ep) & CNIO_WIRE_CAP_INPLACE ? CNIO_WIRE_F_INPLACE : 0);
         c[i] = (struct cnio_call){ .ep = s[i].ep, .what = i ? name : name0,
                                    .type = CNIO_WIRE_STAT, .flags = s[i].flags,
                                    .payload = i ? pl : pl0,

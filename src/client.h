@@ -237,6 +237,10 @@ struct cnio_obj_stat {
  * (column 0's host is in both), or that host lost its column. Copying it again through
  * this URI would replace the object on column 0's host, so nothing says to. */
 #define CNIO_OBJ_MISSING 0x100
+/* Complete, and a live writer has it open in place now (an update under way, which MPI
+ * consistency semantics let a reader see mixed): said by servers that can tell
+ * (CNIO_WIRE_CAP_INPLACE); never set from older ones. */
+#define CNIO_OBJ_INPLACE 0x200
 /* STAT of the object u names on every host it has a column on. A commit under way (it
  * reached some hosts, its writer is live) is waited for, up to h->timeout_ms, so that
  * out describes the object before it or after it (client_ctl.c). */

@@ -23,6 +23,8 @@ void cnio__cl_state(uint32_t *state, const struct cnio_wire_info *info, uint32_t
         *state |= CNIO_OBJ_TORN;
     if (info->flags & CNIO_WIRE_I_PENDING)
         *state |= CNIO_OBJ_PENDING;
+    if (info->flags & CNIO_WIRE_I_INPLACE)
+        *state |= CNIO_OBJ_INPLACE;
 }
 
 /* A writer that opened the object in place, not a staged instance of its own or one it

@@ -160,7 +160,9 @@ struct cnio__cl_stat {
     struct cnio_ep *ep;             /* where the STAT goes */
     uint32_t flags;                 /* set by cnio__cl_stat_each: CNIO_WIRE_F_LIVE (ask
                                        whether a live writer holds an upload) where ep's
-                                       server announces CNIO_WIRE_CAP_LIVE, else 0 */
+                                       server announces CNIO_WIRE_CAP_LIVE, and
+                                       CNIO_WIRE_F_INPLACE (whether one writes it in
+                                       place) where it announces CNIO_WIRE_CAP_INPLACE */
     struct cnio_wire_info info;     /* the reply, when status is 0 */
     int status;                     /* 0, the STAT's error, or -CNIO_ERR_PROTO: the reply
                                        does not parse (or never came) */

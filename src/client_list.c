@@ -114,6 +114,8 @@ static int list_collect(struct cnio_ns *c, const char *name, const uint8_t *pl, 
     for (int i = 0; !ret && i < c->n; i++)
         calls[i] = (struct cnio_call){ .ep = c->hosts[i].lanes[0], .what = name,
                                        .type = CNIO_WIRE_LIST,
+                                       .flags = cnio__ep_caps(c->hosts[i].lanes[0]) &
+                                                CNIO_WIRE_CAP_INPLACE ? CNIO_WIRE_F_INPLACE : 0,
                                        .payload = pl, .plen = plen,
                                        .rbuf = bufs + (size_t)i * CNIO_WIRE_MAX_CTRL,
                                        .rcap = CNIO_WIRE_MAX_CTRL };

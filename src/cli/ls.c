@@ -63,6 +63,9 @@ static const char *cli_state(uint32_t state)
                : "incomplete: a commit has not reached every host (under way, or interrupted)";
     if (state & CNIO_OBJ_DIRTY)
         return "incomplete since a crash: an update in place was interrupted";
+    if (state & CNIO_OBJ_INPLACE)
+        return "complete, being updated in place by a live writer (a read now may see old "
+               "and new bytes mixed)";
     if (state & CNIO_OBJ_PENDING)
         return live ? "complete (an upload of this name is in progress)"
                : dead ? "complete (an interrupted upload of this name is staged: cnio cp "
@@ -98,10 +101,11 @@ static void cli_json_stat(const char *name, const struct cnio_obj_stat *s)
         printf(", \"mode\": %u", s->mode & 07777);
     else
         printf(", \"mode\": null");
-    if (!s->is_dir)
+    if (!s->is_dir)   /* (updating_in_place false also where a server is too old to say) */
         printf(", \"stripe_unit\": %llu, \"stripe_count\": %u, \"complete\": %s, "
-               "\"state\": \"%s\"", (unsigned long long)s->layout.unit, s->layout.count,
-               s->state & CNIO_OBJ_INCOMPLETE ? "false" : "true", cli_state(s->state));
+               "\"state\": \"%s\", \"updating_in_place\": %s", (unsigned long long)s->layout.unit,
+               s->layout.count, s->state & CNIO_OBJ_INCOMPLETE ? "false" : "true",
+               cli_state(s->state), s->state & CNIO_OBJ_INPLACE ? "true" : "false");
     else if (s->state & CNIO_OBJ_SHADOWED)   /* (stat: an object's column on another host) */
         printf(", \"complete\": false, \"state\": \"%s\"", cli_dir_shadowed);
     putchar('}');
@@ -198,6 +202,8 @@ static int ls_print(const char *name, const struct cnio_obj_stat *ls, void *arg)
         fputs("  (incomplete: a column is on no host of this URI)", stdout);
     else if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_INCOMPLETE))
         fputs("  (incomplete)", stdout);
+    else if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_INPLACE))
+        fputs("  (being updated in place by a live writer)", stdout);
     fputs(s->is_dir ? "/\n" : "\n", stdout);
     return 0;
 }
@@ -239,10 +245,12 @@ int cli_ls(int argc, char **argv)
         "the object it names;\n"
         "-l adds each object's size in bytes and its layout (stripe unit x count), a\n"
         "symlink's target (NAME -> TARGET, as cp -r keeps links), and marks objects that\n"
-        "are incomplete (being written, or an upload, update or commit was interrupted).\n"
+        "are incomplete (being written, or an upload, update or commit was interrupted)\n"
+        "or being updated in place by a live writer (a read may see old and new bytes).\n"
         "--json: a JSON\n"
         "array of objects with name, type, size, mtime_ns, mode (null when none was recorded:\n"
-        "uploaded without -p), stripe_unit, stripe_count, complete and state.\n";
+        "uploaded without -p), stripe_unit, stripe_count, complete, state and\n"
+        "updating_in_place.\n";
     struct cli_opts o = { 0 };
     struct cnio_uri u = { 0 };
     struct cnio_hints h;
@@ -309,7 +317,8 @@ int cli_stat(int argc, char **argv)
 {
     static const char help[] =
         "usage: cnio stat [--json] [--key FILE] [-o NAME=VALUE] URI\n\nShows an object's size, layout, hosts "
-        "and state:\ncomplete, or incomplete (an upload, update or commit was interrupted);\n"
+        "and state:\ncomplete, or incomplete (an upload, update or commit was interrupted), and\n"
+        "whether a live writer is updating it in place (a read may see old and new bytes);\n"
         "and the transport that would carry its data under the hints (-o cnio_transport=udp:\n"
         "udp (udp;ofi_rxd), the provider the first host's endpoint has).\n"
         "--json: one JSON object (the fields of ls --json; mode null when none was recorded).\n";
