@@ -435,6 +435,21 @@ static int cp_reopen_dst_for_verify(struct cp_job *j)
 }
 
 /*
+ * Rank 0: whether a live writer has a remote SRC open in place now (CNIO_OBJ_INPLACE,
+ * where the servers can say: CNIO_WIRE_CAP_INPLACE). A read during such an update may
+ * see old and new bytes mixed, which MPI's consistency semantics allow (doc/mpiio.md),
+ * so the copy goes on; it is asked before the pass and after it, to say so. A STAT that
+ * fails says nothing: the copy's own reads report what is wrong with the object.
+ */
+static int cp_src_inplace(const struct cp_job *j)
+{
+    struct cnio_obj_stat s;
+
+    return j->src.remote && j->rank == 0 && cli_obj_stat(NULL, &j->o, j->src.name, &s) == 0 &&
+           !s.is_dir && (s.state & CNIO_OBJ_INPLACE);
+}
+
+/*
  * The copy itself, both ends open: the pass over the data, the upload's commit or
  * abort, the summaries, --verify's second pass and the download's rename. 0 or a
  * negative code (the same on every rank); *copied: the first pass and the commit
@@ -444,7 +459,7 @@ static int cp_transfer(struct cp_job *j, int *copied)
 {
     char *bufs[2] = { NULL, NULL }, *buf2 = NULL;
     int two = j->src.remote && !j->dst.remote;   /* a download: one arriving, one written */
-    int rc, need0;
+    int rc, need0, inplace;
 
     cp_range(j);
     cp_remote_shape(j);
@@ -455,11 +470,13 @@ static int cp_transfer(struct cp_job *j, int *copied)
     buf2 = j->o.verify ? cli_buf_alloc(j->o.chunk) : NULL;
     rc = ((bufs[0] || !need0) && (bufs[1] || !two) && (buf2 || !j->o.verify)) ? 0
                                                                              : -CNIO_ERR_NOMEM;
+    inplace = cp_src_inplace(j);
     MPI_Barrier(MPI_COMM_WORLD);
     j->t0 = MPI_Wtime();
     if (rc == 0)
         rc = cp_pass(j, bufs, NULL, 0);
     rc = cp_agree(rc);
+    inplace = rc == 0 && (inplace || cp_src_inplace(j));
     if (rc && j->dst.remote) {
         /* Nothing of a failed upload becomes visible: its staged instance goes. */
         j->aborted = cnio__file_abort(&j->dst.fh) == 0 ? 1 : -1;
@@ -478,6 +495,11 @@ static int cp_transfer(struct cp_job *j, int *copied)
         cp_summary(j, MPI_Wtime() - j->t0);
     else if (j->rank == 0 && j->tty && !j->o.quiet)
         fputc('\n', stderr);   /* end the progress line */
+    if (inplace)   /* (rank 0's alone; said even with -q: the bytes may not be one version) */
+        cli_err("cnio cp: warning: %s was being updated in place by a live writer during the "
+                "copy, so the copy may hold old and new bytes mixed (MPI consistency semantics "
+                "allow a read to see both); copy it again once its writer has closed it for "
+                "one version\n", j->src.name);
     if (rc == 0 && j->o.verify) {
         rc = cp_reopen_dst_for_verify(j);
         if (rc == 0)
