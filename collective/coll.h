@@ -69,6 +69,15 @@ void cnio__rcache_free(cnio_file_t *fh);
 struct cnio_obj *cnio__file_obj(cnio_file_t *fh);
 /* Every rank's rc in, the minimum (the most negative: an error wins) out on every rank. */
 int cnio__coll_agree(MPI_Comm comm, int rc);
+/*
+ * Collective: 0 when every rank of comm passed the same v, else -CNIO_ERR_NOT_SAME on every
+ * rank, rank 0 saying "what: the ranks passed different values (from MIN to MAX), which
+ * MPI-3.1 requires to be the same" (MPI_File_set_size, MPI_File_preallocate: 13.2.6).
+ * -CNIO_ERR_MPI when the reduction fails.
+ */
+int cnio__coll_same(MPI_Comm comm, int64_t v, const char *what);
+/* This process's rank in MPI_COMM_WORLD, 0 when MPI is not running. */
+int cnio__coll_world_rank(void);
 /* Hints: defaults, then CNIO_* environment, then the URI's query, then info. */
 int cnio__coll_hints(const struct cnio_uri *u, MPI_Info info, struct cnio_hints *h);
 /* With CNIO_STATS set: gathers and prints the statistics summary (collective). */

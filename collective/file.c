@@ -50,6 +50,32 @@ int cnio__coll_agree(MPI_Comm comm, int rc)
     }
 }
 
+int cnio__coll_same(MPI_Comm comm, int64_t v, const char *what)
+{
+    int64_t in[2] = { v, v == INT64_MIN ? INT64_MAX : -v }, out[2];
+    int me = 1;
+
+    if (MPI_Allreduce(in, out, 2, MPI_INT64_T, MPI_MIN, comm) != MPI_SUCCESS)
+        return -CNIO_ERR_MPI;
+    if (out[0] == -out[1])
+        return 0;
+    if (MPI_Comm_rank(comm, &me) == MPI_SUCCESS && me == 0)
+        cnio__err("%s: the ranks passed different values (from %lld to %lld), which MPI-3.1 "
+                  "requires to be the same on every rank", what, (long long)out[0],
+                  (long long)-out[1]);
+    return -CNIO_ERR_NOT_SAME;
+}
+
+int cnio__coll_world_rank(void)
+{
+    int up = 0, down = 0, r = 0;
+
+    if (MPI_Initialized(&up) != MPI_SUCCESS || !up || MPI_Finalized(&down) != MPI_SUCCESS ||
+        down || MPI_Comm_rank(MPI_COMM_WORLD, &r) != MPI_SUCCESS)
+        return 0;
+    return r;
+}
+
 int cnio__coll_hints(const struct cnio_uri *u, MPI_Info info, struct cnio_hints *h)
 {
     char key[MPI_MAX_INFO_KEY + 1], *val;
@@ -69,7 +95,7 @@ int cnio__coll_hints(const struct cnio_uri *u, MPI_Info info, struct cnio_hints 
             rc = -CNIO_ERR_MPI;
             break;
         }
-        if (flag && cnio__hints_set(h, key, val) < 0)
+        if (flag && cnio__hints_set_mpi(h, key, val, cnio__coll_world_rank() == 0) < 0)
             rc = -CNIO_ERR_HINT;
     }
     free(val);
@@ -591,6 +617,9 @@ static int file_set_size(cnio_file_t *fh, MPI_Offset size)
     else if ((fh->amode & MPI_MODE_RDONLY))
         rc = -CNIO_ERR_AMODE;
     rc = cnio__coll_agree(fh->comm, rc);
+    /* rank 0's size for all, silently, when they differed (ROMIO says MPI_ERR_ARG) */
+    if (rc == 0)
+        rc = cnio__coll_same(fh->comm, (int64_t)size, "MPI_File_set_size");
     if (rc == 0 && fh->rank == 0)
         rc = cnio__obj_set_size(fh->obj, (uint64_t)size);
     return cnio__coll_agree(fh->comm, rc);

@@ -286,6 +286,10 @@ MPIIO_API int MPI_File_preallocate(MPI_File f, MPI_Offset size)
         return mpiio__err(m, MPIIO_ERR_READ_ONLY);
     if (size < 0)
         rc = -CNIO_ERR_INVAL;
+    rc = cnio__coll_agree(m->fh->comm, rc);
+    /* before cur < size is judged: ranks of different sizes would not all set it */
+    if (rc == 0)
+        rc = cnio__coll_same(m->fh->comm, (int64_t)size, "MPI_File_preallocate");
     if (rc == 0 && m->fh->rank == 0)
         rc = cnio_file_get_size(m->fh, &cur);
     rc = cnio__coll_agree(m->fh->comm, rc);
@@ -326,7 +330,8 @@ static int mpiio_info_apply(struct cnio_hints *h, MPI_Info info)
         if (MPI_Info_get(info, mpiio_mutable_hints[i], MPI_MAX_INFO_VAL, val, &flag) !=
             MPI_SUCCESS)
             return -CNIO_ERR_MPI;
-        if (flag && cnio__hints_set(h, mpiio_mutable_hints[i], val) < 0)
+        if (flag && cnio__hints_set_mpi(h, mpiio_mutable_hints[i], val,
+                                        cnio__coll_world_rank() == 0) < 0)
             return -CNIO_ERR_HINT;
     }
     return 0;

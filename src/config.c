@@ -521,6 +521,35 @@ int cnio__hints_set(struct cnio_hints *h, const char *name, const char *value)
     return 0;
 }
 
+int cnio__hints_set_mpi(struct cnio_hints *h, const char *name, const char *value, int say)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static char said[16][96];   /* once per process each (an open reads its hints twice) */
+    static unsigned nsaid;
+    const struct cfg_hint *d = name && value ? cfg_find(name) : NULL;
+    char now[sizeof(said[0])];
+    int again = 0;
+
+    if (!d || !strncmp(d->name, "cnio_", 5))
+        return cnio__hints_set(h, name, value);
+    /* Lustre's "all the OSTs", which job scripts pass to every file system: all hosts */
+    if (!strcmp(d->name, "striping_factor") && !strcmp(value, "-1"))
+        return 0;
+    if (!cfg_apply(h, d, value))
+        return 0;
+    snprintf(now, sizeof(now), "%s=%s", d->name, value);
+    pthread_mutex_lock(&lock);
+    for (unsigned i = 0; i < nsaid && i < CNIO_ARRAY_LEN(said) && !again; i++)
+        again = strcmp(said[i], now) == 0;
+    if (!again)
+        memcpy(said[nsaid++ % CNIO_ARRAY_LEN(said)], now, sizeof(now));
+    pthread_mutex_unlock(&lock);
+    if (say && !again)
+        cnio__warn("ignoring bad value \"%s\" for hint %s (cnio keeps its default, as an "
+                   "MPI-IO implementation may ignore a hint)", value, d->name);
+    return 0;
+}
+
 /* Says a bad environment hint once per process, however often the hints are read (a
  * command reads them for its key file, then at every open). */
 static void cfg_env_bad(const char *var, const char *v)

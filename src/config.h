@@ -114,6 +114,16 @@ void cnio__hints_default(struct cnio_hints *h);
  * ignores hints it does not know).
  */
 int cnio__hints_set(struct cnio_hints *h, const char *name, const char *value);
+/*
+ * cnio__hints_set for a hint an MPI_Info gives (MPI_File_open, MPI_File_set_info): a bad
+ * value of a hint MPI or ROMIO names (striping_factor, cb_nodes, romio_cb_write, ...) is
+ * ignored, as ROMIO ignores it and MPI-3.1 (13.2.8) lets an implementation ignore any
+ * hint, and said once (when say) on standard error; striping_factor -1 (Lustre's "all")
+ * is every host, the default. Job scripts pass such hints to every file system; refused,
+ * the program's open failed. A cnio_* hint's bad value is the caller's to refuse, as
+ * cnio__hints_set. 0, 1 (unknown name) or -CNIO_ERR_HINT.
+ */
+int cnio__hints_set_mpi(struct cnio_hints *h, const char *name, const char *value, int say);
 /* Applies CNIO_* environment variables: 0 or -CNIO_ERR_HINT naming the variable in the log. */
 int cnio__hints_from_env(struct cnio_hints *h);
 /* Applies a URI query string "k=v&k=v": 0 or -CNIO_ERR_HINT / -CNIO_ERR_URI. */

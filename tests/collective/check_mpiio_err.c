@@ -134,6 +134,61 @@ static void test_open_errors(const struct fx *f)
     expect("a directory's name", rc, MPI_ERR_BAD_FILE);
 }
 
+/*
+ * Hints that job scripts pass to every file system, with values ROMIO ignores (Lustre's
+ * striping_factor -1, zeros, romio_cb_write=true): the open succeeds (it failed with
+ * MPI_ERR_INFO_VALUE); a cnio_* hint's bad value is still refused. Sizes that differ
+ * between ranks in MPI_File_set_size and MPI_File_preallocate: MPI_ERR_NOT_SAME on every
+ * rank, and the size as it was (rank 0's was set for all, with success; preallocate
+ * could leave ranks waiting for each other).
+ */
+static void test_hints_and_sizes(const struct fx *f)
+{
+    static const char *const lenient[][2] = {
+        { "striping_factor", "-1" }, { "striping_unit", "0" }, { "cb_nodes", "0" },
+        { "cb_buffer_size", "0" }, { "romio_cb_write", "true" }, { "romio_cb_read", "bogus" },
+        { "ind_rd_buffer_size", "0" },
+    };
+    char uri[700];
+    MPI_Offset size = -1;
+    MPI_File fh;
+    MPI_Info info;
+    int rc;
+
+    snprintf(uri, sizeof(uri), "cnio://%s/err/hints.dat", f->hosts);
+    MPI_Info_create(&info);
+    for (size_t i = 0; i < sizeof(lenient) / sizeof(lenient[0]); i++)
+        MPI_Info_set(info, lenient[i][0], lenient[i][1]);
+    rc = MPI_File_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR, info, &fh);
+    MPI_Info_free(&info);
+    if (rc != MPI_SUCCESS) {
+        expect("an open with ROMIO hints ROMIO ignores", rc, MPI_SUCCESS);
+        return;
+    }
+    if (rank == 0)
+        printf("an open with ROMIO hints ROMIO ignores: opened\n");
+    rc = MPI_File_set_size(fh, 100 + rank);
+    if (nranks > 1)
+        expect_text("MPI_File_set_size of a size per rank", rc, MPI_ERR_NOT_SAME, NULL, NULL);
+    rc = MPI_File_preallocate(fh, 200 + rank);
+    if (nranks > 1)
+        expect("MPI_File_preallocate of a size per rank", rc, MPI_ERR_NOT_SAME);
+    rc = MPI_File_get_size(fh, &size);
+    if (rc != MPI_SUCCESS || (nranks > 1 && size != 0)) {
+        fprintf(stderr, "check_mpiio_err: rank %d: the size after them is %lld, not 0\n", rank,
+                (long long)size);
+        failures++;
+    }
+    MPI_File_close(&fh);
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "cnio_lanes", "0");
+    rc = MPI_File_open(MPI_COMM_WORLD, uri, MPI_MODE_RDWR, info, &fh);
+    MPI_Info_free(&info);
+    if (rc == MPI_SUCCESS)
+        MPI_File_close(&fh);
+    expect("a bad value of a cnio_* hint", rc, MPI_ERR_INFO_VALUE);
+}
+
 /* Collective writes (or reads) in a loop while rank 0's child kills one server. */
 static void test_server_killed(int reading)
 {
@@ -223,6 +278,7 @@ int main(int argc, char **argv)
     }
     setenv("CNIO_KEY_FILE", key, 1);
     test_open_errors(&fx);
+    test_hints_and_sizes(&fx);
     test_server_killed(0);
     test_server_killed(1);
     MPI_Allreduce(&failures, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
