@@ -69,7 +69,9 @@ enum cnio_wire_type {
                                 instance of the name), offset = its commit order: commits
                                 that instance with that order when a PREPARE made it ready
                                 and no live handle holds it (a commit that reached column
-                                0's host and not this one); reply empty */
+                                0's host and not this one), or with offset 0 (a server
+                                announcing CNIO_WIRE_CAP_FINISH_ORDER) column 0's own, the
+                                order picked there; reply empty, its offset the order */
     CNIO_WIRE_WRITE = 32,    /* object, offset; payload = data; reply empty */
     CNIO_WIRE_READ = 33,     /* object, offset; payload = u64 length wanted (<=
                                 CNIO_WIRE_MAX_PAYLOAD); reply payload = data, shorter
@@ -151,6 +153,12 @@ enum cnio_wire_type {
 #define CNIO_WIRE_CAP_FINISH 0x200u /* takes FINISH; a STAT by name of a committed object
                                     replies with the header's object = its generation
                                     (all 64 bits) and offset = its commit order */
+#define CNIO_WIRE_CAP_FINISH_ORDER 0x800u /* takes FINISH with offset 0: the server picks
+                                    the commit order, as for column 0's COMMIT (what a
+                                    writer whose connection to column 0's host broke before
+                                    that COMMIT's reply sends); a FINISH's success reply
+                                    says in its offset the order the object was committed
+                                    with (also when it was committed already) */
 #define CNIO_WIRE_CAP_IDLE 0x100u /* the CHALLENGE header's offset is the server's
                                     --idle-timeout in seconds (0: none); a client replaces
                                     a fabric connection idle for that long before it uses

@@ -505,7 +505,7 @@ int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
 }
 
 /* FINISH's checks and commit (the name's open lock held): see cnio__srv_finish. */
-static int finish_locked(struct cnio_srv_conn *c, const char *name, uint64_t id, uint64_t seq)
+static int finish_locked(struct cnio_srv_conn *c, const char *name, uint64_t id, uint64_t *seq)
 {
     struct cnio_srv_store *st = &c->srv->store;
     struct cnio_srv_commit g;
@@ -516,8 +516,11 @@ static int finish_locked(struct cnio_srv_conn *c, const char *name, uint64_t id,
     pthread_mutex_lock(&st->lock);
     ret = cnio__srv_store_meta_get(st, name, &m);
     pthread_mutex_unlock(&st->lock);
-    if (ret == 0 && m.gen == id && !(m.flags & CNIO_SRV_META_COMMITTING))
-        return 0;   /* finished already (another reader's FINISH) */
+    if (ret == 0 && m.gen == id && !(m.flags & CNIO_SRV_META_COMMITTING)) {
+        *seq = m.seq;   /* the order it was committed with, whoever asked */
+        return 0;   /* finished already (another reader's FINISH, or the COMMIT whose
+                     * reply its writer lost) */
+    }
     if (cnio__srv_handles_held(&c->srv->handles, id))
         return cnio__srv_why(-CNIO_ERR_INCOMPLETE, "its writer still holds the upload and "
                              "commits it itself");
@@ -531,7 +534,8 @@ static int finish_locked(struct cnio_srv_conn *c, const char *name, uint64_t id,
                              "its commit");
     if (ret)
         return ret;
-    g = (struct cnio_srv_commit){ .name = name, .id = id, .inst = { -1, -1 }, .seq = seq,
+    /* (order 0: picked here, as for column 0's COMMIT; g.seq then holds it) */
+    g = (struct cnio_srv_commit){ .name = name, .id = id, .inst = { -1, -1 }, .seq = *seq,
                                   .m = m };
     cnio__srv_stage_commit_group(st, &g, 1);
     if (g.ret == CNIO_SRV_STAGE_GONE)
@@ -540,18 +544,20 @@ static int finish_locked(struct cnio_srv_conn *c, const char *name, uint64_t id,
         cnio__srv_why_load(&g.why);
         return g.ret;
     }
-    cnio__info("%s: finished the commit of %s (%016llx) that another host made", c->peer,
-               name, (unsigned long long)id);
+    *seq = g.seq;
+    cnio__info("%s: finished the commit of %s (%016llx) %s", c->peer, name,
+               (unsigned long long)id, *seq == g.m.seq && g.m.gen == id
+               ? "whose COMMIT did not arrive" : "(a later commit had won)");
     cnio__srv_stage_prune(st, name, 0, cnio__srv_handles_held, &c->srv->handles);
     return 0;
 }
 
-int cnio__srv_finish(struct cnio_srv_conn *c, const char *name, uint64_t id, uint64_t seq)
+int cnio__srv_finish(struct cnio_srv_conn *c, const char *name, uint64_t id, uint64_t *seq)
 {
     pthread_mutex_t *lk;
     int ret;
 
-    if (!id || !seq)
+    if (!id)
         return -CNIO_ERR_INVAL;
     lk = cnio__srv_open_lock(&c->srv->store, name);
     pthread_mutex_lock(lk);

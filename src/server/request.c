@@ -522,10 +522,14 @@ static int req_finish(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, co
                       struct cnio_srv_reply *r)
 {
     char name[CNIO_WIRE_MAX_NAME + 1];
+    uint64_t seq = h->offset;   /* 0: this host picks it (CNIO_WIRE_CAP_FINISH_ORDER) */
     int ret = req_name(h, p, 0, name);
 
-    (void)r;
-    return ret ? ret : cnio__srv_finish(c, name, h->object, h->offset);
+    if (!ret)
+        ret = cnio__srv_finish(c, name, h->object, &seq);
+    if (!ret)
+        r->offset = seq;
+    return ret;
 }
 
 static int req_unlink(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,

@@ -162,15 +162,26 @@ static int stage_has(const char *file)
     return access(path, F_OK) == 0;
 }
 
-/* FINISH of staged instance id of name with commit order seq on c: the reply's status. */
-static int finish_req(struct st_conn *c, const char *name, uint64_t id, uint64_t seq)
+/* FINISH of staged instance id of name with commit order seq on c: the reply's status;
+ * *order (may be NULL) the reply's offset, the order it was committed with. */
+static int finish_at(struct st_conn *c, const char *name, uint64_t id, uint64_t seq,
+                     uint64_t *order)
 {
     uint8_t p[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
     struct cnio_wire_open o = { .name = name, .name_len = (uint32_t)strlen(name) };
-    int n = cnio__wire_open_encode(&o, p, sizeof(p));
+    struct cnio_wire_hdr rh;
+    int n = cnio__wire_open_encode(&o, p, sizeof(p)), ret;
 
     ck_assert_int_gt(n, 0);
-    return st_call(c, CNIO_WIRE_FINISH, id, seq, p, (uint32_t)n, NULL, NULL, 0);
+    ret = st_call(c, CNIO_WIRE_FINISH, id, seq, p, (uint32_t)n, &rh, NULL, 0);
+    if (order)
+        *order = rh.offset;
+    return ret;
+}
+
+static int finish_req(struct st_conn *c, const char *name, uint64_t id, uint64_t seq)
+{
+    return finish_at(c, name, id, seq, NULL);
 }
 
 /*
@@ -215,7 +226,6 @@ START_TEST(test_prepare_crash)
     st_session(&st_fx, 0, &c);
     /* FINISH: what a client sends a host that another host's commit got ahead of */
     ck_assert_int_eq(finish_req(&c, "pc/gone", 0, 1000), -CNIO_ERR_INVAL);
-    ck_assert_int_eq(finish_req(&c, "pc/gone", 0x72, 0), -CNIO_ERR_INVAL);
     ck_assert_int_eq(finish_req(&c, "pc/gone", 0x74, 1000), -CNIO_ERR_NOENT);
     ck_assert_int_eq(finish_req(&c, "pc/kept", 0x72, 1000), -CNIO_ERR_NOENT);
     ck_assert_int_eq(finish_req(&c, "pc/gone", 0x72, 1000), 0);
@@ -270,6 +280,52 @@ START_TEST(test_finish_refused)
         usleep(10000);
     read_back(&d, "fr/a", data, sizeof(data));
     st_close(&d);
+}
+END_TEST
+
+/*
+ * FINISH with order 0 is column 0's COMMIT sent again by a writer whose connection broke
+ * before its reply (the server restarted between PREPARE and COMMIT): this host picks the
+ * order, above the one recorded for the name, and says it in the reply; asked again (the
+ * commit had happened, its reply lost), it commits nothing twice and says the same order.
+ */
+START_TEST(test_finish_picks_order)
+{
+    static uint8_t data[7000];
+    uint8_t rb[CNIO_WIRE_INFO_SIZE];
+    struct cnio_wire_hdr rh;
+    struct st_conn c;
+    uint64_t h, order = 0, again = 0;
+    const uint64_t big = 1ull << 61;   /* an order recorded ahead of this host's clock */
+
+    fx_fill(data, sizeof(data), 16);
+    st_session(&st_fx, 0, &c);
+    ck_assert(c.ch.caps & CNIO_WIRE_CAP_FINISH_ORDER);
+    ck_assert_int_eq(open_at(&c, "fo/a", STAGE, 0x91, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, 10), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, big, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(open_at(&c, "fo/a", STAGE | CNIO_WIRE_O_TRUNC, 0x92, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, sizeof(data), NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_PREPARE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_ne(fx_kill(&st_fx, 0, SIGKILL), -1);   /* before the COMMIT */
+    st_close(&c);
+    ck_assert_int_eq(fx_restart(&st_fx, 0, NULL), 0);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(finish_at(&c, "fo/a", 0x92, 0, &order), 0);
+    ck_assert_uint_eq(order, big + 1);
+    read_back(&c, "fo/a", data, sizeof(data));
+    ck_assert_int_eq(finish_at(&c, "fo/a", 0x92, 0, &again), 0);   /* committed already */
+    ck_assert_uint_eq(again, order);
+    ck_assert_int_eq(st_named(&c, CNIO_WIRE_STAT, "fo/a", 0, 0, 0, 0, 0, &rh, rb, sizeof(rb)),
+                     0);
+    ck_assert_uint_eq(rh.object, 0x92);
+    ck_assert_uint_eq(rh.offset, order);
+    read_back(&c, "fo/a", data, sizeof(data));
+    ck_assert_int_eq(staged_files(), 0);
+    ck_assert_int_eq(st_unlink(&c, "fo/a"), 0);
+    st_close(&c);
 }
 END_TEST
 
@@ -776,6 +832,7 @@ static Suite *stage_suite(void)
     tcase_add_test(tc, test_abort_broken_connection);
     tcase_add_test(tc, test_rename_moves_all_and_recovers);
     tcase_add_test(tc, test_prepare_crash);
+    tcase_add_test(tc, test_finish_picks_order);
     suite_add_tcase(s, tc);
     return s;
 }
