@@ -265,6 +265,99 @@ static int cc_prepare(struct cnio_obj *obj)
     return ret;
 }
 
+/* What a writer whose commit on column 0's host is not known to have happened says of
+ * its upload (after the host's name and what failed). */
+#define CC_FIRST_UNKNOWN "nothing was committed, unless that COMMIT reached it before " \
+    "the connection broke (`cnio stat` says which once it answers): the previous " \
+    "version, if any, stays, and the upload is kept on every host (`cnio cp --resume` " \
+    "finishes it, `cnio rm` removes it)"
+
+/*
+ * Commits on column 0's host over ep, a new connection, what the COMMIT over the broken
+ * one may or may not have committed: a STAT by name first, since that COMMIT may have
+ * arrived and only its reply been lost (the object is then this upload's generation,
+ * and the STAT says its order: nothing is committed twice); else FINISH with order 0,
+ * which that host picks, as for a COMMIT (CNIO_WIRE_CAP_FINISH_ORDER). 0 with *order;
+ * 1 when the server cannot (one before 2026-12-05); or the STAT's or FINISH's error.
+ */
+static int cc_first_on(struct cnio_obj *obj, struct cnio_ep *ep, uint64_t *order)
+{
+    uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
+    const uint32_t not_done = CNIO_WIRE_I_STAGED | CNIO_WIRE_I_DIRTY | CNIO_WIRE_I_COMMITTING;
+    struct cnio__cl_stat s = { .ep = ep };
+    struct cnio_call c = { .ep = ep, .what = obj->path, .type = CNIO_WIRE_FINISH,
+                           .object = obj->stage_id, .payload = pl };
+    int len = cnio__cl_open_payload(0, NULL, 0, obj->path, pl, sizeof(pl)), ret;
+
+    if (!(cnio__ep_caps(ep) & CNIO_WIRE_CAP_FINISH))
+        return 1;
+    ret = len < 0 ? len : cnio__cl_stat_each(obj->st, &s, 1, obj->path, obj->path, NULL, 1);
+    if (!ret && !s.status && s.gen == obj->stage_id && s.order && !(s.info.flags & not_done)) {
+        cnio__debug("%s: its COMMIT on column 0's host had happened", obj->path);
+        *order = s.order;
+        return 0;
+    }
+    if (ret && ret != -CNIO_ERR_NOENT)   /* (NOENT: a new name, its upload not there) */
+        return ret;
+    if (!(cnio__ep_caps(ep) & CNIO_WIRE_CAP_FINISH_ORDER))
+        return 1;
+    c.plen = (uint32_t)len;
+    ret = cnio__stack_calls(obj->st, &c, 1);
+    if (!ret && !c.roffset)
+        ret = -CNIO_ERR_PROTO;
+    if (!ret)
+        *order = c.roffset;
+    return ret ? ret : 0;
+}
+
+/*
+ * Column 0's COMMIT failed with ret because its connection broke (its server restarted
+ * between PREPARE and COMMIT, the network): no other host has committed, and column 0's
+ * holds the instance its PREPARE made durable. It is reached again over a new
+ * connection (cnio__cl_reconnect: about 3 s, as cc_finish_lost does for the other
+ * columns) and the commit made there (cc_first_on), with the order that host picks. A
+ * host that stopped answering (a timeout) is not waited for again. 0 with *order, or
+ * ret, what became of the upload said.
+ */
+static int cc_first_again(struct cnio_obj *obj, int ret, uint64_t *order)
+{
+    struct cnio__cl_host *h0 = &obj->hosts[0];
+    struct cnio__cl_host fresh = { .port = h0->port, .addr = h0->addr, .nlanes = 1 };
+    struct cnio_ep_auth auth = { .mode = CNIO_WIRE_AUTH_KEY, .k = obj->key.bytes,
+                                 .klen = obj->key.len };
+    struct cnio_hints h = obj->h;
+    int r = cnio__ep_error(cnio__cl_ctl_ep(h0));
+
+    if (r == -CNIO_ERR_TIMEOUT || !obj->has_key) {
+        cnio__err("%s: commit on host %s:%u (column 0's, which decides it): %s; "
+                  CC_FIRST_UNKNOWN, obj->path, h0->name, h0->port, cnio_strerror(r ? r : ret));
+        return ret;
+    }
+    if (cnio__cl_fabric(&h))   /* control, over TCP */
+        snprintf(h.transport, sizeof(h.transport), "tcp");
+    memcpy(fresh.name, h0->name, sizeof(fresh.name));
+    r = cnio__cl_reconnect(obj->st, &h, &fresh, &auth, 1, obj->path, &fresh.lanes[0]);
+    if (!r)
+        r = cc_first_on(obj, fresh.lanes[0], order);
+    cnio__cl_disconnect(&fresh, 1);
+    if (!r) {
+        cnio__info("%s: commit on host %s:%u made over a new connection (the first one "
+                   "broke before its reply)", obj->path, h0->name, h0->port);
+        h0->opened = 0;   /* its handle went with the old connection */
+        return 0;
+    }
+    if (r == 1)
+        cnio__err("%s: commit on host %s:%u (column 0's, which decides it): %s, and its "
+                  "cnio-server, back, is too old to commit it over a new connection "
+                  "(update it); " CC_FIRST_UNKNOWN, obj->path, h0->name, h0->port,
+                  cnio_strerror(ret));
+    else
+        cnio__err("%s: commit on host %s:%u (column 0's, which decides it): %s, and again "
+                  "over a new connection: %s; " CC_FIRST_UNKNOWN, obj->path, h0->name,
+                  h0->port, cnio_strerror(ret), cnio_strerror(r));
+    return ret;
+}
+
 /*
  * COMMIT on column 0's host with order 0: it picks the order (*order), and its answer
  * decides. A refusal (the instance removed by `cnio rm`, the name created meanwhile under
@@ -286,6 +379,8 @@ static int cc_commit_first(struct cnio_obj *obj, uint64_t *order)
         *order = c.roffset;
         return (c.rflags & CNIO_WIRE_F_GONE) ? 1 : 0;
     }
+    if (cnio__ep_error(c.ep) && !c.reasoned)   /* unanswered: made, or not, over a new one */
+        return cc_first_again(obj, ret, order);
     if (!c.reasoned)   /* else its line named the object, the host and why */
         cnio__err("%s: commit on host %s:%u: %s", obj->path, h0->name, h0->port,
                   cnio_strerror(ret));
