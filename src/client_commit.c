@@ -393,6 +393,13 @@ static int cc_commit_first(struct cnio_obj *obj, uint64_t *order)
     return ret;
 }
 
+/* What a writer says of its object when a host after column 0's missed the commit
+ * (after what failed there; %s: when that host can take it). True because column 0's
+ * metadata is the commit point, and every host's PREPARE made its instance durable. */
+#define CC_DECIDED "the object IS committed, with what was written (column 0's host, " \
+    "which decides it, committed it): it reads as incomplete until %s, then complete " \
+    "once the next open or `cnio stat` of it has finished the commit there"
+
 /*
  * COMMIT with order on columns 1.. failed with ret after column 0's host committed: the
  * object's generation is decided. Each host whose connection broke meanwhile (a server
@@ -419,22 +426,24 @@ static int cc_finish_lost(struct cnio_obj *obj, uint64_t order, int ret)
         struct cnio_call c = { .what = obj->path, .type = CNIO_WIRE_FINISH,
                                .object = obj->stage_id, .offset = order, .payload = pl,
                                .plen = (uint32_t)CNIO_MAX(len, 0) };
-        int r;
+        int r, reached = 0;
 
         if (!cc_host_lost(obj, j))
             continue;
         lost++;
         r = cnio__ep_error(cnio__cl_ctl_ep(&obj->hosts[j]));
         if (r == -CNIO_ERR_TIMEOUT) {   /* a host that stopped answering is waited for once */
-            cnio__err("%s: commit on host %s:%u: %s", obj->path, obj->hosts[j].name,
-                      obj->hosts[j].port, cnio_strerror(r));
+            cnio__err("%s: commit on host %s:%u: %s (not waited for again); " CC_DECIDED,
+                      obj->path, obj->hosts[j].name, obj->hosts[j].port, cnio_strerror(r),
+                      "that host answers again");
             continue;
         }
         memcpy(fresh.name, obj->hosts[j].name, sizeof(fresh.name));
         r = len < 0 || !obj->has_key ? -CNIO_ERR_CONN
             : cnio__cl_reconnect(obj->st, &h, &fresh, &auth, 1, obj->path, &fresh.lanes[0]);
+        reached = !r;
         if (!r && !(cnio__ep_caps(fresh.lanes[0]) & CNIO_WIRE_CAP_FINISH))
-            r = ret;
+            r = -CNIO_ERR_NOTSUP;   /* a server before 2026-12-05 */
         if (!r) {
             c.ep = fresh.lanes[0];
             r = cnio__stack_calls(obj->st, &c, 1);
@@ -445,9 +454,17 @@ static int cc_finish_lost(struct cnio_obj *obj, uint64_t order, int ret)
                        obj->hosts[j].name, obj->hosts[j].port);
             obj->hosts[j].opened = 0;   /* its handle went with the old connection */
             lost--;
-        } else if (!c.reasoned) {
-            cnio__err("%s: commit on host %s:%u: %s", obj->path, obj->hosts[j].name,
-                      obj->hosts[j].port, cnio_strerror(ret));
+        } else if (!reached) {   /* down: its server killed, or not listening yet */
+            cnio__err("%s: commit on host %s:%u: %s, and it could not be reached again "
+                      "(%s); " CC_DECIDED, obj->path, obj->hosts[j].name, obj->hosts[j].port,
+                      cnio_strerror(ret), cnio_strerror(r), "its cnio-server is back");
+        } else {   /* (a refusal's reason was said on its own line) */
+            cnio__err("%s: commit on host %s:%u: %s, and finishing it over a new connection "
+                      "failed (%s); " CC_DECIDED, obj->path, obj->hosts[j].name,
+                      obj->hosts[j].port, cnio_strerror(ret), cnio_strerror(r),
+                      r == -CNIO_ERR_NOTSUP ? "that host's cnio-server is one from "
+                      "2026-12-05 or later (it is older, and cannot finish a commit)"
+                      : "that host can finish it");
         }
     }
     return lost ? ret : 0;
