@@ -397,7 +397,7 @@ static int cc_commit_first(struct cnio_obj *obj, uint64_t *order)
  * (after what failed there; %s: when that host can take it). True because column 0's
  * metadata is the commit point, and every host's PREPARE made its instance durable. */
 #define CC_DECIDED "the object IS committed, with what was written (column 0's host, " \
-    "which decides it, committed it): it reads as incomplete until %s, then complete " \
+    "which decides it, committed it): it cannot be read until %s, then reads complete " \
     "once the next open or `cnio stat` of it has finished the commit there"
 
 /*
