@@ -17,6 +17,14 @@ static const char *log_ident = "cnio";
 /* This thread's error lines: how many, and the last CNIO_LOG_KEPT (cnio__log_errors) */
 static __thread unsigned log_errors;
 static __thread char log_kept[CNIO_LOG_KEPT][1024];
+/* This thread's lines held back (cnio__log_hold) until cnio__log_release: how many, and
+ * each with its newline. A line that finds them all taken writes them out first: held
+ * lines are late, never lost, but to a release that drops them. */
+#define LOG_HELD 16
+static __thread int log_holding;
+static __thread unsigned log_nheld;
+static __thread char log_held[LOG_HELD][1024];
+static __thread unsigned short log_held_len[LOG_HELD];
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -81,6 +89,14 @@ size_t cnio__escape_ctl(char *dst, size_t cap, const char *src, size_t n)
     return o;
 }
 
+static void log_write_held(void)
+{
+    for (unsigned i = 0; i < log_nheld; i++)
+        if (write(STDERR_FILENO, log_held[i], log_held_len[i]) < 0)
+            break;
+    log_nheld = 0;
+}
+
 void cnio__log(int level, const char *fmt, ...)
 {
     char msg[1024], line[1024];
@@ -104,8 +120,40 @@ void cnio__log(int level, const char *fmt, ...)
         kept[n] = '\0';
     }
     line[n++] = '\n';
+    if (log_holding) {
+        if (log_nheld == LOG_HELD)
+            log_write_held();
+        memcpy(log_held[log_nheld], line, (size_t)n);
+        log_held_len[log_nheld++] = (unsigned short)n;
+        return;
+    }
     if (write(STDERR_FILENO, line, (size_t)n) < 0)
         return;
+}
+
+void cnio__log_hold(void)
+{
+    log_holding = 1;
+}
+
+unsigned cnio__log_release(int write_them)
+{
+    unsigned n = log_nheld;
+
+    if (write_them)
+        log_write_held();
+    log_nheld = 0;
+    log_holding = 0;
+    return n;
+}
+
+const char *cnio__log_first_since(unsigned mark)
+{
+    unsigned n = log_errors - mark;
+
+    if (n == 0 || n > CNIO_LOG_KEPT)
+        return NULL;
+    return log_kept[mark % CNIO_LOG_KEPT] + strlen(log_ident) + strlen(": error: ");
 }
 
 unsigned cnio__log_errors(void)

@@ -26,6 +26,21 @@ unsigned cnio__log_errors(void);
  * holds text (of the last CNIO_LOG_KEPT of them), else 0. */
 int cnio__log_said_since(unsigned mark, const char *text);
 #define CNIO_LOG_KEPT 8
+/* The error line (of the last CNIO_LOG_KEPT) that this thread wrote first since
+ * cnio__log_errors() returned mark, without its "ident: error: " prefix: the cause, where
+ * the lines after it say what followed from it. NULL when there is none, or it is no
+ * longer kept. Valid until this thread's next error line. */
+const char *cnio__log_first_since(unsigned mark);
+/*
+ * Holds back this thread's lines, whatever their level, until cnio__log_release: for a
+ * caller that will try again what fails, whose user should read the words of a try only
+ * when it is the last (cnio cp -r). They are counted and kept for cnio__log_errors and
+ * cnio__log_said_since as if written. Other threads' lines are written as ever.
+ */
+void cnio__log_hold(void);
+/* Ends cnio__log_hold: writes the lines held, in order, when write_them is 1; drops them
+ * when it is 0. Returns how many there were. */
+unsigned cnio__log_release(int write_them);
 /*
  * Copies src[0..n) into dst (cap bytes, cap >= 1, always NUL-terminated, cut short when
  * full) with each control character (below 0x20, and 0x7f) written as \n, \t or \xHH;

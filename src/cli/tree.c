@@ -78,6 +78,45 @@ static void tree_done(struct tree_run *r, uint64_t files, uint64_t bytes)
     MPI_Win_unlock(0, r->win);
 }
 
+/* Closes and opens again worker w's sessions, which may hold the connection that broke. */
+static void tree_reopen(struct tree_worker *w)
+{
+    for (int k = 0; k < 2; k++) {
+        struct cnio_ns **ns = k ? &w->ctx.src_ns : &w->ctx.ns;
+        struct tree_end *end = k ? w->ctx.src : w->ctx.dst;
+
+        if (!*ns)
+            continue;
+        cnio__ns_close(*ns);
+        if (cnio__ns_open(w->ctx.st, &end->u, &end->h, ns))
+            *ns = NULL;
+    }
+}
+
+/* Holds back this thread's log lines, unless the user asked for more than warnings (they
+ * are then written as they come): a try's words are for its user only if it is the last. */
+static void tree_hold(void)
+{
+    if (cnio__log_get_level() < CNIO_LOG_INFO)
+        cnio__log_hold();
+}
+
+/* Says, in one line, that file e is tried again after error ret, by the first error line
+ * of the try (since mark: its cause, where the lines after it say what followed), named
+ * by the file when that line does not name it; drops the try's lines. */
+static void tree_say_retry(const struct tree_ent *e, unsigned mark, int ret)
+{
+    const char *first = cnio__log_first_since(mark);
+
+    cnio__log_release(0);
+    if (first && strstr(first, e->rel))
+        cli_err("cnio cp: %s; trying it again\n", first);
+    else if (first)
+        cli_err("cnio cp: %s: %s; trying it again\n", e->rel, first);
+    else
+        cli_err("cnio cp: %s: %s; trying it again\n", e->rel, cnio_strerror(ret));
+}
+
 /*
  * Copies one queued file; a failure is said (by this rank) and counted. A connection
  * that could not be made or was lost is tried again, twice, after 0.2 and 0.6 s: a
@@ -90,39 +129,42 @@ static void tree_done(struct tree_run *r, uint64_t files, uint64_t bytes)
  * attempted are not counted as done; --resume copies them once the server is back.
  * A file whose open a restarted server no longer knows (CNIO_ERR_STALE: the open is
  * gone, or the object it read was replaced meanwhile) is opened again the same way.
+ * The words of a try that is followed by another are one line that says so, not the
+ * library's error lines: those ("nothing committed", "open the file again") are true of
+ * the try, and read as the file's fate. The last try's lines are written as they were.
  */
 static void tree_one(struct tree_worker *w, const struct tree_ent *e)
 {
     unsigned said;
-    int ret;
+    int ret, tries;
 
     if (__atomic_load_n(&w->r->lost, __ATOMIC_RELAXED))
         return;
-    for (int tries = 0;; tries++) {
+    for (tries = 0;; tries++) {
+        if (tries) {   /* its words are the file's, when the file then fails */
+            tree_hold();
+            tree_reopen(w);
+            cnio__log_release(0);
+        }
         said = cnio__log_errors();   /* the last try's own words count */
+        tree_hold();
         w->ctx.why[0] = '\0';
         ret = tree_copy_one(&w->ctx, e);
         if ((ret != -CNIO_ERR_CONN && ret != -CNIO_ERR_TIMEOUT && ret != -CNIO_ERR_STALE) ||
             tries == 2)
             break;
+        tree_say_retry(e, said, ret);
         usleep(tries ? 600000 : 200000);
-        for (int k = 0; k < 2; k++) {   /* its sessions may hold the connection that broke */
-            struct cnio_ns **ns = k ? &w->ctx.src_ns : &w->ctx.ns;
-            struct tree_end *end = k ? w->ctx.src : w->ctx.dst;
-
-            if (!*ns)
-                continue;
-            cnio__ns_close(*ns);
-            if (cnio__ns_open(w->ctx.st, &end->u, &end->h, ns))
-                *ns = NULL;
-        }
     }
+    cnio__log_release(1);
     if (ret == -CNIO_ERR_CONN || ret == -CNIO_ERR_TIMEOUT)
         __atomic_store_n(&w->r->lost, 1, __ATOMIC_RELAXED);
     if (ret == 1) {
         w->crc_skipped++;
         ret = 0;
     }
+    if (ret == 0 && tries)
+        w->retried++;
     if (ret < 0) {
         if (w->ctx.why[0])
             cli_err("cnio cp: %s\n", w->ctx.why);
@@ -134,21 +176,33 @@ static void tree_one(struct tree_worker *w, const struct tree_ent *e)
     w->bytes += e->size;
 }
 
+/* 1 when status st of file e of a batch (whose call returned ret) sends it again alone. */
+static int tree_batch_again(const struct tree_worker *w, int ret, int st)
+{
+    /* a broken session, or (up) a file that changed since the walk: again, alone, with
+     * its retries, as it is now */
+    return ret || st == -CNIO_ERR_CONN || st == -CNIO_ERR_TIMEOUT || st == -CNIO_ERR_STALE ||
+           st == -CNIO_ERR_OVERFLOW || (st && w->ctx.src->remote);
+}
+
 /* Copies small files e[0..n) as one batch (up or down); those it could not copy go one
  * by one (a download that failed in the batch, whatever the error, goes again alone: the
- * object read alone reports its own error, as it would have without batches). */
+ * object read alone reports its own error, as it would have without batches). The
+ * batch's log lines are written only when a file fails in it for good: a file sent
+ * again alone says its own. */
 static void tree_batch(struct tree_worker *w, const struct tree_ent *const *e, int n)
 {
-    int status[TREE_PIPE], ret;
+    int status[TREE_PIPE] = { 0 }, ret, final = 0;
 
     w->ctx.why[0] = '\0';
+    tree_hold();
     ret = w->ctx.src->remote ? tree_get_small(&w->ctx, e, n, status)
                              : tree_put_small(&w->ctx, e, n, status);
+    for (int i = 0; i < n; i++)
+        final |= !tree_batch_again(w, ret, status[i]) && status[i] < 0;
+    cnio__log_release(final);
     for (int i = 0; i < n; i++) {
-        /* a broken session, or (up) a file that changed since the walk: again, alone,
-         * with its retries, as it is now */
-        if (ret || status[i] == -CNIO_ERR_CONN || status[i] == -CNIO_ERR_TIMEOUT ||
-            status[i] == -CNIO_ERR_STALE || status[i] == -CNIO_ERR_OVERFLOW || (status[i] && w->ctx.src->remote)) {
+        if (tree_batch_again(w, ret, status[i])) {
             tree_one(w, e[i]);
             continue;
         }
@@ -412,6 +466,25 @@ static void tree_summary_skipped(const struct tree_run *r, unsigned long long sa
            (unsigned long long)(r->total_bytes + r->skipped_bytes));
 }
 
+/* The summary's parenthesis, in f (cap bytes): the files that failed, were not tried, or
+ * were copied at another try (what the "trying it again" lines came to); "" for none. */
+static void tree_summary_counts(char *f, size_t cap, unsigned long long failed,
+                                unsigned long long not_tried, unsigned long long retried)
+{
+    int n = 0;
+
+    f[0] = '\0';
+    if (failed || not_tried)
+        n = snprintf(f, cap, " (%llu failed", failed);
+    if (not_tried)
+        n += snprintf(f + n, cap - (size_t)n, ", %llu not tried", not_tried);
+    if (retried)
+        n += snprintf(f + n, cap - (size_t)n, "%s%llu copied at another try", n ? "; " : " (",
+                      retried);
+    if (n)
+        snprintf(f + n, cap - (size_t)n, ")");
+}
+
 /*
  * Rank 0: the summary. Its counts are of what was copied: not the files that failed or
  * that --checksum found identical (the second line counts those, as it does the files
@@ -419,11 +492,11 @@ static void tree_summary_skipped(const struct tree_run *r, unsigned long long sa
  */
 static void tree_summary(struct tree_run *r, double secs)
 {
-    unsigned long long v[6] = { r->ctx.moved, r->ctx.skipped,
+    unsigned long long v[7] = { r->ctx.moved, r->ctx.skipped,
                                 (unsigned long long)(r->failed + r->files_failed + r->dirs_failed),
                                 r->crc_skipped, (unsigned long long)r->files_failed,
-                                (unsigned long long)r->dirs_failed }, s[6], files, dirs;
-    char a[32], f[64] = "";
+                                (unsigned long long)r->dirs_failed, 0 }, s[7], files, dirs;
+    char a[32], f[128] = "";
 
     for (int k = 0; k < r->nw; k++) {
         v[0] += r->w[k].ctx.moved;
@@ -431,8 +504,9 @@ static void tree_summary(struct tree_run *r, double secs)
         v[2] += (unsigned long long)r->w[k].failed;
         v[3] += r->w[k].crc_skipped;
         v[4] += (unsigned long long)r->w[k].failed;
+        v[6] += (unsigned long long)r->w[k].retried;
     }
-    MPI_Reduce(v, s, 6, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
+    MPI_Reduce(v, s, 7, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
     if (r->j->rank == 0) {   /* the files no rank took or tried: q[2] counts the others */
         MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, r->win);
         r->not_tried = r->files.n - CNIO_MIN(r->files.n, r->q[2]);
@@ -443,11 +517,7 @@ static void tree_summary(struct tree_run *r, double secs)
         return;
     files = r->files.n - CNIO_MIN(r->files.n, s[3] + s[4] + r->not_tried);
     dirs = r->dirs.n - CNIO_MIN(r->dirs.n, s[5]);
-    if (r->not_tried)
-        snprintf(f, sizeof(f), " (%llu failed, %llu not tried)", s[2],
-                 (unsigned long long)r->not_tried);
-    else if (s[2])
-        snprintf(f, sizeof(f), " (%llu failed)", s[2]);
+    tree_summary_counts(f, sizeof(f), s[2], r->not_tried, s[6]);
     printf("cnio cp: %s -> %s: %llu file%s and %llu director%s%s; moved %llu bytes (%s) in "
            "%.3f s, %.0f files/s, %.3f GB/s; %d rank%s; walk %.3f s\n", r->src.name,
            r->dst.name, files, files == 1 ? "" : "s", dirs, dirs == 1 ? "y" : "ies", f, s[0],

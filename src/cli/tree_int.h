@@ -36,6 +36,7 @@ struct tree_worker {
     struct tree_run *r;
     struct tree_ctx ctx;
     int failed;
+    int retried;    /* files copied at a second or third try (tree_one) */
     int sessions;   /* its sessions were opened (or tried): at its first files */
     uint64_t crc_skipped, files, bytes;
 };
