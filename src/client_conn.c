@@ -175,8 +175,8 @@ int cnio__obj_connect_poll(struct cnio_obj *obj, int j)
         if (err == -CNIO_ERR_AUTH && host->auth.mode == CNIO_WIRE_AUTH_TOKEN) {
             /* a token is good for one open on one server's run (client_revive.c) */
             cnio__err("%s: host %s:%u does not know this open (it restarted since the "
-                      "open, or released it): open the file again", obj->path, host->name,
-                      host->port);
+                      "open, or released it): %s", obj->path, host->name, host->port,
+                      cnio__stack_gone_advice(obj->st));
             conn_drop(host);
             return -CNIO_ERR_STALE;
         }

@@ -85,8 +85,8 @@ static int rv_reopen(struct cnio_obj *obj, int j)
      * stripes beside the old one's on the other hosts would read as neither. */
     if (!ret && !(flags & (CNIO_WIRE_O_STAGE | CNIO_WIRE_O_JOIN)) && info.gen != host->info.gen) {
         cnio__err("%s: host %s:%u restarted, and the object was replaced meanwhile (another "
-                  "upload committed over it): this open is gone; open it again", obj->path,
-                  host->name, host->port);
+                  "upload committed over it): this open is gone; %s", obj->path,
+                  host->name, host->port, cnio__stack_gone_advice(obj->st));
         host->opened = 0;   /* its old handle went with the restart: nothing to close */
         return -CNIO_ERR_STALE;
     }
@@ -95,8 +95,8 @@ static int rv_reopen(struct cnio_obj *obj, int j)
      * the program has open (helper-83's F3): the open is gone there. */
     if (ret == -CNIO_ERR_NOENT && (flags & (CNIO_WIRE_O_STAGE | CNIO_WIRE_O_JOIN))) {
         cnio__err("%s: host %s:%u no longer holds this upload (it restarted and discarded "
-                  "it, or it expired): this open is gone; open the file again", obj->path,
-                  host->name, host->port);
+                  "it, or it expired): this open is gone; %s", obj->path,
+                  host->name, host->port, cnio__stack_gone_advice(obj->st));
         host->opened = 0;   /* its old handle went with the restart: nothing to close */
         return -CNIO_ERR_STALE;
     }
@@ -226,8 +226,8 @@ static int rv_lane(struct cnio_obj *obj, int j, int l)
         /* A token is good for one open on one server's run: a restarted server (or one
          * that released the open) refuses it. Not a wrong key: the open is gone there. */
         cnio__err("%s: host %s:%u no longer knows this open (it restarted, or released "
-                  "it): its handles there are gone; open the file again", obj->path,
-                  host->name, host->port);
+                  "it): its handles there are gone; %s", obj->path,
+                  host->name, host->port, cnio__stack_gone_advice(obj->st));
         cnio__ep_close(nep);
         return -CNIO_ERR_STALE;
     }

@@ -51,6 +51,8 @@ struct cnio_stack {
     int corked;                 /* cnio__stack_cork */
     struct cnio_req *free_reqs;
     struct stk_slab *slabs;
+    const char *gone_advice;    /* cnio__stack_set_advice; NULL: the defaults */
+    const char *finish_advice;
 };
 
 /* ---- stack and pool ---------------------------------------------------------------- */
@@ -68,6 +70,22 @@ int cnio__stack_open(struct cnio_stack **out)
     }
     *out = st;
     return 0;
+}
+
+void cnio__stack_set_advice(struct cnio_stack *st, const char *gone, const char *finish)
+{
+    st->gone_advice = gone;
+    st->finish_advice = finish;
+}
+
+const char *cnio__stack_gone_advice(const struct cnio_stack *st)
+{
+    return st->gone_advice ? st->gone_advice : "open the file again";
+}
+
+const char *cnio__stack_finish_advice(const struct cnio_stack *st)
+{
+    return st->finish_advice ? st->finish_advice : "`cnio cp --resume` finishes it";
 }
 
 void cnio__stack_close(struct cnio_stack *st)

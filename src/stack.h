@@ -37,6 +37,16 @@ struct cnio_tp;
 int cnio__stack_open(struct cnio_stack **out);
 /* Closes every endpoint still open and frees the stack. */
 void cnio__stack_close(struct cnio_stack *st);
+/*
+ * What the library's error lines tell their user to do, for a caller to whom the defaults
+ * are not true (cnio cp of a stream, which is read once, and whose --resume is refused):
+ * gone, of an open that a remote host no longer knows (CNIO_ERR_STALE; default "open the
+ * file again"); finish, of an upload kept incomplete (default "`cnio cp --resume`
+ * finishes it"). Static strings; NULL keeps a default. The getters return the words.
+ */
+void cnio__stack_set_advice(struct cnio_stack *st, const char *gone, const char *finish);
+const char *cnio__stack_gone_advice(const struct cnio_stack *st);
+const char *cnio__stack_finish_advice(const struct cnio_stack *st);
 
 /* ---- endpoints ------------------------------------------------------------------- */
 

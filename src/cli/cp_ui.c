@@ -186,7 +186,8 @@ static int cp_dst_state(const struct cp_job *j)
  */
 void cp_discard(const struct cp_job *j)
 {
-    /* --resume takes no stream: what the servers kept of one is copied again */
+    /* --resume takes no stream: what the servers kept of one is copied again (the
+     * library's lines say the same: stream.c) */
     const char *finish = j->stream_fd >= 0 ? "copying it again replaces it"
                                           : "`cnio cp --resume` finishes it";
     const char *why = NULL;

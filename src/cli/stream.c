@@ -143,6 +143,17 @@ static int st_download(const struct cp_job *j, struct cnio_obj *obj, char *bufs[
     return ret;
 }
 
+/* What the user of a stream can do once a remote host no longer knows its open (it
+ * restarted): the library's "open the file again" is a program's remedy, and --resume
+ * takes no stream (cp_ui.c), so the whole pipeline goes again. */
+static const char *st_gone_advice(const struct cp_job *j)
+{
+    return j->dst.remote ? "run the pipeline again (a stream is read once, and "
+                           "`cnio cp --resume` takes none)"
+                         : "run the pipeline again (what went to the stream so far is "
+                           "incomplete)";
+}
+
 static int st_run(struct cp_job *j)
 {
     const char *uri = j->src.remote ? j->src.name : j->dst.name;
@@ -167,6 +178,8 @@ static int st_run(struct cp_job *j)
     if (ret == 0)
         ret = cnio__stack_open(&st);
     if (ret == 0)
+        cnio__stack_set_advice(st, st_gone_advice(j), "copying it again replaces it");
+    if (ret == 0)
         ret = cnio__obj_open(st, &u, &h, fl, &obj);
     if (ret == 0)
         ret = j->dst.remote ? st_upload(j, obj, bufs, j->o.chunk, &total)
@@ -188,8 +201,14 @@ static int st_run(struct cp_job *j)
             cli_object_on_way(st, &h, &u, dir, sizeof(dir), &foreign))
             cli_err("cnio cp: %s: %s is an object%s, not a directory\n", uri, dir,
                     cli_foreign(foreign));
-        else if (!cli_said(said, ret))   /* else the library's line named the host and why */
+        else if (ret == -CNIO_ERR_STALE) {   /* not cnio_strerror's "open the file again" */
+            if (!cnio__log_said_since(said, st_gone_advice(j)))
+                cli_err("cnio cp: %s: a remote host no longer knows this %s (it restarted); "
+                        "%s\n", uri, j->dst.remote ? "upload" : "download",
+                        st_gone_advice(j));
+        } else if (!cli_said(said, ret)) {   /* else the library's line named the host and why */
             cli_fail("cp", uri, ret);
+        }
     } else if (ret == 0 && !j->o.quiet) {
         cli_err("cnio cp: %s -> %s: %llu bytes in %.3f s\n", j->src.name, j->dst.name,
                 (unsigned long long)total, MPI_Wtime() - t0);
