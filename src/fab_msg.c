@@ -75,3 +75,42 @@ int cnio__fab_hello_parse(const uint8_t *msg, size_t len, struct cnio_fab_hello 
     }
     return 0;
 }
+
+int cnio__fab_chal_nonce(const uint8_t *msg, size_t len, uint8_t nonce[CNIO_WIRE_NONCE])
+{
+    struct cnio_wire_challenge ch;
+    uint32_t sid;
+
+    memset(nonce, 0, CNIO_WIRE_NONCE);
+    if (cnio__fab_chal_parse(msg, len, &sid) || !sid ||
+        cnio__wire_challenge_parse(msg + CNIO_WIRE_HDR_SIZE, len - CNIO_WIRE_HDR_SIZE, &ch))
+        return -CNIO_ERR_PROTO;
+    memcpy(nonce, ch.nonce, CNIO_WIRE_NONCE);
+    return 0;
+}
+
+size_t cnio__fab_bye_encode(uint64_t session, const uint8_t *nonce,
+                            uint8_t out[CNIO_FAB_BYE_MAX])
+{
+    if (session) {
+        cnio__put_le64(out, session);
+        return CNIO_FAB_BYE_SESSION;
+    }
+    if (nonce) {
+        memcpy(out, nonce, CNIO_WIRE_NONCE);
+        return CNIO_WIRE_NONCE;
+    }
+    return 0;
+}
+
+int cnio__fab_bye_parse(const uint8_t *msg, size_t len, struct cnio_fab_bye *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (len == CNIO_FAB_BYE_SESSION)
+        out->session = cnio__get_le64(msg);
+    else if (len == CNIO_WIRE_NONCE)
+        out->nonce = msg;
+    else if (len != 0)
+        return -CNIO_ERR_PROTO;
+    return 0;
+}

@@ -56,4 +56,34 @@ struct cnio_fab_hello {
  * address, or one longer than CNIO_FAB_ADDR_MAX). */
 int cnio__fab_hello_parse(const uint8_t *msg, size_t len, struct cnio_fab_hello *out);
 
+/*
+ * The nonce of the CHALLENGE message of len bytes at msg, one cnio__fab_chal_parse takes
+ * with an id (not a refusal) and whose payload cnio__wire_challenge_parse takes: what a
+ * client's BYE carries before it has a session. 0, or -CNIO_ERR_PROTO (nonce zeroed).
+ */
+int cnio__fab_chal_nonce(const uint8_t *msg, size_t len, uint8_t nonce[CNIO_WIRE_NONCE]);
+
+/*
+ * A BYE's payload (src/fabric.h) proves to a server that cannot see who sent it that
+ * it comes from the connection's own client: once the connection has authenticated, its
+ * 64-bit session id (little-endian, CNIO_FAB_BYE_SESSION bytes); before that, the nonce
+ * of its CHALLENGE (CNIO_WIRE_NONCE bytes), sent to the client's address alone; nothing
+ * from a client that has neither, or that predates them.
+ *
+ * cnio__fab_bye_encode writes the one for session (if not 0), else for nonce (if not
+ * NULL), into out: its length (0: an empty BYE). cnio__fab_bye_parse reads the BYE
+ * message of len bytes at msg: *out says what it carries (all 0 / NULL for nothing).
+ * 0, or -CNIO_ERR_PROTO for any other length (*out then carries nothing).
+ */
+#define CNIO_FAB_BYE_SESSION 8
+#define CNIO_FAB_BYE_MAX CNIO_WIRE_NONCE
+struct cnio_fab_bye {
+    uint64_t session;           /* the session id it carries, or 0 */
+    const uint8_t *nonce;       /* the CHALLENGE nonce it carries (CNIO_WIRE_NONCE bytes
+                                 * of the message), or NULL */
+};
+size_t cnio__fab_bye_encode(uint64_t session, const uint8_t *nonce,
+                            uint8_t out[CNIO_FAB_BYE_MAX]);
+int cnio__fab_bye_parse(const uint8_t *msg, size_t len, struct cnio_fab_bye *out);
+
 #endif /* CNIO_FAB_MSG_H */

@@ -3,9 +3,9 @@
  * and "udp" transports), as src/fab_msg.c checks it before any byte is used: a reply or
  * CHALLENGE that a server's message left in the buffers a client posted
  * (cnio__fab_msg_decode, cnio__fab_reply_decode: src/stack_msg.c; cnio__fab_chal_parse:
- * src/transport_ofi.c), a client's frame and HELLO as cnio-server takes them
- * (cnio__fab_msg_decode, cnio__fab_hello_parse: src/server/fabric.c). Every parser runs
- * on every input.
+ * src/transport_ofi.c; cnio__fab_chal_nonce: src/transport_ofi_conn.c), a client's frame,
+ * HELLO and BYE as cnio-server takes them (cnio__fab_msg_decode, cnio__fab_hello_parse,
+ * cnio__fab_bye_parse: src/server/fabric.c). Every parser runs on every input.
  *
  * Input: a byte of fixes, 3 bytes of cap (the payload room where the message landed),
  * 2 bytes of id (the request whose buffers it landed in; 0: the CHALLENGE's), then the
@@ -40,6 +40,10 @@
  *     (a status); a CHALLENGE it refuses gives no id;
  *   - cnio__fab_hello_parse takes exactly the messages of 1 to CNIO_FAB_ADDR_MAX bytes,
  *     as the address; it says IPv4 exactly of an AF_INET sockaddr_in, whole;
+ *   - cnio__fab_chal_nonce takes exactly the CHALLENGEs cnio__fab_chal_parse takes with
+ *     an id whose payload is a CHALLENGE payload, and gives its nonce (else zeros);
+ *   - cnio__fab_bye_parse takes exactly the BYEs of 0, 8 (a session id) and 32 (a
+ *     CHALLENGE nonce) bytes, as that; what it takes encodes back to the same bytes;
  *   - no read outside the message, no leak (ASan);
  *   - endpoint: every frame the client sends is well-formed; each request's done runs
  *     once, with 0 or a known negative code; one done with 0 got the payload length,
@@ -194,6 +198,53 @@ static void fz_hello(const uint8_t *m, size_t len)
         FZ_CHECK(hello.ip.ss.ss_family == AF_INET);
         FZ_CHECK(hello.ip.len >= sizeof(struct sockaddr_in) && hello.ip.len <= len);
         FZ_CHECK(!memcmp(&hello.ip.ss, m, hello.ip.len));
+    }
+}
+
+/* cnio__fab_chal_nonce: the nonce of exactly the CHALLENGEs cnio__fab_chal_parse takes
+ * with an id whose payload is a CHALLENGE payload. */
+static void fz_chal_nonce(const uint8_t *m, size_t len)
+{
+    static const uint8_t zeros[CNIO_WIRE_NONCE];
+    struct cnio_wire_challenge ch;
+    uint8_t nonce[CNIO_WIRE_NONCE];
+    uint32_t sid;
+    int ret = cnio__fab_chal_nonce(m, len, nonce);
+    int want = cnio__fab_chal_parse(m, len, &sid) == 0 && sid != 0 &&
+               cnio__wire_challenge_parse(m + CNIO_WIRE_HDR_SIZE, len - CNIO_WIRE_HDR_SIZE,
+                                          &ch) == 0;
+
+    FZ_CHECK(ret == 0 || ret == -CNIO_ERR_PROTO);
+    FZ_CHECK((ret == 0) == want);
+    if (ret)
+        FZ_CHECK(!memcmp(nonce, zeros, sizeof(nonce)));
+    else
+        FZ_CHECK(!memcmp(nonce, ch.nonce, sizeof(nonce)));
+}
+
+/* cnio__fab_bye_parse: a BYE of 0, CNIO_FAB_BYE_SESSION or CNIO_WIRE_NONCE bytes, taken
+ * as nothing, a session id or a nonce; what it takes encodes back to the same bytes. */
+static void fz_bye(const uint8_t *m, size_t len)
+{
+    struct cnio_fab_bye bye;
+    uint8_t out[CNIO_FAB_BYE_MAX];
+    int ret = cnio__fab_bye_parse(m, len, &bye);
+
+    FZ_CHECK((ret == 0) == (len == 0 || len == CNIO_FAB_BYE_SESSION || len == CNIO_WIRE_NONCE));
+    if (ret) {
+        FZ_CHECK(ret == -CNIO_ERR_PROTO && bye.session == 0 && bye.nonce == NULL);
+        return;
+    }
+    if (len == CNIO_FAB_BYE_SESSION) {
+        FZ_CHECK(bye.nonce == NULL && bye.session == cnio__get_le64(m));
+        if (bye.session)
+            FZ_CHECK(cnio__fab_bye_encode(bye.session, NULL, out) == len && !memcmp(out, m, len));
+    } else if (len == CNIO_WIRE_NONCE) {
+        FZ_CHECK(bye.session == 0 && bye.nonce == m);
+        FZ_CHECK(cnio__fab_bye_encode(0, bye.nonce, out) == len && !memcmp(out, m, len));
+    } else {
+        FZ_CHECK(bye.session == 0 && bye.nonce == NULL);
+        FZ_CHECK(cnio__fab_bye_encode(0, NULL, out) == 0);
     }
 }
 
@@ -549,6 +600,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_reply(m, in.n, cap, id, ok, &h);
     fz_chal(m, in.n);
     fz_hello(m, in.n);
+    fz_chal_nonce(m, in.n);
+    fz_bye(m, in.n);
     free(m);
     return 0;
 }
@@ -679,6 +732,11 @@ static int fz_seeds_client(const char *dir, uint8_t *b)
     ret |= fz_write(dir, "seed-write", 0, 1u << 20, 0, b, n);
     ret |= fz_write(dir, "seed-write-fixes", FZ_FIX_MAGIC | FZ_FIX_LEN | FZ_FIX_ID | FZ_FIX_CRC,
                     1u << 20, 0x101, b, n - 8);
+    n = cnio__fab_bye_encode(0x5e5510a, NULL, b);
+    ret |= fz_write(dir, "seed-bye-session", 0, 0, 0, b, n);
+    n = cnio__fab_bye_encode(0, a.nonce, b);
+    ret |= fz_write(dir, "seed-bye-nonce", 0, 0, 0, b, n);
+    ret |= fz_write(dir, "seed-bye-odd", 0, 0, 0, b, 9);
     return ret;
 }
 
