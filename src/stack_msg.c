@@ -18,7 +18,7 @@ void cnio__ep_tx_msg(struct cnio_ep *ep)
         struct cnio_req *r = ep->sq_head;
         struct cnio_tp_frame f = { .id = r->reqid, .hdr = r->hdr, .payload = r->payload,
                                    .plen = r->plen, .rhdr = r->rhdr, .rbuf = r->rbuf,
-                                   .rcap = r->rcap };
+                                   .rcap = r->rcap, .session = ep->session };
         int ret = ep_ops(ep)->msend(ep->conn, &f);
 
         if (ret < 0) {

@@ -62,6 +62,8 @@ struct cnio_tp_frame {
     void *rhdr;                /* the reply's header: CNIO_WIRE_HDR_SIZE bytes */
     void *rbuf;                /* the reply's payload: at most rcap bytes */
     size_t rcap;
+    uint64_t session;          /* the connection's session id (0 before AUTH): a fabric
+                                * connection's BYE carries it (src/fabric.h) */
 };
 
 enum cnio_tp_event_kind { CNIO_TP_SENT = 1, CNIO_TP_RECEIVED = 2 };

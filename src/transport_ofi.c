@@ -317,6 +317,8 @@ static int ofi_msend(struct cnio_conn *conn, const struct cnio_tp_frame *f)
         return c->dead;
     if (!c->sid || s->posted || s->queued)
         return 0;
+    if (f->session)
+        c->session = f->session;
     if ((r->posted || r->queued) && r->id != f->id)
         return 0;
     /* a send takes the server's region lock (fab_live.c) */

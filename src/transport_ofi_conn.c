@@ -21,6 +21,7 @@
  */
 #include "cnio_config.h"
 #include "common.h"
+#include "fab_msg.h"
 #include "fabric.h"
 #include "log.h"
 #include "transport.h"
@@ -258,19 +259,29 @@ void cnio__ofi_bye(struct ofi_conn *c, int t, uint32_t sid)
     struct ofi_op *op = &c->bye[t];
     int64_t deadline = cnio__now_ms() + ofi_bye_ms(c->tp);
     long nap_us = OFI_NAP_US;
+    uint8_t nonce[CNIO_WIRE_NONCE];
+    size_t len;
     ssize_t r;
 
     if (!f || op->posted || c->tpeer[t] == FI_ADDR_UNSPEC || cnio__fab_live_now(f))
         return;
+    /* What proves the BYE ours to a server that cannot see its sender (fabric.h): the
+     * session, which only the current try's connection can have, else the nonce of the
+     * try's CHALLENGE. */
+    len = cnio__fab_bye_encode(t == c->try ? c->session : 0,
+                               cnio__fab_chal_nonce(c->chalbuf[t], c->chal[t].len, nonce)
+                                   ? NULL : nonce,
+                               c->byebuf[t]);
     if (!c->tp->pinned[c->fepi[t]]) {
         cnio__fab_enter(f);
-        fi_tinject(f->ep, NULL, 0, c->tpeer[t], CNIO_FAB_TAG_BYE | sid);
+        fi_tinject(f->ep, c->byebuf[t], len, c->tpeer[t], CNIO_FAB_TAG_BYE | sid);
         cnio__fab_leave(f);
         return;
     }
     for (;;) {
         cnio__fab_enter(f);
-        r = fi_tsend(f->ep, NULL, 0, NULL, c->tpeer[t], CNIO_FAB_TAG_BYE | sid, &op->ctx);
+        r = fi_tsend(f->ep, c->byebuf[t], len, NULL, c->tpeer[t], CNIO_FAB_TAG_BYE | sid,
+                     &op->ctx);
         cnio__fab_leave(f);
         if (r != -FI_EAGAIN || cnio__now_ms() >= deadline)
             break;

@@ -76,6 +76,7 @@ struct ofi_conn {
     socklen_t addrlen;
     uint16_t id;
     uint32_t sid;               /* the server's id for us, from the CHALLENGE */
+    uint64_t session;           /* the session of the frames sent, once there is one */
     int dead;                   /* a send failed: the error */
     int try, fepi[OFI_HELLO_TRIES];        /* the current try; each try's endpoint */
     fi_addr_t tpeer[OFI_HELLO_TRIES];      /* each try's server address */
@@ -83,6 +84,7 @@ struct ofi_conn {
     struct ofi_op send[OFI_SLOTS], recv[OFI_SLOTS];
     struct ofi_op hello[OFI_HELLO_TRIES], chal[OFI_HELLO_TRIES];
     struct ofi_op bye[OFI_HELLO_TRIES];    /* each try's BYE, from a pinned endpoint */
+    uint8_t byebuf[OFI_HELLO_TRIES][CNIO_WIRE_NONCE];    /* ... and its payload */
     struct ofi_op *done_head, *done_tail;
     uint8_t chalbuf[OFI_HELLO_TRIES][OFI_CHAL_LEN];
 };
