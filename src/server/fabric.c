@@ -7,9 +7,11 @@
  * for frame (src/fabric.h has the tags): a HELLO makes a connection (struct
  * cnio_srv_conn without fd, conn.c) whose CHALLENGE goes back at once; it must then
  * AUTH with the key or a token exactly as on TCP before any other frame is handled,
- * and every later frame must carry the session id it was given. A BYE, the
- * authentication deadline or --idle-timeout ends it; until it authenticates it counts
- * in --max-unauth as a TCP connection does (limits.c), and may be evicted so.
+ * and every later frame must carry the session id it was given. A BYE that proves
+ * itself its client's, the authentication deadline or --idle-timeout ends it; until it
+ * authenticates it counts in --max-unauth as a TCP connection does (limits.c), and may
+ * be evicted so. A message that names a connection but is not its client's (fab_foreign)
+ * is dropped and leaves it be.
  *
  * Requests arrive whole in receive buffers posted in advance (FAB_NRX of them, each a
  * header and CNIO_FAB_MAX_PAYLOAD, the largest payload the CHALLENGE announces, which
@@ -100,6 +102,8 @@ struct cnio_srv_fab {
     struct fab_peer *peers[FAB_MAX_PEERS];
     uint16_t gen;
     int nwaiting;               /* peers with replies not yet posted */
+    uint64_t foreign;           /* BYEs and frames dropped as not their client's */
+    int64_t foreign_ms;         /* when one was last logged */
 };
 
 /* ---- peers ------------------------------------------------------------------------ */
@@ -132,6 +136,70 @@ static struct fab_peer *fab_peer_find(struct cnio_srv_fab *f, uint64_t tag)
     struct fab_peer *p = f->peers[id & 0xffff];
 
     return p && p->id == id && !p->closing ? p : NULL;
+}
+
+/*
+ * Who may speak for p (src/fabric.h). Its id is no secret: any peer of the endpoint
+ * learns how ids are made by HELLOing itself. Nor can the endpoint say who sent a
+ * message: of the providers that offer FI_SOURCE, udp;ofi_rxd (libfabric 1.17) reported
+ * source 0 for every sender, and shm source 0 for a sender not yet in the address
+ * vector, which is whichever peer came first (measured; tcp;ofi_rxm has no FI_SOURCE).
+ * So what a message carries tells: a BYE naming p must carry p's session id, or before
+ * AUTH the nonce of p's CHALLENGE (sent to p's address alone); a frame that does not
+ * carry p's session (before AUTH: one that is not an AUTH, or is malformed) is dropped
+ * instead of failing p. A message dropped so is counted and logged (at most once a
+ * second: a flood must not flood the log), and p goes on as if it had never come.
+ */
+static void fab_foreign(struct cnio_srv_fab *f, struct fab_peer *p, const char *what)
+{
+    int64_t now = cnio__now_ms();
+
+    f->foreign++;
+    if (f->foreign > 1 && now - f->foreign_ms < 1000)
+        return;
+    f->foreign_ms = now;
+    cnio__info("%s: a %s naming it without its session id (or CHALLENGE nonce), dropped "
+               "(%llu so far)", p->c->peer, what, (unsigned long long)f->foreign);
+}
+
+/* 1 when the n bytes at a and b are equal, in a time that does not tell where they
+ * differ. */
+static int fab_same(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    uint8_t d = 0;
+
+    for (size_t i = 0; i < n; i++)
+        d |= a[i] ^ b[i];
+    return d == 0;
+}
+
+/* A BYE naming p (msg, len: its payload): 1 when it proves itself p's client's, by p's
+ * session (once p has one) or by the nonce of p's CHALLENGE (a client that closes right
+ * after AUTH, before a frame told its transport the session, has only that). An old
+ * client's empty BYE proves nothing: p then ends at its authentication deadline (or by
+ * --max-unauth), or at --idle-timeout, as a TCP connection whose client went silent
+ * would. */
+static int fab_bye_ours(const struct fab_peer *p, const uint8_t *msg, size_t len)
+{
+    const struct cnio_srv_conn *c = p->c;
+    struct cnio_fab_bye bye;
+
+    if (cnio__fab_bye_parse(msg, len, &bye))
+        return 0;
+    if (bye.session)
+        return c->state == CNIO_SRV_C_READY && bye.session == c->session;
+    return bye.nonce && fab_same(bye.nonce, c->nonce, CNIO_WIRE_NONCE);
+}
+
+/* A frame naming p, decoded (ret: cnio__fab_msg_decode's) into h: 1 when p's own client
+ * may have sent it, so that what is wrong with it is p's fault. */
+static int fab_frame_ours(const struct fab_peer *p, int ret, const struct cnio_wire_hdr *h)
+{
+    if (ret)
+        return 0;
+    if (p->c->state == CNIO_SRV_C_READY)
+        return h->session == p->c->session;
+    return h->type == CNIO_WIRE_AUTH;
 }
 
 /* Posts p's queued replies: 0, or -1 when p failed. */
@@ -266,20 +334,15 @@ static void fab_hello(struct cnio_srv_fab *f, uint64_t tag, const uint8_t *msg, 
     fab_reap(f);
 }
 
-/* A frame of an existing connection. */
+/* A frame naming an existing connection: handled as p's only when it carries what
+ * p's client alone knows (fab_frame_ours); a bad one of those fails p, as on TCP. */
 static void fab_frame(struct cnio_srv_fab *f, struct fab_peer *p, const uint8_t *buf, size_t len)
 {
     struct cnio_wire_hdr h;
     int ret = cnio__fab_msg_decode(buf, len, CNIO_FAB_MAX_PAYLOAD, &h);
 
-    if (!ret && p->c->state == CNIO_SRV_C_AUTH && h.type != CNIO_WIRE_AUTH) {
-        cnio__info("%s: request before AUTH, closing", p->c->peer);
-        ret = -CNIO_ERR_AUTH;
-    }
-    if (ret) {
-        if (ret == -CNIO_ERR_PROTO)
-            cnio__info("%s: bad frame, closing", p->c->peer);
-        fab_peer_close(f, p);
+    if (!fab_frame_ours(p, ret, &h)) {
+        fab_foreign(f, p, "frame");
         return;
     }
     if (cnio__srv_conn_msg(p->c, &h, buf + CNIO_WIRE_HDR_SIZE)) {
@@ -311,8 +374,12 @@ static void fab_received(struct cnio_srv_fab *f, struct fab_op *op, uint64_t tag
     if (tag & CNIO_FAB_TAG_HELLO) {
         fab_hello(f, tag, op->buf, len);
     } else if (tag & CNIO_FAB_TAG_BYE) {
-        if ((p = fab_peer_find(f, tag)))
-            fab_peer_close(f, p);
+        if ((p = fab_peer_find(f, tag))) {
+            if (fab_bye_ours(p, op->buf, len))
+                fab_peer_close(f, p);
+            else
+                fab_foreign(f, p, "BYE");
+        }
     } else if ((p = fab_peer_find(f, tag))) {
         fab_frame(f, p, op->buf, len);
     }
