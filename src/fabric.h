@@ -12,11 +12,18 @@
  *   client -> server  FAB_TAG_HELLO | client connection id (16 bits): payload = the
  *                     client's fabric address; the server answers with a CHALLENGE
  *                     tagged (client id, request id 0)
- *                     FAB_TAG_BYE | server connection id: the client closed it
+ *                     FAB_TAG_BYE | server connection id: the client closed it;
+ *                     payload = the connection's 64-bit session id (8 bytes, LE), or
+ *                     before it has one the nonce of its CHALLENGE (32 bytes)
  *                     server connection id (32 bits): a frame
  *   server -> client  client connection id << 48 | low 48 bits of the request id
- * The server's connection id is not a secret: every frame of an authenticated connection
- * carries its 64-bit random session id, checked by the server as on TCP.
+ * The server's connection id is not a secret, and the server cannot tell who sent a
+ * message (no provider cnio uses reports the sender reliably: server/fabric.c). So a
+ * message proves itself its connection's client's by what it carries: a BYE its session
+ * id or CHALLENGE nonce (fab_msg.h: cnio__fab_bye_parse), a frame its session id (before
+ * AUTH: a well-formed AUTH). One that does not is dropped and leaves the connection be;
+ * an empty BYE (a client older than this) closes nothing: the connection ends at the
+ * authentication deadline or --idle-timeout. doc/protocol.md has the details.
  */
 #ifndef CNIO_FABRIC_H
 #define CNIO_FABRIC_H
