@@ -297,8 +297,10 @@ static int cl_open_all(struct cnio_obj *obj, int nuri, const struct cnio_ep_auth
     obj->layout.count = obj->hosts[0].info.stripe_count;
     obj->recorded = obj->hosts[0].info.size;
     if (cnio__layout_check(&obj->layout) || obj->layout.count > (uint32_t)nuri) {
-        cnio__err("%s: stored layout %llu x %u does not fit %d hosts", obj->path,
-                  (unsigned long long)obj->layout.unit, obj->layout.count, nuri);
+        cnio__err("%s: stored layout %llu x %u does not fit %d hosts: name all %u "
+                  "hosts of the object in its URI, in the order it was written through", obj->path,
+                  (unsigned long long)obj->layout.unit, obj->layout.count, nuri,
+                  obj->layout.count);
         return -CNIO_ERR_LAYOUT;
     }
     obj->nhosts = (int)obj->layout.count;

@@ -62,7 +62,9 @@ static const char *cli_state(uint32_t state)
                         "(copying it again repairs it)"
                : "incomplete: a commit has not reached every host (under way, or interrupted)";
     if (state & CNIO_OBJ_DIRTY)
-        return "incomplete since a crash: an update in place was interrupted";
+        return "incomplete since a crash: an update in place was interrupted (a program "
+               "that opens it for writing and closes it cleanly takes it as it is; copying "
+               "it again replaces it)";
     if (state & CNIO_OBJ_INPLACE)
         return "complete, being updated in place by a live writer (a read now may see old "
                "and new bytes mixed)";

@@ -305,8 +305,9 @@ static int req_incomplete(struct cnio_srv_conn *c, const char *name, uint32_t fl
                              "interrupted; copying it again or removing it repairs it");
     if (flags & CNIO_WIRE_I_DIRTY)
         return cnio__srv_why(-CNIO_ERR_INCOMPLETE, "an update in place was interrupted (its "
-                             "writer stopped, or this server did, before it was closed); "
-                             "copying it again or removing it repairs it");
+                             "writer stopped, or this server did, before it was closed); a "
+                             "program that opens it for writing and closes it cleanly takes "
+                             "it as it is, copying it again replaces it");
     if (cnio__srv_stage_find_live(&c->srv->store, name, cnio__srv_handles_live,
                                   &c->srv->handles, &id) == 0)
         return cnio__srv_why(-CNIO_ERR_INCOMPLETE, "it is being created, and appears when "
