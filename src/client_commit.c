@@ -265,6 +265,29 @@ static int cc_prepare(struct cnio_obj *obj)
     return ret;
 }
 
+/*
+ * A new control connection to host j of obj, one lane over TCP (a fabric's control goes
+ * over TCP), authenticated with the object's key, into *fresh: what the commit and the
+ * abort use once the handle's own connection broke. retry: tried for about 3 s, as a
+ * server restarts (cnio__cl_reconnect), else once. 0, -CNIO_ERR_CONN without a key, or
+ * cnio__cl_reconnect's error; release with cnio__cl_disconnect(fresh, 1) either way.
+ */
+static int cc_fresh_conn(struct cnio_obj *obj, int j, int retry, struct cnio__cl_host *fresh)
+{
+    struct cnio_ep_auth auth = { .mode = CNIO_WIRE_AUTH_KEY, .k = obj->key.bytes,
+                                 .klen = obj->key.len };   /* (the endpoint copies the key) */
+    struct cnio_hints h = obj->h;
+
+    *fresh = (struct cnio__cl_host){ .port = obj->hosts[j].port, .addr = obj->hosts[j].addr,
+                                     .nlanes = 1 };
+    memcpy(fresh->name, obj->hosts[j].name, sizeof(fresh->name));
+    if (!obj->has_key)
+        return -CNIO_ERR_CONN;
+    if (cnio__cl_fabric(&h))
+        snprintf(h.transport, sizeof(h.transport), "tcp");
+    return cnio__cl_reconnect(obj->st, &h, fresh, &auth, retry, obj->path, &fresh->lanes[0]);
+}
+
 /* What a writer whose commit on column 0's host is not known to have happened says of
  * its upload (after the host's name and what failed). */
 #define CC_FIRST_UNKNOWN "nothing was committed, unless that COMMIT reached it before " \
@@ -321,11 +344,7 @@ static int cc_first_on(struct cnio_obj *obj, struct cnio_ep *ep, uint64_t *order
  */
 static int cc_first_again(struct cnio_obj *obj, int ret, uint64_t *order)
 {
-    struct cnio__cl_host *h0 = &obj->hosts[0];
-    struct cnio__cl_host fresh = { .port = h0->port, .addr = h0->addr, .nlanes = 1 };
-    struct cnio_ep_auth auth = { .mode = CNIO_WIRE_AUTH_KEY, .k = obj->key.bytes,
-                                 .klen = obj->key.len };
-    struct cnio_hints h = obj->h;
+    struct cnio__cl_host *h0 = &obj->hosts[0], fresh;
     int r = cnio__ep_error(cnio__cl_ctl_ep(h0));
 
     if (r == -CNIO_ERR_TIMEOUT || !obj->has_key) {
@@ -333,10 +352,7 @@ static int cc_first_again(struct cnio_obj *obj, int ret, uint64_t *order)
                   CC_FIRST_UNKNOWN, obj->path, h0->name, h0->port, cnio_strerror(r ? r : ret));
         return ret;
     }
-    if (cnio__cl_fabric(&h))   /* control, over TCP */
-        snprintf(h.transport, sizeof(h.transport), "tcp");
-    memcpy(fresh.name, h0->name, sizeof(fresh.name));
-    r = cnio__cl_reconnect(obj->st, &h, &fresh, &auth, 1, obj->path, &fresh.lanes[0]);
+    r = cc_fresh_conn(obj, 0, 1, &fresh);
     if (!r)
         r = cc_first_on(obj, fresh.lanes[0], order);
     cnio__cl_disconnect(&fresh, 1);
@@ -413,16 +429,10 @@ static int cc_commit_first(struct cnio_obj *obj, uint64_t *order)
 static int cc_finish_lost(struct cnio_obj *obj, uint64_t order, int ret)
 {
     uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
-    struct cnio_ep_auth auth = { .mode = CNIO_WIRE_AUTH_KEY, .k = obj->key.bytes,
-                                 .klen = obj->key.len };
-    struct cnio_hints h = obj->h;
     int len = cnio__cl_open_payload(0, NULL, 0, obj->path, pl, sizeof(pl)), lost = 0;
 
-    if (cnio__cl_fabric(&h))   /* control, over TCP */
-        snprintf(h.transport, sizeof(h.transport), "tcp");
     for (int j = 1; j < obj->nhosts; j++) {
-        struct cnio__cl_host fresh = { .port = obj->hosts[j].port, .addr = obj->hosts[j].addr,
-                                       .nlanes = 1 };
+        struct cnio__cl_host fresh;
         struct cnio_call c = { .what = obj->path, .type = CNIO_WIRE_FINISH,
                                .object = obj->stage_id, .offset = order, .payload = pl,
                                .plen = (uint32_t)CNIO_MAX(len, 0) };
@@ -438,9 +448,7 @@ static int cc_finish_lost(struct cnio_obj *obj, uint64_t order, int ret)
                       "that host answers again");
             continue;
         }
-        memcpy(fresh.name, obj->hosts[j].name, sizeof(fresh.name));
-        r = len < 0 || !obj->has_key ? -CNIO_ERR_CONN
-            : cnio__cl_reconnect(obj->st, &h, &fresh, &auth, 1, obj->path, &fresh.lanes[0]);
+        r = len < 0 ? len : cc_fresh_conn(obj, j, 1, &fresh);
         reached = !r;
         if (!r && !(cnio__ep_caps(fresh.lanes[0]) & CNIO_WIRE_CAP_FINISH))
             r = -CNIO_ERR_NOTSUP;   /* a server before 2026-12-05 */
@@ -536,12 +544,7 @@ static int cc_discard_fresh(struct cnio_obj *obj)
     int n = 0, len, ret;
     struct cnio__cl_host *hosts = calloc((size_t)obj->nhosts, sizeof(*hosts));
     struct cnio_call *c = calloc((size_t)obj->nhosts, sizeof(*c));
-    struct cnio_ep_auth auth = { .mode = CNIO_WIRE_AUTH_KEY, .k = obj->key.bytes,
-                                 .klen = obj->key.len };
-    struct cnio_hints h = obj->h;
 
-    if (cnio__cl_fabric(&h))   /* control, over TCP */
-        snprintf(h.transport, sizeof(h.transport), "tcp");
     len = cnio__cl_open_payload(0, NULL, 0, obj->path, pl, sizeof(pl));
     ret = !hosts || !c ? -CNIO_ERR_NOMEM : len < 0 ? len : 0;
     if (!ret && !obj->has_key)
@@ -549,12 +552,8 @@ static int cc_discard_fresh(struct cnio_obj *obj)
     for (int k = 0; !ret && k < obj->nhosts; k++) {
         if (!obj->hosts[k].asked)
             continue;
-        hosts[n] = (struct cnio__cl_host){ .port = obj->hosts[k].port,
-                                           .addr = obj->hosts[k].addr, .nlanes = 1 };
-        memcpy(hosts[n].name, obj->hosts[k].name, sizeof(hosts[n].name));
         /* (a host a revive waited for in vain is tried once: that wait is paid once) */
-        ret = cnio__cl_reconnect(obj->st, &h, &hosts[n], &auth, !obj->hosts[k].revive_said,
-                                 obj->path, &hosts[n].lanes[0]);
+        ret = cc_fresh_conn(obj, k, !obj->hosts[k].revive_said, &hosts[n]);
         c[n] = (struct cnio_call){ .ep = hosts[n].lanes[0], .what = obj->path,
                                    .type = CNIO_WIRE_UNLINK, .offset = obj->stage_id,
                                    .payload = pl, .plen = (uint32_t)len };
