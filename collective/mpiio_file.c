@@ -380,16 +380,11 @@ MPIIO_API int MPI_File_get_atomicity(MPI_File f, int *flag)
  * access of the old mode overlaps one of the new. */
 MPIIO_API int MPI_File_set_atomicity(MPI_File f, int flag)
 {
-    int in[2], out[2], rc = 0;
+    int rc;
 
     MPIIO_ENTER(m, f, PMPI_File_set_atomicity(f, flag));
-    in[0] = !!flag;
-    in[1] = -!!flag;
-    if (MPI_Allreduce(in, out, 2, MPI_INT, MPI_MIN, m->fh->comm) != MPI_SUCCESS)
-        return mpiio__err(m, -CNIO_ERR_MPI);
-    if (out[0] != -out[1])
-        return mpiio__raise(m, MPI_ERR_ARG);
-    if (flag && m->win == MPI_WIN_NULL)
+    rc = cnio__coll_same(m->fh->comm, !!flag, "MPI_File_set_atomicity");
+    if (rc == 0 && flag && m->win == MPI_WIN_NULL)
         rc = -CNIO_ERR_NOTSUP;
     if (rc == 0) {
         m->atomic = !!flag;

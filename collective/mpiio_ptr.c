@@ -189,16 +189,16 @@ MPIIO_API int MPI_File_get_position(MPI_File f, MPI_Offset *offset)
 /* Collective; every rank passes the same offset and whence. */
 MPIIO_API int MPI_File_seek_shared(MPI_File f, MPI_Offset offset, int whence)
 {
-    int64_t in[4] = { offset, whence, -offset, -whence }, out[4], cur = 0, to = 0;
+    int64_t cur = 0, to = 0;
     int rc = 0;
 
     MPIIO_ENTER(m, f, PMPI_File_seek_shared(f, offset, whence));
-    if (m->win == MPI_WIN_NULL)
+    if (m->win == MPI_WIN_NULL)   /* (the same on every rank: the open made it or not) */
         rc = -CNIO_ERR_NOTSUP;
-    else if (MPI_Allreduce(in, out, 4, MPI_INT64_T, MPI_MIN, m->fh->comm) != MPI_SUCCESS)
-        rc = -CNIO_ERR_MPI;
-    else if (out[0] != -out[2] || out[1] != -out[3])
-        return mpiio__raise(m, MPI_ERR_ARG);
+    if (rc == 0)
+        rc = cnio__coll_same(m->fh->comm, offset, "MPI_File_seek_shared's offset");
+    if (rc == 0)
+        rc = cnio__coll_same(m->fh->comm, whence, "MPI_File_seek_shared's whence");
     /* Rank 0 computes the target once every rank's earlier accesses are done. */
     rc = cnio__coll_agree(m->fh->comm, rc);
     if (rc == 0 && m->fh->rank == 0) {

@@ -135,12 +135,36 @@ static void test_open_errors(const struct fx *f)
 }
 
 /*
+ * The other collective calls whose arguments MPI-3.1 requires to be the same on every
+ * rank: MPI_File_seek_shared (13.4.4) and MPI_File_set_atomicity (13.6.1). Different ones
+ * give MPI_ERR_NOT_SAME on every rank and change nothing (they gave MPI_ERR_ARG).
+ */
+static void test_not_same(MPI_File fh)
+{
+    MPI_Offset pos = -1;
+    int flag = -1, rc;
+
+    rc = MPI_File_seek_shared(fh, 8 * rank, MPI_SEEK_SET);
+    expect_text("MPI_File_seek_shared of an offset per rank", rc, MPI_ERR_NOT_SAME, NULL, NULL);
+    rc = MPI_File_seek_shared(fh, 0, rank ? MPI_SEEK_CUR : MPI_SEEK_SET);
+    expect("MPI_File_seek_shared of a whence per rank", rc, MPI_ERR_NOT_SAME);
+    rc = MPI_File_set_atomicity(fh, rank == 1);
+    expect("MPI_File_set_atomicity of a flag per rank", rc, MPI_ERR_NOT_SAME);
+    if (MPI_File_get_position_shared(fh, &pos) != MPI_SUCCESS || pos != 0 ||
+        MPI_File_get_atomicity(fh, &flag) != MPI_SUCCESS || flag != 0) {
+        fprintf(stderr, "check_mpiio_err: rank %d: after them the shared pointer is %lld, "
+                "atomicity %d (not 0, 0)\n", rank, (long long)pos, flag);
+        failures++;
+    }
+}
+
+/*
  * Hints that job scripts pass to every file system, with values ROMIO ignores (Lustre's
  * striping_factor -1, zeros, romio_cb_write=true): the open succeeds (it failed with
  * MPI_ERR_INFO_VALUE); a cnio_* hint's bad value is still refused. Sizes that differ
  * between ranks in MPI_File_set_size and MPI_File_preallocate: MPI_ERR_NOT_SAME on every
  * rank, and the size as it was (rank 0's was set for all, with success; preallocate
- * could leave ranks waiting for each other).
+ * could leave ranks waiting for each other); seek_shared and set_atomicity so too.
  */
 static void test_hints_and_sizes(const struct fx *f)
 {
@@ -179,6 +203,8 @@ static void test_hints_and_sizes(const struct fx *f)
                 (long long)size);
         failures++;
     }
+    if (nranks > 1)
+        test_not_same(fh);
     MPI_File_close(&fh);
     MPI_Info_create(&info);
     MPI_Info_set(info, "cnio_lanes", "0");
