@@ -247,9 +247,18 @@ void cnio__cl_free(struct cnio_obj *obj)
 
 /* ---- size, sync, accessors ------------------------------------------------------------ */
 
-/* One control request per host, all at once, with per-host info replies. */
+/* Of request flags, those host h takes: F_INPLACE only where its server says CAP_INPLACE. */
+static uint16_t cl_host_flags(const struct cnio__cl_host *h, uint16_t flags)
+{
+    if (!(cnio__ep_caps(cnio__cl_ctl_ep(h)) & CNIO_WIRE_CAP_INPLACE))
+        flags &= (uint16_t)~CNIO_WIRE_F_INPLACE;
+    return flags;
+}
+
+/* One control request per host, all at once, with per-host info replies; flags: the
+ * request's (cl_host_flags). */
 static int cl_each_host(struct cnio_obj *obj, uint16_t type, uint64_t offset,
-                        const void *payload, uint32_t plen, int want_info)
+                        const void *payload, uint32_t plen, int want_info, uint16_t flags)
 {
     struct cnio_call *c = calloc((size_t)obj->nhosts, sizeof(*c));
     uint8_t (*rb)[CNIO_WIRE_INFO_SIZE] = calloc((size_t)obj->nhosts, CNIO_WIRE_INFO_SIZE);
@@ -259,7 +268,7 @@ static int cl_each_host(struct cnio_obj *obj, uint16_t type, uint64_t offset,
         ret = cnio__cl_ensure(obj, NULL);
     for (int j = 0; !ret && j < obj->nhosts; j++)
         c[j] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&obj->hosts[j]), .what = obj->path,
-                                   .type = type,
+                                   .type = type, .flags = cl_host_flags(&obj->hosts[j], flags),
                                    .object = obj->hosts[j].handle, .offset = offset,
                                    .payload = payload, .plen = plen, .rbuf = rb[j],
                                    .rcap = want_info ? CNIO_WIRE_INFO_SIZE : 0 };
@@ -278,17 +287,38 @@ static int cl_each_host(struct cnio_obj *obj, uint16_t type, uint64_t offset,
     return ret;
 }
 
-int cnio__obj_size(struct cnio_obj *obj, uint64_t *size)
+/* A STAT of the open object on every host, by handle: obj->hosts[j].info. */
+static int cl_stat_handles(struct cnio_obj *obj, uint16_t flags)
 {
     uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
-    int len, ret;
+    int len = cnio__cl_open_payload(0, NULL, 0, obj->path, pl, sizeof(pl));
+
+    return len < 0 ? len : cl_each_host(obj, CNIO_WIRE_STAT, 0, pl, (uint32_t)len, 1, flags);
+}
+
+int cnio__obj_inplace(struct cnio_obj *obj)
+{
+    struct cnio_wire_info *was = obj ? calloc((size_t)obj->nhosts, sizeof(*was)) : NULL;
+    int ret = !obj ? -CNIO_ERR_INVAL : !was ? -CNIO_ERR_NOMEM : 0, inplace = 0;
+
+    for (int j = 0; !ret && j < obj->nhosts; j++)
+        was[j] = obj->hosts[j].info;
+    ret = ret ? ret : cl_stat_handles(obj, CNIO_WIRE_F_INPLACE);
+    for (int j = 0; !ret && j < obj->nhosts; j++) {
+        inplace |= (obj->hosts[j].info.flags & CNIO_WIRE_I_INPLACE) != 0;
+        obj->hosts[j].info = was[j];   /* what the open said stays (cnio__obj_opened) */
+    }
+    free(was);
+    return ret ? ret : inplace;
+}
+
+int cnio__obj_size(struct cnio_obj *obj, uint64_t *size)
+{
+    int ret;
 
     if (!obj || !size)
         return -CNIO_ERR_INVAL;
-    len = cnio__cl_open_payload(0, NULL, 0, obj->path, pl, sizeof(pl));
-    if (len < 0)
-        return len;
-    ret = cl_each_host(obj, CNIO_WIRE_STAT, 0, pl, (uint32_t)len, 1);
+    ret = cl_stat_handles(obj, 0);
     if (ret)
         return ret;
     obj->recorded = obj->hosts[0].info.size;
@@ -310,7 +340,7 @@ int cnio__obj_set_size(struct cnio_obj *obj, uint64_t size)
         return -CNIO_ERR_INVAL;
     if (size > (uint64_t)INT64_MAX)
         return -CNIO_ERR_OVERFLOW;
-    ret = cl_each_host(obj, CNIO_WIRE_SETSIZE, size, NULL, 0, 1);
+    ret = cl_each_host(obj, CNIO_WIRE_SETSIZE, size, NULL, 0, 1, 0);
     if (!ret)
         obj->recorded = size;
     else if (obj->oflags & CNIO_WIRE_O_WRITE)
@@ -322,7 +352,7 @@ int cnio__obj_sync(struct cnio_obj *obj)
 {
     if (!obj)
         return -CNIO_ERR_INVAL;
-    return cl_each_host(obj, CNIO_WIRE_SYNC, 0, NULL, 0, 0);
+    return cl_each_host(obj, CNIO_WIRE_SYNC, 0, NULL, 0, 0, 0);
 }
 
 const struct cnio_layout *cnio__obj_layout(const struct cnio_obj *obj)

@@ -132,9 +132,10 @@ enum cnio_wire_type {
                                     (the epoch) included; without it 0 leaves the mtime */
 #define CNIO_WIRE_F_LIVE 0x10u   /* STAT request by name (only to a server announcing
                                     CNIO_WIRE_CAP_LIVE): the reply's info says I_LIVE */
-#define CNIO_WIRE_F_INPLACE 0x20u /* STAT request by name and LIST request (only to a server
-                                    announcing CNIO_WIRE_CAP_INPLACE): the reply's info
-                                    blocks say I_INPLACE */
+#define CNIO_WIRE_F_INPLACE 0x20u /* STAT request, by name or by handle, and LIST request
+                                    (only to a server announcing CNIO_WIRE_CAP_INPLACE):
+                                    the reply's info blocks say I_INPLACE (earlier servers
+                                    with CAP_INPLACE: to a STAT by name only) */
 /* A reason: 1..CNIO_WIRE_MAX_REASON bytes of text, the rule a refusal applied. */
 #define CNIO_WIRE_MAX_REASON 256
 

@@ -435,18 +435,16 @@ static int cp_reopen_dst_for_verify(struct cp_job *j)
 }
 
 /*
- * Rank 0: whether a live writer has a remote SRC open in place now (CNIO_OBJ_INPLACE,
- * where the servers can say: CNIO_WIRE_CAP_INPLACE). A read during such an update may
- * see old and new bytes mixed, which MPI's consistency semantics allow (doc/mpiio.md),
- * so the copy goes on; it is asked before the pass and after it, to say so. A STAT that
- * fails says nothing: the copy's own reads report what is wrong with the object.
+ * Rank 0: whether a live writer has a remote SRC open in place now (where the servers
+ * can say: CNIO_WIRE_CAP_INPLACE). A read during such an update may see old and new
+ * bytes mixed, which MPI's consistency semantics allow (doc/mpiio.md), so the copy goes
+ * on; it is asked before the pass and after it, to say so, over the copy's own
+ * connections (a STAT by handle). A STAT that fails says nothing: the copy's own reads
+ * report what is wrong with the object.
  */
 static int cp_src_inplace(const struct cp_job *j)
 {
-    struct cnio_obj_stat s;
-
-    return j->src.remote && j->rank == 0 && cli_obj_stat(NULL, &j->o, j->src.name, &s) == 0 &&
-           !s.is_dir && (s.state & CNIO_OBJ_INPLACE);
+    return j->src.remote && j->rank == 0 && cnio__obj_inplace(cnio__file_obj(j->src.fh)) == 1;
 }
 
 /*

@@ -499,6 +499,8 @@ static int req_stat(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
         info.flags &= ~CNIO_WIRE_I_DIRTY;   /* a live handle: in progress */
         pthread_mutex_unlock(&hd->lock);
         cnio__srv_handles_put(&c->srv->handles, hd);
+        if (!ret && (h->flags & CNIO_WIRE_F_INPLACE))   /* e.g. a reader's, before and after */
+            cnio__srv_store_inplace(&c->srv->store, name, &info);
     } else if (c->auth_mode == CNIO_WIRE_AUTH_TOKEN) {
         ret = cnio__srv_why(-CNIO_ERR_ACCESS, "a token connection may stat only its own "
                             "object");
