@@ -215,6 +215,25 @@ int cnio__cl_commit_under_way(const struct cnio_obj *obj);
  */
 int cnio__cl_finish(struct cnio_stack *st, const char *name, const struct cnio__cl_stat *s,
                     int n);
+/* A new control connection to host j of obj, one lane over TCP (a fabric's control goes
+ * over TCP), authenticated with the object's key, into *fresh: what the commit and the
+ * abort use once the handle's own connection broke. retry: tried for about 3 s, as a
+ * server restarts (cnio__cl_reconnect), else once. 0, -CNIO_ERR_CONN without a key, or
+ * cnio__cl_reconnect's error; release with cnio__cl_disconnect(fresh, 1) either way
+ * (client_finish.c). */
+int cnio__cl_fresh_conn(struct cnio_obj *obj, int j, int retry, struct cnio__cl_host *fresh);
+/* Column 0's COMMIT failed with ret because its connection broke: the commit made on
+ * that host over a new connection, unless the first one had made it (a STAT says), with
+ * the order the host picks (CNIO_WIRE_CAP_FINISH_ORDER). 0 with *order, or ret, what
+ * became of the upload said (client_finish.c). */
+int cnio__cl_first_again(struct cnio_obj *obj, int ret, uint64_t *order);
+/* COMMIT with order on columns 1.. failed with ret, after column 0's host committed:
+ * FINISH over a new connection on each host whose connection broke. 0 when every such
+ * host finished and no other failed; else ret, each host that could not named
+ * (client_finish.c). */
+int cnio__cl_finish_lost(struct cnio_obj *obj, uint64_t order, int ret);
+/* 1 when every connection of obj to host j is broken (or it has none). */
+int cnio__cl_host_lost(const struct cnio_obj *obj, int j);
 /* Of an object some of whose hosts hold another generation than column 0's: 1 when
  * state (CNIO_OBJ_* bits, with LIVE and LIVE_KNOWN as STAT with F_LIVE gives them) says
  * a commit may be under way: an upload of the name is staged beside the object, and a
