@@ -92,17 +92,23 @@ int cnio__cl_fresh_conn(struct cnio_obj *obj, int j, int retry, struct cnio__cl_
  * one may or may not have committed: a STAT by name first, since that COMMIT may have
  * arrived and only its reply been lost (the object is then this upload's generation,
  * and the STAT says its order: nothing is committed twice); else FINISH with order 0,
- * which that host picks, as for a COMMIT (CNIO_WIRE_CAP_FINISH_ORDER). 0 with *order;
- * 1 when the server cannot (one before 2026-12-05); or the STAT's or FINISH's error.
+ * which that host picks, as for a COMMIT (CNIO_WIRE_CAP_FINISH_ORDER), and, for an
+ * exclusive create, only where nothing else took the name meanwhile, as its COMMIT
+ * would have (CNIO_WIRE_CAP_FINISH_EXCL). 0 with *order; 1 when the server cannot (one
+ * before 2026-12-05); or the STAT's or FINISH's error (-CNIO_ERR_EXIST: the name is
+ * another's).
  */
 static int cf_first_on(struct cnio_obj *obj, struct cnio_ep *ep, uint64_t *order)
 {
     uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
     const uint32_t not_done = CNIO_WIRE_I_STAGED | CNIO_WIRE_I_DIRTY | CNIO_WIRE_I_COMMITTING;
+    const uint32_t excl = CNIO_WIRE_O_CREATE | CNIO_WIRE_O_EXCL;
+    const int exclusive = (obj->oflags & excl) == excl;
     struct cnio__cl_stat s = { .ep = ep };
     struct cnio_call c = { .ep = ep, .what = obj->path, .type = CNIO_WIRE_FINISH,
                            .object = obj->stage_id, .payload = pl };
-    int len = cnio__cl_open_payload(0, NULL, 0, obj->path, pl, sizeof(pl)), ret;
+    int len = cnio__cl_open_payload(exclusive ? excl : 0, NULL, 0, obj->path, pl, sizeof(pl));
+    int ret;
 
     if (!(cnio__ep_caps(ep) & CNIO_WIRE_CAP_FINISH))
         return 1;
@@ -114,7 +120,8 @@ static int cf_first_on(struct cnio_obj *obj, struct cnio_ep *ep, uint64_t *order
     }
     if (ret && ret != -CNIO_ERR_NOENT)   /* (NOENT: a new name, its upload not there) */
         return ret;
-    if (!(cnio__ep_caps(ep) & CNIO_WIRE_CAP_FINISH_ORDER))
+    if (!(cnio__ep_caps(ep) & CNIO_WIRE_CAP_FINISH_ORDER) ||
+        (exclusive && !(cnio__ep_caps(ep) & CNIO_WIRE_CAP_FINISH_EXCL)))
         return 1;
     c.plen = (uint32_t)len;
     ret = cnio__stack_calls(obj->st, &c, 1);
@@ -132,7 +139,8 @@ static int cf_first_on(struct cnio_obj *obj, struct cnio_ep *ep, uint64_t *order
  * connection (cnio__cl_reconnect: about 3 s, as cnio__cl_finish_lost does for the other
  * columns) and the commit made there (cf_first_on), with the order that host picks. A
  * host that stopped answering (a timeout) is not waited for again. 0 with *order, or
- * ret, what became of the upload said.
+ * ret (-CNIO_ERR_EXIST: an exclusive create's name taken meanwhile), what became of the
+ * upload said.
  */
 int cnio__cl_first_again(struct cnio_obj *obj, int ret, uint64_t *order)
 {
@@ -154,7 +162,12 @@ int cnio__cl_first_again(struct cnio_obj *obj, int ret, uint64_t *order)
         h0->opened = 0;   /* its handle went with the old connection */
         return 0;
     }
-    if (r == 1)
+    if (r == -CNIO_ERR_EXIST)   /* (only for an exclusive create: its reason said so) */
+        cnio__err("%s: commit on host %s:%u (column 0's, which decides it): %s, and over a "
+                  "new connection the name was found created meanwhile by another writer, "
+                  "while this open was exclusive (MPI_MODE_EXCL): nothing was committed, and "
+                  "that object stays", obj->path, h0->name, h0->port, cnio_strerror(ret));
+    else if (r == 1)
         cnio__err("%s: commit on host %s:%u (column 0's, which decides it): %s, and its "
                   "cnio-server, back, is too old to commit it over a new connection "
                   "(update it); " CC_FIRST_UNKNOWN, obj->path, h0->name, h0->port,
@@ -163,7 +176,7 @@ int cnio__cl_first_again(struct cnio_obj *obj, int ret, uint64_t *order)
         cnio__err("%s: commit on host %s:%u (column 0's, which decides it): %s, and again "
                   "over a new connection: %s; " CC_FIRST_UNKNOWN, obj->path, h0->name,
                   h0->port, cnio_strerror(ret), cnio_strerror(r));
-    return ret;
+    return r == -CNIO_ERR_EXIST ? r : ret;   /* (as that COMMIT would have refused) */
 }
 
 /* What a writer says of its object when a host after column 0's missed the commit

@@ -165,6 +165,10 @@ enum cnio_wire_type {
                                     a fabric connection idle for that long before it uses
                                     it (the server closes it, and cannot say so) */
 #define CNIO_WIRE_CAP_INPLACE 0x400u /* takes STAT by name and LIST with F_INPLACE */
+#define CNIO_WIRE_CAP_FINISH_EXCL 0x1000u /* takes FINISH whose OPEN block says O_CREATE |
+                                    O_EXCL: it commits only where nothing else holds the
+                                    name (-CNIO_ERR_EXIST), as the COMMIT of an exclusive
+                                    create's handle would (MPI_MODE_EXCL) */
 
 /* AUTH modes. */
 #define CNIO_WIRE_AUTH_KEY 1     /* proves knowledge of the shared key */

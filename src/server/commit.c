@@ -505,7 +505,8 @@ int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
 }
 
 /* FINISH's checks and commit (the name's open lock held): see cnio__srv_finish. */
-static int finish_locked(struct cnio_srv_conn *c, const char *name, uint64_t id, uint64_t *seq)
+static int finish_locked(struct cnio_srv_conn *c, const char *name, uint64_t id, int excl,
+                         uint64_t *seq)
 {
     struct cnio_srv_store *st = &c->srv->store;
     struct cnio_srv_commit g;
@@ -535,8 +536,8 @@ static int finish_locked(struct cnio_srv_conn *c, const char *name, uint64_t id,
     if (ret)
         return ret;
     /* (order 0: picked here, as for column 0's COMMIT; g.seq then holds it) */
-    g = (struct cnio_srv_commit){ .name = name, .id = id, .inst = { -1, -1 }, .seq = *seq,
-                                  .m = m };
+    g = (struct cnio_srv_commit){ .name = name, .id = id, .excl = excl, .inst = { -1, -1 },
+                                  .seq = *seq, .m = m };
     cnio__srv_stage_commit_group(st, &g, 1);
     if (g.ret == CNIO_SRV_STAGE_GONE)
         return cnio__srv_why(-CNIO_ERR_NOENT, "the upload was removed meanwhile");
@@ -552,7 +553,8 @@ static int finish_locked(struct cnio_srv_conn *c, const char *name, uint64_t id,
     return 0;
 }
 
-int cnio__srv_finish(struct cnio_srv_conn *c, const char *name, uint64_t id, uint64_t *seq)
+int cnio__srv_finish(struct cnio_srv_conn *c, const char *name, uint64_t id, int excl,
+                     uint64_t *seq)
 {
     pthread_mutex_t *lk;
     int ret;
@@ -561,7 +563,7 @@ int cnio__srv_finish(struct cnio_srv_conn *c, const char *name, uint64_t id, uin
         return -CNIO_ERR_INVAL;
     lk = cnio__srv_open_lock(&c->srv->store, name);
     pthread_mutex_lock(lk);
-    ret = finish_locked(c, name, id, seq);
+    ret = finish_locked(c, name, id, excl, seq);
     pthread_mutex_unlock(lk);
     return ret;
 }

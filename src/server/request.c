@@ -410,19 +410,26 @@ static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
     return ret;
 }
 
-/* Parses a name-carrying payload (STAT, UNLINK, LIST) into name. */
+/* Parses a name-carrying payload (STAT, UNLINK, LIST, FINISH) into name, and *o. */
+static int req_name_open(const struct cnio_wire_hdr *h, const uint8_t *p, int allow_empty,
+                         char name[CNIO_WIRE_MAX_NAME + 1], struct cnio_wire_open *o)
+{
+    if (cnio__wire_open_parse(p, h->length, allow_empty, o))
+        return -CNIO_ERR_PROTO;
+    if (o->name_len == 0) {
+        name[0] = '\0';
+        return 0;
+    }
+    return cnio__srv_store_name(o->name, o->name_len, name);
+}
+
+/* The name alone. */
 static int req_name(const struct cnio_wire_hdr *h, const uint8_t *p, int allow_empty,
                     char name[CNIO_WIRE_MAX_NAME + 1])
 {
     struct cnio_wire_open o;
 
-    if (cnio__wire_open_parse(p, h->length, allow_empty, &o))
-        return -CNIO_ERR_PROTO;
-    if (o.name_len == 0) {
-        name[0] = '\0';
-        return 0;
-    }
-    return cnio__srv_store_name(o.name, o.name_len, name);
+    return req_name_open(h, p, allow_empty, name, &o);
 }
 
 /*
@@ -526,10 +533,12 @@ static int req_finish(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, co
 {
     char name[CNIO_WIRE_MAX_NAME + 1];
     uint64_t seq = h->offset;   /* 0: this host picks it (CNIO_WIRE_CAP_FINISH_ORDER) */
-    int ret = req_name(h, p, 0, name);
+    const uint32_t excl = CNIO_WIRE_O_CREATE | CNIO_WIRE_O_EXCL;
+    struct cnio_wire_open o;
+    int ret = req_name_open(h, p, 0, name, &o);
 
-    if (!ret)
-        ret = cnio__srv_finish(c, name, h->object, &seq);
+    if (!ret)   /* CNIO_WIRE_CAP_FINISH_EXCL */
+        ret = cnio__srv_finish(c, name, h->object, (o.flags & excl) == excl, &seq);
     if (!ret)
         r->offset = seq;
     return ret;

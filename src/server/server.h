@@ -469,13 +469,16 @@ int cnio__srv_req_prepare(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
  * FINISH (doc/protocol.md, "Finishing a commit"): commits staged instance id of name with
  * order *seq when a PREPARE made it ready and no live handle holds it, as the COMMIT its
  * writer did not get here would have; with *seq 0 this host picks the order, as for
- * column 0's COMMIT (CNIO_WIRE_CAP_FINISH_ORDER). 0, *seq the order the instance was
- * committed with (also when the object is that generation already: the order recorded),
- * -CNIO_ERR_INVAL (id 0), -CNIO_ERR_NOENT (no such instance of the name),
- * -CNIO_ERR_INCOMPLETE (held by its live writer, or never prepared), or what the commit
- * failed with; each with its reason.
+ * column 0's COMMIT (CNIO_WIRE_CAP_FINISH_ORDER). excl: only where nothing else holds
+ * the name, as the commit of an exclusive create (CNIO_WIRE_CAP_FINISH_EXCL). 0, *seq
+ * the order the instance was committed with (also when the object is that generation
+ * already: the order recorded), -CNIO_ERR_INVAL (id 0), -CNIO_ERR_NOENT (no such instance
+ * of the name), -CNIO_ERR_INCOMPLETE (held by its live writer, or never prepared),
+ * -CNIO_ERR_EXIST (excl, and the name is another's), or what the commit failed with;
+ * each with its reason.
  */
-int cnio__srv_finish(struct cnio_srv_conn *c, const char *name, uint64_t id, uint64_t *seq);
+int cnio__srv_finish(struct cnio_srv_conn *c, const char *name, uint64_t id, int excl,
+                     uint64_t *seq);
 int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                          const uint8_t *p, struct cnio_srv_reply *r);
 /*

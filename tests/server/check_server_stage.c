@@ -164,11 +164,13 @@ static int stage_has(const char *file)
 
 /* FINISH of staged instance id of name with commit order seq on c: the reply's status;
  * *order (may be NULL) the reply's offset, the order it was committed with. */
-static int finish_at(struct st_conn *c, const char *name, uint64_t id, uint64_t seq,
-                     uint64_t *order)
+/* FINISH of instance id of name with order seq, its OPEN block's flags oflags. */
+static int finish_oflags(struct st_conn *c, const char *name, uint32_t oflags, uint64_t id,
+                         uint64_t seq, uint64_t *order)
 {
     uint8_t p[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
-    struct cnio_wire_open o = { .name = name, .name_len = (uint32_t)strlen(name) };
+    struct cnio_wire_open o = { .flags = oflags, .name = name,
+                                .name_len = (uint32_t)strlen(name) };
     struct cnio_wire_hdr rh;
     int n = cnio__wire_open_encode(&o, p, sizeof(p)), ret;
 
@@ -177,6 +179,12 @@ static int finish_at(struct st_conn *c, const char *name, uint64_t id, uint64_t 
     if (order)
         *order = rh.offset;
     return ret;
+}
+
+static int finish_at(struct st_conn *c, const char *name, uint64_t id, uint64_t seq,
+                     uint64_t *order)
+{
+    return finish_oflags(c, name, 0, id, seq, order);
 }
 
 static int finish_req(struct st_conn *c, const char *name, uint64_t id, uint64_t seq)
@@ -325,6 +333,55 @@ START_TEST(test_finish_picks_order)
     read_back(&c, "fo/a", data, sizeof(data));
     ck_assert_int_eq(staged_files(), 0);
     ck_assert_int_eq(st_unlink(&c, "fo/a"), 0);
+    st_close(&c);
+}
+END_TEST
+
+/*
+ * An exclusive create (MPI_MODE_EXCL) whose writer lost column 0's connection between
+ * PREPARE and COMMIT, and FINISHes there with order 0 over a new one, after another
+ * writer created the name meanwhile: the FINISH that says O_CREATE | O_EXCL refuses
+ * (-CNIO_ERR_EXIST) and the other writer's object stays, as the COMMIT of an exclusive
+ * handle would have refused; without them, it commits over it (what any other writer
+ * asks). The FINISH committed over it before CNIO_WIRE_CAP_FINISH_EXCL.
+ */
+static int rename_req(struct st_conn *c, const char *from, const char *to);
+
+START_TEST(test_finish_excl)
+{
+    static uint8_t mine[5000], theirs[3000];
+    const uint32_t excl = CNIO_WIRE_O_CREATE | CNIO_WIRE_O_EXCL;
+    struct st_conn c, d;
+    uint64_t h, hd, order = 0;
+
+    fx_fill(mine, sizeof(mine), 21);
+    fx_fill(theirs, sizeof(theirs), 22);
+    st_session(&st_fx, 0, &c);
+    ck_assert(c.ch.caps & CNIO_WIRE_CAP_FINISH_EXCL);
+    ck_assert_int_eq(open_at(&c, "fe/a", STAGE | CNIO_WIRE_O_EXCL, 0xa1, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, mine, sizeof(mine)), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, sizeof(mine), NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_PREPARE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_ne(fx_kill(&st_fx, 0, SIGKILL), -1);   /* before the COMMIT */
+    st_close(&c);
+    ck_assert_int_eq(fx_restart(&st_fx, 0, NULL), 0);
+    /* another writer's object takes the name meanwhile (a commit of the name itself would
+     * have removed the prepared upload, which no handle holds now: FINISH then finds
+     * nothing to commit) */
+    st_session(&st_fx, 0, &d);
+    ck_assert_int_eq(open_at(&d, "fe/b", STAGE, 0xa2, &hd, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&d, hd, 0, theirs, sizeof(theirs)), 0);
+    ck_assert_int_eq(st_call(&d, CNIO_WIRE_COMMIT, hd, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&d, CNIO_WIRE_CLOSE, hd, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(rename_req(&d, "fe/b", "fe/a"), 0);
+    st_close(&d);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(finish_oflags(&c, "fe/a", excl, 0xa1, 0, &order), -CNIO_ERR_EXIST);
+    read_back(&c, "fe/a", theirs, sizeof(theirs));
+    ck_assert_int_eq(finish_oflags(&c, "fe/a", 0, 0xa1, 0, &order), 0);
+    read_back(&c, "fe/a", mine, sizeof(mine));
+    ck_assert_int_eq(staged_files(), 0);
+    ck_assert_int_eq(st_unlink(&c, "fe/a"), 0);
     st_close(&c);
 }
 END_TEST
@@ -833,6 +890,7 @@ static Suite *stage_suite(void)
     tcase_add_test(tc, test_rename_moves_all_and_recovers);
     tcase_add_test(tc, test_prepare_crash);
     tcase_add_test(tc, test_finish_picks_order);
+    tcase_add_test(tc, test_finish_excl);
     suite_add_tcase(s, tc);
     return s;
 }
