@@ -521,14 +521,29 @@ int cnio__hints_set(struct cnio_hints *h, const char *name, const char *value)
     return 0;
 }
 
-int cnio__hints_set_mpi(struct cnio_hints *h, const char *name, const char *value, int say)
+/* 1 the first time this process is to say what (of the last 16 it said): hints are read
+ * more than once (an open reads its MPI_Info twice; a command reads the environment for
+ * its key file, then at every open), and a bad value is said once. */
+static int cfg_first_time(const char *what)
 {
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    static char said[16][96];   /* once per process each (an open reads its hints twice) */
-    static unsigned nsaid;
-    const struct cfg_hint *d = name && value ? cfg_find(name) : NULL;
-    char now[sizeof(said[0])];
+    static char said[16][160];
+    static unsigned n;
     int again = 0;
+
+    pthread_mutex_lock(&lock);
+    for (unsigned i = 0; i < n && i < CNIO_ARRAY_LEN(said) && !again; i++)
+        again = strncmp(said[i], what, sizeof(said[i]) - 1) == 0;   /* (as stored: cut) */
+    if (!again)
+        snprintf(said[n++ % CNIO_ARRAY_LEN(said)], sizeof(said[0]), "%s", what);
+    pthread_mutex_unlock(&lock);
+    return !again;
+}
+
+int cnio__hints_set_mpi(struct cnio_hints *h, const char *name, const char *value, int say)
+{
+    const struct cfg_hint *d = name && value ? cfg_find(name) : NULL;
+    char now[160];
 
     if (!d || !strncmp(d->name, "cnio_", 5))
         return cnio__hints_set(h, name, value);
@@ -537,34 +552,20 @@ int cnio__hints_set_mpi(struct cnio_hints *h, const char *name, const char *valu
         return 0;
     if (!cfg_apply(h, d, value))
         return 0;
-    snprintf(now, sizeof(now), "%s=%s", d->name, value);
-    pthread_mutex_lock(&lock);
-    for (unsigned i = 0; i < nsaid && i < CNIO_ARRAY_LEN(said) && !again; i++)
-        again = strcmp(said[i], now) == 0;
-    if (!again)
-        memcpy(said[nsaid++ % CNIO_ARRAY_LEN(said)], now, sizeof(now));
-    pthread_mutex_unlock(&lock);
-    if (say && !again)
+    snprintf(now, sizeof(now), "info %s=%s", d->name, value);
+    if (cfg_first_time(now) && say)
         cnio__warn("ignoring bad value \"%s\" for hint %s (cnio keeps its default, as an "
                    "MPI-IO implementation may ignore a hint)", value, d->name);
     return 0;
 }
 
-/* Says a bad environment hint once per process, however often the hints are read (a
- * command reads them for its key file, then at every open). */
+/* Says a bad environment hint once per process, however often the hints are read. */
 static void cfg_env_bad(const char *var, const char *v)
 {
-    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    static char said[256];
-    char now[sizeof(said)];
-    int again;
+    char now[160];
 
-    snprintf(now, sizeof(now), "%s=%s", var, v);
-    pthread_mutex_lock(&lock);
-    again = strcmp(said, now) == 0;
-    memcpy(said, now, sizeof(said));
-    pthread_mutex_unlock(&lock);
-    if (!again)
+    snprintf(now, sizeof(now), "env %s=%s", var, v);
+    if (cfg_first_time(now))
         cnio__err("bad value \"%s\" in environment variable %s", v, var);
 }
 
