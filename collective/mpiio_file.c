@@ -272,8 +272,27 @@ MPIIO_API int MPI_File_set_size(MPI_File f, MPI_Offset size)
     return mpiio__err(m, cnio_file_set_size(m->fh, size));
 }
 
-/* Collective: the object grows to at least size bytes (cnio stores no unwritten bytes,
- * so growing is setting the size; what lies beyond the old end reads as zeros). */
+/*
+ * Rank 0 asks every host to grow the object to size bytes if it is smaller and to
+ * allocate storage for its part of the first size bytes (cnio__obj_preallocate). On
+ * every rank: 0, 1 when a host's server cannot (the caller sets the size alone), or the
+ * error (-CNIO_ERR_NOSPC: a host has no room). Collective.
+ */
+static int mpiio_allocate(struct mpiio_file *m, MPI_Offset size)
+{
+    int rc = 1;   /* (the other ranks' part in the minimum: rank 0's outcome) */
+
+    if (m->fh->rank == 0) {
+        cnio__file_lock(m->fh);
+        rc = cnio__obj_preallocate(cnio__file_obj(m->fh), (uint64_t)size);
+        cnio__file_unlock(m->fh);
+    }
+    return cnio__coll_agree(m->fh->comm, rc);
+}
+
+/* Collective (MPI-3.1 13.2.7): storage is allocated for the first size bytes on every
+ * host, and the object grows to size bytes if it is smaller (what lies beyond the old
+ * end reads as zeros); with servers that cannot allocate, the size alone. */
 MPIIO_API int MPI_File_preallocate(MPI_File f, MPI_Offset size)
 {
     MPI_Offset cur = 0;
@@ -290,6 +309,12 @@ MPIIO_API int MPI_File_preallocate(MPI_File f, MPI_Offset size)
     /* before cur < size is judged: ranks of different sizes would not all set it */
     if (rc == 0)
         rc = cnio__coll_same(m->fh->comm, (int64_t)size, "MPI_File_preallocate");
+    if (rc == 0) {
+        rc = mpiio_allocate(m, size);
+        if (rc != 1)
+            return mpiio__err(m, rc);
+        rc = 0;
+    }
     if (rc == 0 && m->fh->rank == 0)
         rc = cnio_file_get_size(m->fh, &cur);
     rc = cnio__coll_agree(m->fh->comm, rc);

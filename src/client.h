@@ -168,6 +168,12 @@ int cnio__obj_inplace(struct cnio_obj *obj);
  * (ns since the epoch) then: for a read-only open, the version this handle reads,
  * whatever replaced the name since. */
 void cnio__obj_opened(const struct cnio_obj *obj, uint64_t *size, int64_t *mtime_ns);
+/* MPI_File_preallocate: grows the object to size bytes if it is smaller, never shrinks
+ * it, and has every host allocate storage for its part of the first size bytes
+ * (CNIO_WIRE_F_ALLOCATE). 0; 1 when a host's server cannot (CNIO_WIRE_CAP_ALLOCATE: the
+ * caller sets the size alone); -CNIO_ERR_NOSPC when a host has no room; or another
+ * negative code. */
+int cnio__obj_preallocate(struct cnio_obj *obj, uint64_t size);
 /* Truncates or extends to size on every host and records it. */
 int cnio__obj_set_size(struct cnio_obj *obj, uint64_t size);
 /* The mode (st_mode bits, at most 0xffff) and mtime (ns since the epoch, or

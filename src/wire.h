@@ -136,6 +136,12 @@ enum cnio_wire_type {
                                     (only to a server announcing CNIO_WIRE_CAP_INPLACE):
                                     the reply's info blocks say I_INPLACE (earlier servers
                                     with CAP_INPLACE: to a STAT by name only) */
+#define CNIO_WIRE_F_ALLOCATE 0x40u /* SETSIZE request (only to a server announcing
+                                    CNIO_WIRE_CAP_ALLOCATE): grows the object to offset
+                                    bytes if it is smaller (never shrinks it), and
+                                    allocates storage for this host's part of its first
+                                    offset bytes (MPI_File_preallocate); -CNIO_ERR_NOSPC
+                                    when the host cannot */
 /* A reason: 1..CNIO_WIRE_MAX_REASON bytes of text, the rule a refusal applied. */
 #define CNIO_WIRE_MAX_REASON 256
 
@@ -169,6 +175,7 @@ enum cnio_wire_type {
                                     O_EXCL: it commits only where nothing else holds the
                                     name (-CNIO_ERR_EXIST), as the COMMIT of an exclusive
                                     create's handle would (MPI_MODE_EXCL) */
+#define CNIO_WIRE_CAP_ALLOCATE 0x2000u /* takes SETSIZE with CNIO_WIRE_F_ALLOCATE */
 
 /* AUTH modes. */
 #define CNIO_WIRE_AUTH_KEY 1     /* proves knowledge of the shared key */

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 /* Offsets and sizes stay below 2^62. */
@@ -584,12 +585,46 @@ static int req_list(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     return 0;
 }
 
+/*
+ * SETSIZE with F_ALLOCATE: fd grown to *local bytes if it is smaller (*local then what
+ * it holds: a grow-only request never truncates), and storage for its first want bytes
+ * (want <= *local: its part of the object's first offset bytes), its bytes unchanged
+ * (posix_fallocate, which writes zeros into the holes where a file system cannot
+ * allocate). More than the file system has free is refused before anything is
+ * allocated (a failed fallocate may keep what it took). 0, -CNIO_ERR_NOSPC or another
+ * error, each with its reason.
+ */
+static int req_allocate(int fd, uint64_t *local, uint64_t want)
+{
+    struct statvfs vfs;
+    struct stat sb;
+    uint64_t held;
+    int e;
+
+    if (fstat(fd, &sb) < 0 || fstatvfs(fd, &vfs) < 0)
+        return cnio__srv_why_errno(errno);
+    held = (uint64_t)sb.st_blocks * 512;
+    if (want > held && want - held > (uint64_t)vfs.f_bavail * vfs.f_frsize)
+        return cnio__srv_why(-CNIO_ERR_NOSPC, "this host has no room for its part of the "
+                             "preallocation");
+    if (*local > (uint64_t)sb.st_size && ftruncate(fd, (off_t)*local) < 0)
+        return cnio__srv_why_errno(errno);
+    *local = CNIO_MAX(*local, (uint64_t)sb.st_size);
+    e = want ? posix_fallocate(fd, 0, (off_t)CNIO_MIN(want, *local)) : 0;
+    if (e == ENOSPC || e == EDQUOT || e == EFBIG)
+        return cnio__srv_why(-CNIO_ERR_NOSPC, "this host has no room for its part of the "
+                             "preallocation");
+    return e ? cnio__srv_why_errno(e) : 0;
+}
+
 static int req_setsize(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
                        struct cnio_srv_reply *r)
 {
     struct cnio_wire_info info;
     struct cnio_srv_handle *hd;
     struct cnio_srv_meta m;
+    const int alloc = (h->flags & CNIO_WIRE_F_ALLOCATE) != 0;   /* (grows only) */
+    uint64_t local;
     int ret = cnio__srv_req_handle(c, h, 1, &hd);
 
     if (ret)
@@ -597,12 +632,15 @@ static int req_setsize(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, c
     ret = cnio__srv_req_range(h->offset, 0);
     pthread_mutex_lock(&hd->lock);
     m = hd->meta;
-    m.size = h->offset;
-    if (!ret && ftruncate(hd->fd, (off_t)cnio__layout_local_size(&m.layout, m.index, m.size)) < 0)
+    m.size = alloc ? CNIO_MAX(m.size, h->offset) : h->offset;
+    local = cnio__layout_local_size(&m.layout, m.index, m.size);
+    if (!ret && alloc)
+        ret = req_allocate(hd->fd, &local, cnio__layout_local_size(&m.layout, m.index,
+                                                                   h->offset));
+    else if (!ret && ftruncate(hd->fd, (off_t)local) < 0)
         ret = cnio__srv_why_errno(errno);
     if (!ret && cnio__srv_req_sums(c, hd, 1, &ret))
-        ret = cnio__srv_sums_truncate(&hd->sums, hd->fd,
-                                      cnio__layout_local_size(&m.layout, m.index, m.size));
+        ret = cnio__srv_sums_truncate(&hd->sums, hd->fd, local);
     /* a staged instance's size waits in the stage index for its commit (stage_idx.c) */
     if (!ret && (!hd->stage || cnio__srv_stage_idx_set_size(&c->srv->store, hd->stage, m.size)))
         ret = hd->stage ? cnio__srv_stage_meta_write(&c->srv->store, hd->stage, hd->name, &m)

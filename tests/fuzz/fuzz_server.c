@@ -247,6 +247,8 @@ static uint8_t *fz_frames(struct fz_client *cl, const uint8_t *p, size_t n, size
         h.object = bits & 2 ? fz_take(&p, &n, 8) : cl->handle;
         h.offset = bits & 4 ? fz_take(&p, &n, 8) : fz_take(&p, &n, 2) * 4093;
         h.flags = bits & 8 ? (uint32_t)fz_take(&p, &n, 1) : 0;
+        if (h.type == CNIO_WIRE_SETSIZE && (h.flags & CNIO_WIRE_F_ALLOCATE))
+            h.offset %= 1u << 20;   /* real storage, in /dev/shm: at most 1 MiB a file */
         if ((h.type == CNIO_WIRE_OPEN || h.type == CNIO_WIRE_STAT || h.type == CNIO_WIRE_UNLINK ||
              h.type == CNIO_WIRE_LIST) && !(bits & 16)) {
             plen = fz_open_block(&p, &n, pl, 2048);
