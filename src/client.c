@@ -332,41 +332,34 @@ void cnio__obj_opened(const struct cnio_obj *obj, uint64_t *size, int64_t *mtime
     *mtime_ns = obj->hosts[0].info.mtime_ns;
 }
 
-int cnio__obj_set_size(struct cnio_obj *obj, uint64_t size)
+/* SETSIZE on every host; flags CNIO_WIRE_F_ALLOCATE: grow only, and allocate. */
+static int cl_set_size(struct cnio_obj *obj, uint64_t size, uint16_t flags)
 {
     int ret;
 
-    if (!obj)
-        return -CNIO_ERR_INVAL;
     if (size > (uint64_t)INT64_MAX)
         return -CNIO_ERR_OVERFLOW;
-    ret = cl_each_host(obj, CNIO_WIRE_SETSIZE, size, NULL, 0, 1, 0);
+    ret = cl_each_host(obj, CNIO_WIRE_SETSIZE, size, NULL, 0, 1, flags);
     if (!ret)
-        obj->recorded = size;
+        obj->recorded = (flags & CNIO_WIRE_F_ALLOCATE) ? CNIO_MAX(obj->recorded, size) : size;
     else if (obj->oflags & CNIO_WIRE_O_WRITE)
         cnio__obj_taint(obj, ret);   /* some hosts may have it, some not: torn as a write */
     return ret;
 }
 
+int cnio__obj_set_size(struct cnio_obj *obj, uint64_t size)
+{
+    return obj ? cl_set_size(obj, size, 0) : -CNIO_ERR_INVAL;
+}
+
 int cnio__obj_preallocate(struct cnio_obj *obj, uint64_t size)
 {
-    int ret;
+    int ret = obj ? cnio__cl_revive(obj) : -CNIO_ERR_INVAL;   /* (the caps: its own) */
 
-    if (!obj)
-        return -CNIO_ERR_INVAL;
-    if (size > (uint64_t)INT64_MAX)
-        return -CNIO_ERR_OVERFLOW;
-    ret = cnio__cl_revive(obj);   /* (the caps below are the connections' own) */
     for (int j = 0; !ret && j < obj->nhosts; j++)
         if (!(cnio__ep_caps(cnio__cl_ctl_ep(&obj->hosts[j])) & CNIO_WIRE_CAP_ALLOCATE))
             return 1;
-    if (!ret)
-        ret = cl_each_host(obj, CNIO_WIRE_SETSIZE, size, NULL, 0, 1, CNIO_WIRE_F_ALLOCATE);
-    if (!ret)
-        obj->recorded = CNIO_MAX(obj->recorded, size);
-    else if (obj->oflags & CNIO_WIRE_O_WRITE)
-        cnio__obj_taint(obj, ret);   /* grown on some hosts, not others: torn as a write */
-    return ret;
+    return ret ? ret : cl_set_size(obj, size, CNIO_WIRE_F_ALLOCATE);
 }
 
 int cnio__obj_sync(struct cnio_obj *obj)

@@ -297,6 +297,22 @@ END_TEST
  * order, above the one recorded for the name, and says it in the reply; asked again (the
  * commit had happened, its reply lost), it commits nothing twice and says the same order.
  */
+/* On c (server 0): instance id of name opened with flags, data written and prepared;
+ * then server 0 killed before the COMMIT and started again, c closed. */
+static void prepared_then_lost(struct st_conn *c, const char *name, uint32_t flags, uint64_t id,
+                               const void *data, uint32_t len)
+{
+    uint64_t h;
+
+    ck_assert_int_eq(open_at(c, name, flags, id, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(c, h, 0, data, len), 0);
+    ck_assert_int_eq(st_call(c, CNIO_WIRE_SETSIZE, h, len, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(c, CNIO_WIRE_PREPARE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_ne(fx_kill(&st_fx, 0, SIGKILL), -1);
+    st_close(c);
+    ck_assert_int_eq(fx_restart(&st_fx, 0, NULL), 0);
+}
+
 START_TEST(test_finish_picks_order)
 {
     static uint8_t data[7000];
@@ -313,13 +329,7 @@ START_TEST(test_finish_picks_order)
     ck_assert_int_eq(st_write(&c, h, 0, data, 10), 0);
     ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, big, NULL, 0, NULL, NULL, 0), 0);
     ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
-    ck_assert_int_eq(open_at(&c, "fo/a", STAGE | CNIO_WIRE_O_TRUNC, 0x92, &h, NULL, NULL), 0);
-    ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
-    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, sizeof(data), NULL, 0, NULL, NULL, 0), 0);
-    ck_assert_int_eq(st_call(&c, CNIO_WIRE_PREPARE, h, 0, NULL, 0, NULL, NULL, 0), 0);
-    ck_assert_int_ne(fx_kill(&st_fx, 0, SIGKILL), -1);   /* before the COMMIT */
-    st_close(&c);
-    ck_assert_int_eq(fx_restart(&st_fx, 0, NULL), 0);
+    prepared_then_lost(&c, "fo/a", STAGE | CNIO_WIRE_O_TRUNC, 0x92, data, sizeof(data));
     st_session(&st_fx, 0, &c);
     ck_assert_int_eq(finish_at(&c, "fo/a", 0x92, 0, &order), 0);
     ck_assert_uint_eq(order, big + 1);
@@ -352,19 +362,13 @@ START_TEST(test_finish_excl)
     static uint8_t mine[5000], theirs[3000];
     const uint32_t excl = CNIO_WIRE_O_CREATE | CNIO_WIRE_O_EXCL;
     struct st_conn c, d;
-    uint64_t h, hd, order = 0;
+    uint64_t hd, order = 0;
 
     fx_fill(mine, sizeof(mine), 21);
     fx_fill(theirs, sizeof(theirs), 22);
     st_session(&st_fx, 0, &c);
     ck_assert(c.ch.caps & CNIO_WIRE_CAP_FINISH_EXCL);
-    ck_assert_int_eq(open_at(&c, "fe/a", STAGE | CNIO_WIRE_O_EXCL, 0xa1, &h, NULL, NULL), 0);
-    ck_assert_int_eq(st_write(&c, h, 0, mine, sizeof(mine)), 0);
-    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, sizeof(mine), NULL, 0, NULL, NULL, 0), 0);
-    ck_assert_int_eq(st_call(&c, CNIO_WIRE_PREPARE, h, 0, NULL, 0, NULL, NULL, 0), 0);
-    ck_assert_int_ne(fx_kill(&st_fx, 0, SIGKILL), -1);   /* before the COMMIT */
-    st_close(&c);
-    ck_assert_int_eq(fx_restart(&st_fx, 0, NULL), 0);
+    prepared_then_lost(&c, "fe/a", STAGE | CNIO_WIRE_O_EXCL, 0xa1, mine, sizeof(mine));
     /* another writer's object takes the name meanwhile (a commit of the name itself would
      * have removed the prepared upload, which no handle holds now: FINISH then finds
      * nothing to commit) */
