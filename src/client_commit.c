@@ -207,7 +207,7 @@ static int cc_prepare(struct cnio_obj *obj)
         cnio__err("%s: nothing committed; the upload was discarded on every host", obj->path);
         obj->staged = 0;
     } else {
-        cnio__err("%s: nothing committed; the upload is kept (%s, `cnio rm` removes it)",
+        cnio__err("%s: nothing committed; the upload is kept (%s, " CNIO_RM_ADVICE ")",
                   obj->path, cnio__stack_finish_advice(obj->st));
     }
     return ret;
@@ -530,7 +530,7 @@ static int cc_unlink_past(struct cnio_obj *obj)
             cnio__err("%s: not committed: host %s:%u, past its %d column(s), %s%s, and a "
                       "read through a URI that names it first would find what an earlier "
                       "write of the name left there; the upload is kept (%s once that host "
-                      "answers, `cnio rm` removes it)", obj->path,
+                      "answers, " CNIO_RM_ADVICE ")", obj->path,
                       hosts[j].name, hosts[j].port, from,
                       !c[j].ep ? "could not be reached" : "could not remove the name: ",
                       !c[j].ep ? "" : cnio_strerror(err), cnio__stack_finish_advice(obj->st));

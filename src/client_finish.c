@@ -85,7 +85,7 @@ int cnio__cl_fresh_conn(struct cnio_obj *obj, int j, int retry, struct cnio__cl_
 #define CC_FIRST_UNKNOWN "nothing was committed, unless that COMMIT reached it before " \
     "the connection broke (`cnio stat` says which once it answers): the previous " \
     "version, if any, stays, and the upload is kept on every host (`cnio cp --resume` " \
-    "finishes it, `cnio rm` removes it)"
+    "finishes it, " CNIO_RM_ADVICE ")"
 
 /*
  * Commits on column 0's host over ep, a new connection, what the COMMIT over the broken

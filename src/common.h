@@ -19,6 +19,10 @@
 #define CNIO_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define CNIO_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* What the words on a kept upload say of `cnio rm`: it removes the name, whatever it
+ * holds (the upload, and a previous version the failed commit left in place). */
+#define CNIO_RM_ADVICE "`cnio rm` removes it (and the name's previous version, if any)"
+
 /* Maps an errno value to a negative CNIO_ERR_* code. */
 int cnio__err_from_errno(int err);
 /* Maps a negative CNIO_ERR_* code to an errno value (for the socket shim and servers). */

@@ -211,15 +211,15 @@ void cp_discard(const struct cp_job *j)
         else if (j->silent)
             cli_err("cnio cp: the upload to %s may not have committed on every host: one did "
                     "not answer in time (above); what they hold of it is kept, and `cnio stat` "
-                    "says what it is once they answer (if incomplete, %s, `cnio rm` "
-                    "removes it)\n", j->dst.name, finish);
+                    "says what it is once they answer (if incomplete, %s, " CNIO_RM_ADVICE
+                    ")\n", j->dst.name, finish);
         else if (j->aborted < 0)
             cli_err("cnio cp: could not discard the incomplete upload to %s: `cnio "
-                    "stat` shows it incomplete, %s, `cnio rm` removes it\n", j->dst.name,
+                    "stat` shows it incomplete, %s, " CNIO_RM_ADVICE "\n", j->dst.name,
                     finish);
         else
             cli_err("cnio cp: the upload to %s did not commit on every host: it is "
-                    "incomplete (`cnio stat`); %s, `cnio rm` removes it\n", j->dst.name,
+                    "incomplete (`cnio stat`); %s, " CNIO_RM_ADVICE "\n", j->dst.name,
                     finish);
         return;
     }

@@ -689,12 +689,12 @@ static int stage_load_fn(struct cnio_srv_store *st, const struct stage_ent *e, v
         cnio__warn("staged object %s (instance %016llx, %lld bytes here) was prepared for its "
                    "commit and not committed here: if another host committed it, the next "
                    "open or `cnio stat` of it finishes the commit here; else `cnio cp "
-                   "--resume` finishes it, `cnio rm` removes it", e->name,
+                   "--resume` finishes it, " CNIO_RM_ADVICE, e->name,
                    (unsigned long long)e->id, (long long)e->sb.st_size);
     else
         cnio__warn("staged object %s (instance %016llx, %lld bytes here) was never committed: "
                    "`cnio stat` shows it incomplete; `cnio cp --resume` finishes it, "
-                   "`cnio rm` removes it", e->name, (unsigned long long)e->id,
+                   CNIO_RM_ADVICE, e->name, (unsigned long long)e->id,
                    (long long)e->sb.st_size);
     return 0;
 }
