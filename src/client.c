@@ -247,10 +247,18 @@ void cnio__cl_free(struct cnio_obj *obj)
 
 /* ---- size, sync, accessors ------------------------------------------------------------ */
 
+/* The capabilities host h's server announced (none while h has no connection). */
+static uint32_t cl_host_caps(const struct cnio__cl_host *h)
+{
+    const struct cnio_ep *ep = h->nlanes || h->ctl ? cnio__cl_ctl_ep(h) : NULL;
+
+    return ep ? cnio__ep_caps(ep) : 0;
+}
+
 /* Of request flags, those host h takes: F_INPLACE only where its server says CAP_INPLACE. */
 static uint16_t cl_host_flags(const struct cnio__cl_host *h, uint16_t flags)
 {
-    if (!(cnio__ep_caps(cnio__cl_ctl_ep(h)) & CNIO_WIRE_CAP_INPLACE))
+    if (!(cl_host_caps(h) & CNIO_WIRE_CAP_INPLACE))
         flags &= (uint16_t)~CNIO_WIRE_F_INPLACE;
     return flags;
 }
@@ -357,7 +365,7 @@ int cnio__obj_preallocate(struct cnio_obj *obj, uint64_t size)
     int ret = obj ? cnio__cl_revive(obj) : -CNIO_ERR_INVAL;   /* (the caps: its own) */
 
     for (int j = 0; !ret && j < obj->nhosts; j++)
-        if (!(cnio__ep_caps(cnio__cl_ctl_ep(&obj->hosts[j])) & CNIO_WIRE_CAP_ALLOCATE))
+        if (!(cl_host_caps(&obj->hosts[j]) & CNIO_WIRE_CAP_ALLOCATE))
             return 1;
     return ret ? ret : cl_set_size(obj, size, CNIO_WIRE_F_ALLOCATE);
 }
