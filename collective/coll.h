@@ -72,7 +72,7 @@ int cnio__coll_agree(MPI_Comm comm, int rc);
 /*
  * Collective: 0 when every rank of comm passed the same v, else -CNIO_ERR_NOT_SAME on every
  * rank, rank 0 saying "what: the ranks passed different values (from MIN to MAX), which
- * MPI-3.1 requires to be the same" (MPI_File_set_size, MPI_File_preallocate: 13.2.6).
+ * MPI-3.1 requires to be the same" (MPI_File_set_size, MPI_File_preallocate: 13.2.4, 13.2.5).
  * -CNIO_ERR_MPI when the reduction fails.
  */
 int cnio__coll_same(MPI_Comm comm, int64_t v, const char *what);

@@ -617,7 +617,7 @@ static int file_set_size(cnio_file_t *fh, MPI_Offset size)
     else if ((fh->amode & MPI_MODE_RDONLY))
         rc = -CNIO_ERR_AMODE;
     rc = cnio__coll_agree(fh->comm, rc);
-    /* MPI-3.1 13.2.6: one size (MPI_ERR_NOT_SAME, as ROMIO's MPI_ERR_ARG says "notsame") */
+    /* MPI-3.1 13.2.4: one size (MPI_ERR_NOT_SAME, as ROMIO's MPI_ERR_ARG says "notsame") */
     if (rc == 0)
         rc = cnio__coll_same(fh->comm, (int64_t)size, "MPI_File_set_size");
     if (rc == 0 && fh->rank == 0)

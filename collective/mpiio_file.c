@@ -290,7 +290,7 @@ static int mpiio_allocate(struct mpiio_file *m, MPI_Offset size)
     return cnio__coll_agree(m->fh->comm, rc);
 }
 
-/* Collective (MPI-3.1 13.2.7): storage is allocated for the first size bytes on every
+/* Collective (MPI-3.1 13.2.5): storage is allocated for the first size bytes on every
  * host, and the object grows to size bytes if it is smaller (what lies beyond the old
  * end reads as zeros); with servers that cannot allocate, the size alone. */
 MPIIO_API int MPI_File_preallocate(MPI_File f, MPI_Offset size)
