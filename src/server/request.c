@@ -589,10 +589,11 @@ static int req_list(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
  * SETSIZE with F_ALLOCATE: fd grown to *local bytes if it is smaller (*local then what
  * it holds: a grow-only request never truncates), and storage for its first want bytes
  * (want <= *local: its part of the object's first offset bytes), its bytes unchanged
- * (posix_fallocate, which writes zeros into the holes where a file system cannot
- * allocate). More than the file system has free is refused before anything is
- * allocated (a failed fallocate may keep what it took). 0, -CNIO_ERR_NOSPC or another
- * error, each with its reason.
+ * (fallocate(2), mode 0). A file system that cannot allocate so gets the size alone:
+ * not posix_fallocate's emulation, which writes a zero where it read one, and so would
+ * undo a concurrent writer's byte. More than the file system has free is refused before
+ * anything is allocated (a failed fallocate may keep what it took). 0, -CNIO_ERR_NOSPC or
+ * another error, each with its reason.
  */
 static int req_allocate(int fd, uint64_t *local, uint64_t want)
 {
@@ -610,7 +611,11 @@ static int req_allocate(int fd, uint64_t *local, uint64_t want)
     if (*local > (uint64_t)sb.st_size && ftruncate(fd, (off_t)*local) < 0)
         return cnio__srv_why_errno(errno);
     *local = CNIO_MAX(*local, (uint64_t)sb.st_size);
-    e = want ? posix_fallocate(fd, 0, (off_t)CNIO_MIN(want, *local)) : 0;
+    e = want && fallocate(fd, 0, 0, (off_t)CNIO_MIN(want, *local)) < 0 ? errno : 0;
+    if (e == EOPNOTSUPP) {
+        cnio__info("preallocation: the file system cannot allocate; the size alone is set");
+        e = 0;
+    }
     if (e == ENOSPC || e == EDQUOT || e == EFBIG)
         return cnio__srv_why(-CNIO_ERR_NOSPC, "this host has no room for its part of the "
                              "preallocation");
