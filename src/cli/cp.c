@@ -87,6 +87,32 @@ static int cp_dst_under_object(const struct cp_job *j)
     return found;
 }
 
+/*
+ * What the user of a copy can do once a remote host no longer knows its open (it
+ * restarted: CNIO_ERR_STALE), in the library's lines (cnio__stack_set_advice) and
+ * cp_report's: the library's "open the file again" is a program's remedy. A failed
+ * upload is discarded and a failed download's part file removed, so the copy goes
+ * again; with --resume a download keeps its part file to go on from (cp_discard), and a
+ * tree's --resume copies the files that are not there yet.
+ */
+static const char *cp_gone_advice(const struct cp_job *j)
+{
+    if (j->o.recursive)
+        return "run the same command with --resume (it copies the rest)";
+    if (!j->dst.remote && j->o.resume)
+        return "run the copy again (with --resume it goes on from the partial download)";
+    return "run the copy again";
+}
+
+/* Gives the stack of e's open (each open has its own) the copy's words for its user. */
+static void cp_advise(const struct cp_job *j, struct cp_end *e)
+{
+    struct cnio_obj *obj = e->remote ? cnio__file_obj(e->fh) : NULL;
+
+    if (obj)
+        cnio__stack_set_advice(cnio__obj_stack(obj), cp_gone_advice(j), NULL);
+}
+
 int cp_report(const struct cp_job *j, const char *what, int rc)
 {
     int mine = cp_lerr.err != 0, any = 0, me = mine ? j->rank : INT_MAX, low = INT_MAX;
@@ -109,8 +135,13 @@ int cp_report(const struct cp_job *j, const char *what, int rc)
         int under = rc == -CNIO_ERR_NOENT && j->dst.remote && what == j->dst.name &&
                     cp_dst_under_object(j);
 
-        if (!under && !cli_said_of(j->lib_errors, rc, j->dst.remote ? j->dst.name : j->src.name))
+        if (under || cli_said_of(j->lib_errors, rc, j->dst.remote ? j->dst.name : j->src.name))
+            return CLI_EXIT_FAIL;   /* said */
+        if (rc != -CNIO_ERR_STALE)
             cli_fail("cp", what, rc);
+        else if (!cnio__log_said_since(j->lib_errors, cp_gone_advice(j)))   /* (not strerror's) */
+            cli_err("cnio cp: %s: a remote host no longer knows this copy's open (it "
+                    "restarted, or released it); %s\n", what, cp_gone_advice(j));
     }
     return CLI_EXIT_FAIL;
 }
@@ -428,8 +459,14 @@ static int cp_preserve(struct cp_job *j)
 
 static int cp_reopen_dst_for_verify(struct cp_job *j)
 {
-    if (j->dst.remote)
-        return cnio_file_open(MPI_COMM_WORLD, j->dst.name, MPI_MODE_RDONLY, j->info, &j->dst.fh);
+    if (j->dst.remote) {
+        int rc = cnio_file_open(MPI_COMM_WORLD, j->dst.name, MPI_MODE_RDONLY, j->info,
+                                &j->dst.fh);
+
+        if (rc == 0)
+            cp_advise(j, &j->dst);
+        return rc;
+    }
     j->dst.fd = open(j->part, O_RDONLY | O_CLOEXEC);
     return cp_agree(j->dst.fd < 0 ? cp_local_fail(&j->dst, errno, NULL) : 0);
 }
@@ -525,6 +562,7 @@ int cp_run(struct cp_job *j)
     rc = cp_open_src(j);
     if (rc)
         return cp_report(j, j->src.name, rc);
+    cp_advise(j, &j->src);
     rc = cp_open_dst(j);
     if (rc) {
         if (j->dst.fh)
@@ -536,6 +574,7 @@ int cp_run(struct cp_job *j)
             cp_discard(j);
         goto free_names;
     }
+    cp_advise(j, &j->dst);
     if (j->there) {
         if (j->rank == 0 && !j->o.quiet)
             printf("cnio cp: %s -> %s: already there and identical (%llu bytes compared); "
