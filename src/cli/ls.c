@@ -40,9 +40,11 @@ static const char *cli_state(uint32_t state)
     if (state & CNIO_OBJ_STAGED)
         return live ? "incomplete: an upload is in progress"
                : dead ? "incomplete: an upload was interrupted before it committed (cnio cp "
-                        "--resume of its source finishes it; a program run again writes it "
-                        "afresh, or with hint cnio_resume=true goes on with it and commits "
-                        "what it holds at close; cnio rm removes it)"
+                        "--resume of its source finishes it when the source was a file; an "
+                        "upload from a stream (cnio cp -) cannot be resumed: running it again "
+                        "replaces it; a program run again writes it afresh, or with hint "
+                        "cnio_resume=true goes on with it and commits what it holds at close; "
+                        "cnio rm removes it)"
                : "incomplete: an upload is in progress, or was interrupted before it committed";
     if (state & CNIO_OBJ_SHADOWED)
         return "incomplete: a host holds a directory of this name as well (cnio rm -r of "
@@ -71,7 +73,9 @@ static const char *cli_state(uint32_t state)
     if (state & CNIO_OBJ_PENDING)
         return live ? "complete (an upload of this name is in progress)"
                : dead ? "complete (an interrupted upload of this name is staged: cnio cp "
-                        "--resume of its source finishes it, replacing this version)"
+                        "--resume of its source finishes it, replacing this version, when the "
+                        "source was a file; one from a stream (cnio cp -) cannot be resumed, "
+                        "and the next upload of the name removes it)"
                : "complete (an upload of this name, in progress or interrupted, is staged)";
     return "complete";
 }

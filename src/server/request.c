@@ -314,10 +314,12 @@ static int req_incomplete(struct cnio_srv_conn *c, const char *name, uint32_t fl
         return cnio__srv_why(-CNIO_ERR_INCOMPLETE, "it is being created, and appears when "
                              "its writer closes it (the writer's job reads it before then "
                              "through a handle opened for writing: MPI_MODE_RDWR)");
+    /* (a reason holds 256 bytes: CNIO_WIRE_MAX_REASON) */
     return cnio__srv_why(-CNIO_ERR_INCOMPLETE, "an upload of it was interrupted before it "
-                         "committed (cnio cp --resume of its source finishes it; a program "
-                         "run again writes it afresh, or with hint cnio_resume=true goes on "
-                         "with it and commits what it holds at close; cnio rm removes it)");
+                         "committed (cnio cp --resume of a file source finishes it, not a "
+                         "stream's; a program run again writes it afresh, or with hint "
+                         "cnio_resume=true goes on with it and commits what it holds at "
+                         "close; cnio rm removes it)");
 }
 
 static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
