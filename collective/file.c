@@ -52,17 +52,17 @@ int cnio__coll_agree(MPI_Comm comm, int rc)
 
 int cnio__coll_same(MPI_Comm comm, int64_t v, const char *what)
 {
-    int64_t in[2] = { v, v == INT64_MIN ? INT64_MAX : -v }, out[2];
+    int64_t in[2] = { v, ~v }, out[2];   /* (min of ~v: ~ of the max, for every v) */
     int me = 1;
 
     if (MPI_Allreduce(in, out, 2, MPI_INT64_T, MPI_MIN, comm) != MPI_SUCCESS)
         return -CNIO_ERR_MPI;
-    if (out[0] == -out[1])
+    if (out[0] == ~out[1])
         return 0;
     if (MPI_Comm_rank(comm, &me) == MPI_SUCCESS && me == 0)
         cnio__err("%s: the ranks passed different values (from %lld to %lld), which MPI-3.1 "
                   "requires to be the same on every rank", what, (long long)out[0],
-                  (long long)-out[1]);
+                  (long long)~out[1]);
     return -CNIO_ERR_NOT_SAME;
 }
 

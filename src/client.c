@@ -282,7 +282,8 @@ static int cl_each_host(struct cnio_obj *obj, uint16_t type, uint64_t offset,
                                    .rcap = want_info ? CNIO_WIRE_INFO_SIZE : 0 };
     if (!ret) {
         ret = cnio__stack_calls(obj->st, c, obj->nhosts);
-        cnio__cl_name_failures(obj->path, type == CNIO_WIRE_SETSIZE ? "set size"
+        cnio__cl_name_failures(obj->path, type == CNIO_WIRE_SETSIZE
+                               ? (flags & CNIO_WIRE_F_ALLOCATE ? "preallocate" : "set size")
                                : type == CNIO_WIRE_SYNC ? "sync" : "stat", obj->hosts, c,
                                obj->nhosts, 0);
     }
@@ -340,18 +341,23 @@ void cnio__obj_opened(const struct cnio_obj *obj, uint64_t *size, int64_t *mtime
     *mtime_ns = obj->hosts[0].info.mtime_ns;
 }
 
-/* SETSIZE on every host; flags CNIO_WIRE_F_ALLOCATE: grow only, and allocate. */
+/* SETSIZE on every host; flags CNIO_WIRE_F_ALLOCATE: grow only, and allocate. A set
+ * size that failed may hold on some hosts and not others: torn, as a failed write. A
+ * preallocation that failed changed no byte, and a host that grew only adds zeros past
+ * the others' end, which the size read from every host covers (MPI-3.1 13.2.5: written
+ * regions are unaffected): the object is as good as before, and its close commits it. */
 static int cl_set_size(struct cnio_obj *obj, uint64_t size, uint16_t flags)
 {
+    const int alloc = (flags & CNIO_WIRE_F_ALLOCATE) != 0;
     int ret;
 
     if (size > (uint64_t)INT64_MAX)
         return -CNIO_ERR_OVERFLOW;
     ret = cl_each_host(obj, CNIO_WIRE_SETSIZE, size, NULL, 0, 1, flags);
     if (!ret)
-        obj->recorded = (flags & CNIO_WIRE_F_ALLOCATE) ? CNIO_MAX(obj->recorded, size) : size;
-    else if (obj->oflags & CNIO_WIRE_O_WRITE)
-        cnio__obj_taint(obj, ret);   /* some hosts may have it, some not: torn as a write */
+        obj->recorded = alloc ? CNIO_MAX(obj->recorded, size) : size;
+    else if (!alloc && (obj->oflags & CNIO_WIRE_O_WRITE))
+        cnio__obj_taint(obj, ret);
     return ret;
 }
 

@@ -638,7 +638,8 @@ static int req_setsize(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, c
         return ret;
     ret = cnio__srv_req_range(h->offset, 0);
     pthread_mutex_lock(&hd->lock);
-    m = hd->meta;
+    /* grow only: from the size recorded now (another handle may have set it since) */
+    m = alloc ? req_stat_meta(&c->srv->store, hd) : hd->meta;
     m.size = alloc ? CNIO_MAX(m.size, h->offset) : h->offset;
     local = cnio__layout_local_size(&m.layout, m.index, m.size);
     if (!ret && alloc)

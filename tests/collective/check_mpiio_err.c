@@ -8,6 +8,7 @@
 
 #include <mpi.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,9 @@ static void test_not_same(MPI_File fh)
     expect("MPI_File_seek_shared of a whence per rank", rc, MPI_ERR_NOT_SAME);
     rc = MPI_File_set_atomicity(fh, rank == 1);
     expect("MPI_File_set_atomicity of a flag per rank", rc, MPI_ERR_NOT_SAME);
+    /* the same on every rank, INT64_MIN included: a negative position, not "different" */
+    rc = MPI_File_seek_shared(fh, INT64_MIN, MPI_SEEK_SET);
+    expect("MPI_File_seek_shared to INT64_MIN on every rank", rc, MPI_ERR_ARG);
     if (MPI_File_get_position_shared(fh, &pos) != MPI_SUCCESS || pos != 0 ||
         MPI_File_get_atomicity(fh, &flag) != MPI_SUCCESS || flag != 0) {
         fprintf(stderr, "check_mpiio_err: rank %d: after them the shared pointer is %lld, "
