@@ -310,8 +310,13 @@ int cnio__obj_inplace(struct cnio_obj *obj)
     struct cnio_wire_info *was = obj ? calloc((size_t)obj->nhosts, sizeof(*was)) : NULL;
     int ret = !obj ? -CNIO_ERR_INVAL : !was ? -CNIO_ERR_NOMEM : 0, inplace = 0;
 
-    for (int j = 0; !ret && j < obj->nhosts; j++)
+    for (int j = 0; !ret && j < obj->nhosts; j++) {
+        uint32_t caps = cl_host_caps(&obj->hosts[j]);
+
+        if ((caps & CNIO_WIRE_CAP_INPLACE) && !(caps & CNIO_WIRE_CAP_INPLACE_HANDLE))
+            ret = -CNIO_ERR_NOTSUP;   /* it would say so by name alone */
         was[j] = obj->hosts[j].info;
+    }
     ret = ret ? ret : cl_stat_handles(obj, CNIO_WIRE_F_INPLACE);
     for (int j = 0; !ret && j < obj->nhosts; j++) {
         inplace |= (obj->hosts[j].info.flags & CNIO_WIRE_I_INPLACE) != 0;

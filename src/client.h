@@ -161,8 +161,10 @@ int cnio__obj_size(struct cnio_obj *obj, uint64_t *size);
 /* Whether a live handle (another's) writes the open object in place now: a STAT by
  * handle on every host, over the open's own connections, asking CNIO_WIRE_F_INPLACE of
  * those whose server says CNIO_WIRE_CAP_INPLACE. 1 when a host says I_INPLACE, 0 when
- * none does (or none can say), or a negative code of the STAT. What the open's replies
- * said of the object (cnio__obj_opened) is left as it was. */
+ * none does (or none can say), -CNIO_ERR_NOTSUP when a host would say it to a STAT by
+ * name alone (CAP_INPLACE without CAP_INPLACE_HANDLE: ask by name), or a negative code
+ * of the STAT. What the open's replies said of the object (cnio__obj_opened) is left as
+ * it was. */
 int cnio__obj_inplace(struct cnio_obj *obj);
 /* The same as the open's replies gave it, without a round trip, and the object's mtime
  * (ns since the epoch) then: for a read-only open, the version this handle reads,

@@ -134,8 +134,8 @@ enum cnio_wire_type {
                                     CNIO_WIRE_CAP_LIVE): the reply's info says I_LIVE */
 #define CNIO_WIRE_F_INPLACE 0x20u /* STAT request, by name or by handle, and LIST request
                                     (only to a server announcing CNIO_WIRE_CAP_INPLACE):
-                                    the reply's info blocks say I_INPLACE (earlier servers
-                                    with CAP_INPLACE: to a STAT by name only) */
+                                    the reply's info blocks say I_INPLACE (to a STAT by
+                                    handle only with CAP_INPLACE_HANDLE) */
 #define CNIO_WIRE_F_ALLOCATE 0x40u /* SETSIZE request (only to a server announcing
                                     CNIO_WIRE_CAP_ALLOCATE): grows the object to offset
                                     bytes if it is smaller (never shrinks it), and
@@ -176,6 +176,8 @@ enum cnio_wire_type {
                                     name (-CNIO_ERR_EXIST), as the COMMIT of an exclusive
                                     create's handle would (MPI_MODE_EXCL) */
 #define CNIO_WIRE_CAP_ALLOCATE 0x2000u /* takes SETSIZE with CNIO_WIRE_F_ALLOCATE */
+#define CNIO_WIRE_CAP_INPLACE_HANDLE 0x4000u /* says I_INPLACE to a STAT by handle with
+                                    F_INPLACE too (with CAP_INPLACE alone: by name only) */
 
 /* AUTH modes. */
 #define CNIO_WIRE_AUTH_KEY 1     /* proves knowledge of the shared key */

@@ -476,12 +476,18 @@ static int cp_reopen_dst_for_verify(struct cp_job *j)
  * can say: CNIO_WIRE_CAP_INPLACE). A read during such an update may see old and new
  * bytes mixed, which MPI's consistency semantics allow (doc/mpiio.md), so the copy goes
  * on; it is asked before the pass and after it, to say so, over the copy's own
- * connections (a STAT by handle). A STAT that fails says nothing: the copy's own reads
- * report what is wrong with the object.
+ * connections (a STAT by handle), or by name of servers that say it so alone. A STAT
+ * that fails says nothing: the copy's own reads report what is wrong with the object.
  */
 static int cp_src_inplace(const struct cp_job *j)
 {
-    return j->src.remote && j->rank == 0 && cnio__obj_inplace(cnio__file_obj(j->src.fh)) == 1;
+    struct cnio_obj_stat s;
+    int r = j->src.remote && j->rank == 0 ? cnio__obj_inplace(cnio__file_obj(j->src.fh)) : 0;
+
+    if (r == -CNIO_ERR_NOTSUP)   /* (servers of 2026-12-05 before CAP_INPLACE_HANDLE) */
+        r = cli_obj_stat(NULL, &j->o, j->src.name, &s) == 0 && !s.is_dir &&
+            (s.state & CNIO_OBJ_INPLACE);
+    return r == 1;
 }
 
 /*
