@@ -81,11 +81,10 @@ int cnio__cl_fresh_conn(struct cnio_obj *obj, int j, int retry, struct cnio__cl_
 }
 
 /* What a writer whose commit on column 0's host is not known to have happened says of
- * its upload (after the host's name and what failed). */
+ * its upload (after the host's name and what failed; %s: cnio__stack_finish_advice). */
 #define CC_FIRST_UNKNOWN "nothing was committed, unless that COMMIT reached it before " \
     "the connection broke (`cnio stat` says which once it answers): the previous " \
-    "version, if any, stays, and the upload is kept on every host (`cnio cp --resume` " \
-    "finishes it, " CNIO_RM_ADVICE ")"
+    "version, if any, stays, and the upload is kept on every host (%s, " CNIO_RM_ADVICE ")"
 
 /*
  * Commits on column 0's host over ep, a new connection, what the COMMIT over the broken
@@ -149,7 +148,8 @@ int cnio__cl_first_again(struct cnio_obj *obj, int ret, uint64_t *order)
 
     if (r == -CNIO_ERR_TIMEOUT || !obj->has_key) {
         cnio__err("%s: commit on host %s:%u (column 0's, which decides it): %s; "
-                  CC_FIRST_UNKNOWN, obj->path, h0->name, h0->port, cnio_strerror(r ? r : ret));
+                  CC_FIRST_UNKNOWN, obj->path, h0->name, h0->port, cnio_strerror(r ? r : ret),
+                  cnio__stack_finish_advice(obj->st));
         return ret;
     }
     r = cnio__cl_fresh_conn(obj, 0, 1, &fresh);
@@ -171,11 +171,12 @@ int cnio__cl_first_again(struct cnio_obj *obj, int ret, uint64_t *order)
         cnio__err("%s: commit on host %s:%u (column 0's, which decides it): %s, and its "
                   "cnio-server, back, is too old to commit it over a new connection "
                   "(update it); " CC_FIRST_UNKNOWN, obj->path, h0->name, h0->port,
-                  cnio_strerror(ret));
+                  cnio_strerror(ret), cnio__stack_finish_advice(obj->st));
     else
         cnio__err("%s: commit on host %s:%u (column 0's, which decides it): %s, and again "
                   "over a new connection: %s; " CC_FIRST_UNKNOWN, obj->path, h0->name,
-                  h0->port, cnio_strerror(ret), cnio_strerror(r));
+                  h0->port, cnio_strerror(ret), cnio_strerror(r),
+                  cnio__stack_finish_advice(obj->st));
     return r == -CNIO_ERR_EXIST ? r : ret;   /* (as that COMMIT would have refused) */
 }
 
