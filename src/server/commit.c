@@ -510,25 +510,34 @@ static int finish_locked(struct cnio_srv_conn *c, const char *name, uint64_t id,
 {
     struct cnio_srv_store *st = &c->srv->store;
     struct cnio_srv_commit g;
-    struct cnio_srv_meta m;
+    struct cnio_srv_meta m, have;
     uint64_t want = id;
-    int fd, ret;
+    int fd, ret, staged;
 
+    /* The instance's data file still staged: its commit did not reach step 2's rename
+     * (stage_commit.c), whatever the name's metadata says. A new name's step 1 writes
+     * the final metadata before that rename, so a server killed between the two came
+     * back with the name's metadata of this generation and no data file: taken for
+     * "finished already", FINISH answered success, and the writer's close (or a
+     * reader's open) took the object as committed on this host, which read as
+     * incomplete for good (a `cnio cp -r` that exited 0 without one file whole). */
+    staged = cnio__srv_stage_resume(st, name, &want, NULL, NULL, &fd, &m);
+    if (staged == 0)
+        close(fd);
     pthread_mutex_lock(&st->lock);
-    ret = cnio__srv_store_meta_get(st, name, &m);
+    ret = cnio__srv_store_meta_get(st, name, &have);
     pthread_mutex_unlock(&st->lock);
-    if (ret == 0 && m.gen == id && !(m.flags & CNIO_SRV_META_COMMITTING)) {
-        *seq = m.seq;   /* the order it was committed with, whoever asked */
+    if (staged == -CNIO_ERR_NOENT && ret == 0 && have.gen == id &&
+        !(have.flags & CNIO_SRV_META_COMMITTING)) {
+        *seq = have.seq;   /* the order it was committed with, whoever asked */
         return 0;   /* finished already (another reader's FINISH, or the COMMIT whose
                      * reply its writer lost) */
     }
     if (cnio__srv_handles_held(&c->srv->handles, id))
         return cnio__srv_why(-CNIO_ERR_INCOMPLETE, "its writer still holds the upload and "
                              "commits it itself");
-    ret = cnio__srv_stage_resume(st, name, &want, NULL, NULL, &fd, &m);
-    if (ret)
-        return cnio__srv_why(ret, "this host holds no upload of that generation");
-    close(fd);
+    if (staged)
+        return cnio__srv_why(staged, "this host holds no upload of that generation");
     ret = cnio__srv_stage_prepared(st, id, &m);
     if (ret == 1)
         return cnio__srv_why(-CNIO_ERR_INCOMPLETE, "its upload here was never prepared for "
