@@ -407,6 +407,9 @@ START_TEST(test_finish_after_step1_crash)
     static uint8_t data[9000];
     char from[PATH_MAX + 64], to[PATH_MAX + 64];
     uint8_t meta[64];   /* CNIO_SRV_META_SIZE (src/server/store.h) */
+    uint8_t rb[CNIO_WIRE_INFO_SIZE];
+    struct cnio_wire_info info;
+    struct cnio_wire_hdr rh;
     struct st_conn c;
     uint64_t order = 0;
     int fd;
@@ -431,6 +434,14 @@ START_TEST(test_finish_after_step1_crash)
     ck_assert_int_eq(unlink(from), 0);   /* (step 1 renamed it) */
     ck_assert_int_eq(fx_restart(&st_fx, 0, NULL), 0);
     st_session(&st_fx, 0, &c);
+    /* what a writer asks first over its new connection to column 0's host (cf_first_on):
+     * never "this generation, committed" */
+    ck_assert_int_eq(st_named(&c, CNIO_WIRE_STAT, "s1/new", 0, 0, 0, 0, 0, &rh, rb,
+                              sizeof(rb)), 0);
+    ck_assert_int_eq(cnio__wire_info_parse(rb, rh.length, &info), 0);
+    ck_assert_msg((info.flags & CNIO_WIRE_I_STAGED) && rh.object != 0xb1,
+                  "STAT says generation %llx, flags %x", (unsigned long long)rh.object,
+                  info.flags);
     ck_assert_int_eq(finish_at(&c, "s1/new", 0xb1, 0, &order), 0);
     read_back(&c, "s1/new", data, sizeof(data));
     ck_assert_uint_ne(order, 0);   /* picked by this commit (the metadata left said 0) */
