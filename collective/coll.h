@@ -76,6 +76,9 @@ int cnio__coll_agree(MPI_Comm comm, int rc);
  * -CNIO_ERR_MPI when the reduction fails.
  */
 int cnio__coll_same(MPI_Comm comm, int64_t v, const char *what);
+/* cnio__coll_same, the values said by name(v) (a constant's name, never NULL). */
+int cnio__coll_same_as(MPI_Comm comm, int64_t v, const char *what,
+                       const char *(*name)(int64_t v));
 /* This process's rank in MPI_COMM_WORLD, 0 when MPI is not running. */
 int cnio__coll_world_rank(void);
 /* Hints: defaults, then CNIO_* environment, then the URI's query, then info. */

@@ -50,20 +50,30 @@ int cnio__coll_agree(MPI_Comm comm, int rc)
     }
 }
 
-int cnio__coll_same(MPI_Comm comm, int64_t v, const char *what)
+int cnio__coll_same_as(MPI_Comm comm, int64_t v, const char *what,
+                       const char *(*name)(int64_t v))
 {
     int64_t in[2] = { v, ~v }, out[2];   /* (min of ~v: ~ of the max, for every v) */
+    char lo[32], hi[32];
     int me = 1;
 
     if (MPI_Allreduce(in, out, 2, MPI_INT64_T, MPI_MIN, comm) != MPI_SUCCESS)
         return -CNIO_ERR_MPI;
     if (out[0] == ~out[1])
         return 0;
-    if (MPI_Comm_rank(comm, &me) == MPI_SUCCESS && me == 0)
-        cnio__err("%s: the ranks passed different values (from %lld to %lld), which MPI-3.1 "
-                  "requires to be the same on every rank", what, (long long)out[0],
-                  (long long)~out[1]);
+    if (MPI_Comm_rank(comm, &me) != MPI_SUCCESS || me != 0)
+        return -CNIO_ERR_NOT_SAME;
+    snprintf(lo, sizeof(lo), "%lld", (long long)out[0]);
+    snprintf(hi, sizeof(hi), "%lld", (long long)~out[1]);
+    cnio__err("%s: the ranks passed different values (from %s to %s), which MPI-3.1 "
+              "requires to be the same on every rank", what, name ? name(out[0]) : lo,
+              name ? name(~out[1]) : hi);
     return -CNIO_ERR_NOT_SAME;
+}
+
+int cnio__coll_same(MPI_Comm comm, int64_t v, const char *what)
+{
+    return cnio__coll_same_as(comm, v, what, NULL);
 }
 
 int cnio__coll_world_rank(void)

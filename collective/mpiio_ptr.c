@@ -186,6 +186,13 @@ MPIIO_API int MPI_File_get_position(MPI_File f, MPI_Offset *offset)
     return MPI_SUCCESS;
 }
 
+/* whence's name (MPI-3.1 13.4.2), for the message of one that differs between ranks. */
+static const char *ptr_whence_name(int64_t w)
+{
+    return w == MPI_SEEK_SET ? "MPI_SEEK_SET" : w == MPI_SEEK_CUR ? "MPI_SEEK_CUR"
+           : w == MPI_SEEK_END ? "MPI_SEEK_END" : "an invalid whence";
+}
+
 /* Collective; every rank passes the same offset and whence. */
 MPIIO_API int MPI_File_seek_shared(MPI_File f, MPI_Offset offset, int whence)
 {
@@ -198,7 +205,8 @@ MPIIO_API int MPI_File_seek_shared(MPI_File f, MPI_Offset offset, int whence)
     if (rc == 0)
         rc = cnio__coll_same(m->fh->comm, offset, "MPI_File_seek_shared's offset");
     if (rc == 0)
-        rc = cnio__coll_same(m->fh->comm, whence, "MPI_File_seek_shared's whence");
+        rc = cnio__coll_same_as(m->fh->comm, whence, "MPI_File_seek_shared's whence",
+                                ptr_whence_name);
     /* Rank 0 computes the target once every rank's earlier accesses are done. */
     rc = cnio__coll_agree(m->fh->comm, rc);
     if (rc == 0 && m->fh->rank == 0) {

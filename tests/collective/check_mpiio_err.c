@@ -42,6 +42,48 @@ static void expect_text(const char *what, int rc, int want_class, const char *wo
     free(all);
 }
 
+/* Rank 0's standard error, captured between said_start and said_check (which restores it
+ * and writes what it caught there): the library's own lines. */
+static int said_fd = -1, said_saved = -1;
+
+static void said_start(void)
+{
+    char path[] = "/tmp/cnio-mpiio-err-XXXXXX";
+
+    if (rank != 0)
+        return;
+    fflush(stderr);
+    said_fd = mkstemp(path);
+    said_saved = dup(2);
+    if (said_fd < 0 || said_saved < 0 || dup2(said_fd, 2) < 0) {
+        fprintf(stderr, "check_mpiio_err: cannot capture standard error\n");
+        failures++;
+    }
+    unlink(path);
+}
+
+/* Rank 0: whether what it wrote since said_start holds text (counted as a failure if not). */
+static void said_check(const char *what, const char *text)
+{
+    char buf[4096];
+    ssize_t n;
+
+    if (rank != 0 || said_fd < 0)
+        return;
+    fflush(stderr);
+    dup2(said_saved, 2);
+    close(said_saved);
+    n = pread(said_fd, buf, sizeof(buf) - 1, 0);
+    close(said_fd);
+    said_fd = -1;
+    buf[n > 0 ? n : 0] = '\0';
+    fputs(buf, stderr);
+    if (!strstr(buf, text)) {
+        fprintf(stderr, "check_mpiio_err: %s: rank 0 did not say '%s'\n", what, text);
+        failures++;
+    }
+}
+
 static void expect(const char *what, int rc, int want_class)
 {
     expect_text(what, rc, want_class, NULL, NULL);
@@ -147,7 +189,11 @@ static void test_not_same(MPI_File fh)
 
     rc = MPI_File_seek_shared(fh, 8 * rank, MPI_SEEK_SET);
     expect_text("MPI_File_seek_shared of an offset per rank", rc, MPI_ERR_NOT_SAME, NULL, NULL);
+    /* rank 0 names the whences, not the implementation's numbers for them */
+    said_start();
     rc = MPI_File_seek_shared(fh, 0, rank ? MPI_SEEK_CUR : MPI_SEEK_SET);
+    said_check("MPI_File_seek_shared of a whence per rank",
+               "whence: the ranks passed different values (from MPI_SEEK_SET to MPI_SEEK_CUR)");
     expect("MPI_File_seek_shared of a whence per rank", rc, MPI_ERR_NOT_SAME);
     rc = MPI_File_set_atomicity(fh, rank == 1);
     expect("MPI_File_set_atomicity of a flag per rank", rc, MPI_ERR_NOT_SAME);
