@@ -267,7 +267,7 @@ static int cli_host_has_rdma(void)
 
 /* The private session directory base of a singleton (cli_mpi_init), removed at exit;
  * and what MPI_Init made in it, deepest first, for a removal a signal handler may make. */
-static char cli_mpi_tmp[64];
+static char cli_mpi_tmp[128];
 static char cli_mpi_paths[16][256];
 static int cli_mpi_npaths;
 
@@ -287,6 +287,34 @@ static int cli_note_one(const char *path, const struct stat *sb, int flag, struc
         strcpy(cli_mpi_paths[cli_mpi_npaths++] + 1, path);
     }
     return 0;
+}
+
+/*
+ * Removes from directory base the session directory bases (cnio-mpi-PID-XXXXXX) that
+ * singletons of this user left when they could not remove their own (SIGKILL, a crash):
+ * those whose process is gone. One whose PID a live process has again stays (as does
+ * one of another user); a later start sweeps it.
+ */
+static void cli_mpi_sweep(const char *base)
+{
+    DIR *d = opendir(base);
+    struct dirent *e;
+
+    while (d && (e = readdir(d))) {
+        char path[sizeof(cli_mpi_tmp)], rest[16];
+        struct stat sb;
+        int pid, n = 0;
+
+        if (sscanf(e->d_name, "cnio-mpi-%d-%15s%n", &pid, rest, &n) != 2 ||
+            n != (int)strlen(e->d_name) || strlen(rest) != 6 || pid <= 0 ||
+            (size_t)snprintf(path, sizeof(path), "%s/%s", base, e->d_name) >= sizeof(path) ||
+            lstat(path, &sb) < 0 || !S_ISDIR(sb.st_mode) || sb.st_uid != getuid() ||
+            kill(pid, 0) == 0 || errno != ESRCH)
+            continue;
+        nftw(path, cli_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    if (d)
+        closedir(d);
 }
 
 static void cli_mpi_tmp_remove(void)
@@ -377,8 +405,9 @@ void cli_mpi_init(void)
          * once in 180 starts of two cnio commands at a time. Each gets a base of its own. */
         const char *t = getenv("TMPDIR");
 
-        snprintf(cli_mpi_tmp, sizeof(cli_mpi_tmp), "%s/cnio-mpi-XXXXXX",
-                 t && *t && strlen(t) < sizeof(cli_mpi_tmp) - 20 ? t : "/tmp");
+        t = t && *t && strlen(t) < sizeof(cli_mpi_tmp) - 40 ? t : "/tmp";
+        cli_mpi_sweep(t);
+        snprintf(cli_mpi_tmp, sizeof(cli_mpi_tmp), "%s/cnio-mpi-%d-XXXXXX", t, (int)getpid());
         if (mkdtemp(cli_mpi_tmp) && atexit(cli_mpi_tmp_remove) == 0)
             setenv("OMPI_MCA_orte_tmpdir_base", cli_mpi_tmp, 1);
         else
