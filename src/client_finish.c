@@ -13,9 +13,7 @@
 #include <string.h>
 
 /* Host j's STAT (of n): an upload no live writer holds, beside or instead of column 0's
- * generation, or column 0's generation whose commit a crash stopped there after its data
- * was in place (COMMITTING: the server finishes it, src/server/commit.c), on a server
- * that takes FINISH. */
+ * generation, on a server that takes FINISH. */
 static int cf_finishable(const struct cnio__cl_stat *s, int j)
 {
     uint32_t f = s[j].info.flags;
@@ -23,8 +21,7 @@ static int cf_finishable(const struct cnio__cl_stat *s, int j)
     return !s[j].status && (s[j].flags & CNIO_WIRE_F_LIVE) && !(f & CNIO_WIRE_I_LIVE) &&
            (cnio__ep_caps(s[j].ep) & CNIO_WIRE_CAP_FINISH) &&
            ((f & CNIO_WIRE_I_STAGED) ||
-            ((f & CNIO_WIRE_I_PENDING) && s[j].info.gen != s[0].info.gen) ||
-            ((f & CNIO_WIRE_I_COMMITTING) && s[j].info.gen == s[0].info.gen));
+            ((f & CNIO_WIRE_I_PENDING) && s[j].info.gen != s[0].info.gen));
 }
 
 int cnio__cl_finish(struct cnio_stack *st, const char *name, const struct cnio__cl_stat *s,

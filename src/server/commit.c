@@ -8,7 +8,6 @@
 #include "log.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -505,51 +504,6 @@ int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     return ret;
 }
 
-/* 1 when staged instance id's data file is in the stage (its commit has not renamed it
- * into place), 0 when not, or a code. */
-static int finish_staged(struct cnio_srv_store *st, uint64_t id)
-{
-    char file[32];
-    struct stat sb;
-
-    cnio__srv_stage_file(file, sizeof(file), id, 0);
-    if (fstatat(st->stagefd, file, &sb, AT_SYMLINK_NOFOLLOW) == 0)
-        return 1;
-    return errno == ENOENT ? 0 : cnio__srv_why_errno(errno);
-}
-
-/*
- * Step 3 of the commit of instance id of name (stage_commit.c), which a crash cut short
- * after step 2 renamed its data file into place: the name's metadata *have, of this
- * generation and still COMMITTING, is written again without it (durably), and the
- * instance's leftovers in the stage go. The data file is this generation's: a commit
- * whose data is still staged never gets here (finish_staged). 0 or a code.
- */
-static int finish_step3(struct cnio_srv_conn *c, const char *name, uint64_t id,
-                        struct cnio_srv_meta *have)
-{
-    struct cnio_srv_store *st = &c->srv->store;
-    const char *base;
-    int pfd, ret;
-
-    have->flags &= ~CNIO_SRV_META_COMMITTING;
-    pthread_mutex_lock(&st->lock);
-    pfd = cnio__srv_side_parent(st, st->metafd, name, &base);
-    ret = pfd < 0 ? pfd : cnio__srv_store_meta_write_at(pfd, base, name, have, 1);
-    if (pfd >= 0) {
-        if (!ret)
-            ret = cnio__srv_store_sync_dir(pfd);
-        close(pfd);
-    }
-    if (!ret)
-        cnio__srv_stage_discard(st, id);
-    pthread_mutex_unlock(&st->lock);
-    if (!ret)
-        cnio__info("%s: finished the commit of %s (%016llx), which a crash stopped after "
-                   "its data was in place", c->peer, name, (unsigned long long)id);
-    return ret;
-}
-
 /* FINISH's checks and commit (the name's open lock held): see cnio__srv_finish. */
 static int finish_locked(struct cnio_srv_conn *c, const char *name, uint64_t id, int excl,
                          uint64_t *seq)
@@ -558,23 +512,23 @@ static int finish_locked(struct cnio_srv_conn *c, const char *name, uint64_t id,
     struct cnio_srv_commit g;
     struct cnio_srv_meta m, have;
     uint64_t want = id;
-    int fd, ret, staged = finish_staged(st, id);
+    int fd, ret, staged;
 
-    if (staged < 0)
-        return staged;
+    /* The instance's data file still staged: its commit did not reach step 2's rename
+     * (stage_commit.c), whatever the name's metadata says. A new name's step 1 writes
+     * the final metadata before that rename, so a server killed between the two came
+     * back with the name's metadata of this generation and no data file: taken for
+     * "finished already", FINISH answered success, and the writer's close (or a
+     * reader's open) took the object as committed on this host, which read as
+     * incomplete for good (a `cnio cp -r` that exited 0 without one file whole). */
+    staged = cnio__srv_stage_resume(st, name, &want, NULL, NULL, &fd, &m);
+    if (staged == 0)
+        close(fd);
     pthread_mutex_lock(&st->lock);
     ret = cnio__srv_store_meta_get(st, name, &have);
     pthread_mutex_unlock(&st->lock);
-    /* Whether the commit happened is told by the instance's data file: renamed into
-     * place (step 2), or still staged, whatever the name's metadata says. A new name's
-     * step 1 writes its final metadata before that rename, so a server killed between
-     * the two came back with this generation's metadata and the data staged: taken for
-     * "finished already", FINISH answered success, nothing committed, and the name read
-     * as incomplete for good on that host (a `cnio cp -r` exited 0 without one file
-     * whole). A replaced object's metadata says COMMITTING until step 3. */
-    if (!staged && ret == 0 && have.gen == id) {
-        if ((have.flags & CNIO_SRV_META_COMMITTING) && (ret = finish_step3(c, name, id, &have)))
-            return ret;
+    if (staged == -CNIO_ERR_NOENT && ret == 0 && have.gen == id &&
+        !(have.flags & CNIO_SRV_META_COMMITTING)) {
         *seq = have.seq;   /* the order it was committed with, whoever asked */
         return 0;   /* finished already (another reader's FINISH, or the COMMIT whose
                      * reply its writer lost) */
@@ -582,10 +536,8 @@ static int finish_locked(struct cnio_srv_conn *c, const char *name, uint64_t id,
     if (cnio__srv_handles_held(&c->srv->handles, id))
         return cnio__srv_why(-CNIO_ERR_INCOMPLETE, "its writer still holds the upload and "
                              "commits it itself");
-    ret = cnio__srv_stage_resume(st, name, &want, NULL, NULL, &fd, &m);
-    if (ret)
-        return cnio__srv_why(ret, "this host holds no upload of that generation");
-    close(fd);
+    if (staged)
+        return cnio__srv_why(staged, "this host holds no upload of that generation");
     ret = cnio__srv_stage_prepared(st, id, &m);
     if (ret == 1)
         return cnio__srv_why(-CNIO_ERR_INCOMPLETE, "its upload here was never prepared for "

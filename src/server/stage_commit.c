@@ -17,9 +17,7 @@
  *   3. the object's metadata := { layout, size, generation ID } (through stage/ID.final)
  *   4. unlink ID.meta
  * A crash after 1 and before 3 leaves COMMITTING in the metadata, which STAT reports as
- * incomplete (I_COMMITTING) and a read-only OPEN refuses; a FINISH of that generation
- * (commit.c) commits the instance when its data file is still staged, or else clears
- * the mark (step 3). When ROOT/NAME does not exist,
+ * incomplete (I_COMMITTING) and a read-only OPEN refuses. When ROOT/NAME does not exist,
  * step 1 writes the metadata of step 3 and step 3 is left out: a crash before the
  * rename leaves the name without a data file, read as the staged instance (I_STAGED),
  * and such metadata never wins step 0, as COMMITTING does not. The client commits on

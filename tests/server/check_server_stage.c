@@ -451,58 +451,6 @@ START_TEST(test_finish_after_step1_crash)
 }
 END_TEST
 
-static void commit_obj(struct st_conn *c, const char *name, uint64_t id, const uint8_t *d,
-                       uint32_t len);
-
-/* Renames from to to beneath server 0's root (the test's stand-in for a commit step). */
-static void root0_rename(const char *from, const char *to)
-{
-    char a[PATH_MAX + 64], b[PATH_MAX + 64];
-
-    snprintf(a, sizeof(a), "%s/%s", st_fx.root[0], from);
-    snprintf(b, sizeof(b), "%s/%s", st_fx.root[0], to);
-    ck_assert_msg(rename(a, b) == 0, "rename %s %s", a, b);
-}
-
-/*
- * A server killed in the COMMIT that replaces an object between step 2 (the data file
- * and block sums renamed into place) and step 3 (the metadata's COMMITTING cleared), as
- * stage_commit.c orders them, made on disk from a real PREPARE: its ID.commit (this
- * generation, COMMITTING) renamed into .cnio/meta (step 1), ID.sums and ID into place
- * (step 2). FINISH of that instance finishes step 3: the object reads back, the new
- * bytes, and nothing is left staged. It failed with "no upload of that generation"
- * (the data file had left the stage), and the object read as incomplete for good.
- */
-START_TEST(test_finish_after_step2_crash)
-{
-    static uint8_t old[4000], data[6000];
-    struct st_conn c;
-    uint64_t h;
-
-    fx_fill(old, sizeof(old), 24);
-    fx_fill(data, sizeof(data), 25);
-    st_session(&st_fx, 0, &c);
-    commit_obj(&c, "s2/x", 0xc0, old, sizeof(old));
-    ck_assert_int_eq(open_at(&c, "s2/x", STAGE | CNIO_WIRE_O_TRUNC, 0xc1, &h, NULL, NULL), 0);
-    ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
-    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, sizeof(data), NULL, 0, NULL, NULL, 0), 0);
-    ck_assert_int_eq(st_call(&c, CNIO_WIRE_PREPARE, h, 0, NULL, 0, NULL, NULL, 0), 0);
-    ck_assert_int_ne(fx_kill(&st_fx, 0, SIGKILL), -1);
-    st_close(&c);
-    root0_rename(".cnio/stage/00000000000000c1.commit", ".cnio/meta/s2/x");
-    root0_rename(".cnio/stage/00000000000000c1.sums", ".cnio/sums/s2/x");
-    root0_rename(".cnio/stage/00000000000000c1", "s2/x");
-    ck_assert_int_eq(fx_restart(&st_fx, 0, NULL), 0);
-    st_session(&st_fx, 0, &c);
-    ck_assert_int_eq(finish_req(&c, "s2/x", 0xc1, 0), 0);
-    read_back(&c, "s2/x", data, sizeof(data));
-    ck_assert_int_eq(finish_req(&c, "s2/x", 0xc1, 0), 0);   /* finished already */
-    ck_assert_int_eq(staged_files(), 0);
-    ck_assert_int_eq(st_unlink(&c, "s2/x"), 0);
-    st_close(&c);
-}
-END_TEST
-
 /* RENAME of from to to on c: the reply's status. */
 static int rename_req(struct st_conn *c, const char *from, const char *to)
 {
@@ -1009,7 +957,6 @@ static Suite *stage_suite(void)
     tcase_add_test(tc, test_finish_picks_order);
     tcase_add_test(tc, test_finish_excl);
     tcase_add_test(tc, test_finish_after_step1_crash);
-    tcase_add_test(tc, test_finish_after_step2_crash);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -15,7 +15,6 @@
 #include "wire.h"
 
 #include <check.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -971,76 +970,6 @@ static void *racer_main(void *arg)
  * one is told it removed it and the others get NOENT, as from unlink(2): host 0, which
  * holds column 0, decides. A loser's view is made exact by removing host 0's part first
  * (through a URI of host 0 alone); an object left so by a crash is removed all the same. */
-/* Sets (or clears) COMMITTING in the metadata of name on server i, as a commit that a
- * crash stopped between its steps 2 and 3 leaves it (src/server/stage_commit.c; the
- * layout of src/server/meta.c, kept in step by hand): the server must be down. */
-static void meta_committing(int i, const char *name, int on)
-{
-    char p[PATH_MAX + 64];
-    uint8_t b[64];
-    int fd;
-
-    snprintf(p, sizeof(p), "%s/.cnio/meta/%s", fx.root[i], name);
-    fd = open(p, O_RDWR);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(pread(fd, b, sizeof(b), 0), (ssize_t)sizeof(b));
-    ck_assert(!memcmp(b, "CNIOMETA", 8));
-    cnio__put_le32(b + 28, on ? cnio__get_le32(b + 28) | 2u : cnio__get_le32(b + 28) & ~2u);
-    cnio__put_le32(b + 60, cnio__crc32c(0, b, 60));
-    ck_assert_int_eq(pwrite(fd, b, sizeof(b), 0), (ssize_t)sizeof(b));
-    close(fd);
-}
-
-/* The COMMITTING mark of name's metadata on server i. */
-static int meta_is_committing(int i, const char *name)
-{
-    char p[PATH_MAX + 64];
-    uint8_t b[64];
-    int fd;
-
-    snprintf(p, sizeof(p), "%s/.cnio/meta/%s", fx.root[i], name);
-    fd = open(p, O_RDONLY);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(pread(fd, b, sizeof(b), 0), (ssize_t)sizeof(b));
-    close(fd);
-    return (cnio__get_le32(b + 28) & 2u) != 0;
-}
-
-/*
- * An upload that replaced an object, whose commit on host 1 a crash stopped after the
- * data was in place and before its metadata lost COMMITTING (what step 3 does): host 1
- * holds column 0's generation, marked COMMITTING, and reads as incomplete. A reader
- * finishes it (FINISH, which the server answers with that step) and reads the new bytes.
- * The open failed with "incomplete" for good: readers FINISHed only staged instances.
- */
-START_TEST(reader_finishes_step3)
-{
-    const uint32_t up = RW | CNIO_WIRE_O_STAGE | CNIO_WIRE_O_TRUNC;
-    const size_t len = 3000;
-    uint8_t *a = rand_buf(len, 41), *b = rand_buf(len, 42), *got = malloc(len);
-    struct cnio_obj *o;
-
-    ck_assert_ptr_nonnull(got);
-    ck_assert_int_eq(open_obj("s3/x", "stripe_unit=1K", up, &o), 0);
-    ck_assert_int_eq(cnio__obj_pwrite(o, a, len, 0), (ssize_t)len);
-    ck_assert_int_eq(cnio__obj_close(o), 0);
-    ck_assert_int_eq(open_obj("s3/x", "stripe_unit=1K", up, &o), 0);
-    ck_assert_int_eq(cnio__obj_pwrite(o, b, len, 0), (ssize_t)len);
-    ck_assert_int_eq(cnio__obj_close(o), 0);
-    ck_assert_int_ne(fx_kill(&fx, 1, SIGKILL), -1);
-    meta_committing(1, "s3/x", 1);
-    ck_assert_int_eq(fx_restart(&fx, 1, NULL), 0);
-    ck_assert_int_eq(open_obj("s3/x", NULL, 0, &o), 0);
-    ck_assert_int_eq(cnio__obj_pread(o, got, len, 0), (ssize_t)len);
-    ck_assert(!memcmp(got, b, len));
-    ck_assert_int_eq(cnio__obj_close(o), 0);
-    ck_assert(!meta_is_committing(1, "s3/x"));
-    free(a);
-    free(b);
-    free(got);
-}
-END_TEST
-
 START_TEST(unlink_column0_decides)
 {
     struct cnio_obj_stat s;
@@ -1289,7 +1218,6 @@ static Suite *client_suite(void)
     tcase_add_test(tc, attach_on_demand);
     tcase_add_test(tc, list_stat_unlink);
     tcase_add_test(tc, unlink_column0_decides);
-    tcase_add_test(tc, reader_finishes_step3);
     suite_add_tcase(s, tc);
 
     tcase_add_checked_fixture(big, setup, teardown);
