@@ -8,6 +8,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -514,13 +515,17 @@ static int finish_locked(struct cnio_srv_conn *c, const char *name, uint64_t id,
     uint64_t want = id;
     int fd, ret, staged;
 
-    /* The instance's data file still staged: its commit did not reach step 2's rename
+    /* The instance still staged: its commit did not reach step 2's rename
      * (stage_commit.c), whatever the name's metadata says. A new name's step 1 writes
      * the final metadata before that rename, so a server killed between the two came
      * back with the name's metadata of this generation and no data file: taken for
      * "finished already", FINISH answered success, and the writer's close (or a
      * reader's open) took the object as committed on this host, which read as
-     * incomplete for good (a `cnio cp -r` that exited 0 without one file whole). */
+     * incomplete for good (a `cnio cp -r` that exited 0 without one file whole). When
+     * the instance is not staged, the commit finished only if the name's data file is
+     * there too: the startup scan removes a staged data file that has no ID.meta yet (a
+     * small upload never SYNCed nor PREPAREd, as one host's commit is), and such a
+     * commit cut short left the metadata alone, nothing to read (helper-96). */
     staged = cnio__srv_stage_resume(st, name, &want, NULL, NULL, &fd, &m);
     if (staged == 0)
         close(fd);
@@ -529,6 +534,13 @@ static int finish_locked(struct cnio_srv_conn *c, const char *name, uint64_t id,
     pthread_mutex_unlock(&st->lock);
     if (staged == -CNIO_ERR_NOENT && ret == 0 && have.gen == id &&
         !(have.flags & CNIO_SRV_META_COMMITTING)) {
+        struct stat sb;
+
+        if (fstatat(st->rootfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+            return errno == ENOENT ? cnio__srv_why(-CNIO_ERR_NOENT, "its commit here was cut "
+                                                   "short (the server stopped), and its "
+                                                   "upload is gone: nothing of it is here")
+                                   : cnio__srv_why_errno(errno);
         *seq = have.seq;   /* the order it was committed with, whoever asked */
         return 0;   /* finished already (another reader's FINISH, or the COMMIT whose
                      * reply its writer lost) */

@@ -451,6 +451,59 @@ START_TEST(test_finish_after_step1_crash)
 }
 END_TEST
 
+/*
+ * The same cut (a new name, between steps 1 and 2) after an upload that no SYNC nor
+ * PREPARE gave its ID.meta yet (one host's commit prepares nothing): at restart the
+ * startup scan removes the staged data file, which nothing describes, and what is left
+ * is the name's metadata of that generation, no data anywhere. FINISH must not say
+ * "finished already" (helper-96 found the writer then exited 0 and the object did not
+ * exist): -CNIO_ERR_NOENT, and the name is still nothing to read.
+ */
+START_TEST(test_finish_after_step1_crash_unsynced)
+{
+    static uint8_t data[6000];
+    char from[PATH_MAX + 64], to[PATH_MAX + 64], file[64];
+    uint8_t meta[64];   /* CNIO_SRV_META_SIZE (src/server/store.h) */
+    struct st_conn c;
+    uint64_t h, order = 0;
+    int fd;
+
+    fx_fill(data, sizeof(data), 26);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "s1/unsynced", STAGE, 0xb2, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_PREPARE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_ne(fx_kill(&st_fx, 0, SIGKILL), -1);
+    st_close(&c);
+    /* step 1 as a commit without PREPARE makes it (ID.final's bytes: gen, not
+     * COMMITTING), and no ID.meta */
+    snprintf(from, sizeof(from), "%s/.cnio/stage/00000000000000b2.final", st_fx.root[0]);
+    fd = open(from, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(read(fd, meta, sizeof(meta)), (ssize_t)sizeof(meta));
+    close(fd);
+    snprintf(to, sizeof(to), "%s/.cnio/meta/s1", st_fx.root[0]);
+    mkdir(to, 0755);
+    snprintf(to, sizeof(to), "%s/.cnio/meta/s1/unsynced", st_fx.root[0]);
+    fd = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, meta, sizeof(meta)), (ssize_t)sizeof(meta));
+    close(fd);
+    for (int k = 0; k < 3; k++) {
+        snprintf(file, sizeof(file), ".cnio/stage/00000000000000b2%s",
+                 k == 0 ? ".commit" : k == 1 ? ".final" : ".meta");
+        snprintf(from, sizeof(from), "%s/%s", st_fx.root[0], file);
+        ck_assert_int_eq(unlink(from), 0);
+    }
+    ck_assert_int_eq(fx_restart(&st_fx, 0, NULL), 0);
+    ck_assert(!stage_has("00000000000000b2"));   /* the scan removed it */
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(finish_at(&c, "s1/unsynced", 0xb2, 0, &order), -CNIO_ERR_NOENT);
+    ck_assert_int_eq(open_at(&c, "s1/unsynced", 0, 0, &h, NULL, NULL), -CNIO_ERR_NOENT);
+    st_close(&c);
+}
+END_TEST
+
 /* RENAME of from to to on c: the reply's status. */
 static int rename_req(struct st_conn *c, const char *from, const char *to)
 {
@@ -957,6 +1010,7 @@ static Suite *stage_suite(void)
     tcase_add_test(tc, test_finish_picks_order);
     tcase_add_test(tc, test_finish_excl);
     tcase_add_test(tc, test_finish_after_step1_crash);
+    tcase_add_test(tc, test_finish_after_step1_crash_unsynced);
     suite_add_tcase(s, tc);
     return s;
 }
