@@ -390,6 +390,45 @@ START_TEST(test_finish_excl)
 }
 END_TEST
 
+/* Unlinks server 0's stage/ID<suffix>. */
+static void unlink_stage0(uint64_t id, const char *suffix)
+{
+    char p[PATH_MAX + 64];
+
+    snprintf(p, sizeof(p), "%s/.cnio/stage/%016llx%s", st_fx.root[0], (unsigned long long)id,
+             suffix);
+    ck_assert_msg(unlink(p) == 0, "unlink %s", p);
+}
+
+/*
+ * On server 0, down: step 1 of the commit of prepared instance id of new name dir/base,
+ * as stage_commit.c takes it: the name's metadata (for a new name the final one: ID.final's
+ * bytes, this generation, not COMMITTING) renamed from ID.commit into .cnio/meta.
+ */
+static void step1_of_new_name(uint64_t id, const char *name)
+{
+    char from[PATH_MAX + 64], to[PATH_MAX + 64];
+    uint8_t meta[64];   /* CNIO_SRV_META_SIZE (src/server/store.h) */
+    const char *slash = strrchr(name, '/');
+    int fd;
+
+    snprintf(from, sizeof(from), "%s/.cnio/stage/%016llx.final", st_fx.root[0],
+             (unsigned long long)id);
+    fd = open(from, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(read(fd, meta, sizeof(meta)), (ssize_t)sizeof(meta));
+    close(fd);
+    snprintf(to, sizeof(to), "%s/.cnio/meta/%.*s", st_fx.root[0],
+             slash ? (int)(slash - name) : 0, name);
+    mkdir(to, 0755);
+    snprintf(to, sizeof(to), "%s/.cnio/meta/%s", st_fx.root[0], name);
+    fd = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, meta, sizeof(meta)), (ssize_t)sizeof(meta));
+    close(fd);
+    unlink_stage0(id, ".commit");   /* (step 1 renamed it) */
+}
+
 /*
  * A server killed in the COMMIT of a new name between its step 1 (the name's metadata,
  * of this generation: a new name's is final at once) and step 2 (the data file renamed
@@ -405,33 +444,17 @@ END_TEST
 START_TEST(test_finish_after_step1_crash)
 {
     static uint8_t data[9000];
-    char from[PATH_MAX + 64], to[PATH_MAX + 64];
-    uint8_t meta[64];   /* CNIO_SRV_META_SIZE (src/server/store.h) */
     uint8_t rb[CNIO_WIRE_INFO_SIZE];
     struct cnio_wire_info info;
     struct cnio_wire_hdr rh;
     struct st_conn c;
     uint64_t order = 0;
-    int fd;
 
     fx_fill(data, sizeof(data), 23);
     st_session(&st_fx, 0, &c);
     prepared_then_lost(&c, "s1/new", STAGE, 0xb1, data, sizeof(data));
     ck_assert_int_ne(fx_kill(&st_fx, 0, SIGKILL), -1);
-    snprintf(from, sizeof(from), "%s/.cnio/stage/00000000000000b1.final", st_fx.root[0]);
-    fd = open(from, O_RDONLY);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(read(fd, meta, sizeof(meta)), (ssize_t)sizeof(meta));
-    close(fd);
-    snprintf(to, sizeof(to), "%s/.cnio/meta/s1", st_fx.root[0]);
-    mkdir(to, 0755);
-    snprintf(to, sizeof(to), "%s/.cnio/meta/s1/new", st_fx.root[0]);
-    fd = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(write(fd, meta, sizeof(meta)), (ssize_t)sizeof(meta));
-    close(fd);
-    snprintf(from, sizeof(from), "%s/.cnio/stage/00000000000000b1.commit", st_fx.root[0]);
-    ck_assert_int_eq(unlink(from), 0);   /* (step 1 renamed it) */
+    step1_of_new_name(0xb1, "s1/new");
     ck_assert_int_eq(fx_restart(&st_fx, 0, NULL), 0);
     st_session(&st_fx, 0, &c);
     /* what a writer asks first over its new connection to column 0's host (cf_first_on):
@@ -462,11 +485,8 @@ END_TEST
 START_TEST(test_finish_after_step1_crash_unsynced)
 {
     static uint8_t data[6000];
-    char from[PATH_MAX + 64], to[PATH_MAX + 64], file[64];
-    uint8_t meta[64];   /* CNIO_SRV_META_SIZE (src/server/store.h) */
     struct st_conn c;
     uint64_t h, order = 0;
-    int fd;
 
     fx_fill(data, sizeof(data), 26);
     st_session(&st_fx, 0, &c);
@@ -475,26 +495,10 @@ START_TEST(test_finish_after_step1_crash_unsynced)
     ck_assert_int_eq(st_call(&c, CNIO_WIRE_PREPARE, h, 0, NULL, 0, NULL, NULL, 0), 0);
     ck_assert_int_ne(fx_kill(&st_fx, 0, SIGKILL), -1);
     st_close(&c);
-    /* step 1 as a commit without PREPARE makes it (ID.final's bytes: gen, not
-     * COMMITTING), and no ID.meta */
-    snprintf(from, sizeof(from), "%s/.cnio/stage/00000000000000b2.final", st_fx.root[0]);
-    fd = open(from, O_RDONLY);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(read(fd, meta, sizeof(meta)), (ssize_t)sizeof(meta));
-    close(fd);
-    snprintf(to, sizeof(to), "%s/.cnio/meta/s1", st_fx.root[0]);
-    mkdir(to, 0755);
-    snprintf(to, sizeof(to), "%s/.cnio/meta/s1/unsynced", st_fx.root[0]);
-    fd = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(write(fd, meta, sizeof(meta)), (ssize_t)sizeof(meta));
-    close(fd);
-    for (int k = 0; k < 3; k++) {
-        snprintf(file, sizeof(file), ".cnio/stage/00000000000000b2%s",
-                 k == 0 ? ".commit" : k == 1 ? ".final" : ".meta");
-        snprintf(from, sizeof(from), "%s/%s", st_fx.root[0], file);
-        ck_assert_int_eq(unlink(from), 0);
-    }
+    /* step 1, and none of what PREPARE made (a commit without one makes no ID.meta) */
+    step1_of_new_name(0xb2, "s1/unsynced");
+    unlink_stage0(0xb2, ".final");
+    unlink_stage0(0xb2, ".meta");
     ck_assert_int_eq(fx_restart(&st_fx, 0, NULL), 0);
     ck_assert(!stage_has("00000000000000b2"));   /* the scan removed it */
     st_session(&st_fx, 0, &c);
