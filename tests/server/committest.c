@@ -64,6 +64,17 @@ int unlink_id(struct st_conn *c, const char *name, uint64_t id)
     return st_call(c, CNIO_WIRE_UNLINK, 0, id, p, (uint32_t)n, NULL, NULL, 0);
 }
 
+int rename_req(struct st_conn *c, const char *from, const char *to)
+{
+    struct cnio_wire_open a = { .name = from, .name_len = (uint32_t)strlen(from) };
+    struct cnio_wire_open b = { .name = to, .name_len = (uint32_t)strlen(to) };
+    uint8_t buf[2 * (CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME)];
+    int n = cnio__wire_rename_encode(&a, &b, buf, sizeof(buf));
+
+    ck_assert_int_gt(n, 0);
+    return st_call(c, CNIO_WIRE_RENAME, 0, 0, buf, (uint32_t)n, NULL, NULL, 0);
+}
+
 int staged_files_on(int j)
 {
     char path[PATH_MAX + 16];

@@ -1,7 +1,8 @@
 /*
  * committest.h - what the tests of commit semantics share (check_server_commit.c,
- * check_server_stage.c): OPEN of a column, CRC, UNLINK of an instance, the stage
- * directory's instances, reading an object back, a staged upload through the client.
+ * check_server_stage.c, check_server_finish.c, check_server_group.c): OPEN of a column,
+ * CRC, UNLINK of an instance, RENAME, the stage directory's instances, reading an object
+ * back, a staged upload through the client.
  */
 #ifndef CNIO_TEST_COMMITTEST_H
 #define CNIO_TEST_COMMITTEST_H
@@ -25,6 +26,8 @@ int open_at(struct st_conn *c, const char *name, uint32_t flags, uint64_t off,
 int crc_of(struct st_conn *c, uint64_t h, uint64_t off, uint64_t len,
            struct cnio_wire_crc *cr);
 int unlink_id(struct st_conn *c, const char *name, uint64_t id);
+/* RENAME of from to to on c: the reply's status. */
+int rename_req(struct st_conn *c, const char *from, const char *to);
 /* Staged instances (data files) in server j's stage directory; the block sums and
  * metadata files there (an instance's ID.meta is written only when it matters, see
  * src/server/stage_idx.c; ID.commit and ID.final, by a PREPARE) must each have their
