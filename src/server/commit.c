@@ -76,11 +76,14 @@ int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct
         /* The instance's writer may have committed it already (a column joined late on
          * this host, while the writer wrote a little and closed): the object that commit
          * made is the one to write, in place. (Commits and joins of a name take turns:
-         * cnio__srv_open_lock.) */
+         * cnio__srv_open_lock.) Not when the metadata still says COMMITTING: with the
+         * open lock held, that is a commit a crash cut short, whose data file may be the
+         * old object's (before step 2, stage_commit.c); the instance is gone as far as a
+         * joiner goes, as when no commit of it began. */
         pthread_mutex_lock(&st->lock);
         ret = cnio__srv_store_meta_get(st, name, &cm);
         pthread_mutex_unlock(&st->lock);
-        if (ret != 0 || cm.gen != id)
+        if (ret != 0 || cm.gen != id || (cm.flags & CNIO_SRV_META_COMMITTING))
             return -CNIO_ERR_NOENT;
         return cnio__srv_store_open_obj(st, name, o->flags & ~(CNIO_WIRE_O_JOIN |
                                         CNIO_WIRE_O_STAGE | CNIO_WIRE_O_CREATE), want, fd, m,

@@ -3,7 +3,7 @@
  * kill after PREPARE leaves and the startup scan keeps, FINISH of such an instance
  * (refused when it cannot be made, the order it picks, exclusive creates), a kill
  * between a commit's steps 1 and 2 (stage_commit.c) with and without the upload's
- * metadata.
+ * metadata, and a late column's JOIN onto a commit left COMMITTING.
  */
 #include "committest.h"
 
@@ -369,6 +369,60 @@ START_TEST(test_finish_after_step1_crash_unsynced)
 }
 END_TEST
 
+/*
+ * A replace of a name cut by a crash after its step 1 (the metadata says generation ID,
+ * COMMITTING) whose upload the restarted server no longer holds (the scan removed it: no
+ * ID.meta), the data file still the old object's. A column that JOINs instance ID late
+ * must not take that for the object ID's commit made and write into it in place (the
+ * fallback of cnio__srv_open_stage for a writer that committed before the column came):
+ * nothing of ID is here. It opened the old object in place, and the column's bytes went
+ * into it.
+ */
+START_TEST(test_join_after_crashed_commit)
+{
+    static uint8_t old[5000];
+    char path[PATH_MAX + 64];
+    uint8_t meta[64], back[sizeof(old)];   /* CNIO_SRV_META_SIZE (src/server/store.h) */
+    struct st_conn c;
+    uint64_t h;
+    int fd;
+
+    fx_fill(old, sizeof(old), 31);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "jc/a", STAGE, 0x61, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, old, sizeof(old)), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 5, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_ne(fx_kill(&st_fx, 0, SIGKILL), -1);
+    st_close(&c);
+    /* step 1 of instance 0x62's commit: its generation, COMMITTING (the format of
+     * src/server/meta.c, kept in step by hand) */
+    snprintf(path, sizeof(path), "%s/.cnio/meta/jc/a", st_fx.root[0]);
+    fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pread(fd, meta, sizeof(meta), 0), (ssize_t)sizeof(meta));
+    ck_assert_uint_eq(cnio__get_le64(meta + 40), 0x61);
+    cnio__put_le64(meta + 40, 0x62);
+    cnio__put_le32(meta + 28, cnio__get_le32(meta + 28) | 0x2);   /* COMMITTING */
+    cnio__put_le32(meta + 60, cnio__crc32c(0, meta, 60));
+    ck_assert_int_eq(pwrite(fd, meta, sizeof(meta), 0), (ssize_t)sizeof(meta));
+    close(fd);
+    ck_assert_int_eq(fx_restart(&st_fx, 0, NULL), 0);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(open_at(&c, "jc/a", W | CNIO_WIRE_O_JOIN, 0x62, &h, NULL, NULL),
+                     -CNIO_ERR_NOENT);
+    ck_assert_int_eq(open_at(&c, "jc/a", 0, 0, NULL, NULL, NULL), -CNIO_ERR_INCOMPLETE);
+    snprintf(path, sizeof(path), "%s/jc/a", st_fx.root[0]);   /* the old bytes, untouched */
+    fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pread(fd, back, sizeof(back), 0), (ssize_t)sizeof(back));
+    close(fd);
+    ck_assert(memcmp(back, old, sizeof(old)) == 0);
+    ck_assert_int_eq(st_unlink(&c, "jc/a"), 0);
+    st_close(&c);
+}
+END_TEST
+
 static Suite *finish_suite(void)
 {
     Suite *s = suite_create("server_finish");
@@ -382,6 +436,7 @@ static Suite *finish_suite(void)
     tcase_add_test(tc, test_finish_excl);
     tcase_add_test(tc, test_finish_after_step1_crash);
     tcase_add_test(tc, test_finish_after_step1_crash_unsynced);
+    tcase_add_test(tc, test_join_after_crashed_commit);
     suite_add_tcase(s, tc);
     return s;
 }
