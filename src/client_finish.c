@@ -167,6 +167,12 @@ int cnio__cl_first_again(struct cnio_obj *obj, int ret, uint64_t *order)
                   "new connection the name was found created meanwhile by another writer, "
                   "while this open was exclusive (MPI_MODE_EXCL): nothing was committed, and "
                   "that object stays", obj->path, h0->name, h0->port, cnio_strerror(ret));
+    else if (r == -CNIO_ERR_NOENT)   /* (the host's reason said which) */
+        cnio__err("%s: commit on host %s:%u (column 0's, which decides it): %s, and over a "
+                  "new connection that host no longer holds the upload (it restarted and "
+                  "discarded it, or it expired): nothing of it was committed; write it again "
+                  "(`cnio stat` says what the name holds meanwhile: a replace cut short there "
+                  "reads as incomplete)", obj->path, h0->name, h0->port, cnio_strerror(ret));
     else if (r == 1)
         cnio__err("%s: commit on host %s:%u (column 0's, which decides it): %s, and its "
                   "cnio-server, back, is too old to commit it over a new connection "
