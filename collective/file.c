@@ -55,6 +55,7 @@ int cnio__coll_same_as(MPI_Comm comm, int64_t v, const char *what,
 {
     int64_t in[2] = { v, ~v }, out[2];   /* (min of ~v: ~ of the max, for every v) */
     char lo[32], hi[32];
+    const char *a = lo, *b = hi;
     int me = 1;
 
     if (MPI_Allreduce(in, out, 2, MPI_INT64_T, MPI_MIN, comm) != MPI_SUCCESS)
@@ -63,11 +64,15 @@ int cnio__coll_same_as(MPI_Comm comm, int64_t v, const char *what,
         return 0;
     if (MPI_Comm_rank(comm, &me) != MPI_SUCCESS || me != 0)
         return -CNIO_ERR_NOT_SAME;
-    snprintf(lo, sizeof(lo), "%lld", (long long)out[0]);
-    snprintf(hi, sizeof(hi), "%lld", (long long)~out[1]);
+    if (name) {
+        a = name(out[0]);
+        b = name(~out[1]);
+    } else {
+        snprintf(lo, sizeof(lo), "%lld", (long long)out[0]);
+        snprintf(hi, sizeof(hi), "%lld", (long long)~out[1]);
+    }
     cnio__err("%s: the ranks passed different values (from %s to %s), which MPI-3.1 "
-              "requires to be the same on every rank", what, name ? name(out[0]) : lo,
-              name ? name(~out[1]) : hi);
+              "requires to be the same on every rank", what, a, b);
     return -CNIO_ERR_NOT_SAME;
 }
 

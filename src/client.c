@@ -317,14 +317,13 @@ int cnio__obj_inplace(struct cnio_obj *obj)
             ret = -CNIO_ERR_NOTSUP;   /* it would say so by name alone */
         was[j] = obj->hosts[j].info;
     }
-    if (ret)
-        goto out;
-    ret = cl_stat_handles(obj, CNIO_WIRE_F_INPLACE);
-    for (int j = 0; j < obj->nhosts; j++) {   /* (a STAT that failed part way too) */
-        inplace |= !ret && (obj->hosts[j].info.flags & CNIO_WIRE_I_INPLACE);
-        obj->hosts[j].info = was[j];   /* what the open said stays (cnio__obj_opened) */
+    if (!ret) {
+        ret = cl_stat_handles(obj, CNIO_WIRE_F_INPLACE);
+        for (int j = 0; j < obj->nhosts; j++) {   /* (a STAT that failed part way too) */
+            inplace |= !ret && (obj->hosts[j].info.flags & CNIO_WIRE_I_INPLACE);
+            obj->hosts[j].info = was[j];   /* what the open said stays (cnio__obj_opened) */
+        }
     }
-out:
     free(was);
     return ret ? ret : inplace;
 }
