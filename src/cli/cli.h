@@ -187,6 +187,12 @@ struct cli_snap {
 };
 int cli_snap(int fd, struct cli_snap *s);
 int cli_snap_changed(int fd, const struct cli_snap *was);
+/* 1 when regular file fd has a byte at offset size (its st_size, say), else 0 (one
+ * pread). Files of /proc and /sys say 0 or 4096 whatever they hold: a copy planned by
+ * st_size would take their first st_size bytes for the whole, and exit 0. */
+int cli_longer_than(int fd, uint64_t size);
+#define CLI_LONGER_WHY "holds more bytes than its size says (a file of /proc or /sys, " \
+    "say): not copied; `cat FILE | cnio cp - URI` copies what it reads"
 
 /* len bytes of buffer, populated up front (no page faults on first use), or NULL;
  * cli_buf_free(p, len) releases it (p may be NULL). */

@@ -168,6 +168,8 @@ static int cp_open_src(struct cp_job *j)
                            S_ISDIR(sb.st_mode) ? NULL : "not a regular file");
     else if ((rc = cli_snap(j->src.fd, &j->src_snap)) != 0)
         rc = cp_local_fail(&j->src, rc, NULL);
+    else if (cli_longer_than(j->src.fd, (uint64_t)sb.st_size))
+        rc = cp_local_fail(&j->src, EIO, CLI_LONGER_WHY);
     else
         j->total = (uint64_t)sb.st_size;
     rc = cp_agree(rc);

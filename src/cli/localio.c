@@ -336,6 +336,17 @@ int cli_snap(int fd, struct cli_snap *s)
     return 0;
 }
 
+int cli_longer_than(int fd, uint64_t size)
+{
+    char c;
+    ssize_t r;
+
+    do
+        r = pread(fd, &c, 1, (off_t)size);
+    while (r < 0 && errno == EINTR);
+    return r == 1;
+}
+
 int cli_snap_changed(int fd, const struct cli_snap *was)
 {
     struct cli_snap now;

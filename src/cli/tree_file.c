@@ -51,6 +51,23 @@ static int tf_changed(struct tree_ctx *c, const char *rel)
     return -CNIO_ERR_IO;
 }
 
+/* A local source file with more bytes than its size says (cli_longer_than), or fewer:
+ * not copied, said by rel. */
+static int tf_longer(struct tree_ctx *c, const char *rel)
+{
+    if (!c->why[0])
+        snprintf(c->why, sizeof(c->why), "%s: " CLI_LONGER_WHY, rel);
+    return -CNIO_ERR_IO;
+}
+
+static int tf_shorter(struct tree_ctx *c, const char *rel)
+{
+    if (!c->why[0])
+        snprintf(c->why, sizeof(c->why), "%s: shorter than its size said when the copy "
+                 "began (written to meanwhile, or a file of /sys); not copied", rel);
+    return -CNIO_ERR_IO;
+}
+
 /* e as local file fd is now (snap): its size and mtime, which the copy and -p use. */
 static struct tree_ent tf_now(const struct tree_ent *e, const struct cli_snap *snap)
 {
@@ -240,8 +257,10 @@ static int tf_send_local(struct tree_ctx *c, const char *rel, int fd, uint64_t s
             uint64_t len = CNIO_MIN(c->chunk, end - off);
             ssize_t n = pread(fd, c->buf, (size_t)len, (off_t)off);
 
-            if (n <= 0)
-                return tf_fail(c, rel, n < 0 ? errno : EIO);
+            if (n < 0)
+                return tf_fail(c, rel, errno);
+            if (n == 0)   /* (a change made it shorter, or a file of /sys) */
+                return tf_shorter(c, rel);
             ret = tf_put(c, rel, obj, -1, c->buf, (uint64_t)n, off, resumed);
             off += (uint64_t)n;
         }
@@ -309,9 +328,9 @@ static int tf_upload(struct tree_ctx *c, const struct tree_ent *e)
         if (fd < 0)
             return tf_fail(c, e->rel, errno);
         ret = cli_snap(fd, &snap);
-        if (ret) {
+        if (ret || cli_longer_than(fd, snap.size)) {
             close(fd);
-            return tf_fail(c, e->rel, ret);
+            return ret ? tf_fail(c, e->rel, ret) : tf_longer(c, e->rel);
         }
         now = tf_now(e, &snap);
     }
@@ -658,8 +677,10 @@ int tree_small(const struct tree_ctx *c, const struct tree_ent *e)
 
 /*
  * Reads local file e (tree_small) into buf: 0, or a negative code (said);
- * -CNIO_ERR_OVERFLOW (not said) when its size or mtime is no longer the walk's, for the
- * caller to copy it alone, as it is now.
+ * -CNIO_ERR_OVERFLOW (not said) when its size or mtime is no longer the walk's, when it
+ * changed while read, or when it holds less or more than its size says, for the caller
+ * to copy it alone, as it is now (alone, a file that fails says why by name; in the
+ * batch, its status was said as a remote host's I/O error).
  */
 static int tf_slurp(struct tree_ctx *c, const struct tree_ent *e, char *buf)
 {
@@ -681,19 +702,23 @@ static int tf_slurp(struct tree_ctx *c, const struct tree_ent *e, char *buf)
         close(fd);
         return -CNIO_ERR_OVERFLOW;
     }
+    if (cli_longer_than(fd, e->size)) {   /* (alone, it says so by name) */
+        close(fd);
+        return -CNIO_ERR_OVERFLOW;
+    }
     while (k < e->size) {
         ssize_t n = pread(fd, buf + k, (size_t)(e->size - k), (off_t)k);
 
         if (n <= 0) {
-            err = n < 0 ? errno : EIO;
+            err = errno;
             close(fd);
-            return tf_fail(c, e->rel, err);
+            return n < 0 ? tf_fail(c, e->rel, err) : -CNIO_ERR_OVERFLOW;   /* shorter */
         }
         k += (uint64_t)n;
     }
     err = cli_snap_changed(fd, &snap);
     close(fd);
-    return err ? tf_changed(c, e->rel) : 0;
+    return err ? -CNIO_ERR_OVERFLOW : 0;   /* (alone, as it is now; said by name if again) */
 }
 
 /* For a batch of e[0..n): each entry's object name beneath end in *names (n of them) and
