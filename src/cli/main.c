@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -740,7 +741,25 @@ static int cli_extra_rank(void)
     return 0;
 }
 
-int main(int argc, char **argv)
+/*
+ * rc, or CLI_EXIT_FAIL when what the command wrote to standard output was lost (a full
+ * disk, a closed pipe: `cnio ls -l URI > list`), said, as coreutils' close_stdout does:
+ * stdio's buffer is written at exit, unchecked, and an error there was exit 0. A
+ * standard output closed before the command (EBADF with nothing written) is no error.
+ */
+static int cli_stdout_done(int rc)
+{
+    int pending = __fpending(stdout) != 0, failed = ferror(stdout) != 0;
+
+    if (fclose(stdout) != 0 && (pending || errno != EBADF))
+        failed = 1;
+    if (!failed)
+        return rc;
+    cli_err("cnio: standard output: %s\n", errno ? strerror(errno) : "write error");
+    return rc == CLI_EXIT_OK ? CLI_EXIT_FAIL : rc;
+}
+
+static int cli_main(int argc, char **argv)
 {
     static const struct {
         const char *name;
@@ -769,4 +788,9 @@ int main(int argc, char **argv)
     cli_err("cnio: unknown command '%s'\n", argv[1]);
     fprintf(stderr, "\n%s", usage_text);
     return CLI_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    return cli_stdout_done(cli_main(argc, argv));
 }
