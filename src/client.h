@@ -268,7 +268,9 @@ int cnio__obj_unlink(struct cnio_stack *st, const struct cnio_uri *u, const stru
 /* cnio__obj_unlink that also tells, in *remains (when not NULL), whether it removed what
  * hosts other than host 0 held of an object whose column 0 was gone (-CNIO_ERR_NOENT
  * returned): 1 then, the remains of a removal that stopped halfway or of one still under
- * way, else 0. What `cnio rm` needs to tell "no such object" from "remains removed". */
+ * way, else 0. What `cnio rm` needs to tell "no such object" from "remains removed".
+ * With -CNIO_ERR_ISDIR returned (a host holds a directory of the name), *remains is 1
+ * when some host removed a part of an object of the name, 0 when none held one. */
 int cnio__obj_unlink_remains(struct cnio_stack *st, const struct cnio_uri *u,
                              const struct cnio_hints *h, int *remains);
 /* Lists the directory u->path ("" = root): calls fn once per entry, names sorted, with

@@ -248,6 +248,8 @@ int cnio__obj_unlink_remains(struct cnio_stack *st, const struct cnio_uri *u,
         ret = calls[0].status;
     for (int i = 1; remains && ret == -CNIO_ERR_NOENT && i < c.n; i++)
         *remains |= calls[i].status == 0;
+    for (int i = 0; remains && ret == -CNIO_ERR_ISDIR && i < c.n; i++)
+        *remains |= calls[i].status == 0;   /* a part of an object beside the directory */
     free(calls);
     cnio__ns_end(&c);
     return ret;

@@ -49,6 +49,9 @@ int cli_target(const char *cmd, const struct cli_opts *o, const char *uri, struc
                struct cnio_hints *h);
 /* Prints "cnio CMD: what: strerror(rc)" to stderr; returns CLI_EXIT_FAIL. */
 int cli_fail(const char *cmd, const char *what, int rc);
+/* Says that uri, whose name ends in '/' (a directory), names an object, as ls(1) and
+ * stat(1) say of "file/" (ENOTDIR): CLI_EXIT_FAIL. */
+int cli_not_dir(const char *cmd, const char *uri);
 /* 1 when this thread's library calls since cnio__log_errors() returned mark said error
  * rc (an error line of theirs holds its text), so that the command need not say it again;
  * never for -CNIO_ERR_AUTH, whose words from cli_fail name the key file. */

@@ -233,12 +233,16 @@ static int cmd_mkdir(const struct cli_opts *o, char **pos, int n)
 
 /* cnio__obj_unlink_remains of u, with remains removed counted as success and said (an
  * object whose first host no longer had it is gone to stat and open: this is what a
- * removal that stopped halfway leaves, and rm finishing it did remove something). */
+ * removal that stopped halfway leaves, and rm finishing it did remove something).
+ * *only_dir (may be NULL): 1 with -CNIO_ERR_ISDIR when no host held an object of the
+ * name, only directories. */
 static int cmd_unlink(struct cnio_stack *st, const char *uri, const struct cnio_uri *u,
-                      const struct cnio_hints *h)
+                      const struct cnio_hints *h, int *only_dir)
 {
     int remains, rc = cnio__obj_unlink_remains(st, u, h, &remains);
 
+    if (only_dir)
+        *only_dir = rc == -CNIO_ERR_ISDIR && !remains;
     if (rc != -CNIO_ERR_NOENT || !remains)
         return rc;
     cli_err("cnio rm: %s: removed what the other servers held of it (its first server had "
@@ -250,9 +254,18 @@ static int cmd_unlink(struct cnio_stack *st, const char *uri, const struct cnio_
 int cli_rm_object(struct cnio_stack *st, const char *uri, const struct cnio_uri *u,
                   const struct cnio_hints *h)
 {
-    int rc = cmd_unlink(st, uri, u, h);
+    int rc, only_dir;
 
-    if (rc == -CNIO_ERR_ISDIR)
+    if (u->dir_slash) {   /* ("obj/" removed obj: rm(1) of "file/" removes nothing) */
+        cli_err("cnio rm: %s: a name ending in '/' names a directory: nothing removed (cnio "
+                "rm -r removes a directory and what it holds)\n", uri);
+        return -CNIO_ERR_ISDIR;
+    }
+    rc = cmd_unlink(st, uri, u, h, &only_dir);
+    if (rc == -CNIO_ERR_ISDIR && only_dir)   /* (it said "the object is removed" of none) */
+        cli_err("cnio rm: %s: is a directory (cnio rm -r removes it with what it holds)\n",
+                uri);
+    else if (rc == -CNIO_ERR_ISDIR)
         cli_err("cnio rm: %s: a host holds a directory of this name as well: the object is "
                 "removed, the directory is not (cnio rm -r removes it)\n", uri);
     else if (rc)
@@ -402,8 +415,12 @@ int cli_rm_tree(const struct cli_opts *o, const char *uri)
 
         rc = cnio__obj_stat(st, &e.u, &e.h, &s);
         e.top_is_dir = rc == 0 && s.is_dir;   /* the walk need not ask again */
+        if (rc == 0 && !s.is_dir && e.u.dir_slash) {   /* (rm -r of "file/" removes nothing) */
+            cmd_end(&e.u, st, ns);
+            return cli_not_dir("rm", uri);
+        }
         if (rc == 0 && !s.is_dir) {
-            rc = cmd_unlink(st, uri, &e.u, &e.h);
+            rc = cmd_unlink(st, uri, &e.u, &e.h, NULL);
             if (rc == -CNIO_ERR_ISDIR)   /* and a host's directory of its name */
                 rc = cmd_rm_shadow(st, ns, &e, "", e.u.path);
             if (rc && rc != -CNIO_ERR_EXIST)   /* (not empty: said) */
@@ -412,7 +429,7 @@ int cli_rm_tree(const struct cli_opts *o, const char *uri)
             return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
         }
         if (rc == -CNIO_ERR_NOENT) {
-            int r = cmd_unlink(st, uri, &e.u, &e.h);
+            int r = cmd_unlink(st, uri, &e.u, &e.h, NULL);
 
             if (r == 0) {
                 cmd_end(&e.u, st, ns);   /* no column 0, but the remains of a removal */
@@ -582,7 +599,11 @@ static int cmd_sum_one(const struct cli_opts *o, const char *name, char *buf, ui
         struct cnio_ns *ns = NULL;
 
         rc = cmd_session("sum", o, name, &u, &h, &st, NULL);
-        if (rc == 0) {
+        if (rc == 0 && (u.dir_slash || !u.path[0])) {
+            cli_err("cnio sum: %s: a name ending in '/' names a directory, not an object\n",
+                    name);
+            rc = -CNIO_ERR_ISDIR;
+        } else if (rc == 0) {
             rc = cnio__obj_open(st, &u, &h, 0, &obj);
             if (rc == 0) {
                 rc = tree_crc_obj(obj, buf, cap, &crc, &size);

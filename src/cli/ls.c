@@ -264,6 +264,7 @@ int cli_ls(int argc, char **argv)
     char *pos[1];
     int rc = cli_one_uri("ls", help, argc, argv, &o, pos, &u, &h, &st);
     struct ls_ctx x = { .o = &o, .u = &u, .h = &h };
+    int not_dir = 0;
 
     if (rc >= 0)
         return rc;
@@ -273,14 +274,18 @@ int cli_ls(int argc, char **argv)
         struct cnio_obj_stat s;
 
         x.one = 1;
-        if (cnio__obj_stat(st, &u, &h, &s) == 0 && !s.is_dir)
-            rc = ls_print(u.path, &s, &x);
+        if (cnio__obj_stat(st, &u, &h, &s) == 0 && !s.is_dir) {
+            if (u.dir_slash)   /* ("obj/": as ls(1) says of "file/") */
+                not_dir = 1;
+            else
+                rc = ls_print(u.path, &s, &x);
+        }
     }
     if (rc == 0 && o.json)
         fputs(o.json > 1 ? "]\n" : "[]\n", stdout);
     cnio__stack_close(st);
     cnio__uri_free(&u);
-    return rc ? cli_fail("ls", pos[0], rc) : CLI_EXIT_OK;
+    return not_dir ? cli_not_dir("ls", pos[0]) : rc ? cli_fail("ls", pos[0], rc) : CLI_EXIT_OK;
 }
 
 static int cli_stat_nothing(const char *name, const struct cnio_obj_stat *s, void *arg)
@@ -343,7 +348,13 @@ int cli_stat(int argc, char **argv)
     } else {   /* the root: a directory, there when its servers list it */
         memset(&s, 0, sizeof(s));
         s.is_dir = 1;
+        s.mtime_ns = INT64_MIN;   /* unknown (0 is the epoch): "-", and null in --json */
         rc = cnio__obj_list(st, &u, &h, cli_stat_nothing, NULL);
+    }
+    if (rc == 0 && u.dir_slash && !s.is_dir) {   /* ("obj/": as stat(1) says of "file/") */
+        cnio__stack_close(st);
+        cnio__uri_free(&u);
+        return cli_not_dir("stat", pos[0]);
     }
     if (rc == 0 && o.json) {
         cli_json_stat(u.path[0] ? u.path : "/", &s);

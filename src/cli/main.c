@@ -250,6 +250,13 @@ int cli_fail(const char *cmd, const char *what, int rc)
     return CLI_EXIT_FAIL;
 }
 
+int cli_not_dir(const char *cmd, const char *uri)
+{
+    cli_err("cnio %s: %s: not a directory: an object (a name ending in '/' names a "
+            "directory)\n", cmd, uri);
+    return CLI_EXIT_FAIL;
+}
+
 /* 1 when this host has an RDMA device (InfiniBand, Omni-Path, EFA, RoCE: anything under
  * /sys/class/infiniband), 0 when it has none. */
 static int cli_host_has_rdma(void)
