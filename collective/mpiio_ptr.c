@@ -11,12 +11,16 @@
 
 /* Data bytes of the view that lie before absolute byte e. Filetype instance k spans
  * [disp + k * extent + off[0], ... + extent) (view_check guarantees it), so the bytes
- * before e are those of k whole instances plus the blocks of instance k below e. */
+ * before e are those of k whole instances plus the blocks of instance k below e. A
+ * filetype with no data has no blocks (and any extent, 0 too): none lie before e. */
 static int64_t mpiio_view_bytes_before(const struct cnio_view *v, int64_t e)
 {
     const struct cnio_flat *ft = v->ft;
-    int64_t rel = e - v->disp - ft->off[0], k, base, n;
+    int64_t rel, k, base, n;
 
+    if (ft->size == 0)
+        return 0;
+    rel = e - v->disp - ft->off[0];
     if (rel <= 0)
         return 0;
     k = rel / ft->extent;
