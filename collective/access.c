@@ -84,6 +84,12 @@ int cnio__access_init(cnio_file_t *fh, MPI_Offset offset, const void *buf, int c
         return -CNIO_ERR_INVAL;
     if (a->nbytes % fh->view.etype_size)
         return -CNIO_ERR_INVAL;
+    /* A view that holds no data: the access moves nothing (a count of 0 in the status),
+     * and a collective one takes part with zero bytes, as a rank with count 0 does. */
+    if (fh->view.ft->size == 0) {
+        a->nbytes = 0;
+        return 0;
+    }
     rc = cnio__view_map(&fh->view, offset, a->nbytes, &a->ext, &a->next);
     if (rc)
         return rc;

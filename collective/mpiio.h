@@ -92,7 +92,8 @@ void mpiio__unlock(struct mpiio_file *m);
 
 /* Etypes in the view before the end of the object (for MPI_SEEK_END and APPEND). */
 int mpiio__eof_etypes(struct mpiio_file *m, int64_t *out);
-/* Etypes that count items of datatype make (a data access's pointer advance). */
+/* Etypes that count items of datatype make (a data access's pointer advance; 0 through a
+ * view that holds no data, which moves none). */
 int mpiio__etypes(struct mpiio_file *m, int count, MPI_Datatype datatype, int64_t *out);
 
 /* Which data access: explicit offset, individual or shared pointer; collective or not. */

@@ -29,7 +29,7 @@ static void view_drop(MPI_Datatype *t)
  * The rules MPI-IO sets for a filetype, checked on its flat form. A filetype may hold
  * no data at all (a darray or subarray piece of a rank that owns no element, a count of
  * zero): that rank's view is empty, it takes part in collectives with zero bytes, and
- * only a nonempty access through it is an error (cnio__view_map). A filetype whose data
+ * any access through it moves nothing (cnio__view_map). A filetype whose data
  * reaches past its extent is valid (HDF5's collective chunk I/O builds one: a struct of
  * resized chunk types, whose sticky bounds give an extent shorter than the data), but
  * its tiled instances would overlap: *overlap is set and cnio__view_map refuses an
@@ -182,7 +182,7 @@ int cnio__view_map(const struct cnio_view *v, MPI_Offset offset, int64_t nbytes,
     if (nbytes == 0)
         return 0;
     if (ft->size == 0)
-        return -CNIO_ERR_INVAL;   /* data through a view that holds none */
+        return 0;   /* a view that holds no data: an access through it moves nothing */
     if (__builtin_mul_overflow((int64_t)offset, v->etype_size, &p0) ||
         __builtin_add_overflow(p0, nbytes - 1, &pl))
         return -CNIO_ERR_OVERFLOW;

@@ -70,9 +70,9 @@ struct cnio_extent {
  * Maps a data access of nbytes starting at `offset` etypes into the view to the list of
  * file extents it touches, in data-stream order (the order of the bytes in the packed
  * user buffer); adjacent extents are merged. *out is malloc'ed (free it); *n its length.
- * 0, -CNIO_ERR_NOMEM, -CNIO_ERR_OVERFLOW, -CNIO_ERR_INVAL (negative offset or nbytes,
- * or nbytes > 0 through a view that holds no data).
- * nbytes 0 gives *n = 0 and *out = NULL.
+ * 0, -CNIO_ERR_NOMEM, -CNIO_ERR_OVERFLOW, -CNIO_ERR_INVAL (negative offset or nbytes).
+ * nbytes 0, or any nbytes through a view that holds no data (MPI-3.1 13.3: the view's
+ * data is its filetype's, here none), gives *n = 0 and *out = NULL.
  */
 int cnio__view_map(const struct cnio_view *v, MPI_Offset offset, int64_t nbytes,
                    struct cnio_extent **out, int64_t *n);

@@ -241,7 +241,9 @@ START_TEST(test_empty_views)
 }
 END_TEST
 
-/* Data through a view that holds none is refused, on every rank alike. */
+/* Data through a view that holds none moves nothing and succeeds (a count of 0), the
+ * other ranks' collective going on beside it, as Open MPI's MPI-IO does; it was refused
+ * (-CNIO_ERR_INVAL) on every rank. */
 START_TEST(test_data_through_empty_view)
 {
     MPI_Datatype ft = ft_darray_cyclic(rank);
@@ -249,7 +251,7 @@ START_TEST(test_data_through_empty_view)
     char uri[768];
     cnio_file_t *fh;
     MPI_Status st;
-    int rc;
+    int rc, cnt = -1;
 
     MPI_Type_commit(&ft);
     snprintf(uri, sizeof(uri), "cnio://%s/empty/too-much", hosts);
@@ -257,7 +259,9 @@ START_TEST(test_data_through_empty_view)
                                     MPI_INFO_NULL, &fh), 0);
     ck_assert_int_eq(cnio_file_set_view(fh, 0, MPI_DOUBLE, ft, "native", MPI_INFO_NULL), 0);
     rc = cnio_file_write_at_all(fh, 0, d, rank == 2 ? 1 : 0, MPI_DOUBLE, &st);
-    ck_assert_int_eq(rc, -CNIO_ERR_INVAL);
+    ck_assert_msg(rc == 0, "write_at_all: %s", cnio_strerror(rc));
+    MPI_Get_count(&st, MPI_DOUBLE, &cnt);
+    ck_assert_int_eq(cnt, 0);
     ck_assert_int_eq(cnio_file_close(&fh), 0);
     if (rank == 0)
         cnio_file_delete(uri, MPI_INFO_NULL);
