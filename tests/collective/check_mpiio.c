@@ -33,6 +33,7 @@ static const struct row rows[] = {
     { "view", 1, row_view },
     { "bottom", 1, row_bottom },
     { "byte_offset", 1, row_byte_offset },
+    { "empty_view", 1, row_empty_view },
     { "individual", 1, row_individual },
     { "shared", 1, row_shared },
     { "ordered", 1, row_ordered },

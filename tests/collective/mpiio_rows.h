@@ -54,6 +54,7 @@ void row_explicit_all(struct rctx *c);
 void row_view(struct rctx *c);
 void row_bottom(struct rctx *c);
 void row_byte_offset(struct rctx *c);
+void row_empty_view(struct rctx *c);
 void row_individual(struct rctx *c);
 void row_shared(struct rctx *c);
 void row_ordered(struct rctx *c);

@@ -210,6 +210,87 @@ void row_byte_offset(struct rctx *c)
     MPI_File_close(&fh);
 }
 
+/*
+ * Views that hold no data (a filetype of count 0, as a rank whose darray or subarray
+ * piece is empty has). First rank 0's view is empty and each other rank's holds E ints
+ * of every (nr - 1) * E: the others' data round-trips through write_all/read_at_all
+ * with rank 0 taking part, and rank 0's positions are those of a view of no bytes (the
+ * end of the file is etype 0, etype 1 lies at disp). Then every rank's view is empty (a
+ * shared pointer needs one view on every rank): seek_shared to the end gives 0, and
+ * data through the view moves nothing and succeeds. Through cnio, the seeks crashed
+ * (SIGSEGV) and the rest returned MPI_ERR_ARG. Open MPI's seeks to the end ignore the
+ * view's holes, its read_all through an empty view counts what it did not read, and on
+ * 4 ranks its write_at_all of data through one crashes (ompi_io_ompio_generate_current_
+ * file_view): those are checked on cnio alone, not printed.
+ */
+enum { E = 64 };
+
+void row_empty_view(struct rctx *c)
+{
+    MPI_File fh = ropen(c);
+    MPI_Datatype ft, none, blk;
+    MPI_Offset pos = -1, sh = -1, b = -1, size = -1;
+    MPI_Status st;
+    int out[2 * E], in[2 * E], n = rk ? 2 * E : 0, rc;
+
+    MPI_Type_contiguous(0, MPI_INT, &none);
+    MPI_Type_commit(&none);
+    if (rk == 0) {
+        MPI_Type_dup(none, &ft);
+    } else {
+        int len = E, disp = (rk - 1) * E;
+
+        MPI_Type_indexed(1, &len, &disp, MPI_INT, &blk);
+        MPI_Type_create_resized(blk, 0, (MPI_Aint)(nr - 1) * E * (MPI_Aint)sizeof(int), &ft);
+        MPI_Type_free(&blk);
+    }
+    MPI_Type_commit(&ft);
+    rc = MPI_File_set_view(fh, 0, MPI_INT, ft, "native", MPI_INFO_NULL);
+    rout(c, "set=%s", cls(rc));
+    fill_ints(out, n, rk);
+    memset(in, 0, sizeof(in));
+    rc = MPI_File_write_all(fh, out, n, MPI_INT, &st);
+    MPI_File_get_position(fh, &pos);
+    rout(c, " write_all=%s,%d pos=%lld", cls(rc), count_of(&st, MPI_INT), (long long)pos);
+    rsync(fh);
+    rc = MPI_File_read_at_all(fh, 0, in, n, MPI_INT, &st);
+    rout(c, " read_all=%s,%d,%d", cls(rc), count_of(&st, MPI_INT),
+         !memcmp(in, out, (size_t)n * sizeof(int)));
+    rc = MPI_File_seek(fh, 0, MPI_SEEK_END);
+    MPI_File_get_position(fh, &pos);
+    rout(c, " seek_end=%s", cls(rc));
+    if (rk == 0)
+        rout(c, ",%lld", (long long)pos);
+    else
+        rcheck(c, !is_cnio || pos == 2 * E, "seek to the end: past the rank's 2 * E ints");
+    rc = MPI_File_get_byte_offset(fh, 1, &b);
+    rout(c, " byte_offset=%s,%lld", cls(rc), (long long)b);
+
+    rc = MPI_File_set_view(fh, 0, MPI_INT, none, "native", MPI_INFO_NULL);
+    rout(c, " all_empty=%s", cls(rc));
+    rc = MPI_File_seek_shared(fh, 0, MPI_SEEK_END);
+    MPI_File_get_position_shared(fh, &sh);
+    rout(c, " seek_shared_end=%s", cls(rc));
+    rcheck(c, !is_cnio || sh == 0, "seek_shared to the end of an empty view: not 0");
+    rc = MPI_File_read_at(fh, 0, in, 1, MPI_INT, &st);
+    rout(c, " read_at=%s,%d", cls(rc), count_of(&st, MPI_INT));
+    if (is_cnio) {
+        rc = MPI_File_write_at_all(fh, 0, out, 1, MPI_INT, &st);
+        rcheck(c, rc == MPI_SUCCESS && count_of(&st, MPI_INT) == 0,
+               "write_at_all through an empty view: an error or a count not 0");
+        rc = MPI_File_read_all(fh, in, 1, MPI_INT, &st);
+        MPI_File_get_position(fh, &pos);
+        rcheck(c, rc == MPI_SUCCESS && count_of(&st, MPI_INT) == 0 && pos == 0,
+               "read_all through an empty view: an error, or a count or a position not 0");
+    }
+    rsync(fh);
+    MPI_File_get_size(fh, &size);
+    rout(c, " size=%lld", (long long)size);
+    MPI_Type_free(&ft);
+    MPI_Type_free(&none);
+    MPI_File_close(&fh);
+}
+
 void row_individual(struct rctx *c)
 {
     MPI_File fh = ropen(c);
