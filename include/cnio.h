@@ -160,7 +160,8 @@ int cnio_file_sync(cnio_file_t *fh);
  * etypes, and their bytes go to the filetype's blocks, tiled from byte disp. datarep must
  * be "native". Collective. info may be MPI_INFO_NULL (its hints are ignored here).
  * A rank's filetype may hold no data (size 0: a darray or subarray piece that owns no
- * element): that rank then calls the collectives with count 0. Returns 0, or
+ * element): any access of that rank through it then moves nothing and succeeds (a count
+ * of 0 in its status), and takes part in the collectives. Returns 0, or
  * -CNIO_ERR_INVAL for a view MPI-IO forbids (negative disp, overlapping or decreasing
  * filetype blocks, an etype whose size does not divide the filetype's), the same on all
  * ranks.
