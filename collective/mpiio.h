@@ -107,6 +107,10 @@ enum mpiio_pos { MPIIO_AT, MPIIO_IND, MPIIO_SHARED, MPIIO_ORDERED };
  */
 int mpiio__access(struct mpiio_file *m, enum mpiio_pos pos, int coll, MPI_Offset offset,
                   void *buf, int count, MPI_Datatype datatype, MPI_Status *status, int write);
+/* The MPI error (raised on m's handler) for mpiio__access's rc of a call with count and
+ * datatype: MPI_ERR_COUNT for a negative count and MPI_ERR_TYPE for MPI_DATATYPE_NULL, as
+ * ROMIO and OMPIO answer (MPI-3.1, 8.4), else mpiio__err's class; MPI_SUCCESS for 0. */
+int mpiio__access_err(struct mpiio_file *m, int rc, int count, MPI_Datatype datatype);
 
 /* A completed generalized request carrying status (MPI_Wait/MPI_Test return it):
  * MPI_SUCCESS or an MPI error code. */

@@ -163,12 +163,22 @@ int mpiio__access(struct mpiio_file *m, enum mpiio_pos pos, int coll, MPI_Offset
     return rc;
 }
 
+int mpiio__access_err(struct mpiio_file *m, int rc, int count, MPI_Datatype datatype)
+{
+    if (rc && count < 0)
+        return mpiio__raise(m, MPI_ERR_COUNT);
+    if (rc && datatype == MPI_DATATYPE_NULL)
+        return mpiio__raise(m, MPI_ERR_TYPE);
+    return mpiio__err(m, rc);
+}
+
 static int mpiio_rw(struct mpiio_file *m, enum mpiio_pos pos, int coll, MPI_Offset off,
                     void *buf, int count, MPI_Datatype datatype, MPI_Status *status, int write)
 {
     if (!m->fh)
         return mpiio__raise(m, MPI_ERR_FILE);
-    return mpiio__err(m, mpiio__access(m, pos, coll, off, buf, count, datatype, status, write));
+    return mpiio__access_err(m, mpiio__access(m, pos, coll, off, buf, count, datatype, status,
+                                              write), count, datatype);
 }
 
 MPIIO_API int MPI_File_read_at(MPI_File f, MPI_Offset off, void *buf, int count,

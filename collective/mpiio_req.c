@@ -68,7 +68,7 @@ static int mpiio_start(struct mpiio_file *m, enum mpiio_pos pos, int coll, MPI_O
     *req = MPI_REQUEST_NULL;
     rc = mpiio__access(m, pos, coll, off, buf, count, dt, &st, write);
     if (rc)
-        return mpiio__err(m, rc);
+        return mpiio__access_err(m, rc, count, dt);
     rc = mpiio__request(&st, req);
     return rc == MPI_SUCCESS ? rc : mpiio__raise(m, rc);
 }
@@ -189,7 +189,7 @@ static int mpiio_begin(struct mpiio_file *m, enum mpiio_pos pos, MPI_Offset off,
     if (rc)
         MPI_Status_set_elements_x(&m->split.status, MPI_BYTE, 0);
     m->split.active = 1;
-    return mpiio__err(m, rc);
+    return mpiio__access_err(m, rc, count, dt);
 }
 
 static int mpiio_end(struct mpiio_file *m, MPI_Status *st)

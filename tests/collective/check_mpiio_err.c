@@ -216,6 +216,46 @@ static void test_not_same(MPI_File fh)
  * rank, and the size as it was (rank 0's was set for all, with success; preallocate
  * could leave ranks waiting for each other); seek_shared and set_atomicity so too.
  */
+/* rc's class is want (MPI_Error_class), on this rank. */
+static void expect_class(const char *what, int rc, int want)
+{
+    int c = -1;
+
+    MPI_Error_class(rc, &c);
+    if (c != want) {
+        fprintf(stderr, "check_mpiio_err: rank %d, %s: class %d (want %d)\n", rank, what, c,
+                want);
+        failures++;
+    } else if (rank == 0) {
+        printf("%s: class %d\n", what, c);
+    }
+}
+
+/* A negative count and MPI_DATATYPE_NULL: MPI_ERR_COUNT and MPI_ERR_TYPE, as ROMIO and
+ * OMPIO say (MPI_ERR_ARG before), through the independent, nonblocking, split and
+ * collective forms (every rank passing the same bad argument). */
+static void test_bad_args(MPI_File fh)
+{
+    MPI_Request req = MPI_REQUEST_NULL;
+    char buf[16];
+
+    expect_class("MPI_File_read_at of count -1",
+                 MPI_File_read_at(fh, 0, buf, -1, MPI_BYTE, MPI_STATUS_IGNORE), MPI_ERR_COUNT);
+    expect_class("MPI_File_write_at of MPI_DATATYPE_NULL",
+                 MPI_File_write_at(fh, 0, buf, 1, MPI_DATATYPE_NULL, MPI_STATUS_IGNORE),
+                 MPI_ERR_TYPE);
+    expect_class("MPI_File_iread_at of count -1",
+                 MPI_File_iread_at(fh, 0, buf, -1, MPI_BYTE, &req), MPI_ERR_COUNT);
+    expect_class("MPI_File_read_all of count -1 on every rank",
+                 MPI_File_read_all(fh, buf, -1, MPI_BYTE, MPI_STATUS_IGNORE), MPI_ERR_COUNT);
+    expect_class("MPI_File_write_at_all of MPI_DATATYPE_NULL on every rank",
+                 MPI_File_write_at_all(fh, 0, buf, 1, MPI_DATATYPE_NULL, MPI_STATUS_IGNORE),
+                 MPI_ERR_TYPE);
+    expect_class("MPI_File_read_all_begin of count -1 on every rank",
+                 MPI_File_read_all_begin(fh, buf, -1, MPI_BYTE), MPI_ERR_COUNT);
+    MPI_File_read_all_end(fh, buf, MPI_STATUS_IGNORE);
+}
+
 static void test_hints_and_sizes(const struct fx *f)
 {
     static const char *const lenient[][2] = {
@@ -255,6 +295,7 @@ static void test_hints_and_sizes(const struct fx *f)
     }
     if (nranks > 1)
         test_not_same(fh);
+    test_bad_args(fh);
     MPI_File_close(&fh);
     MPI_Info_create(&info);
     MPI_Info_set(info, "cnio_lanes", "0");
