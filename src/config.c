@@ -700,3 +700,52 @@ int cnio__hints_foreach(const struct cnio_hints *h,
     }
     return 0;
 }
+
+/* The bytes d's field takes in struct cnio_hints. */
+static size_t cfg_field_size(const struct cfg_hint *d)
+{
+    const struct cnio_hints *h = NULL;
+
+    switch (d->kind) {
+    case CFG_SIZE64:
+        return sizeof(uint64_t);
+    case CFG_U32:
+        return sizeof(uint32_t);
+    case CFG_TRANSPORT:
+        return sizeof(h->transport);
+    case CFG_PROVIDER:
+        return sizeof(h->ofi_provider);
+    case CFG_PATH:
+        return sizeof(h->key_file);
+    case CFG_INT:
+    case CFG_CB:
+    case CFG_BOOL:
+    case CFG_CONNECT:
+    case CFG_ROUTE:
+        return sizeof(int);
+    }
+    return 0;
+}
+
+int cnio__hints_adopt(struct cnio_hints *h, const struct cnio_hints *from, const char *name)
+{
+    const struct cfg_hint *d = name ? cfg_find(name) : NULL;
+    size_t n;
+
+    if (!d)
+        return -CNIO_ERR_HINT;
+    /* (strings are zero-padded to their arrays' ends: cfg_copy) */
+    n = cfg_field_size(d);
+    if (memcmp((char *)h + d->off, (const char *)from + d->off, n) == 0)
+        return 0;
+    memcpy((char *)h + d->off, (const char *)from + d->off, n);
+    return 1;
+}
+
+int cnio__hints_get(const struct cnio_hints *h, const char *name, char *buf, size_t cap)
+{
+    const struct cfg_hint *d = name ? cfg_find(name) : NULL;
+    int n = d ? cfg_format(h, d, buf, cap) : -1;
+
+    return n < 0 || (size_t)n >= cap ? -CNIO_ERR_HINT : 0;
+}

@@ -136,6 +136,14 @@ int cnio__hints_resolve(struct cnio_hints *h, const struct cnio_uri *u);
  */
 int cnio__hints_foreach(const struct cnio_hints *h,
                         int (*fn)(const char *name, const char *value, void *arg), void *arg);
+/*
+ * Gives hint name (full or URI name) in h the value it has in from: 1 when the two
+ * differed, 0 when not, -CNIO_ERR_HINT for a name cnio does not know.
+ */
+int cnio__hints_adopt(struct cnio_hints *h, const struct cnio_hints *from, const char *name);
+/* Formats hint name's value in h into buf[cap] as cnio__hints_set would parse it:
+ * 0 or -CNIO_ERR_HINT (unknown name, or no room). */
+int cnio__hints_get(const struct cnio_hints *h, const char *name, char *buf, size_t cap);
 /* Parses "123", "4K", "16M", "1G" (powers of 1024): 0 or -CNIO_ERR_HINT. */
 int cnio__parse_size(const char *s, uint64_t *out);
 
