@@ -83,6 +83,14 @@ int cnio__coll_same_as(MPI_Comm comm, int64_t v, const char *what,
 int cnio__coll_world_rank(void);
 /* Hints: defaults, then CNIO_* environment, then the URI's query, then info. */
 int cnio__coll_hints(const struct cnio_uri *u, MPI_Info info, struct cnio_hints *h);
+/*
+ * Collective, after every rank resolved its hints h: every rank takes rank 0's values of
+ * the hints that must be the same on every rank (MPI-3.1 13.2.8; ROMIO takes rank 0's
+ * too): the layout's, the two-phase plan's (cb_nodes, cb_buffer_size, romio_cb_*, ...)
+ * and the connections' (lanes, route, budget, ...). Rank 0 warns, naming what (the
+ * file) and the values taken, when some rank's differed. 0 or -CNIO_ERR_MPI.
+ */
+int cnio__coll_hints_same(MPI_Comm comm, struct cnio_hints *h, const char *what);
 /* With CNIO_STATS set: gathers and prints the statistics summary (collective). */
 int cnio__coll_stats(cnio_file_t *fh, double secs);
 /* Before the open: -CNIO_ERR_HINT (rank 0 says why, and the least value that works) when

@@ -117,6 +117,49 @@ int cnio__coll_hints(const struct cnio_uri *u, MPI_Info info, struct cnio_hints 
     return rc;
 }
 
+/*
+ * The hints every rank of a collective open must hold alike (MPI-3.1 13.2.8 marks the
+ * MPI ones [SAME]): the layout rank 0 creates the object with; those every rank makes
+ * the two-phase plan from (aggregators, rounds, direct or aggregated); and those that
+ * choose the route and pace the connections, where ranks that disagree would call
+ * different collectives. The rest (timeouts, key file, data sieving of independent
+ * reads) are each process's own.
+ */
+static const char *const coll_same_hints[] = {
+    "striping_unit", "striping_factor", "cb_nodes", "cb_buffer_size", "romio_cb_write",
+    "romio_cb_read", "cnio_cb_direct_min", "cnio_lanes", "cnio_connect_window",
+    "cnio_transport", "cnio_ofi_provider", "cnio_replace", "cnio_resume",
+    "cnio_max_conns_per_server", "cnio_connect_mode", "cnio_route",
+};
+_Static_assert(CNIO_ARRAY_LEN(coll_same_hints) <= 32, "one bit each in a uint32_t");
+
+int cnio__coll_hints_same(MPI_Comm comm, struct cnio_hints *h, const char *what)
+{
+    struct cnio_hints r0 = *h;
+    uint32_t differ = 0;
+    char said[1024] = "", val[80];
+    int me = 0;
+
+    if (MPI_Bcast(&r0, (int)sizeof(r0), MPI_BYTE, 0, comm) != MPI_SUCCESS)
+        return -CNIO_ERR_MPI;
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(coll_same_hints); i++)
+        if (cnio__hints_adopt(h, &r0, coll_same_hints[i]) > 0)
+            differ |= 1u << i;
+    if (MPI_Allreduce(MPI_IN_PLACE, &differ, 1, MPI_UINT32_T, MPI_BOR, comm) != MPI_SUCCESS ||
+        MPI_Comm_rank(comm, &me) != MPI_SUCCESS)
+        return -CNIO_ERR_MPI;
+    if (!differ || me != 0)
+        return 0;
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(coll_same_hints); i++)
+        if ((differ & (1u << i)) && cnio__hints_get(h, coll_same_hints[i], val, sizeof(val)) == 0)
+            snprintf(said + strlen(said), sizeof(said) - strlen(said), "%s%s=%s",
+                     said[0] ? ", " : "", coll_same_hints[i], val);
+    cnio__warn("%s: the ranks gave different values of hints that MPI-3.1 (13.2.8) requires "
+               "to be the same on every rank; every rank uses rank 0's, as ROMIO does: %s",
+               what, said);
+    return 0;
+}
+
 void cnio__coll_set_status(MPI_Status *status, int64_t nbytes)
 {
     if (status != MPI_STATUS_IGNORE)
@@ -456,16 +499,22 @@ CNIO_API int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info 
     if (rc == 0)
         rc = cnio__coll_hints(&u, info, &fh->hints);
     if (rc == 0)
+        rc = file_oflags(amode, &fh->hints, &oflags);
+    if (rc == 0)
+        rc = (fh->uri = strdup(uri)) && (fh->ident = file_ident(&u)) ? 0 : -CNIO_ERR_NOMEM;
+    rc = file_same(fh, &u, amode, rc);
+    /* Each rank resolved its own hints (its info, environment and URI query); from here
+     * on every rank holds rank 0's of those a collective plan or the layout depends on
+     * (each rank planned from its own cb_nodes or cb_buffer_size, and the exchanges of
+     * a collective write overran their buffers). */
+    if (rc == 0)
+        rc = cnio__coll_hints_same(fh->comm, &fh->hints, uri);
+    if (rc == 0)
         rc = cnio__coll_budget_check(fh);
     /* A fabric transport: libfabric loads (0.3 s, once) while rank 0 opens the object,
      * not in the first data call, where each rank connects (cnio__fab_warm). */
     if (rc == 0 && strcmp(fh->hints.transport, "tcp") != 0)
         cnio__fab_warm();
-    if (rc == 0)
-        rc = file_oflags(amode, &fh->hints, &oflags);
-    if (rc == 0)
-        rc = (fh->uri = strdup(uri)) && (fh->ident = file_ident(&u)) ? 0 : -CNIO_ERR_NOMEM;
-    rc = file_same(fh, &u, amode, rc);
     if (rc == 0)
         rc = cnio__stack_open(&fh->st);
     if (rc == 0 && fh->rank == 0)

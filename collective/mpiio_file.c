@@ -370,6 +370,10 @@ MPIIO_API int MPI_File_set_info(MPI_File f, MPI_Info info)
     MPIIO_ENTER(m, f, PMPI_File_set_info(f, info));
     h = m->fh->hints;
     rc = cnio__coll_agree(m->fh->comm, mpiio_info_apply(&h, info));
+    /* rank 0's values of those the collective plan is made from, as at the open */
+    if (rc == 0)
+        rc = cnio__coll_agree(m->fh->comm,
+                              cnio__coll_hints_same(m->fh->comm, &h, m->fh->uri));
     if (rc == 0)
         m->fh->hints = h;
     return mpiio__err(m, rc);

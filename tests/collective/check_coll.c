@@ -743,6 +743,73 @@ START_TEST(test_get_info_layout)
 END_TEST
 
 /*
+ * Ranks whose open gives different cb_nodes and cb_buffer_size (MPI-3.1 13.2.8 wants
+ * them the same on every rank) all use rank 0's: an interleaved collective write and
+ * read come back right, and get_info says the same on every rank. Each rank used to
+ * plan the two-phase rounds from its own, and the write overran the exchange's buffers
+ * (SIGSEGV with 3 ranks). coll-samehints-n3.test runs it alone on 3 ranks.
+ */
+START_TEST(test_hints_differ)
+{
+    enum { NI = 20000 };
+    char uri[768], kv[160], got[2][MPI_MAX_INFO_VAL + 1], r0[2][MPI_MAX_INFO_VAL + 1];
+    static const char *const keys[2] = { "cb_nodes", "cb_buffer_size" };
+    int *mine = malloc(NI * sizeof(int)), *back = calloc(NI, sizeof(int));
+    int *all = calloc((size_t)NI * (size_t)nranks, sizeof(int)), flag = 0, ok, bad = -1;
+    MPI_Datatype v, ft;
+    MPI_Info info, used;
+    cnio_file_t *fh;
+
+    for (int i = 0; i < NI; i++)
+        mine[i] = i * nranks + rank;
+    MPI_Type_vector(NI, 1, nranks, MPI_INT, &v);
+    MPI_Type_create_resized(v, 0, (MPI_Aint)NI * nranks * (MPI_Aint)sizeof(int), &ft);
+    MPI_Type_commit(&ft);
+    snprintf(kv, sizeof(kv), "romio_cb_write=enable,romio_cb_read=enable,cb_nodes=%d,"
+             "cb_buffer_size=%d", rank + 1, 8192 * (rank + 1));
+    info_from(kv, &info);
+    uri_of("samehints", "stripe_unit=4K", uri, sizeof(uri));
+    ck_assert_int_eq(cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR |
+                                    MPI_MODE_DELETE_ON_CLOSE, info, &fh), 0);
+    ck_assert_int_eq(cnio_file_set_view(fh, (MPI_Offset)rank * (MPI_Offset)sizeof(int),
+                                        MPI_INT, ft, "native", MPI_INFO_NULL), 0);
+    ck_assert_int_eq(cnio_file_write_at_all(fh, 0, mine, NI, MPI_INT, MPI_STATUS_IGNORE), 0);
+    ck_assert_int_eq(cnio_file_read_at_all(fh, 0, back, NI, MPI_INT, MPI_STATUS_IGNORE), 0);
+    ok = memcmp(back, mine, NI * sizeof(int)) == 0;
+    ck_assert_int_eq(cnio_file_set_view(fh, 0, MPI_BYTE, MPI_BYTE, "native", MPI_INFO_NULL), 0);
+    ck_assert_int_eq(cnio_file_read_at_all(fh, 0, all, NI * nranks, MPI_INT,
+                                           MPI_STATUS_IGNORE), 0);
+    for (int i = 0; i < NI * nranks && bad < 0; i++)
+        if (all[i] != i)
+            bad = i;
+    ok = ok && bad < 0;
+    MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+    ck_assert_msg(ok, "read back wrong (rank %d: int %d of the file)", rank, bad);
+    /* every rank reports rank 0's values (each check is the same on every rank) */
+    ck_assert_int_eq(cnio_file_get_info(fh, &used), 0);
+    for (int k = 0; k < 2; k++) {
+        MPI_Info_get(used, keys[k], MPI_MAX_INFO_VAL, got[k], &flag);
+        memcpy(r0[k], got[k], sizeof(r0[k]));
+        MPI_Bcast(r0[k], (int)sizeof(r0[k]), MPI_CHAR, 0, MPI_COMM_WORLD);
+        ok = flag && strcmp(got[k], r0[k]) == 0;
+        MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+        ck_assert_msg(ok, "get_info: %s is %s on rank %d, %s on rank 0", keys[k],
+                      flag ? got[k] : "(none)", rank, r0[k]);
+    }
+    ck_assert_str_eq(got[0], "1");
+    ck_assert_str_eq(got[1], "8192");
+    MPI_Info_free(&used);
+    ck_assert_int_eq(cnio_file_close(&fh), 0);
+    MPI_Info_free(&info);
+    MPI_Type_free(&ft);
+    MPI_Type_free(&v);
+    free(mine);
+    free(back);
+    free(all);
+}
+END_TEST
+
+/*
  * Rank 0 starts two servers of the test's own; every rank gets their hosts, or every
  * rank fails the test: the other ranks must not wait in MPI_Bcast for a rank 0 that
  * left the test at a failed assertion (the job then hangs until its timeout). They wait
@@ -1005,9 +1072,16 @@ END_TEST
 static Suite *coll_suite(void)
 {
     Suite *s = suite_create("collective");
-    TCase *tc = tcase_create("mpi");
+    TCase *tc = tcase_create("samehints");
     int np = (int)(sizeof(patterns) / sizeof(patterns[0]));
 
+    /* a case of its own, so that coll-samehints-n3.test can run it alone (CK_RUN_CASE);
+     * first, while CNIO_KEY_FILE is still the key of the servers it uses (own_servers
+     * points it at servers it then stops) */
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_hints_differ);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("mpi");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_fabric_loaded_at_open);
     tcase_add_loop_test(tc, test_patterns_auto, 0, np);

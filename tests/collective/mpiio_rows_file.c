@@ -357,6 +357,23 @@ void row_info(struct rctx *c)
     }
     if (used != MPI_INFO_NULL)
         MPI_Info_free(&used);
+    /* values that differ between the ranks (MPI-3.1 13.2.8 wants them the same): cnio
+     * takes rank 0's on every rank, as at the open */
+    snprintf(v1, sizeof(v1), "%d", 65536 * (rk + 1));
+    MPI_Info_set(info, "cb_buffer_size", v1);
+    snprintf(v1, sizeof(v1), "%d", rk + 1);
+    MPI_Info_set(info, "cb_nodes", v1);
+    rc = MPI_File_set_info(fh, info);
+    used = MPI_INFO_NULL;
+    MPI_File_get_info(fh, &used);
+    info_value(used, "cb_buffer_size", v1, sizeof(v1));
+    info_value(used, "cb_nodes", v2, sizeof(v2));
+    rout(c, " differ=%s cb_buffer_size=%s cb_nodes=%s", cls(rc), v1, v2);
+    if (is_cnio)
+        rcheck(c, strstr(c->out, "differ=ok cb_buffer_size=65536 cb_nodes=1") != NULL,
+               "set_info of values that differ between the ranks");
+    if (used != MPI_INFO_NULL)
+        MPI_Info_free(&used);
     MPI_Info_free(&info);
     MPI_File_close(&fh);
 }
