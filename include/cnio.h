@@ -84,8 +84,11 @@ typedef struct cnio_file cnio_file_t;
  * the hints may differ), else every rank gets -CNIO_ERR_NOT_SAME and nothing is opened.
  * amode takes MPI_MODE_RDONLY, MPI_MODE_WRONLY or MPI_MODE_RDWR, optionally with
  * MPI_MODE_CREATE, MPI_MODE_EXCL, MPI_MODE_DELETE_ON_CLOSE. info may be MPI_INFO_NULL;
- * its hints override the URI's query, which overrides CNIO_* environment variables. On
- * success *fh owns the open object; cnio_file_close releases it.
+ * its hints override the URI's query, which overrides CNIO_* environment variables.
+ * Every rank then takes rank 0's values of the hints the layout, the collective plan and
+ * the connections depend on (striping_*, cb_*, romio_cb_*, cnio_lanes, cnio_route, ...;
+ * MPI-3.1 13.2.8 requires them to be the same), rank 0 warning when some rank's differed.
+ * On success *fh owns the open object; cnio_file_close releases it.
  * Returns 0 or a negative CNIO_ERR_*, the same on every rank; among them:
  * -CNIO_ERR_NOENT, no such object (without MPI_MODE_CREATE), or with hint cnio_resume no
  * interrupted upload of it left to resume on a host of its columns (nothing is said:
