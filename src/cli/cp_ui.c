@@ -65,6 +65,15 @@ int cp_parse(struct cp_job *j, int argc, char **argv, char **pos)
 
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
             return -2;
+        if (!strcmp(argv[i], "--")) {   /* the rest are names, "-dashfile" too (POSIX) */
+            for (i++; i < argc && npos < 2; i++)
+                pos[npos++] = argv[i];
+            if (i < argc) {
+                cli_err("cnio cp: %s: extra argument\n", argv[i]);
+                return -1;
+            }
+            break;
+        }
         if (!strcmp(argv[i], "--verify")) {
             j->o.verify = 1;
             continue;

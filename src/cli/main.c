@@ -474,6 +474,16 @@ int cli_parse(const char *help, int argc, char **argv, struct cli_opts *o, char 
             fputs(help, stdout);
             return -2;
         }
+        if (!strcmp(argv[i], "--")) {   /* the rest are names, "-dashfile" too (POSIX) */
+            for (i++; i < argc; i++) {
+                if (npos == maxpos) {
+                    cli_err("cnio: too many arguments\n");
+                    return -1;
+                }
+                pos[npos++] = argv[i];
+            }
+            break;
+        }
         if (!strcmp(argv[i], "-l")) {
             o->long_list = 1;
             continue;
