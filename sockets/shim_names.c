@@ -340,8 +340,9 @@ static int shim_hostent_lay(const struct cnio__skp_msg *m, int af, struct hosten
 
 /*
  * gethostbyname2_r through the proxy, everything in the caller's buffer: 0 with *result
- * set; 0 with *result NULL and *herr when the name has no address; ERANGE (errno ERANGE)
- * when buf is too small; or -1 via *fallback.
+ * set; 0 with *result NULL and *herr when the name has no address; ERANGE (errno ERANGE,
+ * *herr NETDB_INTERNAL) when buf is too small; or -1 via *fallback. A failure sets
+ * h_errno to *herr as well, as glibc does (threaded Perl reads h_errno after it).
  */
 static int shim_hostent_r(const char *name, int af, struct hostent *ret, char *buf,
                           size_t buflen, struct hostent **result, int *herr, int *fallback)
@@ -356,11 +357,13 @@ static int shim_hostent_r(const char *name, int af, struct hostent *ret, char *b
     *result = NULL;
     if (h) {
         free(q);
-        *herr = h;
+        *herr = h_errno = h;
         return h == TRY_AGAIN ? EAGAIN : 0;
     }
     rc = shim_hostent_lay(&q->m, af, ret, buf, buflen);
     free(q);
+    if (rc == ERANGE)   /* (the retry loop's test: NETDB_INTERNAL with errno ERANGE) */
+        *herr = h_errno = NETDB_INTERNAL;
     if (rc)
         return rc;
     *result = ret;

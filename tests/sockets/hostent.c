@@ -6,7 +6,10 @@
  *   - a result obtained by a thread that then exits, read by another thread after a
  *     third has allocated memory of about the result's size;
  *   - gethostbyname(A), then gethostbyname2(B, AF_INET): the first result still says A;
- *   - errno after a successful and a failed lookup (glibc leaves it alone).
+ *   - errno after a successful and a failed lookup (glibc leaves it alone);
+ *   - gethostbyname_r and gethostbyname2_r of a name with no address (glibc sets h_errno
+ *     as well as *h_errnop) and into a buffer too small (ERANGE, *h_errnop
+ *     NETDB_INTERNAL, which retry loops test).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -77,5 +80,24 @@ int main(int argc, char **argv)
     errno = 0;
     h1 = gethostbyname("nonexistent.invalid");
     printf("nonexistent: %s, h_errno %d, errno %d\n", h1 ? "found" : "NULL", h_errno, errno);
+    for (int two = 0; two < 2; two++) {
+        const char *fn = two ? "gethostbyname2_r" : "gethostbyname_r";
+        struct hostent he, *res = &he;
+        char buf[1024], small[8];
+        int herr = 777, rc;
+
+        h_errno = 0;
+        rc = two ? gethostbyname2_r("nonexistent.invalid", AF_INET, &he, buf, sizeof(buf), &res,
+                                    &herr)
+                 : gethostbyname_r("nonexistent.invalid", &he, buf, sizeof(buf), &res, &herr);
+        printf("%s nonexistent: rc %d, result %s, *h_errnop %d, h_errno %d\n", fn, rc,
+               res ? "set" : "NULL", herr, h_errno);
+        herr = 777;
+        errno = 0;
+        rc = two ? gethostbyname2_r(argv[1], AF_INET, &he, small, sizeof(small), &res, &herr)
+                 : gethostbyname_r(argv[1], &he, small, sizeof(small), &res, &herr);
+        printf("%s into 8 bytes: rc %d, errno %d, result %s, *h_errnop %d\n", fn, rc, errno,
+               res ? "set" : "NULL", herr);
+    }
     return 0;
 }
