@@ -130,8 +130,10 @@ int tree_walk_local_dir(int topfd, const char *rel, int follow, uint32_t from,
             ret = 0;
             continue;
         }
-        if (ret == -EOPNOTSUPP) {
-            cli_err("cnio cp: %s: not a file, directory or symlink: skipped\n", r);
+        if (ret == -EOPNOTSUPP) {   /* said and counted, as a dangling link: exit 1 */
+            cli_err("cnio cp: %s: not a file, directory or symlink (a FIFO, socket or "
+                    "device, which an object cannot be): not copied\n", r);
+            (*left_out)++;
             free(r);
             ret = 0;
             continue;
