@@ -166,14 +166,43 @@ static int mpiio_append(struct mpiio_file *m)
     return rc;
 }
 
+/*
+ * Whether the ranks of comm all named cnio:// objects, or all other files, as one
+ * collective open must (MPI-3.1, 13.2.1: the same file): 0, or MPI_ERR_NOT_SAME on every
+ * rank, rank 0 saying so. Mixed, the cnio ranks waited in cnio_file_open's collectives
+ * while the others were in Open MPI's own open, and the job hung. (An intercommunicator,
+ * or a comm MPI refuses, is left to the open to refuse.)
+ */
+static int mpiio_open_same_kind(MPI_Comm comm, const char *name, int is_cnio)
+{
+    int in[2] = { is_cnio, !is_cnio }, out[2], inter = 1, me = -1;
+
+    if (comm == MPI_COMM_NULL || PMPI_Comm_test_inter(comm, &inter) != MPI_SUCCESS || inter ||
+        PMPI_Allreduce(in, out, 2, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS)
+        return MPI_SUCCESS;
+    if (!out[0] || !out[1])
+        return MPI_SUCCESS;
+    if (PMPI_Comm_rank(comm, &me) == MPI_SUCCESS && me == 0)
+        cnio__err("MPI_File_open: the ranks named cnio:// objects and other files in one "
+                  "collective open (rank 0: %s), which MPI-3.1 requires to name the same "
+                  "file on every rank: nothing opened", name ? name : "(null)");
+    return MPI_ERR_NOT_SAME;
+}
+
 MPIIO_API int MPI_File_open(MPI_Comm comm, const char *name, int amode, MPI_Info info,
                             MPI_File *fh)
 {
     struct mpiio_file *m;
-    int rc, registered = 0, me = -1;
+    int rc, registered = 0, me = -1, is_cnio = name && cnio__uri_is_cnio(name);
     unsigned said;
 
-    if (!cnio__uri_is_cnio(name))
+    rc = mpiio_open_same_kind(comm, name, is_cnio);
+    if (rc != MPI_SUCCESS) {
+        if (fh)
+            *fh = MPI_FILE_NULL;
+        return mpiio__raise(NULL, rc);
+    }
+    if (!is_cnio)
         return PMPI_File_open(comm, name, amode, info, fh);
     if (!fh)
         return mpiio__raise(NULL, MPI_ERR_ARG);

@@ -256,6 +256,32 @@ static void test_bad_args(MPI_File fh)
     MPI_File_read_all_end(fh, buf, MPI_STATUS_IGNORE);
 }
 
+/* One collective open in which rank 0 names a cnio:// object and the others a local file
+ * (an erroneous program): MPI_ERR_NOT_SAME on every rank, nothing opened or made. It
+ * hung: the cnio rank waited in its open's collectives, the others in Open MPI's. */
+static void test_mixed_names(const struct fx *f)
+{
+    char name[700];
+    MPI_File fh = MPI_FILE_NULL;
+    struct stat sb;
+    int rc;
+
+    if (rank == 0)
+        snprintf(name, sizeof(name), "cnio://%s/err/mixed.dat", f->hosts);
+    else
+        snprintf(name, sizeof(name), "%s/mixed-local-%d", f->dir, rank);
+    rc = MPI_File_open(MPI_COMM_WORLD, name, MPI_MODE_CREATE | MPI_MODE_RDWR, MPI_INFO_NULL,
+                       &fh);
+    expect_class("an open naming a cnio:// object on rank 0 and local files elsewhere", rc,
+                 MPI_ERR_NOT_SAME);
+    if (rc == MPI_SUCCESS)
+        MPI_File_close(&fh);
+    if (rank != 0 && stat(name, &sb) == 0) {
+        fprintf(stderr, "check_mpiio_err: rank %d: %s was made\n", rank, name);
+        failures++;
+    }
+}
+
 static void test_hints_and_sizes(const struct fx *f)
 {
     static const char *const lenient[][2] = {
@@ -396,6 +422,8 @@ int main(int argc, char **argv)
     setenv("CNIO_KEY_FILE", key, 1);
     test_open_errors(&fx);
     test_hints_and_sizes(&fx);
+    if (nranks > 1)
+        test_mixed_names(&fx);
     test_server_killed(0);
     test_server_killed(1);
     MPI_Allreduce(&failures, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
