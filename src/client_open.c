@@ -8,6 +8,7 @@
 #include "client_int.h"
 #include "log.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,6 +271,8 @@ static int cl_finish_torn(struct cnio_obj *obj, uint32_t rest)
     return ret;
 }
 
+static atomic_int cl_said_factor;
+
 /* Column 0 first: it creates the object or tells its stored layout; then the others. */
 static int cl_open_all(struct cnio_obj *obj, int nuri, const struct cnio_ep_auth *auth)
 {
@@ -279,6 +282,12 @@ static int cl_open_all(struct cnio_obj *obj, int nuri, const struct cnio_ep_auth
     uint32_t rest;
     int ret;
 
+    /* (said once per process: a tree's files each open with the same hints) */
+    if (want > (uint32_t)nuri && (obj->oflags & CNIO_WIRE_O_CREATE) &&
+        !atomic_exchange(&cl_said_factor, 1))
+        cnio__warn("%s: striping_factor %u, but the URI names %d host%s: a new object gets "
+                   "%d column%s", obj->path, want, nuri, nuri == 1 ? "" : "s", nuri,
+                   nuri == 1 ? "" : "s");
     obj->nhosts = 1;
     ret = obj->borrowed ? 0 : cnio__cl_connect(obj->st, &obj->h, obj->hosts, 1,
                                                (int)obj->h.lanes, auth, &obj->stats);
