@@ -206,6 +206,16 @@ static int st_run(struct cp_job *j)
                 cli_err("cnio cp: %s: a remote host no longer knows this %s (it restarted); "
                         "%s\n", uri, j->dst.remote ? "upload" : "download",
                         st_gone_advice(j));
+        } else if ((ret == -CNIO_ERR_CONN || ret == -CNIO_ERR_TIMEOUT) && obj &&
+                   !j->dst.remote) {
+            /* a host lost part way through a download (a server restarted while it was
+             * reconnected to, under load: tree-restart.test in ci-132): what the stream's
+             * user can do, too (an upload's discard says what replaces it) */
+            if (!cli_said(said, ret))
+                cli_fail("cp", uri, ret);
+            if (!cnio__log_said_since(said, st_gone_advice(j)))
+                cli_err("cnio cp: %s: the download stopped part way; %s\n", uri,
+                        st_gone_advice(j));
         } else if (!cli_said(said, ret)) {   /* else the library's line named the host and why */
             cli_fail("cp", uri, ret);
         }
