@@ -605,8 +605,13 @@ static int cfg_query_pair(struct cnio_hints *h, const char *s, size_t n)
         return -CNIO_ERR_URI;
     *eq = '\0';
     ret = cnio__hints_set(h, buf, eq + 1);
-    if (ret == 1) {
-        cnio__warn("ignoring unknown hint \"%s\" in URI query", buf);
+    if (ret == 1) {   /* (said once: an open resolves its URI's hints more than once) */
+        char now[160];
+
+        snprintf(now, sizeof(now), "query %.150s", buf);
+        /* (a check that hushes the log, as cli_check_uri's, has not said it) */
+        if (cnio__log_get_level() >= CNIO_LOG_WARN && cfg_first_time(now))
+            cnio__warn("ignoring unknown hint \"%s\" in URI query", buf);
         ret = 0;
     }
     return ret;
