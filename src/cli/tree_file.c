@@ -51,8 +51,8 @@ static int tf_changed(struct tree_ctx *c, const char *rel)
     return -CNIO_ERR_IO;
 }
 
-/* A local source file with more bytes than its size says (cli_longer_than), or fewer:
- * not copied, said by rel. */
+/* A local source file with more bytes than its size says (cli_longer_than): not copied,
+ * said by rel. */
 static int tf_longer(struct tree_ctx *c, const char *rel)
 {
     if (!c->why[0])
@@ -60,6 +60,7 @@ static int tf_longer(struct tree_ctx *c, const char *rel)
     return -CNIO_ERR_IO;
 }
 
+/* One with fewer (its reads ended before its size): not copied, said by rel. */
 static int tf_shorter(struct tree_ctx *c, const char *rel)
 {
     if (!c->why[0])
