@@ -766,14 +766,53 @@ static int cli_extra_rank(void)
  */
 static int cli_stdout_done(int rc)
 {
-    int pending = __fpending(stdout) != 0, failed = ferror(stdout) != 0;
+    int pending = __fpending(stdout) != 0, failed = ferror(stdout) != 0, closed;
 
-    if (fclose(stdout) != 0 && (pending || errno != EBADF))
+    errno = 0;
+    closed = fclose(stdout) == 0;
+    if (!closed && (pending || errno != EBADF))
         failed = 1;
     if (!failed)
         return rc;
-    cli_err("cnio: standard output: %s\n", errno ? strerror(errno) : "write error");
+    /* (an earlier write failed and the close did not: errno no longer says why) */
+    cli_err("cnio: standard output: %s\n", !closed && errno ? strerror(errno) : "write error");
     return rc == CLI_EXIT_OK ? CLI_EXIT_FAIL : rc;
+}
+
+/*
+ * argv[1..argc) of a command with grouped flags split, as getopt takes them: "-rp" as
+ * "-r" "-p" (`cnio cp -rp`, `ls -lq`), for the flags that take no value (r R p L l q);
+ * not after "--", nor as the value of -o, --key or --chunk. A group with any other
+ * letter stays as it is (an unknown option, or a name). *n is the new count; the array
+ * is malloc'ed (free it; its strings are argv's or static), NULL when out of memory.
+ * run and bench are not given here: run's arguments are its program's.
+ */
+static char **cli_split_flags(int argc, char **argv, int *n)
+{
+    static const char flags[] = "rRpLlq";
+    static char one[sizeof(flags) - 1][3] = { "-r", "-R", "-p", "-L", "-l", "-q" };
+    char **out = calloc((size_t)argc * (sizeof(flags) - 1) + 1, sizeof(*out));
+    int k = 0, done = 0;
+
+    if (!out)
+        return NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        size_t len = strlen(a);
+
+        if (i > 0 && !done && a[0] == '-' && len > 2 && a[1] != '-' &&
+            len - 1 <= sizeof(flags) - 1 && strspn(a + 1, flags) == len - 1 &&
+            strcmp(argv[i - 1], "-o") && strcmp(argv[i - 1], "--key") &&
+            strcmp(argv[i - 1], "--chunk")) {
+            for (size_t j = 1; j < len; j++)
+                out[k++] = one[strchr(flags, a[j]) - flags];
+            continue;
+        }
+        done |= i > 0 && !strcmp(a, "--");
+        out[k++] = argv[i];
+    }
+    *n = k;
+    return out;
 }
 
 static int cli_main(int argc, char **argv)
@@ -799,9 +838,20 @@ static int cli_main(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     for (size_t i = 0; i < CNIO_ARRAY_LEN(cmds); i++)
-        if (!strcmp(argv[1], cmds[i].name))
-            return !cmds[i].ranks && cli_extra_rank() ? CLI_EXIT_OK
-                                                      : cmds[i].fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], cmds[i].name)) {
+            int n = argc - 1, rc;
+            char **args = cmds[i].fn == cli_run || cmds[i].fn == cli_bench
+                          ? argv + 1 : cli_split_flags(argc - 1, argv + 1, &n);
+
+            if (!args) {
+                cli_err("cnio: out of memory\n");
+                return CLI_EXIT_FAIL;
+            }
+            rc = !cmds[i].ranks && cli_extra_rank() ? CLI_EXIT_OK : cmds[i].fn(n, args);
+            if (args != argv + 1)
+                free(args);
+            return rc;
+        }
     cli_err("cnio: unknown command '%s'\n", argv[1]);
     fprintf(stderr, "\n%s", usage_text);
     return CLI_EXIT_USAGE;
