@@ -96,7 +96,7 @@ int cnio__coll_hints(const struct cnio_uri *u, MPI_Info info, struct cnio_hints 
     char key[MPI_MAX_INFO_KEY + 1], *val;
     int rc, nkeys, flag;
 
-    rc = cnio__hints_resolve(h, u);
+    rc = cnio__hints_resolve_say(h, u, cnio__coll_world_rank() == 0);
     if (rc || info == MPI_INFO_NULL)
         return rc;
     if (MPI_Info_get_nkeys(info, &nkeys) != MPI_SUCCESS)

@@ -589,8 +589,8 @@ int cnio__hints_from_env(struct cnio_hints *h)
     return 0;
 }
 
-/* One "key=value" of length n. */
-static int cfg_query_pair(struct cnio_hints *h, const char *s, size_t n)
+/* One "key=value" of length n; an unknown name is said when say. */
+static int cfg_query_pair(struct cnio_hints *h, const char *s, size_t n, int say)
 {
     char buf[PATH_MAX + 64];
     char *eq;
@@ -610,14 +610,14 @@ static int cfg_query_pair(struct cnio_hints *h, const char *s, size_t n)
 
         snprintf(now, sizeof(now), "query %.150s", buf);
         /* (a check that hushes the log, as cli_check_uri's, has not said it) */
-        if (cnio__log_get_level() >= CNIO_LOG_WARN && cfg_first_time(now))
+        if (say && cnio__log_get_level() >= CNIO_LOG_WARN && cfg_first_time(now))
             cnio__warn("ignoring unknown hint \"%s\" in URI query", buf);
         ret = 0;
     }
     return ret;
 }
 
-int cnio__hints_from_query(struct cnio_hints *h, const char *query)
+static int cfg_from_query(struct cnio_hints *h, const char *query, int say)
 {
     const char *p = query;
 
@@ -627,7 +627,7 @@ int cnio__hints_from_query(struct cnio_hints *h, const char *query)
         size_t n = strcspn(p, "&");
 
         if (n > 0) {
-            int ret = cfg_query_pair(h, p, n);
+            int ret = cfg_query_pair(h, p, n, say);
             if (ret)
                 return ret;
         }
@@ -638,7 +638,12 @@ int cnio__hints_from_query(struct cnio_hints *h, const char *query)
     return 0;
 }
 
-int cnio__hints_resolve(struct cnio_hints *h, const struct cnio_uri *u)
+int cnio__hints_from_query(struct cnio_hints *h, const char *query)
+{
+    return cfg_from_query(h, query, 1);
+}
+
+int cnio__hints_resolve_say(struct cnio_hints *h, const struct cnio_uri *u, int say)
 {
     int ret;
 
@@ -646,7 +651,12 @@ int cnio__hints_resolve(struct cnio_hints *h, const struct cnio_uri *u)
     ret = cnio__hints_from_env(h);
     if (ret)
         return ret;
-    return cnio__hints_from_query(h, u ? u->query : NULL);
+    return cfg_from_query(h, u ? u->query : NULL, say);
+}
+
+int cnio__hints_resolve(struct cnio_hints *h, const struct cnio_uri *u)
+{
+    return cnio__hints_resolve_say(h, u, 1);
 }
 
 static int cfg_format(const struct cnio_hints *h, const struct cfg_hint *d, char *buf,

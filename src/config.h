@@ -130,6 +130,9 @@ int cnio__hints_from_env(struct cnio_hints *h);
 int cnio__hints_from_query(struct cnio_hints *h, const char *query);
 /* Defaults, then environment, then the URI's query: what a caller without MPI_Info uses. */
 int cnio__hints_resolve(struct cnio_hints *h, const struct cnio_uri *u);
+/* As cnio__hints_resolve; an unknown name in the query is said only when say (rank 0 of a
+ * job says it, as cnio__hints_set_mpi's bad values, not every rank). */
+int cnio__hints_resolve_say(struct cnio_hints *h, const struct cnio_uri *u, int say);
 /*
  * Calls fn(name, value, arg) for every hint with its value in effect, formatted as
  * cnio__hints_set would parse it (for MPI_File_get_info / cnio_file_get_info).

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "stack.h"
 #include "tree.h"
+#include "../../collective/coll.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -144,7 +145,7 @@ static const char *cli_hint_split(const struct cli_opts *o, int i, char *name, s
 
 int cli_hints(const struct cli_opts *o, const struct cnio_uri *u, struct cnio_hints *h)
 {
-    int rc = cnio__hints_resolve(h, u);
+    int rc = cnio__hints_resolve_say(h, u, cnio__coll_world_rank() == 0);
 
     for (int i = 0; rc == 0 && i < o->nhints; i++) {
         char name[MPI_MAX_INFO_KEY];
