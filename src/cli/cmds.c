@@ -613,6 +613,10 @@ static int cmd_sum_one(const struct cli_opts *o, const char *name, char *buf, ui
                 cli_fail("sum", name, rc);
         }
         cmd_end(&u, st, ns);
+    } else if (strcmp(name, "-") == 0) {
+        rc = tree_crc_stream(STDIN_FILENO, buf, cap, &crc, &size);
+        if (rc)
+            cli_err("cnio sum: standard input: %s\n", strerror(errno));
     } else {
         int fd = open(name, O_RDONLY | O_CLOEXEC);
 
@@ -706,7 +710,7 @@ int cli_sum(int argc, char **argv)
         "usage: cnio sum [--key FILE] [-o NAME=VALUE] URI|FILE...\n\n"
         "Prints the CRC32C (Castagnoli, as iSCSI) of every byte of each object or local file,\n"
         "its size and its name: the checksum `cnio cp --verify` compares, so that the two\n"
-        "ends of a copy can be compared by hand.\n";
+        "ends of a copy can be compared by hand. FILE - is standard input.\n";
     struct cli_opts o = { 0 };
     char *pos[256];
     int n, rc = cmd_args(help, argc, argv, &o, pos, 1, 256, &n);

@@ -187,6 +187,8 @@ int tree_same_crc(struct tree_ctx *ctx, const struct tree_ent *e);
 int tree_same_link(struct tree_ctx *ctx, const struct tree_ent *e);
 /* CRC32C of every byte of a local file or of an object (`cnio sum`, --checksum). */
 int tree_crc_local(int fd, char *buf, uint64_t cap, uint32_t *crc, uint64_t *size);
+/* As tree_crc_local, of what read(2) gives from fd's position to its end (a pipe). */
+int tree_crc_stream(int fd, char *buf, uint64_t cap, uint32_t *crc, uint64_t *size);
 int tree_crc_obj(struct cnio_obj *obj, char *buf, uint64_t cap, uint32_t *crc, uint64_t *size);
 
 #endif /* CNIO_CLI_TREE_H */

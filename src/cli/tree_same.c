@@ -34,6 +34,28 @@ int tree_crc_local(int fd, char *buf, uint64_t cap, uint32_t *crc, uint64_t *siz
     return 0;
 }
 
+int tree_crc_stream(int fd, char *buf, uint64_t cap, uint32_t *crc, uint64_t *size)
+{
+    uint32_t v = 0;
+    uint64_t off = 0;
+
+    for (;;) {
+        ssize_t n = read(fd, buf, (size_t)cap);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return cnio__err_from_errno(errno);
+        if (n == 0)
+            break;
+        v = cnio__crc32c(v, buf, (size_t)n);
+        off += (uint64_t)n;
+    }
+    *crc = v;
+    *size = off;
+    return 0;
+}
+
 int tree_crc_obj(struct cnio_obj *obj, char *buf, uint64_t cap, uint32_t *crc, uint64_t *size)
 {
     uint64_t total, off = 0;
