@@ -19,6 +19,9 @@ static int file_set_view(cnio_file_t *fh, MPI_Offset disp, MPI_Datatype etype,
         return -CNIO_ERR_INVAL;
     if (disp < 0 || !datarep || strcmp(datarep, "native") != 0)
         rc = datarep && strcmp(datarep, "native") ? -CNIO_ERR_NOTSUP : -CNIO_ERR_INVAL;
+    if (rc == 0 && !(cnio__view_committed(fh->comm, etype) &&
+                     cnio__view_committed(fh->comm, filetype)))
+        rc = -CNIO_ERR_INVAL;
     if (rc == 0)
         rc = cnio__view_set(&fh->view, disp, etype, filetype);
     return cnio__coll_agree(fh->comm, rc);

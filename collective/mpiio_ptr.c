@@ -60,11 +60,28 @@ static int mpiio_byte_offset(struct mpiio_file *m, MPI_Offset offset, MPI_Offset
     return rc;
 }
 
+/*
+ * The class of a view refused with disp and datarep right, as ROMIO and OMPIO say:
+ * MPI_ERR_TYPE for a type that is null or not committed, MPI_ERR_ARG for a filetype
+ * whose size the etype's does not divide, else MPI_ERR_TYPE (blocks that decrease or
+ * overlap).
+ */
+static int mpiio_view_class(MPI_Comm comm, MPI_Datatype etype, MPI_Datatype filetype)
+{
+    MPI_Count es, fs;
+
+    if (cnio__view_committed(comm, etype) && cnio__view_committed(comm, filetype) &&
+        MPI_Type_size_x(etype, &es) == MPI_SUCCESS &&
+        MPI_Type_size_x(filetype, &fs) == MPI_SUCCESS && es > 0 && fs % es != 0)
+        return MPI_ERR_ARG;
+    return MPI_ERR_TYPE;
+}
+
 MPIIO_API int MPI_File_set_view(MPI_File f, MPI_Offset disp, MPI_Datatype etype,
                                 MPI_Datatype filetype, const char *datarep, MPI_Info info)
 {
     int64_t cur;
-    int rc = 0;
+    int rc = 0, pre;
 
     MPIIO_ENTER(m, f, PMPI_File_set_view(f, disp, etype, filetype, datarep, info));
     if (disp == MPI_DISPLACEMENT_CURRENT) {
@@ -78,11 +95,16 @@ MPIIO_API int MPI_File_set_view(MPI_File f, MPI_Offset disp, MPI_Datatype etype,
     rc = cnio__coll_agree(m->fh->comm, rc);
     if (rc == -CNIO_ERR_NOTSUP)
         return mpiio__raise(m, MPI_ERR_UNSUPPORTED_DATAREP);
-    rc = cnio_file_set_view(m->fh, rc ? -1 : disp, etype, filetype, datarep, info);
+    pre = rc;
+    rc = cnio_file_set_view(m->fh, pre ? -1 : disp, etype, filetype, datarep, info);
+    if (pre)
+        return mpiio__err(m, pre);
     if (rc == 0) {
         m->ptr = 0;
         rc = mpiio__shared_set(m, 0);
     }
+    if (rc == -CNIO_ERR_INVAL && disp >= 0 && datarep)
+        return mpiio__raise(m, mpiio_view_class(m->fh->comm, etype, filetype));
     return mpiio__err(m, rc);
 }
 

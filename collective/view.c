@@ -111,6 +111,29 @@ free_view:
     return ret;
 }
 
+int cnio__view_committed(MPI_Comm comm, MPI_Datatype t)
+{
+    MPI_Errhandler old;
+    int pos = 0, rc, cls = MPI_SUCCESS;
+    char b[1];
+
+    if (t == MPI_DATATYPE_NULL)
+        return 0;
+    if (cnio__type_is_named(t))
+        return 1;
+    /* MPI has no "is committed" query; packing nothing of an uncommitted type is
+     * MPI_ERR_TYPE in Open MPI and MPICH alike. */
+    if (MPI_Comm_get_errhandler(comm, &old) != MPI_SUCCESS)
+        return 1;
+    MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
+    rc = MPI_Pack(b, 0, t, b, (int)sizeof(b), &pos, comm);
+    MPI_Comm_set_errhandler(comm, old);
+    MPI_Errhandler_free(&old);
+    if (rc != MPI_SUCCESS)
+        MPI_Error_class(rc, &cls);
+    return cls != MPI_ERR_TYPE;
+}
+
 void cnio__view_free(struct cnio_view *v)
 {
     view_drop(&v->etype);

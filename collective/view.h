@@ -58,6 +58,9 @@ int cnio__view_init(struct cnio_view *v);
  * (cnio__view_init). 0, -CNIO_ERR_INVAL, -CNIO_ERR_NOTSUP, -CNIO_ERR_NOMEM. */
 int cnio__view_set(struct cnio_view *v, MPI_Offset disp, MPI_Datatype etype,
                    MPI_Datatype filetype);
+/* 1 when t may be used in an access: predefined, or derived and committed (MPI-3.1 4.1.9;
+ * as MPI_Pack finds it, under MPI_ERRORS_RETURN on comm for that one call); else 0. */
+int cnio__view_committed(MPI_Comm comm, MPI_Datatype t);
 void cnio__view_free(struct cnio_view *v);
 
 /* One contiguous extent of a transfer in the file (absolute byte offset). */

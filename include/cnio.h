@@ -166,8 +166,8 @@ int cnio_file_sync(cnio_file_t *fh);
  * element): any access of that rank through it then moves nothing and succeeds (a count
  * of 0 in its status), and takes part in the collectives. Returns 0, or
  * -CNIO_ERR_INVAL for a view MPI-IO forbids (negative disp, overlapping or decreasing
- * filetype blocks, an etype whose size does not divide the filetype's), the same on all
- * ranks.
+ * filetype blocks, an etype whose size does not divide the filetype's, MPI_DATATYPE_NULL
+ * or a derived type not committed), the same on all ranks.
  */
 int cnio_file_set_view(cnio_file_t *fh, MPI_Offset disp, MPI_Datatype etype,
                        MPI_Datatype filetype, const char *datarep, MPI_Info info);

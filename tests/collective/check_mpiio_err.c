@@ -234,6 +234,54 @@ static void expect_class(const char *what, int rc, int want)
 /* A negative count and MPI_DATATYPE_NULL: MPI_ERR_COUNT and MPI_ERR_TYPE, as ROMIO and
  * OMPIO say (MPI_ERR_ARG before), through the independent, nonblocking, split and
  * collective forms (every rank passing the same bad argument). */
+/* Views MPI-IO forbids, each refused on every rank with ROMIO's and OMPIO's class (cnio
+ * said MPI_ERR_ARG of them all, and took an uncommitted filetype), the view in effect
+ * kept. */
+static void test_bad_views(MPI_File fh)
+{
+    int blens[2] = { 1, 1 }, displs[2] = { 3, 1 };
+    MPI_Datatype loose, down, three;
+    char buf[8] = "viewsok", back[8] = { 0 };
+
+    MPI_Type_contiguous(2, MPI_INT, &loose);   /* never committed */
+    MPI_Type_indexed(2, blens, displs, MPI_INT, &down);
+    MPI_Type_commit(&down);
+    MPI_Type_contiguous(3, MPI_BYTE, &three);
+    MPI_Type_commit(&three);
+    expect_class("MPI_File_set_view of a filetype not committed",
+                 MPI_File_set_view(fh, 0, MPI_INT, loose, "native", MPI_INFO_NULL),
+                 MPI_ERR_TYPE);
+    expect_class("MPI_File_set_view of an etype not committed",
+                 MPI_File_set_view(fh, 0, loose, MPI_BYTE, "native", MPI_INFO_NULL),
+                 MPI_ERR_TYPE);
+    expect_class("MPI_File_set_view of decreasing displacements",
+                 MPI_File_set_view(fh, 0, MPI_INT, down, "native", MPI_INFO_NULL),
+                 MPI_ERR_TYPE);
+    expect_class("MPI_File_set_view of a filetype the etype does not divide",
+                 MPI_File_set_view(fh, 0, MPI_INT, three, "native", MPI_INFO_NULL),
+                 MPI_ERR_ARG);
+    expect_class("MPI_File_set_view of a negative disp",
+                 MPI_File_set_view(fh, -5, MPI_BYTE, MPI_BYTE, "native", MPI_INFO_NULL),
+                 MPI_ERR_ARG);
+    expect_class("MPI_File_set_view of MPI_DATATYPE_NULL",
+                 MPI_File_set_view(fh, 0, MPI_BYTE, MPI_DATATYPE_NULL, "native",
+                                   MPI_INFO_NULL), MPI_ERR_TYPE);
+    /* the byte view the file had still holds */
+    expect_class("a write after the refused views",
+           MPI_File_write_at(fh, 100 + 8 * rank, buf, 8, MPI_BYTE, MPI_STATUS_IGNORE),
+           MPI_SUCCESS);
+    expect_class("... reads back",
+           MPI_File_read_at(fh, 100 + 8 * rank, back, 8, MPI_BYTE, MPI_STATUS_IGNORE),
+           MPI_SUCCESS);
+    if (memcmp(buf, back, sizeof(buf)) != 0) {
+        fprintf(stderr, "check_mpiio_err: rank %d: a refused view changed the view\n", rank);
+        failures++;
+    }
+    MPI_Type_free(&loose);
+    MPI_Type_free(&down);
+    MPI_Type_free(&three);
+}
+
 static void test_bad_args(MPI_File fh)
 {
     MPI_Request req = MPI_REQUEST_NULL;
@@ -254,6 +302,7 @@ static void test_bad_args(MPI_File fh)
     expect_class("MPI_File_read_all_begin of count -1 on every rank",
                  MPI_File_read_all_begin(fh, buf, -1, MPI_BYTE), MPI_ERR_COUNT);
     MPI_File_read_all_end(fh, buf, MPI_STATUS_IGNORE);
+    test_bad_views(fh);
 }
 
 /* One collective open in which rank 0 names a cnio:// object and the others a local file
