@@ -224,7 +224,7 @@ int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
         ret = -CNIO_ERR_NOENT;
     if (!ret && !!(m->flags & CNIO_SRV_META_DIRTY) != !!dirty) {
         m->flags = dirty ? m->flags | CNIO_SRV_META_DIRTY : m->flags & ~CNIO_SRV_META_DIRTY;
-        ret = cnio__srv_store_meta_write(st, name, m);
+        ret = cnio__srv_store_meta_write_sync(st, name, m);
     }
     pthread_mutex_unlock(&st->lock);
     return ret;
@@ -241,7 +241,7 @@ int cnio__srv_open_dirty(struct cnio_srv_conn *c, const char *name, struct cnio_
     if (ret == -CNIO_ERR_NOENT) {   /* a file without metadata: record what it has */
         now = *m;
         now.flags |= CNIO_SRV_META_DIRTY;
-        ret = cnio__srv_store_meta_write(st, name, &now);
+        ret = cnio__srv_store_meta_write_sync(st, name, &now);
     }
     if (ret) {
         cnio__srv_store_writer(st, name, -1);

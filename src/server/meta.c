@@ -144,17 +144,31 @@ int cnio__srv_store_meta_write_at(int pfd, const char *base, const char *name,
     return ret;
 }
 
-int cnio__srv_store_meta_write(struct cnio_srv_store *st, const char *name,
-                               const struct cnio_srv_meta *m)
+static int store_meta_write(struct cnio_srv_store *st, const char *name,
+                            const struct cnio_srv_meta *m, int durable)
 {
     const char *base;
     int pfd = cnio__srv_side_parent(st, st->metafd, name, &base), ret;
 
     if (pfd < 0)
         return pfd;
-    ret = cnio__srv_store_meta_write_at(pfd, base, name, m, 0);
+    ret = cnio__srv_store_meta_write_at(pfd, base, name, m, durable);
     if (ret == -CNIO_ERR_ISDIR && cnio__srv_side_clear(st->metafd, name) == 0)
-        ret = cnio__srv_store_meta_write_at(pfd, base, name, m, 0);   /* a leftover dir */
+        ret = cnio__srv_store_meta_write_at(pfd, base, name, m, durable);   /* a leftover dir */
+    if (!ret && durable)   /* the rename, too */
+        ret = cnio__srv_store_sync_dir(pfd);
     close(pfd);
     return ret;
+}
+
+int cnio__srv_store_meta_write(struct cnio_srv_store *st, const char *name,
+                               const struct cnio_srv_meta *m)
+{
+    return store_meta_write(st, name, m, 0);
+}
+
+int cnio__srv_store_meta_write_sync(struct cnio_srv_store *st, const char *name,
+                                    const struct cnio_srv_meta *m)
+{
+    return store_meta_write(st, name, m, 1);
 }

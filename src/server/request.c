@@ -738,7 +738,14 @@ static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *
         if (healed > 0)
             cnio__warn("%s: %ld blocks whose write was interrupted by a crash get checksums "
                        "of their bytes as its writer closes it", hd->name, healed);
-        ret = cnio__srv_store_mark(&c->srv->store, hd->name, 0, &m);
+        /* the data and its sums on disk before the clean mark (MPI-3.1 13.2.2: a close
+         * first syncs the file): else a power cut after a successful close could leave
+         * this column old under a mark that says complete */
+        ret = fsync(hd->fd) < 0 ? cnio__srv_why_errno(errno) : 0;
+        if (!ret && hd->sums_state == 1)
+            ret = cnio__srv_sums_sync(&hd->sums);
+        if (!ret)
+            ret = cnio__srv_store_mark(&c->srv->store, hd->name, 0, &m);
         if (!ret)
             hd->meta = m;
     }

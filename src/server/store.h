@@ -165,7 +165,10 @@ void cnio__srv_store_adjust(struct cnio_srv_store *st, const char *name,
 void cnio__srv_store_inplace(struct cnio_srv_store *st, const char *name,
                              struct cnio_wire_info *i);
 /* Sets (dirty 1) or clears the dirty mark in name's metadata (read, changed, written
- * under the store lock); *m the metadata after. */
+ * durably under the store lock: a crash after it returns finds the mark); *m the
+ * metadata after. Set before an in-place writer's first write is taken, cleared after
+ * the last one's data is on disk (req_close_clean), an object a power cut interrupted
+ * reads as incomplete, never as complete with some hosts' columns old. */
 int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
                          struct cnio_srv_meta *m);
 /* Adds delta to the live in-place writers of name; returns their count after. */
@@ -183,6 +186,10 @@ int cnio__srv_store_root_gone(struct cnio_srv_store *st);
 /* Writes the metadata of name (tmp file + rename). */
 int cnio__srv_store_meta_write(struct cnio_srv_store *st, const char *name,
                                const struct cnio_srv_meta *m);
+/* As cnio__srv_store_meta_write, durably: the new metadata and its rename are on disk
+ * (the file and its directory fsynced) when it returns. */
+int cnio__srv_store_meta_write_sync(struct cnio_srv_store *st, const char *name,
+                                    const struct cnio_srv_meta *m);
 /* Fills info from an open data file and its metadata. */
 int cnio__srv_store_info(int fd, const struct cnio_srv_meta *m, uint32_t flags,
                          struct cnio_wire_info *i);
