@@ -93,6 +93,50 @@ static int ctl_finish(struct cnio_ns *c, const char *name, int n)
     return done;
 }
 
+int cnio__cl_striped_elsewhere(struct cnio_stack *st, const struct cnio_hints *h,
+                               struct cnio__cl_host *hosts, int n,
+                               const struct cnio_ep_auth *auth, const char *path)
+{
+    const struct cnio_wire_info *i0 = &hosts[0].info;
+    struct cnio__cl_stat *s;
+    int ret = 0;
+
+    if (n < 2 || i0->gen || i0->stripe_count != 1 ||
+        (i0->flags & (CNIO_WIRE_I_DIR | CNIO_WIRE_I_STAGED)))
+        return 0;
+    s = calloc((size_t)n - 1, sizeof(*s));
+    if (!s)
+        return -CNIO_ERR_NOMEM;
+    for (int j = 1; j < n; j++) {
+        /* a host that cannot be asked is passed over: the check is for one lost .cnio */
+        if (!hosts[j].ctl && !hosts[j].nlanes)
+            cnio__cl_connect(st, h, &hosts[j], 1, 1, &auth[j], NULL);
+        s[j - 1].ep = hosts[j].ctl || hosts[j].nlanes ? cnio__cl_ctl_ep(&hosts[j]) : NULL;
+    }
+    for (int j = 1; j < n; j++)
+        if (!s[j - 1].ep)
+            s[j - 1].status = -CNIO_ERR_CONN;
+    cnio__cl_stat_each(st, s, n - 1, path, path, NULL, 1);
+    for (int j = 1; j < n && !ret; j++) {
+        const struct cnio_wire_info *i = &s[j - 1].info;
+
+        if (s[j - 1].status || (i->flags & (CNIO_WIRE_I_DIR | CNIO_WIRE_I_STAGED)) ||
+            i->stripe_count < 2)
+            continue;
+        cnio__err("%s: host %s:%u holds column %u of a %llu x %u object of this name, of which "
+                  "host %s:%u, first in the URI, holds a file without metadata: alone it would "
+                  "read as that object's first column laid end to end. Its ROOT/.cnio was "
+                  "lost (a root copied without its dot-entries?) or the file was put there "
+                  "by hand: restore .cnio there, or remove the object's parts", path,
+                  hosts[j].name, hosts[j].port, i->stripe_index,
+                  (unsigned long long)i->stripe_unit, i->stripe_count, hosts[0].name,
+                  hosts[0].port);
+        ret = -CNIO_ERR_LAYOUT;
+    }
+    free(s);
+    return ret;
+}
+
 static int ctl_stat_once(struct cnio_stack *st, const struct cnio_uri *u,
                          const struct cnio_hints *h, struct cnio_obj_stat *out)
 {
@@ -125,7 +169,9 @@ static int ctl_stat_once(struct cnio_stack *st, const struct cnio_uri *u,
                   c.hosts[0].info.stripe_index, (unsigned long long)l.unit, l.count, c.n);
         goto end;
     }
-    ret = cnio__cl_connect(st, &c.h, c.hosts + 1, (int)l.count - 1, 1, c.auth + 1, NULL);
+    ret = cnio__cl_striped_elsewhere(st, &c.h, c.hosts, c.n, c.auth, u->path);
+    if (!ret)
+        ret = cnio__cl_connect(st, &c.h, c.hosts + 1, (int)l.count - 1, 1, c.auth + 1, NULL);
     if (!ret)
         ret = ctl_stat_hosts(&c, u->path, 1, (int)l.count, &live, &missing);
     for (uint32_t j = 1; !ret && j < l.count; j++) {

@@ -183,6 +183,19 @@ struct cnio__cl_stat {
 int cnio__cl_stat_each(struct cnio_stack *st, struct cnio__cl_stat *s, int n,
                        const char *name0, const char *name, const struct cnio__cl_host *log,
                        int quiet);
+/*
+ * Host 0 (hosts[0], its info filled by an OPEN or a STAT) holds path as a file without
+ * metadata (generation 0), which it serves as one column: a file put in its root by
+ * hand, or an object whose metadata and block sums were lost (a root copied without its
+ * dot-entries). When another of the n hosts holds a column of a striped object of that
+ * name, host 0's file is that object's first column alone, and read as the object it
+ * gave the stripes end to end, exit 0. Connects hosts 1.. that have no connection (one
+ * lane; the caller disconnects them) and STATs them; a host that cannot be asked is
+ * passed over. 0, -CNIO_ERR_NOMEM, or -CNIO_ERR_LAYOUT (said).
+ */
+int cnio__cl_striped_elsewhere(struct cnio_stack *st, const struct cnio_hints *h,
+                               struct cnio__cl_host *hosts, int n,
+                               const struct cnio_ep_auth *auth, const char *path);
 /* Folds n STATs of cnio__cl_stat_each into *live, which starts as CNIO_OBJ_LIVE_KNOWN:
  * clears CNIO_OBJ_LIVE_KNOWN where a host could not be asked, sets CNIO_OBJ_LIVE where
  * one says a live writer holds an upload (CNIO_WIRE_I_LIVE). */

@@ -312,6 +312,11 @@ static int cl_open_all(struct cnio_obj *obj, int nuri, const struct cnio_ep_auth
                   obj->layout.count);
         return -CNIO_ERR_LAYOUT;
     }
+    ret = cnio__cl_striped_elsewhere(obj->st, &obj->h, obj->hosts, nuri, auth, obj->path);
+    if (!obj->borrowed && obj->layout.count == 1)   /* what it connected, if anything */
+        cnio__cl_disconnect(obj->hosts + 1, nuri - 1);
+    if (ret)
+        return ret;
     obj->nhosts = (int)obj->layout.count;
     ret = obj->borrowed ? 0 : cnio__cl_connect(obj->st, &obj->h, obj->hosts + 1,
                                                obj->nhosts - 1, (int)obj->h.lanes, auth + 1,
