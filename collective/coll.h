@@ -69,6 +69,9 @@ void cnio__rcache_free(cnio_file_t *fh);
 struct cnio_obj *cnio__file_obj(cnio_file_t *fh);
 /* Every rank's rc in, the minimum (the most negative: an error wins) out on every rank. */
 int cnio__coll_agree(MPI_Comm comm, int rc);
+/* The minimum over the ranks of each of in[0..n) into out, waited for as
+ * cnio__coll_agree waits (polling, then naps): 0 or -CNIO_ERR_MPI. */
+int cnio__coll_min(MPI_Comm comm, const int64_t *in, int64_t *out, int n);
 /*
  * Collective: 0 when every rank of comm passed the same v, else -CNIO_ERR_NOT_SAME on every
  * rank, rank 0 saying "what: the ranks passed different values (from MIN to MAX), which

@@ -29,25 +29,33 @@
  * where the time goes; and naps of a few microseconds for ever, beside ranks spinning
  * in sched_yield, starve the kernel's workers (src/stack.c).
  */
-int cnio__coll_agree(MPI_Comm comm, int rc)
+int cnio__coll_min(MPI_Comm comm, const int64_t *in, int64_t *out, int n)
 {
     struct timespec pause = { 0, 0 };
     MPI_Request req;
-    int out, done = 0;
+    int done = 0;
     int64_t t0 = cnio__now_ns();
 
-    if (MPI_Iallreduce(&rc, &out, 1, MPI_INT, MPI_MIN, comm, &req) != MPI_SUCCESS)
+    if (MPI_Iallreduce(in, out, n, MPI_INT64_T, MPI_MIN, comm, &req) != MPI_SUCCESS)
         return -CNIO_ERR_MPI;
     for (;;) {
         if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
             return -CNIO_ERR_MPI;
         if (done)
-            return out;
+            return 0;
         if (cnio__now_ns() - t0 < 20000)
             continue;
         pause.tv_nsec = CNIO_MIN(2000000, CNIO_MAX(5000, 2 * pause.tv_nsec));
         nanosleep(&pause, NULL);
     }
+}
+
+int cnio__coll_agree(MPI_Comm comm, int rc)
+{
+    int64_t in = rc, out;
+    int ret = cnio__coll_min(comm, &in, &out, 1);
+
+    return ret ? ret : (int)out;
 }
 
 int cnio__coll_same_as(MPI_Comm comm, int64_t v, const char *what,

@@ -27,7 +27,10 @@
  *     aggregator reads the runs, then returns each rank its pieces.
  *  4. Each round starts with an agreement (MPI_Allreduce, MIN) on every rank's status, so
  *     a failed server or allocation stops every rank at the same round; the call ends
- *     with one more agreement, and all ranks return the same code.
+ *     with one more agreement, and all ranks return the same code. The same reduction
+ *     finds the next round that holds any rank's data, and the rounds between, which
+ *     hold none, are skipped: accesses far apart (a rank at 0, another at 1 TiB) cost
+ *     what their bytes cost, not a round per cb_buffer_size of the span between them.
  */
 #include "access.h"
 #include "client.h"
@@ -402,15 +405,28 @@ static void tp_scatter(struct coll_access *a, struct tp_bufs *b)
     }
 }
 
+/* The round holding this rank's next byte not yet collected, or INT64_MAX (none). */
+static int64_t tp_next_round(const struct tp_plan *p, const struct coll_access *a,
+                             const struct tp_cursor *c)
+{
+    uint64_t row = p->S * p->C, at;
+
+    if (c->i >= a->next)
+        return INT64_MAX;
+    at = (uint64_t)(a->ext[c->i].off + c->done);
+    return (int64_t)((at / row - p->glo / row) / p->rows);
+}
+
 /*
  * One round of the plan (see the top of this file) up to its network I/O, which the
  * caller runs overlapped with a neighbouring round's exchange: pieces, counts, the
- * agreement on rc (this rank's status so far), descriptors and, for writes, data.
- * Returns the agreed (or an MPI) status.
+ * agreement on rc (this rank's status so far) and on *next (the next round any rank has
+ * data in), descriptors and, for writes, data. Returns the agreed (or an MPI) status.
  */
 static int tp_round(cnio_file_t *fh, const struct tp_plan *p, struct coll_access *a,
-                    struct tp_cursor *c, int64_t r, struct tp_bufs *b, int rc)
+                    struct tp_cursor *c, int64_t r, struct tp_bufs *b, int rc, int64_t *next)
 {
+    int64_t agree[2], got[2];
     uint64_t rlo, rhi;
     int64_t np_in = 0, nb_in = 0, nb_out = 0;
     int64_t t0 = cnio__now_ns();
@@ -437,7 +453,14 @@ static int tp_round(cnio_file_t *fh, const struct tp_plan *p, struct coll_access
         rc = -CNIO_ERR_NOMEM;
     if (rc == 0 && !a->write && tp_grow((void **)&b->sdata, &b->cap_sdata, (size_t)nb_in + 1, 1))
         rc = -CNIO_ERR_NOMEM;
-    rc = cnio__coll_agree(fh->comm, rc);
+    /* the status, and the next round that holds any rank's data: rounds holding none are
+     * skipped, so that the cost follows the data, not the span between the offsets */
+    agree[0] = rc;
+    agree[1] = tp_next_round(p, a, c);
+    if (cnio__coll_min(fh->comm, agree, got, 2))
+        return -CNIO_ERR_MPI;
+    rc = (int)got[0];
+    *next = got[1];
     if (rc)
         return rc;
     tp_displs(b->cnt, 2, 0, 2, n, b->scount, b->sdispl);
@@ -575,7 +598,7 @@ static int tp_two_phase(cnio_file_t *fh, const struct tp_summary *all, struct co
     struct tp_cursor c = { 0, 0, 0 };
     struct tp_net net = { .running = 0 };
     int rc, local = 0, r2, prev_local = 0;
-    int64_t r = 0;
+    int64_t r = 0, next = 0, k = 0;   /* round, the next with data, rounds run */
 
     memset(b, 0, sizeof(b));
     rc = tp_plan_make(fh, all, &p);
@@ -585,10 +608,11 @@ static int tp_two_phase(cnio_file_t *fh, const struct tp_summary *all, struct co
         rc = tp_bufs_init(&b[1], fh->size);
     r2 = tp_connect(fh, &p, rc);
     rc = cnio__coll_agree(fh->comm, rc ? rc : r2);
-    for (; r < p.nrounds && rc == 0; r++) {
-        struct tp_bufs *cur = &b[r & 1], *prev = &b[(r + 1) & 1];
+    for (; r < p.nrounds && rc == 0; r = next, k++) {
+        struct tp_bufs *cur = &b[k & 1], *prev = &b[(k + 1) & 1];
 
-        rc = tp_round(fh, &p, a, &c, r, cur, local);
+        rc = tp_round(fh, &p, a, &c, r, cur, local, &next);
+        next = CNIO_MAX(next, r + 1);
         if (a->write) {
             r2 = tp_net_join(fh, &net, end);
             local = local ? local : r2;
@@ -598,15 +622,15 @@ static int tp_two_phase(cnio_file_t *fh, const struct tp_summary *all, struct co
         }
         if (rc == 0)
             tp_net_start(fh, &p, cur, 0, &net);
-        if (rc == 0 && r > 0)
+        if (rc == 0 && k > 0)
             rc = tp_return(fh, a, prev, prev_local);
         prev_local = tp_net_join(fh, &net, end);
         local = local ? local : prev_local;
     }
     r2 = tp_net_join(fh, &net, end);
     local = local ? local : r2;
-    if (rc == 0 && !a->write && r > 0)
-        rc = tp_return(fh, a, &b[(r - 1) & 1], prev_local);
+    if (rc == 0 && !a->write && k > 0)
+        rc = tp_return(fh, a, &b[(k - 1) & 1], prev_local);
     tp_bufs_free(&b[0]);
     tp_bufs_free(&b[1]);
     tp_plan_free(&p);
