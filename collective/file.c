@@ -478,9 +478,12 @@ CNIO_API int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info 
     cnio_file_t *fh;
     uint32_t oflags = 0;
     int64_t t0 = cnio__now_ns();
-    int rc;
+    int rc, inter = 1;
 
-    if (!fhp || !uri || comm == MPI_COMM_NULL)
+    /* an intercommunicator (MPI-3.1 13.2.1 takes intracommunicators only) hung in the
+     * open's first broadcast */
+    if (!fhp || !uri || comm == MPI_COMM_NULL ||
+        MPI_Comm_test_inter(comm, &inter) != MPI_SUCCESS || inter)
         return -CNIO_ERR_INVAL;
     *fhp = NULL;
     fh = calloc(1, sizeof(*fh));

@@ -193,7 +193,7 @@ MPIIO_API int MPI_File_open(MPI_Comm comm, const char *name, int amode, MPI_Info
                             MPI_File *fh)
 {
     struct mpiio_file *m;
-    int rc, registered = 0, me = -1, is_cnio = name && cnio__uri_is_cnio(name);
+    int rc, registered = 0, me = -1, inter = 1, is_cnio = name && cnio__uri_is_cnio(name);
     unsigned said;
 
     rc = mpiio_open_same_kind(comm, name, is_cnio);
@@ -206,6 +206,10 @@ MPIIO_API int MPI_File_open(MPI_Comm comm, const char *name, int amode, MPI_Info
         return PMPI_File_open(comm, name, amode, info, fh);
     if (!fh)
         return mpiio__raise(NULL, MPI_ERR_ARG);
+    if (comm == MPI_COMM_NULL || PMPI_Comm_test_inter(comm, &inter) != MPI_SUCCESS || inter) {
+        *fh = MPI_FILE_NULL;   /* as OMPIO and ROMIO answer: it hung */
+        return mpiio__raise(NULL, MPI_ERR_COMM);
+    }
     *fh = MPI_FILE_NULL;
     m = calloc(1, sizeof(*m));
     if (!m)

@@ -90,6 +90,8 @@ typedef struct cnio_file cnio_file_t;
  * MPI-3.1 13.2.8 requires them to be the same), rank 0 warning when some rank's differed.
  * On success *fh owns the open object; cnio_file_close releases it.
  * Returns 0 or a negative CNIO_ERR_*, the same on every rank; among them:
+ * -CNIO_ERR_INVAL for a NULL uri or fh, MPI_COMM_NULL or an intercommunicator (MPI-3.1
+ * 13.2.1: an intracommunicator), on each rank at once, nothing collective done;
  * -CNIO_ERR_NOENT, no such object (without MPI_MODE_CREATE), or with hint cnio_resume no
  * interrupted upload of it left to resume on a host of its columns (nothing is said:
  * the caller decides whether to write afresh); -CNIO_ERR_EXIST (MPI_MODE_EXCL);

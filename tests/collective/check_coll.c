@@ -1029,6 +1029,26 @@ START_TEST(test_far_apart)
 }
 END_TEST
 
+/* cnio_file_open on an intercommunicator: -CNIO_ERR_INVAL at once (it hung). */
+START_TEST(test_open_intercomm)
+{
+    MPI_Comm half, inter;
+    cnio_file_t *fh = NULL;
+    char uri[768];
+
+    if (nranks < 2)
+        return;
+    MPI_Comm_split(MPI_COMM_WORLD, rank % 2, rank, &half);
+    MPI_Intercomm_create(half, 0, MPI_COMM_WORLD, rank % 2 ? 0 : 1, 8, &inter);
+    uri_of("inter", NULL, uri, sizeof(uri));
+    ck_assert_int_eq(cnio_file_open(inter, uri, MPI_MODE_CREATE | MPI_MODE_RDWR,
+                                    MPI_INFO_NULL, &fh), -CNIO_ERR_INVAL);
+    ck_assert_ptr_null(fh);
+    MPI_Comm_free(&inter);
+    MPI_Comm_free(&half);
+}
+END_TEST
+
 /*
  * One rank's write fails (its stripe's server is stopped) while the others' succeed:
  * the file's close commits nothing and vouches for nothing. Rank 0 closed the object
@@ -1134,6 +1154,7 @@ static Suite *coll_suite(void)
     tcase_add_test(tc, test_get_info_layout);
     tcase_add_test(tc, test_over_2gib);
     tcase_add_test(tc, test_far_apart);
+    tcase_add_test(tc, test_open_intercomm);
     tcase_add_loop_test(tc, test_budget_independent, 0, 3);
     tcase_add_loop_test(tc, test_server_killed, 0, 3);
     tcase_add_test(tc, test_failed_write_not_vouched);

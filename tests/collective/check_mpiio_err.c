@@ -331,6 +331,26 @@ static void test_mixed_names(const struct fx *f)
     }
 }
 
+/* An open on an intercommunicator (MPI-3.1 13.2.1 takes intracommunicators):
+ * MPI_ERR_COMM at once, as OMPIO and ROMIO say. It hung in the open's first broadcast. */
+static void test_intercomm(const struct fx *f)
+{
+    MPI_Comm half, inter;
+    MPI_File fh = MPI_FILE_NULL;
+    char name[700];
+    int rc;
+
+    MPI_Comm_split(MPI_COMM_WORLD, rank % 2, rank, &half);
+    MPI_Intercomm_create(half, 0, MPI_COMM_WORLD, rank % 2 ? 0 : 1, 7, &inter);
+    snprintf(name, sizeof(name), "cnio://%s/err/inter.dat", f->hosts);
+    rc = MPI_File_open(inter, name, MPI_MODE_CREATE | MPI_MODE_RDWR, MPI_INFO_NULL, &fh);
+    expect_class("an open on an intercommunicator", rc, MPI_ERR_COMM);
+    if (rc == MPI_SUCCESS)
+        MPI_File_close(&fh);
+    MPI_Comm_free(&inter);
+    MPI_Comm_free(&half);
+}
+
 static void test_hints_and_sizes(const struct fx *f)
 {
     static const char *const lenient[][2] = {
@@ -471,8 +491,10 @@ int main(int argc, char **argv)
     setenv("CNIO_KEY_FILE", key, 1);
     test_open_errors(&fx);
     test_hints_and_sizes(&fx);
-    if (nranks > 1)
+    if (nranks > 1) {
         test_mixed_names(&fx);
+        test_intercomm(&fx);
+    }
     test_server_killed(0);
     test_server_killed(1);
     MPI_Allreduce(&failures, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
