@@ -42,7 +42,7 @@ static const char *const err_names[CNIO_ERR_MAX_] = {
 CNIO_API const char *cnio_strerror(int err)
 {
     if (err < 0)
-        err = -err;
+        err = err < -CNIO_ERR_MAX_ ? CNIO_ERR_MAX_ : -err;   /* (INT_MIN has no -) */
     if (err >= CNIO_ERR_MAX_ || !err_names[err])
         return "unknown cnio error";
     return err_names[err];

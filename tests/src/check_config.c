@@ -7,6 +7,7 @@
 
 #include "fixture.h"
 #include <check.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,20 @@ static int parse_rc(const char *s)
         cnio__uri_free(&u);
     return ret;
 }
+
+/* cnio_strerror of any int, either sign (cnio.h: never NULL). INT_MIN, whose negation
+ * overflows, indexed the table below 0: SIGSEGV. */
+START_TEST(strerror_any)
+{
+    const int v[] = { 0, 1, -1, CNIO_ERR_MAX_ - 1, -(CNIO_ERR_MAX_ - 1), CNIO_ERR_MAX_,
+                      -CNIO_ERR_MAX_, 1000, -1000, INT_MAX, -INT_MAX, INT_MIN };
+
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        ck_assert_ptr_nonnull(cnio_strerror(v[i]));
+    ck_assert_str_eq(cnio_strerror(INT_MIN), "unknown cnio error");
+    ck_assert_str_eq(cnio_strerror(-CNIO_ERR_INVAL), cnio_strerror(CNIO_ERR_INVAL));
+}
+END_TEST
 
 START_TEST(uri_basic)
 {
@@ -526,6 +541,7 @@ static Suite *config_suite(void)
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("core");
 
+    tcase_add_test(tc, strerror_any);
     tcase_add_test(tc, uri_basic);
     tcase_add_test(tc, uri_ipv6);
     tcase_add_test(tc, uri_escapes);
