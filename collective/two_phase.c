@@ -240,7 +240,8 @@ static int tp_collect(const struct tp_plan *p, const struct coll_access *a, stru
         if (c->done == e->len)
             c->i++, c->done = 0;
     }
-    qsort(b->pc, (size_t)b->npc, sizeof(*b->pc), tp_cmp_agg);
+    if (b->npc > 1)   /* (b->pc may be NULL: no piece yet) */
+        qsort(b->pc, (size_t)b->npc, sizeof(*b->pc), tp_cmp_agg);
     return 0;
 }
 
