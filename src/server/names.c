@@ -168,6 +168,8 @@ static int names_rmdir(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
  * - live in-place writers of from or beneath it: their handles would follow the data,
  *   but their CLOSE clears the update's mark by name, found nothing there, failed, and
  *   left the moved object marked as interrupted (unreadable until opened for writing);
+ * - live in-place writers of to, which a commit refuses to replace too: their writes
+ *   went on, with success, into a file no name reached, and their close blamed cnio rm;
  * - live uploads (staged instances a handle writes) of from or beneath it;
  * - a directory over an object, or an object over a directory (rename(2)'s ENOTDIR and
  *   EISDIR). renameat's own ENOTDIR came back as -CNIO_ERR_NOENT, which the client
@@ -181,6 +183,9 @@ static int names_rename_refused(struct cnio_srv_store *st, struct cnio_srv_handl
     if (cnio__srv_store_writing(st, from, 1))
         return cnio__srv_why(-CNIO_ERR_ACCESS, "it is open for writing in place; close it "
                              "first");
+    if (cnio__srv_store_writing(st, to, 0))
+        return cnio__srv_why(-CNIO_ERR_ACCESS, "the object it replaces is open for writing "
+                             "in place; close it first");
     /* an upload still writing it, or beneath it, would commit under the old name after
      * the move, making it again */
     if (cnio__srv_stage_idx_live_under(st, from, cnio__srv_handles_held, hs))

@@ -598,8 +598,8 @@ START_TEST(test_reader_keeps_its_version)
 }
 END_TEST
 
-/* RENAME of an object open for writing in place, or of a directory above one, is
- * refused until the writer closes: its CLOSE looked the object up by its old name, failed,
+/* RENAME of an object open for writing in place, of a directory above one, or of
+ * another object onto it, is refused until the writer closes: its CLOSE looked the object up by its old name, failed,
  * and left the moved object marked as an interrupted update. */
 START_TEST(test_rename_refused_while_written)
 {
@@ -614,6 +614,11 @@ START_TEST(test_rename_refused_while_written)
     ck_assert_int_eq(open_at(&a, "wd/o", W, 0, &h, NULL, NULL), 0);
     ck_assert_int_eq(rename_req(&b, "wd/o", "wd/p"), -CNIO_ERR_ACCESS);
     ck_assert_int_eq(rename_req(&b, "wd", "we"), -CNIO_ERR_ACCESS);
+    /* onto it: as a commit that would replace it (the writer's close then said the
+     * object had been removed by cnio rm, and its writes went nowhere) */
+    commit_obj(&b, "wd/q", 72, data, 100);
+    ck_assert_int_eq(rename_req(&b, "wd/q", "wd/o"), -CNIO_ERR_ACCESS);
+    read_back(&b, "wd/q", data, 100);
     ck_assert_int_eq(st_write(&a, h, 0, data, 1000), 0);
     ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
     ck_assert_int_eq(rename_req(&b, "wd/o", "wd/p"), 0);
