@@ -694,7 +694,8 @@ static int file_set_size(cnio_file_t *fh, MPI_Offset size)
     rc = cnio__coll_agree(fh->comm, rc);
     /* MPI-3.1 13.2.4: one size (MPI_ERR_NOT_SAME, as ROMIO's MPI_ERR_ARG says "notsame") */
     if (rc == 0)
-        rc = cnio__coll_same(fh->comm, (int64_t)size, "MPI_File_set_size");
+        rc = cnio__coll_same(fh->comm, (int64_t)size,
+                             "the size (cnio_file_set_size, MPI_File_set_size)");
     if (rc == 0 && fh->rank == 0)
         rc = cnio__obj_set_size(fh->obj, (uint64_t)size);
     return cnio__coll_agree(fh->comm, rc);

@@ -103,9 +103,13 @@ typedef struct cnio_file cnio_file_t;
  * -CNIO_ERR_LAYOUT (the hosts hold an object of this name in another layout or order
  * than the URI's: with MPI_MODE_CREATE, an object whose column 0 is not on the URI's
  * first host is neither created over nor opened; -CNIO_ERR_EXIST under MPI_MODE_EXCL);
- * -CNIO_ERR_HINT, for a bad hint, a connection budget too small to work included
+ * -CNIO_ERR_NOTSUP for MPI_MODE_SEQUENTIAL (the MPI-IO interposition implements it above
+ * this call); -CNIO_ERR_HINT, for a bad cnio_* hint, or a bad hint in the URI's query or
+ * the environment, a connection budget too small to work included
  * (cnio_max_conns_per_server below rank 0's connections to a server plus one lane set,
- * with more than one rank; doc/scale.md).
+ * with more than one rank; doc/scale.md). A bad value of an MPI-IO hint in info
+ * (striping_unit or cb_buffer_size, say) is ignored and said once, as ROMIO ignores it
+ * (cnio-hints(7)).
  */
 int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info info, cnio_file_t **fh);
 
@@ -137,9 +141,11 @@ int cnio_file_close(cnio_file_t **fh);
  * --idle-timeout, or a restart) is made again before the call sends anything (with the
  * key, for about 3 s while a restarted server is not listening yet: doc/protocol.md);
  * when the host no longer knows the open (it restarted since the open, or released it:
- * the ranks' tokens and handles there are gone; or, the object opened again there,
- * another upload replaced it meanwhile) the call returns -CNIO_ERR_STALE, and only a
- * new open goes on.
+ * the ranks' tokens and handles there are gone), a rank that authenticates with the key
+ * (rank 0 of the open) opens the object there again and goes on; the others (they hold
+ * only the open's token, which a restarted server does not know), and a rank whose
+ * reopen finds the object replaced meanwhile by another upload, get -CNIO_ERR_STALE, and
+ * only a new open goes on (doc/protocol.md).
  * Other errors: -CNIO_ERR_CONN (a host out of reach, or a connection lost with requests
  * in flight), -CNIO_ERR_TIMEOUT, -CNIO_ERR_AMODE, -CNIO_ERR_NOSPC, ...
  */
@@ -163,7 +169,8 @@ int cnio_file_sync(cnio_file_t *fh);
 /*
  * Sets the file view, as MPI_File_set_view: the data-access calls' offsets then count
  * etypes, and their bytes go to the filetype's blocks, tiled from byte disp. datarep must
- * be "native". Collective. info may be MPI_INFO_NULL (its hints are ignored here).
+ * be "native" (another gives -CNIO_ERR_NOTSUP, NULL -CNIO_ERR_INVAL). Collective. info
+ * may be MPI_INFO_NULL (its hints are ignored here).
  * A rank's filetype may hold no data (size 0: a darray or subarray piece that owns no
  * element): any access of that rank through it then moves nothing and succeeds (a count
  * of 0 in its status), and takes part in the collectives. Returns 0, or
