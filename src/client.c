@@ -48,7 +48,8 @@ static int cl_connect_first(struct cnio_stack *st, const struct cnio_hints *h,
         }
     }
     cnio__err("cannot connect to %s:%u: %s%s", host->name, host->port, cnio_strerror(ret),
-              ret == -CNIO_ERR_CONN ? " (is a cnio-server listening there?)" : "");
+              ret == -CNIO_ERR_CONN ? " (is a cnio-server listening there, and is that host "
+                                      "reachable from here?)" : "");
     return ret;
 }
 
