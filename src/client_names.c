@@ -426,24 +426,38 @@ out:
 
 /*
  * What cnio__ns_rename refuses before any host renames (with more than one host): a
- * name beneath one that a host holds as an object, or a directory onto a name a host
- * holds as an object (-CNIO_ERR_EXIST); an object onto one a host holds as a directory
- * (-CNIO_ERR_ISDIR). Each host refuses these for what it holds itself; an object
+ * name beneath one that a host holds as an object, a directory onto a name a host holds
+ * as an object, or onto a directory that is not empty on some host (-CNIO_ERR_EXIST);
+ * an object onto one a host holds as a directory (-CNIO_ERR_ISDIR). Each host refuses these for what it holds itself; an object
  * written through another order of the hosts may be on a host that is asked after
  * host 0 has renamed (one host moved a directory, the other refused: the directory
  * split between two names; beneath an object of one column, the other host moved it
  * there and made a directory of the object's name). A STAT that fails leaves the RENAME
  * to say so.
  */
+static int ns_count_entry(const char *name, const struct cnio_obj_stat *s, void *arg)
+{
+    (void)name;
+    (void)s;
+    ++*(int *)arg;
+    return 1;   /* one is enough */
+}
+
 static int ns_rename_check(struct cnio_ns *ns, const char *from, const char *to)
 {
     char dir[CNIO_WIRE_MAX_NAME + 1];
     struct cnio_ns_kinds f, t;
-    int foreign;
+    int foreign, entries = 0;
 
     if (ns->n == 1 || cnio__ns_kinds(ns, from, &f) || cnio__ns_kinds(ns, to, &t))
         return 0;
     if (f.dirs && f.obj < 0 && t.obj >= 0)
+        return -CNIO_ERR_EXIST;
+    /* a directory onto one that is not empty on some host (the remnant of a mv a crash
+     * cut short, or one made through a URI of fewer hosts): each host refuses that for
+     * itself, but those asked before the one that held it had moved theirs, and the tree
+     * read as incomplete under both names */
+    if (f.dirs && t.dirs && cnio__ns_list(ns, to, ns_count_entry, &entries) >= 0 && entries)
         return -CNIO_ERR_EXIST;
     if (!f.dirs && f.obj >= 0 && t.dirs)
         return -CNIO_ERR_ISDIR;

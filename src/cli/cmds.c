@@ -491,7 +491,7 @@ static void cmd_mv_why(struct cnio_ns *ns, struct cnio_stack *st, const struct c
                 "nothing moved (to move it into the directory, name it there)\n", pos[1],
                 pos[0]);
     else if (rc == -CNIO_ERR_EXIST)
-        cli_err("cnio mv: %s: a directory that is not empty\n", pos[1]);
+        cli_err("cnio mv: %s: a directory that is not empty; nothing moved\n", pos[1]);
     else if (rc == -CNIO_ERR_INVAL)
         cli_err("cnio mv: %s: cannot move a directory into itself\n", pos[1]);
     else
