@@ -411,26 +411,53 @@ static void tree_large(struct tree_run *r)
 
 /* rank 0, -p: the modes of files that were there but for them, the directories' modes
  * and mtimes, deepest first (those made), DST's own last, and local links'. */
+/*
+ * Rank 0's attributes of entry e (-p, at the end) over its own session, which a server
+ * restarted during the copy has closed (the workers reopen theirs as they meet that):
+ * opened again, once in the copy, for a connection lost. A remote failure is said by
+ * name (it was counted only: "1 entry could not be copied").
+ */
+static int tree_setattr_end(struct tree_run *r, const struct tree_ent *e, int *reopen)
+{
+    int ret = tree_setattr(&r->ctx, e);
+
+    if (!r->dst.remote || !ret)
+        return ret;
+    if (*reopen && (ret == -CNIO_ERR_CONN || ret == -CNIO_ERR_TIMEOUT ||
+                    ret == -CNIO_ERR_STALE || ret == -CNIO_ERR_PROTO)) {
+        *reopen = 0;   /* once per copy: a server gone for good costs the wait once */
+        cnio__ns_close(r->ctx.ns);
+        r->ctx.ns = NULL;
+        ret = cnio__ns_open(r->ctx.st, &r->dst.u, &r->dst.h, &r->ctx.ns);
+        if (!ret)
+            ret = tree_setattr(&r->ctx, e);
+    }
+    if (ret)
+        cli_err("cnio cp: %s%s%s: its mode and mtime were not set: %s\n", r->dst.name,
+                e->rel[0] ? "/" : "", e->rel, cnio_strerror(ret));
+    return ret;
+}
+
 static int tree_dir_attrs(struct tree_run *r)
 {
-    int ret = 0;
+    int ret = 0, reopen = 1;
 
     for (size_t i = 0; i < r->attrs.n; i++)
-        if (tree_setattr(&r->ctx, &r->attrs.e[i]))
+        if (tree_setattr_end(r, &r->attrs.e[i], &reopen))
             ret = -CNIO_ERR_IO;
 
     for (size_t i = 0; i < r->files.n; i++)
         if (r->files.e[i].type == TREE_LINK && !r->dst.remote && tree_setattr(&r->ctx, &r->files.e[i]))
             ret = -CNIO_ERR_IO;
     for (size_t i = r->dirs.n; i-- > 0;)
-        if (!r->dir_failed[i] && tree_setattr(&r->ctx, &r->dirs.e[i]))
+        if (!r->dir_failed[i] && tree_setattr_end(r, &r->dirs.e[i], &reopen))
             ret = -CNIO_ERR_IO;
     if (r->top_attrs) {
         char none[1] = "";
         struct tree_ent top = { .rel = none, .type = TREE_DIR, .mode = r->top_mode,
                                 .mtime_ns = r->top_mtime_ns };
 
-        if (tree_setattr(&r->ctx, &top))
+        if (tree_setattr_end(r, &top, &reopen))
             ret = -CNIO_ERR_IO;
     }
     if (ret && r->ctx.why[0])
