@@ -14,33 +14,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int tree_crc_local(int fd, char *buf, uint64_t cap, uint32_t *crc, uint64_t *size)
+/* CRC32C of fd's bytes: from offset 0 with pread, or (stream) from its position with read. */
+static int tree_crc_fd(int fd, int stream, char *buf, uint64_t cap, uint32_t *crc,
+                       uint64_t *size)
 {
     uint32_t v = 0;
     uint64_t off = 0;
 
     for (;;) {
-        ssize_t n = pread(fd, buf, (size_t)cap, (off_t)off);
-
-        if (n < 0)
-            return cnio__err_from_errno(errno);
-        if (n == 0)
-            break;
-        v = cnio__crc32c(v, buf, (size_t)n);
-        off += (uint64_t)n;
-    }
-    *crc = v;
-    *size = off;
-    return 0;
-}
-
-int tree_crc_stream(int fd, char *buf, uint64_t cap, uint32_t *crc, uint64_t *size)
-{
-    uint32_t v = 0;
-    uint64_t off = 0;
-
-    for (;;) {
-        ssize_t n = read(fd, buf, (size_t)cap);
+        ssize_t n = stream ? read(fd, buf, (size_t)cap) : pread(fd, buf, (size_t)cap, (off_t)off);
 
         if (n < 0 && errno == EINTR)
             continue;
@@ -54,6 +36,16 @@ int tree_crc_stream(int fd, char *buf, uint64_t cap, uint32_t *crc, uint64_t *si
     *crc = v;
     *size = off;
     return 0;
+}
+
+int tree_crc_local(int fd, char *buf, uint64_t cap, uint32_t *crc, uint64_t *size)
+{
+    return tree_crc_fd(fd, 0, buf, cap, crc, size);
+}
+
+int tree_crc_stream(int fd, char *buf, uint64_t cap, uint32_t *crc, uint64_t *size)
+{
+    return tree_crc_fd(fd, 1, buf, cap, crc, size);
 }
 
 int tree_crc_obj(struct cnio_obj *obj, char *buf, uint64_t cap, uint32_t *crc, uint64_t *size)
