@@ -424,17 +424,7 @@ out:
     free(u);
 }
 
-/*
- * What cnio__ns_rename refuses before any host renames (with more than one host): a
- * name beneath one that a host holds as an object, a directory onto a name a host holds
- * as an object, or onto a directory that is not empty on some host (-CNIO_ERR_EXIST);
- * an object onto one a host holds as a directory (-CNIO_ERR_ISDIR). Each host refuses these for what it holds itself; an object
- * written through another order of the hosts may be on a host that is asked after
- * host 0 has renamed (one host moved a directory, the other refused: the directory
- * split between two names; beneath an object of one column, the other host moved it
- * there and made a directory of the object's name). A STAT that fails leaves the RENAME
- * to say so.
- */
+/* cnio__ns_list's callback that counts the entries of a directory, stopping at one. */
 static int ns_count_entry(const char *name, const struct cnio_obj_stat *s, void *arg)
 {
     (void)name;
@@ -443,6 +433,17 @@ static int ns_count_entry(const char *name, const struct cnio_obj_stat *s, void 
     return 1;   /* one is enough */
 }
 
+/*
+ * What cnio__ns_rename refuses before any host renames (with more than one host): a
+ * name beneath one that a host holds as an object, a directory onto a name a host holds
+ * as an object, or onto a directory that is not empty on some host (-CNIO_ERR_EXIST);
+ * an object onto one a host holds as a directory (-CNIO_ERR_ISDIR). Each host refuses
+ * these for what it holds itself; an object written through another order of the hosts
+ * may be on a host that is asked after host 0 has renamed (one host moved a directory,
+ * the other refused: the directory split between two names; beneath an object of one
+ * column, the other host moved it there and made a directory of the object's name). A
+ * STAT that fails leaves the RENAME to say so.
+ */
 static int ns_rename_check(struct cnio_ns *ns, const char *from, const char *to)
 {
     char dir[CNIO_WIRE_MAX_NAME + 1];

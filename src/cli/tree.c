@@ -409,8 +409,6 @@ static void tree_large(struct tree_run *r)
     }
 }
 
-/* rank 0, -p: the modes of files that were there but for them, the directories' modes
- * and mtimes, deepest first (those made), DST's own last, and local links'. */
 /*
  * Rank 0's attributes of entry e (-p, at the end) over its own session, which a server
  * restarted during the copy has closed (the workers reopen theirs as they meet that):
@@ -438,6 +436,8 @@ static int tree_setattr_end(struct tree_run *r, const struct tree_ent *e, int *r
     return ret;
 }
 
+/* rank 0, -p: the modes of files that were there but for them, the directories' modes
+ * and mtimes, deepest first (those made), DST's own last, and local links'. */
 static int tree_dir_attrs(struct tree_run *r)
 {
     int ret = 0, reopen = 1;

@@ -1014,7 +1014,8 @@ START_TEST(test_far_apart)
     MPI_Info_set(info, "romio_cb_read", "enable");
     fill(out, sizeof(out), rank, 77);
     uri_of("far", "stripe_unit=4K", uri, sizeof(uri));
-    ck_assert_int_eq(cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR, info, &fh), 0);
+    ck_assert_int_eq(cnio_file_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR,
+                                    info, &fh), 0);
     ck_assert_int_eq(cnio_file_write_at_all(fh, rank * tib, out, sizeof(out), MPI_BYTE,
                                             MPI_STATUS_IGNORE), 0);
     memset(in, 0, sizeof(in));

@@ -599,8 +599,9 @@ START_TEST(test_reader_keeps_its_version)
 END_TEST
 
 /* RENAME of an object open for writing in place, of a directory above one, or of
- * another object onto it, is refused until the writer closes: its CLOSE looked the object up by its old name, failed,
- * and left the moved object marked as an interrupted update. */
+ * another object onto it, is refused until the writer closes: its CLOSE looked the
+ * object up by its old name, failed, and left the moved object marked as an
+ * interrupted update. */
 START_TEST(test_rename_refused_while_written)
 {
     static uint8_t data[5000];
