@@ -433,10 +433,34 @@ static int ns_count_entry(const char *name, const struct cnio_obj_stat *s, void 
     return 1;   /* one is enough */
 }
 
+/* 1 when some host holds both from and to as directories: its RENAME would move from onto
+ * to, which it refuses when to is not empty (a host holding only to holds the part of
+ * a rename that stopped halfway, which its retry finishes: no refusal there). */
+static int ns_dirs_on_one_host(struct cnio_ns *ns, const char *from, const char *to)
+{
+    struct cnio__cl_stat *a = calloc((size_t)ns->n, sizeof(*a));
+    struct cnio__cl_stat *b = calloc((size_t)ns->n, sizeof(*b));
+    int both = 0;
+
+    if (a && b) {
+        for (int i = 0; i < ns->n; i++)
+            a[i].ep = b[i].ep = cnio__cl_ctl_ep(&ns->hosts[i]);
+        cnio__cl_stat_each(ns->st, a, ns->n, from, from, NULL, 0);
+        cnio__cl_stat_each(ns->st, b, ns->n, to, to, NULL, 0);
+        for (int i = 0; i < ns->n; i++)
+            both |= !a[i].status && !b[i].status && (a[i].info.flags & CNIO_WIRE_I_DIR) &&
+                    (b[i].info.flags & CNIO_WIRE_I_DIR);
+    }
+    free(a);
+    free(b);
+    return both;
+}
+
 /*
  * What cnio__ns_rename refuses before any host renames (with more than one host): a
  * name beneath one that a host holds as an object, a directory onto a name a host holds
- * as an object, or onto a directory that is not empty on some host (-CNIO_ERR_EXIST);
+ * as an object, or onto a directory that is not empty on a host that holds both
+ * (-CNIO_ERR_EXIST);
  * an object onto one a host holds as a directory (-CNIO_ERR_ISDIR). Each host refuses
  * these for what it holds itself; an object written through another order of the hosts
  * may be on a host that is asked after host 0 has renamed (one host moved a directory,
@@ -458,7 +482,8 @@ static int ns_rename_check(struct cnio_ns *ns, const char *from, const char *to)
      * cut short, or one made through a URI of fewer hosts): each host refuses that for
      * itself, but those asked before the one that held it had moved theirs, and the tree
      * read as incomplete under both names */
-    if (f.dirs && t.dirs && cnio__ns_list(ns, to, ns_count_entry, &entries) >= 0 && entries)
+    if (f.dirs && t.dirs && ns_dirs_on_one_host(ns, from, to) &&
+        cnio__ns_list(ns, to, ns_count_entry, &entries) >= 0 && entries)
         return -CNIO_ERR_EXIST;
     if (!f.dirs && f.obj >= 0 && t.dirs)
         return -CNIO_ERR_ISDIR;
