@@ -78,19 +78,26 @@ static void tree_done(struct tree_run *r, uint64_t files, uint64_t bytes)
     MPI_Win_unlock(0, r->win);
 }
 
-/* Closes and opens again worker w's sessions, which may hold the connection that broke. */
-static void tree_reopen(struct tree_worker *w)
+/* Closes and opens again the sessions of c (a worker's, or rank 0's own), which may hold
+ * the connection that broke: 0, or the first open's error (that session is then NULL). */
+static int tree_reopen(struct tree_ctx *c)
 {
+    int ret = 0;
+
     for (int k = 0; k < 2; k++) {
-        struct cnio_ns **ns = k ? &w->ctx.src_ns : &w->ctx.ns;
-        struct tree_end *end = k ? w->ctx.src : w->ctx.dst;
+        struct cnio_ns **ns = k ? &c->src_ns : &c->ns;
+        struct tree_end *end = k ? c->src : c->dst;
+        int r;
 
         if (!*ns)
             continue;
         cnio__ns_close(*ns);
-        if (cnio__ns_open(w->ctx.st, &end->u, &end->h, ns))
+        r = cnio__ns_open(c->st, &end->u, &end->h, ns);
+        if (r)
             *ns = NULL;
+        ret = ret ? ret : r;
     }
+    return ret;
 }
 
 /* Holds back this thread's log lines, unless the user asked for more than warnings (they
@@ -143,7 +150,7 @@ static void tree_one(struct tree_worker *w, const struct tree_ent *e)
     for (tries = 0;; tries++) {
         if (tries) {   /* its words are the file's, when the file then fails */
             tree_hold();
-            tree_reopen(w);
+            tree_reopen(&w->ctx);
             cnio__log_release(0);
         }
         said = cnio__log_errors();   /* the last try's own words count */
@@ -424,9 +431,7 @@ static int tree_setattr_end(struct tree_run *r, const struct tree_ent *e, int *r
     if (*reopen && (ret == -CNIO_ERR_CONN || ret == -CNIO_ERR_TIMEOUT ||
                     ret == -CNIO_ERR_STALE || ret == -CNIO_ERR_PROTO)) {
         *reopen = 0;   /* once per copy: a server gone for good costs the wait once */
-        cnio__ns_close(r->ctx.ns);
-        r->ctx.ns = NULL;
-        ret = cnio__ns_open(r->ctx.st, &r->dst.u, &r->dst.h, &r->ctx.ns);
+        ret = tree_reopen(&r->ctx);
         if (!ret)
             ret = tree_setattr(&r->ctx, e);
     }
