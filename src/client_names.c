@@ -147,16 +147,13 @@ static int ns_one(struct cnio_ns *ns, uint16_t type, uint32_t flags, uint64_t un
     return len < 0 ? len : ns_all(ns, type, offset, pl, len, type == CNIO_WIRE_MKDIR, status);
 }
 
-int cnio__ns_kinds(struct cnio_ns *ns, const char *path, struct cnio_ns_kinds *k)
+/* STATs path on every host into s[0..ns->n) and folds the answers into *k: as
+ * cnio__ns_kinds, whose STATs these are. */
+static int ns_kinds_of(struct cnio_ns *ns, const char *path, struct cnio__cl_stat *s,
+                       struct cnio_ns_kinds *k)
 {
-    struct cnio__cl_stat *s;
     int ret = 0;
 
-    if (!ns || !path || !k)
-        return -CNIO_ERR_INVAL;
-    s = calloc((size_t)ns->n, sizeof(*s));
-    if (!s)
-        return -CNIO_ERR_NOMEM;
     *k = (struct cnio_ns_kinds){ .obj = -1 };
     for (int i = 0; i < ns->n; i++)
         s[i].ep = cnio__cl_ctl_ep(&ns->hosts[i]);
@@ -174,6 +171,20 @@ int cnio__ns_kinds(struct cnio_ns *ns, const char *path, struct cnio_ns_kinds *k
             k->foreign = s[i].info.stripe_index != (uint32_t)i;
         }
     }
+    return ret;
+}
+
+int cnio__ns_kinds(struct cnio_ns *ns, const char *path, struct cnio_ns_kinds *k)
+{
+    struct cnio__cl_stat *s;
+    int ret;
+
+    if (!ns || !path || !k)
+        return -CNIO_ERR_INVAL;
+    s = calloc((size_t)ns->n, sizeof(*s));
+    if (!s)
+        return -CNIO_ERR_NOMEM;
+    ret = ns_kinds_of(ns, path, s, k);
     free(s);
     return ret;
 }
@@ -433,29 +444,6 @@ static int ns_count_entry(const char *name, const struct cnio_obj_stat *s, void 
     return 1;   /* one is enough */
 }
 
-/* 1 when some host holds both from and to as directories: its RENAME would move from onto
- * to, which it refuses when to is not empty (a host holding only to holds the part of
- * a rename that stopped halfway, which its retry finishes: no refusal there). */
-static int ns_dirs_on_one_host(struct cnio_ns *ns, const char *from, const char *to)
-{
-    struct cnio__cl_stat *a = calloc((size_t)ns->n, sizeof(*a));
-    struct cnio__cl_stat *b = calloc((size_t)ns->n, sizeof(*b));
-    int both = 0;
-
-    if (a && b) {
-        for (int i = 0; i < ns->n; i++)
-            a[i].ep = b[i].ep = cnio__cl_ctl_ep(&ns->hosts[i]);
-        cnio__cl_stat_each(ns->st, a, ns->n, from, from, NULL, 0);
-        cnio__cl_stat_each(ns->st, b, ns->n, to, to, NULL, 0);
-        for (int i = 0; i < ns->n; i++)
-            both |= !a[i].status && !b[i].status && (a[i].info.flags & CNIO_WIRE_I_DIR) &&
-                    (b[i].info.flags & CNIO_WIRE_I_DIR);
-    }
-    free(a);
-    free(b);
-    return both;
-}
-
 /*
  * What cnio__ns_rename refuses before any host renames (with more than one host): a
  * name beneath one that a host holds as an object, a directory onto a name a host holds
@@ -471,23 +459,38 @@ static int ns_dirs_on_one_host(struct cnio_ns *ns, const char *from, const char 
 static int ns_rename_check(struct cnio_ns *ns, const char *from, const char *to)
 {
     char dir[CNIO_WIRE_MAX_NAME + 1];
+    struct cnio__cl_stat *a, *b;
     struct cnio_ns_kinds f, t;
-    int foreign, entries = 0;
+    int foreign, entries = 0, both = 0, ret = 0;
 
-    if (ns->n == 1 || cnio__ns_kinds(ns, from, &f) || cnio__ns_kinds(ns, to, &t))
+    if (ns->n == 1)
         return 0;
+    a = calloc((size_t)ns->n, sizeof(*a));
+    b = calloc((size_t)ns->n, sizeof(*b));
+    if (!a || !b || ns_kinds_of(ns, from, a, &f) || ns_kinds_of(ns, to, b, &t))
+        goto out;
+    /* a host holding both as directories: its RENAME would move from onto to, which it
+     * refuses when to is not empty (one holding only to holds the part of a rename that
+     * stopped halfway, which its retry finishes) */
+    for (int i = 0; i < ns->n; i++)
+        both |= !a[i].status && !b[i].status && (a[i].info.flags & CNIO_WIRE_I_DIR) &&
+                (b[i].info.flags & CNIO_WIRE_I_DIR);
     if (f.dirs && f.obj < 0 && t.obj >= 0)
-        return -CNIO_ERR_EXIST;
-    /* a directory onto one that is not empty on some host (the remnant of a mv a crash
-     * cut short, or one made through a URI of fewer hosts): each host refuses that for
+        ret = -CNIO_ERR_EXIST;
+    /* a directory onto one that is not empty there (the remnant of a mv a crash cut
+     * short, or one made through a URI of fewer hosts): each host refuses that for
      * itself, but those asked before the one that held it had moved theirs, and the tree
      * read as incomplete under both names */
-    if (f.dirs && t.dirs && ns_dirs_on_one_host(ns, from, to) &&
-        cnio__ns_list(ns, to, ns_count_entry, &entries) >= 0 && entries)
-        return -CNIO_ERR_EXIST;
-    if (!f.dirs && f.obj >= 0 && t.dirs)
-        return -CNIO_ERR_ISDIR;
-    return cnio__ns_object_on_way(ns, to, 0, dir, sizeof(dir), &foreign) ? -CNIO_ERR_EXIST : 0;
+    else if (both && cnio__ns_list(ns, to, ns_count_entry, &entries) >= 0 && entries)
+        ret = -CNIO_ERR_EXIST;
+    else if (!f.dirs && f.obj >= 0 && t.dirs)
+        ret = -CNIO_ERR_ISDIR;
+    else if (cnio__ns_object_on_way(ns, to, 0, dir, sizeof(dir), &foreign))
+        ret = -CNIO_ERR_EXIST;
+out:
+    free(a);
+    free(b);
+    return ret;
 }
 
 /*
