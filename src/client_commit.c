@@ -74,7 +74,7 @@ int cnio__cl_check_complete(const struct cnio_obj *obj)
 int cnio__cl_commit_under_way(const struct cnio_obj *obj)
 {
     uint32_t gen0 = obj->hosts[0].info.gen, state = 0, live = CNIO_OBJ_LIVE_KNOWN;
-    int n = obj->nhosts, ret;
+    int n = obj->nhosts, ret, moved = 0;
     struct cnio__cl_stat *s;
 
     if ((obj->oflags & CNIO_WIRE_O_WRITE) && !cc_in_place(obj))
@@ -99,6 +99,16 @@ int cnio__cl_commit_under_way(const struct cnio_obj *obj)
             ret = 0;
         else   /* against column 0's generation now: the object may have moved on */
             cnio__cl_state(&state, &s[j].info, s[0].info.gen);
+        moved |= ret && s[j].info.gen != obj->hosts[j].info.gen;
+    }
+    /* A host whose generation changed since the open: the object is moving, and the two
+     * looks at it (the open's replies, then these STATs, each host answering at its own
+     * moment) are not of one moment. A commit stopped only where both agree. (It took
+     * STATs answered on either side of a writer's next commit for one that stopped, and
+     * the open failed "incomplete".) */
+    if (moved) {
+        free(s);
+        return 1;
     }
     if (ret)
         cnio__cl_stat_live(s, n, &live);
@@ -109,10 +119,7 @@ int cnio__cl_commit_under_way(const struct cnio_obj *obj)
         return 1;
     }
     free(s);
-    /* under way: or finished since the open, every host now holding column 0's
-     * generation (it used to be taken for a commit that stopped when the commit ended
-     * between the open's replies and these, and the open failed) */
-    return ret && (!(state & CNIO_OBJ_INCOMPLETE) || cnio__cl_settling(state | live));
+    return ret && cnio__cl_settling(state | live);   /* under way */
 }
 
 int cnio__cl_settling(uint32_t state)

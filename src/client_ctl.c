@@ -74,6 +74,24 @@ static int ctl_stat_hosts(struct cnio_ns *c, const char *name, int from, int to,
     return ret;
 }
 
+/* Column 0's host asked again, after the others answered a STAT of name that says the
+ * hosts hold different generations with no live writer's upload: 1 when its generation
+ * changed since its first answer, or a live writer's upload of it is there now. The
+ * object is then moving: the hosts answered at different moments, on either side of a
+ * writer's commit, and their answers tell nothing of a commit that stopped. (cnio__cl_
+ * commit_under_way asks the same of an open.) */
+static int ctl_moved(struct cnio_ns *c, const char *name)
+{
+    struct cnio__cl_stat s = { .ep = c->hosts[0].lanes[0] };
+    uint32_t state = 0, live = CNIO_OBJ_LIVE_KNOWN;
+
+    if (cnio__cl_stat_each(c->st, &s, 1, name, name, NULL, 1) || s.status)
+        return 0;
+    cnio__cl_stat_live(&s, 1, &live);
+    cnio__cl_state(&state, &s.info, s.info.gen);
+    return s.info.gen != c->hosts[0].info.gen || cnio__cl_settling(state | live);
+}
+
 /* A commit of name that reached column 0's host and stopped before hosts 1..n of c:
  * finished where it can be (cnio__cl_finish). How many hosts finished it. */
 static int ctl_finish(struct cnio_ns *c, const char *name, int n)
@@ -188,6 +206,11 @@ static int ctl_stat_once(struct cnio_stack *st, const struct cnio_uri *u,
     }
     for (uint32_t j = 0; !ret && j < l.count; j++)
         cnio__cl_state(&out->state, &c.hosts[j].info, c.hosts[0].info.gen);
+    if (!ret && (out->state & CNIO_OBJ_INCOMPLETE) == CNIO_OBJ_TORN &&
+        !cnio__cl_settling(out->state | live) && ctl_moved(&c, u->path)) {
+        ret = 1;   /* stat it again */
+        goto end;
+    }
     if (!ret && !missing && (out->state & CNIO_OBJ_INCOMPLETE) &&
         !(live & CNIO_OBJ_LIVE) && ctl_finish(&c, u->path, (int)l.count) > 0) {
         ret = 1;   /* stat it again */

@@ -209,11 +209,13 @@ uint64_t cnio__cl_size(const struct cnio_layout *l, uint64_t recorded,
  * in place that was interrupted may be written again). Staged and joined writers: 0. */
 int cnio__cl_check_complete(const struct cnio_obj *obj);
 /* 1 when a read-only open (or one for writing in place) met a commit under way: the
- * hosts hold different generations,
- * none marks an interrupted upload, update or commit, and one holds an uncommitted
- * instance of the name beside the object (I_PENDING, asked with a STAT), which may be
- * the one committing: where every server announces CNIO_WIRE_CAP_LIVE, only one that a
- * live writer holds (I_LIVE). 0 otherwise, or when a STAT fails. */
+ * hosts hold different generations, none marks an interrupted upload, update or commit,
+ * and either a STAT of every host after the open finds some host's generation changed
+ * since (the object is moving), or one holds an uncommitted instance of the name beside
+ * the object (I_PENDING, which OPEN's reply does not say), which may be the one
+ * committing: where every server announces CNIO_WIRE_CAP_LIVE, only one that a live
+ * writer holds (I_LIVE). Also 1 when it finished a commit that stopped (open again).
+ * 0 otherwise, or when a STAT fails. */
 int cnio__cl_commit_under_way(const struct cnio_obj *obj);
 /*
  * Finishes a commit that reached column 0's host and stopped before it reached others

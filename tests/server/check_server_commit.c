@@ -576,6 +576,46 @@ START_TEST(test_commit_under_way)
 }
 END_TEST
 
+/*
+ * The decision a reader's open makes when it met two generations: what the STATs after
+ * it find is taken for a commit that stopped only when every host still holds the
+ * generation it answered the open with. Here host 1's answer to the open (set by hand:
+ * the moment cannot be caught otherwise) is a generation it no longer holds, and host 0
+ * has moved on since, to a commit that reached it alone: the object moved between the
+ * two looks, and the reader opens again (1), where it used to fail "incomplete" (0).
+ * Opened again, the two looks agree, and it is incomplete.
+ */
+START_TEST(test_moved_between_looks)
+{
+    struct cnio_hints hints;
+    struct cnio_stack *stk;
+    struct cnio_uri u = { 0 };
+    struct cnio_obj *obj;
+    struct st_conn c[2];
+    uint64_t h0;
+
+    two_servers("torn", c, &stk, &u, &hints);
+    torn_commit(c, 0x100, 3, 10);
+    ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, 0, &obj), 0);
+    /* column 0 commits 0x200, of which column 1 has nothing */
+    ck_assert_int_eq(open_col(&c[0], "torn", STAGE | CNIO_WIRE_O_TRUNC, 2, 0, 0x200, &h0,
+                              NULL, NULL), 0);
+    ck_assert_int_eq(st_call(&c[0], CNIO_WIRE_COMMIT, h0, 20, NULL, 0, NULL, NULL, 0), 0);
+    obj->hosts[1].info.gen = 0x300;   /* what host 1 said at the open */
+    ck_assert_int_eq(cnio__cl_commit_under_way(obj), 1);
+    obj->hosts[1].info.gen = 0x100;   /* the two looks agree: a commit that stopped */
+    obj->hosts[0].info.gen = 0x200;
+    ck_assert_int_eq(cnio__cl_commit_under_way(obj), 0);
+    ck_assert_int_eq(cnio__obj_close(obj), 0);
+    hints.timeout_ms = 30000;
+    ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, 0, &obj), -CNIO_ERR_INCOMPLETE);
+    cnio__uri_free(&u);
+    cnio__stack_close(stk);
+    st_close(&c[0]);
+    st_close(&c[1]);
+}
+END_TEST
+
 /* Runs `cnio ARGS` ($CNIO_BIN) with its output in st_fx.dir/out: its exit status. In
  * an AddressSanitizer build, without leak checking: cnio cp starts Open MPI, whose own
  * allocations LeakSanitizer reports at exit (the ASan list runs no test under mpirun
@@ -877,13 +917,16 @@ static void *replace_both(void *arg)
 }
 
 /*
- * A reader whose open meets two generations, and whose STATs just after find the
- * commit ended (every host on column 0's newer generation, nothing staged), opens again
- * and succeeds. It took that for a commit that stopped and failed "incomplete": the
- * object had moved on between the open's reply from column 0 and the STATs.
+ * A reader beside a writer replacing the object over and over opens it, and stats it
+ * complete, every time. Its open meets two generations at times, and the STATs that
+ * look again may find the commit ended, or (each host answering at its own moment)
+ * another two generations, on either side of the writer's next commit: it opens again.
+ * It took the first, then the second, for a commit that stopped and failed
+ * "incomplete"; a stat called the object torn the same way.
  */
 START_TEST(test_reader_beside_replacements)
 {
+    struct cnio_obj_stat os;
     struct replacer2 r;
     struct cnio_hints hints;
     struct cnio_stack *stk;
@@ -900,10 +943,12 @@ START_TEST(test_reader_beside_replacements)
     while (!r.done) {
         ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, 0, &obj), 0);
         ck_assert_int_eq(cnio__obj_close(obj), 0);
+        ck_assert_int_eq(cnio__obj_stat(stk, &u, &hints, &os), 0);
+        ck_assert_uint_eq(os.state & CNIO_OBJ_INCOMPLETE, 0);
         opens++;
     }
     ck_assert_int_eq(pthread_join(tid, NULL), 0);
-    fprintf(stderr, "reader: %d opens beside 400 replacements\n", opens);
+    fprintf(stderr, "reader: %d opens and stats beside 400 replacements\n", opens);
     cnio__uri_free(&u);
     cnio__stack_close(stk);
     st_close(&c[0]);
@@ -967,6 +1012,7 @@ static Suite *commit_suite(void)
     tcase_add_test(tc, test_torn_commit);
     tcase_add_test(tc, test_old_client_form);
     tcase_add_test(tc, test_commit_under_way);
+    tcase_add_test(tc, test_moved_between_looks);
     tcase_add_test(tc, test_readers_wait_for_commit);
     tcase_add_test(tc, test_interrupted_new_commit);
     tcase_add_test(tc, test_stat_handle_size);
