@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -886,7 +887,7 @@ END_TEST
 struct replacer2 {
     struct st_conn *c;
     int rounds;
-    volatile int done;
+    _Atomic int done;
 };
 
 /* Replaces "torn" over and over, column 0 then column 1 at once, as a writer does. */
@@ -912,7 +913,7 @@ static void *replace_both(void *arg)
             ck_assert_int_eq(st_call(&r->c[j], CNIO_WIRE_CLOSE, h[j], 0, NULL, 0, NULL, NULL,
                                      0), 0);
     }
-    r->done = 1;
+    atomic_store(&r->done, 1);
     return NULL;
 }
 
@@ -940,7 +941,7 @@ START_TEST(test_reader_beside_replacements)
     torn_commit(c, 0x100, 3, 10);
     r = (struct replacer2){ c, 400, 0 };
     ck_assert_int_eq(pthread_create(&tid, NULL, replace_both, &r), 0);
-    while (!r.done) {
+    while (!atomic_load(&r.done)) {
         ck_assert_int_eq(cnio__obj_open(stk, &u, &hints, 0, &obj), 0);
         ck_assert_int_eq(cnio__obj_close(obj), 0);
         ck_assert_int_eq(cnio__obj_stat(stk, &u, &hints, &os), 0);
