@@ -183,10 +183,17 @@ static int64_t names_ttl(struct px *px, int rc)
     return px->conf.name_ttl_ms < NAMES_NEG_TTL_MS ? px->conf.name_ttl_ms : NAMES_NEG_TTL_MS;
 }
 
-/* Frees expired entries nobody waits for, once the cache is full. */
+/* Once the cache is full: frees the expired entries nobody waits for, and if none was,
+ * the answered one that expires first, to make room for a new question. Entries that a
+ * resolver thread owns stay (there are at most as many as connected processes, each
+ * asking one question at a time). The cache used to refuse the new question, the
+ * proxy then dropped the asking process's connection, and that process passed
+ * everything to libc from then on: a job asking more than NAMES_MAX_ENTRIES distinct
+ * questions in a TTL (a rank per port, many peers' names) lost its proxy. */
 static void names_trim(int64_t now)
 {
-    struct pn_entry **pp = &names_head;
+    struct pn_entry **pp = &names_head, **first = NULL;
+    unsigned had = names_count;
 
     while (*pp) {
         struct pn_entry *e = *pp;
@@ -195,9 +202,18 @@ static void names_trim(int64_t now)
             *pp = e->next;
             free(e);
             names_count--;
-        } else {
-            pp = &e->next;
+            continue;
         }
+        if (!e->pending && (!first || e->expires_ms < (*first)->expires_ms))
+            first = pp;
+        pp = &e->next;
+    }
+    if (names_count == had && first) {
+        struct pn_entry *e = *first;
+
+        *first = e->next;
+        free(e);
+        names_count--;
     }
 }
 
@@ -226,8 +242,8 @@ int px_names_request(struct px *px, struct px_client *c, const struct cnio__skp_
     if (!e) {
         if (names_count >= NAMES_MAX_ENTRIES)
             names_trim(now);
-        if (names_count >= NAMES_MAX_ENTRIES || !(e = calloc(1, sizeof(*e))))
-            return -1;   /* the shim asks libc instead */
+        if (!(e = calloc(1, sizeof(*e))))
+            return -1;   /* out of memory: the connection goes; the shim asks libc */
         e->req = *req;
         e->next = names_head;
         names_head = e;
