@@ -292,6 +292,12 @@ struct cnio_ns;
 int cnio__ns_open(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
                   struct cnio_ns **out);
 void cnio__ns_close(struct cnio_ns *ns);
+/* Why a request over ns failed with -CNIO_ERR_CONN as "a broken session": 0 when every
+ * connection of ns (NULL: none) is up, else the error the first broken one died of
+ * (-CNIO_ERR_TIMEOUT: its host stopped answering for cnio_timeout_ms, which a new
+ * session would wait out again; -CNIO_ERR_CONN: refused, reset or lost), with that
+ * host's "name:port" in host (cap bytes; NULL: not wanted). */
+int cnio__ns_broken(const struct cnio_ns *ns, char *host, size_t cap);
 /* Creates directory path on every host; parents: create missing parents, and an
  * existing directory is no error. -CNIO_ERR_EXIST: it exists (without parents), or an
  * object has that name or a name on its way. An object of another order of the hosts

@@ -58,6 +58,19 @@ void cnio__ns_close(struct cnio_ns *ns)
     free(ns);
 }
 
+int cnio__ns_broken(const struct cnio_ns *ns, char *host, size_t cap)
+{
+    for (int j = 0; ns && j < ns->n; j++) {
+        int e = ns->hosts[j].nlanes ? cnio__ep_error(ns->hosts[j].lanes[0]) : -CNIO_ERR_CONN;
+
+        if (e && host && cap)
+            snprintf(host, cap, "%s:%u", ns->hosts[j].name, ns->hosts[j].port);
+        if (e)
+            return e;
+    }
+    return 0;
+}
+
 int cnio__ns_open(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
                   struct cnio_ns **out)
 {

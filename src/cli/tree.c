@@ -100,6 +100,31 @@ static int tree_reopen(struct tree_ctx *c)
     return ret;
 }
 
+/* ret of a try or batch over c's sessions, with a broken session's -CNIO_ERR_CONN told
+ * as -CNIO_ERR_TIMEOUT when its host had stopped answering (cnio__ns_broken). */
+static int tree_why_conn(const struct tree_ctx *c, int ret)
+{
+    if (ret == -CNIO_ERR_CONN && (cnio__ns_broken(c->ns, NULL, 0) == -CNIO_ERR_TIMEOUT ||
+                                  cnio__ns_broken(c->src_ns, NULL, 0) == -CNIO_ERR_TIMEOUT))
+        return -CNIO_ERR_TIMEOUT;
+    return ret;
+}
+
+/* Says that file e of a batch that met a host not answering in time is not copied, for
+ * err (the batch's error, or e's own), naming the host where a session knows it. */
+static void tree_say_timed_out(const struct tree_ctx *c, const struct tree_ent *e, int err)
+{
+    char host[300] = "";
+
+    if (err == -CNIO_ERR_TIMEOUT && cnio__ns_broken(c->ns, host, sizeof(host)) != err)
+        cnio__ns_broken(c->src_ns, host, sizeof(host));
+    if (err == -CNIO_ERR_TIMEOUT && host[0])
+        cli_err("cnio cp: %s: not copied: host %s did not answer within cnio_timeout_ms\n",
+                e->rel, host);
+    else
+        cli_err("cnio cp: %s: not copied: %s\n", e->rel, cnio_strerror(err));
+}
+
 /* Holds back this thread's log lines, unless the user asked for more than warnings (they
  * are then written as they come): a try's words are for its user only if it is the last. */
 static void tree_hold(void)
@@ -135,7 +160,10 @@ static void tree_say_retry(const struct tree_ent *e, unsigned mark, int ret)
  * apiece (a 1,000-file upload whose server was killed took 26 s to fail). Files not
  * attempted are not counted as done; --resume copies them once the server is back.
  * A file whose open a restarted server no longer knows (CNIO_ERR_STALE: the open is
- * gone, or the object it read was replaced meanwhile) is opened again the same way.
+ * gone, or the object it read was replaced meanwhile) is opened again the same way. A
+ * server that did not answer within cnio_timeout_ms (CNIO_ERR_TIMEOUT: stopped, hung,
+ * or cut off) is not asked again: each try would wait as long (a 300-file upload whose
+ * server was stopped took 123 s to fail, not 30), and the copy stops as for one lost.
  * The words of a try that is followed by another are one line that says so, not the
  * library's error lines: those ("nothing committed", "open the file again") are true of
  * the try, and read as the file's fate. The last try's lines are written as they were.
@@ -156,9 +184,8 @@ static void tree_one(struct tree_worker *w, const struct tree_ent *e)
         said = cnio__log_errors();   /* the last try's own words count */
         tree_hold();
         w->ctx.why[0] = '\0';
-        ret = tree_copy_one(&w->ctx, e);
-        if ((ret != -CNIO_ERR_CONN && ret != -CNIO_ERR_TIMEOUT && ret != -CNIO_ERR_STALE) ||
-            tries == 2)
+        ret = tree_why_conn(&w->ctx, tree_copy_one(&w->ctx, e));
+        if ((ret != -CNIO_ERR_CONN && ret != -CNIO_ERR_STALE) || tries == 2)
             break;
         tree_say_retry(e, said, ret);
         usleep(tries ? 600000 : 200000);
@@ -199,16 +226,30 @@ static int tree_batch_again(const struct tree_worker *w, int ret, int st)
  * again alone says its own. */
 static void tree_batch(struct tree_worker *w, const struct tree_ent *const *e, int n)
 {
-    int status[TREE_PIPE] = { 0 }, ret, final = 0;
+    int status[TREE_PIPE] = { 0 }, ret, final = 0, timed_out;
 
     w->ctx.why[0] = '\0';
     tree_hold();
-    ret = w->ctx.src->remote ? tree_get_small(&w->ctx, e, n, status)
-                             : tree_put_small(&w->ctx, e, n, status);
-    for (int i = 0; i < n; i++)
-        final |= !tree_batch_again(w, ret, status[i]) && status[i] < 0;
-    cnio__log_release(final);
+    ret = tree_why_conn(&w->ctx, w->ctx.src->remote ? tree_get_small(&w->ctx, e, n, status)
+                                                    : tree_put_small(&w->ctx, e, n, status));
+    timed_out = ret == -CNIO_ERR_TIMEOUT;
     for (int i = 0; i < n; i++) {
+        final |= !tree_batch_again(w, ret, status[i]) && status[i] < 0;
+        timed_out |= !ret && status[i] == -CNIO_ERR_TIMEOUT;
+    }
+    /* a server that did not answer in time: its words stand, and the files it did not
+     * take are not sent again (tree_one: the copy stops, as for a server lost) */
+    if (timed_out)
+        __atomic_store_n(&w->r->lost, 1, __ATOMIC_RELAXED);
+    cnio__log_release(final || timed_out);
+    for (int i = 0; i < n; i++) {
+        if (timed_out && (ret || status[i] < 0)) {
+            tree_say_timed_out(&w->ctx, e[i], ret ? ret : status[i]);
+            w->failed++;
+            w->files++;
+            w->bytes += e[i]->size;
+            continue;
+        }
         if (tree_batch_again(w, ret, status[i])) {
             tree_one(w, e[i]);
             continue;
@@ -730,5 +771,5 @@ int cli_tree_cp(struct cp_job *j)
                 "files were not tried; once it is back, the same command with --resume "
                 "copies what is missing\n", (unsigned long long)r.not_tried);
     tree_teardown(&r);
-    return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+    return rc || r.lost ? CLI_EXIT_FAIL : CLI_EXIT_OK;   /* (lost: files not tried) */
 }
