@@ -600,11 +600,19 @@ CNIO_API int cnio_file_close(cnio_file_t **fhp)
             rc2 = cnio__obj_close(fh->obj);
         }
         fh->obj = NULL;
+        /* MPI_MODE_DELETE_ON_CLOSE deletes it as MPI_File_delete does: the job's other
+         * handles of it close without error (they failed "removed while open"); and a
+         * file the job deleted already (MPI_File_delete, another handle's close) is no
+         * error, as in ROMIO and OMPIO */
         if (rc2 == 0 && (fh->amode & MPI_MODE_DELETE_ON_CLOSE)) {
             rc2 = cnio__uri_parse(fh->uri, &u);
             if (rc2 == 0)
                 rc2 = cnio__obj_unlink(fh->st, &u, &fh->hints);
             cnio__uri_free(&u);
+            if (rc2 == 0 && fh->ident)
+                file_list_deleted(fh->ident);
+            if (rc2 == -CNIO_ERR_NOENT && deleted)
+                rc2 = 0;
         }
         if (rc == 0)
             rc = rc2;

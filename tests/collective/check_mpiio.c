@@ -27,6 +27,7 @@ static const struct row rows[] = {
     { "delete", 1, row_delete },
     { "delete_open", 1, row_delete_open },
     { "delete_on_close", 1, row_delete_on_close },
+    { "delete_on_close_beside", 1, row_delete_on_close_beside },
     { "append", 1, row_append },
     { "explicit", 1, row_explicit },
     { "explicit_all", 1, row_explicit_all },

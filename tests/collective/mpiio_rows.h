@@ -39,6 +39,7 @@ void row_open_errors(struct rctx *c);
 void row_excl_live(struct rctx *c);
 void row_delete(struct rctx *c);
 void row_delete_open(struct rctx *c);
+void row_delete_on_close_beside(struct rctx *c);
 void row_delete_on_close(struct rctx *c);
 void row_append(struct rctx *c);
 void row_wrong_access(struct rctx *c);

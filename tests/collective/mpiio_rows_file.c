@@ -194,6 +194,60 @@ void row_delete_open(struct rctx *c)
     }
 }
 
+/* A handle opened with MPI_MODE_DELETE_ON_CLOSE closed while the job has the file open
+ * through another (round 0: a file that exists, read-only; round 1: a new one, both
+ * handles deleting on close): the other's writes and close go on without error, as
+ * with MPI_File_delete (row_delete_open). Round 2: a handle deleting on close of a file
+ * the job deleted meanwhile closes without error. As in ROMIO and OMPIO; each of these
+ * closes failed "removed while open" (MPI_ERR_NO_SUCH_FILE). */
+void row_delete_on_close_beside(struct rctx *c)
+{
+    char name[700];
+    MPI_File a, b;
+    int rc, v = rk;
+
+    rname(c->row, NULL, name, sizeof(name));
+    for (int round = 0; round < 3; round++) {
+        if (round != 1) {   /* the file first, closed */
+            rc = MPI_File_open(MPI_COMM_WORLD, name, RW_CREATE, MPI_INFO_NULL, &b);
+            if (rc == MPI_SUCCESS)
+                MPI_File_close(&b);
+        }
+        if (round == 2) {
+            rc = MPI_File_open(MPI_COMM_WORLD, name, MPI_MODE_RDWR | MPI_MODE_DELETE_ON_CLOSE,
+                               MPI_INFO_NULL, &a);
+            rout(c, " | open_doc=%s", cls(rc));
+            MPI_Barrier(MPI_COMM_WORLD);
+            if (rk == 0)
+                rout(c, " delete=%s", cls(MPI_File_delete(name, MPI_INFO_NULL)));
+            MPI_Barrier(MPI_COMM_WORLD);
+            if (rc == MPI_SUCCESS)
+                rout(c, " close_doc=%s", cls(MPI_File_close(&a)));
+            continue;
+        }
+        rc = MPI_File_open(MPI_COMM_WORLD, name,
+                           round ? RW_CREATE | MPI_MODE_DELETE_ON_CLOSE : MPI_MODE_RDWR,
+                           MPI_INFO_NULL, &b);
+        rout(c, "%sopen=%s", round ? " | " : "", cls(rc));
+        if (rc != MPI_SUCCESS)
+            continue;
+        rc = MPI_File_open(MPI_COMM_WORLD, name,
+                           (round ? MPI_MODE_RDWR : MPI_MODE_RDONLY) | MPI_MODE_DELETE_ON_CLOSE,
+                           MPI_INFO_NULL, &a);
+        rout(c, " open_doc=%s", cls(rc));
+        if (rc == MPI_SUCCESS)
+            rout(c, " close_doc=%s", cls(MPI_File_close(&a)));
+        rc = MPI_File_write_at_all(b, (MPI_Offset)rk * sizeof(v), &v, 1, MPI_INT,
+                                   MPI_STATUS_IGNORE);
+        rout(c, " write=%s", cls(rc));
+        rout(c, " close=%s", cls(MPI_File_close(&b)));
+    }
+    rc = MPI_File_open(MPI_COMM_WORLD, name, MPI_MODE_RDONLY, MPI_INFO_NULL, &b);
+    rout(c, " | reopen=%s", cls(rc));
+    if (rc == MPI_SUCCESS)
+        MPI_File_close(&b);
+}
+
 void row_delete_on_close(struct rctx *c)
 {
     char name[700], b[64] = "x";
