@@ -93,14 +93,23 @@ int cnio__sk_job_key(char *buf, size_t cap)
     uint32_t h = 2166136261u;   /* FNV-1a */
     int n;
 
+    const char *own = getenv("CNIO_SOCKETS_JOB_KEY"), *slurm = getenv("SLURM_JOB_ID");
+    const char *step = getenv("SLURM_STEP_ID"), *pbs = getenv("PBS_JOBID");
+
     if (!k || !*k)
         k = getenv("OMPI_MCA_orte_ess_jobid");
     for (const char *p = hnp; p && *p; p++)
         h = (h ^ (uint8_t)*p) * 16777619u;
-    if (k && *k && hnp && *hnp)
+    if (own && *own)
+        n = snprintf(buf, cap, "key-%s", own);
+    else if (k && *k && hnp && *hnp)
         n = snprintf(buf, cap, "%s-%08x", k, (unsigned)h);
     else if (k && *k)
         n = snprintf(buf, cap, "%s", k);
+    else if (slurm && *slurm)   /* srun without PMIx: the job and its step */
+        n = snprintf(buf, cap, "slurm-%s.%s", slurm, step && *step ? step : "0");
+    else if (pbs && *pbs)
+        n = snprintf(buf, cap, "pbs-%s", pbs);
     else
         n = snprintf(buf, cap, "local-%ld", (long)getpid());
     if (n < 0 || (size_t)n >= cap)
@@ -122,6 +131,9 @@ int cnio__sk_rundir(char *buf, size_t cap)
         n = snprintf(buf, cap, "%s", base);
     else {
         base = getenv("XDG_RUNTIME_DIR");
+        /* set but not there (a compute node without the login session that made it) */
+        if (base && *base && (stat(base, &st) < 0 || !S_ISDIR(st.st_mode)))
+            base = NULL;
         n = snprintf(buf, cap, "%s/cnio-sockets-%ld", base && *base ? base : "/tmp",
                      (long)geteuid());
     }
@@ -294,20 +306,20 @@ int cnio__sk_proxy_ensure(const char *proxy_bin, char *sock, size_t cap, char *w
     snprintf(why, whycap, "%s", "");
     cnio__sk_conf_load(&conf);
     wait_ms = SKENV_START_MS + conf.job_wait_ms;
+    dir[0] = '\0';
     rc = cnio__sk_rundir(dir, sizeof(dir));
     if (rc) {
-        const char *base = getenv("CNIO_SOCKETS_RUNDIR");
-
         snprintf(why, whycap, "run directory %s: %s",
-                 base && *base ? base : "(CNIO_SOCKETS_RUNDIR, else $XDG_RUNTIME_DIR or /tmp, "
-                                        "cnio-sockets-UID)", rc == -EPERM
+                 dir[0] ? dir : "(CNIO_SOCKETS_RUNDIR, else $XDG_RUNTIME_DIR or /tmp, "
+                                "cnio-sockets-UID)", rc == -EPERM
                  ? "not a directory of this user's with no access for others (mode 0700)"
                  : strerror(-rc));
         return rc;
     }
     rc = cnio__sk_job_key(key, sizeof(key));
     if (rc) {
-        snprintf(why, whycap, "the job's key (PMIX_NAMESPACE): %s", strerror(-rc));
+        snprintf(why, whycap, "the job's key (CNIO_SOCKETS_JOB_KEY, PMIX_NAMESPACE, "
+                 "SLURM_JOB_ID, PBS_JOBID): %s", strerror(-rc));
         return rc;
     }
     n = snprintf(sock, cap, "%s/%s.sock", dir, key);
