@@ -164,7 +164,7 @@ static int shim_can_say(void)
 
 /* Said without stdio or strerror (neither async-signal-safe, and vfprintf alone takes
  * 1.7 KiB of stack): a connect in a signal handler may be where the proxy is lost. Said
- * once per job (shim_down_first). */
+ * at most once per rank (shim_down_first). */
 void shim_proxy_failed(const char *what)
 {
     int e = errno;
@@ -187,8 +187,8 @@ void shim_proxy_failed(const char *what)
             shim_cat(msg, sizeof(msg), &n, desc);
         else
             shim_cat_num(msg, sizeof(msg), &n, e);
-        shim_cat(msg, sizeof(msg), &n, "); passing everything to libc (said once: this job's "
-                                        "later processes say nothing)\n");
+        shim_cat(msg, sizeof(msg), &n, "); passing everything to libc (said once per rank: "
+                                        "the processes it starts later say nothing)\n");
         (void)!write(2, msg, n);
     }
     errno = e;
