@@ -30,6 +30,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -705,6 +706,21 @@ usage:
     return 2;
 }
 
+/* The proxy runs on any CPU the process may use, not the one rank it was started from
+ * was bound to (mpirun --bind-to core): its resolver threads and admissions would take
+ * that rank's core. The kernel keeps it within its cpuset (a batch system's); a
+ * failure leaves the binding as it was. */
+static void proxy_unbind(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_CONF);
+    cpu_set_t all;
+
+    CPU_ZERO(&all);
+    for (long i = 0; i < n && i < CPU_SETSIZE; i++)
+        CPU_SET((int)i, &all);
+    (void)sched_setaffinity(0, sizeof(all), &all);
+}
+
 int main(int argc, char **argv)
 {
     static struct px px;
@@ -739,6 +755,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "cnio-proxy: settings not taken as given: %s\n", px.conf.bad);
     px.beat_ms = px.conf.proxy_timeout_ms / 3 < 1000 ? px.conf.proxy_timeout_ms / 3 : 1000;
     proxy_fd_init();
+    proxy_unbind();
     if (chdir("/") < 0)   /* hold no directory of the job busy */
         return 1;
     signal(SIGPIPE, SIG_IGN);
