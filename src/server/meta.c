@@ -74,7 +74,11 @@ static int store_meta_read_fd(int fd, const char *name, struct cnio_srv_meta *m)
     close(fd);
     if (n < 0 || cnio__srv_meta_decode(buf, (size_t)n, m)) {
         cnio__warn("corrupt metadata for object %s", name);
-        return -CNIO_ERR_IO;
+        /* (said to the client too: "I/O error" alone named neither cause nor remedy) */
+        return cnio__srv_why(-CNIO_ERR_IO, "the metadata of %s on this host (.cnio/meta) "
+                             "is damaged: its layout and version cannot be read; restore "
+                             "it from a backup, or remove the object (cnio rm) and copy it "
+                             "again", name);
     }
     return 0;
 }
