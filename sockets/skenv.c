@@ -90,11 +90,10 @@ void cnio__sk_conf_load(struct cnio__sk_conf *c)
 int cnio__sk_job_key(char *buf, size_t cap)
 {
     const char *k = getenv("PMIX_NAMESPACE"), *hnp = getenv("OMPI_MCA_orte_hnp_uri");
-    uint32_t h = 2166136261u;   /* FNV-1a */
-    int n;
-
     const char *own = getenv("CNIO_SOCKETS_JOB_KEY"), *slurm = getenv("SLURM_JOB_ID");
     const char *step = getenv("SLURM_STEP_ID"), *pbs = getenv("PBS_JOBID");
+    uint32_t h = 2166136261u;   /* FNV-1a */
+    int n;
 
     if (!k || !*k)
         k = getenv("OMPI_MCA_orte_ess_jobid");

@@ -62,8 +62,8 @@ void cnio__sk_conf_load(struct cnio__sk_conf *c);
  * else PMIX_NAMESPACE, else OMPI_MCA_orte_ess_jobid, followed, when
  * OMPI_MCA_orte_hnp_uri is set, by "-" and 8 hex digits of its FNV-1a hash; else
  * "slurm-" SLURM_JOB_ID "." SLURM_STEP_ID (srun without PMIx); else "pbs-" PBS_JOBID;
- * else "local-PID" (pid = this process). Every character outside [A-Za-z0-9._-] is replaced
- * by '_'. Open MPI 4 derives the namespace from mpirun's host and pid, so two jobs in a
+ * else "local-PID" (pid = this process). Every character outside [A-Za-z0-9._-] is
+ * replaced by '_'. Open MPI 4 derives the namespace from mpirun's host and pid, so two jobs in a
  * row can share it; mpirun's URI (its listening ports), the same for every rank of a job
  * on every node, tells them apart. Returns 0, or -ENAMETOOLONG.
  */
