@@ -352,14 +352,29 @@ static void file_list_del(cnio_file_t *fh)
     pthread_mutex_unlock(&file_open_lock);
 }
 
-/* Marks this process's open files named ident as deleted. */
-static void file_list_deleted(const char *ident)
+/* Marks this process's open files of u's object as deleted. */
+static void file_list_deleted(const struct cnio_uri *u)
 {
+    char *ident = file_ident(u);
+
     pthread_mutex_lock(&file_open_lock);
-    for (cnio_file_t *f = file_open_list; f; f = f->next_open)
+    for (cnio_file_t *f = file_open_list; ident && f; f = f->next_open)
         if (f->ident && !strcmp(f->ident, ident))
             f->deleted = 1;
     pthread_mutex_unlock(&file_open_lock);
+    free(ident);
+}
+
+/* Removes u's object as the job's own deletion (MPI_File_delete, DELETE_ON_CLOSE): this
+ * process's handles of it then close without error (cnio_file_close). */
+static int file_unlink(struct cnio_stack *st, const struct cnio_uri *u,
+                       const struct cnio_hints *h)
+{
+    int rc = cnio__obj_unlink(st, u, h);
+
+    if (rc == 0)
+        file_list_deleted(u);
+    return rc;
 }
 
 void cnio__file_lock(cnio_file_t *fh)
@@ -607,10 +622,8 @@ CNIO_API int cnio_file_close(cnio_file_t **fhp)
         if (rc2 == 0 && (fh->amode & MPI_MODE_DELETE_ON_CLOSE)) {
             rc2 = cnio__uri_parse(fh->uri, &u);
             if (rc2 == 0)
-                rc2 = cnio__obj_unlink(fh->st, &u, &fh->hints);
+                rc2 = file_unlink(fh->st, &u, &fh->hints);
             cnio__uri_free(&u);
-            if (rc2 == 0 && fh->ident)
-                file_list_deleted(fh->ident);
             if (rc2 == -CNIO_ERR_NOENT && deleted)
                 rc2 = 0;
         }
@@ -764,14 +777,7 @@ CNIO_API int cnio_file_delete(const char *uri, MPI_Info info)
     if (rc == 0)
         rc = cnio__stack_open(&st);
     if (rc == 0)
-        rc = cnio__obj_unlink(st, &u, &h);
-    if (rc == 0) {
-        char *ident = file_ident(&u);
-
-        if (ident)
-            file_list_deleted(ident);
-        free(ident);
-    }
+        rc = file_unlink(st, &u, &h);
     if (st)
         cnio__stack_close(st);
     cnio__uri_free(&u);

@@ -100,25 +100,29 @@ static int tree_reopen(struct tree_ctx *c)
     return ret;
 }
 
+/* 1 when one of c's sessions broke because its host stopped answering for
+ * cnio_timeout_ms (cnio__ns_broken), with that host's "name:port" in host (cap bytes;
+ * NULL: not wanted). */
+static int tree_silent_host(const struct tree_ctx *c, char *host, size_t cap)
+{
+    return cnio__ns_broken(c->ns, host, cap) == -CNIO_ERR_TIMEOUT ||
+           cnio__ns_broken(c->src_ns, host, cap) == -CNIO_ERR_TIMEOUT;
+}
+
 /* ret of a try or batch over c's sessions, with a broken session's -CNIO_ERR_CONN told
- * as -CNIO_ERR_TIMEOUT when its host had stopped answering (cnio__ns_broken). */
+ * as -CNIO_ERR_TIMEOUT when its host had stopped answering. */
 static int tree_why_conn(const struct tree_ctx *c, int ret)
 {
-    if (ret == -CNIO_ERR_CONN && (cnio__ns_broken(c->ns, NULL, 0) == -CNIO_ERR_TIMEOUT ||
-                                  cnio__ns_broken(c->src_ns, NULL, 0) == -CNIO_ERR_TIMEOUT))
-        return -CNIO_ERR_TIMEOUT;
-    return ret;
+    return ret == -CNIO_ERR_CONN && tree_silent_host(c, NULL, 0) ? -CNIO_ERR_TIMEOUT : ret;
 }
 
 /* Says that file e of a batch that met a host not answering in time is not copied, for
  * err (the batch's error, or e's own), naming the host where a session knows it. */
 static void tree_say_timed_out(const struct tree_ctx *c, const struct tree_ent *e, int err)
 {
-    char host[300] = "";
+    char host[300];
 
-    if (err == -CNIO_ERR_TIMEOUT && cnio__ns_broken(c->ns, host, sizeof(host)) != err)
-        cnio__ns_broken(c->src_ns, host, sizeof(host));
-    if (err == -CNIO_ERR_TIMEOUT && host[0])
+    if (err == -CNIO_ERR_TIMEOUT && tree_silent_host(c, host, sizeof(host)))
         cli_err("cnio cp: %s: not copied: host %s did not answer within cnio_timeout_ms\n",
                 e->rel, host);
     else
