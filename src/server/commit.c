@@ -216,14 +216,19 @@ int cnio__srv_store_written(struct cnio_srv_store *st, const char *name)
 int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
                          struct cnio_srv_meta *m)
 {
+    uint32_t want;
     int ret;
 
     pthread_mutex_lock(&st->lock);
     ret = cnio__srv_store_meta_get(st, name, m);
     if (ret == 1)
         ret = -CNIO_ERR_NOENT;
-    if (!ret && !!(m->flags & CNIO_SRV_META_DIRTY) != !!dirty) {
-        m->flags = dirty ? m->flags | CNIO_SRV_META_DIRTY : m->flags & ~CNIO_SRV_META_DIRTY;
+    /* a writer in place may change the data file's length: its metadata no longer
+     * vouches for it (CNIO_SRV_META_SIZED), from now on */
+    want = dirty ? (m->flags | CNIO_SRV_META_DIRTY) & ~CNIO_SRV_META_SIZED
+                 : m->flags & ~CNIO_SRV_META_DIRTY;
+    if (!ret && m->flags != want) {
+        m->flags = want;
         ret = cnio__srv_store_meta_write_sync(st, name, m);
     }
     pthread_mutex_unlock(&st->lock);
@@ -391,6 +396,7 @@ static int commit_item(struct cnio_srv_handle *hd, const struct cnio_wire_hdr *h
     *g = (struct cnio_srv_commit){ .name = hd->name, .id = hd->stage, .excl = commit_excl(hd),
                                    .inst = { small ? hd->fd : -1,
                                              small && hd->sums_state == 1 ? hd->sums.fd : -1 },
+                                   .datafd = hd->sums_state == 1 ? hd->fd : -1,
                                    .seq = h->offset, .m = hd->meta };
     return 1;
 }
@@ -561,7 +567,7 @@ static int finish_locked(struct cnio_srv_conn *c, const char *name, uint64_t id,
         return ret;
     /* (order 0: picked here, as for column 0's COMMIT; g.seq then holds it) */
     g = (struct cnio_srv_commit){ .name = name, .id = id, .excl = excl, .inst = { -1, -1 },
-                                  .seq = *seq, .m = m };
+                                  .datafd = -1, .seq = *seq, .m = m };
     cnio__srv_stage_commit_group(st, &g, 1);
     if (g.ret == CNIO_SRV_STAGE_GONE)
         return cnio__srv_why(-CNIO_ERR_NOENT, "the upload was removed meanwhile");

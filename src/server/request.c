@@ -189,7 +189,8 @@ static int req_open_sums(struct cnio_srv_conn *c, uint64_t id, uint64_t instance
     if (!hd)
         return -CNIO_ERR_NOENT;
     pthread_mutex_lock(&hd->lock);
-    ret = cnio__srv_sums_open(&c->srv->store, hd->name, instance, hd->fd, dsb, 1, &hd->sums);
+    ret = cnio__srv_sums_open(&c->srv->store, hd->name, instance, &hd->meta, hd->fd, dsb, 1,
+                              &hd->sums);
     hd->sums_state = ret ? 0 : 1;
     if (!ret && resume)   /* the resuming client compares every chunk's CRC with these bytes */
         healed = cnio__srv_sums_heal(&hd->sums, hd->fd);
@@ -199,9 +200,7 @@ static int req_open_sums(struct cnio_srv_conn *c, uint64_t id, uint64_t instance
     if (ret)
         cnio__warn("%s: block sums of %s: %s", c->peer, hd->name, cnio__srv_strerror(ret));
     if (ret == -CNIO_ERR_CHECKSUM)   /* not rebuilt from the data: see sums_file.c */
-        ret = cnio__srv_why(ret, "the block checksums of %s on this host are damaged: it "
-                            "cannot be written in place; write it afresh (cnio cp) or "
-                            "remove it", hd->name);
+        ret = cnio__srv_sums_refused(ret, hd->name, 1);
     pthread_mutex_unlock(&hd->lock);
     cnio__srv_handles_put(&c->srv->handles, hd);
     if (ret) {
@@ -221,20 +220,19 @@ static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
  * writer refused after the mark left it, and readers were then refused the object as
  * incomplete. 0 when the sums are sound or missing (the writer's open builds them).
  */
-static int req_sums_probe(struct cnio_srv_conn *c, const char *name, int fd)
+static int req_sums_probe(struct cnio_srv_conn *c, const char *name,
+                          const struct cnio_srv_meta *m, int fd)
 {
     struct cnio_srv_sums s;
-    int ret = cnio__srv_sums_open(&c->srv->store, name, 0, fd, NULL, 0, &s);
+    int ret = cnio__srv_sums_open(&c->srv->store, name, 0, m, fd, NULL, 0, &s);
 
     if (ret == 0)
         cnio__srv_sums_close(&s);
     if (ret != -CNIO_ERR_CHECKSUM)
         return 0;
-    cnio__warn("%s: %s: its block sums file on this host is damaged: not opened for "
-               "writing in place", c->peer, name);
-    return cnio__srv_why(ret, "the block checksums of %s on this host are damaged: it "
-                         "cannot be written in place; write it afresh (cnio cp) or "
-                         "remove it", name);
+    cnio__warn("%s: %s: its block sums file on this host is damaged, missing or another "
+               "object's: not opened for writing in place", c->peer, name);
+    return cnio__srv_sums_refused(ret, name, 1);
 }
 
 /*
@@ -356,8 +354,15 @@ static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
                             "through other hosts (open it through the URI that wrote it), or "
                             "this host lost its column (copying it again through this URI "
                             "replaces it; cnio rm removes it)", o.stripe_index);
+    if (!ret && !created && !stage && !joined && !(o.flags & CNIO_WIRE_O_TRUNC)) {
+        /* before a writer in place's mark, which vouches no longer */
+        ret = fstat(fd, &sb) < 0 ? cnio__srv_why_errno(errno)
+                                 : cnio__srv_store_length_check(&c->srv->store, name, &m, &sb);
+        if (ret)
+            close(fd);
+    }
     if (!ret && !stage && !joined && (o.flags & CNIO_WIRE_O_WRITE)) {
-        ret = req_sums_probe(c, name, fd);
+        ret = req_sums_probe(c, name, &m, fd);
         if (!ret)
             ret = cnio__srv_open_dirty(c, name, &m);
         writer = !ret;

@@ -54,14 +54,13 @@ const struct cnio_srv_sums *cnio__srv_req_sums(struct cnio_srv_conn *c, struct c
     if (hd->sums_state == 1)
         return &hd->sums;
     if (hd->sums_state == -2) {   /* damaged: every READ fails as the first one did */
-        *err = cnio__srv_why(-CNIO_ERR_CHECKSUM, "the block checksums of %s on this host "
-                             "are damaged, so none of it can be verified", hd->name);
+        *err = cnio__srv_sums_refused(-CNIO_ERR_CHECKSUM, hd->name, 0);
         return NULL;
     }
     if (hd->sums_state < 0 && !create)
         return NULL;
-    ret = cnio__srv_sums_open(&c->srv->store, hd->name, atomic_load(&hd->stage), hd->fd, NULL,
-                              create, &hd->sums);
+    ret = cnio__srv_sums_open(&c->srv->store, hd->name, atomic_load(&hd->stage), &hd->meta,
+                              hd->fd, NULL, create, &hd->sums);
     if (ret == 0) {
         hd->sums_state = 1;
         return &hd->sums;
@@ -74,12 +73,11 @@ const struct cnio_srv_sums *cnio__srv_req_sums(struct cnio_srv_conn *c, struct c
      * handle, and its reads fail as damaged data does. */
     if (ret == -CNIO_ERR_CHECKSUM) {
         cnio__warn("object %s: its block sums file on this host is damaged (its header does "
-                   "not match its CRC32C): its reads are refused; write the object afresh "
-                   "(cnio cp) or remove it", hd->name);
+                   "not match its CRC32C), missing or another object's: its reads are "
+                   "refused; write the object afresh (cnio cp) or remove it", hd->name);
         if (!create)
             hd->sums_state = -2;
-        ret = cnio__srv_why(ret, "the block checksums of %s on this host are damaged, so "
-                            "none of it can be verified", hd->name);
+        ret = cnio__srv_sums_refused(ret, hd->name, 0);
     }
     *err = ret;
     return NULL;

@@ -70,6 +70,24 @@ static void scrub_end(struct scrub_ctx *x, const char *name, const struct cnio_s
     x->bad++;
 }
 
+/* Whether object name's file fd has the length its metadata m vouches for (store.c). */
+static void scrub_length(struct scrub_ctx *x, const char *name, const struct cnio_srv_meta *m,
+                         int fd)
+{
+    struct stat sb;
+    uint64_t want;
+    char what[160];
+
+    if (fstat(fd, &sb) < 0 || !cnio__srv_store_length_bad(x->st, name, m, &sb, &want))
+        return;
+    snprintf(what, sizeof(what), "%s to %llu bytes where its recorded size gives %llu "
+             "(changed outside cnio-server): reads of it are refused",
+             (uint64_t)sb.st_size > want ? "grown" : "truncated",
+             (unsigned long long)sb.st_size, (unsigned long long)want);
+    scrub_report(x, name, SCRUB_NO_OFF, what);
+    x->bad++;
+}
+
 /* Waits as long as the rate limit asks (background only): 1 when the server stops. */
 static int scrub_pace(struct scrub_ctx *x)
 {
@@ -90,30 +108,34 @@ static void scrub_object(struct scrub_ctx *x, const char *name)
     struct cnio_srv_meta m;
     uint64_t pos = 0;
     uint32_t checked = 0;
-    int fd, ret, pending;
+    int fd, ret, meta, pending;
 
     if (x->srv && cnio__srv_store_written(x->st, name))
         return;   /* being written in place: checked on a later pass */
     fd = cnio__srv_store_at(x->st->rootfd, name, O_RDONLY | O_NONBLOCK, 0);
     if (fd < 0)
         return;   /* removed meanwhile */
-    ret = cnio__srv_sums_open(x->st, name, 0, fd, NULL, 0, &s);
+    meta = cnio__srv_store_meta_get(x->st, name, &m);
+    ret = cnio__srv_sums_open(x->st, name, 0, meta == 0 ? &m : NULL, fd, NULL, 0, &s);
     if (ret) {
         scrub_report(x, name, SCRUB_NO_OFF,
                      ret == 1 ? "no block checksums (not written through cnio-server since "
                                 "they are kept): nothing to check it against"
                      : ret == -CNIO_ERR_CHECKSUM
-                         ? "its block checksums file is damaged (its header): reads of it "
-                           "are refused"
+                         ? "its block checksums file is damaged (its header), missing "
+                           "(its upload made it) or another object's: reads of it are "
+                           "refused"
                          : "its block checksums cannot be read");
         x->bad += ret != 1;
         close(fd);
         return;
     }
-    if (cnio__srv_store_meta_get(x->st, name, &m) == 1) {   /* written through cnio-server */
+    if (meta == 1) {   /* written through cnio-server */
         scrub_report(x, name, SCRUB_NO_OFF, "its metadata is missing (it held the layout): "
                      "reads of it are refused");
         x->bad++;
+    } else if (meta == 0) {
+        scrub_length(x, name, &m, fd);
     }
     while (!x->stop) {
         uint64_t at = pos;

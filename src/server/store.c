@@ -14,7 +14,10 @@
  *  56 mode u32 (st_mode bits SETATTR recorded, 0: none) |
  *  60 CRC32C of 0..59
  * flags: CNIO_SRV_META_DIRTY (opened for writing in place, not yet closed cleanly),
- * CNIO_SRV_META_COMMITTING (a commit is under way, see stage.c). The generation is the
+ * CNIO_SRV_META_COMMITTING (a commit is under way, see stage.c), CNIO_SRV_META_SIZED
+ * (the data file is exactly its column's extent of size: set by a commit that found it
+ * so, cleared for good by the first open for writing in place; a data file of another
+ * length is refused as damaged, cnio__srv_store_length_check). The generation is the
  * id of the staged instance last committed (0 for objects never staged). It is replaced
  * by writing a temporary file and renaming it over. Staged instances (stage.c) live in
  * ROOT/.cnio/stage and are listed and described here beside the committed objects.
@@ -284,6 +287,56 @@ void cnio__srv_store_fill(const struct cnio_srv_meta *m, const struct stat *sb, 
     i->mtime_ns = store_mtime_ns(sb);
 }
 
+/* Whether the name now holds the file sb describes, with metadata m still: a mismatch
+ * of the two is then damage, not a writer or a commit that came between their reads. */
+static int store_length_settled(struct cnio_srv_store *st, const char *name,
+                                const struct cnio_srv_meta *m, const struct stat *sb,
+                                uint64_t want)
+{
+    struct cnio_srv_meta now;
+    struct stat nsb;
+    int fd = cnio__srv_store_at(st->rootfd, name, O_PATH, 0), same;
+
+    if (fd < 0)
+        return 0;
+    same = fstat(fd, &nsb) == 0 && nsb.st_dev == sb->st_dev && nsb.st_ino == sb->st_ino &&
+           (uint64_t)nsb.st_size != want && cnio__srv_store_meta_get(st, name, &now) == 0 &&
+           now.flags == m->flags && now.size == m->size && now.gen == m->gen &&
+           now.seq == m->seq && now.index == m->index &&
+           now.layout.count == m->layout.count && now.layout.unit == m->layout.unit;
+    close(fd);
+    return same;
+}
+
+int cnio__srv_store_length_bad(struct cnio_srv_store *st, const char *name,
+                               const struct cnio_srv_meta *m, const struct stat *sb,
+                               uint64_t *want)
+{
+    if (!(m->flags & CNIO_SRV_META_SIZED))
+        return 0;
+    *want = cnio__layout_local_size(&m->layout, m->index, m->size);
+    return (uint64_t)sb->st_size != *want && store_length_settled(st, name, m, sb, *want);
+}
+
+int cnio__srv_store_length_check(struct cnio_srv_store *st, const char *name,
+                                 const struct cnio_srv_meta *m, const struct stat *sb)
+{
+    uint64_t want, have = (uint64_t)sb->st_size;
+
+    if (!cnio__srv_store_length_bad(st, name, m, sb, &want))
+        return 0;
+    cnio__warn("object %s: its data file was %s behind the server's back: %llu bytes where "
+               "its size (%llu) gives %llu", name, have > want ? "grown" : "truncated",
+               (unsigned long long)have, (unsigned long long)m->size,
+               (unsigned long long)want);
+    return cnio__srv_why(-CNIO_ERR_IO, "the data of %s on this host is damaged: %s to %llu "
+                         "bytes where its recorded size gives %llu (changed outside "
+                         "cnio-server); restore it from a backup, or remove the object "
+                         "(cnio rm) and copy it again", name,
+                         have > want ? "grown" : "truncated", (unsigned long long)have,
+                         (unsigned long long)want);
+}
+
 int cnio__srv_store_info(int fd, const struct cnio_srv_meta *m, uint32_t flags,
                          struct cnio_wire_info *i)
 {
@@ -489,6 +542,8 @@ static int store_info_sb(struct cnio_srv_store *st, const char *name, const stru
     if (ret == 1 || (ret < 0 && lenient))
         store_meta_default(&m, (uint64_t)sb->st_size);
     else if (ret < 0)
+        return ret;
+    if (!lenient && (ret = cnio__srv_store_length_check(st, name, &m, sb)))
         return ret;
     cnio__srv_store_fill(&m, sb, 0, i);
     cnio__srv_store_adjust(st, name, i);

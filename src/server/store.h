@@ -32,6 +32,11 @@ struct cnio_srv_meta {
 };
 #define CNIO_SRV_META_DIRTY 0x1u        /* opened for writing in place, not closed since */
 #define CNIO_SRV_META_COMMITTING 0x2u   /* a commit began and did not finish */
+/* The data file's length was its column's extent of size when its instance committed
+ * with its block sums, and no writer in place has opened it since: a file of another
+ * length, or without block sums, was changed behind the server's back
+ * (cnio__srv_store_length_check, cnio__srv_sums_open) */
+#define CNIO_SRV_META_SIZED 0x4u
 #define CNIO_SRV_META_SIZE 64
 
 /* A name that handles opened for writing in place hold (their count). */
@@ -168,7 +173,8 @@ void cnio__srv_store_inplace(struct cnio_srv_store *st, const char *name,
  * durably under the store lock: a crash after it returns finds the mark); *m the
  * metadata after. Set before an in-place writer's first write is taken, cleared after
  * the last one's data is on disk (req_close_clean), an object a power cut interrupted
- * reads as incomplete, never as complete with some hosts' columns old. */
+ * reads as incomplete, never as complete with some hosts' columns old. Setting it clears
+ * CNIO_SRV_META_SIZED for good. */
 int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
                          struct cnio_srv_meta *m);
 /* Adds delta to the live in-place writers of name; returns their count after. */
@@ -190,6 +196,20 @@ int cnio__srv_store_meta_write(struct cnio_srv_store *st, const char *name,
  * (the file and its directory fsynced) when it returns. */
 int cnio__srv_store_meta_write_sync(struct cnio_srv_store *st, const char *name,
                                     const struct cnio_srv_meta *m);
+/*
+ * Whether name's data file (the one stat sb describes) has the length its metadata m
+ * vouches for: with CNIO_SRV_META_SIZED, its column's extent of m->size. 0 when it does
+ * or m does not vouch; -CNIO_ERR_IO, with the reason said, when the file was grown,
+ * truncated or replaced behind the server's back. A mismatch is looked at again first:
+ * a writer in place or a commit that came between the reads of m and sb is no damage.
+ */
+int cnio__srv_store_length_check(struct cnio_srv_store *st, const char *name,
+                                 const struct cnio_srv_meta *m, const struct stat *sb);
+/* The test of cnio__srv_store_length_check, silent: 1 (*want the length m vouches for)
+ * when the file is damaged so, else 0. */
+int cnio__srv_store_length_bad(struct cnio_srv_store *st, const char *name,
+                               const struct cnio_srv_meta *m, const struct stat *sb,
+                               uint64_t *want);
 /* Fills info from an open data file and its metadata. */
 int cnio__srv_store_info(int fd, const struct cnio_srv_meta *m, uint32_t flags,
                          struct cnio_wire_info *i);
@@ -298,6 +318,8 @@ struct cnio_srv_commit {
     uint64_t id;
     int excl;                   /* fail with -CNIO_ERR_EXIST when name exists */
     int inst[2];                /* the instance's data and block sums files, or -1 */
+    int datafd;                 /* its data file, for its length, when its block sums
+                                   are kept (-1: its commit vouches for no length) */
     uint64_t seq;               /* the commit order; 0: this server picks it */
     struct cnio_srv_meta m;     /* the instance's metadata; after, the object's */
     int ret;                    /* after: 0, CNIO_SRV_STAGE_GONE or a negative code */
@@ -424,14 +446,20 @@ struct cnio_srv_sums {
 
 /*
  * Opens the block sums of object name (stage: of that staged instance instead) whose data
- * file is dfd, of stat dsb when the caller has it (NULL: fstat'ed here). create: build
- * them from the data when there are none. 0 (s->fd set), 1 when there are none and
- * !create, or a negative code: -CNIO_ERR_CHECKSUM when the sums file is damaged (its
- * header), which nothing rebuilds from the data unless the data file is empty, with
+ * file is dfd, of stat dsb when the caller has it (NULL: fstat'ed here); m is the
+ * object's metadata (NULL: not known). create: build them from the data when there are
+ * none. 0 (s->fd set), 1 when there are none and !create, or a negative code:
+ * -CNIO_ERR_CHECKSUM when the sums file is damaged (its header), another generation's
+ * than m's, or missing where m says its upload made them (CNIO_SRV_META_SIZED; each
+ * logged), which nothing rebuilds from the data unless the data file is empty, with
  * create or without (a writer too is refused: see sums_file.c).
  */
-int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t stage, int dfd,
-                        const struct stat *dsb, int create, struct cnio_srv_sums *s);
+int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t stage,
+                        const struct cnio_srv_meta *m, int dfd, const struct stat *dsb,
+                        int create, struct cnio_srv_sums *s);
+/* The refusal (code, with its reason said) of object name whose block sums
+ * cnio__srv_sums_open refused (-CNIO_ERR_CHECKSUM), to a reader or a writer. */
+int cnio__srv_sums_refused(int code, const char *name, int writing);
 void cnio__srv_sums_close(struct cnio_srv_sums *s);
 /*
  * WRITE of p (len bytes) at off into dfd, checked against want_crc (the payload's CRC,

@@ -26,7 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int cnio__srv_sums_header_write(int fd)
+int cnio__srv_sums_header_write(int fd, uint64_t gen)
 {
     uint8_t h[SUMS_HDR];
 
@@ -34,60 +34,71 @@ int cnio__srv_sums_header_write(int fd)
     memcpy(h, SUMS_MAGIC, 8);
     cnio__put_le32(h + 8, SUMS_VERSION);
     cnio__put_le32(h + 12, CNIO_SRV_BLOCK);
+    cnio__put_le64(h + 16, gen);
     cnio__put_le32(h + SUMS_HDR - 4, cnio__crc32c(0, h, SUMS_HDR - 4));
     return cnio__srv_sums_pwrite_full(fd, h, sizeof(h), 0);
 }
 
-int cnio__srv_sums_header_ok(const uint8_t *h, size_t len)
+/* Whether h (SUMS_HDR bytes) is a sound header of version v (2 or 3) once its version
+ * word reads v: its zeros (version 3 holds the generation in the first 8 of them) and
+ * its CRC. */
+static int sums_header_as(const uint8_t *h, uint32_t v)
 {
     static const uint8_t zero[SUMS_HDR - 20];
+    uint8_t as[SUMS_HDR - 4];
+    size_t z = v == SUMS_VERSION ? 24 : 16;
 
-    if (len < SUMS_V1_HDR || memcmp(h, SUMS_MAGIC, 8) || cnio__get_le32(h + 12) != CNIO_SRV_BLOCK)
-        return 0;
-    if (cnio__get_le32(h + 8) == 1) {
-        uint8_t v2[SUMS_HDR - 4];
-
-        /* A version-2 header whose version word was damaged into 1 (two bits) would read
-         * its entries as version 1's, unchecked: it still has its zeros and its CRC,
-         * which no version-1 file has there (its first entries). */
-        if (len < SUMS_HDR)
-            return 1;
-        memcpy(v2, h, sizeof(v2));
-        cnio__put_le32(v2 + 8, SUMS_VERSION);
-        return !memcmp(h + 16, zero, sizeof(zero)) &&
-                       cnio__get_le32(h + SUMS_HDR - 4) == cnio__crc32c(0, v2, sizeof(v2))
-                   ? 0
-                   : 1;
-    }
-    if (cnio__get_le32(h + 8) != SUMS_VERSION || len < SUMS_HDR ||
-        memcmp(h + 16, zero, sizeof(zero)) ||
-        cnio__get_le32(h + SUMS_HDR - 4) != cnio__crc32c(0, h, SUMS_HDR - 4))
-        return 0;
-    return SUMS_VERSION;
+    memcpy(as, h, sizeof(as));
+    cnio__put_le32(as + 8, v);
+    return !memcmp(h + z, zero, SUMS_HDR - 4 - z) &&
+           cnio__get_le32(h + SUMS_HDR - 4) == cnio__crc32c(0, as, sizeof(as));
 }
 
-#define SUMS_HDR_TORN 3   /* a crash's leftover: shorter than a header, its data empty */
+int cnio__srv_sums_header_ok(const uint8_t *h, size_t len, uint64_t *gen)
+{
+    uint32_t v;
 
-/* The version of fd's header (2 or 1), 0 when it is damaged, SUMS_HDR_TORN (see above),
- * or a negative code when it cannot be read. */
-static int sums_header_check(int fd, int empty)
+    *gen = 0;
+    if (len < SUMS_V1_HDR || memcmp(h, SUMS_MAGIC, 8) || cnio__get_le32(h + 12) != CNIO_SRV_BLOCK)
+        return 0;
+    v = cnio__get_le32(h + 8);
+    /* A version-2 or 3 header whose version word was damaged into 1 (two bits) would read
+     * its entries as version 1's, unchecked: it still has its zeros and its CRC, which
+     * no version-1 file has there (its first entries). */
+    if (v == 1)
+        return len >= SUMS_HDR && (sums_header_as(h, SUMS_V2) || sums_header_as(h, SUMS_VERSION))
+                   ? 0
+                   : 1;
+    if ((v != SUMS_V2 && v != SUMS_VERSION) || len < SUMS_HDR || !sums_header_as(h, v))
+        return 0;
+    if (v == SUMS_VERSION)
+        *gen = cnio__get_le64(h + 16);
+    return (int)v;
+}
+
+#define SUMS_HDR_TORN 100   /* a crash's leftover: shorter than a header, its data empty */
+
+/* The version of fd's header (3, 2 or 1; *gen the generation a version 3 names), 0 when
+ * it is damaged, SUMS_HDR_TORN (see above), or a negative code when it cannot be read. */
+static int sums_header_check(int fd, int empty, uint64_t *gen)
 {
     uint8_t h[SUMS_HDR];
     ssize_t n = cnio__srv_sums_pread_full(fd, h, sizeof(h), 0);
     int v;
 
+    *gen = 0;
     if (n < 0)
         return cnio__srv_why_errno(errno);
-    v = cnio__srv_sums_header_ok(h, (size_t)n);
+    v = cnio__srv_sums_header_ok(h, (size_t)n, gen);
     return v == 0 && n < SUMS_HDR && empty ? SUMS_HDR_TORN : v;
 }
 
-/* Writes the entries of every block of data file dfd into sums file fd. */
-static int sums_build(int fd, int dfd)
+/* Writes the entries of every block of data file dfd into sums file fd, of generation gen. */
+static int sums_build(int fd, int dfd, uint64_t gen)
 {
     uint8_t *buf = malloc(CNIO_SRV_BLOCK);
     uint64_t b = 0;
-    int ret = buf ? cnio__srv_sums_header_write(fd) : -CNIO_ERR_NOMEM;
+    int ret = buf ? cnio__srv_sums_header_write(fd, gen) : -CNIO_ERR_NOMEM;
 
     while (!ret) {
         ssize_t n = cnio__srv_sums_pread_full(dfd, buf, CNIO_SRV_BLOCK, b * CNIO_SRV_BLOCK);
@@ -105,13 +116,28 @@ static int sums_build(int fd, int dfd)
     return ret;
 }
 
-/* Opens (create: creating, built from the data) the sums file rel beneath dirfd, whose
- * data file dfd is empty or not; *v1: a version-1 file. */
-static int sums_open_at(int dirfd, const char *rel, int dfd, int create, int empty, int *out,
-                        int *v1)
+/* Whether sums of generation have (0: not said) may be those of an object or instance of
+ * generation gen (0: any): else they are another's, and name's file was replaced. */
+static int sums_gen_ok(const char *name, uint64_t have, uint64_t gen)
+{
+    if (!have || !gen || have == gen)
+        return 1;
+    cnio__warn("object %s: its block sums file on this host belongs to another object "
+               "(made for generation %016llx, its metadata says %016llx): its data and "
+               "block sums were replaced behind the server's back", name,
+               (unsigned long long)have, (unsigned long long)gen);
+    return 0;
+}
+
+/* Opens (create: creating, built from the data) the sums file rel beneath dirfd of
+ * object name of generation gen (0: not known), whose data file dfd is empty or not;
+ * *v1: a version-1 file. */
+static int sums_open_at(int dirfd, const char *rel, const char *name, uint64_t gen, int dfd,
+                        int create, int empty, int *out, int *v1)
 {
     char tmp[64];
     const char *base;
+    uint64_t have;
     int pfd, fd, ret, tries = 0;
 
     *v1 = 0;
@@ -119,9 +145,11 @@ static int sums_open_at(int dirfd, const char *rel, int dfd, int create, int emp
     if (fd < 0 && errno == EROFS && !create)   /* storage turned read-only: still read */
         fd = cnio__srv_store_at(dirfd, rel, O_RDONLY | O_NONBLOCK, 0);
     if (fd >= 0) {
-        int v = sums_header_check(fd, empty);
+        int v = sums_header_check(fd, empty, &have);
 
-        if (v == 1 || v == SUMS_VERSION) {
+        if (v == SUMS_VERSION && !sums_gen_ok(name, have, gen))
+            v = 0;   /* another object's: as damaged (nothing rebuilds them) */
+        if (v == 1 || v == SUMS_V2 || v == SUMS_VERSION) {
             *out = fd;
             *v1 = v == 1;
             return 0;
@@ -144,7 +172,7 @@ static int sums_open_at(int dirfd, const char *rel, int dfd, int create, int emp
         cnio__srv_store_tmp_name(tmp, sizeof(tmp), ".sums.");
         fd = openat(pfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     } while (fd < 0 && errno == EEXIST && ++tries < 8);
-    ret = fd < 0 ? cnio__srv_why_errno(errno) : sums_build(fd, dfd);
+    ret = fd < 0 ? cnio__srv_why_errno(errno) : sums_build(fd, dfd, gen);
     if (!ret && renameat(pfd, tmp, pfd, base) < 0)
         ret = cnio__srv_why_errno(errno);
     if (ret) {
@@ -165,13 +193,13 @@ static int sums_open_at(int dirfd, const char *rel, int dfd, int create, int emp
  * and the header leaves a file shorter than a header beside an empty data file, which
  * the opening with create rebuilds, and a reader takes for none.
  */
-static int sums_new_at(int dirfd, const char *file, int *out)
+static int sums_new_at(int dirfd, const char *file, uint64_t gen, int *out)
 {
     int fd = openat(dirfd, file, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 
     if (fd < 0)
         return errno == EEXIST ? 1 : cnio__srv_why_errno(errno);
-    if (cnio__srv_sums_header_write(fd)) {
+    if (cnio__srv_sums_header_write(fd, gen)) {
         unlinkat(dirfd, file, 0);
         close(fd);
         return -CNIO_ERR_IO;
@@ -182,8 +210,8 @@ static int sums_new_at(int dirfd, const char *file, int *out)
 
 /* sums_open_at of an object's sums after making way for them (cnio__srv_side_parent):
  * what a name removed before left in .cnio/sums, a directory or a file, was in the way. */
-static int sums_open_side(struct cnio_srv_store *st, const char *name, int dfd, int empty,
-                          int *out, int *v1)
+static int sums_open_side(struct cnio_srv_store *st, const char *name, uint64_t gen, int dfd,
+                          int empty, int *out, int *v1)
 {
     const char *base;
     int pfd = cnio__srv_side_parent(st, st->sumsfd, name, &base), ret;
@@ -192,12 +220,15 @@ static int sums_open_side(struct cnio_srv_store *st, const char *name, int dfd, 
         return pfd;
     close(pfd);
     ret = cnio__srv_side_clear(st->sumsfd, name);
-    return ret ? ret : sums_open_at(st->sumsfd, name, dfd, 1, empty, out, v1);
+    return ret ? ret : sums_open_at(st->sumsfd, name, name, gen, dfd, 1, empty, out, v1);
 }
 
-int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t stage, int dfd,
-                        const struct stat *dsb, int create, struct cnio_srv_sums *s)
+int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t stage,
+                        const struct cnio_srv_meta *m, int dfd, const struct stat *dsb,
+                        int create, struct cnio_srv_sums *s)
 {
+    const int sized = !stage && m && (m->flags & CNIO_SRV_META_SIZED);
+    const uint64_t gen = m ? m->gen : 0;
     char file[40];
     struct stat sb;
     int fd = -1, ret, v1 = 0;
@@ -209,13 +240,23 @@ int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t st
         return cnio__srv_why_errno(errno);
     if (stage) {
         snprintf(file, sizeof(file), "%016llx.sums", (unsigned long long)stage);
-        ret = create && sb.st_size == 0 ? sums_new_at(st->stagefd, file, &fd) : 1;
+        ret = create && sb.st_size == 0 ? sums_new_at(st->stagefd, file, stage, &fd) : 1;
         if (ret)
-            ret = sums_open_at(st->stagefd, file, dfd, create, sb.st_size == 0, &fd, &v1);
+            ret = sums_open_at(st->stagefd, file, name, stage, dfd, create, sb.st_size == 0,
+                               &fd, &v1);
     } else {
-        ret = sums_open_at(st->sumsfd, name, dfd, create, sb.st_size == 0, &fd, &v1);
+        /* an upload's sums went with its commit (CNIO_SRV_META_SIZED): none now is a
+         * loss, and sums built from the data would vouch for whatever it holds */
+        create = create && !sized;
+        ret = sums_open_at(st->sumsfd, name, name, gen, dfd, create, sb.st_size == 0, &fd,
+                           &v1);
         if (create && (ret == -CNIO_ERR_ISDIR || ret == -CNIO_ERR_NOENT))
-            ret = sums_open_side(st, name, dfd, sb.st_size == 0, &fd, &v1);
+            ret = sums_open_side(st, name, gen, dfd, sb.st_size == 0, &fd, &v1);
+        if (sized && (ret == 1 || ret == -CNIO_ERR_ISDIR || ret == -CNIO_ERR_NOENT)) {
+            cnio__warn("object %s: its block sums file on this host is missing, which its "
+                       "upload made", name);
+            ret = -CNIO_ERR_CHECKSUM;
+        }
     }
     if (ret)
         return ret;
@@ -223,6 +264,15 @@ int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t st
     s->v1 = v1;
     s->key = (uint64_t)sb.st_dev * 0x100000001b3ull ^ (uint64_t)sb.st_ino;
     return 0;
+}
+
+int cnio__srv_sums_refused(int code, const char *name, int writing)
+{
+    return cnio__srv_why(code, "the block checksums of %s on this host are damaged, "
+                         "missing or another object's, so %s; write it afresh (cnio cp) or "
+                         "remove it",
+                         name, writing ? "it cannot be written in place"
+                                       : "none of it can be verified");
 }
 
 void cnio__srv_sums_close(struct cnio_srv_sums *s)
@@ -240,7 +290,7 @@ int cnio__srv_sums_reset(struct cnio_srv_store *st, const char *name)
         return cnio__srv_side_clear(st->sumsfd, name);
     if (fd < 0)
         return errno == ENOENT || errno == ENOTDIR ? 0 : cnio__srv_why_errno(errno);
-    if (ftruncate(fd, 0) < 0 || cnio__srv_sums_header_write(fd))
+    if (ftruncate(fd, 0) < 0 || cnio__srv_sums_header_write(fd, 0))
         ret = -CNIO_ERR_IO;
     close(fd);
     return ret;

@@ -2,10 +2,16 @@
  * sums_int.h - what sums.c (the block sums on the data path) and sums_file.c (the sums
  * files' life) share: the file format and the helpers both use.
  *
- * File (version 2): a 32-byte header, magic "CNIOSUMS", version u32 = 2, block size u32,
- * 12 zero bytes, and a CRC32C of the 28 bytes before it; then one 16-byte entry per
- * block, all little-endian: crc u32 | covered u32 | zero u32 | check u32, where check is
- * the CRC32C of the block's index (u64) followed by the entry's first 12 bytes.
+ * File (version 3): a 32-byte header, magic "CNIOSUMS", version u32 = 3, block size u32,
+ * generation u64, 4 zero bytes, and a CRC32C of the 28 bytes before it; then one 16-byte
+ * entry per block, all little-endian: crc u32 | covered u32 | zero u32 | check u32, where
+ * check is the CRC32C of the block's index (u64) followed by the entry's first 12 bytes.
+ * The generation is the staged instance the sums were made for (the object's generation
+ * once committed; 0 for sums made for an object written in place): sums naming another
+ * generation than the object's metadata are another object's, put under this name
+ * behind the server's back with its data, and refused as damaged. Version 2 (the
+ * earlier servers') is version 3 with 12 zero bytes in place of the generation and the
+ * zeros; it is read and written as it is.
  *
  * covered (bits 0-30) is how many bytes from the block's start crc covers; the block's
  * bytes past them, up to the end of the block or of the file, are zeros (a file grown by
@@ -47,7 +53,8 @@
 #include "server.h"
 
 #define SUMS_MAGIC "CNIOSUMS"
-#define SUMS_VERSION 2
+#define SUMS_VERSION 3   /* the header written: version 2's, with the generation */
+#define SUMS_V2 2
 #define SUMS_HDR 32
 #define SUMS_ENT 16
 #define SUMS_V1_HDR 16
@@ -74,13 +81,15 @@ int cnio__srv_sums_put(const struct cnio_srv_sums *s, uint64_t b0, size_t n,
 /* The entry of a block from its bytes (len of them; trailing zeros need no cover). */
 struct sums_ent cnio__srv_sums_from_data(const uint8_t *p, uint32_t len);
 /* The version of the sums file whose start h holds (len bytes, at least the header of
- * that version): 2, 1, or 0 when it is no header this server reads (damaged). */
-int cnio__srv_sums_header_ok(const uint8_t *h, size_t len);
+ * that version): 3 (*gen: the generation it names, 0 for none), 2, 1, or 0 when it is
+ * no header this server reads (damaged). */
+int cnio__srv_sums_header_ok(const uint8_t *h, size_t len, uint64_t *gen);
 /* The 16 bytes of block b's version-2 entry e. */
 void cnio__srv_sums_ent_encode(uint64_t b, const struct sums_ent *e, uint8_t *raw);
 /* Block b's version-2 entry from its 16 bytes: {0, SUMS_BAD} when its check fails. */
 struct sums_ent cnio__srv_sums_ent_decode(uint64_t b, const uint8_t *raw);
-/* The version-2 header at the start of fd: 0 or a negative code. */
-int cnio__srv_sums_header_write(int fd);
+/* The version-3 header at the start of fd, naming generation gen (the staged instance
+ * the sums were made for; 0: none): 0 or a negative code. */
+int cnio__srv_sums_header_write(int fd, uint64_t gen);
 
 #endif /* CNIO_SRV_SUMS_INT_H */

@@ -21,13 +21,14 @@
  *      generation and seq 0, and encodes back (cnio__srv_stage_meta_encode) the same.
  *   2  ROOT/.cnio/sums/NAME and a data file (sums.c, sums_file.c), as memfds: the data
  *      W comes from a few input bytes (1 to 4 blocks of 64 KiB, zero tails and zero
- *      blocks); with bit 7, its sums are built as a WRITE leaves them (version 2), then
+ *      blocks); with bit 7, its sums are built as a WRITE leaves them (version 3, whose
+ *      header names a generation, decoded back), then
  *      damaged as the records that follow say: a burst of up to 32 bits in a data block
  *      (at most one per block), 4 bytes of the sums file overwritten (at most once per
  *      entry: a burst), the sums file cut short, or a block's entry rewritten as a
  *      writer would, with a valid check word (crc and covered from the record: what a
  *      WRITE or a crash can leave, a pending mark included); without, the rest of the
- *      input is the sums file as it is, version 2 or 1. A file whose header
+ *      input is the sums file as it is, version 3, 2 or 1. A file whose header
  *      cnio__srv_sums_header_ok refuses goes no further (the server refuses the reads of
  *      its object, sums_file.c). Properties, through the server's own READ
  *      (cnio__srv_sums_read, with and without a copy, of each block, of a part of it and
@@ -200,8 +201,11 @@ static int fz_data(struct fz_sums *z, const uint8_t *p)
 }
 
 /* The sums file a WRITE of the whole data leaves: the header, one entry per block. */
+#define FZ_GEN 0x0123456789abcdefull   /* the generation its header names */
 static int fz_build(struct fz_sums *z)
 {
+    uint64_t gen;
+
     z->slen = SUMS_HDR + z->nb * SUMS_ENT;
     z->s = calloc(1, z->slen);
     if (!z->s)
@@ -209,8 +213,9 @@ static int fz_build(struct fz_sums *z)
     memcpy(z->s, SUMS_MAGIC, 8);
     cnio__put_le32(z->s + 8, SUMS_VERSION);
     cnio__put_le32(z->s + 12, CNIO_SRV_BLOCK);
+    cnio__put_le64(z->s + 16, FZ_GEN);
     cnio__put_le32(z->s + SUMS_HDR - 4, cnio__crc32c(0, z->s, SUMS_HDR - 4));
-    FZ_CHECK(cnio__srv_sums_header_ok(z->s, SUMS_HDR) == SUMS_VERSION);
+    FZ_CHECK(cnio__srv_sums_header_ok(z->s, SUMS_HDR, &gen) == SUMS_VERSION && gen == FZ_GEN);
     for (uint64_t b = 0; b < z->nb; b++) {
         uint64_t bs = b * CNIO_SRV_BLOCK;
 
@@ -300,7 +305,7 @@ static struct sums_ent fz_ent(const struct fz_sums *z, uint64_t b)
 
 /* 1 when a READ of block b must not succeed with bytes other than those written: its
  * entry, intact or damaged by one burst, was not rewritten with a valid check word, and
- * the file is read as version 2 (a damaged header read as version 1's has no check
+ * the file is read as version 2 or 3 (a damaged header read as version 1's has no check
  * words to catch a second burst). An entry cut off reads as a block of zeros (as one
  * past the end of a file grown by a hole does): data damaged into zeros there is not
  * caught, so cut-off entries are left out. */
@@ -423,6 +428,7 @@ static void fz_sums_whole(const struct fz_sums *z, int sfd, int dfd, int fix)
 static void fz_sums(const uint8_t *d, size_t n, int fix)
 {
     struct fz_sums z = { 0 };
+    uint64_t gen;
     int sfd, dfd, v;
 
     if (n < FZ_SUMS_PRE || fz_data(&z, d))
@@ -436,7 +442,7 @@ static void fz_sums(const uint8_t *d, size_t n, int fix)
         z.slen = n - FZ_SUMS_PRE;
         memcpy(z.s, d + FZ_SUMS_PRE, z.slen);
     }
-    v = cnio__srv_sums_header_ok(z.s, CNIO_MIN(z.slen, SUMS_HDR));
+    v = cnio__srv_sums_header_ok(z.s, CNIO_MIN(z.slen, SUMS_HDR), &gen);
     if (!v)
         goto out;   /* damaged: the server refuses the object's reads and writes */
     z.v1 = v == 1;
