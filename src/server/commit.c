@@ -385,7 +385,7 @@ static int commit_item(struct cnio_srv_handle *hd, const struct cnio_wire_hdr *h
                        struct cnio_srv_commit *g)
 {
     struct stat sb;
-    int small, ret;
+    int small, vouch, ret;
 
     if (!hd->stage)
         return 0;
@@ -393,11 +393,12 @@ static int commit_item(struct cnio_srv_handle *hd, const struct cnio_wire_hdr *h
     ret = small ? 0 : commit_sync(hd);
     if (ret)
         return ret;
+    /* its length is vouched for (gc_final_flags) only with block sums that name it */
+    vouch = hd->sums_state == 1 && cnio__srv_sums_names(&hd->sums, hd->stage);
     *g = (struct cnio_srv_commit){ .name = hd->name, .id = hd->stage, .excl = commit_excl(hd),
                                    .inst = { small ? hd->fd : -1,
                                              small && hd->sums_state == 1 ? hd->sums.fd : -1 },
-                                   .datafd = hd->sums_state == 1 ? hd->fd : -1,
-                                   .seq = h->offset, .m = hd->meta };
+                                   .datafd = vouch ? hd->fd : -1, .seq = h->offset, .m = hd->meta };
     return 1;
 }
 

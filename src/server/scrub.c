@@ -108,15 +108,23 @@ static void scrub_object(struct scrub_ctx *x, const char *name)
     struct cnio_srv_meta m;
     uint64_t pos = 0;
     uint32_t checked = 0;
+    pthread_mutex_t *lk;
     int fd, ret, meta, pending;
 
     if (x->srv && cnio__srv_store_written(x->st, name))
         return;   /* being written in place: checked on a later pass */
+    /* the data, metadata and sums of one version: a commit of the name replaces them one
+     * after the other, holding its open lock throughout (a background scrub paired one
+     * version's with another's, and reported damage that was not there) */
+    lk = cnio__srv_open_lock(x->st, name);
+    pthread_mutex_lock(lk);
     fd = cnio__srv_store_at(x->st->rootfd, name, O_RDONLY | O_NONBLOCK, 0);
+    meta = fd < 0 ? 1 : cnio__srv_store_meta_get(x->st, name, &m);
+    ret = fd < 0 ? 1
+                 : cnio__srv_sums_open(x->st, name, 0, meta == 0 ? &m : NULL, fd, NULL, 0, &s);
+    pthread_mutex_unlock(lk);
     if (fd < 0)
         return;   /* removed meanwhile */
-    meta = cnio__srv_store_meta_get(x->st, name, &m);
-    ret = cnio__srv_sums_open(x->st, name, 0, meta == 0 ? &m : NULL, fd, NULL, 0, &s);
     if (ret) {
         scrub_report(x, name, SCRUB_NO_OFF,
                      ret == 1 ? "no block checksums (not written through cnio-server since "

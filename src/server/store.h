@@ -319,7 +319,8 @@ struct cnio_srv_commit {
     int excl;                   /* fail with -CNIO_ERR_EXIST when name exists */
     int inst[2];                /* the instance's data and block sums files, or -1 */
     int datafd;                 /* its data file, for its length, when its block sums
-                                   are kept (-1: its commit vouches for no length) */
+                                   are kept and name it (-1: its commit vouches for no
+                                   length) */
     uint64_t seq;               /* the commit order; 0: this server picks it */
     struct cnio_srv_meta m;     /* the instance's metadata; after, the object's */
     int ret;                    /* after: 0, CNIO_SRV_STAGE_GONE or a negative code */
@@ -450,13 +451,15 @@ struct cnio_srv_sums {
  * object's metadata (NULL: not known). create: build them from the data when there are
  * none. 0 (s->fd set), 1 when there are none and !create, or a negative code:
  * -CNIO_ERR_CHECKSUM when the sums file is damaged (its header), another generation's
- * than m's, or missing where m says its upload made them (CNIO_SRV_META_SIZED; each
- * logged), which nothing rebuilds from the data unless the data file is empty, with
+ * than m's, or missing or naming no generation where m says its upload made them
+ * (CNIO_SRV_META_SIZED; each logged), which nothing rebuilds from the data unless the data file is empty, with
  * create or without (a writer too is refused: see sums_file.c).
  */
 int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t stage,
                         const struct cnio_srv_meta *m, int dfd, const struct stat *dsb,
                         int create, struct cnio_srv_sums *s);
+/* Whether open sums s have a header naming generation gen (version 3): 1 or 0. */
+int cnio__srv_sums_names(const struct cnio_srv_sums *s, uint64_t gen);
 /* The refusal (code, with its reason said) of object name whose block sums
  * cnio__srv_sums_open refused (-CNIO_ERR_CHECKSUM), to a reader or a writer. */
 int cnio__srv_sums_refused(int code, const char *name, int writing);

@@ -116,11 +116,13 @@ static int sums_build(int fd, int dfd, uint64_t gen)
     return ret;
 }
 
-/* Whether sums of generation have (0: not said) may be those of an object or instance of
- * generation gen (0: any): else they are another's, and name's file was replaced. */
-static int sums_gen_ok(const char *name, uint64_t have, uint64_t gen)
+/* Whether sums of header version v naming generation have (0: none) may be those of an
+ * object or instance of generation gen (0: any): else they are another's, and name's
+ * file was replaced. strict: its upload made them (CNIO_SRV_META_SIZED), naming gen. */
+static int sums_gen_ok(const char *name, int v, uint64_t have, uint64_t gen, int strict)
 {
-    if (!have || !gen || have == gen)
+    if (v <= 0 || (strict ? v == SUMS_VERSION && have == gen
+                          : v != SUMS_VERSION || !have || !gen || have == gen))
         return 1;
     cnio__warn("object %s: its block sums file on this host belongs to another object "
                "(made for generation %016llx, its metadata says %016llx): its data and "
@@ -130,10 +132,10 @@ static int sums_gen_ok(const char *name, uint64_t have, uint64_t gen)
 }
 
 /* Opens (create: creating, built from the data) the sums file rel beneath dirfd of
- * object name of generation gen (0: not known), whose data file dfd is empty or not;
- * *v1: a version-1 file. */
-static int sums_open_at(int dirfd, const char *rel, const char *name, uint64_t gen, int dfd,
-                        int create, int empty, int *out, int *v1)
+ * object name of generation gen (0: not known; strict: see sums_gen_ok), whose data file
+ * dfd is empty or not; *v1: a version-1 file. */
+static int sums_open_at(int dirfd, const char *rel, const char *name, uint64_t gen, int strict,
+                        int dfd, int create, int empty, int *out, int *v1)
 {
     char tmp[64];
     const char *base;
@@ -147,7 +149,7 @@ static int sums_open_at(int dirfd, const char *rel, const char *name, uint64_t g
     if (fd >= 0) {
         int v = sums_header_check(fd, empty, &have);
 
-        if (v == SUMS_VERSION && !sums_gen_ok(name, have, gen))
+        if (!sums_gen_ok(name, v, have, gen, strict))
             v = 0;   /* another object's: as damaged (nothing rebuilds them) */
         if (v == 1 || v == SUMS_V2 || v == SUMS_VERSION) {
             *out = fd;
@@ -220,7 +222,7 @@ static int sums_open_side(struct cnio_srv_store *st, const char *name, uint64_t 
         return pfd;
     close(pfd);
     ret = cnio__srv_side_clear(st->sumsfd, name);
-    return ret ? ret : sums_open_at(st->sumsfd, name, name, gen, dfd, 1, empty, out, v1);
+    return ret ? ret : sums_open_at(st->sumsfd, name, name, gen, 0, dfd, 1, empty, out, v1);
 }
 
 int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t stage,
@@ -242,14 +244,14 @@ int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t st
         snprintf(file, sizeof(file), "%016llx.sums", (unsigned long long)stage);
         ret = create && sb.st_size == 0 ? sums_new_at(st->stagefd, file, stage, &fd) : 1;
         if (ret)
-            ret = sums_open_at(st->stagefd, file, name, stage, dfd, create, sb.st_size == 0,
-                               &fd, &v1);
+            ret = sums_open_at(st->stagefd, file, name, stage, 0, dfd, create,
+                               sb.st_size == 0, &fd, &v1);
     } else {
         /* an upload's sums went with its commit (CNIO_SRV_META_SIZED): none now is a
          * loss, and sums built from the data would vouch for whatever it holds */
         create = create && !sized;
-        ret = sums_open_at(st->sumsfd, name, name, gen, dfd, create, sb.st_size == 0, &fd,
-                           &v1);
+        ret = sums_open_at(st->sumsfd, name, name, gen, sized, dfd, create, sb.st_size == 0,
+                           &fd, &v1);
         if (create && (ret == -CNIO_ERR_ISDIR || ret == -CNIO_ERR_NOENT))
             ret = sums_open_side(st, name, gen, dfd, sb.st_size == 0, &fd, &v1);
         if (sized && (ret == 1 || ret == -CNIO_ERR_ISDIR || ret == -CNIO_ERR_NOENT)) {
@@ -264,6 +266,16 @@ int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t st
     s->v1 = v1;
     s->key = (uint64_t)sb.st_dev * 0x100000001b3ull ^ (uint64_t)sb.st_ino;
     return 0;
+}
+
+int cnio__srv_sums_names(const struct cnio_srv_sums *s, uint64_t gen)
+{
+    uint8_t h[SUMS_HDR];
+    uint64_t have;
+    ssize_t n = s->fd < 0 ? -1 : cnio__srv_sums_pread_full(s->fd, h, sizeof(h), 0);
+
+    return n == SUMS_HDR && cnio__srv_sums_header_ok(h, (size_t)n, &have) == SUMS_VERSION &&
+           have == gen;
 }
 
 int cnio__srv_sums_refused(int code, const char *name, int writing)
