@@ -288,6 +288,14 @@ static int commit_excl(const struct cnio_srv_handle *hd)
     return (hd->oflags & CNIO_WIRE_O_CREATE) && (hd->oflags & CNIO_WIRE_O_EXCL);
 }
 
+/* The metadata staged handle hd commits (hd->lock held): its own, with the size of
+ * its instance, which a handle that joined it may have set last. */
+static const struct cnio_srv_meta *commit_meta(struct cnio_srv_handle *hd)
+{
+    cnio__srv_stage_idx_size(hd->store, hd->stage, &hd->meta.size);
+    return &hd->meta;
+}
+
 int cnio__srv_req_prepare(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                           const uint8_t *p, struct cnio_srv_reply *r)
 {
@@ -303,7 +311,7 @@ int cnio__srv_req_prepare(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
         ret = commit_sync(hd);
         if (!ret)
             ret = cnio__srv_stage_prepare(&c->srv->store, hd->name, hd->stage, commit_excl(hd),
-                                          &hd->meta);
+                                          commit_meta(hd));
         /* A prepared instance outlives this server's crash and a loss of power (ID.meta,
          * which a small or young one lacks yet, on disk): once another host committed,
          * a client finishes its commit here (FINISH); lost, the object would stay torn
@@ -398,7 +406,8 @@ static int commit_item(struct cnio_srv_handle *hd, const struct cnio_wire_hdr *h
     *g = (struct cnio_srv_commit){ .name = hd->name, .id = hd->stage, .excl = commit_excl(hd),
                                    .inst = { small ? hd->fd : -1,
                                              small && hd->sums_state == 1 ? hd->sums.fd : -1 },
-                                   .datafd = vouch ? hd->fd : -1, .seq = h->offset, .m = hd->meta };
+                                   .datafd = vouch ? hd->fd : -1, .seq = h->offset,
+                                   .m = *commit_meta(hd) };
     return 1;
 }
 

@@ -636,7 +636,7 @@ static int req_setsize(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, c
     struct cnio_srv_handle *hd;
     struct cnio_srv_meta m;
     const int alloc = (h->flags & CNIO_WIRE_F_ALLOCATE) != 0;   /* (grows only) */
-    uint64_t local;
+    uint64_t local, inst;
     int ret = cnio__srv_req_handle(c, h, 1, &hd);
 
     if (ret)
@@ -654,10 +654,13 @@ static int req_setsize(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, c
         ret = cnio__srv_why_errno(errno);
     if (!ret && cnio__srv_req_sums(c, hd, 1, &ret))
         ret = cnio__srv_sums_truncate(&hd->sums, hd->fd, local);
-    /* a staged instance's size waits in the stage index for its commit (stage_idx.c) */
-    if (!ret && (!hd->stage || cnio__srv_stage_idx_set_size(&c->srv->store, hd->stage, m.size)))
-        ret = hd->stage ? cnio__srv_stage_meta_write(&c->srv->store, hd->stage, hd->name, &m)
-                        : cnio__srv_store_meta_write(&c->srv->store, hd->name, &m);
+    /* a staged instance's size waits in the stage index for its commit (stage_idx.c);
+     * a handle that joined one sets the instance's size too (it wrote the metadata of the
+     * object the instance would replace, and the commit took its creator's size) */
+    inst = hd->stage ? hd->stage : hd->joined;
+    if (!ret && (!inst || cnio__srv_stage_idx_set_size(&c->srv->store, inst, m.size)))
+        ret = inst ? cnio__srv_stage_meta_write(&c->srv->store, inst, hd->name, &m)
+                   : cnio__srv_store_meta_write(&c->srv->store, hd->name, &m);
     if (!ret) {
         hd->meta = m;
         ret = cnio__srv_store_info(hd->fd, &m, hd->stage ? CNIO_WIRE_I_STAGED : 0, &info);

@@ -156,6 +156,16 @@ int cnio__srv_stage_idx_set_size(struct cnio_srv_store *st, uint64_t id, uint64_
     return s ? 0 : -CNIO_ERR_NOENT;
 }
 
+void cnio__srv_stage_idx_size(struct cnio_srv_store *st, uint64_t id, uint64_t *size)
+{
+    struct cnio_srv_staged *s;
+
+    pthread_mutex_lock(&st->stage_lock);
+    if ((s = staged_find(st, id)) != NULL)
+        *size = s->m.size;
+    pthread_mutex_unlock(&st->stage_lock);
+}
+
 int cnio__srv_stage_idx_unsaved(struct cnio_srv_store *st, uint64_t id, struct cnio_srv_meta *m,
                                 char name[CNIO_WIRE_MAX_NAME + 1])
 {

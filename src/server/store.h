@@ -419,6 +419,9 @@ void cnio__srv_stage_idx_free(struct cnio_srv_store *st);
 /* Records size as instance id's logical size, not yet written to its ID.meta (SETSIZE of
  * a staged instance): 0, or -CNIO_ERR_NOENT when id is not recorded. */
 int cnio__srv_stage_idx_set_size(struct cnio_srv_store *st, uint64_t id, uint64_t size);
+/* *size := instance id's logical size, the last SETSIZE of any handle of it (unchanged
+ * when id is not recorded). */
+void cnio__srv_stage_idx_size(struct cnio_srv_store *st, uint64_t id, uint64_t *size);
 /* 1, with its metadata in *m and its name in name (when not NULL), when instance id has
  * metadata not yet in its ID.meta; else 0. */
 int cnio__srv_stage_idx_unsaved(struct cnio_srv_store *st, uint64_t id, struct cnio_srv_meta *m,

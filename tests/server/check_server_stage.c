@@ -514,6 +514,37 @@ START_TEST(test_abort_broken_connection)
 }
 END_TEST
 
+/* The size a handle that joined an instance sets last is the object's (PnetCDF's second
+ * handle, with MPI_MODE_CREATE): the commit took its creator's own (3000 bytes, 1000 of
+ * them data and the rest zeros, exit 0), and the joiner's SETSIZE wrote metadata for
+ * the name, which has no object yet. */
+START_TEST(test_join_sets_size)
+{
+    static uint8_t data[3000];
+    struct cnio_wire_info info;
+    struct st_conn a, b;
+    uint64_t ha, hb;
+
+    fx_fill(data, sizeof(data), 12);
+    st_session(&st_fx, 0, &a);
+    st_session(&st_fx, 0, &b);
+    ck_assert_int_eq(open_at(&a, "js", STAGE, 61, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(open_at(&b, "js", STAGE, 62, &hb, &info, NULL), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_JOINED, CNIO_WIRE_I_JOINED);
+    ck_assert_int_eq(st_write(&a, ha, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_SETSIZE, ha, 3000, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_SETSIZE, hb, 1000, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(on_root0(".cnio/meta/js"), 0);   /* nothing for an object not there */
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_CLOSE, hb, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, ha, 6, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "js", &info), 0);
+    ck_assert_uint_eq(info.size, 1000);
+    read_back(&a, "js", data, 1000);
+    st_close(&a);
+    st_close(&b);
+}
+END_TEST
+
 /* A second open of a name being created joins the live instance: one object, both
  * writers' bytes (PnetCDF opens its independent handle so, with MPI_MODE_CREATE). */
 START_TEST(test_join_live_instance)
@@ -642,6 +673,7 @@ static Suite *stage_suite(void)
     tcase_add_test(tc, test_stage_errors_and_unlink);
     tcase_add_test(tc, test_commit_prunes_stale);
     tcase_add_test(tc, test_join_live_instance);
+    tcase_add_test(tc, test_join_sets_size);
     tcase_add_test(tc, test_resume_skips_live);
     tcase_add_test(tc, test_stage_expire);
     tcase_add_test(tc, test_reader_keeps_its_version);
