@@ -74,22 +74,35 @@ static int ctl_stat_hosts(struct cnio_ns *c, const char *name, int from, int to,
     return ret;
 }
 
-/* Column 0's host asked again, after the others answered a STAT of name that says the
- * hosts hold different generations with no live writer's upload: 1 when its generation
+/* Every host of name's n columns asked again, after their STATs said the hosts hold
+ * different generations with no live writer's upload: 1 when any host's generation
  * changed since its first answer, or a live writer's upload of it is there now. The
  * object is then moving: the hosts answered at different moments, on either side of a
- * writer's commit, and their answers tell nothing of a commit that stopped. (cnio__cl_
- * commit_under_way asks the same of an open.) */
-static int ctl_moved(struct cnio_ns *c, const char *name)
+ * writer's commit, and their answers tell nothing of a commit that stopped. Column 0's
+ * host alone was asked again, and a host that had answered before a commit whose
+ * column 0 was done made a moving object look torn. (cnio__cl_commit_under_way asks the
+ * same of an open.) */
+static int ctl_moved(struct cnio_ns *c, const char *name, int n)
 {
-    struct cnio__cl_stat s = { .ep = c->hosts[0].lanes[0] };
+    struct cnio__cl_stat *s = calloc((size_t)n, sizeof(*s));
     uint32_t state = 0, live = CNIO_OBJ_LIVE_KNOWN;
+    int moved = 0;
 
-    if (cnio__cl_stat_each(c->st, &s, 1, name, name, NULL, 1) || s.status)
+    for (int j = 0; s && j < n; j++)
+        s[j].ep = c->hosts[j].lanes[0];
+    if (!s || cnio__cl_stat_each(c->st, s, n, name, name, NULL, 1)) {
+        free(s);
         return 0;
-    cnio__cl_stat_live(&s, 1, &live);
-    cnio__cl_state(&state, &s.info, s.info.gen);
-    return s.info.gen != c->hosts[0].info.gen || cnio__cl_settling(state | live);
+    }
+    cnio__cl_stat_live(s, n, &live);
+    for (int j = 0; j < n; j++) {
+        if (s[j].status)
+            continue;
+        cnio__cl_state(&state, &s[j].info, s[j].info.gen);
+        moved |= s[j].info.gen != c->hosts[j].info.gen;
+    }
+    free(s);
+    return moved || cnio__cl_settling(state | live);
 }
 
 /* A commit of name that reached column 0's host and stopped before hosts 1..n of c:
@@ -207,7 +220,7 @@ static int ctl_stat_once(struct cnio_stack *st, const struct cnio_uri *u,
     for (uint32_t j = 0; !ret && j < l.count; j++)
         cnio__cl_state(&out->state, &c.hosts[j].info, c.hosts[0].info.gen);
     if (!ret && (out->state & CNIO_OBJ_INCOMPLETE) == CNIO_OBJ_TORN &&
-        !cnio__cl_settling(out->state | live) && ctl_moved(&c, u->path)) {
+        !cnio__cl_settling(out->state | live) && ctl_moved(&c, u->path, (int)l.count)) {
         ret = 1;   /* stat it again */
         goto end;
     }

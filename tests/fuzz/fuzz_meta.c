@@ -200,8 +200,9 @@ static int fz_data(struct fz_sums *z, const uint8_t *p)
     return 0;
 }
 
+#define FZ_GEN 0x0123456789abcdefull   /* the generation fz_build's header names */
+
 /* The sums file a WRITE of the whole data leaves: the header, one entry per block. */
-#define FZ_GEN 0x0123456789abcdefull   /* the generation its header names */
 static int fz_build(struct fz_sums *z)
 {
     uint64_t gen;
