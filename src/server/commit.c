@@ -392,22 +392,28 @@ static int commit_gather(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
 static int commit_item(struct cnio_srv_handle *hd, const struct cnio_wire_hdr *h,
                        struct cnio_srv_commit *g)
 {
+    const struct cnio_srv_meta *m;
     struct stat sb;
-    int small, vouch, ret;
+    int have, small, ret;
 
     if (!hd->stage)
         return 0;
-    small = fstat(hd->fd, &sb) == 0 && sb.st_size <= COMMIT_SYNC_WITH_META;
+    have = fstat(hd->fd, &sb) == 0;
+    small = have && sb.st_size <= COMMIT_SYNC_WITH_META;
     ret = small ? 0 : commit_sync(hd);
     if (ret)
         return ret;
-    /* its length is vouched for (gc_final_flags) only with block sums that name it */
-    vouch = hd->sums_state == 1 && cnio__srv_sums_names(&hd->sums, hd->stage);
+    m = commit_meta(hd);
     *g = (struct cnio_srv_commit){ .name = hd->name, .id = hd->stage, .excl = commit_excl(hd),
                                    .inst = { small ? hd->fd : -1,
                                              small && hd->sums_state == 1 ? hd->sums.fd : -1 },
-                                   .datafd = vouch ? hd->fd : -1, .seq = h->offset,
-                                   .m = *commit_meta(hd) };
+                                   .seq = h->offset, .m = *m };
+    /* SIZED: its data file is exactly its column's extent of its size (an upload that set
+     * its size last), with block sums that name it, so that a file grown or truncated
+     * later behind the server's back, or whose block sums went, is told apart */
+    if (have && (uint64_t)sb.st_size == cnio__layout_local_size(&m->layout, m->index, m->size) &&
+        hd->sums_state == 1 && cnio__srv_sums_names(&hd->sums, hd->stage))
+        g->final_flags = CNIO_SRV_META_SIZED;
     return 1;
 }
 
@@ -577,7 +583,7 @@ static int finish_locked(struct cnio_srv_conn *c, const char *name, uint64_t id,
         return ret;
     /* (order 0: picked here, as for column 0's COMMIT; g.seq then holds it) */
     g = (struct cnio_srv_commit){ .name = name, .id = id, .excl = excl, .inst = { -1, -1 },
-                                  .datafd = -1, .seq = *seq, .m = m };
+                                  .seq = *seq, .m = m };
     cnio__srv_stage_commit_group(st, &g, 1);
     if (g.ret == CNIO_SRV_STAGE_GONE)
         return cnio__srv_why(-CNIO_ERR_NOENT, "the upload was removed meanwhile");

@@ -282,21 +282,6 @@ static void gc_fail(struct cnio_srv_commit *g, int ret, int step)
         unlinkat(g->mpfd, g->mbase, 0);
 }
 
-/* The flags of commit g's final metadata: CNIO_SRV_META_SIZED when its data file is
- * exactly its column's extent of its size (an upload that set its size last) and it has
- * block sums, so that a file grown or truncated later behind the server's back, or
- * whose block sums went, is told apart. */
-static uint32_t gc_final_flags(const struct cnio_srv_commit *g)
-{
-    struct stat sb;
-
-    return g->datafd >= 0 && fstat(g->datafd, &sb) == 0 &&
-                   (uint64_t)sb.st_size == cnio__layout_local_size(&g->m.layout, g->m.index,
-                                                                   g->m.size)
-               ? CNIO_SRV_META_SIZED
-               : 0;
-}
-
 /*
  * Step 0 of commit g (store lock held): the directories of its data file (dpfd, entry
  * base) and metadata (mpfd, mbase) made and opened, what is in the way checked, its
@@ -326,7 +311,7 @@ static int gc_begin(struct cnio_srv_store *st, struct gc_dirs *dirs, struct cnio
     g->c = g->m;
     g->c.gen = g->id;
     g->c.seq = g->seq;
-    g->c.flags = g->fresh ? gc_final_flags(g) : CNIO_SRV_META_COMMITTING;
+    g->c.flags = g->fresh ? g->final_flags : CNIO_SRV_META_COMMITTING;
     return 0;
 }
 
@@ -525,7 +510,7 @@ static void gc_steps(struct cnio_srv_store *st, struct gc_dirs *dirs, struct cni
         if (g[i].ret)
             continue;
         cnio__srv_why_reset();
-        g[i].c.flags = gc_final_flags(&g[i]);
+        g[i].c.flags = g[i].final_flags;
         ret = gc_sync_dir(&done, dirs, g[i].dpfd);
         if (!ret)   /* one journal commit for both renames on most file systems */
             ret = gc_sync_dir(&done, dirs, g[i].sfd);

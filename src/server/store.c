@@ -293,6 +293,7 @@ static int store_length_settled(struct cnio_srv_store *st, const char *name,
                                 const struct cnio_srv_meta *m, const struct stat *sb,
                                 uint64_t want)
 {
+    uint8_t was[CNIO_SRV_META_SIZE], is[CNIO_SRV_META_SIZE];
     struct cnio_srv_meta now;
     struct stat nsb;
     int fd = cnio__srv_store_at(st->rootfd, name, O_PATH, 0), same;
@@ -300,10 +301,12 @@ static int store_length_settled(struct cnio_srv_store *st, const char *name,
     if (fd < 0)
         return 0;
     same = fstat(fd, &nsb) == 0 && nsb.st_dev == sb->st_dev && nsb.st_ino == sb->st_ino &&
-           (uint64_t)nsb.st_size != want && cnio__srv_store_meta_get(st, name, &now) == 0 &&
-           now.flags == m->flags && now.size == m->size && now.gen == m->gen &&
-           now.seq == m->seq && now.index == m->index &&
-           now.layout.count == m->layout.count && now.layout.unit == m->layout.unit;
+           (uint64_t)nsb.st_size != want && cnio__srv_store_meta_get(st, name, &now) == 0;
+    if (same) {   /* the same metadata: compared as the file holds it */
+        cnio__srv_meta_encode(m, was);
+        cnio__srv_meta_encode(&now, is);
+        same = !memcmp(was, is, sizeof(was));
+    }
     close(fd);
     return same;
 }

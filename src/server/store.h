@@ -318,9 +318,7 @@ struct cnio_srv_commit {
     uint64_t id;
     int excl;                   /* fail with -CNIO_ERR_EXIST when name exists */
     int inst[2];                /* the instance's data and block sums files, or -1 */
-    int datafd;                 /* its data file, for its length, when its block sums
-                                   are kept and name it (-1: its commit vouches for no
-                                   length) */
+    uint32_t final_flags;       /* its final metadata's: CNIO_SRV_META_SIZED or 0 */
     uint64_t seq;               /* the commit order; 0: this server picks it */
     struct cnio_srv_meta m;     /* the instance's metadata; after, the object's */
     int ret;                    /* after: 0, CNIO_SRV_STAGE_GONE or a negative code */
