@@ -612,6 +612,11 @@ CNIO_API int cnio_file_close(cnio_file_t **fhp)
                       rc2 == 0 ? "discarded" : "could not discard");
             rc2 = -CNIO_ERR_NOSPC;   /* the write failed, discarded or not */
         } else {
+            /* the size every rank's writes made, recorded where the hosts' metadata
+             * says another: each host then vouches for its file's length (a column
+             * grown or cut short behind its server's back is refused, not read) */
+            if (rc == 0 && !deleted && !(fh->amode & (MPI_MODE_RDONLY | MPI_MODE_DELETE_ON_CLOSE)))
+                cnio__obj_record_size(fh->obj);
             rc2 = cnio__obj_close(fh->obj);
         }
         fh->obj = NULL;

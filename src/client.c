@@ -374,6 +374,34 @@ int cnio__obj_set_size(struct cnio_obj *obj, uint64_t size)
     return obj ? cl_set_size(obj, size, 0) : -CNIO_ERR_INVAL;
 }
 
+int cnio__obj_record_size(struct cnio_obj *obj)
+{
+    struct cnio_wire_info *was = obj ? calloc((size_t)obj->nhosts, sizeof(*was)) : NULL;
+    int ret = !obj ? -CNIO_ERR_INVAL : !was ? -CNIO_ERR_NOMEM : 0, older = 0, differs = 0;
+    uint64_t size = 0;
+
+    if (ret || obj->werr || !(obj->oflags & CNIO_WIRE_O_WRITE)) {
+        free(was);
+        return ret;
+    }
+    for (int j = 0; j < obj->nhosts; j++)
+        was[j] = obj->hosts[j].info;
+    ret = cnio__obj_size(obj, &size);
+    for (int j = 0; !ret && j < obj->nhosts; j++) {
+        const struct cnio_wire_info *i = &obj->hosts[j].info;
+
+        older |= !(cl_host_caps(&obj->hosts[j]) & CNIO_WIRE_CAP_RECORD);
+        differs |= i->size != size ||
+                   i->local_size != cnio__layout_local_size(&obj->layout, (uint32_t)j, size);
+    }
+    if (!ret && differs && !older)   /* (a server before it refuses F_RECORD) */
+        ret = cl_each_host(obj, CNIO_WIRE_SETSIZE, size, NULL, 0, 1, CNIO_WIRE_F_RECORD);
+    for (int j = 0; j < obj->nhosts; j++)   /* what the open said stays (cnio__obj_opened) */
+        obj->hosts[j].info = was[j];
+    free(was);
+    return ret;
+}
+
 int cnio__obj_preallocate(struct cnio_obj *obj, uint64_t size)
 {
     int ret = obj ? cnio__cl_revive(obj) : -CNIO_ERR_INVAL;   /* (the caps: its own) */

@@ -178,6 +178,14 @@ void cnio__obj_opened(const struct cnio_obj *obj, uint64_t *size, int64_t *mtime
 int cnio__obj_preallocate(struct cnio_obj *obj, uint64_t size);
 /* Truncates or extends to size on every host and records it. */
 int cnio__obj_set_size(struct cnio_obj *obj, uint64_t size);
+/* At the close of an object opened for writing, by the last handle (rank 0's): records
+ * the size its hosts hold now (a STAT of each) on every host whose recorded size or file
+ * length differs from it, grow only (SETSIZE with CNIO_WIRE_F_RECORD), so that each
+ * host's metadata vouches for its file's length (a file grown or truncated behind the
+ * server's back is then refused, as an upload's is). Nothing where a server is older
+ * (CNIO_WIRE_CAP_RECORD), the object failed a write (cnio__obj_taint) or is read-only.
+ * 0, or the STAT's or SETSIZE's negative code (each host's failure said). */
+int cnio__obj_record_size(struct cnio_obj *obj);
 /* The mode (st_mode bits, at most 0xffff) and mtime (ns since the epoch, or
  * CNIO_MTIME_NONE) of obj's staged instance, on every host (SETATTR of its handles), so
  * that its commit at close gives the object its bytes and these at once. 0; 1 when obj

@@ -142,6 +142,13 @@ enum cnio_wire_type {
                                     allocates storage for this host's part of its first
                                     offset bytes (MPI_File_preallocate); -CNIO_ERR_NOSPC
                                     when the host cannot */
+#define CNIO_WIRE_F_RECORD 0x80u /* SETSIZE request (only to a server announcing
+                                    CNIO_WIRE_CAP_RECORD): records offset as the object's
+                                    size if it is larger than the recorded one (never
+                                    smaller), and grows this host's data file to its part
+                                    of it if it is shorter, allocating nothing (the size
+                                    an MPI-IO close computed, recorded for checks at rest;
+                                    doc/protocol.md) */
 /* A reason: 1..CNIO_WIRE_MAX_REASON bytes of text, the rule a refusal applied. */
 #define CNIO_WIRE_MAX_REASON 256
 
@@ -178,6 +185,7 @@ enum cnio_wire_type {
 #define CNIO_WIRE_CAP_ALLOCATE 0x2000u /* takes SETSIZE with CNIO_WIRE_F_ALLOCATE */
 #define CNIO_WIRE_CAP_INPLACE_HANDLE 0x4000u /* says I_INPLACE to a STAT by handle with
                                     F_INPLACE too (with CAP_INPLACE alone: by name only) */
+#define CNIO_WIRE_CAP_RECORD 0x8000u /* takes SETSIZE with CNIO_WIRE_F_RECORD */
 
 /* AUTH modes. */
 #define CNIO_WIRE_AUTH_KEY 1     /* proves knowledge of the shared key */

@@ -214,7 +214,7 @@ int cnio__srv_store_written(struct cnio_srv_store *st, const char *name)
 }
 
 int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
-                         struct cnio_srv_meta *m)
+                         const struct cnio_srv_vouch *v, struct cnio_srv_meta *m)
 {
     uint32_t want;
     int ret;
@@ -224,9 +224,12 @@ int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
     if (ret == 1)
         ret = -CNIO_ERR_NOENT;
     /* a writer in place may change the data file's length: its metadata no longer
-     * vouches for it (CNIO_SRV_META_SIZED), from now on */
+     * vouches for it (CNIO_SRV_META_SIZED) until the last one's clean close can */
     want = dirty ? (m->flags | CNIO_SRV_META_DIRTY) & ~CNIO_SRV_META_SIZED
                  : m->flags & ~CNIO_SRV_META_DIRTY;
+    if (!ret && !dirty && v && m->gen == v->gen &&
+        v->length == cnio__layout_local_size(&m->layout, m->index, m->size))
+        want |= CNIO_SRV_META_SIZED;
     if (!ret && m->flags != want) {
         m->flags = want;
         ret = cnio__srv_store_meta_write_sync(st, name, m);
@@ -242,7 +245,7 @@ int cnio__srv_open_dirty(struct cnio_srv_conn *c, const char *name, struct cnio_
     int ret;
 
     cnio__srv_store_writer(st, name, 1);
-    ret = cnio__srv_store_mark(st, name, 1, &now);
+    ret = cnio__srv_store_mark(st, name, 1, NULL, &now);
     if (ret == -CNIO_ERR_NOENT) {   /* a file without metadata: record what it has */
         now = *m;
         now.flags |= CNIO_SRV_META_DIRTY;

@@ -298,7 +298,7 @@ int cnio__srv_handles_adopt(struct cnio_srv_handles *t, struct cnio_srv_store *s
     if (!instance || atomic_load(&t->njoined) == 0)
         return 0;
     while ((h = handles_joiner(t, name, instance))) {
-        if (!marked++ && (ret = cnio__srv_store_mark(st, name, 1, &m)))
+        if (!marked++ && (ret = cnio__srv_store_mark(st, name, 1, NULL, &m)))
             cnio__warn("%s: a writer that joined its upload writes it in place now, but its "
                        "mark as being written could not be recorded: %s", name,
                        cnio__srv_strerror(ret));
@@ -315,7 +315,7 @@ int cnio__srv_handles_adopt(struct cnio_srv_handles *t, struct cnio_srv_store *s
         cnio__srv_handles_put(t, h);
     }
     if (marked && !n)   /* each had closed meanwhile */
-        cnio__srv_store_mark(st, name, 0, &m);
+        cnio__srv_store_mark(st, name, 0, NULL, &m);
     return n;
 }
 

@@ -593,9 +593,10 @@ static int req_list(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
 }
 
 /*
- * SETSIZE with F_ALLOCATE: fd grown to *local bytes if it is smaller (*local then what
- * it holds: a grow-only request never truncates), and storage for its first want bytes
- * (want <= *local: its part of the object's first offset bytes), its bytes unchanged
+ * SETSIZE with F_ALLOCATE or F_RECORD: fd grown to *local bytes if it is smaller (*local
+ * then what it holds: a grow-only request never truncates), and storage for its first
+ * want bytes (F_RECORD: 0; want <= *local: its part of the object's first offset bytes),
+ * its bytes unchanged
  * (fallocate(2), mode 0). A file system that cannot allocate so gets the size alone:
  * not posix_fallocate's emulation, which writes a zero where it read one, and so would
  * undo a concurrent writer's byte. More than the file system has free is refused before
@@ -635,7 +636,8 @@ static int req_setsize(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, c
     struct cnio_wire_info info;
     struct cnio_srv_handle *hd;
     struct cnio_srv_meta m;
-    const int alloc = (h->flags & CNIO_WIRE_F_ALLOCATE) != 0;   /* (grows only) */
+    const int alloc = (h->flags & CNIO_WIRE_F_ALLOCATE) != 0,
+              grow = alloc || (h->flags & CNIO_WIRE_F_RECORD);   /* (grow only) */
     uint64_t local, inst;
     int ret = cnio__srv_req_handle(c, h, 1, &hd);
 
@@ -644,12 +646,13 @@ static int req_setsize(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, c
     ret = cnio__srv_req_range(h->offset, 0);
     pthread_mutex_lock(&hd->lock);
     /* grow only: from the size recorded now (another handle may have set it since) */
-    m = alloc ? req_stat_meta(&c->srv->store, hd) : hd->meta;
-    m.size = alloc ? CNIO_MAX(m.size, h->offset) : h->offset;
+    m = grow ? req_stat_meta(&c->srv->store, hd) : hd->meta;
+    m.size = grow ? CNIO_MAX(m.size, h->offset) : h->offset;
     local = cnio__layout_local_size(&m.layout, m.index, m.size);
-    if (!ret && alloc)
-        ret = req_allocate(hd->fd, &local, cnio__layout_local_size(&m.layout, m.index,
-                                                                   h->offset));
+    if (!ret && grow)   /* F_RECORD allocates nothing */
+        ret = req_allocate(hd->fd, &local, alloc ? cnio__layout_local_size(&m.layout, m.index,
+                                                                           h->offset)
+                                                 : 0);
     else if (!ret && ftruncate(hd->fd, (off_t)local) < 0)
         ret = cnio__srv_why_errno(errno);
     if (!ret && cnio__srv_req_sums(c, hd, 1, &ret))
@@ -691,10 +694,6 @@ static int req_sync(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     return ret;
 }
 
-/* A clean close of an in-place writer: the last one clears the object's dirty mark. A
- * writer whose object was removed (UNLINK) while it was open has nothing to vouch for (a
- * name made again meanwhile is another object): its close fails with NOENT, or succeeds
- * with F_GONE when it asked so (as COMMIT, commit.c). */
 /* 1 when the staged instance hd joined is still there and no handle stages it: its
  * creator went without committing it (once committed, it is no staged instance). */
 static int req_orphaned(struct cnio_srv_conn *c, const struct cnio_srv_handle *hd)
@@ -712,13 +711,19 @@ static int req_orphaned(struct cnio_srv_conn *c, const struct cnio_srv_handle *h
     return there;
 }
 
+/* A clean close of an in-place writer: the last one clears the object's dirty mark, and
+ * vouches for its length again when it can (CNIO_SRV_META_SIZED). A writer whose object
+ * was removed (UNLINK) while it was open has nothing to vouch for (a name made again
+ * meanwhile is another object): its close fails with NOENT, or succeeds with F_GONE when
+ * it asked so (as COMMIT, commit.c). */
 static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                            struct cnio_srv_reply *r)
 {
     struct cnio_srv_handle *hd = cnio__srv_handles_get(&c->srv->handles, h->object);
+    struct cnio_srv_vouch v = { 0 };
     struct cnio_srv_meta m;
     struct stat sb;
-    int ret = 0, last;
+    int ret = 0, last, vouched;
 
     if (!hd)
         return 0;
@@ -752,8 +757,14 @@ static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *
         ret = fsync(hd->fd) < 0 ? cnio__srv_why_errno(errno) : 0;
         if (!ret && hd->sums_state == 1)
             ret = cnio__srv_sums_sync(&hd->sums);
+        /* its length and block sums, which its metadata can vouch for again: a file
+         * grown or truncated later behind the server's back is then told apart */
+        v.gen = hd->meta.gen;
+        vouched = !ret && hd->sums_state == 1 && v.gen && fstat(hd->fd, &sb) == 0 &&
+                  cnio__srv_sums_names(&hd->sums, v.gen);
+        v.length = vouched ? (uint64_t)sb.st_size : 0;
         if (!ret)
-            ret = cnio__srv_store_mark(&c->srv->store, hd->name, 0, &m);
+            ret = cnio__srv_store_mark(&c->srv->store, hd->name, 0, vouched ? &v : NULL, &m);
         if (!ret)
             hd->meta = m;
     }

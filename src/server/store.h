@@ -169,14 +169,23 @@ void cnio__srv_store_adjust(struct cnio_srv_store *st, const char *name,
  * live handle writes name in place: what STAT and LIST say when asked (F_INPLACE). */
 void cnio__srv_store_inplace(struct cnio_srv_store *st, const char *name,
                              struct cnio_wire_info *i);
+/* What the last writer in place's clean close vouches for (cnio__srv_store_mark): the
+ * data file of generation gen is length bytes long, and block sums that name gen
+ * (cnio__srv_sums_names) cover it. */
+struct cnio_srv_vouch {
+    uint64_t gen;
+    uint64_t length;
+};
 /* Sets (dirty 1) or clears the dirty mark in name's metadata (read, changed, written
  * durably under the store lock: a crash after it returns finds the mark); *m the
  * metadata after. Set before an in-place writer's first write is taken, cleared after
  * the last one's data is on disk (req_close_clean), an object a power cut interrupted
  * reads as incomplete, never as complete with some hosts' columns old. Setting it clears
- * CNIO_SRV_META_SIZED for good. */
+ * CNIO_SRV_META_SIZED; clearing it with v (else NULL) sets CNIO_SRV_META_SIZED again when
+ * the metadata is still of v->gen and v->length is its column's extent of the size it
+ * records (a size the MPI-IO close recorded, CNIO_WIRE_F_RECORD). */
 int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
-                         struct cnio_srv_meta *m);
+                         const struct cnio_srv_vouch *v, struct cnio_srv_meta *m);
 /* Adds delta to the live in-place writers of name; returns their count after. */
 int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delta);
 /* 1 when name (beneath: or a name beneath it, name/...) has live in-place writers, else 0

@@ -995,6 +995,93 @@ START_TEST(test_stat_handle_size)
 }
 END_TEST
 
+/* Server 0's metadata flags of name (CNIO_SRV_META_*; store.h): SIZED is 0x4. */
+static uint32_t meta_flags(const char *name)
+{
+    char path[PATH_MAX + 32];
+    uint8_t meta[64];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/.cnio/meta/%s", st_fx.root[0], name);
+    fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pread(fd, meta, sizeof(meta), 0), (ssize_t)sizeof(meta));
+    close(fd);
+    return cnio__get_le32(meta + 28);
+}
+
+/*
+ * SETSIZE with F_RECORD (what an MPI-IO close sends, CAP_RECORD): it records the size if
+ * it is larger, never shrinks, grows the data file without allocating; the commit then,
+ * and the last clean close of writers in place, vouch for the file's length (SIZED), so a
+ * file grown behind the server's back is refused. Before, an object MPI-IO made (its
+ * size never set) or wrote in place carried no such mark, and read grown, exit 0.
+ */
+START_TEST(test_setsize_record)
+{
+    static uint8_t data[3500], got[5000];
+    char path[PATH_MAX + 32];
+    struct cnio_wire_info info;
+    struct cnio_wire_hdr rh;
+    uint8_t rb[CNIO_WIRE_INFO_SIZE];
+    struct st_conn c;
+    struct stat sb;
+    uint64_t h;
+
+    fx_fill(data, sizeof(data), 61);
+    st_session(&st_fx, 0, &c);
+    ck_assert_uint_ne(c.ch.caps & CNIO_WIRE_CAP_RECORD, 0);
+    /* an upload whose size was never set: no mark */
+    ck_assert_int_eq(open_at(&c, "rec0", STAGE, 50, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, 3000), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_uint_eq(meta_flags("rec0") & 0x4, 0);
+    /* one whose size the close recorded, grow only */
+    ck_assert_int_eq(open_at(&c, "rec", STAGE, 51, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, 3000), 0);
+    c.flags = CNIO_WIRE_F_RECORD;
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, 3000, NULL, 0, &rh, rb, sizeof(rb)), 0);
+    ck_assert_int_eq(cnio__wire_info_parse(rb, rh.length, &info), 0);
+    ck_assert_uint_eq(info.size, 3000);
+    c.flags = CNIO_WIRE_F_RECORD;
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, 1000, NULL, 0, &rh, rb, sizeof(rb)), 0);
+    ck_assert_int_eq(cnio__wire_info_parse(rb, rh.length, &info), 0);
+    ck_assert_uint_eq(info.size, 3000);
+    ck_assert_uint_eq(info.local_size, 3000);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_uint_eq(meta_flags("rec") & 0x4, 0x4);
+    /* written in place past its end: the mark goes, and the clean close cannot vouch */
+    ck_assert_int_eq(open_at(&c, "rec", W, 0, &h, NULL, NULL), 0);
+    ck_assert_uint_eq(meta_flags("rec") & 0x4, 0);
+    ck_assert_int_eq(st_write(&c, h, 3000, data + 3000, 500), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_uint_eq(meta_flags("rec") & 0x4, 0);
+    /* a writer in place whose close records a larger size: the file grows by a hole, no
+     * storage allocated, and the clean close vouches for it again */
+    ck_assert_int_eq(open_at(&c, "rec", W, 0, &h, NULL, NULL), 0);
+    c.flags = CNIO_WIRE_F_RECORD;
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_SETSIZE, h, 5000, NULL, 0, NULL, NULL, 0), 0);
+    snprintf(path, sizeof(path), "%s/rec", st_fx.root[0]);
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(sb.st_size, 5000);
+    ck_assert_int_lt(sb.st_blocks * 512, 5000);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_uint_eq(meta_flags("rec") & 0x4, 0x4);
+    memcpy(got, data, sizeof(data));
+    memset(got + sizeof(data), 0, sizeof(got) - sizeof(data));
+    read_back(&c, "rec", got, sizeof(got));
+    /* grown behind the server's back: refused, where it read 5001 bytes before */
+    ck_assert_int_eq(truncate(path, 5001), 0);
+    ck_assert_int_eq(open_at(&c, "rec", 0, 0, &h, NULL, NULL), -CNIO_ERR_IO);
+    ck_assert_int_eq(st_stat(&c, "rec", &info), -CNIO_ERR_IO);
+    ck_assert_int_eq(st_unlink(&c, "rec"), 0);
+    ck_assert_int_eq(st_unlink(&c, "rec0"), 0);
+    st_close(&c);
+}
+END_TEST
+
 static Suite *commit_suite(void)
 {
     Suite *s = suite_create("server_commit");
@@ -1019,6 +1106,7 @@ static Suite *commit_suite(void)
     tcase_add_test(tc, test_stat_handle_size);
     tcase_add_test(tc, test_setattr_staged);
     tcase_add_test(tc, test_reader_beside_replacements);
+    tcase_add_test(tc, test_setsize_record);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -63,7 +63,8 @@ START_TEST(test_handshake_ping)
                                      CNIO_WIRE_CAP_SETATTR_STAGED | CNIO_WIRE_CAP_IDLE |
                                      CNIO_WIRE_CAP_FINISH | CNIO_WIRE_CAP_INPLACE |
                                      CNIO_WIRE_CAP_FINISH_ORDER | CNIO_WIRE_CAP_FINISH_EXCL |
-                                     CNIO_WIRE_CAP_ALLOCATE | CNIO_WIRE_CAP_INPLACE_HANDLE);
+                                     CNIO_WIRE_CAP_ALLOCATE | CNIO_WIRE_CAP_INPLACE_HANDLE |
+                                     CNIO_WIRE_CAP_RECORD);
     ping_ok(&c);
     ck_assert_int_eq(st_call(&c, CNIO_WIRE_PING, 0, 0, NULL, 0, &rh, NULL, 0), 0);
     ck_assert_uint_eq(rh.length, 0);
