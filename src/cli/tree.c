@@ -153,6 +153,20 @@ static void tree_say_retry(const struct tree_ent *e, unsigned mark, int ret)
         cli_err("cnio cp: %s: %s; trying it again\n", e->rel, cnio_strerror(ret));
 }
 
+/* --verify, of file or link e just copied: 0 when both ends hold the same bytes (their
+ * CRC32C, computed where the bytes are: tree_same_crc) or link target; else said, and
+ * -CNIO_ERR_CHECKSUM. */
+static int tree_verify_one(struct tree_worker *w, const struct tree_ent *e)
+{
+    if (e->type == TREE_LINK ? tree_same_link(&w->ctx, e) : tree_same_crc(&w->ctx, e)) {
+        w->verified++;
+        return 0;
+    }
+    cli_err("cnio cp: %s: verify: the two ends differ (their CRC32C), or one could not be "
+            "read again\n", e->rel);
+    return -CNIO_ERR_CHECKSUM;
+}
+
 /*
  * Copies one queued file; a failure is said (by this rank) and counted. A connection
  * that could not be made or was lost is tried again, twice, after 0.2 and 0.6 s: a
@@ -197,9 +211,11 @@ static void tree_one(struct tree_worker *w, const struct tree_ent *e)
     cnio__log_release(1);
     if (ret == -CNIO_ERR_CONN || ret == -CNIO_ERR_TIMEOUT)
         __atomic_store_n(&w->r->lost, 1, __ATOMIC_RELAXED);
-    if (ret == 1) {
+    if (ret == 1) {   /* identical (--checksum): compared already */
         w->crc_skipped++;
-        ret = 0;
+        w->verified += w->ctx.o->verify != 0;
+    } else if (ret == 0 && w->ctx.o->verify && tree_verify_one(w, e)) {
+        w->failed++;
     }
     if (ret == 0 && tries)
         w->retried++;
@@ -263,6 +279,8 @@ static void tree_batch(struct tree_worker *w, const struct tree_ent *const *e, i
             w->failed++;
         } else if (status[i] < 0) {
             cli_err("cnio cp: %s: %s\n", e[i]->rel, cnio_strerror(status[i]));
+            w->failed++;
+        } else if (w->ctx.o->verify && tree_verify_one(w, e[i])) {
             w->failed++;
         }
         w->files++;
@@ -399,8 +417,31 @@ static void tree_queue(struct tree_run *r)
     }
 }
 
+/* Every rank, --checksum: 1 when large file e is at the destination already, by its
+ * CRC32C (rank 0's, computed where the bytes are). Before, it was copied again whole,
+ * identical or not. (--resume compares it chunk by chunk as it copies: cp_run.) */
+static int tree_large_same(struct tree_run *r, const struct tree_ent *e)
+{
+    int same = 0;
+
+    if (e->type != TREE_FILE || !r->j->o.checksum)
+        return 0;
+    if (r->j->rank == 0)
+        same = tree_same_crc(&r->ctx, e);
+    MPI_Bcast(&same, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (same && r->j->rank == 0) {
+        r->crc_skipped++;
+        r->verified += r->j->o.verify != 0;
+        r->ctx.skipped += e->size;
+        tree_done(r, 1, e->size);
+        tree_progress(r, 0);
+    }
+    return same;
+}
+
 /* Every rank: the large files, one at a time, each split over all ranks (none once a
- * server is lost: the ranks agreed on r->lost). */
+ * server is lost: the ranks agreed on r->lost); --verify compares each as a single
+ * file's copy does. */
 static void tree_large(struct tree_run *r)
 {
     for (size_t i = r->nsmall; i < r->files.n && !r->lost; i++) {
@@ -419,6 +460,8 @@ static void tree_large(struct tree_run *r)
             }
             continue;
         }
+        if (tree_large_same(r, e))
+            continue;
         for (int k = 0; k < 2; k++) {
             struct tree_end *end = k ? &r->dst : &r->src;
             size_t n = strlen(end->name) + strlen(e->rel) + 2;
@@ -433,7 +476,6 @@ static void tree_large(struct tree_run *r)
         if (ok) {
             j.o = r->j->o;
             j.o.quiet = 1;
-            j.o.verify = 0;
             j.src.name = names[0];
             j.dst.name = names[1];
             j.src.remote = r->src.remote;
@@ -451,6 +493,8 @@ static void tree_large(struct tree_run *r)
             ok = 0;
         if (!ok && r->j->rank == 0)
             r->files_failed++;
+        else if (r->j->rank == 0)
+            r->verified += r->j->o.verify != 0;
         if (r->j->rank == 0) {
             r->ctx.moved += ok ? moved : 0;
             tree_done(r, 1, e->size);
@@ -569,10 +613,11 @@ static void tree_summary_counts(char *f, size_t cap, unsigned long long failed,
  */
 static void tree_summary(struct tree_run *r, double secs)
 {
-    unsigned long long v[7] = { r->ctx.moved, r->ctx.skipped,
+    unsigned long long v[8] = { r->ctx.moved, r->ctx.skipped,
                                 (unsigned long long)(r->failed + r->files_failed + r->dirs_failed),
                                 r->crc_skipped, (unsigned long long)r->files_failed,
-                                (unsigned long long)r->dirs_failed, 0 }, s[7], files, dirs;
+                                (unsigned long long)r->dirs_failed, 0, r->verified }, s[8],
+                       files, dirs;
     char a[32], f[128] = "";
 
     for (int k = 0; k < r->nw; k++) {
@@ -582,8 +627,9 @@ static void tree_summary(struct tree_run *r, double secs)
         v[3] += r->w[k].crc_skipped;
         v[4] += (unsigned long long)r->w[k].failed;
         v[6] += (unsigned long long)r->w[k].retried;
+        v[7] += r->w[k].verified;
     }
-    MPI_Reduce(v, s, 7, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
+    MPI_Reduce(v, s, 8, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
     if (r->j->rank == 0) {   /* the files no rank took or tried: q[2] counts the others */
         MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, r->win);
         r->not_tried = r->files.n - CNIO_MIN(r->files.n, r->q[2]);
@@ -603,6 +649,9 @@ static void tree_summary(struct tree_run *r, double secs)
            r->j->size, r->j->size > 1 ? "s" : "", r->walk);
     if (r->j->o.sync || r->j->o.resume)
         tree_summary_skipped(r, s[3], s[0]);
+    if (r->j->o.verify)   /* (those that differ are named above, and failed) */
+        printf("cnio cp: verify: %llu %s the same at both ends (CRC32C; a link: its target)\n",
+               s[7], s[7] == 1 ? "file has" : "files have");
 }
 
 static int tree_setup(struct tree_run *r)

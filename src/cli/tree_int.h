@@ -39,6 +39,7 @@ struct tree_worker {
     int retried;    /* files copied at a second or third try (tree_one) */
     int sessions;   /* its sessions were opened (or tried): at its first files */
     uint64_t crc_skipped, files, bytes;
+    uint64_t verified;   /* files --verify found the same at both ends */
 };
 
 struct tree_run {
@@ -53,6 +54,7 @@ struct tree_run {
     size_t nsmall;                  /* files[0..nsmall) by the queue, the rest together */
     uint64_t total_bytes, skipped_files, skipped_bytes;
     uint64_t crc_skipped;           /* files --checksum found identical (this rank) */
+    uint64_t verified;              /* large files --verify found the same (rank 0) */
     int failed;                     /* entries that could not be copied (this rank) */
     uint64_t not_tried;             /* rank 0: files left when a server was lost */
     int files_failed, dirs_failed;  /* of them, of files[] (large ones) and of dirs[] */
