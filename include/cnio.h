@@ -42,7 +42,7 @@ enum {
     CNIO_ERR_URI = 11,       /* malformed cnio:// URI */
     CNIO_ERR_HINT = 12,      /* bad hint name or value */
     CNIO_ERR_LIMIT = 13,     /* a server limit was reached (connections, open objects) */
-    CNIO_ERR_LAYOUT = 14,    /* hosts disagree on the object's layout */
+    CNIO_ERR_LAYOUT = 14,    /* the object's layout does not match the URI's hosts */
     CNIO_ERR_RESOLVE = 15,   /* host name could not be resolved */
     CNIO_ERR_KEY = 16,       /* key file missing, malformed or readable by others */
     CNIO_ERR_AMODE = 17,     /* bad access mode, or operation not allowed by it */

@@ -259,6 +259,10 @@ struct cnio_obj_stat {
  * (column 0's host is in both), or that host lost its column. Copying it again through
  * this URI would replace the object on column 0's host, so nothing says to. */
 #define CNIO_OBJ_MISSING 0x100
+/* Listings only, with TORN and MISSING: column 0's layout has more columns than this URI
+ * names hosts (it was written through a URI of more): it is read, moved and removed
+ * only through a URI naming all of them. */
+#define CNIO_OBJ_WIDE 0x400
 /* Complete, and a live writer has it open in place now (an update under way, which MPI
  * consistency semantics let a reader see mixed): said by servers that can tell
  * (CNIO_WIRE_CAP_INPLACE); never set from older ones. */
@@ -338,6 +342,12 @@ struct cnio_ns_kinds {
 /* STATs path on every host at once into *k: 0, or the first failure other than
  * -CNIO_ERR_NOENT (k then describes the hosts that answered); -CNIO_ERR_INVAL. */
 int cnio__ns_kinds(struct cnio_ns *ns, const char *path, struct cnio_ns_kinds *k);
+/* Whether ns's hosts hold all of what path names (a STAT of host 0): 0 when it is no
+ * object there (a directory, nothing, or a STAT that failed, which the request after it
+ * says), or an object of at most ns->n columns; -CNIO_ERR_LAYOUT, said under op ("move",
+ * "remove"), when it has more (written through a URI of more hosts: moved or removed
+ * through this one, its other columns would be left behind, the object broken). */
+int cnio__ns_fits(struct cnio_ns *ns, const char *path, const char *op);
 /* Removes the empty directory path: -CNIO_ERR_EXIST when it is not empty,
  * -CNIO_ERR_INVAL when path is an object, -CNIO_ERR_NOENT when host 0 does not have it
  * (what other hosts hold of it is removed all the same; of callers racing to remove it,

@@ -299,6 +299,11 @@ int cnio__obj_unlink_remains(struct cnio_stack *st, const struct cnio_uri *u,
     ret = cnio__ns_begin(&c, st, u, h, u->nhosts);
     if (ret)
         return ret;
+    ret = cnio__ns_fits(&c, u->path, "remove");
+    if (ret) {
+        cnio__ns_end(&c);
+        return ret;
+    }
     calls = calloc((size_t)c.n, sizeof(*calls));
     if (!calls) {
         cnio__ns_end(&c);

@@ -236,6 +236,8 @@ static void list_combine(const struct cnio__cl_lent *e, size_t n, int nhosts,
     }
     if (mine && z->info.stripe_index == 0 && seen < CNIO_MIN(s->layout.count, (uint32_t)nhosts))
         s->state |= CNIO_OBJ_TORN | CNIO_OBJ_MISSING;   /* a column column 0's layout has */
+    if (mine && z->info.stripe_index == 0 && s->layout.count > (uint32_t)nhosts)
+        s->state |= CNIO_OBJ_TORN | CNIO_OBJ_MISSING | CNIO_OBJ_WIDE;   /* on hosts not named */
     if (clash)
         s->state |= CNIO_OBJ_TORN | CNIO_OBJ_SHADOWED;
     if (!mine)

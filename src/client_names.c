@@ -7,6 +7,7 @@
  */
 #include "common.h"
 #include "client_int.h"
+#include "log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,6 +201,26 @@ int cnio__ns_kinds(struct cnio_ns *ns, const char *path, struct cnio_ns_kinds *k
     ret = ns_kinds_of(ns, path, s, k);
     free(s);
     return ret;
+}
+
+int cnio__ns_fits(struct cnio_ns *ns, const char *path, const char *op)
+{
+    struct cnio__cl_stat s = { 0 };
+    const struct cnio_wire_info *i = &s.info;
+
+    if (!ns || !path || !op || ns->n < 1)
+        return -CNIO_ERR_INVAL;
+    s.ep = cnio__cl_ctl_ep(&ns->hosts[0]);
+    cnio__cl_stat_each(ns->st, &s, 1, path, path, NULL, 1);
+    if (s.status || (i->flags & CNIO_WIRE_I_DIR) || i->stripe_count <= (uint32_t)ns->n)
+        return 0;
+    cnio__err("%s: host %s:%u holds column %u of a %llu x %u object of this name, and this URI "
+              "names %d host%s: its other columns would be left behind; name all %u of its "
+              "hosts, in the order that wrote it, to %s it (nothing done)", path,
+              ns->hosts[0].name, ns->hosts[0].port, i->stripe_index,
+              (unsigned long long)i->stripe_unit, i->stripe_count, ns->n, ns->n == 1 ? "" : "s",
+              i->stripe_count, op);
+    return -CNIO_ERR_LAYOUT;
 }
 
 int cnio__ns_object_on_way(struct cnio_ns *ns, const char *path, int self, char *dir,
@@ -531,6 +552,10 @@ static int ns_rename(struct cnio_ns *ns, const char *from, const char *to, const
                                        .plen = (uint32_t)len };
         go[i] = 1;
     }
+    if (!ret)
+        ret = cnio__ns_fits(ns, from, "move");
+    if (!ret)
+        ret = cnio__ns_fits(ns, to, "replace");
     if (!ret)
         ret = ns_rename_check(ns, from, to);
     if (!ret) {

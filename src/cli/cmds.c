@@ -366,6 +366,16 @@ static int cmd_rm_walk(struct cnio_stack *st, struct cnio_ns *ns, const struct t
 
     if (rc == 0)
         tree_list_sort(&l);
+    /* an object with columns on hosts this URI does not name: removed through it, those
+     * would be left behind; nothing is removed (rm of one object refuses the same) */
+    for (size_t k = 0; rc == 0 && k < l.n; k++)
+        if (l.e[k].incomplete == TREE_WIDE) {
+            cli_err("cnio rm: %s/%s: it has more columns than this URI names hosts (written "
+                    "through a URI of more): name all of them to remove it; nothing "
+                    "removed\n", uri, l.e[k].rel);
+            *bad = 1;
+            rc = -CNIO_ERR_LAYOUT;
+        }
     for (size_t k = l.n; rc == 0 && k > 0;) {   /* reverse order: a/b/c before a/b */
         size_t from = k;
 
@@ -498,6 +508,31 @@ static void cmd_mv_why(struct cnio_ns *ns, struct cnio_stack *st, const struct c
         cli_fail("mv", pos[0], rc);
 }
 
+/* mv of directory u (uri as given): -CNIO_ERR_LAYOUT, said, when an object beneath it has
+ * more columns than u names hosts (renamed through u, the other hosts' columns would stay
+ * under the old name, the object broken under both); 0 when none has, or when u is no
+ * directory (cnio__ns_rename checks an object itself). */
+static int cmd_mv_fits(struct cnio_stack *st, struct cnio_ns *ns, const char *uri,
+                       const struct cnio_uri *u, const struct cnio_hints *h)
+{
+    struct tree_end e = { .name = uri, .remote = 1, .dirfd = -1, .u = *u, .h = *h };
+    struct tree_list l = { 0 };
+    struct cnio_ns_kinds k;
+    int rc = cnio__ns_kinds(ns, u->path, &k) == 0 && k.dirs && k.obj < 0;
+
+    e.top_is_dir = rc;
+    rc = rc ? tree_walk_remote(st, &e, 1, &l) : 0;
+    for (size_t i = 0; rc == 0 && i < l.n; i++)
+        if (l.e[i].incomplete == TREE_WIDE) {
+            cli_err("cnio mv: %s/%s: it has more columns than this URI names hosts (written "
+                    "through a URI of more): name all of them to move its directory; nothing "
+                    "moved\n", uri, l.e[i].rel);
+            rc = -CNIO_ERR_LAYOUT;
+        }
+    tree_list_free(&l);
+    return rc;
+}
+
 static int cmd_mv(const struct cli_opts *o, char **pos)
 {
     struct cnio_uri u = { 0 }, v = { 0 };
@@ -523,9 +558,14 @@ static int cmd_mv(const struct cli_opts *o, char **pos)
         return rc;
     }
     rc = cmd_session("mv", o, pos[0], &u, &h, &st, &ns);
-    if (rc == 0) {
+    if (rc == 0 && (rc = cmd_mv_fits(st, ns, pos[0], &u, &h)) != 0) {
+        if (rc != -CNIO_ERR_LAYOUT)
+            cli_fail("mv", pos[0], rc);
+    } else if (rc == 0) {
         rc = cnio__ns_rename(ns, u.path, v.path);
-        if (rc)
+        if (rc == -CNIO_ERR_LAYOUT)   /* (said) */
+            ;
+        else if (rc)
             cmd_mv_why(ns, st, &h, &u, &v, pos, rc);
     }
     cnio__uri_free(&v);

@@ -52,6 +52,10 @@ static const char *cli_state(uint32_t state)
     if (state & CNIO_OBJ_FOREIGN)
         return "incomplete: not an object of this URI: a write through another order of "
                "these hosts left it (read it through that order; cnio rm removes it)";
+    if (state & CNIO_OBJ_WIDE)
+        return "incomplete through this URI: it has more columns than this URI names hosts "
+               "(written through a URI of more): read, move or remove it through a URI "
+               "naming all of them";
     if (state & CNIO_OBJ_MISSING)
         return "incomplete: a host of this URI holds nothing of one of its columns: written "
                "through other hosts (read it through the URI that wrote it), or that host "
@@ -139,8 +143,10 @@ static void ls_ask_live(const struct ls_ctx *x, const char *name, struct cnio_ob
 
     /* (another order's: its STAT would only find no such object, and complain of the
      * layout on a host that holds a column of it; shadowed: its STAT asks only the
-     * object's hosts, which do not see the directory) */
-    if (x->one || s->is_dir || (s->state & (CNIO_OBJ_FOREIGN | CNIO_OBJ_SHADOWED)) ||
+     * object's hosts, which do not see the directory; wide: its STAT refuses the
+     * layout) */
+    if (x->one || s->is_dir ||
+        (s->state & (CNIO_OBJ_FOREIGN | CNIO_OBJ_SHADOWED | CNIO_OBJ_WIDE)) ||
         !(s->state & (CNIO_OBJ_STAGED | CNIO_OBJ_TORN | CNIO_OBJ_PENDING)) ||
         !(path = tree_join(x->u->path, name)))
         return;
@@ -204,6 +210,9 @@ static int ls_print(const char *name, const struct cnio_obj_stat *ls, void *arg)
         fputs("  (incomplete: a host holds a directory of this name as well)", stdout);
     else if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_FOREIGN))
         fputs("  (incomplete: another order of these hosts wrote it)", stdout);
+    else if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_WIDE))
+        printf("  (incomplete: its %u columns are on more hosts than this URI names)",
+               s->layout.count);
     else if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_MISSING))
         fputs("  (incomplete: a column is on no host of this URI)", stdout);
     else if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_INCOMPLETE))

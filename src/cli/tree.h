@@ -32,7 +32,10 @@ enum tree_state {
      * -p) whose destination holds a complete file of its size, which no mtime vouches
      * for: copied only when their CRC32C differ (tree_copy_one) */
     TREE_COMPARE = 7,
-    TREE_STATE_LAST = TREE_COMPARE
+    /* an object of more columns than the URI names hosts (CNIO_OBJ_WIDE): not copied,
+     * and rm -r through that URI removes nothing */
+    TREE_WIDE = 8,
+    TREE_STATE_LAST = TREE_WIDE
 };
 
 /* One entry of a tree, by its path relative to the tree's top ("" is the top). */

@@ -121,6 +121,12 @@ static int tree_entry_ok(struct tree_run *r, const struct tree_ent *e, int clash
                         "alone)");
         return 0;
     }
+    if (r->src.remote && e->incomplete == TREE_WIDE) {
+        tree_entry_fail(r, e->rel, "it has more columns than this URI names hosts (written "
+                        "through a URI of more): copy it through a URI naming all of them; "
+                        "not copied");
+        return 0;
+    }
     if (r->src.remote && e->incomplete == TREE_MISSING) {
         tree_entry_fail(r, e->rel, "a host of this URI holds nothing of one of its columns: "
                         "written through other hosts (copy it through the URI that wrote "

@@ -173,6 +173,8 @@ static int walk_remote_add(const char *name, const struct cnio_obj_stat *s, void
         e.incomplete = s->state & CNIO_OBJ_FOREIGN ? TREE_SHADOWED_FOREIGN : TREE_SHADOWED;
     else if (s->state & CNIO_OBJ_FOREIGN)
         e.incomplete = TREE_FOREIGN;
+    else if (s->state & CNIO_OBJ_WIDE)
+        e.incomplete = TREE_WIDE;
     else if (s->state & CNIO_OBJ_MISSING)
         e.incomplete = TREE_MISSING;
     else if ((s->state & CNIO_OBJ_INCOMPLETE) == CNIO_OBJ_TORN && (s->state & CNIO_OBJ_PENDING))
