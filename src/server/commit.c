@@ -190,6 +190,30 @@ int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delt
     return n;
 }
 
+void cnio__srv_store_writer_gone(struct cnio_srv_store *st, const char *name, int clean)
+{
+    struct cnio_srv_writer *w;
+
+    pthread_mutex_lock(&st->lock);
+    w = *store_writer_find(st, name);
+    if (w && !clean && w->count > 1)
+        w->lost = 1;
+    pthread_mutex_unlock(&st->lock);
+    cnio__srv_store_writer(st, name, -1);
+}
+
+int cnio__srv_store_writer_lost(struct cnio_srv_store *st, const char *name)
+{
+    struct cnio_srv_writer *w;
+    int lost;
+
+    pthread_mutex_lock(&st->lock);
+    w = *store_writer_find(st, name);
+    lost = w && w->lost;
+    pthread_mutex_unlock(&st->lock);
+    return lost;
+}
+
 int cnio__srv_store_writing(const struct cnio_srv_store *st, const char *name, int beneath)
 {
     size_t n = strlen(name);
@@ -291,6 +315,19 @@ static int commit_excl(const struct cnio_srv_handle *hd)
     return (hd->oflags & CNIO_WIRE_O_CREATE) && (hd->oflags & CNIO_WIRE_O_EXCL);
 }
 
+/* 0, or -CNIO_ERR_INCOMPLETE with its reason when a handle that joined hd's instance
+ * went without a clean CLOSE (cnio__srv_stage_idx_torn): what it wrote may be torn, so
+ * the instance is not committed (helper-109's F2: it was, and read back mixed, exit 0). */
+static int commit_torn(struct cnio_srv_handle *hd)
+{
+    if (!cnio__srv_stage_idx_torn(hd->store, hd->stage, 0))
+        return 0;
+    return cnio__srv_why(-CNIO_ERR_INCOMPLETE, "a writer that joined this upload (another "
+                         "open of the name while it was created) went without closing it, so "
+                         "what it wrote may be torn: nothing committed, the previous version "
+                         "stays; write it again");
+}
+
 /* The metadata staged handle hd commits (hd->lock held): its own, with the size of
  * its instance, which a handle that joined it may have set last. */
 static const struct cnio_srv_meta *commit_meta(struct cnio_srv_handle *hd)
@@ -311,7 +348,9 @@ int cnio__srv_req_prepare(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
         return ret;
     pthread_mutex_lock(&hd->lock);
     if (hd->stage) {
-        ret = commit_sync(hd);
+        ret = commit_torn(hd);
+        if (!ret)
+            ret = commit_sync(hd);
         if (!ret)
             ret = cnio__srv_stage_prepare(&c->srv->store, hd->name, hd->stage, commit_excl(hd),
                                           commit_meta(hd));
@@ -401,6 +440,8 @@ static int commit_item(struct cnio_srv_handle *hd, const struct cnio_wire_hdr *h
 
     if (!hd->stage)
         return 0;
+    if ((ret = commit_torn(hd)) != 0)
+        return ret;
     have = fstat(hd->fd, &sb) == 0;
     small = have && sb.st_size <= COMMIT_SYNC_WITH_META;
     ret = small ? 0 : commit_sync(hd);

@@ -74,8 +74,14 @@ static void handles_free(struct cnio_srv_handles *t, struct cnio_srv_handle *h)
     if (h->file)
         cnio__srv_file_put(h->file);
     cnio__srv_sums_close(&h->sums);
+    /* a writer gone without a clean CLOSE may have written part of an update: the other
+     * writers' close leaves the object marked, and an instance it joined is not committed */
     if (h->writer)
-        cnio__srv_store_writer(h->store, h->name, -1);
+        cnio__srv_store_writer_gone(h->store, h->name, h->closed);
+    if (h->joined && !h->closed && h->store &&
+        cnio__srv_stage_idx_torn(h->store, h->joined, 1))
+        cnio__warn("%s: a writer that joined its upload went without closing it: what it "
+                   "wrote may be torn, and the upload will not be committed", h->name);
     if (h->joined)
         atomic_fetch_sub(&t->njoined, 1);
     close(h->fd);

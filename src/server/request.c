@@ -743,6 +743,14 @@ static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *
         else
             ret = cnio__srv_why(-CNIO_ERR_NOENT, "the object was removed (cnio rm of its "
                                 "name) while it was open for writing in place");
+    } else if (last && cnio__srv_store_writer_lost(&c->srv->store, hd->name)) {
+        /* another writer of this update went without closing it (killed, its
+         * connection lost): it may have written part of it, so the mark stays, as when
+         * it was the last (helper-109's F1: this close cleared it, and the torn bytes
+         * read back as complete, exit 0). This writer's own bytes are durable. */
+        ret = fsync(hd->fd) < 0 ? cnio__srv_why_errno(errno) : 0;
+        cnio__warn("%s: a writer of it went without closing it during this update: it stays "
+                   "marked as an interrupted update", hd->name);
     } else if (last) {
         /* the last writer in place closes cleanly: it vouches for the object again,
          * blocks left pending by a crash included */
@@ -768,6 +776,7 @@ static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *
         if (!ret)
             hd->meta = m;
     }
+    hd->closed = ret == 0;
     pthread_mutex_unlock(&hd->lock);
     cnio__srv_handles_put(&c->srv->handles, hd);
     return ret;

@@ -107,6 +107,7 @@ struct cnio_srv_handle {
     _Atomic uint64_t stage;     /* the staged instance it writes (changed under lock), or 0 */
     struct cnio_srv_store *store;       /* its object's (and staged instance's) store */
     int writer;                 /* counted as an in-place writer of name in store */
+    int closed;                 /* its CLOSE succeeded: its going is no crash (lock) */
     uint64_t joined;            /* the staged instance it joined (another handle commits
                                    it), or 0 (table lock) */
     int stage_saved;            /* its instance's ID.meta was written for its size (lock) */

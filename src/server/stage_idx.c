@@ -36,6 +36,7 @@ int cnio__srv_stage_idx_add(struct cnio_srv_store *st, uint64_t id, const char *
     s->unsaved = unsaved;
     s->on_disk = !unsaved;
     s->prepared = !unsaved;   /* one found at startup may have been prepared before */
+    s->torn = 0;
     memcpy(s->name, name, n + 1);
     pthread_mutex_lock(&st->stage_lock);
     s->next = st->staged;
@@ -192,6 +193,20 @@ void cnio__srv_stage_idx_prepared(struct cnio_srv_store *st, uint64_t id)
     if ((s = staged_find(st, id)) != NULL)
         s->prepared = 1;
     pthread_mutex_unlock(&st->stage_lock);
+}
+
+int cnio__srv_stage_idx_torn(struct cnio_srv_store *st, uint64_t id, int set)
+{
+    struct cnio_srv_staged *s;
+    int torn = 0;
+
+    pthread_mutex_lock(&st->stage_lock);
+    if ((s = staged_find(st, id)) != NULL) {
+        s->torn |= set;
+        torn = s->torn;
+    }
+    pthread_mutex_unlock(&st->stage_lock);
+    return torn;
 }
 
 int cnio__srv_stage_idx_saved(struct cnio_srv_store *st, uint64_t id, uint64_t size)

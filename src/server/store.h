@@ -43,6 +43,8 @@ struct cnio_srv_meta {
 struct cnio_srv_writer {
     struct cnio_srv_writer *next;
     int count;
+    int lost;       /* one went without a clean CLOSE while others wrote: the update may
+                       be torn, and the last one's clean close leaves DIRTY */
     char name[];
 };
 
@@ -75,6 +77,8 @@ struct cnio_srv_staged {
     int unsaved;
     int on_disk;                /* its ID.meta was written (or found at startup) */
     int prepared;               /* a PREPARE of its commit began (or it was found at startup) */
+    int torn;                   /* a handle that joined it went without a clean CLOSE: what
+                                   it wrote may be torn, and its commit is refused */
     char name[];
 };
 
@@ -188,6 +192,13 @@ int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
                          const struct cnio_srv_vouch *v, struct cnio_srv_meta *m);
 /* Adds delta to the live in-place writers of name; returns their count after. */
 int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delta);
+/* One in-place writer of name goes (its handle freed): clean, after a CLOSE that
+ * succeeded; otherwise (its connection lost, a CLOSE that failed) while others still
+ * write, the update is taken as torn: cnio__srv_store_writer_lost says so until the last
+ * of them goes. */
+void cnio__srv_store_writer_gone(struct cnio_srv_store *st, const char *name, int clean);
+/* 1 when a writer of name went without a clean CLOSE while the live ones wrote. */
+int cnio__srv_store_writer_lost(struct cnio_srv_store *st, const char *name);
 /* 1 when name (beneath: or a name beneath it, name/...) has live in-place writers, else 0
  * (store lock held). */
 int cnio__srv_store_writing(const struct cnio_srv_store *st, const char *name, int beneath);
@@ -413,6 +424,9 @@ int cnio__srv_stage_idx_del(struct cnio_srv_store *st, uint64_t id);
 /* Notes that a PREPARE of instance id's commit begins (it may leave ID.commit and
  * ID.final in the stage directory for the commit to rename or remove). */
 void cnio__srv_stage_idx_prepared(struct cnio_srv_store *st, uint64_t id);
+/* set 1: notes that a handle that joined instance id went without a clean CLOSE (what
+ * it wrote may be torn). Returns 1 when that was noted of id (set 0: asks), else 0. */
+int cnio__srv_stage_idx_torn(struct cnio_srv_store *st, uint64_t id, int set);
 /* The ids of name's recorded instances (name NULL: of all), in *ids (the caller frees)
  * and *n: 0 or -CNIO_ERR_NOMEM. */
 /* 1 when an instance of name, or of a name beneath it (name/...), is one that live(arg,

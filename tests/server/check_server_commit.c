@@ -1082,6 +1082,56 @@ START_TEST(test_setsize_record)
 }
 END_TEST
 
+/*
+ * Two writers in place; one goes without closing it (killed mid-update: its connection
+ * lost), then the other closes cleanly: the object stays marked as an interrupted update
+ * (STAT I_DIRTY, a read-only OPEN refused), since the first may have written part of it.
+ * Before, the clean close cleared the mark, and the torn bytes read back as complete
+ * (helper-109's F1). A later writer's clean close takes it as it is, as documented.
+ */
+START_TEST(test_inplace_writer_lost)
+{
+    static uint8_t data[3000];
+    struct cnio_wire_info info;
+    struct st_conn a, b;
+    uint64_t ha, hb;
+
+    fx_fill(data, sizeof(data), 29);
+    st_session(&st_fx, 0, &a);
+    st_session(&st_fx, 0, &b);
+    ck_assert_int_eq(open_at(&a, "wl", STAGE, 81, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&a, ha, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    /* both close cleanly: clean */
+    ck_assert_int_eq(open_at(&a, "wl", W, 0, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(open_at(&b, "wl", W, 0, &hb, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&b, hb, 0, data, 100), 0);
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_CLOSE, hb, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "wl", &info), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_DIRTY, 0);
+    /* b goes without a CLOSE while a writes: a's clean close leaves the mark */
+    ck_assert_int_eq(open_at(&a, "wl", W, 0, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(open_at(&b, "wl", W, 0, &hb, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&b, hb, 1000, data, 700), 0);
+    st_close(&b);
+    wait_released(&a, hb);
+    ck_assert_int_eq(st_write(&a, ha, 0, data, 10), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "wl", &info), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_DIRTY, CNIO_WIRE_I_DIRTY);
+    ck_assert_int_eq(open_at(&a, "wl", 0, 0, NULL, NULL, NULL), -CNIO_ERR_INCOMPLETE);
+    /* the next update, whole, takes it as it is */
+    ck_assert_int_eq(open_at(&a, "wl", W, 0, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "wl", &info), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_DIRTY, 0);
+    ck_assert_int_eq(st_unlink(&a, "wl"), 0);
+    st_close(&a);
+}
+END_TEST
+
 static Suite *commit_suite(void)
 {
     Suite *s = suite_create("server_commit");
@@ -1107,6 +1157,7 @@ static Suite *commit_suite(void)
     tcase_add_test(tc, test_setattr_staged);
     tcase_add_test(tc, test_reader_beside_replacements);
     tcase_add_test(tc, test_setsize_record);
+    tcase_add_test(tc, test_inplace_writer_lost);
     suite_add_tcase(s, tc);
     return s;
 }

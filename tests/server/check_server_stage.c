@@ -545,6 +545,42 @@ START_TEST(test_join_sets_size)
 }
 END_TEST
 
+/*
+ * A writer that joined an instance and went without closing it (killed: its connection
+ * lost mid-update) may have written part of what it meant to: the instance is not
+ * committed, PREPARE and COMMIT both refuse it, saying why. Before, the creator's commit
+ * took the torn bytes, and they read back as complete (helper-109's F2). A joiner that
+ * closed cleanly is no such writer (test_join_sets_size).
+ */
+START_TEST(test_join_lost_refused)
+{
+    static uint8_t data[3000];
+    struct cnio_wire_info info;
+    struct st_conn a, b;
+    uint64_t ha, hb;
+
+    fx_fill(data, sizeof(data), 14);
+    st_session(&st_fx, 0, &a);
+    st_session(&st_fx, 0, &b);
+    ck_assert_int_eq(open_at(&a, "jl", STAGE, 71, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(open_at(&b, "jl", STAGE, 72, &hb, &info, NULL), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_JOINED, CNIO_WIRE_I_JOINED);
+    ck_assert_int_eq(st_write(&a, ha, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_write(&b, hb, 1000, data, 500), 0);
+    st_close(&b);   /* its connection lost, no CLOSE */
+    wait_released(&a, hb);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_PREPARE, ha, 0, NULL, 0, NULL, NULL, 0),
+                     -CNIO_ERR_INCOMPLETE);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, ha, 0, NULL, 0, NULL, NULL, 0),
+                     -CNIO_ERR_INCOMPLETE);
+    ck_assert_int_eq(st_stat(&a, "jl", &info), 0);   /* still an upload, not an object */
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_STAGED, CNIO_WIRE_I_STAGED);
+    ck_assert_int_eq(open_at(&a, "jl", 0, 0, NULL, NULL, NULL), -CNIO_ERR_INCOMPLETE);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_ABORT, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    st_close(&a);
+}
+END_TEST
+
 /* A second open of a name being created joins the live instance: one object, both
  * writers' bytes (PnetCDF opens its independent handle so, with MPI_MODE_CREATE). */
 START_TEST(test_join_live_instance)
@@ -674,6 +710,7 @@ static Suite *stage_suite(void)
     tcase_add_test(tc, test_commit_prunes_stale);
     tcase_add_test(tc, test_join_live_instance);
     tcase_add_test(tc, test_join_sets_size);
+    tcase_add_test(tc, test_join_lost_refused);
     tcase_add_test(tc, test_resume_skips_live);
     tcase_add_test(tc, test_stage_expire);
     tcase_add_test(tc, test_reader_keeps_its_version);
