@@ -349,6 +349,11 @@ void cnio__obj_opened(const struct cnio_obj *obj, uint64_t *size, int64_t *mtime
     *mtime_ns = obj->hosts[0].info.mtime_ns;
 }
 
+uint32_t cnio__obj_mode(const struct cnio_obj *obj)
+{
+    return obj && obj->nhosts > 0 ? obj->hosts[0].info.flags >> CNIO_WIRE_I_MODE_SHIFT : 0;
+}
+
 /* SETSIZE on every host; flags CNIO_WIRE_F_ALLOCATE: grow only, and allocate. A set
  * size that failed may hold on some hosts and not others: torn, as a failed write. A
  * preallocation that failed changed no byte, and a host that grew only adds zeros past

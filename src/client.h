@@ -170,6 +170,9 @@ int cnio__obj_inplace(struct cnio_obj *obj);
  * (ns since the epoch) then: for a read-only open, the version this handle reads,
  * whatever replaced the name since. */
 void cnio__obj_opened(const struct cnio_obj *obj, uint64_t *size, int64_t *mtime_ns);
+/* The st_mode bits recorded of the object its open found on host 0 (SETATTR; 0: none):
+ * S_IFLNK for a symbolic link `cnio cp -r` kept. */
+uint32_t cnio__obj_mode(const struct cnio_obj *obj);
 /* MPI_File_preallocate: grows the object to size bytes if it is smaller, never shrinks
  * it, and has every host allocate storage for its part of the first size bytes
  * (CNIO_WIRE_F_ALLOCATE). 0; 1 when a host's server cannot (CNIO_WIRE_CAP_ALLOCATE: the

@@ -561,6 +561,44 @@ static int cp_transfer(struct cp_job *j, int *copied)
     return rc;
 }
 
+/* Rank 0's answer, agreed: the mode of a remote SRC that `cnio cp -r` recorded as a
+ * symbolic link (S_IFLNK), else 0. */
+static uint32_t cp_src_link(const struct cp_job *j)
+{
+    uint32_t mode = j->src.remote && j->rank == 0 ? cnio__obj_mode(cnio__file_obj(j->src.fh))
+                                                  : 0;
+
+    MPI_Bcast(&mode, 1, MPI_UINT32_T, 0, MPI_COMM_WORLD);
+    return S_ISLNK(mode) ? mode : 0;
+}
+
+/*
+ * SRC a link object to a local DST: a symbolic link with its target is made in DST's
+ * place, as `cnio cp -r` makes it (and cp -P); before, DST was a regular file holding the
+ * target's text, exit 0 (helper-108's 2). Rank 0; 0 or a negative code (said).
+ */
+static int cp_link_down(struct cp_job *j)
+{
+    char target[TF_LINK_MAX], tmp[PATH_MAX + 32];
+    int rc = tf_read_link(cnio__file_obj(j->src.fh), j->total, target);
+
+    if (rc) {
+        cli_fail("cp", j->src.name, rc);
+        return rc;
+    }
+    /* beside DST, then over it: DST is never missing, nor half made */
+    snprintf(tmp, sizeof(tmp), "%s.cnio-link.%ld", j->dst.name, (long)getpid());
+    if (symlink(target, tmp) < 0 || rename(tmp, j->dst.name) < 0) {
+        rc = cp_local_fail(&j->dst, errno, NULL);
+        unlink(tmp);
+        return rc;
+    }
+    if (!j->o.quiet)
+        printf("cnio cp: %s -> %s: a symbolic link (-> %s), made as one\n", j->src.name,
+               j->dst.name, target);
+    return 0;
+}
+
 int cp_run(struct cp_job *j)
 {
     int rc, copied = 0;
@@ -570,6 +608,12 @@ int cp_run(struct cp_job *j)
     rc = cp_open_src(j);
     if (rc)
         return cp_report(j, j->src.name, rc);
+    j->link_mode = cp_src_link(j);
+    if (j->link_mode && !j->dst.remote && j->stream_fd < 0) {
+        rc = cp_agree(j->rank == 0 ? cp_link_down(j) : 0);
+        cp_close(&j->src);
+        return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+    }
     cp_advise(j, &j->src);
     rc = cp_open_dst(j);
     if (rc) {
@@ -606,6 +650,9 @@ int cp_run(struct cp_job *j)
 preserve:   /* the bytes are in place, under DST's name */
     if (j->o.preserve)
         rc = cp_agree(j->rank == 0 ? cp_preserve(j) : 0);
+    else if (j->link_mode && j->dst.remote)   /* a link object's copy is one too */
+        rc = cp_agree(j->rank == 0 ? cli_obj_setattr(&j->o, j->dst.name, j->link_mode,
+                                                     CNIO_MTIME_NONE) : 0);
 free_names:
     if (j->part_lock >= 0)
         close(j->part_lock);   /* after the rename, or the discard */

@@ -33,6 +33,8 @@ struct cp_job {
     uint64_t moved;              /* bytes this rank actually moved */
     int resumed;                 /* --resume found something to continue */
     int there;                   /* --resume found DST already SRC: nothing to copy */
+    uint32_t link_mode;          /* SRC is an object cnio cp -r kept as a symbolic link:
+                                    its mode (S_IFLNK), else 0 */
     unsigned lib_errors;         /* cnio__log_errors() when cp_run began */
     int aborted;                 /* a failed upload's staged instance was discarded */
     int silent;                  /* it failed as a host stopped answering (TIMEOUT) */
