@@ -95,6 +95,7 @@ struct cnio_obj {
                                        it sends again say why (not hushed) */
     int discarded;                  /* its staged instance is gone from every host
                                        (cnio__obj_abort): its close says nothing of werr */
+    int interrupted_said;           /* a host said I_INTERRUPTED at its open: warned */
 };
 
 /*

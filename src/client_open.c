@@ -45,6 +45,9 @@ static int cl_open_hosts(struct cnio_obj *obj, int from, int to, uint32_t flags,
                                    .payload = pl[i],
                                    .plen = (uint32_t)len, .rbuf = rb[i],
                                    .rcap = CNIO_WIRE_INFO_SIZE, .hush = cl_may_finish(obj, from) };
+        /* a writer in place is told of an update that was interrupted before it */
+        if ((flags & CNIO_WIRE_O_WRITE) && (cnio__ep_caps(c[i].ep) & CNIO_WIRE_CAP_PRIOR))
+            c[i].flags = CNIO_WIRE_F_PRIOR;
     }
     for (int i = 0; !ret && i < n; i++)
         obj->hosts[from + i].asked = 1;
@@ -70,6 +73,12 @@ static int cl_open_hosts(struct cnio_obj *obj, int from, int to, uint32_t flags,
         host->gen = c[i].roffset;
         if (!ret && (cnio__wire_info_parse(rb[i], c[i].rlen, &host->info) || !host->handle))
             ret = -CNIO_ERR_PROTO;
+        if (!ret && (host->info.flags & CNIO_WIRE_I_INTERRUPTED) && !obj->interrupted_said++)
+            cnio__warn("%s: an earlier update of it in place was interrupted (its writer "
+                       "stopped before it closed it), and it is now open for writing in "
+                       "place: a clean close takes it as it is, that update's bytes "
+                       "included (copy it again instead, or remove it, if they should not "
+                       "stand)", obj->path);
     }
     free(c);
     free(pl);

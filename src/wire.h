@@ -149,6 +149,9 @@ enum cnio_wire_type {
                                     of it if it is shorter, allocating nothing (the size
                                     an MPI-IO close computed, recorded for checks at rest;
                                     doc/protocol.md) */
+#define CNIO_WIRE_F_PRIOR 0x100u /* OPEN request (only to a server announcing
+                                    CNIO_WIRE_CAP_PRIOR): a writer in place's reply says
+                                    I_INTERRUPTED when it applies */
 /* A reason: 1..CNIO_WIRE_MAX_REASON bytes of text, the rule a refusal applied. */
 #define CNIO_WIRE_MAX_REASON 256
 
@@ -186,6 +189,7 @@ enum cnio_wire_type {
 #define CNIO_WIRE_CAP_INPLACE_HANDLE 0x4000u /* says I_INPLACE to a STAT by handle with
                                     F_INPLACE too (with CAP_INPLACE alone: by name only) */
 #define CNIO_WIRE_CAP_RECORD 0x8000u /* takes SETSIZE with CNIO_WIRE_F_RECORD */
+#define CNIO_WIRE_CAP_PRIOR 0x10000u /* takes OPEN with CNIO_WIRE_F_PRIOR */
 
 /* AUTH modes. */
 #define CNIO_WIRE_AUTH_KEY 1     /* proves knowledge of the shared key */
@@ -266,7 +270,11 @@ struct cnio_wire_info {
                                     update under way, so I_DIRTY is not said; a reader may
                                     see old and new bytes mixed). Only ever sent to a client
                                     that asked: older ones refuse unknown bits */
-#define CNIO_WIRE_I_ALL 0x1ffu
+#define CNIO_WIRE_I_INTERRUPTED 0x200u /* OPEN with CNIO_WIRE_F_PRIOR of a writer in place:
+                                    the object was marked as an interrupted update (I_DIRTY,
+                                    no live writer) when it opened it, so its clean close
+                                    takes the object as it is, that update's bytes too */
+#define CNIO_WIRE_I_ALL 0x3ffu
 /* Bits 16..31 of an INFO block's flags: the mode (st_mode bits: type and permissions)
  * SETATTR recorded for an object, or a directory's own; 0 when none was recorded. */
 #define CNIO_WIRE_I_MODE_SHIFT 16

@@ -1116,19 +1116,29 @@ START_TEST(test_inplace_writer_lost)
     ck_assert_int_eq(open_at(&b, "wl", W, 0, &hb, NULL, NULL), 0);
     ck_assert_int_eq(st_write(&b, hb, 1000, data, 700), 0);
     st_close(&b);
+    st_session(&st_fx, 0, &b);
     wait_released(&a, hb);
     ck_assert_int_eq(st_write(&a, ha, 0, data, 10), 0);
     ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
     ck_assert_int_eq(st_stat(&a, "wl", &info), 0);
     ck_assert_uint_eq(info.flags & CNIO_WIRE_I_DIRTY, CNIO_WIRE_I_DIRTY);
     ck_assert_int_eq(open_at(&a, "wl", 0, 0, NULL, NULL, NULL), -CNIO_ERR_INCOMPLETE);
-    /* the next update, whole, takes it as it is */
-    ck_assert_int_eq(open_at(&a, "wl", W, 0, &ha, NULL, NULL), 0);
+    /* the next update, whole, takes it as it is; its writer is told so when it asks
+     * (F_PRIOR: I_INTERRUPTED), a second writer beside it is not (that mark is the
+     * live update's) */
+    a.flags = CNIO_WIRE_F_PRIOR;
+    ck_assert_int_eq(open_at(&a, "wl", W, 0, &ha, &info, NULL), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_INTERRUPTED, CNIO_WIRE_I_INTERRUPTED);
+    b.flags = CNIO_WIRE_F_PRIOR;
+    ck_assert_int_eq(open_at(&b, "wl", W, 0, &hb, &info, NULL), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_INTERRUPTED, 0);
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_CLOSE, hb, 0, NULL, 0, NULL, NULL, 0), 0);
     ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
     ck_assert_int_eq(st_stat(&a, "wl", &info), 0);
     ck_assert_uint_eq(info.flags & CNIO_WIRE_I_DIRTY, 0);
     ck_assert_int_eq(st_unlink(&a, "wl"), 0);
     st_close(&a);
+    st_close(&b);
 }
 END_TEST
 
