@@ -305,6 +305,23 @@ static void cmd_rmdir_said(const char *uri, const char *rel, int r, int *bad)
 static int cmd_rm_walk(struct cnio_stack *st, struct cnio_ns *ns, const struct tree_end *e,
                        const char *uri, int *bad);
 
+/* -CNIO_ERR_LAYOUT, said ("cnio CMD: URI/REL: ...; name all of them to TODO"), when
+ * listing l (of uri) holds an object of more columns than uri names hosts (TREE_WIDE):
+ * moved or removed through uri, its other columns would be left behind, the object
+ * broken; else 0. */
+static int cmd_tree_wide(const struct tree_list *l, const char *cmd, const char *uri,
+                         const char *todo)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->e[i].incomplete == TREE_WIDE) {
+            cli_err("cnio %s: %s/%s: it has more columns than this URI names hosts (written "
+                    "through a URI of more): name all of them to %s\n", cmd, uri,
+                    l->e[i].rel, todo);
+            return -CNIO_ERR_LAYOUT;
+        }
+    return 0;
+}
+
 /* What rm -r does of entry rel of e, an object in its listing, whose removal a host
  * refused with -CNIO_ERR_ISDIR, after the others removed their columns: that host holds
  * a directory of the name, which shadowed the object (made through another order of the
@@ -366,16 +383,9 @@ static int cmd_rm_walk(struct cnio_stack *st, struct cnio_ns *ns, const struct t
 
     if (rc == 0)
         tree_list_sort(&l);
-    /* an object with columns on hosts this URI does not name: removed through it, those
-     * would be left behind; nothing is removed (rm of one object refuses the same) */
-    for (size_t k = 0; rc == 0 && k < l.n; k++)
-        if (l.e[k].incomplete == TREE_WIDE) {
-            cli_err("cnio rm: %s/%s: it has more columns than this URI names hosts (written "
-                    "through a URI of more): name all of them to remove it; nothing "
-                    "removed\n", uri, l.e[k].rel);
-            *bad = 1;
-            rc = -CNIO_ERR_LAYOUT;
-        }
+    /* (rm of one object refuses the same: cnio__ns_fits) */
+    if (rc == 0 && (rc = cmd_tree_wide(&l, "rm", uri, "remove it; nothing removed")) != 0)
+        *bad = 1;
     for (size_t k = l.n; rc == 0 && k > 0;) {   /* reverse order: a/b/c before a/b */
         size_t from = k;
 
@@ -522,13 +532,8 @@ static int cmd_mv_fits(struct cnio_stack *st, struct cnio_ns *ns, const char *ur
 
     e.top_is_dir = rc;
     rc = rc ? tree_walk_remote(st, &e, 1, &l) : 0;
-    for (size_t i = 0; rc == 0 && i < l.n; i++)
-        if (l.e[i].incomplete == TREE_WIDE) {
-            cli_err("cnio mv: %s/%s: it has more columns than this URI names hosts (written "
-                    "through a URI of more): name all of them to move its directory; nothing "
-                    "moved\n", uri, l.e[i].rel);
-            rc = -CNIO_ERR_LAYOUT;
-        }
+    if (rc == 0)
+        rc = cmd_tree_wide(&l, "mv", uri, "move its directory; nothing moved");
     tree_list_free(&l);
     return rc;
 }

@@ -96,4 +96,8 @@ int tree_make_subdirs(struct tree_run *r);
  * or NULL. */
 const char *tree_failed_above(const struct tree_run *r, const char *rel);
 
+/* Rank 0 prints the summary of run r, secs after its start (tree_summary.c); every
+ * rank's counts are summed there (collective). r->failed becomes the job's count. */
+void tree_summary(struct tree_run *r, double secs);
+
 #endif /* CNIO_CLI_TREE_INT_H */

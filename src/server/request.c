@@ -728,13 +728,13 @@ static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *
     struct cnio_srv_vouch v = { 0 };
     struct cnio_srv_meta m;
     struct stat sb;
-    int ret = 0, last, vouched;
+    int ret = 0, last, vouched, orphaned = 0;
 
     if (!hd)
         return 0;
     pthread_mutex_lock(&hd->lock);
     if (hd->joined) {   /* closed before the commit of what it joined: not a writer in place */
-        if (req_orphaned(c, hd))
+        if ((orphaned = req_orphaned(c, hd)) != 0)
             ret = cnio__srv_why(-CNIO_ERR_INCOMPLETE, "the writer that created it went "
                                 "without committing it: what this handle wrote is in that "
                                 "interrupted upload, not in the object (cnio cp --resume of its "
@@ -781,7 +781,9 @@ static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *
         if (!ret)
             hd->meta = m;
     }
-    hd->closed = ret == 0;
+    /* (a joiner told its creator went wrote all it meant to: the instance it leaves may
+     * be resumed, cnio_resume) */
+    hd->closed = ret == 0 || orphaned;
     pthread_mutex_unlock(&hd->lock);
     cnio__srv_handles_put(&c->srv->handles, hd);
     return ret;
