@@ -48,6 +48,10 @@ struct cnio_file {
     /* This process's open files, for cnio_file_delete (file.c): */
     char *ident;              /* "HOST:PORT/PATH" of the URI's first host */
     int deleted;              /* cnio_file_delete of it here while it was open */
+    int sized;                /* cnio_file_set_size set its size (every rank), when this
+                                 rank's obj had made sized_writes writes (cnio__obj_writes):
+                                 a close after no other needs not record it again */
+    uint64_t sized_writes;
     cnio_file_t *next_open;
 };
 

@@ -576,7 +576,7 @@ CNIO_API int cnio_file_close(cnio_file_t **fhp)
 {
     cnio_file_t *fh;
     struct cnio_uri u = { 0 };
-    int rc = 0, rc2, deleted;
+    int rc = 0, rc2, deleted, v[2];
 
     if (!fhp || !*fhp)
         return -CNIO_ERR_INVAL;
@@ -586,10 +586,13 @@ CNIO_API int cnio_file_close(cnio_file_t **fhp)
     cnio__coll_stats(fh, (cnio__now_ns() - fh->stats.opened_at) / 1e9);
     /* deleted by any rank of the job while open: every rank's close takes it as such */
     pthread_mutex_lock(&file_open_lock);
-    deleted = fh->deleted;
+    v[0] = fh->deleted;
     pthread_mutex_unlock(&file_open_lock);
-    if (MPI_Allreduce(MPI_IN_PLACE, &deleted, 1, MPI_INT, MPI_LOR, fh->comm) != MPI_SUCCESS)
-        deleted = 0;
+    /* and whether a rank wrote since the size was last set (then it is recorded below) */
+    v[1] = !fh->sized || cnio__obj_writes(fh->obj) != fh->sized_writes;
+    if (MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_INT, MPI_LOR, fh->comm) != MPI_SUCCESS)
+        v[0] = 0, v[1] = 1;
+    deleted = v[0];
     cnio__obj_set_gone_ok(fh->obj, deleted);
     /* Every rank's writes are acknowledged; rank 0 closes the handles last. */
     if (fh->rank != 0) {
@@ -615,7 +618,8 @@ CNIO_API int cnio_file_close(cnio_file_t **fhp)
             /* the size every rank's writes made, recorded where the hosts' metadata
              * says another: each host then vouches for its file's length (a column
              * grown or cut short behind its server's back is refused, not read) */
-            if (rc == 0 && !deleted && !(fh->amode & (MPI_MODE_RDONLY | MPI_MODE_DELETE_ON_CLOSE)))
+            if (rc == 0 && !deleted && v[1] &&
+                !(fh->amode & (MPI_MODE_RDONLY | MPI_MODE_DELETE_ON_CLOSE)))
                 cnio__obj_record_size(fh->obj);
             rc2 = cnio__obj_close(fh->obj);
         }
@@ -724,7 +728,10 @@ static int file_set_size(cnio_file_t *fh, MPI_Offset size)
                              "the size (cnio_file_set_size, MPI_File_set_size)");
     if (rc == 0 && fh->rank == 0)
         rc = cnio__obj_set_size(fh->obj, (uint64_t)size);
-    return cnio__coll_agree(fh->comm, rc);
+    rc = cnio__coll_agree(fh->comm, rc);
+    fh->sized = rc == 0;   /* (every rank's writes before it are done: collective) */
+    fh->sized_writes = cnio__obj_writes(fh->obj);
+    return rc;
 }
 
 CNIO_API int cnio_file_set_size(cnio_file_t *fh, MPI_Offset size)

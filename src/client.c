@@ -349,6 +349,11 @@ void cnio__obj_opened(const struct cnio_obj *obj, uint64_t *size, int64_t *mtime
     *mtime_ns = obj->hosts[0].info.mtime_ns;
 }
 
+uint64_t cnio__obj_writes(struct cnio_obj *obj)
+{
+    return obj ? __atomic_load_n(&obj->writes, __ATOMIC_RELAXED) : 0;
+}
+
 uint32_t cnio__obj_mode(const struct cnio_obj *obj)
 {
     return obj && obj->nhosts > 0 ? obj->hosts[0].info.flags >> CNIO_WIRE_I_MODE_SHIFT : 0;

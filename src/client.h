@@ -170,6 +170,9 @@ int cnio__obj_inplace(struct cnio_obj *obj);
  * (ns since the epoch) then: for a read-only open, the version this handle reads,
  * whatever replaced the name since. */
 void cnio__obj_opened(const struct cnio_obj *obj, uint64_t *size, int64_t *mtime_ns);
+/* How many writes (cnio__obj_writex calls with ranges) this handle has made: the
+ * collective close asks whether any came after the size was last set. */
+uint64_t cnio__obj_writes(struct cnio_obj *obj);
 /* The st_mode bits recorded of the object its open found on host 0 (SETATTR; 0: none):
  * S_IFLNK for a symbolic link `cnio cp -r` kept. */
 uint32_t cnio__obj_mode(const struct cnio_obj *obj);

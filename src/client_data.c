@@ -288,6 +288,8 @@ int cnio__obj_writex(struct cnio_obj *obj, const struct cnio_xfer *x, size_t n)
 
     if (!obj || (n && !x))
         return -CNIO_ERR_INVAL;
+    if (n)
+        __atomic_add_fetch(&obj->writes, 1, __ATOMIC_RELAXED);
     return cl_transfer(&run);
 }
 

@@ -96,6 +96,7 @@ struct cnio_obj {
     int discarded;                  /* its staged instance is gone from every host
                                        (cnio__obj_abort): its close says nothing of werr */
     int interrupted_said;           /* a host said I_INTERRUPTED at its open: warned */
+    uint64_t writes;                /* cnio__obj_writex calls with ranges (atomic) */
 };
 
 /*

@@ -12,6 +12,10 @@
  *                                   at 0, print "written", wait until FILE exists (at
  *                                   most 10 minutes), write 64 KiB of 0xa5 at 64 KiB, close
  *   cnio_writer inplace-wait URI FILE  the same, opening an existing object RDWR (in place)
+ *   cnio_writer sized-wait URI FILE  as create-wait, both writes and the size set (128
+ *                                   KiB) before it prints and waits: its close then
+ *                                   sends nothing before the commit (tests/cli/finish.test
+ *                                   holds a server there)
  *   cnio_writer two-opens URI       open a new object WRONLY|CREATE, then again RDWR|CREATE
  *                                   (as PnetCDF opens its independent handle); 64 KiB of
  *                                   0x5a at 0 through the first, of 0xa5 at 64 KiB through
@@ -120,8 +124,8 @@ static int w_two_opens(const char *uri)
 }
 
 /* create-wait, inplace-wait: a writer that pauses between two writes for as long as the
- * test wants. */
-static int w_wait(const char *uri, const char *file, int amode)
+ * test wants; sized-wait: after both, and the size set. */
+static int w_wait(const char *uri, const char *file, int amode, int sized)
 {
     static char data[W_BYTES];
     cnio_file_t *fh;
@@ -133,14 +137,22 @@ static int w_wait(const char *uri, const char *file, int amode)
     rc = cnio_file_write_at(fh, 0, data, W_BYTES, MPI_BYTE, MPI_STATUS_IGNORE);
     if (rc)
         return w_fail("write", rc);
-    printf("written\n");
-    fflush(stdout);
-    for (int i = 0; i < 60000 && access(file, F_OK) != 0; i++)
-        usleep(10000);
-    memset(data, 0xa5, sizeof(data));
-    rc = cnio_file_write_at(fh, W_BYTES, data, W_BYTES, MPI_BYTE, MPI_STATUS_IGNORE);
-    if (rc)
-        return w_fail("second write", rc);
+    for (int k = 0; k < 2; k++) {
+        if (k == sized) {
+            printf("written\n");
+            fflush(stdout);
+            for (int i = 0; i < 60000 && access(file, F_OK) != 0; i++)
+                usleep(10000);
+        }
+        if (k == 1)
+            break;
+        memset(data, 0xa5, sizeof(data));
+        rc = cnio_file_write_at(fh, W_BYTES, data, W_BYTES, MPI_BYTE, MPI_STATUS_IGNORE);
+        if (rc == 0 && sized)
+            rc = cnio_file_set_size(fh, 2 * W_BYTES);
+        if (rc)
+            return w_fail("second write", rc);
+    }
     rc = cnio_file_close(&fh);
     if (rc)
         return w_fail("close", rc);
@@ -158,9 +170,11 @@ int main(int argc, char **argv)
     if (argc == 4 && !strcmp(argv[1], "resume"))
         return w_resume(argv[2], argv[3]);
     if (argc == 4 && !strcmp(argv[1], "create-wait"))
-        return w_wait(argv[2], argv[3], MPI_MODE_WRONLY | MPI_MODE_CREATE);
+        return w_wait(argv[2], argv[3], MPI_MODE_WRONLY | MPI_MODE_CREATE, 0);
+    if (argc == 4 && !strcmp(argv[1], "sized-wait"))
+        return w_wait(argv[2], argv[3], MPI_MODE_WRONLY | MPI_MODE_CREATE, 1);
     if (argc == 4 && !strcmp(argv[1], "inplace-wait"))
-        return w_wait(argv[2], argv[3], MPI_MODE_RDWR);
+        return w_wait(argv[2], argv[3], MPI_MODE_RDWR, 0);
     if (argc == 3 && !strcmp(argv[1], "two-opens"))
         return w_two_opens(argv[2]);
     if (argc != 3)

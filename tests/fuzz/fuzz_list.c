@@ -45,7 +45,8 @@ int cnio_fuzz_corpus(const char *dir);
 
 #define FZ_RAW 0x8u
 #define FZ_STATES (CNIO_OBJ_STAGED | CNIO_OBJ_DIRTY | CNIO_OBJ_TORN | CNIO_OBJ_PENDING | \
-                   CNIO_OBJ_FOREIGN | CNIO_OBJ_SHADOWED | CNIO_OBJ_MISSING | CNIO_OBJ_INPLACE)
+                   CNIO_OBJ_FOREIGN | CNIO_OBJ_SHADOWED | CNIO_OBJ_MISSING | CNIO_OBJ_INPLACE | \
+                   CNIO_OBJ_WIDE)
 
 /* What fn checks against: the sorted list, the group it is at, the calls. */
 struct fz_walk {

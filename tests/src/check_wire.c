@@ -617,7 +617,7 @@ static const struct pcase payload_cases[] = {
     { "list fixed part truncated", PK_LIST, 10, 0, 0, 0 },
     { "info truncated", PK_INFO, 1, 0, 0, 0 },
     { "info too long", PK_INFO, -1, 0, 0, 0 },
-    { "info unknown flags", PK_INFO, 0, 32, 4, 0x200 },
+    { "info unknown flags", PK_INFO, 0, 32, 4, 0x400 },
     { "info stripe_index >= count", PK_INFO, 0, 12, 4, 3 },
     { "entries: last name truncated", PK_ENTRIES, 1, 0, 0, 0 },
     { "entries: last fixed part truncated", PK_ENTRIES, 4, 0, 0, 0 },
