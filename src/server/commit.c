@@ -431,17 +431,19 @@ static int commit_gather(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
  * store lock, so that the other commits do not wait for its data to reach the disk).
  * 0 when there is nothing to commit, or a code.
  */
-static int commit_item(struct cnio_srv_handle *hd, const struct cnio_wire_hdr *h,
-                       struct cnio_srv_commit *g)
+static int commit_item(struct cnio_srv_handles *t, struct cnio_srv_handle *hd,
+                       const struct cnio_wire_hdr *h, struct cnio_srv_commit *g)
 {
     const struct cnio_srv_meta *m;
     struct stat sb;
-    int have, small, ret;
+    int have, small, joiners, ret;
 
     if (!hd->stage)
         return 0;
     if ((ret = commit_torn(hd)) != 0)
         return ret;
+    /* (asked before the fstat: a joiner that closes after it wrote all it will write) */
+    joiners = cnio__srv_handles_joined(t, hd->stage);
     have = fstat(hd->fd, &sb) == 0;
     small = have && sb.st_size <= COMMIT_SYNC_WITH_META;
     ret = small ? 0 : commit_sync(hd);
@@ -454,9 +456,11 @@ static int commit_item(struct cnio_srv_handle *hd, const struct cnio_wire_hdr *h
                                    .seq = h->offset, .m = *m };
     /* SIZED: its data file is exactly its column's extent of its size (an upload that set
      * its size last), with block sums that name it, so that a file grown or truncated
-     * later behind the server's back, or whose block sums went, is told apart */
+     * later behind the server's back, or whose block sums went, is told apart. Not while
+     * a handle that joined the instance is open: its writes may land after the fstat
+     * (opencreate.test's two ranks creating one name: read as damaged, its bytes whole) */
     if (have && (uint64_t)sb.st_size == cnio__layout_local_size(&m->layout, m->index, m->size) &&
-        hd->sums_state == 1 && cnio__srv_sums_names(&hd->sums, hd->stage))
+        hd->sums_state == 1 && cnio__srv_sums_names(&hd->sums, hd->stage) && !joiners)
         g->final_flags = CNIO_SRV_META_SIZED;
     return 1;
 }
@@ -528,7 +532,7 @@ int cnio__srv_req_commit_group(struct cnio_srv_conn *c, const struct cnio_wire_h
             continue;
         instance[i] = hd[i]->stage;
         cnio__srv_why_reset();
-        ret[i] = commit_item(hd[i], &h[i], &g[ng]);
+        ret[i] = commit_item(&c->srv->handles, hd[i], &h[i], &g[ng]);
         if (ret[i] == 1) {
             gi[i] = ng++;
             ret[i] = 0;

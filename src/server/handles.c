@@ -268,6 +268,20 @@ int cnio__srv_handles_held(void *t, uint64_t stage)
     return handles_writing(t, stage, 1);
 }
 
+int cnio__srv_handles_joined(struct cnio_srv_handles *t, uint64_t instance)
+{
+    int found = 0;
+
+    if (!instance || atomic_load(&t->njoined) == 0)
+        return 0;
+    pthread_mutex_lock(&t->lock);
+    for (size_t b = 0; b < t->nbuckets && !found; b++)
+        for (struct cnio_srv_handle *h = t->buckets[b]; h && !found; h = h->next)
+            found = h->joined == instance;
+    pthread_mutex_unlock(&t->lock);
+    return found;
+}
+
 void cnio__srv_handles_join(struct cnio_srv_handles *t, struct cnio_srv_handle *h,
                             uint64_t instance)
 {

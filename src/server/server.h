@@ -184,6 +184,9 @@ int cnio__srv_handles_live(void *t, uint64_t stage);
  * instance they write is not to be expired, pruned, resumed or moved, even once its
  * creator went (their CLOSE then says their bytes did not commit). */
 int cnio__srv_handles_held(void *t, uint64_t stage);
+/* 1 when a handle of t that joined staged instance instance is open (its writes may
+ * still come), else 0. */
+int cnio__srv_handles_joined(struct cnio_srv_handles *t, uint64_t instance);
 /* Records that h joined staged instance instance (its open, under the open lock), or
  * with 0 that it no longer did (its CLOSE, h->lock held). */
 void cnio__srv_handles_join(struct cnio_srv_handles *t, struct cnio_srv_handle *h,
