@@ -214,6 +214,7 @@ static void tree_one(struct tree_worker *w, const struct tree_ent *e)
     if (ret == 1) {   /* identical (--checksum): compared already */
         w->crc_skipped++;
         w->verified += w->ctx.o->verify != 0;
+        ret = 0;
     } else if (ret == 0 && w->ctx.o->verify && tree_verify_one(w, e)) {
         w->failed++;
     }
