@@ -305,18 +305,18 @@ static void cmd_rmdir_said(const char *uri, const char *rel, int r, int *bad)
 static int cmd_rm_walk(struct cnio_stack *st, struct cnio_ns *ns, const struct tree_end *e,
                        const char *uri, int *bad);
 
-/* -CNIO_ERR_LAYOUT, said ("cnio CMD: URI/REL: ...; name all of them to TODO"), when
+/* -CNIO_ERR_LAYOUT, said ("cnio CMD: URI/REL: ...; name all of them to ACTION"), when
  * listing l (of uri) holds an object of more columns than uri names hosts (TREE_WIDE):
  * moved or removed through uri, its other columns would be left behind, the object
  * broken; else 0. */
 static int cmd_tree_wide(const struct tree_list *l, const char *cmd, const char *uri,
-                         const char *todo)
+                         const char *action)
 {
     for (size_t i = 0; i < l->n; i++)
         if (l->e[i].incomplete == TREE_WIDE) {
             cli_err("cnio %s: %s/%s: it has more columns than this URI names hosts (written "
                     "through a URI of more): name all of them to %s\n", cmd, uri,
-                    l->e[i].rel, todo);
+                    l->e[i].rel, action);
             return -CNIO_ERR_LAYOUT;
         }
     return 0;

@@ -162,7 +162,10 @@ static struct cnio_srv_writer **store_writer_find(struct cnio_srv_store *st, con
     return pp;
 }
 
-int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delta)
+/* Adds delta to the live in-place writers of name, one of which, with lost, went without
+ * a clean CLOSE while others still wrote (cnio__srv_store_writer_gone): their count
+ * after, in one hold of the store lock. */
+static int store_writer_add(struct cnio_srv_store *st, const char *name, int delta, int lost)
 {
     struct cnio_srv_writer **pp, *w;
     int n = 0;
@@ -177,6 +180,7 @@ int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delt
     if (w) {
         int was = w->count;
 
+        w->lost |= lost && was > 1;
         w->count += delta;
         n = w->count;
         if (n <= 0) {
@@ -190,16 +194,14 @@ int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delt
     return n;
 }
 
+int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delta)
+{
+    return store_writer_add(st, name, delta, 0);
+}
+
 void cnio__srv_store_writer_gone(struct cnio_srv_store *st, const char *name, int clean)
 {
-    struct cnio_srv_writer *w;
-
-    pthread_mutex_lock(&st->lock);
-    w = *store_writer_find(st, name);
-    if (w && !clean && w->count > 1)
-        w->lost = 1;
-    pthread_mutex_unlock(&st->lock);
-    cnio__srv_store_writer(st, name, -1);
+    store_writer_add(st, name, -1, !clean);
 }
 
 int cnio__srv_store_writer_lost(struct cnio_srv_store *st, const char *name)
