@@ -576,6 +576,21 @@ int cnio__srv_reply_file(struct cnio_srv_conn *c, struct cnio_srv_reply *r,
  */
 int cnio__srv_request(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
                       struct cnio_srv_reply *r);
+/* Fills r's payload with info block i (a client of the legacy protocol gets what it
+ * knows of it): 0, -CNIO_ERR_NOMEM or -CNIO_ERR_IO. */
+int cnio__srv_req_info_reply(struct cnio_srv_conn *c, struct cnio_srv_reply *r,
+                             const struct cnio_wire_info *i);
+/* The metadata a STAT of handle hd reports (its lock held): its own, or what its name
+ * records now while the name still holds its file (request.c). */
+struct cnio_srv_meta cnio__srv_req_stat_meta(struct cnio_srv_store *st,
+                                             struct cnio_srv_handle *hd);
+/* The SETSIZE, SYNC and CLOSE handlers (request_close.c): as every request's. */
+int cnio__srv_req_setsize(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                          const uint8_t *p, struct cnio_srv_reply *r);
+int cnio__srv_req_sync(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
+                       struct cnio_srv_reply *r);
+int cnio__srv_req_close(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                        const uint8_t *p, struct cnio_srv_reply *r);
 /* A request's status ret as the client gets it: -CNIO_ERR_NOENT becomes -CNIO_ERR_IO, with
  * its reason, once the server's root directory was removed (every name is gone with it). */
 int cnio__srv_req_root_gone(struct cnio_srv_conn *c, int ret);
