@@ -35,9 +35,60 @@ static int cc_in_place(const struct cnio_obj *obj)
            !(obj->hosts[0].info.flags & CNIO_WIRE_I_JOINED);
 }
 
-int cnio__cl_check_complete(const struct cnio_obj *obj)
+/* Host j's info as a writer in place compares it: its generation without its update
+ * count mixed in (cnio__wire_gen), where the host said the count. Hosts whose counts
+ * differ, an update interrupted on some, are one generation: cc_updates checks them. */
+static struct cnio_wire_info cc_info(const struct cnio_obj *obj, int j)
 {
-    uint32_t gen0 = obj->hosts[0].info.gen;
+    struct cnio_wire_info i = obj->hosts[j].info;
+
+    if (cc_in_place(obj) && obj->hosts[j].updates_known)
+        i.gen = cnio__wire_gen_base(i.gen, obj->hosts[j].updates);
+    return i;
+}
+
+/*
+ * A writer in place: every host whose last update closed cleanly (not I_INTERRUPTED)
+ * has had as many updates in place as the others. One that has had another count holds
+ * its column as of another update: restored from a backup taken before the others'
+ * last update (or after), and written into it would be a mix the clean close then calls
+ * whole. Sets the count the close records: one more than the clean hosts' (all
+ * interrupted: than the highest). 0 or -CNIO_ERR_INCOMPLETE, said.
+ */
+static int cc_updates(struct cnio_obj *obj)
+{
+    int clean = -1, any = -1;
+
+    for (int j = 0; j < obj->nhosts; j++) {
+        const struct cnio__cl_host *h = &obj->hosts[j];
+
+        if (!h->updates_known)
+            continue;
+        if (any < 0 || h->updates > obj->hosts[any].updates)
+            any = j;
+        if (h->info.flags & CNIO_WIRE_I_INTERRUPTED)
+            continue;
+        if (clean >= 0 && h->updates != obj->hosts[clean].updates) {
+            cnio__err("%s: host %s:%u holds its column as of another update in place than "
+                      "host %s:%u (update %u, not %u): one of them was restored from a "
+                      "backup taken at another time; written in place, the object would "
+                      "be a mix of the two (restore every host from one backup, or copy it "
+                      "again)", obj->path, h->name, h->port, obj->hosts[clean].name,
+                      obj->hosts[clean].port, h->updates, obj->hosts[clean].updates);
+            return -CNIO_ERR_INCOMPLETE;
+        }
+        clean = clean < 0 ? j : clean;
+    }
+    if (any >= 0) {
+        obj->updates_next = (obj->hosts[clean >= 0 ? clean : any].updates + 1) & 0xffffu;
+        obj->updates_ready = 1;
+    }
+    return 0;
+}
+
+int cnio__cl_check_complete(struct cnio_obj *obj)
+{
+    uint32_t gen0 = cc_info(obj, 0).gen;
     /* A writer in place may mend an update in place that was interrupted (DIRTY), but
      * never writes across generations: columns of two objects (named through hosts of
      * both), or of a commit that did not reach every host, would become one object that
@@ -47,14 +98,17 @@ int cnio__cl_check_complete(const struct cnio_obj *obj)
     if ((obj->oflags & CNIO_WIRE_O_WRITE) && !cc_in_place(obj))
         return 0;
     for (int j = 0; j < obj->nhosts; j++) {
+        struct cnio_wire_info info = cc_info(obj, j);
         uint32_t state = 0;
 
-        cnio__cl_state(&state, &obj->hosts[j].info, gen0);
+        cnio__cl_state(&state, &info, gen0);
         if ((state & refuse) && !(state & (CNIO_OBJ_STAGED | CNIO_OBJ_DIRTY)) &&
             !(obj->hosts[j].info.flags & CNIO_WIRE_I_COMMITTING)) {
             cnio__err("%s: host %s:%u holds another generation of it than host %s:%u: "
-                      "another object of this name (written through other hosts), or a "
-                      "commit that has not reached every host (under way, or interrupted)",
+                      "another object of this name (written through other hosts), a "
+                      "commit that has not reached every host (under way, or interrupted), "
+                      "or a column restored from a backup taken before an update of the "
+                      "others in place",
                       obj->path, obj->hosts[j].name, obj->hosts[j].port, obj->hosts[0].name,
                       obj->hosts[0].port);
             return -CNIO_ERR_INCOMPLETE;
@@ -68,21 +122,23 @@ int cnio__cl_check_complete(const struct cnio_obj *obj)
             return -CNIO_ERR_INCOMPLETE;
         }
     }
-    return 0;
+    return cc_in_place(obj) ? cc_updates(obj) : 0;
 }
 
 int cnio__cl_commit_under_way(const struct cnio_obj *obj)
 {
-    uint32_t gen0 = obj->hosts[0].info.gen, state = 0, live = CNIO_OBJ_LIVE_KNOWN;
+    uint32_t gen0 = cc_info(obj, 0).gen, state = 0, live = CNIO_OBJ_LIVE_KNOWN;
     int n = obj->nhosts, ret, moved = 0;
     struct cnio__cl_stat *s;
 
     if ((obj->oflags & CNIO_WIRE_O_WRITE) && !cc_in_place(obj))
         return 0;
     for (int j = 0; j < n; j++) {
-        if (obj->hosts[j].info.flags & CNIO_WIRE_I_INCOMPLETE)
+        struct cnio_wire_info info = cc_info(obj, j);
+
+        if (info.flags & CNIO_WIRE_I_INCOMPLETE)
             return 0;
-        cnio__cl_state(&state, &obj->hosts[j].info, gen0);
+        cnio__cl_state(&state, &info, gen0);
     }
     if (!(state & CNIO_OBJ_TORN))
         return 0;

@@ -28,6 +28,8 @@ struct cnio__cl_host {
     uint64_t handle;                /* object handle on this host, 0 if none */
     uint64_t gen;                   /* OPEN reply: the staged instance, or the generation;
                                        a namespace STAT's: the generation (CAP_FINISH) */
+    uint32_t updates;               /* OPEN in place with F_UPDATES: the host's update count */
+    int updates_known;              /* ... it said it (CNIO_WIRE_CAP_UPDATES) */
     uint64_t order;                 /* a namespace STAT's: the commit order (CAP_FINISH) */
     int refused;                    /* its last OPEN's error status (0: none) */
     int opened;                     /* this process opened it: CLOSE at close */
@@ -95,6 +97,11 @@ struct cnio_obj {
                                        it sends again say why (not hushed) */
     int discarded;                  /* its staged instance is gone from every host
                                        (cnio__obj_abort): its close says nothing of werr */
+    uint32_t updates_next;          /* a writer in place: the update count its clean
+                                       close records on every host (CNIO_WIRE_F_UPDATES),
+                                       once updates_ready (its open checked: until then a
+                                       close records each host's count as it was) */
+    int updates_ready;
     int interrupted_said;           /* a host said I_INTERRUPTED at its open: warned */
     uint64_t writes;                /* cnio__obj_writex calls with ranges (atomic) */
 };
@@ -208,8 +215,11 @@ uint64_t cnio__cl_size(const struct cnio_layout *l, uint64_t recorded,
 /* Read-only opens: -CNIO_ERR_INCOMPLETE (logged, naming the host) unless every host holds
  * a complete object of column 0's generation. Opens for writing in place: the same
  * unless every host holds column 0's generation with no commit interrupted (an update
- * in place that was interrupted may be written again). Staged and joined writers: 0. */
-int cnio__cl_check_complete(const struct cnio_obj *obj);
+ * in place that was interrupted may be written again), and every host not marked so
+ * has had as many updates in place (a column restored from an older backup has had
+ * fewer): then sets the count its close records (updates_next). Staged and joined
+ * writers: 0. */
+int cnio__cl_check_complete(struct cnio_obj *obj);
 /* 1 when a read-only open (or one for writing in place) met a commit under way: the
  * hosts hold different generations, none marks an interrupted upload, update or commit,
  * and either a STAT of every host after the open finds some host's generation changed

@@ -48,6 +48,9 @@ static int cl_open_hosts(struct cnio_obj *obj, int from, int to, uint32_t flags,
         /* a writer in place is told of an update that was interrupted before it */
         if ((flags & CNIO_WIRE_O_WRITE) && (cnio__ep_caps(c[i].ep) & CNIO_WIRE_CAP_PRIOR))
             c[i].flags = CNIO_WIRE_F_PRIOR;
+        /* ... and says how many updates in place its column has had (cc_updates) */
+        if ((flags & CNIO_WIRE_O_WRITE) && (cnio__ep_caps(c[i].ep) & CNIO_WIRE_CAP_UPDATES))
+            c[i].flags |= CNIO_WIRE_F_UPDATES;
     }
     for (int i = 0; !ret && i < n; i++)
         obj->hosts[from + i].asked = 1;
@@ -71,8 +74,16 @@ static int cl_open_hosts(struct cnio_obj *obj, int from, int to, uint32_t flags,
         host->handle = c[i].robject;
         host->opened = 1;
         host->gen = c[i].roffset;
+        host->updates_known = 0;
         if (!ret && (cnio__wire_info_parse(rb[i], c[i].rlen, &host->info) || !host->handle))
             ret = -CNIO_ERR_PROTO;
+        if (!ret && (c[i].flags & CNIO_WIRE_F_UPDATES) &&
+            !(host->info.flags & (CNIO_WIRE_I_STAGED | CNIO_WIRE_I_JOINED))) {
+            host->updates = (uint32_t)c[i].roffset;   /* in place: its count, not its gen */
+            host->updates_known = 1;
+            if (c[i].roffset > 0xffffu)
+                ret = -CNIO_ERR_PROTO;
+        }
         if (!ret && (host->info.flags & CNIO_WIRE_I_INTERRUPTED) && !obj->interrupted_said++)
             cnio__warn("%s: an earlier update of it in place was interrupted (its writer "
                        "stopped before it closed it), and it is now open for writing in "
@@ -359,11 +370,17 @@ static int cl_close_handles(struct cnio_obj *obj)
             /* an object written in place and deleted while open closes as deleted */
             if (obj->gone_ok && (cnio__ep_caps(c[j].ep) & CNIO_WIRE_CAP_GONE))
                 c[j].flags = CNIO_WIRE_F_GONE;
+            /* a writer in place: every host records one count for this update */
+            if (obj->hosts[j].updates_known) {
+                c[j].flags |= CNIO_WIRE_F_UPDATES;
+                c[j].offset = obj->updates_ready ? obj->updates_next : obj->hosts[j].updates;
+            }
         }
     ret = cnio__stack_calls(obj->st, c, obj->nhosts);
     cnio__cl_name_failures(obj->path, "close", obj->hosts, c, obj->nhosts, 0);
     for (int j = 0; j < obj->nhosts; j++)
-        obj->hosts[j].opened = 0;
+        obj->hosts[j].opened = obj->hosts[j].updates_known = 0;
+    obj->updates_ready = 0;
     free(c);
     return ret;
 }

@@ -51,13 +51,14 @@ static const struct wire_rule wire_rules[] = {
       CNIO_WIRE_F_REASON, 0 },
     { CNIO_WIRE_PING, WIRE_ANY_CTRL, WIRE_ANY_CTRL, 0, 0, 0, 0 },
     { CNIO_WIRE_OPEN, WIRE_AT_LEAST, WIRE_EXACT, CNIO_WIRE_OPEN_FIXED, CNIO_WIRE_INFO_SIZE,
-      CNIO_WIRE_F_PRIOR, 0 },
+      CNIO_WIRE_F_PRIOR | CNIO_WIRE_F_UPDATES, 0 },
     { CNIO_WIRE_STAT, WIRE_AT_LEAST, WIRE_EXACT, CNIO_WIRE_OPEN_FIXED, CNIO_WIRE_INFO_SIZE,
       CNIO_WIRE_F_LIVE | CNIO_WIRE_F_INPLACE, 0 },
     { CNIO_WIRE_SETSIZE, WIRE_EXACT, WIRE_EXACT, 0, CNIO_WIRE_INFO_SIZE,
       CNIO_WIRE_F_ALLOCATE | CNIO_WIRE_F_RECORD, 0 },
     { CNIO_WIRE_SYNC, WIRE_EXACT, WIRE_EXACT, 0, 0, 0, 0 },
-    { CNIO_WIRE_CLOSE, WIRE_EXACT, WIRE_EXACT, 0, 0, CNIO_WIRE_F_GONE, CNIO_WIRE_F_GONE },
+    { CNIO_WIRE_CLOSE, WIRE_EXACT, WIRE_EXACT, 0, 0, CNIO_WIRE_F_GONE | CNIO_WIRE_F_UPDATES,
+      CNIO_WIRE_F_GONE },
     { CNIO_WIRE_UNLINK, WIRE_AT_LEAST, WIRE_EXACT, CNIO_WIRE_OPEN_FIXED, 0, 0, 0 },
     { CNIO_WIRE_LIST, WIRE_AT_LEAST, WIRE_ANY_CTRL, CNIO_WIRE_OPEN_FIXED, 0, CNIO_WIRE_F_INPLACE,
       CNIO_WIRE_F_MORE },
@@ -357,6 +358,20 @@ static int wire_info_get(const uint8_t *in, struct cnio_wire_info *i)
     i->gen = cnio__get_le32(in + 36);
     i->mtime_ns = (int64_t)cnio__get_le64(in + 40);
     return wire_info_ok(i) ? 0 : -CNIO_ERR_PROTO;
+}
+
+#define WIRE_UPDATES_MIX 0x9e3779b9u   /* odd: a count below 2^32 never mixes to 0 */
+
+uint32_t cnio__wire_gen(uint64_t gen, uint32_t updates)
+{
+    uint32_t g = (uint32_t)gen + (updates & 0xffffu) * WIRE_UPDATES_MIX;
+
+    return !gen || !(updates & 0xffffu) ? (uint32_t)gen : g ? g : 1;
+}
+
+uint32_t cnio__wire_gen_base(uint32_t wire_gen, uint32_t updates)
+{
+    return wire_gen ? wire_gen - (updates & 0xffffu) * WIRE_UPDATES_MIX : 0;
 }
 
 int cnio__wire_info_encode(const struct cnio_wire_info *i, uint8_t *out, size_t cap)

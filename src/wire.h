@@ -152,6 +152,14 @@ enum cnio_wire_type {
 #define CNIO_WIRE_F_PRIOR 0x100u /* OPEN request (only to a server announcing
                                     CNIO_WIRE_CAP_PRIOR): a writer in place's reply says
                                     I_INTERRUPTED when it applies */
+#define CNIO_WIRE_F_UPDATES 0x200u /* (only to a server announcing CNIO_WIRE_CAP_UPDATES)
+                                    OPEN request: a reply of an object opened for writing
+                                    in place (not I_STAGED, not I_JOINED) has the object's
+                                    update count (0..65535, this host's) in its header
+                                    offset, instead of its generation. CLOSE request of
+                                    such a handle: offset is the update count the last
+                                    writer's clean close records (0..65535; without the
+                                    flag it records one more than it had) */
 /* A reason: 1..CNIO_WIRE_MAX_REASON bytes of text, the rule a refusal applied. */
 #define CNIO_WIRE_MAX_REASON 256
 
@@ -190,6 +198,10 @@ enum cnio_wire_type {
                                     F_INPLACE too (with CAP_INPLACE alone: by name only) */
 #define CNIO_WIRE_CAP_RECORD 0x8000u /* takes SETSIZE with CNIO_WIRE_F_RECORD */
 #define CNIO_WIRE_CAP_PRIOR 0x10000u /* takes OPEN with CNIO_WIRE_F_PRIOR */
+#define CNIO_WIRE_CAP_UPDATES 0x20000u /* counts the clean closes of writers in place of
+                                    each object and mixes the count into the gen of its
+                                    info blocks (cnio__wire_gen); takes OPEN and CLOSE with
+                                    CNIO_WIRE_F_UPDATES */
 
 /* AUTH modes. */
 #define CNIO_WIRE_AUTH_KEY 1     /* proves knowledge of the shared key */
@@ -250,7 +262,9 @@ struct cnio_wire_info {
     uint64_t local_size;     /* bytes in this host's local stripe file */
     uint32_t flags;          /* CNIO_WIRE_I_* */
     uint32_t gen;            /* low 32 bits of the generation (the id of the staged
-                                instance last committed; 0 for objects never staged) */
+                                instance last committed; 0 for objects never staged),
+                                with the object's update count mixed in
+                                (cnio__wire_gen) */
     int64_t mtime_ns;        /* signed ns since the epoch (two's complement on the wire) */
 };
 #define CNIO_WIRE_INFO_SIZE 48
@@ -362,6 +376,16 @@ int cnio__wire_rename_encode(const struct cnio_wire_open *from, const struct cni
                              uint8_t *out, size_t cap);
 int cnio__wire_rename_parse(const uint8_t *in, size_t len, struct cnio_wire_open *from,
                             struct cnio_wire_open *to);
+/*
+ * The gen of an info block (CNIO_WIRE_CAP_UPDATES): the low 32 bits of generation gen
+ * plus updates times 0x9e3779b9 (mod 2^32; never 0 unless gen is), updates being the
+ * clean closes of writers in place since gen was committed (mod 2^16). Columns of one
+ * object agree on it; a column restored from a backup older than an update in place of
+ * the others does not (doc/protocol.md, "Updates in place"). cnio__wire_gen_base undoes
+ * it: the low 32 bits of the generation of a block whose update count is known.
+ */
+uint32_t cnio__wire_gen(uint64_t gen, uint32_t updates);
+uint32_t cnio__wire_gen_base(uint32_t wire_gen, uint32_t updates);
 int cnio__wire_info_encode(const struct cnio_wire_info *i, uint8_t *out, size_t cap);
 int cnio__wire_info_parse(const uint8_t *in, size_t len, struct cnio_wire_info *i);
 int cnio__wire_entry_encode(const struct cnio_wire_entry *e, uint8_t *out, size_t cap);

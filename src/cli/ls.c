@@ -64,9 +64,11 @@ static const char *cli_state(uint32_t state)
     if (state & CNIO_OBJ_TORN)
         return live ? "incomplete: a commit has not reached every host (a writer of it is "
                       "live: under way)"
-               : dead ? "incomplete: a commit was interrupted before it reached every host "
-                        "(copying it again repairs it)"
-               : "incomplete: a commit has not reached every host (under way, or interrupted)";
+               : dead ? "incomplete: a commit was interrupted before it reached every host, "
+                        "or a host's column was restored from a backup taken before an "
+                        "update of the others (copying it again repairs it)"
+               : "incomplete: a commit has not reached every host (under way, or "
+                 "interrupted), or a host's column was restored from an older backup";
     if (state & CNIO_OBJ_DIRTY)
         return "incomplete since a crash: an update in place was interrupted (a program "
                "that opens it for writing and closes it cleanly takes it as it is; copying "

@@ -242,7 +242,7 @@ int cnio__srv_store_written(struct cnio_srv_store *st, const char *name)
 int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
                          const struct cnio_srv_vouch *v, struct cnio_srv_meta *m)
 {
-    uint32_t want;
+    uint32_t want, updates;
     int ret;
 
     pthread_mutex_lock(&st->lock);
@@ -253,11 +253,16 @@ int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
      * vouches for it (CNIO_SRV_META_SIZED) until the last one's clean close can */
     want = dirty ? (m->flags | CNIO_SRV_META_DIRTY) & ~CNIO_SRV_META_SIZED
                  : m->flags & ~CNIO_SRV_META_DIRTY;
-    if (!ret && !dirty && v && m->gen == v->gen &&
+    if (!ret && !dirty && v && v->sized && m->gen == v->gen &&
         v->length == cnio__layout_local_size(&m->layout, m->index, m->size))
         want |= CNIO_SRV_META_SIZED;
-    if (!ret && m->flags != want) {
+    /* the update counted: a column restored from a backup taken before it is told from
+     * the others by its count (cnio__wire_gen) */
+    updates = ret || dirty || !v ? m->updates
+              : v->updates < 0 ? (m->updates + 1) & 0xffffu : (uint32_t)v->updates & 0xffffu;
+    if (!ret && (m->flags != want || m->updates != updates)) {
         m->flags = want;
+        m->updates = updates;
         ret = cnio__srv_store_meta_write_sync(st, name, m);
     }
     pthread_mutex_unlock(&st->lock);

@@ -41,7 +41,8 @@ void cnio__srv_meta_encode(const struct cnio_srv_meta *m, uint8_t out[CNIO_SRV_M
     cnio__put_le64(out + 32, m->size);
     cnio__put_le64(out + 40, m->gen);
     cnio__put_le64(out + 48, m->seq);
-    cnio__put_le32(out + 56, m->mode & 0xffffu);
+    /* (a server before CAP_UPDATES reads the mode alone, and writes 0 above it) */
+    cnio__put_le32(out + 56, (m->mode & 0xffffu) | (m->updates & 0xffffu) << 16);
     cnio__put_le32(out + 60, cnio__crc32c(0, out, 60));
 }
 
@@ -59,6 +60,7 @@ int cnio__srv_meta_decode(const uint8_t *in, size_t len, struct cnio_srv_meta *m
     m->gen = cnio__get_le64(in + 40);
     m->seq = cnio__get_le64(in + 48);
     m->mode = cnio__get_le32(in + 56) & 0xffffu;
+    m->updates = cnio__get_le32(in + 56) >> 16;
     if (cnio__layout_check(&m->layout) || m->index >= m->layout.count ||
         m->size >= META_MAX_OFF)
         return -CNIO_ERR_IO;

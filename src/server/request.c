@@ -402,6 +402,8 @@ static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
     if (created)
         cnio__debug("%s: created %s", c->peer, name);
     ret = req_open_finish(c, fd, name, o.flags, stage, writer, &m, &info, r);
+    if (!ret && writer && (h->flags & CNIO_WIRE_F_UPDATES))
+        r->offset = m.updates;   /* what the client reconciles its hosts' counts from */
     if (!ret && (o.flags & CNIO_WIRE_O_WRITE))
         ret = req_open_sums(c, r->object, stage ? stage : joined,
                             (o.flags & CNIO_WIRE_O_RESUME) != 0,

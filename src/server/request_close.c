@@ -194,8 +194,11 @@ static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *
         vouched = !ret && hd->sums_state == 1 && v.gen && fstat(hd->fd, &sb) == 0 &&
                   cnio__srv_sums_names(&hd->sums, v.gen);
         v.length = vouched ? (uint64_t)sb.st_size : 0;
+        v.sized = vouched;
+        /* the update counted, at the count the client reconciled its hosts to */
+        v.updates = (h->flags & CNIO_WIRE_F_UPDATES) ? (int64_t)h->offset : -1;
         if (!ret)
-            ret = cnio__srv_store_mark(&c->srv->store, hd->name, 0, vouched ? &v : NULL, &m);
+            ret = cnio__srv_store_mark(&c->srv->store, hd->name, 0, &v, &m);
         if (!ret)
             hd->meta = m;
     }
@@ -212,10 +215,13 @@ int cnio__srv_req_close(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
 {
     /* the handle goes even when its clean mark could not be written: the object then
      * stays marked as an interrupted update, and the client is told */
-    int ret = req_close_clean(c, h, r),
-        ret2 = cnio__srv_handles_remove(&c->srv->handles, h->object, NULL);
+    int ret, ret2;
 
     (void)p;
+    if ((h->flags & CNIO_WIRE_F_UPDATES) && h->offset > 0xffffu)
+        return -CNIO_ERR_INVAL;   /* (an update count is 16 bits) */
+    ret = req_close_clean(c, h, r);
+    ret2 = cnio__srv_handles_remove(&c->srv->handles, h->object, NULL);
     if (!ret2)
         cnio__srv_conn_disown(c, h->object);
     return ret ? ret : ret2;

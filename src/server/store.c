@@ -282,7 +282,7 @@ void cnio__srv_store_fill(const struct cnio_srv_meta *m, const struct stat *sb, 
         i->flags |= CNIO_WIRE_I_DIRTY;
     if (m->flags & CNIO_SRV_META_COMMITTING)
         i->flags |= CNIO_WIRE_I_COMMITTING;
-    i->gen = (uint32_t)m->gen;
+    i->gen = cnio__wire_gen(m->gen, m->updates);
     i->flags |= (m->mode & 0xffffu) << CNIO_WIRE_I_MODE_SHIFT;
     i->mtime_ns = store_mtime_ns(sb);
 }

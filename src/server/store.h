@@ -29,6 +29,8 @@ struct cnio_srv_meta {
     uint64_t gen;       /* id of the staged instance last committed (0: never staged) */
     uint64_t seq;       /* its commit order (the committing client's clock, ns) */
     uint32_t mode;      /* st_mode bits SETATTR recorded (0: none) */
+    uint32_t updates;   /* clean closes of writers in place since gen committed, mod 2^16
+                           (CNIO_WIRE_CAP_UPDATES; the mode word's high 16 bits) */
 };
 #define CNIO_SRV_META_DIRTY 0x1u        /* opened for writing in place, not closed since */
 #define CNIO_SRV_META_COMMITTING 0x2u   /* a commit began and did not finish */
@@ -173,12 +175,15 @@ void cnio__srv_store_adjust(struct cnio_srv_store *st, const char *name,
  * live handle writes name in place: what STAT and LIST say when asked (F_INPLACE). */
 void cnio__srv_store_inplace(struct cnio_srv_store *st, const char *name,
                              struct cnio_wire_info *i);
-/* What the last writer in place's clean close vouches for (cnio__srv_store_mark): the
- * data file of generation gen is length bytes long, and block sums that name gen
- * (cnio__srv_sums_names) cover it. */
+/* What the last writer in place's clean close vouches for (cnio__srv_store_mark): with
+ * sized, the data file of generation gen is length bytes long, and block sums that name
+ * gen (cnio__srv_sums_names) cover it; and the update it ends. */
 struct cnio_srv_vouch {
     uint64_t gen;
     uint64_t length;
+    int sized;          /* length and sums were checked: the object may be SIZED again */
+    int64_t updates;    /* the update count to record (CLOSE with F_UPDATES), or -1: one
+                           more than recorded */
 };
 /* Sets (dirty 1) or clears the dirty mark in name's metadata (read, changed, written
  * durably under the store lock: a crash after it returns finds the mark); *m the
@@ -187,7 +192,8 @@ struct cnio_srv_vouch {
  * reads as incomplete, never as complete with some hosts' columns old. Setting it clears
  * CNIO_SRV_META_SIZED; clearing it with v (else NULL) sets CNIO_SRV_META_SIZED again when
  * the metadata is still of v->gen and v->length is its column's extent of the size it
- * records (a size the MPI-IO close recorded, CNIO_WIRE_F_RECORD). */
+ * records (a size the MPI-IO close recorded, CNIO_WIRE_F_RECORD), and records v's update
+ * count (CNIO_SRV_META updates). */
 int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
                          const struct cnio_srv_vouch *v, struct cnio_srv_meta *m);
 /* Adds delta to the live in-place writers of name; returns their count after. */

@@ -506,11 +506,11 @@ static int fz_write(const char *dir, const char *name, uint8_t sel, const uint8_
 }
 
 static const struct cnio_srv_meta fz_metas[] = {
-    { { 1u << 20, 1 }, 0, 0, 0, 0, 0, 0 },
-    { { 1u << 20, 4 }, 3, CNIO_SRV_META_DIRTY, 12345678, 0, 0, 0100644 },
+    { { 1u << 20, 1 }, 0, 0, 0, 0, 0, 0, 0 },
+    { { 1u << 20, 4 }, 3, CNIO_SRV_META_DIRTY, 12345678, 0, 0, 0100644, 0 },
     { { 64u << 10, 8 }, 5, CNIO_SRV_META_COMMITTING, 1ull << 40, 0x1234567890abcdefull,
-      1700000000123456789ull, 0100600 },
-    { { 1ull << 40, 256 }, 255, 3, (1ull << 62) - 1, UINT64_MAX, UINT64_MAX, 0xffff },
+      1700000000123456789ull, 0100600, 7 },
+    { { 1ull << 40, 256 }, 255, 3, (1ull << 62) - 1, UINT64_MAX, UINT64_MAX, 0xffff, 0xffff },
 };
 
 static const char *const fz_names[] = {

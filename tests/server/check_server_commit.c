@@ -1142,6 +1142,75 @@ START_TEST(test_inplace_writer_lost)
 }
 END_TEST
 
+/* Each update in place counts on the host (CNIO_WIRE_CAP_UPDATES), and the count is
+ * mixed into the gen of its info blocks: a column restored from a backup taken before
+ * an update is told from the others (helper-105's F1). */
+START_TEST(test_inplace_updates)
+{
+    static uint8_t data[3000];
+    struct cnio_wire_info info, was;
+    struct st_conn a, b;
+    uint64_t ha, hb, roff, gen;
+
+    fx_fill(data, sizeof(data), 31);
+    st_session(&st_fx, 0, &a);
+    st_session(&st_fx, 0, &b);
+    ck_assert_uint_eq(a.ch.caps & CNIO_WIRE_CAP_UPDATES, CNIO_WIRE_CAP_UPDATES);
+    ck_assert_int_eq(open_at(&a, "up", STAGE, 83, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&a, ha, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "up", &was), 0);
+    ck_assert_uint_eq(was.gen, 83);   /* never updated: the generation as it was */
+    /* a writer in place is told the count (0), and its clean close counts one */
+    a.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(open_at(&a, "up", W, 0, &ha, &info, &roff), 0);
+    ck_assert_uint_eq(roff, 0);
+    ck_assert_uint_eq(info.gen, 83);
+    ck_assert_int_eq(st_write(&a, ha, 0, data, 100), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "up", &info), 0);
+    ck_assert_uint_eq(info.gen, cnio__wire_gen(83, 1));
+    ck_assert_uint_ne(info.gen, was.gen);
+    ck_assert_uint_eq(cnio__wire_gen_base(info.gen, 1), 83);
+    /* the count a CLOSE with F_UPDATES names, at the last writer's clean close only */
+    a.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(open_at(&a, "up", W, 0, &ha, NULL, &roff), 0);
+    ck_assert_uint_eq(roff, 1);
+    ck_assert_int_eq(open_at(&b, "up", W, 0, &hb, NULL, NULL), 0);
+    a.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 9, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "up", &info), 0);
+    ck_assert_uint_eq(info.gen, cnio__wire_gen(83, 1));   /* b still writes */
+    b.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_CLOSE, hb, 7, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "up", &info), 0);
+    ck_assert_uint_eq(info.gen, cnio__wire_gen(83, 7));
+    /* a count past 16 bits is refused, the handle kept and the object still marked */
+    ck_assert_int_eq(open_at(&a, "up", W, 0, &ha, NULL, NULL), 0);
+    a.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0x10000, NULL, 0, NULL, NULL, 0),
+                     -CNIO_ERR_INVAL);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "up", &info), 0);
+    ck_assert_uint_eq(info.gen, cnio__wire_gen(83, 8));
+    /* a reader is not a writer: its close counts nothing */
+    ck_assert_int_eq(open_at(&a, "up", 0, 0, &ha, NULL, &gen), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "up", &info), 0);
+    ck_assert_uint_eq(info.gen, cnio__wire_gen(83, 8));
+    /* a fresh copy is a new generation, never updated */
+    ck_assert_int_eq(open_at(&a, "up", STAGE | CNIO_WIRE_O_TRUNC, 85, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "up", &info), 0);
+    ck_assert_uint_eq(info.gen, 85);
+    ck_assert_int_eq(st_unlink(&a, "up"), 0);
+    st_close(&a);
+    st_close(&b);
+}
+END_TEST
+
 static Suite *commit_suite(void)
 {
     Suite *s = suite_create("server_commit");
@@ -1168,6 +1237,7 @@ static Suite *commit_suite(void)
     tcase_add_test(tc, test_reader_beside_replacements);
     tcase_add_test(tc, test_setsize_record);
     tcase_add_test(tc, test_inplace_writer_lost);
+    tcase_add_test(tc, test_inplace_updates);
     suite_add_tcase(s, tc);
     return s;
 }
