@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -84,8 +85,12 @@ int cnio__px_name(const char *path, char *uri, size_t cap)
 
     if (!path)
         return 0;
-    if (!strncmp(path, "cnio://", 7)) {
-        if (!px_absent("cnio:") || strlen(path) >= cap)
+    if (!strncasecmp(path, "cnio://", 7)) {   /* (the scheme is case-insensitive) */
+        char dir[6];
+
+        memcpy(dir, path, 5);   /* "cnio:", as written: the directory it would be */
+        dir[5] = '\0';
+        if (!px_absent(dir) || strlen(path) >= cap)
             return 0;
         strcpy(uri, path);
         return 1;

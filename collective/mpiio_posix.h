@@ -7,8 +7,8 @@
  * below; everything else goes to the next definition (libc) untouched.
  *
  * A path is a cnio name when (rule documented in doc/hdf5.md, "POSIX calls"):
- *  - it starts with "cnio://" and nothing named "cnio:" exists in the working
- *    directory; or
+ *  - it starts with "cnio://" (the scheme in any case) and nothing named as its first
+ *    5 characters ("cnio:") exists in the working directory; or
  *  - it is what PnetCDF keeps after cutting a name at its first ':', "//HOSTS/path":
  *    exactly two slashes, then a first component HOSTS that holds a ',' or a ':'
  *    followed by a digit (a host list or a host with its port), and "/HOSTS" does

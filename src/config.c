@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <strings.h>
 #include <sys/types.h>
 
 /* ---- URIs ------------------------------------------------------------------------- */
@@ -22,7 +21,8 @@
 
 int cnio__uri_is_cnio(const char *s)
 {
-    return s && strncmp(s, CFG_SCHEME, sizeof(CFG_SCHEME) - 1) == 0;
+    /* the scheme is case-insensitive (RFC 3986, 3.1): "CNIO://" is one too */
+    return s && strncasecmp(s, CFG_SCHEME, sizeof(CFG_SCHEME) - 1) == 0;
 }
 
 void cnio__uri_free(struct cnio_uri *u)

@@ -13,12 +13,20 @@
 #include <string.h>
 #include <time.h>
 
-/* Prints a name as it came from a server, with control characters and backslashes
- * escaped (\n, \t, \\, \xHH), so that one name is always one line. */
-static void cli_print_name(const char *name)
+/*
+ * Prints a name as it came from a server, one name always one line. A listed name (uri
+ * 1) is as a cnio:// URI names it, whose path is percent-decoded: '%', '?', '\\', DEL
+ * and control characters percent-encoded (%25, %3F, %5C, ...), so that a name pasted
+ * from ls into a URI is that object (helper-108: `cnio rm URI/a%20b` of a listed
+ * "a%20b" removed "a b"). A link's target (uri 0), text: control characters and
+ * backslashes escaped (\n, \t, \\, \xHH).
+ */
+static void cli_print_name(const char *name, int uri)
 {
     for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-        if (*p == '\n')
+        if (uri && (*p == '%' || *p == '?' || *p == '\\' || *p < 0x20 || *p == 0x7f))
+            printf("%%%02X", *p);
+        else if (*p == '\n')
             fputs("\\n", stdout);
         else if (*p == '\t')
             fputs("\\t", stdout);
@@ -179,7 +187,7 @@ static void ls_link_target(const struct ls_ctx *x, const char *name, const struc
         free(e.path);
     fputs(" -> ", stdout);
     if (ret == 0)
-        cli_print_name(target);
+        cli_print_name(target, 0);
     else
         putchar('?');
 }
@@ -205,7 +213,7 @@ static int ls_print(const char *name, const struct cnio_obj_stat *ls, void *arg)
                (unsigned long long)s->layout.unit, s->layout.count);
     else if (o->long_list)
         printf("%14s  %14s  ", "-", "-");
-    cli_print_name(name);
+    cli_print_name(name, 1);
     if (o->long_list && !strcmp(cli_type(s), "symlink"))
         ls_link_target(x, name, s);
     if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_SHADOWED))

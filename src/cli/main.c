@@ -228,7 +228,7 @@ int cli_said_of(unsigned mark, int rc, const char *name)
     const char *p = name;
     size_t n;
 
-    if (!strncmp(p, "cnio://", 7)) {
+    if (cnio__uri_is_cnio(p)) {
         p = strchr(p + 7, '/');
         p = p ? p + 1 : "";
     }

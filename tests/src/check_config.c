@@ -82,6 +82,12 @@ START_TEST(uri_basic)
     cnio__uri_free(&u);
 
     ck_assert_int_eq(cnio__uri_is_cnio("cnio://x/y"), 1);
+    ck_assert_int_eq(cnio__uri_is_cnio("CNIO://x/y"), 1);   /* RFC 3986, 3.1 */
+    ck_assert_int_eq(cnio__uri_parse("Cnio://h:7000/a/b", &u), 0);
+    ck_assert_str_eq(u.hosts[0].name, "h");
+    ck_assert_str_eq(u.path, "a/b");
+    cnio__uri_free(&u);
+    ck_assert_int_eq(cnio__uri_is_cnio("cnio:/x/y"), 0);
     ck_assert_int_eq(cnio__uri_is_cnio("/tmp/x"), 0);
     ck_assert_int_eq(cnio__uri_is_cnio(NULL), 0);
 }
