@@ -229,9 +229,11 @@ int cnio__key_generate(const char *path)
     char file[PATH_MAX];
     int fd, ret;
 
-    if (cnio__key_path(path, file, sizeof(file)))
+    int to_stdout = path && !strcmp(path, "-");
+
+    if (!to_stdout && cnio__key_path(path, file, sizeof(file)))
         return -CNIO_ERR_INVAL;
-    ret = auth_make_parent(file);
+    ret = to_stdout ? 0 : auth_make_parent(file);
     if (ret)
         return ret;
     ret = cnio__random(raw, sizeof(raw));
@@ -242,6 +244,12 @@ int cnio__key_generate(const char *path)
         text[2 * i + 1] = hexdig[raw[i] & 0xf];
     }
     text[2 * AUTH_GEN_BYTES] = '\n';
+    if (to_stdout) {   /* (as `wg genkey` does: for a pipe, e.g. to ssh) */
+        ret = auth_write_all(STDOUT_FILENO, text, sizeof(text)) ? -CNIO_ERR_IO : 0;
+        if (ret)
+            cnio__err("key: cannot write it to standard output: %s", strerror(errno));
+        goto wipe;
+    }
     fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         ret = cnio__err_from_errno(errno);

@@ -35,7 +35,9 @@ struct cnio_key {
 int cnio__key_load(const char *path, struct cnio_key *key);
 /* The path cnio__key_load would read for path (NULL/"": env, then default) into buf. */
 int cnio__key_path(const char *path, char *buf, size_t cap);
-/* Writes a fresh random key (32 random bytes, hex-encoded) to path, mode 0600, O_EXCL. */
+/* Writes a fresh random key (32 random bytes, hex-encoded, a newline) to path, mode
+ * 0600, O_EXCL; path "-": to standard output. 0, -CNIO_ERR_INVAL (no path), or the
+ * error of creating or writing it (said). */
 int cnio__key_generate(const char *path);
 /* Wipes a key from memory. */
 void cnio__key_wipe(struct cnio_key *key);

@@ -611,6 +611,7 @@ int cli_keygen(int argc, char **argv)
         "usage: cnio keygen [-q] FILE\n\nWrites a fresh random shared key to FILE (mode 0600). FILE must not exist,\n"
         "and its directory must (but ~/.cnio, which is made, mode 0700). Copy it to every\n"
         "cnio-server host (--key) and every client ($CNIO_KEY_FILE or ~/.cnio/key).\n"
+        "FILE - writes it to standard output (for a pipe: keep it out of logs).\n"
         "  -q  say nothing on success\n";
     struct cli_opts o = { 0 };
     char *pos[1];
@@ -627,13 +628,13 @@ int cli_keygen(int argc, char **argv)
         cli_usage(help);
         return CLI_EXIT_USAGE;
     }
-    rc = cli_keygen_check(pos[0]);
+    rc = strcmp(pos[0], "-") ? cli_keygen_check(pos[0]) : 0;
     if (rc)
         return rc;
     rc = cnio__key_generate(pos[0]);
     if (rc)
         return cli_fail("keygen", pos[0], rc);
-    if (!o.quiet)
+    if (!o.quiet && strcmp(pos[0], "-"))   /* (standard output holds the key alone) */
         printf("wrote a new key to %s (mode 0600)\n", pos[0]);
     return CLI_EXIT_OK;
 }
