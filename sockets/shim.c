@@ -164,7 +164,7 @@ static int shim_can_say(void)
 
 /* Said without stdio or strerror (neither async-signal-safe, and vfprintf alone takes
  * 1.7 KiB of stack): a connect in a signal handler may be where the proxy is lost. Said
- * at most once per rank (shim_down_first). */
+ * at most once per job (shim_down_first), without SIGPIPE (cnio__sk_write_quiet). */
 void shim_proxy_failed(const char *what)
 {
     int e = errno;
@@ -187,9 +187,10 @@ void shim_proxy_failed(const char *what)
             shim_cat(msg, sizeof(msg), &n, desc);
         else
             shim_cat_num(msg, sizeof(msg), &n, e);
-        shim_cat(msg, sizeof(msg), &n, "); passing everything to libc (said once per rank: "
-                                        "the processes it starts later say nothing)\n");
-        (void)!write(2, msg, n);
+        shim_cat(msg, sizeof(msg), &n, "); passing everything to libc, the connect "
+                                        "deadline kept (said once for the job: its other "
+                                        "processes say nothing)\n");
+        (void)!cnio__sk_write_quiet(2, msg, n);
     }
     errno = e;
 }
@@ -375,5 +376,5 @@ __attribute__((destructor)) static void shim_unload(void)
                  (unsigned long long)shim_count.unpaced, (unsigned long long)shim_count.names,
                  (unsigned long long)shim_count.names_proxy,
                  (unsigned long long)shim_count.fallbacks);
-    (void)!write(2, msg, n > 0 && (size_t)n < sizeof(msg) ? (size_t)n : 0);
+    (void)!cnio__sk_write_quiet(2, msg, n > 0 && (size_t)n < sizeof(msg) ? (size_t)n : 0);
 }

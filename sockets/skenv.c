@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -118,6 +119,28 @@ int cnio__sk_job_key(char *buf, size_t cap)
               || *p == '.' || *p == '-' || *p == '_'))
             *p = '_';
     return 0;
+}
+
+ssize_t cnio__sk_write_quiet(int fd, const void *msg, size_t len)
+{
+    static const struct timespec now = { 0, 0 };
+    sigset_t pipe_set, old, pending;
+    int had, e;
+    ssize_t n;
+
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    if (pthread_sigmask(SIG_BLOCK, &pipe_set, &old) != 0)
+        return write(fd, msg, len);
+    had = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+    n = write(fd, msg, len);
+    e = errno;
+    if (n < 0 && e == EPIPE && !had)
+        while (sigtimedwait(&pipe_set, NULL, &now) < 0 && errno == EINTR)
+            ;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return n;
 }
 
 int cnio__sk_rundir(char *buf, size_t cap)

@@ -38,6 +38,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum cnio__sk_manage { CNIO__SK_MANAGE_NONE, CNIO__SK_MANAGE_REMOTE, CNIO__SK_MANAGE_ALL };
 
@@ -68,6 +69,16 @@ void cnio__sk_conf_load(struct cnio__sk_conf *c);
  * on every node, tells them apart. Returns 0, or -ENAMETOOLONG.
  */
 int cnio__sk_job_key(char *buf, size_t cap);
+
+/*
+ * Writes len bytes at msg to fd (standard error: a line of the shim's or of `cnio run`)
+ * in one write(2) without SIGPIPE: the signal is blocked in this thread for the write,
+ * and one the write raised is taken back, unless one was pending already. A program
+ * whose stderr is a pipe its reader left (`mpirun ... 2>&1 | tee`, tee gone) is not
+ * killed by a line it never wrote itself (helper-110: exit 141). Async-signal-safe.
+ * Returns what write(2) returned (-1 and errno, EPIPE among them).
+ */
+ssize_t cnio__sk_write_quiet(int fd, const void *msg, size_t len);
 
 /*
  * Creates (mode 0700) or checks the run directory and writes its absolute path into buf. Fails

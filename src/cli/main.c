@@ -9,6 +9,7 @@
 #include "log.h"
 #include "stack.h"
 #include "tree.h"
+#include "skenv.h"
 #include "../../collective/coll.h"
 
 #include <dirent.h>
@@ -214,7 +215,10 @@ void cli_err(const char *fmt, ...)
     n = cnio__escape_ctl(out, sizeof(out) - 1, msg, n);
     if (nl)
         out[n++] = '\n';
-    fwrite(out, 1, n, stderr);
+    /* (without SIGPIPE: `cnio run`'s line must not kill the job it starts when its
+     * stderr's reader is gone, helper-110; the other commands go on as they would) */
+    fflush(stderr);
+    (void)!cnio__sk_write_quiet(STDERR_FILENO, out, n);
 }
 
 int cli_said(unsigned mark, int rc)

@@ -67,8 +67,9 @@ static void run_sockets_proxy(const char *bin)
         return;
     }
     unsetenv("CNIO_SOCKETS_PROXY");
-    cli_err("cnio run: no socket proxy: %s: the program runs without it (its connects and "
-            "lookups go straight to libc)\n", why);
+    cli_err("cnio run: no socket proxy: %s: the program runs without it (its lookups go "
+            "straight to libc, its connects too, within CNIO_SOCKETS_CONNECT_TIMEOUT_MS)\n",
+            why);
 }
 
 int cli_run_sockets(void)
