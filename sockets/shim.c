@@ -352,8 +352,18 @@ __attribute__((constructor)) static void shim_load(void)
 {
     shim_stderr_note();
     shim_init();
-    if (shim_proxy_on())
+    if (shim_proxy_on()) {
         shim_down_init();
+        /* a job told its proxy is lost goes on without it in each process it starts
+         * later too, at once: not each waiting CNIO_SOCKETS_PROXY_TIMEOUT_MS for a proxy
+         * that stopped answering (helper-110's 6: 3 s per process). A proxy that
+         * listens on the socket again removes the mark. */
+        if (shim_down_told(shim_addr.sun_path)) {
+            __atomic_store_n(&shim_on, 0, __ATOMIC_RELEASE);
+            __atomic_store_n(&shim_logged, 1, __ATOMIC_RELEASE);
+            SHIM_ADD(fallbacks, 1);
+        }
+    }
     shim_session();
 }
 

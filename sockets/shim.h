@@ -64,6 +64,9 @@ void shim_proxy_failed(const char *what);
  * find the proxy at sock lost, and is to say so (async-signal-safe). shim_down_exit, at
  * exit: the top process removes a mark that names it. */
 void shim_down_init(void);
+/* 1 when the mark at sock names this process's job, whose top process still runs: the
+ * job was told its proxy is lost (a process that starts later goes on without it). */
+int shim_down_told(const char *sock);
 int shim_down_first(const char *sock);
 void shim_down_exit(const char *sock);
 

@@ -214,6 +214,19 @@ int shim_down_first(const char *sock)
     return first;
 }
 
+int shim_down_told(const char *sock)
+{
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
+    unsigned long long start;
+    long pid;
+
+    if (!*sock || !down_top_start)
+        return 0;
+    down_path(path, sizeof(path), sock, "");
+    return down_read(path, &pid, &start) == 0 && pid == down_top_pid &&
+           start == down_top_start && down_start(pid) == start;
+}
+
 void shim_down_exit(const char *sock)
 {
     char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
