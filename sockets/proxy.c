@@ -768,7 +768,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "cnio-proxy: no job proxy (%s): serving this node alone\n",
                 strerror(errno));
     if (px_names_start() < 0) {
-        fprintf(stderr, "cnio-proxy: cannot start the resolver threads\n");
+        fprintf(stderr, "cnio-proxy: cannot start the resolver threads: %s%s\n",
+                strerror(errno), errno == EMFILE ? " (raise the fd limit: ulimit -n)" : "");
         px_sock_unlink(path);
         return 1;
     }

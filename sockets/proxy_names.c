@@ -147,10 +147,15 @@ static int names_thread_add(void)
 {
     static struct cnio__skp_msg scratch[NAMES_THREADS_MAX];
     pthread_t t;
+    int e;
 
-    if (names_threads == NAMES_THREADS_MAX ||
-        pthread_create(&t, NULL, names_worker, &scratch[names_threads]) != 0)
+    if (names_threads == NAMES_THREADS_MAX)
         return -1;
+    e = pthread_create(&t, NULL, names_worker, &scratch[names_threads]);
+    if (e != 0) {
+        errno = e;   /* (px_names_start's caller says it) */
+        return -1;
+    }
     pthread_detach(t);
     names_threads++;
     return 0;
