@@ -362,6 +362,27 @@ static int cp_names_no_object(const char *uri)
     return none;
 }
 
+/* Whether URIs a and b name one object: the same hosts, as written, in the same order,
+ * and the same name (their hints aside). cp(1) refuses to copy a file onto itself; a
+ * copy of an object onto itself read it and wrote it whole again, exit 0. */
+static int cp_same_object(const char *a, const char *b)
+{
+    struct cnio_uri ua, ub;
+    int same = 0;
+
+    if (cnio__uri_parse(a, &ua))
+        return 0;
+    if (cnio__uri_parse(b, &ub) == 0) {
+        same = ua.nhosts == ub.nhosts && !strcmp(ua.path, ub.path);
+        for (int i = 0; same && i < ua.nhosts; i++)
+            same = !strcmp(ua.hosts[i].name, ub.hosts[i].name) &&
+                   ua.hosts[i].port == ub.hosts[i].port;
+        cnio__uri_free(&ub);
+    }
+    cnio__uri_free(&ua);
+    return same;
+}
+
 /* `cnio cp -r FILE DST` (cli_tree_cp found SRC a file or an object): copies it as without
  * -r, as cp -r does; -p, --resume and --verify apply, --sync and --checksum (which
  * compare trees) are refused. *into: as in cli_cp. */
@@ -459,6 +480,12 @@ int cli_cp(int argc, char **argv)
         (into = cp_into_dir(pos[0], pos[1], j.src.remote, j.dst.remote, 0)))
         j.dst.name = pos[1] = into;
     j.into_ok = !j.o.recursive && j.stream_fd < 0 && j.dst.remote && !j.src.remote && !into;
+    if (!j.o.recursive && j.src.remote && j.dst.remote && cp_same_object(pos[0], pos[1])) {
+        cli_err("cnio cp: %s and %s are the same object (nothing copied)\n", j.src.name,
+                pos[1]);
+        free(into);
+        return CLI_EXIT_FAIL;
+    }
     if (!j.o.recursive && ((j.src.remote && cp_names_no_object(pos[0])) ||
                            (j.dst.remote && cp_names_no_object(pos[1])))) {
         free(into);

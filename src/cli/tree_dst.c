@@ -107,11 +107,14 @@ int tree_mkdir(struct tree_ctx *c, const char *rel)
         free(name);
         if (ret == -CNIO_ERR_EXIST && rel[0]) {
             tf_obj_in_the_way(c, rel, 1);
-        } else if (ret == -CNIO_ERR_EXIST && c->ns &&   /* DST itself, beneath an object */
-                   cnio__ns_object_on_way(c->ns, c->dst->u.path, 0, path, sizeof(path),
+        } else if (ret == -CNIO_ERR_EXIST && c->ns &&   /* DST itself, or beneath, an object */
+                   cnio__ns_object_on_way(c->ns, c->dst->u.path, 1, path, sizeof(path),
                                           &foreign)) {
-            snprintf(c->why, sizeof(c->why), "%s: %s is an object%s, not a directory",
-                     c->dst->name, path, cli_foreign(foreign));
+            snprintf(c->why, sizeof(c->why), "%s: %s is an object%s, not a directory%s",
+                     c->dst->name, path, cli_foreign(foreign),
+                     strcmp(path, c->dst->u.path) ? ""
+                     : " (cp -r copies a tree into a directory: name another, or remove the "
+                       "object first)");
         }
         return ret;
     }
