@@ -47,43 +47,48 @@ static struct cnio_wire_info cc_info(const struct cnio_obj *obj, int j)
     return i;
 }
 
-/*
- * A writer in place: every host whose last update closed cleanly (not I_INTERRUPTED)
- * has had as many updates in place as the others. One that has had another count holds
- * its column as of another update: restored from a backup taken before the others'
- * last update (or after), and written into it would be a mix the clean close then calls
- * whole. Sets the count the close records: one more than the clean hosts' (all
- * interrupted: than the highest). 0 or -CNIO_ERR_INCOMPLETE, said.
- */
-static int cc_updates(struct cnio_obj *obj)
+/* a - b as a distance of update counts mod 2^16: its sign says which came after */
+static int cc_updates_after(uint32_t a, uint32_t b)
 {
-    int clean = -1, any = -1;
+    return (int16_t)(uint16_t)(a - b) > 0;
+}
+
+/*
+ * A writer in place: the count its clean close records on every host, one more than the
+ * latest of the hosts' (mod 2^16), so that they agree again whatever each had. Hosts
+ * whose last update closed cleanly (not I_INTERRUPTED) should have had as many: one
+ * that had another count holds its column as of another update, restored from a backup
+ * of another time, or another writer's update closed on it and not yet on the others
+ * (two writers in place at once, one still open there). It is said, not refused: a
+ * writer may not tell the two apart, and the close makes the hosts agree either way.
+ */
+static void cc_updates(struct cnio_obj *obj)
+{
+    int clean = -1, last = -1, said = 0;
 
     for (int j = 0; j < obj->nhosts; j++) {
         const struct cnio__cl_host *h = &obj->hosts[j];
 
         if (!h->updates_known)
             continue;
-        if (any < 0 || h->updates > obj->hosts[any].updates)
-            any = j;
+        if (last < 0 || cc_updates_after(h->updates, obj->hosts[last].updates))
+            last = j;
         if (h->info.flags & CNIO_WIRE_I_INTERRUPTED)
             continue;
-        if (clean >= 0 && h->updates != obj->hosts[clean].updates) {
-            cnio__err("%s: host %s:%u holds its column as of another update in place than "
-                      "host %s:%u (update %u, not %u): one of them was restored from a "
-                      "backup taken at another time; written in place, the object would "
-                      "be a mix of the two (restore every host from one backup, or copy it "
-                      "again)", obj->path, h->name, h->port, obj->hosts[clean].name,
-                      obj->hosts[clean].port, h->updates, obj->hosts[clean].updates);
-            return -CNIO_ERR_INCOMPLETE;
-        }
+        if (clean >= 0 && h->updates != obj->hosts[clean].updates && !said++)
+            cnio__warn("%s: host %s:%u holds its column as of another update in place than "
+                       "host %s:%u (update %u, not %u): restored from a backup of another "
+                       "time (then what is not written now stays a mix of the two: restore "
+                       "every host from one backup, or copy it again), or another writer's "
+                       "update closed on one of them first", obj->path, h->name, h->port,
+                       obj->hosts[clean].name, obj->hosts[clean].port, h->updates,
+                       obj->hosts[clean].updates);
         clean = clean < 0 ? j : clean;
     }
-    if (any >= 0) {
-        obj->updates_next = (obj->hosts[clean >= 0 ? clean : any].updates + 1) & 0xffffu;
+    if (last >= 0) {
+        obj->updates_next = (obj->hosts[last].updates + 1) & 0xffffu;
         obj->updates_ready = 1;
     }
-    return 0;
 }
 
 int cnio__cl_check_complete(struct cnio_obj *obj)
@@ -122,7 +127,9 @@ int cnio__cl_check_complete(struct cnio_obj *obj)
             return -CNIO_ERR_INCOMPLETE;
         }
     }
-    return cc_in_place(obj) ? cc_updates(obj) : 0;
+    if (cc_in_place(obj))
+        cc_updates(obj);
+    return 0;
 }
 
 int cnio__cl_commit_under_way(const struct cnio_obj *obj)

@@ -215,10 +215,10 @@ uint64_t cnio__cl_size(const struct cnio_layout *l, uint64_t recorded,
 /* Read-only opens: -CNIO_ERR_INCOMPLETE (logged, naming the host) unless every host holds
  * a complete object of column 0's generation. Opens for writing in place: the same
  * unless every host holds column 0's generation with no commit interrupted (an update
- * in place that was interrupted may be written again), and every host not marked so
- * has had as many updates in place (a column restored from an older backup has had
- * fewer): then sets the count its close records (updates_next). Staged and joined
- * writers: 0. */
+ * in place that was interrupted may be written again); then sets the count its close
+ * records (updates_next), warning when hosts not marked so have had different counts of
+ * updates in place (a column restored from a backup of another time, or a concurrent
+ * writer's update closed on some). Staged and joined writers: 0. */
 int cnio__cl_check_complete(struct cnio_obj *obj);
 /* 1 when a read-only open (or one for writing in place) met a commit under way: the
  * hosts hold different generations, none marks an interrupted upload, update or commit,

@@ -258,7 +258,7 @@ int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
         want |= CNIO_SRV_META_SIZED;
     /* the update counted: a column restored from a backup taken before it is told from
      * the others by its count (cnio__wire_gen) */
-    updates = ret || dirty || !v ? m->updates
+    updates = ret ? 0 : dirty || !v || v->updates == -2 ? m->updates
               : v->updates < 0 ? (m->updates + 1) & 0xffffu : (uint32_t)v->updates & 0xffffu;
     if (!ret && (m->flags != want || m->updates != updates)) {
         m->flags = want;

@@ -329,6 +329,7 @@ int cnio__srv_handles_adopt(struct cnio_srv_handles *t, struct cnio_srv_store *s
             cnio__srv_store_writer(st, name, 1);
             cnio__srv_handles_join(t, h, 0);
             h->writer = 1;
+            h->adopted = 1;
             n++;
         }
         pthread_mutex_unlock(&h->lock);

@@ -195,8 +195,12 @@ static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *
                   cnio__srv_sums_names(&hd->sums, v.gen);
         v.length = vouched ? (uint64_t)sb.st_size : 0;
         v.sized = vouched;
-        /* the update counted, at the count the client reconciled its hosts to */
-        v.updates = (h->flags & CNIO_WIRE_F_UPDATES) ? (int64_t)h->offset : -1;
+        /* the update counted, at the count the client reconciled its hosts to; not for a
+         * joiner of an upload adopted at its commit: on each host its close may come
+         * before the commit (not adopted there) or after, and the hosts' counts would
+         * differ for an object written whole */
+        v.updates = hd->adopted ? -2
+                    : (h->flags & CNIO_WIRE_F_UPDATES) ? (int64_t)h->offset : -1;
         if (!ret)
             ret = cnio__srv_store_mark(&c->srv->store, hd->name, 0, &v, &m);
         if (!ret)

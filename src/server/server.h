@@ -107,6 +107,8 @@ struct cnio_srv_handle {
     _Atomic uint64_t stage;     /* the staged instance it writes (changed under lock), or 0 */
     struct cnio_srv_store *store;       /* its object's (and staged instance's) store */
     int writer;                 /* counted as an in-place writer of name in store */
+    int adopted;                /* a writer since the commit of the instance it joined
+                                   (cnio__srv_handles_adopt): its close counts no update */
     int closed;                 /* its CLOSE succeeded: its going is no crash (lock) */
     uint64_t joined;            /* the staged instance it joined (another handle commits
                                    it), or 0 (table lock) */

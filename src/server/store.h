@@ -182,8 +182,8 @@ struct cnio_srv_vouch {
     uint64_t gen;
     uint64_t length;
     int sized;          /* length and sums were checked: the object may be SIZED again */
-    int64_t updates;    /* the update count to record (CLOSE with F_UPDATES), or -1: one
-                           more than recorded */
+    int64_t updates;    /* the update count to record (CLOSE with F_UPDATES), -1: one
+                           more than recorded, -2: as recorded */
 };
 /* Sets (dirty 1) or clears the dirty mark in name's metadata (read, changed, written
  * durably under the store lock: a crash after it returns finds the mark); *m the

@@ -629,6 +629,42 @@ START_TEST(test_join_live_instance)
 }
 END_TEST
 
+/* A joiner still open at its instance's commit becomes a writer in place there; its
+ * close counts no update in place (CNIO_WIRE_CAP_UPDATES): on each host it may come
+ * before the commit or after, and the hosts' counts would differ for an object written
+ * whole, which readers then refused as two generations. */
+START_TEST(test_join_adopted_counts_nothing)
+{
+    static uint8_t data[2000];
+    struct cnio_wire_info info;
+    struct st_conn a, b;
+    uint64_t ha, hb;
+
+    fx_fill(data, sizeof(data), 12);
+    st_session(&st_fx, 0, &a);
+    st_session(&st_fx, 0, &b);
+    ck_assert_int_eq(open_at(&a, "ad", STAGE, 61, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(open_at(&b, "ad", STAGE, 62, &hb, &info, NULL), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_JOINED, CNIO_WIRE_I_JOINED);
+    ck_assert_int_eq(st_write(&a, ha, 0, data, 1000), 0);
+    ck_assert_int_eq(st_write(&b, hb, 1000, data + 1000, 1000), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, ha, 5, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_CLOSE, hb, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "ad", &info), 0);
+    ck_assert_uint_eq(info.gen, 61);   /* no update counted */
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_DIRTY, 0);
+    read_back(&a, "ad", data, sizeof(data));
+    /* a writer that opened it in place afterwards counts one */
+    ck_assert_int_eq(open_at(&b, "ad", W, 0, &hb, NULL, NULL), 0);
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_CLOSE, hb, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "ad", &info), 0);
+    ck_assert_uint_eq(info.gen, cnio__wire_gen(61, 1));
+    st_close(&a);
+    st_close(&b);
+}
+END_TEST
+
 /*
  * A reader that opened an object before a new version of it committed reads the version
  * it opened, whole and checked: its block sums are opened with its data at OPEN, not by
@@ -709,6 +745,7 @@ static Suite *stage_suite(void)
     tcase_add_test(tc, test_stage_errors_and_unlink);
     tcase_add_test(tc, test_commit_prunes_stale);
     tcase_add_test(tc, test_join_live_instance);
+    tcase_add_test(tc, test_join_adopted_counts_nothing);
     tcase_add_test(tc, test_join_sets_size);
     tcase_add_test(tc, test_join_lost_refused);
     tcase_add_test(tc, test_resume_skips_live);
