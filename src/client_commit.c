@@ -60,12 +60,16 @@ static int cc_updates_after(uint32_t a, uint32_t b)
  * that had another count holds its column as of another update, restored from a backup
  * of another time, or another writer's update closed on it and not yet on the others
  * (two writers in place at once, one still open there). It is said, not refused: a
- * writer may not tell the two apart, and the close makes the hosts agree either way.
+ * writer may not tell the two apart, and the close makes the hosts agree either way;
+ * nor said when a host had other writers in place at its open (I_INPLACE).
  */
 static void cc_updates(struct cnio_obj *obj)
 {
     int clean = -1, last = -1, said = 0;
 
+    /* other writers in place held a host when it opened: counts apart are theirs */
+    for (int j = 0; j < obj->nhosts; j++)
+        said |= (obj->hosts[j].info.flags & CNIO_WIRE_I_INPLACE) != 0;
     for (int j = 0; j < obj->nhosts; j++) {
         const struct cnio__cl_host *h = &obj->hosts[j];
 
@@ -85,6 +89,22 @@ static void cc_updates(struct cnio_obj *obj)
                        obj->hosts[clean].updates);
         clean = clean < 0 ? j : clean;
     }
+    /* a host whose update was interrupted has missed that update's count, or the last
+     * few when their writers died mid-close; one ahead of the clean hosts, or more than
+     * one behind, more likely holds a column of another time */
+    for (int j = 0; clean >= 0 && j < obj->nhosts; j++) {
+        const struct cnio__cl_host *h = &obj->hosts[j];
+        uint32_t c = obj->hosts[clean].updates;
+
+        if (h->updates_known && (h->info.flags & CNIO_WIRE_I_INTERRUPTED) &&
+            h->updates != c && h->updates != ((c - 1) & 0xffffu) && !said++)
+            cnio__warn("%s: host %s:%u, whose last update in place was interrupted, holds "
+                       "its column as of update %u, and host %s:%u as of update %u: "
+                       "restored from a backup of another time? (then what is not written "
+                       "now stays a mix of the two: restore every host from one backup, or "
+                       "copy it again)", obj->path, h->name, h->port, h->updates,
+                       obj->hosts[clean].name, obj->hosts[clean].port, c);
+    }
     if (last >= 0) {
         obj->updates_next = (obj->hosts[last].updates + 1) & 0xffffu;
         obj->updates_ready = 1;
@@ -100,6 +120,8 @@ int cnio__cl_check_complete(struct cnio_obj *obj)
      * is neither, both hosts' objects changed and said complete. */
     uint32_t refuse = cc_in_place(obj) ? CNIO_OBJ_TORN : CNIO_OBJ_INCOMPLETE;
 
+    if (obj->torn_inplace)   /* (cnio__cl_commit_under_way: apart by a live update) */
+        refuse &= ~CNIO_OBJ_TORN;
     if ((obj->oflags & CNIO_WIRE_O_WRITE) && !cc_in_place(obj))
         return 0;
     for (int j = 0; j < obj->nhosts; j++) {
@@ -132,12 +154,13 @@ int cnio__cl_check_complete(struct cnio_obj *obj)
     return 0;
 }
 
-int cnio__cl_commit_under_way(const struct cnio_obj *obj)
+int cnio__cl_commit_under_way(struct cnio_obj *obj)
 {
     uint32_t gen0 = cc_info(obj, 0).gen, state = 0, live = CNIO_OBJ_LIVE_KNOWN;
     int n = obj->nhosts, ret, moved = 0;
     struct cnio__cl_stat *s;
 
+    obj->torn_inplace = 0;
     if ((obj->oflags & CNIO_WIRE_O_WRITE) && !cc_in_place(obj))
         return 0;
     for (int j = 0; j < n; j++) {
@@ -172,6 +195,16 @@ int cnio__cl_commit_under_way(const struct cnio_obj *obj)
     if (moved) {
         free(s);
         return 1;
+    }
+    /* Generations apart, and a live writer in place on a host, nothing interrupted or
+     * staged: its update's count, closed on some hosts and not yet on the others (two
+     * writers at once, one still open there; doc/protocol.md, "Update counts"). The read
+     * is one MPI-IO allows beside a writer, old and new bytes mixed, as before counts. */
+    obj->torn_inplace = ret && (state & CNIO_OBJ_INPLACE) &&
+                        !(state & (CNIO_OBJ_STAGED | CNIO_OBJ_DIRTY | CNIO_OBJ_PENDING));
+    if (obj->torn_inplace) {
+        free(s);
+        return 0;
     }
     if (ret)
         cnio__cl_stat_live(s, n, &live);

@@ -102,6 +102,9 @@ struct cnio_obj {
                                        once updates_ready (its open checked: until then a
                                        close records each host's count as it was) */
     int updates_ready;
+    int torn_inplace;               /* its hosts' generations were apart, beside a live
+                                       writer in place: a reader reads (the STATs of
+                                       cnio__cl_commit_under_way said so) */
     int interrupted_said;           /* a host said I_INTERRUPTED at its open: warned */
     uint64_t writes;                /* cnio__obj_writex calls with ranges (atomic) */
 };
@@ -227,8 +230,10 @@ int cnio__cl_check_complete(struct cnio_obj *obj);
  * the object (I_PENDING, which OPEN's reply does not say), which may be the one
  * committing: where every server announces CNIO_WIRE_CAP_LIVE, only one that a live
  * writer holds (I_LIVE). Also 1 when it finished a commit that stopped (open again).
- * 0 otherwise, or when a STAT fails. */
-int cnio__cl_commit_under_way(const struct cnio_obj *obj);
+ * 0 otherwise, or when a STAT fails; 0 with obj->torn_inplace set when a host says a live
+ * writer in place holds it and none marks an interrupted or staged version (the counts
+ * of a live update in place, apart: cnio__cl_check_complete then lets a reader read). */
+int cnio__cl_commit_under_way(struct cnio_obj *obj);
 /*
  * Finishes a commit that reached column 0's host and stopped before it reached others
  * (doc/protocol.md, "Finishing a commit"): s[0..n) are the STATs of name on the object's

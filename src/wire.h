@@ -282,8 +282,10 @@ struct cnio_wire_info {
 #define CNIO_WIRE_I_INPLACE 0x100u /* STAT or LIST with CNIO_WIRE_F_INPLACE, of an object
                                     (not I_STAGED): a live handle writes it in place (an
                                     update under way, so I_DIRTY is not said; a reader may
-                                    see old and new bytes mixed). Only ever sent to a client
-                                    that asked: older ones refuse unknown bits */
+                                    see old and new bytes mixed); OPEN in place with
+                                    CNIO_WIRE_F_UPDATES: other live handles did when it
+                                    opened. Only ever sent to a client that asked: older
+                                    ones refuse unknown bits */
 #define CNIO_WIRE_I_INTERRUPTED 0x200u /* OPEN with CNIO_WIRE_F_PRIOR of a writer in place:
                                     the object was marked as an interrupted update (I_DIRTY,
                                     no live writer) when it opened it, so its clean close

@@ -216,6 +216,17 @@ int cnio__srv_store_writer_lost(struct cnio_srv_store *st, const char *name)
     return lost;
 }
 
+void cnio__srv_store_writer_updated(struct cnio_srv_store *st, const char *name)
+{
+    struct cnio_srv_writer *w;
+
+    pthread_mutex_lock(&st->lock);
+    w = *store_writer_find(st, name);
+    if (w)
+        w->updated = 1;
+    pthread_mutex_unlock(&st->lock);
+}
+
 int cnio__srv_store_writing(const struct cnio_srv_store *st, const char *name, int beneath)
 {
     size_t n = strlen(name);
@@ -242,6 +253,7 @@ int cnio__srv_store_written(struct cnio_srv_store *st, const char *name)
 int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
                          const struct cnio_srv_vouch *v, struct cnio_srv_meta *m)
 {
+    struct cnio_srv_writer *w;
     uint32_t want, updates;
     int ret;
 
@@ -260,6 +272,14 @@ int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
      * the others by its count (cnio__wire_gen) */
     updates = ret ? 0 : dirty || !v || v->updates == -2 ? m->updates
               : v->updates < 0 ? (m->updates + 1) & 0xffffu : (uint32_t)v->updates & 0xffffu;
+    /* another writer's update closed during this one (not the last there): counted even
+     * by a close that counts nothing (adopted, or an open that failed part-way), which
+     * left this host behind the hosts where that writer's close was the last */
+    if (!ret && !dirty && v && (w = *store_writer_find(st, name)) && w->updated) {
+        if (updates == m->updates)
+            updates = (m->updates + 1) & 0xffffu;
+        w->updated = 0;
+    }
     if (!ret && (m->flags != want || m->updates != updates)) {
         m->flags = want;
         m->updates = updates;

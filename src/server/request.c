@@ -328,7 +328,7 @@ static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
     struct cnio_srv_meta want, m;
     struct stat sb;
     uint64_t stage = 0, joined = 0;
-    int fd, created, writer = 0, interrupted = 0, ret;
+    int fd, created, writer = 0, interrupted = 0, others = 0, ret;
 
     memset(&want, 0, sizeof(want));
     want.layout.unit = o.stripe_unit;
@@ -362,8 +362,8 @@ static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
     }
     if (!ret && !stage && !joined && (o.flags & CNIO_WIRE_O_WRITE)) {
         /* marked by an update no live writer holds: one that was interrupted */
-        interrupted = (m.flags & CNIO_SRV_META_DIRTY) &&
-                      !cnio__srv_store_written(&c->srv->store, name);
+        others = cnio__srv_store_written(&c->srv->store, name);
+        interrupted = (m.flags & CNIO_SRV_META_DIRTY) && !others;
         ret = req_sums_probe(c, name, &m, fd);
         if (!ret)
             ret = cnio__srv_open_dirty(c, name, &m);
@@ -386,6 +386,9 @@ static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
             info.flags &= ~CNIO_WIRE_I_DIRTY;   /* this writer's own mark */
             if (interrupted && (h->flags & CNIO_WIRE_F_PRIOR))
                 info.flags |= CNIO_WIRE_I_INTERRUPTED;
+            /* other writers in place hold it: this host's update count may lag */
+            if (others && writer && (h->flags & CNIO_WIRE_F_UPDATES))
+                info.flags |= CNIO_WIRE_I_INPLACE;
         }
         if (ret) {
             if (writer)

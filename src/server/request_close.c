@@ -205,6 +205,11 @@ static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *
             ret = cnio__srv_store_mark(&c->srv->store, hd->name, 0, &v, &m);
         if (!ret)
             hd->meta = m;
+    } else if (hd->writer && !hd->adopted &&
+               (!(h->flags & CNIO_WIRE_F_UPDATES) || h->offset != hd->meta.updates)) {
+        /* a clean close that counts an update (not an open that failed part-way, which
+         * names the count as it was), not the last: the last one's counts it */
+        cnio__srv_store_writer_updated(&c->srv->store, hd->name);
     }
     /* (a joiner told its creator went wrote all it meant to: the instance it leaves may
      * be resumed, cnio_resume) */

@@ -47,6 +47,8 @@ struct cnio_srv_writer {
     int count;
     int lost;       /* one went without a clean CLOSE while others wrote: the update may
                        be torn, and the last one's clean close leaves DIRTY */
+    int updated;    /* one closed cleanly while others still wrote: the last one's clean
+                       close counts an update whatever it asks (cnio__srv_store_mark) */
     char name[];
 };
 
@@ -205,6 +207,9 @@ int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delt
 void cnio__srv_store_writer_gone(struct cnio_srv_store *st, const char *name, int clean);
 /* 1 when a writer of name went without a clean CLOSE while the live ones wrote. */
 int cnio__srv_store_writer_lost(struct cnio_srv_store *st, const char *name);
+/* A writer in place of name closed cleanly, not the last: its update is counted by the
+ * last one's clean close (cnio__srv_store_mark), even one that would count nothing. */
+void cnio__srv_store_writer_updated(struct cnio_srv_store *st, const char *name);
 /* 1 when name (beneath: or a name beneath it, name/...) has live in-place writers, else 0
  * (store lock held). */
 int cnio__srv_store_writing(const struct cnio_srv_store *st, const char *name, int beneath);

@@ -1199,6 +1199,29 @@ START_TEST(test_inplace_updates)
     ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
     ck_assert_int_eq(st_stat(&a, "up", &info), 0);
     ck_assert_uint_eq(info.gen, cnio__wire_gen(83, 8));
+    /* two writers at once: the second is told the first holds it (I_INPLACE); the
+     * first's clean close, not the last, is counted by the last one's even when that
+     * one names the count as it was (an open that failed part-way closes so) */
+    a.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(open_at(&a, "up", W, 0, &ha, &info, &roff), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_INPLACE, 0);
+    ck_assert_uint_eq(roff, 8);
+    b.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(open_at(&b, "up", W, 0, &hb, &info, NULL), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_INPLACE, CNIO_WIRE_I_INPLACE);
+    a.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 9, NULL, 0, NULL, NULL, 0), 0);
+    b.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_CLOSE, hb, 8, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "up", &info), 0);
+    ck_assert_uint_eq(info.gen, cnio__wire_gen(83, 9));
+    /* ... and a close that names the count as it was, alone, counts nothing */
+    a.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(open_at(&a, "up", W, 0, &ha, NULL, NULL), 0);
+    a.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 9, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "up", &info), 0);
+    ck_assert_uint_eq(info.gen, cnio__wire_gen(83, 9));
     /* a fresh copy is a new generation, never updated */
     ck_assert_int_eq(open_at(&a, "up", STAGE | CNIO_WIRE_O_TRUNC, 85, &ha, NULL, NULL), 0);
     ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, ha, 0, NULL, 0, NULL, NULL, 0), 0);
