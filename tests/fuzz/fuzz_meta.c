@@ -82,25 +82,21 @@ static int fz_meta_same(const struct cnio_srv_meta *a, const struct cnio_srv_met
 {
     return a->layout.unit == b->layout.unit && a->layout.count == b->layout.count &&
            a->index == b->index && a->flags == b->flags && a->size == b->size &&
-           a->gen == b->gen && a->seq == b->seq && a->mode == b->mode;
+           a->gen == b->gen && a->seq == b->seq && a->mode == b->mode &&
+           a->updates == b->updates;
 }
 
 static void fz_meta_sane(const struct cnio_srv_meta *m)
 {
     FZ_CHECK(!cnio__layout_check(&m->layout) && m->index < m->layout.count);
-    FZ_CHECK(m->size < (1ull << 62) && m->mode <= 0xffffu);
+    FZ_CHECK(m->size < (1ull << 62) && m->mode <= 0xffffu && m->updates <= 0xffffu);
 }
 
-/* The input d (n bytes) against the encoding e of what it decoded to: equal, but for
- * the high half of the mode word (56..59), which decode ignores, and the CRC at 60. */
+/* The input d (n bytes) against the encoding e of what it decoded to: equal (the mode
+ * word's high half is the update count, kept). */
 static void fz_same_bytes(const uint8_t *d, const uint8_t *e, size_t n)
 {
-    if (d[58] == 0 && d[59] == 0) {
-        FZ_CHECK(!memcmp(d, e, n));
-        return;
-    }
-    FZ_CHECK(!memcmp(d, e, 58) && e[58] == 0 && e[59] == 0);
-    FZ_CHECK(!memcmp(d + CNIO_SRV_META_SIZE, e + CNIO_SRV_META_SIZE, n - CNIO_SRV_META_SIZE));
+    FZ_CHECK(!memcmp(d, e, n));
 }
 
 static void fz_meta(const uint8_t *d, size_t n)
