@@ -227,9 +227,7 @@ int cnio__key_generate(const char *path)
     uint8_t raw[AUTH_GEN_BYTES];
     char text[2 * AUTH_GEN_BYTES + 1];
     char file[PATH_MAX];
-    int fd, ret;
-
-    int to_stdout = path && !strcmp(path, "-");
+    int fd, ret, to_stdout = path && !strcmp(path, "-");
 
     if (!to_stdout && cnio__key_path(path, file, sizeof(file)))
         return -CNIO_ERR_INVAL;
