@@ -196,12 +196,18 @@ int cnio__cl_commit_under_way(struct cnio_obj *obj)
         free(s);
         return 1;
     }
-    /* Generations apart, and a live writer in place on a host, nothing interrupted or
-     * staged: its update's count, closed on some hosts and not yet on the others (two
-     * writers at once, one still open there; doc/protocol.md, "Update counts"). The read
-     * is one MPI-IO allows beside a writer, old and new bytes mixed, as before counts. */
-    obj->torn_inplace = ret && (state & CNIO_OBJ_INPLACE) &&
+    /* A reader whose hosts' generations are one (its OPEN replies' offsets: the whole
+     * generation) but whose INFO gens are apart, beside a live writer in place, nothing
+     * interrupted or staged: that update's count, closed on some hosts and not yet on
+     * the others (two writers at once, one still open there; doc/protocol.md, "Update
+     * counts"). The read is one MPI-IO allows beside a writer, old and new bytes mixed.
+     * Never for a writer (its own handles say I_INPLACE), nor for columns of two
+     * objects (generations apart), nor for objects never staged (generation 0). */
+    obj->torn_inplace = ret && !(obj->oflags & CNIO_WIRE_O_WRITE) && obj->hosts[0].gen &&
+                        (state & CNIO_OBJ_INPLACE) &&
                         !(state & (CNIO_OBJ_STAGED | CNIO_OBJ_DIRTY | CNIO_OBJ_PENDING));
+    for (int j = 1; obj->torn_inplace && j < n; j++)
+        obj->torn_inplace = obj->hosts[j].gen == obj->hosts[0].gen;
     if (obj->torn_inplace) {
         free(s);
         return 0;
