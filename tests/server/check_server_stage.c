@@ -514,6 +514,21 @@ START_TEST(test_abort_broken_connection)
 }
 END_TEST
 
+/* Sessions a and b on server 0: a stages name as instance id (handle *ha), and b's
+ * own staging open of it joins that instance (handle *hb), as PnetCDF's second handle
+ * does. */
+static void stage_and_join(const char *name, uint64_t id, struct st_conn *a,
+                           struct st_conn *b, uint64_t *ha, uint64_t *hb)
+{
+    struct cnio_wire_info info;
+
+    st_session(&st_fx, 0, a);
+    st_session(&st_fx, 0, b);
+    ck_assert_int_eq(open_at(a, name, STAGE, id, ha, NULL, NULL), 0);
+    ck_assert_int_eq(open_at(b, name, STAGE, id + 1, hb, &info, NULL), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_JOINED, CNIO_WIRE_I_JOINED);
+}
+
 /* The size a handle that joined an instance sets last is the object's (PnetCDF's second
  * handle, with MPI_MODE_CREATE): the commit took its creator's own (3000 bytes, 1000 of
  * them data and the rest zeros, exit 0), and the joiner's SETSIZE wrote metadata for
@@ -526,11 +541,7 @@ START_TEST(test_join_sets_size)
     uint64_t ha, hb;
 
     fx_fill(data, sizeof(data), 12);
-    st_session(&st_fx, 0, &a);
-    st_session(&st_fx, 0, &b);
-    ck_assert_int_eq(open_at(&a, "js", STAGE, 61, &ha, NULL, NULL), 0);
-    ck_assert_int_eq(open_at(&b, "js", STAGE, 62, &hb, &info, NULL), 0);
-    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_JOINED, CNIO_WIRE_I_JOINED);
+    stage_and_join("js", 61, &a, &b, &ha, &hb);
     ck_assert_int_eq(st_write(&a, ha, 0, data, sizeof(data)), 0);
     ck_assert_int_eq(st_call(&a, CNIO_WIRE_SETSIZE, ha, 3000, NULL, 0, NULL, NULL, 0), 0);
     ck_assert_int_eq(st_call(&b, CNIO_WIRE_SETSIZE, hb, 1000, NULL, 0, NULL, NULL, 0), 0);
@@ -560,11 +571,7 @@ START_TEST(test_join_lost_refused)
     uint64_t ha, hb;
 
     fx_fill(data, sizeof(data), 14);
-    st_session(&st_fx, 0, &a);
-    st_session(&st_fx, 0, &b);
-    ck_assert_int_eq(open_at(&a, "jl", STAGE, 71, &ha, NULL, NULL), 0);
-    ck_assert_int_eq(open_at(&b, "jl", STAGE, 72, &hb, &info, NULL), 0);
-    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_JOINED, CNIO_WIRE_I_JOINED);
+    stage_and_join("jl", 71, &a, &b, &ha, &hb);
     ck_assert_int_eq(st_write(&a, ha, 0, data, sizeof(data)), 0);
     ck_assert_int_eq(st_write(&b, hb, 1000, data, 500), 0);
     st_close(&b);   /* its connection lost, no CLOSE */
@@ -641,11 +648,7 @@ START_TEST(test_join_adopted_counts_nothing)
     uint64_t ha, hb;
 
     fx_fill(data, sizeof(data), 12);
-    st_session(&st_fx, 0, &a);
-    st_session(&st_fx, 0, &b);
-    ck_assert_int_eq(open_at(&a, "ad", STAGE, 61, &ha, NULL, NULL), 0);
-    ck_assert_int_eq(open_at(&b, "ad", STAGE, 62, &hb, &info, NULL), 0);
-    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_JOINED, CNIO_WIRE_I_JOINED);
+    stage_and_join("ad", 61, &a, &b, &ha, &hb);
     ck_assert_int_eq(st_write(&a, ha, 0, data, 1000), 0);
     ck_assert_int_eq(st_write(&b, hb, 1000, data + 1000, 1000), 0);
     ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, ha, 5, NULL, 0, NULL, NULL, 0), 0);
