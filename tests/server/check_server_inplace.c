@@ -1,0 +1,256 @@
+/*
+ * check_server_inplace.c - cnio-server's updates in place over raw frames: the dirty
+ * mark a writer in place leaves until its clean close (STAT I_DIRTY, a read-only OPEN
+ * refused), writers that go without closing, the update counts mixed into an object's
+ * generation (CNIO_WIRE_CAP_UPDATES), and what readers and writers beside a live update
+ * are told. Commits of staged instances are check_server_commit.c's.
+ */
+#include "committest.h"
+
+#include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+START_TEST(test_dirty_in_place)
+{
+    static uint8_t data[2000];
+    struct cnio_wire_info info;
+    struct st_conn c, c2;
+    uint64_t h;
+
+    fx_fill(data, sizeof(data), 7);
+    st_session(&st_fx, 0, &c);
+    st_session(&st_fx, 0, &c2);
+    ck_assert_int_eq(open_at(&c, "d", CNIO_WIRE_O_CREATE | W, 0, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_stat(&c2, "d", &info), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_DIRTY, 0);   /* a live writer */
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&c2, "d", &info), 0);
+    ck_assert_uint_eq(info.flags, 0);
+    /* a writer that goes away without CLOSE leaves the mark */
+    ck_assert_int_eq(open_at(&c, "d", W, 0, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, 10), 0);
+    st_close(&c);
+    ck_assert_int_eq(st_call(&c2, CNIO_WIRE_PING, 0, 0, NULL, 0, NULL, NULL, 0), 0);
+    for (int i = 0; i < 1000; i++) {   /* the server notices the close (bounded) */
+        ck_assert_int_eq(st_stat(&c2, "d", &info), 0);
+        if (info.flags & CNIO_WIRE_I_DIRTY)
+            break;
+        usleep(10000);
+    }
+    ck_assert_uint_eq(info.flags, CNIO_WIRE_I_DIRTY);
+    ck_assert_int_eq(open_at(&c2, "d", 0, 0, NULL, NULL, NULL), -CNIO_ERR_INCOMPLETE);
+    /* a clean open-for-write and close repairs it */
+    ck_assert_int_eq(open_at(&c2, "d", W, 0, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_call(&c2, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&c2, "d", &info), 0);
+    ck_assert_uint_eq(info.flags, 0);
+    read_back(&c2, "d", data, sizeof(data));
+    /* an object removed while a writer has it open in place: that writer's close says
+     * so (NOENT), or succeeds when it asks (F_GONE); either way its handle goes, and it
+     * does not vouch for another object made at the name meanwhile */
+    for (int gone_ok = 0; gone_ok < 2; gone_ok++) {
+        struct cnio_wire_hdr rh;
+        uint64_t h2;
+
+        ck_assert_int_eq(open_at(&c2, "d", W | CNIO_WIRE_O_CREATE, 0, &h, NULL, NULL), 0);
+        ck_assert_int_eq(st_write(&c2, h, 0, data, 10), 0);
+        ck_assert_int_eq(st_unlink(&c2, "d"), 0);
+        st_session(&st_fx, 0, &c);
+        ck_assert_int_eq(open_at(&c, "d", CNIO_WIRE_O_CREATE | W, 0, &h2, NULL, NULL), 0);
+        st_close(&c);   /* gone without CLOSE: the new object stays marked */
+        ck_assert_int_eq(st_write(&c2, h, 0, data, 10), 0);   /* it writes on */
+        for (int i = 0; i < 1000; i++) {   /* the server notices the close (bounded) */
+            ck_assert_int_eq(st_stat(&c2, "d", &info), 0);
+            if (info.flags & CNIO_WIRE_I_DIRTY)
+                break;
+            usleep(10000);
+        }
+        c2.flags = gone_ok ? CNIO_WIRE_F_GONE : 0;
+        ck_assert_int_eq(st_call(&c2, CNIO_WIRE_CLOSE, h, 0, NULL, 0, &rh, NULL, 0),
+                         gone_ok ? 0 : -CNIO_ERR_NOENT);
+        ck_assert_uint_eq(rh.flags & CNIO_WIRE_F_GONE, gone_ok ? CNIO_WIRE_F_GONE : 0);
+        ck_assert_int_eq(st_write(&c2, h, 0, data, 10), -CNIO_ERR_NOENT);   /* no handle */
+        ck_assert_int_eq(st_stat(&c2, "d", &info), 0);
+        ck_assert_uint_eq(info.flags, CNIO_WIRE_I_DIRTY);
+        ck_assert_int_eq(st_unlink(&c2, "d"), 0);
+    }
+    st_close(&c2);
+}
+END_TEST
+
+/*
+ * Two writers in place; one goes without closing it (killed mid-update: its connection
+ * lost), then the other closes cleanly: the object stays marked as an interrupted update
+ * (STAT I_DIRTY, a read-only OPEN refused), since the first may have written part of it.
+ * Before, the clean close cleared the mark, and the torn bytes read back as complete
+ * (helper-109's F1). A later writer's clean close takes it as it is, as documented.
+ */
+START_TEST(test_inplace_writer_lost)
+{
+    static uint8_t data[3000];
+    struct cnio_wire_info info;
+    struct st_conn a, b;
+    uint64_t ha, hb;
+
+    fx_fill(data, sizeof(data), 29);
+    st_session(&st_fx, 0, &a);
+    st_session(&st_fx, 0, &b);
+    ck_assert_int_eq(open_at(&a, "wl", STAGE, 81, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&a, ha, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    /* both close cleanly: clean */
+    ck_assert_int_eq(open_at(&a, "wl", W, 0, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(open_at(&b, "wl", W, 0, &hb, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&b, hb, 0, data, 100), 0);
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_CLOSE, hb, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "wl", &info), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_DIRTY, 0);
+    /* b goes without a CLOSE while a writes: a's clean close leaves the mark */
+    ck_assert_int_eq(open_at(&a, "wl", W, 0, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(open_at(&b, "wl", W, 0, &hb, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&b, hb, 1000, data, 700), 0);
+    st_close(&b);
+    st_session(&st_fx, 0, &b);
+    wait_released(&a, hb);
+    ck_assert_int_eq(st_write(&a, ha, 0, data, 10), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "wl", &info), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_DIRTY, CNIO_WIRE_I_DIRTY);
+    ck_assert_int_eq(open_at(&a, "wl", 0, 0, NULL, NULL, NULL), -CNIO_ERR_INCOMPLETE);
+    /* the next update, whole, takes it as it is; its writer is told so when it asks
+     * (F_PRIOR: I_INTERRUPTED), a second writer beside it is not (that mark is the
+     * live update's) */
+    a.flags = CNIO_WIRE_F_PRIOR;
+    ck_assert_int_eq(open_at(&a, "wl", W, 0, &ha, &info, NULL), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_INTERRUPTED, CNIO_WIRE_I_INTERRUPTED);
+    b.flags = CNIO_WIRE_F_PRIOR;
+    ck_assert_int_eq(open_at(&b, "wl", W, 0, &hb, &info, NULL), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_INTERRUPTED, 0);
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_CLOSE, hb, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "wl", &info), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_DIRTY, 0);
+    ck_assert_int_eq(st_unlink(&a, "wl"), 0);
+    st_close(&a);
+    st_close(&b);
+}
+END_TEST
+
+/* Each update in place counts on the host (CNIO_WIRE_CAP_UPDATES), and the count is
+ * mixed into the gen of its info blocks: a column restored from a backup taken before
+ * an update is told from the others (helper-105's F1). */
+START_TEST(test_inplace_updates)
+{
+    static uint8_t data[3000];
+    struct cnio_wire_info info, was;
+    struct st_conn a, b;
+    uint64_t ha, hb, roff, gen;
+
+    fx_fill(data, sizeof(data), 31);
+    st_session(&st_fx, 0, &a);
+    st_session(&st_fx, 0, &b);
+    ck_assert_uint_eq(a.ch.caps & CNIO_WIRE_CAP_UPDATES, CNIO_WIRE_CAP_UPDATES);
+    ck_assert_int_eq(open_at(&a, "up", STAGE, 83, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&a, ha, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "up", &was), 0);
+    ck_assert_uint_eq(was.gen, 83);   /* never updated: the generation as it was */
+    /* a writer in place is told the count (0), and its clean close counts one */
+    a.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(open_at(&a, "up", W, 0, &ha, &info, &roff), 0);
+    ck_assert_uint_eq(roff, 0);
+    ck_assert_uint_eq(info.gen, 83);
+    ck_assert_int_eq(st_write(&a, ha, 0, data, 100), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "up", &info), 0);
+    ck_assert_uint_eq(info.gen, cnio__wire_gen(83, 1));
+    ck_assert_uint_ne(info.gen, was.gen);
+    ck_assert_uint_eq(cnio__wire_gen_base(info.gen, 1), 83);
+    /* the count a CLOSE with F_UPDATES names, at the last writer's clean close only */
+    a.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(open_at(&a, "up", W, 0, &ha, NULL, &roff), 0);
+    ck_assert_uint_eq(roff, 1);
+    ck_assert_int_eq(open_at(&b, "up", W, 0, &hb, NULL, NULL), 0);
+    a.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 9, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "up", &info), 0);
+    ck_assert_uint_eq(info.gen, cnio__wire_gen(83, 1));   /* b still writes */
+    b.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_CLOSE, hb, 7, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "up", &info), 0);
+    ck_assert_uint_eq(info.gen, cnio__wire_gen(83, 7));
+    /* a count past 16 bits is refused, the handle kept and the object still marked */
+    ck_assert_int_eq(open_at(&a, "up", W, 0, &ha, NULL, NULL), 0);
+    a.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0x10000, NULL, 0, NULL, NULL, 0),
+                     -CNIO_ERR_INVAL);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "up", &info), 0);
+    ck_assert_uint_eq(info.gen, cnio__wire_gen(83, 8));
+    /* a reader is not a writer: its close counts nothing */
+    ck_assert_int_eq(open_at(&a, "up", 0, 0, &ha, NULL, &gen), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "up", &info), 0);
+    ck_assert_uint_eq(info.gen, cnio__wire_gen(83, 8));
+    /* two writers at once: the second is told the first holds it (I_INPLACE); the
+     * first's clean close, not the last, is counted by the last one's even when that
+     * one names the count as it was (an open that failed part-way closes so) */
+    a.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(open_at(&a, "up", W, 0, &ha, &info, &roff), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_INPLACE, 0);
+    ck_assert_uint_eq(roff, 8);
+    b.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(open_at(&b, "up", W, 0, &hb, &info, NULL), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_INPLACE, CNIO_WIRE_I_INPLACE);
+    a.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 9, NULL, 0, NULL, NULL, 0), 0);
+    b.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_CLOSE, hb, 8, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "up", &info), 0);
+    ck_assert_uint_eq(info.gen, cnio__wire_gen(83, 9));
+    /* ... and a close that names the count as it was, alone, counts nothing */
+    a.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(open_at(&a, "up", W, 0, &ha, NULL, NULL), 0);
+    a.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 9, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "up", &info), 0);
+    ck_assert_uint_eq(info.gen, cnio__wire_gen(83, 9));
+    /* a fresh copy is a new generation, never updated */
+    ck_assert_int_eq(open_at(&a, "up", STAGE | CNIO_WIRE_O_TRUNC, 85, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "up", &info), 0);
+    ck_assert_uint_eq(info.gen, 85);
+    ck_assert_int_eq(st_unlink(&a, "up"), 0);
+    st_close(&a);
+    st_close(&b);
+}
+END_TEST
+
+static Suite *inplace_suite(void)
+{
+    Suite *s = suite_create("server_inplace");
+    TCase *tc = tcase_create("inplace");
+
+    tcase_add_checked_fixture(tc, st_setup, st_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_dirty_in_place);
+    tcase_add_test(tc, test_inplace_writer_lost);
+    tcase_add_test(tc, test_inplace_updates);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return fx_run(inplace_suite());
+}
