@@ -163,9 +163,10 @@ static struct cnio_srv_writer **store_writer_find(struct cnio_srv_store *st, con
 }
 
 /* Adds delta to the live in-place writers of name, one of which, with lost, went without
- * a clean CLOSE while others still wrote (cnio__srv_store_writer_gone): their count
- * after, in one hold of the store lock. */
-static int store_writer_add(struct cnio_srv_store *st, const char *name, int delta, int lost)
+ * a clean CLOSE while others still wrote, and with closing, had begun its CLOSE
+ * (cnio__srv_store_writer_gone): their count after, in one hold of the store lock. */
+static int store_writer_add(struct cnio_srv_store *st, const char *name, int delta, int lost,
+                            int closing)
 {
     struct cnio_srv_writer **pp, *w;
     int n = 0;
@@ -182,6 +183,7 @@ static int store_writer_add(struct cnio_srv_store *st, const char *name, int del
 
         w->lost |= lost && was > 1;
         w->count += delta;
+        w->closing -= closing;
         n = w->count;
         if (n <= 0) {
             *pp = w->next;
@@ -196,12 +198,28 @@ static int store_writer_add(struct cnio_srv_store *st, const char *name, int del
 
 int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delta)
 {
-    return store_writer_add(st, name, delta, 0);
+    return store_writer_add(st, name, delta, 0, 0);
 }
 
-void cnio__srv_store_writer_gone(struct cnio_srv_store *st, const char *name, int clean)
+int cnio__srv_store_writer_closing(struct cnio_srv_store *st, const char *name)
 {
-    store_writer_add(st, name, -1, !clean);
+    struct cnio_srv_writer *w;
+    int last = 0;
+
+    pthread_mutex_lock(&st->lock);
+    w = *store_writer_find(st, name);
+    if (w) {
+        w->closing++;
+        last = w->closing >= w->count;
+    }
+    pthread_mutex_unlock(&st->lock);
+    return last;
+}
+
+void cnio__srv_store_writer_gone(struct cnio_srv_store *st, const char *name, int clean,
+                                 int closing)
+{
+    store_writer_add(st, name, -1, !clean, closing);
 }
 
 int cnio__srv_store_writer_lost(struct cnio_srv_store *st, const char *name)
@@ -261,6 +279,16 @@ int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
     ret = cnio__srv_store_meta_get(st, name, m);
     if (ret == 1)
         ret = -CNIO_ERR_NOENT;
+    /* a writer that opened after this clear's was found the last: the mark is its
+     * update's now, and its close counts this one too (as a close not the last does,
+     * cnio__srv_req_close: not an adopted joiner's, nor one naming the count as it was) */
+    w = dirty ? NULL : *store_writer_find(st, name);
+    if (!ret && w && w->count > w->closing) {
+        w->updated |= v && v->updates != -2 &&
+                      (v->updates < 0 || (uint32_t)v->updates != m->updates);
+        pthread_mutex_unlock(&st->lock);
+        return 0;
+    }
     /* a writer in place may change the data file's length: its metadata no longer
      * vouches for it (CNIO_SRV_META_SIZED) until the last one's clean close can */
     want = dirty ? (m->flags | CNIO_SRV_META_DIRTY) & ~CNIO_SRV_META_SIZED

@@ -77,7 +77,7 @@ static void handles_free(struct cnio_srv_handles *t, struct cnio_srv_handle *h)
     /* a writer gone without a clean CLOSE may have written part of an update: the other
      * writers' close leaves the object marked, and an instance it joined is not committed */
     if (h->writer)
-        cnio__srv_store_writer_gone(h->store, h->name, h->closed);
+        cnio__srv_store_writer_gone(h->store, h->name, h->closed, h->closing);
     if (h->joined && !h->closed && h->store &&
         cnio__srv_stage_idx_torn(h->store, h->joined, 1))
         cnio__warn("%s: a writer that joined its upload went without closing it: what it "

@@ -363,7 +363,8 @@ static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
     if (!ret && !stage && !joined && (o.flags & CNIO_WIRE_O_WRITE)) {
         /* marked by an update no live writer holds: one that was interrupted */
         others = cnio__srv_store_written(&c->srv->store, name);
-        interrupted = (m.flags & CNIO_SRV_META_DIRTY) && !others;
+        interrupted = (m.flags & CNIO_SRV_META_DIRTY) && !others &&
+                      cnio__srv_store_interrupted(&c->srv->store, name);
         ret = req_sums_probe(c, name, &m, fd);
         if (!ret)
             ret = cnio__srv_open_dirty(c, name, &m);

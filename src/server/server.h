@@ -110,6 +110,7 @@ struct cnio_srv_handle {
     int adopted;                /* a writer since the commit of the instance it joined
                                    (cnio__srv_handles_adopt): its close counts no update */
     int closed;                 /* its CLOSE succeeded: its going is no crash (lock) */
+    int closing;                /* a writer whose CLOSE began (cnio__srv_store_writer_closing) */
     uint64_t joined;            /* the staged instance it joined (another handle commits
                                    it), or 0 (table lock) */
     int stage_saved;            /* its instance's ID.meta was written for its size (lock) */

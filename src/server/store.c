@@ -555,11 +555,30 @@ static int store_info_sb(struct cnio_srv_store *st, const char *name, const stru
     return 0;
 }
 
+int cnio__srv_store_interrupted(struct cnio_srv_store *st, const char *name)
+{
+    struct cnio_srv_meta m;
+    int ret;
+
+    /* The mark and the writers as of one moment: a writer registers before it marks
+     * (cnio__srv_open_dirty), and its clean close clears the mark (cnio__srv_store_mark)
+     * before it leaves the writers (cnio__srv_req_close), each under the store lock. A
+     * mark read before such a close, and the writers looked at after it, told a reader
+     * "an update in place was interrupted" about 1 download in 50 beside a writer that
+     * opened and closed in a loop. */
+    pthread_mutex_lock(&st->lock);
+    ret = cnio__srv_store_writing(st, name, 0) ? 0 : cnio__srv_store_meta_get(st, name, &m);
+    pthread_mutex_unlock(&st->lock);
+    if (ret == 1)   /* no metadata now: removed, or replaced by one without */
+        return 0;
+    return ret < 0 || (m.flags & CNIO_SRV_META_DIRTY);
+}
+
 void cnio__srv_store_adjust(struct cnio_srv_store *st, const char *name,
                             struct cnio_wire_info *i)
 {
-    if ((i->flags & CNIO_WIRE_I_DIRTY) && cnio__srv_store_written(st, name))
-        i->flags &= ~CNIO_WIRE_I_DIRTY;   /* a writer has it open: in progress */
+    if ((i->flags & CNIO_WIRE_I_DIRTY) && !cnio__srv_store_interrupted(st, name))
+        i->flags &= ~CNIO_WIRE_I_DIRTY;   /* a writer has it open (in progress), or closed it */
 }
 
 void cnio__srv_store_inplace(struct cnio_srv_store *st, const char *name,

@@ -49,6 +49,8 @@ struct cnio_srv_writer {
                        be torn, and the last one's clean close leaves DIRTY */
     int updated;    /* one closed cleanly while others still wrote: the last one's clean
                        close counts an update whatever it asks (cnio__srv_store_mark) */
+    int closing;    /* of count, those whose CLOSE has begun (cnio__srv_store_writer_closing):
+                       the others are live, and the last to begin is the last writer */
     char name[];
 };
 
@@ -170,7 +172,13 @@ int cnio__srv_meta_decode(const uint8_t *in, size_t len, struct cnio_srv_meta *m
 /* Fills i from metadata m and the data file's stat (flags plus what m's flags mean). */
 void cnio__srv_store_fill(const struct cnio_srv_meta *m, const struct stat *sb, uint32_t flags,
                           struct cnio_wire_info *i);
-/* Clears I_DIRTY in i when a live handle writes name in place (the update is under way). */
+/* Whether name is marked by an update in place that no live handle writes (one that was
+ * interrupted), the mark read again with the writers in one hold of the store lock: 1,
+ * or 0 (also when a writer holds it, or the name has no metadata now); 1 when the
+ * metadata cannot be read. */
+int cnio__srv_store_interrupted(struct cnio_srv_store *st, const char *name);
+/* Clears I_DIRTY in i unless name's update in place was interrupted (a live handle
+ * writes it, or its writer closed it since i was read): cnio__srv_store_interrupted. */
 void cnio__srv_store_adjust(struct cnio_srv_store *st, const char *name,
                             struct cnio_wire_info *i);
 /* Sets I_INPLACE in i, an object's (not a directory's, nor a staged instance's), when a
@@ -195,16 +203,24 @@ struct cnio_srv_vouch {
  * CNIO_SRV_META_SIZED; clearing it with v (else NULL) sets CNIO_SRV_META_SIZED again when
  * the metadata is still of v->gen and v->length is its column's extent of the size it
  * records (a size the MPI-IO close recorded, CNIO_WIRE_F_RECORD), and records v's update
- * count (CNIO_SRV_META updates). */
+ * count (CNIO_SRV_META updates). A clear while a writer is live (one that opened after
+ * the closing one was found the last) leaves the mark to that writer's close, which
+ * counts this update too: 0, m as it is. */
 int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
                          const struct cnio_srv_vouch *v, struct cnio_srv_meta *m);
 /* Adds delta to the live in-place writers of name; returns their count after. */
 int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delta);
-/* One in-place writer of name goes (its handle freed): clean, after a CLOSE that
- * succeeded; otherwise (its connection lost, a CLOSE that failed) while others still
- * write, the update is taken as torn: cnio__srv_store_writer_lost says so until the last
- * of them goes. */
-void cnio__srv_store_writer_gone(struct cnio_srv_store *st, const char *name, int clean);
+/* One in-place writer of name begins its CLOSE: 1 when no other is live (none that has
+ * not begun its own), so that it is the last writer of this update, else 0. Each writer
+ * asks once; two closing at once cannot both find the other live (both did, neither
+ * cleared the mark, and a clean update read as interrupted). */
+int cnio__srv_store_writer_closing(struct cnio_srv_store *st, const char *name);
+/* One in-place writer of name goes (its handle freed), closing when it had begun its
+ * CLOSE: clean, after a CLOSE that succeeded; otherwise (its connection lost, a CLOSE
+ * that failed) while others still write, the update is taken as torn:
+ * cnio__srv_store_writer_lost says so until the last of them goes. */
+void cnio__srv_store_writer_gone(struct cnio_srv_store *st, const char *name, int clean,
+                                 int closing);
 /* 1 when a writer of name went without a clean CLOSE while the live ones wrote. */
 int cnio__srv_store_writer_lost(struct cnio_srv_store *st, const char *name);
 /* A writer in place of name closed cleanly, not the last: its update is counted by the
