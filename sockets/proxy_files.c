@@ -63,13 +63,16 @@ static int files_clear_path(const char *path, const struct sockaddr_un *a)
     return 0;
 }
 
-/* Removes PATH.down, the shims' mark that the proxy at path was lost (sockets/shim.c):
- * a proxy serving there again, or gone for good, leaves none behind. */
+/* Removes PATH.down, the shims' mark that the proxy at path was lost (sockets/shim_down.c),
+ * and its stand-in in the run directory (cnio__sk_down_alt): a proxy serving there again,
+ * or gone for good, leaves none behind. */
 static void files_down_clear(const char *path)
 {
     char down[PATH_MAX];
 
     if (snprintf(down, sizeof(down), "%s.down", path) < (int)sizeof(down))
+        unlink(down);
+    if (cnio__sk_down_alt(down, sizeof(down), path) == 0)
         unlink(down);
 }
 

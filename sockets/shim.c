@@ -162,36 +162,67 @@ static int shim_can_say(void)
             ss.ss_family != AF_INET6);
 }
 
+/* Appends ": no directory DIR" when the directory of the proxy's socket path does not
+ * exist (a typo in a path given by hand): the line then says what to fix. */
+static __attribute__((noinline)) void shim_cat_nodir(char *msg, size_t cap, size_t *len)
+{
+    char dir[sizeof(shim_addr.sun_path)];
+    const char *slash = strrchr(shim_addr.sun_path, '/');
+    size_t k = slash ? (size_t)(slash - shim_addr.sun_path) : 0;
+    struct stat sb;
+
+    if (!k)
+        return;
+    memcpy(dir, shim_addr.sun_path, k);
+    dir[k] = '\0';
+    if (stat(dir, &sb) < 0 && (errno == ENOENT || errno == ENOTDIR)) {
+        shim_cat(msg, cap, len, ": no directory ");
+        shim_cat(msg, cap, len, dir);
+    }
+}
+
+/* The line that the proxy is lost (what: why, e: errno), once for the job (first 1) or
+ * by each process (first 2: no mark could be made). Kept out of shim_proxy_failed's
+ * frame, so that its buffers and shim_down_first's are not on the stack together. */
+static __attribute__((noinline)) void shim_say_lost(const char *what, int e, int first)
+{
+    const char *desc = strerrordesc_np(e);   /* untranslated: no locale, no malloc */
+    char msg[384];
+    size_t n = 0;
+
+    shim_cat(msg, sizeof(msg), &n, "cnio-sockets[");
+    shim_cat_num(msg, sizeof(msg), &n, (long)getpid());
+    shim_cat(msg, sizeof(msg), &n, "]: proxy ");
+    shim_cat(msg, sizeof(msg), &n, what);
+    shim_cat(msg, sizeof(msg), &n, " (");
+    if (desc)
+        shim_cat(msg, sizeof(msg), &n, desc);
+    else
+        shim_cat_num(msg, sizeof(msg), &n, e);
+    if (e == ENOENT)
+        shim_cat_nodir(msg, sizeof(msg), &n);
+    shim_cat(msg, sizeof(msg), &n, "); passing everything to libc, the connect deadline kept ");
+    shim_cat(msg, sizeof(msg), &n, first == 1
+             ? "(said once for the job: its other processes say nothing)\n"
+             : "(said by each process of the job: no mark that it was told can be made "
+               "beside the socket nor in the run directory)\n");
+    (void)!cnio__sk_write_quiet(2, msg, n);
+}
+
 /* Said without stdio or strerror (neither async-signal-safe, and vfprintf alone takes
  * 1.7 KiB of stack): a connect in a signal handler may be where the proxy is lost. Said
- * at most once per job (shim_down_first), without SIGPIPE (cnio__sk_write_quiet). */
+ * at most once per job where a mark can be made (shim_down_first), else by each process
+ * of the job, and so said; without SIGPIPE (cnio__sk_write_quiet). */
 void shim_proxy_failed(const char *what)
 {
-    int e = errno;
+    int e = errno, first;
 
     __atomic_store_n(&shim_on, 0, __ATOMIC_RELEASE);
     SHIM_ADD(fallbacks, 1);
     /* (one that cannot say it leaves the job's one line to another process) */
     if (!__atomic_exchange_n(&shim_logged, 1, __ATOMIC_ACQ_REL) && shim_can_say() &&
-        shim_down_first(shim_addr.sun_path)) {
-        const char *desc = strerrordesc_np(e);   /* untranslated: no locale, no malloc */
-        char msg[256];
-        size_t n = 0;
-
-        shim_cat(msg, sizeof(msg), &n, "cnio-sockets[");
-        shim_cat_num(msg, sizeof(msg), &n, (long)getpid());
-        shim_cat(msg, sizeof(msg), &n, "]: proxy ");
-        shim_cat(msg, sizeof(msg), &n, what);
-        shim_cat(msg, sizeof(msg), &n, " (");
-        if (desc)
-            shim_cat(msg, sizeof(msg), &n, desc);
-        else
-            shim_cat_num(msg, sizeof(msg), &n, e);
-        shim_cat(msg, sizeof(msg), &n, "); passing everything to libc, the connect "
-                                        "deadline kept (said once for the job: its other "
-                                        "processes say nothing)\n");
-        (void)!cnio__sk_write_quiet(2, msg, n);
-    }
+        (first = shim_down_first()) != 0)
+        shim_say_lost(what, e, first);
     errno = e;
 }
 
@@ -353,12 +384,12 @@ __attribute__((constructor)) static void shim_load(void)
     shim_stderr_note();
     shim_init();
     if (shim_proxy_on()) {
-        shim_down_init();
+        shim_down_init(shim_addr.sun_path);
         /* a job told its proxy is lost goes on without it in each process it starts
          * later too, at once: not each waiting CNIO_SOCKETS_PROXY_TIMEOUT_MS for a proxy
          * that stopped answering (helper-110's 6: 3 s per process). A proxy that
          * listens on the socket again removes the mark. */
-        if (shim_down_told(shim_addr.sun_path)) {
+        if (shim_down_told()) {
             __atomic_store_n(&shim_on, 0, __ATOMIC_RELEASE);
             __atomic_store_n(&shim_logged, 1, __ATOMIC_RELEASE);
             SHIM_ADD(fallbacks, 1);
@@ -373,7 +404,7 @@ __attribute__((destructor)) static void shim_unload(void)
     const char *rank = getenv("OMPI_COMM_WORLD_RANK");
     int n;
 
-    shim_down_exit(shim_addr.sun_path);
+    shim_down_exit();
     if (!shim_conf.stats || !shim_can_say())
         return;
     n = snprintf(msg, sizeof(msg),

@@ -59,16 +59,19 @@ int shim_proxy_on(void);
 void shim_proxy_failed(const char *what);
 
 /* The mark that the job was told its proxy is lost (shim_down.c). shim_down_init, at
- * load: this process's top process, from CNIO_SOCKETS_TOP, else itself (then named there
- * for its children). shim_down_first: 1 when this process is the first of its job to
- * find the proxy at sock lost, and is to say so (async-signal-safe). shim_down_exit, at
- * exit: the top process removes a mark that names it. */
-void shim_down_init(void);
-/* 1 when the mark at sock names this process's job, whose top process still runs: the
- * job was told its proxy is lost (a process that starts later goes on without it). */
-int shim_down_told(const char *sock);
-int shim_down_first(const char *sock);
-void shim_down_exit(const char *sock);
+ * load: the mark's places for the proxy at sock (beside it, else in the run directory),
+ * and this process's top process, from CNIO_SOCKETS_TOP, else itself (then named there
+ * for its children). shim_down_first (async-signal-safe): 1 when this process is the
+ * first of its job to find the proxy lost, and is to say so, once for the job; 0 when
+ * the job was told; 2 when no mark can be made in either place, so that each process
+ * of the job says so. shim_down_exit, at exit: the top process removes a mark that
+ * names it. */
+void shim_down_init(const char *sock);
+/* 1 when a mark names this process's job, whose top process still runs: the job was
+ * told its proxy is lost (a process that starts later goes on without it). */
+int shim_down_told(void);
+int shim_down_first(void);
+void shim_down_exit(void);
 
 /*
  * One conversation with the proxy: a fresh connection (non-blocking, close-on-exec).

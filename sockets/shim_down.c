@@ -14,6 +14,13 @@
  * normally leaves none (in the run directory, or beside a socket path given by hand); a
  * proxy listening on SOCKET again removes it too, and a proxy's sweep a dead job's.
  *
+ * Where no mark can be made beside SOCKET (a path given by hand in a directory that does
+ * not exist, or that cannot be written), it goes into the run directory instead, as
+ * RUNDIR/lost-HASH.down (cnio__sk_down_alt: a name every process of the job computes from
+ * SOCKET and its environment), the directory made as `cnio run` makes it. Where neither
+ * can be made, each process that loses the proxy says so (shim_down_first: 2), and its
+ * line says that it is repeated, rather than claim once.
+ *
  * All that runs when the proxy is lost (shim_down_first) is async-signal-safe: a connect
  * in a signal handler may be where it is lost. A mark is written whole under a name of
  * this process's own and then linked into place, so no process reads half of one.
@@ -25,12 +32,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+/* The marks' paths fit this (a longer run directory: no mark there). */
+#define DOWN_MAX 256
 
 /* The top process of this process's job (shim_down_init). */
 static long down_top_pid;
 static unsigned long long down_top_start;
+/* The mark's two places, SOCKET.down and RUNDIR/lost-HASH.down ("": none), and the run
+ * directory, made when the second is used. */
+static char down_mark[2][DOWN_MAX];
+static char down_dir[DOWN_MAX];
 
 /* Appends n in decimal to s (cap bytes, kept NUL-terminated) at *len. */
 static void down_cat_num(char *s, size_t cap, size_t *len, unsigned long long n)
@@ -107,12 +122,30 @@ done:
     return v;
 }
 
-void shim_down_init(void)
+/* The mark's path (SOCKET.down) into path, with suffix sfx after it. */
+static void down_path(char *path, size_t cap, const char *sock, const char *sfx)
 {
-    const char *top = getenv("CNIO_SOCKETS_TOP");
-    char val[48];
     size_t n = 0;
 
+    down_cat(path, cap, &n, sock);
+    down_cat(path, cap, &n, ".down");
+    down_cat(path, cap, &n, sfx);
+}
+
+void shim_down_init(const char *sock)
+{
+    const char *top = getenv("CNIO_SOCKETS_TOP");
+    char val[48], *slash;
+    size_t n = 0;
+
+    down_path(down_mark[0], sizeof(down_mark[0]), sock, "");
+    if (cnio__sk_down_alt(down_mark[1], sizeof(down_mark[1]), sock) == 0 &&
+        (slash = strrchr(down_mark[1], '/')) != NULL && slash != down_mark[1]) {
+        memcpy(down_dir, down_mark[1], (size_t)(slash - down_mark[1]));
+        down_dir[slash - down_mark[1]] = '\0';
+    } else {
+        down_mark[1][0] = '\0';
+    }
     if (top && down_parse(top, ':', &down_top_pid, &down_top_start) == 0)
         return;
     down_top_pid = (long)getpid();
@@ -123,16 +156,6 @@ void shim_down_init(void)
     down_cat(val, sizeof(val), &n, ":");
     down_cat_num(val, sizeof(val), &n, down_top_start);
     setenv("CNIO_SOCKETS_TOP", val, 1);
-}
-
-/* The mark's path (SOCKET.down) into path, with suffix sfx after it. */
-static void down_path(char *path, size_t cap, const char *sock, const char *sfx)
-{
-    size_t n = 0;
-
-    down_cat(path, cap, &n, sock);
-    down_cat(path, cap, &n, ".down");
-    down_cat(path, cap, &n, sfx);
 }
 
 /* Reads the mark at path: 0 with the process it names, or -1 (none, or not a mark). */
@@ -182,27 +205,30 @@ static int down_write_tmp(const char *tmp)
     return 0;
 }
 
-int shim_down_first(const char *sock)
+/* Makes the mark at path, unless one of this job's (or of another job that still runs)
+ * is there: 1 made (this process is the first: it says so), 0 there already (told), -1
+ * none can be made here (no such directory, not writable, no hard links). */
+static int down_make(const char *path)
 {
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
-    char tmp[sizeof(path) + 24], pidsfx[24];
+    char tmp[DOWN_MAX + 24];
     size_t n = 0;
     int first = 1;
 
-    down_cat(pidsfx, sizeof(pidsfx), &n, ".");
-    down_cat_num(pidsfx, sizeof(pidsfx), &n, (unsigned long long)getpid());
-    down_path(path, sizeof(path), sock, "");
-    down_path(tmp, sizeof(tmp), sock, pidsfx);
+    down_cat(tmp, sizeof(tmp), &n, path);
+    down_cat(tmp, sizeof(tmp), &n, ".");
+    down_cat_num(tmp, sizeof(tmp), &n, (unsigned long long)getpid());
     if (down_write_tmp(tmp) < 0)
-        return 1;   /* no mark can be made here: say it */
+        return -1;
     for (int tries = 0; tries < 2; tries++) {
         long pid;
         unsigned long long start;
 
         if (link(tmp, path) == 0)
             break;
-        if (errno != EEXIST)
-            break;   /* no mark can be made here (no hard links): say it */
+        if (errno != EEXIST) {
+            first = -1;
+            break;
+        }
         if (down_read(path, &pid, &start) == 0 && start && down_start(pid) == start) {
             first = 0;   /* the job that made it still runs: told already */
             break;
@@ -214,28 +240,52 @@ int shim_down_first(const char *sock)
     return first;
 }
 
-int shim_down_told(const char *sock)
+/* The run directory for the second place, made (mode 0700) when missing, as `cnio run`
+ * makes it: 0 when it is a directory of this uid with no access for others, else -1. */
+static int down_dir_ok(void)
 {
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
-    unsigned long long start;
-    long pid;
+    struct stat st;
 
-    if (!*sock || !down_top_start)
-        return 0;
-    down_path(path, sizeof(path), sock, "");
-    return down_read(path, &pid, &start) == 0 && pid == down_top_pid &&
-           start == down_top_start && down_start(pid) == start;
+    if (mkdir(down_dir, 0700) < 0 && errno != EEXIST)
+        return -1;
+    if (lstat(down_dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 077))
+        return -1;
+    return 0;
 }
 
-void shim_down_exit(const char *sock)
+int shim_down_first(void)
 {
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
+    int r = down_mark[0][0] ? down_make(down_mark[0]) : -1;
+
+    if (r < 0 && down_mark[1][0] && down_dir_ok() == 0)
+        r = down_make(down_mark[1]);
+    return r < 0 ? 2 : r;
+}
+
+int shim_down_told(void)
+{
     unsigned long long start;
     long pid;
 
-    if (!*sock || down_top_pid != (long)getpid())
+    if (!down_top_start)
+        return 0;
+    for (int i = 0; i < 2; i++)
+        if (down_mark[i][0] && down_read(down_mark[i], &pid, &start) == 0 &&
+            pid == down_top_pid && start == down_top_start && down_start(pid) == start)
+            return 1;
+    return 0;
+}
+
+void shim_down_exit(void)
+{
+    unsigned long long start;
+    long pid;
+
+    if (down_top_pid != (long)getpid())
         return;
-    down_path(path, sizeof(path), sock, "");
-    if (down_read(path, &pid, &start) == 0 && pid == down_top_pid && start == down_top_start)
-        unlink(path);
+    for (int i = 0; i < 2; i++)
+        if (down_mark[i][0] && down_read(down_mark[i], &pid, &start) == 0 &&
+            pid == down_top_pid && start == down_top_start)
+            unlink(down_mark[i]);
 }

@@ -143,7 +143,7 @@ ssize_t cnio__sk_write_quiet(int fd, const void *msg, size_t len)
     return n;
 }
 
-int cnio__sk_rundir(char *buf, size_t cap)
+int cnio__sk_rundir_path(char *buf, size_t cap)
 {
     const char *base = getenv("CNIO_SOCKETS_RUNDIR");
     struct stat st;
@@ -159,8 +159,37 @@ int cnio__sk_rundir(char *buf, size_t cap)
         n = snprintf(buf, cap, "%s/cnio-sockets-%ld", base && *base ? base : "/tmp",
                      (long)geteuid());
     }
-    if (n < 0 || (size_t)n >= cap)
-        return -ENAMETOOLONG;
+    return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+int cnio__sk_down_alt(char *buf, size_t cap, const char *sock)
+{
+    static const char hex[] = "0123456789abcdef";
+    char dir[PATH_MAX], name[32];
+    uint64_t h = 14695981039346656037ull;   /* FNV-1a, 64 bits */
+    int rc = cnio__sk_rundir_path(dir, sizeof(dir)), n;
+
+    if (rc)
+        return rc;
+    if (dir[0] != '/' || sock[0] != '/')
+        return -EINVAL;
+    for (const char *p = sock; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ull;
+    memcpy(name, "lost-", 5);
+    for (int i = 0; i < 16; i++)
+        name[5 + i] = hex[(h >> (60 - 4 * i)) & 15];
+    name[21] = '\0';
+    n = snprintf(buf, cap, "%s/%s.down", dir, name);
+    return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+int cnio__sk_rundir(char *buf, size_t cap)
+{
+    struct stat st;
+    int rc = cnio__sk_rundir_path(buf, cap);
+
+    if (rc)
+        return rc;
     if (mkdir(buf, 0700) < 0 && errno != EEXIST)
         return -errno;
     if (lstat(buf, &st) < 0)

@@ -80,6 +80,21 @@ int cnio__sk_job_key(char *buf, size_t cap);
  */
 ssize_t cnio__sk_write_quiet(int fd, const void *msg, size_t len);
 
+/* The run directory's path (CNIO_SOCKETS_RUNDIR, else ${XDG_RUNTIME_DIR:-/tmp}, the
+ * former when it is a directory, then /cnio-sockets-UID) into buf, neither made nor
+ * checked, as given (maybe relative): 0, or -ENAMETOOLONG. */
+int cnio__sk_rundir_path(char *buf, size_t cap);
+
+/*
+ * Where the shims' mark that the proxy at sock was lost (SOCK.down, sockets/shim_down.c)
+ * goes when none can be made beside sock (its directory does not exist, or cannot be
+ * written): RUNDIR/lost-HASH.down, HASH the 16 hex digits of the FNV-1a hash (64 bits) of
+ * sock, into buf. Every process of the job computes the same from its environment. 0,
+ * -EINVAL when sock or the run directory's path is relative (processes in different
+ * directories would name different places), or -ENAMETOOLONG.
+ */
+int cnio__sk_down_alt(char *buf, size_t cap, const char *sock);
+
 /*
  * Creates (mode 0700) or checks the run directory and writes its absolute path into buf. Fails
  * with -EPERM when it exists but is not a directory owned by this uid with no group or
