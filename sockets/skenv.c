@@ -323,23 +323,78 @@ int cnio__sk_lock_file(const char *path, int create, int64_t timeout_ms)
     return -ETIMEDOUT;
 }
 
-/* After a start that failed: removes the lock (held) and the log when it is empty and
- * not to be kept (keep: asked for, or there before the start), and says why. */
-static void skenv_spawn_failed(int rc, const char *bin, const char *lock, const char *log,
-                               int keep, int64_t wait_ms, char *why, size_t whycap)
-{
-    struct stat st;
-    int kept = keep || (stat(log, &st) == 0 && st.st_size > 0);
+/* A failed start's log this long at most (what the proxy wrote in it) is said in the
+ * failure message itself. */
+#define SKENV_SAY_MAX 512
 
-    unlink(lock);
-    if (!kept)
+/* What the proxy wrote into its log at path from offset off, when that is SKENV_SAY_MAX
+ * bytes at most, into out (cap bytes), its lines joined by " / ", other control bytes
+ * as '?': 1, or 0 (nothing, unreadable, or too long to say: pointed at instead). */
+static int skenv_log_say(const char *path, off_t off, char *out, size_t cap)
+{
+    char buf[SKENV_SAY_MAX + 1];
+    size_t n = 0, len = 0;
+    ssize_t k;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+
+    if (fd < 0)
+        return 0;
+    while (n < sizeof(buf) && (k = pread(fd, buf + n, sizeof(buf) - n, off + (off_t)n)) > 0)
+        n += (size_t)k;
+    close(fd);
+    while (n > 0 && n <= SKENV_SAY_MAX && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--;
+    if (n == 0 || n > SKENV_SAY_MAX || cap == 0)
+        return 0;
+    for (size_t i = 0; i < n && len + 4 < cap; i++) {
+        if (buf[i] == '\n') {
+            memcpy(out + len, " / ", 3);
+            len += 3;
+        } else {
+            out[len++] = (unsigned char)buf[i] < 0x20 || buf[i] == 0x7f ? '?' : buf[i];
+        }
+    }
+    out[len] = '\0';
+    return 1;
+}
+
+/*
+ * After a start that failed (the job's lock held): what to do with the lock and the log,
+ * and why, said. had: the log's size before the start (-1: there was none); user: the
+ * log is CNIO_SOCKETS_PROXY_LOG's, never removed, else it is RUNDIR/KEY.log.
+ *
+ * What the proxy wrote is said in the message when it exited (rc -ECHILD: its log is
+ * whole) and it is short. In the run directory, a log this start made is removed when it
+ * is empty, or said whole and its proxy gone; any other (too long to say; a proxy that did
+ * not say it listens in time, which may still be running and writing; a dead proxy's
+ * lines from before) is left with the lock beside it, the mark by which a later proxy's
+ * sweep removes both once old (proxy_sweep.c): a log there without its lock is never
+ * swept. The lock goes only with the log (or when the log is the user's).
+ */
+static void skenv_spawn_failed(int rc, const char *bin, const char *lock, const char *log,
+                               int user, off_t had, int64_t wait_ms, char *why, size_t whycap)
+{
+    char said[SKENV_SAY_MAX + 64] = "", where[1024] = "";
+    struct stat st;
+    off_t size = stat(log, &st) == 0 ? st.st_size : -1;
+    int say = rc == -ECHILD && size > (had > 0 ? had : 0) &&
+              skenv_log_say(log, had > 0 ? had : 0, said, sizeof(said));
+    int drop = !user && had < 0 && (size == 0 || (say && size <= SKENV_SAY_MAX));
+
+    if (user || drop || size < 0)
+        unlink(lock);
+    if (drop)
         unlink(log);
+    else if (size > 0)
+        snprintf(where, sizeof(where), "; see %s%s", log, user ? ""
+                 : " (kept with its lock beside it, for a later proxy's sweep to remove both "
+                   "7 days after its last line)");
     if (rc == -ECHILD)
-        snprintf(why, whycap, "%s exited before it listened%s%s", bin, kept ? "; see " : "",
-                 kept ? log : "");
+        snprintf(why, whycap, "%s exited before it listened%s%s%s", bin,
+                 say ? ", saying: " : "", said, where);
     else if (rc == -ETIMEDOUT)
-        snprintf(why, whycap, "%s did not say it listens within %lld s%s%s", bin,
-                 (long long)(wait_ms / 1000), kept ? "; see " : "", kept ? log : "");
+        snprintf(why, whycap, "%s did not say it listens within %lld s%s", bin,
+                 (long long)(wait_ms / 1000), where);
     else
         snprintf(why, whycap, "%s: %s (set CNIO_PROXY_BIN to cnio-proxy's path)", bin,
                  strerror(-rc));
@@ -394,12 +449,13 @@ int cnio__sk_proxy_ensure(const char *proxy_bin, char *sock, size_t cap, char *w
     }
     rc = 0;
     if (cnio__sk_proxy_alive(sock, 1000) != 0) {   /* the proxy removes a stale socket */
-        int had_log = access(log, F_OK) == 0;
+        struct stat st;
+        off_t had = stat(log, &st) == 0 ? st.st_size : -1;
 
         rc = skenv_spawn(proxy_bin, sock, lock, log, keep && *keep, wait_ms);
         if (rc)
-            skenv_spawn_failed(rc, proxy_bin, lock, log, (keep && *keep) || had_log, wait_ms,
-                               why, whycap);
+            skenv_spawn_failed(rc, proxy_bin, lock, log, keep && *keep, had, wait_ms, why,
+                               whycap);
     }
     close(fd);
     return rc;

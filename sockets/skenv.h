@@ -125,7 +125,11 @@ int cnio__sk_proxy_alive(const char *path, int64_t timeout_ms);
  * proxy does before it listens. Writes the socket
  * path into sock. Returns 0, or -errno (the caller then runs without the shim's proxy)
  * with why (whycap bytes) saying which step failed and on what path. A proxy that did
- * not start leaves neither its lock nor an empty log behind.
+ * not start leaves neither its lock nor an empty log behind; its log, when it exited and
+ * the log is short (512 bytes at most), is said in why and removed, unless it is
+ * CNIO_SOCKETS_PROXY_LOG or held lines before the start; a log left in the run
+ * directory is pointed at in why and keeps the lock beside it, for a later proxy's
+ * sweep to remove both once old.
  */
 int cnio__sk_proxy_ensure(const char *proxy_bin, char *sock, size_t cap, char *why,
                           size_t whycap);
