@@ -21,6 +21,14 @@
  * error here). The work is bounded: SWEEP_MAX_ENTRIES directory entries read and
  * SWEEP_MAX_JOBS keys judged per sweep; every call is non-blocking (no lock is waited
  * for, a unix connect never waits).
+ *
+ * The shims' marks made in the run directory for a socket path where none could be made
+ * beside it (lost-HASH.down, sockets/shim_down.c) are swept by the shims' own rule: a
+ * mark holds while the top process it names ("PID START", START its start time in
+ * /proc/PID/stat) runs; one whose process is gone (killed: it could not remove it), or
+ * that is not a mark, is removed; SWEEP_MAX_JOBS of them at most per sweep. (A shim that
+ * replaces a stale mark at the same instant may see its new one go: its job's next
+ * process that loses the proxy then says so once more.)
  */
 #include "proxy.h"
 
@@ -47,7 +55,7 @@ struct sweep {
     const char *dir;          /* its path, for the connect */
     const char *self;         /* this proxy's key: never judged */
     time_t now;
-    int judged, removed, kept;
+    int judged, removed, kept, marks;
     char seen[SWEEP_MAX_JOBS][SWEEP_KEY_MAX];
 };
 
@@ -240,6 +248,75 @@ static void sweep_job(struct sweep *s, const char *key)
     close(fd);
 }
 
+/* Whether name is a shims' mark of the run directory, lost- and 16 hex digits, .down. */
+static int sweep_is_mark(const char *name)
+{
+    if (strlen(name) != 26 || strncmp(name, "lost-", 5) || strcmp(name + 21, ".down"))
+        return 0;
+    for (int i = 5; i < 21; i++)
+        if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+/* The start time of process pid (field 22 of /proc/PID/stat, after the last ')'), or 0
+ * when there is no such process. */
+static unsigned long long sweep_proc_start(long pid)
+{
+    char path[40], buf[1024], *p;
+    unsigned long long v = 0;
+    ssize_t k;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    k = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (k <= 0)
+        return 0;
+    buf[k] = '\0';
+    p = strrchr(buf, ')');
+    /* after ") ": field 3 onwards; field 22 is the 20th */
+    for (int f = 3; p && f <= 22; f++)
+        p = strchr(p + 1, ' ');
+    if (!p || sscanf(p, " %llu", &v) != 1)
+        return 0;
+    return v;
+}
+
+/* A shims' mark (name): removed when the job it names has ended, or it is not a mark. */
+static void sweep_mark(struct sweep *s, const char *name)
+{
+    char buf[64], rest[2];
+    unsigned long long start;
+    struct stat st;
+    long pid;
+    ssize_t k;
+    int fd;
+
+    s->marks++;
+    fd = openat(s->dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0)
+        return;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+        close(fd);
+        return;
+    }
+    k = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    buf[k > 0 ? k : 0] = '\0';
+    if (k > 0 && sscanf(buf, "%ld %llu%1[^\n]", &pid, &start, rest) == 2 && pid > 0 && start
+        && sweep_proc_start(pid) == start)
+        return;   /* its job's top process runs: the mark holds */
+    if (unlinkat(s->dfd, name, 0) == 0) {
+        fprintf(stderr, "cnio-proxy: a shims' mark of an ended job removed: %s/%s\n", s->dir,
+                name);
+        s->removed++;
+    }
+}
+
 int px_sweep(const char *lock_path)
 {
     static char dir[PATH_MAX], self[SWEEP_KEY_MAX];
@@ -274,6 +351,8 @@ int px_sweep(const char *lock_path)
 
         if (sweep_key(e->d_name, key))
             sweep_job(&s, key);
+        else if (s.marks < SWEEP_MAX_JOBS && sweep_is_mark(e->d_name))
+            sweep_mark(&s, e->d_name);
     }
     closedir(d);
     return s.removed + s.kept;
