@@ -433,6 +433,11 @@ uint32_t cnio__ep_caps(const struct cnio_ep *ep)
     return ep->chal.caps;
 }
 
+uint64_t cnio__ep_server_id(const struct cnio_ep *ep)
+{
+    return ep->state == EP_READY ? ep->server_id : 0;
+}
+
 const char *cnio__ep_transport(const struct cnio_ep *ep)
 {
     return ep->carrier;

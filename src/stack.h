@@ -108,6 +108,9 @@ const char *cnio__ep_name(const struct cnio_ep *ep);
 int cnio__ep_idle_closed(struct cnio_ep *ep);
 /* The capability bits of the server's CHALLENGE (CNIO_WIRE_CAP_*); 0 before it came. */
 uint32_t cnio__ep_caps(const struct cnio_ep *ep);
+/* The id of the server ep reached (CNIO_WIRE_CAP_ID: the same on each connection to one
+ * server, whatever address reached it); 0 before authentication, or when it says none. */
+uint64_t cnio__ep_server_id(const struct cnio_ep *ep);
 /* What carries ep's data: "tcp", or "ofi (tcp;ofi_rxm)", "udp (udp;ofi_rxd)", ...;
  * "" once the endpoint is dead. */
 const char *cnio__ep_transport(const struct cnio_ep *ep);

@@ -28,6 +28,7 @@ static void ep_auth_done(struct cnio_req *r)
         return;
     }
     ep->session = r->rsession;
+    ep->server_id = (ep->chal.caps & CNIO_WIRE_CAP_ID) ? r->robject : 0;
     ep->credits = CNIO_MIN(ep->chal.credits, (uint32_t)CNIO_EP_MAX_INFLIGHT);
     ep->max_payload = CNIO_MIN(ep->chal.max_payload, CNIO_WIRE_MAX_PAYLOAD);
     ep->state = EP_READY;

@@ -40,6 +40,7 @@ struct cnio_ep {
     uint32_t credits;
     uint32_t max_payload;
     uint64_t session;
+    uint64_t server_id;         /* the AUTH reply's (CNIO_WIRE_CAP_ID), else 0 */
     uint64_t seq;
     /* in flight: indexed by the low byte of reqid */
     struct cnio_req *inflight[CNIO_EP_MAX_INFLIGHT];

@@ -202,6 +202,10 @@ enum cnio_wire_type {
                                     each object and mixes the count into the gen of its
                                     info blocks (cnio__wire_gen); takes OPEN and CLOSE with
                                     CNIO_WIRE_F_UPDATES */
+#define CNIO_WIRE_CAP_ID 0x40000u /* the AUTH reply header's object is the server's id:
+                                    random, nonzero, drawn at its start, the same on
+                                    every connection to it (TCP or fabric), so a client
+                                    tells two addresses of one server in a URI apart */
 
 /* AUTH modes. */
 #define CNIO_WIRE_AUTH_KEY 1     /* proves knowledge of the shared key */

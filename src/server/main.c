@@ -422,6 +422,12 @@ static int main_start(struct cnio_srv *srv)
     srv->lock_fd = cnio__srv_root_lock(&srv->store, srv->opts.root, 1);
     if (srv->lock_fd < 0)
         return CNIO_ERR_ACCESS;
+    do {
+        if (cnio__random(&srv->id, sizeof(srv->id))) {
+            cnio__err("cannot draw the server's id: no random bytes");
+            return -CNIO_ERR_IO;
+        }
+    } while (srv->id == 0);
     ret = cnio__srv_store_recover(&srv->store, srv->opts.root);
     if (ret)
         return ret;

@@ -117,6 +117,7 @@ static int req_auth(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     c->legacy = !c->reasons && c->fd >= 0;
     c->token_object = a.mode == CNIO_WIRE_AUTH_TOKEN ? a.object : 0;
     r->session = c->session;
+    r->object = c->srv->id;   /* CNIO_WIRE_CAP_ID */
     r->len = CNIO_WIRE_MAC;
     cnio__debug("%s: authenticated (%s)", c->peer,
                 a.mode == CNIO_WIRE_AUTH_TOKEN ? "token" : "key");

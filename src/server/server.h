@@ -230,6 +230,8 @@ struct cnio_srv {
     int listen_fd;
     int stop_fd;                /* eventfd, readable once shutdown starts */
     int lock_fd;                /* ROOT/.cnio/lock, flock()ed exclusively while serving */
+    uint64_t id;                /* random, nonzero, for this run: in every AUTH reply
+                                   (CNIO_WIRE_CAP_ID) */
     atomic_uint nconns;
     atomic_ullong accepted;         /* connections accepted so far (their order) */
     struct cnio_srv_worker *workers;

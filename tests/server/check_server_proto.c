@@ -65,7 +65,7 @@ START_TEST(test_handshake_ping)
                                      CNIO_WIRE_CAP_FINISH_ORDER | CNIO_WIRE_CAP_FINISH_EXCL |
                                      CNIO_WIRE_CAP_ALLOCATE | CNIO_WIRE_CAP_INPLACE_HANDLE |
                                      CNIO_WIRE_CAP_RECORD | CNIO_WIRE_CAP_PRIOR |
-                                     CNIO_WIRE_CAP_UPDATES);
+                                     CNIO_WIRE_CAP_UPDATES | CNIO_WIRE_CAP_ID);
     ping_ok(&c);
     ck_assert_int_eq(st_call(&c, CNIO_WIRE_PING, 0, 0, NULL, 0, &rh, NULL, 0), 0);
     ck_assert_uint_eq(rh.length, 0);
@@ -75,6 +75,22 @@ START_TEST(test_handshake_ping)
                      0);
     ck_assert_int_eq(memcmp(big, back, sizeof(big)), 0);
     st_close(&c);
+}
+END_TEST
+
+/* Every AUTH reply carries the server's id (CNIO_WIRE_CAP_ID): nonzero, the same on each
+ * connection, whatever address it came to; its session ids differ. */
+START_TEST(test_server_id)
+{
+    struct st_conn a, b;
+
+    st_session(&st_fx, 0, &a);
+    st_session(&st_fx, 0, &b);
+    ck_assert_uint_ne(a.server_id, 0);
+    ck_assert_uint_eq(a.server_id, b.server_id);
+    ck_assert_uint_ne(a.session, b.session);
+    st_close(&a);
+    st_close(&b);
 }
 END_TEST
 
@@ -328,6 +344,7 @@ static Suite *server_proto_suite(void)
     tcase_add_checked_fixture(tc, st_setup, st_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_handshake_ping);
+    tcase_add_test(tc, test_server_id);
     tcase_add_test(tc, test_wrong_key);
     tcase_add_test(tc, test_token_for_unknown_handle);
     tcase_add_test(tc, test_request_before_auth);

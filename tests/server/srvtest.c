@@ -122,6 +122,7 @@ int st_auth_raw(struct st_conn *c, const uint8_t *k, size_t klen, uint32_t mode,
     ck_assert_int_eq(cnio__auth_check_server(k, klen, &a, &c->ch, buf), 0);
     ck_assert_uint_ne(h.session, 0);
     c->session = h.session;
+    c->server_id = h.object;
     return 0;
 }
 

@@ -16,6 +16,7 @@
 struct st_conn {
     int fd;
     uint64_t session;
+    uint64_t server_id;        /* the AUTH reply header's object (CNIO_WIRE_CAP_ID) */
     uint64_t reqid;
     struct cnio_wire_challenge ch;
     int legacy;                /* set before AUTH: act as a client from before 2026-11-30,
