@@ -99,7 +99,8 @@ typedef struct cnio_file cnio_file_t;
  * -CNIO_ERR_INCOMPLETE (a read of an object being created, or interrupted);
  * -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT, -CNIO_ERR_RESOLVE (a host); -CNIO_ERR_STALE (a
  * host restarted while the ranks were opening: it refused the open's tokens);
- * -CNIO_ERR_URI (also: two hosts of the URI are one server, under two names);
+ * -CNIO_ERR_URI (also: two hosts of the URI are one server, under two names or at two
+ * addresses);
  * -CNIO_ERR_LAYOUT (the hosts hold an object of this name in another layout or order
  * than the URI's: with MPI_MODE_CREATE, an object whose column 0 is not on the URI's
  * first host is neither created over nor opened; -CNIO_ERR_EXIST under MPI_MODE_EXCL);

@@ -219,15 +219,16 @@ static int cl_hosts_distinct(const struct cnio_obj *obj)
             uint64_t idb = eb ? cnio__ep_server_id(eb) : 0;
 
             if (a->resolved && b->resolved && cnio__addr_same(&a->addr, &b->addr)) {
-                cnio__err("%s: hosts %s:%u and %s:%u of the URI are one server (one address "
-                          "and port): list each server once", obj->path, a->name, a->port,
-                          b->name, b->port);
+                cnio__err("%s: %s: hosts %s:%u and %s:%u of the URI are one server (one "
+                          "address and port): list each server once", obj->path,
+                          cnio_strerror(-CNIO_ERR_URI), a->name, a->port, b->name, b->port);
                 return -CNIO_ERR_URI;
             }
             if (ida && ida == idb) {
-                cnio__err("%s: hosts %s:%u and %s:%u of the URI reach one server (the same "
-                          "cnio-server answers at both addresses): list each server once",
-                          obj->path, a->name, a->port, b->name, b->port);
+                cnio__err("%s: %s: hosts %s:%u and %s:%u of the URI reach one server (the "
+                          "same cnio-server answers at both addresses): list each server once",
+                          obj->path, cnio_strerror(-CNIO_ERR_URI), a->name, a->port, b->name,
+                          b->port);
                 return -CNIO_ERR_URI;
             }
         }
