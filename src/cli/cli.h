@@ -38,6 +38,16 @@ int cli_common_opt(struct cli_opts *o, int argc, char **argv, int *i);
 /* Hints for a URI without MPI_Info: defaults, env, query (none when u is NULL), then -o
  * and --key. */
 int cli_hints(const struct cli_opts *o, const struct cnio_uri *u, struct cnio_hints *h);
+/*
+ * cp --resume that found a staged copy (obj, opened): an upload keeps the layout it began
+ * with, so a striping_unit asked now (environment, uri's query, -o) that differs from the
+ * staged copy's is not applied. Says so (a warning naming both, and the ways to the unit
+ * asked); nothing when none was asked or it is the same. Said, not refused: --resume asks
+ * to keep what was moved, and a striping hint is a hint (MPI-3.1 13.2.8; ROMIO ignores
+ * those of a file that exists).
+ */
+struct cnio_obj;
+void cli_resume_unit(const struct cli_opts *o, const char *uri, const struct cnio_obj *obj);
 /* An MPI_Info (free it) with the -o hints and --key: 0 or -CNIO_ERR_HINT. */
 int cli_info(const struct cli_opts *o, MPI_Info *info);
 /* Parses uri only to check it: 0, or a negative code after printing why (for a

@@ -108,55 +108,6 @@ static int cp_open_remote(struct cp_job *j, MPI_Info info)
     return rc;
 }
 
-/* The striping_unit asked for DST by the environment, DST's query or -o, in the order the
- * library applies them; 0 when none asked one (the default applies). */
-static uint64_t cp_unit_asked(const struct cp_job *j)
-{
-    struct cnio_hints h;
-    struct cnio_uri u;
-
-    cnio__hints_default(&h);
-    h.striping_unit = 0;
-    if (cnio__hints_from_env(&h) || cnio__uri_parse(j->dst.name, &u))
-        return 0;
-    if (cnio__hints_from_query(&h, u.query))
-        h.striping_unit = 0;
-    cnio__uri_free(&u);
-    for (int i = 0; i < j->o.nhints; i++) {
-        char name[MPI_MAX_INFO_KEY];
-        const char *eq = strchr(j->o.hints[i], '=');
-        size_t n = eq ? (size_t)(eq - j->o.hints[i]) : 0;
-
-        if (!eq || n >= sizeof(name))
-            continue;
-        memcpy(name, j->o.hints[i], n);
-        name[n] = '\0';
-        cnio__hints_set(&h, name, eq + 1);
-    }
-    return h.striping_unit;
-}
-
-/*
- * Rank 0, --resume that found a staged copy: an upload keeps the layout it began with, so
- * a striping_unit asked now that differs from the staged copy's is not applied. Said, not
- * refused: --resume asks to keep what was moved, and the hint is a hint (MPI-3.1 13.2.8;
- * ROMIO ignores striping hints of a file that exists). The way to the unit asked is said.
- */
-static void cp_resume_layout(const struct cp_job *j)
-{
-    const struct cnio_obj *obj = j->dst.fh ? cnio__file_obj(j->dst.fh) : NULL;
-    const struct cnio_layout *l = obj ? cnio__obj_layout(obj) : NULL;
-    uint64_t asked = cp_unit_asked(j);
-
-    if (!l || !asked || asked == l->unit)
-        return;
-    cli_err("cnio cp: warning: %s: resumed with the staged copy's striping_unit %llu bytes, "
-            "not the %llu asked (an upload keeps the layout it began with); for %llu, copy "
-            "without --resume (it starts over), or remove the staged copy first (cnio rm)\n",
-            j->dst.name, (unsigned long long)l->unit, (unsigned long long)asked,
-            (unsigned long long)asked);
-}
-
 static int cp_open_remote_dst(struct cp_job *j)
 {
     MPI_Info info;
@@ -185,7 +136,7 @@ static int cp_open_remote_dst(struct cp_job *j)
     } else if (rc == 0) {
         j->resumed = j->o.resume;
         if (j->resumed && j->rank == 0)
-            cp_resume_layout(j);
+            cli_resume_unit(&j->o, j->dst.name, cnio__file_obj(j->dst.fh));
     }
     MPI_Info_free(&info);
     return rc;

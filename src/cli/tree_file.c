@@ -139,6 +139,13 @@ static int tf_obj_dst(struct tree_ctx *c, const char *rel, struct cnio_obj **obj
         ret = tf_obj(c, c->dst, rel, w | CNIO_WIRE_O_RESUME, obj);
         *resumed = ret == 0;
     }
+    if (*resumed) {
+        char *uri = tree_uri_string(c->dst, rel);
+
+        if (uri)
+            cli_resume_unit(c->o, uri, *obj);
+        free(uri);
+    }
     if (ret == -CNIO_ERR_NOENT)
         ret = tf_obj(c, c->dst, rel, w | CNIO_WIRE_O_TRUNC, obj);
     if (ret == -CNIO_ERR_NOENT && !c->why[0])
