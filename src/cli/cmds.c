@@ -728,7 +728,9 @@ int cli_mv(int argc, char **argv)
     static const char help[] =
         "usage: cnio mv [--key FILE] [-o NAME=VALUE] SRC-URI DST-URI\n\n"
         "Renames an object or a directory on its servers (no data moves; both URIs name\n"
-        "the same servers). An object of the new name is replaced; missing parents are made.\n";
+        "the same servers). An object of the new name is replaced; missing parents are made.\n"
+        "A directory moves on the URI's servers alone: name every server it was made\n"
+        "through (one it was made through that the URI leaves out keeps the old name).\n";
     struct cli_opts o = { 0 };
     char *pos[2];
     int n, rc = cmd_args(help, argc, argv, &o, pos, 2, 2, &n);
