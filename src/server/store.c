@@ -567,9 +567,9 @@ int cnio__srv_store_interrupted(struct cnio_srv_store *st, const char *name)
      * "an update in place was interrupted" about 1 download in 50 beside a writer that
      * opened and closed in a loop. */
     pthread_mutex_lock(&st->lock);
-    ret = cnio__srv_store_writing(st, name, 0) ? 0 : cnio__srv_store_meta_get(st, name, &m);
+    ret = cnio__srv_store_writing(st, name, 0) ? 1 : cnio__srv_store_meta_get(st, name, &m);
     pthread_mutex_unlock(&st->lock);
-    if (ret == 1)   /* no metadata now: removed, or replaced by one without */
+    if (ret == 1)   /* a writer holds it; or no metadata now: removed, or replaced */
         return 0;
     return ret < 0 || (m.flags & CNIO_SRV_META_DIRTY);
 }
