@@ -374,6 +374,18 @@ uint32_t cnio__wire_gen_base(uint32_t wire_gen, uint32_t updates)
     return wire_gen ? wire_gen - (updates & 0xffffu) * WIRE_UPDATES_MIX : 0;
 }
 
+#define WIRE_UPDATES_UNMIX 0x144cbc89u   /* WIRE_UPDATES_MIX's inverse mod 2^32 */
+
+int cnio__wire_gen_updates(uint32_t wire_gen, uint64_t gen, uint32_t *updates)
+{
+    uint32_t u = (wire_gen - (uint32_t)gen) * WIRE_UPDATES_UNMIX;
+
+    if (!gen || u > 0xffffu || cnio__wire_gen(gen, u) != wire_gen)
+        return -1;
+    *updates = u;
+    return 0;
+}
+
 int cnio__wire_info_encode(const struct cnio_wire_info *i, uint8_t *out, size_t cap)
 {
     if (!out || cap < CNIO_WIRE_INFO_SIZE || !wire_info_ok(i))

@@ -392,6 +392,11 @@ int cnio__wire_rename_parse(const uint8_t *in, size_t len, struct cnio_wire_open
  */
 uint32_t cnio__wire_gen(uint64_t gen, uint32_t updates);
 uint32_t cnio__wire_gen_base(uint32_t wire_gen, uint32_t updates);
+/* The update count mixed into wire_gen, a block of the object of generation gen (an OPEN
+ * reply's or a STAT reply's header says it): 0 with it in *updates, or -1 where it
+ * cannot be the mix of gen with any count (another generation; gen 0, unknown). A
+ * server that does not count mixes nothing: its blocks say 0. */
+int cnio__wire_gen_updates(uint32_t wire_gen, uint64_t gen, uint32_t *updates);
 int cnio__wire_info_encode(const struct cnio_wire_info *i, uint8_t *out, size_t cap);
 int cnio__wire_info_parse(const uint8_t *in, size_t len, struct cnio_wire_info *i);
 int cnio__wire_entry_encode(const struct cnio_wire_entry *e, uint8_t *out, size_t cap);

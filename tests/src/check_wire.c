@@ -491,6 +491,25 @@ START_TEST(test_info_u64_round_trip)
 }
 END_TEST
 
+/* A block's update count, told back from its gen and the object's generation: what a
+ * reader names hosts apart by updates in place with. */
+START_TEST(test_gen_updates)
+{
+    static const uint64_t gens[] = { 1, 0x9e3779b9ull, 0x123456789abcdefull, ~0ull };
+    uint32_t u;
+
+    for (size_t k = 0; k < sizeof(gens) / sizeof(gens[0]); k++)
+        for (uint32_t n = 0; n <= 0xffffu; n += n < 4 ? 1 : 4099) {
+            u = 0xdead;
+            ck_assert_int_eq(cnio__wire_gen_updates(cnio__wire_gen(gens[k], n), gens[k], &u), 0);
+            ck_assert_uint_eq(u, n);
+        }
+    ck_assert_int_eq(cnio__wire_gen_updates(cnio__wire_gen(7, 3), 0, &u), -1);
+    ck_assert_int_eq(cnio__wire_gen_updates(cnio__wire_gen(7, 3), 8, &u), -1);
+    ck_assert_int_eq(cnio__wire_gen_updates(0, 7, &u), -1);
+}
+END_TEST
+
 /* An mtime before 1970 is negative ns, two's complement on the wire, and comes back as
  * the timespec utimensat wants (tv_nsec in [0, 1e9)). */
 START_TEST(test_info_mtime_before_1970)
@@ -790,6 +809,7 @@ static Suite *wire_suite(void)
     tcase_add_test(tp, test_open_too_long_name);
     tcase_add_test(tp, test_info_u64_round_trip);
     tcase_add_test(tp, test_info_mtime_before_1970);
+    tcase_add_test(tp, test_gen_updates);
     tcase_add_test(tp, test_entries_round_trip);
     tcase_add_test(tp, test_payload_samples_valid);
     tcase_add_loop_test(tp, test_payload_table, 0, (int)CNIO_ARRAY_LEN(payload_cases));
