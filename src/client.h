@@ -232,6 +232,15 @@ const char *cnio__obj_carrier(const struct cnio_obj *obj);
 uint64_t cnio__obj_host_bytes(const struct cnio_obj *obj, int j);
 
 /* Control operations without an open object (each connects, authenticates, closes). */
+/* What the hosts of an object tell that hold one generation and disagree by their
+ * updates in place alone (doc/protocol.md, "Update counts"; cnio__cl_apart): */
+#define CNIO_APART_DIRTY 1   /* an update in place was interrupted on the hosts named; the
+                                others closed it */
+#define CNIO_APART_ODD 2     /* the hosts named hold their columns as of earlier updates
+                                than the others, which agree (restored from a backup) */
+#define CNIO_APART_UNSURE 3  /* they disagree, and which is odd cannot be told (two hosts;
+                                no majority): every one named */
+#define CNIO_APART_MAX 1024  /* the clause's room, its terminator included */
 struct cnio_obj_stat {
     struct cnio_layout layout;
     uint64_t size;              /* logical size */
@@ -242,6 +251,9 @@ struct cnio_obj_stat {
                                    directory, its own */
     char transport[128];        /* what would carry its data under the hints: "tcp",
                                    "udp (udp;ofi_rxd)", "ofi (not offered by host H)" */
+    int apart;                  /* incomplete, every host of one generation, apart by
+                                   updates in place alone: CNIO_APART_*; else 0 */
+    char apart_why[CNIO_APART_MAX];   /* ... the clause naming the host(s) concerned */
 };
 #define CNIO_OBJ_STAGED 0x1      /* an upload that never committed: no complete version */
 #define CNIO_OBJ_DIRTY 0x2       /* an update in place was interrupted (writer crashed) */

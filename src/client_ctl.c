@@ -231,6 +231,10 @@ static int ctl_stat_once(struct cnio_stack *st, const struct cnio_uri *u,
     }
     if (missing)   /* a column column 0's layout has is missing */
         out->state |= CNIO_OBJ_TORN | CNIO_OBJ_MISSING;
+    /* hosts of one generation, apart by updates in place: which one, and why */
+    if (!ret && !missing && (out->state & CNIO_OBJ_TORN))
+        out->apart = cnio__cl_apart_gens(c.hosts, (int)l.count, out->apart_why,
+                                         sizeof(out->apart_why));
     if (!ret && (out->state & (CNIO_OBJ_STAGED | CNIO_OBJ_TORN | CNIO_OBJ_PENDING)))
         out->state |= live;
     out->layout = l;

@@ -275,6 +275,31 @@ int cnio__cl_settling(uint32_t state);
  * that fails refuses the commit, the upload kept); then COMMIT of the staged instance,
  * column 0's host first where the servers order commits (client_commit.c). */
 int cnio__cl_commit(struct cnio_obj *obj);
+/* How cnio__cl_apart counts host j: not at all (its count unknown), or as one whose last
+ * update in place closed cleanly, or was interrupted (I_DIRTY, I_INTERRUPTED). */
+#define CNIO__APART_SKIP 0
+#define CNIO__APART_CLEAN 1
+#define CNIO__APART_DIRTY 2
+/*
+ * What hosts[0..n) of one object, of one generation, tell by their update counts upd[j]
+ * (doc/protocol.md, "Update counts"), each counted as role[j] says: CNIO_APART_DIRTY when
+ * the clean hosts agree and the marked ones are one update behind them or level (an
+ * update interrupted there); CNIO_APART_ODD when more than half the clean hosts agree
+ * and the others are behind them (columns restored from a backup); CNIO_APART_UNSURE
+ * when they disagree otherwise (two hosts: either may be the odd one); 0 when they agree
+ * and none is marked. Writes into buf (cap bytes) the clause naming the host(s)
+ * concerned, as "an update in place was interrupted on host H (...)", "host H holds its
+ * column as of an earlier update in place (update U) than the other hosts (update V)",
+ * "hosts H (update U) and K (update V) hold their columns as of different updates in
+ * place"; "" for 0.
+ */
+int cnio__cl_apart(const struct cnio__cl_host *hosts, int n, const uint32_t *upd,
+                   const uint8_t *role, char *buf, size_t cap);
+/* cnio__cl_apart of hosts whose whole generations (their .gen: an OPEN reply's or a STAT
+ * reply's header) agree, each count told from its INFO gen (cnio__wire_gen_updates), a
+ * host whose info says I_DIRTY marked: 0 where a generation differs or is unknown, a
+ * count cannot be told, or a host holds an upload, a commit or a live writer in place. */
+int cnio__cl_apart_gens(const struct cnio__cl_host *hosts, int n, char *buf, size_t cap);
 /* Adds to *state (CNIO_OBJ_*) what info says, gen0 being column 0's generation. */
 void cnio__cl_state(uint32_t *state, const struct cnio_wire_info *info, uint32_t gen0);
 /*

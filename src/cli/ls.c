@@ -39,12 +39,30 @@ static void cli_print_name(const char *name, int uri)
     }
 }
 
-/* What stat and ls -l say of an object's state (client.h, CNIO_OBJ_*). */
-static const char *cli_state(uint32_t state)
+/* What stat and ls --json say of an object's state (client.h, CNIO_OBJ_*), in buf (cap
+ * bytes) where it names hosts (CNIO_APART_*). */
+static const char *cli_state(const struct cnio_obj_stat *s, char *buf, size_t cap)
 {
+    uint32_t state = s->state;
     int live = (state & CNIO_OBJ_LIVE) != 0;
     int dead = (state & (CNIO_OBJ_LIVE | CNIO_OBJ_LIVE_KNOWN)) == CNIO_OBJ_LIVE_KNOWN;
 
+    /* one generation on every host, apart by updates in place: no commit stopped */
+    if (s->apart == CNIO_APART_DIRTY) {
+        snprintf(buf, cap, "incomplete since a crash: %s; a program that opens it for "
+                 "writing and closes it cleanly takes it as it is, copying it again "
+                 "replaces it", s->apart_why);
+        return buf;
+    }
+    if (s->apart == CNIO_APART_ODD || s->apart == CNIO_APART_UNSURE) {
+        snprintf(buf, cap, "incomplete: %s: %s (restoring every host from one backup, or "
+                 "copying it again, repairs it)", s->apart_why,
+                 s->apart == CNIO_APART_ODD ? "restored from a backup taken before an "
+                                              "update of the others in place"
+                 : "a column restored from a backup of another time, which one the "
+                   "hosts cannot tell");
+        return buf;
+    }
     if (state & CNIO_OBJ_STAGED)
         return live ? "incomplete: an upload is in progress"
                : dead ? "incomplete: an upload was interrupted before it committed (cnio cp "
@@ -110,6 +128,8 @@ static const char *cli_type(const struct cnio_obj_stat *s)
  * permission for anyone"). */
 static void cli_json_stat(const char *name, const struct cnio_obj_stat *s)
 {
+    char why[CNIO_APART_MAX + 256];
+
     printf("{\"name\": ");
     cli_json_str(name);
     printf(", \"type\": \"%s\", \"size\": %llu", cli_type(s), (unsigned long long)s->size);
@@ -121,11 +141,13 @@ static void cli_json_stat(const char *name, const struct cnio_obj_stat *s)
         printf(", \"mode\": %u", s->mode & 07777);
     else
         printf(", \"mode\": null");
-    if (!s->is_dir)   /* (updating_in_place false also where a server is too old to say) */
+    if (!s->is_dir) {   /* (updating_in_place false also where a server is too old to say) */
         printf(", \"stripe_unit\": %llu, \"stripe_count\": %u, \"complete\": %s, "
-               "\"state\": \"%s\", \"updating_in_place\": %s", (unsigned long long)s->layout.unit,
-               s->layout.count, s->state & CNIO_OBJ_INCOMPLETE ? "false" : "true",
-               cli_state(s->state), s->state & CNIO_OBJ_INPLACE ? "true" : "false");
+               "\"state\": ", (unsigned long long)s->layout.unit, s->layout.count,
+               s->state & CNIO_OBJ_INCOMPLETE ? "false" : "true");
+        cli_json_str(cli_state(s, why, sizeof(why)));   /* (it may name hosts) */
+        printf(", \"updating_in_place\": %s", s->state & CNIO_OBJ_INPLACE ? "true" : "false");
+    }
     else if (s->state & CNIO_OBJ_SHADOWED)   /* (stat: an object's column on another host) */
         printf(", \"complete\": false, \"state\": \"%s\"", cli_dir_shadowed);
     putchar('}');
@@ -357,7 +379,7 @@ int cli_stat(int argc, char **argv)
     struct cnio_hints h;
     struct cnio_stack *st = NULL;
     struct cnio_obj_stat s;
-    char *pos[1], when[64] = "-", sz[32];
+    char *pos[1], when[64] = "-", sz[32], why[CNIO_APART_MAX + 256];
     int rc = cli_one_uri("stat", help, argc, argv, &o, pos, &u, &h, &st);
 
     if (rc >= 0)
@@ -392,7 +414,7 @@ int cli_stat(int argc, char **argv)
                    cli_bytes(s.size, sz, sizeof(sz)));
             printf("stripe unit:  %llu\n", (unsigned long long)s.layout.unit);
             printf("stripe count: %u\n", s.layout.count);
-            printf("state:        %s\n", cli_state(s.state));
+            printf("state:        %s\n", cli_state(&s, why, sizeof(why)));
             printf("transport:    %s\n", s.transport);
         } else if (s.state & CNIO_OBJ_SHADOWED) {
             printf("state:        %s\n", cli_dir_shadowed);

@@ -1,0 +1,164 @@
+/*
+ * client_apart.c - the hosts of an object that hold one generation and still disagree,
+ * by their updates in place alone (doc/protocol.md, "Update counts"): an update
+ * interrupted on some of them, or a column restored from a backup of another time.
+ * Which host to name: the one the counts and a majority of the others single out, or,
+ * where they cannot (two hosts), every one, none blamed. What a reader's refusal, the
+ * state `cnio stat` shows and a writer in place's warning say, in the same words.
+ */
+#include "common.h"
+#include "client_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Appends to buf (cap bytes, holding *len), as snprintf would; past cap, "..." ends it. */
+static void apart_put(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    int k;
+
+    if (*len + 1 >= cap)
+        return;
+    va_start(ap, fmt);
+    k = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (k >= 0 && *len + (size_t)k < cap) {
+        *len += (size_t)k;
+        return;
+    }
+    *len = cap - 1;
+    if (cap > 4)
+        memcpy(buf + cap - 4, "...", 4);
+}
+
+/* Appends the hosts j with pick[j] as a list ("A", "A and B", "A, B and C"), each with
+ * its count where counts is set. */
+static void apart_list(char *buf, size_t cap, size_t *len, const struct cnio__cl_host *hosts,
+                       int n, const uint8_t *pick, const uint32_t *upd, int counts)
+{
+    int total = 0, k = 0;
+
+    for (int j = 0; j < n; j++)
+        total += pick[j] != 0;
+    for (int j = 0; j < n; j++) {
+        if (!pick[j])
+            continue;
+        apart_put(buf, cap, len, "%s%s:%u", k == 0 ? "" : k == total - 1 ? " and " : ", ",
+                  hosts[j].name, hosts[j].port);
+        if (counts)
+            apart_put(buf, cap, len, " (update %u)", upd[j]);
+        k++;
+    }
+}
+
+/* a comes after b as update counts do, mod 2^16 */
+static int apart_after(uint32_t a, uint32_t b)
+{
+    return (int16_t)(uint16_t)(a - b) > 0;
+}
+
+int cnio__cl_apart(const struct cnio__cl_host *hosts, int n, const uint32_t *upd,
+                   const uint8_t *role, char *buf, size_t cap)
+{
+    uint8_t *pick = calloc((size_t)CNIO_MAX(n, 1), 1);
+    int nclean = 0, ndirty = 0, npick = 0, agree = 1, first = -1, maj = -1, lead = -1;
+    int kind, one = 1;
+    size_t len = 0;
+
+    if (!pick)
+        return 0;
+    if (cap)
+        buf[0] = '\0';
+    for (int j = 0; j < n; j++) {
+        if (role[j] == CNIO__APART_DIRTY)
+            ndirty++;
+        if (role[j] != CNIO__APART_CLEAN)
+            continue;
+        nclean++;
+        first = first < 0 ? j : first;
+        agree &= upd[j] == upd[first];
+    }
+    /* a count more than half the clean hosts hold */
+    for (int j = 0; j < n && maj < 0; j++) {
+        int same = 0;
+
+        for (int i = 0; role[j] == CNIO__APART_CLEAN && i < n; i++)
+            same += role[i] == CNIO__APART_CLEAN && upd[i] == upd[j];
+        if (2 * same > nclean)
+            maj = j;
+    }
+    kind = !nclean || (agree && !ndirty) ? 0 : agree ? CNIO_APART_DIRTY : CNIO_APART_ODD;
+    /* interrupted, where each marked host missed that update's count (or the last few,
+     * their writers dead mid-close, which a count one behind stands for): else it holds
+     * its column as of another time too */
+    for (int j = 0; kind == CNIO_APART_DIRTY && j < n; j++)
+        if (role[j] == CNIO__APART_DIRTY && upd[j] != upd[first] &&
+            upd[j] != ((upd[first] - 1) & 0xffffu))
+            kind = CNIO_APART_UNSURE;
+    /* restored: the hosts a majority of the others leaves out, each behind them (a backup
+     * puts a column back to an earlier update, never a later one) */
+    if (kind == CNIO_APART_ODD && maj < 0)
+        kind = CNIO_APART_UNSURE;
+    for (int j = 0; kind == CNIO_APART_ODD && j < n; j++)
+        if (role[j] == CNIO__APART_CLEAN && upd[j] != upd[maj] && !apart_after(upd[maj], upd[j]))
+            kind = CNIO_APART_UNSURE;
+    for (int j = 0; j < n; j++) {
+        pick[j] = kind == CNIO_APART_DIRTY ? role[j] == CNIO__APART_DIRTY
+                  : kind == CNIO_APART_ODD ? role[j] == CNIO__APART_CLEAN && upd[j] != upd[maj]
+                  : kind == CNIO_APART_UNSURE && role[j] != CNIO__APART_SKIP;
+        if (!pick[j])
+            continue;
+        lead = lead < 0 ? j : lead;   /* the first named */
+        one &= upd[j] == upd[lead];
+        npick++;
+    }
+    if (kind == CNIO_APART_DIRTY) {
+        apart_put(buf, cap, &len, "an update in place was interrupted on host%s ",
+                  npick > 1 ? "s" : "");
+        apart_list(buf, cap, &len, hosts, n, pick, upd, 0);
+        apart_put(buf, cap, &len, " (its writer, or that server, stopped before it closed it "
+                  "there; the other hosts closed it)");
+    } else if (kind == CNIO_APART_ODD) {
+        apart_put(buf, cap, &len, "host%s ", npick > 1 ? "s" : "");
+        apart_list(buf, cap, &len, hosts, n, pick, upd, !one);
+        if (one)
+            apart_put(buf, cap, &len, " %s as of an earlier update in place (update %u)",
+                      npick > 1 ? "hold their columns" : "holds its column", upd[lead]);
+        else
+            apart_put(buf, cap, &len, " hold their columns as of earlier updates in place");
+        apart_put(buf, cap, &len, " than the other hosts (update %u)", upd[maj]);
+    } else if (kind == CNIO_APART_UNSURE) {
+        apart_put(buf, cap, &len, "hosts ");
+        apart_list(buf, cap, &len, hosts, n, pick, upd, 1);
+        apart_put(buf, cap, &len, " hold their columns as of different updates in place");
+    }
+    free(pick);
+    return kind;
+}
+
+int cnio__cl_apart_gens(const struct cnio__cl_host *hosts, int n, char *buf, size_t cap)
+{
+    uint32_t *upd = calloc((size_t)CNIO_MAX(n, 1), sizeof(*upd));
+    uint8_t *role = calloc((size_t)CNIO_MAX(n, 1), 1);
+    int kind = 0, ok = upd && role && n > 1;
+
+    if (cap)
+        buf[0] = '\0';
+    /* one generation everywhere, each block's count told from it; else nothing to say */
+    for (int j = 0; ok && j < n; j++) {
+        ok = hosts[j].gen && hosts[j].gen == hosts[0].gen &&
+             !(hosts[j].info.flags & (CNIO_WIRE_I_STAGED | CNIO_WIRE_I_COMMITTING |
+                                      CNIO_WIRE_I_INPLACE)) &&
+             !cnio__wire_gen_updates(hosts[j].info.gen, hosts[j].gen, &upd[j]);
+        role[j] = (hosts[j].info.flags & CNIO_WIRE_I_DIRTY) ? CNIO__APART_DIRTY
+                                                            : CNIO__APART_CLEAN;
+    }
+    if (ok)
+        kind = cnio__cl_apart(hosts, n, upd, role, buf, cap);
+    free(upd);
+    free(role);
+    return kind;
+}
