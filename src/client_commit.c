@@ -53,6 +53,38 @@ static int cc_updates_after(uint32_t a, uint32_t b)
     return (int16_t)(uint16_t)(a - b) > 0;
 }
 
+/* A writer in place whose clean hosts had different counts (cc_updates): which host is
+ * odd where the counts and a majority of the others tell (cnio__cl_apart), else every
+ * one, none blamed (compared with column 0 alone, host 1 was named for host 0's restore). */
+static void cc_warn_apart(const struct cnio_obj *obj)
+{
+    uint32_t *upd = calloc((size_t)obj->nhosts, sizeof(*upd));
+    uint8_t *role = calloc((size_t)obj->nhosts, 1);
+    char why[CNIO_APART_MAX];
+    int kind = 0;
+
+    for (int j = 0; upd && role && j < obj->nhosts; j++) {
+        const struct cnio__cl_host *h = &obj->hosts[j];
+
+        upd[j] = h->updates;
+        role[j] = !h->updates_known ? CNIO__APART_SKIP
+                  : (h->info.flags & CNIO_WIRE_I_INTERRUPTED) ? CNIO__APART_DIRTY
+                  : CNIO__APART_CLEAN;
+    }
+    if (upd && role)
+        kind = cnio__cl_apart(obj->hosts, obj->nhosts, upd, role, why, sizeof(why));
+    if (kind == CNIO_APART_ODD || kind == CNIO_APART_UNSURE)
+        cnio__warn("%s: %s: %s (then what is not written now stays a mix of the two: "
+                   "restore every host from one backup, or copy it again), or another "
+                   "writer's update closed on %s first", obj->path, why,
+                   kind == CNIO_APART_ODD ? "restored from a backup taken before an update "
+                                            "of the others in place"
+                   : "restored from a backup of another time",
+                   kind == CNIO_APART_ODD ? "the others" : "one of them");
+    free(upd);
+    free(role);
+}
+
 /*
  * A writer in place: the count its clean close records on every host, one more than the
  * latest of the hosts' (mod 2^16), so that they agree again whatever each had. Hosts
@@ -65,7 +97,7 @@ static int cc_updates_after(uint32_t a, uint32_t b)
  */
 static void cc_updates(struct cnio_obj *obj)
 {
-    int clean = -1, last = -1, said = 0;
+    int clean = -1, last = -1, said = 0, apart = 0;
 
     /* other writers in place held a host when it opened: counts apart are theirs */
     for (int j = 0; j < obj->nhosts; j++)
@@ -79,16 +111,11 @@ static void cc_updates(struct cnio_obj *obj)
             last = j;
         if (h->info.flags & CNIO_WIRE_I_INTERRUPTED)
             continue;
-        if (clean >= 0 && h->updates != obj->hosts[clean].updates && !said++)
-            cnio__warn("%s: host %s:%u holds its column as of another update in place than "
-                       "host %s:%u (update %u, not %u): restored from a backup of another "
-                       "time (then what is not written now stays a mix of the two: restore "
-                       "every host from one backup, or copy it again), or another writer's "
-                       "update closed on one of them first", obj->path, h->name, h->port,
-                       obj->hosts[clean].name, obj->hosts[clean].port, h->updates,
-                       obj->hosts[clean].updates);
+        apart |= clean >= 0 && h->updates != obj->hosts[clean].updates;
         clean = clean < 0 ? j : clean;
     }
+    if (apart && !said++)
+        cc_warn_apart(obj);
     /* a host whose update was interrupted has missed that update's count, or the last
      * few when their writers died mid-close; one ahead of the clean hosts, or more than
      * one behind, more likely holds a column of another time */
@@ -111,6 +138,38 @@ static void cc_updates(struct cnio_obj *obj)
     }
 }
 
+/*
+ * A reader's refusal of host j, whose generation differs from column 0's. Where every
+ * host holds one generation (their OPEN replies say it), they are apart by updates in
+ * place alone, and their counts, or a majority of them, may single out the host
+ * restored from a backup (cnio__cl_apart_gens); compared with column 0 alone, host 1
+ * was blamed for host 0's restore. Otherwise what else it may be is said.
+ */
+static void cc_say_apart(const struct cnio_obj *obj, int j)
+{
+    char why[CNIO_APART_MAX];
+    int kind = cc_in_place(obj) ? 0 : cnio__cl_apart_gens(obj->hosts, obj->nhosts, why,
+                                                          sizeof(why));
+
+    if (kind == CNIO_APART_ODD)
+        cnio__err("%s: %s: restored from a backup taken before an update of the others in "
+                  "place (restore every host from one backup, or copy it again)", obj->path,
+                  why);
+    else if (kind == CNIO_APART_UNSURE)
+        cnio__err("%s: %s: a column restored from a backup of another time, which one the "
+                  "hosts cannot tell (restore every host from one backup, or copy it again)",
+                  obj->path, why);
+    else if (kind == CNIO_APART_DIRTY)
+        cnio__err("%s: incomplete: %s", obj->path, why);
+    else
+        cnio__err("%s: host %s:%u holds another generation of it than host %s:%u: another "
+                  "object of this name (written through other hosts), a commit that has "
+                  "not reached every host (under way, or interrupted), or a column "
+                  "restored from a backup taken before an update of the others in place",
+                  obj->path, obj->hosts[j].name, obj->hosts[j].port, obj->hosts[0].name,
+                  obj->hosts[0].port);
+}
+
 int cnio__cl_check_complete(struct cnio_obj *obj)
 {
     uint32_t gen0 = cc_info(obj, 0).gen;
@@ -131,13 +190,7 @@ int cnio__cl_check_complete(struct cnio_obj *obj)
         cnio__cl_state(&state, &info, gen0);
         if ((state & refuse) && !(state & (CNIO_OBJ_STAGED | CNIO_OBJ_DIRTY)) &&
             !(obj->hosts[j].info.flags & CNIO_WIRE_I_COMMITTING)) {
-            cnio__err("%s: host %s:%u holds another generation of it than host %s:%u: "
-                      "another object of this name (written through other hosts), a "
-                      "commit that has not reached every host (under way, or interrupted), "
-                      "or a column restored from a backup taken before an update of the "
-                      "others in place",
-                      obj->path, obj->hosts[j].name, obj->hosts[j].port, obj->hosts[0].name,
-                      obj->hosts[0].port);
+            cc_say_apart(obj, j);
             return -CNIO_ERR_INCOMPLETE;
         }
         if (state & refuse) {
