@@ -283,6 +283,17 @@ int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
      * update's now, and its close counts this one too (as a close not the last does,
      * cnio__srv_req_close: not an adopted joiner's, nor one naming the count as it was) */
     w = dirty ? NULL : *store_writer_find(st, name);
+    if (!ret && w && w->lost) {
+        /* ... or one that opened during this close went without closing it (killed, its
+         * connection lost) before this clear: it may have written part of an update, so
+         * the mark stays, as when it went before the close (cnio__srv_req_close): its
+         * torn bytes read as complete, exit 0 (helper-114's F1) */
+        pthread_mutex_unlock(&st->lock);
+        if (v)
+            cnio__warn("%s: a writer of it went without closing it during this update: it "
+                       "stays marked as an interrupted update", name);
+        return 0;
+    }
     if (!ret && w && w->count > w->closing) {
         w->updated |= v && v->updates != -2 &&
                       (v->updates < 0 || (uint32_t)v->updates != m->updates);

@@ -205,7 +205,8 @@ struct cnio_srv_vouch {
  * records (a size the MPI-IO close recorded, CNIO_WIRE_F_RECORD), and records v's update
  * count (CNIO_SRV_META updates). A clear while a writer is live (one that opened after
  * the closing one was found the last) leaves the mark to that writer's close, which
- * counts this update too: 0, m as it is. */
+ * counts this update too; one after a writer went without a clean CLOSE during the
+ * update (cnio__srv_store_writer_lost) leaves it for good, said: 0, m as it is. */
 int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
                          const struct cnio_srv_vouch *v, struct cnio_srv_meta *m);
 /* Adds delta to the live in-place writers of name; returns their count after. */

@@ -394,6 +394,54 @@ START_TEST(test_inplace_open_during_close)
 }
 END_TEST
 
+/*
+ * A writer that opens in place while the last one's CLOSE syncs its data, writes part of
+ * an update and goes without closing before that close clears the mark: the object stays
+ * marked. Before, the close, found the last, cleared it, and the torn update read back as
+ * complete (helper-114's F1: 36-56 of 60 rounds).
+ */
+START_TEST(test_inplace_die_during_close)
+{
+    static uint8_t data[4 << 20];
+    struct cnio_wire_info info;
+    struct st_conn a, m;
+    int unmarked = 0, n = 30;
+    uint64_t h, hm;
+
+    fx_fill(data, sizeof(data), 43);
+    st_session(&st_fx, 0, &a);
+    ck_assert_int_eq(open_at(&a, "dc", STAGE, 91, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&a, h, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    for (int i = 0; i < n; i++) {
+        struct closer x = { &a, 0, 0 };
+        pthread_t tid;
+
+        ck_assert_int_eq(open_at(&a, "dc", W, 0, &x.h, NULL, NULL), 0);
+        data[0] = (uint8_t)i;
+        ck_assert_int_eq(st_write(&a, x.h, 0, data, sizeof(data)), 0);
+        st_session(&st_fx, 0, &m);
+        ck_assert_int_eq(pthread_create(&tid, NULL, close_it, &x), 0);
+        usleep((useconds_t)(i % 6) * 300);
+        ck_assert_int_eq(open_at(&m, "dc", W, 0, &hm, NULL, NULL), 0);
+        ck_assert_int_eq(st_write(&m, hm, 0, data, 4096), 0);
+        st_close(&m);   /* gone without CLOSE, while the other's close may be syncing */
+        ck_assert_int_eq(pthread_join(tid, NULL), 0);
+        ck_assert_int_eq(x.ret, 0);
+        wait_released(&a, hm);
+        ck_assert_int_eq(st_stat(&a, "dc", &info), 0);
+        unmarked += !(info.flags & CNIO_WIRE_I_DIRTY);
+        ck_assert_int_eq(open_at(&a, "dc", W, 0, &h, NULL, NULL), 0);
+        ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    }
+    ck_assert_msg(unmarked == 0, "%d of %d updates whose writer went without closing (during "
+                  "the last one's close) read as complete", unmarked, n);
+    ck_assert_int_eq(st_unlink(&a, "dc"), 0);
+    st_close(&a);
+}
+END_TEST
+
 static Suite *inplace_suite(void)
 {
     Suite *s = suite_create("server_inplace");
@@ -406,6 +454,7 @@ static Suite *inplace_suite(void)
     tcase_add_test(tc, test_inplace_updates);
     tcase_add_test(tc, test_inplace_beside_closes);
     tcase_add_test(tc, test_inplace_open_during_close);
+    tcase_add_test(tc, test_inplace_die_during_close);
     suite_add_tcase(s, tc);
     return s;
 }
