@@ -168,6 +168,22 @@ int cnio__cl_striped_elsewhere(struct cnio_stack *st, const struct cnio_hints *h
     return ret;
 }
 
+/* The n hosts of c hold one generation (their STAT replies' headers), apart only by the
+ * update counts of a live update in place (state: TORN, and I_INPLACE, with nothing
+ * staged, marked, pending or committing): that update, closed on some hosts and not yet
+ * on the others, which a reader opening it reads (cnio__cl_commit_under_way). */
+static int ctl_live_update(const struct cnio_ns *c, int n, uint32_t state)
+{
+    if ((state & (CNIO_OBJ_INCOMPLETE | CNIO_OBJ_PENDING)) != CNIO_OBJ_TORN ||
+        !(state & CNIO_OBJ_INPLACE) || !c->hosts[0].gen)
+        return 0;
+    for (int j = 0; j < n; j++)
+        if (c->hosts[j].gen != c->hosts[0].gen ||
+            (c->hosts[j].info.flags & CNIO_WIRE_I_COMMITTING))
+            return 0;
+    return 1;
+}
+
 static int ctl_stat_once(struct cnio_stack *st, const struct cnio_uri *u,
                          const struct cnio_hints *h, struct cnio_obj_stat *out)
 {
@@ -219,6 +235,10 @@ static int ctl_stat_once(struct cnio_stack *st, const struct cnio_uri *u,
     }
     for (uint32_t j = 0; !ret && j < l.count; j++)
         cnio__cl_state(&out->state, &c.hosts[j].info, c.hosts[0].info.gen);
+    /* not torn, but updated in place now (helper-114's F2: stat and ls -l said
+     * "incomplete" of a healthy object beside its writers) */
+    if (!ret && !missing && ctl_live_update(&c, (int)l.count, out->state))
+        out->state &= ~CNIO_OBJ_TORN;
     if (!ret && (out->state & CNIO_OBJ_INCOMPLETE) == CNIO_OBJ_TORN &&
         !cnio__cl_settling(out->state | live) && ctl_moved(&c, u->path, (int)l.count)) {
         ret = 1;   /* stat it again */

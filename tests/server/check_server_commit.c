@@ -358,22 +358,6 @@ START_TEST(test_client_commit_after_rm)
 }
 END_TEST
 
-/* Two fresh servers with a session on each (c[0], c[1]), and a client stack, URI (of
- * name on both) and hints to read through. */
-static void two_servers(const char *name, struct st_conn *c, struct cnio_stack **stk,
-                        struct cnio_uri *u, struct cnio_hints *hints)
-{
-    char uri[1024];
-
-    fx_stop(&st_fx);
-    ck_assert_int_eq(fx_start(&st_fx, 2, NULL), 0);
-    st_session(&st_fx, 0, &c[0]);
-    st_session(&st_fx, 1, &c[1]);
-    ck_assert_int_eq(cnio__stack_open(stk), 0);
-    ck_assert_int_eq(cnio__uri_parse(fx_uri(&st_fx, name, NULL, uri, sizeof(uri)), u), 0);
-    ck_assert_int_eq(cnio__hints_resolve(hints, u), 0);
-}
-
 /* Writes and commits instance id of name on the servers in mask (bit j: column j), each
  * column UNIT bytes of fx_fill(id); column 0's handle of the instance. */
 static uint64_t torn_commit_named(struct st_conn *c, const char *name, uint64_t id,

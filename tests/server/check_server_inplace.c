@@ -442,6 +442,70 @@ START_TEST(test_inplace_die_during_close)
 }
 END_TEST
 
+/*
+ * Hosts apart only by the update counts of a live update in place: one update closed on
+ * host 0, where its writer was the last, and not yet counted on host 1, where a second
+ * writer still holds the object. cnio stat (and ls -l, which asks it) says it is being
+ * updated in place, not incomplete, as a reader opening it reads it; once the second
+ * writer closes, it is complete. Before, both said "incomplete" of the healthy object
+ * beside its writers (helper-114's F2: 43 of 137 stats with two writer loops).
+ */
+START_TEST(test_stat_beside_live_update)
+{
+    static uint8_t data[UNIT];
+    struct cnio_obj_stat os;
+    struct cnio_hints hints;
+    struct cnio_stack *stk;
+    struct cnio_uri u = { 0 };
+    struct st_conn c[2], w2;
+    uint64_t h[2], h2;
+
+    two_servers("lu", c, &stk, &u, &hints);
+    fx_fill(data, sizeof(data), 47);
+    for (uint32_t j = 0; j < 2; j++) {
+        ck_assert_int_eq(open_col(&c[j], "lu", STAGE | CNIO_WIRE_O_TRUNC, 2, j, 0x100, &h[j],
+                                  NULL, NULL), 0);
+        ck_assert_int_eq(st_write(&c[j], h[j], 0, data, sizeof(data)), 0);
+        ck_assert_int_eq(st_call(&c[j], CNIO_WIRE_SETSIZE, h[j], 2 * UNIT, NULL, 0, NULL, NULL,
+                                 0), 0);
+    }
+    for (int j = 1; j >= 0; j--) {   /* column 0 last */
+        ck_assert_int_eq(st_call(&c[j], CNIO_WIRE_COMMIT, h[j], 10, NULL, 0, NULL, NULL, 0), 0);
+        ck_assert_int_eq(st_call(&c[j], CNIO_WIRE_CLOSE, h[j], 0, NULL, 0, NULL, NULL, 0), 0);
+    }
+    ck_assert_int_eq(cnio__obj_stat(stk, &u, &hints, &os), 0);
+    ck_assert_uint_eq(os.state, 0);
+    /* a writer in place on both hosts, a second on host 1 */
+    for (uint32_t j = 0; j < 2; j++) {
+        c[j].flags = CNIO_WIRE_F_UPDATES;
+        ck_assert_int_eq(open_col(&c[j], "lu", W, 2, j, 0, &h[j], NULL, NULL), 0);
+    }
+    st_session(&st_fx, 1, &w2);
+    w2.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(open_col(&w2, "lu", W, 2, 1, 0, &h2, NULL, NULL), 0);
+    ck_assert_int_eq(cnio__obj_stat(stk, &u, &hints, &os), 0);
+    ck_assert_uint_eq(os.state & CNIO_OBJ_INCOMPLETE, 0);
+    /* the first closes: update 1 on host 0, still 0 on host 1 */
+    for (uint32_t j = 0; j < 2; j++) {
+        c[j].flags = CNIO_WIRE_F_UPDATES;
+        ck_assert_int_eq(st_call(&c[j], CNIO_WIRE_CLOSE, h[j], 1, NULL, 0, NULL, NULL, 0), 0);
+    }
+    ck_assert_int_eq(cnio__obj_stat(stk, &u, &hints, &os), 0);
+    ck_assert_uint_eq(os.state & CNIO_OBJ_INCOMPLETE, 0);
+    ck_assert_uint_eq(os.state & CNIO_OBJ_INPLACE, CNIO_OBJ_INPLACE);
+    /* the second closes: one update everywhere */
+    w2.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(st_call(&w2, CNIO_WIRE_CLOSE, h2, 1, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(cnio__obj_stat(stk, &u, &hints, &os), 0);
+    ck_assert_uint_eq(os.state, 0);
+    st_close(&w2);
+    st_close(&c[0]);
+    st_close(&c[1]);
+    cnio__uri_free(&u);
+    cnio__stack_close(stk);
+}
+END_TEST
+
 static Suite *inplace_suite(void)
 {
     Suite *s = suite_create("server_inplace");
@@ -455,6 +519,7 @@ static Suite *inplace_suite(void)
     tcase_add_test(tc, test_inplace_beside_closes);
     tcase_add_test(tc, test_inplace_open_during_close);
     tcase_add_test(tc, test_inplace_die_during_close);
+    tcase_add_test(tc, test_stat_beside_live_update);
     suite_add_tcase(s, tc);
     return s;
 }

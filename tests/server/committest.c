@@ -154,3 +154,17 @@ struct cnio_obj *staged_upload(const char *name, const uint8_t *data, size_t len
     ck_assert_int_eq(cnio__obj_pwrite(obj, data, len, 0), (ssize_t)len);
     return obj;
 }
+
+void two_servers(const char *name, struct st_conn *c, struct cnio_stack **stk,
+                 struct cnio_uri *u, struct cnio_hints *hints)
+{
+    char uri[1024];
+
+    fx_stop(&st_fx);
+    ck_assert_int_eq(fx_start(&st_fx, 2, NULL), 0);
+    st_session(&st_fx, 0, &c[0]);
+    st_session(&st_fx, 1, &c[1]);
+    ck_assert_int_eq(cnio__stack_open(stk), 0);
+    ck_assert_int_eq(cnio__uri_parse(fx_uri(&st_fx, name, NULL, uri, sizeof(uri)), u), 0);
+    ck_assert_int_eq(cnio__hints_resolve(hints, u), 0);
+}

@@ -38,6 +38,10 @@ int staged_files(void);
  * closed owned: a CRC by it is then -CNIO_ERR_NOENT. */
 void wait_released(struct st_conn *c, uint64_t h);
 void read_back(struct st_conn *c, const char *name, const void *want, uint32_t len);
+/* Restarts st_fx as two fresh servers with a session on each (c[0], c[1]), and opens a
+ * client stack, URI (of name on both) and hints to read through. */
+void two_servers(const char *name, struct st_conn *c, struct cnio_stack **stk,
+                 struct cnio_uri *u, struct cnio_hints *hints);
 /*
  * On two fresh servers, opens NAME through the client for a staged (truncating) upload
  * with UNIT stripes and writes DATA from offset 0; the caller closes or aborts it, and
