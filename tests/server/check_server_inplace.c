@@ -238,8 +238,7 @@ END_TEST
 
 /* A writer in place that opens, writes and closes in a loop on its own connection. */
 struct beside {
-    atomic_int stop;
-    int cycles, failed;
+    atomic_int stop, cycles, failed;
 };
 
 static void *update_loop(void *arg)
@@ -250,11 +249,12 @@ static void *update_loop(void *arg)
     uint64_t h;
 
     st_session(&st_fx, 0, &w);
-    while (!atomic_load(&b->stop) && !b->failed) {
+    while (!atomic_load(&b->stop) && !atomic_load(&b->failed)) {
         w.flags = CNIO_WIRE_F_UPDATES;
-        b->failed = open_at(&w, "rc", W, 0, &h, NULL, NULL) || st_write(&w, h, 0, data, 512) ||
-                    st_call(&w, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0);
-        b->cycles++;
+        atomic_store(&b->failed, open_at(&w, "rc", W, 0, &h, NULL, NULL) ||
+                                     st_write(&w, h, 0, data, 512) ||
+                                     st_call(&w, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0));
+        atomic_fetch_add(&b->cycles, 1);
     }
     st_close(&w);
     return NULL;
@@ -289,7 +289,7 @@ START_TEST(test_inplace_beside_closes)
     ck_assert_int_eq(pthread_create(&tid, NULL, update_loop, &b), 0);
     /* 4,000 looks or 4 s, whichever ends first (the old server failed within about 300) */
     until = cnio__now_ms() + 4000;
-    for (int i = 0; i < 4000 && cnio__now_ms() < until && !b.failed; i++) {
+    for (int i = 0; i < 4000 && cnio__now_ms() < until && !atomic_load(&b.failed); i++) {
         int ret;
 
         switch (i % 4) {
@@ -316,12 +316,12 @@ START_TEST(test_inplace_beside_closes)
     }
     atomic_store(&b.stop, 1);
     ck_assert_int_eq(pthread_join(tid, NULL), 0);
-    ck_assert_int_eq(b.failed, 0);
-    ck_assert_int_gt(b.cycles, 10);   /* (the loop ran beside them) */
+    ck_assert_int_eq(atomic_load(&b.failed), 0);
+    ck_assert_int_gt(atomic_load(&b.cycles), 10);   /* (the loop ran beside them) */
     if (dirty || refused || told)
         ck_abort_msg("beside %d updates in place: STAT said I_DIRTY %d times of %d, a "
                      "reader's OPEN was refused %d times, a writer was told I_INTERRUPTED %d "
-                     "times", b.cycles, dirty, stats, refused, told);
+                     "times", atomic_load(&b.cycles), dirty, stats, refused, told);
     ck_assert_int_eq(st_stat(&r, "rc", &info), 0);
     ck_assert_uint_eq(info.flags & CNIO_WIRE_I_DIRTY, 0);
     ck_assert_int_eq(st_unlink(&r, "rc"), 0);
