@@ -236,6 +236,19 @@ START_TEST(test_inplace_updates)
 }
 END_TEST
 
+/* Name made on c's server as generation id holding data (len bytes): staged, written,
+ * committed and closed. */
+static void committed(struct st_conn *c, const char *name, uint64_t id, const uint8_t *data,
+                      uint32_t len)
+{
+    uint64_t h;
+
+    ck_assert_int_eq(open_at(c, name, STAGE, id, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(c, h, 0, data, len), 0);
+    ck_assert_int_eq(st_call(c, CNIO_WIRE_COMMIT, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+}
+
 /* A writer in place that opens, writes and closes in a loop on its own connection. */
 struct beside {
     atomic_int stop, cycles, failed;
@@ -282,10 +295,7 @@ START_TEST(test_inplace_beside_closes)
     fx_fill(data, sizeof(data), 37);
     st_session(&st_fx, 0, &c);
     st_session(&st_fx, 0, &r);
-    ck_assert_int_eq(open_at(&c, "rc", STAGE, 87, &h, NULL, NULL), 0);
-    ck_assert_int_eq(st_write(&c, h, 0, data, sizeof(data)), 0);
-    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, h, 0, NULL, 0, NULL, NULL, 0), 0);
-    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    committed(&c, "rc", 87, data, sizeof(data));
     ck_assert_int_eq(pthread_create(&tid, NULL, update_loop, &b), 0);
     /* 4,000 looks or 4 s, whichever ends first (the old server failed within about 300) */
     until = cnio__now_ms() + 4000;
@@ -361,10 +371,7 @@ START_TEST(test_inplace_open_during_close)
 
     fx_fill(data, sizeof(data), 41);
     st_session(&st_fx, 0, &a);
-    ck_assert_int_eq(open_at(&a, "oc", STAGE, 89, &h, NULL, NULL), 0);
-    ck_assert_int_eq(st_write(&a, h, 0, data, sizeof(data)), 0);
-    ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, h, 0, NULL, 0, NULL, NULL, 0), 0);
-    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    committed(&a, "oc", 89, data, sizeof(data));
     for (int i = 0; i < 20; i++) {
         struct closer x = { &a, 0, 0 };
         pthread_t tid;
@@ -410,10 +417,7 @@ START_TEST(test_inplace_die_during_close)
 
     fx_fill(data, sizeof(data), 43);
     st_session(&st_fx, 0, &a);
-    ck_assert_int_eq(open_at(&a, "dc", STAGE, 91, &h, NULL, NULL), 0);
-    ck_assert_int_eq(st_write(&a, h, 0, data, sizeof(data)), 0);
-    ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, h, 0, NULL, 0, NULL, NULL, 0), 0);
-    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    committed(&a, "dc", 91, data, sizeof(data));
     for (int i = 0; i < n; i++) {
         struct closer x = { &a, 0, 0 };
         pthread_t tid;
