@@ -171,12 +171,14 @@ static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *
                                 "name) while it was open for writing in place");
     } else if (last && cnio__srv_store_writer_lost(&c->srv->store, hd->name)) {
         /* another writer of this update went without closing it (killed, its
-         * connection lost): it may have written part of it, so the mark stays, as when
-         * it was the last (helper-109's F1: this close cleared it, and the torn bytes
-         * read back as complete, exit 0). This writer's own bytes are durable. */
+         * connection lost): it may have written part of it, so its blocks are not healed
+         * and the mark stays, as when it was the last (helper-109's F1: this close
+         * cleared it, and the torn bytes read back as complete, exit 0); the clear
+         * (cnio__srv_store_mark) keeps it, and says so. This writer's own bytes are
+         * durable. */
         ret = fsync(hd->fd) < 0 ? cnio__srv_why_errno(errno) : 0;
-        cnio__warn("%s: a writer of it went without closing it during this update: it stays "
-                   "marked as an interrupted update", hd->name);
+        if (!ret)
+            ret = cnio__srv_store_mark(&c->srv->store, hd->name, 0, &v, &m);
     } else if (last) {
         /* the last writer in place closes cleanly: it vouches for the object again,
          * blocks left pending by a crash included */
