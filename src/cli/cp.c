@@ -551,9 +551,9 @@ static int cp_transfer(struct cp_job *j, int *copied)
         if (rc == 0 && j->rank == 0 && !j->o.quiet)
             printf("cnio cp: verify: both ends have the same CRC32C\n");
     }
-    cp_sig_catch(j, 0);
     if (rc == 0 && !j->dst.remote)
-        rc = cp_agree(j->rank == 0 ? cp_commit_part(j) : 0);
+        rc = cp_agree(j->rank == 0 ? cp_sig_commit(j) : 0);
+    cp_sig_catch(j, 0);
     if (bufs[1] != bufs[0])
         cli_buf_free(bufs[1], j->o.chunk);
     cli_buf_free(bufs[0], j->o.chunk);

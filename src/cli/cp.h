@@ -99,5 +99,8 @@ void cp_discard(const struct cp_job *j);
  * signal ends the process as it would have. Calls nest: the innermost pair does
  * nothing (a tree copy's large files). */
 void cp_sig_catch(const struct cp_job *j, int on);
+/* Rank 0: cp_commit_part with the handlers of cp_sig_catch still in place, a signal
+ * from the rename on ending the process without saying DST is unchanged. */
+int cp_sig_commit(struct cp_job *j);
 
 #endif /* CNIO_CLI_CP_H */

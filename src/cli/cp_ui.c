@@ -172,6 +172,7 @@ void cp_summary(struct cp_job *j, double secs)
            "transport %s\n", j->src.name, j->dst.name, what, secs, secs > 0 ? n / secs / 1e9 : 0.0,
            j->size, j->size > 1 ? "s" : "", j->nhosts, j->nhosts > 1 ? "s" : "", j->lanes,
            j->lanes > 1 ? "s" : "", *carrier ? carrier : "tcp");
+    fflush(stdout);   /* out now: a signal after a download's rename ends the process */
 }
 
 /* After an upload failed: what DST is now. 0 no object there, 1 complete (the upload
@@ -255,14 +256,18 @@ void cp_discard(const struct cp_job *j)
  * partial download is, and the signal then ends the process as it would have.
  */
 static char cp_sig_msg[1024];
+static volatile sig_atomic_t cp_sig_renamed;   /* DST is the download now: nothing to say */
+static int cp_sig_depth;   /* a tree copy's large files are copied by cp_run, inside it */
 static const int cp_sigs[] = { SIGINT, SIGTERM, SIGHUP };
 static struct sigaction cp_sig_old[CNIO_ARRAY_LEN(cp_sigs)];
 
 static void cp_sig_handler(int sig)
 {
-    ssize_t r = write(STDERR_FILENO, cp_sig_msg, strlen(cp_sig_msg));
+    if (!cp_sig_renamed) {
+        ssize_t r = write(STDERR_FILENO, cp_sig_msg, strlen(cp_sig_msg));
 
-    (void)r;
+        (void)r;
+    }
     cli_mpi_tmp_remove_now();   /* atexit handlers do not run: the signal ends it */
     signal(sig, SIG_DFL);
     raise(sig);
@@ -270,11 +275,11 @@ static void cp_sig_handler(int sig)
 
 void cp_sig_catch(const struct cp_job *j, int on)
 {
-    static int depth;   /* a tree copy's large files are copied by cp_run, inside it */
     struct sigaction sa = { .sa_handler = cp_sig_handler };
 
-    if (j->rank != 0 || (on ? depth++ : --depth) > 0)
+    if (j->rank != 0 || (on ? cp_sig_depth++ : --cp_sig_depth) > 0)
         return;
+    cp_sig_renamed = 0;
     if (j->o.recursive)
         snprintf(cp_sig_msg, sizeof(cp_sig_msg), "\ncnio cp: interrupted: the files copied "
                  "so far stay; the same command with --resume copies the rest\n");
@@ -294,6 +299,28 @@ void cp_sig_catch(const struct cp_job *j, int on)
                  cp_sig_old[i].sa_handler != SIG_IGN)   /* nohup's SIGHUP stays ignored */
             sigaction(cp_sigs[i], &sa, NULL);
     }
+}
+
+/*
+ * The handlers still in place, so that a signal before the rename says where the partial
+ * download is (they used to be put back first: one between the two ended the copy
+ * without a word, DST unchanged). The signals are held in this thread across the rename
+ * and the flag, so that one arriving meanwhile does not call a renamed DST unchanged.
+ */
+int cp_sig_commit(struct cp_job *j)
+{
+    sigset_t hold, old;
+    int rc;
+
+    sigemptyset(&hold);
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(cp_sigs); i++)
+        sigaddset(&hold, cp_sigs[i]);
+    pthread_sigmask(SIG_BLOCK, &hold, &old);
+    rc = cp_commit_part(j);
+    if (rc == 0 && cp_sig_depth == 1)   /* (a tree's message stays true) */
+        cp_sig_renamed = 1;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
 }
 
 /*
@@ -502,6 +529,8 @@ int cli_cp(int argc, char **argv)
     if (rc == CLI_TREE_FILE)
         rc = cp_r_file(&j, pos, &into);
     MPI_Info_free(&j.info);
+    fflush(stdout);   /* (the lines said after the summary) before MPI_Finalize: a signal
+                         there ends the process, and stdout's buffer with it */
     MPI_Finalize();
     free(into);
     free(j.into);
