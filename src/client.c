@@ -23,6 +23,38 @@ void cnio__cl_hosts_from_uri(struct cnio__cl_host *hosts, const struct cnio_uri 
     }
 }
 
+/* One server named twice in the URI, under two names ("127.0.0.1:P,localhost:P"): the
+ * parser refuses a name listed twice, but only the connections tell these apart. Its
+ * second column's open met the first's instance and failed as "object exists". Two
+ * addresses of one server ("127.0.0.1:P,127.0.0.2:P" of one listening on every address)
+ * are told apart by the id its AUTH replies carry (CNIO_WIRE_CAP_ID); a server too old
+ * to say one is not checked so. (Declared in client_int.h.) */
+int cnio__cl_hosts_distinct(const struct cnio__cl_host *hosts, int n, const char *path)
+{
+    for (int j = 1; j < n; j++)
+        for (int i = 0; i < j; i++) {
+            const struct cnio__cl_host *a = &hosts[i], *b = &hosts[j];
+            struct cnio_ep *ea = cnio__cl_ctl_ep(a), *eb = cnio__cl_ctl_ep(b);
+            uint64_t ida = ea ? cnio__ep_server_id(ea) : 0;
+            uint64_t idb = eb ? cnio__ep_server_id(eb) : 0;
+
+            if (a->resolved && b->resolved && cnio__addr_same(&a->addr, &b->addr)) {
+                cnio__err("%s: %s: hosts %s:%u and %s:%u of the URI are one server (one "
+                          "address and port): list each server once", path,
+                          cnio_strerror(-CNIO_ERR_URI), a->name, a->port, b->name, b->port);
+                return -CNIO_ERR_URI;
+            }
+            if (ida && ida == idb) {
+                cnio__err("%s: %s: hosts %s:%u and %s:%u of the URI reach one server (the "
+                          "same cnio-server answers at both addresses): list each server once",
+                          path, cnio_strerror(-CNIO_ERR_URI), a->name, a->port, b->name,
+                          b->port);
+                return -CNIO_ERR_URI;
+            }
+        }
+    return 0;
+}
+
 /* Opens the first lane of host: tries each address of the name until one answers. */
 static int cl_connect_first(struct cnio_stack *st, const struct cnio_hints *h,
                             struct cnio__cl_host *host, const struct cnio_ep_auth *auth)

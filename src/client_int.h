@@ -126,7 +126,8 @@ struct cnio_ns {
 /*
  * Fills ns (caller's memory) for u's hosts, loads the key of h->key_file and connects
  * one lane to each of the first `connect` hosts (the others can be connected later with
- * cnio__cl_connect and ns->auth). 0, or the error (ns then holds nothing to release).
+ * cnio__cl_connect and ns->auth). 0, or the error (ns then holds nothing to release):
+ * -CNIO_ERR_URI when two of those hosts are one server (cnio__cl_hosts_distinct).
  */
 int cnio__ns_begin(struct cnio_ns *ns, struct cnio_stack *st, const struct cnio_uri *u,
                    const struct cnio_hints *h, int connect);
@@ -135,6 +136,9 @@ void cnio__ns_end(struct cnio_ns *ns);
 
 /* Fills hosts[0..n) from the URI's hosts. */
 void cnio__cl_hosts_from_uri(struct cnio__cl_host *hosts, const struct cnio_uri *u, int n);
+/* hosts[0..n), connected where they were, are n servers: not one address twice, nor two
+ * that answered with one server id. 0, or -CNIO_ERR_URI, said (naming both and path). */
+int cnio__cl_hosts_distinct(const struct cnio__cl_host *hosts, int n, const char *path);
 /*
  * Connects `lanes` endpoints to each of hosts[0..n) (at most connect_window at a time
  * per host) and waits for their handshakes. auth[i] is host i's credentials. Counts

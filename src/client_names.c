@@ -44,6 +44,10 @@ int cnio__ns_begin(struct cnio_ns *ns, struct cnio_stack *st, const struct cnio_
         ns->auth[i] = (struct cnio_ep_auth){ .mode = CNIO_WIRE_AUTH_KEY, .k = ns->key.bytes,
                                              .klen = ns->key.len };
     ret = cnio__cl_connect(st, &ns->h, ns->hosts, connect, 1, ns->auth, NULL);
+    /* two of the URI's hosts one server: its second mkdir failed "exists" (made), a
+     * listing said each name twice */
+    if (!ret)
+        ret = cnio__cl_hosts_distinct(ns->hosts, connect, u->path[0] ? u->path : "/");
     if (!ret)
         return 0;
 fail:

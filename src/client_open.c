@@ -203,38 +203,6 @@ static int cl_legacy_flags(struct cnio_obj *obj)
     return 0;
 }
 
-/* One server named twice in the URI, under two names ("127.0.0.1:P,localhost:P"): the
- * parser refuses a name listed twice, but only the connections tell these apart. Its
- * second column's open met the first's instance and failed as "object exists". Two
- * addresses of one server ("127.0.0.1:P,127.0.0.2:P" of one listening on every address)
- * are told apart by the id its AUTH replies carry (CNIO_WIRE_CAP_ID); a server too old
- * to say one is not checked so. 0, or -CNIO_ERR_URI, said. */
-static int cl_hosts_distinct(const struct cnio_obj *obj)
-{
-    for (int j = 1; j < obj->nhosts; j++)
-        for (int i = 0; i < j; i++) {
-            const struct cnio__cl_host *a = &obj->hosts[i], *b = &obj->hosts[j];
-            struct cnio_ep *ea = cnio__cl_ctl_ep(a), *eb = cnio__cl_ctl_ep(b);
-            uint64_t ida = ea ? cnio__ep_server_id(ea) : 0;
-            uint64_t idb = eb ? cnio__ep_server_id(eb) : 0;
-
-            if (a->resolved && b->resolved && cnio__addr_same(&a->addr, &b->addr)) {
-                cnio__err("%s: %s: hosts %s:%u and %s:%u of the URI are one server (one "
-                          "address and port): list each server once", obj->path,
-                          cnio_strerror(-CNIO_ERR_URI), a->name, a->port, b->name, b->port);
-                return -CNIO_ERR_URI;
-            }
-            if (ida && ida == idb) {
-                cnio__err("%s: %s: hosts %s:%u and %s:%u of the URI reach one server (the "
-                          "same cnio-server answers at both addresses): list each server once",
-                          obj->path, cnio_strerror(-CNIO_ERR_URI), a->name, a->port, b->name,
-                          b->port);
-                return -CNIO_ERR_URI;
-            }
-        }
-    return 0;
-}
-
 /*
  * Column 0 made a fresh instance for an open that creates only what does not exist
  * (MPI_MODE_CREATE without truncation, the object's own layout): yet the other hosts may
@@ -367,7 +335,7 @@ static int cl_open_all(struct cnio_obj *obj, int nuri, const struct cnio_ep_auth
                                                obj->nhosts - 1, (int)obj->h.lanes, auth + 1,
                                                &obj->stats);
     if (!ret)
-        ret = cl_hosts_distinct(obj);
+        ret = cnio__cl_hosts_distinct(obj->hosts, obj->nhosts, obj->path);
     if (!ret)
         ret = cl_exists_elsewhere(obj);
     if (!ret)

@@ -82,8 +82,11 @@ static int cmd_session(const char *cmd, const struct cli_opts *o, const char *ur
         rc = cli_hints(o, u, h);
     if (rc == 0)
         rc = cnio__stack_open(st);
-    if (rc == 0 && ns != NULL)
+    if (rc == 0 && ns != NULL) {
         rc = cnio__ns_open(*st, u, h, ns);
+        if (rc == -CNIO_ERR_URI)   /* (said, naming the two hosts of one server) */
+            return rc;
+    }
     if (rc && cmd)
         cli_fail(cmd, uri, rc);
     return rc;
@@ -222,7 +225,7 @@ static int cmd_mkdir(const struct cli_opts *o, char **pos, int n)
             else if (rc == -CNIO_ERR_NOENT)
                 cli_err("cnio mkdir: %s: the parent directory does not exist (-p makes "
                         "it)\n", pos[i]);
-            else if (st)
+            else if (ns)   /* (a session that failed said why) */
                 cli_fail("mkdir", pos[i], rc);
             ret = CLI_EXIT_FAIL;
         }
@@ -430,7 +433,11 @@ int cli_rm_tree(const struct cli_opts *o, const char *uri)
     struct cnio_ns *ns;
     int rc = cmd_session("rm", o, uri, &e.u, &e.h, &st, &ns), bad = 0, shadow = 0;
 
-    if (rc == 0 && e.u.path[0]) {
+    if (rc) {   /* (said) */
+        cmd_end(&e.u, st, ns);
+        return CLI_EXIT_FAIL;
+    }
+    if (e.u.path[0]) {
         struct cnio_obj_stat s;
 
         rc = cnio__obj_stat(st, &e.u, &e.h, &s);
