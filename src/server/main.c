@@ -413,7 +413,7 @@ static int main_start(struct cnio_srv *srv)
         return ret;
     }
     if (cnio__srv_root_check(srv->opts.root))
-        return CNIO_ERR_ACCESS;
+        return -CNIO_ERR_ACCESS;
     ret = cnio__srv_store_open(&srv->store, srv->opts.root);
     if (ret)
         return ret;
@@ -421,7 +421,7 @@ static int main_start(struct cnio_srv *srv)
      * root may be another server's (a second server, or --scrub, is then refused). */
     srv->lock_fd = cnio__srv_root_lock(&srv->store, srv->opts.root, 1);
     if (srv->lock_fd < 0)
-        return CNIO_ERR_ACCESS;
+        return -CNIO_ERR_ACCESS;
     do {
         if (cnio__random(&srv->id, sizeof(srv->id))) {
             cnio__err("cannot draw the server's id: no random bytes");
