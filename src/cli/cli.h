@@ -40,14 +40,14 @@ int cli_common_opt(struct cli_opts *o, int argc, char **argv, int *i);
 int cli_hints(const struct cli_opts *o, const struct cnio_uri *u, struct cnio_hints *h);
 /*
  * cp --resume that found a staged copy (obj, opened): an upload keeps the layout it began
- * with, so a striping_unit asked now (environment, uri's query, -o) that differs from the
- * staged copy's is not applied. Says so (a warning naming both, and the ways to the unit
- * asked); nothing when none was asked or it is the same. Said, not refused: --resume asks
+ * with, so a striping_unit or striping_factor asked now (environment, uri's query, -o)
+ * that differs from the staged copy's is not applied. Says so (a warning naming both, and
+ * the ways to the layout asked); nothing when none was asked or it is the same. Said, not refused: --resume asks
  * to keep what was moved, and a striping hint is a hint (MPI-3.1 13.2.8; ROMIO ignores
  * those of a file that exists).
  */
 struct cnio_obj;
-void cli_resume_unit(const struct cli_opts *o, const char *uri, const struct cnio_obj *obj);
+void cli_resume_layout(const struct cli_opts *o, const char *uri, const struct cnio_obj *obj);
 /* An MPI_Info (free it) with the -o hints and --key: 0 or -CNIO_ERR_HINT. */
 int cli_info(const struct cli_opts *o, MPI_Info *info);
 /* Parses uri only to check it: 0, or a negative code after printing why (for a

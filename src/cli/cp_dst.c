@@ -136,7 +136,7 @@ static int cp_open_remote_dst(struct cp_job *j)
     } else if (rc == 0) {
         j->resumed = j->o.resume;
         if (j->resumed && j->rank == 0)
-            cli_resume_unit(&j->o, j->dst.name, cnio__file_obj(j->dst.fh));
+            cli_resume_layout(&j->o, j->dst.name, cnio__file_obj(j->dst.fh));
     }
     MPI_Info_free(&info);
     return rc;

@@ -162,42 +162,59 @@ int cli_hints(const struct cli_opts *o, const struct cnio_uri *u, struct cnio_hi
     return rc;
 }
 
-/* The striping_unit asked for uri by the environment, its query or -o, in the order the
- * library applies them; 0 when none asks one (the default applies). */
-static uint64_t cli_unit_asked(const struct cli_opts *o, const char *uri)
+/* The striping_unit and striping_factor asked for uri by the environment, its query or
+ * -o, in the order the library applies them, in h; 0 each when none asks one. */
+static void cli_layout_asked(const struct cli_opts *o, const char *uri, struct cnio_hints *h)
 {
-    struct cnio_hints h;
     struct cnio_uri u;
 
-    cnio__hints_default(&h);
-    h.striping_unit = 0;
-    if (cnio__hints_from_env(&h) || cnio__uri_parse(uri, &u))
-        return 0;
-    if (cnio__hints_from_query(&h, u.query))
-        h.striping_unit = 0;
+    cnio__hints_default(h);
+    h->striping_unit = 0;
+    h->striping_factor = 0;
+    if (cnio__hints_from_env(h) || cnio__uri_parse(uri, &u)) {
+        h->striping_unit = h->striping_factor = 0;
+        return;
+    }
+    if (cnio__hints_from_query(h, u.query))
+        h->striping_unit = h->striping_factor = 0;
     cnio__uri_free(&u);
     for (int i = 0; i < o->nhints; i++) {
         char name[MPI_MAX_INFO_KEY];
         const char *val = cli_hint_split(o, i, name, sizeof(name));
 
         if (val)
-            cnio__hints_set(&h, name, val);
+            cnio__hints_set(h, name, val);
     }
-    return h.striping_unit;
 }
 
-void cli_resume_unit(const struct cli_opts *o, const char *uri, const struct cnio_obj *obj)
+void cli_resume_layout(const struct cli_opts *o, const char *uri, const struct cnio_obj *obj)
 {
     const struct cnio_layout *l = obj ? cnio__obj_layout(obj) : NULL;
-    uint64_t asked = l ? cli_unit_asked(o, uri) : 0;
+    struct cnio_hints h;
+    char kept[128] = "", asked[64] = "";
+    int unit, factor;
 
-    if (!asked || asked == l->unit)
+    if (!l)
         return;
-    cli_err("cnio cp: warning: %s: resumed with the staged copy's striping_unit %llu bytes, "
-            "not the %llu asked (an upload keeps the layout it began with); for %llu, copy "
-            "without --resume (it starts over), or remove the staged copy first (cnio rm)\n",
-            uri, (unsigned long long)l->unit, (unsigned long long)asked,
-            (unsigned long long)asked);
+    cli_layout_asked(o, uri, &h);
+    unit = h.striping_unit && h.striping_unit != l->unit;
+    factor = h.striping_factor && h.striping_factor != l->count;
+    if (!unit && !factor)
+        return;
+    if (unit) {
+        snprintf(kept, sizeof(kept), "striping_unit %llu bytes", (unsigned long long)l->unit);
+        snprintf(asked, sizeof(asked), "%llu", (unsigned long long)h.striping_unit);
+    }
+    if (factor) {
+        size_t k = strlen(kept), a = strlen(asked);
+
+        snprintf(kept + k, sizeof(kept) - k, "%sstriping_factor %u (hosts)", unit ? " and " : "",
+                 l->count);
+        snprintf(asked + a, sizeof(asked) - a, "%s%u", unit ? " and " : "", h.striping_factor);
+    }
+    cli_err("cnio cp: warning: %s: resumed with the staged copy's %s, not the %s asked (an "
+            "upload keeps the layout it began with); for %s, copy without --resume (it starts "
+            "over), or remove the staged copy first (cnio rm)\n", uri, kept, asked, asked);
 }
 
 int cli_info(const struct cli_opts *o, MPI_Info *info)

@@ -143,7 +143,7 @@ static int tf_obj_dst(struct tree_ctx *c, const char *rel, struct cnio_obj **obj
         char *uri = tree_uri_string(c->dst, rel);
 
         if (uri)
-            cli_resume_unit(c->o, uri, *obj);
+            cli_resume_layout(c->o, uri, *obj);
         free(uri);
     }
     if (ret == -CNIO_ERR_NOENT)
