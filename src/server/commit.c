@@ -201,16 +201,19 @@ int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delt
     return store_writer_add(st, name, delta, 0, 0);
 }
 
-int cnio__srv_store_writer_closing(struct cnio_srv_store *st, const char *name)
+int cnio__srv_store_writer_closing(struct cnio_srv_store *st, const char *name,
+                                   unsigned *ticket)
 {
     struct cnio_srv_writer *w;
     int last = 0;
 
+    *ticket = 0;
     pthread_mutex_lock(&st->lock);
     w = *store_writer_find(st, name);
     if (w) {
         w->closing++;
         last = w->closing >= w->count;
+        *ticket = ++w->closes ? w->closes : ++w->closes;   /* (never 0) */
     }
     pthread_mutex_unlock(&st->lock);
     return last;
@@ -273,7 +276,7 @@ int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
 {
     struct cnio_srv_writer *w;
     uint32_t want, updates;
-    int ret;
+    int ret, later;
 
     pthread_mutex_lock(&st->lock);
     ret = cnio__srv_store_meta_get(st, name, m);
@@ -294,8 +297,16 @@ int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
                        "stays marked as an interrupted update", name);
         return 0;
     }
-    if (!ret && w && w->count > w->closing) {
-        w->updated |= v && v->updates != -2 &&
+    /* ... or another CLOSE began after this one's: its writer opened while this close
+     * synced, and wrote bytes this fsync may not hold. This close cannot tell a later
+     * close still syncing from one that failed, so the mark is that close's to clear,
+     * after its own fsync (of the whole file: this writer's bytes too); before, this
+     * clear came first, and a power cut during that fsync left its torn bytes under a
+     * clean mark. When that close cleared it already, its update held this one (as
+     * when it clears it after), and there is nothing left to count */
+    later = w && v && v->ticket && w->closes != v->ticket;
+    if (!ret && w && (w->count > w->closing || later)) {
+        w->updated |= (!later || (m->flags & CNIO_SRV_META_DIRTY)) && v && v->updates != -2 &&
                       (v->updates < 0 || (uint32_t)v->updates != m->updates);
         pthread_mutex_unlock(&st->lock);
         return 0;

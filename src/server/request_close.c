@@ -162,7 +162,7 @@ static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *
     /* the last writer of this update, found in one hold of the store lock with the
      * others' closes: two at once each found the other and neither cleared the mark */
     last = hd->writer && !hd->closing++ &&
-           cnio__srv_store_writer_closing(&c->srv->store, hd->name);
+           cnio__srv_store_writer_closing(&c->srv->store, hd->name, &v.ticket);
     if (hd->writer && fstat(hd->fd, &sb) == 0 && sb.st_nlink == 0) {
         if (h->flags & CNIO_WIRE_F_GONE)
             r->flags |= CNIO_WIRE_F_GONE;

@@ -51,6 +51,8 @@ struct cnio_srv_writer {
                        close counts an update whatever it asks (cnio__srv_store_mark) */
     int closing;    /* of count, those whose CLOSE has begun (cnio__srv_store_writer_closing):
                        the others are live, and the last to begin is the last writer */
+    unsigned closes;    /* CLOSEs begun since the record was made, each one's ticket: the
+                           latest one's fsync is the one that follows every writer's bytes */
     char name[];
 };
 
@@ -194,6 +196,7 @@ struct cnio_srv_vouch {
     int sized;          /* length and sums were checked: the object may be SIZED again */
     int64_t updates;    /* the update count to record (CLOSE with F_UPDATES), -1: one
                            more than recorded, -2: as recorded */
+    unsigned ticket;    /* the clearing close's (cnio__srv_store_writer_closing), 0: none */
 };
 /* Sets (dirty 1) or clears the dirty mark in name's metadata (read, changed, written
  * durably under the store lock: a crash after it returns finds the mark); *m the
@@ -204,18 +207,23 @@ struct cnio_srv_vouch {
  * the metadata is still of v->gen and v->length is its column's extent of the size it
  * records (a size the MPI-IO close recorded, CNIO_WIRE_F_RECORD), and records v's update
  * count (CNIO_SRV_META updates). A clear while a writer is live (one that opened after
- * the closing one was found the last) leaves the mark to that writer's close, which
- * counts this update too; one after a writer went without a clean CLOSE during the
- * update (cnio__srv_store_writer_lost) leaves it for good, said: 0, m as it is. */
+ * the closing one was found the last), or after another CLOSE began since v->ticket's
+ * (its writer opened and wrote during this close's fsync), leaves the mark to that
+ * writer's close, which counts this update too (when that close cleared it already,
+ * its update held this one: nothing is written); one after a writer went without a
+ * clean CLOSE during the update (cnio__srv_store_writer_lost) leaves it for good, said:
+ * 0, m as it is. */
 int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
                          const struct cnio_srv_vouch *v, struct cnio_srv_meta *m);
 /* Adds delta to the live in-place writers of name; returns their count after. */
 int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delta);
 /* One in-place writer of name begins its CLOSE: 1 when no other is live (none that has
- * not begun its own), so that it is the last writer of this update, else 0. Each writer
- * asks once; two closing at once cannot both find the other live (both did, neither
- * cleared the mark, and a clean update read as interrupted). */
-int cnio__srv_store_writer_closing(struct cnio_srv_store *st, const char *name);
+ * not begun its own), so that it is the last writer of this update, else 0; *ticket
+ * this close's number (for cnio__srv_store_mark's v->ticket). Each writer asks once;
+ * two closing at once cannot both find the other live (both did, neither cleared the
+ * mark, and a clean update read as interrupted). */
+int cnio__srv_store_writer_closing(struct cnio_srv_store *st, const char *name,
+                                   unsigned *ticket);
 /* One in-place writer of name goes (its handle freed), closing when it had begun its
  * CLOSE: clean, after a CLOSE that succeeded; otherwise (its connection lost, a CLOSE
  * that failed) while others still write, the update is taken as torn:
