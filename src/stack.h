@@ -148,6 +148,8 @@ struct cnio_req {
     uint64_t roffset;
     uint64_t rsession;
     int reasoned;              /* the error reply carried a reason (logged, naming the host) */
+    int garbled;               /* status -CNIO_ERR_CHECKSUM: a READ reply's data arrived but
+                                  failed its CRC32C (the connection lives on) */
     /* small payloads and replies may live here */
     uint8_t inl[CNIO_REQ_INLINE];
     /* private to the stack */

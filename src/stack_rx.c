@@ -27,19 +27,30 @@ static int ep_status_ok(int32_t s)
 int cnio__ep_rx_finish(struct cnio_ep *ep)
 {
     struct cnio_req *r = ep->rxreq;
+    int garbled = 0;
 
     ep->rx_payload = 0;
     if (ep->h.length && cnio__wire_payload_check(&ep->h, ep->rxdst)) {
-        cnio__ep_kill(ep, -CNIO_ERR_CHECKSUM);
-        return -1;
+        /* A READ's data that fails its CRC, in a frame read whole under a sound header:
+         * the stream is still in step, so that request alone fails, and its submitter may
+         * ask again. A writer in place can change bytes between the server's CRC (from
+         * its stored block sums) and its send from the page cache; damage at rest fails
+         * every time. Any other frame's payload kills the connection. */
+        if (!r || r->type != CNIO_WIRE_READ || ep->h.status ||
+            (ep->h.flags & CNIO_WIRE_F_REASON)) {
+            cnio__ep_kill(ep, -CNIO_ERR_CHECKSUM);
+            return -1;
+        }
+        garbled = 1;
     }
     if (!r) {
         cnio__ep_challenge(ep);
         return ep->state == EP_DEAD ? -1 : 0;
     }
     ep->rxreq = NULL;
-    r->status = ep->h.status;
-    r->rlen = ep->h.length;
+    r->status = garbled ? -CNIO_ERR_CHECKSUM : ep->h.status;
+    r->garbled = garbled;
+    r->rlen = garbled ? 0 : ep->h.length;
     if (ep->h.flags & CNIO_WIRE_F_REASON) {
         char why[CNIO_WIRE_MAX_REASON + 1];
 
