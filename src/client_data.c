@@ -9,6 +9,13 @@
  * once. WRITE payloads go out of, and READ replies land in, the caller's memory directly.
  * On an error nothing new is issued, what is in flight drains (bounded by the endpoints'
  * timeouts), and the first error is returned.
+ *
+ * A READ whose data arrives but fails its CRC32C (stack_rx.c) is asked again, up to
+ * CL_READ_AGAIN times, before its checksum error counts: a server sends a large READ
+ * from the page cache under a CRC combined from its stored block sums, and a writer in
+ * place that opens and writes between the two changes the bytes under that CRC (MPI-IO
+ * lets the read see old and new bytes, not fail). The server cannot know at the READ
+ * that a writer will come. Damage at rest, or on every way through, fails each time.
  */
 #include "common.h"
 #include "client_int.h"
@@ -16,6 +23,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+#define CL_READ_AGAIN 3
 
 /* The unfilled end of a short READ reply: bytes a host did not hold. */
 struct cl_tail {
@@ -35,6 +44,17 @@ struct cl_run {
     uint64_t end;               /* reads: largest logical end returned */
     struct cl_tail *tails;      /* reads: zeroed below the object's end once it is known */
     size_t ntails, cap_tails;
+    struct cl_again *again;     /* reads: pieces whose data failed its CRC, to ask again */
+    size_t nagain, cap_again;
+};
+
+/* A READ piece to ask again: its host column, where, and how often it was asked. */
+struct cl_again {
+    uint32_t j;
+    uint64_t local_off, logical;
+    uint32_t len;
+    uint8_t *buf;
+    uint32_t asked;
 };
 
 /* Keeps a short reply's unfilled end for cl_fill_tails; without memory for it, zeroes it
@@ -70,13 +90,39 @@ static void cl_fill_tails(struct cl_run *run, uint64_t eof)
     run->ntails = run->cap_tails = 0;
 }
 
+/* Keeps r's piece to ask again: 1, or 0 without memory for it. */
+static int cl_add_again(struct cl_run *run, const struct cnio_req *r)
+{
+    if (run->nagain == run->cap_again) {
+        size_t cap = run->cap_again ? 2 * run->cap_again : 4;
+        struct cl_again *a = realloc(run->again, cap * sizeof(*a));
+
+        if (!a)
+            return 0;
+        run->again = a;
+        run->cap_again = cap;
+    }
+    run->again[run->nagain++] = (struct cl_again){
+        .j = r->u32 & 0xffffu, .local_off = r->offset, .logical = r->u64, .len = r->rcap,
+        .buf = r->rbuf, .asked = (r->u32 >> 16) + 1,
+    };
+    return 1;
+}
+
 static void cl_piece_done(struct cnio_req *r)
 {
     struct cl_run *run = r->arg;
-    struct cnio__cl_host *host = &run->obj->hosts[r->u32];
+    struct cnio__cl_host *host = &run->obj->hosts[r->u32 & 0xffffu];
     uint64_t moved = run->write ? r->plen : r->rlen;
 
     run->pending--;
+    if (r->garbled && r->u32 >> 16 < CL_READ_AGAIN && !run->err &&
+        cl_add_again(run, r)) {
+        cnio__info("%s: host %s:%u: the data of a READ failed its CRC32C; asking again (a "
+                   "writer in place may have changed it during the send)", run->obj->path,
+                   host->name, host->port);
+        return;
+    }
     if (r->status) {
         /* the first failure names its host, the caller's error cannot (a reason's line
          * named both already) */
@@ -138,19 +184,14 @@ static int cl_next_piece(struct cl_run *run, uint32_t j, uint64_t cap, struct cn
     return 0;
 }
 
-/* Submits column j's next piece on ep: 1 submitted, 0 nothing left, -1 error. */
-static int cl_submit_piece(struct cl_run *run, uint32_t j, struct cnio_ep *ep)
+/* Submits the piece a on ep: 1 submitted, -1 error. r->u32 carries the host column,
+ * and in its high 16 bits how often a READ of the piece was asked before. */
+static int cl_submit(struct cl_run *run, struct cnio_ep *ep, const struct cl_again *a)
 {
-    uint64_t cap = CNIO_MIN((uint64_t)CNIO__CL_PIECE, (uint64_t)cnio__ep_max_payload(ep));
     struct cnio_obj *obj = run->obj;
     struct cnio_req *r;
-    struct cnio_piece p;
-    uint64_t logical;
-    uint8_t *buf;
     int ret;
 
-    if (!cl_next_piece(run, j, cap, &p, &logical, &buf))
-        return 0;
     r = cnio__req_get(obj->st);
     if (!r) {
         run->err = -CNIO_ERR_NOMEM;
@@ -158,22 +199,22 @@ static int cl_submit_piece(struct cl_run *run, uint32_t j, struct cnio_ep *ep)
     }
     r->type = run->write ? CNIO_WIRE_WRITE : CNIO_WIRE_READ;
     r->what = obj->path;
-    r->object = obj->hosts[j].handle;
-    r->offset = p.local_off;
+    r->object = obj->hosts[a->j].handle;
+    r->offset = a->local_off;
     if (run->write) {
-        r->payload = buf;
-        r->plen = (uint32_t)p.len;
+        r->payload = a->buf;
+        r->plen = a->len;
     } else {
-        cnio__wire_u64_encode(p.len, r->inl, sizeof(r->inl));
+        cnio__wire_u64_encode(a->len, r->inl, sizeof(r->inl));
         r->payload = r->inl;
         r->plen = 8;
-        r->rbuf = buf;
-        r->rcap = (uint32_t)p.len;
+        r->rbuf = a->buf;
+        r->rcap = a->len;
     }
     r->done = cl_piece_done;
     r->arg = run;
-    r->u32 = j;
-    r->u64 = logical;
+    r->u32 = a->j | a->asked << 16;
+    r->u64 = a->logical;
     run->pending++;
     obj->stats.requests++;
     ret = cnio__ep_submit(ep, r);
@@ -186,13 +227,42 @@ static int cl_submit_piece(struct cl_run *run, uint32_t j, struct cnio_ep *ep)
     return 1;
 }
 
+/* Submits on ep column j's next piece to ask again, else its next new one: 1 submitted,
+ * 0 nothing left, -1 error. */
+static int cl_submit_piece(struct cl_run *run, uint32_t j, struct cnio_ep *ep)
+{
+    uint64_t cap = CNIO_MIN((uint64_t)CNIO__CL_PIECE, (uint64_t)cnio__ep_max_payload(ep));
+    struct cl_again a = { .j = j };
+    struct cnio_piece p;
+
+    for (size_t i = 0; i < run->nagain; i++)
+        if (run->again[i].j == j) {
+            a = run->again[i];
+            run->again[i] = run->again[--run->nagain];
+            return cl_submit(run, ep, &a);
+        }
+    if (!cl_next_piece(run, j, cap, &p, &a.logical, &a.buf))
+        return 0;
+    a.local_off = p.local_off;
+    a.len = (uint32_t)p.len;
+    return cl_submit(run, ep, &a);
+}
+
+static int cl_again_for(const struct cl_run *run, uint32_t j)
+{
+    for (size_t i = 0; i < run->nagain; i++)
+        if (run->again[i].j == j)
+            return 1;
+    return 0;
+}
+
 /* Hands column j's pieces to its lanes while they have credits. */
 static void cl_feed_host(struct cl_run *run, uint32_t j)
 {
     struct cnio__cl_host *host = &run->obj->hosts[j];
     int idle = 0;
 
-    while (!run->err && host->xi < run->n && idle < host->nlanes) {
+    while (!run->err && (host->xi < run->n || cl_again_for(run, j)) && idle < host->nlanes) {
         struct cnio_ep *ep = host->lanes[host->next_lane];
         int err = cnio__ep_error(ep);
 
@@ -213,6 +283,8 @@ static void cl_feed_host(struct cl_run *run, uint32_t j)
 
 static int cl_exhausted(const struct cl_run *run)
 {
+    if (run->nagain)
+        return 0;
     for (int j = 0; j < run->obj->nhosts; j++)
         if (run->obj->hosts[j].xi < run->n)
             return 0;
@@ -275,6 +347,9 @@ static int cl_transfer(struct cl_run *run)
                     cnio__ep_fail(obj->hosts[j].lanes[l], ret);
         }
     }
+    free(run->again);
+    run->again = NULL;
+    run->nagain = run->cap_again = 0;
     obj->stats.net_ns += cnio__now_ns() - t0;
     cnio__cl_release(obj);   /* connections opened for this call alone (transient) */
     if (run->write && run->err && run->sent && (obj->oflags & CNIO_WIRE_O_WRITE))
