@@ -41,6 +41,11 @@
  * sends later need not be those the stored CRC was taken of. They are read into the
  * reply buffer, each block checked under its lock (sums.c), the CRC that of the bytes
  * sent.
+ *
+ * The check is made once, at the READ: a writer that opens and writes after it, before
+ * a queued reply's bytes leave (or, with sendfile, before the socket has sent them from
+ * the page), changes them under their CRC all the same. The server cannot know that a
+ * writer will come; the client asks such a READ again (src/client_data.c).
  */
 
 /* Opens hd's block sums the first time (create: building them if missing; hd->lock held):
