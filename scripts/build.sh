@@ -14,4 +14,8 @@ cd "$build"
 if [ ! -f Makefile ] || [ "$top/configure" -nt config.status ]; then
   "$top/configure" -q --enable-werror "$@"
 fi
-make -s -j"$(nproc)" >/dev/null
+# make's compile lines counted into a line every 25 files: the build takes minutes on 2
+# cores, and said nothing all that time (a newcomer could not tell it from a hang).
+# Warnings and errors go to stderr, shown as they come.
+make --no-print-directory -j"$(nproc)" V=0 |
+  awk '/^ *(CC|CCLD|CXX)/ { if (++n % 25 == 0) { printf "  ... %d files compiled\n", n; fflush() } }'
