@@ -218,15 +218,15 @@ void cp_discard(const struct cp_job *j)
         else if (state == 1)
             cli_err("cnio cp: the upload to %s was not committed; the object there is "
                     "unchanged\n", j->dst.name);
-        else if (j->silent)
+        else if (j->aborted < 0)   /* the data failed: no COMMIT was sent */
+            cli_err("cnio cp: could not discard the incomplete upload to %s: `cnio "
+                    "stat` shows it incomplete%s, %s, " CNIO_RM_ADVICE "\n", j->dst.name,
+                    j->silent ? " once every host answers" : "", finish);
+        else if (j->silent)   /* the commit's step met a host that did not answer */
             cli_err("cnio cp: the upload to %s may not have committed on every host: one did "
                     "not answer in time (above); what they hold of it is kept, and `cnio stat` "
                     "says what it is once they answer (if incomplete, %s, " CNIO_RM_ADVICE
                     ")\n", j->dst.name, finish);
-        else if (j->aborted < 0)
-            cli_err("cnio cp: could not discard the incomplete upload to %s: `cnio "
-                    "stat` shows it incomplete, %s, " CNIO_RM_ADVICE "\n", j->dst.name,
-                    finish);
         else
             cli_err("cnio cp: the upload to %s did not commit on every host: it is "
                     "incomplete (`cnio stat`); %s, " CNIO_RM_ADVICE "\n", j->dst.name,
