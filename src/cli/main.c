@@ -58,7 +58,8 @@ static const char usage_text[] =
     "  -o NAME=VALUE   set a hint (striping_unit, striping_factor, cnio_lanes,\n"
     "                  cnio_timeout_ms, ...); repeatable\n"
     "  -q, --quiet     no progress bar, no summary\n"
-    "  -h, --help      this help; `cnio COMMAND --help` for one command\n"
+    "  -h, --help      this help (cnio help); `cnio COMMAND --help` (cnio help\n"
+    "                  COMMAND) for one command\n"
     "  --version       print the version (cnio --version)\n"
     "\n"
     "exit status: 0 success, 1 the operation failed, 2 bad usage.\n";
@@ -890,6 +891,13 @@ static int cli_main(int argc, char **argv)
     };
 
     cli_std_guard();
+    /* `cnio help [COMMAND]`, as git and others take it: this usage, or COMMAND --help */
+    if ((argc == 2 || argc == 3) && !strcmp(argv[1], "help")) {
+        static char help_flag[] = "--help";
+        char *hv[] = { argv[0], argc == 3 ? argv[2] : help_flag, help_flag, NULL };
+
+        return cli_main(argc == 3 ? 3 : 2, hv);
+    }
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         fputs(usage_text, argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
