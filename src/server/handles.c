@@ -66,9 +66,10 @@ static void handles_free(struct cnio_srv_handles *t, struct cnio_srv_handle *h)
         cnio__srv_sums_sync(&h->sums))
         cnio__warn("fsync of the block sums of %s at shutdown failed", h->name);
     if (h->conns_peak > 1 || h->budget || h->refused)
-        cnio__info("%s: closed; the job held at most %u connections at once for this open "
+        cnio__info("%s: closed; the job held at most %u connection%s at once for this open "
                    "(budget %u%s), %llu refused by the budget", h->name, h->conns_peak,
-                   h->budget, h->budget ? "" : ": none", (unsigned long long)h->refused);
+                   h->conns_peak == 1 ? "" : "s", h->budget, h->budget ? "" : ": none",
+                   (unsigned long long)h->refused);
     if (h->stage && h->store)   /* released uncommitted: its metadata goes to ID.meta */
         cnio__srv_stage_meta_save(h->store, h->stage);
     if (h->file)
