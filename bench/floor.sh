@@ -19,18 +19,8 @@
 # run is bounded by a timeout. About 20 s for the defaults on 2 cores.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-size=1G reps=3 build=${CNIO_BUILD_DIR:-$top/_build}
-usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
-while [ $# -gt 0 ]; do
-  case $1 in
-    --size) size=$2; shift ;;
-    --reps) reps=$2; shift ;;
-    --build) build=$2; shift ;;
-    -h|--help) usage 0 ;;
-    *) echo "floor.sh: unknown argument $1" >&2; usage ;;
-  esac
-  shift
-done
+. "$top/bench/opts.sh"
+bench_opts "${BASH_SOURCE[0]}" "$@"
 bytes=$(numfmt --from=iec "$size")
 server=$build/src/server/cnio-server cnio=$build/src/cli/cnio
 for b in "$server" "$cnio" "$build/bench/tcpsink" "$build/bench/tcpsource"; do
@@ -97,14 +87,10 @@ for ((r = 1; r <= reps; r++)); do
   "$cnio" rm "$uri" >/dev/null   # fresh tmpfs pages for the next upload
 done
 
-stats() {   # median min max of the words in $1
-  tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g |
-    awk '{ v[NR] = $1 } END { printf "%.3f %.3f %.3f\n", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR] }'
-}
-read -r swm swl swh < <(stats "${got[sw]}")
-read -r bwm bwl bwh < <(stats "${got[bw]}")
-read -r srm srl srh < <(stats "${got[sr]}")
-read -r brm brl brh < <(stats "${got[br]}")
+read -r swm swl swh < <(bench_stats "${got[sw]}")
+read -r bwm bwl bwh < <(bench_stats "${got[bw]}")
+read -r srm srl srh < <(bench_stats "${got[sr]}")
+read -r brm brl brh < <(bench_stats "${got[br]}")
 echo "floor.sh: $size, $reps repetitions, load average $(cut -d' ' -f1 /proc/loadavg) at the end"
 printf '%-44s %8s %15s\n' "CPU s per GiB" median min-max
 printf '%-44s %8s %15s\n' "cnio-server WRITE (recv, CRC32C, pwrite, sums)" "$swm" "$swl-$swh"

@@ -19,18 +19,8 @@
 # stops; every run is bounded by a timeout.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-size=1G reps=3 build=${CNIO_BUILD_DIR:-$top/_build}
-usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
-while [ $# -gt 0 ]; do
-  case $1 in
-    --size) size=$2; shift ;;
-    --reps) reps=$2; shift ;;
-    --build) build=$2; shift ;;
-    -h|--help) usage 0 ;;
-    *) echo "resume.sh: unknown argument $1" >&2; usage ;;
-  esac
-  shift
-done
+. "$top/bench/opts.sh"
+bench_opts "${BASH_SOURCE[0]}" "$@"
 bytes=$(numfmt --from=iec "$size")
 export CNIO_SERVER_BIN=$build/src/server/cnio-server CNIO_BIN=$build/src/cli/cnio
 for b in "$CNIO_SERVER_BIN" "$CNIO_BIN"; do
@@ -42,7 +32,11 @@ trap 'servers_stop; rm -rf "$work"' EXIT
 servers_start 2 "$work" >/dev/null
 spids=${CNIO_SERVER_PIDS[*]}
 tck=$(getconf CLK_TCK)
-cpu() { local t=0 p; for p in $spids; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done; echo "$t"; }
+cpu() {   # the servers' CPU ticks
+  local t=0 p
+  for p in $spids; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done
+  echo "$t"
+}
 uri=cnio://$CNIO_HOSTS/resume.dat
 head -c "$bytes" /dev/urandom > "$work/src"
 
@@ -67,18 +61,16 @@ for ((r = 1; r <= reps; r++)); do
   "$CNIO_BIN" rm "$uri" >/dev/null
 done
 
-stats() {   # median min max of the words in $1
-  tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g |
-    awk '{ v[NR] = $1 } END { printf "%.3f %.3f %.3f\n", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR] }'
-}
 echo "resume.sh: $size, $reps repetitions, load average $(cut -d' ' -f1 /proc/loadavg) at the end"
 printf '%-12s %20s %26s\n' "" "wall s median min-max" "servers' CPU s median min-max"
 declare -A med
 for k in up rup down rdown; do
-  read -r wm wl wh < <(stats "${wall[$k]}")
-  read -r cm cl ch < <(stats "${srv[$k]}")
+  read -r wm wl wh < <(bench_stats "${wall[$k]}")
+  read -r cm cl ch < <(bench_stats "${srv[$k]}")
   med[$k]=$wm
-  case $k in up) n=upload ;; rup) n="resume up" ;; down) n=download ;; rdown) n="resume down" ;; esac
+  case $k in
+    up) n=upload ;; rup) n="resume up" ;; down) n=download ;; rdown) n="resume down" ;;
+  esac
   printf '%-12s %8s %11s %14s %11s\n' "$n" "$wm" "$wl-$wh" "$cm" "$cl-$ch"
 done
 awk -v a="${med[rup]}" -v b="${med[up]}" -v c="${med[rdown]}" -v d="${med[down]}" \

@@ -42,9 +42,9 @@ int cli_hints(const struct cli_opts *o, const struct cnio_uri *u, struct cnio_hi
  * cp --resume that found a staged copy (obj, opened): an upload keeps the layout it began
  * with, so a striping_unit or striping_factor asked now (environment, uri's query, -o)
  * that differs from the staged copy's is not applied. Says so (a warning naming both, and
- * the ways to the layout asked); nothing when none was asked or it is the same. Said, not refused: --resume asks
- * to keep what was moved, and a striping hint is a hint (MPI-3.1 13.2.8; ROMIO ignores
- * those of a file that exists).
+ * the ways to the layout asked); nothing when none was asked or it is the same. Said,
+ * not refused: --resume asks to keep what was moved, and a striping hint is a hint
+ * (MPI-3.1 13.2.8; ROMIO ignores those of a file that exists).
  */
 struct cnio_obj;
 void cli_resume_layout(const struct cli_opts *o, const char *uri, const struct cnio_obj *obj);
