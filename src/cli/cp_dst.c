@@ -234,6 +234,43 @@ static int cp_open_part(struct cp_job *j, mode_t mode, int *ref)
     return 0;
 }
 
+/*
+ * A download with --resume that finds no part file and a DST of the source's size: 1
+ * when every rank's range of DST matches the object chunk by chunk (each host computes
+ * the CRC32C of its pieces, cli_resume_same), the same answer on every rank. It was
+ * copied chunk by chunk into a new part file and renamed over itself: a local copy of
+ * the whole to move nothing.
+ */
+static int cp_down_there(struct cp_job *j)
+{
+    struct stat sb;
+    char *buf = NULL;
+    int same = 0, all = 0, fd = -1;
+
+    if (j->rank == 0)
+        same = access(j->part, F_OK) < 0 && errno == ENOENT && stat(j->final, &sb) == 0 &&
+               (uint64_t)sb.st_size == j->total && j->total > 0;
+    MPI_Bcast(&same, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (!same)
+        return 0;
+    cp_range(j);
+    buf = cli_buf_alloc(j->o.chunk);
+    fd = open(j->final, O_RDONLY | O_CLOEXEC);
+    same = buf && fd >= 0;
+    for (uint64_t off = j->lo, len; same && off < j->hi; off += len) {
+        int s = 0;
+
+        len = CNIO_MIN(j->o.chunk, j->hi - off);
+        same = pread(fd, buf, (size_t)len, (off_t)off) == (ssize_t)len &&
+               cli_resume_same(cnio__file_obj(j->src.fh), buf, off, len, &s) == 0 && s;
+    }
+    MPI_Allreduce(&same, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (fd >= 0)
+        close(fd);
+    cli_buf_free(buf, j->o.chunk);
+    return all;
+}
+
 int cp_open_dst(struct cp_job *j)
 {
     mode_t mode;
@@ -247,6 +284,10 @@ int cp_open_dst(struct cp_job *j)
     }
     j->resumed = j->o.resume;
     rc = cp_agree(cp_part_names(j, &mode));
+    if (rc == 0 && j->o.resume && cp_down_there(j)) {
+        j->there = 1;   /* DST is left as it is */
+        return 0;
+    }
     if (rc == 0 && j->rank == 0)
         rc = cp_open_part(j, mode, &ref);
     rc = cp_agree(rc);
