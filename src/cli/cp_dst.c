@@ -42,6 +42,29 @@ static int cp_dst_complete(const struct cp_job *j)
     return ok;
 }
 
+/* This rank's share [j->lo, j->hi) of local fd against obj, chunk by chunk (each host
+ * computes the CRC32C of its pieces, cli_resume_same): 1 when all of it matches, the
+ * answer agreed over the ranks. Collective. */
+static int cp_share_same(struct cp_job *j, int fd, struct cnio_obj *obj)
+{
+    char *buf;
+    int same, all = 0;
+
+    cp_range(j);
+    buf = cli_buf_alloc(j->o.chunk);
+    same = buf != NULL && fd >= 0;
+    for (uint64_t off = j->lo, len; same && off < j->hi; off += len) {
+        int s = 0;
+
+        len = CNIO_MIN(j->o.chunk, j->hi - off);
+        same = pread(fd, buf, (size_t)len, (off_t)off) == (ssize_t)len &&
+               cli_resume_same(obj, buf, off, len, &s) == 0 && s;
+    }
+    MPI_Allreduce(&same, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    cli_buf_free(buf, j->o.chunk);
+    return all;
+}
+
 /*
  * --resume with no interrupted upload to continue: 1 on every rank when DST is already a
  * complete object with SRC's size and bytes (each rank compares its share chunk by
@@ -52,7 +75,6 @@ static int cp_already_there(struct cp_job *j)
 {
     cnio_file_t *fh = NULL;
     MPI_Offset size = -1;
-    char *buf = NULL;
     int same, all = 0;
 
     same = j->rank == 0 ? cp_dst_complete(j) : 0;
@@ -63,21 +85,9 @@ static int cp_already_there(struct cp_job *j)
         return 0;   /* the same answer on every rank */
     same = cnio_file_get_size(fh, &size) == 0 && (uint64_t)size == j->total;
     MPI_Allreduce(&same, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    if (all) {
-        cp_range(j);
-        buf = cli_buf_alloc(j->o.chunk);
-        same = buf != NULL;
-        for (uint64_t off = j->lo, len; same && off < j->hi; off += len) {
-            int s = 0;
-
-            len = CNIO_MIN(j->o.chunk, j->hi - off);
-            same = pread(j->src.fd, buf, (size_t)len, (off_t)off) == (ssize_t)len &&
-                   cli_resume_same(cnio__file_obj(fh), buf, off, len, &s) == 0 && s;
-        }
-        MPI_Allreduce(&same, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    }
+    if (all)
+        all = cp_share_same(j, j->src.fd, cnio__file_obj(fh));
     cnio_file_close(&fh);
-    cli_buf_free(buf, j->o.chunk);
     return all;
 }
 
@@ -244,8 +254,7 @@ static int cp_open_part(struct cp_job *j, mode_t mode, int *ref)
 static int cp_down_there(struct cp_job *j)
 {
     struct stat sb;
-    char *buf = NULL;
-    int same = 0, all = 0, fd = -1;
+    int same = 0, fd;
 
     if (j->rank == 0)
         same = access(j->part, F_OK) < 0 && errno == ENOENT && stat(j->final, &sb) == 0 &&
@@ -253,22 +262,11 @@ static int cp_down_there(struct cp_job *j)
     MPI_Bcast(&same, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (!same)
         return 0;
-    cp_range(j);
-    buf = cli_buf_alloc(j->o.chunk);
     fd = open(j->final, O_RDONLY | O_CLOEXEC);
-    same = buf && fd >= 0;
-    for (uint64_t off = j->lo, len; same && off < j->hi; off += len) {
-        int s = 0;
-
-        len = CNIO_MIN(j->o.chunk, j->hi - off);
-        same = pread(fd, buf, (size_t)len, (off_t)off) == (ssize_t)len &&
-               cli_resume_same(cnio__file_obj(j->src.fh), buf, off, len, &s) == 0 && s;
-    }
-    MPI_Allreduce(&same, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    same = cp_share_same(j, fd, cnio__file_obj(j->src.fh));
     if (fd >= 0)
         close(fd);
-    cli_buf_free(buf, j->o.chunk);
-    return all;
+    return same;
 }
 
 int cp_open_dst(struct cp_job *j)
