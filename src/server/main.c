@@ -79,7 +79,7 @@ static const char main_usage[] =
     "  --max-inflight BYTES   queued reply bytes per connection before it stops\n"
     "                         reading (default 64M; K, M, G suffixes)\n"
     "  --log-level L          error, warn, info or debug (default info)\n"
-    "  --port-file FILE       write the bound port there once listening\n"
+    "  --port-file FILE       write the bound port there once the server is up\n"
     "  --transport LIST       tcp (always: the control connection), and ofi and udp for\n"
     "                         libfabric endpoints beside it (default tcp)\n"
     "  --ofi-provider LIST    the libfabric providers of ofi, comma-separated\n"
@@ -363,6 +363,15 @@ static int main_listen(struct cnio_srv *srv)
         cnio__err("cannot start the worker threads: %s", cnio__srv_strerror(ret));
         return ret;
     }
+    /* The housekeeping threads too before the port file: a script (or a test counting
+     * the server's descriptors) takes the port file to mean the server is whole. */
+    ret = cnio__srv_scrub_start(srv);
+    if (!ret)
+        ret = cnio__srv_expire_start(srv);
+    if (ret) {
+        cnio__err("cannot start the housekeeping threads: %s", cnio__srv_strerror(ret));
+        return ret;
+    }
     if (srv->opts.port_file && main_port_file(srv->opts.port_file, port)) {
         cnio__err("cannot write the port file %s: %s", srv->opts.port_file, strerror(errno));
         return -CNIO_ERR_IO;
@@ -540,10 +549,6 @@ int main(int argc, char **argv)
         return main_scrub(&srv.opts);
     }
     ret = main_start(&srv);
-    if (!ret)
-        ret = cnio__srv_scrub_start(&srv);
-    if (!ret)
-        ret = cnio__srv_expire_start(&srv);
     if (!ret) {
         sig = main_wait_signal(sfd);
         if (sig == SIGHUP)   /* not asked for by name, perhaps: said at the default level */

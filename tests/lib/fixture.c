@@ -120,6 +120,8 @@ static pid_t fx_spawn_after(struct fx *f, int i, const char *const *extra, int d
             dup2(fd, STDOUT_FILENO);
             dup2(fd, STDERR_FILENO);
         }
+        if (fd > STDERR_FILENO)   /* not one descriptor more in the server than it has */
+            close(fd);
         if (delay_ms > 0)
             fx_sleep_ms(delay_ms);
         execvp(bin, (char *const *)argv);
