@@ -207,17 +207,19 @@ static void scrub_dir(struct scrub_ctx *x, const char *dir)
     closedir(d);
 }
 
-long cnio__srv_scrub_all(struct cnio_srv_store *st)
+long cnio__srv_scrub_all(struct cnio_srv_store *st, uint64_t *bytes)
 {
     struct scrub_ctx x;
 
     memset(&x, 0, sizeof(x));
+    *bytes = 0;
     x.st = st;
     x.buf = malloc(CNIO_SRV_BLOCK);
     if (!x.buf)
         return -1;
     scrub_dir(&x, "");
     free(x.buf);
+    *bytes = x.bytes;
     return x.bad;
 }
 

@@ -592,8 +592,9 @@ int cnio__srv_stage_expire(struct cnio_srv_store *st, uint32_t max_age_s,
 
 struct cnio_srv;
 /* Checks every block of every object beneath the root once (the --scrub mode): the number
- * of damaged or unverifiable blocks and objects, each named on stderr. */
-long cnio__srv_scrub_all(struct cnio_srv_store *st);
+ * of damaged or unverifiable blocks and objects, each named on stderr, or -1 without
+ * memory; *bytes the bytes checked. */
+long cnio__srv_scrub_all(struct cnio_srv_store *st, uint64_t *bytes);
 /* The background scrub at opts.scrub_rate bytes/s, until cnio__srv_bg_stop of the
  * server's scrub_bg (nothing when scrub_rate is 0): 0 or -CNIO_ERR_NOMEM. */
 int cnio__srv_scrub_start(struct cnio_srv *srv);
