@@ -515,8 +515,8 @@ static void cmd_mv_why(struct cnio_ns *ns, struct cnio_stack *st, const struct c
                 "nothing moved\n", pos[1], cli_foreign(b.foreign), pos[0]);
     else if (ra == 0 && rb == 0 && !a.is_dir && b.dirs)
         cli_err("cnio mv: %s: a directory, which an object (%s) cannot replace; "
-                "nothing moved (to move it into the directory, name it there)\n", pos[1],
-                pos[0]);
+                "nothing moved (%s/, with the '/', moves it into the directory)\n", pos[1],
+                pos[0], pos[1]);
     else if (rc == -CNIO_ERR_EXIST)
         cli_err("cnio mv: %s: a directory that is not empty; nothing moved\n", pos[1]);
     else if (rc == -CNIO_ERR_INVAL)
@@ -545,12 +545,40 @@ static int cmd_mv_fits(struct cnio_stack *st, struct cnio_ns *ns, const char *ur
     return rc;
 }
 
+/*
+ * A DST ending in '/', or the root, names the directory to move SRC into, as mv(1) and
+ * cnio cp take it: v's path becomes DST/NAME, NAME the last component of u's, and *shown
+ * the URI to name in messages (dst followed by NAME; free it). 0, or -CNIO_ERR_NOMEM
+ * (said).
+ */
+static int cmd_mv_into(const struct cnio_uri *u, struct cnio_uri *v, const char *dst,
+                       char **shown)
+{
+    const char *slash = strrchr(u->path, '/'), *name = slash ? slash + 1 : u->path;
+    size_t n = strlen(dst);
+    char *path = NULL;
+
+    *shown = NULL;
+    if ((!v->dir_slash && v->path[0]) || !name[0])   /* (the root is a directory) */
+        return 0;
+    if (asprintf(&path, "%s%s%s", v->path, v->path[0] ? "/" : "", name) < 0 ||
+        asprintf(shown, "%s%s%s", dst, n && dst[n - 1] == '/' ? "" : "/", name) < 0) {
+        free(path);
+        cli_err("cnio mv: out of memory\n");
+        return -CNIO_ERR_NOMEM;
+    }
+    free(v->path);
+    v->path = path;
+    return 0;
+}
+
 static int cmd_mv(const struct cli_opts *o, char **pos)
 {
     struct cnio_uri u = { 0 }, v = { 0 };
     struct cnio_hints h;
     struct cnio_stack *st;
     struct cnio_ns *ns;
+    char *shown = NULL, *given = pos[1];
     int rc;
 
     if (cmd_check_all("mv", pos, 2))
@@ -560,6 +588,8 @@ static int cmd_mv(const struct cli_opts *o, char **pos)
         cli_err("cnio mv: %s and %s name different servers: use cnio cp, then cnio "
                 "rm\n", pos[0], pos[1]);
         rc = CLI_EXIT_USAGE;
+    } else if (rc == 0 && cmd_mv_into(&u, &v, pos[1], &shown)) {
+        rc = CLI_EXIT_FAIL;
     } else if (rc == 0 && (!u.path[0] || !v.path[0])) {
         cli_err("cnio mv: the root cannot be renamed, nor anything renamed to it\n");
         rc = CLI_EXIT_USAGE;
@@ -569,6 +599,8 @@ static int cmd_mv(const struct cli_opts *o, char **pos)
         cnio__uri_free(&v);
         return rc;
     }
+    if (shown)
+        pos[1] = shown;
     rc = cmd_session("mv", o, pos[0], &u, &h, &st, &ns);
     if (rc == 0 && (rc = cmd_mv_fits(st, ns, pos[0], &u, &h)) != 0) {
         if (rc != -CNIO_ERR_LAYOUT)
@@ -580,6 +612,8 @@ static int cmd_mv(const struct cli_opts *o, char **pos)
         else if (rc)
             cmd_mv_why(ns, st, &h, &u, &v, pos, rc);
     }
+    pos[1] = given;
+    free(shown);
     cnio__uri_free(&v);
     cmd_end(&u, st, ns);
     return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
@@ -736,6 +770,7 @@ int cli_mv(int argc, char **argv)
         "usage: cnio mv [--key FILE] [-o NAME=VALUE] SRC-URI DST-URI\n\n"
         "Renames an object or a directory on its servers (no data moves; both URIs name\n"
         "the same servers). An object of the new name is replaced; missing parents are made.\n"
+        "A DST-URI ending in '/' is a directory to move SRC into, under its own name.\n"
         "A directory moves on the URI's servers alone: name every server it was made\n"
         "through (one it was made through that the URI leaves out keeps the old name).\n";
     struct cli_opts o = { 0 };
