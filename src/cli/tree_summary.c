@@ -69,7 +69,7 @@ void tree_summary(struct tree_run *r, double secs)
                                 r->crc_skipped, (unsigned long long)r->files_failed,
                                 (unsigned long long)r->dirs_failed, 0, r->verified }, s[8],
                        files, dirs;
-    char a[32], f[128] = "";
+    char a[32], f[128] = "", rate[64] = "";
 
     for (int k = 0; k < r->nw; k++) {
         v[0] += r->w[k].ctx.moved;
@@ -92,12 +92,14 @@ void tree_summary(struct tree_run *r, double secs)
     files = r->files.n - CNIO_MIN(r->files.n, s[3] + s[4] + r->not_tried);
     dirs = r->dirs.n - CNIO_MIN(r->dirs.n, s[5]);
     tree_summary_counts(f, sizeof(f), s[2], r->not_tried, s[6]);
+    if (files && secs > 0)   /* (no rate of nothing: a --sync that found all the same) */
+        snprintf(rate, sizeof(rate), ", %.0f files/s, %.3f GB/s", files / secs,
+                 s[0] / secs / 1e9);
     printf("cnio cp: %s -> %s: %llu file%s and %llu director%s%s; moved %llu bytes (%s) in "
-           "%.3f s, %.0f files/s, %.3f GB/s; %d rank%s; walk %.3f s\n", r->src.name,
-           r->dst.name, files, files == 1 ? "" : "s", dirs, dirs == 1 ? "y" : "ies", f, s[0],
-           cli_bytes(s[0], a, sizeof(a)), secs,
-           secs > 0 ? files / secs : 0.0, secs > 0 ? s[0] / secs / 1e9 : 0.0,
-           r->j->size, r->j->size > 1 ? "s" : "", r->walk);
+           "%.3f s%s; %d rank%s; walk %.3f s\n", r->src.name, r->dst.name, files,
+           files == 1 ? "" : "s", dirs, dirs == 1 ? "y" : "ies", f, s[0],
+           cli_bytes(s[0], a, sizeof(a)), secs, rate, r->j->size, r->j->size > 1 ? "s" : "",
+           r->walk);
     if (r->j->o.sync || r->j->o.resume)
         tree_summary_skipped(r, s[3], s[0]);
     if (r->j->o.verify)   /* (those that differ are named above, and failed) */
