@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 static int log_level = -1;
+static int log_stamp;   /* each line begins with the time (cnio__log_set_stamp) */
 static const char *log_ident = "cnio";
 /* This thread's error lines: how many, and the last CNIO_LOG_KEPT (cnio__log_errors) */
 static __thread unsigned log_errors;
@@ -59,6 +60,28 @@ void cnio__log_set_ident(const char *ident)
     log_ident = ident;
 }
 
+void cnio__log_set_stamp(int on)
+{
+    log_stamp = on;
+}
+
+/* out (cap bytes) = the time now, "2026-12-06T17:05:18.123Z ", then line[0..n): the
+ * length, at most cap. */
+static size_t log_stamped(char *out, size_t cap, const char *line, size_t n)
+{
+    struct timespec ts;
+    struct tm tm;
+    size_t k = 0;
+
+    if (clock_gettime(CLOCK_REALTIME, &ts) == 0 && gmtime_r(&ts.tv_sec, &tm)) {
+        k = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+        k += (size_t)snprintf(out + k, cap - k, ".%03ldZ ", ts.tv_nsec / 1000000);
+    }
+    n = CNIO_MIN(n, cap - k);
+    memcpy(out + k, line, n);
+    return k + n;
+}
+
 size_t cnio__escape_ctl(char *dst, size_t cap, const char *src, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -99,7 +122,7 @@ static void log_write_held(void)
 
 void cnio__log(int level, const char *fmt, ...)
 {
-    char msg[1024], line[1024];
+    char msg[1024], line[1024], stamped[1024 + 32], *out = line;
     va_list ap;
     int n, m;
 
@@ -120,14 +143,19 @@ void cnio__log(int level, const char *fmt, ...)
         kept[n] = '\0';
     }
     line[n++] = '\n';
+    if (log_stamp) {
+        n = (int)log_stamped(stamped, sizeof(stamped), line, (size_t)n);
+        out = stamped;
+    }
     if (log_holding) {
         if (log_nheld == LOG_HELD)
             log_write_held();
-        memcpy(log_held[log_nheld], line, (size_t)n);
+        n = CNIO_MIN(n, (int)sizeof(log_held[0]));
+        memcpy(log_held[log_nheld], out, (size_t)n);
         log_held_len[log_nheld++] = (unsigned short)n;
         return;
     }
-    if (write(STDERR_FILENO, line, (size_t)n) < 0)
+    if (write(STDERR_FILENO, out, (size_t)n) < 0)
         return;
 }
 

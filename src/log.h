@@ -14,6 +14,10 @@ void cnio__log_set_level(int level);
 int cnio__log_get_level(void);
 /* Prefix printed before every line, e.g. "cnio-server" (default "cnio"). */
 void cnio__log_set_ident(const char *ident);
+/* on = 1: every line begins with the time, in UTC to the millisecond (ISO 8601,
+ * "2026-12-06T17:05:18.123Z "), as a daemon's log written to a file needs; 0 (the
+ * default): none. */
+void cnio__log_set_stamp(int on);
 /* Writes one line: the prefix, the level, the message, a newline. Control characters
  * in the message (from a file name, say) are written escaped, \n, \t or \xHH, so that
  * a message is one line and cannot drive the terminal. */

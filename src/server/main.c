@@ -79,6 +79,9 @@ static const char main_usage[] =
     "  --max-inflight BYTES   queued reply bytes per connection before it stops\n"
     "                         reading (default 64M; K, M, G suffixes)\n"
     "  --log-level L          error, warn, info or debug (default info)\n"
+    "  --log-time WHEN        begin each log line with the time (UTC, ISO 8601): always,\n"
+    "                         never, or auto: when stderr is neither a terminal nor\n"
+    "                         systemd's journal (default)\n"
     "  --port-file FILE       write the bound port there once the server is up\n"
     "  --transport LIST       tcp (always: the control connection), and ofi and udp for\n"
     "                         libfabric endpoints beside it (default tcp)\n"
@@ -116,6 +119,7 @@ static const struct option main_longopts[] = {
     { "frame-timeout", required_argument, NULL, 'F' },
     { "max-memory", required_argument, NULL, 'm' },
     { "log-level", required_argument, NULL, 'L' },
+    { "log-time", required_argument, NULL, 'D' },
     { "port-file", required_argument, NULL, 'p' },
     { "transport", required_argument, NULL, 'T' },
     { "ofi-provider", required_argument, NULL, 'P' },
@@ -261,6 +265,12 @@ static int main_limit_option(struct cnio_srv_opts *o, int opt, const char *arg)
     case 'L':
         o->log_level = cnio__log_parse_level(arg);
         return o->log_level < 0 ? main_usage_error("unknown log level '%s'", arg) : 0;
+    case 'D':
+        o->log_time = !strcmp(arg, "always") ? 1 : !strcmp(arg, "never") ? 0
+                      : !strcmp(arg, "auto") ? -1 : -2;
+        return o->log_time == -2
+                   ? main_usage_error("--log-time wants always, never or auto, not '%s'", arg)
+                   : 0;
     default:
         return main_usage_error("%s", "unknown option or missing argument");
     }
@@ -284,6 +294,7 @@ static int main_parse(int argc, char **argv, struct cnio_srv_opts *o)
     o->stage_expire_s = MAIN_DEFAULT_STAGE_EXPIRE;
     o->max_memory = MAIN_DEFAULT_MAX_MEMORY;
     o->log_level = CNIO_LOG_INFO;
+    o->log_time = -1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":", main_longopts, NULL)) != -1) {
         if (opt == 'h') {
@@ -544,6 +555,9 @@ int main(int argc, char **argv)
     if (ret)
         return ret > 0 ? 0 : MAIN_EXIT_USAGE;
     cnio__log_set_level(srv.opts.log_level);
+    /* (systemd's journal stamps each line itself, and says so in JOURNAL_STREAM) */
+    cnio__log_set_stamp(srv.opts.log_time >= 0 ? srv.opts.log_time
+                        : !isatty(STDERR_FILENO) && !getenv("JOURNAL_STREAM"));
     sfd = main_signals();
     if (sfd < 0) {
         cnio__err("cannot set up signal handling: %s", strerror(errno));

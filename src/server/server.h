@@ -72,6 +72,8 @@ struct cnio_srv_opts {
                                      * long, are removed (0 = never) */
     int scrub;                      /* --scrub: check the store and exit */
     int log_level;
+    int log_time;              /* --log-time: 1 always, 0 never, -1 auto (stderr neither a
+                                  terminal nor the journal's) */
     int fab_ofi, fab_udp;           /* --transport: also ofi / udp endpoints */
     const char *ofi_providers;      /* --ofi-provider LIST (comma-separated), or NULL */
     int read_send;                  /* --read-send: CNIO_SRV_READ_* */
