@@ -80,7 +80,9 @@ static void loop_link(struct cnio_srv_worker *w, struct cnio_srv_conn *c)
 
 static void loop_close(struct cnio_srv_worker *w, struct cnio_srv_conn *c)
 {
-    cnio__debug("%s: connection closed", c->peer);
+    char peer[sizeof(c->peer)];
+
+    memcpy(peer, c->peer, sizeof(peer));
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -89,6 +91,8 @@ static void loop_close(struct cnio_srv_worker *w, struct cnio_srv_conn *c)
         c->next->prev = c->prev;
     cnio__srv_conn_free(c);
     atomic_fetch_sub(&w->load, 1);
+    /* said once what it held (its handles) is released */
+    cnio__debug("%s: connection closed", peer);
 }
 
 /* Starts serving an accepted connection fd, the seq-th accepted (counted in w->load
