@@ -638,7 +638,8 @@ int cnio__srv_req_commit_group(struct cnio_srv_conn *c, const struct cnio_wire_h
         if (hd[i] && !ret[i] && instance[i] && !hd[i]->stage &&
             atomic_load(&c->srv->handles.njoined) > 0 && fstat(hd[i]->fd, &sb) == 0 &&
             sb.st_nlink > 0)
-            cnio__srv_handles_adopt(&c->srv->handles, &c->srv->store, hd[i]->name, instance[i]);
+            cnio__srv_handles_adopt(&c->srv->handles, &c->srv->store, hd[i]->name, instance[i],
+                                    hd[i]->fd, hd[i]->sums_state == 1 ? &hd[i]->sums : NULL);
     for (int i = nl - 1; i >= 0; i--)
         pthread_mutex_unlock(lk[i]);
     for (int i = 0; i < n; i++)

@@ -309,8 +309,38 @@ static struct cnio_srv_handle *handles_joiner(struct cnio_srv_handles *t, const 
     return h;
 }
 
+/*
+ * The adoption of joiners of name, counted as a writer in place while it ran, closes as
+ * one (cnio__srv_handles_adopt): the last, it clears the mark, after an fsync of the
+ * object's data (fd) and block sums. A joiner that closed after the commit's fsync, with
+ * bytes written since, was found by the adoption, which marked the object, and not
+ * adopted: before, this clear came with no fsync and no ticket, and a power cut left its
+ * bytes torn under a clean mark. As a close, it cannot race a writer's (its ticket).
+ */
+static void handles_adopted(struct cnio_srv_store *st, const char *name, int fd,
+                            const struct cnio_srv_sums *sums)
+{
+    struct cnio_srv_vouch v = { .updates = -2 };   /* (counts no update of its own) */
+    struct cnio_srv_meta m;
+    int ret = 0;
+
+    if (cnio__srv_store_writer_closing(st, name, &v.ticket)) {
+        ret = fsync(fd) < 0 ? cnio__srv_why_errno(errno) : 0;
+        if (!ret && sums)
+            ret = cnio__srv_sums_sync(sums);
+        if (!ret)
+            ret = cnio__srv_store_mark(st, name, 0, &v, &m);
+        if (ret)
+            cnio__warn("%s: its joiners closed as its upload committed, but it could not be "
+                       "made durable and marked complete: %s; it stays marked as an "
+                       "interrupted update", name, cnio__srv_strerror(ret));
+    }
+    cnio__srv_store_writer_gone(st, name, !ret, 1);
+}
+
 int cnio__srv_handles_adopt(struct cnio_srv_handles *t, struct cnio_srv_store *st,
-                            const char *name, uint64_t instance)
+                            const char *name, uint64_t instance, int fd,
+                            const struct cnio_srv_sums *sums)
 {
     struct cnio_srv_handle *h;
     struct cnio_srv_meta m;
@@ -319,7 +349,9 @@ int cnio__srv_handles_adopt(struct cnio_srv_handles *t, struct cnio_srv_store *s
     if (!instance || atomic_load(&t->njoined) == 0)
         return 0;
     while ((h = handles_joiner(t, name, instance))) {
-        if (!marked++ && (ret = cnio__srv_store_mark(st, name, 1, NULL, &m)))
+        /* the adoption a writer in place until it ends (handles_adopted) */
+        if (!marked++ && cnio__srv_store_writer(st, name, 1) > 0 &&
+            (ret = cnio__srv_store_mark(st, name, 1, NULL, &m)))
             cnio__warn("%s: a writer that joined its upload writes it in place now, but its "
                        "mark as being written could not be recorded: %s", name,
                        cnio__srv_strerror(ret));
@@ -336,8 +368,8 @@ int cnio__srv_handles_adopt(struct cnio_srv_handles *t, struct cnio_srv_store *s
         pthread_mutex_unlock(&h->lock);
         cnio__srv_handles_put(t, h);
     }
-    if (marked && !n)   /* each had closed meanwhile */
-        cnio__srv_store_mark(st, name, 0, NULL, &m);
+    if (marked)
+        handles_adopted(st, name, fd, sums);
     return n;
 }
 

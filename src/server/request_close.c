@@ -157,6 +157,14 @@ static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *
                                 "without committing it: what this handle wrote is in that "
                                 "interrupted upload, not in the object (cnio cp --resume of its "
                                 "source finishes it; the job run again writes it afresh)");
+        /* its bytes durable before it says so, as every writer's CLOSE: the commit may
+         * have made the object already, after its fsync and before these bytes, and
+         * nothing else syncs them (the adoption, cnio__srv_handles_adopt, finds this
+         * handle no longer joined); a power cut then left them torn, with no mark */
+        else if (fsync(hd->fd) < 0)
+            ret = cnio__srv_why_errno(errno);
+        else if (hd->sums_state == 1)
+            ret = cnio__srv_sums_sync(&hd->sums);
         cnio__srv_handles_join(&c->srv->handles, hd, 0);
     }
     /* the last writer of this update, found in one hold of the store lock with the

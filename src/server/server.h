@@ -201,10 +201,14 @@ void cnio__srv_handles_join(struct cnio_srv_handles *t, struct cnio_srv_handle *
  * handle lock): the handles that joined it write the object in place from now on. The
  * object is marked dirty first, and each of them is counted as an in-place writer of name
  * in st, so that the last one's clean CLOSE clears the mark, and one that dies leaves it,
- * as any writer in place does. Returns how many there were.
+ * as any writer in place does. The adoption itself counts as one such writer while it
+ * runs, and closes as one: when it is the last (each joiner it found closed meanwhile),
+ * it clears the mark after an fsync of fd (the object's data, through its committer's
+ * handle) and of sums (its block sums, or NULL). Returns how many there were.
  */
 int cnio__srv_handles_adopt(struct cnio_srv_handles *t, struct cnio_srv_store *st,
-                            const char *name, uint64_t instance);
+                            const char *name, uint64_t instance, int fd,
+                            const struct cnio_srv_sums *sums);
 /* Unlinks handle id (only when owned by owner, unless owner is NULL): 0 or -NOENT. */
 int cnio__srv_handles_remove(struct cnio_srv_handles *t, uint64_t id, const void *owner);
 /*
