@@ -289,7 +289,10 @@ int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
     /* a writer that opened after this clear's was found the last: the mark is its
      * update's now, and its close counts this one too (as a close not the last does,
      * cnio__srv_req_close: not an adopted joiner's, nor one naming the count as it was) */
-    w = dirty ? NULL : *store_writer_find(st, name);
+    w = *store_writer_find(st, name);
+    if (!ret && dirty && w && !(m->flags & CNIO_SRV_META_DIRTY))
+        w->fresh = 1;   /* (this open's own mark) */
+    w = dirty ? NULL : w;
     if (!ret && w && w->lost) {
         /* ... or one that opened during this close went without closing it (killed, its
          * connection lost) before this clear: it may have written part of an update, so
@@ -312,6 +315,7 @@ int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
     if (!ret && w && (w->count > w->closing || later)) {
         w->updated |= (!later || (m->flags & CNIO_SRV_META_DIRTY)) && v && v->updates != -2 &&
                       (v->updates < 0 || (uint32_t)v->updates != m->updates);
+        w->owed |= !later;
         pthread_mutex_unlock(&st->lock);
         return 0;
     }
@@ -334,6 +338,8 @@ int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
             updates = (m->updates + 1) & 0xffffu;
         w->updated = 0;
     }
+    if (!ret && !dirty && w)
+        w->owed = w->fresh = 0;
     if (!ret && (m->flags != want || m->updates != updates)) {
         m->flags = want;
         m->updates = updates;
@@ -362,6 +368,61 @@ int cnio__srv_open_dirty(struct cnio_srv_conn *c, const char *name, struct cnio_
     }
     *m = now;
     return 0;
+}
+
+/* fsync of name's block sums, opened by name (the object's, of metadata m): 0 when done,
+ * or when none opens (none there, or not the object's: nothing a power cut could leave
+ * of the writers' sums under that name), else the fsync's code. */
+static int open_undo_sums(struct cnio_srv_store *st, const char *name, int fd,
+                          const struct cnio_srv_meta *m)
+{
+    struct cnio_srv_sums s;
+    int ret;
+
+    if (cnio__srv_sums_open(st, name, 0, m, fd, NULL, 0, &s))
+        return 0;
+    ret = cnio__srv_sums_sync(&s);
+    cnio__srv_sums_close(&s);
+    return ret;
+}
+
+void cnio__srv_open_undo(struct cnio_srv_store *st, const char *name, int fd,
+                         const struct cnio_srv_sums *sums)
+{
+    struct cnio_srv_vouch v = { .updates = -2 };   /* (counts no update of its own) */
+    struct cnio_srv_writer *w;
+    struct cnio_srv_meta m;
+    int clear = 0, ret = 0;
+
+    /* Owed the clear and the last (or the lone writer, its own mark): it closes as the
+     * latest CLOSE would (its ticket, so that no earlier close clears under its fsync).
+     * Otherwise it only goes, and the mark is a close's still to come (one that began
+     * before it is found the last then; not owed while such a close has not stepped
+     * aside, which would find this clear done and count its update nowhere).
+     * Before, an earlier close that stepped aside for it left the mark to a close that
+     * never came, and readers were refused "incomplete" until the next clean update. */
+    pthread_mutex_lock(&st->lock);
+    w = *store_writer_find(st, name);
+    if (w && ((w->owed && w->closing >= w->count - 1) ||
+              (w->fresh && w->count == 1 && !w->closing)) &&
+        cnio__srv_store_meta_get(st, name, &m) == 0) {
+        w->closing++;
+        v.ticket = ++w->closes ? w->closes : ++w->closes;   /* (never 0) */
+        clear = 1;
+    }
+    pthread_mutex_unlock(&st->lock);
+    if (clear) {
+        ret = fsync(fd) < 0 ? cnio__srv_why_errno(errno) : 0;
+        if (!ret)
+            ret = sums ? cnio__srv_sums_sync(sums) : open_undo_sums(st, name, fd, &m);
+        if (!ret)
+            ret = cnio__srv_store_mark(st, name, 0, &v, &m);
+        if (ret)
+            cnio__warn("%s: an open for writing in place failed, and the object could not be "
+                       "made durable and marked complete for its other writers: %s; it stays "
+                       "marked as an interrupted update", name, cnio__srv_strerror(ret));
+    }
+    store_writer_add(st, name, -1, ret != 0, clear);
 }
 
 /* The staged handle a COMMIT, PREPARE or ABORT names (a reference), or an error. */

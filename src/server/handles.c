@@ -189,7 +189,7 @@ free_h:
     free(h);
 close_fd:
     if (writer)
-        cnio__srv_store_writer(st, name, -1);
+        cnio__srv_open_undo(st, name, fd, NULL);
     close(fd);
     free(name);
     cnio__srv_handles_unreserve(t);

@@ -139,6 +139,24 @@ static int req_ping(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
     return 0;
 }
 
+/* Handle id's writer in place, whose open failed after it was counted, goes as a close
+ * would (cnio__srv_open_undo), not as a writer lost mid-update (handles.c). */
+static void req_open_undo(struct cnio_srv_conn *c, uint64_t id)
+{
+    struct cnio_srv_handle *hd = cnio__srv_handles_get(&c->srv->handles, id);
+
+    if (!hd)
+        return;
+    pthread_mutex_lock(&hd->lock);
+    if (hd->writer && !hd->closing) {
+        cnio__srv_open_undo(&c->srv->store, hd->name, hd->fd,
+                            hd->sums_state == 1 ? &hd->sums : NULL);
+        hd->writer = 0;
+    }
+    pthread_mutex_unlock(&hd->lock);
+    cnio__srv_handles_put(&c->srv->handles, hd);
+}
+
 /* Registers an open data file as a handle owned by c and fills the reply. */
 static int req_open_finish(struct cnio_srv_conn *c, int fd, const char *name, uint32_t oflags,
                            uint64_t stage, int writer, const struct cnio_srv_meta *m,
@@ -151,7 +169,7 @@ static int req_open_finish(struct cnio_srv_conn *c, int fd, const char *name, ui
 
     if (!copy) {
         if (writer)
-            cnio__srv_store_writer(&c->srv->store, name, -1);
+            cnio__srv_open_undo(&c->srv->store, name, fd, NULL);
         close(fd);
         cnio__srv_handles_unreserve(t);
         return -CNIO_ERR_NOMEM;
@@ -164,6 +182,7 @@ static int req_open_finish(struct cnio_srv_conn *c, int fd, const char *name, ui
     if (!ret)
         ret = cnio__srv_req_info_reply(c, r, info);
     if (ret) {
+        req_open_undo(c, id);
         cnio__srv_conn_disown(c, id);
         cnio__srv_handles_remove(t, id, NULL);
         return ret;
@@ -201,6 +220,10 @@ static int req_open_sums(struct cnio_srv_conn *c, uint64_t id, uint64_t instance
         cnio__warn("%s: block sums of %s: %s", c->peer, hd->name, cnio__srv_strerror(ret));
     if (ret == -CNIO_ERR_CHECKSUM)   /* not rebuilt from the data: see sums_file.c */
         ret = cnio__srv_sums_refused(ret, hd->name, 1);
+    if (ret && hd->writer && !hd->closing) {   /* (as req_open_undo) */
+        cnio__srv_open_undo(&c->srv->store, hd->name, hd->fd, NULL);
+        hd->writer = 0;
+    }
     pthread_mutex_unlock(&hd->lock);
     cnio__srv_handles_put(&c->srv->handles, hd);
     if (ret) {
@@ -394,7 +417,7 @@ static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
         }
         if (ret) {
             if (writer)
-                cnio__srv_store_writer(&c->srv->store, name, -1);
+                cnio__srv_open_undo(&c->srv->store, name, fd, NULL);
             close(fd);
         }
     }

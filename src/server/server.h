@@ -536,6 +536,13 @@ int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct
                          uint64_t *joined);
 /* Marks an in-place write handle's object dirty (metadata flag) and counts the writer. */
 int cnio__srv_open_dirty(struct cnio_srv_conn *c, const char *name, struct cnio_srv_meta *m);
+/* An in-place write open of name counted by cnio__srv_open_dirty that then failed (its
+ * handle not made, or not answered): the writer goes uncounted, and when the mark had been
+ * left to it (cnio__srv_store_mark's owed) and no other writer is live, it clears the
+ * mark as a close would, after an fsync of fd (the object's data) and of its block sums
+ * (sums, or when NULL the object's, opened here); else the mark stays for the others. */
+void cnio__srv_open_undo(struct cnio_srv_store *st, const char *name, int fd,
+                         const struct cnio_srv_sums *sums);
 /* 0 when off + len < 2^62, else -CNIO_ERR_OVERFLOW (request.c). */
 int cnio__srv_req_range(uint64_t off, uint64_t len);
 /* Opens hd's block sums the first time (create: building them if missing; hd->lock held):

@@ -53,6 +53,11 @@ struct cnio_srv_writer {
                        the others are live, and the last to begin is the last writer */
     unsigned closes;    /* CLOSEs begun since the record was made, each one's ticket: the
                            latest one's fsync is the one that follows every writer's bytes */
+    int owed;       /* the mark is a live writer's to clear: a clean close stepped aside
+                       for it (its update counted, w->updated); a counted open that fails
+                       clears it in its place (cnio__srv_open_undo) */
+    int fresh;      /* an open found the object clean and marked it: a lone writer whose
+                       open fails then clears its own mark */
     char name[];
 };
 

@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 START_TEST(test_dirty_in_place)
@@ -637,6 +639,75 @@ START_TEST(test_inplace_joiner_closes_during_commit)
 }
 END_TEST
 
+/* name's block sums on server 0 made a UNIX socket (back: removed), so that a writer's
+ * OPEN passes the check of its sums and fails as it opens them, after it was counted. */
+static void sums_socket(const char *name, int on)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    char path[PATH_MAX + 16];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/.cnio/sums/%s", st_fx.root[0], name);
+    ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    unlink(path);
+    if (!on)
+        return;
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    close(fd);
+}
+
+/*
+ * A writer in place whose OPEN is counted and then fails, while the last writer's CLOSE
+ * syncs its data: once both returned, the object is marked complete (its metadata file
+ * read directly). Before, that close stepped aside for the writer it found live, whose
+ * close never came, or took it for a writer lost mid-update: the mark stayed, and
+ * readers were refused "incomplete" until the next clean update. Rounds where the open
+ * did not end during the close are counted.
+ */
+START_TEST(test_inplace_open_fails_during_close)
+{
+    static uint8_t data[4 << 20];
+    struct st_conn a, b;
+    int dirty = 0, reached = 0, n = 10;
+
+    fx_fill(data, sizeof(data), 61);
+    st_session(&st_fx, 0, &a);
+    st_session(&st_fx, 0, &b);
+    committed(&a, "of", 95, data, sizeof(data));
+    for (int i = 0; i < n; i++) {
+        struct closer_b x = { &a, 0, 0, 0 };
+        pthread_t tid;
+        uint64_t hb;
+        int ret;
+
+        ck_assert_int_eq(open_at(&a, "of", W, 0, &x.h, NULL, NULL), 0);
+        data[0] = (uint8_t)i;
+        for (uint64_t off = 0; off < (32u << 20); off += sizeof(data))
+            ck_assert_int_eq(st_write(&a, x.h, off, data, sizeof(data)), 0);
+        sums_socket("of", 1);
+        ck_assert_int_eq(pthread_create(&tid, NULL, close_b, &x), 0);
+        usleep(1000 + (useconds_t)(i % 3) * 1000);
+        ret = open_at(&b, "of", W, 0, &hb, NULL, NULL);
+        ck_assert_int_ne(ret, 0);
+        reached += !atomic_load(&x.done);
+        ck_assert_int_eq(pthread_join(tid, NULL), 0);
+        ck_assert_int_eq(x.ret, 0);
+        sums_socket("of", 0);
+        dirty += marked("of", NULL);
+    }
+    fprintf(stderr, "test_inplace_open_fails_during_close: %d of %d rounds overlapped\n",
+            reached, n);
+    ck_assert_msg(dirty == 0, "%d of %d rounds (%d with the open during the close) left the "
+                  "object marked after every writer closed", dirty, n, reached);
+    ck_assert_int_eq(st_unlink(&a, "of"), 0);
+    st_close(&a);
+    st_close(&b);
+}
+END_TEST
+
 /*
  * Hosts apart only by the update counts of a live update in place: one update closed on
  * host 0, where its writer was the last, and not yet counted on host 1, where a second
@@ -716,6 +787,7 @@ static Suite *inplace_suite(void)
     tcase_add_test(tc, test_inplace_die_during_close);
     tcase_add_test(tc, test_inplace_close_during_close);
     tcase_add_test(tc, test_inplace_joiner_closes_during_commit);
+    tcase_add_test(tc, test_inplace_open_fails_during_close);
     tcase_add_test(tc, test_stat_beside_live_update);
     suite_add_tcase(s, tc);
     return s;
