@@ -399,6 +399,16 @@ const char *cnio__net_ntop(const struct cnio_addr *a, char *buf, size_t cap)
     return buf;
 }
 
+const char *cnio__hostport(char *buf, size_t cap, const char *host, unsigned port)
+{
+    if (!buf || !cap)
+        return "";
+    if (!host)
+        host = "?";
+    snprintf(buf, cap, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
+    return buf;
+}
+
 int cnio__addr_same(const struct cnio_addr *a, const struct cnio_addr *b)
 {
     const struct sockaddr_in *a4 = (const void *)&a->ss, *b4 = (const void *)&b->ss;

@@ -56,4 +56,13 @@ int cnio__net_recv_all(int fd, void *buf, size_t len, int64_t deadline_ms);
 /* "host:port" for logs. */
 const char *cnio__net_ntop(const struct cnio_addr *a, char *buf, size_t cap);
 
+/* Room for any cnio__hostport of a URI's host: "[", 255 bytes, "]:65535" and NUL. */
+#define CNIO_HOSTPORT_MAX 264
+
+/* Writes host and port as a message shows them, "[host]:port" when host has a ':'
+ * (an IPv6 address, with or without a zone: "[fe80::1%eth0]:7000", as RFC 3986 and
+ * cnio's URIs write one) and "host:port" otherwise, into buf (cap bytes, truncated to
+ * fit). Returns buf ("" when buf is NULL or cap 0), to be used inside a printf. */
+const char *cnio__hostport(char *buf, size_t cap, const char *host, unsigned port);
+
 #endif /* CNIO_NET_H */

@@ -35,6 +35,29 @@ START_TEST(test_resolve)
 }
 END_TEST
 
+/* Messages write an IPv6 host in brackets, as URIs do, and any other host bare. */
+START_TEST(test_hostport)
+{
+    char buf[CNIO_HOSTPORT_MAX], small[8];
+    char longest[256];
+
+    ck_assert_str_eq(cnio__hostport(buf, sizeof(buf), "127.0.0.1", 7447), "127.0.0.1:7447");
+    ck_assert_str_eq(cnio__hostport(buf, sizeof(buf), "node-7.example", 7000),
+                     "node-7.example:7000");
+    ck_assert_str_eq(cnio__hostport(buf, sizeof(buf), "::1", 1), "[::1]:1");
+    ck_assert_str_eq(cnio__hostport(buf, sizeof(buf), "fe80::1%eth0", 65535),
+                     "[fe80::1%eth0]:65535");
+    ck_assert_str_eq(cnio__hostport(small, sizeof(small), "::1", 7000), "[::1]:7");
+    ck_assert_str_eq(cnio__hostport(NULL, 0, "::1", 1), "");
+    memset(longest, 'a', sizeof(longest) - 1);
+    longest[sizeof(longest) - 1] = '\0';
+    longest[1] = ':';
+    ck_assert_uint_eq(strlen(cnio__hostport(buf, sizeof(buf), longest, 65535)),
+                      sizeof(buf) - 1);
+    ck_assert_str_eq(buf + sizeof(buf) - 8, "]:65535");
+}
+END_TEST
+
 START_TEST(test_listen_syntax)
 {
     static const char *const bad[] = { "1.2.3.4", "127.0.0.1:", "127.0.0.1:99999", "::1:5",
@@ -173,6 +196,7 @@ static Suite *net_suite(void)
 
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_resolve);
+    tcase_add_test(tc, test_hostport);
     tcase_add_test(tc, test_listen_syntax);
     tcase_add_test(tc, test_send_recv);
     tcase_add_test(tc, test_peer_here);
