@@ -31,6 +31,8 @@ void cnio__cl_hosts_from_uri(struct cnio__cl_host *hosts, const struct cnio_uri 
  * to say one is not checked so. (Declared in client_int.h.) */
 int cnio__cl_hosts_distinct(const struct cnio__cl_host *hosts, int n, const char *path)
 {
+    char hp[CNIO_HOSTPORT_MAX], hp2[CNIO_HOSTPORT_MAX];
+
     for (int j = 1; j < n; j++)
         for (int i = 0; i < j; i++) {
             const struct cnio__cl_host *a = &hosts[i], *b = &hosts[j];
@@ -39,16 +41,19 @@ int cnio__cl_hosts_distinct(const struct cnio__cl_host *hosts, int n, const char
             uint64_t idb = eb ? cnio__ep_server_id(eb) : 0;
 
             if (a->resolved && b->resolved && cnio__addr_same(&a->addr, &b->addr)) {
-                cnio__err("%s: %s: hosts %s:%u and %s:%u of the URI are one server (one "
+                cnio__err("%s: %s: hosts %s and %s of the URI are one server (one "
                           "address and port): list each server once", path,
-                          cnio_strerror(-CNIO_ERR_URI), a->name, a->port, b->name, b->port);
+                          cnio_strerror(-CNIO_ERR_URI),
+                          cnio__hostport(hp, sizeof(hp), a->name, a->port),
+                          cnio__hostport(hp2, sizeof(hp2), b->name, b->port));
                 return -CNIO_ERR_URI;
             }
             if (ida && ida == idb) {
-                cnio__err("%s: %s: hosts %s:%u and %s:%u of the URI reach one server (the "
+                cnio__err("%s: %s: hosts %s and %s of the URI reach one server (the "
                           "same cnio-server answers at both addresses): list each server once",
-                          path, cnio_strerror(-CNIO_ERR_URI), a->name, a->port, b->name,
-                          b->port);
+                          path, cnio_strerror(-CNIO_ERR_URI),
+                          cnio__hostport(hp, sizeof(hp), a->name, a->port),
+                          cnio__hostport(hp2, sizeof(hp2), b->name, b->port));
                 return -CNIO_ERR_URI;
             }
         }
@@ -61,6 +66,7 @@ static int cl_connect_first(struct cnio_stack *st, const struct cnio_hints *h,
 {
     struct cnio_addr addrs[4];
     int n = 0, ret;
+    char hp[CNIO_HOSTPORT_MAX];
 
     if (host->fab.len)
         return cnio__ep_open(st, h, &host->fab, host->name, auth, &host->lanes[0]);
@@ -79,7 +85,8 @@ static int cl_connect_first(struct cnio_stack *st, const struct cnio_hints *h,
             return 0;
         }
     }
-    cnio__err("cannot connect to %s:%u: %s%s", host->name, host->port, cnio_strerror(ret),
+    cnio__err("cannot connect to %s: %s%s", cnio__hostport(hp, sizeof(hp), host->name, host->port),
+              cnio_strerror(ret),
               ret == -CNIO_ERR_CONN ? " (is a cnio-server listening there, and is that host "
                                       "reachable from here?)" : "");
     return ret;
@@ -90,6 +97,8 @@ static int cl_connect_round(struct cnio_stack *st, const struct cnio_hints *h,
                             struct cnio__cl_host *hosts, int n, int from, int to,
                             const struct cnio_ep_auth *auth)
 {
+    char hp[CNIO_HOSTPORT_MAX];
+
     for (int i = 0; i < n; i++)
         for (int l = from; l < to; l++) {
             const struct cnio_addr *a = hosts[i].fab.len ? &hosts[i].fab : &hosts[i].addr;
@@ -104,11 +113,13 @@ static int cl_connect_round(struct cnio_stack *st, const struct cnio_hints *h,
         int ret = cnio__ep_wait_ready(st, hosts[i].lanes + from, to - from);
 
         if (ret == -CNIO_ERR_AUTH && auth[i].mode == CNIO_WIRE_AUTH_TOKEN)
-            cnio__err("connecting to %s:%u: the server refused this open's token: it no "
+            cnio__err("connecting to %s: the server refused this open's token: it no "
                       "longer knows the open (it restarted since, or released it)",
-                      hosts[i].name, hosts[i].port);   /* not a wrong key (client_revive.c) */
+                      cnio__hostport(hp, sizeof(hp), hosts[i].name,
+                                     hosts[i].port));   /* not a wrong key (client_revive.c) */
         else if (ret)
-            cnio__err("connecting to %s:%u: %s", hosts[i].name, hosts[i].port,
+            cnio__err("connecting to %s: %s",
+                      cnio__hostport(hp, sizeof(hp), hosts[i].name, hosts[i].port),
                       cnio_strerror(ret));
         if (ret)
             return ret;
@@ -196,14 +207,17 @@ uint64_t cnio__cl_size(const struct cnio_layout *l, uint64_t recorded,
 void cnio__cl_name_failures(const char *path, const char *op, const struct cnio__cl_host *hosts,
                             const struct cnio_call *c, int n, int quiet)
 {
+    char hp[CNIO_HOSTPORT_MAX];
+
     for (int i = 0; i < n; i++)
         if (c[i].ep && c[i].status && !c[i].reasoned && !cnio__ep_error(c[i].ep) &&
             !((quiet == 1 || quiet == 2) &&
               (c[i].status == -CNIO_ERR_NOENT || c[i].status == -CNIO_ERR_EXIST)) &&
             !(quiet == 2 && c[i].status == -CNIO_ERR_ISDIR) &&
             !(quiet == 3 && c[i].status == -CNIO_ERR_INCOMPLETE))
-            cnio__err("%s: %s on host %s:%u: %s", path[0] ? path : "/", op, hosts[i].name,
-                      hosts[i].port, cnio_strerror(c[i].status));
+            cnio__err("%s: %s on host %s: %s", path[0] ? path : "/", op,
+                      cnio__hostport(hp, sizeof(hp), hosts[i].name, hosts[i].port),
+                      cnio_strerror(c[i].status));
 }
 
 int cnio__cl_stat_each(struct cnio_stack *st, struct cnio__cl_stat *s, int n,

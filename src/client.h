@@ -326,7 +326,7 @@ void cnio__ns_close(struct cnio_ns *ns);
  * connection of ns (NULL: none) is up, else the error the first broken one died of
  * (-CNIO_ERR_TIMEOUT: its host stopped answering for cnio_timeout_ms, which a new
  * session would wait out again; -CNIO_ERR_CONN: refused, reset or lost), with that
- * host's "name:port" in host (cap bytes; NULL: not wanted). */
+ * host's "name:port" in host, as cnio__hostport writes it (cap bytes; NULL: not wanted). */
 int cnio__ns_broken(const struct cnio_ns *ns, char *host, size_t cap);
 /* Creates directory path on every host; parents: create missing parents, and an
  * existing directory is no error. -CNIO_ERR_EXIST: it exists (without parents), or an

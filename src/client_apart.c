@@ -40,14 +40,15 @@ static void apart_list(char *buf, size_t cap, size_t *len, const struct cnio__cl
                        int n, const uint8_t *pick, const uint32_t *upd, int counts)
 {
     int total = 0, k = 0;
+    char hp[CNIO_HOSTPORT_MAX];
 
     for (int j = 0; j < n; j++)
         total += pick[j] != 0;
     for (int j = 0; j < n; j++) {
         if (!pick[j])
             continue;
-        apart_put(buf, cap, len, "%s%s:%u", k == 0 ? "" : k == total - 1 ? " and " : ", ",
-                  hosts[j].name, hosts[j].port);
+        apart_put(buf, cap, len, "%s%s", k == 0 ? "" : k == total - 1 ? " and " : ", ",
+                  cnio__hostport(hp, sizeof(hp), hosts[j].name, hosts[j].port));
         if (counts)
             apart_put(buf, cap, len, " (update %u)", upd[j]);
         k++;

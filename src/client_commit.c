@@ -98,6 +98,7 @@ static void cc_warn_apart(const struct cnio_obj *obj)
 static void cc_updates(struct cnio_obj *obj)
 {
     int clean = -1, last = -1, said = 0, apart = 0;
+    char hp[CNIO_HOSTPORT_MAX], hp2[CNIO_HOSTPORT_MAX];
 
     /* other writers in place held a host when it opened: counts apart are theirs */
     for (int j = 0; j < obj->nhosts; j++)
@@ -125,12 +126,14 @@ static void cc_updates(struct cnio_obj *obj)
 
         if (h->updates_known && (h->info.flags & CNIO_WIRE_I_INTERRUPTED) &&
             h->updates != c && h->updates != ((c - 1) & 0xffffu) && !said++)
-            cnio__warn("%s: host %s:%u, whose last update in place was interrupted, holds "
-                       "its column as of update %u, and host %s:%u as of update %u: "
+            cnio__warn("%s: host %s, whose last update in place was interrupted, holds "
+                       "its column as of update %u, and host %s as of update %u: "
                        "restored from a backup of another time? (then what is not written "
                        "now stays a mix of the two: restore every host from one backup, or "
-                       "copy it again)", obj->path, h->name, h->port, h->updates,
-                       obj->hosts[clean].name, obj->hosts[clean].port, c);
+                       "copy it again)", obj->path,
+                       cnio__hostport(hp, sizeof(hp), h->name, h->port), h->updates,
+                       cnio__hostport(hp2, sizeof(hp2), obj->hosts[clean].name,
+                                      obj->hosts[clean].port), c);
     }
     if (last >= 0) {
         obj->updates_next = (obj->hosts[last].updates + 1) & 0xffffu;
@@ -150,6 +153,7 @@ static void cc_say_apart(const struct cnio_obj *obj, int j)
     char why[CNIO_APART_MAX];
     int kind = cc_in_place(obj) ? 0 : cnio__cl_apart_gens(obj->hosts, obj->nhosts, why,
                                                           sizeof(why));
+    char hp[CNIO_HOSTPORT_MAX], hp2[CNIO_HOSTPORT_MAX];
 
     if (kind == CNIO_APART_ODD)
         cnio__err("%s: %s: restored from a backup taken before an update of the others in "
@@ -162,12 +166,12 @@ static void cc_say_apart(const struct cnio_obj *obj, int j)
     else if (kind == CNIO_APART_DIRTY)
         cnio__err("%s: incomplete: %s", obj->path, why);
     else
-        cnio__err("%s: host %s:%u holds another generation of it than host %s:%u: another "
+        cnio__err("%s: host %s holds another generation of it than host %s: another "
                   "object of this name (written through other hosts), a commit that has "
                   "not reached every host (under way, or interrupted), or a column "
-                  "restored from a backup taken before an update of the others in place",
-                  obj->path, obj->hosts[j].name, obj->hosts[j].port, obj->hosts[0].name,
-                  obj->hosts[0].port);
+                  "restored from a backup taken before an update of the others in place", obj->path,
+                  cnio__hostport(hp, sizeof(hp), obj->hosts[j].name, obj->hosts[j].port),
+                  cnio__hostport(hp2, sizeof(hp2), obj->hosts[0].name, obj->hosts[0].port));
 }
 
 int cnio__cl_check_complete(struct cnio_obj *obj)
@@ -178,6 +182,7 @@ int cnio__cl_check_complete(struct cnio_obj *obj)
      * both), or of a commit that did not reach every host, would become one object that
      * is neither, both hosts' objects changed and said complete. */
     uint32_t refuse = cc_in_place(obj) ? CNIO_OBJ_TORN : CNIO_OBJ_INCOMPLETE;
+    char hp[CNIO_HOSTPORT_MAX];
 
     if (obj->torn_inplace)   /* (cnio__cl_commit_under_way: apart by a live update) */
         refuse &= ~CNIO_OBJ_TORN;
@@ -194,8 +199,8 @@ int cnio__cl_check_complete(struct cnio_obj *obj)
             return -CNIO_ERR_INCOMPLETE;
         }
         if (state & refuse) {
-            cnio__err("%s: incomplete on host %s:%u (%s)", obj->path, obj->hosts[j].name,
-                      obj->hosts[j].port,
+            cnio__err("%s: incomplete on host %s (%s)", obj->path,
+                      cnio__hostport(hp, sizeof(hp), obj->hosts[j].name, obj->hosts[j].port),
                       (state & CNIO_OBJ_STAGED) ? "an upload is in progress or was interrupted"
                       : (state & CNIO_OBJ_DIRTY) ? "an update in place was interrupted"
                       : "a commit has not reached every host: under way, or interrupted");
@@ -291,6 +296,7 @@ static int cc_each_pl(struct cnio_obj *obj, uint16_t type, uint64_t offset, cons
 {
     struct cnio_call *c = calloc((size_t)CNIO_MAX(to - from, 1), sizeof(*c));
     int ret;
+    char hp[CNIO_HOSTPORT_MAX];
 
     if (!c)
         return -CNIO_ERR_NOMEM;
@@ -309,11 +315,12 @@ static int cc_each_pl(struct cnio_obj *obj, uint16_t type, uint64_t offset, cons
     for (int j = from; j < to; j++)
         if (c[j - from].status && !c[j - from].reasoned &&   /* a reason's line said it */
             !(type == CNIO_WIRE_COMMIT && from > 0 && cnio__ep_error(c[j - from].ep)))
-            cnio__err("%s: %s on host %s:%u: %s", obj->path,
+            cnio__err("%s: %s on host %s: %s", obj->path,
                       type == CNIO_WIRE_COMMIT ? "commit" : type == CNIO_WIRE_PREPARE
                       ? "preparing the commit" : type == CNIO_WIRE_SETATTR
-                      ? "setting its mode and mtime" : "discard", obj->hosts[j].name,
-                      obj->hosts[j].port, cnio_strerror(c[j - from].status));
+                      ? "setting its mode and mtime" : "discard",
+                      cnio__hostport(hp, sizeof(hp), obj->hosts[j].name, obj->hosts[j].port),
+                      cnio_strerror(c[j - from].status));
     free(c);
     return ret;
 }
@@ -388,6 +395,7 @@ static int cc_commit_first(struct cnio_obj *obj, uint64_t *order)
     struct cnio_call c = { .ep = cnio__cl_ctl_ep(h0), .type = CNIO_WIRE_COMMIT,
                            .object = h0->handle, .what = obj->path };
     int ret;
+    char hp[CNIO_HOSTPORT_MAX];
 
     if (obj->gone_ok && (cnio__ep_caps(c.ep) & CNIO_WIRE_CAP_GONE))
         c.flags = CNIO_WIRE_F_GONE;
@@ -399,8 +407,8 @@ static int cc_commit_first(struct cnio_obj *obj, uint64_t *order)
     if (cnio__ep_error(c.ep) && !c.reasoned)   /* unanswered: made, or not, over a new one */
         return cnio__cl_first_again(obj, ret, order);
     if (!c.reasoned)   /* else its line named the object, the host and why */
-        cnio__err("%s: commit on host %s:%u: %s", obj->path, h0->name, h0->port,
-                  cnio_strerror(ret));
+        cnio__err("%s: commit on host %s: %s", obj->path,
+                  cnio__hostport(hp, sizeof(hp), h0->name, h0->port), cnio_strerror(ret));
     if (!cnio__ep_error(c.ep)) {   /* the host answered: nothing was committed */
         cc_each(obj, CNIO_WIRE_ABORT, 0, 0, obj->nhosts);
         for (int j = 0; j < obj->nhosts; j++)
@@ -661,6 +669,7 @@ static int cc_unlink_past(struct cnio_obj *obj)
     struct cnio__cl_host *hosts = obj->hosts + from;
     struct cnio_ep_auth *auth;
     struct cnio_call *c;
+    char hp[CNIO_HOSTPORT_MAX];
 
     if (n <= 0)
         return 0;
@@ -689,11 +698,11 @@ static int cc_unlink_past(struct cnio_obj *obj)
         int err = !c[j].ep ? -CNIO_ERR_CONN : c[j].status == -CNIO_ERR_NOENT ? 0 : c[j].status;
 
         if (err) {
-            cnio__err("%s: not committed: host %s:%u, past its %d column(s), %s%s, and a "
+            cnio__err("%s: not committed: host %s, past its %d column(s), %s%s, and a "
                       "read through a URI that names it first would find what an earlier "
                       "write of the name left there; the upload is kept (%s once that host "
                       "answers, " CNIO_RM_ADVICE ")", obj->path,
-                      hosts[j].name, hosts[j].port, from,
+                      cnio__hostport(hp, sizeof(hp), hosts[j].name, hosts[j].port), from,
                       !c[j].ep ? "could not be reached" : "could not remove the name: ",
                       !c[j].ep ? "" : cnio_strerror(err), cnio__stack_finish_advice(obj->st));
             ret = err;

@@ -74,6 +74,7 @@ static int conn_open_lanes(struct cnio_obj *obj, int j)
 {
     struct cnio__cl_host *host = &obj->hosts[j];
     int lanes = (int)CNIO_MIN(CNIO_MAX(obj->h.lanes, 1u), (uint32_t)CNIO_MAX_LANES);
+    char hp[CNIO_HOSTPORT_MAX];
 
     host->connecting = 1;
     for (int l = 0; l < lanes; l++) {
@@ -81,7 +82,8 @@ static int conn_open_lanes(struct cnio_obj *obj, int j)
                                 host->name, &host->auth, &host->lanes[l]);
 
         if (ret) {
-            cnio__err("connecting to %s:%u: %s", host->name, host->port, cnio_strerror(ret));
+            cnio__err("connecting to %s: %s",
+                      cnio__hostport(hp, sizeof(hp), host->name, host->port), cnio_strerror(ret));
             conn_drop(host);
             return ret;
         }
@@ -122,6 +124,7 @@ static int conn_backoff(struct cnio_obj *obj, int j, int err)
     struct cnio__cl_host *host = &obj->hosts[j];
     int64_t now = cnio__now_ms();
     uint32_t jitter = 0;
+    char hp[CNIO_HOSTPORT_MAX];
 
     for (int l = 0; l < host->nlanes; l++) {
         cnio__ep_close(host->lanes[l]);
@@ -130,18 +133,19 @@ static int conn_backoff(struct cnio_obj *obj, int j, int err)
     host->nlanes = 0;
     if (now >= host->give_up) {
         if (err == -CNIO_ERR_LIMIT)
-            cnio__err("connecting to %s:%u: the job's connection budget there "
-                      "(cnio_max_conns_per_server) stayed full for %d ms", host->name,
-                      host->port, obj->h.timeout_ms);
+            cnio__err("connecting to %s: the job's connection budget there "
+                      "(cnio_max_conns_per_server) stayed full for %d ms",
+                      cnio__hostport(hp, sizeof(hp), host->name, host->port), obj->h.timeout_ms);
         else
-            cnio__err("connecting to %s:%u: %s before authenticating, again for %d ms",
-                      host->name, host->port, cnio_strerror(err), obj->h.timeout_ms);
+            cnio__err("connecting to %s: %s before authenticating, again for %d ms",
+                      cnio__hostport(hp, sizeof(hp), host->name, host->port), cnio_strerror(err),
+                      obj->h.timeout_ms);
         conn_drop(host);
         return err;
     }
     if (err != -CNIO_ERR_LIMIT)
-        cnio__info("connecting to %s:%u: %s before authenticating; trying again",
-                   host->name, host->port, cnio_strerror(err));
+        cnio__info("connecting to %s: %s before authenticating; trying again",
+                   cnio__hostport(hp, sizeof(hp), host->name, host->port), cnio_strerror(err));
     cnio__random(&jitter, sizeof(jitter));
     host->retry_at = CNIO_MIN(now + host->backoff_ms / 2 + 1 +
                               (int64_t)(jitter % (uint32_t)host->backoff_ms), host->give_up);
@@ -153,6 +157,7 @@ int cnio__obj_connect_poll(struct cnio_obj *obj, int j)
 {
     struct cnio__cl_host *host;
     int busy = 0, ret;
+    char hp[CNIO_HOSTPORT_MAX];
 
     if (!obj || j < 0 || j >= obj->nhosts ||
         (obj->hosts[j].nlanes == 0 && !obj->hosts[j].retry_at))
@@ -174,14 +179,16 @@ int cnio__obj_connect_poll(struct cnio_obj *obj, int j)
             return conn_backoff(obj, j, err);
         if (err == -CNIO_ERR_AUTH && host->auth.mode == CNIO_WIRE_AUTH_TOKEN) {
             /* a token is good for one open on one server's run (client_revive.c) */
-            cnio__err("%s: host %s:%u does not know this open (it restarted since the "
-                      "open, or released it): %s", obj->path, host->name, host->port,
+            cnio__err("%s: host %s does not know this open (it restarted since the "
+                      "open, or released it): %s", obj->path,
+                      cnio__hostport(hp, sizeof(hp), host->name, host->port),
                       cnio__stack_gone_advice(obj->st));
             conn_drop(host);
             return -CNIO_ERR_STALE;
         }
         if (err) {
-            cnio__err("connecting to %s:%u: %s", host->name, host->port, cnio_strerror(err));
+            cnio__err("connecting to %s: %s",
+                      cnio__hostport(hp, sizeof(hp), host->name, host->port), cnio_strerror(err));
             conn_drop(host);
             return err;
         }

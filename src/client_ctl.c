@@ -131,6 +131,7 @@ int cnio__cl_striped_elsewhere(struct cnio_stack *st, const struct cnio_hints *h
     const struct cnio_wire_info *i0 = &hosts[0].info;
     struct cnio__cl_stat *s;
     int ret = 0;
+    char hp[CNIO_HOSTPORT_MAX], hp2[CNIO_HOSTPORT_MAX];
 
     if (n < 2 || i0->gen || i0->stripe_count != 1 ||
         (i0->flags & (CNIO_WIRE_I_DIR | CNIO_WIRE_I_STAGED)))
@@ -154,14 +155,14 @@ int cnio__cl_striped_elsewhere(struct cnio_stack *st, const struct cnio_hints *h
         if (s[j - 1].status || (i->flags & (CNIO_WIRE_I_DIR | CNIO_WIRE_I_STAGED)) ||
             i->stripe_count < 2)
             continue;
-        cnio__err("%s: host %s:%u holds column %u of a %llu x %u object of this name, of which "
-                  "host %s:%u, first in the URI, holds a file without metadata: alone it would "
+        cnio__err("%s: host %s holds column %u of a %llu x %u object of this name, of which "
+                  "host %s, first in the URI, holds a file without metadata: alone it would "
                   "read as that object's first column laid end to end. Its ROOT/.cnio was "
                   "lost (a root copied without its dot-entries?) or the file was put there "
                   "by hand: restore .cnio there, or remove the object's parts", path,
-                  hosts[j].name, hosts[j].port, i->stripe_index,
-                  (unsigned long long)i->stripe_unit, i->stripe_count, hosts[0].name,
-                  hosts[0].port);
+                  cnio__hostport(hp, sizeof(hp), hosts[j].name, hosts[j].port), i->stripe_index,
+                  (unsigned long long)i->stripe_unit, i->stripe_count,
+                  cnio__hostport(hp2, sizeof(hp2), hosts[0].name, hosts[0].port));
         ret = -CNIO_ERR_LAYOUT;
     }
     free(s);
@@ -191,6 +192,7 @@ static int ctl_stat_once(struct cnio_stack *st, const struct cnio_uri *u,
     struct cnio_ns c;
     uint32_t live = CNIO_OBJ_LIVE_KNOWN;
     int ret, missing = 0;
+    char hp[CNIO_HOSTPORT_MAX];
 
     if (!out || !u || !u->path || !u->path[0])
         return -CNIO_ERR_INVAL;
@@ -211,8 +213,9 @@ static int ctl_stat_once(struct cnio_stack *st, const struct cnio_uri *u,
     l.count = c.hosts[0].info.stripe_count;
     ret = -CNIO_ERR_LAYOUT;
     if (cnio__layout_check(&l) || l.count > (uint32_t)c.n || c.hosts[0].info.stripe_index) {
-        cnio__err("%s: host %s:%u holds column %u of a %llu x %u layout, which %d hosts "
-                  "cannot hold as column 0", u->path, c.hosts[0].name, c.hosts[0].port,
+        cnio__err("%s: host %s holds column %u of a %llu x %u layout, which %d hosts "
+                  "cannot hold as column 0", u->path,
+                  cnio__hostport(hp, sizeof(hp), c.hosts[0].name, c.hosts[0].port),
                   c.hosts[0].info.stripe_index, (unsigned long long)l.unit, l.count, c.n);
         goto end;
     }
@@ -225,8 +228,9 @@ static int ctl_stat_once(struct cnio_stack *st, const struct cnio_uri *u,
         const struct cnio_wire_info *i = &c.hosts[j].info;
 
         if (i->stripe_unit != l.unit || i->stripe_count != l.count || i->stripe_index != j) {
-            cnio__err("%s: host %s:%u holds column %u of a %llu x %u layout, expected column "
-                      "%u of %llu x %u", u->path, c.hosts[j].name, c.hosts[j].port,
+            cnio__err("%s: host %s holds column %u of a %llu x %u layout, expected column "
+                      "%u of %llu x %u", u->path,
+                      cnio__hostport(hp, sizeof(hp), c.hosts[j].name, c.hosts[j].port),
                       i->stripe_index, (unsigned long long)i->stripe_unit, i->stripe_count, j,
                       (unsigned long long)l.unit, l.count);
             ret = -CNIO_ERR_LAYOUT;

@@ -114,20 +114,22 @@ static void cl_piece_done(struct cnio_req *r)
     struct cl_run *run = r->arg;
     struct cnio__cl_host *host = &run->obj->hosts[r->u32 & 0xffffu];
     uint64_t moved = run->write ? r->plen : r->rlen;
+    char hp[CNIO_HOSTPORT_MAX];
 
     run->pending--;
     if (r->garbled && r->u32 >> 16 < CL_READ_AGAIN && !run->err &&
         cl_add_again(run, r)) {
-        cnio__info("%s: host %s:%u: the data of a READ failed its CRC32C; asking again (a "
+        cnio__info("%s: host %s: the data of a READ failed its CRC32C; asking again (a "
                    "writer in place may have changed it during the send)", run->obj->path,
-                   host->name, host->port);
+                   cnio__hostport(hp, sizeof(hp), host->name, host->port));
         return;
     }
     if (r->status) {
         /* the first failure names its host, the caller's error cannot (a reason's line
          * named both already) */
         if (!run->err && !r->reasoned)
-            cnio__err("%s: host %s:%u: %s", run->obj->path, host->name, host->port,
+            cnio__err("%s: host %s: %s", run->obj->path,
+                      cnio__hostport(hp, sizeof(hp), host->name, host->port),
                       cnio_strerror(r->status));
         if (!run->err)
             run->err = r->status;

@@ -145,11 +145,12 @@ int cnio__cl_first_again(struct cnio_obj *obj, int ret, uint64_t *order)
 {
     struct cnio__cl_host *h0 = &obj->hosts[0], fresh;
     int r = cnio__ep_error(cnio__cl_ctl_ep(h0));
+    char hp[CNIO_HOSTPORT_MAX];
 
     if (r == -CNIO_ERR_TIMEOUT || !obj->has_key) {
-        cnio__err("%s: commit on host %s:%u (column 0's, which decides it): %s; "
-                  CC_FIRST_UNKNOWN, obj->path, h0->name, h0->port, cnio_strerror(r ? r : ret),
-                  cnio__stack_finish_advice(obj->st));
+        cnio__err("%s: commit on host %s (column 0's, which decides it): %s; "
+                  CC_FIRST_UNKNOWN, obj->path, cnio__hostport(hp, sizeof(hp), h0->name, h0->port),
+                  cnio_strerror(r ? r : ret), cnio__stack_finish_advice(obj->st));
         return ret;
     }
     r = cnio__cl_fresh_conn(obj, 0, 1, &fresh);
@@ -157,32 +158,36 @@ int cnio__cl_first_again(struct cnio_obj *obj, int ret, uint64_t *order)
         r = cf_first_on(obj, fresh.lanes[0], order);
     cnio__cl_disconnect(&fresh, 1);
     if (!r) {
-        cnio__info("%s: commit on host %s:%u made over a new connection (the first one "
-                   "broke before its reply)", obj->path, h0->name, h0->port);
+        cnio__info("%s: commit on host %s made over a new connection (the first one "
+                   "broke before its reply)", obj->path,
+                   cnio__hostport(hp, sizeof(hp), h0->name, h0->port));
         h0->opened = 0;   /* its handle went with the old connection */
         return 0;
     }
     if (r == -CNIO_ERR_EXIST)   /* (only for an exclusive create: its reason said so) */
-        cnio__err("%s: commit on host %s:%u (column 0's, which decides it): %s, and over a "
+        cnio__err("%s: commit on host %s (column 0's, which decides it): %s, and over a "
                   "new connection the name was found created meanwhile by another writer, "
                   "while this open was exclusive (MPI_MODE_EXCL): nothing was committed, and "
-                  "that object stays", obj->path, h0->name, h0->port, cnio_strerror(ret));
+                  "that object stays", obj->path,
+                  cnio__hostport(hp, sizeof(hp), h0->name, h0->port), cnio_strerror(ret));
     else if (r == -CNIO_ERR_NOENT)   /* (the host's reason said which) */
-        cnio__err("%s: commit on host %s:%u (column 0's, which decides it): %s, and over a "
+        cnio__err("%s: commit on host %s (column 0's, which decides it): %s, and over a "
                   "new connection that host no longer holds the upload (it restarted and "
                   "discarded it, or it expired): nothing of it was committed; write it again "
                   "(`cnio stat` says what the name holds meanwhile: a replace cut short there "
-                  "reads as incomplete)", obj->path, h0->name, h0->port, cnio_strerror(ret));
+                  "reads as incomplete)", obj->path,
+                  cnio__hostport(hp, sizeof(hp), h0->name, h0->port), cnio_strerror(ret));
     else if (r == 1)
-        cnio__err("%s: commit on host %s:%u (column 0's, which decides it): %s, and its "
+        cnio__err("%s: commit on host %s (column 0's, which decides it): %s, and its "
                   "cnio-server, back, is too old to commit it over a new connection "
-                  "(update it); " CC_FIRST_UNKNOWN, obj->path, h0->name, h0->port,
-                  cnio_strerror(ret), cnio__stack_finish_advice(obj->st));
-    else
-        cnio__err("%s: commit on host %s:%u (column 0's, which decides it): %s, and again "
-                  "over a new connection: %s; " CC_FIRST_UNKNOWN, obj->path, h0->name,
-                  h0->port, cnio_strerror(ret), cnio_strerror(r),
+                  "(update it); " CC_FIRST_UNKNOWN, obj->path,
+                  cnio__hostport(hp, sizeof(hp), h0->name, h0->port), cnio_strerror(ret),
                   cnio__stack_finish_advice(obj->st));
+    else
+        cnio__err("%s: commit on host %s (column 0's, which decides it): %s, and again "
+                  "over a new connection: %s; " CC_FIRST_UNKNOWN, obj->path,
+                  cnio__hostport(hp, sizeof(hp), h0->name, h0->port), cnio_strerror(ret),
+                  cnio_strerror(r), cnio__stack_finish_advice(obj->st));
     return r == -CNIO_ERR_EXIST ? r : ret;   /* (as that COMMIT would have refused) */
 }
 
@@ -207,6 +212,7 @@ int cnio__cl_finish_lost(struct cnio_obj *obj, uint64_t order, int ret)
 {
     uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
     int len = cnio__cl_open_payload(0, NULL, 0, obj->path, pl, sizeof(pl)), lost = 0;
+    char hp[CNIO_HOSTPORT_MAX];
 
     for (int j = 1; j < obj->nhosts; j++) {
         struct cnio__cl_host fresh;
@@ -220,9 +226,9 @@ int cnio__cl_finish_lost(struct cnio_obj *obj, uint64_t order, int ret)
         lost++;
         r = cnio__ep_error(cnio__cl_ctl_ep(&obj->hosts[j]));
         if (r == -CNIO_ERR_TIMEOUT) {   /* a host that stopped answering is waited for once */
-            cnio__err("%s: commit on host %s:%u: %s (not waited for again); " CC_DECIDED,
-                      obj->path, obj->hosts[j].name, obj->hosts[j].port, cnio_strerror(r),
-                      "that host answers again");
+            cnio__err("%s: commit on host %s: %s (not waited for again); " CC_DECIDED, obj->path,
+                      cnio__hostport(hp, sizeof(hp), obj->hosts[j].name, obj->hosts[j].port),
+                      cnio_strerror(r), "that host answers again");
             continue;
         }
         r = len < 0 ? len : cnio__cl_fresh_conn(obj, j, 1, &fresh);
@@ -235,18 +241,20 @@ int cnio__cl_finish_lost(struct cnio_obj *obj, uint64_t order, int ret)
         }
         cnio__cl_disconnect(&fresh, 1);
         if (!r) {
-            cnio__info("%s: commit on host %s:%u finished over a new connection", obj->path,
-                       obj->hosts[j].name, obj->hosts[j].port);
+            cnio__info("%s: commit on host %s finished over a new connection", obj->path,
+                       cnio__hostport(hp, sizeof(hp), obj->hosts[j].name, obj->hosts[j].port));
             obj->hosts[j].opened = 0;   /* its handle went with the old connection */
             lost--;
         } else if (!reached) {   /* down: its server killed, or not listening yet */
-            cnio__err("%s: commit on host %s:%u: %s, and it could not be reached again "
-                      "(%s); " CC_DECIDED, obj->path, obj->hosts[j].name, obj->hosts[j].port,
+            cnio__err("%s: commit on host %s: %s, and it could not be reached again "
+                      "(%s); " CC_DECIDED, obj->path,
+                      cnio__hostport(hp, sizeof(hp), obj->hosts[j].name, obj->hosts[j].port),
                       cnio_strerror(ret), cnio_strerror(r), "its cnio-server is back");
         } else {   /* (a refusal's reason was said on its own line) */
-            cnio__err("%s: commit on host %s:%u: %s, and finishing it over a new connection "
-                      "failed (%s); " CC_DECIDED, obj->path, obj->hosts[j].name,
-                      obj->hosts[j].port, cnio_strerror(ret), cnio_strerror(r),
+            cnio__err("%s: commit on host %s: %s, and finishing it over a new connection "
+                      "failed (%s); " CC_DECIDED, obj->path,
+                      cnio__hostport(hp, sizeof(hp), obj->hosts[j].name, obj->hosts[j].port),
+                      cnio_strerror(ret), cnio_strerror(r),
                       r == -CNIO_ERR_NOTSUP ? "that host's cnio-server is one from "
                       "2026-12-05 or later (it is older, and cannot finish a commit)"
                       : "that host can finish it");

@@ -70,7 +70,10 @@ int cnio__cl_list_take(struct cnio__cl_list *l, const uint8_t *buf, size_t len, 
 /* A LIST reply that cannot be right: said, -CNIO_ERR_PROTO. */
 static int list_bad(const char *name, const struct cnio__cl_host *host, const char *why)
 {
-    cnio__err("%s: list on host %s:%u: %s", name, host->name, host->port, why);
+    char hp[CNIO_HOSTPORT_MAX];
+
+    cnio__err("%s: list on host %s: %s", name,
+              cnio__hostport(hp, sizeof(hp), host->name, host->port), why);
     return -CNIO_ERR_PROTO;
 }
 

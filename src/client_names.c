@@ -69,7 +69,7 @@ int cnio__ns_broken(const struct cnio_ns *ns, char *host, size_t cap)
         int e = ns->hosts[j].nlanes ? cnio__ep_error(ns->hosts[j].lanes[0]) : -CNIO_ERR_CONN;
 
         if (e && host && cap)
-            snprintf(host, cap, "%s:%u", ns->hosts[j].name, ns->hosts[j].port);
+            cnio__hostport(host, cap, ns->hosts[j].name, ns->hosts[j].port);
         if (e)
             return e;
     }
@@ -211,6 +211,7 @@ int cnio__ns_fits(struct cnio_ns *ns, const char *path, const char *op)
 {
     struct cnio__cl_stat s = { 0 };
     const struct cnio_wire_info *i = &s.info;
+    char hp[CNIO_HOSTPORT_MAX];
 
     if (!ns || !path || !op || ns->n < 1)
         return -CNIO_ERR_INVAL;
@@ -218,10 +219,10 @@ int cnio__ns_fits(struct cnio_ns *ns, const char *path, const char *op)
     cnio__cl_stat_each(ns->st, &s, 1, path, path, NULL, 1);
     if (s.status || (i->flags & CNIO_WIRE_I_DIR) || i->stripe_count <= (uint32_t)ns->n)
         return 0;
-    cnio__err("%s: host %s:%u holds column %u of a %llu x %u object of this name, and this URI "
+    cnio__err("%s: host %s holds column %u of a %llu x %u object of this name, and this URI "
               "names %d host%s: its other columns would be left behind; name all %u of its "
               "hosts, in the order that wrote it, to %s it (nothing done)", path,
-              ns->hosts[0].name, ns->hosts[0].port, i->stripe_index,
+              cnio__hostport(hp, sizeof(hp), ns->hosts[0].name, ns->hosts[0].port), i->stripe_index,
               (unsigned long long)i->stripe_unit, i->stripe_count, ns->n, ns->n == 1 ? "" : "s",
               i->stripe_count, op);
     return -CNIO_ERR_LAYOUT;

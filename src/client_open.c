@@ -100,15 +100,17 @@ static int cl_open_hosts(struct cnio_obj *obj, int from, int to, uint32_t flags,
 /* Checks that every host j holds column j of layout l. */
 static int cl_check_layout(const struct cnio_obj *obj)
 {
+    char hp[CNIO_HOSTPORT_MAX];
+
     for (int j = 0; j < obj->nhosts; j++) {
         const struct cnio_wire_info *i = &obj->hosts[j].info;
 
         if (i->stripe_unit != obj->layout.unit || i->stripe_count != obj->layout.count ||
             i->stripe_index != (uint32_t)j) {
-            cnio__err("%s: host %s:%u holds column %u of a %llu x %u layout, expected "
-                      "column %d of %llu x %u", obj->path, obj->hosts[j].name,
-                      obj->hosts[j].port, i->stripe_index,
-                      (unsigned long long)i->stripe_unit, i->stripe_count, j,
+            cnio__err("%s: host %s holds column %u of a %llu x %u layout, expected "
+                      "column %d of %llu x %u", obj->path,
+                      cnio__hostport(hp, sizeof(hp), obj->hosts[j].name, obj->hosts[j].port),
+                      i->stripe_index, (unsigned long long)i->stripe_unit, i->stripe_count, j,
                       (unsigned long long)obj->layout.unit, obj->layout.count);
             return -CNIO_ERR_LAYOUT;
         }
@@ -187,18 +189,20 @@ static int cl_open_joined(struct cnio_obj *obj, uint32_t flags)
 static int cl_legacy_flags(struct cnio_obj *obj)
 {
     const struct cnio__cl_host *h0 = &obj->hosts[0];
+    char hp[CNIO_HOSTPORT_MAX];
 
     if (cnio__ep_caps(cnio__cl_ctl_ep(h0)) ||
         !(obj->oflags & (CNIO_WIRE_O_STAGE | CNIO_WIRE_O_RESUME | CNIO_WIRE_O_JOIN)))
         return 0;
     if (obj->oflags & CNIO_WIRE_O_RESUME) {
-        cnio__err("%s: host %s:%u runs a cnio-server older than this client (it announces "
+        cnio__err("%s: host %s runs a cnio-server older than this client (it announces "
                   "no capabilities), which keeps no uploads to resume; upgrade it, or copy "
-                  "without resuming", obj->path, h0->name, h0->port);
+                  "without resuming", obj->path,
+                  cnio__hostport(hp, sizeof(hp), h0->name, h0->port));
         return -CNIO_ERR_NOTSUP;
     }
-    cnio__debug("%s: host %s:%u runs a cnio-server older than this client: writing in place",
-                obj->path, h0->name, h0->port);
+    cnio__debug("%s: host %s runs a cnio-server older than this client: writing in place",
+                obj->path, cnio__hostport(hp, sizeof(hp), h0->name, h0->port));
     obj->oflags &= ~(CNIO_WIRE_O_STAGE | CNIO_WIRE_O_JOIN);
     return 0;
 }
@@ -216,6 +220,7 @@ static int cl_exists_elsewhere(struct cnio_obj *obj)
 {
     struct cnio__cl_stat *s;
     int n = obj->nhosts - 1, ret = 0;
+    char hp[CNIO_HOSTPORT_MAX], hp2[CNIO_HOSTPORT_MAX];
 
     if (n < 1 || !obj->staged || !(obj->hosts[0].info.flags & CNIO_WIRE_I_CREATED) ||
         (obj->oflags & (CNIO_WIRE_O_TRUNC | CNIO_WIRE_O_RESUME)))
@@ -233,11 +238,12 @@ static int cl_exists_elsewhere(struct cnio_obj *obj)
         if (s[j].status || (s[j].info.flags & (CNIO_WIRE_I_DIR | CNIO_WIRE_I_STAGED)))
             continue;
         ret = (obj->oflags & CNIO_WIRE_O_EXCL) ? -CNIO_ERR_EXIST : -CNIO_ERR_LAYOUT;
-        cnio__err("%s: host %s:%u holds an object of this name, of which host %s:%u, first "
+        cnio__err("%s: host %s holds an object of this name, of which host %s, first "
                   "in this URI, holds nothing: written through another order of these "
                   "hosts, or through other hosts; it is neither created anew nor opened "
                   "through this URI (open it through the URI that wrote it)", obj->path,
-                  h->name, h->port, h0->name, h0->port);
+                  cnio__hostport(hp, sizeof(hp), h->name, h->port),
+                  cnio__hostport(hp2, sizeof(hp2), h0->name, h0->port));
     }
     free(s);
     return ret;

@@ -67,6 +67,7 @@ static int rv_reopen(struct cnio_obj *obj, int j)
     uint32_t flags = rv_flags(obj, &id);
     int len = cnio__cl_open_payload(flags, &obj->layout, (uint32_t)j, obj->path, pl, sizeof(pl));
     int ret;
+    char hp[CNIO_HOSTPORT_MAX];
 
     if (len < 0)
         return len;
@@ -84,9 +85,10 @@ static int rv_reopen(struct cnio_obj *obj, int j)
      * over it while the server was restarting): the name now holds another object, whose
      * stripes beside the old one's on the other hosts would read as neither. */
     if (!ret && !(flags & (CNIO_WIRE_O_STAGE | CNIO_WIRE_O_JOIN)) && info.gen != host->info.gen) {
-        cnio__err("%s: host %s:%u restarted, and the object was replaced meanwhile (another "
+        cnio__err("%s: host %s restarted, and the object was replaced meanwhile (another "
                   "upload committed over it): this open is gone; %s", obj->path,
-                  host->name, host->port, cnio__stack_gone_advice(obj->st));
+                  cnio__hostport(hp, sizeof(hp), host->name, host->port),
+                  cnio__stack_gone_advice(obj->st));
         host->opened = 0;   /* its old handle went with the restart: nothing to close */
         return -CNIO_ERR_STALE;
     }
@@ -94,21 +96,23 @@ static int rv_reopen(struct cnio_obj *obj, int j)
      * young to resume (or --stage-expire's sweep did). Not "no such object", of a file
      * the program has open (helper-83's F3): the open is gone there. */
     if (ret == -CNIO_ERR_NOENT && (flags & (CNIO_WIRE_O_STAGE | CNIO_WIRE_O_JOIN))) {
-        cnio__err("%s: host %s:%u no longer holds this upload (it restarted and discarded "
+        cnio__err("%s: host %s no longer holds this upload (it restarted and discarded "
                   "it, or it expired): this open is gone; %s", obj->path,
-                  host->name, host->port, cnio__stack_gone_advice(obj->st));
+                  cnio__hostport(hp, sizeof(hp), host->name, host->port),
+                  cnio__stack_gone_advice(obj->st));
         host->opened = 0;   /* its old handle went with the restart: nothing to close */
         return -CNIO_ERR_STALE;
     }
     if (ret) {
-        cnio__err("%s: opening it again on host %s:%u after reconnecting: %s", obj->path,
-                  host->name, host->port, cnio_strerror(ret));
+        cnio__err("%s: opening it again on host %s after reconnecting: %s", obj->path,
+                  cnio__hostport(hp, sizeof(hp), host->name, host->port), cnio_strerror(ret));
         return ret;
     }
     host->handle = c.robject;
     host->info = info;
     host->opened = 1;
-    cnio__info("%s: opened again on host %s:%u", obj->path, host->name, host->port);
+    cnio__info("%s: opened again on host %s", obj->path,
+               cnio__hostport(hp, sizeof(hp), host->name, host->port));
     return 0;
 }
 
@@ -118,6 +122,7 @@ int cnio__cl_reconnect(struct cnio_stack *st, const struct cnio_hints *h,
 {
     int64_t end = cnio__now_ms() + (h->timeout_ms < RV_BOUND_MS ? h->timeout_ms : RV_BOUND_MS);
     int ret = 0, pause = RV_FIRST_MS;
+    char hp[CNIO_HOSTPORT_MAX];
 
     for (int t = 0; t < RV_TRIES; t++, pause *= 2) {
         int64_t until = cnio__now_ms() + pause;
@@ -130,8 +135,9 @@ int cnio__cl_reconnect(struct cnio_stack *st, const struct cnio_hints *h,
         if (ret != -CNIO_ERR_CONN || !retry || auth->mode != CNIO_WIRE_AUTH_KEY ||
             t + 1 == RV_TRIES || until > end)
             break;
-        cnio__debug("%s: reconnecting to host %s:%u: %s; again in %d ms (a server still "
-                    "starting)", what, host->name, host->port, cnio_strerror(ret), pause);
+        cnio__debug("%s: reconnecting to host %s: %s; again in %d ms (a server still "
+                    "starting)", what, cnio__hostport(hp, sizeof(hp), host->name, host->port),
+                    cnio_strerror(ret), pause);
         cnio__ep_close(*nep);
         *nep = NULL;
         for (int64_t now = cnio__now_ms(); now < until; now = cnio__now_ms()) {
@@ -219,15 +225,17 @@ static int rv_lane(struct cnio_obj *obj, int j, int l)
     struct cnio__cl_host *host = &obj->hosts[j];
     struct cnio_ep *nep = NULL;
     int ret = host->auth.k ? 0 : cnio__ep_error(host->lanes[l]);
+    char hp[CNIO_HOSTPORT_MAX];
 
     if (!ret)
         ret = rv_fab_lane(obj, j, &nep);
     if (ret == -CNIO_ERR_AUTH && host->auth.mode == CNIO_WIRE_AUTH_TOKEN) {
         /* A token is good for one open on one server's run: a restarted server (or one
          * that released the open) refuses it. Not a wrong key: the open is gone there. */
-        cnio__err("%s: host %s:%u no longer knows this open (it restarted, or released "
+        cnio__err("%s: host %s no longer knows this open (it restarted, or released "
                   "it): its handles there are gone; %s", obj->path,
-                  host->name, host->port, cnio__stack_gone_advice(obj->st));
+                  cnio__hostport(hp, sizeof(hp), host->name, host->port),
+                  cnio__stack_gone_advice(obj->st));
         cnio__ep_close(nep);
         return -CNIO_ERR_STALE;
     }
@@ -235,9 +243,10 @@ static int rv_lane(struct cnio_obj *obj, int j, int l)
         /* a later call tries again (a restarted server comes back), but says the same
          * failure once: the abort and close of a failed write come here too */
         if (ret != host->revive_said)
-            cnio__err("%s: host %s:%u closed a connection while nothing was in flight on "
+            cnio__err("%s: host %s closed a connection while nothing was in flight on "
                       "it (a restart, or its --idle-timeout), and reconnecting failed: %s",
-                      obj->path, host->name, host->port, cnio_strerror(ret));
+                      obj->path, cnio__hostport(hp, sizeof(hp), host->name, host->port),
+                      cnio_strerror(ret));
         host->revive_said = ret;
         cnio__ep_close(nep);
         return ret;
@@ -246,8 +255,8 @@ static int rv_lane(struct cnio_obj *obj, int j, int l)
     cnio__ep_close(host->lanes[l]);
     host->lanes[l] = nep;
     obj->stats.connects++;
-    cnio__info("%s: reconnected to host %s:%u (it closed a connection while nothing was in "
-               "flight on it)", obj->path, host->name, host->port);
+    cnio__info("%s: reconnected to host %s (it closed a connection while nothing was in "
+               "flight on it)", obj->path, cnio__hostport(hp, sizeof(hp), host->name, host->port));
     return 0;
 }
 

@@ -403,6 +403,7 @@ int cli_stat(int argc, char **argv)
     } else if (rc == 0) {
         time_t t = cnio__ts_of_ns(s.mtime_ns).tv_sec;
         struct tm tm;
+        char hp[CNIO_HOSTPORT_MAX];
 
         /* (none for the root, nor for a directory its first host lacks) */
         if (u.path[0] && s.mtime_ns != INT64_MIN && localtime_r(&t, &tm))
@@ -421,8 +422,8 @@ int cli_stat(int argc, char **argv)
         }
         printf("hosts:        ");
         for (int i = 0; i < u.nhosts; i++)
-            printf(strchr(u.hosts[i].name, ':') ? "%s[%s]:%u" : "%s%s:%u", i ? "," : "",
-                   u.hosts[i].name, u.hosts[i].port);   /* an IPv6 address as URIs write it */
+            printf("%s%s", i ? "," : "",   /* an IPv6 address as URIs write it */
+                   cnio__hostport(hp, sizeof(hp), u.hosts[i].name, u.hosts[i].port));
         printf("\nmodified:     %s\n", when);
     }
     cnio__stack_close(st);
