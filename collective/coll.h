@@ -88,8 +88,10 @@ int cnio__coll_same_as(MPI_Comm comm, int64_t v, const char *what,
                        const char *(*name)(int64_t v));
 /* This process's rank in MPI_COMM_WORLD, 0 when MPI is not running. */
 int cnio__coll_world_rank(void);
-/* Hints: defaults, then CNIO_* environment, then the URI's query, then info. */
-int cnio__coll_hints(const struct cnio_uri *u, MPI_Info info, struct cnio_hints *h);
+/* Hints: defaults, then CNIO_* environment, then the URI's query, then info. A bad value
+ * or an unknown name in the query is said on stderr only when say (a collective open:
+ * its rank 0, so that a job says it once and a file of MPI_COMM_SELF on any rank too). */
+int cnio__coll_hints(const struct cnio_uri *u, MPI_Info info, struct cnio_hints *h, int say);
 /*
  * Collective, after every rank resolved its hints h: every rank takes rank 0's values of
  * the hints that must be the same on every rank (MPI-3.1 13.2.8; ROMIO takes rank 0's

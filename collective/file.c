@@ -99,12 +99,12 @@ int cnio__coll_world_rank(void)
     return r;
 }
 
-int cnio__coll_hints(const struct cnio_uri *u, MPI_Info info, struct cnio_hints *h)
+int cnio__coll_hints(const struct cnio_uri *u, MPI_Info info, struct cnio_hints *h, int say)
 {
     char key[MPI_MAX_INFO_KEY + 1], *val;
     int rc, nkeys, flag;
 
-    rc = cnio__hints_resolve_say(h, u, cnio__coll_world_rank() == 0);
+    rc = cnio__hints_resolve_say(h, u, say);
     if (rc || info == MPI_INFO_NULL)
         return rc;
     if (MPI_Info_get_nkeys(info, &nkeys) != MPI_SUCCESS)
@@ -118,7 +118,7 @@ int cnio__coll_hints(const struct cnio_uri *u, MPI_Info info, struct cnio_hints 
             rc = -CNIO_ERR_MPI;
             break;
         }
-        if (flag && cnio__hints_set_mpi(h, key, val, cnio__coll_world_rank() == 0) < 0)
+        if (flag && cnio__hints_set_mpi(h, key, val, say) < 0)
             rc = -CNIO_ERR_HINT;
     }
     free(val);
@@ -523,7 +523,7 @@ CNIO_API int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info 
     if (rc == 0)
         rc = file_uri(uri, &u, fh->rank == 0);
     if (rc == 0)
-        rc = cnio__coll_hints(&u, info, &fh->hints);
+        rc = cnio__coll_hints(&u, info, &fh->hints, fh->rank == 0);
     if (rc == 0)
         rc = file_oflags(amode, &fh->hints, &oflags);
     if (rc == 0)
@@ -785,7 +785,7 @@ CNIO_API int cnio_file_delete(const char *uri, MPI_Info info)
         return -CNIO_ERR_INVAL;
     rc = file_uri(uri, &u, 1);   /* "x/" is no file, as unlink(2) says */
     if (rc == 0)
-        rc = cnio__coll_hints(&u, info, &h);
+        rc = cnio__coll_hints(&u, info, &h, 1);
     if (rc == 0)
         rc = cnio__stack_open(&st);
     if (rc == 0)

@@ -126,7 +126,7 @@ static int mpiio_resuming(const char *name, MPI_Info info)
 
     if (cnio__uri_parse(name, &u))
         return 0;
-    on = cnio__coll_hints(&u, info, &h) == 0 && h.resume;
+    on = cnio__coll_hints(&u, info, &h, 0) == 0 && h.resume;   /* (the open says what is bad) */
     cnio__uri_free(&u);
     return on;
 }

@@ -505,7 +505,8 @@ static int cfg_apply(struct cnio_hints *h, const struct cfg_hint *d, const char 
     return -CNIO_ERR_HINT;
 }
 
-int cnio__hints_set(struct cnio_hints *h, const char *name, const char *value)
+/* cnio__hints_set, a bad value said only when say (rank 0 of a job, not every rank). */
+static int cfg_set(struct cnio_hints *h, const char *name, const char *value, int say)
 {
     const struct cfg_hint *d;
 
@@ -515,10 +516,16 @@ int cnio__hints_set(struct cnio_hints *h, const char *name, const char *value)
     if (!d)
         return 1;
     if (cfg_apply(h, d, value)) {
-        cnio__warn("bad value \"%s\" for hint %s", value, d->name);
+        if (say)
+            cnio__warn("bad value \"%s\" for hint %s", value, d->name);
         return -CNIO_ERR_HINT;
     }
     return 0;
+}
+
+int cnio__hints_set(struct cnio_hints *h, const char *name, const char *value)
+{
+    return cfg_set(h, name, value, 1);
 }
 
 /* 1 the first time this process is to say what (of the last 16 it said): hints are read
@@ -546,7 +553,7 @@ int cnio__hints_set_mpi(struct cnio_hints *h, const char *name, const char *valu
     char now[160];
 
     if (!d || !strncmp(d->name, "cnio_", 5))
-        return cnio__hints_set(h, name, value);
+        return cfg_set(h, name, value, say);
     /* Lustre's "all the OSTs", which job scripts pass to every file system: all hosts */
     if (!strcmp(d->name, "striping_factor") && !strcmp(value, "-1"))
         return 0;
@@ -604,7 +611,7 @@ static int cfg_query_pair(struct cnio_hints *h, const char *s, size_t n, int say
     if (!eq || eq == buf)
         return -CNIO_ERR_URI;
     *eq = '\0';
-    ret = cnio__hints_set(h, buf, eq + 1);
+    ret = cfg_set(h, buf, eq + 1, say);
     if (ret == 1) {   /* (said once: an open resolves its URI's hints more than once) */
         char now[160];
 

@@ -121,7 +121,7 @@ int cnio__hints_set(struct cnio_hints *h, const char *name, const char *value);
  * hint, and said once (when say) on standard error; striping_factor -1 (Lustre's "all")
  * is every host, the default. Job scripts pass such hints to every file system; refused,
  * the program's open failed. A cnio_* hint's bad value is the caller's to refuse, as
- * cnio__hints_set. 0, 1 (unknown name) or -CNIO_ERR_HINT.
+ * cnio__hints_set, and is said only when say. 0, 1 (unknown name) or -CNIO_ERR_HINT.
  */
 int cnio__hints_set_mpi(struct cnio_hints *h, const char *name, const char *value, int say);
 /* Applies CNIO_* environment variables: 0 or -CNIO_ERR_HINT naming the variable in the log. */
@@ -130,8 +130,8 @@ int cnio__hints_from_env(struct cnio_hints *h);
 int cnio__hints_from_query(struct cnio_hints *h, const char *query);
 /* Defaults, then environment, then the URI's query: what a caller without MPI_Info uses. */
 int cnio__hints_resolve(struct cnio_hints *h, const struct cnio_uri *u);
-/* As cnio__hints_resolve; an unknown name in the query is said only when say (rank 0 of a
- * job says it, as cnio__hints_set_mpi's bad values, not every rank). */
+/* As cnio__hints_resolve; an unknown name or a bad value in the query is said only when
+ * say (rank 0 of a job says it, as cnio__hints_set_mpi's bad values, not every rank). */
 int cnio__hints_resolve_say(struct cnio_hints *h, const struct cnio_uri *u, int say);
 /*
  * Calls fn(name, value, arg) for every hint with its value in effect, formatted as
