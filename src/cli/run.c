@@ -45,8 +45,8 @@ static const char run_usage[] =
     "                  this command, else in " CNIO_BINDIR "); when it does not start,\n"
     "                  cnio run says why and runs PROGRAM without it\n"
     "\n"
-    "exit status: PROGRAM's; 127 when PROGRAM cannot be run, 1 when the library is not\n"
-    "found, 2 bad usage.\n";
+    "exit status: PROGRAM's; 127 when PROGRAM is not found, 126 when it cannot be run,\n"
+    "1 when the library is not found, 2 bad usage.\n";
 
 /* What the options asked for. */
 struct run_opts {
@@ -164,7 +164,7 @@ int cli_run(int argc, char **argv)
 {
     struct run_opts o = { 0 };
     char lib[PATH_MAX];
-    int prog = run_parse(argc, argv, &o);
+    int prog = run_parse(argc, argv, &o), err;
 
     if (o.help) {
         fputs(run_usage, stdout);
@@ -187,6 +187,7 @@ int cli_run(int argc, char **argv)
         }
     }
     execvp(argv[prog], argv + prog);
-    cli_err("cnio run: %s: %s\n", argv[prog], strerror(errno));
-    return 127;
+    err = errno;
+    cli_err("cnio run: %s: %s\n", argv[prog], strerror(err));
+    return err == ENOENT ? 127 : 126;   /* as sh, env and timeout: found but not runnable */
 }
