@@ -168,14 +168,13 @@ static struct cnio_srv_writer **store_writer_find(struct cnio_srv_store *st, con
 
 /* Adds delta to the live in-place writers of name, one of which, with lost, went without
  * a clean CLOSE while others still wrote, and with closing, had begun its CLOSE
- * (cnio__srv_store_writer_gone): their count after, in one hold of the store lock. */
-static int store_writer_add(struct cnio_srv_store *st, const char *name, int delta, int lost,
-                            int closing)
+ * (cnio__srv_store_writer_gone): their count after (store lock held). */
+static int store_writer_add_locked(struct cnio_srv_store *st, const char *name, int delta,
+                                   int lost, int closing)
 {
     struct cnio_srv_writer **pp, *w;
     int n = 0;
 
-    pthread_mutex_lock(&st->lock);
     pp = store_writer_find(st, name);
     w = *pp;
     if (!w && delta > 0 && (w = calloc(1, sizeof(*w) + strlen(name) + 1))) {
@@ -196,6 +195,17 @@ static int store_writer_add(struct cnio_srv_store *st, const char *name, int del
         }
         atomic_fetch_add(&st->nwriters, n - was);
     }
+    return n;
+}
+
+/* store_writer_add_locked in one hold of the store lock. */
+static int store_writer_add(struct cnio_srv_store *st, const char *name, int delta, int lost,
+                            int closing)
+{
+    int n;
+
+    pthread_mutex_lock(&st->lock);
+    n = store_writer_add_locked(st, name, delta, lost, closing);
     pthread_mutex_unlock(&st->lock);
     return n;
 }
@@ -203,6 +213,11 @@ static int store_writer_add(struct cnio_srv_store *st, const char *name, int del
 int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delta)
 {
     return store_writer_add(st, name, delta, 0, 0);
+}
+
+int cnio__srv_store_writer_locked(struct cnio_srv_store *st, const char *name, int delta)
+{
+    return store_writer_add_locked(st, name, delta, 0, 0);
 }
 
 int cnio__srv_store_writer_closing(struct cnio_srv_store *st, const char *name,
@@ -604,6 +619,14 @@ static int commit_item(struct cnio_srv_handles *t, struct cnio_srv_handle *hd,
     if (have && (uint64_t)sb.st_size == cnio__layout_local_size(&m->layout, m->index, m->size) &&
         hd->sums_state == 1 && cnio__srv_sums_names(&hd->sums, hd->stage) && !joiners)
         g->final_flags = CNIO_SRV_META_SIZED;
+    /* Such a handle writes on, in place, past this commit's fsync: the object is made
+     * marked DIRTY, and counted as written in place from then on (g->writer), until the
+     * adoption of its joiners ends as a writer's clean close (cnio__srv_handles_adopt).
+     * Before, it was made clean and marked only by the adoption, after the commit: a
+     * power cut between the two left the joiner's bytes torn under a clean mark. (No
+     * joiner can come meanwhile: the name's open lock is held until the adoption.) */
+    else if (joiners)
+        g->final_flags = CNIO_SRV_META_DIRTY;
     return 1;
 }
 
@@ -616,6 +639,7 @@ static int commit_done(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
 
     r->offset = g->seq;
     hd->meta = g->m;
+    hd->meta.flags &= ~CNIO_SRV_META_DIRTY;   /* (its joiners' mark, not this handle's) */
     if (ret == CNIO_SRV_STAGE_GONE && (h->flags & CNIO_WIRE_F_GONE)) {
         /* removed by an UNLINK of its name, and the writer takes that as a deletion
          * while open (MPI_File_delete, as POSIX's unlink): success, nothing committed;
@@ -694,13 +718,21 @@ int cnio__srv_req_commit_group(struct cnio_srv_conn *c, const struct cnio_wire_h
     /* the writers that joined an instance go on writing the object, in place (unless a
      * later commit had won, and the instance went); when no handle joined any instance,
      * as in a `cnio cp`, there is none to look for (the first test of
-     * cnio__srv_handles_adopt, made before the fstat) */
-    for (int i = 0; i < n; i++)
+     * cnio__srv_handles_adopt, made before the fstat). A commit made with its joiners
+     * counted as a writer in place (g.writer) ends as one: by the adoption, or, when the
+     * object was removed meanwhile, here. */
+    for (int i = 0; i < n; i++) {
+        int counted = gi[i] >= 0 && g[gi[i]].writer;
+
         if (hd[i] && !ret[i] && instance[i] && !hd[i]->stage &&
-            atomic_load(&c->srv->handles.njoined) > 0 && fstat(hd[i]->fd, &sb) == 0 &&
-            sb.st_nlink > 0)
+            (counted || atomic_load(&c->srv->handles.njoined) > 0) &&
+            fstat(hd[i]->fd, &sb) == 0 && sb.st_nlink > 0)
             cnio__srv_handles_adopt(&c->srv->handles, &c->srv->store, hd[i]->name, instance[i],
-                                    hd[i]->fd, hd[i]->sums_state == 1 ? &hd[i]->sums : NULL);
+                                    hd[i]->fd, hd[i]->sums_state == 1 ? &hd[i]->sums : NULL,
+                                    counted);
+        else if (counted)
+            cnio__srv_store_writer(&c->srv->store, hd[i]->name, -1);
+    }
     for (int i = nl - 1; i >= 0; i--)
         pthread_mutex_unlock(lk[i]);
     for (int i = 0; i < n; i++)

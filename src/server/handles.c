@@ -340,16 +340,17 @@ static void handles_adopted(struct cnio_srv_store *st, const char *name, int fd,
 
 int cnio__srv_handles_adopt(struct cnio_srv_handles *t, struct cnio_srv_store *st,
                             const char *name, uint64_t instance, int fd,
-                            const struct cnio_srv_sums *sums)
+                            const struct cnio_srv_sums *sums, int counted)
 {
     struct cnio_srv_handle *h;
     struct cnio_srv_meta m;
-    int n = 0, marked = 0, ret;
+    int n = 0, marked = counted, ret;
 
-    if (!instance || atomic_load(&t->njoined) == 0)
+    if (!instance || (!counted && atomic_load(&t->njoined) == 0))
         return 0;
     while ((h = handles_joiner(t, name, instance))) {
-        /* the adoption a writer in place until it ends (handles_adopted) */
+        /* the adoption a writer in place until it ends (handles_adopted); counted, the
+         * commit made the object marked already */
         if (!marked++ && cnio__srv_store_writer(st, name, 1) > 0 &&
             (ret = cnio__srv_store_mark(st, name, 1, NULL, &m)))
             cnio__warn("%s: a writer that joined its upload writes it in place now, but its "

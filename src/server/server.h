@@ -204,11 +204,14 @@ void cnio__srv_handles_join(struct cnio_srv_handles *t, struct cnio_srv_handle *
  * as any writer in place does. The adoption itself counts as one such writer while it
  * runs, and closes as one: when it is the last (each joiner it found closed meanwhile),
  * it clears the mark after an fsync of fd (the object's data, through its committer's
- * handle) and of sums (its block sums, or NULL). Returns how many there were.
+ * handle) and of sums (its block sums, or NULL). With counted, the commit made the
+ * object marked and counted that writer already (cnio_srv_commit's writer: handles
+ * joined it as it committed), and the adoption closes it even when it finds no joiner
+ * left. Returns how many there were.
  */
 int cnio__srv_handles_adopt(struct cnio_srv_handles *t, struct cnio_srv_store *st,
                             const char *name, uint64_t instance, int fd,
-                            const struct cnio_srv_sums *sums);
+                            const struct cnio_srv_sums *sums, int counted);
 /* Unlinks handle id (only when owned by owner, unless owner is NULL): 0 or -NOENT. */
 int cnio__srv_handles_remove(struct cnio_srv_handles *t, uint64_t id, const void *owner);
 /*

@@ -605,6 +605,7 @@ void cnio__srv_stage_commit_group(struct cnio_srv_store *st, struct cnio_srv_com
         g[i].why.text[0] = '\0';   /* loaded whatever the outcome (conn.c) */
         g[i].dpfd = g[i].mpfd = g[i].sfd = -1;
         g[i].fresh = 0;
+        g[i].writer = 0;
     }
     pthread_mutex_lock(&st->lock);
     gc_steps(st, &dirs, g, n);
@@ -616,6 +617,10 @@ void cnio__srv_stage_commit_group(struct cnio_srv_store *st, struct cnio_srv_com
         if (x->ret)
             continue;
         x->m = x->c;
+        /* made DIRTY for writers that go on in place (its joiners): counted as one before
+         * any other request sees the object, so that no clear comes before theirs */
+        if (x->final_flags & CNIO_SRV_META_DIRTY)
+            x->writer = cnio__srv_store_writer_locked(st, x->name, 1) > 0;
         knew = cnio__srv_stage_idx_del(st, x->id);
         if (!(knew & CNIO_SRV_IDX_NEVER)) {
             cnio__srv_stage_file(file, sizeof(file), x->id, 1);

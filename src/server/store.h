@@ -222,6 +222,8 @@ int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
                          const struct cnio_srv_vouch *v, struct cnio_srv_meta *m);
 /* Adds delta to the live in-place writers of name; returns their count after. */
 int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delta);
+/* cnio__srv_store_writer with the store lock held (a commit's, stage_commit.c). */
+int cnio__srv_store_writer_locked(struct cnio_srv_store *st, const char *name, int delta);
 /* One in-place writer of name begins its CLOSE: 1 when no other is live (none that has
  * not begun its own), so that it is the last writer of this update, else 0; *ticket
  * this close's number (for cnio__srv_store_mark's v->ticket). Each writer asks once;
@@ -379,11 +381,17 @@ struct cnio_srv_commit {
     uint64_t id;
     int excl;                   /* fail with -CNIO_ERR_EXIST when name exists */
     int inst[2];                /* the instance's data and block sums files, or -1 */
-    uint32_t final_flags;       /* its final metadata's: CNIO_SRV_META_SIZED or 0 */
+    uint32_t final_flags;       /* its final metadata's: CNIO_SRV_META_SIZED,
+                                   CNIO_SRV_META_DIRTY (handles that joined the instance
+                                   write on: see writer) or 0 */
     uint64_t seq;               /* the commit order; 0: this server picks it */
     struct cnio_srv_meta m;     /* the instance's metadata; after, the object's */
     int ret;                    /* after: 0, CNIO_SRV_STAGE_GONE or a negative code */
     struct cnio_srv_why why;    /* after: the reason of ret, when there is one */
+    int writer;                 /* after: committed with final_flags DIRTY, and counted as
+                                   a writer in place of name in the same hold of the store
+                                   lock (the adoption of its joiners, which the caller
+                                   ends: cnio__srv_handles_adopt) */
     /* the commit's own while it runs (the directories: the group's, stage_commit.c) */
     int dpfd, mpfd, sfd, fresh;
     const char *base, *mbase;
