@@ -6,6 +6,7 @@
  */
 #include "cli.h"
 #include "client.h"
+#include "cp.h"
 #include "stack.h"
 #include "tree.h"
 
@@ -545,51 +546,28 @@ static int cmd_mv_fits(struct cnio_stack *st, struct cnio_ns *ns, const char *ur
     return rc;
 }
 
-/*
- * A DST ending in '/', or the root, names the directory to move SRC into, as mv(1) and
- * cnio cp take it: v's path becomes DST/NAME, NAME the last component of u's, and *shown
- * the URI to name in messages (dst followed by NAME; free it). 0, or -CNIO_ERR_NOMEM
- * (said).
- */
-static int cmd_mv_into(const struct cnio_uri *u, struct cnio_uri *v, const char *dst,
-                       char **shown)
-{
-    const char *slash = strrchr(u->path, '/'), *name = slash ? slash + 1 : u->path;
-    size_t n = strlen(dst);
-    char *path = NULL;
-
-    *shown = NULL;
-    if ((!v->dir_slash && v->path[0]) || !name[0])   /* (the root is a directory) */
-        return 0;
-    if (asprintf(&path, "%s%s%s", v->path, v->path[0] ? "/" : "", name) < 0 ||
-        asprintf(shown, "%s%s%s", dst, n && dst[n - 1] == '/' ? "" : "/", name) < 0) {
-        free(path);
-        cli_err("cnio mv: out of memory\n");
-        return -CNIO_ERR_NOMEM;
-    }
-    free(v->path);
-    v->path = path;
-    return 0;
-}
-
 static int cmd_mv(const struct cli_opts *o, char **pos)
 {
     struct cnio_uri u = { 0 }, v = { 0 };
     struct cnio_hints h;
     struct cnio_stack *st;
     struct cnio_ns *ns;
-    char *shown = NULL, *given = pos[1];
+    char *into = NULL, *given = pos[1];
     int rc;
 
     if (cmd_check_all("mv", pos, 2))
         return CLI_EXIT_USAGE;
     rc = cnio__uri_parse(pos[0], &u) || cnio__uri_parse(pos[1], &v) ? CLI_EXIT_USAGE : 0;
+    /* a DST ending in '/', or the root, is a directory to move SRC into, as cp takes it */
+    if (rc == 0 && (into = cp_into_dir(pos[0], pos[1], 1, 1, !v.path[0]))) {
+        pos[1] = into;
+        cnio__uri_free(&v);
+        rc = cnio__uri_parse(into, &v) ? CLI_EXIT_USAGE : 0;
+    }
     if (rc == 0 && !cmd_same_hosts(&u, &v)) {
         cli_err("cnio mv: %s and %s name different servers: use cnio cp, then cnio "
                 "rm\n", pos[0], pos[1]);
         rc = CLI_EXIT_USAGE;
-    } else if (rc == 0 && cmd_mv_into(&u, &v, pos[1], &shown)) {
-        rc = CLI_EXIT_FAIL;
     } else if (rc == 0 && (!u.path[0] || !v.path[0])) {
         cli_err("cnio mv: the root cannot be renamed, nor anything renamed to it\n");
         rc = CLI_EXIT_USAGE;
@@ -597,10 +575,10 @@ static int cmd_mv(const struct cli_opts *o, char **pos)
     cnio__uri_free(&u);
     if (rc) {
         cnio__uri_free(&v);
+        pos[1] = given;
+        free(into);
         return rc;
     }
-    if (shown)
-        pos[1] = shown;
     rc = cmd_session("mv", o, pos[0], &u, &h, &st, &ns);
     if (rc == 0 && (rc = cmd_mv_fits(st, ns, pos[0], &u, &h)) != 0) {
         if (rc != -CNIO_ERR_LAYOUT)
@@ -613,7 +591,7 @@ static int cmd_mv(const struct cli_opts *o, char **pos)
             cmd_mv_why(ns, st, &h, &u, &v, pos, rc);
     }
     pos[1] = given;
-    free(shown);
+    free(into);
     cnio__uri_free(&v);
     cmd_end(&u, st, ns);
     return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
