@@ -346,17 +346,22 @@ START_TEST(test_inplace_beside_closes)
 }
 END_TEST
 
-struct closer {
+/* One request (type: a CLOSE, a COMMIT) on handle h over c, from a thread: its code, and
+ * done once it is in. */
+struct caller {
     struct st_conn *c;
+    uint16_t type;
     uint64_t h;
     int ret;
+    atomic_int done;
 };
 
-static void *close_it(void *arg)
+static void *call_it(void *arg)
 {
-    struct closer *x = arg;
+    struct caller *x = arg;
 
-    x->ret = st_call(x->c, CNIO_WIRE_CLOSE, x->h, 0, NULL, 0, NULL, NULL, 0);
+    x->ret = st_call(x->c, x->type, x->h, 0, NULL, 0, NULL, NULL, 0);
+    atomic_store(&x->done, 1);
     return NULL;
 }
 
@@ -379,13 +384,13 @@ START_TEST(test_inplace_open_during_close)
     st_session(&st_fx, 0, &a);
     committed(&a, "oc", 89, data, sizeof(data));
     for (int i = 0; i < 20; i++) {
-        struct closer x = { &a, 0, 0 };
+        struct caller x = { .c = &a, .type = CNIO_WIRE_CLOSE };
         pthread_t tid;
 
         ck_assert_int_eq(open_at(&a, "oc", W, 0, &x.h, NULL, NULL), 0);
         ck_assert_int_eq(st_write(&a, x.h, 0, data, sizeof(data)), 0);
         st_session(&st_fx, 0, &m);
-        ck_assert_int_eq(pthread_create(&tid, NULL, close_it, &x), 0);
+        ck_assert_int_eq(pthread_create(&tid, NULL, call_it, &x), 0);
         ck_assert_int_eq(open_at(&m, "oc", W, 0, &hm, NULL, NULL), 0);
         ck_assert_int_eq(st_write(&m, hm, 0, data, 4096), 0);
         ck_assert_int_eq(pthread_join(tid, NULL), 0);
@@ -425,14 +430,14 @@ START_TEST(test_inplace_die_during_close)
     st_session(&st_fx, 0, &a);
     committed(&a, "dc", 91, data, sizeof(data));
     for (int i = 0; i < n; i++) {
-        struct closer x = { &a, 0, 0 };
+        struct caller x = { .c = &a, .type = CNIO_WIRE_CLOSE };
         pthread_t tid;
 
         ck_assert_int_eq(open_at(&a, "dc", W, 0, &x.h, NULL, NULL), 0);
         data[0] = (uint8_t)i;
         ck_assert_int_eq(st_write(&a, x.h, 0, data, sizeof(data)), 0);
         st_session(&st_fx, 0, &m);
-        ck_assert_int_eq(pthread_create(&tid, NULL, close_it, &x), 0);
+        ck_assert_int_eq(pthread_create(&tid, NULL, call_it, &x), 0);
         usleep((useconds_t)(i % 6) * 300);
         ck_assert_int_eq(open_at(&m, "dc", W, 0, &hm, NULL, NULL), 0);
         ck_assert_int_eq(st_write(&m, hm, 0, data, 4096), 0);
@@ -473,22 +478,6 @@ static int marked(const char *name, ino_t *ino)
     return (cnio__get_le32(meta + 28) & 0x1) != 0;   /* CNIO_SRV_META_DIRTY */
 }
 
-struct closer_b {
-    struct st_conn *c;
-    uint64_t h;
-    int ret;
-    atomic_int done;
-};
-
-static void *close_b(void *arg)
-{
-    struct closer_b *x = arg;
-
-    x->ret = st_call(x->c, CNIO_WIRE_CLOSE, x->h, 0, NULL, 0, NULL, NULL, 0);
-    atomic_store(&x->done, 1);
-    return NULL;
-}
-
 /*
  * Two clean closes that overlap: a writer opens in place while the last one's CLOSE
  * syncs its data, writes and begins its own CLOSE before that one clears the mark. The
@@ -512,8 +501,8 @@ START_TEST(test_inplace_close_during_close)
     st_session(&st_fx, 0, &m);
     committed(&a, "cd", 93, data, sizeof(data));
     for (int i = 0; i < n; i++) {
-        struct closer x = { &a, 0, 0 };
-        struct closer_b y = { &m, 0, 0, 0 };
+        struct caller x = { .c = &a, .type = CNIO_WIRE_CLOSE };
+        struct caller y = { .c = &m, .type = CNIO_WIRE_CLOSE };
         ino_t was = 0, now;
         int clean = 0;
         pthread_t ta, tb;
@@ -522,11 +511,11 @@ START_TEST(test_inplace_close_during_close)
         data[0] = (uint8_t)i;
         for (uint64_t off = 0; off < (32u << 20); off += sizeof(data))
             ck_assert_int_eq(st_write(&a, x.h, off, data, sizeof(data)), 0);
-        ck_assert_int_eq(pthread_create(&ta, NULL, close_it, &x), 0);
+        ck_assert_int_eq(pthread_create(&ta, NULL, call_it, &x), 0);
         usleep(1000 + (useconds_t)(i % 3) * 500);
         ck_assert_int_eq(open_at(&m, "cd", W, 0, &y.h, NULL, NULL), 0);
         ck_assert_int_eq(st_write(&m, y.h, 0, data, 1 << 20), 0);
-        ck_assert_int_eq(pthread_create(&tb, NULL, close_b, &y), 0);
+        ck_assert_int_eq(pthread_create(&tb, NULL, call_it, &y), 0);
         ck_assert_int_eq(pthread_join(ta, NULL), 0);
         ck_assert_int_eq(x.ret, 0);
         if (!atomic_load(&y.done)) {
@@ -566,20 +555,17 @@ static long unsynced(const char *name)
     return r ? -1 : (long)(cs.dirty + cs.writeback);
 }
 
-struct committer {
-    struct st_conn *c;
-    uint64_t h;
-    int ret;
-    atomic_int done;
-};
-
-static void *commit_it(void *arg)
+/* A 16 MiB upload of name staged over a (instance ia, handle *ha), written len bytes of
+ * data at a time, and a second open of it over j that joins it (ij, *hj): a joiner, before
+ * the upload commits. */
+static void upload_joined(struct st_conn *a, struct st_conn *j, const char *name, uint64_t ia,
+                          uint64_t ij, uint64_t *ha, uint64_t *hj, const uint8_t *data,
+                          size_t len)
 {
-    struct committer *x = arg;
-
-    x->ret = st_call(x->c, CNIO_WIRE_COMMIT, x->h, 0, NULL, 0, NULL, NULL, 0);
-    atomic_store(&x->done, 1);
-    return NULL;
+    ck_assert_int_eq(open_at(a, name, STAGE, ia, ha, NULL, NULL), 0);
+    for (uint64_t off = 0; off < (16u << 20); off += len)
+        ck_assert_int_eq(st_write(a, *ha, off, data, (uint32_t)len), 0);
+    ck_assert_int_eq(open_at(j, name, STAGE, ij, hj, NULL, NULL), 0);
 }
 
 /*
@@ -602,19 +588,17 @@ START_TEST(test_inplace_joiner_closes_during_commit)
     st_session(&st_fx, 0, &a);
     st_session(&st_fx, 0, &j);
     for (int i = 0; i < n; i++) {
-        struct committer x = { &a, 0, 0, 0 };
+        struct caller x = { .c = &a, .type = CNIO_WIRE_COMMIT };
         char name[32];
         uint64_t hj;
         pthread_t tid;
         long left;
 
         snprintf(name, sizeof(name), "jc%d", i);
-        ck_assert_int_eq(open_at(&a, name, STAGE, 0x700 + (uint64_t)i, &x.h, NULL, NULL), 0);
         data[0] = (uint8_t)i;
-        for (uint64_t off = 0; off < (16u << 20); off += sizeof(data))
-            ck_assert_int_eq(st_write(&a, x.h, off, data, sizeof(data)), 0);
-        ck_assert_int_eq(open_at(&j, name, STAGE, 0x800 + (uint64_t)i, &hj, NULL, NULL), 0);
-        ck_assert_int_eq(pthread_create(&tid, NULL, commit_it, &x), 0);
+        upload_joined(&a, &j, name, 0x700 + (uint64_t)i, 0x800 + (uint64_t)i, &x.h, &hj, data,
+                      sizeof(data));
+        ck_assert_int_eq(pthread_create(&tid, NULL, call_it, &x), 0);
         usleep(2000 + (useconds_t)(i % 4) * 2000);
         ck_assert_int_eq(st_write(&j, hj, 16u << 20, data, 1 << 20), 0);
         ck_assert_int_eq(st_call(&j, CNIO_WIRE_CLOSE, hj, 0, NULL, 0, NULL, NULL, 0), 0);
@@ -692,20 +676,17 @@ START_TEST(test_inplace_joiner_open_at_commit)
     st_session(&st_fx, 0, &a);
     st_session(&st_fx, 0, &j);
     for (int i = 0; i < n; i++) {
-        struct committer x = { &a, 0, 0, 0 };
+        struct caller x = { .c = &a, .type = CNIO_WIRE_COMMIT };
         char name[32];
         struct meta_watch w = { name, 0x900 + (uint64_t)i, 0, 0, 0 };
         pthread_t tid, wid;
         uint64_t hj;
 
         snprintf(name, sizeof(name), "jo%d", i);
-        ck_assert_int_eq(open_at(&a, name, STAGE, w.gen, &x.h, NULL, NULL), 0);
         data[0] = (uint8_t)i;
-        for (uint64_t off = 0; off < (16u << 20); off += sizeof(data))
-            ck_assert_int_eq(st_write(&a, x.h, off, data, sizeof(data)), 0);
-        ck_assert_int_eq(open_at(&j, name, STAGE, 0xa00 + (uint64_t)i, &hj, NULL, NULL), 0);
+        upload_joined(&a, &j, name, w.gen, 0xa00 + (uint64_t)i, &x.h, &hj, data, sizeof(data));
         ck_assert_int_eq(pthread_create(&wid, NULL, watch_meta, &w), 0);
-        ck_assert_int_eq(pthread_create(&tid, NULL, commit_it, &x), 0);
+        ck_assert_int_eq(pthread_create(&tid, NULL, call_it, &x), 0);
         /* the joiner writes on through the commit (bounded: 64 writes of 64 KiB) */
         for (int k = 0; k < 64 && !atomic_load(&x.done); k++)
             ck_assert_int_eq(st_write(&j, hj, (16u << 20) + ((uint64_t)k << 16), data,
@@ -771,7 +752,7 @@ START_TEST(test_inplace_open_fails_during_close)
     st_session(&st_fx, 0, &b);
     committed(&a, "of", 95, data, sizeof(data));
     for (int i = 0; i < n; i++) {
-        struct closer_b x = { &a, 0, 0, 0 };
+        struct caller x = { .c = &a, .type = CNIO_WIRE_CLOSE };
         pthread_t tid;
         uint64_t hb;
         int ret;
@@ -781,7 +762,7 @@ START_TEST(test_inplace_open_fails_during_close)
         for (uint64_t off = 0; off < (32u << 20); off += sizeof(data))
             ck_assert_int_eq(st_write(&a, x.h, off, data, sizeof(data)), 0);
         sums_socket("of", 1);
-        ck_assert_int_eq(pthread_create(&tid, NULL, close_b, &x), 0);
+        ck_assert_int_eq(pthread_create(&tid, NULL, call_it, &x), 0);
         usleep(1000 + (useconds_t)(i % 3) * 1000);
         ret = open_at(&b, "of", W, 0, &hb, NULL, NULL);
         ck_assert_int_ne(ret, 0);
