@@ -407,8 +407,10 @@ MPIIO_API int MPI_File_set_info(MPI_File f, MPI_Info info)
     if (rc == 0)
         rc = cnio__coll_agree(m->fh->comm,
                               cnio__coll_hints_same(m->fh->comm, &h, m->fh->uri));
-    if (rc == 0)
+    if (rc == 0) {
         m->fh->hints = h;
+        cnio__obj_set_timeout(cnio__file_obj(m->fh), h.timeout_ms);
+    }
     return mpiio__err(m, rc);
 }
 

@@ -124,6 +124,14 @@ int cnio__obj_budget(struct cnio_obj *obj, uint32_t budget);
  */
 void cnio__obj_set_transient(struct cnio_obj *obj, int on);
 /*
+ * The bound of every wait of obj from now on: timeout_ms (> 0, milliseconds; others
+ * ignored) becomes obj's cnio_timeout_ms and that of each connection it holds, the
+ * control and the data lanes, as if obj had been opened with it (MPI_File_set_info's
+ * cnio_timeout_ms; MPI-3.1 13.2.8 lets hints change on an open file). A wait already
+ * under way keeps its own.
+ */
+void cnio__obj_set_timeout(struct cnio_obj *obj, int timeout_ms);
+/*
  * on 1: the object was deleted on purpose while obj had it open (cnio_file_delete by the
  * job that writes it): a staged instance that the UNLINK of its name removed commits
  * nothing at close, an object written in place closes, and the close succeeds, as a

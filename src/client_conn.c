@@ -69,6 +69,18 @@ void cnio__obj_set_transient(struct cnio_obj *obj, int on)
         obj->transient = on != 0;
 }
 
+void cnio__obj_set_timeout(struct cnio_obj *obj, int timeout_ms)
+{
+    if (!obj || timeout_ms <= 0)
+        return;
+    obj->h.timeout_ms = timeout_ms;
+    for (int j = 0; j < obj->nhosts; j++) {
+        cnio__ep_set_timeout(obj->hosts[j].ctl, timeout_ms);
+        for (int l = 0; l < obj->hosts[j].nlanes; l++)
+            cnio__ep_set_timeout(obj->hosts[j].lanes[l], timeout_ms);
+    }
+}
+
 /* Opens every lane of host j (the handshakes go on in the progress engine). */
 static int conn_open_lanes(struct cnio_obj *obj, int j)
 {

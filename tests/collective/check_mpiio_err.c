@@ -1,8 +1,9 @@
 /*
  * check_mpiio_err.c - error mapping through the MPI-IO interposition (run preloaded under
  * mpirun): a missing object, MPI_MODE_EXCL on an existing one, a wrong key, and a server
- * killed in the middle of collective writes and reads. Every rank must see the same
- * MPI error class, MPI_Error_string must give cnio's text, and nothing may hang.
+ * killed in the middle of collective writes and reads; cnio_timeout_ms changed on an open
+ * file by MPI_File_set_info. Every rank must see the same MPI error class,
+ * MPI_Error_string must give cnio's text, and nothing may hang.
  */
 #include "fixture.h"
 
@@ -465,6 +466,114 @@ static void test_server_killed(int reading)
     free(buf);
 }
 
+/* All ranks write 1 MiB each at_all while rank 0 holds server 1 stopped for stop_s
+ * seconds (a child of it sends SIGCONT): the call's error class, the same on every rank. */
+static int write_across_stop(MPI_File fh, pid_t server, int stop_s, char *buf)
+{
+    pid_t waker = -1;
+    int rc, c, lo, hi;
+
+    if (rank == 0) {
+        kill(server, SIGSTOP);
+        waker = fork();
+        if (waker == 0) {
+            sleep((unsigned)stop_s);
+            kill(server, SIGCONT);
+            _exit(0);
+        }
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    rc = MPI_File_write_at_all(fh, (MPI_Offset)rank << 20, buf, 1 << 20, MPI_BYTE,
+                               MPI_STATUS_IGNORE);
+    MPI_Error_class(rc, &c);
+    MPI_Allreduce(&c, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(&c, &hi, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (rank == 0) {
+        waitpid(waker, NULL, 0);
+        kill(server, SIGCONT);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    return lo == hi ? c : -1;
+}
+
+/* Opens name on hosts with cnio_timeout_ms=open_ms, sets it to set_ms by
+ * MPI_File_set_info, and writes across a stop_s second stop of server 1 (pid victim on
+ * rank 0): the write's error class, the same on every rank (-1 if not). */
+static int retimed_write(const char *hosts, const char *name, int open_ms, int set_ms,
+                         pid_t victim, int stop_s, char *buf)
+{
+    char uri[700], val[16];
+    MPI_File fh;
+    MPI_Info info;
+    int c;
+
+    snprintf(uri, sizeof(uri), "cnio://%s/%s?stripe_unit=64K&timeout_ms=%d", hosts, name,
+             open_ms);
+    if (MPI_File_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR, MPI_INFO_NULL,
+                      &fh) != MPI_SUCCESS) {
+        fprintf(stderr, "check_mpiio_err: rank %d cannot open %s\n", rank, uri);
+        MPI_Abort(MPI_COMM_WORLD, 99);
+    }
+    snprintf(val, sizeof(val), "%d", set_ms);
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "cnio_timeout_ms", val);
+    if (MPI_File_set_info(fh, info) != MPI_SUCCESS) {
+        fprintf(stderr, "check_mpiio_err: rank %d: MPI_File_set_info cnio_timeout_ms=%s "
+                "failed\n", rank, val);
+        failures++;
+    }
+    MPI_Info_free(&info);
+    c = write_across_stop(fh, victim, stop_s, buf);
+    MPI_File_close(&fh);
+    return c;
+}
+
+/*
+ * cnio_timeout_ms set by MPI_File_set_info bounds the waits after it (doc/mpiio.md: it
+ * changes on an open file). Opened with 1000 ms and raised to 30000, a write across a
+ * 3 s stop of a server succeeds; opened with 30000 and lowered to 1000, one across a
+ * 10 s stop fails with MPI_ERR_IO (the 30 s bound would have seen the server back).
+ * While the hint did not reach the open object's connections, the first failed and
+ * the second succeeded.
+ */
+static void test_set_info_timeout(void)
+{
+    struct fx f2;
+    char hosts[512];
+    char *buf = malloc(1 << 20);
+    pid_t victim = 0;
+    int c;
+
+    if (rank == 0 && fx_start(&f2, 2, NULL) != 0)
+        MPI_Abort(MPI_COMM_WORLD, 99);
+    if (rank == 0) {
+        snprintf(hosts, sizeof(hosts), "%s", f2.hosts);
+        victim = f2.pid[1];
+    }
+    MPI_Bcast(hosts, sizeof(hosts), MPI_CHAR, 0, MPI_COMM_WORLD);
+    fx_fill(buf, 1 << 20, (uint64_t)rank + 7);
+    c = retimed_write(hosts, "raised.dat", 1000, 30000, victim, 3, buf);
+    if (c != MPI_SUCCESS) {
+        fprintf(stderr, "check_mpiio_err: rank %d: a write across a 3 s stop with "
+                "cnio_timeout_ms raised from 1000 to 30000 by MPI_File_set_info: class %d\n",
+                rank, c);
+        failures++;
+    }
+    c = retimed_write(hosts, "lowered.dat", 30000, 1000, victim, 10, buf);
+    if (c != MPI_ERR_IO) {
+        fprintf(stderr, "check_mpiio_err: rank %d: a write across a 10 s stop with "
+                "cnio_timeout_ms lowered from 30000 to 1000 by MPI_File_set_info: class %d, "
+                "not MPI_ERR_IO\n", rank, c);
+        failures++;
+    } else if (rank == 0) {
+        printf("cnio_timeout_ms by MPI_File_set_info: raised, a 3 s stop is waited out; "
+               "lowered, a 10 s one fails\n");
+    }
+    if (rank == 0)
+        fx_stop(&f2);
+    free(buf);
+}
+
 int main(int argc, char **argv)
 {
     static struct fx fx;
@@ -497,6 +606,7 @@ int main(int argc, char **argv)
     }
     test_server_killed(0);
     test_server_killed(1);
+    test_set_info_timeout();
     MPI_Allreduce(&failures, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     if (rank == 0)
         fx_stop(&fx);
