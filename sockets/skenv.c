@@ -88,16 +88,29 @@ void cnio__sk_conf_load(struct cnio__sk_conf *c)
     c->stats = (int)skenv_num(c, "CNIO_STATS", 0, 0, 1);
 }
 
+/* getenv, as a cnio__sk_job_key_of lookup. */
+static const char *skenv_get(void *ctx, const char *name)
+{
+    (void)ctx;
+    return getenv(name);
+}
+
 int cnio__sk_job_key(char *buf, size_t cap)
 {
-    const char *k = getenv("PMIX_NAMESPACE"), *hnp = getenv("OMPI_MCA_orte_hnp_uri");
-    const char *own = getenv("CNIO_SOCKETS_JOB_KEY"), *slurm = getenv("SLURM_JOB_ID");
-    const char *step = getenv("SLURM_STEP_ID"), *pbs = getenv("PBS_JOBID");
+    return cnio__sk_job_key_of(skenv_get, NULL, (long)getpid(), buf, cap);
+}
+
+int cnio__sk_job_key_of(const char *(*get)(void *ctx, const char *name), void *ctx, long pid,
+                        char *buf, size_t cap)
+{
+    const char *k = get(ctx, "PMIX_NAMESPACE"), *hnp = get(ctx, "OMPI_MCA_orte_hnp_uri");
+    const char *own = get(ctx, "CNIO_SOCKETS_JOB_KEY"), *slurm = get(ctx, "SLURM_JOB_ID");
+    const char *step = get(ctx, "SLURM_STEP_ID"), *pbs = get(ctx, "PBS_JOBID");
     uint32_t h = 2166136261u;   /* FNV-1a */
     int n;
 
     if (!k || !*k)
-        k = getenv("OMPI_MCA_orte_ess_jobid");
+        k = get(ctx, "OMPI_MCA_orte_ess_jobid");
     for (const char *p = hnp; p && *p; p++)
         h = (h ^ (uint8_t)*p) * 16777619u;
     if (own && *own)
@@ -111,7 +124,7 @@ int cnio__sk_job_key(char *buf, size_t cap)
     else if (pbs && *pbs)
         n = snprintf(buf, cap, "pbs-%s", pbs);
     else
-        n = snprintf(buf, cap, "local-%ld", (long)getpid());
+        n = snprintf(buf, cap, "local-%ld", pid);
     if (n < 0 || (size_t)n >= cap)
         return -ENAMETOOLONG;
     for (char *p = buf; *p; p++)

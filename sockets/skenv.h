@@ -69,6 +69,10 @@ void cnio__sk_conf_load(struct cnio__sk_conf *c);
  * on every node, tells them apart. Returns 0, or -ENAMETOOLONG.
  */
 int cnio__sk_job_key(char *buf, size_t cap);
+/* The same, for the environment that get(ctx, NAME) reads (NULL: not set) of process pid
+ * (another process's, read from /proc/PID/environ: sockets/shim_down.c). */
+int cnio__sk_job_key_of(const char *(*get)(void *ctx, const char *name), void *ctx, long pid,
+                        char *buf, size_t cap);
 
 /*
  * Writes len bytes at msg to fd (standard error: a line of the shim's or of `cnio run`)
