@@ -364,6 +364,43 @@ int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
     return ret;
 }
 
+/* 1 when name's data file is the file fd has open (store lock held), else 0. */
+static int store_same_file(struct cnio_srv_store *st, const char *name, int fd)
+{
+    struct stat a, b;
+    int nfd = cnio__srv_store_at(st->rootfd, name, O_PATH, 0), same;
+
+    if (nfd < 0)
+        return 0;
+    same = fstat(nfd, &a) == 0 && fstat(fd, &b) == 0 && a.st_ino == b.st_ino &&
+           a.st_dev == b.st_dev;
+    close(nfd);
+    return same;
+}
+
+int cnio__srv_store_size(struct cnio_srv_store *st, const char *name, int fd, uint64_t size,
+                         int grow, struct cnio_srv_meta *m)
+{
+    struct cnio_srv_meta now;
+    int ret = 1;
+
+    pthread_mutex_lock(&st->lock);
+    if (store_same_file(st, name, fd)) {
+        ret = cnio__srv_store_meta_get(st, name, &now);
+        if (ret == 1)   /* none recorded (a file put in the root by hand): the handle's */
+            now = *m;
+        if (ret <= 1) {
+            now.size = grow ? CNIO_MAX(now.size, size) : size;
+            *m = now;
+            ret = cnio__srv_store_meta_write(st, name, &now);
+        }
+    } else {
+        m->size = grow ? CNIO_MAX(m->size, size) : size;
+    }
+    pthread_mutex_unlock(&st->lock);
+    return ret;
+}
+
 int cnio__srv_open_dirty(struct cnio_srv_conn *c, const char *name, struct cnio_srv_meta *m)
 {
     struct cnio_srv_store *st = &c->srv->store;

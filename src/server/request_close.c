@@ -53,6 +53,33 @@ static int req_allocate(int fd, uint64_t *local, uint64_t want)
     return e ? cnio__srv_why_errno(e) : 0;
 }
 
+/*
+ * SETSIZE's record of size (grow: at least size) for handle hd (hd->lock held), *m its
+ * copy of the metadata with the size asked, and after, with the size recorded. A staged
+ * instance's size waits in the stage index for its commit (stage_idx.c); a handle that
+ * joined one sets the instance's size too (it wrote the metadata of the object the
+ * instance would replace, and the commit took its creator's size); each grows from the
+ * size recorded there, which another handle of the instance may have set. An instance
+ * no longer staged was removed (UNLINK: its COMMIT says so; a joiner's CLOSE too), or,
+ * joined, committed: the joiner's size then goes to the object, as a writer in place's,
+ * changing nothing else of what is recorded (cnio__srv_store_size). Before, each wrote its
+ * own copy whole: an ID.meta beside no instance, the object's metadata with the mark
+ * another writer had set cleared, or another object's made at the name since.
+ */
+static int req_setsize_meta(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
+                            uint64_t size, int grow, struct cnio_srv_meta *m)
+{
+    uint64_t inst = hd->stage ? hd->stage : hd->joined;
+    int ret;
+
+    if (inst && cnio__srv_stage_idx_set_size(&c->srv->store, inst, &m->size, grow) == 0)
+        return 0;
+    if (hd->stage)
+        return 0;
+    ret = cnio__srv_store_size(&c->srv->store, hd->name, hd->fd, size, grow, m);
+    return ret == 1 ? 0 : ret;
+}
+
 int cnio__srv_req_setsize(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                           const uint8_t *p, struct cnio_srv_reply *r)
 {
@@ -61,7 +88,7 @@ int cnio__srv_req_setsize(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
     struct cnio_srv_meta m;
     const int alloc = (h->flags & CNIO_WIRE_F_ALLOCATE) != 0,
               grow = alloc || (h->flags & CNIO_WIRE_F_RECORD);   /* (grow only) */
-    uint64_t local, inst;
+    uint64_t local;
     int ret = cnio__srv_req_handle(c, h, 1, &hd);
 
     if (ret)
@@ -80,13 +107,8 @@ int cnio__srv_req_setsize(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
         ret = cnio__srv_why_errno(errno);
     if (!ret && cnio__srv_req_sums(c, hd, 1, &ret))
         ret = cnio__srv_sums_truncate(&hd->sums, hd->fd, local);
-    /* a staged instance's size waits in the stage index for its commit (stage_idx.c);
-     * a handle that joined one sets the instance's size too (it wrote the metadata of the
-     * object the instance would replace, and the commit took its creator's size) */
-    inst = hd->stage ? hd->stage : hd->joined;
-    if (!ret && (!inst || cnio__srv_stage_idx_set_size(&c->srv->store, inst, m.size)))
-        ret = inst ? cnio__srv_stage_meta_write(&c->srv->store, inst, hd->name, &m)
-                   : cnio__srv_store_meta_write(&c->srv->store, hd->name, &m);
+    if (!ret)
+        ret = req_setsize_meta(c, hd, h->offset, grow, &m);
     if (!ret) {
         hd->meta = m;
         ret = cnio__srv_store_info(hd->fd, &m, hd->stage ? CNIO_WIRE_I_STAGED : 0, &info);

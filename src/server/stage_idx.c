@@ -143,15 +143,17 @@ static struct cnio_srv_staged *staged_find(struct cnio_srv_store *st, uint64_t i
     return s;
 }
 
-int cnio__srv_stage_idx_set_size(struct cnio_srv_store *st, uint64_t id, uint64_t size)
+int cnio__srv_stage_idx_set_size(struct cnio_srv_store *st, uint64_t id, uint64_t *size,
+                                 int grow)
 {
     struct cnio_srv_staged *s;
 
     pthread_mutex_lock(&st->stage_lock);
     s = staged_find(st, id);
     if (s) {
-        s->m.size = size;
+        s->m.size = grow ? CNIO_MAX(s->m.size, *size) : *size;
         s->unsaved = 1;
+        *size = s->m.size;
     }
     pthread_mutex_unlock(&st->stage_lock);
     return s ? 0 : -CNIO_ERR_NOENT;

@@ -220,6 +220,21 @@ struct cnio_srv_vouch {
  * 0, m as it is. */
 int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
                          const struct cnio_srv_vouch *v, struct cnio_srv_meta *m);
+/*
+ * Records size (grow: at least size, never less than recorded) as the size of object
+ * name, whose data file a handle has open as fd (SETSIZE), m that handle's copy of its
+ * metadata: read, changed and written in one hold of the store lock, as the mark is
+ * (cnio__srv_store_mark), so that the size alone changes and the dirty mark, counts,
+ * generation, commit order and mode are those recorded now. A handle's copy may predate
+ * them (a joiner adopted at a commit that made the object DIRTY, a mode set since): written
+ * whole, it cleared another writer's mark, and a power cut then left its bytes torn under
+ * a clean one. *m the metadata after (0), or, when name's data file is no longer fd's (the
+ * object was removed, and perhaps made again, since the handle opened it), m with the new
+ * size and nothing written (1): another object's metadata is not this handle's. Or a
+ * negative code.
+ */
+int cnio__srv_store_size(struct cnio_srv_store *st, const char *name, int fd, uint64_t size,
+                         int grow, struct cnio_srv_meta *m);
 /* Adds delta to the live in-place writers of name; returns their count after. */
 int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delta);
 /* cnio__srv_store_writer with the store lock held (a commit's, stage_commit.c). */
@@ -486,9 +501,11 @@ int cnio__srv_stage_idx_ids(struct cnio_srv_store *st, const char *name, uint64_
                             size_t *n);
 /* Forgets every instance (when the store closes). */
 void cnio__srv_stage_idx_free(struct cnio_srv_store *st);
-/* Records size as instance id's logical size, not yet written to its ID.meta (SETSIZE of
- * a staged instance): 0, or -CNIO_ERR_NOENT when id is not recorded. */
-int cnio__srv_stage_idx_set_size(struct cnio_srv_store *st, uint64_t id, uint64_t size);
+/* Records *size (grow: at least *size, never less than recorded) as instance id's
+ * logical size, not yet written to its ID.meta (SETSIZE of a staged instance), and *size
+ * := the size recorded: 0, or -CNIO_ERR_NOENT when id is not recorded. */
+int cnio__srv_stage_idx_set_size(struct cnio_srv_store *st, uint64_t id, uint64_t *size,
+                                 int grow);
 /* *size := instance id's logical size, the last SETSIZE of any handle of it (unchanged
  * when id is not recorded). */
 void cnio__srv_stage_idx_size(struct cnio_srv_store *st, uint64_t id, uint64_t *size);

@@ -713,6 +713,116 @@ START_TEST(test_inplace_joiner_open_at_commit)
 }
 END_TEST
 
+/* The commit order recorded in name's metadata file on server 0. */
+static uint64_t order_of(const char *name)
+{
+    uint8_t meta[64];
+    char path[PATH_MAX + 16];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/.cnio/meta/%s", st_fx.root[0], name);
+    fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pread(fd, meta, sizeof(meta), 0), (ssize_t)sizeof(meta));
+    close(fd);
+    return cnio__get_le64(meta + 48);
+}
+
+/* SETSIZE of handle h on c to size (flags: the header's, F_RECORD say): its status. */
+static int set_size(struct st_conn *c, uint64_t h, uint64_t size, uint32_t flags)
+{
+    c->flags = flags;
+    return st_call(c, CNIO_WIRE_SETSIZE, h, size, NULL, 0, NULL, NULL, 0);
+}
+
+/*
+ * A SETSIZE changes an object's size and nothing else of what its metadata records:
+ * - a joiner adopted at the commit of the upload it joined, and the upload's creator
+ *   after that commit: the object stays marked DIRTY, with its commit order, while the
+ *   joiner is open; before, each wrote its own copy of the metadata, without the mark
+ *   (and order 0), and a power cut then left the joiner's bytes torn under a clean mark;
+ * - a writer in place after a SETATTR of the object: the mode stays; before, its copy
+ *   from the open put the old one back;
+ * - a writer in place whose object was removed and made again: the new object's size
+ *   stays; before, the removed one's metadata was written over it;
+ * - a joiner's F_RECORD (grow only) before the commit grows from the size the creator
+ *   set, not from its own copy: before, it shrank the upload, and the object read back
+ *   short.
+ */
+START_TEST(test_inplace_setsize_keeps_meta)
+{
+    static uint8_t data[2 * UNIT];
+    struct cnio_wire_info info;
+    struct st_conn a, j;
+    uint64_t ha, hj, order;
+
+    fx_fill(data, sizeof(data), 71);
+    st_session(&st_fx, 0, &a);
+    st_session(&st_fx, 0, &j);
+    ck_assert_int_eq(open_at(&a, "sj", STAGE, 0x1100, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&a, ha, 0, data, UNIT), 0);
+    ck_assert_int_eq(open_at(&j, "sj", STAGE, 0x1200, &hj, &info, NULL), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_JOINED, CNIO_WIRE_I_JOINED);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(marked("sj", NULL), 1);   /* the joiner still open */
+    order = order_of("sj");
+    ck_assert_uint_ne(order, 0);
+    ck_assert_int_eq(st_write(&j, hj, UNIT, data + UNIT, UNIT), 0);
+    ck_assert_int_eq(set_size(&j, hj, 2 * UNIT, 0), 0);
+    ck_assert_int_eq(marked("sj", NULL), 1);
+    ck_assert_uint_eq(order_of("sj"), order);
+    ck_assert_int_eq(set_size(&a, ha, 2 * UNIT, 0), 0);
+    ck_assert_int_eq(marked("sj", NULL), 1);
+    ck_assert_uint_eq(order_of("sj"), order);
+    ck_assert_int_eq(st_call(&j, CNIO_WIRE_CLOSE, hj, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(marked("sj", NULL), 0);
+    read_back(&a, "sj", data, sizeof(data));
+
+    /* a writer in place, the mode set meanwhile */
+    ck_assert_int_eq(open_at(&j, "sj", W, 0, &hj, NULL, NULL), 0);
+    ck_assert_int_eq(st_named(&a, CNIO_WIRE_SETATTR, "sj", 0, 0, 0600, 0, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(set_size(&j, hj, 2 * UNIT, 0), 0);
+    ck_assert_int_eq(st_call(&j, CNIO_WIRE_CLOSE, hj, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "sj", &info), 0);
+    ck_assert_uint_eq(info.flags >> CNIO_WIRE_I_MODE_SHIFT, 0600);
+
+    /* a writer in place of an object removed and made again */
+    ck_assert_int_eq(open_at(&j, "sj", W, 0, &hj, NULL, NULL), 0);
+    ck_assert_int_eq(st_unlink(&a, "sj"), 0);
+    ck_assert_int_eq(open_at(&a, "sj", CNIO_WIRE_O_CREATE | W, 0, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&a, ha, 0, data, 10), 0);
+    ck_assert_int_eq(set_size(&a, ha, 10, 0), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(set_size(&j, hj, 5000, 0), 0);   /* its own (removed) file's */
+    ck_assert_int_eq(st_call(&j, CNIO_WIRE_CLOSE, hj, 0, NULL, 0, NULL, NULL, 0),
+                     -CNIO_ERR_NOENT);
+    ck_assert_int_eq(st_stat(&a, "sj", &info), 0);
+    ck_assert_uint_eq(info.size, 10);
+    /* (left marked: the removed object's writer vouches for nothing made at the name) */
+    ck_assert_int_eq(open_at(&a, "sj", W, 0, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    read_back(&a, "sj", data, 10);
+    ck_assert_int_eq(st_unlink(&a, "sj"), 0);
+
+    /* a joiner's F_RECORD before the commit, below the size its creator set */
+    ck_assert_int_eq(open_at(&a, "sg", STAGE, 0x1300, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&a, ha, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(open_at(&j, "sg", STAGE, 0x1400, &hj, &info, NULL), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_JOINED, CNIO_WIRE_I_JOINED);
+    ck_assert_int_eq(set_size(&a, ha, 2 * UNIT, 0), 0);
+    ck_assert_int_eq(set_size(&j, hj, UNIT, CNIO_WIRE_F_RECORD), 0);
+    ck_assert_int_eq(st_call(&j, CNIO_WIRE_CLOSE, hj, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    read_back(&a, "sg", data, sizeof(data));
+    ck_assert_int_eq(st_unlink(&a, "sg"), 0);
+    ck_assert_int_eq(staged_files(), 0);
+    st_close(&a);
+    st_close(&j);
+}
+END_TEST
+
 /* name's block sums on server 0 made a UNIX socket (back: removed), so that a writer's
  * OPEN passes the check of its sums and fails as it opens them, after it was counted. */
 static void sums_socket(const char *name, int on)
@@ -864,6 +974,12 @@ static Suite *inplace_suite(void)
     tcase_add_test(tc, test_inplace_joiner_open_at_commit);
     tcase_add_test(tc, test_inplace_open_fails_during_close);
     tcase_add_test(tc, test_stat_beside_live_update);
+    suite_add_tcase(s, tc);
+    /* what requests other than OPEN and CLOSE leave of a writer's mark (CK_RUN_CASE=meta) */
+    tc = tcase_create("meta");
+    tcase_add_checked_fixture(tc, st_setup, st_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_inplace_setsize_keeps_meta);
     suite_add_tcase(s, tc);
     return s;
 }
