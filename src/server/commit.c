@@ -885,8 +885,10 @@ int cnio__srv_req_abort(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     if (ret)
         return ret;
     pthread_mutex_lock(&hd->lock);
-    if (hd->stage)
+    if (hd->stage) {   /* its joiners told first: a CLOSE after is refused */
+        cnio__srv_handles_gone(&c->srv->handles, hd->name, hd->stage, CNIO_SRV_GONE_DISCARDED);
         cnio__srv_stage_discard(&c->srv->store, hd->stage);
+    }
     pthread_mutex_unlock(&hd->lock);
     cnio__srv_handles_put(&c->srv->handles, hd);
     ret = cnio__srv_handles_remove(&c->srv->handles, h->object, NULL);

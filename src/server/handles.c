@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void cnio__srv_file_put(struct cnio_srv_file *f)
@@ -292,6 +293,30 @@ void cnio__srv_handles_join(struct cnio_srv_handles *t, struct cnio_srv_handle *
     pthread_mutex_unlock(&t->lock);
 }
 
+void cnio__srv_handles_gone(struct cnio_srv_handles *t, const char *name, uint64_t instance,
+                            int why)
+{
+    if (atomic_load(&t->njoined) == 0)
+        return;
+    pthread_mutex_lock(&t->lock);
+    for (size_t b = 0; b < t->nbuckets; b++)
+        for (struct cnio_srv_handle *h = t->buckets[b]; h; h = h->next)
+            if (h->joined && !h->gone &&   /* (the first: an ABORT after the UNLINK) */
+                (instance ? h->joined == instance : !strcmp(h->name, name)))
+                h->gone = why;
+    pthread_mutex_unlock(&t->lock);
+}
+
+int cnio__srv_handles_gone_why(struct cnio_srv_handles *t, const struct cnio_srv_handle *h)
+{
+    int why;
+
+    pthread_mutex_lock(&t->lock);
+    why = h->gone;
+    pthread_mutex_unlock(&t->lock);
+    return why;
+}
+
 /* A counted reference to a linked handle that joined instance of name, or NULL. */
 static struct cnio_srv_handle *handles_joiner(struct cnio_srv_handles *t, const char *name,
                                               uint64_t instance)
@@ -322,9 +347,12 @@ static void handles_adopted(struct cnio_srv_store *st, const char *name, int fd,
 {
     struct cnio_srv_vouch v = { .updates = -2 };   /* (counts no update of its own) */
     struct cnio_srv_meta m;
+    struct stat sb;
     int ret = 0;
 
-    if (cnio__srv_store_writer_closing(st, name, &v.ticket)) {
+    /* (not of an object removed meanwhile: there is no mark of it to clear) */
+    if (cnio__srv_store_writer_closing(st, name, &v.ticket) &&
+        !(fstat(fd, &sb) == 0 && sb.st_nlink == 0)) {
         ret = fsync(fd) < 0 ? cnio__srv_why_errno(errno) : 0;
         if (!ret && sums)
             ret = cnio__srv_sums_sync(sums);

@@ -594,9 +594,19 @@ static int req_unlink(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, co
 
     if (ret)
         return ret;
+    /* the handles that joined what goes are told in the same hold of the store lock: a
+     * joiner's CLOSE before it had its bytes in the upload still, one after is refused
+     * (request_close.c; it closed with success, its bytes in nothing) */
+    pthread_mutex_lock(&c->srv->store.lock);
     if (h->offset)   /* one staged instance of the name (a writer discarding its own) */
-        return cnio__srv_stage_unlink_id(&c->srv->store, name, h->offset);
-    return cnio__srv_store_unlink(&c->srv->store, name);
+        ret = cnio__srv_stage_unlink_id_locked(&c->srv->store, name, h->offset);
+    else
+        ret = cnio__srv_store_unlink_locked(&c->srv->store, name);
+    if (!ret)
+        cnio__srv_handles_gone(&c->srv->handles, name, h->offset,
+                               h->offset ? CNIO_SRV_GONE_DISCARDED : CNIO_SRV_GONE_REMOVED);
+    pthread_mutex_unlock(&c->srv->store.lock);
+    return ret;
 }
 
 static int req_list(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,

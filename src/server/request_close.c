@@ -156,6 +156,39 @@ static int req_orphaned(struct cnio_srv_conn *c, const struct cnio_srv_handle *h
     return there;
 }
 
+/*
+ * What became of the upload joiner hd joined (hd->lock held), for its CLOSE: 0 while it
+ * is staged or committed with the object there, else the reason its CLOSE fails, said.
+ * Read under the store lock, which an UNLINK holds while it removes the upload and
+ * tells its joiners (cnio__srv_handles_gone). A joiner of an upload removed before the
+ * commit adopted it (UNLINK between its commit and the adoption included) fails as a
+ * writer in place whose object was removed while it was open: NOENT, or success with
+ * F_GONE when it asked so; one whose creator discarded the upload (ABORT) is
+ * INCOMPLETE. Before, each closed with success, its bytes in no object (exit 0).
+ */
+static int req_joined_gone(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
+                           const struct cnio_wire_hdr *h, struct cnio_srv_reply *r)
+{
+    int why;
+
+    pthread_mutex_lock(&c->srv->store.lock);
+    why = cnio__srv_handles_gone_why(&c->srv->handles, hd);
+    pthread_mutex_unlock(&c->srv->store.lock);
+    if (why == CNIO_SRV_GONE_REMOVED && (h->flags & CNIO_WIRE_F_GONE)) {
+        r->flags |= CNIO_WIRE_F_GONE;
+        return 0;
+    }
+    if (why == CNIO_SRV_GONE_REMOVED)
+        return cnio__srv_why(-CNIO_ERR_NOENT, "the object was removed (cnio rm of its name) "
+                             "while it was open for writing: what this handle wrote is in no "
+                             "object");
+    if (why == CNIO_SRV_GONE_DISCARDED)
+        return cnio__srv_why(-CNIO_ERR_INCOMPLETE, "the writer that created it discarded its "
+                             "upload (its open or commit failed): what this handle wrote is "
+                             "in no object; the job run again writes it afresh");
+    return 0;
+}
+
 /* A clean close of an in-place writer: the last one clears the object's dirty mark, and
  * vouches for its length again when it can (CNIO_SRV_META_SIZED). A writer whose object
  * was removed (UNLINK) while it was open has nothing to vouch for (a name made again
@@ -168,13 +201,15 @@ static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *
     struct cnio_srv_vouch v = { 0 };
     struct cnio_srv_meta m;
     struct stat sb;
-    int ret = 0, last, vouched, orphaned = 0;
+    int ret = 0, last, vouched, orphaned = 0, gone = 0;
 
     if (!hd)
         return 0;
     pthread_mutex_lock(&hd->lock);
     if (hd->joined) {   /* closed before the commit of what it joined: not a writer in place */
-        if ((orphaned = req_orphaned(c, hd)) != 0)
+        if ((ret = req_joined_gone(c, hd, h, r)) != 0 || (r->flags & CNIO_WIRE_F_GONE))
+            gone = 1;
+        else if ((orphaned = req_orphaned(c, hd)) != 0)
             ret = cnio__srv_why(-CNIO_ERR_INCOMPLETE, "the writer that created it went "
                                 "without committing it: what this handle wrote is in that "
                                 "interrupted upload, not in the object (cnio cp --resume of its "
@@ -248,7 +283,7 @@ static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *
     }
     /* (a joiner told its creator went wrote all it meant to: the instance it leaves may
      * be resumed, cnio_resume) */
-    hd->closed = ret == 0 || orphaned;
+    hd->closed = ret == 0 || orphaned || gone;
     pthread_mutex_unlock(&hd->lock);
     cnio__srv_handles_put(&c->srv->handles, hd);
     return ret;

@@ -115,6 +115,8 @@ struct cnio_srv_handle {
     int closing;                /* a writer whose CLOSE began (cnio__srv_store_writer_closing) */
     uint64_t joined;            /* the staged instance it joined (another handle commits
                                    it), or 0 (table lock) */
+    int gone;                   /* while joined, what became of that instance instead of
+                                   its adoption: CNIO_SRV_GONE_* or 0 (table lock) */
     int stage_saved;            /* its instance's ID.meta was written for its size (lock) */
     char *name;
     const void *owner;          /* the connection that opened it */
@@ -192,6 +194,19 @@ int cnio__srv_handles_held(void *t, uint64_t stage);
 /* 1 when a handle of t that joined staged instance instance is open (its writes may
  * still come), else 0. */
 int cnio__srv_handles_joined(struct cnio_srv_handles *t, uint64_t instance);
+/* What became of an upload handles joined, when no commit adopts them as writers in
+ * place: removed (UNLINK of its name, before its commit or between the commit and the
+ * adoption), or discarded by the writer that created it (ABORT, UNLINK of the instance). */
+#define CNIO_SRV_GONE_REMOVED 1
+#define CNIO_SRV_GONE_DISCARDED 2
+/* Records why (CNIO_SRV_GONE_*) in each handle still joined to instance (0: to any
+ * instance of name), for its CLOSE (cnio__srv_handles_gone_why): called in the same hold
+ * of the store lock as the removal (UNLINK), or of the creator's handle lock (ABORT), so
+ * that a joiner's CLOSE comes wholly before it (its bytes in the upload) or after. */
+void cnio__srv_handles_gone(struct cnio_srv_handles *t, const char *name, uint64_t instance,
+                            int why);
+/* h's CNIO_SRV_GONE_* (0: none). */
+int cnio__srv_handles_gone_why(struct cnio_srv_handles *t, const struct cnio_srv_handle *h);
 /* Records that h joined staged instance instance (its open, under the open lock), or
  * with 0 that it no longer did (its CLOSE, h->lock held). */
 void cnio__srv_handles_join(struct cnio_srv_handles *t, struct cnio_srv_handle *h,

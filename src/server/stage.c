@@ -583,19 +583,15 @@ void cnio__srv_stage_discard(struct cnio_srv_store *st, uint64_t id)
     cnio__srv_stage_unprepare(st, id);
 }
 
-int cnio__srv_stage_unlink_id(struct cnio_srv_store *st, const char *name, uint64_t id)
+int cnio__srv_stage_unlink_id_locked(struct cnio_srv_store *st, const char *name, uint64_t id)
 {
     char stored[CNIO_WIRE_MAX_NAME + 1];
     struct cnio_srv_meta m;
-    int ret = 0;
 
-    pthread_mutex_lock(&st->lock);   /* not in the middle of its commit */
     if (stage_meta_read(st, id, &m, stored) || strcmp(stored, name))
-        ret = -CNIO_ERR_NOENT;
-    else
-        cnio__srv_stage_discard(st, id);
-    pthread_mutex_unlock(&st->lock);
-    return ret;
+        return -CNIO_ERR_NOENT;
+    cnio__srv_stage_discard(st, id);
+    return 0;
 }
 
 struct stage_unlink {

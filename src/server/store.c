@@ -641,8 +641,7 @@ int cnio__srv_store_stat_locked(struct cnio_srv_store *st, const char *name,
     return store_info_name(st, name, 0, i);
 }
 
-/* cnio__srv_store_unlink with the store lock held. */
-static int store_unlink_locked(struct cnio_srv_store *st, const char *name)
+int cnio__srv_store_unlink_locked(struct cnio_srv_store *st, const char *name)
 {
     int data = store_unlink_at(st->rootfd, name), meta, staged;
 
@@ -659,18 +658,6 @@ static int store_unlink_locked(struct cnio_srv_store *st, const char *name)
     if (staged < 0)
         return staged;
     return data == 1 && meta == 1 && staged == 0 ? -CNIO_ERR_NOENT : 0;
-}
-
-int cnio__srv_store_unlink(struct cnio_srv_store *st, const char *name)
-{
-    int ret;
-
-    /* Under the lock that commits take: an UNLINK comes wholly before or after a commit
-     * of the name, never between its data and its metadata. */
-    pthread_mutex_lock(&st->lock);
-    ret = store_unlink_locked(st, name);
-    pthread_mutex_unlock(&st->lock);
-    return ret;
 }
 
 static int store_cmp(const void *a, const void *b)

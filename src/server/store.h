@@ -302,7 +302,11 @@ int cnio__srv_store_sync(struct cnio_srv_store *st, const char *name, int fd);
 int cnio__srv_store_stat(struct cnio_srv_store *st, const char *name, struct cnio_wire_info *i);
 int cnio__srv_store_stat_locked(struct cnio_srv_store *st, const char *name,
                                 struct cnio_wire_info *i);
-int cnio__srv_store_unlink(struct cnio_srv_store *st, const char *name);
+/* UNLINK of name: its data, metadata, block sums and staged instances removed. 0, or
+ * -CNIO_ERR_NOENT when there was none of them. The caller holds the store lock, which
+ * commits take: an UNLINK comes wholly before or after a commit of the name, never between
+ * its data and its metadata. */
+int cnio__srv_store_unlink_locked(struct cnio_srv_store *st, const char *name);
 /*
  * Packs the entries of directory dir ("" = root) from index *cursor into out (cap
  * bytes): *len the bytes used, *cursor the next index, *more 1 when entries remain.
@@ -456,8 +460,9 @@ int cnio__srv_stage_check_at(struct cnio_srv_store *st, int pfd, const char *bas
                              const char *name, int excl);
 /* Removes staged instance id. */
 void cnio__srv_stage_discard(struct cnio_srv_store *st, uint64_t id);
-/* Removes staged instance id of name: 0, or -CNIO_ERR_NOENT. */
-int cnio__srv_stage_unlink_id(struct cnio_srv_store *st, const char *name, uint64_t id);
+/* Removes staged instance id of name (store lock held: not in the middle of its
+ * commit): 0, or -CNIO_ERR_NOENT. */
+int cnio__srv_stage_unlink_id_locked(struct cnio_srv_store *st, const char *name, uint64_t id);
 /* Removes every staged instance of name (but keep, and those keep_fn(arg, id) keeps):
  * how many, or a negative code. */
 int cnio__srv_stage_unlink_name(struct cnio_srv_store *st, const char *name);

@@ -823,6 +823,116 @@ START_TEST(test_inplace_setsize_keeps_meta)
 }
 END_TEST
 
+/* An upload of name staged over a (instance 0x1500 + k, handle *ha) with one UNIT of
+ * data, and a second open of it over j that joins it (*hj). */
+static void small_joined(struct st_conn *a, struct st_conn *j, const char *name, uint64_t k,
+                         uint64_t *ha, uint64_t *hj, const uint8_t *data)
+{
+    struct cnio_wire_info info;
+
+    ck_assert_int_eq(open_at(a, name, STAGE, 0x1500 + k, ha, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(a, *ha, 0, data, UNIT), 0);
+    ck_assert_int_eq(open_at(j, name, STAGE, 0x1600 + k, hj, &info, NULL), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_JOINED, CNIO_WIRE_I_JOINED);
+}
+
+/*
+ * A writer that joined an upload (a second open of the name being created) whose
+ * object is removed (UNLINK, cnio rm) before the commit adopted the joiner as a writer in
+ * place: its CLOSE fails as a writer in place's whose object was removed while it was
+ * open (NOENT, or success with F_GONE when asked), whether the removal came before the
+ * commit or between the commit and the adoption; one whose creator discarded the upload
+ * (ABORT) is told INCOMPLETE. It marks nothing on an object made at the name since, and
+ * leaves nothing in the stage directory. Before, each closed with success, its bytes in
+ * no object (exit 0). Rounds where the UNLINK came during the COMMIT are counted.
+ */
+START_TEST(test_inplace_joiner_of_removed)
+{
+    static uint8_t data[4 << 20];
+    struct cnio_wire_info info;
+    struct cnio_wire_hdr rh;
+    struct st_conn a, j;
+    uint64_t ha, hj, hb;
+    static const useconds_t wait_us[4] = { 1000, 10000, 40000, 150000 };
+    int committed_first = 0, n = 8;
+
+    fx_fill(data, sizeof(data), 73);
+    st_session(&st_fx, 0, &a);
+    st_session(&st_fx, 0, &j);
+    /* removed before its commit: the COMMIT and the joiner's CLOSE fail alike */
+    small_joined(&a, &j, "rj", 0, &ha, &hj, data);
+    ck_assert_int_eq(st_unlink(&a, "rj"), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, ha, 0, NULL, 0, NULL, NULL, 0),
+                     -CNIO_ERR_NOENT);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_ABORT, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_write(&j, hj, UNIT, data, UNIT), 0);   /* it writes on */
+    ck_assert_int_eq(set_size(&j, hj, 2 * UNIT, 0), 0);
+    ck_assert_int_eq(st_call(&j, CNIO_WIRE_CLOSE, hj, 0, NULL, 0, NULL, NULL, 0),
+                     -CNIO_ERR_NOENT);
+    ck_assert_int_eq(st_stat(&a, "rj", &info), -CNIO_ERR_NOENT);
+    /* ... each succeeding with F_GONE, as asked */
+    small_joined(&a, &j, "rk", 1, &ha, &hj, data);
+    ck_assert_int_eq(st_unlink(&a, "rk"), 0);
+    a.flags = CNIO_WIRE_F_GONE;
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, ha, 0, NULL, 0, &rh, NULL, 0), 0);
+    ck_assert_uint_eq(rh.flags & CNIO_WIRE_F_GONE, CNIO_WIRE_F_GONE);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    j.flags = CNIO_WIRE_F_GONE;
+    ck_assert_int_eq(st_call(&j, CNIO_WIRE_CLOSE, hj, 0, NULL, 0, &rh, NULL, 0), 0);
+    ck_assert_uint_eq(rh.flags & CNIO_WIRE_F_GONE, CNIO_WIRE_F_GONE);
+    /* an object made at the name meanwhile is left as its writer made it */
+    small_joined(&a, &j, "rn", 2, &ha, &hj, data);
+    ck_assert_int_eq(st_unlink(&a, "rn"), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_ABORT, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(open_at(&a, "rn", STAGE, 0x1700, &hb, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&a, hb, 0, data + 1, UNIT), 0);
+    ck_assert_int_eq(set_size(&a, hb, UNIT, 0), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, hb, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, hb, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_write(&j, hj, 0, data, 2 * UNIT), 0);
+    ck_assert_int_eq(set_size(&j, hj, 5000, 0), 0);
+    ck_assert_int_eq(st_call(&j, CNIO_WIRE_CLOSE, hj, 0, NULL, 0, NULL, NULL, 0),
+                     -CNIO_ERR_NOENT);
+    ck_assert_int_eq(st_stat(&a, "rn", &info), 0);
+    ck_assert_uint_eq(info.flags, 0);
+    ck_assert_uint_eq(info.size, UNIT);
+    read_back(&a, "rn", data + 1, UNIT);
+    ck_assert_int_eq(st_unlink(&a, "rn"), 0);
+    /* discarded by its creator */
+    small_joined(&a, &j, "ra", 3, &ha, &hj, data);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_ABORT, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&j, CNIO_WIRE_CLOSE, hj, 0, NULL, 0, NULL, NULL, 0),
+                     -CNIO_ERR_INCOMPLETE);
+    /* removed while the upload commits: before the commit, between the commit and the
+     * adoption, or after it (then a writer in place's close) */
+    for (int i = 0; i < n; i++) {
+        struct caller x = { .c = &a, .type = CNIO_WIRE_COMMIT };
+        char name[32];
+        pthread_t tid;
+
+        snprintf(name, sizeof(name), "rr%d", i);
+        upload_joined(&a, &j, name, 0x1800 + (uint64_t)i, 0x1900 + (uint64_t)i, &x.h, &hj,
+                      data, sizeof(data));
+        ck_assert_int_eq(pthread_create(&tid, NULL, call_it, &x), 0);
+        usleep(wait_us[i % 4]);
+        ck_assert_int_eq(st_unlink(&j, name), 0);
+        ck_assert_int_eq(pthread_join(tid, NULL), 0);
+        ck_assert(x.ret == 0 || x.ret == -CNIO_ERR_NOENT);
+        committed_first += x.ret == 0;
+        ck_assert_int_eq(st_call(&j, CNIO_WIRE_CLOSE, hj, 0, NULL, 0, NULL, NULL, 0),
+                         -CNIO_ERR_NOENT);
+        ck_assert_int_eq(st_call(&a, x.ret ? CNIO_WIRE_ABORT : CNIO_WIRE_CLOSE, x.h, 0, NULL,
+                                 0, NULL, NULL, 0), 0);
+        ck_assert_int_eq(st_stat(&a, name, &info), -CNIO_ERR_NOENT);
+    }
+    fprintf(stderr, "test_inplace_joiner_of_removed: %d of %d commits came before the "
+            "removal\n", committed_first, n);
+    ck_assert_int_eq(staged_files(), 0);
+    st_close(&a);
+    st_close(&j);
+}
+END_TEST
+
 /* name's block sums on server 0 made a UNIX socket (back: removed), so that a writer's
  * OPEN passes the check of its sums and fails as it opens them, after it was counted. */
 static void sums_socket(const char *name, int on)
@@ -980,6 +1090,7 @@ static Suite *inplace_suite(void)
     tcase_add_checked_fixture(tc, st_setup, st_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_inplace_setsize_keeps_meta);
+    tcase_add_test(tc, test_inplace_joiner_of_removed);
     suite_add_tcase(s, tc);
     return s;
 }
