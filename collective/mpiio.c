@@ -198,10 +198,12 @@ static const int mpiio_class_of[CNIO_ERR_MAX_ + 1] = {
     [CNIO_ERR_INCOMPLETE] = MPI_ERR_IO,
     [CNIO_ERR_NOT_SAME] = MPI_ERR_NOT_SAME,
     [CNIO_ERR_STALE] = MPI_ERR_IO,
+    [CNIO_ERR_REFUSED] = MPI_ERR_IO,
+    [CNIO_ERR_UNREACH] = MPI_ERR_IO,
     [-MPIIO_ERR_READ_ONLY] = MPI_ERR_READ_ONLY,
 };
 /* A new CNIO_ERR_* needs its row above; one without a row would map to MPI_ERR_OTHER. */
-_Static_assert(CNIO_ERR_MAX_ == CNIO_ERR_STALE + 1, "map every CNIO_ERR_* to an MPI class");
+_Static_assert(CNIO_ERR_MAX_ == CNIO_ERR_UNREACH + 1, "map every CNIO_ERR_* to an MPI class");
 
 static int mpiio_codes[CNIO_ERR_MAX_ + 1];
 static int mpiio_codes_made;

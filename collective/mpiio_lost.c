@@ -1,8 +1,8 @@
 /*
  * mpiio_lost.c - the watchdog of files that lost a server (hint cnio_lost_abort_ms).
  *
- * An MPI-IO call that fails because a server is out of reach (CNIO_ERR_CONN,
- * CNIO_ERR_TIMEOUT) or no longer knows the open (CNIO_ERR_STALE: it restarted) leaves
+ * An MPI-IO call that fails because a server is out of reach (CNIO_ERR_CONN, _REFUSED,
+ * _UNREACH, _TIMEOUT) or no longer knows the open (CNIO_ERR_STALE: it restarted) leaves
  * the file unusable, and every rank of a collective call gets
  * the error (the ranks agree on it). A program should then close the file, or abort.
  * Some libraries' error paths take different collective calls on different ranks
@@ -104,7 +104,7 @@ void mpiio__lost(const struct mpiio_file *m, int rc)
     int64_t now = cnio__now_ms();
     int ms;
 
-    if (!m || !m->fh || (rc != -CNIO_ERR_CONN && rc != -CNIO_ERR_TIMEOUT &&
+    if (!m || !m->fh || (!cnio__err_conn(rc) && rc != -CNIO_ERR_TIMEOUT &&
                          rc != -CNIO_ERR_STALE))
         return;
     ms = m->fh->hints.lost_abort_ms;

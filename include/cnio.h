@@ -37,7 +37,8 @@ enum {
     CNIO_ERR_ACCESS = 6,     /* access refused (path outside root, read-only open) */
     CNIO_ERR_AUTH = 7,       /* authentication failed (wrong key or token) */
     CNIO_ERR_TIMEOUT = 8,    /* a remote host did not answer within cnio_timeout_ms */
-    CNIO_ERR_CONN = 9,       /* connection refused, reset or lost */
+    CNIO_ERR_CONN = 9,       /* connection reset or lost (refused and unreachable have
+                                codes of their own: CNIO_ERR_REFUSED, CNIO_ERR_UNREACH) */
     CNIO_ERR_PROTO = 10,     /* protocol error: malformed or unexpected frame */
     CNIO_ERR_URI = 11,       /* malformed cnio:// URI */
     CNIO_ERR_HINT = 12,      /* bad hint name or value */
@@ -61,7 +62,10 @@ enum {
     CNIO_ERR_STALE = 26,     /* a remote host no longer knows this open: it restarted since
                                 the open (or released it), so the handles and tokens it gave
                                 are gone there; open the file again */
-    CNIO_ERR_MAX_ = 27
+    CNIO_ERR_REFUSED = 27,   /* connection refused: nothing listens at the host's port (no
+                                cnio-server there, or not yet) */
+    CNIO_ERR_UNREACH = 28,   /* the host or its network is unreachable from here */
+    CNIO_ERR_MAX_ = 29
 };
 
 /* A static, human-readable name for err (either sign); never NULL. */
@@ -97,7 +101,8 @@ typedef struct cnio_file cnio_file_t;
  * the caller decides whether to write afresh); -CNIO_ERR_EXIST (MPI_MODE_EXCL);
  * -CNIO_ERR_ISDIR (the name is a directory; nothing is said either); -CNIO_ERR_AMODE;
  * -CNIO_ERR_INCOMPLETE (a read of an object being created, or interrupted);
- * -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT, -CNIO_ERR_RESOLVE (a host); -CNIO_ERR_STALE (a
+ * -CNIO_ERR_REFUSED, -CNIO_ERR_UNREACH, -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT,
+ * -CNIO_ERR_RESOLVE (a host: refused, unreachable, reset, silent, unknown); -CNIO_ERR_STALE (a
  * host restarted while the ranks were opening: it refused the open's tokens);
  * -CNIO_ERR_URI (also: two hosts of the URI are one server, under two names or at two
  * addresses);
@@ -147,8 +152,8 @@ int cnio_file_close(cnio_file_t **fh);
  * only the open's token, which a restarted server does not know), and a rank whose
  * reopen finds the object replaced meanwhile by another upload, get -CNIO_ERR_STALE, and
  * only a new open goes on (doc/protocol.md).
- * Other errors: -CNIO_ERR_CONN (a host out of reach, or a connection lost with requests
- * in flight), -CNIO_ERR_TIMEOUT, -CNIO_ERR_AMODE, -CNIO_ERR_NOSPC, ...
+ * Other errors: -CNIO_ERR_CONN (a connection lost with requests in flight),
+ * -CNIO_ERR_REFUSED, -CNIO_ERR_UNREACH (a host out of reach when connecting again), -CNIO_ERR_TIMEOUT, -CNIO_ERR_AMODE, -CNIO_ERR_NOSPC, ...
  */
 int cnio_file_write_at(cnio_file_t *fh, MPI_Offset offset, const void *buf, int count,
                        MPI_Datatype datatype, MPI_Status *status);

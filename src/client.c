@@ -87,8 +87,10 @@ static int cl_connect_first(struct cnio_stack *st, const struct cnio_hints *h,
     }
     cnio__err("cannot connect to %s: %s%s", cnio__hostport(hp, sizeof(hp), host->name, host->port),
               cnio_strerror(ret),
-              ret == -CNIO_ERR_CONN ? " (is a cnio-server listening there, and is that host "
-                                      "reachable from here?)" : "");
+              ret == -CNIO_ERR_REFUSED ? " (is a cnio-server listening there?)"
+              : ret == -CNIO_ERR_UNREACH ? " (is that host reachable from here?)"
+              : ret == -CNIO_ERR_CONN ? " (is a cnio-server listening there, and is that host "
+                                        "reachable from here?)" : "");
     return ret;
 }
 

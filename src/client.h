@@ -45,7 +45,8 @@ struct cnio_xfer {
  * layout striping_unit / striping_factor when it does not exist; an existing object
  * keeps its layout, read from the host of column 0 and checked against the others).
  * On success *out owns the connections and the open handles.
- * Errors: -CNIO_ERR_KEY, -CNIO_ERR_RESOLVE, -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT,
+ * Errors: -CNIO_ERR_KEY, -CNIO_ERR_RESOLVE, -CNIO_ERR_REFUSED, -CNIO_ERR_UNREACH,
+ * -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT,
  * -CNIO_ERR_AUTH, -CNIO_ERR_NOENT, -CNIO_ERR_EXIST, -CNIO_ERR_ACCESS, -CNIO_ERR_LAYOUT, ...
  */
 int cnio__obj_open(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
@@ -333,7 +334,7 @@ void cnio__ns_close(struct cnio_ns *ns);
 /* Why a request over ns failed with -CNIO_ERR_CONN as "a broken session": 0 when every
  * connection of ns (NULL: none) is up, else the error the first broken one died of
  * (-CNIO_ERR_TIMEOUT: its host stopped answering for cnio_timeout_ms, which a new
- * session would wait out again; -CNIO_ERR_CONN: refused, reset or lost), with that
+ * session would wait out again; -CNIO_ERR_CONN: reset or lost), with that
  * host's "name:port" in host, as cnio__hostport writes it (cap bytes; NULL: not wanted). */
 int cnio__ns_broken(const struct cnio_ns *ns, char *host, size_t cap);
 /* Creates directory path on every host; parents: create missing parents, and an

@@ -132,7 +132,7 @@ int cnio__cl_reconnect(struct cnio_stack *st, const struct cnio_hints *h,
                             auth, nep);
         if (!ret)
             ret = cnio__ep_wait_ready(st, nep, 1);
-        if (ret != -CNIO_ERR_CONN || !retry || auth->mode != CNIO_WIRE_AUTH_KEY ||
+        if (!cnio__err_conn(ret) || !retry || auth->mode != CNIO_WIRE_AUTH_KEY ||
             t + 1 == RV_TRIES || until > end)
             break;
         cnio__debug("%s: reconnecting to host %s: %s; again in %d ms (a server still "

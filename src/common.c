@@ -16,7 +16,7 @@ static const char *const err_names[CNIO_ERR_MAX_] = {
     [CNIO_ERR_ACCESS] = "access refused",
     [CNIO_ERR_AUTH] = "authentication failed (wrong key or token)",
     [CNIO_ERR_TIMEOUT] = "remote host did not answer in time",
-    [CNIO_ERR_CONN] = "connection refused, reset or lost",
+    [CNIO_ERR_CONN] = "connection reset or lost",
     [CNIO_ERR_PROTO] = "protocol error",
     [CNIO_ERR_URI] = "malformed cnio:// URI",
     [CNIO_ERR_HINT] = "bad hint name or value",
@@ -37,6 +37,8 @@ static const char *const err_names[CNIO_ERR_MAX_] = {
     [CNIO_ERR_NOT_SAME] = "ranks passed different arguments to a collective call",
     [CNIO_ERR_STALE] = "a remote host no longer knows this open: it restarted, or released "
                        "it; open the file again",
+    [CNIO_ERR_REFUSED] = "connection refused",
+    [CNIO_ERR_UNREACH] = "host or network unreachable",
 };
 
 CNIO_API const char *cnio_strerror(int err)
@@ -78,6 +80,8 @@ int cnio__errno_from_err(int err)
     case CNIO_ERR_ACCESS: case CNIO_ERR_AUTH: case CNIO_ERR_KEY: return EACCES;
     case CNIO_ERR_TIMEOUT: return ETIMEDOUT;
     case CNIO_ERR_CONN: return ECONNRESET;
+    case CNIO_ERR_REFUSED: return ECONNREFUSED;
+    case CNIO_ERR_UNREACH: return EHOSTUNREACH;
     case CNIO_ERR_RESOLVE: return EHOSTUNREACH;
     case CNIO_ERR_LIMIT: return EAGAIN;
     case CNIO_ERR_NOSPC: return ENOSPC;

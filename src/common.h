@@ -27,6 +27,12 @@
 int cnio__err_from_errno(int err);
 /* Maps a negative CNIO_ERR_* code to an errno value (for the socket shim and servers). */
 int cnio__errno_from_err(int err);
+/* 1 when err (a negative CNIO_ERR_*) is a connection that failed: refused, unreachable,
+ * reset or lost (CNIO_ERR_REFUSED, _UNREACH, _CONN), else 0. */
+static inline int cnio__err_conn(int err)
+{
+    return err == -CNIO_ERR_CONN || err == -CNIO_ERR_REFUSED || err == -CNIO_ERR_UNREACH;
+}
 
 /*
  * The rules an object name obeys (len bytes, not terminated; the wire carries at most

@@ -274,6 +274,19 @@ int cnio__net_wait(int fd, short events, int64_t deadline_ms)
     }
 }
 
+/* The error of a connect that failed with errno e: refused and unreachable said as
+ * such (they tell the user what to look at), the rest as a connection failed. */
+static int net_connect_err(int e)
+{
+    switch (e) {
+    case ECONNREFUSED: return -CNIO_ERR_REFUSED;
+    case EHOSTUNREACH: case ENETUNREACH: case EHOSTDOWN: case ENETDOWN:
+        return -CNIO_ERR_UNREACH;
+    case ETIMEDOUT: return -CNIO_ERR_TIMEOUT;
+    default: return -CNIO_ERR_CONN;
+    }
+}
+
 int cnio__net_connect(const struct cnio_addr *a, int timeout_ms, int *fd_out)
 {
     int64_t deadline = cnio__now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
@@ -287,7 +300,7 @@ int cnio__net_connect(const struct cnio_addr *a, int timeout_ms, int *fd_out)
         return -CNIO_ERR_CONN;
     if (connect(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
         if (errno != EINPROGRESS) {
-            ret = -CNIO_ERR_CONN;
+            ret = net_connect_err(errno);
             goto close_fd;
         }
         ret = cnio__net_wait(fd, POLLOUT, deadline);
@@ -296,7 +309,7 @@ int cnio__net_connect(const struct cnio_addr *a, int timeout_ms, int *fd_out)
         if (ret)
             goto close_fd;
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
-            ret = -CNIO_ERR_CONN;
+            ret = net_connect_err(soerr);
             goto close_fd;
         }
     }

@@ -30,7 +30,8 @@ int cnio__net_listen(const char *addr_port, int backlog, int *fd_out, uint16_t *
  * else -CNIO_ERR_INVAL. */
 int cnio__net_listen_form(const char *addr_port);
 /* Connects (non-blocking underneath) within timeout_ms; the returned fd is non-blocking,
- * close-on-exec, and tuned as by cnio__net_tune. 0, -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT. */
+ * close-on-exec, and tuned as by cnio__net_tune. 0, -CNIO_ERR_REFUSED, -CNIO_ERR_UNREACH,
+ * -CNIO_ERR_TIMEOUT (as the kernel said), -CNIO_ERR_CONN (another failure). */
 int cnio__net_connect(const struct cnio_addr *a, int timeout_ms, int *fd_out);
 /* TCP_NODELAY, TCP_USER_TIMEOUT (user_timeout_ms, if > 0), non-blocking, close-on-exec. */
 int cnio__net_tune(int fd, int user_timeout_ms);

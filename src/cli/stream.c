@@ -206,7 +206,7 @@ static int st_run(struct cp_job *j)
                 cli_err("cnio cp: %s: a remote host no longer knows this %s (it restarted); "
                         "%s\n", uri, j->dst.remote ? "upload" : "download",
                         st_gone_advice(j));
-        } else if ((ret == -CNIO_ERR_CONN || ret == -CNIO_ERR_TIMEOUT) && obj &&
+        } else if ((cnio__err_conn(ret) || ret == -CNIO_ERR_TIMEOUT) && obj &&
                    !j->dst.remote) {
             /* a host lost part way through a download (a server restarted while it was
              * reconnected to, under load: tree-restart.test in ci-132): what the stream's

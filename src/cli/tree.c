@@ -203,13 +203,13 @@ static void tree_one(struct tree_worker *w, const struct tree_ent *e)
         tree_hold();
         w->ctx.why[0] = '\0';
         ret = tree_why_conn(&w->ctx, tree_copy_one(&w->ctx, e));
-        if ((ret != -CNIO_ERR_CONN && ret != -CNIO_ERR_STALE) || tries == 2)
+        if ((!cnio__err_conn(ret) && ret != -CNIO_ERR_STALE) || tries == 2)
             break;
         tree_say_retry(e, said, ret);
         usleep(tries ? 600000 : 200000);
     }
     cnio__log_release(1);
-    if (ret == -CNIO_ERR_CONN || ret == -CNIO_ERR_TIMEOUT)
+    if (cnio__err_conn(ret) || ret == -CNIO_ERR_TIMEOUT)
         __atomic_store_n(&w->r->lost, 1, __ATOMIC_RELAXED);
     if (ret == 1) {   /* identical (--checksum): compared already */
         w->crc_skipped++;
@@ -236,7 +236,7 @@ static int tree_batch_again(const struct tree_worker *w, int ret, int st)
 {
     /* a broken session, or (up) a file that changed since the walk: again, alone, with
      * its retries, as it is now */
-    return ret || st == -CNIO_ERR_CONN || st == -CNIO_ERR_TIMEOUT || st == -CNIO_ERR_STALE ||
+    return ret || cnio__err_conn(st) || st == -CNIO_ERR_TIMEOUT || st == -CNIO_ERR_STALE ||
            st == -CNIO_ERR_OVERFLOW || (st && w->ctx.src->remote);
 }
 
@@ -518,7 +518,7 @@ static int tree_setattr_end(struct tree_run *r, const struct tree_ent *e, int *r
 
     if (!r->dst.remote || !ret)
         return ret;
-    if (*reopen && (ret == -CNIO_ERR_CONN || ret == -CNIO_ERR_TIMEOUT ||
+    if (*reopen && (cnio__err_conn(ret) || ret == -CNIO_ERR_TIMEOUT ||
                     ret == -CNIO_ERR_STALE || ret == -CNIO_ERR_PROTO)) {
         *reopen = 0;   /* once per copy: a server gone for good costs the wait once */
         ret = tree_reopen(&r->ctx);

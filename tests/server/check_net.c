@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include "fixture.h"
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -167,7 +168,12 @@ START_TEST(test_connect_refused)
     ck_assert_int_eq(cnio__net_listen("127.0.0.1:0", 8, &lfd, &port), 0);
     close(lfd);   /* nobody listens there now */
     ck_assert_int_eq(cnio__net_resolve("127.0.0.1", port, &a, 1, &n), 0);
-    ck_assert_int_eq(cnio__net_connect(&a, 2000, &fd), -CNIO_ERR_CONN);
+    ck_assert_int_eq(cnio__net_connect(&a, 2000, &fd), -CNIO_ERR_REFUSED);
+    /* what the MPI-IO interposition's POSIX calls set errno to (a reset was all before) */
+    ck_assert_int_eq(cnio__errno_from_err(-CNIO_ERR_REFUSED), ECONNREFUSED);
+    ck_assert_int_eq(cnio__errno_from_err(-CNIO_ERR_UNREACH), EHOSTUNREACH);
+    ck_assert_int_eq(cnio__errno_from_err(-CNIO_ERR_CONN), ECONNRESET);
+    ck_assert_int_eq(cnio__errno_from_err(-CNIO_ERR_TIMEOUT), ETIMEDOUT);
 }
 END_TEST
 
