@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms, no
@@ -649,6 +650,95 @@ static int cmd_du(const struct cli_opts *o, char **pos, int n)
     return ret;
 }
 
+/* Links followed in a row before cnio sum gives up, as the kernel's ELOOP does. */
+#define SUM_MAX_LINKS 40
+
+/*
+ * Where a link object at path (a name on the servers) leads: its target, relative to the
+ * link's directory as a symbolic link's is, made a name on the same servers into out
+ * (cap bytes): 0, or -1 when it leads outside what they hold (absolute, or climbing
+ * above their root): nothing of it is there.
+ */
+static int sum_link_name(const char *path, const char *target, char *out, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+
+    if (target[0] == '/' || n >= cap)
+        return -1;
+    memcpy(out, path, n);
+    out[n] = '\0';
+    for (const char *t = target; *t;) {
+        size_t len = strcspn(t, "/");
+
+        if (len == 2 && !strncmp(t, "..", 2)) {
+            char *up = strrchr(out, '/');
+
+            if (!n)
+                return -1;
+            n = up ? (size_t)(up - out) : 0;
+            out[n] = '\0';
+        } else if (len && !(len == 1 && t[0] == '.')) {
+            if (n + !!n + len >= cap)
+                return -1;
+            if (n)
+                out[n++] = '/';
+            memcpy(out + n, t, len);
+            out[n += len] = '\0';
+        }
+        t += len + (t[len] == '/');
+    }
+    return n ? 0 : -1;
+}
+
+/*
+ * Opens the object u names for cnio sum, following link objects (`cnio cp -r` keeps
+ * symbolic links so) as md5sum(1) follows a local symlink: their CRC32C is of what they
+ * lead to, so that a tree and its copy compare by hand (before, the link's own text was
+ * summed). 0 with *obj open, or a negative code, said here when a link was followed
+ * (*said 1) and left to the caller to say otherwise.
+ */
+static int sum_open(struct cnio_stack *st, struct cnio_uri *u, const struct cnio_hints *h,
+                    const char *name, struct cnio_obj **obj, int *said)
+{
+    char target[TF_LINK_MAX], next[TF_LINK_MAX];
+    uint64_t size;
+    int64_t mtime;
+    int rc, links;
+
+    *said = 0;
+    for (links = 0;; links++) {
+        rc = cnio__obj_open(st, u, h, 0, obj);
+        if (rc || !S_ISLNK(cnio__obj_mode(*obj)))
+            break;
+        cnio__obj_opened(*obj, &size, &mtime);
+        rc = tf_read_link(*obj, size, target);
+        cnio__obj_close(*obj);
+        if (rc)
+            break;
+        if (links == SUM_MAX_LINKS) {
+            *said = 1;
+            cli_err("cnio sum: %s: more than %d symbolic links in a row\n", name,
+                    SUM_MAX_LINKS);
+            return -CNIO_ERR_INVAL;
+        }
+        if (sum_link_name(u->path, target, next, sizeof(next))) {
+            *said = 1;
+            cli_err("cnio sum: %s: a symbolic link to %s, which leads outside what the "
+                    "servers hold: nothing there to sum\n", name, target);
+            return -CNIO_ERR_NOENT;
+        }
+        free(u->path);
+        if (!(u->path = strdup(next)))
+            return -CNIO_ERR_NOMEM;
+    }
+    if (rc && links)
+        cli_err("cnio sum: %s: its symbolic link leads to %s: %s\n", name, u->path,
+                cnio_strerror(rc));
+    *said = rc && links;
+    return rc;
+}
+
 static int cmd_sum_one(const struct cli_opts *o, const char *name, char *buf, uint64_t cap)
 {
     uint32_t crc = 0;
@@ -668,12 +758,14 @@ static int cmd_sum_one(const struct cli_opts *o, const char *name, char *buf, ui
                     name);
             rc = -CNIO_ERR_ISDIR;
         } else if (rc == 0) {
-            rc = cnio__obj_open(st, &u, &h, 0, &obj);
+            int said;
+
+            rc = sum_open(st, &u, &h, name, &obj, &said);
             if (rc == 0) {
                 rc = tree_crc_obj(obj, buf, cap, &crc, &size);
                 cnio__obj_close(obj);
             }
-            if (rc)
+            if (rc && !said)
                 cli_fail("sum", name, rc);
         }
         cmd_end(&u, st, ns);
@@ -777,7 +869,8 @@ int cli_sum(int argc, char **argv)
         "usage: cnio sum [--key FILE] [-o NAME=VALUE] URI|FILE...\n\n"
         "Prints the CRC32C (Castagnoli, as iSCSI) of every byte of each object or local file,\n"
         "its size and its name: the checksum `cnio cp --verify` compares, so that the two\n"
-        "ends of a copy can be compared by hand. FILE - is standard input.\n";
+        "ends of a copy can be compared by hand. FILE - is standard input. A symbolic link,\n"
+        "local or an object `cnio cp -r` kept, is followed (on the same servers).\n";
     struct cli_opts o = { 0 };
     char *pos[256];
     int n, rc = cmd_args(help, argc, argv, &o, pos, 1, 256, &n);
