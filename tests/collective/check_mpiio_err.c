@@ -402,6 +402,23 @@ static void test_hints_and_sizes(const struct fx *f)
     expect("a bad value of a cnio_* hint", rc, MPI_ERR_INFO_VALUE);
 }
 
+/* Rank 0 starts two servers of the test's own into f2 (stopped by fx_stop on rank 0);
+ * every rank gets their host list into hosts (cap bytes). Rank 0: server 1's pid, which
+ * the test may stop or kill; the others: 0. */
+static pid_t own_servers(struct fx *f2, char *hosts, size_t cap)
+{
+    pid_t victim = 0;
+
+    if (rank == 0 && fx_start(f2, 2, NULL) != 0)
+        MPI_Abort(MPI_COMM_WORLD, 99);
+    if (rank == 0) {
+        snprintf(hosts, cap, "%s", f2->hosts);
+        victim = f2->pid[1];
+    }
+    MPI_Bcast(hosts, (int)cap, MPI_CHAR, 0, MPI_COMM_WORLD);
+    return victim;
+}
+
 /* Collective writes (or reads) in a loop while rank 0's child kills one server. */
 static void test_server_killed(int reading)
 {
@@ -409,18 +426,12 @@ static void test_server_killed(int reading)
     struct fx f2;
     char uri[700], hosts[512];
     char *buf = malloc(MB8);
-    pid_t victim = 0, killer = -1;
+    pid_t victim, killer = -1;
     MPI_File fh;
     double t0;
     int rc = 0, crc;
 
-    if (rank == 0 && fx_start(&f2, 2, NULL) != 0)
-        MPI_Abort(MPI_COMM_WORLD, 99);
-    if (rank == 0) {
-        snprintf(hosts, sizeof(hosts), "%s", f2.hosts);
-        victim = f2.pid[1];
-    }
-    MPI_Bcast(hosts, sizeof(hosts), MPI_CHAR, 0, MPI_COMM_WORLD);
+    victim = own_servers(&f2, hosts, sizeof(hosts));
     snprintf(uri, sizeof(uri), "cnio://%s/victim.dat?stripe_unit=256K&timeout_ms=5000", hosts);
     fx_fill(buf, MB8, (uint64_t)rank + 1);
     MPI_File_open(MPI_COMM_WORLD, uri, MPI_MODE_CREATE | MPI_MODE_RDWR, MPI_INFO_NULL, &fh);
@@ -541,16 +552,10 @@ static void test_set_info_timeout(void)
     struct fx f2;
     char hosts[512];
     char *buf = malloc(1 << 20);
-    pid_t victim = 0;
+    pid_t victim;
     int c;
 
-    if (rank == 0 && fx_start(&f2, 2, NULL) != 0)
-        MPI_Abort(MPI_COMM_WORLD, 99);
-    if (rank == 0) {
-        snprintf(hosts, sizeof(hosts), "%s", f2.hosts);
-        victim = f2.pid[1];
-    }
-    MPI_Bcast(hosts, sizeof(hosts), MPI_CHAR, 0, MPI_COMM_WORLD);
+    victim = own_servers(&f2, hosts, sizeof(hosts));
     fx_fill(buf, 1 << 20, (uint64_t)rank + 7);
     c = retimed_write(hosts, "raised.dat", 1000, 30000, victim, 3, buf);
     if (c != MPI_SUCCESS) {
