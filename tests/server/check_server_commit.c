@@ -914,15 +914,9 @@ END_TEST
 /* Server 0's metadata flags of name (CNIO_SRV_META_*; store.h): SIZED is 0x4. */
 static uint32_t meta_flags(const char *name)
 {
-    char path[PATH_MAX + 32];
     uint8_t meta[64];
-    int fd;
 
-    snprintf(path, sizeof(path), "%s/.cnio/meta/%s", st_fx.root[0], name);
-    fd = open(path, O_RDONLY);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(pread(fd, meta, sizeof(meta), 0), (ssize_t)sizeof(meta));
-    close(fd);
+    st_meta_head(name, meta, NULL);
     return cnio__get_le32(meta + 28);
 }
 

@@ -463,18 +463,8 @@ END_TEST
 static int marked(const char *name, ino_t *ino)
 {
     uint8_t meta[64];
-    char path[PATH_MAX + 16];
-    struct stat sb;
-    int fd;
 
-    snprintf(path, sizeof(path), "%s/.cnio/meta/%s", st_fx.root[0], name);
-    fd = open(path, O_RDONLY);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(pread(fd, meta, sizeof(meta), 0), (ssize_t)sizeof(meta));
-    ck_assert_int_eq(fstat(fd, &sb), 0);
-    close(fd);
-    if (ino)
-        *ino = sb.st_ino;
+    st_meta_head(name, meta, ino);
     return (cnio__get_le32(meta + 28) & 0x1) != 0;   /* CNIO_SRV_META_DIRTY */
 }
 
@@ -717,14 +707,8 @@ END_TEST
 static uint64_t order_of(const char *name)
 {
     uint8_t meta[64];
-    char path[PATH_MAX + 16];
-    int fd;
 
-    snprintf(path, sizeof(path), "%s/.cnio/meta/%s", st_fx.root[0], name);
-    fd = open(path, O_RDONLY);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(pread(fd, meta, sizeof(meta), 0), (ssize_t)sizeof(meta));
-    close(fd);
+    st_meta_head(name, meta, NULL);
     return cnio__get_le64(meta + 48);
 }
 

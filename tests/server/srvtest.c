@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <poll.h>
 #include <string.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void st_key(const struct fx *f, struct cnio_key *k)
@@ -268,6 +271,22 @@ void st_setup(void)
 void st_teardown(void)
 {
     fx_stop(&st_fx);
+}
+
+void st_meta_head(const char *name, uint8_t meta[64], ino_t *ino)
+{
+    char path[PATH_MAX + 16];
+    struct stat sb;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/.cnio/meta/%s", st_fx.root[0], name);
+    fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pread(fd, meta, 64, 0), 64);
+    ck_assert_int_eq(fstat(fd, &sb), 0);
+    close(fd);
+    if (ino)
+        *ino = sb.st_ino;
 }
 
 uint64_t st_server_rss(void)

@@ -75,6 +75,11 @@ int st_write(struct st_conn *c, uint64_t handle, uint64_t off, const void *buf, 
 /* READ of len bytes: status; *got the bytes returned. */
 int st_read(struct st_conn *c, uint64_t handle, uint64_t off, void *buf, uint32_t len,
             uint32_t *got);
+/* The first 64 bytes of name's metadata file on st_fx's server 0 into meta (the test
+ * fails if it cannot read them); *ino (may be NULL) the file's inode, which each write
+ * of it changes (a new file renamed over it). Flags at 28 (le32), generation at 40 and
+ * commit order at 48 (le64): src/server/meta.c. */
+void st_meta_head(const char *name, uint8_t meta[64], ino_t *ino);
 /* st_fx's server 0 from /proc: its resident set in bytes (0 if unread), its open fds. */
 uint64_t st_server_rss(void);
 int st_server_fds(void);
