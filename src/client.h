@@ -173,8 +173,13 @@ int cnio__obj_size(struct cnio_obj *obj, uint64_t *size);
  * none does (or none can say), -CNIO_ERR_NOTSUP when a host would say it to a STAT by
  * name alone (CAP_INPLACE without CAP_INPLACE_HANDLE: ask by name), or a negative code
  * of the STAT. What the open's replies said of the object (cnio__obj_opened) is left as
- * it was. */
-int cnio__obj_inplace(struct cnio_obj *obj);
+ * it was. On success *mark (when not NULL) gets a digest of what every host said of its
+ * column: its generation with its update count mixed in, its size, local size and
+ * modification time. Two marks that differ mean the object was written between the two
+ * calls: an update in place that came and went between them (its clean close counted
+ * one on every host; a writer killed part way changed the bytes and mtime), which the
+ * I_INPLACE of either call cannot see. */
+int cnio__obj_inplace(struct cnio_obj *obj, uint64_t *mark);
 /* The same as the open's replies gave it, without a round trip, and the object's mtime
  * (ns since the epoch) then: for a read-only open, the version this handle reads,
  * whatever replaced the name since. */

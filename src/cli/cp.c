@@ -346,7 +346,7 @@ static int cp_pass(struct cp_job *j, char *bufs[2], char *buf2, int verify)
     /* a chunk of zeros is not written to a fresh destination (its size is set at open: a
      * new instance, a download's part file made anew), so that a sparse file or object
      * stays sparse (and an upload does not send it) */
-    int hole = !verify && (j->src.remote || j->dst.remote) && !j->resumed;
+    int hole = !verify && (j->src.remote || j->dst.remote) && !j->resumed && !j->again;
     struct cli_reader *rd = NULL;
     struct cli_writer *w = NULL;
     uint32_t a = 0, b = 0;
@@ -473,27 +473,75 @@ static int cp_reopen_dst_for_verify(struct cp_job *j)
     return cp_agree(j->dst.fd < 0 ? cp_local_fail(&j->dst, errno, NULL) : 0);
 }
 
+/* What rank 0 found of a remote SRC at one time (cp_src_look). */
+struct cp_look {
+    int inplace;       /* a live writer had it open in place */
+    int known;         /* mark holds what the hosts said */
+    uint64_t mark;     /* cnio__obj_inplace's digest: changes with every write */
+};
+
 /*
  * Rank 0: whether a live writer has a remote SRC open in place now (where the servers
- * can say: CNIO_WIRE_CAP_INPLACE). A read during such an update may see old and new
- * bytes mixed, which MPI's consistency semantics allow (doc/mpiio.md), so the copy goes
- * on; it is asked before the pass and after it, to say so, over the copy's own
- * connections (a STAT by handle), or by name of servers that say it so alone. A STAT
- * that fails says nothing: the copy's own reads report what is wrong with the object.
+ * can say: CNIO_WIRE_CAP_INPLACE), and a mark of what its hosts hold (their update
+ * counts, sizes and mtimes), asked before each pass and after it over the copy's own
+ * connections (a STAT by handle), or by name of servers that say it so alone (no mark
+ * then). A read during a live update may see old and new bytes mixed, which MPI's
+ * consistency semantics allow (doc/mpiio.md): the copy goes on, and says so. A mark
+ * that moved with no writer live at the end is an update that came and went during
+ * the pass: cp_transfer copies again. A STAT that fails says nothing: the copy's own
+ * reads report what is wrong with the object.
  */
-static int cp_src_inplace(const struct cp_job *j)
+static void cp_src_look(const struct cp_job *j, struct cp_look *l)
 {
     struct cnio_obj_stat s;
-    int r = j->src.remote && j->rank == 0 ? cnio__obj_inplace(cnio__file_obj(j->src.fh)) : 0;
+    int r = j->src.remote && j->rank == 0 ? cnio__obj_inplace(cnio__file_obj(j->src.fh),
+                                                              &l->mark) : 0;
 
+    l->known = j->src.remote && j->rank == 0 && r >= 0;
     if (r == -CNIO_ERR_NOTSUP)   /* (servers of 2026-12-05 before CAP_INPLACE_HANDLE) */
         r = cli_obj_stat(NULL, &j->o, j->src.name, &s) == 0 && !s.is_dir &&
             (s.state & CNIO_OBJ_INPLACE);
-    return r == 1;
+    l->inplace = r == 1;
+}
+
+/* How many passes a copy makes at most over a SRC that changes as it is read. */
+#define CP_PASSES 3
+#define CP_PASSES_S "3"
+
+/*
+ * After a pass that succeeded: 1 (agreed) when SRC changed during it with no writer
+ * live at its end (before: rank 0's look before the pass, *after: its look now), so
+ * that DST may hold bytes of before an update in place with bytes of after it, and
+ * copying again gets the one version there now. Said on rank 0 (without -q); after
+ * CP_PASSES passes it is a failure instead (*rc, said by cp_report). Collective.
+ */
+static int cp_src_changed(struct cp_job *j, int pass, const struct cp_look *before,
+                          struct cp_look *after, int *rc)
+{
+    int changed;
+
+    cp_src_look(j, after);
+    changed = before->known && after->known && before->mark != after->mark &&
+              !after->inplace;
+    MPI_Bcast(&changed, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (!changed)
+        return 0;
+    if (pass >= CP_PASSES) {
+        *rc = cp_agree(j->rank != 0 ? 0 : cp_local_fail(&j->src, EIO, "changed as it was read "
+                       "(updated in place during each of the copy's " CP_PASSES_S " passes); "
+                       "nothing was kept: copy it again once its writers are done"));
+        return 0;
+    }
+    if (j->rank == 0 && !j->o.quiet)
+        cli_err("%scnio cp: %s changed as it was read (updated in place during the copy); "
+                "copying it again (pass %d of %d)\n", j->tty ? "\n" : "", j->src.name,
+                pass + 1, CP_PASSES);
+    return 1;
 }
 
 /*
- * The copy itself, both ends open: the pass over the data, the upload's commit or
+ * The copy itself, both ends open: the pass over the data (made again, up to CP_PASSES
+ * in all, while a remote SRC changes under it: cp_src_changed), the upload's commit or
  * abort, the summaries, --verify's second pass and the download's rename. 0 or a
  * negative code (the same on every rank); *copied: the first pass and the commit
  * succeeded. Collective.
@@ -502,7 +550,8 @@ static int cp_transfer(struct cp_job *j, int *copied)
 {
     char *bufs[2] = { NULL, NULL }, *buf2 = NULL;
     int two = j->src.remote && !j->dst.remote;   /* a download: one arriving, one written */
-    int rc, need0, inplace;
+    int rc, need0, inplace, pass = 1;
+    struct cp_look before = { 0 }, after = { 0 };
 
     cp_range(j);
     cp_remote_shape(j);
@@ -513,13 +562,21 @@ static int cp_transfer(struct cp_job *j, int *copied)
     buf2 = j->o.verify ? cli_buf_alloc(j->o.chunk) : NULL;
     rc = ((bufs[0] || !need0) && (bufs[1] || !two) && (buf2 || !j->o.verify)) ? 0
                                                                              : -CNIO_ERR_NOMEM;
-    inplace = cp_src_inplace(j);
+    cp_src_look(j, &before);
     MPI_Barrier(MPI_COMM_WORLD);
     j->t0 = MPI_Wtime();
-    if (rc == 0)
-        rc = cp_pass(j, bufs, NULL, 0);
-    rc = cp_agree(rc);
-    inplace = rc == 0 && (inplace || cp_src_inplace(j));
+    for (;;) {
+        if (rc == 0)
+            rc = cp_pass(j, bufs, NULL, 0);
+        rc = cp_agree(rc);
+        if (rc || !cp_src_changed(j, pass, &before, &after, &rc))
+            break;
+        before = after;
+        j->done = 0;
+        j->again = 1;
+        pass++;
+    }
+    inplace = rc == 0 && (before.inplace || after.inplace);
     if (rc && j->dst.remote) {
         /* Nothing of a failed upload becomes visible: its staged instance goes. */
         j->aborted = cnio__file_abort(&j->dst.fh) == 0 ? 1 : -1;

@@ -32,6 +32,8 @@ struct cp_job {
     uint64_t done;               /* bytes this rank copied (or found already there) */
     uint64_t moved;              /* bytes this rank actually moved */
     int resumed;                 /* --resume found something to continue */
+    int again;                   /* a pass after one whose SRC changed as it was read
+                                    (cp_transfer): DST holds that pass's bytes */
     int there;                   /* --resume found DST already SRC: nothing to copy */
     uint32_t link_mode;          /* SRC is an object cnio cp -r kept as a symbolic link:
                                     its mode (S_IFLNK), else 0 */

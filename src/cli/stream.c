@@ -106,12 +106,40 @@ static int st_upload(const struct cp_job *j, struct cnio_obj *obj, char *bufs[2]
     return ret == 0 ? cnio__obj_set_size(obj, off) : ret;
 }
 
+/*
+ * Before and after a download: whether a live writer has the object open in place (a
+ * read may then see old and new bytes mixed, as MPI-IO allows: warned of, as cp_transfer
+ * does), and whether it changed between with none live at the end (an update in place
+ * that came and went while it was read): what went to the stream cannot be taken back,
+ * so that is a failure (ST_LOCAL, said), as tar says "file changed as we read it".
+ * Servers that cannot say by handle (-CNIO_ERR_NOTSUP) go unchecked.
+ */
+static int st_src_check(const struct cp_job *j, int was, uint64_t mark0, struct cnio_obj *obj)
+{
+    uint64_t mark = 0;
+    int now = was >= 0 ? cnio__obj_inplace(obj, &mark) : -1;
+
+    if (was == 1 || now == 1)
+        cli_err("cnio cp: warning: %s was being updated in place by a live writer during the "
+                "copy, so the copy may hold old and new bytes mixed (MPI consistency semantics "
+                "allow a read to see both); copy it again once its writer has closed it for "
+                "one version\n", j->src.name);
+    if (was == 0 && now == 0 && mark != mark0) {
+        cli_err("cnio cp: %s: changed as it was read (updated in place during the copy), so "
+                "what went to %s may hold old and new bytes mixed: copy it again once its "
+                "writers are done\n", j->src.name, st_local_name(j));
+        return ST_LOCAL;
+    }
+    return 0;
+}
+
 static int st_download(const struct cp_job *j, struct cnio_obj *obj, char *bufs[2],
                        uint64_t chunk, uint64_t *total)
 {
     struct st_pipe p = { .fd = j->stream_fd, .write = 1 };
-    uint64_t size, off = 0;
+    uint64_t size, off = 0, mark0 = 0;
     int k = 0, ret = cnio__obj_size(obj, &size), started = 0;
+    int was = ret == 0 ? cnio__obj_inplace(obj, &mark0) : -1;
 
     while (ret == 0 && off < size) {
         ssize_t n = cnio__obj_pread(obj, bufs[k], (size_t)CNIO_MIN(chunk, size - off), off);
@@ -139,6 +167,8 @@ static int st_download(const struct cp_job *j, struct cnio_obj *obj, char *bufs[
         cli_err("cnio cp: %s: %s\n", st_local_name(j), strerror(p.err));
         ret = ST_LOCAL;
     }
+    if (ret == 0)
+        ret = st_src_check(j, was, mark0, obj);
     *total = off;
     return ret;
 }

@@ -12,6 +12,9 @@
  *                                   at 0, print "written", wait until FILE exists (at
  *                                   most 10 minutes), write 64 KiB of 0xa5 at 64 KiB, close
  *   cnio_writer inplace-wait URI FILE  the same, opening an existing object RDWR (in place)
+ *   cnio_writer inplace-ends URI    open an existing object RDWR (in place), write 64 KiB of
+ *                                   0x5a at 0 and 64 KiB of 0xa5 at its last 64 KiB, close
+ *                                   (an update a reader's pass may straddle)
  *   cnio_writer sized-wait URI FILE  as create-wait, both writes and the size set (128
  *                                   KiB) before it prints and waits: its close then
  *                                   sends nothing before the commit (tests/cli/finish.test
@@ -160,6 +163,35 @@ static int w_wait(const char *uri, const char *file, int amode, int sized)
     return 0;
 }
 
+/* inplace-ends: its first and last 64 KiB rewritten, one update in place. */
+static int w_ends(const char *uri)
+{
+    static char data[W_BYTES];
+    MPI_Offset size = 0;
+    cnio_file_t *fh;
+    int rc = cnio_file_open(MPI_COMM_SELF, uri, MPI_MODE_RDWR, MPI_INFO_NULL, &fh);
+
+    if (rc)
+        return w_fail("open", rc);
+    rc = cnio_file_get_size(fh, &size);
+    if (rc == 0 && size < 2 * W_BYTES)
+        rc = -CNIO_ERR_INVAL;
+    memset(data, 0x5a, sizeof(data));
+    if (rc == 0)
+        rc = cnio_file_write_at(fh, 0, data, W_BYTES, MPI_BYTE, MPI_STATUS_IGNORE);
+    memset(data, 0xa5, sizeof(data));
+    if (rc == 0)
+        rc = cnio_file_write_at(fh, size - W_BYTES, data, W_BYTES, MPI_BYTE,
+                                MPI_STATUS_IGNORE);
+    if (rc)
+        return w_fail("write", rc);
+    rc = cnio_file_close(&fh);
+    if (rc)
+        return w_fail("close", rc);
+    MPI_Finalize();
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static char data[W_BYTES];
@@ -175,6 +207,8 @@ int main(int argc, char **argv)
         return w_wait(argv[2], argv[3], MPI_MODE_WRONLY | MPI_MODE_CREATE, 1);
     if (argc == 4 && !strcmp(argv[1], "inplace-wait"))
         return w_wait(argv[2], argv[3], MPI_MODE_RDWR, 0);
+    if (argc == 3 && !strcmp(argv[1], "inplace-ends"))
+        return w_ends(argv[2]);
     if (argc == 3 && !strcmp(argv[1], "two-opens"))
         return w_two_opens(argv[2]);
     if (argc != 3)
