@@ -432,6 +432,40 @@ static int tf_fetch(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, i
     return ret;
 }
 
+/* How many passes a file's copy makes at most over an object that changes as it is
+ * read (as cp_transfer makes over one file). */
+#define TF_PASSES 3
+
+/*
+ * tf_fetch, made again from the start while obj changes under it: its hosts' mark
+ * (cnio__obj_inplace: update counts, sizes, mtimes) moved with no writer live at the
+ * end, an update in place that came and went as it was read, which would leave the
+ * copy with bytes of before it beside bytes of after it. After TF_PASSES such passes
+ * rel is not copied (said). A writer live at either end goes unchecked (MPI-IO lets a
+ * read see both), as do servers that cannot say by handle.
+ */
+static int tf_fetch_whole(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, int fd,
+                          int ref, struct cnio_obj *out, uint64_t size, int resumed,
+                          int fresh)
+{
+    uint64_t was = 0, now = 0;
+    int before = cnio__obj_inplace(obj, &was), ret;
+
+    for (int pass = 1;; pass++) {
+        ret = tf_fetch(c, rel, obj, fd, ref, out, size, resumed, fresh);
+        if (ret || before < 0 || cnio__obj_inplace(obj, &now) != 0 || now == was)
+            return ret;
+        if (pass == TF_PASSES) {
+            if (!c->why[0])
+                snprintf(c->why, sizeof(c->why), "%s: changed as it was read (updated in "
+                         "place during each of %d passes); not copied", rel, TF_PASSES);
+            return -CNIO_ERR_IO;
+        }
+        was = now;
+        fresh = 0;   /* the destination holds the last pass's bytes */
+    }
+}
+
 /* Opens local file rel for writing (truncated unless resuming; a symlink in its place
  * replaced): the fd, or -1 with errno. */
 static int tf_local_open(struct tree_ctx *c, const char *rel, int resume)
@@ -606,7 +640,7 @@ static int tf_download(struct tree_ctx *c, const struct tree_ent *listed)
         return ret;
     }
     /* a part file made here is fresh: blocks of zeros need not be written */
-    ret = tf_fetch(c, e->rel, obj, fd, ref, NULL, e->size, c->o->resume, ref != fd);
+    ret = tf_fetch_whole(c, e->rel, obj, fd, ref, NULL, e->size, c->o->resume, ref != fd);
     if (ref >= 0 && ref != fd)
         close(ref);
     ret = tf_local_finish(c, e, fd, e->size, ret);
@@ -629,7 +663,7 @@ static int tf_remote(struct tree_ctx *c, const struct tree_ent *listed)
         cnio__obj_close(in);
         return ret;
     }
-    ret = tf_fetch(c, e->rel, in, -1, -1, out, e->size, resumed, !resumed);
+    ret = tf_fetch_whole(c, e->rel, in, -1, -1, out, e->size, resumed, !resumed);
     cnio__obj_close(in);
     return tf_finish_obj(c, e, out, ret);
 }
