@@ -636,6 +636,11 @@ static int commit_item(struct cnio_srv_handles *t, struct cnio_srv_handle *hd,
         return 0;
     if ((ret = commit_torn(hd)) != 0)
         return ret;
+    /* WRITEs of this handle that passed their check before this COMMIT took hd->lock
+     * (another connection's, racing it) land before the commit's fsync; later ones are
+     * refused (cnio__srv_req_committed). A pwrite's wait, bounded by the disk. */
+    while (atomic_load(&hd->writes) > 0)
+        usleep(100);
     /* (asked before the fstat: a joiner that closes after it wrote all it will write) */
     joiners = cnio__srv_handles_joined(t, hd->stage);
     have = fstat(hd->fd, &sb) == 0;
@@ -697,6 +702,7 @@ static int commit_done(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
         return ret;
     cnio__debug("%s: committed %s (%016llx)", c->peer, hd->name, (unsigned long long)hd->stage);
     hd->stage = 0;
+    hd->committed = 1;   /* its WRITEs and SETSIZEs are refused from now on */
     /* Instances of the name that no writer holds (interrupted uploads) are superseded by
      * this commit: they go, and the object reads as complete. */
     cnio__srv_stage_prune(&c->srv->store, hd->name, 0, cnio__srv_handles_held,

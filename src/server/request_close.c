@@ -95,6 +95,8 @@ int cnio__srv_req_setsize(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
         return ret;
     ret = cnio__srv_req_range(h->offset, 0);
     pthread_mutex_lock(&hd->lock);
+    if (!ret)
+        ret = cnio__srv_req_committed(hd);
     /* grow only: from the size recorded now (another handle may have set it since) */
     m = grow ? cnio__srv_req_stat_meta(&c->srv->store, hd) : hd->meta;
     m.size = grow ? CNIO_MAX(m.size, h->offset) : h->offset;

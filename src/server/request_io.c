@@ -88,6 +88,15 @@ const struct cnio_srv_sums *cnio__srv_req_sums(struct cnio_srv_conn *c, struct c
     return NULL;
 }
 
+int cnio__srv_req_committed(const struct cnio_srv_handle *hd)
+{
+    if (!hd->committed)
+        return 0;
+    return cnio__srv_why(-CNIO_ERR_ACCESS, "the upload this handle wrote was committed: it "
+                         "writes nothing after its COMMIT (open the object again to update it "
+                         "in place)");
+}
+
 int cnio__srv_req_write(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
                         struct cnio_srv_reply *r)
 {
@@ -103,13 +112,19 @@ int cnio__srv_req_write(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, 
         return cnio__wire_payload_check(h, p) ? -CNIO_ERR_CHECKSUM : ret;
     ret = cnio__srv_req_range(h->offset, h->length);
     pthread_mutex_lock(&hd->lock);
+    if (!ret)
+        ret = cnio__srv_req_committed(hd);
     sp = ret ? NULL : cnio__srv_req_sums(c, hd, 1, &ret);
     s = sp ? *sp : none;
+    if (!ret)   /* (a COMMIT of the handle waits for it: commit.c, commit_item) */
+        atomic_fetch_add(&hd->writes, 1);
     pthread_mutex_unlock(&hd->lock);
     if (ret && cnio__wire_payload_check(h, p))
         ret = -CNIO_ERR_CHECKSUM;
-    if (!ret)
+    if (!ret) {
         ret = cnio__srv_sums_write(&s, hd->fd, h->offset, p, h->length, h->payload_crc);
+        atomic_fetch_sub(&hd->writes, 1);
+    }
     if (!ret && hd->stage && h->offset + h->length > CNIO_SRV_STAGE_LAZY) {
         /* a long upload: from here on a server crash leaves it resumable */
         int save;

@@ -118,6 +118,8 @@ struct cnio_srv_handle {
     int gone;                   /* while joined, what became of that instance instead of
                                    its adoption: CNIO_SRV_GONE_* or 0 (table lock) */
     int stage_saved;            /* its instance's ID.meta was written for its size (lock) */
+    int committed;              /* its instance was committed (lock): it writes no more */
+    atomic_int writes;          /* WRITEs past their check of committed, not yet written */
     char *name;
     const void *owner;          /* the connection that opened it */
     int orphan;                 /* that connection closed without a CLOSE (lock): a
@@ -567,6 +569,10 @@ int cnio__srv_req_range(uint64_t off, uint64_t len);
  * the sums, or NULL when the object has none (*err: 0) or on an error (*err). */
 const struct cnio_srv_sums *cnio__srv_req_sums(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
                                                int create, int *err);
+/* What a WRITE or SETSIZE by hd gets once its upload was committed (hd->lock held):
+ * -CNIO_ERR_ACCESS with its reason; else 0. Its bytes would land in the committed object
+ * with no writer in place counted, no mark and nothing to sync them (request_io.c). */
+int cnio__srv_req_committed(const struct cnio_srv_handle *hd);
 /* The WRITE and READ handlers (request_io.c): as every request's, in request.c. */
 int cnio__srv_req_write(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
                         struct cnio_srv_reply *r);

@@ -721,10 +721,11 @@ static int set_size(struct st_conn *c, uint64_t h, uint64_t size, uint32_t flags
 
 /*
  * A SETSIZE changes an object's size and nothing else of what its metadata records:
- * - a joiner adopted at the commit of the upload it joined, and the upload's creator
- *   after that commit: the object stays marked DIRTY, with its commit order, while the
- *   joiner is open; before, each wrote its own copy of the metadata, without the mark
- *   (and order 0), and a power cut then left the joiner's bytes torn under a clean mark;
+ * - a joiner adopted at the commit of the upload it joined: the object stays marked
+ *   DIRTY, with its commit order, while the joiner is open; before, it (and the upload's
+ *   creator after that commit, refused now) wrote its own copy of the metadata, without
+ *   the mark (and order 0), and a power cut then left the joiner's bytes torn under a
+ *   clean mark;
  * - a writer in place after a SETATTR of the object: the mode stays; before, its copy
  *   from the open put the old one back;
  * - a writer in place whose object was removed and made again: the new object's size
@@ -755,7 +756,8 @@ START_TEST(test_inplace_setsize_keeps_meta)
     ck_assert_int_eq(set_size(&j, hj, 2 * UNIT, 0), 0);
     ck_assert_int_eq(marked("sj", NULL), 1);
     ck_assert_uint_eq(order_of("sj"), order);
-    ck_assert_int_eq(set_size(&a, ha, 2 * UNIT, 0), 0);
+    /* (the creator's, after its COMMIT: refused, test_inplace_write_after_commit) */
+    ck_assert_int_eq(set_size(&a, ha, 2 * UNIT, 0), -CNIO_ERR_ACCESS);
     ck_assert_int_eq(marked("sj", NULL), 1);
     ck_assert_uint_eq(order_of("sj"), order);
     ck_assert_int_eq(st_call(&j, CNIO_WIRE_CLOSE, hj, 0, NULL, 0, NULL, NULL, 0), 0);
@@ -804,6 +806,43 @@ START_TEST(test_inplace_setsize_keeps_meta)
     ck_assert_int_eq(staged_files(), 0);
     st_close(&a);
     st_close(&j);
+}
+END_TEST
+
+/*
+ * The creator's handle of an upload writes nothing after its COMMIT: a WRITE or SETSIZE
+ * by it is refused (-CNIO_ERR_ACCESS, with a reason), and the object stays as committed,
+ * clean and whole. Before, both succeeded: the bytes landed in the committed object with
+ * no writer in place counted and no mark, not on disk (nothing syncs them: the handle's
+ * CLOSE is no writer's), and a power cut left them torn under a clean mark, read back as
+ * complete. (No client writes after its COMMIT: cnio__obj_close commits, then closes.)
+ */
+START_TEST(test_inplace_write_after_commit)
+{
+    static uint8_t data[2 * UNIT];
+    struct cnio_wire_info info;
+    struct st_conn a;
+    uint64_t ha;
+
+    fx_fill(data, sizeof(data), 79);
+    st_session(&st_fx, 0, &a);
+    ck_assert_int_eq(open_at(&a, "wc", STAGE, 0x1900, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&a, ha, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(set_size(&a, ha, sizeof(data), 0), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_COMMIT, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(marked("wc", NULL), 0);
+    ck_assert_int_eq(st_write(&a, ha, UNIT, data, UNIT), -CNIO_ERR_ACCESS);
+    ck_assert_int_eq(set_size(&a, ha, UNIT, 0), -CNIO_ERR_ACCESS);
+    ck_assert_int_eq(set_size(&a, ha, 4 * UNIT, CNIO_WIRE_F_RECORD), -CNIO_ERR_ACCESS);
+    ck_assert_int_eq(marked("wc", NULL), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_SYNC, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_stat(&a, "wc", &info), 0);
+    ck_assert_uint_eq(info.flags & CNIO_WIRE_I_DIRTY, 0);
+    ck_assert_uint_eq(info.size, sizeof(data));
+    read_back(&a, "wc", data, sizeof(data));
+    ck_assert_int_eq(st_unlink(&a, "wc"), 0);
+    st_close(&a);
 }
 END_TEST
 
@@ -1075,6 +1114,7 @@ static Suite *inplace_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_inplace_setsize_keeps_meta);
     tcase_add_test(tc, test_inplace_joiner_of_removed);
+    tcase_add_test(tc, test_inplace_write_after_commit);
     suite_add_tcase(s, tc);
     return s;
 }
