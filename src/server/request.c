@@ -295,17 +295,21 @@ static int req_open(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
      * another open stages, and any open that takes the object's data, metadata and
      * block sums, which a commit replaces one after the other. A fresh TRUNC instance
      * touches nothing another open could see; it is this open's from before it exists,
-     * so that what prunes the name's unheld instances leaves it alone. */
-    if (!(o.flags & CNIO_WIRE_O_TRUNC))
+     * so that what prunes the name's unheld instances leaves it alone. Not a TRUNC
+     * without O_STAGE (or with O_JOIN or O_RESUME): it empties the object itself, which
+     * a commit or a writer in place's open must not find halfway (it ran unlocked, and
+     * wrote fresh metadata over the mark of live writers). */
+    if (!(o.flags & CNIO_WIRE_O_TRUNC) || !(o.flags & CNIO_WIRE_O_STAGE) ||
+        (o.flags & (CNIO_WIRE_O_JOIN | CNIO_WIRE_O_RESUME)))
         lk = cnio__srv_open_lock(&c->srv->store, name);
-    else if (o.flags & CNIO_WIRE_O_STAGE)
+    else
         cnio__srv_handles_opening(&c->srv->handles, &opening, h->offset);
     if (lk)
         pthread_mutex_lock(lk);
     ret = req_open_named(c, h, &o, name, r);
     if (lk)
         pthread_mutex_unlock(lk);
-    else if (o.flags & CNIO_WIRE_O_STAGE)
+    else
         cnio__srv_handles_opened(&c->srv->handles, &opening);
     return ret;
 }

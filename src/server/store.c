@@ -409,9 +409,19 @@ static int store_existing_meta(struct cnio_srv_store *st, const char *name, int 
                                uint32_t oflags, const struct cnio_srv_meta *want,
                                const struct stat *sb, struct cnio_srv_meta *m)
 {
-    int ret;
+    int ret, busy;
 
     if (oflags & CNIO_WIRE_O_TRUNC) {
+        /* not under a live writer in place (its mark, count and bytes: a power cut, or
+         * its close, would bless what is left); none can come meanwhile, as the caller
+         * holds the name's open lock (req_open) */
+        pthread_mutex_lock(&st->lock);
+        busy = cnio__srv_store_writing(st, name, 0);
+        pthread_mutex_unlock(&st->lock);
+        if (busy)
+            return cnio__srv_why(-CNIO_ERR_ACCESS, "it is open for writing in place; close "
+                                 "it first (an open that truncates it empties the object "
+                                 "under that writer)");
         if (ftruncate(fd, 0) < 0)
             return store_errno();
         ret = cnio__srv_sums_reset(st, name);

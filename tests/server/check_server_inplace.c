@@ -846,6 +846,58 @@ START_TEST(test_inplace_write_after_commit)
 }
 END_TEST
 
+/*
+ * An OPEN with O_TRUNC but without O_STAGE (only a raw protocol client, or one older
+ * than staging, sends it) of an object a live handle writes in place is refused
+ * (-CNIO_ERR_ACCESS, "open for writing in place"), and changes nothing: the writer's bytes
+ * stay, its mark stays until its clean close, the mode and update count stay. Before, it
+ * emptied the data file under the writer and wrote fresh metadata over the object's:
+ * its mark cleared (until this open's own), its count and mode reset, and the writer's
+ * bytes gone, its close then blessing what was left. With no live writer it empties the
+ * object as before, and is its writer in place.
+ */
+START_TEST(test_inplace_trunc_beside_writer)
+{
+    static uint8_t data[2 * UNIT];
+    struct cnio_wire_info info;
+    struct st_conn a, b;
+    uint64_t ha, hb;
+
+    fx_fill(data, sizeof(data), 83);
+    st_session(&st_fx, 0, &a);
+    st_session(&st_fx, 0, &b);
+    ck_assert_int_eq(open_at(&a, "tw", CNIO_WIRE_O_CREATE | W, 0, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_named(&a, CNIO_WIRE_SETATTR, "tw", 0, 0, 0600, 0, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(open_at(&a, "tw", W, 0, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&a, ha, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(set_size(&a, ha, sizeof(data), 0), 0);
+    ck_assert_int_eq(marked("tw", NULL), 1);
+    ck_assert_int_eq(open_at(&b, "tw", CNIO_WIRE_O_TRUNC | W, 0, &hb, NULL, NULL),
+                     -CNIO_ERR_ACCESS);
+    ck_assert_int_eq(open_at(&b, "tw", CNIO_WIRE_O_CREATE | CNIO_WIRE_O_TRUNC | W, 0, &hb,
+                             NULL, NULL), -CNIO_ERR_ACCESS);
+    ck_assert_int_eq(marked("tw", NULL), 1);
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(marked("tw", NULL), 0);
+    ck_assert_int_eq(st_stat(&b, "tw", &info), 0);
+    ck_assert_uint_eq(info.flags >> CNIO_WIRE_I_MODE_SHIFT, 0600);
+    ck_assert_uint_eq(info.gen, cnio__wire_gen(0, 2));   /* (its create and this update) */
+    read_back(&b, "tw", data, sizeof(data));
+    /* no live writer: emptied, and its own writer in place */
+    ck_assert_int_eq(open_at(&b, "tw", CNIO_WIRE_O_TRUNC | W, 0, &hb, &info, NULL), 0);
+    ck_assert_uint_eq(info.size, 0);
+    ck_assert_int_eq(marked("tw", NULL), 1);
+    ck_assert_int_eq(st_call(&b, CNIO_WIRE_CLOSE, hb, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(marked("tw", NULL), 0);
+    ck_assert_int_eq(st_stat(&b, "tw", &info), 0);
+    ck_assert_uint_eq(info.size, 0);
+    ck_assert_int_eq(st_unlink(&a, "tw"), 0);
+    st_close(&a);
+    st_close(&b);
+}
+END_TEST
+
 /* An upload of name staged over a (instance 0x1500 + k, handle *ha) with one UNIT of
  * data, and a second open of it over j that joins it (*hj). */
 static void small_joined(struct st_conn *a, struct st_conn *j, const char *name, uint64_t k,
@@ -1115,6 +1167,7 @@ static Suite *inplace_suite(void)
     tcase_add_test(tc, test_inplace_setsize_keeps_meta);
     tcase_add_test(tc, test_inplace_joiner_of_removed);
     tcase_add_test(tc, test_inplace_write_after_commit);
+    tcase_add_test(tc, test_inplace_trunc_beside_writer);
     suite_add_tcase(s, tc);
     return s;
 }
