@@ -290,15 +290,23 @@ int cnio__srv_store_written(struct cnio_srv_store *st, const char *name)
     return r;
 }
 
-int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
-                         const struct cnio_srv_vouch *v, struct cnio_srv_meta *m)
+/* cnio__srv_store_mark; none (when not NULL): the metadata a name that has none gets,
+ * marked, in the same hold of the store lock. */
+static int store_mark(struct cnio_srv_store *st, const char *name, int dirty,
+                      const struct cnio_srv_vouch *v, struct cnio_srv_meta *m,
+                      const struct cnio_srv_meta *none)
 {
     struct cnio_srv_writer *w;
     uint32_t want, updates;
-    int ret, later;
+    int ret, later, made = 0;
 
     pthread_mutex_lock(&st->lock);
     ret = cnio__srv_store_meta_get(st, name, m);
+    if (ret == 1 && none) {
+        *m = *none;
+        made = 1;
+        ret = 0;
+    }
     if (ret == 1)
         ret = -CNIO_ERR_NOENT;
     /* a writer that opened after this clear's was found the last: the mark is its
@@ -355,13 +363,19 @@ int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
     }
     if (!ret && !dirty && w)
         w->owed = w->fresh = 0;
-    if (!ret && (m->flags != want || m->updates != updates)) {
+    if (!ret && (made || m->flags != want || m->updates != updates)) {
         m->flags = want;
         m->updates = updates;
         ret = cnio__srv_store_meta_write_sync(st, name, m);
     }
     pthread_mutex_unlock(&st->lock);
     return ret;
+}
+
+int cnio__srv_store_mark(struct cnio_srv_store *st, const char *name, int dirty,
+                         const struct cnio_srv_vouch *v, struct cnio_srv_meta *m)
+{
+    return store_mark(st, name, dirty, v, m, NULL);
 }
 
 /* 1 when name's data file is the file fd has open (store lock held), else 0. */
@@ -408,12 +422,10 @@ int cnio__srv_open_dirty(struct cnio_srv_conn *c, const char *name, struct cnio_
     int ret;
 
     cnio__srv_store_writer(st, name, 1);
-    ret = cnio__srv_store_mark(st, name, 1, NULL, &now);
-    if (ret == -CNIO_ERR_NOENT) {   /* a file without metadata: record what it has */
-        now = *m;
-        now.flags |= CNIO_SRV_META_DIRTY;
-        ret = cnio__srv_store_meta_write_sync(st, name, &now);
-    }
+    /* a file without metadata records what it has, marked, in the same hold of the store
+     * lock: written after it, a SETATTR between the two (which makes metadata for such a
+     * file) lost its mode, or wrote its copy without the mark over this one's */
+    ret = store_mark(st, name, 1, NULL, &now, m);
     if (ret) {
         cnio__srv_store_writer(st, name, -1);
         return ret;

@@ -898,6 +898,81 @@ START_TEST(test_inplace_trunc_beside_writer)
 }
 END_TEST
 
+/* A SETATTR of a name on its own connection, for a thread: its status. */
+struct setattr_call {
+    const char *name;
+    atomic_int go;
+    int ret;
+};
+
+static void *setattr_it(void *arg)
+{
+    struct setattr_call *x = arg;
+    struct st_conn s;
+
+    st_session(&st_fx, 0, &s);
+    while (!atomic_load(&x->go))
+        ;
+    x->ret = st_named(&s, CNIO_WIRE_SETATTR, x->name, 0, 0, 0640, 0, 0, NULL, NULL, 0);
+    st_close(&s);
+    return NULL;
+}
+
+/*
+ * A file put in the root by hand has no metadata: the first open for writing in place
+ * records it, marked. A SETATTR at the same moment (which records metadata for such a
+ * file too) is taken whole, before or after that: while the writer is open the object
+ * is marked, and after its clean close it has the mode SETATTR set. Before, the open
+ * wrote its metadata outside the store lock: a SETATTR between its look and its write
+ * lost its mode, and one whose look came before the open's write and its write after
+ * left the writer's update unmarked. The timing is the server's: rounds where SETATTR
+ * came first, wholly, prove nothing.
+ */
+START_TEST(test_inplace_open_by_hand_beside_setattr)
+{
+    static uint8_t data[UNIT];
+    struct cnio_wire_info info;
+    struct st_conn a;
+    int lost_mode = 0, lost_mark = 0, n = 40;
+
+    fx_fill(data, sizeof(data), 89);
+    st_session(&st_fx, 0, &a);
+    for (int i = 0; i < n; i++) {
+        struct setattr_call x = { .ret = -1 };
+        char name[32], path[PATH_MAX + 40];
+        pthread_t tid;
+        uint64_t ha;
+        int fd;
+
+        snprintf(name, sizeof(name), "hand%d", i);
+        snprintf(path, sizeof(path), "%s/%s", st_fx.root[0], name);
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, data, sizeof(data)), (ssize_t)sizeof(data));
+        close(fd);
+        x.name = name;
+        ck_assert_int_eq(pthread_create(&tid, NULL, setattr_it, &x), 0);
+        usleep(2000);   /* (its session up) */
+        atomic_store(&x.go, 1);
+        usleep((useconds_t)(i % 4) * 50);
+        ck_assert_int_eq(open_at(&a, name, W, 0, &ha, NULL, NULL), 0);
+        ck_assert_int_eq(pthread_join(tid, NULL), 0);
+        ck_assert_int_eq(x.ret, 0);
+        lost_mark += !marked(name, NULL);
+        ck_assert_int_eq(st_write(&a, ha, 0, data, 100), 0);
+        ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, ha, 0, NULL, 0, NULL, NULL, 0), 0);
+        ck_assert_int_eq(marked(name, NULL), 0);
+        ck_assert_int_eq(st_stat(&a, name, &info), 0);
+        lost_mode += (info.flags >> CNIO_WIRE_I_MODE_SHIFT) != 0640;
+        read_back(&a, name, data, sizeof(data));
+        ck_assert_int_eq(st_unlink(&a, name), 0);
+    }
+    ck_assert_msg(lost_mode == 0 && lost_mark == 0, "%d of %d rounds lost the SETATTR's mode, "
+                  "%d left the open writer's update unmarked", lost_mode, n, lost_mark);
+    st_close(&a);
+}
+END_TEST
+
 /* An upload of name staged over a (instance 0x1500 + k, handle *ha) with one UNIT of
  * data, and a second open of it over j that joins it (*hj). */
 static void small_joined(struct st_conn *a, struct st_conn *j, const char *name, uint64_t k,
@@ -1168,6 +1243,7 @@ static Suite *inplace_suite(void)
     tcase_add_test(tc, test_inplace_joiner_of_removed);
     tcase_add_test(tc, test_inplace_write_after_commit);
     tcase_add_test(tc, test_inplace_trunc_beside_writer);
+    tcase_add_test(tc, test_inplace_open_by_hand_beside_setattr);
     suite_add_tcase(s, tc);
     return s;
 }
