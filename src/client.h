@@ -127,9 +127,10 @@ void cnio__obj_set_transient(struct cnio_obj *obj, int on);
 /*
  * The bound of every wait of obj from now on: timeout_ms (> 0, milliseconds; others
  * ignored) becomes obj's cnio_timeout_ms and that of each connection it holds, the
- * control and the data lanes, as if obj had been opened with it (MPI_File_set_info's
- * cnio_timeout_ms; MPI-3.1 13.2.8 lets hints change on an open file). A wait already
- * under way keeps its own.
+ * control and the data lanes, and of those it opens later, as if obj had been opened
+ * with it (MPI_File_set_info's cnio_timeout_ms; MPI-3.1 13.2.8 lets hints change on an
+ * open file). Not while another call on obj waits (a connection's wait reads it as it
+ * goes on).
  */
 void cnio__obj_set_timeout(struct cnio_obj *obj, int timeout_ms);
 /*
