@@ -86,6 +86,14 @@ int cnio__coll_same(MPI_Comm comm, int64_t v, const char *what);
 /* cnio__coll_same, the values said by name(v) (a constant's name, never NULL). */
 int cnio__coll_same_as(MPI_Comm comm, int64_t v, const char *what,
                        const char *(*name)(int64_t v));
+/*
+ * Collective, after a call that failed on every rank (its rc agreed) with fh's object
+ * quiet (cnio__obj_set_quiet): each rank kept the first host it failed to reach, unsaid;
+ * the ranks agree on the lowest, and rank 0 says it, once for the job, in the words one
+ * process says it with ("c.dat: host H:P: connection reset or lost"). Nothing when no
+ * rank kept one (the failure was said where it happened).
+ */
+void cnio__coll_say_lost(cnio_file_t *fh);
 /* This process's rank in MPI_COMM_WORLD, 0 when MPI is not running. */
 int cnio__coll_world_rank(void);
 /* Hints: defaults, then CNIO_* environment, then the URI's query, then info. A bad value

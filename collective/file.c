@@ -58,6 +58,14 @@ int cnio__coll_agree(MPI_Comm comm, int rc)
     return ret ? ret : (int)out;
 }
 
+void cnio__coll_say_lost(cnio_file_t *fh)
+{
+    int64_t mine = cnio__obj_lost(fh->obj), low;
+
+    if (cnio__coll_min(fh->comm, &mine, &low, 1) == 0 && fh->rank == 0)
+        cnio__obj_say_lost(fh->obj, low);
+}
+
 int cnio__coll_same_as(MPI_Comm comm, int64_t v, const char *what,
                        const char *(*name)(int64_t v))
 {

@@ -227,6 +227,23 @@ int cnio__obj_close(struct cnio_obj *obj);
  * write of it failed after some of its bytes went out, here or in another rank of the
  * same collective open. The data path does this itself for its own failed writes. */
 void cnio__obj_taint(struct cnio_obj *obj, int err);
+/*
+ * quiet 1: obj's failures to reach a host (a transfer that failed there, a reconnect, a
+ * connection set up on demand) are not said, nor its stack's warnings of connections
+ * lost (cnio__stack_hush_lost); the first is kept for cnio__obj_lost, and a taint taken
+ * meanwhile is not said by the close of an attached obj. For a caller that says the
+ * failure once for many processes: the collective layer around a collective call, whose
+ * rank 0 says it after the ranks agreed. Setting 1 forgets the failure kept; 0 (the
+ * default): said as ever.
+ */
+void cnio__obj_set_quiet(struct cnio_obj *obj, int quiet);
+#define CNIO_OBJ_LOST_NONE INT64_MAX
+/* The first failure kept while obj was quiet, or CNIO_OBJ_LOST_NONE: a number whose
+ * minimum over processes is the failure of the lowest host (cnio__obj_say_lost). */
+int64_t cnio__obj_lost(const struct cnio_obj *obj);
+/* Says lost (cnio__obj_lost's, of any process of the same object) in the words obj says
+ * it with when not quiet; nothing for CNIO_OBJ_LOST_NONE. */
+void cnio__obj_say_lost(const struct cnio_obj *obj, int64_t lost);
 
 const struct cnio_layout *cnio__obj_layout(const struct cnio_obj *obj);
 int cnio__obj_nhosts(const struct cnio_obj *obj);

@@ -86,7 +86,6 @@ static int conn_open_lanes(struct cnio_obj *obj, int j)
 {
     struct cnio__cl_host *host = &obj->hosts[j];
     int lanes = (int)CNIO_MIN(CNIO_MAX(obj->h.lanes, 1u), (uint32_t)CNIO_MAX_LANES);
-    char hp[CNIO_HOSTPORT_MAX];
 
     host->connecting = 1;
     for (int l = 0; l < lanes; l++) {
@@ -94,8 +93,7 @@ static int conn_open_lanes(struct cnio_obj *obj, int j)
                                 host->name, &host->auth, &host->lanes[l]);
 
         if (ret) {
-            cnio__err("connecting to %s: %s",
-                      cnio__hostport(hp, sizeof(hp), host->name, host->port), cnio_strerror(ret));
+            cnio__cl_host_failed(obj, j, CNIO__CL_LOST_CONNECT, ret);
             conn_drop(host);
             return ret;
         }
@@ -199,8 +197,7 @@ int cnio__obj_connect_poll(struct cnio_obj *obj, int j)
             return -CNIO_ERR_STALE;
         }
         if (err) {
-            cnio__err("connecting to %s: %s",
-                      cnio__hostport(hp, sizeof(hp), host->name, host->port), cnio_strerror(err));
+            cnio__cl_host_failed(obj, j, CNIO__CL_LOST_CONNECT, err);
             conn_drop(host);
             return err;
         }

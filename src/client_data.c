@@ -128,9 +128,8 @@ static void cl_piece_done(struct cnio_req *r)
         /* the first failure names its host, the caller's error cannot (a reason's line
          * named both already) */
         if (!run->err && !r->reasoned)
-            cnio__err("%s: host %s: %s", run->obj->path,
-                      cnio__hostport(hp, sizeof(hp), host->name, host->port),
-                      cnio_strerror(r->status));
+            cnio__cl_host_failed(run->obj, (int)(r->u32 & 0xffffu), CNIO__CL_LOST_XFER,
+                                 r->status);
         if (!run->err)
             run->err = r->status;
         return;

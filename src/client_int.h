@@ -107,7 +107,18 @@ struct cnio_obj {
                                        cnio__cl_commit_under_way said so) */
     int interrupted_said;           /* a host said I_INTERRUPTED at its open: warned */
     uint64_t writes;                /* cnio__obj_writex calls with ranges (atomic) */
+    int quiet;                      /* cnio__obj_set_quiet */
+    int64_t lost;                   /* the first failure kept while quiet (cnio__obj_lost) */
+    int werr_hushed;                /* werr came while quiet: the owner says it for the job,
+                                       an attached obj's close does not */
 };
+
+/* How host j failed, in cnio__cl_host_failed's words: a request on it (a transfer), a
+ * reconnect after it closed an idle connection, a connection set up on demand. */
+enum { CNIO__CL_LOST_XFER, CNIO__CL_LOST_IDLE, CNIO__CL_LOST_CONNECT };
+/* Says that host j of obj failed with err (how says in which words); while obj is quiet
+ * (cnio__obj_set_quiet), keeps the first such failure for cnio__obj_lost instead. */
+void cnio__cl_host_failed(struct cnio_obj *obj, int j, int how, int err);
 
 /*
  * A control session (client_names.c): the key, and one authenticated endpoint per host

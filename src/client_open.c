@@ -523,8 +523,62 @@ int cnio__ns_obj_open(struct cnio_ns *ns, const char *path, uint32_t oflags,
 
 void cnio__obj_taint(struct cnio_obj *obj, int err)
 {
-    if (obj && err && !obj->werr)
+    if (obj && err && !obj->werr) {
         obj->werr = err;
+        obj->werr_hushed = obj->quiet;
+    }
+}
+
+void cnio__obj_set_quiet(struct cnio_obj *obj, int quiet)
+{
+    if (!obj)
+        return;
+    obj->quiet = quiet;
+    if (quiet)
+        obj->lost = CNIO_OBJ_LOST_NONE;
+    cnio__stack_hush_lost(obj->st, quiet);
+}
+
+int64_t cnio__obj_lost(const struct cnio_obj *obj)
+{
+    return obj && obj->quiet ? obj->lost : CNIO_OBJ_LOST_NONE;
+}
+
+/* lost: host j, then how, then the error, so that the least is the lowest host's */
+static void cl_lost_say(const struct cnio_obj *obj, int64_t lost)
+{
+    int j = (int)(lost >> 40), how = (int)((lost >> 32) & 0xff), err = -(int)(lost & 0xffffffff);
+    const struct cnio__cl_host *host;
+    char hp[CNIO_HOSTPORT_MAX];
+
+    if (lost < 0 || j >= obj->nhosts)
+        return;
+    host = &obj->hosts[j];
+    cnio__hostport(hp, sizeof(hp), host->name, host->port);
+    if (how == CNIO__CL_LOST_IDLE)
+        cnio__err("%s: host %s closed a connection while nothing was in flight on it (a "
+                  "restart, or its --idle-timeout), and reconnecting failed: %s",
+                  obj->path, hp, cnio_strerror(err));
+    else if (how == CNIO__CL_LOST_CONNECT)
+        cnio__err("connecting to %s: %s", hp, cnio_strerror(err));
+    else
+        cnio__err("%s: host %s: %s", obj->path, hp, cnio_strerror(err));
+}
+
+void cnio__obj_say_lost(const struct cnio_obj *obj, int64_t lost)
+{
+    if (obj && lost != CNIO_OBJ_LOST_NONE)
+        cl_lost_say(obj, lost);
+}
+
+void cnio__cl_host_failed(struct cnio_obj *obj, int j, int how, int err)
+{
+    int64_t lost = ((int64_t)j << 40) | ((int64_t)how << 32) | (int64_t)(uint32_t)-err;
+
+    if (!obj->quiet)
+        cl_lost_say(obj, lost);
+    else if (obj->lost == CNIO_OBJ_LOST_NONE)
+        obj->lost = lost;
 }
 
 int cnio__obj_close(struct cnio_obj *obj)
@@ -538,8 +592,9 @@ int cnio__obj_close(struct cnio_obj *obj)
          * in-place writer's handles go with its connections, without the CLOSE that
          * would clear the hosts' mark of an interrupted update. */
         /* a rank that attached does not know which: the opener's words say; an
-         * instance discarded is the caller's to say (cnio__obj_abort) */
-        if (obj->discarded)
+         * instance discarded is the caller's to say (cnio__obj_abort), a failure taken
+         * while quiet its owner's (the collective layer says it once for the job) */
+        if (obj->discarded || (!obj->has_key && obj->werr_hushed))
             ;
         else if (!obj->has_key)
             cnio__err("%s: a write failed (%s)", obj->path, cnio_strerror(obj->werr));

@@ -243,10 +243,7 @@ static int rv_lane(struct cnio_obj *obj, int j, int l)
         /* a later call tries again (a restarted server comes back), but says the same
          * failure once: the abort and close of a failed write come here too */
         if (ret != host->revive_said)
-            cnio__err("%s: host %s closed a connection while nothing was in flight on "
-                      "it (a restart, or its --idle-timeout), and reconnecting failed: %s",
-                      obj->path, cnio__hostport(hp, sizeof(hp), host->name, host->port),
-                      cnio_strerror(ret));
+            cnio__cl_host_failed(obj, j, CNIO__CL_LOST_IDLE, ret);
         host->revive_said = ret;
         cnio__ep_close(nep);
         return ret;

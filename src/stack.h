@@ -47,6 +47,10 @@ void cnio__stack_close(struct cnio_stack *st);
 void cnio__stack_set_advice(struct cnio_stack *st, const char *gone, const char *finish);
 const char *cnio__stack_gone_advice(const struct cnio_stack *st);
 const char *cnio__stack_finish_advice(const struct cnio_stack *st);
+/* on = 1: a connection that dies says nothing of it ("connection to H: connection reset
+ * or lost"): its requests fail, and their owner says the failure (a quiet object's owner
+ * once for a job: cnio__obj_set_quiet). 0, the default: it is said. */
+void cnio__stack_hush_lost(struct cnio_stack *st, int on);
 
 /* ---- endpoints ------------------------------------------------------------------- */
 
