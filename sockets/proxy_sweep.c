@@ -286,29 +286,10 @@ static unsigned long long sweep_proc_start(long pid)
     return v;
 }
 
-/* Parses a shims' mark, "PID START\n", or "PID START KEY\n" where the top process is a
- * launcher's (the job's key after it): 0, or -1 (not a mark). */
-static int sweep_mark_parse(const char *buf, long *pid, unsigned long long *start)
-{
-    int n = -1;
-    size_t k;
-
-    if (sscanf(buf, "%ld %llu%n", pid, start, &n) != 2 || n < 0 || *pid <= 0 || !*start)
-        return -1;
-    buf += n;
-    if (*buf == ' ') {
-        k = strspn(++buf, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
-        if (!k)
-            return -1;
-        buf += k;
-    }
-    return !strcmp(buf, "") || !strcmp(buf, "\n") ? 0 : -1;
-}
-
 /* A shims' mark (name): removed when the job it names has ended, or it is not a mark. */
 static void sweep_mark(struct sweep *s, const char *name)
 {
-    char buf[256];
+    char buf[256], key[CNIO__SK_MARK_KEY_MAX];
     unsigned long long start;
     struct stat st;
     long pid;
@@ -326,7 +307,8 @@ static void sweep_mark(struct sweep *s, const char *name)
     k = read(fd, buf, sizeof(buf) - 1);
     close(fd);
     buf[k > 0 ? k : 0] = '\0';
-    if (k > 0 && sweep_mark_parse(buf, &pid, &start) == 0 && sweep_proc_start(pid) == start)
+    if (k > 0 && cnio__sk_mark_parse(buf, &pid, &start, key, sizeof(key)) == 0 && start &&
+        sweep_proc_start(pid) == start)
         return;   /* its job's top process runs: the mark holds */
     if (unlinkat(s->dfd, name, 0) == 0) {
         fprintf(stderr, "cnio-proxy: a shims' mark of an ended job removed: %s/%s\n", s->dir,

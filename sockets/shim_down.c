@@ -47,7 +47,7 @@
 
 /* The longest job key a mark holds (a longer one: the job is told as one outside a
  * launcher, the top process being the first to load the shim). */
-#define DOWN_KEY_MAX 128
+#define DOWN_KEY_MAX CNIO__SK_MARK_KEY_MAX
 
 /* The top process of this process's job (shim_down_init), and when it is the launcher's
  * process of the node (down_launched), the job's key: "" when the top process is one
@@ -317,24 +317,6 @@ struct down_seen {
     char key[DOWN_KEY_MAX];
 };
 
-/* Parses a mark, "PID START[ KEY]\n": 0, or -1 (not a mark). */
-static int down_parse_mark(char *buf, struct down_seen *m)
-{
-    char *sp = strchr(buf, ' '), *key = sp ? strchr(sp + 1, ' ') : NULL;
-    size_t n;
-
-    m->key[0] = '\0';
-    if (key) {
-        *key++ = '\0';
-        n = strcspn(key, "\n");
-        if (!n || n >= sizeof(m->key) || (key[n] && strcmp(key + n, "\n")))
-            return -1;
-        memcpy(m->key, key, n);
-        m->key[n] = '\0';
-    }
-    return down_parse(buf, ' ', &m->pid, &m->start);
-}
-
 /* Reads the mark on fd: 0, or -1 (not a mark). */
 static int down_read_fd(int fd, struct down_seen *m)
 {
@@ -344,7 +326,7 @@ static int down_read_fd(int fd, struct down_seen *m)
     if (k <= 0)
         return -1;
     buf[k] = '\0';
-    return down_parse_mark(buf, m);
+    return cnio__sk_mark_parse(buf, &m->pid, &m->start, m->key, sizeof(m->key));
 }
 
 /* Reads the mark at path: 0, or -1 (none, or not a mark). */

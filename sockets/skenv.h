@@ -98,6 +98,18 @@ int cnio__sk_rundir_path(char *buf, size_t cap);
  * directories would name different places), or -ENAMETOOLONG.
  */
 int cnio__sk_down_alt(char *buf, size_t cap, const char *sock);
+/*
+ * Parses a shims' mark (what sockets/shim_down.c writes, in either place): "PID START\n",
+ * or "PID START KEY\n" where the job's top process is its launcher's (KEY: the job's key,
+ * cnio__sk_job_key: any bytes but space, newline and NUL); the final newline may be
+ * missing. PID 1..2^31-1 and START (its start time, /proc/PID/stat field 22) decimal, at
+ * most 19 digits each. 0 with *pid, *start and key (key_cap bytes; "" when none), or -1
+ * (not a mark; a KEY that does not fit). The one parser of the mark: the shim that
+ * judges one and the proxy's sweep that removes those of ended jobs both read it here.
+ */
+#define CNIO__SK_MARK_KEY_MAX 128   /* the longest KEY a mark holds, with its NUL */
+int cnio__sk_mark_parse(const char *buf, long *pid, unsigned long long *start, char *key,
+                        size_t key_cap);
 
 /*
  * Creates (mode 0700) or checks the run directory and writes its absolute path into buf. Fails

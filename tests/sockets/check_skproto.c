@@ -4,6 +4,7 @@
  */
 #include "skproto.h"
 #include "skwindow.h"
+#include "skenv.h"
 
 #include <check.h>
 #include <errno.h>
@@ -229,6 +230,42 @@ START_TEST(parse_survives_noise)
 }
 END_TEST
 
+/* The shims' mark: both forms, the keys launchers give (PRRTE's holds '@'), and what is
+ * not a mark. The proxy's sweep once read the mark with a parser of its own that took a
+ * key of [A-Za-z0-9._-] only, so it removed a live job's mark keyed "prterun-vm-4242@1". */
+START_TEST(mark_parse)
+{
+    static const char *const bad[] = {
+        "", "\n", "12", "12 ", "12 x\n", "0 5\n", "-3 5\n", "2147483648 5\n", "12 5 \n",
+        "12 5  k\n", "12 5 k k\n", "12 5\nx", "12 5 k\n\n", " 12 5\n", "12\t5\n",
+        "99999999999999999999 5\n",
+    };
+    char key[CNIO__SK_MARK_KEY_MAX], big[300];
+    unsigned long long start;
+    long pid;
+
+    ck_assert_int_eq(cnio__sk_mark_parse("4242 987654321\n", &pid, &start, key, sizeof(key)), 0);
+    ck_assert(pid == 4242 && start == 987654321ull && key[0] == '\0');
+    ck_assert_int_eq(cnio__sk_mark_parse("7 1", &pid, &start, key, sizeof(key)), 0);
+    ck_assert(pid == 7 && start == 1);
+    ck_assert_int_eq(cnio__sk_mark_parse("12 5 prterun-vm-4242@1\n", &pid, &start, key,
+                                         sizeof(key)), 0);
+    ck_assert_str_eq(key, "prterun-vm-4242@1");
+    ck_assert_int_eq(cnio__sk_mark_parse("12 5 slurm-77.0\n", &pid, &start, key, sizeof(key)), 0);
+    ck_assert_str_eq(key, "slurm-77.0");
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(cnio__sk_mark_parse(bad[i], &pid, &start, key, sizeof(key)) == -1,
+                      "'%s' taken for a mark", bad[i]);
+    memset(big, 'k', sizeof(big));
+    memcpy(big, "12 5 ", 5);
+    big[5 + CNIO__SK_MARK_KEY_MAX] = '\0';   /* a key one byte too long */
+    ck_assert_int_eq(cnio__sk_mark_parse(big, &pid, &start, key, sizeof(key)), -1);
+    big[5 + CNIO__SK_MARK_KEY_MAX - 1] = '\0';   /* the longest that fits */
+    ck_assert_int_eq(cnio__sk_mark_parse(big, &pid, &start, key, sizeof(key)), 0);
+    ck_assert_uint_eq(strlen(key), CNIO__SK_MARK_KEY_MAX - 1);
+}
+END_TEST
+
 START_TEST(window_growth_and_cap)
 {
     struct cnio__skw w;
@@ -419,6 +456,7 @@ int main(void)
     tcase_add_test(p, encode_refuses_invalid);
     tcase_add_test(p, parse_refuses_malformed);
     tcase_add_test(p, parse_survives_noise);
+    tcase_add_test(p, mark_parse);
     tcase_add_test(w, window_growth_and_cap);
     tcase_add_test(w, settle_adapts);
     tcase_add_test(w, one_cut_per_congestion_event);
