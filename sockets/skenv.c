@@ -175,40 +175,6 @@ int cnio__sk_rundir_path(char *buf, size_t cap)
     return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
-/* Up to 19 decimal digits at *s into *v (s moved past them): 0, or -1 (none). */
-static int skenv_digits(const char **s, unsigned long long *v)
-{
-    int n = 0;
-
-    for (*v = 0; **s >= '0' && **s <= '9' && n < 19; (*s)++, n++)
-        *v = *v * 10 + (unsigned long long)(**s - '0');
-    return n ? 0 : -1;
-}
-
-int cnio__sk_mark_parse(const char *buf, long *pid, unsigned long long *start, char *key,
-                        size_t key_cap)
-{
-    unsigned long long p;
-    size_t n = 0;
-
-    if (!key_cap || skenv_digits(&buf, &p) || p == 0 || p > 0x7fffffff || *buf++ != ' ' ||
-        skenv_digits(&buf, start))
-        return -1;
-    key[0] = '\0';
-    if (*buf == ' ') {
-        n = strcspn(++buf, " \n");
-        if (!n || n >= key_cap)
-            return -1;
-        memcpy(key, buf, n);
-        key[n] = '\0';
-        buf += n;
-    }
-    if (*buf && strcmp(buf, "\n"))
-        return -1;
-    *pid = (long)p;
-    return 0;
-}
-
 int cnio__sk_down_alt(char *buf, size_t cap, const char *sock)
 {
     static const char hex[] = "0123456789abcdef";

@@ -38,6 +38,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 enum cnio__sk_manage { CNIO__SK_MANAGE_NONE, CNIO__SK_MANAGE_REMOTE, CNIO__SK_MANAGE_ALL };
@@ -108,8 +109,40 @@ int cnio__sk_down_alt(char *buf, size_t cap, const char *sock);
  * judges one and the proxy's sweep that removes those of ended jobs both read it here.
  */
 #define CNIO__SK_MARK_KEY_MAX 128   /* the longest KEY a mark holds, with its NUL */
-int cnio__sk_mark_parse(const char *buf, long *pid, unsigned long long *start, char *key,
-                        size_t key_cap);
+/* (Inline: the shim reads the mark on its path for a lost proxy, whose depth below an
+ * intercepted call is held under 2048 bytes of stack: tests/sockets/shim-stack.test.) */
+static inline int cnio__sk_digits(const char **s, unsigned long long *v)
+{
+    int n = 0;
+
+    for (*v = 0; **s >= '0' && **s <= '9' && n < 19; (*s)++, n++)
+        *v = *v * 10 + (unsigned long long)(**s - '0');
+    return n ? 0 : -1;
+}
+
+static inline int cnio__sk_mark_parse(const char *buf, long *pid, unsigned long long *start,
+                                      char *key, size_t key_cap)
+{
+    unsigned long long p;
+    size_t n = 0;
+
+    if (!key_cap || cnio__sk_digits(&buf, &p) || p == 0 || p > 0x7fffffff || *buf++ != ' ' ||
+        cnio__sk_digits(&buf, start))
+        return -1;
+    key[0] = '\0';
+    if (*buf == ' ') {
+        n = strcspn(++buf, " \n");
+        if (!n || n >= key_cap)
+            return -1;
+        memcpy(key, buf, n);
+        key[n] = '\0';
+        buf += n;
+    }
+    if (*buf && strcmp(buf, "\n"))
+        return -1;
+    *pid = (long)p;
+    return 0;
+}
 
 /*
  * Creates (mode 0700) or checks the run directory and writes its absolute path into buf. Fails
