@@ -89,8 +89,8 @@ static int cl_connect_first(struct cnio_stack *st, const struct cnio_hints *h,
               cnio_strerror(ret),
               ret == -CNIO_ERR_REFUSED ? " (is a cnio-server listening there?)"
               : ret == -CNIO_ERR_UNREACH ? " (is that host reachable from here?)"
-              : ret == -CNIO_ERR_CONN ? " (is a cnio-server listening there, and is that host "
-                                        "reachable from here?)" : "");
+              : ret == -CNIO_ERR_CONN ? " (something there took the connection and dropped it: "
+                                        "is it a cnio-server?)" : "");
     return ret;
 }
 
@@ -120,9 +120,11 @@ static int cl_connect_round(struct cnio_stack *st, const struct cnio_hints *h,
                       cnio__hostport(hp, sizeof(hp), hosts[i].name,
                                      hosts[i].port));   /* not a wrong key (client_revive.c) */
         else if (ret)
-            cnio__err("connecting to %s: %s",
+            cnio__err("connecting to %s: %s%s",
                       cnio__hostport(hp, sizeof(hp), hosts[i].name, hosts[i].port),
-                      cnio_strerror(ret));
+                      cnio_strerror(ret), ret == -CNIO_ERR_CONN && from == 0
+                      ? " (something there took the connection and dropped it before the "
+                        "handshake ended: is it a cnio-server?)" : "");
         if (ret)
             return ret;
     }

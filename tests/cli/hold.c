@@ -1,8 +1,9 @@
 /*
  * hold.c - an LD_PRELOAD library for tests: holds a process between two of its writes to
  * a file, so that something else can happen there, without timing anything. The
- * HOLD_AT'th pwrite() (default 1) to a file whose path ends in $HOLD_SUFFIX creates
- * $HOLD_DIR/held and waits until $HOLD_DIR/go exists (at most 120 s), then writes. Every
+ * HOLD_AT'th pwrite() (default 1; a list "2,5" holds at each, the Kth entry as K) to a
+ * file whose path ends in $HOLD_SUFFIX creates $HOLD_DIR/held.K and waits until
+ * $HOLD_DIR/go.K exists (at most 120 s), then writes. Every
  * other call goes straight through. tests/cli/changed.test holds a download with it after
  * its first chunk, while an update in place comes and goes.
  */
