@@ -68,10 +68,9 @@ static inline MPI_File mpiio__handle(struct mpiio_file *m)
  * on MPI_FILE_NULL, as for open and delete).
  */
 int mpiio__err(struct mpiio_file *m, int rc);
-/* m's call failed with rc: when a server is out of reach (CNIO_ERR_CONN, _REFUSED, _UNREACH, _TIMEOUT) or
- * no longer knows the open (_STALE), m
- * is watched, and the job aborted if m is still open cnio_lost_abort_ms later
- * (mpiio_lost.c). */
+/* m's call failed with rc: when a server is out of reach (CNIO_ERR_CONN, _REFUSED,
+ * _UNREACH, _TIMEOUT) or no longer knows the open (_STALE), m is watched, and the job
+ * aborted if m is still open cnio_lost_abort_ms later (mpiio_lost.c). */
 void mpiio__lost(const struct mpiio_file *m, int rc);
 /* m is closed: no longer watched. */
 void mpiio__lost_forget(const struct mpiio_file *m);

@@ -153,7 +153,8 @@ int cnio_file_close(cnio_file_t **fh);
  * reopen finds the object replaced meanwhile by another upload, get -CNIO_ERR_STALE, and
  * only a new open goes on (doc/protocol.md).
  * Other errors: -CNIO_ERR_CONN (a connection lost with requests in flight),
- * -CNIO_ERR_REFUSED, -CNIO_ERR_UNREACH (a host out of reach when connecting again), -CNIO_ERR_TIMEOUT, -CNIO_ERR_AMODE, -CNIO_ERR_NOSPC, ...
+ * -CNIO_ERR_REFUSED, -CNIO_ERR_UNREACH (a host out of reach when connecting again),
+ * -CNIO_ERR_TIMEOUT, -CNIO_ERR_AMODE, -CNIO_ERR_NOSPC, ...
  */
 int cnio_file_write_at(cnio_file_t *fh, MPI_Offset offset, const void *buf, int count,
                        MPI_Datatype datatype, MPI_Status *status);
