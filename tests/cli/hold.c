@@ -1,11 +1,14 @@
 /*
  * hold.c - an LD_PRELOAD library for tests: holds a process between two of its writes to
- * a file, so that something else can happen there, without timing anything. The
- * HOLD_AT'th pwrite() (default 1; a list "2,5" holds at each, the Kth entry as K) to a
+ * (or reads of) a file, so that something else can happen there, without timing anything.
+ * The HOLD_AT'th pwrite() (default 1; a list "2,5" holds at each, the Kth entry as K) to a
  * file whose path ends in $HOLD_SUFFIX creates $HOLD_DIR/held.K and waits until
- * $HOLD_DIR/go.K exists (at most 120 s), then writes. Every
- * other call goes straight through. tests/cli/changed.test holds a download with it after
- * its first chunk, while an update in place comes and goes.
+ * $HOLD_DIR/go.K exists (at most 120 s), then writes. With $HOLD_FROM (bytes) instead, the
+ * one call that covers that byte of the file holds, as K 1. $HOLD_CALL=pread holds pread()
+ * calls of such a file instead of pwrite() ones. Every other call goes straight through.
+ * tests/cli/changed.test holds a download with it after its first chunk, while an update
+ * in place comes and goes; tests/cli/tree-restart.test holds copies part way while a
+ * server restarts.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -20,7 +23,7 @@
 
 #define HOLD_EXPORT __attribute__((visibility("default")))
 
-static int hold_count;
+static int hold_count, hold_from_done;
 
 /* Whether fd's path ends in $HOLD_SUFFIX. */
 static int hold_match(int fd)
@@ -42,7 +45,7 @@ static int hold_match(int fd)
 }
 
 /* Which entry of $HOLD_AT count is (1, 2, ...), or 0. */
-static int hold_which(int count)
+static int hold_which_count(int count)
 {
     const char *at = getenv("HOLD_AT");
     char *end;
@@ -60,15 +63,34 @@ static int hold_which(int count)
     return 0;
 }
 
-static void hold_here(int fd)
+/* Which hold a call of n bytes at off is (1, 2, ...), or 0: by $HOLD_FROM, or by its count
+ * among the file's calls and $HOLD_AT. */
+static int hold_which(size_t n, off_t off)
 {
+    const char *from = getenv("HOLD_FROM");
+
+    if (from) {
+        long long x = strtoll(from, NULL, 10);
+
+        if (off > x || (long long)off + (long long)n <= x)
+            return 0;
+        return __atomic_exchange_n(&hold_from_done, 1, __ATOMIC_SEQ_CST) ? 0 : 1;
+    }
+    return hold_which_count(__atomic_add_fetch(&hold_count, 1, __ATOMIC_SEQ_CST));
+}
+
+/* Holds here if this call (pwrite or pread, as $HOLD_CALL says) of n bytes at off of fd is
+ * one to hold at. */
+static void hold_here(const char *call, int fd, size_t n, off_t off)
+{
+    const char *want = getenv("HOLD_CALL");
     const char *dir = getenv("HOLD_DIR");
     char held[PATH_MAX], go[PATH_MAX];
     int k, fd2;
 
-    if (!hold_match(fd))
+    if (strcmp(want ? want : "pwrite", call) != 0 || !hold_match(fd))
         return;
-    k = hold_which(__atomic_add_fetch(&hold_count, 1, __ATOMIC_SEQ_CST));
+    k = hold_which(n, off);
     if (!k)
         return;
     snprintf(held, sizeof(held), "%s/held.%d", dir, k);
@@ -85,7 +107,7 @@ HOLD_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
     ssize_t (*next)(int, const void *, size_t, off_t) =
         (ssize_t (*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite");
 
-    hold_here(fd);
+    hold_here("pwrite", fd, n, off);
     return next(fd, buf, n, off);
 }
 
@@ -94,6 +116,24 @@ HOLD_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off)
     ssize_t (*next)(int, const void *, size_t, off64_t) =
         (ssize_t (*)(int, const void *, size_t, off64_t))dlsym(RTLD_NEXT, "pwrite64");
 
-    hold_here(fd);
+    hold_here("pwrite", fd, n, (off_t)off);
+    return next(fd, buf, n, off);
+}
+
+HOLD_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+    ssize_t (*next)(int, void *, size_t, off_t) =
+        (ssize_t (*)(int, void *, size_t, off_t))dlsym(RTLD_NEXT, "pread");
+
+    hold_here("pread", fd, n, off);
+    return next(fd, buf, n, off);
+}
+
+HOLD_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off64_t off)
+{
+    ssize_t (*next)(int, void *, size_t, off64_t) =
+        (ssize_t (*)(int, void *, size_t, off64_t))dlsym(RTLD_NEXT, "pread64");
+
+    hold_here("pread", fd, n, (off_t)off);
     return next(fd, buf, n, off);
 }
