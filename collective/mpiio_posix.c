@@ -138,10 +138,8 @@ static void px_end(struct cnio_uri *u, struct cnio_stack *st)
 
 static ino_t px_ino(const char *uri)
 {
-    uint64_t x = 1469598103934665603ull;   /* FNV-1a */
+    uint64_t x = cnio__fnv1a64(CNIO_FNV64_BASIS, uri, strcspn(uri, "?"));
 
-    for (; *uri && *uri != '?'; uri++)
-        x = (x ^ (unsigned char)*uri) * 1099511628211ull;
     return (ino_t)(x ? x : 1);
 }
 

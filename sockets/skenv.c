@@ -2,6 +2,7 @@
  * skenv.c - knobs and the rendezvous with the job's proxy (see skenv.h).
  */
 #include "skenv.h"
+#include "common.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -106,13 +107,11 @@ int cnio__sk_job_key_of(const char *(*get)(void *ctx, const char *name), void *c
     const char *k = get(ctx, "PMIX_NAMESPACE"), *hnp = get(ctx, "OMPI_MCA_orte_hnp_uri");
     const char *own = get(ctx, "CNIO_SOCKETS_JOB_KEY"), *slurm = get(ctx, "SLURM_JOB_ID");
     const char *step = get(ctx, "SLURM_STEP_ID"), *pbs = get(ctx, "PBS_JOBID");
-    uint32_t h = 2166136261u;   /* FNV-1a */
+    uint32_t h = cnio__fnv1a32(CNIO_FNV32_BASIS, hnp ? hnp : "", hnp ? strlen(hnp) : 0);
     int n;
 
     if (!k || !*k)
         k = get(ctx, "OMPI_MCA_orte_ess_jobid");
-    for (const char *p = hnp; p && *p; p++)
-        h = (h ^ (uint8_t)*p) * 16777619u;
     if (own && *own)
         n = snprintf(buf, cap, "key-%s", own);
     else if (k && *k && hnp && *hnp)
@@ -179,15 +178,13 @@ int cnio__sk_down_alt(char *buf, size_t cap, const char *sock)
 {
     static const char hex[] = "0123456789abcdef";
     char dir[PATH_MAX], name[32];
-    uint64_t h = 14695981039346656037ull;   /* FNV-1a, 64 bits */
+    uint64_t h = cnio__fnv1a64(CNIO_FNV64_BASIS, sock, strlen(sock));
     int rc = cnio__sk_rundir_path(dir, sizeof(dir)), n;
 
     if (rc)
         return rc;
     if (dir[0] != '/' || sock[0] != '/')
         return -EINVAL;
-    for (const char *p = sock; *p; p++)
-        h = (h ^ (uint8_t)*p) * 1099511628211ull;
     memcpy(name, "lost-", 5);
     for (int i = 0; i < 16; i++)
         name[5 + i] = hex[(h >> (60 - 4 * i)) & 15];

@@ -356,28 +356,20 @@ static int cl_stat_handles(struct cnio_obj *obj, uint16_t flags)
     return len < 0 ? len : cl_each_host(obj, CNIO_WIRE_STAT, 0, pl, (uint32_t)len, 1, flags);
 }
 
-/* FNV-1a, 64 bits, of n bytes of p into h. */
-static uint64_t cl_fnv(uint64_t h, const void *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ ((const uint8_t *)p)[i]) * 0x100000001b3ull;
-    return h;
-}
-
 /* A digest of what a host said of its column that any write of it changes. */
 static uint64_t cl_mark(uint64_t h, const struct cnio_wire_info *i)
 {
-    h = cl_fnv(h, &i->gen, sizeof(i->gen));
-    h = cl_fnv(h, &i->size, sizeof(i->size));
-    h = cl_fnv(h, &i->local_size, sizeof(i->local_size));
-    return cl_fnv(h, &i->mtime_ns, sizeof(i->mtime_ns));
+    h = cnio__fnv1a64(h, &i->gen, sizeof(i->gen));
+    h = cnio__fnv1a64(h, &i->size, sizeof(i->size));
+    h = cnio__fnv1a64(h, &i->local_size, sizeof(i->local_size));
+    return cnio__fnv1a64(h, &i->mtime_ns, sizeof(i->mtime_ns));
 }
 
 int cnio__obj_inplace(struct cnio_obj *obj, uint64_t *mark)
 {
     struct cnio_wire_info *was = obj ? calloc((size_t)obj->nhosts, sizeof(*was)) : NULL;
     int ret = !obj ? -CNIO_ERR_INVAL : !was ? -CNIO_ERR_NOMEM : 0, inplace = 0;
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = CNIO_FNV64_BASIS;
 
     for (int j = 0; !ret && j < obj->nhosts; j++) {
         uint32_t caps = cl_host_caps(&obj->hosts[j]);

@@ -50,6 +50,27 @@ const char *cnio__name_problem(const char *name, size_t len);
 int64_t cnio__ns_of_ts(const struct timespec *ts);
 struct timespec cnio__ts_of_ns(int64_t ns);
 
+/*
+ * FNV-1a (Fowler, Noll and Vo; the IETF draft "The FNV Non-Cryptographic Hash
+ * Algorithm"), 64 or 32 bits, of the n bytes at p, going on from h: CNIO_FNV64_BASIS or
+ * CNIO_FNV32_BASIS to begin. For names of files, locks and marks that every process must
+ * compute alike; not for tables an adversary's bytes could fill.
+ */
+#define CNIO_FNV64_BASIS 0xcbf29ce484222325ull
+#define CNIO_FNV32_BASIS 0x811c9dc5u
+static inline uint64_t cnio__fnv1a64(uint64_t h, const void *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ ((const uint8_t *)p)[i]) * 0x100000001b3ull;
+    return h;
+}
+static inline uint32_t cnio__fnv1a32(uint32_t h, const void *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ ((const uint8_t *)p)[i]) * 0x01000193u;
+    return h;
+}
+
 /* Monotonic clock in milliseconds / nanoseconds. */
 int64_t cnio__now_ms(void);
 int64_t cnio__now_ns(void);

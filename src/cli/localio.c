@@ -311,14 +311,13 @@ int cli_part_name(const char *path, char *out, size_t cap)
 {
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     size_t dir = (size_t)(base - path);
-    uint64_t h = 0xcbf29ce484222325ull;   /* FNV-1a, 64 bits */
+    uint64_t h;
     int n;
 
     if (strlen(base) + sizeof(CLI_PART) - 1 <= NAME_MAX)
         n = snprintf(out, cap, "%s%s", path, CLI_PART);
     else {
-        for (const char *p = base; *p; p++)
-            h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+        h = cnio__fnv1a64(CNIO_FNV64_BASIS, base, strlen(base));
         n = snprintf(out, cap, "%.*s%s-%016llx", (int)dir, path, CLI_PART, (unsigned long long)h);
     }
     return n < 0 || (size_t)n >= cap ? -1 : n;

@@ -26,10 +26,8 @@
 
 pthread_mutex_t *cnio__srv_open_lock(struct cnio_srv_store *st, const char *name)
 {
-    uint32_t x = 2166136261u;   /* FNV-1a */
+    uint32_t x = cnio__fnv1a32(CNIO_FNV32_BASIS, name, strlen(name));
 
-    for (const unsigned char *q = (const unsigned char *)name; *q; q++)
-        x = (x ^ *q) * 16777619u;
     return &st->open_lock[x % CNIO_SRV_OPEN_LOCKS];
 }
 

@@ -228,6 +228,21 @@ START_TEST(uri_escapes)
 }
 END_TEST
 
+/* cnio__fnv1a64/32 give FNV-1a's published values (the IETF draft's test vectors), whole
+ * or in pieces: names of files and locks that separate processes compute must agree. */
+START_TEST(fnv1a_vectors)
+{
+    ck_assert_uint_eq(cnio__fnv1a64(CNIO_FNV64_BASIS, "", 0), 0xcbf29ce484222325ull);
+    ck_assert_uint_eq(cnio__fnv1a64(CNIO_FNV64_BASIS, "a", 1), 0xaf63dc4c8601ec8cull);
+    ck_assert_uint_eq(cnio__fnv1a64(CNIO_FNV64_BASIS, "foobar", 6), 0x85944171f73967e8ull);
+    ck_assert_uint_eq(cnio__fnv1a64(cnio__fnv1a64(CNIO_FNV64_BASIS, "foo", 3), "bar", 3),
+                      0x85944171f73967e8ull);
+    ck_assert_uint_eq(cnio__fnv1a32(CNIO_FNV32_BASIS, "", 0), 0x811c9dc5u);
+    ck_assert_uint_eq(cnio__fnv1a32(CNIO_FNV32_BASIS, "a", 1), 0xe40c292cu);
+    ck_assert_uint_eq(cnio__fnv1a32(CNIO_FNV32_BASIS, "foobar", 6), 0xbf9cf968u);
+}
+END_TEST
+
 START_TEST(uri_many_hosts)
 {
     size_t cap = (CNIO_MAX_HOSTS + 2) * 24 + 64, len;
@@ -564,6 +579,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, hint_env_precedence);
     tcase_add_test(tc, hint_foreach_round_trip);
     tcase_add_test(tc, log_escapes);
+    tcase_add_test(tc, fnv1a_vectors);
     suite_add_tcase(s, tc);
     return s;
 }
