@@ -60,6 +60,17 @@ int cnio__cl_hosts_distinct(const struct cnio__cl_host *hosts, int n, const char
     return 0;
 }
 
+/* What to look at, in words after the error, when a host's first connection failed with
+ * ret (refused, unreachable, or taken and dropped before the handshake ended), else "". */
+static const char *cl_connect_hint(int ret)
+{
+    return ret == -CNIO_ERR_REFUSED ? " (is a cnio-server listening there?)"
+           : ret == -CNIO_ERR_UNREACH ? " (is that host reachable from here?)"
+           : ret == -CNIO_ERR_CONN ? " (something there took the connection and dropped it "
+                                     "before the handshake ended: is it a cnio-server?)"
+           : "";
+}
+
 /* Opens the first lane of host: tries each address of the name until one answers. */
 static int cl_connect_first(struct cnio_stack *st, const struct cnio_hints *h,
                             struct cnio__cl_host *host, const struct cnio_ep_auth *auth)
@@ -86,11 +97,7 @@ static int cl_connect_first(struct cnio_stack *st, const struct cnio_hints *h,
         }
     }
     cnio__err("cannot connect to %s: %s%s", cnio__hostport(hp, sizeof(hp), host->name, host->port),
-              cnio_strerror(ret),
-              ret == -CNIO_ERR_REFUSED ? " (is a cnio-server listening there?)"
-              : ret == -CNIO_ERR_UNREACH ? " (is that host reachable from here?)"
-              : ret == -CNIO_ERR_CONN ? " (something there took the connection and dropped it: "
-                                        "is it a cnio-server?)" : "");
+              cnio_strerror(ret), cl_connect_hint(ret));
     return ret;
 }
 
@@ -122,9 +129,7 @@ static int cl_connect_round(struct cnio_stack *st, const struct cnio_hints *h,
         else if (ret)
             cnio__err("connecting to %s: %s%s",
                       cnio__hostport(hp, sizeof(hp), hosts[i].name, hosts[i].port),
-                      cnio_strerror(ret), ret == -CNIO_ERR_CONN && from == 0
-                      ? " (something there took the connection and dropped it before the "
-                        "handshake ended: is it a cnio-server?)" : "");
+                      cnio_strerror(ret), from == 0 ? cl_connect_hint(ret) : "");
         if (ret)
             return ret;
     }
