@@ -94,6 +94,59 @@ CNIO_API int cnio_file_get_info(cnio_file_t *fh, MPI_Info *info_used)
     return rc;
 }
 
+/* Hints that may change on an open file; the others (striping, lanes, transport, key)
+ * were used at open and are ignored here, as MPI-IO lets an implementation do. */
+static const char *const info_mutable_hints[] = {
+    "cb_nodes", "cb_buffer_size", "romio_cb_write", "romio_cb_read", "cnio_cb_direct_min",
+    "romio_ds_read", "ind_rd_buffer_size", "cnio_timeout_ms", "cnio_lost_abort_ms",
+};
+
+/* Sets in h the changeable hints info gives: 0, or -CNIO_ERR_MPI, -CNIO_ERR_HINT. */
+static int info_apply(struct cnio_hints *h, MPI_Info info)
+{
+    char val[MPI_MAX_INFO_VAL + 1];
+    int flag;
+
+    if (info == MPI_INFO_NULL)
+        return 0;
+    for (size_t i = 0; i < CNIO_ARRAY_LEN(info_mutable_hints); i++) {
+        if (MPI_Info_get(info, info_mutable_hints[i], MPI_MAX_INFO_VAL, val, &flag) !=
+            MPI_SUCCESS)
+            return -CNIO_ERR_MPI;
+        if (flag && cnio__hints_set_mpi(h, info_mutable_hints[i], val,
+                                        cnio__coll_world_rank() == 0) < 0)
+            return -CNIO_ERR_HINT;
+    }
+    return 0;
+}
+
+static int file_set_info(cnio_file_t *fh, MPI_Info info)
+{
+    struct cnio_hints h = fh->hints;
+    int rc = cnio__coll_agree(fh->comm, info_apply(&h, info));
+
+    /* rank 0's values of those the collective plan is made from, as at the open */
+    if (rc == 0)
+        rc = cnio__coll_agree(fh->comm, cnio__coll_hints_same(fh->comm, &h, fh->uri));
+    if (rc == 0) {
+        fh->hints = h;
+        cnio__obj_set_timeout(fh->obj, h.timeout_ms);
+    }
+    return rc;
+}
+
+CNIO_API int cnio_file_set_info(cnio_file_t *fh, MPI_Info info)
+{
+    int rc;
+
+    if (!fh)
+        return -CNIO_ERR_INVAL;
+    cnio__file_lock(fh);
+    rc = file_set_info(fh, info);
+    cnio__file_unlock(fh);
+    return rc;
+}
+
 /* The per-rank figures gathered on rank 0 at close. */
 enum { ST_WRITTEN, ST_READ, ST_REQS, ST_CONNECTS, ST_CONNECT_NS, ST_EXCH_NS, ST_NET_NS,
        ST_OPEN_NS, ST_N };

@@ -370,48 +370,10 @@ MPIIO_API int MPI_File_get_info(MPI_File f, MPI_Info *info_used)
     return mpiio__err(m, cnio_file_get_info(m->fh, info_used));
 }
 
-/* Hints that may change on an open file; the others (striping, lanes, transport, key)
- * were used at open and are ignored here, as MPI-IO lets an implementation do. */
-static const char *const mpiio_mutable_hints[] = {
-    "cb_nodes", "cb_buffer_size", "romio_cb_write", "romio_cb_read", "cnio_cb_direct_min",
-    "romio_ds_read", "ind_rd_buffer_size", "cnio_timeout_ms", "cnio_lost_abort_ms",
-};
-
-static int mpiio_info_apply(struct cnio_hints *h, MPI_Info info)
-{
-    char val[MPI_MAX_INFO_VAL + 1];
-    int flag;
-
-    if (info == MPI_INFO_NULL)
-        return 0;
-    for (size_t i = 0; i < CNIO_ARRAY_LEN(mpiio_mutable_hints); i++) {
-        if (MPI_Info_get(info, mpiio_mutable_hints[i], MPI_MAX_INFO_VAL, val, &flag) !=
-            MPI_SUCCESS)
-            return -CNIO_ERR_MPI;
-        if (flag && cnio__hints_set_mpi(h, mpiio_mutable_hints[i], val,
-                                        cnio__coll_world_rank() == 0) < 0)
-            return -CNIO_ERR_HINT;
-    }
-    return 0;
-}
-
 MPIIO_API int MPI_File_set_info(MPI_File f, MPI_Info info)
 {
-    struct cnio_hints h;
-    int rc;
-
     MPIIO_ENTER(m, f, PMPI_File_set_info(f, info));
-    h = m->fh->hints;
-    rc = cnio__coll_agree(m->fh->comm, mpiio_info_apply(&h, info));
-    /* rank 0's values of those the collective plan is made from, as at the open */
-    if (rc == 0)
-        rc = cnio__coll_agree(m->fh->comm,
-                              cnio__coll_hints_same(m->fh->comm, &h, m->fh->uri));
-    if (rc == 0) {
-        m->fh->hints = h;
-        cnio__obj_set_timeout(cnio__file_obj(m->fh), h.timeout_ms);
-    }
-    return mpiio__err(m, rc);
+    return mpiio__err(m, cnio_file_set_info(m->fh, info));
 }
 
 MPIIO_API int MPI_File_get_amode(MPI_File f, int *amode)

@@ -208,6 +208,16 @@ int cnio_file_read_at_all(cnio_file_t *fh, MPI_Offset offset, void *buf, int cou
  * collective calls use. 0, or -CNIO_ERR_INVAL (NULL argument), -CNIO_ERR_MPI, -CNIO_ERR_HINT. */
 int cnio_file_get_info(cnio_file_t *fh, MPI_Info *info_used);
 
+/* Changes the hints that can change on an open file, as MPI_File_set_info (MPI-3.1
+ * 13.2.8): cb_nodes, cb_buffer_size, romio_cb_write, romio_cb_read, cnio_cb_direct_min,
+ * romio_ds_read, ind_rd_buffer_size, cnio_timeout_ms (then the bound of every wait on the
+ * file's connections, as if opened with it), cnio_lost_abort_ms; info's other hints are
+ * ignored, and so is MPI_INFO_NULL. Collective: ranks giving different values take rank
+ * 0's, rank 0 warning. Hold from the next call on. 0 on every rank, or the same negative
+ * CNIO_ERR_* on every rank: -CNIO_ERR_INVAL (fh NULL, on that rank alone), -CNIO_ERR_MPI,
+ * -CNIO_ERR_HINT (a cnio_* hint's value is not valid: nothing changed). */
+int cnio_file_set_info(cnio_file_t *fh, MPI_Info info);
+
 /* Deletes the object named by uri on all its hosts. Not collective. Handles of this job
  * that have it open go on, and close without error (cnio_file_close). 0, or a negative
  * CNIO_ERR_* (-CNIO_ERR_NOENT: no such object). */
