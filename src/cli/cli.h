@@ -207,6 +207,16 @@ int cli_longer_than(int fd, uint64_t size);
 #define CLI_LONGER_WHY "holds more bytes than its size says (a file of /proc or /sys, " \
     "say): not copied; `cat FILE | cnio cp - URI` copies what it reads"
 
+/*
+ * A local source file is opened O_NONBLOCK, so that the open of a FIFO no one writes (or
+ * of a device) returns instead of waiting for ever; cli_regular then takes the fd on:
+ * 0 once it is a regular file (O_NONBLOCK cleared), EISDIR for a directory, ENODEV for
+ * anything else (said with CLI_NOT_REGULAR_WHY), or an errno of fstat or fcntl.
+ */
+int cli_regular(int fd);
+#define CLI_NOT_REGULAR_WHY "not a regular file (a FIFO, socket or device, which an object " \
+    "cannot be): not copied; `cnio cp - URI < FILE` copies what it reads"
+
 /* len bytes of buffer, populated up front (no page faults on first use), or NULL;
  * cli_buf_free(p, len) releases it (p may be NULL). */
 void *cli_buf_alloc(size_t len);

@@ -160,12 +160,13 @@ static int cp_open_src(struct cp_job *j)
         j->total = (uint64_t)sz;
         return cp_agree(rc);
     }
-    j->src.fd = open(j->src.name, O_RDONLY | O_CLOEXEC);
-    if (j->src.fd < 0 || fstat(j->src.fd, &sb) < 0)
+    j->src.fd = open(j->src.name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (j->src.fd < 0)
         rc = cp_local_fail(&j->src, errno, NULL);
-    else if (!S_ISREG(sb.st_mode))
-        rc = cp_local_fail(&j->src, S_ISDIR(sb.st_mode) ? EISDIR : EINVAL,
-                           S_ISDIR(sb.st_mode) ? NULL : "not a regular file");
+    else if ((rc = cli_regular(j->src.fd)) != 0)
+        rc = cp_local_fail(&j->src, rc, rc == ENODEV ? CLI_NOT_REGULAR_WHY : NULL);
+    else if (fstat(j->src.fd, &sb) < 0)
+        rc = cp_local_fail(&j->src, errno, NULL);
     else if ((rc = cli_snap(j->src.fd, &j->src_snap)) != 0)
         rc = cp_local_fail(&j->src, rc, NULL);
     else if (cli_longer_than(j->src.fd, (uint64_t)sb.st_size))

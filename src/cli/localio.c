@@ -19,6 +19,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -332,6 +333,21 @@ int cli_snap(int fd, struct cli_snap *s)
     *s = (struct cli_snap){ .size = (uint64_t)sb.st_size,
                             .mtime_s = sb.st_mtim.tv_sec, .mtime_ns = sb.st_mtim.tv_nsec,
                             .ctime_s = sb.st_ctim.tv_sec, .ctime_ns = sb.st_ctim.tv_nsec };
+    return 0;
+}
+
+int cli_regular(int fd)
+{
+    struct stat sb;
+    int fl;
+
+    if (fstat(fd, &sb) < 0)
+        return errno;
+    if (!S_ISREG(sb.st_mode))
+        return S_ISDIR(sb.st_mode) ? EISDIR : ENODEV;
+    fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+        return errno;
     return 0;
 }
 

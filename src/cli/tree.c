@@ -655,8 +655,9 @@ static int tree_open_tops(struct tree_run *r)
     return ret;
 }
 
-/* Rank 0 says to every rank whether SRC is a regular file (followed) or an object: not a
- * tree. What is neither (missing, unreadable) is left to the walk, which says why. */
+/* Rank 0 says to every rank whether SRC is a local file that is no directory (followed:
+ * a FIFO or device too, which the copy of one file refuses, saying why) or an object: not
+ * a tree. What is neither (missing, unreadable) is left to the walk, which says why. */
 static int tree_src_is_file(struct tree_run *r)
 {
     struct cnio_obj_stat s;
@@ -664,7 +665,7 @@ static int tree_src_is_file(struct tree_run *r)
     int file = 0;
 
     if (r->j->rank == 0 && !r->src.remote) {
-        file = stat(r->src.name, &sb) == 0 && S_ISREG(sb.st_mode);
+        file = stat(r->src.name, &sb) == 0 && !S_ISDIR(sb.st_mode);
     } else if (r->j->rank == 0 && cnio__obj_stat(r->ctx.st, &r->src.u, &r->src.h, &s) == 0) {
         file = !s.is_dir;
         r->src.top_is_dir = s.is_dir;   /* the walk need not ask again */

@@ -32,6 +32,27 @@ int tf_fail(struct tree_ctx *c, const char *rel, int err)
     return cnio__err_from_errno(err);
 }
 
+/* Opens source file rel to read (through symlinks with -L, else beneath the top and
+ * through none), refusing what is no longer a regular file without waiting on it (a FIFO
+ * put in place of the file the walk saw): the fd, or a negative code (said). */
+static int tf_open_src(struct tree_ctx *c, const char *rel)
+{
+    int fd = c->o->follow ? openat(c->src->dirfd, rel, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+                          : tf_open(c->src->dirfd, rel, O_RDONLY | O_NONBLOCK, 0);
+    int err = fd < 0 ? errno : cli_regular(fd);
+
+    if (!err)
+        return fd;
+    if (fd >= 0)
+        close(fd);
+    if (err == ENODEV) {
+        if (!c->why[0])
+            snprintf(c->why, sizeof(c->why), "%s: %s", rel, CLI_NOT_REGULAR_WHY);
+        return -CNIO_ERR_INVAL;
+    }
+    return tf_fail(c, rel, err);
+}
+
 /* A local failure at DST for rel: said by rel (not by its part file's name), and when a
  * non-directory stands where a directory of rel's path must be, by that path. */
 static int tf_fail_dst(struct tree_ctx *c, const char *rel, int err)
@@ -331,10 +352,9 @@ static int tf_upload(struct tree_ctx *c, const struct tree_ent *e)
     int fd = -1, resumed, ret;
 
     if (e->type == TREE_FILE) {
-        fd = c->o->follow ? openat(c->src->dirfd, e->rel, O_RDONLY | O_CLOEXEC)
-                          : tf_open(c->src->dirfd, e->rel, O_RDONLY, 0);
+        fd = tf_open_src(c, e->rel);
         if (fd < 0)
-            return tf_fail(c, e->rel, errno);
+            return fd;
         ret = cli_snap(fd, &snap);
         if (ret || cli_longer_than(fd, snap.size)) {
             close(fd);
@@ -726,15 +746,14 @@ int tree_small(const struct tree_ctx *c, const struct tree_ent *e)
  */
 static int tf_slurp(struct tree_ctx *c, const struct tree_ent *e, char *buf)
 {
-    int fd = c->o->follow ? openat(c->src->dirfd, e->rel, O_RDONLY | O_CLOEXEC)
-                          : tf_open(c->src->dirfd, e->rel, O_RDONLY, 0);
+    int fd = tf_open_src(c, e->rel);
     struct cli_snap snap;
     struct tree_ent now;
     uint64_t k = 0;
     int err;
 
     if (fd < 0)
-        return tf_fail(c, e->rel, errno);
+        return fd;
     if ((err = cli_snap(fd, &snap)) != 0) {
         close(fd);
         return tf_fail(c, e->rel, err);
