@@ -61,13 +61,17 @@ int cnio__cl_hosts_distinct(const struct cnio__cl_host *hosts, int n, const char
 }
 
 /* What to look at, in words after the error, when a host's first connection failed with
- * ret (refused, unreachable, or taken and dropped before the handshake ended), else "". */
+ * ret (refused, unreachable, taken and dropped before the handshake ended, or no
+ * handshake within cnio_timeout_ms), else "". */
 static const char *cl_connect_hint(int ret)
 {
     return ret == -CNIO_ERR_REFUSED ? " (is a cnio-server listening there?)"
            : ret == -CNIO_ERR_UNREACH ? " (is that host reachable from here?)"
            : ret == -CNIO_ERR_CONN ? " (something there took the connection and dropped it "
                                      "before the handshake ended: is it a cnio-server?)"
+           : ret == -CNIO_ERR_TIMEOUT ? " (no handshake within cnio_timeout_ms: is a "
+                                        "cnio-server running there? another program on that "
+                                        "port, or a stopped server, answers nothing)"
            : "";
 }
 
