@@ -563,6 +563,7 @@ static int tree_dir_attrs(struct tree_run *r)
 static int tree_setup(struct tree_run *r)
 {
     int ret = tree_end_init(r, &r->src, r->j->src.name, r->j->src.remote);
+    const char *what = NULL;   /* which end's servers failed */
 
     if (ret == 0)
         ret = tree_end_init(r, &r->dst, r->j->dst.name, r->j->dst.remote);
@@ -576,10 +577,12 @@ static int tree_setup(struct tree_run *r)
     if (ret == 0 && (!r->ctx.buf || !r->ctx.buf2))
         ret = -CNIO_ERR_NOMEM;
     r->ctx.chunk = r->j->o.chunk;
-    if (ret == 0 && r->dst.remote)
-        ret = cnio__ns_open(r->ctx.st, &r->dst.u, &r->dst.h, &r->ctx.ns);
-    if (ret == 0 && r->src.remote)
-        ret = cnio__ns_open(r->ctx.st, &r->src.u, &r->src.h, &r->ctx.src_ns);
+    if (ret == 0 && r->dst.remote &&
+        (ret = cnio__ns_open(r->ctx.st, &r->dst.u, &r->dst.h, &r->ctx.ns)) != 0)
+        what = r->dst.name;
+    if (ret == 0 && r->src.remote &&
+        (ret = cnio__ns_open(r->ctx.st, &r->src.u, &r->src.h, &r->ctx.src_ns)) != 0)
+        what = r->src.name;   /* (a download's servers: it said "setup") */
     pthread_mutex_init(&r->lock, NULL);
     r->want = TREE_WORKERS;
     if (getenv("CNIO_CP_THREADS"))
@@ -598,7 +601,7 @@ static int tree_setup(struct tree_run *r)
         ret = c->buf && c->buf2 ? cnio__stack_open(&c->st) : -CNIO_ERR_NOMEM;
     }
     if (ret)
-        cli_fail("cp", r->dst.remote ? r->dst.name : "setup", ret);
+        cli_fail("cp", what ? what : r->dst.remote ? r->dst.name : "setup", ret);
     return ret;
 }
 
