@@ -167,6 +167,17 @@ static int tree_verify_one(struct tree_worker *w, const struct tree_ent *e)
     return -CNIO_ERR_CHECKSUM;
 }
 
+/* Stops the copy (r->lost) when ret says that the files after this one would fail the
+ * same way: a server out of reach, or no space left. */
+static void tree_stop_for(struct tree_run *r, int ret)
+{
+    int why = cnio__err_conn(ret) || ret == -CNIO_ERR_TIMEOUT ? TREE_STOP_LOST
+              : ret == -CNIO_ERR_NOSPC ? TREE_STOP_FULL : 0;
+
+    if (why)
+        __atomic_fetch_or(&r->lost, why, __ATOMIC_RELAXED);
+}
+
 /*
  * Copies one queued file; a failure is said (by this rank) and counted. A connection
  * that could not be made or was lost is tried again, twice, after 0.2 and 0.6 s: a
@@ -182,6 +193,9 @@ static int tree_verify_one(struct tree_worker *w, const struct tree_ent *e)
  * server that did not answer within cnio_timeout_ms (CNIO_ERR_TIMEOUT: stopped, hung,
  * or cut off) is not asked again: each try would wait as long (a 300-file upload whose
  * server was stopped took 123 s to fail, not 30), and the copy stops as for one lost.
+ * A file system with no space left (this host's, or a server's) stops the copy too: each
+ * file after it failed the same way, said (a 300-file download to a full disk printed
+ * 258 lines of "No space left on device").
  * The words of a try that is followed by another are one line that says so, not the
  * library's error lines: those ("nothing committed", "open the file again") are true of
  * the try, and read as the file's fate. The last try's lines are written as they were.
@@ -209,8 +223,7 @@ static void tree_one(struct tree_worker *w, const struct tree_ent *e)
         usleep(tries ? 600000 : 200000);
     }
     cnio__log_release(1);
-    if (cnio__err_conn(ret) || ret == -CNIO_ERR_TIMEOUT)
-        __atomic_store_n(&w->r->lost, 1, __ATOMIC_RELAXED);
+    tree_stop_for(w->r, ret);
     if (ret == 1) {   /* identical (--checksum): compared already */
         w->crc_skipped++;
         w->verified += w->ctx.o->verify != 0;
@@ -257,11 +270,13 @@ static void tree_batch(struct tree_worker *w, const struct tree_ent *const *e, i
     for (int i = 0; i < n; i++) {
         final |= !tree_batch_again(w, ret, status[i]) && status[i] < 0;
         timed_out |= !ret && status[i] == -CNIO_ERR_TIMEOUT;
+        if (!ret && status[i] == -CNIO_ERR_NOSPC)   /* a server's disk full: the copy stops */
+            tree_stop_for(w->r, status[i]);
     }
     /* a server that did not answer in time: its words stand, and the files it did not
      * take are not sent again (tree_one: the copy stops, as for a server lost) */
     if (timed_out)
-        __atomic_store_n(&w->r->lost, 1, __ATOMIC_RELAXED);
+        tree_stop_for(w->r, -CNIO_ERR_TIMEOUT);
     cnio__log_release(final || timed_out);
     for (int i = 0; i < n; i++) {
         if (timed_out && (ret || status[i] < 0)) {
@@ -394,7 +409,7 @@ static void tree_queue(struct tree_run *r)
             MPI_Fetch_and_op(&take, &at, MPI_UINT64_T, 0, 0, MPI_SUM, r->win);
         MPI_Win_unlock(0, r->win);
         if (stop || lost) {
-            r->lost = 1;
+            r->lost |= lost ? 0 : TREE_STOP_PEER;   /* (why: that rank's bits, at the end) */
             break;
         }
         if (at >= r->nsmall)
@@ -709,7 +724,7 @@ int cli_tree_cp(struct cp_job *j)
     MPI_Barrier(MPI_COMM_WORLD);
     cp_sig_catch(j, 1);   /* rank 0 says what an interruption leaves */
     tree_queue(&r);
-    MPI_Allreduce(MPI_IN_PLACE, &r.lost, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, &r.lost, 1, MPI_INT, MPI_BOR, MPI_COMM_WORLD);
     tree_large(&r);
     if (j->rank == 0 && j->o.preserve && !r.lost && tree_dir_attrs(&r))
         r.failed++;
@@ -729,7 +744,11 @@ int cli_tree_cp(struct cp_job *j)
     MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (rc && j->rank == 0)
         cli_err("cnio cp: %d entr%s could not be copied\n", rc, rc == 1 ? "y" : "ies");
-    if (r.lost && j->rank == 0)
+    if ((r.lost & TREE_STOP_FULL) && j->rank == 0)
+        cli_err("cnio cp: stopped: a disk filled (above), and %llu files were not tried; "
+                "once there is room, the same command with --resume copies what is "
+                "missing\n", (unsigned long long)r.not_tried);
+    else if (r.lost && j->rank == 0)
         cli_err("cnio cp: stopped: a server stayed out of reach (above), and %llu "
                 "files were not tried; once it is back, the same command with --resume "
                 "copies what is missing\n", (unsigned long long)r.not_tried);

@@ -42,6 +42,11 @@ struct tree_worker {
     uint64_t verified;   /* files --verify found the same at both ends */
 };
 
+/* Why a tree copy stops before its last file (bits of tree_run's lost): a server stayed
+ * out of reach, or a file system the copy writes (the local one, or a server's) is full,
+ * where every file after would fail the same way. */
+enum { TREE_STOP_LOST = 1, TREE_STOP_FULL = 2, TREE_STOP_PEER = 4 /* another rank's */ };
+
 struct tree_run {
     struct cp_job *j;
     struct tree_end src, dst;
@@ -68,10 +73,10 @@ struct tree_run {
     uint64_t next, end;             /* the batch: files[next..end) */
     int want;                       /* workers to start */
     int pipe;                       /* small files go in batches */
-    int lost;                       /* a server stayed out of reach (tree_one); atomic */
+    int lost;                       /* the copy stops (atomic): TREE_STOP_* bits */
     MPI_Win win;
     uint64_t *q;                    /* rank 0: [0] next, [1] bytes done, [2] files done,
-                                     * [3] 1 once a rank has lost a server: all stop */
+                                     * [3] 1 once a rank has stopped: all stop */
     double t0, last;                /* t0: before the walk */
     double walk;                    /* seconds walking, planning, making directories */
 };
