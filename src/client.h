@@ -466,15 +466,19 @@ struct cnio_ns_get {
     uint64_t cap;              /* at most the servers' largest READ payload */
     uint64_t size;             /* out: the object's size (when known) */
     int status;                /* out: 0 (size bytes in buf), -CNIO_ERR_OVERFLOW (larger
-                                  than cap or than its first stripe: read it alone), or the
-                                  error (-CNIO_ERR_NOENT, -CNIO_ERR_INCOMPLETE, ...) */
+                                  than cap or than its first stripe, or written in place
+                                  as it was read: read it alone), or the error
+                                  (-CNIO_ERR_NOENT, -CNIO_ERR_INCOMPLETE, ...) */
 };
 /*
  * Reads each of g[0..n) whole over the session's connections, with several requests in
  * flight on each connection (client_batch_get.c): a batch costs four round trips (OPEN
- * of column 0, OPEN of the others, READ, CLOSE), not four per object. Each object passes
- * the checks of a read-only cnio__obj_open (stored layout, nothing interrupted on any
- * column) or gets its error in g[i].status. Returns 0 (see the statuses),
+ * of column 0, OPEN of the others, READ, STAT with CLOSE), not four per object. Each object
+ * passes the checks of a read-only cnio__obj_open (stored layout, nothing interrupted on
+ * any column) or gets its error in g[i].status; one that a live writer has open in place
+ * after the READ, or whose hosts' update counts, sizes or mtimes moved since its OPEN
+ * (an update in place as it was read: its bytes may mix two versions), gets
+ * -CNIO_ERR_OVERFLOW. Returns 0 (see the statuses),
  * -CNIO_ERR_INVAL (a cap too large, an empty name), -CNIO_ERR_CONN (a broken session:
  * open another), -CNIO_ERR_NOMEM.
  */

@@ -8,8 +8,10 @@
  * all its objects at once, each step one cnio__stack_calls: four round trips for the
  * batch instead of four per object. Every object passes the checks cnio__obj_open makes
  * of a read-only open (the stored layout held by every host, no interrupted upload,
- * update or commit on any column: cnio__cl_state) before its bytes count; an object
- * that fails a step keeps its error and is left out of the later ones.
+ * update or commit on any column: cnio__cl_state) before its bytes count, and is found
+ * unchanged after the READ, no writer in place holding it (a STAT sent with the CLOSE:
+ * gt_close); an object that fails a step keeps its error and is left out of the later
+ * ones.
  */
 #include "common.h"
 #include "client_int.h"
@@ -172,16 +174,69 @@ static int gt_read(struct gt *t, uint8_t (*want)[8])
     return ret;
 }
 
-/* CLOSE of every handle opened. */
-static void gt_close(struct gt *t)
+/* Whether what a host said of its column (a, b) differs in what a write of it changes:
+ * its generation with its update count mixed in, its size, local size or mtime (as
+ * cnio__obj_inplace's mark). */
+static int gt_moved(const struct cnio_wire_info *a, const struct cnio_wire_info *b)
 {
-    int k = 0;
+    return a->gen != b->gen || a->size != b->size || a->local_size != b->local_size ||
+           a->mtime_ns != b->mtime_ns;
+}
 
+/* STAT by handle (with F_INPLACE where its server takes it) of column j of object i,
+ * into t->c[*k]; 0, or the error of its payload. */
+static int gt_stat_call(struct gt *t, int *k, int i, int j)
+{
+    uint8_t *pl = t->pl + (size_t)*k * GT_PL;
+    int len = cnio__cl_open_payload(0, NULL, 0, t->g[i].path, pl, GT_PL);
+    struct cnio_call *c;
+
+    if (len < 0)
+        return len;
+    c = gt_call(t, k, i, j, CNIO_WIRE_STAT, t->o[i].handle[j]);
+    c->flags = cnio__ep_caps(c->ep) & CNIO_WIRE_CAP_INPLACE ? CNIO_WIRE_F_INPLACE : 0;
+    c->payload = pl;
+    c->plen = (uint32_t)len;
+    c->rbuf = t->rb[*k - 1];
+    c->rcap = CNIO_WIRE_INFO_SIZE;
+    return 0;
+}
+
+/*
+ * CLOSE of every handle opened; first, when stat is set (the READ succeeded), a STAT
+ * by handle of every column of each object read, in the same round trip: a server
+ * takes a connection's requests in order, so each STAT comes after the READ's bytes
+ * left and before its handle's CLOSE. An object that a live writer has open in place
+ * then, or whose columns changed since the OPEN (a writer that came, or came and went:
+ * its clean close counts an update on every host), may have been read as a mix of old
+ * and new bytes, and gets -CNIO_ERR_OVERFLOW: read it alone, where a copy looks before
+ * and after each pass and makes it again. So does one whose STAT failed.
+ */
+static void gt_close(struct gt *t, int stat)
+{
+    int k = 0, nstat;
+
+    for (int i = 0; stat && i < t->n; i++)
+        for (uint32_t j = 0; j < t->o[i].l.count && !t->g[i].status; j++)
+            t->g[i].status = gt_stat_call(t, &k, i, (int)j);
+    nstat = k;
     for (int i = 0; i < t->n; i++)
         for (int j = 0; j < t->ns->n; j++)
             if (t->o[i].opened[j])
                 gt_call(t, &k, i, j, CNIO_WIRE_CLOSE, t->o[i].handle[j]);
     cnio__stack_calls(t->ns->st, t->c, k);   /* a read-only close changes nothing */
+    for (int x = 0; x < nstat; x++) {
+        struct cnio_ns_get *g = &t->g[t->who[x]];
+        const struct cnio_wire_info *was = &t->o[t->who[x]].info[t->col[x]];
+        struct cnio_wire_info now;
+
+        if (g->status)
+            continue;
+        if (t->c[x].status || !t->c[x].done ||
+            cnio__wire_info_parse(t->rb[x], t->c[x].rlen, &now) ||
+            (now.flags & CNIO_WIRE_I_INPLACE) || gt_moved(&now, was))
+            g->status = -CNIO_ERR_OVERFLOW;
+    }
 }
 
 static int gt_steps(struct gt *t)
@@ -199,7 +254,7 @@ static int gt_steps(struct gt *t)
     for (int i = 0; ret && i < t->n; i++)
         if (!t->g[i].status)
             t->g[i].status = ret;
-    gt_close(t);
+    gt_close(t, !ret);
     free(want);
     return ret == -CNIO_ERR_NOMEM ? ret : 0;
 }
@@ -225,9 +280,9 @@ int cnio__ns_get_small(struct cnio_ns *ns, struct cnio_ns_get *g, int n)
         return -CNIO_ERR_CONN;   /* a broken session: the caller opens a new one */
     calls = (size_t)n * (size_t)ns->n;
     t.o = calloc((size_t)n, sizeof(*t.o));
-    t.c = calloc(calls, sizeof(*t.c));
-    t.who = calloc(calls, sizeof(*t.who));
-    t.col = calloc(calls, sizeof(*t.col));
+    t.c = calloc(2 * calls, sizeof(*t.c));   /* (the last step: STATs and CLOSEs) */
+    t.who = calloc(2 * calls, sizeof(*t.who));
+    t.col = calloc(2 * calls, sizeof(*t.col));
     t.pl = malloc(calls * GT_PL);
     t.rb = calloc(calls, CNIO_WIRE_INFO_SIZE);
     ret = t.o && t.c && t.who && t.col && t.pl && t.rb ? gt_steps(&t) : -CNIO_ERR_NOMEM;
