@@ -27,6 +27,8 @@ struct cli_opts {
     int preserve;               /* cp -p: modes and mtimes */
     int sync;                   /* cp --sync: only new or changed files */
     int checksum;               /* cp --checksum: changed means a different CRC32C */
+    int live;                   /* cp --live: a source a live writer updates in place is
+                                   copied as it reads (old and new bytes may mix), warned */
     int json;                   /* ls / stat / du --json */
     int parents;                /* mkdir -p */
     int no_preserve_root;       /* rm --no-preserve-root: -r may empty the store */
@@ -216,6 +218,21 @@ int cli_longer_than(int fd, uint64_t size);
 int cli_regular(int fd);
 #define CLI_NOT_REGULAR_WHY "not a regular file (a FIFO, socket or device, which an object " \
     "cannot be): not copied; `cnio cp - URI < FILE` copies what it reads"
+
+/*
+ * A copy whose source object a live writer had open in place copies it again (cp.c,
+ * tree_file.c); before the next pass, while the writer is still live, it waits for it
+ * to close, looking again after the pause this gives (k: the looks made so far since
+ * the pass, from 0): 100 ms, doubled each time up to 1 s; 0 once CLI_LIVE_WAIT_MS have
+ * passed in all: the next pass is made then, live writer or not.
+ */
+#define CLI_LIVE_WAIT_MS 2500u
+unsigned cli_live_pause_ms(int k);
+/* What a copy that failed beside a live writer tells its user to do: wait, or --live. */
+#define CLI_LIVE_WAIT "wait until the program writing it has closed it"
+#define CLI_LIVE_OPT "copy with --live to accept a copy that may hold old and new bytes " \
+    "mixed (what MPI-IO lets a reader beside a writer see)"
+#define CLI_LIVE_ADVICE CLI_LIVE_WAIT ", or " CLI_LIVE_OPT
 
 /* len bytes of buffer, populated up front (no page faults on first use), or NULL;
  * cli_buf_free(p, len) releases it (p may be NULL). */

@@ -487,10 +487,11 @@ struct cp_look {
  * counts, sizes and mtimes), asked before each pass and after it over the copy's own
  * connections (a STAT by handle), or by name of servers that say it so alone (no mark
  * then). A read during a live update may see old and new bytes mixed, which MPI's
- * consistency semantics allow (doc/mpiio.md): the copy goes on, and says so. A mark
- * that moved with no writer live at the end is an update that came and went during
- * the pass: cp_transfer copies again. A STAT that fails says nothing: the copy's own
- * reads report what is wrong with the object.
+ * consistency semantics allow (doc/mpiio.md) but a copy is not: cp_transfer copies
+ * again (or, --live, goes on and says so). A mark that moved with no writer live at the
+ * end is an update that came and went during the pass: cp_transfer copies again. A
+ * STAT that fails says nothing: the copy's own reads report what is wrong with the
+ * object.
  */
 static void cp_src_look(const struct cp_job *j, struct cp_look *l)
 {
@@ -505,47 +506,113 @@ static void cp_src_look(const struct cp_job *j, struct cp_look *l)
     l->inplace = r == 1;
 }
 
+unsigned cli_live_pause_ms(int k)
+{
+    unsigned ms = 100, spent = 0;
+
+    for (int i = 0; i < k; i++) {
+        spent += ms;
+        ms = ms * 2 > 1000 ? 1000 : ms * 2;
+    }
+    return spent >= CLI_LIVE_WAIT_MS ? 0 : CNIO_MIN(ms, CLI_LIVE_WAIT_MS - spent);
+}
+
+/* Rank 0, between two passes: while the look *l says a live writer has SRC open in
+ * place, waits for it to close (cli_live_pause_ms), looking again into *l. */
+static void cp_live_wait(const struct cp_job *j, struct cp_look *l)
+{
+    unsigned ms;
+
+    for (int k = 0; l->inplace && (ms = cli_live_pause_ms(k)) != 0; k++) {
+        usleep(ms * 1000u);
+        cp_src_look(j, l);
+    }
+}
+
 /* How many passes a copy makes at most over a SRC that changes as it is read. */
 #define CP_PASSES 3
 #define CP_PASSES_S "3"
 
+/* What a pass over SRC saw (cp_src_verdict). */
+enum { CP_SAME, CP_MOVED, CP_LIVE };
+
 /*
- * After a pass that succeeded: 1 (agreed) when SRC changed during it with no writer
- * live at its end (before: rank 0's look before the pass, *after: its look now), so
- * that DST may hold bytes of before an update in place with bytes of after it, and
- * copying again gets the one version there now. Said on rank 0 (without -q); after
- * CP_PASSES passes it is a failure instead (*rc, said by cp_report). Collective.
+ * Rank 0, after a pass (before: the look before it, after: the look now): CP_LIVE when
+ * a live writer had SRC open in place at either end (unless --live: then a read beside
+ * a writer, as MPI-IO lets it be, is taken), CP_MOVED when its mark moved with no writer
+ * live at the end (an update that came and went), else CP_SAME.
+ */
+static int cp_src_verdict(const struct cp_job *j, const struct cp_look *before,
+                          const struct cp_look *after)
+{
+    int moved = before->known && after->known && before->mark != after->mark;
+
+    if (!j->o.live && (before->inplace || after->inplace))
+        return CP_LIVE;
+    return moved && !after->inplace ? CP_MOVED : CP_SAME;
+}
+
+/* Rank 0: says why the next pass is made (not with -q). */
+static void cp_say_again(const struct cp_job *j, int why, int live_now, int pass)
+{
+    if (j->o.quiet)
+        return;
+    if (why == CP_MOVED)
+        cli_err("%scnio cp: %s changed as it was read (updated in place during the copy); "
+                "copying it again (pass %d of %d)\n", j->tty ? "\n" : "", j->src.name,
+                pass + 1, CP_PASSES);
+    else
+        cli_err("%scnio cp: %s %s being written by a live writer (a program %s it open in "
+                "place)%s; copying it again (pass %d of %d)\n", j->tty ? "\n" : "",
+                j->src.name, live_now ? "is" : "was", live_now ? "has" : "had",
+                live_now ? "" : " as the copy began", pass + 1, CP_PASSES);
+}
+
+/*
+ * After a pass that succeeded: 1 (agreed) when it is to be made again: a live writer
+ * had SRC open in place at either end of it, or SRC changed during it with no writer
+ * live at its end (cp_src_verdict; before: rank 0's look before the pass, *after: its
+ * look now), so that DST may hold bytes of before an update in place with bytes of
+ * after it, and copying again gets the one version there now. Said on rank 0 (without
+ * -q); a writer still live is waited for a moment (cp_live_wait: *after is the look
+ * after it). After CP_PASSES passes it is a failure instead (*rc, said by cp_report).
+ * Collective.
  */
 static int cp_src_changed(struct cp_job *j, int pass, const struct cp_look *before,
                           struct cp_look *after, int *rc)
 {
-    int changed;
+    int why = 0;
 
     cp_src_look(j, after);
-    changed = before->known && after->known && before->mark != after->mark &&
-              !after->inplace;
-    MPI_Bcast(&changed, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    if (!changed)
+    if (j->rank == 0)
+        why = cp_src_verdict(j, before, after);
+    MPI_Bcast(&why, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (why == CP_SAME)
         return 0;
     if (pass >= CP_PASSES) {
-        *rc = cp_agree(j->rank != 0 ? 0 : cp_local_fail(&j->src, EIO, "changed as it was read "
-                       "(updated in place during each of the copy's " CP_PASSES_S " passes); "
-                       "nothing was kept: copy it again once its writers are done"));
+        *rc = cp_agree(j->rank != 0 ? 0 : cp_local_fail(&j->src, EIO, why == CP_MOVED
+                       ? "changed as it was read (updated in place during each of the "
+                         "copy's " CP_PASSES_S " passes); nothing was kept: copy it again "
+                         "once its writers are done"
+                       : "written in place by a live writer (a program had it open) during "
+                         "the last of the copy's " CP_PASSES_S " passes; nothing was kept: "
+                         CLI_LIVE_ADVICE));
         return 0;
     }
-    if (j->rank == 0 && !j->o.quiet)
-        cli_err("%scnio cp: %s changed as it was read (updated in place during the copy); "
-                "copying it again (pass %d of %d)\n", j->tty ? "\n" : "", j->src.name,
-                pass + 1, CP_PASSES);
+    if (j->rank == 0) {
+        cp_say_again(j, why, after->inplace, pass);
+        cp_live_wait(j, after);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);   /* (the other ranks wait here for rank 0's) */
     return 1;
 }
 
 /*
  * The copy itself, both ends open: the pass over the data (made again, up to CP_PASSES
- * in all, while a remote SRC changes under it: cp_src_changed), the upload's commit or
- * abort, the summaries, --verify's second pass and the download's rename. 0 or a
- * negative code (the same on every rank); *copied: the first pass and the commit
- * succeeded. Collective.
+ * in all, while a remote SRC changes under it or a live writer has it open in place:
+ * cp_src_changed), the upload's commit or abort, the summaries, --verify's second pass
+ * and the download's rename. 0 or a negative code (the same on every rank); *copied:
+ * the first pass and the commit succeeded. Collective.
  */
 static int cp_transfer(struct cp_job *j, int *copied)
 {
@@ -596,7 +663,7 @@ static int cp_transfer(struct cp_job *j, int *copied)
         cp_summary(j, MPI_Wtime() - j->t0);
     else if (j->rank == 0 && j->tty && !j->o.quiet)
         fputc('\n', stderr);   /* end the progress line */
-    if (inplace)   /* (rank 0's alone; said even with -q: the bytes may not be one version) */
+    if (inplace)   /* (--live; rank 0's alone; said even with -q: not one version) */
         cli_err("cnio cp: warning: %s was being updated in place by a live writer during the "
                 "copy, so the copy may hold old and new bytes mixed (MPI consistency semantics "
                 "allow a read to see both); copy it again once its writer has closed it for "

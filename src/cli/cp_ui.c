@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 const char cp_help[] =
-    "usage: cnio cp [--verify] [--resume] [--chunk SIZE] [-q] [--key FILE] [-o NAME=VALUE]\n"
-    "               SRC DST\n"
+    "usage: cnio cp [--verify] [--resume] [--live] [--chunk SIZE] [-q] [--key FILE]\n"
+    "               [-o NAME=VALUE] SRC DST\n"
     "       cnio cp -r [-L] [-p] [--sync | --checksum] [--resume] ... SRC DST\n"
     "       mpirun -n N cnio cp ... SRC DST\n"
     "\n"
@@ -38,6 +38,9 @@ const char cp_help[] =
     "                 killed client or server), or a download's DST.cnio-part; chunks whose\n"
     "                 CRC32C already match are not moved again; an upload that is\n"
     "                 already complete and identical moves nothing\n"
+    "  --live         take a source object that a live writer (a program) has open in\n"
+    "                 place as it reads, old and new bytes perhaps mixed (warned); without\n"
+    "                 it such a copy is made again, up to 3 passes, then fails (exit 1)\n"
     "  --chunk SIZE   bytes per request per rank (default 16M; 4K to 1G)\n"
     "  -r, -R, --recursive\n"
     "                 copy the tree SRC to DST (SRC's entries become DST's; DST is made\n"
@@ -80,6 +83,10 @@ int cp_parse(struct cp_job *j, int argc, char **argv, char **pos)
         }
         if (!strcmp(argv[i], "--resume")) {
             j->o.resume = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "--live")) {
+            j->o.live = 1;
             continue;
         }
         if (!strcmp(argv[i], "-r") || !strcmp(argv[i], "-R") || !strcmp(argv[i], "--recursive")) {

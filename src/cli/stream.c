@@ -107,23 +107,30 @@ static int st_upload(const struct cp_job *j, struct cnio_obj *obj, char *bufs[2]
 }
 
 /*
- * Before and after a download: whether a live writer has the object open in place (a
- * read may then see old and new bytes mixed, as MPI-IO allows: warned of, as cp_transfer
- * does), and whether it changed between with none live at the end (an update in place
- * that came and went while it was read): what went to the stream cannot be taken back,
- * so that is a failure (ST_LOCAL, said), as tar says "file changed as we read it".
- * Servers that cannot say by handle (-CNIO_ERR_NOTSUP) go unchecked.
+ * After a download: whether a live writer had the object open in place at its start
+ * (was) or has it now, and whether it changed between with none live at the end (an
+ * update in place that came and went while it was read). What went to the stream
+ * cannot be taken back, and may hold old and new bytes mixed: either is a failure
+ * (ST_LOCAL, said), as tar says "file changed as we read it"; with --live a writer live
+ * at either end is warned of only (a read MPI-IO allows). Servers that cannot say by
+ * handle (-CNIO_ERR_NOTSUP) go unchecked.
  */
 static int st_src_check(const struct cp_job *j, int was, uint64_t mark0, struct cnio_obj *obj)
 {
     uint64_t mark = 0;
     int now = was >= 0 ? cnio__obj_inplace(obj, &mark) : -1;
 
-    if (was == 1 || now == 1)
+    if ((was == 1 || now == 1) && j->o.live)
         cli_err("cnio cp: warning: %s was being updated in place by a live writer during the "
                 "copy, so the copy may hold old and new bytes mixed (MPI consistency semantics "
                 "allow a read to see both); copy it again once its writer has closed it for "
                 "one version\n", j->src.name);
+    else if (now == 1) {
+        cli_err("cnio cp: %s: written in place by a live writer (a program has it open) as it "
+                "was read, so what went to %s may hold old and new bytes mixed: %s\n",
+                j->src.name, st_local_name(j), CLI_LIVE_ADVICE);
+        return ST_LOCAL;
+    }
     if (was == 0 && now == 0 && mark != mark0) {
         cli_err("cnio cp: %s: changed as it was read (updated in place during the copy), so "
                 "what went to %s may hold old and new bytes mixed: copy it again once its "
@@ -131,6 +138,19 @@ static int st_src_check(const struct cp_job *j, int was, uint64_t mark0, struct 
         return ST_LOCAL;
     }
     return 0;
+}
+
+/* Before a download: a live writer that has the object open in place now would make
+ * what goes to the stream a mix of old and new bytes, and a stream cannot be copied
+ * again: refused (ST_LOCAL, said) before a byte is sent, unless --live. */
+static int st_src_live(const struct cp_job *j, int was)
+{
+    if (was != 1 || j->o.live)
+        return 0;
+    cli_err("cnio cp: %s: being written in place by a live writer (a program has it open), "
+            "and a stream cannot be copied again: nothing was sent to %s; %s\n", j->src.name,
+            st_local_name(j), CLI_LIVE_ADVICE);
+    return ST_LOCAL;
 }
 
 static int st_download(const struct cp_job *j, struct cnio_obj *obj, char *bufs[2],
@@ -141,6 +161,8 @@ static int st_download(const struct cp_job *j, struct cnio_obj *obj, char *bufs[
     int k = 0, ret = cnio__obj_size(obj, &size), started = 0;
     int was = ret == 0 ? cnio__obj_inplace(obj, &mark0) : -1;
 
+    if (ret == 0)
+        ret = st_src_live(j, was);
     while (ret == 0 && off < size) {
         ssize_t n = cnio__obj_pread(obj, bufs[k], (size_t)CNIO_MIN(chunk, size - off), off);
 

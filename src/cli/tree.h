@@ -148,8 +148,9 @@ int tree_put_small(struct tree_ctx *ctx, const struct tree_ent *const *e, int n,
 /* Downloads e[0..n) (each tree_small) as one batch over ctx->src_ns, several requests in
  * flight (cnio__ns_get_small), into local files: status[i] 0 or the error of e[i] (a
  * local one said in ctx->why; -CNIO_ERR_OVERFLOW: larger than one stripe or than listed,
- * copy it alone). Returns 0, or an error that stopped the whole batch (status[] then
- * undefined; copy the files one by one). */
+ * or written in place as it was read: copy it alone, where its passes are checked). Returns
+ * 0, or an error that stopped the whole batch (status[] then undefined; copy the files
+ * one by one). */
 int tree_get_small(struct tree_ctx *ctx, const struct tree_ent *const *e, int n, int *status);
 
 /* Helpers of tree_file.c and tree_dst.c, for each other (tree.c uses the tree_ calls). */
