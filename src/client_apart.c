@@ -8,11 +8,17 @@
  */
 #include "common.h"
 #include "client_int.h"
+#include "log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* How many times a reader asks its hosts again (cnio__cl_apart_again): 1 ms before the
+ * first time, twice as long before each next, about 130 ms in all. */
+#define APART_AGAIN 7
 
 /* Appends to buf (cap bytes, holding *len), as snprintf would; past cap, "..." ends it. */
 static void apart_put(char *buf, size_t cap, size_t *len, const char *fmt, ...)
@@ -162,4 +168,57 @@ int cnio__cl_apart_gens(const struct cnio__cl_host *hosts, int n, char *buf, siz
     free(upd);
     free(role);
     return kind;
+}
+
+int cnio__cl_apart_alone(const struct cnio_obj *obj, const struct cnio__cl_stat *s,
+                         uint32_t state)
+{
+    uint32_t u;
+
+    if ((obj->oflags & CNIO_WIRE_O_WRITE) || !obj->hosts[0].gen || !(state & CNIO_OBJ_TORN) ||
+        (state & (CNIO_OBJ_STAGED | CNIO_OBJ_DIRTY | CNIO_OBJ_PENDING | CNIO_OBJ_INPLACE)))
+        return 0;
+    for (int j = 0; j < obj->nhosts; j++)
+        if (s[j].status || obj->hosts[j].gen != obj->hosts[0].gen ||
+            (s[j].info.flags & CNIO_WIRE_I_COMMITTING) ||
+            cnio__wire_gen_updates(s[j].info.gen, obj->hosts[j].gen, &u))
+            return 0;
+    return 1;
+}
+
+/* 1 when a STAT of s[0..n) says something the open's replies did not: another count or
+ * generation, or a writer in place, an upload or a mark. */
+static int apart_moved(const struct cnio_obj *obj, const struct cnio__cl_stat *s, int n)
+{
+    const uint32_t news = CNIO_WIRE_I_INPLACE | CNIO_WIRE_I_STAGED | CNIO_WIRE_I_PENDING |
+                          CNIO_WIRE_I_DIRTY | CNIO_WIRE_I_COMMITTING;
+
+    for (int j = 0; j < n; j++)
+        if (s[j].info.gen != obj->hosts[j].info.gen || (s[j].info.flags & news))
+            return 1;
+    return 0;
+}
+
+int cnio__cl_apart_again(struct cnio_obj *obj, struct cnio__cl_stat *s)
+{
+    long nap_ms = 1, slept_ms = 0;
+
+    cnio__debug("%s: its hosts hold their columns as of different updates in place, and no "
+                "writer in place holds it: asking them again (a last writer's close may be "
+                "between two of them)", obj->path);
+    for (int k = 0; k < APART_AGAIN && slept_ms + nap_ms <= obj->h.timeout_ms; k++) {
+        struct timespec ts = { nap_ms / 1000, (nap_ms % 1000) * 1000000L };
+
+        nanosleep(&ts, NULL);
+        slept_ms += nap_ms;
+        nap_ms *= 2;
+        if (cnio__cl_stat_each(obj->st, s, obj->nhosts, obj->path, obj->path, NULL, 0))
+            return 0;
+        for (int j = 0; j < obj->nhosts; j++)
+            if (s[j].status)
+                return 0;
+        if (apart_moved(obj, s, obj->nhosts))
+            return 1;
+    }
+    return 0;
 }

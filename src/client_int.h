@@ -315,6 +315,23 @@ int cnio__cl_apart(const struct cnio__cl_host *hosts, int n, const uint32_t *upd
  * host whose info says I_DIRTY marked: 0 where a generation differs or is unknown, a
  * count cannot be told, or a host holds an upload, a commit or a live writer in place. */
 int cnio__cl_apart_gens(const struct cnio__cl_host *hosts, int n, char *buf, size_t cap);
+/* 1 when a reader's hosts hold one generation (their OPEN replies' headers) and its STATs
+ * s[0..obj->nhosts), state (CNIO_OBJ_*) being what they say, find them apart by their
+ * update counts alone: every STAT answered, each count told, nothing staged, marked,
+ * pending or committing, and no writer in place live on any host. */
+int cnio__cl_apart_alone(const struct cnio_obj *obj, const struct cnio__cl_stat *s,
+                         uint32_t state);
+/*
+ * A reader whose hosts are apart by their update counts alone (cnio__cl_apart_alone):
+ * either a column of another update in place (restored from a backup), or the last
+ * writer's close caught between two hosts, its count recorded on some and, as the
+ * reader's OPEN and STAT found them, not yet on the others (a server reads the count
+ * for a STAT before it looks for writers). STATs the hosts again into s, 1 ms after
+ * these doubling, at most 7 times (about 130 ms) and never longer than cnio_timeout_ms:
+ * 1 as soon as one says anything the open's replies did not (open again, and judge what
+ * the hosts hold then); 0 when none did, or a STAT failed: the hosts are apart at rest.
+ */
+int cnio__cl_apart_again(struct cnio_obj *obj, struct cnio__cl_stat *s);
 /* Adds to *state (CNIO_OBJ_*) what info says, gen0 being column 0's generation. */
 void cnio__cl_state(uint32_t *state, const struct cnio_wire_info *info, uint32_t gen0);
 /*
