@@ -6,6 +6,7 @@
 #define CNIO_COLL_H
 
 #include "cnio.h"
+#include "client.h"
 #include "common.h"
 #include "config.h"
 #include "view.h"
@@ -53,6 +54,10 @@ struct cnio_file {
                                  a close after no other needs not record it again */
     uint64_t sized_writes;
     cnio_file_t *next_open;
+    /* A host lost under a collective call is said once for the job (cnio__coll_quiet): */
+    struct cnio_kept kept;    /* this rank's failure kept during the call */
+    uint8_t lost_said[(CNIO_MAX_HOSTS + 7) / 8];   /* hosts said lost by a call of fh
+                                                      (the same on every rank) */
 };
 
 /* Closes fh without committing: a staged instance written through it is discarded on
@@ -87,11 +92,22 @@ int cnio__coll_same(MPI_Comm comm, int64_t v, const char *what);
 int cnio__coll_same_as(MPI_Comm comm, int64_t v, const char *what,
                        const char *(*name)(int64_t v));
 /*
- * Collective, after a call that failed on every rank (its rc agreed) with fh's object
- * quiet (cnio__obj_set_quiet): each rank kept the first host it failed to reach, unsaid;
- * the ranks agree on the lowest, and rank 0 says it, once for the job, in the words one
- * process says it with ("c.dat: host H:P: connection reset or lost"). Nothing when no
- * rank kept one (the failure was said where it happened).
+ * Makes fh's object quiet (cnio__obj_set_quiet) for a collective call of it: a host
+ * lost is lost to every rank, and each would say it. Its failures to reach a host are
+ * kept in fh->kept, and cnio__coll_say_lost says one for the job. For a close, those of
+ * hosts that a call of fh said already are dropped (it would say the same loss again),
+ * and rank 0's own part, after the others', says what it finds at once; the close of a
+ * communicator of one process is not quiet: it says what it says.
+ */
+void cnio__coll_quiet(cnio_file_t *fh, int close);
+/* Ends cnio__coll_quiet (a close ends it as it frees the object). */
+void cnio__coll_unquiet(cnio_file_t *fh);
+/*
+ * Collective, after a call that failed on every rank (its rc agreed) under
+ * cnio__coll_quiet: each rank kept the failure of the lowest host it failed to reach,
+ * unsaid; the ranks agree on the lowest (one reduction), whose rank sends its line to
+ * rank 0, and rank 0 says it, once for the job, in the words one process says it with
+ * ("c.dat: host H:P: connection reset or lost"). Nothing when no rank kept one.
  */
 void cnio__coll_say_lost(cnio_file_t *fh);
 /* This process's rank in MPI_COMM_WORLD, 0 when MPI is not running. */

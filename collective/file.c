@@ -58,12 +58,47 @@ int cnio__coll_agree(MPI_Comm comm, int rc)
     return ret ? ret : (int)out;
 }
 
+void cnio__coll_quiet(cnio_file_t *fh, int close)
+{
+    fh->kept.key = CNIO_KEPT_NONE;
+    fh->kept.line[0] = '\0';
+    fh->kept.say = 0;
+    if (close)
+        memcpy(fh->kept.skip, fh->lost_said, sizeof(fh->kept.skip));
+    else
+        memset(fh->kept.skip, 0, sizeof(fh->kept.skip));
+    if (!close || fh->size > 1)
+        cnio__obj_set_quiet(fh->obj, &fh->kept);
+}
+
+void cnio__coll_unquiet(cnio_file_t *fh)
+{
+    cnio__obj_set_quiet(fh->obj, NULL);
+}
+
+#define LOST_TAG 0x4200   /* the line kept, from the rank that kept it to rank 0 */
+
 void cnio__coll_say_lost(cnio_file_t *fh)
 {
-    int64_t mine = cnio__obj_lost(fh->obj), low;
+    int64_t mine = fh->kept.key, low;
+    int from, j;
 
-    if (cnio__coll_min(fh->comm, &mine, &low, 1) == 0 && fh->rank == 0)
-        cnio__obj_say_lost(fh->obj, low);
+    if (mine != CNIO_KEPT_NONE)
+        mine |= fh->rank;   /* of the ranks that kept the least, the lowest says it */
+    if (cnio__coll_min(fh->comm, &mine, &low, 1) || low == CNIO_KEPT_NONE)
+        return;
+    from = (int)(low & ((INT64_C(1) << CNIO_KEPT_FREE_BITS) - 1));
+    j = cnio__kept_host(low);
+    fh->lost_said[j / 8] |= (uint8_t)(1u << (j % 8));
+    if (from != 0 && fh->rank == from)
+        MPI_Send(fh->kept.line, (int)strlen(fh->kept.line) + 1, MPI_CHAR, 0, LOST_TAG,
+                 fh->comm);
+    if (fh->rank != 0 || (from != 0 && MPI_Recv(fh->kept.line, (int)sizeof(fh->kept.line),
+                                                 MPI_CHAR, from, LOST_TAG, fh->comm,
+                                                 MPI_STATUS_IGNORE) != MPI_SUCCESS))
+        return;
+    fh->kept.line[sizeof(fh->kept.line) - 1] = '\0';
+    cnio__err("%s", fh->kept.line);
 }
 
 int cnio__coll_same_as(MPI_Comm comm, int64_t v, const char *what,
@@ -580,6 +615,15 @@ CNIO_API int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info 
     return 0;
 }
 
+/* Rank 0's part of a close, after the others' (quiet, cnio__coll_quiet): it is alone,
+ * and says a host it finds lost as it finds it, unless a call or the others' close said
+ * that host. */
+static void file_say_own(cnio_file_t *fh)
+{
+    memcpy(fh->kept.skip, fh->lost_said, sizeof(fh->kept.skip));
+    fh->kept.say = 1;
+}
+
 CNIO_API int cnio_file_close(cnio_file_t **fhp)
 {
     cnio_file_t *fh;
@@ -602,13 +646,19 @@ CNIO_API int cnio_file_close(cnio_file_t **fhp)
         v[0] = 0, v[1] = 1;
     deleted = v[0];
     cnio__obj_set_gone_ok(fh->obj, deleted);
+    /* collective too: a host found lost is said once, after the agreement (and not when
+     * a call of fh said it already) */
+    cnio__coll_quiet(fh, 1);
     /* Every rank's writes are acknowledged; rank 0 closes the handles last. */
     if (fh->rank != 0) {
         rc = cnio__obj_close(fh->obj);
         fh->obj = NULL;
     }
     rc = cnio__coll_agree(fh->comm, rc);
+    if (rc)   /* (before rank 0's close says what followed from it) */
+        cnio__coll_say_lost(fh);
     if (fh->rank == 0) {
+        file_say_own(fh);
         /* a rank whose write failed (its close says so) may have torn the file: rank 0
          * then commits nothing and leaves in-place updates marked interrupted (a file
          * opened read-only has neither: its close would say it was left marked) */

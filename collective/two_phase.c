@@ -710,7 +710,7 @@ static int tp_access_all(cnio_file_t *fh, MPI_Offset offset, const void *buf, in
         return -CNIO_ERR_INVAL;
     /* A server lost is lost to every rank: rank 0 says it once, after the agreement
      * (each rank says nothing of it meanwhile; nor, at its close, the failed write) */
-    cnio__obj_set_quiet(fh->obj, 1);
+    cnio__coll_quiet(fh, 0);
     rc = cnio__access_init(fh, offset, buf, count, datatype, write, &a);
     if (rc == 0 && a.next) {
         mine.lo = a.ext[0].off;
@@ -760,7 +760,7 @@ static int tp_access_all(cnio_file_t *fh, MPI_Offset offset, const void *buf, in
     }
     if (rc && !refused)
         cnio__coll_say_lost(fh);
-    cnio__obj_set_quiet(fh->obj, 0);
+    cnio__coll_unquiet(fh);
     cnio__access_free(&a);
     return rc;
 }

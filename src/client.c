@@ -296,6 +296,8 @@ void cnio__cl_free(struct cnio_obj *obj)
             cnio__cl_disconnect(obj->hosts, obj->nhosts);
         explicit_bzero(obj->hosts, (size_t)obj->nhosts * sizeof(*obj->hosts));   /* tokens */
     }
+    if (obj->kept)   /* its stack's keep is obj's (cnio__obj_set_quiet) */
+        cnio__stack_hush(obj->st, NULL, NULL);
     free(obj->hosts);
     free(obj->path);
     cnio__key_wipe(&obj->key);

@@ -228,22 +228,36 @@ int cnio__obj_close(struct cnio_obj *obj);
  * same collective open. The data path does this itself for its own failed writes. */
 void cnio__obj_taint(struct cnio_obj *obj, int err);
 /*
- * quiet 1: obj's failures to reach a host (a transfer that failed there, a reconnect, a
- * connection set up on demand) are not said, nor its stack's warnings of connections
- * lost (cnio__stack_hush_lost); the first is kept for cnio__obj_lost, and a taint taken
- * meanwhile is not said by the close of an attached obj. For a caller that says the
- * failure once for many processes: the collective layer around a collective call, whose
- * rank 0 says it after the ranks agreed. Setting 1 forgets the failure kept; 0 (the
- * default): said as ever.
+ * Where a quiet object's failures to reach a host go (cnio__obj_set_quiet): the least
+ * one's key and the line that said it. A key orders by host (column), then by how it
+ * failed, then by the error, so that the least over processes is a failure of the
+ * lowest host; its low CNIO_KEPT_FREE_BITS bits are 0, free for the caller (a rank).
  */
-void cnio__obj_set_quiet(struct cnio_obj *obj, int quiet);
-#define CNIO_OBJ_LOST_NONE INT64_MAX
-/* The first failure kept while obj was quiet, or CNIO_OBJ_LOST_NONE: a number whose
- * minimum over processes is the failure of the lowest host (cnio__obj_say_lost). */
-int64_t cnio__obj_lost(const struct cnio_obj *obj);
-/* Says lost (cnio__obj_lost's, of any process of the same object) in the words obj says
- * it with when not quiet; nothing for CNIO_OBJ_LOST_NONE. */
-void cnio__obj_say_lost(const struct cnio_obj *obj, int64_t lost);
+#define CNIO_KEPT_NONE INT64_MAX
+#define CNIO_KEPT_FREE_BITS 31
+#define CNIO_KEPT_LINE_MAX 1024
+struct cnio_kept {
+    int64_t key;                           /* CNIO_KEPT_NONE: none kept */
+    char line[CNIO_KEPT_LINE_MAX];         /* its words, without the "cnio: error: " */
+    uint8_t skip[(CNIO_MAX_HOSTS + 7) / 8];   /* hosts (bit j) whose failures are dropped:
+                                              said already */
+    int say;                               /* 1: the others are said at once, not kept (a
+                                              process alone in its part of the call) */
+};
+/* The host (column) of kept key k (with or without the caller's bits). */
+int cnio__kept_host(int64_t k);
+/*
+ * kept non-NULL: obj's failures to reach a host (a transfer that failed there, or whose
+ * server gave a reason; a reconnect; a connection set up on demand, or refused until
+ * cnio_timeout_ms; a host that no longer knows the open) are not said, nor its stack's
+ * warnings of connections lost (cnio__stack_hush); the least is kept in *kept (whose
+ * key the caller sets to CNIO_KEPT_NONE), one of a host in kept->skip dropped, and a
+ * taint taken meanwhile is not said by the close of an attached obj. For a caller that
+ * says the failure once for many processes: the collective layer around a collective
+ * call, whose rank 0 says it after the ranks agreed. kept stays the caller's, and must
+ * outlive obj's quiet (cnio__obj_close ends it). NULL, the default: said as ever.
+ */
+void cnio__obj_set_quiet(struct cnio_obj *obj, struct cnio_kept *kept);
 
 const struct cnio_layout *cnio__obj_layout(const struct cnio_obj *obj);
 int cnio__obj_nhosts(const struct cnio_obj *obj);

@@ -142,14 +142,15 @@ static int conn_backoff(struct cnio_obj *obj, int j, int err)
     }
     host->nlanes = 0;
     if (now >= host->give_up) {
+        cnio__hostport(hp, sizeof(hp), host->name, host->port);
         if (err == -CNIO_ERR_LIMIT)
-            cnio__err("connecting to %s: the job's connection budget there "
-                      "(cnio_max_conns_per_server) stayed full for %d ms",
-                      cnio__hostport(hp, sizeof(hp), host->name, host->port), obj->h.timeout_ms);
+            cnio__cl_host_say(obj, j, CNIO__CL_LOST_BACKOFF, err, "connecting to %s: the "
+                              "job's connection budget there (cnio_max_conns_per_server) "
+                              "stayed full for %d ms", hp, obj->h.timeout_ms);
         else
-            cnio__err("connecting to %s: %s before authenticating, again for %d ms",
-                      cnio__hostport(hp, sizeof(hp), host->name, host->port), cnio_strerror(err),
-                      obj->h.timeout_ms);
+            cnio__cl_host_say(obj, j, CNIO__CL_LOST_BACKOFF, err, "connecting to %s: %s "
+                              "before authenticating, again for %d ms", hp,
+                              cnio_strerror(err), obj->h.timeout_ms);
         conn_drop(host);
         return err;
     }
@@ -189,10 +190,11 @@ int cnio__obj_connect_poll(struct cnio_obj *obj, int j)
             return conn_backoff(obj, j, err);
         if (err == -CNIO_ERR_AUTH && host->auth.mode == CNIO_WIRE_AUTH_TOKEN) {
             /* a token is good for one open on one server's run (client_revive.c) */
-            cnio__err("%s: host %s does not know this open (it restarted since the "
-                      "open, or released it): %s", obj->path,
-                      cnio__hostport(hp, sizeof(hp), host->name, host->port),
-                      cnio__stack_gone_advice(obj->st));
+            cnio__cl_host_say(obj, j, CNIO__CL_LOST_GONE, -CNIO_ERR_STALE, "%s: host %s does "
+                              "not know this open (it restarted since the open, or "
+                              "released it): %s", obj->path,
+                              cnio__hostport(hp, sizeof(hp), host->name, host->port),
+                              cnio__stack_gone_advice(obj->st));
             conn_drop(host);
             return -CNIO_ERR_STALE;
         }

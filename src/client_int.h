@@ -107,17 +107,29 @@ struct cnio_obj {
                                        cnio__cl_commit_under_way said so) */
     int interrupted_said;           /* a host said I_INTERRUPTED at its open: warned */
     uint64_t writes;                /* cnio__obj_writex calls with ranges (atomic) */
-    int quiet;                      /* cnio__obj_set_quiet */
-    int64_t lost;                   /* the first failure kept while quiet (cnio__obj_lost) */
+    struct cnio_kept *kept;         /* cnio__obj_set_quiet: non-NULL while quiet */
     int werr_hushed;                /* werr came while quiet: the owner says it for the job,
                                        an attached obj's close does not */
 };
 
-/* How host j failed, in cnio__cl_host_failed's words: a request on it (a transfer), a
- * reconnect after it closed an idle connection, a connection set up on demand. */
-enum { CNIO__CL_LOST_XFER, CNIO__CL_LOST_IDLE, CNIO__CL_LOST_CONNECT };
-/* Says that host j of obj failed with err (how says in which words); while obj is quiet
- * (cnio__obj_set_quiet), keeps the first such failure for cnio__obj_lost instead. */
+/*
+ * How host j failed, the least first where a quiet object keeps one (cnio__cl_host_say):
+ * a request that its server refused with a reason (its words); the open gone there (a
+ * restart: its server refused the token, or no longer holds the upload, or the object
+ * was replaced; reopening it failed); a request on it (a transfer); a reconnect after it
+ * closed an idle connection; a connection set up on demand, which failed, or was
+ * refused until cnio_timeout_ms passed. cnio__cl_host_failed has the words of XFER,
+ * IDLE and CONNECT.
+ */
+enum {
+    CNIO__CL_LOST_REASON, CNIO__CL_LOST_GONE, CNIO__CL_LOST_REOPEN, CNIO__CL_LOST_XFER,
+    CNIO__CL_LOST_IDLE, CNIO__CL_LOST_CONNECT, CNIO__CL_LOST_BACKOFF
+};
+/* Says the line fmt makes, of host j of obj that failed with err (how: as above); while
+ * obj is quiet (cnio__obj_set_quiet), keeps it instead, if it is the least. */
+void cnio__cl_host_say(struct cnio_obj *obj, int j, int how, int err, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* cnio__cl_host_say in the words of how (XFER, IDLE or CONNECT). */
 void cnio__cl_host_failed(struct cnio_obj *obj, int j, int how, int err);
 
 /*

@@ -8,6 +8,7 @@
 #include "client_int.h"
 #include "log.h"
 
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -525,60 +526,96 @@ void cnio__obj_taint(struct cnio_obj *obj, int err)
 {
     if (obj && err && !obj->werr) {
         obj->werr = err;
-        obj->werr_hushed = obj->quiet;
+        obj->werr_hushed = obj->kept != NULL;
     }
 }
 
-void cnio__obj_set_quiet(struct cnio_obj *obj, int quiet)
+/* Host j of obj, whose endpoint ep is (a lane, or the control connection), or -1. */
+static int cl_host_of(const struct cnio_obj *obj, const struct cnio_ep *ep)
+{
+    for (int j = 0; j < obj->nhosts; j++) {
+        const struct cnio__cl_host *host = &obj->hosts[j];
+
+        if (host->ctl == ep)
+            return j;
+        for (int l = 0; l < host->nlanes; l++)
+            if (host->lanes[l] == ep)
+                return j;
+    }
+    return -1;
+}
+
+/* The stack's keep (cnio__stack_hush): a reason's line, kept as host j's failure. */
+static void cl_keep_reason(void *arg, const struct cnio_ep *ep, int err, const char *line)
+{
+    struct cnio_obj *obj = arg;
+    int j = ep ? cl_host_of(obj, ep) : -1;
+
+    if (j < 0)
+        cnio__err("%s", line);
+    else
+        cnio__cl_host_say(obj, j, CNIO__CL_LOST_REASON, err, "%s", line);
+}
+
+void cnio__obj_set_quiet(struct cnio_obj *obj, struct cnio_kept *kept)
 {
     if (!obj)
         return;
-    obj->quiet = quiet;
-    if (quiet)
-        obj->lost = CNIO_OBJ_LOST_NONE;
-    cnio__stack_hush_lost(obj->st, quiet);
+    obj->kept = kept;
+    cnio__stack_hush(obj->st, kept ? cl_keep_reason : NULL, kept ? obj : NULL);
 }
 
-int64_t cnio__obj_lost(const struct cnio_obj *obj)
+/* bits 62..55 the host, 54..47 how, 46..31 the error; 30..0 the caller's */
+static int64_t cl_kept_key(int j, int how, int err)
 {
-    return obj && obj->quiet ? obj->lost : CNIO_OBJ_LOST_NONE;
+    uint32_t e = (uint32_t)(err < 0 ? -err : err);
+
+    return ((int64_t)(j & 0xff) << 55) | ((int64_t)(how & 0xff) << 47) |
+           ((int64_t)CNIO_MIN(e, 0xffffu) << CNIO_KEPT_FREE_BITS);
 }
 
-/* lost: host j, then how, then the error, so that the least is the lowest host's */
-static void cl_lost_say(const struct cnio_obj *obj, int64_t lost)
+int cnio__kept_host(int64_t k)
 {
-    int j = (int)(lost >> 40), how = (int)((lost >> 32) & 0xff), err = -(int)(lost & 0xffffffff);
-    const struct cnio__cl_host *host;
-    char hp[CNIO_HOSTPORT_MAX];
-
-    if (lost < 0 || j >= obj->nhosts)
-        return;
-    host = &obj->hosts[j];
-    cnio__hostport(hp, sizeof(hp), host->name, host->port);
-    if (how == CNIO__CL_LOST_IDLE)
-        cnio__err("%s: host %s closed a connection while nothing was in flight on it (a "
-                  "restart, or its --idle-timeout), and reconnecting failed: %s",
-                  obj->path, hp, cnio_strerror(err));
-    else if (how == CNIO__CL_LOST_CONNECT)
-        cnio__err("connecting to %s: %s", hp, cnio_strerror(err));
-    else
-        cnio__err("%s: host %s: %s", obj->path, hp, cnio_strerror(err));
+    return (int)((k >> 55) & 0xff);
 }
 
-void cnio__obj_say_lost(const struct cnio_obj *obj, int64_t lost)
+void cnio__cl_host_say(struct cnio_obj *obj, int j, int how, int err, const char *fmt, ...)
 {
-    if (obj && lost != CNIO_OBJ_LOST_NONE)
-        cl_lost_say(obj, lost);
+    struct cnio_kept *k = obj->kept;
+    int64_t key = cl_kept_key(j, how, err);
+    char line[CNIO_KEPT_LINE_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (!k)
+        cnio__err("%s", line);
+    else if (j >= 0 && j < CNIO_MAX_HOSTS && ((k->skip[j / 8] >> (j % 8)) & 1))
+        ;   /* said already, for every process */
+    else if (k->say)
+        cnio__err("%s", line);
+    else if (key < k->key) {
+        k->key = key;
+        memcpy(k->line, line, sizeof(line));
+    }
 }
 
 void cnio__cl_host_failed(struct cnio_obj *obj, int j, int how, int err)
 {
-    int64_t lost = ((int64_t)j << 40) | ((int64_t)how << 32) | (int64_t)(uint32_t)-err;
+    const struct cnio__cl_host *host = &obj->hosts[j];
+    char hp[CNIO_HOSTPORT_MAX];
 
-    if (!obj->quiet)
-        cl_lost_say(obj, lost);
-    else if (obj->lost == CNIO_OBJ_LOST_NONE)
-        obj->lost = lost;
+    cnio__hostport(hp, sizeof(hp), host->name, host->port);
+    if (how == CNIO__CL_LOST_IDLE)
+        cnio__cl_host_say(obj, j, how, err, "%s: host %s closed a connection while nothing "
+                          "was in flight on it (a restart, or its --idle-timeout), and "
+                          "reconnecting failed: %s", obj->path, hp, cnio_strerror(err));
+    else if (how == CNIO__CL_LOST_CONNECT)
+        cnio__cl_host_say(obj, j, how, err, "connecting to %s: %s", hp, cnio_strerror(err));
+    else
+        cnio__cl_host_say(obj, j, how, err, "%s: host %s: %s", obj->path, hp,
+                          cnio_strerror(err));
 }
 
 int cnio__obj_close(struct cnio_obj *obj)

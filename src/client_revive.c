@@ -85,10 +85,11 @@ static int rv_reopen(struct cnio_obj *obj, int j)
      * over it while the server was restarting): the name now holds another object, whose
      * stripes beside the old one's on the other hosts would read as neither. */
     if (!ret && !(flags & (CNIO_WIRE_O_STAGE | CNIO_WIRE_O_JOIN)) && info.gen != host->info.gen) {
-        cnio__err("%s: host %s restarted, and the object was replaced meanwhile (another "
-                  "upload committed over it): this open is gone; %s", obj->path,
-                  cnio__hostport(hp, sizeof(hp), host->name, host->port),
-                  cnio__stack_gone_advice(obj->st));
+        cnio__cl_host_say(obj, j, CNIO__CL_LOST_GONE, -CNIO_ERR_STALE, "%s: host %s "
+                          "restarted, and the object was replaced meanwhile (another "
+                          "upload committed over it): this open is gone; %s", obj->path,
+                          cnio__hostport(hp, sizeof(hp), host->name, host->port),
+                          cnio__stack_gone_advice(obj->st));
         host->opened = 0;   /* its old handle went with the restart: nothing to close */
         return -CNIO_ERR_STALE;
     }
@@ -96,16 +97,19 @@ static int rv_reopen(struct cnio_obj *obj, int j)
      * young to resume (or --stage-expire's sweep did). Not "no such object", of a file
      * the program has open (helper-83's F3): the open is gone there. */
     if (ret == -CNIO_ERR_NOENT && (flags & (CNIO_WIRE_O_STAGE | CNIO_WIRE_O_JOIN))) {
-        cnio__err("%s: host %s no longer holds this upload (it restarted and discarded "
-                  "it, or it expired): this open is gone; %s", obj->path,
-                  cnio__hostport(hp, sizeof(hp), host->name, host->port),
-                  cnio__stack_gone_advice(obj->st));
+        cnio__cl_host_say(obj, j, CNIO__CL_LOST_GONE, -CNIO_ERR_STALE, "%s: host %s no "
+                          "longer holds this upload (it restarted and discarded it, or it "
+                          "expired): this open is gone; %s", obj->path,
+                          cnio__hostport(hp, sizeof(hp), host->name, host->port),
+                          cnio__stack_gone_advice(obj->st));
         host->opened = 0;   /* its old handle went with the restart: nothing to close */
         return -CNIO_ERR_STALE;
     }
     if (ret) {
-        cnio__err("%s: opening it again on host %s after reconnecting: %s", obj->path,
-                  cnio__hostport(hp, sizeof(hp), host->name, host->port), cnio_strerror(ret));
+        cnio__cl_host_say(obj, j, CNIO__CL_LOST_REOPEN, ret, "%s: opening it again on host "
+                          "%s after reconnecting: %s", obj->path,
+                          cnio__hostport(hp, sizeof(hp), host->name, host->port),
+                          cnio_strerror(ret));
         return ret;
     }
     host->handle = c.robject;
@@ -232,10 +236,11 @@ static int rv_lane(struct cnio_obj *obj, int j, int l)
     if (ret == -CNIO_ERR_AUTH && host->auth.mode == CNIO_WIRE_AUTH_TOKEN) {
         /* A token is good for one open on one server's run: a restarted server (or one
          * that released the open) refuses it. Not a wrong key: the open is gone there. */
-        cnio__err("%s: host %s no longer knows this open (it restarted, or released "
-                  "it): its handles there are gone; %s", obj->path,
-                  cnio__hostport(hp, sizeof(hp), host->name, host->port),
-                  cnio__stack_gone_advice(obj->st));
+        cnio__cl_host_say(obj, j, CNIO__CL_LOST_GONE, -CNIO_ERR_STALE, "%s: host %s no "
+                          "longer knows this open (it restarted, or released it): its "
+                          "handles there are gone; %s", obj->path,
+                          cnio__hostport(hp, sizeof(hp), host->name, host->port),
+                          cnio__stack_gone_advice(obj->st));
         cnio__ep_close(nep);
         return -CNIO_ERR_STALE;
     }

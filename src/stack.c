@@ -53,7 +53,8 @@ struct cnio_stack {
     struct stk_slab *slabs;
     const char *gone_advice;    /* cnio__stack_set_advice; NULL: the defaults */
     const char *finish_advice;
-    int hush_lost;              /* cnio__stack_hush_lost */
+    cnio_stack_keep_fn *keep;   /* cnio__stack_hush */
+    void *keep_arg;
 };
 
 /* ---- stack and pool ---------------------------------------------------------------- */
@@ -89,9 +90,19 @@ const char *cnio__stack_finish_advice(const struct cnio_stack *st)
     return st->finish_advice ? st->finish_advice : "`cnio cp --resume` finishes it";
 }
 
-void cnio__stack_hush_lost(struct cnio_stack *st, int on)
+void cnio__stack_hush(struct cnio_stack *st, cnio_stack_keep_fn *keep, void *arg)
 {
-    st->hush_lost = on;
+    st->keep = keep;
+    st->keep_arg = arg;
+}
+
+void cnio__stack_say_reason(struct cnio_stack *st, const struct cnio_ep *ep, int err,
+                            const char *line)
+{
+    if (st->keep)
+        st->keep(st->keep_arg, ep, err, line);
+    else
+        cnio__err("%s", line);
 }
 
 void cnio__stack_close(struct cnio_stack *st)
@@ -232,7 +243,7 @@ static void ep_kill_why(struct cnio_ep *ep, int err, const char *why)
         cnio__debug("connection to %s: the server refused this open's token: it does not "
                     "know the open (it restarted, or the open was closed)", ep->name);
     /* (a wrong key is said by the connect that waits for the handshake: client.c) */
-    else if ((err != -CNIO_ERR_CONN || ep->ninflight) && !ep->quiet && !ep->st->hush_lost &&
+    else if ((err != -CNIO_ERR_CONN || ep->ninflight) && !ep->quiet && !ep->st->keep &&
              !(err == -CNIO_ERR_AUTH && ep->state == EP_AUTH))
         cnio__warn("connection to %s: %s", ep->name, cnio_strerror(err));
     ep->died_idle = ep->state == EP_READY && !ep->ninflight && !ep->sq_head &&

@@ -47,10 +47,17 @@ void cnio__stack_close(struct cnio_stack *st);
 void cnio__stack_set_advice(struct cnio_stack *st, const char *gone, const char *finish);
 const char *cnio__stack_gone_advice(const struct cnio_stack *st);
 const char *cnio__stack_finish_advice(const struct cnio_stack *st);
-/* on = 1: a connection that dies says nothing of it ("connection to H: connection reset
- * or lost"): its requests fail, and their owner says the failure (a quiet object's owner
- * once for a job: cnio__obj_set_quiet). 0, the default: it is said. */
-void cnio__stack_hush_lost(struct cnio_stack *st, int on);
+/*
+ * keep non-NULL: a connection that dies says nothing of it ("connection to H: connection
+ * reset or lost": its requests fail, and their owner says the failure), and the line an
+ * error reply's reason would say (CNIO_WIRE_F_REASON: "what: H: error: why") goes to
+ * keep(arg, ep, err, line) instead, ep the endpoint it came on, err the request's
+ * status: for an owner that says one failure for many processes (a quiet object,
+ * cnio__obj_set_quiet). NULL, the default: both are said.
+ */
+#define CNIO_STACK_LINE_MAX 1024   /* such a line's bytes, with its NUL, at most */
+typedef void cnio_stack_keep_fn(void *arg, const struct cnio_ep *ep, int err, const char *line);
+void cnio__stack_hush(struct cnio_stack *st, cnio_stack_keep_fn *keep, void *arg);
 
 /* ---- endpoints ------------------------------------------------------------------- */
 

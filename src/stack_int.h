@@ -99,6 +99,10 @@ void cnio__ep_rx(struct cnio_ep *ep);
 /* Puts conn, a new connection to the same peer, in place of ep's, which it closes: 0, or
  * -CNIO_ERR_IO with ep dead. */
 int cnio__ep_swap_conn(struct cnio_ep *ep, struct cnio_conn *conn);
+/* Says line, the reason a request of ep that failed with err came with: on stderr, or
+ * to the keep of cnio__stack_hush. */
+void cnio__stack_say_reason(struct cnio_stack *st, const struct cnio_ep *ep, int err,
+                            const char *line);
 /* stack_handshake.c */
 #define CNIO_EP_GREET_MS 3000   /* the first wait for a TCP server's CHALLENGE */
 /* The CHALLENGE has arrived in ep->chbuf: answers it with AUTH (or kills ep). */

@@ -12,6 +12,7 @@
 #include "transport.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
 
@@ -21,6 +22,19 @@
 static int ep_status_ok(int32_t s)
 {
     return s <= 0 && s > -CNIO_ERR_MAX_;
+}
+
+/* Says why r failed, as the server's reason gives it, naming the host (and the object). */
+static void ep_say_reason(struct cnio_ep *ep, const struct cnio_req *r, const char *why)
+{
+    char line[CNIO_STACK_LINE_MAX];
+
+    if (r->what)
+        snprintf(line, sizeof(line), "%s: %s: %s: %s", r->what[0] ? r->what : "/", ep->name,
+                 cnio_strerror(r->status), why);
+    else
+        snprintf(line, sizeof(line), "%s: %s: %s", ep->name, cnio_strerror(r->status), why);
+    cnio__stack_say_reason(ep->st, ep, r->status, line);
 }
 
 /* The payload of the current frame is in: check it and deliver it. 0 or -1 (dead). */
@@ -59,11 +73,8 @@ int cnio__ep_rx_finish(struct cnio_ep *ep)
         if ((r->type == CNIO_WIRE_AUTH && r->status == -CNIO_ERR_LIMIT) ||   /* tried again */
             (r->hush && r->status == -CNIO_ERR_INCOMPLETE))
             cnio__debug("%s: %s: %s", ep->name, cnio_strerror(r->status), why);
-        else if (r->what)
-            cnio__err("%s: %s: %s: %s", r->what[0] ? r->what : "/", ep->name,
-                      cnio_strerror(r->status), why);
         else
-            cnio__err("%s: %s: %s", ep->name, cnio_strerror(r->status), why);
+            ep_say_reason(ep, r, why);
         r->rlen = 0;
         r->reasoned = !(r->hush && r->status == -CNIO_ERR_INCOMPLETE);
     }
