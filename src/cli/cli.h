@@ -228,6 +228,19 @@ int cli_regular(int fd);
  */
 #define CLI_LIVE_WAIT_MS 2500u
 unsigned cli_live_pause_ms(int k);
+/* How many passes a copy makes at most over a source object that changes as it is read
+ * (cp_transfer over one file, tf_fetch_whole over a file of a tree). */
+#define CLI_PASSES 3
+#define CLI_PASSES_S "3"
+/*
+ * What a pass over a source object saw, from whether a live writer had it open in place
+ * before and after the pass and whether its hosts' mark moved between: CLI_PASS_LIVE
+ * when a writer was live at either end (unless live_ok, --live: a read beside a writer,
+ * as MPI-IO lets it be, is taken), CLI_PASS_MOVED when the mark moved with no writer
+ * live at the end (an update that came and went), else CLI_PASS_SAME.
+ */
+enum { CLI_PASS_SAME, CLI_PASS_MOVED, CLI_PASS_LIVE };
+int cli_pass_verdict(int live_ok, int live_before, int live_after, int moved);
 /* What a copy that failed beside a live writer tells its user to do: wait, or --live. */
 #define CLI_LIVE_WAIT "wait until the program writing it has closed it"
 #define CLI_LIVE_OPT "copy with --live to accept a copy that may hold old and new bytes " \

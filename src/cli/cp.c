@@ -529,27 +529,19 @@ static void cp_live_wait(const struct cp_job *j, struct cp_look *l)
     }
 }
 
-/* How many passes a copy makes at most over a SRC that changes as it is read. */
-#define CP_PASSES 3
-#define CP_PASSES_S "3"
+int cli_pass_verdict(int live_ok, int live_before, int live_after, int moved)
+{
+    if (!live_ok && (live_before || live_after))
+        return CLI_PASS_LIVE;
+    return moved && !live_after ? CLI_PASS_MOVED : CLI_PASS_SAME;
+}
 
-/* What a pass over SRC saw (cp_src_verdict). */
-enum { CP_SAME, CP_MOVED, CP_LIVE };
-
-/*
- * Rank 0, after a pass (before: the look before it, after: the look now): CP_LIVE when
- * a live writer had SRC open in place at either end (unless --live: then a read beside
- * a writer, as MPI-IO lets it be, is taken), CP_MOVED when its mark moved with no writer
- * live at the end (an update that came and went), else CP_SAME.
- */
+/* Rank 0, after a pass (before: the look before it, after: the look now): what it saw. */
 static int cp_src_verdict(const struct cp_job *j, const struct cp_look *before,
                           const struct cp_look *after)
 {
-    int moved = before->known && after->known && before->mark != after->mark;
-
-    if (!j->o.live && (before->inplace || after->inplace))
-        return CP_LIVE;
-    return moved && !after->inplace ? CP_MOVED : CP_SAME;
+    return cli_pass_verdict(j->o.live, before->inplace, after->inplace,
+                            before->known && after->known && before->mark != after->mark);
 }
 
 /* Rank 0: says why the next pass is made (not with -q). */
@@ -557,15 +549,15 @@ static void cp_say_again(const struct cp_job *j, int why, int live_now, int pass
 {
     if (j->o.quiet)
         return;
-    if (why == CP_MOVED)
+    if (why == CLI_PASS_MOVED)
         cli_err("%scnio cp: %s changed as it was read (updated in place during the copy); "
                 "copying it again (pass %d of %d)\n", j->tty ? "\n" : "", j->src.name,
-                pass + 1, CP_PASSES);
+                pass + 1, CLI_PASSES);
     else
         cli_err("%scnio cp: %s %s being written by a live writer (a program %s it open in "
                 "place)%s; copying it again (pass %d of %d)\n", j->tty ? "\n" : "",
                 j->src.name, live_now ? "is" : "was", live_now ? "has" : "had",
-                live_now ? "" : " as the copy began", pass + 1, CP_PASSES);
+                live_now ? "" : " as the copy began", pass + 1, CLI_PASSES);
 }
 
 /*
@@ -575,7 +567,7 @@ static void cp_say_again(const struct cp_job *j, int why, int live_now, int pass
  * look now), so that DST may hold bytes of before an update in place with bytes of
  * after it, and copying again gets the one version there now. Said on rank 0 (without
  * -q); a writer still live is waited for a moment (cp_live_wait: *after is the look
- * after it). After CP_PASSES passes it is a failure instead (*rc, said by cp_report).
+ * after it). After CLI_PASSES passes it is a failure instead (*rc, said by cp_report).
  * Collective.
  */
 static int cp_src_changed(struct cp_job *j, int pass, const struct cp_look *before,
@@ -587,15 +579,15 @@ static int cp_src_changed(struct cp_job *j, int pass, const struct cp_look *befo
     if (j->rank == 0)
         why = cp_src_verdict(j, before, after);
     MPI_Bcast(&why, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    if (why == CP_SAME)
+    if (why == CLI_PASS_SAME)
         return 0;
-    if (pass >= CP_PASSES) {
-        *rc = cp_agree(j->rank != 0 ? 0 : cp_local_fail(&j->src, EIO, why == CP_MOVED
+    if (pass >= CLI_PASSES) {
+        *rc = cp_agree(j->rank != 0 ? 0 : cp_local_fail(&j->src, EIO, why == CLI_PASS_MOVED
                        ? "changed as it was read (updated in place during each of the "
-                         "copy's " CP_PASSES_S " passes); nothing was kept: copy it again "
+                         "copy's " CLI_PASSES_S " passes); nothing was kept: copy it again "
                          "once its writers are done"
                        : "written in place by a live writer (a program had it open) during "
-                         "the last of the copy's " CP_PASSES_S " passes; nothing was kept: "
+                         "the last of the copy's " CLI_PASSES_S " passes; nothing was kept: "
                          CLI_LIVE_ADVICE));
         return 0;
     }
@@ -608,7 +600,7 @@ static int cp_src_changed(struct cp_job *j, int pass, const struct cp_look *befo
 }
 
 /*
- * The copy itself, both ends open: the pass over the data (made again, up to CP_PASSES
+ * The copy itself, both ends open: the pass over the data (made again, up to CLI_PASSES
  * in all, while a remote SRC changes under it or a live writer has it open in place:
  * cp_src_changed), the upload's commit or abort, the summaries, --verify's second pass
  * and the download's rename. 0 or a negative code (the same on every rank); *copied:

@@ -452,23 +452,6 @@ static int tf_fetch(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, i
     return ret;
 }
 
-/* How many passes a file's copy makes at most over an object that changes as it is
- * read (as cp_transfer makes over one file). */
-#define TF_PASSES 3
-
-/* What a pass over an object saw (tf_verdict). */
-enum { TF_SAME, TF_MOVED, TF_LIVE };
-
-/* After a pass over obj: TF_LIVE when a live writer had it open in place at either end
- * (before, after: cnio__obj_inplace's answers; not with --live), TF_MOVED when its mark
- * moved (from was to now) with no writer live at the end, else TF_SAME. */
-static int tf_verdict(const struct tree_ctx *c, int before, int after, uint64_t was,
-                      uint64_t now)
-{
-    if (!c->o->live && (before == 1 || after == 1))
-        return TF_LIVE;
-    return after == 0 && was != now ? TF_MOVED : TF_SAME;
-}
 
 /* Between two passes: while a live writer has obj open in place (now is 1), waits for it
  * to close (cli_live_pause_ms). The last cnio__obj_inplace answer, its mark in *mark. */
@@ -483,18 +466,18 @@ static int tf_live_wait(struct cnio_obj *obj, int now, uint64_t *mark)
     return now;
 }
 
-/* Says in c->why why rel was not copied after TF_PASSES passes (why: tf_verdict's). */
+/* Says in c->why why rel was not copied after CLI_PASSES passes (why: cli_pass_verdict's). */
 static int tf_not_copied(struct tree_ctx *c, const char *rel, int why)
 {
     if (c->why[0])
         return -CNIO_ERR_IO;
-    if (why == TF_MOVED)
+    if (why == CLI_PASS_MOVED)
         snprintf(c->why, sizeof(c->why), "%s: changed as it was read (updated in place "
-                 "during each of %d passes); not copied", rel, TF_PASSES);
+                 "during each of %d passes); not copied", rel, CLI_PASSES);
     else
         snprintf(c->why, sizeof(c->why), "%s: written in place by a live writer (a program "
                  "had it open) during the last of %d passes; not copied: " CLI_LIVE_WAIT
-                 " (then --resume copies what is missing), or " CLI_LIVE_OPT, rel, TF_PASSES);
+                 " (then --resume copies what is missing), or " CLI_LIVE_OPT, rel, CLI_PASSES);
     return -CNIO_ERR_IO;
 }
 
@@ -504,7 +487,7 @@ static int tf_not_copied(struct tree_ctx *c, const char *rel, int why)
  * (update counts, sizes, mtimes) moved with no writer live at the end, an update in
  * place that came and went as it was read: either would leave the copy with bytes of
  * before an update beside bytes of after it. A writer still live is waited for a moment
- * before the next pass (tf_live_wait). After TF_PASSES such passes rel is not copied
+ * before the next pass (tf_live_wait). After CLI_PASSES such passes rel is not copied
  * (said). With --live a writer live at either end is taken, and warned of (MPI-IO lets
  * a read see both). Servers that cannot say by handle go unchecked.
  */
@@ -519,13 +502,13 @@ static int tf_fetch_whole(struct tree_ctx *c, const char *rel, struct cnio_obj *
         ret = tf_fetch(c, rel, obj, fd, ref, out, size, resumed, fresh);
         if (ret || before < 0 || (after = cnio__obj_inplace(obj, &now)) < 0)
             return ret;
-        why = tf_verdict(c, before, after, was, now);
-        if (why == TF_SAME && (before == 1 || after == 1))   /* (--live) */
+        why = cli_pass_verdict(c->o->live, before == 1, after == 1, was != now);
+        if (why == CLI_PASS_SAME && (before == 1 || after == 1))   /* (--live) */
             cli_err("cnio cp: warning: %s was being updated in place by a live writer during "
                     "the copy, so the copy may hold old and new bytes mixed (--live)\n", rel);
-        if (why == TF_SAME)
+        if (why == CLI_PASS_SAME)
             return 0;
-        if (pass == TF_PASSES)
+        if (pass == CLI_PASSES)
             return tf_not_copied(c, rel, why);
         before = tf_live_wait(obj, after, &now);
         was = now;
