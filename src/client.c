@@ -62,13 +62,18 @@ int cnio__cl_hosts_distinct(const struct cnio__cl_host *hosts, int n, const char
 
 /* What to look at, in words after the error, when a host's first connection failed with
  * ret (refused, unreachable, taken and dropped before the handshake ended, or no
- * handshake within cnio_timeout_ms), else "". */
-static const char *cl_connect_hint(int ret)
+ * handshake within cnio_timeout_ms), else "". A timeout while connecting (connecting:
+ * the TCP connect itself, no answer to its SYN) is a host down or a firewall dropping
+ * the port, not a program that took the connection and said nothing. */
+static const char *cl_connect_hint(int ret, int connecting)
 {
     return ret == -CNIO_ERR_REFUSED ? " (is a cnio-server listening there?)"
            : ret == -CNIO_ERR_UNREACH ? " (is that host reachable from here?)"
            : ret == -CNIO_ERR_CONN ? " (something there took the connection and dropped it "
                                      "before the handshake ended: is it a cnio-server?)"
+           : ret == -CNIO_ERR_TIMEOUT && connecting
+               ? " (nothing answered the connection within cnio_timeout_ms: is that host "
+                 "up, and does a firewall on the way let its port through?)"
            : ret == -CNIO_ERR_TIMEOUT ? " (no handshake within cnio_timeout_ms: is a "
                                         "cnio-server running there? another program on that "
                                         "port, or a stopped server, answers nothing)"
@@ -101,7 +106,7 @@ static int cl_connect_first(struct cnio_stack *st, const struct cnio_hints *h,
         }
     }
     cnio__err("cannot connect to %s: %s%s", cnio__hostport(hp, sizeof(hp), host->name, host->port),
-              cnio_strerror(ret), cl_connect_hint(ret));
+              cnio_strerror(ret), cl_connect_hint(ret, !host->fab.len));
     return ret;
 }
 
@@ -133,7 +138,7 @@ static int cl_connect_round(struct cnio_stack *st, const struct cnio_hints *h,
         else if (ret)
             cnio__err("connecting to %s: %s%s",
                       cnio__hostport(hp, sizeof(hp), hosts[i].name, hosts[i].port),
-                      cnio_strerror(ret), from == 0 ? cl_connect_hint(ret) : "");
+                      cnio_strerror(ret), from == 0 ? cl_connect_hint(ret, 0) : "");
         if (ret)
             return ret;
     }

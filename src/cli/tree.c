@@ -575,10 +575,44 @@ static int tree_dir_attrs(struct tree_run *r)
     return ret;
 }
 
+/* Opens rank 0's sessions (r->ctx's) with the servers of the remote ends: 0, or the
+ * error, with *what the end whose servers failed. */
+static int tree_open_sessions(struct tree_run *r, const char **what)
+{
+    int ret = 0;
+
+    if (r->dst.remote && (ret = cnio__ns_open(r->ctx.st, &r->dst.u, &r->dst.h, &r->ctx.ns)))
+        *what = r->dst.name;
+    if (ret == 0 && r->src.remote &&
+        (ret = cnio__ns_open(r->ctx.st, &r->src.u, &r->src.h, &r->ctx.src_ns)))
+        *what = r->src.name;   /* (a download's servers: it said "setup") */
+    return ret;
+}
+
+/* Every rank (ret: its set-up so far): opens the sessions of r->ctx, rank 0 first. A
+ * server rank 0 cannot reach is said by rank 0 alone (*said on the others), not once per
+ * rank; only when rank 0's opened do the others open theirs. */
+static int tree_open_first(struct tree_run *r, int ret, const char **what, int *said)
+{
+    int first = ret;
+
+    if (r->j->rank == 0 && ret == 0)
+        first = ret = tree_open_sessions(r, what);
+    MPI_Bcast(&first, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (r->j->rank != 0 && first) {
+        *said = 1;
+        return first;
+    }
+    if (r->j->rank != 0 && ret == 0)
+        ret = tree_open_sessions(r, what);
+    return ret;
+}
+
 static int tree_setup(struct tree_run *r)
 {
     int ret = tree_end_init(r, &r->src, r->j->src.name, r->j->src.remote);
     const char *what = NULL;   /* which end's servers failed */
+    int said = 0;
 
     if (ret == 0)
         ret = tree_end_init(r, &r->dst, r->j->dst.name, r->j->dst.remote);
@@ -592,12 +626,7 @@ static int tree_setup(struct tree_run *r)
     if (ret == 0 && (!r->ctx.buf || !r->ctx.buf2))
         ret = -CNIO_ERR_NOMEM;
     r->ctx.chunk = r->j->o.chunk;
-    if (ret == 0 && r->dst.remote &&
-        (ret = cnio__ns_open(r->ctx.st, &r->dst.u, &r->dst.h, &r->ctx.ns)) != 0)
-        what = r->dst.name;
-    if (ret == 0 && r->src.remote &&
-        (ret = cnio__ns_open(r->ctx.st, &r->src.u, &r->src.h, &r->ctx.src_ns)) != 0)
-        what = r->src.name;   /* (a download's servers: it said "setup") */
+    ret = tree_open_first(r, ret, &what, &said);
     pthread_mutex_init(&r->lock, NULL);
     r->want = TREE_WORKERS;
     if (getenv("CNIO_CP_THREADS"))
@@ -615,7 +644,7 @@ static int tree_setup(struct tree_run *r)
         c->buf2 = malloc(c->chunk);
         ret = c->buf && c->buf2 ? cnio__stack_open(&c->st) : -CNIO_ERR_NOMEM;
     }
-    if (ret)
+    if (ret && !said)
         cli_fail("cp", what ? what : r->dst.remote ? r->dst.name : "setup", ret);
     return ret;
 }
