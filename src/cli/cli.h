@@ -228,6 +228,14 @@ int cli_regular(int fd);
  */
 #define CLI_LIVE_WAIT_MS 2500u
 unsigned cli_live_pause_ms(int k);
+/*
+ * Waits for a live writer that a look has just found with a source object open in place
+ * to close it: look(arg) is asked again after each pause of cli_live_pause_ms, until it
+ * says anything but 1 (1: a writer is live; 0: none is; a negative code: it cannot say)
+ * or CLI_LIVE_WAIT_MS have passed. Its last answer (1: still live after the wait). The
+ * look is the caller's (where it asks, and what it keeps of the answer, is arg's).
+ */
+int cli_live_wait(int (*look)(void *arg), void *arg);
 /* How many passes a copy makes at most over a source object that changes as it is read
  * (cp_transfer over one file, tf_fetch_whole over a file of a tree). */
 #define CLI_PASSES 3

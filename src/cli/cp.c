@@ -506,34 +506,28 @@ static void cp_src_look(const struct cp_job *j, struct cp_look *l)
     l->inplace = r == 1;
 }
 
-unsigned cli_live_pause_ms(int k)
-{
-    unsigned ms = 100, spent = 0;
+/* cli_live_wait's look at SRC (rank 0's): cp_src_look into l. */
+struct cp_relook {
+    const struct cp_job *j;
+    struct cp_look *l;
+};
 
-    for (int i = 0; i < k; i++) {
-        spent += ms;
-        ms = ms * 2 > 1000 ? 1000 : ms * 2;
-    }
-    return spent >= CLI_LIVE_WAIT_MS ? 0 : CNIO_MIN(ms, CLI_LIVE_WAIT_MS - spent);
+static int cp_look_again(void *arg)
+{
+    struct cp_relook *r = arg;
+
+    cp_src_look(r->j, r->l);
+    return r->l->inplace;
 }
 
 /* Rank 0, between two passes: while the look *l says a live writer has SRC open in
- * place, waits for it to close (cli_live_pause_ms), looking again into *l. */
+ * place, waits for it to close (cli_live_wait), looking again into *l. */
 static void cp_live_wait(const struct cp_job *j, struct cp_look *l)
 {
-    unsigned ms;
+    struct cp_relook r = { j, l };
 
-    for (int k = 0; l->inplace && (ms = cli_live_pause_ms(k)) != 0; k++) {
-        usleep(ms * 1000u);
-        cp_src_look(j, l);
-    }
-}
-
-int cli_pass_verdict(int live_ok, int live_before, int live_after, int moved)
-{
-    if (!live_ok && (live_before || live_after))
-        return CLI_PASS_LIVE;
-    return moved && !live_after ? CLI_PASS_MOVED : CLI_PASS_SAME;
+    if (l->inplace)
+        cli_live_wait(cp_look_again, &r);
 }
 
 /* Rank 0, after a pass (before: the look before it, after: the look now): what it saw. */

@@ -453,17 +453,26 @@ static int tf_fetch(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, i
 }
 
 
+/* cli_live_wait's look at an object: cnio__obj_inplace, its mark into *mark. */
+struct tf_relook {
+    struct cnio_obj *obj;
+    uint64_t *mark;
+};
+
+static int tf_look_again(void *arg)
+{
+    struct tf_relook *r = arg;
+
+    return cnio__obj_inplace(r->obj, r->mark);
+}
+
 /* Between two passes: while a live writer has obj open in place (now is 1), waits for it
- * to close (cli_live_pause_ms). The last cnio__obj_inplace answer, its mark in *mark. */
+ * to close (cli_live_wait). The last cnio__obj_inplace answer, its mark in *mark. */
 static int tf_live_wait(struct cnio_obj *obj, int now, uint64_t *mark)
 {
-    unsigned ms;
+    struct tf_relook r = { obj, mark };
 
-    for (int k = 0; now == 1 && (ms = cli_live_pause_ms(k)) != 0; k++) {
-        usleep(ms * 1000u);
-        now = cnio__obj_inplace(obj, mark);
-    }
-    return now;
+    return now == 1 ? cli_live_wait(tf_look_again, &r) : now;
 }
 
 /* Says in c->why why rel was not copied after CLI_PASSES passes (why: cli_pass_verdict's). */
