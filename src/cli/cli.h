@@ -221,12 +221,14 @@ int cli_regular(int fd);
 
 /*
  * A copy whose source object a live writer had open in place copies it again (cp.c,
- * tree_file.c); before the next pass, while the writer is still live, it waits for it
+ * tree_file.c); before any pass (the first too), while a writer is live, it waits for it
  * to close, looking again after the pause this gives (k: the looks made so far since
  * the pass, from 0): 100 ms, doubled each time up to 1 s; 0 once CLI_LIVE_WAIT_MS have
- * passed in all: the next pass is made then, live writer or not.
+ * passed in all: a writer still live then fails the copy before the pass moves a byte
+ * (unless --live: no wait).
  */
 #define CLI_LIVE_WAIT_MS 2500u
+#define CLI_LIVE_WAIT_S "2.5 s"
 unsigned cli_live_pause_ms(int k);
 /*
  * Waits for a live writer that a look has just found with a source object open in place

@@ -520,16 +520,6 @@ static int cp_look_again(void *arg)
     return r->l->inplace;
 }
 
-/* Rank 0, between two passes: while the look *l says a live writer has SRC open in
- * place, waits for it to close (cli_live_wait), looking again into *l. */
-static void cp_live_wait(const struct cp_job *j, struct cp_look *l)
-{
-    struct cp_relook r = { j, l };
-
-    if (l->inplace)
-        cli_live_wait(cp_look_again, &r);
-}
-
 /* Rank 0, after a pass (before: the look before it, after: the look now): what it saw. */
 static int cp_src_verdict(const struct cp_job *j, const struct cp_look *before,
                           const struct cp_look *after)
@@ -538,31 +528,51 @@ static int cp_src_verdict(const struct cp_job *j, const struct cp_look *before,
                             before->known && after->known && before->mark != after->mark);
 }
 
-/* Rank 0: says why the next pass is made (not with -q). */
-static void cp_say_again(const struct cp_job *j, int why, int live_now, int pass)
+/*
+ * Before pass `pass` (rc: this rank's code so far): a live writer that has SRC open in
+ * place now (rank 0's look *l) would make the pass one to refuse (cli_pass_verdict), so
+ * it is not begun while one has: rank 0 waits for the writer to close (cli_live_wait, *l
+ * then the look after it), and a writer still live after the wait fails the copy before
+ * a byte of the pass is moved (said by cp_report). A pass made regardless used to move
+ * the whole object for nothing, CLI_PASSES times before the copy failed. Nothing is
+ * waited for with --live, or with no writer live. 0, or a negative code (agreed: the
+ * other ranks wait here for rank 0). Collective.
+ */
+static int cp_src_gate(struct cp_job *j, struct cp_look *l, int rc)
+{
+    struct cp_relook r = { j, l };
+
+    if (rc == 0 && j->rank == 0 && l->inplace && !j->o.live &&
+        cli_live_wait(cp_look_again, &r) == 1)
+        rc = cp_local_fail(&j->src, EIO, "being written in place by a live writer (a program "
+                           "has it open, still after " CLI_LIVE_WAIT_S " of waiting for it to "
+                           "close); nothing was kept: " CLI_LIVE_ADVICE);
+    return cp_agree(rc);
+}
+
+/* Rank 0: says why pass `pass` (not the first) is made (not with -q). */
+static void cp_say_again(const struct cp_job *j, int why, int pass)
 {
     if (j->o.quiet)
         return;
     if (why == CLI_PASS_MOVED)
         cli_err("%scnio cp: %s changed as it was read (updated in place during the copy); "
                 "copying it again (pass %d of %d)\n", j->tty ? "\n" : "", j->src.name,
-                pass + 1, CLI_PASSES);
+                pass, CLI_PASSES);
     else
-        cli_err("%scnio cp: %s %s being written by a live writer (a program %s it open in "
-                "place)%s; copying it again (pass %d of %d)\n", j->tty ? "\n" : "",
-                j->src.name, live_now ? "is" : "was", live_now ? "has" : "had",
-                live_now ? "" : " as the copy began", pass + 1, CLI_PASSES);
+        cli_err("%scnio cp: %s was being written by a live writer (a program had it open in "
+                "place) as pass %d ended, and it has closed it since; copying it again (pass "
+                "%d of %d)\n", j->tty ? "\n" : "", j->src.name, pass - 1, pass, CLI_PASSES);
 }
 
 /*
- * After a pass that succeeded: 1 (agreed) when it is to be made again: a live writer
- * had SRC open in place at either end of it, or SRC changed during it with no writer
- * live at its end (cp_src_verdict; before: rank 0's look before the pass, *after: its
- * look now), so that DST may hold bytes of before an update in place with bytes of
- * after it, and copying again gets the one version there now. Said on rank 0 (without
- * -q); a writer still live is waited for a moment (cp_live_wait: *after is the look
- * after it). After CLI_PASSES passes it is a failure instead (*rc, said by cp_report).
- * Collective.
+ * After a pass that succeeded: why it is to be made again (agreed; CLI_PASS_SAME, 0: it
+ * is not): a live writer had SRC open in place at either end of it, or SRC changed during
+ * it with no writer live at its end (cp_src_verdict; before: rank 0's look before the
+ * pass, *after: its look now), so that DST may hold bytes of before an update in place
+ * with bytes of after it, and copying again gets the one version there now (once a
+ * writer still live has closed it: cp_src_gate). After CLI_PASSES passes it is a failure
+ * instead (*rc, said by cp_report). Collective.
  */
 static int cp_src_changed(struct cp_job *j, int pass, const struct cp_look *before,
                           struct cp_look *after, int *rc)
@@ -573,30 +583,23 @@ static int cp_src_changed(struct cp_job *j, int pass, const struct cp_look *befo
     if (j->rank == 0)
         why = cp_src_verdict(j, before, after);
     MPI_Bcast(&why, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    if (why == CLI_PASS_SAME)
-        return 0;
-    if (pass >= CLI_PASSES) {
-        *rc = cp_agree(j->rank != 0 ? 0 : cp_local_fail(&j->src, EIO, why == CLI_PASS_MOVED
-                       ? "changed as it was read (updated in place during each of the "
-                         "copy's " CLI_PASSES_S " passes); nothing was kept: copy it again "
-                         "once its writers are done"
-                       : "written in place by a live writer (a program had it open) during "
-                         "the last of the copy's " CLI_PASSES_S " passes; nothing was kept: "
-                         CLI_LIVE_ADVICE));
-        return 0;
-    }
-    if (j->rank == 0) {
-        cp_say_again(j, why, after->inplace, pass);
-        cp_live_wait(j, after);
-    }
-    MPI_Barrier(MPI_COMM_WORLD);   /* (the other ranks wait here for rank 0's) */
-    return 1;
+    if (why == CLI_PASS_SAME || pass < CLI_PASSES)
+        return why;
+    *rc = cp_agree(j->rank != 0 ? 0 : cp_local_fail(&j->src, EIO, why == CLI_PASS_MOVED
+                   ? "changed as it was read (updated in place during each of the "
+                     "copy's " CLI_PASSES_S " passes); nothing was kept: copy it again "
+                     "once its writers are done"
+                   : "written in place by a live writer (a program had it open) during "
+                     "the last of the copy's " CLI_PASSES_S " passes; nothing was kept: "
+                     CLI_LIVE_ADVICE));
+    return CLI_PASS_SAME;
 }
 
 /*
  * The copy itself, both ends open: the pass over the data (made again, up to CLI_PASSES
  * in all, while a remote SRC changes under it or a live writer has it open in place:
- * cp_src_changed), the upload's commit or abort, the summaries, --verify's second pass
+ * cp_src_changed; none begun while a live writer still has it open: cp_src_gate), the
+ * upload's commit or abort, the summaries, --verify's second pass
  * and the download's rename. 0 or a negative code (the same on every rank); *copied:
  * the first pass and the commit succeeded. Collective.
  */
@@ -604,7 +607,7 @@ static int cp_transfer(struct cp_job *j, int *copied)
 {
     char *bufs[2] = { NULL, NULL }, *buf2 = NULL;
     int two = j->src.remote && !j->dst.remote;   /* a download: one arriving, one written */
-    int rc, need0, inplace, pass = 1;
+    int rc, need0, inplace, pass = 1, why = CLI_PASS_SAME;
     struct cp_look before = { 0 }, after = { 0 };
 
     cp_range(j);
@@ -620,10 +623,13 @@ static int cp_transfer(struct cp_job *j, int *copied)
     MPI_Barrier(MPI_COMM_WORLD);
     j->t0 = MPI_Wtime();
     for (;;) {
+        rc = cp_src_gate(j, &before, rc);
+        if (rc == 0 && why && j->rank == 0)
+            cp_say_again(j, why, pass);
         if (rc == 0)
             rc = cp_pass(j, bufs, NULL, 0);
         rc = cp_agree(rc);
-        if (rc || !cp_src_changed(j, pass, &before, &after, &rc))
+        if (rc || !(why = cp_src_changed(j, pass, &before, &after, &rc)))
             break;
         before = after;
         j->done = 0;

@@ -466,13 +466,25 @@ static int tf_look_again(void *arg)
     return cnio__obj_inplace(r->obj, r->mark);
 }
 
-/* Between two passes: while a live writer has obj open in place (now is 1), waits for it
- * to close (cli_live_wait). The last cnio__obj_inplace answer, its mark in *mark. */
-static int tf_live_wait(struct cnio_obj *obj, int now, uint64_t *mark)
+/* Before a pass, a live writer having obj open in place: waits for it to close
+ * (cli_live_wait). The last cnio__obj_inplace answer, its mark in *mark. */
+static int tf_live_wait(struct cnio_obj *obj, uint64_t *mark)
 {
     struct tf_relook r = { obj, mark };
 
-    return now == 1 ? cli_live_wait(tf_look_again, &r) : now;
+    return cli_live_wait(tf_look_again, &r);
+}
+
+/* Says in c->why that rel was not copied, a live writer having it open still after the
+ * wait before a pass (tf_fetch_whole). */
+static int tf_still_live(struct tree_ctx *c, const char *rel)
+{
+    if (!c->why[0])
+        snprintf(c->why, sizeof(c->why), "%s: being written in place by a live writer (a "
+                 "program has it open, still after " CLI_LIVE_WAIT_S " of waiting for it to "
+                 "close); not copied: " CLI_LIVE_WAIT " (then --resume copies what is "
+                 "missing), or " CLI_LIVE_OPT, rel);
+    return -CNIO_ERR_IO;
 }
 
 /* Says in c->why why rel was not copied after CLI_PASSES passes (why: cli_pass_verdict's). */
@@ -495,10 +507,12 @@ static int tf_not_copied(struct tree_ctx *c, const char *rel, int why)
  * open in place at either end of the pass (cnio__obj_inplace), or its hosts' mark
  * (update counts, sizes, mtimes) moved with no writer live at the end, an update in
  * place that came and went as it was read: either would leave the copy with bytes of
- * before an update beside bytes of after it. A writer still live is waited for a moment
- * before the next pass (tf_live_wait). After CLI_PASSES such passes rel is not copied
- * (said). With --live a writer live at either end is taken, and warned of (MPI-IO lets
- * a read see both). Servers that cannot say by handle go unchecked.
+ * before an update beside bytes of after it. No pass is begun while a live writer has
+ * it open (it would be refused): the writer is waited for a moment (tf_live_wait), and
+ * one still live then leaves rel not copied (said) before the pass moves a byte. After
+ * CLI_PASSES passes that saw it change rel is not copied either (said). With --live a
+ * writer live at either end is taken, and warned of (MPI-IO lets a read see both).
+ * Servers that cannot say by handle go unchecked.
  */
 static int tf_fetch_whole(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, int fd,
                           int ref, struct cnio_obj *out, uint64_t size, int resumed,
@@ -508,6 +522,8 @@ static int tf_fetch_whole(struct tree_ctx *c, const char *rel, struct cnio_obj *
     int before = cnio__obj_inplace(obj, &was), after, why, ret;
 
     for (int pass = 1;; pass++) {
+        if (before == 1 && !c->o->live && (before = tf_live_wait(obj, &was)) == 1)
+            return tf_still_live(c, rel);
         ret = tf_fetch(c, rel, obj, fd, ref, out, size, resumed, fresh);
         if (ret || before < 0 || (after = cnio__obj_inplace(obj, &now)) < 0)
             return ret;
@@ -519,7 +535,7 @@ static int tf_fetch_whole(struct tree_ctx *c, const char *rel, struct cnio_obj *
             return 0;
         if (pass == CLI_PASSES)
             return tf_not_copied(c, rel, why);
-        before = tf_live_wait(obj, after, &now);
+        before = after;
         was = now;
         fresh = 0;   /* the destination holds the last pass's bytes */
     }
