@@ -384,7 +384,7 @@ static uint64_t cl_mark(uint64_t h, const struct cnio_wire_info *i)
 int cnio__obj_inplace(struct cnio_obj *obj, uint64_t *mark)
 {
     struct cnio_wire_info *was = obj ? calloc((size_t)obj->nhosts, sizeof(*was)) : NULL;
-    int ret = !obj ? -CNIO_ERR_INVAL : !was ? -CNIO_ERR_NOMEM : 0, inplace = 0;
+    int ret = !obj ? -CNIO_ERR_INVAL : !was ? -CNIO_ERR_NOMEM : 0, inplace = 0, torn = 0;
     uint64_t h = CNIO_FNV64_BASIS;
 
     for (int j = 0; !ret && j < obj->nhosts; j++) {
@@ -398,6 +398,7 @@ int cnio__obj_inplace(struct cnio_obj *obj, uint64_t *mark)
         ret = cl_stat_handles(obj, CNIO_WIRE_F_INPLACE);
         for (int j = 0; j < obj->nhosts; j++) {   /* (a STAT that failed part way too) */
             inplace |= !ret && (obj->hosts[j].info.flags & CNIO_WIRE_I_INPLACE);
+            torn |= !ret && (obj->hosts[j].info.flags & CNIO_WIRE_I_DIRTY);
             h = ret ? h : cl_mark(h, &obj->hosts[j].info);
             obj->hosts[j].info = was[j];   /* what the open said stays (cnio__obj_opened) */
         }
@@ -405,7 +406,7 @@ int cnio__obj_inplace(struct cnio_obj *obj, uint64_t *mark)
     free(was);
     if (!ret && mark)
         *mark = h;
-    return ret ? ret : inplace;
+    return ret ? ret : torn ? -CNIO_ERR_INCOMPLETE : inplace;
 }
 
 int cnio__obj_size(struct cnio_obj *obj, uint64_t *size)

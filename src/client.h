@@ -179,7 +179,9 @@ int cnio__obj_size(struct cnio_obj *obj, uint64_t *size);
  * modification time. Two marks that differ mean the object was written between the two
  * calls: an update in place that came and went between them (its clean close counted
  * one on every host; a writer killed part way changed the bytes and mtime), which the
- * I_INPLACE of either call cannot see. */
+ * I_INPLACE of either call cannot see. -CNIO_ERR_INCOMPLETE when a host says I_DIRTY: an
+ * update in place was interrupted there (its writer went without closing it, and none
+ * has it open now), so the object's bytes may be torn, as a new open would be told. */
 int cnio__obj_inplace(struct cnio_obj *obj, uint64_t *mark);
 /* The same as the open's replies gave it, without a round trip, and the object's mtime
  * (ns since the epoch) then: for a read-only open, the version this handle reads,

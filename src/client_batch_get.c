@@ -210,7 +210,9 @@ static int gt_stat_call(struct gt *t, int *k, int i, int j)
  * then, or whose columns changed since the OPEN (a writer that came, or came and went:
  * its clean close counts an update on every host), may have been read as a mix of old
  * and new bytes, and gets -CNIO_ERR_OVERFLOW: read it alone, where a copy looks before
- * and after each pass and makes it again. So does one whose STAT failed.
+ * and after each pass and makes it again. So does one whose STAT failed, and one whose
+ * update in place was interrupted (I_DIRTY: its writer went without closing it), which
+ * its own open then refuses.
  */
 static void gt_close(struct gt *t, int stat)
 {
@@ -234,7 +236,7 @@ static void gt_close(struct gt *t, int stat)
             continue;
         if (t->c[x].status || !t->c[x].done ||
             cnio__wire_info_parse(t->rb[x], t->c[x].rlen, &now) ||
-            (now.flags & CNIO_WIRE_I_INPLACE) || gt_moved(&now, was))
+            (now.flags & (CNIO_WIRE_I_INPLACE | CNIO_WIRE_I_DIRTY)) || gt_moved(&now, was))
             g->status = -CNIO_ERR_OVERFLOW;
     }
 }

@@ -249,13 +249,21 @@ int cli_live_wait(int (*look)(void *arg), void *arg);
  * as MPI-IO lets it be, is taken), CLI_PASS_MOVED when the mark moved with no writer
  * live at the end (an update that came and went), else CLI_PASS_SAME.
  */
-enum { CLI_PASS_SAME, CLI_PASS_MOVED, CLI_PASS_LIVE };
+enum { CLI_PASS_SAME, CLI_PASS_MOVED, CLI_PASS_LIVE,
+       CLI_PASS_TORN /* (the caller's own: its look said -CNIO_ERR_INCOMPLETE) */ };
 int cli_pass_verdict(int live_ok, int live_before, int live_after, int moved);
 /* What a copy that failed beside a live writer tells its user to do: wait, or --live. */
 #define CLI_LIVE_WAIT "wait until the program writing it has closed it"
 #define CLI_LIVE_OPT "copy with --live to accept a copy that may hold old and new bytes " \
     "mixed (what MPI-IO lets a reader beside a writer see)"
 #define CLI_LIVE_ADVICE CLI_LIVE_WAIT ", or " CLI_LIVE_OPT
+/* What a copy says of a source object whose update in place was interrupted while it was
+ * copied (cnio__obj_inplace: -CNIO_ERR_INCOMPLETE, a writer went without closing it),
+ * which --live does not take: its bytes may be torn, as a new open of it is told. */
+#define CLI_TORN "an update of it in place was interrupted (its writer went without " \
+    "closing it) while it was copied, so its bytes may be torn"
+#define CLI_TORN_ADVICE "cnio stat says which hosts; a program that opens it for writing " \
+    "and closes it cleanly takes it as it is"
 
 /* len bytes of buffer, populated up front (no page faults on first use), or NULL;
  * cli_buf_free(p, len) releases it (p may be NULL). */

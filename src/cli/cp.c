@@ -477,6 +477,7 @@ static int cp_reopen_dst_for_verify(struct cp_job *j)
 /* What rank 0 found of a remote SRC at one time (cp_src_look). */
 struct cp_look {
     int inplace;       /* a live writer had it open in place */
+    int torn;          /* an update in place was interrupted (cnio__obj_inplace) */
     int known;         /* mark holds what the hosts said */
     uint64_t mark;     /* cnio__obj_inplace's digest: changes with every write */
 };
@@ -500,6 +501,7 @@ static void cp_src_look(const struct cp_job *j, struct cp_look *l)
                                                               &l->mark) : 0;
 
     l->known = j->src.remote && j->rank == 0 && r >= 0;
+    l->torn = r == -CNIO_ERR_INCOMPLETE;
     if (r == -CNIO_ERR_NOTSUP)   /* (servers of 2026-12-05 before CAP_INPLACE_HANDLE) */
         r = cli_obj_stat(NULL, &j->o, j->src.name, &s) == 0 && !s.is_dir &&
             (s.state & CNIO_OBJ_INPLACE);
@@ -520,10 +522,19 @@ static int cp_look_again(void *arg)
     return r->l->inplace;
 }
 
-/* Rank 0, after a pass (before: the look before it, after: the look now): what it saw. */
+/* Rank 0: the copy fails, SRC's update in place having been interrupted (cp_look's torn). */
+static int cp_torn(const struct cp_job *j)
+{
+    return cp_local_fail(&j->src, EIO, CLI_TORN "; nothing was kept: " CLI_TORN_ADVICE);
+}
+
+/* Rank 0, after a pass (before: the look before it, after: the look now): what it saw
+ * (cli_pass_verdict's, or CLI_PASS_TORN). */
 static int cp_src_verdict(const struct cp_job *j, const struct cp_look *before,
                           const struct cp_look *after)
 {
+    if (after->torn)
+        return CLI_PASS_TORN;
     return cli_pass_verdict(j->o.live, before->inplace, after->inplace,
                             before->known && after->known && before->mark != after->mark);
 }
@@ -547,6 +558,8 @@ static int cp_src_gate(struct cp_job *j, struct cp_look *l, int rc)
         rc = cp_local_fail(&j->src, EIO, "being written in place by a live writer (a program "
                            "has it open, still after " CLI_LIVE_WAIT_S " of waiting for it to "
                            "close); nothing was kept: " CLI_LIVE_ADVICE);
+    if (rc == 0 && j->rank == 0 && l->torn)   /* (its writer went, before or in the wait) */
+        rc = cp_torn(j);
     return cp_agree(rc);
 }
 
@@ -583,6 +596,10 @@ static int cp_src_changed(struct cp_job *j, int pass, const struct cp_look *befo
     if (j->rank == 0)
         why = cp_src_verdict(j, before, after);
     MPI_Bcast(&why, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (why == CLI_PASS_TORN) {
+        *rc = cp_agree(j->rank != 0 ? 0 : cp_torn(j));
+        return CLI_PASS_SAME;
+    }
     if (why == CLI_PASS_SAME || pass < CLI_PASSES)
         return why;
     *rc = cp_agree(j->rank != 0 ? 0 : cp_local_fail(&j->src, EIO, why == CLI_PASS_MOVED

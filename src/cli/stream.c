@@ -120,6 +120,11 @@ static int st_src_check(const struct cp_job *j, int was, uint64_t mark0, struct 
     uint64_t mark = 0;
     int now = was >= 0 ? cnio__obj_inplace(obj, &mark) : -1;
 
+    if (now == -CNIO_ERR_INCOMPLETE) {
+        cli_err("cnio cp: %s: " CLI_TORN ", and so may what went to %s: %s\n", j->src.name,
+                st_local_name(j), CLI_TORN_ADVICE);
+        return ST_LOCAL;
+    }
     if ((was == 1 || now == 1) && j->o.live)
         cli_err("cnio cp: warning: %s was being updated in place by a live writer during the "
                 "copy, so the copy may hold old and new bytes mixed (MPI consistency semantics "
@@ -145,6 +150,11 @@ static int st_src_check(const struct cp_job *j, int was, uint64_t mark0, struct 
  * again: refused (ST_LOCAL, said) before a byte is sent, unless --live. */
 static int st_src_live(const struct cp_job *j, int was)
 {
+    if (was == -CNIO_ERR_INCOMPLETE) {
+        cli_err("cnio cp: %s: " CLI_TORN ": nothing was sent to %s; %s\n", j->src.name,
+                st_local_name(j), CLI_TORN_ADVICE);
+        return ST_LOCAL;
+    }
     if (was != 1 || j->o.live)
         return 0;
     cli_err("cnio cp: %s: being written in place by a live writer (a program has it open), "

@@ -487,6 +487,15 @@ static int tf_still_live(struct tree_ctx *c, const char *rel)
     return -CNIO_ERR_IO;
 }
 
+/* Says in c->why that rel was not copied, its update in place having been interrupted
+ * (cnio__obj_inplace: -CNIO_ERR_INCOMPLETE). */
+static int tf_torn(struct tree_ctx *c, const char *rel)
+{
+    if (!c->why[0])
+        snprintf(c->why, sizeof(c->why), "%s: " CLI_TORN "; not copied: " CLI_TORN_ADVICE, rel);
+    return -CNIO_ERR_IO;
+}
+
 /* Says in c->why why rel was not copied after CLI_PASSES passes (why: cli_pass_verdict's). */
 static int tf_not_copied(struct tree_ctx *c, const char *rel, int why)
 {
@@ -524,8 +533,15 @@ static int tf_fetch_whole(struct tree_ctx *c, const char *rel, struct cnio_obj *
     for (int pass = 1;; pass++) {
         if (before == 1 && !c->o->live && (before = tf_live_wait(obj, &was)) == 1)
             return tf_still_live(c, rel);
+        if (before == -CNIO_ERR_INCOMPLETE)
+            return tf_torn(c, rel);
         ret = tf_fetch(c, rel, obj, fd, ref, out, size, resumed, fresh);
-        if (ret || before < 0 || (after = cnio__obj_inplace(obj, &now)) < 0)
+        if (ret || before < 0)
+            return ret;
+        after = cnio__obj_inplace(obj, &now);
+        if (after == -CNIO_ERR_INCOMPLETE)
+            return tf_torn(c, rel);
+        if (after < 0)
             return ret;
         why = cli_pass_verdict(c->o->live, before == 1, after == 1, was != now);
         if (why == CLI_PASS_SAME && (before == 1 || after == 1))   /* (--live) */

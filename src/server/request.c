@@ -549,9 +549,17 @@ static int req_stat(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
                                      : cnio__srv_store_info(hd->fd, &m,
                                                             hd->stage ? CNIO_WIRE_I_STAGED : 0,
                                                             &info);
-        info.flags &= ~CNIO_WIRE_I_DIRTY;   /* a live handle: in progress */
         pthread_mutex_unlock(&hd->lock);
         cnio__srv_handles_put(&c->srv->handles, hd);
+        /* A writer's own handle: its update is in progress, not interrupted. A reader's
+         * look before and after a pass (F_INPLACE) learns of an update whose writer went
+         * without closing meanwhile (the mark set, no writer): its bytes may be torn, as
+         * a new OPEN would be told (req_incomplete); it was cleared for every handle,
+         * and a copy that read through an earlier open kept the torn bytes, exit 0. */
+        if (!ret && (h->flags & CNIO_WIRE_F_INPLACE))
+            cnio__srv_store_adjust(&c->srv->store, name, &info);
+        else
+            info.flags &= ~CNIO_WIRE_I_DIRTY;
         if (!ret && (h->flags & CNIO_WIRE_F_INPLACE))   /* e.g. a reader's, before and after */
             cnio__srv_store_inplace(&c->srv->store, name, &info);
     } else if (c->auth_mode == CNIO_WIRE_AUTH_TOKEN) {
