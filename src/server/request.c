@@ -530,10 +530,12 @@ static int req_stat(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
 {
     char name[CNIO_WIRE_MAX_NAME + 1];
     struct cnio_wire_info info;
-    int ret = req_name(h, p, 0, name);
+    int ret = req_name(h, p, 0, name), written;
 
     if (ret)
         return ret;
+    /* the writers looked at before the count is read: cnio__srv_store_inplace says why */
+    written = (h->flags & CNIO_WIRE_F_INPLACE) && cnio__srv_store_written(&c->srv->store, name);
     if (h->object) {
         /* Stat by handle: what a token connection may do for its own object. */
         struct cnio_srv_handle *hd;
@@ -560,8 +562,8 @@ static int req_stat(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
             cnio__srv_store_adjust(&c->srv->store, name, &info);
         else
             info.flags &= ~CNIO_WIRE_I_DIRTY;
-        if (!ret && (h->flags & CNIO_WIRE_F_INPLACE))   /* e.g. a reader's, before and after */
-            cnio__srv_store_inplace(&c->srv->store, name, &info);
+        if (!ret)   /* (asked with F_INPLACE: e.g. a reader's, before and after) */
+            cnio__srv_store_inplace(written, &info);
     } else if (c->auth_mode == CNIO_WIRE_AUTH_TOKEN) {
         ret = cnio__srv_why(-CNIO_ERR_ACCESS, "a token connection may stat only its own "
                             "object");
@@ -576,8 +578,8 @@ static int req_stat(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
             cnio__srv_stage_find_live(&c->srv->store, name, cnio__srv_handles_held,
                                       &c->srv->handles, &id) == 0)
             info.flags |= CNIO_WIRE_I_LIVE;
-        if (!ret && (h->flags & CNIO_WIRE_F_INPLACE))
-            cnio__srv_store_inplace(&c->srv->store, name, &info);
+        if (!ret)
+            cnio__srv_store_inplace(written, &info);
     }
     return ret ? ret : cnio__srv_req_info_reply(c, r, &info);
 }

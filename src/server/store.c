@@ -591,10 +591,9 @@ void cnio__srv_store_adjust(struct cnio_srv_store *st, const char *name,
         i->flags &= ~CNIO_WIRE_I_DIRTY;   /* a writer has it open (in progress), or closed it */
 }
 
-void cnio__srv_store_inplace(struct cnio_srv_store *st, const char *name,
-                             struct cnio_wire_info *i)
+void cnio__srv_store_inplace(int written, struct cnio_wire_info *i)
 {
-    if (!(i->flags & (CNIO_WIRE_I_DIR | CNIO_WIRE_I_STAGED)) && cnio__srv_store_written(st, name))
+    if (written && !(i->flags & (CNIO_WIRE_I_DIR | CNIO_WIRE_I_STAGED)))
         i->flags |= CNIO_WIRE_I_INPLACE;
 }
 
@@ -766,9 +765,10 @@ static int store_entry(struct cnio_srv_store *st, const char *dir, const char *n
     char path[CNIO_SRV_PATH_MAX];
     struct cnio_wire_entry e;
     struct stat sb;
-    int ret;
+    int ret, written;
 
     snprintf(path, sizeof(path), "%s%s%s", dir, dir[0] ? "/" : "", name);
+    written = inplace && cnio__srv_store_written(st, path);   /* before the count */
     if (dfd >= 0 && !strchr(name, '/') && fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
         !S_ISLNK(sb.st_mode)) {
         int pfd = S_ISDIR(sb.st_mode) ? openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC) : -1;
@@ -782,8 +782,7 @@ static int store_entry(struct cnio_srv_store *st, const char *dir, const char *n
         ret = store_info_settled(st, path, 1, &e.info);
     if (ret)
         return 0;   /* vanished, or a symlink leading outside: not listed */
-    if (inplace)
-        cnio__srv_store_inplace(st, path, &e.info);
+    cnio__srv_store_inplace(written, &e.info);
     e.name = name;
     e.name_len = (uint32_t)strlen(name);
     ret = cnio__wire_entry_encode(&e, out, cap);

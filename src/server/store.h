@@ -188,10 +188,21 @@ int cnio__srv_store_interrupted(struct cnio_srv_store *st, const char *name);
  * writes it, or its writer closed it since i was read): cnio__srv_store_interrupted. */
 void cnio__srv_store_adjust(struct cnio_srv_store *st, const char *name,
                             struct cnio_wire_info *i);
-/* Sets I_INPLACE in i, an object's (not a directory's, nor a staged instance's), when a
- * live handle writes name in place: what STAT and LIST say when asked (F_INPLACE). */
-void cnio__srv_store_inplace(struct cnio_srv_store *st, const char *name,
-                             struct cnio_wire_info *i);
+/*
+ * Sets I_INPLACE in i, an object's (not a directory's, nor a staged instance's), when
+ * written: what STAT and LIST say when asked (F_INPLACE). written is
+ * cnio__srv_store_written of its name asked BEFORE i (its update count) was read, so that
+ * a reply is never "the count before an update, and no writer": a writer's clean close
+ * records its update's count (cnio__srv_store_mark) before it leaves the writers
+ * (cnio__srv_store_writer_gone; an open that failed, cnio__srv_open_undo, too), each in a
+ * hold of the store lock. Found live, the writer is said, whatever the count; found gone,
+ * it went before the look, its count was recorded before that, and the count read after
+ * is that one or a later one. Looked at after the count (as before), a last writer's close
+ * that ended between the two left the count before it with no writer said, and a reader
+ * whose other hosts had the count was refused "hosts ... hold their columns as of
+ * different updates in place" (1 read-only open in 1000 beside two writers in place).
+ */
+void cnio__srv_store_inplace(int written, struct cnio_wire_info *i);
 /* What the last writer in place's clean close vouches for (cnio__srv_store_mark): with
  * sized, the data file of generation gen is length bytes long, and block sums that name
  * gen (cnio__srv_sums_names) cover it; and the update it ends. */

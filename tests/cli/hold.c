@@ -10,8 +10,9 @@
  * `cnio cp`'s wait for a live writer to close is 100000). With $HOLD_COUNT=FILE, the
  * bytes of the pwrite() calls of such a file (pread() ones with $HOLD_CALL=pread), held
  * or not, are totalled in FILE (a decimal number, rewritten at each), and no pwrite or
- * pread holds unless $HOLD_AT or $HOLD_FROM says so. Every other call goes straight
- * through.
+ * pread holds unless $HOLD_AT or $HOLD_FROM says so. With $HOLD_ARMED (a path), calls
+ * count only once that file exists, so that a test holds a call of a request it sends
+ * later, whatever calls came before. Every other call goes straight through.
  * tests/cli/changed.test holds a download with it after its first chunk, while an update
  * in place comes and goes; tests/cli/tree-restart.test holds copies part way while a
  * server restarts.
@@ -104,8 +105,10 @@ static int hold_which_count(int count)
  * among the file's calls and $HOLD_AT. */
 static int hold_which(size_t n, off_t off)
 {
-    const char *from = getenv("HOLD_FROM");
+    const char *from = getenv("HOLD_FROM"), *armed = getenv("HOLD_ARMED");
 
+    if (armed && access(armed, F_OK) != 0)
+        return 0;
     if (from) {
         long long x = strtoll(from, NULL, 10);
 

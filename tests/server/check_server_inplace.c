@@ -1216,6 +1216,133 @@ START_TEST(test_stat_beside_live_update)
 }
 END_TEST
 
+/* The server of tcase "hold" runs under tests/cli/hold.c (LD_PRELOAD): the HOLD_AT'th read
+ * of the metadata file of "sl" once hold_dir/armed exists waits for hold_dir/go.1. */
+static char hold_dir[] = "/tmp/cnio-hold-XXXXXX";
+
+static void hold_path(char *buf, size_t cap, const char *what)
+{
+    snprintf(buf, cap, "%s/%s", hold_dir, what);
+}
+
+static void hold_setup(void)
+{
+    char lib[PATH_MAX];
+    const char *top = getenv("CNIO_TOP_BUILDDIR");
+
+    ck_assert_ptr_nonnull(top);
+    ck_assert_ptr_nonnull(mkdtemp(hold_dir));
+    snprintf(lib, sizeof(lib), "%s/tests/cli/.libs/libhold.so", top);
+    ck_assert_msg(access(lib, R_OK) == 0, "%s is not built", lib);
+    setenv("LD_PRELOAD", lib, 1);
+    setenv("HOLD_DIR", hold_dir, 1);
+    setenv("HOLD_SUFFIX", ".cnio/meta/sl", 1);
+    setenv("HOLD_CALL", "pread", 1);
+    setenv("HOLD_AT", "2", 1);
+    hold_path(lib, sizeof(lib), "armed");
+    setenv("HOLD_ARMED", lib, 1);
+    st_setup();
+    unsetenv("LD_PRELOAD");
+}
+
+static void hold_teardown(void)
+{
+    static const char *const files[] = { "armed", "held.1", "go.1" };
+    char path[PATH_MAX];
+
+    st_teardown();
+    for (size_t k = 0; k < CNIO_ARRAY_LEN(files); k++) {
+        hold_path(path, sizeof(path), files[k]);
+        unlink(path);
+    }
+    rmdir(hold_dir);
+}
+
+static void hold_touch(const char *what)
+{
+    char path[PATH_MAX];
+    int fd;
+
+    hold_path(path, sizeof(path), what);
+    fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+}
+
+/* 1 once hold_dir/what exists, 0 when it does not within 30 s. */
+static int hold_seen(const char *what)
+{
+    char path[PATH_MAX];
+
+    hold_path(path, sizeof(path), what);
+    for (int i = 0; i < 3000; i++) {
+        if (access(path, F_OK) == 0)
+            return 1;
+        usleep(10000);
+    }
+    return 0;
+}
+
+/* A STAT of "sl" with F_INPLACE on its own connection, as a reader's. */
+struct stat_caller {
+    struct st_conn *c;
+    struct cnio_wire_info info;
+    int ret;
+};
+
+static void *stat_it(void *arg)
+{
+    struct stat_caller *x = arg;
+
+    x->c->flags = CNIO_WIRE_F_INPLACE;
+    x->ret = st_stat(x->c, "sl", &x->info);
+    return NULL;
+}
+
+/*
+ * A STAT answered across the last writer in place's clean close says the writer, or the
+ * update that close counted: never the count before it with no writer live, which a
+ * reader whose other hosts had the count refused ("hosts ... hold their columns as of
+ * different updates in place", 1 read-only open in 1000 beside two writers in place).
+ * The STAT is held between its two reads of the metadata (hold.c) while the writer
+ * closes. Before, it looked for writers only after both, found none, and said the count
+ * before the close.
+ */
+START_TEST(test_stat_across_last_close)
+{
+    static uint8_t data[UNIT];
+    struct cnio_wire_info was, now;
+    struct stat_caller x = { 0 };
+    struct st_conn a, b;
+    pthread_t tid;
+    uint64_t h;
+
+    fx_fill(data, sizeof(data), 59);
+    st_session(&st_fx, 0, &a);
+    committed(&a, "sl", 97, data, sizeof(data));
+    ck_assert_int_eq(st_stat(&a, "sl", &was), 0);
+    ck_assert_int_eq(open_at(&a, "sl", W, 0, &h, NULL, NULL), 0);
+    ck_assert_int_eq(st_write(&a, h, 0, data, 4096), 0);
+    st_session(&st_fx, 0, &b);   /* (on the other worker thread: the fewer connections) */
+    x.c = &b;
+    hold_touch("armed");
+    ck_assert_int_eq(pthread_create(&tid, NULL, stat_it, &x), 0);
+    ck_assert_msg(hold_seen("held.1"), "the STAT did not read the metadata twice");
+    ck_assert_int_eq(st_call(&a, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    hold_touch("go.1");
+    ck_assert_int_eq(pthread_join(tid, NULL), 0);
+    ck_assert_int_eq(x.ret, 0);
+    ck_assert_int_eq(st_stat(&a, "sl", &now), 0);
+    ck_assert_msg(now.gen != was.gen, "the clean close counted no update");
+    ck_assert_msg((x.info.flags & CNIO_WIRE_I_INPLACE) || x.info.gen == now.gen,
+                  "a STAT answered across the last writer's close said the update before "
+                  "it (generation %#x, now %#x) and no writer live", x.info.gen, now.gen);
+    st_close(&b);
+    ck_assert_int_eq(st_unlink(&a, "sl"), 0);
+    st_close(&a);
+}
+END_TEST
+
 static Suite *inplace_suite(void)
 {
     Suite *s = suite_create("server_inplace");
@@ -1244,6 +1371,12 @@ static Suite *inplace_suite(void)
     tcase_add_test(tc, test_inplace_write_after_commit);
     tcase_add_test(tc, test_inplace_trunc_beside_writer);
     tcase_add_test(tc, test_inplace_open_by_hand_beside_setattr);
+    suite_add_tcase(s, tc);
+    /* a request held inside the server at one call (CK_RUN_CASE=hold) */
+    tc = tcase_create("hold");
+    tcase_add_checked_fixture(tc, hold_setup, hold_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_stat_across_last_close);
     suite_add_tcase(s, tc);
     return s;
 }
