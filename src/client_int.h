@@ -335,10 +335,14 @@ int cnio__cl_apart_alone(const struct cnio_obj *obj, const struct cnio__cl_stat 
                          uint32_t state);
 /*
  * A reader whose hosts are apart by their update counts alone (cnio__cl_apart_alone):
- * either a column of another update in place (restored from a backup), or the last
- * writer's close caught between two hosts, its count recorded on some and, as the
- * reader's OPEN and STAT found them, not yet on the others (a server reads the count
- * for a STAT before it looks for writers). STATs the hosts again into s, 1 ms after
+ * either a column of another update in place (restored from a backup), or a writer's
+ * close caught between two hosts, its count recorded on some and, as the reader's OPEN
+ * and STAT found them, not yet on the others. A server now answers a STAT with its
+ * writers and its count as of one moment (cnio__srv_store_inplace), so against such
+ * servers this takes a whole update of another writer closing on one host between two
+ * hosts' answers (each host answers at its own moment); a server before that read the
+ * count first and looked for writers after, and a last close ending between the two
+ * left it behind with no writer said. STATs the hosts again into s, 1 ms after
  * these doubling, at most 7 times (about 130 ms) and never longer than cnio_timeout_ms:
  * 1 as soon as one says anything the open's replies did not (open again, and judge what
  * the hosts hold then); 0 when none did, or a STAT failed: the hosts are apart at rest.

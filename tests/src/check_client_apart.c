@@ -7,8 +7,10 @@
  * 1000 was refused "hosts H0 (update U) and H1 (update U+1) hold their columns as of
  * different updates in place": the last writer's close was caught between the hosts,
  * its count recorded on one and, as the reader's OPEN and STAT found them, not yet on
- * the other (a server reads the count for a STAT before it looks for writers, and the
- * close ended between the two), and the STAT said no writer was live. Here that moment
+ * the other (a server before 2026-12-07 read the count for a STAT before it looked for
+ * writers, and the close ended between the two; today's servers answer as of one
+ * moment, but another writer's whole update may still close on one host between two
+ * hosts' answers), and the STAT said no writer was live. Here that moment
  * is made and held: host 0's column is put back as of the update before (a backup of it
  * taken then), and the proxy puts the column as of the last update back before it
  * passes on the reader's next STAT. The reader asks again, finds the hosts moved, opens
