@@ -372,6 +372,27 @@ static int cl_stat_handles(struct cnio_obj *obj, uint16_t flags)
     return len < 0 ? len : cl_each_host(obj, CNIO_WIRE_STAT, 0, pl, (uint32_t)len, 1, flags);
 }
 
+int cnio__cl_others(struct cnio_obj *obj)
+{
+    struct cnio_wire_info *was = calloc((size_t)obj->nhosts, sizeof(*was));
+    int ret = was ? 0 : -CNIO_ERR_NOMEM, others = 0;
+
+    for (int j = 0; !ret && j < obj->nhosts; j++) {
+        if (!(cl_host_caps(&obj->hosts[j]) & CNIO_WIRE_CAP_OTHERS))
+            ret = -CNIO_ERR_NOTSUP;
+        was[j] = obj->hosts[j].info;
+    }
+    if (!ret) {
+        ret = cl_stat_handles(obj, CNIO_WIRE_F_INPLACE | CNIO_WIRE_F_OTHERS);
+        for (int j = 0; j < obj->nhosts; j++) {   /* (a STAT that failed part way too) */
+            others |= !ret && (obj->hosts[j].info.flags & CNIO_WIRE_I_INPLACE);
+            obj->hosts[j].info = was[j];   /* what the open said stays */
+        }
+    }
+    free(was);
+    return ret ? ret : others;
+}
+
 /* A digest of what a host said of its column that any write of it changes. */
 static uint64_t cl_mark(uint64_t h, const struct cnio_wire_info *i)
 {

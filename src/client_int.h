@@ -333,6 +333,12 @@ int cnio__cl_apart_gens(const struct cnio__cl_host *hosts, int n, char *buf, siz
  * pending or committing, and no writer in place live on any host. */
 int cnio__cl_apart_alone(const struct cnio_obj *obj, const struct cnio__cl_stat *s,
                          uint32_t state);
+/* A writer in place's STAT by handle of every host (F_INPLACE | F_OTHERS): 1 when one
+ * says writers other than this one hold the object there, or one's update closed there
+ * to be counted by the last close; 0 when none does; -CNIO_ERR_NOTSUP when a host's
+ * server does not take the question (before CNIO_WIRE_CAP_OTHERS); or the STAT's error.
+ * The hosts' infos stay what the open said. */
+int cnio__cl_others(struct cnio_obj *obj);
 /*
  * A reader whose hosts are apart by their update counts alone (cnio__cl_apart_alone):
  * either a column of another update in place (restored from a backup), or a writer's

@@ -160,6 +160,12 @@ enum cnio_wire_type {
                                     such a handle: offset is the update count the last
                                     writer's clean close records (0..65535; without the
                                     flag it records one more than it had) */
+#define CNIO_WIRE_F_OTHERS 0x400u /* STAT request by handle, with F_INPLACE (only to a server
+                                    announcing CNIO_WIRE_CAP_OTHERS): of a writer in place's
+                                    own handle, I_INPLACE says writers in place other than
+                                    it: one live, or one whose clean close on this host
+                                    was not the last, its update to be counted by the last
+                                    one's close (to other handles, as F_INPLACE alone) */
 /* A reason: 1..CNIO_WIRE_MAX_REASON bytes of text, the rule a refusal applied. */
 #define CNIO_WIRE_MAX_REASON 256
 
@@ -206,6 +212,7 @@ enum cnio_wire_type {
                                     random, nonzero, drawn at its start, the same on
                                     every connection to it (TCP or fabric), so a client
                                     tells two addresses of one server in a URI apart */
+#define CNIO_WIRE_CAP_OTHERS 0x80000u /* takes STAT by handle with CNIO_WIRE_F_OTHERS */
 
 /* AUTH modes. */
 #define CNIO_WIRE_AUTH_KEY 1     /* proves knowledge of the shared key */

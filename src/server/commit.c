@@ -265,6 +265,18 @@ void cnio__srv_store_writer_updated(struct cnio_srv_store *st, const char *name)
     pthread_mutex_unlock(&st->lock);
 }
 
+int cnio__srv_store_others(struct cnio_srv_store *st, const char *name)
+{
+    struct cnio_srv_writer *w;
+    int others;
+
+    pthread_mutex_lock(&st->lock);
+    w = *store_writer_find(st, name);
+    others = w && (w->count > 1 || w->updated);
+    pthread_mutex_unlock(&st->lock);
+    return others;
+}
+
 int cnio__srv_store_writing(const struct cnio_srv_store *st, const char *name, int beneath)
 {
     size_t n = strlen(name);

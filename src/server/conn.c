@@ -404,7 +404,8 @@ static int conn_challenge(struct cnio_srv_conn *c)
               CNIO_WIRE_CAP_FINISH | CNIO_WIRE_CAP_INPLACE |
               CNIO_WIRE_CAP_FINISH_ORDER | CNIO_WIRE_CAP_FINISH_EXCL | CNIO_WIRE_CAP_ALLOCATE |
               CNIO_WIRE_CAP_INPLACE_HANDLE | CNIO_WIRE_CAP_RECORD |
-              CNIO_WIRE_CAP_PRIOR | CNIO_WIRE_CAP_UPDATES | CNIO_WIRE_CAP_ID;
+              CNIO_WIRE_CAP_PRIOR | CNIO_WIRE_CAP_UPDATES | CNIO_WIRE_CAP_ID |
+              CNIO_WIRE_CAP_OTHERS;
     ch.max_payload = c->max_payload ? c->max_payload : CNIO_WIRE_MAX_PAYLOAD;
     ch.credits = c->credits ? c->credits : CNIO_SRV_CREDITS;
     r.object = c->fab_id;

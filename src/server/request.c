@@ -545,6 +545,10 @@ static int req_stat(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, cons
         if (ret)
             return ret;
         pthread_mutex_lock(&hd->lock);
+        /* a writer in place asking of the others (its own handle aside), also before
+         * the count: a host that writers left apart from the others while it opened */
+        if (written && (h->flags & CNIO_WIRE_F_OTHERS) && hd->writer && !hd->closing)
+            written = cnio__srv_store_others(&c->srv->store, hd->name);
         m = cnio__srv_req_stat_meta(&c->srv->store, hd);
         ret = strcmp(name, hd->name) ? cnio__srv_why(-CNIO_ERR_ACCESS, "the name is not "
                                                      "the open object's")

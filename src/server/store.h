@@ -268,6 +268,10 @@ int cnio__srv_store_writer_lost(struct cnio_srv_store *st, const char *name);
 /* A writer in place of name closed cleanly, not the last: its update is counted by the
  * last one's clean close (cnio__srv_store_mark), even one that would count nothing. */
 void cnio__srv_store_writer_updated(struct cnio_srv_store *st, const char *name);
+/* 1 when name has live in-place writers besides one that asks (a live one itself), or
+ * one whose clean close was not the last (its update counted by the last one's close,
+ * cnio__srv_store_writer_updated): a STAT with F_OTHERS. */
+int cnio__srv_store_others(struct cnio_srv_store *st, const char *name);
 /* 1 when name (beneath: or a name beneath it, name/...) has live in-place writers, else 0
  * (store lock held). */
 int cnio__srv_store_writing(const struct cnio_srv_store *st, const char *name, int beneath);

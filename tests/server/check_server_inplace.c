@@ -1216,6 +1216,66 @@ START_TEST(test_stat_beside_live_update)
 }
 END_TEST
 
+/* I_INPLACE of a STAT by handle h of name on c, asked with flags. */
+static uint32_t handle_inplace(struct st_conn *c, uint64_t h, const char *name, uint32_t flags)
+{
+    uint8_t p[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME], buf[CNIO_WIRE_INFO_SIZE];
+    struct cnio_wire_open o = { .name_len = (uint32_t)strlen(name), .name = name };
+    struct cnio_wire_info info;
+    struct cnio_wire_hdr rh;
+    int n = cnio__wire_open_encode(&o, p, sizeof(p));
+
+    ck_assert_int_gt(n, 0);
+    c->flags = flags;
+    ck_assert_int_eq(st_call(c, CNIO_WIRE_STAT, h, 0, p, (uint32_t)n, &rh, buf, sizeof(buf)),
+                     0);
+    ck_assert_int_eq(cnio__wire_info_parse(buf, rh.length, &info), 0);
+    return info.flags & CNIO_WIRE_I_INPLACE;
+}
+
+/*
+ * A writer in place asks of the others (F_OTHERS, CAP_OTHERS): its own handle aside, a
+ * STAT by handle says I_INPLACE while another writer holds the object, and after that
+ * one's clean close, not the last, until the last one's close counts its update. A
+ * writer whose hosts' counts differ with no other writer said at their opens (another's
+ * whole update closed on a host it opened later, column 0 first) asks so before it warns
+ * "hosts ... hold their columns as of different updates" (cnio__cl_others).
+ */
+START_TEST(test_inplace_others)
+{
+    static uint8_t data[8192];
+    const uint32_t others = CNIO_WIRE_F_INPLACE | CNIO_WIRE_F_OTHERS;
+    struct st_conn x, y;
+    uint64_t hx, hy, upd;
+
+    fx_fill(data, sizeof(data), 61);
+    st_session(&st_fx, 0, &x);
+    ck_assert_uint_eq(x.ch.caps & CNIO_WIRE_CAP_OTHERS, CNIO_WIRE_CAP_OTHERS);
+    committed(&x, "ot", 101, data, sizeof(data));
+    x.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(open_at(&x, "ot", W, 0, &hx, NULL, &upd), 0);
+    ck_assert_uint_eq(handle_inplace(&x, hx, "ot", others), 0);   /* alone */
+    ck_assert_uint_eq(handle_inplace(&x, hx, "ot", CNIO_WIRE_F_INPLACE), CNIO_WIRE_I_INPLACE);
+    st_session(&st_fx, 0, &y);
+    y.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(open_at(&y, "ot", W, 0, &hy, NULL, NULL), 0);
+    ck_assert_uint_eq(handle_inplace(&x, hx, "ot", others), CNIO_WIRE_I_INPLACE);
+    ck_assert_int_eq(st_write(&y, hy, 0, data, 4096), 0);
+    y.flags = CNIO_WIRE_F_UPDATES;   /* an update counted, not the last close */
+    ck_assert_int_eq(st_call(&y, CNIO_WIRE_CLOSE, hy, upd + 1, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_uint_eq(handle_inplace(&x, hx, "ot", others), CNIO_WIRE_I_INPLACE);
+    x.flags = CNIO_WIRE_F_UPDATES;
+    ck_assert_int_eq(st_call(&x, CNIO_WIRE_CLOSE, hx, upd + 1, NULL, 0, NULL, NULL, 0), 0);
+    /* the last close counted it: a writer alone again hears of none */
+    ck_assert_int_eq(open_at(&x, "ot", W, 0, &hx, NULL, NULL), 0);
+    ck_assert_uint_eq(handle_inplace(&x, hx, "ot", others), 0);
+    ck_assert_int_eq(st_call(&x, CNIO_WIRE_CLOSE, hx, 0, NULL, 0, NULL, NULL, 0), 0);
+    st_close(&y);
+    ck_assert_int_eq(st_unlink(&x, "ot"), 0);
+    st_close(&x);
+}
+END_TEST
+
 /* The server of tcase "hold" runs under tests/cli/hold.c (LD_PRELOAD): the HOLD_AT'th read
  * of the metadata file of "sl" once hold_dir/armed exists waits for hold_dir/go.1. */
 static char hold_dir[] = "/tmp/cnio-hold-XXXXXX";
@@ -1361,6 +1421,7 @@ static Suite *inplace_suite(void)
     tcase_add_test(tc, test_inplace_joiner_open_at_commit);
     tcase_add_test(tc, test_inplace_open_fails_during_close);
     tcase_add_test(tc, test_stat_beside_live_update);
+    tcase_add_test(tc, test_inplace_others);
     suite_add_tcase(s, tc);
     /* what requests other than OPEN and CLOSE leave of a writer's mark (CK_RUN_CASE=meta) */
     tc = tcase_create("meta");

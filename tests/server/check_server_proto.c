@@ -65,7 +65,8 @@ START_TEST(test_handshake_ping)
                                      CNIO_WIRE_CAP_FINISH_ORDER | CNIO_WIRE_CAP_FINISH_EXCL |
                                      CNIO_WIRE_CAP_ALLOCATE | CNIO_WIRE_CAP_INPLACE_HANDLE |
                                      CNIO_WIRE_CAP_RECORD | CNIO_WIRE_CAP_PRIOR |
-                                     CNIO_WIRE_CAP_UPDATES | CNIO_WIRE_CAP_ID);
+                                     CNIO_WIRE_CAP_UPDATES | CNIO_WIRE_CAP_ID |
+                                     CNIO_WIRE_CAP_OTHERS);
     ping_ok(&c);
     ck_assert_int_eq(st_call(&c, CNIO_WIRE_PING, 0, 0, NULL, 0, &rh, NULL, 0), 0);
     ck_assert_uint_eq(rh.length, 0);
