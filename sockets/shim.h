@@ -64,8 +64,9 @@ void shim_proxy_failed(const char *what);
  * for its children). shim_down_first (async-signal-safe): 1 when this process is the
  * first of its job to find the proxy lost, and is to say so, once for the job; 0 when
  * the job was told; 2 when no mark can be made in either place, so that each process
- * of the job says so. shim_down_exit, at exit: the top process removes a mark that
- * names it. */
+ * of the job says so (the process that makes a mark leaves a detached watcher that
+ * removes it once the top process it names has ended, however that ends). shim_down_exit,
+ * at exit: the top process removes a mark that names it. */
 void shim_down_init(const char *sock);
 /* 1 when a mark names this process's job, whose top process still runs: the job was
  * told its proxy is lost (a process that starts later goes on without it). */

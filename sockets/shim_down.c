@@ -16,6 +16,10 @@
  * The top process removes a mark that names it when it exits, so a job that ends
  * normally leaves none (in the run directory, or beside a socket path given by hand); a
  * proxy listening on SOCKET again removes it too, and a proxy's sweep a dead job's.
+ * A top process may end with no exit handler run (dash exits through _exit, a signal
+ * kills, an exec'd program replaces it), so the process that makes the mark also leaves
+ * a watcher behind (down_watch): detached, all fds closed, it waits on a pidfd for the
+ * top process the mark names to end, then removes the mark if it still names it.
  *
  * Where no mark can be made beside SOCKET (a path given by hand in a directory that does
  * not exist, or that cannot be written), it goes into the run directory instead, as
@@ -37,9 +41,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
 #include <sys/file.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* The marks' paths fit this (a longer run directory: no mark there). */
@@ -439,9 +446,67 @@ static int down_judge(const char *path, const char *tmp)
     return r;
 }
 
+/* Removes the mark at path if it is still the one m read (the same top process and key),
+ * under its lock and only while path is the file locked: a stale mark that another job
+ * replaced meanwhile (down_judge) is that job's, and stays. */
+static void down_unmark(const char *path, const struct down_seen *m)
+{
+    struct down_seen now;
+    struct stat a, b;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+
+    if (fd < 0)
+        return;
+    if (down_lock(fd) == 0 && fstat(fd, &a) == 0 && lstat(path, &b) == 0 &&
+        a.st_dev == b.st_dev && a.st_ino == b.st_ino && down_read_fd(fd, &now) == 0 &&
+        now.pid == m->pid && now.start == m->start && !strcmp(now.key, m->key))
+        unlink(path);
+    shim_real.close(fd);
+}
+
+/* The watcher's life (a grandchild of the process that made the mark, in a session of
+ * its own): waits for the top process that mark m at path names to end, however it ends,
+ * then removes the mark; it holds no fd of the program's and no directory. */
+static __attribute__((noreturn)) void down_watcher(const char *path, const struct down_seen *m)
+{
+    struct pollfd p = { .fd = -1, .events = POLLIN };
+
+    close_range(0, ~0u, 0);
+    (void)!chdir("/");
+    p.fd = pidfd_open((pid_t)m->pid, 0);
+    if (p.fd >= 0 && down_start(m->pid) == m->start)
+        while (poll(&p, 1, -1) < 0 && errno == EINTR)
+            ;
+    down_unmark(path, m);
+    _exit(0);
+}
+
+/* Leaves a watcher behind for the mark just made at path (down_watcher), detached by a
+ * double fork so that it is no child of this program's to wait for. Async-signal-safe
+ * (_Fork runs no atfork handlers); the program sees one child come and go at once (its
+ * SIGCHLD). Nothing is said when it cannot be started: the mark then stays until a
+ * proxy's sweep finds its job ended. */
+static void down_watch(const char *path)
+{
+    struct down_seen m;
+    pid_t c;
+
+    if (down_read(path, &m) < 0 || !m.start)
+        return;
+    c = _Fork();
+    if (c == 0) {
+        if (setsid() >= 0 && _Fork() == 0)
+            down_watcher(path, &m);
+        _exit(0);
+    }
+    if (c > 0)
+        while (waitpid(c, NULL, 0) < 0 && errno == EINTR)
+            ;
+}
+
 /* Makes the mark at path, unless one that holds is there: 1 made (this process is the
- * first: it says so), 0 there already (told), -1 none can be made here (no such
- * directory, not writable, no hard links). */
+ * first: it says so; a watcher removes it when its top process ends), 0 there already
+ * (told), -1 none can be made here (no such directory, not writable, no hard links). */
 static int down_make(const char *path)
 {
     char tmp[DOWN_MAX + 24];
@@ -467,6 +532,8 @@ static int down_make(const char *path)
         first = 0;
     }
     unlink(tmp);
+    if (first == 1)
+        down_watch(path);
     return first;
 }
 
