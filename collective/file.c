@@ -624,6 +624,16 @@ static void file_say_own(cnio_file_t *fh)
     fh->kept.say = 1;
 }
 
+/* Rank 0's part of an abort, which it alone makes of the hosts: quiet as file_say_own,
+ * so that a host a call of fh said lost is not said again (ended as the object goes). */
+static void file_own_quiet(cnio_file_t *fh)
+{
+    fh->kept.key = CNIO_KEPT_NONE;
+    fh->kept.line[0] = '\0';
+    file_say_own(fh);
+    cnio__obj_set_quiet(fh->obj, &fh->kept);
+}
+
 CNIO_API int cnio_file_close(cnio_file_t **fhp)
 {
     cnio_file_t *fh;
@@ -713,15 +723,21 @@ int cnio__file_abort(cnio_file_t **fhp)
     fh = *fhp;
     *fhp = NULL;
     cnio__file_lock(fh);
+    /* collective as a close: a host found lost is said once, and not again after a
+     * call of fh said it (the failed write that an abort follows) */
+    cnio__coll_quiet(fh, 1);
     if (fh->rank != 0) {
         rc = cnio__obj_close(fh->obj);
         fh->obj = NULL;
     }
     rc = cnio__coll_agree(fh->comm, rc);
+    if (rc)
+        cnio__coll_say_lost(fh);
     if (fh->rank == 0) {
-        int rc2 = cnio__obj_staged(fh->obj) ? cnio__obj_abort(fh->obj)
-                                            : cnio__obj_close(fh->obj);
+        int rc2;
 
+        file_own_quiet(fh);   /* (a job of one process too) */
+        rc2 = cnio__obj_staged(fh->obj) ? cnio__obj_abort(fh->obj) : cnio__obj_close(fh->obj);
         fh->obj = NULL;
         if (rc == 0)
             rc = rc2;

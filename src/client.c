@@ -332,6 +332,22 @@ static uint16_t cl_host_flags(const struct cnio__cl_host *h, uint16_t flags)
 
 /* One control request per host, all at once, with per-host info replies; flags: the
  * request's (cl_host_flags). */
+/* The failures of a call made of each of obj's hosts (op, its name), as
+ * cnio__cl_name_failures says them, through cnio__cl_host_say: a quiet object keeps
+ * them, or drops those of a host said already (a collective call's, said once). */
+static void cl_each_failed(struct cnio_obj *obj, const char *op, const struct cnio_call *c)
+{
+    char hp[CNIO_HOSTPORT_MAX];
+
+    for (int j = 0; j < obj->nhosts; j++)
+        if (c[j].ep && c[j].status && !c[j].reasoned && !cnio__ep_error(c[j].ep))
+            cnio__cl_host_say(obj, j, CNIO__CL_LOST_XFER, c[j].status, "%s: %s on host %s: %s",
+                              obj->path[0] ? obj->path : "/", op,
+                              cnio__hostport(hp, sizeof(hp), obj->hosts[j].name,
+                                             obj->hosts[j].port),
+                              cnio_strerror(c[j].status));
+}
+
 static int cl_each_host(struct cnio_obj *obj, uint16_t type, uint64_t offset,
                         const void *payload, uint32_t plen, int want_info, uint16_t flags)
 {
@@ -349,10 +365,9 @@ static int cl_each_host(struct cnio_obj *obj, uint16_t type, uint64_t offset,
                                    .rcap = want_info ? CNIO_WIRE_INFO_SIZE : 0 };
     if (!ret) {
         ret = cnio__stack_calls(obj->st, c, obj->nhosts);
-        cnio__cl_name_failures(obj->path, type == CNIO_WIRE_SETSIZE
-                               ? (flags & CNIO_WIRE_F_ALLOCATE ? "preallocate" : "set size")
-                               : type == CNIO_WIRE_SYNC ? "sync" : "stat", obj->hosts, c,
-                               obj->nhosts, 0);
+        cl_each_failed(obj, type == CNIO_WIRE_SETSIZE
+                       ? (flags & CNIO_WIRE_F_ALLOCATE ? "preallocate" : "set size")
+                       : type == CNIO_WIRE_SYNC ? "sync" : "stat", c);
     }
     for (int j = 0; !ret && want_info && j < obj->nhosts; j++)
         if (cnio__wire_info_parse(rb[j], c[j].rlen, &obj->hosts[j].info))

@@ -334,12 +334,14 @@ static int cc_each_pl(struct cnio_obj *obj, uint16_t type, uint64_t offset, cons
     for (int j = from; j < to; j++)
         if (c[j - from].status && !c[j - from].reasoned &&   /* a reason's line said it */
             !(type == CNIO_WIRE_COMMIT && from > 0 && cnio__ep_error(c[j - from].ep)))
-            cnio__err("%s: %s on host %s: %s", obj->path,
-                      type == CNIO_WIRE_COMMIT ? "commit" : type == CNIO_WIRE_PREPARE
-                      ? "preparing the commit" : type == CNIO_WIRE_SETATTR
-                      ? "setting its mode and mtime" : "discard",
-                      cnio__hostport(hp, sizeof(hp), obj->hosts[j].name, obj->hosts[j].port),
-                      cnio_strerror(c[j - from].status));
+            cnio__cl_host_say(obj, j, CNIO__CL_LOST_XFER, c[j - from].status,
+                              "%s: %s on host %s: %s", obj->path,
+                              type == CNIO_WIRE_COMMIT ? "commit" : type == CNIO_WIRE_PREPARE
+                              ? "preparing the commit" : type == CNIO_WIRE_SETATTR
+                              ? "setting its mode and mtime" : "discard",
+                              cnio__hostport(hp, sizeof(hp), obj->hosts[j].name,
+                                             obj->hosts[j].port),
+                              cnio_strerror(c[j - from].status));
     free(c);
     return ret;
 }
