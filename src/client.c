@@ -330,8 +330,6 @@ static uint16_t cl_host_flags(const struct cnio__cl_host *h, uint16_t flags)
     return flags;
 }
 
-/* One control request per host, all at once, with per-host info replies; flags: the
- * request's (cl_host_flags). */
 /* The failures of a call made of each of obj's hosts (op, its name), as
  * cnio__cl_name_failures says them, through cnio__cl_host_say: a quiet object keeps
  * them, or drops those of a host said already (a collective call's, said once). */
@@ -348,6 +346,8 @@ static void cl_each_failed(struct cnio_obj *obj, const char *op, const struct cn
                               cnio_strerror(c[j].status));
 }
 
+/* One control request per host, all at once, with per-host info replies; flags: the
+ * request's (cl_host_flags). */
 static int cl_each_host(struct cnio_obj *obj, uint16_t type, uint64_t offset,
                         const void *payload, uint32_t plen, int want_info, uint16_t flags)
 {
