@@ -578,6 +578,25 @@ int cli_parse(const char *help, int argc, char **argv, struct cli_opts *o, char 
     return npos;
 }
 
+/*
+ * The check of a parsed URI that parsing cannot make: two of its hosts, spelt apart, one
+ * server (cnio__uri_one_server). Every command meets it where it checks its URI
+ * arguments, before it acts (cli_target, cli_check_uri): a copy or mkdir through such a
+ * URI made its directory, then failed on the second column. 0, or -CNIO_ERR_URI (said,
+ * as a malformed URI is: a usage error), or what else failed (said).
+ */
+static int cli_one_server(const char *cmd, const char *uri, const struct cnio_uri *u)
+{
+    char why[2 * CNIO_HOSTPORT_MAX + 128];
+    int rc = cnio__uri_one_server(u, why, sizeof(why));
+
+    if (rc == -CNIO_ERR_URI)
+        cli_err("cnio %s: %s: %s: %s\n", cmd, uri, cnio_strerror(rc), why);
+    else if (rc)
+        cli_fail(cmd, uri, rc);
+    return rc;
+}
+
 int cli_target(const char *cmd, const struct cli_opts *o, const char *uri,
                struct cnio_uri *u, struct cnio_hints *h)
 {
@@ -592,6 +611,8 @@ int cli_target(const char *cmd, const struct cli_opts *o, const char *uri,
         cli_err("cnio %s: %s: %s: %s\n", cmd, uri, cnio_strerror(rc), cnio__uri_why());
         return rc;
     }
+    if (rc == 0 && (rc = cli_one_server(cmd, uri, u)) == -CNIO_ERR_URI)
+        return rc;
     if (rc == 0)
         rc = cli_hints(o, u, h);
     if (rc)
@@ -610,6 +631,11 @@ int cli_check_uri(const char *cmd, const char *uri)
         cli_fail(cmd, uri, rc);
     if (rc)
         return rc;
+    rc = cli_one_server(cmd, uri, &u);
+    if (rc) {
+        cnio__uri_free(&u);
+        return rc;
+    }
     /* Its query too: the hints in it are read only when the command acts on the URI,
      * and a malformed one then failed that argument alone, after the others had been
      * acted on (rm removed, mv renamed). Unknown names are warned of then, not here. */
