@@ -5,6 +5,7 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,9 @@ static __thread int log_holding;
 static __thread unsigned log_nheld;
 static __thread char log_held[LOG_HELD][1024];
 static __thread unsigned short log_held_len[LOG_HELD];
+static __thread unsigned char log_held_err[LOG_HELD];   /* the held line is an error */
+/* Error lines written to stderr by every thread (cnio__log_errors_said) */
+static atomic_uint log_said;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -114,9 +118,12 @@ size_t cnio__escape_ctl(char *dst, size_t cap, const char *src, size_t n)
 
 static void log_write_held(void)
 {
-    for (unsigned i = 0; i < log_nheld; i++)
+    for (unsigned i = 0; i < log_nheld; i++) {
+        if (log_held_err[i])
+            atomic_fetch_add(&log_said, 1);
         if (write(STDERR_FILENO, log_held[i], log_held_len[i]) < 0)
             break;
+    }
     log_nheld = 0;
 }
 
@@ -152,9 +159,12 @@ void cnio__log(int level, const char *fmt, ...)
             log_write_held();
         n = CNIO_MIN(n, (int)sizeof(log_held[0]));
         memcpy(log_held[log_nheld], out, (size_t)n);
+        log_held_err[log_nheld] = level == CNIO_LOG_ERROR;
         log_held_len[log_nheld++] = (unsigned short)n;
         return;
     }
+    if (level == CNIO_LOG_ERROR)
+        atomic_fetch_add(&log_said, 1);
     if (write(STDERR_FILENO, out, (size_t)n) < 0)
         return;
 }
@@ -182,6 +192,11 @@ const char *cnio__log_first_since(unsigned mark)
     if (n == 0 || n > CNIO_LOG_KEPT)
         return NULL;
     return log_kept[mark % CNIO_LOG_KEPT] + strlen(log_ident) + strlen(": error: ");
+}
+
+unsigned cnio__log_errors_said(void)
+{
+    return atomic_load(&log_said);
 }
 
 unsigned cnio__log_errors(void)

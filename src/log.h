@@ -42,6 +42,10 @@ const char *cnio__log_first_since(unsigned mark);
  * cnio__log_said_since as if written. Other threads' lines are written as ever.
  */
 void cnio__log_hold(void);
+/* Error lines written to standard error so far, by every thread of the process (held
+ * lines once written; not those a release dropped): a command compares it before and
+ * after its work, so that one whose library said an error does not end as a success. */
+unsigned cnio__log_errors_said(void);
 /* Ends cnio__log_hold: writes the lines held, in order, when write_them is 1; drops them
  * when it is 0. Returns how many there were. */
 unsigned cnio__log_release(int write_them);

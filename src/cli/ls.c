@@ -341,16 +341,22 @@ static int cli_stat_nothing(const char *name, const struct cnio_obj_stat *s, voi
  * name, as well (what a mkdir through another order of the hosts, or through one host
  * alone, can leave, and which ls -l marks from its listing); or, when the first host
  * has no such name, a directory of it on another (an OPEN makes its parents on the
- * object's hosts alone). One STAT of the name on every host. Returns the answer.
+ * object's hosts alone). One STAT of the name on every host. Returns the answer, or
+ * the error (said) of a host that could not be asked: the URI's hosts one server, one
+ * down (before, stat printed that error and then the object, exit 0).
  */
 static int cli_stat_others(struct cnio_stack *st, const struct cnio_uri *u,
                            const struct cnio_hints *h, int rc, struct cnio_obj_stat *s)
 {
     struct cnio_ns_kinds k = { 0 };
     struct cnio_ns *ns;
+    int ret;
 
-    if (u->nhosts < 2 || (rc && rc != -CNIO_ERR_NOENT) || cnio__ns_open(st, u, h, &ns))
+    if (u->nhosts < 2 || (rc && rc != -CNIO_ERR_NOENT))
         return rc;
+    ret = cnio__ns_open(st, u, h, &ns);
+    if (ret)
+        return ret;
     if (cnio__ns_kinds(ns, u->path, &k) == 0) {
         if (rc && k.dirs > 0) {
             memset(s, 0, sizeof(*s));

@@ -903,6 +903,22 @@ static char **cli_split_flags(int argc, char **argv, int *n)
     return out;
 }
 
+/*
+ * fn(argc, argv), a command's status; but a failure when it would be 0 and the library
+ * wrote an error line meanwhile (a step whose failure the command went past: stat printed
+ * a host's error, then the object, exit 0). A command that shares its work over ranks
+ * (cp, bench, run) weighs its library's errors itself (cp_run's lib_errors: a try
+ * that failed and was taken again).
+ */
+static int cli_run_one(int (*fn)(int, char **), int ranks, int argc, char **argv)
+{
+    unsigned said = cnio__log_errors_said();
+    int rc = fn(argc, argv);
+
+    return rc == CLI_EXIT_OK && !ranks && cnio__log_errors_said() != said ? CLI_EXIT_FAIL
+                                                                           : rc;
+}
+
 static int cli_main(int argc, char **argv)
 {
     static const struct {
@@ -942,7 +958,9 @@ static int cli_main(int argc, char **argv)
                 cli_err("cnio: out of memory\n");
                 return CLI_EXIT_FAIL;
             }
-            rc = !cmds[i].ranks && cli_extra_rank() ? CLI_EXIT_OK : cmds[i].fn(n, args);
+            rc = !cmds[i].ranks && cli_extra_rank() ? CLI_EXIT_OK : cli_run_one(cmds[i].fn,
+                                                                               cmds[i].ranks,
+                                                                               n, args);
             if (args != argv + 1)
                 free(args);
             return rc;
