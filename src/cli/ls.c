@@ -63,6 +63,15 @@ static const char *cli_state(const struct cnio_obj_stat *s, char *buf, size_t ca
                    "hosts cannot tell");
         return buf;
     }
+    /* a host of it holds no staged part: a server that crashed and restarted removed one
+     * that had no metadata yet (stage.c); --resume found nothing to resume and copied it
+     * all, after stat had said it would finish it */
+    if ((state & CNIO_OBJ_STAGED) && (state & CNIO_OBJ_MISSING))
+        return "incomplete: an upload was interrupted before it committed, and a host of "
+               "this URI holds nothing of it any more (its server restarted since, and "
+               "removed the part it held): it cannot be resumed, and must start over (cnio "
+               "cp of its source, with --resume or without, copies all of it again; cnio rm "
+               "removes it)";
     if (state & CNIO_OBJ_STAGED)
         return live ? "incomplete: an upload is in progress"
                : dead ? "incomplete: an upload was interrupted before it committed (cnio cp "
