@@ -506,9 +506,78 @@ static int cfg_apply(struct cnio_hints *h, const struct cfg_hint *d, const char 
 }
 
 /* cnio__hints_set, a bad value said only when say (rank 0 of a job, not every rank). */
+/* v as a size a hint takes: with the largest suffix (K, M, G) that divides it. */
+static void cfg_size_words(char *buf, size_t cap, uint64_t v)
+{
+    static const char suffix[] = "GMK";
+
+    for (int i = 0; i < 3; i++) {
+        uint64_t unit = 1ull << (10 * (3 - i));
+
+        if (v >= unit && v % unit == 0) {
+            snprintf(buf, cap, "%llu%c", (unsigned long long)(v / unit), suffix[i]);
+            return;
+        }
+    }
+    snprintf(buf, cap, "%llu", (unsigned long long)v);
+}
+
+/* What d takes, in words (cnio__hints_takes). */
+static const char *cfg_takes(const struct cfg_hint *d, char *buf, size_t cap)
+{
+    char lo[32], hi[32];
+
+    switch (d->kind) {
+    case CFG_SIZE64:
+        cfg_size_words(lo, sizeof(lo), d->lo);
+        cfg_size_words(hi, sizeof(hi), d->hi);
+        snprintf(buf, cap, "a size in bytes from %s to %s (suffix K, M or G: 4M)", lo, hi);
+        break;
+    case CFG_U32:
+    case CFG_INT:
+        snprintf(buf, cap, "an integer from %llu to %llu", (unsigned long long)d->lo,
+                 (unsigned long long)d->hi);
+        break;
+    case CFG_CB:
+        snprintf(buf, cap, "automatic, enable or disable");
+        break;
+    case CFG_BOOL:
+        snprintf(buf, cap, "true or false (1 or 0)");
+        break;
+    case CFG_CONNECT:
+    case CFG_ROUTE:
+        snprintf(buf, cap, "%s", d->kind == CFG_CONNECT ? "on_demand or eager"
+                                                        : "automatic, direct or aggregate");
+        break;
+    case CFG_TRANSPORT:
+        snprintf(buf, cap, "tcp, ofi or udp");
+        break;
+    case CFG_PROVIDER:
+        snprintf(buf, cap, "a libfabric provider name (lower-case letters, digits, '_', "
+                 "';', '-': tcp;ofi_rxm) shorter than %zu bytes",
+                 sizeof(((struct cnio_hints *)0)->ofi_provider));
+        break;
+    case CFG_PATH:
+        snprintf(buf, cap, "a file name shorter than %zu bytes",
+                 sizeof(((struct cnio_hints *)0)->key_file));
+        break;
+    }
+    return buf;
+}
+
+const char *cnio__hints_takes(const char *name, char *buf, size_t cap)
+{
+    const struct cfg_hint *d = name ? cfg_find(name) : NULL;
+
+    if (cap)
+        buf[0] = '\0';
+    return d && cap ? cfg_takes(d, buf, cap) : buf;
+}
+
 static int cfg_set(struct cnio_hints *h, const char *name, const char *value, int say)
 {
     const struct cfg_hint *d;
+    char takes[160];
 
     if (!name || !value)
         return -CNIO_ERR_HINT;
@@ -517,7 +586,8 @@ static int cfg_set(struct cnio_hints *h, const char *name, const char *value, in
         return 1;
     if (cfg_apply(h, d, value)) {
         if (say)
-            cnio__warn("bad value \"%s\" for hint %s", value, d->name);
+            cnio__warn("bad value \"%s\" for hint %s: it takes %s", value, d->name,
+                       cfg_takes(d, takes, sizeof(takes)));
         return -CNIO_ERR_HINT;
     }
     return 0;
@@ -550,7 +620,7 @@ static int cfg_first_time(const char *what)
 int cnio__hints_set_mpi(struct cnio_hints *h, const char *name, const char *value, int say)
 {
     const struct cfg_hint *d = name && value ? cfg_find(name) : NULL;
-    char now[160];
+    char now[160], takes[160];
 
     if (!d || !strncmp(d->name, "cnio_", 5))
         return cfg_set(h, name, value, say);
@@ -561,19 +631,21 @@ int cnio__hints_set_mpi(struct cnio_hints *h, const char *name, const char *valu
         return 0;
     snprintf(now, sizeof(now), "info %s=%s", d->name, value);
     if (cfg_first_time(now) && say)
-        cnio__warn("ignoring bad value \"%s\" for hint %s (cnio keeps its default, as an "
-                   "MPI-IO implementation may ignore a hint)", value, d->name);
+        cnio__warn("ignoring bad value \"%s\" for hint %s, which takes %s (cnio keeps its "
+                   "default, as an MPI-IO implementation may ignore a hint)", value, d->name,
+                   cfg_takes(d, takes, sizeof(takes)));
     return 0;
 }
 
 /* Says a bad environment hint once per process, however often the hints are read. */
-static void cfg_env_bad(const char *var, const char *v)
+static void cfg_env_bad(const struct cfg_hint *d, const char *var, const char *v)
 {
-    char now[160];
+    char now[160], takes[160];
 
     snprintf(now, sizeof(now), "env %s=%s", var, v);
     if (cfg_first_time(now))
-        cnio__err("bad value \"%s\" in environment variable %s", v, var);
+        cnio__err("bad value \"%s\" in environment variable %s: it takes %s", v, var,
+                  cfg_takes(d, takes, sizeof(takes)));
 }
 
 int cnio__hints_from_env(struct cnio_hints *h)
@@ -589,7 +661,7 @@ int cnio__hints_from_env(struct cnio_hints *h)
         if (!v || !*v)
             continue;
         if (cfg_apply(h, d, v)) {
-            cfg_env_bad(var, v);
+            cfg_env_bad(d, var, v);
             return -CNIO_ERR_HINT;
         }
     }

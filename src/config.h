@@ -115,6 +115,12 @@ void cnio__hints_default(struct cnio_hints *h);
  */
 int cnio__hints_set(struct cnio_hints *h, const char *name, const char *value);
 /*
+ * What hint name (full or URI short name) takes, in words for a message after a bad
+ * value ("an integer from 1 to 2147483647", "true or false"), into buf[cap]. Returns
+ * buf, or "" for a name cnio does not know.
+ */
+const char *cnio__hints_takes(const char *name, char *buf, size_t cap);
+/*
  * cnio__hints_set for a hint an MPI_Info gives (MPI_File_open, MPI_File_set_info): a bad
  * value of a hint MPI or ROMIO names (striping_factor, cb_nodes, romio_cb_write, ...) is
  * ignored, as ROMIO ignores it and MPI-3.1 (13.2.8) lets an implementation ignore any

@@ -223,12 +223,25 @@ static void ls_link_target(const struct ls_ctx *x, const char *name, const struc
         putchar('?');
 }
 
+/* mtime_ns in local time as fmt (strftime) says, in buf (cap bytes); "-" when unknown
+ * (INT64_MIN: a directory its first host lacks). Returns buf. */
+static const char *cli_when(int64_t mtime_ns, const char *fmt, char *buf, size_t cap)
+{
+    time_t t = cnio__ts_of_ns(mtime_ns).tv_sec;
+    struct tm tm;
+
+    if (mtime_ns == INT64_MIN || !localtime_r(&t, &tm) || !strftime(buf, cap, fmt, &tm))
+        snprintf(buf, cap, "-");
+    return buf;
+}
+
 static int ls_print(const char *name, const struct cnio_obj_stat *ls, void *arg)
 {
     const struct ls_ctx *x = arg;
     struct cli_opts *o = x->o;
     struct cnio_obj_stat t = *ls;
     const struct cnio_obj_stat *s = &t;
+    char when[64];
 
     if (o->json) {
         ls_ask_live(x, name, &t);
@@ -244,6 +257,8 @@ static int ls_print(const char *name, const struct cnio_obj_stat *ls, void *arg)
                (unsigned long long)s->layout.unit, s->layout.count);
     else if (o->long_list)
         printf("%14s  %14s  ", "-", "-");
+    if (o->long_list)
+        printf("%-16s  ", cli_when(s->mtime_ns, "%Y-%m-%d %H:%M", when, sizeof(when)));
     cli_print_name(name, 1);
     if (o->long_list && !strcmp(cli_type(s), "symlink"))
         ls_link_target(x, name, s);
@@ -299,7 +314,8 @@ int cli_ls(int argc, char **argv)
         "usage: cnio ls [-l] [--json] [--key FILE] [-o NAME=VALUE] URI\n\n"
         "Lists the directory named by URI (cnio://hosts/ for the root), sorted by name, or\n"
         "the object it names;\n"
-        "-l adds each object's size in bytes and its layout (stripe unit x count), a\n"
+        "-l adds each object's size in bytes and its layout (stripe unit x count), the\n"
+        "time it was last modified (local time, YYYY-MM-DD HH:MM; as --json's mtime_ns), a\n"
         "symlink's target (NAME -> TARGET, as cp -r keeps links), and marks objects that\n"
         "are incomplete (being written, or an upload, update or commit was interrupted)\n"
         "or being updated in place by a live writer (a read may see old and new bytes).\n"
@@ -416,14 +432,13 @@ int cli_stat(int argc, char **argv)
         cli_json_stat(u.path[0] ? u.path : "/", &s);
         putchar('\n');
     } else if (rc == 0) {
-        time_t t = cnio__ts_of_ns(s.mtime_ns).tv_sec;
-        struct tm tm;
         char hp[CNIO_HOSTPORT_MAX];
 
         /* (none for the root, nor for a directory its first host lacks) */
-        if (u.path[0] && s.mtime_ns != INT64_MIN && localtime_r(&t, &tm))
-            strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", &tm);
-        printf("object:       %s\n", u.path[0] ? u.path : "/ (the root)");
+        if (u.path[0])
+            cli_when(s.mtime_ns, "%Y-%m-%d %H:%M:%S %z", when, sizeof(when));
+        printf("%-14s%s\n", s.is_dir ? "directory:" : "object:",
+               u.path[0] ? u.path : "/ (the root)");
         printf("type:         %s\n", cli_type(&s));
         if (!s.is_dir) {
             printf("size:         %llu (%s)\n", (unsigned long long)s.size,

@@ -70,6 +70,7 @@ static const char *cli_hint_split(const struct cli_opts *o, int i, char *name, s
 int cli_hint_ok(const char *cmd, const char *arg, const char *name, const char *val)
 {
     struct cnio_hints h;
+    char takes[160];
     int rc, level;
 
     cnio__hints_default(&h);
@@ -80,7 +81,8 @@ int cli_hint_ok(const char *cmd, const char *arg, const char *name, const char *
     if (rc > 0)
         cli_err("%s: %s: unknown hint '%s'\n", cmd, arg, name);
     else if (rc < 0)
-        cli_err("%s: %s: bad value '%s' for hint %s\n", cmd, arg, val, name);
+        cli_err("%s: %s: bad value '%s' for hint %s: it takes %s\n", cmd, arg, val, name,
+                cnio__hints_takes(name, takes, sizeof(takes)));
     return rc ? -1 : 0;
 }
 

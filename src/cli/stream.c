@@ -281,9 +281,13 @@ static int st_run(struct cp_job *j)
         } else if (!cli_said(said, ret)) {   /* else the library's line named the host and why */
             cli_fail("cp", uri, ret);
         }
-    } else if (ret == 0 && !j->o.quiet) {
-        cli_err("cnio cp: %s -> %s: %llu bytes in %.3f s\n", j->src.name, j->dst.name,
-                (unsigned long long)total, MPI_Wtime() - t0);
+    } else if (ret == 0 && !j->o.quiet) {   /* (as a file copy's summary says it) */
+        double secs = MPI_Wtime() - t0;
+        char a[32];
+
+        cli_err("cnio cp: %s -> %s: %llu bytes (%s) in %.3f s, %.3f GB/s\n", j->src.name,
+                j->dst.name, (unsigned long long)total, cli_bytes(total, a, sizeof(a)), secs,
+                secs > 0 ? (double)total / secs / 1e9 : 0.0);
     }
     if (st)
         cnio__stack_close(st);

@@ -159,8 +159,15 @@ int cnio__srv_store_open(struct cnio_srv_store *st, const char *root)
         pthread_mutex_init(&st->open_lock[i], NULL);
     st->rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (st->rootfd < 0) {
+        int e = errno;
+
         r = store_errno();
-        cnio__err("root %s: %s", root, strerror(errno));
+        cnio__err("cannot serve root %s: %s%s", root, strerror(e),
+                  e == ENOENT ? " (make that directory first, or give --root an existing one)"
+                  : e == ENOTDIR ? " (--root names a directory, the one to keep objects in)"
+                  : e == EACCES ? " (this user may not enter it: run the server as its owner, "
+                                  "or give --root another directory)"
+                  : "");
         return r;
     }
     r = store_mkparents(st->rootfd, ".cnio/meta/x");
