@@ -62,10 +62,14 @@ int cnio__cl_hosts_distinct(const struct cnio__cl_host *hosts, int n, const char
 
 int cnio__uri_one_server(const struct cnio_uri *u, char *why, size_t cap)
 {
-    struct cnio_addr (*a)[4] = calloc((size_t)u->nhosts, sizeof(*a));
-    int *n = calloc((size_t)u->nhosts, sizeof(*n)), ret = 0;
+    struct cnio_addr (*a)[4];
+    int *n, ret = 0;
     char hp[CNIO_HOSTPORT_MAX], hp2[CNIO_HOSTPORT_MAX];
 
+    if (u->nhosts < 2)   /* (nothing to compare: no name looked up for it) */
+        return 0;
+    a = calloc((size_t)u->nhosts, sizeof(*a));
+    n = calloc((size_t)u->nhosts, sizeof(*n));
     if (!a || !n) {
         free(a);
         free(n);
