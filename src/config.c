@@ -505,7 +505,6 @@ static int cfg_apply(struct cnio_hints *h, const struct cfg_hint *d, const char 
     return -CNIO_ERR_HINT;
 }
 
-/* cnio__hints_set, a bad value said only when say (rank 0 of a job, not every rank). */
 /* v as a size a hint takes: with the largest suffix (K, M, G) that divides it. */
 static void cfg_size_words(char *buf, size_t cap, uint64_t v)
 {
@@ -574,6 +573,7 @@ const char *cnio__hints_takes(const char *name, char *buf, size_t cap)
     return d && cap ? cfg_takes(d, buf, cap) : buf;
 }
 
+/* cnio__hints_set, a bad value said only when say (rank 0 of a job, not every rank). */
 static int cfg_set(struct cnio_hints *h, const char *name, const char *value, int say)
 {
     const struct cfg_hint *d;
