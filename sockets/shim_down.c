@@ -485,8 +485,10 @@ static __attribute__((noreturn)) void down_watcher(const char *path, const struc
  * double fork so that it is no child of this program's to wait for. Async-signal-safe
  * (_Fork runs no atfork handlers); the program sees one child come and go at once (its
  * SIGCHLD). Nothing is said when it cannot be started: the mark then stays until a
- * proxy's sweep finds its job ended. */
-static void down_watch(const char *path)
+ * proxy's sweep finds its job ended. Called once down_make has returned, and never
+ * inlined into it: its frame and down_make's are not on the stack at once (a connect
+ * that finds the proxy lost stays within the 2 KiB tests/sockets/shim-stack.test allows). */
+static __attribute__((noinline)) void down_watch(const char *path)
 {
     struct down_seen m;
     pid_t c;
@@ -505,9 +507,10 @@ static void down_watch(const char *path)
 }
 
 /* Makes the mark at path, unless one that holds is there: 1 made (this process is the
- * first: it says so; a watcher removes it when its top process ends), 0 there already
- * (told), -1 none can be made here (no such directory, not writable, no hard links). */
-static int down_make(const char *path)
+ * first: it says so; its caller leaves a watcher to remove it, down_watch), 0 there
+ * already (told), -1 none can be made here (no such directory, not writable, no hard
+ * links). */
+static __attribute__((noinline)) int down_make(const char *path)
 {
     char tmp[DOWN_MAX + 24];
     size_t n = 0;
@@ -532,8 +535,6 @@ static int down_make(const char *path)
         first = 0;
     }
     unlink(tmp);
-    if (first == 1)
-        down_watch(path);
     return first;
 }
 
@@ -553,10 +554,13 @@ static int down_dir_ok(void)
 
 int shim_down_first(void)
 {
-    int r = down_mark[0][0] ? down_make(down_mark[0]) : -1;
+    const char *made = down_mark[0];
+    int r = down_mark[0][0] ? down_make(made) : -1;
 
     if (r < 0 && down_mark[1][0] && down_dir_ok() == 0)
-        r = down_make(down_mark[1]);
+        r = down_make(made = down_mark[1]);
+    if (r == 1)
+        down_watch(made);   /* (a watcher removes it when its top process ends) */
     return r < 0 ? 2 : r;
 }
 
