@@ -1433,7 +1433,11 @@ static Suite *inplace_suite(void)
     tcase_add_test(tc, test_inplace_trunc_beside_writer);
     tcase_add_test(tc, test_inplace_open_by_hand_beside_setattr);
     suite_add_tcase(s, tc);
-    /* a request held inside the server at one call (CK_RUN_CASE=hold) */
+    /* a request held inside the server at one call (CK_RUN_CASE=hold); not in a
+     * sanitizer build (CNIO_SANITIZER): its server refuses a library preloaded before
+     * the sanitizer's runtime ("ASan runtime does not come first"), and fails to start */
+    if (getenv("CNIO_SANITIZER"))
+        return s;
     tc = tcase_create("hold");
     tcase_add_checked_fixture(tc, hold_setup, hold_teardown);
     tcase_set_timeout(tc, 60);
