@@ -422,27 +422,6 @@ static int cl_stat_handles(struct cnio_obj *obj, uint16_t flags)
     return len < 0 ? len : cl_each_host(obj, CNIO_WIRE_STAT, 0, pl, (uint32_t)len, 1, flags);
 }
 
-int cnio__cl_others(struct cnio_obj *obj)
-{
-    struct cnio_wire_info *was = calloc((size_t)obj->nhosts, sizeof(*was));
-    int ret = was ? 0 : -CNIO_ERR_NOMEM, others = 0;
-
-    for (int j = 0; !ret && j < obj->nhosts; j++) {
-        if (!(cl_host_caps(&obj->hosts[j]) & CNIO_WIRE_CAP_OTHERS))
-            ret = -CNIO_ERR_NOTSUP;
-        was[j] = obj->hosts[j].info;
-    }
-    if (!ret) {
-        ret = cl_stat_handles(obj, CNIO_WIRE_F_INPLACE | CNIO_WIRE_F_OTHERS);
-        for (int j = 0; j < obj->nhosts; j++) {   /* (a STAT that failed part way too) */
-            others |= !ret && (obj->hosts[j].info.flags & CNIO_WIRE_I_INPLACE);
-            obj->hosts[j].info = was[j];   /* what the open said stays */
-        }
-    }
-    free(was);
-    return ret ? ret : others;
-}
-
 /* A digest of what a host said of its column that any write of it changes. */
 static uint64_t cl_mark(uint64_t h, const struct cnio_wire_info *i)
 {
@@ -452,32 +431,61 @@ static uint64_t cl_mark(uint64_t h, const struct cnio_wire_info *i)
     return cnio__fnv1a64(h, &i->mtime_ns, sizeof(i->mtime_ns));
 }
 
+/* A STAT by handle of every host asking flags, what the open's replies said of each host
+ * left as it was (cnio__obj_opened): 0 with *seen the hosts' info flags ORed and *mark
+ * (when not NULL) the digest of what each said of its column (cl_mark); or the STAT's
+ * negative code. cnio__obj_inplace's look and cnio__cl_others'. */
+static int cl_look(struct cnio_obj *obj, uint16_t flags, uint32_t *seen, uint64_t *mark)
+{
+    struct cnio_wire_info *was = calloc((size_t)obj->nhosts, sizeof(*was));
+    uint64_t h = CNIO_FNV64_BASIS;
+    int ret;
+
+    if (!was)
+        return -CNIO_ERR_NOMEM;
+    for (int j = 0; j < obj->nhosts; j++)
+        was[j] = obj->hosts[j].info;
+    ret = cl_stat_handles(obj, flags);
+    *seen = 0;
+    for (int j = 0; j < obj->nhosts; j++) {   /* (a STAT that failed part way too) */
+        *seen |= ret ? 0 : obj->hosts[j].info.flags;
+        h = ret ? h : cl_mark(h, &obj->hosts[j].info);
+        obj->hosts[j].info = was[j];
+    }
+    free(was);
+    if (!ret && mark)
+        *mark = h;
+    return ret;
+}
+
+int cnio__cl_others(struct cnio_obj *obj)
+{
+    uint32_t seen = 0;
+    int ret = 0;
+
+    for (int j = 0; !ret && j < obj->nhosts; j++)
+        if (!(cl_host_caps(&obj->hosts[j]) & CNIO_WIRE_CAP_OTHERS))
+            ret = -CNIO_ERR_NOTSUP;
+    if (!ret)
+        ret = cl_look(obj, CNIO_WIRE_F_INPLACE | CNIO_WIRE_F_OTHERS, &seen, NULL);
+    return ret ? ret : !!(seen & CNIO_WIRE_I_INPLACE);
+}
+
 int cnio__obj_inplace(struct cnio_obj *obj, uint64_t *mark)
 {
-    struct cnio_wire_info *was = obj ? calloc((size_t)obj->nhosts, sizeof(*was)) : NULL;
-    int ret = !obj ? -CNIO_ERR_INVAL : !was ? -CNIO_ERR_NOMEM : 0, inplace = 0, torn = 0;
-    uint64_t h = CNIO_FNV64_BASIS;
+    uint32_t seen = 0;
+    int ret = obj ? 0 : -CNIO_ERR_INVAL;
 
     for (int j = 0; !ret && j < obj->nhosts; j++) {
         uint32_t caps = cl_host_caps(&obj->hosts[j]);
 
         if ((caps & CNIO_WIRE_CAP_INPLACE) && !(caps & CNIO_WIRE_CAP_INPLACE_HANDLE))
             ret = -CNIO_ERR_NOTSUP;   /* it would say so by name alone */
-        was[j] = obj->hosts[j].info;
     }
-    if (!ret) {
-        ret = cl_stat_handles(obj, CNIO_WIRE_F_INPLACE);
-        for (int j = 0; j < obj->nhosts; j++) {   /* (a STAT that failed part way too) */
-            inplace |= !ret && (obj->hosts[j].info.flags & CNIO_WIRE_I_INPLACE);
-            torn |= !ret && (obj->hosts[j].info.flags & CNIO_WIRE_I_DIRTY);
-            h = ret ? h : cl_mark(h, &obj->hosts[j].info);
-            obj->hosts[j].info = was[j];   /* what the open said stays (cnio__obj_opened) */
-        }
-    }
-    free(was);
-    if (!ret && mark)
-        *mark = h;
-    return ret ? ret : torn ? -CNIO_ERR_INCOMPLETE : inplace;
+    if (!ret)
+        ret = cl_look(obj, CNIO_WIRE_F_INPLACE, &seen, mark);
+    return ret ? ret : (seen & CNIO_WIRE_I_DIRTY) ? -CNIO_ERR_INCOMPLETE
+                                                 : !!(seen & CNIO_WIRE_I_INPLACE);
 }
 
 int cnio__obj_size(struct cnio_obj *obj, uint64_t *size)
