@@ -613,8 +613,8 @@ int cli_target(const char *cmd, const struct cli_opts *o, const char *uri,
         cli_err("cnio %s: %s: %s: %s\n", cmd, uri, cnio_strerror(rc), cnio__uri_why());
         return rc;
     }
-    if (rc == 0 && (rc = cli_one_server(cmd, uri, u)) == -CNIO_ERR_URI)
-        return rc;
+    if (rc == 0 && (rc = cli_one_server(cmd, uri, u)) != 0)
+        return rc;   /* (said) */
     if (rc == 0)
         rc = cli_hints(o, u, h);
     if (rc)
