@@ -19,7 +19,8 @@
  * A top process may end with no exit handler run (dash exits through _exit, a signal
  * kills, an exec'd program replaces it), so the process that makes the mark also leaves
  * a watcher behind (down_watch): detached, all fds closed, it waits on a pidfd for the
- * top process the mark names to end, then removes the mark if it still names it.
+ * top process the mark names to end, then removes the mark if it still names it (unless
+ * a subreaper of the job adopted it, which might wait for it: down_watcher).
  *
  * Where no mark can be made beside SOCKET (a path given by hand in a directory that does
  * not exist, or that cannot be written), it goes into the run directory instead, as
@@ -464,15 +465,49 @@ static void down_unmark(const char *path, const struct down_seen *m)
     shim_real.close(fd);
 }
 
+/* Whether process p is process top or one of its descendants (a walk up its parents, 64
+ * levels at most). */
+static int down_within(long p, long top)
+{
+    for (int depth = 0; depth < 64 && p > 1; depth++) {
+        if (p == top)
+            return 1;
+        p = (long)down_stat(p, 4, NULL);
+    }
+    return 0;
+}
+
+/* Waits, a second at most, for process mid, which forked this one, to end (the double
+ * fork's middle process, which exits at once), so that getppid() then names the process
+ * this one was handed to. */
+static void down_orphaned(pid_t mid)
+{
+    struct pollfd p = { .fd = pidfd_open(mid, 0), .events = POLLIN };
+
+    if (p.fd < 0)
+        return;   /* gone already */
+    while (poll(&p, 1, 1000) < 0 && errno == EINTR)
+        ;
+    shim_real.close(p.fd);
+}
+
 /* The watcher's life (a grandchild of the process that made the mark, in a session of
  * its own): waits for the top process that mark m at path names to end, however it ends,
- * then removes the mark; it holds no fd of the program's and no directory. */
-static __attribute__((noreturn)) void down_watcher(const char *path, const struct down_seen *m)
+ * then removes the mark; it holds no fd of the program's and no directory. Where it was
+ * handed to a process of the job (a subreaper: the top process, or one under it, that
+ * set PR_SET_CHILD_SUBREAPER), it does not wait: that process may wait for all its
+ * children before it ends, and so for this one, which would wait for it in turn; the
+ * mark then goes when the top process's exit handlers run, or at a proxy's sweep. */
+static __attribute__((noreturn)) void down_watcher(const char *path, const struct down_seen *m,
+                                                  pid_t mid)
 {
     struct pollfd p = { .fd = -1, .events = POLLIN };
 
     close_range(0, ~0u, 0);
     (void)!chdir("/");
+    down_orphaned(mid);
+    if (down_within((long)getppid(), m->pid))
+        _exit(0);
     p.fd = pidfd_open((pid_t)m->pid, 0);
     if (p.fd >= 0 && down_start(m->pid) == m->start)
         while (poll(&p, 1, -1) < 0 && errno == EINTR)
@@ -497,8 +532,10 @@ static __attribute__((noinline)) void down_watch(const char *path)
         return;
     c = _Fork();
     if (c == 0) {
+        pid_t mid = getpid();
+
         if (setsid() >= 0 && _Fork() == 0)
-            down_watcher(path, &m);
+            down_watcher(path, &m, mid);
         _exit(0);
     }
     if (c > 0)
