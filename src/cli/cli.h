@@ -238,6 +238,11 @@ unsigned cli_live_pause_ms(int k);
  * look is the caller's (where it asks, and what it keeps of the answer, is arg's).
  */
 int cli_live_wait(int (*look)(void *arg), void *arg);
+/* cli_live_wait, each look a cnio__obj_inplace through obj (an open of the source
+ * object, as one process reads it: tree_file.c, stream.c), its mark into *mark. The
+ * last answer: 1 (still live after the wait), 0, or a negative code
+ * (-CNIO_ERR_INCOMPLETE: the writer went without closing it). */
+int cli_live_wait_obj(struct cnio_obj *obj, uint64_t *mark);
 /* How many passes a copy makes at most over a source object that changes as it is read
  * (cp_transfer over one file, tf_fetch_whole over a file of a tree). */
 #define CLI_PASSES 3

@@ -3,9 +3,11 @@
  * (an MPI program) has open in place while they copy it: how a pass over it is judged
  * (cli_pass_verdict), and the wait for such a writer to close (cli_live_wait, paced by
  * cli_live_pause_ms). cp.c looks through rank 0's connections to the object, tree_file.c
- * through a worker's: the look is theirs, the rule and the wait are these.
+ * and stream.c through the open of the one process reading it (cli_live_wait_obj): the
+ * look is theirs, the rule and the wait are these.
  */
 #include "cli.h"
+#include "client.h"
 
 #include <unistd.h>
 
@@ -30,6 +32,27 @@ int cli_live_wait(int (*look)(void *arg), void *arg)
         now = look(arg);
     }
     return now;
+}
+
+/* cli_live_wait's look through an open of the object: cnio__obj_inplace, its mark into
+ * *mark. */
+struct live_relook {
+    struct cnio_obj *obj;
+    uint64_t *mark;
+};
+
+static int live_look_again(void *arg)
+{
+    struct live_relook *r = arg;
+
+    return cnio__obj_inplace(r->obj, r->mark);
+}
+
+int cli_live_wait_obj(struct cnio_obj *obj, uint64_t *mark)
+{
+    struct live_relook r = { obj, mark };
+
+    return cli_live_wait(live_look_again, &r);
 }
 
 int cli_pass_verdict(int live_ok, int live_before, int live_after, int moved)

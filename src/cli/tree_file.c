@@ -453,28 +453,6 @@ static int tf_fetch(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, i
 }
 
 
-/* cli_live_wait's look at an object: cnio__obj_inplace, its mark into *mark. */
-struct tf_relook {
-    struct cnio_obj *obj;
-    uint64_t *mark;
-};
-
-static int tf_look_again(void *arg)
-{
-    struct tf_relook *r = arg;
-
-    return cnio__obj_inplace(r->obj, r->mark);
-}
-
-/* Before a pass, a live writer having obj open in place: waits for it to close
- * (cli_live_wait). The last cnio__obj_inplace answer, its mark in *mark. */
-static int tf_live_wait(struct cnio_obj *obj, uint64_t *mark)
-{
-    struct tf_relook r = { obj, mark };
-
-    return cli_live_wait(tf_look_again, &r);
-}
-
 /* Says in c->why that rel was not copied, a live writer having it open still after the
  * wait before a pass (tf_fetch_whole). */
 static int tf_still_live(struct tree_ctx *c, const char *rel)
@@ -517,10 +495,11 @@ static int tf_not_copied(struct tree_ctx *c, const char *rel, int why)
  * (update counts, sizes, mtimes) moved with no writer live at the end, an update in
  * place that came and went as it was read: either would leave the copy with bytes of
  * before an update beside bytes of after it. No pass is begun while a live writer has
- * it open (it would be refused): the writer is waited for a moment (tf_live_wait), and
- * one still live then leaves rel not copied (said) before the pass moves a byte. After
- * CLI_PASSES passes that saw it change rel is not copied either (said). With --live a
- * writer live at either end is taken, and warned of (MPI-IO lets a read see both).
+ * it open (it would be refused): the writer is waited for a moment
+ * (cli_live_wait_obj), and one still live then leaves rel not copied (said) before the
+ * pass moves a byte. After CLI_PASSES passes that saw it change rel is not copied either
+ * (said). With --live a writer live at either end is taken, and warned of (MPI-IO lets
+ * a read see both).
  * Servers that cannot say by handle go unchecked.
  */
 static int tf_fetch_whole(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, int fd,
@@ -531,7 +510,7 @@ static int tf_fetch_whole(struct tree_ctx *c, const char *rel, struct cnio_obj *
     int before = cnio__obj_inplace(obj, &was), after, why, ret;
 
     for (int pass = 1;; pass++) {
-        if (before == 1 && !c->o->live && (before = tf_live_wait(obj, &was)) == 1)
+        if (before == 1 && !c->o->live && (before = cli_live_wait_obj(obj, &was)) == 1)
             return tf_still_live(c, rel);
         if (before == -CNIO_ERR_INCOMPLETE)
             return tf_torn(c, rel);
