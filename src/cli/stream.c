@@ -108,12 +108,13 @@ static int st_upload(const struct cp_job *j, struct cnio_obj *obj, char *bufs[2]
 
 /*
  * After a download: whether a live writer had the object open in place at its start
- * (was) or has it now, and whether it changed between with none live at the end (an
- * update in place that came and went while it was read). What went to the stream
- * cannot be taken back, and may hold old and new bytes mixed: either is a failure
- * (ST_LOCAL, said), as tar says "file changed as we read it"; with --live a writer live
- * at either end is warned of only (a read MPI-IO allows). Servers that cannot say by
- * handle (-CNIO_ERR_NOTSUP) go unchecked.
+ * (was: st_src_live's last look, before the first byte; 1 only with --live) or has it
+ * now (one that opened once bytes had gone out), and whether it changed between with
+ * none live at the end (an update in place that came and went while it was read). What
+ * went to the stream cannot be taken back, and may hold old and new bytes mixed: either
+ * is a failure (ST_LOCAL, said: exit status 1), as tar says "file changed as we read
+ * it"; with --live a writer live at either end is warned of only (a read MPI-IO
+ * allows). Servers that cannot say by handle (-CNIO_ERR_NOTSUP) go unchecked.
  */
 static int st_src_check(const struct cp_job *j, int was, uint64_t mark0, struct cnio_obj *obj)
 {
@@ -145,21 +146,34 @@ static int st_src_check(const struct cp_job *j, int was, uint64_t mark0, struct 
     return 0;
 }
 
-/* Before a download: a live writer that has the object open in place now would make
- * what goes to the stream a mix of old and new bytes, and a stream cannot be copied
- * again: refused (ST_LOCAL, said) before a byte is sent, unless --live. */
-static int st_src_live(const struct cp_job *j, int was)
+/*
+ * Before a download, before a byte goes to the stream (which cannot take one back): a
+ * live writer that has the object open in place would make what goes to the stream a
+ * mix of old and new bytes, so it is waited for as a copy waits before a pass
+ * (cli_live_wait_obj, CLI_LIVE_WAIT_MS at most; not with --live), and one still live
+ * then refuses the download (ST_LOCAL, said) with nothing sent; so does an update in
+ * place that was interrupted (its writer went without closing it, before or during the
+ * wait). The last look's answer (1, 0, or a negative code: unchecked) in *was, its mark
+ * in *mark0 (the version the download reads, that st_src_check compares). A writer
+ * that opens once bytes have gone out cannot be waited for: st_src_check fails the
+ * download at its end.
+ */
+static int st_src_live(const struct cp_job *j, struct cnio_obj *obj, int *was, uint64_t *mark0)
 {
-    if (was == -CNIO_ERR_INCOMPLETE) {
+    *was = cnio__obj_inplace(obj, mark0);
+    if (*was == 1 && !j->o.live)
+        *was = cli_live_wait_obj(obj, mark0);
+    if (*was == -CNIO_ERR_INCOMPLETE) {
         cli_err("cnio cp: %s: " CLI_TORN ": nothing was sent to %s; %s\n", j->src.name,
                 st_local_name(j), CLI_TORN_ADVICE);
         return ST_LOCAL;
     }
-    if (was != 1 || j->o.live)
+    if (*was != 1 || j->o.live)
         return 0;
-    cli_err("cnio cp: %s: being written in place by a live writer (a program has it open), "
-            "and a stream cannot be copied again: nothing was sent to %s; %s\n", j->src.name,
-            st_local_name(j), CLI_LIVE_ADVICE);
+    cli_err("cnio cp: %s: being written in place by a live writer (a program has it open, "
+            "still after " CLI_LIVE_WAIT_S " of waiting for it to close), and a stream cannot "
+            "be copied again: nothing was sent to %s; %s\n", j->src.name, st_local_name(j),
+            CLI_LIVE_ADVICE);
     return ST_LOCAL;
 }
 
@@ -167,12 +181,12 @@ static int st_download(const struct cp_job *j, struct cnio_obj *obj, char *bufs[
                        uint64_t chunk, uint64_t *total)
 {
     struct st_pipe p = { .fd = j->stream_fd, .write = 1 };
-    uint64_t size, off = 0, mark0 = 0;
-    int k = 0, ret = cnio__obj_size(obj, &size), started = 0;
-    int was = ret == 0 ? cnio__obj_inplace(obj, &mark0) : -1;
+    uint64_t size = 0, off = 0, mark0 = 0;
+    int k = 0, was, started = 0;
+    int ret = st_src_live(j, obj, &was, &mark0);
 
-    if (ret == 0)
-        ret = st_src_live(j, was);
+    if (ret == 0)   /* (after the wait: the size the writer left) */
+        ret = cnio__obj_size(obj, &size);
     while (ret == 0 && off < size) {
         ssize_t n = cnio__obj_pread(obj, bufs[k], (size_t)CNIO_MIN(chunk, size - off), off);
 
