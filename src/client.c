@@ -60,41 +60,6 @@ int cnio__cl_hosts_distinct(const struct cnio__cl_host *hosts, int n, const char
     return 0;
 }
 
-int cnio__uri_one_server(const struct cnio_uri *u, char *why, size_t cap)
-{
-    struct cnio_addr (*a)[4];
-    int *n, ret = 0;
-    char hp[CNIO_HOSTPORT_MAX], hp2[CNIO_HOSTPORT_MAX];
-
-    if (u->nhosts < 2)   /* (nothing to compare: no name looked up for it) */
-        return 0;
-    a = calloc((size_t)u->nhosts, sizeof(*a));
-    n = calloc((size_t)u->nhosts, sizeof(*n));
-    if (!a || !n) {
-        free(a);
-        free(n);
-        return -CNIO_ERR_NOMEM;
-    }
-    for (int j = 0; j < u->nhosts; j++)   /* (one that does not resolve: n[j] stays 0) */
-        cnio__net_resolve(u->hosts[j].name, u->hosts[j].port, a[j], 4, &n[j]);
-    for (int j = 1; j < u->nhosts && !ret; j++)
-        for (int i = 0; i < j && !ret; i++)
-            for (int x = 0; x < n[i] && !ret; x++)
-                for (int y = 0; y < n[j] && !ret; y++)
-                    if (cnio__addr_same(&a[i][x], &a[j][y])) {
-                        snprintf(why, cap, "hosts %s and %s of the URI are one server (one "
-                                 "address and port): list each server once",
-                                 cnio__hostport(hp, sizeof(hp), u->hosts[i].name,
-                                                u->hosts[i].port),
-                                 cnio__hostport(hp2, sizeof(hp2), u->hosts[j].name,
-                                                u->hosts[j].port));
-                        ret = -CNIO_ERR_URI;
-                    }
-    free(a);
-    free(n);
-    return ret;
-}
-
 /* What to look at, in words after the error, when a host's first connection failed with
  * ret (refused, unreachable, taken and dropped before the handshake ended, or no
  * handshake within cnio_timeout_ms), else "". A timeout while connecting (connecting:

@@ -40,16 +40,6 @@ struct cnio_xfer {
 };
 
 /*
- * Two hosts of u, spelt apart, that are one server: their names resolve to one address
- * and port ("localhost:P,127.0.0.1:P"; the URI parser refuses only one spelling listed
- * twice). Resolves every host, connects to none: a command asks before it does anything.
- * 0, or -CNIO_ERR_URI with why (cap bytes) naming both hosts; a host that does not
- * resolve is passed over (its connection says so). -CNIO_ERR_NOMEM. Two addresses of
- * one server are told only by its id, once connected (cnio__cl_hosts_distinct).
- */
-int cnio__uri_one_server(const struct cnio_uri *u, char *why, size_t cap);
-
-/*
  * Connects to every host of u (lanes per host), authenticates with the key of
  * h->key_file, opens the object u->path with oflags on each host (creating it with
  * layout striping_unit / striping_factor when it does not exist; an existing object

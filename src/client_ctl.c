@@ -196,7 +196,7 @@ static int ctl_stat_once(struct cnio_stack *st, const struct cnio_uri *u,
 
     if (!out || !u || !u->path || !u->path[0])
         return -CNIO_ERR_INVAL;
-    ret = cnio__ns_begin(&c, st, u, h, 1);
+    ret = cnio__ns_begin(&c, st, u, h);
     if (ret)
         return ret;
     ret = ctl_stat_hosts(&c, u->path, 0, 1, &live, NULL);
@@ -220,8 +220,6 @@ static int ctl_stat_once(struct cnio_stack *st, const struct cnio_uri *u,
         goto end;
     }
     ret = cnio__cl_striped_elsewhere(st, &c.h, c.hosts, c.n, c.auth, u->path);
-    if (!ret)
-        ret = cnio__cl_connect(st, &c.h, c.hosts + 1, (int)l.count - 1, 1, c.auth + 1, NULL);
     if (!ret)
         ret = ctl_stat_hosts(&c, u->path, 1, (int)l.count, &live, &missing);
     for (uint32_t j = 1; !ret && j < l.count; j++) {
@@ -324,7 +322,7 @@ int cnio__obj_unlink_remains(struct cnio_stack *st, const struct cnio_uri *u,
     len = cnio__cl_open_payload(0, NULL, 0, u->path, pl, sizeof(pl));
     if (len < 0)
         return len;
-    ret = cnio__ns_begin(&c, st, u, h, u->nhosts);
+    ret = cnio__ns_begin(&c, st, u, h);
     if (ret)
         return ret;
     ret = cnio__ns_fits(&c, u->path, "remove");

@@ -148,12 +148,12 @@ struct cnio_ns {
 
 /*
  * Fills ns (caller's memory) for u's hosts, loads the key of h->key_file and connects
- * one lane to each of the first `connect` hosts (the others can be connected later with
- * cnio__cl_connect and ns->auth). 0, or the error (ns then holds nothing to release):
- * -CNIO_ERR_URI when two of those hosts are one server (cnio__cl_hosts_distinct).
+ * one lane to each host, before any request: 0, or the error (ns then holds nothing to
+ * release): a host that cannot be reached (said), -CNIO_ERR_URI when two of them are one
+ * server (cnio__cl_hosts_distinct).
  */
 int cnio__ns_begin(struct cnio_ns *ns, struct cnio_stack *st, const struct cnio_uri *u,
-                   const struct cnio_hints *h, int connect);
+                   const struct cnio_hints *h);
 /* Closes ns's endpoints and releases what it holds (not ns itself). */
 void cnio__ns_end(struct cnio_ns *ns);
 

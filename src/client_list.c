@@ -315,7 +315,7 @@ int cnio__obj_list(struct cnio_stack *st, const struct cnio_uri *u, const struct
         return -CNIO_ERR_INVAL;
     if (strlen(u->path) > CNIO_WIRE_MAX_NAME)
         return -CNIO_ERR_INVAL;
-    ret = cnio__ns_begin(&c, st, u, h, u->nhosts);
+    ret = cnio__ns_begin(&c, st, u, h);
     if (ret)
         return ret;
     ret = cnio__ns_list(&c, u->path, fn, arg);

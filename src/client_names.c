@@ -23,12 +23,12 @@ void cnio__ns_end(struct cnio_ns *ns)
 }
 
 int cnio__ns_begin(struct cnio_ns *ns, struct cnio_stack *st, const struct cnio_uri *u,
-                   const struct cnio_hints *h, int connect)
+                   const struct cnio_hints *h)
 {
     int ret;
 
     memset(ns, 0, sizeof(*ns));
-    if (!st || !u || !h || u->nhosts < 1 || connect < 0 || connect > u->nhosts)
+    if (!st || !u || !h || u->nhosts < 1)
         return -CNIO_ERR_INVAL;
     ns->st = st;
     ns->h = *h;
@@ -43,11 +43,11 @@ int cnio__ns_begin(struct cnio_ns *ns, struct cnio_stack *st, const struct cnio_
     for (int i = 0; i < ns->n; i++)
         ns->auth[i] = (struct cnio_ep_auth){ .mode = CNIO_WIRE_AUTH_KEY, .k = ns->key.bytes,
                                              .klen = ns->key.len };
-    ret = cnio__cl_connect(st, &ns->h, ns->hosts, connect, 1, ns->auth, NULL);
+    ret = cnio__cl_connect(st, &ns->h, ns->hosts, ns->n, 1, ns->auth, NULL);
     /* two of the URI's hosts one server: its second mkdir failed "exists" (made), a
-     * listing said each name twice */
+     * listing said each name twice; a stat asked the first host alone */
     if (!ret)
-        ret = cnio__cl_hosts_distinct(ns->hosts, connect, u->path[0] ? u->path : "/");
+        ret = cnio__cl_hosts_distinct(ns->hosts, ns->n, u->path[0] ? u->path : "/");
     if (!ret)
         return 0;
 fail:
@@ -87,7 +87,7 @@ int cnio__ns_open(struct cnio_stack *st, const struct cnio_uri *u, const struct 
     ns = malloc(sizeof(*ns));
     if (!ns)
         return -CNIO_ERR_NOMEM;
-    ret = cnio__ns_begin(ns, st, u, h, u->nhosts);
+    ret = cnio__ns_begin(ns, st, u, h);
     if (ret) {
         free(ns);
         return ret;

@@ -302,9 +302,15 @@ static int cl_open_all(struct cnio_obj *obj, int nuri, const struct cnio_ep_auth
         cnio__warn("%s: striping_factor %u, but the URI names %d host%s: a new object gets "
                    "%d column%s", obj->path, want, nuri, nuri == 1 ? "" : "s", nuri,
                    nuri == 1 ? "" : "s");
-    obj->nhosts = 1;
-    ret = obj->borrowed ? 0 : cnio__cl_connect(obj->st, &obj->h, obj->hosts, 1,
+    /* Every host of the URI, before any OPEN: one that cannot be reached, or two that
+     * are one server, fail the open with nothing made or staged anywhere (a read of an
+     * object of one column asked its first host alone, and went past both). Those the
+     * layout does not use are let go once it is known. */
+    obj->nhosts = nuri;
+    ret = obj->borrowed ? 0 : cnio__cl_connect(obj->st, &obj->h, obj->hosts, nuri,
                                                (int)obj->h.lanes, auth, &obj->stats);
+    if (!ret)
+        ret = cnio__cl_hosts_distinct(obj->hosts, nuri, obj->path);
     if (!ret)
         ret = cl_legacy_flags(obj);
     if (!ret && (obj->oflags & CNIO_WIRE_O_STAGE) && !(obj->oflags & CNIO_WIRE_O_RESUME))
@@ -333,16 +339,9 @@ static int cl_open_all(struct cnio_obj *obj, int nuri, const struct cnio_ep_auth
         return -CNIO_ERR_LAYOUT;
     }
     ret = cnio__cl_striped_elsewhere(obj->st, &obj->h, obj->hosts, nuri, auth, obj->path);
-    if (!obj->borrowed && obj->layout.count == 1)   /* what it connected, if anything */
-        cnio__cl_disconnect(obj->hosts + 1, nuri - 1);
-    if (ret)
-        return ret;
+    if (!obj->borrowed)   /* the hosts beyond the object's columns */
+        cnio__cl_disconnect(obj->hosts + obj->layout.count, nuri - (int)obj->layout.count);
     obj->nhosts = (int)obj->layout.count;
-    ret = obj->borrowed ? 0 : cnio__cl_connect(obj->st, &obj->h, obj->hosts + 1,
-                                               obj->nhosts - 1, (int)obj->h.lanes, auth + 1,
-                                               &obj->stats);
-    if (!ret)
-        ret = cnio__cl_hosts_distinct(obj->hosts, obj->nhosts, obj->path);
     if (!ret)
         ret = cl_exists_elsewhere(obj);
     if (!ret)

@@ -59,7 +59,16 @@ int cli_check_uri(const char *cmd, const char *uri);
  * failure (cnio CMD: ...) and returns the error. */
 int cli_target(const char *cmd, const struct cli_opts *o, const char *uri, struct cnio_uri *u,
                struct cnio_hints *h);
-/* Prints "cnio CMD: what: strerror(rc)" to stderr; returns CLI_EXIT_FAIL. */
+/* The exit status of a command whose outcome was rc (0 or a negative CNIO_ERR_* code):
+ * CLI_EXIT_OK for 0; CLI_EXIT_USAGE for -CNIO_ERR_URI (a malformed URI, or one naming
+ * one server twice, which the library finds once connected) and -CNIO_ERR_HINT (a bad
+ * hint, of -o, the URI's query or the environment); else CLI_EXIT_FAIL. */
+int cli_status(int rc);
+/* The worse of two exit statuses (CLI_EXIT_USAGE, then CLI_EXIT_FAIL, then CLI_EXIT_OK):
+ * what a command that acted on several arguments exits with. */
+int cli_worse(int a, int b);
+/* Prints "cnio CMD: what: strerror(rc)" to stderr (nothing for -CNIO_ERR_URI when the
+ * library has said which two hosts are one server); returns cli_status(rc). */
 int cli_fail(const char *cmd, const char *what, int rc);
 /* Says that uri, whose name ends in '/' (a directory), names an object, as ls(1) and
  * stat(1) say of "file/" (ENOTDIR): CLI_EXIT_FAIL. */

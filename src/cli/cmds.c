@@ -229,7 +229,7 @@ static int cmd_mkdir(const struct cli_opts *o, char **pos, int n)
                         "it)\n", pos[i]);
             else if (ns)   /* (a session that failed said why) */
                 cli_fail("mkdir", pos[i], rc);
-            ret = CLI_EXIT_FAIL;
+            ret = cli_worse(ret, cli_status(rc));
         }
         cmd_end(&u, st, ns);
     }
@@ -437,7 +437,7 @@ int cli_rm_tree(const struct cli_opts *o, const char *uri)
 
     if (rc) {   /* (said) */
         cmd_end(&e.u, st, ns);
-        return CLI_EXIT_FAIL;
+        return cli_status(rc);
     }
     if (e.u.path[0]) {
         struct cnio_obj_stat s;
@@ -595,7 +595,7 @@ static int cmd_mv(const struct cli_opts *o, char **pos)
     free(into);
     cnio__uri_free(&v);
     cmd_end(&u, st, ns);
-    return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+    return cli_status(rc);
 }
 
 static int cmd_du(const struct cli_opts *o, char **pos, int n)
@@ -643,7 +643,7 @@ static int cmd_du(const struct cli_opts *o, char **pos, int n)
                    files == 1 ? "" : "s", (unsigned long long)dirs, dirs == 1 ? "y" : "ies",
                    pos[i]);
         }
-        ret = rc ? CLI_EXIT_FAIL : ret;
+        ret = cli_worse(ret, cli_status(rc));
         tree_list_free(&l);
         cmd_end(&e.u, st, ns);
     }
@@ -784,7 +784,7 @@ static int cmd_sum_one(const struct cli_opts *o, const char *name, char *buf, ui
     }
     if (rc == 0)
         printf("%08x  %llu  %s\n", crc, (unsigned long long)size, name);
-    return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+    return cli_status(rc);
 }
 
 static int cmd_sum(const struct cli_opts *o, char **pos, int n)
@@ -800,8 +800,7 @@ static int cmd_sum(const struct cli_opts *o, char **pos, int n)
     if (!buf)
         return cli_fail("sum", "buffer", -CNIO_ERR_NOMEM);
     for (int i = 0; i < n; i++)
-        if (cmd_sum_one(o, pos[i], buf, cap))
-            ret = CLI_EXIT_FAIL;
+        ret = cli_worse(ret, cmd_sum_one(o, pos[i], buf, cap));
     free(buf);
     return ret;
 }

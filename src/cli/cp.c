@@ -136,14 +136,14 @@ int cp_report(const struct cp_job *j, const char *what, int rc)
                     cp_dst_under_object(j);
 
         if (under || cli_said_of(j->lib_errors, rc, j->dst.remote ? j->dst.name : j->src.name))
-            return CLI_EXIT_FAIL;   /* said */
+            return cli_status(rc);   /* said */
         if (rc != -CNIO_ERR_STALE)
             cli_fail("cp", what, rc);
         else if (!cnio__log_said_since(j->lib_errors, cp_gone_advice(j)))   /* (not strerror's) */
             cli_err("cnio cp: %s: a remote host no longer knows this copy's open (it "
                     "restarted, or released it); %s\n", what, cp_gone_advice(j));
     }
-    return CLI_EXIT_FAIL;
+    return any ? CLI_EXIT_FAIL : cli_status(rc);
 }
 
 /* Opens the source and learns its size (the same on every rank). */
@@ -794,5 +794,5 @@ free_names:
     free(j->final);
     free(j->part);
     j->final = j->part = NULL;
-    return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+    return cli_status(rc);
 }

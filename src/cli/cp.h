@@ -79,7 +79,7 @@ int cp_commit_part(struct cp_job *j);
 /* Reports a failed copy once: the local failures of the ranks, each said once (the
  * lowest rank with one says it; another rank only a different one: a missing SRC is
  * said once, not by every rank); otherwise rank 0 the (agreed) remote one. Collective;
- * returns CLI_EXIT_FAIL. */
+ * returns CLI_EXIT_FAIL for a local failure, else cli_status(rc). */
 int cp_report(const struct cp_job *j, const char *what, int rc);
 /* The usage text of `cnio cp`. */
 extern const char cp_help[];

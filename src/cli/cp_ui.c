@@ -6,6 +6,7 @@
  */
 #include "cp.h"
 #include "client.h"
+#include "log.h"
 #include "tree.h"
 
 #include <errno.h>
@@ -184,11 +185,17 @@ void cp_summary(struct cp_job *j, double secs)
 
 /* After an upload failed: what DST is now. 0 no object there, 1 complete (the upload
  * left no part of itself anywhere: the previous version, when there was one), 2
- * incomplete, -1 unknown (it cannot be asked). */
+ * incomplete, -1 unknown (it cannot be asked). Its STAT's lines are dropped: the failure
+ * was said, and cp_discard says what this finds (a STAT connects to every host first, and
+ * said again "cannot connect" of the host the copy lost). */
 static int cp_dst_state(const struct cp_job *j)
 {
     struct cnio_obj_stat s;
-    int rc = cli_obj_stat(NULL, &j->o, j->dst.name, &s);
+    int rc;
+
+    cnio__log_hold();
+    rc = cli_obj_stat(NULL, &j->o, j->dst.name, &s);
+    cnio__log_release(0);
 
     if (rc == -CNIO_ERR_NOENT)
         return 0;

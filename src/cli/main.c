@@ -302,15 +302,31 @@ int cli_said_of(unsigned mark, int rc, const char *name)
     return cli_said(mark, rc) && cnio__log_said_since(mark, path);
 }
 
+/* This thread's error lines when the command began (cli_run_one). */
+static unsigned cli_begun;
+
+int cli_status(int rc)
+{
+    return !rc ? CLI_EXIT_OK
+           : rc == -CNIO_ERR_URI || rc == -CNIO_ERR_HINT ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+}
+
+int cli_worse(int a, int b)
+{
+    return a > b ? a : b;
+}
+
 int cli_fail(const char *cmd, const char *what, int rc)
 {
+    if (rc == -CNIO_ERR_URI && cnio__log_said_since(cli_begun, " of the URI "))
+        return CLI_EXIT_USAGE;   /* the library's line named the two hosts of one server */
     if (rc == -CNIO_ERR_AUTH && cli_key_used[0])   /* which key, when it was the wrong one */
         cli_err("cnio %s: %s: %s: the key was read from %s, and the servers must hold the "
                 "same one (--key FILE reads another)\n", cmd, what, cnio_strerror(rc),
                 cli_key_used);
     else
         cli_err("cnio %s: %s: %s\n", cmd, what, cnio_strerror(rc));
-    return CLI_EXIT_FAIL;
+    return cli_status(rc);
 }
 
 int cli_not_dir(const char *cmd, const char *uri)
@@ -580,25 +596,6 @@ int cli_parse(const char *help, int argc, char **argv, struct cli_opts *o, char 
     return npos;
 }
 
-/*
- * The check of a parsed URI that parsing cannot make: two of its hosts, spelt apart, one
- * server (cnio__uri_one_server). Every command meets it where it checks its URI
- * arguments, before it acts (cli_target, cli_check_uri): a copy or mkdir through such a
- * URI made its directory, then failed on the second column. 0, or -CNIO_ERR_URI (said,
- * as a malformed URI is: a usage error), or what else failed (said).
- */
-static int cli_one_server(const char *cmd, const char *uri, const struct cnio_uri *u)
-{
-    char why[2 * CNIO_HOSTPORT_MAX + 128];
-    int rc = cnio__uri_one_server(u, why, sizeof(why));
-
-    if (rc == -CNIO_ERR_URI)
-        cli_err("cnio %s: %s: %s: %s\n", cmd, uri, cnio_strerror(rc), why);
-    else if (rc)
-        cli_fail(cmd, uri, rc);
-    return rc;
-}
-
 int cli_target(const char *cmd, const struct cli_opts *o, const char *uri,
                struct cnio_uri *u, struct cnio_hints *h)
 {
@@ -613,8 +610,6 @@ int cli_target(const char *cmd, const struct cli_opts *o, const char *uri,
         cli_err("cnio %s: %s: %s: %s\n", cmd, uri, cnio_strerror(rc), cnio__uri_why());
         return rc;
     }
-    if (rc == 0 && (rc = cli_one_server(cmd, uri, u)) != 0)
-        return rc;   /* (said) */
     if (rc == 0)
         rc = cli_hints(o, u, h);
     if (rc)
@@ -633,11 +628,6 @@ int cli_check_uri(const char *cmd, const char *uri)
         cli_fail(cmd, uri, rc);
     if (rc)
         return rc;
-    rc = cli_one_server(cmd, uri, &u);
-    if (rc) {
-        cnio__uri_free(&u);
-        return rc;
-    }
     /* Its query too: the hints in it are read only when the command acts on the URI,
      * and a malformed one then failed that argument alone, after the others had been
      * acted on (rm removed, mv renamed). Unknown names are warned of then, not here. */
@@ -778,13 +768,11 @@ int cli_rm(int argc, char **argv)
         struct cnio_hints h;
 
         if (o.recursive) {
-            if (cli_rm_tree(&o, pos[i]) != CLI_EXIT_OK)
-                ret = CLI_EXIT_FAIL;
+            ret = cli_worse(ret, cli_rm_tree(&o, pos[i]));
             continue;
         }
         if (cli_target("rm", &o, pos[i], &u, &h) == 0) {
-            if (cli_rm_object(st, pos[i], &u, &h))
-                ret = CLI_EXIT_FAIL;
+            ret = cli_worse(ret, cli_status(cli_rm_object(st, pos[i], &u, &h)));
         } else {
             ret = CLI_EXIT_USAGE;
         }
@@ -915,7 +903,10 @@ static char **cli_split_flags(int argc, char **argv, int *n)
 static int cli_run_one(int (*fn)(int, char **), int ranks, int argc, char **argv)
 {
     unsigned said = cnio__log_errors_said();
-    int rc = fn(argc, argv);
+    int rc;
+
+    cli_begun = cnio__log_errors();
+    rc = fn(argc, argv);
 
     return rc == CLI_EXIT_OK && !ranks && cnio__log_errors_said() != said ? CLI_EXIT_FAIL
                                                                            : rc;

@@ -308,7 +308,7 @@ static int st_run(struct cp_job *j)
     cnio__uri_free(&u);
     free(bufs[0]);
     free(bufs[1]);
-    return ret ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+    return cli_status(ret);
 }
 
 int cli_stream_cp(struct cp_job *j)

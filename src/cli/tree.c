@@ -744,7 +744,7 @@ int cli_tree_cp(struct cp_job *j)
     r.walk = MPI_Wtime() - r.t0;
     if (rc) {
         tree_teardown(&r);
-        return CLI_EXIT_FAIL;
+        return cli_status(rc);
     }
     MPI_Win_allocate(j->rank == 0 ? 4 * sizeof(uint64_t) : 0, sizeof(uint64_t), MPI_INFO_NULL,
                      MPI_COMM_WORLD, &r.q, &r.win);
