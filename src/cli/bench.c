@@ -137,6 +137,26 @@ static int bench_hint_ok(const char *opt, const char *name, const char *val)
 }
 
 /* Returns 0, -1 on bad usage (message printed), -2 for --help. */
+/* The URI of --uri, or the one --hosts makes (its directory, cnio-bench/), checked as
+ * every command checks its URI arguments (cli_check_uri): 0, or -1 (said why). A bad
+ * one failed the open, exit 1, after MPI started. */
+static int bench_check_uri(const struct bench *b)
+{
+    char uri[sizeof(b->uri)];
+    int n = b->uri_arg ? snprintf(uri, sizeof(uri), "%s", b->uri_arg)
+                       : snprintf(uri, sizeof(uri), "cnio://%s/cnio-bench/", b->hosts);
+
+    if (n < 0 || (size_t)n >= sizeof(uri)) {
+        cli_err("cnio bench: %s: too long\n", b->uri_arg ? "--uri" : "--hosts");
+        return -1;
+    }
+    if (b->uri_arg && !cnio__uri_is_cnio(uri)) {
+        cli_err("cnio bench: --uri %s is not a cnio:// URI\n", uri);
+        return -1;
+    }
+    return cli_check_uri("bench", uri) ? -1 : 0;
+}
+
 static int bench_parse(struct bench *b, int argc, char **argv)
 {
     b->reps = 3;
@@ -159,16 +179,6 @@ static int bench_parse(struct bench *b, int argc, char **argv)
         bench_hint_ok("--transport", "cnio_transport", b->transport) ||
         bench_hint_ok("--stripe-unit", "striping_unit", b->stripe))
         return -1;
-    if (b->uri_arg) {
-        struct cnio_uri u = { 0 };
-        int rc = cnio__uri_parse(b->uri_arg, &u);
-
-        cnio__uri_free(&u);
-        if (rc) {
-            cli_err("cnio bench: --uri %s: %s\n", b->uri_arg, cnio_strerror(rc));
-            return -1;
-        }
-    }
     if (!b->size_set)
         b->size = b->pat == PAT_SMALL ? 2000 : 256u << 20;
     if (b->pat == PAT_SMALL && b->size > INT_MAX / BENCH_SMALL_OP) {
@@ -186,7 +196,7 @@ static int bench_parse(struct bench *b, int argc, char **argv)
         cli_err("cnio bench: needs --hosts, --uri or $CNIO_HOSTS\n");
         return -1;
     }
-    return 0;
+    return bench_check_uri(b);
 }
 
 /* The MPI_Info with every hint given, and the URI (rank 0 names the object). */
@@ -671,5 +681,5 @@ int cli_bench(int argc, char **argv)
     free(b.lat);
     free(b.res);
     MPI_Finalize();
-    return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+    return cli_status(rc);
 }
