@@ -452,7 +452,6 @@ static int tf_fetch(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, i
     return ret;
 }
 
-
 /* Says in c->why that rel was not copied, a live writer having it open still after the
  * wait before a pass (tf_fetch_whole). */
 static int tf_still_live(struct tree_ctx *c, const char *rel)
