@@ -80,6 +80,26 @@ static const char *cl_connect_hint(int ret, int connecting)
            : "";
 }
 
+/* Says why host's first lane over its libfabric endpoint failed with ret. The host's
+ * control port answered moment ago, over TCP: a refusal of the endpoint's own port is a
+ * firewall rule for that port, or a server that restarted since (a new endpoint). */
+static void cl_fab_connect_err(const struct cnio__cl_host *host, const struct cnio_hints *h,
+                               int ret)
+{
+    char hp[CNIO_HOSTPORT_MAX], fa[CNIO_HOSTPORT_MAX];
+    int ip = host->fab.ss.ss_family == AF_INET || host->fab.ss.ss_family == AF_INET6;
+
+    cnio__err("cannot connect to %s over libfabric %s%s%s%s: %s%s",
+              cnio__hostport(hp, sizeof(hp), host->name, host->port),
+              *h->ofi_provider ? h->ofi_provider : h->transport,
+              ip ? " (its endpoint " : "", ip ? cnio__net_ntop(&host->fab, fa, sizeof(fa)) : "",
+              ip ? ")" : "", cnio_strerror(ret),
+              ret == -CNIO_ERR_REFUSED ? " (its control port answered: does a firewall on the "
+                                         "way reject the endpoint's port, or did the server "
+                                         "restart?)"
+                                       : cl_connect_hint(ret, 1));
+}
+
 /* Opens the first lane of host: tries each address of the name until one answers. */
 static int cl_connect_first(struct cnio_stack *st, const struct cnio_hints *h,
                             struct cnio__cl_host *host, const struct cnio_ep_auth *auth)
@@ -88,8 +108,12 @@ static int cl_connect_first(struct cnio_stack *st, const struct cnio_hints *h,
     int n = 0, ret;
     char hp[CNIO_HOSTPORT_MAX];
 
-    if (host->fab.len)
-        return cnio__ep_open(st, h, &host->fab, host->name, auth, &host->lanes[0]);
+    if (host->fab.len) {
+        ret = cnio__ep_open(st, h, &host->fab, host->name, auth, &host->lanes[0]);
+        if (ret)
+            cl_fab_connect_err(host, h, ret);
+        return ret;
+    }
     if (host->resolved)
         return cnio__ep_open(st, h, &host->addr, host->name, auth, &host->lanes[0]);
     ret = cnio__net_resolve(host->name, host->port, addrs, (int)CNIO_ARRAY_LEN(addrs), &n);

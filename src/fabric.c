@@ -50,6 +50,13 @@ int cnio__fab_err(int e)
         return 0;
     case FI_ETIMEDOUT:
         return -CNIO_ERR_TIMEOUT;
+    case FI_ECONNREFUSED:
+        return -CNIO_ERR_REFUSED;
+    case FI_EHOSTUNREACH:
+    case FI_ENETUNREACH:
+    case FI_EHOSTDOWN:
+    case FI_ENETDOWN:
+        return -CNIO_ERR_UNREACH;
     case FI_ENOMEM:
         return -CNIO_ERR_NOMEM;
     case FI_ETRUNC:

@@ -323,6 +323,42 @@ close_fd:
     return ret;
 }
 
+int cnio__net_probe_start(const struct cnio_addr *a, int *fd_out)
+{
+    int fd;
+
+    if (!a || !fd_out || (a->ss.ss_family != AF_INET && a->ss.ss_family != AF_INET6))
+        return -CNIO_ERR_INVAL;
+    fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -CNIO_ERR_CONN;
+    if (connect(fd, (const struct sockaddr *)&a->ss, a->len) < 0 && errno != EINPROGRESS) {
+        int ret = net_connect_err(errno);
+
+        close(fd);
+        return ret;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+int cnio__net_probe_poll(int fd)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+    int soerr = 0, r;
+    socklen_t sl = sizeof(soerr);
+
+    while ((r = poll(&pfd, 1, 0)) < 0 && errno == EINTR)
+        ;
+    if (r < 0)
+        return -CNIO_ERR_CONN;
+    if (r == 0)
+        return 1;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+        return -CNIO_ERR_CONN;
+    return soerr ? net_connect_err(soerr) : 0;
+}
+
 /* Drops n sent bytes from the front of iov; returns the new start index. */
 static int net_iov_advance(struct iovec *iov, int cnt, int i, size_t n)
 {

@@ -232,6 +232,7 @@ static void ofi_done(struct ofi_op *op, int status, size_t len)
     op->posted = 0;
     op->status = status;
     op->len = len;
+    c->moved_ms = cnio__now_ms();
     if (op->kind == OFI_BYE)
         return;   /* nobody reads it: the connection is closing (ofi_quiesce) */
     op->next = NULL;
@@ -324,6 +325,8 @@ static int ofi_msend(struct cnio_conn *conn, const struct cnio_tp_frame *f)
     /* a send takes the server's region lock (fab_live.c) */
     if ((ret = cnio__fab_live(c->fab)) != 0)
         return c->dead = (int)ret;
+    if (!cnio__ofi_holds_frames(c))
+        c->moved_ms = cnio__now_ms();
     if (!(r->posted || r->queued)) {
         cnio__fab_enter(c->fab);
         ret = fi_trecvv(ep, riov, NULL, f->rcap ? 2 : 1, c->peer,
@@ -422,6 +425,10 @@ static int ofi_mpoll(struct cnio_conn *conn, struct cnio_tp_event *ev, int max)
             return ret;
         }
         n += ret;
+    }
+    if (!n && (ret = cnio__ofi_watch(c)) != 0) {
+        c->dead = ret;
+        return ret;
     }
     if (!n && !c->sid && c->delivered_ms && c->try + 1 < OFI_HELLO_TRIES &&
         cnio__now_ms() - c->delivered_ms >= OFI_PROBE_MS) {

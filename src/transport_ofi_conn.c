@@ -24,6 +24,7 @@
 #include "fab_msg.h"
 #include "fabric.h"
 #include "log.h"
+#include "net.h"
 #include "transport.h"
 #include "transport_ofi_int.h"
 #include "wire.h"
@@ -36,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /*
  * Sleeps *nap_us and doubles it, up to OFI_NAP_MAX_US: the pause of a wait that polls
@@ -51,6 +53,23 @@ static void ofi_nap(long *nap_us)
 
     nanosleep(&ts, NULL);
     *nap_us = CNIO_MIN(*nap_us * 2, OFI_NAP_MAX_US);
+}
+
+int cnio__ofi_watch(struct ofi_conn *c)
+{
+    int ret;
+
+    if (c->probe_fd < 0 && (!c->sid || !cnio__ofi_holds_frames(c) ||
+                            cnio__now_ms() - c->moved_ms < OFI_LOST_PROBE_MS))
+        return 0;
+    ret = cnio__ofi_probe(c, &c->probe_fd);
+    if (ret == 1)
+        return 0;
+    c->moved_ms = cnio__now_ms();
+    if (ret)
+        cnio__debug("libfabric %s: no completion for %d ms, and its endpoint's port says: %s",
+                    c->tp->prov_used, OFI_LOST_PROBE_MS, cnio_strerror(ret));
+    return ret ? -CNIO_ERR_CONN : 0;
 }
 
 /* Posts the receive of the current try's CHALLENGE. */
@@ -71,28 +90,83 @@ static int ofi_post_chal(struct ofi_conn *c)
     return 0;
 }
 
+/* 1 when c's provider connects over kernel TCP sockets to c's address (tcp;ofi_rxm, tcp):
+ * a TCP connect there meets what the provider's own connect meets. */
+static int ofi_probeable(const struct ofi_conn *c)
+{
+    return strncmp(c->tp->prov_used, "tcp", 3) == 0 && c->addrlen <= sizeof(c->addr) &&
+           (c->addr.ss_family == AF_INET || c->addr.ss_family == AF_INET6);
+}
+
+/*
+ * One step of a TCP connect of our own to c's address (*fd: -1 before it starts, closed
+ * and -1 again once it has answered): 1 while it is under way, 0 once connected
+ * (something listens there) or when c's provider is not probeable, else what the kernel
+ * said: -CNIO_ERR_REFUSED, -CNIO_ERR_UNREACH, ... tcp;ofi_rxm (libfabric 1.17) reads its
+ * own connect's failure (ECONNREFUSED, EHOSTUNREACH, ENETUNREACH: fi_eq_readerr) on an
+ * event queue of its own, drops the connection and connects again at the next send, and
+ * tells its caller nothing but FI_EAGAIN; a peer lost mid-transfer leaves the sends it
+ * was given without a completion. The probe asks the kernel what the provider was told.
+ */
+int cnio__ofi_probe(const struct ofi_conn *c, int *fd)
+{
+    struct cnio_addr a;
+    int ret;
+
+    if (*fd < 0) {
+        if (!ofi_probeable(c))
+            return 0;
+        memcpy(&a.ss, &c->addr, c->addrlen);
+        a.len = c->addrlen;
+        ret = cnio__net_probe_start(&a, fd);
+        if (ret)
+            return ret == -CNIO_ERR_INVAL ? 0 : ret;
+    }
+    ret = cnio__net_probe_poll(*fd);
+    if (ret == 1)
+        return 1;
+    close(*fd);
+    *fd = -1;
+    return ret;
+}
+
 static int ofi_post_hello(struct ofi_conn *c, int64_t deadline)
 {
     struct ofi_op *op = &c->hello[c->try];
     long nap_us = OFI_NAP_US;
+    int64_t since = cnio__now_ms();
+    int probe = -1, probed = 0;
     ssize_t r;
 
     for (;;) {
         if ((r = cnio__fab_live(c->fab)) != 0)
-            return (int)r;
+            break;
         cnio__fab_enter(c->fab);
         r = fi_tsend(c->fab->ep, c->fab->name, c->fab->namelen, NULL, c->peer,
                      CNIO_FAB_TAG_HELLO | c->id, &op->ctx);
         cnio__fab_leave(c->fab);
-        if (r != -FI_EAGAIN)
+        if (r != -FI_EAGAIN) {
+            r = r ? cnio__fab_err((int)r) : 0;
             break;
-        if (cnio__now_ms() >= deadline)
-            return -CNIO_ERR_TIMEOUT;
+        }
+        /* HELLOs refused OFI_CONNECT_PROBE_MS: what refused them (cnio__ofi_probe) */
+        if (!probed && cnio__now_ms() - since >= OFI_CONNECT_PROBE_MS &&
+            (r = cnio__ofi_probe(c, &probe)) != 1) {
+            probed = 1;   /* connected: the provider gets there, or the deadline comes */
+            if (r)
+                break;
+        }
+        if (cnio__now_ms() >= deadline) {
+            r = -CNIO_ERR_TIMEOUT;
+            break;
+        }
         cnio__ofi_cq_drain(c->tp);
         ofi_nap(&nap_us);
     }
+    if (probe >= 0)
+        close(probe);
     if (r)
-        return cnio__fab_err((int)r);
+        return (int)r;
     op->posted = 1;
     return 0;
 }
@@ -113,6 +187,7 @@ static void ofi_init_ops(struct ofi_conn *c)
         c->tpeer[t] = FI_ADDR_UNSPEC;
         c->fepi[t] = -1;
     }
+    c->probe_fd = -1;
 }
 
 static int ofi_take_id(struct ofi_tp *tp, struct ofi_conn *c)
@@ -382,9 +457,7 @@ static void ofi_retire(struct ofi_tp *tp, struct cnio_fab *f)
     }
 }
 
-/* 1 when the provider holds a send or receive of c (the caller's buffers) on its
- * current endpoint, alive. */
-static int ofi_holds_frames(const struct ofi_conn *c)
+int cnio__ofi_holds_frames(const struct ofi_conn *c)
 {
     if (c->fab->dead)
         return 0;
@@ -402,6 +475,10 @@ void cnio__ofi_close(struct cnio_conn *conn)
     if (!c)
         return;
     tp = c->tp;
+    if (c->probe_fd >= 0) {
+        close(c->probe_fd);
+        c->probe_fd = -1;
+    }
     if (c->sid && c->peer != FI_ADDR_UNSPEC)
         cnio__ofi_bye(c, c->try, c->sid);
     if (c->fab->dead && ofi_held(c, 0)) {
@@ -409,7 +486,7 @@ void cnio__ofi_close(struct cnio_conn *conn)
          * what it was given until the endpoint closes; so does c (freed with it). */
         return;
     }
-    if (ofi_quiesce(c) && ofi_holds_frames(c))
+    if (ofi_quiesce(c) && cnio__ofi_holds_frames(c))
         ofi_retire(tp, c->fab);
     if (ofi_held(c, 0)) {
         /* A HELLO or CHALLENGE of an earlier try, on another endpoint, into c's own

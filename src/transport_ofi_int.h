@@ -31,6 +31,8 @@
 #define OFI_HELLO_TRIES 3     /* endpoints a connection's HELLO is sent from, at most */
 #define OFI_MAX_FEPS 8        /* endpoints per transport instance */
 #define OFI_PROBE_MS 1000     /* a delivered HELLO's CHALLENGE is this late: a new address */
+#define OFI_CONNECT_PROBE_MS 250  /* HELLOs the provider refuses this long: a TCP probe */
+#define OFI_LOST_PROBE_MS 2000    /* frames held this long without a completion: a probe */
 #define OFI_BYE_MS 200        /* a pinned endpoint's BYE is acknowledged within this, at most */
 #define OFI_SOURCE_MAX 256
 
@@ -81,6 +83,8 @@ struct ofi_conn {
     int try, fepi[OFI_HELLO_TRIES];        /* the current try; each try's endpoint */
     fi_addr_t tpeer[OFI_HELLO_TRIES];      /* each try's server address */
     int64_t delivered_ms;       /* when the current HELLO was reported delivered */
+    int64_t moved_ms;           /* the last completion, or the first frame posted after none */
+    int probe_fd;               /* cnio__ofi_watch's probe under way, else -1 */
     struct ofi_op send[OFI_SLOTS], recv[OFI_SLOTS];
     struct ofi_op hello[OFI_HELLO_TRIES], chal[OFI_HELLO_TRIES];
     struct ofi_op bye[OFI_HELLO_TRIES];    /* each try's BYE, from a pinned endpoint */
@@ -102,6 +106,16 @@ int cnio__ofi_cq_drain(struct ofi_tp *tp);
  * index, or a negative code. */
 int cnio__ofi_fep_add(struct ofi_tp *tp, const char *source);
 /* transport_ofi_conn.c */
+/* 1 when the provider holds a send or receive of c (the caller's buffers) on its
+ * current endpoint, alive. */
+int cnio__ofi_holds_frames(const struct ofi_conn *c);
+/* A TCP probe of c's address, one step (*fd -1 when none is under way): 1 under way, 0
+ * connected or not a TCP provider, else the kernel's error (-CNIO_ERR_REFUSED, ...). */
+int cnio__ofi_probe(const struct ofi_conn *c, int *fd);
+/* Frames of c held OFI_LOST_PROBE_MS without a completion: a probe of its address, and
+ * -CNIO_ERR_CONN (c lost) when nothing listens there any more or it is out of reach;
+ * else 0. */
+int cnio__ofi_watch(struct ofi_conn *c);
 /* The connect slot: a connection to peer, its HELLO sent; 0, or a negative code. */
 int cnio__ofi_connect(struct cnio_tp *tpb, const struct cnio_peer *peer,
                       struct cnio_conn **out);
