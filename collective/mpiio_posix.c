@@ -15,6 +15,7 @@
 #include "common.h"
 #include "client.h"
 #include "config.h"
+#include "log.h"
 #include "stack.h"
 #include "mpiio_posix.h"
 
@@ -53,6 +54,39 @@ static int px_fail(int rc)
 {
     errno = cnio__errno_from_err(rc);
     return -1;
+}
+
+/* ---- what a failure says ---------------------------------------------------------- */
+
+/*
+ * The first error line of the last call here that failed, until a call succeeds. A tool
+ * that tries a name through each of its drivers (h5ls, h5dump: up to 11 opens and stats)
+ * meets one failure many times in a row: its lines are written once.
+ */
+static char px_said[1024];
+static pthread_mutex_t px_said_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Holds back this thread's log lines for px_say; returns the mark to give it. */
+static unsigned px_hold(void)
+{
+    cnio__log_hold();
+    return cnio__log_errors();
+}
+
+/* Ends px_hold for a call that returned rc: writes the lines held, but those of a
+ * failure whose first error line is the last failure's (dropped); a success forgets
+ * the last failure. Returns rc. */
+static int px_say(unsigned mark, int rc)
+{
+    const char *first = rc < 0 ? cnio__log_first_since(mark) : NULL;
+    int again;
+
+    pthread_mutex_lock(&px_said_lock);
+    again = first && !strcmp(first, px_said);
+    snprintf(px_said, sizeof(px_said), "%s", first ? first : "");
+    pthread_mutex_unlock(&px_said_lock);
+    cnio__log_release(!again);
+    return rc;
 }
 
 /* ---- names ------------------------------------------------------------------------- */
@@ -149,12 +183,13 @@ int cnio__px_stat(const char *uri, struct stat *sb)
     struct cnio_stack *st;
     struct cnio_hints h;
     struct cnio_uri u;
+    unsigned mark = px_hold();
     int saved = errno, rc;
 
     rc = px_begin(uri, &u, &h, &st);
     if (rc)
-        return px_fail(rc);
-    rc = cnio__obj_stat(st, &u, &h, &s);
+        return px_fail(px_say(mark, rc));
+    rc = px_say(mark, cnio__obj_stat(st, &u, &h, &s));
     px_end(&u, st);
     if (rc)
         return px_fail(rc);
@@ -199,14 +234,16 @@ int cnio__px_truncate(const char *uri, off_t len)
     struct cnio_hints h;
     struct cnio_uri u;
     int saved = errno, rc;
+    unsigned mark;
 
     if (len < 0) {
         errno = EINVAL;
         return -1;
     }
+    mark = px_hold();
     rc = px_begin(uri, &u, &h, &st);
     if (rc)
-        return px_fail(rc);
+        return px_fail(px_say(mark, rc));
     rc = cnio__obj_open(st, &u, &h, CNIO_WIRE_O_WRITE, &obj);
     if (!rc) {
         rc = cnio__obj_set_size(obj, (uint64_t)len);
@@ -214,6 +251,7 @@ int cnio__px_truncate(const char *uri, off_t len)
 
         rc = rc ? rc : rc2;
     }
+    px_say(mark, rc);
     px_end(&u, st);
     if (rc)
         return px_fail(rc);
@@ -226,12 +264,13 @@ int cnio__px_unlink(const char *uri)
     struct cnio_stack *st;
     struct cnio_hints h;
     struct cnio_uri u;
+    unsigned mark = px_hold();
     int saved = errno, rc;
 
     rc = px_begin(uri, &u, &h, &st);
     if (rc)
-        return px_fail(rc);
-    rc = cnio__obj_unlink(st, &u, &h);
+        return px_fail(px_say(mark, rc));
+    rc = px_say(mark, cnio__obj_unlink(st, &u, &h));
     px_end(&u, st);
     if (rc)
         return px_fail(rc);
@@ -328,16 +367,18 @@ static int px_open_obj(const char *uri, struct px_file *f, uint64_t *size)
 {
     struct cnio_hints h;
     struct cnio_uri u;
+    unsigned mark = px_hold();
     int rc = px_begin(uri, &u, &h, &f->st);
 
     if (rc)
-        return rc;
+        return px_say(mark, rc);
     rc = cnio__obj_open(f->st, &u, &h, 0, &f->obj);
     if (!rc) {
         rc = cnio__obj_size(f->obj, size);
         if (rc)
             cnio__obj_close(f->obj);
     }
+    px_say(mark, rc);
     cnio__uri_free(&u);
     if (rc)
         cnio__stack_close(f->st);
@@ -474,6 +515,7 @@ int cnio__px_lseek(int fd, off_t off, int whence, off_t *out)
 /* Reads from the object under f->mu: bytes read (0 at the end) or -1 and errno. */
 static ssize_t px_pread_locked(struct px_file *f, void *buf, size_t len, off_t off)
 {
+    unsigned mark;
     ssize_t n;
 
     if (off < 0) {
@@ -484,7 +526,9 @@ static ssize_t px_pread_locked(struct px_file *f, void *buf, size_t len, off_t o
         len = SSIZE_MAX;
     if (!len)
         return 0;
+    mark = px_hold();
     n = cnio__obj_pread(f->obj, buf, len, (uint64_t)off);
+    px_say(mark, n < 0 ? (int)n : 0);
     return n < 0 ? px_fail((int)n) : n;
 }
 

@@ -254,6 +254,53 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* Lines of the file at path that hold text. */
+static int count_lines(const char *path, const char *text)
+{
+    char line[2048];
+    FILE *f = fopen(path, "r");
+    int n = 0;
+
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof(line), f))
+        n += strstr(line, text) != NULL;
+    fclose(f);
+    return n;
+}
+
+/* A failure is said once, however many calls meet it in a row: h5ls and h5dump try a
+ * name through each of their drivers, 11 opens and stats of it, and said the same
+ * "cannot connect" line 11 times. A call that succeeds ends the run: the next failure
+ * is said again. */
+START_TEST(test_failure_said_once)
+{
+    const char *down = "cnio://127.0.0.1:1/px/data.bin";
+    char log[PATH_MAX + 16];
+    struct stat sb;
+    int saved = dup(STDERR_FILENO), fd;
+
+    snprintf(log, sizeof(log), "%s/stderr.log", fx.dir);
+    fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(open(down, O_RDONLY), -1);
+        ck_assert_int_eq(errno, ECONNREFUSED);
+        ck_assert_int_eq(stat(down, &sb), -1);
+        ck_assert_int_eq(errno, ECONNREFUSED);
+    }
+    ck_assert_int_eq(access(down, F_OK), -1);
+    ck_assert_int_eq(stat(uri, &sb), 0);
+    ck_assert_int_eq(open(down, O_RDONLY), -1);
+    ck_assert_int_eq(errno, ECONNREFUSED);
+    ck_assert_int_eq(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+    close(saved);
+    close(fd);
+    ck_assert_int_eq(count_lines(log, "cannot connect to 127.0.0.1:1"), 2);
+}
+END_TEST
+
 /* truncate and unlink reach the object (PnetCDF's NC_CLOBBER create truncates). */
 START_TEST(test_truncate_unlink)
 {
@@ -380,6 +427,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_uri_form);
     tcase_add_test(t, test_cut_form);
     tcase_add_test(t, test_errors);
+    tcase_add_test(t, test_failure_said_once);
     tcase_add_test(t, test_truncate_unlink);
     tcase_add_test(t, test_dup_and_leaks);
     tcase_add_test(t, test_stale_fd);
