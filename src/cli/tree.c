@@ -234,7 +234,7 @@ static void tree_one(struct tree_worker *w, const struct tree_ent *e)
     if (ret == 0 && tries)
         w->retried++;
     if (ret < 0) {
-        if (w->ctx.why[0])
+        if (tree_dir_in_the_way(&w->ctx, e, ret) || w->ctx.why[0])
             cli_err("cnio cp: %s\n", w->ctx.why);
         else if (!cli_said_of(said, ret, e->rel))   /* each failed file named once */
             cli_err("cnio cp: %s: %s\n", e->rel, cnio_strerror(ret));
@@ -290,7 +290,8 @@ static void tree_batch(struct tree_worker *w, const struct tree_ent *const *e, i
             tree_one(w, e[i]);
             continue;
         }
-        if (status[i] == -CNIO_ERR_NOENT && tree_in_the_way(&w->ctx, e[i]->rel)) {
+        if ((status[i] == -CNIO_ERR_NOENT && tree_in_the_way(&w->ctx, e[i]->rel)) ||
+            tree_dir_in_the_way(&w->ctx, e[i], status[i])) {
             cli_err("cnio cp: %s\n", w->ctx.why);
             w->failed++;
         } else if (status[i] < 0) {

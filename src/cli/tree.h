@@ -176,6 +176,11 @@ int tf_obj_in_the_way(struct tree_ctx *ctx, const char *rel, int self);
 /* 1 when a file or an object stands beneath DST where a directory of rel's path must be
  * (said in ctx->why: "rel: not copied: DST/x is a file, not a directory"), else 0. */
 int tree_in_the_way(struct tree_ctx *ctx, const char *rel);
+/* When file or link e's copy failed with err because a directory stands at its name
+ * beneath DST (a server's "is a directory", or a local directory the copy could not
+ * replace), says so in ctx->why ("x: not copied: DST/x is a directory, which a file
+ * cannot replace", as cp(1) and cnio mv say it): 1, else 0. */
+int tree_dir_in_the_way(struct tree_ctx *ctx, const struct tree_ent *e, int err);
 /* Makes directory rel at the destination (and its parents): 0, or a negative code;
  * -CNIO_ERR_EXIST with ctx->why said when a file or an object is in the way. */
 int tree_mkdir(struct tree_ctx *ctx, const char *rel);

@@ -87,6 +87,24 @@ int tf_obj_in_the_way(struct tree_ctx *c, const char *rel, int self)
     return 1;
 }
 
+int tree_dir_in_the_way(struct tree_ctx *c, const struct tree_ent *e, int err)
+{
+    struct stat sb;
+    char *full;
+
+    if (e->type == TREE_DIR || err >= 0)
+        return 0;
+    if (c->dst->remote ? err != -CNIO_ERR_ISDIR
+                       : fstatat(c->dst->dirfd, e->rel, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+                             !S_ISDIR(sb.st_mode))
+        return 0;
+    full = tf_dst_path(c, e->rel);
+    snprintf(c->why, sizeof(c->why), "%s: not copied: %s is a directory, which a %s cannot "
+             "replace", e->rel, full ? full : e->rel, e->type == TREE_LINK ? "symlink" : "file");
+    free(full);
+    return 1;
+}
+
 int tree_in_the_way(struct tree_ctx *c, const char *rel)
 {
     c->why[0] = '\0';
