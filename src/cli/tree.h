@@ -35,7 +35,11 @@ enum tree_state {
     /* an object of more columns than the URI names hosts (CNIO_OBJ_WIDE): not copied,
      * and rm -r through that URI removes nothing */
     TREE_WIDE = 8,
-    TREE_STATE_LAST = TREE_WIDE
+    /* not an object's state: a source file of the plan's queue (an upload with --resume
+     * or --sync) of which the destination holds nothing, not even an interrupted upload:
+     * copied as a fresh copy copies it, a small one in a batch (tree_small) */
+    TREE_ABSENT = 9,
+    TREE_STATE_LAST = TREE_ABSENT
 };
 
 /* One entry of a tree, by its path relative to the tree's top ("" is the top). */
@@ -136,9 +140,10 @@ struct tree_ctx {
 int tree_copy_one(struct tree_ctx *ctx, const struct tree_ent *e);
 /* Files of at most this size are copied in batches (tree_put_small, tree_get_small). */
 #define TREE_SMALL (256u << 10)
-/* 1 when e is copied in a batch, without --resume or --checksum: a local file of at most
- * TREE_SMALL bytes (and one stripe) going to objects, or an object of at most TREE_SMALL
- * bytes coming to a local file. */
+/* 1 when e is copied in a batch, without --resume or --checksum (with them, a file the
+ * plan found absent from DST, TREE_ABSENT, is): a local file of at most TREE_SMALL bytes
+ * (and one stripe) going to objects, or an object of at most TREE_SMALL bytes coming to
+ * a local file. */
 int tree_small(const struct tree_ctx *ctx, const struct tree_ent *e);
 /* Uploads e[0..n) (each tree_small) as one batch over ctx->ns, several requests in
  * flight (cnio__ns_put_small): status[i] 0 or the error of e[i] (a local one said in

@@ -778,8 +778,8 @@ int tree_copy_one(struct tree_ctx *c, const struct tree_ent *e)
 
 int tree_small(const struct tree_ctx *c, const struct tree_ent *e)
 {
-    if (c->o->resume || c->o->checksum || e->type != TREE_FILE || e->size > TREE_SMALL ||
-        e->incomplete == TREE_COMPARE)
+    if (((c->o->resume || c->o->checksum) && e->incomplete != TREE_ABSENT) ||
+        e->type != TREE_FILE || e->size > TREE_SMALL || e->incomplete == TREE_COMPARE)
         return 0;
     if (!c->src->remote && c->dst->remote && c->ns)
         return e->size <= c->dst->h.striping_unit;

@@ -176,6 +176,9 @@ static int tree_plan(struct tree_run *r, struct tree_list *srcl, struct tree_lis
         same = e->type != TREE_DIR && need_dst ? tree_same(r, have, e) : 0;
         if (same == TREE_COMPARE) {
             e->incomplete = TREE_COMPARE;   /* compared by its CRC32C as it is copied */
+        } else if (need_dst && r->dst.remote && !r->src.remote && e->type == TREE_FILE &&
+                   !tree_list_find(have, e->rel)) {
+            e->incomplete = TREE_ABSENT;    /* nothing to resume or compare: a fresh copy */
         } else if (same) {
             r->skipped_files++;
             r->skipped_bytes += e->size;
