@@ -213,11 +213,17 @@ static int cp_still_part(const struct cp_job *j, int fd)
  */
 static int cp_open_part(struct cp_job *j, mode_t mode, int *ref)
 {
+    static char why[128];   /* (rank 0's, said once at the end: cp_local_fail) */
     int fd = open(j->part, O_RDWR | O_CLOEXEC), existed = fd >= 0;
 
     *ref = 0;
-    if (fd < 0 && errno == ENOENT)
+    if (fd < 0 && errno == ENOENT) {
         fd = open(j->part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {   /* DST's end, not SRC's, is what is missing or refused */
+            snprintf(why, sizeof(why), "cannot create it: %s", strerror(errno));
+            return cp_local_fail(&j->dst, errno, why);
+        }
+    }
     if (fd < 0)
         return cp_local_fail(&j->dst, errno, NULL);
     /* One download at a time writes a part file: a second one to the same DST would
