@@ -136,7 +136,6 @@ static int bench_hint_ok(const char *opt, const char *name, const char *val)
     return cli_hint_ok("cnio bench", arg, name, val);
 }
 
-/* Returns 0, -1 on bad usage (message printed), -2 for --help. */
 /* The URI of --uri, or the one --hosts makes (its directory, cnio-bench/), checked as
  * every command checks its URI arguments (cli_check_uri): 0, or -1 (said why). A bad
  * one failed the open, exit 1, after MPI started. */
@@ -157,6 +156,7 @@ static int bench_check_uri(const struct bench *b)
     return cli_check_uri("bench", uri) ? -1 : 0;
 }
 
+/* Returns 0, -1 on bad usage (message printed), -2 for --help. */
 static int bench_parse(struct bench *b, int argc, char **argv)
 {
     b->reps = 3;
