@@ -219,10 +219,13 @@ static int cp_write(struct cp_end *e, const void *buf, uint64_t len, uint64_t of
     return 0;
 }
 
+/* Rank 0's progress line on a terminal: bytes done (this rank's times the ranks), the
+ * rate of the bytes that moved (not those a --resume, a hole or a repeated pass found
+ * there already, which cost no transfer) and the time left at that rate. */
 static void cp_progress(struct cp_job *j, int final)
 {
     char a[32], b[32];
-    double now = MPI_Wtime(), el = now - j->t0;
+    double now = MPI_Wtime(), el = now - j->t0, rate;
     uint64_t est = CNIO_MIN(j->total, j->done * (uint64_t)j->size);
 
     if (j->rank != 0 || !j->tty || j->o.quiet || (!final && now - j->last_print < 0.25))
@@ -230,11 +233,16 @@ static void cp_progress(struct cp_job *j, int final)
     j->last_print = now;
     if (final)
         est = j->total;
-    fprintf(stderr, "\r  %s / %s  %3d%%  %.1f MB/s   ", cli_bytes(est, a, sizeof(a)),
+    rate = el > 0 ? (double)j->moved * j->size / el : 0.0;
+    fprintf(stderr, "\r  %s / %s  %3d%%  %.1f MB/s", cli_bytes(est, a, sizeof(a)),
             cli_bytes(j->total, b, sizeof(b)), j->total ? (int)(100.0 * est / j->total) : 100,
-            el > 0 ? est / el / 1e6 : 0.0);
+            rate / 1e6);
     if (final)
-        fputc('\n', stderr);
+        fprintf(stderr, "%20s\n", "");   /* over a longer line's ETA */
+    else if (rate > 0)
+        fprintf(stderr, "  ETA %.0f s   ", (j->total - est) / rate);
+    else
+        fputs("  ETA ? s   ", stderr);
 }
 
 void cp_range(struct cp_job *j)
@@ -639,6 +647,7 @@ static int cp_transfer(struct cp_job *j, int *copied)
     cp_src_look(j, &before);
     MPI_Barrier(MPI_COMM_WORLD);
     j->t0 = MPI_Wtime();
+    j->last_print = j->t0 - 1;   /* the first chunk's line at once */
     for (;;) {
         rc = cp_src_gate(j, &before, rc);
         if (rc == 0 && why && j->rank == 0)
