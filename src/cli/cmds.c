@@ -18,9 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms, no
- * surrogates, nothing above U+10FFFF), or 0 when the bytes there are not one. */
-static int json_utf8_len(const unsigned char *p)
+int cli_utf8_len(const unsigned char *p)
 {
     int n = p[0] < 0x80 ? 1 : p[0] >= 0xc2 && p[0] <= 0xdf ? 2
           : p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
@@ -38,12 +36,14 @@ void cli_json_str(const char *s)
 {
     putchar('"');
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        int n = json_utf8_len(p);
+        int n = cli_utf8_len(p);
 
         if (*p == '"' || *p == '\\')
             printf("\\%c", *p);
         else if (*p < 0x20 || *p == 0x7f)
             printf("\\u%04x", *p);
+        else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0)   /* a C1 control, not raw */
+            printf("\\u%04x", p[1]);
         else if (n == 0)   /* not UTF-8: the byte as Python's surrogateescape (PEP 383) */
             printf("\\u%04x", 0xdc00 | *p);
         else

@@ -14,28 +14,37 @@
 #include <time.h>
 
 /*
- * Prints a name as it came from a server, one name always one line. A listed name (uri
- * 1) is as a cnio:// URI names it, whose path is percent-decoded: '%', '?', '\\', DEL
- * and control characters percent-encoded (%25, %3F, %5C, ...), so that a name pasted
- * from ls into a URI is that object (helper-108: `cnio rm URI/a%20b` of a listed
- * "a%20b" removed "a b"). A link's target (uri 0), text: control characters and
- * backslashes escaped (\n, \t, \\, \xHH).
+ * Prints a name as it came from a server, one name always one line, and nothing in it
+ * that a terminal takes as a control: C0 and C1 control characters, DEL, and bytes that
+ * are not UTF-8 (a terminal in an 8-bit locale takes 0x9b as CSI). A listed name (uri
+ * 1) is as a cnio:// URI names it, whose path is percent-decoded: '%', '?', '\\' and
+ * those percent-encoded, byte by byte (%25, %3F, %5C, %0A, %C2%9B, %FF...), so that a
+ * name pasted from ls into a URI is that object (`cnio rm URI/a%20b` of a listed
+ * "a%20b" must not remove "a b"). A link's target (uri 0), text: backslashes and those
+ * escaped (\n, \t, \\, \xHH).
  */
 static void cli_print_name(const char *name, int uri)
 {
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-        if (uri && (*p == '%' || *p == '?' || *p == '\\' || *p < 0x20 || *p == 0x7f))
-            printf("%%%02X", *p);
-        else if (*p == '\n')
-            fputs("\\n", stdout);
-        else if (*p == '\t')
-            fputs("\\t", stdout);
-        else if (*p == '\\')
-            fputs("\\\\", stdout);
-        else if (*p < 0x20 || *p == 0x7f)
-            printf("\\x%02x", *p);
-        else
-            putchar(*p);
+    for (const unsigned char *p = (const unsigned char *)name; *p;) {
+        int n = cli_utf8_len(p);
+        int ctl = *p < 0x20 || *p == 0x7f || n == 0 || (n == 2 && p[0] == 0xc2 && p[1] < 0xa0);
+
+        if (!n)
+            n = 1;
+        for (int i = 0; i < n; i++, p++) {
+            if (uri && (ctl || *p == '%' || *p == '?' || *p == '\\'))
+                printf("%%%02X", *p);
+            else if (*p == '\n')
+                fputs("\\n", stdout);
+            else if (*p == '\t')
+                fputs("\\t", stdout);
+            else if (*p == '\\')
+                fputs("\\\\", stdout);
+            else if (ctl)
+                printf("\\x%02x", *p);
+            else
+                putchar(*p);
+        }
     }
 }
 
