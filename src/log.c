@@ -86,31 +86,53 @@ static size_t log_stamped(char *out, size_t cap, const char *line, size_t n)
     return k + n;
 }
 
+int cnio__utf8_len(const unsigned char *p, size_t avail)
+{
+    int n = p[0] < 0x80 ? 1 : p[0] >= 0xc2 && p[0] <= 0xdf ? 2
+          : p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+
+    if ((size_t)n > avail)
+        return 0;
+    for (int i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0) ||
+        (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))
+        return 0;
+    return n;
+}
+
 size_t cnio__escape_ctl(char *dst, size_t cap, const char *src, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     size_t o = 0;
 
-    for (size_t i = 0; i < n; i++) {
-        unsigned char b = (unsigned char)src[i];
-        char e[4];
-        size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        const unsigned char *p = (const unsigned char *)src + i;
+        int len = cnio__utf8_len(p, n - i), ctl = cnio__utf8_ctl(p, len);
+        size_t take = len ? (size_t)len : 1, k = 0;
+        char e[16];   /* a C1 control's two bytes as \xHH each; else at most 4 */
 
-        if (b == '\n' || b == '\t') {
-            e[k++] = '\\';
-            e[k++] = b == '\n' ? 'n' : 't';
-        } else if (b < 0x20 || b == 0x7f) {
-            e[k++] = '\\';
-            e[k++] = 'x';
-            e[k++] = hex[b >> 4];
-            e[k++] = hex[b & 15];
-        } else {
-            e[k++] = (char)b;
+        for (size_t j = 0; j < take; j++) {
+            unsigned char b = p[j];
+
+            if (b == '\n' || b == '\t') {
+                e[k++] = '\\';
+                e[k++] = b == '\n' ? 'n' : 't';
+            } else if (ctl) {
+                e[k++] = '\\';
+                e[k++] = 'x';
+                e[k++] = hex[b >> 4];
+                e[k++] = hex[b & 15];
+            } else {
+                e[k++] = (char)b;
+            }
         }
         if (o + k >= cap)
             break;
         memcpy(dst + o, e, k);
         o += k;
+        i += take;
     }
     dst[o] = '\0';
     return o;

@@ -50,9 +50,24 @@ unsigned cnio__log_errors_said(void);
  * when it is 0. Returns how many there were. */
 unsigned cnio__log_release(int write_them);
 /*
+ * The length in bytes (1 to 4) of the well-formed UTF-8 sequence at p, of which at most
+ * avail bytes (avail >= 1) may be read, or 0 when the bytes there are not one (RFC 3629:
+ * no overlong forms, no surrogates, nothing above U+10FFFF; a sequence cut short by avail
+ * or by a NUL is not one). A NUL-terminated string may pass SIZE_MAX.
+ */
+int cnio__utf8_len(const unsigned char *p, size_t avail);
+/* Whether the sequence of n bytes at p (n from cnio__utf8_len) is one a terminal must
+ * not be given as it is: a byte that is not UTF-8 (n 0: in an 8-bit locale 0x9b is CSI),
+ * a C0 control (below 0x20), DEL, or a C1 control (U+0080 to U+009F, C2 80 to C2 9F). */
+static inline int cnio__utf8_ctl(const unsigned char *p, int n)
+{
+    return n == 0 || p[0] < 0x20 || p[0] == 0x7f || (n == 2 && p[0] == 0xc2 && p[1] < 0xa0);
+}
+/*
  * Copies src[0..n) into dst (cap bytes, cap >= 1, always NUL-terminated, cut short when
- * full) with each control character (below 0x20, and 0x7f) written as \n, \t or \xHH;
- * every other byte as it is. Returns the length written, without the NUL.
+ * full, never inside a UTF-8 sequence) with each byte of a control (cnio__utf8_ctl: C0,
+ * DEL, C1, a byte that is not UTF-8) written as \n, \t or \xHH; every other byte, the
+ * rest of UTF-8 included, as it is. Returns the length written, without the NUL.
  */
 size_t cnio__escape_ctl(char *dst, size_t cap, const char *src, size_t n);
 

@@ -123,10 +123,6 @@ int cli_cp(int argc, char **argv);
  */
 int cli_parse(const char *help, int argc, char **argv, struct cli_opts *o, char **pos,
               int maxpos);
-/* The length in bytes of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF; p[0] not NUL), or 0 when the bytes there
- * are not one. */
-int cli_utf8_len(const unsigned char *p);
 /* Prints s as a JSON string (quoted, escaped). */
 void cli_json_str(const char *s);
 int cli_mkdir(int argc, char **argv);

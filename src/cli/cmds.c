@@ -7,36 +7,24 @@
 #include "cli.h"
 #include "client.h"
 #include "cp.h"
+#include "log.h"
 #include "stack.h"
 #include "tree.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-int cli_utf8_len(const unsigned char *p)
-{
-    int n = p[0] < 0x80 ? 1 : p[0] >= 0xc2 && p[0] <= 0xdf ? 2
-          : p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
-
-    for (int i = 1; i < n; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0) ||
-        (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))
-        return 0;
-    return n;
-}
-
 void cli_json_str(const char *s)
 {
     putchar('"');
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        int n = cli_utf8_len(p);
+        int n = cnio__utf8_len(p, SIZE_MAX);
 
         if (*p == '"' || *p == '\\')
             printf("\\%c", *p);

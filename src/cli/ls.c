@@ -5,9 +5,11 @@
 #include "cnio_config.h"
 #include "cli.h"
 #include "client.h"
+#include "log.h"
 #include "stack.h"
 #include "tree.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +28,7 @@
 static void cli_print_name(const char *name, int uri)
 {
     for (const unsigned char *p = (const unsigned char *)name; *p;) {
-        int n = cli_utf8_len(p);
-        int ctl = *p < 0x20 || *p == 0x7f || n == 0 || (n == 2 && p[0] == 0xc2 && p[1] < 0xa0);
+        int n = cnio__utf8_len(p, SIZE_MAX), ctl = cnio__utf8_ctl(p, n);
 
         if (!n)
             n = 1;

@@ -532,7 +532,7 @@ END_TEST
  * line, no byte that drives a terminal; an escape is never cut in half. */
 START_TEST(log_escapes)
 {
-    char path[] = "/tmp/cnio-log-XXXXXX", buf[256], e[8];
+    char path[] = "/tmp/cnio-log-XXXXXX", buf[256], e[32];
     int fd = mkstemp(path), saved = dup(STDERR_FILENO);
     ssize_t n;
 
@@ -554,6 +554,20 @@ START_TEST(log_escapes)
     ck_assert_str_eq(e, "\\x1bz");
     ck_assert_uint_eq(cnio__escape_ctl(e, 1, "abc", 3), 0);
     ck_assert_str_eq(e, "");
+    /* C1 controls (U+009B is CSI) and bytes that are not UTF-8 (0x9b is CSI in an 8-bit
+     * locale), byte by byte; the rest of UTF-8 (U+00A0, U+00FC, U+20AC) as it is */
+    ck_assert_uint_eq(cnio__escape_ctl(e, sizeof(e), "a\xc2\x9b" "31m\x9b" "b", 8), 17);
+    ck_assert_str_eq(e, "a\\xc2\\x9b31m\\x9bb");
+    ck_assert_uint_eq(cnio__escape_ctl(e, sizeof(e), "\xc2\xa0\xc3\xbc\xe2\x82\xac", 7), 7);
+    ck_assert_str_eq(e, "\xc2\xa0\xc3\xbc\xe2\x82\xac");
+    /* overlong, a surrogate, and a sequence cut short by n: each byte escaped */
+    ck_assert_uint_eq(cnio__escape_ctl(e, sizeof(e), "\xc0\xaf\xed\xa0\x80", 5), 20);
+    ck_assert_str_eq(e, "\\xc0\\xaf\\xed\\xa0\\x80");
+    ck_assert_uint_eq(cnio__escape_ctl(e, sizeof(e), "x\xc3\xbc", 2), 5);
+    ck_assert_str_eq(e, "x\\xc3");
+    /* cut short when full before a UTF-8 sequence, never inside it */
+    ck_assert_uint_eq(cnio__escape_ctl(e, 3, "a\xc3\xbc", 3), 1);
+    ck_assert_str_eq(e, "a");
 }
 END_TEST
 
