@@ -7,6 +7,7 @@
 #include "client_int.h"
 #include "log.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,23 +42,71 @@ int cnio__cl_hosts_distinct(const struct cnio__cl_host *hosts, int n, const char
             uint64_t idb = eb ? cnio__ep_server_id(eb) : 0;
 
             if (a->resolved && b->resolved && cnio__addr_same(&a->addr, &b->addr)) {
-                cnio__err("%s: %s: hosts %s and %s of the URI are one server (one "
-                          "address and port): list each server once", path,
-                          cnio_strerror(-CNIO_ERR_URI),
-                          cnio__hostport(hp, sizeof(hp), a->name, a->port),
-                          cnio__hostport(hp2, sizeof(hp2), b->name, b->port));
+                cnio__log_err(-CNIO_ERR_URI, 0, "%s: %s: hosts %s and %s of the URI are "
+                              "one server (one address and port): list each server once",
+                              path, cnio_strerror(-CNIO_ERR_URI),
+                              cnio__hostport(hp, sizeof(hp), a->name, a->port),
+                              cnio__hostport(hp2, sizeof(hp2), b->name, b->port));
                 return -CNIO_ERR_URI;
             }
             if (ida && ida == idb) {
-                cnio__err("%s: %s: hosts %s and %s of the URI reach one server (the "
-                          "same cnio-server answers at both addresses): list each server once",
-                          path, cnio_strerror(-CNIO_ERR_URI),
-                          cnio__hostport(hp, sizeof(hp), a->name, a->port),
-                          cnio__hostport(hp2, sizeof(hp2), b->name, b->port));
+                cnio__log_err(-CNIO_ERR_URI, 0, "%s: %s: hosts %s and %s of the URI reach "
+                              "one server (the same cnio-server answers at both addresses): "
+                              "list each server once", path, cnio_strerror(-CNIO_ERR_URI),
+                              cnio__hostport(hp, sizeof(hp), a->name, a->port),
+                              cnio__hostport(hp2, sizeof(hp2), b->name, b->port));
                 return -CNIO_ERR_URI;
             }
         }
     return 0;
+}
+
+/*
+ * The hosts whose connection failed, and how, said by this process: a command meets the
+ * same host down again (a STAT after the copy that lost it, each file of a tree) and
+ * says it once. A connection that succeeds forgets its host. CL_SAID_MAX at most: the
+ * oldest goes first.
+ */
+#define CL_SAID_MAX 16
+static struct { char name[CNIO_HOSTNAME_MAX + 1]; uint16_t port; int err; } cl_said[CL_SAID_MAX];
+static unsigned cl_nsaid;
+static pthread_mutex_t cl_said_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The slot of name:port in cl_said, or -1 (cl_said_lock held). */
+static int cl_said_find(const char *name, uint16_t port)
+{
+    for (unsigned i = 0; i < CNIO_MIN(cl_nsaid, CL_SAID_MAX); i++)
+        if (cl_said[i].port == port && cl_said[i].err && !strcmp(cl_said[i].name, name))
+            return (int)i;
+    return -1;
+}
+
+int cnio__cl_connect_said(const char *name, uint16_t port, int err)
+{
+    int i, said;
+
+    pthread_mutex_lock(&cl_said_lock);
+    i = cl_said_find(name, port);
+    said = i >= 0 && cl_said[i].err == err;
+    if (i < 0)
+        i = (int)(cl_nsaid++ % CL_SAID_MAX);
+    snprintf(cl_said[i].name, sizeof(cl_said[i].name), "%s", name);
+    cl_said[i].port = port;
+    cl_said[i].err = err;
+    pthread_mutex_unlock(&cl_said_lock);
+    return said;
+}
+
+/* host answered: a failure of it said before is said again when it comes back. */
+static void cl_said_forget(const struct cnio__cl_host *host)
+{
+    int i;
+
+    pthread_mutex_lock(&cl_said_lock);
+    i = cl_said_find(host->name, host->port);
+    if (i >= 0)
+        cl_said[i].err = 0;
+    pthread_mutex_unlock(&cl_said_lock);
 }
 
 /* What to look at, in words after the error, when a host's first connection failed with
@@ -129,8 +178,10 @@ static int cl_connect_first(struct cnio_stack *st, const struct cnio_hints *h,
             return 0;
         }
     }
-    cnio__err("cannot connect to %s: %s%s", cnio__hostport(hp, sizeof(hp), host->name, host->port),
-              cnio_strerror(ret), cl_connect_hint(ret, !host->fab.len));
+    cnio__log_err(ret, cnio__cl_connect_said(host->name, host->port, ret),
+                  "cannot connect to %s: %s%s", cnio__hostport(hp, sizeof(hp), host->name,
+                                                             host->port),
+                  cnio_strerror(ret), cl_connect_hint(ret, !host->fab.len));
     return ret;
 }
 
@@ -160,11 +211,14 @@ static int cl_connect_round(struct cnio_stack *st, const struct cnio_hints *h,
                       cnio__hostport(hp, sizeof(hp), hosts[i].name,
                                      hosts[i].port));   /* not a wrong key (client_revive.c) */
         else if (ret)
-            cnio__err("connecting to %s: %s%s",
-                      cnio__hostport(hp, sizeof(hp), hosts[i].name, hosts[i].port),
-                      cnio_strerror(ret), from == 0 ? cl_connect_hint(ret, 0) : "");
+            cnio__log_err(ret, cnio__cl_connect_said(hosts[i].name, hosts[i].port, ret),
+                          "connecting to %s: %s%s",
+                          cnio__hostport(hp, sizeof(hp), hosts[i].name, hosts[i].port),
+                          cnio_strerror(ret), from == 0 ? cl_connect_hint(ret, 0) : "");
         if (ret)
             return ret;
+        if (from == 0)
+            cl_said_forget(&hosts[i]);
     }
     return 0;
 }

@@ -686,7 +686,7 @@ void cnio__obj_set_gone_ok(struct cnio_obj *obj, int on)
 static int cc_unlink_past(struct cnio_obj *obj)
 {
     uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
-    int from = obj->nhosts, n = obj->nuri - obj->nhosts, len, ret = 0;
+    int from = obj->nhosts, n = obj->nuri - obj->nhosts, len, ret = 0, cret = 0;
     struct cnio__cl_host *hosts = obj->hosts + from;
     struct cnio_ep_auth *auth;
     struct cnio_call *c;
@@ -707,8 +707,8 @@ static int cc_unlink_past(struct cnio_obj *obj)
     for (int j = 0; j < n; j++)
         auth[j] = (struct cnio_ep_auth){ .mode = CNIO_WIRE_AUTH_KEY, .k = obj->key.bytes,
                                          .klen = obj->key.len };
-    if (!obj->borrowed)   /* one that does not answer says so itself */
-        cnio__cl_connect(obj->st, &obj->h, hosts, n, 1, auth, &obj->stats);
+    if (!obj->borrowed)   /* (its hosts, resolved at open, fail without a word) */
+        cret = cnio__cl_connect(obj->st, &obj->h, hosts, n, 1, auth, &obj->stats);
     for (int j = 0; j < n; j++)
         if (hosts[j].nlanes && !cnio__ep_error(hosts[j].lanes[0]))
             c[j] = (struct cnio_call){ .ep = hosts[j].lanes[0], .what = obj->path,
@@ -716,18 +716,25 @@ static int cc_unlink_past(struct cnio_obj *obj)
                                        .plen = (uint32_t)len };
     cnio__stack_calls(obj->st, c, n);
     for (int j = 0; j < n && !ret; j++) {
-        int err = !c[j].ep ? -CNIO_ERR_CONN : c[j].status == -CNIO_ERR_NOENT ? 0 : c[j].status;
+        /* not reached: why, as the connect found it (a lane that broke, or the first
+         * error of them all, or a connection lost) */
+        int lost = !hosts[j].nlanes ? cret : cnio__ep_error(hosts[j].lanes[0]);
+        int err = c[j].ep ? (c[j].status == -CNIO_ERR_NOENT ? 0 : c[j].status)
+                          : lost ? lost : -CNIO_ERR_CONN;
 
-        if (err) {
-            cnio__err("%s: not committed: host %s, past its %d column(s), %s%s, and a "
-                      "read through a URI that names it first would find what an earlier "
+        if (!err)
+            continue;
+        cnio__hostport(hp, sizeof(hp), hosts[j].name, hosts[j].port);
+        /* said once: a STAT of the name after this (cnio cp's) meets the host down again */
+        if (!c[j].ep)
+            cnio__cl_connect_said(hosts[j].name, hosts[j].port, err);
+        cnio__log_err(err, 0, "%s: not committed: host %s, past its %d column(s), %s%s, and "
+                      "a read through a URI that names it first would find what an earlier "
                       "write of the name left there; the upload is kept (%s once that host "
-                      "answers, " CNIO_RM_ADVICE ")", obj->path,
-                      cnio__hostport(hp, sizeof(hp), hosts[j].name, hosts[j].port), from,
-                      !c[j].ep ? "could not be reached" : "could not remove the name: ",
-                      !c[j].ep ? "" : cnio_strerror(err), cnio__stack_finish_advice(obj->st));
-            ret = err;
-        }
+                      "answers, " CNIO_RM_ADVICE ")", obj->path, hp, from,
+                      !c[j].ep ? "could not be reached: " : "could not remove the name: ",
+                      cnio_strerror(err), cnio__stack_finish_advice(obj->st));
+        ret = err;
     }
     if (!obj->borrowed)
         cnio__cl_disconnect(hosts, n);

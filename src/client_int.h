@@ -186,6 +186,10 @@ int cnio__cl_fab_import(struct cnio_obj *obj, const uint8_t *p, size_t len, size
 /* 1 when h's transport moves frames as messages over a fabric (not kernel TCP). */
 int cnio__cl_fabric(const struct cnio_hints *h);
 
+/* Records that this process said that connecting to name:port failed with err: 1 when
+ * it said that already (the same host, the same error, and no connection to it succeeded
+ * since), so that the caller keeps its line unwritten (cnio__log_err), else 0. */
+int cnio__cl_connect_said(const char *name, uint16_t port, int err);
 /* Closes every endpoint of hosts[0..n). */
 void cnio__cl_disconnect(struct cnio__cl_host *hosts, int n);
 /* Endpoint of host that takes control requests: the first live lane, else lane 0. */

@@ -19,6 +19,7 @@ static const char *log_ident = "cnio";
 /* This thread's error lines: how many, and the last CNIO_LOG_KEPT (cnio__log_errors) */
 static __thread unsigned log_errors;
 static __thread char log_kept[CNIO_LOG_KEPT][1024];
+static __thread int log_kept_err[CNIO_LOG_KEPT];   /* the error each says (cnio__log_err) */
 /* This thread's lines held back (cnio__log_hold) until cnio__log_release: how many, and
  * each with its newline. A line that finds them all taken writes them out first: held
  * lines are late, never lost, but to a release that drops them. */
@@ -149,28 +150,29 @@ static void log_write_held(void)
     log_nheld = 0;
 }
 
-void cnio__log(int level, const char *fmt, ...)
+/* The line of level (err: the error it says, or 0), written unless quiet (said before). */
+static void log_line(int level, int err, int quiet, const char *fmt, va_list ap)
 {
     char msg[1024], line[1024], stamped[1024 + 32], *out = line;
-    va_list ap;
     int n, m;
 
     if (level > cnio__log_get_level())
         return;
     n = snprintf(line, sizeof(line), "%s: %s: ", log_ident, level_names[level]);
-    va_start(ap, fmt);
     m = vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     if (m < 0)
         m = 0;
     n += (int)cnio__escape_ctl(line + n, sizeof(line) - 1 - (size_t)n, msg,
                                CNIO_MIN((size_t)m, sizeof(msg) - 1));
     if (level == CNIO_LOG_ERROR) {
-        char *kept = log_kept[log_errors++ % CNIO_LOG_KEPT];
+        char *kept = log_kept[log_errors % CNIO_LOG_KEPT];
 
+        log_kept_err[log_errors++ % CNIO_LOG_KEPT] = err;
         memcpy(kept, line, (size_t)n);
         kept[n] = '\0';
     }
+    if (quiet)
+        return;
     line[n++] = '\n';
     if (log_stamp) {
         n = (int)log_stamped(stamped, sizeof(stamped), line, (size_t)n);
@@ -189,6 +191,24 @@ void cnio__log(int level, const char *fmt, ...)
         atomic_fetch_add(&log_said, 1);
     if (write(STDERR_FILENO, out, (size_t)n) < 0)
         return;
+}
+
+void cnio__log(int level, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_line(level, 0, 0, fmt, ap);
+    va_end(ap);
+}
+
+void cnio__log_err(int err, int said_before, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_line(CNIO_LOG_ERROR, err, said_before, fmt, ap);
+    va_end(ap);
 }
 
 void cnio__log_hold(void)
@@ -230,6 +250,14 @@ int cnio__log_said_since(unsigned mark, const char *text)
 {
     for (unsigned k = 0; k < CNIO_LOG_KEPT && log_errors - k != mark; k++)
         if (strstr(log_kept[(log_errors - 1 - k) % CNIO_LOG_KEPT], text))
+            return 1;
+    return 0;
+}
+
+int cnio__log_said_err_since(unsigned mark, int err)
+{
+    for (unsigned k = 0; k < CNIO_LOG_KEPT && log_errors - k != mark; k++)
+        if (err && log_kept_err[(log_errors - 1 - k) % CNIO_LOG_KEPT] == err)
             return 1;
     return 0;
 }

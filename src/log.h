@@ -22,6 +22,14 @@ void cnio__log_set_stamp(int on);
  * in the message (from a file name, say) are written escaped, \n, \t or \xHH, so that
  * a message is one line and cannot drive the terminal. */
 void cnio__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An error line (as cnio__err) that says why a call fails with err (a negative CNIO_ERR_*
+ * code), so that its caller learns it was said from cnio__log_said_err_since, whatever
+ * its words. With said_before 1 the line is not written, for it was said earlier in this
+ * process (the same failure met again), but it is counted and kept as if written (for
+ * cnio__log_errors, cnio__log_said_since, cnio__log_first_since), not in
+ * cnio__log_errors_said. */
+void cnio__log_err(int err, int said_before, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* How many error lines this thread has written (cnio__log at CNIO_LOG_ERROR) since it
  * began: a caller compares it before and after a call to learn whether the call said
  * why it failed. */
@@ -30,6 +38,10 @@ unsigned cnio__log_errors(void);
  * holds text (of the last CNIO_LOG_KEPT of them), else 0. */
 int cnio__log_said_since(unsigned mark, const char *text);
 #define CNIO_LOG_KEPT 8
+/* 1 when one of the error lines this thread wrote (or kept as said before) since
+ * cnio__log_errors() returned mark was a cnio__log_err of err (of the last CNIO_LOG_KEPT
+ * of them), else 0: the library said why it failed with err. */
+int cnio__log_said_err_since(unsigned mark, int err);
 /* The error line (of the last CNIO_LOG_KEPT) that this thread wrote first since
  * cnio__log_errors() returned mark, without its "ident: error: " prefix: the cause, where
  * the lines after it say what followed from it. NULL when there is none, or it is no

@@ -74,7 +74,8 @@ int cli_fail(const char *cmd, const char *what, int rc);
  * stat(1) say of "file/" (ENOTDIR): CLI_EXIT_FAIL. */
 int cli_not_dir(const char *cmd, const char *uri);
 /* 1 when this thread's library calls since cnio__log_errors() returned mark said error
- * rc (an error line of theirs holds its text), so that the command need not say it again;
+ * rc (a line of theirs said it: cnio__log_err; or an error line of theirs holds its
+ * text), so that the command need not say it again;
  * never for -CNIO_ERR_AUTH, whose words from cli_fail name the key file. */
 int cli_said(unsigned mark, int rc);
 /* cli_said, and the line that said it named `name` too: an object's path (for a

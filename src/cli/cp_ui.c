@@ -185,17 +185,12 @@ void cp_summary(struct cp_job *j, double secs)
 
 /* After an upload failed: what DST is now. 0 no object there, 1 complete (the upload
  * left no part of itself anywhere: the previous version, when there was one), 2
- * incomplete, -1 unknown (it cannot be asked). Its STAT's lines are dropped: the failure
- * was said, and cp_discard says what this finds (a STAT connects to every host first, and
- * said again "cannot connect" of the host the copy lost). */
+ * incomplete, -1 unknown (it cannot be asked: its STAT's lines say why, but a host the
+ * copy lost, which the library does not name again). */
 static int cp_dst_state(const struct cp_job *j)
 {
     struct cnio_obj_stat s;
-    int rc;
-
-    cnio__log_hold();
-    rc = cli_obj_stat(NULL, &j->o, j->dst.name, &s);
-    cnio__log_release(0);
+    int rc = cli_obj_stat(NULL, &j->o, j->dst.name, &s);
 
     if (rc == -CNIO_ERR_NOENT)
         return 0;
@@ -241,6 +236,10 @@ void cp_discard(const struct cp_job *j)
                     "not answer in time (above); what they hold of it is kept, and `cnio stat` "
                     "says what it is once they answer (if incomplete, %s, " CNIO_RM_ADVICE
                     ")\n", j->dst.name, finish);
+        else if (state < 0)   /* the library said why, and what it kept */
+            cli_err("cnio cp: the upload to %s is not committed on every host (above); a "
+                    "host cannot be asked what it holds of it now: `cnio stat` says once "
+                    "every host answers\n", j->dst.name);
         else
             cli_err("cnio cp: the upload to %s did not commit on every host: it is "
                     "incomplete (`cnio stat`); %s, " CNIO_RM_ADVICE "\n", j->dst.name,

@@ -281,7 +281,8 @@ void cli_err(const char *fmt, ...)
 
 int cli_said(unsigned mark, int rc)
 {
-    return rc != -CNIO_ERR_AUTH && cnio__log_said_since(mark, cnio_strerror(rc));
+    return rc != -CNIO_ERR_AUTH && (cnio__log_said_err_since(mark, rc) ||
+                                    cnio__log_said_since(mark, cnio_strerror(rc)));
 }
 
 int cli_said_of(unsigned mark, int rc, const char *name)
@@ -318,7 +319,7 @@ int cli_worse(int a, int b)
 
 int cli_fail(const char *cmd, const char *what, int rc)
 {
-    if (rc == -CNIO_ERR_URI && cnio__log_said_since(cli_begun, " of the URI "))
+    if (rc == -CNIO_ERR_URI && cnio__log_said_err_since(cli_begun, rc))
         return CLI_EXIT_USAGE;   /* the library's line named the two hosts of one server */
     if (rc == -CNIO_ERR_AUTH && cli_key_used[0])   /* which key, when it was the wrong one */
         cli_err("cnio %s: %s: %s: the key was read from %s, and the servers must hold the "
