@@ -214,7 +214,7 @@ static int ctl_stat_once(struct cnio_stack *st, const struct cnio_uri *u,
     ret = -CNIO_ERR_LAYOUT;
     if (cnio__layout_check(&l) || l.count > (uint32_t)c.n || c.hosts[0].info.stripe_index) {
         cnio__err("%s: host %s holds column %u of a %llu x %u layout, which %d hosts "
-                  "cannot hold as column 0", u->path,
+                  "cannot hold as column 0" CNIO_ORDER_HINT, u->path,
                   cnio__hostport(hp, sizeof(hp), c.hosts[0].name, c.hosts[0].port),
                   c.hosts[0].info.stripe_index, (unsigned long long)l.unit, l.count, c.n);
         goto end;
@@ -227,7 +227,7 @@ static int ctl_stat_once(struct cnio_stack *st, const struct cnio_uri *u,
 
         if (i->stripe_unit != l.unit || i->stripe_count != l.count || i->stripe_index != j) {
             cnio__err("%s: host %s holds column %u of a %llu x %u layout, expected column "
-                      "%u of %llu x %u", u->path,
+                      "%u of %llu x %u" CNIO_ORDER_HINT, u->path,
                       cnio__hostport(hp, sizeof(hp), c.hosts[j].name, c.hosts[j].port),
                       i->stripe_index, (unsigned long long)i->stripe_unit, i->stripe_count, j,
                       (unsigned long long)l.unit, l.count);

@@ -16,6 +16,11 @@
 #include "stack.h"
 #include "wire.h"
 
+/* The end of a line that finds a host holding another column than its place in the URI
+ * gives it (written through another order of the same hosts, or other hosts). */
+#define CNIO_ORDER_HINT ": name all the hosts of the object in its URI, in the order it was " \
+                        "written through"
+
 /* Largest piece one request carries. */
 #define CNIO__CL_PIECE (1u << 20)
 

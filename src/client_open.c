@@ -109,7 +109,7 @@ static int cl_check_layout(const struct cnio_obj *obj)
         if (i->stripe_unit != obj->layout.unit || i->stripe_count != obj->layout.count ||
             i->stripe_index != (uint32_t)j) {
             cnio__err("%s: host %s holds column %u of a %llu x %u layout, expected "
-                      "column %d of %llu x %u", obj->path,
+                      "column %d of %llu x %u" CNIO_ORDER_HINT, obj->path,
                       cnio__hostport(hp, sizeof(hp), obj->hosts[j].name, obj->hosts[j].port),
                       i->stripe_index, (unsigned long long)i->stripe_unit, i->stripe_count, j,
                       (unsigned long long)obj->layout.unit, obj->layout.count);
