@@ -227,8 +227,33 @@ int cnio__px_access(const char *uri, int mode)
     return 0;
 }
 
+/*
+ * 1 when u names an interrupted upload and nothing else: no version was ever committed,
+ * and every host says no live writer holds it (one that does is creating it now).
+ */
+static int px_interrupted(struct cnio_stack *st, const struct cnio_uri *u,
+                          const struct cnio_hints *h)
+{
+    struct cnio_obj_stat s;
+
+    if (cnio__obj_stat(st, u, h, &s))
+        return 0;
+    return (s.state & CNIO_OBJ_INCOMPLETE) == CNIO_OBJ_STAGED &&
+           (s.state & (CNIO_OBJ_LIVE | CNIO_OBJ_LIVE_KNOWN)) == CNIO_OBJ_LIVE_KNOWN;
+}
+
+/*
+ * Truncation to 0 needs none of the bytes an object held. So that of an interrupted
+ * upload, whose bytes nobody may read, does not fail as its opening for writing does: a
+ * fresh staged instance, committed at the close, makes the name a complete, empty
+ * object, as a new MPI_File_open with MPI_MODE_CREATE writes it afresh. PnetCDF's
+ * ncmpi_create (NC_CLOBBER) truncates the name on rank 0 before that open: a job run
+ * again on the name of one that was killed must not fail there.
+ */
 int cnio__px_truncate(const char *uri, off_t len)
 {
+    const uint32_t fresh = CNIO_WIRE_O_WRITE | CNIO_WIRE_O_CREATE | CNIO_WIRE_O_STAGE |
+                           CNIO_WIRE_O_TRUNC;
     struct cnio_stack *st;
     struct cnio_obj *obj;
     struct cnio_hints h;
@@ -245,6 +270,11 @@ int cnio__px_truncate(const char *uri, off_t len)
     if (rc)
         return px_fail(px_say(mark, rc));
     rc = cnio__obj_open(st, &u, &h, CNIO_WIRE_O_WRITE, &obj);
+    if (rc == -CNIO_ERR_INCOMPLETE && len == 0 && px_interrupted(st, &u, &h)) {
+        cnio__log_release(0);   /* (what the refused open said is not the outcome) */
+        mark = px_hold();
+        rc = cnio__obj_open(st, &u, &h, fresh, &obj);
+    }
     if (!rc) {
         rc = cnio__obj_set_size(obj, (uint64_t)len);
         int rc2 = cnio__obj_close(obj);
