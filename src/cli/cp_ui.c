@@ -185,12 +185,18 @@ void cp_summary(struct cp_job *j, double secs)
 
 /* After an upload failed: what DST is now. 0 no object there, 1 complete (the upload
  * left no part of itself anywhere: the previous version, when there was one), 2
- * incomplete, -1 unknown (it cannot be asked: its STAT's lines say why, but a host the
- * copy lost, which the library does not name again). */
+ * incomplete, -1 unknown (it cannot be asked). Its STAT's lines are dropped: the failure
+ * was said, and cp_discard says what this finds (a STAT connects to every host first,
+ * and would say "cannot connect" again of the host the copy lost: the library says a
+ * host's failure once per process, but under mpirun another rank may have said it). */
 static int cp_dst_state(const struct cp_job *j)
 {
     struct cnio_obj_stat s;
-    int rc = cli_obj_stat(NULL, &j->o, j->dst.name, &s);
+    int rc;
+
+    cnio__log_hold();
+    rc = cli_obj_stat(NULL, &j->o, j->dst.name, &s);
+    cnio__log_release(0);
 
     if (rc == -CNIO_ERR_NOENT)
         return 0;
