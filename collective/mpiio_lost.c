@@ -12,6 +12,13 @@
  * open cnio_lost_abort_ms later, the job is aborted (MPI_Abort, status 1) with a line
  * saying why. A program that closes the file in time is never touched; 0 turns the
  * watchdog off.
+ *
+ * Every rank of a collective call that failed watches the file, and each would say the
+ * line before its own MPI_Abort (N ranks, N lines). Rank 0 of the file's communicator
+ * fires at cnio_lost_abort_ms; the others LOST_LATER_MS after it, by which time rank 0's
+ * abort, when rank 0 is in the same state, has taken them down unheard. A rank alone in
+ * the state (an independent call failed there, or rank 0 closed the file) still aborts,
+ * that much later.
  */
 #include "mpiio.h"
 #include "common.h"
@@ -24,6 +31,7 @@
 #include <unistd.h>
 
 #define LOST_MAX 64   /* files watched at once (more are not: they lost a server too) */
+#define LOST_LATER_MS 5000   /* how much later than rank 0 the other ranks abort */
 
 struct lost_file {
     const struct mpiio_file *m;
@@ -116,8 +124,9 @@ void mpiio__lost(const struct mpiio_file *m, int rc)
             goto out;   /* watched since its first loss */
     if (lost_n == LOST_MAX || lost_start())
         goto out;
-    lost_tab[lost_n] = (struct lost_file){ .m = m, .since_ms = now,
-                                           .deadline_ms = now + ms };
+    lost_tab[lost_n] = (struct lost_file){
+        .m = m, .since_ms = now,
+        .deadline_ms = now + ms + (m->fh->rank ? LOST_LATER_MS : 0) };
     snprintf(lost_tab[lost_n].uri, sizeof(lost_tab[lost_n].uri), "%s", m->fh->uri);
     lost_n++;
     pthread_cond_signal(&lost_cv);
