@@ -13,7 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static int log_level = -1;
+/* Read by every thread of a process (the MPI-IO library's POSIX calls come from any);
+ * unset (-1) until cnio__log_set_level or the first read, from CNIO_LOG_LEVEL. */
+static atomic_int log_level = -1;
 static int log_stamp;   /* each line begins with the time (cnio__log_set_stamp) */
 static const char *log_ident = "cnio";
 /* This thread's error lines: how many, and the last CNIO_LOG_KEPT (cnio__log_errors) */
@@ -48,16 +50,22 @@ int cnio__log_parse_level(const char *s)
 
 void cnio__log_set_level(int level)
 {
-    log_level = level;
+    atomic_store_explicit(&log_level, level, memory_order_relaxed);
 }
 
 int cnio__log_get_level(void)
 {
-    if (log_level < 0) {
-        int l = cnio__log_parse_level(getenv("CNIO_LOG_LEVEL"));
-        log_level = l >= 0 ? l : CNIO_LOG_WARN;
+    int level = atomic_load_explicit(&log_level, memory_order_relaxed);
+
+    if (level < 0) {
+        int unset = -1, l = cnio__log_parse_level(getenv("CNIO_LOG_LEVEL"));
+
+        level = l >= 0 ? l : CNIO_LOG_WARN;
+        if (!atomic_compare_exchange_strong_explicit(&log_level, &unset, level,
+                                                     memory_order_relaxed, memory_order_relaxed))
+            level = unset;   /* set meanwhile by another thread */
     }
-    return log_level;
+    return level;
 }
 
 void cnio__log_set_ident(const char *ident)

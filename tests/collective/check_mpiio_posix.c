@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,6 +302,64 @@ START_TEST(test_failure_said_once)
 }
 END_TEST
 
+/* A thread of test_said_threads: even ones read the object (200 preads of 16 bytes,
+ * compared), odd ones fail to open a name whose server is down (20 times); returns the
+ * calls that did not do as they should. */
+static void *said_thread(void *arg)
+{
+    long k = (long)arg, bad = 0;
+    uint8_t x[16];
+
+    if (k % 2) {
+        for (int i = 0; i < 20; i++)
+            bad += open("cnio://127.0.0.1:1/px/data.bin", O_RDONLY) != -1 ||
+                   errno != ECONNREFUSED;
+        return (void *)bad;
+    }
+    int fd = open(uri, O_RDONLY);
+
+    if (fd < 0)
+        return (void *)1000L;
+    for (int i = 0; i < 200; i++) {
+        off_t off = (off_t)((k * 7919 + i * 1543) % (OBJ_LEN - 16));
+
+        bad += pread(fd, x, 16, off) != 16 || memcmp(x, data + off, 16);
+    }
+    close(fd);
+    return (void *)bad;
+}
+
+/* Threads that fail and threads that succeed at once: every call does as it should
+ * (the failure said once until a success is shared by the threads; a TSan build checks
+ * its flag and its line), and the failure is said. */
+START_TEST(test_said_threads)
+{
+    char log[PATH_MAX + 16];
+    pthread_t t[4];
+    int saved = dup(STDERR_FILENO), fd;
+    long bad = 0;
+
+    snprintf(log, sizeof(log), "%s/stderr.log", fx.dir);
+    fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+    for (long k = 0; k < 4; k++)
+        ck_assert_int_eq(pthread_create(&t[k], NULL, said_thread, (void *)k), 0);
+    for (int k = 0; k < 4; k++) {
+        void *r;
+
+        ck_assert_int_eq(pthread_join(t[k], &r), 0);
+        bad += (long)r;
+    }
+    ck_assert_int_eq(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+    close(saved);
+    close(fd);
+    ck_assert_int_eq(bad, 0);
+    ck_assert_int_ge(count_lines(log, "cannot connect to 127.0.0.1:1"), 1);
+}
+END_TEST
+
 /* truncate and unlink reach the object (PnetCDF's NC_CLOBBER create truncates). */
 START_TEST(test_truncate_unlink)
 {
@@ -428,6 +487,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_cut_form);
     tcase_add_test(t, test_errors);
     tcase_add_test(t, test_failure_said_once);
+    tcase_add_test(t, test_said_threads);
     tcase_add_test(t, test_truncate_unlink);
     tcase_add_test(t, test_dup_and_leaks);
     tcase_add_test(t, test_stale_fd);
