@@ -62,8 +62,15 @@ static int px_fail(int rc)
  * The first error line of the last call here that failed, until a call succeeds. A tool
  * that tries a name through each of its drivers (h5ls, h5dump: up to 11 opens and stats)
  * meets one failure many times in a row: its lines are written once.
+ *
+ * px_said_any is 1 while px_said holds a line (both changed under px_said_lock), so that
+ * a call that failed with no line or succeeded, with nothing remembered, takes no lock:
+ * it would only forget what is not there. Its load is relaxed, for it guards no data
+ * read after it: a call ordered after a failure (by the caller's own synchronisation)
+ * sees the 1 by coherence, and one racing with it is ordered before it.
  */
 static char px_said[1024];
+static atomic_int px_said_any;
 static pthread_mutex_t px_said_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Holds back this thread's log lines for px_say; returns the mark to give it. */
@@ -79,12 +86,15 @@ static unsigned px_hold(void)
 static int px_say(unsigned mark, int rc)
 {
     const char *first = rc < 0 ? cnio__log_first_since(mark) : NULL;
-    int again;
+    int again = 0;
 
-    pthread_mutex_lock(&px_said_lock);
-    again = first && !strcmp(first, px_said);
-    snprintf(px_said, sizeof(px_said), "%s", first ? first : "");
-    pthread_mutex_unlock(&px_said_lock);
+    if (first || atomic_load_explicit(&px_said_any, memory_order_relaxed)) {
+        pthread_mutex_lock(&px_said_lock);
+        again = first && !strcmp(first, px_said);
+        snprintf(px_said, sizeof(px_said), "%s", first ? first : "");
+        atomic_store_explicit(&px_said_any, first != NULL, memory_order_relaxed);
+        pthread_mutex_unlock(&px_said_lock);
+    }
     cnio__log_release(!again);
     return rc;
 }
