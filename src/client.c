@@ -8,6 +8,7 @@
 #include "log.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,15 +63,21 @@ int cnio__cl_hosts_distinct(const struct cnio__cl_host *hosts, int n, const char
 }
 
 /*
- * The hosts whose connection failed, and how, said by this process: a command meets the
- * same host down again (a STAT after the copy that lost it, each file of a tree) and
- * says it once. A connection that succeeds forgets its host. CL_SAID_MAX at most: the
- * oldest goes first.
+ * The hosts whose connection failed, and how, said by this process when cl_said_on
+ * (cnio__cl_say_once): a command meets the same host down again (a STAT after the copy
+ * that lost it, each file of a tree) and says it once. A connection that succeeds
+ * forgets its host. CL_SAID_MAX at most: the oldest goes first.
  */
 #define CL_SAID_MAX 16
 static struct { char name[CNIO_HOSTNAME_MAX + 1]; uint16_t port; int err; } cl_said[CL_SAID_MAX];
 static unsigned cl_nsaid;
 static pthread_mutex_t cl_said_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int cl_said_on;
+
+void cnio__cl_say_once(int on)
+{
+    atomic_store_explicit(&cl_said_on, on != 0, memory_order_relaxed);
+}
 
 /* The slot of name:port in cl_said, or -1 (cl_said_lock held). */
 static int cl_said_find(const char *name, uint16_t port)
@@ -85,6 +92,8 @@ int cnio__cl_connect_said(const char *name, uint16_t port, int err)
 {
     int i, said;
 
+    if (!atomic_load_explicit(&cl_said_on, memory_order_relaxed))
+        return 0;
     pthread_mutex_lock(&cl_said_lock);
     i = cl_said_find(name, port);
     said = i >= 0 && cl_said[i].err == err;

@@ -507,4 +507,13 @@ int cnio__ns_get_small(struct cnio_ns *ns, struct cnio_ns_get *g, int n);
  * CNIO_WIRE_CAP_MTIME leaves the mtime then). */
 int cnio__ns_setattr(struct cnio_ns *ns, const char *path, uint32_t mode, int64_t mtime_ns);
 
+/*
+ * With on 1, this process says a host's connect failure once: a second one of the same
+ * host with the same error is not written (cnio__log_err, said before) until a
+ * connection to that host succeeds. For a command, whose STATs and files meet one host
+ * down again and again; off (0) by default, for a program that lives long, whose later
+ * failures are news (the MPI-IO library's POSIX calls keep their own once, mpiio_posix.c).
+ */
+void cnio__cl_say_once(int on);
+
 #endif /* CNIO_CLIENT_H */

@@ -193,7 +193,8 @@ int cnio__cl_fabric(const struct cnio_hints *h);
 
 /* Records that this process said that connecting to name:port failed with err: 1 when
  * it said that already (the same host, the same error, and no connection to it succeeded
- * since), so that the caller keeps its line unwritten (cnio__log_err), else 0. */
+ * since), so that the caller keeps its line unwritten (cnio__log_err), else 0. Always 0,
+ * recording nothing, unless cnio__cl_say_once(1) was called. */
 int cnio__cl_connect_said(const char *name, uint16_t port, int err);
 /* Closes every endpoint of hosts[0..n). */
 void cnio__cl_disconnect(struct cnio__cl_host *hosts, int n);

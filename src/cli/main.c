@@ -927,6 +927,7 @@ static int cli_main(int argc, char **argv)
     };
 
     cli_std_guard();
+    cnio__cl_say_once(1);   /* a host down is said once per command (per rank) */
     /* `cnio help [COMMAND]`, as git and others take it: this usage, or COMMAND --help */
     if ((argc == 2 || argc == 3) && !strcmp(argv[1], "help")) {
         static char help_flag[] = "--help";
