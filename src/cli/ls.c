@@ -447,8 +447,12 @@ int cli_stat(int argc, char **argv)
         /* (none for the root, nor for a directory its first host lacks) */
         if (u.path[0])
             cli_when(s.mtime_ns, "%Y-%m-%d %H:%M:%S %z", when, sizeof(when));
-        printf("%-14s%s\n", s.is_dir ? "directory:" : "object:",
-               u.path[0] ? u.path : "/ (the root)");
+        printf("%-14s", s.is_dir ? "directory:" : "object:");
+        if (u.path[0])   /* (decoded: as ls lists it, no control reaches the terminal) */
+            cli_print_name(u.path, 1);
+        else
+            fputs("/ (the root)", stdout);
+        putchar('\n');
         printf("type:         %s\n", cli_type(&s));
         if (!s.is_dir) {
             printf("size:         %llu (%s)\n", (unsigned long long)s.size,
