@@ -46,35 +46,16 @@ static int tree_end_init(struct tree_run *r, struct tree_end *e, const char *nam
     return cli_hints(&r->j->o, &e->u, &e->h);
 }
 
-static void tree_progress(struct tree_run *r, int final)
+/* Adds to rank 0's counts files and bytes done, of which moved bytes went over the
+ * network (the rest found there already). */
+static void tree_done(struct tree_run *r, uint64_t files, uint64_t bytes, uint64_t moved)
 {
-    double now = MPI_Wtime(), el = now - r->t0, rate;
-    uint64_t bytes, files;
-    char a[32], b[32];
-
-    if (r->j->rank != 0 || !r->j->tty || r->j->o.quiet || (!final && now - r->last < 0.25))
-        return;
-    r->last = now;
-    MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, r->win);
-    bytes = r->q[1];
-    files = r->q[2];
-    MPI_Win_unlock(0, r->win);
-    rate = el > 0 ? bytes / el : 0;
-    fprintf(stderr, "\r  %llu/%zu files  %s / %s  %.1f MB/s  ETA %s%.0f s   ",
-            (unsigned long long)files, r->files.n, cli_bytes(bytes, a, sizeof(a)),
-            cli_bytes(r->total_bytes, b, sizeof(b)), rate / 1e6, rate > 0 ? "" : "? ",
-            rate > 0 ? (r->total_bytes - CNIO_MIN(bytes, r->total_bytes)) / rate : 0.0);
-    if (final)
-        fputc('\n', stderr);
-}
-
-static void tree_done(struct tree_run *r, uint64_t files, uint64_t bytes)
-{
-    uint64_t v[2] = { bytes, files }, old[2];
+    uint64_t v[3] = { bytes, files, moved }, old[3];
 
     MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, r->win);
     MPI_Fetch_and_op(&v[0], &old[0], MPI_UINT64_T, 0, 1, MPI_SUM, r->win);
     MPI_Fetch_and_op(&v[1], &old[1], MPI_UINT64_T, 0, 2, MPI_SUM, r->win);
+    MPI_Fetch_and_op(&v[2], &old[2], MPI_UINT64_T, 0, 4, MPI_SUM, r->win);
     MPI_Win_unlock(0, r->win);
 }
 
@@ -399,7 +380,7 @@ static void tree_queue(struct tree_run *r)
 {
     for (;;) {
         uint64_t take = r->pipe ? (uint64_t)r->nw * TREE_PIPE : TREE_BATCH, at = 0, files = 0,
-                 bytes = 0, one = 1, stop = 0;
+                 bytes = 0, one = 1, stop = 0, moved = 0;
         int started[TREE_WORKERS] = { 0 }, lost = __atomic_load_n(&r->lost, __ATOMIC_RELAXED);
 
         MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, r->win);
@@ -419,6 +400,7 @@ static void tree_queue(struct tree_run *r)
         r->end = CNIO_MIN(at + take, r->nsmall);
         for (int k = 0; k < r->nw; k++) {
             r->w[k].files = r->w[k].bytes = 0;
+            moved -= r->w[k].ctx.moved;   /* (a worker's count runs over the batches) */
             started[k] = pthread_create(&r->w[k].tid, NULL, tree_worker_main, &r->w[k]) == 0;
         }
         if (r->nw == 0 || !started[0])
@@ -428,8 +410,9 @@ static void tree_queue(struct tree_run *r)
                 pthread_join(r->w[k].tid, NULL);
             files += r->w[k].files;
             bytes += r->w[k].bytes;
+            moved += r->w[k].ctx.moved;
         }
-        tree_done(r, files, bytes);
+        tree_done(r, files, bytes, moved);
         tree_progress(r, 0);
     }
 }
@@ -450,7 +433,7 @@ static int tree_large_same(struct tree_run *r, const struct tree_ent *e)
         r->crc_skipped++;
         r->verified += r->j->o.verify != 0;
         r->ctx.skipped += e->size;
-        tree_done(r, 1, e->size);
+        tree_done(r, 1, e->size, 0);
         tree_progress(r, 0);
     }
     return same;
@@ -473,7 +456,7 @@ static void tree_large(struct tree_run *r)
             if (r->j->rank == 0) {
                 tree_say_beneath(&r->ctx, e->rel, dir);
                 r->files_failed++;
-                tree_done(r, 1, e->size);
+                tree_done(r, 1, e->size, 0);
             }
             continue;
         }
@@ -512,9 +495,13 @@ static void tree_large(struct tree_run *r)
             r->files_failed++;
         else if (r->j->rank == 0)
             r->verified += r->j->o.verify != 0;
+        /* a file there whole, of its size, every chunk compared the same: found there, as
+         * a small one is (it was said copied, and not among those already there) */
+        if (ok && r->j->rank == 0 && e->incomplete == TREE_COMPARE && moved == 0)
+            r->crc_skipped++;
         if (r->j->rank == 0) {
             r->ctx.moved += ok ? moved : 0;
-            tree_done(r, 1, e->size);
+            tree_done(r, 1, e->size, moved);
             tree_progress(r, 0);
         }
         free(names[0]);
@@ -747,11 +734,14 @@ int cli_tree_cp(struct cp_job *j)
         tree_teardown(&r);
         return cli_status(rc);
     }
-    MPI_Win_allocate(j->rank == 0 ? 4 * sizeof(uint64_t) : 0, sizeof(uint64_t), MPI_INFO_NULL,
+    MPI_Win_allocate(j->rank == 0 ? 5 * sizeof(uint64_t) : 0, sizeof(uint64_t), MPI_INFO_NULL,
                      MPI_COMM_WORLD, &r.q, &r.win);
     if (j->rank == 0)
-        memset(r.q, 0, 4 * sizeof(uint64_t));
+        memset(r.q, 0, 5 * sizeof(uint64_t));
     MPI_Barrier(MPI_COMM_WORLD);
+    r.t_copy = MPI_Wtime();
+    r.last = r.t_copy - 1;   /* the first batch's line at once (MPI_Wtime counts from
+                              * MPI_Init: a copy of a quarter second had none but the last) */
     cp_sig_catch(j, 1);   /* rank 0 says what an interruption leaves */
     tree_queue(&r);
     MPI_Allreduce(MPI_IN_PLACE, &r.lost, 1, MPI_INT, MPI_BOR, MPI_COMM_WORLD);

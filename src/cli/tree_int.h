@@ -76,8 +76,10 @@ struct tree_run {
     int lost;                       /* the copy stops (atomic): TREE_STOP_* bits */
     MPI_Win win;
     uint64_t *q;                    /* rank 0: [0] next, [1] bytes done, [2] files done,
-                                     * [3] 1 once a rank has stopped: all stop */
+                                     * [3] 1 once a rank has stopped: all stop, [4] of
+                                     * the bytes done, those that moved (not found there) */
     double t0, last;                /* t0: before the walk */
+    double t_copy;                  /* when the files began to go (the rate's start) */
     double walk;                    /* seconds walking, planning, making directories */
 };
 
@@ -101,6 +103,9 @@ int tree_make_subdirs(struct tree_run *r);
  * or NULL. */
 const char *tree_failed_above(const struct tree_run *r, const char *rel);
 
+/* Rank 0's progress line of run r on a terminal (tree_summary.c): at most every quarter
+ * second, and once more with final set, ending the line. */
+void tree_progress(struct tree_run *r, int final);
 /* Rank 0 prints the summary of run r, secs after its start (tree_summary.c); every
  * rank's counts are summed there (collective). r->failed becomes the job's count. */
 void tree_summary(struct tree_run *r, double secs);

@@ -1,14 +1,46 @@
 /*
- * tree_summary.c - what `cnio cp -r` says when it is done (rank 0): the files and
- * directories copied, the bytes moved and the rate; with --sync, --checksum and
- * --resume, what was found already there and how; with --verify, how many compared the
- * same. The counts come from every rank's workers (MPI_Reduce).
+ * tree_summary.c - what `cnio cp -r` says (rank 0): as it goes, on a terminal, a progress
+ * line; when it is done, the files and directories copied, the bytes moved and the rate;
+ * with --sync, --checksum and --resume, what was found already there and how; with
+ * --verify, how many compared the same. The counts come from every rank's workers
+ * (MPI_Reduce; for the progress line, rank 0's MPI window).
  */
 #include "tree_int.h"
 
 #include <mpi.h>
 #include <stdio.h>
 #include <string.h>
+
+/* Rank 0's progress line on a terminal, as a single file's (cp_progress): files and bytes
+ * done, the rate of the bytes that moved since the files began to go (not those --resume,
+ * --sync or --checksum found there already, which count as done) and the time left at
+ * that rate. */
+void tree_progress(struct tree_run *r, int final)
+{
+    double now = MPI_Wtime(), el = now - r->t_copy, rate;
+    uint64_t bytes, files, moved;
+    char a[32], b[32];
+
+    if (r->j->rank != 0 || !r->j->tty || r->j->o.quiet || (!final && now - r->last < 0.25))
+        return;
+    r->last = now;
+    MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, r->win);
+    bytes = r->q[1];
+    files = r->q[2];
+    moved = r->q[4];
+    MPI_Win_unlock(0, r->win);
+    rate = el > 0 ? moved / el : 0;
+    fprintf(stderr, "\r  %llu/%zu files  %s / %s  %.1f MB/s", (unsigned long long)files,
+            r->files.n, cli_bytes(bytes, a, sizeof(a)), cli_bytes(r->total_bytes, b, sizeof(b)),
+            rate / 1e6);
+    if (final)
+        fprintf(stderr, "%20s\n", "");   /* over a longer line's ETA */
+    else if (rate > 0)
+        fprintf(stderr, "  ETA %.0f s   ",
+                (r->total_bytes - CNIO_MIN(bytes, r->total_bytes)) / rate);
+    else
+        fputs("  ETA ? s   ", stderr);
+}
 
 /*
  * Rank 0, --sync, --checksum and --resume: the files found already there, and how they
