@@ -329,6 +329,11 @@ struct cnio_obj_stat {
  * names hosts (it was written through a URI of more): it is read, moved and removed
  * only through a URI naming all of them. */
 #define CNIO_OBJ_WIDE 0x400
+/* Listings only, with FOREIGN: no host of this URI holds the object's column 0, which
+ * records its size (or two hold a column 0 of the name, of two objects): its size is not
+ * known from these hosts (size is 0; ls -l shows "-", --json null). Where one host holds
+ * column 0, size is the object's, as through the order that wrote it. */
+#define CNIO_OBJ_NOSIZE 0x800
 /* Complete, and a live writer has it open in place now (an update under way, which MPI
  * consistency semantics let a reader see mixed): said by servers that can tell
  * (CNIO_WIRE_CAP_INPLACE); never set from older ones. */
@@ -397,6 +402,10 @@ int cnio__ns_object_on_way(struct cnio_ns *ns, const char *path, int self, char 
  * was found, 0 when none was; -CNIO_ERR_INVAL. */
 int cnio__ns_unshadow(struct cnio_ns *ns, const char *path, char *obj, size_t cap,
                       int *foreign);
+/* ns's host 0 holds nothing of path: whether another host holds a column of an object
+ * of that name, another order's (cnio__cl_other_order): -CNIO_ERR_LAYOUT, said, naming
+ * the fix; else -CNIO_ERR_NOENT, nothing said. -CNIO_ERR_INVAL, -CNIO_ERR_NOMEM. */
+int cnio__ns_other_order(struct cnio_ns *ns, const char *path);
 /* What the hosts hold of one name, whatever order of them wrote it (cnio__ns_kinds). */
 struct cnio_ns_kinds {
     int dirs;                   /* how many hold it as a directory */

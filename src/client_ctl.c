@@ -169,6 +169,51 @@ int cnio__cl_striped_elsewhere(struct cnio_stack *st, const struct cnio_hints *h
     return ret;
 }
 
+int cnio__cl_other_order(struct cnio_stack *st, const struct cnio__cl_host *hosts, int n,
+                         const char *path)
+{
+    struct cnio__cl_stat *s;
+    int ret = -CNIO_ERR_NOENT, at = -1;
+    char hp[CNIO_HOSTPORT_MAX], hp0[CNIO_HOSTPORT_MAX];
+
+    if (n < 2)
+        return ret;
+    s = calloc((size_t)n - 1, sizeof(*s));
+    if (!s)
+        return -CNIO_ERR_NOMEM;
+    for (int j = 1; j < n; j++)
+        s[j - 1].ep = hosts[j].ctl || hosts[j].nlanes ? cnio__cl_ctl_ep(&hosts[j]) : NULL;
+    for (int j = 1; j < n; j++)
+        if (!s[j - 1].ep)
+            s[j - 1].status = -CNIO_ERR_CONN;
+    cnio__cl_stat_each(st, s, n - 1, path, path, NULL, 1);
+    for (int j = 1; j < n; j++) {
+        const struct cnio_wire_info *i = &s[j - 1].info;
+
+        if (s[j - 1].status)
+            continue;
+        if (i->flags & CNIO_WIRE_I_DIR) {   /* shadowed: what stat and rm -r say */
+            at = -1;
+            break;
+        }
+        if (at < 0 && !(i->flags & CNIO_WIRE_I_STAGED))
+            at = j;
+    }
+    if (at > 0) {
+        const struct cnio_wire_info *i = &s[at - 1].info;
+
+        cnio__err("%s: host %s holds column %u of a %llu x %u object of this name, of which "
+                  "host %s, first in the URI, holds nothing: written through another order "
+                  "of these hosts, or through other hosts" CNIO_ORDER_HINT, path,
+                  cnio__hostport(hp, sizeof(hp), hosts[at].name, hosts[at].port),
+                  i->stripe_index, (unsigned long long)i->stripe_unit, i->stripe_count,
+                  cnio__hostport(hp0, sizeof(hp0), hosts[0].name, hosts[0].port));
+        ret = -CNIO_ERR_LAYOUT;
+    }
+    free(s);
+    return ret;
+}
+
 /* The n hosts of c hold one generation (their STAT replies' headers), apart only by the
  * update counts of a live update in place (state: TORN, and I_INPLACE, with nothing
  * staged, marked, pending or committing): that update, closed on some hosts and not yet

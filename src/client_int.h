@@ -245,6 +245,17 @@ int cnio__cl_stat_each(struct cnio_stack *st, struct cnio__cl_stat *s, int n,
 int cnio__cl_striped_elsewhere(struct cnio_stack *st, const struct cnio_hints *h,
                                struct cnio__cl_host *hosts, int n,
                                const struct cnio_ep_auth *auth, const char *path);
+/*
+ * Host 0 of hosts[0..n) said it holds nothing of path (-CNIO_ERR_NOENT): STATs hosts
+ * 1.. (each connected already) for a column of a committed object of that name, which a
+ * write through another order of these hosts (or through other hosts) put there, and
+ * which ls -l lists as "another order of these hosts wrote it". Such an object is said,
+ * naming the host and its column, with CNIO_ORDER_HINT, and -CNIO_ERR_LAYOUT returned;
+ * else (nothing there, a directory of the name on a host, an upload never committed, a
+ * host that cannot be asked) -CNIO_ERR_NOENT, nothing said. -CNIO_ERR_NOMEM.
+ */
+int cnio__cl_other_order(struct cnio_stack *st, const struct cnio__cl_host *hosts, int n,
+                         const char *path);
 /* Folds n STATs of cnio__cl_stat_each into *live, which starts as CNIO_OBJ_LIVE_KNOWN:
  * clears CNIO_OBJ_LIVE_KNOWN where a host could not be asked, sets CNIO_OBJ_LIVE where
  * one says a live writer holds an upload (CNIO_WIRE_I_LIVE). */

@@ -178,6 +178,35 @@ static int list_ours(const struct cnio__cl_lent *x)
     return (x->info.flags & CNIO_WIRE_I_DIR) || x->info.stripe_index == (uint32_t)x->host;
 }
 
+/* The size of another order's object, of which z (not a directory) is the first column
+ * among the entries e[0..n) of its name: column 0's recorded size, and each of its
+ * columns' (same layout and generation) logical end, as this URI's own object is sized;
+ * unknown (CNIO_OBJ_NOSIZE) when no host here holds its column 0, or two hold one. */
+static void list_foreign_size(const struct cnio__cl_lent *e, size_t n,
+                              const struct cnio__cl_lent *z, struct cnio_obj_stat *s)
+{
+    const struct cnio_wire_info *c0 = &z->info;
+    int zeros = 0;
+
+    for (size_t i = 0; i < n; i++)
+        zeros += !(e[i].info.flags & CNIO_WIRE_I_DIR) && e[i].info.stripe_index == 0;
+    if (c0->stripe_index != 0 || zeros != 1 || cnio__layout_check(&s->layout)) {
+        s->size = 0;
+        s->state |= CNIO_OBJ_NOSIZE;
+        return;
+    }
+    s->size = c0->size;
+    for (size_t i = 0; i < n; i++) {
+        const struct cnio_wire_info *info = &e[i].info;
+
+        if (!(info->flags & CNIO_WIRE_I_DIR) && info->stripe_unit == c0->stripe_unit &&
+            info->stripe_count == c0->stripe_count && info->gen == c0->gen &&
+            info->stripe_index < c0->stripe_count)
+            s->size = CNIO_MAX(s->size, cnio__layout_logical_end(&s->layout, info->stripe_index,
+                                                                 info->local_size));
+    }
+}
+
 /* Combines the entries of one name e[0..n) (by column) from nhosts hosts into s, those
  * of this URI's object only (list_ours). A column that the layout column 0 holds does not
  * have (kept by an earlier version of more columns, or by an upload of more that did not
@@ -245,6 +274,8 @@ static void list_combine(const struct cnio__cl_lent *e, size_t n, int nhosts,
         s->state |= CNIO_OBJ_TORN | CNIO_OBJ_SHADOWED;
     if (!mine)
         s->mtime_ns = z->info.mtime_ns;
+    if (!mine && !(z->info.flags & CNIO_WIRE_I_DIR))
+        list_foreign_size(e, n, z, s);
     if (s->is_dir) {
         memset(&s->layout, 0, sizeof(s->layout));
         s->size = 0;

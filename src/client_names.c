@@ -207,6 +207,13 @@ int cnio__ns_kinds(struct cnio_ns *ns, const char *path, struct cnio_ns_kinds *k
     return ret;
 }
 
+int cnio__ns_other_order(struct cnio_ns *ns, const char *path)
+{
+    if (!ns || !path)
+        return -CNIO_ERR_INVAL;
+    return cnio__cl_other_order(ns->st, ns->hosts, ns->n, path);
+}
+
 int cnio__ns_fits(struct cnio_ns *ns, const char *path, const char *op)
 {
     struct cnio__cl_stat s = { 0 };

@@ -319,6 +319,9 @@ static int cl_open_all(struct cnio_obj *obj, int nuri, const struct cnio_ep_auth
                 return -CNIO_ERR_IO;
     if (!ret)
         ret = cl_open_hosts(obj, 0, 1, obj->oflags, &l, stage);
+    /* a read of an object another order of these hosts wrote: said "no such object" */
+    if (ret == -CNIO_ERR_NOENT && !(obj->oflags & CNIO_WIRE_O_CREATE))
+        ret = cnio__cl_other_order(obj->st, obj->hosts, nuri, obj->path);
     if (ret)
         return ret;
     rest = cl_rest_flags(obj);

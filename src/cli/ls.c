@@ -151,7 +151,11 @@ static void cli_json_stat(const char *name, const struct cnio_obj_stat *s)
 
     printf("{\"name\": ");
     cli_json_str(name);
-    printf(", \"type\": \"%s\", \"size\": %llu", cli_type(s), (unsigned long long)s->size);
+    printf(", \"type\": \"%s\", \"size\": ", cli_type(s));
+    if (s->state & CNIO_OBJ_NOSIZE)   /* another order's object, its column 0 not here */
+        printf("null");
+    else
+        printf("%llu", (unsigned long long)s->size);
     if (s->mtime_ns == INT64_MIN)   /* unknown: stat of a directory its first host lacks */
         printf(", \"mtime_ns\": null");
     else
@@ -262,7 +266,10 @@ static int ls_print(const char *name, const struct cnio_obj_stat *ls, void *arg)
     /* a commit that has not reached every host may be under way: its STAT waits for it */
     if (o->long_list && (t.state & CNIO_OBJ_TORN))
         ls_ask_live(x, name, &t);
-    if (o->long_list && !s->is_dir)
+    if (o->long_list && !s->is_dir && (s->state & CNIO_OBJ_NOSIZE))
+        printf("%14s  %8llu x %-3u  ", "-", (unsigned long long)s->layout.unit,
+               s->layout.count);
+    else if (o->long_list && !s->is_dir)
         printf("%14llu  %8llu x %-3u  ", (unsigned long long)s->size,
                (unsigned long long)s->layout.unit, s->layout.count);
     else if (o->long_list)
@@ -376,7 +383,9 @@ static int cli_stat_nothing(const char *name, const struct cnio_obj_stat *s, voi
  * name, as well (what a mkdir through another order of the hosts, or through one host
  * alone, can leave, and which ls -l marks from its listing); or, when the first host
  * has no such name, a directory of it on another (an OPEN makes its parents on the
- * object's hosts alone). One STAT of the name on every host. Returns the answer, or
+ * object's hosts alone), or else a column of an object another order of the hosts
+ * wrote (said, naming the fix: -CNIO_ERR_LAYOUT; it said "no such object" while ls -l
+ * listed the name). One STAT of the name on every host. Returns the answer, or
  * the error (said) of a host that could not be asked: the URI's hosts one server, one
  * down (before, stat printed that error and then the object, exit 0).
  */
@@ -401,6 +410,8 @@ static int cli_stat_others(struct cnio_stack *st, const struct cnio_uri *u,
         }
         if (rc == 0 && (s->is_dir ? k.obj >= 0 : k.dirs > 0))
             s->state |= CNIO_OBJ_SHADOWED;
+        else if (rc == -CNIO_ERR_NOENT && k.obj > 0)   /* another order's object alone */
+            rc = cnio__ns_other_order(ns, u->path);
     }
     cnio__ns_close(ns);
     return rc;

@@ -21,8 +21,8 @@
  *   - what it is told of a name is sane: a name of directories only is a directory with
  *     no layout, size or state; one with no directory is not one; an object and a
  *     directory of one name (another order's, or a host's own) is an object, torn and
- *     shadowed; only known state bits, FOREIGN and SHADOWED only with TORN; a mode of
- *     16 bits;
+ *     shadowed; only known state bits, FOREIGN and SHADOWED only with TORN, NOSIZE
+ *     only with FOREIGN and a size of 0; a mode of 16 bits;
  *   - fn's error stops the calls, and is returned;
  *   - no leak (ASan), no read outside the input.
  *
@@ -46,7 +46,7 @@ int cnio_fuzz_corpus(const char *dir);
 #define FZ_RAW 0x8u
 #define FZ_STATES (CNIO_OBJ_STAGED | CNIO_OBJ_DIRTY | CNIO_OBJ_TORN | CNIO_OBJ_PENDING | \
                    CNIO_OBJ_FOREIGN | CNIO_OBJ_SHADOWED | CNIO_OBJ_MISSING | CNIO_OBJ_INPLACE | \
-                   CNIO_OBJ_WIDE)
+                   CNIO_OBJ_WIDE | CNIO_OBJ_NOSIZE)
 
 /* What fn checks against: the sorted list, the group it is at, the calls. */
 struct fz_walk {
@@ -74,6 +74,7 @@ static int fz_fn(const char *name, const struct cnio_obj_stat *s, void *arg)
     FZ_CHECK(!(s->state & ~FZ_STATES) && s->mode <= 0xffff);
     FZ_CHECK(!(s->state & (CNIO_OBJ_FOREIGN | CNIO_OBJ_SHADOWED | CNIO_OBJ_MISSING)) ||
              (s->state & CNIO_OBJ_TORN));
+    FZ_CHECK(!(s->state & CNIO_OBJ_NOSIZE) || ((s->state & CNIO_OBJ_FOREIGN) && !s->size));
     if (!objs)
         FZ_CHECK(s->is_dir && !s->state && !s->size && !s->layout.unit && !s->layout.count);
     else
