@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -77,12 +79,36 @@ void cnio__srv_why_load(const struct cnio_srv_why *w)
     memcpy(conn_why_text, w->text, sizeof(conn_why_text));
 }
 
+/*
+ * A request refused because the root's file system is full concerns the admin, who reads
+ * this server's log, not only the client that is told: said as a warning (the refusals'
+ * own lines are at info level), at most once a minute, whatever the number of writers
+ * meeting it. The first is said at once.
+ */
+#define WHY_NOSPC_EVERY_MS 60000
+static void why_nospc_warn(const struct cnio_srv_conn *c)
+{
+    static _Atomic int64_t next_ms = INT64_MIN;
+    int64_t now = cnio__now_ms(), due = atomic_load_explicit(&next_ms, memory_order_relaxed);
+
+    if (now < due || !atomic_compare_exchange_strong_explicit(&next_ms, &due,
+                                                              now + WHY_NOSPC_EVERY_MS,
+                                                              memory_order_relaxed,
+                                                              memory_order_relaxed))
+        return;   /* said less than a minute ago, or by another thread just now */
+    cnio__warn("%s: no space left on the file system of the root %s: writes are refused "
+               "until room is made (said at most once a minute)", c->peer,
+               c->srv->opts.root);
+}
+
 void cnio__srv_why_reply(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, int status,
                          struct cnio_srv_reply *r)
 {
     size_t n = strlen(conn_why_text);
     uint8_t *buf;
 
+    if (status == -CNIO_ERR_NOSPC)
+        why_nospc_warn(c);
     if (status >= 0 || conn_why_code != status || !n)
         return;
     cnio__info("%s: request %u refused (%s): %s", c->peer, h->type, cnio__srv_strerror(status),
