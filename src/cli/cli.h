@@ -108,6 +108,10 @@ void cli_mpi_init(void);
 void cli_mpi_tmp_remove_now(void);
 /* Formats a byte count as "12.3 MiB". */
 const char *cli_bytes(uint64_t n, char *buf, size_t cap);
+/* Ends a progress line on stderr after its bytes: the rate of the bytes that moved
+ * (bytes/s) and the time left at that rate for left more bytes ("ETA ? s" while nothing
+ * moved); with final set, no time left, blanks over a longer line's and a newline. */
+void cli_progress_rate(double rate, uint64_t left, int final);
 
 struct cnio_obj;
 /* cnio cp --resume: *same = 1 when the object already holds data[0..len) at logical off

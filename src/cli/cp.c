@@ -234,15 +234,9 @@ static void cp_progress(struct cp_job *j, int final)
     if (final)
         est = j->total;
     rate = el > 0 ? (double)j->moved * j->size / el : 0.0;
-    fprintf(stderr, "\r  %s / %s  %3d%%  %.1f MB/s", cli_bytes(est, a, sizeof(a)),
-            cli_bytes(j->total, b, sizeof(b)), j->total ? (int)(100.0 * est / j->total) : 100,
-            rate / 1e6);
-    if (final)
-        fprintf(stderr, "%20s\n", "");   /* over a longer line's ETA */
-    else if (rate > 0)
-        fprintf(stderr, "  ETA %.0f s   ", (j->total - est) / rate);
-    else
-        fputs("  ETA ? s   ", stderr);
+    fprintf(stderr, "\r  %s / %s  %3d%%", cli_bytes(est, a, sizeof(a)),
+            cli_bytes(j->total, b, sizeof(b)), j->total ? (int)(100.0 * est / j->total) : 100);
+    cli_progress_rate(rate, j->total - est, final);
 }
 
 void cp_range(struct cp_job *j)

@@ -531,6 +531,17 @@ const char *cli_bytes(uint64_t n, char *buf, size_t cap)
     return buf;
 }
 
+void cli_progress_rate(double rate, uint64_t left, int final)
+{
+    fprintf(stderr, "  %.1f MB/s", rate / 1e6);
+    if (final)
+        fprintf(stderr, "%20s\n", "");   /* over a longer line's ETA */
+    else if (rate > 0)
+        fprintf(stderr, "  ETA %.0f s   ", (double)left / rate);
+    else
+        fputs("  ETA ? s   ", stderr);
+}
+
 /* 1 when the usage line (help's first line) names option opt, as "[opt]" or "[opt ". */
 static int cli_takes(const char *help, const char *opt)
 {

@@ -30,16 +30,9 @@ void tree_progress(struct tree_run *r, int final)
     moved = r->q[4];
     MPI_Win_unlock(0, r->win);
     rate = el > 0 ? moved / el : 0;
-    fprintf(stderr, "\r  %llu/%zu files  %s / %s  %.1f MB/s", (unsigned long long)files,
-            r->files.n, cli_bytes(bytes, a, sizeof(a)), cli_bytes(r->total_bytes, b, sizeof(b)),
-            rate / 1e6);
-    if (final)
-        fprintf(stderr, "%20s\n", "");   /* over a longer line's ETA */
-    else if (rate > 0)
-        fprintf(stderr, "  ETA %.0f s   ",
-                (r->total_bytes - CNIO_MIN(bytes, r->total_bytes)) / rate);
-    else
-        fputs("  ETA ? s   ", stderr);
+    fprintf(stderr, "\r  %llu/%zu files  %s / %s", (unsigned long long)files, r->files.n,
+            cli_bytes(bytes, a, sizeof(a)), cli_bytes(r->total_bytes, b, sizeof(b)));
+    cli_progress_rate(rate, r->total_bytes - CNIO_MIN(bytes, r->total_bytes), final);
 }
 
 /*
