@@ -5,6 +5,7 @@
 import sys
 import numpy as np
 from mpi4py import MPI
+sys.stdout.reconfigure(line_buffering=True, write_through=False)  # one write a line, PYTHONUNBUFFERED or not
 import h5py
 
 comm = MPI.COMM_WORLD

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 from mpi4py import MPI
+sys.stdout.reconfigure(line_buffering=True, write_through=False)  # one write a line, PYTHONUNBUFFERED or not
 
 B, K, REC = 5, 40, 256   # ints per block, blocks per rank, Iwrite_at bytes per rank
 

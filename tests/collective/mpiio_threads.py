@@ -9,6 +9,7 @@ import threading
 
 import numpy as np
 from mpi4py import MPI
+sys.stdout.reconfigure(line_buffering=True, write_through=False)  # one write a line, PYTHONUNBUFFERED or not
 
 NT, NW, SZ = 4, 100, 5000
 
