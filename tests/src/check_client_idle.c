@@ -114,6 +114,23 @@ static int idle_closes(int i, const char *prov)
     return log_lines(i, prov, "(--idle-timeout), closing");
 }
 
+/* Prints the lines of server i's log that name prov (or all), and its idle closes. */
+static void show_log(int i, const char *prov)
+{
+    char path[PATH_MAX], line[512];
+    FILE *f;
+
+    fprintf(stderr, "server %d: %d idle closes of %s; its log:\n", i, idle_closes(i, prov),
+            prov ? prov : "any connection");
+    snprintf(path, sizeof(path), "%s/server%d.log", fx.dir, i);
+    f = fopen(path, "r");
+    while (f && fgets(line, sizeof(line), f))
+        if (!prov || strstr(line, prov))
+            fprintf(stderr, "  | %s", line);
+    if (f)
+        fclose(f);
+}
+
 /*
  * Fails lane l of o on host j as the server's closing it would, and waits (bounded) until
  * server j has closed its end and released what the lane held. A server that closes a
@@ -151,6 +168,8 @@ static void wait_idle_closes(int n, const char *prov)
         if (!done)
             usleep(10000);
     }
+    for (int k = 0; k < fx.n && !done; k++)   /* what each server said of them, to tell why */
+        show_log(k, prov);
     ck_assert_msg(done, "the servers did not close the idle connections");
 }
 
