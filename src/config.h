@@ -1,5 +1,6 @@
 /*
- * config.h - URIs and hints: parsing and precedence.
+ * config.h - URIs and hints: parsing and precedence (uri.c: the URIs; config.c: the
+ * hints).
  *
  * URI: cnio://host[:port][,host[:port]...]/path[?key=value[&key=value...]]
  *   host: a name, an IPv4 address or an IPv6 address in brackets; port defaults to
