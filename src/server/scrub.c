@@ -70,7 +70,8 @@ static void scrub_end(struct scrub_ctx *x, const char *name, const struct cnio_s
     x->bad++;
 }
 
-/* Whether object name's file fd has the length its metadata m vouches for (store.c). */
+/* Whether object name's file fd has the length its metadata m vouches for
+ * (store_info.c). */
 static void scrub_length(struct scrub_ctx *x, const char *name, const struct cnio_srv_meta *m,
                          int fd)
 {

@@ -6,6 +6,7 @@
  *   conn.c     one connection: framing, the reply queue and its flow control, auth state
  *   request.c  one function per request type
  *   store.c    names, confinement beneath the root, data and metadata files
+ *   store_info.c  what a name reads as: STAT's info, LIST's entries
  *   stage.c    staged instances of objects being written whole
  *   stage_commit.c  their commit
  *   commit.c   the requests of commit semantics: COMMIT, ABORT, CRC
@@ -21,8 +22,8 @@
  *   budget.c   a job's connections per open object (BUDGET)
  *   reasons.c  the words a refusal comes with (cnio__srv_why)
  *
- * The store's declarations (store.c, sidecar.c, stage*.c, sums*.c, scrub.c) are in
- * store.h, included here.
+ * The store's declarations (store.c, store_info.c, sidecar.c, stage*.c, sums*.c,
+ * scrub.c) are in store.h, included here.
  */
 #ifndef CNIO_SERVER_H
 #define CNIO_SERVER_H

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-/* ---- store.c: object files beneath the root ------------------------------------- */
+/* ---- store.c, store_info.c: object files beneath the root ----------------------- */
 
 /* What the metadata file of an object holds. */
 struct cnio_srv_meta {
@@ -280,6 +280,12 @@ int cnio__srv_store_writing(const struct cnio_srv_store *st, const char *name, i
 int cnio__srv_store_written(struct cnio_srv_store *st, const char *name);
 /* Reads name's metadata: 0, 1 when it has none, or a negative code. */
 int cnio__srv_store_meta_get(struct cnio_srv_store *st, const char *name, struct cnio_srv_meta *m);
+/* The metadata of name, whose data file (size bytes) has none (store_info.c): 0 with *m
+ * one stripe column holding everything (a file put in the root by hand), or
+ * -CNIO_ERR_IO with its reason when it has block sums (its lost metadata held a layout
+ * a default would get wrong). */
+int cnio__srv_store_meta_none(struct cnio_srv_store *st, const char *name, uint64_t size,
+                              struct cnio_srv_meta *m);
 /* 1 when the root directory was removed while the server ran (said once, as an error). */
 int cnio__srv_store_root_gone(struct cnio_srv_store *st);
 /* Writes the metadata of name (tmp file + rename). */

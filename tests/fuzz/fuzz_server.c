@@ -1,8 +1,9 @@
 /*
  * fuzz_server.c - fuzz target for cnio-server's request handling: conn.c (framing, the
- * reply queue, the limits), request.c (every handler), store.c and handles.c, driven
- * through a socketpair exactly as the worker loop drives a connection (cnio__srv_conn_new,
- * then cnio__srv_conn_event on readiness), against a real store in /dev/shm.
+ * reply queue, the limits), request.c (every handler), store.c, store_info.c and
+ * handles.c, driven through a socketpair exactly as the worker loop drives a connection
+ * (cnio__srv_conn_new, then cnio__srv_conn_event on readiness), against a real store in
+ * /dev/shm.
  *
  * The first input byte picks the mode:
  *   bit 0  authenticate first (a real AUTH with the key), else stay unauthenticated
