@@ -10,6 +10,7 @@
  *   stage.c    staged instances of objects being written whole
  *   stage_commit.c  their commit
  *   commit.c   the requests of commit semantics: COMMIT, ABORT, CRC
+ *   inplace.c  objects written in place: their live writers, dirty mark and size
  *   names.c    MKDIR, RMDIR, SETATTR; rename.c: RENAME, finished after a crash
  *   sidecar.c  the metadata and block sums trees kept in step with the root's names
  *   handles.c  the server-wide table of open object handles
@@ -22,8 +23,8 @@
  *   budget.c   a job's connections per open object (BUDGET)
  *   reasons.c  the words a refusal comes with (cnio__srv_why)
  *
- * The store's declarations (store.c, store_info.c, sidecar.c, stage*.c, sums*.c,
- * scrub.c) are in store.h, included here.
+ * The store's declarations (store.c, store_info.c, inplace.c, sidecar.c, stage*.c,
+ * sums*.c, scrub.c) are in store.h, included here.
  */
 #ifndef CNIO_SERVER_H
 #define CNIO_SERVER_H
@@ -555,7 +556,8 @@ int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct
                          uint64_t id, const struct cnio_srv_meta *want, int *fd,
                          struct cnio_srv_meta *m, uint64_t *stage, int *created,
                          uint64_t *joined);
-/* Marks an in-place write handle's object dirty (metadata flag) and counts the writer. */
+/* inplace.c: marks an in-place write handle's object dirty (metadata flag) and counts
+ * the writer. */
 int cnio__srv_open_dirty(struct cnio_srv_conn *c, const char *name, struct cnio_srv_meta *m);
 /* An in-place write open of name counted by cnio__srv_open_dirty that then failed (its
  * handle not made, or not answered): the writer goes uncounted, and when the mark had been

@@ -1,8 +1,8 @@
 /*
  * store.h - the store of cnio-server (src/server/): the object files beneath the root,
- * the metadata and block sums trees beside them, staged instances and their commit,
- * block checksums, and the scrub that checks them. Included by server.h, which has the
- * server, its connections and the requests that use the store.
+ * the metadata and block sums trees beside them, the writers in place, staged instances
+ * and their commit, block checksums, and the scrub that checks them. Included by
+ * server.h, which has the server, its connections and the requests that use the store.
  */
 #ifndef CNIO_SERVER_STORE_H
 #define CNIO_SERVER_STORE_H
@@ -203,6 +203,67 @@ void cnio__srv_store_adjust(struct cnio_srv_store *st, const char *name,
  * different updates in place" (1 read-only open in 1000 beside two writers in place).
  */
 void cnio__srv_store_inplace(int written, struct cnio_wire_info *i);
+/* Reads name's metadata: 0, 1 when it has none, or a negative code. */
+int cnio__srv_store_meta_get(struct cnio_srv_store *st, const char *name, struct cnio_srv_meta *m);
+/* The metadata of name, whose data file (size bytes) has none (store_info.c): 0 with *m
+ * one stripe column holding everything (a file put in the root by hand), or
+ * -CNIO_ERR_IO with its reason when it has block sums (its lost metadata held a layout
+ * a default would get wrong). */
+int cnio__srv_store_meta_none(struct cnio_srv_store *st, const char *name, uint64_t size,
+                              struct cnio_srv_meta *m);
+/* 1 when the root directory was removed while the server ran (said once, as an error). */
+int cnio__srv_store_root_gone(struct cnio_srv_store *st);
+/* Writes the metadata of name (tmp file + rename). */
+int cnio__srv_store_meta_write(struct cnio_srv_store *st, const char *name,
+                               const struct cnio_srv_meta *m);
+/* As cnio__srv_store_meta_write, durably: the new metadata and its rename are on disk
+ * (the file and its directory fsynced) when it returns. */
+int cnio__srv_store_meta_write_sync(struct cnio_srv_store *st, const char *name,
+                                    const struct cnio_srv_meta *m);
+/*
+ * Whether name's data file (the one stat sb describes) has the length its metadata m
+ * vouches for: with CNIO_SRV_META_SIZED, its column's extent of m->size. 0 when it does
+ * or m does not vouch; -CNIO_ERR_IO, with the reason said, when the file was grown,
+ * truncated or replaced behind the server's back. A mismatch is looked at again first:
+ * a writer in place or a commit that came between the reads of m and sb is no damage.
+ */
+int cnio__srv_store_length_check(struct cnio_srv_store *st, const char *name,
+                                 const struct cnio_srv_meta *m, const struct stat *sb);
+/* The test of cnio__srv_store_length_check, silent: 1 (*want the length m vouches for)
+ * when the file is damaged so, else 0. */
+int cnio__srv_store_length_bad(struct cnio_srv_store *st, const char *name,
+                               const struct cnio_srv_meta *m, const struct stat *sb,
+                               uint64_t *want);
+/* Fills info from an open data file and its metadata. */
+int cnio__srv_store_info(int fd, const struct cnio_srv_meta *m, uint32_t flags,
+                         struct cnio_wire_info *i);
+/* fsync of the data file, its metadata and both parent directories. */
+int cnio__srv_store_sync(struct cnio_srv_store *st, const char *name, int fd);
+/*
+ * Info of name (STAT): the committed object, else its newest staged instance
+ * (I_STAGED). A commit of name under way on this server is waited for (its open lock),
+ * so the info is of the object before it or after it; _locked: the caller holds name's
+ * open lock already, under which no commit of it is under way.
+ */
+int cnio__srv_store_stat(struct cnio_srv_store *st, const char *name, struct cnio_wire_info *i);
+int cnio__srv_store_stat_locked(struct cnio_srv_store *st, const char *name,
+                                struct cnio_wire_info *i);
+/* UNLINK of name: its data, metadata, block sums and staged instances removed. 0, or
+ * -CNIO_ERR_NOENT when there was none of them. The caller holds the store lock, which
+ * commits take: an UNLINK comes wholly before or after a commit of the name, never between
+ * its data and its metadata. */
+int cnio__srv_store_unlink_locked(struct cnio_srv_store *st, const char *name);
+/*
+ * Packs the entries of directory dir ("" = root) from index *cursor into out (cap
+ * bytes): *len the bytes used, *cursor the next index, *more 1 when entries remain.
+ * An entry being committed is waited for, as by cnio__srv_store_stat. inplace: an
+ * object a live handle writes in place says I_INPLACE (LIST with F_INPLACE).
+ */
+int cnio__srv_store_list(struct cnio_srv_store *st, const char *dir, uint64_t *cursor,
+                         int inplace, uint8_t *out, size_t cap, size_t *len, int *more);
+
+/* ---- inplace.c: objects written in place ---------------------------------------- */
+
 /* What the last writer in place's clean close vouches for (cnio__srv_store_mark): with
  * sized, the data file of generation gen is length bytes long, and block sums that name
  * gen (cnio__srv_sums_names) cover it; and the update it ends. */
@@ -278,64 +339,6 @@ int cnio__srv_store_writing(const struct cnio_srv_store *st, const char *name, i
 /* 1 when name has live in-place writers, without waiting for the store lock while no
  * handle at all writes in place (a READ's question). */
 int cnio__srv_store_written(struct cnio_srv_store *st, const char *name);
-/* Reads name's metadata: 0, 1 when it has none, or a negative code. */
-int cnio__srv_store_meta_get(struct cnio_srv_store *st, const char *name, struct cnio_srv_meta *m);
-/* The metadata of name, whose data file (size bytes) has none (store_info.c): 0 with *m
- * one stripe column holding everything (a file put in the root by hand), or
- * -CNIO_ERR_IO with its reason when it has block sums (its lost metadata held a layout
- * a default would get wrong). */
-int cnio__srv_store_meta_none(struct cnio_srv_store *st, const char *name, uint64_t size,
-                              struct cnio_srv_meta *m);
-/* 1 when the root directory was removed while the server ran (said once, as an error). */
-int cnio__srv_store_root_gone(struct cnio_srv_store *st);
-/* Writes the metadata of name (tmp file + rename). */
-int cnio__srv_store_meta_write(struct cnio_srv_store *st, const char *name,
-                               const struct cnio_srv_meta *m);
-/* As cnio__srv_store_meta_write, durably: the new metadata and its rename are on disk
- * (the file and its directory fsynced) when it returns. */
-int cnio__srv_store_meta_write_sync(struct cnio_srv_store *st, const char *name,
-                                    const struct cnio_srv_meta *m);
-/*
- * Whether name's data file (the one stat sb describes) has the length its metadata m
- * vouches for: with CNIO_SRV_META_SIZED, its column's extent of m->size. 0 when it does
- * or m does not vouch; -CNIO_ERR_IO, with the reason said, when the file was grown,
- * truncated or replaced behind the server's back. A mismatch is looked at again first:
- * a writer in place or a commit that came between the reads of m and sb is no damage.
- */
-int cnio__srv_store_length_check(struct cnio_srv_store *st, const char *name,
-                                 const struct cnio_srv_meta *m, const struct stat *sb);
-/* The test of cnio__srv_store_length_check, silent: 1 (*want the length m vouches for)
- * when the file is damaged so, else 0. */
-int cnio__srv_store_length_bad(struct cnio_srv_store *st, const char *name,
-                               const struct cnio_srv_meta *m, const struct stat *sb,
-                               uint64_t *want);
-/* Fills info from an open data file and its metadata. */
-int cnio__srv_store_info(int fd, const struct cnio_srv_meta *m, uint32_t flags,
-                         struct cnio_wire_info *i);
-/* fsync of the data file, its metadata and both parent directories. */
-int cnio__srv_store_sync(struct cnio_srv_store *st, const char *name, int fd);
-/*
- * Info of name (STAT): the committed object, else its newest staged instance
- * (I_STAGED). A commit of name under way on this server is waited for (its open lock),
- * so the info is of the object before it or after it; _locked: the caller holds name's
- * open lock already, under which no commit of it is under way.
- */
-int cnio__srv_store_stat(struct cnio_srv_store *st, const char *name, struct cnio_wire_info *i);
-int cnio__srv_store_stat_locked(struct cnio_srv_store *st, const char *name,
-                                struct cnio_wire_info *i);
-/* UNLINK of name: its data, metadata, block sums and staged instances removed. 0, or
- * -CNIO_ERR_NOENT when there was none of them. The caller holds the store lock, which
- * commits take: an UNLINK comes wholly before or after a commit of the name, never between
- * its data and its metadata. */
-int cnio__srv_store_unlink_locked(struct cnio_srv_store *st, const char *name);
-/*
- * Packs the entries of directory dir ("" = root) from index *cursor into out (cap
- * bytes): *len the bytes used, *cursor the next index, *more 1 when entries remain.
- * An entry being committed is waited for, as by cnio__srv_store_stat. inplace: an
- * object a live handle writes in place says I_INPLACE (LIST with F_INPLACE).
- */
-int cnio__srv_store_list(struct cnio_srv_store *st, const char *dir, uint64_t *cursor,
-                         int inplace, uint8_t *out, size_t cap, size_t *len, int *more);
 
 /* ---- sidecar.c: .cnio/meta and .cnio/sums in step with the root ------------------ */
 
