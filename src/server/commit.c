@@ -53,44 +53,92 @@ static int open_join(struct cnio_srv_conn *c, const char *name, uint64_t id, int
     return ret;
 }
 
+/* OPEN with O_JOIN (cnio__srv_open_stage): staged instance id of name, or the object its
+ * writer committed it as already, in place. */
+static int open_stage_join(struct cnio_srv_conn *c, const char *name,
+                           const struct cnio_wire_open *o, uint64_t id,
+                           const struct cnio_srv_meta *want, int *fd, struct cnio_srv_meta *m,
+                           int *created, uint64_t *joined)
+{
+    struct cnio_srv_store *st = &c->srv->store;
+    struct cnio_srv_meta cm;
+    int ret;
+
+    if (!id)
+        return -CNIO_ERR_INVAL;
+    ret = open_join(c, name, id, fd, m, joined);
+    if (ret != -CNIO_ERR_NOENT)
+        return ret;
+    /* The instance's writer may have committed it already (a column joined late on
+     * this host, while the writer wrote a little and closed): the object that commit
+     * made is the one to write, in place. (Commits and joins of a name take turns:
+     * cnio__srv_open_lock.) Not when the metadata still says COMMITTING: with the
+     * open lock held, that is a commit a crash cut short, whose data file may be the
+     * old object's (before step 2, stage_commit.c); the instance is gone as far as a
+     * joiner goes, as when no commit of it began. */
+    pthread_mutex_lock(&st->lock);
+    ret = cnio__srv_store_meta_get(st, name, &cm);
+    pthread_mutex_unlock(&st->lock);
+    if (ret != 0 || cm.gen != id || (cm.flags & CNIO_SRV_META_COMMITTING))
+        return -CNIO_ERR_NOENT;
+    return cnio__srv_store_open_obj(st, name, o->flags & ~(CNIO_WIRE_O_JOIN |
+                                    CNIO_WIRE_O_STAGE | CNIO_WIRE_O_CREATE), want, fd, m,
+                                    created);
+}
+
+/* OPEN without O_TRUNC (cnio__srv_open_stage): an existing object opened in place, or the
+ * instance a live writer is creating joined, or a refusal; 1 when none of these, and a
+ * new instance is to be staged. */
+static int open_stage_existing(struct cnio_srv_conn *c, const char *name,
+                               const struct cnio_wire_open *o, uint64_t id,
+                               const struct cnio_srv_meta *want, int *fd,
+                               struct cnio_srv_meta *m, int *created, uint64_t *joined)
+{
+    struct cnio_srv_store *st = &c->srv->store;
+    struct cnio_wire_info info;
+    int ret;
+
+    /* Stage only a new object: an existing one is opened in place (MPI semantics). */
+    ret = cnio__srv_store_stat_locked(st, name, &info);
+    if (ret == 0 && !(info.flags & CNIO_WIRE_I_STAGED)) {
+        if ((o->flags & CNIO_WIRE_O_CREATE) && (o->flags & CNIO_WIRE_O_EXCL))
+            return -CNIO_ERR_EXIST;
+        return cnio__srv_store_open_obj(st, name, o->flags & ~CNIO_WIRE_O_STAGE, want, fd,
+                                        m, created);
+    }
+    if (ret && ret != -CNIO_ERR_NOENT)
+        return ret;
+    if (!(o->flags & CNIO_WIRE_O_EXCL) &&
+        open_join(c, name, 0, fd, m, joined) == 0)
+        return 0;   /* being created by a live writer: the same instance */
+    if (!(o->flags & CNIO_WIRE_O_CREATE))
+        return -CNIO_ERR_NOENT;
+    if (id == 0)
+        /* columns 1.. of an object column 0's host opened in place, where this host
+         * holds only an upload of the name no live writer holds: a commit that did not
+         * reach it, which the client may finish (FINISH); or nothing of it, which
+         * req_open says (it was INVAL, "invalid argument", which told nothing). Column
+         * 0 staging without an instance id is a client's fault. */
+        return ret == 0 ? -CNIO_ERR_INCOMPLETE : want->index > 0 ? -CNIO_ERR_NOENT
+                                                                  : -CNIO_ERR_INVAL;
+    return 1;
+}
+
 int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct cnio_wire_open *o,
                          uint64_t id, const struct cnio_srv_meta *want, int *fd,
                          struct cnio_srv_meta *m, uint64_t *stage, int *created,
                          uint64_t *joined)
 {
     struct cnio_srv_store *st = &c->srv->store;
-    struct cnio_wire_info info;
-    int ret = -CNIO_ERR_NOENT;   /* (set before each use; the compiler cannot always tell) */
+    int ret;
 
     *stage = 0;
     *created = 0;
     *joined = 0;
     if (!(o->flags & CNIO_WIRE_O_WRITE))
         return -CNIO_ERR_AMODE;
-    if (o->flags & CNIO_WIRE_O_JOIN) {
-        struct cnio_srv_meta cm;
-
-        if (!id)
-            return -CNIO_ERR_INVAL;
-        ret = open_join(c, name, id, fd, m, joined);
-        if (ret != -CNIO_ERR_NOENT)
-            return ret;
-        /* The instance's writer may have committed it already (a column joined late on
-         * this host, while the writer wrote a little and closed): the object that commit
-         * made is the one to write, in place. (Commits and joins of a name take turns:
-         * cnio__srv_open_lock.) Not when the metadata still says COMMITTING: with the
-         * open lock held, that is a commit a crash cut short, whose data file may be the
-         * old object's (before step 2, stage_commit.c); the instance is gone as far as a
-         * joiner goes, as when no commit of it began. */
-        pthread_mutex_lock(&st->lock);
-        ret = cnio__srv_store_meta_get(st, name, &cm);
-        pthread_mutex_unlock(&st->lock);
-        if (ret != 0 || cm.gen != id || (cm.flags & CNIO_SRV_META_COMMITTING))
-            return -CNIO_ERR_NOENT;
-        return cnio__srv_store_open_obj(st, name, o->flags & ~(CNIO_WIRE_O_JOIN |
-                                        CNIO_WIRE_O_STAGE | CNIO_WIRE_O_CREATE), want, fd, m,
-                                        created);
-    }
+    if (o->flags & CNIO_WIRE_O_JOIN)
+        return open_stage_join(c, name, o, id, want, fd, m, created, joined);
     if (o->flags & CNIO_WIRE_O_RESUME) {
         /* An upload to resume is one whose writer went: the instance a live writer holds
          * (another `cp` of the name still running, the ranks of a job whose mpirun was
@@ -116,30 +164,10 @@ int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct
             return -CNIO_ERR_EXIST;
     }
     if (!(o->flags & CNIO_WIRE_O_TRUNC)) {
-        /* Stage only a new object: an existing one is opened in place (MPI semantics). */
-        ret = cnio__srv_store_stat_locked(st, name, &info);
-        if (ret == 0 && !(info.flags & CNIO_WIRE_I_STAGED)) {
-            if ((o->flags & CNIO_WIRE_O_CREATE) && (o->flags & CNIO_WIRE_O_EXCL))
-                return -CNIO_ERR_EXIST;
-            return cnio__srv_store_open_obj(st, name, o->flags & ~CNIO_WIRE_O_STAGE, want, fd,
-                                            m, created);
-        }
-        if (ret && ret != -CNIO_ERR_NOENT)
+        ret = open_stage_existing(c, name, o, id, want, fd, m, created, joined);
+        if (ret != 1)
             return ret;
-        if (!(o->flags & CNIO_WIRE_O_EXCL) &&
-            open_join(c, name, 0, fd, m, joined) == 0)
-            return 0;   /* being created by a live writer: the same instance */
-        if (!(o->flags & CNIO_WIRE_O_CREATE))
-            return -CNIO_ERR_NOENT;
     }
-    if (id == 0 && !(o->flags & CNIO_WIRE_O_TRUNC))
-        /* columns 1.. of an object column 0's host opened in place, where this host
-         * holds only an upload of the name no live writer holds: a commit that did not
-         * reach it, which the client may finish (FINISH); or nothing of it, which
-         * req_open says (it was INVAL, "invalid argument", which told nothing). Column
-         * 0 staging without an instance id is a client's fault. */
-        return ret == 0 ? -CNIO_ERR_INCOMPLETE : want->index > 0 ? -CNIO_ERR_NOENT
-                                                                  : -CNIO_ERR_INVAL;
     if (id == 0)
         return -CNIO_ERR_INVAL;
     if (cnio__layout_check(&want->layout) || want->index >= want->layout.count)
