@@ -402,10 +402,6 @@ int cnio__ns_object_on_way(struct cnio_ns *ns, const char *path, int self, char 
  * was found, 0 when none was; -CNIO_ERR_INVAL. */
 int cnio__ns_unshadow(struct cnio_ns *ns, const char *path, char *obj, size_t cap,
                       int *foreign);
-/* ns's host 0 holds nothing of path: whether another host holds a column of an object
- * of that name, another order's (cnio__cl_other_order): -CNIO_ERR_LAYOUT, said, naming
- * the fix; else -CNIO_ERR_NOENT, nothing said. -CNIO_ERR_INVAL, -CNIO_ERR_NOMEM. */
-int cnio__ns_other_order(struct cnio_ns *ns, const char *path);
 /* What the hosts hold of one name, whatever order of them wrote it (cnio__ns_kinds). */
 struct cnio_ns_kinds {
     int dirs;                   /* how many hold it as a directory */
@@ -417,6 +413,14 @@ struct cnio_ns_kinds {
 /* STATs path on every host at once into *k: 0, or the first failure other than
  * -CNIO_ERR_NOENT (k then describes the hosts that answered); -CNIO_ERR_INVAL. */
 int cnio__ns_kinds(struct cnio_ns *ns, const char *path, struct cnio_ns_kinds *k);
+/* cnio__ns_kinds of path into *k, and, with other (NULL: not wanted), from the same
+ * STATs, what cnio__cl_other_order says when host 0 holds nothing of path: whether
+ * another host holds a column of a committed object of that name, another order's
+ * (no host holding a directory of it): *other = -CNIO_ERR_LAYOUT, said, naming the fix;
+ * else -CNIO_ERR_NOENT, nothing said (host 0 holds path, a STAT failed, one host). One
+ * STAT of path on each host. Returns as cnio__ns_kinds. */
+int cnio__ns_other_order(struct cnio_ns *ns, const char *path, struct cnio_ns_kinds *k,
+                         int *other);
 /* Whether ns's hosts hold all of what path names (a STAT of host 0): 0 when it is no
  * object there (a directory, nothing, or a STAT that failed, which the request after it
  * says), or an object of at most ns->n columns; -CNIO_ERR_LAYOUT, said under op ("move",

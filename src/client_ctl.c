@@ -169,15 +169,42 @@ int cnio__cl_striped_elsewhere(struct cnio_stack *st, const struct cnio_hints *h
     return ret;
 }
 
+int cnio__cl_other_order_of(const struct cnio__cl_host *hosts, int n, const char *path,
+                            const struct cnio__cl_stat *s)
+{
+    int at = -1;
+    char hp[CNIO_HOSTPORT_MAX], hp0[CNIO_HOSTPORT_MAX];
+
+    for (int j = 1; j < n; j++) {
+        const struct cnio_wire_info *i = &s[j - 1].info;
+
+        if (s[j - 1].status)
+            continue;
+        if (i->flags & CNIO_WIRE_I_DIR)   /* shadowed: what stat and rm -r say */
+            return -CNIO_ERR_NOENT;
+        if (at < 0 && !(i->flags & CNIO_WIRE_I_STAGED))
+            at = j;
+    }
+    if (at < 0)
+        return -CNIO_ERR_NOENT;
+    cnio__err("%s: host %s holds column %u of a %llu x %u object of this name, of which "
+              "host %s, first in the URI, holds nothing: written through another order "
+              "of these hosts, or through other hosts" CNIO_ORDER_HINT, path,
+              cnio__hostport(hp, sizeof(hp), hosts[at].name, hosts[at].port),
+              s[at - 1].info.stripe_index, (unsigned long long)s[at - 1].info.stripe_unit,
+              s[at - 1].info.stripe_count,
+              cnio__hostport(hp0, sizeof(hp0), hosts[0].name, hosts[0].port));
+    return -CNIO_ERR_LAYOUT;
+}
+
 int cnio__cl_other_order(struct cnio_stack *st, const struct cnio__cl_host *hosts, int n,
                          const char *path)
 {
     struct cnio__cl_stat *s;
-    int ret = -CNIO_ERR_NOENT, at = -1;
-    char hp[CNIO_HOSTPORT_MAX], hp0[CNIO_HOSTPORT_MAX];
+    int ret;
 
     if (n < 2)
-        return ret;
+        return -CNIO_ERR_NOENT;
     s = calloc((size_t)n - 1, sizeof(*s));
     if (!s)
         return -CNIO_ERR_NOMEM;
@@ -187,29 +214,7 @@ int cnio__cl_other_order(struct cnio_stack *st, const struct cnio__cl_host *host
         if (!s[j - 1].ep)
             s[j - 1].status = -CNIO_ERR_CONN;
     cnio__cl_stat_each(st, s, n - 1, path, path, NULL, 1);
-    for (int j = 1; j < n; j++) {
-        const struct cnio_wire_info *i = &s[j - 1].info;
-
-        if (s[j - 1].status)
-            continue;
-        if (i->flags & CNIO_WIRE_I_DIR) {   /* shadowed: what stat and rm -r say */
-            at = -1;
-            break;
-        }
-        if (at < 0 && !(i->flags & CNIO_WIRE_I_STAGED))
-            at = j;
-    }
-    if (at > 0) {
-        const struct cnio_wire_info *i = &s[at - 1].info;
-
-        cnio__err("%s: host %s holds column %u of a %llu x %u object of this name, of which "
-                  "host %s, first in the URI, holds nothing: written through another order "
-                  "of these hosts, or through other hosts" CNIO_ORDER_HINT, path,
-                  cnio__hostport(hp, sizeof(hp), hosts[at].name, hosts[at].port),
-                  i->stripe_index, (unsigned long long)i->stripe_unit, i->stripe_count,
-                  cnio__hostport(hp0, sizeof(hp0), hosts[0].name, hosts[0].port));
-        ret = -CNIO_ERR_LAYOUT;
-    }
+    ret = cnio__cl_other_order_of(hosts, n, path, s);
     free(s);
     return ret;
 }

@@ -256,6 +256,11 @@ int cnio__cl_striped_elsewhere(struct cnio_stack *st, const struct cnio_hints *h
  */
 int cnio__cl_other_order(struct cnio_stack *st, const struct cnio__cl_host *hosts, int n,
                          const char *path);
+/* The verdict of cnio__cl_other_order from STATs of path already made: s[j - 1] is host
+ * j's (1 <= j < n), as cnio__cl_stat_each leaves it. Said the same; the same returns but
+ * -CNIO_ERR_NOMEM. */
+int cnio__cl_other_order_of(const struct cnio__cl_host *hosts, int n, const char *path,
+                            const struct cnio__cl_stat *s);
 /* Folds n STATs of cnio__cl_stat_each into *live, which starts as CNIO_OBJ_LIVE_KNOWN:
  * clears CNIO_OBJ_LIVE_KNOWN where a host could not be asked, sets CNIO_OBJ_LIVE where
  * one says a live writer holds an upload (CNIO_WIRE_I_LIVE). */

@@ -194,24 +194,27 @@ static int ns_kinds_of(struct cnio_ns *ns, const char *path, struct cnio__cl_sta
 
 int cnio__ns_kinds(struct cnio_ns *ns, const char *path, struct cnio_ns_kinds *k)
 {
+    return cnio__ns_other_order(ns, path, k, NULL);
+}
+
+int cnio__ns_other_order(struct cnio_ns *ns, const char *path, struct cnio_ns_kinds *k,
+                         int *other)
+{
     struct cnio__cl_stat *s;
     int ret;
 
+    if (other)
+        *other = -CNIO_ERR_NOENT;
     if (!ns || !path || !k)
         return -CNIO_ERR_INVAL;
     s = calloc((size_t)ns->n, sizeof(*s));
     if (!s)
         return -CNIO_ERR_NOMEM;
     ret = ns_kinds_of(ns, path, s, k);
+    if (!ret && other && ns->n > 1 && s[0].status == -CNIO_ERR_NOENT)
+        *other = cnio__cl_other_order_of(ns->hosts, ns->n, path, s + 1);
     free(s);
     return ret;
-}
-
-int cnio__ns_other_order(struct cnio_ns *ns, const char *path)
-{
-    if (!ns || !path)
-        return -CNIO_ERR_INVAL;
-    return cnio__cl_other_order(ns->st, ns->hosts, ns->n, path);
 }
 
 int cnio__ns_fits(struct cnio_ns *ns, const char *path, const char *op)

@@ -394,14 +394,14 @@ static int cli_stat_others(struct cnio_stack *st, const struct cnio_uri *u,
 {
     struct cnio_ns_kinds k = { 0 };
     struct cnio_ns *ns;
-    int ret;
+    int ret, other = -CNIO_ERR_NOENT;
 
     if (u->nhosts < 2 || (rc && rc != -CNIO_ERR_NOENT))
         return rc;
     ret = cnio__ns_open(st, u, h, &ns);
     if (ret)
         return ret;
-    if (cnio__ns_kinds(ns, u->path, &k) == 0) {
+    if (cnio__ns_other_order(ns, u->path, &k, rc ? &other : NULL) == 0) {
         if (rc && k.dirs > 0) {
             memset(s, 0, sizeof(*s));
             s->is_dir = 1;
@@ -410,8 +410,8 @@ static int cli_stat_others(struct cnio_stack *st, const struct cnio_uri *u,
         }
         if (rc == 0 && (s->is_dir ? k.obj >= 0 : k.dirs > 0))
             s->state |= CNIO_OBJ_SHADOWED;
-        else if (rc == -CNIO_ERR_NOENT && k.obj > 0)   /* another order's object alone */
-            rc = cnio__ns_other_order(ns, u->path);
+        else if (rc == -CNIO_ERR_NOENT)   /* another order's object alone, said */
+            rc = other;
     }
     cnio__ns_close(ns);
     return rc;
