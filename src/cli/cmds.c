@@ -604,6 +604,16 @@ static int cmd_du(const struct cli_opts *o, char **pos, int n)
         ns = NULL;
         if (rc == 0) {
             rc = tree_walk_remote(st, &e, 0, &l);
+            /* another order's object: said, as stat says it (it said "no such object",
+             * while ls -l listed it) */
+            if (rc == -CNIO_ERR_NOENT && e.u.nhosts > 1 &&
+                cnio__ns_open(st, &e.u, &e.h, &ns) == 0) {
+                struct cnio_ns_kinds k;
+                int other = rc;
+
+                if (cnio__ns_other_order(ns, e.u.path, &k, &other) == 0)
+                    rc = other;
+            }
             if (rc == -CNIO_ERR_NOTSUP) {   /* one object */
                 struct cnio_obj_stat s;
 
