@@ -22,6 +22,7 @@
  */
 #include "mpiio.h"
 #include "common.h"
+#include "log.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -36,7 +37,7 @@
 struct lost_file {
     const struct mpiio_file *m;
     int64_t since_ms, deadline_ms;
-    char uri[256];
+    char uri[1024];             /* the file's URI without its query (the hints) */
 };
 
 static struct lost_file lost_tab[LOST_MAX];
@@ -45,14 +46,13 @@ static pthread_mutex_t lost_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t lost_cv;
 static int lost_started;
 
-/* Says why, then aborts the job: never returns. */
+/* Says why, as an error line of its own, then aborts the job: never returns. */
 static void lost_abort(const struct lost_file *f, int64_t now)
 {
-    fprintf(stderr, "cnio: %s: a server of this file was lost %.1f s ago and the program "
-            "has not closed it since: aborting the job, which is probably waiting in a "
-            "collective call that other ranks left after the error (hint "
-            "cnio_lost_abort_ms=0 waits instead)\n", f->uri, (double)(now - f->since_ms) / 1e3);
-    fflush(stderr);
+    cnio__err("%s: a server of this file was lost %.1f s ago and the program has not closed "
+              "it since: aborting the job, which is probably waiting in a collective call "
+              "that other ranks left after the error (hint cnio_lost_abort_ms=0 waits "
+              "instead)", f->uri, (double)(now - f->since_ms) / 1e3);
     PMPI_Abort(MPI_COMM_WORLD, 1);
     _exit(1);
 }
@@ -127,7 +127,8 @@ void mpiio__lost(const struct mpiio_file *m, int rc)
     lost_tab[lost_n] = (struct lost_file){
         .m = m, .since_ms = now,
         .deadline_ms = now + ms + (m->fh->rank ? LOST_LATER_MS : 0) };
-    snprintf(lost_tab[lost_n].uri, sizeof(lost_tab[lost_n].uri), "%s", m->fh->uri);
+    snprintf(lost_tab[lost_n].uri, sizeof(lost_tab[lost_n].uri), "%.*s",
+             (int)strcspn(m->fh->uri, "?"), m->fh->uri);
     lost_n++;
     pthread_cond_signal(&lost_cv);
 out:
