@@ -3,7 +3,8 @@
  * directory, or objects beneath a cnio:// name) into entries with all ranks, one
  * directory at a time by tree_walk.c; tree_file.c copies one entry within one rank;
  * tree_dst.c makes the destination's directories, sets modes and mtimes, and says what
- * stands in a directory's way; tree.c spreads the entries over the ranks and reports.
+ * stands in a directory's way; tree.c spreads the entries over the ranks, and
+ * tree_summary.c reports.
  */
 #ifndef CNIO_CLI_TREE_H
 #define CNIO_CLI_TREE_H

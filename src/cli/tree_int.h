@@ -1,7 +1,8 @@
 /*
- * tree_int.h - what the two halves of `cnio cp -r` share: tree.c runs the copy (the
- * queue, the workers, the large files, the summary), tree_plan.c decides what it copies
- * (the walk, the plan rank 0 makes and broadcasts, the directories).
+ * tree_int.h - what the parts of `cnio cp -r` share: tree.c runs the copy (the queue,
+ * the workers, the large files), tree_plan.c decides what it copies (the walk, the plan
+ * rank 0 makes and broadcasts, the directories), and tree_summary.c says how it went
+ * (the progress line and the summary).
  */
 #ifndef CNIO_CLI_TREE_INT_H
 #define CNIO_CLI_TREE_INT_H
