@@ -100,7 +100,7 @@ extern int cli_std_closed;
  * starting a daemon, and now takes 0.02 s. Launched on a host with no RDMA device, the
  * ranks skip Open MPI's fabric components (OMPI_MCA_mtl=^psm,psm2,ofi,
  * OMPI_MCA_btl=^ofi,openib,uct, again unless set): they find nothing there but load the
- * psm libraries, 0.2 s of every rank's start (main.c).
+ * psm libraries, 0.2 s of every rank's start (mpi_init.c).
  */
 void cli_mpi_init(void);
 /* From a signal handler about to end the process: removes what cli_mpi_init made for a
@@ -171,7 +171,22 @@ int cli_obj_getattr(const struct cli_opts *o, const char *uri, uint32_t *mode,
  * -p does: 0, or a negative code (printed). */
 int cli_obj_setattr(const struct cli_opts *o, const char *uri, uint32_t mode,
                     int64_t mtime_ns);
-/* `cnio rm -r URI`: the objects beneath URI, its directories, URI. The exit status. */
+/* Opens a stack (*st) and, when ns is not NULL, a namespace session (*ns) to the servers
+ * of uri (parsed into *u, its hints into *h): 0, or the error, said as "cnio CMD: URI:
+ * why" unless cmd is NULL. Whatever it opened, cli_session_end closes (cmds.c). */
+struct cnio_ns;
+int cli_session(const char *cmd, const struct cli_opts *o, const char *uri,
+                struct cnio_uri *u, struct cnio_hints *h, struct cnio_stack **st,
+                struct cnio_ns **ns);
+void cli_session_end(struct cnio_uri *u, struct cnio_stack *st, struct cnio_ns *ns);
+/* -CNIO_ERR_LAYOUT, said ("cnio CMD: URI/REL: ...; name all of them to ACTION"), when
+ * listing l (of uri) holds an object of more columns than uri names hosts (TREE_WIDE),
+ * which mv or rm through uri would break; else 0 (cmds.c). */
+struct tree_list;
+int cli_tree_wide(const struct tree_list *l, const char *cmd, const char *uri,
+                  const char *action);
+/* `cnio rm -r URI` (rm.c): the objects beneath URI, its directories, URI. The exit
+ * status. */
 int cli_rm_tree(const struct cli_opts *o, const char *uri);
 /* `cnio rm URI` of one object (u, h: uri parsed): 0 when it removed the object, or the
  * remains of one whose first host no longer had it (a removal that stopped halfway;

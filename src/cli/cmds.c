@@ -1,8 +1,9 @@
 /*
- * cmds.c - the namespace subcommands: `cnio mkdir [-p]`, `cnio rm -r` (the tree part of
- * rm), `cnio mv` (a rename on the servers: no data moves), `cnio du`, and `cnio sum`
- * (the CRC32C of every byte of an object or a local file, the one `cp --verify`
- * compares), plus the JSON printing `ls --json` and `stat --json` use.
+ * cmds.c - the namespace subcommands: `cnio mkdir [-p]`, `cnio mv` (a rename on the
+ * servers: no data moves), `cnio du`, and `cnio sum` (the CRC32C of every byte of an
+ * object or a local file, the one `cp --verify` compares), plus what the others share of
+ * them (a session to a URI's servers, the JSON printing `ls --json` and `stat --json`
+ * use). `cnio rm` lives in rm.c.
  */
 #include "cli.h"
 #include "client.h"
@@ -59,9 +60,9 @@ static int cmd_check_all(const char *cmd, char **pos, int n)
 
 /* Opens a stack and a namespace session to uri's servers; prints why on failure (cmd
  * NULL: says nothing). */
-static int cmd_session(const char *cmd, const struct cli_opts *o, const char *uri,
-                       struct cnio_uri *u, struct cnio_hints *h, struct cnio_stack **st,
-                       struct cnio_ns **ns)
+int cli_session(const char *cmd, const struct cli_opts *o, const char *uri,
+                struct cnio_uri *u, struct cnio_hints *h, struct cnio_stack **st,
+                struct cnio_ns **ns)
 {
     int rc = cnio__uri_parse(uri, u);
 
@@ -82,7 +83,7 @@ static int cmd_session(const char *cmd, const struct cli_opts *o, const char *ur
     return rc;
 }
 
-static void cmd_end(struct cnio_uri *u, struct cnio_stack *st, struct cnio_ns *ns)
+void cli_session_end(struct cnio_uri *u, struct cnio_stack *st, struct cnio_ns *ns)
 {
     cnio__ns_close(ns);
     if (st)
@@ -96,11 +97,11 @@ int cli_rmdir_quiet(const struct cli_opts *o, const char *uri)
     struct cnio_hints h;
     struct cnio_stack *st;
     struct cnio_ns *ns;
-    int rc = cmd_session(NULL, o, uri, &u, &h, &st, &ns);
+    int rc = cli_session(NULL, o, uri, &u, &h, &st, &ns);
 
     if (rc == 0)
         rc = cnio__ns_rmdir(ns, u.path);
-    cmd_end(&u, st, ns);
+    cli_session_end(&u, st, ns);
     return rc;
 }
 
@@ -110,14 +111,14 @@ int cli_obj_stat(const char *cmd, const struct cli_opts *o, const char *uri,
     struct cnio_uri u = { 0 };
     struct cnio_hints h;
     struct cnio_stack *st;
-    int rc = cmd_session(cmd, o, uri, &u, &h, &st, NULL);
+    int rc = cli_session(cmd, o, uri, &u, &h, &st, NULL);
 
     if (rc == 0) {
         rc = cnio__obj_stat(st, &u, &h, s);
         if (rc && cmd)
             cli_fail(cmd, uri, rc);
     }
-    cmd_end(&u, st, NULL);
+    cli_session_end(&u, st, NULL);
     return rc;
 }
 
@@ -139,11 +140,11 @@ int cli_obj_setattr(const struct cli_opts *o, const char *uri, uint32_t mode,
     struct cnio_hints h;
     struct cnio_stack *st;
     struct cnio_ns *ns;
-    int rc = cmd_session("cp", o, uri, &u, &h, &st, &ns);
+    int rc = cli_session("cp", o, uri, &u, &h, &st, &ns);
 
     if (rc == 0 && (rc = cnio__ns_setattr(ns, u.path, mode, mtime_ns)) != 0)
         cli_fail("cp", uri, rc);
-    cmd_end(&u, st, ns);
+    cli_session_end(&u, st, ns);
     return rc;
 }
 
@@ -196,7 +197,7 @@ static int cmd_mkdir(const struct cli_opts *o, char **pos, int n)
         struct cnio_hints h;
         struct cnio_stack *st;
         struct cnio_ns *ns;
-        int rc = cmd_session("mkdir", o, pos[i], &u, &h, &st, &ns);
+        int rc = cli_session("mkdir", o, pos[i], &u, &h, &st, &ns);
 
         if (rc == 0 && !u.path[0])
             rc = o->parents ? 0 : -CNIO_ERR_EXIST;   /* the root */
@@ -219,91 +220,17 @@ static int cmd_mkdir(const struct cli_opts *o, char **pos, int n)
                 cli_fail("mkdir", pos[i], rc);
             ret = cli_worse(ret, cli_status(rc));
         }
-        cmd_end(&u, st, ns);
+        cli_session_end(&u, st, ns);
     }
     return ret;
 }
-
-/* cnio__obj_unlink_remains of u, with remains removed counted as success and said (an
- * object whose first host no longer had it is gone to stat and open: this is what a
- * removal that stopped halfway leaves, and rm finishing it did remove something).
- * *only_dir (may be NULL): 1 with -CNIO_ERR_ISDIR when no host held an object of the
- * name, only directories. */
-static int cmd_unlink(struct cnio_stack *st, const char *uri, const struct cnio_uri *u,
-                      const struct cnio_hints *h, int *only_dir)
-{
-    int remains, rc = cnio__obj_unlink_remains(st, u, h, &remains);
-
-    if (only_dir)
-        *only_dir = rc == -CNIO_ERR_ISDIR && !remains;
-    if (rc != -CNIO_ERR_NOENT || !remains)
-        return rc;
-    cli_err("cnio rm: %s: removed what the other servers held of it (its first server had "
-            "none: the remains of a partly deleted object, or an object written through "
-            "another order of these hosts)\n", uri);
-    return 0;
-}
-
-int cli_rm_object(struct cnio_stack *st, const char *uri, const struct cnio_uri *u,
-                  const struct cnio_hints *h)
-{
-    int rc, only_dir;
-
-    if (u->dir_slash) {   /* ("obj/" removed obj: rm(1) of "file/" removes nothing) */
-        cli_err("cnio rm: %s: a name ending in '/' names a directory: nothing removed (cnio "
-                "rm -r removes a directory and what it holds)\n", uri);
-        return -CNIO_ERR_ISDIR;
-    }
-    rc = cmd_unlink(st, uri, u, h, &only_dir);
-    if (rc == -CNIO_ERR_ISDIR && only_dir)   /* (it said "the object is removed" of none) */
-        cli_err("cnio rm: %s: is a directory (cnio rm -r removes it with what it holds)\n",
-                uri);
-    else if (rc == -CNIO_ERR_ISDIR)
-        cli_err("cnio rm: %s: a host holds a directory of this name as well: the object is "
-                "removed, the directory is not (cnio rm -r removes it)\n", uri);
-    else if (rc)
-        cli_fail("rm", uri, rc);
-    return rc;
-}
-
-/* Objects cli_rm_tree removes at a time (cnio__ns_unlink_many): many UNLINKs in flight on
- * each connection. */
-#define CMD_RM_BATCH 256
-
-/* What rm -r says of entry rel of uri removed with r (NOENT: gone already, no error);
- * *bad set when it says something. One failure does not stop the others. */
-static void cmd_rm_said(const char *uri, const char *rel, int r, int *bad)
-{
-    if (r && r != -CNIO_ERR_NOENT) {
-        cli_err("cnio rm: %s/%s: %s\n", uri, rel, cnio_strerror(r));
-        *bad = 1;
-    }
-}
-
-/* What RMDIR of directory rel of uri ("" for uri itself) returned, r, after rm -r
- * removed what its listing held: a directory that still holds something (the server's
- * EXIST: ENOTEMPTY on its host) is said as such, not as "object exists". */
-static void cmd_rmdir_said(const char *uri, const char *rel, int r, int *bad)
-{
-    if (r == -CNIO_ERR_EXIST) {
-        cli_err("cnio rm: %s%s%s: directory not empty: it holds what rm -r did not list (made "
-                "there meanwhile, or a file on the server that is no object)\n", uri,
-                rel[0] ? "/" : "", rel);
-        *bad = 1;
-    } else {
-        cmd_rm_said(uri, rel, r, bad);
-    }
-}
-
-static int cmd_rm_walk(struct cnio_stack *st, struct cnio_ns *ns, const struct tree_end *e,
-                       const char *uri, int *bad);
 
 /* -CNIO_ERR_LAYOUT, said ("cnio CMD: URI/REL: ...; name all of them to ACTION"), when
  * listing l (of uri) holds an object of more columns than uri names hosts (TREE_WIDE):
  * moved or removed through uri, its other columns would be left behind, the object
  * broken; else 0. */
-static int cmd_tree_wide(const struct tree_list *l, const char *cmd, const char *uri,
-                         const char *action)
+int cli_tree_wide(const struct tree_list *l, const char *cmd, const char *uri,
+                  const char *action)
 {
     for (size_t i = 0; i < l->n; i++)
         if (l->e[i].incomplete == TREE_WIDE) {
@@ -313,160 +240,6 @@ static int cmd_tree_wide(const struct tree_list *l, const char *cmd, const char 
             return -CNIO_ERR_LAYOUT;
         }
     return 0;
-}
-
-/* What rm -r does of entry rel of e, an object in its listing, whose removal a host
- * refused with -CNIO_ERR_ISDIR, after the others removed their columns: that host holds
- * a directory of the name, which shadowed the object (made through another order of the
- * hosts, or through that host alone); it is removed as a tree. 0, or what went wrong. */
-static int cmd_rm_shadow(struct cnio_stack *st, struct cnio_ns *ns, const struct tree_end *e,
-                         const char *rel, char *path)
-{
-    struct tree_end c = *e;
-    char *curi = tree_uri_string(e, rel);
-    int rc, bad = 0;
-
-    if (!curi)
-        return -CNIO_ERR_NOMEM;
-    c.name = curi;
-    c.u.path = path;
-    c.top_is_dir = 1;
-    rc = cmd_rm_walk(st, ns, &c, curi, &bad);
-    free(curi);
-    if (rc == -CNIO_ERR_NOENT)   /* (its RMDIR: host 0 had none, as is usual here) */
-        rc = 0;
-    return rc ? rc : bad ? -CNIO_ERR_EXIST : 0;
-}
-
-/* Removes the n objects at ent (of tree e) together: 0, or -CNIO_ERR_NOMEM. */
-static int cmd_rm_objects(struct cnio_stack *st, struct cnio_ns *ns, const struct tree_end *e,
-                          const char *uri, const struct tree_ent *ent, size_t n, int *bad)
-{
-    char *paths[CMD_RM_BATCH];
-    int status[CMD_RM_BATCH], rc = 0;
-    size_t k;
-
-    for (k = 0; k < n && rc == 0; k++)
-        rc = (paths[k] = tree_obj_name(e, ent[k].rel)) ? 0 : -CNIO_ERR_NOMEM;
-    if (rc == 0)
-        rc = cnio__ns_unlink_many(ns, (const char *const *)paths, (int)n, status);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        int r = status[i];
-
-        if (r == -CNIO_ERR_ISDIR)
-            r = cmd_rm_shadow(st, ns, e, ent[i].rel, paths[i]);
-        if (r != -CNIO_ERR_EXIST)   /* (a directory not empty: said already) */
-            cmd_rm_said(uri, ent[i].rel, r, bad);
-        else
-            *bad = 1;
-    }
-    while (k-- > 0)
-        free(paths[k]);
-    return rc;
-}
-
-/* Removes what e's listing holds, objects first, then directories deepest first, then
- * e's top unless it is the root (uri: e's, for messages). 0, or an error not yet said
- * (*bad set when one was said). */
-static int cmd_rm_walk(struct cnio_stack *st, struct cnio_ns *ns, const struct tree_end *e,
-                       const char *uri, int *bad)
-{
-    struct tree_list l = { 0 };
-    int rc = tree_walk_remote(st, e, 0, &l);
-
-    if (rc == 0)
-        tree_list_sort(&l);
-    /* (rm of one object refuses the same: cnio__ns_fits) */
-    if (rc == 0 && (rc = cmd_tree_wide(&l, "rm", uri, "remove it; nothing removed")) != 0)
-        *bad = 1;
-    for (size_t k = l.n; rc == 0 && k > 0;) {   /* reverse order: a/b/c before a/b */
-        size_t from = k;
-
-        while (from > 0 && l.e[from - 1].type != TREE_DIR && k - from < CMD_RM_BATCH)
-            from--;
-        if (from == k) {   /* a directory: after everything beneath it */
-            char *path = tree_obj_name(e, l.e[--k].rel);
-
-            if (path)
-                cmd_rmdir_said(uri, l.e[k].rel, cnio__ns_rmdir(ns, path), bad);
-            else
-                rc = -CNIO_ERR_NOMEM;
-            free(path);
-        } else {
-            rc = cmd_rm_objects(st, ns, e, uri, l.e + from, k - from, bad);
-            k = from;
-        }
-    }
-    if (rc == 0 && !*bad && e->u.path[0]) {
-        rc = cnio__ns_rmdir(ns, e->u.path);
-        if (rc == -CNIO_ERR_INVAL) {   /* a host holds an object of the name: it goes too */
-            const char *p = e->u.path;
-            int r;
-
-            rc = cnio__ns_unlink_many(ns, &p, 1, &r);
-            rc = rc ? rc : r == -CNIO_ERR_NOENT ? 0 : r;
-        }
-        if (rc == -CNIO_ERR_EXIST) {
-            cmd_rmdir_said(uri, "", rc, bad);
-            rc = 0;
-        }
-    }
-    tree_list_free(&l);
-    return rc;
-}
-
-/* Removes the tree beneath u: objects first, then directories deepest first, then u. */
-int cli_rm_tree(const struct cli_opts *o, const char *uri)
-{
-    struct tree_end e = { .name = uri, .remote = 1, .dirfd = -1 };
-    struct cnio_stack *st;
-    struct cnio_ns *ns;
-    int rc = cmd_session("rm", o, uri, &e.u, &e.h, &st, &ns), bad = 0, shadow = 0;
-
-    if (rc) {   /* (said) */
-        cmd_end(&e.u, st, ns);
-        return cli_status(rc);
-    }
-    if (e.u.path[0]) {
-        struct cnio_obj_stat s;
-
-        rc = cnio__obj_stat(st, &e.u, &e.h, &s);
-        e.top_is_dir = rc == 0 && s.is_dir;   /* the walk need not ask again */
-        if (rc == 0 && !s.is_dir && e.u.dir_slash) {   /* (rm -r of "file/" removes nothing) */
-            cmd_end(&e.u, st, ns);
-            return cli_not_dir("rm", uri);
-        }
-        if (rc == 0 && !s.is_dir) {
-            rc = cmd_unlink(st, uri, &e.u, &e.h, NULL);
-            if (rc == -CNIO_ERR_ISDIR)   /* and a host's directory of its name */
-                rc = cmd_rm_shadow(st, ns, &e, "", e.u.path);
-            if (rc && rc != -CNIO_ERR_EXIST)   /* (not empty: said) */
-                cli_fail("rm", uri, rc);
-            cmd_end(&e.u, st, ns);
-            return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
-        }
-        if (rc == -CNIO_ERR_NOENT) {
-            int r = cmd_unlink(st, uri, &e.u, &e.h, NULL);
-
-            if (r == 0) {
-                cmd_end(&e.u, st, ns);   /* no column 0, but the remains of a removal */
-                return CLI_EXIT_OK;
-            }
-            if (r == -CNIO_ERR_ISDIR)   /* and a directory of the name on a host */
-                rc = 0, e.top_is_dir = shadow = 1;
-        }
-        if (rc)
-            cli_fail("rm", uri, rc);
-        bad = rc != 0;
-    }
-    if (rc == 0)
-        rc = cmd_rm_walk(st, ns, &e, uri, &bad);
-    if (rc == -CNIO_ERR_NOENT && shadow)   /* (its RMDIR: host 0 had none) */
-        rc = 0;
-    if (rc && !bad)
-        cli_fail("rm", uri, rc);
-    cmd_end(&e.u, st, ns);
-    return rc || bad ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
 static int cmd_same_hosts(const struct cnio_uri *a, const struct cnio_uri *b)
@@ -530,7 +303,7 @@ static int cmd_mv_fits(struct cnio_stack *st, struct cnio_ns *ns, const char *ur
     e.top_is_dir = rc;
     rc = rc ? tree_walk_remote(st, &e, 1, &l) : 0;
     if (rc == 0)
-        rc = cmd_tree_wide(&l, "mv", uri, "move its directory; nothing moved");
+        rc = cli_tree_wide(&l, "mv", uri, "move its directory; nothing moved");
     tree_list_free(&l);
     return rc;
 }
@@ -568,7 +341,7 @@ static int cmd_mv(const struct cli_opts *o, char **pos)
         free(into);
         return rc;
     }
-    rc = cmd_session("mv", o, pos[0], &u, &h, &st, &ns);
+    rc = cli_session("mv", o, pos[0], &u, &h, &st, &ns);
     if (rc == 0 && (rc = cmd_mv_fits(st, ns, pos[0], &u, &h)) != 0) {
         if (rc != -CNIO_ERR_LAYOUT)
             cli_fail("mv", pos[0], rc);
@@ -582,7 +355,7 @@ static int cmd_mv(const struct cli_opts *o, char **pos)
     pos[1] = given;
     free(into);
     cnio__uri_free(&v);
-    cmd_end(&u, st, ns);
+    cli_session_end(&u, st, ns);
     return cli_status(rc);
 }
 
@@ -599,7 +372,7 @@ static int cmd_du(const struct cli_opts *o, char **pos, int n)
         struct cnio_ns *ns;
         uint64_t bytes = 0, files = 0, dirs = 0;
         char b[32];
-        int rc = cmd_session("du", o, pos[i], &e.u, &e.h, &st, NULL);
+        int rc = cli_session("du", o, pos[i], &e.u, &e.h, &st, NULL);
 
         ns = NULL;
         if (rc == 0) {
@@ -643,7 +416,7 @@ static int cmd_du(const struct cli_opts *o, char **pos, int n)
         }
         ret = cli_worse(ret, cli_status(rc));
         tree_list_free(&l);
-        cmd_end(&e.u, st, ns);
+        cli_session_end(&e.u, st, ns);
     }
     return ret;
 }
@@ -750,7 +523,7 @@ static int cmd_sum_one(const struct cli_opts *o, const char *name, char *buf, ui
         struct cnio_obj *obj;
         struct cnio_ns *ns = NULL;
 
-        rc = cmd_session("sum", o, name, &u, &h, &st, NULL);
+        rc = cli_session("sum", o, name, &u, &h, &st, NULL);
         if (rc == 0 && (u.dir_slash || !u.path[0])) {
             cli_err("cnio sum: %s: a name ending in '/' names a directory, not an object\n",
                     name);
@@ -766,7 +539,7 @@ static int cmd_sum_one(const struct cli_opts *o, const char *name, char *buf, ui
             if (rc && !said)
                 cli_fail("sum", name, rc);
         }
-        cmd_end(&u, st, ns);
+        cli_session_end(&u, st, ns);
     } else if (strcmp(name, "-") == 0) {
         rc = tree_crc_stream(STDIN_FILENO, buf, cap, &crc, &size);
         if (rc)
