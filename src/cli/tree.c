@@ -499,8 +499,11 @@ static void tree_large(struct tree_run *r)
          * a small one is (it was said copied, and not among those already there) */
         if (ok && r->j->rank == 0 && e->incomplete == TREE_COMPARE && moved == 0)
             r->crc_skipped++;
+        /* the bytes that moved count in the summary as in the progress line, the file's
+         * failure or not: they went over the network (dropped, the summary of a large
+         * file that failed part way said less moved than its progress line had shown) */
         if (r->j->rank == 0) {
-            r->ctx.moved += ok ? moved : 0;
+            r->ctx.moved += moved;
             tree_done(r, 1, e->size, moved);
             tree_progress(r, 0);
         }
