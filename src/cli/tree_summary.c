@@ -14,25 +14,28 @@
 /* Rank 0's progress line on a terminal, as a single file's (cp_progress): files and bytes
  * done, the rate of the bytes that moved since the files began to go (not those --resume,
  * --sync or --checksum found there already, which count as done) and the time left at
- * that rate. */
+ * that rate. The files the plan found there already (--sync, --resume: same size and
+ * mtime, never queued) are done from the start: out of the line, a --sync that found 2
+ * of 3 files there showed "1/1 files", and the bytes of that one alone. */
 void tree_progress(struct tree_run *r, int final)
 {
     double now = MPI_Wtime(), el = now - r->t_copy, rate;
-    uint64_t bytes, files, moved;
+    uint64_t bytes, files, moved, total = r->total_bytes + r->skipped_bytes;
     char a[32], b[32];
 
     if (r->j->rank != 0 || !r->j->tty || r->j->o.quiet || (!final && now - r->last < 0.25))
         return;
     r->last = now;
     MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, r->win);
-    bytes = r->q[1];
-    files = r->q[2];
+    bytes = r->q[1] + r->skipped_bytes;
+    files = r->q[2] + r->skipped_files;
     moved = r->q[4];
     MPI_Win_unlock(0, r->win);
     rate = el > 0 ? moved / el : 0;
-    fprintf(stderr, "\r  %llu/%zu files  %s / %s", (unsigned long long)files, r->files.n,
-            cli_bytes(bytes, a, sizeof(a)), cli_bytes(r->total_bytes, b, sizeof(b)));
-    cli_progress_rate(rate, r->total_bytes - CNIO_MIN(bytes, r->total_bytes), final);
+    fprintf(stderr, "\r  %llu/%llu files  %s / %s", (unsigned long long)files,
+            (unsigned long long)(r->files.n + r->skipped_files), cli_bytes(bytes, a, sizeof(a)),
+            cli_bytes(total, b, sizeof(b)));
+    cli_progress_rate(rate, total - CNIO_MIN(bytes, total), final);
 }
 
 /*
