@@ -107,8 +107,9 @@ const char *tree_failed_above(const struct tree_run *r, const char *rel);
 /* Rank 0's progress line of run r on a terminal (tree_summary.c): at most every quarter
  * second, and once more with final set, ending the line. */
 void tree_progress(struct tree_run *r, int final);
-/* Rank 0 prints the summary of run r, secs after its start (tree_summary.c); every
- * rank's counts are summed there (collective). r->failed becomes the job's count. */
+/* Rank 0 prints the summary of run r, secs after its start (tree_summary.c: the time
+ * said as r->walk's and the copy's, the rates of the copy's); every rank's counts are
+ * summed there (collective). r->failed becomes the job's count. */
 void tree_summary(struct tree_run *r, double secs);
 
 #endif /* CNIO_CLI_TREE_INT_H */

@@ -89,9 +89,12 @@ static void tree_summary_counts(char *f, size_t cap, unsigned long long failed,
  * Rank 0: the summary. Its counts are of what was copied: not the files that failed or
  * that --checksum found identical (the second line counts those, as it does the files
  * --sync found identical by size and mtime), nor the directories that could not be made.
+ * Its time is the whole run's, said as the walk's (and plan's) and the copy's after it;
+ * the rates are of the copy: of the whole, a long walk made the copy look slow.
  */
 void tree_summary(struct tree_run *r, double secs)
 {
+    double copy = CNIO_MAX(secs - r->walk, 0.0);
     unsigned long long v[8] = { r->ctx.moved, r->ctx.skipped,
                                 (unsigned long long)(r->failed + r->files_failed + r->dirs_failed),
                                 r->crc_skipped, (unsigned long long)r->files_failed,
@@ -120,14 +123,14 @@ void tree_summary(struct tree_run *r, double secs)
     files = r->files.n - CNIO_MIN(r->files.n, s[3] + s[4] + r->not_tried);
     dirs = r->dirs.n - CNIO_MIN(r->dirs.n, s[5]);
     tree_summary_counts(f, sizeof(f), s[2], r->not_tried, s[6]);
-    if (files && secs > 0)   /* (no rate of nothing: a --sync that found all the same) */
-        snprintf(rate, sizeof(rate), ", %.0f files/s, %.3f GB/s", files / secs,
-                 s[0] / secs / 1e9);
+    if (files && copy > 0)   /* (no rate of nothing: a --sync that found all the same) */
+        snprintf(rate, sizeof(rate), ": %.0f files/s, %.3f GB/s", files / copy,
+                 s[0] / copy / 1e9);
     printf("cnio cp: %s -> %s: %llu file%s and %llu director%s%s; moved %llu bytes (%s) in "
-           "%.3f s%s; %d rank%s; walk %.3f s\n", r->src.name, r->dst.name, files,
-           files == 1 ? "" : "s", dirs, dirs == 1 ? "y" : "ies", f, s[0],
-           cli_bytes(s[0], a, sizeof(a)), secs, rate, r->j->size, r->j->size > 1 ? "s" : "",
-           r->walk);
+           "%.3f s (walk %.3f s, copy %.3f s%s); %d rank%s\n", r->src.name, r->dst.name,
+           files, files == 1 ? "" : "s", dirs, dirs == 1 ? "y" : "ies", f, s[0],
+           cli_bytes(s[0], a, sizeof(a)), secs, r->walk, copy, rate, r->j->size,
+           r->j->size > 1 ? "s" : "");
     if (r->j->o.sync || r->j->o.resume)
         tree_summary_skipped(r, s[3], s[0]);
     if (r->j->o.verify)   /* (those that differ are named above, and failed) */
