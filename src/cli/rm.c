@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 #include "client.h"
+#include "log.h"
 #include "stack.h"
 #include "tree.h"
 
@@ -32,20 +33,31 @@ static int cmd_unlink(struct cnio_stack *st, const char *uri, const struct cnio_
     return 0;
 }
 
+/* What rm without -r says of a uri that names a directory by its trailing '/', or of
+ * one that is a directory (and no object) on its hosts. */
+static void rm_say_slash(const char *uri)
+{
+    cli_err("cnio rm: %s: a name ending in '/' names a directory: nothing removed (cnio "
+            "rm -r removes a directory and what it holds)\n", uri);
+}
+
+static void rm_say_dir(const char *uri)
+{
+    cli_err("cnio rm: %s: is a directory (cnio rm -r removes it with what it holds)\n", uri);
+}
+
 int cli_rm_object(struct cnio_stack *st, const char *uri, const struct cnio_uri *u,
                   const struct cnio_hints *h)
 {
     int rc, only_dir;
 
     if (u->dir_slash) {   /* ("obj/" removed obj: rm(1) of "file/" removes nothing) */
-        cli_err("cnio rm: %s: a name ending in '/' names a directory: nothing removed (cnio "
-                "rm -r removes a directory and what it holds)\n", uri);
+        rm_say_slash(uri);
         return -CNIO_ERR_ISDIR;
     }
     rc = cmd_unlink(st, uri, u, h, &only_dir);
     if (rc == -CNIO_ERR_ISDIR && only_dir)   /* (it said "the object is removed" of none) */
-        cli_err("cnio rm: %s: is a directory (cnio rm -r removes it with what it holds)\n",
-                uri);
+        rm_say_dir(uri);
     else if (rc == -CNIO_ERR_ISDIR)
         cli_err("cnio rm: %s: a host holds a directory of this name as well: the object is "
                 "removed, the directory is not (cnio rm -r removes it)\n", uri);
@@ -253,6 +265,96 @@ static int cli_names_root(const char *uri)
     return root;
 }
 
+/* 1 when no host of u holds an object of its name, only directories (one STAT a host;
+ * 0 when they cannot all be asked: the removal then says what is wrong). */
+static int rm_only_dir(struct cnio_stack *st, const struct cnio_uri *u,
+                       const struct cnio_hints *h)
+{
+    struct cnio_ns_kinds k = { 0 };
+    struct cnio_ns *ns;
+    int only;
+
+    if (u->nhosts < 2)   /* (one host holds a directory or an object of a name, not both) */
+        return 1;
+    if (cnio__ns_open(st, u, h, &ns))
+        return 0;
+    only = cnio__ns_kinds(ns, u->path, &k) == 0 && k.dirs > 0 && k.obj < 0;
+    cnio__ns_close(ns);
+    return only;
+}
+
+/* 1 when rc, rm_check's STAT of an argument, stops its removal (cli_rm says it): a
+ * server out of reach, or two addresses of one server. */
+static int rm_check_stops(int rc)
+{
+    return cnio__err_conn(rc) || rc == -CNIO_ERR_TIMEOUT || rc == -CNIO_ERR_URI ||
+           rc == -CNIO_ERR_AUTH;
+}
+
+/*
+ * Before anything is removed: whether rm (-r or not, o) refuses uri for what it names:
+ * without -r, a name ending in '/' or a directory (with no object of its name on any
+ * host); with -r, an object named with a '/'. Said, and *refused set. Returns the STAT's
+ * answer: a server that cannot be reached (or two addresses of one server in the URI:
+ * -CNIO_ERR_URI) is said once, by cli_rm, without the removal asking it again; anything
+ * else (no such name, the remains of a removal) is left to the removal.
+ */
+static int rm_check(struct cnio_stack *st, const struct cli_opts *o, const char *uri,
+                    int *refused)
+{
+    struct cnio_uri u = { 0 };
+    struct cnio_obj_stat s;
+    struct cnio_hints h;
+    int rc = cnio__uri_parse(uri, &u);
+
+    *refused = 0;
+    if (rc == 0)
+        rc = cli_hints(o, &u, &h);
+    if (rc == 0 && !o->recursive && u.dir_slash) {
+        rm_say_slash(uri);
+        *refused = 1;
+    } else if (rc == 0 && u.path[0]) {
+        int only_dir = 0;
+
+        cnio__log_hold();   /* the library's words of a failure the removal meets again */
+        rc = cnio__obj_stat(st, &u, &h, &s);
+        if (rc == 0 && !o->recursive && s.is_dir)
+            only_dir = rm_only_dir(st, &u, &h);
+        cnio__log_release(rm_check_stops(rc));
+        if (rc == 0 && o->recursive && !s.is_dir && u.dir_slash)
+            *refused = cli_not_dir("rm", uri) != CLI_EXIT_OK;
+        else if (only_dir) {
+            rm_say_dir(uri);
+            *refused = 1;
+        }
+    }
+    cnio__uri_free(&u);
+    return rc;
+}
+
+/* rm_check of each of pos[0..n) into checked[]: CLI_EXIT_OK, or the exit status when one
+ * is refused (said, with "nothing removed"; it removed the arguments before that one). */
+static int rm_check_all(struct cnio_stack *st, const struct cli_opts *o, char **pos, int n,
+                        int *checked)
+{
+    int ret = CLI_EXIT_OK;
+
+    for (int i = 0; i < n; i++) {
+        int refused;
+
+        checked[i] = rm_check(st, o, pos[i], &refused);
+        if (refused || checked[i] == -CNIO_ERR_URI)
+            ret = cli_worse(ret, refused ? CLI_EXIT_FAIL : CLI_EXIT_USAGE);
+    }
+    if (ret == CLI_EXIT_OK)
+        return ret;
+    for (int i = 0; i < n; i++)
+        if (checked[i] == -CNIO_ERR_URI)
+            cli_fail("rm", pos[i], checked[i]);
+    cli_err("cnio rm: nothing removed\n");
+    return ret;
+}
+
 int cli_rm(int argc, char **argv)
 {
     static const char help[] =
@@ -263,7 +365,7 @@ int cli_rm(int argc, char **argv)
     struct cli_opts o = { 0 };
     struct cnio_stack *st = NULL;
     char *pos[256];
-    int n = cli_parse(help, argc, argv, &o, pos, 256), rc, ret = CLI_EXIT_OK;
+    int n = cli_parse(help, argc, argv, &o, pos, 256), rc, ret = CLI_EXIT_OK, checked[256];
 
     if (n == -2)
         return CLI_EXIT_OK;
@@ -286,10 +388,19 @@ int cli_rm(int argc, char **argv)
     rc = cnio__stack_open(&st);
     if (rc)
         return cli_fail("rm", "stack", rc);
+    ret = rm_check_all(st, &o, pos, n, checked);
+    if (ret != CLI_EXIT_OK) {
+        cnio__stack_close(st);
+        return ret;
+    }
     for (int i = 0; i < n; i++) {
         struct cnio_uri u = { 0 };
         struct cnio_hints h;
 
+        if (rm_check_stops(checked[i])) {
+            ret = cli_worse(ret, cli_fail("rm", pos[i], checked[i]));
+            continue;
+        }
         if (o.recursive) {
             ret = cli_worse(ret, cli_rm_tree(&o, pos[i]));
             continue;
