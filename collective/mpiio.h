@@ -81,6 +81,9 @@ int mpiio__raise(struct mpiio_file *m, int mpi_code);
 int mpiio__eh_default(MPI_Errhandler *out);
 void mpiio__eh_release(MPI_Errhandler *eh);
 
+/* A file without its window (the MPI library could not make it): says so once per process,
+ * naming call, what MPI answered and the way out; returns -CNIO_ERR_NOTSUP. */
+int mpiio__nowin(struct mpiio_file *m, const char *call);
 /* Shared file pointer: fetch-and-add n etypes (n 0: read it); *old gets the value before. */
 int mpiio__shared_add(struct mpiio_file *m, int64_t n, int64_t *old);
 /* Collectively sets the shared file pointer (rank 0 writes, every rank waits). */

@@ -11,6 +11,7 @@
 #include "client.h"
 #include "log.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,20 +19,27 @@
 #define MPIIO_MODE_PASSED (MPI_MODE_RDONLY | MPI_MODE_WRONLY | MPI_MODE_RDWR | \
                            MPI_MODE_CREATE | MPI_MODE_EXCL | MPI_MODE_DELETE_ON_CLOSE)
 
+/* What the MPI library said when it could not make a file's window (the last time). */
+static char mpiio_win_why[MPI_MAX_ERROR_STRING];
+
 /* Creates the shared-pointer window (collective). A failure leaves win NULL: shared
  * pointers and atomic mode then answer MPI_ERR_UNSUPPORTED_OPERATION, the rest works. */
 static void mpiio_win_open(struct mpiio_file *m)
 {
     MPI_Comm comm = m->fh->comm;
     int64_t zero = 0;
-    int rc = 0;
+    int rc = 0, code, len = 0;
 
     m->win = MPI_WIN_NULL;
     MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
-    if (MPI_Win_allocate(m->fh->rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0, sizeof(int64_t),
-                         MPI_INFO_NULL, comm, &m->win_base, &m->win) != MPI_SUCCESS) {
+    code = MPI_Win_allocate(m->fh->rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0, sizeof(int64_t),
+                            MPI_INFO_NULL, comm, &m->win_base, &m->win);
+    if (code != MPI_SUCCESS) {
         m->win = MPI_WIN_NULL;
         rc = -CNIO_ERR_NOTSUP;
+        if (MPI_Error_string(code, mpiio_win_why, &len) != MPI_SUCCESS)
+            len = 0;
+        mpiio_win_why[len] = '\0';
     }
     if (rc == 0) {
         MPI_Win_set_errhandler(m->win, MPI_ERRORS_RETURN);
@@ -45,12 +53,32 @@ static void mpiio_win_open(struct mpiio_file *m)
         MPI_Win_free(&m->win);
 }
 
+/*
+ * Shared file pointers and atomic mode without a window. Across nodes Open MPI 4.1 over
+ * TCP (pml ob1) makes no window by default, and the program only saw "cnio: not
+ * supported", although mpirun --mca osc ucx makes one. Said once per process, naming
+ * the call, what the MPI library answered and that way out.
+ */
+int mpiio__nowin(struct mpiio_file *m, const char *call)
+{
+    static atomic_int said;
+
+    if (!atomic_exchange(&said, 1))
+        cnio__err("%s: %s need an MPI one-sided "
+                  "window over the file's ranks, which the MPI library could not create "
+                  "(MPI_Win_allocate: %s): across nodes, give the MPI library an RMA "
+                  "transport (Open MPI: mpirun --mca osc ucx; or --mca osc pt2pt, for a "
+                  "program that does not ask for MPI_THREAD_MULTIPLE)", m->fh->uri, call,
+                  mpiio_win_why[0] ? mpiio_win_why : "failed");
+    return -CNIO_ERR_NOTSUP;
+}
+
 int mpiio__shared_add(struct mpiio_file *m, int64_t n, int64_t *old)
 {
     int rc = 0;
 
     if (m->win == MPI_WIN_NULL)
-        return -CNIO_ERR_NOTSUP;
+        return mpiio__nowin(m, "shared file pointers");
     if (MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, m->win) != MPI_SUCCESS)
         return -CNIO_ERR_MPI;
     if (MPI_Fetch_and_op(&n, old, MPI_INT64_T, 0, 0, n ? MPI_SUM : MPI_NO_OP, m->win) !=
@@ -411,7 +439,7 @@ MPIIO_API int MPI_File_set_atomicity(MPI_File f, int flag)
     MPIIO_ENTER(m, f, PMPI_File_set_atomicity(f, flag));
     rc = cnio__coll_same(m->fh->comm, !!flag, "MPI_File_set_atomicity");
     if (rc == 0 && flag && m->win == MPI_WIN_NULL)
-        rc = -CNIO_ERR_NOTSUP;
+        rc = m->fh->rank == 0 ? mpiio__nowin(m, "atomic mode (MPI_File_set_atomicity)") : -CNIO_ERR_NOTSUP;
     if (rc == 0) {
         m->atomic = !!flag;
         cnio__file_lock(m->fh);
