@@ -145,7 +145,7 @@ int cnio__coll_world_rank(void)
 int cnio__coll_hints(const struct cnio_uri *u, MPI_Info info, struct cnio_hints *h, int say)
 {
     char key[MPI_MAX_INFO_KEY + 1], *val;
-    int rc, nkeys, flag;
+    int rc, nkeys, flag, set;
 
     rc = cnio__hints_resolve_say(h, u, say);
     if (rc || info == MPI_INFO_NULL)
@@ -161,8 +161,17 @@ int cnio__coll_hints(const struct cnio_uri *u, MPI_Info info, struct cnio_hints 
             rc = -CNIO_ERR_MPI;
             break;
         }
-        if (flag && cnio__hints_set_mpi(h, key, val, say) < 0)
+        if (!flag)
+            continue;
+        set = cnio__hints_set_mpi(h, key, val, say);
+        if (set < 0)
             rc = -CNIO_ERR_HINT;
+        /* Other keys may be another layer's (romio_*, a file system's), ignored as MPI
+         * says; one in cnio's own namespace that cnio does not know is misspelled, and
+         * ignoring it silently left the user with the default they meant to change. */
+        else if (set == 1 && say && !strncmp(key, "cnio_", 5))
+            cnio__warn("ignoring unknown hint \"%s\" in MPI_Info (cnio's hints: "
+                       "cnio-hints(7))", key);
     }
     free(val);
     return rc;
