@@ -64,8 +64,8 @@ int mpiio__nowin(struct mpiio_file *m, const char *call)
     static atomic_int said;
 
     if (!atomic_exchange(&said, 1))
-        cnio__err("%s: %s need an MPI one-sided "
-                  "window over the file's ranks, which the MPI library could not create "
+        cnio__err("%s: %s: not supported without an MPI one-sided window over the "
+                  "file's ranks, which the MPI library could not create "
                   "(MPI_Win_allocate: %s): across nodes, give the MPI library an RMA "
                   "transport (Open MPI: mpirun --mca osc ucx; or --mca osc pt2pt, for a "
                   "program that does not ask for MPI_THREAD_MULTIPLE)", m->fh->uri, call,
@@ -439,7 +439,8 @@ MPIIO_API int MPI_File_set_atomicity(MPI_File f, int flag)
     MPIIO_ENTER(m, f, PMPI_File_set_atomicity(f, flag));
     rc = cnio__coll_same(m->fh->comm, !!flag, "MPI_File_set_atomicity");
     if (rc == 0 && flag && m->win == MPI_WIN_NULL)
-        rc = m->fh->rank == 0 ? mpiio__nowin(m, "atomic mode (MPI_File_set_atomicity)") : -CNIO_ERR_NOTSUP;
+        rc = m->fh->rank == 0 ? mpiio__nowin(m, "atomic mode (MPI_File_set_atomicity)")
+                              : -CNIO_ERR_NOTSUP;
     if (rc == 0) {
         m->atomic = !!flag;
         cnio__file_lock(m->fh);
