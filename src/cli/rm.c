@@ -333,7 +333,7 @@ static int rm_check(struct cnio_stack *st, const struct cli_opts *o, const char 
 }
 
 /* rm_check of each of pos[0..n) into checked[]: CLI_EXIT_OK, or the exit status when one
- * is refused (said, with "nothing removed"; it removed the arguments before that one). */
+ * is refused (said, with "nothing removed": before, the arguments ahead of it went). */
 static int rm_check_all(struct cnio_stack *st, const struct cli_opts *o, char **pos, int n,
                         int *checked)
 {
