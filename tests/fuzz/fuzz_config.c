@@ -1,6 +1,6 @@
 /*
- * fuzz_config.c - fuzz target for what src/config.c parses from users: URIs (hosts,
- * ports, percent-escapes, the name rules), URI queries, hint values and sizes.
+ * fuzz_config.c - fuzz target for what src/uri.c and src/config.c parse from users: URIs
+ * (hosts, ports, percent-escapes, the name rules), URI queries, hint values and sizes.
  *
  * The input is split at its first two NUL bytes into up to three strings: a URI
  * (prefixed with "cnio://" when the first byte is even, so that most inputs get past the
