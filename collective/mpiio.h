@@ -35,6 +35,7 @@ struct mpiio_file {
     MPI_Offset ptr;             /* individual file pointer, in etypes of the view */
     MPI_Win win;                /* on rank 0: the shared file pointer (int64, etypes) */
     int64_t *win_base;          /* and its exclusive lock is the atomic-mode mutex */
+    int win_err;                /* MPI_Win_allocate's error code when win is MPI_WIN_NULL */
     struct mpiio_split split;
 };
 

@@ -19,16 +19,13 @@
 #define MPIIO_MODE_PASSED (MPI_MODE_RDONLY | MPI_MODE_WRONLY | MPI_MODE_RDWR | \
                            MPI_MODE_CREATE | MPI_MODE_EXCL | MPI_MODE_DELETE_ON_CLOSE)
 
-/* What the MPI library said when it could not make a file's window (the last time). */
-static char mpiio_win_why[MPI_MAX_ERROR_STRING];
-
 /* Creates the shared-pointer window (collective). A failure leaves win NULL: shared
  * pointers and atomic mode then answer MPI_ERR_UNSUPPORTED_OPERATION, the rest works. */
 static void mpiio_win_open(struct mpiio_file *m)
 {
     MPI_Comm comm = m->fh->comm;
     int64_t zero = 0;
-    int rc = 0, code, len = 0;
+    int rc = 0, code;
 
     m->win = MPI_WIN_NULL;
     MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
@@ -36,10 +33,8 @@ static void mpiio_win_open(struct mpiio_file *m)
                             MPI_INFO_NULL, comm, &m->win_base, &m->win);
     if (code != MPI_SUCCESS) {
         m->win = MPI_WIN_NULL;
+        m->win_err = code;
         rc = -CNIO_ERR_NOTSUP;
-        if (MPI_Error_string(code, mpiio_win_why, &len) != MPI_SUCCESS)
-            len = 0;
-        mpiio_win_why[len] = '\0';
     }
     if (rc == 0) {
         MPI_Win_set_errhandler(m->win, MPI_ERRORS_RETURN);
@@ -62,14 +57,19 @@ static void mpiio_win_open(struct mpiio_file *m)
 int mpiio__nowin(struct mpiio_file *m, const char *call)
 {
     static atomic_int said;
+    char why[MPI_MAX_ERROR_STRING];
+    int len = 0;
 
+    if (m->win_err == MPI_SUCCESS || MPI_Error_string(m->win_err, why, &len) != MPI_SUCCESS)
+        len = 0;   /* (made, then freed: another rank could not set it up) */
+    why[len] = '\0';
     if (!atomic_exchange(&said, 1))
         cnio__err("%s: %s: not supported without an MPI one-sided window over the "
                   "file's ranks, which the MPI library could not create "
                   "(MPI_Win_allocate: %s): across nodes, give the MPI library an RMA "
                   "transport (Open MPI: mpirun --mca osc ucx; or --mca osc pt2pt, for a "
                   "program that does not ask for MPI_THREAD_MULTIPLE)", m->fh->uri, call,
-                  mpiio_win_why[0] ? mpiio_win_why : "failed");
+                  len ? why : "failed");
     return -CNIO_ERR_NOTSUP;
 }
 
