@@ -337,32 +337,24 @@ static struct cnio_srv_handle *handles_joiner(struct cnio_srv_handles *t, const 
 /*
  * The adoption of joiners of name, counted as a writer in place while it ran, closes as
  * one (cnio__srv_handles_adopt): the last, it clears the mark, after an fsync of the
- * object's data (fd) and block sums. A joiner that closed after the commit's fsync, with
- * bytes written since, was found by the adoption, which marked the object, and not
- * adopted: before, this clear came with no fsync and no ticket, and a power cut left its
- * bytes torn under a clean mark. As a close, it cannot race a writer's (its ticket).
+ * object's data (fd) and block sums (cnio__srv_store_complete). A joiner that closed
+ * after the commit's fsync, with bytes written since, was found by the adoption, which
+ * marked the object, and not adopted: before, this clear came with no fsync and no
+ * ticket, and a power cut left its bytes torn under a clean mark. As a close, it cannot
+ * race a writer's (its ticket).
  */
 static void handles_adopted(struct cnio_srv_store *st, const char *name, int fd,
                             const struct cnio_srv_sums *sums)
 {
     struct cnio_srv_vouch v = { .updates = -2 };   /* (counts no update of its own) */
-    struct cnio_srv_meta m;
     struct stat sb;
     int ret = 0;
 
     /* (not of an object removed meanwhile: there is no mark of it to clear) */
     if (cnio__srv_store_writer_closing(st, name, &v.ticket) &&
-        !(fstat(fd, &sb) == 0 && sb.st_nlink == 0)) {
-        ret = fsync(fd) < 0 ? cnio__srv_why_errno(errno) : 0;
-        if (!ret && sums)
-            ret = cnio__srv_sums_sync(sums);
-        if (!ret)
-            ret = cnio__srv_store_mark(st, name, 0, &v, &m);
-        if (ret)
-            cnio__warn("%s: its joiners closed as its upload committed, but it could not be "
-                       "made durable and marked complete: %s; it stays marked as an "
-                       "interrupted update", name, cnio__srv_strerror(ret));
-    }
+        !(fstat(fd, &sb) == 0 && sb.st_nlink == 0))
+        ret = cnio__srv_store_complete(st, name, fd, sums, NULL, &v,
+                                       "its joiners closed as its upload committed");
     cnio__srv_store_writer_gone(st, name, !ret, 1);
 }
 

@@ -305,11 +305,11 @@ int cnio__srv_open_dirty(struct cnio_srv_conn *c, const char *name, struct cnio_
     return 0;
 }
 
-/* fsync of name's block sums, opened by name (the object's, of metadata m): 0 when done,
- * or when none opens (none there, or not the object's: nothing a power cut could leave
- * of the writers' sums under that name), else the fsync's code. */
-static int open_undo_sums(struct cnio_srv_store *st, const char *name, int fd,
-                          const struct cnio_srv_meta *m)
+/* fsync of name's block sums, opened by name (the object's, of metadata m; NULL: not
+ * known): 0 when done, or when none opens (none there, or not the object's: nothing a
+ * power cut could leave of the writers' sums under that name), else the fsync's code. */
+static int store_sums_sync_named(struct cnio_srv_store *st, const char *name, int fd,
+                                 const struct cnio_srv_meta *m)
 {
     struct cnio_srv_sums s;
     int ret;
@@ -318,6 +318,23 @@ static int open_undo_sums(struct cnio_srv_store *st, const char *name, int fd,
         return 0;
     ret = cnio__srv_sums_sync(&s);
     cnio__srv_sums_close(&s);
+    return ret;
+}
+
+int cnio__srv_store_complete(struct cnio_srv_store *st, const char *name, int fd,
+                             const struct cnio_srv_sums *sums, const struct cnio_srv_meta *m,
+                             const struct cnio_srv_vouch *v, const char *why)
+{
+    struct cnio_srv_meta after;
+    int ret = fsync(fd) < 0 ? cnio__srv_why_errno(errno) : 0;
+
+    if (!ret)
+        ret = sums ? cnio__srv_sums_sync(sums) : store_sums_sync_named(st, name, fd, m);
+    if (!ret)
+        ret = cnio__srv_store_mark(st, name, 0, v, &after);
+    if (ret)
+        cnio__warn("%s: %s, but it could not be made durable and marked complete: %s; it "
+                   "stays marked as an interrupted update", name, why, cnio__srv_strerror(ret));
     return ret;
 }
 
@@ -346,16 +363,8 @@ void cnio__srv_open_undo(struct cnio_srv_store *st, const char *name, int fd,
         clear = 1;
     }
     pthread_mutex_unlock(&st->lock);
-    if (clear) {
-        ret = fsync(fd) < 0 ? cnio__srv_why_errno(errno) : 0;
-        if (!ret)
-            ret = sums ? cnio__srv_sums_sync(sums) : open_undo_sums(st, name, fd, &m);
-        if (!ret)
-            ret = cnio__srv_store_mark(st, name, 0, &v, &m);
-        if (ret)
-            cnio__warn("%s: an open for writing in place failed, and the object could not be "
-                       "made durable and marked complete for its other writers: %s; it stays "
-                       "marked as an interrupted update", name, cnio__srv_strerror(ret));
-    }
+    if (clear)
+        ret = cnio__srv_store_complete(st, name, fd, sums, &m, &v, "an open for writing in "
+                                       "place failed, the last of its writers");
     store_writer_add(st, name, -1, ret != 0, clear);
 }

@@ -222,11 +222,11 @@ void cnio__srv_handles_join(struct cnio_srv_handles *t, struct cnio_srv_handle *
  * in st, so that the last one's clean CLOSE clears the mark, and one that dies leaves it,
  * as any writer in place does. The adoption itself counts as one such writer while it
  * runs, and closes as one: when it is the last (each joiner it found closed meanwhile),
- * it clears the mark after an fsync of fd (the object's data, through its committer's
- * handle) and of sums (its block sums, or NULL). With counted, the commit made the
- * object marked and counted that writer already (cnio_srv_commit's writer: handles
- * joined it as it committed), and the adoption closes it even when it finds no joiner
- * left. Returns how many there were.
+ * it clears the mark as that close would (cnio__srv_store_complete of fd, the object's
+ * data through its committer's handle, and sums, its block sums). With counted, the
+ * commit made the object marked and counted that writer already (cnio_srv_commit's
+ * writer: handles joined it as it committed), and the adoption closes it even when it
+ * finds no joiner left. Returns how many there were.
  */
 int cnio__srv_handles_adopt(struct cnio_srv_handles *t, struct cnio_srv_store *st,
                             const char *name, uint64_t instance, int fd,
@@ -562,10 +562,23 @@ int cnio__srv_open_dirty(struct cnio_srv_conn *c, const char *name, struct cnio_
 /* An in-place write open of name counted by cnio__srv_open_dirty that then failed (its
  * handle not made, or not answered): the writer goes uncounted, and when the mark had been
  * left to it (cnio__srv_store_mark's owed) and no other writer is live, it clears the
- * mark as a close would, after an fsync of fd (the object's data) and of its block sums
- * (sums, or when NULL the object's, opened here); else the mark stays for the others. */
+ * mark as a close would (cnio__srv_store_complete of fd, the object's data, and sums);
+ * else the mark stays for the others. */
 void cnio__srv_open_undo(struct cnio_srv_store *st, const char *name, int fd,
                          const struct cnio_srv_sums *sums);
+/*
+ * What the last writer in place of name does for the writers whose closes left the mark
+ * to it (a counted open that failed, cnio__srv_open_undo; the adoption of an upload's
+ * joiners, cnio__srv_handles_adopt), as the last clean CLOSE would: an fsync of fd (the
+ * object's data file), then of its block sums (sums; NULL: the object's, opened here
+ * against metadata m, NULL when not known, since the other writers' sums are in them),
+ * then the mark cleared with v (cnio__srv_store_mark). 0, or the code of the step that
+ * failed, said as "NAME: why, but it could not be made durable and marked complete":
+ * the object then stays marked as an interrupted update.
+ */
+int cnio__srv_store_complete(struct cnio_srv_store *st, const char *name, int fd,
+                             const struct cnio_srv_sums *sums, const struct cnio_srv_meta *m,
+                             const struct cnio_srv_vouch *v, const char *why);
 /* 0 when off + len < 2^62, else -CNIO_ERR_OVERFLOW (request.c). */
 int cnio__srv_req_range(uint64_t off, uint64_t len);
 /* Opens hd's block sums the first time (create: building them if missing; hd->lock held):
