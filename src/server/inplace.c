@@ -161,6 +161,74 @@ int cnio__srv_store_written(struct cnio_srv_store *st, const char *name)
     return r;
 }
 
+/* Whether a clear of name's mark is another's to make (store lock held; w: name's
+ * writers, NULL: none; v and m as cnio__srv_store_mark's): 2 when the mark stays for
+ * good, 1 when a later close clears it, 0 when this one does. */
+static int store_mark_aside(struct cnio_srv_writer *w, const struct cnio_srv_vouch *v,
+                            const struct cnio_srv_meta *m)
+{
+    int later;
+
+    if (!w)
+        return 0;
+    /* a writer that opened after this clear's was found the last: the mark is its
+     * update's now, and its close counts this one too (as a close not the last does,
+     * cnio__srv_req_close: not an adopted joiner's, nor one naming the count as it was)
+     * ... or one that opened during this close went without closing it (killed, its
+     * connection lost) before this clear: it may have written part of an update, so
+     * the mark stays, as when it went before the close (cnio__srv_req_close): its
+     * torn bytes read as complete, exit 0 (helper-114's F1) */
+    if (w->lost)
+        return 2;
+    /* ... or another CLOSE began after this one's: its writer opened while this close
+     * synced, and wrote bytes this fsync may not hold. This close cannot tell a later
+     * close still syncing from one that failed, so the mark is that close's to clear,
+     * after its own fsync (of the whole file: this writer's bytes too); before, this
+     * clear came first, and a power cut during that fsync left its torn bytes under a
+     * clean mark. When that close cleared it already, its update held this one (as
+     * when it clears it after), and there is nothing left to count */
+    later = v && v->ticket && w->closes != v->ticket;
+    if (w->count > w->closing || later) {
+        w->updated |= (!later || (m->flags & CNIO_SRV_META_DIRTY)) && v && v->updates != -2 &&
+                      (v->updates < 0 || (uint32_t)v->updates != m->updates);
+        w->owed |= !later;
+        return 1;
+    }
+    return 0;
+}
+
+/* The flags (*want) and update count (*updates) that name's metadata m gets from a
+ * mark (dirty) or a clear with v (store lock held), w being the writers' record of
+ * whether other updates closed meanwhile (reset by a clear). */
+static void store_mark_flags(struct cnio_srv_store *st, const char *name, int dirty,
+                             const struct cnio_srv_vouch *v, const struct cnio_srv_meta *m,
+                             uint32_t *want, uint32_t *updates)
+{
+    struct cnio_srv_writer *w = dirty ? NULL : *store_writer_find(st, name);
+
+    /* a writer in place may change the data file's length: its metadata no longer
+     * vouches for it (CNIO_SRV_META_SIZED) until the last one's clean close can */
+    *want = dirty ? (m->flags | CNIO_SRV_META_DIRTY) & ~CNIO_SRV_META_SIZED
+                  : m->flags & ~CNIO_SRV_META_DIRTY;
+    if (!dirty && v && v->sized && m->gen == v->gen &&
+        v->length == cnio__layout_local_size(&m->layout, m->index, m->size))
+        *want |= CNIO_SRV_META_SIZED;
+    /* the update counted: a column restored from a backup taken before it is told from
+     * the others by its count (cnio__wire_gen) */
+    *updates = dirty || !v || v->updates == -2 ? m->updates
+               : v->updates < 0 ? (m->updates + 1) & 0xffffu : (uint32_t)v->updates & 0xffffu;
+    /* another writer's update closed during this one (not the last there): counted even
+     * by a close that counts nothing (adopted, or an open that failed part-way), which
+     * left this host behind the hosts where that writer's close was the last */
+    if (v && w && w->updated) {
+        if (*updates == m->updates)
+            *updates = (m->updates + 1) & 0xffffu;
+        w->updated = 0;
+    }
+    if (w)
+        w->owed = w->fresh = 0;
+}
+
 /* cnio__srv_store_mark; none (when not NULL): the metadata a name that has none gets,
  * marked, in the same hold of the store lock. */
 static int store_mark(struct cnio_srv_store *st, const char *name, int dirty,
@@ -169,7 +237,7 @@ static int store_mark(struct cnio_srv_store *st, const char *name, int dirty,
 {
     struct cnio_srv_writer *w;
     uint32_t want, updates;
-    int ret, later, made = 0;
+    int ret, aside, made = 0;
 
     pthread_mutex_lock(&st->lock);
     ret = cnio__srv_store_meta_get(st, name, m);
@@ -180,64 +248,24 @@ static int store_mark(struct cnio_srv_store *st, const char *name, int dirty,
     }
     if (ret == 1)
         ret = -CNIO_ERR_NOENT;
-    /* a writer that opened after this clear's was found the last: the mark is its
-     * update's now, and its close counts this one too (as a close not the last does,
-     * cnio__srv_req_close: not an adopted joiner's, nor one naming the count as it was) */
     w = *store_writer_find(st, name);
     if (!ret && dirty && w && !(m->flags & CNIO_SRV_META_DIRTY))
         w->fresh = 1;   /* (this open's own mark) */
-    w = dirty ? NULL : w;
-    if (!ret && w && w->lost) {
-        /* ... or one that opened during this close went without closing it (killed, its
-         * connection lost) before this clear: it may have written part of an update, so
-         * the mark stays, as when it went before the close (cnio__srv_req_close): its
-         * torn bytes read as complete, exit 0 (helper-114's F1) */
+    aside = !ret && !dirty ? store_mark_aside(w, v, m) : 0;
+    if (aside) {
         pthread_mutex_unlock(&st->lock);
-        if (v)
+        if (aside == 2 && v)
             cnio__warn("%s: a writer of it went without closing it during this update: it "
                        "stays marked as an interrupted update", name);
         return 0;
     }
-    /* ... or another CLOSE began after this one's: its writer opened while this close
-     * synced, and wrote bytes this fsync may not hold. This close cannot tell a later
-     * close still syncing from one that failed, so the mark is that close's to clear,
-     * after its own fsync (of the whole file: this writer's bytes too); before, this
-     * clear came first, and a power cut during that fsync left its torn bytes under a
-     * clean mark. When that close cleared it already, its update held this one (as
-     * when it clears it after), and there is nothing left to count */
-    later = w && v && v->ticket && w->closes != v->ticket;
-    if (!ret && w && (w->count > w->closing || later)) {
-        w->updated |= (!later || (m->flags & CNIO_SRV_META_DIRTY)) && v && v->updates != -2 &&
-                      (v->updates < 0 || (uint32_t)v->updates != m->updates);
-        w->owed |= !later;
-        pthread_mutex_unlock(&st->lock);
-        return 0;
-    }
-    /* a writer in place may change the data file's length: its metadata no longer
-     * vouches for it (CNIO_SRV_META_SIZED) until the last one's clean close can */
-    want = dirty ? (m->flags | CNIO_SRV_META_DIRTY) & ~CNIO_SRV_META_SIZED
-                 : m->flags & ~CNIO_SRV_META_DIRTY;
-    if (!ret && !dirty && v && v->sized && m->gen == v->gen &&
-        v->length == cnio__layout_local_size(&m->layout, m->index, m->size))
-        want |= CNIO_SRV_META_SIZED;
-    /* the update counted: a column restored from a backup taken before it is told from
-     * the others by its count (cnio__wire_gen) */
-    updates = ret ? 0 : dirty || !v || v->updates == -2 ? m->updates
-              : v->updates < 0 ? (m->updates + 1) & 0xffffu : (uint32_t)v->updates & 0xffffu;
-    /* another writer's update closed during this one (not the last there): counted even
-     * by a close that counts nothing (adopted, or an open that failed part-way), which
-     * left this host behind the hosts where that writer's close was the last */
-    if (!ret && !dirty && v && (w = *store_writer_find(st, name)) && w->updated) {
-        if (updates == m->updates)
-            updates = (m->updates + 1) & 0xffffu;
-        w->updated = 0;
-    }
-    if (!ret && !dirty && w)
-        w->owed = w->fresh = 0;
-    if (!ret && (made || m->flags != want || m->updates != updates)) {
-        m->flags = want;
-        m->updates = updates;
-        ret = cnio__srv_store_meta_write_sync(st, name, m);
+    if (!ret) {
+        store_mark_flags(st, name, dirty, v, m, &want, &updates);
+        if (made || m->flags != want || m->updates != updates) {
+            m->flags = want;
+            m->updates = updates;
+            ret = cnio__srv_store_meta_write_sync(st, name, m);
+        }
     }
     pthread_mutex_unlock(&st->lock);
     return ret;
