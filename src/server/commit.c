@@ -415,6 +415,58 @@ static int commit_done(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
     return 0;
 }
 
+/*
+ * Takes the locks of the group's handles hd[0..n) (NULL: none): not while an open of a
+ * name joins its instance: it would find the instance gone halfway, and open block sums
+ * of its own that the object never gets. Locks in address order: open locks (lk, *nl),
+ * then handles' (hl, *nh) (cnio__srv_open_lock).
+ */
+static void commit_lock(struct cnio_srv_conn *c, struct cnio_srv_handle **hd, int n,
+                        void **lk, int *nl, void **hl, int *nh)
+{
+    *nl = *nh = 0;
+    for (int i = 0; i < n; i++)
+        if (hd[i]) {
+            lk[(*nl)++] = cnio__srv_open_lock(&c->srv->store, hd[i]->name);
+            hl[(*nh)++] = hd[i];
+        }
+    *nl = commit_ptr_set(lk, *nl);
+    *nh = commit_ptr_set(hl, *nh);
+    for (int i = 0; i < *nl; i++)
+        pthread_mutex_lock(lk[i]);
+    for (int i = 0; i < *nh; i++)
+        pthread_mutex_lock(&((struct cnio_srv_handle *)hl[i])->lock);
+}
+
+/*
+ * After the group's commits (the open locks held, not the handles'): the writers that
+ * joined an instance go on writing the object, in place (unless a later commit had won,
+ * and the instance went); when no handle joined any instance, as in a `cnio cp`, there is
+ * none to look for (the first test of cnio__srv_handles_adopt, made before the fstat). A
+ * commit made with its joiners counted as a writer in place (g.writer) ends as one: by
+ * the adoption, or, when the object was removed meanwhile, here. hd, ret, gi (the
+ * index in g, -1: none) and instance: each COMMIT's.
+ */
+static void commit_adopt(struct cnio_srv_conn *c, struct cnio_srv_handle **hd, int n,
+                         const int *ret, const int *gi, const struct cnio_srv_commit *g,
+                         const uint64_t *instance)
+{
+    struct stat sb;
+
+    for (int i = 0; i < n; i++) {
+        int counted = gi[i] >= 0 && g[gi[i]].writer;
+
+        if (hd[i] && !ret[i] && instance[i] && !hd[i]->stage &&
+            (counted || atomic_load(&c->srv->handles.njoined) > 0) &&
+            fstat(hd[i]->fd, &sb) == 0 && sb.st_nlink > 0)
+            cnio__srv_handles_adopt(&c->srv->handles, &c->srv->store, hd[i]->name, instance[i],
+                                    hd[i]->fd, hd[i]->sums_state == 1 ? &hd[i]->sums : NULL,
+                                    counted);
+        else if (counted)
+            cnio__srv_store_writer(&c->srv->store, hd[i]->name, -1);
+    }
+}
+
 int cnio__srv_req_commit_group(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, int n,
                                struct cnio_srv_reply *r, int *ret, struct cnio_srv_why *why)
 {
@@ -422,24 +474,10 @@ int cnio__srv_req_commit_group(struct cnio_srv_conn *c, const struct cnio_wire_h
     struct cnio_srv_commit g[CNIO_SRV_COMMIT_GROUP];
     void *lk[CNIO_SRV_COMMIT_GROUP], *hl[CNIO_SRV_COMMIT_GROUP];
     uint64_t instance[CNIO_SRV_COMMIT_GROUP];
-    int gi[CNIO_SRV_COMMIT_GROUP], nl = 0, nh = 0, ng = 0;
-    struct stat sb;
+    int gi[CNIO_SRV_COMMIT_GROUP], nl, nh, ng = 0;
 
     n = commit_gather(c, h, CNIO_MIN(n, CNIO_SRV_COMMIT_GROUP), hd, ret, why);
-    /* not while an open of a name joins its instance: it would find the instance gone
-     * halfway, and open block sums of its own that the object never gets. Locks in
-     * address order: open locks, then handles' (cnio__srv_open_lock). */
-    for (int i = 0; i < n; i++)
-        if (hd[i]) {
-            lk[nl++] = cnio__srv_open_lock(&c->srv->store, hd[i]->name);
-            hl[nh++] = hd[i];
-        }
-    nl = commit_ptr_set(lk, nl);
-    nh = commit_ptr_set(hl, nh);
-    for (int i = 0; i < nl; i++)
-        pthread_mutex_lock(lk[i]);
-    for (int i = 0; i < nh; i++)
-        pthread_mutex_lock(&((struct cnio_srv_handle *)hl[i])->lock);
+    commit_lock(c, hd, n, lk, &nl, hl, &nh);
     for (int i = 0; i < n; i++) {
         gi[i] = -1;
         if (!hd[i])
@@ -463,24 +501,7 @@ int cnio__srv_req_commit_group(struct cnio_srv_conn *c, const struct cnio_wire_h
         }
     for (int i = nh - 1; i >= 0; i--)
         pthread_mutex_unlock(&((struct cnio_srv_handle *)hl[i])->lock);
-    /* the writers that joined an instance go on writing the object, in place (unless a
-     * later commit had won, and the instance went); when no handle joined any instance,
-     * as in a `cnio cp`, there is none to look for (the first test of
-     * cnio__srv_handles_adopt, made before the fstat). A commit made with its joiners
-     * counted as a writer in place (g.writer) ends as one: by the adoption, or, when the
-     * object was removed meanwhile, here. */
-    for (int i = 0; i < n; i++) {
-        int counted = gi[i] >= 0 && g[gi[i]].writer;
-
-        if (hd[i] && !ret[i] && instance[i] && !hd[i]->stage &&
-            (counted || atomic_load(&c->srv->handles.njoined) > 0) &&
-            fstat(hd[i]->fd, &sb) == 0 && sb.st_nlink > 0)
-            cnio__srv_handles_adopt(&c->srv->handles, &c->srv->store, hd[i]->name, instance[i],
-                                    hd[i]->fd, hd[i]->sums_state == 1 ? &hd[i]->sums : NULL,
-                                    counted);
-        else if (counted)
-            cnio__srv_store_writer(&c->srv->store, hd[i]->name, -1);
-    }
+    commit_adopt(c, hd, n, ret, gi, g, instance);
     for (int i = nl - 1; i >= 0; i--)
         pthread_mutex_unlock(lk[i]);
     for (int i = 0; i < n; i++)
