@@ -522,15 +522,16 @@ int cnio__srv_req_commit(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
     return ret;
 }
 
-/* FINISH's checks and commit (the name's open lock held): see cnio__srv_finish. */
-static int finish_locked(struct cnio_srv_conn *c, const char *name, uint64_t id, int excl,
-                         uint64_t *seq)
+/* Whether the commit of instance id of name finished here already (the name's open lock
+ * held): 1 (*seq the order it was committed with, whoever asked), 0 when it did not
+ * (*staged: 0 while the instance is still staged, else why it is not), or a code. */
+static int finish_done(struct cnio_srv_store *st, const char *name, uint64_t id, uint64_t *seq,
+                       int *staged)
 {
-    struct cnio_srv_store *st = &c->srv->store;
-    struct cnio_srv_commit g;
     struct cnio_srv_meta m, have;
+    struct stat sb;
     uint64_t want = id;
-    int fd, ret, staged;
+    int fd, ret;
 
     /* The instance still staged: its commit did not reach step 2's rename
      * (stage_commit.c), whatever the name's metadata says. A new name's step 1 writes
@@ -543,25 +544,37 @@ static int finish_locked(struct cnio_srv_conn *c, const char *name, uint64_t id,
      * there too: the startup scan removes a staged data file that has no ID.meta yet (a
      * small upload never SYNCed nor PREPAREd, as one host's commit is), and such a
      * commit cut short left the metadata alone, nothing to read (helper-96). */
-    staged = cnio__srv_stage_resume(st, name, &want, NULL, NULL, &fd, &m);
-    if (staged == 0)
+    *staged = cnio__srv_stage_resume(st, name, &want, NULL, NULL, &fd, &m);
+    if (*staged == 0)
         close(fd);
     pthread_mutex_lock(&st->lock);
     ret = cnio__srv_store_meta_get(st, name, &have);
     pthread_mutex_unlock(&st->lock);
-    if (staged == -CNIO_ERR_NOENT && ret == 0 && have.gen == id &&
-        !(have.flags & CNIO_SRV_META_COMMITTING)) {
-        struct stat sb;
+    if (*staged != -CNIO_ERR_NOENT || ret != 0 || have.gen != id ||
+        (have.flags & CNIO_SRV_META_COMMITTING))
+        return 0;
+    if (fstatat(st->rootfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? cnio__srv_why(-CNIO_ERR_NOENT, "its commit here was cut "
+                                               "short (the server stopped), and its upload "
+                                               "is gone: nothing of it is here")
+                               : cnio__srv_why_errno(errno);
+    *seq = have.seq;   /* the order it was committed with, whoever asked */
+    return 1;   /* finished already (another reader's FINISH, or the COMMIT whose reply its
+                 * writer lost) */
+}
 
-        if (fstatat(st->rootfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
-            return errno == ENOENT ? cnio__srv_why(-CNIO_ERR_NOENT, "its commit here was cut "
-                                                   "short (the server stopped), and its "
-                                                   "upload is gone: nothing of it is here")
-                                   : cnio__srv_why_errno(errno);
-        *seq = have.seq;   /* the order it was committed with, whoever asked */
-        return 0;   /* finished already (another reader's FINISH, or the COMMIT whose
-                     * reply its writer lost) */
-    }
+/* FINISH's checks and commit (the name's open lock held): see cnio__srv_finish. */
+static int finish_locked(struct cnio_srv_conn *c, const char *name, uint64_t id, int excl,
+                         uint64_t *seq)
+{
+    struct cnio_srv_store *st = &c->srv->store;
+    struct cnio_srv_commit g;
+    struct cnio_srv_meta m;
+    int ret, staged;
+
+    ret = finish_done(st, name, id, seq, &staged);
+    if (ret)
+        return ret < 0 ? ret : 0;
     if (cnio__srv_handles_held(&c->srv->handles, id))
         return cnio__srv_why(-CNIO_ERR_INCOMPLETE, "its writer still holds the upload and "
                              "commits it itself");
