@@ -344,6 +344,10 @@ void cnio__srv_mem_trim(struct cnio_srv *srv);
 
 /* ---- conn.c: connections ----------------------------------------------------------- */
 
+/* A connection's smallest buffer: reply buffers are at least this large, and a request
+ * buffer beyond it is freed when memory is tight (conn.c, conn_out.c). */
+#define CNIO_SRV_CONN_MIN_BUF 256
+
 struct cnio_srv_out {
     struct cnio_srv_out *next;
     uint8_t hdr[CNIO_WIRE_HDR_SIZE];

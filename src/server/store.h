@@ -98,27 +98,6 @@ struct cnio_srv_staged {
 /* Opens root and creates ROOT/.cnio/meta, stage and sums; changes nothing else, so that
  * it may run before the root's lock is taken. 0 or -CNIO_ERR_NOENT/-CNIO_ERR_IO (logged). */
 int cnio__srv_store_open(struct cnio_srv_store *st, const char *root);
-/* RENAME of from to to on this host (store lock held): the data, metadata and block
- * checksums move together, and a crash or a failed step never leaves a name that reads
- * wrong (rename.c). 0, -CNIO_ERR_NOENT when from is not there, -CNIO_ERR_EXIST when to is
- * a directory that is not empty, -CNIO_ERR_IO while an earlier rename waits for a
- * restart to finish it, or another negative code. */
-int cnio__srv_rename(struct cnio_srv_store *st, const char *from, const char *to);
-/* Finishes the rename a crash interrupted, if ROOT/.cnio/rename records one (startup,
- * root lock held): 0 or a negative code (logged). */
-int cnio__srv_rename_recover(struct cnio_srv_store *st);
-/*
- * Takes the root's lock, ROOT/.cnio/lock (rootlock.c): exclusive for a serving server
- * (its pid written inside), shared for an offline --scrub. A second server on the root,
- * a --scrub of a root being served, and (exclusive) a root inside another serving
- * server's root or holding one are refused. Returns the lock's fd, or -1 after logging
- * why.
- */
-int cnio__srv_root_lock(const struct cnio_srv_store *st, const char *root, int exclusive);
-/* 0, or -1 (logged) when root lies inside another serving server's root or holds one:
- * checked before the store is opened, so that nothing is made there, and again by
- * cnio__srv_root_lock once the lock is held. */
-int cnio__srv_root_check(const char *root);
 /* What a serving server does to an opened root once it holds the root's lock, before it
  * serves: finishes a RENAME a crash interrupted, loads the staged instances and removes
  * the data files a crash left without metadata. 0 or a negative code (logged); the
@@ -142,10 +121,6 @@ int cnio__srv_store_open_obj(struct cnio_srv_store *st, const char *name, uint32
                              struct cnio_srv_meta *m, int *created);
 /* A full entry path: directory, '/', entry name. */
 #define CNIO_SRV_PATH_MAX (CNIO_WIRE_MAX_NAME + NAME_MAX + 2)
-/* Opens path beneath dirfd (resolve.c): openat2 RESOLVE_BENEATH, a symlink followed
- * while it stays beneath and leads to no name starting with '.' (.cnio). The fd, or -1
- * with errno (EXDEV: out of dirfd's tree or into .cnio), the refusal's reason set. */
-int cnio__srv_store_at(int dirfd, const char *path, int flags, mode_t mode);
 /* Creates the directories leading to name beneath basefd. 0 or a negative code. */
 int cnio__srv_store_mkparents(int basefd, const char *name);
 /* O_PATH fd of the directory holding name beneath basefd (*base: the last component). */
@@ -153,29 +128,12 @@ int cnio__srv_store_parent(int basefd, const char *name, const char **base);
 /* Read-only fd (fsync works on it) of the directory holding name beneath basefd (*base: the last component),
  * made first (as cnio__srv_store_mkparents) when missing: the fd or a negative code. */
 int cnio__srv_store_mkparents_at(int basefd, const char *name, const char **base);
-/* A name for a temporary file, prefix then 16 hex digits, unique in this process. */
-void cnio__srv_store_tmp_name(char *buf, size_t cap, const char *prefix);
-/* Name's metadata read from directory pfd of the metadata tree (base: the name's last
- * component): 0, 1 when it has none, or a negative code. */
-int cnio__srv_store_meta_read_at(int pfd, const char *base, const char *name,
-                                 struct cnio_srv_meta *m);
-/* Name's metadata written in directory pfd of the metadata tree; with durable, its bytes
- * are on disk (fsync) before the rename makes them the name's. 0 or a negative code. */
-int cnio__srv_store_meta_write_at(int pfd, const char *base, const char *name,
-                                  const struct cnio_srv_meta *m, int durable);
-/* Writes len bytes to a fresh temporary file in directory pfd and renames it to base; with
- * durable, fsyncs the temporary file first. 0 or a negative code. */
-int cnio__srv_store_replace(int pfd, const char *base, const uint8_t *buf, size_t len,
-                            int durable);
 /* fsync of directory fd, so that the renames into it survive a crash of the host (a file
  * system that cannot sync a directory, EINVAL or EROFS, counts as done). 0 or a negative
  * code. */
 int cnio__srv_store_sync_dir(int fd);
 /* The same for a directory opened O_PATH (reopened for reading). */
 int cnio__srv_store_sync_path(int pfd);
-void cnio__srv_meta_encode(const struct cnio_srv_meta *m, uint8_t out[CNIO_SRV_META_SIZE]);
-/* 0, or -CNIO_ERR_IO when in (len bytes) is not a valid metadata block. */
-int cnio__srv_meta_decode(const uint8_t *in, size_t len, struct cnio_srv_meta *m);
 /* Fills i from metadata m and the data file's stat (flags plus what m's flags mean). */
 void cnio__srv_store_fill(const struct cnio_srv_meta *m, const struct stat *sb, uint32_t flags,
                           struct cnio_wire_info *i);
@@ -203,8 +161,6 @@ void cnio__srv_store_adjust(struct cnio_srv_store *st, const char *name,
  * different updates in place" (1 read-only open in 1000 beside two writers in place).
  */
 void cnio__srv_store_inplace(int written, struct cnio_wire_info *i);
-/* Reads name's metadata: 0, 1 when it has none, or a negative code. */
-int cnio__srv_store_meta_get(struct cnio_srv_store *st, const char *name, struct cnio_srv_meta *m);
 /* The metadata of name, whose data file (size bytes) has none (store_info.c): 0 with *m
  * one stripe column holding everything (a file put in the root by hand), or
  * -CNIO_ERR_IO with its reason when it has block sums (its lost metadata held a layout
@@ -213,13 +169,6 @@ int cnio__srv_store_meta_none(struct cnio_srv_store *st, const char *name, uint6
                               struct cnio_srv_meta *m);
 /* 1 when the root directory was removed while the server ran (said once, as an error). */
 int cnio__srv_store_root_gone(struct cnio_srv_store *st);
-/* Writes the metadata of name (tmp file + rename). */
-int cnio__srv_store_meta_write(struct cnio_srv_store *st, const char *name,
-                               const struct cnio_srv_meta *m);
-/* As cnio__srv_store_meta_write, durably: the new metadata and its rename are on disk
- * (the file and its directory fsynced) when it returns. */
-int cnio__srv_store_meta_write_sync(struct cnio_srv_store *st, const char *name,
-                                    const struct cnio_srv_meta *m);
 /*
  * Whether name's data file (the one stat sb describes) has the length its metadata m
  * vouches for: with CNIO_SRV_META_SIZED, its column's extent of m->size. 0 when it does
@@ -261,6 +210,70 @@ int cnio__srv_store_unlink_locked(struct cnio_srv_store *st, const char *name);
  */
 int cnio__srv_store_list(struct cnio_srv_store *st, const char *dir, uint64_t *cursor,
                          int inplace, uint8_t *out, size_t cap, size_t *len, int *more);
+
+/* ---- meta.c: an object's metadata file, read and replaced whole ------------------ */
+
+/* The metadata block of m (its format: store.c). */
+void cnio__srv_meta_encode(const struct cnio_srv_meta *m, uint8_t out[CNIO_SRV_META_SIZE]);
+/* 0, or -CNIO_ERR_IO when in (len bytes) is not a valid metadata block. */
+int cnio__srv_meta_decode(const uint8_t *in, size_t len, struct cnio_srv_meta *m);
+/* Reads name's metadata: 0, 1 when it has none, or a negative code. */
+int cnio__srv_store_meta_get(struct cnio_srv_store *st, const char *name, struct cnio_srv_meta *m);
+/* A name for a temporary file, prefix then 16 hex digits, unique in this process. */
+void cnio__srv_store_tmp_name(char *buf, size_t cap, const char *prefix);
+/* Name's metadata read from directory pfd of the metadata tree (base: the name's last
+ * component): 0, 1 when it has none, or a negative code. */
+int cnio__srv_store_meta_read_at(int pfd, const char *base, const char *name,
+                                 struct cnio_srv_meta *m);
+/* Name's metadata written in directory pfd of the metadata tree; with durable, its bytes
+ * are on disk (fsync) before the rename makes them the name's. 0 or a negative code. */
+int cnio__srv_store_meta_write_at(int pfd, const char *base, const char *name,
+                                  const struct cnio_srv_meta *m, int durable);
+/* Writes len bytes to a fresh temporary file in directory pfd and renames it to base; with
+ * durable, fsyncs the temporary file first. 0 or a negative code. */
+int cnio__srv_store_replace(int pfd, const char *base, const uint8_t *buf, size_t len,
+                            int durable);
+/* Writes the metadata of name (tmp file + rename). */
+int cnio__srv_store_meta_write(struct cnio_srv_store *st, const char *name,
+                               const struct cnio_srv_meta *m);
+/* As cnio__srv_store_meta_write, durably: the new metadata and its rename are on disk
+ * (the file and its directory fsynced) when it returns. */
+int cnio__srv_store_meta_write_sync(struct cnio_srv_store *st, const char *name,
+                                    const struct cnio_srv_meta *m);
+
+/* ---- resolve.c: a name's file beneath the root ----------------------------------- */
+
+/* Opens path beneath dirfd: openat2 RESOLVE_BENEATH, a symlink followed
+ * while it stays beneath and leads to no name starting with '.' (.cnio). The fd, or -1
+ * with errno (EXDEV: out of dirfd's tree or into .cnio), the refusal's reason set. */
+int cnio__srv_store_at(int dirfd, const char *path, int flags, mode_t mode);
+
+/* ---- rename.c: RENAME on this host ----------------------------------------------- */
+
+/* RENAME of from to to on this host (store lock held): the data, metadata and block
+ * checksums move together, and a crash or a failed step never leaves a name that reads
+ * wrong. 0, -CNIO_ERR_NOENT when from is not there, -CNIO_ERR_EXIST when to is
+ * a directory that is not empty, -CNIO_ERR_IO while an earlier rename waits for a
+ * restart to finish it, or another negative code. */
+int cnio__srv_rename(struct cnio_srv_store *st, const char *from, const char *to);
+/* Finishes the rename a crash interrupted, if ROOT/.cnio/rename records one (startup,
+ * root lock held): 0 or a negative code (logged). */
+int cnio__srv_rename_recover(struct cnio_srv_store *st);
+
+/* ---- rootlock.c: which process owns a root ---------------------------------------- */
+
+/*
+ * Takes the root's lock, ROOT/.cnio/lock: exclusive for a serving server
+ * (its pid written inside), shared for an offline --scrub. A second server on the root,
+ * a --scrub of a root being served, and (exclusive) a root inside another serving
+ * server's root or holding one are refused. Returns the lock's fd, or -1 after logging
+ * why.
+ */
+int cnio__srv_root_lock(const struct cnio_srv_store *st, const char *root, int exclusive);
+/* 0, or -1 (logged) when root lies inside another serving server's root or holds one:
+ * checked before the store is opened, so that nothing is made there, and again by
+ * cnio__srv_root_lock once the lock is held. */
+int cnio__srv_root_check(const char *root);
 
 /* ---- inplace.c: objects written in place ---------------------------------------- */
 
@@ -502,6 +515,9 @@ int cnio__srv_stage_load(struct cnio_srv_store *st);
 
 /* ---- stage_idx.c: the staged instances in memory ---------------------------------------- */
 
+/* A staged instance gets its ID.meta once a WRITE ends past this offset of its data
+ * file, if nothing wrote it before. */
+#define CNIO_SRV_STAGE_LAZY (1u << 20)
 /* Records staged instance id of name with metadata m, which its ID.meta does not hold
  * yet when unsaved: 0 or -CNIO_ERR_NOMEM. */
 int cnio__srv_stage_idx_add(struct cnio_srv_store *st, uint64_t id, const char *name,
@@ -520,12 +536,12 @@ void cnio__srv_stage_idx_prepared(struct cnio_srv_store *st, uint64_t id);
 /* set 1: notes that a handle that joined instance id went without a clean CLOSE (what
  * it wrote may be torn). Returns 1 when that was noted of id (set 0: asks), else 0. */
 int cnio__srv_stage_idx_torn(struct cnio_srv_store *st, uint64_t id, int set);
-/* The ids of name's recorded instances (name NULL: of all), in *ids (the caller frees)
- * and *n: 0 or -CNIO_ERR_NOMEM. */
 /* 1 when an instance of name, or of a name beneath it (name/...), is one that live(arg,
  * id) says a live handle writes; else 0. */
 int cnio__srv_stage_idx_live_under(struct cnio_srv_store *st, const char *name,
                                    int (*live)(void *arg, uint64_t id), void *arg);
+/* The ids of name's recorded instances (name NULL: of all), in *ids (the caller frees)
+ * and *n: 0 or -CNIO_ERR_NOMEM. */
 int cnio__srv_stage_idx_ids(struct cnio_srv_store *st, const char *name, uint64_t **ids,
                             size_t *n);
 /* Forgets every instance (when the store closes). */
@@ -549,12 +565,6 @@ int cnio__srv_stage_idx_saved(struct cnio_srv_store *st, uint64_t id, uint64_t s
 /* ---- sums.c, sums_file.c: block checksums ---------------------------------------- */
 
 #define CNIO_SRV_BLOCK (64u << 10)
-/* A connection's smallest buffer: reply buffers are at least this large, and a request
- * buffer beyond it is freed when memory is tight (conn.c, conn_out.c). */
-#define CNIO_SRV_CONN_MIN_BUF 256
-/* A staged instance gets its ID.meta once a WRITE ends past this offset of its data
- * file, if nothing wrote it before (stage_idx.c). */
-#define CNIO_SRV_STAGE_LAZY (1u << 20)
 
 /* An open block sums file (fd -1: the object has none), its data file's lock key, and
  * whether it is a version-1 file (sums_int.h: read and written as such). */
