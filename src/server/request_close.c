@@ -191,6 +191,35 @@ static int req_joined_gone(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
     return 0;
 }
 
+/* The CLOSE of hd, a handle that joined an upload, before the commit of what it joined
+ * (hd->lock held): it no longer joins it. 0, or why it fails; *gone: the upload was
+ * removed or discarded (req_joined_gone), *orphaned: its creator went without committing
+ * it (req_orphaned). */
+static int req_close_joined(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
+                            const struct cnio_wire_hdr *h, struct cnio_srv_reply *r,
+                            int *orphaned, int *gone)
+{
+    int ret;
+
+    if ((ret = req_joined_gone(c, hd, h, r)) != 0 || (r->flags & CNIO_WIRE_F_GONE))
+        *gone = 1;
+    else if ((*orphaned = req_orphaned(c, hd)) != 0)
+        ret = cnio__srv_why(-CNIO_ERR_INCOMPLETE, "the writer that created it went "
+                            "without committing it: what this handle wrote is in that "
+                            "interrupted upload, not in the object (cnio cp --resume of its "
+                            "source finishes it; the job run again writes it afresh)");
+    /* its bytes durable before it says so, as every writer's CLOSE: the commit may
+     * have made the object already, after its fsync and before these bytes, and
+     * nothing else syncs them (the adoption, cnio__srv_handles_adopt, finds this
+     * handle no longer joined); a power cut then left them torn, with no mark */
+    else if (fsync(hd->fd) < 0)
+        ret = cnio__srv_why_errno(errno);
+    else if (hd->sums_state == 1)
+        ret = cnio__srv_sums_sync(&hd->sums);
+    cnio__srv_handles_join(&c->srv->handles, hd, 0);
+    return ret;
+}
+
 /* A clean close of an in-place writer: the last one clears the object's dirty mark, and
  * vouches for its length again when it can (CNIO_SRV_META_SIZED). A writer whose object
  * was removed (UNLINK) while it was open has nothing to vouch for (a name made again
@@ -208,24 +237,8 @@ static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *
     if (!hd)
         return 0;
     pthread_mutex_lock(&hd->lock);
-    if (hd->joined) {   /* closed before the commit of what it joined: not a writer in place */
-        if ((ret = req_joined_gone(c, hd, h, r)) != 0 || (r->flags & CNIO_WIRE_F_GONE))
-            gone = 1;
-        else if ((orphaned = req_orphaned(c, hd)) != 0)
-            ret = cnio__srv_why(-CNIO_ERR_INCOMPLETE, "the writer that created it went "
-                                "without committing it: what this handle wrote is in that "
-                                "interrupted upload, not in the object (cnio cp --resume of its "
-                                "source finishes it; the job run again writes it afresh)");
-        /* its bytes durable before it says so, as every writer's CLOSE: the commit may
-         * have made the object already, after its fsync and before these bytes, and
-         * nothing else syncs them (the adoption, cnio__srv_handles_adopt, finds this
-         * handle no longer joined); a power cut then left them torn, with no mark */
-        else if (fsync(hd->fd) < 0)
-            ret = cnio__srv_why_errno(errno);
-        else if (hd->sums_state == 1)
-            ret = cnio__srv_sums_sync(&hd->sums);
-        cnio__srv_handles_join(&c->srv->handles, hd, 0);
-    }
+    if (hd->joined)   /* closed before the commit of what it joined: not a writer in place */
+        ret = req_close_joined(c, hd, h, r, &orphaned, &gone);
     /* the last writer of this update, found in one hold of the store lock with the
      * others' closes: two at once each found the other and neither cleared the mark */
     last = hd->writer && !hd->closing++ &&
