@@ -32,7 +32,6 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,36 +209,6 @@ static int proxy_session_room(void)
     return -1;
 }
 
-void px_text_add(struct px_text *t, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if (t->len + (size_t)n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 4096;
-        char *b;
-
-        while (cap < t->len + (size_t)n + 1)
-            cap *= 2;
-        b = realloc(t->buf, cap);
-        if (!b) {
-            t->lost++;
-            return;
-        }
-        t->buf = b;
-        t->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-    va_end(ap);
-    t->len += (size_t)n;
-}
-
 /* The proxy's report, whole, into t (free t->buf): sessions, job, names, destinations. */
 static void proxy_report(struct px *px, struct px_text *t)
 {
@@ -256,37 +225,6 @@ static void proxy_report(struct px *px, struct px_text *t)
     px_admit_report(px, t);
 }
 
-/*
- * Brings the report within PROXY_STATS_MAX bytes for a stats reply: cut after a whole
- * line, with lines that say what was left out ("... N more destinations not shown")
- * in place of the rest. Lines lost for want of memory are said too.
- */
-static void proxy_stats_fit(struct px_text *t)
-{
-    static const char *const what[] = { "destinations", "names", "lines" };
-    unsigned long more[3] = { 0, 0, 0 };
-    size_t keep = t->len;
-    char mark[256];
-    int n = 0;
-
-    if (t->len > PROXY_STATS_MAX) {
-        keep = PROXY_STATS_MAX - sizeof(mark);
-        while (keep > 0 && t->buf[keep - 1] != '\n')
-            keep--;
-        for (const char *l = t->buf + keep; l < t->buf + t->len; l = strchr(l, '\n') + 1)
-            more[!strncmp(l, "dest ", 5) ? 0 : !strncmp(l, "name ", 5) ? 1 : 2]++;
-    }
-    more[2] += t->lost;
-    for (int k = 0; k < 3; k++)
-        if (more[k])
-            n += snprintf(mark + n, sizeof(mark) - (size_t)n, "... %lu more %s not shown%s\n",
-                          more[k], what[k], k == 2 && t->lost ? " (no memory)" : "");
-    if (!n)
-        return;
-    t->len = keep;
-    px_text_add(t, "%s", mark);
-}
-
 /* A stats reply: the report in as many STATS_REP messages as it takes, each of whole
  * lines (a line longer than a message is split), all but the last with i0 = 1. */
 static void proxy_stats(struct px *px, struct px_client *c)
@@ -295,7 +233,7 @@ static void proxy_stats(struct px *px, struct px_client *c)
     size_t off = 0;
 
     proxy_report(px, &t);
-    proxy_stats_fit(&t);
+    px_text_fit(&t, PROXY_STATS_MAX);
     do {
         struct cnio__skp_msg m = { .type = CNIO__SKP_STATS_REP };
         size_t n = t.len - off;

@@ -2,7 +2,7 @@
  * proxy.h - the job proxy's internals, shared by proxy.c (event loop, clients),
  * proxy_admit.c (admission per destination), proxy_names.c (name cache),
  * proxy_job.c (one proxy per job), proxy_files.c (socket file, log), proxy_sweep.c
- * (dead proxies' leftovers) and proxy_stats.c (the `stats` command).
+ * (dead proxies' leftovers) and proxy_stats.c (the report's text, the `stats` command).
  */
 #ifndef CNIO_PROXY_H
 #define CNIO_PROXY_H
@@ -172,6 +172,10 @@ struct px_text {
 
 /* Appends printf-formatted text to t. */
 void px_text_add(struct px_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Cuts t to max bytes at most (max > 256) after a whole line, the lines left out said
+ * in their place ("... N more destinations not shown", names, lines; lines lost for
+ * want of memory too). */
+void px_text_fit(struct px_text *t, size_t max);
 
 /* One proxy per job (proxy_job.c). Sets up job mode from the environment: listens on TCP
  * on the head node, else opens a session with the job proxy (waiting conf.job_wait_ms at

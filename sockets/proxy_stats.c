@@ -1,18 +1,82 @@
 /*
- * proxy_stats.c - `cnio-proxy stats PATH`: asks the proxy listening on the unix socket
- * PATH for its report and prints it. What is wrong with PATH is said as such: nothing
- * there, not a socket, too long for a unix socket, a socket no proxy listens on.
+ * proxy_stats.c - the proxy's report as text (px_text_add, px_text_fit), and
+ * `cnio-proxy stats PATH`: asks the proxy listening on the unix socket PATH for its
+ * report and prints it. What is wrong with PATH is said as such: nothing there, not a
+ * socket, too long for a unix socket, a socket no proxy listens on.
  */
 #include "proxy.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+void px_text_add(struct px_text *t, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if (t->len + (size_t)n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 4096;
+        char *b;
+
+        while (cap < t->len + (size_t)n + 1)
+            cap *= 2;
+        b = realloc(t->buf, cap);
+        if (!b) {
+            t->lost++;
+            return;
+        }
+        t->buf = b;
+        t->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    t->len += (size_t)n;
+}
+
+/*
+ * Brings the report within max bytes (a stats reply): cut after a whole line, with
+ * lines that say what was left out ("... N more destinations not shown") in place of
+ * the rest. Lines lost for want of memory are said too.
+ */
+void px_text_fit(struct px_text *t, size_t max)
+{
+    static const char *const what[] = { "destinations", "names", "lines" };
+    unsigned long more[3] = { 0, 0, 0 };
+    size_t keep = t->len;
+    char mark[256];
+    int n = 0;
+
+    if (t->len > max) {
+        keep = max - sizeof(mark);
+        while (keep > 0 && t->buf[keep - 1] != '\n')
+            keep--;
+        for (const char *l = t->buf + keep; l < t->buf + t->len; l = strchr(l, '\n') + 1)
+            more[!strncmp(l, "dest ", 5) ? 0 : !strncmp(l, "name ", 5) ? 1 : 2]++;
+    }
+    more[2] += t->lost;
+    for (int k = 0; k < 3; k++)
+        if (more[k])
+            n += snprintf(mark + n, sizeof(mark) - (size_t)n, "... %lu more %s not shown%s\n",
+                          more[k], what[k], k == 2 && t->lost ? " (no memory)" : "");
+    if (!n)
+        return;
+    t->len = keep;
+    px_text_add(t, "%s", mark);
+}
 
 /* Prints the STATS_REP messages read from fd until the last one (i0 = 0): 0 then, 1
  * when the answer was none or stopped short. */
