@@ -292,14 +292,28 @@ static int proxy_handle(struct px *px, struct px_client *c, const struct cnio__s
     }
 }
 
+/* The job proxy failed c's relayed conversation (what: how): the request it had not
+ * answered is served here, on the same connection (proxy_relay.c). -1 drops c. */
+static int proxy_relay_lost(struct px *px, struct px_client *c, const char *what)
+{
+    static struct cnio__skp_msg req;
+
+    if (!c->relay)   /* no state kept: the conversation goes, as its process's proxy */
+        return -1;
+    return px_relay_lost(c, what, &req) ? proxy_handle(px, c, &req) : 0;
+}
+
 /* Reads what c sent and handles every whole message; -1 when c must go. */
 static int proxy_read(struct px *px, struct px_client *c)
 {
     ssize_t n;
     size_t off = 0;
 
-    if (c->up >= 0)   /* a conversation relayed to the job proxy */
-        return px_job_pass(c->fd, c->up, 1);
+    if (c->up >= 0) {   /* a conversation relayed to the job proxy */
+        int r = px_job_pass(c->fd, c->up, 1);
+
+        return r == -2 ? proxy_relay_lost(px, c, "not taking requests") : r;
+    }
     n = recv(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen, MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
         return -1;
@@ -339,6 +353,7 @@ static void proxy_release(struct px *px, struct px_client *c)
     close(c->fd);
     if (c->up >= 0)
         close(c->up);
+    px_relay_free(c);
     free(c);
 }
 
@@ -359,9 +374,11 @@ static void proxy_reap(struct px *px)
     proxy_nclients = kept;
 }
 
-/* Takes back slots held far past their deadline by processes that stopped talking, and
- * drops TCP peers that did not authenticate in time. */
-static void proxy_expire(struct px *px, int64_t now)
+/* Takes back slots held far past their deadline by processes that stopped talking,
+ * drops TCP peers that did not authenticate in time, and serves here the relayed
+ * requests the job proxy leaves unanswered (px_relay_silent). The ms until the next of
+ * those, at most wait. */
+static int64_t proxy_expire(struct px *px, int64_t now, int64_t wait)
 {
     for (int i = 0; i < proxy_nclients; i++) {
         struct px_client *c = proxy_clients[i];
@@ -370,7 +387,11 @@ static void proxy_expire(struct px *px, int64_t now)
             px_admit_drop(px, c, now);
         if (c->auth && now > c->since_ms + PROXY_AUTH_MS)   /* no proof of the job's key */
             c->dead = 1;
+        if (!c->dead && px_relay_silent(px, c, now, &wait)
+            && proxy_relay_lost(px, c, "not answering") < 0)
+            c->dead = 1;
     }
+    return wait;
 }
 
 /*
@@ -449,6 +470,15 @@ static int proxy_poll(int lfd, int64_t wait)
 /* What client i has ready: bit 0 its own fd, bit 1 its relay (from pfd_rev). */
 static unsigned char pfd_rev[PROXY_MAX_CLIENTS];
 
+/* What the job proxy sent on c's relay, passed on to c; a relay that ends before its
+ * answer is served here. -1 drops c. */
+static int proxy_relay_back(struct px *px, struct px_client *c)
+{
+    int r = px_relay_back(c, px_now_ms());
+
+    return r == -2 ? proxy_relay_lost(px, c, "gone") : r;
+}
+
 /* Serves what proxy_poll found ready. */
 static void proxy_serve(struct px *px, int lfd)
 {
@@ -482,7 +512,7 @@ static void proxy_serve(struct px *px, int lfd)
 
         if (!c->dead
             && (((pfd_rev[i] & 1) && proxy_read(px, c) < 0)
-                || ((pfd_rev[i] & 2) && c->up >= 0 && px_job_pass(c->up, c->fd, 0) < 0)))
+                || ((pfd_rev[i] & 2) && c->up >= 0 && proxy_relay_back(px, c) < 0)))
             c->dead = 1;
     }
     proxy_reap(px);
@@ -520,7 +550,7 @@ static void proxy_loop(struct px *px, int lfd)
         int64_t jwait = px_job_tick(now);   /* the re-dial's start and deadline */
         int live = 0;
 
-        proxy_expire(px, now);
+        wait = proxy_expire(px, now, wait);
         proxy_reap(px);
         for (int i = 0; i < proxy_nclients; i++)
             live += proxy_clients[i]->session;

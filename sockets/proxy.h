@@ -1,8 +1,9 @@
 /*
  * proxy.h - the job proxy's internals, shared by proxy.c (event loop, clients),
  * proxy_admit.c (admission per destination), proxy_names.c (name cache),
- * proxy_job.c (one proxy per job), proxy_files.c (socket file, log), proxy_sweep.c
- * (dead proxies' leftovers) and proxy_stats.c (the report's text, the `stats` command).
+ * proxy_job.c (one proxy per job), proxy_relay.c (a conversation relayed to the job
+ * proxy), proxy_files.c (socket file, log), proxy_sweep.c (dead proxies' leftovers) and
+ * proxy_stats.c (the report's text, the `stats` command).
  */
 #ifndef CNIO_PROXY_H
 #define CNIO_PROXY_H
@@ -18,6 +19,7 @@
 enum px_state { PX_IDLE, PX_QUEUED, PX_HOLDING };
 
 struct px_dest;
+struct px_relay;
 struct px_text;
 
 struct px_client {
@@ -36,6 +38,7 @@ struct px_client {
     void *name_wait;          /* the name lookup it waits for (proxy_names.c) */
     struct px_client *wnext;  /* the other waiters of that lookup */
     int up;                   /* a node proxy: its connection to the job proxy, or -1 */
+    struct px_relay *relay;   /* and that conversation's state (proxy_relay.c), or NULL */
     int auth;                 /* the job proxy: a TCP peer that has not proved the key */
     int relayed;              /* the job proxy: a TCP peer (another node's conversation) */
     unsigned char nonce[32];  /* the nonce it was sent */
@@ -212,9 +215,30 @@ int px_job_relay_open(struct px *px, struct px_client *c, const struct cnio__skp
  * mode. */
 int px_job_node_local(const struct sockaddr_storage *sa);
 /* Moves what fd from has to read to fd to (to_job: to is a relay to the job proxy); 0,
- * or -1 (either side is gone, or does not take the bytes within a second; the job proxy
- * not taking them is taken for the job proxy down, as px_job_session_lost). */
+ * -1 (from is gone, or, from the job proxy, to does not take the bytes within a second),
+ * or -2 (the job proxy does not take them within a second, taken for the job proxy down
+ * as px_job_session_lost, or its connection is gone). */
 int px_job_pass(int from, int to, int to_job);
+/* The job proxy is down (what: "gone", "not answering"...): its session closed, said
+ * once, this node served here alone until the next re-dial (as px_job_session_lost). */
+void px_job_down(const char *what);
+
+/* A conversation relayed to the job proxy (proxy_relay.c). px_relay_start, once it is
+ * relayed: keeps req, the request, until the job proxy answers it; 0, or -1 (no memory:
+ * the conversation is passed through as bytes, and goes if the job proxy fails it).
+ * px_relay_back, when c->up is readable: passes what the job proxy sent on to the
+ * process in whole messages; 0, -1 (the process must go), or -2 (the job proxy's side
+ * ended or sent what is not a message: px_relay_lost). px_relay_silent: 1 when the job
+ * proxy has not answered c and sent nothing for two heartbeat periods (px->beat_ms);
+ * else 0, with *next lowered to the ms until that. px_relay_lost: the job proxy failed
+ * c's conversation (what: how, for px_job_down when it had not answered yet): c->up
+ * closed, the state freed; 1 with *req the request to serve here, as if asked now, 0
+ * when it was answered (the conversation goes on here). px_relay_free: at c's end. */
+int px_relay_start(struct px_client *c, const struct cnio__skp_msg *req, int64_t now);
+int px_relay_back(struct px_client *c, int64_t now);
+int px_relay_silent(const struct px *px, const struct px_client *c, int64_t now, int64_t *next);
+int px_relay_lost(struct px_client *c, const char *what, struct cnio__skp_msg *req);
+void px_relay_free(struct px_client *c);
 /* Appends the job line to t ("job ..."), in job mode. */
 void px_job_report(struct px_text *t);
 void px_job_close(void);

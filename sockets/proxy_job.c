@@ -34,7 +34,8 @@
  * connect, the handshake and HELLO, driven by poll, given up after JOB_HS_MS), and the
  * node's requests are served here meanwhile, at once: a job proxy that stays stopped
  * makes no request wait again. When the job proxy goes away in the middle of a
- * conversation, the process loses its proxy and passes everything to libc (shim.c).
+ * conversation, or leaves it unanswered for two heartbeat periods, the request is
+ * served here too, on the same connection (proxy_relay.c): the process keeps its proxy.
  */
 #include "proxy.h"
 
@@ -551,6 +552,11 @@ void px_job_session_lost(void)
     job_down("gone");
 }
 
+void px_job_down(const char *what)
+{
+    job_down(what);
+}
+
 struct px_client *px_job_accept(void)
 {
     int fd = accept4(job.lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), one = 1;
@@ -673,6 +679,7 @@ int px_job_relay_open(struct px *px, struct px_client *c, const struct cnio__skp
     }
     c->up = fd;
     job.relayed++;
+    (void)px_relay_start(c, m, px_now_ms());
     return 1;
 }
 
@@ -693,7 +700,7 @@ int px_job_pass(int from, int to, int to_job)
                px_now_ms() + (to_job && job.session < 0 ? 0 : JOB_HS_MS));
     if (r == -2 && to_job)   /* the job proxy does not take what it is sent */
         job_down("not taking requests");
-    return r < 0 ? -1 : 0;
+    return r < 0 ? (to_job ? -2 : -1) : 0;
 }
 
 void px_job_report(struct px_text *t)
