@@ -378,7 +378,7 @@ static int shim_connect_unpaced(int fd, const struct sockaddr *sa, socklen_t len
 /* Waits for the proxy's next message on rpc: 0 when one is there; SHIM_GAVE_UP past
  * give_up, or SHIM_SIGNALLED for a signal the program's connect would return for (see
  * shim_poll_as_connect); -2 when the proxy is silent past its time-out (its heartbeats
- * stopped) or poll fails. */
+ * stopped: errno ETIMEDOUT, which the line that the proxy is lost says) or poll fails. */
 static int shim_admit_wait(int rpc, int64_t give_up, int app_timeo)
 {
     int64_t silent = shim_now_ms() + shim_conf.proxy_timeout_ms;
@@ -390,6 +390,8 @@ static int shim_admit_wait(int rpc, int64_t give_up, int app_timeo)
         return r;
     if (r == 0 && give_up <= silent)
         return SHIM_GAVE_UP;
+    if (r == 0)   /* (errno was whatever came before: "Invalid argument", say) */
+        errno = ETIMEDOUT;
     return -2;
 }
 
