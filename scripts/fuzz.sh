@@ -40,7 +40,7 @@ fi
 : > "$out/cnio_config.h"   # crc32c.c's configure header: no ISA-L here
 cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
         -DCNIO_LIBFUZZER -D_GNU_SOURCE -I"$top/include" -I"$top/src" -I"$out")
-core=(common log wire crc32c auth config uri layout net)
+core=(common log wire crc32c auth config env uri layout net)
 core_src=("${core[@]/#/$top/src/}")
 core_src=("${core_src[@]/%/.c}")
 

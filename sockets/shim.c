@@ -12,6 +12,7 @@
  * library says so once on stderr and passes everything to libc from then on.
  */
 #include "shim.h"
+#include "env.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -379,10 +380,41 @@ static void shim_session(void)
     /* fd stays open for the life of the process (and its forked children). */
 }
 
+/*
+ * Says the CNIO_* names of the environment that no part of cnio reads (a misspelled
+ * CNIO_SOCKETS_MANAGE was ignored silently), once per job: by its top process (none
+ * named in CNIO_SOCKETS_TOP yet, shim_down.c) and, under a launcher, by rank 0 alone.
+ */
+static __attribute__((noinline)) void shim_env_say(void)
+{
+    const char *rank = getenv("OMPI_COMM_WORLD_RANK");
+    char names[512], msg[768];
+    size_t n = 0;
+    int k;
+
+    if (!rank)
+        rank = getenv("PMIX_RANK");
+    if ((rank && strcmp(rank, "0")) || getenv("CNIO_SOCKETS_TOP") || !shim_can_say() ||
+        !cnio__env_first())
+        return;
+    k = cnio__env_unknown(environ, names, sizeof(names));
+    if (!k)
+        return;
+    shim_cat(msg, sizeof(msg), &n, k > 1 ? "cnio-sockets: ignoring unknown environment "
+                                           "variables " : "cnio-sockets: ignoring unknown "
+                                           "environment variable ");
+    shim_cat(msg, sizeof(msg), &n, names);
+    shim_cat(msg, sizeof(msg), &n, k > 1 ? ": no part of cnio reads them" : ": no part of "
+                                           "cnio reads it");
+    shim_cat(msg, sizeof(msg), &n, " (cnio's variables: cnio(1), doc/sockets.md)\n");
+    (void)!cnio__sk_write_quiet(2, msg, n);
+}
+
 __attribute__((constructor)) static void shim_load(void)
 {
     shim_stderr_note();
     shim_init();
+    shim_env_say();   /* before this process names itself the job's top (shim_down_init) */
     if (shim_proxy_on()) {
         shim_down_init(shim_addr.sun_path);
         /* a job told its proxy is lost goes on without it in each process it starts

@@ -4,6 +4,7 @@
  */
 #include "common.h"
 #include "config.h"
+#include "env.h"
 #include "log.h"
 #include "wire.h"
 
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 /* ---- hint values ------------------------------------------------------------------ */
 
@@ -473,10 +475,26 @@ int cnio__hints_from_query(struct cnio_hints *h, const char *query)
     return cfg_from_query(h, query, 1);
 }
 
+void cnio__env_say(void)
+{
+    char names[1024];
+    int n;
+
+    if (!cnio__env_first())
+        return;
+    n = cnio__env_unknown(environ, names, sizeof(names));
+    if (n)
+        cnio__warn("ignoring unknown environment variable%s %s: no part of cnio reads %s "
+                   "(cnio's variables: cnio(1), cnio-hints(7))", n > 1 ? "s" : "", names,
+                   n > 1 ? "them" : "it");
+}
+
 int cnio__hints_resolve_say(struct cnio_hints *h, const struct cnio_uri *u, int say)
 {
     int ret;
 
+    if (say)
+        cnio__env_say();
     cnio__hints_default(h);
     ret = cnio__hints_from_env(h);
     if (ret)

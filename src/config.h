@@ -137,9 +137,14 @@ int cnio__hints_from_env(struct cnio_hints *h);
 int cnio__hints_from_query(struct cnio_hints *h, const char *query);
 /* Defaults, then environment, then the URI's query: what a caller without MPI_Info uses. */
 int cnio__hints_resolve(struct cnio_hints *h, const struct cnio_uri *u);
-/* As cnio__hints_resolve; an unknown name or a bad value in the query is said only when
- * say (rank 0 of a job says it, as cnio__hints_set_mpi's bad values, not every rank). */
+/* As cnio__hints_resolve; an unknown name or a bad value in the query, and CNIO_*
+ * variables no part of cnio reads (cnio__env_say), are said only when say (rank 0 of a
+ * job says them, as cnio__hints_set_mpi's bad values, not every rank). */
 int cnio__hints_resolve_say(struct cnio_hints *h, const struct cnio_uri *u, int say);
+/* Warns, the first time it is called in this process (src/env.h), of the CNIO_* names
+ * in the environment that no part of cnio reads, each with the known one nearest to it:
+ * CNIO_TIMOUT_MS (did you mean CNIO_TIMEOUT_MS?). */
+void cnio__env_say(void);
 /*
  * Calls fn(name, value, arg) for every hint with its value in effect, formatted as
  * cnio__hints_set would parse it (for MPI_File_get_info / cnio_file_get_info).

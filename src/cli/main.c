@@ -643,6 +643,10 @@ static int cli_main(int argc, char **argv)
                 cli_err("cnio: out of memory\n");
                 return CLI_EXIT_FAIL;
             }
+            /* a misspelled CNIO_* name, said by rank 0 (the program `cnio run` starts
+             * says it instead: its library or the socket shim) */
+            if (cmds[i].fn != cli_run && !cli_extra_rank())
+                cnio__env_say();
             rc = !cmds[i].ranks && cli_extra_rank() ? CLI_EXIT_OK : cli_run_one(cmds[i].fn,
                                                                                cmds[i].ranks,
                                                                                n, args);

@@ -558,6 +558,7 @@ int main(int argc, char **argv)
     /* (systemd's journal stamps each line itself, and says so in JOURNAL_STREAM) */
     cnio__log_set_stamp(srv.opts.log_time >= 0 ? srv.opts.log_time
                         : !isatty(STDERR_FILENO) && !getenv("JOURNAL_STREAM"));
+    cnio__env_say();   /* a misspelled CNIO_* name (CNIO_KEY_FLE) */
     sfd = main_signals();
     if (sfd < 0) {
         cnio__err("cannot set up signal handling: %s", strerror(errno));
