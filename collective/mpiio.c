@@ -171,7 +171,7 @@ MPIIO_API MPI_File MPI_File_f2c(MPI_Fint f)
 
 /* ---- error codes ---- */
 
-static const int mpiio_class_of[CNIO_ERR_MAX_ + 1] = {
+static const int mpiio_class_of[CNIO_ERR_MAX_ + 2] = {
     [CNIO_ERR_INVAL] = MPI_ERR_ARG,
     [CNIO_ERR_NOMEM] = MPI_ERR_NO_MEM,
     [CNIO_ERR_IO] = MPI_ERR_IO,
@@ -201,26 +201,27 @@ static const int mpiio_class_of[CNIO_ERR_MAX_ + 1] = {
     [CNIO_ERR_REFUSED] = MPI_ERR_IO,
     [CNIO_ERR_UNREACH] = MPI_ERR_IO,
     [-MPIIO_ERR_READ_ONLY] = MPI_ERR_READ_ONLY,
+    [-MPIIO_ERR_NOWIN] = MPI_ERR_UNSUPPORTED_OPERATION,
 };
 /* A new CNIO_ERR_* needs its row above; one without a row would map to MPI_ERR_OTHER. */
 _Static_assert(CNIO_ERR_MAX_ == CNIO_ERR_UNREACH + 1, "map every CNIO_ERR_* to an MPI class");
 
-static int mpiio_codes[CNIO_ERR_MAX_ + 1];
+static int mpiio_codes[CNIO_ERR_MAX_ + 2];
 static int mpiio_codes_made;
 
-/* The MPI error code for -rc, a CNIO_ERR_* or MPIIO_ERR_READ_ONLY (created on first
- * use; its class alone if that fails). */
+/* The MPI error code for -rc, a CNIO_ERR_*, MPIIO_ERR_READ_ONLY or MPIIO_ERR_NOWIN
+ * (created on first use; its class alone if that fails). */
 static int mpiio_code(int rc)
 {
     int e = -rc;
 
-    if (e <= 0 || e > -MPIIO_ERR_READ_ONLY)
+    if (e <= 0 || e > -MPIIO_ERR_NOWIN)
         return MPI_ERR_OTHER;
     pthread_mutex_lock(&mpiio_lock);
     if (!mpiio_codes_made) {
         char text[MPI_MAX_ERROR_STRING];
 
-        for (int i = 1; i <= -MPIIO_ERR_READ_ONLY; i++) {
+        for (int i = 1; i <= -MPIIO_ERR_NOWIN; i++) {
             int cls = mpiio_class_of[i] ? mpiio_class_of[i] : MPI_ERR_OTHER;
 
             mpiio_codes[i] = cls;
@@ -230,7 +231,11 @@ static int mpiio_code(int rc)
             }
             snprintf(text, sizeof(text), "cnio: %s",
                      -i == MPIIO_ERR_READ_ONLY ? "file opened read-only (MPI_MODE_RDONLY)"
-                                               : cnio_strerror(-i));
+                     : -i == MPIIO_ERR_NOWIN
+                         ? "not supported without an MPI one-sided window over the file's "
+                           "ranks, which the MPI library could not create at the open "
+                           "(across nodes: mpirun --mca osc ucx)"
+                         : cnio_strerror(-i));
             PMPI_Add_error_string(mpiio_codes[i], text);
         }
         mpiio_codes_made = 1;

@@ -36,6 +36,7 @@ struct mpiio_file {
     MPI_Win win;                /* on rank 0: the shared file pointer (int64, etypes) */
     int64_t *win_base;          /* and its exclusive lock is the atomic-mode mutex */
     int win_err;                /* MPI_Win_allocate's error code when win is MPI_WIN_NULL */
+    int nowin_refused;          /* a call was refused for want of it here (mpiio__nowin) */
     struct mpiio_split split;
 };
 
@@ -61,6 +62,9 @@ static inline MPI_File mpiio__handle(struct mpiio_file *m)
  * Open MPI and ROMIO answer (the collective layer says CNIO_ERR_AMODE). mpiio__err takes
  * it as it takes a negative CNIO_ERR_*. */
 #define MPIIO_ERR_READ_ONLY (-CNIO_ERR_MAX_)
+/* A shared-pointer or atomic-mode call on a file without its window (mpiio__nowin):
+ * MPI_ERR_UNSUPPORTED_OPERATION, whose MPI_Error_string says why on every rank. */
+#define MPIIO_ERR_NOWIN (-CNIO_ERR_MAX_ - 1)
 
 /*
  * Turns a collective-layer result into what MPI_File_* returns: 0 stays MPI_SUCCESS; a
@@ -82,9 +86,13 @@ int mpiio__raise(struct mpiio_file *m, int mpi_code);
 int mpiio__eh_default(MPI_Errhandler *out);
 void mpiio__eh_release(MPI_Errhandler *eh);
 
-/* A file without its window (the MPI library could not make it): says so once per process,
- * naming call, what MPI answered and the way out; returns -CNIO_ERR_NOTSUP. */
+/* A file without its window (the MPI library could not make it) refuses call: rank 0
+ * says so, once per process, naming call, what MPI answered and the way out; another
+ * rank notes it for mpiio__nowin_close. Returns MPIIO_ERR_NOWIN. */
 int mpiio__nowin(struct mpiio_file *m, const char *call);
+/* Collective, at the close of a file without its window: rank 0 says what mpiio__nowin
+ * says when another rank was refused and this process has not said it. */
+void mpiio__nowin_close(struct mpiio_file *m);
 /* Shared file pointer: fetch-and-add n etypes (n 0: read it); *old gets the value before. */
 int mpiio__shared_add(struct mpiio_file *m, int64_t n, int64_t *old);
 /* Collectively sets the shared file pointer (rank 0 writes, every rank waits). */

@@ -48,29 +48,55 @@ static void mpiio_win_open(struct mpiio_file *m)
         MPI_Win_free(&m->win);
 }
 
-/*
- * Shared file pointers and atomic mode without a window. Across nodes Open MPI 4.1 over
- * TCP (pml ob1) makes no window by default, and the program only saw "cnio: not
- * supported", although mpirun --mca osc ucx makes one. Said once per process, naming
- * the call, what the MPI library answered and that way out.
- */
-int mpiio__nowin(struct mpiio_file *m, const char *call)
+/* This process said mpiio_nowin_say's line (once, whichever file). */
+static atomic_int mpiio_nowin_said;
+
+/* Says, once per process, why call is refused on m and the way out. */
+static void mpiio_nowin_say(struct mpiio_file *m, const char *call)
 {
-    static atomic_int said;
     char why[MPI_MAX_ERROR_STRING];
     int len = 0;
 
     if (m->win_err == MPI_SUCCESS || MPI_Error_string(m->win_err, why, &len) != MPI_SUCCESS)
         len = 0;   /* (made, then freed: another rank could not set it up) */
     why[len] = '\0';
-    if (!atomic_exchange(&said, 1))
+    if (!atomic_exchange(&mpiio_nowin_said, 1))
         cnio__err("%s: %s: not supported without an MPI one-sided window over the "
                   "file's ranks, which the MPI library could not create "
                   "(MPI_Win_allocate: %s): across nodes, give the MPI library an RMA "
                   "transport (Open MPI: mpirun --mca osc ucx; or --mca osc pt2pt, for a "
                   "program that does not ask for MPI_THREAD_MULTIPLE)", m->fh->uri, call,
                   len ? why : "failed");
-    return -CNIO_ERR_NOTSUP;
+}
+
+/*
+ * Shared file pointers and atomic mode without a window. Across nodes Open MPI 4.1 over
+ * TCP (pml ob1) makes no window by default, and the program only saw "cnio: not
+ * supported", although mpirun --mca osc ucx makes one. Said once per job, by rank 0:
+ * each rank said it, and an independent MPI_File_write_shared on N ranks gave N lines.
+ * A rank other than 0 cannot know whether rank 0 has said it (there is no window to
+ * ask through), so it says nothing on stderr itself; its error's MPI_Error_string gives
+ * the reason (MPIIO_ERR_NOWIN), and the close, collective, has rank 0 say the line if
+ * it was not said (mpiio__nowin_close).
+ */
+int mpiio__nowin(struct mpiio_file *m, const char *call)
+{
+    if (m->fh->rank == 0)
+        mpiio_nowin_say(m, call);
+    else
+        m->nowin_refused = 1;
+    return MPIIO_ERR_NOWIN;
+}
+
+void mpiio__nowin_close(struct mpiio_file *m)
+{
+    int any = 0;
+
+    if (MPI_Allreduce(&m->nowin_refused, &any, 1, MPI_INT, MPI_MAX, m->fh->comm) !=
+        MPI_SUCCESS)
+        return;
+    if (any && m->fh->rank == 0)
+        mpiio_nowin_say(m, "shared file pointers (on a rank other than 0)");
 }
 
 int mpiio__shared_add(struct mpiio_file *m, int64_t n, int64_t *old)
@@ -302,6 +328,8 @@ MPIIO_API int MPI_File_close(MPI_File *fh)
         return mpiio__raise(m, MPI_ERR_FILE);
     if (m->win != MPI_WIN_NULL)
         MPI_Win_free(&m->win);
+    else   /* (the same on every rank: the open made it or not) */
+        mpiio__nowin_close(m);
     rc = cnio_file_close(&m->fh);
     mpiio__lost_forget(m);
     code = mpiio__err(m, rc);
@@ -439,8 +467,7 @@ MPIIO_API int MPI_File_set_atomicity(MPI_File f, int flag)
     MPIIO_ENTER(m, f, PMPI_File_set_atomicity(f, flag));
     rc = cnio__coll_same(m->fh->comm, !!flag, "MPI_File_set_atomicity");
     if (rc == 0 && flag && m->win == MPI_WIN_NULL)
-        rc = m->fh->rank == 0 ? mpiio__nowin(m, "atomic mode (MPI_File_set_atomicity)")
-                              : -CNIO_ERR_NOTSUP;
+        rc = mpiio__nowin(m, "atomic mode (MPI_File_set_atomicity)");
     if (rc == 0) {
         m->atomic = !!flag;
         cnio__file_lock(m->fh);

@@ -227,7 +227,7 @@ MPIIO_API int MPI_File_seek_shared(MPI_File f, MPI_Offset offset, int whence)
 
     MPIIO_ENTER(m, f, PMPI_File_seek_shared(f, offset, whence));
     if (m->win == MPI_WIN_NULL)   /* (the same on every rank: the open made it or not) */
-        rc = m->fh->rank == 0 ? mpiio__nowin(m, "shared file pointers") : -CNIO_ERR_NOTSUP;
+        rc = mpiio__nowin(m, "shared file pointers");
     if (rc == 0)
         rc = cnio__coll_same(m->fh->comm, offset, "MPI_File_seek_shared's offset");
     if (rc == 0)
