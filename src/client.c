@@ -158,6 +158,24 @@ static void cl_fab_connect_err(const struct cnio__cl_host *host, const struct cn
                                        : cl_connect_hint(ret, 1));
 }
 
+const char *cnio__cl_key_advice(const struct cnio_hints *h, char *buf, size_t cap)
+{
+    const char *env = getenv("CNIO_KEY_FILE"), *from;
+    char file[PATH_MAX];
+
+    if (h->key_file[0])
+        from = env && !strcmp(env, h->key_file) ? "CNIO_KEY_FILE" : "the hint cnio_key_file";
+    else
+        from = env && *env ? "CNIO_KEY_FILE" : "the default: neither CNIO_KEY_FILE nor the "
+                                               "hint cnio_key_file is set";
+    if (cnio__key_path(h->key_file, file, sizeof(file)))
+        snprintf(file, sizeof(file), "%s", h->key_file);
+    snprintf(buf, cap, ": the server holds another key than this process's, read from %s "
+             "(%s); the server's --key must be a copy of that file (compare the two "
+             "files' sha256sum)", file, from);
+    return buf;
+}
+
 /* Opens the first lane of host: tries each address of the name until one answers. */
 static int cl_connect_first(struct cnio_stack *st, const struct cnio_hints *h,
                             struct cnio__cl_host *host, const struct cnio_ep_auth *auth)
@@ -199,7 +217,7 @@ static int cl_connect_round(struct cnio_stack *st, const struct cnio_hints *h,
                             struct cnio__cl_host *hosts, int n, int from, int to,
                             const struct cnio_ep_auth *auth)
 {
-    char hp[CNIO_HOSTPORT_MAX];
+    char hp[CNIO_HOSTPORT_MAX], why[PATH_MAX + 256];
 
     for (int i = 0; i < n; i++)
         for (int l = from; l < to; l++) {
@@ -219,6 +237,11 @@ static int cl_connect_round(struct cnio_stack *st, const struct cnio_hints *h,
                       "longer knows the open (it restarted since, or released it)",
                       cnio__hostport(hp, sizeof(hp), hosts[i].name,
                                      hosts[i].port));   /* not a wrong key (client_revive.c) */
+        else if (ret == -CNIO_ERR_AUTH)
+            cnio__log_err(ret, cnio__cl_connect_said(hosts[i].name, hosts[i].port, ret),
+                          "connecting to %s: %s%s",
+                          cnio__hostport(hp, sizeof(hp), hosts[i].name, hosts[i].port),
+                          cnio_strerror(ret), cnio__cl_key_advice(h, why, sizeof(why)));
         else if (ret)
             cnio__log_err(ret, cnio__cl_connect_said(hosts[i].name, hosts[i].port, ret),
                           "connecting to %s: %s%s",

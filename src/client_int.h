@@ -198,6 +198,11 @@ int cnio__cl_fabric(const struct cnio_hints *h);
 int cnio__cl_connect_said(const char *name, uint16_t port, int err);
 /* Closes every endpoint of hosts[0..n). */
 void cnio__cl_disconnect(struct cnio__cl_host *hosts, int n);
+/* What a key refused by a server (-CNIO_ERR_AUTH in key mode) says after the error, in
+ * buf[cap]: which file this process read its key from, and why that one (CNIO_KEY_FILE,
+ * the hint cnio_key_file, the default), and that the server's --key must be a copy of
+ * it. No key material. Returns buf. */
+const char *cnio__cl_key_advice(const struct cnio_hints *h, char *buf, size_t cap);
 /* Endpoint of host that takes control requests: the first live lane, else lane 0. */
 struct cnio_ep *cnio__cl_ctl_ep(const struct cnio__cl_host *host);
 /* Encodes an OPEN / STAT / UNLINK / LIST payload into buf (CNIO_WIRE_OPEN_FIXED +

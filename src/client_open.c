@@ -613,7 +613,13 @@ void cnio__cl_host_failed(struct cnio_obj *obj, int j, int how, int err)
         cnio__cl_host_say(obj, j, how, err, "%s: host %s closed a connection while nothing "
                           "was in flight on it (a restart, or its --idle-timeout), and "
                           "reconnecting failed: %s", obj->path, hp, cnio_strerror(err));
-    else if (how == CNIO__CL_LOST_CONNECT)
+    else if (how == CNIO__CL_LOST_CONNECT && err == -CNIO_ERR_AUTH &&
+             host->auth.mode == CNIO_WIRE_AUTH_KEY) {
+        char why[PATH_MAX + 256];
+
+        cnio__cl_host_say(obj, j, how, err, "connecting to %s: %s%s", hp, cnio_strerror(err),
+                          cnio__cl_key_advice(&obj->h, why, sizeof(why)));
+    } else if (how == CNIO__CL_LOST_CONNECT)
         cnio__cl_host_say(obj, j, how, err, "connecting to %s: %s", hp, cnio_strerror(err));
     else
         cnio__cl_host_say(obj, j, how, err, "%s: host %s: %s", obj->path, hp,
