@@ -218,6 +218,7 @@ static int cl_connect_round(struct cnio_stack *st, const struct cnio_hints *h,
                             const struct cnio_ep_auth *auth)
 {
     char hp[CNIO_HOSTPORT_MAX], why[PATH_MAX + 256];
+    int64_t t0 = cnio__now_ms();
 
     for (int i = 0; i < n; i++)
         for (int l = from; l < to; l++) {
@@ -242,6 +243,15 @@ static int cl_connect_round(struct cnio_stack *st, const struct cnio_hints *h,
                           "connecting to %s: %s%s",
                           cnio__hostport(hp, sizeof(hp), hosts[i].name, hosts[i].port),
                           cnio_strerror(ret), cnio__cl_key_advice(h, why, sizeof(why)));
+        else if (ret == -CNIO_ERR_CONN &&
+                 *cnio__stack_stall_note(st, t0, cnio__hostport(hp, sizeof(hp), hosts[i].name,
+                                                                hosts[i].port),
+                                         why, sizeof(why)))
+            /* not this host's doing: its server gave up on a handshake left unanswered */
+            cnio__log_err(ret, cnio__cl_connect_said(hosts[i].name, hosts[i].port, ret),
+                          "connecting to %s: %s before authenticating%s",
+                          cnio__hostport(hp, sizeof(hp), hosts[i].name, hosts[i].port),
+                          cnio_strerror(ret), why);
         else if (ret)
             cnio__log_err(ret, cnio__cl_connect_said(hosts[i].name, hosts[i].port, ret),
                           "connecting to %s: %s%s",

@@ -147,10 +147,15 @@ static int conn_backoff(struct cnio_obj *obj, int j, int err)
             cnio__cl_host_say(obj, j, CNIO__CL_LOST_BACKOFF, err, "connecting to %s: the "
                               "job's connection budget there (cnio_max_conns_per_server) "
                               "stayed full for %d ms", hp, obj->h.timeout_ms);
-        else
+        else {   /* (a stall of this process's own, when that is why: cnio__stack_stall_note) */
+            char why[256];
+
             cnio__cl_host_say(obj, j, CNIO__CL_LOST_BACKOFF, err, "connecting to %s: %s "
-                              "before authenticating, again for %d ms", hp,
-                              cnio_strerror(err), obj->h.timeout_ms);
+                              "before authenticating, again for %d ms%s", hp,
+                              cnio_strerror(err), obj->h.timeout_ms,
+                              cnio__stack_stall_note(obj->st, host->connect_t0 / 1000000, hp,
+                                                     why, sizeof(why)));
+        }
         conn_drop(host);
         return err;
     }

@@ -430,6 +430,15 @@ int cnio__net_recv_all(int fd, void *buf, size_t len, int64_t deadline_ms)
     return 0;
 }
 
+unsigned cnio__net_port(const struct cnio_addr *a)
+{
+    if (a->ss.ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)(const void *)&a->ss)->sin_port);
+    if (a->ss.ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)(const void *)&a->ss)->sin6_port);
+    return 0;
+}
+
 const char *cnio__net_ntop(const struct cnio_addr *a, char *buf, size_t cap)
 {
     char host[NI_MAXHOST], serv[NI_MAXSERV];

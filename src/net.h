@@ -15,6 +15,8 @@ struct cnio_addr {
     socklen_t len;
 };
 
+/* a's port (0 when a is not an IPv4 or IPv6 address: a fabric's). */
+unsigned cnio__net_port(const struct cnio_addr *a);
 /* 1 when a and b are one IPv4 or IPv6 address and port, else 0. */
 int cnio__addr_same(const struct cnio_addr *a, const struct cnio_addr *b);
 

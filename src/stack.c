@@ -12,6 +12,7 @@
 #include "common.h"
 #include "auth.h"
 #include "log.h"
+#include "net.h"
 #include "stack.h"
 #include "stack_int.h"
 #include "transport.h"
@@ -55,6 +56,9 @@ struct cnio_stack {
     const char *finish_advice;
     cnio_stack_keep_fn *keep;   /* cnio__stack_hush */
     void *keep_arg;
+    char stall_name[80];        /* the last connect that held the process 1 s or more: */
+    char stall_hp[CNIO_HOSTPORT_MAX];   /* its endpoint's name, its host:port, and when */
+    int64_t stall_from, stall_to;   /* (cnio__now_ms; cnio__stack_stall_note) */
 };
 
 /* ---- stack and pool ---------------------------------------------------------------- */
@@ -88,6 +92,21 @@ const char *cnio__stack_gone_advice(const struct cnio_stack *st)
 const char *cnio__stack_finish_advice(const struct cnio_stack *st)
 {
     return st->finish_advice ? st->finish_advice : "`cnio cp --resume` finishes it";
+}
+
+const char *cnio__stack_stall_note(const struct cnio_stack *st, int64_t since_ms,
+                                   const char *hostport, char *buf, size_t cap)
+{
+    if (cap)
+        buf[0] = '\0';
+    if (cap && st->stall_to >= since_ms && st->stall_name[0] &&
+        strcmp(st->stall_hp, hostport ? hostport : ""))
+        snprintf(buf, cap, ": meanwhile this process waited %.1f s for its connection to %s "
+                 "to be answered, and answered no handshake (a server drops a connection "
+                 "that has not authenticated within 10 s): that host, or the way to it, "
+                 "was silent", (double)(st->stall_to - st->stall_from) / 1000.0,
+                 st->stall_name);
+    return buf;
 }
 
 void cnio__stack_hush(struct cnio_stack *st, cnio_stack_keep_fn *keep, void *arg)
@@ -310,7 +329,15 @@ int cnio__ep_open_tp(struct cnio_stack *st, struct cnio_tp *tp, int timeout_ms,
     ep->timeout_ms = timeout_ms;
     snprintf(ep->name, sizeof(ep->name), "%s (%s)", host ? host : "?",
              cnio__net_ntop(addr, buf, sizeof(buf)));
+    ep->last_ms = cnio__now_ms();
     ret = tp->ops->connect(tp, &peer, &ep->conn);
+    if (cnio__now_ms() - ep->last_ms >= 1000) {   /* (cnio__stack_stall_note) */
+        snprintf(st->stall_name, sizeof(st->stall_name), "%s", ep->name);
+        cnio__hostport(st->stall_hp, sizeof(st->stall_hp), host ? host : "?",
+                       cnio__net_port(addr));
+        st->stall_from = ep->last_ms;
+        st->stall_to = cnio__now_ms();
+    }
     if (ret)
         goto free_ep;
     if (tp->ops->framed)

@@ -48,6 +48,19 @@ void cnio__stack_set_advice(struct cnio_stack *st, const char *gone, const char 
 const char *cnio__stack_gone_advice(const struct cnio_stack *st);
 const char *cnio__stack_finish_advice(const struct cnio_stack *st);
 /*
+ * A connection set up on st waits for its handshake in the progress engine, but the
+ * TCP connect that starts one blocks (within cnio_timeout_ms), and meanwhile nothing
+ * answers the handshakes already under way: a host whose SYNs go unanswered for 10 s
+ * made another host's server drop its connection, which had not authenticated within
+ * that server's 10 s, and the error named that other, healthy host. When a connect
+ * since since_ms (cnio__now_ms) to another host than hostport ("name:port", as
+ * cnio__hostport writes it) held this process 1 s or more, writes into buf[cap] what an
+ * error line of hostport's connection, lost before it authenticated, adds: the host it
+ * waited for and how long; else "". Returns buf.
+ */
+const char *cnio__stack_stall_note(const struct cnio_stack *st, int64_t since_ms,
+                                   const char *hostport, char *buf, size_t cap);
+/*
  * keep non-NULL: a connection that dies says nothing of it ("connection to H: connection
  * reset or lost": its requests fail, and their owner says the failure), and the line an
  * error reply's reason would say (CNIO_WIRE_F_REASON: "what: H: error: why") goes to
