@@ -427,6 +427,13 @@ int cnio__ns_other_order(struct cnio_ns *ns, const char *path, struct cnio_ns_ki
  * "remove"), when it has more (written through a URI of more hosts: moved or removed
  * through this one, its other columns would be left behind, the object broken). */
 int cnio__ns_fits(struct cnio_ns *ns, const char *path, const char *op);
+/* cnio__ns_fits that tells what its one STAT of host 0 found: 0 when host 0 holds path,
+ * an object of at most ns->n columns (*is_dir 0) or a directory (*is_dir 1; is_dir may
+ * be NULL); -CNIO_ERR_LAYOUT, said as cnio__ns_fits says it; else the STAT's failure,
+ * not said (-CNIO_ERR_NOENT: host 0 holds nothing of it; a connection's error). What a
+ * caller that checks names before acting on any (cnio rm) asks, so that its removal
+ * need not STAT again (cnio__ns_unlink_remains). -CNIO_ERR_INVAL. */
+int cnio__ns_check(struct cnio_ns *ns, const char *path, const char *op, int *is_dir);
 /* Removes the empty directory path: -CNIO_ERR_EXIST when it is not empty,
  * -CNIO_ERR_INVAL when path is an object, -CNIO_ERR_NOENT when host 0 does not have it
  * (what other hosts hold of it is removed all the same; of callers racing to remove it,
@@ -439,6 +446,11 @@ int cnio__ns_rmdir(struct cnio_ns *ns, const char *path);
  * each instead of new connections and a round trip per object. 0, or -CNIO_ERR_NOMEM or
  * -CNIO_ERR_INVAL with no status filled. */
 int cnio__ns_unlink_many(struct cnio_ns *ns, const char *const *paths, int n, int *status);
+/* cnio__obj_unlink_remains of path over ns's connections, without its STAT of host 0
+ * (cnio__ns_fits): for a caller whose cnio__ns_check of path found it fits ns's hosts,
+ * or found nothing on host 0. Returns and sets *remains (may be NULL) as
+ * cnio__obj_unlink_remains; -CNIO_ERR_INVAL, -CNIO_ERR_NOMEM. */
+int cnio__ns_unlink_remains(struct cnio_ns *ns, const char *path, int *remains);
 /* Renames an object or a directory (no data moves; the new name's parents are made; an
  * object of the new name is replaced): -CNIO_ERR_NOENT when host 0 has no from (unless
  * host 0 already holds to as the object the other hosts hold as from: then this finishes

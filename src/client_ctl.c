@@ -361,36 +361,48 @@ int cnio__obj_unlink_remains(struct cnio_stack *st, const struct cnio_uri *u,
                              const struct cnio_hints *h, int *remains)
 {
     uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
-    struct cnio_call *calls;
     struct cnio_ns c;
-    int len, ret;
+    int ret;
 
     if (remains)
         *remains = 0;
     if (!u || !u->path || !u->path[0])
         return -CNIO_ERR_INVAL;
-    len = cnio__cl_open_payload(0, NULL, 0, u->path, pl, sizeof(pl));
-    if (len < 0)
-        return len;
+    ret = cnio__cl_open_payload(0, NULL, 0, u->path, pl, sizeof(pl));   /* (before connecting) */
+    if (ret < 0)
+        return ret;
     ret = cnio__ns_begin(&c, st, u, h);
     if (ret)
         return ret;
     ret = cnio__ns_fits(&c, u->path, "remove");
-    if (ret) {
-        cnio__ns_end(&c);
-        return ret;
-    }
-    calls = calloc((size_t)c.n, sizeof(*calls));
-    if (!calls) {
-        cnio__ns_end(&c);
+    if (!ret)
+        ret = cnio__ns_unlink_remains(&c, u->path, remains);
+    cnio__ns_end(&c);
+    return ret;
+}
+
+int cnio__ns_unlink_remains(struct cnio_ns *ns, const char *path, int *remains)
+{
+    uint8_t pl[CNIO_WIRE_OPEN_FIXED + CNIO_WIRE_MAX_NAME];
+    struct cnio_call *calls;
+    int len, ret;
+
+    if (remains)
+        *remains = 0;
+    if (!ns || !path || !path[0])
+        return -CNIO_ERR_INVAL;
+    len = cnio__cl_open_payload(0, NULL, 0, path, pl, sizeof(pl));
+    if (len < 0)
+        return len;
+    calls = calloc((size_t)ns->n, sizeof(*calls));
+    if (!calls)
         return -CNIO_ERR_NOMEM;
-    }
-    for (int i = 0; i < c.n; i++)
-        calls[i] = (struct cnio_call){ .ep = c.hosts[i].lanes[0], .what = u->path,
+    for (int i = 0; i < ns->n; i++)
+        calls[i] = (struct cnio_call){ .ep = cnio__cl_ctl_ep(&ns->hosts[i]), .what = path,
                                        .type = CNIO_WIRE_UNLINK,
                                        .payload = pl, .plen = (uint32_t)len };
-    cnio__stack_calls(st, calls, c.n);
-    cnio__cl_name_failures(u->path, "remove", c.hosts, calls, c.n, 2);   /* ISDIR: cnio rm's */
+    cnio__stack_calls(ns->st, calls, ns->n);
+    cnio__cl_name_failures(path, "remove", ns->hosts, calls, ns->n, 2);   /* ISDIR: cnio rm's */
     /* Host 0 holds column 0, the object's commit point, and decides: the object was
      * removed by this call iff host 0's UNLINK removed something. Two callers racing to
      * remove one object can each remove the part on a different host, but only one of
@@ -404,16 +416,15 @@ int cnio__obj_unlink_remains(struct cnio_stack *st, const struct cnio_uri *u,
      * Any other failure on any host (a directory there: ISDIR; a host that did not
      * answer) is returned, the first one first. */
     ret = 0;
-    for (int i = 0; i < c.n && !ret; i++)
+    for (int i = 0; i < ns->n && !ret; i++)
         if (calls[i].status && calls[i].status != -CNIO_ERR_NOENT)
             ret = calls[i].status;
     if (!ret)
         ret = calls[0].status;
-    for (int i = 1; remains && ret == -CNIO_ERR_NOENT && i < c.n; i++)
+    for (int i = 1; remains && ret == -CNIO_ERR_NOENT && i < ns->n; i++)
         *remains |= calls[i].status == 0;
-    for (int i = 0; remains && ret == -CNIO_ERR_ISDIR && i < c.n; i++)
+    for (int i = 0; remains && ret == -CNIO_ERR_ISDIR && i < ns->n; i++)
         *remains |= calls[i].status == 0;   /* a part of an object beside the directory */
     free(calls);
-    cnio__ns_end(&c);
     return ret;
 }

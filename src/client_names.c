@@ -217,17 +217,23 @@ int cnio__ns_other_order(struct cnio_ns *ns, const char *path, struct cnio_ns_ki
     return ret;
 }
 
-int cnio__ns_fits(struct cnio_ns *ns, const char *path, const char *op)
+int cnio__ns_check(struct cnio_ns *ns, const char *path, const char *op, int *is_dir)
 {
     struct cnio__cl_stat s = { 0 };
     const struct cnio_wire_info *i = &s.info;
     char hp[CNIO_HOSTPORT_MAX];
 
+    if (is_dir)
+        *is_dir = 0;
     if (!ns || !path || !op || ns->n < 1)
         return -CNIO_ERR_INVAL;
     s.ep = cnio__cl_ctl_ep(&ns->hosts[0]);
     cnio__cl_stat_each(ns->st, &s, 1, path, path, NULL, 1);
-    if (s.status || (i->flags & CNIO_WIRE_I_DIR) || i->stripe_count <= (uint32_t)ns->n)
+    if (s.status)
+        return s.status;
+    if (is_dir)
+        *is_dir = (i->flags & CNIO_WIRE_I_DIR) != 0;
+    if ((i->flags & CNIO_WIRE_I_DIR) || i->stripe_count <= (uint32_t)ns->n)
         return 0;
     cnio__err("%s: host %s holds column %u of a %llu x %u object of this name, and this URI "
               "names %d host%s: its other columns would be left behind; name all %u of its "
@@ -236,6 +242,15 @@ int cnio__ns_fits(struct cnio_ns *ns, const char *path, const char *op)
               (unsigned long long)i->stripe_unit, i->stripe_count, ns->n, ns->n == 1 ? "" : "s",
               i->stripe_count, op);
     return -CNIO_ERR_LAYOUT;
+}
+
+int cnio__ns_fits(struct cnio_ns *ns, const char *path, const char *op)
+{
+    int ret = cnio__ns_check(ns, path, op, NULL);
+
+    if (!ns || !path || !op || ns->n < 1)
+        return -CNIO_ERR_INVAL;
+    return ret == -CNIO_ERR_LAYOUT ? ret : 0;   /* (a failed STAT: the request after says) */
 }
 
 int cnio__ns_object_on_way(struct cnio_ns *ns, const char *path, int self, char *dir,

@@ -185,16 +185,24 @@ void cli_session_end(struct cnio_uri *u, struct cnio_stack *st, struct cnio_ns *
 struct tree_list;
 int cli_tree_wide(const struct tree_list *l, const char *cmd, const char *uri,
                   const char *action);
-/* `cnio rm -r URI` (rm.c): the objects beneath URI, its directories, URI. The exit
- * status. */
-int cli_rm_tree(const struct cli_opts *o, const char *uri);
-/* `cnio rm URI` of one object (u, h: uri parsed): 0 when it removed the object, or the
- * remains of one whose first host no longer had it (a removal that stopped halfway;
- * said on standard error); else the error, said ("no such object": no host had any of
- * it). */
+/* What `cnio rm` learnt of an argument before it removed anything (rm.c's rm_check: one
+ * STAT of its first host, cnio__ns_check), which its removal does not ask again. */
+struct cli_rm_seen {
+    int rc;       /* cnio__ns_check's answer: 0 (the first host holds it, and it fits the
+                     URI's hosts), -CNIO_ERR_NOENT (the first host holds none of it), or
+                     what failed */
+    int is_dir;   /* with rc 0: the first host holds it as a directory */
+};
+/* `cnio rm -r URI` (rm.c): the objects beneath URI, its directories, URI, with what
+ * rm_check learnt of URI in *seen. The exit status. */
+int cli_rm_tree(const struct cli_opts *o, const char *uri, const struct cli_rm_seen *seen);
+/* `cnio rm URI` of one object (u, h: uri parsed; seen: what rm_check learnt of it): 0
+ * when it removed the object, or the remains of one whose first host no longer had it
+ * (a removal that stopped halfway; said on standard error); else the error, said ("no
+ * such object": no host had any of it). */
 struct cnio_stack;
 int cli_rm_object(struct cnio_stack *st, const char *uri, const struct cnio_uri *u,
-                  const struct cnio_hints *h);
+                  const struct cnio_hints *h, const struct cli_rm_seen *seen);
 /* `cnio cp -r` (tree.c): called by cli_cp with MPI initialised; returns the exit status,
  * or CLI_TREE_FILE (every rank, nothing done) when SRC is a file or an object, which
  * cli_cp then copies as without -r, as cp -r does. */

@@ -1,11 +1,10 @@
 /*
  * rm.c - `cnio rm`: each object from all its hosts, with what a removal that stopped
- * halfway left of one (cnio__obj_unlink_remains); with -r a tree, objects first, then
+ * halfway left of one (cnio__ns_unlink_remains); with -r a tree, objects first, then
  * directories deepest first, then its top.
  */
 #include "cli.h"
 #include "client.h"
-#include "log.h"
 #include "stack.h"
 #include "tree.h"
 
@@ -13,16 +12,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* cnio__obj_unlink_remains of u, with remains removed counted as success and said (an
- * object whose first host no longer had it is gone to stat and open: this is what a
- * removal that stopped halfway leaves, and rm finishing it did remove something).
- * *only_dir (may be NULL): 1 with -CNIO_ERR_ISDIR when no host held an object of the
- * name, only directories. */
-static int cmd_unlink(struct cnio_stack *st, const char *uri, const struct cnio_uri *u,
-                      const struct cnio_hints *h, int *only_dir)
+/* cnio__ns_unlink_remains of u over ns (NULL: a session of its own), after the STAT of
+ * its first host that cnio__ns_fits makes, unless seen says rm_check made it already:
+ * with remains removed counted as success and said (an object whose first host no longer
+ * had it is gone to stat and open: this is what a removal that stopped halfway leaves,
+ * and rm finishing it did remove something). *only_dir (may be NULL): 1 with
+ * -CNIO_ERR_ISDIR when no host held an object of the name, only directories. */
+static int cmd_unlink(struct cnio_stack *st, struct cnio_ns *ns, const char *uri,
+                      const struct cnio_uri *u, const struct cnio_hints *h,
+                      const struct cli_rm_seen *seen, int *only_dir)
 {
-    int remains, rc = cnio__obj_unlink_remains(st, u, h, &remains);
+    struct cnio_ns *own = NULL;
+    int remains = 0, rc = ns ? 0 : cnio__ns_open(st, u, h, &own);
 
+    if (!ns)
+        ns = own;
+    /* (host 0 holds it and it fits, or holds none of it: what cnio__ns_fits would find) */
+    if (rc == 0 && !(seen && (seen->rc == 0 || seen->rc == -CNIO_ERR_NOENT)))
+        rc = cnio__ns_fits(ns, u->path, "remove");
+    if (rc == 0)
+        rc = cnio__ns_unlink_remains(ns, u->path, &remains);
+    cnio__ns_close(own);
     if (only_dir)
         *only_dir = rc == -CNIO_ERR_ISDIR && !remains;
     if (rc != -CNIO_ERR_NOENT || !remains)
@@ -47,7 +57,7 @@ static void rm_say_dir(const char *uri)
 }
 
 int cli_rm_object(struct cnio_stack *st, const char *uri, const struct cnio_uri *u,
-                  const struct cnio_hints *h)
+                  const struct cnio_hints *h, const struct cli_rm_seen *seen)
 {
     int rc, only_dir;
 
@@ -55,7 +65,7 @@ int cli_rm_object(struct cnio_stack *st, const char *uri, const struct cnio_uri 
         rm_say_slash(uri);
         return -CNIO_ERR_ISDIR;
     }
-    rc = cmd_unlink(st, uri, u, h, &only_dir);
+    rc = cmd_unlink(st, NULL, uri, u, h, seen, &only_dir);
     if (rc == -CNIO_ERR_ISDIR && only_dir)   /* (it said "the object is removed" of none) */
         rm_say_dir(uri);
     else if (rc == -CNIO_ERR_ISDIR)
@@ -198,8 +208,9 @@ static int cmd_rm_walk(struct cnio_stack *st, struct cnio_ns *ns, const struct t
     return rc;
 }
 
-/* Removes the tree beneath u: objects first, then directories deepest first, then u. */
-int cli_rm_tree(const struct cli_opts *o, const char *uri)
+/* Removes the tree beneath u: objects first, then directories deepest first, then u.
+ * What u is, rm_check asked already (seen): the removal does not ask again. */
+int cli_rm_tree(const struct cli_opts *o, const char *uri, const struct cli_rm_seen *seen)
 {
     struct tree_end e = { .name = uri, .remote = 1, .dirfd = -1 };
     struct cnio_stack *st;
@@ -211,16 +222,14 @@ int cli_rm_tree(const struct cli_opts *o, const char *uri)
         return cli_status(rc);
     }
     if (e.u.path[0]) {
-        struct cnio_obj_stat s;
-
-        rc = cnio__obj_stat(st, &e.u, &e.h, &s);
-        e.top_is_dir = rc == 0 && s.is_dir;   /* the walk need not ask again */
-        if (rc == 0 && !s.is_dir && e.u.dir_slash) {   /* (rm -r of "file/" removes nothing) */
+        rc = seen->rc;
+        e.top_is_dir = rc == 0 && seen->is_dir;   /* the walk need not ask again */
+        if (rc == 0 && !seen->is_dir && e.u.dir_slash) {   /* (rm -r of "file/": nothing) */
             cli_session_end(&e.u, st, ns);
             return cli_not_dir("rm", uri);
         }
-        if (rc == 0 && !s.is_dir) {
-            rc = cmd_unlink(st, uri, &e.u, &e.h, NULL);
+        if (rc == 0 && !seen->is_dir) {
+            rc = cmd_unlink(st, ns, uri, &e.u, &e.h, seen, NULL);
             if (rc == -CNIO_ERR_ISDIR)   /* and a host's directory of its name */
                 rc = cmd_rm_shadow(st, ns, &e, "", e.u.path);
             if (rc && rc != -CNIO_ERR_EXIST)   /* (not empty: said) */
@@ -229,7 +238,7 @@ int cli_rm_tree(const struct cli_opts *o, const char *uri)
             return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
         }
         if (rc == -CNIO_ERR_NOENT) {
-            int r = cmd_unlink(st, uri, &e.u, &e.h, NULL);
+            int r = cmd_unlink(st, ns, uri, &e.u, &e.h, seen, NULL);
 
             if (r == 0) {
                 cli_session_end(&e.u, st, ns);   /* no column 0, but the remains of a removal */
@@ -265,26 +274,20 @@ static int cli_names_root(const char *uri)
     return root;
 }
 
-/* 1 when no host of u holds an object of its name, only directories (one STAT a host;
- * 0 when they cannot all be asked: the removal then says what is wrong). */
-static int rm_only_dir(struct cnio_stack *st, const struct cnio_uri *u,
-                       const struct cnio_hints *h)
+/* 1 when no host of u holds an object of its name, only directories (one STAT a host,
+ * over ns; 0 when they cannot all be asked: the removal then says what is wrong). */
+static int rm_only_dir(struct cnio_ns *ns, const struct cnio_uri *u)
 {
     struct cnio_ns_kinds k = { 0 };
-    struct cnio_ns *ns;
-    int only;
 
     if (u->nhosts < 2)   /* (one host holds a directory or an object of a name, not both) */
         return 1;
-    if (cnio__ns_open(st, u, h, &ns))
-        return 0;
-    only = cnio__ns_kinds(ns, u->path, &k) == 0 && k.dirs > 0 && k.obj < 0;
-    cnio__ns_close(ns);
-    return only;
+    return cnio__ns_kinds(ns, u->path, &k) == 0 && k.dirs > 0 && k.obj < 0;
 }
 
-/* 1 when rc, rm_check's STAT of an argument, stops its removal (cli_rm says it): a
- * server out of reach, or two addresses of one server. */
+/* 1 when rc, what rm_check met of an argument, stops its removal (cli_rm says it): a
+ * session that could not be opened (a server out of reach, two addresses of one server,
+ * a key refused), or a STAT whose server did not answer. */
 static int rm_check_stops(int rc)
 {
     return cnio__err_conn(rc) || rc == -CNIO_ERR_TIMEOUT || rc == -CNIO_ERR_URI ||
@@ -294,63 +297,69 @@ static int rm_check_stops(int rc)
 /*
  * Before anything is removed: whether rm (-r or not, o) refuses uri for what it names:
  * without -r, a name ending in '/' or a directory (with no object of its name on any
- * host); with -r, an object named with a '/'. Said, and *refused set. Returns the STAT's
- * answer: a server that cannot be reached (or two addresses of one server in the URI:
- * -CNIO_ERR_URI) is said once, by cli_rm, without the removal asking it again; anything
- * else (no such name, the remains of a removal) is left to the removal.
+ * host); with -r, an object named with a '/'; either way, an object of more columns
+ * than the URI names hosts (cnio__ns_check: it was refused only by its removal, after
+ * the arguments before it were gone). Said, and *refused set. One STAT of its first
+ * host (cnio__ns_check), whose answer (*seen) the removal uses rather than asking
+ * again; 0 or the session's error, which stops that argument's removal (*stop set):
+ * its library's lines said it, once, and cli_rm names the argument. The STAT's other
+ * answers (no such name, the remains of a removal) are left to the removal.
  */
 static int rm_check(struct cnio_stack *st, const struct cli_opts *o, const char *uri,
-                    int *refused)
+                    struct cli_rm_seen *seen, int *stop, int *refused)
 {
     struct cnio_uri u = { 0 };
-    struct cnio_obj_stat s;
     struct cnio_hints h;
+    struct cnio_ns *ns = NULL;
     int rc = cnio__uri_parse(uri, &u);
 
-    *refused = 0;
+    *seen = (struct cli_rm_seen){ 0 };
+    *refused = *stop = 0;
     if (rc == 0)
         rc = cli_hints(o, &u, &h);
     if (rc == 0 && !o->recursive && u.dir_slash) {
         rm_say_slash(uri);
         *refused = 1;
     } else if (rc == 0 && u.path[0]) {
-        int only_dir = 0;
-
-        cnio__log_hold();   /* the library's words of a failure the removal meets again */
-        rc = cnio__obj_stat(st, &u, &h, &s);
-        if (rc == 0 && !o->recursive && s.is_dir)
-            only_dir = rm_only_dir(st, &u, &h);
-        cnio__log_release(rm_check_stops(rc));
-        if (rc == 0 && o->recursive && !s.is_dir && u.dir_slash)
-            *refused = cli_not_dir("rm", uri) != CLI_EXIT_OK;
-        else if (only_dir) {
+        rc = cnio__ns_open(st, &u, &h, &ns);
+        *stop = rc != 0;
+        seen->rc = rc ? rc : cnio__ns_check(ns, u.path, "remove", &seen->is_dir);
+        *stop |= rm_check_stops(seen->rc);
+        if (seen->rc == -CNIO_ERR_LAYOUT) {   /* (said, "nothing done") */
+            *refused = 1;
+        } else if (seen->rc == 0 && !o->recursive && seen->is_dir && rm_only_dir(ns, &u)) {
             rm_say_dir(uri);
             *refused = 1;
+        } else if (seen->rc == 0 && o->recursive && !seen->is_dir && u.dir_slash) {
+            *refused = cli_not_dir("rm", uri) != CLI_EXIT_OK;
         }
+        cnio__ns_close(ns);
     }
     cnio__uri_free(&u);
     return rc;
 }
 
-/* rm_check of each of pos[0..n) into checked[]: CLI_EXIT_OK, or the exit status when one
- * is refused (said, with "nothing removed": before, the arguments ahead of it went). */
+/* rm_check of each of pos[0..n) into seen[] and stop[] (its session's error, or 0 to
+ * go on): CLI_EXIT_OK, or the exit status when one is refused (said, with "nothing
+ * removed": before, the arguments ahead of it went). */
 static int rm_check_all(struct cnio_stack *st, const struct cli_opts *o, char **pos, int n,
-                        int *checked)
+                        struct cli_rm_seen *seen, int *stop)
 {
     int ret = CLI_EXIT_OK;
 
     for (int i = 0; i < n; i++) {
-        int refused;
+        int refused, stops;
+        int rc = rm_check(st, o, pos[i], &seen[i], &stops, &refused);
 
-        checked[i] = rm_check(st, o, pos[i], &refused);
-        if (refused || checked[i] == -CNIO_ERR_URI)
+        stop[i] = stops ? (rc ? rc : seen[i].rc) : 0;
+        if (refused || stop[i] == -CNIO_ERR_URI)
             ret = cli_worse(ret, refused ? CLI_EXIT_FAIL : CLI_EXIT_USAGE);
     }
     if (ret == CLI_EXIT_OK)
         return ret;
     for (int i = 0; i < n; i++)
-        if (checked[i] == -CNIO_ERR_URI)
-            cli_fail("rm", pos[i], checked[i]);
+        if (stop[i] == -CNIO_ERR_URI)
+            cli_fail("rm", pos[i], stop[i]);
     cli_err("cnio rm: nothing removed\n");
     return ret;
 }
@@ -365,7 +374,8 @@ int cli_rm(int argc, char **argv)
     struct cli_opts o = { 0 };
     struct cnio_stack *st = NULL;
     char *pos[256];
-    int n = cli_parse(help, argc, argv, &o, pos, 256), rc, ret = CLI_EXIT_OK, checked[256];
+    struct cli_rm_seen seen[256];
+    int n = cli_parse(help, argc, argv, &o, pos, 256), rc, ret = CLI_EXIT_OK, stop[256];
 
     if (n == -2)
         return CLI_EXIT_OK;
@@ -388,7 +398,7 @@ int cli_rm(int argc, char **argv)
     rc = cnio__stack_open(&st);
     if (rc)
         return cli_fail("rm", "stack", rc);
-    ret = rm_check_all(st, &o, pos, n, checked);
+    ret = rm_check_all(st, &o, pos, n, seen, stop);
     if (ret != CLI_EXIT_OK) {
         cnio__stack_close(st);
         return ret;
@@ -397,16 +407,16 @@ int cli_rm(int argc, char **argv)
         struct cnio_uri u = { 0 };
         struct cnio_hints h;
 
-        if (rm_check_stops(checked[i])) {
-            ret = cli_worse(ret, cli_fail("rm", pos[i], checked[i]));
+        if (stop[i]) {
+            ret = cli_worse(ret, cli_fail("rm", pos[i], stop[i]));
             continue;
         }
         if (o.recursive) {
-            ret = cli_worse(ret, cli_rm_tree(&o, pos[i]));
+            ret = cli_worse(ret, cli_rm_tree(&o, pos[i], &seen[i]));
             continue;
         }
         if (cli_target("rm", &o, pos[i], &u, &h) == 0) {
-            ret = cli_worse(ret, cli_status(cli_rm_object(st, pos[i], &u, &h)));
+            ret = cli_worse(ret, cli_status(cli_rm_object(st, pos[i], &u, &h, &seen[i])));
         } else {
             ret = CLI_EXIT_USAGE;
         }
