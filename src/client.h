@@ -421,6 +421,14 @@ int cnio__ns_kinds(struct cnio_ns *ns, const char *path, struct cnio_ns_kinds *k
  * STAT of path on each host. Returns as cnio__ns_kinds. */
 int cnio__ns_other_order(struct cnio_ns *ns, const char *path, struct cnio_ns_kinds *k,
                          int *other);
+/* cnio__obj_stat of path over ns's connections (no connect), and, from its first STAT of
+ * path on every host of ns at once (one a host, in one round: it replaces cnio__obj_stat's
+ * of host 0 and of the object's other columns), what cnio__ns_other_order says: *k, and
+ * *other (NULL: not wanted) as it sets it. Where a host's STAT failed (but for
+ * -CNIO_ERR_NOENT), *k says nothing is there (dirs 0, obj -1) and *other is
+ * -CNIO_ERR_NOENT. Returns as cnio__obj_stat; *out as it fills it. */
+int cnio__ns_stat(struct cnio_ns *ns, const char *path, struct cnio_obj_stat *out,
+                  struct cnio_ns_kinds *k, int *other);
 /* Whether ns's hosts hold all of what path names (a STAT of host 0): 0 when it is no
  * object there (a directory, nothing, or a STAT that failed, which the request after it
  * says), or an object of at most ns->n columns; -CNIO_ERR_LAYOUT, said under op ("move",

@@ -35,22 +35,15 @@ static void ctl_carrier(struct cnio_ns *c, char *out, size_t cap)
         snprintf(out, cap, "%.15s (%.*s)", c->h.transport, (int)f.prov_len, f.prov);
 }
 
-/* STAT of name on hosts [from, to) into their info, folding into *live whether a live
- * writer holds an upload of it (cnio__cl_stat_live). With missing, a host that has none
- * of it (NOENT: it lost an upload it had not kept, or a column that column 0's layout
- * has) is not an error: *missing is set, and its info is column 0's with its own
- * column index and nothing stored. */
-static int ctl_stat_hosts(struct cnio_ns *c, const char *name, int from, int to,
-                          uint32_t *live, int *missing)
+/* What STATs s[0..n) of name on hosts [from, from + n) of c, made already (ret:
+ * cnio__cl_stat_each's answer), say: their info into the hosts', folding into *live
+ * whether a live writer holds an upload of it (cnio__cl_stat_live). With missing, a host
+ * that has none of it (NOENT: it lost an upload it had not kept, or a column that column
+ * 0's layout has) is not an error: *missing is set, and its info is column 0's with its
+ * own column index and nothing stored. */
+static int ctl_stat_fold(struct cnio_ns *c, struct cnio__cl_stat *s, int from, int n, int ret,
+                         uint32_t *live, int *missing)
 {
-    int n = to - from, ret;
-    struct cnio__cl_stat *s = calloc((size_t)CNIO_MAX(n, 1), sizeof(*s));
-
-    if (!s)
-        return -CNIO_ERR_NOMEM;
-    for (int i = 0; i < n; i++)
-        s[i].ep = c->hosts[from + i].lanes[0];
-    ret = cnio__cl_stat_each(c->st, s, n, name, name, c->hosts + from, from == 0 || missing);
     for (int i = 0; i < n; i++)   /* each call's own status, where it has one */
         if (s[i].status)
             ret = 0;
@@ -70,6 +63,22 @@ static int ctl_stat_hosts(struct cnio_ns *c, const char *name, int from, int to,
         }
     }
     cnio__cl_stat_live(s, n, live);
+    return ret;
+}
+
+/* STAT of name on hosts [from, to) into their info: ctl_stat_fold of them. */
+static int ctl_stat_hosts(struct cnio_ns *c, const char *name, int from, int to,
+                          uint32_t *live, int *missing)
+{
+    int n = to - from, ret;
+    struct cnio__cl_stat *s = calloc((size_t)CNIO_MAX(n, 1), sizeof(*s));
+
+    if (!s)
+        return -CNIO_ERR_NOMEM;
+    for (int i = 0; i < n; i++)
+        s[i].ep = c->hosts[from + i].lanes[0];
+    ret = cnio__cl_stat_each(c->st, s, n, name, name, c->hosts + from, from == 0 || missing);
+    ret = ctl_stat_fold(c, s, from, n, ret, live, missing);
     free(s);
     return ret;
 }
@@ -235,50 +244,50 @@ static int ctl_live_update(const struct cnio_ns *c, int n, uint32_t state)
     return 1;
 }
 
-static int ctl_stat_once(struct cnio_stack *st, const struct cnio_uri *u,
-                         const struct cnio_hints *h, struct cnio_obj_stat *out)
+/* One STAT of path over c's connections into *out: 1 to ask again (a commit moving, or
+ * one it finished), else as cnio__obj_stat returns. all (NULL: none): STATs of path on
+ * every host of c made already, which stand for this call's own of host 0 and of the
+ * object's other columns (their info may be rewritten). */
+static int ctl_stat_once(struct cnio_ns *c, const char *path, struct cnio__cl_stat *all,
+                         struct cnio_obj_stat *out)
 {
     struct cnio_layout l;
-    struct cnio_ns c;
     uint32_t live = CNIO_OBJ_LIVE_KNOWN;
     int ret, missing = 0;
     char hp[CNIO_HOSTPORT_MAX];
 
-    if (!out || !u || !u->path || !u->path[0])
-        return -CNIO_ERR_INVAL;
-    ret = cnio__ns_begin(&c, st, u, h);
+    ret = all ? ctl_stat_fold(c, all, 0, 1, 0, &live, NULL)
+              : ctl_stat_hosts(c, path, 0, 1, &live, NULL);
     if (ret)
         return ret;
-    ret = ctl_stat_hosts(&c, u->path, 0, 1, &live, NULL);
-    if (ret)
-        goto end;
     memset(out, 0, sizeof(*out));
-    out->mtime_ns = c.hosts[0].info.mtime_ns;
-    out->mode = c.hosts[0].info.flags >> CNIO_WIRE_I_MODE_SHIFT;
-    if (c.hosts[0].info.flags & CNIO_WIRE_I_DIR) {
+    out->mtime_ns = c->hosts[0].info.mtime_ns;
+    out->mode = c->hosts[0].info.flags >> CNIO_WIRE_I_MODE_SHIFT;
+    if (c->hosts[0].info.flags & CNIO_WIRE_I_DIR) {
         out->is_dir = 1;
-        goto end;
+        return 0;
     }
-    l.unit = c.hosts[0].info.stripe_unit;
-    l.count = c.hosts[0].info.stripe_count;
+    l.unit = c->hosts[0].info.stripe_unit;
+    l.count = c->hosts[0].info.stripe_count;
     ret = -CNIO_ERR_LAYOUT;
-    if (cnio__layout_check(&l) || l.count > (uint32_t)c.n || c.hosts[0].info.stripe_index) {
+    if (cnio__layout_check(&l) || l.count > (uint32_t)c->n || c->hosts[0].info.stripe_index) {
         cnio__err("%s: host %s holds column %u of a %llu x %u layout, which %d hosts "
-                  "cannot hold as column 0" CNIO_ORDER_HINT, u->path,
-                  cnio__hostport(hp, sizeof(hp), c.hosts[0].name, c.hosts[0].port),
-                  c.hosts[0].info.stripe_index, (unsigned long long)l.unit, l.count, c.n);
-        goto end;
+                  "cannot hold as column 0" CNIO_ORDER_HINT, path,
+                  cnio__hostport(hp, sizeof(hp), c->hosts[0].name, c->hosts[0].port),
+                  c->hosts[0].info.stripe_index, (unsigned long long)l.unit, l.count, c->n);
+        return ret;
     }
-    ret = cnio__cl_striped_elsewhere(st, &c.h, c.hosts, c.n, c.auth, u->path);
+    ret = cnio__cl_striped_elsewhere(c->st, &c->h, c->hosts, c->n, c->auth, path);
     if (!ret)
-        ret = ctl_stat_hosts(&c, u->path, 1, (int)l.count, &live, &missing);
+        ret = all ? ctl_stat_fold(c, all + 1, 1, (int)l.count - 1, 0, &live, &missing)
+              : ctl_stat_hosts(c, path, 1, (int)l.count, &live, &missing);
     for (uint32_t j = 1; !ret && j < l.count; j++) {
-        const struct cnio_wire_info *i = &c.hosts[j].info;
+        const struct cnio_wire_info *i = &c->hosts[j].info;
 
         if (i->stripe_unit != l.unit || i->stripe_count != l.count || i->stripe_index != j) {
             cnio__err("%s: host %s holds column %u of a %llu x %u layout, expected column "
-                      "%u of %llu x %u" CNIO_ORDER_HINT, u->path,
-                      cnio__hostport(hp, sizeof(hp), c.hosts[j].name, c.hosts[j].port),
+                      "%u of %llu x %u" CNIO_ORDER_HINT, path,
+                      cnio__hostport(hp, sizeof(hp), c->hosts[j].name, c->hosts[j].port),
                       i->stripe_index, (unsigned long long)i->stripe_unit, i->stripe_count, j,
                       (unsigned long long)l.unit, l.count);
             ret = -CNIO_ERR_LAYOUT;
@@ -286,35 +295,31 @@ static int ctl_stat_once(struct cnio_stack *st, const struct cnio_uri *u,
         out->mtime_ns = CNIO_MAX(out->mtime_ns, i->mtime_ns);
     }
     for (uint32_t j = 0; !ret && j < l.count; j++)
-        cnio__cl_state(&out->state, &c.hosts[j].info, c.hosts[0].info.gen);
+        cnio__cl_state(&out->state, &c->hosts[j].info, c->hosts[0].info.gen);
     /* not torn, but updated in place now (helper-114's F2: stat and ls -l said
      * "incomplete" of a healthy object beside its writers) */
-    if (!ret && !missing && ctl_live_update(&c, (int)l.count, out->state))
+    if (!ret && !missing && ctl_live_update(c, (int)l.count, out->state))
         out->state &= ~CNIO_OBJ_TORN;
     if (!ret && (out->state & CNIO_OBJ_INCOMPLETE) == CNIO_OBJ_TORN &&
-        !cnio__cl_settling(out->state | live) && ctl_moved(&c, u->path, (int)l.count)) {
-        ret = 1;   /* stat it again */
-        goto end;
+        !cnio__cl_settling(out->state | live) && ctl_moved(c, path, (int)l.count)) {
+        return 1;   /* stat it again */
     }
     if (!ret && !missing && (out->state & CNIO_OBJ_INCOMPLETE) &&
-        !(live & CNIO_OBJ_LIVE) && ctl_finish(&c, u->path, (int)l.count) > 0) {
-        ret = 1;   /* stat it again */
-        goto end;
+        !(live & CNIO_OBJ_LIVE) && ctl_finish(c, path, (int)l.count) > 0) {
+        return 1;   /* stat it again */
     }
     if (missing)   /* a column column 0's layout has is missing */
         out->state |= CNIO_OBJ_TORN | CNIO_OBJ_MISSING;
     /* hosts of one generation, apart by updates in place: which one, and why */
     if (!ret && !missing && (out->state & CNIO_OBJ_TORN))
-        out->apart = cnio__cl_apart_gens(c.hosts, (int)l.count, out->apart_why,
+        out->apart = cnio__cl_apart_gens(c->hosts, (int)l.count, out->apart_why,
                                          sizeof(out->apart_why));
     if (!ret && (out->state & (CNIO_OBJ_STAGED | CNIO_OBJ_TORN | CNIO_OBJ_PENDING)))
         out->state |= live;
     out->layout = l;
-    out->size = cnio__cl_size(&l, c.hosts[0].info.size, c.hosts, (int)l.count);
+    out->size = cnio__cl_size(&l, c->hosts[0].info.size, c->hosts, (int)l.count);
     if (!ret)
-        ctl_carrier(&c, out->transport, sizeof(out->transport));
-end:
-    cnio__ns_end(&c);
+        ctl_carrier(c, out->transport, sizeof(out->transport));
     return ret;
 }
 
@@ -329,27 +334,71 @@ static int ctl_stat_settling(const struct cnio_obj_stat *s)
  * A STAT that finds a commit under way (ctl_stat_settling) asks again, after 1 ms
  * doubling to 50 ms, until cnio_timeout_ms has passed, as cl_open_settled opens again:
  * it reports the object before the commit or after it, and "incomplete" only for a
- * commit that stopped or outlasted the timeout.
+ * commit that stopped or outlasted the timeout. Over c's connections, all as
+ * ctl_stat_once takes it (its first try's).
  */
-int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
-                   struct cnio_obj_stat *out)
+static int ctl_stat_ns(struct cnio_ns *c, const char *path, struct cnio__cl_stat *all,
+                       struct cnio_obj_stat *out)
 {
-    int64_t give_up = cnio__now_ms() + CNIO_MAX(h ? h->timeout_ms : 0, 1);
+    int64_t give_up = cnio__now_ms() + CNIO_MAX(c->h.timeout_ms, 1);
     long nap_ms = 1;
     int ret;
 
-    while (((ret = ctl_stat_once(st, u, h, out)) == 1 || (!ret && ctl_stat_settling(out))) &&
-           cnio__now_ms() < give_up) {
+    while (((ret = ctl_stat_once(c, path, all, out)) == 1 ||
+            (!ret && ctl_stat_settling(out))) && cnio__now_ms() < give_up) {
         struct timespec ts = { 0, nap_ms * 1000000L };
 
+        all = NULL;   /* (asked again: their answers are past) */
         cnio__debug("%s: a commit of it has not reached every host while its writer is "
-                    "live: asking again", u->path);
+                    "live: asking again", path);
         nanosleep(&ts, NULL);
         nap_ms = CNIO_MIN(nap_ms * 2, 50);
     }
     if (ret == 1)   /* finished a commit at the timeout: as it is now */
-        ret = ctl_stat_once(st, u, h, out);
+        ret = ctl_stat_once(c, path, NULL, out);
     return ret == 1 ? -CNIO_ERR_INCOMPLETE : ret;
+}
+
+int cnio__obj_stat(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h,
+                   struct cnio_obj_stat *out)
+{
+    struct cnio_ns c;
+    int ret;
+
+    if (!out || !u || !u->path || !u->path[0])
+        return -CNIO_ERR_INVAL;
+    ret = cnio__ns_begin(&c, st, u, h);
+    if (ret)
+        return ret;
+    ret = ctl_stat_ns(&c, u->path, NULL, out);
+    cnio__ns_end(&c);
+    return ret;
+}
+
+int cnio__ns_stat(struct cnio_ns *ns, const char *path, struct cnio_obj_stat *out,
+                  struct cnio_ns_kinds *k, int *other)
+{
+    struct cnio__cl_stat *s;
+    int ret;
+
+    if (other)
+        *other = -CNIO_ERR_NOENT;
+    if (!ns || !path || !path[0] || !out || !k)
+        return -CNIO_ERR_INVAL;
+    s = calloc((size_t)ns->n, sizeof(*s));
+    if (!s)
+        return -CNIO_ERR_NOMEM;
+    for (int i = 0; i < ns->n; i++)
+        s[i].ep = cnio__cl_ctl_ep(&ns->hosts[i]);
+    /* (quiet 1: no such name is the caller's to say, as cnio__obj_stat's STATs leave it) */
+    cnio__cl_stat_each(ns->st, s, ns->n, path, path, ns->hosts, 1);
+    if (cnio__ns_kinds_fold(s, ns->n, k))
+        *k = (struct cnio_ns_kinds){ .obj = -1 };
+    else if (other && ns->n > 1 && s[0].status == -CNIO_ERR_NOENT)
+        *other = cnio__cl_other_order_of(ns->hosts, ns->n, path, s + 1);
+    ret = ctl_stat_ns(ns, path, s, out);
+    free(s);
+    return ret;
 }
 
 int cnio__obj_unlink(struct cnio_stack *st, const struct cnio_uri *u, const struct cnio_hints *h)

@@ -266,6 +266,9 @@ int cnio__cl_other_order(struct cnio_stack *st, const struct cnio__cl_host *host
  * -CNIO_ERR_NOMEM. */
 int cnio__cl_other_order_of(const struct cnio__cl_host *hosts, int n, const char *path,
                             const struct cnio__cl_stat *s);
+/* What STATs of one name already made on hosts 0..n-1 (s[i]: host i's, as
+ * cnio__cl_stat_each leaves them) say it is there, into *k: as cnio__ns_kinds returns. */
+int cnio__ns_kinds_fold(const struct cnio__cl_stat *s, int n, struct cnio_ns_kinds *k);
 /* Folds n STATs of cnio__cl_stat_each into *live, which starts as CNIO_OBJ_LIVE_KNOWN:
  * clears CNIO_OBJ_LIVE_KNOWN where a host could not be asked, sets CNIO_OBJ_LIVE where
  * one says a live writer holds an upload (CNIO_WIRE_I_LIVE). */

@@ -165,18 +165,12 @@ static int ns_one(struct cnio_ns *ns, uint16_t type, uint32_t flags, uint64_t un
     return len < 0 ? len : ns_all(ns, type, offset, pl, len, type == CNIO_WIRE_MKDIR, status);
 }
 
-/* STATs path on every host into s[0..ns->n) and folds the answers into *k: as
- * cnio__ns_kinds, whose STATs these are. */
-static int ns_kinds_of(struct cnio_ns *ns, const char *path, struct cnio__cl_stat *s,
-                       struct cnio_ns_kinds *k)
+int cnio__ns_kinds_fold(const struct cnio__cl_stat *s, int n, struct cnio_ns_kinds *k)
 {
     int ret = 0;
 
     *k = (struct cnio_ns_kinds){ .obj = -1 };
-    for (int i = 0; i < ns->n; i++)
-        s[i].ep = cnio__cl_ctl_ep(&ns->hosts[i]);
-    cnio__cl_stat_each(ns->st, s, ns->n, path, path, NULL, 0);
-    for (int i = 0; i < ns->n; i++) {
+    for (int i = 0; i < n; i++) {
         if (s[i].status) {
             if (!ret && s[i].status != -CNIO_ERR_NOENT)
                 ret = s[i].status;
@@ -190,6 +184,17 @@ static int ns_kinds_of(struct cnio_ns *ns, const char *path, struct cnio__cl_sta
         }
     }
     return ret;
+}
+
+/* STATs path on every host into s[0..ns->n) and folds the answers into *k: as
+ * cnio__ns_kinds, whose STATs these are. */
+static int ns_kinds_of(struct cnio_ns *ns, const char *path, struct cnio__cl_stat *s,
+                       struct cnio_ns_kinds *k)
+{
+    for (int i = 0; i < ns->n; i++)
+        s[i].ep = cnio__cl_ctl_ep(&ns->hosts[i]);
+    cnio__cl_stat_each(ns->st, s, ns->n, path, path, NULL, 0);
+    return cnio__ns_kinds_fold(s, ns->n, k);
 }
 
 int cnio__ns_kinds(struct cnio_ns *ns, const char *path, struct cnio_ns_kinds *k)

@@ -378,41 +378,41 @@ static int cli_stat_nothing(const char *name, const struct cnio_obj_stat *s, voi
 }
 
 /*
- * What a STAT of u's name did not see (its answer rc and *s, updated): a host that
- * holds a directory of an object's name, or a column of an object of a directory's
- * name, as well (what a mkdir through another order of the hosts, or through one host
- * alone, can leave, and which ls -l marks from its listing); or, when the first host
- * has no such name, a directory of it on another (an OPEN makes its parents on the
- * object's hosts alone), or else a column of an object another order of the hosts
- * wrote (said, naming the fix: -CNIO_ERR_LAYOUT; it said "no such object" while ls -l
- * listed the name). One STAT of the name on every host. Returns the answer, or
- * the error (said) of a host that could not be asked: the URI's hosts one server, one
- * down (before, stat printed that error and then the object, exit 0).
+ * STAT of u's name into *s, with what it alone would not see: a host that holds a
+ * directory of an object's name, or a column of an object of a directory's name, as
+ * well (what a mkdir through another order of the hosts, or through one host alone, can
+ * leave, and which ls -l marks from its listing); or, when the first host has no such
+ * name, a directory of it on another (an OPEN makes its parents on the object's hosts
+ * alone), or else a column of an object another order of the hosts wrote (said, naming
+ * the fix: -CNIO_ERR_LAYOUT; it said "no such object" while ls -l listed the name). One
+ * session, and one STAT of the name on every host, in one round (cnio__ns_stat: it
+ * opened two sessions and STATed the first host twice). Returns the answer, or the
+ * error (said) of a host that could not be asked: the URI's hosts one server, one down
+ * (before, stat printed that error and then the object, exit 0).
  */
 static int cli_stat_others(struct cnio_stack *st, const struct cnio_uri *u,
-                           const struct cnio_hints *h, int rc, struct cnio_obj_stat *s)
+                           const struct cnio_hints *h, struct cnio_obj_stat *s)
 {
     struct cnio_ns_kinds k = { 0 };
     struct cnio_ns *ns;
-    int ret, other = -CNIO_ERR_NOENT;
+    int rc, other = -CNIO_ERR_NOENT;
 
-    if (u->nhosts < 2 || (rc && rc != -CNIO_ERR_NOENT))
+    if (u->nhosts < 2)
+        return cnio__obj_stat(st, u, h, s);
+    rc = cnio__ns_open(st, u, h, &ns);
+    if (rc)
         return rc;
-    ret = cnio__ns_open(st, u, h, &ns);
-    if (ret)
-        return ret;
-    if (cnio__ns_other_order(ns, u->path, &k, rc ? &other : NULL) == 0) {
-        if (rc && k.dirs > 0) {
-            memset(s, 0, sizeof(*s));
-            s->is_dir = 1;
-            s->mtime_ns = INT64_MIN;   /* unknown (0 is the epoch): shown as "-" */
-            rc = 0;
-        }
-        if (rc == 0 && (s->is_dir ? k.obj >= 0 : k.dirs > 0))
-            s->state |= CNIO_OBJ_SHADOWED;
-        else if (rc == -CNIO_ERR_NOENT)   /* another order's object alone, said */
-            rc = other;
+    rc = cnio__ns_stat(ns, u->path, s, &k, &other);
+    if (rc == -CNIO_ERR_NOENT && k.dirs > 0) {
+        memset(s, 0, sizeof(*s));
+        s->is_dir = 1;
+        s->mtime_ns = INT64_MIN;   /* unknown (0 is the epoch): shown as "-" */
+        rc = 0;
     }
+    if (rc == 0 && (s->is_dir ? k.obj >= 0 : k.dirs > 0))
+        s->state |= CNIO_OBJ_SHADOWED;
+    else if (rc == -CNIO_ERR_NOENT)   /* another order's object alone, said */
+        rc = other;
     cnio__ns_close(ns);
     return rc;
 }
@@ -437,7 +437,7 @@ int cli_stat(int argc, char **argv)
     if (rc >= 0)
         return rc;
     if (u.path[0]) {
-        rc = cli_stat_others(st, &u, &h, cnio__obj_stat(st, &u, &h, &s), &s);
+        rc = cli_stat_others(st, &u, &h, &s);
     } else {   /* the root: a directory, there when its servers list it */
         memset(&s, 0, sizeof(s));
         s.is_dir = 1;
