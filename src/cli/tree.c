@@ -546,6 +546,8 @@ static int tree_dir_attrs(struct tree_run *r)
     for (size_t i = 0; i < r->attrs.n; i++)
         if (tree_setattr_end(r, &r->attrs.e[i], &reopen))
             ret = -CNIO_ERR_IO;
+        else
+            r->attrs_set++;
 
     for (size_t i = 0; i < r->files.n; i++)
         if (r->files.e[i].type == TREE_LINK && !r->dst.remote && tree_setattr(&r->ctx, &r->files.e[i]))

@@ -54,6 +54,7 @@ struct tree_run {
     struct tree_ctx ctx;
     struct tree_list dirs, files;   /* to make / to copy (the same on every rank) */
     struct tree_list attrs;         /* rank 0: files there but for their mode (-p) */
+    uint64_t attrs_set;             /* rank 0: of them, those whose mode tree_dir_attrs set */
     int top_attrs;                  /* rank 0, -p: SRC's own mode and mtime, for DST's top */
     uint32_t top_mode;
     int64_t top_mtime_ns;

@@ -42,13 +42,15 @@ void tree_progress(struct tree_run *r, int final)
  * Rank 0, --sync, --checksum and --resume: the files found already there, and how they
  * were found so: same (the files --checksum read and found with the same CRC32C, and the
  * links with the same target), and by the size (and mtime: --sync, -p) rank 0's plan
- * compared, without reading them; moved, the bytes this copy moved.
+ * compared, without reading them; of those, the ones there but for their mode, and
+ * whether it was set (not when the copy stopped: it said "now set" all the same);
+ * moved, the bytes this copy moved.
  */
 static void tree_summary_skipped(const struct tree_run *r, unsigned long long same,
                                  unsigned long long moved)
 {
     unsigned long long n = same + r->skipped_files;
-    char how[200] = "", f[64] = "";
+    char how[200] = "", f[96] = "";
 
     if (r->skipped_files)
         snprintf(how, sizeof(how), "%llu of the same size%s, not read (--checksum compares "
@@ -57,9 +59,15 @@ static void tree_summary_skipped(const struct tree_run *r, unsigned long long sa
     if (same)
         snprintf(how + strlen(how), sizeof(how) - strlen(how), "%s%llu identical (compared)",
                  r->skipped_files ? ", " : "", same);
-    if (r->attrs.n)
+    if (r->attrs.n && r->attrs_set == r->attrs.n)
         snprintf(f, sizeof(f), "; %llu of them but for their mode, now set",
                  (unsigned long long)r->attrs.n);
+    else if (r->attrs.n && r->lost)   /* (tree_dir_attrs did not run) */
+        snprintf(f, sizeof(f), "; %llu of them but for their mode, not set: the copy stopped",
+                 (unsigned long long)r->attrs.n);
+    else if (r->attrs.n)   /* (the others' failures are said above) */
+        snprintf(f, sizeof(f), "; %llu of them but for their mode, %llu now set",
+                 (unsigned long long)r->attrs.n, (unsigned long long)r->attrs_set);
     printf("cnio cp: %s: %llu %s already there%s%s%s; moved %llu of %llu bytes\n",
            r->j->o.resume ? "resumed" : "sync", n, n == 1 ? "file was" : "files were",
            n ? ": " : "", how, f, moved,

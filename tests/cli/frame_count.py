@@ -2,12 +2,14 @@
 """A relay in front of one cnio-server that counts the requests clients send it, for tests
 that count what a command asks of each host (frames: doc/protocol.md):
 
-  frame_count.py TARGET_PORT PORTFILE LOGFILE
+  frame_count.py TARGET_PORT PORTFILE LOGFILE [CUT_TYPE]
 
 It listens on an ephemeral port of 127.0.0.1 (written to PORTFILE), forwards each
 connection to 127.0.0.1:TARGET_PORT both ways, and appends to LOGFILE the type of every
 frame a client sends, one decimal number a line (a stream it cannot parse: "?", then
-bytes relayed as they come). It serves until killed."""
+bytes relayed as they come). With CUT_TYPE, a client frame of that type is logged and
+not forwarded: the relay closes that connection both ways instead, as a server lost
+at that request (the requests before it were answered). It serves until killed."""
 import os, socket, struct, sys, threading
 
 HDR_SIZE, MAGIC = 64, b"CNIO"
@@ -27,7 +29,7 @@ def note(logfd, text):
     os.write(logfd, (text + "\n").encode())
 
 
-def client_to_server(c, s, logfd):
+def client_to_server(c, s, logfd, cut):
     try:
         while True:
             h = recv_exact(c, HDR_SIZE)
@@ -43,6 +45,8 @@ def client_to_server(c, s, logfd):
                     s.sendall(b)
             typ, length = struct.unpack_from("<H", h, 6)[0], struct.unpack_from("<I", h, 48)[0]
             note(logfd, str(typ))
+            if typ == cut:
+                break
             s.sendall(h)
             while length:
                 b = c.recv(min(length, 65536))
@@ -77,7 +81,7 @@ def server_to_client(s, c):
                 pass
 
 
-def serve(c, target, logfd):
+def serve(c, target, logfd, cut):
     try:
         s = socket.create_connection(("127.0.0.1", target), timeout=30)
         s.settimeout(None)
@@ -86,7 +90,7 @@ def serve(c, target, logfd):
         return
     t = threading.Thread(target=server_to_client, args=(s, c), daemon=True)
     t.start()
-    client_to_server(c, s, logfd)
+    client_to_server(c, s, logfd, cut)
     t.join()
     s.close()
     c.close()
@@ -94,6 +98,7 @@ def serve(c, target, logfd):
 
 def main():
     target, portfile, logfile = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    cut = int(sys.argv[4]) if len(sys.argv) > 4 else None
     logfd = os.open(logfile, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     ls = socket.socket()
     ls.bind(("127.0.0.1", 0))
@@ -103,7 +108,7 @@ def main():
     os.rename(portfile + ".tmp", portfile)
     while True:
         c, _ = ls.accept()
-        threading.Thread(target=serve, args=(c, target, logfd), daemon=True).start()
+        threading.Thread(target=serve, args=(c, target, logfd, cut), daemon=True).start()
 
 
 main()
