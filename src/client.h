@@ -494,6 +494,9 @@ struct cnio_ns_put {
                                   committed */
     int64_t mtime_ns;
     int status;                /* out: 0 (committed), or the error that stopped it */
+    uint64_t sent;             /* out: size when its WRITE reached column 0's host (it
+                                  answered), whether or not the object then committed;
+                                  else 0 */
 };
 /*
  * Writes each of p[0..n) as a fresh object over the session's connections (replacing one

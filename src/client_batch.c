@@ -122,10 +122,11 @@ static int bt_each(struct bt *b, uint16_t type, int from, int to, const uint64_t
     return bt_run(b, k);
 }
 
-/* WRITE of each live object's bytes to column 0 (they fit its first stripe). */
+/* WRITE of each live object's bytes to column 0 (they fit its first stripe); those its
+ * host answered are sent (p[i].sent), whatever comes of the object after. */
 static int bt_write(struct bt *b)
 {
-    int k = 0;
+    int k = 0, ret;
 
     for (int i = 0; i < b->n; i++)
         if (!b->p[i].status && b->p[i].size) {
@@ -138,7 +139,11 @@ static int bt_write(struct bt *b)
                                           .plen = (uint32_t)b->p[i].size };
             k++;
         }
-    return bt_run(b, k);
+    ret = bt_run(b, k);
+    for (int x = 0; x < k; x++)
+        if (b->c[x].status == 0)
+            b->p[b->who[x]].sent = b->p[b->who[x]].size;
+    return ret;
 }
 
 /* 1 when the host of every column announces capability cap. */
@@ -291,6 +296,7 @@ int cnio__ns_put_small(struct cnio_ns *ns, struct cnio_ns_put *p, int n)
             return -CNIO_ERR_CONN;   /* a broken session: the caller opens a new one */
     for (int i = 0; i < n; i++) {
         p[i].status = 0;
+        p[i].sent = 0;
         if (!p[i].path || !p[i].path[0] || p[i].size > b.l.unit || (p[i].size && !p[i].data) ||
             p[i].size > cnio__ep_max_payload(cnio__cl_ctl_ep(&ns->hosts[0])) ||
             p[i].mode > 0xffffu)

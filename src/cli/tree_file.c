@@ -891,11 +891,12 @@ int tree_put_small(struct tree_ctx *c, const struct tree_ent *const *e, int n, i
     if (!ret) {
         ret = cnio__ns_put_small(c->ns, p, k);
         for (int i = 0, x = 0; !ret && i < n; i++)
-            if (status[i] == 0) {
-                status[i] = p[x].status;
-                c->moved += p[x].status ? 0 : p[x].size;
-                x++;
-            }
+            if (status[i] == 0)
+                status[i] = p[x++].status;
+        /* what reached the servers, committed or not (a batch whose commit failed added
+         * nothing; a large file's chunks count so, tree_large) */
+        for (int x = 0; x < k; x++)
+            c->moved += p[x].sent;
     }
     tf_batch_free(names, n);
     free(p);
