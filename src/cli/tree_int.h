@@ -55,6 +55,8 @@ struct tree_run {
     struct tree_list dirs, files;   /* to make / to copy (the same on every rank) */
     struct tree_list attrs;         /* rank 0: files there but for their mode (-p) */
     uint64_t attrs_set;             /* rank 0: of them, those whose mode tree_dir_attrs set */
+    uint64_t dirs_found;            /* rank 0, --sync, --resume: of dirs, those DST held
+                                     * already (made again: a no-op; counted apart) */
     int top_attrs;                  /* rank 0, -p: SRC's own mode and mtime, for DST's top */
     uint32_t top_mode;
     int64_t top_mtime_ns;

@@ -173,6 +173,11 @@ static int tree_plan(struct tree_run *r, struct tree_list *srcl, struct tree_lis
 
         if (!tree_entry_ok(r, e, clash[i]))
             continue;
+        if (e->type == TREE_DIR && need_dst) {   /* made again all the same (a no-op) */
+            const struct tree_ent *d = tree_list_find(have, e->rel);
+
+            r->dirs_found += d && d->type == TREE_DIR;
+        }
         same = e->type != TREE_DIR && need_dst ? tree_same(r, have, e) : 0;
         if (same == TREE_COMPARE) {
             e->incomplete = TREE_COMPARE;   /* compared by its CRC32C as it is copied */

@@ -44,13 +44,14 @@ void tree_progress(struct tree_run *r, int final)
  * links with the same target), and by the size (and mtime: --sync, -p) rank 0's plan
  * compared, without reading them; of those, the ones there but for their mode, and
  * whether it was set (not when the copy stopped: it said "now set" all the same);
- * moved, the bytes this copy moved.
+ * moved, the bytes this copy moved; and the directories DST held already, which the
+ * first line does not count as made.
  */
 static void tree_summary_skipped(const struct tree_run *r, unsigned long long same,
                                  unsigned long long moved)
 {
-    unsigned long long n = same + r->skipped_files;
-    char how[200] = "", f[96] = "";
+    unsigned long long n = same + r->skipped_files, d = r->dirs_found;
+    char how[200] = "", f[96] = "", dirs[64] = "";
 
     if (r->skipped_files)
         snprintf(how, sizeof(how), "%llu of the same size%s, not read (--checksum compares "
@@ -68,10 +69,13 @@ static void tree_summary_skipped(const struct tree_run *r, unsigned long long sa
     else if (r->attrs.n)   /* (the others' failures are said above) */
         snprintf(f, sizeof(f), "; %llu of them but for their mode, %llu now set",
                  (unsigned long long)r->attrs.n, (unsigned long long)r->attrs_set);
-    printf("cnio cp: %s: %llu %s already there%s%s%s; moved %llu of %llu bytes\n",
+    if (d)
+        snprintf(dirs, sizeof(dirs), "; %llu director%s there already", d,
+                 d == 1 ? "y was" : "ies were");
+    printf("cnio cp: %s: %llu %s already there%s%s%s; moved %llu of %llu bytes%s\n",
            r->j->o.resume ? "resumed" : "sync", n, n == 1 ? "file was" : "files were",
            n ? ": " : "", how, f, moved,
-           (unsigned long long)(r->total_bytes + r->skipped_bytes));
+           (unsigned long long)(r->total_bytes + r->skipped_bytes), dirs);
 }
 
 /* The summary's parenthesis, in f (cap bytes): the files that failed, were not tried, or
@@ -96,7 +100,8 @@ static void tree_summary_counts(char *f, size_t cap, unsigned long long failed,
 /*
  * Rank 0: the summary. Its counts are of what was copied: not the files that failed or
  * that --checksum found identical (the second line counts those, as it does the files
- * --sync found identical by size and mtime), nor the directories that could not be made.
+ * --sync found identical by size and mtime), nor the directories that could not be made
+ * or were there already (--sync, --resume: the second line counts those).
  * Its time is the whole run's, said as the walk's (and plan's) and the copy's after it;
  * the rates are of the copy: of the whole, a long walk made the copy look slow.
  */
@@ -129,7 +134,8 @@ void tree_summary(struct tree_run *r, double secs)
     if (r->j->rank != 0 || r->j->o.quiet)
         return;
     files = r->files.n - CNIO_MIN(r->files.n, s[3] + s[4] + r->not_tried);
-    dirs = r->dirs.n - CNIO_MIN(r->dirs.n, s[5]);
+    /* made: not those that failed, nor those DST held already (it counted them made) */
+    dirs = r->dirs.n - CNIO_MIN(r->dirs.n, s[5] + r->dirs_found);
     tree_summary_counts(f, sizeof(f), s[2], r->not_tried, s[6]);
     if (files && copy > 0)   /* (no rate of nothing: a --sync that found all the same) */
         snprintf(rate, sizeof(rate), ": %.0f files/s, %.3f GB/s", files / copy,
