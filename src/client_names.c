@@ -251,11 +251,10 @@ int cnio__ns_check(struct cnio_ns *ns, const char *path, const char *op, int *is
 
 int cnio__ns_fits(struct cnio_ns *ns, const char *path, const char *op)
 {
-    int ret = cnio__ns_check(ns, path, op, NULL);
-
     if (!ns || !path || !op || ns->n < 1)
         return -CNIO_ERR_INVAL;
-    return ret == -CNIO_ERR_LAYOUT ? ret : 0;   /* (a failed STAT: the request after says) */
+    /* (a failed STAT is not said: the request after says it) */
+    return cnio__ns_check(ns, path, op, NULL) == -CNIO_ERR_LAYOUT ? -CNIO_ERR_LAYOUT : 0;
 }
 
 int cnio__ns_object_on_way(struct cnio_ns *ns, const char *path, int self, char *dir,
