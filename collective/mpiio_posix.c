@@ -15,6 +15,7 @@
 #include "common.h"
 #include "client.h"
 #include "config.h"
+#include "env.h"
 #include "log.h"
 #include "stack.h"
 #include "mpiio_posix.h"
@@ -153,21 +154,6 @@ int cnio__px_name(const char *path, char *uri, size_t cap)
     return 1;
 }
 
-/* 1 unless a launcher started this process as a rank other than 0 (its environment says
- * so: this file stays clear of MPI, whose calls may not be made yet). */
-static int px_rank0(void)
-{
-    static const char *const vars[] = { "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK" };
-
-    for (size_t i = 0; i < CNIO_ARRAY_LEN(vars); i++) {
-        const char *r = getenv(vars[i]);
-
-        if (r && *r)
-            return !strcmp(r, "0");
-    }
-    return 1;
-}
-
 /* Parses uri, resolves its hints and opens a stack. */
 static int px_begin(const char *uri, struct cnio_uri *u, struct cnio_hints *h,
                     struct cnio_stack **st)
@@ -176,7 +162,9 @@ static int px_begin(const char *uri, struct cnio_uri *u, struct cnio_hints *h,
 
     if (rc)
         return rc;
-    rc = cnio__hints_resolve_say(h, u, px_rank0());   /* rank 0 says what is amiss */
+    /* rank 0 says what is amiss (known from the environment: this file stays clear of
+     * MPI, whose calls may not be made yet) */
+    rc = cnio__hints_resolve_say(h, u, cnio__env_rank0());
     if (!rc)
         rc = cnio__stack_open(st);
     if (rc)

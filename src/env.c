@@ -5,6 +5,7 @@
 #include "env.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /*
@@ -172,4 +173,17 @@ int cnio__env_first(void)
     static int said;
 
     return !__atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL);
+}
+
+int cnio__env_rank0(void)
+{
+    static const char *const vars[] = { "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK" };
+
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        const char *r = getenv(vars[i]);
+
+        if (r && *r)
+            return !strcmp(r, "0");
+    }
+    return 1;
 }

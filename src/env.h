@@ -30,4 +30,10 @@ int cnio__env_unknown(char *const *envp, char *out, size_t cap);
  * unknown names is said once per process, whichever part of cnio gets there first. */
 int cnio__env_first(void);
 
+/* 0 when a launcher started this process as a rank other than 0 (the first of
+ * OMPI_COMM_WORLD_RANK, PMIX_RANK and PMI_RANK set says so), else 1: a line said once per
+ * job, of what every rank's environment holds alike, is said by rank 0 (or by a process
+ * no launcher started). */
+int cnio__env_rank0(void);
+
 #endif

@@ -8,6 +8,7 @@
  * (the build tree's sockets/, the install's bindir), else the install directory's.
  */
 #include "cli.h"
+#include "env.h"
 #include "skenv.h"
 
 #include <errno.h>
@@ -89,8 +90,11 @@ int cli_run_sockets(void)
         run_proxy_bin(found);
         bin = found;
     }
-    cnio__sk_conf_load(&conf);   /* said once per process cnio run starts, not per exec */
-    if (conf.bad[0])
+    /* said once per job: by rank 0 (every rank's environment holds them alike: `mpirun
+     * -n 5 cnio run --sockets` said them 5 times), not by the processes the program
+     * starts */
+    cnio__sk_conf_load(&conf);
+    if (conf.bad[0] && cnio__env_rank0())
         cli_err("cnio run: settings not taken as given: %s\n", conf.bad);
     run_sockets_proxy(bin);
     if (pre && strstr(pre, lib))
