@@ -383,11 +383,14 @@ static void shim_session(void)
 /*
  * Says the CNIO_* names of the environment that no part of cnio reads (a misspelled
  * CNIO_SOCKETS_MANAGE was ignored silently), once per job: by its top process (none
- * named in CNIO_SOCKETS_TOP yet, shim_down.c) and, under a launcher, by rank 0 alone.
+ * named in CNIO_SOCKETS_TOP yet, shim_down.c) and, under a launcher, by rank 0 alone;
+ * and not again by the programs it starts, which are told in CNIO_SOCKETS_ENV_SAID (the
+ * names said): with no proxy no top process is named, and each program a job's shell
+ * ran said them again. A program started with other unknown names says them.
  */
 static __attribute__((noinline)) void shim_env_say(void)
 {
-    const char *rank = getenv("OMPI_COMM_WORLD_RANK");
+    const char *rank = getenv("OMPI_COMM_WORLD_RANK"), *said;
     char names[512], msg[768];
     size_t n = 0;
     int k;
@@ -398,8 +401,10 @@ static __attribute__((noinline)) void shim_env_say(void)
         !cnio__env_first())
         return;
     k = cnio__env_unknown(environ, names, sizeof(names));
-    if (!k)
+    said = getenv("CNIO_SOCKETS_ENV_SAID");
+    if (!k || (said && !strcmp(said, names)))
         return;
+    setenv("CNIO_SOCKETS_ENV_SAID", names, 1);
     shim_cat(msg, sizeof(msg), &n, k > 1 ? "cnio-sockets: ignoring unknown environment "
                                            "variables " : "cnio-sockets: ignoring unknown "
                                            "environment variable ");
