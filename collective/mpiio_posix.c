@@ -190,6 +190,30 @@ static ino_t px_ino(const char *uri)
     return (ino_t)(x ? x : 1);
 }
 
+/*
+ * cnio__obj_stat of u into *s. Where the URI's first host holds nothing of the name but
+ * another holds a column of an object of it, written through another order of these
+ * hosts, rank 0 says whose it is and what to do, as MPI_File_open of it and `cnio stat`
+ * say (cnio__ns_stat, as `cnio stat` asks: one session, a STAT of every host in one
+ * round), and the answer stays -CNIO_ERR_NOENT (stat() said ENOENT without a word).
+ */
+static int px_obj_stat(struct cnio_stack *st, const struct cnio_uri *u,
+                       const struct cnio_hints *h, struct cnio_obj_stat *s)
+{
+    struct cnio_ns_kinds k;
+    struct cnio_ns *ns;
+    int rc, other;
+
+    if (u->nhosts < 2 || !u->path || !u->path[0] || !cnio__env_rank0())
+        return cnio__obj_stat(st, u, h, s);
+    rc = cnio__ns_open(st, u, h, &ns);
+    if (rc)
+        return rc;
+    rc = cnio__ns_stat(ns, u->path, s, &k, &other);
+    cnio__ns_close(ns);
+    return rc;
+}
+
 int cnio__px_stat(const char *uri, struct stat *sb)
 {
     struct cnio_obj_stat s;
@@ -202,7 +226,7 @@ int cnio__px_stat(const char *uri, struct stat *sb)
     rc = px_begin(uri, &u, &h, &st);
     if (rc)
         return px_fail(px_say(mark, rc));
-    rc = px_say(mark, cnio__obj_stat(st, &u, &h, &s));
+    rc = px_say(mark, px_obj_stat(st, &u, &h, &s));
     px_end(&u, st);
     if (rc)
         return px_fail(rc);
