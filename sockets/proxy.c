@@ -298,8 +298,6 @@ static int proxy_relay_lost(struct px *px, struct px_client *c, const char *what
 {
     static struct cnio__skp_msg req;
 
-    if (!c->relay)   /* no state kept: the conversation goes, as its process's proxy */
-        return -1;
     return px_relay_lost(c, what, &req) ? proxy_handle(px, c, &req) : 0;
 }
 

@@ -225,7 +225,7 @@ void px_job_down(const char *what);
 
 /* A conversation relayed to the job proxy (proxy_relay.c). px_relay_start, once it is
  * relayed: keeps req, the request, until the job proxy answers it; 0, or -1 (no memory:
- * the conversation is passed through as bytes, and goes if the job proxy fails it).
+ * px_job_relay_open then closes the relay, and the request is served here).
  * px_relay_back, when c->up is readable: passes what the job proxy sent on to the
  * process in whole messages; 0, -1 (the process must go), or -2 (the job proxy's side
  * ended or sent what is not a message: px_relay_lost). px_relay_silent: 1 when the job

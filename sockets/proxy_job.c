@@ -677,9 +677,13 @@ int px_job_relay_open(struct px *px, struct px_client *c, const struct cnio__skp
         job.local++;
         return 0;
     }
+    if (px_relay_start(c, m, px_now_ms()) < 0) {   /* (no memory to keep it: served here) */
+        close(fd);   /* (what the job proxy gave it, it takes back as the connection ends) */
+        job.local++;
+        return 0;
+    }
     c->up = fd;
     job.relayed++;
-    (void)px_relay_start(c, m, px_now_ms());
     return 1;
 }
 

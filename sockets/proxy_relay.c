@@ -65,8 +65,6 @@ int px_relay_back(struct px_client *c, int64_t now)
     size_t off = 0;
     ssize_t n;
 
-    if (!r)   /* no memory for the relay's state at its start: passed through as bytes */
-        return px_job_pass(c->up, c->fd, 0) < 0 ? -1 : 0;
     n = recv(c->up, r->buf + r->len, sizeof(r->buf) - r->len, MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
         return -2;
