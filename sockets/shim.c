@@ -390,14 +390,12 @@ static void shim_session(void)
  */
 static __attribute__((noinline)) void shim_env_say(void)
 {
-    const char *rank = getenv("OMPI_COMM_WORLD_RANK"), *said;
+    const char *said;
     char names[512], msg[768];
     size_t n = 0;
     int k;
 
-    if (!rank)
-        rank = getenv("PMIX_RANK");
-    if ((rank && strcmp(rank, "0")) || getenv("CNIO_SOCKETS_TOP") || !shim_can_say() ||
+    if (!cnio__env_rank0() || getenv("CNIO_SOCKETS_TOP") || !shim_can_say() ||
         !cnio__env_first())
         return;
     k = cnio__env_unknown(environ, names, sizeof(names));
