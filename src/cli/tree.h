@@ -1,10 +1,10 @@
 /*
  * tree.h - what the files of `cnio cp -r` share. tree_pwalk.c lists a tree (a local
  * directory, or objects beneath a cnio:// name) into entries with all ranks, one
- * directory at a time by tree_walk.c; tree_file.c copies one entry within one rank;
- * tree_dst.c makes the destination's directories, sets modes and mtimes, and says what
- * stands in a directory's way; tree.c spreads the entries over the ranks, and
- * tree_summary.c reports.
+ * directory at a time by tree_walk.c; tree_file.c copies one entry within one rank,
+ * tree_batch.c many small ones at once; tree_dst.c makes the destination's directories,
+ * sets modes and mtimes, and says what stands in a directory's way; tree.c spreads the
+ * entries over the ranks, and tree_summary.c reports.
  */
 #ifndef CNIO_CLI_TREE_H
 #define CNIO_CLI_TREE_H
@@ -139,7 +139,8 @@ struct tree_ctx {
  * continue a partial destination; checksum: skip it when the CRC32C match). 0 or a
  * negative code (a local failure said in ctx->why). */
 int tree_copy_one(struct tree_ctx *ctx, const struct tree_ent *e);
-/* Files of at most this size are copied in batches (tree_put_small, tree_get_small). */
+/* Files of at most this size are copied in batches (tree_batch.c: tree_put_small,
+ * tree_get_small). */
 #define TREE_SMALL (256u << 10)
 /* 1 when e is copied in a batch, without --resume or --checksum (with them, a file the
  * plan found absent from DST, TREE_ABSENT, is): a local file of at most TREE_SMALL bytes
@@ -178,6 +179,29 @@ int tf_in_the_way(struct tree_ctx *ctx, const char *rel, int self);
 /* The same for an object beneath a remote DST, on any host (a STAT per host and prefix:
  * for explaining failures). */
 int tf_obj_in_the_way(struct tree_ctx *ctx, const char *rel, int self);
+
+/* Pieces of one file's copy (tree_file.c) that the batches (tree_batch.c) use too. */
+/* Opens source file rel to read (through symlinks with -L, else beneath the top), a
+ * regular file only: the fd, or a negative code (said). */
+int tf_open_src(struct tree_ctx *ctx, const char *rel);
+/* e as the local file of snap is now: its size and mtime. */
+struct tree_ent tf_now(const struct tree_ent *e, const struct cli_snap *snap);
+/* Writes the blocks of buf (len bytes at off) that are not all zeros to a fresh
+ * destination, object obj or (obj NULL) local fd: 0, or a negative code. */
+int tf_put_runs(struct tree_ctx *ctx, const char *rel, struct cnio_obj *obj, int fd,
+                const char *buf, uint64_t len, uint64_t off);
+/* Opens rel's part file beneath DST into *fd, locked (*lock; part: its name, a buffer of
+ * CNIO_WIRE_MAX_NAME + 1), fresh or (resume) as a killed copy left it; *ref: what to
+ * compare with, or -1. 0, or a negative code (said). */
+int tf_part_open(struct tree_ctx *ctx, const char *rel, int resume, char *part, int *fd,
+                 int *ref, int *lock);
+/* Gives local fd e's copy its size (and -p's mode and mtime) and closes it: ret, or the
+ * first failure. */
+int tf_local_finish(struct tree_ctx *ctx, const struct tree_ent *e, int fd, uint64_t size,
+                    int ret);
+/* After the part file was closed: renamed to rel when ret is 0, else removed (kept with
+ * --resume); lock closed. ret, or the rename's failure. */
+int tf_part_done(struct tree_ctx *ctx, const char *rel, const char *part, int ret, int lock);
 
 /* 1 when a file or an object stands beneath DST where a directory of rel's path must be
  * (said in ctx->why: "rel: not copied: DST/x is a file, not a directory"), else 0. */

@@ -35,7 +35,7 @@ int tf_fail(struct tree_ctx *c, const char *rel, int err)
 /* Opens source file rel to read (through symlinks with -L, else beneath the top and
  * through none), refusing what is no longer a regular file without waiting on it (a FIFO
  * put in place of the file the walk saw): the fd, or a negative code (said). */
-static int tf_open_src(struct tree_ctx *c, const char *rel)
+int tf_open_src(struct tree_ctx *c, const char *rel)
 {
     int fd = c->o->follow ? openat(c->src->dirfd, rel, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
                           : tf_open(c->src->dirfd, rel, O_RDONLY | O_NONBLOCK, 0);
@@ -91,7 +91,7 @@ static int tf_shorter(struct tree_ctx *c, const char *rel)
 }
 
 /* e as local file fd is now (snap): its size and mtime, which the copy and -p use. */
-static struct tree_ent tf_now(const struct tree_ent *e, const struct cli_snap *snap)
+struct tree_ent tf_now(const struct tree_ent *e, const struct cli_snap *snap)
 {
     struct tree_ent now = *e;
     struct timespec t = { .tv_sec = (time_t)snap->mtime_s, .tv_nsec = (long)snap->mtime_ns };
@@ -225,8 +225,8 @@ static int tf_put(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, int
  * (len bytes at off) that are not all zeros: the rest reads as zeros already, and stays
  * a hole. An object's runs go in one call, several requests in flight.
  */
-static int tf_put_runs(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, int fd,
-                       const char *buf, uint64_t len, uint64_t off)
+int tf_put_runs(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, int fd,
+                const char *buf, uint64_t len, uint64_t off)
 {
     struct cnio_xfer x[32];
     uint64_t k = 0, bytes = 0;
@@ -556,8 +556,8 @@ static int tf_local_open(struct tree_ctx *c, const char *rel, int resume)
 
 /* Gives local fd (e's copy, ret so far) its size and, with -p, e's mode and mtime, and
  * closes it: ret, or the first failure. */
-static int tf_local_finish(struct tree_ctx *c, const struct tree_ent *e, int fd, uint64_t size,
-                           int ret)
+int tf_local_finish(struct tree_ctx *c, const struct tree_ent *e, int fd, uint64_t size,
+                    int ret)
 {
     if (ret == 0 && ftruncate(fd, (off_t)size) < 0)
         ret = tf_fail(c, e->rel, errno);
@@ -613,8 +613,8 @@ static int tf_part_lock(struct tree_ctx *c, const char *part, int fd, int *lock)
  * killed copy left; with resume and none there, *ref is rel opened to compare with (or
  * -1), else the part itself. 0, or a negative code (said).
  */
-static int tf_part_open(struct tree_ctx *c, const char *rel, int resume, char *part, int *fd,
-                        int *ref, int *lock)
+int tf_part_open(struct tree_ctx *c, const char *rel, int resume, char *part, int *fd,
+                 int *ref, int *lock)
 {
     int fresh = 0, ret;
 
@@ -650,8 +650,8 @@ static int tf_part_open(struct tree_ctx *c, const char *rel, int resume, char *p
 
 /* After rel's part file was written and closed (ret so far): renamed to rel when ret is
  * 0, else removed (kept for --resume). ret, or the rename's failure. */
-static int tf_part_done(struct tree_ctx *c, const char *rel, const char *part, int ret,
-                        int lock)
+int tf_part_done(struct tree_ctx *c, const char *rel, const char *part, int ret,
+                 int lock)
 {
     const char *base, *pbase;
     int pfd = tf_parent(c->dst->dirfd, part, &pbase);
@@ -774,164 +774,4 @@ int tree_copy_one(struct tree_ctx *c, const struct tree_ent *e)
     if (c->src->remote && c->dst->remote)
         return tf_remote(c, e);
     return c->src->remote ? tf_download(c, e) : tf_upload(c, e);
-}
-
-int tree_small(const struct tree_ctx *c, const struct tree_ent *e)
-{
-    if (((c->o->resume || c->o->checksum) && e->incomplete != TREE_ABSENT) ||
-        e->type != TREE_FILE || e->size > TREE_SMALL || e->incomplete == TREE_COMPARE)
-        return 0;
-    if (!c->src->remote && c->dst->remote && c->ns)
-        return e->size <= c->dst->h.striping_unit;
-    return c->src->remote && !c->dst->remote && c->src_ns;
-}
-
-/*
- * Reads local file e (tree_small) into buf: 0, or a negative code (said);
- * -CNIO_ERR_OVERFLOW (not said) when its size or mtime is no longer the walk's, when it
- * changed while read, or when it holds less or more than its size says, for the caller
- * to copy it alone, as it is now (alone, a file that fails says why by name; in the
- * batch, its status was said as a remote host's I/O error).
- */
-static int tf_slurp(struct tree_ctx *c, const struct tree_ent *e, char *buf)
-{
-    int fd = tf_open_src(c, e->rel);
-    struct cli_snap snap;
-    struct tree_ent now;
-    uint64_t k = 0;
-    int err;
-
-    if (fd < 0)
-        return fd;
-    if ((err = cli_snap(fd, &snap)) != 0) {
-        close(fd);
-        return tf_fail(c, e->rel, err);
-    }
-    now = tf_now(e, &snap);
-    if (now.size != e->size || now.mtime_ns != e->mtime_ns) {
-        close(fd);
-        return -CNIO_ERR_OVERFLOW;
-    }
-    if (cli_longer_than(fd, e->size)) {   /* (alone, it says so by name) */
-        close(fd);
-        return -CNIO_ERR_OVERFLOW;
-    }
-    while (k < e->size) {
-        ssize_t n = pread(fd, buf + k, (size_t)(e->size - k), (off_t)k);
-
-        if (n <= 0) {
-            err = errno;
-            close(fd);
-            return n < 0 ? tf_fail(c, e->rel, err) : -CNIO_ERR_OVERFLOW;   /* shorter */
-        }
-        k += (uint64_t)n;
-    }
-    err = cli_snap_changed(fd, &snap);
-    close(fd);
-    return err ? -CNIO_ERR_OVERFLOW : 0;   /* (alone, as it is now; said by name if again) */
-}
-
-/* For a batch of e[0..n): each entry's object name beneath end in *names (n of them) and
- * one buffer for all their bytes (e[i]->size each, in order): ctx's, grown when a batch
- * needs more and kept for the next, so that its pages are faulted in once per worker
- * rather than once per batch (a fresh buffer of a few MiB is a fresh mapping each time:
- * 7,000 page faults for a 34 MiB tree). 0, or -CNIO_ERR_NOMEM; tf_batch_free releases
- * the names either way. */
-static int tf_batch_alloc(struct tree_ctx *c, const struct tree_end *end,
-                          const struct tree_ent *const *e, int n, char ***names, char **buf)
-{
-    size_t total = 1;
-
-    for (int i = 0; i < n; i++)
-        total += (size_t)e[i]->size;
-    *names = calloc((size_t)CNIO_MAX(n, 1), sizeof(**names));
-    if (total > c->batch_cap) {
-        free(c->batch);
-        c->batch_cap = 0;
-        if ((c->batch = malloc(total)) != NULL)
-            c->batch_cap = total;
-    }
-    *buf = c->batch;
-    if (!*names || !*buf)
-        return -CNIO_ERR_NOMEM;
-    for (int i = 0; i < n; i++)
-        if (!((*names)[i] = tree_obj_name(end, e[i]->rel)))
-            return -CNIO_ERR_NOMEM;
-    return 0;
-}
-
-static void tf_batch_free(char **names, int n)
-{
-    for (int i = 0; names && i < n; i++)
-        free(names[i]);
-    free(names);
-}
-
-int tree_put_small(struct tree_ctx *c, const struct tree_ent *const *e, int n, int *status)
-{
-    struct cnio_ns_put *p = calloc((size_t)CNIO_MAX(n, 1), sizeof(*p));
-    char **names, *buf;
-    uint64_t total = 0;
-    int k = 0, ret = tf_batch_alloc(c, c->dst, e, n, &names, &buf);
-
-    if (!p)
-        ret = -CNIO_ERR_NOMEM;
-    for (int i = 0; !ret && i < n; i++) {
-        status[i] = tf_slurp(c, e[i], buf + total);
-        p[i] = (struct cnio_ns_put){ .path = names[i], .data = buf + total,
-                                     .size = e[i]->size, .mode = c->o->preserve ? e[i]->mode : 0,
-                                     .mtime_ns = c->o->preserve ? e[i]->mtime_ns
-                                                                : CNIO_MTIME_NONE };
-        total += e[i]->size;
-    }
-    /* the files that could not be read are left out (their status says why) */
-    for (int i = 0; !ret && i < n; i++)
-        if (status[i] == 0)
-            p[k++] = p[i];
-    if (!ret) {
-        ret = cnio__ns_put_small(c->ns, p, k);
-        for (int i = 0, x = 0; !ret && i < n; i++)
-            if (status[i] == 0)
-                status[i] = p[x++].status;
-        /* what reached the servers, committed or not (a batch whose commit failed added
-         * nothing; a large file's chunks count so, tree_large) */
-        for (int x = 0; x < k; x++)
-            c->moved += p[x].sent;
-    }
-    tf_batch_free(names, n);
-    free(p);
-    return ret;
-}
-
-int tree_get_small(struct tree_ctx *c, const struct tree_ent *const *e, int n, int *status)
-{
-    struct cnio_ns_get *g = calloc((size_t)CNIO_MAX(n, 1), sizeof(*g));
-    char **names, *buf, part[CNIO_WIRE_MAX_NAME + 1];
-    uint64_t total = 0;
-    int ret = tf_batch_alloc(c, c->src, e, n, &names, &buf);
-
-    if (!g)
-        ret = -CNIO_ERR_NOMEM;
-    for (int i = 0; !ret && i < n; i++) {
-        g[i] = (struct cnio_ns_get){ .path = names[i], .buf = buf + total, .cap = e[i]->size };
-        total += e[i]->size;
-    }
-    if (!ret)
-        ret = cnio__ns_get_small(c->src_ns, g, n);
-    for (int i = 0; !ret && i < n; i++) {
-        int fd, ref, lock;
-
-        status[i] = g[i].status;
-        if (status[i])
-            continue;
-        status[i] = tf_part_open(c, e[i]->rel, 0, part, &fd, &ref, &lock);
-        if (status[i])
-            continue;
-        status[i] = tf_put_runs(c, e[i]->rel, NULL, fd, g[i].buf, g[i].size, 0);
-        status[i] = tf_local_finish(c, e[i], fd, g[i].size, status[i]);
-        status[i] = tf_part_done(c, e[i]->rel, part, status[i], lock);
-    }
-    tf_batch_free(names, n);
-    free(g);
-    return ret;
 }

@@ -24,7 +24,7 @@
 #define TREE_BATCH (2 * TREE_WORKERS)
 #define TREE_PIPE 32
 /* and at most this many bytes in a batch (but for its first file): each thread keeps a
- * buffer of its largest batch, whose pages are faulted in once (tree_file.c) */
+ * buffer of its largest batch, whose pages are faulted in once (tree_batch.c) */
 #define TREE_PIPE_BYTES (1u << 20)
 /* Bytes per request of a worker (at most --chunk). */
 #define TREE_WORKER_CHUNK (4ull << 20)
