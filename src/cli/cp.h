@@ -1,8 +1,9 @@
 /*
  * cp.h - what the files of `cnio cp` share: cp.c moves the bytes of one file (open,
- * chunked passes, close and commit), cp_dst.c opens its destination and commits a
- * download's, cp_ui.c holds what the user types and reads (the usage, the arguments,
- * the summaries, what a failed copy says it left behind).
+ * chunked passes, close and commit), cp_src.c watches a remote source that may change
+ * as it is read, cp_dst.c opens its destination and commits a download's, cp_ui.c holds
+ * what the user types and reads (the usage, the arguments, the summaries, what a failed
+ * copy says it left behind).
  */
 #ifndef CNIO_CLI_CP_H
 #define CNIO_CLI_CP_H
@@ -104,5 +105,29 @@ void cp_sig_catch(const struct cp_job *j, int on);
 /* Rank 0: cp_commit_part with the handlers of cp_sig_catch still in place, a signal
  * from the rename on ending the process without saying DST is unchanged. */
 int cp_sig_commit(struct cp_job *j);
+
+/* What rank 0 found of a remote SRC at one time (cp_src_look). */
+struct cp_look {
+    int inplace;       /* a live writer had it open in place */
+    int torn;          /* an update in place was interrupted (cnio__obj_inplace) */
+    int known;         /* mark holds what the hosts said */
+    uint64_t mark;     /* cnio__obj_inplace's digest: changes with every write */
+};
+/* A remote SRC that may change as it is copied (cp_src.c), for cp_transfer's passes. */
+/* Rank 0: whether a live writer has a remote SRC open in place now, and a mark of what
+ * its hosts hold, into *l (all 0 on the other ranks, or for a local SRC). */
+void cp_src_look(const struct cp_job *j, struct cp_look *l);
+/* Before a pass (rc: this rank's code so far): rank 0 waits a moment for a live writer
+ * of *l to close, and fails the copy when one is still live, or when SRC's update in
+ * place was interrupted. 0, or a negative code (agreed). Collective. */
+int cp_src_gate(struct cp_job *j, struct cp_look *l, int rc);
+/* Rank 0: says why pass `pass` (not the first) is made (why: cp_src_changed's; not with
+ * -q). */
+void cp_say_again(const struct cp_job *j, int why, int pass);
+/* After pass `pass` succeeded: why it is to be made again (agreed; CLI_PASS_SAME, 0: it
+ * is not), *after rank 0's look now; after CLI_PASSES passes a failure in *rc instead.
+ * Collective. */
+int cp_src_changed(struct cp_job *j, int pass, const struct cp_look *before,
+                   struct cp_look *after, int *rc);
 
 #endif /* CNIO_CLI_CP_H */

@@ -2,9 +2,9 @@
  * live.c - what `cnio cp` and `cnio cp -r` do about a source object that a live writer
  * (an MPI program) has open in place while they copy it: how a pass over it is judged
  * (cli_pass_verdict), and the wait for such a writer to close (cli_live_wait, paced by
- * cli_live_pause_ms). cp.c looks through rank 0's connections to the object, tree_file.c
- * and stream.c through the open of the one process reading it (cli_live_wait_obj): the
- * look is theirs, the rule and the wait are these.
+ * cli_live_pause_ms). cp_src.c looks through rank 0's connections to the object,
+ * tree_file.c and stream.c through the open of the one process reading it
+ * (cli_live_wait_obj): the look is theirs, the rule and the wait are these.
  */
 #include "cli.h"
 #include "client.h"
