@@ -646,6 +646,9 @@ int cnio__srv_req_info_reply(struct cnio_srv_conn *c, struct cnio_srv_reply *r,
  * records now while the name still holds its file (request.c). */
 struct cnio_srv_meta cnio__srv_req_stat_meta(struct cnio_srv_store *st,
                                              struct cnio_srv_handle *hd);
+/* The OPEN handler (request_open.c): as every request's. */
+int cnio__srv_req_open(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
+                       struct cnio_srv_reply *r);
 /* The SETSIZE, SYNC and CLOSE handlers (request_close.c): as every request's. */
 int cnio__srv_req_setsize(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
                           const uint8_t *p, struct cnio_srv_reply *r);
