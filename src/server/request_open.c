@@ -222,111 +222,199 @@ static int req_incomplete(struct cnio_srv_conn *c, const char *name, uint32_t fl
                          "close; cnio rm removes it)");
 }
 
-static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
-                          const struct cnio_wire_open *op, const char *name,
-                          struct cnio_srv_reply *r)
+/* What an OPEN of a name (req_open_named) has found and taken, step by step. */
+struct req_opened {
+    int fd;                      /* the data file opened */
+    int created;                 /* made by this open */
+    uint64_t stage, joined;      /* the staged instance opened, or the one joined (else 0) */
+    int writer;                  /* a writer in place, its mark made (cnio__srv_open_dirty) */
+    int interrupted;             /* an update in place before it was interrupted */
+    int others;                  /* other writers in place hold the object */
+    struct cnio_srv_meta m;      /* its metadata */
+    struct stat sb;              /* its data file's, as last looked at */
+    struct cnio_wire_info info;  /* what the reply says of it */
+};
+
+/*
+ * Opens name's data file for OPEN o (h: its header) into x: a staged instance (O_STAGE,
+ * made, resumed or joined: O_JOIN) or the object itself. A refusal says why when this
+ * server knows: an incomplete object, or a column of which this host holds nothing.
+ * 0, or a negative code.
+ */
+static int req_open_take(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                         const struct cnio_wire_open *o, const char *name,
+                         struct req_opened *x)
 {
-    const struct cnio_wire_open o = *op;
-    struct cnio_wire_info info;
-    struct cnio_srv_meta want, m;
-    struct stat sb;
-    uint64_t stage = 0, joined = 0;
-    int fd, created, writer = 0, interrupted = 0, others = 0, ret;
+    struct cnio_srv_meta want;
+    int ret;
 
     memset(&want, 0, sizeof(want));
-    want.layout.unit = o.stripe_unit;
-    want.layout.count = o.stripe_count;
-    want.index = o.stripe_index;
-    ret = cnio__srv_handles_reserve(&c->srv->handles);
-    if (ret)
-        return ret;
-    if (o.flags & (CNIO_WIRE_O_STAGE | CNIO_WIRE_O_JOIN))
-        ret = cnio__srv_open_stage(c, name, &o, h->offset, &want, &fd, &m, &stage, &created,
-                                   &joined);
+    want.layout.unit = o->stripe_unit;
+    want.layout.count = o->stripe_count;
+    want.index = o->stripe_index;
+    if (o->flags & (CNIO_WIRE_O_STAGE | CNIO_WIRE_O_JOIN))
+        ret = cnio__srv_open_stage(c, name, o, h->offset, &want, &x->fd, &x->m, &x->stage,
+                                   &x->created, &x->joined);
     else
-        ret = cnio__srv_store_open_obj(&c->srv->store, name, o.flags, &want, &fd, &m, &created);
+        ret = cnio__srv_store_open_obj(&c->srv->store, name, o->flags, &want, &x->fd, &x->m,
+                                       &x->created);
     if (ret == -CNIO_ERR_INCOMPLETE)
         ret = req_incomplete(c, name, 0);
     /* Columns 1.. of an object whose column 0 its first host opened: nothing here is an
      * object written through other hosts (cnio stat says the same). A JOIN's NOENT is
      * asked again and a RESUME's copies afresh: the client says those. */
-    if (ret == -CNIO_ERR_NOENT && o.stripe_index > 0 &&
-        !(o.flags & (CNIO_WIRE_O_JOIN | CNIO_WIRE_O_RESUME)))
+    if (ret == -CNIO_ERR_NOENT && o->stripe_index > 0 &&
+        !(o->flags & (CNIO_WIRE_O_JOIN | CNIO_WIRE_O_RESUME)))
         ret = cnio__srv_why(ret, "this host holds nothing of column %u of it: written "
                             "through other hosts (open it through the URI that wrote it), or "
                             "this host lost its column (copying it again through this URI "
-                            "replaces it; cnio rm removes it)", o.stripe_index);
-    if (!ret && !created && !stage && !joined && !(o.flags & CNIO_WIRE_O_TRUNC)) {
-        /* before a writer in place's mark, which vouches no longer */
-        ret = fstat(fd, &sb) < 0 ? cnio__srv_why_errno(errno)
-                                 : cnio__srv_store_length_check(&c->srv->store, name, &m, &sb);
-        if (ret)
-            close(fd);
-    }
-    if (!ret && !stage && !joined && (o.flags & CNIO_WIRE_O_WRITE)) {
-        /* marked by an update no live writer holds: one that was interrupted */
-        others = cnio__srv_store_written(&c->srv->store, name);
-        interrupted = (m.flags & CNIO_SRV_META_DIRTY) && !others &&
-                      cnio__srv_store_interrupted(&c->srv->store, name);
-        ret = req_sums_probe(c, name, &m, fd);
-        if (!ret)
-            ret = cnio__srv_open_dirty(c, name, &m);
-        writer = !ret;
-        if (ret)
-            close(fd);
-    }
-    if (!ret) {
-        ret = fstat(fd, &sb) < 0 ? cnio__srv_why_errno(errno) : 0;
-        if (!ret)
-            cnio__srv_store_fill(&m, &sb, (created ? CNIO_WIRE_I_CREATED : 0) |
-                                 (stage ? CNIO_WIRE_I_STAGED : 0) |
-                                 (joined ? CNIO_WIRE_I_JOINED : 0), &info);
-        if (!ret && !(o.flags & CNIO_WIRE_O_WRITE)) {
-            cnio__srv_store_adjust(&c->srv->store, name, &info);
-            /* a reader would get a torn object */
-            if (info.flags & (CNIO_WIRE_I_DIRTY | CNIO_WIRE_I_COMMITTING))
-                ret = req_incomplete(c, name, info.flags);
-        } else {
-            info.flags &= ~CNIO_WIRE_I_DIRTY;   /* this writer's own mark */
-            if (interrupted && (h->flags & CNIO_WIRE_F_PRIOR))
-                info.flags |= CNIO_WIRE_I_INTERRUPTED;
-            /* other writers in place hold it: this host's update count may lag */
-            if (others && writer && (h->flags & CNIO_WIRE_F_UPDATES))
-                info.flags |= CNIO_WIRE_I_INPLACE;
-        }
+                            "replaces it; cnio rm removes it)", o->stripe_index);
+    return ret;
+}
+
+/*
+ * The object itself opened by x (not a staged instance): one taken as it is has its
+ * length checked against its metadata, before a writer in place's mark (which vouches
+ * no longer); a writer in place is refused when its block sums are damaged, else marks
+ * it (x->writer), having learnt whether an update before it was interrupted and whether
+ * other writers hold it. 0, or a negative code (x->fd closed).
+ */
+static int req_open_in_place(struct cnio_srv_conn *c, const struct cnio_wire_open *o,
+                             const char *name, struct req_opened *x)
+{
+    int ret;
+
+    if (x->stage || x->joined)
+        return 0;
+    if (!x->created && !(o->flags & CNIO_WIRE_O_TRUNC)) {
+        ret = fstat(x->fd, &x->sb) < 0
+                  ? cnio__srv_why_errno(errno)
+                  : cnio__srv_store_length_check(&c->srv->store, name, &x->m, &x->sb);
         if (ret) {
-            if (writer)
-                cnio__srv_open_undo(&c->srv->store, name, fd, NULL);
-            close(fd);
+            close(x->fd);
+            return ret;
         }
+    }
+    if (!(o->flags & CNIO_WIRE_O_WRITE))
+        return 0;
+    /* marked by an update no live writer holds: one that was interrupted */
+    x->others = cnio__srv_store_written(&c->srv->store, name);
+    x->interrupted = (x->m.flags & CNIO_SRV_META_DIRTY) && !x->others &&
+                     cnio__srv_store_interrupted(&c->srv->store, name);
+    ret = req_sums_probe(c, name, &x->m, x->fd);
+    if (!ret)
+        ret = cnio__srv_open_dirty(c, name, &x->m);
+    x->writer = !ret;
+    if (ret)
+        close(x->fd);
+    return ret;
+}
+
+/*
+ * What the reply to OPEN o (h: its header) says of x (x->info, from its data file's
+ * stat): a reader is refused an object it would find torn (an update in place or a
+ * commit interrupted); a writer is told of an interrupted update before it (F_PRIOR)
+ * and of other writers in place (F_UPDATES). 0, or a negative code (x->fd closed, a
+ * writer's mark undone).
+ */
+static int req_open_info(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                         const struct cnio_wire_open *o, const char *name,
+                         struct req_opened *x)
+{
+    int ret = fstat(x->fd, &x->sb) < 0 ? cnio__srv_why_errno(errno) : 0;
+
+    if (!ret)
+        cnio__srv_store_fill(&x->m, &x->sb, (x->created ? CNIO_WIRE_I_CREATED : 0) |
+                             (x->stage ? CNIO_WIRE_I_STAGED : 0) |
+                             (x->joined ? CNIO_WIRE_I_JOINED : 0), &x->info);
+    if (!ret && !(o->flags & CNIO_WIRE_O_WRITE)) {
+        cnio__srv_store_adjust(&c->srv->store, name, &x->info);
+        /* a reader would get a torn object */
+        if (x->info.flags & (CNIO_WIRE_I_DIRTY | CNIO_WIRE_I_COMMITTING))
+            ret = req_incomplete(c, name, x->info.flags);
+    } else {
+        x->info.flags &= ~CNIO_WIRE_I_DIRTY;   /* this writer's own mark */
+        if (x->interrupted && (h->flags & CNIO_WIRE_F_PRIOR))
+            x->info.flags |= CNIO_WIRE_I_INTERRUPTED;
+        /* other writers in place hold it: this host's update count may lag */
+        if (x->others && x->writer && (h->flags & CNIO_WIRE_F_UPDATES))
+            x->info.flags |= CNIO_WIRE_I_INPLACE;
     }
     if (ret) {
-        if (stage && !(o.flags & CNIO_WIRE_O_RESUME))
-            cnio__srv_stage_discard(&c->srv->store, stage);
-        cnio__srv_handles_unreserve(&c->srv->handles);
-        return ret;
+        if (x->writer)
+            cnio__srv_open_undo(&c->srv->store, name, x->fd, NULL);
+        close(x->fd);
     }
-    if (created)
-        cnio__debug("%s: created %s", c->peer, name);
-    ret = req_open_finish(c, fd, name, o.flags, stage, writer, &m, &info, r);
-    if (!ret && writer && (h->flags & CNIO_WIRE_F_UPDATES))
-        r->offset = m.updates;   /* what the client reconciles its hosts' counts from */
-    if (!ret && (o.flags & CNIO_WIRE_O_WRITE))
-        ret = req_open_sums(c, r->object, stage ? stage : joined,
-                            (o.flags & CNIO_WIRE_O_RESUME) != 0,
-                            created && stage ? &sb : NULL);   /* a fresh instance: as it was */
+    return ret;
+}
+
+/*
+ * Makes x a handle of c and fills reply r: a writer's block sums opened with it (a fresh
+ * staged instance's from its stat as opened), a reader's too, and a handle of a joined
+ * instance joined to the others. 0, or a negative code (a staged instance this open
+ * made or took discarded, unless O_RESUME).
+ */
+static int req_open_reply(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                          const struct cnio_wire_open *o, const char *name,
+                          const struct req_opened *x, struct cnio_srv_reply *r)
+{
+    int ret = req_open_finish(c, x->fd, name, o->flags, x->stage, x->writer, &x->m, &x->info,
+                              r);
+
+    if (!ret && x->writer && (h->flags & CNIO_WIRE_F_UPDATES))
+        r->offset = x->m.updates;   /* what the client reconciles its hosts' counts from */
+    if (!ret && (o->flags & CNIO_WIRE_O_WRITE))
+        ret = req_open_sums(c, r->object, x->stage ? x->stage : x->joined,
+                            (o->flags & CNIO_WIRE_O_RESUME) != 0,
+                            x->created && x->stage ? &x->sb : NULL);   /* a fresh instance */
     else if (!ret)
         req_open_sums_ro(c, r->object);
-    if (ret && stage && !(o.flags & CNIO_WIRE_O_RESUME))
-        cnio__srv_stage_discard(&c->srv->store, stage);
-    if (!ret && joined) {
+    if (ret && x->stage && !(o->flags & CNIO_WIRE_O_RESUME))
+        cnio__srv_stage_discard(&c->srv->store, x->stage);
+    if (!ret && x->joined) {
         struct cnio_srv_handle *hd = cnio__srv_handles_get(&c->srv->handles, r->object);
 
         if (hd) {
-            cnio__srv_handles_join(&c->srv->handles, hd, joined);
+            cnio__srv_handles_join(&c->srv->handles, hd, x->joined);
             cnio__srv_handles_put(&c->srv->handles, hd);
         }
-        r->offset = joined;
+        r->offset = x->joined;
     }
     return ret;
+}
+
+/*
+ * OPEN of name (op, parsed from h's payload; in the order cnio__srv_req_open sets with
+ * the name's commits): a handle slot reserved, the data file opened (req_open_take),
+ * the object in place checked and a writer's mark made (req_open_in_place), what the
+ * reply says of it decided (req_open_info), and the handle made (req_open_reply). A
+ * failure before the handle gives the slot back and discards a staged instance made
+ * here (unless O_RESUME).
+ */
+static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                          const struct cnio_wire_open *op, const char *name,
+                          struct cnio_srv_reply *r)
+{
+    const struct cnio_wire_open o = *op;
+    struct req_opened x;
+    int ret;
+
+    memset(&x, 0, sizeof(x));
+    ret = cnio__srv_handles_reserve(&c->srv->handles);
+    if (ret)
+        return ret;
+    ret = req_open_take(c, h, &o, name, &x);
+    if (!ret)
+        ret = req_open_in_place(c, &o, name, &x);
+    if (!ret)
+        ret = req_open_info(c, h, &o, name, &x);
+    if (ret) {
+        if (x.stage && !(o.flags & CNIO_WIRE_O_RESUME))
+            cnio__srv_stage_discard(&c->srv->store, x.stage);
+        cnio__srv_handles_unreserve(&c->srv->handles);
+        return ret;
+    }
+    if (x.created)
+        cnio__debug("%s: created %s", c->peer, name);
+    return req_open_reply(c, h, &o, name, &x, r);
 }
