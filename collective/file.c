@@ -331,6 +331,36 @@ static int file_same(cnio_file_t *fh, const struct cnio_uri *u, int amode, int r
     return -CNIO_ERR_NOT_SAME;
 }
 
+/* A handle of an open with amode over a duplicate of comm, its rank and size known:
+ * *out, or a negative code (nothing kept). */
+static int file_new(MPI_Comm comm, int amode, cnio_file_t **out)
+{
+    cnio_file_t *fh = calloc(1, sizeof(*fh));
+    int rc;
+
+    if (!fh)
+        return -CNIO_ERR_NOMEM;
+    if (file_lock_init(&fh->lock)) {
+        rc = -CNIO_ERR_NOMEM;
+        goto free_fh;
+    }
+    fh->comm = MPI_COMM_NULL;
+    if (MPI_Comm_dup(comm, &fh->comm) != MPI_SUCCESS) {
+        rc = -CNIO_ERR_MPI;
+        goto destroy_lock;
+    }
+    MPI_Comm_rank(fh->comm, &fh->rank);
+    MPI_Comm_size(fh->comm, &fh->size);
+    fh->amode = amode;
+    *out = fh;
+    return 0;
+destroy_lock:
+    pthread_mutex_destroy(&fh->lock);
+free_fh:
+    free(fh);
+    return rc;
+}
+
 CNIO_API int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info info,
                             cnio_file_t **fhp)
 {
@@ -346,22 +376,9 @@ CNIO_API int cnio_file_open(MPI_Comm comm, const char *uri, int amode, MPI_Info 
         MPI_Comm_test_inter(comm, &inter) != MPI_SUCCESS || inter)
         return -CNIO_ERR_INVAL;
     *fhp = NULL;
-    fh = calloc(1, sizeof(*fh));
-    if (!fh)
-        return -CNIO_ERR_NOMEM;
-    if (file_lock_init(&fh->lock)) {
-        free(fh);
-        return -CNIO_ERR_NOMEM;
-    }
-    fh->comm = MPI_COMM_NULL;
-    if (MPI_Comm_dup(comm, &fh->comm) != MPI_SUCCESS) {
-        pthread_mutex_destroy(&fh->lock);
-        free(fh);
-        return -CNIO_ERR_MPI;
-    }
-    MPI_Comm_rank(fh->comm, &fh->rank);
-    MPI_Comm_size(fh->comm, &fh->size);
-    fh->amode = amode;
+    rc = file_new(comm, amode, &fh);
+    if (rc)
+        return rc;
     rc = cnio__view_init(&fh->view);
     if (rc == 0)
         rc = (fh->summary = malloc(5 * sizeof(int64_t) * (size_t)fh->size)) ? 0 : -CNIO_ERR_NOMEM;
