@@ -105,10 +105,12 @@ int cnio__srv_req_setsize(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
         ret = req_allocate(hd->fd, &local, alloc ? cnio__layout_local_size(&m.layout, m.index,
                                                                            h->offset)
                                                  : 0);
-    else if (!ret && ftruncate(hd->fd, (off_t)local) < 0)
-        ret = cnio__srv_why_errno(errno);
-    if (!ret && cnio__srv_req_sums(c, hd, 1, &ret))
-        ret = cnio__srv_sums_truncate(&hd->sums, hd->fd, local);
+    if (!ret) {   /* (a shrink truncates the data file there, with its sums) */
+        const struct cnio_srv_sums none = { -1, 0, 0 }, *sp = cnio__srv_req_sums(c, hd, 1, &ret);
+
+        if (!ret)
+            ret = cnio__srv_sums_truncate(sp ? sp : &none, hd->fd, local, !grow);
+    }
     if (!ret)
         ret = req_setsize_meta(c, hd, h->offset, grow, &m);
     if (!ret) {

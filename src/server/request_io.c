@@ -34,13 +34,20 @@
  * and the client would report a checksum error, the sign of damage at rest, where pread
  * gives it some mix of old and new bytes (which MPI-IO without atomic mode allows). So
  * a reader's handle (not itself writing in place) of an object that a live handle has
- * open for writing in place reads it as one without block sums: pread, and the CRC of
- * the bytes read. The writers' own reads keep the check against the stored sums, but
- * not sendfile: the ranks of a job share a writing handle, and one rank may read while
- * another writes other bytes of the same block (MPI-IO allows it), so the bytes sendfile
- * sends later need not be those the stored CRC was taken of. They are read into the
- * reply buffer, each block checked under its lock (sums.c), the CRC that of the bytes
- * sent.
+ * open for writing in place is read as the writers' own reads are: not with sendfile
+ * (the ranks of a job share a writing handle, and one rank may read while another
+ * writes other bytes of the same block, as MPI-IO allows, so the bytes sendfile sends
+ * later need not be those the stored CRC was taken of), but into the reply buffer, each
+ * block checked against its stored CRC under its lock (sums.c: a WRITE puts a block's
+ * data and entry under that lock), the CRC that of the bytes sent. Such a reader's
+ * handle used to read the object as one without block sums, with pread and the CRC of
+ * the bytes read: while any writer held the object open in place (an MPI job that
+ * opened it for writing, however idle), a byte changed on the server's disk behind its
+ * back reached every other reader as good, with success. A block check that fails
+ * while the file's length changed under the READ (a writer's SETSIZE, an open in place
+ * that truncates) is the READ's to make again with the new length, not damage; the
+ * check of a file cut short behind the server's back (cnio__srv_sums_past_end) is left
+ * out beside a live writer, whose SETSIZE truncates the file before its sums.
  *
  * The check is made once, at the READ: a writer that opens and writes after it, before
  * a queued reply's bytes leave (or, with sendfile, before the socket has sent them from
@@ -205,9 +212,18 @@ int cnio__srv_req_check_end(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
     return cnio__srv_sums_past_end(&s, hd->name, (uint64_t)sb.st_size, end, &at);
 }
 
-/* READ with block sums: 0 (r filled), 2 when the file shrank meanwhile, or an error. */
+/* Whether hd's file is no longer size bytes long (a WRITE or SETSIZE came meanwhile). */
+static int req_resized(const struct cnio_srv_handle *hd, uint64_t size)
+{
+    struct stat sb;
+
+    return fstat(hd->fd, &sb) == 0 && (uint64_t)sb.st_size != size;
+}
+
+/* READ with block sums (live: beside a live writer in place, see above): 0 (r filled), 2
+ * when the file's length changed meanwhile, or an error. */
 static int req_read_sums(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
-                         const struct cnio_srv_sums *s, uint64_t off, uint64_t want,
+                         const struct cnio_srv_sums *s, uint64_t off, uint64_t want, int live,
                          struct cnio_srv_reply *r)
 {
     struct cnio_srv_file *f = NULL;
@@ -219,7 +235,7 @@ static int req_read_sums(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
 
     if (fstat(hd->fd, &sb) < 0)
         return cnio__srv_why_errno(errno);
-    ret = cnio__srv_sums_past_end(s, hd->name, (uint64_t)sb.st_size, off + want, &at);
+    ret = live ? 0 : cnio__srv_sums_past_end(s, hd->name, (uint64_t)sb.st_size, off + want, &at);
     if (ret)
         return ret;
     len = (uint64_t)sb.st_size > off ? CNIO_MIN(want, (uint64_t)sb.st_size - off) : 0;
@@ -227,11 +243,13 @@ static int req_read_sums(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
         r->len = 0;
         return 0;
     }
-    if (len >= REQ_FILE_MIN && !hd->writer && !hd->stage)
+    if (len >= REQ_FILE_MIN && !live && !hd->writer && !hd->stage)
         f = req_file_get(hd);
     if (!f && !(buf = cnio__srv_reply_buf(c, r, (size_t)len)))
         return -CNIO_ERR_NOMEM;
     ret = cnio__srv_sums_read(s, hd->fd, hd->name, off, len, (uint64_t)sb.st_size, buf, &crc);
+    if (ret == -CNIO_ERR_CHECKSUM && req_resized(hd, (uint64_t)sb.st_size))
+        ret = 2;
     if (ret) {
         if (f)
             cnio__srv_file_put(f);
@@ -252,7 +270,7 @@ int cnio__srv_req_read(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, c
     const struct cnio_srv_sums *sp;
     struct cnio_srv_handle *hd;
     uint64_t want;
-    int ret;
+    int ret, live;
 
     if (cnio__wire_u64_parse(p, h->length, &want) || want > CNIO_WIRE_MAX_PAYLOAD)
         return -CNIO_ERR_PROTO;
@@ -264,11 +282,12 @@ int cnio__srv_req_read(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, c
     sp = ret ? NULL : cnio__srv_req_sums(c, hd, 0, &ret);
     s = sp ? *sp : none;
     pthread_mutex_unlock(&hd->lock);
-    if (!ret && (s.fd < 0 || (!hd->stage && !hd->writer &&
-                              cnio__srv_store_written(&c->srv->store, hd->name))))
+    live = !hd->stage && !hd->writer && cnio__srv_store_written(&c->srv->store, hd->name);
+    if (!ret && s.fd < 0)
         ret = req_read_plain(c, hd, h->offset, want, r);
     else if (!ret)
-        for (int tries = 0; (ret = req_read_sums(c, hd, &s, h->offset, want, r)) == 2; tries++)
+        for (int tries = 0; (ret = req_read_sums(c, hd, &s, h->offset, want, live, r)) == 2;
+             tries++)
             if (tries == 3) {
                 ret = -CNIO_ERR_IO;
                 break;

@@ -600,8 +600,9 @@ void cnio__srv_sums_close(struct cnio_srv_sums *s);
  */
 int cnio__srv_sums_write(const struct cnio_srv_sums *s, int dfd, uint64_t off, const uint8_t *p,
                          size_t len, uint32_t want_crc);
-/* After dfd was truncated (or extended) to size: the sums follow. */
-int cnio__srv_sums_truncate(const struct cnio_srv_sums *s, int dfd, uint64_t size);
+/* The sums follow data file dfd to size: after it was extended to size (data 0), or
+ * truncating it to size first (data 1, under the lock of its new last block). */
+int cnio__srv_sums_truncate(const struct cnio_srv_sums *s, int dfd, uint64_t size, int data);
 /*
  * *crc = the CRC32C of dfd's [off, off + len) (len > 0 within fsize, dfd's size; at most
  * CNIO_WIRE_MAX_PAYLOAD), combined from the stored block CRCs; only partial blocks are

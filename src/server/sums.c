@@ -431,24 +431,36 @@ int cnio__srv_sums_write(const struct cnio_srv_sums *s, int dfd, uint64_t off, c
     return ret;
 }
 
-int cnio__srv_sums_truncate(const struct cnio_srv_sums *s, int dfd, uint64_t size)
+int cnio__srv_sums_truncate(const struct cnio_srv_sums *s, int dfd, uint64_t size, int data)
 {
     uint64_t nb = (size + CNIO_SRV_BLOCK - 1) / CNIO_SRV_BLOCK;
     uint32_t tail = (uint32_t)(size % CNIO_SRV_BLOCK);
-    struct sums_ent e;
+    uint64_t was = nb, lo, hi;
+    struct sums_ent e = { 0, 0 };
+    struct stat sb;
     uint8_t *buf;
     int ret = 0;
 
     if (s->fd < 0)
-        return 0;
-    if (ftruncate(s->fd, (off_t)(sums_hdr(s) + nb * sums_ent(s))) < 0)
-        return cnio__srv_why_errno(errno);
-    if (!tail)
-        return 0;
-    sums_lock_range(s, nb - 1, nb - 1, 1);
-    ret = sums_get(s, nb - 1, 1, &e);
+        return data && ftruncate(dfd, (off_t)size) < 0 ? cnio__srv_why_errno(errno) : 0;
+    /* The locks of the blocks from the old end to the new one are held across the data's
+     * truncation and the entries' update, so that a READ checking one of them
+     * (sums_verify, which looks again under its lock) finds both or neither. */
+    if (data && fstat(dfd, &sb) == 0)
+        was = ((uint64_t)sb.st_size + CNIO_SRV_BLOCK - 1) / CNIO_SRV_BLOCK;
+    lo = CNIO_MIN(nb, was);
+    hi = CNIO_MAX(nb, was);
+    if (hi)
+        sums_lock_range(s, lo ? lo - 1 : 0, hi - 1, 1);
+    if (data && ftruncate(dfd, (off_t)size) < 0)
+        ret = cnio__srv_why_errno(errno);
+    if (!ret && ftruncate(s->fd, (off_t)(sums_hdr(s) + nb * sums_ent(s))) < 0)
+        ret = cnio__srv_why_errno(errno);
+    if (!ret && tail)
+        ret = sums_get(s, nb - 1, 1, &e);
     /* a damaged entry stays so: recomputed from the bytes, it would vouch for them */
-    if (!ret && e.covered != SUMS_BAD && ((e.covered & SUMS_PENDING) || e.covered > tail)) {
+    if (!ret && tail && e.covered != SUMS_BAD &&
+        ((e.covered & SUMS_PENDING) || e.covered > tail)) {
         buf = sums_scratch_get();
         ssize_t n = buf ? sums_read_block(dfd, nb - 1, buf) : -CNIO_ERR_NOMEM;
 
@@ -460,7 +472,8 @@ int cnio__srv_sums_truncate(const struct cnio_srv_sums *s, int dfd, uint64_t siz
         }
         sums_scratch_put(buf);
     }
-    sums_lock_range(s, nb - 1, nb - 1, 0);
+    if (hi)
+        sums_lock_range(s, lo ? lo - 1 : 0, hi - 1, 0);
     return ret;
 }
 

@@ -4,7 +4,8 @@
  * of the file, a file shrunk behind the server's back, a file truncated and regrown
  * while large READs are in flight (the server must neither crash nor send bytes as
  * good that its stored CRCs do not cover); the block CRCs through unaligned writes,
- * holes and SETSIZE; a flipped byte reported as a checksum error by either side.
+ * holes and SETSIZE; a flipped byte reported as a checksum error by either side; a
+ * reader beside a writer in place that rewrites, shrinks and grows the file.
  * Each runs against a server that copies large replies from a mapping of the file (the
  * default to a client on this host, --read-send copy) and one that sends them with
  * sendfile (--read-send sendfile).
@@ -365,6 +366,74 @@ START_TEST(test_block_sums_concurrent)
 }
 END_TEST
 
+#define SPAN (300u << 10)
+
+struct rewriter {
+    struct st_conn *c;
+    uint64_t h;
+    const uint8_t *data;
+    atomic_int stop;
+};
+
+/* Writes the object's SPAN bytes, shrinks it to the middle of its second block and grows
+ * it back with zeros (SETSIZE), over and over, through its writer's handle in place. */
+static void *rewrite_loop(void *arg)
+{
+    struct rewriter *w = arg;
+
+    while (!atomic_load(&w->stop)) {
+        ck_assert_int_eq(st_write(w->c, w->h, 0, w->data, SPAN), 0);
+        ck_assert_int_eq(st_call(w->c, CNIO_WIRE_SETSIZE, w->h, 100000, NULL, 0, NULL, NULL, 0),
+                         0);
+        ck_assert_int_eq(st_call(w->c, CNIO_WIRE_SETSIZE, w->h, SPAN, NULL, 0, NULL, NULL, 0),
+                         0);
+    }
+    return NULL;
+}
+
+/* A reader beside a live writer in place: its READs are checked against the block sums
+ * (damage: check_server_sums.c), and a writer's WRITEs and SETSIZEs that shrink and grow
+ * the file under them are never taken for damage: every READ succeeds, each byte the
+ * written one or a zero of the grown file. */
+START_TEST(test_read_beside_writer)
+{
+    static uint8_t data[SPAN], back[SPAN];
+    struct st_conn c, wc;
+    struct rewriter w = { &wc, 0, data, 0 };
+    pthread_t tid;
+    uint32_t got;
+    uint64_t h;
+
+    fx_fill(data, sizeof(data), 16);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(st_open(&c, "b", RW, 1, UNIT, 0, &h, NULL), 0);
+    ck_assert_int_eq(st_write(&c, h, 0, data, SPAN), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, h, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_open(&c, "b", 0, 0, 0, 0, &h, NULL), 0);
+    st_session(&st_fx, 0, &wc);
+    ck_assert_int_eq(st_open(&wc, "b", CNIO_WIRE_O_WRITE, 0, 0, 0, &w.h, NULL), 0);
+    atomic_init(&w.stop, 0);
+    ck_assert_int_eq(pthread_create(&tid, NULL, rewrite_loop, &w), 0);
+    for (uint32_t i = 0; i < 400; i++) {
+        uint32_t off = (i * 7919u) % (SPAN - 1000);
+
+        ck_assert_int_eq(st_read(&c, h, off, back, SPAN - off, &got), 0);
+        for (uint32_t k = 0; k < got; k++)
+            if (back[k] != data[off + k] && back[k] != 0)
+                ck_abort_msg("byte %u: %02x, written %02x", off + k, back[k], data[off + k]);
+    }
+    atomic_store(&w.stop, 1);
+    pthread_join(tid, NULL);
+    ck_assert_int_eq(st_write(&wc, w.h, 0, data, SPAN), 0);
+    ck_assert_int_eq(st_call(&wc, CNIO_WIRE_CLOSE, w.h, 0, NULL, 0, NULL, NULL, 0), 0);
+    st_close(&wc);
+    ck_assert_int_eq(st_read(&c, h, 0, back, SPAN, &got), 0);
+    ck_assert_uint_eq(got, SPAN);
+    ck_assert_int_eq(memcmp(back, data, SPAN), 0);
+    st_close(&c);
+}
+END_TEST
+
 static void setup_sendfile(void)
 {
     static const char *const extra[] = { "--read-send", "sendfile", NULL };
@@ -386,6 +455,7 @@ static Suite *server_read_suite(void)
     tcase_add_test(tc, test_read_block_sums);
     tcase_add_test(tc, test_read_flipped_byte);
     tcase_add_test(tc, test_block_sums_concurrent);
+    tcase_add_test(tc, test_read_beside_writer);
     suite_add_tcase(s, tc);
     tcase_add_checked_fixture(sf, setup_sendfile, st_teardown);
     tcase_set_timeout(sf, 60);
@@ -393,6 +463,7 @@ static Suite *server_read_suite(void)
     tcase_add_test(sf, test_read_sparse);
     tcase_add_test(sf, test_read_while_truncated);
     tcase_add_test(sf, test_read_flipped_byte);
+    tcase_add_test(sf, test_read_beside_writer);
     suite_add_tcase(s, sf);
     return s;
 }

@@ -4,7 +4,8 @@
  * damage to a sums file must never turn the check of the data off. A pending bit
  * flipped in a block's entry, a damaged entry alone, a damaged header, each with or
  * without damaged data; a block left pending by a crash (a valid pending entry), healed
- * by a writer; and a version-1 sums file, as servers before version 2 left them.
+ * by a writer; a version-1 sums file, as servers before version 2 left them; and
+ * damaged data read while a writer holds the object open in place.
  */
 #include "srvtest.h"
 
@@ -273,6 +274,33 @@ START_TEST(test_sums_version1)
 }
 END_TEST
 
+/* A byte of the data damaged while a writer holds the object open in place (an MPI job
+ * that opened it for writing, idle: it writes nothing here). Every other handle's READ
+ * was served unchecked then (pread, and the CRC of the bytes read): the damaged byte
+ * reached a reader with success. Now a reader's READ of that block fails with a
+ * checksum error, small or large, and the other blocks read as written, beside the
+ * writer and after its close. */
+START_TEST(test_sums_live_writer)
+{
+    struct st_conn w;
+    uint64_t hw;
+
+    obj_make("lw", 26);
+    st_session(&st_fx, 0, &w);
+    ck_assert_int_eq(st_open(&w, "lw", CNIO_WIRE_O_WRITE, 0, 0, 0, &hw, NULL), 0);
+    obj_xor("lw", 0, 2 * UNIT + 77, 0x08);
+    ck_assert_int_eq(obj_read("lw", 2 * UNIT + 50, 100), -CNIO_ERR_CHECKSUM);
+    ck_assert_int_eq(obj_read("lw", 2 * UNIT, UNIT), -CNIO_ERR_CHECKSUM);
+    ck_assert_int_eq(obj_read("lw", 0, NB * UNIT), -CNIO_ERR_CHECKSUM);
+    ck_assert_int_eq(obj_read("lw", 0, 2 * UNIT), 0);
+    ck_assert_int_eq(obj_read("lw", 3 * UNIT + 1, UNIT - 1), 0);
+    ck_assert_int_eq(st_call(&w, CNIO_WIRE_CLOSE, hw, 0, NULL, 0, NULL, NULL, 0), 0);
+    st_close(&w);
+    ck_assert_int_eq(obj_read("lw", 2 * UNIT + 50, 100), -CNIO_ERR_CHECKSUM);
+    ck_assert_int_eq(obj_read("lw", 0, 2 * UNIT), 0);
+}
+END_TEST
+
 static void setup_sendfile(void)
 {
     static const char *const extra[] = { "--read-send", "sendfile", NULL };
@@ -293,12 +321,14 @@ static Suite *server_sums_suite(void)
     tcase_add_test(tc, test_sums_header_and_data);
     tcase_add_test(tc, test_sums_pending_healed);
     tcase_add_test(tc, test_sums_version1);
+    tcase_add_test(tc, test_sums_live_writer);
     suite_add_tcase(s, tc);
     tcase_add_checked_fixture(sf, setup_sendfile, st_teardown);
     tcase_set_timeout(sf, 60);
     tcase_add_test(sf, test_sums_pending_bit_and_data);
     tcase_add_test(sf, test_sums_entry_damaged);
     tcase_add_test(sf, test_sums_header_and_data);
+    tcase_add_test(sf, test_sums_live_writer);
     suite_add_tcase(s, sf);
     return s;
 }
