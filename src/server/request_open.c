@@ -116,7 +116,8 @@ static int req_open_named(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h
  * A writer in place of an object whose block sums file is damaged is refused (sums_file.c
  * says why nothing rebuilds it), and before the object is marked as being written: a
  * writer refused after the mark left it, and readers were then refused the object as
- * incomplete. 0 when the sums are sound or missing (the writer's open builds them).
+ * incomplete. 0 when the sums are sound, or missing where no upload made them (an object
+ * with no generation, or empty: the writer's open builds them).
  */
 static int req_sums_probe(struct cnio_srv_conn *c, const char *name,
                           const struct cnio_srv_meta *m, int fd)

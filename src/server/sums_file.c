@@ -247,14 +247,21 @@ int cnio__srv_sums_open(struct cnio_srv_store *st, const char *name, uint64_t st
             ret = sums_open_at(st->stagefd, file, name, stage, 0, dfd, create,
                                sb.st_size == 0, &fd, &v1);
     } else {
-        /* an upload's sums went with its commit (CNIO_SRV_META_SIZED): none now is a
-         * loss, and sums built from the data would vouch for whatever it holds */
-        create = create && !sized;
+        /* An upload's sums went with its commit: none now is a loss, and sums built from
+         * the data would vouch for whatever it holds. That is so of every object that has
+         * a generation (a staged instance committed: each is made with its sums), not
+         * only of one whose metadata vouches for its length (CNIO_SRV_META_SIZED), which a
+         * writer in place clears while it has it open: sums deleted then, its readers
+         * read it unchecked, and the next writer's open rebuilt them from the data,
+         * damaged or not, for its close to vouch for. An empty one has nothing to check. */
+        const int kept = sized || (gen && sb.st_size > 0);
+
+        create = create && !kept;
         ret = sums_open_at(st->sumsfd, name, name, gen, sized, dfd, create, sb.st_size == 0,
                            &fd, &v1);
         if (create && (ret == -CNIO_ERR_ISDIR || ret == -CNIO_ERR_NOENT))
             ret = sums_open_side(st, name, gen, dfd, sb.st_size == 0, &fd, &v1);
-        if (sized && (ret == 1 || ret == -CNIO_ERR_ISDIR || ret == -CNIO_ERR_NOENT)) {
+        if (kept && (ret == 1 || ret == -CNIO_ERR_ISDIR || ret == -CNIO_ERR_NOENT)) {
             cnio__warn("object %s: its block sums file on this host is missing, which its "
                        "upload made", name);
             ret = -CNIO_ERR_CHECKSUM;

@@ -1130,20 +1130,27 @@ START_TEST(test_inplace_joiner_of_removed)
 }
 END_TEST
 
-/* name's block sums on server 0 made a UNIX socket (back: removed), so that a writer's
- * OPEN passes the check of its sums and fails as it opens them, after it was counted. */
+/* name's block sums on server 0 made a UNIX socket, the file kept aside (back: put
+ * back), so that a writer's OPEN passes the check of its sums and fails as it opens
+ * them, after it was counted. (Removed for good, they are an uploaded object's missing
+ * sums, which the next writer's open is refused for.) */
 static void sums_socket(const char *name, int on)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    char path[PATH_MAX + 16];
+    char path[PATH_MAX + 16], aside[PATH_MAX + 32];
     int fd;
 
     snprintf(path, sizeof(path), "%s/.cnio/sums/%s", st_fx.root[0], name);
+    snprintf(aside, sizeof(aside), "%s.aside", path);
     ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
     memcpy(sa.sun_path, path, strlen(path) + 1);
-    unlink(path);
-    if (!on)
+    if (on) {
+        ck_assert_int_eq(rename(path, aside), 0);
+    } else {
+        unlink(path);
+        ck_assert_int_eq(rename(aside, path), 0);
         return;
+    }
     fd = socket(AF_UNIX, SOCK_STREAM, 0);
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);

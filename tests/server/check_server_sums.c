@@ -5,7 +5,7 @@
  * flipped in a block's entry, a damaged entry alone, a damaged header, each with or
  * without damaged data; a block left pending by a crash (a valid pending entry), healed
  * by a writer; a version-1 sums file, as servers before version 2 left them; and
- * damaged data read while a writer holds the object open in place.
+ * damaged data, and a missing sums file, while a writer holds the object open in place.
  */
 #include "srvtest.h"
 
@@ -301,6 +301,54 @@ START_TEST(test_sums_live_writer)
 }
 END_TEST
 
+/* Object name committed from staged instance id: NB blocks, as an upload leaves one. */
+static void obj_upload(const char *name, uint64_t id, int seed)
+{
+    uint8_t buf[CNIO_WIRE_INFO_SIZE];
+    struct cnio_wire_hdr rh;
+    struct st_conn c;
+
+    fx_fill(data, sizeof(data), seed);
+    st_session(&st_fx, 0, &c);
+    ck_assert_int_eq(st_named(&c, CNIO_WIRE_OPEN, name,
+                              RW | CNIO_WIRE_O_STAGE | CNIO_WIRE_O_TRUNC, 1, UNIT, 0, id, &rh,
+                              buf, sizeof(buf)), 0);
+    ck_assert_int_eq(st_write(&c, rh.object, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_COMMIT, rh.object, 0, NULL, 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(st_call(&c, CNIO_WIRE_CLOSE, rh.object, 0, NULL, 0, NULL, NULL, 0), 0);
+    st_close(&c);
+}
+
+/* An uploaded object's sums file removed, and a byte of its data damaged, while a writer
+ * holds it open in place (which clears the mark that vouches for its length, so that
+ * a missing sums file was no longer taken for damage). Readers read it unchecked, the
+ * damaged byte with success, and a second writer's open rebuilt the sums from the data,
+ * damaged byte included, for the last close to vouch for. Now the reads fail with a
+ * checksum error and the second writer is refused, as without the first writer. */
+START_TEST(test_sums_missing_beside_writer)
+{
+    char path[PATH_MAX + 32];
+    struct st_conn w, w2;
+    uint64_t hw, h2;
+
+    obj_upload("mw", 0x1d, 27);
+    st_session(&st_fx, 0, &w);
+    ck_assert_int_eq(st_open(&w, "mw", CNIO_WIRE_O_WRITE, 0, 0, 0, &hw, NULL), 0);
+    obj_path("mw", 1, path, sizeof(path));
+    ck_assert_int_eq(unlink(path), 0);
+    obj_xor("mw", 0, UNIT + 300, 0x02);
+    ck_assert_int_eq(obj_read("mw", UNIT, 1000), -CNIO_ERR_CHECKSUM);
+    ck_assert_int_eq(obj_read("mw", 0, NB * UNIT), -CNIO_ERR_CHECKSUM);
+    st_session(&st_fx, 0, &w2);
+    ck_assert_int_eq(st_open(&w2, "mw", CNIO_WIRE_O_WRITE, 0, 0, 0, &h2, NULL),
+                     -CNIO_ERR_CHECKSUM);
+    st_close(&w2);
+    ck_assert_int_eq(st_call(&w, CNIO_WIRE_CLOSE, hw, 0, NULL, 0, NULL, NULL, 0), 0);
+    st_close(&w);
+    ck_assert_int_eq(obj_read("mw", UNIT, 1000), -CNIO_ERR_CHECKSUM);
+}
+END_TEST
+
 static void setup_sendfile(void)
 {
     static const char *const extra[] = { "--read-send", "sendfile", NULL };
@@ -322,6 +370,7 @@ static Suite *server_sums_suite(void)
     tcase_add_test(tc, test_sums_pending_healed);
     tcase_add_test(tc, test_sums_version1);
     tcase_add_test(tc, test_sums_live_writer);
+    tcase_add_test(tc, test_sums_missing_beside_writer);
     suite_add_tcase(s, tc);
     tcase_add_checked_fixture(sf, setup_sendfile, st_teardown);
     tcase_set_timeout(sf, 60);
