@@ -176,43 +176,58 @@ const char *cnio__cl_key_advice(const struct cnio_hints *h, char *buf, size_t ca
     return buf;
 }
 
-/* Opens the first lane of host: tries each address of the name until one answers. */
-static int cl_connect_first(struct cnio_stack *st, const struct cnio_hints *h,
-                            struct cnio__cl_host *host, const struct cnio_ep_auth *auth)
+/* Says that no address of host's name took its first lane's connection (err). */
+static void cl_connect_err(const struct cnio__cl_host *host, int err)
 {
-    struct cnio_addr addrs[4];
-    int n = 0, ret;
     char hp[CNIO_HOSTPORT_MAX];
 
-    if (host->fab.len) {
-        ret = cnio__ep_open(st, h, &host->fab, host->name, auth, &host->lanes[0]);
-        if (ret)
-            cl_fab_connect_err(host, h, ret);
-        return ret;
-    }
-    if (host->resolved)
-        return cnio__ep_open(st, h, &host->addr, host->name, auth, &host->lanes[0]);
-    ret = cnio__net_resolve(host->name, host->port, addrs, (int)CNIO_ARRAY_LEN(addrs), &n);
-    if (ret) {
-        cnio__err("cannot resolve host %s", host->name);
-        return ret;
-    }
-    for (int i = 0; i < n; i++) {
-        ret = cnio__ep_open(st, h, &addrs[i], host->name, auth, &host->lanes[0]);
-        if (!ret) {
-            host->addr = addrs[i];
-            host->resolved = 1;
-            return 0;
-        }
-    }
-    cnio__log_err(ret, cnio__cl_connect_said(host->name, host->port, ret),
+    cnio__log_err(err, cnio__cl_connect_said(host->name, host->port, err),
                   "cannot connect to %s: %s%s", cnio__hostport(hp, sizeof(hp), host->name,
                                                              host->port),
-                  cnio_strerror(ret), cl_connect_hint(ret, !host->fab.len));
+                  cnio_strerror(err), cl_connect_hint(err, 1));
+}
+
+/*
+ * Starts lanes [from, to) of host: over its libfabric endpoint (whose connect waits),
+ * else TCP connects left under way (cnio__ep_open_addrs), each to the addresses of the
+ * host's name in turn while it is not resolved, the next only when one fails. A lane
+ * that fails at once fails the round (the first lane said, as when it fails later).
+ */
+static int cl_lanes_start(struct cnio_stack *st, const struct cnio_hints *h,
+                          struct cnio__cl_host *host, int from, int to,
+                          const struct cnio_ep_auth *auth)
+{
+    struct cnio_addr addrs[CNIO_EP_ADDRS];
+    int n = 1, ret = 0;
+
+    if (!host->fab.len && !host->resolved) {
+        ret = cnio__net_resolve(host->name, host->port, addrs, (int)CNIO_ARRAY_LEN(addrs), &n);
+        if (ret) {
+            cnio__err("cannot resolve host %s", host->name);
+            return ret;
+        }
+    } else {
+        addrs[0] = host->fab.len ? host->fab : host->addr;
+    }
+    for (int l = from; l < to && !ret; l++) {
+        ret = cnio__ep_open_addrs(st, h, addrs, n, host->name, auth, &host->lanes[l]);
+        if (!ret)
+            host->nlanes = l + 1;
+    }
+    if (ret && host->nlanes == 0 && host->fab.len)
+        cl_fab_connect_err(host, h, ret);
+    else if (ret && host->nlanes == 0 && !host->resolved)
+        cl_connect_err(host, ret);
     return ret;
 }
 
-/* Opens lanes [from, to) of every host, then waits for their handshakes. */
+/*
+ * Opens lanes [from, to) of every host, then waits for them: every connect of the round
+ * is under way at once, and the handshake of a lane whose connect is through goes on
+ * while the others still connect, so a round costs about one set-up, not one a lane, and
+ * a host whose SYNs go unanswered holds no other host's handshake (whose server gives it
+ * 10 s). The first lane of a host whose name was not yet resolved tells its address.
+ */
 static int cl_connect_round(struct cnio_stack *st, const struct cnio_hints *h,
                             struct cnio__cl_host *hosts, int n, int from, int to,
                             const struct cnio_ep_auth *auth)
@@ -220,19 +235,26 @@ static int cl_connect_round(struct cnio_stack *st, const struct cnio_hints *h,
     char hp[CNIO_HOSTPORT_MAX], why[PATH_MAX + 256];
     int64_t t0 = cnio__now_ms();
 
-    for (int i = 0; i < n; i++)
-        for (int l = from; l < to; l++) {
-            const struct cnio_addr *a = hosts[i].fab.len ? &hosts[i].fab : &hosts[i].addr;
-            int ret = l == 0 ? cl_connect_first(st, h, &hosts[i], &auth[i])
-                             : cnio__ep_open(st, h, a, hosts[i].name, &auth[i],
-                                             &hosts[i].lanes[l]);
-            if (ret)
-                return ret;
-            hosts[i].nlanes = l + 1;
-        }
     for (int i = 0; i < n; i++) {
-        int ret = cnio__ep_wait_ready(st, hosts[i].lanes + from, to - from);
+        int ret = cl_lanes_start(st, h, &hosts[i], from, to, &auth[i]);
 
+        if (ret)
+            return ret;
+    }
+    for (int i = 0; i < n; i++) {
+        int ret = cnio__ep_wait_ready(st, hosts[i].lanes + from, to - from), l = from;
+
+        while (ret && l < to && !cnio__ep_error(hosts[i].lanes[l]))
+            l++;   /* the lane whose error it is */
+        if (!hosts[i].resolved && !hosts[i].fab.len && cnio__ep_connected(hosts[i].lanes[0])) {
+            hosts[i].addr = *cnio__ep_addr(hosts[i].lanes[0]);
+            hosts[i].resolved = 1;
+        }
+        if (ret && l < to && !cnio__ep_connected(hosts[i].lanes[l])) {   /* no connection */
+            if (l == 0 && !hosts[i].resolved && !hosts[i].fab.len)
+                cl_connect_err(&hosts[i], ret);
+            return ret;
+        }
         if (ret == -CNIO_ERR_AUTH && auth[i].mode == CNIO_WIRE_AUTH_TOKEN)
             cnio__err("connecting to %s: the server refused this open's token: it no "
                       "longer knows the open (it restarted since, or released it)",

@@ -97,12 +97,12 @@ int cnio__obj_connected(const struct cnio_obj *obj, int j);
 /* Lanes open (or opening) to host column j: the connections this process holds there. */
 int cnio__obj_host_lanes(const struct cnio_obj *obj, int j);
 /*
- * Starts connecting host column j (every lane; the handshakes go on inside
+ * Starts connecting host column j (every lane; the connects and handshakes go on inside
  * cnio__stack_progress): 0, or a negative code (nothing is left open). A host already
  * connected or connecting: 0.
  */
 int cnio__obj_connect_start(struct cnio_obj *obj, int j);
-/* After cnio__obj_connect_start: 1 while handshakes are under way (or, refused by the
+/* After cnio__obj_connect_start: 1 while set-ups are under way (or, refused by the
  * server's budget for the job, while waiting to try again: at most cnio_timeout_ms from
  * the start), 0 once every lane is ready, or the first lane's error (-CNIO_ERR_AUTH,
  * -CNIO_ERR_LIMIT, -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT, ...; -CNIO_ERR_STALE for the open's

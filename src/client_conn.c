@@ -81,7 +81,7 @@ void cnio__obj_set_timeout(struct cnio_obj *obj, int timeout_ms)
     }
 }
 
-/* Opens every lane of host j (the handshakes go on in the progress engine). */
+/* Opens every lane of host j (the connects and handshakes go on in the progress engine). */
 static int conn_open_lanes(struct cnio_obj *obj, int j)
 {
     struct cnio__cl_host *host = &obj->hosts[j];
@@ -191,7 +191,9 @@ int cnio__obj_connect_poll(struct cnio_obj *obj, int j)
     for (int l = 0; l < host->nlanes; l++) {
         int err = cnio__ep_error(host->lanes[l]);
 
-        if (err && (conn_budget_refused(host->lanes[l]) || err == -CNIO_ERR_CONN))
+        /* (a connect that failed is not tried again: refused, unreachable, no answer) */
+        if (err && cnio__ep_connected(host->lanes[l]) &&
+            (conn_budget_refused(host->lanes[l]) || err == -CNIO_ERR_CONN))
             return conn_backoff(obj, j, err);
         if (err == -CNIO_ERR_AUTH && host->auth.mode == CNIO_WIRE_AUTH_TOKEN) {
             /* a token is good for one open on one server's run (client_revive.c) */

@@ -169,9 +169,10 @@ void cnio__cl_hosts_from_uri(struct cnio__cl_host *hosts, const struct cnio_uri 
 int cnio__cl_hosts_distinct(const struct cnio__cl_host *hosts, int n, const char *path);
 /*
  * Connects `lanes` endpoints to each of hosts[0..n) (at most connect_window at a time
- * per host) and waits for their handshakes. auth[i] is host i's credentials. Counts
- * connects in stats (may be NULL). 0 or the first error; on error the endpoints
- * opened so far stay in hosts[] for cnio__cl_disconnect.
+ * per host, every host's at once) and waits for their connects and handshakes, which
+ * go on together. auth[i] is host i's credentials. Counts connects in stats (may be
+ * NULL). 0 or the first error; on error the endpoints opened so far stay in hosts[]
+ * for cnio__cl_disconnect.
  */
 int cnio__cl_connect(struct cnio_stack *st, const struct cnio_hints *h,
                      struct cnio__cl_host *hosts, int n, int lanes,

@@ -36,12 +36,13 @@ int cnio__net_listen_form(const char *addr_port);
  * -CNIO_ERR_TIMEOUT (as the kernel said), -CNIO_ERR_CONN (another failure). */
 int cnio__net_connect(const struct cnio_addr *a, int timeout_ms, int *fd_out);
 /*
- * A probe: a TCP connect to a (IPv4 or IPv6) started without waiting, to learn what the
- * kernel says of that address when another layer (libfabric's tcp provider) keeps it to
- * itself. cnio__net_probe_start: 0 and *fd_out (the caller closes it), or the connect's
- * error at once (-CNIO_ERR_REFUSED, -CNIO_ERR_UNREACH, -CNIO_ERR_CONN; -CNIO_ERR_INVAL for
- * another family). cnio__net_probe_poll, never waiting: 1 while the connect is under way,
- * 0 once connected (something listens there), or its error as cnio__net_connect says it.
+ * A TCP connect to a (IPv4 or IPv6) started without waiting: the tcp transport's
+ * connect_start, and a probe to learn what the kernel says of that address when another
+ * layer (libfabric's tcp provider) keeps it to itself. cnio__net_probe_start: 0 and
+ * *fd_out (the caller closes it), or the connect's error at once (-CNIO_ERR_REFUSED,
+ * -CNIO_ERR_UNREACH, -CNIO_ERR_CONN; -CNIO_ERR_INVAL for another family).
+ * cnio__net_probe_poll, never waiting: 1 while the connect is under way, 0 once
+ * connected (something listens there), or its error as cnio__net_connect says it.
  */
 int cnio__net_probe_start(const struct cnio_addr *a, int *fd_out);
 int cnio__net_probe_poll(int fd);

@@ -190,7 +190,7 @@ static int stk_tp(struct cnio_stack *st, const struct cnio_hints *h, struct cnio
 
 /* ---- endpoint life ------------------------------------------------------------------ */
 
-static void ep_set_events(struct cnio_ep *ep, uint32_t events)
+void cnio__ep_set_events(struct cnio_ep *ep, uint32_t events)
 {
     struct epoll_event ev = { .events = events, .data.ptr = ep };
 
@@ -200,30 +200,37 @@ static void ep_set_events(struct cnio_ep *ep, uint32_t events)
         ep->events = events;
 }
 
+int cnio__ep_watch(struct cnio_ep *ep, uint32_t events)
+{
+    struct epoll_event ev = { .events = events, .data.ptr = ep };
+
+    if (ep->fd < 0) {
+        ep->fd = -1;
+        ep->st->nofd++;
+    } else if (epoll_ctl(ep->st->epfd, EPOLL_CTL_ADD, ep->fd, &ev) < 0) {
+        return -CNIO_ERR_IO;
+    }
+    ep->events = events;
+    return 0;
+}
+
+void cnio__ep_drop_conn(struct cnio_ep *ep)
+{
+    if (ep->fd >= 0)
+        epoll_ctl(ep->st->epfd, EPOLL_CTL_DEL, ep->fd, NULL);
+    else if (ep->conn)
+        ep->st->nofd--;
+    if (ep->conn)   /* (none: a connect to the next address failed at once) */
+        ep_ops(ep)->close(ep->conn);
+    ep->conn = NULL;
+    ep->fd = -1;
+}
+
 void cnio__ep_wipe_key(struct cnio_ep *ep)
 {
     explicit_bzero(ep->key, sizeof(ep->key));
     ep->auth.k = NULL;
     ep->auth.klen = 0;
-}
-
-/* Puts conn, a new connection to the same peer, in place of ep's (closed). 0, or
- * -CNIO_ERR_IO with ep dead. */
-int cnio__ep_swap_conn(struct cnio_ep *ep, struct cnio_conn *conn)
-{
-    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = ep };
-
-    epoll_ctl(ep->st->epfd, EPOLL_CTL_DEL, ep->fd, NULL);
-    ep_ops(ep)->close(ep->conn);
-    ep->conn = conn;
-    ep->fd = conn->tp->ops->fd(conn);
-    ep->events = EPOLLIN;
-    if (ep->fd < 0 || epoll_ctl(ep->st->epfd, EPOLL_CTL_ADD, ep->fd, &ev) < 0) {
-        ep->st->nofd += ep->fd < 0;   /* as ep_kill_why expects of an fd-less endpoint */
-        cnio__ep_kill(ep, -CNIO_ERR_IO);
-        return -CNIO_ERR_IO;
-    }
-    return 0;
 }
 
 /* Completes r: leaves the in-flight table, runs done, returns to the pool. */
@@ -246,6 +253,8 @@ static void ep_kill_why(struct cnio_ep *ep, int err, const char *why)
         return;
     if (why)
         cnio__warn("connection to %s closed: %s", ep->name, why);
+    else if (ep->state == EP_CONNECTING && !ep->connected)   /* its owner says it */
+        cnio__debug("connect to %s: %s", ep->name, cnio_strerror(err));
     else if (err == -CNIO_ERR_LIMIT && ep->state == EP_AUTH &&
              (ep->chal.caps & CNIO_WIRE_CAP_BUDGET))   /* the job's budget: tried again */
         cnio__debug("connection to %s: %s (the job's budget)", ep->name, cnio_strerror(err));
@@ -269,13 +278,7 @@ static void ep_kill_why(struct cnio_ep *ep, int err, const char *why)
                     err == -CNIO_ERR_CONN;
     ep->state = EP_DEAD;
     ep->err = err;
-    if (ep->fd >= 0)
-        epoll_ctl(ep->st->epfd, EPOLL_CTL_DEL, ep->fd, NULL);
-    else
-        ep->st->nofd--;
-    ep->fd = -1;
-    ep_ops(ep)->close(ep->conn);
-    ep->conn = NULL;
+    cnio__ep_drop_conn(ep);
     ep->sq_head = ep->sq_tail = NULL;
     ep->rx_payload = 0;
     ep->ra_len = 0;
@@ -295,9 +298,45 @@ void cnio__ep_kill(struct cnio_ep *ep, int err)
     ep_kill_why(ep, err, NULL);
 }
 
-int cnio__ep_open(struct cnio_stack *st, const struct cnio_hints *h,
-                  const struct cnio_addr *addr, const char *host,
-                  const struct cnio_ep_auth *auth, struct cnio_ep **out)
+/* cnio__ep_open_addrs over tp, a transport instance of st. */
+static int stk_ep_open(struct cnio_stack *st, struct cnio_tp *tp, int timeout_ms,
+                       const struct cnio_addr *addrs, int n, const char *host,
+                       const struct cnio_ep_auth *auth, struct cnio_ep **out)
+{
+    struct cnio_ep *ep;
+    int ret;
+
+    if (!auth->k || auth->klen == 0 || auth->klen > CNIO_KEY_MAX || timeout_ms <= 0 ||
+        n < 1 || n > CNIO_EP_ADDRS)
+        return -CNIO_ERR_INVAL;
+    ep = calloc(1, sizeof(*ep));
+    if (!ep)
+        return -CNIO_ERR_NOMEM;
+    ep->st = st;
+    ep->timeout_ms = timeout_ms;
+    ep->fd = -1;
+    ep->addr = addrs[0];
+    ep->nalt = n - 1;
+    memcpy(ep->alt, addrs + 1, (size_t)ep->nalt * sizeof(*addrs));
+    ret = cnio__ep_connect(ep, tp, host ? host : "?");
+    if (ret) {
+        free(ep);
+        return ret;
+    }
+    ep->auth = *auth;
+    memcpy(ep->key, auth->k, auth->klen);
+    ep->auth.k = ep->key;
+    ep->next = st->eps;
+    if (st->eps)
+        st->eps->prev = ep;
+    st->eps = ep;
+    *out = ep;
+    return 0;
+}
+
+int cnio__ep_open_addrs(struct cnio_stack *st, const struct cnio_hints *h,
+                        const struct cnio_addr *addrs, int n, const char *host,
+                        const struct cnio_ep_auth *auth, struct cnio_ep **out)
 {
     struct cnio_tp *tp;
     int ret;
@@ -307,75 +346,30 @@ int cnio__ep_open(struct cnio_stack *st, const struct cnio_hints *h,
     ret = stk_tp(st, h, &tp);
     if (ret)
         return ret;
-    return cnio__ep_open_tp(st, tp, h->timeout_ms, addr, host, auth, out);
+    return stk_ep_open(st, tp, h->timeout_ms, addrs, n, host, auth, out);
+}
+
+int cnio__ep_open(struct cnio_stack *st, const struct cnio_hints *h,
+                  const struct cnio_addr *addr, const char *host,
+                  const struct cnio_ep_auth *auth, struct cnio_ep **out)
+{
+    return cnio__ep_open_addrs(st, h, addr, 1, host, auth, out);
 }
 
 int cnio__ep_open_tp(struct cnio_stack *st, struct cnio_tp *tp, int timeout_ms,
                      const struct cnio_addr *addr, const char *host,
                      const struct cnio_ep_auth *auth, struct cnio_ep **out)
 {
-    struct cnio_ep *ep;
-    struct cnio_peer peer = { .addr = *addr, .host = host, .timeout_ms = timeout_ms };
-    struct epoll_event ev = { .events = EPOLLIN };
-    char buf[72];
-    int ret;
+    return stk_ep_open(st, tp, timeout_ms, addr, 1, host, auth, out);
+}
 
-    if (!auth->k || auth->klen == 0 || auth->klen > CNIO_KEY_MAX || timeout_ms <= 0)
-        return -CNIO_ERR_INVAL;
-    ep = calloc(1, sizeof(*ep));
-    if (!ep)
-        return -CNIO_ERR_NOMEM;
-    ep->st = st;
-    ep->timeout_ms = timeout_ms;
-    snprintf(ep->name, sizeof(ep->name), "%s (%s)", host ? host : "?",
-             cnio__net_ntop(addr, buf, sizeof(buf)));
-    ep->last_ms = cnio__now_ms();
-    ret = tp->ops->connect(tp, &peer, &ep->conn);
-    if (cnio__now_ms() - ep->last_ms >= 1000) {   /* (cnio__stack_stall_note) */
-        snprintf(st->stall_name, sizeof(st->stall_name), "%s", ep->name);
-        cnio__hostport(st->stall_hp, sizeof(st->stall_hp), host ? host : "?",
-                       cnio__net_port(addr));
-        st->stall_from = ep->last_ms;
-        st->stall_to = cnio__now_ms();
-    }
-    if (ret)
-        goto free_ep;
-    if (tp->ops->framed)
-        snprintf(ep->carrier, sizeof(ep->carrier), "%s (%s)", tp->ops->name,
-                 tp->ops->provider(tp));
-    else
-        snprintf(ep->carrier, sizeof(ep->carrier), "%s", tp->ops->name);
-    ep->fd = tp->ops->fd(ep->conn);
-    if (ep->fd >= 0) {
-        ev.data.ptr = ep;
-        if (epoll_ctl(st->epfd, EPOLL_CTL_ADD, ep->fd, &ev) < 0) {
-            ret = -CNIO_ERR_IO;
-            goto close_conn;
-        }
-        ep->events = EPOLLIN;
-    } else {
-        ep->fd = -1;
-        st->nofd++;
-    }
-    ep->auth = *auth;
-    memcpy(ep->key, auth->k, auth->klen);
-    ep->auth.k = ep->key;
-    ep->state = EP_CHALLENGE;
-    ep->last_ms = ep->greet_at = cnio__now_ms();
-    ep->greet_ms = CNIO_EP_GREET_MS;
-    ep->addr = *addr;
-    ep->next = st->eps;
-    if (st->eps)
-        st->eps->prev = ep;
-    st->eps = ep;
-    *out = ep;
-    return 0;
-close_conn:
-    tp->ops->close(ep->conn);
-free_ep:
-    cnio__debug("connect to %s: %s", ep->name, cnio_strerror(ret));
-    free(ep);
-    return ret;
+void cnio__stack_stalled(struct cnio_stack *st, const struct cnio_ep *ep, const char *host,
+                         int64_t from_ms)
+{
+    snprintf(st->stall_name, sizeof(st->stall_name), "%s", ep->name);
+    cnio__hostport(st->stall_hp, sizeof(st->stall_hp), host, cnio__net_port(&ep->addr));
+    st->stall_from = from_ms;
+    st->stall_to = cnio__now_ms();
 }
 
 void cnio__ep_close(struct cnio_ep *ep)
@@ -385,7 +379,7 @@ void cnio__ep_close(struct cnio_ep *ep)
     if (!ep)
         return;
     st = ep->st;
-    ep->quiet = ep->state == EP_CHALLENGE || ep->state == EP_AUTH;
+    ep->quiet = ep->state == EP_CONNECTING || ep->state == EP_CHALLENGE || ep->state == EP_AUTH;
     cnio__ep_kill(ep, -CNIO_ERR_CONN);
     if (ep->prev)
         ep->prev->next = ep->next;
@@ -530,7 +524,7 @@ static void ep_tx(struct cnio_ep *ep)
             return;
         }
         if (w == 0) {
-            ep_set_events(ep, EPOLLIN | EPOLLOUT);
+            cnio__ep_set_events(ep, EPOLLIN | EPOLLOUT);
             return;
         }
         ep->last_ms = cnio__now_ms();
@@ -551,7 +545,7 @@ static void ep_tx(struct cnio_ep *ep)
                 cnio__ep_complete(ep, r);
         }
     }
-    ep_set_events(ep, EPOLLIN);
+    cnio__ep_set_events(ep, EPOLLIN);
 }
 
 int cnio__ep_enqueue(struct cnio_ep *ep, struct cnio_req *r)
@@ -667,7 +661,7 @@ int cnio__ep_submit(struct cnio_ep *ep, struct cnio_req *r)
 
 static int ep_busy(const struct cnio_ep *ep)
 {
-    return ep->state == EP_CHALLENGE || ep->state == EP_AUTH ||
+    return ep->state == EP_CONNECTING || ep->state == EP_CHALLENGE || ep->state == EP_AUTH ||
            (ep->state == EP_READY && ep->ninflight);
 }
 
@@ -694,15 +688,21 @@ static int stk_timers(struct cnio_stack *st, int wait)
         if (left <= 0 && ep->fd >= 0) {
             /* What arrived (or what the peer made room for) while this process did not
              * run (stopped, descheduled) is no silence: move it before judging. */
-            cnio__ep_rx(ep);
-            if (ep->state != EP_DEAD && ep->sq_head)
+            if (ep->state == EP_CONNECTING)
+                cnio__ep_connect_step(ep);
+            else
+                cnio__ep_rx(ep);
+            if (ep->state != EP_DEAD && ep->state != EP_CONNECTING && ep->sq_head)
                 ep_tx(ep);
             if (!ep_busy(ep))
                 continue;
             left = ep->last_ms + ep->timeout_ms - now;
         }
         if (left <= 0) {
-            cnio__ep_kill(ep, -CNIO_ERR_TIMEOUT);
+            if (ep->state == EP_CONNECTING)   /* the next address, if any, has its turn */
+                cnio__ep_connect_failed(ep, -CNIO_ERR_TIMEOUT);
+            else
+                cnio__ep_kill(ep, -CNIO_ERR_TIMEOUT);
             wait = 0;
             continue;
         }
@@ -762,6 +762,10 @@ int cnio__stack_progress(struct cnio_stack *st, int max_wait_ms)
     for (int i = 0; i < n; i++) {
         struct cnio_ep *ep = evs[i].data.ptr;
 
+        if (ep->state == EP_CONNECTING) {
+            cnio__ep_connect_step(ep);
+            continue;
+        }
         if (ep->state != EP_DEAD && (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
             cnio__ep_rx(ep);
         if (ep->state != EP_DEAD && (evs[i].events & EPOLLOUT))
@@ -776,7 +780,8 @@ int cnio__ep_wait_ready(struct cnio_stack *st, struct cnio_ep *const *eps, int n
         int pending = 0, ret;
 
         for (int i = 0; i < n; i++)
-            pending += eps[i]->state == EP_CHALLENGE || eps[i]->state == EP_AUTH;
+            pending += eps[i]->state == EP_CONNECTING || eps[i]->state == EP_CHALLENGE ||
+                       eps[i]->state == EP_AUTH;
         if (!pending)
             break;
         ret = cnio__stack_progress(st, -1);

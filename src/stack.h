@@ -6,8 +6,8 @@
  * path is shared between stacks: no locks, no globals but the transport registry.
  * A stack is used by one thread at a time.
  *
- * An endpoint is one connection (a lane) to one server. It authenticates by itself
- * (CHALLENGE, AUTH, the server's proof) and then carries pipelined requests: at most
+ * An endpoint is one connection (a lane) to one server. It connects and authenticates
+ * by itself (CHALLENGE, AUTH, the server's proof) and then carries pipelined requests: at most
  * `credits` in flight, each a frame whose payload is sent straight from the caller's
  * memory and whose reply payload is received straight into the caller's memory.
  * Everything moves inside cnio__stack_progress, which drives every endpoint of the
@@ -48,15 +48,16 @@ void cnio__stack_set_advice(struct cnio_stack *st, const char *gone, const char 
 const char *cnio__stack_gone_advice(const struct cnio_stack *st);
 const char *cnio__stack_finish_advice(const struct cnio_stack *st);
 /*
- * A connection set up on st waits for its handshake in the progress engine, but the
- * TCP connect that starts one blocks (within cnio_timeout_ms), and meanwhile nothing
- * answers the handshakes already under way: a host whose SYNs go unanswered for 10 s
- * made another host's server drop its connection, which had not authenticated within
- * that server's 10 s, and the error named that other, healthy host. When a connect
- * since since_ms (cnio__now_ms) to another host than hostport ("name:port", as
- * cnio__hostport writes it) held this process 1 s or more, writes into buf[cap] what an
- * error line of hostport's connection, lost before it authenticated, adds: the host it
- * waited for and how long; else "". Returns buf.
+ * A connection set up on st waits for its handshake in the progress engine, and so does
+ * a TCP connect; but a transport that connects only by waiting (libfabric's) holds the
+ * process (within cnio_timeout_ms), and meanwhile nothing answers the handshakes
+ * already under way: a host silent for 10 s made another host's server drop its
+ * connection, which had not authenticated within that server's 10 s, and the error
+ * named that other, healthy host. When such a connect since since_ms (cnio__now_ms) to
+ * another host than hostport ("name:port", as cnio__hostport writes it) held this
+ * process 1 s or more, writes into buf[cap] what an error line of hostport's connection,
+ * lost before it authenticated, adds: the host it waited for and how long; else "".
+ * Returns buf.
  */
 const char *cnio__stack_stall_note(const struct cnio_stack *st, int64_t since_ms,
                                    const char *hostport, char *buf, size_t cap);
@@ -87,14 +88,29 @@ struct cnio_ep_auth {
 };
 
 /*
- * Connects to addr over transport h->transport (within h->timeout_ms) and starts the
- * handshake, which completes inside cnio__stack_progress (see cnio__ep_wait_ready).
- * host names the peer in log lines. *out belongs to the caller (cnio__ep_close).
- * 0, -CNIO_ERR_NOTSUP (unknown transport), -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT, ...
+ * Opens an endpoint to addr over transport h->transport: its connect and then its
+ * handshake complete inside cnio__stack_progress (see cnio__ep_wait_ready), each within
+ * h->timeout_ms, so that the set-ups of many endpoints overlap. (A transport that
+ * connects only by waiting, libfabric's, connects here, within h->timeout_ms.) host
+ * names the peer in log lines. *out belongs to the caller (cnio__ep_close). 0, or what
+ * failed at once: -CNIO_ERR_NOTSUP (unknown transport), -CNIO_ERR_REFUSED,
+ * -CNIO_ERR_UNREACH, -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT, ...; a connect that fails later
+ * kills the endpoint with those codes (cnio__ep_connected then says 0).
  */
 int cnio__ep_open(struct cnio_stack *st, const struct cnio_hints *h,
                   const struct cnio_addr *addr, const char *host,
                   const struct cnio_ep_auth *auth, struct cnio_ep **out);
+/* The addresses cnio__ep_open_addrs tries, at most. */
+#define CNIO_EP_ADDRS 4
+/*
+ * cnio__ep_open to the first of addrs[0..n) (1 <= n <= CNIO_EP_ADDRS) that takes the
+ * connection, in order: the next is tried only once the connect to one failed (at once
+ * or in the progress engine; each within h->timeout_ms). The endpoint dies with the
+ * last one's error; cnio__ep_addr says which answered.
+ */
+int cnio__ep_open_addrs(struct cnio_stack *st, const struct cnio_hints *h,
+                        const struct cnio_addr *addrs, int n, const char *host,
+                        const struct cnio_ep_auth *auth, struct cnio_ep **out);
 /*
  * cnio__ep_open over tp, a transport instance the caller opened for st and keeps until
  * every endpoint on it is closed (the stack neither finds nor frees it): the seam through
@@ -105,7 +121,8 @@ int cnio__ep_open_tp(struct cnio_stack *st, struct cnio_tp *tp, int timeout_ms,
                      const struct cnio_addr *addr, const char *host,
                      const struct cnio_ep_auth *auth, struct cnio_ep **out);
 /* Progresses until each of eps[0..n) is ready or dead: 0, or the first endpoint's
- * error in array order (-CNIO_ERR_AUTH, -CNIO_ERR_LIMIT, -CNIO_ERR_TIMEOUT, ...). */
+ * error in array order (-CNIO_ERR_AUTH, -CNIO_ERR_LIMIT, -CNIO_ERR_TIMEOUT, a connect's
+ * -CNIO_ERR_REFUSED, ...). */
 int cnio__ep_wait_ready(struct cnio_stack *st, struct cnio_ep *const *eps, int n);
 /* Sets how long ep's requests (and a handshake still under way) may wait without a
  * byte from the peer, in milliseconds (> 0): what cnio__ep_open took from
@@ -120,6 +137,12 @@ void cnio__ep_fail(struct cnio_ep *ep, int err);
 int cnio__ep_error(const struct cnio_ep *ep);
 /* 1 once the handshake has completed and the endpoint is alive. */
 int cnio__ep_ready(const struct cnio_ep *ep);
+/* 1 once ep's connect went through (whatever became of it since): an endpoint that died
+ * with 0 here failed to connect (refused, unreachable, no answer within its timeout). */
+int cnio__ep_connected(const struct cnio_ep *ep);
+/* The address ep connects to: of cnio__ep_open_addrs's, the one that answered, once
+ * cnio__ep_connected. */
+const struct cnio_addr *cnio__ep_addr(const struct cnio_ep *ep);
 /* Requests that may be submitted now (credits left); 0 unless ready. */
 int cnio__ep_free_credits(const struct cnio_ep *ep);
 /* The largest payload the server accepts (from its CHALLENGE). */

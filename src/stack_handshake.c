@@ -1,6 +1,7 @@
 /*
- * stack_handshake.c - an endpoint's set-up (doc/protocol.md, "Authentication"): the
- * server's CHALLENGE answered with AUTH, the AUTH reply checked; and, over TCP, a
+ * stack_handshake.c - an endpoint's set-up: its connect, under way in the progress
+ * engine with every other endpoint's set-up; the server's CHALLENGE answered with AUTH,
+ * the AUTH reply checked (doc/protocol.md, "Authentication"); and, over TCP, a
  * connection on which the server never speaks made again.
  */
 #include "common.h"
@@ -11,6 +12,155 @@
 #include "transport.h"
 
 #include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+/* ---- connecting --------------------------------------------------------------------- */
+
+/*
+ * A connect that waited held every endpoint of the process: the handshakes under way
+ * went unanswered until it returned, and a server that a host's lost SYNs kept waiting
+ * dropped another host's connection (no AUTH within its 10 s). So a TCP connect starts
+ * here (connect_start) and finishes in the progress engine (cnio__ep_connect_step),
+ * bounded by the endpoint's timeout, while the others connect and authenticate. A
+ * transport without connect_start (libfabric's) still connects by waiting.
+ */
+
+/* Names ep "host (address)" after ep->addr; host NULL: the host of its name so far. */
+static void ep_rename(struct cnio_ep *ep, const char *host)
+{
+    char buf[72], was[sizeof(ep->name)];
+    const char *cut;
+    int len;
+
+    if (!host) {
+        memcpy(was, ep->name, sizeof(was));
+        cut = strrchr(was, '(');
+        host = was;
+        len = cut && cut > was ? (int)(cut - was - 1) : (int)strlen(was);
+    } else {
+        len = (int)strlen(host);
+    }
+    snprintf(ep->name, sizeof(ep->name), "%.*s (%s)", len, host,
+             cnio__net_ntop(&ep->addr, buf, sizeof(buf)));
+}
+
+/* ep's connection went through: its handshake starts (the server speaks first). */
+static void ep_through(struct cnio_ep *ep)
+{
+    const struct cnio_transport_ops *ops = ep_ops(ep);
+    int64_t now = cnio__now_ms();
+
+    if (ops->framed)
+        snprintf(ep->carrier, sizeof(ep->carrier), "%s (%s)", ops->name,
+                 ops->provider(ep->conn->tp));
+    else
+        snprintf(ep->carrier, sizeof(ep->carrier), "%s", ops->name);
+    ep->state = EP_CHALLENGE;
+    cnio__ep_set_events(ep, EPOLLIN);
+    ep->greet_at = now;
+    if (!ep->connected) {   /* the handshake gets a timeout of its own (a new one does not) */
+        ep->connected = 1;
+        ep->nalt = 0;
+        ep->last_ms = now;
+        ep->greet_ms = CNIO_EP_GREET_MS;
+    }
+}
+
+/* cnio__ep_connect to ep->addr alone. */
+static int ep_connect_one(struct cnio_ep *ep, struct cnio_tp *tp, const char *host)
+{
+    struct cnio_peer peer = { .addr = ep->addr, .host = host ? host : ep->name,
+                              .timeout_ms = ep->timeout_ms };
+    uint32_t events = EPOLLOUT;
+    int64_t t0 = cnio__now_ms();
+    struct cnio_conn *conn;
+    int ret = tp->ops->connect_start(tp, &peer, &conn);
+
+    if (ret == -CNIO_ERR_NOTSUP) {
+        if (ep->connected)   /* again: within the set-up's time */
+            peer.connect_ms = (int)CNIO_MAX(ep->last_ms + ep->timeout_ms - t0, 1);
+        ret = tp->ops->connect(tp, &peer, &conn);
+        if (cnio__now_ms() - t0 >= 1000)   /* (cnio__stack_stall_note) */
+            cnio__stack_stalled(ep->st, ep, host, t0);
+        events = EPOLLIN;
+    }
+    if (ret) {
+        cnio__debug("connect to %s: %s", ep->name, cnio_strerror(ret));
+        return ret;
+    }
+    ep->conn = conn;
+    ep->fd = tp->ops->fd(conn);
+    if (cnio__ep_watch(ep, events)) {
+        tp->ops->close(conn);
+        ep->conn = NULL;
+        ep->fd = -1;
+        return -CNIO_ERR_IO;
+    }
+    if (events == EPOLLIN) {
+        ep_through(ep);
+    } else {
+        ep->state = EP_CONNECTING;
+        if (!ep->connected)   /* each address has the whole timeout */
+            ep->last_ms = t0;
+    }
+    return 0;
+}
+
+int cnio__ep_connect(struct cnio_ep *ep, struct cnio_tp *tp, const char *host)
+{
+    int ret;
+
+    for (;;) {
+        ep_rename(ep, host);
+        ret = ep_connect_one(ep, tp, host);
+        if (!ret || ep->connected || !ep->nalt)
+            return ret;
+        ep->addr = ep->alt[0];
+        memmove(ep->alt, ep->alt + 1, (size_t)--ep->nalt * sizeof(ep->alt[0]));
+    }
+}
+
+void cnio__ep_connect_failed(struct cnio_ep *ep, int err)
+{
+    struct cnio_tp *tp = ep->conn->tp;
+    int ret;
+
+    if (ep->connected || !ep->nalt) {
+        cnio__ep_kill(ep, err);
+        return;
+    }
+    cnio__debug("connect to %s: %s; trying its next address", ep->name, cnio_strerror(err));
+    cnio__ep_drop_conn(ep);
+    ep->addr = ep->alt[0];
+    memmove(ep->alt, ep->alt + 1, (size_t)--ep->nalt * sizeof(ep->alt[0]));
+    ret = cnio__ep_connect(ep, tp, NULL);
+    if (ret)
+        cnio__ep_kill(ep, ret);
+}
+
+void cnio__ep_connect_step(struct cnio_ep *ep)
+{
+    int ret = ep_ops(ep)->connect_poll(ep->conn);
+
+    if (ret < 0)
+        cnio__ep_connect_failed(ep, ret);
+    else if (ret == 0)
+        ep_through(ep);
+}
+
+int cnio__ep_connected(const struct cnio_ep *ep)
+{
+    return ep->connected;
+}
+
+const struct cnio_addr *cnio__ep_addr(const struct cnio_ep *ep)
+{
+    return &ep->addr;
+}
+
+/* ---- the handshake ------------------------------------------------------------------ */
 
 static void ep_auth_done(struct cnio_req *r)
 {
@@ -97,9 +247,7 @@ void cnio__ep_challenge(struct cnio_ep *ep)
  */
 void cnio__ep_greet(struct cnio_ep *ep, int64_t now, int *wait)
 {
-    const struct cnio_transport_ops *ops;
-    struct cnio_peer peer = { .addr = ep->addr, .host = ep->name, .timeout_ms = ep->timeout_ms };
-    struct cnio_conn *conn;
+    struct cnio_tp *tp;
     int64_t left;
     int ret;
 
@@ -116,16 +264,13 @@ void cnio__ep_greet(struct cnio_ep *ep, int64_t now, int *wait)
         return;
     cnio__info("connection to %s: no word from the server in %d ms; connecting again",
                ep->name, ep->greet_ms);
-    ops = ep_ops(ep);
-    peer.connect_ms = (int)(ep->last_ms + ep->timeout_ms - now);   /* within the set-up's */
-    ret = ops->connect(ep->conn->tp, &peer, &conn);
+    tp = ep->conn->tp;
+    cnio__ep_drop_conn(ep);
+    ep->greet_ms = (int)CNIO_MIN(2LL * ep->greet_ms, (long long)INT_MAX / 2);
+    ret = cnio__ep_connect(ep, tp, NULL);   /* within the set-up's time (ep->last_ms) */
     if (ret) {
         cnio__ep_kill(ep, ret);
         return;
     }
-    if (cnio__ep_swap_conn(ep, conn))
-        return;
-    ep->greet_at = cnio__now_ms();
-    ep->greet_ms = (int)CNIO_MIN(2LL * ep->greet_ms, (long long)INT_MAX / 2);
     *wait = CNIO_MIN(*wait, ep->greet_ms);
 }

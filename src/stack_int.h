@@ -15,7 +15,9 @@
 #define REQ_SENT 0x1u
 #define REQ_REPLIED 0x2u
 
-enum ep_state { EP_CHALLENGE, EP_AUTH, EP_READY, EP_DEAD };
+/* EP_CONNECTING: its TCP connect is under way (stack_handshake.c); then the server's
+ * CHALLENGE is awaited, AUTH's reply, and it is ready; or dead. */
+enum ep_state { EP_CONNECTING, EP_CHALLENGE, EP_AUTH, EP_READY, EP_DEAD };
 
 /* Bytes an endpoint reads beyond the header it waits for (stack_rx.c): 36 small
  * replies (a header and an INFO block, 112 bytes). */
@@ -60,6 +62,9 @@ struct cnio_ep {
     size_t ra_off, ra_len;
     /* handshake */
     struct cnio_addr addr;      /* the peer, to connect again (cnio__ep_greet) */
+    struct cnio_addr alt[CNIO_EP_ADDRS - 1];   /* while connecting: the addresses to try */
+    int nalt;                   /* next, in order, when the connect to addr fails */
+    int connected;              /* a connect of it went through (cnio__ep_connected) */
     int64_t greet_at;           /* when this connection to it was made */
     int greet_ms;               /* how long it waits there for the CHALLENGE to begin */
     struct cnio_ep_auth auth;
@@ -96,15 +101,34 @@ void cnio__ep_wipe_key(struct cnio_ep *ep);
 int cnio__ep_enqueue(struct cnio_ep *ep, struct cnio_req *r);
 /* Receives what ep's connection has (the endpoint may die of it). */
 void cnio__ep_rx(struct cnio_ep *ep);
-/* Puts conn, a new connection to the same peer, in place of ep's, which it closes: 0, or
- * -CNIO_ERR_IO with ep dead. */
-int cnio__ep_swap_conn(struct cnio_ep *ep, struct cnio_conn *conn);
+/* A connect of ep (named after host, "name:port") held the process since from_ms, 1 s
+ * or more: what cnio__stack_stall_note says. */
+void cnio__stack_stalled(struct cnio_stack *st, const struct cnio_ep *ep, const char *host,
+                         int64_t from_ms);
 /* Says line, the reason a request of ep that failed with err came with: on stderr, or
  * to the keep of cnio__stack_hush. */
 void cnio__stack_say_reason(struct cnio_stack *st, const struct cnio_ep *ep, int err,
                             const char *line);
+/* Sets the events epoll reports of ep's fd (none: nothing). */
+void cnio__ep_set_events(struct cnio_ep *ep, uint32_t events);
+/* Has the progress engine watch ep's new connection: its fd for events, or, without
+ * one (ep->fd < 0), by polling. 0, or -CNIO_ERR_IO (the caller closes it). */
+int cnio__ep_watch(struct cnio_ep *ep, uint32_t events);
+/* Stops watching ep's connection and closes it (none: nothing). */
+void cnio__ep_drop_conn(struct cnio_ep *ep);
 /* stack_handshake.c */
 #define CNIO_EP_GREET_MS 3000   /* the first wait for a TCP server's CHALLENGE */
+/* Starts ep's connect to ep->addr over tp (host: for the transport's log lines), as
+ * the transport can: under way (EP_CONNECTING, finished by cnio__ep_connect_step), or
+ * made here by waiting (EP_CHALLENGE). 0, or the connect's error at once (no conn). */
+int cnio__ep_connect(struct cnio_ep *ep, struct cnio_tp *tp, const char *host);
+/* ep is EP_CONNECTING and its fd said something (or its time is up): goes on with the
+ * handshake once the connect is through, tries the next address after a failure, or
+ * kills ep with the connect's error. */
+void cnio__ep_connect_step(struct cnio_ep *ep);
+/* ep's connect failed with err (-CNIO_ERR_TIMEOUT: its time is up): the next address,
+ * or ep dies with err. */
+void cnio__ep_connect_failed(struct cnio_ep *ep, int err);
 /* The CHALLENGE has arrived in ep->chbuf: answers it with AUTH (or kills ep). */
 void cnio__ep_challenge(struct cnio_ep *ep);
 /* A TCP set-up not greeted within ep->greet_ms connects again (see the source); lowers

@@ -41,6 +41,11 @@ int cnio__tp_notsup_connect(struct cnio_tp *tp, const struct cnio_peer *peer,
     return -CNIO_ERR_NOTSUP;
 }
 
+int cnio__tp_notsup_connect_poll(struct cnio_conn *c)
+{
+    return -CNIO_ERR_NOTSUP;
+}
+
 ssize_t cnio__tp_notsup_xfer(struct cnio_conn *c, const struct iovec *iov, int n)
 {
     return -CNIO_ERR_NOTSUP;

@@ -86,6 +86,18 @@ struct cnio_transport_ops {
     /* Connects to peer within peer->timeout_ms; *out owned by the caller (close it).
      * 0, -CNIO_ERR_CONN, -CNIO_ERR_TIMEOUT, ... */
     int (*connect)(struct cnio_tp *tp, const struct cnio_peer *peer, struct cnio_conn **out);
+    /* Starts connecting to peer without waiting, so that a stack's connects to many
+     * servers are under way together: 0 and *out (owned by the caller), a connection
+     * whose fd turns writable once the connect is through or failed (connect_poll then
+     * says which; no sendv / recvv before it said 0); or the connect's error at once.
+     * The caller bounds the wait. -CNIO_ERR_NOTSUP: this transport connects only with
+     * `connect`, which waits. */
+    int (*connect_start)(struct cnio_tp *tp, const struct cnio_peer *peer,
+                         struct cnio_conn **out);
+    /* Never waiting, how c's connect_start is going: 1 under way, 0 connected (c is as
+     * `connect` returns one), or its error (-CNIO_ERR_REFUSED, -CNIO_ERR_UNREACH,
+     * -CNIO_ERR_TIMEOUT, -CNIO_ERR_CONN, ...), after which the caller closes c. */
+    int (*connect_poll)(struct cnio_conn *c);
     /* Non-blocking gather send / scatter receive, semantics above. */
     ssize_t (*sendv)(struct cnio_conn *c, const struct iovec *iov, int n);
     ssize_t (*recvv)(struct cnio_conn *c, const struct iovec *iov, int n);
@@ -123,6 +135,7 @@ int cnio__transport_open(struct cnio_stack *st, const char *name, const struct c
 /* "Not supported" slot fillers for providers that lack an operation. */
 int cnio__tp_notsup_connect(struct cnio_tp *tp, const struct cnio_peer *peer,
                             struct cnio_conn **out);
+int cnio__tp_notsup_connect_poll(struct cnio_conn *c);
 ssize_t cnio__tp_notsup_xfer(struct cnio_conn *c, const struct iovec *iov, int n);
 int cnio__tp_notsup_progress(struct cnio_tp *tp, int timeout_ms);
 int cnio__tp_notsup_fd(struct cnio_conn *c);

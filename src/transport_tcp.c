@@ -28,6 +28,7 @@ struct tcp_tp {
 struct tcp_conn {
     struct cnio_conn base;
     int fd;
+    int user_timeout_ms;       /* TCP_USER_TIMEOUT, set once a connect_start is through */
 };
 
 static int tcp_open(struct cnio_stack *st, const struct cnio_hints *h, struct cnio_tp **out)
@@ -64,6 +65,36 @@ close_fd:
 free_conn:
     free(c);
     return ret;
+}
+
+/* The connect goes on in the kernel; the stack waits for its fd with the others'. */
+static int tcp_connect_start(struct cnio_tp *tp, const struct cnio_peer *peer,
+                             struct cnio_conn **out)
+{
+    struct tcp_conn *c = calloc(1, sizeof(*c));
+    int ret;
+
+    if (!c)
+        return -CNIO_ERR_NOMEM;
+    ret = cnio__net_probe_start(&peer->addr, &c->fd);
+    if (ret == -CNIO_ERR_INVAL)   /* not IPv4 or IPv6: connected the waiting way */
+        ret = -CNIO_ERR_NOTSUP;
+    if (ret) {
+        free(c);
+        return ret;
+    }
+    c->user_timeout_ms = peer->timeout_ms;
+    c->base.tp = tp;
+    *out = &c->base;
+    return 0;
+}
+
+static int tcp_connect_poll(struct cnio_conn *conn)
+{
+    struct tcp_conn *c = (struct tcp_conn *)conn;
+    int ret = cnio__net_probe_poll(c->fd);
+
+    return ret ? ret : cnio__net_tune(c->fd, c->user_timeout_ms);
 }
 
 static ssize_t tcp_err(int err)
@@ -136,6 +167,8 @@ const struct cnio_transport_ops cnio__tcp_ops = {
     .name = "tcp",
     .open = tcp_open,
     .connect = tcp_connect,
+    .connect_start = tcp_connect_start,
+    .connect_poll = tcp_connect_poll,
     .sendv = tcp_sendv,
     .recvv = tcp_recvv,
     .progress = cnio__tp_progress_none,

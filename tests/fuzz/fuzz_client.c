@@ -217,6 +217,7 @@ static void fz_fini(struct cnio_tp *tp)
 
 static const struct cnio_transport_ops fz_ops = {
     .size = sizeof(fz_ops), .name = "fuzz", .open = fz_tp_open, .connect = fz_connect,
+    .connect_start = cnio__tp_notsup_connect, .connect_poll = cnio__tp_notsup_connect_poll,
     .sendv = fz_sendv, .recvv = fz_recvv, .progress = cnio__tp_progress_none,
     .close = fz_close, .fd = fz_fd, .fini = fz_fini, .framed = 0,
     .msend = cnio__tp_notsup_msend, .mpoll = cnio__tp_notsup_mpoll,

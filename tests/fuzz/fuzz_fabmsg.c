@@ -463,6 +463,7 @@ static int fz_mpoll(struct cnio_conn *c, struct cnio_tp_event *ev, int max)
 
 static const struct cnio_transport_ops fz_ops = {
     .size = sizeof(fz_ops), .name = "fuzz", .open = fz_tp_open, .connect = fz_connect,
+    .connect_start = cnio__tp_notsup_connect, .connect_poll = cnio__tp_notsup_connect_poll,
     .sendv = cnio__tp_notsup_xfer, .recvv = cnio__tp_notsup_xfer,
     .progress = cnio__tp_progress_none, .close = fz_close, .fd = cnio__tp_notsup_fd,
     .fini = fz_fini, .framed = 1, .msend = fz_msend, .mpoll = fz_mpoll,
