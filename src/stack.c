@@ -318,7 +318,8 @@ static int stk_ep_open(struct cnio_stack *st, struct cnio_tp *tp, int timeout_ms
     ep->addr = addrs[0];
     ep->nalt = n - 1;
     memcpy(ep->alt, addrs + 1, (size_t)ep->nalt * sizeof(*addrs));
-    ret = cnio__ep_connect(ep, tp, host ? host : "?");
+    snprintf(ep->host, sizeof(ep->host), "%s", host ? host : "?");
+    ret = cnio__ep_connect(ep, tp);
     if (ret) {
         free(ep);
         return ret;

@@ -27,23 +27,13 @@
  * transport without connect_start (libfabric's) still connects by waiting.
  */
 
-/* Names ep "host (address)" after ep->addr; host NULL: the host of its name so far. */
-static void ep_rename(struct cnio_ep *ep, const char *host)
+/* Names ep "host (address)" after ep->host and ep->addr. */
+static void ep_rename(struct cnio_ep *ep)
 {
-    char buf[72], was[sizeof(ep->name)];
-    const char *cut;
-    int len;
+    char buf[72];
 
-    if (!host) {
-        memcpy(was, ep->name, sizeof(was));
-        cut = strrchr(was, '(');
-        host = was;
-        len = cut && cut > was ? (int)(cut - was - 1) : (int)strlen(was);
-    } else {
-        len = (int)strlen(host);
-    }
-    snprintf(ep->name, sizeof(ep->name), "%.*s (%s)", len, host,
-             cnio__net_ntop(&ep->addr, buf, sizeof(buf)));
+    snprintf(ep->name, sizeof(ep->name), "%.*s (%s)", (int)strlen(ep->host), ep->host,
+             cnio__net_ntop(&ep->addr, buf, sizeof(buf)));   /* (cut to fit) */
 }
 
 /* ep's connection went through: its handshake starts (the server speaks first). */
@@ -69,10 +59,9 @@ static void ep_through(struct cnio_ep *ep)
 }
 
 /* cnio__ep_connect to ep->addr alone. */
-static int ep_connect_one(struct cnio_ep *ep, struct cnio_tp *tp, const char *host)
+static int ep_connect_one(struct cnio_ep *ep, struct cnio_tp *tp)
 {
-    struct cnio_peer peer = { .addr = ep->addr, .host = host ? host : ep->name,
-                              .timeout_ms = ep->timeout_ms };
+    struct cnio_peer peer = { .addr = ep->addr, .host = ep->host, .timeout_ms = ep->timeout_ms };
     uint32_t events = EPOLLOUT;
     int64_t t0 = cnio__now_ms();
     struct cnio_conn *conn;
@@ -83,7 +72,7 @@ static int ep_connect_one(struct cnio_ep *ep, struct cnio_tp *tp, const char *ho
             peer.connect_ms = (int)CNIO_MAX(ep->last_ms + ep->timeout_ms - t0, 1);
         ret = tp->ops->connect(tp, &peer, &conn);
         if (cnio__now_ms() - t0 >= 1000)   /* (cnio__stack_stall_note) */
-            cnio__stack_stalled(ep->st, ep, host, t0);
+            cnio__stack_stalled(ep->st, ep, ep->host, t0);
         events = EPOLLIN;
     }
     if (ret) {
@@ -108,13 +97,13 @@ static int ep_connect_one(struct cnio_ep *ep, struct cnio_tp *tp, const char *ho
     return 0;
 }
 
-int cnio__ep_connect(struct cnio_ep *ep, struct cnio_tp *tp, const char *host)
+int cnio__ep_connect(struct cnio_ep *ep, struct cnio_tp *tp)
 {
     int ret;
 
     for (;;) {
-        ep_rename(ep, host);
-        ret = ep_connect_one(ep, tp, host);
+        ep_rename(ep);
+        ret = ep_connect_one(ep, tp);
         if (!ret || ep->connected || !ep->nalt)
             return ret;
         ep->addr = ep->alt[0];
@@ -135,7 +124,7 @@ void cnio__ep_connect_failed(struct cnio_ep *ep, int err)
     cnio__ep_drop_conn(ep);
     ep->addr = ep->alt[0];
     memmove(ep->alt, ep->alt + 1, (size_t)--ep->nalt * sizeof(ep->alt[0]));
-    ret = cnio__ep_connect(ep, tp, NULL);
+    ret = cnio__ep_connect(ep, tp);
     if (ret)
         cnio__ep_kill(ep, ret);
 }
@@ -267,7 +256,7 @@ void cnio__ep_greet(struct cnio_ep *ep, int64_t now, int *wait)
     tp = ep->conn->tp;
     cnio__ep_drop_conn(ep);
     ep->greet_ms = (int)CNIO_MIN(2LL * ep->greet_ms, (long long)INT_MAX / 2);
-    ret = cnio__ep_connect(ep, tp, NULL);   /* within the set-up's time (ep->last_ms) */
+    ret = cnio__ep_connect(ep, tp);   /* within the set-up's time (ep->last_ms) */
     if (ret) {
         cnio__ep_kill(ep, ret);
         return;

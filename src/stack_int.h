@@ -29,7 +29,8 @@ struct cnio_ep {
     struct cnio_conn *conn;
     int fd;                     /* -1: none (polled) or closed */
     uint32_t events;            /* registered with epoll */
-    char name[80];
+    char name[80];              /* "host (address)" */
+    char host[CNIO_HOSTNAME_MAX + 1];   /* the name it connects to, as its caller gave it */
     char carrier[64];           /* cnio__ep_transport */
     enum ep_state state;
     int err;
@@ -118,10 +119,10 @@ int cnio__ep_watch(struct cnio_ep *ep, uint32_t events);
 void cnio__ep_drop_conn(struct cnio_ep *ep);
 /* stack_handshake.c */
 #define CNIO_EP_GREET_MS 3000   /* the first wait for a TCP server's CHALLENGE */
-/* Starts ep's connect to ep->addr over tp (host: for the transport's log lines), as
- * the transport can: under way (EP_CONNECTING, finished by cnio__ep_connect_step), or
- * made here by waiting (EP_CHALLENGE). 0, or the connect's error at once (no conn). */
-int cnio__ep_connect(struct cnio_ep *ep, struct cnio_tp *tp, const char *host);
+/* Starts ep's connect to ep->addr (then its other addresses, ep->alt) over tp, as the
+ * transport can: under way (EP_CONNECTING, finished by cnio__ep_connect_step), or made
+ * here by waiting (EP_CHALLENGE). 0, or the connect's error at once (no conn). */
+int cnio__ep_connect(struct cnio_ep *ep, struct cnio_tp *tp);
 /* ep is EP_CONNECTING and its fd said something (or its time is up): goes on with the
  * handshake once the connect is through, tries the next address after a failure, or
  * kills ep with the connect's error. */
