@@ -45,9 +45,12 @@
  * opened it for writing, however idle), a byte changed on the server's disk behind its
  * back reached every other reader as good, with success. A block check that fails
  * while the file's length changed under the READ (a writer's SETSIZE, an open in place
- * that truncates) is the READ's to make again with the new length, not damage; the
- * check of a file cut short behind the server's back (cnio__srv_sums_past_end) is left
- * out beside a live writer, whose SETSIZE truncates the file before its sums.
+ * that truncates) is the READ's to make again with the new length, not damage. The
+ * check of a file cut short behind the server's back (cnio__srv_sums_past_end) is made
+ * beside a live writer too: it reads the file's length under the locks of the blocks it
+ * looks at, which a writer's SETSIZE holds across both its truncations (of the data and
+ * of its sums). It was left out there, and a column cut short behind the server's back
+ * while a job had the object open for writing read short, as a hole, with success.
  *
  * The check is made once, at the READ: a writer that opens and writes after it, before
  * a queued reply's bytes leave (or, with sendfile, before the socket has sent them from
@@ -196,7 +199,6 @@ int cnio__srv_req_check_end(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
 {
     struct cnio_srv_sums none = { -1, 0, 0 }, s;
     const struct cnio_srv_sums *sp;
-    struct stat sb;
     uint64_t at;
     int ret = 0;
 
@@ -204,12 +206,7 @@ int cnio__srv_req_check_end(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
     sp = cnio__srv_req_sums(c, hd, 0, &ret);
     s = sp ? *sp : none;
     pthread_mutex_unlock(&hd->lock);
-    if (ret || s.fd < 0 || (!hd->stage && !hd->writer &&
-                            cnio__srv_store_written(&c->srv->store, hd->name)))
-        return ret;   /* no sums, or a writer in place changes them as it goes */
-    if (fstat(hd->fd, &sb) < 0)
-        return cnio__srv_why_errno(errno);
-    return cnio__srv_sums_past_end(&s, hd->name, (uint64_t)sb.st_size, end, &at);
+    return ret ? ret : cnio__srv_sums_past_end(&s, hd->fd, hd->name, end, &at);
 }
 
 /* Whether hd's file is no longer size bytes long (a WRITE or SETSIZE came meanwhile). */
@@ -233,11 +230,11 @@ static int req_read_sums(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
     uint32_t crc;
     int ret;
 
-    if (fstat(hd->fd, &sb) < 0)
-        return cnio__srv_why_errno(errno);
-    ret = live ? 0 : cnio__srv_sums_past_end(s, hd->name, (uint64_t)sb.st_size, off + want, &at);
+    ret = cnio__srv_sums_past_end(s, hd->fd, hd->name, off + want, &at);
     if (ret)
         return ret;
+    if (fstat(hd->fd, &sb) < 0)
+        return cnio__srv_why_errno(errno);
     len = (uint64_t)sb.st_size > off ? CNIO_MIN(want, (uint64_t)sb.st_size - off) : 0;
     if (len == 0) {
         r->len = 0;

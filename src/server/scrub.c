@@ -57,12 +57,10 @@ static void scrub_report(struct scrub_ctx *x, const char *name, uint64_t off, co
 static void scrub_end(struct scrub_ctx *x, const char *name, const struct cnio_srv_sums *s,
                       int fd)
 {
-    struct stat sb;
     uint64_t at = 0;
     char what[96];
 
-    if (fstat(fd, &sb) < 0 || cnio__srv_sums_past_end(s, NULL, (uint64_t)sb.st_size, UINT64_MAX,
-                                                      &at) != -CNIO_ERR_CHECKSUM)
+    if (cnio__srv_sums_past_end(s, fd, NULL, UINT64_MAX, &at) != -CNIO_ERR_CHECKSUM)
         return;
     snprintf(what, sizeof(what), "truncated: its block checksums say it held data past its "
              "end (%llu bytes)", (unsigned long long)at);

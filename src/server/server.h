@@ -599,8 +599,7 @@ int cnio__srv_req_write(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, 
 int cnio__srv_req_read(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, const uint8_t *p,
                        struct cnio_srv_reply *r);
 /* For a CRC request ending at end that found hd's file shorter: what
- * cnio__srv_sums_past_end says of it (0 when hd has no sums to tell, or a writer in place
- * changes them as it goes). */
+ * cnio__srv_sums_past_end says of it (0 when hd has no sums to tell). */
 int cnio__srv_req_check_end(struct cnio_srv_conn *c, struct cnio_srv_handle *hd, uint64_t end);
 /* A counted reference to the request's handle, checked against the connection's rights. */
 int cnio__srv_req_handle(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h, int need_write,

@@ -614,14 +614,16 @@ int cnio__srv_sums_truncate(const struct cnio_srv_sums *s, int dfd, uint64_t siz
 int cnio__srv_sums_read(const struct cnio_srv_sums *s, int dfd, const char *name, uint64_t off,
                         uint64_t len, uint64_t fsize, uint8_t *out, uint32_t *crc_out);
 /*
- * Whether object name's sums record data past fsize, its file's size, before end:
+ * Whether object name's sums record data past the end of its file dfd, before end:
  * -CNIO_ERR_CHECKSUM (*at: where the file ends; logged unless name is NULL) when a block
  * past the file's end, or the end of its last one, held bytes other than zeros when they
  * were written (the file was truncated behind the server's back: what is gone must not
- * read as a hole), else 0 or another negative code. Blocks whose write did not finish
- * say nothing. s->fd < 0: 0.
+ * read as a hole), else 0 or another negative code (-CNIO_ERR_IO when the file's length
+ * kept changing while it was looked at). Blocks whose write did not finish say nothing.
+ * Safe beside a writer's WRITE and SETSIZE (the file's size is read under the locks of
+ * the blocks looked at). s->fd < 0: 0.
  */
-int cnio__srv_sums_past_end(const struct cnio_srv_sums *s, const char *name, uint64_t fsize,
+int cnio__srv_sums_past_end(const struct cnio_srv_sums *s, int dfd, const char *name,
                             uint64_t end, uint64_t *at);
 /*
  * Checks the block at *pos (a multiple of CNIO_SRV_BLOCK) of dfd, buf: CNIO_SRV_BLOCK

@@ -43,6 +43,7 @@
 
 #define SUMS_GROUP_SHIFT 22   /* writers serialize per 4 MiB of a file */
 #define SUMS_NLOCKS 256
+#define SUMS_END_TRIES 8   /* looks at a file's end while its length moves */
 
 static pthread_mutex_t sums_locks[SUMS_NLOCKS] = {
     [0 ... SUMS_NLOCKS - 1] = PTHREAD_MUTEX_INITIALIZER
@@ -589,20 +590,20 @@ int cnio__srv_sums_read(const struct cnio_srv_sums *s, int dfd, const char *name
     return ret;
 }
 
-int cnio__srv_sums_past_end(const struct cnio_srv_sums *s, const char *name, uint64_t fsize,
-                            uint64_t end, uint64_t *at)
+/* Where the blocks that a sums file of size bytes has entries for end, in the data. */
+static uint64_t sums_ends(const struct cnio_srv_sums *s, uint64_t size)
+{
+    return size <= sums_hdr(s) ? 0 : (size - sums_hdr(s)) / sums_ent(s) * CNIO_SRV_BLOCK;
+}
+
+/* cnio__srv_sums_past_end's look at the entries of the blocks from fsize's to end's (the
+ * locks of those blocks held, fsize read under them). */
+static int sums_past_end_locked(const struct cnio_srv_sums *s, const char *name, uint64_t fsize,
+                                uint64_t end, uint64_t *at)
 {
     struct sums_ent e[SUMS_MAX_BLOCKS];
     uint64_t b = fsize / CNIO_SRV_BLOCK;
-    struct stat sb;
 
-    if (s->fd < 0 || end <= fsize)
-        return 0;
-    if (fstat(s->fd, &sb) < 0)
-        return cnio__srv_why_errno(errno);
-    if ((uint64_t)sb.st_size <= sums_hdr(s))
-        return 0;
-    end = CNIO_MIN(end, ((uint64_t)sb.st_size - sums_hdr(s)) / sums_ent(s) * CNIO_SRV_BLOCK);
     while (b * CNIO_SRV_BLOCK < end) {
         size_t n = (size_t)CNIO_MIN(SUMS_MAX_BLOCKS, (end - 1) / CNIO_SRV_BLOCK + 1 - b);
         int ret = sums_get(s, b, n, e);
@@ -630,6 +631,44 @@ int cnio__srv_sums_past_end(const struct cnio_srv_sums *s, const char *name, uin
         b += n;
     }
     return 0;
+}
+
+/*
+ * The file's size is read under the locks of the blocks from its end to the last one the
+ * sums have an entry for, so that a SETSIZE beside (cnio__srv_sums_truncate, which
+ * truncates the data and then the entries under the locks of the blocks between the two
+ * ends) is seen whole or not at all: a look between its two truncations took the entries
+ * it was about to cut for data the file had lost. A file whose length moved between the
+ * look and the locks is looked at again.
+ */
+int cnio__srv_sums_past_end(const struct cnio_srv_sums *s, int dfd, const char *name,
+                            uint64_t end, uint64_t *at)
+{
+    struct stat sb, ss;
+
+    if (s->fd < 0)
+        return 0;
+    for (int tries = 0; tries < SUMS_END_TRIES; tries++) {
+        uint64_t fsize, last;
+        int ret;
+
+        if (fstat(dfd, &sb) < 0 || fstat(s->fd, &ss) < 0)
+            return cnio__srv_why_errno(errno);
+        fsize = (uint64_t)sb.st_size;
+        if (end <= fsize || sums_ends(s, (uint64_t)ss.st_size) <= fsize)
+            return 0;   /* no entry past the end */
+        last = (CNIO_MIN(end, sums_ends(s, (uint64_t)ss.st_size)) - 1) / CNIO_SRV_BLOCK;
+        sums_lock_range(s, fsize / CNIO_SRV_BLOCK, last, 1);
+        ret = fstat(dfd, &sb) < 0 || fstat(s->fd, &ss) < 0 ? cnio__srv_why_errno(errno) : 1;
+        if (ret == 1 && (uint64_t)sb.st_size == fsize)   /* (the entries as they are now) */
+            ret = sums_past_end_locked(s, name, fsize,
+                                       CNIO_MIN(CNIO_MIN(end, (last + 1) * CNIO_SRV_BLOCK),
+                                                sums_ends(s, (uint64_t)ss.st_size)), at);
+        sums_lock_range(s, fsize / CNIO_SRV_BLOCK, last, 0);
+        if (ret != 1)
+            return ret;
+    }
+    return cnio__srv_why(-CNIO_ERR_IO, "its length kept changing while it was checked");
 }
 
 int cnio__srv_sums_check(const struct cnio_srv_sums *s, int dfd, uint64_t *pos,

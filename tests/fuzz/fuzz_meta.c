@@ -398,7 +398,7 @@ static void fz_sums_reads(const struct fz_sums *z, int sfd, int dfd, uint32_t pi
             FZ_CHECK(r == -CNIO_ERR_CHECKSUM && pending == 2);
     }
     FZ_CHECK(cnio__srv_sums_check(&s, dfd, &pos, buf, &(int){ 0 }, &(uint32_t){ 0 }) == 1);
-    r = cnio__srv_sums_past_end(&s, NULL, z->len, z->len + 2 * CNIO_SRV_BLOCK, &at);
+    r = cnio__srv_sums_past_end(&s, dfd, NULL, z->len + 2 * CNIO_SRV_BLOCK, &at);
     FZ_CHECK(r == 0 || r == -CNIO_ERR_CHECKSUM);
     FZ_CHECK(!fz_all_good(z) || r == 0);
     free(buf);

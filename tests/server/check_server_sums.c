@@ -5,7 +5,8 @@
  * flipped in a block's entry, a damaged entry alone, a damaged header, each with or
  * without damaged data; a block left pending by a crash (a valid pending entry), healed
  * by a writer; a version-1 sums file, as servers before version 2 left them; and
- * damaged data, and a missing sums file, while a writer holds the object open in place.
+ * damaged data, a missing sums file and a data file cut short, while a writer holds the
+ * object open in place.
  */
 #include "srvtest.h"
 
@@ -301,6 +302,33 @@ START_TEST(test_sums_live_writer)
 }
 END_TEST
 
+/* A column's data file cut short behind the server's back while a writer holds the
+ * object open in place (idle). The check of a file truncated so was left out beside a
+ * live writer: a reader's READ past the cut got what was left, short, with success (a
+ * client fills a short reply with zeros: the object read back with a hole). Now it
+ * fails with a checksum error, as without the writer; what the file still holds reads
+ * as written. */
+START_TEST(test_sums_truncated_beside_writer)
+{
+    char path[PATH_MAX + 32];
+    struct st_conn w;
+    uint64_t hw;
+
+    obj_make("tw", 28);
+    st_session(&st_fx, 0, &w);
+    ck_assert_int_eq(st_open(&w, "tw", CNIO_WIRE_O_WRITE, 0, 0, 0, &hw, NULL), 0);
+    obj_path("tw", 0, path, sizeof(path));
+    ck_assert_int_eq(truncate(path, 2 * UNIT + 10), 0);
+    ck_assert_int_eq(obj_read("tw", 0, NB * UNIT), -CNIO_ERR_CHECKSUM);
+    ck_assert_int_eq(obj_read("tw", 2 * UNIT + 5, 100), -CNIO_ERR_CHECKSUM);
+    ck_assert_int_eq(obj_read("tw", 3 * UNIT, 100), -CNIO_ERR_CHECKSUM);
+    ck_assert_int_eq(obj_read("tw", 0, 2 * UNIT), 0);
+    ck_assert_int_eq(st_call(&w, CNIO_WIRE_CLOSE, hw, 0, NULL, 0, NULL, NULL, 0), 0);
+    st_close(&w);
+    ck_assert_int_eq(obj_read("tw", 3 * UNIT, 100), -CNIO_ERR_CHECKSUM);
+}
+END_TEST
+
 /* Object name committed from staged instance id: NB blocks, as an upload leaves one. */
 static void obj_upload(const char *name, uint64_t id, int seed)
 {
@@ -371,6 +399,7 @@ static Suite *server_sums_suite(void)
     tcase_add_test(tc, test_sums_version1);
     tcase_add_test(tc, test_sums_live_writer);
     tcase_add_test(tc, test_sums_missing_beside_writer);
+    tcase_add_test(tc, test_sums_truncated_beside_writer);
     suite_add_tcase(s, tc);
     tcase_add_checked_fixture(sf, setup_sendfile, st_teardown);
     tcase_set_timeout(sf, 60);
