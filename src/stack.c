@@ -427,20 +427,26 @@ const char *cnio__ep_name(const struct cnio_ep *ep)
  * the server had closed it, so that the caller replaces it before it sends (client_revive.c).
  * Over a fabric nothing tells the client that the server closed its end: a request sent
  * there is dropped by a server that no longer knows the connection, and times out. The
- * server's idle clock starts when our last request arrived, a little before our last_ms
- * (its reply came back since); replacing it EP_IDLE_MARGIN_MS (or half the timeout, when
- * that is shorter) early leaves that long for the reply's way back and the next
- * request's way there, before the server could close it. A request in flight, or
- * queued, keeps it: the server does not close a connection that is busy.
+ * server's idle clock starts when our last request arrived, after we queued it (req_ms;
+ * before the first, the handshake's end), not when its reply reached us: a server closes
+ * a connection whose reply our provider left unacknowledged for the timeout (we did not
+ * call it), and the reply may come in later. Replacing it EP_IDLE_MARGIN_MS (or half the
+ * timeout, when that is shorter) early leaves that long for the next request's way there.
+ * A request in flight, or queued, keeps it: the server does not close a busy connection.
  */
 #define EP_IDLE_MARGIN_MS 10000
+
+static int64_t ep_idle_since(const struct cnio_ep *ep)
+{
+    return ep->req_ms ? CNIO_MIN(ep->req_ms, ep->last_ms) : ep->last_ms;
+}
 
 static int ep_idle_expired(const struct cnio_ep *ep)
 {
     int64_t early = CNIO_MIN(ep->idle_ms / 2, (int64_t)EP_IDLE_MARGIN_MS);
 
     return ep->idle_ms && ep->fd < 0 && ep_ops(ep)->framed &&
-           cnio__now_ms() - ep->last_ms >= ep->idle_ms - early;
+           cnio__now_ms() - ep_idle_since(ep) >= ep->idle_ms - early;
 }
 
 void cnio__ep_set_timeout(struct cnio_ep *ep, int timeout_ms)
@@ -461,7 +467,7 @@ int cnio__ep_idle_closed(struct cnio_ep *ep)
     } else if (ep->state == EP_READY && !ep->ninflight && !ep->sq_head && ep_idle_expired(ep)) {
         cnio__debug("connection to %s: idle for %lld ms, the server closes it after %lld: "
                     "closed, to connect again", ep->name,
-                    (long long)(cnio__now_ms() - ep->last_ms), (long long)ep->idle_ms);
+                    (long long)(cnio__now_ms() - ep_idle_since(ep)), (long long)ep->idle_ms);
         cnio__ep_kill(ep, -CNIO_ERR_CONN);   /* as the server would: nothing in flight */
     }
     return ep->state == EP_DEAD && ep->died_idle;
@@ -573,8 +579,9 @@ int cnio__ep_enqueue(struct cnio_ep *ep, struct cnio_req *r)
     h.length = r->plen;
     h.payload_crc = r->plen ? cnio__crc32c(0, r->payload, r->plen) : 0;
     cnio__wire_hdr_encode(&h, r->hdr);
+    ep->req_ms = cnio__now_ms();
     if (ep->ninflight == 0)
-        ep->last_ms = cnio__now_ms();
+        ep->last_ms = ep->req_ms;
     ep->inflight[idx] = r;
     ep->ninflight++;
     if (ep->sq_tail)

@@ -38,6 +38,7 @@ struct cnio_ep {
     int quiet;                  /* closed by its owner mid-handshake: nothing to warn of */
     int timeout_ms;
     int64_t last_ms;            /* last time a byte moved, or work started */
+    int64_t req_ms;             /* when the last request was queued (0: none yet) */
     int64_t idle_ms;            /* the server closes it idle this long (CNIO_WIRE_CAP_IDLE;
                                  * 0: never, or not said) */
     uint32_t credits;
