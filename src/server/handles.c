@@ -348,11 +348,12 @@ static void handles_adopted(struct cnio_srv_store *st, const char *name, int fd,
 {
     struct cnio_srv_vouch v = { .updates = -2 };   /* (counts no update of its own) */
     struct stat sb;
-    int ret = 0;
+    int ret = 0, last = cnio__srv_store_writer_closing(st, name, &v.ticket);
 
     /* (not of an object removed meanwhile: there is no mark of it to clear) */
-    if (cnio__srv_store_writer_closing(st, name, &v.ticket) &&
-        !(fstat(fd, &sb) == 0 && sb.st_nlink == 0))
+    if (last && fstat(fd, &sb) == 0 && sb.st_nlink == 0)
+        cnio__srv_store_clear_none(st, name, 0);
+    else if (last)
         ret = cnio__srv_store_complete(st, name, fd, sums, NULL, &v,
                                        "its joiners closed as its upload committed");
     cnio__srv_store_writer_gone(st, name, !ret, 1);

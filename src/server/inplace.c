@@ -92,9 +92,31 @@ int cnio__srv_store_writer_closing(struct cnio_srv_store *st, const char *name,
         w->closing++;
         last = w->closing >= w->count;
         *ticket = ++w->closes ? w->closes : ++w->closes;   /* (never 0) */
+        /* not the last, it steps aside for the live writers as a last close that found
+         * one live does (store_mark_aside): the mark is theirs, and a counted open of
+         * theirs that fails clears it in their place (cnio__srv_open_undo). Before, it
+         * left no word of it: an open undone while this handle was still counted left
+         * the mark to this close, and no one cleared it */
+        if (last)
+            w->due++;
+        else
+            w->owed = 1;
     }
     pthread_mutex_unlock(&st->lock);
     return last;
+}
+
+void cnio__srv_store_clear_none(struct cnio_srv_store *st, const char *name, int torn)
+{
+    struct cnio_srv_writer *w;
+
+    pthread_mutex_lock(&st->lock);
+    w = *store_writer_find(st, name);
+    if (w) {
+        w->due -= w->due > 0;
+        w->lost |= torn && w->count > 1;   /* (as cnio__srv_store_writer_gone's, now) */
+    }
+    pthread_mutex_unlock(&st->lock);
 }
 
 void cnio__srv_store_writer_gone(struct cnio_srv_store *st, const char *name, int clean,
@@ -251,6 +273,8 @@ static int store_mark(struct cnio_srv_store *st, const char *name, int dirty,
     w = *store_writer_find(st, name);
     if (!ret && dirty && w && !(m->flags & CNIO_SRV_META_DIRTY))
         w->fresh = 1;   /* (this open's own mark) */
+    if (!dirty && v && v->ticket && w)   /* a due clear, made or stepped aside from here */
+        w->due -= w->due > 0;
     aside = !ret && !dirty ? store_mark_aside(w, v, m) : 0;
     if (aside) {
         pthread_mutex_unlock(&st->lock);
@@ -358,7 +382,9 @@ int cnio__srv_store_complete(struct cnio_srv_store *st, const char *name, int fd
 
     if (!ret)
         ret = sums ? cnio__srv_sums_sync(sums) : store_sums_sync_named(st, name, fd, m);
-    if (!ret)
+    if (ret)
+        cnio__srv_store_clear_none(st, name, 1);
+    else
         ret = cnio__srv_store_mark(st, name, 0, v, &after);
     if (ret)
         cnio__warn("%s: %s, but it could not be made durable and marked complete: %s; it "
@@ -376,17 +402,22 @@ void cnio__srv_open_undo(struct cnio_srv_store *st, const char *name, int fd,
 
     /* Owed the clear and the last (or the lone writer, its own mark): it closes as the
      * latest CLOSE would (its ticket, so that no earlier close clears under its fsync).
-     * Otherwise it only goes, and the mark is a close's still to come (one that began
-     * before it is found the last then; not owed while such a close has not stepped
-     * aside, which would find this clear done and count its update nowhere).
-     * Before, an earlier close that stepped aside for it left the mark to a close that
-     * never came, and readers were refused "incomplete" until the next clean update. */
+     * Owed, by a close that stepped aside for it: one found the last that found it live,
+     * or one not the last, whichever of this undoing and that close's handle going
+     * comes first. Otherwise it only goes, and the mark is a close's still to come (one
+     * that began before it is found the last then), and so while a close found the last
+     * has its clear due (that one clears, or finds this clear done and counts its
+     * update nowhere). Before, an earlier close that stepped aside for it left the mark
+     * to a close that never came, and readers were refused "incomplete" until the next
+     * clean update. */
     pthread_mutex_lock(&st->lock);
     w = *store_writer_find(st, name);
-    if (w && ((w->owed && w->closing >= w->count - 1) ||
-              (w->fresh && w->count == 1 && !w->closing)) &&
+    if (w && !w->due &&
+        ((w->owed && w->closing >= w->count - 1) ||
+         (w->fresh && w->count == 1 && !w->closing)) &&
         cnio__srv_store_meta_get(st, name, &m) == 0) {
         w->closing++;
+        w->due++;
         v.ticket = ++w->closes ? w->closes : ++w->closes;   /* (never 0) */
         clear = 1;
     }

@@ -222,6 +222,47 @@ static int req_close_joined(struct cnio_srv_conn *c, struct cnio_srv_handle *hd,
     return ret;
 }
 
+/* The clean close of hd, the last writer in place of its object (hd->lock held; h: its
+ * CLOSE; v: its ticket): it vouches for the object again, blocks left pending by a crash
+ * included, and clears the mark (cnio__srv_store_mark; *decided once that was asked).
+ * 0, or why it failed. */
+static int req_close_last(struct cnio_srv_conn *c, const struct cnio_wire_hdr *h,
+                          struct cnio_srv_handle *hd, struct cnio_srv_vouch *v, int *decided)
+{
+    long healed = hd->sums_state == 1 ? cnio__srv_sums_heal(&hd->sums, hd->fd) : 0;
+    struct cnio_srv_meta m;
+    struct stat sb;
+    int ret, vouched;
+
+    if (healed > 0)
+        cnio__warn("%s: %ld blocks whose write was interrupted by a crash get checksums "
+                   "of their bytes as its writer closes it", hd->name, healed);
+    /* the data and its sums on disk before the clean mark (MPI-3.1 13.2.2: a close
+     * first syncs the file): else a power cut after a successful close could leave
+     * this column old under a mark that says complete */
+    ret = fsync(hd->fd) < 0 ? cnio__srv_why_errno(errno) : 0;
+    if (!ret && hd->sums_state == 1)
+        ret = cnio__srv_sums_sync(&hd->sums);
+    /* its length and block sums, which its metadata can vouch for again: a file
+     * grown or truncated later behind the server's back is then told apart */
+    v->gen = hd->meta.gen;
+    vouched = !ret && hd->sums_state == 1 && v->gen && fstat(hd->fd, &sb) == 0 &&
+              cnio__srv_sums_names(&hd->sums, v->gen);
+    v->length = vouched ? (uint64_t)sb.st_size : 0;
+    v->sized = vouched;
+    /* the update counted, at the count the client reconciled its hosts to; not for a
+     * joiner of an upload adopted at its commit: on each host its close may come
+     * before the commit (not adopted there) or after, and the hosts' counts would
+     * differ for an object written whole */
+    v->updates = hd->adopted ? -2 : (h->flags & CNIO_WIRE_F_UPDATES) ? (int64_t)h->offset : -1;
+    *decided = !ret;
+    if (!ret)
+        ret = cnio__srv_store_mark(&c->srv->store, hd->name, 0, v, &m);
+    if (!ret)
+        hd->meta = m;
+    return ret;
+}
+
 /* A clean close of an in-place writer: the last one clears the object's dirty mark, and
  * vouches for its length again when it can (CNIO_SRV_META_SIZED). A writer whose object
  * was removed (UNLINK) while it was open has nothing to vouch for (a name made again
@@ -234,7 +275,7 @@ static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *
     struct cnio_srv_vouch v = { 0 };
     struct cnio_srv_meta m;
     struct stat sb;
-    int ret = 0, last, vouched, orphaned = 0, gone = 0;
+    int ret = 0, last, orphaned = 0, gone = 0, removed = 0, decided = 0;
 
     if (!hd)
         return 0;
@@ -246,6 +287,7 @@ static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *
     last = hd->writer && !hd->closing++ &&
            cnio__srv_store_writer_closing(&c->srv->store, hd->name, &v.ticket);
     if (hd->writer && fstat(hd->fd, &sb) == 0 && sb.st_nlink == 0) {
+        removed = 1;
         if (h->flags & CNIO_WIRE_F_GONE)
             r->flags |= CNIO_WIRE_F_GONE;
         else
@@ -259,45 +301,21 @@ static int req_close_clean(struct cnio_srv_conn *c, const struct cnio_wire_hdr *
          * (cnio__srv_store_mark) keeps it, and says so. This writer's own bytes are
          * durable. */
         ret = fsync(hd->fd) < 0 ? cnio__srv_why_errno(errno) : 0;
+        decided = !ret;
         if (!ret)
             ret = cnio__srv_store_mark(&c->srv->store, hd->name, 0, &v, &m);
     } else if (last) {
-        /* the last writer in place closes cleanly: it vouches for the object again,
-         * blocks left pending by a crash included */
-        long healed = hd->sums_state == 1 ? cnio__srv_sums_heal(&hd->sums, hd->fd) : 0;
-
-        if (healed > 0)
-            cnio__warn("%s: %ld blocks whose write was interrupted by a crash get checksums "
-                       "of their bytes as its writer closes it", hd->name, healed);
-        /* the data and its sums on disk before the clean mark (MPI-3.1 13.2.2: a close
-         * first syncs the file): else a power cut after a successful close could leave
-         * this column old under a mark that says complete */
-        ret = fsync(hd->fd) < 0 ? cnio__srv_why_errno(errno) : 0;
-        if (!ret && hd->sums_state == 1)
-            ret = cnio__srv_sums_sync(&hd->sums);
-        /* its length and block sums, which its metadata can vouch for again: a file
-         * grown or truncated later behind the server's back is then told apart */
-        v.gen = hd->meta.gen;
-        vouched = !ret && hd->sums_state == 1 && v.gen && fstat(hd->fd, &sb) == 0 &&
-                  cnio__srv_sums_names(&hd->sums, v.gen);
-        v.length = vouched ? (uint64_t)sb.st_size : 0;
-        v.sized = vouched;
-        /* the update counted, at the count the client reconciled its hosts to; not for a
-         * joiner of an upload adopted at its commit: on each host its close may come
-         * before the commit (not adopted there) or after, and the hosts' counts would
-         * differ for an object written whole */
-        v.updates = hd->adopted ? -2
-                    : (h->flags & CNIO_WIRE_F_UPDATES) ? (int64_t)h->offset : -1;
-        if (!ret)
-            ret = cnio__srv_store_mark(&c->srv->store, hd->name, 0, &v, &m);
-        if (!ret)
-            hd->meta = m;
+        ret = req_close_last(c, h, hd, &v, &decided);
     } else if (hd->writer && !hd->adopted &&
                (!(h->flags & CNIO_WIRE_F_UPDATES) || h->offset != hd->meta.updates)) {
         /* a clean close that counts an update (not an open that failed part-way, which
          * names the count as it was), not the last: the last one's counts it */
         cnio__srv_store_writer_updated(&c->srv->store, hd->name);
     }
+    /* found the last and no clear asked: its bytes are not durable (the mark stays), or
+     * its object was removed; either way the mark is no longer due from it */
+    if (last && !decided)
+        cnio__srv_store_clear_none(&c->srv->store, hd->name, !removed);
     /* (a joiner told its creator went wrote all it meant to: the instance it leaves may
      * be resumed, cnio_resume) */
     hd->closed = ret == 0 || orphaned || gone;

@@ -565,9 +565,10 @@ int cnio__srv_open_stage(struct cnio_srv_conn *c, const char *name, const struct
 int cnio__srv_open_dirty(struct cnio_srv_conn *c, const char *name, struct cnio_srv_meta *m);
 /* An in-place write open of name counted by cnio__srv_open_dirty that then failed (its
  * handle not made, or not answered): the writer goes uncounted, and when the mark had been
- * left to it (cnio__srv_store_mark's owed) and no other writer is live, it clears the
- * mark as a close would (cnio__srv_store_complete of fd, the object's data, and sums);
- * else the mark stays for the others. */
+ * left to it (owed: a close stepped aside for it, found the last or not) and no other
+ * writer is live, nor a close found the last still to clear it (due), it clears the mark
+ * as a close would (cnio__srv_store_complete of fd, the object's data, and sums); else
+ * the mark stays for the others. */
 void cnio__srv_open_undo(struct cnio_srv_store *st, const char *name, int fd,
                          const struct cnio_srv_sums *sums);
 /*

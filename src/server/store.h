@@ -54,8 +54,13 @@ struct cnio_srv_writer {
     unsigned closes;    /* CLOSEs begun since the record was made, each one's ticket: the
                            latest one's fsync is the one that follows every writer's bytes */
     int owed;       /* the mark is a live writer's to clear: a clean close stepped aside
-                       for it (its update counted, w->updated); a counted open that fails
-                       clears it in its place (cnio__srv_open_undo) */
+                       for it (found not the last, or the last that found it live; its
+                       update counted, w->updated); a counted open that fails clears it in
+                       its place (cnio__srv_open_undo) */
+    int due;        /* of closing, those found the last (or an open's undoing that clears
+                       in a close's place) whose clear is still to come: neither made nor
+                       stepped aside from (cnio__srv_store_mark), nor given up
+                       (cnio__srv_store_clear_none); while one is, the mark is its */
     int fresh;      /* an open found the object clean and marked it: a lone writer whose
                        open fails then clears its own mark */
     char name[];
@@ -325,12 +330,19 @@ int cnio__srv_store_writer(struct cnio_srv_store *st, const char *name, int delt
 /* cnio__srv_store_writer with the store lock held (a commit's, stage_commit.c). */
 int cnio__srv_store_writer_locked(struct cnio_srv_store *st, const char *name, int delta);
 /* One in-place writer of name begins its CLOSE: 1 when no other is live (none that has
- * not begun its own), so that it is the last writer of this update, else 0; *ticket
- * this close's number (for cnio__srv_store_mark's v->ticket). Each writer asks once;
- * two closing at once cannot both find the other live (both did, neither cleared the
- * mark, and a clean update read as interrupted). */
+ * not begun its own), so that it is the last writer of this update, and its clear is due
+ * (cnio__srv_store_mark, or cnio__srv_store_clear_none), else 0: it steps aside for the
+ * live ones (the mark is theirs to clear, owed); *ticket this close's number (for
+ * cnio__srv_store_mark's v->ticket). Each writer asks once; two closing at once cannot
+ * both find the other live (both did, neither cleared the mark, and a clean update read
+ * as interrupted). */
 int cnio__srv_store_writer_closing(struct cnio_srv_store *st, const char *name,
                                    unsigned *ticket);
+/* A close of name found the last (cnio__srv_store_writer_closing) that makes no clear:
+ * its data or sums could not be made durable (torn: taken as a writer lost while others
+ * write, cnio__srv_store_writer_lost, so the mark stays), or its object was removed
+ * meanwhile (nothing to clear). The mark is then no longer due from it. */
+void cnio__srv_store_clear_none(struct cnio_srv_store *st, const char *name, int torn);
 /* One in-place writer of name goes (its handle freed), closing when it had begun its
  * CLOSE: clean, after a CLOSE that succeeded; otherwise (its connection lost, a CLOSE
  * that failed) while others still write, the update is taken as torn:
