@@ -88,6 +88,7 @@ struct fab_peer {
     uint16_t cid;               /* the client's id for this connection */
     uint32_t id;                /* ours: slot | generation << 16 */
     int pending;                /* replies the provider holds */
+    int64_t tx_ms;              /* when the provider last took or returned one of them */
     int closing;
     struct cnio_srv_out *wait_head, *wait_tail;   /* replies not yet posted */
 };
@@ -238,6 +239,7 @@ static int fab_flush(struct cnio_srv_fab *f, struct fab_peer *p)
             p->wait_tail = NULL;
         o->next = NULL;
         p->pending++;
+        p->tx_ms = cnio__now_ms();
     }
     return 0;
 }
@@ -394,6 +396,7 @@ static void fab_sent(struct cnio_srv_fab *f, struct fab_op *op, int err)
     cnio__srv_conn_sent(p->c, op->o);
     free(op);
     p->pending--;
+    p->tx_ms = cnio__now_ms();
     if (err && !p->closing) {
         cnio__info("%s: fabric send failed: %s", p->c->peer, fi_strerror(err));
         p->closing = 1;
@@ -433,6 +436,25 @@ static int fab_poll(struct cnio_srv_fab *f)
     return (int)n;
 }
 
+/*
+ * 1 when p has been idle for --idle-timeout: no request for that long, and no reply
+ * that the provider holds, or none that moved for that long. A reliable provider holds
+ * a reply until the client's provider acknowledges it, which that does only while its
+ * process calls it: udp;ofi_rxd's acknowledgement of a reply, lost on the way (a full
+ * socket buffer, on loopback too), is sent again only when the client next calls, and
+ * a client computing meanwhile held the connection, whatever the timeout (all of the 4
+ * minutes watched: rxd's retries did not end it). Reply bytes in a TCP socket's buffer do
+ * not keep a TCP connection either. Closing does not cancel the reply: p is freed once
+ * the provider lets go of it (fab_sent), at the client's next call.
+ */
+static int fab_idle(const struct fab_peer *p, uint32_t idle, int64_t now)
+{
+    int64_t ms = (int64_t)idle * 1000;
+
+    return p->c->state == CNIO_SRV_C_READY && idle && now - p->c->last_active >= ms &&
+           (!p->pending || now - p->tx_ms >= ms);
+}
+
 /* Eviction (--max-unauth), authentication deadline, --idle-timeout, replies the provider
  * could not take yet. */
 static void fab_tick(struct cnio_srv_fab *f, int64_t now)
@@ -451,9 +473,13 @@ static void fab_tick(struct cnio_srv_fab *f, int64_t now)
             cnio__info("%s: no AUTH within %d s, closing", c->peer,
                        CNIO_SRV_AUTH_TIMEOUT_MS / 1000);
             fab_peer_close(f, p);
-        } else if (c->state == CNIO_SRV_C_READY && idle && !p->pending &&
-                   now - c->last_active >= (int64_t)idle * 1000) {
-            cnio__info("%s: idle for %u s (--idle-timeout), closing", c->peer, idle);
+        } else if (fab_idle(p, idle, now)) {
+            if (p->pending)
+                cnio__info("%s: idle for %u s (--idle-timeout), closing: %d %s not "
+                           "acknowledged by the client for as long", c->peer, idle,
+                           p->pending, p->pending == 1 ? "reply" : "replies");
+            else
+                cnio__info("%s: idle for %u s (--idle-timeout), closing", c->peer, idle);
             fab_peer_close(f, p);
         } else if (p->wait_head) {
             fab_after(f, p);

@@ -544,6 +544,57 @@ START_TEST(udp_opener_revives)
 }
 END_TEST
 
+static void ping_done(struct cnio_req *r)
+{
+    *(int *)r->arg = r->status ? r->status : 1;
+}
+
+/*
+ * The opener over udp goes quiet with replies its provider has not acknowledged
+ * (udp;ofi_rxd acknowledges only while its process calls it; an acknowledgement lost
+ * on the way is the same): a PING on lane 1 of each host, its reply left unread. Every
+ * server still closes both lanes at its idle timeout, and says why of lane 1; the
+ * replies read late, the next write goes over new lanes. The servers held lane 1 for as
+ * long as the client was quiet (udp_opener_revives failed so now and then, when one
+ * acknowledgement was lost); and a client that counted its idle time from the late
+ * reply wrote to lane 1, which the server had closed, and timed out.
+ */
+START_TEST(udp_unacked_revives)
+{
+    static const char *const extra[] = { "--idle-timeout", "4", "--transport", "tcp,udp",
+                                         NULL };
+    uint8_t *data = malloc(LEN);
+    struct cnio_obj *o = fab_open_with(extra, "idle/v", "lanes=2&transport=udp");
+    int pinged[2] = { 0, 0 }, done = 0;
+
+    ck_assert_int_eq(o->nhosts, 2);
+    fx_fill(data, LEN, 32);
+    ck_assert_int_eq(cnio__obj_pwrite(o, data, LEN / 2, 0), LEN / 2);
+    for (int j = 0; j < o->nhosts; j++) {
+        struct cnio_req *r = cnio__req_get(st);
+
+        ck_assert_ptr_nonnull(r);
+        r->type = CNIO_WIRE_PING;
+        r->done = ping_done;
+        r->arg = &pinged[j];
+        ck_assert_int_eq(cnio__ep_submit(o->hosts[j].lanes[1], r), 0);
+    }
+    wait_idle_closes(2, "udp;ofi_rxd");   /* the client has not called the stack since */
+    for (int k = 0; k < fx.n; k++)
+        ck_assert_int_ge(log_lines(k, "udp;ofi_rxd", "not acknowledged by the client"), 1);
+    for (int i = 0; i < 3000 && !done; i++) {   /* bounded: 30 s */
+        cnio__stack_progress(st, 10);
+        done = pinged[0] && pinged[1];
+    }
+    ck_assert_int_eq(pinged[0], 1);
+    ck_assert_int_eq(pinged[1], 1);
+    ck_assert_int_eq(cnio__obj_pwrite(o, data + LEN / 2, LEN / 2, LEN / 2), LEN / 2);
+    ck_assert_int_eq(cnio__obj_close(o), 0);
+    check_bytes("idle/v", data);
+    free(data);
+}
+END_TEST
+
 /* Server 1 restarted with its fabric endpoint (at a new fabric address: the provider
  * picks the port), while the opener and an attached rank wait: their next writes say
  * the open is gone there (-CNIO_ERR_STALE), as restart_token_stale's over TCP. They
@@ -662,6 +713,7 @@ static Suite *idle_suite(void)
         tcase_add_test(tc, fabric_attached_revives);
         tcase_add_test(tc, fabric_restart_stale);
         tcase_add_test(tc, udp_opener_revives);
+        tcase_add_test(tc, udp_unacked_revives);
     }
     suite_add_tcase(s, tc);
     return s;
