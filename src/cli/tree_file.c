@@ -265,7 +265,12 @@ int tf_put_runs(struct tree_ctx *c, const char *rel, struct cnio_obj *obj, int f
     return ret;
 }
 
-/* Sends the data extents of local fd (size bytes) to obj, chunk by chunk. */
+/*
+ * Sends local fd (size bytes) to obj, chunk by chunk: its data extents alone to a fresh
+ * instance, which reads as zeros in the file's holes already; all of it to a resumed one
+ * (resumed), whose bytes where the file now has a hole are the interrupted copy's (of an
+ * earlier version of the file, or of another file of that name) and are compared too.
+ */
 static int tf_send_local(struct tree_ctx *c, const char *rel, int fd, uint64_t size,
                          struct cnio_obj *obj, int resumed)
 {
@@ -273,14 +278,14 @@ static int tf_send_local(struct tree_ctx *c, const char *rel, int fd, uint64_t s
     int ret = 0;
 
     while (ret == 0 && off < size) {
-        off_t d = lseek(fd, (off_t)off, SEEK_DATA), h;
+        off_t d = resumed ? (off_t)off : lseek(fd, (off_t)off, SEEK_DATA), h;
         uint64_t end;
 
         if (d < 0 && errno == ENXIO)
             break;   /* a hole to the end */
         if (d < 0)
             d = (off_t)off;   /* no SEEK_DATA here: all of it */
-        h = lseek(fd, d, SEEK_HOLE);
+        h = resumed ? -1 : lseek(fd, d, SEEK_HOLE);
         end = h < 0 ? size : CNIO_MIN((uint64_t)h, size);
         for (off = (uint64_t)d; ret == 0 && off < end;) {
             uint64_t len = CNIO_MIN(c->chunk, end - off);
