@@ -173,6 +173,7 @@ static int cp_open_src(struct cp_job *j)
         rc = cp_local_fail(&j->src, EIO, CLI_LONGER_WHY);
     else
         j->total = (uint64_t)sb.st_size;
+    j->src_mode = rc == 0 ? (uint32_t)sb.st_mode : 0;
     rc = cp_agree(rc);
     if (rc == 0)
         MPI_Bcast(&j->total, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
@@ -428,7 +429,7 @@ static int cp_close(struct cp_end *e)
 
 /*
  * Rank 0, -p, once the copy is complete under DST's name: gives DST the mode and mtime
- * of SRC: a local file's (followed, as it was read), or those the object recorded (one
+ * of SRC: a local file's (followed, as this copy opened it), or those the object recorded (one
  * uploaded without -p has no mode: DST keeps its own). 0, or a negative code (said: the
  * copy's bytes stay where they are, and the exit status is 1).
  */
@@ -437,17 +438,19 @@ static int cp_preserve(struct cp_job *j)
     struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { 0 } };
     uint32_t mode = 0;
     int64_t mtime = 0;
-    struct stat sb;
     int rc = 0;
 
     if (j->src.remote) {
         rc = cli_obj_getattr(&j->o, j->src.name, &mode, &mtime);
-    } else if (stat(j->src.name, &sb) == 0) {
-        mode = (uint32_t)sb.st_mode;
-        mtime = cnio__ns_of_ts(&sb.st_mtim);
     } else {
-        rc = cnio__err_from_errno(errno);
-        cli_err("cnio cp: -p: %s: %s\n", j->src.name, strerror(errno));
+        /* the version copied, as opened (its pass found it unchanged), not the file at
+         * SRC's name now: one renamed over it since gave the old bytes its mtime, and a
+         * later --sync took them for it */
+        struct timespec t = { .tv_sec = (time_t)j->src_snap.mtime_s,
+                              .tv_nsec = (long)j->src_snap.mtime_ns };
+
+        mode = j->src_mode;
+        mtime = cnio__ns_of_ts(&t);
     }
     if (rc || (j->dst.remote && !mode))
         return rc;

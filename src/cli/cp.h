@@ -28,6 +28,7 @@ struct cp_job {
     int rank, size;
     uint64_t total;              /* bytes to copy */
     struct cli_snap src_snap;    /* a local SRC as this rank opened it */
+    uint32_t src_mode;           /* ... and its st_mode then (what -p gives DST) */
     uint64_t lo, hi;             /* this rank's range */
     uint64_t iters;              /* chunks per rank: the same count on every rank */
     uint64_t done;               /* bytes this rank copied (or found already there) */
