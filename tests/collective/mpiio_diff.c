@@ -142,12 +142,24 @@ static void pos(const char *tag, MPI_File fh)
     say(tag, "%s %lld", cls(rc), (long long)p);
 }
 
-static void pos_shared(const char *tag, MPI_File fh)
+/*
+ * The shared pointer, read by every rank between two barriers. MPI_File_get_position_shared
+ * is not collective, and a collective call need not synchronise (MPI-3.1 13.6.4, 5.13): a
+ * rank may still be reading the pointer when another has gone on into the next
+ * seek_shared or ordered access and moved it, or read it before the last ordered access
+ * has moved it for every rank. ROMIO does both: its seek_shared sets the pointer on rank
+ * 0 before its barrier, its ordered calls move it rank by rank as a token passes.
+ */
+static MPI_Offset pos_shared(const char *tag, MPI_File fh)
 {
     MPI_Offset p = -7;
-    int rc = MPI_File_get_position_shared(fh, &p);
+    int rc;
 
+    MPI_Barrier(MPI_COMM_WORLD);
+    rc = MPI_File_get_position_shared(fh, &p);
+    MPI_Barrier(MPI_COMM_WORLD);
     say(tag, "%s %lld", cls(rc), (long long)p);
+    return p;
 }
 
 static void size(const char *tag, MPI_File fh)
@@ -512,13 +524,13 @@ static void sec_shared(void)
     rc = MPI_File_read_ordered(fh, r, 2, MPI_INT, &st);
     counts("read_ordered", rc, &st, MPI_INT);
     ints("read_ordered_vals", r, 2);
-    pos_shared("pos_shared_read_ordered", fh);
-    MPI_File_get_position_shared(fh, &base_pos);
+    /* the offset of a seek_shared must be the same on every rank (MPI-3.1 13.4.4) */
+    base_pos = pos_shared("pos_shared_read_ordered", fh);
     for (int i = 0; i < rk; i++)
         v[i] = 500 + rk * 10 + i;
     rc = MPI_File_write_ordered(fh, v, rk, MPI_INT, &st);
     counts("write_ordered_var", rc, &st, MPI_INT);
-    pos_shared("~pos_shared_write_ordered", fh);
+    pos_shared("pos_shared_write_ordered", fh);
     say("seek_shared_back", "%s", cls(MPI_File_seek_shared(fh, base_pos, MPI_SEEK_SET)));
     memset(r, 0, sizeof(r));
     rc = MPI_File_read_ordered(fh, r, rk + 1, MPI_INT, &st);
