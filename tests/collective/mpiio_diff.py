@@ -73,6 +73,7 @@ def main():
     f.Seek_shared(0, MPI.SEEK_END)
     f.Write_ordered(np.full(r + 1, r + 1, dtype='u1'), st)
     status('write_ordered', st, MPI.BYTE)
+    comm.Barrier()  # a collective call need not synchronise: every rank's part first
     say('position_shared', f.Get_position_shared())
     attempt('seek_negative', lambda: f.Seek(-1, MPI.SEEK_SET))
     attempt('write_negative_offset', lambda: f.Write_at(-8, out))
