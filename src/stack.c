@@ -436,6 +436,7 @@ const char *cnio__ep_name(const struct cnio_ep *ep)
  */
 #define EP_IDLE_MARGIN_MS 10000
 
+/* When ep's idle time began: its last request queued (or, before any, last_ms). */
 static int64_t ep_idle_since(const struct cnio_ep *ep)
 {
     return ep->req_ms ? CNIO_MIN(ep->req_ms, ep->last_ms) : ep->last_ms;

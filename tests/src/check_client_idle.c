@@ -567,6 +567,7 @@ START_TEST(udp_unacked_revives)
     struct cnio_obj *o = fab_open_with(extra, "idle/v", "lanes=2&transport=udp");
     int pinged[2] = { 0, 0 }, done = 0;
 
+    ck_assert_ptr_nonnull(data);
     ck_assert_int_eq(o->nhosts, 2);
     fx_fill(data, LEN, 32);
     ck_assert_int_eq(cnio__obj_pwrite(o, data, LEN / 2, 0), LEN / 2);
