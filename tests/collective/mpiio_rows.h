@@ -6,6 +6,7 @@
 #define CNIO_TEST_MPIIO_ROWS_H
 
 #include "fixture.h"
+#include "mpiio_class.h"
 
 #include <mpi.h>
 #include <stdarg.h>
@@ -29,8 +30,6 @@ void rname(const char *row, const char *suffix, char *buf, size_t cap);
 void rout(struct rctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A check of what cnio's documentation promises: counts a failure when !ok. */
 void rcheck(struct rctx *c, int ok, const char *what);
-/* The error class of rc by name ("ok", "NO_SUCH_FILE", ...). */
-const char *cls(int rc);
 /* sync, barrier, sync. */
 void rsync(MPI_File fh);
 
