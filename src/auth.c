@@ -132,6 +132,28 @@ wipe:
     return ret;
 }
 
+/*
+ * What the error of a key file that cannot be opened (errno err) adds: CNIO_KEY_FILE when
+ * the name is its (path is empty, or its value: hints read the variable as theirs), nothing
+ * for another path, and for the default that does not exist how to name one (a client on
+ * a host whose servers were given /etc/cnio/key read ~/.cnio/key, and was told only that
+ * it cannot be opened).
+ */
+static const char *auth_key_whence(const char *path, int err)
+{
+    const char *env = getenv("CNIO_KEY_FILE");
+
+    if (env && *env && (!path || !*path || !strcmp(path, env)))   /* hints take it as theirs */
+        return " (named by CNIO_KEY_FILE)";
+    if (path && *path)
+        return "";
+    if (err != ENOENT)
+        return " (the default key file)";
+    return " (the default key file, as no key was named: name the servers' key with --key "
+           "FILE or CNIO_KEY_FILE (an MPI program: the hint cnio_key_file), or copy it "
+           "there; cnio keygen FILE writes a new one)";
+}
+
 int cnio__key_load(const char *path, struct cnio_key *key)
 {
     char file[PATH_MAX];
@@ -147,7 +169,10 @@ int cnio__key_load(const char *path, struct cnio_key *key)
     }
     fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
-        cnio__err("key file %s: cannot open: %s", file, strerror(errno));
+        int err = errno;
+
+        cnio__err("key file %s: cannot open: %s%s", file, strerror(err),
+                  auth_key_whence(path, err));
         return -CNIO_ERR_KEY;
     }
     ret = auth_key_check_stat(fd, file);
