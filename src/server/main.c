@@ -54,7 +54,7 @@ static const char main_usage[] =
     "  --listen ADDR:PORT     address to listen on (default 0.0.0.0:%d;\n"
     "                         [V6]:PORT for IPv6, :PORT for every address)\n"
     "  --key FILE             shared key file, mode 0600 (default $CNIO_KEY_FILE,\n"
-    "                         else ~/.cnio/key)\n"
+    "                         else ~/.cnio/key; /etc/cnio/key when HOME is unset)\n"
     "  --threads N            worker threads (default %d)\n"
     "  --max-conns N          connections at once (default %d)\n"
     "  --max-unauth N         connections still authenticating, in total (default %d,\n"
